@@ -1,0 +1,216 @@
+// Package event owns the record that leaves the inspectors: findings (a
+// device falls short of the baseline) and observations (facts used to
+// fingerprint a device). Its JSON form is iotgw's versioned output schema,
+// documented in docs/events.md. Evidence in an event is already redacted;
+// nothing in this package ever sees a secret.
+package event
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// SchemaVersion is the "v" field of every JSON line. Bump it when a field
+// changes meaning or disappears; adding fields does not bump it.
+const SchemaVersion = 1
+
+// Type separates findings from observations.
+type Type string
+
+const (
+	TypeFinding     Type = "finding"
+	TypeObservation Type = "observation"
+)
+
+// Kind names what was found or observed.
+type Kind string
+
+// Finding kinds.
+const (
+	KindDefaultCredentials   Kind = "default_credentials"
+	KindWeakCredentials      Kind = "weak_credentials"
+	KindPlaintextCredentials Kind = "plaintext_credentials"
+	KindPersonalData         Kind = "personal_data"
+	KindPlaintextProtocol    Kind = "plaintext_protocol"
+	KindWeakTLS              Kind = "weak_tls"
+	KindFirmwareOverHTTP     Kind = "firmware_over_http"
+	KindScanning             Kind = "scanning"
+	KindOutdatedFirmware     Kind = "outdated_firmware"
+	KindExposedService       Kind = "exposed_service"
+)
+
+// Observation kinds.
+const (
+	KindDHCP       Kind = "dhcp"
+	KindDNSQuery   Kind = "dns_query"
+	KindMDNS       Kind = "mdns"
+	KindSSDP       Kind = "ssdp"
+	KindUPnP       Kind = "upnp"
+	KindHTTPClient Kind = "http_client"
+	KindHTTPServer Kind = "http_server"
+	KindBanner     Kind = "banner"
+	KindTLSClient  Kind = "tls_client_hello"
+	KindTLSServer  Kind = "tls_server_hello"
+	KindTCPSYN     Kind = "tcp_syn"
+	KindLoginSeen  Kind = "login"
+)
+
+// Severity orders findings. Observations carry SeverityInfo.
+type Severity int
+
+const (
+	SeverityInfo Severity = iota
+	SeverityLow
+	SeverityMedium
+	SeverityHigh
+	SeverityCritical
+)
+
+var severityNames = [...]string{"info", "low", "medium", "high", "critical"}
+
+func (s Severity) String() string {
+	if s < 0 || int(s) >= len(severityNames) {
+		return fmt.Sprintf("severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity reads a severity name, case-insensitive.
+func ParseSeverity(name string) (Severity, error) {
+	for i, n := range severityNames {
+		if strings.EqualFold(n, name) {
+			return Severity(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown severity %q (want one of %s)", name, strings.Join(severityNames[:], ", "))
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// Capability numbers the five baseline capabilities.
+type Capability int
+
+const (
+	CapNoDefaultPasswords  Capability = 1
+	CapDisclosurePolicy    Capability = 2
+	CapSoftwareUpdates     Capability = 3
+	CapSecureCommunication Capability = 4
+	CapPersonalData        Capability = 5
+)
+
+// CapabilityName is the owner-facing name of a capability.
+func CapabilityName(c Capability) string {
+	switch c {
+	case CapNoDefaultPasswords:
+		return "No universal default passwords"
+	case CapDisclosurePolicy:
+		return "Vulnerability disclosure policy"
+	case CapSoftwareUpdates:
+		return "Software kept updated"
+	case CapSecureCommunication:
+		return "Secure communication"
+	case CapPersonalData:
+		return "Personal data kept secure"
+	}
+	return fmt.Sprintf("capability %d", int(c))
+}
+
+// Endpoint is one side of a flow, or the device an event is about.
+type Endpoint struct {
+	MAC  string `json:"mac,omitempty"`
+	IP   string `json:"ip,omitempty"`
+	Port uint16 `json:"port,omitempty"`
+	// Local is true for addresses inside the configured LAN prefixes.
+	Local bool `json:"local,omitempty"`
+}
+
+// Direction says where traffic goes relative to the home network.
+type Direction string
+
+const (
+	LANToWAN Direction = "lan_to_wan"
+	WANToLAN Direction = "wan_to_lan"
+	LANToLAN Direction = "lan_to_lan"
+	WANToWAN Direction = "wan_to_wan"
+)
+
+// Flow identifies the connection an event came from. Client is the side
+// that opened it.
+type Flow struct {
+	Transport string    `json:"transport"` // "tcp" or "udp"
+	Client    Endpoint  `json:"client"`
+	Server    Endpoint  `json:"server"`
+	App       string    `json:"app,omitempty"`
+	Direction Direction `json:"direction"`
+}
+
+// Event is one finding or observation. It is what JSON lines, the store,
+// the web page and alerts all carry.
+type Event struct {
+	V          int        `json:"v"`
+	Time       time.Time  `json:"time"`
+	Type       Type       `json:"type"`
+	Kind       Kind       `json:"kind"`
+	Severity   Severity   `json:"severity"`
+	Capability Capability `json:"capability,omitempty"`
+	// Provision is the ETSI EN 303 645 provision, e.g. "5.1-1".
+	Provision string    `json:"provision,omitempty"`
+	Device    Endpoint  `json:"device"`
+	Flow      *Flow     `json:"flow,omitempty"`
+	Summary   string    `json:"summary"`
+	Evidence  Evidence  `json:"evidence,omitempty"`
+	Source    string    `json:"source,omitempty"` // capture file or live interface
+	Packet    int64     `json:"packet,omitempty"` // packet number in Source, from 1
+	Verified  bool      `json:"verified,omitempty"`
+	Count     int       `json:"count,omitempty"` // aggregated events: how many times seen
+	LastTime  time.Time `json:"last_time,omitzero"`
+}
+
+// Evidence is redacted, owner-readable detail; keys are documented per kind
+// in docs/events.md.
+type Evidence map[string]string
+
+// IsFinding reports whether e is a finding.
+func (e *Event) IsFinding() bool { return e.Type == TypeFinding }
+
+// DedupKey identifies "the same finding for the same device": alerts and
+// the summary count repeats of one key once.
+func (e *Event) DedupKey() string {
+	var b strings.Builder
+	b.WriteString(string(e.Kind))
+	b.WriteByte('|')
+	if e.Device.MAC != "" {
+		b.WriteString(e.Device.MAC)
+	} else {
+		b.WriteString(e.Device.IP)
+	}
+	for _, k := range dedupEvidenceKeys {
+		if v, ok := e.Evidence[k]; ok {
+			b.WriteByte('|')
+			b.WriteString(v)
+		}
+	}
+	if e.Flow != nil && e.Kind != KindScanning {
+		b.WriteByte('|')
+		b.WriteString(e.Flow.App)
+		b.WriteByte('|')
+		b.WriteString(e.Flow.Server.IP)
+	}
+	return b.String()
+}
+
+// dedupEvidenceKeys are the evidence fields that make two findings of one
+// kind on one device different findings.
+var dedupEvidenceKeys = [...]string{"protocol", "user", "password_hash", "data_kind", "sample", "product", "version", "advisory", "tls_version", "cipher", "port", "url"}

@@ -1,0 +1,74 @@
+package inspect
+
+// Analyzer parses one application protocol on one flow. The engine calls
+// it from a single goroutine.
+//
+// TCP analyzers see each direction as an ordered byte stream; UDP
+// analyzers see one datagram per Feed call.
+type Analyzer interface {
+	// Feed hands over in-order bytes sent in direction dir. It returns how
+	// many leading bytes it consumed. The engine keeps the rest (TCP only)
+	// and presents it again in front of the next bytes, up to the stream
+	// buffer size; an analyzer handed a full buffer must consume some of it
+	// or the engine discards the buffer and calls Gap. data is borrowed.
+	Feed(f *Flow, dir Dir, data []byte) (consumed int)
+	// Gap reports that bytes sent in dir were lost (capture drop, an
+	// out-of-order segment, a full buffer); the analyzer resynchronises.
+	Gap(f *Flow, dir Dir)
+	// Close ends the flow: report what is pending (a login whose reply
+	// was never seen) and release per-flow state. f is invalid afterwards.
+	Close(f *Flow)
+}
+
+// Confidence says how sure a Protocol is that a flow carries it.
+type Confidence uint8
+
+const (
+	NoMatch      Confidence = iota
+	PortMatch               // the port is the protocol's, the bytes don't contradict it
+	ContentMatch            // the bytes prove it
+)
+
+// Protocol is a registered application protocol: it recognises flows and
+// makes an analyzer for each. Implementations keep per-flow state in the
+// Analyzer, pooled so that a busy flow table does not allocate.
+type Protocol interface {
+	// Name is the short protocol name used in events ("ftp", "http").
+	Name() string
+	// Match looks at the first payload of a flow (from either direction)
+	// and its ports.
+	Match(f *Flow, dir Dir, payload []byte) Confidence
+	// NewAnalyzer returns an analyzer for a flow that Match chose.
+	NewAnalyzer(f *Flow) Analyzer
+}
+
+// FlowObserver is told about every flow's end; an optional extra for
+// Protocols that aggregate across flows (plaintext use per destination,
+// scanning). It must not keep f.
+type FlowObserver interface {
+	FlowClosed(f *Flow)
+}
+
+// FreeList recycles per-flow analyzer state so that steady-state traffic
+// does not allocate. It grows to the number of flows alive at once, which
+// the flow table bounds.
+type FreeList[T any] struct {
+	items []*T
+}
+
+// Get returns a zeroed *T, reused when one is free.
+func (l *FreeList[T]) Get() *T {
+	if n := len(l.items); n > 0 {
+		v := l.items[n-1]
+		l.items = l.items[:n-1]
+		return v
+	}
+	return new(T)
+}
+
+// Put zeroes v and keeps it for reuse.
+func (l *FreeList[T]) Put(v *T) {
+	var zero T
+	*v = zero
+	l.items = append(l.items, v)
+}

@@ -1,0 +1,551 @@
+package inspect
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+// Sink receives the events analyzers report. Emit must not keep ev's
+// Evidence map beyond the call unless it owns it (the engine never reuses
+// an emitted event).
+type Sink interface {
+	Emit(ev *event.Event)
+}
+
+// PacketObserver sees every decoded packet before flow handling (device
+// inventory, SYN fingerprints). It must not allocate for known devices and
+// must not keep p.
+type PacketObserver interface {
+	ObservePacket(p *Packet)
+}
+
+// Config bounds the engine's memory and sets what counts as the LAN.
+type Config struct {
+	MaxFlows     int           // flow table entries; the least recently used is evicted beyond
+	ByteBudget   int           // payload bytes inspected per flow direction
+	StreamBuffer int           // bytes of one pending-stream buffer
+	MaxBuffers   int           // pending-stream buffers in all
+	TCPIdle      time.Duration // a TCP flow idle this long is expired
+	UDPIdle      time.Duration // a UDP flow idle this long is expired
+	LAN          []netip.Prefix
+	// HashKey keys the hashes of captured secrets, so a hash can tell the
+	// owner "the same password as on that other device" without being a
+	// dictionary lookup away from the password. Empty: a random key.
+	HashKey []byte
+}
+
+// DefaultConfig suits a home router: about 10 MB of flow state at most.
+func DefaultConfig() Config {
+	return Config{
+		MaxFlows:     32768,
+		ByteBudget:   16 << 10,
+		StreamBuffer: 4 << 10,
+		MaxBuffers:   1024,
+		TCPIdle:      10 * time.Minute,
+		UDPIdle:      time.Minute,
+		LAN:          DefaultLAN(),
+	}
+}
+
+// DefaultLAN is the private, unique-local and link-local address space.
+func DefaultLAN() []netip.Prefix {
+	return []netip.Prefix{
+		netip.MustParsePrefix("10.0.0.0/8"),
+		netip.MustParsePrefix("172.16.0.0/12"),
+		netip.MustParsePrefix("192.168.0.0/16"),
+		netip.MustParsePrefix("169.254.0.0/16"),
+		netip.MustParsePrefix("fc00::/7"),
+		netip.MustParsePrefix("fe80::/10"),
+	}
+}
+
+// Validate reports the first unusable setting.
+func (c *Config) Validate() error {
+	switch {
+	case c.MaxFlows < 16:
+		return fmt.Errorf("max_flows %d: want at least 16", c.MaxFlows)
+	case c.ByteBudget < 256:
+		return fmt.Errorf("byte_budget %d: want at least 256", c.ByteBudget)
+	case c.StreamBuffer < 512:
+		return fmt.Errorf("stream_buffer %d: want at least 512", c.StreamBuffer)
+	case c.MaxBuffers < 1:
+		return fmt.Errorf("max_buffers %d: want at least 1", c.MaxBuffers)
+	case c.TCPIdle <= 0 || c.UDPIdle <= 0:
+		return errors.New("idle timeouts must be positive")
+	}
+	return nil
+}
+
+// EngineStats counts what the engine did. Fields only grow.
+type EngineStats struct {
+	Packets        uint64
+	FlowsCreated   uint64
+	FlowsEvicted   uint64 // pushed out by a full table
+	FlowsExpired   uint64 // idle timeout
+	BudgetStops    uint64 // flows whose byte budget ran out
+	Gaps           uint64 // TCP bytes missing (loss, reordering, full buffer)
+	BufferFull     uint64 // no pending-stream buffer was free
+	Unidentified   uint64 // flows no protocol claimed
+	EventsEmitted  uint64
+	LoginsReported uint64
+}
+
+// Engine runs packets through the flow table and the analyzers. It is not
+// safe for concurrent use: one engine per capture goroutine.
+type Engine struct {
+	cfg        Config
+	lan        []netip.Prefix
+	table      *flowTable
+	bufs       bufferPool
+	protocols  []Protocol
+	observers  []FlowObserver
+	classifier Classifier
+	sink       Sink
+	packetObs  PacketObserver
+	hashKey    []byte
+
+	now      time.Time
+	source   string
+	packetNo int64
+	Stats    EngineStats
+}
+
+// Options wires an engine to its collaborators.
+type Options struct {
+	Protocols  []Protocol // in priority order; ties go to the earlier one
+	Classifier Classifier // nil: every cleartext password is "unique"
+	Sink       Sink
+	Packets    PacketObserver // optional
+}
+
+// NewEngine builds an engine; cfg is validated.
+func NewEngine(cfg Config, opt Options) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("inspect: %w", err)
+	}
+	if opt.Sink == nil {
+		return nil, errors.New("inspect: no event sink")
+	}
+	key := cfg.HashKey
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("inspect: hash key: %w", err)
+		}
+	}
+	e := &Engine{
+		cfg:        cfg,
+		lan:        cfg.LAN,
+		table:      newFlowTable(cfg.MaxFlows),
+		bufs:       bufferPool{size: cfg.StreamBuffer, max: cfg.MaxBuffers, free: make([][]byte, 0, cfg.MaxBuffers)},
+		protocols:  opt.Protocols,
+		classifier: opt.Classifier,
+		sink:       opt.Sink,
+		packetObs:  opt.Packets,
+		hashKey:    key,
+	}
+	for _, p := range opt.Protocols {
+		if o, ok := p.(FlowObserver); ok {
+			e.observers = append(e.observers, o)
+		}
+	}
+	return e, nil
+}
+
+// SetSource names the capture that following packets come from and resets
+// the packet counter used in event provenance.
+func (e *Engine) SetSource(name string) {
+	e.source = name
+	e.packetNo = 0
+}
+
+// Now is the capture time of the packet being handled.
+func (e *Engine) Now() time.Time { return e.now }
+
+// IsLocal reports whether a is inside the configured LAN prefixes.
+func (e *Engine) IsLocal(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range e.lan {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Flows is the number of flows in the table.
+func (e *Engine) Flows() int { return e.table.len() }
+
+// HandlePacket runs one decoded packet through the flow table and the
+// analyzers. p is borrowed for the duration of the call.
+func (e *Engine) HandlePacket(p *Packet) {
+	e.now = p.Timestamp
+	e.packetNo++
+	e.Stats.Packets++
+	if e.packetObs != nil {
+		e.packetObs.ObservePacket(p)
+	}
+	if (p.Kind != KindTCP && p.Kind != KindUDP) || p.Fragment {
+		return
+	}
+	e.expire()
+	key := makeKey(p)
+	f := e.table.lookup(key)
+	if f == nil {
+		// A flow starts with a SYN or with data (capture started mid-flow);
+		// bare ACKs and RSTs of flows already gone do not resurrect them.
+		if p.Kind == KindTCP && p.TCPFlags&TCPFlagSYN == 0 && len(p.Payload) == 0 {
+			return
+		}
+		f = e.newFlow(key, p)
+	}
+	dir := ToServer
+	if p.SrcPort != f.Client.Port() || p.Src != f.Client.Addr() {
+		dir = ToClient
+	}
+	f.Last = p.Timestamp
+	f.Packets[dir]++
+	f.Bytes[dir] += uint64(len(p.Payload))
+	if p.HasMAC {
+		if dir == ToServer && f.ClientLocal {
+			f.ClientMAC = p.SrcMAC
+		} else if dir == ToClient && f.ServerLocal {
+			f.ServerMAC = p.SrcMAC
+		}
+	}
+	if p.Kind == KindTCP {
+		e.handleTCP(f, dir, p)
+		return
+	}
+	if len(p.Payload) > 0 && !f.stopped {
+		e.deliver(f, dir, p.Payload)
+	}
+}
+
+func (e *Engine) newFlow(key FlowKey, p *Packet) *Flow {
+	if e.table.full() {
+		e.closeFlow(e.table.oldest())
+		e.Stats.FlowsEvicted++
+	}
+	f := e.table.insert(key)
+	f.Key = key
+	f.engine = e
+	f.First, f.Last = p.Timestamp, p.Timestamp
+	src := netip.AddrPortFrom(p.Src, p.SrcPort)
+	dst := netip.AddrPortFrom(p.Dst, p.DstPort)
+	if senderIsServer(p) {
+		src, dst = dst, src
+	}
+	f.Client, f.Server = src, dst
+	f.ClientLocal, f.ServerLocal = e.IsLocal(src.Addr()), e.IsLocal(dst.Addr())
+	e.Stats.FlowsCreated++
+	return f
+}
+
+// senderIsServer orients a new flow from its first packet: the sender of a
+// bare SYN is the client; otherwise the side on a service port is the
+// server.
+func senderIsServer(p *Packet) bool {
+	if p.Kind == KindTCP && p.TCPFlags&TCPFlagSYN != 0 {
+		return p.TCPFlags&TCPFlagACK != 0
+	}
+	srcSvc, dstSvc := isServicePort(p.SrcPort), isServicePort(p.DstPort)
+	if srcSvc != dstSvc {
+		return srcSvc
+	}
+	return p.SrcPort < p.DstPort
+}
+
+// isServicePort is true for well-known ports and the registered ports IoT
+// services commonly listen on.
+func isServicePort(port uint16) bool {
+	if port < 1024 {
+		return true
+	}
+	switch port {
+	case 1883, 8883, 1900, 2323, 3702, 5060, 5061, 5353, 5683, 8000, 8008, 8080, 8081, 8443, 8554, 8888, 9000, 10554, 49152:
+		return true
+	}
+	return false
+}
+
+func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
+	hs := &f.half[dir]
+	flags := p.TCPFlags
+	if flags&TCPFlagSYN != 0 {
+		hs.next = p.Seq + 1
+		hs.synced = true
+		f.sawSYN = true
+	} else if len(p.Payload) > 0 && !f.stopped {
+		data := p.Payload
+		end := p.Seq + uint32(len(data))
+		if !hs.synced {
+			hs.next, hs.synced = p.Seq, true
+		}
+		switch diff := int32(p.Seq - hs.next); {
+		case diff < 0: // retransmission, maybe with new bytes at the end
+			if int(-diff) >= len(data) {
+				data = nil
+			} else {
+				data = data[-diff:]
+			}
+		case diff > 0: // bytes before this segment are missing
+			e.Stats.Gaps++
+			e.gap(f, dir)
+		}
+		if len(data) > 0 {
+			hs.next = end
+			e.deliver(f, dir, data)
+		}
+	}
+	if flags&TCPFlagRST != 0 {
+		e.closeFlow(f)
+		return
+	}
+	if flags&TCPFlagFIN != 0 {
+		f.fin[dir] = true
+		if f.fin[ToServer] && f.fin[ToClient] {
+			e.closeFlow(f)
+		}
+	}
+}
+
+func (e *Engine) gap(f *Flow, dir Dir) {
+	if f.stopped {
+		return
+	}
+	hs := &f.half[dir]
+	if hs.buf != nil {
+		e.bufs.put(hs.buf)
+		hs.buf = nil
+	}
+	if f.analyzer != nil {
+		f.analyzer.Gap(f, dir)
+	}
+}
+
+// deliver hands stream bytes to the flow's analyzer, identifying the
+// protocol on first data and enforcing the byte budget.
+func (e *Engine) deliver(f *Flow, dir Dir, data []byte) {
+	if !f.identified {
+		f.identified = true
+		if !e.identify(f, dir, data) {
+			e.Stats.Unidentified++
+			f.stopped = true
+			return
+		}
+	}
+	if f.analyzer == nil {
+		return
+	}
+	left := e.cfg.ByteBudget - f.inspected[dir]
+	if left <= 0 {
+		e.Stats.BudgetStops++
+		f.StopInspection()
+		return
+	}
+	if len(data) > left {
+		data = data[:left]
+	}
+	f.inspected[dir] += len(data)
+	if !f.IsTCP() {
+		f.analyzer.Feed(f, dir, data)
+		return
+	}
+	e.feedStream(f, dir, data)
+}
+
+func (e *Engine) identify(f *Flow, dir Dir, data []byte) bool {
+	var best Protocol
+	var conf Confidence
+	for _, p := range e.protocols {
+		c := p.Match(f, dir, data)
+		if c > conf {
+			best, conf = p, c
+			if c == ContentMatch {
+				break
+			}
+		}
+	}
+	if best == nil {
+		return false
+	}
+	f.App = best.Name()
+	f.analyzer = best.NewAnalyzer(f)
+	return f.analyzer != nil
+}
+
+// feedStream feeds TCP bytes, keeping what the analyzer leaves unconsumed
+// in a pooled buffer.
+func (e *Engine) feedStream(f *Flow, dir Dir, data []byte) {
+	hs := &f.half[dir]
+	if len(hs.buf) == 0 {
+		n := clampConsumed(f.analyzer.Feed(f, dir, data), len(data))
+		if f.analyzer == nil || n == len(data) {
+			return
+		}
+		rest := data[n:]
+		if hs.buf == nil {
+			hs.buf = e.bufs.get()
+		}
+		if hs.buf == nil || len(rest) > cap(hs.buf) {
+			if hs.buf == nil {
+				e.Stats.BufferFull++
+			}
+			e.gap(f, dir)
+			return
+		}
+		hs.buf = append(hs.buf[:0], rest...)
+		return
+	}
+	for len(data) > 0 {
+		m := copy(hs.buf[len(hs.buf):cap(hs.buf)], data)
+		hs.buf = hs.buf[:len(hs.buf)+m]
+		data = data[m:]
+		n := clampConsumed(f.analyzer.Feed(f, dir, hs.buf), len(hs.buf))
+		if f.analyzer == nil {
+			return
+		}
+		if n == 0 && len(hs.buf) == cap(hs.buf) {
+			e.Stats.Gaps++
+			e.gap(f, dir)
+			if len(data) > 0 {
+				e.feedStream(f, dir, data)
+			}
+			return
+		}
+		k := copy(hs.buf, hs.buf[n:])
+		hs.buf = hs.buf[:k]
+	}
+	if len(hs.buf) == 0 {
+		e.bufs.put(hs.buf)
+		hs.buf = nil
+	}
+}
+
+func clampConsumed(n, max int) int {
+	if n < 0 {
+		return 0
+	}
+	if n > max {
+		return max
+	}
+	return n
+}
+
+// expire closes flows idle past their timeout, oldest first; it stops at
+// the first flow still alive, so the cost is proportional to what expires.
+func (e *Engine) expire() {
+	for {
+		f := e.table.oldest()
+		if f == nil {
+			return
+		}
+		idle := e.cfg.UDPIdle
+		if f.IsTCP() {
+			idle = e.cfg.TCPIdle
+		}
+		if e.now.Sub(f.Last) < idle {
+			return
+		}
+		e.Stats.FlowsExpired++
+		e.closeFlow(f)
+	}
+}
+
+func (e *Engine) closeFlow(f *Flow) {
+	if f.analyzer != nil {
+		a := f.analyzer
+		f.analyzer = nil
+		a.Close(f)
+	}
+	f.releaseBuffers()
+	for _, o := range e.observers {
+		o.FlowClosed(f)
+	}
+	e.table.remove(f)
+}
+
+// Flush closes every flow, as at the end of a capture, so that pending
+// logins and aggregates are reported.
+func (e *Engine) Flush() {
+	for {
+		f := e.table.oldest()
+		if f == nil {
+			return
+		}
+		e.closeFlow(f)
+	}
+}
+
+// Subject says which end of a flow an event is about.
+type Subject uint8
+
+const (
+	SubjectClient Subject = iota
+	SubjectServer
+)
+
+// Emit completes ev with the flow, the device it is about, the time and
+// the provenance, and hands it to the sink.
+func (f *Flow) Emit(subject Subject, ev *event.Event) {
+	e := f.engine
+	ev.V = event.SchemaVersion
+	if ev.Time.IsZero() {
+		ev.Time = e.now
+	}
+	ev.Flow = f.eventFlow()
+	if subject == SubjectClient {
+		ev.Device = ev.Flow.Client
+	} else {
+		ev.Device = ev.Flow.Server
+	}
+	ev.Source = e.source
+	ev.Packet = e.packetNo
+	e.Stats.EventsEmitted++
+	e.sink.Emit(ev)
+}
+
+// Engine returns the engine running the flow, for analyzers that emit
+// events not tied to a flow or need its clock.
+func (f *Flow) Engine() *Engine { return f.engine }
+
+func (f *Flow) eventFlow() *event.Flow {
+	transport := "udp"
+	if f.IsTCP() {
+		transport = "tcp"
+	}
+	return &event.Flow{
+		Transport: transport,
+		Client:    endpoint(f.Client, f.ClientMAC, f.ClientLocal),
+		Server:    endpoint(f.Server, f.ServerMAC, f.ServerLocal),
+		App:       f.App,
+		Direction: direction(f.ClientLocal, f.ServerLocal),
+	}
+}
+
+func endpoint(ap netip.AddrPort, mac hwaddr.MAC, local bool) event.Endpoint {
+	ep := event.Endpoint{IP: ap.Addr().Unmap().String(), Port: ap.Port(), Local: local}
+	if !mac.IsZero() {
+		ep.MAC = mac.String()
+	}
+	return ep
+}
+
+func direction(clientLocal, serverLocal bool) event.Direction {
+	switch {
+	case clientLocal && serverLocal:
+		return event.LANToLAN
+	case clientLocal:
+		return event.LANToWAN
+	case serverLocal:
+		return event.WANToLAN
+	}
+	return event.WANToWAN
+}

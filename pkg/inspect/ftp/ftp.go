@@ -1,0 +1,151 @@
+// Package ftp finds FTP logins (USER/PASS, RFC 959) and the server's verdict
+// on them, and reports the server's greeting as a banner for fingerprinting.
+package ftp
+
+import (
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
+
+// Protocol is the FTP control-connection protocol.
+type Protocol struct {
+	pool inspect.FreeList[analyzer]
+}
+
+// New returns the FTP protocol.
+func New() *Protocol { return &Protocol{} }
+
+// Name implements inspect.Protocol.
+func (*Protocol) Name() string { return "ftp" }
+
+// Match implements inspect.Protocol: the port, a greeting that names FTP,
+// or a USER command on the FTP port.
+func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
+	if !f.IsTCP() {
+		return inspect.NoMatch
+	}
+	onPort := f.Server.Port() == 21 || f.Server.Port() == 2121
+	if dir == inspect.ToClient && inspect.HasPrefixFold(b, "220") && inspect.ContainsFold(firstLine(b), "ftp") {
+		return inspect.ContentMatch
+	}
+	if onPort {
+		if dir == inspect.ToServer && (inspect.HasPrefixFold(b, "USER ") || inspect.HasPrefixFold(b, "AUTH ")) {
+			return inspect.ContentMatch
+		}
+		if dir == inspect.ToClient && inspect.HasPrefixFold(b, "220") {
+			return inspect.ContentMatch
+		}
+		return inspect.PortMatch
+	}
+	return inspect.NoMatch
+}
+
+func firstLine(b []byte) []byte {
+	if line, _, ok := inspect.NextLine(b); ok {
+		return line
+	}
+	return b
+}
+
+// NewAnalyzer implements inspect.Protocol.
+func (p *Protocol) NewAnalyzer(*inspect.Flow) inspect.Analyzer {
+	a := p.pool.Get()
+	a.proto = p
+	return a
+}
+
+const maxUser = 128
+
+type analyzer struct {
+	proto     *Protocol
+	user      [maxUser]byte
+	userLen   int
+	pending   inspect.Credential
+	hasLogin  bool
+	sawBanner bool
+}
+
+func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
+	consumed := 0
+	for {
+		line, n, ok := inspect.NextLine(data[consumed:])
+		if !ok {
+			return consumed
+		}
+		consumed += n
+		if dir == inspect.ToServer {
+			a.command(f, line)
+		} else {
+			a.reply(f, line)
+		}
+		if a.proto == nil { // closed by StopInspection
+			return len(data)
+		}
+	}
+}
+
+func (a *analyzer) command(f *inspect.Flow, line []byte) {
+	cmd, arg := inspect.CutWord(line)
+	switch {
+	case inspect.EqualFold(cmd, "USER"):
+		a.flush(f, inspect.OutcomeUnknown)
+		a.userLen = copy(a.user[:], arg)
+	case inspect.EqualFold(cmd, "PASS"):
+		a.flush(f, inspect.OutcomeUnknown)
+		a.pending = f.Classify(&inspect.Login{
+			Protocol:  "ftp",
+			Mechanism: "USER/PASS",
+			User:      a.user[:a.userLen],
+			Secret:    arg,
+		})
+		a.hasLogin = true
+	case inspect.EqualFold(cmd, "AUTH"):
+		// AUTH TLS: what follows is encrypted. A refusal would leave the
+		// session in clear, but servers that offer AUTH rarely refuse it.
+		f.StopInspection()
+	}
+}
+
+func (a *analyzer) reply(f *inspect.Flow, line []byte) {
+	if len(line) < 3 {
+		return
+	}
+	code := line[:3]
+	if !a.sawBanner && code[0] == '2' && code[1] == '2' && code[2] == '0' {
+		a.sawBanner = true
+		f.Emit(inspect.SubjectServer, &event.Event{
+			Type:     event.TypeObservation,
+			Kind:     event.KindBanner,
+			Summary:  "FTP server greeting",
+			Evidence: event.Evidence{"protocol": "ftp", "banner": inspect.Printable(line[3:], 160)},
+		})
+		return
+	}
+	if !a.hasLogin {
+		return
+	}
+	switch {
+	case code[0] == '2' && code[1] == '3' && code[2] == '0': // 230 logged in
+		a.flush(f, inspect.OutcomeAccepted)
+	case code[0] == '2' && code[1] == '0' && code[2] == '2': // 202 superfluous: already in
+		a.flush(f, inspect.OutcomeAccepted)
+	case code[0] == '5' || code[0] == '4': // 530 and kin: refused
+		a.flush(f, inspect.OutcomeRejected)
+	}
+}
+
+// flush reports the pending login, if any.
+func (a *analyzer) flush(f *inspect.Flow, o inspect.Outcome) {
+	if !a.hasLogin {
+		return
+	}
+	a.hasLogin = false
+	f.ReportCredential(&a.pending, o, f.LoginSubject())
+}
+
+func (a *analyzer) Gap(*inspect.Flow, inspect.Dir) {}
+
+func (a *analyzer) Close(f *inspect.Flow) {
+	a.flush(f, inspect.OutcomeUnknown)
+	a.proto.pool.Put(a)
+}

@@ -1,0 +1,216 @@
+package inspect
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/iotgw/iotgw/pkg/event"
+)
+
+// This file is the privacy boundary of the gateway: a captured secret comes
+// in as a Login and leaves only as a Credential, which holds its class, a
+// keyed hash and a redacted form. Nothing else may carry secret bytes out
+// of an analyzer.
+
+// SecretKind says what a login's secret is.
+type SecretKind uint8
+
+const (
+	SecretPassword  SecretKind = iota // a password in clear
+	SecretCommunity                   // an SNMP community string
+	SecretToken                       // a bearer/access token in clear
+	SecretHashed                      // a challenge response (Digest, APOP): no cleartext
+)
+
+// PasswordClass is what a secret is known to be. Only the class leaves
+// the inspector.
+type PasswordClass string
+
+const (
+	ClassDefault PasswordClass = "default" // on the factory-default list
+	ClassWeak    PasswordClass = "weak"    // short, equal to the user, or a common password
+	ClassUnique  PasswordClass = "unique"  // none of the above
+	ClassToken   PasswordClass = "token"   // an access token, not a password
+	ClassHashed  PasswordClass = "hashed"  // not recoverable from the wire
+	ClassEmpty   PasswordClass = "empty"   // no password at all
+)
+
+// Login is a credential seen on the wire. Its bytes are borrowed and must
+// not be kept: Classify turns it into a Credential right away.
+type Login struct {
+	Protocol  string // "ftp", "telnet", "http"
+	Mechanism string // "USER/PASS", "Basic", "AUTH PLAIN", "CONNECT"
+	User      []byte
+	Secret    []byte // empty for SecretHashed
+	Kind      SecretKind
+	// Verify, for SecretHashed, reports whether a candidate password
+	// produces the response seen on the wire; it lets the classifier test
+	// the default list against Digest, APOP and similar exchanges.
+	Verify func(candidate []byte) bool
+}
+
+// DefaultMatch names the default-credential list entry a login matched.
+type DefaultMatch struct {
+	Vendor string // "" when the entry is generic
+	Source string // public source of the entry
+}
+
+// Classifier compares logins with the default and weak lists. It works on
+// the secret in memory and returns only its verdict.
+type Classifier interface {
+	Classify(l *Login) (PasswordClass, DefaultMatch)
+}
+
+// Credential is a classified login: safe to store, print and send.
+type Credential struct {
+	Protocol      string
+	Mechanism     string
+	User          string // redacted
+	Class         PasswordClass
+	SecretHash    string // keyed hash; "" for hashed and empty secrets
+	SecretShape   string // redacted form, e.g. "ad***"
+	DefaultVendor string
+	DefaultSource string
+	Kind          SecretKind
+}
+
+// Outcome says whether the server accepted a login.
+type Outcome uint8
+
+const (
+	OutcomeUnknown Outcome = iota
+	OutcomeAccepted
+	OutcomeRejected
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeAccepted:
+		return "yes"
+	case OutcomeRejected:
+		return "no"
+	}
+	return "unknown"
+}
+
+// Classify turns a login into a Credential. The secret is compared with
+// the lists and hashed here; none of its bytes are kept.
+func (f *Flow) Classify(l *Login) Credential {
+	e := f.engine
+	c := Credential{
+		Protocol:  l.Protocol,
+		Mechanism: l.Mechanism,
+		User:      Redact(l.User),
+		Kind:      l.Kind,
+	}
+	switch {
+	case l.Kind == SecretHashed:
+		c.Class = ClassHashed
+	case len(l.Secret) == 0:
+		c.Class = ClassEmpty
+	case l.Kind == SecretToken:
+		c.Class = ClassToken
+	default:
+		c.Class = ClassUnique
+	}
+	if e.classifier != nil && (c.Class == ClassUnique || c.Class == ClassHashed || c.Class == ClassEmpty) {
+		if class, m := e.classifier.Classify(l); class != "" {
+			c.Class = class
+			c.DefaultVendor, c.DefaultSource = m.Vendor, m.Source
+		}
+	}
+	if len(l.Secret) > 0 {
+		c.SecretHash = e.secretHash(l.Secret)
+		c.SecretShape = Redact(l.Secret)
+	}
+	return c
+}
+
+func (e *Engine) secretHash(secret []byte) string {
+	m := hmac.New(sha256.New, e.hashKey)
+	m.Write(secret)
+	return hex.EncodeToString(m.Sum(nil)[:8])
+}
+
+// Redact keeps the first characters of s and hides the rest: at most two
+// characters and never more than a third of s, so "admin" becomes "a***"
+// and "12" becomes "***". Invalid UTF-8 is shown as hex digits.
+func Redact(s []byte) string {
+	keep := len(s) / 3
+	if keep > 2 {
+		keep = 2
+	}
+	var b strings.Builder
+	for i, n := 0, 0; n < keep && i < len(s); n++ {
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError || r < 0x20 || r == 0x7f {
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		} else {
+			b.WriteRune(r)
+		}
+		i += size
+	}
+	b.WriteString("***")
+	return b.String()
+}
+
+// ReportCredential emits the finding for a classified login: default
+// credentials (capability 1, the finding policy quarantines on), weak
+// credentials, or credentials sent in clear (capability 4).
+func (f *Flow) ReportCredential(c *Credential, outcome Outcome, subject Subject) {
+	f.engine.Stats.LoginsReported++
+	ev := &event.Event{Type: event.TypeFinding, Evidence: event.Evidence{
+		"protocol":       c.Protocol,
+		"mechanism":      c.Mechanism,
+		"user":           c.User,
+		"password_class": string(c.Class),
+		"accepted":       outcome.String(),
+	}}
+	if c.SecretHash != "" {
+		ev.Evidence["password_hash"] = c.SecretHash
+		ev.Evidence["password"] = c.SecretShape
+	}
+	if c.DefaultVendor != "" {
+		ev.Evidence["default_vendor"] = c.DefaultVendor
+	}
+	if c.DefaultSource != "" {
+		ev.Evidence["default_source"] = c.DefaultSource
+	}
+	what := "login"
+	if c.Kind == SecretCommunity {
+		what = "community string"
+	}
+	proto := strings.ToUpper(c.Protocol)
+	switch c.Class {
+	case ClassDefault:
+		ev.Kind, ev.Severity = event.KindDefaultCredentials, event.SeverityHigh
+		ev.Capability, ev.Provision = event.CapNoDefaultPasswords, "5.1-1"
+		ev.Summary = fmt.Sprintf("%s %s with factory-default credentials (user %s, accepted: %s)", proto, what, c.User, outcome)
+	case ClassWeak:
+		ev.Kind, ev.Severity = event.KindWeakCredentials, event.SeverityMedium
+		ev.Capability, ev.Provision = event.CapNoDefaultPasswords, "5.1-2"
+		ev.Summary = fmt.Sprintf("%s %s with a weak password sent in clear (user %s, accepted: %s)", proto, what, c.User, outcome)
+	default:
+		ev.Kind, ev.Severity = event.KindPlaintextCredentials, event.SeverityMedium
+		ev.Capability, ev.Provision = event.CapSecureCommunication, "5.5-7"
+		ev.Summary = fmt.Sprintf("%s %s sent without encryption (user %s, %s, accepted: %s)", proto, what, c.User, c.Class, outcome)
+		if c.Class == ClassHashed {
+			ev.Severity = event.SeverityLow
+		}
+	}
+	f.Emit(subject, ev)
+}
+
+// LoginSubject is the device a credential belongs to: the server's
+// password when the server is on the LAN (a camera's telnet), otherwise
+// the client's (a device logging in to a cloud service).
+func (f *Flow) LoginSubject() Subject {
+	if f.ServerLocal || !f.ClientLocal {
+		return SubjectServer
+	}
+	return SubjectClient
+}

@@ -1,0 +1,84 @@
+package inspect
+
+import "bytes"
+
+// Helpers for the line-based plaintext protocols. None allocate except
+// Printable, which makes the string an event keeps.
+
+// NextLine returns the first line of data without its CR LF (or bare LF)
+// and the number of bytes it spans including the terminator. ok is false
+// when data holds no complete line yet.
+func NextLine(data []byte) (line []byte, n int, ok bool) {
+	i := bytes.IndexByte(data, '\n')
+	if i < 0 {
+		return nil, 0, false
+	}
+	line = data[:i]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	return line, i + 1, true
+}
+
+// HasPrefixFold reports whether s begins with prefix, ignoring ASCII case.
+func HasPrefixFold(s []byte, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		if lower(s[i]) != lower(prefix[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// EqualFold reports whether s equals t, ignoring ASCII case.
+func EqualFold(s []byte, t string) bool {
+	return len(s) == len(t) && HasPrefixFold(s, t)
+}
+
+// ContainsFold reports whether t occurs in s, ignoring ASCII case.
+func ContainsFold(s []byte, t string) bool {
+	for i := 0; i+len(t) <= len(s); i++ {
+		if HasPrefixFold(s[i:], t) {
+			return true
+		}
+	}
+	return false
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// Printable returns at most max bytes of b as a string fit for an event:
+// control and non-ASCII bytes become '.', surrounding space is trimmed.
+// Use it for banners and headers, never for secrets.
+func Printable(b []byte, max int) string {
+	b = bytes.TrimSpace(b)
+	if len(b) > max {
+		b = b[:max]
+	}
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if c < 0x20 || c >= 0x7f {
+			c = '.'
+		}
+		out[i] = c
+	}
+	return string(out)
+}
+
+// CutWord splits b at the first run of spaces: the command and its
+// argument, as in "USER admin".
+func CutWord(b []byte) (word, rest []byte) {
+	i := bytes.IndexByte(b, ' ')
+	if i < 0 {
+		return b, nil
+	}
+	return b[:i], bytes.TrimLeft(b[i+1:], " ")
+}
