@@ -144,6 +144,9 @@ func (fr *File) Name() string { return fr.name }
 // Offset is the number of bytes consumed so far.
 func (fr *File) Offset() int64 { return fr.counter.n - int64(fr.buf.Buffered()) }
 
+// Packets is the number of frames returned so far.
+func (fr *File) Packets() int64 { return int64(fr.packets) }
+
 // Size is the file's size in bytes, for progress reports.
 func (fr *File) Size() int64 { return fr.size }
 

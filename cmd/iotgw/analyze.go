@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/capture"
+	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/pipeline"
+	"github.com/iotgw/iotgw/pkg/report"
+)
+
+func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("analyze", "FILE...", stderr)
+	load := configFlagSet(fs)
+	jsonOut := fs.Bool("json", false, "write events as JSON lines and a final summary line instead of text")
+	eventsPath := fs.String("events", "", "also write events as JSON lines to this file")
+	noObs := fs.Bool("findings-only", false, "leave observations out of JSON output")
+	failOn := fs.String("fail-on", "none", "exit 1 when a finding is at or above this severity (info, low, medium, high, critical, none)")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "iotgw analyze: no capture file given")
+		fs.Usage()
+		return exitUsage
+	}
+	var threshold event.Severity
+	failEnabled := *failOn != "none"
+	if failEnabled {
+		s, err := event.ParseSeverity(*failOn)
+		if err != nil {
+			fmt.Fprintf(stderr, "iotgw analyze: --fail-on: %v\n", err)
+			return exitUsage
+		}
+		threshold = s
+	}
+	cfg, _, err := load()
+	if err != nil {
+		fmt.Fprintf(stderr, "iotgw analyze: %v\n", err)
+		return exitUsage
+	}
+
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	defer out.Flush()
+	var sinks []inspect.Sink
+	var writers []*event.Writer
+	if *jsonOut {
+		w := event.NewWriter(out, !*noObs)
+		sinks, writers = append(sinks, w), append(writers, w)
+	}
+	if *eventsPath != "" {
+		f, err := os.Create(*eventsPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "iotgw analyze: %v\n", err)
+			return exitUsage
+		}
+		bw := bufio.NewWriter(f)
+		defer func() {
+			bw.Flush()
+			f.Close()
+		}()
+		w := event.NewWriter(bw, !*noObs)
+		sinks, writers = append(sinks, w), append(writers, w)
+	}
+	p, err := pipeline.New(cfg, pipeline.Options{Sinks: sinks})
+	if err != nil {
+		fmt.Fprintf(stderr, "iotgw analyze: %v\n", err)
+		return exitUsage
+	}
+
+	inputs, inputErr := analyzeFiles(ctx, p, fs.Args(), stderr, *quiet)
+	p.Flush()
+	sum := report.Build(inputs, counters(p), p.Inventory(), &cfg.Policy)
+	if *jsonOut {
+		err = sum.WriteJSON(out)
+	} else {
+		err = sum.WriteText(out)
+	}
+	for _, w := range writers {
+		if werr := w.Err(); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if err == nil {
+		err = out.Flush()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "iotgw analyze: writing output: %v\n", err)
+		return exitUsage
+	}
+	switch {
+	case inputErr:
+		return exitUsage
+	case failEnabled:
+		if max, ok := sum.MaxSeverity(); ok && max >= threshold {
+			return exitFindings
+		}
+	}
+	return exitOK
+}
+
+// analyzeFiles runs every file through p. A file that cannot be read to
+// its end is reported (once, naming the file and offset) and the rest
+// still run; what was read before the error counts.
+func analyzeFiles(ctx context.Context, p *pipeline.Pipeline, names []string, stderr io.Writer, quiet bool) ([]report.Input, bool) {
+	var inputs []report.Input
+	failed := false
+	for _, name := range names {
+		in := report.Input{Name: name}
+		src, err := capture.OpenFile(name)
+		if err != nil {
+			in.Error = err.Error()
+			fmt.Fprintf(stderr, "iotgw analyze: %v\n", err)
+			inputs = append(inputs, in)
+			failed = true
+			continue
+		}
+		bar := newProgress(stderr, src, quiet)
+		var packets int64
+		err = p.Run(ctx, name, src, func(n int64) {
+			packets = n
+			bar.update()
+		})
+		bar.done()
+		src.Close()
+		var fe *capture.FormatError
+		switch {
+		case errors.As(err, &fe):
+			packets = int64(fe.Packets)
+			in.Error = err.Error()
+			fmt.Fprintf(stderr, "iotgw analyze: %v\n", err)
+			failed = true
+		case err != nil:
+			in.Error = fmt.Sprintf("%s: %v", name, err)
+			fmt.Fprintf(stderr, "iotgw analyze: %s\n", in.Error)
+			failed = true
+		default:
+			packets = src.Packets()
+		}
+		in.Packets = packets
+		inputs = append(inputs, in)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return inputs, failed
+}
+
+func counters(p *pipeline.Pipeline) report.Counters {
+	ds, es := p.Decoder().Stats, p.Engine().Stats
+	return report.Counters{
+		Packets:      ds.Frames,
+		Flows:        es.FlowsCreated,
+		Undecoded:    ds.Undecoded,
+		Truncated:    ds.Truncated,
+		Fragments:    ds.Fragments,
+		UnknownLink:  ds.UnknownLink,
+		FlowsEvicted: es.FlowsEvicted,
+		BudgetStops:  es.BudgetStops,
+		Gaps:         es.Gaps,
+	}
+}
+
+// configFlagSet registers --config on fs; the loader treats a path given
+// on the command line as required and the default path as optional.
+func configFlagSet(fs *flag.FlagSet) func() (*config.Config, string, error) {
+	path := fs.String("config", config.DefaultPath, "configuration file")
+	return func() (*config.Config, string, error) {
+		explicit := false
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "config" {
+				explicit = true
+			}
+		})
+		cfg, err := config.Load(*path, explicit)
+		return cfg, *path, err
+	}
+}
+
+// progress draws a bar on stderr for files that take more than a second,
+// when stderr is a terminal.
+type progress struct {
+	w      io.Writer
+	src    *capture.File
+	start  time.Time
+	shown  bool
+	active bool
+	last   time.Time
+}
+
+func newProgress(w io.Writer, src *capture.File, quiet bool) *progress {
+	p := &progress{w: w, src: src, start: time.Now()}
+	if f, ok := w.(*os.File); ok && !quiet {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.active = true
+		}
+	}
+	return p
+}
+
+func (p *progress) update() {
+	if !p.active {
+		return
+	}
+	now := time.Now()
+	if now.Sub(p.start) < time.Second || now.Sub(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = now
+	p.shown = true
+	size := p.src.Size()
+	frac := 0.0
+	if size > 0 {
+		frac = float64(p.src.Offset()) / float64(size)
+	}
+	const width = 30
+	filled := int(frac * width)
+	bar := make([]byte, width)
+	for i := range bar {
+		if i < filled {
+			bar[i] = '#'
+		} else {
+			bar[i] = '.'
+		}
+	}
+	mb := float64(p.src.Offset()) / (1 << 20)
+	fmt.Fprintf(p.w, "\r%s [%s] %3.0f%% %.1f MB/s", p.src.Name(), bar, frac*100, mb/now.Sub(p.start).Seconds())
+}
+
+func (p *progress) done() {
+	if p.shown {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}

@@ -1,0 +1,310 @@
+// Package config owns iotgw's TOML configuration: its schema, defaults,
+// validation and error messages that name the line at fault. Every key is
+// documented in docs/config.md and in the example file iotgw.example.toml.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+// DefaultPath is where the daemon looks when --config is not given.
+const DefaultPath = "/etc/iotgw/iotgw.toml"
+
+// Config is the whole file.
+type Config struct {
+	LAN     LAN     `toml:"lan"`
+	Inspect Inspect `toml:"inspect"`
+	Policy  Policy  `toml:"policy"`
+}
+
+// LAN says which addresses are the home network.
+type LAN struct {
+	// Prefixes inside the home network; devices are the hosts in them.
+	Prefixes []netip.Prefix `toml:"prefixes"`
+}
+
+// Inspect bounds the packet path.
+type Inspect struct {
+	MaxFlows     int      `toml:"max_flows"`
+	ByteBudget   int      `toml:"byte_budget"`
+	StreamBuffer int      `toml:"stream_buffer"`
+	MaxBuffers   int      `toml:"max_buffers"`
+	TCPIdle      Duration `toml:"tcp_idle"`
+	UDPIdle      Duration `toml:"udp_idle"`
+	MaxDevices   int      `toml:"max_devices"`
+	// SecretFile holds the key for hashes of captured secrets. Empty: a
+	// random key per run (hashes then only compare within one run).
+	SecretFile string `toml:"secret_file"`
+}
+
+// Action is what policy does about a finding.
+type Action string
+
+// Actions, mildest last.
+const (
+	ActionQuarantine Action = "quarantine"
+	ActionIsolate    Action = "isolate"
+	ActionAlert      Action = "alert"
+	ActionIgnore     Action = "ignore"
+)
+
+// ParseAction validates an action name.
+func ParseAction(s string) (Action, error) {
+	switch a := Action(s); a {
+	case ActionQuarantine, ActionIsolate, ActionAlert, ActionIgnore:
+		return a, nil
+	}
+	return "", fmt.Errorf("unknown action %q (want quarantine, isolate, alert or ignore)", s)
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (a *Action) UnmarshalText(b []byte) error {
+	v, err := ParseAction(string(b))
+	if err != nil {
+		return err
+	}
+	*a = v
+	return nil
+}
+
+// Policy maps findings to actions.
+type Policy struct {
+	// Mode "monitor" reports what would be done; "enforce" does it.
+	Mode string `toml:"mode"`
+	// Actions by finding kind; kinds not listed get DefaultAction.
+	Actions       map[string]Action `toml:"actions"`
+	DefaultAction Action            `toml:"default_action"`
+	// MinSeverity: findings below it are ignored by policy.
+	MinSeverity event.Severity `toml:"min_severity"`
+	// QuarantineExploitedOnly: outdated firmware leads to quarantine only
+	// when an advisory marks the vulnerability as exploited in the wild.
+	QuarantineExploitedOnly bool `toml:"quarantine_exploited_only"`
+	// Devices are per-device overrides.
+	Devices []DeviceRule `toml:"device"`
+}
+
+// DeviceRule overrides policy for one device.
+type DeviceRule struct {
+	MAC     hwaddr.MAC `toml:"mac"`
+	Name    string     `toml:"name"`
+	Trusted bool       `toml:"trusted"` // never quarantined, findings still shown
+	Exempt  []string   `toml:"exempt"`  // finding kinds ignored for this device
+	Force   Action     `toml:"force"`   // this action regardless of findings
+}
+
+// Duration is a time.Duration written as "90s", "10m", "24h".
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (use a number with a unit: 30s, 10m, 24h)", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// FindingKinds are the finding kinds policy can name.
+var FindingKinds = []string{
+	"default_credentials", "weak_credentials", "plaintext_credentials",
+	"personal_data", "plaintext_protocol", "weak_tls", "firmware_over_http",
+	"scanning", "outdated_firmware", "exposed_service",
+}
+
+// Default returns the configuration used when no file exists.
+func Default() *Config {
+	return &Config{
+		LAN: LAN{Prefixes: []netip.Prefix{
+			netip.MustParsePrefix("10.0.0.0/8"),
+			netip.MustParsePrefix("172.16.0.0/12"),
+			netip.MustParsePrefix("192.168.0.0/16"),
+			netip.MustParsePrefix("169.254.0.0/16"),
+			netip.MustParsePrefix("fc00::/7"),
+			netip.MustParsePrefix("fe80::/10"),
+		}},
+		Inspect: Inspect{
+			MaxFlows:     32768,
+			ByteBudget:   16384,
+			StreamBuffer: 4096,
+			MaxBuffers:   1024,
+			TCPIdle:      Duration{10 * time.Minute},
+			UDPIdle:      Duration{time.Minute},
+			MaxDevices:   1024,
+		},
+		Policy: Policy{
+			Mode: "monitor",
+			Actions: map[string]Action{
+				"default_credentials": ActionQuarantine,
+				"outdated_firmware":   ActionQuarantine,
+			},
+			DefaultAction:           ActionAlert,
+			MinSeverity:             event.SeverityLow,
+			QuarantineExploitedOnly: true,
+		},
+	}
+}
+
+// Error is a configuration problem, with the line it was found on when
+// known.
+type Error struct {
+	File string
+	Line int // 0 when unknown
+	Key  string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every problem found in one file.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "\n")
+}
+
+// Load reads and validates the file at path. A missing file at the
+// default path yields the defaults; a missing file named explicitly is an
+// error.
+func Load(path string, explicit bool) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && !explicit {
+			return Default(), nil
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes data (named path in errors) over the defaults and
+// validates the result.
+func Parse(path string, data []byte) (*Config, error) {
+	cfg := Default()
+	// Maps merge in TOML decoding; a file that lists actions replaces the
+	// default table only for the kinds it names, which is what owners expect.
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(cfg)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, Errors{{File: path, Line: pe.Position.Line, Msg: pe.Message}}
+		}
+		return nil, Errors{{File: path, Msg: err.Error()}}
+	}
+	lines := keyLines(data)
+	var errs Errors
+	for _, k := range md.Undecoded() {
+		errs = append(errs, &Error{File: path, Line: lines.find(k), Key: k.String(), Msg: "unknown key"})
+	}
+	for _, v := range cfg.validate() {
+		v.File = path
+		v.Line = lines.findString(v.Key)
+		errs = append(errs, v)
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return cfg, nil
+}
+
+func (c *Config) validate() []*Error {
+	var errs []*Error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &Error{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	if len(c.LAN.Prefixes) == 0 {
+		bad("lan.prefixes", "at least one prefix is needed")
+	}
+	in := &c.Inspect
+	if in.MaxFlows < 16 || in.MaxFlows > 4<<20 {
+		bad("inspect.max_flows", "%d is out of range (16 to 4194304)", in.MaxFlows)
+	}
+	if in.ByteBudget < 256 || in.ByteBudget > 1<<20 {
+		bad("inspect.byte_budget", "%d is out of range (256 to 1048576)", in.ByteBudget)
+	}
+	if in.StreamBuffer < 512 || in.StreamBuffer > 1<<20 {
+		bad("inspect.stream_buffer", "%d is out of range (512 to 1048576)", in.StreamBuffer)
+	}
+	if in.MaxBuffers < 1 || in.MaxBuffers > 1<<20 {
+		bad("inspect.max_buffers", "%d is out of range (1 to 1048576)", in.MaxBuffers)
+	}
+	if in.TCPIdle.Duration < time.Second {
+		bad("inspect.tcp_idle", "%s is too short (at least 1s)", in.TCPIdle)
+	}
+	if in.UDPIdle.Duration < time.Second {
+		bad("inspect.udp_idle", "%s is too short (at least 1s)", in.UDPIdle)
+	}
+	if in.MaxDevices < 1 || in.MaxDevices > 1<<20 {
+		bad("inspect.max_devices", "%d is out of range (1 to 1048576)", in.MaxDevices)
+	}
+	p := &c.Policy
+	if p.Mode != "monitor" && p.Mode != "enforce" {
+		bad("policy.mode", "%q: want \"monitor\" or \"enforce\"", p.Mode)
+	}
+	for kind := range p.Actions {
+		if !knownKind(kind) {
+			bad("policy.actions."+kind, "unknown finding kind (known: %s)", strings.Join(FindingKinds, ", "))
+		}
+	}
+	seen := map[hwaddr.MAC]bool{}
+	for i, d := range p.Devices {
+		key := fmt.Sprintf("policy.device[%d]", i)
+		if d.MAC.IsZero() {
+			bad(key+".mac", "a device rule needs a MAC address")
+		} else if seen[d.MAC] {
+			bad(key+".mac", "%s has more than one rule", d.MAC)
+		}
+		seen[d.MAC] = true
+		for _, k := range d.Exempt {
+			if !knownKind(k) {
+				bad(key+".exempt", "unknown finding kind %q", k)
+			}
+		}
+		if d.Trusted && (d.Force == ActionQuarantine || d.Force == ActionIsolate) {
+			bad(key+".force", "a trusted device cannot be forced into %s", d.Force)
+		}
+	}
+	return errs
+}
+
+func knownKind(k string) bool {
+	for _, f := range FindingKinds {
+		if f == k {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,114 @@
+package ftp
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+)
+
+func TestCorpus(t *testing.T) {
+	tests := []struct {
+		file     string
+		logins   int
+		user     string // redacted
+		accepted string
+	}{
+		{"zeek-ftp-ipv4.pcap", 1, "an***", "yes"},
+		{"zeek-ftp-ipv6.pcap", 1, "an***", "yes"},
+		{"zeek-ftp-password-pass-command.pcap", 1, "A***", "no"},
+		{"zeek-ftp-bruteforce.pcap", 30, "b***", "no"},
+		{"zeek-ftp-fake-long-commands.pcap", 1, "an***", "yes"},
+		{"zeek-ftp-missing-reply-code.pcap", 1, "z***", "yes"},
+		{"sv-ftp-download-passive.pcap", 1, "b***", "yes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			c, err := inspecttest.RunFile(t, inspecttest.CorpusFile(t, tt.file), nil, New())
+			if err != nil {
+				t.Fatal(err)
+			}
+			logins := c.Kind(event.KindPlaintextCredentials)
+			if len(logins) != tt.logins {
+				t.Fatalf("got %d logins, want %d: %v", len(logins), tt.logins, c.Events)
+			}
+			for _, l := range logins {
+				if l.Evidence["user"] != tt.user || l.Evidence["accepted"] != tt.accepted || l.Evidence["protocol"] != "ftp" {
+					t.Errorf("evidence %v, want user %s accepted %s", l.Evidence, tt.user, tt.accepted)
+				}
+			}
+			if len(c.Kind(event.KindBanner)) == 0 {
+				t.Error("no banner observation")
+			}
+		})
+	}
+}
+
+func TestSyntheticLogins(t *testing.T) {
+	tests := []struct {
+		name     string
+		script   func(c *inspecttest.Conv)
+		want     int
+		accepted string
+	}{
+		{"accepted", func(c *inspecttest.Conv) {
+			c.Server("220 ProFTPD ready\r\n").Client("USER admin\r\n").Server("331 ok\r\n").Client("PASS s3cret-Pass\r\n").Server("230 in\r\n")
+		}, 1, "yes"},
+		{"rejected", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\n").Server("331 ok\r\n").Client("PASS s3cret-Pass\r\n").Server("530 no\r\n")
+		}, 1, "no"},
+		{"split_across_segments", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("US").Client("ER adm").Client("in\r\nPA").Client("SS s3cret-Pass\r").Client("\n").Server("23").Server("0 in\r\n")
+		}, 1, "yes"},
+		{"no_reply_before_close", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\nPASS s3cret-Pass\r\n")
+		}, 1, "unknown"},
+		{"auth_tls_stops", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("AUTH TLS\r\n").Server("234 go\r\n").Client("USER admin\r\nPASS s3cret-Pass\r\n")
+		}, 0, ""},
+		{"bare_lf", func(c *inspecttest.Conv) {
+			c.Server("220 x\n").Client("USER admin\nPASS s3cret-Pass\n").Server("230 ok\n")
+		}, 1, "yes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New())
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:21")
+			tt.script(c)
+			c.Close()
+			e.Flush()
+			got := col.Kind(event.KindPlaintextCredentials)
+			if len(got) != tt.want {
+				t.Fatalf("got %d logins, want %d", len(got), tt.want)
+			}
+			if tt.want > 0 && got[0].Evidence["accepted"] != tt.accepted {
+				t.Errorf("accepted = %q, want %q", got[0].Evidence["accepted"], tt.accepted)
+			}
+			if tt.want > 0 && got[0].Device.IP != "192.168.1.20" {
+				t.Errorf("device %v, want the LAN server", got[0].Device)
+			}
+			if inspecttest.Leaks(t, col.Events, "s3cret-Pass") {
+				t.Error("password leaked into an event")
+			}
+		})
+	}
+}
+
+func FuzzAnalyzer(f *testing.F) {
+	f.Add([]byte("220 FTP\r\n"), []byte("USER a\r\nPASS b\r\n"), []byte("230 ok\r\n"))
+	f.Add([]byte(""), []byte("AUTH TLS\r\n"), []byte("\r\n"))
+	f.Fuzz(func(t *testing.T, banner, cmds, reply []byte) {
+		col := &inspecttest.Collector{}
+		e := inspecttest.Engine(t, col, nil, New())
+		c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:21")
+		c.ServerBytes(banner).ClientBytes(cmds).ServerBytes(reply)
+		c.Close()
+		e.Flush()
+		// One login at most per PASS command, however mangled the input.
+		if got, max := len(col.Findings()), bytes.Count(bytes.ToUpper(cmds), []byte("PASS")); got > max {
+			t.Fatalf("%d login findings from %d PASS commands", got, max)
+		}
+	})
+}

@@ -1,0 +1,277 @@
+// Package inspecttest helps test analyzers: a Sink that keeps events,
+// synthetic TCP and UDP conversations fed straight into an engine, and
+// runs over capture files, including the shared corpus of real captures.
+package inspecttest
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/capture"
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
+
+// Collector is a Sink that keeps every event.
+type Collector struct {
+	Events []*event.Event
+}
+
+// Emit implements inspect.Sink.
+func (c *Collector) Emit(ev *event.Event) { c.Events = append(c.Events, ev) }
+
+// Kind returns the events of one kind, in order.
+func (c *Collector) Kind(k event.Kind) []*event.Event {
+	var out []*event.Event
+	for _, e := range c.Events {
+		if e.Kind == k {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Findings returns the findings, in order.
+func (c *Collector) Findings() []*event.Event {
+	var out []*event.Event
+	for _, e := range c.Events {
+		if e.IsFinding() {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Engine returns an engine with the default configuration, a fixed hash
+// key, the given classifier (may be nil) and protocols, emitting into c.
+func Engine(t testing.TB, c *Collector, cl inspect.Classifier, protos ...inspect.Protocol) *inspect.Engine {
+	t.Helper()
+	cfg := inspect.DefaultConfig()
+	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
+	cfg.MaxFlows = 1024 // small: fuzz targets build an engine per input
+	cfg.MaxBuffers = 64
+	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: protos, Classifier: cl, Sink: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// RunFile decodes and inspects a capture file with a fresh engine. A read
+// error fails the test unless wantErr is set; the error is returned.
+func RunFile(t testing.TB, path string, cl inspect.Classifier, protos ...inspect.Protocol) (*Collector, error) {
+	t.Helper()
+	c := &Collector{}
+	e := Engine(t, c, cl, protos...)
+	err := RunFileInto(path, e)
+	e.Flush()
+	return c, err
+}
+
+// RunFileInto runs a capture file through an existing engine.
+func RunFileInto(path string, e *inspect.Engine) error {
+	src, err := capture.OpenFile(path)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	e.SetSource(filepath.Base(path))
+	d := inspect.NewDecoder()
+	var p inspect.Packet
+	for {
+		data, info, err := src.ReadPacket()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		d.Decode(data, info, &p)
+		e.HandlePacket(&p)
+	}
+}
+
+// CorpusFile returns the path of a capture in the shared corpus
+// (../shared/corpus/files beside the repository). Outside CI a missing
+// corpus skips the test; in CI it fails it.
+func CorpusFile(t testing.TB, name string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("inspecttest: no go.mod above the test directory")
+		}
+		dir = parent
+	}
+	p := filepath.Join(dir, "..", "shared", "corpus", "files", name)
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("corpus file missing in CI: %v", err)
+		}
+		t.Skipf("corpus not present: %v", err)
+	}
+	return p
+}
+
+// RepoFile returns the path of a file relative to the repository root.
+func RepoFile(t testing.TB, rel string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, rel)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("inspecttest: no go.mod above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// Conv is a synthetic conversation between a client and a server, fed
+// packet by packet into an engine. TCP conversations start with a
+// three-way handshake; each Client/Server call is one segment.
+type Conv struct {
+	e              *inspect.Engine
+	client, server netip.AddrPort
+	cmac, smac     hwaddr.MAC
+	tcp            bool
+	cseq, sseq     uint32
+	now            time.Time
+}
+
+// Base time of synthetic conversations.
+var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// NewTCP starts a TCP conversation ("192.168.1.10:50000" → "203.0.113.5:21")
+// with a handshake.
+func NewTCP(e *inspect.Engine, client, server string) *Conv {
+	c := newConv(e, client, server, true)
+	c.cseq, c.sseq = 1000, 5000
+	c.send(inspect.ToServer, nil, inspect.TCPFlagSYN)
+	c.send(inspect.ToClient, nil, inspect.TCPFlagSYN|inspect.TCPFlagACK)
+	c.send(inspect.ToServer, nil, inspect.TCPFlagACK)
+	return c
+}
+
+// NewUDP starts a UDP conversation.
+func NewUDP(e *inspect.Engine, client, server string) *Conv {
+	return newConv(e, client, server, false)
+}
+
+func newConv(e *inspect.Engine, client, server string, tcp bool) *Conv {
+	return &Conv{
+		e:      e,
+		client: netip.MustParseAddrPort(client),
+		server: netip.MustParseAddrPort(server),
+		cmac:   hwaddr.MAC{0x02, 0, 0, 0, 0, 0x01},
+		smac:   hwaddr.MAC{0x02, 0, 0, 0, 0, 0x02},
+		tcp:    tcp,
+		now:    epoch,
+	}
+}
+
+// Client sends data from the client in one segment or datagram.
+func (c *Conv) Client(data string) *Conv {
+	c.send(inspect.ToServer, []byte(data), inspect.TCPFlagACK|inspect.TCPFlagPSH)
+	return c
+}
+
+// Server sends data from the server in one segment or datagram.
+func (c *Conv) Server(data string) *Conv {
+	c.send(inspect.ToClient, []byte(data), inspect.TCPFlagACK|inspect.TCPFlagPSH)
+	return c
+}
+
+// ClientBytes and ServerBytes send binary payloads.
+func (c *Conv) ClientBytes(b []byte) *Conv {
+	c.send(inspect.ToServer, b, inspect.TCPFlagACK|inspect.TCPFlagPSH)
+	return c
+}
+
+// ServerBytes sends a binary payload from the server.
+func (c *Conv) ServerBytes(b []byte) *Conv {
+	c.send(inspect.ToClient, b, inspect.TCPFlagACK|inspect.TCPFlagPSH)
+	return c
+}
+
+// ClientChars sends s one byte per segment, as a person typing over
+// telnet does.
+func (c *Conv) ClientChars(s string) *Conv {
+	for i := 0; i < len(s); i++ {
+		c.Client(s[i : i+1])
+	}
+	return c
+}
+
+// Close ends a TCP conversation with FINs from both sides.
+func (c *Conv) Close() {
+	if !c.tcp {
+		return
+	}
+	c.send(inspect.ToServer, nil, inspect.TCPFlagFIN|inspect.TCPFlagACK)
+	c.send(inspect.ToClient, nil, inspect.TCPFlagFIN|inspect.TCPFlagACK)
+}
+
+func (c *Conv) send(dir inspect.Dir, data []byte, flags uint8) {
+	c.now = c.now.Add(time.Millisecond)
+	p := inspect.Packet{Timestamp: c.now, HasMAC: true, Length: 54 + len(data), Payload: data}
+	src, dst := c.client, c.server
+	smac, dmac := c.cmac, c.smac
+	seq := &c.cseq
+	if dir == inspect.ToClient {
+		src, dst, smac, dmac, seq = c.server, c.client, c.smac, c.cmac, &c.sseq
+	}
+	p.Src, p.Dst, p.SrcPort, p.DstPort = src.Addr(), dst.Addr(), src.Port(), dst.Port()
+	p.SrcMAC, p.DstMAC = smac, dmac
+	if c.tcp {
+		p.Kind, p.IPProto = inspect.KindTCP, 6
+		p.TCPFlags = flags
+		p.Seq = *seq
+		*seq += uint32(len(data))
+		if flags&(inspect.TCPFlagSYN|inspect.TCPFlagFIN) != 0 {
+			*seq++
+		}
+	} else {
+		p.Kind, p.IPProto = inspect.KindUDP, 17
+	}
+	if src.Addr().Is4() {
+		p.TTL = 64
+	}
+	c.e.HandlePacket(&p)
+}
+
+// Leaks reports whether any event, as written in JSON, contains s; use it
+// to prove that a secret never leaves the inspector.
+func Leaks(t testing.TB, events []*event.Event, s string) bool {
+	t.Helper()
+	for _, e := range events {
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), s) {
+			return true
+		}
+	}
+	return false
+}

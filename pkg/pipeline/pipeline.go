@@ -1,0 +1,140 @@
+// Package pipeline wires a packet source to the decoder, the inspection
+// engine and the device inventory. The same code serves `iotgw analyze` on
+// capture files and `iotgw run` on live traffic.
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/iotgw/iotgw/pkg/capture"
+	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/device"
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/protocols"
+)
+
+// Pipeline is one decoder, engine and inventory. Not safe for concurrent
+// use: one goroutine feeds it.
+type Pipeline struct {
+	dec *inspect.Decoder
+	eng *inspect.Engine
+	inv *device.Inventory
+	pkt inspect.Packet
+	out []inspect.Sink
+}
+
+// Options adds event consumers besides the inventory.
+type Options struct {
+	Sinks []inspect.Sink
+}
+
+// New builds a pipeline from the configuration.
+func New(cfg *config.Config, opt Options) (*Pipeline, error) {
+	key, err := hashKey(cfg.Inspect.SecretFile)
+	if err != nil {
+		return nil, err
+	}
+	ec := inspect.Config{
+		MaxFlows:     cfg.Inspect.MaxFlows,
+		ByteBudget:   cfg.Inspect.ByteBudget,
+		StreamBuffer: cfg.Inspect.StreamBuffer,
+		MaxBuffers:   cfg.Inspect.MaxBuffers,
+		TCPIdle:      cfg.Inspect.TCPIdle.Duration,
+		UDPIdle:      cfg.Inspect.UDPIdle.Duration,
+		LAN:          cfg.LAN.Prefixes,
+		HashKey:      key,
+	}
+	var cl inspect.Classifier
+	p := &Pipeline{dec: inspect.NewDecoder(), out: opt.Sinks}
+	isLocal := func(a netip.Addr) bool { return p.eng.IsLocal(a) }
+	p.inv = device.NewInventory(cfg.Inspect.MaxDevices, isLocal)
+	p.eng, err = inspect.NewEngine(ec, inspect.Options{
+		Protocols:  protocols.All(),
+		Classifier: cl,
+		Sink:       fanout{p},
+		Packets:    p.inv,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	return p, nil
+}
+
+// hashKey reads the key for hashes of secrets, or makes a random one.
+func hashKey(path string) ([]byte, error) {
+	if path == "" {
+		k := make([]byte, 32)
+		_, err := rand.Read(k)
+		return k, err
+	}
+	k, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: secret file: %w", err)
+	}
+	if len(strings.TrimSpace(string(k))) < 16 {
+		return nil, fmt.Errorf("pipeline: secret file %s: want at least 16 bytes", path)
+	}
+	return k, nil
+}
+
+type fanout struct{ p *Pipeline }
+
+func (f fanout) Emit(ev *event.Event) {
+	f.p.inv.Emit(ev)
+	for _, s := range f.p.out {
+		s.Emit(ev)
+	}
+}
+
+// Inventory is the device inventory the pipeline fills.
+func (p *Pipeline) Inventory() *device.Inventory { return p.inv }
+
+// Engine is the inspection engine, for its statistics.
+func (p *Pipeline) Engine() *inspect.Engine { return p.eng }
+
+// Decoder is the frame decoder, for its statistics.
+func (p *Pipeline) Decoder() *inspect.Decoder { return p.dec }
+
+// HandleFrame decodes and inspects one frame.
+func (p *Pipeline) HandleFrame(data []byte, info capture.Info) {
+	p.dec.Decode(data, info, &p.pkt)
+	p.eng.HandlePacket(&p.pkt)
+}
+
+// Run reads src to its end (or until ctx is done), naming it in events.
+// A read error stops the run and is returned; everything read before it
+// has been inspected. Flows stay open: call Flush after the last source.
+func (p *Pipeline) Run(ctx context.Context, name string, src capture.Source, progress func(packets int64)) error {
+	p.eng.SetSource(name)
+	var n int64
+	for {
+		if n&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if progress != nil {
+				progress(n)
+			}
+		}
+		data, info, err := src.ReadPacket()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		n++
+		p.HandleFrame(data, info)
+	}
+}
+
+// Flush ends every open flow so that pending findings are reported.
+func (p *Pipeline) Flush() { p.eng.Flush() }

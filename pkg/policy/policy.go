@@ -1,0 +1,132 @@
+// Package policy turns what is known about a device into a verdict: leave
+// it, alert the owner, isolate it from the internet or quarantine it. It is
+// pure: no I/O, no clock, no kernel; the same input gives the same verdict,
+// and every verdict carries the reasons the owner will read.
+package policy
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+// Device is the part of a device's state that policy reads.
+type Device struct {
+	MAC      hwaddr.MAC // zero when the device is known only by address
+	Name     string
+	Findings []*event.Event
+	// Protected devices are never quarantined or isolated: the router
+	// itself, its management addresses, the owner's own device.
+	Protected bool
+}
+
+// Reason is one finding's contribution to a verdict.
+type Reason struct {
+	Kind     event.Kind
+	Severity event.Severity
+	Action   config.Action
+	Summary  string
+}
+
+// Verdict is policy's decision about one device.
+type Verdict struct {
+	Action  config.Action
+	Reasons []Reason // most severe action first
+	// Enforce is false in monitor mode: the action is reported, not taken.
+	Enforce bool
+	// Note explains an override (trusted, protected, forced).
+	Note string
+}
+
+// rank orders actions from mildest to strongest.
+func rank(a config.Action) int {
+	switch a {
+	case config.ActionAlert:
+		return 1
+	case config.ActionIsolate:
+		return 2
+	case config.ActionQuarantine:
+		return 3
+	}
+	return 0
+}
+
+// Evaluate decides what to do about d under rules p.
+func Evaluate(p *config.Policy, d *Device) Verdict {
+	v := Verdict{Action: config.ActionIgnore, Enforce: p.Mode == "enforce"}
+	rule := deviceRule(p, d.MAC)
+	for _, f := range d.Findings {
+		if !f.IsFinding() || f.Severity < p.MinSeverity {
+			continue
+		}
+		kind := string(f.Kind)
+		if rule != nil && contains(rule.Exempt, kind) {
+			continue
+		}
+		a := actionFor(p, f)
+		if a == config.ActionIgnore {
+			continue
+		}
+		v.Reasons = append(v.Reasons, Reason{Kind: f.Kind, Severity: f.Severity, Action: a, Summary: f.Summary})
+		if rank(a) > rank(v.Action) {
+			v.Action = a
+		}
+	}
+	sort.SliceStable(v.Reasons, func(i, j int) bool {
+		ri, rj := v.Reasons[i], v.Reasons[j]
+		if rank(ri.Action) != rank(rj.Action) {
+			return rank(ri.Action) > rank(rj.Action)
+		}
+		return ri.Severity > rj.Severity
+	})
+	if rule != nil && rule.Force != "" {
+		v.Action = rule.Force
+		v.Note = fmt.Sprintf("forced to %s by the owner's rule", rule.Force)
+	}
+	if rank(v.Action) >= rank(config.ActionIsolate) {
+		switch {
+		case rule != nil && rule.Trusted:
+			v.Note = fmt.Sprintf("trusted by the owner: would otherwise %s", v.Action)
+			v.Action = config.ActionAlert
+		case d.Protected:
+			v.Note = fmt.Sprintf("protected (router or management device): would otherwise %s", v.Action)
+			v.Action = config.ActionAlert
+		}
+	}
+	return v
+}
+
+func actionFor(p *config.Policy, f *event.Event) config.Action {
+	a, ok := p.Actions[string(f.Kind)]
+	if !ok {
+		a = p.DefaultAction
+	}
+	if f.Kind == event.KindOutdatedFirmware && a == config.ActionQuarantine && p.QuarantineExploitedOnly && f.Evidence["exploited"] != "yes" {
+		return config.ActionAlert
+	}
+	return a
+}
+
+func deviceRule(p *config.Policy, mac hwaddr.MAC) *config.DeviceRule {
+	if mac.IsZero() {
+		return nil
+	}
+	for i := range p.Devices {
+		if p.Devices[i].MAC == mac {
+			return &p.Devices[i]
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

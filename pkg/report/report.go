@@ -1,0 +1,259 @@
+// Package report renders what an analysis found: per device, its findings
+// and policy's verdict, as text for people and as JSON for programs.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/device"
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/policy"
+)
+
+// Input is one capture file's outcome.
+type Input struct {
+	Name    string `json:"name"`
+	Packets int64  `json:"packets"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Counters are the pipeline's totals.
+type Counters struct {
+	Packets      uint64 `json:"packets"`
+	Flows        uint64 `json:"flows"`
+	Undecoded    uint64 `json:"undecoded"`
+	Truncated    uint64 `json:"truncated"`
+	Fragments    uint64 `json:"fragments"`
+	UnknownLink  uint64 `json:"unknown_link"`
+	FlowsEvicted uint64 `json:"flows_evicted"`
+	BudgetStops  uint64 `json:"budget_stops"`
+	Gaps         uint64 `json:"tcp_gaps"`
+}
+
+// Device is one device's part of the report.
+type Device struct {
+	Key       string         `json:"key"`
+	MAC       string         `json:"mac,omitempty"`
+	Addrs     []string       `json:"addresses,omitempty"`
+	FirstSeen time.Time      `json:"first_seen"`
+	LastSeen  time.Time      `json:"last_seen"`
+	Findings  []*event.Event `json:"findings,omitempty"`
+	Verdict   policy.Verdict `json:"verdict"`
+	Observed  map[string]int `json:"observations,omitempty"` // count by kind
+}
+
+// Summary is the whole report.
+type Summary struct {
+	V        int       `json:"v"`
+	Type     string    `json:"type"` // "summary"
+	Inputs   []Input   `json:"inputs"`
+	Counters Counters  `json:"counters"`
+	Mode     string    `json:"mode"`
+	Devices  []*Device `json:"devices"`
+}
+
+// Build assembles the summary from the inventory and the policy.
+func Build(inputs []Input, c Counters, inv *device.Inventory, pol *config.Policy) *Summary {
+	s := &Summary{V: event.SchemaVersion, Type: "summary", Inputs: inputs, Counters: c, Mode: pol.Mode}
+	for _, d := range inv.Devices() {
+		rd := &Device{
+			Key:       d.Key.String(),
+			FirstSeen: d.FirstSeen,
+			LastSeen:  d.LastSeen,
+			Findings:  sortedFindings(d.Findings),
+		}
+		if !d.Key.MAC.IsZero() {
+			rd.MAC = d.Key.MAC.String()
+		}
+		for _, a := range d.Addrs {
+			rd.Addrs = append(rd.Addrs, a.String())
+		}
+		if len(d.Observations) > 0 {
+			rd.Observed = map[string]int{}
+			for _, o := range d.Observations {
+				rd.Observed[string(o.Kind)] += max(o.Count, 1)
+			}
+		}
+		rd.Verdict = policy.Evaluate(pol, &policy.Device{MAC: d.Key.MAC, Findings: d.Findings})
+		s.Devices = append(s.Devices, rd)
+	}
+	sort.SliceStable(s.Devices, func(i, j int) bool {
+		return actionRank(s.Devices[i].Verdict.Action) > actionRank(s.Devices[j].Verdict.Action)
+	})
+	return s
+}
+
+func actionRank(a config.Action) int {
+	switch a {
+	case config.ActionQuarantine:
+		return 3
+	case config.ActionIsolate:
+		return 2
+	case config.ActionAlert:
+		return 1
+	}
+	return 0
+}
+
+func sortedFindings(in []*event.Event) []*event.Event {
+	out := append([]*event.Event(nil), in...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Severity > out[j].Severity })
+	return out
+}
+
+// MaxSeverity is the highest severity of any finding.
+func (s *Summary) MaxSeverity() (event.Severity, bool) {
+	var max event.Severity
+	found := false
+	for _, d := range s.Devices {
+		for _, f := range d.Findings {
+			if !found || f.Severity > max {
+				max, found = f.Severity, true
+			}
+		}
+	}
+	return max, found
+}
+
+// WriteJSON writes the summary as one JSON line.
+func (s *Summary) WriteJSON(w io.Writer) error {
+	return json.NewEncoder(w).Encode(s)
+}
+
+// WriteText writes the summary for people.
+func (s *Summary) WriteText(w io.Writer) error {
+	ew := &errWriter{w: w}
+	var files []string
+	for _, in := range s.Inputs {
+		files = append(files, in.Name)
+	}
+	withFindings := 0
+	for _, d := range s.Devices {
+		if len(d.Findings) > 0 {
+			withFindings++
+		}
+	}
+	ew.printf("iotgw analyze: %d file(s), %d packets, %d flows, %d devices (%d with findings)\n",
+		len(s.Inputs), s.Counters.Packets, s.Counters.Flows, len(s.Devices), withFindings)
+	for _, in := range s.Inputs {
+		if in.Error != "" {
+			ew.printf("  error: %s\n", in.Error)
+		}
+	}
+	if s.Counters.Truncated+s.Counters.Fragments+s.Counters.UnknownLink > 0 {
+		ew.printf("  %d truncated frames, %d IP fragments (not reassembled), %d frames of unknown link type\n",
+			s.Counters.Truncated, s.Counters.Fragments, s.Counters.UnknownLink)
+	}
+	for _, d := range s.Devices {
+		ew.printf("\n%s\n", deviceTitle(d))
+		if len(d.Findings) == 0 {
+			if len(d.Observed) > 0 {
+				ew.printf("  no findings; seen: %s\n", observedLine(d.Observed))
+			} else {
+				ew.printf("  no findings\n")
+			}
+			continue
+		}
+		tw := tabwriter.NewWriter(ew, 2, 4, 2, ' ', 0)
+		for _, f := range d.Findings {
+			count := ""
+			if f.Count > 1 {
+				count = fmt.Sprintf(" (x%d)", f.Count)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", strings.ToUpper(f.Severity.String()), f.Kind, f.Summary, count)
+		}
+		tw.Flush()
+		if len(d.Observed) > 0 {
+			ew.printf("  seen: %s\n", observedLine(d.Observed))
+		}
+	}
+	s.writeVerdicts(ew)
+	return ew.err
+}
+
+func deviceTitle(d *Device) string {
+	var b strings.Builder
+	b.WriteString("Device ")
+	b.WriteString(d.Key)
+	var addrs []string
+	for _, a := range d.Addrs {
+		if a != d.Key {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) > 0 {
+		fmt.Fprintf(&b, " (%s)", strings.Join(addrs, ", "))
+	}
+	switch d.Verdict.Action {
+	case config.ActionQuarantine, config.ActionIsolate:
+		fmt.Fprintf(&b, " - would %s", strings.ToUpper(string(d.Verdict.Action)))
+	case config.ActionAlert:
+		b.WriteString(" - alert")
+	}
+	return b.String()
+}
+
+func observedLine(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s x%d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (s *Summary) writeVerdicts(ew *errWriter) {
+	verb := "Would quarantine"
+	if s.Mode == "enforce" {
+		verb = "Quarantine"
+	}
+	var q []*Device
+	for _, d := range s.Devices {
+		if d.Verdict.Action == config.ActionQuarantine || d.Verdict.Action == config.ActionIsolate {
+			q = append(q, d)
+		}
+	}
+	ew.printf("\n%s: %d device(s)\n", verb, len(q))
+	for _, d := range q {
+		ew.printf("  %s (%s):\n", d.Key, d.Verdict.Action)
+		for _, r := range d.Verdict.Reasons {
+			if r.Action == d.Verdict.Action {
+				ew.printf("    - %s\n", r.Summary)
+			}
+		}
+	}
+	for _, d := range s.Devices {
+		if d.Verdict.Note != "" {
+			ew.printf("  %s: %s\n", d.Key, d.Verdict.Note)
+		}
+	}
+}
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	fmt.Fprintf(e, format, args...)
+}
