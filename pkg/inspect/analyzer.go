@@ -42,11 +42,22 @@ type Protocol interface {
 	NewAnalyzer(f *Flow) Analyzer
 }
 
-// FlowObserver is told about every flow's end; an optional extra for
-// Protocols that aggregate across flows (plaintext use per destination,
-// scanning). It must not keep f.
+// FlowObserver is told about every flow's start and end; an optional
+// extra for Protocols that aggregate across flows (plaintext use per
+// destination, scanning). FlowStarted runs when the flow is created (for
+// TCP usually on the SYN, before any payload); FlowClosed when it ends,
+// expires or is evicted. Neither may keep f.
 type FlowObserver interface {
+	FlowStarted(f *Flow)
 	FlowClosed(f *Flow)
+}
+
+// PayloadScanner looks for personal data in plaintext payloads and reports
+// what it finds on the flow. Analyzers that understand a protocol's
+// framing (HTTP bodies, MQTT publishes) hand it the parts worth scanning;
+// where names the part ("url", "body", "mqtt_payload").
+type PayloadScanner interface {
+	ScanPayload(f *Flow, dir Dir, where string, b []byte)
 }
 
 // FreeList recycles per-flow analyzer state so that steady-state traffic

@@ -245,6 +245,9 @@ func (e *Engine) newFlow(key FlowKey, p *Packet) *Flow {
 	f.Client, f.Server = src, dst
 	f.ClientLocal, f.ServerLocal = e.IsLocal(src.Addr()), e.IsLocal(dst.Addr())
 	e.Stats.FlowsCreated++
+	for _, o := range e.observers {
+		o.FlowStarted(f)
+	}
 	return f
 }
 
