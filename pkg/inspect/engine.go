@@ -197,7 +197,8 @@ func (e *Engine) HandlePacket(p *Packet) {
 	e.expire()
 	key := makeKey(p)
 	f := e.table.lookup(key)
-	if f == nil {
+	isNew := f == nil
+	if isNew {
 		// A flow starts with a SYN or with data (capture started mid-flow);
 		// bare ACKs and RSTs of flows already gone do not resurrect them.
 		if p.Kind == KindTCP && p.TCPFlags&TCPFlagSYN == 0 && len(p.Payload) == 0 {
@@ -217,6 +218,11 @@ func (e *Engine) HandlePacket(p *Packet) {
 			f.ClientMAC = p.SrcMAC
 		} else if dir == ToClient && f.ServerLocal {
 			f.ServerMAC = p.SrcMAC
+		}
+	}
+	if isNew {
+		for _, o := range e.observers {
+			o.FlowStarted(f)
 		}
 	}
 	if p.Kind == KindTCP {
@@ -245,9 +251,6 @@ func (e *Engine) newFlow(key FlowKey, p *Packet) *Flow {
 	f.Client, f.Server = src, dst
 	f.ClientLocal, f.ServerLocal = e.IsLocal(src.Addr()), e.IsLocal(dst.Addr())
 	e.Stats.FlowsCreated++
-	for _, o := range e.observers {
-		o.FlowStarted(f)
-	}
 	return f
 }
 
