@@ -49,7 +49,7 @@ type packetReader interface {
 // than its name. Mixed link types in pcapng (one per interface) are kept.
 type File struct {
 	name    string
-	f       *os.File
+	closer  io.Closer // nil for readers opened with NewReader
 	counter *countingReader
 	buf     *bufio.Reader
 	r       packetReader
@@ -94,10 +94,21 @@ func OpenFile(name string) (*File, error) {
 		f.Close()
 		return nil, fmt.Errorf("open capture %s: is a directory", name)
 	}
-	c := &countingReader{r: f}
-	fr := &File{name: name, f: f, counter: c, buf: bufio.NewReaderSize(c, bufSize), size: st.Size()}
-	if err := fr.open(); err != nil {
+	fr, err := NewReader(name, f, st.Size())
+	if err != nil {
 		f.Close()
+		return nil, err
+	}
+	fr.closer = f
+	return fr, nil
+}
+
+// NewReader reads a capture from r; name is used in errors and size (may
+// be 0) for progress. Close does not close r.
+func NewReader(name string, r io.Reader, size int64) (*File, error) {
+	c := &countingReader{r: r}
+	fr := &File{name: name, counter: c, buf: bufio.NewReaderSize(c, bufSize), size: size}
+	if err := fr.open(); err != nil {
 		return nil, &FormatError{File: name, Offset: 0, Err: err}
 	}
 	return fr, nil
@@ -192,5 +203,10 @@ func (fr *File) ReadPacket() ([]byte, Info, error) {
 	}
 }
 
-// Close closes the file.
-func (fr *File) Close() error { return fr.f.Close() }
+// Close closes the file opened by OpenFile.
+func (fr *File) Close() error {
+	if fr.closer == nil {
+		return nil
+	}
+	return fr.closer.Close()
+}

@@ -154,11 +154,13 @@ func (d *Decoder) Decode(data []byte, info capture.Info, p *Packet) {
 		d.Stats.Undecoded++
 		return
 	}
-	// A decode error leaves the layers decoded so far in d.decoded; what
-	// they hold is still good, so the error itself carries nothing more.
-	_ = parser.DecodeLayers(data, &d.decoded)
+	// A decode error leaves the layers decoded so far in d.decoded, and
+	// what they hold is still good.
+	err := parser.DecodeLayers(data, &d.decoded)
 	d.fill(p)
-	if parser.Truncated {
+	// gopacket flags most short headers as truncated; a link header too
+	// short to read at all only shows as an error with nothing decoded.
+	if parser.Truncated || (err != nil && len(d.decoded) == 0) {
 		p.Truncated = true
 		d.Stats.Truncated++
 	}

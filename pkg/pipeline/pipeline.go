@@ -18,6 +18,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/device"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/creds"
 	"github.com/iotgw/iotgw/pkg/inspect/protocols"
 )
 
@@ -52,7 +53,10 @@ func New(cfg *config.Config, opt Options) (*Pipeline, error) {
 		LAN:          cfg.LAN.Prefixes,
 		HashKey:      key,
 	}
-	var cl inspect.Classifier
+	cl, err := creds.New()
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
 	p := &Pipeline{dec: inspect.NewDecoder(), out: opt.Sinks}
 	isLocal := func(a netip.Addr) bool { return p.eng.IsLocal(a) }
 	p.inv = device.NewInventory(cfg.Inspect.MaxDevices, isLocal)

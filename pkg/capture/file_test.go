@@ -1,0 +1,282 @@
+package capture_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/iotgw/iotgw/pkg/capture"
+	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+)
+
+// readAll reads every frame and returns their count and the error that
+// ended the read (nil at a clean end).
+func readAll(f *capture.File) (int, []layers.LinkType, error) {
+	n := 0
+	var links []layers.LinkType
+	for {
+		_, info, err := f.ReadPacket()
+		if errors.Is(err, io.EOF) {
+			return n, links, nil
+		}
+		if err != nil {
+			return n, links, err
+		}
+		n++
+		if len(links) == 0 || links[len(links)-1] != info.LinkType {
+			links = append(links, info.LinkType)
+		}
+	}
+}
+
+// TestCorpusPacketCounts reads every capture of the shared corpus and
+// checks the packet count its MANIFEST states.
+func TestCorpusPacketCounts(t *testing.T) {
+	manifest := filepath.Join(filepath.Dir(inspecttest.CorpusFile(t, "zeek-empty.pcap")), "..", "MANIFEST.tsv")
+	mf, err := os.Open(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mf.Close()
+	sc := bufio.NewScanner(mf)
+	sc.Scan()
+	header := strings.Split(sc.Text(), "\t")
+	col := map[string]int{}
+	for i, h := range header {
+		col[h] = i
+	}
+	rows := 0
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), "\t")
+		name, format := f[col["file"]], f[col["format_linktype"]]
+		want, err := strconv.Atoi(f[col["packets"]])
+		if err != nil {
+			t.Fatalf("%s: packets column %q", name, f[col["packets"]])
+		}
+		rows++
+		t.Run(name, func(t *testing.T) {
+			c, err := capture.OpenFile(inspecttest.CorpusFile(t, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			got, links, err := readAll(c)
+			if err != nil {
+				t.Fatalf("read error after %d packets: %v", got, err)
+			}
+			if got != want {
+				t.Errorf("read %d packets, MANIFEST says %d", got, want)
+			}
+			wantLink := map[string]layers.LinkType{
+				"ether": layers.LinkTypeEthernet, "rawip4": layers.LinkTypeIPv4, "null": layers.LinkTypeNull,
+				"nflog": capture.LinkTypeNFLOG, "linux-sll2": layers.LinkTypeLinuxSLL2,
+			}[format[strings.IndexByte(format, '/')+1:]]
+			if want > 0 && (len(links) != 1 || links[0] != wantLink) {
+				t.Errorf("link types %v, want %v (%s)", links, wantLink, format)
+			}
+		})
+	}
+	if rows < 70 {
+		t.Errorf("MANIFEST has %d rows; expected the 72-file corpus", rows)
+	}
+}
+
+// pcapFile writes a classic pcap with the given link type and frames.
+func pcapFile(t *testing.T, link layers.LinkType, frames ...[]byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := pcapgo.NewWriter(&buf)
+	if err := w.WriteFileHeader(65535, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, fr := range frames {
+		if err := w.WritePacket(ciFor(fr), fr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.Bytes()
+}
+
+func TestMalformedFiles(t *testing.T) {
+	frame := bytes.Repeat([]byte{0xab}, 60)
+	good := pcapFile(t, layers.LinkTypeEthernet, frame, frame, frame)
+	bigEndian := append([]byte{}, good...)
+	swapHeader(bigEndian)
+
+	tests := []struct {
+		name       string
+		data       []byte
+		openErr    string // substring of the error from opening; "" if it opens
+		readErr    string // substring of the error that ends reading
+		packets    int    // packets read before the error
+		offset     int64  // FormatError offset
+		wantOffset bool
+	}{
+		{name: "good", data: good, packets: 3},
+		{name: "big_endian", data: bigEndian, packets: 3},
+		{name: "empty", data: nil, openErr: "empty file"},
+		{name: "short_header", data: good[:3], openErr: "too short"},
+		{name: "bad_magic", data: []byte("GIF89a...................."), openErr: "not a pcap or pcapng file"},
+		{name: "header_cut", data: good[:20], openErr: "offset 0"},
+		{name: "unknown_link_type", data: pcapFile(t, layers.LinkType(147), frame), openErr: "unsupported link type 147"},
+		{name: "truncated_record", data: good[:24+16+60+16+30], readErr: "truncated record", packets: 1, offset: 24 + 16 + 60, wantOffset: true},
+		{name: "truncated_record_header", data: good[:24+16+60+8], readErr: "truncated record", packets: 1, offset: 24 + 16 + 60, wantOffset: true},
+		{name: "caplen_over_wire_len", data: corruptCaplen(good), readErr: "capture length exceeds", packets: 0, offset: 24, wantOffset: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := capture.NewReader("x.pcap", bytes.NewReader(tt.data), int64(len(tt.data)))
+			if tt.openErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.openErr) || !strings.Contains(err.Error(), "x.pcap") {
+					t.Fatalf("open error %v, want one naming the file and containing %q", err, tt.openErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, _, err := readAll(f)
+			if n != tt.packets {
+				t.Errorf("read %d packets, want %d", n, tt.packets)
+			}
+			if tt.readErr == "" {
+				if err != nil {
+					t.Fatalf("unexpected error %v", err)
+				}
+				return
+			}
+			var fe *capture.FormatError
+			if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.readErr) {
+				t.Fatalf("error %v, want a FormatError containing %q", err, tt.readErr)
+			}
+			if fe.Packets != tt.packets || (tt.wantOffset && fe.Offset != tt.offset) || fe.File != "x.pcap" {
+				t.Errorf("FormatError %+v, want packets %d offset %d", fe, tt.packets, tt.offset)
+			}
+		})
+	}
+}
+
+func TestPcapNGMixedLinkTypes(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := pcapgo.NewNgWriterInterface(&buf, pcapgo.NgInterface{LinkType: layers.LinkTypeEthernet, SnapLength: 65535}, pcapgo.NgWriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := w.AddInterface(pcapgo.NgInterface{LinkType: layers.LinkTypeRaw, SnapLength: 65535})
+	if err != nil {
+		t.Fatal(err)
+	}
+	usb, err := w.AddInterface(pcapgo.NgInterface{LinkType: layers.LinkType(189), SnapLength: 65535}) // USB Linux
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := bytes.Repeat([]byte{1}, 40)
+	for _, iface := range []int{0, raw, usb, 0} {
+		ci := ciFor(frame)
+		ci.InterfaceIndex = iface
+		if err := w.WritePacket(ci, frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := capture.NewReader("x.pcapng", bytes.NewReader(buf.Bytes()), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, links, err := readAll(f)
+	if err != nil || n != 3 {
+		t.Fatalf("read %d packets (err %v), want 3: the USB one skipped", n, err)
+	}
+	want := []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeRaw, layers.LinkTypeEthernet}
+	if len(links) != 3 || links[0] != want[0] || links[1] != want[1] || links[2] != want[2] {
+		t.Errorf("link types %v, want %v", links, want)
+	}
+}
+
+// FuzzReader: any bytes give frames, io.EOF or a FormatError; never a
+// panic, and never more frames than the input could hold.
+func FuzzReader(f *testing.F) {
+	frame := bytes.Repeat([]byte{0xab}, 60)
+	f.Add(pcapNoT(layers.LinkTypeEthernet, frame, frame))
+	f.Add([]byte{0x0a, 0x0d, 0x0d, 0x0a, 0x1c, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a})
+	f.Add([]byte{0x1f, 0x8b, 8, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := capture.NewReader("fuzz", bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			var fe *capture.FormatError
+			if !errors.As(err, &fe) {
+				t.Fatalf("open error is not a FormatError: %v", err)
+			}
+			return
+		}
+		n := 0
+		for {
+			_, _, err := c.ReadPacket()
+			if err != nil {
+				var fe *capture.FormatError
+				if !errors.Is(err, io.EOF) && !errors.As(err, &fe) {
+					t.Fatalf("read error is neither EOF nor FormatError: %v", err)
+				}
+				break
+			}
+			n++
+			if n > len(data) {
+				t.Fatalf("%d frames from %d bytes", n, len(data))
+			}
+		}
+	})
+}
+
+func pcapNoT(link layers.LinkType, frames ...[]byte) []byte {
+	var buf bytes.Buffer
+	w := pcapgo.NewWriter(&buf)
+	_ = w.WriteFileHeader(65535, link)
+	for _, fr := range frames {
+		_ = w.WritePacket(ciFor(fr), fr)
+	}
+	return buf.Bytes()
+}
+
+// swapHeader rewrites a little-endian pcap as big-endian in place.
+func swapHeader(b []byte) {
+	swap32 := func(p []byte) { binary.BigEndian.PutUint32(p, binary.LittleEndian.Uint32(p)) }
+	swap16 := func(p []byte) { binary.BigEndian.PutUint16(p, binary.LittleEndian.Uint16(p)) }
+	swap32(b[0:4])
+	swap16(b[4:6])
+	swap16(b[6:8])
+	for _, off := range []int{8, 12, 16, 20} {
+		swap32(b[off : off+4])
+	}
+	for off := 24; off+16 <= len(b); {
+		caplen := int(binary.LittleEndian.Uint32(b[off+8 : off+12]))
+		for i := 0; i < 16; i += 4 {
+			swap32(b[off+i : off+i+4])
+		}
+		off += 16 + caplen
+	}
+}
+
+// corruptCaplen makes the first record claim more captured than wire bytes.
+func corruptCaplen(good []byte) []byte {
+	b := append([]byte{}, good...)
+	binary.LittleEndian.PutUint32(b[24+12:24+16], 10) // wire length 10 < caplen 60
+	return b
+}
+
+func ciFor(frame []byte) gopacket.CaptureInfo {
+	return gopacket.CaptureInfo{Timestamp: time.Unix(1700000000, 0), CaptureLength: len(frame), Length: len(frame)}
+}

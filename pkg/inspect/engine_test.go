@@ -1,0 +1,349 @@
+package inspect
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/iotgw/iotgw/pkg/capture"
+	"github.com/iotgw/iotgw/pkg/event"
+)
+
+// recorder is a Protocol whose analyzers keep what they are fed and
+// consume only whole lines, to exercise the engine's stream buffering.
+type recorder struct {
+	got      [2]bytes.Buffer
+	gaps     [2]int
+	closed   int
+	started  int
+	ended    int
+	match    Confidence
+	stopAt   int // StopInspection after this many bytes to the server; 0: never
+	flows    map[FlowKey]bool
+	lineMode bool
+}
+
+func (r *recorder) Name() string { return "rec" }
+func (r *recorder) Match(*Flow, Dir, []byte) Confidence {
+	return r.match
+}
+func (r *recorder) NewAnalyzer(*Flow) Analyzer { return &recAnalyzer{r: r} }
+func (r *recorder) FlowStarted(*Flow)          { r.started++ }
+func (r *recorder) FlowClosed(*Flow)           { r.ended++ }
+
+type recAnalyzer struct{ r *recorder }
+
+func (a *recAnalyzer) Feed(f *Flow, dir Dir, data []byte) int {
+	n := len(data)
+	if a.r.lineMode {
+		n = bytes.LastIndexByte(data, '\n') + 1
+	}
+	a.r.got[dir].Write(data[:n])
+	if a.r.stopAt > 0 && a.r.got[ToServer].Len() >= a.r.stopAt {
+		f.StopInspection()
+	}
+	return n
+}
+func (a *recAnalyzer) Gap(_ *Flow, dir Dir) { a.r.gaps[dir]++ }
+func (a *recAnalyzer) Close(*Flow)          { a.r.closed++ }
+
+type discard struct{ n int }
+
+func (d *discard) Emit(*event.Event) { d.n++ }
+
+func testEngine(t testing.TB, cfg Config, protos ...Protocol) *Engine {
+	t.Helper()
+	cfg.HashKey = []byte("engine test key")
+	e, err := NewEngine(cfg, Options{Protocols: protos, Sink: &discard{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// seg builds a TCP packet; client is 192.168.1.10:40000, server
+// 203.0.113.5:21.
+func seg(dir Dir, seq uint32, flags uint8, data string, at time.Duration) *Packet {
+	p := &Packet{Timestamp: t0.Add(at), Kind: KindTCP, IPProto: layers.IPProtocolTCP, TCPFlags: flags, Seq: seq, Payload: []byte(data)}
+	c, s := netip.MustParseAddrPort("192.168.1.10:40000"), netip.MustParseAddrPort("203.0.113.5:21")
+	if dir == ToClient {
+		c, s = s, c
+	}
+	p.Src, p.SrcPort, p.Dst, p.DstPort = c.Addr(), c.Port(), s.Addr(), s.Port()
+	return p
+}
+
+func TestStreamReassembly(t *testing.T) {
+	const A = TCPFlagACK
+	tests := []struct {
+		name     string
+		pkts     []*Packet
+		lineMode bool
+		want     string
+		gaps     int
+	}{
+		{"in_order", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 102, A, "cd", 2)}, false, "abcd", 0},
+		{"retransmission_dropped", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 100, A, "ab", 2), seg(ToServer, 102, A, "cd", 3)}, false, "abcd", 0},
+		{"overlap_keeps_new_tail", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 101, A, "bcd", 2)}, false, "abcd", 0},
+		{"gap_reported", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 110, A, "zz", 2)}, false, "abzz", 1},
+		{"midstream_pickup", []*Packet{seg(ToServer, 5000, A, "xy", 1), seg(ToServer, 5002, A, "z", 2)}, false, "xyz", 0},
+		{"seq_wraparound", []*Packet{seg(ToServer, 0xfffffffe, A, "ab", 1), seg(ToServer, 0, A, "cd", 2)}, false, "abcd", 0},
+		{"lines_split_across_segments", []*Packet{seg(ToServer, 100, A, "US", 1), seg(ToServer, 102, A, "ER a\r", 2), seg(ToServer, 107, A, "\nPASS", 3), seg(ToServer, 112, A, " b\n", 4)}, true, "USER a\r\nPASS b\n", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &recorder{match: ContentMatch, lineMode: tt.lineMode}
+			e := testEngine(t, DefaultConfig(), r)
+			for _, p := range tt.pkts {
+				e.HandlePacket(p)
+			}
+			if got := r.got[ToServer].String(); got != tt.want {
+				t.Errorf("stream = %q, want %q", got, tt.want)
+			}
+			if r.gaps[ToServer] != tt.gaps {
+				t.Errorf("gaps = %d, want %d", r.gaps[ToServer], tt.gaps)
+			}
+		})
+	}
+}
+
+func TestStreamBufferOverflow(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.StreamBuffer = 512
+	r := &recorder{match: ContentMatch, lineMode: true}
+	e := testEngine(t, cfg, r)
+	seq := uint32(100)
+	send := func(s string) {
+		e.HandlePacket(seg(ToServer, seq, TCPFlagACK, s, time.Second))
+		seq += uint32(len(s))
+	}
+	send(string(bytes.Repeat([]byte("x"), 300))) // no newline: kept
+	send(string(bytes.Repeat([]byte("y"), 300))) // buffer full without a line: dropped, gap
+	send("ok\n")
+	if r.gaps[ToServer] != 1 {
+		t.Errorf("gaps = %d, want 1", r.gaps[ToServer])
+	}
+	if got := r.got[ToServer].String(); !bytes.HasSuffix([]byte(got), []byte("ok\n")) || len(got) > 512 {
+		t.Errorf("stream after overflow = %d bytes ending %q", len(got), got[max(0, len(got)-3):])
+	}
+	if e.bufs.allocated > 1 {
+		t.Errorf("%d buffers allocated for one flow", e.bufs.allocated)
+	}
+}
+
+func TestByteBudget(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ByteBudget = 1000
+	r := &recorder{match: ContentMatch}
+	e := testEngine(t, cfg, r)
+	seq := uint32(1)
+	for i := 0; i < 10; i++ {
+		e.HandlePacket(seg(ToServer, seq, TCPFlagACK, string(bytes.Repeat([]byte("a"), 300)), time.Duration(i)))
+		seq += 300
+	}
+	if got := r.got[ToServer].Len(); got != 1000 {
+		t.Errorf("inspected %d bytes, want the budget of 1000", got)
+	}
+	if r.closed != 1 || e.Stats.BudgetStops != 1 {
+		t.Errorf("closed %d, budget stops %d; want 1, 1", r.closed, e.Stats.BudgetStops)
+	}
+}
+
+func TestStopInspection(t *testing.T) {
+	r := &recorder{match: ContentMatch, stopAt: 4}
+	e := testEngine(t, DefaultConfig(), r)
+	e.HandlePacket(seg(ToServer, 1, TCPFlagACK, "abcd", 0))
+	e.HandlePacket(seg(ToServer, 5, TCPFlagACK, "efgh", 1))
+	if got := r.got[ToServer].String(); got != "abcd" || r.closed != 1 {
+		t.Errorf("got %q closed %d; want abcd, 1", got, r.closed)
+	}
+}
+
+func TestOrientation(t *testing.T) {
+	tests := []struct {
+		name       string
+		first      *Packet
+		wantClient string
+	}{
+		{"syn_sender_is_client", seg(ToServer, 1, TCPFlagSYN, "", 0), "192.168.1.10:40000"},
+		{"synack_sender_is_server", seg(ToClient, 1, TCPFlagSYN|TCPFlagACK, "", 0), "192.168.1.10:40000"},
+		{"data_from_service_port", seg(ToClient, 1, TCPFlagACK, "220 hi\r\n", 0), "192.168.1.10:40000"},
+		{"data_to_service_port", seg(ToServer, 1, TCPFlagACK, "USER a\r\n", 0), "192.168.1.10:40000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := testEngine(t, DefaultConfig())
+			e.HandlePacket(tt.first)
+			var got string
+			e.table.each(func(f *Flow) { got = f.Client.String() })
+			if got != tt.wantClient {
+				t.Errorf("client = %s, want %s", got, tt.wantClient)
+			}
+		})
+	}
+}
+
+func TestFlowTableCapAndEviction(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxFlows = 16
+	r := &recorder{match: ContentMatch}
+	e := testEngine(t, cfg, r)
+	for i := 0; i < 1000; i++ {
+		p := seg(ToServer, 1, TCPFlagSYN, "", time.Duration(i)*time.Millisecond)
+		p.SrcPort = uint16(1024 + i)
+		e.HandlePacket(p)
+	}
+	if e.Flows() != 16 {
+		t.Errorf("table holds %d flows, want the cap of 16", e.Flows())
+	}
+	if e.Stats.FlowsEvicted != 1000-16 || r.started != 1000 || r.ended != 1000-16 {
+		t.Errorf("evicted %d started %d ended %d", e.Stats.FlowsEvicted, r.started, r.ended)
+	}
+	// The newest flows survived: LRU evicts the oldest.
+	e.table.each(func(f *Flow) {
+		if f.Client.Port() < 1024+1000-16 {
+			t.Errorf("old flow %v survived", f.Client)
+		}
+	})
+}
+
+func TestIdleExpiry(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.UDPIdle = time.Minute
+	r := &recorder{match: ContentMatch}
+	e := testEngine(t, cfg, r)
+	udp := func(port uint16, at time.Duration) *Packet {
+		return &Packet{Timestamp: t0.Add(at), Kind: KindUDP, IPProto: layers.IPProtocolUDP,
+			Src: netip.MustParseAddr("192.168.1.10"), Dst: netip.MustParseAddr("192.168.1.1"), SrcPort: port, DstPort: 53, Payload: []byte("q")}
+	}
+	e.HandlePacket(udp(5000, 0))
+	e.HandlePacket(udp(5001, 30*time.Second))
+	e.HandlePacket(udp(5002, 70*time.Second)) // the first flow is now 70 s idle
+	if e.Flows() != 2 || e.Stats.FlowsExpired != 1 || r.closed != 1 {
+		t.Errorf("flows %d expired %d closed %d; want 2, 1, 1", e.Flows(), e.Stats.FlowsExpired, r.closed)
+	}
+}
+
+func TestFinAndRstCloseFlows(t *testing.T) {
+	r := &recorder{match: ContentMatch}
+	e := testEngine(t, DefaultConfig(), r)
+	e.HandlePacket(seg(ToServer, 1, TCPFlagSYN, "", 0))
+	e.HandlePacket(seg(ToServer, 2, TCPFlagFIN|TCPFlagACK, "", 1))
+	e.HandlePacket(seg(ToClient, 9, TCPFlagFIN|TCPFlagACK, "", 2))
+	if e.Flows() != 0 {
+		t.Errorf("flow still open after both FINs")
+	}
+	// A late ACK does not recreate it.
+	e.HandlePacket(seg(ToServer, 3, TCPFlagACK, "", 3))
+	if e.Flows() != 0 {
+		t.Errorf("bare ACK created a flow")
+	}
+	e.HandlePacket(seg(ToServer, 1, TCPFlagSYN, "", 4))
+	e.HandlePacket(seg(ToClient, 1, TCPFlagRST, "", 5))
+	if e.Flows() != 0 {
+		t.Errorf("flow still open after RST")
+	}
+}
+
+func TestIsLocal(t *testing.T) {
+	e := testEngine(t, DefaultConfig())
+	for addr, want := range map[string]bool{
+		"192.168.1.10": true, "10.1.2.3": true, "172.31.0.1": true, "172.32.0.1": false,
+		"203.0.113.5": false, "fd00::1": true, "fe80::1": true, "2001:db8::1": false,
+		"::ffff:192.168.1.1": true,
+	} {
+		if got := e.IsLocal(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("IsLocal(%s) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"":             "***",
+		"ab":           "***",
+		"abc":          "a***",
+		"admin":        "a***",
+		"password123":  "pa***",
+		"\x00\x01xyzw": "\\x00\\x01***",
+		"日本語の名前です":     "日本***",
+	} {
+		if got := Redact([]byte(in)); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// steadyFrames returns Ethernet frames of n established flows, each with
+// a data segment, for the allocation test and the benchmark.
+func steadyFrames(t testing.TB, n int) [][]byte {
+	frames := make([][]byte, n)
+	for i := range frames {
+		tc := tcp("PA")
+		tc.SrcPort = layers.TCPPort(20000 + i)
+		tc.DstPort = 80
+		frames[i] = frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tc, gopacket.Payload(bytes.Repeat([]byte("z"), 512)))
+	}
+	return frames
+}
+
+// TestEngineSteadyStateNoAlloc: decode + flow lookup + stream delivery of
+// data to existing flows allocates nothing.
+func TestEngineSteadyStateNoAlloc(t *testing.T) {
+	frames := steadyFrames(t, 64)
+	cfg := DefaultConfig()
+	cfg.ByteBudget = 1 << 20
+	r := &recorder{match: NoMatch} // no analyzer: pure flow tracking
+	e := testEngine(t, cfg, r)
+	d := NewDecoder()
+	var p Packet
+	info := capture.Info{LinkType: layers.LinkTypeEthernet, Timestamp: t0}
+	for _, f := range frames { // create the flows
+		d.Decode(f, info, &p)
+		e.HandlePacket(&p)
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(2000, func() {
+		d.Decode(frames[i%len(frames)], info, &p)
+		e.HandlePacket(&p)
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("steady state allocates %.2f times per packet", allocs)
+	}
+}
+
+// BenchmarkDecodeAndFlow measures the per-packet cost of decoding a frame
+// and finding its flow in a table of 4096 live flows.
+func BenchmarkDecodeAndFlow(b *testing.B) {
+	frames := steadyFrames(b, 4096)
+	cfg := DefaultConfig()
+	r := &recorder{match: NoMatch}
+	e := testEngine(b, cfg, r)
+	d := NewDecoder()
+	var p Packet
+	info := capture.Info{LinkType: layers.LinkTypeEthernet, Timestamp: t0}
+	for _, f := range frames {
+		d.Decode(f, info, &p)
+		e.HandlePacket(&p)
+	}
+	b.SetBytes(int64(len(frames[0])))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d.Decode(frames[i&4095], info, &p)
+		e.HandlePacket(&p)
+	}
+}
+
+func ExampleRedact() {
+	fmt.Println(Redact([]byte("xc3511")), Redact([]byte("root")))
+	// Output: xc*** r***
+}
