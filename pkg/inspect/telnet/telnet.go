@@ -1,0 +1,458 @@
+// Package telnet finds logins typed at a Telnet server's login and
+// password prompts (RFC 854) and the server's verdict on each attempt,
+// and reports what the server shows before its first prompt as a banner
+// for fingerprinting ("(none) login:" is a BusyBox device without a host
+// name). Option negotiation (RFC 855) is stripped byte by byte, so a
+// command or subnegotiation split anywhere across segments is understood;
+// a user name announced with NEW-ENVIRON (RFC 1572) or AUTHENTICATION NAME
+// (RFC 2941) stands in for one the server did not ask for.
+package telnet
+
+import (
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
+
+// Protocol is Telnet.
+type Protocol struct {
+	pool inspect.FreeList[analyzer]
+}
+
+// New returns the Telnet protocol.
+func New() *Protocol { return &Protocol{} }
+
+// Name implements inspect.Protocol.
+func (*Protocol) Name() string { return "telnet" }
+
+// Match implements inspect.Protocol: option negotiation first on any port
+// (every Telnet server and most clients open with it), or the Telnet
+// ports 23 and 2323 (the one Mirai-era devices moved to).
+func (*Protocol) Match(f *inspect.Flow, _ inspect.Dir, b []byte) inspect.Confidence {
+	if !f.IsTCP() {
+		return inspect.NoMatch
+	}
+	if len(b) >= 2 && b[0] == cmdIAC && b[1] >= cmdSB && b[1] <= cmdDONT {
+		return inspect.ContentMatch
+	}
+	if p := f.Server.Port(); p == 23 || p == 2323 {
+		return inspect.PortMatch
+	}
+	return inspect.NoMatch
+}
+
+// NewAnalyzer implements inspect.Protocol.
+func (p *Protocol) NewAnalyzer(*inspect.Flow) inspect.Analyzer {
+	a := p.pool.Get()
+	a.proto = p
+	return a
+}
+
+// phase is where a login attempt stands.
+type phase uint8
+
+const (
+	phaseIdle           phase = iota // no prompt outstanding
+	phaseWantUser                    // a login prompt waits for the client's line
+	phaseWantPassPrompt              // the user is typed; a password prompt should follow
+	phaseWantPass                    // a password prompt waits for the client's line
+	phaseVerdict                     // a password is typed; the server's answer is due
+	phaseShell                       // logged in: nothing more to find
+)
+
+const (
+	maxLine       = 128 // a typed user or password; longer lines are garbage
+	maxServerLine = 256 // the tail of the server's current line
+	maxBanner     = 200
+	bannerLines   = 3 // meaningful lines before the first prompt kept for the banner
+	afterLines    = 8 // lines after a login searched for a firmware banner
+	typeAhead     = 2 // lines a client sends before the prompt that wants them
+)
+
+// clientLine is the line the client is typing, with its edits applied.
+type clientLine struct {
+	buf  [maxLine]byte
+	n    int
+	over bool // outgrew buf, or bytes were lost: the line is unusable
+}
+
+func (l *clientLine) add(b byte) {
+	if l.n == len(l.buf) {
+		l.over = true
+		return
+	}
+	l.buf[l.n] = b
+	l.n++
+}
+
+func (l *clientLine) erase() {
+	if l.n > 0 {
+		l.n--
+	}
+}
+
+// serverLine is the tail of the line the server is printing.
+type serverLine struct {
+	buf [maxServerLine]byte
+	n   int
+	// handled is set once the line told something (a prompt, a verdict)
+	// or must not be read as a verdict: it was already on screen when
+	// the client pressed Enter (the prompt and the echoed input).
+	handled bool
+}
+
+func (l *serverLine) add(b byte) {
+	if l.n == len(l.buf) {
+		// Keep the tail: prompts are at the end of a line.
+		half := len(l.buf) / 2
+		l.n = copy(l.buf[:], l.buf[half:])
+	}
+	l.buf[l.n] = b
+	l.n++
+}
+
+type analyzer struct {
+	proto *Protocol
+	nvt   [2]nvtDecoder // indexed by inspect.Dir
+	phase phase
+
+	client clientLine
+	server serverLine
+
+	// Lines the client typed while no prompt wanted them (a script
+	// sending user and password at once), oldest first.
+	queue  [typeAhead]clientLine
+	queued int
+
+	user      [maxLine]byte
+	userLen   int
+	userTyped bool // user holds what the client typed at the last login prompt
+	envUser   [maxLine]byte
+	envLen    int
+
+	pending    inspect.Credential
+	hasPending bool
+	prompted   bool // a login or password prompt was seen
+
+	banner       [maxBanner]byte
+	bannerLen    int
+	bannerCount  int
+	bannerDone   bool
+	afterCount   int
+	afterSearch  bool // looking for a firmware banner after a login
+	afterBanners bool // done looking
+}
+
+func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
+	if dir == inspect.ToServer {
+		a.feedClient(f, data)
+	} else {
+		a.feedServer(f, data)
+	}
+	return len(data)
+}
+
+func (a *analyzer) feedClient(f *inspect.Flow, data []byte) {
+	d := &a.nvt[inspect.ToServer]
+	l := &a.client
+	for _, b := range data {
+		switch d.next(b) {
+		case evData:
+			l.add(b)
+		case evEraseChar:
+			l.erase()
+		case evEraseLine:
+			l.n, l.over = 0, false
+		case evLineEnd:
+			a.clientLineEnd(f)
+		case evSubneg:
+			if opt, p, ok := d.subnegotiation(); ok {
+				if n, ok := userFromSubneg(opt, p, a.envUser[:]); ok {
+					a.envLen = n
+				}
+			}
+		}
+	}
+}
+
+func (a *analyzer) feedServer(f *inspect.Flow, data []byte) {
+	d := &a.nvt[inspect.ToClient]
+	l := &a.server
+	for _, b := range data {
+		switch d.next(b) {
+		case evData:
+			l.add(b)
+		case evEraseChar:
+			if l.n > 0 {
+				l.n--
+			}
+		case evLineEnd:
+			a.serverLineEnd(f)
+		}
+	}
+	// Prompts end no line: what the server printed last is read now.
+	if l.n > 0 && !l.handled {
+		a.serverText(f, l.buf[:l.n], true)
+	}
+}
+
+func (a *analyzer) clientLineEnd(f *inspect.Flow) {
+	l := &a.client
+	a.typedLine(f, l.buf[:l.n], l.over)
+	clear(l.buf[:l.n])
+	l.n, l.over = 0, false
+}
+
+// typedLine handles a line the client finished typing; over marks one
+// that is unusable.
+func (a *analyzer) typedLine(f *inspect.Flow, line []byte, over bool) {
+	if a.phase == phaseShell {
+		return
+	}
+	if a.server.n > 0 {
+		a.server.handled = true
+	}
+	if over {
+		// Garbage, or a line partly lost: it is no user and no password.
+		if a.phase == phaseWantUser || a.phase == phaseWantPass {
+			a.phase, a.userLen, a.userTyped = phaseIdle, 0, false
+		}
+		return
+	}
+	switch a.phase {
+	case phaseWantUser:
+		a.setUser(line)
+	case phaseWantPass:
+		a.login(f, line)
+	default:
+		if len(line) > 0 {
+			a.enqueue(line)
+		}
+	}
+}
+
+func (a *analyzer) setUser(line []byte) {
+	a.userLen = copy(a.user[:], line)
+	a.userTyped = true
+	a.phase = phaseWantPassPrompt
+}
+
+// login classifies a typed password and keeps the credential until the
+// server's verdict arrives.
+func (a *analyzer) login(f *inspect.Flow, secret []byte) {
+	a.flush(f, inspect.OutcomeUnknown)
+	user := a.envUser[:a.envLen]
+	if a.userTyped {
+		user = a.user[:a.userLen]
+	}
+	a.pending = f.Classify(&inspect.Login{Protocol: "telnet", Mechanism: "login prompt", User: user, Secret: secret})
+	a.hasPending = true
+	a.phase = phaseVerdict
+}
+
+func (a *analyzer) enqueue(line []byte) {
+	if a.queued == len(a.queue) {
+		// Drop the oldest.
+		copy(a.queue[:], a.queue[1:])
+		a.queued--
+	}
+	q := &a.queue[a.queued]
+	q.n = copy(q.buf[:], line)
+	a.queued++
+}
+
+// dequeue hands the oldest type-ahead line to fn and forgets it.
+func (a *analyzer) dequeue(fn func(line []byte)) bool {
+	if a.queued == 0 {
+		return false
+	}
+	q := &a.queue[0]
+	fn(q.buf[:q.n])
+	clear(q.buf[:])
+	copy(a.queue[:], a.queue[1:])
+	a.queued--
+	a.queue[a.queued] = clientLine{}
+	return true
+}
+
+func (a *analyzer) serverLineEnd(f *inspect.Flow) {
+	l := &a.server
+	text := l.buf[:l.n]
+	if !l.handled {
+		a.serverText(f, text, false)
+	}
+	switch {
+	case !a.bannerDone && !a.prompted:
+		a.addBannerLine(f, text)
+	case a.afterSearch && !a.afterBanners:
+		a.searchFirmwareBanner(f, text)
+	}
+	l.n, l.handled = 0, false
+}
+
+// serverText reads the server's current line: complete, or unfinished
+// (partial) at the end of a segment.
+func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
+	switch a.phase {
+	case phaseShell:
+		return
+	case phaseVerdict:
+		switch {
+		case loggedIn(text, partial):
+			a.server.handled = true
+			a.accepted(f)
+			return
+		case refused(text):
+			a.server.handled = true
+			a.flush(f, inspect.OutcomeRejected)
+			a.phase = phaseIdle
+			return
+		case promptOf(text) != promptNone:
+			// Asked again: the attempt failed. The prompt is read below.
+			a.flush(f, inspect.OutcomeRejected)
+			a.phase = phaseIdle
+		case inspect.ContainsFold(text, "welcome"):
+			a.server.handled = true
+			a.accepted(f)
+			return
+		}
+	case phaseWantPassPrompt:
+		switch {
+		case loggedIn(text, partial):
+			// In without a password: report the empty one.
+			a.server.handled = true
+			a.login(f, nil)
+			a.accepted(f)
+			return
+		case refused(text):
+			a.server.handled = true
+			a.phase = phaseIdle
+			return
+		}
+	}
+	if k := promptOf(text); k != promptNone {
+		a.server.handled = true
+		a.prompt(f, k, text)
+		return
+	}
+	if partial && !a.prompted && !a.bannerDone && isShellPrompt(text) {
+		// A shell without a login: what came before it is the banner;
+		// what follows is the owner's session, none of our business.
+		a.server.handled = true
+		a.finishBanner(f, text)
+	}
+}
+
+func (a *analyzer) accepted(f *inspect.Flow) {
+	a.flush(f, inspect.OutcomeAccepted)
+	a.phase = phaseShell
+	a.afterSearch = true
+	a.queued = 0
+	clear(a.queue[:])
+}
+
+func (a *analyzer) prompt(f *inspect.Flow, k promptKind, text []byte) {
+	a.prompted = true
+	a.finishBanner(f, text)
+	switch k {
+	case promptUser:
+		a.phase, a.userLen, a.userTyped = phaseWantUser, 0, false
+		a.dequeue(a.setUser)
+	case promptPassword:
+		a.phase = phaseWantPass
+		a.dequeue(func(line []byte) { a.login(f, line) })
+	}
+}
+
+// flush reports the pending login, if any.
+func (a *analyzer) flush(f *inspect.Flow, o inspect.Outcome) {
+	if !a.hasPending {
+		return
+	}
+	a.hasPending = false
+	f.ReportCredential(&a.pending, o, f.LoginSubject())
+}
+
+func (a *analyzer) addBannerLine(f *inspect.Flow, line []byte) {
+	if !meaningful(line) || a.bannerCount == bannerLines {
+		return
+	}
+	a.bannerCount++
+	a.appendBanner(line)
+}
+
+func (a *analyzer) appendBanner(text []byte) {
+	text = trimSpace(text)
+	if len(text) == 0 {
+		return
+	}
+	if a.bannerLen > 0 {
+		a.bannerLen += copy(a.banner[a.bannerLen:], " | ")
+	}
+	a.bannerLen += copy(a.banner[a.bannerLen:], text)
+}
+
+// finishBanner adds the prompt that ends the banner and reports it once.
+func (a *analyzer) finishBanner(f *inspect.Flow, prompt []byte) {
+	if a.bannerDone {
+		return
+	}
+	a.appendBanner(prompt)
+	a.emitBanner(f, "pre_login", a.banner[:a.bannerLen])
+	a.bannerDone = true
+}
+
+// searchFirmwareBanner looks for the line a BusyBox shell prints on login,
+// which names the firmware's BusyBox version and build date. Only that
+// line is reported: the rest of a session is the owner's.
+func (a *analyzer) searchFirmwareBanner(f *inspect.Flow, line []byte) {
+	a.afterCount++
+	if inspect.ContainsFold(line, "busybox v") {
+		a.emitBanner(f, "after_login", line)
+		a.afterBanners = true
+	} else if a.afterCount == afterLines {
+		a.afterBanners = true
+	}
+}
+
+func (a *analyzer) emitBanner(f *inspect.Flow, stage string, text []byte) {
+	if len(trimSpace(text)) == 0 {
+		return
+	}
+	f.Emit(inspect.SubjectServer, &event.Event{
+		Type:     event.TypeObservation,
+		Kind:     event.KindBanner,
+		Severity: event.SeverityInfo,
+		Summary:  "Telnet server banner",
+		Evidence: event.Evidence{
+			"protocol": "telnet",
+			"banner":   inspect.Printable(text, maxBanner),
+			"stage":    stage,
+		},
+	})
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	return trimRight(b)
+}
+
+// Gap drops what the lost bytes interrupted: the negotiation state and
+// the current line, which must not be read as a user or password.
+func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
+	a.nvt[dir] = nvtDecoder{}
+	if dir == inspect.ToServer {
+		a.client.over = true
+		return
+	}
+	a.server.n, a.server.handled = 0, true
+}
+
+func (a *analyzer) Close(f *inspect.Flow) {
+	if !a.bannerDone && a.bannerLen > 0 {
+		a.finishBanner(f, nil)
+	}
+	a.flush(f, inspect.OutcomeUnknown)
+	a.proto.pool.Put(a)
+}
