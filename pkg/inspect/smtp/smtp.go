@@ -1,0 +1,393 @@
+// Package smtp finds SMTP AUTH logins (RFC 4954: PLAIN, LOGIN, CRAM-MD5,
+// XOAUTH2) and the server's verdict on them, reports the server's greeting
+// as a banner, and stops at STARTTLS. Message bodies (DATA, BDAT) stream
+// through unread and unbuffered.
+package smtp
+
+import (
+	"bytes"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/sasl"
+)
+
+// Protocol is SMTP, for relay (25) and submission (587, 2525).
+type Protocol struct {
+	pool inspect.FreeList[analyzer]
+	// scratch decodes one SASL message at a time; the engine feeds one
+	// flow at a time, so every flow can share it.
+	scratch sasl.Scratch
+}
+
+// New returns the SMTP protocol.
+func New() *Protocol { return &Protocol{} }
+
+// Name implements inspect.Protocol.
+func (*Protocol) Name() string { return "smtp" }
+
+func onPort(f *inspect.Flow) bool {
+	switch f.Server.Port() {
+	case 25, 587, 2525:
+		return true
+	}
+	return false
+}
+
+// Match implements inspect.Protocol: a 220 greeting that names SMTP (or
+// mail, and not FTP, whose greetings also start with 220), EHLO/HELO from
+// the client, or the SMTP ports.
+func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
+	if !f.IsTCP() {
+		return inspect.NoMatch
+	}
+	line := firstLine(b)
+	if dir == inspect.ToClient && inspect.HasPrefixFold(line, "220") {
+		ftp := inspect.ContainsFold(line, "ftp")
+		if inspect.ContainsFold(line, "smtp") || (!ftp && (onPort(f) || inspect.ContainsFold(line, "mail"))) {
+			return inspect.ContentMatch
+		}
+	}
+	if dir == inspect.ToServer {
+		cmd, _ := inspect.CutWord(line)
+		if inspect.EqualFold(cmd, "EHLO") || inspect.EqualFold(cmd, "HELO") {
+			return inspect.ContentMatch
+		}
+		if onPort(f) && (inspect.EqualFold(cmd, "AUTH") || inspect.EqualFold(cmd, "STARTTLS") || inspect.HasPrefixFold(line, "MAIL FROM:")) {
+			return inspect.ContentMatch
+		}
+	}
+	if onPort(f) {
+		return inspect.PortMatch
+	}
+	return inspect.NoMatch
+}
+
+func firstLine(b []byte) []byte {
+	if line, _, ok := inspect.NextLine(b); ok {
+		return line
+	}
+	return b
+}
+
+// NewAnalyzer implements inspect.Protocol.
+func (p *Protocol) NewAnalyzer(*inspect.Flow) inspect.Analyzer {
+	a := p.pool.Get()
+	a.proto = p
+	return a
+}
+
+// command is a client command whose reply the analyzer waits for.
+type command uint8
+
+const (
+	cmdNone command = iota
+	cmdAuth
+	cmdStartTLS
+	cmdData
+)
+
+// maxBDAT bounds a BDAT chunk size read from the wire, so that the count
+// of bytes to skip cannot overflow.
+const maxBDAT = 1 << 40
+
+type analyzer struct {
+	proto    *Protocol
+	auth     sasl.Exchange
+	pending  inspect.Credential
+	hasLogin bool
+
+	greeted   bool // the greeting's last line arrived
+	sawBanner bool
+	// Reply matching. Clients pipeline (RFC 2920), but AUTH, STARTTLS and
+	// DATA end a group: at most one of them is in flight, after the
+	// replies to the commands sent before it.
+	waiting uint32  // replies due to plain commands, before any special one
+	special command // the special command in flight
+	after   uint32  // plain commands sent while it was in flight
+	sawGo   bool    // DATA got its 354 go-ahead
+
+	inBody bool // client bytes are message content up to the "." line
+	body   dotScanner
+	bdat   uint64 // BDAT chunk bytes still to skip
+	// resync is set per direction after a gap: the bytes up to the next
+	// line feed are the tail of a line whose start was lost.
+	resync [2]bool
+}
+
+func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
+	consumed := 0
+	for consumed < len(data) {
+		rest := data[consumed:]
+		if dir == inspect.ToServer {
+			if a.inBody {
+				n, end := a.body.scan(rest)
+				consumed += n
+				if end {
+					a.inBody = false
+				}
+				continue
+			}
+			if a.bdat > 0 {
+				n := uint64(len(rest))
+				if n > a.bdat {
+					n = a.bdat
+				}
+				a.bdat -= n
+				consumed += int(n)
+				continue
+			}
+		}
+		line, n, ok := inspect.NextLine(rest)
+		if !ok {
+			if a.resync[dir] {
+				return len(data)
+			}
+			return consumed
+		}
+		consumed += n
+		if a.resync[dir] {
+			a.resync[dir] = false
+			continue
+		}
+		if dir == inspect.ToServer {
+			a.command(f, line)
+		} else {
+			a.reply(f, line)
+		}
+		if a.proto == nil { // closed by StopInspection
+			return len(data)
+		}
+	}
+	return consumed
+}
+
+func (a *analyzer) command(f *inspect.Flow, line []byte) {
+	if a.auth.Active() {
+		a.respond(f, line)
+		return
+	}
+	cmd, arg := inspect.CutWord(line)
+	switch {
+	case inspect.EqualFold(cmd, "AUTH"):
+		mech, initial := inspect.CutWord(arg)
+		a.auth.Start(mech)
+		a.expect(cmdAuth)
+		if len(initial) > 0 {
+			a.respond(f, initial)
+		}
+	case inspect.EqualFold(cmd, "STARTTLS"):
+		a.expect(cmdStartTLS)
+	case inspect.EqualFold(cmd, "DATA"):
+		// The body follows the 354 go-ahead; reading it as body from here
+		// on means no line of it is ever taken for a command, and a
+		// refusal of DATA ends body mode again.
+		a.expect(cmdData)
+		a.inBody, a.body = true, dotScanner{}
+	case inspect.EqualFold(cmd, "BDAT"):
+		// RFC 3030: the chunk follows at once, without waiting.
+		size, _ := inspect.CutWord(arg)
+		a.bdat = parseSize(size)
+		a.expect(cmdNone)
+	default:
+		a.expect(cmdNone)
+	}
+}
+
+// respond hands a client line to the SASL exchange.
+func (a *analyzer) respond(f *inspect.Flow, line []byte) {
+	l, ok := a.auth.Respond(line, &a.proto.scratch)
+	if !ok {
+		return
+	}
+	a.flush(f, inspect.OutcomeUnknown)
+	l.Protocol = "smtp"
+	l.Mechanism = "AUTH " + l.Mechanism
+	a.pending = f.Classify(&l)
+	a.hasLogin = true
+}
+
+// expect records a command whose reply is due.
+func (a *analyzer) expect(c command) {
+	switch {
+	case a.special != cmdNone:
+		a.after = inc(a.after)
+	case c == cmdNone:
+		a.waiting = inc(a.waiting)
+	default:
+		a.special, a.sawGo = c, false
+	}
+}
+
+func inc(n uint32) uint32 {
+	if n == ^uint32(0) {
+		return n
+	}
+	return n + 1
+}
+
+func (a *analyzer) reply(f *inspect.Flow, line []byte) {
+	if len(line) < 3 || !isDigit(line[0]) || !isDigit(line[1]) || !isDigit(line[2]) {
+		return
+	}
+	code := int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')
+	final := len(line) == 3 || line[3] != '-'
+	if !a.greeted {
+		// The greeting answers no command; its first line names the server.
+		if code == 220 && !a.sawBanner {
+			a.sawBanner = true
+			f.Emit(inspect.SubjectServer, &event.Event{
+				Type:     event.TypeObservation,
+				Kind:     event.KindBanner,
+				Severity: event.SeverityInfo,
+				Summary:  "SMTP server greeting",
+				Evidence: event.Evidence{"protocol": "smtp", "banner": inspect.Printable(bytes.TrimLeft(line[3:], "- "), 160)},
+			})
+		}
+		a.greeted = final
+		return
+	}
+	if !final {
+		return
+	}
+	if code == 334 || code == 354 {
+		// Intermediate replies belong to the command in flight: every
+		// reply before it has arrived.
+		a.waiting = 0
+	} else if a.waiting > 0 {
+		a.waiting--
+		return
+	}
+	switch a.special {
+	case cmdAuth:
+		if code == 334 {
+			a.auth.Challenge(line[3:], &a.proto.scratch)
+			return
+		}
+		a.auth.End()
+		switch {
+		case code/100 == 2:
+			a.flush(f, inspect.OutcomeAccepted)
+		case code/100 == 5:
+			a.flush(f, inspect.OutcomeRejected)
+		default:
+			// 4xx: a temporary failure, the password was not judged.
+			a.flush(f, inspect.OutcomeUnknown)
+		}
+	case cmdStartTLS:
+		if code == 220 {
+			f.StopInspection()
+			return
+		}
+	case cmdData:
+		if code == 354 {
+			a.sawGo = true
+			return
+		}
+		if !a.sawGo {
+			a.inBody = false // DATA refused: no body follows
+		}
+	case cmdNone:
+		return
+	}
+	a.special, a.waiting, a.after = cmdNone, a.after, 0
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// parseSize reads a BDAT chunk size; junk reads as 0.
+func parseSize(b []byte) uint64 {
+	var n uint64
+	for _, c := range b {
+		if !isDigit(c) || n > maxBDAT {
+			return 0
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n
+}
+
+// flush reports the pending login, if any.
+func (a *analyzer) flush(f *inspect.Flow, o inspect.Outcome) {
+	if !a.hasLogin {
+		return
+	}
+	a.hasLogin = false
+	f.ReportCredential(&a.pending, o, f.LoginSubject())
+}
+
+// Gap loses the place in the conversation: replies can no longer be
+// matched to commands. Body mode is kept, so that content is never read
+// as commands.
+func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
+	a.auth.End()
+	a.special, a.waiting, a.after = cmdNone, 0, 0
+	if dir == inspect.ToServer {
+		a.bdat = 0
+		if a.inBody {
+			return
+		}
+	}
+	a.resync[dir] = true
+}
+
+func (a *analyzer) Close(f *inspect.Flow) {
+	a.flush(f, inspect.OutcomeUnknown)
+	a.proto.pool.Put(a)
+}
+
+// dotScanner finds the end of a dot-terminated message (RFC 5321 section
+// 4.1.1.4): a line holding only ".". Its zero value is at the start of a
+// line, where a body begins.
+type dotScanner struct{ state uint8 }
+
+const (
+	lineStart uint8 = iota
+	midLine
+	sawDot   // "." at the start of a line
+	sawDotCR // ".\r" at the start of a line
+)
+
+// scan consumes body bytes and reports whether the terminating line ended
+// within b; n counts the bytes up to and including it.
+func (s *dotScanner) scan(b []byte) (n int, end bool) {
+	for i := 0; i < len(b); {
+		c := b[i]
+		switch s.state {
+		case midLine:
+			j := bytes.IndexByte(b[i:], '\n')
+			if j < 0 {
+				return len(b), false
+			}
+			i += j + 1
+			s.state = lineStart
+			continue
+		case lineStart:
+			switch c {
+			case '.':
+				s.state = sawDot
+			case '\n':
+			default:
+				s.state = midLine
+			}
+		case sawDot:
+			switch c {
+			case '\r':
+				s.state = sawDotCR
+			case '\n':
+				*s = dotScanner{}
+				return i + 1, true
+			default:
+				s.state = midLine
+			}
+		case sawDotCR:
+			if c == '\n' {
+				*s = dotScanner{}
+				return i + 1, true
+			}
+			s.state = midLine
+		}
+		i++
+	}
+	return len(b), false
+}

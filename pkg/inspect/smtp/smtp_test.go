@@ -1,0 +1,434 @@
+package smtp
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
+	"strings"
+	"testing"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/creds"
+	"github.com/iotgw/iotgw/pkg/inspect/ftp"
+	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+)
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func TestCorpus(t *testing.T) {
+	tests := []struct {
+		file      string
+		logins    int
+		user      string // redacted
+		mechanism string
+		accepted  string
+		banner    bool
+	}{
+		// AUTH LOGIN galunt / V1v1tr0n, then a 6512-byte DATA line.
+		{"sv-smtp-bug-5981.pcap", 1, "ga***", "AUTH LOGIN", "yes", true},
+		// AUTH PLAIN with an initial response: 12345678@aol.com / passwd.
+		{"arkime-smtp-data-250.pcap", 1, "12***", "AUTH PLAIN", "yes", true},
+		// STARTTLS: what follows is TLS, no plaintext login.
+		{"arkime-smtp-starttls.pcap", 0, "", "", "", true},
+		// Snaplen 68: no payload worth reading.
+		{"zeek-tcp-truncated-header.pcap", 0, "", "", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			c, err := inspecttest.RunFile(t, inspecttest.CorpusFile(t, tt.file), nil, New())
+			if err != nil {
+				t.Fatal(err)
+			}
+			logins := c.Kind(event.KindPlaintextCredentials)
+			if len(logins) != tt.logins || len(c.Findings()) != tt.logins {
+				t.Fatalf("got %d logins (%d findings), want %d: %v", len(logins), len(c.Findings()), tt.logins, c.Events)
+			}
+			for _, l := range logins {
+				ev := l.Evidence
+				if ev["user"] != tt.user || ev["accepted"] != tt.accepted || ev["protocol"] != "smtp" || ev["mechanism"] != tt.mechanism || ev["password_class"] != "unique" {
+					t.Errorf("evidence %v, want user %s mechanism %s accepted %s", ev, tt.user, tt.mechanism, tt.accepted)
+				}
+			}
+			banners := c.Kind(event.KindBanner)
+			if tt.banner != (len(banners) == 1) {
+				t.Fatalf("%d banners, want one: %v", len(banners), tt.banner)
+			}
+			if tt.banner && (banners[0].Evidence["protocol"] != "smtp" || !strings.Contains(banners[0].Evidence["banner"], "ESMTP")) {
+				t.Errorf("banner evidence %v", banners[0].Evidence)
+			}
+			for _, secret := range []string{"V1v1tr0n", "passwd", "12345678@aol.com", "galunt"} {
+				if inspecttest.Leaks(t, c.Events, secret) {
+					t.Errorf("%q leaked into an event", secret)
+				}
+			}
+		})
+	}
+}
+
+// TestCorpusBesideFTP runs the SMTP captures with FTP registered first:
+// the two share the 220 greeting, and neither may take the other's flows.
+func TestCorpusBesideFTP(t *testing.T) {
+	for _, file := range []string{"sv-smtp-bug-5981.pcap", "arkime-smtp-data-250.pcap"} {
+		c, err := inspecttest.RunFile(t, inspecttest.CorpusFile(t, file), nil, ftp.New(), New())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := c.Kind(event.KindPlaintextCredentials); len(l) != 1 || l[0].Flow.App != "smtp" {
+			t.Errorf("%s: logins %v, want one on an smtp flow", file, l)
+		}
+	}
+	c, err := inspecttest.RunFile(t, inspecttest.CorpusFile(t, "zeek-ftp-ipv4.pcap"), nil, New(), ftp.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := c.Kind(event.KindPlaintextCredentials); len(l) != 1 || l[0].Flow.App != "ftp" {
+		t.Errorf("ftp capture: logins %v, want one on an ftp flow", l)
+	}
+}
+
+const greeting = "220 mail.example.com ESMTP Postfix\r\n"
+
+func TestSyntheticLogins(t *testing.T) {
+	plain := b64("\x00joe@example.com\x00s3cret-Pass")
+	tests := []struct {
+		name      string
+		script    func(c *inspecttest.Conv)
+		want      int
+		accepted  string
+		mechanism string
+	}{
+		{"plain_initial_accepted", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("EHLO dev\r\n").Server("250-mail\r\n250 AUTH PLAIN LOGIN\r\n").
+				Client("AUTH PLAIN " + plain + "\r\n").Server("235 2.7.0 ok\r\n")
+		}, 1, "yes", "AUTH PLAIN"},
+		{"plain_continuation_rejected", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("AUTH PLAIN\r\n").Server("334 \r\n").Client(plain + "\r\n").Server("535 5.7.8 bad\r\n")
+		}, 1, "no", "AUTH PLAIN"},
+		{"login_prompts", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("AUTH LOGIN\r\n").Server("334 VXNlcm5hbWU6\r\n").Client(b64("joe") + "\r\n").
+				Server("334 UGFzc3dvcmQ6\r\n").Client(b64("s3cret-Pass") + "\r\n").Server("235 ok\r\n")
+		}, 1, "yes", "AUTH LOGIN"},
+		{"login_initial_user", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("AUTH LOGIN " + b64("joe") + "\r\n").Server("334 UGFzc3dvcmQ6\r\n").
+				Client(b64("s3cret-Pass") + "\r\n").Server("235 ok\r\n")
+		}, 1, "yes", "AUTH LOGIN"},
+		{"cram_md5", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("AUTH CRAM-MD5\r\n").Server("334 " + b64("<1896.697170952@postoffice.reston.mci.net>") + "\r\n").
+				Client(b64("tim b913a602c7eda7a495b4e6e7334d3890") + "\r\n").Server("235 ok\r\n")
+		}, 1, "yes", "AUTH CRAM-MD5"},
+		{"xoauth2_error_challenge", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("AUTH XOAUTH2 " + b64("user=joe\x01auth=Bearer s3cret-Pass\x01\x01") + "\r\n").
+				Server("334 " + b64(`{"status":"401"}`) + "\r\n").Client("\r\n").Server("535 5.7.8 bad\r\n")
+		}, 1, "no", "AUTH XOAUTH2"},
+		{"temporary_failure_is_unknown", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("AUTH PLAIN " + plain + "\r\n").Server("454 4.7.0 try later\r\n")
+		}, 1, "unknown", "AUTH PLAIN"},
+		{"cancelled", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("AUTH LOGIN\r\n").Server("334 VXNlcm5hbWU6\r\n").Client("*\r\n").Server("501 cancelled\r\n")
+		}, 0, "", ""},
+		{"no_reply_before_close", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("AUTH PLAIN " + plain + "\r\n")
+		}, 1, "unknown", "AUTH PLAIN"},
+		{"one_char_per_segment", func(c *inspecttest.Conv) {
+			c.Server(greeting).ClientChars("AUTH LOGIN\r\n").Server("334 VXNlcm5hbWU6\r\n").ClientChars(b64("joe") + "\r\n").
+				Server("334 UGFzc3dvcmQ6\r\n").ClientChars(b64("s3cret-Pass") + "\r\n").Server("2").Server("35 ok\r\n")
+		}, 1, "yes", "AUTH LOGIN"},
+		{"multiline_greeting_then_pipelined_mail", func(c *inspecttest.Conv) {
+			c.Server("220-mail.example.com ESMTP\r\n220-no spam\r\n").Server("220 here\r\n").
+				Client("AUTH PLAIN " + plain + "\r\n").Server("235 ok\r\n").
+				Client("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nRCPT TO:<e@f>\r\nDATA\r\n").
+				Server("250 ok\r\n250 ok\r\n550 no such user\r\n354 go\r\n").
+				Client("Subject: x\r\n\r\nbody\r\n.\r\n").Server("250 queued\r\n")
+		}, 1, "yes", "AUTH PLAIN"},
+		{"pipelined_replies_before_auth_verdict", func(c *inspecttest.Conv) {
+			// The 250 answers RSET, not AUTH: the verdict is the 535.
+			c.Server(greeting).Client("RSET\r\nAUTH PLAIN " + plain + "\r\n").Server("250 ok\r\n").Server("535 no\r\n")
+		}, 1, "no", "AUTH PLAIN"},
+		{"bare_lf", func(c *inspecttest.Conv) {
+			c.Server("220 x ESMTP\n").Client("AUTH PLAIN " + plain + "\n").Server("235 ok\n")
+		}, 1, "yes", "AUTH PLAIN"},
+		{"starttls_stops", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("STARTTLS\r\n").Server("220 go ahead\r\n").Client("AUTH PLAIN " + plain + "\r\n").Server("235 ok\r\n")
+		}, 0, "", ""},
+		{"starttls_refused_keeps_reading", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("STARTTLS\r\n").Server("454 TLS not available\r\n").Client("AUTH PLAIN " + plain + "\r\n").Server("235 ok\r\n")
+		}, 1, "yes", "AUTH PLAIN"},
+		{"auth_inside_data_is_content", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("MAIL FROM:<a@b>\r\n").Server("250 ok\r\n").Client("RCPT TO:<c@d>\r\n").Server("250 ok\r\n").
+				Client("DATA\r\n").Server("354 go\r\n").
+				Client("Subject: how to log in\r\n\r\nAUTH PLAIN " + plain + "\r\n..AUTH PLAIN " + plain + "\r\n").
+				Client(".\r\n").Server("250 queued\r\n").Client("QUIT\r\n").Server("221 bye\r\n")
+		}, 0, "", ""},
+		{"data_and_body_in_one_segment", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("DATA\r\nAUTH PLAIN " + plain + "\r\n.\r\n").Server("354 go\r\n250 ok\r\n")
+		}, 0, "", ""},
+		{"data_refused_then_auth", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("DATA\r\n").Server("503 need RCPT\r\n").Client("AUTH PLAIN " + plain + "\r\n").Server("235 ok\r\n")
+		}, 1, "yes", "AUTH PLAIN"},
+		{"terminator_split_across_segments", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("DATA\r\n").Server("354 go\r\n").Client("line\r\n.").Client("\r").Client("\n").
+				Server("250 ok\r\n").Client("AUTH PLAIN " + plain + "\r\n").Server("235 ok\r\n")
+		}, 1, "yes", "AUTH PLAIN"},
+		{"bdat_chunk_skipped", func(c *inspecttest.Conv) {
+			chunk := "AUTH PLAIN " + plain + "\r\n"
+			c.Server(greeting).Client("BDAT " + itoa(len(chunk)) + " LAST\r\n" + chunk).Server("250 ok\r\n").
+				Client("AUTH PLAIN " + plain + "\r\n").Server("235 ok\r\n")
+		}, 1, "yes", "AUTH PLAIN"},
+		{"garbage_reply_codes", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("AUTH PLAIN " + plain + "\r\n").Server("2x5 ok\r\n\r\n23\r\n").Server("235 ok\r\n")
+		}, 1, "yes", "AUTH PLAIN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New())
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:587")
+			tt.script(c)
+			c.Close()
+			e.Flush()
+			got := col.Kind(event.KindPlaintextCredentials)
+			if len(got) != tt.want || len(col.Findings()) != tt.want {
+				t.Fatalf("got %d logins, want %d: %v", len(got), tt.want, col.Events)
+			}
+			if tt.want > 0 {
+				ev := got[0].Evidence
+				if ev["accepted"] != tt.accepted || ev["mechanism"] != tt.mechanism {
+					t.Errorf("evidence %v, want accepted %q mechanism %q", ev, tt.accepted, tt.mechanism)
+				}
+				if got[0].Device.IP != "192.168.1.10" {
+					t.Errorf("device %v, want the LAN client", got[0].Device)
+				}
+			}
+			for _, secret := range []string{"s3cret-Pass", "joe@example.com"} {
+				if inspecttest.Leaks(t, col.Events, secret) {
+					t.Errorf("%q leaked into an event", secret)
+				}
+			}
+		})
+	}
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(b[i:])
+		}
+	}
+}
+
+// TestCRAMMD5Default shows the classifier testing the default list
+// through CRAM-MD5's Verify: root/xc3511 is in Mirai's dictionary.
+func TestCRAMMD5Default(t *testing.T) {
+	cl, err := creds.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	challenge := "<12345.67890@gateway.local>"
+	digest := hmacMD5Hex("xc3511", challenge)
+	col := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, col, cl, New())
+	c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.30:25")
+	c.Server(greeting).Client("AUTH CRAM-MD5\r\n").Server("334 " + b64(challenge) + "\r\n").
+		Client(b64("root "+digest) + "\r\n").Server("235 ok\r\n")
+	c.Close()
+	e.Flush()
+	got := col.Kind(event.KindDefaultCredentials)
+	if len(got) != 1 || got[0].Evidence["password_class"] != "default" || got[0].Evidence["accepted"] != "yes" {
+		t.Fatalf("want one accepted default login, got %v", col.Events)
+	}
+	if inspecttest.Leaks(t, col.Events, "xc3511") || inspecttest.Leaks(t, col.Events, digest) {
+		t.Error("secret leaked")
+	}
+}
+
+func TestMatch(t *testing.T) {
+	tests := []struct {
+		name   string
+		server string
+		dir    inspect.Dir
+		data   string
+		want   inspect.Confidence
+	}{
+		{"greeting_on_25", "198.51.100.7:25", inspect.ToClient, "220 mx ESMTP\r\n", inspect.ContentMatch},
+		{"bare_220_on_587", "198.51.100.7:587", inspect.ToClient, "220 ready\r\n", inspect.ContentMatch},
+		{"esmtp_off_port", "198.51.100.7:8025", inspect.ToClient, "220 mx.example.com ESMTP Exim\r\n", inspect.ContentMatch},
+		{"mail_off_port", "198.51.100.7:8025", inspect.ToClient, "220 mail server ready\r\n", inspect.ContentMatch},
+		{"ftp_greeting_off_port", "198.51.100.7:21", inspect.ToClient, "220 mail.example.com FTP server ready\r\n", inspect.NoMatch},
+		{"ftp_greeting_on_25", "198.51.100.7:25", inspect.ToClient, "220 (vsFTPd 3.0.3)\r\n", inspect.PortMatch},
+		{"plain_220_off_port", "198.51.100.7:2121", inspect.ToClient, "220 ready\r\n", inspect.NoMatch},
+		{"ehlo_off_port", "198.51.100.7:10025", inspect.ToServer, "EHLO dev.local\r\n", inspect.ContentMatch},
+		{"helo_partial", "198.51.100.7:10025", inspect.ToServer, "HELO", inspect.ContentMatch},
+		{"auth_on_587", "198.51.100.7:587", inspect.ToServer, "AUTH PLAIN\r\n", inspect.ContentMatch},
+		{"auth_off_port", "198.51.100.7:10025", inspect.ToServer, "AUTH PLAIN\r\n", inspect.NoMatch},
+		{"http_on_25", "198.51.100.7:25", inspect.ToServer, "GET / HTTP/1.1\r\n", inspect.PortMatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			p := &matchProbe{}
+			e := inspecttest.Engine(t, col, nil, p)
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", tt.server)
+			if tt.dir == inspect.ToServer {
+				c.Client(tt.data)
+			} else {
+				c.Server(tt.data)
+			}
+			if p.got != tt.want {
+				t.Errorf("Match = %v, want %v", p.got, tt.want)
+			}
+		})
+	}
+}
+
+// matchProbe records what SMTP's Match says about a flow's first payload.
+type matchProbe struct {
+	Protocol
+	got inspect.Confidence
+}
+
+func (p *matchProbe) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
+	p.got = p.Protocol.Match(f, dir, b)
+	return inspect.NoMatch
+}
+
+func TestDotScanner(t *testing.T) {
+	tests := []struct {
+		name   string
+		chunks []string
+		rest   string // bytes after the terminator in the last chunk
+		end    bool
+	}{
+		{"empty_body", []string{".\r\n"}, "", true},
+		{"simple", []string{"a\r\nb\r\n.\r\nQUIT\r\n"}, "QUIT\r\n", true},
+		{"dot_stuffed_line", []string{"..\r\n.x\r\n"}, "", false},
+		{"split", []string{"a\r", "\n", ".", "\r", "\nX"}, "X", true},
+		{"bare_lf", []string{"a\n.\nX"}, "X", true},
+		{"dot_cr_no_lf", []string{".\rx\r\n"}, "", false},
+		{"no_terminator", []string{"abc", "def\r\n"}, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s dotScanner
+			for i, ch := range tt.chunks {
+				n, end := s.scan([]byte(ch))
+				if end {
+					if i != len(tt.chunks)-1 || !tt.end || ch[n:] != tt.rest {
+						t.Fatalf("ended in chunk %d with rest %q", i, ch[n:])
+					}
+					return
+				}
+				if n != len(ch) {
+					t.Fatalf("consumed %d of %d without the end", n, len(ch))
+				}
+			}
+			if tt.end {
+				t.Error("terminator not found")
+			}
+		})
+	}
+}
+
+// probe keeps the flow and analyzer the engine made, so that allocation
+// tests can feed the analyzer directly: the test conversation itself
+// allocates a packet per segment.
+type probe struct {
+	*Protocol
+	f *inspect.Flow
+	a inspect.Analyzer
+}
+
+func (p *probe) NewAnalyzer(f *inspect.Flow) inspect.Analyzer {
+	p.f, p.a = f, p.Protocol.NewAnalyzer(f)
+	return p.a
+}
+
+// bodySegment is a segment of message text without the terminator.
+const bodySegment = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\r\n" +
+	"incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud\r\n"
+
+// inBody returns an SMTP flow whose client is sending a message body.
+func inBody(tb testing.TB) *probe {
+	p := &probe{Protocol: New()}
+	e := inspecttest.Engine(tb, &inspecttest.Collector{}, nil, p)
+	c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:25")
+	c.Server(greeting).Client("MAIL FROM:<a@b>\r\n").Server("250 ok\r\n").Client("RCPT TO:<c@d>\r\n").Server("250 ok\r\n").
+		Client("DATA\r\n").Server("354 go\r\n")
+	if p.a == nil {
+		tb.Fatal("no analyzer")
+	}
+	return p
+}
+
+func TestBodyNoAllocs(t *testing.T) {
+	p := inBody(t)
+	seg := []byte(bodySegment)
+	allocs := testing.AllocsPerRun(200, func() {
+		if p.a.Feed(p.f, inspect.ToServer, seg) != len(seg) {
+			t.Fatal("body not consumed")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocs per body segment", allocs)
+	}
+}
+
+func TestCommandNoAllocs(t *testing.T) {
+	p := &probe{Protocol: New()}
+	e := inspecttest.Engine(t, &inspecttest.Collector{}, nil, p)
+	inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:25").Server(greeting)
+	cmd, reply := []byte("RCPT TO:<c@d>\r\n"), []byte("250 2.1.5 ok\r\n")
+	allocs := testing.AllocsPerRun(200, func() {
+		p.a.Feed(p.f, inspect.ToServer, cmd)
+		p.a.Feed(p.f, inspect.ToClient, reply)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocs per command and reply", allocs)
+	}
+}
+
+func BenchmarkDataBody(b *testing.B) {
+	p := inBody(b)
+	seg := []byte(bodySegment)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(seg)))
+	for b.Loop() {
+		p.a.Feed(p.f, inspect.ToServer, seg)
+	}
+}
+
+func FuzzAnalyzer(f *testing.F) {
+	plain := b64("\x00joe\x00s3cret")
+	f.Add([]byte(greeting), []byte("AUTH PLAIN "+plain+"\r\n"), []byte("235 ok\r\n"))
+	f.Add([]byte(greeting), []byte("AUTH LOGIN\r\n"+b64("joe")+"\r\n"+b64("pw")+"\r\n"), []byte("334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n235 ok\r\n"))
+	f.Add([]byte("220-a\r\n220 b\r\n"), []byte("DATA\r\nx\r\n.\r\nBDAT 3 LAST\r\nabcAUTH\r\n"), []byte("354 go\r\n250 ok\r\n"))
+	f.Add([]byte(""), []byte("STARTTLS\r\n"), []byte("220 go\r\n"))
+	f.Fuzz(func(t *testing.T, banner, cmds, reply []byte) {
+		col := &inspecttest.Collector{}
+		e := inspecttest.Engine(t, col, nil, New())
+		c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:25")
+		c.ServerBytes(banner).ClientBytes(cmds).ServerBytes(reply)
+		c.Close()
+		e.Flush()
+		// At most one login per client line, however mangled the input.
+		if got, max := len(col.Findings()), bytes.Count(cmds, []byte("\n"))+1; got > max {
+			t.Fatalf("%d findings from %d client lines", got, max)
+		}
+		if len(col.Kind(event.KindBanner)) > 1 {
+			t.Fatal("more than one banner")
+		}
+	})
+}
+
+func hmacMD5Hex(key, msg string) string {
+	m := hmac.New(md5.New, []byte(key))
+	m.Write([]byte(msg))
+	return hex.EncodeToString(m.Sum(nil))
+}
