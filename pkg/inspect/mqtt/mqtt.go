@@ -1,0 +1,411 @@
+// Package mqtt follows MQTT 3.1, 3.1.1 and 5.0 sessions over TCP: it
+// reports the CONNECT login with the broker's CONNACK verdict, the client's
+// identifier and protocol version for fingerprinting, and hands PUBLISH
+// topics and payload prefixes (both directions) to a personal-data scanner.
+//
+// Framing runs as a byte-at-a-time state machine per direction. Every byte
+// is consumed at once; of each packet only a bounded prefix is copied into a
+// fixed per-flow array, so a large PUBLISH costs no memory and the engine's
+// stream buffers are never used.
+package mqtt
+
+import (
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
+
+// Protocol is MQTT over plain TCP (port 1883, or any port where the first
+// bytes are a CONNECT).
+type Protocol struct {
+	scanner inspect.PayloadScanner
+	pool    inspect.FreeList[analyzer]
+}
+
+// New returns the MQTT protocol. scanner, when not nil, receives PUBLISH
+// topics ("mqtt_topic") and payload prefixes ("mqtt_payload"), and the
+// Will topic and message of a CONNECT under the same names.
+func New(scanner inspect.PayloadScanner) *Protocol { return &Protocol{scanner: scanner} }
+
+// Name implements inspect.Protocol.
+func (*Protocol) Name() string { return "mqtt" }
+
+// Port is the IANA port of MQTT without TLS.
+const Port = 1883
+
+// Match implements inspect.Protocol: a CONNECT naming MQTT or MQIsdp on any
+// port, or a plausible fixed header on port 1883.
+func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
+	if !f.IsTCP() || len(b) == 0 {
+		return inspect.NoMatch
+	}
+	if dir == inspect.ToServer && isConnect(b) {
+		return inspect.ContentMatch
+	}
+	if f.Server.Port() != Port || b[0]>>4 == 0 {
+		return inspect.NoMatch
+	}
+	if dir == inspect.ToServer && b[0]>>4 == typeConnect && b[0] != typeConnect<<4 {
+		return inspect.NoMatch // CONNECT flags are reserved zero
+	}
+	return inspect.PortMatch
+}
+
+// isConnect reports whether b starts with a CONNECT fixed header followed by
+// the protocol name of MQTT 3.1 ("MQIsdp") or 3.1.1/5.0 ("MQTT").
+func isConnect(b []byte) bool {
+	if len(b) < 2 || b[0] != typeConnect<<4 {
+		return false
+	}
+	_, n, ok := varint(b[1:])
+	if !ok {
+		return false
+	}
+	name, _, ok := str16(b[1+n:])
+	return ok && (string(name) == "MQTT" || string(name) == "MQIsdp")
+}
+
+// NewAnalyzer implements inspect.Protocol.
+func (p *Protocol) NewAnalyzer(*inspect.Flow) inspect.Analyzer {
+	a := p.pool.Get()
+	a.proto = p
+	return a
+}
+
+// Control packet types (MQTT 5.0 section 2.1.2; the same numbers in 3.x).
+const (
+	typeConnect = 1
+	typeConnack = 2
+	typePublish = 3
+	typeAuth    = 15 // 5.0 only
+)
+
+// Bounds on what one packet may cost.
+const (
+	// maxRemaining is the largest remaining length accepted. The encoding
+	// allows 256 MiB; a larger announcement than this from an IoT client
+	// is a desynchronised stream, not a message.
+	maxRemaining = 16 << 20
+	// capture is how many leading bytes of each packet's body are kept:
+	// enough for a CONNECT's fields and a PUBLISH's topic, properties and
+	// payload prefix.
+	capture    = 2048
+	maxTopic   = 256  // topic bytes handed to the scanner
+	maxPayload = 1024 // payload bytes handed to the scanner
+)
+
+// stage is where a direction's framing stands.
+type stage uint8
+
+const (
+	stageHeader stage = iota // expecting the fixed header's first byte
+	stageLength              // reading the remaining-length varint
+	stageBody                // inside the variable header and payload
+	stageDead                // framing lost; the rest is ignored
+)
+
+// stream is the framing state of one direction.
+type stream struct {
+	stage   stage
+	header  byte // first byte of the current packet
+	lenVal  int  // remaining length being decoded
+	lenN    int  // varint bytes read so far
+	left    int  // body bytes not yet seen
+	n       int  // body bytes kept in buf
+	handled bool // the current packet was parsed (its prefix filled buf)
+	buf     [capture]byte
+}
+
+type analyzer struct {
+	proto    *Protocol
+	dirs     [2]stream
+	level    byte // protocol level from CONNECT: 3, 4 or 5; 0 until seen
+	pending  inspect.Credential
+	hasLogin bool
+	sawID    bool // the client-id observation was emitted
+}
+
+// Feed implements inspect.Analyzer. It always consumes all of data.
+func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
+	s := &a.dirs[dir]
+	for i := 0; i < len(data); {
+		switch s.stage {
+		case stageDead:
+			return len(data)
+		case stageHeader:
+			s.header = data[i]
+			i++
+			if a.validType(s.header >> 4) {
+				s.stage, s.lenVal, s.lenN = stageLength, 0, 0
+			} else {
+				a.kill(f, dir)
+			}
+		case stageLength:
+			c := data[i]
+			i++
+			s.lenVal |= int(c&0x7f) << (7 * s.lenN)
+			s.lenN++
+			switch {
+			case c&0x80 != 0 && s.lenN == 4:
+				a.kill(f, dir) // a fifth length byte: not MQTT
+			case c&0x80 != 0:
+			case s.lenVal > maxRemaining:
+				a.kill(f, dir)
+			default:
+				s.stage, s.left, s.n, s.handled = stageBody, s.lenVal, 0, false
+				if s.left == 0 {
+					s.stage = stageHeader
+					a.packet(f, dir, s)
+				}
+			}
+		case stageBody:
+			k := min(s.left, len(data)-i)
+			if !s.handled {
+				s.n += copy(s.buf[s.n:], data[i:i+k])
+			}
+			i += k
+			s.left -= k
+			if !s.handled && (s.left == 0 || s.n == len(s.buf)) {
+				s.handled = true
+				a.packet(f, dir, s)
+			}
+			if s.left == 0 {
+				s.stage = stageHeader
+			}
+		}
+		if a.proto == nil { // closed by StopInspection
+			return len(data)
+		}
+	}
+	return len(data)
+}
+
+// validType rejects the reserved packet type 0, and AUTH before 5.0.
+func (a *analyzer) validType(t byte) bool {
+	return t != 0 && (t != typeAuth || a.level == 0 || a.level == 5)
+}
+
+// kill gives up on a direction whose framing is lost; with both lost the
+// flow holds nothing more to read.
+func (a *analyzer) kill(f *inspect.Flow, dir inspect.Dir) {
+	a.dirs[dir].stage = stageDead
+	if a.dirs[inspect.ToServer].stage == stageDead && a.dirs[inspect.ToClient].stage == stageDead {
+		f.StopInspection()
+	}
+}
+
+// packet handles one packet from its kept prefix, which is the whole body
+// unless the body is longer than the capture.
+func (a *analyzer) packet(f *inspect.Flow, dir inspect.Dir, s *stream) {
+	body := s.buf[:s.n]
+	switch s.header >> 4 {
+	case typeConnect:
+		if dir == inspect.ToServer {
+			a.connect(f, body)
+		}
+	case typeConnack:
+		if dir == inspect.ToClient {
+			a.connack(f, body)
+		}
+	case typePublish:
+		a.publish(f, dir, s.header, body)
+	}
+}
+
+// Connect flags (MQTT 5.0 section 3.1.2.3).
+const (
+	flagWill     = 0x04
+	flagPassword = 0x40
+	flagUser     = 0x80
+)
+
+// connect reads a CONNECT: protocol level, client identifier, Will, user
+// name and password. A field cut off by the capture ends the parse; what
+// was read before it is still used.
+func (a *analyzer) connect(f *inspect.Flow, b []byte) {
+	r := reader{b: b}
+	name := r.str16()
+	level := r.u8() &^ 0x80 // mosquitto bridges set the top bit
+	flags := r.u8()
+	r.skip(2) // keep alive
+	if r.short || !knownVersion(name, level) {
+		return
+	}
+	a.flush(f, inspect.OutcomeUnknown) // a new CONNECT replaces an unanswered one
+	a.level = level
+	if level == 5 {
+		r.properties()
+	}
+	clientID := r.str16()
+	if r.short {
+		return
+	}
+	a.observeClient(f, clientID)
+	if flags&flagWill != 0 {
+		if level == 5 {
+			r.properties()
+		}
+		topic, payload := r.str16(), r.str16()
+		if r.short {
+			return
+		}
+		a.scan(f, inspect.ToServer, topic, payload)
+	}
+	var user, secret []byte
+	if flags&flagUser != 0 {
+		user = r.str16()
+	}
+	if flags&flagPassword != 0 {
+		secret = r.str16()
+	}
+	if r.short || flags&(flagUser|flagPassword) == 0 {
+		return
+	}
+	kind := inspect.SecretPassword
+	if looksLikeJWT(secret) {
+		kind = inspect.SecretToken
+	}
+	a.pending = f.Classify(&inspect.Login{
+		Protocol:  "mqtt",
+		Mechanism: "CONNECT",
+		User:      user,
+		Secret:    secret,
+		Kind:      kind,
+	})
+	a.hasLogin = true
+}
+
+func knownVersion(name []byte, level byte) bool {
+	switch string(name) {
+	case "MQIsdp":
+		return level == 3
+	case "MQTT":
+		return level >= 3 && level <= 5
+	}
+	return false
+}
+
+func versionName(level byte) string {
+	switch level {
+	case 3:
+		return "3.1"
+	case 4:
+		return "3.1.1"
+	}
+	return "5.0"
+}
+
+func (a *analyzer) observeClient(f *inspect.Flow, clientID []byte) {
+	if a.sawID {
+		return
+	}
+	a.sawID = true
+	f.Emit(inspect.SubjectClient, &event.Event{
+		Type:    event.TypeObservation,
+		Kind:    event.KindBanner,
+		Summary: "MQTT client connect",
+		Evidence: event.Evidence{
+			"protocol":     "mqtt",
+			"client_id":    inspect.Printable(clientID, 64),
+			"mqtt_version": versionName(a.level),
+		},
+	})
+}
+
+// connack reports the pending login with the broker's verdict. Only codes
+// about the credentials count as a refusal; an unsupported version or a
+// busy server says nothing about them.
+func (a *analyzer) connack(f *inspect.Flow, b []byte) {
+	if len(b) < 2 {
+		return
+	}
+	code := b[1]
+	outcome := inspect.OutcomeUnknown
+	switch {
+	case code == 0:
+		outcome = inspect.OutcomeAccepted
+	case a.level != 5 && (code == 4 || code == 5): // bad user name or password, not authorised
+		outcome = inspect.OutcomeRejected
+	case a.level == 5 && (code == 0x86 || code == 0x87 || code == 0x8a || code == 0x8c):
+		// bad user name or password, not authorised, banned, bad authentication method
+		outcome = inspect.OutcomeRejected
+	}
+	a.flush(f, outcome)
+}
+
+// publish hands the topic and a payload prefix to the scanner; b may be
+// cut short by the capture, which still leaves a fair prefix to scan. A
+// QoS of 3 is malformed: where the payload starts is unknown, so nothing
+// is scanned.
+func (a *analyzer) publish(f *inspect.Flow, dir inspect.Dir, header byte, b []byte) {
+	if a.proto.scanner == nil {
+		return
+	}
+	qos := header >> 1 & 3
+	if qos == 3 || len(b) < 2 {
+		return
+	}
+	topicLen := int(b[0])<<8 | int(b[1])
+	topic := b[2:min(len(b), 2+topicLen)]
+	r := reader{b: b}
+	r.skip(2 + topicLen)
+	if qos > 0 {
+		r.skip(2) // packet identifier
+	}
+	if a.level == 5 {
+		r.properties()
+	}
+	a.scan(f, dir, topic, r.rest())
+}
+
+// scan hands a topic and payload to the scanner, each bounded.
+func (a *analyzer) scan(f *inspect.Flow, dir inspect.Dir, topic, payload []byte) {
+	sc := a.proto.scanner
+	if sc == nil {
+		return
+	}
+	if len(topic) > 0 {
+		sc.ScanPayload(f, dir, "mqtt_topic", topic[:min(len(topic), maxTopic)])
+	}
+	if len(payload) > 0 {
+		sc.ScanPayload(f, dir, "mqtt_payload", payload[:min(len(payload), maxPayload)])
+	}
+}
+
+// flush reports the pending login, if any.
+func (a *analyzer) flush(f *inspect.Flow, o inspect.Outcome) {
+	if !a.hasLogin {
+		return
+	}
+	a.hasLogin = false
+	f.ReportCredential(&a.pending, o, f.LoginSubject())
+}
+
+// Gap implements inspect.Analyzer: with bytes missing, packet boundaries
+// are lost for good in that direction. (Unlike a framing error, a gap does
+// not stop inspection: the engine is in the middle of its own bookkeeping.)
+func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) { a.dirs[dir].stage = stageDead }
+
+// Close implements inspect.Analyzer.
+func (a *analyzer) Close(f *inspect.Flow) {
+	a.flush(f, inspect.OutcomeUnknown)
+	a.proto.pool.Put(a)
+}
+
+// looksLikeJWT reports whether s has the shape of a JSON Web Token: three
+// base64url parts, the first a JSON object ("eyJ" is base64 for `{"`).
+func looksLikeJWT(s []byte) bool {
+	if len(s) < 16 || s[0] != 'e' || s[1] != 'y' || s[2] != 'J' {
+		return false
+	}
+	dots := 0
+	for _, c := range s {
+		switch {
+		case c == '.':
+			dots++
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '=':
+		default:
+			return false
+		}
+	}
+	return dots == 2
+}

@@ -1,0 +1,542 @@
+package mqtt
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+)
+
+// scanned is one part handed to the fake scanner.
+type scanned struct {
+	dir   inspect.Dir
+	where string
+	data  string
+}
+
+// recordingScanner keeps a copy of every part it is handed.
+type recordingScanner struct{ parts []scanned }
+
+func (s *recordingScanner) ScanPayload(_ *inspect.Flow, dir inspect.Dir, where string, b []byte) {
+	s.parts = append(s.parts, scanned{dir, where, string(b)})
+}
+
+func (s *recordingScanner) where(where string) []string {
+	var out []string
+	for _, p := range s.parts {
+		if p.where == where {
+			out = append(out, p.data)
+		}
+	}
+	return out
+}
+
+// weakClassifier calls the password "pass" weak, as a real one would.
+type weakClassifier struct{}
+
+func (weakClassifier) Classify(l *inspect.Login) (inspect.PasswordClass, inspect.DefaultMatch) {
+	if string(l.Secret) == "pass" {
+		return inspect.ClassWeak, inspect.DefaultMatch{}
+	}
+	return "", inspect.DefaultMatch{}
+}
+
+func TestCorpus(t *testing.T) {
+	tests := []struct {
+		file      string
+		logins    int
+		user      string // redacted
+		class     string
+		accepted  string
+		clientIDs []string
+		version   string
+		topics    []string // scanned topics, in order; nil: not checked
+	}{
+		{"zeek-mqtt.pcap", 0, "", "", "", []string{"paho/34AAE54A75D839566E", "paho/DDE4DDAF4108D3E363"}, "3.1",
+			[]string{"SampleTopic", "SampleTopic", "SampleTopic"}},
+		{"sv-mqtt31-pub-userpass.pcap", 1, "u***", "weak", "yes", []string{"myvoiceismypassport"}, "3.1", []string{"topicX"}},
+		{"sv-mqtt311-pub-userpass.pcap", 1, "u***", "weak", "yes", []string{"myvoiceismypassport"}, "3.1.1", []string{"topicX"}},
+		{"sv-mqtt5-pub-userpass.pcap", 1, "u***", "weak", "yes", []string{"myvoiceismypassport"}, "5.0", []string{"topicX"}},
+		// The PUBLISH with QoS 3 is malformed: skipped, no crash.
+		{"sv-mqtt-events-invalid-qos.pcap", 1, "u***", "weak", "yes", []string{"myvoiceismypassport"}, "3.1.1", []string{}},
+		{"sv-mqtt-frames-truncated.pcap", 1, "u***", "weak", "yes", []string{""}, "5.0", nil},
+		// A user name without the password flag: an empty secret.
+		{"arkime-mqtt_big.pcap", 1, "te***", "empty", "yes", []string{"test-client-123"}, "3.1.1", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			sc := &recordingScanner{}
+			c, err := inspecttest.RunFile(t, inspecttest.CorpusFile(t, tt.file), weakClassifier{}, New(sc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			logins := c.Findings()
+			if len(logins) != tt.logins {
+				t.Fatalf("got %d findings, want %d: %v", len(logins), tt.logins, c.Events)
+			}
+			for _, l := range logins {
+				ev := l.Evidence
+				if ev["protocol"] != "mqtt" || ev["user"] != tt.user || ev["password_class"] != tt.class || ev["accepted"] != tt.accepted {
+					t.Errorf("evidence %v, want user %s class %s accepted %s", ev, tt.user, tt.class, tt.accepted)
+				}
+			}
+			banners := c.Kind(event.KindBanner)
+			if len(banners) != len(tt.clientIDs) {
+				t.Fatalf("got %d client observations, want %d", len(banners), len(tt.clientIDs))
+			}
+			for i, b := range banners {
+				if b.Evidence["client_id"] != tt.clientIDs[i] || b.Evidence["mqtt_version"] != tt.version || b.Type != event.TypeObservation {
+					t.Errorf("observation %v, want client_id %s version %s", b.Evidence, tt.clientIDs[i], tt.version)
+				}
+			}
+			if tt.topics != nil {
+				if got := sc.where("mqtt_topic"); strings.Join(got, ",") != strings.Join(tt.topics, ",") {
+					t.Errorf("scanned topics %q, want %q", got, tt.topics)
+				}
+			}
+			for _, p := range sc.parts {
+				if len(p.data) > maxPayload {
+					t.Errorf("scanner handed %d bytes of %s", len(p.data), p.where)
+				}
+			}
+			if inspecttest.Leaks(t, c.Events, `"pass"`) || inspecttest.Leaks(t, c.Events, "testuser") {
+				t.Error("a secret or user name leaked into an event")
+			}
+		})
+	}
+}
+
+// TestCorpusBigPayloads checks that framing survives PUBLISH packets far
+// larger than the kept prefix: topics after the big ones are still found.
+func TestCorpusBigPayloads(t *testing.T) {
+	sc := &recordingScanner{}
+	if _, err := inspecttest.RunFile(t, inspecttest.CorpusFile(t, "arkime-mqtt_big.pcap"), nil, New(sc)); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(sc.where("mqtt_topic"), ",")
+	// The engine's 16 KiB byte budget per direction ends inspection in the
+	// middle of the capture; everything before it is framed correctly.
+	// The Will topic of the CONNECT comes first; the topic of every
+	// PUBLISH sits in its first bytes, before the byte budget runs out.
+	want := "will/topic,test/small,test/qos1,test/qos2,test/bigdata,test/afterbig,server/bigdata,server/interrupt,test/interleaved"
+	if got != want {
+		t.Errorf("topics %q, want %q", got, want)
+	}
+}
+
+// Wire builders for synthetic sessions.
+
+func s16(s string) []byte { return append([]byte{byte(len(s) >> 8), byte(len(s))}, s...) }
+
+func packet(header byte, parts ...[]byte) []byte {
+	body := bytes.Join(parts, nil)
+	out := []byte{header}
+	n := len(body)
+	for {
+		c := byte(n & 0x7f)
+		n >>= 7
+		if n > 0 {
+			out = append(out, c|0x80)
+			continue
+		}
+		out = append(out, c)
+		break
+	}
+	return append(out, body...)
+}
+
+type connectOpts struct {
+	name, clientID         string
+	level                  byte
+	user, pass             *string
+	willTopic, willPayload string
+	will                   bool
+	props, willProps       []byte // 5.0 property blocks, length included
+}
+
+func str(s string) *string { return &s }
+
+func connect(o connectOpts) []byte {
+	if o.name == "" {
+		o.name = "MQTT"
+	}
+	if o.level == 0 {
+		o.level = 4
+	}
+	var flags byte = 0x02
+	if o.will {
+		flags |= flagWill
+	}
+	if o.user != nil {
+		flags |= flagUser
+	}
+	if o.pass != nil {
+		flags |= flagPassword
+	}
+	parts := [][]byte{s16(o.name), {o.level, flags, 0, 60}}
+	if o.level == 5 {
+		parts = append(parts, o.props)
+	}
+	parts = append(parts, s16(o.clientID))
+	if o.will {
+		if o.level == 5 {
+			parts = append(parts, o.willProps)
+		}
+		parts = append(parts, s16(o.willTopic), s16(o.willPayload))
+	}
+	if o.user != nil {
+		parts = append(parts, s16(*o.user))
+	}
+	if o.pass != nil {
+		parts = append(parts, s16(*o.pass))
+	}
+	return packet(0x10, parts...)
+}
+
+func connack(code byte) []byte { return packet(0x20, []byte{0, code}) }
+
+func connack5(code byte) []byte { return packet(0x20, []byte{0, code, 3, 0x22, 0, 10}) }
+
+func publish(qos byte, topic, payload string) []byte {
+	parts := [][]byte{s16(topic)}
+	if qos > 0 {
+		parts = append(parts, []byte{0, 1})
+	}
+	return packet(0x30|qos<<1, append(parts, []byte(payload))...)
+}
+
+func publish5(topic string, props []byte, payload string) []byte {
+	return packet(0x30, s16(topic), props, []byte(payload))
+}
+
+const secret = "s3cret-Pass"
+
+func TestSynthetic(t *testing.T) {
+	v311 := connect(connectOpts{clientID: "cam-01", user: str("admin"), pass: str(secret)})
+	v5 := connect(connectOpts{level: 5, clientID: "cam-05", user: str("admin"), pass: str(secret),
+		props: []byte{5, 0x11, 0, 0, 0, 60}, will: true, willProps: []byte{2, 0x01, 1},
+		willTopic: "dev/cam-05/status", willPayload: "offline"})
+	jwt := "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjYW0ifQ.c2lnbmF0dXJlLWJ5dGVz"
+	tests := []struct {
+		name     string
+		script   func(c *inspecttest.Conv)
+		logins   int
+		accepted string
+		class    string
+		user     string
+		topics   string // scanned topics joined with ","
+		payloads string // scanned payloads joined with ","
+	}{
+		{"v311_accepted", func(c *inspecttest.Conv) {
+			c.ClientBytes(v311).ServerBytes(connack(0))
+		}, 1, "yes", "unique", "a***", "", ""},
+		{"v311_bad_password", func(c *inspecttest.Conv) {
+			c.ClientBytes(v311).ServerBytes(connack(4))
+		}, 1, "no", "unique", "a***", "", ""},
+		{"v311_not_authorised", func(c *inspecttest.Conv) {
+			c.ClientBytes(v311).ServerBytes(connack(5))
+		}, 1, "no", "unique", "a***", "", ""},
+		{"v311_server_unavailable_says_nothing", func(c *inspecttest.Conv) {
+			c.ClientBytes(v311).ServerBytes(connack(3))
+		}, 1, "unknown", "unique", "a***", "", ""},
+		{"v31_mqisdp", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{name: "MQIsdp", level: 3, clientID: "x", user: str("admin"), pass: str(secret)})).ServerBytes(connack(0))
+		}, 1, "yes", "unique", "a***", "", ""},
+		{"v5_properties_and_will_accepted", func(c *inspecttest.Conv) {
+			c.ClientBytes(v5).ServerBytes(connack5(0))
+		}, 1, "yes", "unique", "a***", "dev/cam-05/status", "offline"},
+		{"v5_bad_user_or_password", func(c *inspecttest.Conv) {
+			c.ClientBytes(v5).ServerBytes(connack5(0x86))
+		}, 1, "no", "unique", "a***", "dev/cam-05/status", "offline"},
+		{"v5_not_authorized", func(c *inspecttest.Conv) {
+			c.ClientBytes(v5).ServerBytes(connack5(0x87))
+		}, 1, "no", "unique", "a***", "dev/cam-05/status", "offline"},
+		{"v5_password_without_user", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{level: 5, props: []byte{0}, pass: str(secret)})).ServerBytes(connack5(0))
+		}, 1, "yes", "unique", "***", "", ""},
+		{"user_without_password", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{clientID: "x", user: str("admin")})).ServerBytes(connack(0))
+		}, 1, "yes", "empty", "a***", "", ""},
+		{"jwt_password_is_a_token", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{clientID: "x", user: str("admin"), pass: str(jwt)})).ServerBytes(connack(0))
+		}, 1, "yes", "token", "a***", "", ""},
+		{"anonymous_no_login", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{clientID: "x"})).ServerBytes(connack(0))
+		}, 0, "", "", "", "", ""},
+		{"no_connack_before_close", func(c *inspecttest.Conv) {
+			c.ClientBytes(v311)
+		}, 1, "unknown", "unique", "a***", "", ""},
+		{"one_byte_per_segment", func(c *inspecttest.Conv) {
+			c.ClientChars(string(v311) + string(publish(1, "home/temp", "21.5"))).ServerBytes(connack(0))
+		}, 1, "yes", "unique", "a***", "home/temp", "21.5"},
+		{"pipelined_connect_and_publishes", func(c *inspecttest.Conv) {
+			c.ClientBytes(bytes.Join([][]byte{v311, publish(0, "a/b", "one"), publish(2, "c/d", "two")}, nil)).ServerBytes(connack(0))
+		}, 1, "yes", "unique", "a***", "a/b,c/d", "one,two"},
+		{"split_remaining_length", func(c *inspecttest.Conv) {
+			big := publish(0, "big/one", strings.Repeat("x", 300))
+			c.ClientBytes(v311).ServerBytes(connack(0)).ClientBytes(big[:2]).ClientBytes(big[2:])
+		}, 1, "yes", "unique", "a***", "big/one", strings.Repeat("x", 300)},
+		{"server_to_client_publish", func(c *inspecttest.Conv) {
+			c.ClientBytes(v311).ServerBytes(append(connack(0), publish(1, "cmd/cam-01", "reboot")...))
+		}, 1, "yes", "unique", "a***", "cmd/cam-01", "reboot"},
+		{"v5_publish_properties_skipped", func(c *inspecttest.Conv) {
+			c.ClientBytes(v5).ServerBytes(connack5(0)).ClientBytes(publish5("t/5", []byte{2, 0x01, 1}, "payload5"))
+		}, 1, "yes", "unique", "a***", "dev/cam-05/status,t/5", "offline,payload5"},
+		{"huge_publish_skipped_then_framing_resumes", func(c *inspecttest.Conv) {
+			huge := publish(0, "big", strings.Repeat("y", 5000))
+			c.ClientBytes(v311).ServerBytes(connack(0)).ClientBytes(huge[:1000]).ClientBytes(huge[1000:3000]).ClientBytes(huge[3000:]).ClientBytes(publish(0, "after", "z"))
+		}, 1, "yes", "unique", "a***", "big,after", strings.Repeat("y", maxPayload) + ",z"},
+		{"invalid_qos_skipped", func(c *inspecttest.Conv) {
+			c.ClientBytes(v311).ServerBytes(connack(0)).ClientBytes(publish(3, "bad", "q3")).ClientBytes(publish(0, "good", "q0"))
+		}, 1, "yes", "unique", "a***", "good", "q0"},
+		{"five_byte_remaining_length_kills_direction", func(c *inspecttest.Conv) {
+			c.ClientBytes(v311).ServerBytes(connack(0)).ClientBytes([]byte{0x30, 0xff, 0xff, 0xff, 0xff, 0x01}).ClientBytes(publish(0, "lost", "x"))
+		}, 1, "yes", "unique", "a***", "", ""},
+		{"oversized_remaining_length_kills_direction", func(c *inspecttest.Conv) {
+			c.ClientBytes(v311).ClientBytes([]byte{0x30, 0xff, 0xff, 0xff, 0x7f}).ClientBytes(publish(0, "lost", "x")).ServerBytes(connack(0))
+		}, 1, "yes", "unique", "a***", "", ""},
+		{"reserved_type_zero_kills_direction", func(c *inspecttest.Conv) {
+			c.ClientBytes(v311).ServerBytes(connack(0)).ClientBytes([]byte{0x00, 0x00}).ClientBytes(publish(0, "lost", "x"))
+		}, 1, "yes", "unique", "a***", "", ""},
+		{"second_connect_flushes_first", func(c *inspecttest.Conv) {
+			c.ClientBytes(v311).ClientBytes(v311).ServerBytes(connack(0))
+		}, 2, "", "unique", "a***", "", ""},
+		{"truncated_connect", func(c *inspecttest.Conv) {
+			c.ClientBytes(packet(0x10, v311[2:len(v311)-4]))
+		}, 0, "", "", "", "", ""},
+		{"unknown_protocol_name", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{name: "MQTX", clientID: "x", user: str("admin"), pass: str(secret)})).ServerBytes(connack(0))
+		}, 0, "", "", "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			sc := &recordingScanner{}
+			e := inspecttest.Engine(t, col, nil, New(sc))
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:1883")
+			tt.script(c)
+			c.Close()
+			e.Flush()
+			got := col.Findings()
+			if len(got) != tt.logins {
+				t.Fatalf("got %d logins, want %d: %v", len(got), tt.logins, got)
+			}
+			for _, l := range got {
+				ev := l.Evidence
+				if tt.accepted != "" && ev["accepted"] != tt.accepted {
+					t.Errorf("accepted = %q, want %q", ev["accepted"], tt.accepted)
+				}
+				if ev["password_class"] != tt.class || ev["user"] != tt.user || ev["mechanism"] != "CONNECT" {
+					t.Errorf("evidence %v, want class %s user %s", ev, tt.class, tt.user)
+				}
+				if l.Device.IP != "192.168.1.20" {
+					t.Errorf("device %v, want the LAN broker", l.Device)
+				}
+			}
+			if g := strings.Join(sc.where("mqtt_topic"), ","); g != tt.topics {
+				t.Errorf("topics %q, want %q", g, tt.topics)
+			}
+			if g := strings.Join(sc.where("mqtt_payload"), ","); g != tt.payloads {
+				t.Errorf("payloads %q, want %q", g, tt.payloads)
+			}
+			if inspecttest.Leaks(t, col.Events, secret) || inspecttest.Leaks(t, col.Events, jwt) || inspecttest.Leaks(t, col.Events, "admin") {
+				t.Error("a secret or user name leaked into an event")
+			}
+		})
+	}
+}
+
+func TestClientObservation(t *testing.T) {
+	col := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, col, nil, New(nil))
+	long := strings.Repeat("c", 100) + "\x01"
+	c := inspecttest.NewTCP(e, "192.168.1.10:40000", "203.0.113.9:1883")
+	c.ClientBytes(connect(connectOpts{clientID: long})).ClientBytes(connect(connectOpts{clientID: "again"}))
+	c.Close()
+	e.Flush()
+	obs := col.Kind(event.KindBanner)
+	if len(obs) != 1 {
+		t.Fatalf("got %d observations, want one per flow", len(obs))
+	}
+	ev := obs[0]
+	if ev.Evidence["client_id"] != strings.Repeat("c", 64) || ev.Evidence["mqtt_version"] != "3.1.1" || ev.Evidence["protocol"] != "mqtt" {
+		t.Errorf("evidence %v", ev.Evidence)
+	}
+	if ev.Device.IP != "192.168.1.10" || ev.Severity != event.SeverityInfo {
+		t.Errorf("observation about %v severity %v, want the client, info", ev.Device, ev.Severity)
+	}
+}
+
+func TestMatch(t *testing.T) {
+	v311 := connect(connectOpts{clientID: "x"})
+	tests := []struct {
+		name   string
+		server string
+		dir    inspect.Dir
+		data   []byte
+		want   inspect.Confidence
+	}{
+		{"connect_on_1883", "192.168.1.20:1883", inspect.ToServer, v311, inspect.ContentMatch},
+		{"connect_on_other_port", "192.168.1.20:7000", inspect.ToServer, v311, inspect.ContentMatch},
+		{"mqisdp_on_other_port", "192.168.1.20:7000", inspect.ToServer, connect(connectOpts{name: "MQIsdp", level: 3}), inspect.ContentMatch},
+		{"partial_connect_on_1883", "192.168.1.20:1883", inspect.ToServer, v311[:3], inspect.PortMatch},
+		{"partial_connect_elsewhere", "192.168.1.20:7000", inspect.ToServer, v311[:3], inspect.NoMatch},
+		{"mid_stream_publish_on_1883", "192.168.1.20:1883", inspect.ToClient, publish(0, "a", "b"), inspect.PortMatch},
+		{"http_on_1883", "192.168.1.20:1883", inspect.ToServer, []byte("GET / HTTP/1.1\r\n"), inspect.PortMatch},
+		{"tls_on_1883", "192.168.1.20:1883", inspect.ToServer, []byte{0x16, 0x03, 0x01, 0x00}, inspect.NoMatch},
+		{"reserved_type_on_1883", "192.168.1.20:1883", inspect.ToServer, []byte{0x00, 0x00}, inspect.NoMatch},
+		{"http_elsewhere", "192.168.1.20:8080", inspect.ToServer, []byte("GET / HTTP/1.1\r\n"), inspect.NoMatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			p := New(nil)
+			e := inspecttest.Engine(t, col, nil, &matchProbe{Protocol: p, t: t, dir: tt.dir, data: tt.data, want: tt.want})
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", tt.server)
+			if tt.dir == inspect.ToServer {
+				c.ClientBytes(tt.data)
+			} else {
+				c.ServerBytes(tt.data)
+			}
+			c.Close()
+		})
+	}
+}
+
+// matchProbe checks Match against a real flow made by the engine.
+type matchProbe struct {
+	*Protocol
+	t    *testing.T
+	dir  inspect.Dir
+	data []byte
+	want inspect.Confidence
+}
+
+func (m *matchProbe) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
+	if got := m.Protocol.Match(f, dir, b); got != m.want {
+		m.t.Errorf("Match = %d, want %d", got, m.want)
+	}
+	return inspect.NoMatch
+}
+
+func TestUDPNeverMatches(t *testing.T) {
+	col := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, col, nil, New(nil))
+	inspecttest.NewUDP(e, "192.168.1.10:40000", "192.168.1.20:1883").ClientBytes(connect(connectOpts{user: str("admin"), pass: str(secret)}))
+	e.Flush()
+	if len(col.Events) != 0 {
+		t.Errorf("UDP datagram read as MQTT: %v", col.Events)
+	}
+}
+
+// countingScanner counts parts without keeping them, so that it does not
+// allocate.
+type countingScanner struct{ n int }
+
+func (s *countingScanner) ScanPayload(*inspect.Flow, inspect.Dir, string, []byte) { s.n++ }
+
+// steadyFlow feeds segments of one TCP flow into an engine whose byte
+// budget never ends inspection, through one reused Packet, so that an
+// allocation counted is the analyzer's.
+type steadyFlow struct {
+	e              *inspect.Engine
+	p              *inspect.Packet
+	seq            [2]uint32
+	client, server netip.Addr
+}
+
+func newSteadyFlow(tb testing.TB, p inspect.Protocol) *steadyFlow {
+	tb.Helper()
+	cfg := inspect.DefaultConfig()
+	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
+	cfg.ByteBudget = 1 << 30
+	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{p}, Sink: &inspecttest.Collector{}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &steadyFlow{e: e, p: &inspect.Packet{}, seq: [2]uint32{1000, 5000},
+		client: netip.MustParseAddr("192.168.1.10"), server: netip.MustParseAddr("192.168.1.20")}
+}
+
+func (s *steadyFlow) send(dir inspect.Dir, data []byte) {
+	client, server := s.client, s.server
+	*s.p = inspect.Packet{Kind: inspect.KindTCP, IPProto: 6, TCPFlags: inspect.TCPFlagACK, Payload: data,
+		Timestamp: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Seq: s.seq[dir],
+		Src: client, Dst: server, SrcPort: 40000, DstPort: Port}
+	if dir == inspect.ToClient {
+		s.p.Src, s.p.Dst, s.p.SrcPort, s.p.DstPort = server, client, Port, 40000
+	}
+	s.seq[dir] += uint32(len(data))
+	s.e.HandlePacket(s.p)
+}
+
+func TestPublishDoesNotAllocate(t *testing.T) {
+	sc := &countingScanner{}
+	s := newSteadyFlow(t, New(sc))
+	s.send(inspect.ToServer, connect(connectOpts{clientID: "x", user: str("admin"), pass: str(secret)}))
+	s.send(inspect.ToClient, connack(0))
+	pub := publish(1, "home/livingroom/temperature", `{"t":21.5,"h":40}`)
+	allocs := testing.AllocsPerRun(1000, func() { s.send(inspect.ToServer, pub) })
+	if allocs != 0 {
+		t.Errorf("%v allocations per PUBLISH segment, want 0", allocs)
+	}
+	if sc.n < 2000 {
+		t.Errorf("scanner saw %d parts: the publishes were not parsed", sc.n)
+	}
+}
+
+func BenchmarkPublish(b *testing.B) {
+	s := newSteadyFlow(b, New(&countingScanner{}))
+	s.send(inspect.ToServer, connect(connectOpts{clientID: "x", user: str("admin"), pass: str(secret)}))
+	s.send(inspect.ToClient, connack(0))
+	pub := publish(1, "home/livingroom/temperature", strings.Repeat(`{"t":21.5,"h":40}`, 8))
+	b.SetBytes(int64(len(pub)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		s.send(inspect.ToServer, pub)
+	}
+}
+
+func FuzzStream(f *testing.F) {
+	v5 := connect(connectOpts{level: 5, clientID: "c", user: str("u"), pass: str("p"), props: []byte{0}, will: true, willProps: []byte{0}, willTopic: "w", willPayload: "x"})
+	f.Add(connect(connectOpts{clientID: "c", user: str("u"), pass: str("p")}), connack(0), publish(1, "t", "p"), uint8(3))
+	f.Add(v5, connack5(0x86), publish5("t", []byte{0}, "p"), uint8(1))
+	f.Add([]byte{0x10, 0xff, 0xff, 0xff, 0xff, 0x01}, []byte{0x20}, []byte{0x36, 0x02, 0x00}, uint8(0))
+	f.Fuzz(func(t *testing.T, client, server, more []byte, split uint8) {
+		col := &inspecttest.Collector{}
+		sc := &recordingScanner{}
+		e := inspecttest.Engine(t, col, nil, New(sc))
+		c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:1883")
+		cut := 0
+		if len(client) > 0 {
+			cut = int(split) % (len(client) + 1)
+		}
+		c.ClientBytes(client[:cut]).ServerBytes(server).ClientBytes(client[cut:]).ClientBytes(more).ServerBytes(more)
+		c.Close()
+		e.Flush()
+		// At most one login per CONNECT header byte sent by the client.
+		connects := bytes.Count(client, []byte{0x10}) + bytes.Count(more, []byte{0x10})
+		if n := len(col.Findings()); n > connects {
+			t.Fatalf("%d logins from %d possible CONNECTs", n, connects)
+		}
+		if n := len(col.Kind(event.KindBanner)); n > 1 {
+			t.Fatalf("%d client observations in one flow", n)
+		}
+		for _, p := range sc.parts {
+			if len(p.data) > maxPayload || (p.where == "mqtt_topic" && len(p.data) > maxTopic) {
+				t.Fatalf("scanner handed %d bytes of %s", len(p.data), p.where)
+			}
+		}
+		for _, ev := range col.Findings() {
+			if ev.Kind != event.KindPlaintextCredentials || !strings.HasSuffix(ev.Evidence["user"], "***") {
+				t.Fatalf("unexpected finding %v", ev)
+			}
+		}
+	})
+}
