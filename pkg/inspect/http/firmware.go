@@ -1,0 +1,99 @@
+package http
+
+import (
+	"bytes"
+	"net/netip"
+
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
+
+// The firmware rule. A GET path (query stripped, case ignored) is a
+// firmware or software-update download when its file name
+//
+//   - ends in an image extension (.bin .img .fw .trx .chk .hex .pkg .ipk
+//     .swu), or
+//   - ends in an archive extension (.zip .tar .gz .tgz .bz2 .xz .7z) and
+//     the path has "firmware", "update", "upgrade", "fota" or "ota" as a
+//     word of its own, or
+//   - sits below a directory named firmware, fota, ota, upgrade or update
+//     and is not a web page, script, style sheet, image or manifest.
+//
+// A path without a file name, or whose last extension is none of these,
+// is not: "/updates.html", "/static/app.bin.css", "/update/".
+var (
+	imageExts   = [...]string{"bin", "img", "fw", "trx", "chk", "hex", "pkg", "ipk", "swu"}
+	archiveExts = [...]string{"zip", "tar", "gz", "tgz", "bz2", "xz", "7z"}
+	updateWords = [...]string{"firmware", "update", "upgrade", "fota", "ota"}
+	updateDirs  = [...]string{"firmware", "fota", "ota", "upgrade", "update"}
+	webExts     = [...]string{"html", "htm", "php", "asp", "aspx", "jsp", "cgi", "js", "css", "json", "xml", "txt", "png", "jpg", "jpeg", "gif", "svg", "ico", "webp", "pdf", "md"}
+)
+
+func isFirmwarePath(path []byte) bool {
+	slash := bytes.LastIndexByte(path, '/')
+	dir, name := path[:slash+1], path[slash+1:]
+	dot := bytes.LastIndexByte(name, '.')
+	if dot <= 0 || dot == len(name)-1 {
+		return false
+	}
+	ext := name[dot+1:]
+	switch {
+	case foldIn(ext, imageExts[:]):
+		return true
+	case foldIn(ext, archiveExts[:]):
+		for _, w := range updateWords {
+			if containsWordFold(path, w) {
+				return true
+			}
+		}
+		return false
+	case foldIn(ext, webExts[:]):
+		return false
+	}
+	for len(dir) > 0 {
+		var seg []byte
+		seg, dir, _ = bytes.Cut(dir, []byte("/"))
+		if foldIn(seg, updateDirs[:]) {
+			return true
+		}
+	}
+	return false
+}
+
+func foldIn(s []byte, list []string) bool {
+	for _, v := range list {
+		if inspect.EqualFold(s, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsWordFold reports whether w occurs in s, ignoring case, with no
+// letter right before or after it ("ota" in "cam-ota-1.zip", not in
+// "rotation.zip").
+func containsWordFold(s []byte, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		if !inspect.HasPrefixFold(s[i:], w) {
+			continue
+		}
+		if (i == 0 || !isLetter(s[i-1])) && (i+len(w) == len(s) || !isLetter(s[i+len(w)])) {
+			return true
+		}
+	}
+	return false
+}
+
+func isLetter(c byte) bool { return (c|0x20) >= 'a' && (c|0x20) <= 'z' }
+
+// firmwareURL is the evidence for a download: host and path, no query.
+// Without a Host header the server's address stands in.
+func firmwareURL(f *inspect.Flow, host, path []byte) string {
+	h := inspect.Printable(host, maxHost)
+	if h == "" {
+		h = netip.AddrPortFrom(f.Server.Addr().Unmap(), f.Server.Port()).String()
+		if f.Server.Port() == 80 {
+			h = f.Server.Addr().Unmap().String()
+		}
+	}
+	return h + inspect.Printable(path, maxTarget)
+}

@@ -1,0 +1,532 @@
+// Package http inspects plain HTTP/1.x: credentials in Authorization
+// headers (Basic, Digest, Bearer) and in login forms and query strings,
+// with the server's verdict taken from the paired response; firmware
+// downloaded without TLS; the client's User-Agent and the server's Server
+// header and authentication realm for fingerprinting; and, through a
+// PayloadScanner, personal data in URLs and bodies.
+//
+// Messages are parsed incrementally in the engine's stream buffer: headers
+// line by line, bodies by Content-Length or chunked coding. Only a short
+// prefix of each body is kept, in fixed per-flow storage; the rest is
+// skipped without buffering. Requests are paired with responses in order
+// through a small fixed queue, so keep-alive and pipelined flows work.
+package http
+
+import (
+	"bytes"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
+
+// Bounds of the per-flow state. Longer values are truncated, longer lines
+// dropped; none of them grow with the input.
+const (
+	maxLine    = 2048 // a header line longer than this is skipped
+	maxTarget  = 1024 // request target kept for logins in query strings and firmware URLs
+	maxHost    = 256
+	maxAgent   = 256
+	maxServer  = 256
+	maxRealm   = 128
+	maxBody    = 2048 // body prefix kept for login forms and the payload scanner
+	maxPending = 4    // requests awaiting their response
+	maxValue   = 160  // printable length of an observed header value
+)
+
+// Protocol is plain HTTP/1.x.
+type Protocol struct {
+	scanner inspect.PayloadScanner
+	pool    inspect.FreeList[analyzer]
+}
+
+// New returns the HTTP protocol. scanner, which may be nil, is handed
+// request targets and body prefixes to look for personal data in.
+func New(scanner inspect.PayloadScanner) *Protocol { return &Protocol{scanner: scanner} }
+
+// Name implements inspect.Protocol.
+func (*Protocol) Name() string { return "http" }
+
+// Match implements inspect.Protocol: a request line from the client or a
+// status line from the server proves HTTP; a web port with bytes that
+// could be text is a guess (a capture that starts mid-flow).
+func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
+	if !f.IsTCP() {
+		return inspect.NoMatch
+	}
+	if dir == inspect.ToServer && startsWithMethod(b) {
+		return inspect.ContentMatch
+	}
+	if dir == inspect.ToClient && bytes.HasPrefix(b, []byte("HTTP/1.")) {
+		return inspect.ContentMatch
+	}
+	switch f.Server.Port() {
+	case 80, 81, 8000, 8008, 8080, 8081, 8888:
+		if len(b) > 0 && (b[0] == '\r' || b[0] == '\n' || b[0] == '\t' || (b[0] >= 0x20 && b[0] < 0x7f)) {
+			return inspect.PortMatch
+		}
+	}
+	return inspect.NoMatch
+}
+
+// matchMethods are the request methods that prove HTTP on any port.
+var matchMethods = [...]string{"GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT "}
+
+func startsWithMethod(b []byte) bool {
+	for _, m := range matchMethods {
+		if bytes.HasPrefix(b, []byte(m)) {
+			return true
+		}
+	}
+	return false
+}
+
+// NewAnalyzer implements inspect.Protocol.
+func (p *Protocol) NewAnalyzer(*inspect.Flow) inspect.Analyzer {
+	a := p.pool.Get()
+	a.proto = p
+	a.lastSeq = ^uint32(0)
+	return a
+}
+
+// state is where a direction's parser is within a message.
+type state uint8
+
+const (
+	stStart      state = iota // expecting a request or status line
+	stHeaders                 // reading header lines
+	stBody                    // Content-Length body: remain bytes left
+	stChunkSize               // a chunk-size line
+	stChunkData               // chunk data: remain bytes left
+	stChunkEnd                // the CRLF after chunk data
+	stTrailers                // trailer lines after the last chunk
+	stUntilClose              // response body delimited by the end of the connection
+	stResync                  // lost: skip lines until a start line
+)
+
+// bodyKind classifies a Content-Type for what is worth parsing or scanning.
+type bodyKind uint8
+
+const (
+	bodyUnknown bodyKind = iota // no Content-Type
+	bodyForm                    // application/x-www-form-urlencoded
+	bodyJSON
+	bodyText   // other textual types
+	bodyBinary // images, media, archives: not scanned
+)
+
+// half is one direction's framing state.
+type half struct {
+	state    state
+	skipping bool // dropping the rest of an over-long line
+	remain   int64
+	// From the headers of the message being read.
+	contentLength int64 // -1: none
+	chunked       bool
+	kind          bodyKind
+	// Body prefix.
+	body      [maxBody]byte
+	bodyLen   int
+	inBody    bool // a body is being read (prefix not yet handed on)
+	bodyFinal bool // the prefix has been processed
+}
+
+func (h *half) resetMessage() {
+	h.contentLength = -1
+	h.chunked = false
+	h.kind = bodyUnknown
+	h.bodyLen = 0
+	h.inBody = false
+	h.bodyFinal = false
+}
+
+// pending is a request awaiting its response.
+type pending struct {
+	seq      uint32
+	head     bool // HEAD: the response has no body
+	connect  bool // CONNECT: a 2xx response starts a tunnel
+	creds    [2]pendingCred
+	firmware string // host and path of a firmware download, "" if none
+}
+
+type pendingCred struct {
+	used bool
+	form bool // from a form or query string, not an Authorization header
+	cred inspect.Credential
+}
+
+type analyzer struct {
+	proto *Protocol
+	half  [2]half
+
+	// The request being read.
+	method    [16]byte
+	methodLen int
+	target    [maxTarget]byte
+	targetLen int
+	host      [maxHost]byte
+	hostLen   int
+	agent     [maxAgent]byte
+	agentLen  int
+	reqSeq    uint32 // sequence number of the request being read
+	reqCreds  [2]pendingCred
+	basic     [basicScratch]byte // decoded Basic credential or unescaped Digest user
+	form      formScratch
+
+	// The response being read.
+	status    int
+	server    [maxServer]byte
+	serverLen int
+	realm     [maxRealm]byte
+	realmLen  int
+	setCookie bool
+	curHead   bool // the response answers a HEAD request
+
+	queue    [maxPending]pending
+	qHead    int
+	qLen     int
+	nextSeq  uint32
+	dropped  int // requests pushed out of a full queue, whose responses are still due
+	unpaired bool
+	// The request last answered, for a form whose body outlives its
+	// response.
+	lastSeq       uint32
+	lastStatus    int
+	lastSetCookie bool
+
+	sawClient   bool // http_client observation sent
+	sawServer   bool // http_server observation sent
+	sawRealm    bool // a realm was part of an observation
+	firmwareHit bool // a firmware finding was emitted (one per flow is enough)
+}
+
+// closed reports whether the analyzer was released during the current
+// Feed (StopInspection).
+func (a *analyzer) closed() bool { return a.proto == nil }
+
+func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
+	h := &a.half[dir]
+	consumed := 0
+	for consumed < len(data) {
+		n, more := a.step(f, dir, h, data[consumed:])
+		consumed += n
+		if a.closed() {
+			return len(data)
+		}
+		if !more {
+			break
+		}
+	}
+	return consumed
+}
+
+// step handles one line or one run of body bytes. It returns how much it
+// consumed and whether to go on.
+func (a *analyzer) step(f *inspect.Flow, dir inspect.Dir, h *half, data []byte) (int, bool) {
+	switch h.state {
+	case stBody, stChunkData:
+		n := int64(len(data))
+		if n > h.remain {
+			n = h.remain
+		}
+		a.bodyBytes(h, data[:n])
+		h.remain -= n
+		if h.remain == 0 {
+			if h.state == stBody {
+				a.endMessage(f, dir, h)
+			} else {
+				h.state = stChunkEnd
+			}
+		}
+		return int(n), true
+	case stUntilClose:
+		a.bodyBytes(h, data)
+		return len(data), false
+	}
+	if h.skipping {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return len(data), false
+		}
+		h.skipping = false
+		return i + 1, true
+	}
+	line, n, ok := inspect.NextLine(data)
+	if !ok {
+		if len(data) >= maxLine {
+			h.skipping = true
+			return len(data), false
+		}
+		return 0, false
+	}
+	a.line(f, dir, h, line)
+	return n, true
+}
+
+func (a *analyzer) line(f *inspect.Flow, dir inspect.Dir, h *half, line []byte) {
+	switch h.state {
+	case stStart, stResync:
+		if len(line) == 0 && h.state == stStart {
+			return // stray CRLF between messages (RFC 9112 section 2.2)
+		}
+		if a.startLine(f, dir, h, line) {
+			h.state = stHeaders
+		} else {
+			h.state = stResync
+		}
+	case stHeaders:
+		if len(line) == 0 {
+			a.endHeaders(f, dir, h)
+			return
+		}
+		name, value, ok := cutHeader(line)
+		if !ok {
+			return
+		}
+		a.framingHeader(h, name, value)
+		if dir == inspect.ToServer {
+			a.requestHeader(f, name, value)
+		} else {
+			a.responseHeader(name, value)
+		}
+	case stChunkSize:
+		size, ok := parseChunkSize(line)
+		switch {
+		case !ok:
+			a.lose(f, dir, h)
+		case size == 0:
+			h.state = stTrailers
+		default:
+			h.state, h.remain = stChunkData, size
+		}
+	case stChunkEnd:
+		h.state = stChunkSize
+	case stTrailers:
+		if len(line) == 0 {
+			a.endMessage(f, dir, h)
+		}
+	}
+}
+
+// startLine reads a request or status line; false if line is neither.
+func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []byte) bool {
+	h.resetMessage()
+	if dir == inspect.ToClient {
+		status, ok := parseStatusLine(line)
+		if !ok {
+			return false
+		}
+		a.status = status
+		a.serverLen, a.realmLen, a.setCookie = 0, 0, false
+		return true
+	}
+	method, target, ok := parseRequestLine(line)
+	if !ok {
+		return false
+	}
+	a.methodLen = copy(a.method[:], method)
+	a.targetLen = copy(a.target[:], target)
+	a.hostLen, a.agentLen = 0, 0
+	a.reqSeq = a.nextSeq
+	a.nextSeq++
+	if s := a.proto.scanner; s != nil {
+		s.ScanPayload(f, dir, "url", target)
+	}
+	return true
+}
+
+func (a *analyzer) framingHeader(h *half, name, value []byte) {
+	switch {
+	case inspect.EqualFold(name, "Content-Length"):
+		if n, ok := parseDecimal(value); ok {
+			h.contentLength = n
+		}
+	case inspect.EqualFold(name, "Transfer-Encoding"):
+		h.chunked = inspect.ContainsFold(value, "chunked")
+	case inspect.EqualFold(name, "Content-Type"):
+		h.kind = classifyContentType(value)
+	}
+}
+
+func (a *analyzer) requestHeader(f *inspect.Flow, name, value []byte) {
+	switch {
+	case inspect.EqualFold(name, "Host"):
+		a.hostLen = copy(a.host[:], value)
+	case inspect.EqualFold(name, "User-Agent"):
+		a.agentLen = copy(a.agent[:], value)
+	case inspect.EqualFold(name, "Authorization"), inspect.EqualFold(name, "Proxy-Authorization"):
+		a.headerLogin(f, value)
+	}
+}
+
+func (a *analyzer) responseHeader(name, value []byte) {
+	switch {
+	case inspect.EqualFold(name, "Server"):
+		a.serverLen = copy(a.server[:], value)
+	case inspect.EqualFold(name, "WWW-Authenticate"):
+		if a.realmLen == 0 {
+			a.realmLen = unescapedRealm(a.realm[:], value)
+		}
+	case inspect.EqualFold(name, "Set-Cookie"):
+		a.setCookie = true
+	}
+}
+
+// endHeaders completes a message's header block and sets up its body.
+func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
+	if dir == inspect.ToServer {
+		a.endRequestHeaders(f)
+		switch {
+		case h.chunked:
+			a.startBody(h, stChunkSize, 0)
+		case h.contentLength > 0:
+			a.startBody(h, stBody, h.contentLength)
+		default:
+			a.endMessage(f, dir, h)
+		}
+		return
+	}
+	if a.status >= 100 && a.status < 200 {
+		if a.status == 101 { // Switching Protocols: no longer HTTP
+			a.answer(f)
+			f.StopInspection()
+			return
+		}
+		h.state = stStart // interim response; the final one follows
+		return
+	}
+	connect := a.answer(f)
+	if a.closed() {
+		return
+	}
+	if connect && a.status < 300 {
+		f.StopInspection() // a tunnel, usually TLS
+		return
+	}
+	switch {
+	case a.curHead || a.status == 204 || a.status == 304:
+		a.endMessage(f, dir, h)
+	case h.chunked:
+		a.startBody(h, stChunkSize, 0)
+	case h.contentLength == 0:
+		a.endMessage(f, dir, h)
+	case h.contentLength > 0:
+		a.startBody(h, stBody, h.contentLength)
+	default:
+		a.startBody(h, stUntilClose, 0)
+	}
+}
+
+func (a *analyzer) startBody(h *half, s state, n int64) {
+	h.state, h.remain = s, n
+	h.inBody, h.bodyLen = true, 0
+}
+
+// bodyBytes keeps the first maxBody bytes of a body; the rest is skipped.
+func (a *analyzer) bodyBytes(h *half, b []byte) {
+	if h.bodyLen < len(h.body) {
+		h.bodyLen += copy(h.body[h.bodyLen:], b)
+	}
+}
+
+// endMessage finishes a message: its body prefix is parsed and scanned,
+// and the direction waits for the next start line.
+func (a *analyzer) endMessage(f *inspect.Flow, dir inspect.Dir, h *half) {
+	a.finishBody(f, dir, h)
+	h.state = stStart
+}
+
+// finishBody hands a body prefix on, once.
+func (a *analyzer) finishBody(f *inspect.Flow, dir inspect.Dir, h *half) {
+	if !h.inBody || h.bodyFinal {
+		return
+	}
+	h.bodyFinal = true
+	body := h.body[:h.bodyLen]
+	if len(body) == 0 {
+		return
+	}
+	if dir == inspect.ToServer {
+		a.bodyLogin(f, h.kind, body)
+	}
+	if s := a.proto.scanner; s != nil && h.kind != bodyBinary {
+		where := "body"
+		if dir == inspect.ToClient {
+			where = "response_body"
+		}
+		s.ScanPayload(f, dir, where, body)
+	}
+}
+
+// lose drops a direction's place in the stream: it skips to the next
+// start line, and since requests and responses can no longer be paired
+// with certainty, later logins are reported with an unknown outcome.
+func (a *analyzer) lose(f *inspect.Flow, dir inspect.Dir, h *half) {
+	h.state = stResync
+	h.skipping = false
+	h.inBody = false
+	a.unpaired = true
+	if dir == inspect.ToServer {
+		a.reportUnqueued(f)
+	}
+	a.flushPending(f)
+}
+
+func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
+	a.lose(f, dir, &a.half[dir])
+}
+
+func (a *analyzer) Close(f *inspect.Flow) {
+	// A body cut short by the end of the flow (or delimited by it) still
+	// holds what it holds.
+	a.finishBody(f, inspect.ToServer, &a.half[inspect.ToServer])
+	a.finishBody(f, inspect.ToClient, &a.half[inspect.ToClient])
+	a.reportUnqueued(f)
+	a.flushPending(f)
+	a.proto.pool.Put(a)
+}
+
+// observeClient reports the first request's User-Agent and Host.
+func (a *analyzer) observeClient(f *inspect.Flow) {
+	if a.sawClient || (a.agentLen == 0 && a.hostLen == 0) {
+		return
+	}
+	a.sawClient = true
+	ev := &event.Event{
+		Type:     event.TypeObservation,
+		Kind:     event.KindHTTPClient,
+		Summary:  "HTTP client",
+		Evidence: event.Evidence{},
+	}
+	if a.agentLen > 0 {
+		ev.Evidence["user_agent"] = inspect.Printable(a.agent[:a.agentLen], maxValue)
+	}
+	if a.hostLen > 0 {
+		ev.Evidence["host"] = inspect.Printable(a.host[:a.hostLen], maxHost)
+	}
+	f.Emit(inspect.SubjectClient, ev)
+}
+
+// observeServer reports the Server header and the authentication realm,
+// which often names the device model ("IP Camera"): once when first seen,
+// and again if a realm shows up later on the flow.
+func (a *analyzer) observeServer(f *inspect.Flow) {
+	newRealm := a.realmLen > 0 && !a.sawRealm
+	if (a.sawServer && !newRealm) || (a.serverLen == 0 && a.realmLen == 0) {
+		return
+	}
+	a.sawServer = true
+	a.sawRealm = a.sawRealm || a.realmLen > 0
+	ev := &event.Event{
+		Type:     event.TypeObservation,
+		Kind:     event.KindHTTPServer,
+		Summary:  "HTTP server",
+		Evidence: event.Evidence{},
+	}
+	if a.serverLen > 0 {
+		ev.Evidence["server"] = inspect.Printable(a.server[:a.serverLen], maxValue)
+	}
+	if a.realmLen > 0 {
+		ev.Evidence["realm"] = inspect.Printable(a.realm[:a.realmLen], maxRealm)
+	}
+	f.Emit(inspect.SubjectServer, ev)
+}

@@ -1,0 +1,671 @@
+package http
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+)
+
+func TestCorpus(t *testing.T) {
+	type login struct{ user, mechanism, class, accepted string }
+	tests := []struct {
+		file     string
+		logins   []login
+		secrets  []string // must appear in no event
+		agent    string   // first http_client user_agent
+		host     string
+		server   string // first http_server server
+		findings int    // all findings, logins included
+	}{
+		{"zeek-http-basic-auth-with-colon.pcap", []login{{"t***", "Basic", "unique", "yes"}}, []string{"1:34", "dGVzdDoxOjM0"},
+			"python-requests/2.31.0", "172.24.133.205:8000", "SimpleHTTP/0.6 Python/3.10.6", 1},
+		{"zeek-http-basic-auth-with-extra-space.pcap", []login{{"t***", "Basic", "unique", "yes"}}, []string{"1234", "dGVzdDoxMjM0"},
+			"python-requests/2.31.0", "172.24.133.205:8000", "SimpleHTTP/0.6 Python/3.10.6", 1},
+		{"arkime-http-basicauth.pcap", []login{{"us***", "Basic", "unique", "yes"}}, []string{"passworddddd", "dXNlcnJycnI6cGFzc3dvcmRkZGRk"},
+			"Mozilla/5.0 (Windows NT 5.1; rv:32.0) Gecko/20100101 Firefox/32.0", "10.000.000.001:1234", "cpsrvd/11.44.1.19", 1},
+		{"arkime-http-digestauth.pcap", []login{{"us***", "Digest", "hashed", "unknown"}}, nil,
+			"xxxxxxxxxxxxxxxxxx", "xxxxxxx.xxxxxxxxxxx.xxx", "", 1},
+		{"sv-http-auth-unrecognized.pcap", nil, []string{"customAuthDataHere"},
+			"curl/7.54.0", "127.0.0.1:8000", "SimpleHTTP/0.6 Python/3.7.2", 0},
+		{"zeek-http-vlan-0.pcap", nil, nil, "Wget/1.14 (darwin12.2.0)", "bro.org", "Apache/2.4.3 (Fedora)", 0},
+		{"zeek-nflog-http.pcap", nil, nil, "curl/7.50.1", "www.example.net", "ECS (iad/182A)", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			c, err := inspecttest.RunFile(t, inspecttest.CorpusFile(t, tt.file), nil, New(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := c.Kind(event.KindPlaintextCredentials)
+			if len(got) != len(tt.logins) {
+				t.Fatalf("got %d logins, want %d: %v", len(got), len(tt.logins), evidences(got))
+			}
+			for i, want := range tt.logins {
+				ev := got[i].Evidence
+				if ev["protocol"] != "http" || ev["user"] != want.user || ev["mechanism"] != want.mechanism ||
+					ev["password_class"] != want.class || ev["accepted"] != want.accepted {
+					t.Errorf("login %d: evidence %v, want %+v", i, ev, want)
+				}
+			}
+			if n := len(c.Findings()); n != tt.findings {
+				t.Errorf("%d findings, want %d: %v", n, tt.findings, evidences(c.Findings()))
+			}
+			for _, s := range tt.secrets {
+				if inspecttest.Leaks(t, c.Events, s) {
+					t.Errorf("secret %q leaked into an event", s)
+				}
+			}
+			clients := c.Kind(event.KindHTTPClient)
+			if len(clients) == 0 || clients[0].Evidence["user_agent"] != tt.agent || clients[0].Evidence["host"] != tt.host {
+				t.Errorf("http_client observations %v, want user_agent %q host %q", evidences(clients), tt.agent, tt.host)
+			}
+			servers := c.Kind(event.KindHTTPServer)
+			if tt.server == "" {
+				if len(servers) != 0 {
+					t.Errorf("http_server observations %v, want none", evidences(servers))
+				}
+			} else if len(servers) == 0 || servers[0].Evidence["server"] != tt.server {
+				t.Errorf("http_server observations %v, want server %q", evidences(servers), tt.server)
+			}
+		})
+	}
+}
+
+func evidences(evs []*event.Event) []event.Evidence {
+	out := make([]event.Evidence, len(evs))
+	for i, e := range evs {
+		out[i] = e.Evidence
+	}
+	return out
+}
+
+// The password of every synthetic login; it must never leave the analyzer.
+const secret = "s3cret-Pass"
+
+// b64 of "admin:s3cret-Pass" and "root:s3cret-Pass".
+const (
+	basicAdmin = "YWRtaW46czNjcmV0LVBhc3M="
+	basicRoot  = "cm9vdDpzM2NyZXQtUGFzcw=="
+)
+
+func TestSyntheticLogins(t *testing.T) {
+	type want struct{ user, mechanism, class, accepted string }
+	tests := []struct {
+		name   string
+		script func(c *inspecttest.Conv)
+		want   []want
+	}{
+		{"basic_accepted", func(c *inspecttest.Conv) {
+			c.Client("GET / HTTP/1.1\r\nHost: cam\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}, []want{{"a***", "Basic", "unique", "yes"}}},
+		{"basic_rejected", func(c *inspecttest.Conv) {
+			c.Client("GET / HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "Basic", "unique", "no"}}},
+		{"basic_redirect_accepted", func(c *inspecttest.Conv) {
+			c.Client("GET /admin HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 302 Found\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "Basic", "unique", "yes"}}},
+		{"proxy_authorization_407", func(c *inspecttest.Conv) {
+			c.Client("GET http://example.com/ HTTP/1.1\r\nProxy-Authorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "Basic", "unique", "no"}}},
+		{"not_found_is_unknown", func(c *inspecttest.Conv) {
+			c.Client("GET /x HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "Basic", "unique", "unknown"}}},
+		{"no_response", func(c *inspecttest.Conv) {
+			c.Client("GET / HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n")
+		}, []want{{"a***", "Basic", "unique", "unknown"}}},
+		{"headers_never_end", func(c *inspecttest.Conv) {
+			c.Client("GET / HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\nAccept: */*\r\n")
+		}, []want{{"a***", "Basic", "unique", "unknown"}}},
+		{"one_char_per_segment", func(c *inspecttest.Conv) {
+			c.ClientChars("GET / HTTP/1.1\r\nAuthorization:   Basic  " + basicAdmin + "  \r\n\r\n").
+				Server("HTTP/1.1 2").Server("00 OK\r\nContent-Len").Server("gth: 0\r\n\r\n")
+		}, []want{{"a***", "Basic", "unique", "yes"}}},
+		{"bare_lf", func(c *inspecttest.Conv) {
+			c.Client("GET / HTTP/1.0\nAuthorization: Basic " + basicAdmin + "\n\n").Server("HTTP/1.0 200 OK\n\nbody")
+		}, []want{{"a***", "Basic", "unique", "yes"}}},
+		{"pipelined_in_order", func(c *inspecttest.Conv) {
+			c.Client("GET /a HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n" +
+				"GET /b HTTP/1.1\r\nAuthorization: Basic " + basicRoot + "\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" +
+					"HTTP/1.1 401 Unauthorized\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n")
+		}, []want{{"a***", "Basic", "unique", "yes"}, {"r***", "Basic", "unique", "no"}}},
+		{"keepalive_second_request", func(c *inspecttest.Conv) {
+			c.Client("GET /a HTTP/1.1\r\n\r\n").Server("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc").
+				Client("GET /b HTTP/1.1\r\nAuthorization: Basic " + basicRoot + "\r\n\r\n").
+				Server("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"r***", "Basic", "unique", "no"}}},
+		{"head_response_has_no_body", func(c *inspecttest.Conv) {
+			c.Client("HEAD / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n").
+				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "Basic", "unique", "no"}}},
+		{"interim_100_continue", func(c *inspecttest.Conv) {
+			c.Client("PUT /x HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n").
+				Server("HTTP/1.1 100 Continue\r\n\r\n").Client("data").
+				Server("HTTP/1.1 204 No Content\r\n\r\n")
+		}, []want{{"a***", "Basic", "unique", "yes"}}},
+		{"long_header_line_skipped", func(c *inspecttest.Conv) {
+			c.Client("GET / HTTP/1.1\r\nCookie: " + strings.Repeat("z", 3000) + "\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "Basic", "unique", "yes"}}},
+		{"bearer_token", func(c *inspecttest.Conv) {
+			c.Client("GET /api HTTP/1.1\r\nAuthorization: Bearer " + secret + "\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"***", "Bearer", "token", "yes"}}},
+		{"unknown_scheme", func(c *inspecttest.Conv) {
+			c.Client("GET / HTTP/1.1\r\nAuthorization: Turbo " + secret + "\r\n\r\n").Server("HTTP/1.1 200 OK\r\n\r\n")
+		}, nil},
+		{"basic_without_colon", func(c *inspecttest.Conv) {
+			c.Client("GET / HTTP/1.1\r\nAuthorization: Basic YWRtaW4=\r\n\r\n").Server("HTTP/1.1 200 OK\r\n\r\n")
+		}, nil},
+		{"digest", func(c *inspecttest.Conv) {
+			c.Client("GET /dir/index.html HTTP/1.1\r\nAuthorization: Digest username=\"Mufasa\", realm=\"testrealm@host.com\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", uri=\"/dir/index.html\", qop=auth, nc=00000001, cnonce=\"0a4f113b\", response=\"6629fae49393a05397450978507c4ef1\"\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"Mu***", "Digest", "hashed", "yes"}}},
+		{"form_login_session_cookie", func(c *inspecttest.Conv) {
+			body := "username=admin&password=" + secret + "&submit=Login"
+			c.Client("POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 302 Found\r\nSet-Cookie: sid=1\r\nLocation: /\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "form", "unique", "yes"}}},
+		{"form_login_200_is_unknown", func(c *inspecttest.Conv) {
+			body := "user=admin&pwd=" + secret
+			c.Client("POST /login.cgi HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "form", "unique", "unknown"}}},
+		{"form_login_401", func(c *inspecttest.Conv) {
+			body := "j_username=admin&j_password=" + secret
+			c.Client("POST /j_security_check HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded; charset=UTF-8\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n").
+				Client(body[:10]).Client(body[10:]).
+				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "form", "unique", "no"}}},
+		{"form_url_decoded", func(c *inspecttest.Conv) {
+			body := "Email=ad%6Din%40x&Passwd=s3cret%2DPass"
+			c.Client("POST /l HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"ad***", "form", "unique", "no"}}},
+		{"form_name_only_with_password", func(c *inspecttest.Conv) {
+			body := "name=bob&comment=hi"
+			c.Client("POST /c HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, nil},
+		{"form_chunked_body", func(c *inspecttest.Conv) {
+			c.Client("POST /login HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n" +
+				"9\r\nuser=root\r\n" + "a\r\n&passwd=s3\r\n" + "9\r\ncret-Pass\r\n" + "0\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nSet-Cookie: s=1\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"r***", "form", "unique", "yes"}}},
+		{"json_login", func(c *inspecttest.Conv) {
+			body := `{"method":"login","params":{"username":"admin","password":"s3cret-Pass"}}`
+			c.Client("POST /api HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 200 OK\r\nSet-Cookie: s=1\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "json", "unique", "yes"}}},
+		{"json_escapes_and_numbers", func(c *inspecttest.Conv) {
+			body := `{"user":"ad\u006din","pin":1,"passWord":"s3cret\u002dPass"}`
+			c.Client("POST /api HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "json", "unique", "no"}}},
+		{"query_login", func(c *inspecttest.Conv) {
+			c.Client("GET /cgi-bin/CGIProxy.fcgi?cmd=getDevState&usr=admin&pwd=" + secret + " HTTP/1.1\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nSet-Cookie: x=1\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "query", "unique", "yes"}}},
+		{"query_empty_password", func(c *inspecttest.Conv) {
+			c.Client("GET /snapshot.cgi?user=admin&pwd= HTTP/1.1\r\n\r\n").Server("HTTP/1.1 200 OK\r\n\r\n")
+		}, []want{{"a***", "query", "empty", "unknown"}}},
+		{"early_401_before_body", func(c *inspecttest.Conv) {
+			body := "user=admin&password=" + secret
+			c.Client("POST /login HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n").
+				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n").Client(body)
+		}, []want{{"a***", "form", "unique", "no"}}},
+		{"connect_tunnel_not_inspected", func(c *inspecttest.Conv) {
+			c.Client("CONNECT cam:443 HTTP/1.1\r\n\r\n").Server("HTTP/1.1 200 Connection established\r\n\r\n").
+				Client("GET / HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n")
+		}, nil},
+		{"upgrade_stops", func(c *inspecttest.Conv) {
+			c.Client("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n").Server("HTTP/1.1 101 Switching Protocols\r\n\r\n").
+				Client("GET / HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n")
+		}, nil},
+		{"response_without_request", func(c *inspecttest.Conv) {
+			c.Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+		}, nil},
+		{"garbage_then_request", func(c *inspecttest.Conv) {
+			c.Client("junk\x00\x01\r\nmore junk\r\nGET / HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "Basic", "unique", "yes"}}},
+		{"deep_pipeline_stays_paired", func(c *inspecttest.Conv) {
+			var req, resp strings.Builder
+			for i := 0; i < maxPending+2; i++ {
+				req.WriteString("GET / HTTP/1.1\r\n\r\n")
+				resp.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+			}
+			req.WriteString("GET / HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n")
+			resp.WriteString("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+			c.Client(req.String()).Server(resp.String())
+		}, []want{{"a***", "Basic", "unique", "no"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New(nil))
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:80")
+			tt.script(c)
+			c.Close()
+			e.Flush()
+			got := col.Kind(event.KindPlaintextCredentials)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d logins, want %d: %v", len(got), len(tt.want), evidences(got))
+			}
+			for i, w := range tt.want {
+				ev := got[i].Evidence
+				if ev["user"] != w.user || ev["mechanism"] != w.mechanism || ev["password_class"] != w.class || ev["accepted"] != w.accepted {
+					t.Errorf("login %d: evidence %v, want %+v", i, ev, w)
+				}
+				if got[i].Device.IP != "192.168.1.20" {
+					t.Errorf("device %v, want the LAN server", got[i].Device)
+				}
+			}
+			for _, s := range []string{secret, basicAdmin, basicRoot, "s3cret%2DPass", `s3cret\u002dPass`} {
+				if inspecttest.Leaks(t, col.Events, s) {
+					t.Errorf("%q leaked into an event", s)
+				}
+			}
+		})
+	}
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(b[i:])
+		}
+	}
+}
+
+// defaultsClassifier knows one default password and tries it on hashed
+// logins through Verify, as the real classifier does.
+type defaultsClassifier struct{ password string }
+
+func (d defaultsClassifier) Classify(l *inspect.Login) (inspect.PasswordClass, inspect.DefaultMatch) {
+	if l.Kind == inspect.SecretHashed {
+		if l.Verify != nil && l.Verify([]byte(d.password)) {
+			return inspect.ClassDefault, inspect.DefaultMatch{Vendor: "Acme", Source: "test"}
+		}
+		return "", inspect.DefaultMatch{}
+	}
+	if string(l.Secret) == d.password {
+		return inspect.ClassDefault, inspect.DefaultMatch{Vendor: "Acme", Source: "test"}
+	}
+	return "", inspect.DefaultMatch{}
+}
+
+func TestDigestDefaultPassword(t *testing.T) {
+	tests := []struct {
+		name, password, kind string
+	}{
+		{"default_found_through_verify", "Circle Of Life", string(event.KindDefaultCredentials)},
+		{"other_password", "admin", string(event.KindPlaintextCredentials)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, defaultsClassifier{tt.password}, New(nil))
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:80")
+			c.Client("GET /dir/index.html HTTP/1.1\r\nAuthorization: Digest username=\"Mufasa\", realm=\"testrealm@host.com\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", uri=\"/dir/index.html\", qop=auth, nc=00000001, cnonce=\"0a4f113b\", response=\"6629fae49393a05397450978507c4ef1\"\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+			c.Close()
+			e.Flush()
+			f := col.Findings()
+			if len(f) != 1 || string(f[0].Kind) != tt.kind {
+				t.Fatalf("findings %v, want one %s", evidences(f), tt.kind)
+			}
+			if inspecttest.Leaks(t, col.Events, "Circle Of Life") {
+				t.Error("password leaked")
+			}
+		})
+	}
+}
+
+func TestObservations(t *testing.T) {
+	col := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, col, nil, New(nil))
+	c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:80")
+	c.Client("GET / HTTP/1.1\r\nHost: 192.168.1.20\r\nUser-Agent: Dalvik/2.1.0\x01\r\n\r\n").
+		Server("HTTP/1.1 200 OK\r\nServer: GoAhead-Webs\r\nContent-Length: 0\r\n\r\n").
+		Client("GET /cgi HTTP/1.1\r\nHost: 192.168.1.20\r\nUser-Agent: other\r\n\r\n").
+		Server("HTTP/1.1 401 Unauthorized\r\nServer: GoAhead-Webs\r\nWWW-Authenticate: Digest realm=\"IP \\\"Camera\\\"\", nonce=\"n\"\r\nContent-Length: 0\r\n\r\n").
+		Client("GET /cgi HTTP/1.1\r\n\r\n").
+		Server("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"again\"\r\nContent-Length: 0\r\n\r\n")
+	c.Close()
+	e.Flush()
+	clients := col.Kind(event.KindHTTPClient)
+	if len(clients) != 1 || clients[0].Evidence["user_agent"] != "Dalvik/2.1.0." || clients[0].Evidence["host"] != "192.168.1.20" {
+		t.Errorf("http_client %v, want one with the first request's User-Agent", evidences(clients))
+	}
+	if len(clients) > 0 && clients[0].Device.IP != "192.168.1.10" {
+		t.Errorf("http_client about %v, want the client", clients[0].Device)
+	}
+	servers := col.Kind(event.KindHTTPServer)
+	if len(servers) != 2 {
+		t.Fatalf("http_server %v, want the Server header, then the realm once", evidences(servers))
+	}
+	if servers[0].Evidence["server"] != "GoAhead-Webs" || servers[0].Evidence["realm"] != "" {
+		t.Errorf("first http_server %v", servers[0].Evidence)
+	}
+	if servers[1].Evidence["realm"] != `IP "Camera"` || servers[1].Device.IP != "192.168.1.20" {
+		t.Errorf("second http_server %v", servers[1].Evidence)
+	}
+}
+
+func TestIsFirmwarePath(t *testing.T) {
+	tests := []struct {
+		path string
+		want bool
+	}{
+		{"/fw/camera_v2.1.bin", true},
+		{"/download/openwrt-ar71xx-squashfs-sysupgrade.TRX", true},
+		{"/pub/firmware/v1.0/rootfs.swu", true},
+		{"/x/router.chk", true},
+		{"/feeds/packages/luci_1.0_all.ipk", true},
+		{"/firmware/latest/image.tar", true},
+		{"/update/agent-2.3.deb", true},
+		{"/FOTA/pkg.dat", true},
+		{"/download/update_v1.2.zip", true},
+		{"/files/router-upgrade-3.tar.gz", true},
+		{"/cam-ota-1.tgz", true},
+		{"/updates.html", false},
+		{"/static/app.bin.css", false},
+		{"/update/", false},
+		{"/update", false},
+		{"/firmware/index.html", false},
+		{"/ota/manifest.json", false},
+		{"/rotation/pics.zip", false},
+		{"/downloads/app.zip", false},
+		{"/firmwareV2.zip", false},
+		{"/updates/news.pdf", false},
+		{"/.bin", false},
+		{"/file.", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := isFirmwarePath([]byte(tt.path)); got != tt.want {
+			t.Errorf("isFirmwarePath(%q) = %v, want %v", tt.path, got, tt.want)
+		}
+	}
+}
+
+func TestFirmwareOverHTTP(t *testing.T) {
+	tests := []struct {
+		name   string
+		script func(c *inspecttest.Conv)
+		url    string // "" for no finding
+		status string
+	}{
+		{"download", func(c *inspecttest.Conv) {
+			c.Client("GET /fw/cam_v1.2.bin?token=" + secret + " HTTP/1.1\r\nHost: update.example.com\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789")
+		}, "update.example.com/fw/cam_v1.2.bin", "200"},
+		{"not_found_still_reported", func(c *inspecttest.Conv) {
+			c.Client("GET /firmware/x.img HTTP/1.1\r\nHost: h\r\n\r\n").Server("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+		}, "h/firmware/x.img", "404"},
+		{"absolute_form_with_userinfo", func(c *inspecttest.Conv) {
+			c.Client("GET http://admin:" + secret + "@dl.example.com/ota/pkg.swu HTTP/1.1\r\nHost: dl.example.com\r\n\r\n")
+		}, "dl.example.com/ota/pkg.swu", "none"},
+		{"no_host_header", func(c *inspecttest.Conv) {
+			c.Client("GET /fw.bin HTTP/1.0\r\n\r\n").Server("HTTP/1.0 200 OK\r\n\r\n")
+		}, "203.0.113.7/fw.bin", "200"},
+		{"post_upload_is_not_a_download", func(c *inspecttest.Conv) {
+			c.Client("POST /upgrade/fw.bin HTTP/1.1\r\nContent-Length: 0\r\n\r\n").Server("HTTP/1.1 200 OK\r\n\r\n")
+		}, "", ""},
+		{"web_page", func(c *inspecttest.Conv) {
+			c.Client("GET /updates.html HTTP/1.1\r\n\r\nGET /static/app.bin.css HTTP/1.1\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New(nil))
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "203.0.113.7:80")
+			tt.script(c)
+			c.Close()
+			e.Flush()
+			got := col.Kind(event.KindFirmwareOverHTTP)
+			if tt.url == "" {
+				if len(got) != 0 {
+					t.Fatalf("firmware findings %v, want none", evidences(got))
+				}
+				return
+			}
+			if len(got) != 1 {
+				t.Fatalf("firmware findings %v, want one", evidences(got))
+			}
+			ev := got[0]
+			if ev.Evidence["url"] != tt.url || ev.Evidence["status"] != tt.status || ev.Provision != "5.3-7" ||
+				ev.Capability != event.CapSoftwareUpdates || ev.Severity != event.SeverityMedium || ev.Device.IP != "192.168.1.10" {
+				t.Errorf("finding %+v evidence %v, want url %q status %q about the client", ev, ev.Evidence, tt.url, tt.status)
+			}
+			if inspecttest.Leaks(t, col.Events, secret) {
+				t.Error("query or userinfo leaked into an event")
+			}
+		})
+	}
+}
+
+// recordingScanner keeps copies of what it was handed.
+type recordingScanner struct{ calls []scanCall }
+
+type scanCall struct {
+	dir   inspect.Dir
+	where string
+	data  string
+}
+
+func (r *recordingScanner) ScanPayload(_ *inspect.Flow, dir inspect.Dir, where string, b []byte) {
+	r.calls = append(r.calls, scanCall{dir, where, string(b)})
+}
+
+func TestPayloadScanner(t *testing.T) {
+	rec := &recordingScanner{}
+	col := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, col, nil, New(rec))
+	c := inspecttest.NewTCP(e, "192.168.1.10:40000", "203.0.113.7:80")
+	big := strings.Repeat("y", 5000)
+	c.Client("POST /track?email=bob@example.com HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 18\r\n\r\n{\"lat\":52.1,\"x\":1}").
+		Server("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5003\r\n\r\nok " + big).
+		Client("GET /img HTTP/1.1\r\n\r\n").
+		Server("HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: 4\r\n\r\n\xff\xd8\xff\xe0").
+		Client("GET /stream HTTP/1.1\r\n\r\n").
+		Server("HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<p>until close")
+	c.Close()
+	e.Flush()
+	want := []scanCall{
+		{inspect.ToServer, "url", "/track?email=bob@example.com"},
+		{inspect.ToServer, "body", `{"lat":52.1,"x":1}`},
+		{inspect.ToClient, "response_body", ("ok " + big)[:maxBody]},
+		{inspect.ToServer, "url", "/img"},
+		{inspect.ToServer, "url", "/stream"},
+		{inspect.ToClient, "response_body", "<p>until close"},
+	}
+	if len(rec.calls) != len(want) {
+		t.Fatalf("got %d scans, want %d: %+v", len(rec.calls), len(want), rec.calls)
+	}
+	for i := range want {
+		if rec.calls[i] != want[i] {
+			t.Errorf("scan %d = %+v, want %+v", i, rec.calls[i], want[i])
+		}
+	}
+}
+
+func TestMatch(t *testing.T) {
+	tests := []struct {
+		name    string
+		tcp     bool
+		port    string
+		dir     inspect.Dir
+		payload string
+		want    inspect.Confidence
+	}{
+		{"get_any_port", true, "1234", inspect.ToServer, "GET / HTTP/1.1\r\n", inspect.ContentMatch},
+		{"connect", true, "3128", inspect.ToServer, "CONNECT a:443 HTTP/1.1\r\n", inspect.ContentMatch},
+		{"status_line", true, "1234", inspect.ToClient, "HTTP/1.0 200 OK\r\n", inspect.ContentMatch},
+		{"web_port_text", true, "8080", inspect.ToServer, "xyz", inspect.PortMatch},
+		{"web_port_tls", true, "8080", inspect.ToServer, "\x16\x03\x01", inspect.NoMatch},
+		{"other_port_text", true, "1234", inspect.ToServer, "hello", inspect.NoMatch},
+		{"rtsp_request", true, "554", inspect.ToServer, "OPTIONS rtsp://cam RTSP/1.0\r\n", inspect.ContentMatch},
+		{"ssdp_udp", false, "1900", inspect.ToServer, "NOTIFY * HTTP/1.1\r\n", inspect.NoMatch},
+		{"lowercase_method", true, "1234", inspect.ToServer, "get / HTTP/1.1\r\n", inspect.NoMatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			p := &matchRecorder{Protocol: New(nil)}
+			e := inspecttest.Engine(t, col, nil, p)
+			var c *inspecttest.Conv
+			if tt.tcp {
+				c = inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:"+tt.port)
+			} else {
+				c = inspecttest.NewUDP(e, "192.168.1.10:40000", "192.168.1.20:"+tt.port)
+			}
+			if tt.dir == inspect.ToServer {
+				c.Client(tt.payload)
+			} else {
+				c.Server(tt.payload)
+			}
+			if p.got != tt.want {
+				t.Errorf("Match = %v, want %v", p.got, tt.want)
+			}
+		})
+	}
+}
+
+// matchRecorder keeps the confidence of the flow's Match call.
+type matchRecorder struct {
+	*Protocol
+	got inspect.Confidence
+}
+
+func (m *matchRecorder) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
+	m.got = m.Protocol.Match(f, dir, b)
+	return m.got
+}
+
+// keepAlive is a typical request and response of a polling device.
+var (
+	keepAliveRequest  = []byte("GET /api/v1/status?id=42 HTTP/1.1\r\nHost: 192.168.1.20\r\nUser-Agent: iot-agent/1.0\r\nAccept: application/json\r\nConnection: keep-alive\r\n\r\n")
+	keepAliveResponse = []byte("HTTP/1.1 200 OK\r\nServer: lighttpd/1.4\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"status\":\"ok\",\"uptime\":1}\n")
+)
+
+// packetFeeder sends TCP segments into an engine through one reused
+// Packet, so that allocation counts are the engine's and the analyzer's
+// alone (inspecttest.Conv builds a packet per segment).
+type packetFeeder struct {
+	e          *inspect.Engine
+	p          *inspect.Packet
+	cseq, sseq uint32
+}
+
+func newPacketFeeder(t testing.TB) *packetFeeder {
+	cfg := inspect.DefaultConfig()
+	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
+	cfg.ByteBudget = 1 << 40 // the benchmark feeds far more than a real budget
+	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{New(nil)}, Sink: &inspecttest.Collector{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf := &packetFeeder{e: e, p: &inspect.Packet{Kind: inspect.KindTCP, IPProto: 6, TTL: 64}, cseq: 1000, sseq: 5000}
+	pf.send(inspect.ToServer, nil, inspect.TCPFlagSYN)
+	pf.send(inspect.ToClient, nil, inspect.TCPFlagSYN|inspect.TCPFlagACK)
+	pf.exchange(keepAliveRequest, keepAliveResponse) // the first request brings the observations
+	return pf
+}
+
+func (pf *packetFeeder) send(dir inspect.Dir, payload []byte, flags uint8) {
+	client, server := netip.MustParseAddr("192.168.1.10"), netip.MustParseAddr("192.168.1.20")
+	p := pf.p
+	p.Timestamp = p.Timestamp.Add(time.Millisecond)
+	p.TCPFlags, p.Payload = flags, payload
+	seq := &pf.cseq
+	p.Src, p.Dst, p.SrcPort, p.DstPort = client, server, 40000, 80
+	if dir == inspect.ToClient {
+		seq = &pf.sseq
+		p.Src, p.Dst, p.SrcPort, p.DstPort = server, client, 80, 40000
+	}
+	p.Seq = *seq
+	*seq += uint32(len(payload))
+	if flags&inspect.TCPFlagSYN != 0 {
+		*seq++
+	}
+	pf.e.HandlePacket(p)
+}
+
+func (pf *packetFeeder) exchange(req, resp []byte) {
+	pf.send(inspect.ToServer, req, inspect.TCPFlagACK|inspect.TCPFlagPSH)
+	pf.send(inspect.ToClient, resp, inspect.TCPFlagACK|inspect.TCPFlagPSH)
+}
+
+func TestSteadyStateAllocs(t *testing.T) {
+	pf := newPacketFeeder(t)
+	allocs := testing.AllocsPerRun(200, func() {
+		pf.exchange(keepAliveRequest, keepAliveResponse)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocs per keep-alive request, want 0", allocs)
+	}
+	if pf.e.Stats.EventsEmitted != 2 {
+		t.Errorf("%d events, want the two observations of the first request", pf.e.Stats.EventsEmitted)
+	}
+}
+
+func BenchmarkKeepAlive(b *testing.B) {
+	pf := newPacketFeeder(b)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(keepAliveRequest) + len(keepAliveResponse)))
+	for b.Loop() {
+		pf.exchange(keepAliveRequest, keepAliveResponse)
+	}
+}
+
+func FuzzStream(f *testing.F) {
+	f.Add([]byte("GET / HTTP/1.1\r\nAuthorization: Basic YTpi\r\n\r\n"), []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), uint8(0))
+	f.Add([]byte("POST /l HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nuser=\r\n0\r\n\r\n"), []byte("HTTP/1.1 401 x\r\nTransfer-Encoding: chunked\r\n\r\nz\r\n"), uint8(3))
+	f.Add([]byte("POST /api HTTP/1.1\r\nContent-Length: 30\r\n\r\n{\"user\":\"a\",\"password\":\"\\u00"), []byte("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"), uint8(1))
+	f.Add([]byte("GET /fw.bin?usr=a&pwd=b HTTP/1.1\r\nAuthorization: Digest username=\"a\", response=\"00\"\r\n\r\nHEAD / HTTP/1.1\r\n\r\n"), []byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"), uint8(7))
+	f.Fuzz(func(t *testing.T, client, server []byte, seg uint8) {
+		col := &inspecttest.Collector{}
+		e := inspecttest.Engine(t, col, nil, New(&recordingScanner{}))
+		c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:80")
+		step := int(seg%16) + 1
+		all := client
+		for len(client) > 0 || len(server) > 0 {
+			n := min(step, len(client))
+			c.ClientBytes(client[:n])
+			client = client[n:]
+			m := min(step, len(server))
+			c.ServerBytes(server[:m])
+			server = server[m:]
+		}
+		c.Close()
+		e.Flush()
+		// Each request line brings at most two credentials kept for it
+		// (query or body, and headers); any more come from extra
+		// Authorization headers, one each.
+		limit := 2*bytes.Count(all, []byte("HTTP/1.")) + bytes.Count(bytes.ToUpper(all), []byte("AUTHORIZATION")) + 1
+		if got := len(col.Kind(event.KindPlaintextCredentials)); got > limit {
+			t.Fatalf("%d logins from input with at most %d", got, limit)
+		}
+	})
+}

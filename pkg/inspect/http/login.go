@@ -1,0 +1,338 @@
+package http
+
+import (
+	"bytes"
+	"unicode/utf8"
+
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/httpauth"
+)
+
+const (
+	basicScratch = httpauth.MaxBasic
+	maxUser      = 128 // form and Digest user names kept
+	maxPass      = 256 // form passwords kept
+	maxFieldName = 32  // longer field names are not login fields
+)
+
+// headerLogin classifies the credential of an Authorization or
+// Proxy-Authorization header. Unknown schemes carry nothing we can read.
+func (a *analyzer) headerLogin(f *inspect.Flow, value []byte) {
+	scheme, rest := httpauth.Split(value)
+	l := inspect.Login{Protocol: "http", Mechanism: scheme.String()}
+	switch scheme {
+	case httpauth.SchemeBasic:
+		user, pass, ok := httpauth.Basic(rest, &a.basic)
+		if !ok {
+			return
+		}
+		l.User, l.Secret = user, pass
+	case httpauth.SchemeDigest:
+		d, ok := httpauth.ParseDigest(rest)
+		if !ok {
+			return
+		}
+		l.User = a.basic[:httpauth.Unescape(a.basic[:maxUser], d.Username)]
+		l.Kind = inspect.SecretHashed
+		l.Verify = d.Verifier(a.method[:a.methodLen])
+	case httpauth.SchemeBearer:
+		token, _ := inspect.CutWord(rest)
+		if len(token) == 0 {
+			return
+		}
+		l.Secret, l.Kind = token, inspect.SecretToken
+	default:
+		return
+	}
+	c := f.Classify(&l)
+	clear(a.basic[:])
+	a.addRequestCred(f, pendingCred{used: true, cred: c})
+}
+
+// queryLogin looks for a login in the query string of a request target
+// (IP cameras take "?usr=admin&pwd=..." on their CGI scripts).
+func (a *analyzer) queryLogin(f *inspect.Flow, target []byte) (pendingCred, bool) {
+	i := bytes.IndexByte(target, '?')
+	if i < 0 {
+		return pendingCred{}, false
+	}
+	q := target[i+1:]
+	if j := bytes.IndexByte(q, '#'); j >= 0 {
+		q = q[:j]
+	}
+	a.form.reset()
+	a.form.urlencoded(q)
+	return a.formCred(f, "query")
+}
+
+// bodyLogin looks for a login in a request body prefix: URL-encoded and
+// JSON forms. A body without Content-Type is sniffed.
+func (a *analyzer) bodyLogin(f *inspect.Flow, kind bodyKind, body []byte) {
+	a.form.reset()
+	mechanism := "form"
+	switch kind {
+	case bodyForm:
+		a.form.urlencoded(body)
+	case bodyJSON:
+		mechanism = "json"
+		a.form.json(body)
+	case bodyUnknown, bodyText:
+		if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '{' {
+			mechanism = "json"
+			a.form.json(body)
+		} else {
+			a.form.urlencoded(body)
+		}
+	default:
+		return
+	}
+	if c, ok := a.formCred(f, mechanism); ok {
+		a.bodyCred(f, c)
+	}
+}
+
+// formCred classifies the login the form scratch holds, if it has a
+// password field, and wipes the scratch.
+func (a *analyzer) formCred(f *inspect.Flow, mechanism string) (pendingCred, bool) {
+	s := &a.form
+	defer s.reset()
+	if !s.hasPass {
+		return pendingCred{}, false
+	}
+	c := f.Classify(&inspect.Login{
+		Protocol:  "http",
+		Mechanism: mechanism,
+		User:      s.user[:s.userLen],
+		Secret:    s.pass[:s.passLen],
+	})
+	return pendingCred{used: true, form: true, cred: c}, true
+}
+
+// formScratch collects the user and password fields of one form.
+type formScratch struct {
+	user     [maxUser]byte
+	userLen  int
+	userRank int // 0: none yet; see fieldRank
+	pass     [maxPass]byte
+	passLen  int
+	hasPass  bool
+	name     [maxFieldName]byte
+	value    [maxPass]byte
+	valueLen int
+}
+
+func (s *formScratch) reset() {
+	clear(s.user[:])
+	clear(s.pass[:])
+	clear(s.value[:])
+	s.userLen, s.userRank, s.passLen, s.hasPass, s.valueLen = 0, 0, 0, false, 0
+}
+
+// field considers one decoded name and value (held in s.value).
+func (s *formScratch) field(name []byte) {
+	switch rank := fieldRank(name); {
+	case rank == rankPassword:
+		if !s.hasPass {
+			s.hasPass = true
+			s.passLen = copy(s.pass[:], s.value[:s.valueLen])
+		}
+	case rank > s.userRank:
+		s.userRank = rank
+		s.userLen = copy(s.user[:], s.value[:s.valueLen])
+	}
+}
+
+// urlencoded reads name=value pairs separated by '&'.
+func (s *formScratch) urlencoded(b []byte) {
+	for len(b) > 0 {
+		pair := b
+		if i := bytes.IndexByte(b, '&'); i >= 0 {
+			pair, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		rawName, rawValue, ok := bytes.Cut(pair, []byte("="))
+		if !ok {
+			continue
+		}
+		n := percentDecode(s.name[:], rawName)
+		if n == len(s.name) { // too long (or exactly full) to be a login field
+			continue
+		}
+		s.valueLen = percentDecode(s.value[:], rawValue)
+		s.field(s.name[:n])
+	}
+}
+
+// percentDecode URL-decodes src into dst ('+' is a space) and returns the
+// bytes written; it stops when dst is full. Bad escapes stay as they are.
+func percentDecode(dst, src []byte) int {
+	n := 0
+	for i := 0; i < len(src) && n < len(dst); i++ {
+		c := src[i]
+		switch {
+		case c == '+':
+			c = ' '
+		case c == '%' && i+2 < len(src) && isHex(src[i+1]) && isHex(src[i+2]):
+			c = unhex(src[i+1])<<4 | unhex(src[i+2])
+			i += 2
+		}
+		dst[n] = c
+		n++
+	}
+	return n
+}
+
+// json reads "key": value pairs at any depth of a JSON document. It is a
+// scanner, not a validator: a truncated or malformed body yields the
+// pairs before the damage.
+func (s *formScratch) json(b []byte) {
+	for i := 0; i < len(b); {
+		if b[i] != '"' {
+			i++
+			continue
+		}
+		n, end := jsonString(s.name[:], b, i)
+		i = end
+		j := skipSpace(b, i)
+		if j >= len(b) || b[j] != ':' {
+			continue // a string value, not a key
+		}
+		j = skipSpace(b, j+1)
+		if j >= len(b) {
+			return
+		}
+		switch c := b[j]; {
+		case c == '"':
+			s.valueLen, i = jsonString(s.value[:], b, j)
+		case c == '-' || (c >= '0' && c <= '9'):
+			k := j
+			for k < len(b) && (b[k] == '-' || b[k] == '+' || b[k] == '.' || b[k] == 'e' || b[k] == 'E' || (b[k] >= '0' && b[k] <= '9')) {
+				k++
+			}
+			s.valueLen, i = copy(s.value[:], b[j:k]), k
+		default:
+			i = j
+			continue // an object, array, or literal
+		}
+		if n < len(s.name) {
+			s.field(s.name[:n])
+		}
+	}
+}
+
+// jsonString decodes the JSON string starting at b[start] (a quote) into
+// dst and returns the bytes written and the index after the closing quote.
+func jsonString(dst, b []byte, start int) (n, end int) {
+	i := start + 1
+	for i < len(b) {
+		c := b[i]
+		if c == '"' {
+			return n, i + 1
+		}
+		if c == '\\' && i+1 < len(b) {
+			i++
+			switch b[i] {
+			case 'n':
+				c = '\n'
+			case 't':
+				c = '\t'
+			case 'r':
+				c = '\r'
+			case 'b':
+				c = '\b'
+			case 'f':
+				c = '\f'
+			case 'u':
+				if i+4 < len(b) && isHex(b[i+1]) && isHex(b[i+2]) && isHex(b[i+3]) && isHex(b[i+4]) {
+					r := rune(unhex(b[i+1]))<<12 | rune(unhex(b[i+2]))<<8 | rune(unhex(b[i+3]))<<4 | rune(unhex(b[i+4]))
+					i += 5
+					if n+utf8.RuneLen(r) <= len(dst) {
+						n += utf8.EncodeRune(dst[n:], r)
+					}
+					continue
+				}
+			default:
+				c = b[i] // \" \\ \/ and anything else: the character itself
+			}
+		}
+		if n < len(dst) {
+			dst[n] = c
+			n++
+		}
+		i++
+	}
+	return n, i
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// Ranks of form fields: a password field, or how surely a field names the
+// user. "name" counts only when nothing better is present, and no field
+// counts without a password beside it.
+const (
+	rankNone     = 0
+	rankName     = 1
+	rankUser     = 2
+	rankPassword = 3
+)
+
+var (
+	passwordNames    = [...]string{"pass", "password", "pwd", "passwd", "passphrase", "secret", "pw"}
+	passwordSuffixes = [...]string{"password", "passwd", "pwd", "_pass", "passphrase"}
+	userNames        = [...]string{"user", "username", "login", "email", "account", "usr", "uname", "userid", "user_id", "loginname", "login_name", "user_name", "acct", "mail"}
+	userSuffixes     = [...]string{"username", "user_name", "_user", "_login", "_email"}
+)
+
+// fieldRank says what a form field's name makes it, ignoring ASCII case:
+// "password", "j_password" and "loginPwd" are passwords; "user", "email"
+// and "j_username" are users.
+func fieldRank(name []byte) int {
+	for _, n := range passwordNames {
+		if inspect.EqualFold(name, n) {
+			return rankPassword
+		}
+	}
+	for _, s := range passwordSuffixes {
+		if hasSuffixFold(name, s) {
+			return rankPassword
+		}
+	}
+	for _, n := range userNames {
+		if inspect.EqualFold(name, n) {
+			return rankUser
+		}
+	}
+	for _, s := range userSuffixes {
+		if hasSuffixFold(name, s) {
+			return rankUser
+		}
+	}
+	if inspect.EqualFold(name, "name") {
+		return rankName
+	}
+	return rankNone
+}
+
+func hasSuffixFold(s []byte, suffix string) bool {
+	return len(s) >= len(suffix) && inspect.HasPrefixFold(s[len(s)-len(suffix):], suffix)
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}

@@ -1,0 +1,183 @@
+package http
+
+import (
+	"strconv"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
+
+// endRequestHeaders queues the request just read with what it carried:
+// credentials from its headers and query string, and a firmware download.
+func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
+	a.observeClient(f)
+	if a.qLen == maxPending {
+		// The server is far behind: give up on the oldest request, but
+		// remember that its response is still due so that later ones
+		// stay paired.
+		e := a.pop()
+		a.resolve(f, e, 0, false)
+		a.dropped++
+	}
+	e := &a.queue[(a.qHead+a.qLen)%maxPending]
+	a.qLen++
+	method := a.method[:a.methodLen]
+	*e = pending{
+		seq:     a.reqSeq,
+		head:    string(method) == "HEAD",
+		connect: string(method) == "CONNECT",
+		creds:   a.reqCreds,
+	}
+	a.reqCreds = [2]pendingCred{}
+	target := a.target[:a.targetLen]
+	if c, ok := a.queryLogin(f, target); ok {
+		a.attach(f, e, c)
+	}
+	if string(method) == "GET" {
+		host, path := splitTarget(target)
+		if len(host) == 0 {
+			host = a.host[:a.hostLen]
+		}
+		if isFirmwarePath(path) {
+			e.firmware = firmwareURL(f, host, path)
+		}
+	}
+}
+
+// attach adds a credential to a queued request; with no room left it is
+// reported at once, its outcome unknown.
+func (a *analyzer) attach(f *inspect.Flow, e *pending, c pendingCred) {
+	for i := range e.creds {
+		if !e.creds[i].used {
+			e.creds[i] = c
+			return
+		}
+	}
+	f.ReportCredential(&c.cred, inspect.OutcomeUnknown, f.LoginSubject())
+}
+
+// addRequestCred keeps a credential from the headers of the request being
+// read until the request is queued.
+func (a *analyzer) addRequestCred(f *inspect.Flow, c pendingCred) {
+	for i := range a.reqCreds {
+		if !a.reqCreds[i].used {
+			a.reqCreds[i] = c
+			return
+		}
+	}
+	f.ReportCredential(&c.cred, inspect.OutcomeUnknown, f.LoginSubject())
+}
+
+// bodyCred places a login found in a request body: on its queued request,
+// or, if the response already came (an early 401), reported with it.
+func (a *analyzer) bodyCred(f *inspect.Flow, c pendingCred) {
+	for i := 0; i < a.qLen; i++ {
+		if e := &a.queue[(a.qHead+i)%maxPending]; e.seq == a.reqSeq {
+			a.attach(f, e, c)
+			return
+		}
+	}
+	o := inspect.OutcomeUnknown
+	if a.lastSeq == a.reqSeq {
+		o = a.outcome(a.lastStatus, true, a.lastSetCookie)
+	}
+	f.ReportCredential(&c.cred, o, f.LoginSubject())
+}
+
+func (a *analyzer) pop() pending {
+	e := a.queue[a.qHead]
+	a.queue[a.qHead] = pending{}
+	a.qHead = (a.qHead + 1) % maxPending
+	a.qLen--
+	return e
+}
+
+// answer pairs a final response with the oldest queued request and
+// reports what the request carried. It returns whether that request was a
+// CONNECT.
+func (a *analyzer) answer(f *inspect.Flow) (connect bool) {
+	a.observeServer(f)
+	a.curHead = false
+	if a.dropped > 0 {
+		a.dropped--
+		return false
+	}
+	if a.qLen == 0 {
+		return false
+	}
+	e := a.pop()
+	a.curHead = e.head
+	a.lastSeq, a.lastStatus, a.lastSetCookie = e.seq, a.status, a.setCookie
+	a.resolve(f, e, a.status, a.setCookie)
+	return e.connect
+}
+
+// resolve reports a request's credentials and firmware download given
+// its response status (0: none seen).
+func (a *analyzer) resolve(f *inspect.Flow, e pending, status int, setCookie bool) {
+	for i := range e.creds {
+		if c := &e.creds[i]; c.used {
+			f.ReportCredential(&c.cred, a.outcome(status, c.form, setCookie), f.LoginSubject())
+		}
+	}
+	if e.firmware != "" {
+		reportFirmware(f, e.firmware, status)
+	}
+}
+
+// outcome is the server's verdict on a login from its response status.
+//
+// Authorization headers: 2xx and 3xx mean the server took them; 401, 403
+// and 407 mean it did not. Forms and query strings: servers answer a
+// failed form login with 200 and an error page as often as with a
+// success page, so 200 alone says nothing; a 2xx or 3xx that sets a
+// cookie (a session) means accepted, and 401 or 403 means rejected.
+// Anything else, or pairing made unreliable by lost bytes, is unknown.
+func (a *analyzer) outcome(status int, form, setCookie bool) inspect.Outcome {
+	switch {
+	case a.unpaired || status == 0:
+		return inspect.OutcomeUnknown
+	case status == 401 || status == 403 || (status == 407 && !form):
+		return inspect.OutcomeRejected
+	case status >= 200 && status < 400 && (!form || setCookie):
+		return inspect.OutcomeAccepted
+	}
+	return inspect.OutcomeUnknown
+}
+
+// flushPending reports every queued request as unanswered.
+func (a *analyzer) flushPending(f *inspect.Flow) {
+	for a.qLen > 0 {
+		a.resolve(f, a.pop(), 0, false)
+	}
+	a.dropped = 0
+}
+
+// reportUnqueued reports the credentials of a request whose headers never
+// ended, its outcome unknown.
+func (a *analyzer) reportUnqueued(f *inspect.Flow) {
+	for i := range a.reqCreds {
+		if c := &a.reqCreds[i]; c.used {
+			f.ReportCredential(&c.cred, inspect.OutcomeUnknown, f.LoginSubject())
+		}
+	}
+	a.reqCreds = [2]pendingCred{}
+}
+
+func reportFirmware(f *inspect.Flow, url string, status int) {
+	st := "none"
+	if status > 0 {
+		st = strconv.Itoa(status)
+	}
+	f.Emit(inspect.SubjectClient, &event.Event{
+		Type:       event.TypeFinding,
+		Kind:       event.KindFirmwareOverHTTP,
+		Severity:   event.SeverityMedium,
+		Capability: event.CapSoftwareUpdates,
+		// 5.3-7: update mechanisms use best-practice cryptography; a
+		// download over plain HTTP has none on the wire.
+		Provision: "5.3-7",
+		Summary:   "Firmware or software update downloaded over plain HTTP from " + url,
+		Evidence:  event.Evidence{"url": url, "status": st},
+	})
+}

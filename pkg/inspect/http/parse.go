@@ -1,0 +1,131 @@
+package http
+
+import (
+	"bytes"
+
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/httpauth"
+)
+
+// parseRequestLine splits "METHOD target HTTP/1.x". The method is a token
+// of upper-case letters (WebDAV's and others' too), the version must be
+// HTTP/1.x; a target with spaces in it (broken clients) is taken whole.
+func parseRequestLine(line []byte) (method, target []byte, ok bool) {
+	sp := bytes.IndexByte(line, ' ')
+	if sp < 1 || sp > 16 {
+		return nil, nil, false
+	}
+	method = line[:sp]
+	for _, c := range method {
+		if (c < 'A' || c > 'Z') && c != '-' && c != '_' {
+			return nil, nil, false
+		}
+	}
+	last := bytes.LastIndexByte(line, ' ')
+	if last <= sp+1 || !bytes.HasPrefix(line[last+1:], []byte("HTTP/1.")) {
+		return nil, nil, false
+	}
+	return method, line[sp+1 : last], true
+}
+
+// parseStatusLine reads the status code of "HTTP/1.x NNN reason".
+func parseStatusLine(line []byte) (int, bool) {
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
+		return 0, false
+	}
+	code := 0
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		code = code*10 + int(c-'0')
+	}
+	if len(line) > 12 && line[12] != ' ' {
+		return 0, false
+	}
+	return code, code >= 100
+}
+
+// cutHeader splits "Name: value" with the value trimmed.
+func cutHeader(line []byte) (name, value []byte, ok bool) {
+	i := bytes.IndexByte(line, ':')
+	if i <= 0 {
+		return nil, nil, false
+	}
+	return bytes.TrimRight(line[:i], " \t"), bytes.TrimSpace(line[i+1:]), true
+}
+
+// parseDecimal reads a non-negative decimal of at most 18 digits.
+func parseDecimal(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// parseChunkSize reads a chunk-size line: hex digits, then optional
+// extensions after ';'.
+func parseChunkSize(line []byte) (int64, bool) {
+	if i := bytes.IndexByte(line, ';'); i >= 0 {
+		line = line[:i]
+	}
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 || len(line) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range line {
+		if !isHex(c) {
+			return 0, false
+		}
+		n = n<<4 | int64(unhex(c))
+	}
+	return n, true
+}
+
+func classifyContentType(v []byte) bodyKind {
+	switch {
+	case inspect.ContainsFold(v, "x-www-form-urlencoded"):
+		return bodyForm
+	case inspect.ContainsFold(v, "json"):
+		return bodyJSON
+	case inspect.HasPrefixFold(v, "image/"), inspect.HasPrefixFold(v, "video/"), inspect.HasPrefixFold(v, "audio/"),
+		inspect.HasPrefixFold(v, "font/"), inspect.HasPrefixFold(v, "multipart/"),
+		inspect.ContainsFold(v, "octet-stream"), inspect.ContainsFold(v, "zip"), inspect.ContainsFold(v, "protobuf"):
+		return bodyBinary
+	}
+	return bodyText
+}
+
+// unescapedRealm copies the realm of a challenge into dst.
+func unescapedRealm(dst, challenge []byte) int {
+	return httpauth.Unescape(dst, httpauth.Realm(challenge))
+}
+
+// splitTarget separates a request target into the host of an absolute
+// form ("http://host/path", as sent to proxies) and the path without its
+// query or fragment.
+func splitTarget(target []byte) (host, path []byte) {
+	if inspect.HasPrefixFold(target, "http://") {
+		rest := target[len("http://"):]
+		i := bytes.IndexAny(rest, "/?#")
+		if i < 0 {
+			i = len(rest)
+		}
+		host, target = rest[:i], rest[i:]
+		if j := bytes.LastIndexByte(host, '@'); j >= 0 {
+			host = host[j+1:] // never carry user:password@ into evidence
+		}
+	}
+	if i := bytes.IndexAny(target, "?#"); i >= 0 {
+		target = target[:i]
+	}
+	return host, target
+}
