@@ -163,6 +163,9 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 }
 
 func (a *analyzer) command(f *inspect.Flow, line []byte) {
+	// A client speaks after the greeting; when the capture missed it,
+	// the next reply already answers this command.
+	a.greeted = true
 	if a.auth.Active() {
 		a.respond(f, line)
 		return

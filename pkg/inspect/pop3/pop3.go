@@ -1,0 +1,408 @@
+// Package pop3 finds POP3 logins (RFC 1939 USER/PASS and APOP, RFC 5034
+// AUTH with PLAIN, LOGIN, CRAM-MD5, XOAUTH2) and the server's verdict on
+// them, reports the server's greeting as a banner, and stops at STLS.
+// Multi-line responses (RETR, TOP, LIST, CAPA) stream through unread and
+// unbuffered.
+package pop3
+
+import (
+	"bytes"
+	"crypto/md5"
+	"encoding/hex"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/sasl"
+)
+
+// Protocol is POP3.
+type Protocol struct {
+	pool inspect.FreeList[analyzer]
+	// scratch decodes one SASL message at a time; the engine feeds one
+	// flow at a time, so every flow can share it.
+	scratch sasl.Scratch
+}
+
+// New returns the POP3 protocol.
+func New() *Protocol { return &Protocol{} }
+
+// Name implements inspect.Protocol.
+func (*Protocol) Name() string { return "pop3" }
+
+// Match implements inspect.Protocol: on port 110 a "+OK" greeting or a
+// POP3 command; elsewhere a "+OK" greeting that names POP or carries an
+// APOP timestamp (a bare "+OK" is also what Redis answers).
+func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
+	if !f.IsTCP() {
+		return inspect.NoMatch
+	}
+	onPort := f.Server.Port() == 110
+	line := firstLine(b)
+	if dir == inspect.ToClient && inspect.HasPrefixFold(line, "+OK") {
+		if onPort || inspect.ContainsFold(line, "pop") || timestamp(line) != nil {
+			return inspect.ContentMatch
+		}
+	}
+	if !onPort {
+		return inspect.NoMatch
+	}
+	if dir == inspect.ToServer {
+		cmd, _ := inspect.CutWord(line)
+		for _, c := range [...]string{"USER", "APOP", "AUTH", "CAPA", "STLS"} {
+			if inspect.EqualFold(cmd, c) {
+				return inspect.ContentMatch
+			}
+		}
+	}
+	return inspect.PortMatch
+}
+
+func firstLine(b []byte) []byte {
+	if line, _, ok := inspect.NextLine(b); ok {
+		return line
+	}
+	return b
+}
+
+// timestamp returns the APOP timestamp "<...>" of a greeting, or nil.
+func timestamp(greeting []byte) []byte {
+	i := bytes.IndexByte(greeting, '<')
+	if i < 0 {
+		return nil
+	}
+	j := bytes.IndexByte(greeting[i:], '>')
+	if j < 0 {
+		return nil
+	}
+	return greeting[i : i+j+1]
+}
+
+// NewAnalyzer implements inspect.Protocol.
+func (p *Protocol) NewAnalyzer(*inspect.Flow) inspect.Analyzer {
+	a := p.pool.Get()
+	a.proto = p
+	return a
+}
+
+// command is what the analyzer needs to know of a command to read the
+// server's status reply to it.
+type command uint8
+
+const (
+	cmdOther command = iota
+	cmdMulti         // +OK is followed by a dot-terminated body
+	cmdLogin         // PASS, APOP: the reply is the verdict
+	cmdAuth          // AUTH: challenges, then the verdict
+	cmdSTLS
+)
+
+const (
+	maxUser      = 256
+	maxTimestamp = 128
+	// maxPipelined commands wait for replies at once (RFC 2449
+	// PIPELINING); replies to commands beyond are not matched.
+	maxPipelined = 16
+)
+
+type analyzer struct {
+	proto    *Protocol
+	auth     sasl.Exchange
+	pending  inspect.Credential
+	hasLogin bool
+
+	greeted      bool
+	timestamp    [maxTimestamp]byte // the greeting's APOP timestamp
+	timestampLen int
+	apopDigest   [md5.Size]byte
+	user         [maxUser]byte // from USER, for PASS
+	userLen      int
+
+	queue      [maxPipelined]command // commands awaiting a status reply
+	head, size int
+
+	inBody bool // server bytes are a multi-line response up to the "." line
+	body   dotScanner
+	// resync is set per direction after a gap: the bytes up to the next
+	// line feed are the tail of a line whose start was lost.
+	resync [2]bool
+}
+
+func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
+	consumed := 0
+	for consumed < len(data) {
+		rest := data[consumed:]
+		if dir == inspect.ToClient && a.inBody {
+			n, end := a.body.scan(rest)
+			consumed += n
+			if end {
+				a.inBody = false
+			}
+			continue
+		}
+		line, n, ok := inspect.NextLine(rest)
+		if !ok {
+			if a.resync[dir] {
+				return len(data)
+			}
+			return consumed
+		}
+		consumed += n
+		if a.resync[dir] {
+			a.resync[dir] = false
+			continue
+		}
+		if dir == inspect.ToServer {
+			a.command(f, line)
+		} else {
+			a.reply(f, line)
+		}
+		if a.proto == nil { // closed by StopInspection
+			return len(data)
+		}
+	}
+	return consumed
+}
+
+func (a *analyzer) command(f *inspect.Flow, line []byte) {
+	// A client speaks after the greeting; when the capture missed it,
+	// the next server line already answers this command.
+	a.greeted = true
+	if a.auth.Active() {
+		a.respond(f, line)
+		return
+	}
+	cmd, arg := inspect.CutWord(line)
+	switch {
+	case inspect.EqualFold(cmd, "USER"):
+		a.userLen = copy(a.user[:], arg)
+		a.push(cmdOther)
+	case inspect.EqualFold(cmd, "PASS"):
+		a.login(f, &inspect.Login{Mechanism: "USER/PASS", User: a.user[:a.userLen], Secret: arg})
+		a.push(cmdLogin)
+	case inspect.EqualFold(cmd, "APOP"):
+		a.apop(f, arg)
+		a.push(cmdLogin)
+	case inspect.EqualFold(cmd, "AUTH"):
+		mech, initial := inspect.CutWord(arg)
+		if len(mech) == 0 {
+			a.push(cmdMulti) // lists the mechanisms
+			return
+		}
+		a.auth.Start(mech)
+		a.push(cmdAuth)
+		if len(initial) > 0 {
+			a.respond(f, initial)
+		}
+	case inspect.EqualFold(cmd, "STLS"):
+		a.push(cmdSTLS)
+	case inspect.EqualFold(cmd, "CAPA"), inspect.EqualFold(cmd, "RETR"), inspect.EqualFold(cmd, "TOP"):
+		a.push(cmdMulti)
+	case inspect.EqualFold(cmd, "LIST"), inspect.EqualFold(cmd, "UIDL"):
+		if len(arg) == 0 {
+			a.push(cmdMulti) // the whole listing; with an argument, one line
+		} else {
+			a.push(cmdOther)
+		}
+	default:
+		a.push(cmdOther)
+	}
+}
+
+// apop reads "APOP name digest": the digest is MD5 of the greeting's
+// timestamp and the password (RFC 1939 section 7), so the password can be
+// tested but not read.
+func (a *analyzer) apop(f *inspect.Flow, arg []byte) {
+	i := bytes.LastIndexByte(arg, ' ')
+	if i < 0 {
+		return
+	}
+	user, hexDigest := bytes.TrimRight(arg[:i], " "), arg[i+1:]
+	if len(hexDigest) != 2*md5.Size {
+		return
+	}
+	if _, err := hex.Decode(a.apopDigest[:], hexDigest); err != nil {
+		return
+	}
+	l := inspect.Login{Mechanism: "APOP", User: user, Kind: inspect.SecretHashed}
+	if a.timestampLen > 0 {
+		ts, digest := a.timestamp[:a.timestampLen], a.apopDigest
+		l.Verify = func(candidate []byte) bool {
+			h := md5.New()
+			h.Write(ts)
+			h.Write(candidate)
+			var sum [md5.Size]byte
+			return bytes.Equal(h.Sum(sum[:0]), digest[:])
+		}
+	}
+	a.login(f, &l)
+}
+
+// respond hands a client line to the SASL exchange.
+func (a *analyzer) respond(f *inspect.Flow, line []byte) {
+	if l, ok := a.auth.Respond(line, &a.proto.scratch); ok {
+		l.Mechanism = "AUTH " + l.Mechanism
+		a.login(f, &l)
+	}
+}
+
+// login classifies a login at once and keeps it for the server's verdict.
+func (a *analyzer) login(f *inspect.Flow, l *inspect.Login) {
+	a.flush(f, inspect.OutcomeUnknown)
+	l.Protocol = "pop3"
+	a.pending = f.Classify(l)
+	a.hasLogin = true
+}
+
+func (a *analyzer) push(c command) {
+	if a.size == len(a.queue) {
+		return
+	}
+	a.queue[(a.head+a.size)%len(a.queue)] = c
+	a.size++
+}
+
+func (a *analyzer) pop() (command, bool) {
+	if a.size == 0 {
+		return cmdOther, false
+	}
+	c := a.queue[a.head]
+	a.head = (a.head + 1) % len(a.queue)
+	a.size--
+	return c, true
+}
+
+func (a *analyzer) reply(f *inspect.Flow, line []byte) {
+	ok := inspect.HasPrefixFold(line, "+OK")
+	if !a.greeted {
+		a.greeted = true
+		if ok {
+			a.greeting(f, line)
+		}
+		return
+	}
+	if len(line) > 0 && line[0] == '+' && !ok {
+		// "+ challenge": a SASL continuation (RFC 5034).
+		if a.size > 0 && a.queue[a.head] == cmdAuth {
+			a.auth.Challenge(line[1:], &a.proto.scratch)
+		}
+		return
+	}
+	if !ok && !inspect.HasPrefixFold(line, "-ERR") {
+		return
+	}
+	c, queued := a.pop()
+	if !queued {
+		return
+	}
+	switch c {
+	case cmdMulti:
+		if ok {
+			a.inBody, a.body = true, dotScanner{}
+		}
+	case cmdAuth, cmdLogin:
+		a.auth.End()
+		if ok {
+			a.flush(f, inspect.OutcomeAccepted)
+		} else {
+			a.flush(f, inspect.OutcomeRejected)
+		}
+	case cmdSTLS:
+		if ok {
+			f.StopInspection()
+		}
+	}
+}
+
+func (a *analyzer) greeting(f *inspect.Flow, line []byte) {
+	if ts := timestamp(line); len(ts) <= len(a.timestamp) {
+		a.timestampLen = copy(a.timestamp[:], ts)
+	}
+	f.Emit(inspect.SubjectServer, &event.Event{
+		Type:     event.TypeObservation,
+		Kind:     event.KindBanner,
+		Severity: event.SeverityInfo,
+		Summary:  "POP3 server greeting",
+		Evidence: event.Evidence{"protocol": "pop3", "banner": inspect.Printable(line[len("+OK"):], 160)},
+	})
+}
+
+// flush reports the pending login, if any.
+func (a *analyzer) flush(f *inspect.Flow, o inspect.Outcome) {
+	if !a.hasLogin {
+		return
+	}
+	a.hasLogin = false
+	f.ReportCredential(&a.pending, o, f.LoginSubject())
+}
+
+// Gap loses the place in the conversation: replies can no longer be
+// matched to commands, and a multi-line response may have ended unseen.
+func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
+	a.auth.End()
+	a.head, a.size = 0, 0
+	if dir == inspect.ToClient {
+		a.inBody = false
+	}
+	a.resync[dir] = true
+}
+
+func (a *analyzer) Close(f *inspect.Flow) {
+	a.flush(f, inspect.OutcomeUnknown)
+	a.proto.pool.Put(a)
+}
+
+// dotScanner finds the end of a multi-line response (RFC 1939 section
+// 3): a line holding only ".". Its zero value is at the start of a line,
+// where a response body begins.
+type dotScanner struct{ state uint8 }
+
+const (
+	lineStart uint8 = iota
+	midLine
+	sawDot   // "." at the start of a line
+	sawDotCR // ".\r" at the start of a line
+)
+
+// scan consumes body bytes and reports whether the terminating line ended
+// within b; n counts the bytes up to and including it.
+func (s *dotScanner) scan(b []byte) (n int, end bool) {
+	for i := 0; i < len(b); {
+		c := b[i]
+		switch s.state {
+		case midLine:
+			j := bytes.IndexByte(b[i:], '\n')
+			if j < 0 {
+				return len(b), false
+			}
+			i += j + 1
+			s.state = lineStart
+			continue
+		case lineStart:
+			switch c {
+			case '.':
+				s.state = sawDot
+			case '\n':
+			default:
+				s.state = midLine
+			}
+		case sawDot:
+			switch c {
+			case '\r':
+				s.state = sawDotCR
+			case '\n':
+				*s = dotScanner{}
+				return i + 1, true
+			default:
+				s.state = midLine
+			}
+		case sawDotCR:
+			if c == '\n' {
+				*s = dotScanner{}
+				return i + 1, true
+			}
+			s.state = midLine
+		}
+		i++
+	}
+	return len(b), false
+}
