@@ -32,13 +32,13 @@ const (
 type nvtState uint8
 
 const (
-	stData     nvtState = iota
-	stCR                // a CR ended a line; an LF or NUL after it belongs to it
-	stIAC               // after IAC
-	stOption            // after IAC WILL/WONT/DO/DONT, waiting for the option
-	stSubOption         // after IAC SB, waiting for the option
-	stSub               // inside a subnegotiation
-	stSubIAC            // IAC inside a subnegotiation
+	stData      nvtState = iota
+	stCR                 // a CR ended a line; an LF or NUL after it belongs to it
+	stIAC                // after IAC
+	stOption             // after IAC WILL/WONT/DO/DONT, waiting for the option
+	stSubOption          // after IAC SB, waiting for the option
+	stSub                // inside a subnegotiation
+	stSubIAC             // IAC inside a subnegotiation
 )
 
 // maxSub bounds the subnegotiation bytes kept; NEW-ENVIRON IS with a

@@ -95,9 +95,24 @@ type serverLine struct {
 	buf [maxServerLine]byte
 	n   int
 	// handled is set once the line told something (a prompt, a verdict)
-	// or must not be read as a verdict: it was already on screen when
-	// the client pressed Enter (the prompt and the echoed input).
+	// or must not be read: the server is echoing what the client typed.
 	handled bool
+	seen    int // length of the line when it was handled
+}
+
+func (l *serverLine) done() {
+	l.handled, l.seen = true, l.n
+}
+
+// enter follows the client's Enter, which ends the line on the client's
+// terminal: what the server prints next is a new line, unless the server
+// has been echoing what was typed after its prompt, in which case the
+// rest of the echo up to the server's own line end is skipped.
+func (l *serverLine) enter() {
+	if l.handled && len(trimSpace(l.buf[l.seen:l.n])) > 0 {
+		return
+	}
+	l.n, l.handled = 0, false
 }
 
 func (l *serverLine) add(b byte) {
@@ -105,6 +120,7 @@ func (l *serverLine) add(b byte) {
 		// Keep the tail: prompts are at the end of a line.
 		half := len(l.buf) / 2
 		l.n = copy(l.buf[:], l.buf[half:])
+		l.seen = max(l.seen-half, 0)
 	}
 	l.buf[l.n] = b
 	l.n++
@@ -208,9 +224,7 @@ func (a *analyzer) typedLine(f *inspect.Flow, line []byte, over bool) {
 	if a.phase == phaseShell {
 		return
 	}
-	if a.server.n > 0 {
-		a.server.handled = true
-	}
+	a.server.enter()
 	if over {
 		// Garbage, or a line partly lost: it is no user and no password.
 		if a.phase == phaseWantUser || a.phase == phaseWantPass {
@@ -298,11 +312,11 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 	case phaseVerdict:
 		switch {
 		case loggedIn(text, partial):
-			a.server.handled = true
+			a.server.done()
 			a.accepted(f)
 			return
 		case refused(text):
-			a.server.handled = true
+			a.server.done()
 			a.flush(f, inspect.OutcomeRejected)
 			a.phase = phaseIdle
 			return
@@ -311,7 +325,7 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 			a.flush(f, inspect.OutcomeRejected)
 			a.phase = phaseIdle
 		case inspect.ContainsFold(text, "welcome"):
-			a.server.handled = true
+			a.server.done()
 			a.accepted(f)
 			return
 		}
@@ -319,26 +333,27 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 		switch {
 		case loggedIn(text, partial):
 			// In without a password: report the empty one.
-			a.server.handled = true
+			a.server.done()
 			a.login(f, nil)
 			a.accepted(f)
 			return
 		case refused(text):
-			a.server.handled = true
+			a.server.done()
 			a.phase = phaseIdle
 			return
 		}
 	}
 	if k := promptOf(text); k != promptNone {
-		a.server.handled = true
+		a.server.done()
 		a.prompt(f, k, text)
 		return
 	}
 	if partial && !a.prompted && !a.bannerDone && isShellPrompt(text) {
 		// A shell without a login: what came before it is the banner;
 		// what follows is the owner's session, none of our business.
-		a.server.handled = true
+		a.server.done()
 		a.finishBanner(f, text)
+		a.phase = phaseShell
 	}
 }
 

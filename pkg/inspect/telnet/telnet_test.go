@@ -1,0 +1,783 @@
+package telnet
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+)
+
+// seg is one segment of a scripted conversation.
+type seg struct {
+	dir  inspect.Dir
+	data string
+}
+
+func srv(s string) []seg { return []seg{{inspect.ToClient, s}} }
+func cli(s string) []seg { return []seg{{inspect.ToServer, s}} }
+
+// typed sends s from the client one byte per segment, as a person typing
+// in character mode with the server not echoing (a password).
+func typed(s string) []seg {
+	var out []seg
+	for i := 0; i < len(s); i++ {
+		out = append(out, seg{inspect.ToServer, s[i : i+1]})
+	}
+	return out
+}
+
+// echoed types s one byte per segment, each echoed by the server.
+func echoed(s string) []seg {
+	var out []seg
+	for i := 0; i < len(s); i++ {
+		out = append(out, seg{inspect.ToServer, s[i : i+1]}, seg{inspect.ToClient, s[i : i+1]})
+	}
+	return out
+}
+
+func join(parts ...[]seg) []seg {
+	var out []seg
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// Negotiation as busybox telnetd and a Linux client exchange it.
+const (
+	busyboxOffer = "\xff\xfd\x01\xff\xfd\x1f\xff\xfb\x01\xff\xfb\x03"                                     // DO ECHO, DO NAWS, WILL ECHO, WILL SGA
+	clientAnswer = "\xff\xfc\x01\xff\xfb\x1f\xff\xfa\x1f\x00\x50\x00\x18\xff\xf0\xff\xfd\x01\xff\xfd\x03" // WONT ECHO, WILL NAWS, SB NAWS 80x24 SE, DO ECHO, DO SGA
+	busyboxShell = "\r\n\r\nBusyBox v1.19.4 (2014-03-26 11:30:51 CST) built-in shell (ash)\r\nEnter 'help' for a list of built-in commands.\r\n\r\n# "
+	busyboxLine  = "BusyBox v1.19.4 (2014-03-26 11:30:51 CST) built-in shell (ash)"
+)
+
+// busyboxAttempt is one login at a busybox telnetd: the user echoed, the
+// password not.
+func busyboxAttempt(user, password string) []seg {
+	return join(echoed(user), cli("\r\n"), srv("\r\nPassword: "), typed(password), cli("\r\n"))
+}
+
+func busyboxSession() []seg {
+	return join(srv(busyboxOffer), cli(clientAnswer), srv("\r\n(none) login: "),
+		busyboxAttempt("root", "xc3511"), srv(busyboxShell))
+}
+
+func busyboxFailThenSuccess() []seg {
+	return join(srv(busyboxOffer), cli(clientAnswer), srv("\r\n(none) login: "),
+		busyboxAttempt("root", "wrongpw1"), srv("\r\nLogin incorrect\r\n(none) login: "),
+		busyboxAttempt("root", "xc3511"), srv(busyboxShell))
+}
+
+// subneg builds IAC SB option params IAC SE.
+func subneg(option byte, params string) string {
+	return "\xff\xfa" + string(option) + params + "\xff\xf0"
+}
+
+// run plays segments between a LAN client and a LAN telnet server.
+func run(t testing.TB, segs []seg) *inspecttest.Collector {
+	t.Helper()
+	col := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, col, nil, New())
+	c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:23")
+	for _, s := range segs {
+		if s.dir == inspect.ToServer {
+			c.Client(s.data)
+		} else {
+			c.Server(s.data)
+		}
+	}
+	c.Close()
+	e.Flush()
+	return col
+}
+
+// summary lists the logins and banners reported, for comparing runs.
+func summary(col *inspecttest.Collector) []string {
+	var out []string
+	for _, ev := range col.Events {
+		switch ev.Kind {
+		case event.KindBanner:
+			out = append(out, fmt.Sprintf("banner %s %q", ev.Evidence["stage"], ev.Evidence["banner"]))
+		default:
+			ev := ev.Evidence
+			out = append(out, fmt.Sprintf("login user=%s class=%s hash=%s accepted=%s", ev["user"], ev["password_class"], ev["password_hash"], ev["accepted"]))
+		}
+	}
+	return out
+}
+
+// hashOf returns the password_hash the analyzer reports for a password
+// typed as a plain line, to check edited and escaped input against.
+func hashOf(t *testing.T, password string) string {
+	t.Helper()
+	escaped := strings.ReplaceAll(password, "\xff", "\xff\xff")
+	col := run(t, join(srv("login: "), cli("u\r\n"), srv("Password: "), cli(escaped+"\r\n"), srv("\r\n$ ")))
+	logins := col.Findings()
+	if len(logins) != 1 {
+		t.Fatalf("reference login for hash: %d findings", len(logins))
+	}
+	return logins[0].Evidence["password_hash"]
+}
+
+func TestMatch(t *testing.T) {
+	tests := []struct {
+		name    string
+		tcp     bool
+		port    uint16
+		payload string
+		want    inspect.Confidence
+	}{
+		{"iac_do_any_port", true, 8080, "\xff\xfd\x01", inspect.ContentMatch},
+		{"iac_will_any_port", true, 12323, "\xff\xfb\x25", inspect.ContentMatch},
+		{"iac_sb_any_port", true, 21, "\xff\xfa\x25\x02\x02\xff\xf0", inspect.ContentMatch},
+		{"iac_dont", true, 9999, "\xff\xfe\x18", inspect.ContentMatch},
+		{"text_port_23", true, 23, "login: ", inspect.PortMatch},
+		{"text_port_2323", true, 2323, "\r\nlogin: ", inspect.PortMatch},
+		{"text_other_port", true, 8080, "GET / HTTP/1.1\r\n", inspect.NoMatch},
+		{"iac_iac_is_data", true, 8080, "\xff\xff", inspect.NoMatch},
+		{"iac_nop_not_negotiation", true, 8080, "\xff\xf1", inspect.NoMatch},
+		{"lone_iac", true, 8080, "\xff", inspect.NoMatch},
+		{"empty_on_23", true, 23, "", inspect.PortMatch},
+		{"udp_port_23", false, 23, "\xff\xfd\x01", inspect.NoMatch},
+	}
+	p := New()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &inspect.Flow{Server: netip.AddrPortFrom(netip.MustParseAddr("192.168.1.20"), tt.port)}
+			f.Key.Proto = 17
+			if tt.tcp {
+				f.Key.Proto = 6
+			}
+			if got := p.Match(f, inspect.ToClient, []byte(tt.payload)); got != tt.want {
+				t.Errorf("Match = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCorpus(t *testing.T) {
+	tests := []struct {
+		name string
+		path func(t *testing.T) string
+		want func(t *testing.T) []string
+	}{
+		// Malformed AUTHENTICATION suboption, no login: nothing to report.
+		{"zeek-telnet-auth-missing-name.pcap", corpus("zeek-telnet-auth-missing-name.pcap"), nil},
+		// 65535 bytes of IAC with a bad checksum: nothing to report.
+		{"tcpdump-telnet-iac-check-oobr.pcap", corpus("tcpdump-telnet-iac-check-oobr.pcap"), nil},
+		// Recorded for this package: a real telnetd running a BusyBox-style
+		// login program and the real busybox telnet client; one wrong
+		// password, then the Mirai-list default.
+		{"busybox-login.pcap", func(*testing.T) string { return "testdata/busybox-login.pcap" }, func(t *testing.T) []string {
+			return []string{
+				`banner pre_login "(none) login:"`,
+				"login user=r*** class=unique hash=" + hashOf(t, "wrongpw") + " accepted=no",
+				"login user=r*** class=unique hash=" + hashOf(t, "xc3511") + " accepted=yes",
+				`banner after_login "` + busyboxLine + `"`,
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col, err := inspecttest.RunFile(t, tt.path(t), nil, New())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			if tt.want != nil {
+				want = tt.want(t)
+			}
+			if got := summary(col); strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			for _, secret := range []string{"wrongpw", "xc3511"} {
+				if inspecttest.Leaks(t, col.Events, secret) {
+					t.Errorf("%s leaked into an event", secret)
+				}
+			}
+		})
+	}
+}
+
+func corpus(name string) func(t *testing.T) string {
+	return func(t *testing.T) string { return inspecttest.CorpusFile(t, name) }
+}
+
+// login is what one reported login must show.
+type login struct {
+	accepted string
+	user     string // redacted
+	password string // "" for an empty password
+}
+
+func TestSyntheticLogins(t *testing.T) {
+	const iac = "\xff"
+	tests := []struct {
+		name    string
+		segs    []seg
+		want    []login
+		banners []string // "stage banner"
+		secrets []string // must not appear in any event
+	}{
+		{
+			name:    "busybox_one_char_per_segment",
+			segs:    busyboxSession(),
+			want:    []login{{"yes", "r***", "xc3511"}},
+			banners: []string{"pre_login (none) login:", "after_login " + busyboxLine},
+			secrets: []string{"xc3511"},
+		},
+		{
+			name:    "failed_then_success",
+			segs:    busyboxFailThenSuccess(),
+			want:    []login{{"no", "r***", "wrongpw1"}, {"yes", "r***", "xc3511"}},
+			banners: []string{"pre_login (none) login:", "after_login " + busyboxLine},
+			secrets: []string{"wrongpw1", "xc3511"},
+		},
+		{
+			name: "three_failures_then_close",
+			segs: join(srv("login: "), cli("admin\r\n"), srv("Password: "), cli("pass-one\r\n"), srv("\r\nLogin incorrect\r\n\r\nlogin: "),
+				cli("admin\r\n"), srv("Password: "), cli("pass-two\r\n"), srv("\r\nLogin incorrect\r\n\r\nlogin: "),
+				cli("admin\r\n"), srv("Password: "), cli("pass-three\r\n"), srv("\r\nLogin incorrect\r\n")),
+			want:    []login{{"no", "a***", "pass-one"}, {"no", "a***", "pass-two"}, {"no", "a***", "pass-three"}},
+			secrets: []string{"pass-one", "pass-two", "pass-three"},
+		},
+		{
+			name: "whole_lines_welcome",
+			segs: join(srv("\r\nlogin: "), cli("admin\r\n"), srv("Password: "), cli("hunter22\r\n"), srv("\r\nWelcome!\r\n"), srv("$ ")),
+			want: []login{{"yes", "a***", "hunter22"}},
+		},
+		{
+			name: "pipelined_user_and_password",
+			segs: join(srv("login: "), cli("admin\r\nhunter22\r\n"), srv("admin\r\nPassword: "), srv("\r\n$ ")),
+			want: []login{{"yes", "a***", "hunter22"}},
+		},
+		{
+			name: "typed_before_any_prompt",
+			segs: join(cli("admin\r\nhunter22\r\n"), srv("login: "), srv("\r\nPassword: "), srv("\r\n# ")),
+			want: []login{{"yes", "a***", "hunter22"}},
+		},
+		{
+			name: "cr_nul_line_ends",
+			segs: join(srv("login: "), typed("root\r\x00"), srv("\r\nPassword: "), typed("xc3511\r\x00"), srv("\r\n# ")),
+			want: []login{{"yes", "r***", "xc3511"}},
+		},
+		{
+			name: "bare_lf_line_ends",
+			segs: join(srv("login: "), cli("root\n"), srv("\nPassword: "), cli("xc3511\n"), srv("\n# ")),
+			want: []login{{"yes", "r***", "xc3511"}},
+		},
+		{
+			name: "backspace_and_del_editing",
+			segs: join(srv("login: "), echoed("roox\x7ft"), cli("\r\n"), srv("\r\nPassword: "), typed("xc3z\b511"), cli("\r\n"), srv("\r\n# ")),
+			want: []login{{"yes", "r***", "xc3511"}},
+		},
+		{
+			name: "iac_erase_line_and_char",
+			segs: join(srv("login: "), cli("root\r\n"), srv("Password: "), cli("junk"+iac+"\xf8xc3q"+iac+"\xf7511\r\n"), srv("\r\n# ")),
+			want: []login{{"yes", "r***", "xc3511"}},
+		},
+		{
+			name: "ctrl_u_erases_line",
+			segs: join(srv("login: "), cli("root\r\n"), srv("Password: "), typed("oops\x15xc3511\r\n"), srv("\r\n# ")),
+			want: []login{{"yes", "r***", "xc3511"}},
+		},
+		{
+			name: "iac_iac_is_literal_ff_in_password",
+			segs: join(srv("login: "), cli("root\r\n"), srv("Password: "), cli("pa"+iac+iac+"ss\r\n"), srv("\r\n# ")),
+			want: []login{{"yes", "r***", "pa\xffss"}},
+		},
+		{
+			name: "cisco_username_prompt",
+			segs: join(srv("\r\n\r\nUser Access Verification\r\n\r\nUsername: "), echoed("cisco"), cli("\r\n"), srv("\r\nPassword: "),
+				cli("cisco123\r\n"), srv("\r\nrouter>")),
+			want:    []login{{"yes", "c***", "cisco123"}},
+			banners: []string{"pre_login User Access Verification | Username:"},
+		},
+		{
+			name: "windows_telnet_service",
+			segs: join(srv("\xff\xfd\x25\xff\xfb\x01\xff\xfb\x03\xff\xfd\x27\xff\xfd\x1f\xff\xfd\x00\xff\xfb\x00"),
+				srv("Welcome to Microsoft Telnet Service \r\n\n\rlogin: "), cli("Administrator\r\n"), srv("\r\npassword: "),
+				cli("Winter2024\r\n"), srv("\r\n*===============================================================\r\nMicrosoft Telnet Server.\r\n*===============================================================\r\nC:\\Users\\Administrator>")),
+			want:    []login{{"yes", "Ad***", "Winter2024"}},
+			banners: []string{"pre_login Welcome to Microsoft Telnet Service | login:"},
+		},
+		{
+			name: "new_environ_user_then_password_prompt",
+			segs: join(srv("\xff\xfd\x27"), cli("\xff\xfb\x27"), srv(subneg(optNewEnviron, "\x01")),
+				cli(subneg(optNewEnviron, "\x00\x03DISPLAY\x01host:0\x00USER\x01admin")), srv("Password: "), cli("hunter22\r\n"), srv("\r\n$ ")),
+			want: []login{{"yes", "a***", "hunter22"}},
+		},
+		{
+			name: "new_environ_escaped_value_split",
+			segs: join(cli("\xff\xfa\x27\x00\x00US"), cli("ER\x01ad\x02\x01min"+iac), cli("\xf0"), srv("Password: "), cli("hunter22\r\n"), srv("\r\n$ ")),
+			want: []login{{"yes", "ad***", "hunter22"}},
+		},
+		{
+			name: "authentication_name",
+			segs: join(cli(subneg(optAuthentication, "\x03admin")), srv("Password: "), cli("hunter22\r\n"), srv("\r\nLogin incorrect\r\n")),
+			want: []login{{"no", "a***", "hunter22"}},
+		},
+		{
+			name: "typed_user_wins_over_environ",
+			segs: join(cli(subneg(optNewEnviron, "\x00\x00USER\x01guest")), srv("login: "), cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"), srv("\r\n# ")),
+			want: []login{{"yes", "r***", "xc3511"}},
+		},
+		{
+			name: "no_verdict_before_close",
+			segs: join(srv("login: "), cli("root\r\n"), srv("Password: "), cli("xc3511\r\n")),
+			want: []login{{"unknown", "r***", "xc3511"}},
+		},
+		{
+			name: "new_prompt_means_rejected",
+			segs: join(srv("login: "), cli("root\r\n"), srv("Password: "), cli("guess1\r\n"), srv("\r\n\r\nlogin: "),
+				cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"), srv("\r\n# ")),
+			want: []login{{"no", "r***", "guess1"}, {"yes", "r***", "xc3511"}},
+		},
+		{
+			name: "password_only_prompts",
+			segs: join(srv("\r\nPassword: "), cli("1234\r\n"), srv("\r\nPassword: "), cli("admin\r\n"), srv("\r\nrouter> ")),
+			want: []login{{"no", "***", "1234"}, {"yes", "***", "admin"}},
+		},
+		{
+			name: "no_password_asked",
+			segs: join(srv("(none) login: "), echoed("root"), cli("\r\n"), srv(busyboxShell)),
+			want: []login{{"yes", "r***", ""}},
+		},
+		{
+			name: "last_login_split_is_not_a_prompt",
+			segs: join(srv("login: "), cli("pi\r\n"), srv("Password: "), cli("raspberry\r\n"), srv("\r\nLast login:"), srv(" Mon Jan  1 10:00:00 2024 from 192.168.1.5\r\n"), srv("pi@raspberrypi:~ $ ")),
+			want: []login{{"yes", "***", "raspberry"}},
+		},
+		{
+			name: "failed_attempts_notice_after_success",
+			segs: join(srv("login: "), cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"), srv("\r\nThere were 3 failed login attempts since the last successful login.\r\n# ")),
+			want: []login{{"yes", "r***", "xc3511"}},
+		},
+		{
+			name: "long_garbage_user_line_is_bounded",
+			segs: join(srv("login: "), cli(strings.Repeat("A", 5000)), cli(strings.Repeat("\x01B", 2000)+"\r\n"), srv("\r\nlogin: "),
+				cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"), srv("\r\n# ")),
+			want: []login{{"yes", "r***", "xc3511"}},
+		},
+		{
+			name: "long_garbage_password_line_is_no_password",
+			segs: join(srv("login: "), cli("root\r\n"), srv("Password: "), cli(strings.Repeat("Z", 4000)+"\r\n"), srv("\r\nLogin incorrect\r\n")),
+		},
+		{
+			name: "long_server_line_keeps_its_prompt",
+			segs: join(srv(strings.Repeat("=", 3000)+" gateway login: "), cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"), srv("\r\n# ")),
+			want: []login{{"yes", "r***", "xc3511"}},
+		},
+		{
+			name:    "open_shell_without_login",
+			segs:    join(srv(busyboxOffer), srv(busyboxShell[4:]), cli("cat /etc/passwd\r\n"), srv("cat /etc/passwd\r\nroot:x:0:0:root:/root:/bin/sh\r\n# "), cli("passwd\r\n"), srv("New password: "), cli("hunter22\r\n"), srv("\r\n# ")),
+			banners: []string{"pre_login " + busyboxLine + " | Enter 'help' for a list of built-in commands. | #"},
+			secrets: []string{"root:x", "hunter22"},
+		},
+		{
+			name: "typing_without_prompts",
+			segs: join(srv("Hello\r\n"), cli("root\r\n"), cli("xc3511\r\n"), srv("bye\r\n")),
+			// The banner has no prompt; nothing was asked, so nothing is a password.
+			banners: []string{"pre_login Hello | bye"},
+		},
+		{
+			name:    "shell_output_after_login_is_ignored",
+			segs:    join(srv("login: "), cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"), srv("\r\n# "), cli("su admin\r\n"), srv("su admin\r\nPassword: "), cli("other-secret\r\n"), srv("\r\n$ ")),
+			want:    []login{{"yes", "r***", "xc3511"}},
+			secrets: []string{"other-secret"},
+		},
+		{
+			name: "unterminated_subnegotiation_swallows_rest",
+			segs: join(srv("login: "), cli("root\r\n"), srv("Password: "), cli("\xff\xfa\x18\x00xterm"), cli("xc3511\r\n"), srv("\r\n# ")),
+		},
+		{
+			name: "subnegotiation_ended_by_other_command",
+			segs: join(srv("login: "), cli("\xff\xfa\x18\x00xterm\xff\xfb\x01root\r\n"), srv("Password: "), cli("xc3511\r\n"), srv("\r\n# ")),
+			want: []login{{"yes", "r***", "xc3511"}},
+		},
+		{
+			name: "nvt_commands_inside_password",
+			segs: join(srv("login: "), cli("root\r\n"), srv("Password: "), cli("xc\xff\xf1\xff\xfb\x1f35\xff\xfe\x01"), cli("11\r\n"), srv("\r\n# ")),
+			want: []login{{"yes", "r***", "xc3511"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := run(t, tt.segs)
+			logins := col.Kind(event.KindPlaintextCredentials)
+			if len(logins) != len(tt.want) || len(col.Findings()) != len(tt.want) {
+				t.Fatalf("got %d logins (%d findings), want %d:\n%s", len(logins), len(col.Findings()), len(tt.want), strings.Join(summary(col), "\n"))
+			}
+			for i, w := range tt.want {
+				ev := logins[i].Evidence
+				if ev["accepted"] != w.accepted || ev["user"] != w.user || ev["protocol"] != "telnet" || ev["mechanism"] != "login prompt" {
+					t.Errorf("login %d: evidence %v, want accepted %s user %s", i, ev, w.accepted, w.user)
+				}
+				if w.password == "" {
+					if ev["password_class"] != string(inspect.ClassEmpty) {
+						t.Errorf("login %d: class %s, want empty", i, ev["password_class"])
+					}
+				} else if want := hashOf(t, w.password); ev["password_hash"] != want {
+					t.Errorf("login %d: password_hash %s, want that of %q (%s)", i, ev["password_hash"], w.password, want)
+				}
+				if logins[i].Device.IP != "192.168.1.20" {
+					t.Errorf("login %d: device %v, want the LAN server", i, logins[i].Device)
+				}
+				if len(w.password) >= 4 && inspecttest.Leaks(t, col.Events, w.password) {
+					t.Errorf("password %q leaked into an event", w.password)
+				}
+			}
+			for _, s := range tt.secrets {
+				if inspecttest.Leaks(t, col.Events, s) {
+					t.Errorf("%q leaked into an event", s)
+				}
+			}
+			if tt.banners != nil {
+				var got []string
+				for _, b := range col.Kind(event.KindBanner) {
+					got = append(got, b.Evidence["stage"]+" "+b.Evidence["banner"])
+					if b.Evidence["protocol"] != "telnet" || b.Type != event.TypeObservation || b.Device.IP != "192.168.1.20" {
+						t.Errorf("banner event %+v", b)
+					}
+				}
+				if strings.Join(got, "\n") != strings.Join(tt.banners, "\n") {
+					t.Errorf("banners\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.banners, "\n"))
+				}
+			}
+		})
+	}
+}
+
+// TestSplitAtEveryByte cuts each segment of whole sessions in two at
+// every offset, and also sends every byte alone: the logins, their
+// verdicts and the banners must not change.
+func TestSplitAtEveryByte(t *testing.T) {
+	sessions := []struct {
+		name string
+		segs []seg
+	}{
+		{"busybox_fail_then_success", busyboxFailThenSuccess()},
+		{"environ_user", join(srv(busyboxOffer+"\xff\xfd\x27"), cli(clientAnswer+subneg(optNewEnviron, "\x00\x00USER\x01admin")),
+			srv("\r\nPassword: "), cli("hunter22\r\x00"), srv("\r\nLogin incorrect\r\n(none) login: "), cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"), srv(busyboxShell))},
+	}
+	for _, s := range sessions {
+		t.Run(s.name, func(t *testing.T) {
+			want := strings.Join(summary(run(t, s.segs)), "\n")
+			if strings.Count(want, "login user=") != 2 {
+				t.Fatalf("reference run found:\n%s", want)
+			}
+			for i, sg := range s.segs {
+				for k := 1; k < len(sg.data); k++ {
+					split := join(s.segs[:i], []seg{{sg.dir, sg.data[:k]}, {sg.dir, sg.data[k:]}}, s.segs[i+1:])
+					if got := strings.Join(summary(run(t, split)), "\n"); got != want {
+						t.Fatalf("segment %d split at %d (%q|%q):\n%s\nwant\n%s", i, k, sg.data[:k], sg.data[k:], got, want)
+					}
+				}
+			}
+			var bytewise []seg
+			for _, sg := range s.segs {
+				for k := 0; k < len(sg.data); k++ {
+					bytewise = append(bytewise, seg{sg.dir, sg.data[k : k+1]})
+				}
+			}
+			if got := strings.Join(summary(run(t, bytewise)), "\n"); got != want {
+				t.Fatalf("one byte per segment:\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestNVTDecoder(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string // data bytes, '|' for a line end, '<' erase char, '_' erase line, '!' subnegotiation
+	}{
+		{"plain", "ab", "ab"},
+		{"cr_lf", "a\r\nb", "a|b"},
+		{"cr_nul", "a\r\x00b", "a|b"},
+		{"bare_cr", "a\rb", "a|b"},
+		{"bare_lf", "a\nb", "a|b"},
+		{"cr_cr_lf", "a\r\r\nb", "a||b"},
+		{"nul_dropped", "a\x00b", "ab"},
+		{"iac_iac", "a\xff\xffb", "a\xffb"},
+		{"will_echo", "\xff\xfb\x01ab", "ab"},
+		{"option_is_iac", "\xff\xfd\xffab", "ab"},
+		{"nop_ga_ayt", "a\xff\xf1\xff\xf9\xff\xf6b", "ab"},
+		{"erase", "ab\b\x7f\xff\xf7", "ab<<<"},
+		{"erase_line", "ab\x15\xff\xf8", "ab__"},
+		{"subneg", "a\xff\xfa\x18\x00xterm\xff\xf0b", "a!b"},
+		{"subneg_with_iac_iac", "\xff\xfa\x18\xff\xff\xff\xf0b", "!b"},
+		{"subneg_ended_by_will", "\xff\xfa\x18xx\xff\xfb\x01b", "b"},
+		{"invalid_after_iac", "\xff\x41b", "b"},
+		{"cr_then_iac", "a\r\xff\xfb\x01\nb", "a||b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var d nvtDecoder
+			var got []byte
+			for i := 0; i < len(tt.in); i++ {
+				switch d.next(tt.in[i]) {
+				case evData:
+					got = append(got, tt.in[i])
+				case evLineEnd:
+					got = append(got, '|')
+				case evEraseChar:
+					got = append(got, '<')
+				case evEraseLine:
+					got = append(got, '_')
+				case evSubneg:
+					got = append(got, '!')
+				}
+			}
+			if string(got) != tt.want {
+				t.Errorf("decoded %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestUserFromSubneg(t *testing.T) {
+	tests := []struct {
+		name   string
+		option byte
+		params string
+		want   string
+		ok     bool
+	}{
+		{"new_environ_is_user", optNewEnviron, "\x00\x00USER\x01root", "root", true},
+		{"new_environ_info_user", optNewEnviron, "\x02\x00USER\x01root", "root", true},
+		{"old_environ_user", optEnviron, "\x00\x00USER\x01root", "root", true},
+		{"user_after_other_vars", optNewEnviron, "\x00\x00DISPLAY\x01x:0\x03LANG\x01C\x00USER\x01admin", "admin", true},
+		{"escaped_value", optNewEnviron, "\x00\x00USER\x01a\x02\x00b", "a\x00b", true},
+		{"uservar_user_is_not_user", optNewEnviron, "\x00\x03USER\x01root", "", false},
+		{"var_without_value", optNewEnviron, "\x00\x00USER\x00DISPLAY\x01x", "", false},
+		{"user_prefix_name", optNewEnviron, "\x00\x00USERNAME\x01root", "", false},
+		{"send_is_no_answer", optNewEnviron, "\x01\x00USER", "", false},
+		{"garbage_type_byte", optNewEnviron, "\x00\x07USER\x01root", "", false},
+		{"escape_at_end", optNewEnviron, "\x00\x00USER\x01ro\x02", "ro", true},
+		{"empty", optNewEnviron, "", "", false},
+		{"auth_name", optAuthentication, "\x03admin", "admin", true},
+		{"auth_name_missing", optAuthentication, "\x03", "", false},
+		{"auth_reply", optAuthentication, "\x02\x02", "", false},
+		{"ttype_ignored", 24, "\x00USER", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var dst [maxLine]byte
+			n, ok := userFromSubneg(tt.option, []byte(tt.params), dst[:])
+			if ok != tt.ok || string(dst[:n]) != tt.want {
+				t.Errorf("got %q %v, want %q %v", dst[:n], ok, tt.want, tt.ok)
+			}
+		})
+	}
+	var small [3]byte
+	if n, ok := userFromSubneg(optNewEnviron, []byte("\x00\x00USER\x01administrator"), small[:]); !ok || n != 3 {
+		t.Errorf("long value: n=%d ok=%v, want truncation to 3", n, ok)
+	}
+}
+
+func TestPromptOf(t *testing.T) {
+	tests := []struct {
+		text string
+		want promptKind
+	}{
+		{"(none) login: ", promptUser},
+		{"camera-1 login:", promptUser},
+		{"Login:   ", promptUser},
+		{"Username: ", promptUser},
+		{"User Name:", promptUser},
+		{"user:\t", promptUser},
+		{"Password: ", promptPassword},
+		{"PASSWORD:", promptPassword},
+		{"passwd:", promptPassword},
+		{"Pass: ", promptPassword},
+		{"Last login:", promptNone},
+		{"login", promptNone},
+		{"Date:", promptNone},
+		{"", promptNone},
+		{"   ", promptNone},
+		{"Login incorrect", promptNone},
+	}
+	for _, tt := range tests {
+		if got := promptOf([]byte(tt.text)); got != tt.want {
+			t.Errorf("promptOf(%q) = %d, want %d", tt.text, got, tt.want)
+		}
+	}
+}
+
+// wire feeds a TCP conversation into an engine through one reused packet,
+// so that allocation counts see only the engine and the analyzer.
+type wire struct {
+	e              *inspect.Engine
+	p              inspect.Packet
+	client, server netip.AddrPort
+	seq            [2]uint32
+	now            time.Time
+}
+
+func newWire(t testing.TB, col *inspecttest.Collector) *wire {
+	cfg := inspect.DefaultConfig()
+	cfg.HashKey = []byte("telnet test key")
+	cfg.ByteBudget = 1 << 30 // a long session stays inspected
+	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{New()}, Sink: col})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &wire{
+		e:      e,
+		client: netip.MustParseAddrPort("192.168.1.10:40000"),
+		server: netip.MustParseAddrPort("192.168.1.20:23"),
+		seq:    [2]uint32{1000, 5000},
+		now:    time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+	}
+	w.send(inspect.ToServer, nil, inspect.TCPFlagSYN)
+	w.send(inspect.ToClient, nil, inspect.TCPFlagSYN|inspect.TCPFlagACK)
+	return w
+}
+
+func (w *wire) send(dir inspect.Dir, data []byte, flags uint8) {
+	w.now = w.now.Add(time.Millisecond)
+	p := &w.p
+	*p = inspect.Packet{Timestamp: w.now, Kind: inspect.KindTCP, IPProto: 6, TCPFlags: flags, Payload: data, Seq: w.seq[dir]}
+	src, dst := w.client, w.server
+	if dir == inspect.ToClient {
+		src, dst = dst, src
+	}
+	p.Src, p.Dst, p.SrcPort, p.DstPort = src.Addr(), dst.Addr(), src.Port(), dst.Port()
+	w.seq[dir] += uint32(len(data))
+	if flags&inspect.TCPFlagSYN != 0 {
+		w.seq[dir]++
+	}
+	w.e.HandlePacket(p)
+}
+
+func (w *wire) play(segs []seg) {
+	for _, s := range segs {
+		w.send(s.dir, []byte(s.data), inspect.TCPFlagACK|inspect.TCPFlagPSH)
+	}
+}
+
+// shellTraffic is what a logged-in session looks like: a command typed
+// and echoed, its output, the prompt.
+var shellTraffic = [][]byte{
+	[]byte("l"), []byte("s"), []byte("\r\n"),
+	[]byte("ls\r\n"),
+	[]byte("bin   dev   etc   home  lib   mnt   proc  root  sbin  sys   tmp   usr   var\r\n"),
+	[]byte("drwxr-xr-x    2 root     root          1024 Mar 26  2014 \x1b[1;34mbin\x1b[0m\r\n"),
+	[]byte("# "),
+}
+
+func loggedInWire(t testing.TB) (*wire, *inspecttest.Collector) {
+	col := &inspecttest.Collector{}
+	w := newWire(t, col)
+	w.play(busyboxSession())
+	if n := len(col.Findings()); n != 1 {
+		t.Fatalf("setup: %d findings, want the login", n)
+	}
+	return w, col
+}
+
+func TestSteadyStateAllocs(t *testing.T) {
+	w, col := loggedInWire(t)
+	dirs := []inspect.Dir{inspect.ToServer, inspect.ToServer, inspect.ToServer, inspect.ToClient, inspect.ToClient, inspect.ToClient, inspect.ToClient}
+	allocs := testing.AllocsPerRun(200, func() {
+		for i, seg := range shellTraffic {
+			w.send(dirs[i], seg, inspect.TCPFlagACK|inspect.TCPFlagPSH)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per round of shell traffic, want 0", allocs)
+	}
+	if n := len(col.Events); n != 3 {
+		t.Errorf("shell traffic produced events: %d, want the 3 of the login", n)
+	}
+}
+
+func BenchmarkShellSession(b *testing.B) {
+	w, _ := loggedInWire(b)
+	out := shellTraffic[4]
+	b.SetBytes(int64(len(out)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w.send(inspect.ToClient, out, inspect.TCPFlagACK|inspect.TCPFlagPSH)
+	}
+}
+
+func BenchmarkLogin(b *testing.B) {
+	segs := busyboxFailThenSuccess()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		col := &inspecttest.Collector{}
+		w := newWire(b, col)
+		w.play(segs)
+		w.e.Flush()
+	}
+}
+
+// FuzzAnalyzer feeds both directions, cut into segments and interleaved
+// as cuts says: each byte of cuts sends the next (c>>1)+1 bytes of the
+// client's (c&1 == 0) or the server's stream.
+func FuzzAnalyzer(f *testing.F) {
+	flat := func(segs []seg, dir inspect.Dir) []byte {
+		var b []byte
+		for _, s := range segs {
+			if s.dir == dir {
+				b = append(b, s.data...)
+			}
+		}
+		return b
+	}
+	for _, s := range [][]seg{busyboxSession(), busyboxFailThenSuccess()} {
+		f.Add(flat(s, inspect.ToServer), flat(s, inspect.ToClient), []byte{1, 0, 1, 0, 0, 0, 1, 2, 4, 8, 16, 1, 1, 0})
+	}
+	f.Add([]byte(subneg(optNewEnviron, "\x00\x00USER\x01ad\x02min")+"pw\r\x00"), []byte("Password: \r\nLogin incorrect\r\nlogin: "), []byte{0x40, 0x41, 0})
+	f.Add([]byte("\xff\xfa\x25\x03"), []byte("\xff\xfa\x25\x02\x02\xff\xf0"), []byte{})
+	f.Fuzz(func(t *testing.T, client, server, cuts []byte) {
+		col := &inspecttest.Collector{}
+		e := inspecttest.Engine(t, col, nil, New())
+		c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:23")
+		streams := [2][]byte{client, server}
+		next := func(dir inspect.Dir, n int) {
+			s := streams[dir]
+			if n > len(s) {
+				n = len(s)
+			}
+			if n == 0 {
+				return
+			}
+			if dir == inspect.ToServer {
+				c.ClientBytes(s[:n])
+			} else {
+				c.ServerBytes(s[:n])
+			}
+			streams[dir] = s[n:]
+		}
+		for _, cut := range cuts {
+			next(inspect.Dir(cut&1), int(cut>>1)+1)
+		}
+		next(inspect.ToClient, len(streams[inspect.ToClient]))
+		next(inspect.ToServer, len(streams[inspect.ToServer]))
+		c.Close()
+		e.Flush()
+		// Every login rests on a line the client ended.
+		lines := strings.Count(string(client), "\r") + strings.Count(string(client), "\n")
+		if n := len(col.Findings()); n > lines {
+			t.Fatalf("%d logins from %d client line ends", n, lines)
+		}
+		for _, ev := range col.Findings() {
+			if p := ev.Evidence["password"]; p != "" && !strings.HasSuffix(p, "***") {
+				t.Fatalf("password evidence %q is not redacted", p)
+			}
+		}
+		if n := len(col.Kind(event.KindBanner)); n > 2 {
+			t.Fatalf("%d banners, want at most 2", n)
+		}
+	})
+}
