@@ -157,6 +157,11 @@ func (inv *Inventory) evictOldest() {
 
 // Emit implements inspect.Sink: the event is filed under its device.
 func (inv *Inventory) Emit(ev *event.Event) {
+	// A WAN server's banner seen from a LAN client says nothing about a
+	// device of this network; captures with no LAN side keep everything.
+	if !ev.Device.Local && ev.Flow != nil && (ev.Flow.Client.Local || ev.Flow.Server.Local) {
+		return
+	}
 	d := inv.deviceFor(ev)
 	if d == nil {
 		return

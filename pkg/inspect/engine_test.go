@@ -24,7 +24,6 @@ type recorder struct {
 	ended    int
 	match    Confidence
 	stopAt   int // StopInspection after this many bytes to the server; 0: never
-	flows    map[FlowKey]bool
 	lineMode bool
 }
 

@@ -130,10 +130,6 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 // WriteText writes the summary for people.
 func (s *Summary) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
-	var files []string
-	for _, in := range s.Inputs {
-		files = append(files, in.Name)
-	}
 	withFindings := 0
 	for _, d := range s.Devices {
 		if len(d.Findings) > 0 {
@@ -162,12 +158,12 @@ func (s *Summary) WriteText(w io.Writer) error {
 			continue
 		}
 		tw := tabwriter.NewWriter(ew, 2, 4, 2, ' ', 0)
-		for _, f := range d.Findings {
+		for _, g := range groupFindings(d.Findings) {
 			count := ""
-			if f.Count > 1 {
-				count = fmt.Sprintf(" (x%d)", f.Count)
+			if g.count > 1 {
+				count = fmt.Sprintf(" (x%d)", g.count)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", strings.ToUpper(f.Severity.String()), f.Kind, f.Summary, count)
+			fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", strings.ToUpper(g.ev.Severity.String()), g.ev.Kind, g.ev.Summary, count)
 		}
 		tw.Flush()
 		if len(d.Observed) > 0 {
@@ -176,6 +172,29 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	s.writeVerdicts(ew)
 	return ew.err
+}
+
+type findingGroup struct {
+	ev    *event.Event
+	count int
+}
+
+// groupFindings folds findings that read the same (thirty failed logins
+// with different passwords) into one line with a count.
+func groupFindings(fs []*event.Event) []findingGroup {
+	var out []findingGroup
+	index := map[string]int{}
+	for _, f := range fs {
+		key := string(f.Kind) + "|" + f.Summary
+		n := max(f.Count, 1)
+		if i, ok := index[key]; ok {
+			out[i].count += n
+			continue
+		}
+		index[key] = len(out)
+		out = append(out, findingGroup{ev: f, count: n})
+	}
+	return out
 }
 
 func deviceTitle(d *Device) string {

@@ -1,0 +1,80 @@
+# iotgw — see README.md. `make demo` and `make test` set up what they need.
+
+SHELL := /bin/bash
+GO := $(shell scripts/ensure-go.sh)
+export PATH := $(dir $(GO)):$(PATH)
+export GOFLAGS := -buildvcs=false
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+BIN := bin/iotgw
+
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
+# Seconds of fuzzing per target in `make test`; `make fuzz` runs longer.
+FUZZTIME ?= 8s
+FUZZTIME_LONG ?= 10m
+
+.PHONY: all build demo test unit vet staticcheck fuzz-short fuzz bench cross clean deps-test record-demo
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/iotgw
+
+# The main job on the bundled capture of a small home network.
+demo: build
+	$(BIN) analyze --config iotgw.example.toml testdata/demo.pcap
+
+deps-test:
+	scripts/deps.sh test
+
+# Everything CI runs: vet, staticcheck, unit and integration tests (the
+# namespace lab needs root), and a short fuzz run of every fuzz target.
+test: deps-test vet staticcheck unit fuzz-short
+
+vet:
+	@test -z "$$(gofmt -l cmd pkg)" || { echo "gofmt needed:"; gofmt -l cmd pkg; exit 1; }
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
+
+unit:
+	$(GO) test -count=1 ./...
+
+# Runs each fuzz target for FUZZTIME; crashers are kept under the
+# package's testdata/fuzz and fail the run.
+fuzz-short:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$t"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null || \
+				{ $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; exit 1; }; \
+		done; \
+	done
+
+fuzz:
+	$(MAKE) fuzz-short FUZZTIME=$(FUZZTIME_LONG)
+
+bench:
+	scripts/deps.sh bench
+	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+	scripts/bench-analyze.sh
+
+# Router targets: the binary must build without cgo for each.
+cross:
+	@set -e; for t in amd64: arm64: arm:7 mips:softfloat mipsle:softfloat; do \
+		arch=$${t%%:*}; v=$${t#*:}; \
+		case $$arch in arm) export GOARM=$$v;; mips|mipsle) export GOMIPS=$$v;; esac; \
+		out=dist/iotgw-linux-$$arch; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$out ./cmd/iotgw; \
+		echo "$$out $$(stat -c %s $$out) bytes"; \
+	done
+
+# Re-records testdata/demo.pcap in network namespaces (root).
+record-demo:
+	scripts/lab/record-demo.sh testdata/demo.pcap
+
+clean:
+	rm -rf bin dist

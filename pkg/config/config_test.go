@@ -1,0 +1,99 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+)
+
+func TestExampleFileIsTheDefault(t *testing.T) {
+	data, err := os.ReadFile("../../iotgw.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Parse("iotgw.example.toml", data)
+	if err != nil {
+		t.Fatalf("example config does not parse: %v", err)
+	}
+	def := Default()
+	if len(cfg.LAN.Prefixes) != len(def.LAN.Prefixes) || cfg.Inspect != def.Inspect || cfg.Policy.Mode != def.Policy.Mode ||
+		cfg.Policy.DefaultAction != def.Policy.DefaultAction || cfg.Policy.MinSeverity != def.Policy.MinSeverity ||
+		len(cfg.Policy.Actions) != len(def.Policy.Actions) {
+		t.Errorf("example file differs from the defaults:\n%+v\n%+v", cfg, def)
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name  string
+		input string
+		err   string // substring; "" means valid
+		check func(t *testing.T, c *Config)
+	}{
+		{name: "empty_is_default", input: "", check: func(t *testing.T, c *Config) {
+			if c.Inspect.MaxFlows != 32768 || c.Policy.Mode != "monitor" {
+				t.Errorf("defaults not applied: %+v", c)
+			}
+		}},
+		{name: "durations", input: "[inspect]\ntcp_idle = \"5m\"\nudp_idle = \"30s\"\n", check: func(t *testing.T, c *Config) {
+			if c.Inspect.TCPIdle.Duration != 5*time.Minute || c.Inspect.UDPIdle.Duration != 30*time.Second {
+				t.Errorf("durations %v %v", c.Inspect.TCPIdle, c.Inspect.UDPIdle)
+			}
+		}},
+		{name: "actions_merge_with_defaults", input: "[policy.actions]\nweak_credentials = \"isolate\"\n", check: func(t *testing.T, c *Config) {
+			if c.Policy.Actions["weak_credentials"] != ActionIsolate || c.Policy.Actions["default_credentials"] != ActionQuarantine {
+				t.Errorf("actions %v", c.Policy.Actions)
+			}
+		}},
+		{name: "device_rule", input: "[[policy.device]]\nmac = \"C0-56-E3-12-34-56\"\ntrusted = true\nexempt = [\"plaintext_protocol\"]\n", check: func(t *testing.T, c *Config) {
+			if len(c.Policy.Devices) != 1 || c.Policy.Devices[0].MAC.String() != "c0:56:e3:12:34:56" || !c.Policy.Devices[0].Trusted {
+				t.Errorf("device rules %+v", c.Policy.Devices)
+			}
+		}},
+		{name: "severity", input: "[policy]\nmin_severity = \"high\"\n", check: func(t *testing.T, c *Config) {
+			if c.Policy.MinSeverity != event.SeverityHigh {
+				t.Errorf("min_severity %v", c.Policy.MinSeverity)
+			}
+		}},
+		{name: "unknown_key_with_line", input: "[inspect]\nmax_flows = 100\nmax_flow = 5\n", err: "test.toml:3: inspect.max_flow: unknown key"},
+		{name: "unknown_table_with_line", input: "\n[inspekt]\nx = 1\n", err: "test.toml:2: inspekt"},
+		{name: "syntax_error_with_line", input: "[lan]\nprefixes = [\"10.0.0.0/8\"\n", err: "test.toml:"},
+		{name: "bad_prefix", input: "[lan]\nprefixes = [\"10.0.0.0/33\"]\n", err: "10.0.0.0/33"},
+		{name: "bad_duration_line", input: "[inspect]\n\ntcp_idle = \"ten minutes\"\n", err: "invalid duration"},
+		{name: "out_of_range_with_line", input: "[inspect]\nmax_flows = 3\n", err: "test.toml:2: inspect.max_flows: 3 is out of range"},
+		{name: "bad_mode", input: "[policy]\nmode = \"block\"\n", err: "test.toml:2: policy.mode"},
+		{name: "bad_action", input: "[policy.actions]\ndefault_credentials = \"nuke\"\n", err: "unknown action"},
+		{name: "unknown_finding_kind", input: "[policy.actions]\nbad_vibes = \"alert\"\n", err: "test.toml:2: policy.actions.bad_vibes: unknown finding kind"},
+		{name: "bad_mac", input: "[[policy.device]]\nmac = \"zz:zz\"\n", err: "invalid MAC"},
+		{name: "duplicate_device", input: "[[policy.device]]\nmac = \"02:00:00:00:00:01\"\n[[policy.device]]\nmac = \"02:00:00:00:00:01\"\n", err: "test.toml:4: policy.device[1].mac"},
+		{name: "trusted_forced", input: "[[policy.device]]\nmac = \"02:00:00:00:00:01\"\ntrusted = true\nforce = \"quarantine\"\n", err: "trusted device cannot be forced"},
+		{name: "several_errors", input: "[inspect]\nmax_flows = 3\nbyte_budget = 1\n", err: "test.toml:3: inspect.byte_budget"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("test.toml", []byte(tt.input))
+			if tt.err == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				tt.check(t, c)
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("error %v, want one containing %q", err, tt.err)
+			}
+		})
+	}
+}
+
+func TestLoadMissing(t *testing.T) {
+	if _, err := Load("/nonexistent/iotgw.toml", false); err != nil {
+		t.Errorf("missing default file should give defaults, got %v", err)
+	}
+	if _, err := Load("/nonexistent/iotgw.toml", true); err == nil {
+		t.Error("missing explicit file should be an error")
+	}
+}
