@@ -1,0 +1,544 @@
+package tls
+
+import (
+	"strconv"
+	"strings"
+)
+
+// cipherSuiteName is the IANA name of a TLS cipher suite, "" when the id
+// is not in the table. Source: IANA "TLS Cipher Suites" registry
+// (tls-parameters, https://www.iana.org/assignments/tls-parameters).
+// The table holds the suites with a bulk cipher worth naming plus every
+// weak one; unlisted ids are printed in hex and never called weak.
+func cipherSuiteName(id uint16) string {
+	switch id {
+	case 0x0000:
+		return "TLS_NULL_WITH_NULL_NULL"
+	case 0x0001:
+		return "TLS_RSA_WITH_NULL_MD5"
+	case 0x0002:
+		return "TLS_RSA_WITH_NULL_SHA"
+	case 0x0003:
+		return "TLS_RSA_EXPORT_WITH_RC4_40_MD5"
+	case 0x0004:
+		return "TLS_RSA_WITH_RC4_128_MD5"
+	case 0x0005:
+		return "TLS_RSA_WITH_RC4_128_SHA"
+	case 0x0006:
+		return "TLS_RSA_EXPORT_WITH_RC2_CBC_40_MD5"
+	case 0x0007:
+		return "TLS_RSA_WITH_IDEA_CBC_SHA"
+	case 0x0008:
+		return "TLS_RSA_EXPORT_WITH_DES40_CBC_SHA"
+	case 0x0009:
+		return "TLS_RSA_WITH_DES_CBC_SHA"
+	case 0x000A:
+		return "TLS_RSA_WITH_3DES_EDE_CBC_SHA"
+	case 0x000B:
+		return "TLS_DH_DSS_EXPORT_WITH_DES40_CBC_SHA"
+	case 0x000C:
+		return "TLS_DH_DSS_WITH_DES_CBC_SHA"
+	case 0x000D:
+		return "TLS_DH_DSS_WITH_3DES_EDE_CBC_SHA"
+	case 0x000E:
+		return "TLS_DH_RSA_EXPORT_WITH_DES40_CBC_SHA"
+	case 0x000F:
+		return "TLS_DH_RSA_WITH_DES_CBC_SHA"
+	case 0x0010:
+		return "TLS_DH_RSA_WITH_3DES_EDE_CBC_SHA"
+	case 0x0011:
+		return "TLS_DHE_DSS_EXPORT_WITH_DES40_CBC_SHA"
+	case 0x0012:
+		return "TLS_DHE_DSS_WITH_DES_CBC_SHA"
+	case 0x0013:
+		return "TLS_DHE_DSS_WITH_3DES_EDE_CBC_SHA"
+	case 0x0014:
+		return "TLS_DHE_RSA_EXPORT_WITH_DES40_CBC_SHA"
+	case 0x0015:
+		return "TLS_DHE_RSA_WITH_DES_CBC_SHA"
+	case 0x0016:
+		return "TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA"
+	case 0x0017:
+		return "TLS_DH_anon_EXPORT_WITH_RC4_40_MD5"
+	case 0x0018:
+		return "TLS_DH_anon_WITH_RC4_128_MD5"
+	case 0x0019:
+		return "TLS_DH_anon_EXPORT_WITH_DES40_CBC_SHA"
+	case 0x001A:
+		return "TLS_DH_anon_WITH_DES_CBC_SHA"
+	case 0x001B:
+		return "TLS_DH_anon_WITH_3DES_EDE_CBC_SHA"
+	case 0x001E:
+		return "TLS_KRB5_WITH_DES_CBC_SHA"
+	case 0x001F:
+		return "TLS_KRB5_WITH_3DES_EDE_CBC_SHA"
+	case 0x0020:
+		return "TLS_KRB5_WITH_RC4_128_SHA"
+	case 0x0021:
+		return "TLS_KRB5_WITH_IDEA_CBC_SHA"
+	case 0x0022:
+		return "TLS_KRB5_WITH_DES_CBC_MD5"
+	case 0x0023:
+		return "TLS_KRB5_WITH_3DES_EDE_CBC_MD5"
+	case 0x0024:
+		return "TLS_KRB5_WITH_RC4_128_MD5"
+	case 0x0025:
+		return "TLS_KRB5_WITH_IDEA_CBC_MD5"
+	case 0x0026:
+		return "TLS_KRB5_EXPORT_WITH_DES_CBC_40_SHA"
+	case 0x0027:
+		return "TLS_KRB5_EXPORT_WITH_RC2_CBC_40_SHA"
+	case 0x0028:
+		return "TLS_KRB5_EXPORT_WITH_RC4_40_SHA"
+	case 0x0029:
+		return "TLS_KRB5_EXPORT_WITH_DES_CBC_40_MD5"
+	case 0x002A:
+		return "TLS_KRB5_EXPORT_WITH_RC2_CBC_40_MD5"
+	case 0x002B:
+		return "TLS_KRB5_EXPORT_WITH_RC4_40_MD5"
+	case 0x002C:
+		return "TLS_PSK_WITH_NULL_SHA"
+	case 0x002D:
+		return "TLS_DHE_PSK_WITH_NULL_SHA"
+	case 0x002E:
+		return "TLS_RSA_PSK_WITH_NULL_SHA"
+	case 0x002F:
+		return "TLS_RSA_WITH_AES_128_CBC_SHA"
+	case 0x0030:
+		return "TLS_DH_DSS_WITH_AES_128_CBC_SHA"
+	case 0x0031:
+		return "TLS_DH_RSA_WITH_AES_128_CBC_SHA"
+	case 0x0032:
+		return "TLS_DHE_DSS_WITH_AES_128_CBC_SHA"
+	case 0x0033:
+		return "TLS_DHE_RSA_WITH_AES_128_CBC_SHA"
+	case 0x0034:
+		return "TLS_DH_anon_WITH_AES_128_CBC_SHA"
+	case 0x0035:
+		return "TLS_RSA_WITH_AES_256_CBC_SHA"
+	case 0x0036:
+		return "TLS_DH_DSS_WITH_AES_256_CBC_SHA"
+	case 0x0037:
+		return "TLS_DH_RSA_WITH_AES_256_CBC_SHA"
+	case 0x0038:
+		return "TLS_DHE_DSS_WITH_AES_256_CBC_SHA"
+	case 0x0039:
+		return "TLS_DHE_RSA_WITH_AES_256_CBC_SHA"
+	case 0x003A:
+		return "TLS_DH_anon_WITH_AES_256_CBC_SHA"
+	case 0x003B:
+		return "TLS_RSA_WITH_NULL_SHA256"
+	case 0x003C:
+		return "TLS_RSA_WITH_AES_128_CBC_SHA256"
+	case 0x003D:
+		return "TLS_RSA_WITH_AES_256_CBC_SHA256"
+	case 0x003E:
+		return "TLS_DH_DSS_WITH_AES_128_CBC_SHA256"
+	case 0x003F:
+		return "TLS_DH_RSA_WITH_AES_128_CBC_SHA256"
+	case 0x0040:
+		return "TLS_DHE_DSS_WITH_AES_128_CBC_SHA256"
+	case 0x0041:
+		return "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA"
+	case 0x0042:
+		return "TLS_DH_DSS_WITH_CAMELLIA_128_CBC_SHA"
+	case 0x0043:
+		return "TLS_DH_RSA_WITH_CAMELLIA_128_CBC_SHA"
+	case 0x0044:
+		return "TLS_DHE_DSS_WITH_CAMELLIA_128_CBC_SHA"
+	case 0x0045:
+		return "TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA"
+	case 0x0046:
+		return "TLS_DH_anon_WITH_CAMELLIA_128_CBC_SHA"
+	case 0x0067:
+		return "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256"
+	case 0x0068:
+		return "TLS_DH_DSS_WITH_AES_256_CBC_SHA256"
+	case 0x0069:
+		return "TLS_DH_RSA_WITH_AES_256_CBC_SHA256"
+	case 0x006A:
+		return "TLS_DHE_DSS_WITH_AES_256_CBC_SHA256"
+	case 0x006B:
+		return "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256"
+	case 0x006C:
+		return "TLS_DH_anon_WITH_AES_128_CBC_SHA256"
+	case 0x006D:
+		return "TLS_DH_anon_WITH_AES_256_CBC_SHA256"
+	case 0x0084:
+		return "TLS_RSA_WITH_CAMELLIA_256_CBC_SHA"
+	case 0x0085:
+		return "TLS_DH_DSS_WITH_CAMELLIA_256_CBC_SHA"
+	case 0x0086:
+		return "TLS_DH_RSA_WITH_CAMELLIA_256_CBC_SHA"
+	case 0x0087:
+		return "TLS_DHE_DSS_WITH_CAMELLIA_256_CBC_SHA"
+	case 0x0088:
+		return "TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA"
+	case 0x0089:
+		return "TLS_DH_anon_WITH_CAMELLIA_256_CBC_SHA"
+	case 0x008A:
+		return "TLS_PSK_WITH_RC4_128_SHA"
+	case 0x008B:
+		return "TLS_PSK_WITH_3DES_EDE_CBC_SHA"
+	case 0x008C:
+		return "TLS_PSK_WITH_AES_128_CBC_SHA"
+	case 0x008D:
+		return "TLS_PSK_WITH_AES_256_CBC_SHA"
+	case 0x008E:
+		return "TLS_DHE_PSK_WITH_RC4_128_SHA"
+	case 0x008F:
+		return "TLS_DHE_PSK_WITH_3DES_EDE_CBC_SHA"
+	case 0x0090:
+		return "TLS_DHE_PSK_WITH_AES_128_CBC_SHA"
+	case 0x0091:
+		return "TLS_DHE_PSK_WITH_AES_256_CBC_SHA"
+	case 0x0092:
+		return "TLS_RSA_PSK_WITH_RC4_128_SHA"
+	case 0x0093:
+		return "TLS_RSA_PSK_WITH_3DES_EDE_CBC_SHA"
+	case 0x0094:
+		return "TLS_RSA_PSK_WITH_AES_128_CBC_SHA"
+	case 0x0095:
+		return "TLS_RSA_PSK_WITH_AES_256_CBC_SHA"
+	case 0x0096:
+		return "TLS_RSA_WITH_SEED_CBC_SHA"
+	case 0x0097:
+		return "TLS_DH_DSS_WITH_SEED_CBC_SHA"
+	case 0x0098:
+		return "TLS_DH_RSA_WITH_SEED_CBC_SHA"
+	case 0x0099:
+		return "TLS_DHE_DSS_WITH_SEED_CBC_SHA"
+	case 0x009A:
+		return "TLS_DHE_RSA_WITH_SEED_CBC_SHA"
+	case 0x009B:
+		return "TLS_DH_anon_WITH_SEED_CBC_SHA"
+	case 0x009C:
+		return "TLS_RSA_WITH_AES_128_GCM_SHA256"
+	case 0x009D:
+		return "TLS_RSA_WITH_AES_256_GCM_SHA384"
+	case 0x009E:
+		return "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"
+	case 0x009F:
+		return "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384"
+	case 0x00A0:
+		return "TLS_DH_RSA_WITH_AES_128_GCM_SHA256"
+	case 0x00A1:
+		return "TLS_DH_RSA_WITH_AES_256_GCM_SHA384"
+	case 0x00A2:
+		return "TLS_DHE_DSS_WITH_AES_128_GCM_SHA256"
+	case 0x00A3:
+		return "TLS_DHE_DSS_WITH_AES_256_GCM_SHA384"
+	case 0x00A4:
+		return "TLS_DH_DSS_WITH_AES_128_GCM_SHA256"
+	case 0x00A5:
+		return "TLS_DH_DSS_WITH_AES_256_GCM_SHA384"
+	case 0x00A6:
+		return "TLS_DH_anon_WITH_AES_128_GCM_SHA256"
+	case 0x00A7:
+		return "TLS_DH_anon_WITH_AES_256_GCM_SHA384"
+	case 0x00A8:
+		return "TLS_PSK_WITH_AES_128_GCM_SHA256"
+	case 0x00A9:
+		return "TLS_PSK_WITH_AES_256_GCM_SHA384"
+	case 0x00AA:
+		return "TLS_DHE_PSK_WITH_AES_128_GCM_SHA256"
+	case 0x00AB:
+		return "TLS_DHE_PSK_WITH_AES_256_GCM_SHA384"
+	case 0x00AC:
+		return "TLS_RSA_PSK_WITH_AES_128_GCM_SHA256"
+	case 0x00AD:
+		return "TLS_RSA_PSK_WITH_AES_256_GCM_SHA384"
+	case 0x00AE:
+		return "TLS_PSK_WITH_AES_128_CBC_SHA256"
+	case 0x00AF:
+		return "TLS_PSK_WITH_AES_256_CBC_SHA384"
+	case 0x00B0:
+		return "TLS_PSK_WITH_NULL_SHA256"
+	case 0x00B1:
+		return "TLS_PSK_WITH_NULL_SHA384"
+	case 0x00B2:
+		return "TLS_DHE_PSK_WITH_AES_128_CBC_SHA256"
+	case 0x00B3:
+		return "TLS_DHE_PSK_WITH_AES_256_CBC_SHA384"
+	case 0x00B4:
+		return "TLS_DHE_PSK_WITH_NULL_SHA256"
+	case 0x00B5:
+		return "TLS_DHE_PSK_WITH_NULL_SHA384"
+	case 0x00B6:
+		return "TLS_RSA_PSK_WITH_AES_128_CBC_SHA256"
+	case 0x00B7:
+		return "TLS_RSA_PSK_WITH_AES_256_CBC_SHA384"
+	case 0x00B8:
+		return "TLS_RSA_PSK_WITH_NULL_SHA256"
+	case 0x00B9:
+		return "TLS_RSA_PSK_WITH_NULL_SHA384"
+	case 0x00FF:
+		return "TLS_EMPTY_RENEGOTIATION_INFO_SCSV"
+	case 0x1301:
+		return "TLS_AES_128_GCM_SHA256"
+	case 0x1302:
+		return "TLS_AES_256_GCM_SHA384"
+	case 0x1303:
+		return "TLS_CHACHA20_POLY1305_SHA256"
+	case 0x1304:
+		return "TLS_AES_128_CCM_SHA256"
+	case 0x1305:
+		return "TLS_AES_128_CCM_8_SHA256"
+	case 0x5600:
+		return "TLS_FALLBACK_SCSV"
+	case 0xC001:
+		return "TLS_ECDH_ECDSA_WITH_NULL_SHA"
+	case 0xC002:
+		return "TLS_ECDH_ECDSA_WITH_RC4_128_SHA"
+	case 0xC003:
+		return "TLS_ECDH_ECDSA_WITH_3DES_EDE_CBC_SHA"
+	case 0xC004:
+		return "TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA"
+	case 0xC005:
+		return "TLS_ECDH_ECDSA_WITH_AES_256_CBC_SHA"
+	case 0xC006:
+		return "TLS_ECDHE_ECDSA_WITH_NULL_SHA"
+	case 0xC007:
+		return "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA"
+	case 0xC008:
+		return "TLS_ECDHE_ECDSA_WITH_3DES_EDE_CBC_SHA"
+	case 0xC009:
+		return "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"
+	case 0xC00A:
+		return "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA"
+	case 0xC00B:
+		return "TLS_ECDH_RSA_WITH_NULL_SHA"
+	case 0xC00C:
+		return "TLS_ECDH_RSA_WITH_RC4_128_SHA"
+	case 0xC00D:
+		return "TLS_ECDH_RSA_WITH_3DES_EDE_CBC_SHA"
+	case 0xC00E:
+		return "TLS_ECDH_RSA_WITH_AES_128_CBC_SHA"
+	case 0xC00F:
+		return "TLS_ECDH_RSA_WITH_AES_256_CBC_SHA"
+	case 0xC010:
+		return "TLS_ECDHE_RSA_WITH_NULL_SHA"
+	case 0xC011:
+		return "TLS_ECDHE_RSA_WITH_RC4_128_SHA"
+	case 0xC012:
+		return "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"
+	case 0xC013:
+		return "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"
+	case 0xC014:
+		return "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"
+	case 0xC015:
+		return "TLS_ECDH_anon_WITH_NULL_SHA"
+	case 0xC016:
+		return "TLS_ECDH_anon_WITH_RC4_128_SHA"
+	case 0xC017:
+		return "TLS_ECDH_anon_WITH_3DES_EDE_CBC_SHA"
+	case 0xC018:
+		return "TLS_ECDH_anon_WITH_AES_128_CBC_SHA"
+	case 0xC019:
+		return "TLS_ECDH_anon_WITH_AES_256_CBC_SHA"
+	case 0xC01A:
+		return "TLS_SRP_SHA_WITH_3DES_EDE_CBC_SHA"
+	case 0xC01B:
+		return "TLS_SRP_SHA_RSA_WITH_3DES_EDE_CBC_SHA"
+	case 0xC01C:
+		return "TLS_SRP_SHA_DSS_WITH_3DES_EDE_CBC_SHA"
+	case 0xC01D:
+		return "TLS_SRP_SHA_WITH_AES_128_CBC_SHA"
+	case 0xC01E:
+		return "TLS_SRP_SHA_RSA_WITH_AES_128_CBC_SHA"
+	case 0xC01F:
+		return "TLS_SRP_SHA_DSS_WITH_AES_128_CBC_SHA"
+	case 0xC020:
+		return "TLS_SRP_SHA_WITH_AES_256_CBC_SHA"
+	case 0xC021:
+		return "TLS_SRP_SHA_RSA_WITH_AES_256_CBC_SHA"
+	case 0xC022:
+		return "TLS_SRP_SHA_DSS_WITH_AES_256_CBC_SHA"
+	case 0xC023:
+		return "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"
+	case 0xC024:
+		return "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384"
+	case 0xC025:
+		return "TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA256"
+	case 0xC026:
+		return "TLS_ECDH_ECDSA_WITH_AES_256_CBC_SHA384"
+	case 0xC027:
+		return "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"
+	case 0xC028:
+		return "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384"
+	case 0xC029:
+		return "TLS_ECDH_RSA_WITH_AES_128_CBC_SHA256"
+	case 0xC02A:
+		return "TLS_ECDH_RSA_WITH_AES_256_CBC_SHA384"
+	case 0xC02B:
+		return "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+	case 0xC02C:
+		return "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"
+	case 0xC02D:
+		return "TLS_ECDH_ECDSA_WITH_AES_128_GCM_SHA256"
+	case 0xC02E:
+		return "TLS_ECDH_ECDSA_WITH_AES_256_GCM_SHA384"
+	case 0xC02F:
+		return "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+	case 0xC030:
+		return "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
+	case 0xC031:
+		return "TLS_ECDH_RSA_WITH_AES_128_GCM_SHA256"
+	case 0xC032:
+		return "TLS_ECDH_RSA_WITH_AES_256_GCM_SHA384"
+	case 0xC033:
+		return "TLS_ECDHE_PSK_WITH_RC4_128_SHA"
+	case 0xC034:
+		return "TLS_ECDHE_PSK_WITH_3DES_EDE_CBC_SHA"
+	case 0xC035:
+		return "TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA"
+	case 0xC036:
+		return "TLS_ECDHE_PSK_WITH_AES_256_CBC_SHA"
+	case 0xC037:
+		return "TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256"
+	case 0xC038:
+		return "TLS_ECDHE_PSK_WITH_AES_256_CBC_SHA384"
+	case 0xC039:
+		return "TLS_ECDHE_PSK_WITH_NULL_SHA"
+	case 0xC03A:
+		return "TLS_ECDHE_PSK_WITH_NULL_SHA256"
+	case 0xC03B:
+		return "TLS_ECDHE_PSK_WITH_NULL_SHA384"
+	case 0xC09C:
+		return "TLS_RSA_WITH_AES_128_CCM"
+	case 0xC09D:
+		return "TLS_RSA_WITH_AES_256_CCM"
+	case 0xC09E:
+		return "TLS_DHE_RSA_WITH_AES_128_CCM"
+	case 0xC09F:
+		return "TLS_DHE_RSA_WITH_AES_256_CCM"
+	case 0xC0A0:
+		return "TLS_RSA_WITH_AES_128_CCM_8"
+	case 0xC0A1:
+		return "TLS_RSA_WITH_AES_256_CCM_8"
+	case 0xC0A2:
+		return "TLS_DHE_RSA_WITH_AES_128_CCM_8"
+	case 0xC0A3:
+		return "TLS_DHE_RSA_WITH_AES_256_CCM_8"
+	case 0xC0AC:
+		return "TLS_ECDHE_ECDSA_WITH_AES_128_CCM"
+	case 0xC0AD:
+		return "TLS_ECDHE_ECDSA_WITH_AES_256_CCM"
+	case 0xC0AE:
+		return "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8"
+	case 0xC0AF:
+		return "TLS_ECDHE_ECDSA_WITH_AES_256_CCM_8"
+	case 0xCCA8:
+		return "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"
+	case 0xCCA9:
+		return "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
+	case 0xCCAA:
+		return "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256"
+	case 0xCCAB:
+		return "TLS_PSK_WITH_CHACHA20_POLY1305_SHA256"
+	case 0xCCAC:
+		return "TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256"
+	case 0xCCAD:
+		return "TLS_DHE_PSK_WITH_CHACHA20_POLY1305_SHA256"
+	case 0xCCAE:
+		return "TLS_RSA_PSK_WITH_CHACHA20_POLY1305_SHA256"
+	}
+	return ""
+}
+
+// cipherName names a suite for events: its IANA name, else its id in hex.
+func cipherName(id uint16) string {
+	if n := cipherSuiteName(id); n != "" {
+		return n
+	}
+	return hex16(id)
+}
+
+// strength grades a cipher suite for the weak_tls finding.
+type strength uint8
+
+const (
+	strong    strength = iota // nothing known against it, or not in the table
+	weak                      // broken but still encrypting: RC4, DES, 3DES, MD5 MAC
+	insecure                  // no real protection: NULL, EXPORT, anonymous key exchange
+	signaling                 // not a cipher: SCSV values
+)
+
+// suiteStrength grades a suite by the parts of its IANA name, so the
+// grading follows the table: anonymous key exchange (anon), no encryption
+// (NULL), export-grade keys (EXPORT) are insecure; RC4, single DES and
+// 3DES (Sweet32), and the MD5 MAC are weak.
+func suiteStrength(id uint16) strength {
+	name := cipherSuiteName(id)
+	switch {
+	case name == "":
+		return strong
+	case strings.HasSuffix(name, "_SCSV"):
+		return signaling
+	case strings.Contains(name, "_anon_"), strings.Contains(name, "NULL"), strings.Contains(name, "EXPORT"):
+		return insecure
+	case strings.Contains(name, "_RC4_"), strings.Contains(name, "_DES_"), strings.Contains(name, "DES40"),
+		strings.Contains(name, "3DES"), strings.HasSuffix(name, "_MD5"):
+		return weak
+	}
+	return strong
+}
+
+// TLS protocol versions as they appear on the wire.
+const (
+	versionSSL2  = 0x0002
+	versionSSL3  = 0x0300
+	versionTLS10 = 0x0301
+	versionTLS11 = 0x0302
+	versionTLS12 = 0x0303
+	versionTLS13 = 0x0304
+)
+
+// versionName names a protocol version; TLS 1.3 drafts (0x7fNN) carry
+// their draft number.
+func versionName(v uint16) string {
+	switch v {
+	case versionSSL2:
+		return "SSL 2.0"
+	case versionSSL3:
+		return "SSL 3.0"
+	case versionTLS10:
+		return "TLS 1.0"
+	case versionTLS11:
+		return "TLS 1.1"
+	case versionTLS12:
+		return "TLS 1.2"
+	case versionTLS13:
+		return "TLS 1.3"
+	}
+	if v>>8 == 0x7f {
+		return "TLS 1.3 draft " + strconv.Itoa(int(v&0xff))
+	}
+	return hex16(v)
+}
+
+// versionStrength grades a negotiated version: SSL is insecure, TLS 1.0
+// and 1.1 are weak (deprecated by RFC 8996), anything newer is strong.
+func versionStrength(v uint16) strength {
+	switch v {
+	case versionSSL2, versionSSL3:
+		return insecure
+	case versionTLS10, versionTLS11:
+		return weak
+	}
+	return strong
+}
+
+// isGREASE reports the RFC 8701 reserved values (0x0a0a, 0x1a1a, ...,
+// 0xfafa) that clients send to keep servers tolerant.
+func isGREASE(v uint16) bool {
+	return v&0x0f0f == 0x0a0a && v>>8 == v&0xff
+}
+
+const hexDigits = "0123456789abcdef"
+
+// hex16 formats v as "0x" and four lower-case hex digits.
+func hex16(v uint16) string {
+	b := [6]byte{'0', 'x', hexDigits[v>>12], hexDigits[v>>8&0xf], hexDigits[v>>4&0xf], hexDigits[v&0xf]}
+	return string(b[:])
+}
