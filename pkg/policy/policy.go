@@ -25,20 +25,20 @@ type Device struct {
 
 // Reason is one finding's contribution to a verdict.
 type Reason struct {
-	Kind     event.Kind
-	Severity event.Severity
-	Action   config.Action
-	Summary  string
+	Kind     event.Kind     `json:"kind"`
+	Severity event.Severity `json:"severity"`
+	Action   config.Action  `json:"action"`
+	Summary  string         `json:"summary"`
 }
 
 // Verdict is policy's decision about one device.
 type Verdict struct {
-	Action  config.Action
-	Reasons []Reason // most severe action first
+	Action  config.Action `json:"action"`
+	Reasons []Reason      `json:"reasons,omitempty"` // strongest action first
 	// Enforce is false in monitor mode: the action is reported, not taken.
-	Enforce bool
+	Enforce bool `json:"enforce"`
 	// Note explains an override (trusted, protected, forced).
-	Note string
+	Note string `json:"note,omitempty"`
 }
 
 // rank orders actions from mildest to strongest.
