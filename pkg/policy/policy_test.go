@@ -1,0 +1,97 @@
+package policy
+
+import (
+	"testing"
+
+	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+func finding(kind event.Kind, sev event.Severity, ev event.Evidence) *event.Event {
+	return &event.Event{Type: event.TypeFinding, Kind: kind, Severity: sev, Summary: string(kind), Evidence: ev}
+}
+
+var cam = hwaddr.MAC{0xc0, 0x56, 0xe3, 1, 2, 3}
+
+func TestEvaluate(t *testing.T) {
+	defaultCreds := finding(event.KindDefaultCredentials, event.SeverityHigh, nil)
+	plaintext := finding(event.KindPlaintextProtocol, event.SeverityLow, nil)
+	info := finding(event.KindPlaintextProtocol, event.SeverityInfo, nil)
+	outdatedExploited := finding(event.KindOutdatedFirmware, event.SeverityHigh, event.Evidence{"exploited": "yes"})
+	outdated := finding(event.KindOutdatedFirmware, event.SeverityHigh, nil)
+	obs := &event.Event{Type: event.TypeObservation, Kind: event.KindBanner}
+
+	withRule := func(r config.DeviceRule) func(*config.Policy) {
+		return func(p *config.Policy) { r.MAC = cam; p.Devices = append(p.Devices, r) }
+	}
+	tests := []struct {
+		name      string
+		tweak     func(*config.Policy)
+		device    Device
+		want      config.Action
+		reasons   int
+		note      bool
+		enforcing bool
+	}{
+		{name: "nothing", device: Device{MAC: cam}, want: config.ActionIgnore},
+		{name: "observations_only", device: Device{MAC: cam, Findings: []*event.Event{obs}}, want: config.ActionIgnore},
+		{name: "default_credentials_quarantine", device: Device{MAC: cam, Findings: []*event.Event{defaultCreds, plaintext}}, want: config.ActionQuarantine, reasons: 2},
+		{name: "plaintext_alert", device: Device{MAC: cam, Findings: []*event.Event{plaintext}}, want: config.ActionAlert, reasons: 1},
+		{name: "below_min_severity", device: Device{MAC: cam, Findings: []*event.Event{info}}, want: config.ActionIgnore},
+		{name: "outdated_exploited_quarantine", device: Device{MAC: cam, Findings: []*event.Event{outdatedExploited}}, want: config.ActionQuarantine, reasons: 1},
+		{name: "outdated_not_exploited_alert", device: Device{MAC: cam, Findings: []*event.Event{outdated}}, want: config.ActionAlert, reasons: 1},
+		{name: "outdated_any_when_configured", tweak: func(p *config.Policy) { p.QuarantineExploitedOnly = false },
+			device: Device{MAC: cam, Findings: []*event.Event{outdated}}, want: config.ActionQuarantine, reasons: 1},
+		{name: "trusted_downgraded", tweak: withRule(config.DeviceRule{Trusted: true}),
+			device: Device{MAC: cam, Findings: []*event.Event{defaultCreds}}, want: config.ActionAlert, reasons: 1, note: true},
+		{name: "protected_downgraded", device: Device{MAC: cam, Protected: true, Findings: []*event.Event{defaultCreds}}, want: config.ActionAlert, reasons: 1, note: true},
+		{name: "exempt_kind", tweak: withRule(config.DeviceRule{Exempt: []string{"default_credentials"}}),
+			device: Device{MAC: cam, Findings: []*event.Event{defaultCreds}}, want: config.ActionIgnore},
+		{name: "forced_quarantine", tweak: withRule(config.DeviceRule{Force: config.ActionQuarantine}),
+			device: Device{MAC: cam}, want: config.ActionQuarantine, note: true},
+		{name: "isolate_action", tweak: func(p *config.Policy) { p.Actions["plaintext_protocol"] = config.ActionIsolate },
+			device: Device{MAC: cam, Findings: []*event.Event{plaintext}}, want: config.ActionIsolate, reasons: 1},
+		{name: "ignore_action", tweak: func(p *config.Policy) { p.Actions["default_credentials"] = config.ActionIgnore },
+			device: Device{MAC: cam, Findings: []*event.Event{defaultCreds}}, want: config.ActionIgnore},
+		{name: "enforce_mode", tweak: func(p *config.Policy) { p.Mode = "enforce" },
+			device: Device{MAC: cam, Findings: []*event.Event{defaultCreds}}, want: config.ActionQuarantine, reasons: 1, enforcing: true},
+		{name: "rule_for_other_mac_ignored", tweak: func(p *config.Policy) {
+			p.Devices = append(p.Devices, config.DeviceRule{MAC: hwaddr.MAC{2}, Trusted: true})
+		}, device: Device{MAC: cam, Findings: []*event.Event{defaultCreds}}, want: config.ActionQuarantine, reasons: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := config.Default().Policy
+			if tt.tweak != nil {
+				tt.tweak(&p)
+			}
+			v := Evaluate(&p, &tt.device)
+			if v.Action != tt.want || len(v.Reasons) != tt.reasons || (v.Note != "") != tt.note || v.Enforce != tt.enforcing {
+				t.Errorf("verdict %+v; want action %s, %d reasons, note %v, enforce %v", v, tt.want, tt.reasons, tt.note, tt.enforcing)
+			}
+			for i := 1; i < len(v.Reasons); i++ {
+				if rank(v.Reasons[i].Action) > rank(v.Reasons[i-1].Action) {
+					t.Errorf("reasons not ordered strongest first: %+v", v.Reasons)
+				}
+			}
+		})
+	}
+}
+
+// Evaluate is pure: the same input gives the same verdict and the input
+// is not modified.
+func TestEvaluatePure(t *testing.T) {
+	p := config.Default().Policy
+	d := Device{MAC: cam, Findings: []*event.Event{
+		finding(event.KindPlaintextProtocol, event.SeverityLow, nil),
+		finding(event.KindDefaultCredentials, event.SeverityHigh, nil),
+	}}
+	a, b := Evaluate(&p, &d), Evaluate(&p, &d)
+	if a.Action != b.Action || len(a.Reasons) != len(b.Reasons) || a.Reasons[0] != b.Reasons[0] {
+		t.Errorf("two evaluations differ: %+v vs %+v", a, b)
+	}
+	if d.Findings[0].Kind != event.KindPlaintextProtocol {
+		t.Error("Evaluate reordered the device's findings")
+	}
+}
