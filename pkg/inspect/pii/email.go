@@ -1,0 +1,157 @@
+package pii
+
+// E-mail addresses in free text. The rules favour precision: an address
+// needs a dotted domain with a letters-only top-level domain, and the
+// shapes that only look like addresses are refused: asset names
+// ("icon@2x.png"), URL userinfo ("http://user:pw@host"), role mailboxes
+// that name no person ("noreply@", "postmaster@") and message ids.
+
+const (
+	maxLocal  = 64
+	maxDomain = 253
+)
+
+// emailAt reads the address around the at-sign at b[at], which is "@" or,
+// URL-encoded, "%40" (atLen 3).
+func emailAt(b []byte, at, atLen int) (start, end int, ok bool) {
+	start = at
+	for start > 0 && isLocalByte(b[start-1]) && at-start < maxLocal {
+		start--
+	}
+	local := b[start:at]
+	if len(local) == 0 || !isAlnum(local[0]) || local[len(local)-1] == '.' || hasDoubleDot(local) {
+		return 0, 0, false
+	}
+	if start > 0 {
+		switch p := b[start-1]; {
+		case isLocalByte(p), p >= 0x80: // longer than maxLocal, or not ASCII
+			return 0, 0, false
+		case p == '/':
+			return 0, 0, false // "http://user@host": userinfo
+		case p == ':' && !hasSuffixFold(b[:start], "mailto:"):
+			return 0, 0, false // "user:password@host": userinfo
+		}
+	}
+	if isRoleMailbox(local) || isMessageIDLocal(local) {
+		return 0, 0, false
+	}
+	end, ok = domainAt(b, at+atLen)
+	return start, end, ok
+}
+
+func isLocalByte(c byte) bool {
+	return isAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'
+}
+
+func hasDoubleDot(s []byte) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i] == '.' && s[i-1] == '.' {
+			return true
+		}
+	}
+	return false
+}
+
+// domainAt reads a domain name of at least two labels starting at b[i]
+// and returns where it ends. A trailing dot (end of a sentence) is not
+// part of it.
+func domainAt(b []byte, i int) (end int, ok bool) {
+	labels, labelStart := 0, i
+	j := i
+	for ; j < len(b) && j-i <= maxDomain; j++ {
+		c := b[j]
+		if isAlnum(c) || c == '-' {
+			continue
+		}
+		if c == '.' && j > labelStart && j+1 < len(b) && (isAlnum(b[j+1])) {
+			if !validDomainLabel(b[labelStart:j]) {
+				return 0, false
+			}
+			labels++
+			labelStart = j + 1
+			continue
+		}
+		break
+	}
+	if j-i > maxDomain || j == labelStart {
+		return 0, false
+	}
+	tld := b[labelStart:j]
+	if labels == 0 || !validDomainLabel(tld) || len(tld) < 2 || len(tld) > 24 {
+		return 0, false
+	}
+	for _, c := range tld {
+		if !isLetter(c) {
+			return 0, false
+		}
+	}
+	if j < len(b) {
+		switch c := b[j]; {
+		case c == '@', c == '_', c >= 0x80:
+			return 0, false
+		}
+	}
+	if isFileExtension(tld) || isScaleSuffix(b[i:]) {
+		return 0, false
+	}
+	return j, true
+}
+
+func validDomainLabel(l []byte) bool {
+	return len(l) >= 1 && len(l) <= 63 && l[0] != '-' && l[len(l)-1] != '-'
+}
+
+// isFileExtension: asset names such as "logo@2x.png" or "pkg@1.2.min.js"
+// end in a file type, not a top-level domain. (".zip" and ".mov" are
+// real TLDs too; precision wins.)
+func isFileExtension(tld []byte) bool {
+	for _, ext := range [...]string{
+		"png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", "ico", "tif", "tiff", "avif",
+		"js", "mjs", "css", "json", "html", "htm", "xml", "txt", "pdf", "map",
+		"mp3", "mp4", "wav", "ogg", "webm", "mov", "woff", "woff2", "ttf", "otf", "eot",
+		"php", "asp", "aspx", "jsp", "cgi", "bin", "img", "zip", "gz", "tgz", "bz2", "xz",
+	} {
+		if equalFold(tld, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// isScaleSuffix: "@2x", "@3x", "@1.5x" after an image name.
+func isScaleSuffix(domain []byte) bool {
+	i := 0
+	for i < len(domain) && (isDigit(domain[i]) || domain[i] == '.') {
+		i++
+	}
+	return i > 0 && i < len(domain) && (domain[i] == 'x' || domain[i] == 'X') &&
+		(i+1 == len(domain) || !isAlnum(domain[i+1]))
+}
+
+// isRoleMailbox: addresses of functions, not people.
+func isRoleMailbox(local []byte) bool {
+	for _, r := range [...]string{
+		"noreply", "no-reply", "donotreply", "do-not-reply", "no_reply",
+		"postmaster", "mailer-daemon", "hostmaster", "webmaster", "abuse",
+		"root", "git", "nobody", "daemon",
+	} {
+		if equalFold(local, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// isMessageIDLocal: message and content ids put long runs of hex, digits
+// and dots before the "@"; people do not.
+func isMessageIDLocal(local []byte) bool {
+	if len(local) < 20 {
+		return false
+	}
+	for _, c := range local {
+		if !isHex(c) && c != '.' && c != '-' && c != '$' {
+			return false
+		}
+	}
+	return true
+}

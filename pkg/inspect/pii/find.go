@@ -1,0 +1,696 @@
+package pii
+
+// dataKind is what a finding holds.
+type dataKind uint8
+
+const (
+	kindEmail dataKind = iota + 1
+	kindPhone
+	kindLocation
+	kindNMEA
+	kindCard
+	kindIMEI
+	kindMAC
+	kindSerial
+	kindWiFi
+	kindName
+	kindAddress
+)
+
+// String is the evidence "data_kind" value.
+func (k dataKind) String() string {
+	switch k {
+	case kindEmail:
+		return "email"
+	case kindPhone:
+		return "phone"
+	case kindLocation:
+		return "location"
+	case kindNMEA:
+		return "nmea"
+	case kindCard:
+		return "card"
+	case kindIMEI:
+		return "imei"
+	case kindMAC:
+		return "mac"
+	case kindSerial:
+		return "serial"
+	case kindWiFi:
+		return "wifi_credentials"
+	case kindName:
+		return "name"
+	case kindAddress:
+		return "address"
+	}
+	return "unknown"
+}
+
+// describe is the owner-facing name used in summaries.
+func (k dataKind) describe() string {
+	switch k {
+	case kindEmail:
+		return "An e-mail address"
+	case kindPhone:
+		return "A phone number"
+	case kindLocation:
+		return "A precise location"
+	case kindNMEA:
+		return "A GPS position (NMEA)"
+	case kindCard:
+		return "A payment card number"
+	case kindIMEI:
+		return "An IMEI"
+	case kindMAC:
+		return "A MAC address"
+	case kindSerial:
+		return "A serial number"
+	case kindWiFi:
+		return "Wi-Fi credentials"
+	case kindName:
+		return "A person's name"
+	case kindAddress:
+		return "A postal address"
+	}
+	return "Personal data"
+}
+
+// match is one datum found in a payload: its kind, the label that named it
+// (-1 for none) and where its value lies in the payload.
+type match struct {
+	kind       dataKind
+	label      int
+	start, end int
+}
+
+// span is the value of a labelled field.
+type span struct {
+	label      int
+	start, end int
+}
+
+// Caps on what one call records; a payload with more is not more
+// interesting, and the caps keep the scratch space fixed.
+const (
+	maxMatches = 16
+	maxSpans   = 64
+	maxNames   = 4
+	maxValue   = 256 // bytes of one field value looked at
+)
+
+// finder is the scratch state of one scan, reused across calls.
+type finder struct {
+	labels *labelIndex
+
+	matches  []match // backed by matchBuf
+	spans    []span
+	matchBuf [maxMatches]match
+	spanBuf  [maxSpans]span
+
+	// Fields that only count together: latitude with longitude, an SSID
+	// with a Wi-Fi key, names next to other personal fields.
+	lat, lon      span
+	hasLat        bool
+	hasLon        bool
+	ssid          bool
+	wifiKey       span
+	hasWiFiKey    bool
+	names         [maxNames]span
+	nNames        int
+	addressFields bool // a valid postcode or city
+
+	// freeStart marks the bytes a free-text datum can start at.
+	freeStart [256]bool
+}
+
+func newFinder() *finder {
+	s := &finder{labels: newLabelIndex()}
+	for _, c := range "@%+$0123456789" {
+		s.freeStart[c] = true
+	}
+	return s
+}
+
+// find returns the personal data in b. The result is valid until the next
+// call.
+func (s *finder) find(b []byte) []match {
+	s.matches = s.matchBuf[:0]
+	s.spans = s.spanBuf[:0]
+	s.hasLat, s.hasLon, s.ssid, s.hasWiFiKey, s.nNames, s.addressFields = false, false, false, false, 0, false
+	s.fields(b)
+	s.freeText(b)
+	s.pairs()
+	return s.matches
+}
+
+func (s *finder) add(k dataKind, label, start, end int) {
+	if len(s.matches) == maxMatches {
+		return
+	}
+	for _, m := range s.matches {
+		if start < m.end && m.start < end {
+			return
+		}
+	}
+	s.matches = append(s.matches, match{kind: k, label: label, start: start, end: end})
+}
+
+// fields finds labelled values: `"key": value` (JSON), `key=value` (query
+// strings, forms, config lines), `Key: value` (headers) and
+// `<key>value</key>` (XML).
+func (s *finder) fields(b []byte) {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c != ':' && c != '=' && c != '>' {
+			continue
+		}
+		var ks, ke int
+		if c == '>' {
+			ks, ke = tagBefore(b, i)
+		} else {
+			ks, ke = keyBefore(b, i)
+		}
+		if ks == ke {
+			continue
+		}
+		li := s.labels.lookup(b[ks:ke])
+		if li < 0 {
+			continue
+		}
+		var vs, ve int
+		if c == ':' && ke == i && (ks == 0 || b[ks-1] == '\n') {
+			vs, ve = lineAfter(b, i+1) // "Name: value" header line
+		} else {
+			vs, ve = valueAfter(b, i+1, c)
+		}
+		s.field(b, li, vs, ve)
+	}
+}
+
+// keyBefore finds the key ending at the separator b[sep]: a quoted string,
+// or a run of name characters starting with a letter or "_".
+func keyBefore(b []byte, sep int) (start, end int) {
+	j := sep
+	for j > 0 && (b[j-1] == ' ' || b[j-1] == '\t') && sep-j < 4 {
+		j--
+	}
+	if j > 0 && (b[j-1] == '"' || b[j-1] == '\'') {
+		q := b[j-1]
+		end = j - 1
+		start = end
+		for start > 0 && b[start-1] != q && end-start <= maxKey {
+			start--
+		}
+		if start == 0 || b[start-1] != q || end-start > maxKey {
+			return 0, 0
+		}
+		return start, end
+	}
+	end = j
+	start = end
+	for start > 0 && isKeyByte(b[start-1]) && end-start <= maxKey {
+		start--
+	}
+	if start == end || end-start > maxKey || !(isLetter(b[start]) || b[start] == '_') {
+		return 0, 0
+	}
+	return start, end
+}
+
+func isKeyByte(c byte) bool {
+	return isAlnum(c) || c == '_' || c == '-' || c == '.' || c == '[' || c == ']'
+}
+
+// tagBefore finds the name of the XML start tag closed by b[gt].
+func tagBefore(b []byte, gt int) (start, end int) {
+	lt := gt - 1
+	for lt >= 0 && b[lt] != '<' && b[lt] != '>' && gt-lt <= 2*maxKey {
+		lt--
+	}
+	if lt < 0 || b[lt] != '<' {
+		return 0, 0
+	}
+	start = lt + 1
+	end = start
+	for end < gt && isKeyByte(b[end]) {
+		end++
+	}
+	if end == start || !isLetter(b[start]) {
+		return 0, 0
+	}
+	return start, end
+}
+
+// valueAfter finds the value that starts at b[i], after the separator sep:
+// a quoted string, a bracketed array, or a bare token. Objects have no
+// value of their own (their fields are found one by one).
+func valueAfter(b []byte, i int, sep byte) (start, end int) {
+	if sep == '>' {
+		end = i
+		for end < len(b) && b[end] != '<' && end-i < maxValue {
+			end++
+		}
+		s := trimSpace(b[i:end])
+		if len(s) == 0 {
+			return i, i
+		}
+		start = i
+		for b[start] == ' ' || b[start] == '\t' {
+			start++
+		}
+		return start, start + len(s)
+	}
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	if i >= len(b) {
+		return i, i
+	}
+	switch c := b[i]; c {
+	case '"', '\'':
+		end = i + 1
+		for end < len(b) && b[end] != c && end-i <= maxValue {
+			if b[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		return i + 1, min(end, len(b))
+	case '[':
+		end = i + 1
+		for end < len(b) && b[end] != ']' && b[end] != '[' && b[end] != '{' && end-i <= maxValue {
+			end++
+		}
+		if end < len(b) && b[end] == ']' {
+			end++
+		}
+		return i, end
+	case '{':
+		return i, i
+	}
+	end = i
+	for end < len(b) && end-i < maxValue && !endsToken(b[end], sep) {
+		end++
+	}
+	return i, end
+}
+
+// lineAfter returns the rest of the line after a header's colon, without
+// surrounding space.
+func lineAfter(b []byte, i int) (start, end int) {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	end = i
+	for end < len(b) && b[end] != '\r' && b[end] != '\n' && end-i < maxValue {
+		end++
+	}
+	for end > i && (b[end-1] == ' ' || b[end-1] == '\t') {
+		end--
+	}
+	return i, end
+}
+
+// endsToken: bare values after ":" end like JSON numbers and header
+// words; after "=" they run to the next parameter, so "52.52,13.40" stays
+// one value.
+func endsToken(c byte, sep byte) bool {
+	switch c {
+	case ' ', '\t', '\r', '\n', '&', ';', '"', '\'', '<', '>':
+		return true
+	case ',', '}', ']':
+		return sep == ':'
+	}
+	return false
+}
+
+// field checks a labelled value and records it.
+func (s *finder) field(b []byte, li, vs, ve int) {
+	if len(s.spans) < maxSpans {
+		s.spans = append(s.spans, span{label: li, start: vs, end: ve})
+	}
+	v := b[vs:ve]
+	sp := span{label: li, start: vs, end: ve}
+	switch s.labels.labels[li].kind {
+	case labelPhone:
+		if isPhone(v) {
+			s.add(kindPhone, li, vs, ve)
+		}
+	case labelLat:
+		if !s.hasLat && preciseCoord(v, 90) {
+			s.lat, s.hasLat = sp, true
+		}
+	case labelLon:
+		if !s.hasLon && preciseCoord(v, 180) {
+			s.lon, s.hasLon = sp, true
+		}
+	case labelLocation:
+		if isLatLonPair(v) {
+			s.add(kindLocation, li, vs, ve)
+		}
+	case labelIMEI:
+		if isIMEI(v) {
+			s.add(kindIMEI, li, vs, ve)
+		}
+	case labelMAC:
+		if isMAC(v) {
+			s.add(kindMAC, li, vs, ve)
+		}
+	case labelSerial, labelDeviceID:
+		switch {
+		case isMAC(v):
+			s.add(kindMAC, li, vs, ve)
+		case isIMEI(v):
+			s.add(kindIMEI, li, vs, ve)
+		case isSerial(v):
+			s.add(kindSerial, li, vs, ve)
+		}
+	case labelSSID:
+		s.ssid = s.ssid || isSSID(v)
+	case labelWiFiKey, labelPassword:
+		if isWiFiKey(v) && (!s.hasWiFiKey || s.labels.labels[s.wifiKey.label].kind == labelPassword) {
+			s.wifiKey, s.hasWiFiKey = sp, true
+		}
+	case labelNamePart:
+		if s.nNames < maxNames && isPersonName(v, 1) {
+			s.names[s.nNames] = sp
+			s.nNames++
+		}
+	case labelName:
+		if s.nNames < maxNames && isPersonName(v, 2) {
+			s.names[s.nNames] = sp
+			s.nNames++
+		}
+	case labelStreet:
+		if isStreet(v) {
+			s.add(kindAddress, li, vs, ve)
+		}
+	case labelPostcode:
+		s.addressFields = s.addressFields || isPostcode(v)
+	case labelCity:
+		s.addressFields = s.addressFields || isCity(v)
+	}
+}
+
+// pairs reports the fields that only count together.
+func (s *finder) pairs() {
+	if s.hasLat && s.hasLon {
+		s.add(kindLocation, s.lat.label, s.lat.start, s.lat.end)
+	}
+	if s.ssid && s.hasWiFiKey {
+		s.add(kindWiFi, s.wifiKey.label, s.wifiKey.start, s.wifiKey.end)
+	}
+	if s.nNames == 0 {
+		return
+	}
+	support := s.addressFields || s.nNames >= 2
+	for _, m := range s.matches {
+		support = support || m.kind == kindEmail || m.kind == kindPhone || m.kind == kindAddress
+	}
+	if !support {
+		return
+	}
+	for _, n := range s.names[:s.nNames] {
+		s.add(kindName, n.label, n.start, n.end)
+	}
+}
+
+// context says what a free-text match at [start, end) may be: the label
+// of the innermost field value holding it, and whether it must be dropped
+// because that field says it is something else.
+func (s *finder) context(k dataKind, start, end int) (label int, drop bool) {
+	label = -1
+	for _, sp := range s.spans {
+		if start < sp.start || end > sp.end {
+			continue
+		}
+		lk := s.labels.labels[sp.label].kind
+		switch {
+		case k == kindEmail && lk == labelEmail,
+			k == kindPhone && lk == labelPhone,
+			k == kindCard && lk == labelCard:
+			label = sp.label
+		case lk == labelName || lk == labelNamePart:
+			// "Alice <alice@example.com>": the address is still reported.
+		default:
+			return -1, true
+		}
+	}
+	return label, false
+}
+
+func (s *finder) addFree(k dataKind, start, end int) {
+	if label, drop := s.context(k, start, end); !drop {
+		s.add(k, label, start, end)
+	}
+}
+
+// freeText finds the data that prove themselves without a label: e-mail
+// addresses, "+" phone numbers, payment card numbers and NMEA sentences.
+func (s *finder) freeText(b []byte) {
+	for i := 0; i < len(b); i++ {
+		if !s.freeStart[b[i]] {
+			continue
+		}
+		switch c := b[i]; {
+		case c == '@':
+			if st, en, ok := emailAt(b, i, 1); ok {
+				s.addFree(kindEmail, st, en)
+			}
+		case c == '%' && i+2 < len(b) && b[i+1] == '4' && b[i+2] == '0':
+			if st, en, ok := emailAt(b, i, 3); ok {
+				s.addFree(kindEmail, st, en)
+			}
+		case c == '+':
+			if en, ok := e164At(b, i); ok {
+				s.addFree(kindPhone, i, en)
+				i = en - 1
+			}
+		case c == '$':
+			if en, ok := nmeaAt(b, i); ok {
+				s.addFree(kindNMEA, i, en)
+				i = en - 1
+			}
+		case isDigit(c):
+			en, ok := cardAt(b, i)
+			if ok {
+				s.addFree(kindCard, i, en)
+			}
+			i = en - 1
+		}
+	}
+}
+
+// cardAt reads the digit run starting at b[i] (single spaces or dashes
+// allowed between groups) and reports whether it is a payment card number.
+// end is where the run stops, so the caller skips it whole.
+func cardAt(b []byte, i int) (end int, ok bool) {
+	j := i
+	for j < len(b) && isDigit(b[j]) {
+		j++
+	}
+	if j-i < 13 && (j == len(b) || (b[j] != ' ' && b[j] != '-')) {
+		return j, false // the common short number
+	}
+	var digits [19]byte
+	var groups [8]int
+	n, ng, cur := 0, 0, 0
+	var sep byte
+	for j = i; j < len(b); j++ {
+		c := b[j]
+		if isDigit(c) {
+			if n == len(digits) {
+				for j < len(b) && (isDigit(b[j]) || b[j] == ' ' || b[j] == '-') {
+					j++
+				}
+				return j, false // longer than any card
+			}
+			digits[n] = c
+			n++
+			cur++
+			continue
+		}
+		if (c == ' ' || c == '-') && j+1 < len(b) && isDigit(b[j+1]) && (sep == 0 || c == sep) && ng < len(groups)-1 {
+			sep = c
+			groups[ng] = cur
+			ng++
+			cur = 0
+			continue
+		}
+		break
+	}
+	end = j
+	groups[ng] = cur
+	ng++
+	if n < 13 {
+		return end, false
+	}
+	if i > 0 {
+		switch p := b[i-1]; {
+		case isAlnum(p), p == '.', p == '-', p == '+', p == '_', p == '/', p == '@', p >= 0x80:
+			return end, false
+		}
+	}
+	if end < len(b) {
+		switch c := b[end]; {
+		case isLetter(c), c == '_', c == '@', c >= 0x80:
+			return end, false
+		case c == '.' && end+1 < len(b) && isDigit(b[end+1]):
+			return end, false
+		}
+	}
+	d := digits[:n]
+	if sep != 0 && !cardGrouping(groups[:ng]) {
+		return end, false
+	}
+	return end, !allSame(d) && cardScheme(d) && luhn(d)
+}
+
+// e164At reads an international number starting with the "+" at b[i]:
+// a country code starting 1-9, 10 to 15 digits in all, single spaces,
+// dashes or a "(0)" trunk prefix between groups.
+func e164At(b []byte, i int) (end int, ok bool) {
+	if i > 0 {
+		switch p := b[i-1]; {
+		case isAlnum(p), p == '+', p == '-', p == '.', p == '_', p == '/', p >= 0x80:
+			return 0, false
+		}
+	}
+	if i+1 >= len(b) || b[i+1] < '1' || b[i+1] > '9' {
+		return 0, false
+	}
+	n, seps := 0, 0
+	j := i + 1
+	last := j
+	for ; j < len(b); j++ {
+		c := b[j]
+		if isDigit(c) {
+			n++
+			seps = 0
+			last = j + 1
+			if n > 15 {
+				return 0, false
+			}
+			continue
+		}
+		if (c == ' ' || c == '-' || c == '(' || c == ')') && seps < 2 {
+			seps++
+			continue
+		}
+		break
+	}
+	if n < 10 {
+		return 0, false
+	}
+	if last < len(b) {
+		switch c := b[last]; {
+		case isLetter(c), c == '_', c == '@', c >= 0x80:
+			return 0, false
+		case c == '.' && last+1 < len(b) && isDigit(b[last+1]):
+			return 0, false
+		}
+	}
+	// A trailing "(" or ")" belongs to the text, not the number.
+	return last, true
+}
+
+// nmeaAt reads an NMEA 0183 position sentence starting with the "$" at
+// b[i] (GGA, RMC or GLL from a GNSS talker) with a valid checksum and a
+// position fix.
+func nmeaAt(b []byte, i int) (end int, ok bool) {
+	const maxSentence = 90
+	if i+7 > len(b) {
+		return 0, false
+	}
+	if !isNMEATalker(b[i+1], b[i+2]) || b[i+6] != ',' {
+		return 0, false
+	}
+	typ := b[i+3 : i+6]
+	gga, rmc, gll := equalFold(typ, "gga"), equalFold(typ, "rmc"), equalFold(typ, "gll")
+	if !gga && !rmc && !gll {
+		return 0, false
+	}
+	var sum byte
+	star := -1
+	for j := i + 1; j < len(b) && j-i < maxSentence; j++ {
+		c := b[j]
+		if c == '*' {
+			star = j
+			break
+		}
+		if c < 0x20 || c > 0x7e || c == '$' {
+			return 0, false
+		}
+		sum ^= c
+	}
+	if star < 0 || star+2 >= len(b) || !isHex(b[star+1]) || !isHex(b[star+2]) {
+		return 0, false
+	}
+	if hexVal(b[star+1])<<4|hexVal(b[star+2]) != sum {
+		return 0, false
+	}
+	// Fields after the sentence type: the latitude must be there, and RMC
+	// must say the fix is valid ("A").
+	body := b[i+7 : star]
+	latField := 1 // GGA: time, lat
+	switch {
+	case rmc:
+		if status := nthField(body, 1); len(status) != 1 || status[0] != 'A' {
+			return 0, false
+		}
+		latField = 2
+	case gll:
+		latField = 0
+	}
+	lat := nthField(body, latField)
+	if len(lat) < 4 || !isDigit(lat[0]) {
+		return 0, false
+	}
+	return star + 3, true
+}
+
+func hexVal(c byte) byte {
+	switch {
+	case isDigit(c):
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+// nthField returns the n-th comma-separated field of body (from 0).
+func nthField(body []byte, n int) []byte {
+	for n > 0 {
+		k := indexByte(body, ',')
+		if k < 0 {
+			return nil
+		}
+		body = body[k+1:]
+		n--
+	}
+	if k := indexByte(body, ','); k >= 0 {
+		body = body[:k]
+	}
+	return body
+}
+
+// isNMEATalker: GPS, any GNSS, GLONASS, Galileo, BeiDou.
+func isNMEATalker(a, b byte) bool {
+	switch {
+	case a == 'G':
+		return b == 'P' || b == 'N' || b == 'L' || b == 'A' || b == 'B'
+	case a == 'B':
+		return b == 'D'
+	}
+	return false
+}
+
+func indexByte(b []byte, c byte) int {
+	for i := range b {
+		if b[i] == c {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,251 @@
+package pii
+
+import (
+	"strings"
+	"testing"
+)
+
+// found is one expected match: kind and the canonical field ("" for
+// free text).
+type found struct {
+	kind  string
+	field string
+}
+
+func (s *finder) results(b []byte) []found {
+	var out []found
+	for _, m := range s.find(b) {
+		f := found{kind: m.kind.String()}
+		if m.label >= 0 {
+			f.field = s.labels.labels[m.label].field
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func TestFindPositive(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want []found
+	}{
+		{"email_json", `{"email":"alice.smith@example.com","temp":21.5}`, []found{{"email", "email"}}},
+		{"email_free_text", `contact alice@example.co.uk for details`, []found{{"email", ""}}},
+		{"email_camel_key", `{"userEmail":"bob+iot@mail.example.org"}`, []found{{"email", "email"}}},
+		{"email_urlencoded_form", `user=alice%40example.com&pw=x`, []found{{"email", "user"}}},
+		{"email_mailto", `<a href="mailto:carol@example.net">`, []found{{"email", ""}}},
+		{"email_in_name_field", `{"from":"Alice <alice@example.com>"}`, []found{{"email", ""}}},
+		{"email_sentence_end", `write to dave@example.com.`, []found{{"email", ""}}},
+		{"phone_e164_free", `call +49 30 1234567 now`, []found{{"phone", ""}}},
+		{"phone_e164_trunk", `tel +49 (0)30 12345678`, []found{{"phone", ""}}},
+		{"phone_labelled_national", `{"phone":"0301234567"}`, []found{{"phone", "phone"}}},
+		{"phone_labelled_number", `{"phoneNumber":5551234567}`, []found{{"phone", "phone_number"}}},
+		{"phone_labelled_dashes", `mobile=0171-555-1234`, []found{{"phone", "mobile"}}},
+		{"phone_labelled_e164", `{"tel":"+14155552671"}`, []found{{"phone", "tel"}}},
+		{"phone_header", "X-Contact-Phone: +44 20 7946 0958\r\n", []found{{"phone", "phone"}}},
+		{"location_json_pair", `{"lat":52.5200,"lon":13.4050,"alt":34}`, []found{{"location", "lat"}}},
+		{"location_strings", `{"latitude":"-33.86882","longitude":"151.20930"}`, []found{{"location", "latitude"}}},
+		{"location_query", `GET /report?lat=48.85837&lng=2.29448 HTTP/1.1`, []found{{"location", "lat"}}},
+		{"location_nested_keys", `{"gps":{"gps_lat":40.7128,"gps_long":-74.0060}}`, []found{{"location", "lat"}}},
+		{"location_labelled_pair", `{"location":"52.5200,13.4050"}`, []found{{"location", "location"}}},
+		{"location_geojson", `{"type":"Point","coordinates":[13.4050, 52.5200]}`, []found{{"location", "coordinates"}}},
+		{"location_xml", `<pos><lat>51.50735</lat><lon>-0.12776</lon></pos>`, []found{{"location", "lat"}}},
+		{"nmea_gga", "$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47\r\n", []found{{"nmea", ""}}},
+		{"nmea_rmc", "$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W*6A\r\n", []found{{"nmea", ""}}},
+		{"nmea_gngga", "x $GNGGA,092750.000,5321.6802,N,00630.3372,W,1,8,1.03,61.7,M,55.2,M,,*68", []found{{"nmea", ""}}},
+		{"card_visa", `{"card":"4111111111111111"}`, []found{{"card", "card"}}},
+		{"card_spaces", `pay 4111 1111 1111 1111 now`, []found{{"card", ""}}},
+		{"card_dashes", `cc=5555-5555-5555-4444`, []found{{"card", ""}}},
+		{"card_amex_grouped", `amex 3782 822463 10005.`, []found{{"card", ""}}},
+		{"card_mastercard_2series", `{"pan":"2223000048400011"}`, []found{{"card", "pan"}}},
+		{"card_discover", `number=6011111111111117`, []found{{"card", ""}}},
+		{"imei_labelled", `{"imei":"490154203237518"}`, []found{{"imei", "imei"}}},
+		{"imei_header", "IMEI: 35-209900-176148-1\r\n", []found{{"imei", "imei"}}},
+		{"imei_device_id", `{"deviceId":"352099001761481"}`, []found{{"imei", "device_id"}}},
+		{"mac_labelled", `{"mac":"a4:cf:12:9b:3e:01"}`, []found{{"mac", "mac"}}},
+		{"mac_dashes_macaddress", `macAddress=A4-CF-12-9B-3E-01`, []found{{"mac", "mac_address"}}},
+		{"mac_plain_hex", `{"wifi_mac":"a4cf129b3e01"}`, []found{{"mac", "mac"}}},
+		{"serial_labelled", `{"serialNumber":"SN12345678X"}`, []found{{"serial", "serial_number"}}},
+		{"serial_sn", `sn=FX0023A7781&fw=1.2.3`, []found{{"serial", "sn"}}},
+		{"serial_device_id_mac", `{"device_id":"24:0a:c4:11:22:33"}`, []found{{"mac", "device_id"}}},
+		{"wifi_psk", `{"ssid":"HomeNet","psk":"correct horse battery"}`, []found{{"wifi_credentials", "psk"}}},
+		{"wifi_password_with_ssid", `ssid=HomeNet&password=hunter2hunter2`, []found{{"wifi_credentials", "password"}}},
+		{"wifi_passphrase_xml", `<wifi><ssid>Home</ssid><passphrase>s3cretpass</passphrase></wifi>`, []found{{"wifi_credentials", "passphrase"}}},
+		{"name_with_email", `{"first_name":"Alice","last_name":"Smith","email":"alice@example.com"}`,
+			[]found{{"email", "email"}, {"name", "first_name"}, {"name", "last_name"}}},
+		{"name_first_last", `{"firstName":"Jürgen","lastName":"Müller"}`, []found{{"name", "first_name"}, {"name", "last_name"}}},
+		{"name_generic_with_phone", `{"name":"Alice Smith","phone":"+4930123456"}`, []found{{"phone", "phone"}, {"name", "name"}}},
+		{"address_street", `{"street":"Hauptstraße 5","postcode":"10115","city":"Berlin"}`, []found{{"address", "street"}}},
+		{"address_line", `{"address":"1600 Amphitheatre Parkway, Mountain View"}`, []found{{"address", "address"}}},
+		{"address_supports_name", `{"full_name":"Alice Smith","zip":"10115","city":"Berlin"}`, []found{{"name", "full_name"}}},
+	}
+	s := newFinder()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := s.results([]byte(tt.in))
+			if !equalFound(got, tt.want) {
+				t.Errorf("find(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFindNegative(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+	}{
+		{"version_string", `{"fw":"1.2.3.4","version":"4.111.1111.1111"}`},
+		{"timestamp_ms", `{"t":1700000000123,"uptime":1234567890123}`},
+		{"timestamp_us_ns", `ts=1700000000123456 at 1700000000123456789`},
+		{"uuid", `{"device":"123e4567-e89b-12d3-a456-426614174000"}`},
+		{"hex_hash", `sha=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08`},
+		{"image_2x", `<img src="/static/logo@2x.png"> icon@3x.webp`},
+		{"npm_package_version", `"dependencies":"lodash@4.17.21"`},
+		{"user_localhost", `login user@localhost ok`},
+		{"url_userinfo", `GET http://admin:secret@cam.example.com/live`},
+		{"url_user_only", `ftp://anonymous@ftp.example.org/pub`},
+		{"message_id", "Message-ID: <CAB1234567@mail.example.com>\r\n"},
+		{"message_id_hex_local", `<3f2a9c1d8e7b6a5f4e3d2c1b@mx.example.com>`},
+		{"role_mailbox", `From: noreply@vendor.example.com`},
+		{"sensor_readings", `{"temp":21.5,"hum":48.25,"pressure":1013.25,"battery":3.71}`},
+		{"coordinates_low_precision", `{"lat":52.52,"lon":13.4}`},
+		{"coordinates_lat_only", `{"lat":52.520008}`},
+		{"coordinates_out_of_range", `{"lat":152.5200,"lon":13.4050}`},
+		{"coordinates_null_island", `{"location":"0.0000,0.0000"}`},
+		{"coordinates_unlabelled_pair", `values 52.5200,13.4050 from sensor`},
+		{"flat_is_not_lat", `{"flat":52.5200,"salon":13.4050}`},
+		{"non_luhn_16_digits", `order 4111111111111112 shipped`},
+		{"luhn_but_no_scheme", `ref 1234567812345670`},
+		{"all_one_digit", `{"x":"4444444444444444"}`},
+		{"order_id_luhn", `{"order_id":"4111111111111111"}`},
+		{"card_in_hex", `token=ab4111111111111111cd`},
+		{"card_in_path", `GET /orders/4111111111111111 HTTP/1.1`},
+		{"card_decimal", `value=4111111111111111.5`},
+		{"card_bad_grouping", `4111 11 1111 1111 11`},
+		{"iccid", `{"iccid":"89014103211118510720"}`},
+		{"bare_digits_not_phone", `{"count":"0301234567","reading":5551234567}`},
+		{"plus_digits_short", `offset=+0100 and +49`},
+		{"plus_in_expression", `x=1e+123456789012`},
+		{"phone_label_model", `{"phone_model":"Pixel 7","phone":"unknown"}`},
+		{"phone_label_float", `{"phone":12345678.9}`},
+		{"headphone_key", `{"headphone":"0301234567"}`},
+		{"imei_bad_luhn", `{"imei":"490154203237519"}`},
+		{"imei_bad_rbi", `{"imei":"000000000000000"}`},
+		{"imei_unlabelled", `id 490154203237518 seen`},
+		{"mac_unlabelled", `neighbour a4:cf:12:9b:3e:01 reachable`},
+		{"mac_zero", `{"mac":"00:00:00:00:00:00"}`},
+		{"mac_broadcast", `{"mac":"ff:ff:ff:ff:ff:ff"}`},
+		{"serial_too_short", `{"sn":"A1"}`},
+		{"serial_placeholder", `{"serial":"unknown"}`},
+		{"serial_md5", `{"serial":"d41d8cd98f00b204e9800998ecf8427e"}`},
+		{"ssid_without_key", `{"ssid":"HomeNet","rssi":-60}`},
+		{"password_without_ssid", `{"user":"admin","password":"hunter2hunter2"}`},
+		{"psk_too_short", `{"ssid":"x","psk":"short"}`},
+		{"name_alone", `{"name":"Living Room Lamp","room":"kitchen"}`},
+		{"first_name_alone", `{"first_name":"Alice"}`},
+		{"device_name", `{"device_name":"Alice Smith","email":"x"}`},
+		{"address_ip", `{"ip_address":"192.168.1.20","server_address":"mqtt.example.com"}`},
+		{"address_ble", `{"ble_address":"AA:BB:CC:DD:EE:FF"}`},
+		{"zip_flag", `{"zip":true,"gzip":"on"}`},
+		{"city_alone", `{"city":"Berlin","zip":"10115"}`},
+		{"base64_blob", `data=QUxJQ0VAZXhhbXBsZS5jb20gNDExMTExMTExMTExMTExMQ==`},
+		{"nmea_bad_checksum", "$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*48"},
+		{"nmea_no_fix", "$GPGGA,123519,,,,,0,00,,,M,,M,,*6B"},
+		{"nmea_rmc_void", "$GPRMC,123519,V,,,,,,,230394,,*33"},
+		{"nmea_other_sentence", "$GPGSV,3,1,11,03,03,111,00,04,15,270,00,06,01,010,00,13,06,292,00*74"},
+		{"ipv6", `addr fe80::1ff:fe23:4567:890a and 2001:db8::1`},
+		{"dates", `2024-01-01T12:00:00+01:00 and 20240101120000`},
+		{"empty", ``},
+		{"binary", "\x00\x01\x02@\xff\xfe+1234567890123\x00"},
+	}
+	s := newFinder()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := s.results([]byte(tt.in)); len(got) != 0 {
+				t.Errorf("find(%q) = %v, want nothing", tt.in, got)
+			}
+		})
+	}
+}
+
+func equalFound(a, b []found) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestLabelLookup(t *testing.T) {
+	x := newLabelIndex()
+	tests := []struct{ key, want string }{
+		{"email", "email"},
+		{"EMAIL", "email"},
+		{"userEmail", "email"},
+		{"user_email", "email"},
+		{"user[email]", "email"},
+		{"gmail", ""},
+		{"serialNumber", "serial_number"},
+		{"serial-number", "serial_number"},
+		{"SerialNumber", "serial_number"},
+		{"device.serial", "serial"},
+		{"macAddress", "mac_address"},
+		{"MACAddress", "mac_address"},
+		{"ip_address", "address"},
+		{"device_id", "device_id"},
+		{"android_id", "id"},
+		{"flat", ""},
+		{"gps_lat", "lat"},
+		{"hotel", ""},
+		{"headphone", ""},
+		{"device_name", ""},
+		{"name", "name"},
+		{"username", "username"},
+		{"user_name", "username"},
+		{"wifi_key", "wifi_key"},
+		{"api_key", ""},
+		{strings.Repeat("a", 70) + "email", ""},
+	}
+	for _, tt := range tests {
+		got := ""
+		if i := x.lookup([]byte(tt.key)); i >= 0 {
+			got = x.labels[i].field
+		}
+		if got != tt.want {
+			t.Errorf("lookup(%q) = %q, want %q", tt.key, got, tt.want)
+		}
+	}
+}
+
+func TestLuhnAndSchemes(t *testing.T) {
+	tests := []struct {
+		digits string
+		card   bool
+	}{
+		{"4111111111111111", true},
+		{"4012888888881881", true},
+		{"5555555555554444", true},
+		{"2223000048400011", true},
+		{"378282246310005", true},
+		{"6011111111111117", true},
+		{"3530111333300000", true},
+		{"30569309025904", true},
+		{"6200000000000005", true},
+		{"4111111111111112", false}, // Luhn
+		{"1234567812345670", false}, // no scheme
+		{"411111111111111", false},  // Visa has no 15-digit numbers
+		{"7000000000000007", false}, // no scheme
+	}
+	for _, tt := range tests {
+		d := []byte(tt.digits)
+		if got := luhn(d) && cardScheme(d); got != tt.card {
+			t.Errorf("%s: card = %v, want %v", tt.digits, got, tt.card)
+		}
+	}
+}

@@ -1,0 +1,290 @@
+package pii
+
+// Field labels: the names of JSON keys, form and query parameters, XML
+// tags and "Name: value" lines that say what a value is. A label turns a
+// string of digits into a phone number or a serial number with certainty;
+// without one, only the shapes that carry their own proof (an e-mail
+// address, a "+" phone number, a Luhn-valid card number, a checksummed NMEA
+// sentence) are reported.
+
+// labelKind says what a labelled value is, or that free text inside it is
+// not personal data (ids, timestamps, hashes).
+type labelKind uint8
+
+const (
+	labelNone     labelKind = iota
+	labelIgnore             // ids, timestamps, hashes: nothing inside is personal data
+	labelEmail              // a field that holds an e-mail address
+	labelPhone              // a phone number, national form allowed
+	labelLat                // latitude, paired with labelLon
+	labelLon                // longitude, paired with labelLat
+	labelLocation           // "lat,lon" in one value, or [a, b]
+	labelIMEI               // a 15-digit IMEI
+	labelMAC                // a MAC address
+	labelSerial             // a serial number
+	labelDeviceID           // a device identifier: MAC, IMEI or serial by its shape
+	labelSSID               // a Wi-Fi network name
+	labelWiFiKey            // a Wi-Fi pre-shared key
+	labelPassword           // a password: a Wi-Fi key only next to an SSID
+	labelNamePart           // first, last or full name
+	labelName               // "name": a person's name only next to other personal fields
+	labelStreet             // a street address
+	labelPostcode           // supports names and addresses, never reported alone
+	labelCity               // supports names and addresses, never reported alone
+	labelCard               // a payment card number
+)
+
+// label is one known field name. field is what findings report: the
+// canonical spelling, never the bytes from the wire, so a crafted key
+// cannot carry data into an event.
+type label struct {
+	field string
+	kind  labelKind
+	// exact: the whole key only. Otherwise the label also matches as the
+	// last word of a longer key ("gps_lat", "userEmail", "device.serial").
+	exact bool
+	norm  string // field lower-cased without separators, set by newLabels
+}
+
+// maxKey bounds the field names looked at; longer keys are not labels.
+const maxKey = 64
+
+// newLabels returns the label table. When several labels end a key, the
+// longest wins, so "mac_address" is a MAC, not a postal address, and
+// "device_id" is a device identifier, not an ignored id.
+func newLabels() []label {
+	ls := []label{
+		{field: "email", kind: labelEmail},
+		{field: "e_mail", kind: labelEmail},
+		{field: "mail", kind: labelEmail},
+		{field: "email_address", kind: labelEmail},
+		{field: "user", kind: labelEmail, exact: true},
+		{field: "username", kind: labelEmail},
+		{field: "login", kind: labelEmail, exact: true},
+		{field: "account", kind: labelEmail, exact: true},
+		{field: "contact", kind: labelEmail, exact: true},
+
+		{field: "phone", kind: labelPhone},
+		{field: "phone_number", kind: labelPhone},
+		{field: "phone_no", kind: labelPhone},
+		{field: "telephone", kind: labelPhone},
+		{field: "tel", kind: labelPhone},
+		{field: "mobile", kind: labelPhone},
+		{field: "mobile_number", kind: labelPhone},
+		{field: "cell", kind: labelPhone, exact: true},
+		{field: "cellphone", kind: labelPhone},
+		{field: "msisdn", kind: labelPhone},
+
+		{field: "lat", kind: labelLat},
+		{field: "latitude", kind: labelLat},
+		{field: "lon", kind: labelLon},
+		{field: "lng", kind: labelLon},
+		{field: "long", kind: labelLon},
+		{field: "longitude", kind: labelLon},
+		{field: "location", kind: labelLocation},
+		{field: "loc", kind: labelLocation, exact: true},
+		{field: "position", kind: labelLocation},
+		{field: "pos", kind: labelLocation, exact: true},
+		{field: "coords", kind: labelLocation},
+		{field: "coordinates", kind: labelLocation},
+		{field: "gps", kind: labelLocation},
+		{field: "geo", kind: labelLocation, exact: true},
+		{field: "latlng", kind: labelLocation},
+		{field: "latlon", kind: labelLocation},
+
+		{field: "imei", kind: labelIMEI},
+
+		{field: "mac", kind: labelMAC},
+		{field: "macaddr", kind: labelMAC},
+		{field: "mac_address", kind: labelMAC},
+		{field: "hwaddr", kind: labelMAC},
+		{field: "bssid", kind: labelMAC},
+
+		{field: "serial", kind: labelSerial},
+		{field: "serial_number", kind: labelSerial},
+		{field: "serial_no", kind: labelSerial},
+		{field: "sn", kind: labelSerial},
+
+		{field: "device_id", kind: labelDeviceID},
+		{field: "dev_id", kind: labelDeviceID},
+		{field: "hardware_id", kind: labelDeviceID},
+		{field: "hwid", kind: labelDeviceID},
+
+		{field: "ssid", kind: labelSSID},
+		{field: "essid", kind: labelSSID},
+		{field: "psk", kind: labelWiFiKey},
+		{field: "wifi_password", kind: labelWiFiKey},
+		{field: "wifi_pass", kind: labelWiFiKey},
+		{field: "wifi_key", kind: labelWiFiKey},
+		{field: "wlan_password", kind: labelWiFiKey},
+		{field: "passphrase", kind: labelWiFiKey},
+		{field: "wpa_key", kind: labelWiFiKey},
+		{field: "wpa_psk", kind: labelWiFiKey},
+		{field: "network_key", kind: labelWiFiKey},
+		{field: "password", kind: labelPassword},
+		{field: "pass", kind: labelPassword, exact: true},
+		{field: "pwd", kind: labelPassword, exact: true},
+		{field: "key", kind: labelPassword, exact: true},
+
+		{field: "first_name", kind: labelNamePart},
+		{field: "given_name", kind: labelNamePart},
+		{field: "last_name", kind: labelNamePart},
+		{field: "surname", kind: labelNamePart},
+		{field: "family_name", kind: labelNamePart},
+		{field: "full_name", kind: labelNamePart},
+		{field: "name", kind: labelName, exact: true},
+
+		{field: "street", kind: labelStreet},
+		{field: "street_address", kind: labelStreet},
+		{field: "address", kind: labelStreet},
+		{field: "address1", kind: labelStreet},
+		{field: "address_line1", kind: labelStreet},
+		{field: "postcode", kind: labelPostcode},
+		{field: "postal_code", kind: labelPostcode},
+		{field: "zip", kind: labelPostcode},
+		{field: "zip_code", kind: labelPostcode},
+		{field: "plz", kind: labelPostcode, exact: true},
+		{field: "city", kind: labelCity},
+		{field: "town", kind: labelCity},
+
+		{field: "card", kind: labelCard},
+		{field: "card_number", kind: labelCard},
+		{field: "credit_card", kind: labelCard},
+		{field: "cc_number", kind: labelCard},
+		{field: "ccnum", kind: labelCard},
+		{field: "pan", kind: labelCard, exact: true},
+
+		// Values that look like cards, phones or e-mail addresses but are
+		// not personal data: identifiers, times, digests, mail plumbing.
+		{field: "id", kind: labelIgnore},
+		{field: "uid", kind: labelIgnore},
+		{field: "uuid", kind: labelIgnore},
+		{field: "guid", kind: labelIgnore},
+		{field: "ts", kind: labelIgnore},
+		{field: "time", kind: labelIgnore},
+		{field: "timestamp", kind: labelIgnore},
+		{field: "date", kind: labelIgnore},
+		{field: "seq", kind: labelIgnore},
+		{field: "nonce", kind: labelIgnore},
+		{field: "counter", kind: labelIgnore},
+		{field: "crc", kind: labelIgnore},
+		{field: "checksum", kind: labelIgnore},
+		{field: "hash", kind: labelIgnore},
+		{field: "md5", kind: labelIgnore},
+		{field: "sha1", kind: labelIgnore},
+		{field: "sha256", kind: labelIgnore},
+		{field: "token", kind: labelIgnore},
+		{field: "signature", kind: labelIgnore},
+		{field: "sig", kind: labelIgnore},
+		{field: "message_id", kind: labelIgnore},
+		{field: "in_reply_to", kind: labelIgnore},
+		{field: "references", kind: labelIgnore},
+		{field: "content_id", kind: labelIgnore},
+		{field: "iccid", kind: labelIgnore},
+		{field: "imsi", kind: labelIgnore},
+		{field: "version", kind: labelIgnore},
+		{field: "build", kind: labelIgnore},
+	}
+	for i := range ls {
+		ls[i].norm = normalizeLabel(ls[i].field)
+	}
+	return ls
+}
+
+func normalizeLabel(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '_' {
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
+}
+
+// labelIndex finds the label of a key without allocating: keys are
+// normalised into a stack buffer and only the labels ending in the key's
+// last character are compared.
+type labelIndex struct {
+	labels []label
+	byLast [128][]uint8
+	// ends holds the last two characters of every label, a quick test
+	// that rejects most keys before they are normalised.
+	ends [128][128]bool
+}
+
+func newLabelIndex() *labelIndex {
+	x := &labelIndex{labels: newLabels()}
+	for i, l := range x.labels {
+		c := l.norm[len(l.norm)-1]
+		x.byLast[c] = append(x.byLast[c], uint8(i))
+		if len(l.norm) >= 2 {
+			x.ends[l.norm[len(l.norm)-2]][c] = true
+		}
+	}
+	return x
+}
+
+// mayMatch is false for keys whose last two letters or digits end no
+// label. One-character keys always pass.
+func (x *labelIndex) mayMatch(key []byte) bool {
+	var last [2]byte
+	n := 0
+	for i := len(key) - 1; i >= 0 && n < 2; i-- {
+		c := key[i]
+		switch {
+		case 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		default:
+			continue
+		}
+		last[1-n] = c
+		n++
+	}
+	return n == 2 && x.ends[last[0]][last[1]]
+}
+
+// lookup returns the index of the longest label that is the whole key or
+// its last word, or -1. Word boundaries are separators ("_", "-", ".",
+// space, brackets) and lower-to-upper case changes ("serialNumber").
+func (x *labelIndex) lookup(key []byte) int {
+	if len(key) == 0 || len(key) > maxKey || !x.mayMatch(key) {
+		return -1
+	}
+	var norm [maxKey]byte
+	var wordStart [maxKey]bool
+	n := 0
+	boundary := true
+	var prev byte
+	for _, c := range key {
+		switch {
+		case 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
+			norm[n], wordStart[n] = c, boundary
+			n++
+			boundary = false
+		case 'A' <= c && c <= 'Z':
+			norm[n] = c + 'a' - 'A'
+			wordStart[n] = boundary || 'a' <= prev && prev <= 'z' || '0' <= prev && prev <= '9'
+			n++
+			boundary = false
+		default:
+			boundary = true
+		}
+		prev = c
+	}
+	if n == 0 || norm[n-1] >= 128 {
+		return -1
+	}
+	best, bestLen := -1, 0
+	for _, i := range x.byLast[norm[n-1]] {
+		l := &x.labels[i]
+		m := len(l.norm)
+		if m > n || m <= bestLen || (l.exact && m != n) || !wordStart[n-m] {
+			continue
+		}
+		if string(norm[n-m:n]) == l.norm {
+			best, bestLen = int(i), m
+		}
+	}
+	return best
+}

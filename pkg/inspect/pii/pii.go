@@ -1,0 +1,186 @@
+// Package pii finds personal data in unencrypted payloads: e-mail
+// addresses, phone numbers, precise locations (labelled coordinates and
+// NMEA sentences), payment card numbers, IMEIs, MAC addresses and serial
+// numbers sent to the internet, Wi-Fi credentials, and names and postal
+// addresses in labelled fields. Each is reported as a personal_data
+// finding against ETSI EN 303 645 provision 5.8-2 with a redacted sample;
+// the datum itself never leaves the scanner.
+//
+// Scanning is hand-written over bytes, without regular expressions, and
+// does not allocate unless it reports a finding. docs/pii.md lists every
+// rule and the guards against false positives.
+package pii
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
+
+// Scanner implements inspect.PayloadScanner. It keeps scratch space and a
+// small table of what each recent flow already reported, so one Scanner
+// serves one engine (one goroutine), like the Protocols that call it.
+type Scanner struct {
+	find *finder
+	seen seenTable
+}
+
+// New returns a Scanner.
+func New() *Scanner {
+	return &Scanner{find: newFinder()}
+}
+
+// ScanPayload implements inspect.PayloadScanner: it reports the personal
+// data in b, sent in direction dir on f; where names the part of the
+// protocol b came from ("body", "url", "payload"). b is borrowed.
+func (s *Scanner) ScanPayload(f *inspect.Flow, dir inspect.Dir, where string, b []byte) {
+	senderLocal, receiverLocal := f.ClientLocal, f.ServerLocal
+	if dir == inspect.ToClient {
+		senderLocal, receiverLocal = receiverLocal, senderLocal
+	}
+	if !senderLocal && !receiverLocal {
+		return // transit between two outside hosts: no device of ours
+	}
+	matches := s.find.find(b)
+	for i := range matches {
+		m := &matches[i]
+		if (m.kind == kindMAC || m.kind == kindSerial) && !(senderLocal && !receiverLocal) {
+			// A device's own identifiers are only worth reporting when
+			// they leave the home network.
+			continue
+		}
+		if !s.seen.first(f, dir, m) {
+			continue
+		}
+		s.report(f, dir, where, b, m, senderLocal, receiverLocal)
+	}
+}
+
+func (s *Scanner) report(f *inspect.Flow, dir inspect.Dir, where string, b []byte, m *match, senderLocal, receiverLocal bool) {
+	direction := event.LANToLAN
+	switch {
+	case senderLocal && !receiverLocal:
+		direction = event.LANToWAN
+	case !senderLocal:
+		direction = event.WANToLAN
+	}
+	severity := event.SeverityLow
+	if direction != event.LANToLAN {
+		severity = event.SeverityMedium
+		if m.kind == kindCard || m.kind == kindWiFi {
+			severity = event.SeverityHigh
+		}
+	}
+	subject, receiver := inspect.SubjectClient, f.Server
+	if dir == inspect.ToClient {
+		subject, receiver = inspect.SubjectServer, f.Client
+	}
+	if !senderLocal {
+		// Data from the internet to a device is the device's data.
+		if subject == inspect.SubjectClient {
+			subject = inspect.SubjectServer
+		} else {
+			subject = inspect.SubjectClient
+		}
+	}
+	ev := &event.Event{
+		Type:       event.TypeFinding,
+		Kind:       event.KindPersonalData,
+		Severity:   severity,
+		Capability: event.CapPersonalData,
+		Provision:  "5.8-2",
+		Evidence: event.Evidence{
+			"data_kind":   m.kind.String(),
+			"sample":      sample(m, b),
+			"where":       where,
+			"direction":   string(direction),
+			"destination": endpoint(receiver),
+		},
+	}
+	field := ""
+	if m.label >= 0 {
+		field = s.find.labels.labels[m.label].field
+		ev.Evidence["field"] = field
+	}
+	ev.Summary = summary(m.kind, field, where, direction, ev.Evidence["destination"])
+	f.Emit(subject, ev)
+}
+
+// sample is the redacted form of a match: at most two leading characters
+// and never more than a third of the value. Wi-Fi credentials show none:
+// their value is a key.
+func sample(m *match, b []byte) string {
+	if m.kind == kindWiFi {
+		return "***"
+	}
+	return inspect.Redact(b[m.start:m.end])
+}
+
+func endpoint(ap netip.AddrPort) string {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
+}
+
+func summary(k dataKind, field, where string, d event.Direction, dest string) string {
+	how := "sent without encryption to"
+	if d == event.WANToLAN {
+		how = "sent without encryption from the internet to"
+	}
+	if field != "" {
+		return fmt.Sprintf("%s (field %q, in %s) %s %s", k.describe(), field, where, how, dest)
+	}
+	return fmt.Sprintf("%s (in %s) %s %s", k.describe(), where, how, dest)
+}
+
+// Per-flow memory of what was reported, so a device that sends its
+// e-mail address in every request is reported once per connection. The
+// table is fixed: the oldest flow is forgotten first, which at worst
+// repeats a finding (the device inventory deduplicates those too).
+const (
+	seenFlows   = 256
+	seenPerFlow = 16 // findings per flow; more are dropped
+)
+
+type seenFlow struct {
+	key   inspect.FlowKey
+	first int64 // flow start, so a reused 5-tuple is a new flow
+	n     int
+	ids   [seenPerFlow]uint32
+}
+
+type seenTable struct {
+	flows [seenFlows]seenFlow
+	next  int
+}
+
+// first records m on f and reports whether it is new for the flow. It
+// runs only for matches, so the linear search costs nothing on payloads
+// without personal data.
+func (t *seenTable) first(f *inspect.Flow, dir inspect.Dir, m *match) bool {
+	id := uint32(m.kind)<<16 | uint32(m.label+1)<<1 | uint32(dir)
+	start := f.First.UnixNano()
+	var e *seenFlow
+	for i := range t.flows {
+		if t.flows[i].first == start && t.flows[i].key == f.Key {
+			e = &t.flows[i]
+			break
+		}
+	}
+	if e == nil {
+		e = &t.flows[t.next]
+		t.next = (t.next + 1) % seenFlows
+		*e = seenFlow{key: f.Key, first: start}
+	}
+	for _, seen := range e.ids[:e.n] {
+		if seen == id {
+			return false
+		}
+	}
+	if e.n == seenPerFlow {
+		return false
+	}
+	e.ids[e.n] = id
+	e.n++
+	return true
+}

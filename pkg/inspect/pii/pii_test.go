@@ -1,0 +1,314 @@
+package pii
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+)
+
+// scanProto claims every flow and hands each payload whole to the
+// scanner, as the HTTP and MQTT analyzers hand it bodies. It keeps the
+// last flow it saw so tests can call the scanner on a live flow.
+type scanProto struct {
+	s    *Scanner
+	flow *inspect.Flow
+}
+
+func (p *scanProto) Name() string { return "test" }
+func (p *scanProto) Match(*inspect.Flow, inspect.Dir, []byte) inspect.Confidence {
+	return inspect.ContentMatch
+}
+func (p *scanProto) NewAnalyzer(*inspect.Flow) inspect.Analyzer { return p }
+func (p *scanProto) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
+	p.flow = f
+	p.s.ScanPayload(f, dir, "body", data)
+	return len(data)
+}
+func (p *scanProto) Gap(*inspect.Flow, inspect.Dir) {}
+func (p *scanProto) Close(*inspect.Flow)            {}
+
+func newTestEngine(t testing.TB) (*inspect.Engine, *inspecttest.Collector, *scanProto) {
+	c := &inspecttest.Collector{}
+	p := &scanProto{s: New()}
+	return inspecttest.Engine(t, c, nil, p), c, p
+}
+
+const (
+	lanDevice = "192.168.1.10:40000"
+	lanServer = "192.168.1.20:80"
+	wanServer = "203.0.113.5:80"
+	wanClient = "198.51.100.7:40000"
+)
+
+func TestFindingEvents(t *testing.T) {
+	tests := []struct {
+		name              string
+		client, server    string
+		fromServer        bool
+		payload           string
+		kind              string
+		severity          event.Severity
+		direction, device string
+		destination       string
+		secret            string
+	}{
+		{"email_lan_to_wan", lanDevice, wanServer, false, `{"email":"alice.smith@example.com"}`,
+			"email", event.SeverityMedium, "lan_to_wan", "192.168.1.10", "203.0.113.5:80", "alice.smith@example.com"},
+		{"email_lan_to_lan", lanDevice, lanServer, false, `{"email":"alice.smith@example.com"}`,
+			"email", event.SeverityLow, "lan_to_lan", "192.168.1.10", "192.168.1.20:80", "alice.smith@example.com"},
+		{"card_to_wan_high", lanDevice, wanServer, false, `card=4111111111111111`,
+			"card", event.SeverityHigh, "lan_to_wan", "192.168.1.10", "203.0.113.5:80", "4111111111111111"},
+		{"wifi_to_wan_high", lanDevice, wanServer, false, `{"ssid":"HomeNet","psk":"correct horse battery"}`,
+			"wifi_credentials", event.SeverityHigh, "lan_to_wan", "192.168.1.10", "203.0.113.5:80", "correct horse"},
+		{"card_lan_to_lan_low", lanDevice, lanServer, false, `card=4111111111111111`,
+			"card", event.SeverityLow, "lan_to_lan", "192.168.1.10", "192.168.1.20:80", "4111111111111111"},
+		{"lan_server_answers_wan_client", wanClient, lanServer, true, `{"phone":"+4930123456789"}`,
+			"phone", event.SeverityMedium, "lan_to_wan", "192.168.1.20", "198.51.100.7:40000", "4930123456789"},
+		{"cloud_sends_to_device", lanDevice, wanServer, true, `{"lat":52.520008,"lon":13.404954}`,
+			"location", event.SeverityMedium, "wan_to_lan", "192.168.1.10", "192.168.1.10:40000", "52.520008"},
+		{"serial_to_wan", lanDevice, wanServer, false, `{"serialNumber":"SN12345678X"}`,
+			"serial", event.SeverityMedium, "lan_to_wan", "192.168.1.10", "203.0.113.5:80", "SN12345678X"},
+		{"mac_to_wan", lanDevice, wanServer, false, `{"mac":"a4:cf:12:9b:3e:01"}`,
+			"mac", event.SeverityMedium, "lan_to_wan", "192.168.1.10", "203.0.113.5:80", "a4:cf:12:9b:3e:01"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, c, _ := newTestEngine(t)
+			conv := inspecttest.NewTCP(e, tt.client, tt.server)
+			if tt.fromServer {
+				conv.Server(tt.payload)
+			} else {
+				conv.Client(tt.payload)
+			}
+			conv.Close()
+			e.Flush()
+			got := c.Kind(event.KindPersonalData)
+			if len(got) != 1 {
+				t.Fatalf("got %d findings, want 1: %v", len(got), got)
+			}
+			ev := got[0]
+			if ev.Evidence["data_kind"] != tt.kind || ev.Severity != tt.severity || ev.Evidence["direction"] != tt.direction ||
+				ev.Evidence["destination"] != tt.destination || ev.Evidence["where"] != "body" {
+				t.Errorf("evidence %v severity %v", ev.Evidence, ev.Severity)
+			}
+			if ev.Device.IP != tt.device {
+				t.Errorf("device %v, want %s", ev.Device, tt.device)
+			}
+			if ev.Capability != event.CapPersonalData || ev.Provision != "5.8-2" || ev.Type != event.TypeFinding {
+				t.Errorf("capability %d provision %q type %q", ev.Capability, ev.Provision, ev.Type)
+			}
+			if inspecttest.Leaks(t, c.Events, tt.secret) {
+				t.Errorf("%q leaked into an event", tt.secret)
+			}
+		})
+	}
+}
+
+func TestDeviceIdentifiersStayOnLAN(t *testing.T) {
+	e, c, _ := newTestEngine(t)
+	inspecttest.NewTCP(e, lanDevice, lanServer).
+		Client(`{"mac":"a4:cf:12:9b:3e:01","serialNumber":"SN12345678X","imei":"490154203237518"}`).Close()
+	e.Flush()
+	got := c.Kind(event.KindPersonalData)
+	if len(got) != 1 || got[0].Evidence["data_kind"] != "imei" {
+		t.Fatalf("want only the IMEI on a LAN-only flow, got %v", got)
+	}
+}
+
+func TestTransitIgnored(t *testing.T) {
+	e, c, _ := newTestEngine(t)
+	inspecttest.NewTCP(e, wanClient, wanServer).Client(`{"email":"alice@example.com"}`).Close()
+	e.Flush()
+	if n := len(c.Events); n != 0 {
+		t.Fatalf("WAN-to-WAN transit reported: %v", c.Events)
+	}
+}
+
+func TestDedupPerFlow(t *testing.T) {
+	e, c, _ := newTestEngine(t)
+	conv := inspecttest.NewTCP(e, lanDevice, wanServer)
+	for range 10 {
+		conv.Client(`{"email":"alice@example.com","phone":"0301234567"}` + "\n")
+	}
+	conv.Server(`{"email":"alice@example.com"}`)
+	conv.Close()
+	// A new connection is a new flow: reported again.
+	inspecttest.NewTCP(e, "192.168.1.10:40001", wanServer).Client(`{"email":"alice@example.com"}`).Close()
+	e.Flush()
+	got := c.Kind(event.KindPersonalData)
+	kinds := map[string]int{}
+	for _, ev := range got {
+		kinds[ev.Evidence["data_kind"]+"/"+ev.Evidence["direction"]]++
+	}
+	want := map[string]int{"email/lan_to_wan": 2, "phone/lan_to_wan": 1, "email/wan_to_lan": 1}
+	if fmt.Sprint(kinds) != fmt.Sprint(want) {
+		t.Fatalf("findings %v, want %v", kinds, want)
+	}
+}
+
+func TestPerFlowCap(t *testing.T) {
+	e, c, _ := newTestEngine(t)
+	conv := inspecttest.NewTCP(e, lanDevice, wanServer)
+	// More distinct (kind, field) pairs than a flow may report.
+	keys := []string{"email", "mail", "username", "e_mail", "email_address", "user", "login", "account", "contact"}
+	for _, k := range keys {
+		for _, dir := range []bool{false, true} {
+			p := fmt.Sprintf(`{%q:"alice@example.com"}`, k)
+			if dir {
+				conv.Server(p)
+			} else {
+				conv.Client(p)
+			}
+		}
+	}
+	conv.Close()
+	e.Flush()
+	if n := len(c.Kind(event.KindPersonalData)); n != seenPerFlow {
+		t.Fatalf("got %d findings, want the cap %d", n, seenPerFlow)
+	}
+}
+
+func TestSeenTableBounded(t *testing.T) {
+	e, c, _ := newTestEngine(t)
+	for i := range 2 * seenFlows {
+		inspecttest.NewTCP(e, fmt.Sprintf("192.168.1.%d:%d", 2+i%200, 40000+i), wanServer).
+			Client(`{"email":"alice@example.com"}`).Close()
+	}
+	e.Flush()
+	if n := len(c.Kind(event.KindPersonalData)); n != 2*seenFlows {
+		t.Fatalf("got %d findings from %d flows", n, 2*seenFlows)
+	}
+}
+
+// checkSample asserts the redaction rule: the sample is at most two
+// leading characters of the match (or none) followed by "***".
+func checkSample(t testing.TB, sample string, input []byte) {
+	t.Helper()
+	prefix, ok := strings.CutSuffix(sample, "***")
+	if !ok {
+		t.Fatalf("sample %q does not end in ***", sample)
+	}
+	if strings.Contains(prefix, `\x`) {
+		if len(prefix) > 8 {
+			t.Fatalf("sample %q keeps more than two characters", sample)
+		}
+		return
+	}
+	if utf8.RuneCountInString(prefix) > 2 {
+		t.Fatalf("sample %q keeps more than two characters", sample)
+	}
+	if !strings.Contains(string(input), prefix) {
+		t.Fatalf("sample %q is not from the input", sample)
+	}
+}
+
+func TestSamplesRedacted(t *testing.T) {
+	e, c, _ := newTestEngine(t)
+	in := `{"first_name":"Alice","last_name":"Smith","email":"alice@example.com","phone":"+4930123456",` +
+		`"street":"Hauptstraße 5","lat":52.520008,"lon":13.404954,"card":"4111 1111 1111 1111","imei":"490154203237518",` +
+		`"mac":"a4:cf:12:9b:3e:01","sn":"FX0023A7781","ssid":"HomeNet","psk":"correct horse battery"}` +
+		"\n$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47\n"
+	inspecttest.NewTCP(e, lanDevice, wanServer).Client(in).Close()
+	e.Flush()
+	got := c.Kind(event.KindPersonalData)
+	kinds := map[string]bool{}
+	for _, ev := range got {
+		kinds[ev.Evidence["data_kind"]] = true
+		checkSample(t, ev.Evidence["sample"], []byte(in))
+		if strings.Contains(ev.Summary, "example.com") || strings.Contains(ev.Summary, "1111") {
+			t.Errorf("summary leaks: %s", ev.Summary)
+		}
+	}
+	for _, k := range []string{"name", "email", "phone", "address", "location", "card", "imei", "mac", "serial", "wifi_credentials", "nmea"} {
+		if !kinds[k] {
+			t.Errorf("no %s finding in %v", k, kinds)
+		}
+	}
+	for _, secret := range []string{"alice@example.com", "Smith", "4930123456", "Hauptstra", "52.520008", "1111 1111",
+		"490154203237518", "a4:cf:12", "FX0023A7781", "HomeNet", "correct horse", "4807.038"} {
+		if inspecttest.Leaks(t, c.Events, secret) {
+			t.Errorf("%q leaked into an event", secret)
+		}
+	}
+}
+
+// telemetry is a typical 1 KiB JSON status message of an IoT device:
+// readings, ids, a firmware version, timestamps, no personal data.
+func telemetry() []byte {
+	var b strings.Builder
+	b.WriteString(`{"device":"plug-7f3a","fw":"2.4.17","build":"20240117-1205","ts":1700000000123,"uptime":864213,`)
+	b.WriteString(`"id":"123e4567-e89b-12d3-a456-426614174000","rssi":-61,"channel":6,"heap":41236,"readings":[`)
+	for i := 0; b.Len() < 1000; i++ {
+		fmt.Fprintf(&b, `{"t":%d,"temp":21.%d,"hum":48.2,"power":12.75,"voltage":229.8,"on":true},`, 1700000000123+i*1000, i%10)
+	}
+	s := b.String()
+	return []byte(s[:1000] + `]}` + strings.Repeat(" ", 22))
+}
+
+func telemetryWithPII() []byte {
+	b := telemetry()
+	return append(b[:900:900], []byte(`"email":"alice@example.com","lat":52.520008,"lon":13.404954}`+strings.Repeat(" ", 64))...)[:1024]
+}
+
+func TestNoAllocations(t *testing.T) {
+	e, c, p := newTestEngine(t)
+	conv := inspecttest.NewTCP(e, lanDevice, wanServer).Client("hello\n")
+	f := p.flow
+	for _, tc := range []struct {
+		name string
+		b    []byte
+	}{{"no_pii", telemetry()}, {"pii_already_reported", telemetryWithPII()}} {
+		p.s.ScanPayload(f, inspect.ToServer, "body", tc.b) // report once
+		if n := testing.AllocsPerRun(100, func() { p.s.ScanPayload(f, inspect.ToServer, "body", tc.b) }); n != 0 {
+			t.Errorf("%s: %v allocations per scan, want 0", tc.name, n)
+		}
+	}
+	if len(c.Kind(event.KindPersonalData)) != 2 {
+		t.Errorf("want the e-mail and the location reported once: %v", c.Events)
+	}
+	conv.Close()
+}
+
+func BenchmarkScanPayload(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{{"no_pii", telemetry()}, {"with_pii", telemetryWithPII()}} {
+		b.Run(tc.name, func(b *testing.B) {
+			e, _, p := newTestEngine(b)
+			inspecttest.NewTCP(e, lanDevice, wanServer).Client("hello\n")
+			f := p.flow
+			b.SetBytes(int64(len(tc.data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				p.s.ScanPayload(f, inspect.ToServer, "body", tc.data)
+			}
+		})
+	}
+}
+
+func FuzzScanPayload(f *testing.F) {
+	f.Add([]byte(`{"email":"alice@example.com","lat":52.520008,"lon":13.404954}`))
+	f.Add([]byte(`card=4111 1111 1111 1111&phone=%2B4930123456`))
+	f.Add([]byte("$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47"))
+	f.Add([]byte(`<ssid>Home</ssid><psk>s3cretpass</psk><imei>490154203237518</imei>`))
+	f.Add([]byte("IMEI: 35-209900-176148-1\r\nName: x\r\n"))
+	f.Add([]byte(`{"first_name":"Alice","name":"Alice Smith","street":"Hauptstraße 5","zip":"10115"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, c, p := newTestEngine(t)
+		inspecttest.NewTCP(e, lanDevice, wanServer).ClientBytes([]byte{'x'})
+		p.s.ScanPayload(p.flow, inspect.ToServer, "body", b)
+		got := c.Kind(event.KindPersonalData)
+		if len(got) > maxMatches {
+			t.Fatalf("%d findings from one payload", len(got))
+		}
+		for _, ev := range got {
+			checkSample(t, ev.Evidence["sample"], b)
+		}
+	})
+}

@@ -1,0 +1,460 @@
+package pii
+
+// Shape checks: each says whether a value looks like one kind of personal
+// datum. They work on borrowed bytes and never allocate.
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+
+func isAlnum(c byte) bool { return isDigit(c) || isLetter(c) }
+
+func isHex(c byte) bool { return isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+func lowerByte(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		if lowerByte(b[i]) != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func hasSuffixFold(b []byte, s string) bool {
+	return len(b) >= len(s) && equalFold(b[len(b)-len(s):], s)
+}
+
+// luhn reports whether the digits pass the Luhn check (ISO/IEC 7812).
+func luhn(d []byte) bool {
+	sum := 0
+	double := false
+	for i := len(d) - 1; i >= 0; i-- {
+		v := int(d[i] - '0')
+		if double {
+			v *= 2
+			if v > 9 {
+				v -= 9
+			}
+		}
+		sum += v
+		double = !double
+	}
+	return sum%10 == 0
+}
+
+func allSame(d []byte) bool {
+	for _, c := range d[1:] {
+		if c != d[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// prefixNum reads the first n digits as a number.
+func prefixNum(d []byte, n int) int {
+	v := 0
+	for _, c := range d[:n] {
+		v = v*10 + int(c-'0')
+	}
+	return v
+}
+
+// cardScheme reports whether digits have the issuer prefix and length of
+// a payment card scheme. Prefix 1 (UATP) is left out on purpose: it is
+// where millisecond and microsecond timestamps live.
+func cardScheme(d []byte) bool {
+	n := len(d)
+	p2, p3, p4 := prefixNum(d, 2), prefixNum(d, 3), prefixNum(d, 4)
+	switch {
+	case d[0] == '4': // Visa
+		return n == 13 || n == 16 || n == 19
+	case 51 <= p2 && p2 <= 55, 2221 <= p4 && p4 <= 2720: // Mastercard
+		return n == 16
+	case p2 == 34 || p2 == 37: // American Express
+		return n == 15
+	case p4 == 6011, 644 <= p3 && p3 <= 649, p2 == 65: // Discover
+		return 16 <= n && n <= 19
+	case 3528 <= p4 && p4 <= 3589: // JCB
+		return 16 <= n && n <= 19
+	case 300 <= p3 && p3 <= 305, p2 == 36, p2 == 38, p2 == 39: // Diners Club
+		return 14 <= n && n <= 19
+	case p2 == 62: // UnionPay
+		return 16 <= n && n <= 19
+	case 2200 <= p4 && p4 <= 2204: // Mir
+		return 16 <= n && n <= 19
+	case p2 == 50, 56 <= p2 && p2 <= 58, p4 == 6304, p4 == 6759: // Maestro
+		return 13 <= n && n <= 19
+	}
+	return false
+}
+
+// cardGrouping accepts the ways cards are written with separators: groups
+// of four (the last may be shorter) or the 4-6-5 / 4-6-4 forms of Amex and
+// Diners.
+func cardGrouping(groups []int) bool {
+	if len(groups) == 3 && groups[0] == 4 && groups[1] == 6 && (groups[2] == 5 || groups[2] == 4) {
+		return true
+	}
+	if len(groups) < 4 {
+		return false
+	}
+	for i, g := range groups {
+		last := i == len(groups)-1
+		if g != 4 && !(last && g >= 1 && g < 4) {
+			return false
+		}
+	}
+	return true
+}
+
+// imeiRBI reports whether an IMEI's first two digits are a GSMA reporting
+// body identifier.
+func imeiRBI(d []byte) bool {
+	switch prefixNum(d, 2) {
+	case 1, 10, 30, 33, 35, 44, 45, 49, 50, 51, 52, 53, 54, 86, 91, 98, 99:
+		return true
+	}
+	return false
+}
+
+// digitsOf copies the digits of v into buf, allowing the separators in
+// seps between them; ok is false on any other byte or too many digits.
+func digitsOf(v []byte, seps string, buf []byte) (d []byte, ok bool) {
+	n := 0
+	for _, c := range v {
+		if isDigit(c) {
+			if n == len(buf) {
+				return nil, false
+			}
+			buf[n] = c
+			n++
+			continue
+		}
+		sep := false
+		for i := 0; i < len(seps); i++ {
+			sep = sep || c == seps[i]
+		}
+		if !sep {
+			return nil, false
+		}
+	}
+	return buf[:n], true
+}
+
+// isIMEI: 15 digits (dashes or spaces allowed), Luhn-valid, a real
+// reporting body, not one digit repeated.
+func isIMEI(v []byte) bool {
+	var buf [16]byte
+	d, ok := digitsOf(v, "- ", buf[:])
+	return ok && len(d) == 15 && luhn(d) && imeiRBI(d) && !allSame(d)
+}
+
+// isPhone: a labelled phone number in national or international form: 7 to
+// 15 digits, an optional leading "+" (or "%2B"), separators " -()/" and
+// nothing else; not one digit repeated.
+func isPhone(v []byte) bool {
+	switch {
+	case len(v) > 0 && v[0] == '+':
+		v = v[1:]
+	case len(v) > 3 && v[0] == '%' && v[1] == '2' && (v[2] == 'B' || v[2] == 'b'):
+		v = v[3:]
+	}
+	if len(v) == 0 || !(isDigit(v[0]) || v[0] == '(') {
+		return false
+	}
+	var buf [16]byte
+	d, ok := digitsOf(v, " -()/", buf[:])
+	return ok && 7 <= len(d) && len(d) <= 15 && !allSame(d)
+}
+
+// isMAC: six hex octets separated by ":" or "-", three groups of four
+// separated by ".", or twelve hex digits; not all zeros, not broadcast.
+func isMAC(v []byte) bool {
+	var hex [12]byte
+	n := 0
+	switch len(v) {
+	case 17:
+		sep := v[2]
+		if sep != ':' && sep != '-' {
+			return false
+		}
+		for i, c := range v {
+			if i%3 == 2 {
+				if c != sep {
+					return false
+				}
+				continue
+			}
+			if !isHex(c) {
+				return false
+			}
+			hex[n] = lowerByte(c)
+			n++
+		}
+	case 14:
+		for i, c := range v {
+			if i%5 == 4 {
+				if c != '.' {
+					return false
+				}
+				continue
+			}
+			if !isHex(c) {
+				return false
+			}
+			hex[n] = lowerByte(c)
+			n++
+		}
+	case 12:
+		for _, c := range v {
+			if !isHex(c) {
+				return false
+			}
+			hex[n] = lowerByte(c)
+			n++
+		}
+	default:
+		return false
+	}
+	return !allSame(hex[:]) || (hex[0] != '0' && hex[0] != 'f')
+}
+
+// isSerial: 6 to 32 letters, digits and dashes with at least one digit,
+// not one character repeated and not a 32-digit hex digest.
+func isSerial(v []byte) bool {
+	if len(v) < 6 || len(v) > 32 {
+		return false
+	}
+	digits, hex := 0, 0
+	for _, c := range v {
+		switch {
+		case isDigit(c):
+			digits++
+			hex++
+		case isHex(c):
+			hex++
+		case isLetter(c) || c == '-':
+		default:
+			return false
+		}
+	}
+	return digits > 0 && !allSame(v) && !(len(v) == 32 && hex == 32)
+}
+
+// isWiFiKey: a WPA passphrase (8 to 63 printable ASCII characters) or a
+// raw 64-hex-digit PSK.
+func isWiFiKey(v []byte) bool {
+	if len(v) < 8 || len(v) > 64 {
+		return false
+	}
+	for _, c := range v {
+		if c < 0x20 || c > 0x7e || (len(v) == 64 && !isHex(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+func isSSID(v []byte) bool { return len(v) >= 1 && len(v) <= 32 }
+
+// isPersonName: 2 to 64 bytes of letters (UTF-8 letters included), spaces,
+// hyphens, apostrophes and dots, starting with a letter, no digits, not a
+// placeholder. words is the number of space-separated words required.
+func isPersonName(v []byte, words int) bool {
+	if len(v) < 2 || len(v) > 64 || !(isLetter(v[0]) || v[0] >= 0x80) {
+		return false
+	}
+	letters, n := 0, 1
+	for i, c := range v {
+		switch {
+		case isLetter(c) || c >= 0x80:
+			letters++
+		case c == ' ':
+			if i+1 < len(v) && v[i+1] != ' ' {
+				n++
+			}
+		case c == '-' || c == '\'' || c == '.':
+		default:
+			return false
+		}
+	}
+	if letters < 2 || n < words {
+		return false
+	}
+	for _, p := range [...]string{"null", "none", "unknown", "test", "admin", "user", "default", "true", "false", "guest"} {
+		if equalFold(v, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// isStreet: a house number and a street name: a digit, a run of at least
+// three letters, a space, and none of the characters of addresses that
+// are not postal (IP, host, URL, MAC, e-mail).
+func isStreet(v []byte) bool {
+	if len(v) < 5 || len(v) > 128 {
+		return false
+	}
+	digit, space, run, maxRun := false, false, 0, 0
+	for _, c := range v {
+		switch {
+		case isDigit(c):
+			digit = true
+			run = 0
+		case isLetter(c) || c >= 0x80:
+			run++
+			maxRun = max(maxRun, run)
+		case c == ' ':
+			space = true
+			run = 0
+		case c == '.' || c == ',' || c == '-' || c == '\'' || c == '#':
+			run = 0
+		default:
+			return false
+		}
+	}
+	return digit && space && maxRun >= 3
+}
+
+// isPostcode: 3 to 10 letters, digits, spaces and dashes with a digit.
+func isPostcode(v []byte) bool {
+	if len(v) < 3 || len(v) > 10 {
+		return false
+	}
+	digit := false
+	for _, c := range v {
+		switch {
+		case isDigit(c):
+			digit = true
+		case isLetter(c) || c == ' ' || c == '-':
+		default:
+			return false
+		}
+	}
+	return digit
+}
+
+func isCity(v []byte) bool { return isPersonName(v, 1) }
+
+// coord is a decimal degree read from text.
+type coord struct {
+	val      float64
+	decimals int
+	n        int // bytes read
+}
+
+// parseCoord reads [-+]d{1,3}.d+ at the start of v. The number must end
+// there: at the end of v or before a byte that cannot continue it.
+func parseCoord(v []byte) (c coord, ok bool) {
+	i := 0
+	neg := false
+	if i < len(v) && (v[i] == '-' || v[i] == '+') {
+		neg = v[i] == '-'
+		i++
+	}
+	intStart := i
+	whole := 0
+	for i < len(v) && isDigit(v[i]) && i-intStart < 4 {
+		whole = whole*10 + int(v[i]-'0')
+		i++
+	}
+	if i == intStart || i-intStart > 3 || i >= len(v) || v[i] != '.' {
+		return c, false
+	}
+	i++
+	frac, scale := 0.0, 1.0
+	fracStart := i
+	for i < len(v) && isDigit(v[i]) {
+		if i-fracStart < 15 {
+			frac = frac*10 + float64(v[i]-'0')
+			scale *= 10
+		}
+		i++
+	}
+	if i < len(v) && (isAlnum(v[i]) || v[i] == '.' || v[i] == '_') {
+		return c, false
+	}
+	c.val = float64(whole) + frac/scale
+	if neg {
+		c.val = -c.val
+	}
+	c.decimals, c.n = i-fracStart, i
+	return c, true
+}
+
+// preciseCoord: at least four decimals (about 11 m) and within limit.
+func preciseCoord(v []byte, limit float64) bool {
+	c, ok := parseCoord(v)
+	return ok && c.decimals >= 4 && c.val >= -limit && c.val <= limit
+}
+
+// isLatLonPair reads "lat,lon" ("," or "%2C", optional spaces), or "[a, b]"
+// in either order (GeoJSON writes longitude first). Both must be precise,
+// in range, and not both zero.
+func isLatLonPair(v []byte) bool {
+	bracket := len(v) > 0 && v[0] == '['
+	if bracket {
+		v = v[1:]
+	}
+	v = trimSpace(v)
+	a, ok := parseCoord(v)
+	if !ok {
+		return false
+	}
+	rest := v[a.n:]
+	switch {
+	case len(rest) > 0 && rest[0] == ',':
+		rest = rest[1:]
+	case len(rest) > 2 && rest[0] == '%' && rest[1] == '2' && (rest[2] == 'C' || rest[2] == 'c'):
+		rest = rest[3:]
+	default:
+		return false
+	}
+	rest = trimSpace(rest)
+	b, ok := parseCoord(rest)
+	if !ok || a.decimals < 4 || b.decimals < 4 || (a.val == 0 && b.val == 0) {
+		return false
+	}
+	tail := trimSpace(rest[b.n:])
+	if bracket {
+		if len(tail) == 0 || tail[0] != ']' {
+			return false
+		}
+	} else if len(tail) > 0 && tail[0] != ',' {
+		return false
+	}
+	latLon := abs(a.val) <= 90 && abs(b.val) <= 180
+	if bracket {
+		latLon = latLon || abs(b.val) <= 90 && abs(a.val) <= 180
+	}
+	return latLon
+}
+
+func abs(f float64) float64 {
+	if f < 0 {
+		return -f
+	}
+	return f
+}
+
+func trimSpace(v []byte) []byte {
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	return v
+}
