@@ -53,7 +53,7 @@ func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confi
 	if !f.IsTCP() {
 		return inspect.NoMatch
 	}
-	if dir == inspect.ToServer && startsWithMethod(b) {
+	if dir == inspect.ToServer && startsWithMethod(b) && !otherTextProtocol(b) {
 		return inspect.ContentMatch
 	}
 	if dir == inspect.ToClient && bytes.HasPrefix(b, []byte("HTTP/1.")) {
@@ -78,6 +78,17 @@ func startsWithMethod(b []byte) bool {
 		}
 	}
 	return false
+}
+
+// otherTextProtocol reports whether a request that starts like HTTP's is
+// RTSP or SIP, which share methods (OPTIONS) and syntax with it.
+func otherTextProtocol(b []byte) bool {
+	_, rest := inspect.CutWord(b)
+	if inspect.HasPrefixFold(rest, "rtsp") || inspect.HasPrefixFold(rest, "sip:") || inspect.HasPrefixFold(rest, "sips:") {
+		return true
+	}
+	line, _, ok := inspect.NextLine(b)
+	return ok && !bytes.Contains(line, []byte(" HTTP/"))
 }
 
 // NewAnalyzer implements inspect.Protocol.

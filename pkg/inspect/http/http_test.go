@@ -525,7 +525,11 @@ func TestMatch(t *testing.T) {
 		{"web_port_text", true, "8080", inspect.ToServer, "xyz", inspect.PortMatch},
 		{"web_port_tls", true, "8080", inspect.ToServer, "\x16\x03\x01", inspect.NoMatch},
 		{"other_port_text", true, "1234", inspect.ToServer, "hello", inspect.NoMatch},
-		{"rtsp_request", true, "554", inspect.ToServer, "OPTIONS rtsp://cam RTSP/1.0\r\n", inspect.ContentMatch},
+		{"rtsp_request", true, "554", inspect.ToServer, "OPTIONS rtsp://cam RTSP/1.0\r\n", inspect.NoMatch},
+		{"rtsp_request_first_bytes", true, "554", inspect.ToServer, "OPTIONS rtsp://cam/long/pa", inspect.NoMatch},
+		{"sip_over_tcp", true, "5060", inspect.ToServer, "OPTIONS sip:100@pbx SIP/2.0\r\n", inspect.NoMatch},
+		{"rtsp_on_web_port", true, "80", inspect.ToServer, "OPTIONS * RTSP/1.0\r\n", inspect.PortMatch},
+		{"request_line_incomplete", true, "1234", inspect.ToServer, "GET /very/long/pa", inspect.ContentMatch},
 		{"ssdp_udp", false, "1900", inspect.ToServer, "NOTIFY * HTTP/1.1\r\n", inspect.NoMatch},
 		{"lowercase_method", true, "1234", inspect.ToServer, "get / HTTP/1.1\r\n", inspect.NoMatch},
 	}

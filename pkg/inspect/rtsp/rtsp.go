@@ -1,0 +1,435 @@
+// Package rtsp inspects RTSP (RFC 2326, RFC 7826), the protocol IP cameras
+// stream video with: Basic and Digest credentials in client requests,
+// paired by CSeq with the server's verdict, and the server's Server header
+// and authentication realm, which name the camera's firmware.
+//
+// Messages are read line by line in the engine's stream buffer; bodies
+// (SDP) and interleaved RTP/RTCP frames ('$', channel, length) are skipped
+// without buffering.
+package rtsp
+
+import (
+	"bytes"
+	"encoding/binary"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/httpauth"
+)
+
+const (
+	maxLine    = 2048 // a longer header line is skipped
+	maxServer  = 256
+	maxRealm   = 128
+	maxUser    = 128
+	maxPending = 4 // authenticated requests awaiting their response
+	maxValue   = 160
+)
+
+// Protocol is RTSP over TCP.
+type Protocol struct {
+	pool inspect.FreeList[analyzer]
+}
+
+// New returns the RTSP protocol.
+func New() *Protocol { return &Protocol{} }
+
+// Name implements inspect.Protocol.
+func (*Protocol) Name() string { return "rtsp" }
+
+// methods are the RTSP request methods; those also found in HTTP (OPTIONS)
+// prove RTSP only with an RTSP version or URL.
+var methods = [...]string{"DESCRIBE", "SETUP", "PLAY", "PAUSE", "TEARDOWN", "ANNOUNCE", "RECORD", "GET_PARAMETER", "SET_PARAMETER", "REDIRECT", "PLAY_NOTIFY", "OPTIONS"}
+
+// Match implements inspect.Protocol: an RTSP request or status line, or
+// the RTSP ports.
+func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
+	if !f.IsTCP() {
+		return inspect.NoMatch
+	}
+	if dir == inspect.ToClient && isStatusLine(b) {
+		return inspect.ContentMatch
+	}
+	if dir == inspect.ToServer && looksLikeRequest(b) {
+		return inspect.ContentMatch
+	}
+	switch f.Server.Port() {
+	case 554, 8554, 10554:
+		if len(b) > 0 && (b[0] == '$' || b[0] == '\r' || b[0] == '\n' || (b[0] >= 0x20 && b[0] < 0x7f)) {
+			return inspect.PortMatch
+		}
+	}
+	return inspect.NoMatch
+}
+
+func isStatusLine(b []byte) bool {
+	return bytes.HasPrefix(b, []byte("RTSP/1.0 ")) || bytes.HasPrefix(b, []byte("RTSP/2.0 "))
+}
+
+// looksLikeRequest accepts "METHOD target RTSP/x.y", or, while the first
+// line is still incomplete, an RTSP-only method or an rtsp:// target.
+func looksLikeRequest(b []byte) bool {
+	method, rest := inspect.CutWord(b)
+	known := false
+	for _, m := range methods {
+		if string(method) == m {
+			known = true
+			break
+		}
+	}
+	if !known || rest == nil {
+		return false
+	}
+	if line, _, ok := inspect.NextLine(b); ok {
+		return bytes.Contains(line, []byte(" RTSP/"))
+	}
+	return string(method) != "OPTIONS" || inspect.HasPrefixFold(rest, "rtsp")
+}
+
+// NewAnalyzer implements inspect.Protocol.
+func (p *Protocol) NewAnalyzer(*inspect.Flow) inspect.Analyzer {
+	a := p.pool.Get()
+	a.proto = p
+	return a
+}
+
+type state uint8
+
+const (
+	stStart   state = iota // a start line or an interleaved frame
+	stHeaders              // header lines
+	stSkip                 // body or interleaved frame: remain bytes left
+	stResync               // lost: skip lines until a start line
+)
+
+// half is one direction's framing state.
+type half struct {
+	state         state
+	skipping      bool // dropping the rest of an over-long line
+	remain        int
+	request       bool // the message being read is a request
+	contentLength int
+	cseq          int64 // -1: none
+}
+
+type pending struct {
+	used bool
+	cseq int64
+	cred inspect.Credential
+}
+
+type analyzer struct {
+	proto *Protocol
+	half  [2]half
+
+	// The client request being read.
+	method    [16]byte
+	methodLen int
+	reqCreds  [2]pending
+	scratch   [httpauth.MaxBasic]byte
+
+	// The server response being read.
+	status    int
+	server    [maxServer]byte
+	serverLen int
+	realm     [maxRealm]byte
+	realmLen  int
+
+	queue     [maxPending]pending
+	sawServer bool
+	sawRealm  bool
+}
+
+func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
+	h := &a.half[dir]
+	consumed := 0
+	for consumed < len(data) {
+		n, more := a.step(f, dir, h, data[consumed:])
+		consumed += n
+		if !more {
+			break
+		}
+	}
+	return consumed
+}
+
+func (a *analyzer) step(f *inspect.Flow, dir inspect.Dir, h *half, data []byte) (int, bool) {
+	switch {
+	case h.state == stSkip:
+		n := min(h.remain, len(data))
+		h.remain -= n
+		if h.remain == 0 {
+			h.state = stStart
+		}
+		return n, true
+	case h.state == stStart && data[0] == '$':
+		// Interleaved frame: '$', channel, 16-bit length (RFC 2326 10.12).
+		if len(data) < 4 {
+			return 0, false
+		}
+		h.state, h.remain = stSkip, 4+int(binary.BigEndian.Uint16(data[2:4]))
+		return 0, true
+	case h.skipping:
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return len(data), false
+		}
+		h.skipping = false
+		return i + 1, true
+	}
+	line, n, ok := inspect.NextLine(data)
+	if !ok {
+		if len(data) >= maxLine {
+			h.skipping = true
+			return len(data), false
+		}
+		return 0, false
+	}
+	a.line(f, dir, h, line)
+	return n, true
+}
+
+func (a *analyzer) line(f *inspect.Flow, dir inspect.Dir, h *half, line []byte) {
+	switch h.state {
+	case stStart, stResync:
+		if len(line) == 0 && h.state == stStart {
+			return
+		}
+		if a.startLine(dir, h, line) {
+			h.state = stHeaders
+		} else {
+			h.state = stResync
+		}
+	case stHeaders:
+		if len(line) == 0 {
+			a.endHeaders(f, dir, h)
+			return
+		}
+		i := bytes.IndexByte(line, ':')
+		if i <= 0 {
+			return
+		}
+		name, value := bytes.TrimSpace(line[:i]), bytes.TrimSpace(line[i+1:])
+		a.header(f, dir, h, name, value)
+	}
+}
+
+// startLine reads "METHOD uri RTSP/x.y" or "RTSP/x.y code reason".
+func (a *analyzer) startLine(dir inspect.Dir, h *half, line []byte) bool {
+	h.contentLength, h.cseq = 0, -1
+	if isStatusLine(line) {
+		if len(line) < 12 {
+			return false
+		}
+		code := 0
+		for _, c := range line[9:12] {
+			if c < '0' || c > '9' {
+				return false
+			}
+			code = code*10 + int(c-'0')
+		}
+		h.request = false
+		if dir == inspect.ToClient {
+			a.status = code
+			a.serverLen, a.realmLen = 0, 0
+		}
+		return true
+	}
+	method, _ := inspect.CutWord(line)
+	if len(method) == 0 || len(method) > len(a.method) || !bytes.Contains(line, []byte(" RTSP/")) {
+		return false
+	}
+	for _, c := range method {
+		if (c < 'A' || c > 'Z') && c != '_' {
+			return false
+		}
+	}
+	h.request = true
+	if dir == inspect.ToServer {
+		a.methodLen = copy(a.method[:], method)
+	}
+	return true
+}
+
+func (a *analyzer) header(f *inspect.Flow, dir inspect.Dir, h *half, name, value []byte) {
+	switch {
+	case inspect.EqualFold(name, "Content-Length"):
+		h.contentLength = int(parseDecimal(value, 1<<30))
+	case inspect.EqualFold(name, "CSeq"):
+		h.cseq = parseDecimal(value, 1<<31)
+	case !h.request && dir == inspect.ToClient && inspect.EqualFold(name, "Server"):
+		a.serverLen = copy(a.server[:], value)
+	case !h.request && dir == inspect.ToClient && inspect.EqualFold(name, "WWW-Authenticate"):
+		if a.realmLen == 0 {
+			a.realmLen = httpauth.Unescape(a.realm[:], httpauth.Realm(value))
+		}
+	case h.request && dir == inspect.ToServer && (inspect.EqualFold(name, "Authorization") || inspect.EqualFold(name, "Proxy-Authorization")):
+		a.login(f, value)
+	}
+}
+
+// parseDecimal reads a decimal up to max; -1 if value is not one.
+func parseDecimal(value []byte, max int64) int64 {
+	if len(value) == 0 {
+		return -1
+	}
+	var n int64
+	for _, c := range value {
+		if c < '0' || c > '9' || n > max {
+			return -1
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n
+}
+
+// login classifies the credential of an Authorization header.
+func (a *analyzer) login(f *inspect.Flow, value []byte) {
+	scheme, rest := httpauth.Split(value)
+	l := inspect.Login{Protocol: "rtsp", Mechanism: scheme.String()}
+	switch scheme {
+	case httpauth.SchemeBasic:
+		user, pass, ok := httpauth.Basic(rest, &a.scratch)
+		if !ok {
+			return
+		}
+		l.User, l.Secret = user, pass
+	case httpauth.SchemeDigest:
+		d, ok := httpauth.ParseDigest(rest)
+		if !ok {
+			return
+		}
+		l.User = a.scratch[:httpauth.Unescape(a.scratch[:maxUser], d.Username)]
+		l.Kind = inspect.SecretHashed
+		l.Verify = d.Verifier(a.method[:a.methodLen])
+	default:
+		return
+	}
+	c := f.Classify(&l)
+	clear(a.scratch[:])
+	for i := range a.reqCreds {
+		if !a.reqCreds[i].used {
+			a.reqCreds[i] = pending{used: true, cred: c}
+			return
+		}
+	}
+	f.ReportCredential(&c, inspect.OutcomeUnknown, f.LoginSubject())
+}
+
+func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
+	switch {
+	case h.request && dir == inspect.ToServer:
+		for i := range a.reqCreds {
+			if a.reqCreds[i].used {
+				a.reqCreds[i].cseq = h.cseq
+				a.enqueue(f, a.reqCreds[i])
+			}
+		}
+		a.reqCreds = [2]pending{}
+	case !h.request && dir == inspect.ToClient:
+		a.observeServer(f)
+		if a.status >= 200 { // 1xx is interim
+			a.answer(f, h.cseq)
+		}
+	}
+	h.state = stStart
+	if h.contentLength > 0 {
+		h.state, h.remain = stSkip, h.contentLength
+	}
+}
+
+// enqueue keeps a credential until the response with its CSeq; with the
+// queue full, the oldest is reported with an unknown outcome.
+func (a *analyzer) enqueue(f *inspect.Flow, p pending) {
+	if a.queue[len(a.queue)-1].used {
+		a.report(f, 0, 0)
+	}
+	for i := range a.queue {
+		if !a.queue[i].used {
+			a.queue[i] = p
+			return
+		}
+	}
+}
+
+// answer reports the queued credentials sent with cseq (a response
+// without CSeq answers the oldest).
+func (a *analyzer) answer(f *inspect.Flow, cseq int64) {
+	for i := 0; i < len(a.queue); {
+		p := &a.queue[i]
+		if p.used && (p.cseq == cseq || cseq < 0) {
+			a.report(f, i, a.status)
+			if cseq < 0 {
+				return
+			}
+			continue // report shifted the next entry into i
+		}
+		i++
+	}
+}
+
+// report emits queue entry i with the verdict of status (0: none seen)
+// and closes the gap it leaves.
+func (a *analyzer) report(f *inspect.Flow, i, status int) {
+	o := inspect.OutcomeUnknown
+	switch {
+	case status == 401 || status == 403 || status == 407:
+		o = inspect.OutcomeRejected
+	case status >= 200 && status < 400:
+		o = inspect.OutcomeAccepted
+	}
+	p := a.queue[i]
+	copy(a.queue[i:], a.queue[i+1:])
+	a.queue[len(a.queue)-1] = pending{}
+	f.ReportCredential(&p.cred, o, f.LoginSubject())
+}
+
+// observeServer reports the Server header and realm once each.
+func (a *analyzer) observeServer(f *inspect.Flow) {
+	newRealm := a.realmLen > 0 && !a.sawRealm
+	if (a.sawServer && !newRealm) || (a.serverLen == 0 && a.realmLen == 0) {
+		return
+	}
+	a.sawServer = true
+	a.sawRealm = a.sawRealm || a.realmLen > 0
+	ev := &event.Event{
+		Type:     event.TypeObservation,
+		Kind:     event.KindBanner,
+		Summary:  "RTSP server",
+		Evidence: event.Evidence{"protocol": "rtsp"},
+	}
+	if a.serverLen > 0 {
+		ev.Evidence["server"] = inspect.Printable(a.server[:a.serverLen], maxValue)
+	}
+	if a.realmLen > 0 {
+		ev.Evidence["realm"] = inspect.Printable(a.realm[:a.realmLen], maxRealm)
+	}
+	f.Emit(inspect.SubjectServer, ev)
+}
+
+func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
+	h := &a.half[dir]
+	h.state, h.skipping = stResync, false
+	if dir == inspect.ToServer {
+		a.flushRequestCreds(f)
+	}
+}
+
+// flushRequestCreds reports the credentials of a request whose headers
+// were cut short.
+func (a *analyzer) flushRequestCreds(f *inspect.Flow) {
+	for i := range a.reqCreds {
+		if c := &a.reqCreds[i]; c.used {
+			f.ReportCredential(&c.cred, inspect.OutcomeUnknown, f.LoginSubject())
+		}
+	}
+	a.reqCreds = [2]pending{}
+}
+
+func (a *analyzer) Close(f *inspect.Flow) {
+	a.flushRequestCreds(f)
+	for a.queue[0].used {
+		a.report(f, 0, 0)
+	}
+	a.proto.pool.Put(a)
+}
