@@ -56,7 +56,7 @@ const (
 	phaseWantPassPrompt              // the user is typed; a password prompt should follow
 	phaseWantPass                    // a password prompt waits for the client's line
 	phaseVerdict                     // a password is typed; the server's answer is due
-	phaseShell                       // logged in: nothing more to find
+	phaseShell                       // logged in: nothing more to find, inspection ends
 )
 
 const (
@@ -203,12 +203,28 @@ func (a *analyzer) feedServer(f *inspect.Flow, data []byte) {
 			}
 		case evLineEnd:
 			a.serverLineEnd(f)
+			if a.finished(f) {
+				return
+			}
 		}
 	}
 	// Prompts end no line: what the server printed last is read now.
 	if l.n > 0 && !l.handled {
 		a.serverText(f, l.buf[:l.n], true)
+		a.finished(f)
 	}
+}
+
+// finished ends inspection once a login went through (or the server
+// opened a shell without one) and the search for a firmware banner is
+// over: the rest of the session is the owner's and should cost the router
+// nothing more. It reports whether it did; a is released then.
+func (a *analyzer) finished(f *inspect.Flow) bool {
+	if a.phase != phaseShell || (a.afterSearch && !a.afterBanners) {
+		return false
+	}
+	f.StopInspection()
+	return true
 }
 
 func (a *analyzer) clientLineEnd(f *inspect.Flow) {

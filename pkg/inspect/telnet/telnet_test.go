@@ -625,6 +625,7 @@ func newWire(t testing.TB, col *inspecttest.Collector) *wire {
 	cfg := inspect.DefaultConfig()
 	cfg.HashKey = []byte("telnet test key")
 	cfg.ByteBudget = 1 << 30 // a long session stays inspected
+	cfg.MaxFlows = 64
 	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{New()}, Sink: col})
 	if err != nil {
 		t.Fatal(err)
@@ -665,12 +666,22 @@ func (w *wire) play(segs []seg) {
 
 // shellTraffic is what a logged-in session looks like: a command typed
 // and echoed, its output, the prompt.
-var shellTraffic = [][]byte{
-	[]byte("l"), []byte("s"), []byte("\r\n"),
-	[]byte("ls\r\n"),
-	[]byte("bin   dev   etc   home  lib   mnt   proc  root  sbin  sys   tmp   usr   var\r\n"),
-	[]byte("drwxr-xr-x    2 root     root          1024 Mar 26  2014 \x1b[1;34mbin\x1b[0m\r\n"),
-	[]byte("# "),
+var shellTraffic = []seg{
+	{inspect.ToServer, "l"}, {inspect.ToClient, "l"}, {inspect.ToServer, "s"}, {inspect.ToClient, "s"},
+	{inspect.ToServer, "\r\n"}, {inspect.ToClient, "\r\n"},
+	{inspect.ToClient, "bin   dev   etc   home  lib   mnt   proc  root  sbin  sys   tmp   usr   var\r\n"},
+	{inspect.ToClient, "drwxr-xr-x    2 root     root          1024 Mar 26  2014 \x1b[1;34mbin\x1b[0m\r\n"},
+	{inspect.ToClient, "# "},
+}
+
+// preLoginTraffic is a server's notice before its prompt, negotiation
+// and a client's keystrokes: the analyzer reads every byte of it.
+var preLoginTraffic = []seg{
+	{inspect.ToClient, "\xff\xfd\x18\xff\xfd\x20"},
+	{inspect.ToServer, "\xff\xfb\x18\xff\xfa\x18\x00xterm-256color\xff\xf0"},
+	{inspect.ToClient, "*** Authorized access only. This device is monitored; disconnect now if you are not the owner. ***\r\n"},
+	{inspect.ToClient, "Firmware V5.4.0 build 170306\r\n\r\n"},
+	{inspect.ToServer, "x"}, {inspect.ToServer, "\x7f"},
 }
 
 func loggedInWire(t testing.TB) (*wire, *inspecttest.Collector) {
@@ -684,29 +695,71 @@ func loggedInWire(t testing.TB) (*wire, *inspecttest.Collector) {
 }
 
 func TestSteadyStateAllocs(t *testing.T) {
-	w, col := loggedInWire(t)
-	dirs := []inspect.Dir{inspect.ToServer, inspect.ToServer, inspect.ToServer, inspect.ToClient, inspect.ToClient, inspect.ToClient, inspect.ToClient}
-	allocs := testing.AllocsPerRun(200, func() {
-		for i, seg := range shellTraffic {
-			w.send(dirs[i], seg, inspect.TCPFlagACK|inspect.TCPFlagPSH)
-		}
-	})
-	if allocs != 0 {
-		t.Errorf("%.1f allocations per round of shell traffic, want 0", allocs)
+	tests := []struct {
+		name    string
+		setup   []seg
+		traffic []seg
+		events  int // what the setup reported; the traffic adds nothing
+	}{
+		// Logged in: the analyzer has stopped inspection.
+		{"shell_after_login", busyboxSession(), shellTraffic, 3},
+		// Before any prompt: every byte is decoded and buffered.
+		{"before_prompt", preLoginTraffic, preLoginTraffic, 0},
+		// At the password prompt, echoed typing that never ends a line.
+		{"at_prompt", join(srv("login: "), cli("root\r\n"), srv("Password: ")), echoed("abcdefgh"), 1},
 	}
-	if n := len(col.Events); n != 3 {
-		t.Errorf("shell traffic produced events: %d, want the 3 of the login", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			w := newWire(t, col)
+			w.play(tt.setup)
+			payloads := make([][]byte, len(tt.traffic))
+			for i, s := range tt.traffic {
+				payloads[i] = []byte(s.data)
+			}
+			allocs := testing.AllocsPerRun(200, func() {
+				for i, s := range tt.traffic {
+					w.send(s.dir, payloads[i], inspect.TCPFlagACK|inspect.TCPFlagPSH)
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("%.1f allocations per round of traffic, want 0", allocs)
+			}
+			if n := len(col.Events); n != tt.events {
+				t.Errorf("%d events, want %d:\n%s", n, tt.events, strings.Join(summary(col), "\n"))
+			}
+		})
 	}
 }
 
+// BenchmarkShellSession is a session after its login: the analyzer has
+// stopped inspection, so this is what the engine pays per segment.
 func BenchmarkShellSession(b *testing.B) {
 	w, _ := loggedInWire(b)
-	out := shellTraffic[4]
+	out := []byte(shellTraffic[6].data)
 	b.SetBytes(int64(len(out)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		w.send(inspect.ToClient, out, inspect.TCPFlagACK|inspect.TCPFlagPSH)
+	}
+}
+
+// BenchmarkServerLines is server output read line by line before the
+// first prompt, the analyzer's busiest steady state.
+func BenchmarkServerLines(b *testing.B) {
+	col := &inspecttest.Collector{}
+	w := newWire(b, col)
+	out := []byte(shellTraffic[6].data)
+	b.SetBytes(int64(len(out)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w.send(inspect.ToClient, out, inspect.TCPFlagACK|inspect.TCPFlagPSH)
+	}
+	b.StopTimer()
+	if len(col.Events) != 0 {
+		b.Fatalf("%d events", len(col.Events))
 	}
 }
 
