@@ -1,0 +1,463 @@
+// Package imap finds IMAP logins (RFC 3501 and RFC 9051: LOGIN with atoms,
+// quoted strings or literals; AUTHENTICATE with PLAIN, LOGIN, CRAM-MD5,
+// XOAUTH2, OAUTHBEARER, with or without SASL-IR) and the tagged verdict on
+// them, reports the server's greeting as a banner, and stops at STARTTLS.
+// Literals that are not login arguments (APPEND messages, FETCH bodies)
+// stream through unread and unbuffered.
+package imap
+
+import (
+	"bytes"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/sasl"
+)
+
+// Protocol is IMAP.
+type Protocol struct {
+	pool inspect.FreeList[analyzer]
+	// scratch decodes one SASL message at a time; the engine feeds one
+	// flow at a time, so every flow can share it.
+	scratch sasl.Scratch
+}
+
+// New returns the IMAP protocol.
+func New() *Protocol { return &Protocol{} }
+
+// Name implements inspect.Protocol.
+func (*Protocol) Name() string { return "imap" }
+
+// Match implements inspect.Protocol: an untagged OK or PREAUTH greeting
+// (naming IMAP when off port 143), or a tagged CAPABILITY, LOGIN,
+// AUTHENTICATE or STARTTLS from the client.
+func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
+	if !f.IsTCP() {
+		return inspect.NoMatch
+	}
+	onPort := f.Server.Port() == 143
+	line := firstLine(b)
+	switch dir {
+	case inspect.ToClient:
+		if inspect.HasPrefixFold(line, "* OK") || inspect.HasPrefixFold(line, "* PREAUTH") {
+			if onPort || inspect.ContainsFold(line, "imap") {
+				return inspect.ContentMatch
+			}
+		}
+	case inspect.ToServer:
+		tag, rest := inspect.CutWord(line)
+		cmd, _ := inspect.CutWord(rest)
+		if len(tag) > 0 && tag[0] != '*' && tag[0] != '+' {
+			for _, c := range [...]string{"CAPABILITY", "LOGIN", "AUTHENTICATE", "STARTTLS"} {
+				if inspect.EqualFold(cmd, c) {
+					return inspect.ContentMatch
+				}
+			}
+		}
+	}
+	if onPort {
+		return inspect.PortMatch
+	}
+	return inspect.NoMatch
+}
+
+func firstLine(b []byte) []byte {
+	if line, _, ok := inspect.NextLine(b); ok {
+		return line
+	}
+	return b
+}
+
+// NewAnalyzer implements inspect.Protocol.
+func (p *Protocol) NewAnalyzer(*inspect.Flow) inspect.Analyzer {
+	a := p.pool.Get()
+	a.proto = p
+	return a
+}
+
+const (
+	maxTag = 64
+	maxArg = 256
+	// maxLiteral bounds a literal size read from the wire, so that the
+	// count of bytes to skip cannot overflow.
+	maxLiteral = 1 << 40
+)
+
+// tag is a command tag kept to recognise the tagged reply to it.
+type tag struct {
+	b [maxTag]byte
+	n int // 0: none
+}
+
+func (t *tag) set(b []byte) {
+	t.n = 0
+	if len(b) <= len(t.b) {
+		t.n = copy(t.b[:], b)
+	}
+}
+
+func (t *tag) is(b []byte) bool { return t.n > 0 && bytes.Equal(t.b[:t.n], b) }
+
+// login collects the two astring arguments of LOGIN, which may arrive as
+// literals spread over several segments.
+type login struct {
+	args    [2][maxArg]byte
+	argLen  [2]int
+	n       int  // arguments complete
+	capture bool // the literal being read is argument n
+	bad     bool // malformed or oversized: not reported
+}
+
+// appendArg adds bytes to argument n.
+func (l *login) appendArg(b []byte) {
+	if len(b) > maxArg-l.argLen[l.n] {
+		l.bad = true
+		return
+	}
+	l.argLen[l.n] += copy(l.args[l.n][l.argLen[l.n]:], b)
+}
+
+type analyzer struct {
+	proto    *Protocol
+	auth     sasl.Exchange
+	pending  inspect.Credential
+	hasLogin bool
+	greeted  bool
+
+	verdictTag tag // the LOGIN or AUTHENTICATE whose login is pending
+	authTag    tag // the AUTHENTICATE in progress
+	tlsTag     tag // a STARTTLS awaiting its reply
+
+	// The client command being read; it continues after each literal.
+	inCommand bool
+	isLogin   bool
+	cmdTag    tag
+	login     login
+
+	// literal counts the literal bytes still to come per direction.
+	literal [2]uint64
+	// inResponse is set when an untagged server response continues after
+	// its literal.
+	inResponse bool
+	// resync is set per direction after a gap: the bytes up to the next
+	// line feed are the tail of a line whose start was lost.
+	resync [2]bool
+}
+
+func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
+	consumed := 0
+	for consumed < len(data) {
+		rest := data[consumed:]
+		if a.literal[dir] > 0 {
+			n := uint64(len(rest))
+			if n > a.literal[dir] {
+				n = a.literal[dir]
+			}
+			if dir == inspect.ToServer && a.login.capture {
+				a.login.appendArg(rest[:n])
+			}
+			a.literal[dir] -= n
+			consumed += int(n)
+			if a.literal[dir] == 0 && dir == inspect.ToServer && a.login.capture {
+				a.login.capture = false
+				a.login.n++
+			}
+			continue
+		}
+		line, n, ok := inspect.NextLine(rest)
+		if !ok {
+			if a.resync[dir] {
+				return len(data)
+			}
+			return consumed
+		}
+		consumed += n
+		if a.resync[dir] {
+			a.resync[dir] = false
+			continue
+		}
+		if dir == inspect.ToServer {
+			a.clientLine(f, line)
+		} else {
+			a.serverLine(f, line)
+		}
+		if a.proto == nil { // closed by StopInspection
+			return len(data)
+		}
+	}
+	return consumed
+}
+
+func (a *analyzer) clientLine(f *inspect.Flow, line []byte) {
+	a.greeted = true
+	switch {
+	case a.inCommand:
+		a.continueCommand(f, line)
+	case a.auth.Active():
+		a.respond(f, line)
+	default:
+		a.command(f, line)
+	}
+}
+
+func (a *analyzer) command(f *inspect.Flow, line []byte) {
+	t, rest := inspect.CutWord(line)
+	name, args := inspect.CutWord(rest)
+	if len(t) == 0 {
+		return
+	}
+	switch {
+	case inspect.EqualFold(name, "LOGIN"):
+		a.inCommand, a.isLogin, a.login = true, true, login{}
+		a.cmdTag.set(t)
+		a.continueCommand(f, args)
+	case inspect.EqualFold(name, "AUTHENTICATE"):
+		mech, initial := inspect.CutWord(args)
+		a.auth.Start(mech)
+		a.authTag.set(t)
+		if len(initial) > 0 {
+			a.respond(f, initial)
+		}
+	case inspect.EqualFold(name, "STARTTLS"):
+		a.tlsTag.set(t)
+	default:
+		a.inCommand, a.isLogin = true, false
+		a.cmdTag.set(t)
+		a.continueCommand(f, args)
+	}
+}
+
+// continueCommand reads command text up to the end of a line: the rest of
+// a command line, or what follows a literal.
+func (a *analyzer) continueCommand(f *inspect.Flow, text []byte) {
+	if !a.isLogin {
+		if n, ok := trailingLiteral(text); ok {
+			a.literal[inspect.ToServer] = n
+			return
+		}
+		a.inCommand = false
+		return
+	}
+	l := &a.login
+	for {
+		text = bytes.TrimLeft(text, " ")
+		if len(text) == 0 || l.bad {
+			break
+		}
+		if l.n == len(l.args) {
+			break // arguments beyond the two of LOGIN
+		}
+		switch text[0] {
+		case '{':
+			n, ok := trailingLiteral(text)
+			if !ok || len(text) != literalLen(text) {
+				l.bad = true
+				break
+			}
+			a.literal[inspect.ToServer] = n
+			if n == 0 {
+				l.n++ // an empty argument; the command goes on after it
+			} else {
+				l.capture = true
+			}
+			return
+		case '"':
+			text = l.quoted(text)
+		default:
+			i := bytes.IndexByte(text, ' ')
+			if i < 0 {
+				i = len(text)
+			}
+			l.appendArg(text[:i])
+			l.n++
+			text = text[i:]
+		}
+	}
+	if l.bad {
+		// Skip the literal a malformed LOGIN may still announce.
+		if n, ok := trailingLiteral(text); ok {
+			a.literal[inspect.ToServer] = n
+			return
+		}
+	}
+	a.inCommand = false
+	if l.bad || l.n != len(l.args) {
+		return
+	}
+	a.report(f, &inspect.Login{
+		Mechanism: "LOGIN",
+		User:      l.args[0][:l.argLen[0]],
+		Secret:    l.args[1][:l.argLen[1]],
+	})
+	a.verdictTag = a.cmdTag
+}
+
+// quoted reads a quoted string (RFC 3501 section 4.3: \" and \\ are the
+// only escapes) into the current argument and returns the text after it.
+func (l *login) quoted(text []byte) []byte {
+	for i := 1; i < len(text); i++ {
+		switch c := text[i]; c {
+		case '\\':
+			if i+1 == len(text) {
+				l.bad = true
+				return nil
+			}
+			i++
+			l.appendArg(text[i : i+1])
+		case '"':
+			l.n++
+			return text[i+1:]
+		default:
+			l.appendArg(text[i : i+1])
+		}
+	}
+	l.bad = true // a quoted string does not span lines
+	return nil
+}
+
+// trailingLiteral reads the literal announcement that ends a line, "{n}",
+// "{n+}" (RFC 7888) or "~{n}" (RFC 3516): n bytes follow the line.
+func trailingLiteral(line []byte) (uint64, bool) {
+	if len(line) < 3 || line[len(line)-1] != '}' {
+		return 0, false
+	}
+	open := bytes.LastIndexByte(line, '{')
+	if open < 0 {
+		return 0, false
+	}
+	digits := line[open+1 : len(line)-1]
+	if len(digits) > 0 && digits[len(digits)-1] == '+' {
+		digits = digits[:len(digits)-1]
+	}
+	if len(digits) == 0 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range digits {
+		if c < '0' || c > '9' || n > maxLiteral {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, true
+}
+
+// literalLen is the length of the literal announcement that ends text.
+func literalLen(text []byte) int {
+	return len(text) - bytes.LastIndexByte(text, '{')
+}
+
+// respond hands a client line to the SASL exchange.
+func (a *analyzer) respond(f *inspect.Flow, line []byte) {
+	if l, ok := a.auth.Respond(line, &a.proto.scratch); ok {
+		l.Mechanism = "AUTHENTICATE " + l.Mechanism
+		a.report(f, &l)
+		a.verdictTag = a.authTag
+	}
+}
+
+// report classifies a login at once and keeps it for the tagged verdict.
+func (a *analyzer) report(f *inspect.Flow, l *inspect.Login) {
+	a.flush(f, inspect.OutcomeUnknown)
+	l.Protocol = "imap"
+	a.pending = f.Classify(l)
+	a.hasLogin = true
+}
+
+func (a *analyzer) serverLine(f *inspect.Flow, line []byte) {
+	if a.inResponse {
+		a.literal[inspect.ToClient], a.inResponse = trailingLiteral(line)
+		return
+	}
+	first := !a.greeted
+	a.greeted = true
+	t, rest := inspect.CutWord(line)
+	switch {
+	case len(t) == 0:
+	case t[0] == '*':
+		// Untagged data may carry literals: FETCH bodies and the like.
+		a.literal[inspect.ToClient], a.inResponse = trailingLiteral(line)
+		if first && (inspect.HasPrefixFold(rest, "OK") || inspect.HasPrefixFold(rest, "PREAUTH")) {
+			a.greeting(f, rest)
+		}
+	case t[0] == '+':
+		// A continuation: a SASL challenge, or the go-ahead for a literal.
+		a.auth.Challenge(line[1:], &a.proto.scratch)
+	default:
+		a.tagged(f, t, rest)
+	}
+}
+
+func (a *analyzer) tagged(f *inspect.Flow, t, rest []byte) {
+	status, _ := inspect.CutWord(rest)
+	ok := inspect.EqualFold(status, "OK")
+	if !ok && !inspect.EqualFold(status, "NO") && !inspect.EqualFold(status, "BAD") {
+		return
+	}
+	if a.authTag.is(t) {
+		a.authTag.n = 0
+		a.auth.End()
+	}
+	if a.verdictTag.is(t) {
+		a.verdictTag.n = 0
+		if ok {
+			a.flush(f, inspect.OutcomeAccepted)
+		} else {
+			a.flush(f, inspect.OutcomeRejected)
+		}
+	}
+	if a.inCommand && a.cmdTag.is(t) {
+		// The server refused the command before its literal was sent.
+		a.inCommand, a.login.capture = false, false
+		a.literal[inspect.ToServer] = 0
+	}
+	if a.tlsTag.is(t) {
+		a.tlsTag.n = 0
+		if ok {
+			f.StopInspection()
+		}
+	}
+}
+
+func (a *analyzer) greeting(f *inspect.Flow, text []byte) {
+	f.Emit(inspect.SubjectServer, &event.Event{
+		Type:     event.TypeObservation,
+		Kind:     event.KindBanner,
+		Severity: event.SeverityInfo,
+		Summary:  "IMAP server greeting",
+		Evidence: event.Evidence{"protocol": "imap", "banner": inspect.Printable(text, 160)},
+	})
+}
+
+// flush reports the pending login, if any.
+func (a *analyzer) flush(f *inspect.Flow, o inspect.Outcome) {
+	if !a.hasLogin {
+		return
+	}
+	a.hasLogin = false
+	f.ReportCredential(&a.pending, o, f.LoginSubject())
+}
+
+// Gap resynchronises at the next line. Tags still match replies to
+// commands, so a pending verdict survives; a literal being skipped is
+// skipped to its announced end, so that its content is never read as
+// commands.
+func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
+	a.auth.End()
+	if dir == inspect.ToServer && a.inCommand && a.isLogin {
+		a.login.bad = true
+	}
+	if a.literal[dir] == 0 {
+		a.resync[dir] = true
+		if dir == inspect.ToServer {
+			a.inCommand = false
+		} else {
+			a.inResponse = false
+		}
+	}
+}
+
+func (a *analyzer) Close(f *inspect.Flow) {
+	a.flush(f, inspect.OutcomeUnknown)
+	a.proto.pool.Put(a)
+}

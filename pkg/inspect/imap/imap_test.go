@@ -1,0 +1,325 @@
+package imap
+
+import (
+	"bytes"
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+)
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func TestCorpus(t *testing.T) {
+	c, err := inspecttest.RunFile(t, inspecttest.CorpusFile(t, "arkime-imap-tag.pcap"), nil, New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := c.Findings(); len(f) != 0 {
+		t.Fatalf("findings in a banner-only capture: %v", f)
+	}
+	b := c.Kind(event.KindBanner)
+	if len(b) != 1 || b[0].Evidence["protocol"] != "imap" || b[0].Evidence["banner"] != "OK IMAP4 ready" || b[0].Device.IP != "10.0.0.2" {
+		t.Fatalf("banners %v, want the server's greeting", c.Events)
+	}
+}
+
+type want struct {
+	user, mechanism, class, accepted string
+}
+
+const greeting = "* OK [CAPABILITY IMAP4rev1 SASL-IR LITERAL+ AUTH=PLAIN] Dovecot ready.\r\n"
+
+func TestSyntheticLogins(t *testing.T) {
+	plain := b64("\x00joe@example.com\x00s3cret-Pass")
+	message := "From: a@b\r\nSubject: x\r\n\r\na9 LOGIN joe@example.com s3cret-Pass\r\n"
+	tests := []struct {
+		name   string
+		script func(c *inspecttest.Conv)
+		want   []want
+	}{
+		{"atoms", func(c *inspecttest.Conv) {
+			// RFC 3501 section 6.2.3.
+			c.Server(greeting).Client("a001 LOGIN SMITH s3cret-Pass\r\n").Server("a001 OK LOGIN completed\r\n")
+		}, []want{{"S***", "LOGIN", "unique", "yes"}}},
+		{"quoted_with_escapes", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client(`a1 LOGIN "joe@example.com" "s3cret-Pass\"\\"` + "\r\n").Server("a1 NO [AUTHENTICATIONFAILED] bad\r\n")
+		}, []want{{"jo***", "LOGIN", "unique", "no"}}},
+		{"rfc3501_literals", func(c *inspecttest.Conv) {
+			// RFC 3501 section 8, with synchronising literals.
+			c.Server(greeting).Client("A001 LOGIN {15}\r\n").Server("+ Ready for additional command text\r\n").
+				Client("joe@example.com {11}\r\n").Server("+ Ready for additional command text\r\n").
+				Client("s3cret-Pass\r\n").Server("A001 OK LOGIN completed\r\n")
+		}, []want{{"jo***", "LOGIN", "unique", "yes"}}},
+		{"literal_plus_one_segment", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 LOGIN {15+}\r\njoe@example.com {11+}\r\ns3cret-Pass\r\n").Server("a1 OK\r\n")
+		}, []want{{"jo***", "LOGIN", "unique", "yes"}}},
+		{"literal_one_char_per_segment", func(c *inspecttest.Conv) {
+			c.Server(greeting).ClientChars("a1 LOGIN \"joe@example.com\" {11+}\r\ns3cret-Pass\r\n").Server("a1 OK\r\n")
+		}, []want{{"jo***", "LOGIN", "unique", "yes"}}},
+		{"literal_split_mid_password", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 LOGIN joe@example.com {11}\r\n").Server("+ go\r\n").Client("s3cr").Client("et-Pa").Client("ss\r").Client("\n").Server("a1 OK\r\n")
+		}, []want{{"jo***", "LOGIN", "unique", "yes"}}},
+		{"empty_literal_password", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 LOGIN joe {0}\r\n\r\n").Server("a1 NO\r\n")
+		}, []want{{"j***", "LOGIN", "empty", "no"}}},
+		{"empty_quoted_password", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 LOGIN joe \"\"\r\n").Server("a1 NO\r\n")
+		}, []want{{"j***", "LOGIN", "empty", "no"}}},
+		{"unterminated_quote", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 LOGIN joe \"s3cret-Pass\r\n").Server("a1 BAD\r\n")
+		}, nil},
+		{"one_argument", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 LOGIN joe\r\n").Server("a1 BAD\r\n")
+		}, nil},
+		{"oversized_literal_argument", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 LOGIN joe {300+}\r\n" + strings.Repeat("x", 300) + "\r\na2 NOOP\r\n").Server("a1 NO\r\na2 OK\r\n")
+		}, nil},
+		{"literal_refused_before_sent", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 LOGIN {9000}\r\n").Server("a1 NO too long\r\n").
+				Client("a2 LOGIN joe s3cret-Pass\r\n").Server("a2 OK\r\n")
+		}, []want{{"j***", "LOGIN", "unique", "yes"}}},
+		{"verdict_by_tag_not_order", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 NOOP\r\na2 LOGIN joe s3cret-Pass\r\n").Server("a1 NO nothing\r\n").Server("a2 OK\r\n")
+		}, []want{{"j***", "LOGIN", "unique", "yes"}}},
+		{"no_verdict", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 LOGIN joe s3cret-Pass\r\n").Server("a7 OK\r\n")
+		}, []want{{"j***", "LOGIN", "unique", "unknown"}}},
+		{"authenticate_plain_sasl_ir", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 AUTHENTICATE PLAIN " + plain + "\r\n").Server("a1 OK\r\n")
+		}, []want{{"jo***", "AUTHENTICATE PLAIN", "unique", "yes"}}},
+		{"authenticate_plain_continuation", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 AUTHENTICATE PLAIN\r\n").Server("+ \r\n").Client(plain + "\r\n").Server("a1 NO [AUTHENTICATIONFAILED]\r\n")
+		}, []want{{"jo***", "AUTHENTICATE PLAIN", "unique", "no"}}},
+		{"authenticate_login", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 AUTHENTICATE LOGIN\r\n").Server("+ VXNlcm5hbWU6\r\n").Client(b64("joe@example.com") + "\r\n").
+				Server("+ UGFzc3dvcmQ6\r\n").Client(b64("s3cret-Pass") + "\r\n").Server("a1 OK\r\n")
+		}, []want{{"jo***", "AUTHENTICATE LOGIN", "unique", "yes"}}},
+		{"authenticate_xoauth2_error_challenge", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 AUTHENTICATE XOAUTH2 " + b64("user=joe@example.com\x01auth=Bearer s3cret-Pass\x01\x01") + "\r\n").
+				Server("+ " + b64(`{"status":"400"}`) + "\r\n").Client("\r\n").Server("a1 NO [AUTHENTICATIONFAILED]\r\n").
+				Client("a2 LOGOUT\r\n").Server("* BYE\r\na2 OK\r\n")
+		}, []want{{"jo***", "AUTHENTICATE XOAUTH2", "token", "no"}}},
+		{"authenticate_cancelled", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 AUTHENTICATE PLAIN\r\n").Server("+ \r\n").Client("*\r\n").Server("a1 BAD cancelled\r\n").
+				Client("a2 LOGIN joe s3cret-Pass\r\n").Server("a2 OK\r\n")
+		}, []want{{"j***", "LOGIN", "unique", "yes"}}},
+		{"authenticate_unknown_mechanism", func(c *inspecttest.Conv) {
+			// GSSAPI tokens are not commands, whatever they decode to.
+			c.Server(greeting).Client("a1 AUTHENTICATE GSSAPI\r\n").Server("+ \r\n").Client("a2 LOGIN joe s3cret-Pass\r\n").Server("a1 NO\r\n")
+		}, nil},
+		{"starttls_stops", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 STARTTLS\r\n").Server("a1 OK begin TLS\r\n").Client("a2 LOGIN joe s3cret-Pass\r\n").Server("a2 OK\r\n")
+		}, nil},
+		{"starttls_refused_keeps_reading", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 STARTTLS\r\n").Server("a1 BAD no TLS\r\n").Client("a2 LOGIN joe s3cret-Pass\r\n").Server("a2 OK\r\n")
+		}, []want{{"j***", "LOGIN", "unique", "yes"}}},
+		{"append_literal_is_content", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 LOGIN joe s3cret-Pass\r\n").Server("a1 OK\r\n").
+				Client("a2 APPEND INBOX {" + strconv.Itoa(len(message)) + "}\r\n").Server("+ go\r\n").
+				Client(message[:20]).Client(message[20:] + "\r\n").Server("a2 OK\r\n")
+		}, []want{{"j***", "LOGIN", "unique", "yes"}}},
+		{"fetch_literal_is_content", func(c *inspecttest.Conv) {
+			body := "a1 NO this is mail, not a reply\r\n"
+			c.Server(greeting).Client("a1 LOGIN joe s3cret-Pass\r\n").
+				Server("* 1 FETCH (BODY[] {" + strconv.Itoa(len(body)) + "}\r\n" + body[:10]).Server(body[10:] + ")\r\n").Server("a1 OK\r\n")
+		}, []want{{"j***", "LOGIN", "unique", "yes"}}},
+		{"fetch_two_literals", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 LOGIN joe s3cret-Pass\r\n").
+				Server("* 1 FETCH (BODY[1] {9}\r\na1 NO x\r\n BODY[2] {9}\r\na1 NO y\r\n)\r\na1 OK\r\n")
+		}, []want{{"j***", "LOGIN", "unique", "yes"}}},
+		{"bare_lf", func(c *inspecttest.Conv) {
+			c.Server("* OK hi\n").Client("a1 LOGIN joe s3cret-Pass\n").Server("a1 OK\n")
+		}, []want{{"j***", "LOGIN", "unique", "yes"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New())
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:143")
+			tt.script(c)
+			c.Close()
+			e.Flush()
+			got := col.Kind(event.KindPlaintextCredentials)
+			if len(got) != len(tt.want) || len(col.Findings()) != len(tt.want) {
+				t.Fatalf("got %d logins, want %d: %v", len(got), len(tt.want), col.Events)
+			}
+			for i, l := range got {
+				w, ev := tt.want[i], l.Evidence
+				if ev["protocol"] != "imap" || ev["user"] != w.user || ev["mechanism"] != w.mechanism || ev["password_class"] != w.class || ev["accepted"] != w.accepted {
+					t.Errorf("login %d: evidence %v, want %+v", i, ev, w)
+				}
+			}
+			for _, secret := range []string{"s3cret-Pass", "joe@example.com"} {
+				if inspecttest.Leaks(t, col.Events, secret) {
+					t.Errorf("%q leaked into an event", secret)
+				}
+			}
+		})
+	}
+}
+
+func TestTrailingLiteral(t *testing.T) {
+	tests := []struct {
+		in string
+		n  uint64
+		ok bool
+	}{
+		{"a1 LOGIN {11}", 11, true},
+		{"{11+}", 11, true},
+		{"a APPEND INBOX ~{42}", 42, true},
+		{"{0}", 0, true},
+		{"{}", 0, false},
+		{"{+}", 0, false},
+		{"{1x}", 0, false},
+		{"{99999999999999999999999}", 0, false},
+		{"a1 SEARCH \"{5}\"", 0, false},
+		{"}", 0, false},
+	}
+	for _, tt := range tests {
+		n, ok := trailingLiteral([]byte(tt.in))
+		if n != tt.n || ok != tt.ok {
+			t.Errorf("trailingLiteral(%q) = %d, %v; want %d, %v", tt.in, n, ok, tt.n, tt.ok)
+		}
+	}
+}
+
+func TestMatch(t *testing.T) {
+	tests := []struct {
+		name   string
+		server string
+		dir    inspect.Dir
+		data   string
+		want   inspect.Confidence
+	}{
+		{"greeting_on_143", "198.51.100.7:143", inspect.ToClient, "* OK Dovecot ready.\r\n", inspect.ContentMatch},
+		{"preauth_on_143", "198.51.100.7:143", inspect.ToClient, "* PREAUTH hi\r\n", inspect.ContentMatch},
+		{"greeting_off_port", "198.51.100.7:1143", inspect.ToClient, "* OK IMAP4rev1 ready\r\n", inspect.ContentMatch},
+		{"anonymous_greeting_off_port", "198.51.100.7:1143", inspect.ToClient, "* OK ready\r\n", inspect.NoMatch},
+		{"capability_off_port", "198.51.100.7:1143", inspect.ToServer, "a1 CAPABILITY\r\n", inspect.ContentMatch},
+		{"login_on_143", "198.51.100.7:143", inspect.ToServer, "a1 LOGIN joe pw\r\n", inspect.ContentMatch},
+		{"untagged_from_client", "198.51.100.7:1143", inspect.ToServer, "* LOGIN joe pw\r\n", inspect.NoMatch},
+		{"http_on_143", "198.51.100.7:143", inspect.ToServer, "GET / HTTP/1.1\r\n", inspect.PortMatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &matchProbe{}
+			e := inspecttest.Engine(t, &inspecttest.Collector{}, nil, p)
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", tt.server)
+			if tt.dir == inspect.ToServer {
+				c.Client(tt.data)
+			} else {
+				c.Server(tt.data)
+			}
+			if p.got != tt.want {
+				t.Errorf("Match = %v, want %v", p.got, tt.want)
+			}
+		})
+	}
+}
+
+// matchProbe records what Match says about a flow's first payload.
+type matchProbe struct {
+	Protocol
+	got inspect.Confidence
+}
+
+func (p *matchProbe) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
+	p.got = p.Protocol.Match(f, dir, b)
+	return inspect.NoMatch
+}
+
+// probe keeps the flow and analyzer the engine made, so that allocation
+// tests can feed the analyzer directly: the test conversation itself
+// allocates a packet per segment.
+type probe struct {
+	*Protocol
+	f *inspect.Flow
+	a inspect.Analyzer
+}
+
+func (p *probe) NewAnalyzer(f *inspect.Flow) inspect.Analyzer {
+	p.f, p.a = f, p.Protocol.NewAnalyzer(f)
+	return p.a
+}
+
+// bodySegment is a segment of a fetched message.
+const bodySegment = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\r\n" +
+	"incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud\r\n"
+
+// inFETCH returns an IMAP flow whose server is sending a huge FETCH body.
+func inFETCH(tb testing.TB) *probe {
+	p := &probe{Protocol: New()}
+	e := inspecttest.Engine(tb, &inspecttest.Collector{}, nil, p)
+	c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:143")
+	c.Server(greeting).Client("a1 LOGIN joe s3cret-Pass\r\n").Server("a1 OK\r\n").
+		Client("a2 FETCH 1 BODY[]\r\n").Server("* 1 FETCH (BODY[] {1000000000000}\r\n")
+	if p.a == nil {
+		tb.Fatal("no analyzer")
+	}
+	return p
+}
+
+func TestFETCHNoAllocs(t *testing.T) {
+	p := inFETCH(t)
+	seg := []byte(bodySegment)
+	allocs := testing.AllocsPerRun(200, func() {
+		if p.a.Feed(p.f, inspect.ToClient, seg) != len(seg) {
+			t.Fatal("body not consumed")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocs per body segment", allocs)
+	}
+}
+
+func TestCommandNoAllocs(t *testing.T) {
+	p := &probe{Protocol: New()}
+	e := inspecttest.Engine(t, &inspecttest.Collector{}, nil, p)
+	inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:143").Server(greeting)
+	cmd, reply := []byte("a5 SELECT INBOX\r\n"), []byte("* 3 EXISTS\r\na5 OK [READ-WRITE] done\r\n")
+	allocs := testing.AllocsPerRun(200, func() {
+		p.a.Feed(p.f, inspect.ToServer, cmd)
+		p.a.Feed(p.f, inspect.ToClient, reply)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocs per command and reply", allocs)
+	}
+}
+
+func BenchmarkFETCHBody(b *testing.B) {
+	p := inFETCH(b)
+	seg := []byte(bodySegment)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(seg)))
+	for b.Loop() {
+		p.a.Feed(p.f, inspect.ToClient, seg)
+	}
+}
+
+func FuzzAnalyzer(f *testing.F) {
+	f.Add([]byte(greeting), []byte("a1 LOGIN joe pw\r\n"), []byte("a1 OK\r\n"))
+	f.Add([]byte(greeting), []byte("A001 LOGIN {3}\r\njoe {2+}\r\npw\r\n"), []byte("+ go\r\n+ go\r\nA001 NO\r\n"))
+	f.Add([]byte(greeting), []byte(`a1 LOGIN "j\"oe" "p\\w"`+"\r\n"), []byte("a1 BAD\r\n"))
+	f.Add([]byte(greeting), []byte("a1 AUTHENTICATE PLAIN\r\n"+b64("\x00joe\x00pw")+"\r\n"), []byte("+ \r\na1 OK\r\n"))
+	f.Add([]byte("* OK\r\n"), []byte("a1 STARTTLS\r\n"), []byte("* 1 FETCH (BODY[] {5}\r\nhello)\r\na1 OK\r\n"))
+	f.Fuzz(func(t *testing.T, banner, cmds, reply []byte) {
+		col := &inspecttest.Collector{}
+		e := inspecttest.Engine(t, col, nil, New())
+		c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:143")
+		c.ServerBytes(banner).ClientBytes(cmds).ServerBytes(reply)
+		c.Close()
+		e.Flush()
+		// At most one login per client line, however mangled the input.
+		if got, max := len(col.Findings()), bytes.Count(cmds, []byte("\n"))+1; got > max {
+			t.Fatalf("%d findings from %d client lines", got, max)
+		}
+		if len(col.Kind(event.KindBanner)) > 1 {
+			t.Fatal("more than one banner")
+		}
+	})
+}
