@@ -1,0 +1,462 @@
+// Package snmp reads SNMP v1, v2c and v3 message headers on UDP (RFC 1157,
+// RFC 3416, RFC 3412/3414). It reports every community string a flow
+// carries as a credential sent in clear, with the agent's answer as its
+// verdict, and reports SNMPv3 users with their security level as
+// observations, so that an agent serving requests without authentication
+// shows up on its scorecard.
+package snmp
+
+import (
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
+
+// Protocol is SNMP over UDP.
+type Protocol struct {
+	pool inspect.FreeList[analyzer]
+}
+
+// New returns the SNMP protocol.
+func New() *Protocol { return &Protocol{} }
+
+// Name implements inspect.Protocol.
+func (*Protocol) Name() string { return "snmp" }
+
+// isPort reports whether port is an SNMP agent or trap port: 161 and 162,
+// and 10161 and 10162, which agents also use for SNMP in clear despite
+// their registration for SNMP over TLS.
+func isPort(port uint16) bool {
+	return port == 161 || port == 162 || port == 10161 || port == 10162
+}
+
+// Match implements inspect.Protocol: a message that decodes, on an SNMP
+// port at either end. A datagram that starts like BER but does not decode
+// (cut by the snap length) is a port match.
+func (*Protocol) Match(f *inspect.Flow, _ inspect.Dir, b []byte) inspect.Confidence {
+	if f.IsTCP() || (!isPort(f.Server.Port()) && !isPort(f.Client.Port())) {
+		return inspect.NoMatch
+	}
+	var m message
+	if parse(b, &m) {
+		return inspect.ContentMatch
+	}
+	if len(b) > 0 && b[0] == tagSequence {
+		return inspect.PortMatch
+	}
+	return inspect.NoMatch
+}
+
+// NewAnalyzer implements inspect.Protocol.
+func (p *Protocol) NewAnalyzer(*inspect.Flow) inspect.Analyzer {
+	a := p.pool.Get()
+	a.proto = p
+	return a
+}
+
+// PDU tags (RFC 3416 section 3, RFC 1157 for the v1 Trap).
+const (
+	pduGet      = 0xa0
+	pduGetNext  = 0xa1
+	pduResponse = 0xa2
+	pduSet      = 0xa3
+	pduTrapV1   = 0xa4
+	pduGetBulk  = 0xa5
+	pduInform   = 0xa6
+	pduTrapV2   = 0xa7
+	pduReport   = 0xa8
+)
+
+// Message versions as encoded on the wire.
+const (
+	versionV1  = 0
+	versionV2c = 1
+	versionV3  = 3
+)
+
+// msgFlags bits and the User-based Security Model (RFC 3412 section 6.4).
+const (
+	flagAuth = 0x01
+	flagPriv = 0x02
+	modelUSM = 3
+)
+
+// message is what the analyzer reads from one datagram. Slices point into
+// the datagram.
+type message struct {
+	version   int64
+	community []byte // v1, v2c
+	flags     byte   // v3 msgFlags
+	user      []byte // v3 USM msgUserName
+	pdu       byte   // PDU tag; 0 for an encrypted v3 scoped PDU
+}
+
+// parse decodes the header of one SNMP message into m.
+func parse(b []byte, m *message) bool {
+	*m = message{}
+	msg, _, ok := expect(b, tagSequence)
+	if !ok {
+		return false
+	}
+	if m.version, msg, ok = integer(msg); !ok {
+		return false
+	}
+	switch m.version {
+	case versionV1, versionV2c:
+		if m.community, msg, ok = expect(msg, tagOctets); !ok {
+			return false
+		}
+		return m.readPDU(msg)
+	case versionV3:
+		return m.parseV3(msg)
+	}
+	return false
+}
+
+// parseV3 reads msgGlobalData, the USM security parameters and the scoped
+// PDU's type when it is not encrypted.
+func (m *message) parseV3(b []byte) bool {
+	global, b, ok := expect(b, tagSequence)
+	if !ok {
+		return false
+	}
+	var flags []byte
+	if _, global, ok = expect(global, tagInteger); !ok { // msgID
+		return false
+	}
+	if _, global, ok = expect(global, tagInteger); !ok { // msgMaxSize
+		return false
+	}
+	if flags, global, ok = expect(global, tagOctets); !ok || len(flags) != 1 {
+		return false
+	}
+	m.flags = flags[0]
+	if m.flags&(flagAuth|flagPriv) == flagPriv { // privacy without authentication is invalid
+		return false
+	}
+	model, _, ok := integer(global)
+	if !ok {
+		return false
+	}
+	params, b, ok := expect(b, tagOctets)
+	if !ok {
+		return false
+	}
+	if model == modelUSM && !m.readUSM(params) {
+		return false
+	}
+	tag, data, _, ok := element(b)
+	switch {
+	case !ok:
+		return false
+	case tag == tagOctets && m.flags&flagPriv != 0: // encryptedPDU
+		return true
+	case tag != tagSequence:
+		return false
+	}
+	if _, data, ok = expect(data, tagOctets); !ok { // contextEngineID
+		return false
+	}
+	if _, data, ok = expect(data, tagOctets); !ok { // contextName
+		return false
+	}
+	return m.readPDU(data)
+}
+
+// readUSM reads msgUserName from UsmSecurityParameters (RFC 3414 section
+// 2.4).
+func (m *message) readUSM(b []byte) bool {
+	usm, _, ok := expect(b, tagSequence)
+	if !ok {
+		return false
+	}
+	if _, usm, ok = expect(usm, tagOctets); !ok { // msgAuthoritativeEngineID
+		return false
+	}
+	if _, usm, ok = expect(usm, tagInteger); !ok { // msgAuthoritativeEngineBoots
+		return false
+	}
+	if _, usm, ok = expect(usm, tagInteger); !ok { // msgAuthoritativeEngineTime
+		return false
+	}
+	m.user, _, ok = expect(usm, tagOctets)
+	return ok
+}
+
+// readPDU reads the PDU's tag and checks that its first field is what the
+// tag promises: a request-id, or a v1 trap's enterprise OID.
+func (m *message) readPDU(b []byte) bool {
+	tag, content, _, ok := element(b)
+	if !ok || tag < pduGet || tag > pduReport {
+		return false
+	}
+	first := byte(tagInteger)
+	if tag == pduTrapV1 {
+		first = tagOID
+	}
+	if _, _, ok := expect(content, first); !ok {
+		return false
+	}
+	m.pdu = tag
+	return true
+}
+
+// maxEntries bounds the distinct communities and v3 users remembered per
+// flow. A flow that tries more (a scanner guessing communities from one
+// socket) has its further requests ignored; a Response, the proof of a
+// right guess, is still reported.
+const maxEntries = 8
+
+// entry is one community or v3 user seen on the flow. Only a hash of the
+// name is kept to recognise it again.
+type entry struct {
+	key     uint64
+	used    bool
+	pending bool // seen, verdict not reported yet
+	v3      bool
+	subject inspect.Subject
+	cred    inspect.Credential // community: classified on first sight
+	user    string             // v3: redacted user name
+	level   string             // v3: security level
+}
+
+type analyzer struct {
+	proto   *Protocol
+	entries [maxEntries]entry
+}
+
+// Feed implements inspect.Analyzer: one datagram per call.
+func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
+	var m message
+	if !parse(data, &m) {
+		return len(data)
+	}
+	if m.version == versionV3 {
+		a.v3(f, dir, &m)
+	} else {
+		a.community(f, dir, &m)
+	}
+	return len(data)
+}
+
+// community handles a v1 or v2c message. A request's community is
+// reported when the agent answers (accepted) or the flow ends (unknown:
+// agents drop wrong communities silently); a trap's right away.
+func (a *analyzer) community(f *inspect.Flow, dir inspect.Dir, m *message) {
+	key := hashKey(byte(m.version), 0, m.community)
+	e := a.find(key)
+	switch m.pdu {
+	case pduResponse:
+		if e == nil {
+			e = a.add(key)
+			cred := a.classify(f, m)
+			if e == nil { // no room: report without remembering
+				f.ReportCredential(&cred, inspect.OutcomeAccepted, f.LoginSubject())
+				return
+			}
+			e.cred, e.subject, e.pending = cred, f.LoginSubject(), true
+		}
+		a.reportCommunity(f, e, inspect.OutcomeAccepted)
+	case pduReport:
+	default:
+		if e != nil {
+			return
+		}
+		if e = a.add(key); e == nil {
+			return
+		}
+		e.cred, e.pending = a.classify(f, m), true
+		e.subject = f.LoginSubject() // a request: the agent's community
+		if isNotification(m.pdu) {
+			e.subject = sender(dir)
+		}
+		if m.pdu == pduTrapV1 || m.pdu == pduTrapV2 { // no answer will come
+			a.reportCommunity(f, e, inspect.OutcomeUnknown)
+		}
+	}
+}
+
+func (a *analyzer) classify(f *inspect.Flow, m *message) inspect.Credential {
+	mech := "community v1"
+	if m.version == versionV2c {
+		mech = "community v2c"
+	}
+	return f.Classify(&inspect.Login{
+		Protocol:  "snmp",
+		Mechanism: mech,
+		Secret:    m.community,
+		Kind:      inspect.SecretCommunity,
+	})
+}
+
+func (a *analyzer) reportCommunity(f *inspect.Flow, e *entry, o inspect.Outcome) {
+	if !e.pending {
+		return
+	}
+	e.pending = false
+	f.ReportCredential(&e.cred, o, e.subject)
+}
+
+// v3 handles an SNMPv3 message. Engine discovery (an empty user name) is
+// part of every v3 exchange and says nothing. A named user is reported
+// once per flow as an observation with its security level and whether the
+// agent answered: a Response accepts, a Report (unknown user, unsupported
+// security level) refuses an unauthenticated request.
+func (a *analyzer) v3(f *inspect.Flow, dir inspect.Dir, m *message) {
+	if len(m.user) == 0 {
+		return
+	}
+	level := m.flags & (flagAuth | flagPriv)
+	key := hashKey(versionV3, level, m.user)
+	e := a.find(key)
+	switch m.pdu {
+	case pduResponse:
+		if e == nil {
+			if e = a.add(key); e == nil {
+				return
+			}
+			initUser(e, m, f.LoginSubject())
+		}
+		a.observeUser(f, e, inspect.OutcomeAccepted)
+	case pduReport:
+		if e != nil && level == 0 {
+			a.observeUser(f, e, inspect.OutcomeRejected)
+		}
+	default: // requests, notifications, and encrypted PDUs of unknown type
+		if e != nil {
+			return
+		}
+		if e = a.add(key); e == nil {
+			return
+		}
+		subject := f.LoginSubject()
+		if isNotification(m.pdu) {
+			subject = sender(dir)
+		}
+		initUser(e, m, subject)
+		if m.pdu == pduTrapV2 {
+			a.observeUser(f, e, inspect.OutcomeUnknown)
+		}
+	}
+}
+
+func initUser(e *entry, m *message, subject inspect.Subject) {
+	e.v3, e.pending, e.subject = true, true, subject
+	e.user = inspect.Redact(m.user)
+	e.level = levelName(m.flags)
+}
+
+func levelName(flags byte) string {
+	switch {
+	case flags&flagPriv != 0:
+		return "authPriv"
+	case flags&flagAuth != 0:
+		return "authNoPriv"
+	}
+	return "noAuthNoPriv"
+}
+
+func levelSummary(level string) string {
+	switch level {
+	case "authPriv":
+		return "SNMPv3 with authentication and encryption (authPriv)"
+	case "authNoPriv":
+		return "SNMPv3 with authentication, without encryption (authNoPriv)"
+	}
+	return "SNMPv3 without authentication or encryption (noAuthNoPriv)"
+}
+
+func (a *analyzer) observeUser(f *inspect.Flow, e *entry, o inspect.Outcome) {
+	if !e.pending {
+		return
+	}
+	e.pending = false
+	f.Emit(e.subject, &event.Event{
+		Type:    event.TypeObservation,
+		Kind:    event.KindBanner,
+		Summary: levelSummary(e.level),
+		Evidence: event.Evidence{
+			"protocol":       "snmp",
+			"snmp_version":   "3",
+			"security_model": "usm",
+			"security_level": e.level,
+			"user":           e.user,
+			"accepted":       o.String(),
+		},
+	})
+}
+
+// isNotification reports whether a PDU is sent by an agent on its own:
+// then the sender is the device it is about.
+func isNotification(pdu byte) bool {
+	return pdu == pduTrapV1 || pdu == pduTrapV2 || pdu == pduInform
+}
+
+func sender(dir inspect.Dir) inspect.Subject {
+	if dir == inspect.ToServer {
+		return inspect.SubjectClient
+	}
+	return inspect.SubjectServer
+}
+
+// find returns the entry with key, or nil.
+func (a *analyzer) find(key uint64) *entry {
+	for i := range a.entries {
+		if e := &a.entries[i]; e.used && e.key == key {
+			return e
+		}
+	}
+	return nil
+}
+
+// add claims a free entry, or one whose verdict is already reported; nil
+// when every entry still waits for a verdict.
+func (a *analyzer) add(key uint64) *entry {
+	var reuse *entry
+	for i := range a.entries {
+		e := &a.entries[i]
+		if !e.used {
+			reuse = e
+			break
+		}
+		if !e.pending && reuse == nil {
+			reuse = e
+		}
+	}
+	if reuse != nil {
+		*reuse = entry{key: key, used: true}
+	}
+	return reuse
+}
+
+// hashKey is FNV-1a over the version, a discriminator and a name, so that
+// a community is recognised without keeping it.
+func hashKey(version, kind byte, name []byte) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	h = (h ^ uint64(version)) * prime
+	h = (h ^ uint64(kind)) * prime
+	for _, c := range name {
+		h = (h ^ uint64(c)) * prime
+	}
+	return h
+}
+
+// Gap implements inspect.Analyzer; datagrams carry no stream state.
+func (*analyzer) Gap(*inspect.Flow, inspect.Dir) {}
+
+// Close implements inspect.Analyzer: requests never answered are reported
+// with an unknown verdict.
+func (a *analyzer) Close(f *inspect.Flow) {
+	for i := range a.entries {
+		e := &a.entries[i]
+		if !e.used {
+			continue
+		}
+		if e.v3 {
+			a.observeUser(f, e, inspect.OutcomeUnknown)
+		} else {
+			a.reportCommunity(f, e, inspect.OutcomeUnknown)
+		}
+	}
+	a.proto.pool.Put(a)
+}
