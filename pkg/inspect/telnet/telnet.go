@@ -149,13 +149,13 @@ type analyzer struct {
 	hasPending bool
 	prompted   bool // a login or password prompt was seen
 
-	banner       [maxBanner]byte
-	bannerLen    int
-	bannerCount  int
-	bannerDone   bool
-	afterCount   int
-	afterSearch  bool // looking for a firmware banner after a login
-	afterBanners bool // done looking
+	banner          [maxBanner]byte
+	bannerLen       int
+	bannerCount     int
+	bannerDone      bool
+	linesAfterLogin int
+	seekFirmware    bool // looking for a firmware banner after a login
+	firmwareDone    bool // done looking
 }
 
 func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
@@ -220,7 +220,7 @@ func (a *analyzer) feedServer(f *inspect.Flow, data []byte) {
 // over: the rest of the session is the owner's and should cost the router
 // nothing more. It reports whether it did; a is released then.
 func (a *analyzer) finished(f *inspect.Flow) bool {
-	if a.phase != phaseShell || (a.afterSearch && !a.afterBanners) {
+	if a.phase != phaseShell || (a.seekFirmware && !a.firmwareDone) {
 		return false
 	}
 	f.StopInspection()
@@ -253,7 +253,10 @@ func (a *analyzer) typedLine(f *inspect.Flow, line []byte, over bool) {
 		a.setUser(line)
 	case phaseWantPass:
 		a.login(f, line)
-	default:
+	case phaseIdle, phaseWantPassPrompt:
+		// Typed ahead of the prompt that wants it. Lines typed while a
+		// verdict is due are not: a script that sends its commands right
+		// after the password must not have them read as the next login.
 		if len(line) > 0 {
 			a.enqueue(line)
 		}
@@ -279,11 +282,11 @@ func (a *analyzer) login(f *inspect.Flow, secret []byte) {
 	a.phase = phaseVerdict
 }
 
+// enqueue keeps a typed-ahead line. The first lines answer the first
+// prompts, so when the queue is full the new line is dropped.
 func (a *analyzer) enqueue(line []byte) {
 	if a.queued == len(a.queue) {
-		// Drop the oldest.
-		copy(a.queue[:], a.queue[1:])
-		a.queued--
+		return
 	}
 	q := &a.queue[a.queued]
 	q.n = copy(q.buf[:], line)
@@ -313,7 +316,7 @@ func (a *analyzer) serverLineEnd(f *inspect.Flow) {
 	switch {
 	case !a.bannerDone && !a.prompted:
 		a.addBannerLine(f, text)
-	case a.afterSearch && !a.afterBanners:
+	case a.seekFirmware && !a.firmwareDone:
 		a.searchFirmwareBanner(f, text)
 	}
 	l.n, l.handled = 0, false
@@ -376,7 +379,7 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 func (a *analyzer) accepted(f *inspect.Flow) {
 	a.flush(f, inspect.OutcomeAccepted)
 	a.phase = phaseShell
-	a.afterSearch = true
+	a.seekFirmware = true
 	a.queued = 0
 	clear(a.queue[:])
 }
@@ -436,12 +439,12 @@ func (a *analyzer) finishBanner(f *inspect.Flow, prompt []byte) {
 // which names the firmware's BusyBox version and build date. Only that
 // line is reported: the rest of a session is the owner's.
 func (a *analyzer) searchFirmwareBanner(f *inspect.Flow, line []byte) {
-	a.afterCount++
+	a.linesAfterLogin++
 	if inspect.ContainsFold(line, "busybox v") {
 		a.emitBanner(f, "after_login", line)
-		a.afterBanners = true
-	} else if a.afterCount == afterLines {
-		a.afterBanners = true
+		a.firmwareDone = true
+	} else if a.linesAfterLogin == afterLines {
+		a.firmwareDone = true
 	}
 }
 
@@ -470,14 +473,15 @@ func trimSpace(b []byte) []byte {
 }
 
 // Gap drops what the lost bytes interrupted: the negotiation state and
-// the current line, which must not be read as a user or password.
+// the current line. The client's line must not be read as a user or
+// password; the server's is read afresh, since a prompt is at its end.
 func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 	a.nvt[dir] = nvtDecoder{}
 	if dir == inspect.ToServer {
 		a.client.over = true
 		return
 	}
-	a.server.n, a.server.handled = 0, true
+	a.server.n, a.server.handled = 0, false
 }
 
 func (a *analyzer) Close(f *inspect.Flow) {

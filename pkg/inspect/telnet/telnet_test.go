@@ -392,6 +392,17 @@ func TestSyntheticLogins(t *testing.T) {
 			secrets: []string{"other-secret"},
 		},
 		{
+			name: "script_commands_after_rejected_password_are_no_login",
+			segs: join(srv("login: "), cli("root\r\n"), srv("Password: "), cli("xc3511\r\nenable\r\nsystem\r\nshell\r\n"),
+				srv("\r\nLogin incorrect\r\nlogin: "), srv("\r\nPassword: "), srv("\r\nLogin incorrect\r\n")),
+			want: []login{{"no", "r***", "xc3511"}},
+		},
+		{
+			name: "type_ahead_keeps_the_first_lines",
+			segs: join(cli("root\r\nxc3511\r\nenable\r\nsystem\r\n"), srv("login: "), srv("\r\nPassword: "), srv("\r\n# ")),
+			want: []login{{"yes", "r***", "xc3511"}},
+		},
+		{
 			name: "unterminated_subnegotiation_swallows_rest",
 			segs: join(srv("login: "), cli("root\r\n"), srv("Password: "), cli("\xff\xfa\x18\x00xterm"), cli("xc3511\r\n"), srv("\r\n# ")),
 		},
@@ -661,6 +672,63 @@ func (w *wire) send(dir inspect.Dir, data []byte, flags uint8) {
 func (w *wire) play(segs []seg) {
 	for _, s := range segs {
 		w.send(s.dir, []byte(s.data), inspect.TCPFlagACK|inspect.TCPFlagPSH)
+	}
+}
+
+// TestGap drops bytes from a stream: a line they interrupt is neither a
+// user nor a password, nor a verdict.
+func TestGap(t *testing.T) {
+	tests := []struct {
+		name   string
+		before []seg
+		lost   seg // counted in the sequence space, never delivered
+		after  []seg
+		want   []string
+	}{
+		{
+			name:   "client_gap_inside_password",
+			before: join(srv("login: "), cli("root\r\n"), srv("Password: "), cli("xc3")),
+			lost:   seg{inspect.ToServer, "51"},
+			after:  join(cli("1\r\n"), srv("\r\n# ")),
+		},
+		{
+			name:   "client_gap_then_next_attempt",
+			before: join(srv("login: "), cli("root\r\n"), srv("Password: "), cli("xc3")),
+			lost:   seg{inspect.ToServer, "51"},
+			after:  join(cli("1\r\n"), srv("\r\nLogin incorrect\r\nlogin: "), cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"), srv("\r\n# ")),
+			want:   []string{"accepted=yes"},
+		},
+		{
+			name:   "server_gap_inside_verdict_line",
+			before: join(srv("login: "), cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"), srv("\r\nLogin in")),
+			lost:   seg{inspect.ToClient, "correct"},
+			after:  join(srv("\r\nlogin: ")),
+			want:   []string{"accepted=no"},
+		},
+		{
+			name:   "server_gap_inside_negotiation",
+			before: join(srv("\xff\xfa\x18")),
+			lost:   seg{inspect.ToClient, "\x01\xff\xf0"},
+			after:  join(srv("login: "), cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"), srv("\r\n# ")),
+			want:   []string{"accepted=yes"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			w := newWire(t, col)
+			w.play(tt.before)
+			w.seq[tt.lost.dir] += uint32(len(tt.lost.data))
+			w.play(tt.after)
+			w.e.Flush()
+			var got []string
+			for _, ev := range col.Findings() {
+				got = append(got, "accepted="+ev.Evidence["accepted"])
+			}
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("logins %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 
