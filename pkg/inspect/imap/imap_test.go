@@ -323,3 +323,41 @@ func FuzzAnalyzer(f *testing.F) {
 		}
 	})
 }
+
+func TestGap(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup string // client bytes before the gap
+		after string // client bytes after it
+		want  int
+	}{
+		// A literal is skipped to its announced end even across a gap.
+		{"gap_in_literal", "a1 APPEND INBOX {100}\r\nSubject: x\r\n", "a9 LOGIN joe s3cret-Pass\r\n", 0},
+		// A LOGIN whose literal argument lost bytes is not reported.
+		{"gap_in_login_literal", "a1 LOGIN joe {11}\r\ns3c", "Pass\r\n", 0},
+		// The first line after a gap is a fragment; the next one is whole.
+		{"resync_at_next_line", "", "IN joe s3cret-Pass\r\na2 LOGIN joe s3cret-Pass\r\n", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			p := &probe{Protocol: New()}
+			e := inspecttest.Engine(t, col, nil, p)
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:143")
+			c.Server(greeting)
+			if tt.setup != "" {
+				c.Client(tt.setup)
+			}
+			p.a.Gap(p.f, inspect.ToServer)
+			p.a.Feed(p.f, inspect.ToServer, []byte(tt.after))
+			c.Close()
+			e.Flush()
+			if got := col.Findings(); len(got) != tt.want {
+				t.Fatalf("%d findings, want %d: %v", len(got), tt.want, col.Events)
+			}
+			if inspecttest.Leaks(t, col.Events, "s3cret-Pass") {
+				t.Error("password leaked")
+			}
+		})
+	}
+}

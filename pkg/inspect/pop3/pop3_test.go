@@ -348,3 +348,35 @@ func FuzzAnalyzer(f *testing.F) {
 		}
 	})
 }
+
+func TestGap(t *testing.T) {
+	tests := []struct {
+		name  string
+		dir   inspect.Dir
+		after string // bytes sent in dir after the gap
+		want  string // outcome of the login pending across the gap
+	}{
+		// Replies cannot be matched to commands after lost server bytes.
+		{"server_gap_loses_verdict", inspect.ToClient, "+OK\r\n", "unknown"},
+		// A fragment of a line is not a command.
+		{"client_gap_resyncs", inspect.ToServer, "SS s3cret-Pass\r\n", "unknown"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			p := &probe{Protocol: New()}
+			e := inspecttest.Engine(t, col, nil, p)
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:110")
+			c.Server(greeting).Client("USER joe\r\nPASS s3cret-Pass\r\n")
+			p.a.Gap(p.f, tt.dir)
+			p.a.Feed(p.f, tt.dir, []byte(tt.after))
+			c.Server("+OK\r\n")
+			c.Close()
+			e.Flush()
+			got := col.Findings()
+			if len(got) != 1 || got[0].Evidence["accepted"] != tt.want {
+				t.Fatalf("findings %v, want one with accepted %s", col.Events, tt.want)
+			}
+		})
+	}
+}

@@ -71,6 +71,9 @@ func (x *Exchange) Respond(resp []byte, s *Scratch) (inspect.Login, bool) {
 		x.End()
 		return inspect.Login{}, false
 	}
+	if x.mech == Unknown {
+		return inspect.Login{}, false // followed, not read
+	}
 	x.responses++
 	var msg []byte
 	if !(len(resp) == 1 && resp[0] == '=') {

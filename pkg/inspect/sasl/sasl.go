@@ -26,7 +26,7 @@ import (
 const (
 	MaxMessage   = 3072
 	MaxUser      = 256
-	MaxChallenge = 512
+	MaxChallenge = 256
 )
 
 // Scratch is decode space for one SASL message. It is only used during a

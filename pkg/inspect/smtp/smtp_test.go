@@ -432,3 +432,42 @@ func hmacMD5Hex(key, msg string) string {
 	m.Write([]byte(msg))
 	return hex.EncodeToString(m.Sum(nil))
 }
+
+func TestGap(t *testing.T) {
+	plain := b64("\x00joe@example.com\x00s3cret-Pass")
+	tests := []struct {
+		name  string
+		setup string // client bytes before the gap
+		after string // client bytes after it
+		reply string
+		want  int
+	}{
+		// Content after a gap in a message is still content.
+		{"gap_in_body", "DATA\r\nSubject: x\r\n", "AUTH PLAIN " + plain + "\r\n", "235 ok\r\n", 0},
+		// The first line after a gap is a fragment; the next one is whole.
+		{"resync_at_next_line", "", "N " + plain + "\r\nAUTH PLAIN " + plain + "\r\n", "235 ok\r\n", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			p := &probe{Protocol: New()}
+			e := inspecttest.Engine(t, col, nil, p)
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:25")
+			c.Server(greeting).Client("NOOP\r\n").Server("250 ok\r\n")
+			if tt.setup != "" {
+				c.Client(tt.setup)
+			}
+			p.a.Gap(p.f, inspect.ToServer)
+			p.a.Feed(p.f, inspect.ToServer, []byte(tt.after))
+			p.a.Feed(p.f, inspect.ToClient, []byte(tt.reply))
+			c.Close()
+			e.Flush()
+			if got := col.Findings(); len(got) != tt.want {
+				t.Fatalf("%d findings, want %d: %v", len(got), tt.want, col.Events)
+			}
+			if tt.want > 0 && col.Findings()[0].Evidence["accepted"] != "yes" {
+				t.Errorf("evidence %v", col.Findings()[0].Evidence)
+			}
+		})
+	}
+}
