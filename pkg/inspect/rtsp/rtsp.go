@@ -384,7 +384,8 @@ func (a *analyzer) report(f *inspect.Flow, i, status int) {
 	f.ReportCredential(&p.cred, o, f.LoginSubject())
 }
 
-// observeServer reports the Server header and realm once each.
+// observeServer reports the Server header as the banner, and the realm
+// (which often names the camera model), once each.
 func (a *analyzer) observeServer(f *inspect.Flow) {
 	newRealm := a.realmLen > 0 && !a.sawRealm
 	if (a.sawServer && !newRealm) || (a.serverLen == 0 && a.realmLen == 0) {
@@ -399,7 +400,7 @@ func (a *analyzer) observeServer(f *inspect.Flow) {
 		Evidence: event.Evidence{"protocol": "rtsp"},
 	}
 	if a.serverLen > 0 {
-		ev.Evidence["server"] = inspect.Printable(a.server[:a.serverLen], maxValue)
+		ev.Evidence["banner"] = inspect.Printable(a.server[:a.serverLen], maxValue)
 	}
 	if a.realmLen > 0 {
 		ev.Evidence["realm"] = inspect.Printable(a.realm[:a.realmLen], maxRealm)

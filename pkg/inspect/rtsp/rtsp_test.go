@@ -67,7 +67,7 @@ func TestCameraSession(t *testing.T) {
 		t.Errorf("login about %v, want the camera", logins[0].Device)
 	}
 	banners := col.Kind(event.KindBanner)
-	if len(banners) != 1 || banners[0].Evidence["protocol"] != "rtsp" || banners[0].Evidence["server"] != "Rtsp Server/3.0" ||
+	if len(banners) != 1 || banners[0].Evidence["protocol"] != "rtsp" || banners[0].Evidence["banner"] != "Rtsp Server/3.0" ||
 		banners[0].Evidence["realm"] != "IP Camera" || banners[0].Device.IP != "192.168.1.64" {
 		t.Errorf("banners %v, want one with the camera's server and realm", evidences(banners))
 	}

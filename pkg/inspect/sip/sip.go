@@ -369,16 +369,16 @@ func (a *analyzer) report(f *inspect.Flow, i int, o inspect.Outcome) {
 	f.ReportCredential(&p.cred, o, f.LoginSubject())
 }
 
-// observe reports the first User-Agent or Server header each side sends:
-// it names the phone, the PBX or the SIP stack.
+// observe reports the first User-Agent or Server header each side sends
+// as its banner: it names the phone, the PBX or the SIP stack.
 func (a *analyzer) observe(f *inspect.Flow, dir inspect.Dir, name, value []byte) {
 	if a.sawUA[dir] || len(value) == 0 {
 		return
 	}
 	a.sawUA[dir] = true
-	key, subject := "user_agent", inspect.SubjectClient
+	header, subject := "User-Agent", inspect.SubjectClient
 	if inspect.EqualFold(name, "Server") {
-		key = "server"
+		header = "Server"
 	}
 	if dir == inspect.ToClient {
 		subject = inspect.SubjectServer
@@ -386,8 +386,8 @@ func (a *analyzer) observe(f *inspect.Flow, dir inspect.Dir, name, value []byte)
 	f.Emit(subject, &event.Event{
 		Type:     event.TypeObservation,
 		Kind:     event.KindBanner,
-		Summary:  "SIP " + key,
-		Evidence: event.Evidence{"protocol": "sip", key: inspect.Printable(value, maxValue)},
+		Summary:  "SIP " + header + " header",
+		Evidence: event.Evidence{"protocol": "sip", "banner": inspect.Printable(value, maxValue), "header": header},
 	})
 }
 

@@ -46,7 +46,7 @@ func TestCorpusWireshark(t *testing.T) {
 	}
 	var agents int
 	for _, b := range c.Kind(event.KindBanner) {
-		if b.Evidence["user_agent"] == "Nero SIPPS IP Phone Version 2.0.51.16" {
+		if b.Evidence["banner"] == "Nero SIPPS IP Phone Version 2.0.51.16" && b.Evidence["header"] == "User-Agent" {
 			agents++
 			if b.Device.IP != "192.168.1.2" {
 				t.Errorf("user agent banner about %v, want the phone", b.Device)
@@ -237,10 +237,10 @@ func TestBanners(t *testing.T) {
 	if len(b) != 2 {
 		t.Fatalf("banners %v, want the phone's User-Agent and the PBX's Server once each", evidences(b))
 	}
-	if b[0].Evidence["user_agent"] != "Nero SIPPS IP Phone Version 2.0.51.16" || b[0].Device.IP != "192.168.1.2" || b[0].Evidence["protocol"] != "sip" {
+	if b[0].Evidence["banner"] != "Nero SIPPS IP Phone Version 2.0.51.16" || b[0].Evidence["header"] != "User-Agent" || b[0].Device.IP != "192.168.1.2" || b[0].Evidence["protocol"] != "sip" {
 		t.Errorf("first banner %v about %v", b[0].Evidence, b[0].Device)
 	}
-	if b[1].Evidence["server"] != "Asterisk PBX 18.0" || b[1].Device.IP != "212.242.33.35" {
+	if b[1].Evidence["banner"] != "Asterisk PBX 18.0" || b[1].Evidence["header"] != "Server" || b[1].Device.IP != "212.242.33.35" {
 		t.Errorf("second banner %v about %v", b[1].Evidence, b[1].Device)
 	}
 }
