@@ -1,0 +1,274 @@
+package plaintext
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
+
+// FlowStarted implements inspect.FlowObserver: connection attempts to
+// the ports internet scanners probe.
+func (p *Protocol) FlowStarted(f *inspect.Flow) {
+	p.scan.observe(f)
+}
+
+// FlowClosed implements inspect.FlowObserver: a flow's protocol is known
+// once it has carried data, so cleartext use is counted at its end.
+func (p *Protocol) FlowClosed(f *inspect.Flow) {
+	p.use.observe(f)
+}
+
+// deviceKey names a LAN device: by MAC when the capture shows it (it
+// survives address changes), otherwise by IP address.
+type deviceKey struct {
+	mac hwaddr.MAC
+	ip  netip.Addr
+}
+
+func clientDevice(f *inspect.Flow) deviceKey {
+	if !f.ClientMAC.IsZero() {
+		return deviceKey{mac: f.ClientMAC}
+	}
+	return deviceKey{ip: f.Client.Addr().Unmap()}
+}
+
+// cleartextApps are the application protocols that carry their content
+// unencrypted, as named by their analyzers; severity is medium for the
+// remote-login and file-transfer protocols that carry passwords in clear
+// by design.
+func cleartextApp(app string) (ok bool, severity event.Severity) {
+	switch app {
+	case "telnet", "ftp":
+		return true, event.SeverityMedium
+	case "http", "mqtt", "pop3", "imap", "smtp", "rtsp", "sip", "snmp":
+		return true, event.SeverityLow
+	}
+	return false, 0
+}
+
+// maxUse bounds the (device, destination, protocol) aggregates; the
+// oldest is forgotten first, so a flood costs repeats, never memory.
+const maxUse = 4096
+
+type useKey struct {
+	device deviceKey
+	dst    netip.Addr
+	app    string
+}
+
+type useEntry struct {
+	key   useKey
+	flows uint64
+}
+
+// useTable aggregates cleartext protocol use towards the internet.
+type useTable struct {
+	index   map[useKey]int32
+	entries []useEntry // insertion ring, at most maxUse
+	next    int        // oldest entry once the ring is full
+}
+
+func (t *useTable) observe(f *inspect.Flow) {
+	if !f.ClientLocal || f.ServerLocal {
+		return // internet use only: LAN-to-LAN is not sent over the internet
+	}
+	ok, severity := cleartextApp(f.App)
+	if !ok {
+		return
+	}
+	k := useKey{device: clientDevice(f), dst: f.Server.Addr().Unmap(), app: f.App}
+	if i, seen := t.index[k]; seen {
+		t.entries[i].flows++
+		return
+	}
+	t.insert(k)
+	dst := netip.AddrPortFrom(k.dst, f.Server.Port()).String()
+	f.Emit(inspect.SubjectClient, &event.Event{
+		Type:       event.TypeFinding,
+		Kind:       event.KindPlaintextProtocol,
+		Severity:   severity,
+		Capability: event.CapSecureCommunication,
+		Provision:  "5.5-1",
+		Summary:    fmt.Sprintf("Unencrypted %s to %s on the internet", strings.ToUpper(f.App), dst),
+		Evidence: event.Evidence{
+			"protocol":    f.App,
+			"destination": k.dst.String(),
+			"port":        strconv.Itoa(int(f.Server.Port())),
+			"flows":       "1",
+		},
+	})
+}
+
+func (t *useTable) insert(k useKey) {
+	if t.index == nil {
+		t.index = make(map[useKey]int32)
+	}
+	if len(t.entries) < maxUse {
+		t.index[k] = int32(len(t.entries))
+		t.entries = append(t.entries, useEntry{key: k, flows: 1})
+		return
+	}
+	delete(t.index, t.entries[t.next].key)
+	t.entries[t.next] = useEntry{key: k, flows: 1}
+	t.index[k] = int32(t.next)
+	t.next = (t.next + 1) % maxUse
+}
+
+// Scanning: a device that opens connections to many different addresses
+// on telnet and the other ports Mirai-style malware probes (SSH, ADB,
+// TR-069, the Huawei and Realtek UPnP exploits) is most likely
+// compromised. scanPorts lists them; scanDevice.ports has a bit for each.
+func scanPorts() [7]uint16 { return [7]uint16{23, 2323, 22, 5555, 7547, 37215, 52869} }
+
+func scanPortBit(port uint16) uint8 {
+	for i, p := range scanPorts() {
+		if p == port {
+			return 1 << i
+		}
+	}
+	return 0
+}
+
+const (
+	scanThreshold = 20               // distinct destinations ...
+	scanWindow    = 60 * time.Second // ... within this much capture time
+	maxScanners   = 256              // devices tracked at once
+)
+
+type scanTarget struct {
+	addr [16]byte
+	at   int64 // capture time of the latest attempt, Unix ns
+}
+
+// scanDevice is one device's recent distinct targets: a fixed ring the
+// size of the threshold, so it fires when all of them fall in the window.
+type scanDevice struct {
+	key      deviceKey
+	targets  [scanThreshold]scanTarget
+	n        int
+	ports    uint8
+	reported bool
+	last     int64
+}
+
+type scanTable struct {
+	index   map[deviceKey]int32
+	devices []scanDevice // at most maxScanners
+}
+
+func (t *scanTable) observe(f *inspect.Flow) {
+	// A SYN from a LAN client: the first packet, sent to the server,
+	// without payload.
+	if !f.IsTCP() || !f.ClientLocal || f.Packets[inspect.ToServer] != 1 || f.Packets[inspect.ToClient] != 0 || f.Bytes[inspect.ToServer] != 0 {
+		return
+	}
+	bit := scanPortBit(f.Server.Port())
+	if bit == 0 {
+		return
+	}
+	now := f.First.UnixNano()
+	d := t.device(clientDevice(f), now)
+	d.last = now
+	d.ports |= bit
+	d.add(f.Server.Addr().Unmap().As16(), now)
+	if d.reported {
+		return
+	}
+	distinct := d.recent(now)
+	if distinct < scanThreshold {
+		return
+	}
+	d.reported = true
+	f.Emit(inspect.SubjectClient, &event.Event{
+		Type:       event.TypeFinding,
+		Kind:       event.KindScanning,
+		Severity:   event.SeverityHigh,
+		Capability: event.CapSoftwareUpdates,
+		Provision:  "5.7-2",
+		Summary: fmt.Sprintf("Device connected to %d different addresses on port(s) %s within %s, as malware scanning for victims does",
+			distinct, portList(d.ports), scanWindow),
+		Evidence: event.Evidence{
+			"ports":            portList(d.ports),
+			"distinct_targets": strconv.Itoa(distinct),
+			"window":           scanWindow.String(),
+		},
+	})
+}
+
+// device returns the state of k, taking the slot of the device idle
+// longest when the table is full.
+func (t *scanTable) device(k deviceKey, now int64) *scanDevice {
+	if i, ok := t.index[k]; ok {
+		return &t.devices[i]
+	}
+	if t.index == nil {
+		t.index = make(map[deviceKey]int32)
+	}
+	if len(t.devices) < maxScanners {
+		t.devices = append(t.devices, scanDevice{key: k})
+		t.index[k] = int32(len(t.devices) - 1)
+		return &t.devices[len(t.devices)-1]
+	}
+	idle := 0
+	for i := range t.devices {
+		if t.devices[i].last < t.devices[idle].last {
+			idle = i
+		}
+	}
+	delete(t.index, t.devices[idle].key)
+	t.devices[idle] = scanDevice{key: k, last: now}
+	t.index[k] = int32(idle)
+	return &t.devices[idle]
+}
+
+// add records an attempt on addr: a known target is refreshed, a new one
+// replaces the oldest.
+func (d *scanDevice) add(addr [16]byte, now int64) {
+	oldest := 0
+	for i := range d.targets[:d.n] {
+		if d.targets[i].addr == addr {
+			d.targets[i].at = now
+			return
+		}
+		if d.targets[i].at < d.targets[oldest].at {
+			oldest = i
+		}
+	}
+	if d.n < len(d.targets) {
+		d.targets[d.n] = scanTarget{addr: addr, at: now}
+		d.n++
+		return
+	}
+	d.targets[oldest] = scanTarget{addr: addr, at: now}
+}
+
+// recent counts the targets attempted within the window before now.
+func (d *scanDevice) recent(now int64) int {
+	n := 0
+	for _, t := range d.targets[:d.n] {
+		if now-t.at < int64(scanWindow) {
+			n++
+		}
+	}
+	return n
+}
+
+func portList(bits uint8) string {
+	var b strings.Builder
+	for i, p := range scanPorts() {
+		if bits&(1<<i) == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(int(p)))
+	}
+	return b.String()
+}

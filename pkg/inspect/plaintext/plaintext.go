@@ -1,0 +1,149 @@
+// Package plaintext owns the generic fallback analyzer and the findings
+// that need more than one flow. The analyzer takes the text flows that no
+// real protocol claims and hands their payload to the personal-data
+// scanner. As a flow observer it aggregates cleartext application
+// protocols that devices use towards the internet (plaintext_protocol)
+// and spots devices that scan the internet for telnet and other
+// management ports the way Mirai-style malware does (scanning).
+//
+// The Protocol must be registered last: it matches any text payload with
+// the lowest confidence (PortMatch), and the engine gives ties to the
+// earlier protocol, so every real protocol that recognises a flow wins.
+package plaintext
+
+import (
+	"unicode/utf8"
+
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
+
+// Protocol is the generic text protocol. One instance serves one engine.
+type Protocol struct {
+	scanner inspect.PayloadScanner
+	pool    inspect.FreeList[analyzer]
+	join    [2 * carrySize]byte // scratch: the end of one payload joined to the start of the next
+	use     useTable
+	scan    scanTable
+}
+
+// New returns the generic text protocol, which hands payload to scanner.
+// With a nil scanner it claims no flows and only observes them.
+func New(scanner inspect.PayloadScanner) *Protocol {
+	return &Protocol{scanner: scanner}
+}
+
+// Name implements inspect.Protocol.
+func (*Protocol) Name() string { return "text" }
+
+// Match implements inspect.Protocol: text claims a flow only with the
+// lowest confidence, so that any other protocol interested in it wins.
+// Binary payloads are not inspected at all.
+func (p *Protocol) Match(_ *inspect.Flow, _ inspect.Dir, b []byte) inspect.Confidence {
+	if p.scanner == nil || !looksText(b) {
+		return inspect.NoMatch
+	}
+	return inspect.PortMatch
+}
+
+// NewAnalyzer implements inspect.Protocol.
+func (p *Protocol) NewAnalyzer(*inspect.Flow) inspect.Analyzer {
+	a := p.pool.Get()
+	a.proto = p
+	return a
+}
+
+const (
+	// textSample is how much of a payload decides whether it is text.
+	textSample = 64
+	// chunk bounds one scanner call, so that its per-call caps on
+	// findings stay meaningful on large payloads; chunks overlap by
+	// carrySize bytes so that nothing shorter is cut in two.
+	chunk = 2048
+	// carrySize is the end of the previous payload kept per direction,
+	// to find data split across two segments.
+	carrySize = 64
+)
+
+// looksText reports whether at least 80% of the first bytes of b are
+// printable ASCII, tab, CR, LF or valid multi-byte UTF-8.
+func looksText(b []byte) bool {
+	if len(b) > textSample {
+		b = b[:textSample]
+	}
+	if len(b) == 0 {
+		return false
+	}
+	text := 0
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < utf8.RuneSelf {
+			if 0x20 <= c && c < 0x7f || c == '\t' || c == '\r' || c == '\n' {
+				text++
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if r != utf8.RuneError {
+			text += n
+		} else if i+n == len(b) && !utf8.FullRune(b[i:]) {
+			text += n // a character cut by the sample's end
+		}
+		i += n
+	}
+	return text*5 >= len(b)*4
+}
+
+// analyzer is the per-flow state: the end of the last payload in each
+// direction.
+type analyzer struct {
+	proto *Protocol
+	carry [2][carrySize]byte
+	nc    [2]int
+}
+
+// Feed implements inspect.Analyzer. It consumes everything: the scanner
+// sees each payload in bounded chunks, and the seam between two payloads
+// through the carried end of the previous one.
+func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
+	p := a.proto
+	if n := a.nc[dir]; n > 0 {
+		j := copy(p.join[:], a.carry[dir][:n])
+		j += copy(p.join[j:], data[:min(len(data), carrySize)])
+		p.scanText(f, dir, p.join[:j])
+	}
+	for off := 0; off < len(data); off += chunk - carrySize {
+		end := min(off+chunk, len(data))
+		p.scanText(f, dir, data[off:end])
+		if end == len(data) {
+			break
+		}
+	}
+	a.keepEnd(dir, data)
+	return len(data)
+}
+
+func (p *Protocol) scanText(f *inspect.Flow, dir inspect.Dir, b []byte) {
+	if looksText(b) {
+		p.scanner.ScanPayload(f, dir, "payload", b)
+	}
+}
+
+// keepEnd remembers the last carrySize bytes sent in dir.
+func (a *analyzer) keepEnd(dir inspect.Dir, data []byte) {
+	c := &a.carry[dir]
+	if len(data) >= carrySize {
+		a.nc[dir] = copy(c[:], data[len(data)-carrySize:])
+		return
+	}
+	keep := min(a.nc[dir], carrySize-len(data))
+	copy(c[:], c[a.nc[dir]-keep:a.nc[dir]])
+	a.nc[dir] = keep + copy(c[keep:], data)
+}
+
+// Gap implements inspect.Analyzer: bytes were lost, so the carried end
+// no longer joins what comes next.
+func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) { a.nc[dir] = 0 }
+
+// Close implements inspect.Analyzer.
+func (a *analyzer) Close(*inspect.Flow) { a.proto.pool.Put(a) }

@@ -1,0 +1,471 @@
+package plaintext
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+	"github.com/iotgw/iotgw/pkg/inspect/pii"
+)
+
+// fakeProto stands in for a real analyzer: it claims flows whose first
+// payload starts with prefix (ContentMatch), or any flow with the given
+// confidence when prefix is empty, so the engine labels them with name.
+type fakeProto struct {
+	name   string
+	prefix string
+	conf   inspect.Confidence
+}
+
+func (p *fakeProto) Name() string { return p.name }
+func (p *fakeProto) Match(_ *inspect.Flow, _ inspect.Dir, b []byte) inspect.Confidence {
+	if p.prefix == "" {
+		return p.conf
+	}
+	if bytes.HasPrefix(b, []byte(p.prefix)) {
+		return inspect.ContentMatch
+	}
+	return inspect.NoMatch
+}
+func (p *fakeProto) NewAnalyzer(*inspect.Flow) inspect.Analyzer { return nopAnalyzer{} }
+
+type nopAnalyzer struct{}
+
+func (nopAnalyzer) Feed(_ *inspect.Flow, _ inspect.Dir, b []byte) int { return len(b) }
+func (nopAnalyzer) Gap(*inspect.Flow, inspect.Dir)                    {}
+func (nopAnalyzer) Close(*inspect.Flow)                               {}
+
+// recorder is a PayloadScanner that keeps what it was given.
+type recorder struct {
+	calls [][]byte
+	flow  *inspect.Flow
+}
+
+func (r *recorder) ScanPayload(f *inspect.Flow, _ inspect.Dir, where string, b []byte) {
+	if where != "payload" {
+		panic("where = " + where)
+	}
+	r.flow = f
+	r.calls = append(r.calls, bytes.Clone(b))
+}
+
+func (r *recorder) total() int {
+	n := 0
+	for _, c := range r.calls {
+		n += len(c)
+	}
+	return n
+}
+
+const (
+	lanDevice = "192.168.1.10:40000"
+	wanServer = "203.0.113.5:5000"
+)
+
+func TestLooksText(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []byte
+		want bool
+	}{
+		{"json", []byte(`{"temp":21.5,"email":"a@b.example"}`), true},
+		{"http", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), true},
+		{"utf8", []byte("Grüße aus Köln, 温度 21 °C\n"), true},
+		{"utf8_cut_at_sample_end", append(bytes.Repeat([]byte("a"), 63), 0xc3), true},
+		{"tls_client_hello", []byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0x8f, 0x12, 0xa0, 0xb3, 0x00}, false},
+		{"mqtt_connect", []byte{0x10, 0x1a, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x3c}, false},
+		{"random_high_bytes", []byte{0xde, 0xad, 0xbe, 0xef, 0xfe, 0xed, 0xfa, 0xce, 0xca, 0xfe, 0xba, 0xbe}, false},
+		{"mostly_text_some_nul", []byte("hello world, this is text\x00\x00"), true},
+		{"half_binary", []byte("abcd\x00\x01\x02\x03abcd\x00\x01\x02\x03"), false},
+		{"empty", nil, false},
+	}
+	for _, tt := range tests {
+		if got := looksText(tt.in); got != tt.want {
+			t.Errorf("%s: looksText = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestMatchLosesToRealProtocols(t *testing.T) {
+	tests := []struct {
+		name    string
+		protos  func(text *Protocol) []inspect.Protocol
+		payload string
+		wantApp string
+	}{
+		{"text_alone", func(p *Protocol) []inspect.Protocol { return []inspect.Protocol{p} }, "hello there\n", "text"},
+		{"binary_unclaimed", func(p *Protocol) []inspect.Protocol { return []inspect.Protocol{p} }, strings.Repeat("\x00\x01\x02\x03\x04\xff", 8), ""},
+		{"port_match_wins_tie", func(p *Protocol) []inspect.Protocol {
+			return []inspect.Protocol{&fakeProto{name: "ftp", conf: inspect.PortMatch}, p}
+		}, "hello there\n", "ftp"},
+		{"content_match_wins", func(p *Protocol) []inspect.Protocol {
+			return []inspect.Protocol{&fakeProto{name: "http", prefix: "GET "}, p}
+		}, "GET / HTTP/1.0\r\n\r\n", "http"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, c, nil, tt.protos(New(pii.New()))...)
+			inspecttest.NewTCP(e, lanDevice, wanServer).Client(tt.payload + `{"email":"alice@example.com"}`)
+			e.Flush()
+			got := ""
+			for _, ev := range c.Events {
+				got = ev.Flow.App
+			}
+			if tt.wantApp == "text" && got != "text" {
+				t.Fatalf("want a personal_data finding on a text flow, got %v", c.Events)
+			}
+			if tt.wantApp != "text" && len(c.Kind(event.KindPersonalData)) != 0 {
+				t.Fatalf("text analyzer ran on a flow it should not own: %v", c.Events)
+			}
+			if unclaimed := e.Stats.Unidentified == 1; unclaimed != (tt.wantApp == "") {
+				t.Errorf("unidentified flows: %d", e.Stats.Unidentified)
+			}
+		})
+	}
+}
+
+func TestNilScannerClaimsNothing(t *testing.T) {
+	if New(nil).Match(nil, inspect.ToServer, []byte("hello")) != inspect.NoMatch {
+		t.Fatal("a text protocol without a scanner claimed a flow")
+	}
+}
+
+func TestAnalyzerFindsPersonalData(t *testing.T) {
+	tests := []struct {
+		name   string
+		script func(c *inspecttest.Conv)
+		kinds  string
+	}{
+		{"json_one_segment", func(c *inspecttest.Conv) {
+			c.Client(`{"email":"alice@example.com","lat":52.520008,"lon":13.404954}` + "\n")
+		}, "email,location"},
+		{"split_inside_address", func(c *inspecttest.Conv) {
+			c.Client(`{"email":"alice@exa`).Client(`mple.com"}`)
+		}, "email"},
+		{"one_char_per_segment", func(c *inspecttest.Conv) {
+			c.ClientChars("mail to alice@example.com\r\n")
+		}, "email"},
+		{"lat_and_lon_in_two_segments", func(c *inspecttest.Conv) {
+			c.Client(`{"lat":52.520008,`).Client(`"lon":13.404954}`)
+		}, "location"},
+		{"both_directions", func(c *inspecttest.Conv) {
+			c.Client("HELO\r\n").Server(`{"card":"4111111111111111"}`)
+		}, "card"},
+		{"repeated_payloads_once", func(c *inspecttest.Conv) {
+			for range 20 {
+				c.Client(`{"email":"alice@example.com"}` + "\n")
+			}
+		}, "email"},
+		{"binary_after_text_not_reported", func(c *inspecttest.Conv) {
+			c.Client("HELLO 1\n").ClientBytes(append([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0xff, 0xfe, 0, 0, 0, 0, 0, 0, 0}, "alice@example.com"...))
+		}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, c, nil, New(pii.New()))
+			conv := inspecttest.NewTCP(e, lanDevice, wanServer)
+			tt.script(conv)
+			conv.Close()
+			e.Flush()
+			var kinds []string
+			for _, ev := range c.Kind(event.KindPersonalData) {
+				kinds = append(kinds, ev.Evidence["data_kind"])
+				if ev.Evidence["where"] != "payload" || ev.Flow.App != "text" {
+					t.Errorf("where %q app %q", ev.Evidence["where"], ev.Flow.App)
+				}
+			}
+			if got := strings.Join(kinds, ","); got != tt.kinds {
+				t.Fatalf("found %q, want %q", got, tt.kinds)
+			}
+			for _, secret := range []string{"alice@example.com", "52.520008", "4111111111111111"} {
+				if inspecttest.Leaks(t, c.Events, secret) {
+					t.Errorf("%q leaked", secret)
+				}
+			}
+		})
+	}
+}
+
+func TestChunksAndSeams(t *testing.T) {
+	r := &recorder{}
+	c := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, c, nil, New(r))
+	big := bytes.Repeat([]byte("abcdefghij"), 1000) // 10 000 bytes in one segment
+	conv := inspecttest.NewTCP(e, lanDevice, wanServer).ClientBytes(big)
+	for _, call := range r.calls {
+		if len(call) > chunk {
+			t.Fatalf("scanner got %d bytes in one call, cap %d", len(call), chunk)
+		}
+	}
+	if r.total() < len(big) {
+		t.Fatalf("scanner saw %d of %d bytes", r.total(), len(big))
+	}
+	// Chunks overlap so that anything up to carrySize bytes long is whole
+	// in one of them.
+	for i := 1; i < len(r.calls); i++ {
+		prev := r.calls[i-1]
+		if !bytes.HasPrefix(r.calls[i], prev[len(prev)-carrySize:]) {
+			t.Fatalf("chunk %d does not overlap the previous one", i)
+		}
+	}
+	// The next segment's seam: the carried end joined to its start.
+	r.calls = nil
+	conv.Client("XYZ")
+	if len(r.calls) != 2 || string(r.calls[0]) != string(big[len(big)-carrySize:])+"XYZ" || string(r.calls[1]) != "XYZ" {
+		t.Fatalf("seam calls %q", r.calls)
+	}
+}
+
+func TestCarryKeepsLastBytes(t *testing.T) {
+	a := &analyzer{}
+	for _, s := range []string{"abc", strings.Repeat("x", 70), "12345", "", "6"} {
+		a.keepEnd(inspect.ToServer, []byte(s))
+	}
+	want := strings.Repeat("x", 58) + "123456"
+	if got := string(a.carry[inspect.ToServer][:a.nc[inspect.ToServer]]); got != want {
+		t.Fatalf("carry %q, want %q", got, want)
+	}
+	a.Gap(nil, inspect.ToServer)
+	if a.nc[inspect.ToServer] != 0 {
+		t.Fatal("gap kept the carry")
+	}
+}
+
+// telemetry is a 1 KiB text payload without personal data.
+func telemetry() []byte {
+	var b strings.Builder
+	for i := 0; b.Len() < 1024; i++ {
+		fmt.Fprintf(&b, `{"t":%d,"temp":21.%d,"hum":48.2,"power":12.75,"fw":"2.4.17"}`+"\n", 1700000000123+i*1000, i%10)
+	}
+	return []byte(b.String()[:1024])
+}
+
+func TestFeedDoesNotAllocate(t *testing.T) {
+	r := &recorder{}
+	c := &inspecttest.Collector{}
+	p := New(pii.New())
+	e := inspecttest.Engine(t, c, nil, New(r))
+	inspecttest.NewTCP(e, lanDevice, wanServer).Client("hello\n")
+	f := r.flow
+	a := p.NewAnalyzer(f)
+	payload := telemetry()
+	a.Feed(f, inspect.ToServer, payload)
+	if n := testing.AllocsPerRun(200, func() { a.Feed(f, inspect.ToServer, payload) }); n != 0 {
+		t.Fatalf("%v allocations per Feed, want 0", n)
+	}
+	if len(c.Kind(event.KindPersonalData)) != 0 {
+		t.Fatalf("telemetry reported: %v", c.Events)
+	}
+}
+
+func BenchmarkFeed(b *testing.B) {
+	r := &recorder{}
+	c := &inspecttest.Collector{}
+	p := New(pii.New())
+	e := inspecttest.Engine(b, c, nil, New(r))
+	inspecttest.NewTCP(e, lanDevice, wanServer).Client("hello\n")
+	f := r.flow
+	a := p.NewAnalyzer(f)
+	payload := telemetry()
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		a.Feed(f, inspect.ToServer, payload)
+	}
+}
+
+// Plaintext protocol use towards the internet.
+
+func httpEngine(t testing.TB) (*inspect.Engine, *inspecttest.Collector, *Protocol) {
+	c := &inspecttest.Collector{}
+	p := New(pii.New())
+	e := inspecttest.Engine(t, c, nil,
+		&fakeProto{name: "http", prefix: "GET "}, &fakeProto{name: "telnet", prefix: "\xff\xfd"}, p)
+	return e, c, p
+}
+
+func TestPlaintextProtocolUse(t *testing.T) {
+	e, c, p := httpEngine(t)
+	get := "GET / HTTP/1.1\r\nHost: cloud\r\n\r\n"
+	for i := range 3 { // three flows, one finding
+		inspecttest.NewTCP(e, fmt.Sprintf("192.168.1.10:%d", 40000+i), "203.0.113.5:80").Client(get).Close()
+	}
+	inspecttest.NewTCP(e, "192.168.1.10:41000", "203.0.113.6:8080").Client(get).Close()          // another destination
+	inspecttest.NewTCP(e, "192.168.1.10:42000", "192.168.1.20:80").Client(get).Close()           // LAN to LAN
+	inspecttest.NewTCP(e, "198.51.100.7:43000", "192.168.1.10:80").Client(get).Close()           // from the internet
+	inspecttest.NewTCP(e, "192.168.1.10:44000", "203.0.113.7:23").Client("\xff\xfd\x18").Close() // telnet
+	inspecttest.NewTCP(e, "192.168.1.10:45000", "203.0.113.8:5000").Client("hello\n").Close()    // generic text
+	e.Flush()
+	got := c.Kind(event.KindPlaintextProtocol)
+	var lines []string
+	for _, ev := range got {
+		lines = append(lines, fmt.Sprintf("%s %s %s:%s %s %s", ev.Device.IP, ev.Evidence["protocol"], ev.Evidence["destination"],
+			ev.Evidence["port"], ev.Severity, ev.Provision))
+		if ev.Capability != event.CapSecureCommunication || ev.Evidence["flows"] != "1" {
+			t.Errorf("capability %d flows %s", ev.Capability, ev.Evidence["flows"])
+		}
+	}
+	want := []string{
+		"192.168.1.10 http 203.0.113.5:80 low 5.5-1",
+		"192.168.1.10 http 203.0.113.6:8080 low 5.5-1",
+		"192.168.1.10 telnet 203.0.113.7:23 medium 5.5-1",
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("findings:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+	k := useKey{device: deviceKey{mac: hwaddr.MAC{0x02, 0, 0, 0, 0, 0x01}}, dst: netip.MustParseAddr("203.0.113.5"), app: "http"}
+	if i, ok := p.use.index[k]; !ok || p.use.entries[i].flows != 3 {
+		t.Fatalf("repeat count for %v not 3: %v", k, p.use.entries)
+	}
+}
+
+// Scanning.
+
+var scanEpoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// syn sends a bare SYN from src to dst at t.
+func syn(e *inspect.Engine, src, dst netip.AddrPort, mac hwaddr.MAC, t time.Time) {
+	e.HandlePacket(&inspect.Packet{
+		Timestamp: t, HasMAC: true, SrcMAC: mac, DstMAC: hwaddr.MAC{0x02, 0, 0, 0, 0, 0xfe},
+		Src: src.Addr(), Dst: dst.Addr(), SrcPort: src.Port(), DstPort: dst.Port(),
+		Kind: inspect.KindTCP, IPProto: 6, TCPFlags: inspect.TCPFlagSYN, Seq: 1, TTL: 64, Length: 60,
+	})
+}
+
+// target returns a pseudo-random internet address, as a worm picks them.
+func target(i int) netip.Addr {
+	x := uint32(i)*2654435761 + 12345
+	return netip.AddrFrom4([4]byte{byte(1 + x>>24%200), byte(x >> 16), byte(x >> 8), byte(x)})
+}
+
+func TestScanning(t *testing.T) {
+	mac := hwaddr.MAC{0x02, 0, 0, 0, 0, 0x33}
+	tests := []struct {
+		name     string
+		targets  int
+		every    time.Duration
+		port     func(i int) uint16
+		distinct bool
+		want     int
+	}{
+		{"25_telnet_targets", 25, 100 * time.Millisecond, func(int) uint16 { return 23 }, true, 1},
+		{"20_is_enough", 20, time.Second, func(int) uint16 { return 23 }, true, 1},
+		{"19_is_not", 19, 100 * time.Millisecond, func(int) uint16 { return 23 }, true, 0},
+		{"spread_over_more_than_the_window", 25, 4 * time.Second, func(int) uint16 { return 23 }, true, 0},
+		{"mixed_ports", 30, 100 * time.Millisecond, func(i int) uint16 { return []uint16{23, 2323, 7547}[i%3] }, true, 1},
+		{"same_target_again_and_again", 50, 100 * time.Millisecond, func(int) uint16 { return 23 }, false, 0},
+		{"web_browsing_is_not_scanning", 100, 100 * time.Millisecond, func(int) uint16 { return 443 }, true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, c, nil, New(pii.New()))
+			src := netip.MustParseAddr("192.168.1.66")
+			for i := range tt.targets {
+				dst := target(i)
+				if !tt.distinct {
+					dst = target(0)
+				}
+				syn(e, netip.AddrPortFrom(src, uint16(30000+i)), netip.AddrPortFrom(dst, tt.port(i)), mac,
+					scanEpoch.Add(time.Duration(i)*tt.every))
+			}
+			e.Flush()
+			got := c.Kind(event.KindScanning)
+			if len(got) != tt.want {
+				t.Fatalf("got %d scanning findings, want %d: %v", len(got), tt.want, got)
+			}
+			if tt.want == 0 {
+				return
+			}
+			ev := got[0]
+			if ev.Device.MAC != mac.String() || ev.Severity != event.SeverityHigh || ev.Provision != "5.7-2" ||
+				ev.Capability != event.CapSoftwareUpdates || ev.Evidence["distinct_targets"] != "20" || ev.Evidence["window"] != "1m0s" {
+				t.Errorf("finding %+v evidence %v", ev, ev.Evidence)
+			}
+			if tt.name == "mixed_ports" && ev.Evidence["ports"] != "23,2323,7547" {
+				t.Errorf("ports %q", ev.Evidence["ports"])
+			}
+		})
+	}
+}
+
+func TestScanningNeedsSYNFromLAN(t *testing.T) {
+	c := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, c, nil, New(pii.New()))
+	// An internet host scanning the LAN is the router's firewall's
+	// business, not a finding against a device.
+	for i := range 30 {
+		syn(e, netip.AddrPortFrom(target(i), 30000), netip.AddrPortFrom(netip.MustParseAddr("192.168.1.66"), 23),
+			hwaddr.MAC{}, scanEpoch.Add(time.Duration(i)*time.Millisecond))
+	}
+	e.Flush()
+	if n := len(c.Kind(event.KindScanning)); n != 0 {
+		t.Fatalf("got %d scanning findings for inbound SYNs", n)
+	}
+}
+
+func TestTablesBoundedUnderFlood(t *testing.T) {
+	e, _, p := httpEngine(t)
+	const flows = 100_000
+	for i := range flows {
+		client := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		dst := target(i)
+		// A SYN to a scan port from a new device each time ...
+		syn(e, netip.AddrPortFrom(client, 30000), netip.AddrPortFrom(dst, 23), hwaddr.MAC{}, scanEpoch.Add(time.Duration(i)*time.Millisecond))
+		// ... and a cleartext flow to a new destination.
+		conv := inspecttest.NewTCP(e, netip.AddrPortFrom(client, 40000).String(), netip.AddrPortFrom(dst, 80).String())
+		conv.Client("GET / HTTP/1.1\r\n\r\n").Close()
+	}
+	e.Flush()
+	if n := len(p.use.entries); n != maxUse || len(p.use.index) != maxUse {
+		t.Errorf("use table: %d entries, %d indexed, cap %d", n, len(p.use.index), maxUse)
+	}
+	if n := len(p.scan.devices); n != maxScanners || len(p.scan.index) != maxScanners {
+		t.Errorf("scan table: %d devices, %d indexed, cap %d", n, len(p.scan.index), maxScanners)
+	}
+	// Eviction keeps the newest.
+	last := flows - 1
+	k := useKey{device: deviceKey{mac: hwaddr.MAC{0x02, 0, 0, 0, 0, 0x01}}, dst: target(last), app: "http"}
+	if _, ok := p.use.index[k]; !ok {
+		t.Error("the newest aggregate was evicted")
+	}
+}
+
+func FuzzAnalyzer(f *testing.F) {
+	f.Add([]byte(`{"email":"alice@exa`), []byte(`mple.com","lat":52.520008,"lon":13.404954}`), []byte("$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47"))
+	f.Add([]byte("HELO x\r\n"), []byte("card 4111 1111 1111 1111\r\n"), []byte{0, 1, 2, 0xff})
+	f.Add([]byte("ssid=Home&psk=s3cretpass"), []byte(""), []byte("IMEI: 490154203237518\r\n"))
+	f.Fuzz(func(t *testing.T, a, b, c []byte) {
+		col := &inspecttest.Collector{}
+		e := inspecttest.Engine(t, col, nil, New(pii.New()))
+		conv := inspecttest.NewTCP(e, lanDevice, wanServer)
+		conv.ClientBytes(a).ServerBytes(b).ClientBytes(c)
+		conv.Close()
+		e.Flush()
+		all := append(append(append([]byte{}, a...), b...), c...)
+		got := col.Kind(event.KindPersonalData)
+		// Per flow, each (kind, field, direction) is reported once, and a
+		// flow reports at most 16 of them.
+		if len(got) > 16 {
+			t.Fatalf("%d findings on one flow", len(got))
+		}
+		for _, ev := range got {
+			sample, ok := strings.CutSuffix(ev.Evidence["sample"], "***")
+			if !ok || (len([]rune(sample)) > 2 && !strings.Contains(sample, `\x`)) || len(sample) > 8 {
+				t.Fatalf("sample %q not redacted", ev.Evidence["sample"])
+			}
+			if !strings.Contains(sample, `\x`) && !bytes.Contains(all, []byte(sample)) {
+				t.Fatalf("sample %q not from the input", sample)
+			}
+		}
+	})
+}
