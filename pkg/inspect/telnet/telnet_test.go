@@ -181,6 +181,17 @@ func TestCorpus(t *testing.T) {
 				`banner after_login "` + busyboxLine + `"`,
 			}
 		}},
+		// Recorded the same way: the client names the user with
+		// NEW-ENVIRON (busybox telnet -l admin), so the first prompt asks
+		// only for the password.
+		{"busybox-environ-user.pcap", func(*testing.T) string { return "testdata/busybox-environ-user.pcap" }, func(t *testing.T) []string {
+			return []string{
+				`banner pre_login "Password:"`,
+				"login user=a*** class=unique hash=" + hashOf(t, "wrongpw") + " accepted=no",
+				"login user=a*** class=unique hash=" + hashOf(t, "hunter22") + " accepted=yes",
+				`banner after_login "BusyBox v1.22.1 (2017-05-10 09:12:44 CST) built-in shell (ash)"`,
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,7 +206,7 @@ func TestCorpus(t *testing.T) {
 			if got := summary(col); strings.Join(got, "\n") != strings.Join(want, "\n") {
 				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
-			for _, secret := range []string{"wrongpw", "xc3511"} {
+			for _, secret := range []string{"wrongpw", "xc3511", "hunter22"} {
 				if inspecttest.Leaks(t, col.Events, secret) {
 					t.Errorf("%s leaked into an event", secret)
 				}
