@@ -62,10 +62,10 @@ const (
 const (
 	maxLine       = 128 // a typed user or password; longer lines are garbage
 	maxServerLine = 256 // the tail of the server's current line
-	maxBanner     = 200
-	bannerLines   = 3 // meaningful lines before the first prompt kept for the banner
-	afterLines    = 8 // lines after a login searched for a firmware banner
-	typeAhead     = 2 // lines a client sends before the prompt that wants them
+	maxBanner     = 160 // printable characters of a banner, as docs/events.md promises
+	bannerLines   = 3   // meaningful lines before the first prompt kept for the banner
+	afterLines    = 8   // lines after a login searched for a firmware banner
+	typeAhead     = 2   // lines a client sends before the prompt that wants them
 )
 
 // clientLine is the line the client is typing, with its edits applied.
@@ -293,18 +293,16 @@ func (a *analyzer) enqueue(line []byte) {
 	a.queued++
 }
 
-// dequeue hands the oldest type-ahead line to fn and forgets it.
-func (a *analyzer) dequeue(fn func(line []byte)) bool {
+// dequeue hands the oldest type-ahead line, if any, to fn and forgets it.
+func (a *analyzer) dequeue(fn func(line []byte)) {
 	if a.queued == 0 {
-		return false
+		return
 	}
 	q := &a.queue[0]
 	fn(q.buf[:q.n])
-	clear(q.buf[:])
 	copy(a.queue[:], a.queue[1:])
 	a.queued--
 	a.queue[a.queued] = clientLine{}
-	return true
 }
 
 func (a *analyzer) serverLineEnd(f *inspect.Flow) {
