@@ -204,10 +204,9 @@ type analyzer struct {
 	lastStatus    int
 	lastSetCookie bool
 
-	sawClient   bool // http_client observation sent
-	sawServer   bool // http_server observation sent
-	sawRealm    bool // a realm was part of an observation
-	firmwareHit bool // a firmware finding was emitted (one per flow is enough)
+	sawClient bool // http_client observation sent
+	sawServer bool // http_server observation sent
+	sawRealm  bool // a realm was part of an observation
 }
 
 // closed reports whether the analyzer was released during the current

@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"math"
 	"net/netip"
 	"strings"
 	"testing"
@@ -585,7 +586,7 @@ type packetFeeder struct {
 func newPacketFeeder(t testing.TB) *packetFeeder {
 	cfg := inspect.DefaultConfig()
 	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
-	cfg.ByteBudget = 1 << 40 // the benchmark feeds far more than a real budget
+	cfg.ByteBudget = math.MaxInt / 2 // the benchmark feeds far more than a real budget
 	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{New(nil)}, Sink: &inspecttest.Collector{}})
 	if err != nil {
 		t.Fatal(err)
@@ -648,9 +649,12 @@ func FuzzStream(f *testing.F) {
 	f.Add([]byte("POST /l HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nuser=\r\n0\r\n\r\n"), []byte("HTTP/1.1 401 x\r\nTransfer-Encoding: chunked\r\n\r\nz\r\n"), uint8(3))
 	f.Add([]byte("POST /api HTTP/1.1\r\nContent-Length: 30\r\n\r\n{\"user\":\"a\",\"password\":\"\\u00"), []byte("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"), uint8(1))
 	f.Add([]byte("GET /fw.bin?usr=a&pwd=b HTTP/1.1\r\nAuthorization: Digest username=\"a\", response=\"00\"\r\n\r\nHEAD / HTTP/1.1\r\n\r\n"), []byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"), uint8(7))
+	// One engine per fuzz worker: Flush closes every flow between inputs,
+	// and building a flow table per input would dominate the run time.
+	col := &inspecttest.Collector{}
+	e := inspecttest.Engine(f, col, nil, New(&recordingScanner{}))
 	f.Fuzz(func(t *testing.T, client, server []byte, seg uint8) {
-		col := &inspecttest.Collector{}
-		e := inspecttest.Engine(t, col, nil, New(&recordingScanner{}))
+		col.Events = nil
 		c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:80")
 		step := int(seg%16) + 1
 		all := client

@@ -2,6 +2,7 @@ package rtsp
 
 import (
 	"bytes"
+	"math"
 	"net/netip"
 	"strconv"
 	"testing"
@@ -270,7 +271,7 @@ type packetFeeder struct {
 func newPacketFeeder(t testing.TB) *packetFeeder {
 	cfg := inspect.DefaultConfig()
 	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
-	cfg.ByteBudget = 1 << 40
+	cfg.ByteBudget = math.MaxInt / 2
 	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{New()}, Sink: &inspecttest.Collector{}})
 	if err != nil {
 		t.Fatal(err)
@@ -324,9 +325,12 @@ func BenchmarkKeepAlive(b *testing.B) {
 func FuzzStream(f *testing.F) {
 	f.Add([]byte("DESCRIBE rtsp://a RTSP/1.0\r\nCSeq: 1\r\nAuthorization: Basic YTpi\r\n\r\n"), []byte("RTSP/1.0 200 OK\r\nCSeq: 1\r\nContent-Length: 3\r\n\r\nabc$\x00\x00\x02xy"), uint8(0))
 	f.Add([]byte("$\x00\xff\xffDESCRIBE rtsp://a RTSP/1.0\r\n"+digestAuth+"\r\n"), []byte("RTSP/1.0 401 x\r\nWWW-Authenticate: Digest realm=\"r\r\n\r\n"), uint8(2))
+	// One engine per fuzz worker: Flush closes every flow between inputs,
+	// and building a flow table per input would dominate the run time.
+	col := &inspecttest.Collector{}
+	e := inspecttest.Engine(f, col, nil, New())
 	f.Fuzz(func(t *testing.T, client, server []byte, seg uint8) {
-		col := &inspecttest.Collector{}
-		e := inspecttest.Engine(t, col, nil, New())
+		col.Events = nil
 		c := inspecttest.NewTCP(e, "192.168.1.10:50000", "192.168.1.64:554")
 		all := client
 		step := int(seg%16) + 1

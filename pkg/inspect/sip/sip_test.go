@@ -2,6 +2,7 @@ package sip
 
 import (
 	"bytes"
+	"math"
 	"net/netip"
 	"strings"
 	"testing"
@@ -302,7 +303,7 @@ type udpFeeder struct {
 func newUDPFeeder(t testing.TB) *udpFeeder {
 	cfg := inspect.DefaultConfig()
 	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
-	cfg.ByteBudget = 1 << 40
+	cfg.ByteBudget = math.MaxInt / 2
 	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{New()}, Sink: &inspecttest.Collector{}})
 	if err != nil {
 		t.Fatal(err)
@@ -347,9 +348,12 @@ func BenchmarkKeepAlive(b *testing.B) {
 func FuzzMessages(f *testing.F) {
 	f.Add([]byte(register+"CSeq: 69 REGISTER\r\n"+digest+"\r\n"), []byte(ok("69")), false, uint8(0))
 	f.Add([]byte("INVITE sip:a SIP/2.0\r\nl: 5\r\ni: x\r\n\r\nv=0\r\n"), []byte(challenge), true, uint8(3))
+	// One engine per fuzz worker: Flush closes every flow between inputs,
+	// and building a flow table per input would dominate the run time.
+	col := &inspecttest.Collector{}
+	e := inspecttest.Engine(f, col, nil, New())
 	f.Fuzz(func(t *testing.T, client, server []byte, tcp bool, seg uint8) {
-		col := &inspecttest.Collector{}
-		e := inspecttest.Engine(t, col, nil, New())
+		col.Events = nil
 		var c *inspecttest.Conv
 		if tcp {
 			c = inspecttest.NewTCP(e, "192.168.1.2:5060", "192.168.1.1:5060")
