@@ -854,8 +854,9 @@ func BenchmarkLogin(b *testing.B) {
 }
 
 // FuzzAnalyzer feeds both directions, cut into segments and interleaved
-// as cuts says: each byte of cuts sends the next (c>>1)+1 bytes of the
-// client's (c&1 == 0) or the server's stream.
+// as cuts says: each byte c of cuts takes the next (c>>2)+1 bytes of the
+// client's (c&1 == 0) or the server's stream and sends them, or with c&2
+// loses them (a gap). What is left is sent at the end.
 func FuzzAnalyzer(f *testing.F) {
 	flat := func(segs []seg, dir inspect.Dir) []byte {
 		var b []byte
@@ -867,37 +868,33 @@ func FuzzAnalyzer(f *testing.F) {
 		return b
 	}
 	for _, s := range [][]seg{busyboxSession(), busyboxFailThenSuccess()} {
-		f.Add(flat(s, inspect.ToServer), flat(s, inspect.ToClient), []byte{1, 0, 1, 0, 0, 0, 1, 2, 4, 8, 16, 1, 1, 0})
+		f.Add(flat(s, inspect.ToServer), flat(s, inspect.ToClient), []byte{1, 0, 1, 0, 0, 0, 1, 4, 8, 16, 32, 1, 1, 0})
 	}
-	f.Add([]byte(subneg(optNewEnviron, "\x00\x00USER\x01ad\x02min")+"pw\r\x00"), []byte("Password: \r\nLogin incorrect\r\nlogin: "), []byte{0x40, 0x41, 0})
+	f.Add([]byte(subneg(optNewEnviron, "\x00\x00USER\x01ad\x02min")+"pw\r\x00"), []byte("Password: \r\nLogin incorrect\r\nlogin: "), []byte{0x40, 0x41, 0, 2, 3})
 	f.Add([]byte("\xff\xfa\x25\x03"), []byte("\xff\xfa\x25\x02\x02\xff\xf0"), []byte{})
 	f.Fuzz(func(t *testing.T, client, server, cuts []byte) {
 		col := &inspecttest.Collector{}
-		e := inspecttest.Engine(t, col, nil, New())
-		c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:23")
+		w := newWire(t, col)
 		streams := [2][]byte{client, server}
-		next := func(dir inspect.Dir, n int) {
+		next := func(dir inspect.Dir, n int, lose bool) {
 			s := streams[dir]
-			if n > len(s) {
-				n = len(s)
-			}
+			n = min(n, len(s))
 			if n == 0 {
 				return
 			}
-			if dir == inspect.ToServer {
-				c.ClientBytes(s[:n])
+			if lose {
+				w.seq[dir] += uint32(n)
 			} else {
-				c.ServerBytes(s[:n])
+				w.send(dir, s[:n], inspect.TCPFlagACK|inspect.TCPFlagPSH)
 			}
 			streams[dir] = s[n:]
 		}
-		for _, cut := range cuts {
-			next(inspect.Dir(cut&1), int(cut>>1)+1)
+		for _, c := range cuts {
+			next(inspect.Dir(c&1), int(c>>2)+1, c&2 != 0)
 		}
-		next(inspect.ToClient, len(streams[inspect.ToClient]))
-		next(inspect.ToServer, len(streams[inspect.ToServer]))
-		c.Close()
-		e.Flush()
+		next(inspect.ToClient, len(streams[inspect.ToClient]), false)
+		next(inspect.ToServer, len(streams[inspect.ToServer]), false)
+		w.e.Flush()
 		// Every login rests on a line the client ended.
 		lines := strings.Count(string(client), "\r") + strings.Count(string(client), "\n")
 		if n := len(col.Findings()); n > lines {
@@ -910,6 +907,9 @@ func FuzzAnalyzer(f *testing.F) {
 		}
 		if n := len(col.Kind(event.KindBanner)); n > 2 {
 			t.Fatalf("%d banners, want at most 2", n)
+		}
+		if n := len(col.Events) - len(col.Findings()) - len(col.Kind(event.KindBanner)); n != 0 {
+			t.Fatalf("%d events of other kinds", n)
 		}
 	})
 }
