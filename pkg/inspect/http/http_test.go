@@ -195,6 +195,16 @@ func TestSyntheticLogins(t *testing.T) {
 			c.Client("POST /l HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
 				Server("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"ad***", "form", "unique", "no"}}},
+		{"form_name_as_user", func(c *inspecttest.Conv) {
+			body := "name=bob&pass=" + secret
+			c.Client("POST /c HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"b***", "form", "unique", "no"}}},
+		{"form_user_field_beats_name", func(c *inspecttest.Conv) {
+			body := "name=Bob+Smith&login=root&passphrase=" + secret
+			c.Client("POST /c HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"r***", "form", "unique", "no"}}},
 		{"form_name_only_with_password", func(c *inspecttest.Conv) {
 			body := "name=bob&comment=hi"
 			c.Client("POST /c HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
@@ -579,6 +589,7 @@ var (
 // alone (inspecttest.Conv builds a packet per segment).
 type packetFeeder struct {
 	e          *inspect.Engine
+	col        *inspecttest.Collector
 	p          *inspect.Packet
 	cseq, sseq uint32
 }
@@ -587,11 +598,12 @@ func newPacketFeeder(t testing.TB) *packetFeeder {
 	cfg := inspect.DefaultConfig()
 	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
 	cfg.ByteBudget = math.MaxInt / 2 // the benchmark feeds far more than a real budget
-	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{New(nil)}, Sink: &inspecttest.Collector{}})
+	col := &inspecttest.Collector{}
+	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{New(nil)}, Sink: col})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pf := &packetFeeder{e: e, p: &inspect.Packet{Kind: inspect.KindTCP, IPProto: 6, TTL: 64}, cseq: 1000, sseq: 5000}
+	pf := &packetFeeder{e: e, col: col, p: &inspect.Packet{Kind: inspect.KindTCP, IPProto: 6, TTL: 64}, cseq: 1000, sseq: 5000}
 	pf.send(inspect.ToServer, nil, inspect.TCPFlagSYN)
 	pf.send(inspect.ToClient, nil, inspect.TCPFlagSYN|inspect.TCPFlagACK)
 	pf.exchange(keepAliveRequest, keepAliveResponse) // the first request brings the observations
@@ -620,6 +632,33 @@ func (pf *packetFeeder) send(dir inspect.Dir, payload []byte, flags uint8) {
 func (pf *packetFeeder) exchange(req, resp []byte) {
 	pf.send(inspect.ToServer, req, inspect.TCPFlagACK|inspect.TCPFlagPSH)
 	pf.send(inspect.ToClient, resp, inspect.TCPFlagACK|inspect.TCPFlagPSH)
+}
+
+func TestGapMakesOutcomesUnknown(t *testing.T) {
+	pf := newPacketFeeder(t)
+	data := uint8(inspect.TCPFlagACK | inspect.TCPFlagPSH)
+	pf.send(inspect.ToServer, []byte("GET /a HTTP/1.1\r\nAuthorization: Basic "+basicAdmin+"\r\n\r\n"), data)
+	pf.cseq += 100 // a lost segment: a request whose response will still come
+	pf.send(inspect.ToServer, []byte("GET /c HTTP/1.1\r\nAuthorization: Basic "+basicRoot+"\r\n\r\n"), data)
+	ok := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	pf.send(inspect.ToClient, ok, data)
+	pf.send(inspect.ToClient, ok, data)
+	pf.send(inspect.ToClient, []byte("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"), data)
+	pf.e.Flush()
+	got := pf.col.Kind(event.KindPlaintextCredentials)
+	if len(got) != 2 {
+		t.Fatalf("got %d logins, want 2: %v", len(got), evidences(got))
+	}
+	// The first answer belongs to /a, but after the loss no answer can be
+	// tied to a request with certainty.
+	for i, l := range got {
+		if l.Evidence["accepted"] != "unknown" {
+			t.Errorf("login %d: %v, want accepted unknown", i, l.Evidence)
+		}
+	}
+	if pf.e.Stats.Gaps == 0 {
+		t.Error("the engine saw no gap")
+	}
 }
 
 func TestSteadyStateAllocs(t *testing.T) {

@@ -264,6 +264,7 @@ var (
 // allocation counts are the engine's and the analyzer's alone.
 type packetFeeder struct {
 	e          *inspect.Engine
+	col        *inspecttest.Collector
 	p          *inspect.Packet
 	cseq, sseq uint32
 }
@@ -272,11 +273,12 @@ func newPacketFeeder(t testing.TB) *packetFeeder {
 	cfg := inspect.DefaultConfig()
 	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
 	cfg.ByteBudget = math.MaxInt / 2
-	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{New()}, Sink: &inspecttest.Collector{}})
+	col := &inspecttest.Collector{}
+	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{New()}, Sink: col})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pf := &packetFeeder{e: e, p: &inspect.Packet{Kind: inspect.KindTCP, IPProto: 6, TTL: 64}, cseq: 1000, sseq: 5000}
+	pf := &packetFeeder{e: e, col: col, p: &inspect.Packet{Kind: inspect.KindTCP, IPProto: 6, TTL: 64}, cseq: 1000, sseq: 5000}
 	pf.send(inspect.ToServer, nil, inspect.TCPFlagSYN)
 	pf.send(inspect.ToClient, nil, inspect.TCPFlagSYN|inspect.TCPFlagACK)
 	pf.exchange()
@@ -305,6 +307,22 @@ func (pf *packetFeeder) send(dir inspect.Dir, payload []byte, flags uint8) {
 func (pf *packetFeeder) exchange() {
 	pf.send(inspect.ToServer, keepAliveRequest, inspect.TCPFlagACK|inspect.TCPFlagPSH)
 	pf.send(inspect.ToClient, keepAliveResponse, inspect.TCPFlagACK|inspect.TCPFlagPSH)
+}
+
+func TestGapKeepsCSeqPairing(t *testing.T) {
+	pf := newPacketFeeder(t)
+	data := uint8(inspect.TCPFlagACK | inspect.TCPFlagPSH)
+	pf.send(inspect.ToServer, []byte("DESCRIBE "+url+" RTSP/1.0\r\nCSeq: 20\r\nAuthorization: Basic "+basicAdmin+"\r\n\r\n"), data)
+	pf.sseq += 500 // lost media frames from the server
+	pf.send(inspect.ToClient, []byte("\x00garbage\r\nRTSP/1.0 401 Unauthorized\r\nCSeq: 20\r\n\r\n"), data)
+	pf.e.Flush()
+	got := pf.col.Kind(event.KindPlaintextCredentials)
+	if len(got) != 1 || got[0].Evidence["accepted"] != "no" {
+		t.Fatalf("logins %v, want one rejected", evidences(got))
+	}
+	if pf.e.Stats.Gaps == 0 {
+		t.Error("the engine saw no gap")
+	}
 }
 
 func TestSteadyStateAllocs(t *testing.T) {
