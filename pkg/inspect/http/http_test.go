@@ -683,6 +683,22 @@ func BenchmarkKeepAlive(b *testing.B) {
 	}
 }
 
+// checkingScanner asserts what the scanner is handed: a known part and a
+// bounded body prefix.
+type checkingScanner struct{ t *testing.T }
+
+func (c *checkingScanner) ScanPayload(_ *inspect.Flow, _ inspect.Dir, where string, b []byte) {
+	switch {
+	case where == "url":
+	case where == "body" || where == "response_body":
+		if len(b) == 0 || len(b) > maxBody {
+			c.t.Fatalf("%s of %d bytes handed to the scanner", where, len(b))
+		}
+	default:
+		c.t.Fatalf("scanner handed an unknown part %q", where)
+	}
+}
+
 func FuzzStream(f *testing.F) {
 	f.Add([]byte("GET / HTTP/1.1\r\nAuthorization: Basic YTpi\r\n\r\n"), []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), uint8(0))
 	f.Add([]byte("POST /l HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nuser=\r\n0\r\n\r\n"), []byte("HTTP/1.1 401 x\r\nTransfer-Encoding: chunked\r\n\r\nz\r\n"), uint8(3))
@@ -691,9 +707,11 @@ func FuzzStream(f *testing.F) {
 	// One engine per fuzz worker: Flush closes every flow between inputs,
 	// and building a flow table per input would dominate the run time.
 	col := &inspecttest.Collector{}
-	e := inspecttest.Engine(f, col, nil, New(&recordingScanner{}))
+	scanner := &checkingScanner{}
+	e := inspecttest.Engine(f, col, nil, New(scanner))
 	f.Fuzz(func(t *testing.T, client, server []byte, seg uint8) {
 		col.Events = nil
+		scanner.t = t
 		c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:80")
 		step := int(seg%16) + 1
 		all := client
