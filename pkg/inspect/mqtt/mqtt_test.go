@@ -475,6 +475,33 @@ func (s *steadyFlow) send(dir inspect.Dir, data []byte) {
 	s.e.HandlePacket(s.p)
 }
 
+// TestGapEndsDirection: after lost bytes the packet boundaries in that
+// direction are unknown, so nothing more is parsed there; the other
+// direction still delivers the broker's verdict.
+func TestGapEndsDirection(t *testing.T) {
+	col := &inspecttest.Collector{}
+	sc := &recordingScanner{}
+	cfg := inspect.DefaultConfig()
+	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
+	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{New(sc)}, Sink: col})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &steadyFlow{e: e, p: &inspect.Packet{}, seq: [2]uint32{1000, 5000},
+		client: netip.MustParseAddr("192.168.1.10"), server: netip.MustParseAddr("192.168.1.20")}
+	s.send(inspect.ToServer, connect(connectOpts{clientID: "x", user: str("admin"), pass: str(secret)}))
+	s.seq[inspect.ToServer] += 100 // a lost segment
+	s.send(inspect.ToServer, publish(0, "after/gap", "x"))
+	s.send(inspect.ToClient, connack(0))
+	e.Flush()
+	if got := col.Findings(); len(got) != 1 || got[0].Evidence["accepted"] != "yes" {
+		t.Fatalf("findings %v, want one accepted login", got)
+	}
+	if len(sc.parts) != 0 {
+		t.Errorf("parsed after a gap: %v", sc.parts)
+	}
+}
+
 func TestPublishDoesNotAllocate(t *testing.T) {
 	sc := &countingScanner{}
 	s := newSteadyFlow(t, New(sc))
