@@ -103,9 +103,10 @@ type finder struct {
 	labels *labelIndex
 
 	matches  []match // backed by matchBuf
-	spans    []span
 	matchBuf [maxMatches]match
-	spanBuf  [maxSpans]span
+	// spans is a ring of the most recent labelled values.
+	spans            [maxSpans]span
+	nSpans, nextSpan int
 
 	// Fields that only count together: latitude with longitude, an SSID
 	// with a Wi-Fi key, names next to other personal fields.
@@ -119,26 +120,47 @@ type finder struct {
 	nNames        int
 	addressFields bool // a valid postcode or city
 
-	// freeStart marks the bytes a free-text datum can start at.
-	freeStart [256]bool
+	// start classifies the bytes where a scan step begins.
+	start [256]uint8
 }
+
+// Values of finder.start.
+const (
+	startNone      = iota
+	startSeparator // may end a field name
+	startFree      // may start a free-text datum
+)
 
 func newFinder() *finder {
 	s := &finder{labels: newLabelIndex()}
 	for _, c := range "@%+$0123456789" {
-		s.freeStart[c] = true
+		s.start[c] = startFree
+	}
+	for _, c := range ":=>" {
+		s.start[c] = startSeparator
 	}
 	return s
 }
 
 // find returns the personal data in b. The result is valid until the next
 // call.
+//
+// One pass: a separator (":", "=", ">") may open a labelled value, and
+// the bytes a free-text datum starts with are checked against the values
+// opened before them, so only the most recent maxSpans values need to be
+// remembered however long b is.
 func (s *finder) find(b []byte) []match {
 	s.matches = s.matchBuf[:0]
-	s.spans = s.spanBuf[:0]
+	s.nSpans, s.nextSpan = 0, 0
 	s.hasLat, s.hasLon, s.ssid, s.hasWiFiKey, s.nNames, s.addressFields = false, false, false, false, 0, false
-	s.fields(b)
-	s.freeText(b)
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; s.start[c] {
+		case startSeparator:
+			s.fieldAt(b, i)
+		case startFree:
+			i = s.freeAt(b, i)
+		}
+	}
 	s.pairs()
 	return s.matches
 }
@@ -155,36 +177,31 @@ func (s *finder) add(k dataKind, label, start, end int) {
 	s.matches = append(s.matches, match{kind: k, label: label, start: start, end: end})
 }
 
-// fields finds labelled values: `"key": value` (JSON), `key=value` (query
-// strings, forms, config lines), `Key: value` (headers) and
-// `<key>value</key>` (XML).
-func (s *finder) fields(b []byte) {
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if c != ':' && c != '=' && c != '>' {
-			continue
-		}
-		var ks, ke int
-		if c == '>' {
-			ks, ke = tagBefore(b, i)
-		} else {
-			ks, ke = keyBefore(b, i)
-		}
-		if ks == ke {
-			continue
-		}
-		li := s.labels.lookup(b[ks:ke])
-		if li < 0 {
-			continue
-		}
-		var vs, ve int
-		if c == ':' && ke == i && (ks == 0 || b[ks-1] == '\n') {
-			vs, ve = lineAfter(b, i+1) // "Name: value" header line
-		} else {
-			vs, ve = valueAfter(b, i+1, c)
-		}
-		s.field(b, li, vs, ve)
+// fieldAt looks at a separator for a labelled value: `"key": value`
+// (JSON), `key=value` (query strings, forms, config lines), `Key: value`
+// at the start of a line (headers) and `<key>value</key>` (XML).
+func (s *finder) fieldAt(b []byte, i int) {
+	c := b[i]
+	var ks, ke int
+	if c == '>' {
+		ks, ke = tagBefore(b, i)
+	} else {
+		ks, ke = keyBefore(b, i)
 	}
+	if ks == ke {
+		return
+	}
+	li := s.labels.lookup(b[ks:ke])
+	if li < 0 {
+		return
+	}
+	var vs, ve int
+	if c == ':' && ke == i && (ks == 0 || b[ks-1] == '\n') {
+		vs, ve = lineAfter(b, i+1) // "Name: value" header line
+	} else {
+		vs, ve = valueAfter(b, i+1, c)
+	}
+	s.field(b, li, vs, ve)
 }
 
 // keyBefore finds the key ending at the separator b[sep]: a quoted string,
@@ -326,11 +343,11 @@ func endsToken(c byte, sep byte) bool {
 
 // field checks a labelled value and records it.
 func (s *finder) field(b []byte, li, vs, ve int) {
-	if len(s.spans) < maxSpans {
-		s.spans = append(s.spans, span{label: li, start: vs, end: ve})
-	}
-	v := b[vs:ve]
 	sp := span{label: li, start: vs, end: ve}
+	s.spans[s.nextSpan] = sp
+	s.nextSpan = (s.nextSpan + 1) % maxSpans
+	s.nSpans = min(s.nSpans+1, maxSpans)
+	v := b[vs:ve]
 	switch s.labels.labels[li].kind {
 	case labelPhone:
 		if isPhone(v) {
@@ -420,7 +437,7 @@ func (s *finder) pairs() {
 // because that field says it is something else.
 func (s *finder) context(k dataKind, start, end int) (label int, drop bool) {
 	label = -1
-	for _, sp := range s.spans {
+	for _, sp := range s.spans[:s.nSpans] {
 		if start < sp.start || end > sp.end {
 			continue
 		}
@@ -445,40 +462,40 @@ func (s *finder) addFree(k dataKind, start, end int) {
 	}
 }
 
-// freeText finds the data that prove themselves without a label: e-mail
-// addresses, "+" phone numbers, payment card numbers and NMEA sentences.
-func (s *finder) freeText(b []byte) {
-	for i := 0; i < len(b); i++ {
-		if !s.freeStart[b[i]] {
-			continue
+// freeAt looks for a datum that proves itself without a label at b[i]:
+// an e-mail address, a "+" phone number, a payment card number or an NMEA
+// sentence. It returns the index of the last byte examined, so that the
+// caller skips numbers whole.
+func (s *finder) freeAt(b []byte, i int) int {
+	switch c := b[i]; {
+	case c == '@':
+		if st, en, ok := emailAt(b, i, 1); ok {
+			s.addFree(kindEmail, st, en)
 		}
-		switch c := b[i]; {
-		case c == '@':
-			if st, en, ok := emailAt(b, i, 1); ok {
-				s.addFree(kindEmail, st, en)
-			}
-		case c == '%' && i+2 < len(b) && b[i+1] == '4' && b[i+2] == '0':
+	case c == '%':
+		if i+2 < len(b) && b[i+1] == '4' && b[i+2] == '0' {
 			if st, en, ok := emailAt(b, i, 3); ok {
 				s.addFree(kindEmail, st, en)
 			}
-		case c == '+':
-			if en, ok := e164At(b, i); ok {
-				s.addFree(kindPhone, i, en)
-				i = en - 1
-			}
-		case c == '$':
-			if en, ok := nmeaAt(b, i); ok {
-				s.addFree(kindNMEA, i, en)
-				i = en - 1
-			}
-		case isDigit(c):
-			en, ok := cardAt(b, i)
-			if ok {
-				s.addFree(kindCard, i, en)
-			}
-			i = en - 1
 		}
+	case c == '+':
+		if en, ok := e164At(b, i); ok {
+			s.addFree(kindPhone, i, en)
+			return en - 1
+		}
+	case c == '$':
+		if en, ok := nmeaAt(b, i); ok {
+			s.addFree(kindNMEA, i, en)
+			return en - 1
+		}
+	default: // a digit
+		en, ok := cardAt(b, i)
+		if ok {
+			s.addFree(kindCard, i, en)
+		}
+		return en - 1
 	}
+	return i
 }
 
 // cardAt reads the digit run starting at b[i] (single spaces or dashes

@@ -1,6 +1,7 @@
 package pii
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -247,5 +248,23 @@ func TestLuhnAndSchemes(t *testing.T) {
 		if got := luhn(d) && cardScheme(d); got != tt.card {
 			t.Errorf("%s: card = %v, want %v", tt.digits, got, tt.card)
 		}
+	}
+}
+
+// TestManyFieldsStayLabelled: a long payload has more labelled values
+// than the scanner remembers at once; the ones that matter are the most
+// recent, so an id late in the payload is still an id.
+func TestManyFieldsStayLabelled(t *testing.T) {
+	var b strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&b, `{"ts":%d,"seq":%d,"order_id":"4111111111111111"},`, 1700000000000+i, i)
+	}
+	s := newFinder()
+	if got := s.results([]byte(b.String())); len(got) != 0 {
+		t.Fatalf("ids reported as cards: %v", got)
+	}
+	b.WriteString(`{"note":"card 4111 1111 1111 1111"}`)
+	if got := s.results([]byte(b.String())); len(got) != 1 || got[0].kind != "card" {
+		t.Fatalf("the card at the end: %v", got)
 	}
 }

@@ -299,9 +299,11 @@ func FuzzScanPayload(f *testing.F) {
 	f.Add([]byte(`<ssid>Home</ssid><psk>s3cretpass</psk><imei>490154203237518</imei>`))
 	f.Add([]byte("IMEI: 35-209900-176148-1\r\nName: x\r\n"))
 	f.Add([]byte(`{"first_name":"Alice","name":"Alice Smith","street":"Hauptstraße 5","zip":"10115"}`))
+	e, c, p := newTestEngine(f)
+	inspecttest.NewTCP(e, lanDevice, wanServer).ClientBytes([]byte{'x'})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		e, c, p := newTestEngine(t)
-		inspecttest.NewTCP(e, lanDevice, wanServer).ClientBytes([]byte{'x'})
+		c.Events = c.Events[:0]
+		p.s = New() // nothing reported yet on the flow
 		p.s.ScanPayload(p.flow, inspect.ToServer, "body", b)
 		got := c.Kind(event.KindPersonalData)
 		if len(got) > maxMatches {
