@@ -111,7 +111,7 @@ type stream struct {
 	lenN    int  // varint bytes read so far
 	left    int  // body bytes not yet seen
 	n       int  // body bytes kept in buf
-	handled bool // the current packet was parsed (its prefix filled buf)
+	handled bool // the current packet was parsed: complete, or its prefix filled buf
 	buf     [capture]byte
 }
 
