@@ -1,6 +1,7 @@
 package tls
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 )
@@ -172,8 +173,8 @@ func (h *ClientHello) MaxVersion() uint16 {
 func (h *ClientHello) DecodeSSLv2(body []byte) error {
 	*h = ClientHello{SSLv2: true}
 	r := reader{b: body}
-	if r.u8() != typeClientHello {
-		return errMalformed
+	if typ := r.u8(); r.err != nil || typ != typeClientHello {
+		return cmp.Or(r.err, errMalformed)
 	}
 	h.Version = r.u16()
 	specLen := int(r.u16())
@@ -254,8 +255,8 @@ func (s *ServerHello) Decode(body []byte) error {
 func (s *ServerHello) DecodeSSLv2(body []byte) error {
 	*s = ServerHello{SSLv2: true}
 	r := reader{b: body}
-	if r.u8() != typeSSL2ServerHello {
-		return errMalformed
+	if typ := r.u8(); r.err != nil || typ != typeSSL2ServerHello {
+		return cmp.Or(r.err, errMalformed)
 	}
 	r.skip(2) // session id hit, certificate type
 	s.Version = r.u16()

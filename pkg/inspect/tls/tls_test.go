@@ -104,6 +104,33 @@ func TestCorpus(t *testing.T) {
 	}
 }
 
+// TestCorpusNegative: plaintext captures, some on ports near TLS ones
+// (MQTT 1883, SIP 5060), are never claimed.
+func TestCorpusNegative(t *testing.T) {
+	for _, file := range []string{
+		"zeek-ftp-ipv4.pcap",
+		"arkime-http-basicauth.pcap",
+		"zeek-pop3-pop3.pcap",
+		"arkime-imap-tag.pcap",
+		"arkime-smtp-data-250.pcap",
+		"zeek-mqtt.pcap",
+		"sv-mqtt5-pub-userpass.pcap",
+		"zeek-sip-wireshark.pcap",
+		"tcpdump-telnet-iac-check-oobr.pcap",
+		"zeek-tcp-truncated-header.pcap",
+	} {
+		t.Run(file, func(t *testing.T) {
+			c, err := inspecttest.RunFile(t, inspecttest.CorpusFile(t, file), nil, New())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.Events) != 0 {
+				t.Errorf("TLS events from a plaintext capture: %v", c.Events)
+			}
+		})
+	}
+}
+
 func checkEvidence(t *testing.T, ev *event.Event, key, want string) {
 	t.Helper()
 	got, ok := ev.Evidence[key]
