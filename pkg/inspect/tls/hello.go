@@ -248,6 +248,10 @@ func (s *ServerHello) Decode(body []byte) error {
 	return nil
 }
 
+// sslv2ServerHelloPrefix is the part of an SSL 2.0 SERVER-HELLO that
+// DecodeSSLv2 reads.
+const sslv2ServerHelloPrefix = 5
+
 // DecodeSSLv2 parses the body of an SSL 2.0 SERVER-HELLO record: msg type,
 // session id hit, certificate type, then the server version. Only the
 // version is kept; the certificate and cipher specs that follow may be

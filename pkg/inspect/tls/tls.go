@@ -270,13 +270,13 @@ func (s *side) header(bufLen int, data []byte, fromServer bool) int {
 	s.records++
 	if s.sslv2 {
 		// The record is the message; an SSL 2.0 ServerHello carries the
-		// certificate too, but only its first five bytes matter.
+		// certificate too, but only its fixed prefix matters.
 		s.recLeft = int(s.hdr[0]&0x7f)<<8 | int(s.hdr[1])
 		s.msgWant = s.recLeft
 		if fromServer {
-			s.msgWant = min(s.recLeft, 5)
+			s.msgWant = min(s.recLeft, sslv2ServerHelloPrefix)
 		}
-		if s.recLeft == 0 || s.records > 1 || s.msgWant > bufLen {
+		if s.recLeft == 0 || s.msgWant > bufLen {
 			s.done = true
 			return k
 		}
@@ -423,7 +423,7 @@ func (a *analyzer) reportWeakness(f *inspect.Flow) {
 		note(suiteStrength(a.chosen), reasonWeakCipher)
 	}
 	if a.sawClient {
-		if a.clientIsSSLv2() {
+		if a.client.sslv2 {
 			note(sslv2HelloStrength(a.clientMax), reasonSSLv2Hello)
 		}
 		note(a.bestOffered, reasonOnlyWeakOffered)
@@ -465,8 +465,6 @@ func (a *analyzer) reportWeakness(f *inspect.Flow) {
 		Evidence:   ev,
 	})
 }
-
-func (a *analyzer) clientIsSSLv2() bool { return a.client.sslv2 }
 
 // sslv2HelloStrength grades the SSL 2.0 hello format: insecure when the
 // client offers nothing newer than SSL 3.0, weak when it is only the

@@ -448,23 +448,43 @@ func TestStopsWhenServerSilent(t *testing.T) {
 // TestGap: lost bytes in the middle of a hello abandon that direction;
 // the other one is still read.
 func TestGap(t *testing.T) {
-	col := &inspecttest.Collector{}
-	e := inspecttest.Engine(t, col, nil, New())
-	s := newSegments(e, "192.168.1.10:40000", "203.0.113.5:443")
 	ch := records(chromeHello("gap.example").message())
-	s.data(inspect.ToServer, ch[:100])
-	s.lose(inspect.ToServer, 50)
-	s.data(inspect.ToServer, ch[150:])
-	s.data(inspect.ToClient, serverHello(versionTLS12, 0x0005, 0))
-	e.Flush()
-	if got := len(col.Kind(event.KindTLSClient)); got != 0 {
-		t.Errorf("%d ClientHellos from a stream with a hole", got)
+	sh := serverHello(versionTLS12, 0x0005, 0)
+	tests := []struct {
+		name                   string
+		lossDir                inspect.Dir
+		clients, servers, weak int
+	}{
+		{"hole_in_client_hello", inspect.ToServer, 0, 1, 1},
+		{"hole_in_server_hello", inspect.ToClient, 1, 0, 0},
 	}
-	if got := len(col.Kind(event.KindTLSServer)); got != 1 {
-		t.Errorf("%d ServerHellos, want 1", got)
-	}
-	if got := len(col.Kind(event.KindWeakTLS)); got != 1 {
-		t.Errorf("%d weak_tls findings for RC4, want 1", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New())
+			s := newSegments(e, "192.168.1.10:40000", "203.0.113.5:443")
+			send := func(dir inspect.Dir, b []byte) {
+				if dir != tt.lossDir {
+					s.data(dir, b)
+					return
+				}
+				s.data(dir, b[:20])
+				s.lose(dir, 20)
+				s.data(dir, b[40:])
+			}
+			send(inspect.ToServer, ch)
+			send(inspect.ToClient, sh)
+			e.Flush()
+			if got := len(col.Kind(event.KindTLSClient)); got != tt.clients {
+				t.Errorf("%d ClientHellos, want %d", got, tt.clients)
+			}
+			if got := len(col.Kind(event.KindTLSServer)); got != tt.servers {
+				t.Errorf("%d ServerHellos, want %d", got, tt.servers)
+			}
+			if got := len(col.Kind(event.KindWeakTLS)); got != tt.weak {
+				t.Errorf("%d weak_tls findings, want %d", got, tt.weak)
+			}
+		})
 	}
 }
 
