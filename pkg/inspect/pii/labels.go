@@ -207,9 +207,10 @@ func normalizeLabel(s string) string {
 type labelIndex struct {
 	labels []label
 	byLast [128][]uint8
-	// ends holds the last two characters of every label, a quick test
-	// that rejects most keys before they are normalised.
-	ends [128][128]bool
+	// ends holds the last two characters of every label (a bit set per
+	// second-to-last character), a quick test that rejects most keys
+	// before they are normalised.
+	ends [128][2]uint64
 }
 
 func newLabelIndex() *labelIndex {
@@ -218,7 +219,7 @@ func newLabelIndex() *labelIndex {
 		c := l.norm[len(l.norm)-1]
 		x.byLast[c] = append(x.byLast[c], uint8(i))
 		if len(l.norm) >= 2 {
-			x.ends[l.norm[len(l.norm)-2]][c] = true
+			x.ends[l.norm[len(l.norm)-2]][c/64] |= 1 << (c % 64)
 		}
 	}
 	return x
@@ -241,7 +242,7 @@ func (x *labelIndex) mayMatch(key []byte) bool {
 		last[1-n] = c
 		n++
 	}
-	return n == 2 && x.ends[last[0]][last[1]]
+	return n == 2 && x.ends[last[0]][last[1]/64]&(1<<(last[1]%64)) != 0
 }
 
 // lookup returns the index of the longest label that is the whole key or
