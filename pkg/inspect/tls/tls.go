@@ -23,6 +23,7 @@ import (
 // Protocol is TLS over TCP (HTTPS, IMAPS, MQTT over TLS, DNS over TLS …).
 type Protocol struct {
 	pool inspect.FreeList[analyzer]
+	bufs helloBuffers
 	fp   Fingerprinter
 }
 
@@ -132,22 +133,51 @@ func (p *Protocol) NewAnalyzer(*inspect.Flow) inspect.Analyzer {
 	return a
 }
 
-// Reassembly bounds: a ClientHello is a few hundred bytes, about 1.8 KiB
-// with a post-quantum key share (X25519MLKEM768); a ServerHello at most
-// about 1.2 KiB. Larger hellos are abandoned.
-const (
-	maxClientHello = 8 << 10
-	maxServerHello = 4 << 10
-)
+// maxHello bounds the reassembly of one hello message: a ClientHello is
+// a few hundred bytes, about 1.8 KiB with a post-quantum key share
+// (X25519MLKEM768); a ServerHello at most about 1.2 KiB. Larger hellos
+// are abandoned.
+const maxHello = 8 << 10
+
+// maxHelloBuffers caps the hellos being reassembled at once (2 MiB). A
+// hello is normally complete within a few segments, so few are lent at a
+// time; the cap keeps a flood of half-sent hellos from costing more.
+const maxHelloBuffers = 256
+
+// helloBuffers lends reassembly buffers to the flows whose hello is
+// incomplete, so that a flow waiting for its ServerHello, or one whose
+// hellos are done, holds none.
+type helloBuffers struct {
+	free []*[maxHello]byte
+	lent int
+}
+
+// get returns a buffer, or nil when maxHelloBuffers are lent. Buffers are
+// not cleared: a side reads only the bytes it wrote.
+func (p *helloBuffers) get() *[maxHello]byte {
+	if p.lent >= maxHelloBuffers {
+		return nil
+	}
+	p.lent++
+	if n := len(p.free); n > 0 {
+		b := p.free[n-1]
+		p.free = p.free[:n-1]
+		return b
+	}
+	return new([maxHello]byte)
+}
+
+func (p *helloBuffers) put(b *[maxHello]byte) {
+	p.lent--
+	p.free = append(p.free, b)
+}
 
 // analyzer is the per-flow state: one hello being reassembled per
 // direction, and what the ClientHello said until the verdict is reported.
 type analyzer struct {
-	proto     *Protocol
-	client    side
-	server    side
-	clientMsg [maxClientHello]byte
-	serverMsg [maxServerHello]byte
+	proto  *Protocol
+	client side
+	server side
 
 	sawClient     bool
 	sni           string
@@ -167,20 +197,21 @@ type side struct {
 	records  int
 	sslv2    bool // SSL 2.0 record framing
 	inRecord bool
-	recLeft  int // body bytes of the current record not yet read
-	msgLen   int // bytes of the message collected
-	msgWant  int // length of the message with its header; 0 until known
+	recLeft  int             // body bytes of the current record not yet read
+	buf      *[maxHello]byte // lent while the message is incomplete
+	msgLen   int             // bytes of the message collected in buf
+	msgWant  int             // length of the message with its header; 0 until known
 	done     bool
 }
 
 func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 	n := len(data)
-	s, buf := &a.client, a.clientMsg[:]
+	s := &a.client
 	if dir == inspect.ToClient {
-		s, buf = &a.server, a.serverMsg[:]
+		s = &a.server
 	}
 	for len(data) > 0 && !s.done {
-		k, msg := s.next(buf, data, dir == inspect.ToClient)
+		k, msg := s.next(&a.proto.bufs, data, dir == inspect.ToClient)
 		data = data[k:]
 		if msg == nil {
 			continue
@@ -191,6 +222,9 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 			a.serverHello(f, msg, s.sslv2)
 		}
 	}
+	if s.done {
+		s.release(&a.proto.bufs)
+	}
 	if a.server.done {
 		// The server's hello decides; after it (or once its direction is
 		// unreadable) nothing in the flow is worth reading.
@@ -200,13 +234,13 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 }
 
 // next consumes a prefix of data: record header bytes, or record body
-// bytes that it adds to the message in buf. It returns how many bytes it
-// consumed and, once the message is complete, its body (without the
-// handshake header). It marks s done when the message is complete or
-// cannot be had.
-func (s *side) next(buf, data []byte, fromServer bool) (int, []byte) {
+// bytes that it adds to the message, in a buffer borrowed from bufs. It
+// returns how many bytes it consumed and, once the message is complete,
+// its body (without the handshake header), valid until s is released. It
+// marks s done when the message is complete or cannot be had.
+func (s *side) next(bufs *helloBuffers, data []byte, fromServer bool) (int, []byte) {
 	if !s.inRecord {
-		return s.header(len(buf), data, fromServer), nil
+		return s.header(data, fromServer), nil
 	}
 	k := min(len(data), s.recLeft)
 	chunk := data[:k]
@@ -214,6 +248,13 @@ func (s *side) next(buf, data []byte, fromServer bool) (int, []byte) {
 	if s.recLeft == 0 {
 		s.inRecord = false
 	}
+	if s.buf == nil {
+		if s.buf = bufs.get(); s.buf == nil {
+			s.done = true
+			return k, nil
+		}
+	}
+	buf := s.buf[:]
 	for len(chunk) > 0 {
 		limit := s.msgWant
 		if limit == 0 {
@@ -244,6 +285,14 @@ func (s *side) next(buf, data []byte, fromServer bool) (int, []byte) {
 	return k, nil
 }
 
+// release returns the side's buffer, if it holds one.
+func (s *side) release(bufs *helloBuffers) {
+	if s.buf != nil {
+		bufs.put(s.buf)
+		s.buf = nil
+	}
+}
+
 func (s *side) helloType(t byte, fromServer bool) bool {
 	if fromServer {
 		return t == typeServerHello
@@ -253,7 +302,7 @@ func (s *side) helloType(t byte, fromServer bool) bool {
 
 // header collects a record header and starts the record. Only handshake
 // records come before a hello; anything else ends the side.
-func (s *side) header(bufLen int, data []byte, fromServer bool) int {
+func (s *side) header(data []byte, fromServer bool) int {
 	if s.hdrLen == 0 && s.records == 0 && data[0]&0x80 != 0 {
 		s.sslv2 = true
 	}
@@ -276,7 +325,7 @@ func (s *side) header(bufLen int, data []byte, fromServer bool) int {
 		if fromServer {
 			s.msgWant = min(s.recLeft, sslv2ServerHelloPrefix)
 		}
-		if s.recLeft == 0 || s.msgWant > bufLen {
+		if s.recLeft == 0 || s.msgWant > maxHello {
 			s.done = true
 			return k
 		}
@@ -294,14 +343,17 @@ func (s *side) header(bufLen int, data []byte, fromServer bool) int {
 
 func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 	// A record stream cannot be resynchronised: give up on the direction.
-	if dir == inspect.ToServer {
-		a.client.done = true
-	} else {
-		a.server.done = true
+	s := &a.client
+	if dir == inspect.ToClient {
+		s = &a.server
 	}
+	s.done = true
+	s.release(&a.proto.bufs)
 }
 
 func (a *analyzer) Close(f *inspect.Flow) {
+	a.client.release(&a.proto.bufs)
+	a.server.release(&a.proto.bufs)
 	a.reportWeakness(f)
 	a.proto.pool.Put(a)
 }

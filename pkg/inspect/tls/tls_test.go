@@ -337,7 +337,7 @@ func TestWeakTLS(t *testing.T) {
 func TestHostile(t *testing.T) {
 	ch := records(chromeHello("x.example").message())
 	sh := serverHello(versionTLS12, 0xc02f, 0)
-	huge := hello{version: versionTLS12, ciphers: []uint16{0xc02f}, exts: []ext{sniExt("big.example"), rawExt(0x0015, maxClientHello)}}
+	huge := hello{version: versionTLS12, ciphers: []uint16{0xc02f}, exts: []ext{sniExt("big.example"), rawExt(0x0015, maxHello)}}
 	truncated := chromeHello("x.example").message()
 	truncated = truncated[:len(truncated)-10]
 	badExt := hello{version: versionTLS12, ciphers: []uint16{0xc02f}, noExts: true}.body()
@@ -640,5 +640,46 @@ func BenchmarkFeedHello(b *testing.B) {
 		s.send(inspect.ToServer, nil, inspect.TCPFlagFIN|inspect.TCPFlagACK)
 		s.send(inspect.ToClient, nil, inspect.TCPFlagFIN|inspect.TCPFlagACK)
 		col.Events = col.Events[:0]
+	}
+}
+
+// TestHelloBuffers: reassembly buffers are lent only while a hello is
+// incomplete, at most maxHelloBuffers at once; a flow past the cap is
+// abandoned, the others are unaffected, and every buffer comes back.
+func TestHelloBuffers(t *testing.T) {
+	p := New()
+	col := &inspecttest.Collector{}
+	cfg := inspect.DefaultConfig()
+	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
+	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{p}, Sink: col})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := records(hello{version: versionTLS12, ciphers: []uint16{0xc02f}, exts: []ext{sniExt("pool.example")}}.message())
+
+	waiting := newSegments(e, "192.168.1.9:40000", "203.0.113.5:443")
+	waiting.data(inspect.ToServer, ch)
+	if p.bufs.lent != 0 {
+		t.Fatalf("%d buffers lent to a flow whose ClientHello is complete", p.bufs.lent)
+	}
+
+	var flows []*segments
+	for i := 0; i <= maxHelloBuffers; i++ {
+		s := newSegments(e, "192.168.1.10:"+itoa(uint16(20000+i)), "203.0.113.5:443")
+		s.data(inspect.ToServer, ch[:20])
+		flows = append(flows, s)
+	}
+	if p.bufs.lent != maxHelloBuffers {
+		t.Fatalf("%d buffers lent, want the cap %d", p.bufs.lent, maxHelloBuffers)
+	}
+	first, last := flows[0], flows[maxHelloBuffers]
+	first.data(inspect.ToServer, ch[20:])
+	last.data(inspect.ToServer, ch[20:])
+	if got := len(col.Kind(event.KindTLSClient)); got != 2 {
+		t.Errorf("%d ClientHellos, want the waiting flow's and the first's, not the one past the cap", got)
+	}
+	e.Flush()
+	if p.bufs.lent != 0 {
+		t.Errorf("%d buffers still lent after every flow closed", p.bufs.lent)
 	}
 }
