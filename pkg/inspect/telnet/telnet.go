@@ -313,7 +313,7 @@ func (a *analyzer) serverLineEnd(f *inspect.Flow) {
 	}
 	switch {
 	case !a.bannerDone && !a.prompted:
-		a.addBannerLine(f, text)
+		a.addBannerLine(text)
 	case a.seekFirmware && !a.firmwareDone:
 		a.searchFirmwareBanner(f, text)
 	}
@@ -404,7 +404,7 @@ func (a *analyzer) flush(f *inspect.Flow, o inspect.Outcome) {
 	f.ReportCredential(&a.pending, o, f.LoginSubject())
 }
 
-func (a *analyzer) addBannerLine(f *inspect.Flow, line []byte) {
+func (a *analyzer) addBannerLine(line []byte) {
 	if !meaningful(line) || a.bannerCount == bannerLines {
 		return
 	}
