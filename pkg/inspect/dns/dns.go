@@ -1,0 +1,236 @@
+// Package dns reads unicast DNS (UDP and TCP port 53) and multicast DNS
+// with DNS-SD (RFC 6762/6763, UDP port 5353) for device fingerprinting:
+// which names a device looks up, and what it announces about itself on
+// the LAN (host name, addresses, services, model and firmware in TXT
+// records). It only reports observations (TypeObservation, SeverityInfo);
+// the device layer turns them into an identity.
+//
+// Unicast DNS: one event.KindDNSQuery per query name and type per flow,
+// reported when the response arrives (or when the flow ends without one).
+// The event's Device is the flow's client, the querying device. Evidence
+// keys (a contract with the device layer):
+//
+//	name     the first question's name, lower case, no trailing dot
+//	qtype    its type: "A", "AAAA", "HTTPS", "TYPE65280"
+//	answers  A and AAAA values of the response, at most 8, joined by ","
+//	rcode    the response code when it is not NOERROR ("NXDOMAIN")
+//
+// mDNS: one event.KindMDNS per distinct announcement per flow. A response
+// (solicited or not) and the proposed records of a probe describe the
+// sender, which is the event's Device; the known answers a query carries
+// describe other devices and are ignored. Evidence keys:
+//
+//	hostname   the host name of A/AAAA records (else of an SRV target or
+//	           a reverse-lookup PTR target) under .local, without ".local"
+//	addresses  A and AAAA values under .local, at most 8, joined by ","
+//	services   DNS-SD service types announced, "_ipp._tcp,_hap._tcp",
+//	           lower case, at most 8
+//	instance   the first service instance name ("Living Room TV"),
+//	           printable ASCII
+//	txt_<key>  TXT values of the keys md, model, fv, ty, manufacturer,
+//	           usb_mfg, usb_mdl, vendor, fn, ve, version, osxvers, am
+//	           (key in lower case, value printable ASCII, at most 64 bytes)
+//	queried_services  for a query: the service types it browses for
+//
+// Allocation: messages are read in place by the package's own wire reader
+// (bounded names, compression pointers only backwards); strings are made
+// only for what is reported. Retransmitted queries and repeated
+// announcements do not allocate.
+package dns
+
+import (
+	"encoding/binary"
+
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
+
+// Protocol is unicast DNS and mDNS.
+type Protocol struct {
+	pool inspect.FreeList[analyzer]
+}
+
+// New returns the DNS protocol.
+func New() *Protocol { return &Protocol{} }
+
+// Name implements inspect.Protocol.
+func (*Protocol) Name() string { return "dns" }
+
+const (
+	portDNS  = 53
+	portMDNS = 5353
+)
+
+// Match implements inspect.Protocol: the DNS ports, proven by a header
+// and question that parse.
+func (*Protocol) Match(f *inspect.Flow, _ inspect.Dir, b []byte) inspect.Confidence {
+	switch {
+	case isPort(f, portDNS):
+		if f.IsTCP() {
+			if len(b) < 2 {
+				return inspect.PortMatch
+			}
+			b = b[2:]
+		}
+	case !f.IsTCP() && isPort(f, portMDNS):
+	default:
+		return inspect.NoMatch
+	}
+	var h header
+	var name [maxName]byte
+	if parseHeader(b, &h, &name) && h.opcode == 0 && h.qd <= maxQuestions {
+		return inspect.ContentMatch
+	}
+	return inspect.PortMatch
+}
+
+func isPort(f *inspect.Flow, p uint16) bool {
+	return f.Client.Port() == p || f.Server.Port() == p
+}
+
+// NewAnalyzer implements inspect.Protocol.
+func (p *Protocol) NewAnalyzer(f *inspect.Flow) inspect.Analyzer {
+	a := p.pool.Get()
+	a.proto = p
+	a.tcp = f.IsTCP()
+	a.mdns = !a.tcp && isPort(f, portMDNS)
+	return a
+}
+
+const (
+	maxQuestions = 64 // more in one message is not a real client
+	maxPending   = 2  // queries awaiting a response: resolvers send A and AAAA together
+	// maxTCPMessage is the largest DNS-over-TCP message read; a larger one
+	// (zone transfers) is skipped. It fits the engine's default stream
+	// buffer with the length prefix.
+	maxTCPMessage = 4094
+)
+
+type analyzer struct {
+	proto     *Protocol
+	tcp, mdns bool
+	hdr       header
+	name      [maxName]byte // the current message's first question name
+	pending   [maxPending]pendingQuery
+	// reported holds what the flow already reported: query names and
+	// types (unicast), announcement contents (mDNS).
+	reported hashRing
+	// seen holds mDNS datagrams and question sets already handled.
+	seen hashRing
+	// TCP framing per direction: bytes of an oversized message left to
+	// skip, and whether a gap lost the framing.
+	skip [2]int
+	lost [2]bool
+}
+
+// pendingQuery is a query awaiting its response.
+type pendingQuery struct {
+	used    bool
+	key     uint64
+	qtype   uint16
+	nameLen uint8
+	name    [maxName]byte
+}
+
+func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
+	if !a.tcp {
+		a.message(f, dir, data)
+		return len(data)
+	}
+	consumed := 0
+	for !a.lost[dir] {
+		rest := data[consumed:]
+		if len(rest) == 0 {
+			return consumed
+		}
+		if a.skip[dir] > 0 {
+			n := min(a.skip[dir], len(rest))
+			a.skip[dir] -= n
+			consumed += n
+			continue
+		}
+		if len(rest) < 2 {
+			return consumed
+		}
+		n := int(binary.BigEndian.Uint16(rest))
+		if n > maxTCPMessage {
+			a.skip[dir] = n
+			consumed += 2
+			continue
+		}
+		if len(rest) < 2+n {
+			return consumed
+		}
+		a.message(f, dir, rest[2:2+n])
+		consumed += 2 + n
+	}
+	return len(data)
+}
+
+// Gap loses the TCP framing of a direction for good: a length prefix
+// cannot be found again in the middle of a stream.
+func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
+	a.lost[dir] = true
+}
+
+func (a *analyzer) Close(f *inspect.Flow) {
+	for i := range a.pending {
+		a.flushPending(f, i)
+	}
+	a.proto.pool.Put(a)
+}
+
+func (a *analyzer) message(f *inspect.Flow, dir inspect.Dir, b []byte) {
+	h := &a.hdr
+	if !parseHeader(b, h, &a.name) || h.opcode != 0 || h.qd > maxQuestions {
+		return
+	}
+	if a.mdns {
+		a.mdnsMessage(f, dir, b)
+		return
+	}
+	a.unicastMessage(f, b)
+}
+
+// hashRing remembers the last hashes added, without allocating.
+type hashRing struct {
+	h    [32]uint64
+	next int
+}
+
+func (r *hashRing) has(h uint64) bool {
+	for _, v := range r.h {
+		if v == h {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *hashRing) add(h uint64) {
+	r.h[r.next] = h
+	r.next = (r.next + 1) % len(r.h)
+}
+
+// fnv is FNV-1a, 64 bit.
+type fnv uint64
+
+func newFNV() fnv { return 14695981039346656037 }
+
+func (h fnv) bytes(b []byte) fnv {
+	for _, c := range b {
+		h = (h ^ fnv(c)) * 1099511628211
+	}
+	return h
+}
+
+func (h fnv) string(s string) fnv {
+	for i := 0; i < len(s); i++ {
+		h = (h ^ fnv(s[i])) * 1099511628211
+	}
+	return h
+}
+
+func (h fnv) uint16(v uint16) fnv {
+	h = (h ^ fnv(v>>8)) * 1099511628211
+	return (h ^ fnv(v&0xff)) * 1099511628211
+}

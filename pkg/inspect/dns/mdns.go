@@ -1,0 +1,312 @@
+package dns
+
+import (
+	"bytes"
+	"encoding/binary"
+	"slices"
+	"strings"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
+
+// Bounds of one mDNS observation.
+const (
+	maxListed   = 8  // addresses, services
+	maxTXT      = 16 // txt_ entries
+	maxTXTValue = 64
+	maxLabel    = 64 // host and instance names
+)
+
+// isTXTKey reports whether a lower-case TXT key names a device's maker,
+// model or firmware (Apple AirPlay and HomeKit, Google Cast, IPP and
+// Bonjour printing, and vendors' own keys).
+func isTXTKey(k string) bool {
+	switch k {
+	case "md", "model", "fv", "ty", "manufacturer", "usb_mfg", "usb_mdl", "vendor", "fn", "ve", "version", "osxvers", "am":
+		return true
+	}
+	return false
+}
+
+func (a *analyzer) mdnsMessage(f *inspect.Flow, dir inspect.Dir, b []byte) {
+	h := &a.hdr
+	if !h.response && h.ns == 0 {
+		a.mdnsQuery(f, dir, b)
+		return
+	}
+	// Announcements repeat byte for byte; the ID is 0 or random.
+	key := uint64(newFNV().bytes(b[2:]))
+	if a.seen.has(key) {
+		return
+	}
+	a.seen.add(key)
+	var r recordReader
+	if !r.init(b, h) {
+		return
+	}
+	var ev mdnsEvidence
+	var rec record
+	for r.next(&rec) {
+		// A probe's authority section holds the records the sender wants
+		// to own; a query's answers are known answers about others.
+		if h.response || rec.section == 1 {
+			ev.add(b, &rec, &a.name)
+		}
+	}
+	a.report(f, dir, ev.evidence(), "mDNS announcement")
+}
+
+// mdnsQuery reports the service types a query browses for. Its answer
+// section lists records the sender already knows, about other devices,
+// and is not read.
+func (a *analyzer) mdnsQuery(f *inspect.Flow, dir inspect.Dir, b []byte) {
+	h := a.hdr
+	key := newFNV()
+	n := 0
+	off := headerLen
+	for range h.qd {
+		l, _, end, ok := readName(b, off, &a.name)
+		if !ok || end+4 > len(b) {
+			return
+		}
+		off = end + 4
+		if binary.BigEndian.Uint16(b[end:]) != typePTR {
+			continue
+		}
+		if svc, ok := cutServiceType(a.name[:l]); ok {
+			key = key.bytes(svc).bytes([]byte{0})
+			n++
+		}
+	}
+	if n == 0 || a.seen.has(uint64(key)) {
+		return
+	}
+	a.seen.add(uint64(key))
+	var services []string
+	off = headerLen
+	for range h.qd {
+		l, _, end, _ := readName(b, off, &a.name)
+		off = end + 4
+		if binary.BigEndian.Uint16(b[end:]) != typePTR {
+			continue
+		}
+		if svc, ok := cutServiceType(a.name[:l]); ok && len(services) < maxListed && !slices.Contains(services, lowerString(svc)) {
+			services = append(services, lowerString(svc))
+		}
+	}
+	a.report(f, dir, event.Evidence{"queried_services": strings.Join(services, ",")}, "mDNS query")
+}
+
+// report emits an mDNS observation unless the flow reported the same
+// evidence before.
+func (a *analyzer) report(f *inspect.Flow, dir inspect.Dir, ev event.Evidence, what string) {
+	if len(ev) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(ev))
+	for k := range ev {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	h := newFNV()
+	for _, k := range keys {
+		h = h.string(k).bytes([]byte{0}).string(ev[k]).bytes([]byte{0})
+	}
+	if a.reported.has(uint64(h)) {
+		return
+	}
+	a.reported.add(uint64(h))
+	summary := what
+	if host := ev["hostname"]; host != "" {
+		summary += " from " + host
+	}
+	subject := inspect.SubjectClient
+	if dir == inspect.ToClient {
+		subject = inspect.SubjectServer
+	}
+	f.Emit(subject, &event.Event{
+		Type:     event.TypeObservation,
+		Kind:     event.KindMDNS,
+		Severity: event.SeverityInfo,
+		Summary:  summary,
+		Evidence: ev,
+	})
+}
+
+// mdnsEvidence collects what an announcement says about its sender.
+type mdnsEvidence struct {
+	hostname, fallbackHost string
+	instance               string
+	addresses, services    []string
+	txt                    []string // key, value pairs
+}
+
+// add reads one record of msg; scratch holds names read from its rdata.
+func (m *mdnsEvidence) add(msg []byte, rec *record, scratch *[maxName]byte) {
+	switch rec.typ {
+	case typeA, typeAAAA:
+		host, ok := localHost(rec.owner)
+		if !ok {
+			return
+		}
+		if m.hostname == "" {
+			m.hostname = inspect.Printable(host, maxLabel)
+		}
+		if addr, ok := recordAddr(rec); ok {
+			m.addList(&m.addresses, addr.String())
+		}
+	case typePTR:
+		n, first, _, ok := readName(msg, rec.rdOff, scratch)
+		if !ok {
+			return
+		}
+		target := scratch[:n]
+		switch {
+		case hasSuffixFold(rec.owner, ".arpa"):
+			if host, ok := localHost(target); ok && m.fallbackHost == "" {
+				m.fallbackHost = inspect.Printable(host, maxLabel)
+			}
+		case bytes.EqualFold(rec.owner, []byte("_services._dns-sd._udp.local")):
+			if svc, ok := cutServiceType(target); ok {
+				m.addList(&m.services, lowerString(svc))
+			}
+		default:
+			m.instanceOf(target, first)
+		}
+	case typeSRV:
+		m.instanceOf(rec.owner, rec.ownerFirst)
+		// priority, weight, port, then the target host
+		if n, _, _, ok := readName(msg, rec.rdOff+6, scratch); ok && len(rec.rdata) > 6 {
+			if host, ok := localHost(scratch[:n]); ok && m.fallbackHost == "" {
+				m.fallbackHost = inspect.Printable(host, maxLabel)
+			}
+		}
+	case typeTXT:
+		m.instanceOf(rec.owner, rec.ownerFirst)
+		m.addTXT(rec.rdata)
+	}
+}
+
+// instanceOf records the service type and instance of a DNS-SD service
+// instance name ("Living Room._googlecast._tcp.local"); first is the
+// length of its first label.
+func (m *mdnsEvidence) instanceOf(name []byte, first int) {
+	svc, ok := cutServiceType(name)
+	if !ok {
+		return
+	}
+	m.addList(&m.services, lowerString(svc))
+	if m.instance == "" && first > 0 && len(name) == first+1+len(svc)+len(".local") {
+		m.instance = inspect.Printable(name[:first], maxLabel)
+	}
+}
+
+// addTXT reads the key=value strings of a TXT record (RFC 6763 6).
+func (m *mdnsEvidence) addTXT(rdata []byte) {
+	for len(rdata) > 0 {
+		n := int(rdata[0])
+		if 1+n > len(rdata) {
+			return
+		}
+		s := rdata[1 : 1+n]
+		rdata = rdata[1+n:]
+		k, v, ok := bytes.Cut(s, []byte("="))
+		if !ok || len(m.txt) >= 2*maxTXT {
+			continue
+		}
+		key := "txt_" + lowerString(k)
+		if !isTXTKey(key[4:]) || slices.Contains(m.txt, key) {
+			continue
+		}
+		m.txt = append(m.txt, key, inspect.Printable(v, maxTXTValue))
+	}
+}
+
+func (m *mdnsEvidence) addList(list *[]string, s string) {
+	if len(*list) < maxListed && !slices.Contains(*list, s) {
+		*list = append(*list, s)
+	}
+}
+
+func (m *mdnsEvidence) evidence() event.Evidence {
+	ev := event.Evidence{}
+	host := m.hostname
+	if host == "" {
+		host = m.fallbackHost
+	}
+	if host != "" {
+		ev["hostname"] = host
+	}
+	// Sorted, so that the same records in another order (announcements
+	// and probes differ) read as the same evidence.
+	if len(m.addresses) > 0 {
+		slices.Sort(m.addresses)
+		ev["addresses"] = strings.Join(m.addresses, ",")
+	}
+	if len(m.services) > 0 {
+		slices.Sort(m.services)
+		ev["services"] = strings.Join(m.services, ",")
+	}
+	if m.instance != "" {
+		ev["instance"] = m.instance
+	}
+	for i := 0; i+1 < len(m.txt); i += 2 {
+		ev[m.txt[i]] = m.txt[i+1]
+	}
+	return ev
+}
+
+// localHost returns the host part of a name under .local ("tv.local" →
+// "tv"); false for other names and for DNS-SD names.
+func localHost(name []byte) ([]byte, bool) {
+	if !hasSuffixFold(name, ".local") || len(name) == len(".local") {
+		return nil, false
+	}
+	host := name[:len(name)-len(".local")]
+	if host[0] == '_' || bytes.Contains(host, []byte("._")) {
+		return nil, false
+	}
+	return host, true
+}
+
+func hasSuffixFold(s []byte, suffix string) bool {
+	_, ok := cutSuffix(s, suffix)
+	return ok
+}
+
+func lowerString(b []byte) string { return strings.ToLower(string(b)) }
+
+// cutServiceType returns the DNS-SD service type of a name, as a part of
+// it: "_ipp._tcp" for "_ipp._tcp.local", for the instance
+// "Printer._ipp._tcp.local" and for the subtype
+// "_universal._sub._ipp._tcp.local". Case is ignored and kept.
+func cutServiceType(name []byte) ([]byte, bool) {
+	rest, ok := cutSuffix(name, ".local")
+	if !ok {
+		return name[:0], false
+	}
+	end := len(rest)
+	if rest, ok = cutSuffix(rest, "._tcp"); !ok {
+		if rest, ok = cutSuffix(rest, "._udp"); !ok {
+			return name[:0], false
+		}
+	}
+	start := len(rest)
+	for start > 0 && rest[start-1] != '.' {
+		start--
+	}
+	svc := rest[start:]
+	if len(svc) < 2 || svc[0] != '_' || bytes.EqualFold(svc, []byte("_sub")) {
+		return name[:0], false
+	}
+	return name[start:end], true
+}
+
+// cutSuffix removes a suffix, ignoring ASCII case.
+func cutSuffix(s []byte, suffix string) ([]byte, bool) {
+	if len(s) < len(suffix) || !inspect.EqualFold(s[len(s)-len(suffix):], suffix) {
+		return s, false
+	}
+	return s[:len(s)-len(suffix)], true
+}

@@ -1,0 +1,129 @@
+package dns
+
+import (
+	"net/netip"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
+
+const maxAnswers = 8
+
+// unicastMessage pairs queries with responses. The flow's client is the
+// querying device whichever side sent the message.
+func (a *analyzer) unicastMessage(f *inspect.Flow, b []byte) {
+	h := &a.hdr
+	if h.qd == 0 {
+		return
+	}
+	name := a.name[:h.nameLen]
+	normalizeName(name)
+	key := uint64(newFNV().bytes(name).uint16(h.qtype))
+	if a.reported.has(key) {
+		return
+	}
+	if !h.response {
+		a.addPending(f, key, name, h.qtype)
+		return
+	}
+	// The response names the question again: the pending copy is no
+	// longer needed, and a response whose query was not seen (capture
+	// started late, asymmetric routing) stands on its own.
+	for i := range a.pending {
+		if a.pending[i].used && a.pending[i].key == key {
+			a.pending[i].used = false
+		}
+	}
+	rcode := ""
+	if h.rcode != 0 {
+		rcode = rcodeName(h.rcode)
+	}
+	a.reportQuery(f, key, name, h.qtype, a.answers(b), rcode)
+}
+
+func (a *analyzer) addPending(f *inspect.Flow, key uint64, name []byte, qtype uint16) {
+	free := -1
+	for i := range a.pending {
+		p := &a.pending[i]
+		if p.used && p.key == key {
+			return // a retransmit
+		}
+		if !p.used && free < 0 {
+			free = i
+		}
+	}
+	if free < 0 {
+		// Report the oldest query unanswered to make room.
+		a.flushPending(f, 0)
+		copy(a.pending[:], a.pending[1:])
+		free = len(a.pending) - 1
+	}
+	p := &a.pending[free]
+	p.used, p.key, p.qtype = true, key, qtype
+	p.nameLen = uint8(copy(p.name[:], name))
+}
+
+// flushPending reports a query that got no response.
+func (a *analyzer) flushPending(f *inspect.Flow, i int) {
+	p := &a.pending[i]
+	if !p.used {
+		return
+	}
+	p.used = false
+	if a.reported.has(p.key) {
+		return
+	}
+	a.reportQuery(f, p.key, p.name[:p.nameLen], p.qtype, "", "")
+}
+
+func (a *analyzer) reportQuery(f *inspect.Flow, key uint64, name []byte, qtype uint16, answers, rcode string) {
+	a.reported.add(key)
+	ev := &event.Event{
+		Type:     event.TypeObservation,
+		Kind:     event.KindDNSQuery,
+		Severity: event.SeverityInfo,
+		Summary:  "DNS query for " + string(name),
+		Evidence: event.Evidence{"name": string(name), "qtype": typeName(qtype)},
+	}
+	if answers != "" {
+		ev.Evidence["answers"] = answers
+	}
+	if rcode != "" {
+		ev.Evidence["rcode"] = rcode
+	}
+	f.Emit(inspect.SubjectClient, ev)
+}
+
+// answers formats the A and AAAA values of a response's answer section.
+func (a *analyzer) answers(b []byte) string {
+	var r recordReader
+	if !r.init(b, &a.hdr) {
+		return ""
+	}
+	var out []byte
+	n := 0
+	var rec record
+	for n < maxAnswers && r.next(&rec) && rec.section == 0 {
+		addr, ok := recordAddr(&rec)
+		if !ok {
+			continue
+		}
+		if n > 0 {
+			out = append(out, ',')
+		}
+		out = addr.AppendTo(out)
+		n++
+	}
+	return string(out)
+}
+
+// recordAddr is the address of an A or AAAA record.
+func recordAddr(rec *record) (netip.Addr, bool) {
+	switch {
+	case rec.typ == typeA && len(rec.rdata) == 4:
+		return netip.AddrFrom4([4]byte(rec.rdata)), true
+	case rec.typ == typeAAAA && len(rec.rdata) == 16:
+		return netip.AddrFrom16([16]byte(rec.rdata)), true
+	}
+	return netip.Addr{}, false
+}
