@@ -27,6 +27,8 @@ type Scanner struct {
 	seen seenTable
 }
 
+var _ inspect.PayloadScanner = (*Scanner)(nil)
+
 // New returns a Scanner.
 func New() *Scanner {
 	return &Scanner{find: newFinder()}

@@ -26,6 +26,11 @@ type Protocol struct {
 	scan    scanTable
 }
 
+var (
+	_ inspect.Protocol     = (*Protocol)(nil)
+	_ inspect.FlowObserver = (*Protocol)(nil)
+)
+
 // New returns the generic text protocol, which hands payload to scanner.
 // With a nil scanner it claims no flows and only observes them.
 func New(scanner inspect.PayloadScanner) *Protocol {
