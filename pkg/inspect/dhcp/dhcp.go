@@ -55,6 +55,8 @@
 package dhcp
 
 import (
+	"encoding/binary"
+
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
 )
@@ -84,7 +86,7 @@ func (*Protocol) Match(f *inspect.Flow, _ inspect.Dir, b []byte) inspect.Confide
 		return inspect.PortMatch
 	case isV4Flow(f):
 		if len(b) >= v4OffOptions && (b[0] == bootRequest || b[0] == bootReply) &&
-			[4]byte(b[v4OffCookie:v4OffOptions]) == magicCookie {
+			binary.BigEndian.Uint32(b[v4OffCookie:]) == magicCookie {
 			return inspect.ContentMatch
 		}
 		return inspect.PortMatch

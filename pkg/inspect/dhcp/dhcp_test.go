@@ -152,7 +152,7 @@ func (p v4Packet) bytes() []byte {
 	copy(b[v4OffFile:v4OffFile+v4FileLen], p.file)
 	cookie := p.cookie
 	if cookie == nil {
-		cookie = magicCookie[:]
+		cookie = binary.BigEndian.AppendUint32(nil, magicCookie)
 	}
 	copy(b[v4OffCookie:], cookie)
 	b = append(b, p.options...)

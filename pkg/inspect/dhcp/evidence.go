@@ -20,27 +20,56 @@ const (
 	maxAddresses = 4   // DNS servers
 )
 
-var v4TypeNames = [...]string{
-	1: "discover",
-	2: "offer",
-	3: "request",
-	4: "decline",
-	5: "ack",
-	6: "nak",
-	7: "release",
-	8: "inform",
-}
-
 func v4TypeName(t byte) string {
-	if int(t) < len(v4TypeNames) && v4TypeNames[t] != "" {
-		return v4TypeNames[t]
+	switch t {
+	case msgDiscover:
+		return "discover"
+	case 2:
+		return "offer"
+	case msgRequest:
+		return "request"
+	case 4:
+		return "decline"
+	case msgAck:
+		return "ack"
+	case 6:
+		return "nak"
+	case 7:
+		return "release"
+	case msgInform:
+		return "inform"
 	}
 	return "type_" + strconv.Itoa(int(t))
 }
 
 func v6TypeName(t byte) string {
-	if int(t) < len(v6TypeNames) && v6TypeNames[t] != "" {
-		return v6TypeNames[t]
+	switch t {
+	case v6Solicit:
+		return "solicit"
+	case v6Advertise:
+		return "advertise"
+	case v6Request:
+		return "request"
+	case v6Confirm:
+		return "confirm"
+	case v6Renew:
+		return "renew"
+	case v6Rebind:
+		return "rebind"
+	case v6Reply:
+		return "reply"
+	case v6Release:
+		return "release"
+	case v6Decline:
+		return "decline"
+	case v6Reconfigure:
+		return "reconfigure"
+	case v6InfoRequest:
+		return "information_request"
+	case v6RelayForw:
+		return "relay_forward"
+	case v6RelayRepl:
+		return "relay_reply"
 	}
 	return "type_" + strconv.Itoa(int(t))
 }

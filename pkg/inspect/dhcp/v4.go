@@ -19,7 +19,8 @@ const (
 	bootReply   = 2
 )
 
-var magicCookie = [4]byte{99, 130, 83, 99}
+// magicCookie opens the options of a DHCP message (RFC 2131 3): 99.130.83.99.
+const magicCookie = 0x63825363
 
 // DHCPv4 option codes read by the parser.
 const (
@@ -97,7 +98,7 @@ func parseV4(b []byte, m *v4Message) bool {
 	if b[0] != bootRequest && b[0] != bootReply {
 		return false
 	}
-	if [4]byte(b[v4OffCookie:v4OffOptions]) != magicCookie {
+	if binary.BigEndian.Uint32(b[v4OffCookie:]) != magicCookie {
 		return false
 	}
 	m.op = b[0]

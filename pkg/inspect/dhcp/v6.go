@@ -146,19 +146,3 @@ func duidMAC(duid []byte) (mac [6]byte, ok bool) {
 	}
 	return mac, false
 }
-
-var v6TypeNames = [...]string{
-	v6Solicit:     "solicit",
-	v6Advertise:   "advertise",
-	v6Request:     "request",
-	v6Confirm:     "confirm",
-	v6Renew:       "renew",
-	v6Rebind:      "rebind",
-	v6Reply:       "reply",
-	v6Release:     "release",
-	v6Decline:     "decline",
-	v6Reconfigure: "reconfigure",
-	v6InfoRequest: "information_request",
-	v6RelayForw:   "relay_forward",
-	v6RelayRepl:   "relay_reply",
-}
