@@ -12,7 +12,6 @@ const headerLen = 12
 
 // header is the fixed DNS header and the first question.
 type header struct {
-	id             uint16
 	response       bool
 	opcode         uint8
 	rcode          uint8
@@ -44,7 +43,6 @@ func parseHeader(b []byte, h *header, name *[maxName]byte) bool {
 		return false
 	}
 	flags := binary.BigEndian.Uint16(b[2:])
-	h.id = binary.BigEndian.Uint16(b)
 	h.response = flags&0x8000 != 0
 	h.opcode = uint8(flags>>11) & 0xf
 	h.rcode = uint8(flags & 0xf)
