@@ -107,6 +107,9 @@ func (inv *Inventory) touch(mac hwaddr.MAC, ip netip.Addr, ts time.Time, n int) 
 
 func (inv *Inventory) addAddr(d *Device, ip netip.Addr) {
 	ip = ip.Unmap()
+	if !ip.IsValid() || ip.IsUnspecified() || ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return // not an address of the device
+	}
 	if n := len(d.Addrs); n > 0 && d.Addrs[n-1] == ip {
 		return
 	}
@@ -121,7 +124,34 @@ func (inv *Inventory) addAddr(d *Device, ip netip.Addr) {
 		}
 		d.Addrs = append(d.Addrs, ip)
 	}
+	if k, ok := inv.byIP[ip]; ok && k != d.Key && k.MAC.IsZero() && !d.Key.MAC.IsZero() {
+		// Events arrived for the address before its MAC was known (a DHCP
+		// ACK, a capture that starts mid-flow): the MAC device takes them.
+		if old, ok := inv.devices[k]; ok {
+			inv.merge(d, old)
+		}
+	}
 	inv.byIP[ip] = d.Key
+}
+
+// merge moves what is known about the address-keyed device old into d.
+func (inv *Inventory) merge(d, old *Device) {
+	delete(inv.devices, old.Key)
+	if old.FirstSeen.Before(d.FirstSeen) {
+		d.FirstSeen = old.FirstSeen
+	}
+	if old.LastSeen.After(d.LastSeen) {
+		d.LastSeen = old.LastSeen
+	}
+	d.Packets += old.Packets
+	d.Bytes += old.Bytes
+	d.DroppedEvents += old.DroppedEvents
+	for _, ev := range old.Findings {
+		inv.file(d, ev)
+	}
+	for _, ev := range old.Observations {
+		inv.file(d, ev)
+	}
 }
 
 func (inv *Inventory) get(k Key, ts time.Time) *Device {
@@ -169,6 +199,11 @@ func (inv *Inventory) Emit(ev *event.Event) {
 	if ev.Time.After(d.LastSeen) {
 		d.LastSeen = ev.Time
 	}
+	inv.file(d, ev)
+}
+
+// file adds ev to d's findings or observations, folding repeats.
+func (inv *Inventory) file(d *Device, ev *event.Event) {
 	list := &d.Observations
 	limit := maxObservation
 	if ev.IsFinding() {
@@ -177,11 +212,10 @@ func (inv *Inventory) Emit(ev *event.Event) {
 	key := ev.DedupKey()
 	for _, old := range *list {
 		if old.DedupKey() == key {
-			if old.Count == 0 {
-				old.Count = 1
+			old.Count = max(old.Count, 1) + max(ev.Count, 1)
+			if ev.Time.After(old.LastTime) {
+				old.LastTime = ev.Time
 			}
-			old.Count++
-			old.LastTime = ev.Time
 			if ev.Severity > old.Severity {
 				old.Severity = ev.Severity
 			}
@@ -198,8 +232,15 @@ func (inv *Inventory) Emit(ev *event.Event) {
 // deviceFor finds or makes the device an event is about.
 func (inv *Inventory) deviceFor(ev *event.Event) *Device {
 	ts := ev.Time
-	if ev.Device.MAC != "" {
-		mac, err := hwaddr.Parse(ev.Device.MAC)
+	macText := ev.Device.MAC
+	if ev.Kind == event.KindDHCP && ev.Evidence["client_mac"] != "" {
+		// A DHCP client speaks before it has an address, and relayed
+		// requests carry the relay's MAC: the client hardware address in
+		// the message is the device.
+		macText = ev.Evidence["client_mac"]
+	}
+	if macText != "" {
+		mac, err := hwaddr.Parse(macText)
 		if err == nil && !mac.IsZero() {
 			ip, _ := netip.ParseAddr(ev.Device.IP)
 			d := inv.get(Key{MAC: mac}, ts)

@@ -168,9 +168,14 @@ func (e *Engine) SetSource(name string) {
 // Now is the capture time of the packet being handled.
 func (e *Engine) Now() time.Time { return e.now }
 
-// IsLocal reports whether a is inside the configured LAN prefixes.
+// IsLocal reports whether a belongs to the LAN: inside the configured
+// prefixes, or an address that never leaves the link (unspecified, as a
+// DHCP client's source; broadcast; multicast).
 func (e *Engine) IsLocal(a netip.Addr) bool {
 	a = a.Unmap()
+	if a.IsUnspecified() || a.IsMulticast() || a == limitedBroadcast {
+		return true
+	}
 	for _, p := range e.lan {
 		if p.Contains(a) {
 			return true
@@ -178,6 +183,8 @@ func (e *Engine) IsLocal(a netip.Addr) bool {
 	}
 	return false
 }
+
+var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 
 // Flows is the number of flows in the table.
 func (e *Engine) Flows() int { return e.table.len() }

@@ -256,7 +256,8 @@ func TestIsLocal(t *testing.T) {
 	for addr, want := range map[string]bool{
 		"192.168.1.10": true, "10.1.2.3": true, "172.31.0.1": true, "172.32.0.1": false,
 		"203.0.113.5": false, "fd00::1": true, "fe80::1": true, "2001:db8::1": false,
-		"::ffff:192.168.1.1": true,
+		"::ffff:192.168.1.1": true, "0.0.0.0": true, "255.255.255.255": true,
+		"224.0.0.251": true, "ff02::fb": true, "8.8.8.8": false,
 	} {
 		if got := e.IsLocal(netip.MustParseAddr(addr)); got != want {
 			t.Errorf("IsLocal(%s) = %v, want %v", addr, got, want)

@@ -69,7 +69,7 @@ type Classifier interface {
 type Credential struct {
 	Protocol      string
 	Mechanism     string
-	User          string // redacted
+	User          string // redacted; "" when the login has no user (SNMP)
 	Class         PasswordClass
 	SecretHash    string // keyed hash; "" for hashed and empty secrets
 	SecretShape   string // redacted form, e.g. "ad***"
@@ -104,8 +104,10 @@ func (f *Flow) Classify(l *Login) Credential {
 	c := Credential{
 		Protocol:  l.Protocol,
 		Mechanism: l.Mechanism,
-		User:      Redact(l.User),
 		Kind:      l.Kind,
+	}
+	if len(l.User) > 0 {
+		c.User = Redact(l.User)
 	}
 	switch {
 	case l.Kind == SecretHashed:
@@ -166,10 +168,14 @@ func (f *Flow) ReportCredential(c *Credential, outcome Outcome, subject Subject)
 	ev := &event.Event{Type: event.TypeFinding, Evidence: event.Evidence{
 		"protocol":       c.Protocol,
 		"mechanism":      c.Mechanism,
-		"user":           c.User,
 		"password_class": string(c.Class),
 		"accepted":       outcome.String(),
 	}}
+	who := ""
+	if c.User != "" {
+		ev.Evidence["user"] = c.User
+		who = "user " + c.User + ", "
+	}
 	if c.SecretHash != "" {
 		ev.Evidence["password_hash"] = c.SecretHash
 		ev.Evidence["password"] = c.SecretShape
@@ -189,15 +195,15 @@ func (f *Flow) ReportCredential(c *Credential, outcome Outcome, subject Subject)
 	case ClassDefault:
 		ev.Kind, ev.Severity = event.KindDefaultCredentials, event.SeverityHigh
 		ev.Capability, ev.Provision = event.CapNoDefaultPasswords, "5.1-1"
-		ev.Summary = fmt.Sprintf("%s %s with factory-default credentials (user %s, accepted: %s)", proto, what, c.User, outcome)
+		ev.Summary = fmt.Sprintf("%s %s with factory-default credentials (%saccepted: %s)", proto, what, who, outcome)
 	case ClassWeak:
 		ev.Kind, ev.Severity = event.KindWeakCredentials, event.SeverityMedium
 		ev.Capability, ev.Provision = event.CapNoDefaultPasswords, "5.1-2"
-		ev.Summary = fmt.Sprintf("%s %s with a weak password sent in clear (user %s, accepted: %s)", proto, what, c.User, outcome)
+		ev.Summary = fmt.Sprintf("%s %s with a weak password sent in clear (%saccepted: %s)", proto, what, who, outcome)
 	default:
 		ev.Kind, ev.Severity = event.KindPlaintextCredentials, event.SeverityMedium
 		ev.Capability, ev.Provision = event.CapSecureCommunication, "5.5-7"
-		ev.Summary = fmt.Sprintf("%s %s sent without encryption (user %s, %s, accepted: %s)", proto, what, c.User, c.Class, outcome)
+		ev.Summary = fmt.Sprintf("%s %s sent without encryption (%s%s, accepted: %s)", proto, what, who, c.Class, outcome)
 		if c.Class == ClassHashed {
 			ev.Severity = event.SeverityLow
 		}

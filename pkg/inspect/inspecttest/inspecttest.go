@@ -157,6 +157,7 @@ type Conv struct {
 	tcp            bool
 	cseq, sseq     uint32
 	now            time.Time
+	pkt            inspect.Packet // reused, so feeding allocates nothing
 }
 
 // Base time of synthetic conversations.
@@ -223,6 +224,17 @@ func (c *Conv) ClientChars(s string) *Conv {
 	return c
 }
 
+// Lose skips n bytes of the stream sent in dir, as a capture that dropped
+// a segment does: the next segment arrives after a hole.
+func (c *Conv) Lose(dir inspect.Dir, n int) *Conv {
+	if dir == inspect.ToServer {
+		c.cseq += uint32(n)
+	} else {
+		c.sseq += uint32(n)
+	}
+	return c
+}
+
 // Close ends a TCP conversation with FINs from both sides.
 func (c *Conv) Close() {
 	if !c.tcp {
@@ -234,7 +246,8 @@ func (c *Conv) Close() {
 
 func (c *Conv) send(dir inspect.Dir, data []byte, flags uint8) {
 	c.now = c.now.Add(time.Millisecond)
-	p := inspect.Packet{Timestamp: c.now, HasMAC: true, Length: 54 + len(data), Payload: data}
+	p := &c.pkt
+	*p = inspect.Packet{Timestamp: c.now, HasMAC: true, Length: 54 + len(data), Payload: data}
 	src, dst := c.client, c.server
 	smac, dmac := c.cmac, c.smac
 	seq := &c.cseq
@@ -257,7 +270,7 @@ func (c *Conv) send(dir inspect.Dir, data []byte, flags uint8) {
 	if src.Addr().Is4() {
 		p.TTL = 64
 	}
-	c.e.HandlePacket(&p)
+	c.e.HandlePacket(p)
 }
 
 // Leaks reports whether any event, as written in JSON, contains s; use it

@@ -258,7 +258,7 @@ func TestSynthetic(t *testing.T) {
 		}, 1, "no", "unique", "a***", "dev/cam-05/status", "offline"},
 		{"v5_password_without_user", func(c *inspecttest.Conv) {
 			c.ClientBytes(connect(connectOpts{level: 5, props: []byte{0}, pass: str(secret)})).ServerBytes(connack5(0))
-		}, 1, "yes", "unique", "***", "", ""},
+		}, 1, "yes", "unique", "", "", ""},
 		{"user_without_password", func(c *inspecttest.Conv) {
 			c.ClientBytes(connect(connectOpts{clientID: "x", user: str("admin")})).ServerBytes(connack(0))
 		}, 1, "yes", "empty", "a***", "", ""},
