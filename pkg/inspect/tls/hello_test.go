@@ -238,7 +238,8 @@ func FuzzReassembly(f *testing.F) {
 			}
 		}
 		col := &inspecttest.Collector{}
-		e := inspecttest.Engine(t, col, nil, New())
+		p := New()
+		e := inspecttest.Engine(t, col, nil, p)
 		c := inspecttest.NewTCP(e, "192.168.1.10:40000", "203.0.113.5:443")
 		for _, seg := range cut(stream, segmentCuts) {
 			if len(seg) > 0 {
@@ -253,6 +254,9 @@ func FuzzReassembly(f *testing.F) {
 		c.Close()
 		e.Flush()
 		checkBounded(t, col)
+		if p.bufs.lent != 0 {
+			t.Fatalf("%d reassembly buffers not returned", p.bufs.lent)
+		}
 		if bytes.Equal(clientMsg, ch) && len(col.Kind(event.KindTLSClient)) != 1 {
 			t.Fatal("the seed hello was not reported")
 		}
