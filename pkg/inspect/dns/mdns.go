@@ -177,8 +177,11 @@ func (m *mdnsEvidence) add(msg []byte, rec *record, scratch *[maxName]byte) {
 	case typeSRV:
 		m.instanceOf(rec.owner, rec.ownerFirst)
 		// priority, weight, port, then the target host
-		if n, _, _, ok := readName(msg, rec.rdOff+6, scratch); ok && len(rec.rdata) > 6 {
-			if host, ok := localHost(scratch[:n]); ok && m.fallbackHost == "" {
+		if len(rec.rdata) <= 6 || m.fallbackHost != "" {
+			return
+		}
+		if n, _, _, ok := readName(msg, rec.rdOff+6, scratch); ok {
+			if host, ok := localHost(scratch[:n]); ok {
 				m.fallbackHost = inspect.Printable(host, maxLabel)
 			}
 		}
