@@ -1,0 +1,152 @@
+package quarantine
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+// Fake is the in-memory backend for tests of consumers. It shares the
+// kernel backend's semantics (validation, protected refusal, mode switch,
+// expiry by its clock, reconcile) and prints what the kernel would hold.
+type Fake struct {
+	mu        sync.Mutex
+	cfg       Config
+	now       func() time.Time
+	layout    *layout
+	installed bool
+	st        *state
+}
+
+// NewFake returns an empty fake; like the kernel backend it installs its
+// tables on the first change. WithClock makes expiry testable.
+func NewFake(cfg Config, opts ...Option) (*Fake, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	o := buildOptions(opts)
+	return &Fake{cfg: cfg, now: o.now, layout: newLayout(cfg, false), st: newState()}, nil
+}
+
+func (f *Fake) apply(ctx context.Context, mutate func(s *state, now time.Time) error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := f.now()
+	f.st.expire(now)
+	// Work on a copy, as the kernel backend works on what it read: a
+	// refused change leaves nothing behind.
+	next := stateFrom(f.st.contents(f.cfg))
+	if err := mutate(next, now); err != nil {
+		return err
+	}
+	f.st, f.installed = next, true
+	return nil
+}
+
+// Reconcile: see NFTables.Reconcile.
+func (f *Fake) Reconcile(ctx context.Context, entries []Entry) error {
+	var skipped error
+	err := f.apply(ctx, func(s *state, now time.Time) error {
+		skipped = s.reconcile(entries, f.cfg, now)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return skipped
+}
+
+// Quarantine: see NFTables.Quarantine.
+func (f *Fake) Quarantine(ctx context.Context, e Entry) error {
+	return f.apply(ctx, func(s *state, now time.Time) error { return s.quarantine(e, f.cfg, now) })
+}
+
+// Release: see NFTables.Release.
+func (f *Fake) Release(ctx context.Context, mac hwaddr.MAC) error {
+	return f.apply(ctx, func(s *state, _ time.Time) error {
+		delete(s.entries, mac)
+		return nil
+	})
+}
+
+// SetAllowed: see NFTables.SetAllowed.
+func (f *Fake) SetAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Duration) error {
+	return f.apply(ctx, func(s *state, now time.Time) error { return s.allow(addrs, ttl, now) })
+}
+
+// SetProtected: see NFTables.SetProtected.
+func (f *Fake) SetProtected(ctx context.Context, macs []hwaddr.MAC, addrs []netip.Addr) error {
+	return f.apply(ctx, func(s *state, _ time.Time) error { return s.protect(macs, addrs) })
+}
+
+// Current: see NFTables.Current.
+func (f *Fake) Current(ctx context.Context) ([]Entry, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f.st.expire(f.now())
+	return f.st.current(), nil
+}
+
+// Uninstall: see NFTables.Uninstall.
+func (f *Fake) Uninstall(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f.st, f.installed = newState(), false
+	return nil
+}
+
+// Dump prints both tables as nft commands: tables, sets, chains and rules
+// in layout order, then every set's elements sorted, with the time left
+// by the fake's clock. Tests compare it with golden text.
+func (f *Fake) Dump() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.installed {
+		return ""
+	}
+	now := f.now()
+	f.st.expire(now)
+	c := f.st.contents(f.cfg)
+	var sb strings.Builder
+	for _, t := range []tableDef{f.layout.inet, f.layout.bridge} {
+		sb.WriteString(t.structure(f.layout.name, f.layout.tag))
+		fam := familyName(t.family)
+		for _, d := range t.sets {
+			var items []string
+			if d.interval {
+				for _, p := range f.layout.lan[d.name] {
+					items = append(items, p.String())
+				}
+			}
+			for _, e := range sortedElements(c[d.name]) {
+				item := e.key
+				if !e.expires.IsZero() {
+					item += " expires " + e.expires.Sub(now).String()
+				}
+				if e.comment != "" {
+					item += fmt.Sprintf(" comment %q", e.comment)
+				}
+				items = append(items, item)
+			}
+			if len(items) > 0 {
+				fmt.Fprintf(&sb, "add element %s %s %s { %s }\n", fam, f.layout.name, d.name, strings.Join(items, ", "))
+			}
+		}
+	}
+	return sb.String()
+}

@@ -1,0 +1,525 @@
+package quarantine
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+)
+
+// layoutVersion is bumped whenever the rules change in a way the rule texts
+// below do not show; it is part of the structure tag.
+const layoutVersion = 1
+
+// Base chain priorities. A drop in any base chain is final, so ours need not
+// run before fw4's to win; they run just before fw4's (filter 0, dstnat -100)
+// so that a quarantined device's packets cost fw4 nothing and our redirect
+// is the NAT that applies (the first NAT chain to bind a mapping wins).
+const (
+	prioFilter        = -10  // filter - 10
+	prioDstNAT        = -110 // dstnat - 10
+	prioCapture       = 10   // filter + 10: after every verdict, see only what passes
+	prioBridgeFilter  = -210 // bridge filter (-200) - 10
+	prioBridgeCapture = -190 // bridge filter + 10
+)
+
+type setDef struct {
+	name     string
+	kind     keyKind
+	timeout  bool
+	interval bool
+}
+
+type chainDef struct {
+	name  string
+	hook  *nftables.ChainHook // nil: a regular chain, reached by jump
+	prio  int32
+	typ   nftables.ChainType
+	rules []ruleDef
+}
+
+// ruleDef is one rule twice: as nft lists it and as kernel expressions. The
+// real-kernel test checks that `nft list` prints exactly text for exprs.
+type ruleDef struct {
+	text  string
+	exprs []expr.Any
+}
+
+type tableDef struct {
+	family nftables.TableFamily
+	sets   []setDef
+	chains []chainDef
+}
+
+// layout is everything static: both tables, their sets and chains, the LAN
+// interval sets' content and the tag every rule carries.
+type layout struct {
+	name         string
+	tag          string // rule comment; differs whenever the structure does
+	inet, bridge tableDef
+	lan          map[string][]netip.Prefix // interval set name → prefixes
+}
+
+func familyName(f nftables.TableFamily) string {
+	if f == nftables.TableFamilyBridge {
+		return "bridge"
+	}
+	return "inet"
+}
+
+// match is a piece of a rule: its nft text and expressions.
+type match struct {
+	text  string
+	exprs []expr.Any
+}
+
+func rule(parts ...match) ruleDef {
+	var texts []string
+	var exprs []expr.Any
+	for _, p := range parts {
+		texts = append(texts, p.text)
+		exprs = append(exprs, p.exprs...)
+	}
+	return ruleDef{text: strings.Join(texts, " "), exprs: exprs}
+}
+
+// builder makes matches for one table family; inet and bridge need
+// different dependencies in front of a header match (as nft adds them).
+type builder struct{ family nftables.TableFamily }
+
+func load(key expr.MetaKey) *expr.Meta { return &expr.Meta{Key: key, Register: 1} }
+
+func eq(data []byte) *expr.Cmp { return &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: data} }
+
+func lookup(set string, invert bool) *expr.Lookup {
+	return &expr.Lookup{SourceRegister: 1, SetName: set, Invert: invert}
+}
+
+func payload(base expr.PayloadBase, offset, n uint32) *expr.Payload {
+	return &expr.Payload{DestRegister: 1, Base: base, Offset: offset, Len: n}
+}
+
+// ether matches the source (or destination) MAC against a set. In the inet
+// family the link-layer header is only there for Ethernet devices, which
+// nft checks with meta iiftype (host byte order, as the kernel stores it).
+func (b builder) ether(dir string, set string) match {
+	var exprs []expr.Any
+	if b.family != nftables.TableFamilyBridge {
+		exprs = append(exprs, load(expr.MetaKeyIIFTYPE), eq(binary.NativeEndian.AppendUint16(nil, unix.ARPHRD_ETHER)))
+	}
+	offset := uint32(0)
+	if dir == "saddr" {
+		offset = 6
+	}
+	exprs = append(exprs, payload(expr.PayloadBaseLLHeader, offset, 6), lookup(set, false))
+	return match{text: "ether " + dir + " @" + set, exprs: exprs}
+}
+
+// addr matches the IPv4 or IPv6 source or destination against a set.
+func (b builder) addr(k keyKind, dir string, set string, invert bool) match {
+	var dep []expr.Any
+	proto := "ip"
+	offset, n := uint32(12), uint32(4)
+	if k == keyV6 {
+		proto, offset, n = "ip6", 8, 16
+	}
+	if dir == "daddr" {
+		offset += n
+	}
+	if b.family == nftables.TableFamilyBridge {
+		ethertype := uint16(unix.ETH_P_IP)
+		if k == keyV6 {
+			ethertype = unix.ETH_P_IPV6
+		}
+		dep = []expr.Any{load(expr.MetaKeyPROTOCOL), eq(binary.BigEndian.AppendUint16(nil, ethertype))}
+	} else {
+		nfproto := byte(unix.NFPROTO_IPV4)
+		if k == keyV6 {
+			nfproto = unix.NFPROTO_IPV6
+		}
+		dep = []expr.Any{load(expr.MetaKeyNFPROTO), eq([]byte{nfproto})}
+	}
+	op := " "
+	if invert {
+		op = " != "
+	}
+	exprs := append(dep, payload(expr.PayloadBaseNetworkHeader, offset, n), lookup(set, invert))
+	return match{text: proto + " " + dir + op + "@" + set, exprs: exprs}
+}
+
+// selector matches a device by a set of the given key kind: MAC as source,
+// addresses as source or destination.
+func (b builder) selector(k keyKind, dir string, set string) match {
+	if k == keyMAC {
+		return b.ether(dir, set)
+	}
+	return b.addr(k, dir, set, false)
+}
+
+func dport(proto string, port uint16) match {
+	p := byte(unix.IPPROTO_TCP)
+	if proto == "udp" {
+		p = unix.IPPROTO_UDP
+	}
+	return match{
+		text: fmt.Sprintf("%s dport %d", proto, port),
+		exprs: []expr.Any{
+			load(expr.MetaKeyL4PROTO), eq([]byte{p}),
+			payload(expr.PayloadBaseTransportHeader, 2, 2), eq(binary.BigEndian.AppendUint16(nil, port)),
+		},
+	}
+}
+
+func icmpv6Type(name string, typ byte) match {
+	return match{
+		text: "icmpv6 type " + name,
+		exprs: []expr.Any{
+			load(expr.MetaKeyL4PROTO), eq([]byte{unix.IPPROTO_ICMPV6}),
+			payload(expr.PayloadBaseTransportHeader, 0, 1), eq([]byte{typ}),
+		},
+	}
+}
+
+// established matches replies and related packets. ct state is a host
+// byte order bitmask in the kernel.
+func established() match {
+	bits := expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED
+	return match{
+		text: "ct state established,related",
+		exprs: []expr.Any{
+			&expr.Ct{Key: expr.CtKeySTATE, Register: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+				Mask: binary.NativeEndian.AppendUint32(nil, bits), Xor: make([]byte, 4)},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)},
+		},
+	}
+}
+
+// notTCPOrUDP matches any packet that is neither TCP nor UDP.
+func notTCPOrUDP() match {
+	return match{
+		text: "meta l4proto != tcp meta l4proto != udp",
+		exprs: []expr.Any{
+			load(expr.MetaKeyL4PROTO), &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+			load(expr.MetaKeyL4PROTO), &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{unix.IPPROTO_UDP}},
+		},
+	}
+}
+
+// ctBytesBelow matches packets of a connection direction ("original" or
+// "reply") while that direction has carried fewer than n bytes. The kernel
+// keeps the counter in host byte order; like nft, convert it to network
+// order so that the "less than" compares big-endian on every CPU.
+func ctBytesBelow(dir string, n uint64) match {
+	d := byte(0) // IP_CT_DIR_ORIGINAL
+	if dir == "reply" {
+		d = 1 // IP_CT_DIR_REPLY
+	}
+	return match{
+		text: fmt.Sprintf("ct direction %s ct %s bytes < %d", dir, dir, n),
+		exprs: []expr.Any{
+			&expr.Ct{Key: expr.CtKeyDIRECTION, Register: 1}, eq([]byte{d}),
+			&expr.Ct{Key: expr.CtKeyBYTES, Register: 1, Direction: uint32(d)},
+			&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 8, Size: 8},
+			&expr.Cmp{Op: expr.CmpOpLt, Register: 1, Data: binary.BigEndian.AppendUint64(nil, n)},
+		},
+	}
+}
+
+func nflog(group uint16, snaplen uint32) match {
+	return match{
+		text: fmt.Sprintf("log group %d snaplen %d", group, snaplen),
+		exprs: []expr.Any{&expr.Log{
+			Key:   1<<unix.NFTA_LOG_GROUP | 1<<unix.NFTA_LOG_SNAPLEN,
+			Group: group, Snaplen: snaplen,
+		}},
+	}
+}
+
+func redirectTo(port uint16) match {
+	return match{
+		text: fmt.Sprintf("redirect to :%d", port),
+		exprs: []expr.Any{
+			&expr.Immediate{Register: 1, Data: binary.BigEndian.AppendUint16(nil, port)},
+			&expr.Redir{RegisterProtoMin: 1, Flags: unix.NF_NAT_RANGE_PROTO_SPECIFIED},
+		},
+	}
+}
+
+func verdict(kind expr.VerdictKind) match {
+	names := map[expr.VerdictKind]string{expr.VerdictAccept: "accept", expr.VerdictDrop: "drop", expr.VerdictReturn: "return"}
+	return match{text: names[kind], exprs: []expr.Any{&expr.Verdict{Kind: kind}}}
+}
+
+func jump(chain string) match {
+	return match{text: "jump " + chain, exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: chain}}}
+}
+
+func accept() match { return verdict(expr.VerdictAccept) }
+
+func drop() match { return verdict(expr.VerdictDrop) }
+
+var addrKinds = []keyKind{keyV4, keyV6}
+
+// newLayout builds the static part from the configuration. bridgeCT says
+// whether the kernel has bridge conntrack (nf_conntrack_bridge), without
+// which the bridge table has no capture chain.
+func newLayout(cfg Config, bridgeCT bool) *layout {
+	l := &layout{name: cfg.TableName, lan: lanSets(cfg.LANPrefixes)}
+	l.inet = inetTable(cfg)
+	l.bridge = bridgeTable(cfg, bridgeCT)
+	l.tag = "iotgw " + l.fingerprint()
+	return l
+}
+
+func lanSets(prefixes []netip.Prefix) map[string][]netip.Prefix {
+	lan := map[string][]netip.Prefix{"lan_v4": nil, "lan_v6": nil}
+	for _, p := range prefixes {
+		p = p.Masked()
+		name := "lan_v6"
+		if p.Addr().Is4() {
+			name = "lan_v4"
+		}
+		lan[name] = append(lan[name], p)
+	}
+	return lan
+}
+
+func inetTable(cfg Config) tableDef {
+	b := builder{nftables.TableFamilyINet}
+	sets := dynamicSets(true)
+	sets = append(sets,
+		setDef{name: "lan_v4", kind: keyV4, interval: true},
+		setDef{name: "lan_v6", kind: keyV6, interval: true})
+
+	// Quarantined devices reach only DHCP, DNS and the notice page on the
+	// router (and, for IPv6 to work at all, neighbour discovery).
+	limited := chainDef{name: "limited", rules: []ruleDef{
+		rule(dport("udp", 67), accept()),
+		rule(dport("udp", 547), accept()),
+		rule(dport("udp", 53), accept()),
+		rule(dport("tcp", 53), accept()),
+		rule(dport("tcp", cfg.NoticePort), accept()),
+		rule(icmpv6Type("nd-router-solicit", 133), accept()),
+		rule(icmpv6Type("nd-neighbor-solicit", 135), accept()),
+		rule(icmpv6Type("nd-neighbor-advert", 136), accept()),
+		rule(drop()),
+	}}
+
+	// MAC first: a source address is easy to forge, the MAC a device sends
+	// from is what identifies it at the router's port. Protected devices
+	// are accepted before any quarantine rule of their kind.
+	input := chainDef{name: "input", hook: nftables.ChainHookInput, prio: prioFilter, typ: nftables.ChainTypeFilter}
+	input.rules = append(input.rules, rule(b.ether("saddr", "protected_mac"), accept()))
+	for _, m := range modes {
+		input.rules = append(input.rules, rule(b.ether("saddr", setName(m.setPrefix(), keyMAC)), jump("limited")))
+	}
+	for _, k := range addrKinds {
+		input.rules = append(input.rules, rule(b.addr(k, "saddr", setName("protected", k), false), accept()))
+	}
+	for _, k := range addrKinds {
+		for _, m := range modes {
+			input.rules = append(input.rules, rule(b.addr(k, "saddr", setName(m.setPrefix(), k), false), jump("limited")))
+		}
+	}
+
+	// What each mode does with forwarded traffic from (out) and to (in)
+	// the device.
+	outOf := map[Mode]match{ModeBlock: drop(), ModeUpdatesOnly: jump("updates_out"), ModeIsolate: jump("isolate_out")}
+	into := map[Mode]match{ModeBlock: drop(), ModeUpdatesOnly: jump("updates_in"), ModeIsolate: jump("isolate_in")}
+
+	forward := chainDef{name: "forward", hook: nftables.ChainHookForward, prio: prioFilter, typ: nftables.ChainTypeFilter}
+	forward.rules = append(forward.rules, rule(b.ether("saddr", "protected_mac"), accept()))
+	// Replies to a protected device (the owner opening a quarantined
+	// camera's page to fix it) pass; new connections to it from a
+	// quarantined device do not.
+	for _, k := range addrKinds {
+		forward.rules = append(forward.rules, rule(b.addr(k, "daddr", setName("protected", k), false), established(), accept()))
+	}
+	for _, m := range modes {
+		forward.rules = append(forward.rules, rule(b.ether("saddr", setName(m.setPrefix(), keyMAC)), outOf[m]))
+	}
+	for _, k := range addrKinds {
+		forward.rules = append(forward.rules, rule(b.addr(k, "saddr", setName("protected", k), false), accept()))
+	}
+	for _, k := range addrKinds {
+		for _, m := range modes {
+			forward.rules = append(forward.rules, rule(b.addr(k, "saddr", setName(m.setPrefix(), k), false), outOf[m]))
+		}
+	}
+	for _, k := range addrKinds {
+		for _, m := range modes {
+			forward.rules = append(forward.rules, rule(b.addr(k, "daddr", setName(m.setPrefix(), k), false), into[m]))
+		}
+	}
+
+	updatesOut := chainDef{name: "updates_out"}
+	updatesIn := chainDef{name: "updates_in"}
+	isolateOut := chainDef{name: "isolate_out"}
+	isolateIn := chainDef{name: "isolate_in"}
+	for _, k := range addrKinds {
+		updatesOut.rules = append(updatesOut.rules, rule(b.addr(k, "daddr", setName("allow", k), false), accept()))
+		updatesIn.rules = append(updatesIn.rules, rule(b.addr(k, "saddr", setName("allow", k), false), established(), accept()))
+		if !cfg.IsolateLAN {
+			isolateOut.rules = append(isolateOut.rules, rule(b.addr(k, "daddr", setName("lan", k), false), accept()))
+			isolateIn.rules = append(isolateIn.rules, rule(b.addr(k, "saddr", setName("lan", k), false), accept()))
+		}
+	}
+	for _, c := range []*chainDef{&updatesOut, &updatesIn, &isolateOut, &isolateIn} {
+		c.rules = append(c.rules, rule(drop()))
+	}
+
+	// Plain HTTP of block and updates-only devices goes to the notice page:
+	// redirect rewrites the destination to the address of the interface
+	// the packet came in on, i.e. the router's own LAN address. Only the
+	// first packet of a connection passes a NAT chain.
+	notice := chainDef{name: "notice", rules: []ruleDef{rule(dport("tcp", 80), redirectTo(cfg.NoticePort))}}
+	pre := chainDef{name: "prerouting", hook: nftables.ChainHookPrerouting, prio: prioDstNAT, typ: nftables.ChainTypeNAT}
+	pre.rules = append(pre.rules, rule(b.ether("saddr", "protected_mac"), accept()))
+	for _, k := range addrKinds {
+		pre.rules = append(pre.rules, rule(b.ether("saddr", "updates_mac"), b.addr(k, "daddr", setName("allow", k), false), accept()))
+	}
+	for _, m := range []Mode{ModeBlock, ModeUpdatesOnly} {
+		pre.rules = append(pre.rules, rule(b.ether("saddr", setName(m.setPrefix(), keyMAC)), jump("notice")))
+	}
+	for _, k := range addrKinds {
+		pre.rules = append(pre.rules, rule(b.addr(k, "saddr", setName("protected", k), false), accept()))
+	}
+	for _, k := range addrKinds {
+		pre.rules = append(pre.rules, rule(b.addr(k, "saddr", setName("updates", k), false), b.addr(k, "daddr", setName("allow", k), false), accept()))
+		for _, m := range []Mode{ModeBlock, ModeUpdatesOnly} {
+			pre.rules = append(pre.rules, rule(b.addr(k, "saddr", setName(m.setPrefix(), k), false), jump("notice")))
+		}
+	}
+
+	chains := []chainDef{input, forward, pre, limited, updatesOut, updatesIn, isolateOut, isolateIn, notice}
+	if cfg.Capture.Enabled {
+		chains = append(chains, captureChain(prioCapture, cfg.Capture))
+	}
+	return tableDef{family: nftables.TableFamilyINet, sets: sets, chains: chains}
+}
+
+// captureChain copies the first bytes of each direction of every TCP and
+// UDP connection to NFLOG. Needs conntrack accounting (nf_conntrack_acct).
+func captureChain(prio int32, c CaptureConfig) chainDef {
+	return chainDef{
+		name: "capture", hook: nftables.ChainHookForward, prio: prio, typ: nftables.ChainTypeFilter,
+		rules: []ruleDef{
+			rule(notTCPOrUDP(), verdict(expr.VerdictReturn)),
+			rule(ctBytesBelow("original", c.Bytes), nflog(c.Group, c.Snaplen)),
+			rule(ctBytesBelow("reply", c.Bytes), nflog(c.Group, c.Snaplen)),
+		},
+	}
+}
+
+// bridgeTable cuts LAN-to-LAN traffic, which a bridge forwards between its
+// ports without ever passing the inet hooks.
+func bridgeTable(cfg Config, bridgeCT bool) tableDef {
+	b := builder{nftables.TableFamilyBridge}
+	cut := []Mode{ModeBlock, ModeUpdatesOnly}
+	if cfg.IsolateLAN {
+		cut = append(cut, ModeIsolate)
+	}
+	forward := chainDef{name: "forward", hook: nftables.ChainHookForward, prio: prioBridgeFilter, typ: nftables.ChainTypeFilter}
+	// Without bridge conntrack a reply cannot be told from a new frame, so
+	// frames to a protected MAC pass both ways: the owner can manage a
+	// quarantined device on the same LAN.
+	forward.rules = append(forward.rules,
+		rule(b.ether("saddr", "protected_mac"), accept()),
+		rule(b.ether("daddr", "protected_mac"), accept()))
+	for _, m := range cut {
+		for _, dir := range []string{"saddr", "daddr"} {
+			forward.rules = append(forward.rules, rule(b.ether(dir, setName(m.setPrefix(), keyMAC)), drop()))
+		}
+	}
+	for _, k := range addrKinds {
+		for _, dir := range []string{"saddr", "daddr"} {
+			forward.rules = append(forward.rules, rule(b.addr(k, dir, setName("protected", k), false), accept()))
+		}
+	}
+	for _, k := range addrKinds {
+		for _, m := range cut {
+			for _, dir := range []string{"saddr", "daddr"} {
+				forward.rules = append(forward.rules, rule(b.addr(k, dir, setName(m.setPrefix(), k), false), drop()))
+			}
+		}
+	}
+	chains := []chainDef{forward}
+	if cfg.Capture.Enabled && bridgeCT {
+		chains = append(chains, captureChain(prioBridgeCapture, cfg.Capture))
+	}
+	return tableDef{family: nftables.TableFamilyBridge, sets: dynamicSets(false), chains: chains}
+}
+
+// fingerprint hashes everything static, so that any change of rules, sets
+// or LAN prefixes shows as a different tag.
+func (l *layout) fingerprint() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "v%d\n", layoutVersion)
+	for _, t := range []tableDef{l.inet, l.bridge} {
+		fmt.Fprintf(h, "%s\n", t.structure(l.name, ""))
+	}
+	for _, name := range []string{"lan_v4", "lan_v6"} {
+		fmt.Fprintf(h, "%s %v\n", name, l.lan[name])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:8]
+}
+
+// structure prints the table's sets, chains and rules as nft commands; tag,
+// if set, is appended to every rule as its comment.
+func (t tableDef) structure(name, tag string) string {
+	var sb strings.Builder
+	fam := familyName(t.family)
+	fmt.Fprintf(&sb, "add table %s %s\n", fam, name)
+	for _, s := range t.sets {
+		flags := "timeout"
+		if s.interval {
+			flags = "interval"
+		}
+		if !s.timeout && !s.interval {
+			fmt.Fprintf(&sb, "add set %s %s %s { type %s; }\n", fam, name, s.name, s.kind.datatype().Name)
+			continue
+		}
+		fmt.Fprintf(&sb, "add set %s %s %s { type %s; flags %s; }\n", fam, name, s.name, s.kind.datatype().Name, flags)
+	}
+	for _, c := range t.chains {
+		if c.hook == nil {
+			fmt.Fprintf(&sb, "add chain %s %s %s\n", fam, name, c.name)
+			continue
+		}
+		fmt.Fprintf(&sb, "add chain %s %s %s { type %s hook %s priority %d; policy accept; }\n",
+			fam, name, c.name, c.typ, hookName(*c.hook), c.prio)
+	}
+	for _, c := range t.chains {
+		for _, r := range c.rules {
+			comment := ""
+			if tag != "" {
+				comment = fmt.Sprintf(" comment %q", tag)
+			}
+			fmt.Fprintf(&sb, "add rule %s %s %s %s%s\n", fam, name, c.name, r.text, comment)
+		}
+	}
+	return sb.String()
+}
+
+func hookName(h nftables.ChainHook) string {
+	switch h {
+	case *nftables.ChainHookPrerouting:
+		return "prerouting"
+	case *nftables.ChainHookInput:
+		return "input"
+	case *nftables.ChainHookForward:
+		return "forward"
+	case *nftables.ChainHookOutput:
+		return "output"
+	case *nftables.ChainHookPostrouting:
+		return "postrouting"
+	}
+	return fmt.Sprintf("hook%d", h)
+}

@@ -1,0 +1,556 @@
+package quarantine
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/userdata"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+// NFTables enforces quarantine in the kernel. Its methods are safe for
+// concurrent use; each change is one netlink batch, applied all or nothing.
+// The kernel holds the state: a crash of the daemon leaves every element
+// (and its timeout) in place, and nothing else.
+//
+// google/nftables takes no context; ctx is checked before reading and
+// before the batch is sent.
+type NFTables struct {
+	mu   sync.Mutex
+	cfg  Config
+	opts options
+	// layout is built on first use, after probing for bridge conntrack.
+	layout *layout
+}
+
+// NewNFTables returns the kernel backend. Nothing is sent to the kernel
+// until the first call; call Reconcile at start-up.
+func NewNFTables(cfg Config, opts ...Option) (*NFTables, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &NFTables{cfg: cfg, opts: buildOptions(opts)}, nil
+}
+
+// conn opens a netlink socket (in the configured namespace) and an
+// nftables connection that talks through it via the ct-direction proxy.
+// The returned function closes the socket.
+func (n *NFTables) conn() (*nftables.Conn, func() error, error) {
+	cfg := &netlink.Config{}
+	if n.opts.netns {
+		cfg.NetNS = n.opts.netnsFd
+	}
+	sock, err := netlink.Dial(unix.NETLINK_NETFILTER, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("quarantine: open netfilter netlink socket: %w", err)
+	}
+	c, err := nftables.New(nftables.WithTestDial(proxy(sock)))
+	if err != nil {
+		sock.Close()
+		return nil, nil, fmt.Errorf("quarantine: open nftables: %w", err)
+	}
+	return c, sock.Close, nil
+}
+
+// BridgeConntrack reports whether the bridge table carries the capture
+// chain, i.e. whether the kernel has bridge conntrack. It is known after the
+// first call that touched the kernel.
+func (n *NFTables) BridgeConntrack() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.layout != nil && len(n.layout.bridge.chains) > 1
+}
+
+func (n *NFTables) getLayout(c *nftables.Conn) *layout {
+	if n.layout == nil {
+		bridgeCT := n.cfg.Capture.Enabled && probeBridgeConntrack(c, n.cfg)
+		n.layout = newLayout(n.cfg, bridgeCT)
+	}
+	return n.layout
+}
+
+// probeBridgeConntrack asks the kernel to accept a capture rule in a bridge
+// table that the same batch deletes again: it fails (EPROTO) if there is no
+// nf_conntrack_bridge. Nothing stays behind either way; CreateTable fails
+// rather than touch a table of that name that someone else owns.
+func probeBridgeConntrack(c *nftables.Conn, cfg Config) bool {
+	t := c.CreateTable(&nftables.Table{Family: nftables.TableFamilyBridge, Name: cfg.TableName + "_probe"})
+	ch := c.AddChain(&nftables.Chain{Name: "probe", Table: t})
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: captureChain(0, cfg.Capture).rules[1].exprs})
+	c.DelTable(t)
+	return c.Flush() == nil
+}
+
+// kernelView is what one read of our tables found.
+type kernelView struct {
+	exists       map[nftables.TableFamily]bool
+	structureOK  bool
+	inet, bridge contents
+}
+
+func (n *NFTables) table(f nftables.TableFamily) *nftables.Table {
+	return &nftables.Table{Family: f, Name: n.cfg.TableName}
+}
+
+// read looks at both tables: do they exist, do they have exactly the
+// layout's structure, and what elements do their sets hold.
+func (n *NFTables) read(c *nftables.Conn, l *layout, now time.Time) (*kernelView, error) {
+	v := &kernelView{exists: map[nftables.TableFamily]bool{}, structureOK: true}
+	for _, def := range []tableDef{l.inet, l.bridge} {
+		tables, err := c.ListTablesOfFamily(def.family)
+		if err != nil {
+			return nil, fmt.Errorf("quarantine: list %s tables: %w", familyName(def.family), err)
+		}
+		for _, t := range tables {
+			if t.Name == n.cfg.TableName {
+				v.exists[def.family] = true
+			}
+		}
+		if !v.exists[def.family] {
+			v.structureOK = false
+			continue
+		}
+		t := n.table(def.family)
+		sets, err := c.GetSets(t)
+		if err != nil {
+			return nil, fmt.Errorf("quarantine: list sets of %s %s: %w", familyName(def.family), t.Name, err)
+		}
+		ok, err := matchesStructure(c, t, def, sets, l.tag)
+		if err != nil {
+			return nil, err
+		}
+		v.structureOK = v.structureOK && ok
+		got, err := readContents(c, sets, dynamicSets(def.family == nftables.TableFamilyINet), now)
+		if err != nil {
+			return nil, err
+		}
+		if def.family == nftables.TableFamilyINet {
+			v.inet = got
+		} else {
+			v.bridge = got
+		}
+	}
+	return v, nil
+}
+
+// matchesStructure compares a table's sets, chains and rules with the
+// layout. Rules are compared by their tag, which changes with any change
+// of the layout; a rule added or removed by hand changes the count.
+func matchesStructure(c *nftables.Conn, t *nftables.Table, def tableDef, sets []*nftables.Set, tag string) (bool, error) {
+	byName := map[string]*nftables.Set{}
+	for _, s := range sets {
+		byName[s.Name] = s
+	}
+	for _, d := range def.sets {
+		s, ok := byName[d.name]
+		want := d.kind.datatype()
+		if !ok || s.KeyType.GetNFTMagic() != want.GetNFTMagic() || s.HasTimeout != d.timeout || s.Interval != d.interval {
+			return false, nil
+		}
+	}
+	chains, err := c.ListChainsOfTableFamily(t.Family)
+	if err != nil {
+		return false, fmt.Errorf("quarantine: list chains: %w", err)
+	}
+	have := map[string]*nftables.Chain{}
+	for _, ch := range chains {
+		if ch.Table != nil && ch.Table.Name == t.Name {
+			have[ch.Name] = ch
+		}
+	}
+	if len(have) != len(def.chains) {
+		return false, nil
+	}
+	for _, d := range def.chains {
+		ch, ok := have[d.name]
+		if !ok || (d.hook == nil) != (ch.Hooknum == nil) {
+			return false, nil
+		}
+		if d.hook != nil && (*ch.Hooknum != *d.hook || int32(*ch.Priority) != d.prio || ch.Type != d.typ) {
+			return false, nil
+		}
+		rules, err := c.GetRules(t, ch)
+		if err != nil {
+			return false, fmt.Errorf("quarantine: list rules of %s: %w", d.name, err)
+		}
+		if len(rules) != len(d.rules) {
+			return false, nil
+		}
+		for _, r := range rules {
+			if got, _ := userdata.GetString(r.UserData, userdata.TypeComment); got != tag {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
+// readContents reads the elements of those wanted sets that exist. An
+// element whose key does not fit the set's kind (a set of an older layout)
+// is left out.
+func readContents(c *nftables.Conn, sets []*nftables.Set, wanted []setDef, now time.Time) (contents, error) {
+	byName := map[string]*nftables.Set{}
+	for _, s := range sets {
+		byName[s.Name] = s
+	}
+	out := contents{}
+	for _, d := range wanted {
+		out[d.name] = map[string]element{}
+		s, ok := byName[d.name]
+		if !ok {
+			continue
+		}
+		elems, err := c.GetSetElements(s)
+		if err != nil {
+			return nil, fmt.Errorf("quarantine: read set %s: %w", d.name, err)
+		}
+		for _, e := range elems {
+			key, ok := d.kind.keyText(e.Key)
+			if !ok {
+				continue
+			}
+			el := element{key: key, comment: e.Comment}
+			if e.Timeout != 0 || e.Expires != 0 {
+				el.expires = now.Add(e.Expires)
+			}
+			out.add(d.name, el)
+		}
+	}
+	return out, nil
+}
+
+// apply runs one change: read the kernel, let mutate edit the state read
+// from it, and send one batch that makes the kernel match. If our tables
+// are missing or differ from the layout, the batch deletes and recreates
+// them with all elements: atomic, so no packet ever sees them half built.
+func (n *NFTables) apply(ctx context.Context, mutate func(s *state, now time.Time) error) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c, closeConn, err := n.conn()
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	l := n.getLayout(c)
+	now := n.opts.now()
+	v, err := n.read(c, l, now)
+	if err != nil {
+		return err
+	}
+	st := stateFrom(v.inet)
+	st.expire(now)
+	if err := mutate(st, now); err != nil {
+		return err
+	}
+	want := st.contents(n.cfg)
+	if v.structureOK {
+		err = n.queueDiff(c, v, want, now)
+	} else {
+		err = n.queueRebuild(c, l, v, want, now)
+	}
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("quarantine: apply batch: %w", err)
+	}
+	return nil
+}
+
+func (n *NFTables) queueDiff(c *nftables.Conn, v *kernelView, want contents, now time.Time) error {
+	for _, t := range []struct {
+		family nftables.TableFamily
+		have   contents
+	}{{nftables.TableFamilyINet, v.inet}, {nftables.TableFamilyBridge, v.bridge}} {
+		defs := dynamicSets(t.family == nftables.TableFamilyINet)
+		kinds := map[string]setDef{}
+		for _, d := range defs {
+			kinds[d.name] = d
+		}
+		for _, ch := range diff(t.have, want, defs) {
+			d := kinds[ch.set]
+			s := &nftables.Set{Table: n.table(t.family), Name: d.name, HasTimeout: d.timeout}
+			if len(ch.del) > 0 {
+				els, err := kernelElements(d.kind, ch.del, time.Time{})
+				if err != nil {
+					return err
+				}
+				if err := c.SetDeleteElements(s, els); err != nil {
+					return fmt.Errorf("quarantine: delete from %s: %w", d.name, err)
+				}
+			}
+			if len(ch.add) > 0 {
+				els, err := kernelElements(d.kind, ch.add, now)
+				if err != nil {
+					return err
+				}
+				if err := c.SetAddElements(s, els); err != nil {
+					return fmt.Errorf("quarantine: add to %s: %w", d.name, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (n *NFTables) queueRebuild(c *nftables.Conn, l *layout, v *kernelView, want contents, now time.Time) error {
+	for _, def := range []tableDef{l.inet, l.bridge} {
+		if v.exists[def.family] {
+			c.DelTable(n.table(def.family))
+		}
+		t := c.AddTable(n.table(def.family))
+		for _, d := range def.sets {
+			s := &nftables.Set{
+				Table: t, Name: d.name, KeyType: d.kind.datatype(),
+				HasTimeout: d.timeout, Interval: d.interval, KeyByteOrder: binaryutil.BigEndian,
+			}
+			var els []nftables.SetElement
+			var err error
+			if d.interval {
+				els = intervalElements(d.kind, l.lan[d.name])
+			} else {
+				els, err = kernelElements(d.kind, sortedElements(want[d.name]), now)
+			}
+			if err != nil {
+				return err
+			}
+			if err := c.AddSet(s, els); err != nil {
+				return fmt.Errorf("quarantine: add set %s: %w", d.name, err)
+			}
+		}
+		chains := map[string]*nftables.Chain{}
+		for _, d := range def.chains {
+			ch := &nftables.Chain{Name: d.name, Table: t}
+			if d.hook != nil {
+				prio := nftables.ChainPriority(d.prio)
+				policy := nftables.ChainPolicyAccept
+				ch.Hooknum, ch.Priority, ch.Type, ch.Policy = d.hook, &prio, d.typ, &policy
+			}
+			chains[d.name] = c.AddChain(ch)
+		}
+		tag := userdata.AppendString(nil, userdata.TypeComment, l.tag)
+		for _, d := range def.chains {
+			for _, r := range d.rules {
+				c.AddRule(&nftables.Rule{Table: t, Chain: chains[d.name], Exprs: r.exprs, UserData: tag})
+			}
+		}
+	}
+	return nil
+}
+
+func sortedElements(m map[string]element) []element {
+	out := make([]element, 0, len(m))
+	for _, e := range m {
+		out = append(out, e)
+	}
+	sortElements(out)
+	return out
+}
+
+// kernelElements encodes elements; with a zero now, timeouts are left out
+// (deletions only need the key). Elements that expired meanwhile are
+// skipped.
+func kernelElements(k keyKind, els []element, now time.Time) ([]nftables.SetElement, error) {
+	out := make([]nftables.SetElement, 0, len(els))
+	for _, e := range els {
+		key, err := k.keyBytes(e.key)
+		if err != nil {
+			return nil, fmt.Errorf("quarantine: element %q: %w", e.key, err)
+		}
+		se := nftables.SetElement{Key: key, Comment: e.comment}
+		if !now.IsZero() {
+			timeout, live := timeoutFor(e.expires, now)
+			if !live {
+				continue
+			}
+			se.Timeout = timeout
+		}
+		out = append(out, se)
+	}
+	return out, nil
+}
+
+// intervalElements encodes prefixes for an interval set the way nft does:
+// each merged range [first, last] as a start element and an end element
+// one past last (flagged interval end), after a leading end element at the
+// zero address.
+func intervalElements(k keyKind, prefixes []netip.Prefix) []nftables.SetElement {
+	type span struct{ first, last netip.Addr }
+	var spans []span
+	for _, p := range prefixes {
+		spans = append(spans, span{p.Masked().Addr(), lastAddr(p)})
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].first.Less(spans[j].first) })
+	var merged []span
+	for _, s := range spans {
+		if n := len(merged); n > 0 {
+			cur := &merged[n-1]
+			if next := cur.last.Next(); !next.IsValid() || !next.Less(s.first) {
+				if cur.last.Less(s.last) {
+					cur.last = s.last
+				}
+				continue
+			}
+		}
+		merged = append(merged, s)
+	}
+	zero := netip.IPv4Unspecified()
+	if k == keyV6 {
+		zero = netip.IPv6Unspecified()
+	}
+	var out []nftables.SetElement
+	if len(merged) > 0 && merged[0].first != zero {
+		out = append(out, nftables.SetElement{Key: zero.AsSlice(), IntervalEnd: true})
+	}
+	for _, s := range merged {
+		out = append(out, nftables.SetElement{Key: s.first.AsSlice()})
+		if end := s.last.Next(); end.IsValid() {
+			out = append(out, nftables.SetElement{Key: end.AsSlice(), IntervalEnd: true})
+		}
+	}
+	return out
+}
+
+// lastAddr is the highest address in p.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// Reconcile makes the kernel hold exactly entries (besides the protected
+// and allow sets, which it keeps). Run it at start-up: it (re)builds our
+// tables if they are missing or of another layout, in the same batch as
+// their elements, and otherwise only adds and deletes elements; a second
+// run changes nothing. Entries that are invalid or protected are skipped
+// and named in the returned error (errors.Is ErrProtected / ErrInvalid);
+// everything else is applied all the same.
+func (n *NFTables) Reconcile(ctx context.Context, entries []Entry) error {
+	var skipped error
+	err := n.apply(ctx, func(s *state, now time.Time) error {
+		skipped = s.reconcile(entries, n.cfg, now)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return skipped
+}
+
+// Quarantine adds or replaces one device's entry (a mode switch is one
+// batch). It refuses protected devices with ErrProtected.
+func (n *NFTables) Quarantine(ctx context.Context, e Entry) error {
+	return n.apply(ctx, func(s *state, now time.Time) error { return s.quarantine(e, n.cfg, now) })
+}
+
+// Release lifts a device's quarantine; releasing a device that is not
+// quarantined is no error.
+func (n *NFTables) Release(ctx context.Context, mac hwaddr.MAC) error {
+	return n.apply(ctx, func(s *state, _ time.Time) error {
+		delete(s.entries, mac)
+		return nil
+	})
+}
+
+// SetAllowed lets updates-only devices reach addrs for ttl (refreshing,
+// never shortening, an earlier expiry).
+func (n *NFTables) SetAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Duration) error {
+	return n.apply(ctx, func(s *state, now time.Time) error { return s.allow(addrs, ttl, now) })
+}
+
+// SetProtected replaces the protected MACs and addresses (the router's own
+// are always added). Protection wins: a quarantined device that becomes
+// protected is released.
+func (n *NFTables) SetProtected(ctx context.Context, macs []hwaddr.MAC, addrs []netip.Addr) error {
+	return n.apply(ctx, func(s *state, _ time.Time) error { return s.protect(macs, addrs) })
+}
+
+// Current reads the quarantine entries back from the kernel's sets, with
+// the expiry their remaining timeouts give. No tables: no entries.
+func (n *NFTables) Current(ctx context.Context) ([]Entry, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c, closeConn, err := n.conn()
+	if err != nil {
+		return nil, err
+	}
+	defer closeConn()
+	t := n.table(nftables.TableFamilyINet)
+	tables, err := c.ListTablesOfFamily(t.Family)
+	if err != nil {
+		return nil, fmt.Errorf("quarantine: list tables: %w", err)
+	}
+	if !hasTable(tables, t.Name) {
+		return nil, nil
+	}
+	sets, err := c.GetSets(t)
+	if err != nil {
+		return nil, fmt.Errorf("quarantine: list sets: %w", err)
+	}
+	now := n.opts.now()
+	got, err := readContents(c, sets, dynamicSets(true), now)
+	if err != nil {
+		return nil, err
+	}
+	st := stateFrom(got)
+	st.expire(now)
+	return st.current(), nil
+}
+
+// Uninstall deletes our two tables, and nothing else, in one batch.
+func (n *NFTables) Uninstall(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c, closeConn, err := n.conn()
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	for _, f := range []nftables.TableFamily{nftables.TableFamilyINet, nftables.TableFamilyBridge} {
+		tables, err := c.ListTablesOfFamily(f)
+		if err != nil {
+			return fmt.Errorf("quarantine: list %s tables: %w", familyName(f), err)
+		}
+		if hasTable(tables, n.cfg.TableName) {
+			c.DelTable(n.table(f))
+		}
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("quarantine: delete tables: %w", err)
+	}
+	return nil
+}
+
+func hasTable(tables []*nftables.Table, name string) bool {
+	for _, t := range tables {
+		if t.Name == name {
+			return true
+		}
+	}
+	return false
+}

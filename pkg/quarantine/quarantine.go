@@ -1,0 +1,365 @@
+// Package quarantine enforces quarantine verdicts with nftables. It owns two
+// tables of its own ("inet iotgw" and "bridge iotgw") whose chains and rules
+// are static; which devices are quarantined, which update hosts they may
+// reach and which devices are protected lives only in set elements. Every
+// change is one atomic netlink batch. The policy decides, this package only
+// enforces; it never touches any other table and never flushes the ruleset.
+//
+// Two implementations share one method set: NFTables (the kernel, through
+// github.com/google/nftables) and Fake (in memory, for tests of consumers).
+package quarantine
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+// Mode says how hard a device is cut off.
+type Mode string
+
+// The quarantine modes.
+const (
+	// ModeBlock: DHCP, DNS to the router and the notice page only; plain
+	// HTTP anywhere is redirected to the notice page; LAN peers are cut.
+	ModeBlock Mode = "block"
+	// ModeIsolate: no internet; LAN allowed unless Config.IsolateLAN.
+	ModeIsolate Mode = "isolate"
+	// ModeUpdatesOnly: like block, but the hosts in the allow sets (firmware
+	// update servers) stay reachable and are not redirected.
+	ModeUpdatesOnly Mode = "updates-only"
+)
+
+var modes = [...]Mode{ModeBlock, ModeIsolate, ModeUpdatesOnly}
+
+// setPrefix names the sets of a mode: block_mac, isolate_v4, updates_v6 …
+func (m Mode) setPrefix() string {
+	switch m {
+	case ModeBlock:
+		return "block"
+	case ModeIsolate:
+		return "isolate"
+	case ModeUpdatesOnly:
+		return "updates"
+	}
+	return ""
+}
+
+// ParseMode reads a mode name as written in Mode's constants.
+func ParseMode(s string) (Mode, error) {
+	for _, m := range modes {
+		if string(m) == s {
+			return m, nil
+		}
+	}
+	return "", fmt.Errorf("quarantine: unknown mode %q (want block, isolate or updates-only)", s)
+}
+
+// Entry is one quarantined device.
+type Entry struct {
+	MAC   hwaddr.MAC
+	Addrs []netip.Addr // IPv4 and IPv6 addresses the device uses now
+	Mode  Mode
+	// Expires is when the kernel lifts the quarantine by itself (set element
+	// timeout). Zero: until released.
+	Expires time.Time
+}
+
+// Errors a caller can test with errors.Is.
+var (
+	// ErrProtected: the entry names a protected MAC or address (the router,
+	// the owner's management device, a trusted device). The lockout guard.
+	ErrProtected = errors.New("quarantine: device is protected")
+	// ErrInvalid: the entry or argument cannot be enforced as given.
+	ErrInvalid = errors.New("quarantine: invalid")
+)
+
+// CaptureConfig sets up the byte-budget capture fast path: the first Bytes
+// bytes of each direction of every TCP and UDP connection are copied to
+// NFLOG group Group, at most Snaplen bytes per packet.
+type CaptureConfig struct {
+	Enabled bool
+	Group   uint16
+	Snaplen uint32
+	Bytes   uint64
+}
+
+// Config is what the rules are built from. A change of any field rebuilds
+// the tables on the next Reconcile (atomically, keeping all elements).
+type Config struct {
+	// RouterAddrs are the router's own addresses; they are always protected.
+	RouterAddrs []netip.Addr
+	// LANPrefixes are the networks "isolate" still lets a device reach.
+	LANPrefixes []netip.Prefix
+	// NoticePort is the router's TCP port of the notice page.
+	NoticePort uint16
+	// IsolateLAN makes "isolate" cut LAN peers too, like "block".
+	IsolateLAN bool
+	Capture    CaptureConfig
+	// TableName names both tables; default "iotgw".
+	TableName string
+}
+
+// DefaultTableName is the name of iotgw's tables unless Config says otherwise.
+const DefaultTableName = "iotgw"
+
+func (c Config) withDefaults() (Config, error) {
+	if c.TableName == "" {
+		c.TableName = DefaultTableName
+	}
+	if c.NoticePort == 0 {
+		return c, fmt.Errorf("%w config: notice port is 0", ErrInvalid)
+	}
+	if c.Capture.Enabled && (c.Capture.Bytes == 0 || c.Capture.Snaplen == 0) {
+		return c, fmt.Errorf("%w config: capture needs a byte budget and a snap length", ErrInvalid)
+	}
+	routers := make([]netip.Addr, 0, len(c.RouterAddrs))
+	for _, a := range c.RouterAddrs {
+		if !a.IsValid() {
+			return c, fmt.Errorf("%w config: invalid router address", ErrInvalid)
+		}
+		routers = append(routers, a.Unmap().WithZone(""))
+	}
+	c.RouterAddrs = routers
+	return c, nil
+}
+
+// Option tunes a backend.
+type Option func(*options)
+
+type options struct {
+	netns   bool
+	netnsFd int
+	now     func() time.Time
+}
+
+// WithNetNSFd makes the NFTables backend work in the network namespace the
+// file descriptor refers to, instead of the caller's.
+func WithNetNSFd(fd int) Option { return func(o *options) { o.netns, o.netnsFd = true, fd } }
+
+// WithClock replaces time.Now, for tests of expiry.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+func buildOptions(opts []Option) options {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// state is the content of iotgw's sets, as one model both backends share:
+// the fake keeps it, the kernel backend reads it from and writes it to the
+// set elements.
+type state struct {
+	entries        map[hwaddr.MAC]Entry
+	protectedMACs  map[hwaddr.MAC]bool
+	protectedAddrs map[netip.Addr]bool
+	// allowed maps update-host addresses to their expiry (zero: none).
+	allowed map[netip.Addr]time.Time
+}
+
+func newState() *state {
+	return &state{
+		entries:        map[hwaddr.MAC]Entry{},
+		protectedMACs:  map[hwaddr.MAC]bool{},
+		protectedAddrs: map[netip.Addr]bool{},
+		allowed:        map[netip.Addr]time.Time{},
+	}
+}
+
+// expire drops what the kernel would have timed out by now.
+func (s *state) expire(now time.Time) {
+	for mac, e := range s.entries {
+		if !e.Expires.IsZero() && !e.Expires.After(now) {
+			delete(s.entries, mac)
+		}
+	}
+	for a, exp := range s.allowed {
+		if !exp.IsZero() && !exp.After(now) {
+			delete(s.allowed, a)
+		}
+	}
+}
+
+// current lists the entries sorted by MAC, addresses sorted.
+func (s *state) current() []Entry {
+	out := make([]Entry, 0, len(s.entries))
+	for _, e := range s.entries {
+		e.Addrs = append([]netip.Addr(nil), e.Addrs...)
+		sortAddrs(e.Addrs)
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return macLess(out[i].MAC, out[j].MAC) })
+	return out
+}
+
+func macLess(a, b hwaddr.MAC) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
+func sortAddrs(as []netip.Addr) {
+	sort.Slice(as, func(i, j int) bool { return as[i].Less(as[j]) })
+}
+
+// isProtected reports whether e names a protected MAC or address; routers
+// are the addresses of the router itself.
+func (s *state) isProtected(e Entry, routers []netip.Addr) error {
+	if s.protectedMACs[e.MAC] {
+		return fmt.Errorf("%w: %s is a protected MAC", ErrProtected, e.MAC)
+	}
+	for _, a := range e.Addrs {
+		if s.protectedAddrs[a] || containsAddr(routers, a) {
+			return fmt.Errorf("%w: %s (of %s) is a protected address", ErrProtected, a, e.MAC)
+		}
+	}
+	return nil
+}
+
+func containsAddr(as []netip.Addr, a netip.Addr) bool {
+	for _, b := range as {
+		if a == b {
+			return true
+		}
+	}
+	return false
+}
+
+// normalizeEntry checks e and returns it with unmapped, de-duplicated,
+// sorted addresses.
+func normalizeEntry(e Entry, now time.Time) (Entry, error) {
+	if e.MAC.IsZero() || e.MAC.IsMulticast() {
+		return e, fmt.Errorf("%w entry: MAC %s is not a unicast device address", ErrInvalid, e.MAC)
+	}
+	if e.Mode.setPrefix() == "" {
+		return e, fmt.Errorf("%w entry %s: unknown mode %q", ErrInvalid, e.MAC, e.Mode)
+	}
+	if !e.Expires.IsZero() && !e.Expires.After(now) {
+		return e, fmt.Errorf("%w entry %s: already expired at %s", ErrInvalid, e.MAC, e.Expires.Format(time.RFC3339))
+	}
+	addrs := make([]netip.Addr, 0, len(e.Addrs))
+	for _, a := range e.Addrs {
+		a = a.Unmap().WithZone("")
+		if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() {
+			return e, fmt.Errorf("%w entry %s: address %s cannot be a device's", ErrInvalid, e.MAC, a)
+		}
+		if !containsAddr(addrs, a) {
+			addrs = append(addrs, a)
+		}
+	}
+	sortAddrs(addrs)
+	e.Addrs = addrs
+	return e, nil
+}
+
+// put records e, taking its addresses away from any other entry (an address
+// belongs to one device at a time; DHCP may have moved it).
+func (s *state) put(e Entry) {
+	delete(s.entries, e.MAC)
+	for mac, other := range s.entries {
+		kept := other.Addrs[:0:0]
+		for _, a := range other.Addrs {
+			if !containsAddr(e.Addrs, a) {
+				kept = append(kept, a)
+			}
+		}
+		other.Addrs = kept
+		s.entries[mac] = other
+	}
+	s.entries[e.MAC] = e
+}
+
+// quarantine validates e against the protected sets and records it.
+func (s *state) quarantine(e Entry, cfg Config, now time.Time) error {
+	e, err := normalizeEntry(e, now)
+	if err != nil {
+		return err
+	}
+	if err := s.isProtected(e, cfg.RouterAddrs); err != nil {
+		return err
+	}
+	s.put(e)
+	return nil
+}
+
+// reconcile replaces all entries with the given ones. Entries that are
+// invalid or protected are skipped; the returned error names each of them
+// (errors.Is ErrProtected / ErrInvalid) while the rest is applied.
+func (s *state) reconcile(entries []Entry, cfg Config, now time.Time) error {
+	s.entries = map[hwaddr.MAC]Entry{}
+	var errs []error
+	for _, e := range entries {
+		if err := s.quarantine(e, cfg, now); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// allow adds update-host addresses, never shortening a longer expiry.
+func (s *state) allow(addrs []netip.Addr, ttl time.Duration, now time.Time) error {
+	if ttl <= 0 {
+		return fmt.Errorf("%w allow: ttl %s is not positive", ErrInvalid, ttl)
+	}
+	exp := now.Add(ttl)
+	for _, a := range addrs {
+		a = a.Unmap().WithZone("")
+		if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() {
+			return fmt.Errorf("%w allow: address %s", ErrInvalid, a)
+		}
+	}
+	for _, a := range addrs {
+		a = a.Unmap().WithZone("")
+		if old, ok := s.allowed[a]; ok && (old.IsZero() || old.After(exp)) {
+			continue
+		}
+		s.allowed[a] = exp
+	}
+	return nil
+}
+
+// protect replaces the protected sets. Protection wins over quarantine: an
+// entry whose MAC becomes protected is released, and protected addresses are
+// taken out of the entries that had them.
+func (s *state) protect(macs []hwaddr.MAC, addrs []netip.Addr) error {
+	pm := map[hwaddr.MAC]bool{}
+	for _, m := range macs {
+		if m.IsZero() || m.IsMulticast() {
+			return fmt.Errorf("%w protect: MAC %s", ErrInvalid, m)
+		}
+		pm[m] = true
+	}
+	pa := map[netip.Addr]bool{}
+	for _, a := range addrs {
+		a = a.Unmap().WithZone("")
+		if !a.IsValid() || a.IsUnspecified() {
+			return fmt.Errorf("%w protect: address %s", ErrInvalid, a)
+		}
+		pa[a] = true
+	}
+	s.protectedMACs, s.protectedAddrs = pm, pa
+	for mac, e := range s.entries {
+		if pm[mac] {
+			delete(s.entries, mac)
+			continue
+		}
+		kept := e.Addrs[:0:0]
+		for _, a := range e.Addrs {
+			if !pa[a] {
+				kept = append(kept, a)
+			}
+		}
+		e.Addrs = kept
+		s.entries[mac] = e
+	}
+	return nil
+}
