@@ -110,6 +110,8 @@ type Engine struct {
 	packetObs  PacketObserver
 	hashKey    []byte
 
+	pap      [maxPAP]papPending
+	papNext  uint8
 	now      time.Time
 	source   string
 	packetNo int64
@@ -197,6 +199,10 @@ func (e *Engine) HandlePacket(p *Packet) {
 	e.Stats.Packets++
 	if e.packetObs != nil {
 		e.packetObs.ObservePacket(p)
+	}
+	if p.Kind == KindPAP {
+		e.handlePAP(p)
+		return
 	}
 	if (p.Kind != KindTCP && p.Kind != KindUDP) || p.Fragment {
 		return
@@ -488,6 +494,7 @@ func (e *Engine) closeFlow(f *Flow) {
 // Flush closes every flow, as at the end of a capture, so that pending
 // logins and aggregates are reported.
 func (e *Engine) Flush() {
+	e.flushPAP()
 	for {
 		f := e.table.oldest()
 		if f == nil {

@@ -99,8 +99,9 @@ func (o Outcome) String() string {
 
 // Classify turns a login into a Credential. The secret is compared with
 // the lists and hashed here; none of its bytes are kept.
-func (f *Flow) Classify(l *Login) Credential {
-	e := f.engine
+func (f *Flow) Classify(l *Login) Credential { return f.engine.classify(l) }
+
+func (e *Engine) classify(l *Login) Credential {
 	c := Credential{
 		Protocol:  l.Protocol,
 		Mechanism: l.Mechanism,
@@ -165,6 +166,12 @@ func Redact(s []byte) string {
 // credentials, or credentials sent in clear (capability 4).
 func (f *Flow) ReportCredential(c *Credential, outcome Outcome, subject Subject) {
 	f.engine.Stats.LoginsReported++
+	f.Emit(subject, credentialEvent(c, outcome))
+}
+
+// credentialEvent is the finding for a classified login, without the
+// flow and device the caller adds.
+func credentialEvent(c *Credential, outcome Outcome) *event.Event {
 	ev := &event.Event{Type: event.TypeFinding, Evidence: event.Evidence{
 		"protocol":       c.Protocol,
 		"mechanism":      c.Mechanism,
@@ -208,7 +215,7 @@ func (f *Flow) ReportCredential(c *Credential, outcome Outcome, subject Subject)
 			ev.Severity = event.SeverityLow
 		}
 	}
-	f.Emit(subject, ev)
+	return ev
 }
 
 // LoginSubject is the device a credential belongs to: the server's

@@ -1,0 +1,94 @@
+package inspect
+
+import (
+	"encoding/binary"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+// PPP Password Authentication Protocol (RFC 1334) sends the PPPoE
+// account's user and password in clear; DSL modems and routers do it on
+// the wire between them and the ISP's access concentrator. PAP frames are
+// not in any flow, so the engine handles them itself.
+
+const (
+	papRequest = 1
+	papAck     = 2
+	papNak     = 3
+	maxPAP     = 8 // pending requests remembered
+)
+
+type papPending struct {
+	client hwaddr.MAC
+	id     uint8
+	cred   Credential
+	used   bool
+}
+
+// handlePAP reads one PAP frame: a request is classified and kept until
+// the peer's Ack or Nak with the same identifier arrives.
+func (e *Engine) handlePAP(p *Packet) {
+	b := p.Payload
+	if len(b) < 4 {
+		return
+	}
+	code, id := b[0], b[1]
+	n := int(binary.BigEndian.Uint16(b[2:4]))
+	if n < 4 || n > len(b) {
+		return
+	}
+	b = b[4:n]
+	switch code {
+	case papRequest:
+		if len(b) < 1 || int(b[0])+1 >= len(b) {
+			return
+		}
+		user := b[1 : 1+int(b[0])]
+		rest := b[1+int(b[0]):]
+		if int(rest[0])+1 > len(rest) {
+			return
+		}
+		secret := rest[1 : 1+int(rest[0])]
+		cred := e.classify(&Login{Protocol: "pap", Mechanism: "PPP PAP", User: user, Secret: secret})
+		slot := &e.pap[int(e.papNext)%maxPAP]
+		if slot.used { // the oldest request never got an answer
+			e.reportPAP(slot, OutcomeUnknown)
+		}
+		*slot = papPending{client: p.SrcMAC, id: id, cred: cred, used: true}
+		e.papNext++
+	case papAck, papNak:
+		for i := range e.pap {
+			s := &e.pap[i]
+			if s.used && s.id == id && s.client == p.DstMAC {
+				o := OutcomeRejected
+				if code == papAck {
+					o = OutcomeAccepted
+				}
+				e.reportPAP(s, o)
+			}
+		}
+	}
+}
+
+func (e *Engine) reportPAP(s *papPending, o Outcome) {
+	s.used = false
+	e.Stats.LoginsReported++
+	ev := credentialEvent(&s.cred, o)
+	ev.V = event.SchemaVersion
+	ev.Time = e.now
+	ev.Device = event.Endpoint{MAC: s.client.String()}
+	ev.Source = e.source
+	ev.Packet = e.packetNo
+	e.Stats.EventsEmitted++
+	e.sink.Emit(ev)
+}
+
+// flushPAP reports requests that never got an answer.
+func (e *Engine) flushPAP() {
+	for i := range e.pap {
+		if e.pap[i].used {
+			e.reportPAP(&e.pap[i], OutcomeUnknown)
+		}
+	}
+}
