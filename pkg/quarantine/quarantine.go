@@ -190,8 +190,12 @@ func (s *state) expire(now time.Time) {
 func (s *state) current() []Entry {
 	out := make([]Entry, 0, len(s.entries))
 	for _, e := range s.entries {
-		e.Addrs = append([]netip.Addr(nil), e.Addrs...)
-		sortAddrs(e.Addrs)
+		if len(e.Addrs) == 0 {
+			e.Addrs = nil
+		} else {
+			e.Addrs = append([]netip.Addr(nil), e.Addrs...)
+			sortAddrs(e.Addrs)
+		}
 		out = append(out, e)
 	}
 	sort.Slice(out, func(i, j int) bool { return macLess(out[i].MAC, out[j].MAC) })

@@ -1,0 +1,423 @@
+package quarantine
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata")
+
+// enforcer is the method set a consumer (the daemon) declares; both
+// backends must satisfy it.
+type enforcer interface {
+	Reconcile(ctx context.Context, entries []Entry) error
+	Quarantine(ctx context.Context, e Entry) error
+	Release(ctx context.Context, mac hwaddr.MAC) error
+	SetAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Duration) error
+	SetProtected(ctx context.Context, macs []hwaddr.MAC, addrs []netip.Addr) error
+	Current(ctx context.Context) ([]Entry, error)
+	Uninstall(ctx context.Context) error
+}
+
+var (
+	_ enforcer = (*Fake)(nil)
+	_ enforcer = (*NFTables)(nil)
+)
+
+// clock is a settable time source for expiry tests.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+var epoch = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func mustMAC(s string) hwaddr.MAC {
+	m, err := hwaddr.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+func addrs(ss ...string) []netip.Addr {
+	var out []netip.Addr
+	for _, s := range ss {
+		out = append(out, netip.MustParseAddr(s))
+	}
+	return out
+}
+
+var (
+	camera  = mustMAC("02:00:00:00:00:10")
+	plug    = mustMAC("02:00:00:00:00:11")
+	laptop  = mustMAC("02:00:00:00:00:99")
+	testCfg = Config{
+		RouterAddrs: addrs("10.99.0.1", "fd99::1"),
+		LANPrefixes: []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd99::/64")},
+		NoticePort:  8080,
+	}
+)
+
+func newTestFake(t *testing.T, cfg Config) (*Fake, *clock) {
+	t.Helper()
+	c := &clock{t: epoch}
+	f, err := NewFake(cfg, WithClock(c.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, c
+}
+
+// elementLines returns Dump's element lines only, without the rules.
+func elementLines(dump string) string {
+	var out []string
+	for _, l := range strings.Split(dump, "\n") {
+		if strings.HasPrefix(l, "add element ") && !strings.Contains(l, " lan_v") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestFake(t *testing.T) {
+	ctx := context.Background()
+	type step func(f *Fake, c *clock) error
+	quarantine := func(e Entry) step { return func(f *Fake, _ *clock) error { return f.Quarantine(ctx, e) } }
+	release := func(m hwaddr.MAC) step { return func(f *Fake, _ *clock) error { return f.Release(ctx, m) } }
+	protect := func(m []hwaddr.MAC, a []netip.Addr) step {
+		return func(f *Fake, _ *clock) error { return f.SetProtected(ctx, m, a) }
+	}
+	allow := func(ttl time.Duration, a ...string) step {
+		return func(f *Fake, _ *clock) error { return f.SetAllowed(ctx, addrs(a...), ttl) }
+	}
+	reconcile := func(es ...Entry) step { return func(f *Fake, _ *clock) error { return f.Reconcile(ctx, es) } }
+	advance := func(d time.Duration) step { return func(_ *Fake, c *clock) error { c.t = c.t.Add(d); return nil } }
+	block := Entry{MAC: camera, Addrs: addrs("10.99.0.10", "fd99::10"), Mode: ModeBlock}
+
+	tests := []struct {
+		name    string
+		steps   []step
+		lastErr error // errors.Is target for the last step; nil: all succeed
+		want    []Entry
+		dump    string // element lines
+	}{
+		{
+			name:  "block",
+			steps: []step{quarantine(block)},
+			want:  []Entry{block},
+			dump: `add element inet iotgw protected_v4 { 10.99.0.1 }
+add element inet iotgw protected_v6 { fd99::1 }
+add element inet iotgw block_mac { 02:00:00:00:00:10 comment "02:00:00:00:00:10" }
+add element inet iotgw block_v4 { 10.99.0.10 comment "02:00:00:00:00:10" }
+add element inet iotgw block_v6 { fd99::10 comment "02:00:00:00:00:10" }
+add element bridge iotgw protected_v4 { 10.99.0.1 }
+add element bridge iotgw protected_v6 { fd99::1 }
+add element bridge iotgw block_mac { 02:00:00:00:00:10 comment "02:00:00:00:00:10" }
+add element bridge iotgw block_v4 { 10.99.0.10 comment "02:00:00:00:00:10" }
+add element bridge iotgw block_v6 { fd99::10 comment "02:00:00:00:00:10" }`,
+		},
+		{
+			name:  "mapped_and_duplicate_addresses_normalised",
+			steps: []step{quarantine(Entry{MAC: camera, Addrs: addrs("::ffff:10.99.0.10", "10.99.0.10"), Mode: ModeBlock})},
+			want:  []Entry{{MAC: camera, Addrs: addrs("10.99.0.10"), Mode: ModeBlock}},
+		},
+		{
+			name:  "release",
+			steps: []step{quarantine(block), release(camera)},
+			want:  nil,
+			dump: `add element inet iotgw protected_v4 { 10.99.0.1 }
+add element inet iotgw protected_v6 { fd99::1 }
+add element bridge iotgw protected_v4 { 10.99.0.1 }
+add element bridge iotgw protected_v6 { fd99::1 }`,
+		},
+		{
+			name:  "release_unknown_is_no_error",
+			steps: []step{release(plug)},
+		},
+		{
+			name: "expire",
+			steps: []step{
+				quarantine(Entry{MAC: camera, Addrs: addrs("10.99.0.10"), Mode: ModeIsolate, Expires: epoch.Add(time.Hour)}),
+				quarantine(Entry{MAC: plug, Mode: ModeBlock, Expires: epoch.Add(3 * time.Hour)}),
+				advance(2 * time.Hour),
+			},
+			want: []Entry{{MAC: plug, Mode: ModeBlock, Expires: epoch.Add(3 * time.Hour)}},
+		},
+		{
+			name: "expiry_shown_as_time_left",
+			steps: []step{
+				quarantine(Entry{MAC: plug, Mode: ModeUpdatesOnly, Expires: epoch.Add(90 * time.Minute)}),
+				advance(30 * time.Minute),
+			},
+			want: []Entry{{MAC: plug, Mode: ModeUpdatesOnly, Expires: epoch.Add(90 * time.Minute)}},
+			dump: `add element inet iotgw protected_v4 { 10.99.0.1 }
+add element inet iotgw protected_v6 { fd99::1 }
+add element inet iotgw updates_mac { 02:00:00:00:00:11 expires 1h0m0s comment "02:00:00:00:00:11" }
+add element bridge iotgw protected_v4 { 10.99.0.1 }
+add element bridge iotgw protected_v6 { fd99::1 }
+add element bridge iotgw updates_mac { 02:00:00:00:00:11 expires 1h0m0s comment "02:00:00:00:00:11" }`,
+		},
+		{
+			name:    "protected_mac_refused",
+			steps:   []step{protect([]hwaddr.MAC{camera}, nil), quarantine(block)},
+			lastErr: ErrProtected,
+		},
+		{
+			name:    "protected_address_refused",
+			steps:   []step{quarantine(Entry{MAC: plug, Mode: ModeBlock}), protect([]hwaddr.MAC{laptop}, addrs("10.99.0.10")), quarantine(block)},
+			lastErr: ErrProtected,
+			want:    []Entry{{MAC: plug, Mode: ModeBlock}},
+		},
+		{
+			name:    "router_address_refused",
+			steps:   []step{quarantine(Entry{MAC: camera, Addrs: addrs("fd99::1"), Mode: ModeIsolate})},
+			lastErr: ErrProtected,
+		},
+		{
+			name:  "protecting_a_quarantined_device_releases_it",
+			steps: []step{quarantine(block), quarantine(Entry{MAC: plug, Addrs: addrs("10.99.0.11", "10.99.0.12"), Mode: ModeBlock}), protect([]hwaddr.MAC{camera}, addrs("10.99.0.12"))},
+			want:  []Entry{{MAC: plug, Addrs: addrs("10.99.0.11"), Mode: ModeBlock}},
+		},
+		{
+			name:  "mode_switch",
+			steps: []step{quarantine(block), quarantine(Entry{MAC: camera, Addrs: addrs("10.99.0.10"), Mode: ModeIsolate})},
+			want:  []Entry{{MAC: camera, Addrs: addrs("10.99.0.10"), Mode: ModeIsolate}},
+			dump: `add element inet iotgw protected_v4 { 10.99.0.1 }
+add element inet iotgw protected_v6 { fd99::1 }
+add element inet iotgw isolate_mac { 02:00:00:00:00:10 comment "02:00:00:00:00:10" }
+add element inet iotgw isolate_v4 { 10.99.0.10 comment "02:00:00:00:00:10" }
+add element bridge iotgw protected_v4 { 10.99.0.1 }
+add element bridge iotgw protected_v6 { fd99::1 }
+add element bridge iotgw isolate_mac { 02:00:00:00:00:10 comment "02:00:00:00:00:10" }
+add element bridge iotgw isolate_v4 { 10.99.0.10 comment "02:00:00:00:00:10" }`,
+		},
+		{
+			name:  "address_moves_to_the_device_that_has_it_now",
+			steps: []step{quarantine(block), quarantine(Entry{MAC: plug, Addrs: addrs("10.99.0.10"), Mode: ModeIsolate})},
+			want: []Entry{
+				{MAC: camera, Addrs: addrs("fd99::10"), Mode: ModeBlock},
+				{MAC: plug, Addrs: addrs("10.99.0.10"), Mode: ModeIsolate},
+			},
+		},
+		{
+			name:  "reconcile_replaces_everything",
+			steps: []step{quarantine(block), reconcile(Entry{MAC: plug, Addrs: addrs("10.99.0.11"), Mode: ModeUpdatesOnly})},
+			want:  []Entry{{MAC: plug, Addrs: addrs("10.99.0.11"), Mode: ModeUpdatesOnly}},
+		},
+		{
+			name: "reconcile_skips_protected_applies_rest",
+			steps: []step{protect([]hwaddr.MAC{laptop}, nil), reconcile(
+				Entry{MAC: laptop, Mode: ModeBlock},
+				Entry{MAC: plug, Mode: ModeBlock},
+			)},
+			lastErr: ErrProtected,
+			want:    []Entry{{MAC: plug, Mode: ModeBlock}},
+		},
+		{
+			name:    "reconcile_skips_invalid_applies_rest",
+			steps:   []step{reconcile(Entry{MAC: hwaddr.Zero, Mode: ModeBlock}, Entry{MAC: plug, Mode: ModeBlock})},
+			lastErr: ErrInvalid,
+			want:    []Entry{{MAC: plug, Mode: ModeBlock}},
+		},
+		{name: "zero_mac", steps: []step{quarantine(Entry{Mode: ModeBlock})}, lastErr: ErrInvalid},
+		{name: "multicast_mac", steps: []step{quarantine(Entry{MAC: mustMAC("01:00:5e:00:00:01"), Mode: ModeBlock})}, lastErr: ErrInvalid},
+		{name: "broadcast_mac", steps: []step{quarantine(Entry{MAC: mustMAC("ff:ff:ff:ff:ff:ff"), Mode: ModeBlock})}, lastErr: ErrInvalid},
+		{name: "unknown_mode", steps: []step{quarantine(Entry{MAC: camera, Mode: "drop-all"})}, lastErr: ErrInvalid},
+		{name: "already_expired", steps: []step{quarantine(Entry{MAC: camera, Mode: ModeBlock, Expires: epoch})}, lastErr: ErrInvalid},
+		{name: "unspecified_address", steps: []step{quarantine(Entry{MAC: camera, Addrs: addrs("0.0.0.0"), Mode: ModeBlock})}, lastErr: ErrInvalid},
+		{name: "multicast_address", steps: []step{quarantine(Entry{MAC: camera, Addrs: addrs("ff02::1"), Mode: ModeBlock})}, lastErr: ErrInvalid},
+		{name: "refused_change_leaves_state", steps: []step{quarantine(block), quarantine(Entry{MAC: camera, Addrs: addrs("10.99.0.1"), Mode: ModeIsolate})}, lastErr: ErrProtected, want: []Entry{block}},
+		{
+			name:  "allow_refresh_never_shortens",
+			steps: []step{allow(time.Hour, "198.18.0.2"), allow(time.Minute, "198.18.0.2", "2001:2::2")},
+			dump: `add element inet iotgw protected_v4 { 10.99.0.1 }
+add element inet iotgw protected_v6 { fd99::1 }
+add element inet iotgw allow_v4 { 198.18.0.2 expires 1h0m0s }
+add element inet iotgw allow_v6 { 2001:2::2 expires 1m0s }
+add element bridge iotgw protected_v4 { 10.99.0.1 }
+add element bridge iotgw protected_v6 { fd99::1 }`,
+		},
+		{
+			name:  "allow_expires",
+			steps: []step{allow(time.Minute, "198.18.0.2"), advance(time.Minute)},
+			dump: `add element inet iotgw protected_v4 { 10.99.0.1 }
+add element inet iotgw protected_v6 { fd99::1 }
+add element bridge iotgw protected_v4 { 10.99.0.1 }
+add element bridge iotgw protected_v6 { fd99::1 }`,
+		},
+		{name: "allow_zero_ttl", steps: []step{allow(0, "198.18.0.2")}, lastErr: ErrInvalid},
+		{name: "allow_unspecified", steps: []step{allow(time.Minute, "::")}, lastErr: ErrInvalid},
+		{name: "protect_zero_mac", steps: []step{protect([]hwaddr.MAC{hwaddr.Zero}, nil)}, lastErr: ErrInvalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, c := newTestFake(t, testCfg)
+			for i, s := range tc.steps {
+				err := s(f, c)
+				switch {
+				case i == len(tc.steps)-1 && tc.lastErr != nil:
+					if !errors.Is(err, tc.lastErr) {
+						t.Fatalf("last step: got error %v, want %v", err, tc.lastErr)
+					}
+				case err != nil:
+					t.Fatalf("step %d: %v", i, err)
+				}
+			}
+			got, err := f.Current(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.want) || (len(got) > 0 && !reflect.DeepEqual(got, tc.want)) {
+				t.Errorf("Current:\n got %+v\nwant %+v", got, tc.want)
+			}
+			if tc.dump != "" {
+				if d := elementLines(f.Dump()); d != tc.dump {
+					t.Errorf("Dump elements:\n%s\nwant:\n%s", d, tc.dump)
+				}
+			}
+		})
+	}
+}
+
+func TestFakeReconcileIdempotent(t *testing.T) {
+	ctx := context.Background()
+	f, c := newTestFake(t, testCfg)
+	entries := []Entry{
+		{MAC: camera, Addrs: addrs("10.99.0.10", "fd99::10"), Mode: ModeBlock, Expires: epoch.Add(time.Hour)},
+		{MAC: plug, Addrs: addrs("10.99.0.11"), Mode: ModeIsolate},
+	}
+	if err := f.SetProtected(ctx, []hwaddr.MAC{laptop}, addrs("10.99.0.99")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Reconcile(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	first := f.Dump()
+	if err := f.Reconcile(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	if second := f.Dump(); second != first {
+		t.Errorf("second Reconcile changed the dump:\n%s\nfirst:\n%s", second, first)
+	}
+	// Protected and allowed elements survive a reconcile.
+	if !strings.Contains(first, "protected_mac { 02:00:00:00:00:99 }") || !strings.Contains(first, "10.99.0.99") {
+		t.Errorf("protected elements missing:\n%s", first)
+	}
+	c.t = c.t.Add(2 * time.Hour)
+	if err := f.Reconcile(ctx, entries); !errors.Is(err, ErrInvalid) {
+		t.Errorf("reconcile of an expired entry: got %v, want ErrInvalid", err)
+	}
+	if got, _ := f.Current(ctx); len(got) != 1 || got[0].MAC != plug {
+		t.Errorf("after expiry: %+v", got)
+	}
+}
+
+func TestFakeUninstall(t *testing.T) {
+	ctx := context.Background()
+	f, _ := newTestFake(t, testCfg)
+	if f.Dump() != "" {
+		t.Fatal("dump before install is not empty")
+	}
+	if err := f.Quarantine(ctx, Entry{MAC: camera, Mode: ModeBlock}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Uninstall(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := f.Dump(); d != "" {
+		t.Errorf("dump after uninstall:\n%s", d)
+	}
+	if got, _ := f.Current(ctx); len(got) != 0 {
+		t.Errorf("entries after uninstall: %+v", got)
+	}
+}
+
+func TestFakeCancelledContext(t *testing.T) {
+	f, _ := newTestFake(t, testCfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := f.Quarantine(ctx, Entry{MAC: camera, Mode: ModeBlock}); !errors.Is(err, context.Canceled) {
+		t.Errorf("got %v, want context.Canceled", err)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{name: "minimal", cfg: Config{NoticePort: 8080}, ok: true},
+		{name: "no_notice_port", cfg: Config{}},
+		{name: "capture_without_budget", cfg: Config{NoticePort: 1, Capture: CaptureConfig{Enabled: true, Snaplen: 256}}},
+		{name: "capture_without_snaplen", cfg: Config{NoticePort: 1, Capture: CaptureConfig{Enabled: true, Bytes: 4096}}},
+		{name: "invalid_router_address", cfg: Config{NoticePort: 1, RouterAddrs: []netip.Addr{{}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewFake(tc.cfg)
+			_, err2 := NewNFTables(tc.cfg)
+			if (err == nil) != tc.ok || (err2 == nil) != tc.ok {
+				t.Errorf("NewFake: %v, NewNFTables: %v, want ok=%v", err, err2, tc.ok)
+			}
+			if !tc.ok && !errors.Is(err, ErrInvalid) {
+				t.Errorf("error %v is not ErrInvalid", err)
+			}
+		})
+	}
+}
+
+func TestParseMode(t *testing.T) {
+	for _, m := range []Mode{ModeBlock, ModeIsolate, ModeUpdatesOnly} {
+		if got, err := ParseMode(string(m)); err != nil || got != m {
+			t.Errorf("ParseMode(%q) = %q, %v", m, got, err)
+		}
+	}
+	if _, err := ParseMode("updates"); err == nil {
+		t.Error(`ParseMode("updates") succeeded`)
+	}
+}
+
+// TestFakeDumpGolden pins the whole layout: any change of a rule shows up
+// here as a diff to review (go test -update rewrites the file).
+func TestFakeDumpGolden(t *testing.T) {
+	ctx := context.Background()
+	cfg := testCfg
+	cfg.Capture = CaptureConfig{Enabled: true, Group: 5, Snaplen: 256, Bytes: 4096}
+	f, c := newTestFake(t, cfg)
+	steps := []error{
+		f.SetProtected(ctx, []hwaddr.MAC{laptop}, addrs("10.99.0.99")),
+		f.Quarantine(ctx, Entry{MAC: camera, Addrs: addrs("10.99.0.10", "fd99::10"), Mode: ModeBlock}),
+		f.Quarantine(ctx, Entry{MAC: plug, Addrs: addrs("10.99.0.11"), Mode: ModeUpdatesOnly, Expires: c.t.Add(24 * time.Hour)}),
+		f.SetAllowed(ctx, addrs("198.18.0.2"), 5*time.Minute),
+	}
+	for i, err := range steps {
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	got := f.Dump()
+	path := filepath.Join("testdata", "fake.golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("Dump differs from %s (go test -update to accept):\n%s", path, got)
+	}
+}

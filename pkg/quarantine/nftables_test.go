@@ -1,0 +1,400 @@
+package quarantine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+// fw4Ruleset stands in for OpenWrt's firewall, which lives beside our
+// tables and must survive everything we do.
+const fw4Ruleset = `table inet fw4 {
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		ct state established,related accept comment "fw4: keep established"
+	}
+}
+`
+
+// kernelSetup returns a backend working in a fresh namespace that already
+// holds fw4's table.
+func kernelSetup(t *testing.T, cfg Config) (*NFTables, string) {
+	t.Helper()
+	requireRoot(t)
+	ns := newNetns(t, "nft")
+	loadRuleset(t, ns, fw4Ruleset)
+	n, err := NewNFTables(cfg, WithNetNSFd(nsFd(t, ns)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, ns
+}
+
+func loadRuleset(t *testing.T, ns, ruleset string) {
+	t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(ruleset)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft -f: %v\n%s", err, out)
+	}
+}
+
+// listRuleset prints the whole ruleset with rule handles (a rebuild would
+// change them) and without the time left of elements (which runs on).
+func listRuleset(t *testing.T, ns string) string {
+	t.Helper()
+	return expiresRE.ReplaceAllString(nsRun(t, ns, "nft", "-a", "list", "ruleset"), "")
+}
+
+var expiresRE = regexp.MustCompile(` expires [0-9dhms]+`)
+
+func fw4Listing(t *testing.T, ns string) string {
+	t.Helper()
+	return nsRun(t, ns, "nft", "list", "table", "inet", "fw4")
+}
+
+// chainRules parses `nft list table` output into chain → rule texts, with
+// comments cut off.
+func chainRules(listing string) map[string][]string {
+	out := map[string][]string{}
+	chain := ""
+	for _, line := range strings.Split(listing, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "chain "):
+			chain = strings.Fields(line)[1]
+			out[chain] = []string{}
+		case line == "}":
+			chain = ""
+		case chain != "" && line != "" && !strings.HasPrefix(line, "type "):
+			if i := strings.Index(line, ` comment "`); i >= 0 {
+				line = line[:i]
+			}
+			out[chain] = append(out[chain], line)
+		}
+	}
+	return out
+}
+
+func kernelEntries() []Entry {
+	return []Entry{
+		{MAC: camera, Addrs: addrs("10.99.0.10", "fd99::10"), Mode: ModeBlock, Expires: time.Now().Add(time.Hour)},
+		{MAC: plug, Addrs: addrs("10.99.0.11"), Mode: ModeIsolate},
+		{MAC: mustMAC("02:00:00:00:00:12"), Addrs: addrs("10.99.0.12"), Mode: ModeUpdatesOnly},
+	}
+}
+
+// TestNFTablesLayoutMatchesNFT proves that the expressions we build by hand
+// are what each rule's text says: nft must print exactly that text back.
+func TestNFTablesLayoutMatchesNFT(t *testing.T) {
+	for _, isolateLAN := range []bool{false, true} {
+		cfg := testCfg
+		cfg.IsolateLAN = isolateLAN
+		cfg.Capture = CaptureConfig{Enabled: true, Group: 7, Snaplen: 512, Bytes: 8192}
+		n, ns := kernelSetup(t, cfg)
+		if err := n.Reconcile(context.Background(), kernelEntries()); err != nil {
+			t.Fatal(err)
+		}
+		for _, def := range []tableDef{n.layout.inet, n.layout.bridge} {
+			got := chainRules(nsRun(t, ns, "nft", "list", "table", familyName(def.family), "iotgw"))
+			if len(got) != len(def.chains) {
+				t.Errorf("%s: kernel has chains %v, layout %d", familyName(def.family), got, len(def.chains))
+			}
+			for _, c := range def.chains {
+				var want []string
+				for _, r := range c.rules {
+					want = append(want, r.text)
+				}
+				if strings.Join(got[c.name], "\n") != strings.Join(want, "\n") {
+					t.Errorf("isolateLAN=%v %s chain %s:\nnft lists:\n%s\nlayout says:\n%s", isolateLAN, familyName(def.family), c.name,
+						strings.Join(got[c.name], "\n"), strings.Join(want, "\n"))
+				}
+			}
+		}
+		// This kernel may or may not have bridge conntrack; either way
+		// the probe left no table behind.
+		if out := nsRun(t, ns, "nft", "list", "tables"); strings.Contains(out, "_probe") {
+			t.Errorf("probe table left behind:\n%s", out)
+		}
+		t.Logf("bridge conntrack: %v", n.BridgeConntrack())
+	}
+}
+
+func TestNFTablesReconcile(t *testing.T) {
+	ctx := context.Background()
+	n, ns := kernelSetup(t, testCfg)
+	fw4 := fw4Listing(t, ns)
+	entries := kernelEntries()
+
+	if err := n.SetProtected(ctx, []hwaddr.MAC{laptop}, addrs("10.99.0.99")); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SetAllowed(ctx, addrs("198.18.0.2", "2001:2::2"), 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Reconcile(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	first := listRuleset(t, ns)
+	if err := n.Reconcile(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	if second := listRuleset(t, ns); second != first {
+		t.Errorf("second Reconcile changed the kernel:\n%s\nfirst:\n%s", second, first)
+	}
+
+	// A restart after a crash: a new backend (no memory of the old one)
+	// finds everything in place and changes nothing.
+	restarted, err := NewNFTables(testCfg, WithNetNSFd(nsFd(t, ns)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := restarted.Reconcile(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	if after := listRuleset(t, ns); after != first {
+		t.Errorf("Reconcile after restart changed the kernel:\n%s\nbefore:\n%s", after, first)
+	}
+
+	got, err := n.Current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(entries) {
+		t.Fatalf("Current: %+v", got)
+	}
+	for i, e := range got {
+		want := entries[i]
+		if e.MAC != want.MAC || e.Mode != want.Mode || strings.Join(addrStrings(e.Addrs), ",") != strings.Join(addrStrings(want.Addrs), ",") {
+			t.Errorf("Current[%d] = %+v, want %+v", i, e, want)
+		}
+		if d := e.Expires.Sub(want.Expires); d > 2*time.Second || d < -2*time.Second || e.Expires.IsZero() != want.Expires.IsZero() {
+			t.Errorf("Current[%d] expires %v, want %v", i, e.Expires, want.Expires)
+		}
+	}
+
+	// Element timeouts are in the kernel, as nft -j shows them.
+	elems := jsonElements(t, ns, "block_mac")
+	if len(elems) != 1 || elems[0].Val != camera.String() || elems[0].Timeout < 3590 || elems[0].Expires < 3590 || elems[0].Comment != camera.String() {
+		t.Errorf("block_mac elements: %+v", elems)
+	}
+	if elems := jsonElements(t, ns, "allow_v6"); len(elems) != 1 || elems[0].Timeout != 600 {
+		t.Errorf("allow_v6 elements: %+v", elems)
+	}
+
+	// Release and mode switch touch only the elements of that device.
+	if err := n.Release(ctx, plug); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Quarantine(ctx, Entry{MAC: camera, Addrs: addrs("10.99.0.10"), Mode: ModeIsolate}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = n.Current(ctx)
+	if len(got) != 2 || got[0].MAC != camera || got[0].Mode != ModeIsolate || len(got[0].Addrs) != 1 || !got[0].Expires.IsZero() {
+		t.Errorf("after release and mode switch: %+v", got)
+	}
+	for _, set := range []string{"block_mac", "block_v4", "block_v6"} {
+		if e := jsonElements(t, ns, set); len(e) != 0 {
+			t.Errorf("%s still holds %+v", set, e)
+		}
+	}
+
+	// The lockout guard: protected MACs and addresses, the router's own
+	// included, are refused, and the refusal changes nothing.
+	before := listRuleset(t, ns)
+	for _, e := range []Entry{
+		{MAC: laptop, Mode: ModeBlock},
+		{MAC: plug, Addrs: addrs("10.99.0.99"), Mode: ModeBlock},
+		{MAC: plug, Addrs: addrs("fd99::1"), Mode: ModeIsolate},
+	} {
+		if err := n.Quarantine(ctx, e); !errors.Is(err, ErrProtected) {
+			t.Errorf("Quarantine(%+v): got %v, want ErrProtected", e, err)
+		}
+	}
+	if after := listRuleset(t, ns); after != before {
+		t.Errorf("refused Quarantine changed the kernel:\n%s", after)
+	}
+
+	if got := fw4Listing(t, ns); got != fw4 {
+		t.Errorf("fw4 changed:\n%s\nwas:\n%s", got, fw4)
+	}
+	if err := n.Uninstall(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tables := nsRun(t, ns, "nft", "list", "tables")
+	if tables != "table inet fw4\n" {
+		t.Errorf("after Uninstall the tables are:\n%s", tables)
+	}
+	if got := fw4Listing(t, ns); got != fw4 {
+		t.Errorf("fw4 changed by Uninstall:\n%s", got)
+	}
+	if got, err := n.Current(ctx); err != nil || len(got) != 0 {
+		t.Errorf("Current after Uninstall: %+v, %v", got, err)
+	}
+	if err := n.Uninstall(ctx); err != nil {
+		t.Errorf("second Uninstall: %v", err)
+	}
+}
+
+// TestNFTablesRebuild changes the configuration and damages the table by
+// hand: Reconcile rebuilds, in one batch, keeping every element.
+func TestNFTablesRebuild(t *testing.T) {
+	ctx := context.Background()
+	n, ns := kernelSetup(t, testCfg)
+	entries := kernelEntries()
+	if err := n.SetProtected(ctx, []hwaddr.MAC{laptop}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SetAllowed(ctx, addrs("198.18.0.2"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Reconcile(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := n.Current(ctx)
+
+	cfg := testCfg
+	cfg.NoticePort = 8443
+	moved, err := NewNFTables(cfg, WithNetNSFd(nsFd(t, ns)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := moved.Reconcile(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	listing := nsRun(t, ns, "nft", "list", "table", "inet", "iotgw")
+	if !strings.Contains(listing, "redirect to :8443") || strings.Contains(listing, ":8080") || !strings.Contains(listing, moved.layout.tag) {
+		t.Errorf("not rebuilt for the new notice port:\n%s", listing)
+	}
+	for _, must := range []string{"02:00:00:00:00:99", "198.18.0.2"} {
+		if !strings.Contains(listing, must) {
+			t.Errorf("rebuild lost %s:\n%s", must, listing)
+		}
+	}
+	if got, _ := moved.Current(ctx); len(got) != len(want) {
+		t.Errorf("rebuild lost entries: %+v, want %+v", got, want)
+	}
+
+	// A rule deleted by hand is noticed and the table rebuilt.
+	handle := regexp.MustCompile(`ip saddr @block_v4 drop comment "[^"]*" # handle (\d+)`).FindStringSubmatch(nsRun(t, ns, "nft", "-a", "list", "chain", "inet", "iotgw", "forward"))
+	if handle == nil {
+		t.Fatal("rule to delete not found")
+	}
+	nsRun(t, ns, "nft", "delete", "rule", "inet", "iotgw", "forward", "handle", handle[1])
+	if err := moved.Reconcile(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(nsRun(t, ns, "nft", "list", "chain", "inet", "iotgw", "forward"), "ip saddr @block_v4 drop") {
+		t.Error("deleted rule not restored")
+	}
+
+	// A table deleted by hand (say, `fw4 reload` gone wrong) comes back
+	// with its elements on the next change.
+	nsRun(t, ns, "nft", "delete", "table", "bridge", "iotgw")
+	if err := moved.Quarantine(ctx, Entry{MAC: plug, Mode: ModeBlock}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(nsRun(t, ns, "nft", "list", "set", "bridge", "iotgw", "block_mac"), plug.String()) {
+		t.Error("bridge table not rebuilt with its elements")
+	}
+}
+
+// TestNFTablesElementTimeout lets the kernel expire an entry.
+func TestNFTablesElementTimeout(t *testing.T) {
+	ctx := context.Background()
+	n, _ := kernelSetup(t, testCfg)
+	if err := n.Quarantine(ctx, Entry{MAC: camera, Addrs: addrs("10.99.0.10"), Mode: ModeBlock, Expires: time.Now().Add(1500 * time.Millisecond)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := n.Current(ctx); len(got) != 1 {
+		t.Fatalf("Current: %+v", got)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if got, err := n.Current(ctx); err != nil || len(got) != 0 {
+		t.Errorf("after the timeout: %+v, %v", got, err)
+	}
+}
+
+type jsonElement struct {
+	Val     string
+	Timeout int
+	Expires int
+	Comment string
+}
+
+// jsonElements reads a set of inet iotgw with nft -j.
+func jsonElements(t *testing.T, ns, set string) []jsonElement {
+	t.Helper()
+	var doc struct {
+		Nftables []struct {
+			Set *struct {
+				Elem []json.RawMessage `json:"elem"`
+			} `json:"set"`
+		} `json:"nftables"`
+	}
+	if err := json.Unmarshal([]byte(nsRun(t, ns, "nft", "-j", "list", "set", "inet", "iotgw", set)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var out []jsonElement
+	for _, obj := range doc.Nftables {
+		if obj.Set == nil {
+			continue
+		}
+		for _, raw := range obj.Set.Elem {
+			var e jsonElement
+			var timed struct {
+				Elem struct {
+					Val     string `json:"val"`
+					Timeout int    `json:"timeout"`
+					Expires int    `json:"expires"`
+					Comment string `json:"comment"`
+				} `json:"elem"`
+			}
+			if json.Unmarshal(raw, &timed) == nil && timed.Elem.Val != "" {
+				e = jsonElement(timed.Elem)
+			} else if err := json.Unmarshal(raw, &e.Val); err != nil {
+				t.Fatalf("element %s: %v", raw, err)
+			}
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func TestEnableConntrackAccounting(t *testing.T) {
+	requireRoot(t)
+	ns := newNetns(t, "acct")
+	err := inNetns(ns, func() error {
+		if err := EnableConntrackAccounting(); err != nil {
+			return err
+		}
+		b, err := os.ReadFile(conntrackAcctPath)
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(string(b)) != "1" {
+			return errors.New("nf_conntrack_acct is " + string(b))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func addrStrings(as []netip.Addr) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.String())
+	}
+	return out
+}
