@@ -400,14 +400,25 @@ func (e *Engine) identify(f *Flow, dir Dir, data []byte) bool {
 	return f.analyzer != nil
 }
 
+// protocol returns the registered protocol with the given name, or nil.
+func (e *Engine) protocol(name string) Protocol {
+	for _, p := range e.protocols {
+		if p.Name() == name {
+			return p
+		}
+	}
+	return nil
+}
+
 // feedStream feeds TCP bytes, keeping what the analyzer leaves unconsumed
 // in a pooled buffer.
 func (e *Engine) feedStream(f *Flow, dir Dir, data []byte) {
 	hs := &f.half[dir]
+	a := f.analyzer
 	if len(hs.buf) == 0 {
-		n := clampConsumed(f.analyzer.Feed(f, dir, data), len(data))
-		if f.analyzer == nil || n == len(data) {
-			return
+		n := clampConsumed(a.Feed(f, dir, data), len(data))
+		if f.analyzer != a || n == len(data) {
+			return // stopped, upgraded to TLS, or all consumed
 		}
 		rest := data[n:]
 		if hs.buf == nil {
@@ -427,8 +438,8 @@ func (e *Engine) feedStream(f *Flow, dir Dir, data []byte) {
 		m := copy(hs.buf[len(hs.buf):cap(hs.buf)], data)
 		hs.buf = hs.buf[:len(hs.buf)+m]
 		data = data[m:]
-		n := clampConsumed(f.analyzer.Feed(f, dir, hs.buf), len(hs.buf))
-		if f.analyzer == nil {
+		n := clampConsumed(a.Feed(f, dir, hs.buf), len(hs.buf))
+		if f.analyzer != a {
 			return
 		}
 		if n == 0 && len(hs.buf) == cap(hs.buf) {

@@ -65,6 +65,8 @@ type Flow struct {
 	stopped bool
 	// identified is set once protocol identification has run.
 	identified bool
+	// upgraded is set once the flow turned into TLS (StartTLS).
+	upgraded bool
 
 	// LRU links, as indexes into the table's slab; -1 is none.
 	prev, next int32
@@ -88,6 +90,42 @@ func (f *Flow) StopInspection() {
 		a.Close(f)
 	}
 	f.releaseBuffers()
+}
+
+// UpgradedToTLS reports whether the flow switched to TLS after a
+// plaintext start (STARTTLS and kin), so it is not plaintext use.
+func (f *Flow) UpgradedToTLS() bool { return f.upgraded }
+
+// StartTLS says the connection turns into TLS after what the analyzer
+// has read (STARTTLS, STLS, AUTH TLS): the analyzer is closed and what
+// follows in either direction goes to the TLS analyzer, which reads the
+// handshake (JA3/JA4, weak versions and ciphers) and then stops
+// inspection. The rest of the data in the current Feed call is dropped;
+// the caller should return right away. Without a registered "tls"
+// protocol it is StopInspection.
+func (f *Flow) StartTLS() {
+	if f.stopped {
+		return
+	}
+	f.upgraded = true
+	if f.analyzer != nil {
+		a := f.analyzer
+		f.analyzer = nil
+		a.Close(f)
+	}
+	f.releaseBuffers()
+	tls := f.engine.protocol("tls")
+	if tls == nil {
+		f.stopped = true
+		return
+	}
+	// The handshake gets a fresh budget: the plaintext part may have used
+	// most of it, and TLS inspection stops after the hellos anyway.
+	f.inspected = [2]int{}
+	f.analyzer = tls.NewAnalyzer(f)
+	if f.analyzer == nil {
+		f.stopped = true
+	}
 }
 
 func (f *Flow) releaseBuffers() {

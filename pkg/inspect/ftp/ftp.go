@@ -63,6 +63,7 @@ type analyzer struct {
 	pending   inspect.Credential
 	hasLogin  bool
 	sawBanner bool
+	authTLS   bool // AUTH sent, waiting for 234
 }
 
 func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
@@ -78,7 +79,7 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 		} else {
 			a.reply(f, line)
 		}
-		if a.proto == nil { // closed by StopInspection
+		if a.proto == nil { // closed by StartTLS
 			return len(data)
 		}
 	}
@@ -100,9 +101,10 @@ func (a *analyzer) command(f *inspect.Flow, line []byte) {
 		})
 		a.hasLogin = true
 	case inspect.EqualFold(cmd, "AUTH"):
-		// AUTH TLS: what follows is encrypted. A refusal would leave the
-		// session in clear, but servers that offer AUTH rarely refuse it.
-		f.StopInspection()
+		// AUTH TLS (RFC 4217): after the server's 234 the control
+		// connection is TLS.
+		a.flush(f, inspect.OutcomeUnknown)
+		a.authTLS = true
 	}
 }
 
@@ -120,6 +122,13 @@ func (a *analyzer) reply(f *inspect.Flow, line []byte) {
 			Evidence: event.Evidence{"protocol": "ftp", "banner": inspect.Printable(line[3:], 160)},
 		})
 		return
+	}
+	if a.authTLS {
+		a.authTLS = false
+		if code[0] == '2' && code[1] == '3' && code[2] == '4' {
+			f.StartTLS()
+			return
+		}
 	}
 	if !a.hasLogin {
 		return

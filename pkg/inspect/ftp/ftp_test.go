@@ -67,6 +67,9 @@ func TestSyntheticLogins(t *testing.T) {
 		{"auth_tls_stops", func(c *inspecttest.Conv) {
 			c.Server("220 x\r\n").Client("AUTH TLS\r\n").Server("234 go\r\n").Client("USER admin\r\nPASS s3cret-Pass\r\n")
 		}, 0, ""},
+		{"auth_tls_refused_stays_clear", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("AUTH TLS\r\n").Server("502 no\r\n").Client("USER admin\r\nPASS s3cret-Pass\r\n").Server("230 ok\r\n")
+		}, 1, "yes"},
 		{"bare_lf", func(c *inspecttest.Conv) {
 			c.Server("220 x\n").Client("USER admin\nPASS s3cret-Pass\n").Server("230 ok\n")
 		}, 1, "yes"},

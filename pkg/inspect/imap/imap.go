@@ -181,7 +181,7 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 		} else {
 			a.serverLine(f, line)
 		}
-		if a.proto == nil { // closed by StopInspection
+		if a.proto == nil { // closed by StartTLS
 			return len(data)
 		}
 	}
@@ -414,7 +414,7 @@ func (a *analyzer) tagged(f *inspect.Flow, t, rest []byte) {
 	if a.tlsTag.is(t) {
 		a.tlsTag.n = 0
 		if ok {
-			f.StopInspection()
+			f.StartTLS()
 		}
 	}
 }

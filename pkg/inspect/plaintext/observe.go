@@ -78,6 +78,9 @@ func (t *useTable) observe(f *inspect.Flow) {
 	if !f.ClientLocal || f.ServerLocal {
 		return // internet use only: LAN-to-LAN is not sent over the internet
 	}
+	if f.UpgradedToTLS() {
+		return // STARTTLS: the session went on encrypted
+	}
 	ok, severity := cleartextApp(f.App)
 	if !ok {
 		return

@@ -156,7 +156,7 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 		} else {
 			a.reply(f, line)
 		}
-		if a.proto == nil { // closed by StopInspection
+		if a.proto == nil { // closed by StartTLS
 			return len(data)
 		}
 	}
@@ -308,7 +308,7 @@ func (a *analyzer) reply(f *inspect.Flow, line []byte) {
 		}
 	case cmdSTLS:
 		if ok {
-			f.StopInspection()
+			f.StartTLS()
 		}
 	}
 }

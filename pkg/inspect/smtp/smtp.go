@@ -155,7 +155,7 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 		} else {
 			a.reply(f, line)
 		}
-		if a.proto == nil { // closed by StopInspection
+		if a.proto == nil { // closed by StartTLS
 			return len(data)
 		}
 	}
@@ -279,7 +279,7 @@ func (a *analyzer) reply(f *inspect.Flow, line []byte) {
 		}
 	case cmdStartTLS:
 		if code == 220 {
-			f.StopInspection()
+			f.StartTLS()
 			return
 		}
 	case cmdData:
