@@ -34,8 +34,9 @@ func TestCorpus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkEvents(t, c.Events, tt.want)
-			for _, e := range c.Events {
+			evs := c.Kind(event.KindSSDP)
+			checkEvents(t, evs, tt.want)
+			for _, e := range evs {
 				if e.Device.IP != "192.168.1.1" || e.Flow.App != "ssdp" {
 					t.Errorf("device %v app %q, want the router announcing, app ssdp", e.Device, e.Flow.App)
 				}
