@@ -44,8 +44,8 @@ func NewNFTables(cfg Config, opts ...Option) (*NFTables, error) {
 
 // conn opens a netlink socket (in the configured namespace) and an
 // nftables connection that talks through it via the ct-direction proxy.
-// The returned function closes the socket.
-func (n *NFTables) conn() (*nftables.Conn, func() error, error) {
+// The caller closes the socket.
+func (n *NFTables) conn() (*nftables.Conn, *netlink.Conn, error) {
 	cfg := &netlink.Config{}
 	if n.opts.netns {
 		cfg.NetNS = n.opts.netnsFd
@@ -59,7 +59,7 @@ func (n *NFTables) conn() (*nftables.Conn, func() error, error) {
 		sock.Close()
 		return nil, nil, fmt.Errorf("quarantine: open nftables: %w", err)
 	}
-	return c, sock.Close, nil
+	return c, sock, nil
 }
 
 // BridgeConntrack reports whether the bridge table carries the capture
@@ -104,7 +104,7 @@ func (n *NFTables) table(f nftables.TableFamily) *nftables.Table {
 
 // read looks at both tables: do they exist, do they have exactly the
 // layout's structure, and what elements do their sets hold.
-func (n *NFTables) read(c *nftables.Conn, l *layout, now time.Time) (*kernelView, error) {
+func (n *NFTables) read(c *nftables.Conn, sock *netlink.Conn, l *layout, now time.Time) (*kernelView, error) {
 	v := &kernelView{exists: map[nftables.TableFamily]bool{}, structureOK: true}
 	for _, def := range []tableDef{l.inet, l.bridge} {
 		tables, err := c.ListTablesOfFamily(def.family)
@@ -125,7 +125,7 @@ func (n *NFTables) read(c *nftables.Conn, l *layout, now time.Time) (*kernelView
 		if err != nil {
 			return nil, fmt.Errorf("quarantine: list sets of %s %s: %w", familyName(def.family), t.Name, err)
 		}
-		ok, err := matchesStructure(c, t, def, sets, l.tag)
+		ok, err := matchesStructure(c, sock, t, def, sets, l.tag)
 		if err != nil {
 			return nil, err
 		}
@@ -146,7 +146,7 @@ func (n *NFTables) read(c *nftables.Conn, l *layout, now time.Time) (*kernelView
 // matchesStructure compares a table's sets, chains and rules with the
 // layout. Rules are compared by their tag, which changes with any change
 // of the layout; a rule added or removed by hand changes the count.
-func matchesStructure(c *nftables.Conn, t *nftables.Table, def tableDef, sets []*nftables.Set, tag string) (bool, error) {
+func matchesStructure(c *nftables.Conn, sock *netlink.Conn, t *nftables.Table, def tableDef, sets []*nftables.Set, tag string) (bool, error) {
 	byName := map[string]*nftables.Set{}
 	for _, s := range sets {
 		byName[s.Name] = s
@@ -179,20 +179,64 @@ func matchesStructure(c *nftables.Conn, t *nftables.Table, def tableDef, sets []
 		if d.hook != nil && (*ch.Hooknum != *d.hook || int32(*ch.Priority) != d.prio || ch.Type != d.typ) {
 			return false, nil
 		}
-		rules, err := c.GetRules(t, ch)
+		tags, err := ruleTags(sock, t, d.name)
 		if err != nil {
 			return false, fmt.Errorf("quarantine: list rules of %s: %w", d.name, err)
 		}
-		if len(rules) != len(d.rules) {
+		if len(tags) != len(d.rules) {
 			return false, nil
 		}
-		for _, r := range rules {
-			if got, _ := userdata.GetString(r.UserData, userdata.TypeComment); got != tag {
+		for _, got := range tags {
+			if got != tag {
 				return false, nil
 			}
 		}
 	}
 	return true, nil
+}
+
+// ruleTags lists the comments of a chain's rules. It reads the rule dump
+// itself: the library's GetRules cannot decode the u8 direction of our ct
+// counter loads (see ctdir.go), and only the comments matter here.
+func ruleTags(sock *netlink.Conn, t *nftables.Table, chain string) ([]string, error) {
+	attrs, err := netlink.MarshalAttributes([]netlink.Attribute{
+		{Type: unix.NFTA_RULE_TABLE, Data: []byte(t.Name + "\x00")},
+		{Type: unix.NFTA_RULE_CHAIN, Data: []byte(chain + "\x00")},
+	})
+	if err != nil {
+		return nil, err
+	}
+	replies, err := sock.Execute(netlink.Message{
+		Header: netlink.Header{
+			Type:  netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETRULE),
+			Flags: netlink.Request | netlink.Dump,
+		},
+		Data: append([]byte{byte(t.Family), unix.NFNETLINK_V0, 0, 0}, attrs...),
+	})
+	if err != nil {
+		return nil, err
+	}
+	var tags []string
+	for _, m := range replies {
+		if m.Header.Type != newRuleType || len(m.Data) < 4 {
+			continue
+		}
+		ad, err := netlink.NewAttributeDecoder(m.Data[4:])
+		if err != nil {
+			return nil, err
+		}
+		tag := ""
+		for ad.Next() {
+			if ad.Type() == unix.NFTA_RULE_USERDATA {
+				tag, _ = userdata.GetString(ad.Bytes(), userdata.TypeComment)
+			}
+		}
+		if err := ad.Err(); err != nil {
+			return nil, err
+		}
+		tags = append(tags, tag)
+	}
+	return tags, nil
 }
 
 // readContents reads the elements of those wanted sets that exist. An
@@ -239,14 +283,14 @@ func (n *NFTables) apply(ctx context.Context, mutate func(s *state, now time.Tim
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	c, closeConn, err := n.conn()
+	c, sock, err := n.conn()
 	if err != nil {
 		return err
 	}
-	defer closeConn()
+	defer sock.Close()
 	l := n.getLayout(c)
 	now := n.opts.now()
-	v, err := n.read(c, l, now)
+	v, err := n.read(c, sock, l, now)
 	if err != nil {
 		return err
 	}
@@ -492,11 +536,11 @@ func (n *NFTables) Current(ctx context.Context) ([]Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	c, closeConn, err := n.conn()
+	c, sock, err := n.conn()
 	if err != nil {
 		return nil, err
 	}
-	defer closeConn()
+	defer sock.Close()
 	t := n.table(nftables.TableFamilyINet)
 	tables, err := c.ListTablesOfFamily(t.Family)
 	if err != nil {
@@ -526,11 +570,11 @@ func (n *NFTables) Uninstall(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	c, closeConn, err := n.conn()
+	c, sock, err := n.conn()
 	if err != nil {
 		return err
 	}
-	defer closeConn()
+	defer sock.Close()
 	for _, f := range []nftables.TableFamily{nftables.TableFamilyINet, nftables.TableFamilyBridge} {
 		tables, err := c.ListTablesOfFamily(f)
 		if err != nil {
