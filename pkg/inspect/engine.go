@@ -363,6 +363,14 @@ func (e *Engine) deliver(f *Flow, dir Dir, data []byte) {
 	if f.analyzer == nil {
 		return
 	}
+	if !f.IsTCP() {
+		// The budget bounds work on connections; UDP analyzers read
+		// small, separate datagrams, and broadcast conversations (every
+		// DHCP client's 0.0.0.0:68 → 255.255.255.255:67, a device's mDNS)
+		// share one long-lived flow that must stay inspected.
+		f.analyzer.Feed(f, dir, data)
+		return
+	}
 	left := e.cfg.ByteBudget - f.inspected[dir]
 	if left <= 0 {
 		e.Stats.BudgetStops++
@@ -373,10 +381,6 @@ func (e *Engine) deliver(f *Flow, dir Dir, data []byte) {
 		data = data[:left]
 	}
 	f.inspected[dir] += len(data)
-	if !f.IsTCP() {
-		f.analyzer.Feed(f, dir, data)
-		return
-	}
 	e.feedStream(f, dir, data)
 }
 

@@ -347,3 +347,20 @@ func ExampleRedact() {
 	fmt.Println(Redact([]byte("xc3511")), Redact([]byte("root")))
 	// Output: xc*** r***
 }
+
+// UDP datagrams are not held to the byte budget: a broadcast conversation
+// shared by every DHCP client stays inspected.
+func TestUDPNotBudgeted(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ByteBudget = 300
+	r := &recorder{match: ContentMatch}
+	e := testEngine(t, cfg, r)
+	for i := 0; i < 10; i++ {
+		e.HandlePacket(&Packet{Timestamp: t0.Add(time.Duration(i) * time.Second), Kind: KindUDP, IPProto: layers.IPProtocolUDP,
+			Src: netip.MustParseAddr("0.0.0.0"), Dst: netip.MustParseAddr("255.255.255.255"), SrcPort: 68, DstPort: 67,
+			Payload: bytes.Repeat([]byte("d"), 100)})
+	}
+	if got := r.got[ToServer].Len(); got != 1000 {
+		t.Errorf("inspected %d bytes of 1000", got)
+	}
+}

@@ -7,6 +7,7 @@ package protocols
 import (
 	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/dhcp"
+	"github.com/iotgw/iotgw/pkg/inspect/dns"
 	"github.com/iotgw/iotgw/pkg/inspect/ftp"
 	"github.com/iotgw/iotgw/pkg/inspect/http"
 	"github.com/iotgw/iotgw/pkg/inspect/imap"
@@ -18,6 +19,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/inspect/sip"
 	"github.com/iotgw/iotgw/pkg/inspect/smtp"
 	"github.com/iotgw/iotgw/pkg/inspect/snmp"
+	"github.com/iotgw/iotgw/pkg/inspect/ssdp"
 	"github.com/iotgw/iotgw/pkg/inspect/telnet"
 	"github.com/iotgw/iotgw/pkg/inspect/tls"
 )
@@ -39,6 +41,8 @@ func All() []inspect.Protocol {
 		mqtt.New(scanner),
 		snmp.New(),
 		dhcp.New(),
+		dns.New(),
+		ssdp.New(),
 		plaintext.New(scanner),
 	}
 }
