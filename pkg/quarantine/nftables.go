@@ -294,7 +294,13 @@ func (n *NFTables) apply(ctx context.Context, mutate func(s *state, now time.Tim
 	if err != nil {
 		return err
 	}
-	st := stateFrom(v.inet)
+	// The state is what the inet table holds; if only the bridge table
+	// survived (someone deleted the other), take it from there.
+	have := v.inet
+	if !v.exists[nftables.TableFamilyINet] && v.exists[nftables.TableFamilyBridge] {
+		have = v.bridge
+	}
+	st := stateFrom(have)
 	st.expire(now)
 	if err := mutate(st, now); err != nil {
 		return err

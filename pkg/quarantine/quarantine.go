@@ -215,9 +215,9 @@ func sortAddrs(as []netip.Addr) {
 	sort.Slice(as, func(i, j int) bool { return as[i].Less(as[j]) })
 }
 
-// isProtected reports whether e names a protected MAC or address; routers
-// are the addresses of the router itself.
-func (s *state) isProtected(e Entry, routers []netip.Addr) error {
+// checkProtected refuses an entry that names a protected MAC or address;
+// routers are the addresses of the router itself.
+func (s *state) checkProtected(e Entry, routers []netip.Addr) error {
 	if s.protectedMACs[e.MAC] {
 		return fmt.Errorf("%w: %s is a protected MAC", ErrProtected, e.MAC)
 	}
@@ -288,7 +288,7 @@ func (s *state) quarantine(e Entry, cfg Config, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if err := s.isProtected(e, cfg.RouterAddrs); err != nil {
+	if err := s.checkProtected(e, cfg.RouterAddrs); err != nil {
 		return err
 	}
 	s.put(e)
