@@ -1,0 +1,504 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+// SchemaVersion is the "schema" field of the file this package writes.
+// Bump it when a field is renamed, changes type or meaning, and add a
+// migration from the previous version; adding a field does not bump it.
+const SchemaVersion = 1
+
+// document is the file: the state plus its envelope. Records are shared
+// pointers to the store's immutable records.
+type document struct {
+	Schema       int             `json:"schema"`
+	Written      time.Time       `json:"written,omitzero"`
+	NextOutboxID uint64          `json:"next_outbox_id,omitempty"`
+	Devices      []*DeviceRecord `json:"devices,omitempty"`
+	Verdicts     []*Verdict      `json:"verdicts,omitempty"`
+	Quarantines  []*Quarantine   `json:"quarantines,omitempty"`
+	Decisions    []*Decision     `json:"decisions,omitempty"`
+	Outbox       []*OutboxItem   `json:"outbox,omitempty"`
+}
+
+// Files beside the state file.
+const (
+	tmpInfix         = ".tmp-"     // <name>.tmp-<random>: a write in progress
+	corruptInfix     = ".corrupt-" // <name>.corrupt-<timestamp>: moved aside
+	maxCorruptCopies = 3           // older copies are deleted to spare flash
+	minReadLimit     = 16 << 20
+	maxReasonInLog   = 200
+)
+
+// readLimit bounds what Open reads into memory. It is well above
+// MaxBytes because quarantines and decisions are written even when they
+// alone exceed the cap.
+func readLimit(maxBytes int) int64 { return max(4*int64(maxBytes), minReadLimit) }
+
+// decode reads a state file of any supported schema. It returns the
+// schema the file had.
+func decode(data []byte) (*document, int, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil, 0, errors.New("empty file")
+	}
+	if trimmed[0] != '{' {
+		return nil, 0, errors.New("not a JSON object")
+	}
+	var head struct {
+		Schema *int `json:"schema"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, 0, fmt.Errorf("not a valid JSON document: %w", err)
+	}
+	from := 0 // schema 0 files have no "schema" field
+	if head.Schema != nil {
+		from = *head.Schema
+	}
+	switch {
+	case from < 0:
+		return nil, from, fmt.Errorf("invalid schema %d", from)
+	case from > SchemaVersion:
+		return nil, from, fmt.Errorf("schema %d is newer than this version reads (%d)", from, SchemaVersion)
+	case from < SchemaVersion:
+		var err error
+		if data, err = migrate(data, from); err != nil {
+			return nil, from, err
+		}
+	}
+	var doc document
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, from, fmt.Errorf("schema %d state: %w", from, err)
+	}
+	return &doc, from, nil
+}
+
+// trimReport says what the size cap left out of one file.
+type trimReport struct {
+	findings, devices, outbox int
+	overCap                   bool
+}
+
+// encode marshals doc within maxBytes, leaving out the oldest findings
+// first, then whole devices (least recently seen, without quarantine or
+// decision) with their verdicts, then the oldest alerts. Quarantines and
+// decisions are never left out: if they alone exceed the cap the file is
+// written anyway. doc's slices are replaced, never its records.
+func encode(doc *document, maxBytes int) ([]byte, trimReport, error) {
+	var t trimReport
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil, t, fmt.Errorf("encode state: %w", err)
+	}
+	if len(b) <= maxBytes {
+		return b, t, nil
+	}
+	if b, t.findings, err = trimFindings(doc, b, maxBytes); err != nil {
+		return nil, t, err
+	}
+	if b, t.devices, err = trimDevices(doc, b, maxBytes); err != nil {
+		return nil, t, err
+	}
+	if b, t.outbox, err = trimOutbox(doc, b, maxBytes); err != nil {
+		return nil, t, err
+	}
+	t.overCap = len(b) > maxBytes
+	return b, t, nil
+}
+
+// shed drops candidates 0..n-1 in order until the encoding fits. size
+// estimates what dropping candidate i saves; apply(k) rebuilds doc
+// without the first k. Estimates are checked by re-encoding, so a few
+// bytes of error cost one more round, never a file over the cap.
+func shed(doc *document, b []byte, maxBytes, n int, size func(i int) (int, error), apply func(k int)) ([]byte, int, error) {
+	k := 0
+	for len(b) > maxBytes && k < n {
+		excess := len(b) - maxBytes
+		for saved := 0; k < n && saved < excess; k++ {
+			sz, err := size(k)
+			if err != nil {
+				return nil, 0, err
+			}
+			saved += sz
+		}
+		apply(k)
+		var err error
+		if b, err = json.Marshal(doc); err != nil {
+			return nil, 0, fmt.Errorf("encode state: %w", err)
+		}
+	}
+	return b, k, nil
+}
+
+func encodedSize(v any) (int, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0, fmt.Errorf("encode state: %w", err)
+	}
+	return len(b) + 1, nil // and its comma
+}
+
+func trimFindings(doc *document, b []byte, maxBytes int) ([]byte, int, error) {
+	type ref struct{ dev, idx int }
+	orig := doc.Devices
+	var refs []ref
+	for d, rec := range orig {
+		for i := range rec.Findings {
+			refs = append(refs, ref{d, i})
+		}
+	}
+	slices.SortStableFunc(refs, func(a, b ref) int {
+		return findingTime(&orig[a.dev].Findings[a.idx]).Compare(findingTime(&orig[b.dev].Findings[b.idx]))
+	})
+	size := func(i int) (int, error) { return encodedSize(&orig[refs[i].dev].Findings[refs[i].idx]) }
+	apply := func(k int) {
+		drop := make(map[int][]bool)
+		for _, r := range refs[:k] {
+			if drop[r.dev] == nil {
+				drop[r.dev] = make([]bool, len(orig[r.dev].Findings))
+			}
+			drop[r.dev][r.idx] = true
+		}
+		devs := slices.Clone(orig)
+		for d, marks := range drop {
+			cp := *orig[d]
+			cp.Findings = nil
+			for i := range orig[d].Findings {
+				if marks[i] {
+					cp.DroppedFindings++
+				} else {
+					cp.Findings = append(cp.Findings, orig[d].Findings[i])
+				}
+			}
+			devs[d] = &cp
+		}
+		doc.Devices = devs
+	}
+	return shed(doc, b, maxBytes, len(refs), size, apply)
+}
+
+func trimDevices(doc *document, b []byte, maxBytes int) ([]byte, int, error) {
+	protected := make(map[hwaddr.MAC]bool)
+	for _, q := range doc.Quarantines {
+		protected[q.MAC] = true
+	}
+	for _, d := range doc.Decisions {
+		protected[d.MAC] = true
+	}
+	verdict := make(map[hwaddr.MAC]*Verdict, len(doc.Verdicts))
+	for _, v := range doc.Verdicts {
+		verdict[v.MAC] = v
+	}
+	var cand []*DeviceRecord
+	for _, d := range doc.Devices {
+		if !protected[d.MAC] {
+			cand = append(cand, d)
+		}
+	}
+	slices.SortStableFunc(cand, func(a, b *DeviceRecord) int { return a.LastSeen.Compare(b.LastSeen) })
+	origDevs, origVerdicts := doc.Devices, doc.Verdicts
+	size := func(i int) (int, error) {
+		n, err := encodedSize(cand[i])
+		if v := verdict[cand[i].MAC]; v != nil && err == nil {
+			var m int
+			m, err = encodedSize(v)
+			n += m
+		}
+		return n, err
+	}
+	apply := func(k int) {
+		gone := make(map[hwaddr.MAC]bool, k)
+		for _, d := range cand[:k] {
+			gone[d.MAC] = true
+		}
+		doc.Devices = slices.DeleteFunc(slices.Clone(origDevs), func(d *DeviceRecord) bool { return gone[d.MAC] })
+		doc.Verdicts = slices.DeleteFunc(slices.Clone(origVerdicts), func(v *Verdict) bool { return gone[v.MAC] })
+	}
+	return shed(doc, b, maxBytes, len(cand), size, apply)
+}
+
+func trimOutbox(doc *document, b []byte, maxBytes int) ([]byte, int, error) {
+	orig := doc.Outbox // by ID: oldest first
+	size := func(i int) (int, error) { return encodedSize(orig[i]) }
+	apply := func(k int) { doc.Outbox = orig[k:] }
+	return shed(doc, b, maxBytes, len(orig), size, apply)
+}
+
+// writeAtomic replaces path with data so that a crash at any point leaves
+// either the old or the new file: write a temporary file in the same
+// directory, fsync it, rename it over path (the commit point), fsync the
+// directory so the rename itself is durable.
+func writeAtomic(path string, data []byte) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create state directory: %w", err)
+	}
+	f, err := os.CreateTemp(dir, base+tmpInfix+"*")
+	if err != nil {
+		return fmt.Errorf("create temporary state file: %w", err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s over %s: %w", tmp, path, err)
+	}
+	if err := syncDir(dir); err != nil {
+		// The new file is in place; only its durability across a power
+		// cut is in doubt, so the write is reported failed and retried.
+		return err
+	}
+	return nil
+}
+
+// syncDir makes a rename in dir durable. File systems that cannot sync a
+// directory (EINVAL) get nothing better from retrying.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open state directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("sync state directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// readState reads path within limit bytes.
+func readState(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("file of %d bytes is over the read limit of %d", fi.Size(), limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("file grew over the read limit of %d bytes", limit)
+	}
+	return data, nil
+}
+
+// siblings lists the names in path's directory that start with path's
+// base name followed by infix, sorted.
+func siblings(path, infix string) []string {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), base+infix) {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out // ReadDir sorts by name
+}
+
+// load fills an empty store from its file, called by Open only.
+func (s *Store) load() {
+	path := s.opts.Path
+	if tmps := siblings(path, tmpInfix); len(tmps) > 0 {
+		for _, t := range tmps {
+			if err := os.Remove(t); err != nil {
+				s.log.Warn("cannot remove temporary file of an interrupted write", "path", t, "err", err)
+			}
+		}
+		s.log.Info("removed temporary files of an interrupted write; the state file is unaffected", "path", path, "files", len(tmps))
+	}
+	data, err := readState(path, readLimit(s.opts.MaxBytes))
+	if errors.Is(err, fs.ErrNotExist) {
+		s.log.Info("no saved state; starting empty", "path", path)
+		return
+	}
+	var doc *document
+	from := SchemaVersion
+	if err == nil {
+		doc, from, err = decode(data)
+	}
+	if err != nil {
+		s.moveAside(err)
+		return
+	}
+	dropped := s.adopt(doc)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if from != SchemaVersion || dropped > 0 {
+		// Write the upgraded or cleaned state with the next routine write.
+		s.gen = 1
+	}
+	s.log.Info("state loaded", "path", path, "schema", from, "devices", len(s.devices),
+		"quarantines", len(s.quarantines), "decisions", len(s.decisions), "alerts", len(s.outbox),
+		"records_dropped", dropped)
+}
+
+// adopt takes the records of a decoded file through the same checks and
+// caps as the Put methods. It returns how many records were dropped.
+func (s *Store) adopt(doc *document) int {
+	dropped := 0
+	for _, q := range doc.Quarantines {
+		if q == nil {
+			dropped++
+			continue
+		}
+		// Fail safe: a damaged quarantine record stays a quarantine, in the
+		// strictest mode, rather than freeing the device.
+		if q.Mode == "" {
+			s.log.Warn("quarantine without a mode in the state file; using block", "mac", q.MAC)
+			q.Mode = "block"
+		}
+		if q.By != ActorPolicy && q.By != ActorOwner {
+			s.log.Warn("quarantine with an unknown author in the state file; counting it as policy's", "mac", q.MAC)
+			q.By = ActorPolicy
+		}
+		if s.PutQuarantine(*q) != nil {
+			dropped++
+		}
+	}
+	for _, d := range doc.Decisions {
+		if d == nil || s.PutDecision(*d) != nil {
+			dropped++
+		}
+	}
+	n := len(doc.Devices)
+	doc.Devices = slices.DeleteFunc(doc.Devices, func(d *DeviceRecord) bool { return d == nil })
+	dropped += n - len(doc.Devices)
+	// Most recently seen first, so that a lowered MaxDevices keeps those.
+	slices.SortStableFunc(doc.Devices, func(a, b *DeviceRecord) int { return b.LastSeen.Compare(a.LastSeen) })
+	for _, d := range doc.Devices {
+		if s.PutDevice(*d) != nil {
+			dropped++
+		}
+	}
+	for _, v := range doc.Verdicts {
+		if v == nil || s.PutVerdict(*v) != nil {
+			dropped++
+		}
+	}
+	dropped += s.adoptOutbox(doc)
+	s.mu.Lock()
+	s.gen, s.writtenGen = 0, 0
+	s.mu.Unlock()
+	select { // the Puts above are not owner actions
+	case <-s.urgent:
+	default:
+	}
+	return dropped
+}
+
+func (s *Store) adoptOutbox(doc *document) int {
+	dropped := 0
+	items := make([]OutboxItem, 0, len(doc.Outbox))
+	for _, it := range doc.Outbox {
+		if it == nil || it.ID == 0 || len(it.Payload) > maxPayloadLen {
+			dropped++
+			continue
+		}
+		items = append(items, it.clone())
+	}
+	slices.SortStableFunc(items, func(a, b OutboxItem) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	n := len(items)
+	items = slices.CompactFunc(items, func(a, b OutboxItem) bool { return a.ID == b.ID })
+	dropped += n - len(items)
+	if extra := len(items) - s.opts.MaxOutbox; extra > 0 {
+		items = items[extra:]
+		dropped += extra
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outbox = items
+	s.nextID = max(doc.NextOutboxID, 1)
+	if n := len(items); n > 0 && items[n-1].ID >= s.nextID {
+		s.nextID = items[n-1].ID + 1
+	}
+	return dropped
+}
+
+// moveAside renames an unreadable state file to <name>.corrupt-<time> so
+// the owner or a developer can look at it, and keeps only the newest few
+// such copies.
+func (s *Store) moveAside(reason error) {
+	path := s.opts.Path
+	why := clip(reason.Error(), maxReasonInLog)
+	stamp := s.clock.Now().UTC().Format("20060102T150405Z")
+	dst := path + corruptInfix + stamp
+	for i := 1; i < 100; i++ {
+		if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		dst = fmt.Sprintf("%s%s%s-%d", path, corruptInfix, stamp, i)
+	}
+	if err := os.Rename(path, dst); err != nil {
+		s.log.Error("state file unreadable and cannot be moved aside; starting with an empty state, the next write replaces it",
+			"path", path, "reason", why, "err", err)
+		return
+	}
+	dir, _ := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	_ = syncDir(dir) // the move is a courtesy; the next write syncs again
+	s.log.Warn("state file unreadable; moved aside, starting with an empty state",
+		"path", path, "moved_to", dst, "reason", why)
+	copies := siblings(path, corruptInfix)
+	for _, old := range copies[:max(0, len(copies)-maxCorruptCopies)] {
+		if err := os.RemoveAll(old); err != nil {
+			s.log.Warn("cannot remove an old corrupt state copy", "path", old, "err", err)
+		}
+	}
+}

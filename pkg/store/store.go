@@ -1,0 +1,582 @@
+// Package store owns the daemon's state on the router's flash: devices
+// (identity, addresses, first and last seen, redacted findings), verdicts,
+// quarantines, the owner's decisions and the alert outbox. It keeps the
+// state in memory, safe for concurrent use, and writes it as one JSON
+// document.
+//
+// The default path is /etc/iotgw/state.json. On OpenWrt /etc lives on the
+// flash overlay: it survives a reboot, and with the path listed in
+// /lib/upgrade/keep.d it survives a sysupgrade too, so quarantines and
+// owner decisions are still there after either. /tmp would be RAM and
+// forget them. Because flash wears, writes are coalesced: routine changes
+// (devices seen, findings, verdicts, the outbox) are written at most once
+// per write interval (default 10 minutes); owner actions and quarantine
+// changes are written at once, in the background; and a final write
+// happens when Run's context ends.
+//
+// Every write replaces the file atomically (temporary file in the same
+// directory, fsync, rename, fsync of the directory): after a crash at any
+// point the file holds either the old or the new state. A file that cannot
+// be read as a state (empty, truncated, not JSON, a newer schema) is moved
+// aside to <name>.corrupt-<timestamp> with a warning, and the daemon starts
+// empty. Opening never fails and never panics.
+//
+// The store only ever receives events whose evidence is already redacted
+// (see pkg/event); it holds no password and no personal datum in clear.
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+// Defaults for Options.
+const (
+	DefaultPath                 = "/etc/iotgw/state.json"
+	DefaultWriteInterval        = 10 * time.Minute
+	DefaultMaxBytes             = 4 << 20
+	DefaultMaxDevices           = 2048
+	DefaultMaxFindingsPerDevice = 64 // as many as the device inventory keeps
+	DefaultMaxOutbox            = 256
+	// MinMaxBytes is the smallest size cap honoured; smaller values are
+	// raised to it.
+	MinMaxBytes = 64 << 10
+)
+
+// Errors returned by the mutating methods.
+var (
+	ErrInvalid  = errors.New("store: invalid record")
+	ErrFull     = errors.New("store: table full")
+	ErrNotFound = errors.New("store: no such item")
+)
+
+// Clock is the store's source of time and of the write-interval ticker;
+// tests drive it by hand.
+type Clock interface {
+	Now() time.Time
+	// NewTicker returns a channel that receives every d, and a stop func.
+	NewTicker(d time.Duration) (<-chan time.Time, func())
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+func (systemClock) NewTicker(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTicker(d)
+	return t.C, t.Stop
+}
+
+// Options configure a store; zero fields take the defaults.
+type Options struct {
+	Path string
+	// WriteInterval: routine changes are written at most once per interval.
+	WriteInterval time.Duration
+	// MaxBytes caps the file. Beyond it the oldest findings are left out
+	// first, then the least recently seen devices that have neither a
+	// quarantine nor a decision, then the oldest outbox items;
+	// quarantines and decisions are always written.
+	MaxBytes int
+	// MaxDevices caps each table: devices, verdicts, quarantines,
+	// decisions. Full device and verdict tables forget the least recently
+	// seen entry without a quarantine or decision; full quarantine and
+	// decision tables refuse with ErrFull.
+	MaxDevices           int
+	MaxFindingsPerDevice int
+	// MaxOutbox caps pending alerts; a full outbox drops its oldest item.
+	MaxOutbox int
+	Logger    *slog.Logger
+	Clock     Clock
+}
+
+func (o Options) withDefaults() Options {
+	if o.Path == "" {
+		o.Path = DefaultPath
+	}
+	if o.WriteInterval <= 0 {
+		o.WriteInterval = DefaultWriteInterval
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	o.MaxBytes = max(o.MaxBytes, MinMaxBytes)
+	if o.MaxDevices <= 0 {
+		o.MaxDevices = DefaultMaxDevices
+	}
+	if o.MaxFindingsPerDevice <= 0 {
+		o.MaxFindingsPerDevice = DefaultMaxFindingsPerDevice
+	}
+	if o.MaxOutbox <= 0 {
+		o.MaxOutbox = DefaultMaxOutbox
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Clock == nil {
+		o.Clock = systemClock{}
+	}
+	return o
+}
+
+// Stats describe the store's writes.
+type Stats struct {
+	Writes       uint64    // files written since Open
+	UrgentWrites uint64    // of which were prompted by an owner action or quarantine change
+	Bytes        int       // size of the last file written
+	BytesTotal   uint64    // bytes written since Open (flash wear)
+	LastWrite    time.Time // zero before the first write
+	LastError    error     // of the last write attempt; nil after a success
+	// Left out of the last file because of MaxBytes.
+	TrimmedFindings, TrimmedDevices, TrimmedOutbox int
+	// OverCap: the last file exceeded MaxBytes with only quarantines and
+	// decisions left.
+	OverCap bool
+	// OutboxDropped counts alerts dropped because the outbox was full.
+	OutboxDropped uint64
+	Dirty         bool // changes not yet written
+}
+
+// Store is the daemon's persisted state. All methods are safe for
+// concurrent use. Records held inside are never modified in place, so a
+// write can encode them without holding the lock.
+type Store struct {
+	opts   Options
+	log    *slog.Logger
+	clock  Clock
+	urgent chan struct{} // capacity 1: pending urgent writes coalesce
+
+	writeMu sync.Mutex // one file write at a time
+
+	mu          sync.Mutex
+	devices     map[hwaddr.MAC]*DeviceRecord
+	verdicts    map[hwaddr.MAC]*Verdict
+	quarantines map[hwaddr.MAC]*Quarantine
+	decisions   map[hwaddr.MAC]*Decision
+	outbox      []OutboxItem // by ID; payloads never modified
+	nextID      uint64
+	gen         uint64 // bumped by every change
+	writtenGen  uint64 // gen of the last file written
+	stats       Stats
+	lastTrim    trimReport
+}
+
+// Open loads the state at opts.Path. A missing file gives an empty store;
+// an unreadable or corrupt one is moved aside (see the package doc).
+// Leftover temporary files from an interrupted write are removed. Open
+// never fails: problems are logged and the store starts empty.
+func Open(opts Options) *Store {
+	opts = opts.withDefaults()
+	s := &Store{
+		opts:        opts,
+		log:         opts.Logger.With("component", "store"),
+		clock:       opts.Clock,
+		urgent:      make(chan struct{}, 1),
+		devices:     make(map[hwaddr.MAC]*DeviceRecord),
+		verdicts:    make(map[hwaddr.MAC]*Verdict),
+		quarantines: make(map[hwaddr.MAC]*Quarantine),
+		decisions:   make(map[hwaddr.MAC]*Decision),
+		nextID:      1,
+	}
+	s.load()
+	return s
+}
+
+// Path is the file the store writes.
+func (s *Store) Path() string { return s.opts.Path }
+
+// changedLocked records a change; urgent ones wake the writer.
+func (s *Store) changedLocked(urgent bool) {
+	s.gen++
+	if urgent {
+		select {
+		case s.urgent <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// PutDevice stores d, replacing any record for its MAC. Routine: written
+// with the next interval's write. At MaxDevices, the least recently seen
+// device without a quarantine or decision is forgotten.
+func (s *Store) PutDevice(d DeviceRecord) error {
+	if d.MAC.IsZero() {
+		return fmt.Errorf("%w: device without a MAC", ErrInvalid)
+	}
+	rec := d.normalize(s.opts.MaxFindingsPerDevice)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.devices[d.MAC]; !ok && len(s.devices) >= s.opts.MaxDevices {
+		if !s.evictDeviceLocked() {
+			return fmt.Errorf("%w: %d devices, all quarantined or decided by the owner", ErrFull, len(s.devices))
+		}
+	}
+	s.devices[d.MAC] = &rec
+	s.changedLocked(false)
+	return nil
+}
+
+// evictDeviceLocked forgets the least recently seen device that has no
+// quarantine or decision, and its verdict.
+func (s *Store) evictDeviceLocked() bool {
+	var victim *DeviceRecord
+	for mac, d := range s.devices {
+		if s.quarantines[mac] != nil || s.decisions[mac] != nil {
+			continue
+		}
+		if victim == nil || d.LastSeen.Before(victim.LastSeen) ||
+			d.LastSeen.Equal(victim.LastSeen) && macLess(d.MAC, victim.MAC) {
+			victim = d
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	delete(s.devices, victim.MAC)
+	delete(s.verdicts, victim.MAC)
+	s.log.Debug("device table full; forgot least recently seen device", "max_devices", s.opts.MaxDevices)
+	return true
+}
+
+// DeleteDevice forgets a device and its verdict (an owner action: written
+// promptly). Its quarantine and decision stay until removed on their own.
+func (s *Store) DeleteDevice(mac hwaddr.MAC) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, had := s.devices[mac]
+	_, hadVerdict := s.verdicts[mac]
+	if !had && !hadVerdict {
+		return
+	}
+	delete(s.devices, mac)
+	delete(s.verdicts, mac)
+	s.changedLocked(true)
+}
+
+// PutVerdict stores policy's verdict for v.MAC. Routine: policy
+// recomputes verdicts after a restart anyway.
+func (s *Store) PutVerdict(v Verdict) error {
+	if v.MAC.IsZero() {
+		return fmt.Errorf("%w: verdict without a MAC", ErrInvalid)
+	}
+	rec := v.normalize(s.opts.MaxFindingsPerDevice)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.verdicts[v.MAC]; !ok && len(s.verdicts) >= s.opts.MaxDevices {
+		var victim *Verdict
+		for _, old := range s.verdicts {
+			if victim == nil || old.Time.Before(victim.Time) || old.Time.Equal(victim.Time) && macLess(old.MAC, victim.MAC) {
+				victim = old
+			}
+		}
+		delete(s.verdicts, victim.MAC)
+	}
+	s.verdicts[v.MAC] = &rec
+	s.changedLocked(false)
+	return nil
+}
+
+// PutQuarantine records that q.MAC is quarantined, replacing an earlier
+// record. Written promptly.
+func (s *Store) PutQuarantine(q Quarantine) error {
+	switch {
+	case q.MAC.IsZero():
+		return fmt.Errorf("%w: quarantine without a MAC", ErrInvalid)
+	case q.Mode == "":
+		return fmt.Errorf("%w: quarantine of %s without a mode", ErrInvalid, q.MAC)
+	case q.By != ActorPolicy && q.By != ActorOwner:
+		return fmt.Errorf("%w: quarantine of %s by %q (want policy or owner)", ErrInvalid, q.MAC, q.By)
+	}
+	rec := q.normalize()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.quarantines[q.MAC]; !ok && len(s.quarantines) >= s.opts.MaxDevices {
+		return fmt.Errorf("%w: %d quarantines", ErrFull, len(s.quarantines))
+	}
+	s.quarantines[q.MAC] = &rec
+	s.changedLocked(true)
+	return nil
+}
+
+// DeleteQuarantine records that mac is released. Written promptly.
+func (s *Store) DeleteQuarantine(mac hwaddr.MAC) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.quarantines[mac]; !ok {
+		return
+	}
+	delete(s.quarantines, mac)
+	s.changedLocked(true)
+}
+
+// PutDecision stores the owner's decision about d.MAC, replacing an
+// earlier one. Written promptly.
+func (s *Store) PutDecision(d Decision) error {
+	if d.MAC.IsZero() {
+		return fmt.Errorf("%w: decision without a MAC", ErrInvalid)
+	}
+	rec := d.normalize()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.decisions[d.MAC]; !ok && len(s.decisions) >= s.opts.MaxDevices {
+		return fmt.Errorf("%w: %d decisions", ErrFull, len(s.decisions))
+	}
+	s.decisions[d.MAC] = &rec
+	s.changedLocked(true)
+	return nil
+}
+
+// DeleteDecision forgets the owner's decision about mac. Written promptly.
+func (s *Store) DeleteDecision(mac hwaddr.MAC) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.decisions[mac]; !ok {
+		return
+	}
+	delete(s.decisions, mac)
+	s.changedLocked(true)
+}
+
+// Enqueue adds an alert to the outbox, due now. payload must be valid
+// JSON of at most 8 KiB. A full outbox drops its oldest item. Routine:
+// an alert acknowledged before the next interval never reaches flash.
+func (s *Store) Enqueue(payload json.RawMessage) (OutboxItem, error) {
+	if len(payload) > maxPayloadLen {
+		return OutboxItem{}, fmt.Errorf("%w: alert payload of %d bytes (max %d)", ErrInvalid, len(payload), maxPayloadLen)
+	}
+	if !json.Valid(payload) {
+		return OutboxItem{}, fmt.Errorf("%w: alert payload is not JSON", ErrInvalid)
+	}
+	now := s.clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.outbox) >= s.opts.MaxOutbox {
+		s.outbox = slices.Delete(s.outbox, 0, 1)
+		s.stats.OutboxDropped++
+		s.log.Warn("alert outbox full; dropped the oldest alert", "max_outbox", s.opts.MaxOutbox)
+	}
+	it := OutboxItem{ID: s.nextID, Created: now, NextAttempt: now, Payload: slices.Clone(payload)}
+	s.nextID++
+	s.outbox = append(s.outbox, it)
+	s.changedLocked(false)
+	return it.clone(), nil
+}
+
+// Pending returns up to limit outbox items (limit <= 0: all), those due
+// soonest first, then in the order they were enqueued. Items not yet due
+// are included, so the caller can sleep until the first NextAttempt.
+func (s *Store) Pending(limit int) []OutboxItem {
+	s.mu.Lock()
+	items := slices.Clone(s.outbox)
+	s.mu.Unlock()
+	slices.SortStableFunc(items, func(a, b OutboxItem) int { return a.NextAttempt.Compare(b.NextAttempt) })
+	if limit > 0 && len(items) > limit {
+		items = items[:limit]
+	}
+	for i := range items {
+		items[i] = items[i].clone()
+	}
+	return items
+}
+
+// Ack removes a delivered alert. Routine.
+func (s *Store) Ack(id uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.outboxIndexLocked(id)
+	if i < 0 {
+		return fmt.Errorf("%w: alert %d", ErrNotFound, id)
+	}
+	s.outbox = slices.Delete(s.outbox, i, i+1)
+	s.changedLocked(false)
+	return nil
+}
+
+// Reschedule counts a failed delivery of alert id and sets when to try
+// again. Routine.
+func (s *Store) Reschedule(id uint64, next time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.outboxIndexLocked(id)
+	if i < 0 {
+		return fmt.Errorf("%w: alert %d", ErrNotFound, id)
+	}
+	s.outbox[i].Attempts++
+	s.outbox[i].NextAttempt = next
+	s.changedLocked(false)
+	return nil
+}
+
+func (s *Store) outboxIndexLocked(id uint64) int {
+	i, ok := slices.BinarySearchFunc(s.outbox, id, func(it OutboxItem, id uint64) int {
+		switch {
+		case it.ID < id:
+			return -1
+		case it.ID > id:
+			return 1
+		}
+		return 0
+	})
+	if !ok {
+		return -1
+	}
+	return i
+}
+
+// Snapshot returns a deep copy of the whole state, records sorted by MAC.
+func (s *Store) Snapshot() State {
+	doc := s.document()
+	return State{
+		Devices:     copyRecords(doc.Devices, DeviceRecord.clone),
+		Verdicts:    copyRecords(doc.Verdicts, Verdict.clone),
+		Quarantines: copyRecords(doc.Quarantines, func(q Quarantine) Quarantine { return q }),
+		Decisions:   copyRecords(doc.Decisions, Decision.clone),
+		Outbox:      copyRecords(doc.Outbox, OutboxItem.clone),
+	}
+}
+
+// copyRecords deep-copies shared records for a caller; empty is nil.
+func copyRecords[T any](recs []*T, clone func(T) T) []T {
+	if len(recs) == 0 {
+		return nil
+	}
+	out := make([]T, len(recs))
+	for i, r := range recs {
+		out[i] = clone(*r)
+	}
+	return out
+}
+
+// Stats returns the write statistics.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Dirty = s.gen != s.writtenGen
+	return st
+}
+
+// Run writes changes in the background until ctx ends: routine changes
+// once per write interval, urgent ones at once. When ctx ends it writes
+// what is left and returns that write's error. Call Run once; changes
+// made after it returned are written only by Flush.
+func (s *Store) Run(ctx context.Context) error {
+	tick, stop := s.clock.NewTicker(s.opts.WriteInterval)
+	defer stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return s.flush(false)
+		case <-s.urgent:
+			_ = s.flush(true) // logged and kept in Stats; retried on the next tick
+		case <-tick:
+			_ = s.flush(false)
+		}
+	}
+}
+
+// Flush writes the state now if it changed since the last write.
+func (s *Store) Flush() error { return s.flush(false) }
+
+func (s *Store) flush(urgent bool) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.Lock()
+	gen, clean := s.gen, s.gen == s.writtenGen
+	s.mu.Unlock()
+	if clean {
+		return nil
+	}
+	doc := s.document()
+	doc.Written = s.clock.Now().UTC()
+	data, trim, err := encode(doc, s.opts.MaxBytes)
+	if err == nil {
+		err = writeAtomic(s.opts.Path, data)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.LastError = err
+	if err != nil {
+		s.log.Error("cannot write state; will retry", "path", s.opts.Path, "err", err)
+		return err
+	}
+	s.writtenGen = gen
+	s.stats.Writes++
+	if urgent {
+		s.stats.UrgentWrites++
+	}
+	s.stats.Bytes = len(data)
+	s.stats.BytesTotal += uint64(len(data))
+	s.stats.LastWrite = doc.Written
+	s.stats.TrimmedFindings, s.stats.TrimmedDevices, s.stats.TrimmedOutbox = trim.findings, trim.devices, trim.outbox
+	s.stats.OverCap = trim.overCap
+	s.logTrimLocked(trim, len(data))
+	return nil
+}
+
+// logTrimLocked warns when the size cap starts or changes what it leaves
+// out; the same trim on every write is only worth a debug line.
+func (s *Store) logTrimLocked(t trimReport, size int) {
+	if t == (trimReport{}) {
+		s.lastTrim = t
+		return
+	}
+	level := slog.LevelWarn
+	if t == s.lastTrim {
+		level = slog.LevelDebug
+	}
+	s.lastTrim = t
+	msg := "state over its size cap; left out the oldest findings"
+	if t.overCap {
+		msg = "state over its size cap even with only quarantines and decisions; written anyway"
+	}
+	s.log.Log(context.Background(), level, msg, "path", s.opts.Path, "max_bytes", s.opts.MaxBytes, "bytes", size,
+		"findings_left_out", t.findings, "devices_left_out", t.devices, "alerts_left_out", t.outbox)
+}
+
+// document copies the tables' record pointers, sorted, under the lock;
+// the records themselves are immutable and shared.
+func (s *Store) document() *document {
+	s.mu.Lock()
+	doc := &document{
+		Schema:       SchemaVersion,
+		NextOutboxID: s.nextID,
+		Devices:      mapValues(s.devices),
+		Verdicts:     mapValues(s.verdicts),
+		Quarantines:  mapValues(s.quarantines),
+		Decisions:    mapValues(s.decisions),
+		Outbox:       make([]*OutboxItem, len(s.outbox)),
+	}
+	for i := range s.outbox {
+		it := s.outbox[i] // copy: Reschedule changes the slice element
+		doc.Outbox[i] = &it
+	}
+	s.mu.Unlock()
+	slices.SortFunc(doc.Devices, func(a, b *DeviceRecord) int { return macCompare(a.MAC, b.MAC) })
+	slices.SortFunc(doc.Verdicts, func(a, b *Verdict) int { return macCompare(a.MAC, b.MAC) })
+	slices.SortFunc(doc.Quarantines, func(a, b *Quarantine) int { return macCompare(a.MAC, b.MAC) })
+	slices.SortFunc(doc.Decisions, func(a, b *Decision) int { return macCompare(a.MAC, b.MAC) })
+	return doc
+}
+
+func mapValues[T any](m map[hwaddr.MAC]*T) []*T {
+	out := make([]*T, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+func macCompare(a, b hwaddr.MAC) int { return bytes.Compare(a[:], b[:]) }
+
+func macLess(a, b hwaddr.MAC) bool { return macCompare(a, b) < 0 }

@@ -1,0 +1,682 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+// fakeClock hands out a fixed time and an unbuffered tick channel: a send
+// on it returns only once Run has taken the tick.
+type fakeClock struct {
+	mu       sync.Mutex
+	now      time.Time
+	tick     chan time.Time
+	interval time.Duration
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: t0, tick: make(chan time.Time)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func (c *fakeClock) NewTicker(d time.Duration) (<-chan time.Time, func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.interval = d
+	return c.tick, func() {}
+}
+
+// logBuffer collects log output from several goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type harness struct {
+	t     *testing.T
+	path  string
+	clock *fakeClock
+	logs  *logBuffer
+}
+
+func newHarness(t *testing.T) *harness {
+	return &harness{t: t, path: filepath.Join(t.TempDir(), "iotgw", "state.json"), clock: newFakeClock(), logs: &logBuffer{}}
+}
+
+func (h *harness) options() Options {
+	return Options{
+		Path:   h.path,
+		Clock:  h.clock,
+		Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+}
+
+func (h *harness) open() *Store { return Open(h.options()) }
+
+// run starts s.Run and returns a func that cancels it and returns its
+// result.
+func (h *harness) run(s *Store) func() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	stop := func() error {
+		cancel()
+		return <-done
+	}
+	h.t.Cleanup(func() { cancel() })
+	return stop
+}
+
+func (h *harness) fileDoc() map[string]any {
+	h.t.Helper()
+	b, err := os.ReadFile(h.path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		h.t.Fatalf("state file is not JSON: %v", err)
+	}
+	return m
+}
+
+// waitFor polls until cond holds. It has no timeout of its own: the test
+// binary's deadline ends a hang.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline, ok := t.Deadline()
+	for !cond() {
+		if ok && time.Until(deadline) < time.Second {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func waitWrites(t *testing.T, s *Store, n uint64) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d writes", n), func() bool { return s.Stats().Writes >= n })
+}
+
+func mac(last byte) hwaddr.MAC { return hwaddr.MAC{0xc0, 0x56, 0xe3, 0, 0, last} }
+
+func finding(kind event.Kind, at time.Time, ev event.Evidence) event.Event {
+	return event.Event{
+		V: event.SchemaVersion, Time: at, Type: event.TypeFinding, Kind: kind, Severity: event.SeverityHigh,
+		Capability: event.CapNoDefaultPasswords, Provision: "5.1-1", Device: event.Endpoint{MAC: "c0:56:e3:00:00:01", IP: "192.168.1.10"},
+		Flow:    &event.Flow{Transport: "tcp", Client: event.Endpoint{IP: "192.168.1.10", Port: 40000}, Server: event.Endpoint{IP: "203.0.113.5", Port: 21}, App: "ftp", Direction: event.LANToWAN},
+		Summary: "FTP login with factory-default credentials", Evidence: ev,
+	}
+}
+
+func sampleState() State {
+	cam, tv := mac(1), mac(2)
+	return State{
+		Devices: []DeviceRecord{
+			{MAC: cam, Identity: Identity{Vendor: "Hikvision", Model: "DS-2CD", Firmware: "5.4.0", Category: "camera"},
+				Addrs:     []netip.Addr{netip.MustParseAddr("192.168.1.10"), netip.MustParseAddr("fe80::1")},
+				FirstSeen: t0, LastSeen: t0.Add(time.Hour),
+				Findings: []event.Event{finding(event.KindDefaultCredentials, t0, event.Evidence{"protocol": "ftp", "user": "ad***", "password_class": "default"})}},
+			{MAC: tv, Identity: Identity{Vendor: "Samsung", Category: "tv"}, FirstSeen: t0, LastSeen: t0},
+		},
+		Verdicts: []Verdict{{MAC: cam, Action: "quarantine", Enforce: true, Time: t0,
+			Reasons: []Reason{{Kind: event.KindDefaultCredentials, Severity: event.SeverityHigh, Action: "quarantine", Summary: "default login"}}}},
+		Quarantines: []Quarantine{{MAC: cam, Mode: "block", Since: t0, Until: t0.Add(24 * time.Hour), Reason: "default credentials", By: ActorPolicy}},
+		Decisions: []Decision{{MAC: tv, Name: "Living room TV", Exempt: []event.Kind{event.KindPlaintextProtocol}, Force: "alert",
+			ReleasedAt: t0, Updated: t0}},
+	}
+}
+
+func fill(t *testing.T, s *Store, st State) {
+	t.Helper()
+	for _, d := range st.Devices {
+		if err := s.PutDevice(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range st.Verdicts {
+		if err := s.PutVerdict(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range st.Quarantines {
+		if err := s.PutQuarantine(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range st.Decisions {
+		if err := s.PutDecision(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func diffJSON(t *testing.T, got, want any) {
+	t.Helper()
+	if reflect.DeepEqual(got, want) {
+		return
+	}
+	g, _ := json.MarshalIndent(got, "", " ")
+	w, _ := json.MarshalIndent(want, "", " ")
+	t.Fatalf("state differs\ngot:  %s\nwant: %s", g, w)
+}
+
+func TestRoundTripSurvivesRestart(t *testing.T) {
+	h := newHarness(t)
+	s := h.open()
+	want := sampleState()
+	fill(t, s, want)
+	it, err := s.Enqueue(json.RawMessage(`{"title":"Camera quarantined"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Outbox = []OutboxItem{it}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	diffJSON(t, h.open().Snapshot(), want)
+
+	fi, err := os.Stat(h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Errorf("state file mode %v, want 0600: it describes the owner's devices", perm)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	o := Options{}.withDefaults()
+	if o.Path != DefaultPath || o.WriteInterval != DefaultWriteInterval || o.MaxBytes != DefaultMaxBytes {
+		t.Errorf("defaults %+v", o)
+	}
+	if o := (Options{MaxBytes: 1000}).withDefaults(); o.MaxBytes != MinMaxBytes {
+		t.Errorf("tiny MaxBytes became %d, want %d", o.MaxBytes, MinMaxBytes)
+	}
+	h := newHarness(t)
+	s := h.open()
+	stop := h.run(s)
+	h.clock.tick <- t0 // Run has set up its ticker
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if h.clock.interval != DefaultWriteInterval {
+		t.Errorf("ticker interval %v, want %v", h.clock.interval, DefaultWriteInterval)
+	}
+}
+
+// TestRoutineChangesCoalesce is the flash budget: a hundred routine
+// changes within one interval cost one write.
+func TestRoutineChangesCoalesce(t *testing.T) {
+	h := newHarness(t)
+	s := h.open()
+	stop := h.run(s)
+	for i := range 100 {
+		d := DeviceRecord{MAC: mac(byte(i)), LastSeen: t0.Add(time.Duration(i) * time.Second)}
+		if err := s.PutDevice(d); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutVerdict(Verdict{MAC: d.MAC, Action: "alert"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Enqueue(json.RawMessage(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Writes != 0 || !st.Dirty {
+		t.Fatalf("before the tick: %+v, want no write yet and dirty", st)
+	}
+	h.clock.tick <- t0.Add(DefaultWriteInterval)
+	h.clock.tick <- t0.Add(2 * DefaultWriteInterval) // nothing changed since: no write
+	if err := stop(); err != nil {                   // nothing left: no final write
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	if st.Writes != 1 || st.UrgentWrites != 0 || st.Dirty {
+		t.Fatalf("stats %+v, want exactly one routine write", st)
+	}
+	if got := len(h.fileDoc()["devices"].([]any)); got != 100 {
+		t.Errorf("file has %d devices, want 100", got)
+	}
+}
+
+// TestUrgentChangesWrittenPromptly: owner actions and quarantine changes
+// reach the file without waiting for the interval's tick.
+func TestUrgentChangesWrittenPromptly(t *testing.T) {
+	cam := mac(1)
+	tests := []struct {
+		name   string
+		change func(s *Store) error
+		check  func(doc map[string]any) bool
+	}{
+		{"quarantine", func(s *Store) error {
+			return s.PutQuarantine(Quarantine{MAC: cam, Mode: "block", Since: t0, By: ActorPolicy})
+		}, func(doc map[string]any) bool { return doc["quarantines"] != nil }},
+		{"release", func(s *Store) error { s.DeleteQuarantine(mac(9)); return nil },
+			func(doc map[string]any) bool { return doc["quarantines"] == nil }},
+		{"owner_decision", func(s *Store) error {
+			return s.PutDecision(Decision{MAC: cam, Trusted: true, Updated: t0})
+		}, func(doc map[string]any) bool { return doc["decisions"] != nil }},
+		{"owner_forgets_decision", func(s *Store) error { s.DeleteDecision(mac(9)); return nil },
+			func(doc map[string]any) bool { return doc["decisions"] == nil }},
+		{"owner_forgets_device", func(s *Store) error { s.DeleteDevice(mac(9)); return nil },
+			func(doc map[string]any) bool { return doc["devices"] == nil }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			seed := h.open()
+			fill(t, seed, State{
+				Devices:     []DeviceRecord{{MAC: mac(9)}},
+				Quarantines: []Quarantine{{MAC: mac(9), Mode: "isolate", By: ActorOwner}},
+				Decisions:   []Decision{{MAC: mac(9), Name: "old"}},
+			})
+			if err := seed.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			s := h.open()
+			stop := h.run(s)
+			if err := tt.change(s); err != nil {
+				t.Fatal(err)
+			}
+			waitWrites(t, s, 1) // no tick was sent
+			if st := s.Stats(); st.UrgentWrites != 1 {
+				t.Errorf("stats %+v, want one urgent write", st)
+			}
+			if !tt.check(h.fileDoc()) {
+				t.Errorf("file does not show the change: %v", h.fileDoc())
+			}
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			if w := s.Stats().Writes; w != 1 {
+				t.Errorf("%d writes, want 1: nothing was left for the final write", w)
+			}
+		})
+	}
+}
+
+func TestNoOpChangesDoNotWrite(t *testing.T) {
+	h := newHarness(t)
+	s := h.open()
+	stop := h.run(s)
+	s.DeleteQuarantine(mac(1)) // none of these exist
+	s.DeleteDecision(mac(1))
+	s.DeleteDevice(mac(1))
+	h.clock.tick <- t0
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Writes != 0 {
+		t.Errorf("stats %+v, want no write", st)
+	}
+	if _, err := os.Stat(h.path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a state file was created for an empty store: %v", err)
+	}
+}
+
+func TestFinalWriteOnShutdown(t *testing.T) {
+	h := newHarness(t)
+	s := h.open()
+	stop := h.run(s)
+	if err := s.PutDevice(DeviceRecord{MAC: mac(1), Identity: Identity{Vendor: "Shelly"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Writes != 1 || st.Dirty {
+		t.Fatalf("stats %+v, want the final write", st)
+	}
+	if got := h.open().Snapshot().Devices; len(got) != 1 || got[0].Identity.Vendor != "Shelly" {
+		t.Errorf("after restart: %+v", got)
+	}
+}
+
+func TestWriteFailureIsKeptAndRetried(t *testing.T) {
+	h := newHarness(t)
+	// A regular file where the state directory should be: every write
+	// fails, even for root.
+	if err := os.WriteFile(filepath.Dir(h.path), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := h.open()
+	stop := h.run(s)
+	if err := s.PutQuarantine(Quarantine{MAC: mac(1), Mode: "block", By: ActorPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the urgent write to fail", func() bool { return s.Stats().LastError != nil })
+	if st := s.Stats(); !st.Dirty || st.Writes != 0 {
+		t.Fatalf("stats %+v, want still dirty", st)
+	}
+	if !strings.Contains(h.logs.String(), "cannot write state") {
+		t.Errorf("no log line for the failed write:\n%s", h.logs)
+	}
+	if err := os.Remove(filepath.Dir(h.path)); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.tick <- t0.Add(time.Minute) // the retry
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.LastError != nil || st.Dirty || st.Writes != 1 {
+		t.Fatalf("stats %+v, want the retry to succeed", st)
+	}
+	if q := h.open().Snapshot().Quarantines; len(q) != 1 {
+		t.Errorf("quarantine not persisted by the retry: %+v", q)
+	}
+}
+
+func TestInvalidRecordsRefused(t *testing.T) {
+	s := newHarness(t).open()
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"device_without_mac", s.PutDevice(DeviceRecord{})},
+		{"verdict_without_mac", s.PutVerdict(Verdict{Action: "alert"})},
+		{"decision_without_mac", s.PutDecision(Decision{Trusted: true})},
+		{"quarantine_without_mac", s.PutQuarantine(Quarantine{Mode: "block", By: ActorPolicy})},
+		{"quarantine_without_mode", s.PutQuarantine(Quarantine{MAC: mac(1), By: ActorPolicy})},
+		{"quarantine_by_nobody", s.PutQuarantine(Quarantine{MAC: mac(1), Mode: "block"})},
+		{"quarantine_by_stranger", s.PutQuarantine(Quarantine{MAC: mac(1), Mode: "block", By: "neighbour"})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !errors.Is(tt.err, ErrInvalid) {
+				t.Errorf("got %v, want ErrInvalid", tt.err)
+			}
+		})
+	}
+	if st := s.Snapshot(); len(st.Devices)+len(st.Verdicts)+len(st.Decisions)+len(st.Quarantines) != 0 {
+		t.Errorf("refused records were stored: %+v", st)
+	}
+	if s.Stats().Dirty {
+		t.Error("refused records made the store dirty")
+	}
+}
+
+func TestTableCaps(t *testing.T) {
+	h := newHarness(t)
+	o := h.options()
+	o.MaxDevices = 3
+	o.MaxFindingsPerDevice = 2
+	o.MaxOutbox = 2
+	s := Open(o)
+
+	t.Run("devices_forget_least_recently_seen_unprotected", func(t *testing.T) {
+		if err := s.PutQuarantine(Quarantine{MAC: mac(1), Mode: "block", By: ActorPolicy}); err != nil {
+			t.Fatal(err)
+		}
+		for i := byte(1); i <= 4; i++ { // mac(1) is the oldest but quarantined
+			if err := s.PutDevice(DeviceRecord{MAC: mac(i), LastSeen: t0.Add(time.Duration(i) * time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got []hwaddr.MAC
+		for _, d := range s.Snapshot().Devices {
+			got = append(got, d.MAC)
+		}
+		if want := []hwaddr.MAC{mac(1), mac(3), mac(4)}; !reflect.DeepEqual(got, want) {
+			t.Errorf("devices %v, want %v", got, want)
+		}
+	})
+	t.Run("quarantines_refuse_when_full", func(t *testing.T) {
+		for i := byte(2); i <= 3; i++ {
+			if err := s.PutQuarantine(Quarantine{MAC: mac(i), Mode: "block", By: ActorPolicy}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.PutQuarantine(Quarantine{MAC: mac(4), Mode: "block", By: ActorPolicy}); !errors.Is(err, ErrFull) {
+			t.Errorf("fourth quarantine: %v, want ErrFull", err)
+		}
+		if err := s.PutQuarantine(Quarantine{MAC: mac(3), Mode: "isolate", By: ActorOwner}); err != nil {
+			t.Errorf("replacing a quarantine in a full table: %v", err)
+		}
+	})
+	t.Run("devices_refuse_when_all_protected", func(t *testing.T) {
+		// mac(2) is quarantined but has no record: quarantine mac(4) needs
+		// room first.
+		s.DeleteQuarantine(mac(2))
+		if err := s.PutQuarantine(Quarantine{MAC: mac(4), Mode: "block", By: ActorPolicy}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutDevice(DeviceRecord{MAC: mac(5)}); !errors.Is(err, ErrFull) {
+			t.Errorf("device beyond a table of quarantined devices: %v, want ErrFull", err)
+		}
+	})
+	t.Run("decisions_refuse_when_full", func(t *testing.T) {
+		for i := byte(1); i <= 3; i++ {
+			if err := s.PutDecision(Decision{MAC: mac(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.PutDecision(Decision{MAC: mac(4)}); !errors.Is(err, ErrFull) {
+			t.Errorf("fourth decision: %v, want ErrFull", err)
+		}
+	})
+	t.Run("verdicts_forget_oldest", func(t *testing.T) {
+		for i := byte(1); i <= 4; i++ {
+			if err := s.PutVerdict(Verdict{MAC: mac(i), Action: "alert", Time: t0.Add(time.Duration(i) * time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		v := s.Snapshot().Verdicts
+		if len(v) != 3 || v[0].MAC != mac(2) {
+			t.Errorf("verdicts %+v, want the newest three", v)
+		}
+	})
+	t.Run("findings_keep_newest", func(t *testing.T) {
+		d := DeviceRecord{MAC: mac(3), Findings: []event.Event{
+			finding(event.KindWeakTLS, t0.Add(3*time.Minute), nil),
+			finding(event.KindDefaultCredentials, t0, nil), // oldest, dropped
+			finding(event.KindPlaintextProtocol, t0.Add(time.Minute), nil),
+		}}
+		d.Findings[1].LastTime = t0.Add(-time.Hour)
+		if err := s.PutDevice(d); err != nil {
+			t.Fatal(err)
+		}
+		got := s.Snapshot().Devices[1]
+		if len(got.Findings) != 2 || got.Findings[0].Kind != event.KindWeakTLS || got.Findings[1].Kind != event.KindPlaintextProtocol || got.DroppedFindings != 1 {
+			t.Errorf("findings %+v dropped %d, want weak_tls, plaintext_protocol in order and one dropped", got.Findings, got.DroppedFindings)
+		}
+	})
+	t.Run("outbox_drops_oldest", func(t *testing.T) {
+		for i := range 3 {
+			if _, err := s.Enqueue(json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := s.Pending(0)
+		if len(p) != 2 || string(p[0].Payload) != `{"n":1}` || s.Stats().OutboxDropped != 1 {
+			t.Errorf("pending %+v, want the newest two and one dropped", p)
+		}
+	})
+}
+
+func TestLongStringsClipped(t *testing.T) {
+	s := newHarness(t).open()
+	name := strings.Repeat("é", 100) // 200 bytes
+	addrs := make([]netip.Addr, 20)
+	for i := range addrs {
+		addrs[i] = netip.AddrFrom4([4]byte{192, 168, 1, byte(i)})
+	}
+	if err := s.PutDecision(Decision{MAC: mac(1), Name: name, Exempt: make([]event.Kind, 40)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutDevice(DeviceRecord{MAC: mac(1), Addrs: addrs, Identity: Identity{Hostname: name}}); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Snapshot()
+	d := st.Decisions[0]
+	if len(d.Name) != maxNameLen || d.Name != strings.Repeat("é", maxNameLen/2) || len(d.Exempt) != MaxExempt {
+		t.Errorf("name of %d bytes, %d exempt kinds", len(d.Name), len(d.Exempt))
+	}
+	dev := st.Devices[0]
+	if len(dev.Addrs) != MaxAddrs || dev.Addrs[MaxAddrs-1] != addrs[19] || len(dev.Identity.Hostname) != maxNameLen {
+		t.Errorf("addrs %v hostname of %d bytes, want the %d most recent and %d bytes", dev.Addrs, len(dev.Identity.Hostname), MaxAddrs, maxNameLen)
+	}
+	if got := clip("a€", 3); got != "a" {
+		t.Errorf("clip split a rune: %q", got)
+	}
+}
+
+func TestOutbox(t *testing.T) {
+	h := newHarness(t)
+	s := h.open()
+	var ids []uint64
+	for i := range 3 {
+		it, err := s.Enqueue(json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.Created != t0 || it.NextAttempt != t0 || it.Attempts != 0 {
+			t.Errorf("new item %+v, want created and due now", it)
+		}
+		ids = append(ids, it.ID)
+	}
+	// The first failed and waits; the others are due first.
+	if err := s.Reschedule(ids[0], t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	p := s.Pending(2)
+	if len(p) != 2 || p[0].ID != ids[1] || p[1].ID != ids[2] {
+		t.Errorf("pending %+v, want items 2 and 3", p)
+	}
+	p[0].Payload[0] = 'X' // a caller's copy
+	if err := s.Ack(ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	p = s.Pending(0)
+	if len(p) != 2 || p[0].ID != ids[2] || string(p[0].Payload) != `{"n":2}` || p[1].ID != ids[0] || p[1].Attempts != 1 {
+		t.Errorf("pending %+v", p)
+	}
+	if err := s.Ack(ids[1]); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second ack: %v, want ErrNotFound", err)
+	}
+	if err := s.Reschedule(999, t0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("reschedule of an unknown id: %v, want ErrNotFound", err)
+	}
+	for _, bad := range []string{``, `{"a":`, `not json`, `{"big":"` + strings.Repeat("x", maxPayloadLen) + `"}`} {
+		if _, err := s.Enqueue(json.RawMessage(bad)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("payload %.20q: %v, want ErrInvalid", bad, err)
+		}
+	}
+	// Ids are never reused, even after every item is acknowledged and the
+	// daemon restarts.
+	for _, it := range s.Pending(0) {
+		if err := s.Ack(it.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	it, err := h.open().Enqueue(json.RawMessage(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.ID != ids[2]+1 {
+		t.Errorf("id after restart %d, want %d", it.ID, ids[2]+1)
+	}
+}
+
+func TestSnapshotsAndInputsAreCopies(t *testing.T) {
+	s := newHarness(t).open()
+	in := sampleState()
+	fill(t, s, in)
+	// Change the caller's records after handing them over.
+	in.Devices[0].Findings[0].Evidence["user"] = "changed"
+	in.Devices[0].Findings[0].Flow.App = "changed"
+	in.Devices[0].Addrs[0] = netip.MustParseAddr("10.9.9.9")
+	in.Decisions[0].Exempt[0] = "changed"
+	in.Verdicts[0].Reasons[0].Summary = "changed"
+	// And the snapshot's.
+	snap := s.Snapshot()
+	snap.Devices[0].Findings[0].Evidence["protocol"] = "changed"
+	snap.Decisions[0].Exempt[0] = "changed"
+
+	diffJSON(t, s.Snapshot(), sampleState())
+}
+
+// TestConcurrentUse is for -race: web handlers, the policy loop, the alert
+// engine and the writer at once.
+func TestConcurrentUse(t *testing.T) {
+	h := newHarness(t)
+	s := h.open()
+	stop := h.run(s)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				m := mac(byte(g*50 + i))
+				_ = s.PutDevice(DeviceRecord{MAC: m, Findings: []event.Event{finding(event.KindWeakTLS, t0, event.Evidence{"n": fmt.Sprint(i)})}})
+				_ = s.PutVerdict(Verdict{MAC: m, Action: "alert"})
+				if i%10 == 0 {
+					_ = s.PutQuarantine(Quarantine{MAC: m, Mode: "block", By: ActorPolicy})
+					s.DeleteQuarantine(m)
+					_ = s.PutDecision(Decision{MAC: m, Name: "x"})
+				}
+				if it, err := s.Enqueue(json.RawMessage(`{}`)); err == nil {
+					_ = s.Reschedule(it.ID, t0)
+					_ = s.Ack(it.ID)
+				}
+				_ = s.Snapshot()
+				_ = s.Pending(5)
+				_ = s.Stats()
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 5 {
+			h.clock.tick <- t0
+			_ = s.Flush()
+		}
+	})
+	wg.Wait()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Dirty || st.LastError != nil {
+		t.Fatalf("stats %+v", st)
+	}
+	diffJSON(t, h.open().Snapshot(), s.Snapshot())
+}

@@ -1,0 +1,255 @@
+package store
+
+import (
+	"encoding/json"
+	"maps"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+// State is everything the store persists, as plain data. Its JSON form is
+// the file's body (the file adds "schema", "written" and
+// "next_outbox_id"). Records are sorted by MAC, outbox items by ID.
+type State struct {
+	Devices     []DeviceRecord `json:"devices,omitempty"`
+	Verdicts    []Verdict      `json:"verdicts,omitempty"`
+	Quarantines []Quarantine   `json:"quarantines,omitempty"`
+	Decisions   []Decision     `json:"decisions,omitempty"`
+	Outbox      []OutboxItem   `json:"outbox,omitempty"`
+}
+
+// DeviceRecord is what the store keeps about one LAN device. Devices known
+// only by an IP address are not persisted: on the router every LAN device
+// has a MAC, and quarantine works by MAC.
+type DeviceRecord struct {
+	MAC       hwaddr.MAC   `json:"mac"`
+	Identity  Identity     `json:"identity,omitzero"`
+	Addrs     []netip.Addr `json:"addrs,omitempty"` // most recent last, at most MaxAddrs
+	FirstSeen time.Time    `json:"first_seen,omitzero"`
+	LastSeen  time.Time    `json:"last_seen,omitzero"`
+	// Findings are already-redacted events, at most
+	// Options.MaxFindingsPerDevice; when there are more, the newest (by
+	// LastTime, else Time) are kept.
+	Findings []event.Event `json:"findings,omitempty"`
+	// DroppedFindings counts findings the caller or the store did not keep.
+	DroppedFindings int `json:"dropped_findings,omitempty"`
+}
+
+// Identity is the fingerprint summary shown to the owner.
+type Identity struct {
+	Vendor   string `json:"vendor,omitempty"`
+	Model    string `json:"model,omitempty"`
+	Firmware string `json:"firmware,omitempty"`
+	Category string `json:"category,omitempty"` // "camera", "plug", "tv", …
+	Hostname string `json:"hostname,omitempty"` // as the device announced it (DHCP, mDNS)
+}
+
+// Verdict is the last decision policy took about a device, with the
+// reasons the owner reads.
+type Verdict struct {
+	MAC     hwaddr.MAC `json:"mac"`
+	Action  string     `json:"action"` // quarantine, isolate, alert, ignore
+	Enforce bool       `json:"enforce,omitempty"`
+	Reasons []Reason   `json:"reasons,omitempty"` // at most Options.MaxFindingsPerDevice
+	Note    string     `json:"note,omitempty"`
+	Time    time.Time  `json:"time,omitzero"`
+}
+
+// Reason is one finding's contribution to a verdict.
+type Reason struct {
+	Kind     event.Kind     `json:"kind"`
+	Severity event.Severity `json:"severity"`
+	Action   string         `json:"action"`
+	Summary  string         `json:"summary,omitempty"`
+}
+
+// Actor says who put a device in quarantine.
+type Actor string
+
+// Actors.
+const (
+	ActorPolicy Actor = "policy"
+	ActorOwner  Actor = "owner"
+)
+
+// Quarantine is one device cut off by iotgw. The daemon reconciles the
+// kernel's nftables sets with these records on start.
+type Quarantine struct {
+	MAC    hwaddr.MAC `json:"mac"`
+	Mode   string     `json:"mode"` // block, isolate, updates-only
+	Since  time.Time  `json:"since"`
+	Until  time.Time  `json:"until,omitzero"` // zero: until released
+	Reason string     `json:"reason,omitempty"`
+	By     Actor      `json:"by"`
+}
+
+// Decision is what the owner decided about a device. It outranks policy.
+type Decision struct {
+	MAC     hwaddr.MAC   `json:"mac"`
+	Name    string       `json:"name,omitempty"` // the owner's name for the device
+	Trusted bool         `json:"trusted,omitempty"`
+	Exempt  []event.Kind `json:"exempt,omitempty"` // finding kinds policy ignores for this device
+	Force   string       `json:"force,omitempty"`  // action taken regardless of findings
+	// ReleasedAt is when the owner last released the device from
+	// quarantine; policy does not quarantine it again for findings it
+	// already knew then. ReleaseUntil ends that override (zero: never).
+	ReleasedAt   time.Time `json:"released_at,omitzero"`
+	ReleaseUntil time.Time `json:"release_until,omitzero"`
+	Updated      time.Time `json:"updated,omitzero"`
+}
+
+// OutboxItem is one pending alert message. The payload is the alert
+// engine's own JSON, opaque to the store, built from redacted events.
+type OutboxItem struct {
+	ID          uint64          `json:"id"`
+	Created     time.Time       `json:"created"`
+	Attempts    int             `json:"attempts,omitempty"`
+	NextAttempt time.Time       `json:"next_attempt"`
+	Payload     json.RawMessage `json:"payload"`
+}
+
+// Per-record caps that do not depend on Options. Longer strings are cut at
+// a UTF-8 boundary; extra list entries are dropped.
+const (
+	MaxAddrs      = 16
+	MaxExempt     = 32
+	maxNameLen    = 128 // owner-given names, identity fields
+	maxReasonLen  = 512 // quarantine reasons, verdict notes and summaries
+	maxActionLen  = 32
+	maxModeLen    = 32
+	maxPayloadLen = 8 << 10 // one outbox payload
+)
+
+// clip cuts s to at most n bytes without splitting a UTF-8 sequence.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && s[i]&0xC0 == 0x80 { // continuation byte: back up to a rune start
+		i--
+	}
+	return s[:i]
+}
+
+// findingTime is the time that orders findings: when last seen.
+func findingTime(e *event.Event) time.Time {
+	if !e.LastTime.IsZero() {
+		return e.LastTime
+	}
+	return e.Time
+}
+
+func cloneEvent(e event.Event) event.Event {
+	e.Evidence = maps.Clone(e.Evidence)
+	if e.Flow != nil {
+		f := *e.Flow
+		e.Flow = &f
+	}
+	return e
+}
+
+func (d DeviceRecord) clone() DeviceRecord {
+	d.Addrs = slices.Clone(d.Addrs)
+	if d.Findings != nil {
+		fs := make([]event.Event, len(d.Findings))
+		for i := range d.Findings {
+			fs[i] = cloneEvent(d.Findings[i])
+		}
+		d.Findings = fs
+	}
+	return d
+}
+
+func (v Verdict) clone() Verdict {
+	v.Reasons = slices.Clone(v.Reasons)
+	return v
+}
+
+func (d Decision) clone() Decision {
+	d.Exempt = slices.Clone(d.Exempt)
+	return d
+}
+
+func (o OutboxItem) clone() OutboxItem {
+	o.Payload = slices.Clone(o.Payload)
+	return o
+}
+
+// normalize returns a private copy of d within the caps.
+func (d DeviceRecord) normalize(maxFindings int) DeviceRecord {
+	d.Identity = Identity{
+		Vendor:   clip(d.Identity.Vendor, maxNameLen),
+		Model:    clip(d.Identity.Model, maxNameLen),
+		Firmware: clip(d.Identity.Firmware, maxNameLen),
+		Category: clip(d.Identity.Category, maxNameLen),
+		Hostname: clip(d.Identity.Hostname, maxNameLen),
+	}
+	if n := len(d.Addrs); n > MaxAddrs {
+		d.Addrs = d.Addrs[n-MaxAddrs:]
+	}
+	if extra := len(d.Findings) - maxFindings; extra > 0 {
+		d.Findings = newestFindings(d.Findings, maxFindings)
+		d.DroppedFindings += extra
+	}
+	return d.clone()
+}
+
+// newestFindings keeps the n newest findings in their original order.
+func newestFindings(fs []event.Event, n int) []event.Event {
+	order := make([]int, len(fs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return findingTime(&fs[a]).Compare(findingTime(&fs[b]))
+	})
+	keep := make([]bool, len(fs))
+	for _, i := range order[len(fs)-n:] {
+		keep[i] = true
+	}
+	out := make([]event.Event, 0, n)
+	for i := range fs {
+		if keep[i] {
+			out = append(out, fs[i])
+		}
+	}
+	return out
+}
+
+func (v Verdict) normalize(maxReasons int) Verdict {
+	v.Action = clip(v.Action, maxActionLen)
+	v.Note = clip(v.Note, maxReasonLen)
+	if len(v.Reasons) > maxReasons {
+		v.Reasons = v.Reasons[:maxReasons] // strongest first, as policy orders them
+	}
+	v = v.clone()
+	for i := range v.Reasons {
+		v.Reasons[i].Action = clip(v.Reasons[i].Action, maxActionLen)
+		v.Reasons[i].Summary = clip(v.Reasons[i].Summary, maxReasonLen)
+	}
+	return v
+}
+
+func (q Quarantine) normalize() Quarantine {
+	q.Mode = clip(q.Mode, maxModeLen)
+	q.Reason = clip(q.Reason, maxReasonLen)
+	return q
+}
+
+func (d Decision) normalize() Decision {
+	d.Name = clip(d.Name, maxNameLen)
+	d.Force = clip(d.Force, maxActionLen)
+	if len(d.Exempt) > MaxExempt {
+		d.Exempt = d.Exempt[:MaxExempt]
+	}
+	d = d.clone()
+	for i, k := range d.Exempt {
+		d.Exempt[i] = event.Kind(clip(string(k), maxNameLen))
+	}
+	return d
+}
