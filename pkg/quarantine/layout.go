@@ -64,6 +64,8 @@ type layout struct {
 	tag          string // rule comment; differs whenever the structure does
 	inet, bridge tableDef
 	lan          map[string][]netip.Prefix // interval set name → prefixes
+	// bridgeCapture: the bridge table has a capture chain.
+	bridgeCapture bool
 }
 
 func familyName(f nftables.TableFamily) string {
@@ -271,7 +273,7 @@ var addrKinds = []keyKind{keyV4, keyV6}
 // whether the kernel has bridge conntrack (nf_conntrack_bridge), without
 // which the bridge table has no capture chain.
 func newLayout(cfg Config, bridgeCT bool) *layout {
-	l := &layout{name: cfg.TableName, lan: lanSets(cfg.LANPrefixes)}
+	l := &layout{name: cfg.TableName, lan: lanSets(cfg.LANPrefixes), bridgeCapture: cfg.Capture.Enabled && bridgeCT}
 	l.inet = inetTable(cfg)
 	l.bridge = bridgeTable(cfg, bridgeCT)
 	l.tag = "iotgw " + l.fingerprint()

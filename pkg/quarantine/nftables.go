@@ -63,12 +63,12 @@ func (n *NFTables) conn() (*nftables.Conn, *netlink.Conn, error) {
 }
 
 // BridgeConntrack reports whether the bridge table carries the capture
-// chain, i.e. whether the kernel has bridge conntrack. It is known after the
-// first call that touched the kernel.
+// chain: capture is enabled and the kernel has bridge conntrack. It is
+// known after the first call that changed the kernel.
 func (n *NFTables) BridgeConntrack() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.layout != nil && len(n.layout.bridge.chains) > 1
+	return n.layout != nil && n.layout.bridgeCapture
 }
 
 func (n *NFTables) getLayout(c *nftables.Conn) *layout {
