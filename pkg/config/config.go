@@ -38,6 +38,7 @@ type LAN struct {
 // Inspect bounds the packet path.
 type Inspect struct {
 	MaxFlows     int      `toml:"max_flows"`
+	MaxInspected int      `toml:"max_inspected"`
 	ByteBudget   int      `toml:"byte_budget"`
 	StreamBuffer int      `toml:"stream_buffer"`
 	MaxBuffers   int      `toml:"max_buffers"`
@@ -140,6 +141,7 @@ func Default() *Config {
 		}},
 		Inspect: Inspect{
 			MaxFlows:     32768,
+			MaxInspected: 1024,
 			ByteBudget:   16384,
 			StreamBuffer: 4096,
 			MaxBuffers:   1024,
@@ -251,6 +253,9 @@ func (c *Config) validate() []*Error {
 	in := &c.Inspect
 	if in.MaxFlows < 16 || in.MaxFlows > 4<<20 {
 		bad("inspect.max_flows", "%d is out of range (16 to 4194304)", in.MaxFlows)
+	}
+	if in.MaxInspected < 1 || in.MaxInspected > in.MaxFlows {
+		bad("inspect.max_inspected", "%d is out of range (1 to max_flows)", in.MaxInspected)
 	}
 	if in.ByteBudget < 256 || in.ByteBudget > 1<<20 {
 		bad("inspect.byte_budget", "%d is out of range (256 to 1048576)", in.ByteBudget)

@@ -61,11 +61,14 @@ type PayloadScanner interface {
 }
 
 // FreeList recycles per-flow analyzer state so that steady-state traffic
-// does not allocate. It grows to the number of flows alive at once, which
-// the flow table bounds.
+// does not allocate. It keeps at most maxSpare free items: after a burst
+// of flows the rest goes back to the garbage collector, and the engine's
+// MaxInspected bounds how many are alive at once.
 type FreeList[T any] struct {
 	items []*T
 }
+
+const maxSpare = 128
 
 // Get returns a zeroed *T, reused when one is free.
 func (l *FreeList[T]) Get() *T {
@@ -79,6 +82,9 @@ func (l *FreeList[T]) Get() *T {
 
 // Put zeroes v and keeps it for reuse.
 func (l *FreeList[T]) Put(v *T) {
+	if len(l.items) >= maxSpare {
+		return
+	}
 	var zero T
 	*v = zero
 	l.items = append(l.items, v)

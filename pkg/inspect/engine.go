@@ -28,6 +28,7 @@ type PacketObserver interface {
 // Config bounds the engine's memory and sets what counts as the LAN.
 type Config struct {
 	MaxFlows     int           // flow table entries; the least recently used is evicted beyond
+	MaxInspected int           // flows with an analyzer at once; beyond, new flows are only counted
 	ByteBudget   int           // payload bytes inspected per flow direction
 	StreamBuffer int           // bytes of one pending-stream buffer
 	MaxBuffers   int           // pending-stream buffers in all
@@ -44,6 +45,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		MaxFlows:     32768,
+		MaxInspected: 1024,
 		ByteBudget:   16 << 10,
 		StreamBuffer: 4 << 10,
 		MaxBuffers:   1024,
@@ -70,6 +72,8 @@ func (c *Config) Validate() error {
 	switch {
 	case c.MaxFlows < 16:
 		return fmt.Errorf("max_flows %d: want at least 16", c.MaxFlows)
+	case c.MaxInspected < 1:
+		return fmt.Errorf("max_inspected %d: want at least 1", c.MaxInspected)
 	case c.ByteBudget < 256:
 		return fmt.Errorf("byte_budget %d: want at least 256", c.ByteBudget)
 	case c.StreamBuffer < 512:
@@ -92,6 +96,7 @@ type EngineStats struct {
 	Gaps           uint64 // TCP bytes missing (loss, reordering, full buffer)
 	BufferFull     uint64 // no pending-stream buffer was free
 	Unidentified   uint64 // flows no protocol claimed
+	InspectLimit   uint64 // flows left uninspected because MaxInspected were busy
 	EventsEmitted  uint64
 	LoginsReported uint64
 }
@@ -110,12 +115,13 @@ type Engine struct {
 	packetObs  PacketObserver
 	hashKey    []byte
 
-	pap      [maxPAP]papPending
-	papNext  uint8
-	now      time.Time
-	source   string
-	packetNo int64
-	Stats    EngineStats
+	pap        [maxPAP]papPending
+	papNext    uint8
+	inspecting int // flows with an analyzer now
+	now        time.Time
+	source     string
+	packetNo   int64
+	Stats      EngineStats
 }
 
 // Options wires an engine to its collaborators.
@@ -399,8 +405,14 @@ func (e *Engine) identify(f *Flow, dir Dir, data []byte) bool {
 	if best == nil {
 		return false
 	}
+	if e.inspecting >= e.cfg.MaxInspected {
+		// Analyzer state is what costs memory per flow; beyond the cap a
+		// flood's flows are tracked but not inspected.
+		e.Stats.InspectLimit++
+		return false
+	}
 	f.App = best.Name()
-	f.analyzer = best.NewAnalyzer(f)
+	f.setAnalyzer(best.NewAnalyzer(f))
 	return f.analyzer != nil
 }
 
@@ -494,11 +506,7 @@ func (e *Engine) expire() {
 }
 
 func (e *Engine) closeFlow(f *Flow) {
-	if f.analyzer != nil {
-		a := f.analyzer
-		f.analyzer = nil
-		a.Close(f)
-	}
+	f.closeAnalyzer()
 	f.releaseBuffers()
 	for _, o := range e.observers {
 		o.FlowClosed(f)

@@ -364,3 +364,28 @@ func TestUDPNotBudgeted(t *testing.T) {
 		t.Errorf("inspected %d bytes of 1000", got)
 	}
 }
+
+// Beyond MaxInspected flows with an analyzer, new flows are tracked but
+// not inspected; when one ends, a new flow can be inspected again.
+func TestMaxInspected(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxInspected = 2
+	r := &recorder{match: ContentMatch}
+	e := testEngine(t, cfg, r)
+	send := func(port uint16, flags uint8, at time.Duration) {
+		p := seg(ToServer, 1, flags, "x", at)
+		p.SrcPort = port
+		e.HandlePacket(p)
+	}
+	send(1001, TCPFlagACK, 0)
+	send(1002, TCPFlagACK, 1)
+	send(1003, TCPFlagACK, 2) // over the cap
+	if e.Stats.InspectLimit != 1 || r.got[ToServer].String() != "xx" {
+		t.Fatalf("limit %d, inspected %q", e.Stats.InspectLimit, r.got[ToServer].String())
+	}
+	send(1001, TCPFlagRST, 3) // one ends
+	send(1004, TCPFlagACK, 4)
+	if r.got[ToServer].String() != "xxx" || e.inspecting != 2 {
+		t.Errorf("after a flow ended: inspected %q, %d inspecting", r.got[ToServer].String(), e.inspecting)
+	}
+}

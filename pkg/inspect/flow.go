@@ -84,12 +84,28 @@ func (f *Flow) StopInspection() {
 		return
 	}
 	f.stopped = true
-	if f.analyzer != nil {
-		a := f.analyzer
-		f.analyzer = nil
-		a.Close(f)
-	}
+	f.closeAnalyzer()
 	f.releaseBuffers()
+}
+
+// closeAnalyzer closes the flow's analyzer, if any, and frees its place
+// among the engine's inspected flows.
+func (f *Flow) closeAnalyzer() {
+	if f.analyzer == nil {
+		return
+	}
+	a := f.analyzer
+	f.analyzer = nil
+	f.engine.inspecting--
+	a.Close(f)
+}
+
+// setAnalyzer starts analysis with a, which may be nil (no analyzer).
+func (f *Flow) setAnalyzer(a Analyzer) {
+	f.analyzer = a
+	if a != nil {
+		f.engine.inspecting++
+	}
 }
 
 // UpgradedToTLS reports whether the flow switched to TLS after a
@@ -108,11 +124,7 @@ func (f *Flow) StartTLS() {
 		return
 	}
 	f.upgraded = true
-	if f.analyzer != nil {
-		a := f.analyzer
-		f.analyzer = nil
-		a.Close(f)
-	}
+	f.closeAnalyzer()
 	f.releaseBuffers()
 	tls := f.engine.protocol("tls")
 	if tls == nil {
@@ -122,7 +134,7 @@ func (f *Flow) StartTLS() {
 	// The handshake gets a fresh budget: the plaintext part may have used
 	// most of it, and TLS inspection stops after the hellos anyway.
 	f.inspected = [2]int{}
-	f.analyzer = tls.NewAnalyzer(f)
+	f.setAnalyzer(tls.NewAnalyzer(f))
 	if f.analyzer == nil {
 		f.stopped = true
 	}

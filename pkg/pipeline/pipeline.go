@@ -45,6 +45,7 @@ func New(cfg *config.Config, opt Options) (*Pipeline, error) {
 	}
 	ec := inspect.Config{
 		MaxFlows:     cfg.Inspect.MaxFlows,
+		MaxInspected: cfg.Inspect.MaxInspected,
 		ByteBudget:   cfg.Inspect.ByteBudget,
 		StreamBuffer: cfg.Inspect.StreamBuffer,
 		MaxBuffers:   cfg.Inspect.MaxBuffers,
