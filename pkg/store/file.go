@@ -297,7 +297,9 @@ func syncDir(dir string) error {
 
 // readState reads path within limit bytes.
 func readState(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	// Non-blocking: opening a FIFO someone left at the path must not hang
+	// the daemon's start. It changes nothing for a regular file.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -441,7 +443,13 @@ func (s *Store) adoptOutbox(doc *document) int {
 			dropped++
 			continue
 		}
-		items = append(items, it.clone())
+		payload, err := compactJSON(it.Payload)
+		if err != nil {
+			dropped++
+			continue
+		}
+		it.Payload = payload
+		items = append(items, *it)
 	}
 	slices.SortStableFunc(items, func(a, b OutboxItem) int {
 		switch {

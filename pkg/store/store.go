@@ -353,8 +353,9 @@ func (s *Store) Enqueue(payload json.RawMessage) (OutboxItem, error) {
 	if len(payload) > maxPayloadLen {
 		return OutboxItem{}, fmt.Errorf("%w: alert payload of %d bytes (max %d)", ErrInvalid, len(payload), maxPayloadLen)
 	}
-	if !json.Valid(payload) {
-		return OutboxItem{}, fmt.Errorf("%w: alert payload is not JSON", ErrInvalid)
+	compact, err := compactJSON(payload)
+	if err != nil {
+		return OutboxItem{}, fmt.Errorf("%w: alert payload: %v", ErrInvalid, err)
 	}
 	now := s.clock.Now()
 	s.mu.Lock()
@@ -364,7 +365,7 @@ func (s *Store) Enqueue(payload json.RawMessage) (OutboxItem, error) {
 		s.stats.OutboxDropped++
 		s.log.Warn("alert outbox full; dropped the oldest alert", "max_outbox", s.opts.MaxOutbox)
 	}
-	it := OutboxItem{ID: s.nextID, Created: now, NextAttempt: now, Payload: slices.Clone(payload)}
+	it := OutboxItem{ID: s.nextID, Created: now, NextAttempt: now, Payload: compact}
 	s.nextID++
 	s.outbox = append(s.outbox, it)
 	s.changedLocked(false)
@@ -414,6 +415,15 @@ func (s *Store) Reschedule(id uint64, next time.Time) error {
 	s.outbox[i].NextAttempt = next
 	s.changedLocked(false)
 	return nil
+}
+
+// compactJSON returns a compact copy of a JSON value.
+func compactJSON(b []byte) (json.RawMessage, error) {
+	var out bytes.Buffer
+	if err := json.Compact(&out, b); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 func (s *Store) outboxIndexLocked(id uint64) int {

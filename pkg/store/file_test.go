@@ -1,0 +1,414 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+)
+
+// validFile is a complete state file as the store writes it.
+func validFile(t *testing.T) []byte {
+	t.Helper()
+	h := newHarness(t)
+	s := h.open()
+	fill(t, s, sampleState())
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestCorruptFileMovedAside: whatever is at the path, Open starts with an
+// empty state, keeps the bad file under a new name, says so in one warning
+// and writes a fresh file afterwards.
+func TestCorruptFileMovedAside(t *testing.T) {
+	good := validFile(t)
+	tests := []struct {
+		name    string
+		content []byte
+		reason  string // in the log line
+	}{
+		{"zero_length", nil, "empty file"},
+		{"whitespace_only", []byte(" \n\t"), "empty file"},
+		{"truncated_half", good[:len(good)/2], "unexpected end of JSON input"},
+		{"truncated_last_byte", good[:len(good)-1], "unexpected end of JSON input"},
+		{"all_zeros_torn_write", make([]byte, 4096), "not a JSON object"},
+		{"binary_garbage", []byte("\x00\x01\xfe\xffPK\x03\x04"), "not a JSON object"},
+		{"bad_json", []byte(`{"schema":1,"devices":[}`), "invalid character"},
+		{"top_level_array", []byte(`[{"schema":1}]`), "not a JSON object"},
+		{"top_level_null", []byte(`null`), "not a JSON object"},
+		{"trailing_garbage", append(append([]byte{}, good...), "xyz"...), "invalid character"},
+		{"zeros_after_document", append(append([]byte{}, good...), make([]byte, 512)...), "invalid character"},
+		{"two_documents", []byte(`{"schema":1}{"schema":1}`), "invalid character"},
+		{"newer_schema", []byte(`{"schema":2,"devices":[]}`), "schema 2 is newer than this version reads (1)"},
+		{"negative_schema", []byte(`{"schema":-1}`), "invalid schema -1"},
+		{"fractional_schema", []byte(`{"schema":1.5}`), "cannot unmarshal number 1.5"},
+		{"string_schema", []byte(`{"schema":"1"}`), "cannot unmarshal string"},
+		{"bad_mac", []byte(`{"schema":1,"devices":[{"mac":"zz:zz"}]}`), "invalid MAC address"},
+		{"bad_time", []byte(`{"schema":1,"quarantines":[{"mac":"c0:56:e3:00:00:01","mode":"block","since":"yesterday","by":"policy"}]}`), "cannot parse"},
+		{"devices_not_a_list", []byte(`{"schema":1,"devices":{"mac":"c0:56:e3:00:00:01"}}`), "cannot unmarshal object"},
+		{"payload_not_json", []byte(`{"schema":1,"outbox":[{"id":1,"payload":nope}]}`), "invalid character"},
+		{"v0_owner_not_boolean", []byte(`{"quarantines":[{"mac":"c0:56:e3:00:00:01","mode":"block","owner":"yes"}]}`), "owner is string, want a boolean"},
+		{"v0_exempt_not_string", []byte(`{"decisions":[{"mac":"c0:56:e3:00:00:01","exempt":7}]}`), "exempt is json.Number, want a string"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			if err := os.MkdirAll(filepath.Dir(h.path), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(h.path, tt.content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := h.open()
+			checkMovedAside(t, h, s, tt.reason)
+			moved, err := os.ReadFile(h.path + ".corrupt-20260304T050607Z")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(moved, tt.content) {
+				t.Error("the moved file's content changed")
+			}
+		})
+	}
+}
+
+func TestUnreadablePathMovedAside(t *testing.T) {
+	tests := []struct {
+		name   string
+		make   func(path string) error
+		reason string
+	}{
+		{"directory", func(p string) error { return os.Mkdir(p, 0o700) }, "not a regular file"},
+		// Opening a FIFO for reading would block until a writer comes.
+		{"fifo", func(p string) error { return syscall.Mkfifo(p, 0o600) }, "not a regular file"},
+		{"over_read_limit", func(p string) error {
+			f, err := os.Create(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return f.Truncate(readLimit(DefaultMaxBytes) + 1) // sparse: costs no disk
+		}, "over the read limit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			if err := os.MkdirAll(filepath.Dir(h.path), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.make(h.path); err != nil {
+				t.Fatal(err)
+			}
+			checkMovedAside(t, h, h.open(), tt.reason)
+		})
+	}
+}
+
+func checkMovedAside(t *testing.T, h *harness, s *Store, reason string) {
+	t.Helper()
+	if st := s.Snapshot(); len(st.Devices)+len(st.Quarantines)+len(st.Decisions)+len(st.Verdicts)+len(st.Outbox) != 0 {
+		t.Errorf("state not empty: %+v", st)
+	}
+	if _, err := os.Lstat(h.path); !os.IsNotExist(err) {
+		t.Errorf("bad file still at the path: %v", err)
+	}
+	dst := h.path + ".corrupt-20260304T050607Z"
+	if _, err := os.Lstat(dst); err != nil {
+		t.Errorf("not moved aside: %v", err)
+	}
+	logs := h.logs.String()
+	var line string
+	for l := range strings.SplitSeq(logs, "\n") {
+		if strings.Contains(l, "moved aside") {
+			line = l
+		}
+	}
+	for _, want := range []string{"level=WARN", "path=" + h.path, "moved_to=" + dst, reason} {
+		if !strings.Contains(line, want) {
+			t.Errorf("log line %q lacks %q; all logs:\n%s", line, want, logs)
+		}
+	}
+	// The daemon carries on: the next write makes a good file.
+	if err := s.PutDecision(Decision{MAC: mac(1), Trusted: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if d := h.open().Snapshot().Decisions; len(d) != 1 {
+		t.Errorf("fresh file after the corrupt one: %+v", d)
+	}
+}
+
+func TestCorruptCopiesBounded(t *testing.T) {
+	h := newHarness(t)
+	if err := os.MkdirAll(filepath.Dir(h.path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// Two in the same second get distinct names.
+	steps := []time.Duration{0, 0, time.Hour, time.Hour, time.Hour}
+	for i, d := range steps {
+		h.clock.Advance(d)
+		if err := os.WriteFile(h.path, []byte(fmt.Sprint("bad ", i)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		h.open()
+	}
+	got := siblings(h.path, corruptInfix)
+	want := []string{
+		h.path + ".corrupt-20260304T060607Z",
+		h.path + ".corrupt-20260304T070607Z",
+		h.path + ".corrupt-20260304T080607Z",
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("copies %v, want the newest %d: %v", got, maxCorruptCopies, want)
+	}
+	if b, _ := os.ReadFile(want[2]); string(b) != "bad 4" {
+		t.Errorf("newest copy holds %q", b)
+	}
+	h2 := newHarness(t)
+	if err := os.MkdirAll(filepath.Dir(h2.path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := os.WriteFile(h2.path, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		h2.open()
+	}
+	if got := siblings(h2.path, corruptInfix); len(got) != 2 || !strings.HasSuffix(got[1], "Z-1") {
+		t.Errorf("same-second copies %v, want a -1 suffix on the second", got)
+	}
+}
+
+// TestRenameIsTheCommitPoint: a crash before the rename leaves temporary
+// files, complete or not; they are ignored and removed, and the old state
+// is what the daemon starts with.
+func TestRenameIsTheCommitPoint(t *testing.T) {
+	h := newHarness(t)
+	old := h.open()
+	fill(t, old, sampleState())
+	if err := old.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// A newer state, complete and synced but never renamed.
+	newer := newHarness(t)
+	ns := newer.open()
+	if err := ns.PutQuarantine(Quarantine{MAC: mac(7), Mode: "block", By: ActorOwner}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	complete, err := os.ReadFile(newer.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(h.path)
+	leftovers := map[string][]byte{
+		"state.json.tmp-1234567": complete,
+		"state.json.tmp-7654321": complete[:len(complete)/3],
+		"state.json.tmp-":        nil,
+	}
+	for name, b := range leftovers {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unrelated := filepath.Join(dir, "iotgw.toml.tmp-1")
+	if err := os.WriteFile(unrelated, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	diffJSON(t, h.open().Snapshot(), sampleState())
+	if got := siblings(h.path, tmpInfix); len(got) != 0 {
+		t.Errorf("temporary files left: %v", got)
+	}
+	if _, err := os.Stat(unrelated); err != nil {
+		t.Errorf("removed a file that is not ours: %v", err)
+	}
+	if !strings.Contains(h.logs.String(), "files=3") {
+		t.Errorf("no log line counting the removed files:\n%s", h.logs)
+	}
+}
+
+func TestWriteAtomicCleansUpOnFailure(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	// A non-empty directory cannot be renamed over: the write fails at
+	// the commit point.
+	if err := os.MkdirAll(filepath.Join(path, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeAtomic(path, []byte(`{"schema":1}`)); err == nil {
+		t.Fatal("write over a directory succeeded")
+	}
+	if got := siblings(path, tmpInfix); len(got) != 0 {
+		t.Errorf("temporary files left after a failed write: %v", got)
+	}
+	path = filepath.Join(dir, "ok.json")
+	for range 3 {
+		if err := writeAtomic(path, []byte(`{"schema":1}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 {
+		t.Errorf("directory holds %d entries after three writes, want the two paths only", len(entries))
+	}
+}
+
+const crashChildEnv = "IOTGW_STORE_CRASH_CHILD_DIR"
+
+// TestCrashChild is the writer process TestKilledMidWrite kills: it
+// writes generation after generation of a large state and says "ready"
+// after the first.
+func TestCrashChild(t *testing.T) {
+	dir := os.Getenv(crashChildEnv)
+	if dir == "" {
+		t.Skip("helper process for TestKilledMidWrite")
+	}
+	s := Open(Options{Path: filepath.Join(dir, "state.json")})
+	for gen := 1; ; gen++ {
+		tag := fmt.Sprint(gen)
+		for i := range 200 {
+			d := DeviceRecord{MAC: mac(byte(i)), Identity: Identity{Firmware: tag}}
+			d.MAC[4] = byte(i >> 8)
+			for j := range 10 {
+				d.Findings = append(d.Findings, finding(event.KindWeakTLS, t0.Add(time.Duration(j)*time.Second), event.Evidence{"gen": tag}))
+			}
+			if err := s.PutDevice(d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.PutQuarantine(Quarantine{MAC: mac(0), Mode: "block", Reason: tag, By: ActorPolicy}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if gen == 1 {
+			fmt.Println("ready")
+		}
+	}
+}
+
+// TestKilledMidWrite kills a writing process at random moments. Whatever
+// the moment, the next Open finds one complete generation, never a mix
+// and never a corrupt file. (SIGKILL keeps the page cache; power loss is
+// covered by the fsyncs, which this test cannot observe.)
+func TestKilledMidWrite(t *testing.T) {
+	if os.Getenv(crashChildEnv) != "" {
+		t.Skip("in the helper process")
+	}
+	rounds := 30
+	if testing.Short() {
+		rounds = 5
+	}
+	leftTemp := 0
+	for round := range rounds {
+		dir := t.TempDir()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err != nil || line != "ready\n" {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("round %d: child said %q: %v", round, line, err)
+		}
+		time.Sleep(time.Duration(rand.IntN(40)) * time.Millisecond) // a random moment, not a threshold
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = cmd.Wait()
+		path := filepath.Join(dir, "state.json")
+		if len(siblings(path, tmpInfix)) > 0 {
+			leftTemp++
+		}
+
+		h := &harness{t: t, path: path, clock: newFakeClock(), logs: &logBuffer{}}
+		st := h.open().Snapshot()
+		if strings.Contains(h.logs.String(), "moved aside") {
+			t.Fatalf("round %d: file corrupt after a kill:\n%s", round, h.logs)
+		}
+		if len(st.Devices) != 200 || len(st.Quarantines) != 1 {
+			t.Fatalf("round %d: %d devices, %d quarantines, want 200 and 1", round, len(st.Devices), len(st.Quarantines))
+		}
+		gen := st.Quarantines[0].Reason
+		for _, d := range st.Devices {
+			if d.Identity.Firmware != gen || d.Findings[9].Evidence["gen"] != gen {
+				t.Fatalf("round %d: device %s from generation %s in a file of generation %s", round, d.MAC, d.Identity.Firmware, gen)
+			}
+		}
+		if got := siblings(path, tmpInfix); len(got) != 0 {
+			t.Errorf("round %d: temporary files survive Open: %v", round, got)
+		}
+	}
+	t.Logf("%d of %d kills left a temporary file behind", leftTemp, rounds)
+}
+
+// TestGoldenV1 pins the file format: a change here is a format change
+// and needs a schema bump and a migration, or is an added field.
+func TestGoldenV1(t *testing.T) {
+	h := newHarness(t)
+	s := h.open()
+	fill(t, s, sampleState())
+	if _, err := s.Enqueue(json.RawMessage(`{"title":"Camera quarantined","device":"c0:56:e3:00:00:01"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join("testdata", "v1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, want); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, compact.Bytes()) {
+		var pretty bytes.Buffer
+		_ = json.Indent(&pretty, got, "", "  ")
+		t.Errorf("file differs from testdata/v1.json; written:\n%s", pretty.String())
+	}
+	// And the golden file reads back as the state it was made from.
+	h2 := newHarness(t)
+	if err := os.MkdirAll(filepath.Dir(h2.path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(h2.path, want, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	diffJSON(t, h2.open().Snapshot(), s.Snapshot())
+}

@@ -1,0 +1,117 @@
+package store
+
+import (
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+)
+
+func at(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// TestMigrateV0Golden reads a schema 0 file (testdata/v0.json: no schema
+// field, a quarantine's end called "expires", its author a boolean
+// "owner", exempt kinds as one string) and checks the state it becomes,
+// then that the next write upgrades the file.
+func TestMigrateV0Golden(t *testing.T) {
+	for _, explicit := range []bool{false, true} {
+		name := "schema_absent"
+		if explicit {
+			name = "schema_0"
+		}
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			data, err := os.ReadFile(filepath.Join("testdata", "v0.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if explicit {
+				data = []byte(strings.Replace(string(data), "{", `{"schema": 0,`, 1))
+			}
+			if err := os.MkdirAll(filepath.Dir(h.path), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(h.path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := h.open()
+			want := State{
+				Devices: []DeviceRecord{{
+					MAC: mac(1), Identity: Identity{Vendor: "Hikvision", Category: "camera"},
+					Addrs:     []netip.Addr{netip.MustParseAddr("192.168.1.10")},
+					FirstSeen: at("2025-11-29T20:00:00Z"), LastSeen: at("2025-11-30T07:59:00Z"),
+					Findings: []event.Event{{
+						V: 1, Time: at("2025-11-29T20:01:00Z"), Type: event.TypeFinding, Kind: event.KindDefaultCredentials,
+						Severity: event.SeverityHigh, Capability: event.CapNoDefaultPasswords, Provision: "5.1-1",
+						Device:   event.Endpoint{MAC: "c0:56:e3:00:00:01", IP: "192.168.1.10"},
+						Summary:  "Telnet login with factory-default credentials",
+						Evidence: event.Evidence{"protocol": "telnet", "user": "ro***", "password_class": "default", "accepted": "yes"},
+					}},
+				}},
+				Quarantines: []Quarantine{
+					{MAC: mac(1), Mode: "block", Since: at("2025-11-29T20:01:01Z"), Until: at("2025-12-06T20:01:01Z"), Reason: "factory-default password", By: ActorPolicy},
+					{MAC: mac(3), Mode: "isolate", Since: at("2025-11-30T07:00:00Z"), Reason: "quarantined by the owner", By: ActorOwner},
+					{MAC: mac(4), Mode: "updates-only", Since: at("2025-11-30T07:30:00Z"), Reason: "outdated firmware", By: ActorPolicy},
+				},
+				Decisions: []Decision{
+					{MAC: mac(2), Name: "Living room TV", Exempt: []event.Kind{event.KindPlaintextProtocol, event.KindWeakTLS}, Updated: at("2025-11-30T06:00:00Z")},
+					{MAC: mac(3), Updated: at("2025-11-30T07:00:00Z")},
+				},
+				Outbox: []OutboxItem{{ID: 2, Created: at("2025-11-30T07:00:00Z"), Attempts: 1, NextAttempt: at("2025-11-30T08:00:00Z"),
+					Payload: json.RawMessage(`{"title":"Camera quarantined"}`)}},
+			}
+			diffJSON(t, s.Snapshot(), want)
+			if strings.Contains(h.logs.String(), "moved aside") || !strings.Contains(h.logs.String(), "schema=0") {
+				t.Errorf("want a plain load of schema 0:\n%s", h.logs)
+			}
+			if !s.Stats().Dirty {
+				t.Error("an upgraded file should be written with the next write")
+			}
+			if it, err := s.Enqueue(json.RawMessage(`{}`)); err != nil || it.ID != 3 {
+				t.Errorf("next outbox id %d (%v), want 3 from next_outbox_id", it.ID, err)
+			}
+
+			if err := s.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			doc := h.fileDoc()
+			if doc["schema"] != float64(SchemaVersion) {
+				t.Errorf("schema after the write: %v", doc["schema"])
+			}
+			for _, q := range doc["quarantines"].([]any) {
+				m := q.(map[string]any)
+				if _, ok := m["expires"]; ok {
+					t.Errorf("old field expires still written: %v", m)
+				}
+				if _, ok := m["owner"]; ok {
+					t.Errorf("old field owner still written: %v", m)
+				}
+			}
+			want.Outbox = s.Snapshot().Outbox
+			diffJSON(t, h.open().Snapshot(), want)
+		})
+	}
+}
+
+func TestMigrateKeepsLargeNumbersExact(t *testing.T) {
+	// Generic JSON would turn 2^53+1 into a float and lose the last bit.
+	in := []byte(`{"next_outbox_id": 9007199254740993, "outbox": [{"id": 9007199254740992, "payload": {}}]}`)
+	doc, from, err := decode(in)
+	if err != nil || from != 0 {
+		t.Fatalf("decode: %v (schema %d)", err, from)
+	}
+	if doc.NextOutboxID != 9007199254740993 || doc.Outbox[0].ID != 9007199254740992 {
+		t.Errorf("ids %d, %d changed by the migration", doc.NextOutboxID, doc.Outbox[0].ID)
+	}
+}
