@@ -92,6 +92,23 @@ type Policy struct {
 	// QuarantineExploitedOnly: outdated firmware leads to quarantine only
 	// when an advisory marks the vulnerability as exploited in the wild.
 	QuarantineExploitedOnly bool `toml:"quarantine_exploited_only"`
+	// Thresholds: how many findings of a kind a device needs before
+	// policy acts on the kind (default 1).
+	Thresholds map[string]int `toml:"thresholds"`
+	// Grace delays a quarantine or isolation after the first finding that
+	// calls for it, so the owner can mark the device trusted first; the
+	// owner is alerted at once. 0: act at once.
+	Grace Duration `toml:"grace"`
+	// QuarantineMode is how "quarantine" is enforced: block (nothing but
+	// DHCP, DNS and the notice page), isolate (LAN only) or updates-only
+	// (only the allow-listed update hosts).
+	QuarantineMode string `toml:"quarantine_mode"`
+	// QuarantineFor ends automatic quarantines after this long; 0 keeps
+	// them until the owner releases the device.
+	QuarantineFor Duration `toml:"quarantine_for"`
+	// MaxAutoQuarantine caps how many devices policy may hold in
+	// quarantine at once; beyond it, the owner must confirm.
+	MaxAutoQuarantine int `toml:"max_auto_quarantine"`
 	// Devices are per-device overrides.
 	Devices []DeviceRule `toml:"device"`
 }
@@ -158,6 +175,8 @@ func Default() *Config {
 			DefaultAction:           ActionAlert,
 			MinSeverity:             event.SeverityLow,
 			QuarantineExploitedOnly: true,
+			QuarantineMode:          "block",
+			MaxAutoQuarantine:       3,
 		},
 	}
 }
@@ -283,6 +302,27 @@ func (c *Config) validate() []*Error {
 		if !knownKind(kind) {
 			bad("policy.actions."+kind, "unknown finding kind (known: %s)", strings.Join(FindingKinds, ", "))
 		}
+	}
+	for kind, n := range p.Thresholds {
+		if !knownKind(kind) {
+			bad("policy.thresholds."+kind, "unknown finding kind")
+		} else if n < 1 {
+			bad("policy.thresholds."+kind, "%d: want at least 1", n)
+		}
+	}
+	if p.Grace.Duration < 0 {
+		bad("policy.grace", "must not be negative")
+	}
+	if p.QuarantineFor.Duration < 0 {
+		bad("policy.quarantine_for", "must not be negative")
+	}
+	switch p.QuarantineMode {
+	case "block", "isolate", "updates-only":
+	default:
+		bad("policy.quarantine_mode", "%q: want block, isolate or updates-only", p.QuarantineMode)
+	}
+	if p.MaxAutoQuarantine < 0 {
+		bad("policy.max_auto_quarantine", "must not be negative")
 	}
 	seen := map[hwaddr.MAC]bool{}
 	for i, d := range p.Devices {

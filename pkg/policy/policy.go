@@ -7,6 +7,7 @@ package policy
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/event"
@@ -21,6 +22,10 @@ type Device struct {
 	// Protected devices are never quarantined or isolated: the router
 	// itself, its management addresses, the owner's own device.
 	Protected bool
+	// Owner holds decisions the owner made at run time (on the page or
+	// with the CLI); they take precedence over the configuration file's
+	// rule for the same device.
+	Owner *config.DeviceRule
 }
 
 // Reason is one finding's contribution to a verdict.
@@ -37,8 +42,13 @@ type Verdict struct {
 	Reasons []Reason      `json:"reasons,omitempty"` // strongest action first
 	// Enforce is false in monitor mode: the action is reported, not taken.
 	Enforce bool `json:"enforce"`
-	// Note explains an override (trusted, protected, forced).
+	// Note explains an override (trusted, protected, forced, pending).
 	Note string `json:"note,omitempty"`
+	// PendingUntil is set while a quarantine or isolation waits out the
+	// grace period; Action is alert until then.
+	PendingUntil time.Time `json:"pending_until,omitzero"`
+	// Pending is the action that takes effect at PendingUntil.
+	Pending config.Action `json:"pending,omitempty"`
 }
 
 // rank orders actions from mildest to strongest.
@@ -54,16 +64,30 @@ func rank(a config.Action) int {
 	return 0
 }
 
-// Evaluate decides what to do about d under rules p.
-func Evaluate(p *config.Policy, d *Device) Verdict {
+// Evaluate decides what to do about d under rules p at time now. A zero
+// now (offline analysis) ignores the grace period.
+func Evaluate(p *config.Policy, d *Device, now time.Time) Verdict {
 	v := Verdict{Action: config.ActionIgnore, Enforce: p.Mode == "enforce"}
-	rule := deviceRule(p, d.MAC)
+	rule := d.Owner
+	if rule == nil {
+		rule = deviceRule(p, d.MAC)
+	}
+	counts := map[event.Kind]int{}
+	for _, f := range d.Findings {
+		if f.IsFinding() {
+			counts[f.Kind] += max(f.Count, 1)
+		}
+	}
+	var firstStrong time.Time // earliest finding calling for isolate or more
 	for _, f := range d.Findings {
 		if !f.IsFinding() || f.Severity < p.MinSeverity {
 			continue
 		}
 		kind := string(f.Kind)
 		if rule != nil && contains(rule.Exempt, kind) {
+			continue
+		}
+		if n, ok := p.Thresholds[kind]; ok && counts[f.Kind] < n {
 			continue
 		}
 		a := actionFor(p, f)
@@ -73,6 +97,9 @@ func Evaluate(p *config.Policy, d *Device) Verdict {
 		v.Reasons = append(v.Reasons, Reason{Kind: f.Kind, Severity: f.Severity, Action: a, Summary: f.Summary})
 		if rank(a) > rank(v.Action) {
 			v.Action = a
+		}
+		if rank(a) >= rank(config.ActionIsolate) && (firstStrong.IsZero() || f.Time.Before(firstStrong)) {
+			firstStrong = f.Time
 		}
 	}
 	sort.SliceStable(v.Reasons, func(i, j int) bool {
@@ -93,6 +120,12 @@ func Evaluate(p *config.Policy, d *Device) Verdict {
 			v.Action = config.ActionAlert
 		case d.Protected:
 			v.Note = fmt.Sprintf("protected (router or management device): would otherwise %s", v.Action)
+			v.Action = config.ActionAlert
+		case rule != nil && rule.Force != "":
+			// The owner's explicit choice is not delayed.
+		case !now.IsZero() && p.Grace.Duration > 0 && now.Before(firstStrong.Add(p.Grace.Duration)):
+			v.Pending, v.PendingUntil = v.Action, firstStrong.Add(p.Grace.Duration)
+			v.Note = fmt.Sprintf("%s at %s unless the owner trusts the device", v.Action, v.PendingUntil.Format(time.RFC3339))
 			v.Action = config.ActionAlert
 		}
 	}

@@ -2,14 +2,23 @@ package policy
 
 import (
 	"testing"
+	"time"
 
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
+var t0 = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+
 func finding(kind event.Kind, sev event.Severity, ev event.Evidence) *event.Event {
-	return &event.Event{Type: event.TypeFinding, Kind: kind, Severity: sev, Summary: string(kind), Evidence: ev}
+	return &event.Event{Type: event.TypeFinding, Time: t0, Kind: kind, Severity: sev, Summary: string(kind), Evidence: ev}
+}
+
+func counted(e *event.Event, n int) *event.Event {
+	c := *e
+	c.Count = n
+	return &c
 }
 
 var cam = hwaddr.MAC{0xc0, 0x56, 0xe3, 1, 2, 3}
@@ -33,6 +42,8 @@ func TestEvaluate(t *testing.T) {
 		reasons   int
 		note      bool
 		enforcing bool
+		now       time.Time
+		pending   bool
 	}{
 		{name: "nothing", device: Device{MAC: cam}, want: config.ActionIgnore},
 		{name: "observations_only", device: Device{MAC: cam, Findings: []*event.Event{obs}}, want: config.ActionIgnore},
@@ -56,6 +67,20 @@ func TestEvaluate(t *testing.T) {
 			device: Device{MAC: cam, Findings: []*event.Event{defaultCreds}}, want: config.ActionIgnore},
 		{name: "enforce_mode", tweak: func(p *config.Policy) { p.Mode = "enforce" },
 			device: Device{MAC: cam, Findings: []*event.Event{defaultCreds}}, want: config.ActionQuarantine, reasons: 1, enforcing: true},
+		{name: "grace_pending", tweak: func(p *config.Policy) { p.Grace.Duration = 10 * time.Minute },
+			device: Device{MAC: cam, Findings: []*event.Event{defaultCreds}}, now: t0.Add(time.Minute), want: config.ActionAlert, reasons: 1, note: true, pending: true},
+		{name: "grace_over", tweak: func(p *config.Policy) { p.Grace.Duration = 10 * time.Minute },
+			device: Device{MAC: cam, Findings: []*event.Event{defaultCreds}}, now: t0.Add(11 * time.Minute), want: config.ActionQuarantine, reasons: 1},
+		{name: "grace_offline_ignored", tweak: func(p *config.Policy) { p.Grace.Duration = 10 * time.Minute },
+			device: Device{MAC: cam, Findings: []*event.Event{defaultCreds}}, want: config.ActionQuarantine, reasons: 1},
+		{name: "grace_not_for_forced", tweak: func(p *config.Policy) { p.Grace.Duration = 10 * time.Minute },
+			device: Device{MAC: cam, Owner: &config.DeviceRule{MAC: cam, Force: config.ActionQuarantine}}, now: t0, want: config.ActionQuarantine, note: true},
+		{name: "threshold_not_reached", tweak: func(p *config.Policy) { p.Thresholds = map[string]int{"plaintext_protocol": 3} },
+			device: Device{MAC: cam, Findings: []*event.Event{plaintext}}, want: config.ActionIgnore},
+		{name: "threshold_reached_by_count", tweak: func(p *config.Policy) { p.Thresholds = map[string]int{"plaintext_protocol": 3} },
+			device: Device{MAC: cam, Findings: []*event.Event{counted(plaintext, 3)}}, want: config.ActionAlert, reasons: 1},
+		{name: "owner_rule_beats_config", tweak: withRule(config.DeviceRule{Force: config.ActionQuarantine}),
+			device: Device{MAC: cam, Owner: &config.DeviceRule{MAC: cam, Trusted: true}, Findings: []*event.Event{defaultCreds}}, want: config.ActionAlert, reasons: 1, note: true},
 		{name: "rule_for_other_mac_ignored", tweak: func(p *config.Policy) {
 			p.Devices = append(p.Devices, config.DeviceRule{MAC: hwaddr.MAC{2}, Trusted: true})
 		}, device: Device{MAC: cam, Findings: []*event.Event{defaultCreds}}, want: config.ActionQuarantine, reasons: 1},
@@ -66,8 +91,8 @@ func TestEvaluate(t *testing.T) {
 			if tt.tweak != nil {
 				tt.tweak(&p)
 			}
-			v := Evaluate(&p, &tt.device)
-			if v.Action != tt.want || len(v.Reasons) != tt.reasons || (v.Note != "") != tt.note || v.Enforce != tt.enforcing {
+			v := Evaluate(&p, &tt.device, tt.now)
+			if v.Action != tt.want || len(v.Reasons) != tt.reasons || (v.Note != "") != tt.note || v.Enforce != tt.enforcing || !v.PendingUntil.IsZero() != tt.pending {
 				t.Errorf("verdict %+v; want action %s, %d reasons, note %v, enforce %v", v, tt.want, tt.reasons, tt.note, tt.enforcing)
 			}
 			for i := 1; i < len(v.Reasons); i++ {
@@ -87,7 +112,7 @@ func TestEvaluatePure(t *testing.T) {
 		finding(event.KindPlaintextProtocol, event.SeverityLow, nil),
 		finding(event.KindDefaultCredentials, event.SeverityHigh, nil),
 	}}
-	a, b := Evaluate(&p, &d), Evaluate(&p, &d)
+	a, b := Evaluate(&p, &d, time.Time{}), Evaluate(&p, &d, time.Time{})
 	if a.Action != b.Action || len(a.Reasons) != len(b.Reasons) || a.Reasons[0] != b.Reasons[0] {
 		t.Errorf("two evaluations differ: %+v vs %+v", a, b)
 	}

@@ -81,7 +81,7 @@ func Build(inputs []Input, c Counters, inv *device.Inventory, pol *config.Policy
 				rd.Observed[string(o.Kind)] += max(o.Count, 1)
 			}
 		}
-		rd.Verdict = policy.Evaluate(pol, &policy.Device{MAC: d.Key.MAC, Findings: d.Findings})
+		rd.Verdict = policy.Evaluate(pol, &policy.Device{MAC: d.Key.MAC, Findings: d.Findings}, time.Time{})
 		s.Devices = append(s.Devices, rd)
 	}
 	sort.SliceStable(s.Devices, func(i, j int) bool {
