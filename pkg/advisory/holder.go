@@ -1,0 +1,285 @@
+package advisory
+
+import (
+	"context"
+	"crypto/ed25519"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The curated feed, its signature and the project's public keys ship in
+// the binary. The feed is verified with the keys at start like any other.
+//
+//go:embed feed.json feed.json.sig keys/*.pem
+var embedded embed.FS
+
+// Defaults for Options.
+const (
+	DefaultMaxFeedBytes = 4 << 20
+	DefaultFetchTimeout = 30 * time.Second
+)
+
+var (
+	// ErrDowngrade: the feed is older than, or the same version as but
+	// different from, the active one.
+	ErrDowngrade = errors.New("advisory feed is not newer than the active one")
+	// ErrTooLarge: the feed is bigger than Options.MaxFeedBytes.
+	ErrTooLarge = errors.New("advisory feed too large")
+)
+
+// Options configure a Holder. The zero value is usable.
+type Options struct {
+	// TrustedKeys are accepted in addition to the project's embedded keys,
+	// for an owner who signs a private feed.
+	TrustedKeys []ed25519.PublicKey
+	// MaxFeedBytes caps a feed file or download (DefaultMaxFeedBytes when 0).
+	MaxFeedBytes int64
+	// FetchTimeout bounds one LoadURL (DefaultFetchTimeout when 0).
+	FetchTimeout time.Duration
+	// Client fetches feeds; nil means a plain http.Client.
+	Client *http.Client
+	// Logger receives load results; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Holder keeps the active feed. Readers call Current, lock-free; loads are
+// serialised, verified (signature, schema, validity, version) and swap the
+// feed atomically, so a rejected feed leaves the previous one in place.
+type Holder struct {
+	cur     atomic.Pointer[Feed]
+	mu      sync.Mutex // serialises loads: check-then-swap
+	keys    []ed25519.PublicKey
+	max     int64
+	timeout time.Duration
+	client  *http.Client
+	log     *slog.Logger
+}
+
+// NewHolder verifies the embedded feed with the embedded keys and makes it
+// the active feed.
+func NewHolder(opts Options) (*Holder, error) {
+	keys, err := embeddedKeys()
+	if err != nil {
+		return nil, err
+	}
+	feed, err := embedded.ReadFile("feed.json")
+	if err != nil {
+		return nil, fmt.Errorf("embedded advisory feed: %w", err)
+	}
+	sig, err := embedded.ReadFile("feed.json.sig")
+	if err != nil {
+		return nil, fmt.Errorf("embedded advisory feed signature: %w", err)
+	}
+	f, err := verifyAndParse(keys, feed, sig)
+	if err != nil {
+		return nil, fmt.Errorf("embedded advisory feed: %w", err)
+	}
+	return newHolder(f, append(keys, opts.TrustedKeys...), opts), nil
+}
+
+// Verify checks a feed's signature against the embedded keys and
+// opts.TrustedKeys, then parses and validates it, without installing it.
+func Verify(feed, sig []byte, opts Options) (*Feed, error) {
+	keys, err := embeddedKeys()
+	if err != nil {
+		return nil, err
+	}
+	return verifyAndParse(append(keys, opts.TrustedKeys...), feed, sig)
+}
+
+func verifyAndParse(keys []ed25519.PublicKey, feed, sig []byte) (*Feed, error) {
+	if err := verify(keys, feed, sig); err != nil {
+		return nil, err
+	}
+	return ParseFeed(feed)
+}
+
+func newHolder(initial *Feed, keys []ed25519.PublicKey, opts Options) *Holder {
+	h := &Holder{
+		keys:    keys,
+		max:     opts.MaxFeedBytes,
+		timeout: opts.FetchTimeout,
+		client:  opts.Client,
+		log:     opts.Logger,
+	}
+	if h.max <= 0 {
+		h.max = DefaultMaxFeedBytes
+	}
+	if h.timeout <= 0 {
+		h.timeout = DefaultFetchTimeout
+	}
+	if h.client == nil {
+		h.client = &http.Client{}
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	h.cur.Store(initial)
+	return h
+}
+
+func embeddedKeys() ([]ed25519.PublicKey, error) {
+	names, err := fs.Glob(embedded, "keys/*.pem")
+	if err != nil || len(names) == 0 {
+		return nil, fmt.Errorf("embedded advisory keys: none found")
+	}
+	keys := make([]ed25519.PublicKey, 0, len(names))
+	for _, n := range names {
+		b, err := embedded.ReadFile(n)
+		if err != nil {
+			return nil, fmt.Errorf("embedded advisory key %s: %w", n, err)
+		}
+		k, err := ParsePublicKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("embedded advisory key %s: %w", n, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// Current returns the active feed. It is never nil and never changes
+// under the caller: a reload installs a new Feed.
+func (h *Holder) Current() *Feed { return h.cur.Load() }
+
+// LoadFile loads a feed and its signature from files; sigPath "" means
+// path + ".sig".
+func (h *Holder) LoadFile(path, sigPath string) error {
+	if sigPath == "" {
+		sigPath = path + ".sig"
+	}
+	feed, err := readCapped(path, h.max)
+	if err != nil {
+		return err
+	}
+	sig, err := readCapped(sigPath, maxSigFileSize)
+	if err != nil {
+		return err
+	}
+	return h.LoadBytes(feed, sig, path)
+}
+
+func readCapped(name string, max int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("advisory feed: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("advisory feed %s: %w", name, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrTooLarge, name, max)
+	}
+	return b, nil
+}
+
+// LoadURL fetches a feed from rawURL and its signature from rawURL + ".sig"
+// (http or https), each with the size cap, both within FetchTimeout.
+func (h *Holder) LoadURL(ctx context.Context, rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("advisory feed URL %q: want http(s)://host/path", rawURL)
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	feed, err := h.fetch(ctx, rawURL, h.max)
+	if err != nil {
+		return err
+	}
+	sig, err := h.fetch(ctx, rawURL+".sig", maxSigFileSize)
+	if err != nil {
+		return err
+	}
+	return h.LoadBytes(feed, sig, rawURL)
+}
+
+func (h *Holder) fetch(ctx context.Context, rawURL string, max int64) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("advisory feed %s: %w", rawURL, err)
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("advisory feed: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("advisory feed %s: HTTP status %s", rawURL, resp.Status)
+	}
+	if resp.ContentLength > max {
+		return nil, fmt.Errorf("%w: %s announces %d bytes, the cap is %d", ErrTooLarge, rawURL, resp.ContentLength, max)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("advisory feed %s: download incomplete after %d bytes: %w", rawURL, len(b), err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrTooLarge, rawURL, max)
+	}
+	return b, nil
+}
+
+// LoadBytes verifies and installs a feed given as bytes; origin names it in
+// errors and logs. Loading the bytes of the active feed again is a no-op.
+// On error the active feed stays; logging the error is the caller's.
+func (h *Holder) LoadBytes(feed, sig []byte, origin string) error {
+	if err := h.load(feed, sig, origin); err != nil {
+		return fmt.Errorf("advisory feed from %s: %w", origin, err)
+	}
+	return nil
+}
+
+func (h *Holder) load(feed, sig []byte, origin string) error {
+	if int64(len(feed)) > h.max {
+		return fmt.Errorf("%w: %d bytes, the cap is %d", ErrTooLarge, len(feed), h.max)
+	}
+	f, err := verifyAndParse(h.keys, feed, sig)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cur := h.Current()
+	switch c := f.serial.compare(cur.serial); {
+	case c == 0 && f.digest == cur.digest:
+		return nil
+	case c == 0:
+		return fmt.Errorf("%w: version %s is active with different content", ErrDowngrade, cur.Version)
+	case c < 0:
+		return fmt.Errorf("%w: version %s is older than the active %s", ErrDowngrade, f.Version, cur.Version)
+	}
+	h.cur.Store(f)
+	h.log.Info("advisory feed loaded", "origin", origin, "version", f.Version,
+		"previous", cur.Version, "advisories", len(f.Advisories))
+	return nil
+}
+
+// Refresh loads the feed at rawURL now and then every interval until ctx
+// ends. Failures are logged and the active feed stays.
+func (h *Holder) Refresh(ctx context.Context, rawURL string, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := h.LoadURL(ctx, rawURL); err != nil && ctx.Err() == nil {
+			h.log.Warn("advisory feed refresh failed; keeping the active feed",
+				"active", h.Current().Version, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
