@@ -26,6 +26,10 @@ type Device struct {
 	// with the CLI); they take precedence over the configuration file's
 	// rule for the same device.
 	Owner *config.DeviceRule
+	// ReleasedAt is when the owner last released the device from
+	// quarantine: findings first seen before then were known to the owner
+	// and no longer quarantine or isolate it (they still alert).
+	ReleasedAt time.Time
 }
 
 // Reason is one finding's contribution to a verdict.
@@ -93,6 +97,9 @@ func Evaluate(p *config.Policy, d *Device, now time.Time) Verdict {
 		a := actionFor(p, f)
 		if a == config.ActionIgnore {
 			continue
+		}
+		if rank(a) >= rank(config.ActionIsolate) && !d.ReleasedAt.IsZero() && !f.Time.After(d.ReleasedAt) {
+			a = config.ActionAlert // the owner released the device knowing this
 		}
 		v.Reasons = append(v.Reasons, Reason{Kind: f.Kind, Severity: f.Severity, Action: a, Summary: f.Summary})
 		if rank(a) > rank(v.Action) {

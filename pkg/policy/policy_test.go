@@ -81,6 +81,10 @@ func TestEvaluate(t *testing.T) {
 			device: Device{MAC: cam, Findings: []*event.Event{counted(plaintext, 3)}}, want: config.ActionAlert, reasons: 1},
 		{name: "owner_rule_beats_config", tweak: withRule(config.DeviceRule{Force: config.ActionQuarantine}),
 			device: Device{MAC: cam, Owner: &config.DeviceRule{MAC: cam, Trusted: true}, Findings: []*event.Event{defaultCreds}}, want: config.ActionAlert, reasons: 1, note: true},
+		{name: "released_knowing_the_finding", device: Device{MAC: cam, ReleasedAt: t0.Add(time.Minute), Findings: []*event.Event{defaultCreds}},
+			want: config.ActionAlert, reasons: 1},
+		{name: "new_finding_after_release", device: Device{MAC: cam, ReleasedAt: t0.Add(-time.Minute), Findings: []*event.Event{defaultCreds}},
+			want: config.ActionQuarantine, reasons: 1},
 		{name: "rule_for_other_mac_ignored", tweak: func(p *config.Policy) {
 			p.Devices = append(p.Devices, config.DeviceRule{MAC: hwaddr.MAC{2}, Trusted: true})
 		}, device: Device{MAC: cam, Findings: []*event.Event{defaultCreds}}, want: config.ActionQuarantine, reasons: 1},

@@ -1,0 +1,196 @@
+// Package api is the one door into a running daemon: JSON over HTTP, served
+// on a Unix socket for the CLI and, behind the login of pkg/web, to the
+// owner's browser. It owns the request and response types (documented in
+// docs/api.md), input validation and the handlers; the daemon implements
+// Backend.
+package api
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/policy"
+)
+
+// Version is the API's path prefix.
+const Version = "/api/v1"
+
+// Device is one device as the owner sees it.
+type Device struct {
+	MAC        string            `json:"mac"`
+	Name       string            `json:"name,omitempty"`
+	Vendor     string            `json:"vendor,omitempty"`
+	Type       string            `json:"type,omitempty"`
+	Model      string            `json:"model,omitempty"`
+	Addrs      []string          `json:"addresses,omitempty"`
+	Hostnames  []string          `json:"hostnames,omitempty"`
+	FirstSeen  time.Time         `json:"first_seen"`
+	LastSeen   time.Time         `json:"last_seen"`
+	Away       bool              `json:"away,omitempty"`
+	State      string            `json:"state"` // ok, alert, pending, quarantined, trusted
+	Verdict    policy.Verdict    `json:"verdict"`
+	Quarantine *Quarantine       `json:"quarantine,omitempty"`
+	Trusted    bool              `json:"trusted,omitempty"`
+	Findings   []*event.Event    `json:"findings,omitempty"`
+	Identity   map[string]string `json:"identity,omitempty"`
+	Scorecard  any               `json:"scorecard,omitempty"`
+	Traffic    []TrafficPoint    `json:"traffic,omitempty"`
+}
+
+// TrafficPoint is a device's traffic in one interval, for the timeline.
+type TrafficPoint struct {
+	Start time.Time `json:"start"`
+	Bytes uint64    `json:"bytes"`
+}
+
+// Device states.
+const (
+	StateOK          = "ok"
+	StateAlert       = "alert"
+	StatePending     = "pending"
+	StateQuarantined = "quarantined"
+	StateTrusted     = "trusted"
+)
+
+// Quarantine describes an enforced quarantine.
+type Quarantine struct {
+	Mode   string    `json:"mode"`
+	Since  time.Time `json:"since"`
+	Until  time.Time `json:"until,omitzero"`
+	By     string    `json:"by"` // "policy" or "owner"
+	Reason string    `json:"reason,omitempty"`
+}
+
+// Status is the daemon's health.
+type Status struct {
+	Version     string    `json:"version"`
+	Started     time.Time `json:"started"`
+	Mode        string    `json:"mode"` // monitor or enforce
+	Capture     string    `json:"capture"`
+	Devices     int       `json:"devices"`
+	Quarantined int       `json:"quarantined"`
+	Packets     uint64    `json:"packets"`
+	Flows       int       `json:"flows"`
+	Events      uint64    `json:"events"`
+	Problems    []string  `json:"problems,omitempty"` // capture stopped, nftables failed …
+}
+
+// QuarantineRequest asks for a device to be quarantined by the owner.
+type QuarantineRequest struct {
+	Mode string `json:"mode,omitempty"` // block, isolate, updates-only; default from config
+	For  string `json:"for,omitempty"`  // duration ("24h"); empty: until released
+}
+
+// TrustRequest marks a device trusted or not.
+type TrustRequest struct {
+	Trusted bool `json:"trusted"`
+}
+
+// NameRequest names a device.
+type NameRequest struct {
+	Name string `json:"name"`
+}
+
+// EventFilter selects events for the event log.
+type EventFilter struct {
+	MAC      hwaddr.MAC
+	Kind     event.Kind
+	Type     event.Type
+	MinSev   event.Severity
+	Since    time.Time
+	Limit    int
+	Findings bool
+}
+
+// Error is the body of every failed request.
+type Error struct {
+	Error string `json:"error"`
+}
+
+// Backend is what the handlers ask of the daemon. Every method that
+// changes something either succeeds or changes nothing.
+type Backend interface {
+	Status() Status
+	Devices() []Device
+	Device(mac hwaddr.MAC) (Device, bool)
+	Events(f EventFilter) []*event.Event
+	Quarantine(ctx context.Context, mac hwaddr.MAC, mode string, d time.Duration) error
+	Release(ctx context.Context, mac hwaddr.MAC) error
+	SetTrusted(ctx context.Context, mac hwaddr.MAC, trusted bool) error
+	SetName(ctx context.Context, mac hwaddr.MAC, name string) error
+	// Subscribe streams new events until cancel is called; slow readers
+	// miss events rather than slow the daemon.
+	Subscribe() (events <-chan *event.Event, cancel func())
+}
+
+// Errors a Backend returns, mapped to HTTP statuses by the handlers.
+var (
+	ErrNotFound  = errors.New("no such device")
+	ErrProtected = errors.New("the device is protected (the router, the owner's device or trusted) and cannot be quarantined")
+	ErrInvalid   = errors.New("invalid request")
+	ErrConflict  = errors.New("conflicting state")
+)
+
+// ParseMAC validates a MAC address from a path or form.
+func ParseMAC(s string) (hwaddr.MAC, error) {
+	m, err := hwaddr.Parse(s)
+	if err != nil {
+		return hwaddr.Zero, err
+	}
+	if m.IsZero() || m.IsMulticast() {
+		return hwaddr.Zero, errors.New("not a device's MAC address (zero or multicast)")
+	}
+	return m, nil
+}
+
+// ParseDuration validates a quarantine duration: empty means until
+// released; otherwise between one minute and one year.
+func ParseDuration(s string) (time.Duration, error) {
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, errors.New("duration: use a number with a unit, like 30m, 24h or 168h")
+	}
+	if d < time.Minute || d > 366*24*time.Hour {
+		return 0, errors.New("duration: between 1m and 8784h (a year)")
+	}
+	return d, nil
+}
+
+// ParseMode validates a quarantine mode; empty is allowed (the default).
+func ParseMode(s string) (string, error) {
+	switch s {
+	case "", "block", "isolate", "updates-only":
+		return s, nil
+	}
+	return "", errors.New("mode: want block, isolate or updates-only")
+}
+
+// ValidName checks a device name the owner typed: 1–64 printable
+// characters, no control characters.
+func ValidName(s string) error {
+	if s == "" || len(s) > 64 {
+		return errors.New("name: 1 to 64 characters")
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return errors.New("name: no control characters")
+		}
+	}
+	return nil
+}
+
+// AddrStrings formats addresses for Device.Addrs.
+func AddrStrings(as []netip.Addr) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.String()
+	}
+	return out
+}
