@@ -1,0 +1,106 @@
+package fingerprint
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/iotgw/iotgw/pkg/event"
+)
+
+// Evidence keys of a KindUPnP observation: the UPnP device description
+// fetched from an SSDP LOCATION (the active fetcher's contract with this
+// package; see docs/fingerprinting.md).
+const (
+	UPnPManufacturer = "manufacturer"
+	UPnPModelName    = "model_name"
+	UPnPModelNumber  = "model_number"
+	UPnPFirmware     = "firmware_version" // first vendor version element
+	UPnPSerial       = "serial"           // already redacted
+	UPnPFriendlyName = "friendly_name"
+	UPnPDeviceType   = "device_type"
+)
+
+// Signals calls fn for each signal an observation carries about the
+// device it is filed under. Events that describe another host (the
+// services an mDNS query browses for, the search target of an M-SEARCH,
+// a DHCP server's ACK) yield nothing of those parts.
+func Signals(ev *event.Event, fn func(sig Signal, value string)) {
+	e := ev.Evidence
+	switch ev.Kind {
+	case event.KindDHCP:
+		if e["message_type"] == "ack" {
+			return // the server's answer, not the client's fingerprint
+		}
+		emit(fn, SigHostname, e["hostname"])
+		if e["fqdn"] != e["hostname"] {
+			emit(fn, SigHostname, e["fqdn"])
+		}
+		emit(fn, SigDHCPVendorClass, e["vendor_class"])
+		emit(fn, SigDHCPPRL, e["prl"])
+		emit(fn, SigDHCPUserClass, e["user_class"])
+		emit(fn, SigDHCPv6Enterprise, e["vendor_enterprise"])
+		emit(fn, SigDHCPv6ORO, e["oro"])
+	case event.KindDNSQuery:
+		emit(fn, SigDomain, e["name"])
+	case event.KindMDNS:
+		emit(fn, SigHostname, e["hostname"])
+		emit(fn, SigInstance, e["instance"])
+		for s := range strings.SplitSeq(e["services"], ",") {
+			emit(fn, SigMDNSService, s)
+		}
+		for k, v := range e {
+			if key, ok := strings.CutPrefix(k, "txt_"); ok && v != "" {
+				fn(SigMDNSTXT, key+"="+v)
+			}
+		}
+	case event.KindSSDP:
+		emit(fn, SigServer, e["server"])
+		emit(fn, SigUserAgent, e["user_agent"])
+		switch e["message"] {
+		case "notify":
+			emit(fn, SigSSDPType, e["nt"])
+		case "response":
+			emit(fn, SigSSDPType, e["st"])
+		}
+	case event.KindUPnP:
+		emit(fn, SigUPnPManufacturer, e[UPnPManufacturer])
+		emit(fn, SigUPnPModel, e[UPnPModelName])
+		emit(fn, SigUPnPFirmware, e[UPnPFirmware])
+		emit(fn, SigUPnPDeviceType, e[UPnPDeviceType])
+		emit(fn, SigInstance, e[UPnPFriendlyName])
+	case event.KindHTTPClient:
+		emit(fn, SigUserAgent, e["user_agent"])
+		emit(fn, SigDomain, hostOnly(e["host"]))
+	case event.KindHTTPServer:
+		emit(fn, SigServer, e["server"])
+		emit(fn, SigHTTPRealm, e["realm"])
+	case event.KindTLSClient:
+		emit(fn, SigDomain, e["sni"])
+		emit(fn, SigJA3, e["ja3"])
+		emit(fn, SigJA4, e["ja4"])
+	case event.KindBanner:
+		emit(fn, SigBanner, e["banner"])
+		emit(fn, SigMQTTClientID, e["client_id"])
+	}
+}
+
+func emit(fn func(Signal, string), sig Signal, v string) {
+	if v = strings.TrimSpace(v); v != "" {
+		fn(sig, v)
+	}
+}
+
+// hostOnly is the name of an HTTP Host header: no port, and nothing when
+// it is an address literal (an address says nothing about a vendor).
+func hostOnly(h string) string {
+	if strings.HasPrefix(h, "[") {
+		return ""
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		h = h[:i]
+	}
+	if _, err := netip.ParseAddr(h); err == nil {
+		return ""
+	}
+	return h
+}

@@ -1,0 +1,60 @@
+package fingerprint
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/iotgw/iotgw/pkg/event"
+)
+
+func collect(ev *event.Event) []string {
+	var out []string
+	Signals(ev, func(s Signal, v string) { out = append(out, string(s)+"="+v) })
+	slices.Sort(out)
+	return out
+}
+
+func TestSignals(t *testing.T) {
+	tests := []struct {
+		name string
+		kind event.Kind
+		ev   event.Evidence
+		want []string
+	}{
+		{"dhcp_discover", event.KindDHCP, event.Evidence{"message_type": "discover", "hostname": "ipcam", "vendor_class": "HIKVISION", "prl": "1,3,6,12,15,28,42", "client_mac": "c0:56:e3:1a:2b:3c"},
+			[]string{"dhcp_prl=1,3,6,12,15,28,42", "dhcp_vendor_class=HIKVISION", "hostname=ipcam"}},
+		{"dhcp_fqdn_differs", event.KindDHCP, event.Evidence{"message_type": "request", "hostname": "a", "fqdn": "a.example.com"},
+			[]string{"hostname=a", "hostname=a.example.com"}},
+		{"dhcp_ack_is_the_servers", event.KindDHCP, event.Evidence{"message_type": "ack", "domain": "lan", "assigned_ip": "192.168.1.2"}, nil},
+		{"dhcpv6", event.KindDHCP, event.Evidence{"message_type": "solicit", "oro": "23,24", "vendor_enterprise": "311", "vendor_class": "MSFT 5.0"},
+			[]string{"dhcp_vendor_class=MSFT 5.0", "dhcpv6_enterprise=311", "dhcpv6_oro=23,24"}},
+		{"dns", event.KindDNSQuery, event.Evidence{"name": "cloud.example-camera.com", "qtype": "A"}, []string{"domain=cloud.example-camera.com"}},
+		{"mdns", event.KindMDNS, event.Evidence{"hostname": "samsung-tv", "services": "_airplay._tcp,_raop._tcp", "instance": "[TV] Samsung 7 Series (55)", "txt_model": "UE55TU7100", "addresses": "192.168.50.103"},
+			[]string{"hostname=samsung-tv", "instance=[TV] Samsung 7 Series (55)", "mdns_service=_airplay._tcp", "mdns_service=_raop._tcp", "mdns_txt=model=UE55TU7100"}},
+		{"mdns_query_browses_others", event.KindMDNS, event.Evidence{"queried_services": "_googlecast._tcp"}, nil},
+		{"ssdp_notify", event.KindSSDP, event.Evidence{"message": "notify", "server": "Linux/3.10 UPnP/1.0 MiniUPnPd/1.6", "nt": "upnp:rootdevice"},
+			[]string{"server=Linux/3.10 UPnP/1.0 MiniUPnPd/1.6", "ssdp_type=upnp:rootdevice"}},
+		{"ssdp_msearch_target_is_not_the_sender", event.KindSSDP, event.Evidence{"message": "msearch", "st": "roku:ecp", "user_agent": "Linux/6.1 UPnP/1.1 demo-control-point/1.0"},
+			[]string{"user_agent=Linux/6.1 UPnP/1.1 demo-control-point/1.0"}},
+		{"upnp", event.KindUPnP, event.Evidence{"manufacturer": "Samsung Electronics", "model_name": "UE55TU7100", "firmware_version": "T-KTM2AKUC-1234.5", "device_type": "urn:schemas-upnp-org:device:MediaRenderer:1", "serial": "0A***", "friendly_name": "[TV] Samsung 7 Series (55)"},
+			[]string{"instance=[TV] Samsung 7 Series (55)", "upnp_device_type=urn:schemas-upnp-org:device:MediaRenderer:1", "upnp_firmware=T-KTM2AKUC-1234.5", "upnp_manufacturer=Samsung Electronics", "upnp_model=UE55TU7100"}},
+		{"http_client", event.KindHTTPClient, event.Evidence{"user_agent": "curl/7.88.1", "host": "fw.example-tv.com:8080"}, []string{"domain=fw.example-tv.com", "user_agent=curl/7.88.1"}},
+		{"http_host_is_address", event.KindHTTPClient, event.Evidence{"host": "192.168.50.103:9197"}, nil},
+		{"http_host_is_v6_literal", event.KindHTTPClient, event.Evidence{"host": "[fe80::1]:80"}, nil},
+		{"http_server", event.KindHTTPServer, event.Evidence{"server": "lighttpd/1.4.35", "realm": "NETGEAR R7000"}, []string{"http_realm=NETGEAR R7000", "server=lighttpd/1.4.35"}},
+		{"tls", event.KindTLSClient, event.Evidence{"sni": "fw.example-tv.com", "ja3": "a3afc2c46ba4a7d7fbe1cfb7a3031c2f", "ja4": "t13d311000_e8f1e7e78f70_1f22a2ca17c4", "alpn": "h2"},
+			[]string{"domain=fw.example-tv.com", "ja3=a3afc2c46ba4a7d7fbe1cfb7a3031c2f", "ja4=t13d311000_e8f1e7e78f70_1f22a2ca17c4"}},
+		{"banner", event.KindBanner, event.Evidence{"protocol": "telnet", "banner": "BusyBox v1.19.3", "stage": "after_login"}, []string{"banner=BusyBox v1.19.3"}},
+		{"mqtt", event.KindBanner, event.Evidence{"protocol": "mqtt", "client_id": "HS110-0A1B2C"}, []string{"mqtt_client_id=HS110-0A1B2C"}},
+		{"blank_values", event.KindBanner, event.Evidence{"banner": "   "}, nil},
+		{"finding", event.KindDefaultCredentials, event.Evidence{"protocol": "ftp"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := collect(&event.Event{Kind: tt.kind, Evidence: tt.ev})
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
