@@ -36,7 +36,13 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"run", "run the daemon: watch the LAN, enforce policy with nftables", runRun},
 		{"analyze", "inspect capture files (pcap, pcapng) and report devices and findings", runAnalyze},
+		{"devices", "list the devices the running daemon knows", runDevices},
+		{"quarantine", "quarantine a device (MAC) as the owner", runQuarantine},
+		{"release", "release a device (MAC) from quarantine", runRelease},
+		{"status", "show the running daemon's health", runStatus},
+		{"uninstall-rules", "delete iotgw's nftables tables (package removal)", runUninstallRules},
 		{"check-config", "validate the configuration file", runCheckConfig},
 		{"version", "print version, commit and Go version", runVersion},
 	}

@@ -24,9 +24,66 @@ const DefaultPath = "/etc/iotgw/iotgw.toml"
 
 // Config is the whole file.
 type Config struct {
-	LAN     LAN     `toml:"lan"`
-	Inspect Inspect `toml:"inspect"`
-	Policy  Policy  `toml:"policy"`
+	LAN        LAN        `toml:"lan"`
+	Inspect    Inspect    `toml:"inspect"`
+	Policy     Policy     `toml:"policy"`
+	Daemon     Daemon     `toml:"daemon"`
+	Capture    Capture    `toml:"capture"`
+	Quarantine Quarantine `toml:"quarantine"`
+	Store      Store      `toml:"store"`
+}
+
+// Daemon configures `iotgw run`.
+type Daemon struct {
+	// Socket is the Unix socket the CLI talks to the daemon on.
+	Socket string `toml:"socket"`
+	// RouterAddresses are the router's own addresses, never quarantined.
+	// Empty: the addresses of the LAN interfaces.
+	RouterAddresses []netip.Addr `toml:"router_addresses"`
+	// ManagementAddresses are the devices the owner manages iotgw from;
+	// never quarantined.
+	ManagementAddresses []netip.Addr `toml:"management_addresses"`
+	// LogLevel: debug, info, warn, error.
+	LogLevel string `toml:"log_level"`
+}
+
+// Capture selects the live packet source.
+type Capture struct {
+	// Mode "afpacket" reads the LAN interfaces through a memory-mapped
+	// ring with a BPF filter; "nflog" reads what iotgw's nftables rules
+	// pass: the first budget_bytes of every forwarded connection.
+	Mode       string   `toml:"mode"`
+	Interfaces []string `toml:"interfaces"`
+	// RingBlocks × 128 KiB is the afpacket ring per interface.
+	RingBlocks int `toml:"ring_blocks"`
+	// AllPorts makes the afpacket filter pass TCP/UDP on any port, for
+	// generic plaintext inspection; otherwise only the inspectors' ports.
+	AllPorts bool `toml:"all_ports"`
+	// NFLOGGroup, NFLOGSnaplen and BudgetBytes set the nftables fast path:
+	// "ct original bytes < budget_bytes log group G snaplen S".
+	NFLOGGroup   int `toml:"nflog_group"`
+	NFLOGSnaplen int `toml:"nflog_snaplen"`
+	BudgetBytes  int `toml:"budget_bytes"`
+}
+
+// Quarantine configures enforcement.
+type Quarantine struct {
+	// NoticePort is the router port of the page that tells the person
+	// using a quarantined device why; its HTTP is redirected there.
+	NoticePort int `toml:"notice_port"`
+	// IsolateLAN makes "isolate" cut LAN peers too.
+	IsolateLAN bool `toml:"isolate_lan"`
+	// Table names iotgw's nftables tables.
+	Table string `toml:"table"`
+}
+
+// Store configures the state file.
+type Store struct {
+	Path string `toml:"path"`
+	// WriteInterval: routine changes are written at most this often, to
+	// spare the router's flash; owner actions are written at once.
+	WriteInterval Duration `toml:"write_interval"`
+	MaxBytes      int      `toml:"max_bytes"`
 }
 
 // LAN says which addresses are the home network.
@@ -178,6 +235,17 @@ func Default() *Config {
 			QuarantineMode:          "block",
 			MaxAutoQuarantine:       3,
 		},
+		Daemon: Daemon{Socket: "/var/run/iotgw.sock", LogLevel: "info"},
+		Capture: Capture{
+			Mode:         "afpacket",
+			Interfaces:   []string{"br-lan"},
+			RingBlocks:   16,
+			NFLOGGroup:   7,
+			NFLOGSnaplen: 2048,
+			BudgetBytes:  16384,
+		},
+		Quarantine: Quarantine{NoticePort: 8088, Table: "iotgw"},
+		Store:      Store{Path: "/etc/iotgw/state.json", WriteInterval: Duration{10 * time.Minute}, MaxBytes: 4 << 20},
 	}
 }
 
@@ -323,6 +391,48 @@ func (c *Config) validate() []*Error {
 	}
 	if p.MaxAutoQuarantine < 0 {
 		bad("policy.max_auto_quarantine", "must not be negative")
+	}
+	switch c.Daemon.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("daemon.log_level", "%q: want debug, info, warn or error", c.Daemon.LogLevel)
+	}
+	if c.Daemon.Socket == "" {
+		bad("daemon.socket", "a path is needed")
+	}
+	cp := &c.Capture
+	if cp.Mode != "afpacket" && cp.Mode != "nflog" {
+		bad("capture.mode", "%q: want afpacket or nflog", cp.Mode)
+	}
+	if cp.Mode == "afpacket" && len(cp.Interfaces) == 0 {
+		bad("capture.interfaces", "afpacket needs at least one interface")
+	}
+	if cp.RingBlocks < 1 || cp.RingBlocks > 512 {
+		bad("capture.ring_blocks", "%d is out of range (1 to 512)", cp.RingBlocks)
+	}
+	if cp.NFLOGGroup < 0 || cp.NFLOGGroup > 65535 {
+		bad("capture.nflog_group", "%d is out of range (0 to 65535)", cp.NFLOGGroup)
+	}
+	if cp.NFLOGSnaplen < 64 || cp.NFLOGSnaplen > 65535 {
+		bad("capture.nflog_snaplen", "%d is out of range (64 to 65535)", cp.NFLOGSnaplen)
+	}
+	if cp.BudgetBytes < 256 || cp.BudgetBytes > 1<<24 {
+		bad("capture.budget_bytes", "%d is out of range (256 to 16777216)", cp.BudgetBytes)
+	}
+	if q := c.Quarantine.NoticePort; q < 1 || q > 65535 {
+		bad("quarantine.notice_port", "%d is not a port", q)
+	}
+	if c.Quarantine.Table == "" {
+		bad("quarantine.table", "a name is needed")
+	}
+	if c.Store.Path == "" {
+		bad("store.path", "a path is needed")
+	}
+	if c.Store.WriteInterval.Duration < time.Second {
+		bad("store.write_interval", "at least 1s")
+	}
+	if c.Store.MaxBytes < 64<<10 {
+		bad("store.max_bytes", "at least 65536")
 	}
 	seen := map[hwaddr.MAC]bool{}
 	for i, d := range p.Devices {

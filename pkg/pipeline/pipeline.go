@@ -20,6 +20,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/creds"
 	"github.com/iotgw/iotgw/pkg/inspect/protocols"
+	"github.com/iotgw/iotgw/pkg/store"
 )
 
 // Pipeline is one decoder, engine and inventory. Not safe for concurrent
@@ -107,6 +108,22 @@ func (p *Pipeline) Engine() *inspect.Engine { return p.eng }
 
 // Decoder is the frame decoder, for its statistics.
 func (p *Pipeline) Decoder() *inspect.Decoder { return p.dec }
+
+// SetSource names the source that following frames come from.
+func (p *Pipeline) SetSource(name string) { p.eng.SetSource(name) }
+
+// Restore files findings persisted by an earlier run under their devices,
+// so that a restarted daemon knows what it knew.
+func (p *Pipeline) Restore(devices []store.DeviceRecord) {
+	for i := range devices {
+		rec := &devices[i]
+		for j := range rec.Findings {
+			ev := rec.Findings[j]
+			ev.Device.MAC = rec.MAC.String()
+			p.inv.Emit(&ev)
+		}
+	}
+}
 
 // HandleFrame decodes and inspects one frame.
 func (p *Pipeline) HandleFrame(data []byte, info capture.Info) {

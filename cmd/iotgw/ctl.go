@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/quarantine"
+)
+
+// clientFor loads the configuration for the socket path.
+func clientFor(load func() (*config.Config, string, error), stderr io.Writer, name string) (*api.Client, bool) {
+	cfg, _, err := load()
+	if err != nil {
+		fmt.Fprintf(stderr, "iotgw %s: %v\n", name, err)
+		return nil, false
+	}
+	return api.NewClient(cfg.Daemon.Socket), true
+}
+
+func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("devices", "", stderr)
+	load := configFlagSet(fs)
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	c, ok := clientFor(load, stderr, "devices")
+	if !ok {
+		return exitUsage
+	}
+	devs, err := c.Devices(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "iotgw devices: %v\n", err)
+		return 1
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MAC\tSTATE\tNAME\tADDRESSES\tLAST SEEN\tFINDINGS")
+	for _, d := range devs {
+		name := d.Name
+		if name == "" {
+			name = strings.TrimSpace(d.Vendor + " " + d.Type)
+		}
+		last := "-"
+		if !d.LastSeen.IsZero() {
+			last = d.LastSeen.Local().Format("2006-01-02 15:04")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", d.MAC, d.State, name, strings.Join(d.Addrs, ","), last, len(d.Findings))
+	}
+	if err := tw.Flush(); err != nil {
+		return 1
+	}
+	return exitOK
+}
+
+// macCommand parses "iotgw NAME [flags] MAC" and returns a client and the
+// MAC; ok is false when the command should exit with code.
+func macCommand(fs *flag.FlagSet, load func() (*config.Config, string, error), args []string, stderr io.Writer, check func() error) (c *api.Client, mac hwaddr.MAC, code int, ok bool) {
+	name := strings.TrimPrefix(fs.Name(), "iotgw ")
+	if ok, code := parseFlags(fs, args); !ok {
+		return nil, mac, code, false
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return nil, mac, exitUsage, false
+	}
+	mac, err := api.ParseMAC(fs.Arg(0))
+	if err == nil && check != nil {
+		err = check()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "iotgw %s: %v\n", name, err)
+		return nil, mac, exitUsage, false
+	}
+	c, ok = clientFor(load, stderr, name)
+	if !ok {
+		return nil, mac, exitUsage, false
+	}
+	return c, mac, exitOK, true
+}
+
+func runQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("quarantine", "MAC", stderr)
+	load := configFlagSet(fs)
+	mode := fs.String("mode", "", "block, isolate or updates-only (default: policy.quarantine_mode)")
+	dur := fs.String("for", "", "end the quarantine after this long (30m, 24h); default: until released")
+	c, mac, code, ok := macCommand(fs, load, args, stderr, func() error {
+		if _, err := api.ParseMode(*mode); err != nil {
+			return err
+		}
+		_, err := api.ParseDuration(*dur)
+		return err
+	})
+	if !ok {
+		return code
+	}
+	d, err := c.Quarantine(ctx, mac, api.QuarantineRequest{Mode: *mode, For: *dur})
+	if err != nil {
+		fmt.Fprintf(stderr, "iotgw quarantine: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s quarantined (%s)%s\n", d.MAC, d.Quarantine.Mode, until(d.Quarantine.Until))
+	return exitOK
+}
+
+func until(t time.Time) string {
+	if t.IsZero() {
+		return " until released"
+	}
+	return " until " + t.Local().Format("2006-01-02 15:04")
+}
+
+func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("release", "MAC", stderr)
+	load := configFlagSet(fs)
+	c, mac, code, ok := macCommand(fs, load, args, stderr, nil)
+	if !ok {
+		return code
+	}
+	d, err := c.Release(ctx, mac)
+	if err != nil {
+		fmt.Fprintf(stderr, "iotgw release: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s released (state %s)\n", d.MAC, d.State)
+	return exitOK
+}
+
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("status", "", stderr)
+	load := configFlagSet(fs)
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	c, ok := clientFor(load, stderr, "status")
+	if !ok {
+		return exitUsage
+	}
+	s, err := c.Status(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "iotgw status: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "iotgw %s, running since %s, %s mode\n", s.Version, s.Started.Local().Format(time.RFC3339), s.Mode)
+	fmt.Fprintf(stdout, "capture %s: %d packets, %d flows, %d events\n", s.Capture, s.Packets, s.Flows, s.Events)
+	fmt.Fprintf(stdout, "%d devices, %d quarantined\n", s.Devices, s.Quarantined)
+	for _, p := range s.Problems {
+		fmt.Fprintf(stdout, "problem: %s\n", p)
+	}
+	if len(s.Problems) > 0 {
+		return 1
+	}
+	return exitOK
+}
+
+// runUninstallRules deletes iotgw's nftables tables and nothing else; the
+// package's pre-remove script calls it.
+func runUninstallRules(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("uninstall-rules", "", stderr)
+	load := configFlagSet(fs)
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	cfg, _, err := load()
+	if err != nil {
+		fmt.Fprintf(stderr, "iotgw uninstall-rules: %v\n", err)
+		return exitUsage
+	}
+	n, err := quarantine.NewNFTables(quarantine.Config{NoticePort: uint16(cfg.Quarantine.NoticePort), TableName: cfg.Quarantine.Table})
+	if err == nil {
+		err = n.Uninstall(ctx)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "iotgw uninstall-rules: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "removed nftables tables inet %s and bridge %s\n", cfg.Quarantine.Table, cfg.Quarantine.Table)
+	return exitOK
+}

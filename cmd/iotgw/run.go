@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/capture"
+	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/daemon"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/notice"
+	"github.com/iotgw/iotgw/pkg/quarantine"
+	"github.com/iotgw/iotgw/pkg/store"
+)
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("run", "", stderr)
+	load := configFlagSet(fs)
+	if ok, code := parseFlags(fs, args); !ok {
+		return code
+	}
+	cfg, path, err := load()
+	if err != nil {
+		fmt.Fprintf(stderr, "iotgw run: %v\n", err)
+		return exitUsage
+	}
+	log := newLogger(stderr, cfg.Daemon.LogLevel)
+	if err := serve(ctx, cfg, path, log); err != nil {
+		log.Error("stopped", "err", err)
+		return 1
+	}
+	return exitOK
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	// procd adds its own timestamps to logd lines.
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}))
+}
+
+// serve runs the daemon until ctx ends.
+func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Logger) error {
+	routerAddrs, routerMACs, err := routerIdentity(cfg)
+	if err != nil {
+		return err
+	}
+	qcfg := quarantine.Config{
+		RouterAddrs: routerAddrs,
+		LANPrefixes: cfg.LAN.Prefixes,
+		NoticePort:  uint16(cfg.Quarantine.NoticePort),
+		IsolateLAN:  cfg.Quarantine.IsolateLAN,
+		TableName:   cfg.Quarantine.Table,
+	}
+	if cfg.Capture.Mode == capture.ModeNFLOG {
+		qcfg.Capture = quarantine.CaptureConfig{Enabled: true, Group: uint16(cfg.Capture.NFLOGGroup),
+			Snaplen: uint32(cfg.Capture.NFLOGSnaplen), Bytes: uint64(cfg.Capture.BudgetBytes)}
+		if err := quarantine.EnableConntrackAccounting(); err != nil {
+			return fmt.Errorf("conntrack accounting: %w", err)
+		}
+	}
+	enforcer, err := quarantine.NewNFTables(qcfg)
+	if err != nil {
+		return err
+	}
+	st := store.Open(store.Options{Path: cfg.Store.Path, WriteInterval: cfg.Store.WriteInterval.Duration, MaxBytes: cfg.Store.MaxBytes, Logger: log})
+	live := liveConfig(cfg)
+	d, err := daemon.New(cfg, daemon.Options{
+		RouterAddrs:     routerAddrs,
+		RouterMACs:      routerMACs,
+		ManagementAddrs: cfg.Daemon.ManagementAddresses,
+		SourceName:      cfg.Capture.Mode,
+	}, daemon.Deps{
+		Enforcer:   enforcer,
+		Store:      st,
+		OpenSource: func(ctx context.Context) (capture.Source, error) { return capture.Open(ctx, live) },
+		Logger:     log,
+		Version:    version,
+	})
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	run := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errs <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	run("store", st.Run)
+	run("control socket", func(ctx context.Context) error { return serveSocket(ctx, cfg.Daemon.Socket, api.Handler(d)) })
+	run("notice page", func(ctx context.Context) error {
+		return serveTCP(ctx, net.JoinHostPort("", strconv.Itoa(cfg.Quarantine.NoticePort)), notice.Handler(d))
+	})
+	run("daemon", d.Run)
+	reloadOnHUP(ctx, cfgPath, d, log)
+	log.Info("iotgw running", "version", version, "capture", cfg.Capture.Mode, "interfaces", cfg.Capture.Interfaces,
+		"mode", cfg.Policy.Mode, "router", routerAddrs)
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// routerIdentity is the router's own addresses and MACs: configured, or
+// read from the capture interfaces.
+func routerIdentity(cfg *config.Config) ([]netip.Addr, []hwaddr.MAC, error) {
+	addrs := append([]netip.Addr(nil), cfg.Daemon.RouterAddresses...)
+	var macs []hwaddr.MAC
+	for _, name := range cfg.Capture.Interfaces {
+		ifi, err := net.InterfaceByName(name)
+		if err != nil {
+			if cfg.Capture.Mode == capture.ModeAFPacket {
+				return nil, nil, fmt.Errorf("interface %s: %w", name, err)
+			}
+			continue
+		}
+		if len(ifi.HardwareAddr) == 6 {
+			macs = append(macs, hwaddr.FromBytes(ifi.HardwareAddr))
+		}
+		if len(cfg.Daemon.RouterAddresses) > 0 {
+			continue
+		}
+		ias, err := ifi.Addrs()
+		if err != nil {
+			return nil, nil, fmt.Errorf("interface %s: %w", name, err)
+		}
+		for _, ia := range ias {
+			if p, err := netip.ParsePrefix(ia.String()); err == nil {
+				addrs = append(addrs, p.Addr())
+			}
+		}
+	}
+	return addrs, macs, nil
+}
+
+func liveConfig(cfg *config.Config) capture.LiveConfig {
+	live := capture.DefaultLiveConfig()
+	live.Mode = cfg.Capture.Mode
+	live.Interfaces = cfg.Capture.Interfaces
+	live.AFPacket.NumBlocks = cfg.Capture.RingBlocks
+	live.Ports.AllPayload = cfg.Capture.AllPorts
+	live.NFLOG.Group = uint16(cfg.Capture.NFLOGGroup)
+	return live
+}
+
+// serveSocket serves h on a Unix socket only root can open.
+func serveSocket(ctx context.Context, path string, h http.Handler) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	old := syscall.Umask(0o177)
+	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(path)
+	return serveListener(ctx, ln, h)
+}
+
+func serveTCP(ctx context.Context, addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return serveListener(ctx, ln, h)
+}
+
+func serveListener(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// reloadOnHUP re-reads the configuration on SIGHUP: policy changes take
+// effect without dropping quarantines; a bad file is logged and ignored.
+func reloadOnHUP(ctx context.Context, path string, d *daemon.Daemon, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				cfg, err := config.Load(path, true)
+				if err != nil {
+					log.Error("reload: configuration rejected, keeping the running one", "err", err)
+					continue
+				}
+				d.Reload(cfg)
+				log.Info("configuration reloaded", "path", path)
+			}
+		}
+	}()
+}

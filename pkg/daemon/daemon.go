@@ -1,0 +1,480 @@
+// Package daemon is `iotgw run`: it wires the packet pipeline, policy, the
+// nftables quarantine, the state store and the API together and keeps
+// them consistent. It owns the order of events — finding → verdict →
+// kernel → store — and the safety rules: the router, its management
+// addresses and trusted devices are never quarantined, at most
+// max_auto_quarantine devices are quarantined without the owner's
+// confirmation, kernel state is reconciled with the store on start, and a
+// crash leaves the quarantines in the kernel.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/capture"
+	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/device"
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/pipeline"
+	"github.com/iotgw/iotgw/pkg/policy"
+	"github.com/iotgw/iotgw/pkg/quarantine"
+	"github.com/iotgw/iotgw/pkg/store"
+)
+
+// Enforcer is the kernel side of quarantine: pkg/quarantine's NFTables,
+// or its Fake in tests.
+type Enforcer interface {
+	Reconcile(ctx context.Context, entries []quarantine.Entry) error
+	Quarantine(ctx context.Context, e quarantine.Entry) error
+	Release(ctx context.Context, mac hwaddr.MAC) error
+	SetProtected(ctx context.Context, macs []hwaddr.MAC, addrs []netip.Addr) error
+}
+
+// Store persists state; *store.Store.
+type Store interface {
+	Snapshot() store.State
+	PutDevice(d store.DeviceRecord) error
+	PutVerdict(v store.Verdict) error
+	PutQuarantine(q store.Quarantine) error
+	DeleteQuarantine(mac hwaddr.MAC)
+	PutDecision(d store.Decision) error
+}
+
+// Deps are the daemon's collaborators.
+type Deps struct {
+	Enforcer Enforcer
+	Store    Store
+	// OpenSource opens the live packet source; called again after it fails.
+	OpenSource func(ctx context.Context) (capture.Source, error)
+	Logger     *slog.Logger
+	Version    string
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Options are the safety settings that are not in the policy table.
+type Options struct {
+	// RouterAddrs and RouterMACs are the router's own: never quarantined.
+	RouterAddrs []netip.Addr
+	RouterMACs  []hwaddr.MAC
+	// ManagementAddrs are addresses the owner manages iotgw from.
+	ManagementAddrs []netip.Addr
+	// SourceName names the live source in events and status.
+	SourceName string
+	// MaxEvents is the size of the recent-event ring the API serves.
+	MaxEvents int
+}
+
+// Daemon is one running iotgw.
+type Daemon struct {
+	cfg  *config.Config
+	opt  Options
+	deps Deps
+	log  *slog.Logger
+	now  func() time.Time
+
+	mu       sync.Mutex // guards everything below, and the pipeline
+	pipe     *pipeline.Pipeline
+	meta     map[hwaddr.MAC]*deviceMeta
+	recent   []*event.Event // ring of the latest events
+	next     int
+	total    uint64
+	subs     map[int]chan *event.Event
+	nextSub  int
+	problems map[string]string
+	started  time.Time
+	capState string
+
+	kernelMu sync.Mutex // serialises changes to the kernel
+	work     chan hwaddr.MAC
+}
+
+// deviceMeta is what the daemon adds to the inventory's view of a device.
+type deviceMeta struct {
+	decision   store.Decision
+	quarantine *store.Quarantine
+	verdict    policy.Verdict
+	// awaitingConfirmation is set when policy wanted a quarantine but
+	// max_auto_quarantine devices were already quarantined.
+	awaitingConfirmation bool
+	// kernelAddrs are the addresses the kernel's quarantine entry has.
+	kernelAddrs []netip.Addr
+}
+
+// New builds a daemon; Run starts it.
+func New(cfg *config.Config, opt Options, deps Deps) (*Daemon, error) {
+	if deps.Enforcer == nil || deps.Store == nil || deps.OpenSource == nil {
+		return nil, errors.New("daemon: enforcer, store and packet source are required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if opt.MaxEvents <= 0 {
+		opt.MaxEvents = 1000
+	}
+	d := &Daemon{
+		cfg:      cfg,
+		opt:      opt,
+		deps:     deps,
+		log:      deps.Logger,
+		now:      deps.Now,
+		meta:     map[hwaddr.MAC]*deviceMeta{},
+		recent:   make([]*event.Event, opt.MaxEvents),
+		subs:     map[int]chan *event.Event{},
+		problems: map[string]string{},
+		work:     make(chan hwaddr.MAC, 256),
+	}
+	p, err := pipeline.New(cfg, pipeline.Options{Sinks: []inspect.Sink{d}})
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	d.pipe = p
+	return d, nil
+}
+
+// Run restores state, reconciles the kernel and runs until ctx ends. On
+// return the quarantines stay in the kernel.
+func (d *Daemon) Run(ctx context.Context) error {
+	d.started = d.now()
+	if err := d.restore(ctx); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); d.enforceLoop(ctx) }()
+	go func() { defer wg.Done(); d.tickLoop(ctx) }()
+	go func() { defer wg.Done(); d.captureLoop(ctx) }()
+	<-ctx.Done()
+	wg.Wait()
+	d.persistAll()
+	return nil
+}
+
+// restore loads the store, rebuilds the daemon's view and makes the
+// kernel match it: the same entries, once, however often it runs.
+func (d *Daemon) restore(ctx context.Context) error {
+	snap := d.deps.Store.Snapshot()
+	now := d.now()
+	d.mu.Lock()
+	for _, dec := range snap.Decisions {
+		d.metaFor(dec.MAC).decision = dec
+	}
+	var entries []quarantine.Entry
+	for i := range snap.Quarantines {
+		q := snap.Quarantines[i]
+		if !q.Until.IsZero() && !q.Until.After(now) {
+			d.deps.Store.DeleteQuarantine(q.MAC)
+			continue
+		}
+		d.metaFor(q.MAC).quarantine = &q
+		mode, err := quarantine.ParseMode(q.Mode)
+		if err != nil {
+			mode = quarantine.ModeBlock
+		}
+		entries = append(entries, quarantine.Entry{MAC: q.MAC, Addrs: addrsOf(snap, q.MAC), Mode: mode, Expires: q.Until})
+	}
+	for _, v := range snap.Verdicts {
+		m := d.metaFor(v.MAC)
+		m.verdict = policy.Verdict{Action: config.Action(v.Action), Enforce: v.Enforce, Note: v.Note}
+	}
+	d.pipe.Restore(snap.Devices)
+	d.mu.Unlock()
+
+	if err := d.updateProtected(ctx); err != nil {
+		return fmt.Errorf("daemon: protected sets: %w", err)
+	}
+	d.kernelMu.Lock()
+	err := d.deps.Enforcer.Reconcile(ctx, entries)
+	d.kernelMu.Unlock()
+	if err != nil {
+		d.problem("nftables", fmt.Sprintf("reconcile failed: %v", err))
+		return fmt.Errorf("daemon: reconcile quarantines: %w", err)
+	}
+	d.log.Info("state restored", "devices", len(snap.Devices), "quarantines", len(entries), "decisions", len(snap.Decisions))
+	return nil
+}
+
+func addrsOf(s store.State, mac hwaddr.MAC) []netip.Addr {
+	for _, dev := range s.Devices {
+		if dev.MAC == mac {
+			return dev.Addrs
+		}
+	}
+	return nil
+}
+
+func (d *Daemon) metaFor(mac hwaddr.MAC) *deviceMeta {
+	m, ok := d.meta[mac]
+	if !ok {
+		m = &deviceMeta{decision: store.Decision{MAC: mac}}
+		d.meta[mac] = m
+	}
+	return m
+}
+
+// captureLoop reads the live source, reopening it after failures.
+func (d *Daemon) captureLoop(ctx context.Context) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		src, err := d.deps.OpenSource(ctx)
+		if err != nil {
+			d.problem("capture", fmt.Sprintf("cannot open the packet source: %v", err))
+			d.setCapture("down")
+			if !sleep(ctx, backoff) {
+				return
+			}
+			backoff = min(backoff*2, time.Minute)
+			continue
+		}
+		d.clearProblem("capture")
+		d.setCapture("running")
+		backoff = time.Second
+		err = d.readSource(ctx, src)
+		src.Close()
+		if ctx.Err() != nil {
+			return
+		}
+		d.problem("capture", fmt.Sprintf("packet source stopped: %v", err))
+		d.setCapture("down")
+		if !sleep(ctx, backoff) {
+			return
+		}
+	}
+}
+
+func (d *Daemon) readSource(ctx context.Context, src capture.Source) error {
+	d.mu.Lock()
+	d.pipe.SetSource(d.opt.SourceName)
+	d.mu.Unlock()
+	for ctx.Err() == nil {
+		data, info, err := src.ReadPacket()
+		if err != nil {
+			return err
+		}
+		d.mu.Lock()
+		d.pipe.HandleFrame(data, info)
+		d.mu.Unlock()
+	}
+	return ctx.Err()
+}
+
+func sleep(ctx context.Context, dur time.Duration) bool {
+	t := time.NewTimer(dur)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// tickLoop re-evaluates devices whose verdict depends on time (grace
+// periods, expiring quarantines) and persists device records.
+func (d *Daemon) tickLoop(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := d.now()
+		d.mu.Lock()
+		var due []hwaddr.MAC
+		for mac, m := range d.meta {
+			if !m.verdict.PendingUntil.IsZero() && !now.Before(m.verdict.PendingUntil) {
+				due = append(due, mac)
+			}
+			if q := m.quarantine; q != nil && !q.Until.IsZero() && !now.Before(q.Until) {
+				due = append(due, mac)
+			}
+		}
+		d.mu.Unlock()
+		for _, mac := range due {
+			d.schedule(mac)
+		}
+		d.persistDevices(now)
+	}
+}
+
+// Emit implements the pipeline's sink: events are kept for the API,
+// streamed to subscribers, and findings trigger policy. It runs on the
+// capture goroutine with d.mu held.
+func (d *Daemon) Emit(ev *event.Event) {
+	d.recent[d.next] = ev
+	d.next = (d.next + 1) % len(d.recent)
+	d.total++
+	for _, ch := range d.subs {
+		select {
+		case ch <- ev:
+		default: // a slow reader misses events
+		}
+	}
+	if !ev.IsFinding() {
+		return
+	}
+	if mac, err := hwaddr.Parse(ev.Device.MAC); err == nil && !mac.IsZero() {
+		select {
+		case d.work <- mac:
+		default:
+			// The worker is behind; the periodic tick re-evaluates.
+			d.metaFor(mac).verdict.PendingUntil = d.now()
+		}
+	}
+}
+
+func (d *Daemon) schedule(mac hwaddr.MAC) {
+	select {
+	case d.work <- mac:
+	default:
+	}
+}
+
+func (d *Daemon) problem(key, msg string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.problems[key] != msg {
+		d.log.Warn("problem", "area", key, "detail", msg)
+	}
+	d.problems[key] = msg
+}
+
+func (d *Daemon) clearProblem(key string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.problems, key)
+}
+
+func (d *Daemon) setCapture(state string) {
+	d.mu.Lock()
+	d.capState = state
+	d.mu.Unlock()
+}
+
+// devicePolicyInput builds policy's view of a device. d.mu held.
+func (d *Daemon) devicePolicyInput(mac hwaddr.MAC, dev *device.Device) *policy.Device {
+	m := d.metaFor(mac)
+	in := &policy.Device{MAC: mac, Protected: d.isProtected(mac, dev), ReleasedAt: m.decision.ReleasedAt}
+	if dev != nil {
+		in.Findings = dev.Findings
+	}
+	dec := m.decision
+	if dec.Trusted || len(dec.Exempt) > 0 || dec.Force != "" {
+		rule := &config.DeviceRule{MAC: mac, Trusted: dec.Trusted, Force: config.Action(dec.Force)}
+		for _, k := range dec.Exempt {
+			rule.Exempt = append(rule.Exempt, string(k))
+		}
+		in.Owner = rule
+	}
+	return in
+}
+
+// isProtected: the router's own MACs and addresses, management addresses.
+func (d *Daemon) isProtected(mac hwaddr.MAC, dev *device.Device) bool {
+	for _, r := range d.opt.RouterMACs {
+		if r == mac {
+			return true
+		}
+	}
+	if dev == nil {
+		return false
+	}
+	for _, a := range dev.Addrs {
+		for _, p := range d.opt.RouterAddrs {
+			if a == p {
+				return true
+			}
+		}
+		for _, p := range d.opt.ManagementAddrs {
+			if a == p {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// updateProtected pushes the router's and trusted devices' MACs and
+// addresses to the kernel's protected sets.
+func (d *Daemon) updateProtected(ctx context.Context) error {
+	d.mu.Lock()
+	macs := append([]hwaddr.MAC(nil), d.opt.RouterMACs...)
+	addrs := append(append([]netip.Addr(nil), d.opt.RouterAddrs...), d.opt.ManagementAddrs...)
+	for mac, m := range d.meta {
+		if m.decision.Trusted {
+			macs = append(macs, mac)
+		}
+	}
+	for _, r := range d.cfg.Policy.Devices {
+		if r.Trusted {
+			macs = append(macs, r.MAC)
+		}
+	}
+	d.mu.Unlock()
+	d.kernelMu.Lock()
+	defer d.kernelMu.Unlock()
+	return d.deps.Enforcer.SetProtected(ctx, macs, addrs)
+}
+
+// Status implements api.Backend.
+func (d *Daemon) Status() api.Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := api.Status{
+		Version: d.deps.Version,
+		Started: d.started,
+		Mode:    d.cfg.Policy.Mode,
+		Capture: d.capState,
+		Devices: d.pipe.Inventory().Len(),
+		Packets: d.pipe.Decoder().Stats.Frames,
+		Flows:   d.pipe.Engine().Flows(),
+		Events:  d.total,
+	}
+	for _, m := range d.meta {
+		if m.quarantine != nil {
+			s.Quarantined++
+		}
+	}
+	for k, v := range d.problems {
+		s.Problems = append(s.Problems, k+": "+v)
+	}
+	return s
+}
+
+// Reload takes a new configuration's policy (mode, actions, rules,
+// thresholds) and re-evaluates every device; quarantines stay as they
+// are until the new verdicts say otherwise. Packet-path settings need a
+// restart.
+func (d *Daemon) Reload(cfg *config.Config) {
+	d.mu.Lock()
+	next := *d.cfg
+	next.Policy = cfg.Policy
+	d.cfg = &next
+	macs := make([]hwaddr.MAC, 0, len(d.meta))
+	for mac := range d.meta {
+		macs = append(macs, mac)
+	}
+	for _, dev := range d.pipe.Inventory().Devices() {
+		if !dev.Key.MAC.IsZero() {
+			macs = append(macs, dev.Key.MAC)
+		}
+	}
+	d.mu.Unlock()
+	for _, mac := range macs {
+		d.schedule(mac)
+	}
+}

@@ -1,0 +1,328 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/capture"
+	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+	"github.com/iotgw/iotgw/pkg/quarantine"
+	"github.com/iotgw/iotgw/pkg/store"
+)
+
+var (
+	camera = hwaddr.MAC{0xc0, 0x56, 0xe3, 0x1a, 0x2b, 0x3c}
+	plug   = hwaddr.MAC{0x50, 0xc7, 0xbf, 0x0a, 0x1b, 0x2c}
+	laptop = hwaddr.MAC{0x3c, 0xa9, 0xf4, 0x6a, 0x7b, 0x8c}
+	router = hwaddr.MAC{0x94, 0x83, 0xc4, 0x50, 0x00, 0x01}
+)
+
+// replay is a packet source that plays a capture once and then waits, as
+// a quiet network does.
+type replay struct {
+	f    *capture.File
+	ctx  context.Context
+	done chan struct{}
+	once sync.Once
+}
+
+func (r *replay) ReadPacket() ([]byte, capture.Info, error) {
+	data, info, err := r.f.ReadPacket()
+	if errors.Is(err, io.EOF) {
+		r.once.Do(func() { close(r.done) })
+		<-r.ctx.Done()
+		return nil, capture.Info{}, r.ctx.Err()
+	}
+	return data, info, err
+}
+
+func (r *replay) Close() error { return r.f.Close() }
+
+type harness struct {
+	t      *testing.T
+	d      *Daemon
+	fake   *quarantine.Fake
+	store  *store.Store
+	cancel context.CancelFunc
+	done   chan struct{}
+	played chan struct{}
+	wg     sync.WaitGroup
+}
+
+func enforcingConfig() *config.Config {
+	cfg := config.Default()
+	cfg.Policy.Mode = "enforce"
+	return cfg
+}
+
+// start runs a daemon over the bundled capture with the fake enforcer
+// and a store in dir.
+func start(t *testing.T, cfg *config.Config, fake *quarantine.Fake, dir string) *harness {
+	t.Helper()
+	st := store.Open(store.Options{Path: dir + "/state.json"})
+	h := &harness{t: t, fake: fake, store: st, done: make(chan struct{}), played: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	opened := false
+	d, err := New(cfg, Options{RouterMACs: []hwaddr.MAC{router}, SourceName: "test"}, Deps{
+		Enforcer: fake,
+		Store:    st,
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OpenSource: func(ctx context.Context) (capture.Source, error) {
+			if opened {
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}
+			opened = true
+			f, err := capture.OpenFile(inspecttest.RepoFile(t, "testdata/demo.pcap"))
+			if err != nil {
+				return nil, err
+			}
+			return &replay{f: f, ctx: ctx, done: h.played}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.d = d
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		if err := d.Run(ctx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		close(h.done)
+	}()
+	select {
+	case <-h.played:
+	case <-h.done:
+		t.Fatal("daemon stopped before the capture was played")
+	}
+	return h
+}
+
+func (h *harness) stop() {
+	h.cancel()
+	h.wg.Wait()
+	if err := h.store.Flush(); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// settle waits until the enforcement worker has drained its queue.
+func (h *harness) settle() {
+	for i := 0; i < 200; i++ {
+		if len(h.d.work) == 0 {
+			time.Sleep(20 * time.Millisecond)
+			if len(h.d.work) == 0 {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.t.Fatal("enforcement queue never drained")
+}
+
+func quarantined(t *testing.T, f *quarantine.Fake) map[hwaddr.MAC]quarantine.Mode {
+	t.Helper()
+	entries, err := f.Current(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[hwaddr.MAC]quarantine.Mode{}
+	for _, e := range entries {
+		out[e.MAC] = e.Mode
+	}
+	return out
+}
+
+// stable drops the remaining time of expiring elements from a dump.
+func stable(dump string) string {
+	return regexp.MustCompile(`expires \S+ `).ReplaceAllString(dump, "")
+}
+
+func newFake(t *testing.T) *quarantine.Fake {
+	f, err := quarantine.NewFake(quarantine.Config{NoticePort: 8081})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestPolicyQuarantinesTheCamera(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	q := quarantined(t, fake)
+	if q[camera] != quarantine.ModeBlock {
+		t.Errorf("camera not blocked: %v", q)
+	}
+	for _, mac := range []hwaddr.MAC{plug, laptop, router} {
+		if _, ok := q[mac]; ok {
+			t.Errorf("%s quarantined: %v", mac, q)
+		}
+	}
+	dev, ok := h.d.Device(camera)
+	if !ok || dev.State != api.StateQuarantined || dev.Quarantine.By != "policy" || !strings.Contains(dev.Quarantine.Reason, "factory-default") {
+		t.Errorf("camera view %+v", dev.Quarantine)
+	}
+	if p, _ := h.d.Device(plug); p.State != api.StateAlert {
+		t.Errorf("plug state %s, want alert", p.State)
+	}
+}
+
+func TestMonitorModeChangesNothing(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, config.Default(), fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	if q := quarantined(t, fake); len(q) != 0 {
+		t.Errorf("monitor mode quarantined %v", q)
+	}
+	if dev, _ := h.d.Device(camera); dev.Verdict.Action != config.ActionQuarantine || dev.Verdict.Enforce {
+		t.Errorf("camera verdict %+v: want quarantine, not enforced", dev.Verdict)
+	}
+}
+
+func TestReleaseAndRestart(t *testing.T) {
+	fake := newFake(t)
+	dir := t.TempDir()
+	h := start(t, enforcingConfig(), fake, dir)
+	h.settle()
+	if err := h.d.Release(context.Background(), camera); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := quarantined(t, fake)[camera]; ok {
+		t.Fatal("camera still quarantined after release")
+	}
+	if err := h.d.Release(context.Background(), camera); !errors.Is(err, api.ErrConflict) {
+		t.Errorf("second release: %v, want a conflict", err)
+	}
+	// The owner quarantines the laptop for an hour, then the daemon stops.
+	if err := h.d.Quarantine(context.Background(), laptop, "isolate", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	h.stop()
+	before := stable(fake.Dump())
+
+	// A new daemon on the same store and kernel: the camera, released with
+	// its findings known, stays free; the laptop stays isolated; nothing
+	// is duplicated.
+	h2 := start(t, enforcingConfig(), fake, dir)
+	defer h2.stop()
+	h2.settle()
+	q := quarantined(t, fake)
+	if _, ok := q[camera]; ok {
+		t.Errorf("camera quarantined again after the owner released it: %v", q)
+	}
+	if q[laptop] != quarantine.ModeIsolate {
+		t.Errorf("owner's quarantine of the laptop lost: %v", q)
+	}
+	if after := stable(fake.Dump()); after != before {
+		t.Errorf("kernel state changed across restart:\n%s\n---\n%s", before, after)
+	}
+}
+
+func TestProtectedAndTrusted(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	ctx := context.Background()
+	if err := h.d.Quarantine(ctx, router, "", 0); !errors.Is(err, api.ErrProtected) {
+		t.Errorf("quarantining the router: %v, want ErrProtected", err)
+	}
+	if err := h.d.SetTrusted(ctx, camera, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := quarantined(t, fake)[camera]; ok {
+		t.Error("trusted camera still quarantined")
+	}
+	if err := h.d.Quarantine(ctx, camera, "", 0); !errors.Is(err, api.ErrProtected) {
+		t.Errorf("quarantining a trusted device: %v", err)
+	}
+	if err := h.d.Quarantine(ctx, hwaddr.MAC{2, 0, 0, 0, 0, 9}, "", 0); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("unknown device: %v", err)
+	}
+}
+
+func TestMaxAutoQuarantine(t *testing.T) {
+	cfg := enforcingConfig()
+	cfg.Policy.MaxAutoQuarantine = 0
+	fake := newFake(t)
+	h := start(t, cfg, fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	if q := quarantined(t, fake); len(q) != 0 {
+		t.Errorf("quarantined without confirmation: %v", q)
+	}
+	if dev, _ := h.d.Device(camera); dev.State != api.StatePending {
+		t.Errorf("camera state %s, want pending (awaiting confirmation)", dev.State)
+	}
+	// The owner confirms.
+	if err := h.d.Quarantine(context.Background(), camera, "", 0); err != nil {
+		t.Fatal(err)
+	}
+	if quarantined(t, fake)[camera] != quarantine.ModeBlock {
+		t.Error("owner's confirmation did not quarantine")
+	}
+}
+
+// The API served by the daemon: the same handlers the CLI and page use.
+func TestAPI(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	srv := httptest.NewServer(api.Handler(h.d))
+	defer srv.Close()
+	tests := []struct {
+		method, path, body string
+		status             int
+		contains           string
+	}{
+		{"GET", "/api/v1/status", "", 200, `"mode":"enforce"`},
+		{"GET", "/api/v1/devices", "", 200, `"state":"quarantined"`},
+		{"GET", "/api/v1/devices/c0:56:e3:1a:2b:3c", "", 200, `"default_credentials"`},
+		{"GET", "/api/v1/devices/not-a-mac", "", 400, "invalid MAC"},
+		{"GET", "/api/v1/devices/02:00:00:00:00:99", "", 404, "no such device"},
+		{"POST", "/api/v1/devices/3c:a9:f4:6a:7b:8c/quarantine", `{"mode":"bogus"}`, 400, "mode:"},
+		{"POST", "/api/v1/devices/3c:a9:f4:6a:7b:8c/quarantine", `{"for":"5s"}`, 400, "duration"},
+		{"POST", "/api/v1/devices/3c:a9:f4:6a:7b:8c/quarantine", `{"mode":"block","extra":1}`, 400, "unknown field"},
+		{"POST", "/api/v1/devices/94:83:c4:50:00:01/quarantine", `{}`, 409, "protected"},
+		{"POST", "/api/v1/devices/3c:a9:f4:6a:7b:8c/quarantine", `{"mode":"isolate","for":"2h"}`, 200, `"mode":"isolate"`},
+		{"POST", "/api/v1/devices/3c:a9:f4:6a:7b:8c/release", "", 200, `"state":"ok"`},
+		{"POST", "/api/v1/devices/3c:a9:f4:6a:7b:8c/name", `{"name":"Alice's laptop"}`, 200, `"name":"Alice's laptop"`},
+		{"POST", "/api/v1/devices/3c:a9:f4:6a:7b:8c/name", `{"name":""}`, 400, "name:"},
+		{"GET", "/api/v1/events?type=finding&limit=5", "", 200, `"type":"finding"`},
+		{"GET", "/api/v1/events?limit=0", "", 400, "limit"},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(tt.method, srv.URL+tt.path, strings.NewReader(tt.body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || !strings.Contains(string(body), tt.contains) {
+			t.Errorf("%s %s: %d %s; want %d containing %q", tt.method, tt.path, resp.StatusCode, body, tt.status, tt.contains)
+		}
+	}
+	if _, ok := quarantined(t, fake)[laptop]; ok {
+		t.Error("laptop still quarantined after release through the API")
+	}
+}

@@ -1,0 +1,326 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/device"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/policy"
+	"github.com/iotgw/iotgw/pkg/quarantine"
+	"github.com/iotgw/iotgw/pkg/store"
+)
+
+// enforceLoop evaluates devices whose findings changed and makes the
+// kernel follow the verdict. It is the only place policy changes the
+// kernel, so verdicts for one device are applied in order.
+func (d *Daemon) enforceLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case mac := <-d.work:
+			d.evaluate(ctx, mac)
+		}
+	}
+}
+
+// plan is what should happen to a device's quarantine.
+type plan struct {
+	apply   bool // quarantine (or update the addresses of) the device
+	release bool
+	entry   quarantine.Entry
+	record  store.Quarantine
+}
+
+// evaluate runs policy for one device and applies the outcome.
+func (d *Daemon) evaluate(ctx context.Context, mac hwaddr.MAC) {
+	now := d.now()
+	d.mu.Lock()
+	dev, _ := d.pipe.Inventory().Lookup(device.Key{MAC: mac})
+	in := d.devicePolicyInput(mac, dev)
+	v := policy.Evaluate(&d.cfg.Policy, in, now)
+	m := d.metaFor(mac)
+	changed := v.Action != m.verdict.Action || v.Note != m.verdict.Note || len(v.Reasons) != len(m.verdict.Reasons)
+	m.verdict = v
+	p := d.planLocked(mac, m, dev, v, now)
+	d.mu.Unlock()
+
+	if changed {
+		d.persistVerdict(mac, v, now)
+	}
+	if p.apply || p.release {
+		d.applyPlan(ctx, mac, p)
+	}
+}
+
+// planLocked decides the kernel change for a verdict. d.mu held.
+func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v policy.Verdict, now time.Time) plan {
+	q := m.quarantine
+	var addrs []netip.Addr
+	if dev != nil {
+		addrs = append(addrs, dev.Addrs...)
+	}
+	// An expired quarantine ends whoever set it.
+	if q != nil && !q.Until.IsZero() && !now.Before(q.Until) {
+		return plan{release: true}
+	}
+	wants := v.Enforce && (v.Action == config.ActionQuarantine || v.Action == config.ActionIsolate)
+	switch {
+	case q != nil && q.By == store.ActorOwner:
+		// The owner's quarantine stands until the owner releases it; the
+		// device's new addresses still follow it.
+		if !sameAddrs(addrs, d.lastAddrs(q.MAC)) && len(addrs) > 0 {
+			return d.entryPlan(mac, *q, addrs)
+		}
+		return plan{}
+	case q != nil && !wants:
+		return plan{release: true} // policy quarantined it, policy no longer wants it
+	case q != nil:
+		if !sameAddrs(addrs, d.lastAddrs(q.MAC)) && len(addrs) > 0 {
+			return d.entryPlan(mac, *q, addrs)
+		}
+		return plan{}
+	case !wants:
+		m.awaitingConfirmation = false
+		return plan{}
+	}
+	if d.policyQuarantinesLocked() >= d.cfg.Policy.MaxAutoQuarantine {
+		if !m.awaitingConfirmation {
+			d.log.Warn("quarantine needs the owner's confirmation: too many devices quarantined by policy",
+				"mac", mac, "limit", d.cfg.Policy.MaxAutoQuarantine)
+		}
+		m.awaitingConfirmation = true
+		return plan{}
+	}
+	m.awaitingConfirmation = false
+	mode := d.cfg.Policy.QuarantineMode
+	if v.Action == config.ActionIsolate {
+		mode = string(quarantine.ModeIsolate)
+	}
+	rec := store.Quarantine{MAC: mac, Mode: mode, Since: now, By: store.ActorPolicy, Reason: reasonText(v)}
+	if d.cfg.Policy.QuarantineFor.Duration > 0 {
+		rec.Until = now.Add(d.cfg.Policy.QuarantineFor.Duration)
+	}
+	return d.entryPlan(mac, rec, addrs)
+}
+
+func (d *Daemon) entryPlan(mac hwaddr.MAC, rec store.Quarantine, addrs []netip.Addr) plan {
+	mode, err := quarantine.ParseMode(rec.Mode)
+	if err != nil {
+		mode = quarantine.ModeBlock
+	}
+	return plan{apply: true, record: rec, entry: quarantine.Entry{MAC: mac, Addrs: addrs, Mode: mode, Expires: rec.Until}}
+}
+
+// lastAddrs are the addresses the kernel has for a quarantined device.
+func (d *Daemon) lastAddrs(mac hwaddr.MAC) []netip.Addr {
+	if m, ok := d.meta[mac]; ok {
+		return m.kernelAddrs
+	}
+	return nil
+}
+
+func sameAddrs(a, b []netip.Addr) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *Daemon) policyQuarantinesLocked() int {
+	n := 0
+	for _, m := range d.meta {
+		if m.quarantine != nil && m.quarantine.By == store.ActorPolicy {
+			n++
+		}
+	}
+	return n
+}
+
+func reasonText(v policy.Verdict) string {
+	if len(v.Reasons) == 0 {
+		return v.Note
+	}
+	return v.Reasons[0].Summary
+}
+
+// applyPlan makes policy's change; a kernel failure is reported as a
+// problem (the next finding or tick retries).
+func (d *Daemon) applyPlan(ctx context.Context, mac hwaddr.MAC, p plan) {
+	if err := d.commit(ctx, mac, p); err != nil {
+		d.problem("nftables", fmt.Sprintf("%s: %v", mac, err))
+		return
+	}
+	d.clearProblem("nftables")
+}
+
+// commit changes the kernel, then the daemon's view and the store. A
+// kernel failure changes nothing else.
+func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
+	d.kernelMu.Lock()
+	var err error
+	if p.release {
+		err = d.deps.Enforcer.Release(ctx, mac)
+	} else {
+		err = d.deps.Enforcer.Quarantine(ctx, p.entry)
+	}
+	d.kernelMu.Unlock()
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	m := d.metaFor(mac)
+	if p.release {
+		m.quarantine, m.kernelAddrs = nil, nil
+	} else {
+		rec := p.record
+		m.quarantine, m.kernelAddrs = &rec, p.entry.Addrs
+	}
+	d.mu.Unlock()
+	if p.release {
+		d.deps.Store.DeleteQuarantine(mac)
+		d.log.Info("device released", "mac", mac)
+		return nil
+	}
+	d.log.Info("device quarantined", "mac", mac, "mode", p.record.Mode, "by", p.record.By, "reason", p.record.Reason)
+	return d.deps.Store.PutQuarantine(p.record)
+}
+
+// Quarantine implements api.Backend: the owner quarantines a device.
+func (d *Daemon) Quarantine(ctx context.Context, mac hwaddr.MAC, mode string, dur time.Duration) error {
+	now := d.now()
+	if mode == "" {
+		mode = d.cfg.Policy.QuarantineMode
+	}
+	d.mu.Lock()
+	dev, known := d.pipe.Inventory().Lookup(device.Key{MAC: mac})
+	if !known && d.meta[mac] == nil {
+		d.mu.Unlock()
+		return api.ErrNotFound
+	}
+	if d.isProtected(mac, dev) || d.metaFor(mac).decision.Trusted {
+		d.mu.Unlock()
+		return api.ErrProtected
+	}
+	rec := store.Quarantine{MAC: mac, Mode: mode, Since: now, By: store.ActorOwner, Reason: "quarantined by the owner"}
+	if dur > 0 {
+		rec.Until = now.Add(dur)
+	}
+	var addrs []netip.Addr
+	if dev != nil {
+		addrs = append(addrs, dev.Addrs...)
+	}
+	p := d.entryPlan(mac, rec, addrs)
+	d.mu.Unlock()
+	return d.applyOwner(ctx, mac, p)
+}
+
+// Release implements api.Backend: the owner releases a device. Policy
+// will not quarantine it again for what it knew now.
+func (d *Daemon) Release(ctx context.Context, mac hwaddr.MAC) error {
+	now := d.now()
+	d.mu.Lock()
+	m, ok := d.meta[mac]
+	if !ok || m.quarantine == nil {
+		d.mu.Unlock()
+		if _, known := d.lookup(mac); !known {
+			return api.ErrNotFound
+		}
+		return fmt.Errorf("%w: the device is not quarantined", api.ErrConflict)
+	}
+	d.mu.Unlock()
+	if err := d.applyOwner(ctx, mac, plan{release: true}); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	m.decision.ReleasedAt, m.decision.Updated = now, now
+	dec := m.decision
+	d.mu.Unlock()
+	return d.deps.Store.PutDecision(dec)
+}
+
+// applyOwner applies an owner's change and reports a kernel failure to
+// the caller (nothing else changed).
+func (d *Daemon) applyOwner(ctx context.Context, mac hwaddr.MAC, p plan) error {
+	err := d.commit(ctx, mac, p)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, quarantine.ErrProtected):
+		return api.ErrProtected
+	}
+	return fmt.Errorf("nftables: %w", err)
+}
+
+// SetTrusted implements api.Backend. A trusted device is released and
+// added to the kernel's protected sets.
+func (d *Daemon) SetTrusted(ctx context.Context, mac hwaddr.MAC, trusted bool) error {
+	if _, known := d.lookup(mac); !known {
+		return api.ErrNotFound
+	}
+	now := d.now()
+	d.mu.Lock()
+	m := d.metaFor(mac)
+	old := m.decision
+	m.decision.Trusted, m.decision.Updated = trusted, now
+	quarantined := m.quarantine != nil
+	d.mu.Unlock()
+	if trusted && quarantined {
+		if err := d.applyOwner(ctx, mac, plan{release: true}); err != nil {
+			d.mu.Lock()
+			m.decision = old
+			d.mu.Unlock()
+			return err
+		}
+	}
+	if err := d.updateProtected(ctx); err != nil {
+		d.mu.Lock()
+		m.decision = old
+		d.mu.Unlock()
+		return fmt.Errorf("nftables: %w", err)
+	}
+	d.mu.Lock()
+	dec := m.decision
+	d.mu.Unlock()
+	if err := d.deps.Store.PutDecision(dec); err != nil {
+		return err
+	}
+	d.schedule(mac)
+	return nil
+}
+
+// SetName implements api.Backend.
+func (d *Daemon) SetName(_ context.Context, mac hwaddr.MAC, name string) error {
+	if _, known := d.lookup(mac); !known {
+		return api.ErrNotFound
+	}
+	d.mu.Lock()
+	m := d.metaFor(mac)
+	m.decision.Name, m.decision.Updated = name, d.now()
+	dec := m.decision
+	d.mu.Unlock()
+	return d.deps.Store.PutDecision(dec)
+}
+
+// lookup reports whether the daemon knows mac.
+func (d *Daemon) lookup(mac hwaddr.MAC) (*device.Device, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	dev, ok := d.pipe.Inventory().Lookup(device.Key{MAC: mac})
+	if ok {
+		return dev, true
+	}
+	_, ok = d.meta[mac]
+	return nil, ok
+}

@@ -1,0 +1,58 @@
+package daemon
+
+import (
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/policy"
+	"github.com/iotgw/iotgw/pkg/store"
+)
+
+// persistVerdict records policy's latest decision about a device.
+func (d *Daemon) persistVerdict(mac hwaddr.MAC, v policy.Verdict, now time.Time) {
+	rec := store.Verdict{MAC: mac, Action: string(v.Action), Enforce: v.Enforce, Note: v.Note, Time: now}
+	for _, r := range v.Reasons {
+		rec.Reasons = append(rec.Reasons, store.Reason{Kind: r.Kind, Severity: r.Severity, Action: string(r.Action), Summary: r.Summary})
+	}
+	if err := d.deps.Store.PutVerdict(rec); err != nil {
+		d.log.Warn("storing verdict", "mac", mac, "err", err)
+	}
+}
+
+// persistDevices hands device records to the store; the store coalesces
+// them into at most one flash write per interval.
+func (d *Daemon) persistDevices(now time.Time) {
+	d.mu.Lock()
+	var recs []store.DeviceRecord
+	for _, dev := range d.pipe.Inventory().Devices() {
+		if dev.Key.MAC.IsZero() {
+			continue
+		}
+		rec := store.DeviceRecord{MAC: dev.Key.MAC, Addrs: dev.Addrs, FirstSeen: dev.FirstSeen, LastSeen: dev.LastSeen, DroppedFindings: dev.DroppedEvents}
+		for _, f := range dev.Findings {
+			rec.Findings = append(rec.Findings, copyEvent(f))
+		}
+		recs = append(recs, rec)
+	}
+	d.mu.Unlock()
+	for _, r := range recs {
+		if err := d.deps.Store.PutDevice(r); err != nil {
+			d.log.Warn("storing device", "mac", r.MAC, "err", err)
+		}
+	}
+}
+
+func copyEvent(e *event.Event) event.Event {
+	c := *e
+	if e.Evidence != nil {
+		c.Evidence = make(event.Evidence, len(e.Evidence))
+		for k, v := range e.Evidence {
+			c.Evidence[k] = v
+		}
+	}
+	return c
+}
+
+// persistAll is the last write before the daemon stops.
+func (d *Daemon) persistAll() { d.persistDevices(d.now()) }

@@ -1,0 +1,49 @@
+package notice
+
+import (
+	"io"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+type fakeLookup map[netip.Addr]Info
+
+func (f fakeLookup) NoticeFor(a netip.Addr) (Info, bool) { i, ok := f[a]; return i, ok }
+
+func TestHandler(t *testing.T) {
+	cam := netip.MustParseAddr("192.168.50.101")
+	l := fakeLookup{cam: {Name: "Hall camera <script>", Mode: "block", Since: time.Date(2026, 5, 1, 9, 30, 0, 0, time.UTC),
+		Reasons: []string{"TELNET login with factory-default credentials (user r***, accepted: yes)"}}}
+	tests := []struct {
+		remote string
+		want   []string
+		not    []string
+	}{
+		{"192.168.50.101:40000", []string{"Hall camera &lt;script&gt;", "factory-default", "1 May 2026"}, []string{"<script>"}},
+		{"[::ffff:192.168.50.101]:40000", []string{"Hall camera"}, nil},
+		{"192.168.50.199:40000", []string{"has cut this device off"}, []string{"Hall camera"}},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest("GET", "http://example.com/anything", nil)
+		req.RemoteAddr = tt.remote
+		rec := httptest.NewRecorder()
+		Handler(l).ServeHTTP(rec, req)
+		body, _ := io.ReadAll(rec.Body)
+		if rec.Code != 511 {
+			t.Errorf("%s: status %d", tt.remote, rec.Code)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(string(body), w) {
+				t.Errorf("%s: page lacks %q", tt.remote, w)
+			}
+		}
+		for _, n := range tt.not {
+			if strings.Contains(string(body), n) {
+				t.Errorf("%s: page contains %q", tt.remote, n)
+			}
+		}
+	}
+}
