@@ -1,0 +1,138 @@
+package dnsproxy
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+const (
+	// maxAllowPerAnswer bounds the addresses one answer adds to the allow
+	// sets; a real update host needs a handful.
+	maxAllowPerAnswer = 16
+	// maxAllowCache bounds the addresses remembered as recently allowed.
+	maxAllowCache = 4096
+)
+
+// allowAddrs returns the public unicast A and AAAA addresses in an answer
+// to an update-domain query and how long to allow them: the smallest TTL
+// among them, within the configured bounds. Private, loopback, link-local
+// and multicast addresses are left out: an update host is on the
+// internet, and an answer pointing into the LAN (DNS rebinding) must not
+// open the LAN to a quarantined device.
+func (p *Proxy) allowAddrs(answer []dns.RR) ([]netip.Addr, time.Duration) {
+	var (
+		addrs  []netip.Addr
+		minTTL uint32
+	)
+	for _, rr := range answer {
+		var a netip.Addr
+		switch rr := rr.(type) {
+		case *dns.A:
+			a, _ = netip.AddrFromSlice(rr.A)
+		case *dns.AAAA:
+			a, _ = netip.AddrFromSlice(rr.AAAA)
+		default:
+			continue
+		}
+		a = a.Unmap()
+		if !isPublicUnicast(a) || len(addrs) == maxAllowPerAnswer {
+			continue
+		}
+		if ttl := rr.Header().Ttl; len(addrs) == 0 || ttl < minTTL {
+			minTTL = ttl
+		}
+		addrs = append(addrs, a)
+	}
+	ttl := time.Duration(minTTL) * time.Second
+	return addrs, min(max(ttl, p.cfg.AllowTTLMin), p.cfg.AllowTTLMax)
+}
+
+func isPublicUnicast(a netip.Addr) bool {
+	return a.IsGlobalUnicast() && !a.IsPrivate()
+}
+
+// capTTL lowers every TTL in the answer and authority sections to ttl.
+func capTTL(m *dns.Msg, ttl time.Duration) {
+	limit := uint32(ttl / time.Second)
+	for _, section := range [][]dns.RR{m.Answer, m.Ns} {
+		for _, rr := range section {
+			if h := rr.Header(); h.Ttl > limit {
+				h.Ttl = limit
+			}
+		}
+	}
+}
+
+// pushAllowed hands addrs to the allow sets unless each was handed over
+// recently enough. It returns once the sets are updated, so that the
+// client's first connection finds its address allowed.
+func (p *Proxy) pushAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Duration) {
+	now := p.now()
+	todo := p.allow.due(addrs, ttl, now)
+	if len(todo) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.UpstreamTimeout)
+	defer cancel()
+	p.st.allowUpdates.Add(1)
+	if err := p.deps.Allow.SetAllowed(ctx, todo, ttl); err != nil {
+		p.st.allowErrors.Add(1)
+		p.allow.forget(todo)
+		p.log.Warn("allow update hosts", "addrs", len(todo), "err", err)
+	}
+}
+
+// allowCache remembers until when each address was allowed, so that a
+// device asking again and again does not cost a netlink batch each time.
+// The quarantine backends never shorten an allowance, so skipping an
+// address that is allowed for at least half the wanted time loses nothing
+// that matters.
+type allowCache struct {
+	mu    sync.Mutex
+	max   int
+	until map[netip.Addr]time.Time
+}
+
+func newAllowCache(max int) *allowCache {
+	return &allowCache{max: max, until: make(map[netip.Addr]time.Time)}
+}
+
+// due returns the addresses to hand over now and records them as allowed
+// for ttl. A full cache drops expired entries; if still full, the address
+// is handed over without being remembered.
+func (c *allowCache) due(addrs []netip.Addr, ttl time.Duration, now time.Time) []netip.Addr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var todo []netip.Addr
+	for _, a := range addrs {
+		if u, ok := c.until[a]; ok && u.Sub(now) >= ttl/2 {
+			continue
+		}
+		todo = append(todo, a)
+		if _, ok := c.until[a]; !ok && len(c.until) >= c.max {
+			for k, u := range c.until {
+				if !u.After(now) {
+					delete(c.until, k)
+				}
+			}
+			if len(c.until) >= c.max {
+				continue
+			}
+		}
+		c.until[a] = now.Add(ttl)
+	}
+	return todo
+}
+
+// forget drops addresses whose hand-over failed, so the next query retries.
+func (c *allowCache) forget(addrs []netip.Addr) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, a := range addrs {
+		delete(c.until, a)
+	}
+}

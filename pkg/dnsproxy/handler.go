@@ -1,0 +1,261 @@
+package dnsproxy
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// accept runs on the message header before it is unpacked. It answers
+// FORMERR (or NOTIMP) for what no stub resolver sends, so that the handler
+// only sees plain queries.
+func (p *Proxy) accept(h dns.Header) dns.MsgAcceptAction {
+	const qr = 1 << 15
+	if h.Bits&qr != 0 {
+		return dns.MsgIgnore // a response: answering it could start a loop
+	}
+	if opcode := int(h.Bits>>11) & 0xF; opcode != dns.OpcodeQuery {
+		p.st.malformed.Add(1)
+		return dns.MsgRejectNotImplemented
+	}
+	// One question; nothing in answer or authority; OPT and perhaps a
+	// TSIG in the additional section.
+	if h.Qdcount != 1 || h.Ancount != 0 || h.Nscount != 0 || h.Arcount > 2 {
+		p.st.malformed.Add(1)
+		return dns.MsgReject
+	}
+	return dns.MsgAccept
+}
+
+// serve answers one query; the client's address is the packet's source.
+func (p *Proxy) serve(ctx context.Context, w dns.ResponseWriter, req *dns.Msg) {
+	client, tcp := clientOf(w.RemoteAddr())
+	resp := p.respond(ctx, client, req, tcp)
+	if resp == nil {
+		return
+	}
+	// The client went away or the socket closed: nothing to tell anyone.
+	_ = w.WriteMsg(resp)
+}
+
+func clientOf(a net.Addr) (client netip.Addr, tcp bool) {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		return a.AddrPort().Addr().Unmap().WithZone(""), false
+	case *net.TCPAddr:
+		return a.AddrPort().Addr().Unmap().WithZone(""), true
+	}
+	return netip.Addr{}, false
+}
+
+// respond builds the answer to req from client. It returns nil only when
+// nothing should be sent.
+func (p *Proxy) respond(ctx context.Context, client netip.Addr, req *dns.Msg, tcp bool) *dns.Msg {
+	p.st.queries.Add(1)
+	if tcp {
+		p.st.tcpQueries.Add(1)
+	}
+	if req.Response {
+		return nil
+	}
+	if bad := p.check(req); bad != nil {
+		p.st.malformed.Add(1)
+		return bad
+	}
+	q := req.Question[0]
+	name := presentationName(q.Name)
+	p.observe.add(client, name)
+
+	switch {
+	case !p.deps.Quarantine.IsQuarantined(client), p.isLocal(q):
+		return p.forward(ctx, req, tcp)
+	case inDomains(q.Name, p.updates):
+		p.st.updateLookups.Add(1)
+		return p.forwardUpdate(ctx, req, tcp)
+	}
+	p.st.notice.Add(1)
+	return p.notice(req)
+}
+
+// check returns the error answer for a request the handler cannot serve,
+// nil for a good one. The server's accept function already filtered most;
+// this also guards callers that skip it (the fuzz target).
+func (p *Proxy) check(req *dns.Msg) *dns.Msg {
+	if req.Opcode != dns.OpcodeQuery {
+		m := formErr(req)
+		m.Opcode, m.Rcode = req.Opcode, dns.RcodeNotImplemented
+		return m
+	}
+	if len(req.Question) != 1 || len(req.Answer) != 0 || len(req.Ns) != 0 {
+		return formErr(req)
+	}
+	opts := 0
+	for _, rr := range req.Extra {
+		if _, ok := rr.(*dns.OPT); ok {
+			opts++
+		}
+	}
+	if opts > 1 { // RFC 6891 §6.1.1
+		return formErr(req)
+	}
+	if opt := req.IsEdns0(); opt != nil && opt.Version() != 0 {
+		m := new(dns.Msg)
+		m.SetRcode(req, dns.RcodeBadVers)
+		m.SetEdns0(uint16(p.cfg.MaxUDPSize), false)
+		return m
+	}
+	return nil
+}
+
+func formErr(req *dns.Msg) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetRcodeFormatError(req)
+	m.Question = nil // it may be what was wrong
+	return m
+}
+
+// isLocal: names only the router can answer (its own names, reverse
+// lookups) are forwarded even for quarantined clients.
+func (p *Proxy) isLocal(q dns.Question) bool {
+	if dns.CountLabel(q.Name) <= 1 {
+		return true
+	}
+	return inDomains(q.Name, reverseZones) || inDomains(q.Name, p.local)
+}
+
+var reverseZones = []string{"in-addr.arpa.", "ip6.arpa."}
+
+// notice answers a quarantined client: the notice address for A (and AAAA
+// when configured), an empty answer for everything else, so that the
+// device's next connection lands on the router's notice page.
+func (p *Proxy) notice(req *dns.Msg) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetReply(req)
+	m.RecursionAvailable = true
+	q := req.Question[0]
+	hdr := dns.RR_Header{Name: q.Name, Class: dns.ClassINET, Ttl: uint32(p.cfg.NoticeTTL / time.Second)}
+	if q.Qclass == dns.ClassINET {
+		switch {
+		case q.Qtype == dns.TypeA:
+			hdr.Rrtype = dns.TypeA
+			m.Answer = []dns.RR{&dns.A{Hdr: hdr, A: p.cfg.NoticeV4.AsSlice()}}
+		case q.Qtype == dns.TypeAAAA && p.cfg.NoticeV6.IsValid():
+			hdr.Rrtype = dns.TypeAAAA
+			m.Answer = []dns.RR{&dns.AAAA{Hdr: hdr, AAAA: p.cfg.NoticeV6.AsSlice()}}
+		}
+	}
+	if req.IsEdns0() != nil {
+		m.SetEdns0(uint16(p.cfg.MaxUDPSize), false)
+	}
+	return m
+}
+
+// forward sends req to the upstream and returns its answer unchanged but
+// for the ID, the EDNS record (the client's view) and truncation to what
+// the client can take over UDP.
+func (p *Proxy) forward(ctx context.Context, req *dns.Msg, tcp bool) *dns.Msg {
+	resp, ok := p.exchange(ctx, req)
+	if ok {
+		p.st.forwarded.Add(1)
+	}
+	return p.fitClient(resp, req, tcp)
+}
+
+// forwardUpdate forwards a quarantined client's query for an update
+// domain and, before the client sees the answer, lets the client reach
+// the addresses in it.
+func (p *Proxy) forwardUpdate(ctx context.Context, req *dns.Msg, tcp bool) *dns.Msg {
+	resp, ok := p.exchange(ctx, req)
+	if !ok {
+		return p.fitClient(resp, req, tcp)
+	}
+	p.st.forwarded.Add(1)
+	addrs, ttl := p.allowAddrs(resp.Answer)
+	if len(addrs) > 0 {
+		// The client must not cache an address longer than it may reach it.
+		capTTL(resp, ttl)
+		p.pushAllowed(ctx, addrs, ttl)
+	}
+	return p.fitClient(resp, req, tcp)
+}
+
+// exchange returns the upstream's answer and true, or SERVFAIL and false
+// if the upstream failed or too many queries are in flight.
+func (p *Proxy) exchange(ctx context.Context, req *dns.Msg) (*dns.Msg, bool) {
+	select {
+	case p.slots <- struct{}{}:
+		defer func() { <-p.slots }()
+	default:
+		p.st.overloaded.Add(1)
+		return servFail(req), false
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.UpstreamTimeout)
+	defer cancel()
+	resp, err := p.upstreamQuery(ctx, req)
+	if err != nil {
+		p.st.upstreamErrors.Add(1)
+		p.log.Debug("upstream query failed", "err", err)
+		return servFail(req), false
+	}
+	return resp, true
+}
+
+func servFail(req *dns.Msg) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetRcode(req, dns.RcodeServerFailure)
+	m.RecursionAvailable = true
+	return m
+}
+
+// fitClient makes an answer fit the client that asked: its ID, an OPT
+// record only if it sent one, and no more than it can take over UDP.
+func (p *Proxy) fitClient(resp, req *dns.Msg, tcp bool) *dns.Msg {
+	resp.Id = req.Id
+	clientOPT := req.IsEdns0()
+	respOPT := stripOPT(resp)
+	if clientOPT != nil {
+		opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+		if respOPT != nil {
+			opt.Option = respOPT.Option
+			opt.SetDo(respOPT.Do())
+		}
+		opt.SetUDPSize(uint16(p.cfg.MaxUDPSize))
+		resp.Extra = append(resp.Extra, opt)
+	} else if resp.Rcode > 0xF {
+		// An extended rcode needs the OPT record the client cannot read.
+		return servFail(req)
+	}
+	if tcp {
+		resp.Compress = true
+		return resp
+	}
+	size := dns.MinMsgSize
+	if clientOPT != nil {
+		size = min(max(int(clientOPT.UDPSize()), dns.MinMsgSize), p.cfg.MaxUDPSize)
+	}
+	resp.Truncate(size)
+	if resp.Truncated {
+		p.st.truncated.Add(1)
+	}
+	return resp
+}
+
+// stripOPT removes and returns the message's OPT record, if any.
+func stripOPT(m *dns.Msg) *dns.OPT {
+	var opt *dns.OPT
+	kept := m.Extra[:0]
+	for _, rr := range m.Extra {
+		if o, ok := rr.(*dns.OPT); ok {
+			if opt == nil {
+				opt = o
+			}
+			continue
+		}
+		kept = append(kept, rr)
+	}
+	m.Extra = kept
+	return opt
+}

@@ -1,0 +1,431 @@
+// Package dnsproxy owns iotgw's optional DNS forwarder on the router's LAN
+// addresses. It stands between LAN clients and the router's resolver
+// (dnsmasq on OpenWrt): quarantined clients get the notice page's address
+// for every name except the owner's allow-listed update domains, whose
+// addresses it resolves upstream and hands to the quarantine's allow sets;
+// everyone else gets the upstream's answer unchanged. It reports which names
+// each client resolves, rate-bounded. Which clients reach it is decided by
+// nftables rules outside this package (see README.md).
+package dnsproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// QuarantineLookup says whether a client, by the source address of its
+// query, is quarantined. It is called once per query from many goroutines:
+// it must be fast and safe for concurrent use. AddrSet is one implementation.
+type QuarantineLookup interface {
+	IsQuarantined(client netip.Addr) bool
+}
+
+// AllowSetter lets quarantined devices reach addrs for ttl. The quarantine
+// backends (quarantine.NFTables, quarantine.Fake) have this method.
+type AllowSetter interface {
+	SetAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Duration) error
+}
+
+// Observation says that a client asked for a name.
+type Observation struct {
+	Client netip.Addr
+	// Name is lower-case, without the trailing dot, in DNS presentation
+	// format (unusual bytes escaped as \DDD).
+	Name string
+	At   time.Time
+}
+
+// Observer receives observations from one goroutine, in order. A slow
+// observer loses observations (counted in Stats), it never slows queries.
+type Observer interface {
+	Observe(Observation)
+}
+
+// Defaults for the zero values of Config.
+const (
+	DefaultPort            = 5354
+	DefaultNoticeTTL       = 30 * time.Second
+	DefaultAllowTTLMin     = time.Minute
+	DefaultAllowTTLMax     = time.Hour
+	DefaultUpstreamTimeout = 2 * time.Second
+	DefaultMaxUpstream     = 128
+	DefaultMaxTCPConns     = 64
+	DefaultMaxUDPSize      = 1232 // the DNS flag day 2020 value: no IP fragmentation
+)
+
+// Config is the proxy's configuration. Zero durations and limits take the
+// defaults above.
+type Config struct {
+	// Listen are the router's LAN addresses with the proxy's port; UDP and
+	// TCP are served on each. Port 0 picks a free port (tests).
+	Listen []netip.AddrPort
+	// Upstream is the only resolver queries are ever sent to; default
+	// 127.0.0.1:53 (dnsmasq).
+	Upstream netip.AddrPort
+	// NoticeV4 is the address quarantined clients get for every name that
+	// is not allow-listed (the router's LAN address). Required.
+	NoticeV4 netip.Addr
+	// NoticeV6, if set, answers AAAA queries of quarantined clients;
+	// without it they get an empty answer (NODATA).
+	NoticeV6 netip.Addr
+	// UpdateDomains are resolved for real for quarantined clients, with
+	// every name below them ("example.com" covers "fw.example.com").
+	UpdateDomains []string
+	// LocalDomains are forwarded for quarantined clients too (the router's
+	// own names); default "lan". Single-label names and reverse lookups
+	// (in-addr.arpa, ip6.arpa) are always forwarded.
+	LocalDomains []string
+	// NoticeTTL is the TTL of notice answers.
+	NoticeTTL time.Duration
+	// AllowTTLMin and AllowTTLMax bound how long an update host's address
+	// stays in the allow sets: the answer's TTL, raised to the minimum and
+	// capped at the maximum. Answers to quarantined clients are capped to
+	// the same value, so that no client caches an address longer than it
+	// is allowed.
+	AllowTTLMin, AllowTTLMax time.Duration
+	// UpstreamTimeout bounds one forwarded query (UDP and the TCP retry
+	// together) and one allow-set update.
+	UpstreamTimeout time.Duration
+	// MaxUpstream bounds the queries in flight to the upstream; a query
+	// beyond it is answered SERVFAIL at once.
+	MaxUpstream int
+	// MaxTCPConns bounds open client TCP connections per listen address;
+	// further connections wait in the kernel's accept queue.
+	MaxTCPConns int
+	// MaxUDPSize is the largest UDP answer the proxy sends or asks the
+	// upstream for (EDNS payload size).
+	MaxUDPSize int
+}
+
+// Deps are the proxy's collaborators.
+type Deps struct {
+	// Quarantine is required.
+	Quarantine QuarantineLookup
+	// Allow is required when UpdateDomains is not empty.
+	Allow AllowSetter
+	// Observer is optional.
+	Observer Observer
+	// Logger is optional (default slog.Default()).
+	Logger *slog.Logger
+	// Now is optional (default time.Now); tests pass a fake clock.
+	Now func() time.Time
+}
+
+// Stats are counters since New.
+type Stats struct {
+	Queries             uint64 // queries handled (UDP and TCP)
+	TCPQueries          uint64 // of which over TCP
+	Forwarded           uint64 // answered from the upstream
+	NoticeAnswers       uint64 // answered with the notice address or NODATA
+	UpdateLookups       uint64 // allow-listed names asked by quarantined clients
+	AllowUpdates        uint64 // SetAllowed calls
+	AllowErrors         uint64 // SetAllowed calls that failed
+	UpstreamErrors      uint64 // SERVFAIL because the upstream failed or timed out
+	Overloaded          uint64 // SERVFAIL because MaxUpstream queries were in flight
+	Malformed           uint64 // FORMERR, NOTIMP, BADVERS or dropped as unparsable
+	Truncated           uint64 // UDP answers cut to the client's size
+	ObservationsOut     uint64 // observations handed to the Observer
+	ObservationsDropped uint64 // lost to the rate bound or a slow Observer
+}
+
+// Proxy is the DNS forwarder. Create it with New, start it with Run.
+type Proxy struct {
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	now     func() time.Time
+	up      exchanger
+	slots   chan struct{} // one per upstream query in flight
+	updates []string      // canonical FQDNs
+	local   []string      // canonical FQDNs
+	allow   *allowCache
+	observe *observations
+
+	readyOnce sync.Once
+	ready     chan struct{}
+	addrsMu   sync.Mutex
+	addrs     []netip.AddrPort
+
+	st counters
+}
+
+type counters struct {
+	queries, tcpQueries, forwarded, notice, updateLookups atomic.Uint64
+	allowUpdates, allowErrors, upstreamErrors, overloaded atomic.Uint64
+	malformed, truncated                                  atomic.Uint64
+}
+
+// New checks cfg, fills in defaults and returns a proxy that is not yet
+// listening.
+func New(cfg Config, deps Deps) (*Proxy, error) {
+	if err := applyDefaults(&cfg); err != nil {
+		return nil, err
+	}
+	if deps.Quarantine == nil {
+		return nil, errors.New("dnsproxy: Deps.Quarantine is required")
+	}
+	updates, err := canonicalDomains(cfg.UpdateDomains)
+	if err != nil {
+		return nil, fmt.Errorf("dnsproxy: update_domains: %w", err)
+	}
+	if len(updates) > 0 && deps.Allow == nil {
+		return nil, errors.New("dnsproxy: Deps.Allow is required with update domains")
+	}
+	local, err := canonicalDomains(cfg.LocalDomains)
+	if err != nil {
+		return nil, fmt.Errorf("dnsproxy: local_domains: %w", err)
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	p := &Proxy{
+		cfg:     cfg,
+		deps:    deps,
+		log:     deps.Logger.With("component", "dnsproxy"),
+		now:     deps.Now,
+		up:      newUpstream(cfg),
+		slots:   make(chan struct{}, cfg.MaxUpstream),
+		updates: updates,
+		local:   local,
+		allow:   newAllowCache(maxAllowCache),
+		observe: newObservations(deps.Observer, deps.Now),
+		ready:   make(chan struct{}),
+	}
+	return p, nil
+}
+
+func applyDefaults(cfg *Config) error {
+	if len(cfg.Listen) == 0 {
+		return errors.New("dnsproxy: no listen address")
+	}
+	for _, a := range cfg.Listen {
+		if !a.IsValid() {
+			return fmt.Errorf("dnsproxy: listen address %s is not valid", a)
+		}
+	}
+	if !cfg.Upstream.IsValid() {
+		cfg.Upstream = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 53)
+	}
+	for _, a := range cfg.Listen {
+		if a == cfg.Upstream {
+			return fmt.Errorf("dnsproxy: upstream %s is a listen address (a loop)", a)
+		}
+	}
+	if !cfg.NoticeV4.Is4() {
+		return fmt.Errorf("dnsproxy: notice IPv4 address %q is missing or not IPv4", cfg.NoticeV4)
+	}
+	if cfg.NoticeV6.IsValid() && !cfg.NoticeV6.Is6() {
+		return fmt.Errorf("dnsproxy: notice IPv6 address %s is not IPv6", cfg.NoticeV6)
+	}
+	if cfg.LocalDomains == nil {
+		cfg.LocalDomains = []string{"lan"}
+	}
+	setDur := func(d *time.Duration, def time.Duration, name string) error {
+		if *d < 0 {
+			return fmt.Errorf("dnsproxy: %s %s is negative", name, *d)
+		}
+		if *d == 0 {
+			*d = def
+		}
+		return nil
+	}
+	setInt := func(n *int, def int, name string) error {
+		if *n < 0 {
+			return fmt.Errorf("dnsproxy: %s %d is negative", name, *n)
+		}
+		if *n == 0 {
+			*n = def
+		}
+		return nil
+	}
+	for _, err := range []error{
+		setDur(&cfg.NoticeTTL, DefaultNoticeTTL, "notice_ttl"),
+		setDur(&cfg.AllowTTLMin, DefaultAllowTTLMin, "allow_ttl_min"),
+		setDur(&cfg.AllowTTLMax, DefaultAllowTTLMax, "allow_ttl_max"),
+		setDur(&cfg.UpstreamTimeout, DefaultUpstreamTimeout, "upstream_timeout"),
+		setInt(&cfg.MaxUpstream, DefaultMaxUpstream, "max_upstream"),
+		setInt(&cfg.MaxTCPConns, DefaultMaxTCPConns, "max_tcp_conns"),
+		setInt(&cfg.MaxUDPSize, DefaultMaxUDPSize, "max_udp_size"),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	if cfg.NoticeTTL < time.Second || cfg.NoticeTTL > time.Hour {
+		return fmt.Errorf("dnsproxy: notice_ttl %s is outside 1s…1h", cfg.NoticeTTL)
+	}
+	if cfg.AllowTTLMin < time.Second || cfg.AllowTTLMax < cfg.AllowTTLMin || cfg.AllowTTLMax > 24*time.Hour {
+		return fmt.Errorf("dnsproxy: allow TTLs %s…%s are not 1s ≤ min ≤ max ≤ 24h", cfg.AllowTTLMin, cfg.AllowTTLMax)
+	}
+	if cfg.MaxUDPSize < dns.MinMsgSize || cfg.MaxUDPSize > dns.MaxMsgSize {
+		return fmt.Errorf("dnsproxy: max_udp_size %d is outside %d…%d", cfg.MaxUDPSize, dns.MinMsgSize, dns.MaxMsgSize)
+	}
+	return nil
+}
+
+// Stats returns the counters.
+func (p *Proxy) Stats() Stats {
+	return Stats{
+		Queries:             p.st.queries.Load(),
+		TCPQueries:          p.st.tcpQueries.Load(),
+		Forwarded:           p.st.forwarded.Load(),
+		NoticeAnswers:       p.st.notice.Load(),
+		UpdateLookups:       p.st.updateLookups.Load(),
+		AllowUpdates:        p.st.allowUpdates.Load(),
+		AllowErrors:         p.st.allowErrors.Load(),
+		UpstreamErrors:      p.st.upstreamErrors.Load(),
+		Overloaded:          p.st.overloaded.Load(),
+		Malformed:           p.st.malformed.Load(),
+		Truncated:           p.st.truncated.Load(),
+		ObservationsOut:     p.observe.out.Load(),
+		ObservationsDropped: p.observe.dropped.Load(),
+	}
+}
+
+// Ready is closed once Run listens on every address. Install the nftables
+// redirect to the proxy only after it: a redirect to a port nobody listens
+// on breaks the redirected clients' DNS.
+func (p *Proxy) Ready() <-chan struct{} { return p.ready }
+
+// Addrs returns the addresses Run listens on (UDP and TCP share each), with
+// the port filled in; nil before Ready.
+func (p *Proxy) Addrs() []netip.AddrPort {
+	p.addrsMu.Lock()
+	defer p.addrsMu.Unlock()
+	return append([]netip.AddrPort(nil), p.addrs...)
+}
+
+// Run listens on every configured address and serves until ctx ends, then
+// shuts the servers down and returns nil. It returns an error if a listener
+// cannot be opened (nothing is left open then) or a server fails.
+func (p *Proxy) Run(ctx context.Context) error {
+	servers, err := p.listen(ctx)
+	if err != nil {
+		return err
+	}
+	handler := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) { p.serve(ctx, w, r) })
+	errc := make(chan error, len(servers))
+	startedc := make(chan struct{}, len(servers))
+	for _, s := range servers {
+		s.Handler = handler
+		s.MsgAcceptFunc = p.accept
+		s.MsgInvalidFunc = func([]byte, error) { p.st.malformed.Add(1) }
+		s.UDPSize = p.cfg.MaxUDPSize
+		s.NotifyStartedFunc = func() { startedc <- struct{}{} }
+		go func() { errc <- s.ActivateAndServe() }()
+	}
+	// Shutting down a server that has not started yet is a no-op that
+	// would leave it running: wait until all have started.
+	runErr := waitStarted(len(servers), startedc, errc)
+	obsCtx, stopObs := context.WithCancel(ctx)
+	defer stopObs()
+	var wg sync.WaitGroup
+	if runErr == nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.observe.deliver(obsCtx)
+		}()
+		p.readyOnce.Do(func() { close(p.ready) })
+		p.log.Info("dns proxy listening", "addrs", p.Addrs(), "upstream", p.cfg.Upstream)
+		select {
+		case <-ctx.Done():
+		case err := <-errc:
+			runErr = fmt.Errorf("dnsproxy: server: %w", err)
+		}
+	}
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*p.cfg.UpstreamTimeout)
+	defer cancel()
+	for _, s := range servers {
+		// A server that failed or never started reports "not started".
+		_ = s.ShutdownContext(shutdown)
+	}
+	closeServers(servers)
+	stopObs()
+	wg.Wait()
+	return runErr
+}
+
+// waitStarted waits until n servers have started or one has failed.
+func waitStarted(n int, started <-chan struct{}, errc <-chan error) error {
+	for range n {
+		select {
+		case <-started:
+		case err := <-errc:
+			return fmt.Errorf("dnsproxy: server: %w", err)
+		}
+	}
+	return nil
+}
+
+// closeServers closes every socket; closing one twice is harmless.
+func closeServers(servers []*dns.Server) {
+	for _, s := range servers {
+		if s.PacketConn != nil {
+			s.PacketConn.Close()
+		}
+		if s.Listener != nil {
+			s.Listener.Close()
+		}
+	}
+}
+
+// listen opens UDP and TCP sockets on every listen address. With port 0 the
+// TCP socket takes the port the kernel gave the UDP socket, so that both
+// transports share one port as DNS clients expect.
+func (p *Proxy) listen(ctx context.Context) ([]*dns.Server, error) {
+	var (
+		lc      net.ListenConfig
+		servers []*dns.Server
+		addrs   []netip.AddrPort
+	)
+	for _, want := range p.cfg.Listen {
+		pc, ln, bound, err := listenPair(ctx, &lc, want)
+		if err != nil {
+			closeServers(servers)
+			return nil, err
+		}
+		servers = append(servers,
+			&dns.Server{PacketConn: pc},
+			&dns.Server{Listener: newLimitListener(ln, p.cfg.MaxTCPConns)})
+		addrs = append(addrs, bound)
+	}
+	p.addrsMu.Lock()
+	p.addrs = addrs
+	p.addrsMu.Unlock()
+	return servers, nil
+}
+
+// portRetries bounds the attempts to find a port free for UDP and TCP.
+const portRetries = 16
+
+func listenPair(ctx context.Context, lc *net.ListenConfig, want netip.AddrPort) (net.PacketConn, net.Listener, netip.AddrPort, error) {
+	for range portRetries {
+		pc, err := lc.ListenPacket(ctx, "udp", want.String())
+		if err != nil {
+			return nil, nil, netip.AddrPort{}, fmt.Errorf("dnsproxy: listen udp %s: %w", want, err)
+		}
+		bound := netip.AddrPortFrom(want.Addr(), pc.LocalAddr().(*net.UDPAddr).AddrPort().Port())
+		ln, err := lc.Listen(ctx, "tcp", bound.String())
+		if err == nil {
+			return pc, ln, bound, nil
+		}
+		pc.Close()
+		if want.Port() != 0 {
+			return nil, nil, netip.AddrPort{}, fmt.Errorf("dnsproxy: listen tcp %s: %w", want, err)
+		}
+	}
+	return nil, nil, netip.AddrPort{}, fmt.Errorf("dnsproxy: no port free for both udp and tcp on %s", want.Addr())
+}

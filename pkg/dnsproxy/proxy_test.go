@@ -1,0 +1,148 @@
+package dnsproxy
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// answerText renders the answer section as "type value ttl" lines.
+func answerText(m *dns.Msg) []string {
+	var out []string
+	for _, rr := range m.Answer {
+		f := strings.Fields(rr.String())
+		// name ttl class type value…
+		out = append(out, strings.Join(append([]string{f[3]}, f[4:]...), " ")+" ttl="+f[1])
+	}
+	return out
+}
+
+func TestAnswers(t *testing.T) {
+	up := startUpstream(t)
+	allow := &fakeAllow{}
+	quarantined := newFakeLookup()
+	p := startProxy(t, testConfig(up.addr), Deps{Quarantine: quarantined, Allow: allow})
+
+	tests := []struct {
+		name        string
+		quarantined bool
+		q           string
+		qtype       uint16
+		rcode       int
+		answer      []string
+		allowed     []allowCall
+	}{
+		{name: "unquarantined_forwarded_unchanged", q: "www.example.test.", qtype: dns.TypeA,
+			answer: []string{"A 198.51.100.10 ttl=300"}},
+		{name: "unquarantined_aaaa", q: "www.example.test.", qtype: dns.TypeAAAA,
+			answer: []string{"AAAA 2001:db8::10 ttl=300"}},
+		{name: "unquarantined_nxdomain_passed", q: "nothing.example.test.", qtype: dns.TypeA,
+			rcode: dns.RcodeNameError},
+		{name: "unquarantined_upstream_servfail_passed", q: "servfail.test.", qtype: dns.TypeA,
+			rcode: dns.RcodeServerFailure},
+		{name: "unquarantined_update_domain_no_allow_update", q: "fw.vendor.test.", qtype: dns.TypeA,
+			answer: []string{"A 203.0.113.7 ttl=300"}},
+		{name: "quarantined_notice_a", quarantined: true, q: "www.example.test.", qtype: dns.TypeA,
+			answer: []string{"A 192.168.1.1 ttl=30"}},
+		{name: "quarantined_notice_aaaa", quarantined: true, q: "www.example.test.", qtype: dns.TypeAAAA,
+			answer: []string{"AAAA fd00::1 ttl=30"}},
+		{name: "quarantined_notice_for_nonexistent_name", quarantined: true, q: "nothing.example.test.", qtype: dns.TypeA,
+			answer: []string{"A 192.168.1.1 ttl=30"}},
+		{name: "quarantined_txt_nodata", quarantined: true, q: "www.example.test.", qtype: dns.TypeTXT},
+		{name: "quarantined_https_nodata", quarantined: true, q: "www.example.test.", qtype: dns.TypeHTTPS},
+		{name: "quarantined_mixed_case_keeps_qname", quarantined: true, q: "WwW.ExAmPlE.TeSt.", qtype: dns.TypeA,
+			answer: []string{"A 192.168.1.1 ttl=30"}},
+		{name: "quarantined_update_domain_resolved_and_allowed", quarantined: true, q: "fw.vendor.test.", qtype: dns.TypeA,
+			answer:  []string{"A 203.0.113.7 ttl=300"},
+			allowed: []allowCall{{addrs: []netip.Addr{netip.MustParseAddr("203.0.113.7")}, ttl: 300 * time.Second}}},
+		{name: "quarantined_update_domain_aaaa_allowed", quarantined: true, q: "fw.vendor.test.", qtype: dns.TypeAAAA,
+			answer:  []string{"AAAA 2001:db8::7 ttl=300"},
+			allowed: []allowCall{{addrs: []netip.Addr{netip.MustParseAddr("2001:db8::7")}, ttl: 300 * time.Second}}},
+		{name: "quarantined_update_subdomain", quarantined: true, q: "eu.fw.vendor.test.", qtype: dns.TypeA,
+			answer:  []string{"A 203.0.113.9 ttl=300"},
+			allowed: []allowCall{{addrs: []netip.Addr{netip.MustParseAddr("203.0.113.9")}, ttl: 300 * time.Second}}},
+		{name: "quarantined_update_uppercase", quarantined: true, q: "EU.FW.Vendor.Test.", qtype: dns.TypeA,
+			answer: []string{"A 203.0.113.9 ttl=300"}}, // allowed above already: no second update
+		{name: "quarantined_short_ttl_allowed_for_minimum", quarantined: true, q: "short.fw.vendor.test.", qtype: dns.TypeA,
+			answer:  []string{"A 203.0.113.10 ttl=5"},
+			allowed: []allowCall{{addrs: []netip.Addr{netip.MustParseAddr("203.0.113.10")}, ttl: time.Minute}}},
+		{name: "quarantined_long_ttl_capped_in_answer_and_allow", quarantined: true, q: "long.fw.vendor.test.", qtype: dns.TypeA,
+			answer:  []string{"A 203.0.113.11 ttl=3600"},
+			allowed: []allowCall{{addrs: []netip.Addr{netip.MustParseAddr("203.0.113.11")}, ttl: time.Hour}}},
+		{name: "quarantined_cname_chain_target_allowed", quarantined: true, q: "cdn.fw.vendor.test.", qtype: dns.TypeA,
+			answer:  []string{"CNAME edge.cdn.test. ttl=120", "A 203.0.113.12 ttl=120"},
+			allowed: []allowCall{{addrs: []netip.Addr{netip.MustParseAddr("203.0.113.12")}, ttl: 120 * time.Second}}},
+		{name: "quarantined_rebinding_answer_not_allowed", quarantined: true, q: "rebind.fw.vendor.test.", qtype: dns.TypeA,
+			answer: []string{"A 192.168.1.50 ttl=300", "A 127.0.0.1 ttl=300"}},
+		{name: "quarantined_lookalike_prefix_gets_notice", quarantined: true, q: "evilfw.vendor.test.", qtype: dns.TypeA,
+			answer: []string{"A 192.168.1.1 ttl=30"}},
+		{name: "quarantined_lookalike_suffix_gets_notice", quarantined: true, q: "fw.vendor.test.evil.test.", qtype: dns.TypeA,
+			answer: []string{"A 192.168.1.1 ttl=30"}},
+		{name: "quarantined_escaped_dot_label_gets_notice", quarantined: true, q: `a\.fw.vendor.test.`, qtype: dns.TypeA,
+			answer: []string{"A 192.168.1.1 ttl=30"}},
+		{name: "quarantined_local_domain_forwarded", quarantined: true, q: "nas.lan.", qtype: dns.TypeA,
+			answer: []string{"A 192.168.1.20 ttl=60"}},
+		{name: "quarantined_single_label_forwarded", quarantined: true, q: "openwrt.", qtype: dns.TypeA,
+			answer: []string{"A 192.168.1.1 ttl=60"}},
+		{name: "quarantined_reverse_lookup_forwarded", quarantined: true, q: "1.1.168.192.in-addr.arpa.", qtype: dns.TypePTR,
+			answer: []string{"PTR openwrt.lan. ttl=60"}},
+	}
+	for _, network := range []string{"udp", "tcp"} {
+		for _, addr := range p.Addrs() {
+			client := loop4
+			if addr.Addr().Is6() {
+				client = loop6
+			}
+			for _, tt := range tests {
+				t.Run(network+"/"+client.String()+"/"+tt.name, func(t *testing.T) {
+					quarantined.set(client, tt.quarantined)
+					r := ask(t, network, addr, query(tt.q, tt.qtype))
+					if r.Rcode != tt.rcode {
+						t.Fatalf("rcode %s, want %s", dns.RcodeToString[r.Rcode], dns.RcodeToString[tt.rcode])
+					}
+					if len(r.Question) != 1 || r.Question[0].Name != tt.q {
+						t.Errorf("question %v, want %s", r.Question, tt.q)
+					}
+					if got := answerText(r); !slices.Equal(got, tt.answer) {
+						t.Errorf("answer\n got %q\nwant %q", got, tt.answer)
+					}
+					got := allow.taken()
+					if network != "udp" || !addr.Addr().Is4() {
+						// The first pass filled the allow cache: no repeats.
+						if len(got) != 0 {
+							t.Errorf("repeated allow updates %v", got)
+						}
+						return
+					}
+					if !slices.EqualFunc(got, tt.allowed, func(a, b allowCall) bool {
+						return slices.Equal(a.addrs, b.addrs) && a.ttl == b.ttl
+					}) {
+						t.Errorf("allow updates\n got %v\nwant %v", got, tt.allowed)
+					}
+				})
+			}
+		}
+	}
+	st := p.Stats()
+	if st.TCPQueries == 0 || st.NoticeAnswers == 0 || st.Forwarded == 0 || st.UpdateLookups == 0 || st.AllowUpdates == 0 {
+		t.Errorf("stats not counted: %+v", st)
+	}
+}
+
+func TestNoticeWithoutIPv6(t *testing.T) {
+	up := startUpstream(t)
+	cfg := testConfig(up.addr)
+	cfg.NoticeV6 = netip.Addr{}
+	p := startProxy(t, cfg, Deps{Quarantine: newFakeLookup(loop4), Allow: &fakeAllow{}})
+	r := ask(t, "udp", p.Addrs()[0], query("www.example.test.", dns.TypeAAAA))
+	if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 0 {
+		t.Fatalf("want NODATA, got %s %v", dns.RcodeToString[r.Rcode], r.Answer)
+	}
+	if up.queries("udp")+up.queries("tcp") != 0 {
+		t.Error("a quarantined client's query reached the upstream")
+	}
+}
