@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -120,36 +121,33 @@ func encode(doc *document, maxBytes int) ([]byte, trimReport, error) {
 	return b, t, nil
 }
 
-// shed drops candidates 0..n-1 in order until the encoding fits. size
-// estimates what dropping candidate i saves; apply(k) rebuilds doc
-// without the first k. Estimates are checked by re-encoding, so a few
-// bytes of error cost one more round, never a file over the cap.
-func shed(doc *document, b []byte, maxBytes, n int, size func(i int) (int, error), apply func(k int)) ([]byte, int, error) {
+// shed drops candidates 0..n-1 in order until the encoding fits; apply(k)
+// rebuilds doc without the first k. How many to drop per round comes from
+// the bytes one candidate is worth: first the whole file's size over n (an
+// overestimate, so the first round drops too few rather than too many),
+// then what the previous round saved per candidate. Each round re-encodes,
+// so the result is exact; it takes one or two rounds when candidates are
+// alike.
+func shed(doc *document, b []byte, maxBytes, n int, apply func(k int)) ([]byte, int, error) {
+	if n == 0 {
+		return b, 0, nil
+	}
+	per := float64(len(b)) / float64(n)
 	k := 0
 	for len(b) > maxBytes && k < n {
-		excess := len(b) - maxBytes
-		for saved := 0; k < n && saved < excess; k++ {
-			sz, err := size(k)
-			if err != nil {
-				return nil, 0, err
-			}
-			saved += sz
-		}
-		apply(k)
-		var err error
-		if b, err = json.Marshal(doc); err != nil {
+		step := max(1, int(math.Ceil(float64(len(b)-maxBytes)/per)))
+		next := min(n, k+step)
+		apply(next)
+		nb, err := json.Marshal(doc)
+		if err != nil {
 			return nil, 0, fmt.Errorf("encode state: %w", err)
 		}
+		if saved := len(b) - len(nb); saved > 0 {
+			per = float64(saved) / float64(next-k)
+		}
+		b, k = nb, next
 	}
 	return b, k, nil
-}
-
-func encodedSize(v any) (int, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return 0, fmt.Errorf("encode state: %w", err)
-	}
-	return len(b) + 1, nil // and its comma
 }
 
 func trimFindings(doc *document, b []byte, maxBytes int) ([]byte, int, error) {
@@ -164,7 +162,6 @@ func trimFindings(doc *document, b []byte, maxBytes int) ([]byte, int, error) {
 	slices.SortStableFunc(refs, func(a, b ref) int {
 		return findingTime(&orig[a.dev].Findings[a.idx]).Compare(findingTime(&orig[b.dev].Findings[b.idx]))
 	})
-	size := func(i int) (int, error) { return encodedSize(&orig[refs[i].dev].Findings[refs[i].idx]) }
 	apply := func(k int) {
 		drop := make(map[int][]bool)
 		for _, r := range refs[:k] {
@@ -188,7 +185,7 @@ func trimFindings(doc *document, b []byte, maxBytes int) ([]byte, int, error) {
 		}
 		doc.Devices = devs
 	}
-	return shed(doc, b, maxBytes, len(refs), size, apply)
+	return shed(doc, b, maxBytes, len(refs), apply)
 }
 
 func trimDevices(doc *document, b []byte, maxBytes int) ([]byte, int, error) {
@@ -211,15 +208,6 @@ func trimDevices(doc *document, b []byte, maxBytes int) ([]byte, int, error) {
 	}
 	slices.SortStableFunc(cand, func(a, b *DeviceRecord) int { return a.LastSeen.Compare(b.LastSeen) })
 	origDevs, origVerdicts := doc.Devices, doc.Verdicts
-	size := func(i int) (int, error) {
-		n, err := encodedSize(cand[i])
-		if v := verdict[cand[i].MAC]; v != nil && err == nil {
-			var m int
-			m, err = encodedSize(v)
-			n += m
-		}
-		return n, err
-	}
 	apply := func(k int) {
 		gone := make(map[hwaddr.MAC]bool, k)
 		for _, d := range cand[:k] {
@@ -228,14 +216,13 @@ func trimDevices(doc *document, b []byte, maxBytes int) ([]byte, int, error) {
 		doc.Devices = slices.DeleteFunc(slices.Clone(origDevs), func(d *DeviceRecord) bool { return gone[d.MAC] })
 		doc.Verdicts = slices.DeleteFunc(slices.Clone(origVerdicts), func(v *Verdict) bool { return gone[v.MAC] })
 	}
-	return shed(doc, b, maxBytes, len(cand), size, apply)
+	return shed(doc, b, maxBytes, len(cand), apply)
 }
 
 func trimOutbox(doc *document, b []byte, maxBytes int) ([]byte, int, error) {
 	orig := doc.Outbox // by ID: oldest first
-	size := func(i int) (int, error) { return encodedSize(orig[i]) }
 	apply := func(k int) { doc.Outbox = orig[k:] }
-	return shed(doc, b, maxBytes, len(orig), size, apply)
+	return shed(doc, b, maxBytes, len(orig), apply)
 }
 
 // writeAtomic replaces path with data so that a crash at any point leaves

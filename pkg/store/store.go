@@ -82,7 +82,8 @@ type Options struct {
 	Path string
 	// WriteInterval: routine changes are written at most once per interval.
 	WriteInterval time.Duration
-	// MaxBytes caps the file. Beyond it the oldest findings are left out
+	// MaxBytes caps the file, and the findings held in memory by an
+	// estimate of their size. Beyond it the oldest findings are left out
 	// first, then the least recently seen devices that have neither a
 	// quarantine nor a decision, then the oldest outbox items;
 	// quarantines and decisions are always written.
@@ -141,6 +142,9 @@ type Stats struct {
 	// OverCap: the last file exceeded MaxBytes with only quarantines and
 	// decisions left.
 	OverCap bool
+	// FindingsForgotten counts findings forgotten in memory because all
+	// findings together were over MaxBytes.
+	FindingsForgotten uint64
 	// OutboxDropped counts alerts dropped because the outbox was full.
 	OutboxDropped uint64
 	Dirty         bool // changes not yet written
@@ -168,6 +172,9 @@ type Store struct {
 	writtenGen  uint64 // gen of the last file written
 	stats       Stats
 	lastTrim    trimReport
+	// findingBytes estimates the findings' encoded size (see budget.go).
+	findingBytes int
+	warnedBudget bool
 }
 
 // Open loads the state at opts.Path. A missing file gives an empty store;
@@ -175,8 +182,15 @@ type Store struct {
 // Leftover temporary files from an interrupted write are removed. Open
 // never fails: problems are logged and the store starts empty.
 func Open(opts Options) *Store {
+	s := newStore(opts)
+	s.load()
+	return s
+}
+
+// newStore returns an empty store that has not read its file.
+func newStore(opts Options) *Store {
 	opts = opts.withDefaults()
-	s := &Store{
+	return &Store{
 		opts:        opts,
 		log:         opts.Logger.With("component", "store"),
 		clock:       opts.Clock,
@@ -187,8 +201,6 @@ func Open(opts Options) *Store {
 		decisions:   make(map[hwaddr.MAC]*Decision),
 		nextID:      1,
 	}
-	s.load()
-	return s
 }
 
 // Path is the file the store writes.
@@ -220,7 +232,8 @@ func (s *Store) PutDevice(d DeviceRecord) error {
 			return fmt.Errorf("%w: %d devices, all quarantined or decided by the owner", ErrFull, len(s.devices))
 		}
 	}
-	s.devices[d.MAC] = &rec
+	s.setDeviceLocked(d.MAC, &rec)
+	s.enforceBudgetLocked()
 	s.changedLocked(false)
 	return nil
 }
@@ -241,7 +254,7 @@ func (s *Store) evictDeviceLocked() bool {
 	if victim == nil {
 		return false
 	}
-	delete(s.devices, victim.MAC)
+	s.setDeviceLocked(victim.MAC, nil)
 	delete(s.verdicts, victim.MAC)
 	s.log.Debug("device table full; forgot least recently seen device", "max_devices", s.opts.MaxDevices)
 	return true
@@ -257,7 +270,7 @@ func (s *Store) DeleteDevice(mac hwaddr.MAC) {
 	if !had && !hadVerdict {
 		return
 	}
-	delete(s.devices, mac)
+	s.setDeviceLocked(mac, nil)
 	delete(s.verdicts, mac)
 	s.changedLocked(true)
 }
