@@ -1,0 +1,59 @@
+package netwatch
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+// updateKind says which rtnetlink group a kernelUpdate came from.
+type updateKind uint8
+
+const (
+	kindNeigh updateKind = iota + 1
+	kindLink
+	kindAddr
+)
+
+// kernelUpdate is one rtnetlink notification (or dump entry), reduced to
+// what the watcher needs and with the interface index already resolved to
+// a name. One flat value type, so that it travels through channels
+// without allocation.
+type kernelUpdate struct {
+	kind    updateKind
+	deleted bool // RTM_DEL*
+	index   int  // interface index
+	iface   string
+
+	// Neighbours.
+	family       int    // AF_INET, AF_INET6, AF_BRIDGE …
+	state        uint16 // NUD_* bits
+	flags        uint8  // NTF_* bits
+	ip           netip.Addr
+	mac          hwaddr.MAC
+	hasMAC       bool          // a 6-byte link-layer address was present
+	confirmedAgo time.Duration // since the device last confirmed the entry
+	updatedAgo   time.Duration // since the entry entered its state
+
+	// Links (mac is the interface's own address).
+	up bool
+
+	// Addresses.
+	prefix netip.Prefix
+}
+
+// kernelSource is the kernel's neighbour, link and address tables, behind
+// which sits rtnetlink (netlinkSource) or, in tests, a fake.
+type kernelSource interface {
+	// Subscribe first lists the current links, addresses and neighbours,
+	// then delivers changes to updates until ctx ends (it returns nil) or
+	// the subscription breaks, for instance when the kernel overran the
+	// socket buffer (it returns the error). It blocks while updates is
+	// full.
+	Subscribe(ctx context.Context, updates chan<- kernelUpdate) error
+	// List returns the current links, addresses and neighbours at most
+	// max of each kind.
+	List(ctx context.Context, max int) ([]kernelUpdate, error)
+}
