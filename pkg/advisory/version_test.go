@@ -161,22 +161,28 @@ func sampleVersions() []string {
 
 func TestCompareVersionsIsATotalOrder(t *testing.T) {
 	s := sampleVersions()
-	for _, a := range s {
-		if CompareVersions(a, a) != 0 {
-			t.Errorf("%q is not equal to itself", a)
+	cmp := make([][]int, len(s)) // each pair compared once; triples read the table
+	for i, a := range s {
+		cmp[i] = make([]int, len(s))
+		for j, b := range s {
+			cmp[i][j] = CompareVersions(a, b)
 		}
-		for _, b := range s {
-			ab, ba := CompareVersions(a, b), CompareVersions(b, a)
-			if ab != -ba {
-				t.Errorf("antisymmetry: cmp(%q,%q)=%d, cmp(%q,%q)=%d", a, b, ab, b, a, ba)
+	}
+	for i := range s {
+		if cmp[i][i] != 0 {
+			t.Errorf("%q is not equal to itself", s[i])
+		}
+		for j := range s {
+			if cmp[i][j] != -cmp[j][i] {
+				t.Errorf("antisymmetry: cmp(%q,%q)=%d, cmp(%q,%q)=%d", s[i], s[j], cmp[i][j], s[j], s[i], cmp[j][i])
 			}
-			for _, c := range s {
-				bc, ac := CompareVersions(b, c), CompareVersions(a, c)
+			for k := range s {
+				ab, bc, ac := cmp[i][j], cmp[j][k], cmp[i][k]
 				if ab <= 0 && bc <= 0 && ac > 0 {
-					t.Errorf("transitivity: %q <= %q <= %q but %q > %q", a, b, c, a, c)
+					t.Errorf("transitivity: %q <= %q <= %q but %q > %q", s[i], s[j], s[k], s[i], s[k])
 				}
 				if ab == 0 && bc == 0 && ac != 0 {
-					t.Errorf("equality not transitive: %q, %q, %q", a, b, c)
+					t.Errorf("equality not transitive: %q, %q, %q", s[i], s[j], s[k])
 				}
 			}
 		}

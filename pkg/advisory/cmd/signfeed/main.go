@@ -4,6 +4,7 @@
 //	signfeed -key KEY.pem [-out FEED.sig] FEED.json     sign (writes FEED.json.sig)
 //	signfeed -genkey -key KEY.pem -pub PUB.pem          make a key pair
 //	signfeed -verify [-pub PUB.pem] FEED.json           check FEED.json.sig
+//	signfeed -keyid -pub PUB.pem                        print a public key's id
 //
 // The private key never belongs in the repository; docs/advisories.md
 // describes the procedure.
@@ -34,12 +35,15 @@ func run(args []string) error {
 	out := fs.String("out", "", "signature file to write (default FEED.sig)")
 	genkey := fs.Bool("genkey", false, "make a new key pair")
 	verifyOnly := fs.Bool("verify", false, "verify FEED with FEED.sig against -pub, or the embedded keys")
+	keyID := fs.Bool("keyid", false, "print the key id of -pub")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	switch {
 	case *genkey:
 		return genKey(*keyPath, *pubPath)
+	case *keyID:
+		return printKeyID(*pubPath)
 	case fs.NArg() != 1:
 		return errors.New("want exactly one feed file")
 	case *verifyOnly:
@@ -112,6 +116,26 @@ func sign(feedPath, keyPath, out string) error {
 	return nil
 }
 
+func printKeyID(pubPath string) error {
+	k, err := readPublicKey(pubPath)
+	if err != nil {
+		return err
+	}
+	fmt.Println(advisory.KeyID(k))
+	return nil
+}
+
+func readPublicKey(pubPath string) (ed25519.PublicKey, error) {
+	if pubPath == "" {
+		return nil, errors.New("needs -pub")
+	}
+	b, err := os.ReadFile(pubPath)
+	if err != nil {
+		return nil, err
+	}
+	return advisory.ParsePublicKey(b)
+}
+
 func verifyFeed(feedPath, pubPath string) error {
 	feed, err := os.ReadFile(feedPath)
 	if err != nil {
@@ -123,11 +147,7 @@ func verifyFeed(feedPath, pubPath string) error {
 	}
 	var opts advisory.Options
 	if pubPath != "" {
-		b, err := os.ReadFile(pubPath)
-		if err != nil {
-			return err
-		}
-		k, err := advisory.ParsePublicKey(b)
+		k, err := readPublicKey(pubPath)
 		if err != nil {
 			return err
 		}

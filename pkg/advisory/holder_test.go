@@ -1,0 +1,382 @@
+package advisory
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testKey signs test feeds; otherKey is a key the holder does not trust.
+var (
+	testKey  = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize))
+	otherKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, ed25519.SeedSize))
+)
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// newTestHolder holds baseFeed (version 2030-01-01.1) and trusts testKey.
+func newTestHolder(t *testing.T, opts Options) *Holder {
+	t.Helper()
+	f, err := ParseFeed([]byte(baseFeed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = quietLogger()
+	}
+	return newHolder(f, []ed25519.PublicKey{testKey.Public().(ed25519.PublicKey)}, opts)
+}
+
+func signedFeed(version string) (feed, sig []byte) {
+	feed = []byte(withFeedVersion(baseFeed, version))
+	return feed, Sign(testKey, feed)
+}
+
+func TestEmbeddedFeedIsSignedAndVerifies(t *testing.T) {
+	h, err := NewHolder(Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatalf("NewHolder: %v", err)
+	}
+	if v := h.Current().Version; v != "2026-11-25.1" {
+		t.Errorf("embedded feed version %q", v)
+	}
+	feed, _ := embedded.ReadFile("feed.json")
+	sig, _ := embedded.ReadFile("feed.json.sig")
+	keys, err := embeddedKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := bytes.Replace(feed, []byte(`"fixed": "2016.74"`), []byte(`"fixed": "2016.75"`), 1)
+	if bytes.Equal(tampered, feed) {
+		t.Fatal("tampering did not change the feed")
+	}
+	if _, err := verifyAndParse(keys, tampered, sig); !errors.Is(err, ErrSignature) {
+		t.Errorf("tampered embedded feed: %v, want ErrSignature", err)
+	}
+	if _, err := Verify(feed, sig, Options{}); err != nil {
+		t.Errorf("Verify(embedded): %v", err)
+	}
+}
+
+func TestLoadBytes(t *testing.T) {
+	good, goodSig := signedFeed("2030-01-02.1")
+	old, oldSig := signedFeed("2029-12-31.1")
+	sameVersion := []byte(strings.Replace(baseFeed, "end of life", "end of life, reworded", 1))
+	schema2 := []byte(strings.Replace(withFeedVersion(baseFeed, "2030-01-02.1"), `"schema": 1`, `"schema": 2`, 1))
+	corrupt := []byte(withFeedVersion(baseFeed, "2030-01-02.1")[:200])
+	altered := bytes.Replace(good, []byte(`"critical"`), []byte(`"low"`), 1)
+	base := []byte(baseFeed)
+
+	tests := []struct {
+		name      string
+		feed, sig []byte
+		want      error
+		active    string
+	}{
+		{"newer_feed", good, goodSig, nil, "2030-01-02.1"},
+		{"same_bytes_again", base, Sign(testKey, base), nil, "2030-01-01.1"},
+		{"corrupt_json_signed", corrupt, Sign(testKey, corrupt), ErrInvalid, "2030-01-01.1"},
+		{"altered_after_signing", altered, goodSig, ErrSignature, "2030-01-01.1"},
+		{"wrong_key", good, Sign(otherKey, good), ErrSignature, "2030-01-01.1"},
+		{"no_signature", good, nil, ErrSignature, "2030-01-01.1"},
+		{"garbage_signature", good, []byte("ed25519 " + KeyID(testKey.Public().(ed25519.PublicKey)) + " !!!"), ErrSignature, "2030-01-01.1"},
+		{"signature_of_another_feed", good, oldSig, ErrSignature, "2030-01-01.1"},
+		{"downgrade", old, oldSig, ErrDowngrade, "2030-01-01.1"},
+		{"same_version_other_content", sameVersion, Sign(testKey, sameVersion), ErrDowngrade, "2030-01-01.1"},
+		{"schema_mismatch", schema2, Sign(testKey, schema2), ErrSchema, "2030-01-01.1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newTestHolder(t, Options{})
+			before := h.Current()
+			err := h.LoadBytes(tc.feed, tc.sig, "test")
+			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("LoadBytes = %v, want %v", err, tc.want)
+			}
+			if got := h.Current().Version; got != tc.active {
+				t.Errorf("active version %q, want %q", got, tc.active)
+			}
+			if err != nil && h.Current() != before {
+				t.Error("a rejected feed replaced the active one")
+			}
+		})
+	}
+}
+
+func TestLoadBytesErrorMessages(t *testing.T) {
+	h := newTestHolder(t, Options{})
+	good, _ := signedFeed("2030-01-02.1")
+	err := h.LoadBytes(good, Sign(otherKey, good), "https://feeds.example/advisories.json")
+	for _, want := range []string{"https://feeds.example/advisories.json", KeyID(otherKey.Public().(ed25519.PublicKey)), "not trusted"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	old, oldSig := signedFeed("2029-12-31.1")
+	err = h.LoadBytes(old, oldSig, "file")
+	if err == nil || !strings.Contains(err.Error(), "2029-12-31.1 is older than the active 2030-01-01.1") {
+		t.Errorf("downgrade error %q does not name both versions", err)
+	}
+}
+
+func TestLoadBytesSizeCap(t *testing.T) {
+	h := newTestHolder(t, Options{MaxFeedBytes: 100})
+	good, sig := signedFeed("2030-01-02.1")
+	if err := h.LoadBytes(good, sig, "test"); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("LoadBytes over the cap = %v, want ErrTooLarge", err)
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	dir := t.TempDir()
+	good, sig := signedFeed("2030-01-02.1")
+	feedPath := filepath.Join(dir, "advisories.json")
+	write := func(name string, b []byte) {
+		if err := os.WriteFile(name, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(feedPath, good)
+
+	h := newTestHolder(t, Options{})
+	if err := h.LoadFile(feedPath, ""); err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing signature file: %v, want not-exist", err)
+	}
+	write(feedPath+".sig", sig)
+	if err := h.LoadFile(feedPath, ""); err != nil {
+		t.Fatalf("LoadFile: %v", err)
+	}
+	if h.Current().Version != "2030-01-02.1" {
+		t.Errorf("active %q after LoadFile", h.Current().Version)
+	}
+
+	other := filepath.Join(dir, "other.sig")
+	newer, newerSig := signedFeed("2030-01-03.1")
+	write(feedPath, newer)
+	write(other, newerSig)
+	if err := h.LoadFile(feedPath, other); err != nil || h.Current().Version != "2030-01-03.1" {
+		t.Errorf("LoadFile with explicit sig path: %v, active %q", err, h.Current().Version)
+	}
+
+	small := newTestHolder(t, Options{MaxFeedBytes: 64})
+	if err := small.LoadFile(feedPath, other); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("file over the cap: %v, want ErrTooLarge", err)
+	}
+}
+
+// feedServer serves routes on loopback; a route is a handler per path.
+func feedServer(t *testing.T, routes map[string]http.HandlerFunc) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	for p, h := range routes {
+		mux.HandleFunc(p, h)
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func serveBytes(b []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(b) }
+}
+
+func TestLoadURL(t *testing.T) {
+	good, sig := signedFeed("2030-01-02.1")
+	truncated := func(w http.ResponseWriter, _ *http.Request) {
+		// Announce the whole feed, send half, then drop the connection.
+		w.Header().Set("Content-Length", strconv.Itoa(len(good)))
+		_, _ = w.Write(good[:len(good)/2])
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				c.Close()
+			}
+		}
+	}
+	chunkedHuge := func(w http.ResponseWriter, _ *http.Request) {
+		chunk := bytes.Repeat([]byte(" "), 1024)
+		for i := 0; i < 64; i++ {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+		}
+	}
+	announcedHuge := func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(10<<20))
+		_, _ = w.Write(good)
+	}
+	stall := func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
+
+	tests := []struct {
+		name   string
+		feed   http.HandlerFunc
+		sig    http.HandlerFunc
+		opts   Options
+		want   error
+		active string
+	}{
+		{"good", serveBytes(good), serveBytes(sig), Options{}, nil, "2030-01-02.1"},
+		{"truncated_download", truncated, serveBytes(sig), Options{}, io.ErrUnexpectedEOF, "2030-01-01.1"},
+		{"oversized_announced", announcedHuge, serveBytes(sig), Options{MaxFeedBytes: 32 << 10}, ErrTooLarge, "2030-01-01.1"},
+		{"oversized_chunked", chunkedHuge, serveBytes(sig), Options{MaxFeedBytes: 32 << 10}, ErrTooLarge, "2030-01-01.1"},
+		{"feed_not_found", http.NotFound, serveBytes(sig), Options{}, nil, "2030-01-01.1"},
+		{"signature_not_found", serveBytes(good), http.NotFound, Options{}, nil, "2030-01-01.1"},
+		{"wrong_key", serveBytes(good), serveBytes(Sign(otherKey, good)), Options{}, ErrSignature, "2030-01-01.1"},
+		{"server_stalls", stall, serveBytes(sig), Options{FetchTimeout: 50 * time.Millisecond}, context.DeadlineExceeded, "2030-01-01.1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := feedServer(t, map[string]http.HandlerFunc{"/feed.json": tc.feed, "/feed.json.sig": tc.sig})
+			h := newTestHolder(t, tc.opts)
+			err := h.LoadURL(context.Background(), srv.URL+"/feed.json")
+			switch {
+			case tc.active == "2030-01-02.1" && err != nil:
+				t.Fatalf("LoadURL: %v", err)
+			case tc.active != "2030-01-02.1" && err == nil:
+				t.Fatal("LoadURL succeeded, want an error")
+			case tc.want != nil && !errors.Is(err, tc.want):
+				t.Fatalf("LoadURL = %v, want %v", err, tc.want)
+			}
+			if got := h.Current().Version; got != tc.active {
+				t.Errorf("active %q, want %q", got, tc.active)
+			}
+		})
+	}
+}
+
+func TestLoadURLRejectsSchemes(t *testing.T) {
+	h := newTestHolder(t, Options{})
+	for _, u := range []string{"file:///etc/passwd", "ftp://example.org/feed.json", "http:///feed.json", "::"} {
+		if err := h.LoadURL(context.Background(), u); err == nil {
+			t.Errorf("LoadURL(%q) succeeded", u)
+		}
+	}
+}
+
+// TestConcurrentReadersDuringReload: readers never see a half-installed
+// feed and never see versions go backwards. Run with -race.
+func TestConcurrentReadersDuringReload(t *testing.T) {
+	h := newTestHolder(t, Options{})
+	const reloads = 40
+	feeds := make([][2][]byte, reloads)
+	for i := range feeds {
+		f, s := signedFeed(fmt.Sprintf("2030-01-02.%d", i+1))
+		feeds[i] = [2][]byte{f, s}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for r := 0; r < 4; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			last := h.Current().serial
+			for ctx.Err() == nil {
+				f := h.Current()
+				if f.serial.compare(last) < 0 {
+					errs <- fmt.Errorf("version went back from %v to %s", last, f.Version)
+					return
+				}
+				last = f.serial
+				if len(f.Match([]Software{{Product: "dropbear", Version: "2014.63"}})) != 1 {
+					errs <- fmt.Errorf("feed %s: dropbear 2014.63 not matched", f.Version)
+					return
+				}
+			}
+		}()
+	}
+	for _, f := range feeds {
+		if err := h.LoadBytes(f[0], f[1], "test"); err != nil {
+			t.Error(err)
+		}
+	}
+	cancel()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := h.Current().Version; got != fmt.Sprintf("2030-01-02.%d", reloads) {
+		t.Errorf("active %q after all reloads", got)
+	}
+}
+
+func TestRefresh(t *testing.T) {
+	good, sig := signedFeed("2030-01-02.1")
+	var mu sync.Mutex
+	served := 0
+	srv := feedServer(t, map[string]http.HandlerFunc{
+		"/feed.json": func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			served++
+			first := served == 1
+			mu.Unlock()
+			if first { // the first attempt fails; Refresh must retry
+				http.Error(w, "busy", http.StatusServiceUnavailable)
+				return
+			}
+			_, _ = w.Write(good)
+		},
+		"/feed.json.sig": serveBytes(sig),
+	})
+	h := newTestHolder(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		h.Refresh(ctx, srv.URL+"/feed.json", time.Millisecond)
+		close(done)
+	}()
+	deadline := time.After(10 * time.Second) // a hang guard, not a measurement
+	for h.Current().Version != "2030-01-02.1" {
+		select {
+		case <-deadline:
+			t.Fatal("Refresh never installed the new feed")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	cancel()
+	<-done
+}
+
+func TestParsePublicKey(t *testing.T) {
+	pub := testKey.Public().(ed25519.PublicKey)
+	pemBytes, err := MarshalPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, in := range map[string][]byte{"pem": pemBytes, "base64": []byte("  " + b64(pub) + "\n")} {
+		k, err := ParsePublicKey(in)
+		if err != nil || !k.Equal(pub) {
+			t.Errorf("%s: ParsePublicKey = %v, %v", name, k, err)
+		}
+	}
+	privPEM, _ := MarshalPrivateKey(testKey)
+	for name, in := range map[string][]byte{"private_key_pem": privPEM, "short": []byte("AAAA"), "empty": nil} {
+		if _, err := ParsePublicKey(in); err == nil {
+			t.Errorf("%s: ParsePublicKey accepted it", name)
+		}
+	}
+	priv, err := ParsePrivateKey(privPEM)
+	if err != nil || !priv.Equal(testKey) {
+		t.Errorf("ParsePrivateKey round trip: %v", err)
+	}
+	if _, err := ParsePrivateKey(pemBytes); err == nil {
+		t.Error("ParsePrivateKey accepted a public key")
+	}
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
