@@ -177,9 +177,13 @@ var (
 	aliasRE       = regexp.MustCompile(`^[a-z0-9][a-z0-9 ._+/-]*$`)
 )
 
-var referenceTypes = map[string]bool{
-	"ADVISORY": true, "ARTICLE": true, "DETECTION": true, "DISCUSSION": true, "REPORT": true,
-	"FIX": true, "INTRODUCED": true, "PACKAGE": true, "EVIDENCE": true, "WEB": true,
+// referenceType reports whether t is an OSV reference type.
+func referenceType(t string) bool {
+	switch t {
+	case "ADVISORY", "ARTICLE", "DETECTION", "DISCUSSION", "REPORT", "FIX", "INTRODUCED", "PACKAGE", "EVIDENCE", "WEB":
+		return true
+	}
+	return false
 }
 
 // ParseFeed decodes and validates a feed. It does not check a signature;
@@ -317,7 +321,7 @@ func (f *Feed) validateAdvisory(i int, a *Advisory) error {
 		return fmt.Errorf("needs 1–%d references", maxReferences)
 	}
 	for _, r := range a.References {
-		if !referenceTypes[r.Type] {
+		if !referenceType(r.Type) {
 			return fmt.Errorf("reference type %q is not an OSV reference type", r.Type)
 		}
 		if !validURL(r.URL) {

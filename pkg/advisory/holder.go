@@ -25,8 +25,9 @@ var embedded embed.FS
 
 // Defaults for Options.
 const (
-	DefaultMaxFeedBytes = 4 << 20
-	DefaultFetchTimeout = 30 * time.Second
+	DefaultMaxFeedBytes    = 4 << 20
+	DefaultFetchTimeout    = 30 * time.Second
+	DefaultRefreshInterval = 24 * time.Hour
 )
 
 var (
@@ -185,20 +186,24 @@ func readCapped(name string, max int64) ([]byte, error) {
 	return b, nil
 }
 
-// LoadURL fetches a feed from rawURL and its signature from rawURL + ".sig"
-// (http or https), each with the size cap, both within FetchTimeout.
+// LoadURL fetches a feed from rawURL and its signature from the same URL
+// with ".sig" added to the path (http or https), each with the size cap,
+// both within FetchTimeout.
 func (h *Holder) LoadURL(ctx context.Context, rawURL string) error {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("advisory feed URL %q: want http(s)://host/path", rawURL)
 	}
+	sigURL := *u
+	sigURL.Path += ".sig"
+	sigURL.RawPath = ""
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	feed, err := h.fetch(ctx, rawURL, h.max)
 	if err != nil {
 		return err
 	}
-	sig, err := h.fetch(ctx, rawURL+".sig", maxSigFileSize)
+	sig, err := h.fetch(ctx, sigURL.String(), maxSigFileSize)
 	if err != nil {
 		return err
 	}
@@ -266,9 +271,13 @@ func (h *Holder) load(feed, sig []byte, origin string) error {
 	return nil
 }
 
-// Refresh loads the feed at rawURL now and then every interval until ctx
-// ends. Failures are logged and the active feed stays.
+// Refresh loads the feed at rawURL now and then every interval
+// (DefaultRefreshInterval when not positive) until ctx ends. Failures are
+// logged and the active feed stays.
 func (h *Holder) Refresh(ctx context.Context, rawURL string, interval time.Duration) {
+	if interval <= 0 {
+		interval = DefaultRefreshInterval
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

@@ -380,3 +380,22 @@ func TestParsePublicKey(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+func TestLoadURLSignatureNextToPathNotQuery(t *testing.T) {
+	good, sig := signedFeed("2030-01-02.1")
+	var sigQuery string
+	srv := feedServer(t, map[string]http.HandlerFunc{
+		"/feed.json": serveBytes(good),
+		"/feed.json.sig": func(w http.ResponseWriter, r *http.Request) {
+			sigQuery = r.URL.RawQuery
+			_, _ = w.Write(sig)
+		},
+	})
+	h := newTestHolder(t, Options{})
+	if err := h.LoadURL(context.Background(), srv.URL+"/feed.json?channel=stable"); err != nil {
+		t.Fatalf("LoadURL: %v", err)
+	}
+	if sigQuery != "channel=stable" {
+		t.Errorf("signature fetched with query %q, want channel=stable", sigQuery)
+	}
+}

@@ -34,10 +34,24 @@ type token struct {
 	text  string // digits without leading zeros, or lower-case letters
 }
 
-// preReleaseRank lists the words that mark a version before its release,
-// in order. Single letters (a, b) are not among them: OpenSSL's 1.0.2a
+// preReleaseRank orders the words that mark a version before its
+// release. Single letters (a, b) are not among them: OpenSSL's 1.0.2a
 // comes after 1.0.2.
-var preReleaseRank = map[string]uint8{"dev": 0, "alpha": 1, "beta": 2, "pre": 3, "rc": 4}
+func preReleaseRank(word string) (uint8, bool) {
+	switch word {
+	case "dev":
+		return 0, true
+	case "alpha":
+		return 1, true
+	case "beta":
+		return 2, true
+	case "pre":
+		return 3, true
+	case "rc":
+		return 4, true
+	}
+	return 0, false
+}
 
 // Version is a parsed version string as devices print it. Its zero value
 // is not a valid version; use ParseVersion.
@@ -162,7 +176,7 @@ func makeToken(word string) token {
 		}
 		return token{class: classNum, text: t}
 	}
-	if r, ok := preReleaseRank[word]; ok {
+	if r, ok := preReleaseRank(word); ok {
 		return token{class: classPre, rank: r, text: word}
 	}
 	return token{class: classAlpha, text: word}
