@@ -221,11 +221,7 @@ func (l *loop) neighbour(u kernelUpdate) {
 		// Forget the binding so that the entry is reported again if it
 		// comes back. Presence is unaffected: the kernel deletes entries
 		// for its own reasons (garbage collection, a link going down).
-		if u.hasMAC {
-			if d := l.devices.get(u.mac); d != nil {
-				d.unbind(u.ip)
-			}
-		}
+		l.devices.unbind(binding{u.iface, u.ip})
 		return
 	}
 	if !l.lan[u.iface] || u.family == unix.AF_BRIDGE || u.flags&unix.NTF_PROXY != 0 {
@@ -249,11 +245,12 @@ func (l *loop) neighbour(u kernelUpdate) {
 	default:
 		l.markSeen(d, seen, alive)
 	}
-	if d.bound(u.ip, u.iface) {
+	b := binding{u.iface, u.ip}
+	if d.bound(b) {
 		return
 	}
 	if l.emit(NeighborSeen{MAC: u.mac, IP: u.ip, Iface: u.iface, State: st, Time: seen}) {
-		d.bind(u.ip, u.iface)
+		l.devices.bind(d, b)
 	} else {
 		l.needResync = true
 	}
@@ -262,7 +259,7 @@ func (l *loop) neighbour(u kernelUpdate) {
 // track starts tracking a device.
 func (l *loop) track(mac hwaddr.MAC, seen time.Time) *device {
 	d, evicted := l.devices.add(mac, seen)
-	if evicted != nil {
+	if evicted {
 		l.w.stats.evicted.Add(1)
 	}
 	l.w.stats.devices.Store(int64(l.devices.len()))
@@ -295,7 +292,7 @@ func (l *loop) checkAway() {
 		}
 		if l.emit(DeviceAway{MAC: d.mac, LastSeen: d.lastSeen}) {
 			d.away = true
-			d.forgetBindings()
+			l.devices.forgetBindings(d)
 		}
 	})
 }

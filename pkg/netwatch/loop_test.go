@@ -94,8 +94,9 @@ func TestNeighbourDedup(t *testing.T) {
 		t.Fatalf("second address: %+v", evs)
 	}
 
+	// The kernel's deletion names no MAC: the entry has failed first.
 	del := u
-	del.deleted = true
+	del.deleted, del.state, del.hasMAC, del.mac = true, unix.NUD_FAILED, false, hwaddr.Zero
 	l.handle(del)
 	l.handle(neigh(camMAC, camIP))
 	if evs := drain(out); len(evs) != 1 {

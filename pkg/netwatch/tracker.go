@@ -15,8 +15,8 @@ const maxBindings = 8
 
 // binding is an address already reported for a MAC.
 type binding struct {
-	ip    netip.Addr
 	iface string
+	ip    netip.Addr
 }
 
 // device is what the tracker knows of one MAC.
@@ -28,55 +28,32 @@ type device struct {
 	nbind    int
 }
 
-func (d *device) bound(ip netip.Addr, iface string) bool {
-	for _, b := range d.bindings[:d.nbind] {
-		if b.ip == ip {
-			return b.iface == iface
+func (d *device) bound(b binding) bool {
+	for _, have := range d.bindings[:d.nbind] {
+		if have == b {
+			return true
 		}
 	}
 	return false
 }
 
-// bind records ip as reported, replacing an older record of the same
-// address (on another interface) or, when full, the oldest one.
-func (d *device) bind(ip netip.Addr, iface string) {
-	d.unbind(ip)
-	if d.nbind == maxBindings {
-		copy(d.bindings[:], d.bindings[1:])
-		d.nbind--
-	}
-	d.bindings[d.nbind] = binding{ip: ip, iface: iface}
-	d.nbind++
-}
-
-func (d *device) unbind(ip netip.Addr) {
-	for i, b := range d.bindings[:d.nbind] {
-		if b.ip == ip {
-			copy(d.bindings[i:], d.bindings[i+1:d.nbind])
-			d.nbind--
-			d.bindings[d.nbind] = binding{}
-			return
-		}
-	}
-}
-
-func (d *device) forgetBindings() {
-	d.bindings = [maxBindings]binding{}
-	d.nbind = 0
-}
-
 // tracker holds the devices seen, at most max of them; when full, the one
-// touched least recently is evicted. Not safe for concurrent use: the
-// watcher's loop owns it.
+// touched least recently is evicted. It also indexes the bindings by
+// address, because the kernel's deletion of a neighbour entry does not
+// name its MAC. Not safe for concurrent use: the watcher's loop owns it.
 type tracker struct {
-	max     int
-	byMAC   map[hwaddr.MAC]*list.Element // of *device
-	lru     list.List                    // front: touched most recently
-	evicted uint64
+	max    int
+	byMAC  map[hwaddr.MAC]*list.Element // of *device
+	byAddr map[binding]hwaddr.MAC       // at most max × maxBindings
+	lru    list.List                    // front: touched most recently
 }
 
 func newTracker(max int) *tracker {
-	return &tracker{max: max, byMAC: make(map[hwaddr.MAC]*list.Element)}
+	return &tracker{
+		max:    max,
+		byMAC:  make(map[hwaddr.MAC]*list.Element),
+		byAddr: make(map[binding]hwaddr.MAC),
+	}
 }
 
 func (t *tracker) len() int { return len(t.byMAC) }
@@ -89,15 +66,15 @@ func (t *tracker) get(mac hwaddr.MAC) *device {
 }
 
 // add starts tracking mac as last seen at seen, evicting the least
-// recently touched device when the tracker is full. It reports the
-// evicted device, if any, so that the caller can count a device that will
-// never be reported away.
-func (t *tracker) add(mac hwaddr.MAC, seen time.Time) (d, evicted *device) {
+// recently touched device when the tracker is full. It reports whether a
+// device was evicted; that one will never be reported away.
+func (t *tracker) add(mac hwaddr.MAC, seen time.Time) (d *device, evicted bool) {
 	if len(t.byMAC) >= t.max {
 		if back := t.lru.Back(); back != nil {
-			evicted = t.lru.Remove(back).(*device)
-			delete(t.byMAC, evicted.mac)
-			t.evicted++
+			old := t.lru.Remove(back).(*device)
+			t.forgetBindings(old)
+			delete(t.byMAC, old.mac)
+			evicted = true
 		}
 	}
 	d = &device{mac: mac, lastSeen: seen}
@@ -110,6 +87,57 @@ func (t *tracker) touch(d *device) {
 	if e, ok := t.byMAC[d.mac]; ok {
 		t.lru.MoveToFront(e)
 	}
+}
+
+// bind records b as reported for d. An address has one MAC at a time: a
+// binding of b to another device is dropped. When d has maxBindings
+// already, its oldest is dropped.
+func (t *tracker) bind(d *device, b binding) {
+	if other, ok := t.byAddr[b]; ok {
+		if od := t.get(other); od != nil {
+			t.dropBinding(od, b)
+		}
+	}
+	if d.nbind == maxBindings {
+		t.dropBinding(d, d.bindings[0])
+	}
+	d.bindings[d.nbind] = b
+	d.nbind++
+	t.byAddr[b] = d.mac
+}
+
+// unbind forgets the binding of b, whichever device has it.
+func (t *tracker) unbind(b binding) {
+	if mac, ok := t.byAddr[b]; ok {
+		if d := t.get(mac); d != nil {
+			t.dropBinding(d, b)
+		}
+		delete(t.byAddr, b)
+	}
+}
+
+func (t *tracker) dropBinding(d *device, b binding) {
+	for i, have := range d.bindings[:d.nbind] {
+		if have == b {
+			copy(d.bindings[i:], d.bindings[i+1:d.nbind])
+			d.nbind--
+			d.bindings[d.nbind] = binding{}
+			if t.byAddr[b] == d.mac {
+				delete(t.byAddr, b)
+			}
+			return
+		}
+	}
+}
+
+func (t *tracker) forgetBindings(d *device) {
+	for _, b := range d.bindings[:d.nbind] {
+		if t.byAddr[b] == d.mac {
+			delete(t.byAddr, b)
+		}
+	}
+	d.bindings = [maxBindings]binding{}
+	d.nbind = 0
 }
 
 // each calls fn for every device, least recently touched first.

@@ -1,0 +1,296 @@
+package netwatch
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+// The kernel test builds throw-away network namespaces — a router with a
+// LAN bridge and a WAN interface, and a device behind the bridge — and
+// never touches the namespace the test runs in. It needs root; without it
+// it skips, with it it must run (CI runs as root), so a missing tool is a
+// failure. Addresses are 10.97.0.0/24 (LAN) and 10.98.0.0/24 (WAN), only
+// inside the namespaces.
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Fatalf("ip not installed (Debian: iproute2): %v", err)
+	}
+}
+
+var nsSeq atomic.Int64
+
+// newNetns creates a named namespace, deleted when the test ends.
+func newNetns(t *testing.T, role string) string {
+	t.Helper()
+	name := fmt.Sprintf("iotgwnw-%d-%d-%s", os.Getpid(), nsSeq.Add(1), role)
+	run(t, "ip", "netns", "add", name)
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
+			t.Errorf("delete netns %s: %v: %s", name, err, out)
+		}
+	})
+	run(t, "ip", "-n", name, "link", "set", "lo", "up")
+	return name
+}
+
+func run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// ipIn runs ip(8) in namespace ns.
+func ipIn(t *testing.T, ns string, args ...string) {
+	t.Helper()
+	run(t, "ip", append([]string{"-n", ns}, args...)...)
+}
+
+// inNetns runs fn on an OS thread switched into ns. The thread is
+// switched back, or, if that fails, left locked so that the runtime
+// discards it.
+func inNetns(ns string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		target, err := os.Open("/run/netns/" + ns)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns %s: %w", ns, err)
+			return
+		}
+		ferr := fn()
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns back: %w", err)
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+// eventLog reads a running watcher's events; what a wait did not match
+// stays for the next wait, since events of independent sources (a link,
+// a lease file) come in any order.
+type eventLog struct {
+	t       *testing.T
+	out     <-chan Event
+	pending []Event
+}
+
+// await returns the first event that satisfies match, and the events
+// before it that did not; the deadline only stops a broken test from
+// hanging.
+func (l *eventLog) await(what string, match func(Event) bool) (Event, []Event) {
+	l.t.Helper()
+	var before []Event
+	for i, ev := range l.pending {
+		if match(ev) {
+			l.pending = append(l.pending[:i:i], l.pending[i+1:]...)
+			return ev, before
+		}
+		before = append(before, ev)
+	}
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case ev := <-l.out:
+			if match(ev) {
+				return ev, before
+			}
+			before = append(before, ev)
+			l.pending = append(l.pending, ev)
+		case <-deadline:
+			l.t.Fatalf("no %s; got %+v", what, l.pending)
+		}
+	}
+}
+
+func TestKernelNamespace(t *testing.T) {
+	requireRoot(t)
+	var (
+		routerMAC = hwaddr.MAC{0x02, 0x97, 0, 0, 0, 0x01}
+		devMAC    = hwaddr.MAC{0x02, 0x97, 0, 0, 0, 0x10}
+		staticMAC = hwaddr.MAC{0x02, 0x97, 0, 0, 0, 0x20}
+		wanPeer   = hwaddr.MAC{0x02, 0x98, 0, 0, 0, 0x02}
+		devIP     = netip.MustParseAddr("10.97.0.10")
+		staticIP  = netip.MustParseAddr("10.97.0.20")
+	)
+	router := newNetns(t, "router")
+	dev := newNetns(t, "device")
+	ipIn(t, router, "link", "add", "br-lan", "address", routerMAC.String(), "type", "bridge")
+	ipIn(t, router, "link", "add", "lan1", "type", "veth", "peer", "name", "eth0", "netns", dev)
+	ipIn(t, router, "link", "set", "lan1", "master", "br-lan", "up")
+	ipIn(t, router, "link", "set", "br-lan", "up")
+	ipIn(t, router, "addr", "add", "10.97.0.1/24", "dev", "br-lan")
+	ipIn(t, router, "link", "add", "wan", "type", "veth", "peer", "name", "wanpeer")
+	ipIn(t, router, "link", "set", "wanpeer", "up")
+	ipIn(t, router, "link", "set", "wan", "up")
+	ipIn(t, router, "addr", "add", "10.98.0.1/24", "dev", "wan")
+	ipIn(t, dev, "link", "set", "eth0", "address", devMAC.String(), "up")
+	ipIn(t, dev, "addr", "add", "10.97.0.10/24", "dev", "eth0")
+
+	leaseFile := filepath.Join(t.TempDir(), "dhcp.leases")
+	lease := fmt.Sprintf("%d %s 10.97.0.10 camera *\n", time.Now().Add(time.Hour).Unix(), devMAC)
+	if err := os.WriteFile(leaseFile, []byte(lease), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err := New(Config{
+		Interfaces:   []string{"br-lan"},
+		LeaseFiles:   []string{leaseFile},
+		PollInterval: 100 * time.Millisecond,
+		NetNSPath:    "/run/netns/" + router,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Snapshot before anything is in the neighbour table: the link and
+	// the router's address.
+	snap, err := w.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Links) != 1 || snap.Links[0].Iface != "br-lan" || snap.Links[0].MAC != routerMAC {
+		t.Errorf("snapshot links %+v", snap.Links)
+	}
+	if !hasAddr(snap.Addresses, "10.97.0.1/24") {
+		t.Errorf("snapshot addresses %+v", snap.Addresses)
+	}
+
+	out := make(chan Event, 256)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx, out) }()
+	events := &eventLog{t: t, out: out}
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+
+	events.await("br-lan up", func(ev Event) bool {
+		lc, ok := ev.(LinkChanged)
+		return ok && lc.Iface == "br-lan" && lc.Up && lc.MAC == routerMAC
+	})
+	events.await("router address", func(ev Event) bool {
+		ac, ok := ev.(AddressChanged)
+		return ok && ac.Iface == "br-lan" && ac.Added && ac.Prefix == netip.MustParsePrefix("10.97.0.1/24")
+	})
+	events.await("lease", func(ev Event) bool {
+		ls, ok := ev.(LeaseSeen)
+		return ok && ls.MAC == devMAC && ls.IP == devIP && ls.Hostname == "camera"
+	})
+
+	// A neighbour on the WAN side is not a LAN device; it goes into the
+	// table before the LAN entry, so it would be reported first.
+	ipIn(t, router, "neigh", "add", "10.98.0.2", "lladdr", wanPeer.String(), "dev", "wan", "nud", "reachable")
+	// The device speaks: its ARP request puts it in the router's table.
+	if err := inNetns(dev, func() error {
+		c, err := net.Dial("udp4", "10.97.0.1:9")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("hello"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ev, before := events.await("the device", func(ev Event) bool {
+		ns, ok := ev.(NeighborSeen)
+		return ok && ns.MAC == devMAC && ns.IP == devIP
+	})
+	if ns := ev.(NeighborSeen); ns.Iface != "br-lan" || time.Since(ns.Time) > time.Minute {
+		t.Errorf("device seen as %+v", ns)
+	}
+	for _, e := range before {
+		if ns, ok := e.(NeighborSeen); ok && ns.MAC == wanPeer {
+			t.Errorf("WAN neighbour reported: %+v", ns)
+		}
+	}
+
+	// A static entry, deleted and made again, is reported each time.
+	for range 2 {
+		ipIn(t, router, "neigh", "replace", staticIP.String(), "lladdr", staticMAC.String(), "dev", "br-lan", "nud", "reachable")
+		ev, _ := events.await("the static neighbour", func(ev Event) bool {
+			ns, ok := ev.(NeighborSeen)
+			return ok && ns.MAC == staticMAC
+		})
+		if ns := ev.(NeighborSeen); ns.IP != staticIP || ns.State != StateReachable {
+			t.Errorf("static neighbour seen as %+v", ns)
+		}
+		ipIn(t, router, "neigh", "del", staticIP.String(), "dev", "br-lan")
+	}
+
+	snap, err = w.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasNeighbor(snap.Neighbors, devMAC, devIP) || hasNeighbor(snap.Neighbors, wanPeer, netip.MustParseAddr("10.98.0.2")) {
+		t.Errorf("snapshot neighbours %+v", snap.Neighbors)
+	}
+
+	ipIn(t, router, "link", "set", "br-lan", "down")
+	events.await("br-lan down", func(ev Event) bool {
+		lc, ok := ev.(LinkChanged)
+		return ok && lc.Iface == "br-lan" && !lc.Up
+	})
+	ipIn(t, router, "link", "set", "br-lan", "up")
+	events.await("br-lan up again", func(ev Event) bool {
+		lc, ok := ev.(LinkChanged)
+		return ok && lc.Iface == "br-lan" && lc.Up
+	})
+	if st := w.Stats(); st.Dropped != 0 || st.Devices < 2 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func hasAddr(addrs []AddressChanged, prefix string) bool {
+	for _, a := range addrs {
+		if a.Prefix == netip.MustParsePrefix(prefix) && a.Added {
+			return true
+		}
+	}
+	return false
+}
+
+func hasNeighbor(ns []NeighborSeen, mac hwaddr.MAC, ip netip.Addr) bool {
+	for _, n := range ns {
+		if n.MAC == mac && n.IP == ip {
+			return true
+		}
+	}
+	return false
+}
