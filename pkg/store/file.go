@@ -2,11 +2,13 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -363,7 +365,11 @@ func (s *Store) load() {
 		// Write the upgraded or cleaned state with the next routine write.
 		s.gen = 1
 	}
-	s.log.Info("state loaded", "path", path, "schema", from, "devices", len(s.devices),
+	level := slog.LevelInfo
+	if dropped > 0 {
+		level = slog.LevelWarn
+	}
+	s.log.Log(context.Background(), level, "state loaded", "path", path, "schema", from, "devices", len(s.devices),
 		"quarantines", len(s.quarantines), "decisions", len(s.decisions), "alerts", len(s.outbox),
 		"records_dropped", dropped)
 }
@@ -387,7 +393,8 @@ func (s *Store) adopt(doc *document) int {
 			s.log.Warn("quarantine with an unknown author in the state file; counting it as policy's", "mac", q.MAC)
 			q.By = ActorPolicy
 		}
-		if s.PutQuarantine(*q) != nil {
+		if err := s.PutQuarantine(*q); err != nil {
+			s.log.Warn("quarantine in the state file not restored", "mac", q.MAC, "err", err)
 			dropped++
 		}
 	}
@@ -413,7 +420,7 @@ func (s *Store) adopt(doc *document) int {
 	}
 	dropped += s.adoptOutbox(doc)
 	s.mu.Lock()
-	s.gen, s.writtenGen = 0, 0
+	s.gen, s.writtenGen, s.seenGen, s.writtenSeenGen = 0, 0, 0, 0
 	s.mu.Unlock()
 	select { // the Puts above are not owner actions
 	case <-s.urgent:

@@ -9,10 +9,16 @@
 // /lib/upgrade/keep.d it survives a sysupgrade too, so quarantines and
 // owner decisions are still there after either. /tmp would be RAM and
 // forget them. Because flash wears, writes are coalesced: routine changes
-// (devices seen, findings, verdicts, the outbox) are written at most once
-// per write interval (default 10 minutes); owner actions and quarantine
-// changes are written at once, in the background; and a final write
-// happens when Run's context ends.
+// (devices, findings, verdicts, the outbox) are written at most once per
+// write interval (default 10 minutes); a device that is merely seen again
+// causes no write of its own; owner actions and quarantine changes are
+// written at once, in the background; and a final write happens when
+// Run's context ends.
+//
+// MaxBytes (default 4 MiB) caps the file and, by an estimate, the
+// findings held in memory; beyond it the oldest findings go first.
+// Quarantines and decisions are never dropped. README.md has the format,
+// every cap and the configuration keys.
 //
 // Every write replaces the file atomically (temporary file in the same
 // directory, fsync, rename, fsync of the directory): after a crash at any
@@ -33,6 +39,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -147,7 +154,7 @@ type Stats struct {
 	FindingsForgotten uint64
 	// OutboxDropped counts alerts dropped because the outbox was full.
 	OutboxDropped uint64
-	Dirty         bool // changes not yet written
+	Dirty         bool // changes not yet written (last-seen times aside)
 }
 
 // Store is the daemon's persisted state. All methods are safe for
@@ -168,10 +175,15 @@ type Store struct {
 	decisions   map[hwaddr.MAC]*Decision
 	outbox      []OutboxItem // by ID; payloads never modified
 	nextID      uint64
-	gen         uint64 // bumped by every change
+	gen         uint64 // bumped by every change worth a write
 	writtenGen  uint64 // gen of the last file written
-	stats       Stats
-	lastTrim    trimReport
+	// seenGen is bumped by device updates that change only LastSeen: they
+	// ride along with the next write, or the final one, but never cause a
+	// write of their own, so a quiet network costs no flash writes.
+	seenGen        uint64
+	writtenSeenGen uint64
+	stats          Stats
+	lastTrim       trimReport
 	// findingBytes estimates the findings' encoded size (see budget.go).
 	findingBytes int
 	warnedBudget bool
@@ -203,9 +215,6 @@ func newStore(opts Options) *Store {
 	}
 }
 
-// Path is the file the store writes.
-func (s *Store) Path() string { return s.opts.Path }
-
 // changedLocked records a change; urgent ones wake the writer.
 func (s *Store) changedLocked(urgent bool) {
 	s.gen++
@@ -232,10 +241,22 @@ func (s *Store) PutDevice(d DeviceRecord) error {
 			return fmt.Errorf("%w: %d devices, all quarantined or decided by the owner", ErrFull, len(s.devices))
 		}
 	}
+	old := s.devices[d.MAC]
 	s.setDeviceLocked(d.MAC, &rec)
 	s.enforceBudgetLocked()
+	if old != nil && onlySeenChanged(old, s.devices[d.MAC]) {
+		s.seenGen++
+		return nil
+	}
 	s.changedLocked(false)
 	return nil
+}
+
+// onlySeenChanged reports whether two records differ at most in LastSeen.
+func onlySeenChanged(old, rec *DeviceRecord) bool {
+	a, b := *old, *rec
+	a.LastSeen = b.LastSeen
+	return reflect.DeepEqual(a, b)
 }
 
 // evictDeviceLocked forgets the least recently seen device that has no
@@ -498,28 +519,40 @@ func (s *Store) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return s.flush(false)
+			return s.flush(causeFinal)
 		case <-s.urgent:
-			_ = s.flush(true) // logged and kept in Stats; retried on the next tick
+			_ = s.flush(causeUrgent) // logged and kept in Stats; retried on the next tick
 		case <-tick:
-			_ = s.flush(false)
+			_ = s.flush(causeRoutine)
 		}
 	}
 }
 
-// Flush writes the state now if it changed since the last write.
-func (s *Store) Flush() error { return s.flush(false) }
+// Flush writes the state now if anything changed since the last write,
+// including last-seen times.
+func (s *Store) Flush() error { return s.flush(causeFinal) }
 
-func (s *Store) flush(urgent bool) error {
+// cause is why a write happens.
+type cause int
+
+const (
+	causeRoutine cause = iota // the interval's tick
+	causeUrgent               // an owner action or quarantine change
+	causeFinal                // shutdown or Flush: last-seen times count too
+)
+
+func (s *Store) flush(c cause) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.mu.Lock()
-	gen, clean := s.gen, s.gen == s.writtenGen
-	s.mu.Unlock()
-	if clean {
+	gen, seenGen := s.gen, s.seenGen
+	if gen == s.writtenGen && (c != causeFinal || seenGen == s.writtenSeenGen) {
+		s.mu.Unlock()
 		return nil
 	}
-	doc := s.document()
+	doc := s.documentLocked()
+	s.mu.Unlock()
+	doc.sort()
 	doc.Written = s.clock.Now().UTC()
 	data, trim, err := encode(doc, s.opts.MaxBytes)
 	if err == nil {
@@ -533,9 +566,9 @@ func (s *Store) flush(urgent bool) error {
 		s.log.Error("cannot write state; will retry", "path", s.opts.Path, "err", err)
 		return err
 	}
-	s.writtenGen = gen
+	s.writtenGen, s.writtenSeenGen = gen, seenGen
 	s.stats.Writes++
-	if urgent {
+	if c == causeUrgent {
 		s.stats.UrgentWrites++
 	}
 	s.stats.Bytes = len(data)
@@ -567,10 +600,17 @@ func (s *Store) logTrimLocked(t trimReport, size int) {
 		"findings_left_out", t.findings, "devices_left_out", t.devices, "alerts_left_out", t.outbox)
 }
 
-// document copies the tables' record pointers, sorted, under the lock;
-// the records themselves are immutable and shared.
+// document copies the tables' record pointers, sorted; the records
+// themselves are immutable and shared.
 func (s *Store) document() *document {
 	s.mu.Lock()
+	doc := s.documentLocked()
+	s.mu.Unlock()
+	doc.sort()
+	return doc
+}
+
+func (s *Store) documentLocked() *document {
 	doc := &document{
 		Schema:       SchemaVersion,
 		NextOutboxID: s.nextID,
@@ -584,12 +624,15 @@ func (s *Store) document() *document {
 		it := s.outbox[i] // copy: Reschedule changes the slice element
 		doc.Outbox[i] = &it
 	}
-	s.mu.Unlock()
+	return doc
+}
+
+// sort orders records by MAC, as the file has them.
+func (doc *document) sort() {
 	slices.SortFunc(doc.Devices, func(a, b *DeviceRecord) int { return macCompare(a.MAC, b.MAC) })
 	slices.SortFunc(doc.Verdicts, func(a, b *Verdict) int { return macCompare(a.MAC, b.MAC) })
 	slices.SortFunc(doc.Quarantines, func(a, b *Quarantine) int { return macCompare(a.MAC, b.MAC) })
 	slices.SortFunc(doc.Decisions, func(a, b *Decision) int { return macCompare(a.MAC, b.MAC) })
-	return doc
 }
 
 func mapValues[T any](m map[hwaddr.MAC]*T) []*T {

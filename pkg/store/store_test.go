@@ -278,6 +278,57 @@ func TestRoutineChangesCoalesce(t *testing.T) {
 	}
 }
 
+// TestQuietNetworkCostsNoWrites: devices that are only seen again change
+// nothing worth a flash write; their last-seen times go out with the next
+// real change or at shutdown.
+func TestQuietNetworkCostsNoWrites(t *testing.T) {
+	h := newHarness(t)
+	s := h.open()
+	stop := h.run(s)
+	devs := sampleState().Devices
+	for _, d := range devs {
+		if err := s.PutDevice(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.clock.tick <- t0
+	for i := range 50 {
+		for _, d := range devs {
+			d.LastSeen = t0.Add(time.Duration(i+1) * time.Minute)
+			if err := s.PutDevice(d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h.clock.tick <- t0.Add(time.Duration(i+1) * time.Minute)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Writes != 2 {
+		t.Errorf("stats %+v, want the first write and the final one only", st)
+	}
+	for _, d := range h.open().Snapshot().Devices {
+		if want := t0.Add(50 * time.Minute); !d.LastSeen.Equal(want) {
+			t.Errorf("%s last seen %v after shutdown, want %v", d.MAC, d.LastSeen, want)
+		}
+	}
+	// A real change, however small, is written with the next tick.
+	s = h.open()
+	stop = h.run(s)
+	d := devs[0]
+	d.Findings[0].Count = 2
+	if err := s.PutDevice(d); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.tick <- t0
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Writes != 1 {
+		t.Errorf("stats %+v, want one write for a changed count", st)
+	}
+}
+
 // TestUrgentChangesWrittenPromptly: owner actions and quarantine changes
 // reach the file without waiting for the interval's tick.
 func TestUrgentChangesWrittenPromptly(t *testing.T) {
