@@ -1,15 +1,25 @@
 // Package device owns the inventory of devices on the LAN: who they are
 // (keyed by MAC, or by address where a capture has no link layer), which
-// addresses they used and when, and the findings and observations about
-// them. It decides nothing about quarantine; policy reads it.
+// addresses and host names they used and when, what they are (an
+// Identity built from every fingerprint signal, with the evidence), which
+// software versions they run, the findings and observations about them,
+// and the baseline scorecard. It decides nothing about quarantine; policy
+// reads it.
+//
+// An Inventory is not safe for concurrent use: the pipeline's goroutine
+// owns it.
 package device
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 
+	"github.com/iotgw/iotgw/pkg/device/fingerprint"
+	"github.com/iotgw/iotgw/pkg/device/oui"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/inspect"
@@ -41,14 +51,52 @@ type Device struct {
 	FirstSeen time.Time
 	LastSeen  time.Time
 	Addrs     []netip.Addr // most recent last, at most maxAddrs
-	Packets   uint64
-	Bytes     uint64
+	// Addresses are Addrs with when each was first and last used, in the
+	// same order.
+	Addresses []Address
+	// Hostnames the device gave itself (DHCP, mDNS), most recent last, at
+	// most maxHostnames.
+	Hostnames []Hostname
+	// Identity is what the device is, from every signal seen.
+	Identity Identity
+	// Software versions seen, at most maxSoftware.
+	Software []Software
+	Packets  uint64
+	Bytes    uint64
 	// Findings, one per DedupKey, with Count and LastTime updated on repeats.
 	Findings []*event.Event
 	// Observations, one per DedupKey, likewise.
 	Observations []*event.Event
 	// DroppedEvents counts events beyond the per-device caps.
 	DroppedEvents int
+
+	votes    []vote
+	dirty    bool // votes changed since Identity was computed
+	syn      fingerprint.SYN
+	synTime  time.Time
+	hasSYN   bool
+	synVoted bool
+	traffic  trafficCounts
+}
+
+// Address is one address of a device with when it was used.
+type Address struct {
+	Addr      netip.Addr `json:"addr"`
+	FirstSeen time.Time  `json:"first_seen"`
+	LastSeen  time.Time  `json:"last_seen"`
+}
+
+// trafficCounts are what the scorecard needs to pass provision 5.5-1: how
+// many connections the device opened to the internet, and how many of
+// them were seen to negotiate TLS 1.2 or newer.
+type trafficCounts struct {
+	wanConns   uint32 // SYNs to addresses outside the LAN, retransmits not counted
+	tlsStrong  uint32 // ServerHellos of TLS >= 1.2 on those connections
+	tlsWeak    uint32 // ServerHellos of older versions
+	lastDst    netip.Addr
+	lastPort   uint16
+	lastSeq    uint32
+	hasLastSYN bool
 }
 
 // MAC returns the device's MAC, zero when unknown.
@@ -62,16 +110,50 @@ type Inventory struct {
 	max     int
 	isLocal func(netip.Addr) bool
 	Dropped int // devices forgotten because the inventory was full
+
+	tables
+}
+
+// tables are the embedded fingerprint data, parsed once per process.
+type tables struct {
+	oui     *oui.Table
+	rules   *fingerprint.Rules
+	vendors *Vendors
+}
+
+func loadTables() (tables, error) {
+	o, err := oui.Embedded()
+	if err != nil {
+		return tables{}, err
+	}
+	r, err := fingerprint.Embedded()
+	if err != nil {
+		return tables{}, err
+	}
+	v, err := EmbeddedVendors()
+	if err != nil {
+		return tables{}, err
+	}
+	return tables{oui: o, rules: r, vendors: v}, nil
 }
 
 // NewInventory returns an empty inventory. isLocal says which addresses
 // belong to the LAN: only those become devices from packets.
+//
+// It panics if the fingerprint data built into the binary does not parse:
+// that data is constant and its tests parse it, so this is a build defect,
+// like a regexp.MustCompile of a constant.
 func NewInventory(max int, isLocal func(netip.Addr) bool) *Inventory {
+	t, err := loadTables()
+	if err != nil {
+		panic(fmt.Sprintf("device: embedded fingerprint data: %v", err))
+	}
 	return &Inventory{
 		devices: make(map[Key]*Device),
 		byIP:    make(map[netip.Addr]Key),
 		max:     max,
 		isLocal: isLocal,
+		tables:  t,
 	}
 }
 
@@ -86,9 +168,31 @@ func (inv *Inventory) ObservePacket(p *inspect.Packet) {
 		}
 	case p.Src.IsValid() && inv.isLocal(p.Src):
 		if p.HasMAC && !p.SrcMAC.IsZero() && !p.SrcMAC.IsMulticast() {
-			inv.touch(p.SrcMAC, p.Src, p.Timestamp, p.Length)
+			d := inv.touch(p.SrcMAC, p.Src, p.Timestamp, p.Length)
+			if d != nil && p.Kind == inspect.KindTCP && p.TCPFlags&(inspect.TCPFlagSYN|inspect.TCPFlagACK) == inspect.TCPFlagSYN {
+				inv.observeSYN(d, p)
+			}
 		}
 	}
+}
+
+// observeSYN keeps the first SYN's stack signature and counts connections
+// to the internet. It does not allocate.
+func (inv *Inventory) observeSYN(d *Device, p *inspect.Packet) {
+	if !d.hasSYN {
+		d.syn = fingerprint.ParseSYN(p.TTL, p.Window, p.TCPOptions)
+		d.synTime = p.Timestamp
+		d.hasSYN = true
+	}
+	if !p.Dst.IsValid() || inv.isLocal(p.Dst) {
+		return
+	}
+	t := &d.traffic
+	if t.hasLastSYN && t.lastDst == p.Dst && t.lastPort == p.SrcPort && t.lastSeq == p.Seq {
+		return // a retransmitted SYN
+	}
+	t.lastDst, t.lastPort, t.lastSeq, t.hasLastSYN = p.Dst, p.SrcPort, p.Seq, true
+	t.wanConns++
 }
 
 func (inv *Inventory) touch(mac hwaddr.MAC, ip netip.Addr, ts time.Time, n int) *Device {
@@ -100,29 +204,41 @@ func (inv *Inventory) touch(mac hwaddr.MAC, ip netip.Addr, ts time.Time, n int) 
 	d.Packets++
 	d.Bytes += uint64(n)
 	if ip.IsValid() && !ip.IsUnspecified() {
-		inv.addAddr(d, ip)
+		inv.addAddr(d, ip, ts)
 	}
 	return d
 }
 
-func (inv *Inventory) addAddr(d *Device, ip netip.Addr) {
+func (inv *Inventory) addAddr(d *Device, ip netip.Addr, ts time.Time) {
 	ip = ip.Unmap()
 	if !ip.IsValid() || ip.IsUnspecified() || ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 		return // not an address of the device
 	}
 	if n := len(d.Addrs); n > 0 && d.Addrs[n-1] == ip {
+		if a := &d.Addresses[n-1]; ts.After(a.LastSeen) {
+			a.LastSeen = ts
+		}
 		return
 	}
 	if i := slices.Index(d.Addrs, ip); i >= 0 {
 		// Move to the end: most recent last.
+		a := d.Addresses[i]
 		copy(d.Addrs[i:], d.Addrs[i+1:])
+		copy(d.Addresses[i:], d.Addresses[i+1:])
 		d.Addrs[len(d.Addrs)-1] = ip
+		if ts.After(a.LastSeen) {
+			a.LastSeen = ts
+		}
+		d.Addresses[len(d.Addresses)-1] = a
 	} else {
 		if len(d.Addrs) == maxAddrs {
 			copy(d.Addrs, d.Addrs[1:])
 			d.Addrs = d.Addrs[:maxAddrs-1]
+			copy(d.Addresses, d.Addresses[1:])
+			d.Addresses = d.Addresses[:maxAddrs-1]
 		}
 		d.Addrs = append(d.Addrs, ip)
+		d.Addresses = append(d.Addresses, Address{Addr: ip, FirstSeen: ts, LastSeen: ts})
 	}
 	if k, ok := inv.byIP[ip]; ok && k != d.Key && k.MAC.IsZero() && !d.Key.MAC.IsZero() {
 		// Events arrived for the address before its MAC was known (a DHCP
@@ -152,6 +268,23 @@ func (inv *Inventory) merge(d, old *Device) {
 	for _, ev := range old.Observations {
 		inv.file(d, ev)
 	}
+	for _, h := range old.Hostnames {
+		d.addHostname(h.Name, h.Source, h.FirstSeen)
+		d.addHostname(h.Name, h.Source, h.LastSeen)
+	}
+	for _, v := range old.votes {
+		inv.addVote(d, v.field, v.value, v.ev)
+	}
+	for _, sw := range old.Software {
+		d.addSoftware(sw)
+	}
+	d.traffic.wanConns += old.traffic.wanConns
+	d.traffic.tlsStrong += old.traffic.tlsStrong
+	d.traffic.tlsWeak += old.traffic.tlsWeak
+	if !d.hasSYN && old.hasSYN {
+		d.syn, d.synTime, d.hasSYN = old.syn, old.synTime, true
+	}
+	inv.refresh(d)
 }
 
 func (inv *Inventory) get(k Key, ts time.Time) *Device {
@@ -161,9 +294,38 @@ func (inv *Inventory) get(k Key, ts time.Time) *Device {
 	if len(inv.devices) >= inv.max {
 		inv.evictOldest()
 	}
-	d := &Device{Key: k, FirstSeen: ts, LastSeen: ts}
+	d := &Device{Key: k, FirstSeen: ts, LastSeen: ts, dirty: true}
 	inv.devices[k] = d
+	inv.identifyMAC(d, ts)
 	return d
+}
+
+// identifyMAC adds what a new device's MAC says: a private address, or
+// the OUI's registrant and the rules about it.
+func (inv *Inventory) identifyMAC(d *Device, ts time.Time) {
+	mac := d.Key.MAC
+	if mac.IsZero() {
+		return
+	}
+	if mac.IsLocallyAdministered() {
+		d.Identity.PrivateMAC = true
+		return
+	}
+	v, ok := inv.oui.Lookup(mac.OUI())
+	if !ok {
+		return
+	}
+	d.Identity.RegisteredVendor = v.Name
+	ev := Evidence{Signal: string(fingerprint.SigOUI), Source: "oui", Value: v.Name, Time: ts}
+	ruled := false
+	inv.rules.Match(fingerprint.SigOUI, v.Name, func(m fingerprint.Match) {
+		ruled = ruled || m.Vendor != ""
+		inv.addMatch(d, m, ev)
+	})
+	if !ruled {
+		ev.Rule, ev.Weight = "oui-registrant", ouiWeight
+		inv.addVote(d, fieldVendor, v.Short, ev)
+	}
 }
 
 func (inv *Inventory) evictOldest() {
@@ -185,11 +347,13 @@ func (inv *Inventory) evictOldest() {
 	inv.Dropped++
 }
 
-// Emit implements inspect.Sink: the event is filed under its device.
+// Emit implements inspect.Sink: the event is filed under its device, and
+// an observation adds to its identity.
 func (inv *Inventory) Emit(ev *event.Event) {
 	// A WAN server's banner seen from a LAN client says nothing about a
 	// device of this network; captures with no LAN side keep everything.
 	if !ev.Device.Local && ev.Flow != nil && (ev.Flow.Client.Local || ev.Flow.Server.Local) {
+		inv.noteWANServer(ev)
 		return
 	}
 	d := inv.deviceFor(ev)
@@ -200,6 +364,69 @@ func (inv *Inventory) Emit(ev *event.Event) {
 		d.LastSeen = ev.Time
 	}
 	inv.file(d, ev)
+	if !ev.IsFinding() {
+		inv.learn(d, ev)
+	}
+}
+
+// noteWANServer counts the TLS version an internet server negotiated with
+// a LAN device, for that device's scorecard.
+func (inv *Inventory) noteWANServer(ev *event.Event) {
+	f := ev.Flow
+	if ev.Kind != event.KindTLSServer || !f.Client.Local || f.Server.Local {
+		return
+	}
+	d := inv.existing(f.Client)
+	if d == nil {
+		return
+	}
+	v, err := strconv.ParseUint(ev.Evidence["tls_version_id"], 0, 16)
+	switch {
+	case err != nil:
+	case v >= 0x0303: // TLS 1.2
+		d.traffic.tlsStrong++
+	default:
+		d.traffic.tlsWeak++
+	}
+}
+
+// existing finds the device of an endpoint without making one.
+func (inv *Inventory) existing(ep event.Endpoint) *Device {
+	if mac, err := hwaddr.Parse(ep.MAC); err == nil && !mac.IsZero() {
+		return inv.devices[Key{MAC: mac}]
+	}
+	ip, err := netip.ParseAddr(ep.IP)
+	if err != nil {
+		return nil
+	}
+	if k, ok := inv.byIP[ip.Unmap()]; ok {
+		return inv.devices[k]
+	}
+	return nil
+}
+
+// learn adds what an observation says about the device it is filed under.
+func (inv *Inventory) learn(d *Device, ev *event.Event) {
+	source := string(ev.Kind)
+	switch ev.Kind {
+	case event.KindBanner:
+		if p := ev.Evidence["protocol"]; p != "" {
+			source += "/" + p
+		}
+	case event.KindDHCP:
+		if ev.Evidence["message_type"] != "ack" {
+			d.addHostname(ev.Evidence["hostname"], "dhcp", ev.Time)
+		}
+	case event.KindMDNS:
+		d.addHostname(ev.Evidence["hostname"], "mdns", ev.Time)
+	}
+	fingerprint.Signals(ev, func(sig fingerprint.Signal, value string) {
+		base := Evidence{Signal: string(sig), Source: source, Value: value, Time: ev.Time}
+		inv.rules.Match(sig, value, func(m fingerprint.Match) {
+			inv.addMatch(d, m, base)
+		})
+	})
+	inv.refresh(d)
 }
 
 // file adds ev to d's findings or observations, folding repeats.
@@ -245,7 +472,7 @@ func (inv *Inventory) deviceFor(ev *event.Event) *Device {
 			ip, _ := netip.ParseAddr(ev.Device.IP)
 			d := inv.get(Key{MAC: mac}, ts)
 			if ip.IsValid() {
-				inv.addAddr(d, ip)
+				inv.addAddr(d, ip, ts)
 			}
 			return d
 		}
@@ -261,20 +488,25 @@ func (inv *Inventory) deviceFor(ev *event.Event) *Device {
 		}
 	}
 	d := inv.get(Key{IP: ip}, ts)
-	inv.addAddr(d, ip)
+	inv.addAddr(d, ip, ts)
 	return d
 }
 
-// Lookup returns the device with key k.
+// Lookup returns the device with key k, its identity up to date.
 func (inv *Inventory) Lookup(k Key) (*Device, bool) {
 	d, ok := inv.devices[k]
+	if ok {
+		inv.refresh(d)
+	}
 	return d, ok
 }
 
-// Devices returns every device, those with findings first, then by key.
+// Devices returns every device, those with findings first, then by key,
+// their identities up to date.
 func (inv *Inventory) Devices() []*Device {
 	out := make([]*Device, 0, len(inv.devices))
 	for _, d := range inv.devices {
+		inv.refresh(d)
 		out = append(out, d)
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -1,0 +1,313 @@
+package device
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/device/fingerprint"
+)
+
+// Identity is what the inventory concludes a device is. Each attribute
+// carries a confidence and the evidence behind it.
+type Identity struct {
+	Vendor   Attribute `json:"vendor"`
+	Type     Attribute `json:"type"` // one of fingerprint.DeviceTypes, or "unknown"
+	Model    Attribute `json:"model"`
+	Firmware Attribute `json:"firmware"`
+	OS       Attribute `json:"os"`
+	// RegisteredVendor is the IEEE registrant of the MAC's OUI, as
+	// registered; empty for private and unregistered addresses.
+	RegisteredVendor string `json:"oui_vendor,omitempty"`
+	// PrivateMAC is true for a locally administered MAC (a phone's
+	// "private Wi-Fi address"): its first bytes name no vendor.
+	PrivateMAC bool `json:"private_mac,omitempty"`
+	// SYN is the TCP SYN signature of the device's first connection,
+	// "ttl:window:mss:options" (see fingerprint.SYN).
+	SYN string `json:"tcp_syn,omitempty"`
+}
+
+// TypeUnknown is the device type when no signal names one.
+const TypeUnknown = "unknown"
+
+// Attribute is one conclusion about a device.
+type Attribute struct {
+	Value string `json:"value,omitempty"`
+	// Confidence in [0, 1]: see docs/fingerprinting.md.
+	Confidence float64 `json:"confidence,omitempty"`
+	// Evidence behind Value, strongest first.
+	Evidence []Evidence `json:"evidence,omitempty"`
+	// Alternatives are rival values with their combined weights: the
+	// evidence disagrees.
+	Alternatives []Alternative `json:"alternatives,omitempty"`
+}
+
+// Alternative is a rival value of an attribute.
+type Alternative struct {
+	Value string  `json:"value"`
+	Score float64 `json:"score"`
+}
+
+// Evidence is one signal that a rule matched.
+type Evidence struct {
+	Signal string    `json:"signal"` // fingerprint.Signal: "dhcp_vendor_class"
+	Source string    `json:"source"` // observation kind ("dhcp", "banner/telnet"), "oui" or "tcp_syn"
+	Value  string    `json:"value"`  // the value the rule matched
+	Rule   string    `json:"rule"`   // rule id in rules.toml or dhcp_prl.toml
+	Weight float64   `json:"weight"`
+	Time   time.Time `json:"time"`
+}
+
+type field uint8
+
+const (
+	fieldVendor field = iota
+	fieldType
+	fieldModel
+	fieldFirmware
+	fieldOS
+	numFields
+)
+
+// vote is one rule's say on one attribute.
+type vote struct {
+	field field
+	key   string // normalised value: votes with equal keys combine
+	value string
+	ev    Evidence
+}
+
+// Bounds of what identifies one device.
+const (
+	maxVotes        = 128
+	maxEvidence     = 6
+	maxAlternatives = 3
+	maxHostnames    = 8
+)
+
+// ouiWeight is what the registrant of a MAC's OUI says about the vendor
+// when no OUI rule says otherwise: the maker of the network interface is
+// usually, not always, the maker of the device.
+const ouiWeight = 0.5
+
+// addVote records a vote, folding a repeat of the same rule and value.
+func (inv *Inventory) addVote(d *Device, f field, value string, ev Evidence) {
+	value = strings.TrimSpace(value)
+	if value == "" {
+		return
+	}
+	if f == fieldVendor {
+		value = inv.vendors.Canonical(value)
+	}
+	key := voteKey(f, value)
+	if key == "" {
+		return
+	}
+	for i := range d.votes {
+		v := &d.votes[i]
+		if v.field == f && v.key == key && v.ev.Rule == ev.Rule {
+			if ev.Time.After(v.ev.Time) {
+				v.ev.Time = ev.Time
+			}
+			return
+		}
+	}
+	if len(d.votes) >= maxVotes {
+		d.DroppedEvents++
+		return
+	}
+	d.votes = append(d.votes, vote{field: f, key: key, value: value, ev: ev})
+	d.dirty = true
+}
+
+func voteKey(f field, v string) string {
+	switch f {
+	case fieldVendor:
+		return strings.Join(words(v), "")
+	case fieldFirmware:
+		return v
+	}
+	return strings.ToLower(v)
+}
+
+// addMatch turns a rule match into votes and software.
+func (inv *Inventory) addMatch(d *Device, m fingerprint.Match, ev Evidence) {
+	ev.Rule, ev.Weight = m.Rule.ID, m.Weight
+	inv.addVote(d, fieldVendor, m.Vendor, ev)
+	inv.addVote(d, fieldType, m.Type, ev)
+	inv.addVote(d, fieldModel, m.Model, ev)
+	inv.addVote(d, fieldFirmware, m.Firmware, ev)
+	inv.addVote(d, fieldOS, m.OS, ev)
+	if m.Software != "" {
+		d.addSoftware(Software{Product: m.Software, Version: m.Version, Source: ev.Source, Seen: ev.Time})
+	}
+}
+
+// refresh recomputes d.Identity when something changed. It runs when an
+// observation arrives and when devices are read, never on the packet
+// path.
+func (inv *Inventory) refresh(d *Device) {
+	if d.hasSYN && !d.synVoted {
+		d.synVoted = true
+		sig := d.syn.String()
+		d.Identity.SYN = sig
+		inv.rules.Match(fingerprint.SigTCPSYN, sig, func(m fingerprint.Match) {
+			inv.addMatch(d, m, Evidence{Signal: string(fingerprint.SigTCPSYN), Source: "tcp_syn", Value: sig, Time: d.synTime})
+		})
+	}
+	if !d.dirty {
+		return
+	}
+	d.dirty = false
+	id := &d.Identity
+	id.Vendor = inv.combine(d.votes, fieldVendor)
+	id.Type = inv.combine(d.votes, fieldType)
+	if id.Type.Value == "" {
+		id.Type.Value = TypeUnknown
+	}
+	id.Model = inv.combine(d.votes, fieldModel)
+	id.Firmware = inv.combine(d.votes, fieldFirmware)
+	id.OS = inv.combine(d.votes, fieldOS)
+	// The firmware of a known model is software the advisory feed can
+	// name ("samsung:ue55tu7100").
+	if fw := id.Firmware; fw.Value != "" {
+		if p := firmwareProduct(id.Vendor.Value, id.Model.Value); p != "" {
+			ev := fw.Evidence[0]
+			d.addSoftware(Software{Product: p, Version: fw.Value, Source: ev.Source, Seen: ev.Time})
+		}
+	}
+}
+
+type candidate struct {
+	key, value string
+	own        []*vote // votes for this value itself
+	score      float64 // with the votes of its ancestors
+	depth      int
+	maxWeight  float64
+}
+
+// combine concludes one attribute from the votes: each value's votes
+// combine as 1 - Π(1 - w) (independent pieces of evidence), a type or OS
+// also counting the votes of its more general values ("Linux" for
+// "Android"); the highest score wins, and a rival that is not an ancestor
+// or descendant lowers the confidence to s1·s1/(s1+s2).
+func (inv *Inventory) combine(votes []vote, f field) Attribute {
+	var cands []*candidate
+	byKey := map[string]*candidate{}
+	for i := range votes {
+		v := &votes[i]
+		if v.field != f {
+			continue
+		}
+		c := byKey[v.key]
+		if c == nil {
+			c = &candidate{key: v.key, value: v.value}
+			byKey[v.key] = c
+			cands = append(cands, c)
+		}
+		c.own = append(c.own, v)
+		if v.ev.Weight > c.maxWeight {
+			c.maxWeight, c.value = v.ev.Weight, v.value
+		}
+	}
+	if len(cands) == 0 {
+		return Attribute{}
+	}
+	hier := f == fieldType || f == fieldOS
+	ancestors := func(c *candidate) []*candidate {
+		var out []*candidate
+		if !hier {
+			return nil
+		}
+		for p := inv.rules.Parent(c.value); p != "" && len(out) < 8; p = inv.rules.Parent(p) {
+			if a := byKey[strings.ToLower(p)]; a != nil {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	related := func(a, b *candidate) bool {
+		return slices.Contains(ancestors(a), b) || slices.Contains(ancestors(b), a)
+	}
+	for _, c := range cands {
+		miss := 1.0
+		for _, v := range c.own {
+			miss *= 1 - v.ev.Weight
+		}
+		anc := ancestors(c)
+		c.depth = len(anc)
+		for _, a := range anc {
+			for _, v := range a.own {
+				miss *= 1 - v.ev.Weight
+			}
+		}
+		c.score = 1 - miss
+	}
+	slices.SortFunc(cands, func(a, b *candidate) int {
+		if a.score != b.score {
+			return cmp.Compare(b.score, a.score)
+		}
+		if a.depth != b.depth {
+			return cmp.Compare(b.depth, a.depth)
+		}
+		return cmp.Compare(a.key, b.key)
+	})
+	win := cands[0]
+	attr := Attribute{Value: win.value}
+	rival := 0.0
+	for _, c := range cands[1:] {
+		if related(win, c) {
+			continue
+		}
+		if c.score > rival {
+			rival = c.score
+		}
+		if len(attr.Alternatives) < maxAlternatives {
+			attr.Alternatives = append(attr.Alternatives, Alternative{Value: c.value, Score: round2(c.score)})
+		}
+	}
+	attr.Confidence = round2(win.score * win.score / (win.score + rival))
+	evs := win.own
+	for _, a := range ancestors(win) {
+		evs = append(evs, a.own...)
+	}
+	slices.SortStableFunc(evs, func(a, b *vote) int { return cmp.Compare(b.ev.Weight, a.ev.Weight) })
+	for _, v := range evs[:min(len(evs), maxEvidence)] {
+		attr.Evidence = append(attr.Evidence, v.ev)
+	}
+	return attr
+}
+
+func round2(x float64) float64 { return math.Round(x*100) / 100 }
+
+// Hostname is a name a device used, with when.
+type Hostname struct {
+	Name      string    `json:"name"`
+	Source    string    `json:"source"` // "dhcp", "mdns"
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+}
+
+// addHostname records a name, most recent last, at most maxHostnames.
+func (d *Device) addHostname(name, source string, ts time.Time) {
+	name = strings.TrimSuffix(strings.TrimSpace(name), ".")
+	if name == "" {
+		return
+	}
+	for i := range d.Hostnames {
+		h := &d.Hostnames[i]
+		if strings.EqualFold(h.Name, name) && h.Source == source {
+			if ts.After(h.LastSeen) {
+				h.LastSeen = ts
+			}
+			return
+		}
+	}
+	if len(d.Hostnames) == maxHostnames {
+		copy(d.Hostnames, d.Hostnames[1:])
+		d.Hostnames = d.Hostnames[:maxHostnames-1]
+	}
+	d.Hostnames = append(d.Hostnames, Hostname{Name: name, Source: source, FirstSeen: ts, LastSeen: ts})
+}

@@ -1,0 +1,59 @@
+package device
+
+import (
+	"strings"
+	"time"
+)
+
+// Software is one product and version seen on a device: a banner's
+// server software, a UPnP stack, or the device's firmware. The advisory
+// matcher compares these with its feed.
+type Software struct {
+	// Product is a lower-case canonical id: "busybox", "dropbear", "boa",
+	// "lighttpd", "goahead", "uhttpd", "rompager", "miniupnpd",
+	// "libupnp", "openssh", "vsftpd", "openssl", "mosquitto", … or
+	// "<vendor>:<model>" for firmware ("samsung:ue55tu7100").
+	Product string `json:"product"`
+	// Version as seen ("1.19.3", "2014.63", "T-KTM2AKUC-1234.5"); empty
+	// when the product names none (GoAhead-Webs).
+	Version string `json:"version,omitempty"`
+	// Source is where it was seen: the observation kind and, for banners,
+	// the protocol ("banner/telnet", "http_server", "ssdp", "upnp",
+	// "mdns", "dhcp").
+	Source string    `json:"source"`
+	Seen   time.Time `json:"seen"` // last seen
+}
+
+// maxSoftware bounds a device's software list; beyond it new products are
+// dropped (a device runs a handful).
+const maxSoftware = 16
+
+// addSoftware records product/version, refreshing Seen for a repeat.
+func (d *Device) addSoftware(s Software) {
+	for i := range d.Software {
+		o := &d.Software[i]
+		if o.Product == s.Product && o.Version == s.Version {
+			if s.Seen.After(o.Seen) {
+				o.Seen = s.Seen
+			}
+			return
+		}
+	}
+	if len(d.Software) >= maxSoftware {
+		d.DroppedEvents++
+		return
+	}
+	d.Software = append(d.Software, s)
+}
+
+// firmwareProduct is the product id of a device's firmware:
+// "<vendor>:<model>", lower case, the vendor without spaces or
+// punctuation ("TP-Link", "HS110" → "tplink:hs110").
+func firmwareProduct(vendor, model string) string {
+	v := strings.Join(words(vendor), "")
+	m := strings.ToLower(strings.Join(strings.Fields(model), "-"))
+	if v == "" || m == "" {
+		return ""
+	}
+	return v + ":" + m
+}
