@@ -384,3 +384,34 @@ func TestLastAddr(t *testing.T) {
 		}
 	}
 }
+
+// A neighbour update for a binding already reported — the kernel's usual
+// traffic — costs no allocation.
+func TestRepeatedNeighbourUpdateDoesNotAllocate(t *testing.T) {
+	l, _, out := testLoop(t, Config{}, 8)
+	u := neigh(camMAC, camIP)
+	l.handle(u)
+	drain(out)
+	if n := testing.AllocsPerRun(100, func() { l.handle(u) }); n != 0 {
+		t.Fatalf("%v allocations per update", n)
+	}
+}
+
+func BenchmarkRepeatedNeighbourUpdate(b *testing.B) {
+	clk := newFakeClock()
+	w, err := New(Config{LeaseFiles: []string{}}, withClock(clk))
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make(chan Event, 1)
+	l := newLoop(w, out)
+	l.handle(routerAddr("10.97.0.1/24"))
+	<-out
+	u := neigh(camMAC, camIP)
+	l.handle(u)
+	<-out
+	b.ReportAllocs()
+	for b.Loop() {
+		l.handle(u)
+	}
+}
