@@ -1,0 +1,304 @@
+//go:build linux
+
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/afpacket"
+	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/net/bpf"
+)
+
+// retK is the classic BPF opcode "return constant".
+const retK = 0x06
+
+// AFPacket reads Ethernet frames from TPACKET_V3 rings, one per
+// interface. Frames are handed out straight from the ring (zero copy):
+// a frame stays valid until the next ReadPacket.
+//
+// With several interfaces each ring has a goroutine that reads one frame,
+// hands it over and waits until the reader asks for the next frame: still
+// no copy, and at most one frame per ring in flight.
+//
+// Frames that arrive in the instant between binding a ring and attaching
+// its filter are not filtered (the library binds first); the decoder
+// copes with any frame.
+type AFPacket struct {
+	rings []*ring
+	ctx   context.Context
+
+	stopped  atomic.Bool
+	done     chan struct{} // closed when ctx ends or Close is called
+	stopOnce sync.Once
+	stopCtx  func() bool
+	pumps    sync.WaitGroup
+	frames   chan muxFrame // several rings only
+
+	readMu   sync.Mutex // held by ReadPacket; guards the fields below
+	lent     bool       // the caller may still be reading the last frame
+	pending  *ring      // ring whose frame was last returned (several rings)
+	closing  bool       // Close was called while a frame was lent
+	released bool       // rings unmapped and sockets closed
+
+	packets atomic.Uint64
+	statsMu sync.Mutex // guards the rings' socket counters and the sockets' lifetime
+	kernel  uint64
+	drops   uint64
+}
+
+type ring struct {
+	name    string
+	tp      *afpacket.TPacket
+	release chan struct{} // the reader is done with this ring's frame
+	// Last values of the library's 32-bit socket counters, to add deltas
+	// to the 64-bit totals.
+	lastPackets, lastDrops uint32
+}
+
+type muxFrame struct {
+	ring *ring
+	data []byte
+	ci   gopacket.CaptureInfo
+	err  error
+}
+
+// OpenAFPacket opens a ring on each of cfg.Interfaces with cfg.Filter
+// attached. The source stops when ctx ends: ReadPacket then returns
+// ctx.Err() within the poll timeout.
+func OpenAFPacket(ctx context.Context, cfg AFPacketConfig) (*AFPacket, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	filter := cfg.Filter
+	if filter == nil {
+		filter = []bpf.RawInstruction{{Op: retK, K: acceptWhole}}
+	}
+	filter = withSnaplen(filter, uint32(cfg.Snaplen))
+	a := &AFPacket{ctx: ctx, done: make(chan struct{})}
+	for _, name := range cfg.Interfaces {
+		r, err := openRing(name, cfg, filter)
+		if err != nil {
+			a.release()
+			return nil, err
+		}
+		a.rings = append(a.rings, r)
+	}
+	a.stopCtx = context.AfterFunc(ctx, a.stop)
+	if len(a.rings) > 1 {
+		a.frames = make(chan muxFrame)
+		for _, r := range a.rings {
+			a.pumps.Add(1)
+			go a.pump(r)
+		}
+	}
+	return a, nil
+}
+
+func openRing(name string, cfg AFPacketConfig, filter []bpf.RawInstruction) (*ring, error) {
+	tp, err := afpacket.NewTPacket(
+		afpacket.OptInterface(name),
+		afpacket.OptTPacketVersion(afpacket.TPacketVersion3),
+		afpacket.OptBlockSize(cfg.BlockSize),
+		afpacket.OptNumBlocks(cfg.NumBlocks),
+		afpacket.OptFrameSize(cfg.FrameSize),
+		afpacket.OptBlockTimeout(cfg.BlockTimeout),
+		afpacket.OptPollTimeout(cfg.PollTimeout),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("afpacket %s: %w", name, err)
+	}
+	if err := tp.SetBPF(filter); err != nil {
+		tp.Close()
+		return nil, fmt.Errorf("afpacket %s: attach filter: %w", name, err)
+	}
+	if cfg.Promiscuous {
+		if err := tp.SetPromiscuous(true); err != nil {
+			tp.Close()
+			return nil, fmt.Errorf("afpacket %s: promiscuous mode: %w", name, err)
+		}
+	}
+	return &ring{name: name, tp: tp, release: make(chan struct{}, 1)}, nil
+}
+
+func (a *AFPacket) stop() {
+	a.stopOnce.Do(func() {
+		a.stopped.Store(true)
+		close(a.done)
+	})
+}
+
+// end is the error a stopped source returns: the context's, or io.EOF
+// after Close.
+func (a *AFPacket) end() error {
+	if err := a.ctx.Err(); err != nil {
+		return err
+	}
+	return io.EOF
+}
+
+// ReadPacket returns the next frame, borrowed from the ring until the
+// next call. After Close it returns io.EOF, after the context ends its
+// error.
+func (a *AFPacket) ReadPacket() ([]byte, Info, error) {
+	a.readMu.Lock()
+	defer a.readMu.Unlock()
+	a.lent = false
+	if a.pending != nil {
+		a.pending.release <- struct{}{} // capacity 1, and the pump sent only one frame
+		a.pending = nil
+	}
+	if a.stopped.Load() {
+		if a.closing {
+			a.release()
+		}
+		return nil, Info{}, a.end()
+	}
+	var f muxFrame
+	if len(a.rings) == 1 {
+		f = a.readRing(a.rings[0])
+	} else {
+		select {
+		case f = <-a.frames:
+		case <-a.done:
+			return nil, Info{}, a.end()
+		}
+	}
+	if f.err != nil {
+		return nil, Info{}, f.err
+	}
+	a.lent = true
+	if len(a.rings) > 1 {
+		a.pending = f.ring
+	}
+	a.packets.Add(1)
+	return f.data, Info{
+		Timestamp:     f.ci.Timestamp,
+		CaptureLength: f.ci.CaptureLength,
+		Length:        f.ci.Length,
+		LinkType:      layers.LinkTypeEthernet,
+		Interface:     f.ci.InterfaceIndex,
+	}, nil
+}
+
+// readRing waits for the next frame of r, looking at the stop flag after
+// every poll timeout.
+func (a *AFPacket) readRing(r *ring) muxFrame {
+	for {
+		if a.stopped.Load() {
+			return muxFrame{err: a.end()}
+		}
+		data, ci, err := r.tp.ZeroCopyReadPacketData()
+		switch {
+		case errors.Is(err, afpacket.ErrTimeout):
+			continue
+		case err != nil:
+			return muxFrame{err: fmt.Errorf("afpacket %s: %w", r.name, err)}
+		}
+		return muxFrame{ring: r, data: data, ci: ci}
+	}
+}
+
+// pump feeds r's frames to ReadPacket, one at a time: it reads the next
+// frame only after the reader released the last, which keeps it valid.
+func (a *AFPacket) pump(r *ring) {
+	defer a.pumps.Done()
+	for {
+		f := a.readRing(r)
+		if f.err != nil && a.stopped.Load() {
+			return
+		}
+		select {
+		case a.frames <- f:
+		case <-a.done:
+			return
+		}
+		if f.err != nil {
+			return
+		}
+		select {
+		case <-r.release:
+		case <-a.done:
+			return
+		}
+	}
+}
+
+// Close stops the source. A ReadPacket blocked in another goroutine
+// returns within the poll timeout. If the last frame may still be in use
+// (Close called while the reader holds a frame) the kernel stops filling
+// the rings at once and their memory is released on the next ReadPacket
+// (or when the source is garbage collected); otherwise it is released
+// now.
+func (a *AFPacket) Close() error {
+	a.stop()
+	a.pumps.Wait()
+	a.readMu.Lock()
+	defer a.readMu.Unlock()
+	if a.released {
+		return nil
+	}
+	if !a.lent {
+		a.release()
+		return nil
+	}
+	a.closing = true
+	var errs []error
+	a.statsMu.Lock()
+	defer a.statsMu.Unlock()
+	for _, r := range a.rings {
+		if err := r.tp.SetBPF([]bpf.RawInstruction{{Op: retK, K: 0}}); err != nil {
+			errs = append(errs, fmt.Errorf("afpacket %s: detach: %w", r.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// release unmaps the rings and closes their sockets, keeping the final
+// counters. The caller holds readMu (or is the only user).
+func (a *AFPacket) release() {
+	a.statsMu.Lock()
+	defer a.statsMu.Unlock()
+	if a.released {
+		return
+	}
+	a.collectLocked()
+	for _, r := range a.rings {
+		r.tp.Close()
+	}
+	a.released = true
+	if a.stopCtx != nil {
+		a.stopCtx()
+	}
+}
+
+// collectLocked adds what the kernel counted since the last call.
+func (a *AFPacket) collectLocked() {
+	for _, r := range a.rings {
+		_, v3, err := r.tp.SocketStats()
+		if err != nil {
+			continue
+		}
+		p, d := uint32(v3.Packets()), uint32(v3.Drops())
+		a.kernel += uint64(p - r.lastPackets)
+		a.drops += uint64(d - r.lastDrops)
+		r.lastPackets, r.lastDrops = p, d
+	}
+}
+
+// Stats returns the counters; safe to call from any goroutine.
+func (a *AFPacket) Stats() AFPacketStats {
+	a.statsMu.Lock()
+	defer a.statsMu.Unlock()
+	if !a.released {
+		a.collectLocked()
+	}
+	return AFPacketStats{Packets: a.packets.Load(), Kernel: a.kernel, Drops: a.drops}
+}

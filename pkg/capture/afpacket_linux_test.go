@@ -1,0 +1,420 @@
+//go:build linux
+
+package capture
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// seenFrame is what a test keeps of a captured frame (frames are borrowed).
+type seenFrame struct {
+	info    Info
+	ipProto layers.IPProtocol
+	src     net.IP
+	sport   uint16
+	dport   uint16
+	syn     bool
+	fin     bool
+	payload []byte
+	srcMAC  net.HardwareAddr
+	dstMAC  net.HardwareAddr
+	ipLen   int // bytes from the IP header on
+}
+
+func decodeSeen(data []byte, info Info) seenFrame {
+	f := seenFrame{info: info}
+	pkt := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.NoCopy)
+	if e, ok := pkt.LinkLayer().(*layers.Ethernet); ok {
+		f.srcMAC, f.dstMAC = append(net.HardwareAddr(nil), e.SrcMAC...), append(net.HardwareAddr(nil), e.DstMAC...)
+		f.ipLen = len(data) - len(e.Contents)
+	}
+	switch ip := pkt.NetworkLayer().(type) {
+	case *layers.IPv4:
+		f.ipProto, f.src = ip.Protocol, append(net.IP(nil), ip.SrcIP...)
+	case *layers.IPv6:
+		f.ipProto, f.src = ip.NextHeader, append(net.IP(nil), ip.SrcIP...)
+	}
+	switch l4 := pkt.TransportLayer().(type) {
+	case *layers.TCP:
+		f.sport, f.dport, f.syn, f.fin = uint16(l4.SrcPort), uint16(l4.DstPort), l4.SYN, l4.FIN
+		f.payload = bytes.Clone(l4.Payload)
+	case *layers.UDP:
+		f.sport, f.dport = uint16(l4.SrcPort), uint16(l4.DstPort)
+		f.payload = bytes.Clone(l4.Payload)
+	}
+	if icmp, ok := pkt.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4); ok {
+		f.payload = bytes.Clone(icmp.Payload)
+	}
+	return f
+}
+
+// collect reads src in a goroutine until a frame satisfies last (or the
+// source ends) and returns what it read.
+func collect(src Source, last func(seenFrame) bool) <-chan []seenFrame {
+	out := make(chan []seenFrame, 1)
+	go func() {
+		var seen []seenFrame
+		defer func() { out <- seen }()
+		for {
+			data, info, err := src.ReadPacket()
+			if err != nil {
+				return
+			}
+			f := decodeSeen(data, info)
+			seen = append(seen, f)
+			if last(f) {
+				return
+			}
+		}
+	}()
+	return out
+}
+
+func hasPayload(seen []seenFrame, s string) bool {
+	for _, f := range seen {
+		if bytes.Contains(f.payload, []byte(s)) {
+			return true
+		}
+	}
+	return false
+}
+
+// icmpEcho is an ICMPv4 echo request carrying payload.
+func icmpEcho(t testing.TB, payload string) []byte {
+	t.Helper()
+	buf := gopacket.NewSerializeBuffer()
+	err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{ComputeChecksums: true},
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 7, Seq: 1},
+		gopacket.Payload(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestAFPacketFilterOnVeth captures, with the inspectors' filter, what a
+// device namespace sends over a veth and checks that wanted traffic
+// arrives and filtered traffic does not. The device sends the unwanted
+// packets first and the wanted marker last: frames of one ring arrive in
+// order, so when the marker is read every earlier frame has been seen.
+func TestAFPacketFilterOnVeth(t *testing.T) {
+	requireRoot(t)
+	router, device := newNetNS(t, "rtr"), newNetNS(t, "dev")
+	vethLink(t, router, "lan0", "10.98.1.1/24", device, "eth0", "10.98.1.2/24")
+
+	filter, err := FilterFor(PortSet{Ports: []uint16{8080, 5353}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var src *AFPacket
+	var lnWanted, lnOther net.Listener
+	inNetNS(t, router, func() error {
+		var err error
+		if src, err = OpenAFPacket(ctx, AFPacketConfig{Interfaces: []string{"lan0"}, Filter: filter, Promiscuous: true}); err != nil {
+			return err
+		}
+		if lnWanted, err = net.Listen("tcp4", "10.98.1.1:8080"); err != nil {
+			return err
+		}
+		lnOther, err = net.Listen("tcp4", "10.98.1.1:9090")
+		return err
+	})
+	defer src.Close()
+	defer lnWanted.Close()
+	defer lnOther.Close()
+	go drain(lnWanted)
+	go drain(lnOther)
+
+	const marker = "GET /wanted-last HTTP/1.0"
+	frames := collect(src, func(f seenFrame) bool { return bytes.Contains(f.payload, []byte(marker)) })
+
+	inNetNS(t, device, func() error {
+		send := func(network, addr, payload string) error {
+			c, err := net.Dial(network, addr)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_, err = c.Write([]byte(payload))
+			return err
+		}
+		if err := send("udp4", "10.98.1.1:9999", "unwanted-udp"); err != nil {
+			return err
+		}
+		icmp, err := net.ListenPacket("ip4:icmp", "10.98.1.2")
+		if err != nil {
+			return err
+		}
+		defer icmp.Close()
+		if _, err := icmp.WriteTo(icmpEcho(t, "unwanted-icmp"), &net.IPAddr{IP: net.IPv4(10, 98, 1, 1)}); err != nil {
+			return err
+		}
+		if err := send("tcp4", "10.98.1.1:9090", "unwanted-tcp"); err != nil {
+			return err
+		}
+		// Nothing listens on 7777: the SYN passes, the RST does not matter.
+		if c, err := net.Dial("tcp4", "10.98.1.1:7777"); err == nil {
+			c.Close()
+			return errors.New("something listens on 7777")
+		}
+		if err := send("udp4", "10.98.1.1:5353", "wanted-mdns"); err != nil {
+			return err
+		}
+		return send("tcp4", "10.98.1.1:8080", marker+"\r\n\r\n")
+	})
+
+	var seen []seenFrame
+	select {
+	case seen = <-frames:
+	case <-time.After(20 * time.Second):
+		src.Close()
+		t.Fatal("the wanted marker was never captured")
+	}
+	for _, s := range []string{"unwanted-udp", "unwanted-icmp", "unwanted-tcp"} {
+		if hasPayload(seen, s) {
+			t.Errorf("%q passed the filter", s)
+		}
+	}
+	for _, s := range []string{"wanted-mdns", marker} {
+		if !hasPayload(seen, s) {
+			t.Errorf("%q missing", s)
+		}
+	}
+	var syn7777, syn9090 bool
+	for _, f := range seen {
+		if f.info.LinkType != layers.LinkTypeEthernet || f.info.CaptureLength != f.ipLen+14 || f.info.Length < f.info.CaptureLength || f.info.Timestamp.IsZero() {
+			t.Errorf("frame info %+v", f.info)
+		}
+		if f.ipProto == layers.IPProtocolICMPv4 {
+			t.Errorf("ICMP passed the filter: %+v", f)
+		}
+		syn7777 = syn7777 || (f.syn && f.dport == 7777)
+		syn9090 = syn9090 || (f.syn && f.dport == 9090)
+	}
+	if !syn7777 || !syn9090 {
+		t.Errorf("SYN to 7777 seen %v, to 9090 seen %v; want both", syn7777, syn9090)
+	}
+	st := src.Stats()
+	if st.Packets != uint64(len(seen)) || st.Kernel < st.Packets {
+		t.Errorf("stats %+v after reading %d frames", st, len(seen))
+	}
+}
+
+func drain(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			_, _ = io.Copy(io.Discard, c)
+		}()
+	}
+}
+
+// TestAFPacketStops checks that a blocked read ends on Close and on the
+// context's end, for one ring and for several.
+func TestAFPacketStops(t *testing.T) {
+	requireRoot(t)
+	router, device := newNetNS(t, "rtr"), newNetNS(t, "dev")
+	vethLink(t, router, "lan0", "10.98.2.1/24", device, "eth0", "10.98.2.2/24")
+	vethLink(t, router, "lan1", "10.98.3.1/24", device, "eth1", "10.98.3.2/24")
+	// A filter that passes nothing keeps reads blocked.
+	none, err := FilterFor(PortSet{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		interfaces []string
+		byCancel   bool
+		want       error
+	}{
+		{"one_ring_close", []string{"lan0"}, false, io.EOF},
+		{"one_ring_cancel", []string{"lan0"}, true, context.Canceled},
+		{"two_rings_close", []string{"lan0", "lan1"}, false, io.EOF},
+		{"two_rings_cancel", []string{"lan0", "lan1"}, true, context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var src *AFPacket
+			inNetNS(t, router, func() error {
+				var err error
+				src, err = OpenAFPacket(ctx, AFPacketConfig{Interfaces: tt.interfaces, Filter: none, PollTimeout: 20 * time.Millisecond})
+				return err
+			})
+			defer src.Close()
+			errc := make(chan error, 1)
+			go func() {
+				_, _, err := src.ReadPacket()
+				errc <- err
+			}()
+			if tt.byCancel {
+				cancel()
+			} else if err := src.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-errc; !errors.Is(err, tt.want) {
+				t.Fatalf("ReadPacket = %v, want %v", err, tt.want)
+			}
+			if _, _, err := src.ReadPacket(); !errors.Is(err, tt.want) {
+				t.Fatalf("second ReadPacket = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestAFPacketSeveralInterfaces reads two rings through one source; each
+// frame names the interface it came from, and a frame stays intact while
+// the other ring receives.
+func TestAFPacketSeveralInterfaces(t *testing.T) {
+	requireRoot(t)
+	router, device := newNetNS(t, "rtr"), newNetNS(t, "dev")
+	vethLink(t, router, "lan0", "10.98.4.1/24", device, "eth0", "10.98.4.2/24")
+	vethLink(t, router, "lan1", "10.98.5.1/24", device, "eth1", "10.98.5.2/24")
+	idx := map[int]string{linkIndex(t, router, "lan0"): "lan0", linkIndex(t, router, "lan1"): "lan1"}
+	filter, err := FilterFor(PortSet{Ports: []uint16{5353}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var src *AFPacket
+	inNetNS(t, router, func() error {
+		var err error
+		src, err = OpenAFPacket(ctx, AFPacketConfig{Interfaces: []string{"lan0", "lan1"}, Filter: filter})
+		return err
+	})
+	defer src.Close()
+
+	const perLink = 50
+	got := map[string]int{}
+	var mu sync.Mutex
+	done := make(chan error, 1)
+	go func() {
+		for n := 0; n < 2*perLink; {
+			data, info, err := src.ReadPacket()
+			if err != nil {
+				done <- err
+				return
+			}
+			f := decodeSeen(data, info)
+			if f.dport != 5353 {
+				continue // ARP, which the filter passes too
+			}
+			n++
+			// Hold the frame a moment so that the other ring fills meanwhile;
+			// its bytes must not change under us.
+			want := bytes.Clone(data)
+			time.Sleep(time.Millisecond)
+			if !bytes.Equal(data, want) {
+				done <- fmt.Errorf("frame %d changed while lent", n)
+				return
+			}
+			name := idx[info.Interface]
+			if !bytes.HasPrefix(f.payload, []byte(name+"-")) {
+				done <- fmt.Errorf("frame from interface %d (%s) carries %q", info.Interface, name, f.payload)
+				return
+			}
+			mu.Lock()
+			got[name]++
+			mu.Unlock()
+		}
+		done <- nil
+	}()
+	inNetNS(t, device, func() error {
+		// Unconnected, so that the port-unreachable replies do not fail
+		// the next write.
+		c, err := net.ListenPacket("udp4", ":0")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for i := 0; i < perLink; i++ {
+			for _, l := range []struct{ dst, name string }{{"10.98.4.1:5353", "lan0"}, {"10.98.5.1:5353", "lan1"}} {
+				dst, err := net.ResolveUDPAddr("udp4", l.dst)
+				if err != nil {
+					return err
+				}
+				if _, err := c.WriteTo(fmt.Appendf(nil, "%s-%d", l.name, i), dst); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("not every frame arrived")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got["lan0"] != perLink || got["lan1"] != perLink {
+		t.Errorf("frames per interface %v, want %d each", got, perLink)
+	}
+}
+
+// TestAFPacketCloseWhileLent closes the source while the last frame is
+// still lent: the frame stays readable, and the next read ends the source.
+func TestAFPacketCloseWhileLent(t *testing.T) {
+	requireRoot(t)
+	router, device := newNetNS(t, "rtr"), newNetNS(t, "dev")
+	vethLink(t, router, "lan0", "10.98.6.1/24", device, "eth0", "10.98.6.2/24")
+	var src *AFPacket
+	inNetNS(t, router, func() error {
+		var err error
+		src, err = OpenAFPacket(context.Background(), AFPacketConfig{Interfaces: []string{"lan0"}})
+		return err
+	})
+	inNetNS(t, device, func() error {
+		c, err := net.Dial("udp4", "10.98.6.1:9")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("lent-frame"))
+		return err
+	})
+	var data []byte
+	for !bytes.Contains(data, []byte("lent-frame")) {
+		var err error
+		if data, _, err = src.ReadPacket(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte("lent-frame")) {
+		t.Fatal("the lent frame changed after Close")
+	}
+	if _, _, err := src.ReadPacket(); !errors.Is(err, io.EOF) {
+		t.Fatalf("ReadPacket after Close = %v, want EOF", err)
+	}
+	if st := src.Stats(); st.Packets == 0 {
+		t.Errorf("stats lost after Close: %+v", st)
+	}
+	if err := src.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}

@@ -1,0 +1,303 @@
+package capture
+
+import (
+	"errors"
+	"net"
+	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/net/bpf"
+)
+
+// frame serialises layers with lengths and checksums filled in.
+func frame(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
+	t.Helper()
+	var nl gopacket.NetworkLayer
+	for _, l := range ls {
+		if n, ok := l.(gopacket.NetworkLayer); ok {
+			nl = n
+		}
+		switch l := l.(type) {
+		case *layers.TCP:
+			if err := l.SetNetworkLayerForChecksum(nl); err != nil {
+				t.Fatal(err)
+			}
+		case *layers.UDP:
+			if err := l.SetNetworkLayerForChecksum(nl); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+var (
+	devMAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x10}
+	gwMAC  = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x01}
+)
+
+func eth(et layers.EthernetType) *layers.Ethernet {
+	return &layers.Ethernet{SrcMAC: devMAC, DstMAC: gwMAC, EthernetType: et}
+}
+
+func dot1q(et layers.EthernetType) *layers.Dot1Q {
+	return &layers.Dot1Q{VLANIdentifier: 42, Type: et}
+}
+
+func ip4(proto layers.IPProtocol) *layers.IPv4 {
+	return &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: proto,
+		SrcIP: net.IPv4(10, 98, 1, 10), DstIP: net.IPv4(10, 98, 2, 1)}
+}
+
+func ip6(next layers.IPProtocol) *layers.IPv6 {
+	return &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: next,
+		SrcIP: net.ParseIP("fd98::10"), DstIP: net.ParseIP("fd98::1")}
+}
+
+func tcp(src, dst uint16, syn, ack bool) *layers.TCP {
+	return &layers.TCP{SrcPort: layers.TCPPort(src), DstPort: layers.TCPPort(dst), Seq: 1, SYN: syn, ACK: ack, Window: 512}
+}
+
+func udp(src, dst uint16) *layers.UDP {
+	return &layers.UDP{SrcPort: layers.UDPPort(src), DstPort: layers.UDPPort(dst)}
+}
+
+func arp() *layers.ARP {
+	return &layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
+		Operation: layers.ARPRequest, SourceHwAddress: devMAC, SourceProtAddress: []byte{10, 98, 1, 10},
+		DstHwAddress: make([]byte, 6), DstProtAddress: []byte{10, 98, 1, 1}}
+}
+
+// runFilter runs prog over data in the BPF VM and returns the bytes the
+// kernel would keep: the program's verdict, at most the frame's length.
+func runFilter(t testing.TB, prog []bpf.RawInstruction, data []byte) int {
+	t.Helper()
+	ins, ok := bpf.Disassemble(prog)
+	if !ok {
+		t.Fatal("filter does not disassemble")
+	}
+	vm, err := bpf.NewVM(ins)
+	if err != nil {
+		t.Fatalf("filter rejected by the VM: %v", err)
+	}
+	n, err := vm.Run(data)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return min(n, len(data))
+}
+
+func TestFilterFor(t *testing.T) {
+	payload := gopacket.Payload("USER admin\r\n")
+	// A non-first fragment whose first bytes look like ports 23 → 23.
+	fragTail := func() []byte {
+		ip := ip4(layers.IPProtocolTCP)
+		ip.FragOffset = 185
+		return frame(t, eth(layers.EthernetTypeIPv4), ip, gopacket.Payload("\x00\x17\x00\x17 rest of a segment"))
+	}
+	firstFrag := func() []byte {
+		ip := ip4(layers.IPProtocolTCP)
+		ip.Flags = layers.IPv4MoreFragments
+		return frame(t, eth(layers.EthernetTypeIPv4), ip, tcp(40000, 23, false, true), payload)
+	}
+	withOptions := func(dport uint16) []byte {
+		ip := ip4(layers.IPProtocolTCP)
+		ip.Options = []layers.IPv4Option{{OptionType: 1}, {OptionType: 1}, {OptionType: 1}, {OptionType: 0}} // NOP NOP NOP EOL: IHL 6
+		// Port 0x5000 at the offset an IHL-blind filter would read.
+		return frame(t, eth(layers.EthernetTypeIPv4), ip, tcp(40000, dport, false, true), payload)
+	}
+	ports := PortSet{Ports: DefaultPorts()}
+	all := PortSet{AllPayload: true}
+	tests := []struct {
+		name  string
+		ports PortSet
+		data  []byte
+		pass  bool
+	}{
+		{"arp", ports, frame(t, eth(layers.EthernetTypeARP), arp()), true},
+		{"vlan_arp", ports, frame(t, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeARP), arp()), true},
+		{"ipv4_tcp_to_telnet", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 23, false, true), payload), true},
+		{"ipv4_tcp_from_http", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(80, 40000, false, true), payload), true},
+		{"ipv4_tcp_last_default_port", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 10554, false, true)), true},
+		{"ipv4_udp_dns", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(40000, 53), payload), true},
+		{"ipv4_udp_dhcp", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(68, 67), payload), true},
+		{"ipv4_tcp_other_ack", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 9999, false, true), payload), false},
+		{"ipv4_tcp_syn_any_port", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 9999, true, false)), true},
+		{"ipv4_tcp_synack_any_port", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(9999, 40000, true, true)), true},
+		{"ipv4_udp_other", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(40000, 9999), payload), false},
+		{"ipv4_udp_syn_bit_lookalike", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(40000, 9999), gopacket.Payload("\xff\xff\xff\xff\xff\xff")), false},
+		{"ipv4_icmp", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolICMPv4), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0)}), false},
+		{"ipv4_options_tcp_to_telnet", ports, withOptions(23), true},
+		{"ipv4_options_tcp_other", ports, withOptions(9999), false},
+		{"ipv4_first_fragment", ports, firstFrag(), true},
+		{"ipv4_nonfirst_fragment", ports, fragTail(), false},
+		{"ipv4_header_cut", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 23, false, true))[:14+12], false},
+		{"ipv4_ports_cut", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 23, false, true))[:14+20+1], false},
+		{"ipv6_tcp_to_tls", ports, frame(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp(40000, 443, false, true), payload), true},
+		{"ipv6_udp_mdns", ports, frame(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolUDP), udp(5353, 5353), payload), true},
+		{"ipv6_udp_other", ports, frame(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolUDP), udp(40000, 9999), payload), false},
+		{"ipv6_tcp_syn_any_port", ports, frame(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp(40000, 9999, true, false)), true},
+		{"ipv6_icmp", ports, frame(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolICMPv6), gopacket.Payload("\x80\x00\x00\x00\x00\x17\x00\x17")), false},
+		{"ipv6_fragment_header", ports, frame(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolIPv6Fragment), gopacket.Payload("\x06\x00\x00\x01\x00\x00\x00\x01\x00\x17\x00\x17")), false},
+		{"ipv6_hop_by_hop", ports, frame(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolIPv6HopByHop), gopacket.Payload("\x3a\x00\x05\x02\x00\x00\x01\x00")), false},
+		{"vlan_ipv4_tcp_mqtt", ports, frame(t, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 1883, false, true), payload), true},
+		{"vlan_ipv4_tcp_other", ports, frame(t, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 9999, false, true), payload), false},
+		{"vlan_ipv4_nonfirst_fragment", ports, func() []byte {
+			ip := ip4(layers.IPProtocolUDP)
+			ip.FragOffset = 100
+			return frame(t, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv4), ip, gopacket.Payload("\x00\x35\x00\x35"))
+		}(), false},
+		{"vlan_ipv6_udp_ssdp", ports, frame(t, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv6), ip6(layers.IPProtocolUDP), udp(40000, 1900), payload), true},
+		{"vlan_ipv6_tcp_syn", ports, frame(t, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp(40000, 9999, true, false)), true},
+		{"vlan_ipv6_tcp_other", ports, frame(t, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp(40000, 9999, false, true)), false},
+		{"vlan_icmp", ports, frame(t, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv4), ip4(layers.IPProtocolICMPv4), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0)}), false},
+		{"qinq_not_followed", ports, frame(t, eth(layers.EthernetTypeQinQ), dot1q(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 23, false, true)), false},
+		{"lldp", ports, frame(t, eth(layers.EthernetTypeLinkLayerDiscovery), gopacket.Payload("\x02\x07\x04")), false},
+		{"empty", ports, nil, false},
+		{"ethertype_cut", ports, []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x08}, false},
+		{"no_ports_tcp_other", PortSet{}, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 23, false, true)), false},
+		{"no_ports_syn", PortSet{}, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 23, true, false)), true},
+		{"all_ipv4_tcp_other", all, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 9999, false, true), payload), true},
+		{"all_vlan_ipv6_udp_other", all, frame(t, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv6), ip6(layers.IPProtocolUDP), udp(40000, 9999), payload), true},
+		{"all_icmp", all, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolICMPv4), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0)}), false},
+		{"all_nonfirst_fragment", all, fragTail(), false},
+		{"all_arp", all, frame(t, eth(layers.EthernetTypeARP), arp()), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prog, err := FilterFor(tt.ports)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := runFilter(t, prog, tt.data)
+			if got := n > 0; got != tt.pass {
+				t.Fatalf("pass = %v, want %v (kept %d of %d bytes)", got, tt.pass, n, len(tt.data))
+			}
+			if tt.pass && n != len(tt.data) {
+				t.Errorf("kept %d bytes, want the whole frame of %d", n, len(tt.data))
+			}
+		})
+	}
+}
+
+func TestFilterForPortLimits(t *testing.T) {
+	many := func(n int) []uint16 {
+		ps := make([]uint16, n)
+		for i := range ps {
+			ps[i] = uint16(20000 + i)
+		}
+		return ps
+	}
+	tests := []struct {
+		name    string
+		ports   []uint16
+		wantErr bool
+	}{
+		{"max_ports", many(MaxFilterPorts), false},
+		{"too_many_ports", many(MaxFilterPorts + 1), true},
+		{"duplicates", []uint16{23, 23, 23, 80, 23}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prog, err := FilterFor(PortSet{Ports: tt.ports})
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			// The first and last port pass, tagged and untagged; a port
+			// next to them does not.
+			last := tt.ports[len(tt.ports)-1]
+			for _, p := range []uint16{tt.ports[0], last} {
+				for _, vlan := range []bool{false, true} {
+					ls := []gopacket.SerializableLayer{eth(layers.EthernetTypeIPv4)}
+					if vlan {
+						ls = []gopacket.SerializableLayer{eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv4)}
+					}
+					pass := frame(t, append(ls, ip4(layers.IPProtocolUDP), udp(40000, p))...)
+					drop := frame(t, append(ls, ip4(layers.IPProtocolUDP), udp(40000, last+1))...)
+					if runFilter(t, prog, pass) == 0 {
+						t.Errorf("port %d (vlan %v) dropped", p, vlan)
+					}
+					if runFilter(t, prog, drop) != 0 {
+						t.Errorf("port %d (vlan %v) passed", last+1, vlan)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestAssemblerJumpTooFar(t *testing.T) {
+	var a assembler
+	a.jumpIf(bpf.JumpEqual, 1, "end", "")
+	for range 256 {
+		a.emit(bpf.LoadConstant{Dst: bpf.RegA, Val: 0})
+	}
+	a.label("end")
+	a.emit(bpf.RetConstant{Val: 0})
+	if _, err := a.assemble(); !errors.Is(err, errJumpTooFar) {
+		t.Fatalf("err = %v, want %v", err, errJumpTooFar)
+	}
+}
+
+func TestWithSnaplen(t *testing.T) {
+	prog, err := FilterFor(PortSet{Ports: DefaultPorts()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 23, false, true), gopacket.Payload(make([]byte, 1000)))
+	tests := []struct {
+		name    string
+		snaplen uint32
+		want    int
+	}{
+		{"whole", 0, len(data)},
+		{"cut", 96, 96},
+		{"larger_than_frame", 4096, len(data)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cut := withSnaplen(prog, tt.snaplen)
+			if got := runFilter(t, cut, data); got != tt.want {
+				t.Errorf("kept %d bytes, want %d", got, tt.want)
+			}
+			drop := frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolICMPv4), &layers.ICMPv4{})
+			if got := runFilter(t, cut, drop); got != 0 {
+				t.Errorf("ICMP kept %d bytes, want dropped", got)
+			}
+		})
+	}
+	if prog[len(prog)-1].K != acceptWhole {
+		t.Error("withSnaplen changed the program it was given")
+	}
+}
+
+func BenchmarkFilterVM(b *testing.B) {
+	prog, err := FilterFor(PortSet{Ports: DefaultPorts()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ins, _ := bpf.Disassemble(prog)
+	vm, err := bpf.NewVM(ins)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The worst common case: a TCP segment on no listed port, compared
+	// with every port twice, then checked for SYN.
+	data := frame(b, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 9999, false, true), gopacket.Payload(make([]byte, 1400)))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if n, _ := vm.Run(data); n != 0 {
+			b.Fatal("passed")
+		}
+	}
+	b.ReportMetric(float64(len(prog)), "instructions")
+}
