@@ -106,6 +106,7 @@ type eventLog struct {
 	t       *testing.T
 	out     <-chan Event
 	pending []Event
+	all     []Event // everything read
 }
 
 // await returns the first event that satisfies match, and the events
@@ -125,6 +126,7 @@ func (l *eventLog) await(what string, match func(Event) bool) (Event, []Event) {
 	for {
 		select {
 		case ev := <-l.out:
+			l.all = append(l.all, ev)
 			if match(ev) {
 				return ev, before
 			}
@@ -159,6 +161,10 @@ func TestKernelNamespace(t *testing.T) {
 	ipIn(t, router, "addr", "add", "10.98.0.1/24", "dev", "wan")
 	ipIn(t, dev, "link", "set", "eth0", "address", devMAC.String(), "up")
 	ipIn(t, dev, "addr", "add", "10.97.0.10/24", "dev", "eth0")
+	// Link-local addresses without duplicate address detection, usable at
+	// once.
+	ipIn(t, router, "addr", "add", "fe80::1/64", "dev", "br-lan", "nodad")
+	ipIn(t, dev, "addr", "add", "fe80::10/64", "dev", "eth0", "nodad")
 
 	leaseFile := filepath.Join(t.TempDir(), "dhcp.leases")
 	lease := fmt.Sprintf("%d %s 10.97.0.10 camera *\n", time.Now().Add(time.Hour).Unix(), devMAC)
@@ -216,15 +222,21 @@ func TestKernelNamespace(t *testing.T) {
 	// A neighbour on the WAN side is not a LAN device; it goes into the
 	// table before the LAN entry, so it would be reported first.
 	ipIn(t, router, "neigh", "add", "10.98.0.2", "lladdr", wanPeer.String(), "dev", "wan", "nud", "reachable")
-	// The device speaks: its ARP request puts it in the router's table.
+	// The device speaks: its ARP request and its neighbour solicitation
+	// put it in the router's tables.
 	if err := inNetns(dev, func() error {
-		c, err := net.Dial("udp4", "10.97.0.1:9")
-		if err != nil {
-			return err
+		for _, dst := range []string{"10.97.0.1:9", "[fe80::1%eth0]:9"} {
+			c, err := net.Dial("udp", dst)
+			if err != nil {
+				return err
+			}
+			_, err = c.Write([]byte("hello"))
+			c.Close()
+			if err != nil {
+				return err
+			}
 		}
-		defer c.Close()
-		_, err = c.Write([]byte("hello"))
-		return err
+		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -237,9 +249,13 @@ func TestKernelNamespace(t *testing.T) {
 	}
 	for _, e := range before {
 		if ns, ok := e.(NeighborSeen); ok && ns.MAC == wanPeer {
-			t.Errorf("WAN neighbour reported: %+v", ns)
+			t.Errorf("WAN neighbour reported before the device: %+v", ns)
 		}
 	}
+	events.await("the device's IPv6 link-local address", func(ev Event) bool {
+		ns, ok := ev.(NeighborSeen)
+		return ok && ns.MAC == devMAC && ns.IP == netip.MustParseAddr("fe80::10") && ns.Iface == "br-lan"
+	})
 
 	// A static entry, deleted and made again, is reported each time.
 	for range 2 {
@@ -274,6 +290,12 @@ func TestKernelNamespace(t *testing.T) {
 	})
 	if st := w.Stats(); st.Dropped != 0 || st.Devices < 2 {
 		t.Errorf("stats %+v", st)
+	}
+	for _, ev := range events.all {
+		ns, ok := ev.(NeighborSeen)
+		if ok && (ns.MAC == routerMAC || ns.MAC == wanPeer || ns.IP == netip.MustParseAddr("fe80::1")) {
+			t.Errorf("the router or a WAN neighbour reported as a LAN device: %+v", ns)
+		}
 	}
 }
 

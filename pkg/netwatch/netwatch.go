@@ -193,6 +193,9 @@ const kernelQueue = 256
 // It returns nil when ctx ends; a failing kernel subscription is logged
 // and set up again with back-off. Run may be called once.
 func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
+	if out == nil {
+		return errors.New("netwatch: Run needs an event channel")
+	}
 	if !w.running.CompareAndSwap(false, true) {
 		return errors.New("netwatch: Run called twice")
 	}

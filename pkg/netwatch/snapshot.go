@@ -24,8 +24,7 @@ func (w *Watcher) Snapshot(ctx context.Context) (Snapshot, error) {
 	// Replay the listing into a private loop whose consumer has room for
 	// everything, so that the filters are Run's own.
 	out := make(chan Event, len(updates))
-	l := newLoop(w, out)
-	l.w = &Watcher{cfg: w.cfg, log: w.log, clock: w.clock} // keep Run's counters out of it
+	l := newLoop(&Watcher{cfg: w.cfg, log: w.log, clock: w.clock}, out) // Run's counters stay untouched
 	for _, kind := range []updateKind{kindLink, kindAddr, kindNeigh} {
 		for _, u := range updates {
 			if u.kind == kind {

@@ -111,6 +111,9 @@ func TestRunOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	if err := w.Run(ctx, nil); err == nil {
+		t.Error("Run without a channel accepted")
+	}
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx, make(chan Event, 1)) }()
 	<-src.subc
