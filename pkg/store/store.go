@@ -39,11 +39,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"reflect"
+	"maps"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
@@ -253,10 +254,28 @@ func (s *Store) PutDevice(d DeviceRecord) error {
 }
 
 // onlySeenChanged reports whether two records differ at most in LastSeen.
-func onlySeenChanged(old, rec *DeviceRecord) bool {
-	a, b := *old, *rec
-	a.LastSeen = b.LastSeen
-	return reflect.DeepEqual(a, b)
+// Field by field, not reflect.DeepEqual, which costs hundreds of
+// allocations per device; TestOnlySeenChangedCoversEveryField keeps the
+// list complete.
+func onlySeenChanged(a, b *DeviceRecord) bool {
+	if a.MAC != b.MAC || a.Identity != b.Identity || !slices.Equal(a.Addrs, b.Addrs) ||
+		!a.FirstSeen.Equal(b.FirstSeen) || a.DroppedFindings != b.DroppedFindings || len(a.Findings) != len(b.Findings) {
+		return false
+	}
+	for i := range a.Findings {
+		if !sameEvent(&a.Findings[i], &b.Findings[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameEvent(a, b *event.Event) bool {
+	return a.V == b.V && a.Time.Equal(b.Time) && a.Type == b.Type && a.Kind == b.Kind && a.Severity == b.Severity &&
+		a.Capability == b.Capability && a.Provision == b.Provision && a.Device == b.Device &&
+		(a.Flow == nil) == (b.Flow == nil) && (a.Flow == nil || *a.Flow == *b.Flow) &&
+		a.Summary == b.Summary && maps.Equal(a.Evidence, b.Evidence) && a.Source == b.Source &&
+		a.Packet == b.Packet && a.Verified == b.Verified && a.Count == b.Count && a.LastTime.Equal(b.LastTime)
 }
 
 // evictDeviceLocked forgets the least recently seen device that has no

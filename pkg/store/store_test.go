@@ -329,6 +329,66 @@ func TestQuietNetworkCostsNoWrites(t *testing.T) {
 	}
 }
 
+// TestOnlySeenChangedCoversEveryField: a change to any field but
+// LastSeen is a change worth a write. If event.Event or DeviceRecord
+// gains a field, the field counts below fail until onlySeenChanged
+// compares it.
+func TestOnlySeenChangedCoversEveryField(t *testing.T) {
+	if n := reflect.TypeFor[event.Event]().NumField(); n != 16 {
+		t.Errorf("event.Event has %d fields; update sameEvent and this test", n)
+	}
+	if n := reflect.TypeFor[DeviceRecord]().NumField(); n != 7 {
+		t.Errorf("DeviceRecord has %d fields; update onlySeenChanged and this test", n)
+	}
+	base := func() DeviceRecord {
+		d := sampleState().Devices[0]
+		d.Findings[0].Source, d.Findings[0].Packet, d.Findings[0].Count = "br-lan", 7, 1
+		return d.clone()
+	}
+	f := func(change func(e *event.Event)) func(d *DeviceRecord) {
+		return func(d *DeviceRecord) { change(&d.Findings[0]) }
+	}
+	tests := []struct {
+		name   string
+		change func(d *DeviceRecord)
+		same   bool
+	}{
+		{"last_seen_only", func(d *DeviceRecord) { d.LastSeen = d.LastSeen.Add(time.Hour) }, true},
+		{"same_instant_other_zone", func(d *DeviceRecord) { d.FirstSeen = d.FirstSeen.In(time.FixedZone("CET", 3600)) }, true},
+		{"identity", func(d *DeviceRecord) { d.Identity.Firmware = "5.4.1" }, false},
+		{"addrs", func(d *DeviceRecord) { d.Addrs = d.Addrs[:1] }, false},
+		{"first_seen", func(d *DeviceRecord) { d.FirstSeen = d.FirstSeen.Add(-time.Hour) }, false},
+		{"dropped_findings", func(d *DeviceRecord) { d.DroppedFindings++ }, false},
+		{"finding_added", func(d *DeviceRecord) { d.Findings = append(d.Findings, d.Findings[0]) }, false},
+		{"event_v", f(func(e *event.Event) { e.V++ }), false},
+		{"event_time", f(func(e *event.Event) { e.Time = e.Time.Add(time.Second) }), false},
+		{"event_type", f(func(e *event.Event) { e.Type = event.TypeObservation }), false},
+		{"event_kind", f(func(e *event.Event) { e.Kind = event.KindWeakTLS }), false},
+		{"event_severity", f(func(e *event.Event) { e.Severity = event.SeverityLow }), false},
+		{"event_capability", f(func(e *event.Event) { e.Capability = event.CapSecureCommunication }), false},
+		{"event_provision", f(func(e *event.Event) { e.Provision = "5.5-1" }), false},
+		{"event_device", f(func(e *event.Event) { e.Device.IP = "192.168.1.11" }), false},
+		{"event_flow", f(func(e *event.Event) { e.Flow.Server.Port = 2121 }), false},
+		{"event_flow_gone", f(func(e *event.Event) { e.Flow = nil }), false},
+		{"event_summary", f(func(e *event.Event) { e.Summary += "." }), false},
+		{"event_evidence", f(func(e *event.Event) { e.Evidence["accepted"] = "yes" }), false},
+		{"event_source", f(func(e *event.Event) { e.Source = "wlan0" }), false},
+		{"event_packet", f(func(e *event.Event) { e.Packet++ }), false},
+		{"event_verified", f(func(e *event.Event) { e.Verified = true }), false},
+		{"event_count", f(func(e *event.Event) { e.Count++ }), false},
+		{"event_last_time", f(func(e *event.Event) { e.LastTime = e.Time.Add(time.Minute) }), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := base(), base()
+			tt.change(&b)
+			if got := onlySeenChanged(&a, &b); got != tt.same {
+				t.Errorf("onlySeenChanged = %v, want %v", got, tt.same)
+			}
+		})
+	}
+}
+
 // TestUrgentChangesWrittenPromptly: owner actions and quarantine changes
 // reach the file without waiting for the interval's tick.
 func TestUrgentChangesWrittenPromptly(t *testing.T) {
