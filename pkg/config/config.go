@@ -31,6 +31,7 @@ type Config struct {
 	Capture    Capture    `toml:"capture"`
 	Quarantine Quarantine `toml:"quarantine"`
 	Store      Store      `toml:"store"`
+	Advisory   Advisory   `toml:"advisory"`
 }
 
 // Daemon configures `iotgw run`.
@@ -86,10 +87,34 @@ type Store struct {
 	MaxBytes      int      `toml:"max_bytes"`
 }
 
-// LAN says which addresses are the home network.
+// LAN says which addresses and interfaces are the home network.
 type LAN struct {
 	// Prefixes inside the home network; devices are the hosts in them.
 	Prefixes []netip.Prefix `toml:"prefixes"`
+	// Interfaces are the LAN interfaces whose neighbours (ARP/NDP) are
+	// devices; on OpenWrt the bridge br-lan.
+	Interfaces []string `toml:"interfaces"`
+	// AwayAfter: a device with no sign of life this long is marked away
+	// (not deleted).
+	AwayAfter Duration `toml:"away_after"`
+	// LeaseFiles are dnsmasq or odhcpd lease files read for host names
+	// and addresses.
+	LeaseFiles []string `toml:"lease_files"`
+}
+
+// Advisory configures the feed of known-vulnerable versions.
+type Advisory struct {
+	// FeedFile is a newer signed feed on disk (its signature beside it,
+	// with ".sig" appended); re-read on SIGHUP. Empty: the built-in feed.
+	FeedFile string `toml:"feed_file"`
+	// FeedURL is fetched every RefreshInterval (and FeedURL + ".sig").
+	FeedURL         string   `toml:"feed_url"`
+	RefreshInterval Duration `toml:"refresh_interval"`
+	// TrustedKeys are extra ed25519 public keys (PEM or base64) for an
+	// owner who signs a private feed.
+	TrustedKeys  []string `toml:"trusted_keys"`
+	MaxFeedBytes int      `toml:"max_feed_bytes"`
+	FetchTimeout Duration `toml:"fetch_timeout"`
 }
 
 // Inspect bounds the packet path.
@@ -205,14 +230,20 @@ var FindingKinds = []string{
 // Default returns the configuration used when no file exists.
 func Default() *Config {
 	return &Config{
-		LAN: LAN{Prefixes: []netip.Prefix{
-			netip.MustParsePrefix("10.0.0.0/8"),
-			netip.MustParsePrefix("172.16.0.0/12"),
-			netip.MustParsePrefix("192.168.0.0/16"),
-			netip.MustParsePrefix("169.254.0.0/16"),
-			netip.MustParsePrefix("fc00::/7"),
-			netip.MustParsePrefix("fe80::/10"),
-		}},
+		LAN: LAN{
+			Prefixes: []netip.Prefix{
+				netip.MustParsePrefix("10.0.0.0/8"),
+				netip.MustParsePrefix("172.16.0.0/12"),
+				netip.MustParsePrefix("192.168.0.0/16"),
+				netip.MustParsePrefix("169.254.0.0/16"),
+				netip.MustParsePrefix("fc00::/7"),
+				netip.MustParsePrefix("fe80::/10"),
+			},
+			Interfaces: []string{"br-lan"},
+			AwayAfter:  Duration{30 * time.Minute},
+			LeaseFiles: []string{"/tmp/dhcp.leases", "/tmp/hosts/odhcpd"},
+		},
+		Advisory: Advisory{RefreshInterval: Duration{24 * time.Hour}, MaxFeedBytes: 4 << 20, FetchTimeout: Duration{30 * time.Second}},
 		Inspect: Inspect{
 			MaxFlows:     32768,
 			MaxInspected: 1024,
@@ -336,6 +367,24 @@ func (c *Config) validate() []*Error {
 	}
 	if len(c.LAN.Prefixes) == 0 {
 		bad("lan.prefixes", "at least one prefix is needed")
+	}
+	if len(c.LAN.Interfaces) == 0 {
+		bad("lan.interfaces", "at least one interface is needed")
+	}
+	if c.LAN.AwayAfter.Duration < time.Minute {
+		bad("lan.away_after", "at least 1m")
+	}
+	if a := &c.Advisory; a.FeedURL != "" && !strings.HasPrefix(a.FeedURL, "https://") && !strings.HasPrefix(a.FeedURL, "http://") {
+		bad("advisory.feed_url", "%q: want an http(s) URL", a.FeedURL)
+	}
+	if c.Advisory.RefreshInterval.Duration < time.Minute {
+		bad("advisory.refresh_interval", "at least 1m")
+	}
+	if c.Advisory.MaxFeedBytes < 1024 || c.Advisory.MaxFeedBytes > 64<<20 {
+		bad("advisory.max_feed_bytes", "%d is out of range (1024 to 67108864)", c.Advisory.MaxFeedBytes)
+	}
+	if c.Advisory.FetchTimeout.Duration < time.Second {
+		bad("advisory.fetch_timeout", "at least 1s")
 	}
 	in := &c.Inspect
 	if in.MaxFlows < 16 || in.MaxFlows > 4<<20 {
