@@ -49,7 +49,18 @@ type fakeUpstream struct {
 
 func startUpstream(t *testing.T) *fakeUpstream {
 	t.Helper()
-	u := &fakeUpstream{
+	u, stop, err := startUpstreamAt("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return u
+}
+
+// startUpstreamAt serves UDP and TCP on each address (port 0: TCP takes
+// the port UDP got); u.addr is the first. stop shuts it down.
+func startUpstreamAt(addrs ...string) (u *fakeUpstream, stop func(), err error) {
+	u = &fakeUpstream{
 		records: map[dns.Question][]dns.RR{},
 		release: make(chan struct{}),
 		held:    make(chan struct{}, 64),
@@ -58,7 +69,7 @@ func startUpstream(t *testing.T) *fakeUpstream {
 	for _, line := range zone {
 		rr, err := dns.NewRR(line)
 		if err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
 		h := rr.Header()
 		q := dns.Question{Name: h.Name, Qtype: h.Rrtype, Qclass: h.Class}
@@ -72,30 +83,43 @@ func startUpstream(t *testing.T) *fakeUpstream {
 		&dns.TXT{Hdr: dns.RR_Header{Name: "big.test.", Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60}, Txt: big[:20]},
 		&dns.TXT{Hdr: dns.RR_Header{Name: "big.test.", Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60}, Txt: big[20:]},
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.addr = pc.LocalAddr().(*net.UDPAddr).AddrPort()
-	ln, err := net.Listen("tcp", u.addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []*dns.Server{{PacketConn: pc, Handler: u}, {Listener: ln, Handler: u}} {
-		started := make(chan struct{})
-		s.NotifyStartedFunc = func() { close(started) }
-		go s.ActivateAndServe()
-		<-started
-		t.Cleanup(func() { s.Shutdown() })
-	}
-	t.Cleanup(func() {
+	var servers []*dns.Server
+	stop = func() {
+		// Held queries end first, or shutdown waits for them forever.
 		select {
 		case <-u.release:
 		default:
 			close(u.release)
 		}
-	})
-	return u
+		for _, s := range servers {
+			s.Shutdown()
+		}
+	}
+	for i, a := range addrs {
+		pc, err := net.ListenPacket("udp", a)
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		bound := pc.LocalAddr().(*net.UDPAddr).AddrPort()
+		if i == 0 {
+			u.addr = bound
+		}
+		ln, err := net.Listen("tcp", bound.String())
+		if err != nil {
+			pc.Close()
+			stop()
+			return nil, nil, err
+		}
+		for _, s := range []*dns.Server{{PacketConn: pc, Handler: u}, {Listener: ln, Handler: u}} {
+			started := make(chan struct{})
+			s.NotifyStartedFunc = func() { close(started) }
+			go s.ActivateAndServe()
+			<-started
+			servers = append(servers, s)
+		}
+	}
+	return u, stop, nil
 }
 
 func (u *fakeUpstream) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {

@@ -1,0 +1,202 @@
+package dnsproxy
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+func TestConcurrencyBound(t *testing.T) {
+	up := startUpstream(t)
+	cfg := testConfig(up.addr)
+	cfg.MaxUpstream = 2
+	p := startProxy(t, cfg, Deps{Quarantine: newFakeLookup(), Allow: &fakeAllow{}})
+	addr := p.Addrs()[0]
+
+	var wg sync.WaitGroup
+	held := make([]*dns.Msg, 2)
+	for i := range held {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &dns.Client{Timeout: 10 * time.Second}
+			held[i], _, _ = c.Exchange(query(fmt.Sprintf("q%d.hold.test.", i), dns.TypeA), addr.String())
+		}()
+	}
+	for range held {
+		<-up.held // both slots are taken
+	}
+	r := ask(t, "udp", addr, query("www.example.test.", dns.TypeA))
+	if r.Rcode != dns.RcodeServerFailure {
+		t.Errorf("third query: rcode %s, want SERVFAIL while the bound is reached", dns.RcodeToString[r.Rcode])
+	}
+	if st := p.Stats(); st.Overloaded != 1 {
+		t.Errorf("Overloaded %d, want 1", st.Overloaded)
+	}
+	// Notice answers need no upstream slot.
+	quarantined := startProxy(t, cfg, Deps{Quarantine: newFakeLookup(loop4), Allow: &fakeAllow{}})
+	if r := ask(t, "udp", quarantined.Addrs()[0], query("www.example.test.", dns.TypeA)); len(r.Answer) != 1 {
+		t.Errorf("notice answer %v", r.Answer)
+	}
+	close(up.release)
+	wg.Wait()
+	for i, r := range held {
+		if r == nil || r.Rcode != dns.RcodeSuccess {
+			t.Errorf("held query %d: %v", i, r)
+		}
+	}
+	if r := ask(t, "udp", addr, query("www.example.test.", dns.TypeA)); len(r.Answer) != 1 {
+		t.Errorf("after release: %v", r)
+	}
+}
+
+func TestAllowUpdates(t *testing.T) {
+	up := startUpstream(t)
+	clock := newFakeClock()
+	allow := &fakeAllow{err: errFakeNetlink}
+	p := startProxy(t, testConfig(up.addr), Deps{Quarantine: newFakeLookup(loop4), Allow: allow, Now: clock.Now})
+	addr := p.Addrs()[0]
+	fw := query("fw.vendor.test.", dns.TypeA)
+	want := []string{"A 203.0.113.7 ttl=300"}
+
+	steps := []struct {
+		name    string
+		advance time.Duration
+		fail    bool
+		calls   int
+	}{
+		{"failing_netlink_still_answers", 0, true, 1},
+		{"failed_update_retried_next_query", 0, false, 1},
+		{"recent_update_not_repeated", 0, false, 0},
+		{"not_repeated_before_half_ttl", 149 * time.Second, false, 0},
+		{"refreshed_after_half_ttl", 2 * time.Second, false, 1},
+	}
+	for _, s := range steps {
+		clock.Advance(s.advance)
+		allow.mu.Lock()
+		allow.err = nil
+		if s.fail {
+			allow.err = errFakeNetlink
+		}
+		allow.mu.Unlock()
+		r := ask(t, "udp", addr, fw)
+		if got := answerText(r); strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: answer %q, want %q", s.name, got, want)
+		}
+		if calls := allow.taken(); len(calls) != s.calls {
+			t.Errorf("%s: %d allow updates, want %d", s.name, len(calls), s.calls)
+		}
+	}
+	if st := p.Stats(); st.AllowErrors != 1 || st.AllowUpdates != 3 {
+		t.Errorf("AllowErrors %d AllowUpdates %d, want 1 and 3", st.AllowErrors, st.AllowUpdates)
+	}
+}
+
+func TestAllowCacheBounded(t *testing.T) {
+	c := newAllowCache(2)
+	now := newFakeClock().Now()
+	a := func(s string) netip.Addr { return netip.MustParseAddr(s) }
+	if got := c.due([]netip.Addr{a("203.0.113.1"), a("203.0.113.2"), a("203.0.113.3")}, time.Minute, now); len(got) != 3 {
+		t.Fatalf("due %v, want all three", got)
+	}
+	if len(c.until) != 2 {
+		t.Errorf("cache holds %d, bound 2", len(c.until))
+	}
+	// The third was not remembered: it is due again.
+	if got := c.due([]netip.Addr{a("203.0.113.3")}, time.Minute, now); len(got) != 1 {
+		t.Errorf("due %v, want the unremembered address", got)
+	}
+	// Expired entries make room.
+	later := now.Add(2 * time.Minute)
+	if got := c.due([]netip.Addr{a("203.0.113.3")}, time.Minute, later); len(got) != 1 || len(c.until) != 1 {
+		t.Errorf("due %v, cache %d; want the address remembered in a pruned cache", got, len(c.until))
+	}
+}
+
+func TestObservations(t *testing.T) {
+	up := startUpstream(t)
+	clock := newFakeClock()
+	obs := newFakeObserver()
+	p := startProxy(t, testConfig(up.addr), Deps{Quarantine: newFakeLookup(), Allow: &fakeAllow{}, Observer: obs, Now: clock.Now})
+	addr := p.Addrs()[0]
+
+	ask(t, "udp", addr, query("WWW.Example.TEST.", dns.TypeA))
+	ask(t, "tcp", addr, query("www.example.test.", dns.TypeAAAA)) // same pair: not repeated
+	ask(t, "udp", addr, query("nas.lan.", dns.TypeA))
+	clock.Advance(observeWindow)
+	ask(t, "udp", addr, query("www.example.test.", dns.TypeA)) // window over: repeated
+
+	want := []string{"127.0.0.1 www.example.test", "127.0.0.1 nas.lan", "127.0.0.1 www.example.test"}
+	for i, w := range want {
+		select {
+		case o := <-obs.c:
+			if got := o.Client.String() + " " + o.Name; got != w {
+				t.Errorf("observation %d: %q, want %q", i, got, w)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("observation %d (%s) never came", i, w)
+		}
+	}
+	select {
+	case o := <-obs.c:
+		t.Errorf("unexpected observation %+v", o)
+	default:
+	}
+}
+
+func TestObservationRateBound(t *testing.T) {
+	clock := newFakeClock()
+	o := newObservations(newFakeObserver(), clock.Now)
+	client := netip.MustParseAddr("192.168.1.23")
+	for i := range 1000 {
+		o.add(client, fmt.Sprintf("n%d.random.test", i))
+	}
+	if got := len(o.queue); got != observeBurst {
+		t.Errorf("%d queued at one instant, want the burst %d", got, observeBurst)
+	}
+	if got := o.dropped.Load(); got != 1000-observeBurst {
+		t.Errorf("%d dropped, want %d", got, 1000-observeBurst)
+	}
+	// A second later the bucket holds observeRate tokens.
+	for len(o.queue) > 0 {
+		<-o.queue
+	}
+	clock.Advance(time.Second)
+	for i := range 1000 {
+		o.add(client, fmt.Sprintf("m%d.random.test", i))
+	}
+	if got := len(o.queue); got != observeRate {
+		t.Errorf("%d queued one second later, want %d", got, observeRate)
+	}
+	if len(o.seen) > observeSeen {
+		t.Errorf("seen table %d, bound %d", len(o.seen), observeSeen)
+	}
+}
+
+func TestObservationQueueFullDrops(t *testing.T) {
+	clock := newFakeClock()
+	o := newObservations(newFakeObserver(), clock.Now)
+	client := netip.MustParseAddr("192.168.1.23")
+	// Spread over time so that the rate allows all; nobody delivers.
+	for i := range observeQueue + 10 {
+		clock.Advance(time.Second)
+		o.add(client, fmt.Sprintf("n%d.test", i))
+	}
+	if len(o.queue) != observeQueue || o.dropped.Load() != 10 {
+		t.Errorf("queue %d dropped %d, want %d and 10", len(o.queue), o.dropped.Load(), observeQueue)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { o.deliver(ctx); close(done) }()
+	for o.out.Load() < observeQueue {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+}

@@ -1,0 +1,315 @@
+package dnsproxy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"golang.org/x/sys/unix"
+)
+
+// The namespace test builds a small home network: a router namespace with
+// a LAN bridge, the stand-in for dnsmasq on port 53, the nftables redirect
+// the quarantine package is asked to install, and the proxy (in a child
+// process, so that it can be killed); and two client namespaces, one of
+// them quarantined. Nothing leaves these namespaces.
+
+const (
+	helperEnv       = "IOTGW_DNSPROXY_HELPER"
+	helperListenEnv = "IOTGW_DNSPROXY_HELPER_LISTEN"
+	helperQuarEnv   = "IOTGW_DNSPROXY_HELPER_QUARANTINED"
+
+	routerIP      = "10.99.0.1"
+	quarantinedIP = "10.99.0.2"
+	freeIP        = "10.99.0.3"
+	proxyPort     = 5354
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		os.Exit(runHelper())
+	}
+	os.Exit(m.Run())
+}
+
+// helperObserver and helperAllow report to the parent on stdout.
+type helperObserver struct{}
+
+func (helperObserver) Observe(o Observation) { fmt.Printf("obs %s %s\n", o.Client, o.Name) }
+
+type helperAllow struct{}
+
+func (helperAllow) SetAllowed(_ context.Context, addrs []netip.Addr, ttl time.Duration) error {
+	fmt.Printf("allow %v %s\n", addrs, ttl)
+	return nil
+}
+
+// runHelper runs the proxy in the namespace the process was started in
+// until SIGTERM or SIGKILL.
+func runHelper() int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	var quarantined AddrSet
+	if err := quarantined.Replace([]netip.Addr{netip.MustParseAddr(os.Getenv(helperQuarEnv))}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	p, err := New(Config{
+		Listen:        []netip.AddrPort{netip.MustParseAddrPort(os.Getenv(helperListenEnv))},
+		NoticeV4:      netip.MustParseAddr(routerIP),
+		UpdateDomains: []string{"fw.vendor.test"},
+	}, Deps{Quarantine: &quarantined, Allow: helperAllow{}, Observer: helperObserver{}, Logger: quietLogger()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	go func() {
+		<-p.Ready()
+		fmt.Println("ready")
+	}()
+	if err := p.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces and nftables")
+	}
+	for _, tool := range []string{"ip", "nft"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not installed (Debian: iproute2, nftables): %v", tool, err)
+		}
+	}
+}
+
+var nsSeq atomic.Int64
+
+func newNetns(t *testing.T, role string) string {
+	t.Helper()
+	name := fmt.Sprintf("iotgwdns-%d-%d-%s", os.Getpid(), nsSeq.Add(1), role)
+	run(t, "ip", "netns", "add", name)
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
+			t.Errorf("delete netns %s: %v: %s", name, err, out)
+		}
+	})
+	run(t, "ip", "-n", name, "link", "set", "lo", "up")
+	return name
+}
+
+func run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// inNetns runs fn on an OS thread switched into ns; sockets fn creates
+// stay in ns. The thread is switched back, or, if that fails, left locked
+// so that the runtime discards it.
+func inNetns(ns string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		target, err := os.Open("/run/netns/" + ns)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns %s: %w", ns, err)
+			return
+		}
+		ferr := fn()
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns back: %w", err)
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+// askFrom sends a query from namespace ns to server over network.
+func askFrom(ns, network, server, name string) (*dns.Msg, error) {
+	var r *dns.Msg
+	err := inNetns(ns, func() error {
+		c := &dns.Client{Net: network, Timeout: 2 * time.Second}
+		var err error
+		r, _, err = c.Exchange(query(name, dns.TypeA), server)
+		return err
+	})
+	return r, err
+}
+
+func firstA(r *dns.Msg) string {
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			return a.A.String()
+		}
+	}
+	return ""
+}
+
+func TestNetnsRedirectedClients(t *testing.T) {
+	requireRoot(t)
+	router := newNetns(t, "rtr")
+	quar := newNetns(t, "cam")
+	free := newNetns(t, "lap")
+
+	run(t, "ip", "-n", router, "link", "add", "br0", "type", "bridge")
+	run(t, "ip", "-n", router, "addr", "add", routerIP+"/24", "dev", "br0")
+	run(t, "ip", "-n", router, "link", "set", "br0", "up")
+	for _, c := range []struct{ ns, ip, port string }{{quar, quarantinedIP, "p-cam"}, {free, freeIP, "p-lap"}} {
+		run(t, "ip", "-n", router, "link", "add", c.port, "type", "veth", "peer", "name", "eth0", "netns", c.ns)
+		run(t, "ip", "-n", router, "link", "set", c.port, "master", "br0", "up")
+		run(t, "ip", "-n", c.ns, "addr", "add", c.ip+"/24", "dev", "eth0")
+		run(t, "ip", "-n", c.ns, "link", "set", "eth0", "up")
+		run(t, "ip", "-n", c.ns, "route", "add", "default", "via", routerIP)
+	}
+	// The rule asked of the quarantine package, keyed here by address: DNS
+	// from the quarantined device, to the router or to any resolver it
+	// has hard-coded, goes to the proxy.
+	rules := fmt.Sprintf(`table inet dnsproxytest {
+	chain prerouting {
+		type nat hook prerouting priority dstnat - 10; policy accept;
+		ip saddr %[1]s udp dport 53 redirect to :%[2]d
+		ip saddr %[1]s tcp dport 53 redirect to :%[2]d
+	}
+}
+`, quarantinedIP, proxyPort)
+	nft := exec.Command("ip", "netns", "exec", router, "nft", "-f", "-")
+	nft.Stdin = strings.NewReader(rules)
+	if out, err := nft.CombinedOutput(); err != nil {
+		t.Fatalf("nft: %v\n%s", err, out)
+	}
+
+	// dnsmasq's stand-in: on the LAN address and on loopback.
+	var stopUpstream func()
+	if err := inNetns(router, func() error {
+		var err error
+		_, stopUpstream, err = startUpstreamAt("127.0.0.1:53", routerIP+":53")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stopUpstream)
+
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	helper := exec.Command("ip", "netns", "exec", router, exe, "-test.run=^$")
+	helper.Env = append(os.Environ(), helperEnv+"=1",
+		fmt.Sprintf("%s=%s:%d", helperListenEnv, routerIP, proxyPort),
+		helperQuarEnv+"="+quarantinedIP)
+	helper.Stderr = os.Stderr
+	out, err := helper.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	t.Cleanup(func() {
+		if !killed {
+			helper.Process.Kill()
+			helper.Wait()
+		}
+	})
+	lines := make(chan string, 64)
+	go func() {
+		s := bufio.NewScanner(out)
+		for s.Scan() {
+			lines <- s.Text()
+		}
+		close(lines)
+	}()
+	select {
+	case l := <-lines:
+		if l != "ready" {
+			t.Fatalf("helper said %q, want ready", l)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("proxy helper not ready")
+	}
+
+	dnsmasq := routerIP + ":53"
+	checks := []struct {
+		name, ns, network, server, q, want string
+	}{
+		{"quarantined_gets_notice_via_redirect", quar, "udp", dnsmasq, "www.example.test.", routerIP},
+		{"quarantined_tcp_gets_notice", quar, "tcp", dnsmasq, "www.example.test.", routerIP},
+		{"quarantined_hardcoded_resolver_redirected", quar, "udp", "192.0.2.53:53", "other.example.test.", routerIP},
+		{"quarantined_update_host_resolved", quar, "udp", dnsmasq, "fw.vendor.test.", "203.0.113.7"},
+		{"quarantined_local_name_resolved", quar, "udp", dnsmasq, "nas.lan.", "192.168.1.20"},
+		{"free_client_untouched", free, "udp", dnsmasq, "www.example.test.", "198.51.100.10"},
+	}
+	for _, c := range checks {
+		r, err := askFrom(c.ns, c.network, c.server, c.q)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if got := firstA(r); got != c.want {
+			t.Errorf("%s: A %q, want %q", c.name, got, c.want)
+		}
+	}
+
+	// A crash: the quarantined device loses DNS (its redirect points at a
+	// dead port), the free one keeps it.
+	helper.Process.Kill()
+	helper.Wait()
+	killed = true
+	if r, err := askFrom(quar, "udp", dnsmasq, "www.example.test."); err == nil {
+		t.Errorf("quarantined client resolved %q with the proxy dead", firstA(r))
+	}
+	if r, err := askFrom(free, "udp", dnsmasq, "www.example.test."); err != nil || firstA(r) != "198.51.100.10" {
+		t.Errorf("free client after the proxy died: %v %v", r, err)
+	}
+
+	var got []string
+	for l := range lines {
+		got = append(got, l)
+	}
+	for _, want := range []string{
+		"obs " + quarantinedIP + " www.example.test",
+		"obs " + quarantinedIP + " other.example.test",
+		"obs " + quarantinedIP + " fw.vendor.test",
+		"allow [203.0.113.7] 5m0s",
+	} {
+		if !slices.Contains(got, want) {
+			t.Errorf("helper output lacks %q: %q", want, got)
+		}
+	}
+	for _, l := range got {
+		if strings.Contains(l, freeIP) {
+			t.Errorf("the free client reached the proxy: %q", l)
+		}
+	}
+}
