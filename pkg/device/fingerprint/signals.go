@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/ssdp"
 )
 
 // Evidence keys of a KindUPnP observation: the UPnP device description
@@ -19,6 +21,32 @@ const (
 	UPnPFriendlyName = "friendly_name"
 	UPnPDeviceType   = "device_type"
 )
+
+// UPnPEvidence is the evidence of a KindUPnP observation for a parsed
+// device description: the root device's fields under the keys above, the
+// serial number redacted (it identifies one unit), the first vendor
+// version element as firmware_version. The active fetcher files it.
+func UPnPEvidence(desc ssdp.Description) event.Evidence {
+	d := desc.Device
+	ev := event.Evidence{}
+	set := func(k, v string) {
+		if v = strings.TrimSpace(v); v != "" {
+			ev[k] = v
+		}
+	}
+	set(UPnPManufacturer, d.Manufacturer)
+	set(UPnPModelName, d.ModelName)
+	set(UPnPModelNumber, d.ModelNumber)
+	set(UPnPFriendlyName, d.FriendlyName)
+	set(UPnPDeviceType, d.DeviceType)
+	if s := strings.TrimSpace(d.SerialNumber); s != "" {
+		ev[UPnPSerial] = inspect.Redact([]byte(s))
+	}
+	if len(d.Versions) > 0 {
+		set(UPnPFirmware, d.Versions[0].Value)
+	}
+	return ev
+}
 
 // Signals calls fn for each signal an observation carries about the
 // device it is filed under. Events that describe another host (the

@@ -1,10 +1,13 @@
 package fingerprint
 
 import (
+	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect/ssdp"
 )
 
 func collect(ev *event.Event) []string {
@@ -56,5 +59,24 @@ func TestSignals(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestUPnPEvidence(t *testing.T) {
+	f, err := os.Open("../../inspect/ssdp/testdata/samsung-tv.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	desc, err := ssdp.ParseDescription(f, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := UPnPEvidence(desc)
+	if ev[UPnPManufacturer] != "Samsung Electronics" || ev[UPnPModelName] == "" || ev[UPnPDeviceType] == "" {
+		t.Fatalf("evidence %v", ev)
+	}
+	if s := ev[UPnPSerial]; s != "" && (!strings.HasSuffix(s, "***") || len(s) > 5) {
+		t.Fatalf("serial not redacted: %q", s)
 	}
 }

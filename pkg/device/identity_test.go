@@ -1,0 +1,324 @@
+package device
+
+import (
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/device/fingerprint"
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/ssdp"
+)
+
+var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func lan(a netip.Addr) bool { return netip.MustParsePrefix("192.168.1.0/24").Contains(a) }
+
+func newInv() *Inventory { return NewInventory(64, lan) }
+
+// obs is an observation about the device with the given MAC and address.
+func obs(mac, ip string, kind event.Kind, ev event.Evidence) *event.Event {
+	return &event.Event{Time: t0, Type: event.TypeObservation, Kind: kind,
+		Device: event.Endpoint{MAC: mac, IP: ip, Local: true}, Evidence: ev}
+}
+
+func dhcp(mac string, ev event.Evidence) *event.Event {
+	ev["client_mac"] = mac
+	if ev["message_type"] == "" {
+		ev["message_type"] = "request"
+	}
+	return obs("", "0.0.0.0", event.KindDHCP, ev)
+}
+
+func device(t *testing.T, inv *Inventory, mac string) *Device {
+	t.Helper()
+	m, err := hwaddr.Parse(mac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ok := inv.Lookup(Key{MAC: m})
+	if !ok {
+		t.Fatalf("no device %s", mac)
+	}
+	return d
+}
+
+// TestIdentityFromSignals feeds real-world signal strings (from the
+// corpus, the demo capture and vendors' documented formats) and checks
+// the identity concluded.
+func TestIdentityFromSignals(t *testing.T) {
+	upnp := func(name string) event.Evidence {
+		f, err := os.Open("../inspect/ssdp/testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		d, err := ssdp.ParseDescription(f, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fingerprint.UPnPEvidence(d)
+	}
+	tests := []struct {
+		name   string
+		mac    string
+		events []*event.Event
+		vendor string
+		typ    string
+		model  string
+		os     string
+		fw     string
+		minTyp float64 // minimum confidence of the type
+	}{
+		{"hikvision_camera_dhcp", "c0:56:e3:1a:2b:3c", []*event.Event{
+			dhcp("c0:56:e3:1a:2b:3c", event.Evidence{"hostname": "ipcam", "vendor_class": "HIKVISION", "prl": "1,3,6,12,15,28,42"}),
+		}, "Hikvision", "camera", "", "Linux", "", 0.7},
+		{"synology_nas_nul_hostname", "00:11:32:17:49:f0", []*event.Event{
+			dhcp("00:11:32:17:49:f0", event.Evidence{"hostname": "nas1", "prl": "1,28,2,3,15,6,12"}),
+		}, "Synology", "nas", "", "Linux", "", 0.7},
+		{"grandstream_phone_oui_only", "00:0b:82:01:fc:42", []*event.Event{
+			dhcp("00:0b:82:01:fc:42", event.Evidence{"prl": "1,3,6,42"}),
+		}, "Grandstream", "phone", "", "", "", 0.5},
+		// Windows DHCP on an Apple MAC with a MacBook host name (Boot
+		// Camp): the OS follows the DHCP stack, the vendor the hardware,
+		// and the conflict shows as a lower confidence.
+		{"macbook_running_windows", "28:cf:da:dc:8d:76", []*event.Event{
+			dhcp("28:cf:da:dc:8d:76", event.Evidence{"hostname": "NicksMacBook", "fqdn": "NicksMacBook", "vendor_class": "MSFT 5.0", "prl": "1,15,3,6,44,46,47,31,33,121,249,43"}),
+		}, "Apple", "computer", "", "Windows", "", 0.5},
+		{"raspberry_pi_dhcpcd", "b8:27:eb:b8:53:c8", []*event.Event{
+			dhcp("b8:27:eb:b8:53:c8", event.Evidence{"hostname": "raspberrypi", "vendor_class": "dhcpcd-6.11.5:Linux-4.1.18-v7+:armv7l:BCM2709", "prl": "1,121,33,3,6,12,15,28,42,51,54,58,59,100,101,119"}),
+		}, "Raspberry Pi", "computer", "", "Linux", "", 0.9},
+		{"tomato_router_ssdp", "00:90:4c:11:22:33", []*event.Event{
+			obs("00:90:4c:11:22:33", "192.168.1.1", event.KindSSDP, event.Evidence{"message": "notify", "server": "UPnP/Tomato 1.28.7500 MIPSR2Toastman-RT K26 USB Ext UPnP/1.0 MiniUPnPd/1.6", "nt": "urn:schemas-upnp-org:device:InternetGatewayDevice:1"}),
+		}, "", "router", "", "Tomato", "Tomato 1.28.7500", 0.9},
+		{"samsung_tv_mdns_upnp", "8c:79:f5:3d:4e:5f", []*event.Event{
+			obs("8c:79:f5:3d:4e:5f", "192.168.1.103", event.KindMDNS, event.Evidence{"hostname": "samsung-tv", "services": "_airplay._tcp", "instance": "[TV] Samsung 7 Series (55)", "txt_manufacturer": "Samsung", "txt_model": "UE55TU7100"}),
+			obs("8c:79:f5:3d:4e:5f", "192.168.1.103", event.KindUPnP, upnp("samsung-tv.xml")),
+		}, "Samsung", "tv", "", "", "T-KTMDEUC-1500.3", 0.9},
+		{"sonos_upnp", "48:a6:b8:00:00:01", []*event.Event{
+			obs("48:a6:b8:00:00:01", "192.168.1.20", event.KindUPnP, upnp("sonos-speaker.xml")),
+		}, "Sonos", "speaker", "", "", "", 0.8},
+		{"hue_bridge_upnp", "00:17:88:00:00:01", []*event.Event{
+			obs("00:17:88:00:00:01", "192.168.1.21", event.KindUPnP, upnp("philips-hue-bridge.xml")),
+			obs("00:17:88:00:00:01", "192.168.1.21", event.KindSSDP, event.Evidence{"message": "notify", "server": "Hue/1.0 UPnP/1.0 IpBridge/1.48.0"}),
+		}, "Philips Hue", "hub", "", "", "", 0.8},
+		{"cloud_domains_name_the_vendor", "d8:f1:5b:00:00:01", []*event.Event{
+			obs("d8:f1:5b:00:00:01", "192.168.1.30", event.KindDNSQuery, event.Evidence{"name": "a1.tuyaeu.com", "qtype": "A"}),
+			obs("d8:f1:5b:00:00:01", "192.168.1.30", event.KindDHCP, event.Evidence{"message_type": "request", "prl": "1,3,28,6"}),
+		}, "Tuya", "plug", "", "lwIP", "", 0.4},
+		{"iphone_private_mac", "da:a1:19:00:00:01", []*event.Event{
+			dhcp("da:a1:19:00:00:01", event.Evidence{"hostname": "Annas-iPhone", "prl": "1,121,3,6,15,119,252"}),
+		}, "Apple", "phone", "", "iOS", "", 0.8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			for _, ev := range tt.events {
+				inv.Emit(ev)
+			}
+			id := device(t, inv, tt.mac).Identity
+			check := func(what string, a Attribute, want string) {
+				t.Helper()
+				if want == "" {
+					return
+				}
+				if !strings.EqualFold(a.Value, want) {
+					t.Errorf("%s = %q (%.2f, alternatives %v), want %q", what, a.Value, a.Confidence, a.Alternatives, want)
+				}
+				if len(a.Evidence) == 0 || a.Confidence <= 0 || a.Confidence > 1 {
+					t.Errorf("%s: confidence %v with %d evidence", what, a.Confidence, len(a.Evidence))
+				}
+			}
+			check("vendor", id.Vendor, tt.vendor)
+			check("type", id.Type, tt.typ)
+			check("model", id.Model, tt.model)
+			check("os", id.OS, tt.os)
+			check("firmware", id.Firmware, tt.fw)
+			if id.Type.Confidence < tt.minTyp {
+				t.Errorf("type confidence %.2f < %.2f", id.Type.Confidence, tt.minTyp)
+			}
+		})
+	}
+}
+
+func TestConflictingEvidenceLowersConfidence(t *testing.T) {
+	inv := newInv()
+	inv.Emit(dhcp("28:cf:da:dc:8d:76", event.Evidence{"hostname": "NicksMacBook", "vendor_class": "MSFT 5.0", "prl": "1,15,3,6,44,46,47,31,33,121,249,43"}))
+	os := device(t, inv, "28:cf:da:dc:8d:76").Identity.OS
+	if os.Value != "Windows" || len(os.Alternatives) == 0 || os.Alternatives[0].Value != "macOS" {
+		t.Fatalf("os %+v", os)
+	}
+	if os.Confidence >= 0.96 {
+		t.Fatalf("confidence %.2f ignores the macOS host name", os.Confidence)
+	}
+}
+
+func TestPrivateMACHasNoOUIVendor(t *testing.T) {
+	inv := newInv()
+	// 02:00:00… and da:… have the locally administered bit set.
+	inv.Emit(dhcp("da:a1:19:00:00:01", event.Evidence{"prl": "1,3,6"}))
+	id := device(t, inv, "da:a1:19:00:00:01").Identity
+	if !id.PrivateMAC || id.RegisteredVendor != "" || id.Vendor.Value != "" {
+		t.Fatalf("identity %+v", id)
+	}
+}
+
+func TestSoftwareFromBannersAndFirmware(t *testing.T) {
+	inv := newInv()
+	const mac = "c0:56:e3:1a:2b:3c"
+	srv := func(banner, proto string) *event.Event {
+		e := obs(mac, "192.168.1.101", event.KindBanner, event.Evidence{"protocol": proto, "banner": banner})
+		e.Flow = &event.Flow{Transport: "tcp", Server: event.Endpoint{IP: "192.168.1.101", Port: 23, Local: true}, Client: event.Endpoint{IP: "192.168.1.104", Local: true}}
+		return e
+	}
+	inv.Emit(srv("BusyBox v1.19.4 (2016-05-12 10:11:45 CST) built-in shell (ash)", "telnet"))
+	inv.Emit(srv("SSH-2.0-dropbear_2014.63", "ssh"))
+	inv.Emit(srv("SSH-2.0-dropbear_2014.63", "ssh")) // a repeat adds nothing
+	inv.Emit(obs(mac, "192.168.1.101", event.KindHTTPServer, event.Evidence{"server": "Boa/0.94.14rc21"}))
+	inv.Emit(obs(mac, "192.168.1.101", event.KindUPnP, event.Evidence{"manufacturer": "Hikvision", "model_name": "DS-2CD2032-I", "firmware_version": "V5.4.0 build 160530"}))
+	d := device(t, inv, mac)
+	var got []string
+	for _, s := range d.Software {
+		got = append(got, s.Product+" "+s.Version+" "+s.Source)
+	}
+	want := []string{
+		"busybox 1.19.4 banner/telnet",
+		"dropbear 2014.63 banner/ssh",
+		"boa 0.94.14rc21 http_server",
+		"hikvision:ds-2cd2032-i V5.4.0 build 160530 upnp",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("software\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestHostnamesAndAddressesOverTime(t *testing.T) {
+	inv := newInv()
+	const mac = "50:c7:bf:0a:1b:2c"
+	for i := range 12 {
+		ev := dhcp(mac, event.Evidence{"hostname": "plug-" + string(rune('a'+i))})
+		ev.Time = t0.Add(time.Duration(i) * time.Minute)
+		inv.Emit(ev)
+	}
+	m, _ := hwaddr.Parse(mac)
+	for i := range 20 {
+		inv.ObservePacket(&inspect.Packet{Timestamp: t0.Add(time.Duration(i) * time.Second), Kind: inspect.KindUDP,
+			HasMAC: true, SrcMAC: m, Src: netip.AddrFrom4([4]byte{192, 168, 1, byte(10 + i)}), Dst: netip.MustParseAddr("192.168.1.1")})
+	}
+	// The first address again, later: it moves to the end, keeps its
+	// first-seen time.
+	late := t0.Add(time.Hour)
+	inv.ObservePacket(&inspect.Packet{Timestamp: late, Kind: inspect.KindUDP, HasMAC: true, SrcMAC: m,
+		Src: netip.MustParseAddr("192.168.1.29"), Dst: netip.MustParseAddr("192.168.1.1")})
+	d := device(t, inv, mac)
+	if len(d.Hostnames) != maxHostnames || d.Hostnames[maxHostnames-1].Name != "plug-l" {
+		t.Fatalf("hostnames %+v", d.Hostnames)
+	}
+	if len(d.Addrs) != maxAddrs || len(d.Addresses) != maxAddrs {
+		t.Fatalf("%d addrs, %d addresses", len(d.Addrs), len(d.Addresses))
+	}
+	for i, a := range d.Addresses {
+		if a.Addr != d.Addrs[i] {
+			t.Fatalf("Addresses[%d] = %v, Addrs[%d] = %v", i, a.Addr, i, d.Addrs[i])
+		}
+	}
+	last := d.Addresses[maxAddrs-1]
+	if last.Addr != netip.MustParseAddr("192.168.1.29") || !last.LastSeen.Equal(late) || !last.FirstSeen.Equal(t0.Add(19*time.Second)) {
+		t.Fatalf("last address %+v", last)
+	}
+}
+
+func TestVotesBounded(t *testing.T) {
+	inv := newInv()
+	const mac = "00:11:22:33:44:55"
+	// A hostile device announcing a new model in every mDNS packet.
+	for i := range 500 {
+		inv.Emit(obs(mac, "192.168.1.9", event.KindMDNS, event.Evidence{"txt_model": "M" + strings.Repeat("x", i%50) + string(rune('A'+i%26))}))
+	}
+	d := device(t, inv, mac)
+	if len(d.votes) > maxVotes || d.DroppedEvents == 0 {
+		t.Fatalf("%d votes, %d dropped", len(d.votes), d.DroppedEvents)
+	}
+	if len(d.Identity.Model.Alternatives) > maxAlternatives || len(d.Identity.Model.Evidence) > maxEvidence {
+		t.Fatalf("model %+v", d.Identity.Model)
+	}
+}
+
+func synPacket(mac hwaddr.MAC, src, dst string, sport uint16, seq uint32) *inspect.Packet {
+	return &inspect.Packet{Timestamp: t0, Kind: inspect.KindTCP, HasMAC: true, SrcMAC: mac,
+		Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst), TTL: 64, Window: 64240,
+		SrcPort: sport, DstPort: 443, Seq: seq, TCPFlags: inspect.TCPFlagSYN,
+		TCPOptions: []byte{2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7}}
+}
+
+func TestSYNFingerprintAndInternetConnections(t *testing.T) {
+	inv := newInv()
+	m, _ := hwaddr.Parse("00:11:22:33:44:66")
+	inv.ObservePacket(synPacket(m, "192.168.1.50", "203.0.113.10", 40000, 1))
+	inv.ObservePacket(synPacket(m, "192.168.1.50", "203.0.113.10", 40000, 1)) // retransmit
+	inv.ObservePacket(synPacket(m, "192.168.1.50", "192.168.1.1", 40001, 2))  // LAN
+	d := device(t, inv, "00:11:22:33:44:66")
+	if d.Identity.SYN != "64:64240:1460:M,S,T,N,W" || d.Identity.OS.Value != "Linux" {
+		t.Fatalf("identity %+v", d.Identity)
+	}
+	if d.traffic.wanConns != 1 {
+		t.Fatalf("%d internet connections", d.traffic.wanConns)
+	}
+}
+
+func TestObservePacketKnownDeviceAllocatesNothing(t *testing.T) {
+	inv := newInv()
+	m, _ := hwaddr.Parse("00:11:22:33:44:77")
+	p := synPacket(m, "192.168.1.51", "203.0.113.10", 40000, 1)
+	inv.ObservePacket(p)
+	n := testing.AllocsPerRun(1000, func() {
+		p.Seq++
+		inv.ObservePacket(p)
+	})
+	if n != 0 {
+		t.Fatalf("ObservePacket allocates %v times for a known device", n)
+	}
+}
+
+func BenchmarkObservePacketKnownDevice(b *testing.B) {
+	inv := newInv()
+	m, _ := hwaddr.Parse("00:11:22:33:44:88")
+	p := synPacket(m, "192.168.1.52", "203.0.113.10", 40000, 1)
+	inv.ObservePacket(p)
+	b.ReportAllocs()
+	for b.Loop() {
+		p.Seq++
+		inv.ObservePacket(p)
+	}
+}
+
+// FuzzLearn feeds hostile observation values (host names, banners,
+// headers are all chosen by whoever is on the LAN) through the rules and
+// checks the bounds hold.
+func FuzzLearn(f *testing.F) {
+	f.Add("dhcp", "hostname", "ipcam")
+	f.Add("banner", "banner", "BusyBox v1.19.4")
+	f.Add("http_server", "server", "GoAhead-Webs/$1${2}")
+	f.Add("mdns", "txt_model", "MacBookPro15,2")
+	f.Add("upnp", "firmware_version", "\x00\xff")
+	f.Add("dns_query", "name", "a..b.hikvision.com.")
+	inv := newInv()
+	f.Fuzz(func(t *testing.T, kind, key, value string) {
+		ev := obs("00:11:22:33:44:99", "192.168.1.99", event.Kind(kind), event.Evidence{key: value, "message_type": "request", "message": "notify"})
+		inv.Emit(ev)
+		d := device(t, inv, "00:11:22:33:44:99")
+		if len(d.votes) > maxVotes || len(d.Software) > maxSoftware || len(d.Hostnames) > maxHostnames {
+			t.Fatalf("bounds: %d votes, %d software, %d hostnames", len(d.votes), len(d.Software), len(d.Hostnames))
+		}
+		for _, a := range []Attribute{d.Identity.Vendor, d.Identity.Type, d.Identity.Model, d.Identity.Firmware, d.Identity.OS} {
+			if a.Confidence < 0 || a.Confidence > 1 {
+				t.Fatalf("confidence %v", a.Confidence)
+			}
+		}
+	})
+}

@@ -1,0 +1,385 @@
+package device
+
+import (
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/iotgw/iotgw/pkg/event"
+)
+
+// Status is a provision's or capability's verdict.
+type Status string
+
+// Verdicts. A provision fails on a finding of its kind, passes only on
+// positive evidence, and is otherwise unknown.
+const (
+	Pass    Status = "pass"
+	Fail    Status = "fail"
+	Unknown Status = "unknown"
+)
+
+// Card is a device's baseline scorecard: the five capabilities and the
+// ETSI EN 303 645 provisions that can be judged from the network.
+type Card struct {
+	Device       string           `json:"device"`
+	Vendor       string           `json:"vendor,omitempty"`
+	Contact      *VendorInfo      `json:"security_contact,omitempty"`
+	Capabilities []CapabilityCard `json:"capabilities"`
+	// Other holds observable provisions outside the five capabilities
+	// (5.6 attack surface, 5.7 integrity).
+	Other []Provision `json:"other_provisions"`
+}
+
+// CapabilityCard is one capability: failed when any provision failed,
+// passed when all passed, unknown otherwise.
+type CapabilityCard struct {
+	Capability event.Capability `json:"capability"`
+	Name       string           `json:"name"`
+	Status     Status           `json:"status"`
+	Provisions []Provision      `json:"provisions"`
+}
+
+// Provision is one ETSI EN 303 645 provision's verdict.
+type Provision struct {
+	ID     string `json:"id"` // "5.1-1"
+	Title  string `json:"title"`
+	Status Status `json:"status"`
+	// Reasons: finding summaries or facts, strongest first, at most
+	// maxReasons.
+	Reasons []string `json:"reasons,omitempty"`
+}
+
+const maxReasons = 4
+
+// KindAudit is the observation the active audit files when it tried a
+// device and found nothing: evidence "check" is "default_login" or
+// "ports", "result" is "none_found" (see docs/fingerprinting.md). It
+// belongs in pkg/event; until it is there, the string is the contract.
+const KindAudit event.Kind = "audit"
+
+// Scorecard judges d against the baseline. contacts is the vendor table
+// for capability 2 (nil: the embedded table).
+func Scorecard(d *Device, contacts *Vendors) Card {
+	if contacts == nil {
+		contacts, _ = EmbeddedVendors()
+	}
+	s := scorer{d: d}
+	card := Card{Device: d.Key.String()}
+
+	vendor := d.Identity.Vendor
+	if vendor.Value != "" && contacts != nil {
+		card.Vendor = vendor.Value
+		if vi, ok := contacts.Lookup(vendor.Value); ok {
+			card.Contact = vi
+		}
+	}
+
+	caps := []CapabilityCard{
+		{Capability: event.CapNoDefaultPasswords, Provisions: []Provision{s.p511(), s.p512()}},
+		{Capability: event.CapDisclosurePolicy, Provisions: []Provision{s.p521(vendor, card.Contact)}},
+		{Capability: event.CapSoftwareUpdates, Provisions: []Provision{s.p532(), s.p537()}},
+		{Capability: event.CapSecureCommunication, Provisions: []Provision{s.p551(), s.p557()}},
+		{Capability: event.CapPersonalData, Provisions: []Provision{s.p582()}},
+	}
+	for i := range caps {
+		c := &caps[i]
+		c.Name = event.CapabilityName(c.Capability)
+		c.Status = overall(c.Provisions)
+	}
+	card.Capabilities = caps
+	card.Other = []Provision{s.p561(), s.p562(), s.p57()}
+	return card
+}
+
+func overall(ps []Provision) Status {
+	all := true
+	for _, p := range ps {
+		if p.Status == Fail {
+			return Fail
+		}
+		all = all && p.Status == Pass
+	}
+	if all {
+		return Pass
+	}
+	return Unknown
+}
+
+type scorer struct{ d *Device }
+
+// findings returns the summaries of the device's findings of the kinds.
+func (s scorer) findings(match func(*event.Event) bool) []string {
+	var out []string
+	for _, f := range s.d.Findings {
+		if match(f) && len(out) < maxReasons {
+			out = append(out, f.Summary)
+		}
+	}
+	return out
+}
+
+func kinds(ks ...event.Kind) func(*event.Event) bool {
+	return func(e *event.Event) bool {
+		for _, k := range ks {
+			if e.Kind == k {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func (s scorer) audited(check string) (string, bool) {
+	for _, o := range s.d.Observations {
+		if o.Kind == KindAudit && o.Evidence["check"] == check && o.Evidence["result"] == "none_found" {
+			return o.Summary, true
+		}
+	}
+	return "", false
+}
+
+func verdict(id, title string, fails []string, passReason string) Provision {
+	p := Provision{ID: id, Title: title, Status: Unknown}
+	switch {
+	case len(fails) > 0:
+		p.Status, p.Reasons = Fail, fails
+	case passReason != "":
+		p.Status, p.Reasons = Pass, []string{passReason}
+	}
+	return p
+}
+
+func unknown(p Provision, reason string) Provision {
+	if p.Status == Unknown && reason != "" {
+		p.Reasons = []string{reason}
+	}
+	return p
+}
+
+// acceptedLogins are accepted logins seen with a password that is not a
+// factory default: the device's password was changed.
+func (s scorer) acceptedLogins() []string {
+	return s.findings(func(e *event.Event) bool {
+		return (e.Kind == event.KindPlaintextCredentials || e.Kind == event.KindWeakCredentials) &&
+			e.Evidence["accepted"] == "yes"
+	})
+}
+
+func (s scorer) p511() Provision {
+	pass := ""
+	if l := s.acceptedLogins(); len(l) > 0 {
+		pass = "login seen with a password that is not a factory default: " + l[0]
+	} else if sum, ok := s.audited("default_login"); ok {
+		pass = "default-login audit found none: " + sum
+	}
+	return unknown(verdict("5.1-1", "No universal default passwords", s.findings(kinds(event.KindDefaultCredentials)), pass),
+		"no login to or from the device seen, and no audit yet")
+}
+
+func (s scorer) p512() Provision {
+	pass := ""
+	for _, f := range s.d.Findings {
+		if f.Kind == event.KindPlaintextCredentials && f.Evidence["password_class"] == "unique" && f.Evidence["accepted"] == "yes" {
+			pass = "login seen with a unique password: " + f.Summary
+			break
+		}
+	}
+	return unknown(verdict("5.1-2", "Passwords not easily guessable", s.findings(kinds(event.KindWeakCredentials)), pass),
+		"no password of the device seen")
+}
+
+func (s scorer) p521(vendor Attribute, vi *VendorInfo) Provision {
+	p := Provision{ID: "5.2-1", Title: "Disclosure policy published", Status: Unknown}
+	switch {
+	case vendor.Value == "":
+		p.Reasons = []string{"vendor not identified"}
+	case vi == nil:
+		p.Reasons = []string{vendor.Value + " is not in the vendor security table"}
+	case vi.NoneFound:
+		p.Status = Fail
+		p.Reasons = []string{vi.Name + " publishes no disclosure policy (" + vi.Source + ")"}
+	case vi.Policy == "":
+		p.Reasons = []string{"no disclosure policy known for " + vi.Name}
+	default:
+		p.Status = Pass
+		r := vi.Name + " publishes " + vi.Policy
+		if vi.Unsure {
+			r += " (table entry not verified)"
+		}
+		if vendor.Confidence < 0.5 {
+			r += fmt.Sprintf(" (vendor confidence %.2f)", vendor.Confidence)
+		}
+		p.Reasons = []string{r}
+	}
+	return p
+}
+
+func (s scorer) p532() Provision {
+	p := verdict("5.3-2", "No known-vulnerable software", s.findings(kinds(event.KindOutdatedFirmware)), "")
+	if p.Status == Unknown {
+		if len(s.d.Software) == 0 {
+			p.Reasons = []string{"no software version identified"}
+		} else {
+			var seen []string
+			for _, sw := range s.d.Software[:min(len(s.d.Software), 3)] {
+				seen = append(seen, strings.TrimSpace(sw.Product+" "+sw.Version))
+			}
+			p.Reasons = []string{"no advisory matched " + strings.Join(seen, ", ") + " (not proof the software is current)"}
+		}
+	}
+	return p
+}
+
+func (s scorer) p537() Provision {
+	return unknown(verdict("5.3-7", "Updates delivered securely", s.findings(kinds(event.KindFirmwareOverHTTP)), ""),
+		"no update download seen")
+}
+
+// strongInternet says whether every connection the device opened to the
+// internet was seen to negotiate TLS 1.2 or newer.
+func (s scorer) strongInternet() (string, bool) {
+	t := s.d.traffic
+	if t.wanConns == 0 || t.tlsWeak > 0 || t.tlsStrong < t.wanConns {
+		return "", false
+	}
+	return fmt.Sprintf("all %d internet connections seen used TLS 1.2 or newer", t.wanConns), true
+}
+
+func (s scorer) internetUnknown() string {
+	t := s.d.traffic
+	if t.wanConns == 0 {
+		return "no internet connection opened by the device seen"
+	}
+	return fmt.Sprintf("%d of %d internet connections seen were TLS 1.2 or newer", t.tlsStrong, t.wanConns)
+}
+
+func (s scorer) p551() Provision {
+	fails := s.findings(kinds(event.KindWeakTLS, event.KindPlaintextProtocol))
+	pass, _ := s.strongInternet()
+	return unknown(verdict("5.5-1", "Best-practice cryptography", fails, pass), s.internetUnknown())
+}
+
+// clearCredentials are credentials seen on the wire (not the audit's own
+// verified logins): they crossed the network unprotected.
+func (s scorer) clearCredentials(e *event.Event) bool {
+	switch e.Kind {
+	case event.KindPlaintextCredentials:
+		return true
+	case event.KindDefaultCredentials, event.KindWeakCredentials:
+		return !e.Verified
+	}
+	return false
+}
+
+func (s scorer) p557() Provision {
+	pass, _ := s.strongInternet()
+	return unknown(verdict("5.5-7", "Credentials protected in transit", s.findings(s.clearCredentials), pass), s.internetUnknown())
+}
+
+func (s scorer) p582() Provision {
+	pass, _ := s.strongInternet()
+	return unknown(verdict("5.8-2", "Personal data protected in transit", s.findings(kinds(event.KindPersonalData)), pass), s.internetUnknown())
+}
+
+// servedByDevice reports whether an event shows the device as the server.
+func (s scorer) servedByDevice(e *event.Event) bool {
+	return e.Flow != nil && e.Flow.Server.IP != "" && e.Flow.Server.IP == e.Device.IP
+}
+
+func (s scorer) p561() Provision {
+	fails := s.findings(kinds(event.KindExposedService))
+	if len(fails) < maxReasons {
+		for _, e := range append(append([]*event.Event{}, s.d.Observations...), s.d.Findings...) {
+			if e.Evidence["protocol"] == "telnet" && s.servedByDevice(e) {
+				fails = append(fails, "telnet server in use on port "+strconv.Itoa(int(e.Flow.Server.Port)))
+				break
+			}
+		}
+	}
+	pass := ""
+	if sum, ok := s.audited("ports"); ok {
+		pass = "port audit found no exposed service: " + sum
+	}
+	return unknown(verdict("5.6-1", "Unused interfaces disabled", fails, pass), "no port audit yet")
+}
+
+// versionInBanner finds "name/1.2" or "name 1.2"-style versions.
+var versionInBanner = regexp.MustCompile(`[A-Za-z][\w-]*[/ _]v?[0-9]+\.[0-9]+`)
+
+func (s scorer) p562() Provision {
+	var fails []string
+	for _, o := range s.d.Observations {
+		if len(fails) == maxReasons {
+			break
+		}
+		var text string
+		switch o.Kind {
+		case event.KindBanner:
+			if o.Evidence["stage"] == "after_login" || !s.servedByDevice(o) {
+				continue
+			}
+			text = o.Evidence["banner"]
+		case event.KindHTTPServer:
+			text = o.Evidence["server"]
+		default:
+			continue
+		}
+		// UPnP requires "OS/version UPnP/1.0 product/version" in SERVER.
+		if strings.Contains(text, "UPnP/") || !versionInBanner.MatchString(text) {
+			continue
+		}
+		fails = append(fails, fmt.Sprintf("discloses %q to unauthenticated clients", text))
+	}
+	return unknown(verdict("5.6-2", "No security info before login", fails, ""),
+		"no service banner of the device seen")
+}
+
+func (s scorer) p57() Provision {
+	return unknown(verdict("5.7-2", "No sign of compromise", s.findings(kinds(event.KindScanning)), ""),
+		"no scanning seen (absence is not proof of integrity)")
+}
+
+// WriteText writes the card as a compact label: one line per capability
+// with its verdict and top reason, then the other provisions.
+func (c Card) WriteText(w io.Writer) error {
+	ew := &errWriter{w: w}
+	for _, cp := range c.Capabilities {
+		ew.printf("  %-8s %-6d %-32s %s\n", strings.ToUpper(string(cp.Status)), int(cp.Capability), cp.Name, topReason(cp.Provisions, cp.Status))
+	}
+	for _, p := range c.Other {
+		ew.printf("  %-8s %-6s %-32s %s\n", strings.ToUpper(string(p.Status)), p.ID, p.Title, first(p.Reasons))
+	}
+	return ew.err
+}
+
+// topReason is the first reason of the first provision with the
+// capability's status.
+func topReason(ps []Provision, st Status) string {
+	for _, p := range ps {
+		if p.Status == st && len(p.Reasons) > 0 {
+			return p.ID + ": " + p.Reasons[0]
+		}
+	}
+	return ""
+}
+
+func first(rs []string) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	return rs[0]
+}
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, a ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, a...)
+	}
+}

@@ -1,0 +1,201 @@
+package device
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+func finding(kind event.Kind, summary string, ev event.Evidence) *event.Event {
+	return &event.Event{Time: t0, Type: event.TypeFinding, Kind: kind, Summary: summary,
+		Device: event.Endpoint{MAC: "00:11:22:33:44:55", IP: "192.168.1.5", Local: true}, Evidence: ev}
+}
+
+func statusOf(c Card, id string) (Status, []string) {
+	for _, cp := range c.Capabilities {
+		for _, p := range cp.Provisions {
+			if p.ID == id {
+				return p.Status, p.Reasons
+			}
+		}
+	}
+	for _, p := range c.Other {
+		if p.ID == id {
+			return p.Status, p.Reasons
+		}
+	}
+	return "", nil
+}
+
+func TestScorecard(t *testing.T) {
+	telnetServer := &event.Flow{Transport: "tcp", Server: event.Endpoint{IP: "192.168.1.5", Port: 23, Local: true}, Client: event.Endpoint{IP: "192.168.1.9", Local: true}}
+	tests := []struct {
+		name   string
+		events []*event.Event
+		want   map[string]Status
+		reason string // expected in the reasons of the first provision in want
+	}{
+		{"nothing_seen", nil, map[string]Status{"5.1-1": Unknown, "5.2-1": Unknown, "5.3-2": Unknown, "5.5-1": Unknown, "5.6-1": Unknown, "5.7-2": Unknown}, ""},
+		{"audit_found_no_default_login", []*event.Event{
+			obs("00:11:22:33:44:55", "192.168.1.5", KindAudit, event.Evidence{"check": "default_login", "result": "none_found", "attempts": "12"}),
+		}, map[string]Status{"5.1-1": Pass}, ""},
+		{"verified_default_login", []*event.Event{
+			func() *event.Event {
+				e := finding(event.KindDefaultCredentials, "TELNET login with factory-default credentials (audit)", event.Evidence{"protocol": "telnet"})
+				e.Verified = true
+				return e
+			}(),
+		}, map[string]Status{"5.1-1": Fail, "5.5-7": Unknown}, ""},
+		{"audit_found_no_ports", []*event.Event{
+			obs("00:11:22:33:44:55", "192.168.1.5", KindAudit, event.Evidence{"check": "ports", "result": "none_found"}),
+		}, map[string]Status{"5.6-1": Pass}, ""},
+		{"exposed_telnet", []*event.Event{
+			finding(event.KindExposedService, "Telnet open on port 23", event.Evidence{"port": "23"}),
+		}, map[string]Status{"5.6-1": Fail}, "Telnet open"},
+		{"telnet_banner_seen", []*event.Event{
+			func() *event.Event {
+				e := obs("00:11:22:33:44:55", "192.168.1.5", event.KindBanner, event.Evidence{"protocol": "telnet", "banner": "ipcam login:", "stage": "pre_login"})
+				e.Flow = telnetServer
+				return e
+			}(),
+		}, map[string]Status{"5.6-1": Fail}, "port 23"},
+		{"version_before_login", []*event.Event{
+			func() *event.Event {
+				e := obs("00:11:22:33:44:55", "192.168.1.5", event.KindBanner, event.Evidence{"protocol": "ssh", "banner": "SSH-2.0-dropbear_2014.63"})
+				e.Flow = telnetServer
+				return e
+			}(),
+		}, map[string]Status{"5.6-2": Fail}, "dropbear_2014.63"},
+		{"upnp_server_header_is_required", []*event.Event{
+			obs("00:11:22:33:44:55", "192.168.1.5", event.KindHTTPServer, event.Evidence{"server": "Linux/3.10 UPnP/1.0 MiniUPnPd/1.6"}),
+		}, map[string]Status{"5.6-2": Unknown}, ""},
+		{"scanning", []*event.Event{
+			finding(event.KindScanning, "Scanning 120 hosts on port 23", nil),
+		}, map[string]Status{"5.7-2": Fail}, "Scanning"},
+		{"weak_tls", []*event.Event{
+			finding(event.KindWeakTLS, "Weak TLS: TLS 1.0", event.Evidence{"tls_version": "TLS 1.0"}),
+		}, map[string]Status{"5.5-1": Fail}, "TLS 1.0"},
+		{"outdated", []*event.Event{
+			finding(event.KindOutdatedFirmware, "dropbear 2014.63 is affected by CVE-2016-7406", nil),
+		}, map[string]Status{"5.3-2": Fail}, "CVE-2016-7406"},
+		{"software_without_advisory", []*event.Event{
+			func() *event.Event {
+				e := obs("00:11:22:33:44:55", "192.168.1.5", event.KindBanner, event.Evidence{"protocol": "telnet", "banner": "BusyBox v1.19.4", "stage": "after_login"})
+				e.Flow = telnetServer
+				return e
+			}(),
+		}, map[string]Status{"5.3-2": Unknown}, "busybox 1.19.4"},
+		{"hikvision_policy", []*event.Event{
+			dhcp("00:11:22:33:44:55", event.Evidence{"vendor_class": "HIKVISION", "hostname": "ipcam"}),
+		}, map[string]Status{"5.2-1": Pass}, "hikvision.com"},
+		{"vendor_not_in_table", []*event.Event{
+			dhcp("00:11:22:33:44:55", event.Evidence{"vendor_class": "netgear-ish"}),
+			obs("00:11:22:33:44:55", "192.168.1.5", event.KindUPnP, event.Evidence{"manufacturer": "Acme Widgets Co.,Ltd."}),
+		}, map[string]Status{"5.2-1": Unknown}, "Acme Widgets"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			for _, ev := range tt.events {
+				inv.Emit(ev)
+			}
+			inv.ObservePacket(synPacket(mustMAC("00:11:22:33:44:55"), "192.168.1.5", "192.168.1.1", 1, 1))
+			d := device(t, inv, "00:11:22:33:44:55")
+			card := Scorecard(d, nil)
+			for id, want := range tt.want {
+				got, reasons := statusOf(card, id)
+				if got != want {
+					t.Errorf("%s = %s %q, want %s", id, got, reasons, want)
+				}
+				if tt.reason != "" && got == want && want != Unknown && !strings.Contains(strings.Join(reasons, " "), tt.reason) {
+					t.Errorf("%s reasons %q lack %q", id, reasons, tt.reason)
+				}
+				if tt.reason != "" && want == Unknown && !strings.Contains(strings.Join(reasons, " "), tt.reason) {
+					t.Errorf("%s reasons %q lack %q", id, reasons, tt.reason)
+				}
+			}
+		})
+	}
+}
+
+func TestScorecardVendorWithoutPolicy(t *testing.T) {
+	table, err := ParseVendors([]byte(`
+[[vendor]]
+name = "Acme"
+aliases = ["acme widgets"]
+none_found = true
+source = "test table: Acme's site checked on 2025-06-01, no policy"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := newInv()
+	inv.Emit(obs("00:11:22:33:44:55", "192.168.1.5", event.KindUPnP, event.Evidence{"manufacturer": "Acme Widgets Co.,Ltd."}))
+	card := Scorecard(device(t, inv, "00:11:22:33:44:55"), table)
+	if st, r := statusOf(card, "5.2-1"); st != Fail || !strings.Contains(r[0], "checked on 2025-06-01") {
+		t.Fatalf("5.2-1 = %s %q", st, r)
+	}
+	if card.Capabilities[1].Status != Fail {
+		t.Fatalf("capability 2 = %s", card.Capabilities[1].Status)
+	}
+}
+
+func TestScorecardTLSCount(t *testing.T) {
+	inv := newInv()
+	m := mustMAC("00:11:22:33:44:55")
+	inv.ObservePacket(synPacket(m, "192.168.1.5", "203.0.113.10", 40000, 1))
+	inv.ObservePacket(synPacket(m, "192.168.1.5", "203.0.113.11", 40001, 7))
+	hello := func(version string) *event.Event {
+		return &event.Event{Time: t0, Type: event.TypeObservation, Kind: event.KindTLSServer,
+			Device:   event.Endpoint{IP: "203.0.113.10", Port: 443},
+			Flow:     &event.Flow{Transport: "tcp", Client: event.Endpoint{MAC: m.String(), IP: "192.168.1.5", Local: true}, Server: event.Endpoint{IP: "203.0.113.10", Port: 443}, Direction: event.LANToWAN},
+			Evidence: event.Evidence{"tls_version_id": version}}
+	}
+	inv.Emit(hello("0x0304"))
+	d := device(t, inv, m.String())
+	if st, r := statusOf(Scorecard(d, nil), "5.5-1"); st != Unknown || !strings.Contains(r[0], "1 of 2") {
+		t.Fatalf("one of two connections TLS: 5.5-1 = %s %q", st, r)
+	}
+	inv.Emit(hello("0x0303"))
+	if st, _ := statusOf(Scorecard(d, nil), "5.5-1"); st != Pass {
+		t.Fatalf("both TLS 1.2+: 5.5-1 = %s", st)
+	}
+	inv.Emit(hello("0x0301"))
+	if st, _ := statusOf(Scorecard(d, nil), "5.5-1"); st != Unknown {
+		t.Fatalf("a TLS 1.0 session: 5.5-1 = %s", st)
+	}
+}
+
+func TestWriteText(t *testing.T) {
+	inv := newInv()
+	inv.Emit(dhcp("c0:56:e3:1a:2b:3c", event.Evidence{"vendor_class": "HIKVISION"}))
+	f := finding(event.KindDefaultCredentials, "FTP login with factory-default credentials (user a***, accepted: yes)", event.Evidence{"protocol": "ftp"})
+	f.Device.MAC = "c0:56:e3:1a:2b:3c"
+	inv.Emit(f)
+	card := Scorecard(device(t, inv, "c0:56:e3:1a:2b:3c"), nil)
+	var b bytes.Buffer
+	if err := card.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"FAIL     1      No universal default passwords   5.1-1: FTP login with factory-default",
+		"PASS     2      Vulnerability disclosure policy  5.2-1: Hikvision publishes https://",
+		"UNKNOWN  5.7-2  No sign of compromise",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("label lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func mustMAC(s string) hwaddr.MAC {
+	m, err := hwaddr.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
