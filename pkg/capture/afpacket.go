@@ -111,6 +111,7 @@ func openRing(name string, cfg AFPacketConfig, filter []bpf.RawInstruction) (*ri
 		afpacket.OptFrameSize(cfg.FrameSize),
 		afpacket.OptBlockTimeout(cfg.BlockTimeout),
 		afpacket.OptPollTimeout(cfg.PollTimeout),
+		afpacket.OptAddVLANHeader(cfg.RestoreVLAN),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("afpacket %s: %w", name, err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/sys/unix"
 )
 
 // seenFrame is what a test keeps of a captured frame (frames are borrowed).
@@ -416,5 +417,105 @@ func TestAFPacketCloseWhileLent(t *testing.T) {
 	}
 	if err := src.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestAFPacketVLAN sends 802.1Q-tagged frames over a veth (the kernel's
+// receive path moves the tag out of the frame before capture sees it) and
+// checks that the filter still passes wanted and drops unwanted frames,
+// and that RestoreVLAN gives the tag back.
+func TestAFPacketVLAN(t *testing.T) {
+	requireRoot(t)
+	router, device := newNetNS(t, "rtr"), newNetNS(t, "dev")
+	vethLink(t, router, "lan0", "10.98.7.1/24", device, "eth0", "10.98.7.2/24")
+	routerMAC := linkMAC(t, router, "lan0")
+	filter, err := FilterFor(PortSet{Ports: []uint16{5353}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tagged := func(port uint16, payload string) []byte {
+		e := eth(layers.EthernetTypeDot1Q)
+		e.DstMAC = routerMAC
+		return frame(t, e, dot1q(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(40000, port), gopacket.Payload(payload))
+	}
+	for _, restore := range []bool{false, true} {
+		t.Run(fmt.Sprintf("restore_%v", restore), func(t *testing.T) {
+			var src *AFPacket
+			inNetNS(t, router, func() error {
+				var err error
+				src, err = OpenAFPacket(context.Background(), AFPacketConfig{Interfaces: []string{"lan0"}, Filter: filter, RestoreVLAN: restore})
+				return err
+			})
+			defer src.Close()
+			marker := fmt.Sprintf("vlan-wanted-%v", restore)
+			type seenTagged struct {
+				payload string
+				vlan    int // -1 untagged
+			}
+			out := make(chan []seenTagged, 1)
+			go func() {
+				var seen []seenTagged
+				defer func() { out <- seen }()
+				for {
+					data, _, err := src.ReadPacket()
+					if err != nil {
+						return
+					}
+					pkt := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
+					st := seenTagged{vlan: -1}
+					if d, ok := pkt.Layer(layers.LayerTypeDot1Q).(*layers.Dot1Q); ok {
+						st.vlan = int(d.VLANIdentifier)
+					}
+					if u, ok := pkt.Layer(layers.LayerTypeUDP).(*layers.UDP); ok {
+						st.payload = string(u.Payload)
+					}
+					seen = append(seen, st)
+					if st.payload == marker {
+						return
+					}
+				}
+			}()
+			inNetNS(t, device, func() error {
+				// A raw packet socket: this kernel needs no VLAN device.
+				fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+				if err != nil {
+					return err
+				}
+				defer unix.Close(fd)
+				ifc, err := net.InterfaceByName("eth0")
+				if err != nil {
+					return err
+				}
+				to := &unix.SockaddrLinklayer{Ifindex: ifc.Index, Halen: 6}
+				copy(to.Addr[:], routerMAC)
+				for _, f := range [][]byte{tagged(9999, "vlan-unwanted"), tagged(5353, marker)} {
+					if err := unix.Sendto(fd, f, 0, to); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			var seen []seenTagged
+			select {
+			case seen = <-out:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the tagged marker was never captured")
+			}
+			var wanted bool
+			for _, st := range seen {
+				if st.payload == "vlan-unwanted" {
+					t.Error("unwanted tagged frame passed the filter")
+				}
+				if st.payload == marker {
+					wanted = true
+					if want := map[bool]int{false: -1, true: 42}[restore]; st.vlan != want {
+						t.Errorf("VLAN %d, want %d", st.vlan, want)
+					}
+				}
+			}
+			if !wanted {
+				t.Error("wanted tagged frame missing")
+			}
+		})
 	}
 }

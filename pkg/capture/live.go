@@ -85,6 +85,10 @@ type AFPacketConfig struct {
 	// Promiscuous also captures frames not addressed to the interface: on
 	// a bridge, the traffic it forwards between its ports.
 	Promiscuous bool
+	// RestoreVLAN puts back the 802.1Q tag the kernel moved out of the
+	// frame (VLAN offload), so that the decoder sees the VLAN id. It costs
+	// a copy of each tagged frame; off, such frames read as untagged.
+	RestoreVLAN bool
 }
 
 // Defaults of AFPacketConfig; a zero field takes its default.
