@@ -37,8 +37,27 @@ func (p *Proxy) serve(ctx context.Context, w dns.ResponseWriter, req *dns.Msg) {
 	if resp == nil {
 		return
 	}
-	// The client went away or the socket closed: nothing to tell anyone.
-	_ = w.WriteMsg(resp)
+	if b := p.encode(resp, req, tcp); b != nil {
+		// The client went away or the socket closed: nothing to tell anyone.
+		_, _ = w.Write(b)
+	}
+}
+
+// encode packs an answer. An upstream answer the proxy cannot pack again
+// becomes SERVFAIL rather than silence, so the client does not wait for
+// its timeout.
+func (p *Proxy) encode(resp, req *dns.Msg, tcp bool) []byte {
+	b, err := resp.Pack()
+	if err == nil && len(b) <= dns.MaxMsgSize {
+		return b
+	}
+	p.st.upstreamErrors.Add(1)
+	p.log.Debug("cannot pack answer", "err", err)
+	b, err = p.fitClient(servFail(req), req, tcp).Pack()
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 func clientOf(a net.Addr) (client netip.Addr, tcp bool) {
@@ -69,12 +88,15 @@ func (p *Proxy) respond(ctx context.Context, client netip.Addr, req *dns.Msg, tc
 	name := presentationName(q.Name)
 	p.observe.add(client, name)
 
+	quarantined := p.deps.Quarantine.IsQuarantined(client)
 	switch {
-	case !p.deps.Quarantine.IsQuarantined(client), p.isLocal(q):
+	case p.isLocal(q):
 		return p.forward(ctx, req, tcp)
 	case inDomains(q.Name, p.updates):
 		p.st.updateLookups.Add(1)
-		return p.forwardUpdate(ctx, req, tcp)
+		return p.forwardUpdate(ctx, req, tcp, quarantined)
+	case !quarantined:
+		return p.forward(ctx, req, tcp)
 	}
 	p.st.notice.Add(1)
 	return p.notice(req)
@@ -164,10 +186,14 @@ func (p *Proxy) forward(ctx context.Context, req *dns.Msg, tcp bool) *dns.Msg {
 	return p.fitClient(resp, req, tcp)
 }
 
-// forwardUpdate forwards a quarantined client's query for an update
-// domain and, before the client sees the answer, lets the client reach
-// the addresses in it.
-func (p *Proxy) forwardUpdate(ctx context.Context, req *dns.Msg, tcp bool) *dns.Msg {
+// forwardUpdate forwards a query for an update domain and, before the
+// client sees the answer, lets quarantined devices reach the addresses in
+// it. That is done whoever asks: the proxy knows quarantined devices by
+// address, the redirect by MAC, and a device whose new address the daemon
+// has not learnt yet must still reach its update host. A quarantined
+// client's answer has its TTLs capped, so that it never caches an address
+// longer than it may reach it; other clients' answers stay unchanged.
+func (p *Proxy) forwardUpdate(ctx context.Context, req *dns.Msg, tcp, quarantined bool) *dns.Msg {
 	resp, ok := p.exchange(ctx, req)
 	if !ok {
 		return p.fitClient(resp, req, tcp)
@@ -175,8 +201,9 @@ func (p *Proxy) forwardUpdate(ctx context.Context, req *dns.Msg, tcp bool) *dns.
 	p.st.forwarded.Add(1)
 	addrs, ttl := p.allowAddrs(resp.Answer)
 	if len(addrs) > 0 {
-		// The client must not cache an address longer than it may reach it.
-		capTTL(resp, ttl)
+		if quarantined {
+			capTTL(resp, ttl)
+		}
 		p.pushAllowed(ctx, addrs, ttl)
 	}
 	return p.fitClient(resp, req, tcp)
