@@ -17,7 +17,7 @@ type Info struct {
 	CaptureLength int             // bytes present in data
 	Length        int             // bytes on the wire
 	LinkType      layers.LinkType // how to decode data
-	Interface     int             // pcapng interface index, or 0
+	Interface     int             // pcapng interface index, the kernel's ifindex for live sources, or 0
 }
 
 // Source yields frames one at a time. The data returned by ReadPacket is

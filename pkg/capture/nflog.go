@@ -152,6 +152,9 @@ func (l *NFLOG) bind(cfg NFLOGConfig) error {
 	if ackErr != nil {
 		return fmt.Errorf("nflog: bind group %d: %w", cfg.Group, ackErr)
 	}
+	// Packets read while waiting were dropped: count from here.
+	l.stats = nflogCounters{}
+	l.batch.seqValid = false
 	return l.conn.SetReadDeadline(time.Time{})
 }
 
