@@ -238,16 +238,17 @@ func TestNFLOGFraction(t *testing.T) {
 	fromRing := collect(ring, isSentinel(marker))
 	got := lab.download(t, "/bulk")
 	lab.sentinel(t, marker)
-	sum := func(seen []seenFrame) (bytes int) {
+	sum := func(seen []seenFrame) (bytes, packets int) {
 		for _, f := range seen {
 			if f.sport == 80 || f.dport == 80 {
 				bytes += f.ipLen
+				packets++
 			}
 		}
-		return bytes
+		return bytes, packets
 	}
-	nflogBytes := sum(waitFrames(t, fromNFLOG, "nflog"))
-	ringBytes := sum(waitFrames(t, fromRing, "afpacket"))
+	nflogBytes, nflogPackets := sum(waitFrames(t, fromNFLOG, "nflog"))
+	ringBytes, ringPackets := sum(waitFrames(t, fromRing, "afpacket"))
 	if got < size {
 		t.Fatalf("downloaded %d bytes, want %d", got, size)
 	}
@@ -256,8 +257,8 @@ func TestNFLOGFraction(t *testing.T) {
 		t.Logf("afpacket ring dropped %d frames: its figure is low", st.Drops)
 	}
 	fraction := float64(nflogBytes) / float64(ringBytes)
-	t.Logf("download %d bytes: IP bytes to user space via NFLOG %d, via AF_PACKET %d; fraction %.5f (%.3f%%); nflog stats %+v",
-		got, nflogBytes, ringBytes, fraction, 100*fraction, nflog.Stats())
+	t.Logf("download %d bytes: to user space via NFLOG %d IP bytes in %d packets, via AF_PACKET %d IP bytes in %d frames; byte fraction %.5f (%.3f%%); nflog stats %+v",
+		got, nflogBytes, nflogPackets, ringBytes, ringPackets, fraction, 100*fraction, nflog.Stats())
 	if ringBytes < size {
 		t.Errorf("AF_PACKET saw %d IP bytes of a %d-byte download", ringBytes, size)
 	}
