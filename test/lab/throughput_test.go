@@ -1,0 +1,214 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/api"
+)
+
+// bulkPort is the port of the bulk transfer: HTTP's, so that the afpacket
+// filter passes every packet to the daemon (a large download over plain
+// HTTP is the capture's worst case) and the NFLOG fast path has work to
+// save.
+const bulkPort = "80"
+
+// bulkSeconds is the length of each transfer.
+const bulkSeconds = 5
+
+// bulkRounds is how often each configuration is measured, interleaved,
+// so that a busy host shows as spread rather than as a difference.
+const bulkRounds = 3
+
+// TestLabThroughput measures a bulk TCP download through the router
+// (iperf3, WAN → laptop) without iotgw, with iotgw capturing through
+// afpacket, and with the NFLOG fast path, and the daemon's CPU time,
+// peak memory and packets read during each. It asserts that every
+// transfer completes and that the daemon survives it, not the numbers:
+// they depend on the machine. docs/lab.md records them.
+func TestLabThroughput(t *testing.T) {
+	requireLab(t)
+	l := newLab(t, labOptions{tag: "t", devices: []host{homeDevices()[3]}})
+	bin := buildDaemon(t, l.dir)
+	l.start("wan", "wan-iperf3", "iperf3", "-s", "-B", cloudHost, "-p", bulkPort)
+	l.waitListen("wan", "tcp", 80)
+	l.dhcp()
+
+	modes := []string{"none", "afpacket", "nflog"}
+	samples := map[string][]bulkSample{}
+	for round := range bulkRounds {
+		for _, mode := range modes {
+			s, err := l.measureBulk(t, bin, mode)
+			if err != nil {
+				t.Fatalf("round %d, %s: %v", round+1, mode, err)
+			}
+			t.Logf("round %d, %s: %s", round+1, mode, s)
+			samples[mode] = append(samples[mode], s)
+		}
+	}
+	base := median(samples["none"], func(s bulkSample) float64 { return s.res.bitsPerSecond })
+	for _, mode := range modes {
+		ss := samples[mode]
+		mbit := func(s bulkSample) float64 { return s.res.bitsPerSecond / 1e6 }
+		lo, hi := minMax(ss, mbit)
+		line := fmt.Sprintf("MEASURE bulk download, iotgw %s: median %.0f Mbit/s (%.0f–%.0f over %d runs of %d s), %.0f%% of the median without iotgw",
+			mode, median(ss, mbit), lo, hi, len(ss), bulkSeconds, 100*median(ss, mbit)*1e6/base)
+		if mode != "none" {
+			cpu := median(ss, func(s bulkSample) float64 { return 100 * s.cpu.Seconds() / s.res.seconds })
+			_, hwm := minMax(ss, func(s bulkSample) float64 { return float64(s.hwmKB) / 1024 })
+			pkts := median(ss, func(s bulkSample) float64 { return float64(s.packets) })
+			mib := median(ss, func(s bulkSample) float64 { return float64(s.res.bytes) / (1 << 20) })
+			line += fmt.Sprintf("; daemon CPU median %.0f%% of one core, peak RSS %.1f MiB, median %.0f packets read for %.0f MiB transferred", cpu, hwm, pkts, mib)
+		}
+		t.Log(line)
+	}
+}
+
+// bulkSample is one transfer and what the daemon spent on it.
+type bulkSample struct {
+	res     bulkResult
+	cpu     time.Duration // the daemon's user+system time during the transfer
+	hwmKB   int           // the daemon's peak resident set since it started
+	packets uint64        // packets the daemon read during the transfer
+}
+
+func (s bulkSample) String() string {
+	return fmt.Sprintf("%s; daemon CPU %v, peak RSS %d KiB, %d packets read", s.res, s.cpu, s.hwmKB, s.packets)
+}
+
+// measureBulk runs one transfer with the daemon in capture mode mode, or
+// without a daemon ("none"). A daemon is stopped and its tables removed
+// afterwards.
+func (l *lab) measureBulk(t *testing.T, bin, mode string) (bulkSample, error) {
+	if mode == "none" {
+		res, err := l.bulkDownload()
+		return bulkSample{res: res}, err
+	}
+	d := l.newDaemon(bin, l.daemonConfig(mode))
+	d.start(t)
+	s, err := d.measure(l)
+	code, stopErr := d.terminate()
+	if err == nil && (stopErr != nil || code != 0) {
+		err = fmt.Errorf("iotgw run on SIGTERM: exit %d, %v", code, stopErr)
+	}
+	if out, uerr := d.cli("uninstall-rules"); err == nil && uerr != nil {
+		err = fmt.Errorf("iotgw uninstall-rules: %v\n%s", uerr, out)
+	}
+	return s, err
+}
+
+func (d *daemon) measure(l *lab) (bulkSample, error) {
+	before, err := readUsage(d.pid())
+	if err != nil {
+		return bulkSample{}, err
+	}
+	p0, err := d.packets()
+	if err != nil {
+		return bulkSample{}, err
+	}
+	res, err := l.bulkDownload()
+	if err != nil {
+		return bulkSample{}, err
+	}
+	after, err := readUsage(d.pid())
+	if err != nil {
+		return bulkSample{}, fmt.Errorf("the daemon is gone after the transfer: %w", err)
+	}
+	p1, err := d.packets()
+	if err != nil {
+		return bulkSample{}, err
+	}
+	return bulkSample{res: res, cpu: after.cpu - before.cpu, hwmKB: after.hwmKB, packets: p1 - p0}, nil
+}
+
+// median of f over samples (the mean of the middle two for an even count).
+func median(samples []bulkSample, f func(bulkSample) float64) float64 {
+	v := make([]float64, len(samples))
+	for i, s := range samples {
+		v[i] = f(s)
+	}
+	sort.Float64s(v)
+	n := len(v)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
+}
+
+func minMax(samples []bulkSample, f func(bulkSample) float64) (lo, hi float64) {
+	for i, s := range samples {
+		v := f(s)
+		if i == 0 || v < lo {
+			lo = v
+		}
+		if i == 0 || v > hi {
+			hi = v
+		}
+	}
+	return lo, hi
+}
+
+// bulkResult is one iperf3 run as the receiver saw it.
+type bulkResult struct {
+	bitsPerSecond float64
+	bytes         int64
+	seconds       float64
+	retransmits   int
+}
+
+func (r bulkResult) String() string {
+	return fmt.Sprintf("%.0f Mbit/s received (%.1f MiB in %.1f s, %d retransmits)",
+		r.bitsPerSecond/1e6, float64(r.bytes)/(1<<20), r.seconds, r.retransmits)
+}
+
+// bulkDownload runs iperf3 in reverse (the WAN host sends, the laptop
+// receives) for bulkSeconds and parses its JSON report.
+func (l *lab) bulkDownload() (bulkResult, error) {
+	out, err := l.dev("laptop", time.Duration(bulkSeconds+20)*time.Second, "iperf3", "-c", cloudHost, "-p", bulkPort,
+		"-t", fmt.Sprint(bulkSeconds), "-R", "-J")
+	if err != nil {
+		return bulkResult{}, fmt.Errorf("iperf3: %v\n%s", err, out)
+	}
+	var rep struct {
+		End struct {
+			SumSent struct {
+				Retransmits int `json:"retransmits"`
+			} `json:"sum_sent"`
+			SumReceived struct {
+				Seconds       float64 `json:"seconds"`
+				Bytes         int64   `json:"bytes"`
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+		} `json:"end"`
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		return bulkResult{}, fmt.Errorf("iperf3 -J: %w\n%s", err, out)
+	}
+	if rep.Error != "" {
+		return bulkResult{}, fmt.Errorf("iperf3: %s", rep.Error)
+	}
+	r := rep.End.SumReceived
+	if r.Bytes == 0 {
+		return bulkResult{}, fmt.Errorf("iperf3 received nothing:\n%s", out)
+	}
+	return bulkResult{bitsPerSecond: r.BitsPerSecond, bytes: r.Bytes, seconds: r.Seconds, retransmits: rep.End.SumSent.Retransmits}, nil
+}
+
+// packets is the number of packets the daemon has read from its source.
+func (d *daemon) packets() (uint64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	s, err := api.NewClient(d.socket).Status(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("iotgw status: %w", err)
+	}
+	return s.Packets, nil
+}
