@@ -38,7 +38,8 @@ func TestDispatch(t *testing.T) {
 		{"analyze_missing_file", []string{"analyze", "--config", "/dev/null", "/nonexistent.pcap"}, exitUsage, "iotgw analyze: 1 file(s)", "/nonexistent.pcap"},
 		{"analyze_demo", []string{"analyze", "--config", "/dev/null", demo}, exitOK, "would QUARANTINE", ""},
 		{"analyze_fail_on_high", []string{"analyze", "--config", "/dev/null", "--fail-on", "high", demo}, exitFindings, "default_credentials", ""},
-		{"analyze_fail_on_critical", []string{"analyze", "--config", "/dev/null", "--fail-on", "critical", demo}, exitOK, "", ""},
+		{"analyze_fail_on_critical", []string{"analyze", "--config", "/dev/null", "--fail-on", "critical", demo}, exitFindings, "outdated_firmware", ""},
+		{"analyze_fail_on_none", []string{"analyze", "--config", "/dev/null", "--fail-on", "none", demo}, exitOK, "", ""},
 		{"check_config_ok", []string{"check-config", "--config", "../../iotgw.example.toml"}, exitOK, "iotgw.example.toml: ok", ""},
 	}
 	for _, tt := range tests {

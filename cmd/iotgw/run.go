@@ -91,7 +91,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 	}, daemon.Deps{
 		Enforcer:   enforcer,
 		Store:      st,
-		OpenSource: func(ctx context.Context) (capture.Source, error) { return capture.Open(ctx, live) },
+		OpenSource: func(ctx context.Context) (capture.Source, error) { return openSource(ctx, cfg, live) },
 		Logger:     log,
 		Version:    version,
 	})
@@ -168,6 +168,38 @@ func liveConfig(cfg *config.Config) capture.LiveConfig {
 	live.NFLOG.Group = uint16(cfg.Capture.NFLOGGroup)
 	return live
 }
+
+// openSource opens the configured live source; mode "pcap" replays a
+// capture file once and then waits, for demonstrations and tests of the
+// daemon without live traffic.
+func openSource(ctx context.Context, cfg *config.Config, live capture.LiveConfig) (capture.Source, error) {
+	if cfg.Capture.Mode != "pcap" {
+		return capture.Open(ctx, live)
+	}
+	f, err := capture.OpenFile(cfg.Capture.File)
+	if err != nil {
+		return nil, err
+	}
+	return &replayOnce{f: f, ctx: ctx}, nil
+}
+
+// replayOnce plays a capture file, then blocks until ctx ends (a quiet
+// network) rather than ending the source.
+type replayOnce struct {
+	f   *capture.File
+	ctx context.Context
+}
+
+func (r *replayOnce) ReadPacket() ([]byte, capture.Info, error) {
+	data, info, err := r.f.ReadPacket()
+	if errors.Is(err, io.EOF) {
+		<-r.ctx.Done()
+		return nil, capture.Info{}, r.ctx.Err()
+	}
+	return data, info, err
+}
+
+func (r *replayOnce) Close() error { return r.f.Close() }
 
 // serveSocket serves h on a Unix socket only root can open.
 func serveSocket(ctx context.Context, path string, h http.Handler) error {

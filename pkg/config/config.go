@@ -55,6 +55,8 @@ type Capture struct {
 	// pass: the first budget_bytes of every forwarded connection.
 	Mode       string   `toml:"mode"`
 	Interfaces []string `toml:"interfaces"`
+	// File is the capture mode "pcap" replays (demonstrations, tests).
+	File string `toml:"file"`
 	// RingBlocks × 128 KiB is the afpacket ring per interface.
 	RingBlocks int `toml:"ring_blocks"`
 	// AllPorts makes the afpacket filter pass TCP/UDP on any port, for
@@ -450,8 +452,14 @@ func (c *Config) validate() []*Error {
 		bad("daemon.socket", "a path is needed")
 	}
 	cp := &c.Capture
-	if cp.Mode != "afpacket" && cp.Mode != "nflog" {
-		bad("capture.mode", "%q: want afpacket or nflog", cp.Mode)
+	switch cp.Mode {
+	case "afpacket", "nflog":
+	case "pcap":
+		if cp.File == "" {
+			bad("capture.file", "mode pcap needs a capture file")
+		}
+	default:
+		bad("capture.mode", "%q: want afpacket, nflog or pcap", cp.Mode)
 	}
 	if cp.Mode == "afpacket" && len(cp.Interfaces) == 0 {
 		bad("capture.interfaces", "afpacket needs at least one interface")

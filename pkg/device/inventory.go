@@ -70,13 +70,16 @@ type Device struct {
 	// DroppedEvents counts events beyond the per-device caps.
 	DroppedEvents int
 
-	votes    []vote
-	dirty    bool // votes changed since Identity was computed
-	syn      fingerprint.SYN
-	synTime  time.Time
-	hasSYN   bool
-	synVoted bool
-	traffic  trafficCounts
+	votes []vote
+	dirty bool // votes changed since Identity was computed
+	// swGen counts changes to Software; swMatched is the count the
+	// advisory matcher last saw.
+	swGen, swMatched uint64
+	syn              fingerprint.SYN
+	synTime          time.Time
+	hasSYN           bool
+	synVoted         bool
+	traffic          trafficCounts
 }
 
 // Address is one address of a device with when it was used.
@@ -349,16 +352,20 @@ func (inv *Inventory) evictOldest() {
 
 // Emit implements inspect.Sink: the event is filed under its device, and
 // an observation adds to its identity.
-func (inv *Inventory) Emit(ev *event.Event) {
+func (inv *Inventory) Emit(ev *event.Event) { inv.File(ev) }
+
+// File files ev like Emit and returns the device it went to, or nil when
+// the event is about no device of this network.
+func (inv *Inventory) File(ev *event.Event) *Device {
 	// A WAN server's banner seen from a LAN client says nothing about a
 	// device of this network; captures with no LAN side keep everything.
 	if !ev.Device.Local && ev.Flow != nil && (ev.Flow.Client.Local || ev.Flow.Server.Local) {
 		inv.noteWANServer(ev)
-		return
+		return nil
 	}
 	d := inv.deviceFor(ev)
 	if d == nil {
-		return
+		return nil
 	}
 	if ev.Time.After(d.LastSeen) {
 		d.LastSeen = ev.Time
@@ -367,6 +374,7 @@ func (inv *Inventory) Emit(ev *event.Event) {
 	if !ev.IsFinding() {
 		inv.learn(d, ev)
 	}
+	return d
 }
 
 // noteWANServer counts the TLS version an internet server negotiated with

@@ -44,7 +44,15 @@ func (d *Device) addSoftware(s Software) {
 		return
 	}
 	d.Software = append(d.Software, s)
+	d.swGen++
 }
+
+// SoftwareChanged reports whether Software gained an entry since the last
+// MarkSoftwareMatched: the advisory matcher then looks again.
+func (d *Device) SoftwareChanged() bool { return d.swGen != d.swMatched }
+
+// MarkSoftwareMatched records that the advisory matcher has seen Software.
+func (d *Device) MarkSoftwareMatched() { d.swMatched = d.swGen }
 
 // firmwareProduct is the product id of a device's firmware:
 // "<vendor>:<model>", lower case, the vendor without spaces or

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/iotgw/iotgw/pkg/advisory"
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/device"
@@ -29,6 +30,7 @@ type Pipeline struct {
 	dec *inspect.Decoder
 	eng *inspect.Engine
 	inv *device.Inventory
+	adv *advisory.Holder
 	pkt inspect.Packet
 	out []inspect.Sink
 }
@@ -36,6 +38,9 @@ type Pipeline struct {
 // Options adds event consumers besides the inventory.
 type Options struct {
 	Sinks []inspect.Sink
+	// Advisories holds the feed of vulnerable versions; nil: the built-in
+	// feed.
+	Advisories *advisory.Holder
 }
 
 // New builds a pipeline from the configuration.
@@ -59,7 +64,13 @@ func New(cfg *config.Config, opt Options) (*Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	p := &Pipeline{dec: inspect.NewDecoder(), out: opt.Sinks}
+	adv := opt.Advisories
+	if adv == nil {
+		if adv, err = advisory.NewHolder(advisory.Options{}); err != nil {
+			return nil, fmt.Errorf("pipeline: %w", err)
+		}
+	}
+	p := &Pipeline{dec: inspect.NewDecoder(), out: opt.Sinks, adv: adv}
 	isLocal := func(a netip.Addr) bool { return p.eng.IsLocal(a) }
 	p.inv = device.NewInventory(cfg.Inspect.MaxDevices, isLocal)
 	p.eng, err = inspect.NewEngine(ec, inspect.Options{
@@ -94,9 +105,57 @@ func hashKey(path string) ([]byte, error) {
 type fanout struct{ p *Pipeline }
 
 func (f fanout) Emit(ev *event.Event) {
-	f.p.inv.Emit(ev)
+	d := f.p.inv.File(ev)
 	for _, s := range f.p.out {
 		s.Emit(ev)
+	}
+	if d != nil && d.SoftwareChanged() {
+		f.p.matchAdvisories(d, ev)
+	}
+}
+
+// matchAdvisories compares a device's software with the advisory feed and
+// emits an outdated_firmware finding for each new match; cause is the
+// observation that revealed the version.
+func (p *Pipeline) matchAdvisories(d *device.Device, cause *event.Event) {
+	d.MarkSoftwareMatched()
+	sw := make([]advisory.Software, len(d.Software))
+	for i, s := range d.Software {
+		sw[i] = advisory.Software(s)
+	}
+	ep := event.Endpoint{Local: true}
+	if !d.Key.MAC.IsZero() {
+		ep.MAC = d.Key.MAC.String()
+	}
+	if n := len(d.Addrs); n > 0 {
+		ep.IP = d.Addrs[n-1].String()
+	}
+	for _, m := range p.adv.Current().Match(sw) {
+		ev := advisory.ToEvent(m, ep, cause.Time)
+		ev.Source, ev.Packet = cause.Source, cause.Packet
+		if hasFinding(d, ev.DedupKey()) {
+			continue
+		}
+		fanout{p}.Emit(ev)
+	}
+}
+
+func hasFinding(d *device.Device, key string) bool {
+	for _, f := range d.Findings {
+		if f.DedupKey() == key {
+			return true
+		}
+	}
+	return false
+}
+
+// RematchAdvisories compares every device's software with the current
+// feed again, after a newer feed was loaded.
+func (p *Pipeline) RematchAdvisories() {
+	for _, d := range p.inv.Devices() {
+		if len(d.Software) > 0 {
+			p.matchAdvisories(d, &event.Event{Time: d.LastSeen})
+		}
 	}
 }
 
