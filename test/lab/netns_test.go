@@ -62,6 +62,7 @@ type lab struct {
 	dir    string // configuration, scripts, logs
 	prefix string
 	hosts  map[string]host
+	order  []string // device roles in the order given
 
 	mu    sync.Mutex
 	procs []*exec.Cmd // background programs, each in its own process group
@@ -84,6 +85,7 @@ func newLab(t *testing.T, opt labOptions) *lab {
 	}
 	for _, h := range opt.devices {
 		l.hosts[h.role] = h
+		l.order = append(l.order, h.role)
 	}
 	// Registered before anything exists, so it runs after every other
 	// cleanup of the test (they run last in, first out).
@@ -100,14 +102,9 @@ func newLab(t *testing.T, opt labOptions) *lab {
 // ns is the namespace of a role ("router", "wan", "camera" …).
 func (l *lab) ns(role string) string { return l.prefix + role }
 
+// roles are the router, the WAN and the devices, in that order.
 func (l *lab) roles() []string {
-	roles := []string{"router", "wan"}
-	for _, h := range homeDevices() {
-		if _, ok := l.hosts[h.role]; ok {
-			roles = append(roles, h.role)
-		}
-	}
-	return roles
+	return append([]string{"router", "wan"}, l.order...)
 }
 
 // installScripts copies the fixtures into the lab's bin directory,
@@ -117,7 +114,7 @@ func (l *lab) installScripts() {
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		l.t.Fatal(err)
 	}
-	for _, name := range []string{"in-dev.sh", "udhcpc.script", "camera-login.sh", "telnet-login.exp", "ssdp-notify.py"} {
+	for _, name := range []string{"in-dev.sh", "udhcpc.script", "camera-login.sh", "telnet-login.exp", "ssdp-notify.py", "crowd.py"} {
 		data, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			l.t.Fatal(err)
@@ -187,7 +184,7 @@ func (l *lab) buildTopology() {
 }
 `))
 
-	for _, role := range l.roles()[2:] {
+	for _, role := range l.order {
 		h := l.hosts[role]
 		port := "lan-" + role
 		l.must("ip", "-n", r, "link", "add", port, "type", "veth",
@@ -214,9 +211,10 @@ func (l *lab) startRouterServices() {
 	fmt.Fprintf(&b, "domain=lan\nlocal=/lan/\ndhcp-range=192.168.77.100,192.168.77.150,255.255.255.0,12h\n")
 	fmt.Fprintf(&b, "dhcp-option=option:router,%s\ndhcp-option=option:dns-server,%s\ndhcp-authoritative\n", routerLAN, routerLAN)
 	fmt.Fprintf(&b, "dhcp-leasefile=%s\npid-file=\nuser=root\nlog-dhcp\nlog-facility=%s\n", l.path("router-dnsmasq.leases"), l.path("router-dnsmasq.log"))
-	for _, role := range l.roles()[2:] {
-		h := l.hosts[role]
-		fmt.Fprintf(&b, "dhcp-host=%s,%s\n", h.mac, h.ip)
+	for _, role := range l.order {
+		if h := l.hosts[role]; h.ip != "" {
+			fmt.Fprintf(&b, "dhcp-host=%s,%s\n", h.mac, h.ip)
+		}
 	}
 	l.start("router", "router-dnsmasq", "dnsmasq", "-k", "-C", l.writeFile("router-dnsmasq.conf", b.String()))
 	l.waitListen("router", "udp", 67)
