@@ -80,9 +80,12 @@ func (p *Proxy) pushAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Du
 	defer cancel()
 	p.st.allowUpdates.Add(1)
 	if err := p.deps.Allow.SetAllowed(ctx, todo, ttl); err != nil {
-		p.st.allowErrors.Add(1)
 		p.allow.forget(todo)
-		p.log.Warn("allow update hosts", "addrs", len(todo), "err", err)
+		// Every later query retries: log the first failure and then
+		// every hundredth, not each one.
+		if n := p.st.allowErrors.Add(1); n == 1 || n%100 == 0 {
+			p.log.Warn("allow update hosts", "addrs", len(todo), "failures", n, "err", err)
+		}
 	}
 }
 

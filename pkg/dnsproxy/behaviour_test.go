@@ -200,3 +200,44 @@ func TestObservationQueueFullDrops(t *testing.T) {
 	cancel()
 	<-done
 }
+
+func TestTCPConnectionBound(t *testing.T) {
+	up := startUpstream(t)
+	cfg := testConfig(up.addr)
+	cfg.MaxTCPConns = 1
+	p := startProxy(t, cfg, Deps{Quarantine: newFakeLookup(), Allow: &fakeAllow{}})
+	addr := p.Addrs()[0].String()
+
+	first, err := dns.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if err := first.WriteMsg(query("www.example.test.", dns.TypeA)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.ReadMsg(); err != nil {
+		t.Fatal(err)
+	}
+	// The first connection holds the only slot: the second one is queued
+	// by the kernel and its query is not read.
+	second, err := dns.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	q := query("www.example.test.", dns.TypeA)
+	if err := second.WriteMsg(q); err != nil {
+		t.Fatal(err)
+	}
+	second.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if r, err := second.ReadMsg(); err == nil {
+		t.Fatalf("second connection served while the first holds the slot: %v", r)
+	}
+	first.Close()
+	second.SetReadDeadline(time.Now().Add(10 * time.Second))
+	r, err := second.ReadMsg()
+	if err != nil || r.Id != q.Id {
+		t.Fatalf("second connection after the first closed: %v %v", r, err)
+	}
+}

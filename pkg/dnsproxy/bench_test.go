@@ -47,3 +47,51 @@ func benchRespond(b *testing.B, quarantined bool, name string) {
 func BenchmarkRespondNotice(b *testing.B)     { benchRespond(b, true, "www.example.test.") }
 func BenchmarkRespondForward(b *testing.B)    { benchRespond(b, false, "www.example.test.") }
 func BenchmarkRespondUpdateHost(b *testing.B) { benchRespond(b, true, "fw.vendor.test.") }
+
+// One client, one query at a time, through the proxy's UDP socket on
+// loopback: the notice path and the forward path to the fake upstream.
+func BenchmarkUDPRoundTrip(b *testing.B) {
+	up, stop, err := startUpstreamAt("127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stop()
+	for _, tc := range []struct {
+		name        string
+		quarantined bool
+	}{{"notice", true}, {"forward", false}} {
+		b.Run(tc.name, func(b *testing.B) {
+			lookup := newFakeLookup()
+			lookup.set(loop4, tc.quarantined)
+			cfg := testConfig(up.addr)
+			cfg.Listen = cfg.Listen[:1]
+			p, err := New(cfg, Deps{Quarantine: lookup, Allow: &fakeAllow{}, Logger: quietLogger()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- p.Run(ctx) }()
+			<-p.Ready()
+			conn, err := dns.Dial("udp", p.Addrs()[0].String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			req := query("www.example.test.", dns.TypeA)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := conn.WriteMsg(req); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := conn.ReadMsg(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			conn.Close()
+			cancel()
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}

@@ -122,14 +122,14 @@ type Deps struct {
 
 // Stats are counters since New.
 type Stats struct {
-	Queries             uint64 // queries handled (UDP and TCP)
+	Queries             uint64 // queries that passed the header check (UDP and TCP)
 	TCPQueries          uint64 // of which over TCP
 	Forwarded           uint64 // answered from the upstream
 	NoticeAnswers       uint64 // answered with the notice address or NODATA
-	UpdateLookups       uint64 // allow-listed names asked by quarantined clients
+	UpdateLookups       uint64 // names in UpdateDomains, whoever asked
 	AllowUpdates        uint64 // SetAllowed calls
 	AllowErrors         uint64 // SetAllowed calls that failed
-	UpstreamErrors      uint64 // SERVFAIL because the upstream failed or timed out
+	UpstreamErrors      uint64 // SERVFAIL: the upstream failed, timed out or sent what cannot be packed
 	Overloaded          uint64 // SERVFAIL because MaxUpstream queries were in flight
 	Malformed           uint64 // FORMERR, NOTIMP, BADVERS or dropped as unparsable
 	Truncated           uint64 // UDP answers cut to the client's size
@@ -308,7 +308,7 @@ func (p *Proxy) Addrs() []netip.AddrPort {
 }
 
 // Run listens on every configured address and serves until ctx ends, then
-// shuts the servers down and returns nil. It returns an error if a listener
+// shuts the servers down and returns nil. Call it once. It returns an error if a listener
 // cannot be opened (nothing is left open then) or a server fails.
 func (p *Proxy) Run(ctx context.Context) error {
 	servers, err := p.listen(ctx)
