@@ -180,7 +180,14 @@ record() {
 	start_server "$2" "$3" "$4"
 	start_capture "$out"
 	"$5"
-	sleep 0.5 # let the last segments (TEARDOWN, FIN) reach tcpdump
+	# Let the last segments (TEARDOWN, FIN) reach tcpdump: wait until the
+	# viewer has no connection to the camera left, then a moment more.
+	local _
+	for _ in $(seq 50); do
+		ip netns exec "$NS_NVR" ss -tnH "dport = :$PORT" | grep -q . || break
+		sleep 0.1
+	done
+	sleep 1
 	stop_capture
 	stop_server
 	local size
