@@ -20,7 +20,9 @@ import (
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/daemon"
+	"github.com/iotgw/iotgw/pkg/dnsproxy"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/netwatch"
 	"github.com/iotgw/iotgw/pkg/notice"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 	"github.com/iotgw/iotgw/pkg/store"
@@ -83,6 +85,15 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 	}
 	st := store.Open(store.Options{Path: cfg.Store.Path, WriteInterval: cfg.Store.WriteInterval.Duration, MaxBytes: cfg.Store.MaxBytes, Logger: log})
 	live := liveConfig(cfg)
+	watcher, err := netwatch.New(netwatch.Config{Interfaces: cfg.LAN.Interfaces, AwayAfter: cfg.LAN.AwayAfter.Duration, LeaseFiles: cfg.LAN.LeaseFiles}, netwatch.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	var blocked *dnsproxy.AddrSet
+	var proxy *dnsproxy.Proxy
+	if cfg.DNSProxy.Enabled {
+		blocked = &dnsproxy.AddrSet{}
+	}
 	d, err := daemon.New(cfg, daemon.Options{
 		RouterAddrs:     routerAddrs,
 		RouterMACs:      routerMACs,
@@ -94,15 +105,28 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 		OpenSource: func(ctx context.Context) (capture.Source, error) { return openSource(ctx, cfg, live) },
 		Logger:     log,
 		Version:    version,
+		Blocked: func(addrs []netip.Addr) {
+			if blocked != nil {
+				if err := blocked.Replace(addrs); err != nil {
+					log.Warn("dns proxy: quarantined addresses", "err", err)
+				}
+			}
+		},
 	})
 	if err != nil {
 		return err
+	}
+	if cfg.DNSProxy.Enabled {
+		proxy, err = dnsproxy.New(proxyConfig(cfg, routerAddrs), dnsproxy.Deps{Quarantine: blocked, Allow: enforcer, Observer: d, Logger: log})
+		if err != nil {
+			return err
+		}
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 4)
+	errs := make(chan error, 8)
 	run := func(name string, f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -119,6 +143,13 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 		return serveTCP(ctx, net.JoinHostPort("", strconv.Itoa(cfg.Quarantine.NoticePort)), notice.Handler(d))
 	})
 	run("daemon", d.Run)
+	presence := make(chan netwatch.Event, 1024)
+	run("netwatch", func(ctx context.Context) error { return watcher.Run(ctx, presence) })
+	wg.Add(1)
+	go func() { defer wg.Done(); d.Presence(ctx, presence) }()
+	if proxy != nil {
+		run("dns proxy", proxy.Run)
+	}
 	reloadOnHUP(ctx, cfgPath, d, log)
 	log.Info("iotgw running", "version", version, "capture", cfg.Capture.Mode, "interfaces", cfg.Capture.Interfaces,
 		"mode", cfg.Policy.Mode, "router", routerAddrs)
@@ -157,6 +188,29 @@ func routerIdentity(cfg *config.Config) ([]netip.Addr, []hwaddr.MAC, error) {
 		}
 	}
 	return addrs, macs, nil
+}
+
+// proxyConfig listens on the router's LAN addresses and answers
+// quarantined devices with the first of them (the notice page).
+func proxyConfig(cfg *config.Config, routerAddrs []netip.Addr) dnsproxy.Config {
+	pc := dnsproxy.Config{
+		Upstream:      cfg.DNSProxy.Upstream,
+		UpdateDomains: cfg.DNSProxy.UpdateDomains,
+		LocalDomains:  cfg.DNSProxy.LocalDomains,
+	}
+	for _, a := range routerAddrs {
+		if a.IsLoopback() || a.IsLinkLocalUnicast() {
+			continue
+		}
+		pc.Listen = append(pc.Listen, netip.AddrPortFrom(a, uint16(cfg.DNSProxy.Port)))
+		if a.Is4() && !pc.NoticeV4.IsValid() {
+			pc.NoticeV4 = a
+		}
+		if a.Is6() && !pc.NoticeV6.IsValid() {
+			pc.NoticeV6 = a
+		}
+	}
+	return pc
 }
 
 func liveConfig(cfg *config.Config) capture.LiveConfig {

@@ -32,6 +32,25 @@ type Config struct {
 	Quarantine Quarantine `toml:"quarantine"`
 	Store      Store      `toml:"store"`
 	Advisory   Advisory   `toml:"advisory"`
+	DNSProxy   DNSProxy   `toml:"dnsproxy"`
+}
+
+// DNSProxy configures the DNS forwarder quarantined devices are sent to.
+type DNSProxy struct {
+	// Enabled runs the proxy; quarantined devices' DNS (udp/tcp 53 to any
+	// address) is redirected to it, and everyone else's goes to dnsmasq
+	// untouched, so a daemon crash only affects quarantined devices.
+	Enabled bool `toml:"enabled"`
+	// Port the proxy listens on, on the router's LAN addresses.
+	Port int `toml:"port"`
+	// Upstream is the resolver it forwards to: dnsmasq on the router.
+	Upstream netip.AddrPort `toml:"upstream"`
+	// UpdateDomains are names a quarantined device may still resolve and
+	// reach (its vendor's firmware servers), e.g. "update.example.com"
+	// (subdomains included).
+	UpdateDomains []string `toml:"update_domains"`
+	// LocalDomains are forwarded for everyone (the router's own names).
+	LocalDomains []string `toml:"local_domains"`
 }
 
 // Daemon configures `iotgw run`.
@@ -245,6 +264,7 @@ func Default() *Config {
 			AwayAfter:  Duration{30 * time.Minute},
 			LeaseFiles: []string{"/tmp/dhcp.leases", "/tmp/hosts/odhcpd"},
 		},
+		DNSProxy: DNSProxy{Enabled: true, Port: 5354, Upstream: netip.MustParseAddrPort("127.0.0.1:53"), LocalDomains: []string{"lan"}},
 		Advisory: Advisory{RefreshInterval: Duration{24 * time.Hour}, MaxFeedBytes: 4 << 20, FetchTimeout: Duration{30 * time.Second}},
 		Inspect: Inspect{
 			MaxFlows:     32768,
@@ -387,6 +407,19 @@ func (c *Config) validate() []*Error {
 	}
 	if c.Advisory.FetchTimeout.Duration < time.Second {
 		bad("advisory.fetch_timeout", "at least 1s")
+	}
+	if dp := &c.DNSProxy; dp.Enabled {
+		if dp.Port < 1 || dp.Port > 65535 || dp.Port == 53 {
+			bad("dnsproxy.port", "%d: want a free port other than 53 (dnsmasq keeps 53)", dp.Port)
+		}
+		if !dp.Upstream.IsValid() {
+			bad("dnsproxy.upstream", "an address:port is needed")
+		}
+		for _, d := range dp.UpdateDomains {
+			if d == "" || strings.ContainsAny(d, " /*") {
+				bad("dnsproxy.update_domains", "%q is not a domain name", d)
+			}
+		}
 	}
 	in := &c.Inspect
 	if in.MaxFlows < 16 || in.MaxFlows > 4<<20 {

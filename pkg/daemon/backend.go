@@ -7,6 +7,7 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/device"
+	"github.com/iotgw/iotgw/pkg/dnsproxy"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/notice"
@@ -66,8 +67,25 @@ func (d *Daemon) viewLocked(mac hwaddr.MAC, dev *device.Device) api.Device {
 		v.Addrs = api.AddrStrings(dev.Addrs)
 		v.FirstSeen, v.LastSeen = dev.FirstSeen, dev.LastSeen
 		v.Findings = dev.Findings
+		id := dev.Identity
+		v.Vendor, v.Type, v.Model = id.Vendor.Value, id.Type.Value, id.Model.Value
+		v.Identity = map[string]string{}
+		for k, a := range map[string]string{"firmware": id.Firmware.Value, "os": id.OS.Value, "oui_vendor": id.RegisteredVendor} {
+			if a != "" {
+				v.Identity[k] = a
+			}
+		}
+		if id.PrivateMAC {
+			v.Identity["private_mac"] = "yes"
+		}
+		for _, h := range dev.Hostnames {
+			v.Hostnames = append(v.Hostnames, h.Name)
+		}
+		card := device.Scorecard(dev, nil)
+		v.Scorecard = &card
 	}
 	if m != nil {
+		v.Away = !m.awayAt.IsZero() && (dev == nil || !dev.LastSeen.After(m.awayAt))
 		v.Name = m.decision.Name
 		v.Trusted = m.decision.Trusted
 		v.Verdict = m.verdict
@@ -164,4 +182,29 @@ func (d *Daemon) NoticeFor(addr netip.Addr) (notice.Info, bool) {
 		return info, true
 	}
 	return notice.Info{}, false
+}
+
+// Observe implements dnsproxy.Observer: a name a client resolved through
+// the proxy becomes a dns_query observation of that device.
+func (d *Daemon) Observe(o dnsproxy.Observation) {
+	ev := &event.Event{
+		V: event.SchemaVersion, Time: o.At, Type: event.TypeObservation, Kind: event.KindDNSQuery,
+		Device: event.Endpoint{IP: o.Client.String(), Local: true}, Summary: "DNS query through the proxy",
+		Evidence: event.Evidence{"name": o.Name, "source": "dns_proxy"},
+	}
+	d.mu.Lock()
+	d.pipe.Inject(ev)
+	d.mu.Unlock()
+}
+
+// blockedAddrs are the addresses of devices whose DNS the proxy answers
+// with the notice page: block and updates-only quarantines. d.mu held.
+func (d *Daemon) blockedAddrsLocked() []netip.Addr {
+	var out []netip.Addr
+	for _, m := range d.meta {
+		if q := m.quarantine; q != nil && q.Mode != "isolate" {
+			out = append(out, m.kernelAddrs...)
+		}
+	}
+	return out
 }

@@ -59,6 +59,10 @@ type Deps struct {
 	Version    string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Blocked, when set, is told the addresses of devices in block and
+	// updates-only quarantine whenever they change (the DNS proxy answers
+	// them with the notice page).
+	Blocked func(addrs []netip.Addr)
 }
 
 // Options are the safety settings that are not in the policy table.
@@ -108,6 +112,9 @@ type deviceMeta struct {
 	awaitingConfirmation bool
 	// kernelAddrs are the addresses the kernel's quarantine entry has.
 	kernelAddrs []netip.Addr
+	// awayAt is the last sign of life before netwatch reported the device
+	// away; zero while present.
+	awayAt time.Time
 }
 
 // New builds a daemon; Run starts it.
@@ -201,6 +208,15 @@ func (d *Daemon) restore(ctx context.Context) error {
 	if err != nil {
 		d.problem("nftables", fmt.Sprintf("reconcile failed: %v", err))
 		return fmt.Errorf("daemon: reconcile quarantines: %w", err)
+	}
+	d.mu.Lock()
+	for _, e := range entries {
+		d.metaFor(e.MAC).kernelAddrs = e.Addrs
+	}
+	blocked := d.blockedAddrsLocked()
+	d.mu.Unlock()
+	if d.deps.Blocked != nil {
+		d.deps.Blocked(blocked)
 	}
 	d.log.Info("state restored", "devices", len(snap.Devices), "quarantines", len(entries), "decisions", len(snap.Decisions))
 	return nil

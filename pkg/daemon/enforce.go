@@ -187,7 +187,11 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 		rec := p.record
 		m.quarantine, m.kernelAddrs = &rec, p.entry.Addrs
 	}
+	blocked := d.blockedAddrsLocked()
 	d.mu.Unlock()
+	if d.deps.Blocked != nil {
+		d.deps.Blocked(blocked)
+	}
 	if p.release {
 		d.deps.Store.DeleteQuarantine(mac)
 		d.log.Info("device released", "mac", mac)

@@ -529,3 +529,23 @@ func (inv *Inventory) Devices() []*Device {
 
 // Len is the number of devices.
 func (inv *Inventory) Len() int { return len(inv.devices) }
+
+// Seen records that mac used ip at ts, from outside the packet path: the
+// kernel's neighbour table or a DHCP lease. A hostname from a lease is
+// kept as the device's name for itself.
+func (inv *Inventory) Seen(mac hwaddr.MAC, ip netip.Addr, hostname, source string, ts time.Time) {
+	if mac.IsZero() || mac.IsMulticast() {
+		return
+	}
+	d := inv.get(Key{MAC: mac}, ts)
+	if ts.After(d.LastSeen) {
+		d.LastSeen = ts
+	}
+	if ip.IsValid() && !ip.IsUnspecified() {
+		inv.addAddr(d, ip, ts)
+	}
+	if hostname != "" {
+		d.addHostname(hostname, source, ts)
+		d.dirty = true
+	}
+}

@@ -184,6 +184,10 @@ func (p *Pipeline) Restore(devices []store.DeviceRecord) {
 	}
 }
 
+// Inject files an event that did not come from a packet (the DNS proxy,
+// the active audit) as if an analyzer had emitted it.
+func (p *Pipeline) Inject(ev *event.Event) { fanout{p}.Emit(ev) }
+
 // HandleFrame decodes and inspects one frame.
 func (p *Pipeline) HandleFrame(data []byte, info capture.Info) {
 	p.dec.Decode(data, info, &p.pkt)

@@ -1,0 +1,75 @@
+package daemon
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/netwatch"
+)
+
+// Presence takes what netwatch reports about the LAN: neighbours and
+// leases make and refresh devices, "away" is shown to the owner, and the
+// router's own addresses stay protected as they change.
+func (d *Daemon) Presence(ctx context.Context, events <-chan netwatch.Event) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-events:
+			d.presence(ctx, ev)
+		}
+	}
+}
+
+func (d *Daemon) presence(ctx context.Context, ev netwatch.Event) {
+	switch e := ev.(type) {
+	case netwatch.NeighborSeen:
+		d.seen(e.MAC, e.IP, "", "neighbour", e.Time)
+	case netwatch.LeaseSeen:
+		d.seen(e.MAC, e.IP, e.Hostname, "lease", d.now())
+	case netwatch.DeviceAway:
+		d.mu.Lock()
+		d.metaFor(e.MAC).awayAt = e.LastSeen
+		d.mu.Unlock()
+	case netwatch.AddressChanged:
+		if d.routerAddr(e.Prefix.Addr(), e.Added) {
+			if err := d.updateProtected(ctx); err != nil {
+				d.problem("nftables", "updating the router's protected addresses: "+err.Error())
+			}
+		}
+	}
+}
+
+func (d *Daemon) seen(mac hwaddr.MAC, ip netip.Addr, hostname, source string, at time.Time) {
+	d.mu.Lock()
+	d.pipe.Inventory().Seen(mac, ip, hostname, source, at)
+	if m, ok := d.meta[mac]; ok {
+		m.awayAt = time.Time{}
+		if m.quarantine != nil && !slices.Contains(m.kernelAddrs, ip) {
+			// A quarantined device took a new address: the kernel's IP
+			// sets must follow it.
+			defer d.schedule(mac)
+		}
+	}
+	d.mu.Unlock()
+}
+
+// routerAddr adds or removes one of the router's own addresses and
+// reports whether the list changed.
+func (d *Daemon) routerAddr(a netip.Addr, added bool) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	i := slices.Index(d.opt.RouterAddrs, a)
+	switch {
+	case added && i < 0:
+		d.opt.RouterAddrs = append(d.opt.RouterAddrs, a)
+		return true
+	case !added && i >= 0:
+		d.opt.RouterAddrs = slices.Delete(d.opt.RouterAddrs, i, i+1)
+		return true
+	}
+	return false
+}
