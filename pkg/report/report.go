@@ -39,14 +39,18 @@ type Counters struct {
 
 // Device is one device's part of the report.
 type Device struct {
-	Key       string         `json:"key"`
-	MAC       string         `json:"mac,omitempty"`
-	Addrs     []string       `json:"addresses,omitempty"`
-	FirstSeen time.Time      `json:"first_seen"`
-	LastSeen  time.Time      `json:"last_seen"`
-	Findings  []*event.Event `json:"findings,omitempty"`
-	Verdict   policy.Verdict `json:"verdict"`
-	Observed  map[string]int `json:"observations,omitempty"` // count by kind
+	Key       string            `json:"key"`
+	MAC       string            `json:"mac,omitempty"`
+	Addrs     []string          `json:"addresses,omitempty"`
+	FirstSeen time.Time         `json:"first_seen"`
+	LastSeen  time.Time         `json:"last_seen"`
+	Findings  []*event.Event    `json:"findings,omitempty"`
+	Verdict   policy.Verdict    `json:"verdict"`
+	Observed  map[string]int    `json:"observations,omitempty"` // count by kind
+	Identity  device.Identity   `json:"identity"`
+	Hostnames []string          `json:"hostnames,omitempty"`
+	Software  []device.Software `json:"software,omitempty"`
+	Scorecard device.Card       `json:"scorecard"`
 }
 
 // Summary is the whole report.
@@ -82,6 +86,11 @@ func Build(inputs []Input, c Counters, inv *device.Inventory, pol *config.Policy
 			}
 		}
 		rd.Verdict = policy.Evaluate(pol, &policy.Device{MAC: d.Key.MAC, Findings: d.Findings}, time.Time{})
+		rd.Identity, rd.Software = d.Identity, d.Software
+		for _, h := range d.Hostnames {
+			rd.Hostnames = append(rd.Hostnames, h.Name)
+		}
+		rd.Scorecard = device.Scorecard(d, nil)
 		s.Devices = append(s.Devices, rd)
 	}
 	sort.SliceStable(s.Devices, func(i, j int) bool {
@@ -149,13 +158,11 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	for _, d := range s.Devices {
 		ew.printf("\n%s\n", deviceTitle(d))
+		if id := identityLine(d); id != "" {
+			ew.printf("  %s\n", id)
+		}
 		if len(d.Findings) == 0 {
-			if len(d.Observed) > 0 {
-				ew.printf("  no findings; seen: %s\n", observedLine(d.Observed))
-			} else {
-				ew.printf("  no findings\n")
-			}
-			continue
+			ew.printf("  no findings\n")
 		}
 		tw := tabwriter.NewWriter(ew, 2, 4, 2, ' ', 0)
 		for _, g := range groupFindings(d.Findings) {
@@ -169,6 +176,10 @@ func (s *Summary) WriteText(w io.Writer) error {
 		if len(d.Observed) > 0 {
 			ew.printf("  seen: %s\n", observedLine(d.Observed))
 		}
+		ew.printf("  baseline (ETSI EN 303 645):\n")
+		if err := d.Scorecard.WriteText(&indent{w: ew}); err != nil {
+			return err
+		}
 	}
 	s.writeVerdicts(ew)
 	return ew.err
@@ -180,12 +191,18 @@ type findingGroup struct {
 }
 
 // groupFindings folds findings that read the same (thirty failed logins
-// with different passwords) into one line with a count.
+// with different passwords) into one line with a count, and a product's
+// advisories into one line.
 func groupFindings(fs []*event.Event) []findingGroup {
 	var out []findingGroup
 	index := map[string]int{}
+	advisories := map[string][]*event.Event{}
 	for _, f := range fs {
 		key := string(f.Kind) + "|" + f.Summary
+		if f.Kind == event.KindOutdatedFirmware {
+			key = string(f.Kind) + "|" + f.Evidence["product"] + "|" + f.Evidence["version"]
+			advisories[key] = append(advisories[key], f)
+		}
 		n := max(f.Count, 1)
 		if i, ok := index[key]; ok {
 			out[i].count += n
@@ -194,7 +211,80 @@ func groupFindings(fs []*event.Event) []findingGroup {
 		index[key] = len(out)
 		out = append(out, findingGroup{ev: f, count: n})
 	}
+	for key, evs := range advisories {
+		if len(evs) < 2 {
+			continue
+		}
+		g := &out[index[key]]
+		sum := *g.ev
+		for _, e := range evs {
+			sum.Severity = max(sum.Severity, e.Severity)
+		}
+		sum.Summary = advisorySummary(evs)
+		g.ev, g.count = &sum, 1
+	}
 	return out
+}
+
+// advisorySummary is one line for every advisory a product matched.
+func advisorySummary(evs []*event.Event) string {
+	var cves []string
+	exploited := false
+	for _, e := range evs {
+		if c := e.Evidence["cve"]; c != "" {
+			cves = append(cves, strings.Split(c, ",")...)
+		}
+		exploited = exploited || e.Evidence["exploited"] == "yes"
+	}
+	shown := cves
+	if len(shown) > 4 {
+		shown = append(shown[:4:4], fmt.Sprintf("and %d more", len(cves)-4))
+	}
+	s := fmt.Sprintf("%s %s matches %d advisories (%s)", evs[0].Evidence["product"], evs[0].Evidence["version"], len(evs), strings.Join(shown, ", "))
+	if exploited {
+		s += "; exploited in the wild"
+	}
+	return s
+}
+
+// identityLine says what a device is, with the confidence of each part.
+func identityLine(d *Device) string {
+	var parts []string
+	add := func(label string, a device.Attribute) {
+		if a.Value == "" || a.Value == device.TypeUnknown {
+			return
+		}
+		parts = append(parts, fmt.Sprintf("%s %s (%.0f%%)", label, a.Value, a.Confidence*100))
+	}
+	add("vendor", d.Identity.Vendor)
+	add("type", d.Identity.Type)
+	add("model", d.Identity.Model)
+	add("firmware", d.Identity.Firmware)
+	add("os", d.Identity.OS)
+	if len(d.Hostnames) > 0 {
+		parts = append(parts, "name "+d.Hostnames[len(d.Hostnames)-1])
+	}
+	if d.Identity.PrivateMAC {
+		parts = append(parts, "private (randomised) MAC")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// indent prefixes every line with two spaces.
+type indent struct{ w io.Writer }
+
+func (i *indent) Write(p []byte) (int, error) {
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(string(p), "\n") {
+		if line != "" {
+			b.WriteString("  ")
+			b.WriteString(line)
+		}
+	}
+	if _, err := io.WriteString(i.w, b.String()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 func deviceTitle(d *Device) string {
