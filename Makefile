@@ -15,7 +15,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 FUZZTIME ?= 8s
 FUZZTIME_LONG ?= 10m
 
-.PHONY: all build demo test unit vet staticcheck fuzz-short fuzz bench cross clean deps-test record-demo
+.PHONY: all build demo test unit vet staticcheck fuzz-short fuzz bench cross clean deps-test record-demo oui
 
 all: build
 
@@ -49,8 +49,8 @@ fuzz-short:
 	@set -e; for pkg in $$($(GO) list ./...); do \
 		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 			echo "fuzz $$pkg $$t"; \
-			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null || \
-				{ $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; exit 1; }; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg >/dev/null || \
+				{ $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg; exit 1; }; \
 		done; \
 	done
 
@@ -71,6 +71,12 @@ cross:
 		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$out ./cmd/iotgw; \
 		echo "$$out $$(stat -c %s $$out) bytes"; \
 	done
+
+# Regenerates the embedded OUI table from Debian's ieee-data package.
+oui:
+	command -v dpkg-query >/dev/null && dpkg-query -W ieee-data >/dev/null 2>&1 || apt-get install -y --no-install-recommends ieee-data
+	$(GO) run ./scripts/oui -in /usr/share/ieee-data/oui.csv -out pkg/device/oui/oui.txt.gz \
+		-version "ieee-data $$(dpkg-query -W -f='$${Version}' ieee-data)"
 
 # Re-records testdata/demo.pcap in network namespaces (root).
 record-demo:

@@ -13,7 +13,7 @@ declare -A pkg_for=(
 	[iperf3]=iperf3 [openssl]=openssl [python3]=python3 [shellcheck]=shellcheck
 	[unzip]=unzip [snmpd]=snmpd [snmpget]=snmp [sshd]=openssh-server
 	[pgrep]=procps [qemu-mips-static]=qemu-user-static [telnetd]=inetutils-telnetd
-	[expect]=expect
+	[expect]=expect [ffmpeg]=ffmpeg [chromium]=chromium [sshd]=openssh-server
 )
 declare -A set_cmds=(
 	[test]="nft tcpdump ip mosquitto mosquitto_pub busybox curl vsftpd dnsmasq openssl python3 shellcheck pgrep telnetd expect"

@@ -58,7 +58,7 @@ const maxReasons = 4
 // device and found nothing: evidence "check" is "default_login" or
 // "ports", "result" is "none_found" (see docs/fingerprinting.md). It
 // belongs in pkg/event; until it is there, the string is the contract.
-const KindAudit event.Kind = "audit"
+const KindAudit = event.KindAudit
 
 // Scorecard judges d against the baseline. contacts is the vendor table
 // for capability 2 (nil: the embedded table).

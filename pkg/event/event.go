@@ -54,6 +54,9 @@ const (
 	KindTLSServer  Kind = "tls_server_hello"
 	KindTCPSYN     Kind = "tcp_syn"
 	KindLoginSeen  Kind = "login"
+	// KindAudit reports an active check that found nothing (evidence
+	// check = default_login or ports, result = none_found).
+	KindAudit Kind = "audit"
 )
 
 // Severity orders findings. Observations carry SeverityInfo.

@@ -1,0 +1,87 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/device"
+	"github.com/iotgw/iotgw/pkg/event"
+)
+
+func ev(kind event.Kind, sev event.Severity, summary string, evid event.Evidence) *event.Event {
+	return &event.Event{V: 1, Type: event.TypeFinding, Kind: kind, Severity: sev, Summary: summary, Evidence: evid,
+		Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func TestGroupFindings(t *testing.T) {
+	bb := func(id, cve string, sev event.Severity, exploited string) *event.Event {
+		return ev(event.KindOutdatedFirmware, sev, "busybox "+id, event.Evidence{"product": "busybox", "version": "1.19.3", "cve": cve, "exploited": exploited})
+	}
+	fs := []*event.Event{
+		ev(event.KindPlaintextCredentials, event.SeverityMedium, "FTP login sent without encryption (user b***, unique, accepted: no)", nil),
+		ev(event.KindPlaintextCredentials, event.SeverityMedium, "FTP login sent without encryption (user b***, unique, accepted: no)", nil),
+		bb("a", "CVE-1,CVE-2", event.SeverityHigh, "no"),
+		bb("b", "CVE-3", event.SeverityCritical, "yes"),
+		ev(event.KindOutdatedFirmware, event.SeverityHigh, "miniupnpd 1.6 has known vulnerabilities", event.Evidence{"product": "miniupnpd", "version": "1.6"}),
+	}
+	fs[1].Count = 29
+	got := groupFindings(fs)
+	if len(got) != 3 {
+		t.Fatalf("%d groups, want 3: %+v", len(got), got)
+	}
+	if got[0].count != 30 {
+		t.Errorf("repeated logins counted %d, want 30", got[0].count)
+	}
+	if g := got[1]; g.ev.Severity != event.SeverityCritical || g.ev.Summary != "busybox 1.19.3 matches 2 advisories (CVE-1, CVE-2, CVE-3); exploited in the wild" {
+		t.Errorf("advisory group %q severity %v", g.ev.Summary, g.ev.Severity)
+	}
+	if fs[2].Summary != "busybox a" {
+		t.Error("grouping changed the stored finding")
+	}
+	if got[2].ev.Summary != "miniupnpd 1.6 has known vulnerabilities" {
+		t.Errorf("single advisory rewritten: %q", got[2].ev.Summary)
+	}
+}
+
+func TestSummaryOutputs(t *testing.T) {
+	inv := device.NewInventory(16, func(netip.Addr) bool { return true })
+	f := ev(event.KindDefaultCredentials, event.SeverityHigh, "TELNET login with factory-default credentials (user r***, accepted: yes)",
+		event.Evidence{"protocol": "telnet"})
+	f.Device = event.Endpoint{MAC: "c0:56:e3:1a:2b:3c", IP: "192.168.1.20", Local: true}
+	inv.Emit(f)
+	s := Build([]Input{{Name: "x.pcap", Packets: 10}}, Counters{Packets: 10}, inv, &config.Default().Policy)
+	var text bytes.Buffer
+	if err := s.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Device c0:56:e3:1a:2b:3c (192.168.1.20) - would QUARANTINE", "vendor Hikvision", "HIGH", "baseline (ETSI EN 303 645)", "FAIL     1", "Would quarantine: 1 device(s)"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	var js bytes.Buffer
+	if err := s.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Type    string `json:"type"`
+		Devices []struct {
+			Verdict struct {
+				Action string `json:"action"`
+			} `json:"verdict"`
+			Scorecard json.RawMessage `json:"scorecard"`
+		} `json:"devices"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Type != "summary" || len(back.Devices) != 1 ||
+		back.Devices[0].Verdict.Action != "quarantine" || len(back.Devices[0].Scorecard) < 10 {
+		t.Errorf("JSON summary %s (%v)", js.String(), err)
+	}
+	if max, ok := s.MaxSeverity(); !ok || max != event.SeverityHigh {
+		t.Errorf("MaxSeverity %v %v", max, ok)
+	}
+}
