@@ -88,6 +88,23 @@ func (f *Fake) SetProtected(ctx context.Context, macs []hwaddr.MAC, addrs []neti
 	return f.apply(ctx, func(s *state, _ time.Time) error { return s.protect(macs, addrs) })
 }
 
+// SetDNSRedirectAll: see NFTables.SetDNSRedirectAll.
+func (f *Fake) SetDNSRedirectAll(ctx context.Context, on bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cfg := f.cfg
+	cfg.DNSRedirectAll = on
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	f.cfg, f.layout, f.installed = cfg, newLayout(cfg, false), true
+	return nil
+}
+
 // Current: see NFTables.Current.
 func (f *Fake) Current(ctx context.Context) ([]Entry, error) {
 	f.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -29,9 +30,17 @@ type enforcer interface {
 	Uninstall(ctx context.Context) error
 }
 
+// dnsRedirectSwitch is what the daemon declares to put mode "all" of the
+// DNS proxy in and take it out again.
+type dnsRedirectSwitch interface {
+	SetDNSRedirectAll(ctx context.Context, on bool) error
+}
+
 var (
-	_ enforcer = (*Fake)(nil)
-	_ enforcer = (*NFTables)(nil)
+	_ enforcer          = (*Fake)(nil)
+	_ enforcer          = (*NFTables)(nil)
+	_ dnsRedirectSwitch = (*Fake)(nil)
+	_ dnsRedirectSwitch = (*NFTables)(nil)
 )
 
 // clock is a settable time source for expiry tests.
@@ -362,6 +371,22 @@ func TestConfigValidation(t *testing.T) {
 		{name: "capture_without_budget", cfg: Config{NoticePort: 1, Capture: CaptureConfig{Enabled: true, Snaplen: 256}}},
 		{name: "capture_without_snaplen", cfg: Config{NoticePort: 1, Capture: CaptureConfig{Enabled: true, Bytes: 4096}}},
 		{name: "invalid_router_address", cfg: Config{NoticePort: 1, RouterAddrs: []netip.Addr{{}}}},
+		{name: "dns_proxy", cfg: Config{NoticePort: 8080, DNSProxyPort: 5354}, ok: true},
+		{name: "dns_proxy_on_notice_port", cfg: Config{NoticePort: 8080, DNSProxyPort: 8080}},
+		{name: "dns_all", cfg: Config{NoticePort: 8080, DNSProxyPort: 5354, DNSRedirectAll: true, LANInterfaces: []string{"br-lan", "br-guest"}}, ok: true},
+		{name: "dns_all_without_port", cfg: Config{NoticePort: 8080, DNSRedirectAll: true, LANInterfaces: []string{"br-lan"}}},
+		{name: "dns_all_without_interfaces", cfg: Config{NoticePort: 8080, DNSProxyPort: 5354, DNSRedirectAll: true}},
+		{name: "interface_name_15_bytes", cfg: Config{NoticePort: 1, LANInterfaces: []string{"abcdefghijklmno"}}, ok: true},
+		{name: "interface_name_16_bytes", cfg: Config{NoticePort: 1, LANInterfaces: []string{"abcdefghijklmnop"}}},
+		{name: "interface_name_empty", cfg: Config{NoticePort: 1, LANInterfaces: []string{""}}},
+		{name: "interface_name_wildcard", cfg: Config{NoticePort: 1, LANInterfaces: []string{"br-*"}}},
+		{name: "interface_name_quote", cfg: Config{NoticePort: 1, LANInterfaces: []string{`br"lan`}}},
+		{name: "interface_name_space", cfg: Config{NoticePort: 1, LANInterfaces: []string{"br lan"}}},
+		{name: "interface_name_slash", cfg: Config{NoticePort: 1, LANInterfaces: []string{"br/lan"}}},
+		{name: "interface_name_dotdot", cfg: Config{NoticePort: 1, LANInterfaces: []string{".."}}},
+		{name: "interface_name_non_ascii", cfg: Config{NoticePort: 1, LANInterfaces: []string{"brü"}}},
+		{name: "too_many_interfaces", cfg: Config{NoticePort: 1, LANInterfaces: manyInterfaces(MaxLANInterfaces + 1)}},
+		{name: "interfaces_at_the_cap", cfg: Config{NoticePort: 1, LANInterfaces: manyInterfaces(MaxLANInterfaces)}, ok: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -375,6 +400,184 @@ func TestConfigValidation(t *testing.T) {
 			}
 		})
 	}
+}
+
+func manyInterfaces(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("lan%d", i)
+	}
+	return out
+}
+
+// dnsCfg is testCfg with the DNS proxy and its "all" mode on two LANs.
+func dnsCfg() Config {
+	cfg := testCfg
+	cfg.DNSProxyPort = 5354
+	cfg.DNSRedirectAll = true
+	cfg.LANInterfaces = []string{"br-lan", "br-guest"}
+	return cfg
+}
+
+// TestFakeDNSRules checks which DNS rules each configuration gets and
+// where they sit in the prerouting chain.
+func TestFakeDNSRules(t *testing.T) {
+	proxyOnly := dnsCfg()
+	proxyOnly.DNSRedirectAll = false
+	tests := []struct {
+		name    string
+		cfg     Config
+		present []string
+		absent  []string
+	}{
+		{
+			name: "proxy_off",
+			cfg:  testCfg,
+			present: []string{
+				"add rule inet iotgw limited udp dport 53 accept",
+				"add rule inet iotgw limited tcp dport 53 accept",
+			},
+			absent: []string{"jump dns", "add chain inet iotgw dns", "5354", "fib daddr"},
+		},
+		{
+			name: "proxy_quarantined_only",
+			cfg:  proxyOnly,
+			present: []string{
+				"add chain inet iotgw dns\n",
+				"add rule inet iotgw dns udp dport 53 redirect to :5354",
+				"add rule inet iotgw dns tcp dport 53 redirect to :5354",
+				"add rule inet iotgw prerouting ether saddr @block_mac jump dns",
+				"add rule inet iotgw prerouting ether saddr @updates_mac jump dns",
+				"add rule inet iotgw prerouting ip saddr @block_v4 jump dns",
+				"add rule inet iotgw prerouting ip saddr @updates_v4 jump dns",
+				"add rule inet iotgw prerouting ip6 saddr @block_v6 jump dns",
+				"add rule inet iotgw prerouting ip6 saddr @updates_v6 jump dns",
+				"add rule inet iotgw limited udp dport 53 accept",
+				"add rule inet iotgw limited udp dport 5354 accept",
+				"add rule inet iotgw limited tcp dport 5354 accept",
+			},
+			absent: []string{"isolate_mac jump dns", "isolate_v4 jump dns", "fib daddr", "iifname"},
+		},
+		{
+			name: "proxy_all",
+			cfg:  dnsCfg(),
+			present: []string{
+				`add rule inet iotgw prerouting iifname "br-lan" fib daddr type local udp dport 53 redirect to :5354`,
+				`add rule inet iotgw prerouting iifname "br-lan" fib daddr type local tcp dport 53 redirect to :5354`,
+				`add rule inet iotgw prerouting iifname "br-guest" fib daddr type local udp dport 53 redirect to :5354`,
+				`add rule inet iotgw prerouting iifname "br-guest" fib daddr type local tcp dport 53 redirect to :5354`,
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, _ := newTestFake(t, tc.cfg)
+			if err := f.Reconcile(context.Background(), nil); err != nil {
+				t.Fatal(err)
+			}
+			dump := f.Dump()
+			for _, want := range tc.present {
+				if !strings.Contains(dump, want) {
+					t.Errorf("dump lacks %q", want)
+				}
+			}
+			for _, not := range tc.absent {
+				if strings.Contains(dump, not) {
+					t.Errorf("dump has %q", not)
+				}
+			}
+			if tc.cfg.DNSProxyPort != 0 {
+				checkPreroutingOrder(t, dump)
+			}
+		})
+	}
+}
+
+// checkPreroutingOrder: in the prerouting chain each DNS jump comes after
+// the protected accept of its key kind and before every allow accept and
+// notice jump of that kind; the "all" redirects come last.
+func checkPreroutingOrder(t *testing.T, dump string) {
+	t.Helper()
+	var rules []string
+	for _, l := range strings.Split(dump, "\n") {
+		if r, ok := strings.CutPrefix(l, "add rule inet iotgw prerouting "); ok {
+			rules = append(rules, r)
+		}
+	}
+	index := func(prefix, contains string) (first, last int) {
+		first, last = -1, -1
+		for i, r := range rules {
+			if strings.HasPrefix(r, prefix) && strings.Contains(r, contains) {
+				if first < 0 {
+					first = i
+				}
+				last = i
+			}
+		}
+		return first, last
+	}
+	for _, kind := range []struct{ prefix, protected string }{
+		{"ether saddr", "@protected_mac accept"},
+		{"ip saddr", "@protected_v4 accept"},
+		{"ip6 saddr", "@protected_v6 accept"},
+	} {
+		_, prot := index(kind.prefix, kind.protected)
+		dnsFirst, dnsLast := index(kind.prefix, "jump dns")
+		allowFirst, _ := index(kind.prefix, "daddr @allow_")
+		noticeFirst, _ := index(kind.prefix, "jump notice")
+		if prot < 0 || dnsFirst < 0 || allowFirst < 0 || noticeFirst < 0 {
+			t.Fatalf("%s: rules missing in %q", kind.prefix, rules)
+		}
+		if !(prot < dnsFirst && dnsLast < allowFirst && dnsLast < noticeFirst) {
+			t.Errorf("%s: protected accept at %d, DNS jumps %d–%d, allow accepts from %d, notice from %d", kind.prefix, prot, dnsFirst, dnsLast, allowFirst, noticeFirst)
+		}
+	}
+	if all, _ := index("iifname", ""); all >= 0 {
+		for _, r := range rules[all:] {
+			if !strings.HasPrefix(r, "iifname") {
+				t.Errorf("rule %q after the redirect for all", r)
+			}
+		}
+	}
+}
+
+// TestFakeSetDNSRedirectAll switches mode "all" on and off: the rules come
+// and go, the elements stay, and an impossible switch is refused.
+func TestFakeSetDNSRedirectAll(t *testing.T) {
+	ctx := context.Background()
+	cfg := dnsCfg()
+	cfg.DNSRedirectAll = false
+	f, _ := newTestFake(t, cfg)
+	if err := f.Quarantine(ctx, Entry{MAC: camera, Addrs: addrs("10.99.0.10"), Mode: ModeBlock}); err != nil {
+		t.Fatal(err)
+	}
+	elements := elementLines(f.Dump())
+	for _, on := range []bool{true, true, false, false, true} {
+		if err := f.SetDNSRedirectAll(ctx, on); err != nil {
+			t.Fatal(err)
+		}
+		dump := f.Dump()
+		if got := strings.Count(dump, "fib daddr type local"); got != 4*boolInt(on) {
+			t.Errorf("on=%v: %d redirects for all, want %d", on, got, 4*boolInt(on))
+		}
+		if got := elementLines(dump); got != elements {
+			t.Errorf("on=%v: elements changed:\n%s\nwant:\n%s", on, got, elements)
+		}
+	}
+	noIfaces, _ := newTestFake(t, Config{NoticePort: 8080, DNSProxyPort: 5354})
+	if err := noIfaces.SetDNSRedirectAll(ctx, true); !errors.Is(err, ErrInvalid) {
+		t.Errorf("all without LAN interfaces: got %v, want ErrInvalid", err)
+	}
+	if err := noIfaces.SetDNSRedirectAll(ctx, false); err != nil {
+		t.Errorf("switching off what is off: %v", err)
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func TestParseMode(t *testing.T) {
@@ -392,7 +595,7 @@ func TestParseMode(t *testing.T) {
 // here as a diff to review (go test -update rewrites the file).
 func TestFakeDumpGolden(t *testing.T) {
 	ctx := context.Background()
-	cfg := testCfg
+	cfg := dnsCfg()
 	cfg.Capture = CaptureConfig{Enabled: true, Group: 5, Snaplen: 256, Bytes: 4096}
 	f, c := newTestFake(t, cfg)
 	steps := []error{

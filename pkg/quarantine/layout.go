@@ -14,8 +14,9 @@ import (
 )
 
 // layoutVersion is bumped whenever the rules change in a way the rule texts
-// below do not show; it is part of the structure tag.
-const layoutVersion = 1
+// below do not show; it is part of the structure tag. 2: DNS redirect,
+// packet-count capture rules.
+const layoutVersion = 2
 
 // Base chain priorities. A drop in any base chain is final, so ours need not
 // run before fw4's to win; they run just before fw4's (filter 0, dstnat -100)
@@ -214,22 +215,50 @@ func notTCPOrUDP() match {
 	}
 }
 
-// ctBytesBelow matches packets of a connection direction ("original" or
-// "reply") while that direction has carried fewer than n bytes. The kernel
-// keeps the counter in host byte order; like nft, convert it to network
-// order so that the "less than" compares big-endian on every CPU.
-func ctBytesBelow(dir string, n uint64) match {
+// ctCounterBelow matches packets of a connection direction ("original" or
+// "reply") while that direction's counter (ct bytes or ct packets, which
+// already include the packet being matched) is below n. The kernel keeps
+// the counter in host byte order; like nft, convert it to network order so
+// that the "less than" compares big-endian on every CPU.
+func ctCounterBelow(dir string, counter expr.CtKey, n uint64) match {
 	d := byte(0) // IP_CT_DIR_ORIGINAL
 	if dir == "reply" {
 		d = 1 // IP_CT_DIR_REPLY
 	}
+	name := "bytes"
+	if counter == expr.CtKeyPKTS {
+		name = "packets"
+	}
 	return match{
-		text: fmt.Sprintf("ct direction %s ct %s bytes < %d", dir, dir, n),
+		text: fmt.Sprintf("ct direction %s ct %s %s < %d", dir, dir, name, n),
 		exprs: []expr.Any{
 			&expr.Ct{Key: expr.CtKeyDIRECTION, Register: 1}, eq([]byte{d}),
-			&expr.Ct{Key: expr.CtKeyBYTES, Register: 1, Direction: uint32(d)},
+			&expr.Ct{Key: counter, Register: 1, Direction: uint32(d)},
 			&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 8, Size: 8},
 			&expr.Cmp{Op: expr.CmpOpLt, Register: 1, Data: binary.BigEndian.AppendUint64(nil, n)},
+		},
+	}
+}
+
+// iifname matches the input interface by its exact name, which the kernel
+// compares as IFNAMSIZ bytes, zero padded.
+func iifname(name string) match {
+	data := make([]byte, unix.IFNAMSIZ)
+	copy(data, name)
+	return match{
+		text:  fmt.Sprintf("iifname %q", name),
+		exprs: []expr.Any{load(expr.MetaKeyIIFNAME), eq(data)},
+	}
+}
+
+// fibDaddrLocal matches packets addressed to one of the router's own
+// addresses. The route type is a host byte order u32.
+func fibDaddrLocal() match {
+	return match{
+		text: "fib daddr type local",
+		exprs: []expr.Any{
+			&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
+			eq(binary.NativeEndian.AppendUint32(nil, unix.RTN_LOCAL)),
 		},
 	}
 }
@@ -302,17 +331,25 @@ func inetTable(cfg Config) tableDef {
 
 	// Quarantined devices reach only DHCP, DNS and the notice page on the
 	// router (and, for IPv6 to work at all, neighbour discovery).
+	// Port 53 stays open for isolate devices, whose DNS is not redirected;
+	// the redirected DNS of the others arrives on the proxy's port.
 	limited := chainDef{name: "limited", rules: []ruleDef{
 		rule(dport("udp", 67), accept()),
 		rule(dport("udp", 547), accept()),
 		rule(dport("udp", 53), accept()),
 		rule(dport("tcp", 53), accept()),
+	}}
+	if cfg.DNSProxyPort != 0 {
+		limited.rules = append(limited.rules,
+			rule(dport("udp", cfg.DNSProxyPort), accept()),
+			rule(dport("tcp", cfg.DNSProxyPort), accept()))
+	}
+	limited.rules = append(limited.rules,
 		rule(dport("tcp", cfg.NoticePort), accept()),
 		rule(icmpv6Type("nd-router-solicit", 133), accept()),
 		rule(icmpv6Type("nd-neighbor-solicit", 135), accept()),
 		rule(icmpv6Type("nd-neighbor-advert", 136), accept()),
-		rule(drop()),
-	}}
+		rule(drop()))
 
 	// MAC first: a source address is easy to forge, the MAC a device sends
 	// from is what identifies it at the router's port. Protected devices
@@ -382,42 +419,80 @@ func inetTable(cfg Config) tableDef {
 	// the packet came in on, i.e. the router's own LAN address. Only the
 	// first packet of a connection passes a NAT chain.
 	notice := chainDef{name: "notice", rules: []ruleDef{rule(dport("tcp", 80), redirectTo(cfg.NoticePort))}}
+	// Their DNS goes to the DNS proxy, whatever resolver they ask (a
+	// hard-coded 8.8.8.8 too), ahead of the allow accepts so that DNS to
+	// an allowed host is redirected as well.
+	redirected := []Mode{ModeBlock, ModeUpdatesOnly}
+	dnsProxy := cfg.DNSProxyPort != 0
+	dns := chainDef{name: "dns", rules: []ruleDef{
+		rule(dport("udp", 53), redirectTo(cfg.DNSProxyPort)),
+		rule(dport("tcp", 53), redirectTo(cfg.DNSProxyPort)),
+	}}
 	pre := chainDef{name: "prerouting", hook: nftables.ChainHookPrerouting, prio: prioDstNAT, typ: nftables.ChainTypeNAT}
 	pre.rules = append(pre.rules, rule(b.ether("saddr", "protected_mac"), accept()))
+	if dnsProxy {
+		for _, m := range redirected {
+			pre.rules = append(pre.rules, rule(b.ether("saddr", setName(m.setPrefix(), keyMAC)), jump("dns")))
+		}
+	}
 	for _, k := range addrKinds {
 		pre.rules = append(pre.rules, rule(b.ether("saddr", "updates_mac"), b.addr(k, "daddr", setName("allow", k), false), accept()))
 	}
-	for _, m := range []Mode{ModeBlock, ModeUpdatesOnly} {
+	for _, m := range redirected {
 		pre.rules = append(pre.rules, rule(b.ether("saddr", setName(m.setPrefix(), keyMAC)), jump("notice")))
 	}
 	for _, k := range addrKinds {
 		pre.rules = append(pre.rules, rule(b.addr(k, "saddr", setName("protected", k), false), accept()))
 	}
+	if dnsProxy {
+		for _, k := range addrKinds {
+			for _, m := range redirected {
+				pre.rules = append(pre.rules, rule(b.addr(k, "saddr", setName(m.setPrefix(), k), false), jump("dns")))
+			}
+		}
+	}
 	for _, k := range addrKinds {
 		pre.rules = append(pre.rules, rule(b.addr(k, "saddr", setName("updates", k), false), b.addr(k, "daddr", setName("allow", k), false), accept()))
-		for _, m := range []Mode{ModeBlock, ModeUpdatesOnly} {
+		for _, m := range redirected {
 			pre.rules = append(pre.rules, rule(b.addr(k, "saddr", setName(m.setPrefix(), k), false), jump("notice")))
+		}
+	}
+	// Mode "all": DNS to the router from anyone else on the LAN goes to
+	// the proxy too. Last, after the protected accepts: the owner's
+	// devices keep talking to the router's resolver directly, and never
+	// lose DNS to a dead daemon.
+	if cfg.DNSRedirectAll {
+		for _, ifname := range cfg.LANInterfaces {
+			for _, proto := range []string{"udp", "tcp"} {
+				pre.rules = append(pre.rules, rule(iifname(ifname), fibDaddrLocal(), dport(proto, 53), redirectTo(cfg.DNSProxyPort)))
+			}
 		}
 	}
 
 	chains := []chainDef{input, forward, pre, limited, updatesOut, updatesIn, isolateOut, isolateIn, notice}
+	if dnsProxy {
+		chains = append(chains, dns)
+	}
 	if cfg.Capture.Enabled {
 		chains = append(chains, captureChain(prioCapture, cfg.Capture))
 	}
 	return tableDef{family: nftables.TableFamilyINet, sets: sets, chains: chains}
 }
 
-// captureChain copies the first bytes of each direction of every TCP and
-// UDP connection to NFLOG. Needs conntrack accounting (nf_conntrack_acct).
+// captureChain copies the first bytes and the first packets of each
+// direction of every TCP and UDP connection to NFLOG; each log returns, so
+// no packet is copied twice. Needs conntrack accounting (nf_conntrack_acct).
 func captureChain(prio int32, c CaptureConfig) chainDef {
-	return chainDef{
+	ch := chainDef{
 		name: "capture", hook: nftables.ChainHookForward, prio: prio, typ: nftables.ChainTypeFilter,
-		rules: []ruleDef{
-			rule(notTCPOrUDP(), verdict(expr.VerdictReturn)),
-			rule(ctBytesBelow("original", c.Bytes), nflog(c.Group, c.Snaplen)),
-			rule(ctBytesBelow("reply", c.Bytes), nflog(c.Group, c.Snaplen)),
-		},
+		rules: []ruleDef{rule(notTCPOrUDP(), verdict(expr.VerdictReturn))},
 	}
+	for _, dir := range []string{"original", "reply"} {
+		ch.rules = append(ch.rules,
+			rule(ctCounterBelow(dir, expr.CtKeyBYTES, c.Bytes), nflog(c.Group, c.Snaplen), verdict(expr.VerdictReturn)),
+			rule(ctCounterBelow(dir, expr.CtKeyPKTS, c.Packets), nflog(c.Group, c.Snaplen), verdict(expr.VerdictReturn)))
+	}
+	return ch
 }
 
 // bridgeTable cuts LAN-to-LAN traffic, which a bridge forwards between its

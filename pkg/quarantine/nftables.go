@@ -280,6 +280,10 @@ func readContents(c *nftables.Conn, sets []*nftables.Set, wanted []setDef, now t
 func (n *NFTables) apply(ctx context.Context, mutate func(s *state, now time.Time) error) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	return n.applyLocked(ctx, mutate)
+}
+
+func (n *NFTables) applyLocked(ctx context.Context, mutate func(s *state, now time.Time) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -532,6 +536,32 @@ func (n *NFTables) SetAllowed(ctx context.Context, addrs []netip.Addr, ttl time.
 // protected is released.
 func (n *NFTables) SetProtected(ctx context.Context, macs []hwaddr.MAC, addrs []netip.Addr) error {
 	return n.apply(ctx, func(s *state, _ time.Time) error { return s.protect(macs, addrs) })
+}
+
+// SetDNSRedirectAll installs (on) or removes the DNS redirect for every LAN
+// client (Config.DNSRedirectAll) by rebuilding the tables in one batch,
+// keeping every element. Turn it on once the proxy listens and off on a
+// clean stop: while it is in, every LAN client's DNS to the router depends
+// on the daemon. If the batch fails, the previous setting stays.
+func (n *NFTables) SetDNSRedirectAll(ctx context.Context, on bool) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	cfg := n.cfg
+	cfg.DNSRedirectAll = on
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	oldCfg, oldLayout := n.cfg, n.layout
+	n.cfg = cfg
+	if oldLayout != nil {
+		n.layout = newLayout(cfg, oldLayout.bridgeCapture)
+	}
+	err = n.applyLocked(ctx, func(*state, time.Time) error { return nil })
+	if err != nil {
+		n.cfg, n.layout = oldCfg, oldLayout
+	}
+	return err
 }
 
 // Current reads the quarantine entries back from the kernel's sets, with

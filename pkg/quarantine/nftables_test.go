@@ -96,10 +96,13 @@ func kernelEntries() []Entry {
 // TestNFTablesLayoutMatchesNFT proves that the expressions we build by hand
 // are what each rule's text says: nft must print exactly that text back.
 func TestNFTablesLayoutMatchesNFT(t *testing.T) {
-	for _, isolateLAN := range []bool{false, true} {
-		cfg := testCfg
-		cfg.IsolateLAN = isolateLAN
-		cfg.Capture = CaptureConfig{Enabled: true, Group: 7, Snaplen: 512, Bytes: 8192}
+	proxyOnly := dnsCfg()
+	proxyOnly.DNSRedirectAll = false
+	proxyOnly.IsolateLAN = true
+	proxyOnly.Capture = CaptureConfig{Enabled: true, Group: 7, Snaplen: 512, Bytes: 8192, Packets: 3}
+	all := dnsCfg()
+	all.Capture = CaptureConfig{Enabled: true, Group: 7, Snaplen: 512, Bytes: 8192}
+	for i, cfg := range []Config{testCfg, proxyOnly, all} {
 		n, ns := kernelSetup(t, cfg)
 		if err := n.Reconcile(context.Background(), kernelEntries()); err != nil {
 			t.Fatal(err)
@@ -115,7 +118,7 @@ func TestNFTablesLayoutMatchesNFT(t *testing.T) {
 					want = append(want, r.text)
 				}
 				if strings.Join(got[c.name], "\n") != strings.Join(want, "\n") {
-					t.Errorf("isolateLAN=%v %s chain %s:\nnft lists:\n%s\nlayout says:\n%s", isolateLAN, familyName(def.family), c.name,
+					t.Errorf("config %d %s chain %s:\nnft lists:\n%s\nlayout says:\n%s", i, familyName(def.family), c.name,
 						strings.Join(got[c.name], "\n"), strings.Join(want, "\n"))
 				}
 			}
@@ -131,7 +134,9 @@ func TestNFTablesLayoutMatchesNFT(t *testing.T) {
 
 func TestNFTablesReconcile(t *testing.T) {
 	ctx := context.Background()
-	n, ns := kernelSetup(t, testCfg)
+	cfg := dnsCfg()
+	cfg.Capture = CaptureConfig{Enabled: true, Group: 7, Snaplen: 512, Bytes: 8192}
+	n, ns := kernelSetup(t, cfg)
 	fw4 := fw4Listing(t, ns)
 	entries := kernelEntries()
 
@@ -154,7 +159,7 @@ func TestNFTablesReconcile(t *testing.T) {
 
 	// A restart after a crash: a new backend (no memory of the old one)
 	// finds everything in place and changes nothing.
-	restarted, err := NewNFTables(testCfg, WithNetNSFd(nsFd(t, ns)))
+	restarted, err := NewNFTables(cfg, WithNetNSFd(nsFd(t, ns)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,6 +310,95 @@ func TestNFTablesRebuild(t *testing.T) {
 	}
 	if !strings.Contains(nsRun(t, ns, "nft", "list", "set", "bridge", "iotgw", "block_mac"), plug.String()) {
 		t.Error("bridge table not rebuilt with its elements")
+	}
+}
+
+// TestNFTablesSetDNSRedirectAll puts the redirect for all clients in and
+// takes it out: each switch is a rebuild that keeps every element, a
+// repeated switch changes nothing, and a daemon upgrade from the previous
+// layout (DNS and packet-count rules missing) rebuilds too.
+func TestNFTablesSetDNSRedirectAll(t *testing.T) {
+	ctx := context.Background()
+	old := testCfg
+	old.Capture = CaptureConfig{Enabled: true, Group: 7, Snaplen: 512, Bytes: 8192}
+	n, ns := kernelSetup(t, old)
+	if err := n.SetProtected(ctx, []hwaddr.MAC{laptop}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SetAllowed(ctx, addrs("198.18.0.2"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	entries := kernelEntries()
+	if err := n.Reconcile(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	// Stand-in for the previous release's table: same sets, a rule
+	// set without the new rules and with another tag.
+	nsRun(t, ns, "nft", "delete", "chain", "inet", "iotgw", "capture")
+	elements := func() string {
+		var out []string
+		for _, set := range []string{"protected_mac", "allow_v4", "block_mac", "block_v4", "block_v6", "isolate_mac", "updates_v4"} {
+			for _, e := range jsonElements(t, ns, set) {
+				out = append(out, set+" "+e.Val+" "+e.Comment)
+			}
+		}
+		return strings.Join(out, "\n")
+	}
+	before := elements()
+	if strings.Count(before, "\n") < 6 {
+		t.Fatalf("too few elements to compare:\n%s", before)
+	}
+
+	cfg := dnsCfg()
+	cfg.DNSRedirectAll = false
+	cfg.Capture = old.Capture
+	upgraded, err := NewNFTables(cfg, WithNetNSFd(nsFd(t, ns)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := upgraded.Reconcile(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	listing := nsRun(t, ns, "nft", "list", "table", "inet", "iotgw")
+	for _, want := range []string{"jump dns", "redirect to :5354", "ct original packets < 4", upgraded.layout.tag} {
+		if !strings.Contains(listing, want) {
+			t.Errorf("upgrade: no %q in\n%s", want, listing)
+		}
+	}
+	if strings.Contains(listing, "fib daddr") {
+		t.Error("upgrade: redirect for all installed before it was asked for")
+	}
+	if got := elements(); got != before {
+		t.Errorf("upgrade changed elements:\n%s\nwant:\n%s", got, before)
+	}
+
+	for _, on := range []bool{true, true, false, false} {
+		prev := listRuleset(t, ns)
+		if err := upgraded.SetDNSRedirectAll(ctx, on); err != nil {
+			t.Fatal(err)
+		}
+		now := listRuleset(t, ns)
+		if got := strings.Count(now, "fib daddr type local"); got != 4*boolInt(on) {
+			t.Errorf("on=%v: %d redirects for all, want %d", on, got, 4*boolInt(on))
+		}
+		if repeated := strings.Contains(prev, "fib daddr") == on; repeated && now != prev {
+			t.Errorf("on=%v repeated changed the kernel:\n%s\nwas:\n%s", on, now, prev)
+		}
+		if got := elements(); got != before {
+			t.Errorf("on=%v changed elements:\n%s\nwant:\n%s", on, got, before)
+		}
+	}
+	// A failed switch keeps the previous setting.
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := upgraded.SetDNSRedirectAll(cancelled, true); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled switch: %v", err)
+	}
+	if err := upgraded.Reconcile(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(nsRun(t, ns, "nft", "list", "table", "inet", "iotgw"), "fib daddr") {
+		t.Error("a cancelled switch took effect later")
 	}
 }
 

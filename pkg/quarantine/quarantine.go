@@ -14,7 +14,10 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
@@ -79,14 +82,25 @@ var (
 )
 
 // CaptureConfig sets up the byte-budget capture fast path: the first Bytes
-// bytes of each direction of every TCP and UDP connection are copied to
-// NFLOG group Group, at most Snaplen bytes per packet.
+// bytes and the first Packets packets of each direction of every TCP and
+// UDP connection are copied to NFLOG group Group, at most Snaplen bytes per
+// packet.
 type CaptureConfig struct {
 	Enabled bool
 	Group   uint16
 	Snaplen uint32
 	Bytes   uint64
+	// Packets: the first Packets-1 packets of each direction are copied
+	// whatever their size (the kernel's counter already includes the
+	// packet being matched). Without it a first reply that GRO or the
+	// sender's TSO made larger than Bytes would never be copied. Zero:
+	// DefaultCapturePackets.
+	Packets uint64
 }
+
+// DefaultCapturePackets is CaptureConfig.Packets unless set: the
+// handshake's packet and the first data packet of each direction.
+const DefaultCapturePackets = 4
 
 // Config is what the rules are built from. A change of any field rebuilds
 // the tables on the next Reconcile (atomically, keeping all elements).
@@ -100,12 +114,29 @@ type Config struct {
 	// IsolateLAN makes "isolate" cut LAN peers too, like "block".
 	IsolateLAN bool
 	Capture    CaptureConfig
+	// DNSProxyPort is the port the DNS proxy listens on, on the router's
+	// LAN addresses. Non-zero: DNS (udp and tcp port 53, to any address)
+	// of block and updates-only devices is redirected there, and the
+	// limited chain accepts it. Zero: no DNS redirect at all.
+	DNSProxyPort uint16
+	// DNSRedirectAll redirects DNS sent to the router itself by every
+	// LAN client (LANInterfaces, protected devices excepted) to the
+	// proxy as well. Needs DNSProxyPort and LANInterfaces. Every LAN
+	// client's DNS then depends on the daemon: install it once the proxy
+	// listens and take it out on a clean stop (SetDNSRedirectAll).
+	DNSRedirectAll bool
+	// LANInterfaces names the router's LAN interfaces (br-lan …), for
+	// DNSRedirectAll. At most MaxLANInterfaces.
+	LANInterfaces []string
 	// TableName names both tables; default "iotgw".
 	TableName string
 }
 
 // DefaultTableName is the name of iotgw's tables unless Config says otherwise.
 const DefaultTableName = "iotgw"
+
+// MaxLANInterfaces caps Config.LANInterfaces: each costs two rules.
+const MaxLANInterfaces = 32
 
 func (c Config) withDefaults() (Config, error) {
 	if c.TableName == "" {
@@ -117,6 +148,24 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Capture.Enabled && (c.Capture.Bytes == 0 || c.Capture.Snaplen == 0) {
 		return c, fmt.Errorf("%w config: capture needs a byte budget and a snap length", ErrInvalid)
 	}
+	if c.Capture.Packets == 0 {
+		c.Capture.Packets = DefaultCapturePackets
+	}
+	if c.DNSProxyPort != 0 && c.DNSProxyPort == c.NoticePort {
+		return c, fmt.Errorf("%w config: DNS proxy port %d is the notice port", ErrInvalid, c.DNSProxyPort)
+	}
+	if len(c.LANInterfaces) > MaxLANInterfaces {
+		return c, fmt.Errorf("%w config: %d LAN interfaces, at most %d", ErrInvalid, len(c.LANInterfaces), MaxLANInterfaces)
+	}
+	c.LANInterfaces = append([]string(nil), c.LANInterfaces...)
+	for _, name := range c.LANInterfaces {
+		if !validInterfaceName(name) {
+			return c, fmt.Errorf("%w config: LAN interface name %q", ErrInvalid, name)
+		}
+	}
+	if c.DNSRedirectAll && (c.DNSProxyPort == 0 || len(c.LANInterfaces) == 0) {
+		return c, fmt.Errorf("%w config: DNS redirect for all clients needs the proxy port and the LAN interfaces", ErrInvalid)
+	}
 	routers := make([]netip.Addr, 0, len(c.RouterAddrs))
 	for _, a := range c.RouterAddrs {
 		if !a.IsValid() {
@@ -126,6 +175,21 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	c.RouterAddrs = routers
 	return c, nil
+}
+
+// validInterfaceName accepts what the kernel accepts as an interface name
+// (1 to 15 bytes, not "." or "..", no '/', ':' or white space), less what
+// nft would read as a wildcard or could not print back plainly.
+func validInterfaceName(name string) bool {
+	if name == "" || len(name) >= unix.IFNAMSIZ || name == "." || name == ".." {
+		return false
+	}
+	for _, r := range name {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`/:*"\`, r) {
+			return false
+		}
+	}
+	return true
 }
 
 // Option tunes a backend.
