@@ -169,7 +169,7 @@ func TestLab(t *testing.T) {
 		l.assertState(t, d, laptop, "ok")
 		l.assertInNoQuarantineSet(t, laptop)
 		if dev, err := d.device(laptop.mac); err == nil && len(dev.Findings) > 0 {
-			t.Errorf("laptop has findings %v, want none", findingKinds(dev))
+			t.Errorf("laptop has findings, want none:%s", findingSummaries(dev))
 		}
 	})
 
@@ -357,6 +357,16 @@ func TestLab(t *testing.T) {
 			}
 		}
 	})
+}
+
+// findingSummaries lists a device's findings with their evidence, one a
+// line, for failure messages.
+func findingSummaries(dev apiDevice) string {
+	var b strings.Builder
+	for _, f := range dev.Findings {
+		fmt.Fprintf(&b, "\n  %s: %s %v", f.Kind, f.Summary, f.Evidence)
+	}
+	return b.String()
 }
 
 // plugPublish is the plug's mosquitto_pub command line: MQTT 3.1.1 in

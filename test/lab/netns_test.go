@@ -40,16 +40,20 @@ type host struct {
 	mac      string // with a real vendor OUI
 	ip       string // the router's DHCP reservation
 	hostname string // sent in the DHCP request (option 12)
+	// dhclient: the device is a PC and leases with ISC dhclient; the
+	// others use busybox udhcpc, as embedded devices do (whose vendor
+	// class names busybox and its version).
+	dhclient bool
 }
 
 // homeDevices are the devices of the acceptance test.
 func homeDevices() []host {
 	return []host{
-		{"camera", "c0:56:e3:4c:a1:01", "192.168.77.101", "ipcam"},            // Hikvision
-		{"plug", "50:c7:bf:4c:a1:02", "192.168.77.102", "HS110"},              // TP-Link
-		{"tv", "8c:79:f5:4c:a1:03", "192.168.77.103", "samsung-tv"},           // Samsung
-		{"laptop", "3c:a9:f4:4c:a1:04", "192.168.77.104", "laptop"},           // Intel
-		{"workstation", "f8:bc:12:4c:a1:05", "192.168.77.105", "workstation"}, // Dell
+		{"camera", "c0:56:e3:4c:a1:01", "192.168.77.101", "ipcam", false},            // Hikvision
+		{"plug", "50:c7:bf:4c:a1:02", "192.168.77.102", "HS110", false},              // TP-Link
+		{"tv", "8c:79:f5:4c:a1:03", "192.168.77.103", "samsung-tv", false},           // Samsung
+		{"laptop", "3c:a9:f4:4c:a1:04", "192.168.77.104", "laptop", true},            // Intel
+		{"workstation", "f8:bc:12:4c:a1:05", "192.168.77.105", "workstation", false}, // Dell
 	}
 }
 
@@ -114,7 +118,7 @@ func (l *lab) installScripts() {
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		l.t.Fatal(err)
 	}
-	for _, name := range []string{"in-dev.sh", "udhcpc.script", "camera-login.sh", "telnet-login.exp", "ssdp-notify.py", "crowd.py"} {
+	for _, name := range []string{"in-dev.sh", "udhcpc.script", "camera-login.sh", "telnet-login.exp", "ssdp-notify.py", "crowd.py", "dhclient.script"} {
 		data, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			l.t.Fatal(err)
@@ -286,8 +290,8 @@ log_dest file %s
 // firmwareImage is the update host's /firmware.bin.
 const firmwareImage = "EXFW\x01\x00\x00\x00 example TV firmware 2.0.1, signed\n"
 
-// dhcp gives every device its lease with busybox udhcpc (sending its
-// host name), in parallel, and checks the reserved address.
+// dhcp gives every device its lease, in parallel, and checks the
+// reserved address.
 func (l *lab) dhcp() {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(l.hosts))
@@ -295,15 +299,8 @@ func (l *lab) dhcp() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, err := l.dev(h.role, 20*time.Second, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n",
-				"-t", "5", "-T", "1", "-A", "1", "-s", l.path("bin/udhcpc.script"), "-x", "hostname:"+h.hostname)
-			if err != nil {
-				errs <- fmt.Errorf("%s: no DHCP lease: %v\n%s", h.role, err, out)
-				return
-			}
-			got, _ := l.output(10*time.Second, "ip", "-n", l.ns(h.role), "-4", "-o", "addr", "show", "dev", "eth0")
-			if !strings.Contains(got, " "+h.ip+"/24 ") {
-				errs <- fmt.Errorf("%s: want %s/24, got %q", h.role, h.ip, got)
+			if err := l.lease(h); err != nil {
+				errs <- err
 			}
 		}()
 	}
@@ -315,6 +312,32 @@ func (l *lab) dhcp() {
 	if l.t.Failed() {
 		l.t.FailNow()
 	}
+}
+
+// lease runs the device's DHCP client, sending its host name: busybox
+// udhcpc once, or ISC dhclient in the background (it stays to renew, as
+// on a real PC), and waits for the reserved address.
+func (l *lab) lease(h host) error {
+	if h.dhclient {
+		conf := l.writeFile(h.role+".dhclient.conf", fmt.Sprintf("send host-name %q;\n"+
+			"request subnet-mask, broadcast-address, time-offset, routers, domain-name, domain-name-servers, host-name, ntp-servers;\n", h.hostname))
+		if _, err := l.spawn(h.role+"-dhclient", l.devArgs(h.role, "dhclient", "-4", "-d", "-1", "-cf", conf,
+			"-lf", l.path(h.role+".dhclient.leases"), "-pf", l.path(h.role+".dhclient.pid"),
+			"-sf", l.path("bin/dhclient.script"), "eth0")); err != nil {
+			return err
+		}
+	} else {
+		out, err := l.dev(h.role, 20*time.Second, "busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n",
+			"-t", "5", "-T", "1", "-A", "1", "-s", l.path("bin/udhcpc.script"), "-x", "hostname:"+h.hostname)
+		if err != nil {
+			return fmt.Errorf("%s: no DHCP lease: %v\n%s", h.role, err, out)
+		}
+	}
+	var got string
+	return poll(20*time.Second, 100*time.Millisecond, func() (bool, string) {
+		got, _ = l.output(5*time.Second, "ip", "-n", l.ns(h.role), "-4", "-o", "addr", "show", "dev", "eth0")
+		return strings.Contains(got, " "+h.ip+"/24 "), fmt.Sprintf("%s: want %s/24 from DHCP, got %q", h.role, h.ip, got)
+	})
 }
 
 // cmd is a command in its own process group, so that stopping it stops
