@@ -1,0 +1,174 @@
+// Command package builds iotgw's OpenWrt packages without the OpenWrt
+// SDK: an iotgw .ipk for each common router architecture and
+// luci-app-iotgw (architecture all). It reads the package's metadata from
+// the feed (openwrt/*/Makefile) so that both builds describe the same
+// package, and it is reproducible: the binaries are built with
+// -trimpath and without cgo, and every archive member has owner 0, a
+// fixed mode and the time of the last commit (SOURCE_DATE_EPOCH
+// overrides it).
+//
+//	go run ./scripts/package [-out dist/openwrt] [-arch x86_64,mips_24kc]
+package main
+
+import (
+	"crypto/sha256"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// target is an OpenWrt package architecture and the Go port for it.
+type target struct {
+	Arch, GOARCH, GOARM, GOMIPS string
+}
+
+// targets are the architectures `make package` builds: x86 routers and
+// VMs, most current ARM routers, MediaTek MT7621 (mipsel) and the
+// Qualcomm Atheros ath79 family (big-endian mips).
+func targets() []target {
+	return []target{
+		{Arch: "x86_64", GOARCH: "amd64"},
+		{Arch: "aarch64_cortex-a53", GOARCH: "arm64"},
+		{Arch: "arm_cortex-a7_neon-vfpv4", GOARCH: "arm", GOARM: "7"},
+		{Arch: "mipsel_24kc", GOARCH: "mipsle", GOMIPS: "softfloat"},
+		{Arch: "mips_24kc", GOARCH: "mips", GOMIPS: "softfloat"},
+	}
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "package:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("package", flag.ContinueOnError)
+	repo := fs.String("repo", ".", "repository root")
+	out := fs.String("out", "dist/openwrt", "output directory")
+	archs := fs.String("arch", "all", "comma-separated package architectures, or all")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	sel, err := selectTargets(*archs)
+	if err != nil {
+		return err
+	}
+	src, err := gitSource(*repo)
+	if err != nil {
+		return err
+	}
+	b, err := newBuilder(*repo, src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	var written []string
+	for _, t := range sel {
+		name, err := b.writeIotgw(t, *out)
+		if err != nil {
+			return fmt.Errorf("%s: %w", t.Arch, err)
+		}
+		written = append(written, name)
+	}
+	name, err := b.writeLuCI(*out)
+	if err != nil {
+		return fmt.Errorf("luci-app-iotgw: %w", err)
+	}
+	written = append(written, name)
+	return writeSums(*out, written)
+}
+
+func selectTargets(list string) ([]target, error) {
+	if list == "all" {
+		return targets(), nil
+	}
+	var sel []target
+	for _, a := range strings.Split(list, ",") {
+		found := false
+		for _, t := range targets() {
+			if t.Arch == a {
+				sel = append(sel, t)
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("unknown architecture %q", a)
+		}
+	}
+	return sel, nil
+}
+
+// source identifies what is packaged: the commit, its time, and the
+// version, a release tag (v1.2.3 → 1.2.3) or the feed's version with
+// "~git<date>.<commit>" (sorts before that release).
+type source struct {
+	Commit string
+	Epoch  int64
+	Tag    string
+}
+
+func gitSource(repo string) (source, error) {
+	var s source
+	commit, err := git(repo, "rev-parse", "--short=8", "HEAD")
+	if err != nil {
+		return s, err
+	}
+	s.Commit = commit
+	epoch := os.Getenv("SOURCE_DATE_EPOCH")
+	if epoch == "" {
+		if epoch, err = git(repo, "log", "-1", "--format=%ct"); err != nil {
+			return s, err
+		}
+	}
+	if s.Epoch, err = strconv.ParseInt(epoch, 10, 64); err != nil {
+		return s, fmt.Errorf("SOURCE_DATE_EPOCH %q: %w", epoch, err)
+	}
+	if tag, err := git(repo, "describe", "--tags", "--exact-match", "--match", "v[0-9]*", "HEAD"); err == nil {
+		s.Tag = strings.TrimPrefix(tag, "v")
+	}
+	return s, nil
+}
+
+func (s source) version(feedVersion string) string {
+	if s.Tag != "" {
+		return s.Tag
+	}
+	return feedVersion + "~git" + time.Unix(s.Epoch, 0).UTC().Format("20060102") + "." + s.Commit
+}
+
+func git(dir string, args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(ee.Stderr)))
+		}
+		return "", fmt.Errorf("git %s: %w", strings.Join(args, " "), err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func writeSums(dir string, names []string) error {
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		data, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%x  %s\n", sha256.Sum256(data), n)
+	}
+	return os.WriteFile(filepath.Join(dir, "sha256sums"), []byte(b.String()), 0o644)
+}
