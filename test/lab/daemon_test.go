@@ -30,8 +30,9 @@ type daemon struct {
 }
 
 // daemonConfig is the lab's iotgw.toml: enforce, capture on br-lan, act
-// at once (no grace period), block quarantines, state in the lab's
-// directory. captureMode is "afpacket" or "nflog".
+// at once (no grace period), block quarantines, the TV vendor's update
+// host allowed through the DNS proxy, state in the lab's directory.
+// captureMode is "afpacket" or "nflog".
 func (l *lab) daemonConfig(captureMode string) string {
 	return l.writeFile("iotgw-"+captureMode+".toml", fmt.Sprintf(`[lan]
 prefixes = [%q]
@@ -52,6 +53,9 @@ interfaces = ["br-lan"]
 
 [quarantine]
 notice_port = %d
+
+[dnsproxy]
+update_domains = ["fw.example-tv.com"]
 
 [store]
 path = %q

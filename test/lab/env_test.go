@@ -32,6 +32,7 @@ func requiredCommands() map[string]string {
 		"openssl":          "openssl",
 		"python3":          "python3",
 		"iperf3":           "iperf3",
+		"dhclient":         "isc-dhcp-client",
 	}
 }
 

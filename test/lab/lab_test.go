@@ -103,16 +103,21 @@ func TestLab(t *testing.T) {
 	})
 
 	t.Run("notice_page_served_to_camera", func(t *testing.T) {
-		code, body, err := l.httpGet("camera", "http://"+cloudHost+"/")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if code != 511 {
-			t.Errorf("camera's plain HTTP got status %d, want 511 from the notice page; body:\n%s", code, body)
-		}
-		for _, want := range []string{"This device is in quarantine", "factory-default credentials"} {
-			if !strings.Contains(body, want) {
-				t.Errorf("notice page does not say %q; body:\n%s", want, body)
+		// By address (the redirect of plain HTTP) and by name (the DNS
+		// proxy answers a quarantined device with the router's address).
+		for _, url := range []string{"http://" + cloudHost + "/", "http://cloud.example-camera.com/api/status.json"} {
+			code, body, err := l.httpGet("camera", url)
+			if err != nil {
+				t.Error(err)
+				continue
+			}
+			if code != 511 {
+				t.Errorf("camera's %s got status %d, want 511 from the notice page; body:\n%s", url, code, body)
+			}
+			for _, want := range []string{"This device is in quarantine", "factory-default credentials"} {
+				if !strings.Contains(body, want) {
+					t.Errorf("notice page for %s does not say %q; body:\n%s", url, want, body)
+				}
 			}
 		}
 	})
@@ -281,8 +286,9 @@ func TestLab(t *testing.T) {
 		if out, err := d.cli("quarantine", "--mode", "updates-only", tv.mac); err != nil {
 			t.Fatalf("iotgw quarantine --mode updates-only %s: %v\n%s", tv.mac, err, out)
 		}
-		// What pkg/dnsproxy does when the TV resolves an allow-listed
-		// update host; added by hand here.
+		// What the DNS proxy does when the TV resolves its update host
+		// (next subtest), done by hand so that this one checks the
+		// nftables side alone.
 		if out, err := l.in("router", 5*time.Second, "nft", "add", "element", "inet", "iotgw", "allow_v4",
 			"{ "+updateHost+" timeout 10m }"); err != nil {
 			t.Fatalf("nft add element allow_v4: %v\n%s", err, out)
@@ -294,7 +300,7 @@ func TestLab(t *testing.T) {
 		if !inSet(sets, "updates_mac", tv.mac) || inSet(sets, "block_mac", tv.mac) {
 			t.Errorf("TV in updates_mac %v, block_mac %v; want updates_mac only", sets["updates_mac"], sets["block_mac"])
 		}
-		out, err := l.dev("tv", 10*time.Second, "curl", "-sS", "--max-time", "3", "http://fw.example-tv.com/firmware.bin")
+		out, err := l.dev("tv", 10*time.Second, "curl", "-sS", "--max-time", "3", "http://"+updateHost+"/firmware.bin")
 		if err != nil || out != firmwareImage {
 			t.Errorf("TV cannot download its update from %s: %v\n%q", updateHost, err, out)
 		}
@@ -313,6 +319,30 @@ func TestLab(t *testing.T) {
 		}
 		if dev.State != "quarantined" || dev.Quarantine == nil || dev.Quarantine.Mode != "updates-only" || dev.Quarantine.By != "owner" {
 			t.Errorf("TV: state %s, quarantine %+v; want quarantined updates-only by the owner", dev.State, dev.Quarantine)
+		}
+	})
+
+	t.Run("dns_proxy_allows_update_domain", func(t *testing.T) {
+		// Start from an empty allow set: the element must come from the
+		// DNS proxy answering the TV's lookup of an update_domains name.
+		if out, err := l.in("router", 5*time.Second, "nft", "flush", "set", "inet", "iotgw", "allow_v4"); err != nil {
+			t.Fatalf("nft flush set allow_v4: %v\n%s", err, out)
+		}
+		if got, err := l.resolve("tv", "fw.example-tv.com"); err != nil || !slices.Contains(got, updateHost) {
+			t.Errorf("TV resolves its update host fw.example-tv.com to %v (%v), want %s", got, err, updateHost)
+		}
+		if err := poll(2*time.Second, 50*time.Millisecond, func() (bool, string) {
+			sets, err := l.setElements()
+			return err == nil && inSet(sets, "allow_v4", updateHost), fmt.Sprintf("allow_v4 is %v (%v)", sets["allow_v4"], err)
+		}); err != nil {
+			t.Errorf("the DNS proxy did not allow %s after the TV resolved fw.example-tv.com: %v", updateHost, err)
+		}
+		if out, err := l.dev("tv", 10*time.Second, "curl", "-sS", "--max-time", "3", "http://fw.example-tv.com/firmware.bin"); err != nil || out != firmwareImage {
+			t.Errorf("TV cannot download its update by name: %v\n%q", err, out)
+		}
+		// Any other name leads a quarantined device to the notice page.
+		if got, err := l.resolve("tv", "cloud.example-camera.com"); err != nil || !slices.Equal(got, []string{routerLAN}) {
+			t.Errorf("quarantined TV resolves cloud.example-camera.com to %v (%v), want the notice page's address %s", got, err, routerLAN)
 		}
 	})
 
@@ -374,6 +404,26 @@ func findingSummaries(dev apiDevice) string {
 func plugPublish() []string {
 	return []string{"-h", "broker.example-plug.com", "-p", "1883", "-V", "mqttv311", "-i", "HS110-4CA102",
 		"-u", "plug01", "-P", plugPassword, "-q", "1", "-t", "tplink/HS110-4CA102/state", "-m", `{"relay_state":1}`}
+}
+
+// resolve looks name up from a device through its resolver (the router)
+// with busybox nslookup and returns the IPv4 answers.
+func (l *lab) resolve(role, name string) ([]string, error) {
+	out, err := l.dev(role, 10*time.Second, "busybox", "nslookup", "-type=a", name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: nslookup %s: %v: %s", role, name, err, strings.TrimSpace(out))
+	}
+	var addrs []string
+	answers := false
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "Name:") {
+			answers = true
+		}
+		if a, ok := strings.CutPrefix(line, "Address:"); ok && answers {
+			addrs = append(addrs, strings.TrimSpace(a))
+		}
+	}
+	return addrs, nil
 }
 
 // ping sends one echo request from a device; nil when answered.

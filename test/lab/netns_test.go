@@ -211,7 +211,9 @@ func (l *lab) noOffload(ns, dev string) {
 // device, and DNS forwarded to the WAN's server.
 func (l *lab) startRouterServices() {
 	var b strings.Builder
-	fmt.Fprintf(&b, "no-resolv\nno-hosts\ninterface=br-lan\nbind-interfaces\nserver=%s\n", cloudHost)
+	// Also on 127.0.0.1, as OpenWrt's dnsmasq: iotgw's DNS proxy forwards
+	// there.
+	fmt.Fprintf(&b, "no-resolv\nno-hosts\ninterface=br-lan\nlisten-address=127.0.0.1\nbind-interfaces\nserver=%s\n", cloudHost)
 	fmt.Fprintf(&b, "domain=lan\nlocal=/lan/\ndhcp-range=192.168.77.100,192.168.77.150,255.255.255.0,12h\n")
 	fmt.Fprintf(&b, "dhcp-option=option:router,%s\ndhcp-option=option:dns-server,%s\ndhcp-authoritative\n", routerLAN, routerLAN)
 	fmt.Fprintf(&b, "dhcp-leasefile=%s\npid-file=\nuser=root\nlog-dhcp\nlog-facility=%s\n", l.path("router-dnsmasq.leases"), l.path("router-dnsmasq.log"))
