@@ -156,15 +156,6 @@ func (b builder) addr(k keyKind, dir string, set string, invert bool) match {
 	return match{text: proto + " " + dir + op + "@" + set, exprs: exprs}
 }
 
-// selector matches a device by a set of the given key kind: MAC as source,
-// addresses as source or destination.
-func (b builder) selector(k keyKind, dir string, set string) match {
-	if k == keyMAC {
-		return b.ether(dir, set)
-	}
-	return b.addr(k, dir, set, false)
-}
-
 func dport(proto string, port uint16) match {
 	p := byte(unix.IPPROTO_TCP)
 	if proto == "udp" {

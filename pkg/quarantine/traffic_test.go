@@ -2,17 +2,24 @@ package quarantine
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
+	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
@@ -22,6 +29,7 @@ import (
 // no packet leaves the namespaces.
 type lab struct {
 	router, device, peer, wan string
+	stopProxy                 func()
 }
 
 const (
@@ -30,9 +38,16 @@ const (
 	peerV4             = "10.99.0.11"
 	wanV4, wanV6       = "198.18.0.2", "2001:2::2"
 	wanOtherV4         = "198.18.0.3"
+	resolverV4         = "198.18.0.53" // a "public resolver" a device has hard-coded
 	noticePort         = 8080
+	dnsProxyPort       = 5354
 	dialTimeout        = 800 * time.Millisecond
 )
+
+// The lab's DNS servers answer every A query with an address of their own
+// (documentation range, data only) that names them; "refused" stands for
+// a query the router turned away at once (ICMP port unreachable, RST).
+var dnsServerNames = map[string]string{"192.0.2.1": "dnsmasq", "192.0.2.2": "proxy", "192.0.2.3": "resolver"}
 
 var deviceMAC, peerMAC = mustMAC("02:00:00:00:00:10"), mustMAC("02:00:00:00:00:11")
 
@@ -71,6 +86,7 @@ func newLab(t *testing.T) *lab {
 	ipr(l.wan, "link", "set", "eth0", "up")
 	ipr(l.wan, "addr", "add", wanV4+"/24", "dev", "eth0")
 	ipr(l.wan, "addr", "add", wanOtherV4+"/24", "dev", "eth0")
+	ipr(l.wan, "addr", "add", resolverV4+"/24", "dev", "eth0")
 	ipr(l.wan, "addr", "add", wanV6+"/64", "dev", "eth0", "nodad")
 	ipr(l.wan, "route", "add", "10.99.0.0/24", "via", "198.18.0.1")
 	ipr(l.wan, "-6", "route", "add", "fd99::/64", "via", "2001:2::1")
@@ -87,10 +103,13 @@ func newLab(t *testing.T) *lab {
 	l.serveTCP(t, l.peer, "[::]:443", "peer")
 	l.serveTCP(t, l.device, "[::]:443", "device")
 	l.serveTCP(t, l.router, fmt.Sprintf("[::]:%d", noticePort), "notice")
-	l.serveTCP(t, l.router, "[::]:53", "dns-tcp")
 	l.serveTCP(t, l.router, "[::]:2222", "router-admin")
-	l.serveUDP(t, l.router, "[::]:53")
 	l.serveUDP(t, l.router, "0.0.0.0:67")
+	// DNS: the router's resolver, the DNS proxy (stopped in the crash
+	// stage) and a public resolver on the WAN.
+	l.serveDNS(t, l.router, "[::]:53", "192.0.2.1")
+	l.stopProxy = l.serveDNS(t, l.router, fmt.Sprintf("[::]:%d", dnsProxyPort), "192.0.2.2")
+	l.serveDNS(t, l.wan, "[::]:53", "192.0.2.3")
 
 	// Neighbour discovery takes a moment on fresh links.
 	start := time.Now()
@@ -146,6 +165,109 @@ func (l *lab) serveUDP(t *testing.T, ns, addr string) {
 	}()
 }
 
+// serveDNS answers A queries over UDP and TCP on addr in ns with answer,
+// other queries with no data. The returned stop closes both listeners
+// (the test's end does too).
+func (l *lab) serveDNS(t *testing.T, ns, addr, answer string) (stop func()) {
+	t.Helper()
+	ip := net.ParseIP(answer)
+	handler := dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		if len(q.Question) == 1 && q.Question[0].Qtype == dns.TypeA {
+			m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 30}, A: ip}}
+		}
+		_ = w.WriteMsg(m)
+	})
+	var pc net.PacketConn
+	var ln net.Listener
+	err := inNetns(ns, func() (err error) {
+		if pc, err = net.ListenPacket("udp", addr); err != nil {
+			return err
+		}
+		ln, err = net.Listen("tcp", addr)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("listen dns %s in %s: %v", addr, ns, err)
+	}
+	servers := []*dns.Server{{PacketConn: pc, Handler: handler}, {Listener: ln, Handler: handler}}
+	for _, srv := range servers {
+		go func() { _ = srv.ActivateAndServe() }()
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			// Shutdown fails for a server not yet started; closing the
+			// sockets stops it either way.
+			for _, srv := range servers {
+				_ = srv.Shutdown()
+			}
+			pc.Close()
+			ln.Close()
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// dnsQuery asks server (over UDP or TCP) from ns for an A record and
+// returns the name of the lab server that answered, "refused" if the
+// query was turned away at once.
+func dnsQuery(ns, server string, port int, overUDP bool) (string, error) {
+	network := "tcp"
+	if overUDP {
+		network = "udp"
+	}
+	var c net.Conn
+	err := inNetns(ns, func() (err error) {
+		c, err = net.DialTimeout(network, net.JoinHostPort(server, fmt.Sprint(port)), dialTimeout)
+		return err
+	})
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return "refused", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(dialTimeout))
+	conn := &dns.Conn{Conn: c}
+	q := new(dns.Msg)
+	q.SetQuestion("probe.example.test.", dns.TypeA)
+	if err := conn.WriteMsg(q); err != nil {
+		return "", err
+	}
+	r, err := conn.ReadMsg()
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return "refused", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if len(r.Answer) != 1 || r.Id != q.Id {
+		return "", fmt.Errorf("answer %v", r)
+	}
+	a, ok := r.Answer[0].(*dns.A)
+	if !ok {
+		return "", fmt.Errorf("answer %v", r.Answer[0])
+	}
+	return dnsServerNames[a.A.String()], nil
+}
+
+// dnsChecks asks, from one host, the router (IPv4 and IPv6, UDP and TCP)
+// and a public resolver (likewise), wanting the named servers to answer.
+func dnsChecks(from, router, resolver string) []check {
+	return []check{
+		{from: from, to: routerV4, port: 53, dns: true, udp: true, want: router},
+		{from: from, to: routerV6, port: 53, dns: true, udp: true, want: router},
+		{from: from, to: routerV4, port: 53, dns: true, want: router},
+		{from: from, to: resolverV4, port: 53, dns: true, udp: true, want: resolver},
+		{from: from, to: resolverV4, port: 53, dns: true, want: resolver},
+		{from: from, to: wanV6, port: 53, dns: true, udp: true, want: resolver},
+	}
+}
+
 // tcp connects from ns and returns the name the server answered with.
 func tcp(ns string, ip string, port int) (string, error) {
 	var c net.Conn
@@ -190,12 +312,14 @@ func ping(ns, ip string) error {
 }
 
 // check is one expectation: a TCP service answers with name ("" means the
-// connection must fail), or a UDP echo works (udp: true) or fails.
+// connection must fail), a UDP echo works (udp: true) or fails, or a DNS
+// query (dns: true, over UDP or TCP) is answered by the named server.
 type check struct {
 	from, to string
 	port     int
 	udp      bool
-	want     string // TCP: server name, "" blocked; UDP: "echo" or ""
+	dns      bool
+	want     string // TCP: server name, "" blocked; UDP: "echo" or ""; DNS: server name, "refused" or ""
 }
 
 // expect runs the checks concurrently (a blocked one waits for its
@@ -208,7 +332,9 @@ func (l *lab) expect(t *testing.T, stage string, checks []check) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !c.udp {
+			if c.dns {
+				got[i], _ = dnsQuery(c.from, c.to, c.port, c.udp)
+			} else if !c.udp {
 				got[i], _ = tcp(c.from, c.to, c.port)
 			} else if udp(c.from, c.to, c.port) == nil {
 				got[i] = "echo"
@@ -218,7 +344,7 @@ func (l *lab) expect(t *testing.T, stage string, checks []check) {
 	wg.Wait()
 	for i, c := range checks {
 		if got[i] != c.want {
-			t.Errorf("%s: %s → [%s]:%d udp=%v: got %q, want %q", stage, nsRole(c.from), c.to, c.port, c.udp, got[i], c.want)
+			t.Errorf("%s: %s → [%s]:%d udp=%v dns=%v: got %q, want %q", stage, nsRole(c.from), c.to, c.port, c.udp, c.dns, got[i], c.want)
 		}
 	}
 }
@@ -230,10 +356,12 @@ func TestTraffic(t *testing.T) {
 	ctx := context.Background()
 	l := newLab(t)
 	cfg := Config{
-		RouterAddrs: addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1"),
-		LANPrefixes: []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd99::/64")},
-		NoticePort:  noticePort,
-		Capture:     CaptureConfig{Enabled: true, Group: 3, Snaplen: 256, Bytes: 4096},
+		RouterAddrs:   addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1"),
+		LANPrefixes:   []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd99::/64")},
+		NoticePort:    noticePort,
+		Capture:       CaptureConfig{Enabled: true, Group: 3, Snaplen: 256, Bytes: 4096},
+		DNSProxyPort:  dnsProxyPort,
+		LANInterfaces: []string{"br0"},
 	}
 	if err := inNetns(l.router, EnableConntrackAccounting); err != nil {
 		t.Fatal(err)
@@ -257,19 +385,23 @@ func TestTraffic(t *testing.T) {
 		{from: w, to: deviceV6, port: 443, want: "device"},
 		{from: d, to: routerV4, port: 2222, want: "router-admin"},
 	}
+	free = append(free, dnsChecks(d, "dnsmasq", "resolver")...)
+	peerDNS := dnsChecks(p, "dnsmasq", "resolver")
 	l.expect(t, "before quarantine", free)
 	if err := ping(d, wanV4); err != nil {
 		t.Errorf("before quarantine: ping device → wan: %v", err)
 	}
+	l.expectFirstReplyCaptured(t, cfg.Capture)
 
+	// What a quarantined device may still use on the router, DNS aside:
+	// DHCP, the notice page and the DNS proxy's own port.
 	router := []check{
-		{from: d, to: routerV4, port: 53, udp: true, want: "echo"},
-		{from: d, to: routerV6, port: 53, udp: true, want: "echo"},
 		{from: d, to: routerV4, port: 67, udp: true, want: "echo"},
-		{from: d, to: routerV4, port: 53, want: "dns-tcp"},
 		{from: d, to: routerV4, port: noticePort, want: "notice"},
 		{from: d, to: routerV6, port: noticePort, want: "notice"},
 		{from: d, to: routerV4, port: 2222, want: ""},
+		{from: d, to: routerV4, port: dnsProxyPort, dns: true, udp: true, want: "proxy"},
+		{from: d, to: routerV6, port: dnsProxyPort, dns: true, want: "proxy"},
 	}
 
 	device := Entry{MAC: deviceMAC, Addrs: addrs(deviceV4, deviceV6), Mode: ModeBlock}
@@ -285,9 +417,14 @@ func TestTraffic(t *testing.T) {
 		{from: p, to: deviceV4, port: 443, want: ""},
 		{from: w, to: deviceV4, port: 443, want: ""},
 		{from: w, to: deviceV6, port: 443, want: ""},
-	}, router...))
+	}, slices.Concat(router, dnsChecks(d, "proxy", "proxy"), peerDNS)...))
 	if err := ping(d, wanV4); err == nil {
 		t.Error("block: ping device → wan still works")
+	}
+	// A real client: the answer comes from the proxy, the device
+	// believes it came from the resolver it asked.
+	if out := nsRun(t, d, "timeout", "10", "busybox", "nslookup", "-type=a", "probe.example.test", resolverV4); !strings.Contains(out, "192.0.2.2") {
+		t.Errorf("block: busybox nslookup via %s not answered by the proxy:\n%s", resolverV4, out)
 	}
 
 	// The owner's device, once protected, can reach the quarantined
@@ -308,6 +445,25 @@ func TestTraffic(t *testing.T) {
 	}
 	l.expect(t, "released", free)
 
+	// Mode "all": DNS to the router from every LAN client goes to the
+	// proxy, DNS to other resolvers is untouched, the owner's devices
+	// keep the router's resolver; switched off, all is as before.
+	if err := n.SetDNSRedirectAll(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	l.expect(t, "dns for all", slices.Concat(dnsChecks(d, "proxy", "resolver"), dnsChecks(p, "proxy", "resolver")))
+	if err := n.SetProtected(ctx, []hwaddr.MAC{peerMAC}, nil); err != nil {
+		t.Fatal(err)
+	}
+	l.expect(t, "dns for all, peer protected", slices.Concat(dnsChecks(d, "proxy", "resolver"), peerDNS))
+	if err := n.SetProtected(ctx, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SetDNSRedirectAll(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	l.expect(t, "dns for all switched off", append(free, peerDNS...))
+
 	device.Mode = ModeIsolate
 	if err := n.Quarantine(ctx, device); err != nil {
 		t.Fatal(err)
@@ -319,13 +475,14 @@ func TestTraffic(t *testing.T) {
 		{from: w, to: deviceV4, port: 443, want: ""},
 		{from: d, to: peerV4, port: 443, want: "peer"},
 		{from: p, to: deviceV4, port: 443, want: "device"},
-	}, router...))
+	}, slices.Concat(router, dnsChecks(d, "dnsmasq", ""))...))
 
+	// DNS to an allowed host is redirected all the same.
 	device.Mode = ModeUpdatesOnly
 	if err := n.Quarantine(ctx, device); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.SetAllowed(ctx, addrs(wanV4, wanV6), time.Minute); err != nil {
+	if err := n.SetAllowed(ctx, addrs(wanV4, wanV6, resolverV4), time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	l.expect(t, "updates-only", append([]check{
@@ -336,7 +493,7 @@ func TestTraffic(t *testing.T) {
 		{from: d, to: wanOtherV4, port: 80, want: "notice"},
 		{from: d, to: peerV4, port: 443, want: ""},
 		{from: w, to: deviceV4, port: 443, want: ""},
-	}, router...))
+	}, slices.Concat(router, dnsChecks(d, "proxy", "proxy"), peerDNS)...))
 
 	// IsolateLAN changes the rules: a new configuration rebuilds the
 	// tables on Reconcile and keeps the device quarantined throughout.
@@ -353,10 +510,121 @@ func TestTraffic(t *testing.T) {
 		{from: d, to: wanV4, port: 443, want: ""},
 		{from: d, to: peerV4, port: 443, want: ""},
 		{from: p, to: deviceV4, port: 443, want: ""},
-	}, router...))
+	}, slices.Concat(router, dnsChecks(d, "dnsmasq", ""))...))
+
+	// The daemon dies: the redirect stays and points at a closed port, so
+	// a quarantined device's DNS fails at once; nobody else notices.
+	device.Mode = ModeBlock
+	if err := strict.Quarantine(ctx, device); err != nil {
+		t.Fatal(err)
+	}
+	l.stopProxy()
+	l.expect(t, "proxy down", slices.Concat(dnsChecks(d, "refused", "refused"), peerDNS))
 
 	if err := strict.Uninstall(ctx); err != nil {
 		t.Fatal(err)
 	}
 	l.expect(t, "uninstalled", free)
+}
+
+// expectFirstReplyCaptured checks the capture chain on a connection whose
+// server answers at once with more than the byte budget in one write: the
+// sender's segmentation offload (or GRO on the way) makes that reply one
+// packet larger than the budget, which only the packet-count rule logs.
+// The request and that reply must each be logged exactly once.
+func (l *lab) expectFirstReplyCaptured(t *testing.T, c CaptureConfig) {
+	t.Helper()
+	const request, banner, sentinel = "iotgw-capture-request", "iotgw-capture-banner", "iotgw-capture-sentinel"
+	var ln net.Listener
+	if err := inNetns(l.wan, func() (err error) { ln, err = net.Listen("tcp", "[::]:8000"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		if _, err := bufio.NewReader(conn).ReadString('\n'); err != nil {
+			return
+		}
+		_, _ = conn.Write(append([]byte(banner+"\n"), make([]byte, 64<<10)...))
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var src *capture.NFLOG
+	if err := inNetns(l.router, func() (err error) {
+		src, err = capture.OpenNFLOG(ctx, capture.NFLOGConfig{Group: c.Group})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	type seen struct {
+		count   map[string]int
+		longest int // wire length of the largest frame with the banner
+	}
+	done := make(chan seen, 1)
+	go func() {
+		s := seen{count: map[string]int{}}
+		defer func() { done <- s }()
+		for {
+			data, info, err := src.ReadPacket()
+			if err != nil {
+				return
+			}
+			for _, m := range []string{request, banner, sentinel} {
+				if bytes.Contains(data, []byte(m)) {
+					s.count[m]++
+					if m == banner {
+						s.longest = max(s.longest, info.Length)
+					}
+				}
+			}
+			if s.count[sentinel] > 0 {
+				return
+			}
+		}
+	}()
+
+	var conn net.Conn
+	if err := inNetns(l.device, func() (err error) {
+		conn, err = net.DialTimeout("tcp", net.JoinHostPort(wanV4, "8000"), dialTimeout)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "%s\n", request)
+	n, err := io.Copy(io.Discard, conn)
+	conn.Close()
+	if err != nil || n != int64(len(banner)+1+64<<10) {
+		t.Fatalf("download: %d bytes, %v", n, err)
+	}
+	// A new connection after the download: once its packet is read,
+	// everything logged before it has been.
+	if err := inNetns(l.device, func() error {
+		c, err := net.Dial("udp", net.JoinHostPort(wanV4, "9"))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte(sentinel))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s := <-done
+	if s.count[sentinel] == 0 {
+		t.Fatalf("capture: sentinel never logged (%v)", s.count)
+	}
+	if s.count[request] != 1 || s.count[banner] != 1 {
+		t.Errorf("capture: request logged %d times, first reply %d times; want once each", s.count[request], s.count[banner])
+	}
+	if s.count[banner] > 0 && s.longest <= int(c.Bytes) {
+		t.Errorf("capture: the first reply was %d bytes on the wire, not above the %d-byte budget: this kernel did not merge it, the test proves nothing", s.longest, c.Bytes)
+	}
+	t.Logf("capture: first reply (%d bytes on the wire) logged %d times", s.longest, s.count[banner])
 }
