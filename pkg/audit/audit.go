@@ -1,0 +1,368 @@
+// Package audit owns the active baseline audit of LAN devices: a polite
+// check of the device's common IoT ports with banner grabs, a bounded
+// default-login test (telnet, SSH, HTTP Basic/Digest, RTSP, FTP) with the
+// factory-default list, and the fetch of UPnP device descriptions. It only
+// ever talks to private, unique-local or link-local addresses of the
+// device it was asked about, and turns what it learns into events: the
+// findings default_credentials (verified) and exposed_service, and the
+// observations banner, upnp and audit (see docs/fingerprinting.md).
+//
+// Passwords tried are never logged or put in an event; a finding carries
+// the redacted user and password shapes only, like the passive findings.
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/inspect/creds"
+)
+
+// KindAudit is the observation filed when a check found nothing; its
+// string is the contract docs/fingerprinting.md names (device.KindAudit).
+const KindAudit event.Kind = "audit"
+
+// ErrNotLAN is returned for a target or URL outside the LAN: the audit
+// never sends a packet there.
+var ErrNotLAN = errors.New("audit: address is not a LAN address")
+
+// Dialer opens TCP connections; *net.Dialer is one. Tests and the lab
+// pass their own.
+type Dialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// CandidateLister yields the default pairs to try for a protocol, the
+// vendor's own first; *creds.Classifier is one.
+type CandidateLister interface {
+	Candidates(protocol, vendor string) []creds.Candidate
+}
+
+// Options configure an Auditor. Zero values take the defaults named.
+type Options struct {
+	// MaxAttempts caps the logins tried per device across all protocols
+	// (default 10).
+	MaxAttempts int
+	// AttemptDelay separates two login attempts (default 1 s).
+	AttemptDelay time.Duration
+	// PortDelay separates two port checks (default 100 ms).
+	PortDelay time.Duration
+	// ConnectTimeout bounds a TCP connect (default 1 s).
+	ConnectTimeout time.Duration
+	// BannerTimeout bounds the wait for a service banner (default 1 s).
+	BannerTimeout time.Duration
+	// ResponseTimeout bounds one login exchange: prompts, the verdict
+	// (default 5 s; real login programs delay a failure by 2 to 3 s).
+	ResponseTimeout time.Duration
+	// Ports are the TCP ports checked (default DefaultPorts).
+	Ports []uint16
+	// LAN, when set, further restricts targets to these prefixes; an
+	// address must be private, unique-local or link-local in any case.
+	LAN []netip.Prefix
+	// Candidates is the default-credential list (required).
+	Candidates CandidateLister
+	// Dialer opens connections (default a net.Dialer).
+	Dialer Dialer
+	// Logger gets progress and errors, never a credential (default
+	// slog.Default()).
+	Logger *slog.Logger
+	// Now is the clock of the events (default time.Now).
+	Now func() time.Time
+}
+
+// Defaults.
+const (
+	DefaultMaxAttempts     = 10
+	DefaultAttemptDelay    = time.Second
+	DefaultPortDelay       = 100 * time.Millisecond
+	DefaultConnectTimeout  = time.Second
+	DefaultBannerTimeout   = time.Second
+	DefaultResponseTimeout = 5 * time.Second
+
+	// maxBanner is the most bytes of a banner read.
+	maxBanner = 256
+	// maxPorts bounds the port list of one audit.
+	maxPorts = 64
+)
+
+// DefaultPorts are the common IoT service ports: FTP, SSH, telnet, HTTP,
+// RTSP, HTTPS, MQTT, UPnP HTTP servers and the alternate telnet and web
+// ports. UDP services (SSDP 1900, WS-Discovery 3702) are not probed: a
+// connect check says nothing about them, and SSDP is seen passively.
+var DefaultPorts = []uint16{21, 22, 23, 80, 443, 554, 1883, 2323, 5000, 8000, 8080, 8443, 49152}
+
+// Target is a device to audit.
+type Target struct {
+	MAC hwaddr.MAC
+	// Addrs are the device's known addresses; the audit uses the first
+	// LAN one, IPv4 before IPv6.
+	Addrs []netip.Addr
+	// Vendor is the identified vendor ("" when unknown): its defaults are
+	// tried first.
+	Vendor string
+	// OpenPorts are ports already seen serving (optional); they are
+	// checked along with Options.Ports.
+	OpenPorts []uint16
+}
+
+// Stop says why a login test ended.
+type Stop string
+
+const (
+	StopFound     Stop = "found"     // a default login was accepted
+	StopCap       Stop = "cap"       // MaxAttempts reached
+	StopExhausted Stop = "exhausted" // every candidate of every service tried
+	StopLockout   Stop = "lockout"   // the device showed signs of locking out
+	StopNoService Stop = "no_service"
+	StopCancelled Stop = "cancelled"
+)
+
+// Report is what one audit did.
+type Report struct {
+	Addr      netip.Addr
+	OpenPorts []uint16
+	// Services are the login services tested ("telnet:23", "http:80").
+	Services []string
+	Attempts int
+	Stop     Stop
+	// Found describes the accepted default login (redacted), if any.
+	Found *Found
+}
+
+// Found is an accepted default login, redacted.
+type Found struct {
+	Protocol string
+	Port     uint16
+	User     string // redacted
+}
+
+// Auditor runs audits. It holds no state between audits and is safe for
+// concurrent use, though the Scheduler runs one audit at a time.
+type Auditor struct {
+	opts Options
+	log  *slog.Logger
+}
+
+// New checks opts and fills in the defaults.
+func New(opts Options) (*Auditor, error) {
+	if opts.Candidates == nil {
+		return nil, errors.New("audit: no default-credential list")
+	}
+	if opts.MaxAttempts < 0 || opts.AttemptDelay < 0 || opts.PortDelay < 0 || opts.ConnectTimeout < 0 ||
+		opts.BannerTimeout < 0 || opts.ResponseTimeout < 0 {
+		return nil, errors.New("audit: negative limit")
+	}
+	if len(opts.Ports) > maxPorts {
+		return nil, fmt.Errorf("audit: %d ports, at most %d", len(opts.Ports), maxPorts)
+	}
+	for _, p := range opts.Ports {
+		if p == 0 {
+			return nil, errors.New("audit: port 0")
+		}
+	}
+	setDefault(&opts.MaxAttempts, DefaultMaxAttempts)
+	setDefault(&opts.AttemptDelay, DefaultAttemptDelay)
+	setDefault(&opts.PortDelay, DefaultPortDelay)
+	setDefault(&opts.ConnectTimeout, DefaultConnectTimeout)
+	setDefault(&opts.BannerTimeout, DefaultBannerTimeout)
+	setDefault(&opts.ResponseTimeout, DefaultResponseTimeout)
+	if opts.Ports == nil {
+		opts.Ports = DefaultPorts
+	}
+	opts.Ports = slices.Clone(opts.Ports)
+	if opts.Dialer == nil {
+		opts.Dialer = &net.Dialer{}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Auditor{opts: opts, log: log.With("component", "audit")}, nil
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// IsLANAddr reports whether a may be probed: a private (RFC 1918),
+// unique-local (fc00::/7) or link-local unicast address. Public IPv6
+// addresses of LAN devices are left alone: the device's IPv4 or ULA
+// address serves the same purpose without the risk of a misconfigured
+// prefix aiming the audit at the internet.
+func IsLANAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsValid() && (a.IsPrivate() || a.IsLinkLocalUnicast())
+}
+
+// permitted reports whether a is a LAN address inside the configured
+// prefixes.
+func (a *Auditor) permitted(addr netip.Addr) bool {
+	if !IsLANAddr(addr) {
+		return false
+	}
+	if len(a.opts.LAN) == 0 {
+		return true
+	}
+	addr = addr.Unmap().WithZone("")
+	for _, p := range a.opts.LAN {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// pickAddr returns the address to audit t at.
+func (a *Auditor) pickAddr(t Target) (netip.Addr, error) {
+	var v6 netip.Addr
+	for _, addr := range t.Addrs {
+		if !a.permitted(addr) {
+			continue
+		}
+		addr = addr.Unmap()
+		if addr.Is4() {
+			return addr, nil
+		}
+		if !v6.IsValid() {
+			v6 = addr
+		}
+	}
+	if v6.IsValid() {
+		return v6, nil
+	}
+	return netip.Addr{}, fmt.Errorf("%w: device %s has none of %v", ErrNotLAN, t.MAC, t.Addrs)
+}
+
+// Audit checks the device's ports, grabs banners and tests default logins
+// on the services it found. It returns what it did and the events to file
+// about the device; the error is ErrNotLAN for a device without a LAN
+// address (nothing was sent) or the context's error.
+func (a *Auditor) Audit(ctx context.Context, t Target) (Report, []*event.Event, error) {
+	addr, err := a.pickAddr(t)
+	if err != nil {
+		return Report{}, nil, err
+	}
+	r := &run{a: a, t: t, addr: addr, report: Report{Addr: addr}}
+	a.log.Info("audit start", "device", t.MAC.String(), "addr", addr.String())
+	if err := r.checkPorts(ctx); err != nil {
+		return r.report, r.events, err
+	}
+	r.grabBanners(ctx)
+	r.exposedServices()
+	err = r.testLogins(ctx)
+	a.log.Info("audit done", "device", t.MAC.String(), "open", r.report.OpenPorts,
+		"attempts", r.report.Attempts, "stop", string(r.report.Stop))
+	return r.report, r.events, err
+}
+
+// run is the state of one audit.
+type run struct {
+	a      *Auditor
+	t      Target
+	addr   netip.Addr
+	report Report
+	events []*event.Event
+	local  netip.AddrPort // the router's side of the last connection
+	// checked is how many ports the port check tried.
+	checked int
+}
+
+func (r *run) hostPort(port uint16) string {
+	return netip.AddrPortFrom(r.addr, port).String()
+}
+
+// dial connects to port of the device within the connect timeout.
+func (r *run) dial(ctx context.Context, port uint16) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.a.opts.ConnectTimeout)
+	defer cancel()
+	c, err := r.a.opts.Dialer.DialContext(ctx, "tcp", r.hostPort(port))
+	if err != nil {
+		return nil, &dialError{err}
+	}
+	if ap, err := netip.ParseAddrPort(c.LocalAddr().String()); err == nil {
+		r.local = ap
+	}
+	return c, nil
+}
+
+func (r *run) isOpen(port uint16) bool {
+	return slices.Contains(r.report.OpenPorts, port)
+}
+
+// newEvent builds an event about the device, tied to a TCP connection
+// from the router to port (0: no connection).
+func (r *run) newEvent(typ event.Type, kind event.Kind, port uint16, app string) *event.Event {
+	ev := &event.Event{
+		V:        event.SchemaVersion,
+		Time:     r.a.opts.Now().UTC(),
+		Type:     typ,
+		Kind:     kind,
+		Device:   event.Endpoint{MAC: r.t.MAC.String(), IP: r.addr.String(), Local: true},
+		Source:   "audit",
+		Evidence: event.Evidence{},
+	}
+	if port != 0 {
+		client := event.Endpoint{Local: true}
+		if r.local.IsValid() {
+			client.IP, client.Port = r.local.Addr().Unmap().String(), r.local.Port()
+		}
+		ev.Flow = &event.Flow{
+			Transport: "tcp",
+			Client:    client,
+			Server:    event.Endpoint{MAC: r.t.MAC.String(), IP: r.addr.String(), Port: port, Local: true},
+			App:       app,
+			Direction: event.LANToLAN,
+		}
+	}
+	return ev
+}
+
+// dialError is a failed connect: nothing reached the service.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return "connect: " + e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+func isDialError(err error) bool {
+	var d *dialError
+	return errors.As(err, &d)
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func joinPorts(ports []uint16) string {
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = strconv.Itoa(int(p))
+	}
+	return strings.Join(s, ",")
+}

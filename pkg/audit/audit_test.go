@@ -1,0 +1,554 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/inspect/creds"
+)
+
+const devIP = "192.168.77.10"
+
+var devMAC = hwaddr.MAC{0xc0, 0x56, 0xe3, 0x1a, 0x2b, 0x3c}
+
+func classifier(t testing.TB) *creds.Classifier {
+	t.Helper()
+	c, err := creds.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func newAuditor(t testing.TB, d Dialer, mod func(*Options)) *Auditor {
+	t.Helper()
+	opts := Options{
+		Candidates:      classifier(t),
+		Dialer:          d,
+		AttemptDelay:    time.Millisecond,
+		PortDelay:       time.Millisecond,
+		ResponseTimeout: 3 * time.Second,
+		Logger:          quietLogger(),
+	}
+	if mod != nil {
+		mod(&opts)
+	}
+	a, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func target() Target {
+	return Target{MAC: devMAC, Addrs: []netip.Addr{netip.MustParseAddr(devIP)}}
+}
+
+func lan(port string) string { return devIP + ":" + port }
+
+// findKind returns the events of kind k.
+func findKind(evs []*event.Event, k event.Kind) []*event.Event {
+	var out []*event.Event
+	for _, e := range evs {
+		if e.Kind == k {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// auditCheck returns the audit observation of check, or nil.
+func auditCheck(evs []*event.Event, check string) *event.Event {
+	for _, e := range findKind(evs, KindAudit) {
+		if e.Evidence["check"] == check {
+			return e
+		}
+	}
+	return nil
+}
+
+// noSecret fails if a password appears in the events' JSON.
+func noSecret(t *testing.T, evs []*event.Event, secrets ...string) {
+	t.Helper()
+	b, err := json.Marshal(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secrets {
+		if s != "" && strings.Contains(string(b), s) {
+			t.Errorf("events carry the secret %q: %s", s, b)
+		}
+	}
+}
+
+func TestDefaultLogins(t *testing.T) {
+	tests := []struct {
+		name string
+		// setup starts the fakes and routes them; it returns the number
+		// of logins the device saw, read after the audit.
+		setup    func(t *testing.T, d *mapDialer) func() int32
+		vendor   string
+		wantStop Stop
+		wantKind string // protocol of the finding, "" for none
+		wantUser string
+		wantPass string // redacted form expected
+		secret   string
+	}{
+		{
+			name: "telnet_mirai_default",
+			setup: func(t *testing.T, d *mapDialer) func() int32 {
+				f := &fakeTelnet{user: "root", password: "xc3511"}
+				d.route(lan("23"), f.start(t))
+				return f.attempts.Load
+			},
+			wantStop: StopFound, wantKind: "telnet", wantUser: "r***", wantPass: "xc***", secret: "xc3511",
+		},
+		{
+			name: "telnet_unique_password",
+			setup: func(t *testing.T, d *mapDialer) func() int32 {
+				f := &fakeTelnet{user: "root", password: "Vq8#mZ2!pL"}
+				d.route(lan("23"), f.start(t))
+				return f.attempts.Load
+			},
+			wantStop: StopCap, secret: "Vq8#mZ2!pL",
+		},
+		{
+			name: "telnet_2323_vendor_default",
+			setup: func(t *testing.T, d *mapDialer) func() int32 {
+				f := &fakeTelnet{user: "admin", password: "12345"}
+				d.route(lan("2323"), f.start(t))
+				return f.attempts.Load
+			},
+			vendor:   "Hikvision",
+			wantStop: StopFound, wantKind: "telnet", wantUser: "a***", wantPass: "1***", secret: "12345",
+		},
+		{
+			name: "ssh_admin_admin",
+			setup: func(t *testing.T, d *mapDialer) func() int32 {
+				f := &fakeSSH{user: "admin", password: "admin"}
+				d.route(lan("22"), f.start(t))
+				return f.attempts.Load
+			},
+			wantStop: StopFound, wantKind: "ssh", wantUser: "a***", wantPass: "a***",
+		},
+		{
+			name: "ssh_unique_password",
+			setup: func(t *testing.T, d *mapDialer) func() int32 {
+				f := &fakeSSH{user: "admin", password: "k7Rt-99xWq"}
+				d.route(lan("22"), f.start(t))
+				return f.attempts.Load
+			},
+			wantStop: StopCap, secret: "k7Rt-99xWq",
+		},
+		{
+			name: "http_basic_admin_admin",
+			setup: func(t *testing.T, d *mapDialer) func() int32 {
+				f := &fakeWeb{user: "admin", password: "admin"}
+				d.route(lan("80"), f.start(t))
+				return f.attempts.Load
+			},
+			wantStop: StopFound, wantKind: "http", wantUser: "a***", wantPass: "a***",
+		},
+		{
+			name: "http_digest_on_8080",
+			setup: func(t *testing.T, d *mapDialer) func() int32 {
+				f := &fakeWeb{user: "admin", password: "admin", digest: true}
+				d.route(lan("8080"), f.start(t))
+				return f.attempts.Load
+			},
+			wantStop: StopFound, wantKind: "http", wantUser: "a***", wantPass: "a***",
+		},
+		{
+			name: "http_unique_password",
+			setup: func(t *testing.T, d *mapDialer) func() int32 {
+				f := &fakeWeb{user: "admin", password: "N0t-A-Default!", digest: true}
+				d.route(lan("80"), f.start(t))
+				return f.attempts.Load
+			},
+			wantStop: StopCap, secret: "N0t-A-Default!",
+		},
+		{
+			name: "rtsp_digest_default",
+			setup: func(t *testing.T, d *mapDialer) func() int32 {
+				f := &fakeRTSP{user: "admin", password: "admin"}
+				d.route(lan("554"), f.start(t))
+				return f.attempts.Load
+			},
+			wantStop: StopFound, wantKind: "rtsp", wantUser: "a***", wantPass: "a***",
+		},
+		{
+			name: "ftp_default",
+			setup: func(t *testing.T, d *mapDialer) func() int32 {
+				f := &fakeFTP{user: "admin", password: "admin"}
+				d.route(lan("21"), f.start(t))
+				return f.attempts.Load
+			},
+			wantStop: StopFound, wantKind: "ftp", wantUser: "a***", wantPass: "a***",
+		},
+		{
+			name: "every_service_unique_shares_the_cap",
+			setup: func(t *testing.T, d *mapDialer) func() int32 {
+				tn := &fakeTelnet{user: "root", password: "unique-1-Zx"}
+				sh := &fakeSSH{user: "root", password: "unique-2-Zx"}
+				web := &fakeWeb{user: "admin", password: "unique-3-Zx"}
+				rt := &fakeRTSP{user: "admin", password: "unique-4-Zx"}
+				d.route(lan("23"), tn.start(t))
+				d.route(lan("22"), sh.start(t))
+				d.route(lan("80"), web.start(t))
+				d.route(lan("554"), rt.start(t))
+				return func() int32 {
+					return tn.attempts.Load() + sh.attempts.Load() + web.attempts.Load() + rt.attempts.Load()
+				}
+			},
+			wantStop: StopCap,
+		},
+		{
+			name: "http_without_authentication",
+			setup: func(t *testing.T, d *mapDialer) func() int32 {
+				ln := serve(t, func(c net.Conn) {
+					io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				})
+				d.route(lan("80"), ln.Addr().String())
+				return func() int32 { return 0 }
+			},
+			wantStop: StopNoService,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newMapDialer()
+			seen := tc.setup(t, d)
+			a := newAuditor(t, d, nil)
+			tg := target()
+			tg.Vendor = tc.vendor
+			rep, evs, err := a.Audit(context.Background(), tg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Stop != tc.wantStop {
+				t.Fatalf("stop %q, want %q (report %+v)", rep.Stop, tc.wantStop, rep)
+			}
+			if n := seen(); int(n) > DefaultMaxAttempts || int(n) != rep.Attempts {
+				t.Errorf("device saw %d logins, report says %d, cap %d", n, rep.Attempts, DefaultMaxAttempts)
+			}
+			if tc.wantStop == StopCap && rep.Attempts != DefaultMaxAttempts {
+				t.Errorf("attempts %d, want the cap %d", rep.Attempts, DefaultMaxAttempts)
+			}
+			found := findKind(evs, event.KindDefaultCredentials)
+			if tc.wantKind == "" {
+				if len(found) > 0 {
+					t.Fatalf("unexpected finding %+v", found[0])
+				}
+				obs := auditCheck(evs, "default_login")
+				if obs == nil || obs.Evidence["result"] != "none_found" {
+					t.Fatalf("no default_login none_found observation: %+v", obs)
+				}
+			} else {
+				if len(found) != 1 {
+					t.Fatalf("%d default_credentials findings, want 1", len(found))
+				}
+				f := found[0]
+				e := f.Evidence
+				if !f.Verified || e["verified"] != "yes" || e["accepted"] != "yes" || e["password_class"] != "default" ||
+					e["protocol"] != tc.wantKind || e["user"] != tc.wantUser || e["password"] != tc.wantPass ||
+					e["default_source"] == "" || f.Severity != event.SeverityHigh || f.Capability != event.CapNoDefaultPasswords ||
+					f.Provision != "5.1-1" || f.Device.MAC != devMAC.String() || f.Device.IP != devIP {
+					t.Errorf("finding %+v evidence %v", f, e)
+				}
+				if auditCheck(evs, "default_login") != nil {
+					t.Error("a found default also filed none_found")
+				}
+			}
+			noSecret(t, evs, tc.secret)
+		})
+	}
+}
+
+func TestTelnetRefusesEveryOption(t *testing.T) {
+	d := newMapDialer()
+	f := &fakeTelnet{user: "root", password: "xc3511"}
+	d.route(lan("23"), f.start(t))
+	a := newAuditor(t, d, nil)
+	if _, _, err := a.Audit(context.Background(), target()); err != nil {
+		t.Fatal(err)
+	}
+	// Two connections (banner, login) refuse 4 options each.
+	if got := f.refused.Load(); got != 8 {
+		t.Errorf("client sent %d refusals, want 8", got)
+	}
+}
+
+func TestLockout(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, d *mapDialer) func() int32
+		want  int32 // logins the device saw
+	}{
+		{
+			name: "telnet_too_many_attempts",
+			setup: func(t *testing.T, d *mapDialer) func() int32 {
+				f := &fakeTelnet{user: "root", password: "unique-pw-77", lockAfter: 3}
+				d.route(lan("23"), f.start(t))
+				return f.attempts.Load
+			},
+			want: 3,
+		},
+		{
+			name: "telnet_refuses_connections_after_failures",
+			setup: func(t *testing.T, d *mapDialer) func() int32 {
+				f := &fakeTelnet{user: "root", password: "unique-pw-77", closeAfter: 2}
+				d.route(lan("23"), f.start(t))
+				return f.attempts.Load
+			},
+			want: 2,
+		},
+		{
+			name: "http_429",
+			setup: func(t *testing.T, d *mapDialer) func() int32 {
+				f := &fakeWeb{user: "admin", password: "unique-pw-77", lockAfter: 4}
+				d.route(lan("80"), f.start(t))
+				return f.attempts.Load
+			},
+			want: 4,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newMapDialer()
+			seen := tc.setup(t, d)
+			a := newAuditor(t, d, nil)
+			rep, evs, err := a.Audit(context.Background(), target())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Stop != StopLockout {
+				t.Fatalf("stop %q, want lockout", rep.Stop)
+			}
+			if got := seen(); got != tc.want {
+				t.Errorf("device saw %d logins, want %d", got, tc.want)
+			}
+			obs := auditCheck(evs, "default_login")
+			if obs == nil || obs.Evidence["result"] != "stopped" || obs.Evidence["stop"] != "lockout" {
+				t.Errorf("observation %+v", obs)
+			}
+			if len(findKind(evs, event.KindDefaultCredentials)) != 0 {
+				t.Error("finding after lockout")
+			}
+		})
+	}
+}
+
+func TestAttemptCapOption(t *testing.T) {
+	d := newMapDialer()
+	f := &fakeTelnet{user: "root", password: "unique-pw-77"}
+	d.route(lan("23"), f.start(t))
+	a := newAuditor(t, d, func(o *Options) { o.MaxAttempts = 3 })
+	rep, _, err := a.Audit(context.Background(), target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Attempts != 3 || f.attempts.Load() != 3 || rep.Stop != StopCap {
+		t.Errorf("report %+v, device saw %d", rep, f.attempts.Load())
+	}
+}
+
+func TestRefusesNonLANTargets(t *testing.T) {
+	tests := []struct {
+		name  string
+		addrs []string
+		lan   []string
+	}{
+		{"public_v4", []string{"8.8.8.8"}, nil},
+		{"documentation_v4", []string{"203.0.113.10"}, nil},
+		{"cgnat", []string{"100.64.1.1"}, nil},
+		{"loopback", []string{"127.0.0.1"}, nil},
+		{"loopback_v6", []string{"::1"}, nil},
+		{"global_v6", []string{"2001:db8::10"}, nil},
+		{"multicast", []string{"239.255.255.250"}, nil},
+		{"unspecified", []string{"0.0.0.0"}, nil},
+		{"mapped_public", []string{"::ffff:8.8.4.4"}, nil},
+		{"none", nil, nil},
+		{"private_outside_lan_prefix", []string{"10.1.2.3"}, []string{"192.168.77.0/24"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newMapDialer()
+			a := newAuditor(t, d, func(o *Options) {
+				for _, p := range tc.lan {
+					o.LAN = append(o.LAN, netip.MustParsePrefix(p))
+				}
+			})
+			tg := Target{MAC: devMAC}
+			for _, s := range tc.addrs {
+				tg.Addrs = append(tg.Addrs, netip.MustParseAddr(s))
+			}
+			_, evs, err := a.Audit(context.Background(), tg)
+			if !errors.Is(err, ErrNotLAN) {
+				t.Errorf("err %v, want ErrNotLAN", err)
+			}
+			if len(evs) != 0 || len(d.dialed()) != 0 {
+				t.Errorf("%d events, dials %v", len(evs), d.dialed())
+			}
+		})
+	}
+}
+
+func TestPicksLANAddress(t *testing.T) {
+	d := newMapDialer()
+	a := newAuditor(t, d, nil)
+	tg := Target{MAC: devMAC, Addrs: []netip.Addr{
+		netip.MustParseAddr("2001:db8::10"), netip.MustParseAddr("fd00::10"), netip.MustParseAddr("8.8.8.8"),
+		netip.MustParseAddr(devIP)}}
+	rep, _, err := a.Audit(context.Background(), tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Addr.String() != devIP {
+		t.Errorf("audited %s, want %s (IPv4 first)", rep.Addr, devIP)
+	}
+	for _, dial := range d.dialed() {
+		if !strings.HasPrefix(dial, devIP+":") {
+			t.Errorf("dialed %s", dial)
+		}
+	}
+	tg.Addrs = tg.Addrs[:3]
+	rep, _, err = a.Audit(context.Background(), tg)
+	if err != nil || rep.Addr.String() != "fd00::10" {
+		t.Errorf("addr %s err %v, want the ULA", rep.Addr, err)
+	}
+}
+
+func TestPortsAndBanners(t *testing.T) {
+	d := newMapDialer()
+	tn := &fakeTelnet{user: "root", password: "unique-pw-77"}
+	d.route(lan("23"), tn.start(t))
+	sh := &fakeSSH{user: "root", password: "unique-pw-78"}
+	d.route(lan("22"), sh.start(t))
+	ftp := &fakeFTP{user: "ftp", password: "unique-pw-79"}
+	d.route(lan("21"), ftp.start(t))
+	web := &fakeWeb{user: "admin", password: "unique-pw-80"}
+	d.route(lan("80"), web.start(t))
+	d.route(lan("8081"), web.start(t))
+
+	a := newAuditor(t, d, func(o *Options) { o.MaxAttempts = 1 })
+	tg := target()
+	tg.OpenPorts = []uint16{8081}
+	rep, evs, err := a.Audit(context.Background(), tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint16{21, 22, 23, 80, 8081}; !slices.Equal(rep.OpenPorts, want) {
+		t.Errorf("open %v, want %v", rep.OpenPorts, want)
+	}
+	banners := map[string]string{}
+	for _, e := range findKind(evs, event.KindBanner) {
+		banners[e.Evidence["protocol"]] = e.Evidence["banner"]
+		if e.Flow == nil || e.Flow.Server.IP != devIP || e.Flow.Direction != event.LANToLAN {
+			t.Errorf("banner flow %+v", e.Flow)
+		}
+	}
+	want := map[string]string{
+		"telnet": "BusyBox v1.19.4 (2016-05-12 10:11:45 CST) built-in shell",
+		"ssh":    "SSH-2.0-dropbear_2014.63",
+		"ftp":    "220-Welcome",
+	}
+	for k, v := range want {
+		if banners[k] != v {
+			t.Errorf("%s banner %q, want %q", k, banners[k], v)
+		}
+	}
+	exposed := map[string]event.Severity{}
+	for _, e := range findKind(evs, event.KindExposedService) {
+		exposed[e.Evidence["protocol"]+":"+e.Evidence["port"]] = e.Severity
+		if e.Provision != "5.6-1" {
+			t.Errorf("provision %q", e.Provision)
+		}
+	}
+	if len(exposed) != 2 || exposed["telnet:23"] != event.SeverityMedium || exposed["ftp:21"] != event.SeverityLow {
+		t.Errorf("exposed %v", exposed)
+	}
+	if auditCheck(evs, "ports") != nil {
+		t.Error("ports none_found despite telnet")
+	}
+	if want := []string{"telnet:23", "ssh:22", "http:80", "ftp:21"}; !slices.Equal(rep.Services, want) {
+		t.Errorf("services %v, want %v", rep.Services, want)
+	}
+}
+
+func TestCleanDevice(t *testing.T) {
+	d := newMapDialer()
+	web := &fakeWeb{user: "admin", password: "unique-pw-80"}
+	d.route(lan("443"), "127.0.0.1:1") // refused
+	d.route(lan("8080"), web.start(t))
+	a := newAuditor(t, d, func(o *Options) { o.MaxAttempts = 2 })
+	_, evs, err := a.Audit(context.Background(), target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports := auditCheck(evs, "ports")
+	if ports == nil || ports.Evidence["result"] != "none_found" || ports.Evidence["ports"] != "8080" {
+		t.Fatalf("ports observation %+v", ports)
+	}
+	login := auditCheck(evs, "default_login")
+	if login == nil || login.Evidence["result"] != "none_found" || login.Evidence["attempts"] != "2" ||
+		login.Evidence["protocols"] != "http:8080" {
+		t.Fatalf("login observation %+v", login)
+	}
+	if len(evs) != 2 {
+		t.Errorf("%d events, want 2", len(evs))
+	}
+}
+
+func TestAuditCancelled(t *testing.T) {
+	d := newMapDialer()
+	f := &fakeTelnet{user: "root", password: "unique-pw-77"}
+	d.route(lan("23"), f.start(t))
+	a := newAuditor(t, d, func(o *Options) { o.AttemptDelay = time.Hour })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var rep Report
+	var err error
+	var evs []*event.Event
+	go func() {
+		rep, evs, err = a.Audit(ctx, target())
+		close(done)
+	}()
+	for f.attempts.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	if !errors.Is(err, context.Canceled) || rep.Stop != StopCancelled || rep.Attempts != 1 {
+		t.Errorf("err %v report %+v", err, rep)
+	}
+	if auditCheck(evs, "default_login") != nil {
+		t.Error("a cancelled test filed a result")
+	}
+}
+
+func TestNewRejects(t *testing.T) {
+	c := classifier(t)
+	for name, o := range map[string]Options{
+		"no_list":        {},
+		"negative_delay": {Candidates: c, AttemptDelay: -1},
+		"port_zero":      {Candidates: c, Ports: []uint16{0}},
+		"too_many_ports": {Candidates: c, Ports: make([]uint16, maxPorts+1)},
+	} {
+		if _, err := New(o); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -1,0 +1,346 @@
+package audit
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/textproto"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/iotgw/iotgw/pkg/inspect/httpauth"
+)
+
+// The fakes: device services on loopback, reached through mapDialer,
+// which stands in for the LAN. Each counts the logins it saw.
+
+// mapDialer connects LAN host:port pairs to loopback listeners; any other
+// address is refused like a closed port. It records every dial.
+type mapDialer struct {
+	mu     sync.Mutex
+	routes map[string]string
+	dials  []string
+}
+
+func newMapDialer() *mapDialer { return &mapDialer{routes: map[string]string{}} }
+
+func (d *mapDialer) route(lan, loopback string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.routes[lan] = loopback
+}
+
+func (d *mapDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	d.mu.Lock()
+	d.dials = append(d.dials, addr)
+	to, ok := d.routes[addr]
+	d.mu.Unlock()
+	if !ok {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
+	}
+	var nd net.Dialer
+	return nd.DialContext(ctx, network, to)
+}
+
+func (d *mapDialer) dialed() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.dials...)
+}
+
+// serve accepts connections on a loopback listener until the test ends.
+func serve(t *testing.T, handle func(net.Conn)) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				handle(c)
+			}()
+		}
+	}()
+	return ln
+}
+
+// fakeTelnet is a BusyBox-style telnet login: option requests first, a
+// banner, "login:" and "Password:" prompts, "Login incorrect" on failure.
+type fakeTelnet struct {
+	user, password string
+	// lockAfter > 0: after that many failures, every new connection is
+	// told "Too many login attempts" and closed.
+	lockAfter int
+	// closeAfter > 0: after that many failures the service stops
+	// accepting connections (as a firewall ban would).
+	closeAfter int
+	ln         net.Listener
+
+	attempts atomic.Int32 // passwords received
+	failures atomic.Int32
+	refused  atomic.Int32 // WONT/DONT answers received
+}
+
+func (f *fakeTelnet) start(t *testing.T) string {
+	f.ln = serve(t, f.handle)
+	return f.ln.Addr().String()
+}
+
+func (f *fakeTelnet) handle(c net.Conn) {
+	if f.lockAfter > 0 && int(f.failures.Load()) >= f.lockAfter {
+		io.WriteString(c, "\r\nToo many login attempts, try again later\r\n")
+		return
+	}
+	// DO TERMINAL-TYPE, WILL ECHO, WILL SUPPRESS-GO-AHEAD, DO NAWS, and a
+	// subnegotiation the client must skip.
+	c.Write([]byte{tnIAC, tnDO, 24, tnIAC, tnWILL, 1, tnIAC, tnWILL, 3, tnIAC, tnDO, 31,
+		tnIAC, tnSB, 24, 1, tnIAC, tnSE})
+	io.WriteString(c, "\r\nBusyBox v1.19.4 (2016-05-12 10:11:45 CST) built-in shell\r\n\r\n")
+	br := bufio.NewReader(c)
+	for try := 0; try < 3; try++ {
+		io.WriteString(c, "ipcam login: ")
+		user, err := f.readLine(br)
+		if err != nil {
+			return
+		}
+		io.WriteString(c, "Password: ")
+		pass, err := f.readLine(br)
+		if err != nil {
+			return
+		}
+		f.attempts.Add(1)
+		if user == f.user && pass == f.password {
+			io.WriteString(c, "\r\n\r\nBusyBox v1.19.4 built-in shell (ash)\r\n# ")
+			f.readLine(br)
+			return
+		}
+		n := f.failures.Add(1)
+		time.Sleep(20 * time.Millisecond)
+		io.WriteString(c, "\r\nLogin incorrect\r\n")
+		if f.closeAfter > 0 && int(n) >= f.closeAfter {
+			f.ln.Close()
+			return
+		}
+	}
+}
+
+// readLine reads a line, counting and dropping the client's option
+// answers.
+func (f *fakeTelnet) readLine(br *bufio.Reader) (string, error) {
+	var line []byte
+	for {
+		b, err := br.ReadByte()
+		if err != nil {
+			return "", err
+		}
+		switch {
+		case b == tnIAC:
+			verb, _ := br.ReadByte()
+			br.ReadByte()
+			if verb == tnWONT || verb == tnDONT {
+				f.refused.Add(1)
+			}
+		case b == '\n':
+			return strings.TrimRight(string(line), "\r\x00"), nil
+		default:
+			line = append(line, b)
+		}
+	}
+}
+
+// fakeSSH is an SSH server accepting one user/password pair.
+type fakeSSH struct {
+	user, password string
+	attempts       atomic.Int32
+}
+
+func (f *fakeSSH) start(t *testing.T) string {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &ssh.ServerConfig{
+		PasswordCallback: func(m ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+			f.attempts.Add(1)
+			if m.User() == f.user && string(pw) == f.password {
+				return &ssh.Permissions{}, nil
+			}
+			return nil, errors.New("denied")
+		},
+		ServerVersion: "SSH-2.0-dropbear_2014.63",
+	}
+	cfg.AddHostKey(signer)
+	ln := serve(t, func(c net.Conn) {
+		conn, chans, reqs, err := ssh.NewServerConn(c, cfg)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		go ssh.DiscardRequests(reqs)
+		for ch := range chans {
+			ch.Reject(ssh.Prohibited, "no")
+		}
+	})
+	return ln.Addr().String()
+}
+
+// fakeWeb is an HTTP server asking for Basic or Digest credentials on /.
+type fakeWeb struct {
+	user, password string
+	digest         bool
+	// lockAfter > 0: after that many failures, answer 429.
+	lockAfter int
+	attempts  atomic.Int32
+	failures  atomic.Int32
+	nonces    atomic.Int32
+}
+
+func (f *fakeWeb) start(t *testing.T) string {
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
+
+func (f *fakeWeb) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.lockAfter > 0 && int(f.failures.Load()) >= f.lockAfter {
+		http.Error(w, "too many attempts", http.StatusTooManyRequests)
+		return
+	}
+	auth := r.Header.Get("Authorization")
+	if auth != "" {
+		f.attempts.Add(1)
+		if f.check(r.Method, auth) {
+			fmt.Fprintln(w, "<html>camera</html>")
+			return
+		}
+		f.failures.Add(1)
+	}
+	if f.digest {
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(
+			`Digest realm="IP Camera", qop="auth,auth-int", nonce="n%d", opaque="o1", algorithm=MD5`, f.nonces.Add(1)))
+	} else {
+		w.Header().Set("WWW-Authenticate", `Basic realm="IP Camera"`)
+	}
+	http.Error(w, "401 Unauthorized", http.StatusUnauthorized)
+}
+
+// check verifies an Authorization value with the passive analyzer's own
+// Digest code, so the client and the verifier agree on RFC 7616.
+func (f *fakeWeb) check(method, auth string) bool {
+	scheme, rest := httpauth.Split([]byte(auth))
+	switch {
+	case scheme == httpauth.SchemeBasic && !f.digest:
+		var buf [httpauth.MaxBasic]byte
+		u, p, ok := httpauth.Basic(rest, &buf)
+		return ok && string(u) == f.user && string(p) == f.password
+	case scheme == httpauth.SchemeDigest && f.digest:
+		d, ok := httpauth.ParseDigest(rest)
+		if !ok || string(d.Username) != f.user {
+			return false
+		}
+		verify := d.Verifier([]byte(method))
+		return verify != nil && verify([]byte(f.password))
+	}
+	return false
+}
+
+// fakeRTSP answers DESCRIBE, asking for Digest credentials.
+type fakeRTSP struct {
+	user, password string
+	attempts       atomic.Int32
+}
+
+func (f *fakeRTSP) start(t *testing.T) string {
+	web := &fakeWeb{user: f.user, password: f.password, digest: true}
+	ln := serve(t, func(c net.Conn) {
+		tp := textproto.NewReader(bufio.NewReader(c))
+		line, err := tp.ReadLine()
+		if err != nil || !strings.HasPrefix(line, "DESCRIBE rtsp://") || !strings.HasSuffix(line, " RTSP/1.0") {
+			return
+		}
+		h, err := tp.ReadMIMEHeader()
+		if err != nil {
+			return
+		}
+		cseq := h.Get("CSeq")
+		if auth := h.Get("Authorization"); auth != "" {
+			f.attempts.Add(1)
+			if web.check("DESCRIBE", auth) {
+				fmt.Fprintf(c, "RTSP/1.0 200 OK\r\nCSeq: %s\r\nContent-Type: application/sdp\r\nContent-Length: 0\r\n\r\n", cseq)
+				return
+			}
+		}
+		fmt.Fprintf(c, "RTSP/1.0 401 Unauthorized\r\nCSeq: %s\r\nWWW-Authenticate: Digest realm=\"RTSP\", nonce=\"abc%d\"\r\n\r\n",
+			cseq, f.attempts.Load())
+	})
+	return ln.Addr().String()
+}
+
+// fakeFTP accepts one user/password pair.
+type fakeFTP struct {
+	user, password string
+	attempts       atomic.Int32
+}
+
+func (f *fakeFTP) start(t *testing.T) string {
+	ln := serve(t, func(c net.Conn) {
+		io.WriteString(c, "220-Welcome\r\n220 (vsFTPd 2.3.4)\r\n")
+		br := bufio.NewReader(c)
+		var user string
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			cmd, arg, _ := strings.Cut(strings.TrimRight(line, "\r\n"), " ")
+			switch cmd {
+			case "USER":
+				user = arg
+				io.WriteString(c, "331 Please specify the password.\r\n")
+			case "PASS":
+				f.attempts.Add(1)
+				if user == f.user && arg == f.password {
+					io.WriteString(c, "230 Login successful.\r\n")
+				} else {
+					io.WriteString(c, "530 Login incorrect.\r\n")
+				}
+			case "QUIT":
+				io.WriteString(c, "221 Goodbye.\r\n")
+				return
+			default:
+				io.WriteString(c, "500 Unknown command.\r\n")
+			}
+		}
+	})
+	return ln.Addr().String()
+}

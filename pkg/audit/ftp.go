@@ -1,0 +1,111 @@
+package audit
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/inspect/creds"
+)
+
+// Bounds of an FTP reply.
+const (
+	maxReplyLines = 32
+	maxReplyLine  = 512
+)
+
+// ftpLogin tries one candidate with USER and PASS on a new connection:
+// 230 is acceptance, 530 rejection, 421 (service closing, the usual
+// answer of servers limiting failures) or a lockout message lockout.
+func (r *run) ftpLogin(ctx context.Context, port uint16, cand creds.Candidate) (attempt, error) {
+	res := attempt{mechanism: "USER/PASS"}
+	c, err := r.dial(ctx, port)
+	if err != nil {
+		return res, err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+	defer stop()
+	if err := c.SetDeadline(time.Now().Add(r.a.opts.ResponseTimeout)); err != nil {
+		return res, fmt.Errorf("ftp: set deadline: %w", err)
+	}
+	br := bufio.NewReaderSize(c, maxReplyLine)
+	code, text, err := readFTPReply(br)
+	switch {
+	case err != nil:
+		return res, fmt.Errorf("ftp: greeting: %w", err)
+	case code == 421 || lockoutText(text):
+		res.outcome = outcomeLockout
+		return res, nil
+	case code != 220:
+		return res, fmt.Errorf("ftp: greeting %d", code)
+	}
+	if _, err := io.WriteString(c, "USER "+cand.User+"\r\n"); err != nil {
+		return res, fmt.Errorf("ftp: USER: %w", err)
+	}
+	code, text, err = readFTPReply(br)
+	if err != nil {
+		return res, fmt.Errorf("ftp: USER reply: %w", err)
+	}
+	if code == 331 || code == 332 {
+		if _, err := io.WriteString(c, "PASS "+cand.Password+"\r\n"); err != nil {
+			return res, fmt.Errorf("ftp: PASS: %w", err)
+		}
+		res.sent = true
+		code, text, err = readFTPReply(br)
+		if err != nil {
+			res.outcome = outcomeRejected
+			return res, nil // hung up after the password: not accepted
+		}
+	} else {
+		res.sent = true // the user name alone decided
+	}
+	switch {
+	case code == 230:
+		res.outcome = outcomeAccepted
+	case code == 421 || lockoutText(text):
+		res.outcome = outcomeLockout
+	default:
+		res.outcome = outcomeRejected
+	}
+	io.WriteString(c, "QUIT\r\n")
+	return res, nil
+}
+
+// readFTPReply reads one reply, multi-line ones included (RFC 959 section
+// 4.2), and returns its code and text.
+func readFTPReply(br *bufio.Reader) (int, string, error) {
+	var text []byte
+	first := ""
+	for n := 0; n < maxReplyLines; n++ {
+		line, err := readLine(br, maxReplyLine)
+		if err != nil {
+			return 0, "", err
+		}
+		if len(line) < 3 {
+			if first == "" {
+				return 0, "", fmt.Errorf("short reply line")
+			}
+			continue
+		}
+		text = append(append(text, line...), '\n')
+		if first == "" {
+			first = string(line[:3])
+			if _, err := strconv.Atoi(first); err != nil {
+				return 0, "", fmt.Errorf("reply without a code")
+			}
+			if len(line) == 3 || line[3] != '-' {
+				break
+			}
+			continue
+		}
+		if string(line[:3]) == first && (len(line) == 3 || line[3] == ' ') {
+			break
+		}
+	}
+	code, _ := strconv.Atoi(first)
+	return code, string(text), nil
+}

@@ -1,0 +1,214 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+// Sink receives the events of audits, from the Scheduler's goroutine.
+type Sink interface {
+	Emit(ev *event.Event)
+}
+
+// Runner audits one device; *Auditor is one.
+type Runner interface {
+	Audit(ctx context.Context, t Target) (Report, []*event.Event, error)
+}
+
+// SchedulerOptions configure a Scheduler. Zero values take the defaults.
+type SchedulerOptions struct {
+	// NewDevices makes Consider queue devices not audited within
+	// Interval; without it only Request queues.
+	NewDevices bool
+	// Interval is how long an audit stays fresh (default 7 days).
+	Interval time.Duration
+	// QueueSize bounds the waiting devices (default 64).
+	QueueSize int
+	// Remember bounds the devices whose last audit time is kept (default
+	// 4096); the oldest is forgotten first.
+	Remember int
+	// Done, if set, is called after each audit with its report.
+	Done   func(t Target, r Report, err error)
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Defaults of a Scheduler.
+const (
+	DefaultInterval  = 7 * 24 * time.Hour
+	DefaultQueueSize = 64
+	DefaultRemember  = 4096
+)
+
+// ErrQueueFull is returned by Request when the queue is full.
+var ErrQueueFull = errors.New("audit: queue full")
+
+// Scheduler runs audits one at a time from a bounded queue: devices the
+// daemon considers (new ones, and known ones again after Interval) when
+// NewDevices is on, and devices asked for on demand, which go first.
+type Scheduler struct {
+	runner Runner
+	sink   Sink
+	opts   SchedulerOptions
+	log    *slog.Logger
+	wake   chan struct{}
+
+	mu    sync.Mutex
+	queue []Target
+	last  map[hwaddr.MAC]time.Time
+}
+
+// NewScheduler returns a scheduler feeding sink; Run starts it.
+func NewScheduler(runner Runner, sink Sink, opts SchedulerOptions) (*Scheduler, error) {
+	if runner == nil || sink == nil {
+		return nil, errors.New("audit: scheduler needs a runner and a sink")
+	}
+	if opts.Interval < 0 || opts.QueueSize < 0 || opts.Remember < 0 {
+		return nil, errors.New("audit: negative scheduler limit")
+	}
+	setDefault(&opts.Interval, DefaultInterval)
+	setDefault(&opts.QueueSize, DefaultQueueSize)
+	setDefault(&opts.Remember, DefaultRemember)
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Scheduler{
+		runner: runner, sink: sink, opts: opts,
+		log:  log.With("component", "audit"),
+		wake: make(chan struct{}, 1),
+		last: make(map[hwaddr.MAC]time.Time),
+	}, nil
+}
+
+// Consider queues t when automatic audits are on and t was not audited
+// within Interval. It reports whether t is queued. A full queue drops t:
+// the next Consider brings it back.
+func (s *Scheduler) Consider(t Target) bool {
+	if !s.opts.NewDevices {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if at, ok := s.last[t.MAC]; ok && s.opts.Now().Sub(at) < s.opts.Interval {
+		return false
+	}
+	if i := s.indexLocked(t.MAC); i >= 0 {
+		s.queue[i] = t // newer addresses
+		return true
+	}
+	if len(s.queue) >= s.opts.QueueSize {
+		return false
+	}
+	s.queue = append(s.queue, t)
+	s.signal()
+	return true
+}
+
+// Request queues t ahead of automatic audits, whatever Interval and
+// NewDevices say: the owner asked for it.
+func (s *Scheduler) Request(t Target) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := s.indexLocked(t.MAC); i >= 0 {
+		s.queue = slices.Delete(s.queue, i, i+1)
+	} else if len(s.queue) >= s.opts.QueueSize {
+		return ErrQueueFull
+	}
+	s.queue = slices.Insert(s.queue, 0, t)
+	s.signal()
+	return nil
+}
+
+// MarkAudited records an audit of mac done at when (from stored state),
+// so a restart does not audit everything again.
+func (s *Scheduler) MarkAudited(mac hwaddr.MAC, when time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rememberLocked(mac, when)
+}
+
+// Queued is the number of devices waiting.
+func (s *Scheduler) Queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
+
+// Run audits queued devices, one at a time, until ctx is done.
+func (s *Scheduler) Run(ctx context.Context) error {
+	for {
+		t, ok := s.pop()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-s.wake:
+				continue
+			}
+		}
+		report, events, err := s.runner.Audit(ctx, t)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s.MarkAudited(t.MAC, s.opts.Now())
+		for _, ev := range events {
+			s.sink.Emit(ev)
+		}
+		if err != nil {
+			s.log.Warn("audit failed", "device", t.MAC.String(), "err", err)
+		}
+		if s.opts.Done != nil {
+			s.opts.Done(t, report, err)
+		}
+	}
+}
+
+func (s *Scheduler) pop() (Target, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) == 0 {
+		return Target{}, false
+	}
+	t := s.queue[0]
+	s.queue = slices.Delete(s.queue, 0, 1)
+	return t, true
+}
+
+func (s *Scheduler) indexLocked(mac hwaddr.MAC) int {
+	return slices.IndexFunc(s.queue, func(t Target) bool { return t.MAC == mac })
+}
+
+func (s *Scheduler) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// rememberLocked records mac's audit time, forgetting the oldest entry
+// when full (O(Remember), once per new device).
+func (s *Scheduler) rememberLocked(mac hwaddr.MAC, when time.Time) {
+	if _, ok := s.last[mac]; !ok && len(s.last) >= s.opts.Remember {
+		var oldest hwaddr.MAC
+		var t time.Time
+		first := true
+		for k, v := range s.last {
+			if first || v.Before(t) {
+				oldest, t, first = k, v, false
+			}
+		}
+		delete(s.last, oldest)
+	}
+	s.last[mac] = when
+}

@@ -1,0 +1,128 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/iotgw/iotgw/pkg/inspect/creds"
+)
+
+// sshService tries passwords over SSH, one connection per candidate. It
+// uses the "password" method, or "keyboard-interactive" when the server
+// offers only that (PAM-backed servers, many appliances), never both on
+// one connection, so that one candidate costs the device one failed
+// login.
+type sshService struct {
+	r           *run
+	port        uint16
+	interactive bool // the server refused "password": use keyboard-interactive
+}
+
+// login tries one candidate. The host key is not checked: the audit tests
+// the device and trusts nothing it says; no session is opened after an
+// accepted login.
+func (s *sshService) login(ctx context.Context, cand creds.Candidate) (attempt, error) {
+	res, err := s.try(ctx, cand)
+	if errors.Is(err, errSSHMethod) && !s.interactive {
+		s.interactive = true
+		return s.try(ctx, cand)
+	}
+	return res, err
+}
+
+// errSSHMethod says the server does not offer the method used.
+var errSSHMethod = errors.New("ssh: authentication method not offered")
+
+func (s *sshService) try(ctx context.Context, cand creds.Candidate) (attempt, error) {
+	res := attempt{mechanism: "password"}
+	method := ssh.Password(cand.Password)
+	if s.interactive {
+		res.mechanism = "keyboard-interactive"
+		method = ssh.KeyboardInteractive(func(_, _ string, questions []string, _ []bool) ([]string, error) {
+			switch len(questions) {
+			case 0:
+				return nil, nil
+			case 1:
+				return []string{cand.Password}, nil
+			}
+			return nil, errors.New("more than one question")
+		})
+	}
+	c, err := s.r.dial(ctx, s.port)
+	if err != nil {
+		return res, err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+	defer stop()
+	if err := c.SetDeadline(time.Now().Add(s.r.a.opts.ResponseTimeout)); err != nil {
+		return res, fmt.Errorf("ssh: set deadline: %w", err)
+	}
+	kexDone := false
+	cfg := &ssh.ClientConfig{
+		User: cand.User,
+		Auth: []ssh.AuthMethod{method},
+		// Any host key: the audit tests the device, it does not trust
+		// it. The callback marks the end of key exchange.
+		HostKeyCallback: func(string, net.Addr, ssh.PublicKey) error { kexDone = true; return nil },
+		ClientVersion:   "SSH-2.0-iotgw_audit",
+		Timeout:         s.r.a.opts.ResponseTimeout,
+	}
+	conn, chans, reqs, err := ssh.NewClientConn(c, s.r.hostPort(s.port), cfg)
+	if err == nil {
+		res.sent, res.outcome = true, outcomeAccepted
+		go ssh.DiscardRequests(reqs)
+		go func() {
+			for ch := range chans {
+				ch.Reject(ssh.Prohibited, "audit")
+			}
+		}()
+		conn.Close()
+		return res, nil
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "unable to authenticate"):
+		// "attempted methods [none]" means the method was not on offer:
+		// no password was sent.
+		if strings.Contains(msg, "attempted methods [none]") {
+			return res, errSSHMethod
+		}
+		res.sent = true
+		res.outcome = outcomeRejected
+		if lockoutText(msg) {
+			res.outcome = outcomeLockout
+		}
+		return res, nil
+	case lockoutText(msg):
+		res.sent, res.outcome = true, outcomeLockout
+		return res, nil
+	}
+	if !kexDone {
+		return res, fmt.Errorf("ssh: before authentication: %w", err)
+	}
+	// Transport errors during authentication (the server hung up after
+	// the password) may have cost the device a failed login: count it.
+	res.sent = true
+	res.outcome = outcomeRejected
+	return res, nil
+}
+
+// lockoutText reports whether a server message says it is refusing
+// logins for a while.
+func lockoutText(msg string) bool {
+	lower := []byte(strings.ToLower(msg))
+	for _, m := range lockoutMarkers {
+		if bytes.Contains(lower, m) {
+			return true
+		}
+	}
+	return false
+}
