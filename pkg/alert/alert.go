@@ -1,0 +1,483 @@
+// Package alert owns what iotgw tells the owner's phone: the Alert record,
+// built by pure functions from redacted events and daemon state changes;
+// the channels that deliver it (ntfy, Gotify, Pushover, Telegram, a signed
+// webhook, e-mail, MQTT with Home Assistant discovery); and the Dispatcher
+// that deduplicates, filters, rate-limits, holds alerts through quiet
+// hours, and delivers them through a durable outbox with retries, in
+// order per channel. docs/alerts.md is the owner's guide.
+//
+// An Alert never carries a password or a personal datum: builders copy
+// only whitelisted, non-secret evidence (protocol, data kind, product,
+// version …), never a user name, password form, keyed hash or sample.
+package alert
+
+import (
+	"fmt"
+	"hash/fnv"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/store"
+)
+
+// Kind says what an alert is about.
+type Kind string
+
+// Alert kinds. KindReleased and KindDigest are not findings: the first
+// keeps Home Assistant's per-device state right, the second is what rate
+// limiting sends instead of a burst.
+const (
+	KindNewDevice          Kind = "new_device"
+	KindQuarantined        Kind = "quarantined"
+	KindReleased           Kind = "released"
+	KindDefaultCredentials Kind = "default_credentials"
+	KindOutdatedFirmware   Kind = "outdated_firmware"
+	KindPersonalData       Kind = "personal_data"
+	KindDaemonProblem      Kind = "daemon_problem"
+	KindTest               Kind = "test"
+	KindDigest             Kind = "digest"
+)
+
+// filterable reports whether a channel's `kinds` filter may name k.
+func filterable(k Kind) bool {
+	switch k {
+	case KindNewDevice, KindQuarantined, KindReleased, KindDefaultCredentials,
+		KindOutdatedFirmware, KindPersonalData, KindDaemonProblem:
+		return true
+	}
+	return false
+}
+
+// Device states as the page shows them; Device.State carries the state as
+// of the alert.
+const (
+	StateOK          = "ok"
+	StateAlert       = "alert"
+	StateQuarantined = "quarantined"
+)
+
+// Device is what an alert says about the device it concerns.
+type Device struct {
+	MAC string `json:"mac,omitempty"`
+	IP  string `json:"ip,omitempty"`
+	// Name is the owner's name for the device, else its host name.
+	Name   string `json:"name,omitempty"`
+	Vendor string `json:"vendor,omitempty"`
+	Model  string `json:"model,omitempty"`
+	// State is ok, alert or quarantined as of this alert. Callers set
+	// StateQuarantined for a quarantined device; builders fill the rest.
+	State string `json:"state,omitempty"`
+}
+
+// Alert is one message to the owner. Its JSON form is the webhook body,
+// the MQTT alert message and the outbox payload.
+type Alert struct {
+	// ID is unique per alert; receivers use it to drop a repeat
+	// (delivery is at least once). The Dispatcher assigns it.
+	ID       string         `json:"id"`
+	Kind     Kind           `json:"kind"`
+	Severity event.Severity `json:"severity"`
+	// Urgent alerts bypass quiet hours: policy quarantines, default
+	// credentials, daemon problems and anything critical.
+	Urgent bool    `json:"urgent,omitempty"`
+	Title  string  `json:"title"`
+	Body   string  `json:"body"`
+	Device *Device `json:"device,omitempty"`
+	// URL is the device's page on the local web page (base_url from the
+	// configuration); the Dispatcher fills it.
+	URL string `json:"url,omitempty"`
+	// Reason is why a device was quarantined.
+	Reason string `json:"reason,omitempty"`
+	// Facts are non-secret details for machines (webhook, MQTT): protocol,
+	// data_kind, product, version, cve …
+	Facts map[string]string `json:"facts,omitempty"`
+	Time  time.Time         `json:"time"`
+	// DedupKey names "the same finding for the same device": one alert per
+	// key until the alert's content changes.
+	DedupKey string `json:"dedup_key,omitempty"`
+	// Parts are the alerts a digest stands for (only in KindDigest, never
+	// stored in the outbox).
+	Parts []Alert `json:"parts,omitempty"`
+}
+
+// Limits on owner-visible text; longer text is cut at a UTF-8 boundary.
+const (
+	maxTitle  = 120
+	maxBody   = 1200
+	maxField  = 128
+	maxReason = 512
+)
+
+// FromEvent builds the alert for a finding the owner is told about at once:
+// default credentials, outdated firmware and personal data sent in clear.
+// Other events give ok == false. dev describes the device (its MAC and IP
+// default to the event's); set dev.State to StateQuarantined when it is.
+func FromEvent(ev *event.Event, dev Device) (a Alert, ok bool) {
+	if ev == nil || !ev.IsFinding() {
+		return Alert{}, false
+	}
+	if dev.MAC == "" {
+		dev.MAC = ev.Device.MAC
+	}
+	if dev.IP == "" {
+		dev.IP = ev.Device.IP
+	}
+	d := cleanDevice(dev, StateAlert)
+	name := displayName(d)
+	ev0 := func(k string) string { return clip(ev.Evidence[k], maxField) }
+	a = Alert{Severity: ev.Severity, Device: &d, Time: ev.Time, Facts: map[string]string{}}
+	switch ev.Kind {
+	case event.KindDefaultCredentials:
+		a.Kind = KindDefaultCredentials
+		proto := strings.ToUpper(ev0("protocol"))
+		if proto == "" && ev.Flow != nil {
+			proto = strings.ToUpper(clip(ev.Flow.App, maxField))
+		}
+		accepted := ev0("accepted")
+		a.Title = "Factory-default password on " + name
+		var what string
+		if isServer(ev) {
+			what = fmt.Sprintf("Someone logged in to %s over %s with its factory-default password", name, orWord(proto, "the network"))
+		} else {
+			what = fmt.Sprintf("%s logged in to a service%s over %s with a factory-default password", name, atHost(ev), orWord(proto, "the network"))
+		}
+		switch accepted {
+		case "yes":
+			what += ", and the login was accepted."
+		case "no":
+			what += "; the login was refused."
+		default:
+			what += "."
+		}
+		a.Body = what + " Anyone who knows the vendor's default can do the same. Change the password on the device; until then iotgw may quarantine it."
+		a.DedupKey = key(a.Kind, d, ev0("protocol"), serverIP(ev))
+		a.Urgent = true
+		setFacts(a.Facts, ev, "protocol", "mechanism", "accepted", "default_vendor")
+	case event.KindOutdatedFirmware:
+		a.Kind = KindOutdatedFirmware
+		product, version := ev0("product"), ev0("version")
+		a.Title = "Outdated software on " + name
+		sw := strings.TrimSpace(orWord(product, "Its software") + " " + version)
+		var b strings.Builder
+		if ev0("end_of_life") == "yes" {
+			fmt.Fprintf(&b, "%s on %s no longer receives security updates.", sw, name)
+		} else {
+			fmt.Fprintf(&b, "%s on %s has known security holes", sw, name)
+			if cve := ev0("cve"); cve != "" {
+				fmt.Fprintf(&b, " (%s)", cve)
+			}
+			b.WriteString(".")
+		}
+		if ev0("exploited") == "yes" {
+			b.WriteString(" Attackers are exploiting them.")
+		}
+		switch fixed := ev0("fixed"); fixed {
+		case "", "none":
+			b.WriteString(" No fixed version is known: consider replacing the device or keeping it off the internet.")
+		default:
+			fmt.Fprintf(&b, " Update to %s or later.", fixed)
+		}
+		a.Body = b.String()
+		a.DedupKey = key(a.Kind, d, product, ev0("advisory"))
+		setFacts(a.Facts, ev, "product", "version", "advisory", "cve", "fixed", "exploited", "end_of_life", "url")
+	case event.KindPersonalData:
+		a.Kind = KindPersonalData
+		dataKind := ev0("data_kind")
+		dest := ev0("destination")
+		a.Title = "Personal data sent in clear by " + name
+		to := "over the network"
+		if dest != "" {
+			to = "to " + dest
+		}
+		a.Body = fmt.Sprintf("%s sent %s unencrypted %s. Anyone on the path can read it. Check the device's settings and the vendor's app for an encrypted option.",
+			name, dataKindText(dataKind), to)
+		a.DedupKey = key(a.Kind, d, dataKind, dest)
+		setFacts(a.Facts, ev, "data_kind", "where", "destination", "direction")
+	default:
+		return Alert{}, false
+	}
+	if a.Severity >= event.SeverityCritical {
+		a.Urgent = true
+	}
+	finish(&a)
+	return a, true
+}
+
+// FromQuarantine builds the alert for a device put into quarantine. A
+// quarantine by policy is urgent; one the owner made is informational
+// (it updates Home Assistant's state and the log, and is below most
+// channels' min_severity).
+func FromQuarantine(q store.Quarantine, dev Device) Alert {
+	if dev.MAC == "" {
+		dev.MAC = q.MAC.String()
+	}
+	d := cleanDevice(dev, StateQuarantined)
+	d.State = StateQuarantined
+	name := displayName(d)
+	a := Alert{Kind: KindQuarantined, Device: &d, Time: q.Since, Reason: clip(q.Reason, maxReason),
+		Facts: map[string]string{"mode": clip(q.Mode, maxField), "by": string(q.By)}}
+	var b strings.Builder
+	if q.By == store.ActorOwner {
+		a.Severity = event.SeverityInfo
+		a.Title = name + " quarantined by you"
+		fmt.Fprintf(&b, "%s is now %s.", name, modeText(q.Mode))
+	} else {
+		a.Severity = event.SeverityHigh
+		a.Urgent = true
+		a.Title = name + " quarantined"
+		fmt.Fprintf(&b, "iotgw quarantined %s: it is now %s.", name, modeText(q.Mode))
+		if a.Reason != "" {
+			fmt.Fprintf(&b, " Reason: %s.", strings.TrimSuffix(a.Reason, "."))
+		}
+	}
+	if !q.Until.IsZero() {
+		until := q.Until.Format("Mon 2 Jan 15:04")
+		fmt.Fprintf(&b, " It is released automatically on %s.", until)
+		a.Facts["until"] = q.Until.UTC().Format(time.RFC3339)
+	}
+	b.WriteString(" To release it, open its page and press Release.")
+	a.Body = b.String()
+	a.DedupKey = key("quarantine", d)
+	finish(&a)
+	return a
+}
+
+// FromRelease builds the alert for a device leaving quarantine; why is
+// owner-readable ("released by you", "the quarantine period ended").
+func FromRelease(mac hwaddr.MAC, dev Device, at time.Time, why string) Alert {
+	if dev.MAC == "" {
+		dev.MAC = mac.String()
+	}
+	d := cleanDevice(dev, StateOK)
+	d.State = StateOK
+	name := displayName(d)
+	a := Alert{Kind: KindReleased, Severity: event.SeverityInfo, Device: &d, Time: at,
+		Title: name + " released from quarantine", Reason: clip(why, maxReason)}
+	a.Body = name + " can use the network again."
+	if a.Reason != "" {
+		a.Body = fmt.Sprintf("%s can use the network again (%s).", name, a.Reason)
+	}
+	a.DedupKey = key("quarantine", d)
+	finish(&a)
+	return a
+}
+
+// FromNewDevice builds the alert for a device seen on the LAN for the
+// first time.
+func FromNewDevice(dev Device, at time.Time) Alert {
+	d := cleanDevice(dev, StateOK)
+	name := displayName(d)
+	a := Alert{Kind: KindNewDevice, Severity: event.SeverityLow, Device: &d, Time: at,
+		Title: "New device: " + name}
+	a.Body = fmt.Sprintf("A device joined the home network: %s (MAC %s). If you do not recognise it, open its page.", name, orWord(d.MAC, "unknown"))
+	a.DedupKey = key(a.Kind, d)
+	finish(&a)
+	return a
+}
+
+// Daemon problem areas with their own wording; others are named as given.
+const (
+	AreaCapture  = "capture"
+	AreaNFTables = "nftables"
+)
+
+// FromProblem builds the urgent alert for a daemon problem in area
+// ("capture", "nftables" …); detail is the error for the owner, which
+// must not carry a secret. A problem alerts once until FromProblemResolved
+// for the same area, however its detail changes.
+func FromProblem(area, detail string, at time.Time) Alert {
+	area = clip(area, maxField)
+	a := Alert{Kind: KindDaemonProblem, Severity: event.SeverityHigh, Urgent: true, Time: at,
+		Facts: map[string]string{"area": area, "status": "failing"}}
+	switch area {
+	case AreaCapture:
+		a.Title = "iotgw stopped watching the network"
+		a.Body = "Packet capture stopped, so new problems go unnoticed. iotgw keeps retrying."
+	case AreaNFTables:
+		a.Title = "iotgw cannot enforce quarantines"
+		a.Body = "Changing the firewall (nftables) failed, so a quarantine may not be in force. iotgw keeps retrying."
+	default:
+		a.Title = "iotgw problem: " + area
+		a.Body = "iotgw has a problem in " + area + "."
+	}
+	if detail = clip(detail, maxReason); detail != "" {
+		a.Body += " Error: " + detail
+	}
+	a.DedupKey = key(a.Kind, Device{}, area)
+	finish(&a)
+	return a
+}
+
+// FromProblemResolved builds the alert that a daemon problem in area is
+// over.
+func FromProblemResolved(area string, at time.Time) Alert {
+	area = clip(area, maxField)
+	a := Alert{Kind: KindDaemonProblem, Severity: event.SeverityLow, Time: at,
+		Facts: map[string]string{"area": area, "status": "resolved"}}
+	switch area {
+	case AreaCapture:
+		a.Title = "iotgw is watching the network again"
+	case AreaNFTables:
+		a.Title = "iotgw can enforce quarantines again"
+	default:
+		a.Title = "iotgw problem resolved: " + area
+	}
+	a.Body = "The problem is resolved."
+	a.DedupKey = key(a.Kind, Device{}, area)
+	finish(&a)
+	return a
+}
+
+// FromTest builds the alert the page's "send test alert" button sends.
+func FromTest(at time.Time) Alert {
+	a := Alert{Kind: KindTest, Severity: event.SeverityInfo, Time: at,
+		Title: "iotgw test alert",
+		Body:  "If you can read this, iotgw's alerts reach you on this channel."}
+	finish(&a)
+	return a
+}
+
+// contentHash is what must change for an alert with the same DedupKey to
+// be sent again: kind, severity, title, reason and facts — not the body,
+// so a daemon problem whose error text varies alerts once.
+func (a *Alert) contentHash() uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s\x00%d\x00%s\x00%s\x00", a.Kind, a.Severity, a.Title, a.Reason)
+	ks := make([]string, 0, len(a.Facts))
+	for k := range a.Facts {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	for _, k := range ks {
+		fmt.Fprintf(h, "%s=%s\x00", k, a.Facts[k])
+	}
+	return h.Sum64()
+}
+
+// finish cleans an alert's text fields: no control characters, bounded
+// length.
+func finish(a *Alert) {
+	a.Title = clip(a.Title, maxTitle)
+	a.Body = clip(a.Body, maxBody)
+	if len(a.Facts) == 0 {
+		a.Facts = nil
+	}
+}
+
+// setFacts copies whitelisted evidence keys.
+func setFacts(facts map[string]string, ev *event.Event, keys ...string) {
+	for _, k := range keys {
+		if v := clip(ev.Evidence[k], maxField); v != "" {
+			facts[k] = v
+		}
+	}
+}
+
+func cleanDevice(d Device, state string) Device {
+	d = Device{MAC: clip(d.MAC, 32), IP: clip(d.IP, 64), Name: clip(d.Name, maxField),
+		Vendor: clip(d.Vendor, maxField), Model: clip(d.Model, maxField), State: d.State}
+	if d.State != StateQuarantined {
+		d.State = state
+	}
+	return d
+}
+
+// displayName is how the owner knows a device: their name for it, else
+// vendor and model, else its MAC.
+func displayName(d Device) string {
+	switch {
+	case d.Name != "":
+		return d.Name
+	case d.Vendor != "" && d.Model != "":
+		return d.Vendor + " " + d.Model
+	case d.Vendor != "":
+		return d.Vendor + " device " + d.MAC
+	case d.MAC != "":
+		return "device " + d.MAC
+	case d.IP != "":
+		return "device " + d.IP
+	}
+	return "a device"
+}
+
+func key(kind Kind, d Device, parts ...string) string {
+	id := d.MAC
+	if id == "" {
+		id = d.IP
+	}
+	return strings.Join(append([]string{string(kind), id}, parts...), "|")
+}
+
+// isServer reports whether the event's device is the server of its flow
+// (someone logged in to it) rather than the client.
+func isServer(ev *event.Event) bool {
+	if ev.Flow == nil {
+		return false
+	}
+	s := ev.Flow.Server
+	return (s.MAC != "" && s.MAC == ev.Device.MAC) || (s.IP != "" && s.IP == ev.Device.IP)
+}
+
+func serverIP(ev *event.Event) string {
+	if ev.Flow == nil || isServer(ev) {
+		return ""
+	}
+	return clip(ev.Flow.Server.IP, 64)
+}
+
+func atHost(ev *event.Event) string {
+	ip := serverIP(ev)
+	if net.ParseIP(ip) == nil {
+		return ""
+	}
+	return " at " + ip
+}
+
+func orWord(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}
+
+func modeText(mode string) string {
+	switch mode {
+	case "block":
+		return "cut off from the network"
+	case "isolate":
+		return "cut off from the internet"
+	case "updates-only":
+		return "limited to its vendor's update servers"
+	}
+	return "quarantined (" + clip(mode, maxField) + ")"
+}
+
+func dataKindText(k string) string {
+	switch k {
+	case "email":
+		return "an e-mail address"
+	case "phone":
+		return "a phone number"
+	case "location", "nmea":
+		return "a location"
+	case "card":
+		return "a payment card number"
+	case "imei":
+		return "a phone's IMEI"
+	case "mac":
+		return "a hardware address"
+	case "serial":
+		return "a serial number"
+	case "wifi_credentials":
+		return "Wi-Fi credentials"
+	case "name":
+		return "a person's name"
+	case "address":
+		return "a postal address"
+	}
+	return "personal data"
+}

@@ -1,0 +1,215 @@
+package alert
+
+import (
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/store"
+)
+
+var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+func mac(n byte) hwaddr.MAC { return hwaddr.MAC{0xc0, 0x56, 0xe3, 0, 0, n} }
+
+// credEvent is a telnet login into a LAN camera with a default password,
+// as the telnet inspector reports it.
+func credEvent(accepted string) *event.Event {
+	return &event.Event{V: 1, Time: t0, Type: event.TypeFinding, Kind: event.KindDefaultCredentials,
+		Severity: event.SeverityHigh, Capability: 1, Provision: "5.1-1",
+		Device: event.Endpoint{MAC: "c0:56:e3:00:00:01", IP: "192.168.1.10", Local: true},
+		Flow: &event.Flow{Transport: "tcp", App: "telnet", Direction: event.WANToLAN,
+			Client: event.Endpoint{IP: "203.0.113.9", Port: 40000},
+			Server: event.Endpoint{MAC: "c0:56:e3:00:00:01", IP: "192.168.1.10", Port: 23, Local: true}},
+		Summary: "telnet login with factory-default credentials (user ro***, accepted: " + accepted + ")",
+		Evidence: event.Evidence{"protocol": "telnet", "mechanism": "login prompt", "user": "ro***",
+			"password_class": "default", "password_hash": "0011223344556677", "password": "xc***",
+			"accepted": accepted, "default_vendor": "Xiongmai"}}
+}
+
+func TestFromEvent(t *testing.T) {
+	outdated := &event.Event{Time: t0, Type: event.TypeFinding, Kind: event.KindOutdatedFirmware, Severity: event.SeverityCritical,
+		Device: event.Endpoint{MAC: "c0:56:e3:00:00:02"},
+		Evidence: event.Evidence{"product": "Hikvision IP camera firmware", "version": "5.4.0", "advisory": "HIK-2021-1",
+			"cve": "CVE-2021-36260", "fixed": "5.5.800", "exploited": "yes", "end_of_life": "no", "url": "https://example.com/adv"}}
+	eol := &event.Event{Time: t0, Type: event.TypeFinding, Kind: event.KindOutdatedFirmware, Severity: event.SeverityMedium,
+		Device:   event.Endpoint{MAC: "c0:56:e3:00:00:02"},
+		Evidence: event.Evidence{"product": "BusyBox", "version": "1.19", "end_of_life": "yes", "fixed": "none"}}
+	pii := &event.Event{Time: t0, Type: event.TypeFinding, Kind: event.KindPersonalData, Severity: event.SeverityMedium,
+		Device: event.Endpoint{MAC: "c0:56:e3:00:00:03", IP: "192.168.1.30"},
+		Evidence: event.Evidence{"data_kind": "email", "sample": "al***@ex***", "where": "body", "field": "email",
+			"direction": "lan_to_wan", "destination": "203.0.113.7:80"}}
+	cloudLogin := credEvent("unknown")
+	cloudLogin.Flow = &event.Flow{Transport: "tcp", App: "ftp", Direction: event.LANToWAN,
+		Client: event.Endpoint{MAC: "c0:56:e3:00:00:01", IP: "192.168.1.10"}, Server: event.Endpoint{IP: "198.51.100.4", Port: 21}}
+	cloudLogin.Evidence["protocol"] = "ftp"
+	for _, tc := range []struct {
+		name      string
+		ev        *event.Event
+		dev       Device
+		kind      Kind
+		urgent    bool
+		title     string
+		body      []string
+		dedup     string
+		absent    []string
+		factCount int
+	}{
+		{name: "default_creds_into_lan_camera", ev: credEvent("yes"), dev: Device{Name: "Hall camera"},
+			kind: KindDefaultCredentials, urgent: true, title: "Factory-default password on Hall camera",
+			body:  []string{"Someone logged in to Hall camera over TELNET", "the login was accepted"},
+			dedup: "default_credentials|c0:56:e3:00:00:01|telnet|", absent: []string{"ro***", "xc***", "0011223344556677"}, factCount: 4},
+		{name: "default_creds_device_to_cloud", ev: cloudLogin, dev: Device{Vendor: "Xiongmai"},
+			kind: KindDefaultCredentials, urgent: true, title: "Factory-default password on Xiongmai device c0:56:e3:00:00:01",
+			body:  []string{"logged in to a service at 198.51.100.4 over FTP"},
+			dedup: "default_credentials|c0:56:e3:00:00:01|ftp|198.51.100.4", absent: []string{"ro***", "xc***"}, factCount: 4},
+		{name: "outdated_exploited_is_urgent", ev: outdated, dev: Device{Vendor: "Hikvision", Model: "DS-2CD"},
+			kind: KindOutdatedFirmware, urgent: true, title: "Outdated software on Hikvision DS-2CD",
+			body:  []string{"5.4.0", "CVE-2021-36260", "Attackers are exploiting them", "Update to 5.5.800"},
+			dedup: "outdated_firmware|c0:56:e3:00:00:02|Hikvision IP camera firmware|HIK-2021-1", factCount: 8},
+		{name: "end_of_life", ev: eol, kind: KindOutdatedFirmware, title: "Outdated software on device c0:56:e3:00:00:02",
+			body:  []string{"no longer receives security updates", "No fixed version is known"},
+			dedup: "outdated_firmware|c0:56:e3:00:00:02|BusyBox|", factCount: 4},
+		{name: "personal_data_without_sample", ev: pii, dev: Device{Name: "Scale"},
+			kind: KindPersonalData, title: "Personal data sent in clear by Scale",
+			body:  []string{"Scale sent an e-mail address unencrypted to 203.0.113.7:80"},
+			dedup: "personal_data|c0:56:e3:00:00:03|email|203.0.113.7:80", absent: []string{"al***", "ex***"}, factCount: 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, ok := FromEvent(tc.ev, tc.dev)
+			if !ok {
+				t.Fatal("no alert")
+			}
+			if a.Kind != tc.kind || a.Urgent != tc.urgent || a.Title != tc.title || a.DedupKey != tc.dedup {
+				t.Errorf("got kind %s urgent %v title %q dedup %q", a.Kind, a.Urgent, a.Title, a.DedupKey)
+			}
+			for _, s := range tc.body {
+				if !strings.Contains(a.Body, s) {
+					t.Errorf("body %q lacks %q", a.Body, s)
+				}
+			}
+			if len(a.Facts) != tc.factCount {
+				t.Errorf("facts %v, want %d", a.Facts, tc.factCount)
+			}
+			all := a.Title + a.Body + a.DedupKey + a.Reason
+			for _, v := range a.Facts {
+				all += v
+			}
+			for _, s := range tc.absent {
+				if strings.Contains(all, s) {
+					t.Errorf("alert carries %q", s)
+				}
+			}
+			if a.Device == nil || a.Device.MAC != tc.ev.Device.MAC || a.Device.State != StateAlert {
+				t.Errorf("device %+v", a.Device)
+			}
+			if !a.Time.Equal(t0) {
+				t.Errorf("time %v", a.Time)
+			}
+		})
+	}
+}
+
+func TestFromEventIgnores(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ev   *event.Event
+	}{
+		{"nil", nil},
+		{"observation", &event.Event{Type: event.TypeObservation, Kind: event.KindBanner}},
+		{"plaintext_protocol", &event.Event{Type: event.TypeFinding, Kind: event.KindPlaintextProtocol}},
+		{"weak_tls", &event.Event{Type: event.TypeFinding, Kind: event.KindWeakTLS}},
+		{"default_creds_as_observation", &event.Event{Type: event.TypeObservation, Kind: event.KindDefaultCredentials}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if a, ok := FromEvent(tc.ev, Device{}); ok {
+				t.Errorf("got alert %+v", a)
+			}
+		})
+	}
+}
+
+func TestFromQuarantineAndRelease(t *testing.T) {
+	until := time.Date(2026, 3, 5, 8, 0, 0, 0, time.UTC)
+	pol := FromQuarantine(store.Quarantine{MAC: mac(1), Mode: "block", Since: t0, Until: until,
+		Reason: "default_credentials: telnet login with factory-default credentials", By: store.ActorPolicy}, Device{Name: "Hall camera"})
+	if pol.Kind != KindQuarantined || !pol.Urgent || pol.Severity != event.SeverityHigh || pol.Title != "Hall camera quarantined" {
+		t.Errorf("policy quarantine %+v", pol)
+	}
+	for _, s := range []string{"cut off from the network", "Reason: default_credentials", "released automatically on Thu 5 Mar 08:00", "press Release"} {
+		if !strings.Contains(pol.Body, s) {
+			t.Errorf("body %q lacks %q", pol.Body, s)
+		}
+	}
+	if pol.Device.State != StateQuarantined || pol.Device.MAC != "c0:56:e3:00:00:01" || pol.DedupKey != "quarantine|c0:56:e3:00:00:01" {
+		t.Errorf("device %+v key %q", pol.Device, pol.DedupKey)
+	}
+	own := FromQuarantine(store.Quarantine{MAC: mac(1), Mode: "updates-only", Since: t0, By: store.ActorOwner}, Device{})
+	if own.Urgent || own.Severity != event.SeverityInfo || !strings.Contains(own.Body, "limited to its vendor's update servers") {
+		t.Errorf("owner quarantine %+v", own)
+	}
+	rel := FromRelease(mac(1), Device{Name: "Hall camera"}, t0, "released by you")
+	if rel.Kind != KindReleased || rel.DedupKey != pol.DedupKey || rel.Device.State != StateOK || rel.contentHash() == pol.contentHash() {
+		t.Errorf("release %+v", rel)
+	}
+}
+
+func TestFromProblem(t *testing.T) {
+	p1 := FromProblem(AreaCapture, "read packet: network is down", t0)
+	p2 := FromProblem(AreaCapture, "read packet: no such device", t0.Add(time.Minute))
+	ok := FromProblemResolved(AreaCapture, t0.Add(time.Hour))
+	nft := FromProblem(AreaNFTables, "netlink: operation not permitted", t0)
+	if !p1.Urgent || p1.Title != "iotgw stopped watching the network" || !strings.Contains(p1.Body, "network is down") {
+		t.Errorf("capture problem %+v", p1)
+	}
+	if p1.contentHash() != p2.contentHash() {
+		t.Error("the same problem with a new error text would alert again")
+	}
+	if ok.DedupKey != p1.DedupKey || ok.contentHash() == p1.contentHash() || ok.Urgent {
+		t.Errorf("resolved %+v", ok)
+	}
+	if nft.Title != "iotgw cannot enforce quarantines" || nft.DedupKey == p1.DedupKey {
+		t.Errorf("nftables problem %+v", nft)
+	}
+}
+
+func TestClipHostileText(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		max      int
+		want     string
+	}{
+		{"crlf_header_injection", "cam\r\nBcc: evil@example.com", 100, "cam Bcc: evil@example.com"},
+		{"nul_and_escape", "cam\x00\x1b[31mred", 100, "cam [31mred"},
+		{"bidi_override", "cam\u202egnp.exe", 100, "cam gnp.exe"},
+		{"line_separator", "a\u2028b\u2029c", 100, "a b c"},
+		{"invalid_utf8", "ca\xffm", 100, "ca m"},
+		{"leading_trailing_space", "  \t cam \n", 100, "cam"},
+		{"cut_at_rune", "ääääää", 7, "ää…"},
+		{"exact_fit", "abc", 3, "abc"},
+		{"empty", "", 10, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := clip(tc.in, tc.max)
+			if got != tc.want {
+				t.Errorf("clip(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+			if len(got) > tc.max || !utf8.ValidString(got) {
+				t.Errorf("clip(%q) = %q: too long or invalid", tc.in, got)
+			}
+		})
+	}
+}
+
+func TestDeviceNameFromHostileHostname(t *testing.T) {
+	a := FromNewDevice(Device{MAC: "02:00:00:00:00:09", Name: "evil\r\nX-Injected: 1\u202e" + strings.Repeat("A", 500)}, t0)
+	if strings.ContainsAny(a.Title+a.Body+a.Device.Name, "\r\n\u202e") {
+		t.Errorf("control characters survived: %q", a.Title)
+	}
+	if len(a.Title) > maxTitle || len(a.Device.Name) > maxField {
+		t.Errorf("title %d bytes, name %d bytes", len(a.Title), len(a.Device.Name))
+	}
+}

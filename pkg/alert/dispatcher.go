@@ -1,0 +1,585 @@
+package alert
+
+import (
+	"container/list"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/store"
+)
+
+// Outbox is the durable queue alerts wait in until delivered; the store's
+// outbox (*store.Store). Items come back from Pending after a restart.
+type Outbox interface {
+	Enqueue(payload json.RawMessage) (store.OutboxItem, error)
+	Pending(limit int) []store.OutboxItem
+	Ack(id uint64) error
+	Reschedule(id uint64, next time.Time) error
+}
+
+// Options are the Dispatcher's collaborators and limits; zero fields take
+// the defaults.
+type Options struct {
+	Outbox Outbox // required
+	Logger *slog.Logger
+	// Now is the clock (time.Now when nil); quiet hours, rate limits and
+	// back-off read it.
+	Now func() time.Time
+	// Location overrides Config.TimeZone for quiet hours.
+	Location *time.Location
+	// DedupEntries bounds the dedup memory (default 4096 keys, least
+	// recently used forgotten first).
+	DedupEntries int
+	// MaxPending bounds alerts waiting for delivery across all channels
+	// (default store.DefaultMaxOutbox); each channel gets an equal share,
+	// at least 8, and a full share drops that channel's oldest alert.
+	MaxPending int
+	// MinBackoff and MaxBackoff bound the retry delay, which doubles from
+	// MinBackoff (default 30s) to MaxBackoff (default 1h).
+	MinBackoff, MaxBackoff time.Duration
+	// SendTimeout bounds one delivery attempt (default 30s).
+	SendTimeout time.Duration
+}
+
+// Defaults for Options.
+const (
+	DefaultDedupEntries = 4096
+	DefaultMinBackoff   = 30 * time.Second
+	DefaultMaxBackoff   = time.Hour
+	DefaultSendTimeout  = 30 * time.Second
+	minChannelShare     = 8
+	// maxIdle bounds a worker's sleep, so a clock set at boot (NTP) is
+	// noticed within a minute.
+	maxIdle = time.Minute
+)
+
+// ErrUnknownChannel is returned by SendTest for a name not configured.
+var ErrUnknownChannel = errors.New("alert: no such channel")
+
+// Dispatcher deduplicates alerts, queues each in the outbox once per
+// channel that wants it, and delivers them: per channel in order, within
+// its rate limit (coalescing a backlog into a digest), holding non-urgent
+// alerts through quiet hours, retrying failures with back-off. Notify,
+// SendTest, MarkSeen and Status are safe for concurrent use; Run delivers.
+// One Dispatcher per outbox.
+type Dispatcher struct {
+	opts     Options
+	log      *slog.Logger
+	now      func() time.Time
+	baseURL  string
+	outbox   Outbox
+	channels []*channel
+	share    int
+
+	mu    sync.Mutex // guards dedup
+	dedup *lru
+}
+
+// channel is one configured destination and its queue.
+type channel struct {
+	settings
+	sender Sender
+	redact redactor
+	bucket *bucket
+	wake   chan struct{} // capacity 1
+
+	mu     sync.Mutex
+	queue  []*item // by outbox id: FIFO
+	status ChannelStatus
+}
+
+// item is one alert waiting for one channel.
+type item struct {
+	id       uint64
+	alert    Alert
+	attempts int
+	next     time.Time
+	inFlight bool
+}
+
+// envelope is the outbox payload.
+type envelope struct {
+	V       int    `json:"v"`
+	Channel string `json:"channel"`
+	Alert   Alert  `json:"alert"`
+}
+
+// ChannelStatus is what the page shows about a channel.
+type ChannelStatus struct {
+	Name    string `json:"name"`
+	Type    string `json:"type"`
+	Pending int    `json:"pending"`
+	// Sent counts messages delivered (a digest is one); Failed counts
+	// failed attempts; Dropped counts alerts given up: refused by the
+	// service, or pushed out by a full queue.
+	Sent          uint64    `json:"sent"`
+	Failed        uint64    `json:"failed"`
+	Dropped       uint64    `json:"dropped"`
+	LastSent      time.Time `json:"last_sent,omitzero"`
+	LastError     string    `json:"last_error,omitempty"`
+	LastErrorTime time.Time `json:"last_error_time,omitzero"`
+	NextAttempt   time.Time `json:"next_attempt,omitzero"`
+}
+
+// New validates cfg, builds the channels and takes over the alerts the
+// outbox still holds (from before a restart). Alerts queued for a channel
+// no longer configured are dropped with a warning.
+func New(cfg Config, opts Options) (*Dispatcher, error) {
+	if opts.Outbox == nil {
+		return nil, errors.New("alert: an outbox is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.DedupEntries <= 0 {
+		opts.DedupEntries = DefaultDedupEntries
+	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = store.DefaultMaxOutbox
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = DefaultMinBackoff
+	}
+	if opts.MaxBackoff < opts.MinBackoff {
+		opts.MaxBackoff = max(DefaultMaxBackoff, opts.MinBackoff)
+	}
+	if opts.SendTimeout <= 0 {
+		opts.SendTimeout = DefaultSendTimeout
+	}
+	all, err := cfg.build(opts.Location)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dispatcher{opts: opts, log: opts.Logger.With("component", "alert"), now: opts.Now,
+		baseURL: strings.TrimRight(cfg.BaseURL, "/"), outbox: opts.Outbox, dedup: newLRU(opts.DedupEntries)}
+	for i := range all {
+		s := &all[i]
+		ch := &channel{settings: *s, sender: newSender(s, opts), redact: newRedactor(s.secrets()),
+			bucket: newBucket(s.rate, s.burst), wake: make(chan struct{}, 1)}
+		ch.status.Name, ch.status.Type = s.Name, s.Type
+		d.channels = append(d.channels, ch)
+	}
+	d.share = max(minChannelShare, opts.MaxPending/max(len(d.channels), 1))
+	d.restore()
+	return d, nil
+}
+
+// newSender builds the Sender for a validated channel.
+func newSender(s *settings, opts Options) Sender {
+	h := httpSender{client: newHTTPClient(s), now: opts.Now, service: s.Type}
+	switch s.Type {
+	case TypeNtfy:
+		return newNtfy(s, h)
+	case TypeGotify:
+		return newGotify(s, h)
+	case TypePushover:
+		return newPushover(s, h)
+	case TypeTelegram:
+		return newTelegram(s, h)
+	case TypeWebhook:
+		return newWebhook(s, h)
+	case TypeEmail:
+		return newEmail(s, opts.Now)
+	case TypeMQTT:
+		return newMQTT(s)
+	}
+	panic("alert: unvalidated channel type " + s.Type) // build rejects unknown types
+}
+
+// restore adopts the outbox's items, oldest first.
+func (d *Dispatcher) restore() {
+	items := d.outbox.Pending(0)
+	slices.SortFunc(items, func(a, b store.OutboxItem) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	for _, it := range items {
+		var env envelope
+		err := json.Unmarshal(it.Payload, &env)
+		ch := d.channel(env.Channel)
+		if err != nil || ch == nil {
+			d.log.Warn("dropping a queued alert for a channel that is no longer configured",
+				"channel", clip(env.Channel, 64), "alert_id", it.ID)
+			d.ack(it.ID)
+			continue
+		}
+		// An alert never tried is due now, whatever clock the outbox keeps.
+		q := &item{id: it.ID, alert: env.Alert, attempts: it.Attempts}
+		if it.Attempts > 0 {
+			q.next = it.NextAttempt
+		}
+		ch.queue = append(ch.queue, q)
+	}
+	for _, ch := range d.channels {
+		for len(ch.queue) > d.share {
+			d.dropOldestLocked(ch)
+		}
+	}
+}
+
+func (d *Dispatcher) channel(name string) *channel {
+	for _, ch := range d.channels {
+		if ch.Name == name {
+			return ch
+		}
+	}
+	return nil
+}
+
+// Notify queues a for every channel that wants it, unless an alert with
+// the same DedupKey and content was already queued (then it returns 0).
+// It fills a's ID and, from base_url, its URL. It returns the number of
+// channels the alert was queued for. It does not block on the network.
+func (d *Dispatcher) Notify(a Alert) int {
+	d.prepare(&a)
+	if a.DedupKey != "" {
+		h := a.contentHash()
+		d.mu.Lock()
+		prev, seen := d.dedup.get(a.DedupKey)
+		if !seen || prev != h {
+			d.dedup.put(a.DedupKey, h)
+		}
+		d.mu.Unlock()
+		if seen && prev == h {
+			return 0
+		}
+	}
+	n := 0
+	for _, ch := range d.channels {
+		if !ch.accepts(&a) {
+			continue
+		}
+		payload, err := json.Marshal(envelope{V: 1, Channel: ch.Name, Alert: a})
+		if err != nil {
+			d.log.Error("cannot encode an alert", "err", err)
+			continue
+		}
+		it, err := d.outbox.Enqueue(payload)
+		if err != nil {
+			d.log.Error("cannot queue an alert", "channel", ch.Name, "kind", a.Kind, "err", err)
+			continue
+		}
+		ch.mu.Lock()
+		if len(ch.queue) >= d.share {
+			d.dropOldestLocked(ch)
+		}
+		ch.queue = append(ch.queue, &item{id: it.ID, alert: a})
+		ch.mu.Unlock()
+		select {
+		case ch.wake <- struct{}{}:
+		default:
+		}
+		n++
+	}
+	return n
+}
+
+// MarkSeen records alerts as already sent, without sending them: the
+// daemon calls it at start with the alerts its stored findings would
+// raise, so a restart does not repeat them.
+func (d *Dispatcher) MarkSeen(alerts ...Alert) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := range alerts {
+		if alerts[i].DedupKey != "" {
+			d.dedup.put(alerts[i].DedupKey, alerts[i].contentHash())
+		}
+	}
+}
+
+// prepare fills the alert's ID and link.
+func (d *Dispatcher) prepare(a *Alert) {
+	if a.ID == "" {
+		a.ID = strings.ToLower(rand.Text())
+	}
+	if a.URL == "" && d.baseURL != "" {
+		a.URL = d.baseURL + "/"
+		if a.Device != nil && a.Device.MAC != "" {
+			a.URL = d.baseURL + "/devices/" + url.PathEscape(a.Device.MAC)
+		}
+	}
+}
+
+// dropOldestLocked gives up the channel's oldest alert not being sent.
+// ch.mu held (or ch not yet shared).
+func (d *Dispatcher) dropOldestLocked(ch *channel) {
+	for i, it := range ch.queue {
+		if it.inFlight {
+			continue
+		}
+		ch.queue = slices.Delete(ch.queue, i, i+1)
+		ch.status.Dropped++
+		d.log.Warn("alert queue of a channel is full; dropped its oldest alert",
+			"channel", ch.Name, "max", d.share, "kind", it.alert.Kind)
+		d.ack(it.id)
+		return
+	}
+}
+
+func (d *Dispatcher) ack(id uint64) {
+	if err := d.outbox.Ack(id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		d.log.Warn("cannot remove a delivered alert from the outbox", "err", err)
+	}
+}
+
+// SendTest sends a test alert to the named channel at once, bypassing
+// quiet hours, rate limit and outbox, and returns the outcome for the
+// page (secrets removed from the error).
+func (d *Dispatcher) SendTest(ctx context.Context, name string) error {
+	ch := d.channel(name)
+	if ch == nil {
+		return fmt.Errorf("%w: %q", ErrUnknownChannel, name)
+	}
+	a := FromTest(d.now())
+	d.prepare(&a)
+	ctx, cancel := context.WithTimeout(ctx, d.opts.SendTimeout)
+	defer cancel()
+	err := ch.redact.err(ch.sender.Send(ctx, a))
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if err != nil {
+		ch.status.LastError, ch.status.LastErrorTime = err.Error(), d.now()
+		return err
+	}
+	ch.status.LastSent = d.now()
+	return nil
+}
+
+// Status describes every channel, in configuration order.
+func (d *Dispatcher) Status() []ChannelStatus {
+	out := make([]ChannelStatus, 0, len(d.channels))
+	for _, ch := range d.channels {
+		ch.mu.Lock()
+		st := ch.status
+		st.Pending = len(ch.queue)
+		if len(ch.queue) > 0 {
+			st.NextAttempt = ch.queue[0].next
+		}
+		ch.mu.Unlock()
+		out = append(out, st)
+	}
+	return out
+}
+
+// Run delivers queued alerts until ctx ends, one worker per channel, then
+// closes the channels' connections. What is not delivered stays in the
+// outbox for the next start.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, ch := range d.channels {
+		wg.Go(func() { d.work(ctx, ch) })
+	}
+	wg.Wait()
+	for _, ch := range d.channels {
+		if c, ok := ch.sender.(io.Closer); ok {
+			_ = c.Close()
+		}
+	}
+	return nil
+}
+
+func (d *Dispatcher) work(ctx context.Context, ch *channel) {
+	for ctx.Err() == nil {
+		next, busy := d.step(ctx, ch)
+		if busy {
+			continue
+		}
+		wait := maxIdle
+		if !next.IsZero() {
+			wait = min(wait, max(next.Sub(d.now()), 0))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-ch.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// step makes at most one delivery attempt on ch. It returns busy when it
+// attempted one (call again), else when something next falls due (zero:
+// nothing waits).
+func (d *Dispatcher) step(ctx context.Context, ch *channel) (next time.Time, busy bool) {
+	now := d.now()
+	earliest := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	ch.mu.Lock()
+	quiet := ch.quiet != nil && ch.quiet.active(now)
+	var ready []*item
+	for _, it := range ch.queue {
+		if quiet && !it.alert.Urgent {
+			earliest(ch.quiet.endAfter(now)) // held; urgent alerts behind it may pass
+			continue
+		}
+		if it.next.After(now) {
+			earliest(it.next) // waiting for a retry: nothing behind it may overtake
+			break
+		}
+		ready = append(ready, it)
+		if len(ready) == maxDigestParts {
+			break
+		}
+	}
+	if len(ready) == 0 {
+		ch.mu.Unlock()
+		return next, false
+	}
+	if ch.bucket != nil {
+		tokens := ch.bucket.available(now)
+		if tokens < 1 {
+			earliest(ch.bucket.nextToken(now))
+			ch.mu.Unlock()
+			return next, false
+		}
+		if tokens >= 2 {
+			ready = ready[:1]
+		}
+		ch.bucket.take()
+	} else {
+		ready = ready[:1]
+	}
+	for _, it := range ready {
+		it.inFlight = true
+	}
+	ch.mu.Unlock()
+
+	msg := ready[0].alert
+	if len(ready) > 1 {
+		parts := make([]Alert, len(ready))
+		for i, it := range ready {
+			parts[i] = it.alert
+		}
+		msg = digest(parts)
+		msg.URL = d.baseURL
+		if msg.URL != "" {
+			msg.URL += "/"
+		}
+	}
+	sctx, cancel := context.WithTimeout(ctx, d.opts.SendTimeout)
+	err := ch.redact.err(ch.sender.Send(sctx, msg))
+	cancel()
+	d.settle(ctx, ch, ready, err)
+	return time.Time{}, true
+}
+
+// settle records the outcome of an attempt on the items it carried.
+func (d *Dispatcher) settle(ctx context.Context, ch *channel, batch []*item, err error) {
+	now := d.now()
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	for _, it := range batch {
+		it.inFlight = false
+	}
+	if err != nil && ctx.Err() != nil {
+		return // shutting down: the alerts stay queued as they were
+	}
+	var se *SendError
+	errors.As(err, &se)
+	if err == nil || (se != nil && se.Permanent) {
+		if err == nil {
+			ch.status.Sent++
+			ch.status.LastSent = now
+		} else {
+			ch.status.Dropped += uint64(len(batch))
+			ch.status.LastError, ch.status.LastErrorTime = err.Error(), now
+			d.log.Error("alert refused by the channel; dropped", "channel", ch.Name,
+				"kind", batch[0].alert.Kind, "alerts", len(batch), "err", err)
+		}
+		ch.queue = slices.DeleteFunc(ch.queue, func(it *item) bool { return slices.Contains(batch, it) })
+		for _, it := range batch {
+			d.ack(it.id)
+		}
+		return
+	}
+	ch.status.Failed++
+	ch.status.LastError, ch.status.LastErrorTime = err.Error(), now
+	attempts := batch[0].attempts + 1
+	delay := d.backoff(attempts)
+	if se != nil && se.RetryAfter > delay {
+		delay = se.RetryAfter
+	}
+	if attempts&(attempts-1) == 0 { // 1, 2, 4, 8 …: a long outage logs a few lines, not thousands
+		d.log.Warn("cannot deliver alert; will retry", "channel", ch.Name, "attempts", attempts,
+			"retry_in", delay, "err", err)
+	}
+	for _, it := range batch {
+		it.attempts++
+		it.next = now.Add(delay)
+		if err := d.outbox.Reschedule(it.id, it.next); err != nil && !errors.Is(err, store.ErrNotFound) {
+			d.log.Warn("cannot reschedule an alert in the outbox", "err", err)
+		}
+	}
+}
+
+// backoff is the delay before attempt n+1: MinBackoff doubled per failed
+// attempt, at most MaxBackoff.
+func (d *Dispatcher) backoff(attempts int) time.Duration {
+	delay := d.opts.MinBackoff
+	for i := 1; i < attempts && delay < d.opts.MaxBackoff; i++ {
+		delay *= 2
+	}
+	return min(delay, d.opts.MaxBackoff)
+}
+
+// lru maps dedup keys to content hashes, forgetting the least recently
+// used beyond its capacity.
+type lru struct {
+	cap   int
+	order *list.List // front: most recent; values are *lruEntry
+	index map[string]*list.Element
+}
+
+type lruEntry struct {
+	key  string
+	hash uint64
+}
+
+func newLRU(capacity int) *lru {
+	return &lru{cap: capacity, order: list.New(), index: make(map[string]*list.Element, capacity)}
+}
+
+func (l *lru) get(key string) (uint64, bool) {
+	e, ok := l.index[key]
+	if !ok {
+		return 0, false
+	}
+	l.order.MoveToFront(e)
+	return e.Value.(*lruEntry).hash, true
+}
+
+func (l *lru) put(key string, hash uint64) {
+	if e, ok := l.index[key]; ok {
+		e.Value.(*lruEntry).hash = hash
+		l.order.MoveToFront(e)
+		return
+	}
+	l.index[key] = l.order.PushFront(&lruEntry{key: key, hash: hash})
+	if l.order.Len() > l.cap {
+		old := l.order.Back()
+		l.order.Remove(old)
+		delete(l.index, old.Value.(*lruEntry).key)
+	}
+}

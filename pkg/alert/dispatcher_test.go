@@ -1,0 +1,569 @@
+package alert
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/store"
+)
+
+// fakeClock is set by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+func (c *fakeClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
+
+// memOutbox is an in-memory Outbox that records what happened to it.
+type memOutbox struct {
+	mu          sync.Mutex
+	next        uint64
+	items       []store.OutboxItem
+	acks        []uint64
+	reschedules int
+}
+
+func (o *memOutbox) Enqueue(p json.RawMessage) (store.OutboxItem, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.next++
+	it := store.OutboxItem{ID: o.next, Payload: slices.Clone(p)}
+	o.items = append(o.items, it)
+	return it, nil
+}
+
+func (o *memOutbox) Pending(int) []store.OutboxItem {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.items)
+}
+
+func (o *memOutbox) Ack(id uint64) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i, it := range o.items {
+		if it.ID == id {
+			o.items = slices.Delete(o.items, i, i+1)
+			o.acks = append(o.acks, id)
+			return nil
+		}
+	}
+	return store.ErrNotFound
+}
+
+func (o *memOutbox) Reschedule(id uint64, next time.Time) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i := range o.items {
+		if o.items[i].ID == id {
+			o.items[i].Attempts++
+			o.items[i].NextAttempt = next
+			o.reschedules++
+			return nil
+		}
+	}
+	return store.ErrNotFound
+}
+
+func (o *memOutbox) len() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.items)
+}
+
+// recorder is a Sender that records alerts and fails on demand.
+type recorder struct {
+	mu   sync.Mutex
+	got  []Alert
+	fail func(a Alert) error
+}
+
+func (r *recorder) Send(_ context.Context, a Alert) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		if err := r.fail(a); err != nil {
+			return err
+		}
+	}
+	r.got = append(r.got, a)
+	return nil
+}
+
+func (r *recorder) titles() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, a := range r.got {
+		out = append(out, a.Title)
+	}
+	return out
+}
+
+// harness is a Dispatcher over a memOutbox with recorders for senders.
+type harness struct {
+	t      *testing.T
+	clock  *fakeClock
+	outbox *memOutbox
+	d      *Dispatcher
+	rec    map[string]*recorder
+}
+
+var berlin = mustLoc("Europe/Berlin")
+
+func mustLoc(name string) *time.Location {
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+func newHarness(t *testing.T, cfg Config, outbox *memOutbox) *harness {
+	t.Helper()
+	if outbox == nil {
+		outbox = &memOutbox{}
+	}
+	h := &harness{t: t, clock: &fakeClock{t: time.Date(2026, 3, 4, 12, 0, 0, 0, berlin)}, outbox: outbox, rec: map[string]*recorder{}}
+	d, err := New(cfg, Options{Outbox: outbox, Now: h.clock.Now, Location: berlin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range d.channels {
+		r := &recorder{}
+		ch.sender = r
+		h.rec[ch.Name] = r
+	}
+	h.d = d
+	return h
+}
+
+// drain runs every channel's steps until none is busy.
+func (h *harness) drain() {
+	h.t.Helper()
+	for range 1000 {
+		busy := false
+		for _, ch := range h.d.channels {
+			if _, b := h.d.step(context.Background(), ch); b {
+				busy = true
+			}
+		}
+		if !busy {
+			return
+		}
+	}
+	h.t.Fatal("dispatcher never settled")
+}
+
+func webhookChannel(name string, extra func(*ChannelConfig)) ChannelConfig {
+	c := ChannelConfig{Type: TypeWebhook, Name: name, URL: "http://127.0.0.1:9/hook", Secret: "0123456789abcdef", Rate: "off"}
+	if extra != nil {
+		extra(&c)
+	}
+	return c
+}
+
+func testAlert(n int, urgent bool) Alert {
+	return Alert{Kind: KindNewDevice, Severity: event.SeverityLow, Urgent: urgent,
+		Title: fmt.Sprintf("alert %d", n), Body: "b", DedupKey: fmt.Sprintf("k%d", n)}
+}
+
+func TestDedupSameFindingOnce(t *testing.T) {
+	h := newHarness(t, Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}, nil)
+	ev := credEvent("yes")
+	dev := Device{Name: "Hall camera"}
+	a1, _ := FromEvent(ev, dev)
+	later := *ev
+	later.Time = later.Time.Add(time.Hour)
+	later.Count = 7
+	a2, _ := FromEvent(&later, Device{Name: "Hall camera", IP: "192.168.1.99"})
+	changed := credEvent("no")
+	a3, _ := FromEvent(changed, dev)
+	if n := h.d.Notify(a1); n != 1 {
+		t.Fatalf("first alert queued for %d channels, want 1", n)
+	}
+	if n := h.d.Notify(a2); n != 0 {
+		t.Errorf("same finding seen again (new time, count and address) was queued again")
+	}
+	if n := h.d.Notify(a3); n != 1 {
+		t.Errorf("a changed finding (login refused instead of accepted) was not queued")
+	}
+	if n := h.d.Notify(a1); n != 1 {
+		t.Errorf("the finding changing back is a change too, and was not queued")
+	}
+	h.drain()
+	if got := len(h.rec["hook"].got); got != 3 {
+		t.Errorf("sent %d alerts, want 3", got)
+	}
+}
+
+func TestDedupMarkSeenAndBound(t *testing.T) {
+	outbox := &memOutbox{}
+	cfg := Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}
+	d, err := New(cfg, Options{Outbox: outbox, DedupEntries: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := testAlert(1, false)
+	d.MarkSeen(seen)
+	if d.Notify(seen) != 0 {
+		t.Error("an alert marked seen at start was queued")
+	}
+	d.Notify(testAlert(2, false))
+	d.Notify(testAlert(3, false)) // pushes key 1 out of a 2-entry memory
+	if d.dedup.order.Len() != 2 {
+		t.Errorf("dedup memory holds %d keys, cap 2", d.dedup.order.Len())
+	}
+	if d.Notify(seen) != 1 {
+		t.Error("a forgotten key was still deduplicated")
+	}
+}
+
+func TestFiltersMinSeverityAndKinds(t *testing.T) {
+	cfg := Config{Channels: []ChannelConfig{
+		webhookChannel("all", func(c *ChannelConfig) { c.MinSeverity = "info" }),
+		webhookChannel("default", nil),
+		webhookChannel("high", func(c *ChannelConfig) { c.MinSeverity = "high" }),
+		webhookChannel("quarantine-only", func(c *ChannelConfig) { c.Kinds = []string{"quarantined"} }),
+	}}
+	h := newHarness(t, cfg, nil)
+	h.d.Notify(FromNewDevice(Device{MAC: "02:00:00:00:00:01"}, h.clock.Now()))                                // low
+	h.d.Notify(FromQuarantine(store.Quarantine{MAC: mac(1), Mode: "block", By: store.ActorPolicy}, Device{})) // high
+	h.d.Notify(FromRelease(mac(1), Device{}, h.clock.Now(), "released by you"))                               // info
+	h.drain()
+	want := map[string][]Kind{
+		"all":             {KindNewDevice, KindQuarantined, KindReleased},
+		"default":         {KindNewDevice, KindQuarantined},
+		"high":            {KindQuarantined},
+		"quarantine-only": {KindQuarantined},
+	}
+	for name, kinds := range want {
+		var got []Kind
+		for _, a := range h.rec[name].got {
+			got = append(got, a.Kind)
+		}
+		if !slices.Equal(got, kinds) {
+			t.Errorf("channel %s got %v, want %v", name, got, kinds)
+		}
+	}
+}
+
+func TestQuietHours(t *testing.T) {
+	cfg := Config{Channels: []ChannelConfig{webhookChannel("phone", func(c *ChannelConfig) { c.QuietHours = "22:00-07:00" })}}
+	h := newHarness(t, cfg, nil)
+	h.clock.Set(time.Date(2026, 3, 4, 23, 30, 0, 0, berlin))
+	h.d.Notify(testAlert(1, false))
+	h.d.Notify(testAlert(2, true))
+	h.d.Notify(testAlert(3, false))
+	h.drain()
+	if got := h.rec["phone"].titles(); !slices.Equal(got, []string{"alert 2"}) {
+		t.Fatalf("during quiet hours sent %v, want only the urgent alert 2", got)
+	}
+	next, _ := h.d.step(context.Background(), h.d.channels[0])
+	if want := time.Date(2026, 3, 5, 7, 0, 0, 0, berlin); !next.Equal(want) {
+		t.Errorf("held alerts wake at %v, want the end of quiet hours %v", next, want)
+	}
+	h.clock.Set(time.Date(2026, 3, 5, 6, 59, 0, 0, berlin))
+	h.drain()
+	if len(h.rec["phone"].got) != 1 {
+		t.Fatalf("sent before quiet hours ended: %v", h.rec["phone"].titles())
+	}
+	h.clock.Set(time.Date(2026, 3, 5, 7, 0, 0, 0, berlin))
+	h.drain()
+	if got := h.rec["phone"].titles(); !slices.Equal(got, []string{"alert 2", "alert 1", "alert 3"}) {
+		t.Errorf("after quiet hours sent %v, want the held alerts in order after the urgent one", got)
+	}
+}
+
+func TestQuietHoursWindow(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		window string
+		at     time.Time
+		active bool
+		end    time.Time
+	}{
+		{"overnight_evening", "22:00-07:00", time.Date(2026, 1, 1, 22, 0, 0, 0, berlin), true, time.Date(2026, 1, 2, 7, 0, 0, 0, berlin)},
+		{"overnight_morning", "22:00-07:00", time.Date(2026, 1, 2, 6, 59, 59, 0, berlin), true, time.Date(2026, 1, 2, 7, 0, 0, 0, berlin)},
+		{"overnight_day", "22:00-07:00", time.Date(2026, 1, 2, 7, 0, 0, 0, berlin), false, time.Date(2026, 1, 3, 7, 0, 0, 0, berlin)},
+		{"daytime_window", "09:00-17:30", time.Date(2026, 1, 2, 17, 29, 0, 0, berlin), true, time.Date(2026, 1, 2, 17, 30, 0, 0, berlin)},
+		{"daytime_outside", "09:00-17:30", time.Date(2026, 1, 2, 8, 0, 0, 0, berlin), false, time.Date(2026, 1, 2, 17, 30, 0, 0, berlin)},
+		// Clocks go forward at 02:00 on 29 March 2026 in Berlin: 7:00 is
+		// still 7:00 local, 8 hours (not 9) after 23:00.
+		{"dst_spring_forward", "22:00-07:00", time.Date(2026, 3, 28, 23, 0, 0, 0, berlin), true, time.Date(2026, 3, 29, 7, 0, 0, 0, berlin)},
+		{"utc_instant_read_locally", "22:00-07:00", time.Date(2026, 1, 1, 21, 30, 0, 0, time.UTC), true, time.Date(2026, 1, 2, 7, 0, 0, 0, berlin)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q, err := parseQuietHours(tc.window, berlin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := q.active(tc.at); got != tc.active {
+				t.Errorf("active(%v) = %v, want %v", tc.at, got, tc.active)
+			}
+			if got := q.endAfter(tc.at); !got.Equal(tc.end) {
+				t.Errorf("endAfter(%v) = %v, want %v", tc.at, got, tc.end)
+			}
+		})
+	}
+}
+
+func TestRateLimitCoalescesIntoDigest(t *testing.T) {
+	cfg := Config{BaseURL: "http://192.168.1.1", Channels: []ChannelConfig{
+		webhookChannel("phone", func(c *ChannelConfig) { c.Rate = "6/min"; c.Burst = 3 }),
+	}}
+	h := newHarness(t, cfg, nil)
+	for i := 1; i <= 10; i++ {
+		h.d.Notify(testAlert(i, false))
+	}
+	h.drain()
+	got := h.rec["phone"].got
+	// Burst 3: two alone, then the third token carries the rest as one
+	// digest, so nothing waits and nothing is dropped.
+	if len(got) != 3 || got[0].Title != "alert 1" || got[1].Title != "alert 2" || got[2].Kind != KindDigest {
+		t.Fatalf("sent %v, want alert 1, alert 2 and a digest", h.rec["phone"].titles())
+	}
+	dg := got[2]
+	if len(dg.Parts) != 8 || dg.Parts[0].Title != "alert 3" || dg.Parts[7].Title != "alert 10" {
+		t.Errorf("digest carries %d parts, want alerts 3 to 10 in order", len(dg.Parts))
+	}
+	if !strings.Contains(dg.Body, "- alert 3\n") || dg.URL != "http://192.168.1.1/" {
+		t.Errorf("digest body %q, url %q", dg.Body, dg.URL)
+	}
+	if h.outbox.len() != 0 {
+		t.Errorf("%d items left in the outbox after the digest", h.outbox.len())
+	}
+	// The bucket is empty now: the next alert waits for a token (10 s at
+	// 6/min), then goes alone.
+	h.d.Notify(testAlert(11, false))
+	h.drain()
+	if len(h.rec["phone"].got) != 3 {
+		t.Fatal("an alert beyond the rate went out at once")
+	}
+	next, _ := h.d.step(context.Background(), h.d.channels[0])
+	if want := h.clock.Now().Add(10 * time.Second); !next.Equal(want) {
+		t.Errorf("next token at %v, want %v", next, want)
+	}
+	h.clock.Advance(10 * time.Second)
+	h.drain()
+	if got := h.rec["phone"].titles(); len(got) != 4 || got[3] != "alert 11" {
+		t.Errorf("after a token refilled sent %v", got)
+	}
+}
+
+func TestRetryBackoffAndOrder(t *testing.T) {
+	cfg := Config{Channels: []ChannelConfig{webhookChannel("hook", nil), webhookChannel("other", nil)}}
+	h := newHarness(t, cfg, nil)
+	down := true
+	h.rec["hook"].fail = func(Alert) error {
+		if down {
+			return errors.New("connection refused")
+		}
+		return nil
+	}
+	h.d.Notify(testAlert(1, false))
+	h.d.Notify(testAlert(2, true))
+	h.drain()
+	if len(h.rec["other"].got) != 2 {
+		t.Errorf("a failing channel held up another: other got %v", h.rec["other"].titles())
+	}
+	// Back-off doubles from 30 s: 30, 60, 120 … and only the head of the
+	// queue is tried, so alert 2 never overtakes alert 1.
+	var waits []time.Duration
+	for range 4 {
+		next, _ := h.d.step(context.Background(), h.d.channels[0])
+		waits = append(waits, next.Sub(h.clock.Now()))
+		h.clock.Set(next)
+		h.d.step(context.Background(), h.d.channels[0])
+	}
+	if want := []time.Duration{30 * time.Second, 60 * time.Second, 120 * time.Second, 240 * time.Second}; !slices.Equal(waits, want) {
+		t.Errorf("waits %v, want %v", waits, want)
+	}
+	st := h.d.Status()[0]
+	if st.Pending != 2 || st.Failed != 5 || st.LastError != "connection refused" {
+		t.Errorf("status %+v", st)
+	}
+	down = false
+	next, _ := h.d.step(context.Background(), h.d.channels[0])
+	h.clock.Set(next)
+	h.drain()
+	if got := h.rec["hook"].titles(); !slices.Equal(got, []string{"alert 1", "alert 2"}) {
+		t.Errorf("after recovery sent %v, want alert 1 then alert 2", got)
+	}
+	if h.outbox.len() != 0 {
+		t.Errorf("outbox still holds %d items", h.outbox.len())
+	}
+}
+
+func TestBackoffCapAndRetryAfter(t *testing.T) {
+	d := &Dispatcher{opts: Options{MinBackoff: 30 * time.Second, MaxBackoff: time.Hour}}
+	for _, tc := range []struct {
+		attempts int
+		want     time.Duration
+	}{{1, 30 * time.Second}, {2, time.Minute}, {8, time.Hour}, {60, time.Hour}, {1 << 30, time.Hour}} {
+		if got := d.backoff(tc.attempts); got != tc.want {
+			t.Errorf("backoff(%d) = %v, want %v", tc.attempts, got, tc.want)
+		}
+	}
+	h := newHarness(t, Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}, nil)
+	calls := 0
+	h.rec["hook"].fail = func(Alert) error {
+		calls++
+		if calls == 1 {
+			return &SendError{Err: errors.New("HTTP 429"), RetryAfter: 10 * time.Minute}
+		}
+		return nil
+	}
+	h.d.Notify(testAlert(1, false))
+	h.drain()
+	next, _ := h.d.step(context.Background(), h.d.channels[0])
+	if got := next.Sub(h.clock.Now()); got != 10*time.Minute {
+		t.Errorf("after Retry-After 10m the retry is in %v", got)
+	}
+}
+
+func TestPermanentErrorDrops(t *testing.T) {
+	h := newHarness(t, Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}, nil)
+	h.rec["hook"].fail = func(a Alert) error {
+		if a.Title == "alert 1" {
+			return permanent(errors.New("HTTP 400 Bad Request"))
+		}
+		return nil
+	}
+	h.d.Notify(testAlert(1, false))
+	h.d.Notify(testAlert(2, false))
+	h.drain()
+	if got := h.rec["hook"].titles(); !slices.Equal(got, []string{"alert 2"}) {
+		t.Errorf("sent %v, want alert 2 only", got)
+	}
+	st := h.d.Status()[0]
+	if st.Dropped != 1 || st.Pending != 0 || h.outbox.len() != 0 || h.outbox.reschedules != 0 {
+		t.Errorf("status %+v, outbox %d, reschedules %d", st, h.outbox.len(), h.outbox.reschedules)
+	}
+}
+
+func TestChannelShareDropsOldest(t *testing.T) {
+	outbox := &memOutbox{}
+	cfg := Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}
+	d, err := New(cfg, Options{Outbox: outbox, MaxPending: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 15; i++ {
+		d.Notify(testAlert(i, false))
+	}
+	st := d.Status()[0]
+	if st.Pending != 10 || st.Dropped != 5 || outbox.len() != 10 {
+		t.Fatalf("pending %d dropped %d outbox %d, want 10, 5, 10", st.Pending, st.Dropped, outbox.len())
+	}
+	if first := d.channels[0].queue[0].alert.Title; first != "alert 6" {
+		t.Errorf("oldest kept is %q, want alert 6", first)
+	}
+}
+
+func TestRestoreFromOutbox(t *testing.T) {
+	outbox := &memOutbox{}
+	cfg := Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}
+	h1 := newHarness(t, cfg, outbox)
+	h1.rec["hook"].fail = func(Alert) error { return errors.New("down") }
+	h1.d.Notify(testAlert(1, false))
+	h1.d.Notify(testAlert(2, false))
+	h1.drain()
+	// A payload for a channel removed from the configuration, and garbage.
+	_, _ = outbox.Enqueue(json.RawMessage(`{"v":1,"channel":"gone","alert":{"title":"x"}}`))
+	_, _ = outbox.Enqueue(json.RawMessage(`[1,2]`))
+
+	h2 := newHarness(t, cfg, outbox)
+	if got := h2.d.Status()[0].Pending; got != 2 {
+		t.Fatalf("restored %d alerts, want 2", got)
+	}
+	if outbox.len() != 2 {
+		t.Errorf("outbox holds %d items, want the 2 for configured channels", outbox.len())
+	}
+	// Alert 1 was tried once; its retry time comes back with it.
+	h2.clock.Set(h1.clock.Now().Add(time.Hour))
+	h2.drain()
+	if got := h2.rec["hook"].titles(); !slices.Equal(got, []string{"alert 1", "alert 2"}) {
+		t.Errorf("after restart sent %v", got)
+	}
+}
+
+func TestSendTestAndUnknownChannel(t *testing.T) {
+	h := newHarness(t, Config{BaseURL: "http://192.168.1.1:8080/", Channels: []ChannelConfig{
+		webhookChannel("hook", func(c *ChannelConfig) { c.QuietHours = "00:00-23:59" })}}, nil)
+	if err := h.d.SendTest(context.Background(), "hook"); err != nil {
+		t.Fatal(err)
+	}
+	got := h.rec["hook"].got
+	if len(got) != 1 || got[0].Kind != KindTest || got[0].URL != "http://192.168.1.1:8080/" || got[0].ID == "" {
+		t.Errorf("test alert %+v", got)
+	}
+	if err := h.d.SendTest(context.Background(), "nope"); !errors.Is(err, ErrUnknownChannel) {
+		t.Errorf("unknown channel: %v", err)
+	}
+	h.rec["hook"].fail = func(Alert) error { return errors.New("dial tcp: connection refused") }
+	if err := h.d.SendTest(context.Background(), "hook"); err == nil || h.d.Status()[0].LastError == "" {
+		t.Errorf("a failed test alert reported %v, status %+v", err, h.d.Status()[0])
+	}
+}
+
+func TestLinks(t *testing.T) {
+	h := newHarness(t, Config{BaseURL: "https://router.lan:8443", Channels: []ChannelConfig{webhookChannel("hook", nil)}}, nil)
+	h.d.Notify(FromNewDevice(Device{MAC: "c0:56:e3:1a:2b:3c"}, h.clock.Now()))
+	h.d.Notify(FromProblem(AreaCapture, "read: network is down", h.clock.Now()))
+	h.drain()
+	got := h.rec["hook"].got
+	if got[0].URL != "https://router.lan:8443/devices/c0:56:e3:1a:2b:3c" || got[1].URL != "https://router.lan:8443/" {
+		t.Errorf("links %q, %q", got[0].URL, got[1].URL)
+	}
+}
+
+func TestRunDeliversAndStops(t *testing.T) {
+	outbox := &memOutbox{}
+	d, err := New(Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}, Options{Outbox: outbox})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan Alert, 4)
+	d.channels[0].sender = senderFunc(func(_ context.Context, a Alert) error { got <- a; return nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- d.Run(ctx) }()
+	d.Notify(testAlert(1, false))
+	if a := <-got; a.Title != "alert 1" {
+		t.Errorf("delivered %q", a.Title)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Run returns after the worker settled the attempt it was making.
+	if outbox.len() != 0 {
+		t.Error("the delivered alert was never acknowledged")
+	}
+}
+
+type senderFunc func(context.Context, Alert) error
+
+func (f senderFunc) Send(ctx context.Context, a Alert) error { return f(ctx, a) }

@@ -1,0 +1,80 @@
+package alert
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// clip makes s safe to show and to put in a header or a topic: valid
+// UTF-8, control and bidirectional-override characters (which a device
+// could put in its host name) replaced by spaces, runs of spaces
+// collapsed, at most max bytes, cut at a rune boundary with "…".
+func clip(s string, max int) string {
+	if s == "" {
+		return ""
+	}
+	var b strings.Builder
+	b.Grow(min(len(s), max+3))
+	space := false
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) ||
+			r == '\u2028' || r == '\u2029' || unicode.IsSpace(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(r)
+	}
+	out := b.String()
+	if len(out) <= max {
+		return out
+	}
+	cut := max - len("…")
+	for cut > 0 && !utf8.RuneStart(out[cut]) {
+		cut--
+	}
+	return strings.TrimRight(out[:cut], " ") + "…"
+}
+
+// maxDigestParts bounds a digest; more ready alerts wait for the next one.
+const maxDigestParts = 20
+
+// digest stands for several alerts to one channel sent as one message when
+// the channel's rate limit is reached.
+func digest(parts []Alert) Alert {
+	a := Alert{Kind: KindDigest, Parts: parts, Time: parts[len(parts)-1].Time}
+	urgent := 0
+	var b strings.Builder
+	for i, p := range parts {
+		a.Severity = max(a.Severity, p.Severity)
+		if p.Urgent {
+			urgent++
+			a.Urgent = true
+		}
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "- %s", p.Title)
+	}
+	a.Title = fmt.Sprintf("iotgw: %d alerts", len(parts))
+	if urgent > 0 {
+		a.Title += fmt.Sprintf(" (%d urgent)", urgent)
+	}
+	a.Body = b.String() + "\nOpen the page for the details."
+	a.ID = parts[0].ID + "+" + fmt.Sprint(len(parts)-1)
+	return a
+}
+
+// text is the message body plain-text channels send: the body and the
+// device page.
+func text(a Alert) string {
+	if a.URL == "" {
+		return a.Body
+	}
+	return a.Body + "\n" + a.URL
+}
