@@ -28,12 +28,14 @@ type Mode string
 // The quarantine modes.
 const (
 	// ModeBlock: DHCP, DNS to the router and the notice page only; plain
-	// HTTP anywhere is redirected to the notice page; LAN peers are cut.
+	// HTTP anywhere is redirected to the notice page, DNS anywhere to the
+	// DNS proxy (Config.DNSProxyPort); LAN peers are cut.
 	ModeBlock Mode = "block"
 	// ModeIsolate: no internet; LAN allowed unless Config.IsolateLAN.
 	ModeIsolate Mode = "isolate"
 	// ModeUpdatesOnly: like block, but the hosts in the allow sets (firmware
-	// update servers) stay reachable and are not redirected.
+	// update servers) stay reachable and are not redirected, except for
+	// DNS, which goes to the DNS proxy whatever the address.
 	ModeUpdatesOnly Mode = "updates-only"
 )
 
