@@ -1,0 +1,381 @@
+package web
+
+import (
+	"encoding/json"
+	"html"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/iotgw/iotgw/pkg/api"
+)
+
+// loggedIn returns a rig with the owner logged in and the CSRF token of
+// their session.
+func loggedIn(t *testing.T) (*rig, *browser, string) {
+	t.Helper()
+	r := newRig(t, false)
+	b := r.browser("192.168.50.104")
+	b.setUp()
+	return r, b, b.formToken("/devices/" + cameraMAC)
+}
+
+func TestCSRFRefusedAndNothingChanged(t *testing.T) {
+	r, b, tok := loggedIn(t)
+	other := r.browser("192.168.50.105")
+	if resp, _ := other.logIn(goodPassword); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("second login: %s", resp.Status)
+	}
+	otherTok := other.formToken("/")
+	if otherTok == tok {
+		t.Fatal("two sessions share a CSRF token")
+	}
+	qForm := func(csrf string) url.Values {
+		v := url.Values{"mode": {"block"}, "for": {"1h"}}
+		if csrf != "" {
+			v.Set("csrf", csrf)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		name   string
+		method string
+		path   string
+		form   url.Values
+		header http.Header
+	}{
+		{"form_missing_token", http.MethodPost, "/devices/" + cameraMAC + "/quarantine", qForm(""), nil},
+		{"form_wrong_token", http.MethodPost, "/devices/" + cameraMAC + "/quarantine", qForm("not-the-token"), nil},
+		{"form_other_sessions_token", http.MethodPost, "/devices/" + cameraMAC + "/quarantine", qForm(otherTok), nil},
+		{"form_release", http.MethodPost, "/devices/" + cameraMAC + "/release", url.Values{}, nil},
+		{"form_rename", http.MethodPost, "/devices/" + cameraMAC + "/name", url.Values{"name": {"x"}}, nil},
+		{"alert_toggle", http.MethodPost, "/alerts/enabled", url.Values{"name": {"phone"}, "enabled": {"false"}}, nil},
+		{"alert_test", http.MethodPost, "/alerts/test", url.Values{"name": {"phone"}}, nil},
+		{"logout", http.MethodPost, "/logout", url.Values{}, nil},
+		{"api_missing_header", http.MethodPost, "/api/v1/devices/" + cameraMAC + "/quarantine", nil, nil},
+		{"api_wrong_header", http.MethodPost, "/api/v1/devices/" + cameraMAC + "/release", nil, http.Header{"X-Csrf-Token": {"nope"}}},
+		// A form field does not count for the JSON API: only the header.
+		{"api_token_in_form", http.MethodPost, "/api/v1/devices/" + cameraMAC + "/quarantine", url.Values{"csrf": {tok}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := b.do(tc.method, tc.path, tc.form, tc.header)
+			if resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("%s %s: %s, want 403", tc.method, tc.path, resp.Status)
+			}
+		})
+	}
+	if calls := r.backend.recorded(); len(calls) != 0 {
+		t.Fatalf("refused requests reached the backend: %q", calls)
+	}
+	if calls := r.alerts.recorded(); len(calls) != 0 {
+		t.Fatalf("refused requests reached the alert engine: %q", calls)
+	}
+	if resp, _ := b.get("/"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the session ended on a refused logout: %s", resp.Status)
+	}
+
+	// With the token, the same requests go through.
+	resp, _ := b.post("/devices/"+cameraMAC+"/quarantine", qForm(tok))
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("quarantine with the token: %s", resp.Status)
+	}
+	resp = b.do(http.MethodPost, "/api/v1/devices/"+cameraMAC+"/release", nil, http.Header{"X-Csrf-Token": {tok}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("API release with the header: %s", resp.Status)
+	}
+	want := []string{"quarantine " + cameraMAC + " block 1h0m0s", "release " + cameraMAC}
+	if calls := r.backend.recorded(); strings.Join(calls, "|") != strings.Join(want, "|") {
+		t.Fatalf("backend calls %q, want %q", calls, want)
+	}
+}
+
+func TestUnauthenticatedAPI(t *testing.T) {
+	r := newRig(t, false)
+	r.browser("192.168.50.104").setUp()
+	b := r.browser("192.168.50.66")
+	for _, tc := range []struct{ method, path string }{
+		{http.MethodGet, "/api/v1/status"},
+		{http.MethodGet, "/api/v1/devices"},
+		{http.MethodGet, "/api/v1/devices/" + cameraMAC},
+		{http.MethodGet, "/api/v1/events"},
+		{http.MethodGet, "/api/v1/stream"},
+		{http.MethodPost, "/api/v1/devices/" + cameraMAC + "/quarantine"},
+		{http.MethodGet, "/session"},
+	} {
+		resp := b.do(tc.method, tc.path, nil, nil)
+		body := readBody(t, resp)
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("%s %s: %s %q, want 401 JSON", tc.method, tc.path, resp.Status, resp.Header.Get("Content-Type"))
+		}
+		if strings.Contains(body, cameraMAC) {
+			t.Errorf("%s %s leaks device data without a login", tc.method, tc.path)
+		}
+	}
+	if calls := r.backend.recorded(); len(calls) != 0 {
+		t.Fatalf("unauthenticated requests reached the backend: %q", calls)
+	}
+}
+
+func TestAPIBehindLogin(t *testing.T) {
+	r, b, tok := loggedIn(t)
+	resp := b.do(http.MethodGet, "/api/v1/devices", nil, nil)
+	// Decoded leniently: an api.Device without a verdict does not decode
+	// into policy.Verdict (an empty action is refused).
+	var devs []struct {
+		MAC string `json:"mac"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&devs); err != nil || len(devs) != 1 || devs[0].MAC != cameraMAC {
+		t.Fatalf("GET /api/v1/devices: %s %v %+v", resp.Status, err, devs)
+	}
+	resp = b.do(http.MethodGet, "/session", nil, nil)
+	var sess struct {
+		LoggedIn bool   `json:"logged_in"`
+		CSRF     string `json:"csrf_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&sess); err != nil || !sess.LoggedIn || sess.CSRF != tok {
+		t.Fatalf("GET /session: %s %v %+v", resp.Status, err, sess)
+	}
+	// JSON validation comes from pkg/api: a bad mode changes nothing.
+	resp = b.do(http.MethodPost, "/api/v1/devices/"+cameraMAC+"/quarantine", nil, http.Header{"X-Csrf-Token": {tok}, "Content-Type": {"application/json"}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("API quarantine with an empty body: %s", resp.Status)
+	}
+	if calls := r.backend.recorded(); len(calls) != 1 {
+		t.Fatalf("backend calls %q", calls)
+	}
+}
+
+func TestDeviceFormValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		path   string
+		form   url.Values
+		fail   error // the backend's answer
+		status int
+		want   string
+		call   bool // whether the backend is asked
+	}{
+		{"unknown_mode", "/quarantine", url.Values{"mode": {"nuke"}, "for": {"1h"}}, nil, 400, "mode: want block, isolate or updates-only", false},
+		{"duration_words", "/quarantine", url.Values{"mode": {"block"}, "for": {"an hour"}}, nil, 400, "duration: use a number with a unit", false},
+		{"duration_too_short", "/quarantine", url.Values{"mode": {"block"}, "for": {"10s"}}, nil, 400, "duration: between 1m and 8784h", false},
+		{"duration_too_long", "/quarantine", url.Values{"mode": {"block"}, "for": {"10000h"}}, nil, 400, "duration: between 1m and 8784h", false},
+		{"duration_negative", "/quarantine", url.Values{"mode": {"block"}, "for": {"-1h"}}, nil, 400, "duration: between", false},
+		{"protected_device", "/quarantine", url.Values{"mode": {"block"}, "for": {"1h"}}, api.ErrProtected, 409, "cannot be quarantined", true},
+		{"name_empty", "/name", url.Values{"name": {"   "}}, nil, 400, "name: 1 to 64 characters", false},
+		{"name_too_long", "/name", url.Values{"name": {strings.Repeat("n", 65)}}, nil, 400, "name: 1 to 64 characters", false},
+		{"name_control", "/name", url.Values{"name": {"cam\x1b[31m"}}, nil, 400, "name: no control characters", false},
+		{"trusted_garbage", "/trust", url.Values{"trusted": {"maybe"}}, nil, 400, "trusted: want true or false", false},
+		{"release_not_quarantined", "/release", url.Values{}, api.ErrConflict, 409, "conflicting state", true},
+		{"unknown_action", "/explode", url.Values{}, nil, 404, "no such action", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, b, tok := loggedIn(t)
+			before, _ := r.backend.Device(mustMAC(t, cameraMAC))
+			r.backend.fail = tc.fail
+			tc.form.Set("csrf", tok)
+			resp, body := b.post("/devices/"+cameraMAC+tc.path, tc.form)
+			if resp.StatusCode != tc.status || !strings.Contains(html.UnescapeString(body), tc.want) {
+				t.Fatalf("%s: %s, want %d with %q", tc.path, resp.Status, tc.status, tc.want)
+			}
+			if asked := len(r.backend.recorded()) > 0; asked != tc.call {
+				t.Fatalf("backend asked %v, want %v", asked, tc.call)
+			}
+			after, _ := r.backend.Device(mustMAC(t, cameraMAC))
+			if after.State != before.State || after.Name != before.Name || after.Trusted != before.Trusted || after.Quarantine != nil {
+				t.Fatalf("a failed action changed the device: %+v", after)
+			}
+			// What the owner typed is shown again.
+			if v := tc.form.Get("for"); v != "" && tc.status == 400 && !strings.Contains(body, `value="`+html.EscapeString(v)+`"`) {
+				t.Errorf("the form lost the typed duration %q", v)
+			}
+		})
+	}
+}
+
+func TestDeviceActionsChangeState(t *testing.T) {
+	r, b, tok := loggedIn(t)
+	steps := []struct {
+		path string
+		form url.Values
+		call string
+		text string
+	}{
+		{"/quarantine", url.Values{"mode": {"block"}, "for": {"1h"}}, "quarantine " + cameraMAC + " block 1h0m0s", "The device is quarantined."},
+		{"/release", url.Values{}, "release " + cameraMAC, "The device is released from quarantine."},
+		{"/trust", url.Values{"trusted": {"true"}}, "trust " + cameraMAC + " true", "marked trusted"},
+		{"/name", url.Values{"name": {" Hall camera "}}, "name " + cameraMAC + ` "Hall camera"`, "The device is renamed."},
+		{"/quarantine", url.Values{"mode": {""}, "for": {""}}, "quarantine " + cameraMAC + "  0s", "The device is quarantined."},
+	}
+	for i, s := range steps {
+		s.form.Set("csrf", tok)
+		resp, _ := b.post("/devices/"+cameraMAC+s.path, s.form)
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%s: %s", s.path, resp.Status)
+		}
+		_, page := b.get(resp.Header.Get("Location"))
+		if !strings.Contains(page, s.text) {
+			t.Errorf("%s: the page after it does not say %q", s.path, s.text)
+		}
+		if calls := r.backend.recorded(); calls[i] != s.call {
+			t.Errorf("%s: backend call %q, want %q", s.path, calls[i], s.call)
+		}
+	}
+	_, page := b.get("/devices/" + cameraMAC)
+	for _, want := range []string{"Hall camera", `class="state st-quarantined"`, "Quarantined"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("device page lacks %q", want)
+		}
+	}
+}
+
+func TestAlertSettings(t *testing.T) {
+	r, b, tok := loggedIn(t)
+	_, page := b.get("/alerts")
+	if !strings.Contains(page, "phone") || !strings.Contains(page, "Send test alert") {
+		t.Fatal("the alerts page does not list the channel")
+	}
+	resp, _ := b.post("/alerts/enabled", url.Values{"csrf": {tok}, "name": {"phone"}, "enabled": {"false"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("toggle: %s", resp.Status)
+	}
+	// The script's way: JSON answer.
+	resp = b.do(http.MethodPost, "/alerts/test", url.Values{"name": {"phone"}}, http.Header{"Accept": {"application/json"}, "X-Csrf-Token": {tok}})
+	var ans struct {
+		OK      bool   `json:"ok"`
+		Message string `json:"message"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil || !ans.OK {
+		t.Fatalf("test alert: %s %v %+v", resp.Status, err, ans)
+	}
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		want string
+	}{
+		{"unknown_channel", url.Values{"name": {"pager"}, "enabled": {"true"}}, "no channel named"},
+		{"bad_value", url.Values{"name": {"phone"}, "enabled": {"yes please"}}, "enabled: want true or false"},
+	} {
+		tc.form.Set("csrf", tok)
+		resp, body := b.post("/alerts/enabled", tc.form)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, tc.want) {
+			t.Errorf("%s: %s, want 400 with %q", tc.name, resp.Status, tc.want)
+		}
+	}
+	want := []string{"enabled phone false", "test phone"}
+	if calls := r.alerts.recorded(); strings.Join(calls, "|") != strings.Join(want, "|") {
+		t.Fatalf("alert calls %q, want %q", calls, want)
+	}
+}
+
+func TestAlertsWithoutEngine(t *testing.T) {
+	r := newRig(t, false)
+	srv, err := New(r.srv.opt, r.backend, r.store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.srv = srv
+	b := r.browser("192.168.50.104")
+	b.setUp()
+	_, page := b.get("/alerts")
+	if !strings.Contains(page, "not available") {
+		t.Fatal("without an alert engine the page does not say so")
+	}
+	tok := b.formToken("/")
+	if resp, _ := b.post("/alerts/test", url.Values{"csrf": {tok}, "name": {"phone"}}); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("test alert without an engine: %s", resp.Status)
+	}
+}
+
+func TestEventLogFilters(t *testing.T) {
+	r, b, _ := loggedIn(t)
+	resp, _ := b.get("/events?mac=" + cameraMAC + "&type=finding&kind=default_credentials&severity=high")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("event log: %s", resp.Status)
+	}
+	f := r.backend.filters[len(r.backend.filters)-1]
+	if f.MAC.String() != cameraMAC || f.Type != "finding" || f.Kind != "default_credentials" || f.MinSev.String() != "high" {
+		t.Fatalf("filter %+v", f)
+	}
+	for _, tc := range []struct{ name, query, want string }{
+		{"bad_mac", "mac=ff:ff:ff:ff:ff:ff", "not a device"},
+		{"bad_type", "type=everything", "type: want finding or observation"},
+		{"bad_severity", "severity=apocalyptic", "unknown severity"},
+		{"bad_limit", "limit=99999", "limit: 1 to 1000"},
+	} {
+		n := len(r.backend.filters)
+		resp, body := b.get("/events?" + tc.query)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(html.UnescapeString(body), tc.want) {
+			t.Errorf("%s: %s, want 400 with %q", tc.name, resp.Status, tc.want)
+		}
+		if len(r.backend.filters) != n {
+			t.Errorf("%s: the backend was asked with a bad filter", tc.name)
+		}
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	r, b, _ := loggedIn(t)
+	for _, path := range []string{"/", "/login", "/devices/" + cameraMAC, "/static/app.js", "/api/v1/status", "/nowhere"} {
+		resp, _ := b.get(path)
+		h := resp.Header
+		csp := h.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") ||
+			!strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("%s: CSP %q", path, csp)
+		}
+		if h.Get("X-Frame-Options") != "DENY" || h.Get("Referrer-Policy") != "no-referrer" || h.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: headers %v", path, h)
+		}
+	}
+	// A page from another host name (DNS rebinding) is refused.
+	for _, host := range []string{"evil.example", "evil.example:8443", "192.168.50.1.evil.example"} {
+		rec := r.serveHost(host, "/login")
+		if rec != http.StatusMisdirectedRequest {
+			t.Errorf("Host %q: %d, want 421", host, rec)
+		}
+	}
+	for _, host := range []string{"192.168.50.1:8443", "iotgw.lan", "IOTGW.LAN.", "192.168.50.1"} {
+		if rec := r.serveHost(host, "/login"); rec != http.StatusOK {
+			t.Errorf("Host %q: %d, want 200", host, rec)
+		}
+	}
+}
+
+func TestPagesHaveNoInlineScriptsOrExternalAssets(t *testing.T) {
+	_, b, _ := loggedIn(t)
+	for _, path := range []string{"/", "/devices/" + cameraMAC, "/events", "/policy", "/alerts", "/login"} {
+		_, body := b.get(path)
+		lower := strings.ToLower(body)
+		for _, bad := range []string{"<script>", "onclick=", "onload=", "onsubmit=", "http://", "https://", " style="} {
+			if strings.Contains(lower, bad) {
+				t.Errorf("%s contains %q", path, bad)
+			}
+		}
+	}
+}
+
+func TestDevicePageShowsEvidence(t *testing.T) {
+	r, b, _ := loggedIn(t)
+	r.backend.devices[cameraMAC].Identity = map[string]string{"vendor": "Hikvision (0.9, OUI + banner)"}
+	_, page := b.get("/devices/" + cameraMAC)
+	for _, want := range []string{
+		"telnet login with the factory default password of Hikvision", // the finding
+		"provision 5.1-1", "ad***", // evidence, already redacted
+		"<svg", `class="pic-marker sev-critical"`, "no traffic figures yet", // the picture
+		"Hikvision (0.9, OUI + banner)", // identity with confidence
+		"No scorecard yet",
+	} {
+		if !strings.Contains(html.UnescapeString(page), want) {
+			t.Errorf("device page lacks %q", want)
+		}
+	}
+	resp, _ := b.get("/devices/ff:ff:ff:ff:ff:ff")
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("multicast MAC: %s, want 400", resp.Status)
+	}
+	resp, _ = b.get("/devices/02:00:00:00:00:01")
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown device: %s, want 404", resp.Status)
+	}
+}

@@ -1,0 +1,392 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Cookie names; with HTTPS the __Host- prefix makes the browser insist on
+// Secure, Path=/ and no Domain.
+const (
+	sessionCookie = "iotgw-session"
+	preCookie     = "iotgw-pre" // CSRF token of the login and setup forms
+	csrfField     = "csrf"
+	csrfHeader    = "X-CSRF-Token"
+)
+
+func (s *Server) cookieName(base string) string {
+	if s.opt.TLS != nil {
+		return "__Host-" + base
+	}
+	return base
+}
+
+func (s *Server) setCookie(w http.ResponseWriter, base, value string, maxAge time.Duration) {
+	c := &http.Cookie{
+		Name:     s.cookieName(base),
+		Value:    value,
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   s.opt.TLS != nil,
+		SameSite: http.SameSiteStrictMode,
+	}
+	switch {
+	case maxAge < 0:
+		c.MaxAge = -1
+	case maxAge > 0:
+		c.MaxAge = int(maxAge / time.Second)
+	}
+	http.SetCookie(w, c)
+}
+
+func (s *Server) cookie(r *http.Request, base string) string {
+	c, err := r.Cookie(s.cookieName(base))
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+func clientAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+func isStateChanging(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return true
+}
+
+// who is the request's login state.
+type who struct {
+	auth     AuthState
+	session  session
+	loggedIn bool
+}
+
+// identify reads the auth state and the request's session.
+func (s *Server) identify(r *http.Request) (who, error) {
+	st, err := s.store.LoadAuth()
+	if err != nil {
+		return who{}, err
+	}
+	w := who{auth: st}
+	if st.PasswordHash == "" {
+		return w, nil
+	}
+	w.session, w.loggedIn = s.sessions.lookup(s.cookie(r, sessionCookie), st.Epoch)
+	return w, nil
+}
+
+// csrfOK checks the token of a state-changing request: the X-CSRF-Token
+// header, or the form field (the form must already be parsed).
+func csrfOK(r *http.Request, want string) bool {
+	got := r.Header.Get(csrfHeader)
+	if got == "" {
+		got = r.PostFormValue(csrfField)
+	}
+	return csrfMatches(got, want)
+}
+
+// parseForm reads a bounded form body.
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		return fmt.Errorf("form: %w", err)
+	}
+	return nil
+}
+
+// page wraps a handler of the owner's pages: set up and logged in, with a
+// valid CSRF token on state-changing requests; otherwise the setup or
+// login page, or 403.
+func (s *Server) page(h func(http.ResponseWriter, *http.Request, *view)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := s.identify(r)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		if id.auth.PasswordHash == "" {
+			http.Redirect(w, r, "/setup", http.StatusSeeOther)
+			return
+		}
+		if !id.loggedIn {
+			if isStateChanging(r.Method) {
+				http.Error(w, "not logged in", http.StatusUnauthorized)
+				return
+			}
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		if isStateChanging(r.Method) {
+			if err := parseForm(w, r); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			if !csrfOK(r, id.session.csrf) {
+				s.log.Warn("web: request without a valid CSRF token refused", "path", r.URL.Path)
+				http.Error(w, "missing or wrong CSRF token: reload the page and try again", http.StatusForbidden)
+				return
+			}
+		}
+		h(w, r, &view{CSRF: id.session.csrf, LoggedIn: true})
+	}
+}
+
+// apiGuard puts the JSON API behind the login: 401 without a session,
+// 403 for a state-changing request without the X-CSRF-Token header.
+func (s *Server) apiGuard(w http.ResponseWriter, r *http.Request) {
+	id, err := s.identify(r)
+	if err != nil {
+		s.log.Error("web: auth state", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "auth state unreadable"})
+		return
+	}
+	if !id.loggedIn {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "not logged in"})
+		return
+	}
+	if isStateChanging(r.Method) && !csrfMatches(r.Header.Get(csrfHeader), id.session.csrf) {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "missing or wrong " + csrfHeader + " header"})
+		return
+	}
+	s.api.ServeHTTP(w, r)
+}
+
+// preCSRF returns the login or setup form's token, setting its cookie
+// when the browser has none.
+func (s *Server) preCSRF(w http.ResponseWriter, r *http.Request) (string, error) {
+	if tok := s.cookie(r, preCookie); len(tok) >= 32 && len(tok) <= 64 {
+		return tok, nil
+	}
+	tok, err := randomToken()
+	if err != nil {
+		return "", err
+	}
+	s.setCookie(w, preCookie, tok, 0)
+	return tok, nil
+}
+
+func (s *Server) preCSRFOK(r *http.Request) bool {
+	want := s.cookie(r, preCookie)
+	return len(want) >= 32 && csrfMatches(r.PostFormValue(csrfField), want)
+}
+
+func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request) {
+	st, err := s.store.LoadAuth()
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if st.PasswordHash != "" {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	v := &view{Title: "First-run setup"}
+	if r.Method == http.MethodPost {
+		s.postSetup(w, r, v)
+		return
+	}
+	s.renderPre(w, r, http.StatusOK, "setup", v)
+}
+
+func (s *Server) postSetup(w http.ResponseWriter, r *http.Request, v *view) {
+	if err := parseForm(w, r); err != nil {
+		v.Error = err.Error()
+		s.renderPre(w, r, http.StatusBadRequest, "setup", v)
+		return
+	}
+	if !s.preCSRFOK(r) {
+		v.Error = "the form expired: please try again"
+		s.renderPre(w, r, http.StatusForbidden, "setup", v)
+		return
+	}
+	client := clientAddr(r)
+	if wait := s.setups.wait(client); wait > 0 {
+		tooMany(w, wait)
+		v.Error = "Too many wrong setup codes. Try again in " + waitText(wait) + "."
+		s.renderPre(w, r, http.StatusTooManyRequests, "setup", v)
+		return
+	}
+	s.setupMu.Lock()
+	defer s.setupMu.Unlock()
+	st, err := s.store.LoadAuth()
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if st.PasswordHash != "" {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	if !setupCodeMatches(r.PostFormValue("code"), st.SetupCodeHash) {
+		s.setups.fail(client)
+		s.log.Warn("web: wrong setup code", "client", client.String())
+		v.Error = "Wrong setup code. Read it on the router with `iotgw setup-code`."
+		s.renderPre(w, r, http.StatusUnauthorized, "setup", v)
+		return
+	}
+	password := r.PostFormValue("password")
+	if err := s.passwords.check(password, r.PostFormValue("confirm")); err != nil {
+		v.Error = err.Error()
+		s.renderPre(w, r, http.StatusBadRequest, "setup", v)
+		return
+	}
+	hash, err := s.hash(r.Context(), password)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	epoch, err := newEpoch()
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	next := AuthState{PasswordHash: hash, Epoch: epoch}
+	if err := s.store.SaveAuth(next, ""); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.setups.succeed(client)
+	s.log.Info("web: password set; the setup code is used up")
+	s.startSession(w, r, epoch, "/")
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	st, err := s.store.LoadAuth()
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if st.PasswordHash == "" {
+		http.Redirect(w, r, "/setup", http.StatusSeeOther)
+		return
+	}
+	v := &view{Title: "Log in", Page: loginPage{Next: safeNext(r.URL.Query().Get("next"))}}
+	if r.Method != http.MethodPost {
+		s.renderPre(w, r, http.StatusOK, "login", v)
+		return
+	}
+	if err := parseForm(w, r); err != nil {
+		v.Error = err.Error()
+		s.renderPre(w, r, http.StatusBadRequest, "login", v)
+		return
+	}
+	next := safeNext(r.PostFormValue("next"))
+	v.Page = loginPage{Next: next}
+	if !s.preCSRFOK(r) {
+		v.Error = "the form expired: please try again"
+		s.renderPre(w, r, http.StatusForbidden, "login", v)
+		return
+	}
+	client := clientAddr(r)
+	if wait := s.logins.wait(client); wait > 0 {
+		tooMany(w, wait)
+		v.Error = "Too many failed logins. Try again in " + waitText(wait) + "."
+		s.renderPre(w, r, http.StatusTooManyRequests, "login", v)
+		return
+	}
+	ok, err := s.verify(r.Context(), st.PasswordHash, r.PostFormValue("password"))
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if !ok {
+		s.logins.fail(client)
+		s.log.Warn("web: failed login", "client", client.String())
+		v.Error = "Wrong password."
+		s.renderPre(w, r, http.StatusUnauthorized, "login", v)
+		return
+	}
+	s.logins.succeed(client)
+	s.startSession(w, r, st.Epoch, next)
+}
+
+type loginPage struct{ Next string }
+
+// safeNext keeps a post-login redirect on this site: a path, never
+// "//host" or "/\host".
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+		strings.ContainsAny(next, "\r\n") || len(next) > 512 {
+		return "/"
+	}
+	return next
+}
+
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, epoch, next string) {
+	id, _, err := s.sessions.create(epoch)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.setCookie(w, sessionCookie, id, 0)
+	s.setCookie(w, preCookie, "", -1)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, _ *view) {
+	s.sessions.remove(s.cookie(r, sessionCookie))
+	s.setCookie(w, sessionCookie, "", -1)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// handleSession is GET /session: the CSRF token for scripts.
+func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
+	id, err := s.identify(r)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "auth state unreadable"})
+		return
+	}
+	if !id.loggedIn {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"logged_in": false, "setup_needed": id.auth.PasswordHash == ""})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"logged_in": true, "csrf_token": id.session.csrf})
+}
+
+// hash and verify run argon2id one at a time.
+func (s *Server) hash(ctx context.Context, password string) (string, error) {
+	select {
+	case s.hashing <- struct{}{}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	defer func() { <-s.hashing }()
+	return hashPassword(password)
+}
+
+func (s *Server) verify(ctx context.Context, stored, password string) (bool, error) {
+	select {
+	case s.hashing <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-s.hashing }()
+	return verifyPassword(stored, password)
+}
+
+func tooMany(w http.ResponseWriter, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+}
+
+func waitText(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%d seconds", int(math.Ceil(d.Seconds())))
+	}
+	return fmt.Sprintf("%d minutes", int(math.Ceil(d.Minutes())))
+}

@@ -1,0 +1,390 @@
+package web
+
+import (
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFirstVisitGoesToSetup(t *testing.T) {
+	r := newRig(t, false)
+	b := r.browser("192.168.50.104")
+	for _, path := range []string{"/", "/devices/" + cameraMAC, "/login"} {
+		resp, _ := b.get(path)
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/setup" {
+			t.Errorf("GET %s before setup: %s to %q, want 303 to /setup", path, resp.Status, resp.Header.Get("Location"))
+		}
+	}
+	if r.store.setupCode() == "" || r.store.st.SetupCodeHash == "" {
+		t.Fatal("no setup code was created on first start")
+	}
+	if r.store.st.SetupCodeHash == r.store.setupCode() {
+		t.Fatal("the setup code is stored in clear in the auth state")
+	}
+}
+
+func TestSetupFlow(t *testing.T) {
+	r := newRig(t, false)
+	b := r.browser("192.168.50.104")
+	code := r.store.setupCode()
+	tok := b.formToken("/setup")
+	setup := func(code, pw, confirm string) (*http.Response, string) {
+		return b.post("/setup", url.Values{"csrf": {tok}, "code": {code}, "password": {pw}, "confirm": {confirm}})
+	}
+
+	// Wrong codes are refused; after freeFailures the client must wait,
+	// even with the right code.
+	for i := 0; i < freeFailures; i++ {
+		resp, body := setup("AAAA-BBBB-CCCC", goodPassword, goodPassword)
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "Wrong setup code") {
+			t.Fatalf("wrong code #%d: %s, want 401 with a message", i+1, resp.Status)
+		}
+	}
+	resp, body := setup(code, goodPassword, goodPassword)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "30" || !strings.Contains(body, "Too many wrong setup codes") {
+		t.Fatalf("right code while locked out: %s Retry-After %q, want 429 and 30", resp.Status, resp.Header.Get("Retry-After"))
+	}
+	if r.store.st.PasswordHash != "" {
+		t.Fatal("a password was set while locked out")
+	}
+	r.clock.advance(31 * time.Second)
+
+	// Right code, bad passwords: refused with a reason, code still valid.
+	for _, tc := range []struct{ name, pw, confirm, want string }{
+		{"too_short", "short", "short", "at least 10 characters"},
+		{"common", "password123", "password123", "too easy to guess"},
+		{"repeated", "aaaaaaaaaaaa", "aaaaaaaaaaaa", "too easy to guess"},
+		{"mismatch", goodPassword, goodPassword + "!", "the two entries differ"},
+		{"control_char", "correct horse\x00battery", "correct horse\x00battery", "no control characters"},
+	} {
+		resp, body := setup(code, tc.pw, tc.confirm)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, tc.want) {
+			t.Errorf("%s: %s, want 400 with %q", tc.name, resp.Status, tc.want)
+		}
+	}
+	if r.store.st.PasswordHash != "" {
+		t.Fatal("a bad password was stored")
+	}
+
+	// The code typed in lower case with spaces is the same code.
+	typed := strings.ToLower(strings.ReplaceAll(code, "-", " "))
+	resp, _ = setup(typed, goodPassword, goodPassword)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		t.Fatalf("setup with the right code: %s to %q, want 303 to /", resp.Status, resp.Header.Get("Location"))
+	}
+	if r.store.st.PasswordHash == "" || r.store.st.SetupCodeHash != "" || r.store.setupCode() != "" {
+		t.Fatalf("after setup: password set %v, code hash %q, clear code %q; want set, empty, empty",
+			r.store.st.PasswordHash != "", r.store.st.SetupCodeHash, r.store.setupCode())
+	}
+	if !strings.HasPrefix(r.store.st.PasswordHash, "$argon2id$") {
+		t.Fatalf("password hash %q is not argon2id", r.store.st.PasswordHash)
+	}
+	// Logged in at once.
+	if resp, _ := b.get("/"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET / after setup: %s", resp.Status)
+	}
+
+	// The code is single-use: another browser cannot set a password.
+	other := r.browser("192.168.50.105")
+	resp, _ = other.get("/setup")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Fatalf("GET /setup after setup: %s to %q, want 303 to /login", resp.Status, resp.Header.Get("Location"))
+	}
+	hash := r.store.st.PasswordHash
+	resp, _ = other.post("/setup", url.Values{"csrf": {tok}, "code": {code}, "password": {"another long passphrase"}, "confirm": {"another long passphrase"}})
+	if resp.StatusCode != http.StatusSeeOther || r.store.st.PasswordHash != hash {
+		t.Fatalf("second setup with the used code: %s, password changed %v", resp.Status, r.store.st.PasswordHash != hash)
+	}
+}
+
+func TestSetupNeedsFormToken(t *testing.T) {
+	r := newRig(t, false)
+	b := r.browser("192.168.50.104")
+	for _, tc := range []struct {
+		name string
+		tok  string
+	}{{"missing", ""}, {"wrong", strings.Repeat("x", 43)}} {
+		b.formToken("/setup") // sets the cookie
+		resp, _ := b.post("/setup", url.Values{"csrf": {tc.tok}, "code": {r.store.setupCode()}, "password": {goodPassword}, "confirm": {goodPassword}})
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s token: %s, want 403", tc.name, resp.Status)
+		}
+	}
+	if r.store.st.PasswordHash != "" {
+		t.Fatal("setup without the form's token set a password")
+	}
+}
+
+func TestLogin(t *testing.T) {
+	r := newRig(t, false)
+	owner := r.browser("192.168.50.104")
+	owner.setUp()
+
+	b := r.browser("192.168.50.104")
+	if resp, _ := b.get("/"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+		t.Fatalf("GET / without a session: %s to %q, want the login page", resp.Status, resp.Header.Get("Location"))
+	}
+	resp, body := b.logIn("wrong password entirely")
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "Wrong password") {
+		t.Fatalf("wrong password: %s", resp.Status)
+	}
+	if resp, _ := b.get("/"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("after a failed login GET / answers %s, want a redirect", resp.Status)
+	}
+	resp, _ = b.logIn(goodPassword)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("right password: %s", resp.Status)
+	}
+	if resp, _ := b.get("/"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET / after login: %s", resp.Status)
+	}
+	// Logout ends the session for good, also for a copy of the cookie.
+	stolen := b.jar.Cookies(mustURL(t, r.base))
+	tok := b.formToken("/")
+	if resp, _ := b.post("/logout", url.Values{"csrf": {tok}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout: %s", resp.Status)
+	}
+	thief := r.browser("192.168.50.106")
+	thief.jar.SetCookies(mustURL(t, r.base), stolen)
+	if resp, _ := thief.get("/"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the cookie still works after logout: %s", resp.Status)
+	}
+}
+
+func TestLoginRedirectStaysOnSite(t *testing.T) {
+	for _, tc := range []struct{ name, next, want string }{
+		{"path", "/devices/" + cameraMAC, "/devices/" + cameraMAC},
+		{"other_host", "//evil.example/", "/"},
+		{"backslash_host", "/\\evil.example/", "/"},
+		{"absolute_url", "https://evil.example/", "/"},
+		{"header_injection", "/x\r\nSet-Cookie: a=b", "/"},
+		{"empty", "", "/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, false)
+			r.browser("192.168.50.104").setUp()
+			b := r.browser("192.168.50.104")
+			tok := b.formToken("/login")
+			resp, _ := b.post("/login", url.Values{"csrf": {tok}, "password": {goodPassword}, "next": {tc.next}})
+			if got := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || got != tc.want {
+				t.Fatalf("next %q: %s to %q, want %q", tc.next, resp.Status, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoginBackoff(t *testing.T) {
+	r := newRig(t, false)
+	r.browser("192.168.50.104").setUp()
+	attacker := r.browser("192.168.50.66")
+	for i := 0; i < freeFailures; i++ {
+		if resp, _ := attacker.logIn("guess" + strconv.Itoa(i) + "-long-enough"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %s", i, resp.Status)
+		}
+	}
+	// Locked out for firstLockout; the right password does not help.
+	resp, _ := attacker.logIn(goodPassword)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "30" {
+		t.Fatalf("after %d failures: %s Retry-After %q, want 429 and 30", freeFailures, resp.Status, resp.Header.Get("Retry-After"))
+	}
+	// The owner on another address is not locked out.
+	if resp, _ := r.browser("192.168.50.104").logIn(goodPassword); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("another client during the lock-out: %s", resp.Status)
+	}
+	// Each further failure doubles the wait, up to maxLockout.
+	want := firstLockout
+	for i := 0; i < 8; i++ {
+		r.clock.advance(want + time.Second)
+		if resp, _ := attacker.logIn("another-wrong-guess"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("guess after waiting: %s", resp.Status)
+		}
+		want = min(want*2, maxLockout)
+		resp, _ := attacker.logIn(goodPassword)
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != strconv.Itoa(int(want.Seconds())) {
+			t.Fatalf("round %d: %s Retry-After %q, want 429 and %d", i, resp.Status, resp.Header.Get("Retry-After"), int(want.Seconds()))
+		}
+	}
+	if want != maxLockout {
+		t.Fatalf("the lock-out never reached %s", maxLockout)
+	}
+	// A success forgets the failures.
+	r.clock.advance(maxLockout + time.Second)
+	if resp, _ := attacker.logIn(goodPassword); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("right password after the lock-out: %s", resp.Status)
+	}
+	if resp, _ := attacker.logIn("wrong-again-but-fresh"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("first failure after a success: %s, want 401 (not locked)", resp.Status)
+	}
+}
+
+func TestGlobalBackoff(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	l := newLimiter(func() time.Time { return now })
+	// Many addresses, one failure each: the global bucket runs dry.
+	for i := 0; i < globalBurst; i++ {
+		l.fail(addrN(i))
+	}
+	if w := l.wait(addrN(5000)); w <= 0 || w > globalRefill {
+		t.Fatalf("a fresh client after %d failures from others waits %s, want (0, %s]", globalBurst, w, globalRefill)
+	}
+	now = now.Add(globalRefill)
+	if w := l.wait(addrN(5000)); w != 0 {
+		t.Fatalf("after one refill a fresh client waits %s, want 0", w)
+	}
+	// The table of clients is bounded.
+	for i := 0; i < 3*maxLimited; i++ {
+		l.fail(addrN(i))
+	}
+	if n := len(l.clients); n > maxLimited {
+		t.Fatalf("%d clients remembered, cap %d", n, maxLimited)
+	}
+}
+
+func TestIPv6ClientsShareTheirPrefix(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	l := newLimiter(func() time.Time { return now })
+	for i := 0; i < freeFailures; i++ {
+		l.fail(mustAddr(t, "2001:db8:1:2::"+strconv.Itoa(i+1)))
+	}
+	if w := l.wait(mustAddr(t, "2001:db8:1:2::ffff")); w != firstLockout {
+		t.Fatalf("another address in the same /64 waits %s, want %s", w, firstLockout)
+	}
+	if w := l.wait(mustAddr(t, "2001:db8:1:3::1")); w != 0 {
+		t.Fatalf("an address in another /64 waits %s, want 0", w)
+	}
+}
+
+func TestSessionCookieFlags(t *testing.T) {
+	for _, https := range []bool{false, true} {
+		t.Run(map[bool]string{false: "http", true: "https"}[https], func(t *testing.T) {
+			r := newRig(t, https)
+			b := r.browser("192.168.50.104")
+			tok := b.formToken("/setup")
+			resp, _ := b.post("/setup", url.Values{"csrf": {tok}, "code": {r.store.setupCode()}, "password": {goodPassword}, "confirm": {goodPassword}})
+			var cookie *http.Cookie
+			for _, c := range resp.Cookies() {
+				if strings.HasSuffix(c.Name, sessionCookie) {
+					cookie = c
+				}
+			}
+			if cookie == nil {
+				t.Fatalf("no session cookie in %v", resp.Header["Set-Cookie"])
+			}
+			if !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/" || cookie.Secure != https {
+				t.Fatalf("cookie %q: HttpOnly %v SameSite %v Path %q Secure %v", cookie.Name, cookie.HttpOnly, cookie.SameSite, cookie.Path, cookie.Secure)
+			}
+			if https != strings.HasPrefix(cookie.Name, "__Host-") {
+				t.Fatalf("cookie name %q with https=%v", cookie.Name, https)
+			}
+			if len(cookie.Value) < 43 { // 32 random bytes, base64url
+				t.Fatalf("session id %q is shorter than 256 bits", cookie.Value)
+			}
+		})
+	}
+}
+
+func TestSessionExpiry(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		steps []time.Duration // idle gaps between requests
+		alive bool
+	}{
+		{"used_within_idle", []time.Duration{11 * time.Hour, 11 * time.Hour, 11 * time.Hour}, true},
+		{"idle_too_long", []time.Duration{sessionIdle + time.Minute}, false},
+		{"older_than_max", []time.Duration{11 * time.Hour, 11 * time.Hour, 11 * time.Hour, 11 * time.Hour, 11 * time.Hour,
+			11 * time.Hour, 11 * time.Hour, 11 * time.Hour, 11 * time.Hour, 11 * time.Hour, 11 * time.Hour, 11 * time.Hour,
+			11 * time.Hour, 11 * time.Hour, 11 * time.Hour, 11 * time.Hour}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, false)
+			b := r.browser("192.168.50.104")
+			b.setUp()
+			var resp *http.Response
+			for _, gap := range tc.steps {
+				r.clock.advance(gap)
+				resp, _ = b.get("/")
+			}
+			if alive := resp.StatusCode == http.StatusOK; alive != tc.alive {
+				t.Fatalf("session alive %v (%s), want %v", alive, resp.Status, tc.alive)
+			}
+		})
+	}
+}
+
+func TestResetEndsSessions(t *testing.T) {
+	r := newRig(t, false)
+	b := r.browser("192.168.50.104")
+	b.setUp()
+	code, err := ResetSetupCode(r.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code == "" || r.store.st.PasswordHash != "" {
+		t.Fatal("reset did not forget the password")
+	}
+	resp, _ := b.get("/")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/setup" {
+		t.Fatalf("GET / after a reset: %s to %q, want the setup page", resp.Status, resp.Header.Get("Location"))
+	}
+	if resp := b.do(http.MethodGet, "/api/v1/devices", nil, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("API after a reset: %s, want 401", resp.Status)
+	}
+}
+
+func TestSessionTable(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := newSessions(func() time.Time { return now })
+	first, _, err := s.create("e1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < maxSessions; i++ {
+		now = now.Add(time.Second)
+		if _, _, err := s.create("e1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(s.m) > maxSessions {
+		t.Fatalf("%d sessions, cap %d", len(s.m), maxSessions)
+	}
+	if _, ok := s.lookup(first, "e1"); ok {
+		t.Fatal("the least recently used session survived a full table")
+	}
+	id, _, _ := s.create("e1")
+	for _, tc := range []struct{ name, id, epoch string }{
+		{"wrong_epoch", id, "e2"},
+		{"empty", "", "e1"},
+		{"huge", strings.Repeat("a", 10000), "e1"},
+		{"unknown", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "e1"},
+	} {
+		if _, ok := s.lookup(tc.id, tc.epoch); ok {
+			t.Errorf("%s: session found", tc.name)
+		}
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func addrN(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+}
+
+func mustAddr(t *testing.T, s string) netip.Addr {
+	t.Helper()
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}

@@ -1,0 +1,112 @@
+package web
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// Certificate files inside the state directory.
+const (
+	CertFileName = "web-cert.pem"
+	KeyFileName  = "web-key.pem"
+
+	// DefaultHostname is always in the certificate and accepted as Host.
+	DefaultHostname = "iotgw.lan"
+
+	certLifetime = 10 * 365 * 24 * time.Hour
+)
+
+// LoadOrCreateCertificate returns the self-signed certificate kept in
+// dir, creating it (ECDSA P-256, 10 years, SANs: addrs, DefaultHostname
+// and names) on first start or when it no longer covers addrs and names.
+func LoadOrCreateCertificate(dir string, addrs []netip.Addr, names []string, now time.Time) (tls.Certificate, error) {
+	certPath, keyPath := filepath.Join(dir, CertFileName), filepath.Join(dir, KeyFileName)
+	names = append([]string{DefaultHostname}, names...)
+	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
+	switch {
+	case err == nil:
+		if covers(cert.Leaf, addrs, names, now) {
+			return cert, nil
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return tls.Certificate{}, fmt.Errorf("web certificate: %w", err)
+	}
+	return createCertificate(certPath, keyPath, addrs, names, now)
+}
+
+// covers reports whether leaf is valid now and names every address and
+// name.
+func covers(leaf *x509.Certificate, addrs []netip.Addr, names []string, now time.Time) bool {
+	if leaf == nil || now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+		return false
+	}
+	for _, a := range addrs {
+		if !slices.ContainsFunc(leaf.IPAddresses, func(ip net.IP) bool { return ip.Equal(net.IP(a.AsSlice())) }) {
+			return false
+		}
+	}
+	for _, n := range names {
+		if !slices.Contains(leaf.DNSNames, n) {
+			return false
+		}
+	}
+	return true
+}
+
+func createCertificate(certPath, keyPath string, addrs []netip.Addr, names []string, now time.Time) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("web certificate key: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("web certificate serial: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: DefaultHostname, Organization: []string{"iotgw on this router"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(certLifetime),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		DNSNames:              slices.Compact(slices.Sorted(slices.Values(names))),
+	}
+	for _, a := range addrs {
+		tmpl.IPAddresses = append(tmpl.IPAddresses, net.IP(a.AsSlice()))
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("web certificate: %w", err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("web certificate key: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(certPath), 0o700); err != nil {
+		return tls.Certificate{}, fmt.Errorf("web certificate: %w", err)
+	}
+	// The key first: a certificate on disk always has its key.
+	if err := writeFileAtomic(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})); err != nil {
+		return tls.Certificate{}, fmt.Errorf("web certificate key: %w", err)
+	}
+	if err := writeFileAtomic(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})); err != nil {
+		return tls.Certificate{}, fmt.Errorf("web certificate: %w", err)
+	}
+	return tls.LoadX509KeyPair(certPath, keyPath)
+}

@@ -1,0 +1,248 @@
+package web
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/config"
+)
+
+// maxForm caps the body of a form or API request.
+const maxForm = 8192
+
+// Options configure the server.
+type Options struct {
+	// Addrs are the addresses to listen on: the router's LAN addresses.
+	// An unspecified address (0.0.0.0, ::) is refused.
+	Addrs []netip.AddrPort
+	// Forbidden are addresses the server must never listen on (the
+	// router's WAN addresses); Listen refuses them.
+	Forbidden []netip.Addr
+	// Hostnames are accepted in the Host header besides the listen
+	// addresses and DefaultHostname; any other Host is refused, which
+	// stops DNS rebinding.
+	Hostnames []string
+	// TLS, when set, serves HTTPS (see LoadOrCreateCertificate) and
+	// marks cookies Secure.
+	TLS *tls.Certificate
+	// Policy returns the effective policy for the read-only policy page;
+	// nil hides it. ConfigPath names the file to edit.
+	Policy     func() config.Policy
+	ConfigPath string
+	Logger     *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Server is the web page and the authenticated JSON API.
+type Server struct {
+	opt     Options
+	backend api.Backend
+	store   AuthStore
+	alerts  AlertSettings
+	log     *slog.Logger
+	now     func() time.Time
+
+	api       http.Handler
+	mux       *http.ServeMux
+	pages     *pages
+	sessions  *sessions
+	logins    *limiter
+	setups    *limiter
+	passwords *passwordChecker
+	hosts     map[string]bool
+	// hashing lets one password hash run at a time: each costs argon2id's
+	// memory, and a login flood must not multiply it.
+	hashing chan struct{}
+	// setupMu makes the first-run setup happen once.
+	setupMu sync.Mutex
+}
+
+// New builds the server. alerts may be nil (no alert engine): the alert
+// page then says so. On a first start (no password, no pending code) it
+// creates the setup code.
+func New(opt Options, backend api.Backend, store AuthStore, alerts AlertSettings) (*Server, error) {
+	if backend == nil || store == nil {
+		return nil, errors.New("web: a backend and an auth store are required")
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	pc, err := newPasswordChecker()
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	pg, err := loadPages()
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	pending, err := EnsureSetupCode(store)
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	if pending {
+		opt.Logger.Info("web page not set up yet: read the one-time setup code with `iotgw setup-code` and open the page")
+	}
+	s := &Server{
+		opt:       opt,
+		backend:   backend,
+		store:     store,
+		alerts:    alerts,
+		log:       opt.Logger,
+		now:       opt.Now,
+		api:       api.Handler(backend),
+		pages:     pg,
+		sessions:  newSessions(opt.Now),
+		logins:    newLimiter(opt.Now),
+		setups:    newLimiter(opt.Now),
+		passwords: pc,
+		hosts:     map[string]bool{DefaultHostname: true},
+		hashing:   make(chan struct{}, 1),
+	}
+	for _, a := range opt.Addrs {
+		s.hosts[a.Addr().Unmap().String()] = true
+	}
+	for _, h := range opt.Hostnames {
+		s.hosts[strings.ToLower(h)] = true
+	}
+	s.mux = s.routes()
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler: security headers and the Host check
+// for every response, then the routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "+
+		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	if !s.hostAllowed(r.Host) {
+		http.Error(w, "unknown host name: open the page by the router's address or "+DefaultHostname, http.StatusMisdirectedRequest)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) hostAllowed(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	if a, err := netip.ParseAddr(host); err == nil {
+		host = a.Unmap().WithZone("").String()
+	}
+	return s.hosts[host]
+}
+
+// Listen opens a TCP listener on each configured address. It refuses
+// none at all, unspecified addresses and forbidden (WAN) addresses, and
+// opens nothing when one address is refused.
+func (s *Server) Listen() ([]net.Listener, error) {
+	return Listen(s.opt.Addrs, s.opt.Forbidden)
+}
+
+// Listen opens listeners on addrs, refusing unspecified and forbidden
+// addresses; on any error it closes what it opened.
+func Listen(addrs []netip.AddrPort, forbidden []netip.Addr) ([]net.Listener, error) {
+	if len(addrs) == 0 {
+		return nil, errors.New("web: no address to listen on")
+	}
+	for _, a := range addrs {
+		ip := a.Addr().Unmap()
+		switch {
+		case !a.IsValid():
+			return nil, fmt.Errorf("web: invalid listen address %v", a)
+		case ip.IsUnspecified():
+			return nil, fmt.Errorf("web: refusing to listen on %v: name the router's LAN addresses", a)
+		case slices.ContainsFunc(forbidden, func(f netip.Addr) bool { return f.Unmap() == ip }):
+			return nil, fmt.Errorf("web: refusing to listen on %v: it is a WAN address", a)
+		}
+	}
+	var lns []net.Listener
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", a.String())
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, fmt.Errorf("web: %w", err)
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
+}
+
+// Serve serves on lns (HTTPS when Options.TLS is set) until ctx ends.
+func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		// Requests end with ctx, so event streams do not hold up Shutdown.
+		BaseContext: func(net.Listener) context.Context { return ctx },
+	}
+	if s.opt.TLS != nil {
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*s.opt.TLS}, MinVersion: tls.VersionTLS12}
+	}
+	errs := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func() {
+			var err error
+			if s.opt.TLS != nil {
+				err = srv.ServeTLS(ln, "", "")
+			} else {
+				err = srv.Serve(ln)
+			}
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errs:
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shut)
+	if first != nil {
+		return fmt.Errorf("web: %w", first)
+	}
+	return nil
+}
+
+// ListenAndServe opens the listeners and serves until ctx ends.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	lns, err := s.Listen()
+	if err != nil {
+		return err
+	}
+	for _, ln := range lns {
+		s.log.Info("web page listening", "address", ln.Addr().String(), "https", s.opt.TLS != nil)
+	}
+	return s.Serve(ctx, lns)
+}

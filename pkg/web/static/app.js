@@ -1,0 +1,57 @@
+// iotgw's page works without this script; it adds live updates (Server-
+// Sent Events from /api/v1/stream) and buttons that answer in place.
+(function () {
+  'use strict';
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  var csrf = meta ? meta.getAttribute('content') : '';
+
+  // Forms marked data-fetch post in the background and show the answer.
+  document.addEventListener('submit', function (e) {
+    var form = e.target;
+    if (!form.hasAttribute || !form.hasAttribute('data-fetch') || !window.fetch) { return; }
+    e.preventDefault();
+    var result = form.parentNode.querySelector('.result');
+    var body = new URLSearchParams(new FormData(form));
+    if (result) { result.textContent = '…'; }
+    fetch(form.action, {
+      method: 'POST', body: body, credentials: 'same-origin',
+      headers: { 'Accept': 'application/json', 'X-CSRF-Token': csrf }
+    }).then(function (r) { return r.json(); }).then(function (j) {
+      if (result) { result.textContent = j.ok ? j.message : j.error; }
+      if (j.ok && form.action.indexOf('/alerts/enabled') >= 0) { refresh(); }
+    }).catch(function () {
+      if (result) { result.textContent = 'The router did not answer.'; }
+    });
+  });
+
+  // Live pages re-read themselves, at most every two seconds, when the
+  // daemon reports something, unless the owner is typing in a form.
+  var timer = null;
+  function refresh() {
+    var active = document.activeElement;
+    if (active && active.form && active.tagName !== 'BUTTON') { schedule(); return; }
+    fetch(location.href, { credentials: 'same-origin' }).then(function (r) {
+      return r.ok ? r.text() : null;
+    }).then(function (html) {
+      if (!html) { return; }
+      var fresh = new DOMParser().parseFromString(html, 'text/html').getElementById('main');
+      var main = document.getElementById('main');
+      if (fresh && main) {
+        // Keep open <details> open.
+        var open = {};
+        main.querySelectorAll('details[open] > summary').forEach(function (s) { open[s.textContent] = true; });
+        fresh.querySelectorAll('details > summary').forEach(function (s) { if (open[s.textContent]) { s.parentNode.open = true; } });
+        main.replaceWith(fresh);
+      }
+    }).catch(function () {});
+  }
+  function schedule() {
+    if (timer) { return; }
+    timer = setTimeout(function () { timer = null; refresh(); }, 2000);
+  }
+  if (document.body.hasAttribute('data-live') && window.EventSource) {
+    var es = new EventSource('/api/v1/stream');
+    es.addEventListener('finding', schedule);
+    es.addEventListener('observation', schedule);
+  }
+})();
