@@ -1,0 +1,159 @@
+package openwrt
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The init script against the procd stand-in: each case installs the
+// package's files in a fresh busybox root, may change a file, runs the
+// actions and compares what the script asked procd for.
+func TestInitScript(t *testing.T) {
+	requireRoot(t, "chroot")
+	p := openIPK(t, findPackage(t, packagesDir(t), "iotgw_*_x86_64.ipk"))
+
+	instance := []string{
+		"open_instance",
+		"set_param command /usr/bin/iotgw run --config /etc/iotgw/iotgw.toml",
+		"set_param respawn 3600 5 5",
+		"set_param stdout 1",
+		"set_param stderr 1",
+		"set_param capabilities /etc/capabilities/iotgw.json",
+		"set_param no_new_privs 1",
+		"set_param term_timeout 10",
+		"close_instance",
+	}
+	triggers := []string{
+		"reload_trigger iotgw",
+		"interface_trigger interface.* lan /etc/init.d/iotgw reload",
+	}
+	lines := func(parts ...[]string) []string {
+		var all []string
+		for _, p := range parts {
+			all = append(all, p...)
+		}
+		return all
+	}
+
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, root string)
+		actions [][]string
+		want    []string // the procd log
+		wantErr bool     // the last action fails
+		output  string   // in the last action's output
+		check   func(t *testing.T, root string)
+	}{
+		{
+			name:    "start",
+			actions: [][]string{{"start"}},
+			want:    lines([]string{"action start", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
+		},
+		{
+			name: "start_disabled_in_uci",
+			setup: func(t *testing.T, root string) {
+				writeRootFile(t, root, "etc/config/iotgw", "config iotgw 'main'\n\toption enabled '0'\n", 0o600)
+			},
+			actions: [][]string{{"start"}},
+			want:    lines([]string{"action start", "begin iotgw"}, triggers, []string{"end iotgw"}),
+		},
+		{
+			name: "start_refuses_a_bad_config",
+			setup: func(t *testing.T, root string) {
+				writeRootFile(t, root, "etc/iotgw/iotgw.toml", "[policy]\nmode = \"enforse\"\n", 0o600)
+			},
+			// procd registers the service (with its triggers) but no
+			// instance, as OpenWrt's rc.common does when start_service fails.
+			actions: [][]string{{"start"}},
+			want:    lines([]string{"action start", "begin iotgw"}, triggers, []string{"end iotgw"}),
+			output:  "is not valid, not starting",
+		},
+		{
+			// SIGHUP: the daemon re-reads the TOML, quarantines stay.
+			name:    "reload_sends_sighup",
+			actions: [][]string{{"reload"}},
+			want:    []string{"action reload", "send_signal iotgw * 1"},
+		},
+		{
+			// Stop leaves the rules in place: nothing but procd's stop.
+			name:    "stop_keeps_rules",
+			actions: [][]string{{"stop"}},
+			want:    []string{"action stop", "stop iotgw"},
+		},
+		{
+			name:    "restart",
+			actions: [][]string{{"restart"}},
+			want:    lines([]string{"action restart", "stop iotgw", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
+		},
+		{
+			name:    "enable_links_start_95_stop_10",
+			actions: [][]string{{"enable"}},
+			want:    []string{"action enable"},
+			check: func(t *testing.T, root string) {
+				for _, link := range []string{"etc/rc.d/S95iotgw", "etc/rc.d/K10iotgw"} {
+					if target, err := os.Readlink(filepath.Join(root, link)); err != nil || target != "../init.d/iotgw" {
+						t.Errorf("%s -> %q (%v), want ../init.d/iotgw", link, target, err)
+					}
+				}
+			},
+		},
+		{
+			// Without a daemon, status asks its socket and says why not.
+			name:    "status_asks_the_daemon",
+			actions: [][]string{{"status"}},
+			want:    []string{"action status"},
+			wantErr: true,
+			output:  "iotgw status:",
+		},
+		{
+			name:    "devices_extra_command",
+			actions: [][]string{{"devices"}},
+			want:    []string{"action devices"},
+			wantErr: true,
+			output:  "iotgw devices:",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			root := newRoot(t)
+			unpackData(t, p, root)
+			if tc.setup != nil {
+				tc.setup(t, root)
+			}
+			var out string
+			var err error
+			for _, a := range tc.actions {
+				out, err = inRoot(root, "", append([]string{"/etc/init.d/iotgw"}, a...)...)
+			}
+			if (err != nil) != tc.wantErr {
+				t.Errorf("last action: err %v, want error %v\n%s", err, tc.wantErr, out)
+			}
+			if !strings.Contains(out, tc.output) {
+				t.Errorf("output %q lacks %q", out, tc.output)
+			}
+			log, rerr := os.ReadFile(filepath.Join(root, "tmp/procd.log"))
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			if got, want := strings.TrimSpace(string(log)), strings.Join(tc.want, "\n"); got != want {
+				t.Errorf("procd calls:\n%s\nwant:\n%s", got, want)
+			}
+			if tc.check != nil {
+				tc.check(t, root)
+			}
+		})
+	}
+}
+
+func writeRootFile(t *testing.T, root, rel, data string, mode os.FileMode) {
+	t.Helper()
+	path := filepath.Join(root, rel)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), mode); err != nil {
+		t.Fatal(err)
+	}
+}

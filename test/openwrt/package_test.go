@@ -1,0 +1,295 @@
+package openwrt
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/iotgw/iotgw/pkg/config"
+)
+
+func TestIPKLayout(t *testing.T) {
+	p := openIPK(t, findPackage(t, packagesDir(t), "iotgw_*_x86_64.ipk"))
+
+	// opkg and OpenWrt's ipkg-build: a tar.gz of exactly these, in order.
+	var outer []string
+	for _, m := range p.Outer {
+		outer = append(outer, m.Header.Name)
+	}
+	if got, want := strings.Join(outer, " "), "./debian-binary ./data.tar.gz ./control.tar.gz"; got != want {
+		t.Errorf("outer members %q, want %q", got, want)
+	}
+	if got := string(p.Outer[0].Data); got != "2.0\n" {
+		t.Errorf("debian-binary %q, want 2.0", got)
+	}
+
+	tests := []struct {
+		path string
+		mode int64
+	}{
+		{"./usr/bin/iotgw", 0o755},
+		{"./etc/init.d/iotgw", 0o755},
+		{"./etc/uci-defaults/90-iotgw", 0o755},
+		// The TOML may hold alert tokens; the UCI file follows OpenWrt's
+		// INSTALL_CONF (0600).
+		{"./etc/iotgw/iotgw.toml", 0o600},
+		{"./etc/iotgw/", 0o700},
+		{"./etc/config/iotgw", 0o600},
+		{"./etc/capabilities/iotgw.json", 0o644},
+		{"./lib/upgrade/keep.d/iotgw", 0o644},
+		{"./etc/init.d/", 0o755},
+		{"./", 0o755},
+	}
+	for _, tc := range tests {
+		m, ok := p.Data[tc.path]
+		if !ok {
+			t.Errorf("%s missing from data.tar.gz", tc.path)
+			continue
+		}
+		if m.Header.Mode != tc.mode {
+			t.Errorf("%s mode %o, want %o", tc.path, m.Header.Mode, tc.mode)
+		}
+	}
+	for name, m := range p.Data {
+		h := m.Header
+		if h.Uid != 0 || h.Gid != 0 || h.Uname != "" || h.Gname != "" {
+			t.Errorf("%s owner %d:%d (%q:%q), want numeric 0:0", name, h.Uid, h.Gid, h.Uname, h.Gname)
+		}
+		if !strings.HasPrefix(name, "./") {
+			t.Errorf("%s: members start with ./", name)
+		}
+	}
+	if got := string(p.Data["./lib/upgrade/keep.d/iotgw"].Data); got != "/etc/iotgw/\n" {
+		t.Errorf("keep.d lists %q, want /etc/iotgw/ (configuration, state and key)", got)
+	}
+	var caps map[string][]string
+	if err := json.Unmarshal(p.Data["./etc/capabilities/iotgw.json"].Data, &caps); err != nil {
+		t.Fatalf("capabilities: %v", err)
+	}
+	for _, set := range []string{"bounding", "effective", "permitted", "ambient", "inheritable"} {
+		if got := strings.Join(caps[set], ","); got != "CAP_NET_ADMIN,CAP_NET_RAW,CAP_NET_BIND_SERVICE" {
+			t.Errorf("capabilities %s = %s", set, got)
+		}
+	}
+}
+
+func TestIPKControl(t *testing.T) {
+	p := openIPK(t, findPackage(t, packagesDir(t), "iotgw_*_x86_64.ipk"))
+	want := []string{"Package", "Version", "Depends", "Source", "SourceName", "License", "Section",
+		"SourceDateEpoch", "URL", "Maintainer", "Architecture", "Installed-Size", "Description"}
+	if got := strings.Join(p.Order, " "); got != strings.Join(want, " ") {
+		t.Errorf("control fields %s\nwant %s", got, strings.Join(want, " "))
+	}
+	fields := []struct{ key, re string }{
+		{"Package", `^iotgw$`},
+		{"Version", `^\d+\.\d+\.\d+(~git\d{8}\.[0-9a-f]{8})?-\d+$`},
+		{"Depends", `^libc, kmod-nft-core, kmod-nft-nat, kmod-nft-bridge, kmod-nfnetlink-log, ca-bundle$`},
+		{"Architecture", `^x86_64$`},
+		{"Section", `^net$`},
+		{"Source", `^feeds/iotgw/iotgw$`},
+		{"SourceName", `^iotgw$`},
+		{"SourceDateEpoch", `^\d+$`},
+		{"URL", `^https://`},
+		{"Maintainer", `.`},
+		{"License", `.`},
+		{"Description", `(?s)^IoT security baseline gateway \(ETSI EN 303 645\)\n.*nftables`},
+	}
+	for _, f := range fields {
+		if v := p.Fields[f.key]; !regexp.MustCompile(f.re).MatchString(v) {
+			t.Errorf("%s: %q does not match %s", f.key, v, f.re)
+		}
+	}
+	// opkg checks free space with Installed-Size in bytes; ipkg-build
+	// writes the size of the uncompressed data tar.
+	if got, want := p.Fields["Installed-Size"], strconv.Itoa(len(p.DataTar)); got != want {
+		t.Errorf("Installed-Size %s, want %s (bytes of data.tar)", got, want)
+	}
+	if got := string(p.Control["./conffiles"].Data); got != "/etc/iotgw/iotgw.toml\n/etc/config/iotgw\n" {
+		t.Errorf("conffiles %q", got)
+	}
+	for _, name := range strings.Fields(string(p.Control["./conffiles"].Data)) {
+		if _, ok := p.Data["."+name]; !ok {
+			t.Errorf("conffile %s is not in the package", name)
+		}
+	}
+	for _, s := range []string{"./postinst", "./prerm", "./postinst-pkg", "./prerm-pkg"} {
+		m, ok := p.Control[s]
+		if !ok {
+			t.Errorf("control.tar.gz has no %s", s)
+			continue
+		}
+		if m.Header.Mode != 0o755 || !bytes.HasPrefix(m.Data, []byte("#!/bin/sh\n")) {
+			t.Errorf("%s: mode %o, starts %q; want an executable sh script", s, m.Header.Mode, m.Data[:min(len(m.Data), 12)])
+		}
+	}
+}
+
+// The package holds what the feed Makefile's install recipe installs,
+// and the scripts the Makefile defines, so both builds agree.
+func TestIPKMatchesFeedMakefile(t *testing.T) {
+	p := openIPK(t, findPackage(t, packagesDir(t), "iotgw_*_x86_64.ipk"))
+	mk, err := os.ReadFile(filepath.Join(repoRoot(t), "openwrt/iotgw/Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dests := regexp.MustCompile(`\$\(INSTALL_(?:BIN|CONF|DATA)\) \S+ \$\(1\)(/\S+)`).FindAllStringSubmatch(string(mk), -1)
+	if len(dests) < 7 {
+		t.Fatalf("found %d install lines in the feed Makefile", len(dests))
+	}
+	for _, d := range dests {
+		if _, ok := p.Data["."+d[1]]; !ok {
+			t.Errorf("the feed installs %s; the ipk lacks it", d[1])
+		}
+	}
+	for _, script := range []string{"postinst", "prerm"} {
+		def := regexp.MustCompile(`(?s)define Package/iotgw/` + script + `\n(.*?)\nendef`).FindSubmatch(mk)
+		if def == nil {
+			t.Fatalf("feed Makefile defines no %s", script)
+		}
+		want := strings.ReplaceAll(string(def[1]), "$$", "$") + "\n"
+		if got := string(p.Control["./"+script+"-pkg"].Data); got != want {
+			t.Errorf("%s-pkg differs from the feed Makefile's:\n%s\nwant:\n%s", script, got, want)
+		}
+	}
+}
+
+// The default configuration is the example with the package's secret
+// file, and loads.
+func TestIPKDefaultConfig(t *testing.T) {
+	p := openIPK(t, findPackage(t, packagesDir(t), "iotgw_*_x86_64.ipk"))
+	got := p.Data["./etc/iotgw/iotgw.toml"].Data
+	example, err := os.ReadFile(filepath.Join(repoRoot(t), "iotgw.example.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotLines, exLines := strings.Split(string(got), "\n"), strings.Split(string(example), "\n")
+	if len(gotLines) != len(exLines) {
+		t.Fatalf("%d lines, example has %d", len(gotLines), len(exLines))
+	}
+	var diff []string
+	for i := range gotLines {
+		if gotLines[i] != exLines[i] {
+			diff = append(diff, gotLines[i])
+		}
+	}
+	if len(diff) != 1 || diff[0] != `secret_file = "/etc/iotgw/secret"` {
+		t.Errorf("differs from iotgw.example.toml in %q, want only the secret file", diff)
+	}
+	cfg, err := config.Parse("iotgw.toml", got)
+	if err != nil {
+		t.Fatalf("packaged config: %v", err)
+	}
+	if cfg.Inspect.SecretFile != "/etc/iotgw/secret" || cfg.Store.Path != "/etc/iotgw/state.json" || cfg.Policy.Mode != "monitor" {
+		t.Errorf("secret %q, store %q, policy mode %q", cfg.Inspect.SecretFile, cfg.Store.Path, cfg.Policy.Mode)
+	}
+}
+
+// The binary is static, stripped and carries the package version.
+func TestIPKBinary(t *testing.T) {
+	p := openIPK(t, findPackage(t, packagesDir(t), "iotgw_*_x86_64.ipk"))
+	bin := p.Data["./usr/bin/iotgw"].Data
+	f, err := elf.NewFile(bytes.NewReader(bin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, s := range f.Sections {
+		if strings.HasPrefix(s.Name, ".debug") || strings.HasPrefix(s.Name, ".zdebug") || s.Name == ".symtab" {
+			t.Errorf("section %s: the binary is not stripped", s.Name)
+		}
+	}
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			t.Error("the binary has an ELF interpreter: not static")
+		}
+	}
+	if f.Machine != elf.EM_X86_64 {
+		t.Errorf("machine %v", f.Machine)
+	}
+	path := filepath.Join(t.TempDir(), "iotgw")
+	if err := os.WriteFile(path, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(path, "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("iotgw version: %v: %s", err, out)
+	}
+	if v := p.Fields["Version"]; !strings.Contains(string(out), "iotgw "+v+" ") {
+		t.Errorf("iotgw version says %q, package version %s", out, v)
+	}
+}
+
+func TestLuCIPackage(t *testing.T) {
+	p := openIPK(t, findPackage(t, packagesDir(t), "luci-app-iotgw_*_all.ipk"))
+	if p.Fields["Architecture"] != "all" || !strings.Contains(p.Fields["Depends"], "iotgw") || !strings.Contains(p.Fields["Depends"], "luci-base") {
+		t.Errorf("Architecture %q, Depends %q", p.Fields["Architecture"], p.Fields["Depends"])
+	}
+	for _, name := range []string{
+		"./usr/share/luci/menu.d/luci-app-iotgw.json",
+		"./usr/share/rpcd/acl.d/luci-app-iotgw.json",
+	} {
+		var v map[string]any
+		if err := json.Unmarshal(p.Data[name].Data, &v); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	var menu map[string]struct {
+		Action struct{ Type, Path string }
+	}
+	if err := json.Unmarshal(p.Data["./usr/share/luci/menu.d/luci-app-iotgw.json"].Data, &menu); err != nil {
+		t.Fatal(err)
+	}
+	entry := menu["admin/services/iotgw"]
+	if entry.Action.Type != "view" || entry.Action.Path != "iotgw/overview" {
+		t.Errorf("menu entry %+v, want the view iotgw/overview", entry)
+	}
+	js := p.Data["./www/luci-static/resources/view/iotgw/overview.js"].Data
+	for _, want := range []string{"'require view';", "uci.load('iotgw')", "web_port", "return view.extend("} {
+		if !bytes.Contains(js, []byte(want)) {
+			t.Errorf("overview.js lacks %q", want)
+		}
+	}
+	// LuCI wraps a view in a function; node checks that wrapper's syntax.
+	if node, err := exec.LookPath("node"); err == nil {
+		src := filepath.Join(t.TempDir(), "view.js")
+		if err := os.WriteFile(src, append(append([]byte("(function(E, _, view, uci) {\n"), js...), "\n});\n"...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(node, "--check", src).CombinedOutput(); err != nil {
+			t.Errorf("overview.js: %v\n%s", err, out)
+		}
+	}
+}
+
+// Two builds of the same commit give the same bytes.
+func TestIPKReproducible(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the package again")
+	}
+	first := packagesDir(t)
+	second := t.TempDir()
+	if err := runPackager(repoRoot(t), second, "x86_64"); err != nil {
+		t.Fatal(err)
+	}
+	for _, pattern := range []string{"iotgw_*_x86_64.ipk", "luci-app-iotgw_*_all.ipk"} {
+		a, err := os.ReadFile(findPackage(t, first, pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(findPackage(t, second, pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sha256.Sum256(a) != sha256.Sum256(b) {
+			t.Errorf("%s: two builds differ (%d and %d bytes)", pattern, len(a), len(b))
+		}
+	}
+}

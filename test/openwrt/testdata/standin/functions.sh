@@ -1,0 +1,76 @@
+# Test stand-in for OpenWrt's /lib/functions.sh: the UCI reading the init
+# script uses (config_load, config_get, config_get_bool) over a minimal
+# parser, and default_postinst/default_prerm as OpenWrt's base-files
+# defines them: run uci-defaults, then the package's own NAME.postinst-pkg
+# or NAME.prerm-pkg, then enable and start or stop and disable its init
+# scripts.
+
+config_load() {
+	local section=""
+	local kw opt val
+	[ -f "/etc/config/$1" ] || return 0
+	while read -r kw opt val; do
+		case "$kw" in
+		config) section=$(echo "$val" | tr -d "'\"") ;;
+		option)
+			val=$(echo "$val" | tr -d "'\"")
+			eval "CONFIG_${section}_${opt}=\$val"
+			;;
+		esac
+	done <"/etc/config/$1"
+}
+
+# config_get VAR SECTION OPTION [DEFAULT]
+config_get() {
+	eval "$1=\${CONFIG_${2}_${3}:-\$4}"
+}
+
+# config_get_bool VAR SECTION OPTION [DEFAULT]
+config_get_bool() {
+	local v
+	config_get v "$2" "$3" "$4"
+	case "$v" in
+	1 | on | true | yes | enabled) v=1 ;;
+	0 | off | false | no | disabled) v=0 ;;
+	*) v=$4 ;;
+	esac
+	eval "$1=\$v"
+}
+
+default_postinst() {
+	local pkgname=${pkgname:-$(basename "${1%.*}")}
+	local list="/usr/lib/opkg/info/$pkgname.list"
+	local ret=0 i
+	if [ -z "$IPKG_INSTROOT" ]; then
+		for i in $(grep -s "^/etc/uci-defaults/" "$list"); do
+			# shellcheck disable=SC1090
+			( [ -f "$i" ] && cd "$(dirname "$i")" && . "$i" ) && rm -f "$i"
+		done
+	fi
+	if [ -f "/usr/lib/opkg/info/$pkgname.postinst-pkg" ]; then
+		# shellcheck disable=SC1090
+		( . "/usr/lib/opkg/info/$pkgname.postinst-pkg" )
+		ret=$?
+	fi
+	for i in $(grep -s "^/etc/init.d/" "$list"); do
+		[ "$PKG_UPGRADE" != "1" ] && "$i" enable
+		"$i" start
+	done
+	return $ret
+}
+
+default_prerm() {
+	local pkgname=${pkgname:-$(basename "${1%.*}")}
+	local list="/usr/lib/opkg/info/$pkgname.list"
+	local ret=0 i
+	if [ -f "/usr/lib/opkg/info/$pkgname.prerm-pkg" ]; then
+		# shellcheck disable=SC1090
+		( . "/usr/lib/opkg/info/$pkgname.prerm-pkg" )
+		ret=$?
+	fi
+	for i in $(grep -s "^/etc/init.d/" "$list"); do
+		[ "$PKG_UPGRADE" != "1" ] && "$i" disable
+		"$i" stop
+	done
+	return $ret
+}
