@@ -43,6 +43,7 @@ func commands() []command {
 		{"release", "release a device (MAC) from quarantine", runRelease},
 		{"status", "show the running daemon's health", runStatus},
 		{"uninstall-rules", "delete iotgw's nftables tables (package removal)", runUninstallRules},
+		{"setup-code", "print the one-time code that sets the web page's password (--reset: forget it)", runSetupCode},
 		{"check-config", "validate the configuration file", runCheckConfig},
 		{"version", "print version, commit and Go version", runVersion},
 	}

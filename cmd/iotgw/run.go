@@ -72,6 +72,10 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 		IsolateLAN:  cfg.Quarantine.IsolateLAN,
 		TableName:   cfg.Quarantine.Table,
 	}
+	if cfg.DNSProxy.Enabled {
+		qcfg.DNSProxyPort = uint16(cfg.DNSProxy.Port)
+		qcfg.LANInterfaces = cfg.LAN.Interfaces
+	}
 	if cfg.Capture.Mode == capture.ModeNFLOG {
 		qcfg.Capture = quarantine.CaptureConfig{Enabled: true, Group: uint16(cfg.Capture.NFLOGGroup),
 			Snaplen: uint32(cfg.Capture.NFLOGSnaplen), Bytes: uint64(cfg.Capture.BudgetBytes)}
@@ -100,8 +104,15 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 		ManagementAddrs: cfg.Daemon.ManagementAddresses,
 		SourceName:      cfg.Capture.Mode,
 	}, daemon.Deps{
-		Enforcer:   enforcer,
-		Store:      st,
+		Enforcer: enforcer,
+		Store:    st,
+		CutConnections: func(addrs []netip.Addr) {
+			if n, err := quarantine.FlushConntrack(addrs); err != nil {
+				log.Warn("cutting a quarantined device's connections", "err", err)
+			} else {
+				log.Debug("connections cut", "count", n)
+			}
+		},
 		OpenSource: func(ctx context.Context) (capture.Source, error) { return openSource(ctx, cfg, live) },
 		Logger:     log,
 		Version:    version,
@@ -142,6 +153,9 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 	run("notice page", func(ctx context.Context) error {
 		return serveTCP(ctx, net.JoinHostPort("", strconv.Itoa(cfg.Quarantine.NoticePort)), notice.Handler(d))
 	})
+	if cfg.Web.Enabled {
+		run("web page", func(ctx context.Context) error { return serveWeb(ctx, cfg, cfgPath, d, log) })
+	}
 	run("daemon", d.Run)
 	presence := make(chan netwatch.Event, 1024)
 	run("netwatch", func(ctx context.Context) error { return watcher.Run(ctx, presence) })

@@ -197,6 +197,9 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 		d.log.Info("device released", "mac", mac)
 		return nil
 	}
+	if d.deps.CutConnections != nil && len(p.entry.Addrs) > 0 {
+		d.deps.CutConnections(p.entry.Addrs)
+	}
 	d.log.Info("device quarantined", "mac", mac, "mode", p.record.Mode, "by", p.record.By, "reason", p.record.Reason)
 	return d.deps.Store.PutQuarantine(p.record)
 }

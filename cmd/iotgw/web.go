@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/web"
+)
+
+// webRetry is how long the daemon waits before trying to open the web
+// page again (a LAN interface without an address yet, a port in use):
+// the page failing never stops enforcement.
+const webRetry = 30 * time.Second
+
+// serveWeb runs the owner's page until ctx ends.
+func serveWeb(ctx context.Context, cfg *config.Config, cfgPath string, b api.Backend, log *slog.Logger) error {
+	dir := filepath.Dir(cfg.Store.Path)
+	for {
+		err := serveWebOnce(ctx, cfg, cfgPath, dir, b, log)
+		if ctx.Err() != nil {
+			return nil
+		}
+		log.Error("web page not served; trying again", "err", err, "in", webRetry)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(webRetry):
+		}
+	}
+}
+
+func serveWebOnce(ctx context.Context, cfg *config.Config, cfgPath, dir string, b api.Backend, log *slog.Logger) error {
+	addrs, forbidden, err := webAddresses(cfg)
+	if err != nil {
+		return err
+	}
+	opt := web.Options{
+		Forbidden:  forbidden,
+		Hostnames:  cfg.Web.Hostnames,
+		Policy:     func() config.Policy { return cfg.Policy },
+		ConfigPath: cfgPath,
+		Logger:     log,
+	}
+	for _, a := range addrs {
+		opt.Addrs = append(opt.Addrs, netip.AddrPortFrom(a, uint16(cfg.Web.Port)))
+	}
+	if cfg.Web.HTTPS {
+		cert, err := web.LoadOrCreateCertificate(dir, addrs, cfg.Web.Hostnames, time.Now())
+		if err != nil {
+			return err
+		}
+		opt.TLS = &cert
+	}
+	srv, err := web.New(opt, b, web.NewFileStore(dir), nil)
+	if err != nil {
+		return err
+	}
+	return srv.ListenAndServe(ctx)
+}
+
+// webAddresses are the addresses the page listens on — configured, or
+// those of the LAN interfaces — and the router's other (WAN) addresses,
+// which it must never listen on. A configured address that is not on a
+// LAN interface or loopback is refused.
+func webAddresses(cfg *config.Config) (listen, forbidden []netip.Addr, err error) {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return nil, nil, fmt.Errorf("web: interfaces: %w", err)
+	}
+	var lan []netip.Addr
+	for _, ifi := range ifaces {
+		ias, err := ifi.Addrs()
+		if err != nil {
+			continue
+		}
+		isLAN := slices.Contains(cfg.LAN.Interfaces, ifi.Name)
+		for _, ia := range ias {
+			p, err := netip.ParsePrefix(ia.String())
+			if err != nil {
+				continue
+			}
+			a := p.Addr()
+			switch {
+			case a.IsLoopback():
+			case isLAN:
+				lan = append(lan, a)
+			default:
+				forbidden = append(forbidden, a)
+			}
+		}
+	}
+	if len(cfg.Web.Addresses) == 0 {
+		for _, a := range lan {
+			// Link-local addresses need a zone in URLs; owners use the others.
+			if !a.IsLinkLocalUnicast() {
+				listen = append(listen, a)
+			}
+		}
+		if len(listen) == 0 {
+			return nil, nil, fmt.Errorf("web: the LAN interfaces %v have no address yet", cfg.LAN.Interfaces)
+		}
+		return listen, forbidden, nil
+	}
+	for _, a := range cfg.Web.Addresses {
+		if !a.IsLoopback() && !slices.Contains(lan, a) {
+			return nil, nil, fmt.Errorf("web: %s is not an address of the LAN interfaces %v", a, cfg.LAN.Interfaces)
+		}
+	}
+	return cfg.Web.Addresses, forbidden, nil
+}
+
+// runSetupCode is `iotgw setup-code`: print the one-time code that lets
+// the owner set the web page's password.
+func runSetupCode(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	flags := newFlagSet("setup-code", "", stderr)
+	load := configFlagSet(flags)
+	reset := flags.Bool("reset", false, "forget the web page's password (every session ends) and make a new setup code")
+	if ok, code := parseFlags(flags, args); !ok {
+		return code
+	}
+	cfg, _, err := load()
+	if err != nil {
+		fmt.Fprintf(stderr, "iotgw setup-code: %v\n", err)
+		return exitUsage
+	}
+	dir := filepath.Dir(cfg.Store.Path)
+	var code string
+	if *reset {
+		code, err = web.ResetSetupCode(web.NewFileStore(dir))
+	} else {
+		code, err = web.ReadSetupCode(dir)
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			err = fmt.Errorf("%w (run as root)", err)
+		}
+		fmt.Fprintf(stderr, "iotgw setup-code: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, code)
+	fmt.Fprintln(stdout, "Open the web page and enter this code to set its password; it works once.")
+	if addrs, _, err := webAddresses(cfg); err == nil {
+		scheme := "http"
+		if cfg.Web.HTTPS {
+			scheme = "https"
+		}
+		for _, a := range append(addrs, netip.Addr{}) {
+			host := web.DefaultHostname
+			if a.IsValid() {
+				host = a.String()
+			}
+			fmt.Fprintf(stdout, "  %s://%s/\n", scheme, net.JoinHostPort(host, fmt.Sprint(cfg.Web.Port)))
+		}
+	}
+	return exitOK
+}
