@@ -1,0 +1,158 @@
+package alert
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+func TestConfigValidate(t *testing.T) {
+	ok := func(c ChannelConfig) Config { return Config{Channels: []ChannelConfig{c}} }
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		err  string // "" for valid
+	}{
+		{"empty", Config{}, ""},
+		{"ntfy_public_default", ok(ChannelConfig{Type: "ntfy", Topic: "iotgw-x7Kq2"}), ""},
+		{"ntfy_topic_with_slash", ok(ChannelConfig{Type: "ntfy", Topic: "a/b"}), "topic"},
+		{"ntfy_token_and_user", ok(ChannelConfig{Type: "ntfy", Topic: "t", Token: "tk_1", Username: "u"}), "one or the other"},
+		{"gotify_needs_token", ok(ChannelConfig{Type: "gotify", URL: "https://push.example.com"}), "token"},
+		{"gotify_needs_url", ok(ChannelConfig{Type: "gotify", Token: "x"}), "url"},
+		{"pushover_needs_user", ok(ChannelConfig{Type: "pushover", Token: "x"}), "user"},
+		{"telegram_ok", ok(ChannelConfig{Type: "telegram", Token: "1:AA", ChatID: "42"}), ""},
+		{"telegram_token_with_slash", ok(ChannelConfig{Type: "telegram", Token: "1:AA/../x", ChatID: "42"}), "not a bot token"},
+		{"webhook_short_secret", ok(ChannelConfig{Type: "webhook", URL: "https://h.example/x", Secret: "short"}), "secret"},
+		{"webhook_ftp_url", ok(ChannelConfig{Type: "webhook", URL: "ftp://h.example/x", Secret: "0123456789abcdef"}), "http"},
+		{"webhook_credentials_in_url", ok(ChannelConfig{Type: "webhook", URL: "https://u:p@h.example/x", Secret: "0123456789abcdef"}), "not in the URL"},
+		{"email_ok", ok(ChannelConfig{Type: "email", Server: "smtp.example.com:587", From: "iotgw@example.com", To: []string{"Me <me@example.com>"}, Username: "u", Password: "p"}), ""},
+		{"email_plaintext_refused", ok(ChannelConfig{Type: "email", Server: "192.168.1.2:25", TLS: "none", From: "a@b.c", To: []string{"d@e.f"}}), "insecure_plaintext"},
+		{"email_plaintext_lan_relay", ok(ChannelConfig{Type: "email", Server: "192.168.1.2:25", TLS: "none", InsecurePlaintext: true, From: "a@b.c", To: []string{"d@e.f"}}), ""},
+		{"email_no_port", ok(ChannelConfig{Type: "email", Server: "smtp.example.com", From: "a@b.c", To: []string{"d@e.f"}}), "host:port"},
+		{"email_bad_to", ok(ChannelConfig{Type: "email", Server: "s:25", From: "a@b.c", To: []string{"not an address"}}), "to"},
+		{"email_header_injection_from", ok(ChannelConfig{Type: "email", Server: "s:25", From: "a@b.c\r\nBcc: x@y.z", To: []string{"d@e.f"}}), "from"},
+		{"email_user_without_password", ok(ChannelConfig{Type: "email", Server: "s:587", From: "a@b.c", To: []string{"d@e.f"}, Username: "u"}), "both"},
+		{"mqtt_ok", ok(ChannelConfig{Type: "mqtt", URL: "mqtts://ha.lan:8883", Username: "iotgw", Password: "pw"}), ""},
+		{"mqtt_http_scheme", ok(ChannelConfig{Type: "mqtt", URL: "http://ha.lan"}), "scheme"},
+		{"mqtt_wildcard_prefix", ok(ChannelConfig{Type: "mqtt", URL: "mqtt://ha.lan:1883", TopicPrefix: "iotgw/#"}), "topic_prefix"},
+		{"unknown_type", ok(ChannelConfig{Type: "slack"}), "type"},
+		{"missing_type", ok(ChannelConfig{Name: "x"}), "type is required"},
+		{"bad_name", ok(ChannelConfig{Type: "ntfy", Name: "my phone", Topic: "t"}), "name"},
+		{"duplicate_names", Config{Channels: []ChannelConfig{{Type: "ntfy", Topic: "a"}, {Type: "ntfy", Topic: "b"}}}, "used twice"},
+		{"bad_severity", ok(ChannelConfig{Type: "ntfy", Topic: "t", MinSeverity: "urgent"}), "min_severity"},
+		{"bad_kind", ok(ChannelConfig{Type: "ntfy", Topic: "t", Kinds: []string{"digest"}}), "kinds"},
+		{"quiet_hours_ok", ok(ChannelConfig{Type: "ntfy", Topic: "t", QuietHours: "22:00-07:00"}), ""},
+		{"quiet_hours_bad", ok(ChannelConfig{Type: "ntfy", Topic: "t", QuietHours: "22-7"}), "quiet_hours"},
+		{"quiet_hours_25h", ok(ChannelConfig{Type: "ntfy", Topic: "t", QuietHours: "22:00-25:00"}), "quiet_hours"},
+		{"quiet_hours_empty_window", ok(ChannelConfig{Type: "ntfy", Topic: "t", QuietHours: "07:00-07:00"}), "same"},
+		{"rate_per_hour", ok(ChannelConfig{Type: "ntfy", Topic: "t", Rate: "30/h", Burst: 10}), ""},
+		{"rate_off", ok(ChannelConfig{Type: "ntfy", Topic: "t", Rate: "off"}), ""},
+		{"rate_bad_unit", ok(ChannelConfig{Type: "ntfy", Topic: "t", Rate: "10/fortnight"}), "rate"},
+		{"rate_negative", ok(ChannelConfig{Type: "ntfy", Topic: "t", Rate: "-1/min"}), "rate"},
+		{"burst_too_big", ok(ChannelConfig{Type: "ntfy", Topic: "t", Burst: 5000}), "burst"},
+		{"ca_file_missing", ok(ChannelConfig{Type: "ntfy", Topic: "t", CAFile: "/nonexistent/ca.pem"}), "ca_file"},
+		{"base_url_ok", Config{BaseURL: "http://192.168.1.1:8080"}, ""},
+		{"base_url_no_scheme", Config{BaseURL: "192.168.1.1"}, "base_url"},
+		{"timezone_unknown", Config{TimeZone: "Mars/Olympus"}, "timezone"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Validate()
+			switch {
+			case tc.err == "" && err != nil:
+				t.Errorf("unexpected error: %v", err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Errorf("error %v, want one mentioning %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestConfigFromTOML(t *testing.T) {
+	const doc = `
+[alert]
+base_url = "http://192.168.1.1:8080"
+timezone = "Europe/Berlin"
+
+[[alert.channel]]
+type = "ntfy"
+name = "phone"
+topic = "iotgw-x7Kq2"
+token = "tk_abc"
+quiet_hours = "22:00-07:00"
+rate = "10/min"
+burst = 5
+
+[[alert.channel]]
+type = "mqtt"
+url = "mqtt://192.168.1.5:1883"
+username = "iotgw"
+password = "pw"
+`
+	var file struct {
+		Alert Config `toml:"alert"`
+	}
+	md, err := toml.Decode(doc, &file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := md.Undecoded(); len(u) != 0 {
+		t.Fatalf("undecoded keys %v", u)
+	}
+	all, err := file.Alert.build(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 || all[0].Name != "phone" || all[1].Name != "mqtt" || all[0].quiet == nil || all[0].quiet.loc.String() != "Europe/Berlin" {
+		t.Fatalf("built %+v", all)
+	}
+	if all[0].minSeverity.String() != "low" || all[1].minSeverity.String() != "info" || all[1].TopicPrefix != "iotgw" || all[1].DiscoveryPrefix != "homeassistant" {
+		t.Errorf("defaults: %v %v %q %q", all[0].minSeverity, all[1].minSeverity, all[1].TopicPrefix, all[1].DiscoveryPrefix)
+	}
+}
+
+func TestCAFile(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.pem")
+	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := Config{Channels: []ChannelConfig{{Type: "ntfy", Topic: "t", CAFile: bad}}}.Validate()
+	if err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
+		t.Errorf("a file without a certificate gave %v", err)
+	}
+}
+
+func TestRateAndBucket(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want float64
+	}{{"10/min", 10.0 / 60}, {"1/s", 1}, {"30/h", 30.0 / 3600}, {"2/day", 2.0 / 86400}, {"off", 0}} {
+		got, err := parseRate(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("parseRate(%q) = %v, %v", tc.in, got, err)
+		}
+	}
+	b := newBucket(1, 2) // 1 a second, burst 2
+	now := time.Unix(1000, 0)
+	for i, want := range []float64{2, 1, 0} {
+		if got := b.available(now); got != want {
+			t.Fatalf("take %d: %v tokens, want %v", i, got, want)
+		}
+		if want >= 1 {
+			b.take()
+		}
+	}
+	if next := b.nextToken(now); !next.Equal(now.Add(time.Second)) {
+		t.Errorf("next token at %v", next)
+	}
+	if got := b.available(now.Add(10 * time.Second)); got != 2 {
+		t.Errorf("after a long pause %v tokens, want the burst 2", got)
+	}
+	if got := b.available(now); got != 2 {
+		t.Errorf("a clock stepping back changed the tokens to %v", got)
+	}
+}
