@@ -129,13 +129,18 @@ func (ch *challenge) authorization(method, uri, user, password string) string {
 	if !ch.digest {
 		return "Basic " + basicToken(user, password)
 	}
+	return ch.digestAuthorization(method, uri, user, password, newCnonce())
+}
+
+// digestAuthorization computes a Digest answer with the given cnonce
+// (RFC 7616 section 3.4).
+func (ch *challenge) digestAuthorization(method, uri, user, password, cnonce string) string {
 	h := digestHash(ch.algorithm)
 	hx := func(parts ...string) string {
 		d := h()
 		d.Write([]byte(strings.Join(parts, ":")))
 		return hex.EncodeToString(d.Sum(nil))
 	}
-	cnonce := newCnonce()
 	const nc = "00000001"
 	ha1 := hx(user, ch.realm, password)
 	if strings.HasSuffix(strings.ToLower(ch.algorithm), "-sess") {

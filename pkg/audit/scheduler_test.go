@@ -1,0 +1,181 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+// fakeRunner records audits and lets the test release them one by one.
+type fakeRunner struct {
+	mu      sync.Mutex
+	order   []hwaddr.MAC
+	running int
+	most    int // most audits running at once
+	gate    chan struct{}
+}
+
+func (f *fakeRunner) Audit(ctx context.Context, t Target) (Report, []*event.Event, error) {
+	f.mu.Lock()
+	f.order = append(f.order, t.MAC)
+	f.running++
+	f.most = max(f.most, f.running)
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); f.running--; f.mu.Unlock() }()
+	select {
+	case <-f.gate:
+	case <-ctx.Done():
+		return Report{}, nil, ctx.Err()
+	}
+	return Report{Stop: StopExhausted}, []*event.Event{{Kind: KindAudit, Device: event.Endpoint{MAC: t.MAC.String()}}}, nil
+}
+
+type sliceSink struct {
+	mu  sync.Mutex
+	evs []*event.Event
+}
+
+func (s *sliceSink) Emit(ev *event.Event) { s.mu.Lock(); s.evs = append(s.evs, ev); s.mu.Unlock() }
+
+func mac(n byte) hwaddr.MAC { return hwaddr.MAC{2, 0, 0, 0, 0, n} }
+
+func tgt(n byte) Target {
+	return Target{MAC: mac(n), Addrs: []netip.Addr{netip.AddrFrom4([4]byte{192, 168, 1, n})}}
+}
+
+func TestSchedulerQueue(t *testing.T) {
+	now := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	r := &fakeRunner{gate: make(chan struct{})}
+	sink := &sliceSink{}
+	done := make(chan Target, 10)
+	s, err := NewScheduler(r, sink, SchedulerOptions{NewDevices: true, QueueSize: 3, Now: clock,
+		Logger: quietLogger(), Done: func(t Target, _ Report, _ error) { done <- t }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Consider(tgt(1)) || !s.Consider(tgt(2)) || !s.Consider(tgt(2)) || !s.Consider(tgt(3)) {
+		t.Fatal("consider refused")
+	}
+	if s.Consider(tgt(4)) {
+		t.Error("queue over its size")
+	}
+	if err := s.Request(tgt(5)); !errors.Is(err, ErrQueueFull) {
+		t.Errorf("request on a full queue: %v", err)
+	}
+	if err := s.Request(tgt(3)); err != nil { // already queued: moves to the front
+		t.Fatal(err)
+	}
+	if s.Queued() != 3 {
+		t.Errorf("queued %d", s.Queued())
+	}
+	s.MarkAudited(mac(9), now.Add(-time.Hour))
+	if s.Consider(tgt(9)) {
+		t.Error("audited an hour ago, queued again")
+	}
+	s.MarkAudited(mac(8), now.Add(-8*24*time.Hour))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(ctx) }()
+	for i := 0; i < 3; i++ {
+		r.gate <- struct{}{}
+		<-done
+	}
+	if !s.Consider(tgt(8)) {
+		t.Error("audit older than the interval not queued")
+	}
+	r.gate <- struct{}{}
+	<-done
+	if s.Consider(tgt(1)) {
+		t.Error("just audited, queued again")
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("run: %v", err)
+	}
+	want := []hwaddr.MAC{mac(3), mac(1), mac(2), mac(8)}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.order) != len(want) {
+		t.Fatalf("order %v, want %v", r.order, want)
+	}
+	for i := range want {
+		if r.order[i] != want[i] {
+			t.Fatalf("order %v, want %v", r.order, want)
+		}
+	}
+	if r.most != 1 {
+		t.Errorf("%d audits at once", r.most)
+	}
+	if len(sink.evs) != 4 {
+		t.Errorf("%d events", len(sink.evs))
+	}
+}
+
+func TestSchedulerOffByDefault(t *testing.T) {
+	r := &fakeRunner{gate: make(chan struct{})}
+	s, err := NewScheduler(r, &sliceSink{}, SchedulerOptions{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Consider(tgt(1)) {
+		t.Error("automatic audit without NewDevices")
+	}
+	if err := s.Request(tgt(1)); err != nil || s.Queued() != 1 {
+		t.Errorf("on-demand request: %v, queued %d", err, s.Queued())
+	}
+}
+
+func TestSchedulerRemembersBounded(t *testing.T) {
+	s, err := NewScheduler(&fakeRunner{}, &sliceSink{}, SchedulerOptions{NewDevices: true, Remember: 2, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now()
+	s.MarkAudited(mac(1), base.Add(-3*time.Minute))
+	s.MarkAudited(mac(2), base.Add(-2*time.Minute))
+	s.MarkAudited(mac(3), base.Add(-time.Minute))
+	if len(s.last) != 2 {
+		t.Fatalf("%d remembered, cap 2", len(s.last))
+	}
+	if _, ok := s.last[mac(1)]; ok {
+		t.Error("oldest not forgotten")
+	}
+}
+
+// TestSchedulerAudits runs the real Auditor through the scheduler against
+// a fake telnet device.
+func TestSchedulerAudits(t *testing.T) {
+	d := newMapDialer()
+	f := &fakeTelnet{user: "root", password: "xc3511"}
+	d.route(lan("23"), f.start(t))
+	a := newAuditor(t, d, nil)
+	sink := &sliceSink{}
+	done := make(chan Report, 1)
+	s, err := NewScheduler(a, sink, SchedulerOptions{Logger: quietLogger(), Done: func(_ Target, r Report, _ error) { done <- r }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	if err := s.Request(target()); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.Found == nil || r.Found.Protocol != "telnet" {
+		t.Fatalf("report %+v", r)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if len(findKind(sink.evs, event.KindDefaultCredentials)) != 1 {
+		t.Errorf("events %v", sink.evs)
+	}
+}

@@ -1,0 +1,132 @@
+package audit
+
+import (
+	"bytes"
+	"testing"
+)
+
+func TestTelnetReader(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    [][]byte // server reads, in order
+		text  string
+		reply []byte
+	}{
+		{"plain", [][]byte{[]byte("login: ")}, "login: ", nil},
+		{"do_and_will_refused", [][]byte{{tnIAC, tnDO, 24, tnIAC, tnWILL, 1, 'x'}}, "x",
+			[]byte{tnIAC, tnWONT, 24, tnIAC, tnDONT, 1}},
+		{"wont_dont_unanswered", [][]byte{{tnIAC, tnWONT, 1, tnIAC, tnDONT, 3, 'y'}}, "y", nil},
+		{"repeated_request_answered_once", [][]byte{{tnIAC, tnDO, 24, tnIAC, tnDO, 24}}, "",
+			[]byte{tnIAC, tnWONT, 24}},
+		{"split_command", [][]byte{{'a', tnIAC}, {tnWILL}, {3, 'b'}}, "ab", []byte{tnIAC, tnDONT, 3}},
+		{"escaped_ff", [][]byte{{'a', tnIAC, tnIAC, 'b'}}, "a\xffb", nil},
+		{"subnegotiation_skipped", [][]byte{{tnIAC, tnSB, 24, 1, tnIAC, tnIAC, 7, tnIAC, tnSE, 'z'}}, "z", nil},
+		{"unterminated_subnegotiation", [][]byte{{tnIAC, tnSB, 24, 'l', 'o', 'g'}}, "", nil},
+		{"nop_and_ga", [][]byte{{tnIAC, 241, 'k', tnIAC, 249}}, "k", nil},
+		{"option_255", [][]byte{{tnIAC, tnDO, 255}}, "", []byte{tnIAC, tnWONT, 255}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var tr telnetReader
+			var text, reply []byte
+			for _, in := range tc.in {
+				text, reply = tr.feed(in, text, reply)
+			}
+			if string(text) != tc.text || !bytes.Equal(reply, tc.reply) {
+				t.Errorf("text %q reply %v, want %q %v", text, reply, tc.text, tc.reply)
+			}
+		})
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		name     string
+		text     string
+		want     screen
+		greeting screen
+	}{
+		{"busybox_login", "\r\nipcam login: ", screenUser, screenUser},
+		{"username", "Username:", screenUser, screenUser},
+		{"password", "root\r\nPassword: ", screenPassword, screenPassword},
+		{"shell_hash", "\r\n\r\nBusyBox v1.19.3 built-in shell (ash)\r\n# ", screenShell, screenShell},
+		{"shell_dollar", "admin@cam:~$ ", screenShell, screenShell},
+		{"cli", "\r\nDVR> ", screenShell, screenShell},
+		{"incorrect_then_prompt", "\r\nLogin incorrect\r\nipcam login: ", screenFailed, screenUser},
+		{"legal_notice_before_prompt", "Unauthorized access is denied\r\nlogin: ", screenFailed, screenUser},
+		{"too_many", "\r\nToo many login attempts, try again later\r\n", screenLocked, screenLocked},
+		{"locked_account", "Account locked for 300 seconds", screenLocked, screenLocked},
+		{"nothing", "Welcome\r\n", screenNone, screenNone},
+		{"empty", "", screenNone, screenNone},
+		{"nul_padding", "login:\x00\x00 ", screenUser, screenUser},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := classify([]byte(tc.text)); got != tc.want {
+				t.Errorf("classify %d, want %d", got, tc.want)
+			}
+			if got := classifyGreeting([]byte(tc.text)); got != tc.greeting {
+				t.Errorf("classifyGreeting %d, want %d", got, tc.greeting)
+			}
+		})
+	}
+}
+
+func TestFirstLine(t *testing.T) {
+	tests := []struct {
+		in       string
+		line     string
+		complete bool
+	}{
+		{"\r\n\r\nBusyBox v1.19.4\r\nlogin:", "BusyBox v1.19.4", true},
+		{"ipcam login: ", "ipcam login:", true},
+		{"partial", "partial", false},
+		{"\r\n  \r\n", "", false},
+	}
+	for _, tc := range tests {
+		line, ok := firstLine([]byte(tc.in))
+		if string(line) != tc.line || ok != tc.complete {
+			t.Errorf("%q: %q %v", tc.in, line, ok)
+		}
+	}
+}
+
+// FuzzTelnetReader feeds server bytes, split at an arbitrary point, to the
+// negotiation reader and the screen classifiers: no panic, answers are
+// only refusals and at most one per option and verb, and the text is
+// never longer than the input.
+func FuzzTelnetReader(f *testing.F) {
+	f.Add([]byte{tnIAC, tnDO, 24, tnIAC, tnWILL, 1, 'l', 'o', 'g', 'i', 'n', ':', ' '}, uint8(3))
+	f.Add([]byte{tnIAC, tnSB, 24, 1, tnIAC, tnSE, 'P', 'a', 's', 's', 'w', 'o', 'r', 'd', ':'}, uint8(5))
+	f.Add([]byte("Login incorrect\r\nlogin: "), uint8(0))
+	f.Add([]byte{tnIAC, tnIAC, tnIAC}, uint8(1))
+	f.Fuzz(func(t *testing.T, in []byte, split uint8) {
+		cut := int(split)
+		if cut > len(in) {
+			cut = len(in)
+		}
+		var tr telnetReader
+		text, reply := tr.feed(in[:cut], nil, nil)
+		text, reply = tr.feed(in[cut:], text, reply)
+		if len(text) > len(in) {
+			t.Fatalf("text %d bytes from %d", len(text), len(in))
+		}
+		if len(reply)%3 != 0 {
+			t.Fatalf("reply %v", reply)
+		}
+		seen := map[[2]byte]bool{}
+		for i := 0; i < len(reply); i += 3 {
+			if reply[i] != tnIAC || (reply[i+1] != tnWONT && reply[i+1] != tnDONT) {
+				t.Fatalf("reply %v is not a refusal", reply[i:i+3])
+			}
+			k := [2]byte{reply[i+1], reply[i+2]}
+			if seen[k] {
+				t.Fatalf("option %v refused twice", k)
+			}
+			seen[k] = true
+		}
+		classify(text)
+		classifyGreeting(text)
+		firstLine(text)
+	})
+}
