@@ -10,8 +10,8 @@ return view.extend({
 	},
 
 	render: function() {
-		var port = uci.get('iotgw', 'main', 'web_port') || '8088';
-		var https = uci.get('iotgw', 'main', 'web_https') === '1';
+		var port = uci.get('iotgw', 'main', 'web_port') || '8443';
+		var https = uci.get('iotgw', 'main', 'web_https') !== '0';
 		var host = window.location.hostname;
 
 		// An IPv6 literal needs brackets in a URL.

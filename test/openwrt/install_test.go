@@ -1,0 +1,184 @@
+package openwrt
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const demoCamera = "c0:56:e3:1a:2b:3c" // logs in with factory-default credentials in testdata/demo.pcap
+
+// The package's whole life in a scratch busybox root, chrooted, in a
+// network namespace with a br-lan: opkg (stand-in) installs it, OpenWrt's
+// postinst steps run the uci-defaults and start the service (the procd
+// stand-in really starts the daemon), the daemon quarantines the demo
+// camera with real nftables, a reload keeps the quarantine, and removal
+// stops the daemon and deletes iotgw's tables.
+func TestInstallRunRemove(t *testing.T) {
+	requireRoot(t, "chroot")
+	ipk := findPackage(t, packagesDir(t), "iotgw_*_x86_64.ipk")
+	root := newRoot(t)
+	copyFile(t, ipk, filepath.Join(root, "tmp/iotgw.ipk"), 0o644)
+	copyFile(t, filepath.Join(repoRoot(t), "testdata/demo.pcap"), filepath.Join(root, "tmp/demo.pcap"), 0o644)
+	writeRootFile(t, root, "etc/procd-standin.env", "PROCD_SPAWN=1\n", 0o644)
+
+	ns := newNetns(t, "owrt")
+	mustRun(t, "ip", "-n", ns, "link", "add", "br-lan", "type", "bridge")
+	mustRun(t, "ip", "-n", ns, "addr", "add", "192.168.50.1/24", "dev", "br-lan")
+	mustRun(t, "ip", "-n", ns, "link", "set", "br-lan", "up")
+	t.Cleanup(func() { killDaemon(root) }) // before the namespace goes
+
+	sh := func(args ...string) (string, error) { return inRoot(root, ns, args...) }
+	logs := func() string {
+		b, _ := os.ReadFile(filepath.Join(root, "tmp/iotgw.out"))
+		p, _ := os.ReadFile(filepath.Join(root, "tmp/procd.log"))
+		return fmt.Sprintf("daemon output:\n%s\nprocd calls:\n%s", b, p)
+	}
+
+	// Install.
+	out, err := sh("/bin/opkg", "install", "/tmp/iotgw.ipk")
+	if err != nil {
+		t.Fatalf("opkg install: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "installed in monitor mode") {
+		t.Errorf("install output lacks the postinst message:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc/uci-defaults/90-iotgw")); !os.IsNotExist(err) {
+		t.Errorf("uci-defaults script still there (it failed, or did not run): %v", err)
+	}
+	secret, err := os.ReadFile(filepath.Join(root, "etc/iotgw/secret"))
+	if err != nil || !regexp.MustCompile(`^[0-9a-f]{64}$`).Match(secret) {
+		t.Errorf("secret file %q (%v): want 64 hex digits from /dev/urandom", secret, err)
+	}
+	for path, mode := range map[string]os.FileMode{
+		"etc/iotgw/secret":     0o600,
+		"etc/iotgw/iotgw.toml": 0o600,
+		"etc/iotgw":            0o700 | os.ModeDir,
+		"etc/init.d/iotgw":     0o755,
+		"usr/bin/iotgw":        0o755,
+	} {
+		if fi, err := os.Stat(filepath.Join(root, path)); err != nil || fi.Mode() != mode {
+			t.Errorf("%s: mode %v (%v), want %v", path, fi.Mode(), err, mode)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(root, "etc/rc.d/S95iotgw")); err != nil {
+		t.Errorf("service not enabled: %v", err)
+	}
+	// The default configuration: monitor mode, AF_PACKET on br-lan.
+	waitFor(t, logs, "iotgw status answers", func() (bool, string) {
+		out, err := sh("/usr/bin/iotgw", "status")
+		return err == nil && strings.Contains(out, "capture running"), out
+	})
+
+	// The owner turns on enforcement; a capture file stands in for the LAN.
+	writeRootFile(t, root, "etc/iotgw/iotgw.toml", `[policy]
+mode = "enforce"
+grace = "0s"
+
+[inspect]
+secret_file = "/etc/iotgw/secret"
+
+[capture]
+mode = "pcap"
+file = "/tmp/demo.pcap"
+interfaces = ["br-lan"]
+
+[store]
+write_interval = "1s"
+`, 0o600)
+	if out, err := sh("/etc/init.d/iotgw", "restart"); err != nil {
+		t.Fatalf("restart: %v\n%s", err, out)
+	}
+	waitFor(t, logs, "the camera is quarantined", func() (bool, string) {
+		out := nsOut(t, ns, "nft", "list", "set", "inet", "iotgw", "block_mac")
+		return strings.Contains(out, demoCamera), out
+	})
+	if out, err := sh("/usr/bin/iotgw", "status"); err != nil || !strings.Contains(out, " 1 quarantined") {
+		t.Errorf("iotgw status: %v\n%s\nwant 1 quarantined", err, out)
+	}
+
+	// Reload: SIGHUP to the same process, the quarantine stays.
+	pid := daemonPid(t, root)
+	if out, err := sh("/etc/init.d/iotgw", "reload"); err != nil {
+		t.Fatalf("reload: %v\n%s", err, out)
+	}
+	waitFor(t, logs, "the daemon logs the reload", func() (bool, string) {
+		b, _ := os.ReadFile(filepath.Join(root, "tmp/iotgw.out"))
+		return strings.Contains(string(b), "configuration reloaded"), ""
+	})
+	if got := daemonPid(t, root); got != pid {
+		t.Errorf("reload restarted the daemon (pid %d, was %d)", got, pid)
+	}
+	if out := nsOut(t, ns, "nft", "list", "set", "inet", "iotgw", "block_mac"); !strings.Contains(out, demoCamera) {
+		t.Errorf("the quarantine went with the reload:\n%s", out)
+	}
+
+	// Removal: the daemon stops, its tables go, its data stays.
+	out, err = sh("/bin/opkg", "remove", "iotgw")
+	if err != nil {
+		t.Fatalf("opkg remove: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "removed nftables tables inet iotgw and bridge iotgw") {
+		t.Errorf("removal output lacks uninstall-rules:\n%s", out)
+	}
+	if syscall.Kill(pid, 0) == nil {
+		t.Errorf("daemon (pid %d) still running after removal", pid)
+	}
+	if tables := nsOut(t, ns, "nft", "list", "tables"); strings.Contains(tables, "iotgw") {
+		t.Errorf("iotgw's tables remain after removal:\n%s", tables)
+	}
+	for _, gone := range []string{"usr/bin/iotgw", "etc/init.d/iotgw", "etc/rc.d/S95iotgw", "lib/upgrade/keep.d/iotgw"} {
+		if _, err := os.Lstat(filepath.Join(root, gone)); !os.IsNotExist(err) {
+			t.Errorf("%s remains after removal (%v)", gone, err)
+		}
+	}
+	for _, kept := range []string{"etc/iotgw/secret", "etc/iotgw/state.json"} {
+		if _, err := os.Stat(filepath.Join(root, kept)); err != nil {
+			t.Errorf("%s: %v (the owner's data stays after removal)", kept, err)
+		}
+	}
+}
+
+// waitFor polls cond for up to 20 s.
+func waitFor(t *testing.T, logs func() string, what string, cond func() (bool, string)) {
+	t.Helper()
+	var last string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		ok, detail := cond()
+		if ok {
+			return
+		}
+		last = detail
+	}
+	t.Fatalf("waiting for %s: last answer %q\n%s", what, last, logs())
+}
+
+func daemonPid(t *testing.T, root string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "var/run/iotgw.pid"))
+	if err != nil {
+		t.Fatalf("no pid file: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// killDaemon ends a daemon a failed test left running.
+func killDaemon(root string) {
+	b, err := os.ReadFile(filepath.Join(root, "var/run/iotgw.pid"))
+	if err != nil {
+		return
+	}
+	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
