@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -223,6 +224,13 @@ func (l *FetchLimiter) Allow(mac hwaddr.MAC, location string, now time.Time) boo
 	return true
 }
 
+// forget drops the record of mac's fetch of location.
+func (l *FetchLimiter) forget(mac hwaddr.MAC, location string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.last, fetchKey{mac, location})
+}
+
 // evictOldest forgets the oldest fetch: O(size), once per new pair when
 // full.
 func (l *FetchLimiter) evictOldest() {
@@ -235,4 +243,79 @@ func (l *FetchLimiter) evictOldest() {
 		}
 	}
 	delete(l.last, oldest)
+}
+
+// UPnPFetcher fetches descriptions off the packet path: Offer queues a
+// LOCATION seen in an ssdp observation (non-blocking; a full queue drops
+// it), Run fetches one at a time and files the upnp observation with
+// sink. Each device and location is fetched at most once per limiter
+// interval.
+type UPnPFetcher struct {
+	limiter *FetchLimiter
+	sink    Sink
+	opts    FetchOptions
+	log     *slog.Logger
+	now     func() time.Time
+	queue   chan upnpJob
+}
+
+type upnpJob struct {
+	mac      hwaddr.MAC
+	addrs    []netip.Addr
+	location string
+}
+
+// DefaultFetchQueue bounds the locations waiting for a fetch.
+const DefaultFetchQueue = 32
+
+// NewUPnPFetcher returns a fetcher; opts.Addrs is ignored (each Offer
+// names the device's addresses). A nil limiter gets the defaults.
+func NewUPnPFetcher(limiter *FetchLimiter, sink Sink, opts FetchOptions, log *slog.Logger) *UPnPFetcher {
+	if limiter == nil {
+		limiter = NewFetchLimiter(0, 0)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &UPnPFetcher{limiter: limiter, sink: sink, opts: opts, log: log.With("component", "upnp-fetch"),
+		now: time.Now, queue: make(chan upnpJob, DefaultFetchQueue)}
+}
+
+// Offer queues the description at location of the device with mac and
+// addrs, unless it was fetched within the limiter's interval or the queue
+// is full. It reports whether the fetch was queued.
+func (f *UPnPFetcher) Offer(mac hwaddr.MAC, addrs []netip.Addr, location string) bool {
+	if _, _, err := checkLocation(location, addrs); err != nil {
+		return false
+	}
+	if !f.limiter.Allow(mac, location, f.now()) {
+		return false
+	}
+	select {
+	case f.queue <- upnpJob{mac, slices.Clone(addrs), location}:
+		return true
+	default:
+		f.limiter.forget(mac, location) // not fetched: may be offered again
+		return false
+	}
+}
+
+// Run fetches queued descriptions until ctx is done.
+func (f *UPnPFetcher) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case job := <-f.queue:
+			opts := f.opts
+			opts.Addrs = job.addrs
+			desc, err := FetchDescription(ctx, job.location, opts)
+			if err != nil {
+				f.log.Info("upnp description not fetched", "device", job.mac.String(), "err", err)
+				continue
+			}
+			_, host, _ := checkLocation(job.location, job.addrs)
+			f.sink.Emit(UPnPEvent(job.mac, host, job.location, desc, f.now()))
+		}
+	}
 }

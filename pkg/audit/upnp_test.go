@@ -200,3 +200,62 @@ func TestFetchLimiter(t *testing.T) {
 		}
 	}
 }
+
+func TestUPnPFetcher(t *testing.T) {
+	xml := cameraXML(t)
+	var hits atomic.Int32
+	dev := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Write(xml)
+	}))
+	t.Cleanup(dev.Close)
+	d := newMapDialer()
+	d.route(lan("49152"), dev.Listener.Addr().String())
+	sink := &sliceSink{}
+	f := NewUPnPFetcher(nil, sink, FetchOptions{Dialer: d}, quietLogger())
+	addrs := []netip.Addr{netip.MustParseAddr(devIP)}
+	loc := "http://" + lan("49152") + "/desc.xml"
+	if !f.Offer(devMAC, addrs, loc) {
+		t.Fatal("first offer refused")
+	}
+	if f.Offer(devMAC, addrs, loc) {
+		t.Error("second offer within the day queued")
+	}
+	if f.Offer(devMAC, addrs, "http://8.8.8.8/desc.xml") {
+		t.Error("public location queued")
+	}
+	for i := 0; i < DefaultFetchQueue+5; i++ {
+		f.Offer(devMAC, addrs, fmt.Sprintf("http://%s/d%d.xml", lan("49152"), i))
+	}
+	if len(f.queue) != DefaultFetchQueue {
+		t.Errorf("queue %d, cap %d", len(f.queue), DefaultFetchQueue)
+	}
+	dropped := fmt.Sprintf("http://%s/d%d.xml", lan("49152"), DefaultFetchQueue+1)
+	if _, ok := f.limiter.last[fetchKey{devMAC, dropped}]; ok {
+		t.Error("a location dropped by the full queue counts as fetched")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- f.Run(ctx) }()
+	for hits.Load() < DefaultFetchQueue {
+		time.Sleep(time.Millisecond)
+	}
+	for {
+		sink.mu.Lock()
+		n := len(sink.evs)
+		sink.mu.Unlock()
+		if n == DefaultFetchQueue {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("run: %v", err)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if e := sink.evs[0]; e.Kind != event.KindUPnP || e.Evidence["manufacturer"] != "Hikvision" {
+		t.Errorf("event %+v", e)
+	}
+}
