@@ -5,7 +5,7 @@
 # that password.
 clean() { printf '%s' "$1" | tr -d '\r\000'; }
 ok=
-for try in 1 2 3; do
+for _ in 1 2 3; do
 	printf 'ipcam login: '
 	IFS= read -r user || exit 1
 	printf 'Password: '
