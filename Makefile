@@ -15,7 +15,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 FUZZTIME ?= 8s
 FUZZTIME_LONG ?= 10m
 
-.PHONY: all build demo test unit vet staticcheck fuzz-short fuzz bench cross clean deps-test record-demo oui
+.PHONY: all build demo test unit vet staticcheck fuzz-short fuzz bench cross clean deps-test record-demo package test-openwrt test-qemu oui
 
 all: build
 
@@ -31,7 +31,7 @@ deps-test:
 
 # Everything CI runs: vet, staticcheck, unit and integration tests (the
 # namespace lab needs root), and a short fuzz run of every fuzz target.
-test: deps-test vet staticcheck unit fuzz-short
+test: deps-test vet staticcheck unit fuzz-short test-qemu
 
 vet:
 	@test -z "$$(gofmt -l cmd pkg)" || { echo "gofmt needed:"; gofmt -l cmd pkg; exit 1; }
@@ -77,6 +77,21 @@ oui:
 	command -v dpkg-query >/dev/null && dpkg-query -W ieee-data >/dev/null 2>&1 || apt-get install -y --no-install-recommends ieee-data
 	$(GO) run ./scripts/oui -in /usr/share/ieee-data/oui.csv -out pkg/device/oui/oui.txt.gz \
 		-version "ieee-data $$(dpkg-query -W -f='$${Version}' ieee-data)"
+
+# OpenWrt packages without the SDK, reproducibly: iotgw for x86_64,
+# aarch64_cortex-a53, arm_cortex-a7_neon-vfpv4, mipsel_24kc and mips_24kc,
+# and luci-app-iotgw, in dist/openwrt (docs/openwrt.md).
+package:
+	$(GO) run ./scripts/package -out dist/openwrt
+
+# The OpenWrt package's tests alone (as root: chroot, namespaces, nftables).
+test-openwrt: deps-test
+	$(GO) test -count=1 ./test/openwrt
+
+# Unit tests of the byte-order-sensitive packages for big-endian mips and
+# arm64 under qemu-user.
+test-qemu: deps-test
+	test/openwrt/qemu.sh
 
 # Re-records testdata/demo.pcap in network namespaces (root).
 record-demo:

@@ -104,15 +104,8 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 		ManagementAddrs: cfg.Daemon.ManagementAddresses,
 		SourceName:      cfg.Capture.Mode,
 	}, daemon.Deps{
-		Enforcer: enforcer,
-		Store:    st,
-		CutConnections: func(addrs []netip.Addr) {
-			if n, err := quarantine.FlushConntrack(addrs); err != nil {
-				log.Warn("cutting a quarantined device's connections", "err", err)
-			} else {
-				log.Debug("connections cut", "count", n)
-			}
-		},
+		Enforcer:   enforcer,
+		Store:      st,
 		OpenSource: func(ctx context.Context) (capture.Source, error) { return openSource(ctx, cfg, live) },
 		Logger:     log,
 		Version:    version,

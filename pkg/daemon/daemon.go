@@ -59,9 +59,6 @@ type Deps struct {
 	Version    string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// CutConnections, when set, ends the tracked connections a newly
-	// quarantined device opened before (conntrack), so they do not go on.
-	CutConnections func(addrs []netip.Addr)
 	// Blocked, when set, is told the addresses of devices in block and
 	// updates-only quarantine whenever they change (the DNS proxy answers
 	// them with the notice page).

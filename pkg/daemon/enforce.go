@@ -197,9 +197,9 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 		d.log.Info("device released", "mac", mac)
 		return nil
 	}
-	if d.deps.CutConnections != nil && len(p.entry.Addrs) > 0 {
-		d.deps.CutConnections(p.entry.Addrs)
-	}
+	// The finding that led here must survive a crash with the quarantine:
+	// without it, the next start would see no reason and release.
+	d.persistDevice(mac)
 	d.log.Info("device quarantined", "mac", mac, "mode", p.record.Mode, "by", p.record.By, "reason", p.record.Reason)
 	return d.deps.Store.PutQuarantine(p.record)
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"time"
 
+	"github.com/iotgw/iotgw/pkg/device"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/policy"
@@ -20,6 +21,30 @@ func (d *Daemon) persistVerdict(mac hwaddr.MAC, v policy.Verdict, now time.Time)
 	}
 }
 
+// persistDevice hands one device's record to the store now.
+func (d *Daemon) persistDevice(mac hwaddr.MAC) {
+	d.mu.Lock()
+	dev, ok := d.pipe.Inventory().Lookup(device.Key{MAC: mac})
+	var rec store.DeviceRecord
+	if ok {
+		rec = deviceRecord(dev)
+	}
+	d.mu.Unlock()
+	if ok {
+		if err := d.deps.Store.PutDevice(rec); err != nil {
+			d.log.Warn("storing device", "mac", mac, "err", err)
+		}
+	}
+}
+
+func deviceRecord(dev *device.Device) store.DeviceRecord {
+	rec := store.DeviceRecord{MAC: dev.Key.MAC, Addrs: dev.Addrs, FirstSeen: dev.FirstSeen, LastSeen: dev.LastSeen, DroppedFindings: dev.DroppedEvents}
+	for _, f := range dev.Findings {
+		rec.Findings = append(rec.Findings, copyEvent(f))
+	}
+	return rec
+}
+
 // persistDevices hands device records to the store; the store coalesces
 // them into at most one flash write per interval.
 func (d *Daemon) persistDevices(now time.Time) {
@@ -29,11 +54,7 @@ func (d *Daemon) persistDevices(now time.Time) {
 		if dev.Key.MAC.IsZero() {
 			continue
 		}
-		rec := store.DeviceRecord{MAC: dev.Key.MAC, Addrs: dev.Addrs, FirstSeen: dev.FirstSeen, LastSeen: dev.LastSeen, DroppedFindings: dev.DroppedEvents}
-		for _, f := range dev.Findings {
-			rec.Findings = append(rec.Findings, copyEvent(f))
-		}
-		recs = append(recs, rec)
+		recs = append(recs, deviceRecord(dev))
 	}
 	d.mu.Unlock()
 	for _, r := range recs {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -14,8 +15,22 @@ import (
 // connection's first packet in the nat hooks (the notice redirect, the
 // DNS redirect), and an offloaded connection skips the filter hooks:
 // without the flush, connections opened before the quarantine would go
-// on. It acts in the current network namespace.
-func FlushConntrack(addrs []netip.Addr) (uint, error) {
+// on. NFTables.Quarantine does it itself; this is for other callers, in
+// the current network namespace.
+func FlushConntrack(addrs []netip.Addr) (uint, error) { return flushConntrack(options{}, addrs) }
+
+func flushConntrack(o options, addrs []netip.Addr) (uint, error) {
+	if len(addrs) == 0 {
+		return 0, nil
+	}
+	h, err := netlink.NewHandle()
+	if o.netns {
+		h, err = netlink.NewHandleAt(netns.NsHandle(o.netnsFd))
+	}
+	if err != nil {
+		return 0, fmt.Errorf("quarantine: conntrack: %w", err)
+	}
+	defer h.Close()
 	var total uint
 	for _, a := range addrs {
 		a = a.Unmap()
@@ -27,7 +42,7 @@ func FlushConntrack(addrs []netip.Addr) (uint, error) {
 		if err := f.AddIP(netlink.ConntrackOrigSrcIP, net.IP(a.AsSlice())); err != nil {
 			return total, fmt.Errorf("quarantine: conntrack filter for %s: %w", a, err)
 		}
-		n, err := netlink.ConntrackDeleteFilters(netlink.ConntrackTable, family, f)
+		n, err := h.ConntrackDeleteFilters(netlink.ConntrackTable, family, f)
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("quarantine: flushing connections of %s: %w", a, err)

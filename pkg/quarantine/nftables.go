@@ -512,8 +512,17 @@ func (n *NFTables) Reconcile(ctx context.Context, entries []Entry) error {
 
 // Quarantine adds or replaces one device's entry (a mode switch is one
 // batch). It refuses protected devices with ErrProtected.
+//
+// Established connections pass iotgw's forward chain without set lookups
+// (the fast path for every other device), so the device's tracked
+// connections are deleted once the batch is in: what it opened before
+// the quarantine does not go on.
 func (n *NFTables) Quarantine(ctx context.Context, e Entry) error {
-	return n.apply(ctx, func(s *state, now time.Time) error { return s.quarantine(e, n.cfg, now) })
+	if err := n.apply(ctx, func(s *state, now time.Time) error { return s.quarantine(e, n.cfg, now) }); err != nil {
+		return err
+	}
+	_, err := flushConntrack(n.opts, e.Addrs)
+	return err
 }
 
 // Release lifts a device's quarantine; releasing a device that is not
