@@ -14,6 +14,7 @@ package alert
 import (
 	"fmt"
 	"hash/fnv"
+	"io"
 	"net"
 	"slices"
 	"strings"
@@ -346,14 +347,23 @@ func FromTest(at time.Time) Alert {
 // so a daemon problem whose error text varies alerts once.
 func (a *Alert) contentHash() uint64 {
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%s\x00%d\x00%s\x00%s\x00", a.Kind, a.Severity, a.Title, a.Reason)
-	ks := make([]string, 0, len(a.Facts))
-	for k := range a.Facts {
-		ks = append(ks, k)
+	put := func(s string) {
+		_, _ = io.WriteString(h, s)
+		_, _ = h.Write([]byte{0})
 	}
-	slices.Sort(ks)
-	for _, k := range ks {
-		fmt.Fprintf(h, "%s=%s\x00", k, a.Facts[k])
+	put(string(a.Kind))
+	put(a.Severity.String())
+	put(a.Title)
+	put(a.Reason)
+	var ks [16]string
+	keys := ks[:0]
+	for k := range a.Facts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		put(k)
+		put(a.Facts[k])
 	}
 	return h.Sum64()
 }

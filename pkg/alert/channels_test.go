@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/iotgw/iotgw/pkg/event"
 )
@@ -384,5 +385,24 @@ func TestPriorities(t *testing.T) {
 		if n, g, p := ntfyPriority(a), gotifyPriority(a), pushoverPriority(a); n != tc.ntfy || g != tc.gotify || p != tc.push {
 			t.Errorf("%v urgent=%v: ntfy %d gotify %d pushover %d, want %d %d %d", tc.sev, tc.urgent, n, g, p, tc.ntfy, tc.gotify, tc.push)
 		}
+	}
+}
+
+func TestPushoverDigestFitsLimit(t *testing.T) {
+	srv := newFakeService(t)
+	s := buildSender(t, ChannelConfig{Type: TypePushover, URL: srv.URL, Token: "tok", User: "usr"})
+	var parts []Alert
+	for i := range maxDigestParts {
+		a := testAlert(i, false)
+		a.Title = strings.Repeat("ü", 55) // 110 bytes each
+		parts = append(parts, a)
+	}
+	if err := s.Send(context.Background(), digest(parts)); err != nil {
+		t.Fatal(err)
+	}
+	form, _ := url.ParseQuery(string(srv.only(t).Body))
+	msg := form.Get("message")
+	if len(msg) > pushoverMaxMessage || !utf8.ValidString(msg) || !strings.HasPrefix(msg, "- ü") || !strings.Contains(msg, "\n- ") {
+		t.Errorf("message of %d bytes: %q", len(msg), msg)
 	}
 }

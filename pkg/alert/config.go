@@ -60,8 +60,9 @@ type ChannelConfig struct {
 	Kinds []string `toml:"kinds"`
 	// QuietHours "22:00-07:00": non-urgent alerts wait until the end.
 	QuietHours string `toml:"quiet_hours"`
-	// Rate "10/min" (also /s, /h; "off" for none) and Burst (default 5):
-	// beyond them alerts are combined into a digest.
+	// Rate "10/min" (also /s, /h; "off" for none; default 10/min, for
+	// mqtt off) and Burst (default 5): beyond them alerts are combined
+	// into a digest.
 	Rate  string `toml:"rate"`
 	Burst int    `toml:"burst"`
 
@@ -211,6 +212,9 @@ func buildSettings(cc ChannelConfig, loc *time.Location) (settings, error) {
 	rate := cc.Rate
 	if rate == "" {
 		rate = DefaultRate
+		if cc.Type == TypeMQTT {
+			rate = "off" // Home Assistant on the LAN, not a phone: every state change counts
+		}
 	}
 	if s.rate, err = parseRate(rate); err != nil {
 		return s, fmt.Errorf("rate: %w", err)

@@ -109,7 +109,7 @@ password = "pw"
 	if len(all) != 2 || all[0].Name != "phone" || all[1].Name != "mqtt" || all[0].quiet == nil || all[0].quiet.loc.String() != "Europe/Berlin" {
 		t.Fatalf("built %+v", all)
 	}
-	if all[0].minSeverity.String() != "low" || all[1].minSeverity.String() != "info" || all[1].TopicPrefix != "iotgw" || all[1].DiscoveryPrefix != "homeassistant" {
+	if all[0].minSeverity.String() != "low" || all[1].minSeverity.String() != "info" || all[1].rate != 0 || all[0].rate != 10.0/60 || all[1].TopicPrefix != "iotgw" || all[1].DiscoveryPrefix != "homeassistant" {
 		t.Errorf("defaults: %v %v %q %q", all[0].minSeverity, all[1].minSeverity, all[1].TopicPrefix, all[1].DiscoveryPrefix)
 	}
 }

@@ -167,7 +167,7 @@ func (p *Pushover) Send(ctx context.Context, a Alert) error {
 		"token":    {p.token},
 		"user":     {p.user},
 		"title":    {clip(a.Title, 250)},
-		"message":  {a.Body},
+		"message":  {truncate(a.Body, pushoverMaxMessage)},
 		"priority": {strconv.Itoa(pushoverPriority(a))},
 	}
 	if a.URL != "" {
@@ -187,6 +187,9 @@ func (p *Pushover) Send(ctx context.Context, a Alert) error {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return p.http.do(req, pushoverError)
 }
+
+// pushoverMaxMessage: Pushover refuses messages over 1,024 characters.
+const pushoverMaxMessage = 1000
 
 // pushoverPriority: -1 quiet, 0 normal, 1 high (bypasses the user's own
 // quiet hours) for urgent alerts. 2 (emergency) needs acknowledgement

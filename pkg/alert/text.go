@@ -41,6 +41,19 @@ func clip(s string, max int) string {
 	return strings.TrimRight(out[:cut], " ") + "…"
 }
 
+// truncate cuts already clean text to at most max bytes at a rune
+// boundary, keeping its line breaks.
+func truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
 // maxDigestParts bounds a digest; more ready alerts wait for the next one.
 const maxDigestParts = 20
 
