@@ -107,6 +107,20 @@ type ChannelConfig struct {
 	TopicPrefix     string `toml:"topic_prefix"`
 }
 
+// Redacted is the channel's configuration as the page may show it:
+// tokens, passwords, the webhook secret and the Pushover user key
+// replaced by "***" when set.
+func (c ChannelConfig) Redacted() ChannelConfig {
+	for _, f := range []*string{&c.Token, &c.Password, &c.Secret, &c.User} {
+		if *f != "" {
+			*f = "***"
+		}
+	}
+	c.To = append([]string(nil), c.To...)
+	c.Kinds = append([]string(nil), c.Kinds...)
+	return c
+}
+
 // Rate defaults.
 const (
 	DefaultRate  = "10/min"

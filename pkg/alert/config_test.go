@@ -156,3 +156,14 @@ func TestRateAndBucket(t *testing.T) {
 		t.Errorf("a clock stepping back changed the tokens to %v", got)
 	}
 }
+
+func TestRedacted(t *testing.T) {
+	c := ChannelConfig{Type: "telegram", Name: "tg", Token: "123:AAsecret", ChatID: "42", Password: "pw", Secret: "", User: "ukey"}
+	r := c.Redacted()
+	if r.Token != "***" || r.Password != "***" || r.User != "***" || r.Secret != "" || r.ChatID != "42" || r.Name != "tg" {
+		t.Errorf("redacted %+v", r)
+	}
+	if c.Token != "123:AAsecret" {
+		t.Error("Redacted changed the original")
+	}
+}

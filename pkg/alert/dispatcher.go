@@ -246,7 +246,7 @@ func (d *Dispatcher) channel(name string) *channel {
 
 // Notify queues a for every channel that wants it, unless an alert with
 // the same DedupKey and content was already queued (then it returns 0).
-// It fills a's ID and, from base_url, its URL. It returns the number of
+// It fills a's ID, its time if unset and, from base_url, its URL. It returns the number of
 // channels the alert was queued for. It does not block on the network.
 func (d *Dispatcher) Notify(a Alert) int {
 	d.prepare(&a)
@@ -305,10 +305,13 @@ func (d *Dispatcher) MarkSeen(alerts ...Alert) {
 	}
 }
 
-// prepare fills the alert's ID and link.
+// prepare fills the alert's ID, time and link.
 func (d *Dispatcher) prepare(a *Alert) {
 	if a.ID == "" {
 		a.ID = strings.ToLower(rand.Text())
+	}
+	if a.Time.IsZero() {
+		a.Time = d.now()
 	}
 	if a.URL == "" && d.baseURL != "" {
 		a.URL = d.baseURL + "/"

@@ -287,3 +287,26 @@ func TestMQTTBrokerRestart(t *testing.T) {
 		t.Errorf("after reconnect: %v", got)
 	}
 }
+
+// TestMQTTHostileMACPublishesNoState: a device address that is not a MAC
+// (a wildcard, a slash) never becomes part of a topic.
+func TestMQTTHostileMACPublishesNoState(t *testing.T) {
+	b := startBroker(t)
+	sub := subscribe(t, b.addr, "#")
+	s := mqttSender(t, b.addr, brokerPass)
+	hostile := FromNewDevice(Device{MAC: "c0:56:e3:00:00:01/#"}, testClockNow())
+	hostile.ID = "hostile"
+	good := FromNewDevice(Device{MAC: "02:00:00:00:00:0b"}, testClockNow())
+	good.ID = "good"
+	for _, a := range []Alert{hostile, good} {
+		if err := s.Send(sendCtx(t), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One publisher, QoS 1, in order: once the good alert's four
+	// messages are in, the hostile one's would have been too.
+	got := sub.wait(t, 5)
+	if len(got) != 4 || len(got["iotgw/alert"]) != 2 || len(got["iotgw/02000000000b/state"]) != 1 {
+		t.Errorf("topics %v", got)
+	}
+}
