@@ -133,6 +133,9 @@ type Report struct {
 	OpenPorts []uint16
 	// Services are the login services tested ("telnet:23", "http:80").
 	Services []string
+	// Untested are the services dropped because they did not behave as
+	// the protocol says (no prompt recognised, a broken answer).
+	Untested []string
 	Attempts int
 	Stop     Stop
 	// Found describes the accepted default login (redacted), if any.

@@ -552,3 +552,21 @@ func TestNewRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestUnrecognisedServiceIsNotAPass(t *testing.T) {
+	d := newMapDialer()
+	ln := serve(t, func(c net.Conn) {
+		io.WriteString(c, "Welcome to the frobnicator\r\n") // never a prompt
+		time.Sleep(50 * time.Millisecond)
+	})
+	d.route(lan("23"), ln.Addr().String())
+	a := newAuditor(t, d, func(o *Options) { o.ResponseTimeout = 200 * time.Millisecond })
+	rep, evs, err := a.Audit(context.Background(), target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := auditCheck(evs, "default_login")
+	if rep.Attempts != 0 || obs == nil || obs.Evidence["result"] != "untested" || obs.Evidence["untested"] != "telnet:23" {
+		t.Errorf("report %+v observation %+v", rep, obs)
+	}
+}

@@ -94,7 +94,7 @@ func readFTPReply(br *bufio.Reader) (int, string, error) {
 		text = append(append(text, line...), '\n')
 		if first == "" {
 			first = string(line[:3])
-			if _, err := strconv.Atoi(first); err != nil {
+			if !isDigits(line[:3]) {
 				return 0, "", fmt.Errorf("reply without a code")
 			}
 			if len(line) == 3 || line[3] != '-' {
@@ -108,4 +108,13 @@ func readFTPReply(br *bufio.Reader) (int, string, error) {
 	}
 	code, _ := strconv.Atoi(first)
 	return code, string(text), nil
+}
+
+func isDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

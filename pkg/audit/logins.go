@@ -93,6 +93,7 @@ func (r *run) testLogins(ctx context.Context) error {
 		case err != nil:
 			r.a.log.Info("audit: service dropped", "device", r.t.MAC.String(), "service", s.name(), "err", err)
 			s.next = len(s.cands)
+			r.report.Untested = append(r.report.Untested, s.name())
 			continue
 		}
 		switch res.outcome {
@@ -200,6 +201,18 @@ func (r *run) loginsDone(stop Stop, err error) error {
 	ev.Evidence["stop"] = string(stop)
 	if len(r.report.Services) > 0 {
 		ev.Evidence["protocols"] = strings.Join(r.report.Services, ",")
+	}
+	if len(r.report.Untested) > 0 {
+		ev.Evidence["untested"] = strings.Join(r.report.Untested, ",")
+	}
+	switch {
+	case stop != StopLockout && stop != StopNoService && r.report.Attempts == 0:
+		// Every service failed before a credential could be sent (no
+		// prompt recognised, a broken server): nothing was learnt.
+		ev.Evidence["result"] = "untested"
+		ev.Summary = "default-login test could not run: " + strings.Join(r.report.Untested, ", ") + " did not behave as expected"
+		r.events = append(r.events, ev)
+		return nil
 	}
 	switch stop {
 	case StopLockout:
