@@ -72,6 +72,8 @@ type Device struct {
 
 	votes []vote
 	dirty bool // votes changed since Identity was computed
+	// filed indexes Findings and Observations by DedupKey.
+	filed map[string]*event.Event
 	// swGen counts changes to Software; swMatched is the count the
 	// advisory matcher last saw.
 	swGen, swMatched uint64
@@ -113,6 +115,7 @@ type Inventory struct {
 	max     int
 	isLocal func(netip.Addr) bool
 	Dropped int // devices forgotten because the inventory was full
+	matches map[matchKey][]fingerprint.Match
 
 	tables
 }
@@ -154,6 +157,7 @@ func NewInventory(max int, isLocal func(netip.Addr) bool) *Inventory {
 	return &Inventory{
 		devices: make(map[Key]*Device),
 		byIP:    make(map[netip.Addr]Key),
+		matches: make(map[matchKey][]fingerprint.Match),
 		max:     max,
 		isLocal: isLocal,
 		tables:  t,
@@ -430,11 +434,36 @@ func (inv *Inventory) learn(d *Device, ev *event.Event) {
 	}
 	fingerprint.Signals(ev, func(sig fingerprint.Signal, value string) {
 		base := Evidence{Signal: string(sig), Source: source, Value: value, Time: ev.Time}
-		inv.rules.Match(sig, value, func(m fingerprint.Match) {
+		for _, m := range inv.match(sig, value) {
 			inv.addMatch(d, m, base)
-		})
+		}
 	})
 	inv.refresh(d)
+}
+
+// maxMatchCache bounds the memo of rule matches; the same few server
+// headers, banners and domains come back again and again, and matching
+// them runs regular expressions.
+const maxMatchCache = 2048
+
+type matchKey struct {
+	sig   fingerprint.Signal
+	value string
+}
+
+// match is rules.Match, memoised.
+func (inv *Inventory) match(sig fingerprint.Signal, value string) []fingerprint.Match {
+	k := matchKey{sig, value}
+	if ms, ok := inv.matches[k]; ok {
+		return ms
+	}
+	var ms []fingerprint.Match
+	inv.rules.Match(sig, value, func(m fingerprint.Match) { ms = append(ms, m) })
+	if len(inv.matches) >= maxMatchCache {
+		clear(inv.matches)
+	}
+	inv.matches[k] = ms
+	return ms
 }
 
 // file adds ev to d's findings or observations, folding repeats.
@@ -445,23 +474,25 @@ func (inv *Inventory) file(d *Device, ev *event.Event) {
 		list, limit = &d.Findings, maxFindings
 	}
 	key := ev.DedupKey()
-	for _, old := range *list {
-		if old.DedupKey() == key {
-			old.Count = max(old.Count, 1) + max(ev.Count, 1)
-			if ev.Time.After(old.LastTime) {
-				old.LastTime = ev.Time
-			}
-			if ev.Severity > old.Severity {
-				old.Severity = ev.Severity
-			}
-			return
+	if d.filed == nil {
+		d.filed = make(map[string]*event.Event)
+	}
+	if old, ok := d.filed[key]; ok {
+		old.Count = max(old.Count, 1) + max(ev.Count, 1)
+		if ev.Time.After(old.LastTime) {
+			old.LastTime = ev.Time
 		}
+		if ev.Severity > old.Severity {
+			old.Severity = ev.Severity
+		}
+		return
 	}
 	if len(*list) >= limit {
 		d.DroppedEvents++
 		return
 	}
 	*list = append(*list, ev)
+	d.filed[key] = ev
 }
 
 // deviceFor finds or makes the device an event is about.

@@ -24,7 +24,7 @@ const (
 	// MaxVerify is the most Verify calls one challenge-response login may
 	// cost: default entries first, then the user name, then common
 	// passwords, until the budget is spent.
-	MaxVerify = 200
+	MaxVerify = 64
 
 	// MinLength is the length in bytes below which a password is weak.
 	MinLength = 8
