@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
@@ -49,6 +50,17 @@ type Store interface {
 	PutDecision(d store.Decision) error
 }
 
+// Notifier sends alerts to the owner; *alert.Dispatcher. Notify must not
+// block on the network.
+type Notifier interface {
+	Notify(a alert.Alert) int
+}
+
+// learningPeriod: on a first start with no stored state, devices already
+// on the LAN are learnt quietly instead of each raising a "new device"
+// alert.
+const learningPeriod = 10 * time.Minute
+
 // Deps are the daemon's collaborators.
 type Deps struct {
 	Enforcer Enforcer
@@ -59,6 +71,8 @@ type Deps struct {
 	Version    string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Alerts, when set, receives what the owner is told on the phone.
+	Alerts Notifier
 	// Blocked, when set, is told the addresses of devices in block and
 	// updates-only quarantine whenever they change (the DNS proxy answers
 	// them with the notice page).
@@ -96,7 +110,9 @@ type Daemon struct {
 	nextSub  int
 	problems map[string]string
 	started  time.Time
-	capState string
+	// quietUntil ends the first-start learning period.
+	quietUntil time.Time
+	capState   string
 
 	kernelMu sync.Mutex // serialises changes to the kernel
 	work     chan hwaddr.MAC
@@ -115,6 +131,9 @@ type deviceMeta struct {
 	// awayAt is the last sign of life before netwatch reported the device
 	// away; zero while present.
 	awayAt time.Time
+	// announced is set once the owner was told about the device (or it
+	// was known before this start).
+	announced bool
 }
 
 // New builds a daemon; Run starts it.
@@ -197,6 +216,12 @@ func (d *Daemon) restore(ctx context.Context) error {
 		m.verdict = policy.Verdict{Action: config.Action(v.Action), Enforce: v.Enforce, Note: v.Note}
 	}
 	d.pipe.Restore(snap.Devices)
+	for _, dev := range snap.Devices {
+		d.metaFor(dev.MAC).announced = true
+	}
+	if len(snap.Devices) == 0 {
+		d.quietUntil = now.Add(learningPeriod)
+	}
 	d.mu.Unlock()
 
 	if err := d.updateProtected(ctx); err != nil {
@@ -323,6 +348,7 @@ func (d *Daemon) tickLoop(ctx context.Context) {
 		for _, mac := range due {
 			d.schedule(mac)
 		}
+		d.announceNew(now)
 		d.persistDevices(now)
 	}
 }
@@ -343,6 +369,11 @@ func (d *Daemon) Emit(ev *event.Event) {
 	if !ev.IsFinding() {
 		return
 	}
+	if d.deps.Alerts != nil {
+		if a, ok := alert.FromEvent(ev, d.alertDeviceLocked(ev.Device)); ok {
+			d.deps.Alerts.Notify(a)
+		}
+	}
 	if mac, err := hwaddr.Parse(ev.Device.MAC); err == nil && !mac.IsZero() {
 		select {
 		case d.work <- mac:
@@ -362,17 +393,82 @@ func (d *Daemon) schedule(mac hwaddr.MAC) {
 
 func (d *Daemon) problem(key, msg string) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.problems[key] != msg {
+	_, had := d.problems[key]
+	changed := d.problems[key] != msg
+	d.problems[key] = msg
+	d.mu.Unlock()
+	if changed {
 		d.log.Warn("problem", "area", key, "detail", msg)
 	}
-	d.problems[key] = msg
+	if !had && d.deps.Alerts != nil {
+		d.deps.Alerts.Notify(alert.FromProblem(key, msg, d.now()))
+	}
 }
 
 func (d *Daemon) clearProblem(key string) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	_, had := d.problems[key]
 	delete(d.problems, key)
+	d.mu.Unlock()
+	if had && d.deps.Alerts != nil {
+		d.deps.Alerts.Notify(alert.FromProblemResolved(key, d.now()))
+	}
+}
+
+// alertDeviceLocked describes a device for an alert. d.mu held.
+func (d *Daemon) alertDeviceLocked(ep event.Endpoint) alert.Device {
+	ad := alert.Device{MAC: ep.MAC, IP: ep.IP}
+	mac, err := hwaddr.Parse(ep.MAC)
+	if err != nil {
+		return ad
+	}
+	if dev, ok := d.pipe.Inventory().Lookup(device.Key{MAC: mac}); ok {
+		ad.Vendor, ad.Model = dev.Identity.Vendor.Value, dev.Identity.Model.Value
+		if n := len(dev.Hostnames); n > 0 {
+			ad.Name = dev.Hostnames[n-1].Name
+		}
+	}
+	if m, ok := d.meta[mac]; ok {
+		if m.decision.Name != "" {
+			ad.Name = m.decision.Name
+		}
+		if m.quarantine != nil {
+			ad.State = alert.StateQuarantined
+		}
+	}
+	return ad
+}
+
+// announceNew tells the owner about devices that joined the LAN.
+func (d *Daemon) announceNew(now time.Time) {
+	if d.deps.Alerts == nil {
+		return
+	}
+	d.mu.Lock()
+	quiet := now.Before(d.quietUntil)
+	var news []alert.Alert
+	for _, dev := range d.pipe.Inventory().Devices() {
+		mac := dev.Key.MAC
+		if mac.IsZero() || d.isProtected(mac, dev) {
+			continue
+		}
+		m := d.metaFor(mac)
+		if m.announced {
+			continue
+		}
+		m.announced = true
+		if !quiet {
+			ep := event.Endpoint{MAC: mac.String()}
+			if n := len(dev.Addrs); n > 0 {
+				ep.IP = dev.Addrs[n-1].String()
+			}
+			news = append(news, alert.FromNewDevice(d.alertDeviceLocked(ep), now))
+		}
+	}
+	d.mu.Unlock()
+	for _, a := range news {
+		d.deps.Alerts.Notify(a)
+	}
 }
 
 func (d *Daemon) setCapture(state string) {

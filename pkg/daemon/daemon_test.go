@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
@@ -50,7 +52,31 @@ func (r *replay) ReadPacket() ([]byte, capture.Info, error) {
 
 func (r *replay) Close() error { return r.f.Close() }
 
+// alerts records what the daemon would push to the owner's phone.
+type alerts struct {
+	mu   sync.Mutex
+	sent []alert.Alert
+}
+
+func (a *alerts) Notify(x alert.Alert) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.sent = append(a.sent, x)
+	return 1
+}
+
+func (a *alerts) kinds() map[string]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := map[string]int{}
+	for _, x := range a.sent {
+		out[string(x.Kind)]++
+	}
+	return out
+}
+
 type harness struct {
+	alerts *alerts
 	t      *testing.T
 	d      *Daemon
 	fake   *quarantine.Fake
@@ -72,13 +98,14 @@ func enforcingConfig() *config.Config {
 func start(t *testing.T, cfg *config.Config, fake *quarantine.Fake, dir string) *harness {
 	t.Helper()
 	st := store.Open(store.Options{Path: dir + "/state.json"})
-	h := &harness{t: t, fake: fake, store: st, done: make(chan struct{}), played: make(chan struct{})}
+	h := &harness{t: t, fake: fake, store: st, done: make(chan struct{}), played: make(chan struct{}), alerts: &alerts{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	opened := false
 	d, err := New(cfg, Options{RouterMACs: []hwaddr.MAC{router}, SourceName: "test"}, Deps{
 		Enforcer: fake,
 		Store:    st,
+		Alerts:   h.alerts,
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OpenSource: func(ctx context.Context) (capture.Source, error) {
 			if opened {
@@ -324,5 +351,36 @@ func TestAPI(t *testing.T) {
 	}
 	if _, ok := quarantined(t, fake)[laptop]; ok {
 		t.Error("laptop still quarantined after release through the API")
+	}
+}
+
+// The owner is told about the default login, the quarantine it caused and
+// the release; on a first start the devices already there are learnt
+// quietly; no alert carries a password.
+func TestAlerts(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	h.d.announceNew(h.d.now())
+	if err := h.d.Release(context.Background(), camera); err != nil {
+		t.Fatal(err)
+	}
+	k := h.alerts.kinds()
+	if k["default_credentials"] == 0 || k["quarantined"] != 1 || k["released"] != 1 {
+		t.Errorf("alerts by kind %v", k)
+	}
+	if k["new_device"] != 0 {
+		t.Errorf("%d new-device alerts during the first start's learning period", k["new_device"])
+	}
+	h.alerts.mu.Lock()
+	defer h.alerts.mu.Unlock()
+	for _, a := range h.alerts.sent {
+		b, _ := json.Marshal(a)
+		for _, secret := range []string{"xc3511", "S3cure-Plug-77", "YWRtaW46YWRtaW4="} {
+			if strings.Contains(string(b), secret) {
+				t.Errorf("alert %s carries %q", a.Kind, secret)
+			}
+		}
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/device"
+	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/policy"
 	"github.com/iotgw/iotgw/pkg/quarantine"
@@ -34,6 +36,7 @@ func (d *Daemon) enforceLoop(ctx context.Context) {
 type plan struct {
 	apply   bool // quarantine (or update the addresses of) the device
 	release bool
+	why     string // for a release: who or what ended the quarantine
 	entry   quarantine.Entry
 	record  store.Quarantine
 }
@@ -68,7 +71,7 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 	}
 	// An expired quarantine ends whoever set it.
 	if q != nil && !q.Until.IsZero() && !now.Before(q.Until) {
-		return plan{release: true}
+		return plan{release: true, why: "the quarantine's time ran out"}
 	}
 	wants := v.Enforce && (v.Action == config.ActionQuarantine || v.Action == config.ActionIsolate)
 	switch {
@@ -80,7 +83,7 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 		}
 		return plan{}
 	case q != nil && !wants:
-		return plan{release: true} // policy quarantined it, policy no longer wants it
+		return plan{release: true, why: "policy no longer calls for it"} // policy quarantined it, and no longer wants it
 	case q != nil:
 		if !sameAddrs(addrs, d.lastAddrs(q.MAC)) && len(addrs) > 0 {
 			return d.entryPlan(mac, *q, addrs)
@@ -195,8 +198,10 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 	if p.release {
 		d.deps.Store.DeleteQuarantine(mac)
 		d.log.Info("device released", "mac", mac)
+		d.notify(func(dev alert.Device) alert.Alert { return alert.FromRelease(mac, dev, d.now(), p.why) }, mac)
 		return nil
 	}
+	d.notify(func(dev alert.Device) alert.Alert { return alert.FromQuarantine(p.record, dev) }, mac)
 	// The finding that led here must survive a crash with the quarantine:
 	// without it, the next start would see no reason and release.
 	d.persistDevice(mac)
@@ -247,7 +252,7 @@ func (d *Daemon) Release(ctx context.Context, mac hwaddr.MAC) error {
 		return fmt.Errorf("%w: the device is not quarantined", api.ErrConflict)
 	}
 	d.mu.Unlock()
-	if err := d.applyOwner(ctx, mac, plan{release: true}); err != nil {
+	if err := d.applyOwner(ctx, mac, plan{release: true, why: "released by you"}); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -284,7 +289,7 @@ func (d *Daemon) SetTrusted(ctx context.Context, mac hwaddr.MAC, trusted bool) e
 	quarantined := m.quarantine != nil
 	d.mu.Unlock()
 	if trusted && quarantined {
-		if err := d.applyOwner(ctx, mac, plan{release: true}); err != nil {
+		if err := d.applyOwner(ctx, mac, plan{release: true, why: "you marked the device trusted"}); err != nil {
 			d.mu.Lock()
 			m.decision = old
 			d.mu.Unlock()
@@ -330,4 +335,15 @@ func (d *Daemon) lookup(mac hwaddr.MAC) (*device.Device, bool) {
 	}
 	_, ok = d.meta[mac]
 	return nil, ok
+}
+
+// notify sends the alert build makes for mac's device, when alerts are on.
+func (d *Daemon) notify(build func(alert.Device) alert.Alert, mac hwaddr.MAC) {
+	if d.deps.Alerts == nil {
+		return
+	}
+	d.mu.Lock()
+	dev := d.alertDeviceLocked(event.Endpoint{MAC: mac.String()})
+	d.mu.Unlock()
+	d.deps.Alerts.Notify(build(dev))
 }
