@@ -118,6 +118,7 @@ type Engine struct {
 	pap        [maxPAP]papPending
 	papNext    uint8
 	inspecting int // flows with an analyzer now
+	verdicts   map[[32]byte]verdict
 	now        time.Time
 	source     string
 	packetNo   int64
@@ -157,6 +158,7 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 		sink:       opt.Sink,
 		packetObs:  opt.Packets,
 		hashKey:    key,
+		verdicts:   make(map[[32]byte]verdict),
 	}
 	for _, p := range opt.Protocols {
 		if o, ok := p.(FlowObserver); ok {

@@ -389,3 +389,43 @@ func TestMaxInspected(t *testing.T) {
 		t.Errorf("after a flow ended: inspected %q, %d inspecting", r.got[ToServer].String(), e.inspecting)
 	}
 }
+
+type countingClassifier struct{ calls int }
+
+func (c *countingClassifier) Classify(l *Login) (PasswordClass, DefaultMatch) {
+	c.calls++
+	if l.Verify != nil && l.Verify([]byte("admin")) {
+		return ClassDefault, DefaultMatch{Source: "test"}
+	}
+	return "", DefaultMatch{}
+}
+
+// A repeated challenge-response login is classified once.
+func TestHashedLoginVerdictCache(t *testing.T) {
+	cl := &countingClassifier{}
+	cfg := DefaultConfig()
+	cfg.HashKey = []byte("k")
+	e, err := NewEngine(cfg, Options{Sink: &discard{}, Classifier: cl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := func(user, response string) Credential {
+		return e.classify(&Login{Protocol: "sip", Mechanism: "Digest", User: []byte(user), Kind: SecretHashed,
+			Verify:    func(c []byte) bool { return string(c) == response },
+			Challenge: [][]byte{[]byte(`nonce="1", response="` + response + `"`), []byte("REGISTER")}})
+	}
+	if c := login("alice", "admin"); c.Class != ClassDefault {
+		t.Fatalf("class %s", c.Class)
+	}
+	login("alice", "admin")
+	if cl.calls != 1 {
+		t.Errorf("identical logins classified %d times", cl.calls)
+	}
+	if c := login("alice", "other"); c.Class != ClassHashed || cl.calls != 2 {
+		t.Errorf("a different response: class %s after %d calls", c.Class, cl.calls)
+	}
+	login("bob", "admin")
+	if cl.calls != 3 {
+		t.Errorf("another user shared the cached verdict (%d calls)", cl.calls)
+	}
+}

@@ -51,6 +51,11 @@ type Login struct {
 	// produces the response seen on the wire; it lets the classifier test
 	// the default list against Digest, APOP and similar exchanges.
 	Verify func(candidate []byte) bool
+	// Challenge, for SecretHashed, holds the exchange's bytes that decide
+	// Verify's answers (a Digest header and the request method). Equal
+	// challenges give equal answers, so the engine remembers the class
+	// and a retransmitted or repeated login costs no candidate checks.
+	Challenge [][]byte
 }
 
 // DefaultMatch names the default-credential list entry a login matched.
@@ -121,7 +126,7 @@ func (e *Engine) classify(l *Login) Credential {
 		c.Class = ClassUnique
 	}
 	if e.classifier != nil && (c.Class == ClassUnique || c.Class == ClassHashed || c.Class == ClassEmpty) {
-		if class, m := e.classifier.Classify(l); class != "" {
+		if class, m := e.classifyCached(l); class != "" {
 			c.Class = class
 			c.DefaultVendor, c.DefaultSource = m.Vendor, m.Source
 		}
@@ -226,4 +231,41 @@ func (f *Flow) LoginSubject() Subject {
 		return SubjectServer
 	}
 	return SubjectClient
+}
+
+// maxVerdicts bounds the memo of challenge-response classifications.
+const maxVerdicts = 1024
+
+type verdict struct {
+	class PasswordClass
+	match DefaultMatch
+}
+
+// classifyCached asks the classifier, remembering the answers for
+// challenge-response logins whose Challenge is known: checking the
+// default list against a Digest response costs dozens of hashes.
+func (e *Engine) classifyCached(l *Login) (PasswordClass, DefaultMatch) {
+	if l.Kind != SecretHashed || len(l.Challenge) == 0 {
+		return e.classifier.Classify(l)
+	}
+	h := sha256.New()
+	for _, part := range [][]byte{[]byte(l.Protocol), []byte(l.Mechanism), l.User} {
+		h.Write(part)
+		h.Write([]byte{0})
+	}
+	for _, part := range l.Challenge {
+		h.Write(part)
+		h.Write([]byte{0})
+	}
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	if v, ok := e.verdicts[key]; ok {
+		return v.class, v.match
+	}
+	class, m := e.classifier.Classify(l)
+	if len(e.verdicts) >= maxVerdicts {
+		clear(e.verdicts)
+	}
+	e.verdicts[key] = verdict{class, m}
+	return class, m
 }

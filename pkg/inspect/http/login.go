@@ -35,6 +35,7 @@ func (a *analyzer) headerLogin(f *inspect.Flow, value []byte) {
 		l.User = a.basic[:httpauth.Unescape(a.basic[:maxUser], d.Username)]
 		l.Kind = inspect.SecretHashed
 		l.Verify = d.Verifier(a.method[:a.methodLen])
+		l.Challenge = [][]byte{rest, a.method[:a.methodLen]}
 	case httpauth.SchemeBearer:
 		token, _ := inspect.CutWord(rest)
 		if len(token) == 0 {

@@ -302,6 +302,7 @@ func (a *analyzer) login(f *inspect.Flow, value []byte) {
 		l.User = a.scratch[:httpauth.Unescape(a.scratch[:maxUser], d.Username)]
 		l.Kind = inspect.SecretHashed
 		l.Verify = d.Verifier(a.method[:a.methodLen])
+		l.Challenge = [][]byte{rest, a.method[:a.methodLen]}
 	default:
 		return
 	}

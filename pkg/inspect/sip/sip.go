@@ -290,6 +290,7 @@ func (a *analyzer) login(f *inspect.Flow, dir inspect.Dir, h *half, value []byte
 		User:      a.scratch[:httpauth.Unescape(a.scratch[:], d.Username)],
 		Kind:      inspect.SecretHashed,
 		Verify:    d.Verifier(h.method[:h.methodLen]),
+		Challenge: [][]byte{rest, h.method[:h.methodLen]},
 	})
 	for i := range h.creds {
 		if !h.creds[i].used {
