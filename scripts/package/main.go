@@ -54,6 +54,7 @@ func run(args []string) error {
 	repo := fs.String("repo", ".", "repository root")
 	out := fs.String("out", "dist/openwrt", "output directory")
 	archs := fs.String("arch", "all", "comma-separated package architectures, or all")
+	commit := fs.String("commit", "", "commit to name instead of HEAD's (with SOURCE_DATE_EPOCH: pins the version)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,7 +62,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	src, err := gitSource(*repo)
+	src, err := gitSource(*repo, *commit)
 	if err != nil {
 		return err
 	}
@@ -117,11 +118,13 @@ type source struct {
 	Tag    string
 }
 
-func gitSource(repo string) (source, error) {
+func gitSource(repo, commit string) (source, error) {
 	var s source
-	commit, err := git(repo, "rev-parse", "--short=8", "HEAD")
-	if err != nil {
-		return s, err
+	var err error
+	if commit == "" {
+		if commit, err = git(repo, "rev-parse", "--short=8", "HEAD"); err != nil {
+			return s, err
+		}
 	}
 	s.Commit = commit
 	epoch := os.Getenv("SOURCE_DATE_EPOCH")

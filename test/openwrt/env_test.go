@@ -26,8 +26,9 @@ func repoRoot(t testing.TB) string {
 }
 
 // runPackager runs the package builder (`make package`) for arch into dir.
-func runPackager(repo, dir, arch string) error {
-	cmd := exec.Command("go", "run", "./scripts/package", "-arch", arch, "-out", dir)
+// Extra arguments go to the builder.
+func runPackager(repo, dir, arch string, extra ...string) error {
+	cmd := exec.Command("go", append([]string{"run", "./scripts/package", "-arch", arch, "-out", dir}, extra...)...)
 	cmd.Dir = repo
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("scripts/package: %v\n%s", err, out)
