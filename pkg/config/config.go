@@ -33,6 +33,7 @@ type Config struct {
 	Store      Store      `toml:"store"`
 	Advisory   Advisory   `toml:"advisory"`
 	DNSProxy   DNSProxy   `toml:"dnsproxy"`
+	Web        Web        `toml:"web"`
 }
 
 // DNSProxy configures the DNS forwarder quarantined devices are sent to.
@@ -299,6 +300,7 @@ func Default() *Config {
 		},
 		Quarantine: Quarantine{NoticePort: 8088, Table: "iotgw"},
 		Store:      Store{Path: "/etc/iotgw/state.json", WriteInterval: Duration{10 * time.Minute}, MaxBytes: 4 << 20},
+		Web:        defaultWeb(),
 	}
 }
 
@@ -542,6 +544,7 @@ func (c *Config) validate() []*Error {
 			bad(key+".force", "a trusted device cannot be forced into %s", d.Force)
 		}
 	}
+	errs = append(errs, c.validateWeb()...)
 	return errs
 }
 

@@ -220,7 +220,7 @@ func (s *Server) renderDevice(w http.ResponseWriter, r *http.Request, status int
 		p.Identity = append(p.Identity, [2]string{k, val})
 	}
 	sort.Slice(p.Identity, func(i, j int) bool { return p.Identity[i][0] < p.Identity[j][0] })
-	p.Picture = drawPicture(d, s.now())
+	p.Picture = drawPicture(d)
 	v.Page = p
 	s.render(w, r, status, "device", v)
 }

@@ -1,0 +1,90 @@
+package web
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// FuzzStoredHash feeds the stored-hash parser what a tampered auth file
+// could hold: it must never accept a password for a hash it did not make,
+// nor accept parameters beyond its caps (the loop below would take
+// minutes and gigabytes if it did).
+func FuzzStoredHash(f *testing.F) {
+	for _, s := range []string{
+		"", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5",
+		"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5",
+		"$argon2id$v=19$m=99999999,t=2,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5",
+		"$argon2i$v=19$m=19456,t=2,p=1$$", "$$$$$$", "$argon2id$v=19$m=-1,t=-1,p=-1$a$b",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, stored string) {
+		parts := strings.Split(stored, "$")
+		if len(parts) == 6 {
+			// Keep the fuzzer's work bounded: the caps are tested in
+			// TestPasswordHash; here only the parser's paths matter.
+			var m, tm, p int
+			if n, _ := fmtSscanf(parts[3], &m, &tm, &p); n == 3 && (m > 1024 || tm > 2) {
+				return
+			}
+		}
+		ok, err := verifyPassword(stored, "fuzz password")
+		if ok && err != nil {
+			t.Fatalf("accepted with an error: %v", err)
+		}
+	})
+}
+
+// FuzzSafeNext: the post-login redirect never leaves the site.
+func FuzzSafeNext(f *testing.F) {
+	for _, s := range []string{"/", "//evil", "/\\evil", "https://evil", "/a\r\nb", "", "/devices/x?y=z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, next string) {
+		got := safeNext(next)
+		if !strings.HasPrefix(got, "/") || strings.HasPrefix(got, "//") || strings.HasPrefix(got, "/\\") || strings.ContainsAny(got, "\r\n") {
+			t.Fatalf("safeNext(%q) = %q", next, got)
+		}
+	})
+}
+
+// FuzzHostAllowed: only the configured names and addresses pass.
+func FuzzHostAllowed(f *testing.F) {
+	s := &Server{hosts: map[string]bool{"192.168.50.1": true, DefaultHostname: true}}
+	for _, h := range []string{"192.168.50.1", "192.168.50.1:8443", "[::ffff:192.168.50.1]:1", "iotgw.lan.", "evil", "[", ":"} {
+		f.Add(h)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		if !s.hostAllowed(host) {
+			return
+		}
+		low := strings.ToLower(host)
+		if !strings.Contains(low, "192.168.50.1") && !strings.Contains(low, "iotgw.lan") && !strings.Contains(low, "c0a8:3201") {
+			t.Fatalf("host %q allowed", host)
+		}
+	})
+}
+
+// FuzzSetupCode: normalising is idempotent and a code only matches its own
+// hash.
+func FuzzSetupCode(f *testing.F) {
+	f.Add("ABCD-EFGH-IJKL", "abcd efgh ijkl")
+	f.Add("", "x")
+	f.Fuzz(func(t *testing.T, code, typed string) {
+		n := normaliseSetupCode(code)
+		if normaliseSetupCode(n) != n {
+			t.Fatalf("normalise not idempotent on %q", code)
+		}
+		if setupCodeMatches(typed, hashSetupCode(code)) != (normaliseSetupCode(typed) == n) {
+			t.Fatalf("match(%q, hash(%q)) disagrees with normalised equality", typed, code)
+		}
+		if setupCodeMatches(typed, "") {
+			t.Fatal("an empty stored hash matched")
+		}
+	})
+}
+
+func fmtSscanf(s string, m, t, p *int) (int, error) {
+	return fmt.Sscanf(s, "m=%d,t=%d,p=%d", m, t, p)
+}

@@ -1,0 +1,314 @@
+package web
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestListenRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		addrs     []string
+		forbidden []string
+		want      string
+	}{
+		{"none", nil, nil, "no address"},
+		{"ipv4_any", []string{"0.0.0.0:8443"}, nil, "refusing"},
+		{"ipv6_any", []string{"[::]:8443"}, nil, "refusing"},
+		{"mapped_any", []string{"[::ffff:0.0.0.0]:8443"}, nil, "refusing"},
+		{"wan", []string{"127.0.0.1:0", "203.0.113.7:8443"}, []string{"203.0.113.7"}, "WAN address"},
+		{"wan_mapped", []string{"[::ffff:203.0.113.7]:8443"}, []string{"203.0.113.7"}, "WAN address"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var addrs []netip.AddrPort
+			for _, a := range tc.addrs {
+				addrs = append(addrs, netip.MustParseAddrPort(a))
+			}
+			var forbidden []netip.Addr
+			for _, a := range tc.forbidden {
+				forbidden = append(forbidden, netip.MustParseAddr(a))
+			}
+			lns, err := Listen(addrs, forbidden)
+			for _, ln := range lns {
+				ln.Close()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Listen(%v): %v, want an error with %q", tc.addrs, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestListenOnlyOnGivenAddress listens on 127.0.0.1 and checks that
+// another loopback address (127.0.0.2, the same interface) is refused.
+func TestListenOnlyOnGivenAddress(t *testing.T) {
+	lns, err := Listen([]netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lns[0].Close()
+	port := lns[0].Addr().(*net.TCPAddr).Port
+	if got := lns[0].Addr().(*net.TCPAddr).IP.String(); got != "127.0.0.1" {
+		t.Fatalf("listening on %s", got)
+	}
+	c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.2", strconv.Itoa(port)), 2*time.Second)
+	if err == nil {
+		c.Close()
+		t.Fatal("a connection to 127.0.0.2 was accepted: the listener is not bound to its address")
+	}
+}
+
+func TestCertificateCreatedAndReused(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	lan := netip.MustParseAddr("192.168.50.1")
+	first, err := LoadOrCreateCertificate(dir, []netip.Addr{lan}, []string{"router.lan"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := first.Leaf
+	key, ok := leaf.PublicKey.(*ecdsa.PublicKey)
+	if !ok || key.Curve != elliptic.P256() {
+		t.Fatalf("key %T, want ECDSA P-256", leaf.PublicKey)
+	}
+	if err := leaf.VerifyHostname("192.168.50.1"); err != nil {
+		t.Errorf("address SAN: %v", err)
+	}
+	for _, name := range []string{DefaultHostname, "router.lan"} {
+		if err := leaf.VerifyHostname(name); err != nil {
+			t.Errorf("%s SAN: %v", name, err)
+		}
+	}
+	for _, name := range []string{CertFileName, KeyFileName} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v mode %v, want 0600", name, err, fi.Mode().Perm())
+		}
+	}
+	again, err := LoadOrCreateCertificate(dir, []netip.Addr{lan}, []string{"router.lan"}, now.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Leaf.SerialNumber.Cmp(leaf.SerialNumber) != 0 {
+		t.Fatal("a second start made a new certificate")
+	}
+	// A new address is a new certificate (the browser would refuse the old one).
+	moved, err := LoadOrCreateCertificate(dir, []netip.Addr{netip.MustParseAddr("10.0.0.1")}, nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved.Leaf.SerialNumber.Cmp(leaf.SerialNumber) == 0 || moved.Leaf.VerifyHostname("10.0.0.1") != nil {
+		t.Fatal("the certificate was not renewed for a new address")
+	}
+	// Expired: renewed.
+	expired, err := LoadOrCreateCertificate(dir, []netip.Addr{netip.MustParseAddr("10.0.0.1")}, nil, now.Add(certLifetime+time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if expired.Leaf.SerialNumber.Cmp(moved.Leaf.SerialNumber) == 0 {
+		t.Fatal("an expired certificate was reused")
+	}
+	// A corrupt file is an error, not a silent new key.
+	if err := os.WriteFile(filepath.Join(dir, CertFileName), []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreateCertificate(dir, []netip.Addr{lan}, nil, now); err == nil {
+		t.Fatal("a corrupt certificate file was accepted")
+	}
+}
+
+// TestServeHTTPS serves the page over TLS on loopback and talks to it with
+// a client that trusts only the generated certificate.
+func TestServeHTTPS(t *testing.T) {
+	dir := t.TempDir()
+	lo := netip.MustParseAddr("127.0.0.1")
+	cert, err := LoadOrCreateCertificate(dir, []netip.Addr{lo}, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Options{
+		Addrs:  []netip.AddrPort{netip.AddrPortFrom(lo, 0)},
+		TLS:    &cert,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}, newFakeBackend(time.Now()), &memStore{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lns, err := srv.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, lns) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	pool := x509.NewCertPool()
+	pool.AddCert(cert.Leaf)
+	hc := &http.Client{
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       5 * time.Second,
+	}
+	url := "https://" + lns[0].Addr().String()
+	resp, err := hc.Get(url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/setup" {
+		t.Fatalf("GET / over HTTPS: %s to %q", resp.Status, resp.Header.Get("Location"))
+	}
+	resp, err = hc.Get(url + "/setup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if !c.Secure || !strings.HasPrefix(c.Name, "__Host-") {
+			t.Errorf("cookie %s over HTTPS: Secure %v", c.Name, c.Secure)
+		}
+	}
+	// Plain HTTP to the TLS port gets nothing useful.
+	plain := &http.Client{Timeout: 5 * time.Second}
+	if resp, err := plain.Get("http://" + lns[0].Addr().String() + "/setup"); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || strings.Contains(string(body), "csrf") {
+			t.Fatalf("plain HTTP on the HTTPS port: %s", resp.Status)
+		}
+	}
+}
+
+func TestFileStore(t *testing.T) {
+	dir := t.TempDir()
+	fs := NewFileStore(dir)
+	if pending, err := EnsureSetupCode(fs); err != nil || !pending {
+		t.Fatalf("first start: pending %v, %v", pending, err)
+	}
+	code, err := ReadSetupCode(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(normaliseSetupCode(code)) != setupCodeChars {
+		t.Fatalf("code %q", code)
+	}
+	// Idempotent: the same code until it is used.
+	if again, err := ReadSetupCode(dir); err != nil || again != code {
+		t.Fatalf("second read %q, %v; want %q", again, err, code)
+	}
+	if pending, err := EnsureSetupCode(fs); err != nil || !pending {
+		t.Fatalf("restart: pending %v, %v", pending, err)
+	}
+	if again, _ := ReadSetupCode(dir); again != code {
+		t.Fatal("a restart changed the pending code")
+	}
+	for _, name := range []string{authFileName, SetupCodeFileName} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v mode %v, want 0600", name, err, fi.Mode().Perm())
+		}
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, authFileName))
+	if strings.Contains(string(data), normaliseSetupCode(code)) {
+		t.Fatal("the auth state holds the code in clear")
+	}
+	// A lost code file: a new code.
+	os.Remove(filepath.Join(dir, SetupCodeFileName))
+	lost, err := ReadSetupCode(dir)
+	if err != nil || lost == code {
+		t.Fatalf("after losing the code file: %q, %v", lost, err)
+	}
+	// Setting the password removes the code file; setup-code then refuses.
+	st, _ := fs.LoadAuth()
+	st.PasswordHash, st.SetupCodeHash = "$argon2id$x", ""
+	if err := fs.SaveAuth(st, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, SetupCodeFileName)); !os.IsNotExist(err) {
+		t.Fatalf("code file after setup: %v", err)
+	}
+	if _, err := ReadSetupCode(dir); err == nil || !strings.Contains(err.Error(), "--reset") {
+		t.Fatalf("setup-code after setup: %v", err)
+	}
+	// Reset: a new code, the password forgotten, a new epoch.
+	fresh, err := ResetSetupCode(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st2, _ := fs.LoadAuth()
+	if st2.PasswordHash != "" || st2.Epoch == st.Epoch || !setupCodeMatches(fresh, st2.SetupCodeHash) {
+		t.Fatalf("after reset: %+v", st2)
+	}
+	// Corrupt state is an error, not an open door.
+	if err := os.WriteFile(filepath.Join(dir, authFileName), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fs.LoadAuth(); err == nil {
+		t.Fatal("a corrupt auth file was read as empty")
+	}
+}
+
+func TestPasswordHash(t *testing.T) {
+	h, err := hashPassword(goodPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, _ := hashPassword(goodPassword)
+	if h == h2 {
+		t.Fatal("two hashes of one password are equal: no salt")
+	}
+	if ok, err := verifyPassword(h, goodPassword); !ok || err != nil {
+		t.Fatalf("right password: %v %v", ok, err)
+	}
+	if ok, err := verifyPassword(h, goodPassword+"x"); ok || err != nil {
+		t.Fatalf("wrong password: %v %v", ok, err)
+	}
+	for _, tc := range []struct{ name, stored string }{
+		{"empty", ""},
+		{"bcrypt", "$2a$10$abcdefghijklmnopqrstuv"},
+		{"huge_memory", "$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5"},
+		{"huge_time", "$argon2id$v=19$m=19456,t=100000,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5"},
+		{"zero_threads", "$argon2id$v=19$m=19456,t=2,p=0$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5"},
+		{"old_version", "$argon2id$v=16$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5"},
+		{"bad_base64", "$argon2id$v=19$m=19456,t=2,p=1$!!!$a2V5"},
+		{"short_key", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$a2V5"},
+	} {
+		if ok, err := verifyPassword(tc.stored, goodPassword); ok || err == nil {
+			t.Errorf("%s: ok %v err %v, want an error", tc.name, ok, err)
+		}
+	}
+}
+
+// BenchmarkPasswordVerify is what one login costs the router (argon2id,
+// 19 MiB); -benchmem shows the memory.
+func BenchmarkPasswordVerify(b *testing.B) {
+	h, err := hashPassword(goodPassword)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, err := verifyPassword(h, goodPassword); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}
