@@ -76,7 +76,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // bufSize is larger than bufio's default so that pcapgo, which wraps its
 // input in bufio.NewReader, reuses our reader instead of adding its own;
 // that keeps Offset exact.
-const bufSize = 64 << 10
+const bufSize = 256 << 10
 
 // OpenFile opens a capture file. Errors are *FormatError where the content
 // is at fault.

@@ -108,7 +108,14 @@ func NewDecoder() *Decoder {
 		if firstLayer == &d.ip4 || firstLayer == &d.ip6 {
 			all = common
 		}
-		p := gopacket.NewDecodingLayerParser(first, all...)
+		p := gopacket.NewDecodingLayerParser(first)
+		// A slice indexed by layer type finds the next decoder faster than
+		// the default map.
+		dlc := gopacket.DecodingLayerContainer(gopacket.DecodingLayerSparse(nil))
+		for _, l := range all {
+			dlc = dlc.Put(l)
+		}
+		p.SetDecodingLayerContainer(dlc)
 		p.IgnoreUnsupported = true
 		return p
 	}

@@ -3,6 +3,7 @@ package tls
 import (
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // cipherSuiteName is the IANA name of a TLS cipher suite, "" when the id
@@ -468,7 +469,19 @@ const (
 // grading follows the table: anonymous key exchange (anon), no encryption
 // (NULL), export-grade keys (EXPORT) are insecure; RC4, single DES and
 // 3DES (Sweet32), and the MD5 MAC are weak.
-func suiteStrength(id uint16) strength {
+func suiteStrength(id uint16) strength { return strengthTable()[id] }
+
+// strengthTable classifies every suite id once: a ClientHello offers
+// dozens of suites, and classifying by name means string searches.
+var strengthTable = sync.OnceValue(func() *[1 << 16]strength {
+	var t [1 << 16]strength
+	for id := range t {
+		t[id] = classifySuite(uint16(id))
+	}
+	return &t
+})
+
+func classifySuite(id uint16) strength {
 	name := cipherSuiteName(id)
 	switch {
 	case name == "":
