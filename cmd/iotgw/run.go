@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
@@ -88,6 +89,10 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 		return err
 	}
 	st := store.Open(store.Options{Path: cfg.Store.Path, WriteInterval: cfg.Store.WriteInterval.Duration, MaxBytes: cfg.Store.MaxBytes, Logger: log})
+	alerts, err := alert.New(cfg.Alert, alert.Options{Outbox: st, Logger: log})
+	if err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
 	live := liveConfig(cfg)
 	watcher, err := netwatch.New(netwatch.Config{Interfaces: cfg.LAN.Interfaces, AwayAfter: cfg.LAN.AwayAfter.Duration, LeaseFiles: cfg.LAN.LeaseFiles}, netwatch.WithLogger(log))
 	if err != nil {
@@ -106,6 +111,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 	}, daemon.Deps{
 		Enforcer:   enforcer,
 		Store:      st,
+		Alerts:     alerts,
 		OpenSource: func(ctx context.Context) (capture.Source, error) { return openSource(ctx, cfg, live) },
 		Logger:     log,
 		Version:    version,
@@ -130,7 +136,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 8)
+	errs := make(chan error, 16)
 	run := func(name string, f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -147,9 +153,10 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 		return serveTCP(ctx, net.JoinHostPort("", strconv.Itoa(cfg.Quarantine.NoticePort)), notice.Handler(d))
 	})
 	if cfg.Web.Enabled {
-		run("web page", func(ctx context.Context) error { return serveWeb(ctx, cfg, cfgPath, d, log) })
+		run("web page", func(ctx context.Context) error { return serveWeb(ctx, cfg, cfgPath, d, alertSettings{alerts}, log) })
 	}
 	run("daemon", d.Run)
+	run("alerts", alerts.Run)
 	presence := make(chan netwatch.Event, 1024)
 	run("netwatch", func(ctx context.Context) error { return watcher.Run(ctx, presence) })
 	wg.Add(1)

@@ -13,8 +13,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/daemon"
 	"github.com/iotgw/iotgw/pkg/web"
 )
 
@@ -24,10 +25,10 @@ import (
 const webRetry = 30 * time.Second
 
 // serveWeb runs the owner's page until ctx ends.
-func serveWeb(ctx context.Context, cfg *config.Config, cfgPath string, b api.Backend, log *slog.Logger) error {
+func serveWeb(ctx context.Context, cfg *config.Config, cfgPath string, b *daemon.Daemon, as web.AlertSettings, log *slog.Logger) error {
 	dir := filepath.Dir(cfg.Store.Path)
 	for {
-		err := serveWebOnce(ctx, cfg, cfgPath, dir, b, log)
+		err := serveWebOnce(ctx, cfg, cfgPath, dir, b, as, log)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -40,7 +41,7 @@ func serveWeb(ctx context.Context, cfg *config.Config, cfgPath string, b api.Bac
 	}
 }
 
-func serveWebOnce(ctx context.Context, cfg *config.Config, cfgPath, dir string, b api.Backend, log *slog.Logger) error {
+func serveWebOnce(ctx context.Context, cfg *config.Config, cfgPath, dir string, b *daemon.Daemon, as web.AlertSettings, log *slog.Logger) error {
 	addrs, forbidden, err := webAddresses(cfg)
 	if err != nil {
 		return err
@@ -48,7 +49,7 @@ func serveWebOnce(ctx context.Context, cfg *config.Config, cfgPath, dir string, 
 	opt := web.Options{
 		Forbidden:  forbidden,
 		Hostnames:  cfg.Web.Hostnames,
-		Policy:     func() config.Policy { return cfg.Policy },
+		Policy:     b.Policy,
 		ConfigPath: cfgPath,
 		Logger:     log,
 	}
@@ -62,7 +63,7 @@ func serveWebOnce(ctx context.Context, cfg *config.Config, cfgPath, dir string, 
 		}
 		opt.TLS = &cert
 	}
-	srv, err := web.New(opt, b, web.NewFileStore(dir), nil)
+	srv, err := web.New(opt, b, web.NewFileStore(dir), as)
 	if err != nil {
 		return err
 	}
@@ -164,4 +165,28 @@ func runSetupCode(_ context.Context, args []string, stdout, stderr io.Writer) in
 		}
 	}
 	return exitOK
+}
+
+// alertSettings shows the alert dispatcher's channels on the page.
+type alertSettings struct{ d *alert.Dispatcher }
+
+func (a alertSettings) Channels() []web.ChannelView {
+	var out []web.ChannelView
+	for _, st := range a.d.Status() {
+		v := web.ChannelView{Name: st.Name, Kind: st.Type, Enabled: st.Enabled}
+		switch {
+		case st.LastError != "":
+			v.Detail = "last error: " + st.LastError
+		case !st.LastSent.IsZero():
+			v.Detail = "last sent " + st.LastSent.Local().Format("2006-01-02 15:04")
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func (a alertSettings) SetEnabled(name string, on bool) error { return a.d.SetEnabled(name, on) }
+
+func (a alertSettings) SendTest(ctx context.Context, name string) error {
+	return a.d.SendTest(ctx, name)
 }

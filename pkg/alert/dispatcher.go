@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/store"
@@ -92,6 +93,9 @@ type channel struct {
 	redact redactor
 	bucket *bucket
 	wake   chan struct{} // capacity 1
+	// off is set when the owner switched the channel off on the page: it
+	// takes no new alerts (queued ones are still delivered).
+	off atomic.Bool
 
 	mu     sync.Mutex
 	queue  []*item // by outbox id: FIFO
@@ -118,6 +122,7 @@ type envelope struct {
 type ChannelStatus struct {
 	Name    string `json:"name"`
 	Type    string `json:"type"`
+	Enabled bool   `json:"enabled"`
 	Pending int    `json:"pending"`
 	// Sent counts messages delivered (a digest is one); Failed counts
 	// failed attempts; Dropped counts alerts given up: refused by the
@@ -264,7 +269,7 @@ func (d *Dispatcher) Notify(a Alert) int {
 	}
 	n := 0
 	for _, ch := range d.channels {
-		if !ch.accepts(&a) {
+		if ch.off.Load() || !ch.accepts(&a) {
 			continue
 		}
 		payload, err := json.Marshal(envelope{V: 1, Channel: ch.Name, Alert: a})
@@ -372,6 +377,7 @@ func (d *Dispatcher) Status() []ChannelStatus {
 	for _, ch := range d.channels {
 		ch.mu.Lock()
 		st := ch.status
+		st.Enabled = !ch.off.Load()
 		st.Pending = len(ch.queue)
 		if len(ch.queue) > 0 {
 			st.NextAttempt = ch.queue[0].next
@@ -380,6 +386,19 @@ func (d *Dispatcher) Status() []ChannelStatus {
 		out = append(out, st)
 	}
 	return out
+}
+
+// SetEnabled switches a channel on or off, as the owner does on the page.
+// The switch lasts until the daemon restarts; the configuration file
+// decides which channels exist.
+func (d *Dispatcher) SetEnabled(name string, on bool) error {
+	for _, ch := range d.channels {
+		if ch.Name == name {
+			ch.off.Store(!on)
+			return nil
+		}
+	}
+	return fmt.Errorf("alert: no channel named %q", name)
 }
 
 // Run delivers queued alerts until ctx ends, one worker per channel, then

@@ -15,6 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
@@ -24,16 +25,17 @@ const DefaultPath = "/etc/iotgw/iotgw.toml"
 
 // Config is the whole file.
 type Config struct {
-	LAN        LAN        `toml:"lan"`
-	Inspect    Inspect    `toml:"inspect"`
-	Policy     Policy     `toml:"policy"`
-	Daemon     Daemon     `toml:"daemon"`
-	Capture    Capture    `toml:"capture"`
-	Quarantine Quarantine `toml:"quarantine"`
-	Store      Store      `toml:"store"`
-	Advisory   Advisory   `toml:"advisory"`
-	DNSProxy   DNSProxy   `toml:"dnsproxy"`
-	Web        Web        `toml:"web"`
+	LAN        LAN          `toml:"lan"`
+	Inspect    Inspect      `toml:"inspect"`
+	Policy     Policy       `toml:"policy"`
+	Daemon     Daemon       `toml:"daemon"`
+	Capture    Capture      `toml:"capture"`
+	Quarantine Quarantine   `toml:"quarantine"`
+	Store      Store        `toml:"store"`
+	Advisory   Advisory     `toml:"advisory"`
+	DNSProxy   DNSProxy     `toml:"dnsproxy"`
+	Web        Web          `toml:"web"`
+	Alert      alert.Config `toml:"alert"`
 }
 
 // DNSProxy configures the DNS forwarder quarantined devices are sent to.
@@ -422,6 +424,9 @@ func (c *Config) validate() []*Error {
 				bad("dnsproxy.update_domains", "%q is not a domain name", d)
 			}
 		}
+	}
+	if err := c.Alert.Validate(); err != nil {
+		bad("alert", "%v", err)
 	}
 	in := &c.Inspect
 	if in.MaxFlows < 16 || in.MaxFlows > 4<<20 {

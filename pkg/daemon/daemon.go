@@ -222,6 +222,19 @@ func (d *Daemon) restore(ctx context.Context) error {
 	if len(snap.Devices) == 0 {
 		d.quietUntil = now.Add(learningPeriod)
 	}
+	// Alerts already raised for stored findings are not raised again.
+	if seen, ok := d.deps.Alerts.(interface{ MarkSeen(...alert.Alert) }); ok {
+		var known []alert.Alert
+		for _, rec := range snap.Devices {
+			ad := alert.Device{MAC: rec.MAC.String()}
+			for i := range rec.Findings {
+				if a, ok := alert.FromEvent(&rec.Findings[i], ad); ok {
+					known = append(known, a)
+				}
+			}
+		}
+		seen.MarkSeen(known...)
+	}
 	d.mu.Unlock()
 
 	if err := d.updateProtected(ctx); err != nil {
@@ -589,4 +602,11 @@ func (d *Daemon) Reload(cfg *config.Config) {
 	for _, mac := range macs {
 		d.schedule(mac)
 	}
+}
+
+// Policy is the policy in force (it changes on reload).
+func (d *Daemon) Policy() config.Policy {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg.Policy
 }
