@@ -570,3 +570,27 @@ func TestUnrecognisedServiceIsNotAPass(t *testing.T) {
 		t.Errorf("report %+v observation %+v", rep, obs)
 	}
 }
+
+// fixedList is a default list of the test's choosing.
+type fixedList []creds.Candidate
+
+func (l fixedList) Candidates(string, string) []creds.Candidate { return l }
+
+// TestTelnetEchoIsNotAShell: a terminal that echoes a candidate ending in
+// '#' (stty -echo came too late) and rejects it after the settle time
+// must not read as a shell prompt.
+func TestTelnetEchoIsNotAShell(t *testing.T) {
+	d := newMapDialer()
+	f := &fakeTelnet{user: "root", password: "unique-pw-77", echo: true, failDelay: 2 * settle}
+	d.route(lan("23"), f.start(t))
+	a := newAuditor(t, d, func(o *Options) {
+		o.Candidates = fixedList{{User: "root", Password: "guess#"}, {User: "root", Password: "guess>"}}
+	})
+	rep, evs, err := a.Audit(context.Background(), target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Stop != StopExhausted || rep.Attempts != 2 || len(findKind(evs, event.KindDefaultCredentials)) != 0 {
+		t.Errorf("report %+v", rep)
+	}
+}

@@ -100,7 +100,11 @@ type fakeTelnet struct {
 	// closeAfter > 0: after that many failures the service stops
 	// accepting connections (as a firewall ban would).
 	closeAfter int
-	ln         net.Listener
+	// echo: the terminal echoes the password (stty -echo came too late);
+	// failDelay: how long a rejection takes (default 20 ms).
+	echo      bool
+	failDelay time.Duration
+	ln        net.Listener
 
 	attempts atomic.Int32 // passwords received
 	failures atomic.Int32
@@ -134,6 +138,9 @@ func (f *fakeTelnet) handle(c net.Conn) {
 		if err != nil {
 			return
 		}
+		if f.echo {
+			io.WriteString(c, pass+"\r\n")
+		}
 		f.attempts.Add(1)
 		if user == f.user && pass == f.password {
 			io.WriteString(c, "\r\n\r\nBusyBox v1.19.4 built-in shell (ash)\r\n# ")
@@ -141,7 +148,10 @@ func (f *fakeTelnet) handle(c net.Conn) {
 			return
 		}
 		n := f.failures.Add(1)
-		time.Sleep(20 * time.Millisecond)
+		if f.failDelay == 0 {
+			f.failDelay = 20 * time.Millisecond
+		}
+		time.Sleep(f.failDelay)
 		io.WriteString(c, "\r\nLogin incorrect\r\n")
 		if f.closeAfter > 0 && int(n) >= f.closeAfter {
 			f.ln.Close()

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -326,6 +327,14 @@ func waitReady(t *testing.T, dialer nsDialer, addr string) {
 	t.Fatalf("%s never answered", addr)
 }
 
+// testWriter sends the auditor's log to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
 func TestLabAuditFindsExactlyTheDefaults(t *testing.T) {
 	requireLab(t)
 	base := t.TempDir()
@@ -360,12 +369,25 @@ func TestLabAuditFindsExactlyTheDefaults(t *testing.T) {
 	for _, d := range devices {
 		waitReady(t, dialer, d.ip+":"+port[d.service])
 	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, d := range devices { // the servers' own account of what happened
+			for _, f := range []string{"nc.log", "attempts", "httpd.log", "sshd.log", "run.log"} {
+				if b, err := os.ReadFile(filepath.Join(d.dir, f)); err == nil && len(b) > 0 {
+					t.Logf("%s %s:\n%s", d.name, f, b)
+				}
+			}
+		}
+	})
 
 	a := newAuditor(t, dialer, func(o *Options) {
 		o.AttemptDelay = 20 * time.Millisecond
 		o.PortDelay = 5 * time.Millisecond
 		o.ResponseTimeout = 5 * time.Second
 		o.LAN = []netip.Prefix{netip.MustParsePrefix("10.96.0.0/24")}
+		o.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	})
 	sink := &sliceSink{}
 	var mu sync.Mutex

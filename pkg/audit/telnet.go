@@ -195,6 +195,7 @@ const (
 // telnetSession reads a telnet server's screens.
 type telnetSession struct {
 	c      net.Conn
+	sent   string // the last line sent
 	tr     telnetReader
 	window []byte
 	buf    []byte
@@ -208,15 +209,37 @@ func newTelnetSession(c net.Conn) *telnetSession {
 // send writes a line and forgets what the server said before it.
 func (s *telnetSession) send(line string) error {
 	s.window = s.window[:0]
+	s.sent = line
 	_, err := io.WriteString(s.c, line+"\r\n")
 	return err
+}
+
+// screen classifies the window without the echo of the last line sent:
+// a terminal that echoes a password ending in '#' or '>' before the
+// login program turns echo off must not look like a shell prompt.
+func (s *telnetSession) screen(cls func([]byte) screen) screen {
+	return cls(withoutEcho(s.window, s.sent))
+}
+
+// withoutEcho drops a leading echo of line (after line ends and NULs)
+// from text, whole or in part.
+func withoutEcho(text []byte, line string) []byte {
+	rest := bytes.TrimLeft(text, "\r\n\x00")
+	if line == "" || len(rest) == 0 {
+		return text
+	}
+	n := min(len(rest), len(line))
+	if string(rest[:n]) != line[:n] {
+		return text
+	}
+	return rest[n:]
 }
 
 // until reads until want accepts the screen cls sees, the deadline passes
 // or the server closes; it returns the last screen seen. A shell screen
 // must survive the settle time without more text arriving.
 func (s *telnetSession) until(deadline time.Time, cls func([]byte) screen, want func(screen) bool) (screen, error) {
-	sc := cls(s.window)
+	sc := s.screen(cls)
 	for {
 		if want(sc) {
 			if sc != screenShell {
@@ -224,18 +247,18 @@ func (s *telnetSession) until(deadline time.Time, cls func([]byte) screen, want 
 			}
 			more, err := s.read(earlier(deadline, time.Now().Add(settle)))
 			if err != nil && !isTimeout(err) {
-				return cls(s.window), err
+				return s.screen(cls), err
 			}
 			if !more {
 				return sc, nil
 			}
-			sc = cls(s.window)
+			sc = s.screen(cls)
 			continue
 		}
 		if _, err := s.read(deadline); err != nil {
-			return cls(s.window), err
+			return s.screen(cls), err
 		}
-		sc = cls(s.window)
+		sc = s.screen(cls)
 	}
 }
 

@@ -130,3 +130,18 @@ func FuzzTelnetReader(f *testing.F) {
 		firstLine(text)
 	})
 }
+
+func TestWithoutEcho(t *testing.T) {
+	tests := []struct{ text, line, want string }{
+		{"s3cret#\r\n", "s3cret#", "\r\n"},
+		{"\r\ns3cr", "s3cret#", ""},
+		{"\r\nLogin incorrect\r\n", "s3cret#", "\r\nLogin incorrect\r\n"},
+		{"# ", "", "# "},
+		{"s3cret#\r\n# ", "s3cret#", "\r\n# "},
+	}
+	for _, tc := range tests {
+		if got := string(withoutEcho([]byte(tc.text), tc.line)); got != tc.want {
+			t.Errorf("withoutEcho(%q, %q) = %q, want %q", tc.text, tc.line, got, tc.want)
+		}
+	}
+}
