@@ -46,7 +46,7 @@ func TestInstallRunRemove(t *testing.T) {
 	if err != nil {
 		t.Fatalf("opkg install: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "installed in monitor mode") {
+	if !strings.Contains(out, "settings in /etc/iotgw/iotgw.toml") {
 		t.Errorf("install output lacks the postinst message:\n%s", out)
 	}
 	if _, err := os.Stat(filepath.Join(root, "etc/uci-defaults/90-iotgw")); !os.IsNotExist(err) {
