@@ -128,6 +128,9 @@ func FuzzTelnetReader(f *testing.F) {
 		classify(text)
 		classifyGreeting(text)
 		firstLine(text)
+		if rest := withoutEcho(text, string(in[:cut])); len(rest) > len(text) {
+			t.Fatalf("withoutEcho grew the text")
+		}
 	})
 }
 
