@@ -257,7 +257,7 @@ func TestLuhnAndSchemes(t *testing.T) {
 func TestManyFieldsStayLabelled(t *testing.T) {
 	var b strings.Builder
 	for i := range 200 {
-		fmt.Fprintf(&b, `{"ts":%d,"seq":%d,"order_id":"4111111111111111"},`, 1700000000000+i, i)
+		fmt.Fprintf(&b, `{"ts":%d,"seq":%d,"order_id":"4111111111111111"},`, int64(1700000000000)+int64(i), i)
 	}
 	s := newFinder()
 	if got := s.results([]byte(b.String())); len(got) != 0 {

@@ -244,7 +244,7 @@ func telemetry() []byte {
 	b.WriteString(`{"device":"plug-7f3a","fw":"2.4.17","build":"20240117-1205","ts":1700000000123,"uptime":864213,`)
 	b.WriteString(`"id":"123e4567-e89b-12d3-a456-426614174000","rssi":-61,"channel":6,"heap":41236,"readings":[`)
 	for i := 0; b.Len() < 1000; i++ {
-		fmt.Fprintf(&b, `{"t":%d,"temp":21.%d,"hum":48.2,"power":12.75,"voltage":229.8,"on":true},`, 1700000000123+i*1000, i%10)
+		fmt.Fprintf(&b, `{"t":%d,"temp":21.%d,"hum":48.2,"power":12.75,"voltage":229.8,"on":true},`, int64(1700000000123)+int64(i)*1000, i%10)
 	}
 	s := b.String()
 	return []byte(s[:1000] + `]}` + strings.Repeat(" ", 22))

@@ -244,7 +244,7 @@ func TestCarryKeepsLastBytes(t *testing.T) {
 func telemetry() []byte {
 	var b strings.Builder
 	for i := 0; b.Len() < 1024; i++ {
-		fmt.Fprintf(&b, `{"t":%d,"temp":21.%d,"hum":48.2,"power":12.75,"fw":"2.4.17"}`+"\n", 1700000000123+i*1000, i%10)
+		fmt.Fprintf(&b, `{"t":%d,"temp":21.%d,"hum":48.2,"power":12.75,"fw":"2.4.17"}`+"\n", int64(1700000000123)+int64(i)*1000, i%10)
 	}
 	return []byte(b.String()[:1024])
 }
