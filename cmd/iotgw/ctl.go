@@ -183,3 +183,18 @@ func runUninstallRules(ctx context.Context, args []string, stdout, stderr io.Wri
 	fmt.Fprintf(stdout, "removed nftables tables inet %s and bridge %s\n", cfg.Quarantine.Table, cfg.Quarantine.Table)
 	return exitOK
 }
+
+func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("audit", "MAC", stderr)
+	load := configFlagSet(fs)
+	c, mac, code, ok := macCommand(fs, load, args, stderr, nil)
+	if !ok {
+		return code
+	}
+	if _, err := c.Audit(ctx, mac); err != nil {
+		fmt.Fprintf(stderr, "iotgw audit: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: audit queued; its findings appear in iotgw devices and on the page\n", mac)
+	return exitOK
+}

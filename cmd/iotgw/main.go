@@ -42,6 +42,7 @@ func commands() []command {
 		{"quarantine", "quarantine a device (MAC) as the owner", runQuarantine},
 		{"release", "release a device (MAC) from quarantine", runRelease},
 		{"status", "show the running daemon's health", runStatus},
+		{"audit", "run the active audit (ports, default logins) of a device (MAC) now", runAudit},
 		{"uninstall-rules", "delete iotgw's nftables tables (package removal)", runUninstallRules},
 		{"setup-code", "print the one-time code that sets the web page's password (--reset: forget it)", runSetupCode},
 		{"check-config", "validate the configuration file", runCheckConfig},

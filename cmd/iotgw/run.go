@@ -18,11 +18,14 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/audit"
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/daemon"
 	"github.com/iotgw/iotgw/pkg/dnsproxy"
+	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/inspect/creds"
 	"github.com/iotgw/iotgw/pkg/netwatch"
 	"github.com/iotgw/iotgw/pkg/notice"
 	"github.com/iotgw/iotgw/pkg/quarantine"
@@ -154,6 +157,9 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 	})
 	if cfg.Web.Enabled {
 		run("web page", func(ctx context.Context) error { return serveWeb(ctx, cfg, cfgPath, d, alertSettings{alerts}, log) })
+	}
+	if err := startAudit(cfg, d, log, run); err != nil {
+		return err
 	}
 	run("daemon", d.Run)
 	run("alerts", alerts.Run)
@@ -329,3 +335,47 @@ func reloadOnHUP(ctx context.Context, path string, d *daemon.Daemon, log *slog.L
 		}
 	}()
 }
+
+// startAudit sets up the UPnP description fetcher and, when enabled, the
+// active audit, and hands them to the daemon before it starts.
+func startAudit(cfg *config.Config, d *daemon.Daemon, log *slog.Logger, run func(string, func(context.Context) error)) error {
+	sink := recordSink{d}
+	var upnp *audit.UPnPFetcher
+	if cfg.Audit.FetchUPnP {
+		upnp = audit.NewUPnPFetcher(nil, sink, audit.FetchOptions{}, log)
+		run("upnp fetcher", upnp.Run)
+	}
+	var sched *audit.Scheduler
+	if cfg.Audit.Enabled {
+		cl, err := creds.New()
+		if err != nil {
+			return err
+		}
+		a := cfg.Audit
+		ports := make([]uint16, len(a.Ports))
+		for i, p := range a.Ports {
+			ports[i] = uint16(p)
+		}
+		auditor, err := audit.New(audit.Options{
+			MaxAttempts: a.MaxAttempts, AttemptDelay: a.AttemptDelay.Duration, PortDelay: a.PortDelay.Duration,
+			ConnectTimeout: a.ConnectTimeout.Duration, ResponseTimeout: a.ResponseTimeout.Duration,
+			Ports: ports, LAN: cfg.LAN.Prefixes, Candidates: cl, Logger: log,
+		})
+		if err != nil {
+			return err
+		}
+		sched, err = audit.NewScheduler(auditor, sink, audit.SchedulerOptions{NewDevices: a.NewDevices, Interval: a.Interval.Duration, Logger: log})
+		if err != nil {
+			return err
+		}
+		run("audit", sched.Run)
+	}
+	d.SetAudit(upnp, sched)
+	return nil
+}
+
+// recordSink files the audit's events through the daemon, from the
+// audit's own goroutines.
+type recordSink struct{ d *daemon.Daemon }
+
+func (r recordSink) Emit(ev *event.Event) { r.d.Record(ev) }

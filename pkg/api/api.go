@@ -127,6 +127,12 @@ type Backend interface {
 	Subscribe() (events <-chan *event.Event, cancel func())
 }
 
+// Auditor is an optional Backend extra: run the active audit of a device
+// now (POST /api/v1/devices/{mac}/audit).
+type Auditor interface {
+	Audit(ctx context.Context, mac hwaddr.MAC) error
+}
+
 // Errors a Backend returns, mapped to HTTP statuses by the handlers.
 var (
 	ErrNotFound  = errors.New("no such device")

@@ -53,6 +53,12 @@ func (c *Client) Release(ctx context.Context, mac hwaddr.MAC) (Device, error) {
 	return d, c.do(ctx, http.MethodPost, "/devices/"+mac.String()+"/release", nil, &d)
 }
 
+// Audit queues mac's active audit.
+func (c *Client) Audit(ctx context.Context, mac hwaddr.MAC) (Device, error) {
+	var d Device
+	return d, c.do(ctx, http.MethodPost, "/devices/"+mac.String()+"/audit", nil, &d)
+}
+
 // SetTrusted marks mac trusted or not.
 func (c *Client) SetTrusted(ctx context.Context, mac hwaddr.MAC, trusted bool) (Device, error) {
 	var d Device

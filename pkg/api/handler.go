@@ -25,6 +25,7 @@ const maxBody = 4096
 //	POST /api/v1/devices/{mac}/release
 //	POST /api/v1/devices/{mac}/trust        {"trusted": true}
 //	POST /api/v1/devices/{mac}/name         {"name": "Hall camera"}
+//	POST /api/v1/devices/{mac}/audit        (the active audit, queued now)
 //	GET  /api/v1/events?mac=&kind=&type=&severity=&since=&limit=
 //	GET  /api/v1/stream                      (Server-Sent Events)
 func Handler(b Backend) http.Handler {
@@ -105,6 +106,19 @@ func Handler(b Backend) http.Handler {
 			return
 		}
 		done(w, b.SetName(r.Context(), mac, req.Name), func() (Device, bool) { return b.Device(mac) })
+	})
+	mux.HandleFunc("POST "+Version+"/devices/{mac}/audit", func(w http.ResponseWriter, r *http.Request) {
+		mac, err := ParseMAC(r.PathValue("mac"))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		a, ok := b.(Auditor)
+		if !ok {
+			writeError(w, http.StatusNotImplemented, errors.New("this daemon has no active audit"))
+			return
+		}
+		done(w, a.Audit(r.Context(), mac), func() (Device, bool) { return b.Device(mac) })
 	})
 	mux.HandleFunc("GET "+Version+"/events", func(w http.ResponseWriter, r *http.Request) {
 		f, err := ParseEventFilter(r)

@@ -36,6 +36,7 @@ type Config struct {
 	DNSProxy   DNSProxy     `toml:"dnsproxy"`
 	Web        Web          `toml:"web"`
 	Alert      alert.Config `toml:"alert"`
+	Audit      Audit        `toml:"audit"`
 }
 
 // DNSProxy configures the DNS forwarder quarantined devices are sent to.
@@ -124,6 +125,26 @@ type LAN struct {
 	// LeaseFiles are dnsmasq or odhcpd lease files read for host names
 	// and addresses.
 	LeaseFiles []string `toml:"lease_files"`
+}
+
+// Audit configures the active baseline audit: port checks and
+// default-login tests the router runs against LAN devices.
+type Audit struct {
+	// Enabled allows any active audit, including `iotgw audit MAC`.
+	Enabled bool `toml:"enabled"`
+	// NewDevices audits new devices automatically, and again after
+	// Interval. Off by default: wrong passwords can lock a device's
+	// account or trip its intrusion alarm.
+	NewDevices      bool     `toml:"new_devices"`
+	Interval        Duration `toml:"interval"`
+	MaxAttempts     int      `toml:"max_attempts"`
+	AttemptDelay    Duration `toml:"attempt_delay"`
+	PortDelay       Duration `toml:"port_delay"`
+	ConnectTimeout  Duration `toml:"connect_timeout"`
+	ResponseTimeout Duration `toml:"response_timeout"`
+	Ports           []int    `toml:"ports"`
+	// FetchUPnP fetches the description a device announces over SSDP.
+	FetchUPnP bool `toml:"fetch_upnp"`
 }
 
 // Advisory configures the feed of known-vulnerable versions.
@@ -267,6 +288,9 @@ func Default() *Config {
 			AwayAfter:  Duration{30 * time.Minute},
 			LeaseFiles: []string{"/tmp/dhcp.leases", "/tmp/hosts/odhcpd"},
 		},
+		Audit: Audit{Interval: Duration{7 * 24 * time.Hour}, MaxAttempts: 10, AttemptDelay: Duration{time.Second},
+			PortDelay: Duration{100 * time.Millisecond}, ConnectTimeout: Duration{time.Second}, ResponseTimeout: Duration{5 * time.Second},
+			Ports: []int{21, 22, 23, 80, 443, 554, 1883, 2323, 5000, 8000, 8080, 8443, 49152}, FetchUPnP: true},
 		DNSProxy: DNSProxy{Enabled: true, Port: 5354, Upstream: netip.MustParseAddrPort("127.0.0.1:53"), LocalDomains: []string{"lan"}},
 		Advisory: Advisory{RefreshInterval: Duration{24 * time.Hour}, MaxFeedBytes: 4 << 20, FetchTimeout: Duration{30 * time.Second}},
 		Inspect: Inspect{
@@ -423,6 +447,26 @@ func (c *Config) validate() []*Error {
 			if d == "" || strings.ContainsAny(d, " /*") {
 				bad("dnsproxy.update_domains", "%q is not a domain name", d)
 			}
+		}
+	}
+	if a := &c.Audit; a.MaxAttempts < 1 || a.MaxAttempts > 100 {
+		bad("audit.max_attempts", "%d is out of range (1 to 100)", a.MaxAttempts)
+	}
+	if c.Audit.AttemptDelay.Duration < 100*time.Millisecond {
+		bad("audit.attempt_delay", "at least 100ms, to stay polite")
+	}
+	if c.Audit.Interval.Duration < time.Hour {
+		bad("audit.interval", "at least 1h")
+	}
+	if c.Audit.ConnectTimeout.Duration <= 0 || c.Audit.ResponseTimeout.Duration <= 0 || c.Audit.PortDelay.Duration < 0 {
+		bad("audit", "timeouts must be positive")
+	}
+	if len(c.Audit.Ports) > 64 {
+		bad("audit.ports", "at most 64 ports")
+	}
+	for _, p := range c.Audit.Ports {
+		if p < 1 || p > 65535 {
+			bad("audit.ports", "%d is not a port", p)
 		}
 	}
 	if err := c.Alert.Validate(); err != nil {

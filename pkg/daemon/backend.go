@@ -1,11 +1,14 @@
 package daemon
 
 import (
+	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 	"sort"
 
 	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/audit"
 	"github.com/iotgw/iotgw/pkg/device"
 	"github.com/iotgw/iotgw/pkg/dnsproxy"
 	"github.com/iotgw/iotgw/pkg/event"
@@ -207,4 +210,27 @@ func (d *Daemon) blockedAddrsLocked() []netip.Addr {
 		}
 	}
 	return out
+}
+
+// Audit implements api.Auditor: the owner asks for a device's active
+// audit now.
+func (d *Daemon) Audit(_ context.Context, mac hwaddr.MAC) error {
+	if d.deps.Audits == nil {
+		return fmt.Errorf("%w: the active audit is off ([audit] enabled = false)", api.ErrConflict)
+	}
+	d.mu.Lock()
+	dev, ok := d.pipe.Inventory().Lookup(device.Key{MAC: mac})
+	var t audit.Target
+	if ok {
+		t = d.auditTargetLocked(dev)
+	}
+	protected := ok && d.isProtected(mac, dev)
+	d.mu.Unlock()
+	switch {
+	case !ok:
+		return api.ErrNotFound
+	case protected:
+		return api.ErrProtected
+	}
+	return d.deps.Audits.Request(t)
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/audit"
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/device"
@@ -50,6 +51,12 @@ type Store interface {
 	PutDecision(d store.Decision) error
 }
 
+// Auditor queues active audits; *audit.Scheduler.
+type Auditor interface {
+	Consider(t audit.Target) bool
+	Request(t audit.Target) error
+}
+
 // Notifier sends alerts to the owner; *alert.Dispatcher. Notify must not
 // block on the network.
 type Notifier interface {
@@ -73,6 +80,12 @@ type Deps struct {
 	Now func() time.Time
 	// Alerts, when set, receives what the owner is told on the phone.
 	Alerts Notifier
+	// UPnP, when set, fetches the descriptions devices announce over SSDP.
+	UPnP interface {
+		Offer(mac hwaddr.MAC, addrs []netip.Addr, location string) bool
+	}
+	// Audits, when set, runs the active audit of devices.
+	Audits Auditor
 	// Blocked, when set, is told the addresses of devices in block and
 	// updates-only quarantine whenever they change (the DNS proxy answers
 	// them with the notice page).
@@ -380,6 +393,9 @@ func (d *Daemon) Emit(ev *event.Event) {
 		}
 	}
 	if !ev.IsFinding() {
+		if ev.Kind == event.KindSSDP && d.deps.UPnP != nil && ev.Evidence["location"] != "" {
+			d.offerUPnPLocked(ev)
+		}
 		return
 	}
 	if d.deps.Alerts != nil {
@@ -452,9 +468,37 @@ func (d *Daemon) alertDeviceLocked(ep event.Endpoint) alert.Device {
 	return ad
 }
 
-// announceNew tells the owner about devices that joined the LAN.
+// offerUPnPLocked hands an SSDP announcement's description URL to the
+// fetcher. d.mu held.
+func (d *Daemon) offerUPnPLocked(ev *event.Event) {
+	mac, err := hwaddr.Parse(ev.Device.MAC)
+	if err != nil || mac.IsZero() {
+		return
+	}
+	dev, ok := d.pipe.Inventory().Lookup(device.Key{MAC: mac})
+	if !ok {
+		return
+	}
+	d.deps.UPnP.Offer(mac, append([]netip.Addr(nil), dev.Addrs...), ev.Evidence["location"])
+}
+
+// Record files an event that comes from outside the packet path (the
+// active audit, the UPnP fetcher), from any goroutine.
+func (d *Daemon) Record(ev *event.Event) {
+	d.mu.Lock()
+	d.pipe.Inject(ev)
+	d.mu.Unlock()
+}
+
+// auditTargetLocked describes a device for the audit. d.mu held.
+func (d *Daemon) auditTargetLocked(dev *device.Device) audit.Target {
+	return audit.Target{MAC: dev.Key.MAC, Addrs: append([]netip.Addr(nil), dev.Addrs...), Vendor: dev.Identity.Vendor.Value}
+}
+
+// announceNew tells the owner about devices that joined the LAN and
+// offers them to the active audit.
 func (d *Daemon) announceNew(now time.Time) {
-	if d.deps.Alerts == nil {
+	if d.deps.Alerts == nil && d.deps.Audits == nil {
 		return
 	}
 	d.mu.Lock()
@@ -470,7 +514,10 @@ func (d *Daemon) announceNew(now time.Time) {
 			continue
 		}
 		m.announced = true
-		if !quiet {
+		if d.deps.Audits != nil && !m.decision.Trusted {
+			d.deps.Audits.Consider(d.auditTargetLocked(dev))
+		}
+		if !quiet && d.deps.Alerts != nil {
 			ep := event.Endpoint{MAC: mac.String()}
 			if n := len(dev.Addrs); n > 0 {
 				ep.IP = dev.Addrs[n-1].String()
@@ -609,4 +656,15 @@ func (d *Daemon) Policy() config.Policy {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.cfg.Policy
+}
+
+// SetAudit gives the daemon the UPnP fetcher and the audit scheduler
+// (either may be nil). Call it before Run.
+func (d *Daemon) SetAudit(upnp *audit.UPnPFetcher, sched *audit.Scheduler) {
+	if upnp != nil {
+		d.deps.UPnP = upnp
+	}
+	if sched != nil {
+		d.deps.Audits = sched
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/audit"
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
@@ -382,5 +384,80 @@ func TestAlerts(t *testing.T) {
 				t.Errorf("alert %s carries %q", a.Kind, secret)
 			}
 		}
+	}
+}
+
+type fakeAudits struct {
+	mu        sync.Mutex
+	requested []audit.Target
+	offered   []string
+}
+
+func (f *fakeAudits) Consider(audit.Target) bool { return true }
+func (f *fakeAudits) Request(t audit.Target) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requested = append(f.requested, t)
+	return nil
+}
+func (f *fakeAudits) Offer(mac hwaddr.MAC, _ []netip.Addr, location string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.offered = append(f.offered, mac.String()+" "+location)
+	return true
+}
+
+// The owner's audit request reaches the scheduler for known, unprotected
+// devices only; SSDP announcements are offered to the UPnP fetcher.
+func TestAuditAndUPnPHooks(t *testing.T) {
+	fake := newFake(t)
+	fa := &fakeAudits{}
+	st := store.Open(store.Options{Path: t.TempDir() + "/state.json"})
+	d, err := New(enforcingConfig(), Options{RouterMACs: []hwaddr.MAC{router}}, Deps{
+		Enforcer: fake, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OpenSource: func(ctx context.Context) (capture.Source, error) { <-ctx.Done(); return nil, ctx.Err() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := d.Audit(ctx, camera); !errors.Is(err, api.ErrConflict) {
+		t.Errorf("audit while off: %v", err)
+	}
+	d.SetAudit(nil, nil)
+	d.deps.Audits, d.deps.UPnP = fa, fa
+	src, err := capture.OpenFile(inspecttest.RepoFile(t, "testdata/demo.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	for {
+		data, info, err := src.ReadPacket()
+		if err != nil {
+			break
+		}
+		d.mu.Lock()
+		d.pipe.HandleFrame(data, info)
+		d.mu.Unlock()
+	}
+	if err := d.Audit(ctx, camera); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Audit(ctx, router); !errors.Is(err, api.ErrProtected) {
+		t.Errorf("auditing the router: %v", err)
+	}
+	if err := d.Audit(ctx, hwaddr.MAC{2, 0, 0, 0, 0, 7}); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("auditing an unknown device: %v", err)
+	}
+	if len(fa.requested) != 1 || fa.requested[0].MAC != camera || fa.requested[0].Vendor != "Hikvision" || len(fa.requested[0].Addrs) == 0 {
+		t.Errorf("requested %+v", fa.requested)
+	}
+	tv := "8c:79:f5:3d:4e:5f http://192.168.50.103:9197/dmr/description.xml"
+	found := false
+	for _, o := range fa.offered {
+		found = found || o == tv
+	}
+	if !found {
+		t.Errorf("the TV's description was not offered: %v", fa.offered)
 	}
 }
