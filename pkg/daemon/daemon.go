@@ -191,7 +191,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); d.kernelLoop(ctx) }()
 	go func() { defer wg.Done(); d.enforceLoop(ctx) }()
 	go func() { defer wg.Done(); d.tickLoop(ctx) }()
 	go func() { defer wg.Done(); d.captureLoop(ctx) }()
@@ -666,5 +667,46 @@ func (d *Daemon) SetAudit(upnp *audit.UPnPFetcher, sched *audit.Scheduler) {
 	}
 	if sched != nil {
 		d.deps.Audits = sched
+	}
+}
+
+// kernelCheck is how often the kernel's quarantine state is compared with
+// the daemon's: a firewall restart that flushes every table (OpenWrt's
+// "service firewall stop") takes iotgw's with it, and they are back
+// within this time.
+const kernelCheck = time.Second
+
+// kernelLoop keeps the kernel's quarantines equal to the daemon's; when
+// they already are, Reconcile changes nothing.
+func (d *Daemon) kernelLoop(ctx context.Context) {
+	t := time.NewTicker(kernelCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := d.now()
+		d.mu.Lock()
+		var entries []quarantine.Entry
+		for mac, m := range d.meta {
+			q := m.quarantine
+			if q == nil || (!q.Until.IsZero() && !q.Until.After(now)) {
+				continue
+			}
+			mode, err := quarantine.ParseMode(q.Mode)
+			if err != nil {
+				mode = quarantine.ModeBlock
+			}
+			entries = append(entries, quarantine.Entry{MAC: mac, Addrs: m.kernelAddrs, Mode: mode, Expires: q.Until})
+		}
+		d.mu.Unlock()
+		d.kernelMu.Lock()
+		err := d.deps.Enforcer.Reconcile(ctx, entries)
+		d.kernelMu.Unlock()
+		if err != nil && ctx.Err() == nil {
+			d.problem("nftables", fmt.Sprintf("keeping the quarantine rules in place: %v", err))
+		}
 	}
 }

@@ -461,3 +461,23 @@ func TestAuditAndUPnPHooks(t *testing.T) {
 		t.Errorf("the TV's description was not offered: %v", fa.offered)
 	}
 }
+
+// Someone flushes the ruleset (a firewall stop): the daemon puts its
+// tables and quarantines back.
+func TestTablesRestoredAfterFlush(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	if err := fake.Uninstall(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if quarantined(t, fake)[camera] == quarantine.ModeBlock {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("the camera's quarantine was not restored after the tables were removed")
+}
