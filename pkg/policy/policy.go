@@ -42,7 +42,7 @@ type Reason struct {
 
 // Verdict is policy's decision about one device.
 type Verdict struct {
-	Action  config.Action `json:"action,omitempty"` // empty until policy has evaluated the device
+	Action  config.Action `json:"action,omitempty"`  // empty until policy has evaluated the device
 	Reasons []Reason      `json:"reasons,omitempty"` // strongest action first
 	// Enforce is false in monitor mode: the action is reported, not taken.
 	Enforce bool `json:"enforce"`
