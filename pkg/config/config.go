@@ -1,6 +1,6 @@
 // Package config owns iotgw's TOML configuration: its schema, defaults,
 // validation and error messages that name the line at fault. Every key is
-// documented in docs/config.md and in the example file iotgw.example.toml.
+// documented in the example file iotgw.example.toml.
 package config
 
 import (
