@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iotgw/iotgw/pkg/advisory"
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/audit"
@@ -92,6 +93,10 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 		return err
 	}
 	st := store.Open(store.Options{Path: cfg.Store.Path, WriteInterval: cfg.Store.WriteInterval.Duration, MaxBytes: cfg.Store.MaxBytes, Logger: log})
+	adv, err := advisoryHolder(cfg, log)
+	if err != nil {
+		return err
+	}
 	alerts, err := alert.New(cfg.Alert, alert.Options{Outbox: st, Logger: log})
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
@@ -115,6 +120,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 		Enforcer:   enforcer,
 		Store:      st,
 		Alerts:     alerts,
+		Advisories: adv,
 		OpenSource: func(ctx context.Context) (capture.Source, error) { return openSource(ctx, cfg, live) },
 		Logger:     log,
 		Version:    version,
@@ -163,6 +169,12 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 	}
 	run("daemon", d.Run)
 	run("alerts", alerts.Run)
+	if cfg.Advisory.FeedURL != "" {
+		run("advisory feed", func(ctx context.Context) error {
+			adv.Refresh(ctx, cfg.Advisory.FeedURL, cfg.Advisory.RefreshInterval.Duration)
+			return nil
+		})
+	}
 	presence := make(chan netwatch.Event, 1024)
 	run("netwatch", func(ctx context.Context) error { return watcher.Run(ctx, presence) })
 	wg.Add(1)
@@ -170,7 +182,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 	if proxy != nil {
 		run("dns proxy", proxy.Run)
 	}
-	reloadOnHUP(ctx, cfgPath, d, log)
+	reloadOnHUP(ctx, cfgPath, d, adv, log)
 	log.Info("iotgw running", "version", version, "capture", cfg.Capture.Mode, "interfaces", cfg.Capture.Interfaces,
 		"mode", cfg.Policy.Mode, "router", routerAddrs)
 	wg.Wait()
@@ -314,7 +326,7 @@ func serveListener(ctx context.Context, ln net.Listener, h http.Handler) error {
 
 // reloadOnHUP re-reads the configuration on SIGHUP: policy changes take
 // effect without dropping quarantines; a bad file is logged and ignored.
-func reloadOnHUP(ctx context.Context, path string, d *daemon.Daemon, log *slog.Logger) {
+func reloadOnHUP(ctx context.Context, path string, d *daemon.Daemon, adv *advisory.Holder, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
@@ -330,6 +342,7 @@ func reloadOnHUP(ctx context.Context, path string, d *daemon.Daemon, log *slog.L
 					continue
 				}
 				d.Reload(cfg)
+				loadFeedFile(adv, cfg, log)
 				log.Info("configuration reloaded", "path", path)
 			}
 		}
@@ -379,3 +392,37 @@ func startAudit(cfg *config.Config, d *daemon.Daemon, log *slog.Logger, run func
 type recordSink struct{ d *daemon.Daemon }
 
 func (r recordSink) Emit(ev *event.Event) { r.d.Record(ev) }
+
+// advisoryHolder holds the built-in advisory feed, or a newer signed one
+// from advisory.feed_file; a feed that fails verification is logged and
+// the built-in one stays.
+func advisoryHolder(cfg *config.Config, log *slog.Logger) (*advisory.Holder, error) {
+	opts := advisory.Options{
+		MaxFeedBytes: int64(cfg.Advisory.MaxFeedBytes),
+		FetchTimeout: cfg.Advisory.FetchTimeout.Duration,
+		Logger:       log,
+	}
+	for _, k := range cfg.Advisory.TrustedKeys {
+		pub, err := advisory.ParsePublicKey([]byte(k))
+		if err != nil {
+			return nil, fmt.Errorf("advisory.trusted_keys: %w", err)
+		}
+		opts.TrustedKeys = append(opts.TrustedKeys, pub)
+	}
+	h, err := advisory.NewHolder(opts)
+	if err != nil {
+		return nil, err
+	}
+	loadFeedFile(h, cfg, log)
+	return h, nil
+}
+
+func loadFeedFile(h *advisory.Holder, cfg *config.Config, log *slog.Logger) {
+	f := cfg.Advisory.FeedFile
+	if f == "" {
+		return
+	}
+	if err := h.LoadFile(f, f+".sig"); err != nil {
+		log.Warn("advisory feed not loaded; keeping the one in force", "file", f, "err", err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iotgw/iotgw/pkg/advisory"
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/audit"
@@ -86,6 +87,9 @@ type Deps struct {
 	}
 	// Audits, when set, runs the active audit of devices.
 	Audits Auditor
+	// Advisories holds the advisory feed; nil: the built-in feed. When a
+	// newer feed is loaded, every device's software is matched again.
+	Advisories *advisory.Holder
 	// Blocked, when set, is told the addresses of devices in block and
 	// updates-only quarantine whenever they change (the DNS proxy answers
 	// them with the notice page).
@@ -123,6 +127,8 @@ type Daemon struct {
 	nextSub  int
 	problems map[string]string
 	started  time.Time
+	// feed is the advisory feed devices were last matched against.
+	feed *advisory.Feed
 	// quietUntil ends the first-start learning period.
 	quietUntil time.Time
 	capState   string
@@ -175,7 +181,7 @@ func New(cfg *config.Config, opt Options, deps Deps) (*Daemon, error) {
 		problems: map[string]string{},
 		work:     make(chan hwaddr.MAC, 256),
 	}
-	p, err := pipeline.New(cfg, pipeline.Options{Sinks: []inspect.Sink{d}})
+	p, err := pipeline.New(cfg, pipeline.Options{Sinks: []inspect.Sink{d}, Advisories: deps.Advisories})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
@@ -376,6 +382,7 @@ func (d *Daemon) tickLoop(ctx context.Context) {
 			d.schedule(mac)
 		}
 		d.announceNew(now)
+		d.rematchOnNewFeed()
 		d.persistDevices(now)
 	}
 }
@@ -708,5 +715,25 @@ func (d *Daemon) kernelLoop(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			d.problem("nftables", fmt.Sprintf("keeping the quarantine rules in place: %v", err))
 		}
+	}
+}
+
+// rematchOnNewFeed matches every device's software again once a newer
+// advisory feed is in force.
+func (d *Daemon) rematchOnNewFeed() {
+	if d.deps.Advisories == nil {
+		return
+	}
+	cur := d.deps.Advisories.Current()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.feed == nil {
+		d.feed = cur
+		return
+	}
+	if cur != d.feed {
+		d.feed = cur
+		d.log.Info("advisory feed changed: matching every device again", "version", cur.Version)
+		d.pipe.RematchAdvisories()
 	}
 }

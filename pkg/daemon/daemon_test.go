@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"io"
@@ -15,11 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/pkg/advisory"
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/audit"
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
 	"github.com/iotgw/iotgw/pkg/quarantine"
@@ -480,4 +483,60 @@ func TestTablesRestoredAfterFlush(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatal("the camera's quarantine was not restored after the tables were removed")
+}
+
+// A newer signed advisory feed loaded while the daemon runs is matched
+// against every device's software without a restart.
+func TestNewerFeedWithoutRestart(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := advisory.NewHolder(advisory.Options{TrustedKeys: []ed25519.PublicKey{pub}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := newFake(t)
+	st := store.Open(store.Options{Path: t.TempDir() + "/state.json"})
+	d, err := New(config.Default(), Options{RouterMACs: []hwaddr.MAC{router}}, Deps{
+		Enforcer: fake, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Advisories: holder,
+		OpenSource: func(ctx context.Context) (capture.Source, error) { <-ctx.Done(); return nil, ctx.Err() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.OpenFile(inspecttest.RepoFile(t, "testdata/demo.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		data, info, err := src.ReadPacket()
+		if err != nil {
+			break
+		}
+		d.mu.Lock()
+		d.pipe.HandleFrame(data, info)
+		d.mu.Unlock()
+	}
+	src.Close()
+	d.rematchOnNewFeed() // remembers the built-in feed
+	lap, _ := d.Device(laptop)
+	if len(lap.Findings) != 0 {
+		t.Fatalf("laptop already has findings: %v", lap.Findings)
+	}
+	// The laptop's curl 7.88.1 (its HTTP User-Agent) is in the new feed.
+	feed := []byte(`{"schema":1,"version":"2099-01-01.1","generated":"2099-01-01T00:00:00Z",
+	 "products":[{"id":"curl","name":"curl"}],
+	 "advisories":[{"id":"TEST-2099-0001","summary":"a test advisory","severity":"high",
+	  "affected":[{"package":{"name":"curl"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"8.0.0"}]}]}],
+	  "references":[{"type":"ADVISORY","url":"https://example.org/test-2099-0001"}],
+	  "database_specific":{"exploited":false,"end_of_life":false}}]}`)
+	if err := holder.LoadBytes(feed, advisory.Sign(priv, feed), "test"); err != nil {
+		t.Fatal(err)
+	}
+	d.rematchOnNewFeed()
+	lap, _ = d.Device(laptop)
+	if len(lap.Findings) != 1 || lap.Findings[0].Kind != event.KindOutdatedFirmware || lap.Findings[0].Evidence["advisory"] != "TEST-2099-0001" {
+		t.Errorf("laptop findings after the new feed: %+v", lap.Findings)
+	}
 }
