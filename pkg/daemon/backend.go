@@ -88,6 +88,7 @@ func (d *Daemon) viewLocked(mac hwaddr.MAC, dev *device.Device) api.Device {
 		v.Scorecard = &card
 	}
 	if m != nil {
+		v.Traffic = trafficLocked(m, d.now())
 		v.Away = !m.awayAt.IsZero() && (dev == nil || !dev.LastSeen.After(m.awayAt))
 		v.Name = m.decision.Name
 		v.Trusted = m.decision.Trusted

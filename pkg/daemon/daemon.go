@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sort"
 	"sync"
 	"time"
 
@@ -153,7 +154,18 @@ type deviceMeta struct {
 	// announced is set once the owner was told about the device (or it
 	// was known before this start).
 	announced bool
+	// traffic is the device's bytes per trafficBucket, a ring of the
+	// last trafficBuckets; lastBytes is the inventory's count when last
+	// sampled.
+	traffic   [trafficBuckets]api.TrafficPoint
+	lastBytes uint64
 }
+
+// The traffic picture on the device page: four hours in 5-minute steps.
+const (
+	trafficBucket  = 5 * time.Minute
+	trafficBuckets = 48
+)
 
 // New builds a daemon; Run starts it.
 func New(cfg *config.Config, opt Options, deps Deps) (*Daemon, error) {
@@ -382,6 +394,7 @@ func (d *Daemon) tickLoop(ctx context.Context) {
 			d.schedule(mac)
 		}
 		d.announceNew(now)
+		d.sampleTraffic(now)
 		d.rematchOnNewFeed()
 		d.persistDevices(now)
 	}
@@ -736,4 +749,43 @@ func (d *Daemon) rematchOnNewFeed() {
 		d.log.Info("advisory feed changed: matching every device again", "version", cur.Version)
 		d.pipe.RematchAdvisories()
 	}
+}
+
+// sampleTraffic adds each device's bytes since the last tick to its
+// current 5-minute bucket.
+func (d *Daemon) sampleTraffic(now time.Time) {
+	start := now.Truncate(trafficBucket)
+	slot := int(start.Unix()/int64(trafficBucket/time.Second)) % trafficBuckets
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, dev := range d.pipe.Inventory().Devices() {
+		if dev.Key.MAC.IsZero() {
+			continue
+		}
+		m := d.metaFor(dev.Key.MAC)
+		delta := dev.Bytes - m.lastBytes
+		if dev.Bytes < m.lastBytes {
+			delta = dev.Bytes // the inventory forgot and relearnt the device
+		}
+		m.lastBytes = dev.Bytes
+		p := &m.traffic[slot]
+		if !p.Start.Equal(start) {
+			*p = api.TrafficPoint{Start: start}
+		}
+		p.Bytes += delta
+	}
+}
+
+// trafficLocked is a device's traffic buckets of the last four hours,
+// oldest first. d.mu held.
+func trafficLocked(m *deviceMeta, now time.Time) []api.TrafficPoint {
+	var out []api.TrafficPoint
+	since := now.Add(-trafficBucket * trafficBuckets)
+	for _, p := range m.traffic {
+		if !p.Start.IsZero() && p.Start.After(since) {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out
 }

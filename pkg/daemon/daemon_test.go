@@ -22,6 +22,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/audit"
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/device"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
@@ -538,5 +539,28 @@ func TestNewerFeedWithoutRestart(t *testing.T) {
 	lap, _ = d.Device(laptop)
 	if len(lap.Findings) != 1 || lap.Findings[0].Kind != event.KindOutdatedFirmware || lap.Findings[0].Evidence["advisory"] != "TEST-2099-0001" {
 		t.Errorf("laptop findings after the new feed: %+v", lap.Findings)
+	}
+}
+
+// The device page's traffic picture: bytes per 5-minute bucket.
+func TestTrafficBuckets(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	now := h.d.now()
+	h.d.sampleTraffic(now.Add(-10 * time.Minute))
+	h.d.sampleTraffic(now)
+	dev, _ := h.d.Device(camera)
+	var total uint64
+	for _, p := range dev.Traffic {
+		total += p.Bytes
+	}
+	h.d.mu.Lock()
+	m := h.d.meta[camera]
+	inv, _ := h.d.pipe.Inventory().Lookup(device.Key{MAC: camera})
+	h.d.mu.Unlock()
+	if total == 0 || total != inv.Bytes || m.lastBytes != inv.Bytes {
+		t.Errorf("traffic %+v (total %d), inventory bytes %d", dev.Traffic, total, inv.Bytes)
 	}
 }
