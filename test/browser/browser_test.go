@@ -64,6 +64,14 @@ write_interval = "1s"
 [web]
 port = %d
 https = true
+
+# A channel to switch on the page; its receiver is never reached (a
+# closed port inside the namespace).
+[[alert.channel]]
+type = "webhook"
+name = "hook"
+url = "http://127.0.0.1:9/iotgw"
+secret = "browser-test-shared-secret"
 `, socket, lanAddr, filepath.Join(repoRoot(t), "testdata", "demo.pcap"), filepath.Join(dir, "state", "state.json"), webPort)), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -253,15 +261,8 @@ func toggleFirstChannel(t *testing.T, tab context.Context) {
 		t.Fatal(err)
 	}
 	if len(nodes) == 0 {
-		body, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(body, "not available") && !strings.Contains(body, "No alert channels") {
-			t.Fatalf("the alerts page shows no channel and no reason: %q", body)
-		}
-		t.Log("the daemon runs without an alert engine: the alerts page says so; no channel to toggle")
-		return
+		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+		t.Fatalf("the alerts page shows no channel although the configuration has one: %q", body)
 	}
 	before, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("li[data-channel] [data-enabled]")))
 	if err != nil {
