@@ -34,7 +34,7 @@ deps-test:
 test: deps-test vet staticcheck unit fuzz-short test-qemu
 
 vet:
-	@test -z "$$(gofmt -l cmd pkg)" || { echo "gofmt needed:"; gofmt -l cmd pkg; exit 1; }
+	@test -z "$$(gofmt -l cmd pkg test scripts)" || { echo "gofmt needed:"; gofmt -l cmd pkg test scripts; exit 1; }
 	$(GO) vet ./...
 
 staticcheck:
