@@ -82,3 +82,61 @@ func CutWord(b []byte) (word, rest []byte) {
 	}
 	return b[:i], bytes.TrimLeft(b[i+1:], " ")
 }
+
+// DotBody finds the end of a dot-terminated body, as POP3 multi-line
+// responses (RFC 1939 section 3) and SMTP DATA (RFC 5321 section 4.1.1.4)
+// end: a line holding only ".". Its zero value is at the start of a line,
+// where a body begins. It keeps no bytes, so a body of any size streams
+// through.
+type DotBody struct{ state uint8 }
+
+const (
+	dotLineStart uint8 = iota
+	dotMidLine
+	dotSawDot   // "." at the start of a line
+	dotSawDotCR // ".\r" at the start of a line
+)
+
+// Scan consumes body bytes and reports whether the terminating line ended
+// within b; n counts the bytes up to and including it.
+func (s *DotBody) Scan(b []byte) (n int, end bool) {
+	for i := 0; i < len(b); {
+		c := b[i]
+		switch s.state {
+		case dotMidLine:
+			j := bytes.IndexByte(b[i:], '\n')
+			if j < 0 {
+				return len(b), false
+			}
+			i += j + 1
+			s.state = dotLineStart
+			continue
+		case dotLineStart:
+			switch c {
+			case '.':
+				s.state = dotSawDot
+			case '\n':
+			default:
+				s.state = dotMidLine
+			}
+		case dotSawDot:
+			switch c {
+			case '\r':
+				s.state = dotSawDotCR
+			case '\n':
+				*s = DotBody{}
+				return i + 1, true
+			default:
+				s.state = dotMidLine
+			}
+		case dotSawDotCR:
+			if c == '\n' {
+				*s = DotBody{}
+				return i + 1, true
+			}
+			s.state = dotMidLine
+		}
+		i++
+	}
+	return len(b), false
+}

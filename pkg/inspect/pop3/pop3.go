@@ -121,7 +121,7 @@ type analyzer struct {
 	head, size int
 
 	inBody bool // server bytes are a multi-line response up to the "." line
-	body   dotScanner
+	body   inspect.DotBody
 	// resync is set per direction after a gap: the bytes up to the next
 	// line feed are the tail of a line whose start was lost.
 	resync [2]bool
@@ -132,7 +132,7 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 	for consumed < len(data) {
 		rest := data[consumed:]
 		if dir == inspect.ToClient && a.inBody {
-			n, end := a.body.scan(rest)
+			n, end := a.body.Scan(rest)
 			consumed += n
 			if end {
 				a.inBody = false
@@ -297,7 +297,7 @@ func (a *analyzer) reply(f *inspect.Flow, line []byte) {
 	switch c {
 	case cmdMulti:
 		if ok {
-			a.inBody, a.body = true, dotScanner{}
+			a.inBody, a.body = true, inspect.DotBody{}
 		}
 	case cmdAuth, cmdLogin:
 		a.auth.End()
@@ -349,60 +349,4 @@ func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 func (a *analyzer) Close(f *inspect.Flow) {
 	a.flush(f, inspect.OutcomeUnknown)
 	a.proto.pool.Put(a)
-}
-
-// dotScanner finds the end of a multi-line response (RFC 1939 section
-// 3): a line holding only ".". Its zero value is at the start of a line,
-// where a response body begins.
-type dotScanner struct{ state uint8 }
-
-const (
-	lineStart uint8 = iota
-	midLine
-	sawDot   // "." at the start of a line
-	sawDotCR // ".\r" at the start of a line
-)
-
-// scan consumes body bytes and reports whether the terminating line ended
-// within b; n counts the bytes up to and including it.
-func (s *dotScanner) scan(b []byte) (n int, end bool) {
-	for i := 0; i < len(b); {
-		c := b[i]
-		switch s.state {
-		case midLine:
-			j := bytes.IndexByte(b[i:], '\n')
-			if j < 0 {
-				return len(b), false
-			}
-			i += j + 1
-			s.state = lineStart
-			continue
-		case lineStart:
-			switch c {
-			case '.':
-				s.state = sawDot
-			case '\n':
-			default:
-				s.state = midLine
-			}
-		case sawDot:
-			switch c {
-			case '\r':
-				s.state = sawDotCR
-			case '\n':
-				*s = dotScanner{}
-				return i + 1, true
-			default:
-				s.state = midLine
-			}
-		case sawDotCR:
-			if c == '\n' {
-				*s = dotScanner{}
-				return i + 1, true
-			}
-			s.state = midLine
-		}
-		i++
-	}
-	return len(b), false
 }

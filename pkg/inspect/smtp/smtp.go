@@ -108,7 +108,7 @@ type analyzer struct {
 	sawGo   bool    // DATA got its 354 go-ahead
 
 	inBody bool // client bytes are message content up to the "." line
-	body   dotScanner
+	body   inspect.DotBody
 	bdat   uint64 // BDAT chunk bytes still to skip
 	// resync is set per direction after a gap: the bytes up to the next
 	// line feed are the tail of a line whose start was lost.
@@ -121,7 +121,7 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 		rest := data[consumed:]
 		if dir == inspect.ToServer {
 			if a.inBody {
-				n, end := a.body.scan(rest)
+				n, end := a.body.Scan(rest)
 				consumed += n
 				if end {
 					a.inBody = false
@@ -186,7 +186,7 @@ func (a *analyzer) command(f *inspect.Flow, line []byte) {
 		// on means no line of it is ever taken for a command, and a
 		// refusal of DATA ends body mode again.
 		a.expect(cmdData)
-		a.inBody, a.body = true, dotScanner{}
+		a.inBody, a.body = true, inspect.DotBody{}
 	case inspect.EqualFold(cmd, "BDAT"):
 		// RFC 3030: the chunk follows at once, without waiting.
 		size, _ := inspect.CutWord(arg)
@@ -337,60 +337,4 @@ func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 func (a *analyzer) Close(f *inspect.Flow) {
 	a.flush(f, inspect.OutcomeUnknown)
 	a.proto.pool.Put(a)
-}
-
-// dotScanner finds the end of a dot-terminated message (RFC 5321 section
-// 4.1.1.4): a line holding only ".". Its zero value is at the start of a
-// line, where a body begins.
-type dotScanner struct{ state uint8 }
-
-const (
-	lineStart uint8 = iota
-	midLine
-	sawDot   // "." at the start of a line
-	sawDotCR // ".\r" at the start of a line
-)
-
-// scan consumes body bytes and reports whether the terminating line ended
-// within b; n counts the bytes up to and including it.
-func (s *dotScanner) scan(b []byte) (n int, end bool) {
-	for i := 0; i < len(b); {
-		c := b[i]
-		switch s.state {
-		case midLine:
-			j := bytes.IndexByte(b[i:], '\n')
-			if j < 0 {
-				return len(b), false
-			}
-			i += j + 1
-			s.state = lineStart
-			continue
-		case lineStart:
-			switch c {
-			case '.':
-				s.state = sawDot
-			case '\n':
-			default:
-				s.state = midLine
-			}
-		case sawDot:
-			switch c {
-			case '\r':
-				s.state = sawDotCR
-			case '\n':
-				*s = dotScanner{}
-				return i + 1, true
-			default:
-				s.state = midLine
-			}
-		case sawDotCR:
-			if c == '\n' {
-				*s = dotScanner{}
-				return i + 1, true
-			}
-			s.state = midLine
-		}
-		i++
-	}
-	return len(b), false
 }
