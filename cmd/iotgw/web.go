@@ -50,6 +50,7 @@ func serveWebOnce(ctx context.Context, cfg *config.Config, cfgPath, dir string, 
 		Forbidden:  forbidden,
 		Hostnames:  cfg.Web.Hostnames,
 		Policy:     b.Policy,
+		OwnerAt:    b.OwnerAt,
 		ConfigPath: cfgPath,
 		Logger:     log,
 	}

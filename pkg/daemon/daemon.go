@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -128,6 +129,8 @@ type Daemon struct {
 	nextSub  int
 	problems map[string]string
 	started  time.Time
+	// ownerAddrs are addresses the owner logged in to the page from.
+	ownerAddrs []netip.Addr
 	// feed is the advisory feed devices were last matched against.
 	feed *advisory.Feed
 	// quietUntil ends the first-start learning period.
@@ -592,10 +595,8 @@ func (d *Daemon) isProtected(mac hwaddr.MAC, dev *device.Device) bool {
 				return true
 			}
 		}
-		for _, p := range d.opt.ManagementAddrs {
-			if a == p {
-				return true
-			}
+		if slices.Contains(d.opt.ManagementAddrs, a) || slices.Contains(d.ownerAddrs, a) {
+			return true
 		}
 	}
 	return false
@@ -606,7 +607,7 @@ func (d *Daemon) isProtected(mac hwaddr.MAC, dev *device.Device) bool {
 func (d *Daemon) updateProtected(ctx context.Context) error {
 	d.mu.Lock()
 	macs := append([]hwaddr.MAC(nil), d.opt.RouterMACs...)
-	addrs := append(append([]netip.Addr(nil), d.opt.RouterAddrs...), d.opt.ManagementAddrs...)
+	addrs := append(append(append([]netip.Addr(nil), d.opt.RouterAddrs...), d.opt.ManagementAddrs...), d.ownerAddrs...)
 	for mac, m := range d.meta {
 		if m.decision.Trusted {
 			macs = append(macs, mac)
@@ -788,4 +789,26 @@ func trafficLocked(m *deviceMeta, now time.Time) []api.TrafficPoint {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
 	return out
+}
+
+// maxOwnerAddrs bounds the management addresses learnt from logins.
+const maxOwnerAddrs = 8
+
+// OwnerAt records an address the owner logged in to the page from: the
+// device there is protected from quarantine like a configured management
+// address (the most recent few are kept).
+func (d *Daemon) OwnerAt(addr netip.Addr) {
+	d.mu.Lock()
+	if slices.Contains(d.opt.ManagementAddrs, addr) {
+		d.mu.Unlock()
+		return
+	}
+	d.ownerAddrs = append(d.ownerAddrs, addr)
+	if len(d.ownerAddrs) > maxOwnerAddrs {
+		d.ownerAddrs = d.ownerAddrs[1:]
+	}
+	d.mu.Unlock()
+	if err := d.updateProtected(context.Background()); err != nil {
+		d.problem("nftables", "protecting the owner's device: "+err.Error())
+	}
 }

@@ -564,3 +564,18 @@ func TestTrafficBuckets(t *testing.T) {
 		t.Errorf("traffic %+v (total %d), inventory bytes %d", dev.Traffic, total, inv.Bytes)
 	}
 }
+
+// The device the owner logs in to the page from cannot be quarantined.
+func TestOwnerDeviceProtected(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	h.d.OwnerAt(netip.MustParseAddr("192.168.50.104")) // the laptop
+	if err := h.d.Quarantine(context.Background(), laptop, "", 0); !errors.Is(err, api.ErrProtected) {
+		t.Errorf("quarantining the owner's laptop: %v, want ErrProtected", err)
+	}
+	if !strings.Contains(fake.Dump(), "192.168.50.104") {
+		t.Error("the owner's address is not in the kernel's protected set")
+	}
+}

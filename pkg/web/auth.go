@@ -329,6 +329,11 @@ func safeNext(next string) string {
 }
 
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, epoch, next string) {
+	if s.opt.OwnerAt != nil {
+		if a := clientAddr(r); a.IsValid() {
+			s.opt.OwnerAt(a)
+		}
+	}
 	id, _, err := s.sessions.create(epoch)
 	if err != nil {
 		s.serverError(w, r, err)

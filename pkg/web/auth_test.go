@@ -135,7 +135,11 @@ func TestLogin(t *testing.T) {
 	if resp, _ := b.get("/"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("after a failed login GET / answers %s, want a redirect", resp.Status)
 	}
+	before := len(r.owners)
 	resp, _ = b.logIn(goodPassword)
+	if len(r.owners) != before+1 || r.owners[len(r.owners)-1] != netip.MustParseAddr("192.168.50.104") {
+		t.Errorf("the daemon was told the owner is at %v", r.owners)
+	}
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("right password: %s", resp.Status)
 	}

@@ -219,6 +219,7 @@ type rig struct {
 	alerts  *fakeAlerts
 	clock   *clock
 	base    string // scheme and host the browser uses
+	owners  []netip.Addr
 }
 
 const routerAddr = "192.168.50.1"
@@ -229,9 +230,10 @@ func newRig(t *testing.T, https bool) *rig {
 	r := &rig{t: t, backend: newFakeBackend(c.now()), store: &memStore{}, clock: c,
 		alerts: &fakeAlerts{channels: []ChannelView{{Name: "phone", Kind: "ntfy", Target: "ntfy.sh/…", Enabled: true}}}}
 	opt := Options{
-		Addrs:  []netip.AddrPort{netip.MustParseAddrPort(routerAddr + ":8443")},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now:    c.now,
+		Addrs:   []netip.AddrPort{netip.MustParseAddrPort(routerAddr + ":8443")},
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now:     c.now,
+		OwnerAt: func(a netip.Addr) { r.owners = append(r.owners, a) },
 	}
 	r.base = "http://" + routerAddr + ":8443"
 	if https {

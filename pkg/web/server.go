@@ -43,6 +43,9 @@ type Options struct {
 	Logger     *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// OwnerAt, when set, is told the address of every successful login:
+	// the device the owner manages iotgw from is never quarantined.
+	OwnerAt func(addr netip.Addr)
 }
 
 // Server is the web page and the authenticated JSON API.
