@@ -199,7 +199,10 @@ func (a *analyzer) packet(f *inspect.Flow, dir inspect.Dir, s *stream) {
 	body := s.buf[:s.n]
 	switch s.header >> 4 {
 	case typeConnect:
-		if dir == inspect.ToServer {
+		// The fixed header's flags of a CONNECT are reserved and zero
+		// (MQTT 3.1.1 section 2.2.2): a broker closes the connection on
+		// anything else, so there is no login to report.
+		if dir == inspect.ToServer && s.header == typeConnect<<4 {
 			a.connect(f, body)
 		}
 	case typeConnack:
