@@ -261,7 +261,6 @@ func (e *Engine) newFlow(key FlowKey, p *Packet) *Flow {
 		e.Stats.FlowsEvicted++
 	}
 	f := e.table.insert(key)
-	f.Key = key
 	f.engine = e
 	f.First, f.Last = p.Timestamp, p.Timestamp
 	src := netip.AddrPortFrom(p.Src, p.SrcPort)

@@ -1,6 +1,8 @@
 package inspect
 
 import (
+	"encoding/binary"
+	"hash/maphash"
 	"net/netip"
 	"time"
 
@@ -68,7 +70,9 @@ type Flow struct {
 	// upgraded is set once the flow turned into TLS (StartTLS).
 	upgraded bool
 
-	// LRU links, as indexes into the table's slab; -1 is none.
+	// The table's bookkeeping: the key's hash and LRU links as slot
+	// numbers (-1 is none).
+	hash       uint32
 	prev, next int32
 	inUse      bool
 }
@@ -157,52 +161,107 @@ type halfStream struct {
 	buf    []byte // pooled; len is the number of pending bytes
 }
 
-// flowTable is a fixed-size slab of flows indexed by key, with an LRU list
+// flowTable holds the flows: slots in fixed-size chunks allocated as the
+// table fills (so memory follows the busiest moment, never more than
+// max flows), an open-addressing index of slot numbers, and an LRU list
 // so that the least recently used flow is evicted when the table is full
 // and idle flows expire from the tail.
+//
+// The index is a power-of-two array of slot numbers, at least twice the
+// flow cap so probes stay short, with linear probing and backward-shift
+// deletion; a Go map would store each 72-byte key a second time. The
+// hash is seeded per table so that traffic cannot be shaped to collide.
 type flowTable struct {
-	slab       []Flow
-	index      map[FlowKey]int32
-	free       []int32
+	chunks     [][]Flow
+	max, used  int32   // the cap; slots ever handed out
+	free       []int32 // slots given back, reused first
+	buckets    []int32 // slot number + 1; 0 is empty
+	mask       uint32
+	seed       maphash.Seed
+	n          int   // flows in use
 	head, tail int32 // most and least recently used
 }
 
+// flowChunk is the number of flow slots allocated at once.
+const flowChunk = 1024
+
 func newFlowTable(max int) *flowTable {
-	t := &flowTable{
-		slab:  make([]Flow, max),
-		index: make(map[FlowKey]int32, max),
-		free:  make([]int32, 0, max),
-		head:  -1,
-		tail:  -1,
+	size := 1
+	for size < 2*max {
+		size <<= 1
 	}
-	for i := max - 1; i >= 0; i-- {
-		t.free = append(t.free, int32(i))
+	return &flowTable{
+		max:     int32(max),
+		buckets: make([]int32, size),
+		mask:    uint32(size - 1),
+		seed:    maphash.MakeSeed(),
+		head:    -1,
+		tail:    -1,
 	}
-	return t
 }
 
-func (t *flowTable) len() int { return len(t.index) }
+func (t *flowTable) len() int { return t.n }
+
+func (t *flowTable) at(i int32) *Flow { return &t.chunks[i/flowChunk][i%flowChunk] }
+
+func (t *flowTable) hash(k FlowKey) uint32 {
+	var b [2*18 + 1]byte
+	a16, b16 := k.A.Addr().As16(), k.B.Addr().As16()
+	copy(b[0:16], a16[:])
+	binary.BigEndian.PutUint16(b[16:], k.A.Port())
+	copy(b[18:34], b16[:])
+	binary.BigEndian.PutUint16(b[34:], k.B.Port())
+	b[36] = byte(k.Proto)
+	return uint32(maphash.Bytes(t.seed, b[:]))
+}
+
+// find returns the bucket that holds k, or the empty bucket where it
+// would go, and k's slot or -1.
+func (t *flowTable) find(k FlowKey, h uint32) (bucket uint32, slot int32) {
+	for b := h & t.mask; ; b = (b + 1) & t.mask {
+		s := t.buckets[b] - 1
+		if s < 0 {
+			return b, -1
+		}
+		if f := t.at(s); f.hash == h && f.Key == k {
+			return b, s
+		}
+	}
+}
 
 func (t *flowTable) lookup(k FlowKey) *Flow {
-	i, ok := t.index[k]
-	if !ok {
+	_, i := t.find(k, t.hash(k))
+	if i < 0 {
 		return nil
 	}
 	t.touch(i)
-	return &t.slab[i]
+	return t.at(i)
 }
 
-// insert takes a free slot; the caller must have evicted if none is free.
+// insert takes a free slot for k, which must not be in the table; the
+// caller must have evicted if the table is full.
 func (t *flowTable) insert(k FlowKey) *Flow {
-	n := len(t.free)
-	i := t.free[n-1]
-	t.free = t.free[:n-1]
-	t.index[k] = i
-	f := &t.slab[i]
+	var i int32
+	if n := len(t.free); n > 0 {
+		i = t.free[n-1]
+		t.free = t.free[:n-1]
+	} else {
+		i = t.used
+		t.used++
+		if int(i/flowChunk) == len(t.chunks) {
+			t.chunks = append(t.chunks, make([]Flow, min(flowChunk, t.max-i)))
+		}
+	}
+	h := t.hash(k)
+	b, _ := t.find(k, h)
+	t.buckets[b] = i + 1
+	t.n++
+	f := t.at(i)
+	f.Key, f.hash = k, h
 	f.inUse = true
 	f.prev, f.next = -1, t.head
 	if t.head >= 0 {
-		t.slab[t.head].prev = i
+		t.at(t.head).prev = i
 	}
 	t.head = i
 	if t.tail < 0 {
@@ -211,25 +270,25 @@ func (t *flowTable) insert(k FlowKey) *Flow {
 	return f
 }
 
-func (t *flowTable) full() bool { return len(t.free) == 0 }
+func (t *flowTable) full() bool { return t.n >= int(t.max) }
 
 // oldest returns the least recently used flow, or nil.
 func (t *flowTable) oldest() *Flow {
 	if t.tail < 0 {
 		return nil
 	}
-	return &t.slab[t.tail]
+	return t.at(t.tail)
 }
 
 func (t *flowTable) unlink(i int32) {
-	f := &t.slab[i]
+	f := t.at(i)
 	if f.prev >= 0 {
-		t.slab[f.prev].next = f.next
+		t.at(f.prev).next = f.next
 	} else {
 		t.head = f.next
 	}
 	if f.next >= 0 {
-		t.slab[f.next].prev = f.prev
+		t.at(f.next).prev = f.prev
 	} else {
 		t.tail = f.prev
 	}
@@ -241,10 +300,10 @@ func (t *flowTable) touch(i int32) {
 		return
 	}
 	t.unlink(i)
-	f := &t.slab[i]
+	f := t.at(i)
 	f.next = t.head
 	if t.head >= 0 {
-		t.slab[t.head].prev = i
+		t.at(t.head).prev = i
 	}
 	t.head = i
 	if t.tail < 0 {
@@ -254,21 +313,44 @@ func (t *flowTable) touch(i int32) {
 
 // remove frees f's slot. The caller has closed its analyzer.
 func (t *flowTable) remove(f *Flow) {
-	i, ok := t.index[f.Key]
-	if !ok || &t.slab[i] != f {
+	if !f.inUse {
+		return
+	}
+	b, i := t.find(f.Key, f.hash)
+	if i < 0 || t.at(i) != f {
 		return
 	}
 	t.unlink(i)
-	delete(t.index, f.Key)
+	t.deleteBucket(b)
+	t.n--
 	*f = Flow{prev: -1, next: -1}
 	t.free = append(t.free, i)
+}
+
+// deleteBucket empties bucket b and moves later entries of its probe run
+// back, so that every entry stays reachable from its home bucket.
+func (t *flowTable) deleteBucket(b uint32) {
+	for j := (b + 1) & t.mask; ; j = (j + 1) & t.mask {
+		s := t.buckets[j] - 1
+		if s < 0 {
+			break
+		}
+		home := t.at(s).hash & t.mask
+		// The entry at j may move to b unless its home lies cyclically
+		// in (b, j].
+		if (j-home)&t.mask >= (j-b)&t.mask {
+			t.buckets[b] = s + 1
+			b = j
+		}
+	}
+	t.buckets[b] = 0
 }
 
 // each calls fn for every flow in use, most recent first.
 func (t *flowTable) each(fn func(*Flow)) {
 	for i := t.head; i >= 0; {
-		next := t.slab[i].next
-		fn(&t.slab[i])
+		next := t.at(i).next
+		fn(t.at(i))
 		i = next
 	}
 }
