@@ -216,7 +216,7 @@ func (e *Engine) HandlePacket(p *Packet) {
 		return
 	}
 	e.expire()
-	key := makeKey(p)
+	key := makeKey(netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort), p.IPProto)
 	f := e.table.lookup(key)
 	isNew := f == nil
 	if isNew {
@@ -225,13 +225,13 @@ func (e *Engine) HandlePacket(p *Packet) {
 		if p.Kind == KindTCP && p.TCPFlags&TCPFlagSYN == 0 && len(p.Payload) == 0 {
 			return
 		}
-		f = e.newFlow(key, p)
+		f = e.newFlow(p)
 	}
 	dir := ToServer
 	if p.SrcPort != f.Client.Port() || p.Src != f.Client.Addr() {
 		dir = ToClient
 	}
-	f.Last = p.Timestamp
+	f.last = p.Timestamp.UnixNano()
 	f.Packets[dir]++
 	f.Bytes[dir] += uint64(len(p.Payload))
 	if p.HasMAC {
@@ -255,20 +255,20 @@ func (e *Engine) HandlePacket(p *Packet) {
 	}
 }
 
-func (e *Engine) newFlow(key FlowKey, p *Packet) *Flow {
+func (e *Engine) newFlow(p *Packet) *Flow {
 	if e.table.full() {
 		e.closeFlow(e.table.oldest())
 		e.Stats.FlowsEvicted++
 	}
-	f := e.table.insert(key)
-	f.engine = e
-	f.First, f.Last = p.Timestamp, p.Timestamp
 	src := netip.AddrPortFrom(p.Src, p.SrcPort)
 	dst := netip.AddrPortFrom(p.Dst, p.DstPort)
 	if senderIsServer(p) {
 		src, dst = dst, src
 	}
-	f.Client, f.Server = src, dst
+	f := e.table.insert(src, dst, p.IPProto)
+	f.engine = e
+	f.first = p.Timestamp.UnixNano()
+	f.last = f.first
 	f.ClientLocal, f.ServerLocal = e.IsLocal(src.Addr()), e.IsLocal(dst.Addr())
 	e.Stats.FlowsCreated++
 	return f
@@ -378,7 +378,7 @@ func (e *Engine) deliver(f *Flow, dir Dir, data []byte) {
 		f.analyzer.Feed(f, dir, data)
 		return
 	}
-	left := e.cfg.ByteBudget - f.inspected[dir]
+	left := e.cfg.ByteBudget - int(f.inspected[dir])
 	if left <= 0 {
 		e.Stats.BudgetStops++
 		f.StopInspection()
@@ -387,7 +387,7 @@ func (e *Engine) deliver(f *Flow, dir Dir, data []byte) {
 	if len(data) > left {
 		data = data[:left]
 	}
-	f.inspected[dir] += len(data)
+	f.inspected[dir] += uint32(len(data))
 	e.feedStream(f, dir, data)
 }
 
@@ -498,7 +498,7 @@ func (e *Engine) expire() {
 		if f.IsTCP() {
 			idle = e.cfg.TCPIdle
 		}
-		if e.now.Sub(f.Last) < idle {
+		if e.now.UnixNano()-f.last < int64(idle) {
 			return
 		}
 		e.Stats.FlowsExpired++

@@ -32,34 +32,36 @@ type FlowKey struct {
 	Proto layers.IPProtocol
 }
 
-func makeKey(p *Packet) FlowKey {
-	a := netip.AddrPortFrom(p.Src, p.SrcPort)
-	b := netip.AddrPortFrom(p.Dst, p.DstPort)
+func makeKey(a, b netip.AddrPort, proto layers.IPProtocol) FlowKey {
 	if b.Compare(a) < 0 {
 		a, b = b, a
 	}
-	return FlowKey{A: a, B: b, Proto: p.IPProto}
+	return FlowKey{A: a, B: b, Proto: proto}
 }
 
 // Flow is one TCP connection or UDP conversation. Analyzers read its
 // exported fields; they must not keep a *Flow after Close, because the
 // engine reuses the slot for another flow.
+//
+// A table may hold a hundred thousand flows, so the struct is kept small:
+// the key is not stored (Key derives it) and times are Unix nanoseconds.
 type Flow struct {
-	Key                      FlowKey
 	Client, Server           netip.AddrPort
+	Proto                    layers.IPProtocol
 	ClientMAC, ServerMAC     hwaddr.MAC // zero unless the endpoint is on the LAN
 	ClientLocal, ServerLocal bool       // inside the configured LAN prefixes
-	First, Last              time.Time  // capture times of the first and latest packet
 	Packets                  [2]uint64  // indexed by Dir
 	Bytes                    [2]uint64  // transport payload bytes, indexed by Dir
 	App                      string     // protocol analysing the flow, "" until known
+
+	first, last int64 // capture times of the first and latest packet
 
 	engine   *Engine
 	analyzer Analyzer
 	half     [2]halfStream
 	// inspected counts payload bytes handed to the analyzer per direction,
-	// checked against the byte budget.
-	inspected [2]int
+	// checked against the byte budget (at most 1 MiB).
+	inspected [2]uint32
 	sawSYN    bool
 	fin       [2]bool
 	// stopped is set once inspection ends (budget spent, analyzer done,
@@ -77,8 +79,23 @@ type Flow struct {
 	inUse      bool
 }
 
+// Key is the flow's key, the same from either direction.
+func (f *Flow) Key() FlowKey { return makeKey(f.Client, f.Server, f.Proto) }
+
+// First is the capture time of the flow's first packet.
+func (f *Flow) First() time.Time { return time.Unix(0, f.first) }
+
+// Last is the capture time of the flow's latest packet.
+func (f *Flow) Last() time.Time { return time.Unix(0, f.last) }
+
 // IsTCP reports whether the flow is a TCP connection.
-func (f *Flow) IsTCP() bool { return f.Key.Proto == layers.IPProtocolTCP }
+func (f *Flow) IsTCP() bool { return f.Proto == layers.IPProtocolTCP }
+
+// is reports whether f is the flow of k.
+func (f *Flow) is(k FlowKey) bool {
+	return f.Proto == k.Proto &&
+		(f.Client == k.A && f.Server == k.B || f.Client == k.B && f.Server == k.A)
+}
 
 // StopInspection ends analysis of the flow: the analyzer is closed and no
 // further payload is delivered. TLS analyzers call it after the handshake
@@ -137,7 +154,7 @@ func (f *Flow) StartTLS() {
 	}
 	// The handshake gets a fresh budget: the plaintext part may have used
 	// most of it, and TLS inspection stops after the hellos anyway.
-	f.inspected = [2]int{}
+	f.inspected = [2]uint32{}
 	f.setAnalyzer(tls.NewAnalyzer(f))
 	if f.analyzer == nil {
 		f.stopped = true
@@ -223,7 +240,7 @@ func (t *flowTable) find(k FlowKey, h uint32) (bucket uint32, slot int32) {
 		if s < 0 {
 			return b, -1
 		}
-		if f := t.at(s); f.hash == h && f.Key == k {
+		if f := t.at(s); f.hash == h && f.is(k) {
 			return b, s
 		}
 	}
@@ -238,9 +255,11 @@ func (t *flowTable) lookup(k FlowKey) *Flow {
 	return t.at(i)
 }
 
-// insert takes a free slot for k, which must not be in the table; the
-// caller must have evicted if the table is full.
-func (t *flowTable) insert(k FlowKey) *Flow {
+// insert takes a free slot for the flow from client to server, which
+// must not be in the table; the caller must have evicted if the table is
+// full.
+func (t *flowTable) insert(client, server netip.AddrPort, proto layers.IPProtocol) *Flow {
+	k := makeKey(client, server, proto)
 	var i int32
 	if n := len(t.free); n > 0 {
 		i = t.free[n-1]
@@ -257,7 +276,7 @@ func (t *flowTable) insert(k FlowKey) *Flow {
 	t.buckets[b] = i + 1
 	t.n++
 	f := t.at(i)
-	f.Key, f.hash = k, h
+	f.Client, f.Server, f.Proto, f.hash = client, server, proto, h
 	f.inUse = true
 	f.prev, f.next = -1, t.head
 	if t.head >= 0 {
@@ -316,7 +335,7 @@ func (t *flowTable) remove(f *Flow) {
 	if !f.inUse {
 		return
 	}
-	b, i := t.find(f.Key, f.hash)
+	b, i := t.find(f.Key(), f.hash)
 	if i < 0 || t.at(i) != f {
 		return
 	}

@@ -27,9 +27,14 @@ func TestFlowTableModel(t *testing.T) {
 			k := key()
 			switch op := rng.IntN(3); {
 			case op == 0 && !model[k] && !tab.full():
-				f := tab.insert(k)
-				if f.Key != k || !f.inUse {
-					t.Fatalf("max %d step %d: insert gave flow %+v for %v", max, step, f.Key, k)
+				// Either end may be the client; the key is the same.
+				client, server := k.A, k.B
+				if rng.IntN(2) == 0 {
+					client, server = server, client
+				}
+				f := tab.insert(client, server, k.Proto)
+				if f.Key() != k || f.Client != client || !f.inUse {
+					t.Fatalf("max %d step %d: insert gave flow %+v for %v", max, step, f.Key(), k)
 				}
 				model[k] = true
 			case op == 1 && model[k]:
@@ -40,8 +45,8 @@ func TestFlowTableModel(t *testing.T) {
 				if (f != nil) != model[k] {
 					t.Fatalf("max %d step %d: lookup(%v) found %v, model says %v", max, step, k, f != nil, model[k])
 				}
-				if f != nil && f.Key != k {
-					t.Fatalf("max %d step %d: lookup(%v) returned the flow of %v", max, step, k, f.Key)
+				if f != nil && f.Key() != k {
+					t.Fatalf("max %d step %d: lookup(%v) returned the flow of %v", max, step, k, f.Key())
 				}
 			}
 			if tab.len() != len(model) {
@@ -51,8 +56,8 @@ func TestFlowTableModel(t *testing.T) {
 		listed := 0
 		tab.each(func(f *Flow) {
 			listed++
-			if !model[f.Key] {
-				t.Errorf("max %d: LRU list holds %v, which was removed", max, f.Key)
+			if !model[f.Key()] {
+				t.Errorf("max %d: LRU list holds %v, which was removed", max, f.Key())
 			}
 		})
 		if listed != len(model) {

@@ -161,10 +161,11 @@ type seenTable struct {
 // without personal data.
 func (t *seenTable) first(f *inspect.Flow, dir inspect.Dir, m *match) bool {
 	id := uint32(m.kind)<<16 | uint32(m.label+1)<<1 | uint32(dir)
-	start := f.First.UnixNano()
+	start := f.First().UnixNano()
+	key := f.Key()
 	var e *seenFlow
 	for i := range t.flows {
-		if t.flows[i].first == start && t.flows[i].key == f.Key {
+		if t.flows[i].first == start && t.flows[i].key == key {
 			e = &t.flows[i]
 			break
 		}
@@ -172,7 +173,7 @@ func (t *seenTable) first(f *inspect.Flow, dir inspect.Dir, m *match) bool {
 	if e == nil {
 		e = &t.flows[t.next]
 		t.next = (t.next + 1) % seenFlows
-		*e = seenFlow{key: f.Key, first: start}
+		*e = seenFlow{key: key, first: start}
 	}
 	for _, seen := range e.ids[:e.n] {
 		if seen == id {

@@ -175,7 +175,7 @@ func (t *scanTable) observe(f *inspect.Flow) {
 	if bit == 0 {
 		return
 	}
-	now := f.First.UnixNano()
+	now := f.First().UnixNano()
 	d := t.device(clientDevice(f), now)
 	d.last = now
 	d.ports |= bit

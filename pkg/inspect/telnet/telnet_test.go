@@ -149,9 +149,9 @@ func TestMatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &inspect.Flow{Server: netip.AddrPortFrom(netip.MustParseAddr("192.168.1.20"), tt.port)}
-			f.Key.Proto = 17
+			f.Proto = 17
 			if tt.tcp {
-				f.Key.Proto = 6
+				f.Proto = 6
 			}
 			if got := p.Match(f, inspect.ToClient, []byte(tt.payload)); got != tt.want {
 				t.Errorf("Match = %d, want %d", got, tt.want)
