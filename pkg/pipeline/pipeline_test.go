@@ -221,8 +221,9 @@ func TestFloodStaysWithinCaps(t *testing.T) {
 	if p.Engine().Stats.FlowsEvicted < n-uint64(cfg.Inspect.MaxFlows)-1 {
 		t.Errorf("only %d flows evicted", p.Engine().Stats.FlowsEvicted)
 	}
-	// The flow slab, buffers and tables are allocated up front or capped;
-	// what may grow is bounded by the caps above (a few MB).
+	// Flow slots are allocated as the table fills, up to its cap; buffers
+	// and the other tables are capped too: what may grow is bounded by
+	// the caps above (a few MB).
 	if grow := int64(after.HeapAlloc) - int64(before.HeapAlloc); grow > 16<<20 {
 		t.Errorf("heap grew by %d MB during the flood", grow>>20)
 	}
