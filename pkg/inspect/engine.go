@@ -152,7 +152,7 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 		cfg:        cfg,
 		lan:        cfg.LAN,
 		table:      newFlowTable(cfg.MaxFlows),
-		bufs:       bufferPool{size: cfg.StreamBuffer, max: cfg.MaxBuffers, free: make([][]byte, 0, cfg.MaxBuffers)},
+		bufs:       newBufferPool(cfg.StreamBuffer, cfg.MaxBuffers),
 		protocols:  opt.Protocols,
 		classifier: opt.Classifier,
 		sink:       opt.Sink,
@@ -346,11 +346,7 @@ func (e *Engine) gap(f *Flow, dir Dir) {
 	if f.stopped {
 		return
 	}
-	hs := &f.half[dir]
-	if hs.buf != nil {
-		e.bufs.put(hs.buf)
-		hs.buf = nil
-	}
+	e.releaseBuffer(&f.half[dir])
 	if f.analyzer != nil {
 		f.analyzer.Gap(f, dir)
 	}
@@ -432,34 +428,36 @@ func (e *Engine) protocol(name string) Protocol {
 func (e *Engine) feedStream(f *Flow, dir Dir, data []byte) {
 	hs := &f.half[dir]
 	a := f.analyzer
-	if len(hs.buf) == 0 {
+	if hs.pending == 0 {
 		n := clampConsumed(a.Feed(f, dir, data), len(data))
 		if f.analyzer != a || n == len(data) {
 			return // stopped, upgraded to TLS, or all consumed
 		}
 		rest := data[n:]
-		if hs.buf == nil {
+		if hs.buf == 0 {
 			hs.buf = e.bufs.get()
 		}
-		if hs.buf == nil || len(rest) > cap(hs.buf) {
-			if hs.buf == nil {
+		if hs.buf == 0 || len(rest) > e.bufs.size {
+			if hs.buf == 0 {
 				e.Stats.BufferFull++
 			}
 			e.gap(f, dir)
 			return
 		}
-		hs.buf = append(hs.buf[:0], rest...)
+		hs.pending = uint32(copy(e.bufs.bytes(hs.buf), rest))
 		return
 	}
+	buf := e.bufs.bytes(hs.buf)
+	pending := int(hs.pending)
 	for len(data) > 0 {
-		m := copy(hs.buf[len(hs.buf):cap(hs.buf)], data)
-		hs.buf = hs.buf[:len(hs.buf)+m]
+		m := copy(buf[pending:], data)
+		pending += m
 		data = data[m:]
-		n := clampConsumed(a.Feed(f, dir, hs.buf), len(hs.buf))
+		n := clampConsumed(a.Feed(f, dir, buf[:pending]), pending)
 		if f.analyzer != a {
 			return
 		}
-		if n == 0 && len(hs.buf) == cap(hs.buf) {
+		if n == 0 && pending == len(buf) {
 			e.Stats.Gaps++
 			e.gap(f, dir)
 			if len(data) > 0 {
@@ -467,13 +465,18 @@ func (e *Engine) feedStream(f *Flow, dir Dir, data []byte) {
 			}
 			return
 		}
-		k := copy(hs.buf, hs.buf[n:])
-		hs.buf = hs.buf[:k]
+		pending = copy(buf, buf[n:pending])
 	}
-	if len(hs.buf) == 0 {
-		e.bufs.put(hs.buf)
-		hs.buf = nil
+	hs.pending = uint32(pending)
+	if pending == 0 {
+		e.releaseBuffer(hs)
 	}
+}
+
+// releaseBuffer gives hs's buffer back to the pool, with what it held.
+func (e *Engine) releaseBuffer(hs *halfStream) {
+	e.bufs.put(hs.buf)
+	hs.buf, hs.pending = 0, 0
 }
 
 func clampConsumed(n, max int) int {

@@ -163,19 +163,17 @@ func (f *Flow) StartTLS() {
 
 func (f *Flow) releaseBuffers() {
 	for i := range f.half {
-		if f.half[i].buf != nil {
-			f.engine.bufs.put(f.half[i].buf)
-			f.half[i].buf = nil
-		}
+		f.engine.releaseBuffer(&f.half[i])
 	}
 }
 
 // halfStream is one direction of a TCP stream: the next expected sequence
 // number and the bytes the analyzer has not consumed yet.
 type halfStream struct {
-	next   uint32
-	synced bool
-	buf    []byte // pooled; len is the number of pending bytes
+	next    uint32
+	pending uint32 // bytes at the start of the buffer
+	buf     int32  // the pool's buffer number, 0 for none
+	synced  bool
 }
 
 // flowTable holds the flows: slots in fixed-size chunks allocated as the
@@ -376,29 +374,39 @@ func (t *flowTable) each(fn func(*Flow)) {
 
 // bufferPool hands out fixed-size stream buffers up to a hard count, so
 // that pending stream bytes cost at most max*size bytes however many flows
-// there are.
+// there are. A flow holds a buffer by number, not by slice, which keeps
+// the flow slot small.
 type bufferPool struct {
-	size, max, allocated int
-	free                 [][]byte
-	exhausted            uint64
+	size, max int
+	bufs      [][]byte // buffer n is bufs[n-1]
+	free      []int32
+	exhausted uint64
 }
 
-func (p *bufferPool) get() []byte {
+func newBufferPool(size, max int) bufferPool {
+	return bufferPool{size: size, max: max, bufs: make([][]byte, 0, max), free: make([]int32, 0, max)}
+}
+
+// get returns a buffer's number, or 0 when all max are in use.
+func (p *bufferPool) get() int32 {
 	if n := len(p.free); n > 0 {
-		b := p.free[n-1]
+		id := p.free[n-1]
 		p.free = p.free[:n-1]
-		return b[:0]
+		return id
 	}
-	if p.allocated >= p.max {
+	if len(p.bufs) >= p.max {
 		p.exhausted++
-		return nil
+		return 0
 	}
-	p.allocated++
-	return make([]byte, 0, p.size)
+	p.bufs = append(p.bufs, make([]byte, p.size))
+	return int32(len(p.bufs))
 }
 
-func (p *bufferPool) put(b []byte) {
-	if cap(b) == p.size {
-		p.free = append(p.free, b[:0])
+func (p *bufferPool) put(id int32) {
+	if id > 0 {
+		p.free = append(p.free, id)
 	}
 }
+
+// bytes is buffer id's memory, its full size.
+func (p *bufferPool) bytes(id int32) []byte { return p.bufs[id-1] }
