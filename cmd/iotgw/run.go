@@ -101,6 +101,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
+	restoreMutedChannels(alerts, st, log)
 	live := liveConfig(cfg)
 	watcher, err := netwatch.New(netwatch.Config{Interfaces: cfg.LAN.Interfaces, AwayAfter: cfg.LAN.AwayAfter.Duration, LeaseFiles: cfg.LAN.LeaseFiles}, netwatch.WithLogger(log))
 	if err != nil {
@@ -162,7 +163,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 		return serveTCP(ctx, net.JoinHostPort("", strconv.Itoa(cfg.Quarantine.NoticePort)), notice.Handler(d))
 	})
 	if cfg.Web.Enabled {
-		run("web page", func(ctx context.Context) error { return serveWeb(ctx, cfg, cfgPath, d, alertSettings{alerts}, log) })
+		run("web page", func(ctx context.Context) error { return serveWeb(ctx, cfg, cfgPath, d, alertSettings{alerts, st}, log) })
 	}
 	if err := startAudit(cfg, d, log, run); err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/daemon"
+	"github.com/iotgw/iotgw/pkg/store"
 	"github.com/iotgw/iotgw/pkg/web"
 )
 
@@ -168,8 +169,12 @@ func runSetupCode(_ context.Context, args []string, stdout, stderr io.Writer) in
 	return exitOK
 }
 
-// alertSettings shows the alert dispatcher's channels on the page.
-type alertSettings struct{ d *alert.Dispatcher }
+// alertSettings shows the alert dispatcher's channels on the page; the
+// owner's on/off switches are kept in the store.
+type alertSettings struct {
+	d  *alert.Dispatcher
+	st *store.Store
+}
 
 func (a alertSettings) Channels() []web.ChannelView {
 	var out []web.ChannelView
@@ -186,7 +191,30 @@ func (a alertSettings) Channels() []web.ChannelView {
 	return out
 }
 
-func (a alertSettings) SetEnabled(name string, on bool) error { return a.d.SetEnabled(name, on) }
+func (a alertSettings) SetEnabled(name string, on bool) error {
+	if err := a.d.SetEnabled(name, on); err != nil {
+		return err
+	}
+	if err := a.st.SetAlertChannelMuted(name, !on); err != nil {
+		_ = a.d.SetEnabled(name, !on)
+		return fmt.Errorf("keep the switch of alert channel %q: %w", name, err)
+	}
+	return nil
+}
+
+// restoreMutedChannels switches off the channels the owner switched off
+// before the restart. A muted channel the configuration no longer has is
+// forgotten, so that one added later under the same name starts on.
+func restoreMutedChannels(d *alert.Dispatcher, st *store.Store, log *slog.Logger) {
+	for _, name := range st.MutedAlertChannels() {
+		if err := d.SetEnabled(name, false); err != nil {
+			log.Info("forgetting the switch of an alert channel the configuration no longer has", "channel", name)
+			_ = st.SetAlertChannelMuted(name, false)
+			continue
+		}
+		log.Info("alert channel stays switched off, as the owner set it on the web page", "channel", name)
+	}
+}
 
 func (a alertSettings) SendTest(ctx context.Context, name string) error {
 	return a.d.SendTest(ctx, name)

@@ -389,8 +389,8 @@ func (d *Dispatcher) Status() []ChannelStatus {
 }
 
 // SetEnabled switches a channel on or off, as the owner does on the page.
-// The switch lasts until the daemon restarts; the configuration file
-// decides which channels exist.
+// The dispatcher does not remember it across restarts (the daemon keeps
+// it in its store); the configuration file decides which channels exist.
 func (d *Dispatcher) SetEnabled(name string, on bool) error {
 	for _, ch := range d.channels {
 		if ch.Name == name {

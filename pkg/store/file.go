@@ -36,6 +36,7 @@ type document struct {
 	Quarantines  []*Quarantine   `json:"quarantines,omitempty"`
 	Decisions    []*Decision     `json:"decisions,omitempty"`
 	Outbox       []*OutboxItem   `json:"outbox,omitempty"`
+	MutedAlerts  []string        `json:"muted_alert_channels,omitempty"`
 }
 
 // Files beside the state file.
@@ -419,6 +420,11 @@ func (s *Store) adopt(doc *document) int {
 		}
 	}
 	dropped += s.adoptOutbox(doc)
+	for _, name := range doc.MutedAlerts {
+		if s.SetAlertChannelMuted(name, true) != nil {
+			dropped++
+		}
+	}
 	s.mu.Lock()
 	s.gen, s.writtenGen, s.seenGen, s.writtenSeenGen = 0, 0, 0, 0
 	s.mu.Unlock()

@@ -175,6 +175,7 @@ type Store struct {
 	quarantines map[hwaddr.MAC]*Quarantine
 	decisions   map[hwaddr.MAC]*Decision
 	outbox      []OutboxItem // by ID; payloads never modified
+	muted       map[string]bool
 	nextID      uint64
 	gen         uint64 // bumped by every change worth a write
 	writtenGen  uint64 // gen of the last file written
@@ -212,6 +213,7 @@ func newStore(opts Options) *Store {
 		verdicts:    make(map[hwaddr.MAC]*Verdict),
 		quarantines: make(map[hwaddr.MAC]*Quarantine),
 		decisions:   make(map[hwaddr.MAC]*Decision),
+		muted:       make(map[string]bool),
 		nextID:      1,
 	}
 }
@@ -399,6 +401,52 @@ func (s *Store) DeleteDecision(mac hwaddr.MAC) {
 	s.changedLocked(true)
 }
 
+// Limits on muted alert channels: the configuration names the channels,
+// so a handful is plenty; the caps keep a damaged file from growing the
+// store.
+const (
+	maxMutedChannels  = 32
+	maxChannelNameLen = 64
+)
+
+// SetAlertChannelMuted records that the owner switched the alert channel
+// name off (muted) or on again. Written promptly.
+func (s *Store) SetAlertChannelMuted(name string, muted bool) error {
+	if name == "" || len(name) > maxChannelNameLen {
+		return fmt.Errorf("%w: alert channel name of %d bytes", ErrInvalid, len(name))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.muted[name] == muted {
+		return nil
+	}
+	if muted {
+		if len(s.muted) >= maxMutedChannels {
+			return fmt.Errorf("%w: %d muted alert channels", ErrFull, len(s.muted))
+		}
+		s.muted[name] = true
+	} else {
+		delete(s.muted, name)
+	}
+	s.changedLocked(true)
+	return nil
+}
+
+// MutedAlertChannels returns the alert channels the owner switched off,
+// sorted.
+func (s *Store) MutedAlertChannels() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mutedLocked()
+}
+
+func (s *Store) mutedLocked() []string {
+	if len(s.muted) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(s.muted))
+}
+
 // Enqueue adds an alert to the outbox, due now. payload must be valid
 // JSON of at most 8 KiB. A full outbox drops its oldest item. Routine:
 // an alert acknowledged before the next interval never reaches flash.
@@ -504,6 +552,8 @@ func (s *Store) Snapshot() State {
 		Quarantines: copyRecords(doc.Quarantines, func(q Quarantine) Quarantine { return q }),
 		Decisions:   copyRecords(doc.Decisions, Decision.clone),
 		Outbox:      copyRecords(doc.Outbox, OutboxItem.clone),
+
+		MutedAlertChannels: slices.Clone(doc.MutedAlerts),
 	}
 }
 
@@ -638,6 +688,7 @@ func (s *Store) documentLocked() *document {
 		Quarantines:  mapValues(s.quarantines),
 		Decisions:    mapValues(s.decisions),
 		Outbox:       make([]*OutboxItem, len(s.outbox)),
+		MutedAlerts:  s.mutedLocked(),
 	}
 	for i := range s.outbox {
 		it := s.outbox[i] // copy: Reschedule changes the slice element

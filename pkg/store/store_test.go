@@ -162,6 +162,7 @@ func sampleState() State {
 		Quarantines: []Quarantine{{MAC: cam, Mode: "block", Since: t0, Until: t0.Add(24 * time.Hour), Reason: "default credentials", By: ActorPolicy}},
 		Decisions: []Decision{{MAC: tv, Name: "Living room TV", Exempt: []event.Kind{event.KindPlaintextProtocol}, Force: "alert",
 			ReleasedAt: t0, Updated: t0}},
+		MutedAlertChannels: []string{"mail", "phone"},
 	}
 }
 
@@ -184,6 +185,11 @@ func fill(t *testing.T, s *Store, st State) {
 	}
 	for _, d := range st.Decisions {
 		if err := s.PutDecision(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range st.MutedAlertChannels {
+		if err := s.SetAlertChannelMuted(name, true); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -410,6 +416,10 @@ func TestUrgentChangesWrittenPromptly(t *testing.T) {
 			func(doc map[string]any) bool { return doc["decisions"] == nil }},
 		{"owner_forgets_device", func(s *Store) error { s.DeleteDevice(mac(9)); return nil },
 			func(doc map[string]any) bool { return doc["devices"] == nil }},
+		{"owner_mutes_alert_channel", func(s *Store) error { return s.SetAlertChannelMuted("phone", true) },
+			func(doc map[string]any) bool { return fmt.Sprint(doc["muted_alert_channels"]) == "[old phone]" }},
+		{"owner_unmutes_alert_channel", func(s *Store) error { return s.SetAlertChannelMuted("old", false) },
+			func(doc map[string]any) bool { return doc["muted_alert_channels"] == nil }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -419,6 +429,8 @@ func TestUrgentChangesWrittenPromptly(t *testing.T) {
 				Devices:     []DeviceRecord{{MAC: mac(9)}},
 				Quarantines: []Quarantine{{MAC: mac(9), Mode: "isolate", By: ActorOwner}},
 				Decisions:   []Decision{{MAC: mac(9), Name: "old"}},
+
+				MutedAlertChannels: []string{"old"},
 			})
 			if err := seed.Flush(); err != nil {
 				t.Fatal(err)
@@ -452,6 +464,9 @@ func TestNoOpChangesDoNotWrite(t *testing.T) {
 	s.DeleteQuarantine(mac(1)) // none of these exist
 	s.DeleteDecision(mac(1))
 	s.DeleteDevice(mac(1))
+	if err := s.SetAlertChannelMuted("phone", false); err != nil {
+		t.Fatal(err)
+	}
 	h.clock.tick <- t0
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -529,6 +544,8 @@ func TestInvalidRecordsRefused(t *testing.T) {
 		{"quarantine_without_mode", s.PutQuarantine(Quarantine{MAC: mac(1), By: ActorPolicy})},
 		{"quarantine_by_nobody", s.PutQuarantine(Quarantine{MAC: mac(1), Mode: "block"})},
 		{"quarantine_by_stranger", s.PutQuarantine(Quarantine{MAC: mac(1), Mode: "block", By: "neighbour"})},
+		{"alert_channel_without_name", s.SetAlertChannelMuted("", true)},
+		{"alert_channel_name_too_long", s.SetAlertChannelMuted(strings.Repeat("x", maxChannelNameLen+1), true)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -537,7 +554,7 @@ func TestInvalidRecordsRefused(t *testing.T) {
 			}
 		})
 	}
-	if st := s.Snapshot(); len(st.Devices)+len(st.Verdicts)+len(st.Decisions)+len(st.Quarantines) != 0 {
+	if st := s.Snapshot(); len(st.Devices)+len(st.Verdicts)+len(st.Decisions)+len(st.Quarantines)+len(st.MutedAlertChannels) != 0 {
 		t.Errorf("refused records were stored: %+v", st)
 	}
 	if s.Stats().Dirty {
@@ -552,6 +569,26 @@ func TestTableCaps(t *testing.T) {
 	o.MaxFindingsPerDevice = 2
 	o.MaxOutbox = 2
 	s := Open(o)
+
+	t.Run("muted_alert_channels", func(t *testing.T) {
+		for i := range maxMutedChannels {
+			if err := s.SetAlertChannelMuted(fmt.Sprint("ch", i), true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.SetAlertChannelMuted("one-too-many", true); !errors.Is(err, ErrFull) {
+			t.Errorf("muting channel %d: %v, want ErrFull", maxMutedChannels+1, err)
+		}
+		if err := s.SetAlertChannelMuted("ch0", false); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetAlertChannelMuted("one-too-many", true); err != nil {
+			t.Errorf("muting after one was switched on again: %v", err)
+		}
+		if got := len(s.MutedAlertChannels()); got != maxMutedChannels {
+			t.Errorf("%d muted channels, want %d", got, maxMutedChannels)
+		}
+	})
 
 	t.Run("devices_forget_least_recently_seen_unprotected", func(t *testing.T) {
 		if err := s.PutQuarantine(Quarantine{MAC: mac(1), Mode: "block", By: ActorPolicy}); err != nil {

@@ -20,6 +20,9 @@ type State struct {
 	Quarantines []Quarantine   `json:"quarantines,omitempty"`
 	Decisions   []Decision     `json:"decisions,omitempty"`
 	Outbox      []OutboxItem   `json:"outbox,omitempty"`
+	// MutedAlertChannels are the alert channels the owner switched off
+	// on the page, sorted.
+	MutedAlertChannels []string `json:"muted_alert_channels,omitempty"`
 }
 
 // DeviceRecord is what the store keeps about one LAN device. Devices known

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/iotgw/iotgw/pkg/alert"
+	"github.com/iotgw/iotgw/pkg/store"
+)
+
+// The owner's on/off switch of an alert channel is kept in the store and
+// applied again after a restart; a switch of a channel the configuration
+// no longer has is forgotten.
+func TestAlertSwitchSurvivesRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	channels := func(names ...string) alert.Config {
+		var cfg alert.Config
+		for _, n := range names {
+			// Never contacted: nothing is sent in this test.
+			cfg.Channels = append(cfg.Channels, alert.ChannelConfig{Type: alert.TypeNtfy, Name: n, URL: "http://127.0.0.1:9", Topic: n})
+		}
+		return cfg
+	}
+	start := func(cfg alert.Config) (alertSettings, *store.Store) {
+		st := store.Open(store.Options{Path: path, Logger: log})
+		d, err := alert.New(cfg, alert.Options{Outbox: st, Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		restoreMutedChannels(d, st, log)
+		return alertSettings{d, st}, st
+	}
+	enabled := func(a alertSettings) map[string]bool {
+		m := map[string]bool{}
+		for _, c := range a.Channels() {
+			m[c.Name] = c.Enabled
+		}
+		return m
+	}
+
+	a, st := start(channels("phone", "tablet", "mail"))
+	if err := a.SetEnabled("phone", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetEnabled("mail", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetEnabled("nosuch", false); err == nil {
+		t.Error("switching off a channel that does not exist succeeded")
+	}
+	if got := enabled(a); got["phone"] || !got["tablet"] || got["mail"] {
+		t.Errorf("before the restart: %v, want phone and mail off", got)
+	}
+	if err := st.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Restart with "mail" taken out of the configuration.
+	a, st = start(channels("phone", "tablet"))
+	if got := enabled(a); got["phone"] || !got["tablet"] {
+		t.Errorf("after the restart: %v, want phone off and tablet on", got)
+	}
+	if got := st.MutedAlertChannels(); !slices.Equal(got, []string{"phone"}) {
+		t.Errorf("store keeps %v switched off, want [phone]", got)
+	}
+
+	// Switched on again, it stays on after the next restart.
+	if err := a.SetEnabled("phone", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	a, _ = start(channels("phone", "tablet", "mail"))
+	if got := enabled(a); !got["phone"] || !got["tablet"] || !got["mail"] {
+		t.Errorf("after switching on and restarting: %v, want all on", got)
+	}
+}
