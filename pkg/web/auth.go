@@ -240,25 +240,8 @@ func (s *Server) postSetup(w http.ResponseWriter, r *http.Request, v *view) {
 		s.renderPre(w, r, http.StatusUnauthorized, "setup", v)
 		return
 	}
-	password := r.PostFormValue("password")
-	if err := s.passwords.check(password, r.PostFormValue("confirm")); err != nil {
-		v.Error = err.Error()
-		s.renderPre(w, r, http.StatusBadRequest, "setup", v)
-		return
-	}
-	hash, err := s.hash(r.Context(), password)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	epoch, err := newEpoch()
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	next := AuthState{PasswordHash: hash, Epoch: epoch}
-	if err := s.store.SaveAuth(next, ""); err != nil {
-		s.serverError(w, r, err)
+	epoch, ok := s.setNewPassword(w, r, v, func(status int) { s.renderPre(w, r, status, "setup", v) })
+	if !ok {
 		return
 	}
 	s.setups.succeed(client)
@@ -293,26 +276,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderPre(w, r, http.StatusForbidden, "login", v)
 		return
 	}
-	client := clientAddr(r)
-	if wait := s.logins.wait(client); wait > 0 {
-		tooMany(w, wait)
-		v.Error = "Too many failed logins. Try again in " + waitText(wait) + "."
-		s.renderPre(w, r, http.StatusTooManyRequests, "login", v)
+	render := func(status int) { s.renderPre(w, r, status, "login", v) }
+	if !s.ownerPasswordOK(w, r, v, st.PasswordHash, r.PostFormValue("password"), "Wrong password.", render) {
 		return
 	}
-	ok, err := s.verify(r.Context(), st.PasswordHash, r.PostFormValue("password"))
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	if !ok {
-		s.logins.fail(client)
-		s.log.Warn("web: failed login", "client", client.String())
-		v.Error = "Wrong password."
-		s.renderPre(w, r, http.StatusUnauthorized, "login", v)
-		return
-	}
-	s.logins.succeed(client)
 	s.startSession(w, r, st.Epoch, next)
 }
 
@@ -350,6 +317,37 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, _ *view) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
+// handlePassword changes the owner's password: the current one, then the
+// new one twice. Wrong current passwords count as failed logins. Every
+// other session ends (a new epoch), so a change also logs out a browser
+// the owner lost; this one gets a new session.
+func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request, v *view) {
+	v.Title, v.Nav = "Password", "password"
+	if r.Method != http.MethodPost {
+		v.Flash = flashText(r.URL.Query().Get("done"))
+		s.render(w, r, http.StatusOK, "password", v)
+		return
+	}
+	s.setupMu.Lock()
+	defer s.setupMu.Unlock()
+	st, err := s.store.LoadAuth()
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	render := func(status int) { s.render(w, r, status, "password", v) }
+	if !s.ownerPasswordOK(w, r, v, st.PasswordHash, r.PostFormValue("current"), "The current password is wrong.", render) {
+		return
+	}
+	epoch, ok := s.setNewPassword(w, r, v, render)
+	if !ok {
+		return
+	}
+	s.sessions.remove(s.cookie(r, sessionCookie))
+	s.log.Info("web: password changed; every other session has ended", "client", clientAddr(r).String())
+	s.startSession(w, r, epoch, "/password?done=password")
+}
+
 // handleSession is GET /session: the CSRF token for scripts.
 func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 	id, err := s.identify(r)
@@ -383,6 +381,69 @@ func (s *Server) verify(ctx context.Context, stored, password string) (bool, err
 	}
 	defer func() { <-s.hashing }()
 	return verifyPassword(stored, password)
+}
+
+// ownerPasswordOK checks the password typed into a login or password
+// change form against the stored hash, under the login back-off. Unless it
+// is right it answers the request itself, through render with wrong as the
+// message on a mismatch, and returns false.
+func (s *Server) ownerPasswordOK(w http.ResponseWriter, r *http.Request, v *view, stored, typed, wrong string, render func(status int)) bool {
+	client := clientAddr(r)
+	if wait := s.logins.wait(client); wait > 0 {
+		tooMany(w, wait)
+		v.Error = "Too many wrong passwords. Try again in " + waitText(wait) + "."
+		render(http.StatusTooManyRequests)
+		return false
+	}
+	ok, err := s.verify(r.Context(), stored, typed)
+	if err != nil {
+		s.serverError(w, r, err)
+		return false
+	}
+	if !ok {
+		s.logins.fail(client)
+		s.log.Warn("web: wrong password", "client", client.String(), "path", r.URL.Path)
+		v.Error = wrong
+		render(http.StatusUnauthorized)
+		return false
+	}
+	s.logins.succeed(client)
+	return true
+}
+
+// setNewPassword checks the form's new password ("password", typed twice
+// with "confirm") and stores its hash in a new epoch, which ends every
+// session and forgets the setup code. It returns the epoch; a refused
+// password is answered through render, any other failure with 500. The
+// caller holds setupMu.
+func (s *Server) setNewPassword(w http.ResponseWriter, r *http.Request, v *view, render func(status int)) (string, bool) {
+	password := r.PostFormValue("password")
+	if err := s.passwords.check(password, r.PostFormValue("confirm")); err != nil {
+		v.Error = err.Error()
+		render(http.StatusBadRequest)
+		return "", false
+	}
+	epoch, err := s.storeHash(r.Context(), password)
+	if err != nil {
+		s.serverError(w, r, err)
+		return "", false
+	}
+	return epoch, true
+}
+
+func (s *Server) storeHash(ctx context.Context, password string) (string, error) {
+	hash, err := s.hash(ctx, password)
+	if err != nil {
+		return "", err
+	}
+	epoch, err := newEpoch()
+	if err != nil {
+		return "", err
+	}
+	if err := s.store.SaveAuth(AuthState{PasswordHash: hash, Epoch: epoch}, ""); err != nil {
+		return "", err
+	}
+	return epoch, nil
 }
 
 func tooMany(w http.ResponseWriter, wait time.Duration) {

@@ -392,3 +392,68 @@ func mustAddr(t *testing.T, s string) netip.Addr {
 	}
 	return a
 }
+
+func TestPasswordChange(t *testing.T) {
+	const newPassword = "a new sentence nobody guesses"
+	r := newRig(t, false)
+	b := r.browser("192.168.50.104")
+	b.setUp()
+	other := r.browser("192.168.50.105")
+	if resp, _ := other.logIn(goodPassword); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("second browser's login: %s", resp.Status)
+	}
+	change := func(current, password, confirm string) (*http.Response, string) {
+		t.Helper()
+		tok := b.formToken("/password")
+		return b.post("/password", url.Values{"csrf": {tok}, "current": {current}, "password": {password}, "confirm": {confirm}})
+	}
+
+	tests := []struct {
+		name                       string
+		current, password, confirm string
+		status                     int
+		says                       string
+	}{
+		{"wrong_current", "not the password at all", newPassword, newPassword, http.StatusUnauthorized, "current password is wrong"},
+		{"confirm_differs", goodPassword, newPassword, newPassword + "!", http.StatusBadRequest, ""},
+		{"too_short", goodPassword, "x7q2z", "x7q2z", http.StatusBadRequest, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := r.store.st
+			resp, body := change(tt.current, tt.password, tt.confirm)
+			if resp.StatusCode != tt.status || !strings.Contains(body, tt.says) {
+				t.Errorf("%s, want %d and %q in the page", resp.Status, tt.status, tt.says)
+			}
+			if r.store.st != before {
+				t.Error("a refused change altered the stored password")
+			}
+			if strings.Contains(body, tt.password) || strings.Contains(body, tt.current) {
+				t.Error("the page repeats a password typed into the form")
+			}
+		})
+	}
+
+	// Without the form token the change is refused.
+	if resp, _ := b.post("/password", url.Values{"current": {goodPassword}, "password": {newPassword}, "confirm": {newPassword}}); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("change without a CSRF token: %s, want 403", resp.Status)
+	}
+
+	resp, _ := change(goodPassword, newPassword, newPassword)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/password?done=password" {
+		t.Fatalf("change: %s to %q", resp.Status, resp.Header.Get("Location"))
+	}
+	if _, body := b.get("/password?done=password"); !strings.Contains(body, "Password changed") {
+		t.Error("the browser that changed the password is not logged in, or is not told")
+	}
+	if resp, _ := other.get("/"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the other browser's session survived the change: %s", resp.Status)
+	}
+	fresh := r.browser("192.168.50.106")
+	if resp, _ := fresh.logIn(goodPassword); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the old password still logs in: %s", resp.Status)
+	}
+	if resp, _ := fresh.logIn(newPassword); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the new password does not log in: %s", resp.Status)
+	}
+}

@@ -27,7 +27,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // pageNames are the templates in templates/, each with layout.html.
-var pageNames = []string{"setup", "login", "devices", "device", "events", "policy", "alerts", "message"}
+var pageNames = []string{"setup", "login", "password", "devices", "device", "events", "policy", "alerts", "message"}
 
 type pages struct {
 	t map[string]*template.Template
@@ -85,6 +85,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /login", s.handleLogin)
 	mux.HandleFunc("GET /session", s.handleSession)
 	mux.Handle("POST /logout", s.page(s.handleLogout))
+	mux.Handle("GET /password", s.page(s.handlePassword))
+	mux.Handle("POST /password", s.page(s.handlePassword))
 	mux.HandleFunc(api.Version+"/", s.apiGuard)
 
 	mux.Handle("GET /{$}", s.page(s.handleDevices))
@@ -165,6 +167,8 @@ func flashText(key string) string {
 		return "The alert channel is off."
 	case "alert-test":
 		return "Test alert sent."
+	case "password":
+		return "Password changed. Every other browser that was logged in is logged out."
 	}
 	return ""
 }
