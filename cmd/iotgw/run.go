@@ -163,7 +163,9 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 		return serveTCP(ctx, net.JoinHostPort("", strconv.Itoa(cfg.Quarantine.NoticePort)), notice.Handler(d))
 	})
 	if cfg.Web.Enabled {
-		run("web page", func(ctx context.Context) error { return serveWeb(ctx, cfg, cfgPath, d, alertSettings{alerts, st}, log) })
+		run("web page", func(ctx context.Context) error {
+			return serveWeb(ctx, cfg, cfgPath, d, newAlertSettings(alerts, st), log)
+		})
 	}
 	if err := startAudit(cfg, d, log, run); err != nil {
 		return err

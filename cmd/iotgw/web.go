@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/alert"
@@ -174,6 +175,13 @@ func runSetupCode(_ context.Context, args []string, stdout, stderr io.Writer) in
 type alertSettings struct {
 	d  *alert.Dispatcher
 	st *store.Store
+	// mu makes a switch one step in the dispatcher and the store, so that
+	// two tabs switching at once cannot leave them disagreeing.
+	mu *sync.Mutex
+}
+
+func newAlertSettings(d *alert.Dispatcher, st *store.Store) alertSettings {
+	return alertSettings{d: d, st: st, mu: new(sync.Mutex)}
 }
 
 func (a alertSettings) Channels() []web.ChannelView {
@@ -192,11 +200,14 @@ func (a alertSettings) Channels() []web.ChannelView {
 }
 
 func (a alertSettings) SetEnabled(name string, on bool) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	was := !slices.Contains(a.st.MutedAlertChannels(), name)
 	if err := a.d.SetEnabled(name, on); err != nil {
 		return err
 	}
 	if err := a.st.SetAlertChannelMuted(name, !on); err != nil {
-		_ = a.d.SetEnabled(name, !on)
+		_ = a.d.SetEnabled(name, was)
 		return fmt.Errorf("keep the switch of alert channel %q: %w", name, err)
 	}
 	return nil

@@ -32,7 +32,7 @@ func TestAlertSwitchSurvivesRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		restoreMutedChannels(d, st, log)
-		return alertSettings{d, st}, st
+		return newAlertSettings(d, st), st
 	}
 	enabled := func(a alertSettings) map[string]bool {
 		m := map[string]bool{}

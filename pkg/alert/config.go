@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/store"
 )
 
 // Config is the [alert] section of the TOML configuration.
@@ -162,6 +163,10 @@ func (c Config) build(loc *time.Location) ([]settings, error) {
 			}
 			loc = l
 		}
+	}
+	// The store keeps the owner's on/off switch of each channel.
+	if n := len(c.Channels); n > store.MaxMutedAlertChannels {
+		return nil, fmt.Errorf("alert: %d channels; at most %d", n, store.MaxMutedAlertChannels)
 	}
 	seen := map[string]bool{}
 	out := make([]settings, 0, len(c.Channels))

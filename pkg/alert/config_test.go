@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/iotgw/iotgw/pkg/store"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -58,6 +61,8 @@ func TestConfigValidate(t *testing.T) {
 		{"base_url_ok", Config{BaseURL: "http://192.168.1.1:8080"}, ""},
 		{"base_url_no_scheme", Config{BaseURL: "192.168.1.1"}, "base_url"},
 		{"timezone_unknown", Config{TimeZone: "Mars/Olympus"}, "timezone"},
+		{"channels_at_cap", manyChannels(store.MaxMutedAlertChannels), ""},
+		{"channels_over_cap", manyChannels(store.MaxMutedAlertChannels + 1), "at most"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()
@@ -69,6 +74,15 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyChannels is a configuration of n ntfy channels.
+func manyChannels(n int) Config {
+	var c Config
+	for i := range n {
+		c.Channels = append(c.Channels, ChannelConfig{Type: "ntfy", Name: fmt.Sprint("phone", i), Topic: fmt.Sprint("t", i)})
+	}
+	return c
 }
 
 func TestConfigFromTOML(t *testing.T) {

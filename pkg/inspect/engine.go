@@ -68,16 +68,21 @@ func DefaultLAN() []netip.Prefix {
 }
 
 // Validate reports the first unusable setting.
+// MaxFlowsLimit is the largest flow table: slot numbers are int32 and the
+// index has twice as many buckets, which must fit an int on 32-bit
+// routers.
+const MaxFlowsLimit = 4 << 20
+
 func (c *Config) Validate() error {
 	switch {
-	case c.MaxFlows < 16:
-		return fmt.Errorf("max_flows %d: want at least 16", c.MaxFlows)
+	case c.MaxFlows < 16 || c.MaxFlows > MaxFlowsLimit:
+		return fmt.Errorf("max_flows %d: want 16 to %d", c.MaxFlows, MaxFlowsLimit)
 	case c.MaxInspected < 1:
 		return fmt.Errorf("max_inspected %d: want at least 1", c.MaxInspected)
-	case c.ByteBudget < 256:
-		return fmt.Errorf("byte_budget %d: want at least 256", c.ByteBudget)
-	case c.StreamBuffer < 512:
-		return fmt.Errorf("stream_buffer %d: want at least 512", c.StreamBuffer)
+	case c.ByteBudget < 256 || c.ByteBudget > 1<<20:
+		return fmt.Errorf("byte_budget %d: want 256 to 1048576", c.ByteBudget)
+	case c.StreamBuffer < 512 || c.StreamBuffer > 1<<20:
+		return fmt.Errorf("stream_buffer %d: want 512 to 1048576", c.StreamBuffer)
 	case c.MaxBuffers < 1:
 		return fmt.Errorf("max_buffers %d: want at least 1", c.MaxBuffers)
 	case c.TCPIdle <= 0 || c.UDPIdle <= 0:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -322,6 +323,32 @@ func TestEngineSteadyStateNoAlloc(t *testing.T) {
 
 // BenchmarkDecodeAndFlow measures the per-packet cost of decoding a frame
 // and finding its flow in a table of 4096 live flows.
+func TestConfigLimits(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(c *Config)
+		err    string
+	}{
+		{"default", func(*Config) {}, ""},
+		{"flows_at_limit", func(c *Config) { c.MaxFlows = MaxFlowsLimit }, ""},
+		{"flows_over_limit", func(c *Config) { c.MaxFlows = MaxFlowsLimit + 1 }, "max_flows"},
+		{"flows_too_few", func(c *Config) { c.MaxFlows = 15 }, "max_flows"},
+		{"budget_over_limit", func(c *Config) { c.ByteBudget = 1<<20 + 1 }, "byte_budget"},
+		{"buffer_over_limit", func(c *Config) { c.StreamBuffer = 1<<20 + 1 }, "stream_buffer"},
+		{"no_buffers", func(c *Config) { c.MaxBuffers = 0 }, "max_buffers"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.change(&c)
+			err := c.Validate()
+			if (tt.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+				t.Errorf("Validate: %v, want an error mentioning %q", err, tt.err)
+			}
+		})
+	}
+}
+
 func BenchmarkDecodeAndFlow(b *testing.B) {
 	frames := steadyFrames(b, 4096)
 	cfg := DefaultConfig()

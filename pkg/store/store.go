@@ -401,12 +401,12 @@ func (s *Store) DeleteDecision(mac hwaddr.MAC) {
 	s.changedLocked(true)
 }
 
-// Limits on muted alert channels: the configuration names the channels,
-// so a handful is plenty; the caps keep a damaged file from growing the
-// store.
+// Limits on muted alert channels: the configuration names the channels
+// and allows no more than MaxMutedAlertChannels; the caps keep a damaged
+// file from growing the store.
 const (
-	maxMutedChannels  = 32
-	maxChannelNameLen = 64
+	MaxMutedAlertChannels = 32
+	maxChannelNameLen     = 64
 )
 
 // SetAlertChannelMuted records that the owner switched the alert channel
@@ -421,7 +421,7 @@ func (s *Store) SetAlertChannelMuted(name string, muted bool) error {
 		return nil
 	}
 	if muted {
-		if len(s.muted) >= maxMutedChannels {
+		if len(s.muted) >= MaxMutedAlertChannels {
 			return fmt.Errorf("%w: %d muted alert channels", ErrFull, len(s.muted))
 		}
 		s.muted[name] = true

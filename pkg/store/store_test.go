@@ -571,13 +571,13 @@ func TestTableCaps(t *testing.T) {
 	s := Open(o)
 
 	t.Run("muted_alert_channels", func(t *testing.T) {
-		for i := range maxMutedChannels {
+		for i := range MaxMutedAlertChannels {
 			if err := s.SetAlertChannelMuted(fmt.Sprint("ch", i), true); err != nil {
 				t.Fatal(err)
 			}
 		}
 		if err := s.SetAlertChannelMuted("one-too-many", true); !errors.Is(err, ErrFull) {
-			t.Errorf("muting channel %d: %v, want ErrFull", maxMutedChannels+1, err)
+			t.Errorf("muting channel %d: %v, want ErrFull", MaxMutedAlertChannels+1, err)
 		}
 		if err := s.SetAlertChannelMuted("ch0", false); err != nil {
 			t.Fatal(err)
@@ -585,8 +585,8 @@ func TestTableCaps(t *testing.T) {
 		if err := s.SetAlertChannelMuted("one-too-many", true); err != nil {
 			t.Errorf("muting after one was switched on again: %v", err)
 		}
-		if got := len(s.MutedAlertChannels()); got != maxMutedChannels {
-			t.Errorf("%d muted channels, want %d", got, maxMutedChannels)
+		if got := len(s.MutedAlertChannels()); got != MaxMutedAlertChannels {
+			t.Errorf("%d muted channels, want %d", got, MaxMutedAlertChannels)
 		}
 	})
 

@@ -335,6 +335,12 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request, v *view)
 		s.serverError(w, r, err)
 		return
 	}
+	// Another change or a reset may have ended this session since page()
+	// let the request in.
+	if _, ok := s.sessions.lookup(s.cookie(r, sessionCookie), st.Epoch); !ok || st.PasswordHash == "" {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
 	render := func(status int) { s.render(w, r, status, "password", v) }
 	if !s.ownerPasswordOK(w, r, v, st.PasswordHash, r.PostFormValue("current"), "The current password is wrong.", render) {
 		return

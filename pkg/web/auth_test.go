@@ -415,8 +415,8 @@ func TestPasswordChange(t *testing.T) {
 		says                       string
 	}{
 		{"wrong_current", "not the password at all", newPassword, newPassword, http.StatusUnauthorized, "current password is wrong"},
-		{"confirm_differs", goodPassword, newPassword, newPassword + "!", http.StatusBadRequest, ""},
-		{"too_short", goodPassword, "x7q2z", "x7q2z", http.StatusBadRequest, ""},
+		{"confirm_differs", goodPassword, newPassword, newPassword + "!", http.StatusBadRequest, "two entries differ"},
+		{"too_short", goodPassword, "x7q2z", "x7q2z", http.StatusBadRequest, "at least 10 characters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
