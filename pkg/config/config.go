@@ -18,6 +18,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/inspect"
 )
 
 // DefaultPath is where the daemon looks when --config is not given.
@@ -473,14 +474,14 @@ func (c *Config) validate() []*Error {
 		bad("alert", "%v", err)
 	}
 	in := &c.Inspect
-	if in.MaxFlows < 16 || in.MaxFlows > 4<<20 {
-		bad("inspect.max_flows", "%d is out of range (16 to 4194304)", in.MaxFlows)
+	if in.MaxFlows < 16 || in.MaxFlows > inspect.MaxFlowsLimit {
+		bad("inspect.max_flows", "%d is out of range (16 to %d)", in.MaxFlows, inspect.MaxFlowsLimit)
 	}
 	if in.MaxInspected < 1 || in.MaxInspected > in.MaxFlows {
 		bad("inspect.max_inspected", "%d is out of range (1 to max_flows)", in.MaxInspected)
 	}
-	if in.ByteBudget < 256 || in.ByteBudget > 1<<20 {
-		bad("inspect.byte_budget", "%d is out of range (256 to 1048576)", in.ByteBudget)
+	if in.ByteBudget < 256 || in.ByteBudget > inspect.MaxByteBudget {
+		bad("inspect.byte_budget", "%d is out of range (256 to %d)", in.ByteBudget, inspect.MaxByteBudget)
 	}
 	if in.StreamBuffer < 512 || in.StreamBuffer > 1<<20 {
 		bad("inspect.stream_buffer", "%d is out of range (512 to 1048576)", in.StreamBuffer)

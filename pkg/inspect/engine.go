@@ -67,20 +67,25 @@ func DefaultLAN() []netip.Prefix {
 	}
 }
 
-// Validate reports the first unusable setting.
 // MaxFlowsLimit is the largest flow table: slot numbers are int32 and the
 // index has twice as many buckets, which must fit an int on 32-bit
 // routers.
 const MaxFlowsLimit = 4 << 20
 
+// MaxByteBudget is the largest per-direction byte budget. Past a megabyte
+// a connection is carrying content, not logins; the bound also keeps the
+// flow's uint32 counters far from wrapping.
+const MaxByteBudget = 1 << 20
+
+// Validate reports the first unusable setting.
 func (c *Config) Validate() error {
 	switch {
 	case c.MaxFlows < 16 || c.MaxFlows > MaxFlowsLimit:
 		return fmt.Errorf("max_flows %d: want 16 to %d", c.MaxFlows, MaxFlowsLimit)
 	case c.MaxInspected < 1:
 		return fmt.Errorf("max_inspected %d: want at least 1", c.MaxInspected)
-	case c.ByteBudget < 256 || c.ByteBudget > 1<<20:
-		return fmt.Errorf("byte_budget %d: want 256 to 1048576", c.ByteBudget)
+	case c.ByteBudget < 256 || c.ByteBudget > MaxByteBudget:
+		return fmt.Errorf("byte_budget %d: want 256 to %d", c.ByteBudget, MaxByteBudget)
 	case c.StreamBuffer < 512 || c.StreamBuffer > 1<<20:
 		return fmt.Errorf("stream_buffer %d: want 512 to 1048576", c.StreamBuffer)
 	case c.MaxBuffers < 1:

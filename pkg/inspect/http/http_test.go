@@ -2,7 +2,6 @@ package http
 
 import (
 	"bytes"
-	"math"
 	"net/netip"
 	"strings"
 	"testing"
@@ -601,22 +600,28 @@ type packetFeeder struct {
 	col        *inspecttest.Collector
 	p          *inspect.Packet
 	cseq, sseq uint32
+	sent       [2]int // payload bytes of this connection per direction
 }
 
 func newPacketFeeder(t testing.TB) *packetFeeder {
 	cfg := inspect.DefaultConfig()
 	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
-	cfg.ByteBudget = math.MaxInt / 2 // the benchmark feeds far more than a real budget
+	cfg.ByteBudget = inspect.MaxByteBudget
 	col := &inspecttest.Collector{}
 	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{New(nil)}, Sink: col})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pf := &packetFeeder{e: e, col: col, p: &inspect.Packet{Kind: inspect.KindTCP, IPProto: 6, TTL: 64}, cseq: 1000, sseq: 5000}
+	pf.connect()
+	return pf
+}
+
+func (pf *packetFeeder) connect() {
+	pf.sent = [2]int{}
 	pf.send(inspect.ToServer, nil, inspect.TCPFlagSYN)
 	pf.send(inspect.ToClient, nil, inspect.TCPFlagSYN|inspect.TCPFlagACK)
 	pf.exchange(keepAliveRequest, keepAliveResponse) // the first request brings the observations
-	return pf
 }
 
 func (pf *packetFeeder) send(dir inspect.Dir, payload []byte, flags uint8) {
@@ -635,10 +640,17 @@ func (pf *packetFeeder) send(dir inspect.Dir, payload []byte, flags uint8) {
 	if flags&inspect.TCPFlagSYN != 0 {
 		*seq++
 	}
+	pf.sent[dir] += len(payload)
 	pf.e.HandlePacket(p)
 }
 
 func (pf *packetFeeder) exchange(req, resp []byte) {
+	// Past the byte budget the engine stops reading a connection, so a
+	// long benchmark goes on with a new one, as a client would.
+	if pf.sent[inspect.ToServer]+len(req) > inspect.MaxByteBudget || pf.sent[inspect.ToClient]+len(resp) > inspect.MaxByteBudget {
+		pf.send(inspect.ToServer, nil, inspect.TCPFlagRST)
+		pf.connect()
+	}
 	pf.send(inspect.ToServer, req, inspect.TCPFlagACK|inspect.TCPFlagPSH)
 	pf.send(inspect.ToClient, resp, inspect.TCPFlagACK|inspect.TCPFlagPSH)
 }
@@ -689,6 +701,9 @@ func BenchmarkKeepAlive(b *testing.B) {
 	b.SetBytes(int64(len(keepAliveRequest) + len(keepAliveResponse)))
 	for b.Loop() {
 		pf.exchange(keepAliveRequest, keepAliveResponse)
+	}
+	if pf.e.Stats.BudgetStops != 0 {
+		b.Errorf("the byte budget stopped inspection %d times: the benchmark measured the engine idle", pf.e.Stats.BudgetStops)
 	}
 }
 

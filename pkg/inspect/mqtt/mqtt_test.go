@@ -440,21 +440,22 @@ type countingScanner struct{ n int }
 
 func (s *countingScanner) ScanPayload(*inspect.Flow, inspect.Dir, string, []byte) { s.n++ }
 
-// steadyFlow feeds segments of one TCP flow into an engine whose byte
-// budget never ends inspection, through one reused Packet, so that an
-// allocation counted is the analyzer's.
+// steadyFlow feeds segments of a TCP connection into an engine through one
+// reused Packet, so that an allocation counted is the analyzer's.
 type steadyFlow struct {
 	e              *inspect.Engine
 	p              *inspect.Packet
 	seq            [2]uint32
 	client, server netip.Addr
+	sent           [2]int    // payload bytes of this connection per direction
+	login          [2][]byte // CONNECT and CONNACK, sent again on a new connection
 }
 
 func newSteadyFlow(tb testing.TB, p inspect.Protocol) *steadyFlow {
 	tb.Helper()
 	cfg := inspect.DefaultConfig()
 	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
-	cfg.ByteBudget = 1 << 30
+	cfg.ByteBudget = inspect.MaxByteBudget
 	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{p}, Sink: &inspecttest.Collector{}})
 	if err != nil {
 		tb.Fatal(err)
@@ -463,9 +464,28 @@ func newSteadyFlow(tb testing.TB, p inspect.Protocol) *steadyFlow {
 		client: netip.MustParseAddr("192.168.1.10"), server: netip.MustParseAddr("192.168.1.20")}
 }
 
+// logIn sends a CONNECT and its CONNACK and keeps them for reconnecting.
+func (s *steadyFlow) logIn(connect, connack []byte) {
+	s.login = [2][]byte{connect, connack}
+	s.sent = [2]int{}
+	s.send(inspect.ToServer, connect)
+	s.send(inspect.ToClient, connack)
+}
+
 func (s *steadyFlow) send(dir inspect.Dir, data []byte) {
+	// Past the byte budget the engine stops reading a connection, so a
+	// long benchmark goes on with a new one, as a client would.
+	if s.login[0] != nil && s.sent[dir]+len(data) > inspect.MaxByteBudget {
+		s.segment(inspect.ToServer, nil, inspect.TCPFlagRST)
+		s.logIn(s.login[0], s.login[1])
+	}
+	s.sent[dir] += len(data)
+	s.segment(dir, data, inspect.TCPFlagACK)
+}
+
+func (s *steadyFlow) segment(dir inspect.Dir, data []byte, flags uint8) {
 	client, server := s.client, s.server
-	*s.p = inspect.Packet{Kind: inspect.KindTCP, IPProto: 6, TCPFlags: inspect.TCPFlagACK, Payload: data,
+	*s.p = inspect.Packet{Kind: inspect.KindTCP, IPProto: 6, TCPFlags: flags, Payload: data,
 		Timestamp: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Seq: s.seq[dir],
 		Src: client, Dst: server, SrcPort: 40000, DstPort: Port}
 	if dir == inspect.ToClient {
@@ -505,8 +525,7 @@ func TestGapEndsDirection(t *testing.T) {
 func TestPublishDoesNotAllocate(t *testing.T) {
 	sc := &countingScanner{}
 	s := newSteadyFlow(t, New(sc))
-	s.send(inspect.ToServer, connect(connectOpts{clientID: "x", user: str("admin"), pass: str(secret)}))
-	s.send(inspect.ToClient, connack(0))
+	s.logIn(connect(connectOpts{clientID: "x", user: str("admin"), pass: str(secret)}), connack(0))
 	pub := publish(1, "home/livingroom/temperature", `{"t":21.5,"h":40}`)
 	allocs := testing.AllocsPerRun(1000, func() { s.send(inspect.ToServer, pub) })
 	if allocs != 0 {
@@ -518,15 +537,18 @@ func TestPublishDoesNotAllocate(t *testing.T) {
 }
 
 func BenchmarkPublish(b *testing.B) {
-	s := newSteadyFlow(b, New(&countingScanner{}))
-	s.send(inspect.ToServer, connect(connectOpts{clientID: "x", user: str("admin"), pass: str(secret)}))
-	s.send(inspect.ToClient, connack(0))
+	sc := &countingScanner{}
+	s := newSteadyFlow(b, New(sc))
+	s.logIn(connect(connectOpts{clientID: "x", user: str("admin"), pass: str(secret)}), connack(0))
 	pub := publish(1, "home/livingroom/temperature", strings.Repeat(`{"t":21.5,"h":40}`, 8))
 	b.SetBytes(int64(len(pub)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
 		s.send(inspect.ToServer, pub)
+	}
+	if s.e.Stats.BudgetStops != 0 || sc.n < 2*b.N {
+		b.Errorf("the byte budget stopped inspection %d times, %d parts scanned of %d publishes: the benchmark measured the engine idle", s.e.Stats.BudgetStops, sc.n, b.N)
 	}
 }
 

@@ -2,7 +2,6 @@ package sip
 
 import (
 	"bytes"
-	"math"
 	"net/netip"
 	"strings"
 	"testing"
@@ -303,7 +302,6 @@ type udpFeeder struct {
 func newUDPFeeder(t testing.TB) *udpFeeder {
 	cfg := inspect.DefaultConfig()
 	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
-	cfg.ByteBudget = math.MaxInt / 2
 	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{New()}, Sink: &inspecttest.Collector{}})
 	if err != nil {
 		t.Fatal(err)

@@ -427,7 +427,6 @@ func newSteadyFlow(tb testing.TB) *steadyFlow {
 	tb.Helper()
 	cfg := inspect.DefaultConfig()
 	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
-	cfg.ByteBudget = 1 << 30
 	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{New()}, Sink: &inspecttest.Collector{}})
 	if err != nil {
 		tb.Fatal(err)
