@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 
@@ -151,6 +152,9 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 	if opt.Sink == nil {
 		return nil, errors.New("inspect: no event sink")
 	}
+	if len(opt.Protocols) > maxProtocols {
+		return nil, fmt.Errorf("inspect: %d protocols, at most %d", len(opt.Protocols), maxProtocols)
+	}
 	key := cfg.HashKey
 	if len(key) == 0 {
 		key = make([]byte, 32)
@@ -242,7 +246,9 @@ func (e *Engine) HandlePacket(p *Packet) {
 		dir = ToClient
 	}
 	f.last = p.Timestamp.UnixNano()
-	f.Packets[dir]++
+	if f.Packets[dir] != math.MaxUint32 {
+		f.Packets[dir]++
+	}
 	f.Bytes[dir] += uint64(len(p.Payload))
 	if p.HasMAC {
 		if dir == ToServer && f.ClientLocal {
@@ -316,13 +322,13 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 	flags := p.TCPFlags
 	if flags&TCPFlagSYN != 0 {
 		hs.next = p.Seq + 1
-		hs.synced = true
+		f.synced[dir] = true
 		f.sawSYN = true
 	} else if len(p.Payload) > 0 && !f.stopped {
 		data := p.Payload
 		end := p.Seq + uint32(len(data))
-		if !hs.synced {
-			hs.next, hs.synced = p.Seq, true
+		if !f.synced[dir] {
+			hs.next, f.synced[dir] = p.Seq, true
 		}
 		switch diff := int32(p.Seq - hs.next); {
 		case diff < 0: // retransmission, maybe with new bytes at the end
@@ -397,13 +403,17 @@ func (e *Engine) deliver(f *Flow, dir Dir, data []byte) {
 	e.feedStream(f, dir, data)
 }
 
+// maxProtocols is how many protocols a flow's one-byte app number can name.
+const maxProtocols = 255
+
 func (e *Engine) identify(f *Flow, dir Dir, data []byte) bool {
 	var best Protocol
+	var bestIndex int
 	var conf Confidence
-	for _, p := range e.protocols {
+	for i, p := range e.protocols {
 		c := p.Match(f, dir, data)
 		if c > conf {
-			best, conf = p, c
+			best, bestIndex, conf = p, i, c
 			if c == ContentMatch {
 				break
 			}
@@ -418,7 +428,7 @@ func (e *Engine) identify(f *Flow, dir Dir, data []byte) bool {
 		e.Stats.InspectLimit++
 		return false
 	}
-	f.App = best.Name()
+	f.app = uint8(bestIndex + 1)
 	f.setAnalyzer(best.NewAnalyzer(f))
 	return f.analyzer != nil
 }
@@ -582,7 +592,7 @@ func (f *Flow) eventFlow() *event.Flow {
 		Transport: transport,
 		Client:    endpoint(f.Client, f.ClientMAC, f.ClientLocal),
 		Server:    endpoint(f.Server, f.ServerMAC, f.ServerLocal),
-		App:       f.App,
+		App:       f.App(),
 		Direction: direction(f.ClientLocal, f.ServerLocal),
 	}
 }

@@ -3,6 +3,7 @@ package inspect
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"net/netip"
 	"strings"
 	"testing"
@@ -190,6 +191,43 @@ func TestOrientation(t *testing.T) {
 	}
 }
 
+// TestFlowCounters: the app is named once a protocol is chosen, and the
+// packet counters, 32 bits to keep a flow small, stop at their maximum
+// rather than wrap to the counts of a new flow.
+func TestFlowCounters(t *testing.T) {
+	e := testEngine(t, DefaultConfig(), &recorder{match: NoMatch}, &recorder{match: ContentMatch})
+	e.HandlePacket(seg(ToServer, 1, TCPFlagSYN, "", 0))
+	var f *Flow
+	e.table.each(func(fl *Flow) { f = fl })
+	if f == nil || f.App() != "" {
+		t.Fatalf("before data: flow %v, want one with no app", f)
+	}
+	e.HandlePacket(seg(ToServer, 2, TCPFlagACK, "USER a\r\n", 1))
+	if f.App() != "rec" || f.app != 2 {
+		t.Errorf("app %q (number %d), want rec, the second protocol", f.App(), f.app)
+	}
+	f.Packets[ToServer] = math.MaxUint32 - 1
+	for i := range 3 {
+		e.HandlePacket(seg(ToServer, 10, TCPFlagACK, "", time.Duration(2+i)))
+	}
+	if f.Packets != [2]uint32{math.MaxUint32, 0} || f.Bytes != [2]uint64{8, 0} {
+		t.Errorf("packets %v bytes %v, want the first to stop at its maximum and 8 bytes", f.Packets, f.Bytes)
+	}
+}
+
+func TestTooManyProtocols(t *testing.T) {
+	protos := make([]Protocol, maxProtocols+1)
+	for i := range protos {
+		protos[i] = &recorder{}
+	}
+	if _, err := NewEngine(DefaultConfig(), Options{Protocols: protos, Sink: &discard{}}); err == nil || !strings.Contains(err.Error(), "protocols") {
+		t.Errorf("%d protocols: %v, want an error", len(protos), err)
+	}
+	if _, err := NewEngine(DefaultConfig(), Options{Protocols: protos[:maxProtocols], Sink: &discard{}}); err != nil {
+		t.Errorf("%d protocols: %v", maxProtocols, err)
+	}
+}
+
 func TestFlowTableCapAndEviction(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxFlows = 16
@@ -333,7 +371,8 @@ func TestConfigLimits(t *testing.T) {
 		{"flows_at_limit", func(c *Config) { c.MaxFlows = MaxFlowsLimit }, ""},
 		{"flows_over_limit", func(c *Config) { c.MaxFlows = MaxFlowsLimit + 1 }, "max_flows"},
 		{"flows_too_few", func(c *Config) { c.MaxFlows = 15 }, "max_flows"},
-		{"budget_over_limit", func(c *Config) { c.ByteBudget = 1<<20 + 1 }, "byte_budget"},
+		{"budget_at_limit", func(c *Config) { c.ByteBudget = MaxByteBudget }, ""},
+		{"budget_over_limit", func(c *Config) { c.ByteBudget = MaxByteBudget + 1 }, "byte_budget"},
 		{"buffer_over_limit", func(c *Config) { c.StreamBuffer = 1<<20 + 1 }, "stream_buffer"},
 		{"no_buffers", func(c *Config) { c.MaxBuffers = 0 }, "max_buffers"},
 	}

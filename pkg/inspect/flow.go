@@ -44,15 +44,15 @@ func makeKey(a, b netip.AddrPort, proto layers.IPProtocol) FlowKey {
 // engine reuses the slot for another flow.
 //
 // A table may hold a hundred thousand flows, so the struct is kept small:
-// the key is not stored (Key derives it) and times are Unix nanoseconds.
+// the key is not stored (Key derives it), times are Unix nanoseconds and
+// the protocol is a number; fields are ordered so padding stays small.
 type Flow struct {
 	Client, Server           netip.AddrPort
 	Proto                    layers.IPProtocol
 	ClientMAC, ServerMAC     hwaddr.MAC // zero unless the endpoint is on the LAN
 	ClientLocal, ServerLocal bool       // inside the configured LAN prefixes
-	Packets                  [2]uint64  // indexed by Dir
+	Packets                  [2]uint32  // indexed by Dir; stays at its maximum
 	Bytes                    [2]uint64  // transport payload bytes, indexed by Dir
-	App                      string     // protocol analysing the flow, "" until known
 
 	first, last int64 // capture times of the first and latest packet
 
@@ -62,8 +62,13 @@ type Flow struct {
 	// inspected counts payload bytes handed to the analyzer per direction,
 	// checked against the byte budget (at most 1 MiB).
 	inspected [2]uint32
-	sawSYN    bool
-	fin       [2]bool
+	// app is the analysing protocol's place in the engine's list plus
+	// one; 0 until identified.
+	app    uint8
+	sawSYN bool
+	// synced is set per direction once the next sequence number is known.
+	synced [2]bool
+	fin    [2]bool
 	// stopped is set once inspection ends (budget spent, analyzer done,
 	// no protocol matched); the flow is still counted.
 	stopped bool
@@ -72,11 +77,19 @@ type Flow struct {
 	// upgraded is set once the flow turned into TLS (StartTLS).
 	upgraded bool
 
-	// The table's bookkeeping: the key's hash and LRU links as slot
-	// numbers (-1 is none).
+	// The table's bookkeeping: whether the slot holds a flow, the key's
+	// hash and LRU links as slot numbers (-1 is none).
+	inUse      bool
 	hash       uint32
 	prev, next int32
-	inUse      bool
+}
+
+// App is the name of the protocol analysing the flow, "" until known.
+func (f *Flow) App() string {
+	if f.app == 0 {
+		return ""
+	}
+	return f.engine.protocols[f.app-1].Name()
 }
 
 // Key is the flow's key, the same from either direction.
@@ -173,7 +186,6 @@ type halfStream struct {
 	next    uint32
 	pending uint32 // bytes at the start of the buffer
 	buf     int32  // the pool's buffer number, 0 for none
-	synced  bool
 }
 
 // flowTable holds the flows: slots in fixed-size chunks allocated as the

@@ -333,11 +333,15 @@ func (l *lab) tableText(family string) (string, error) {
 	return expiresRE.ReplaceAllString(out, ""), nil
 }
 
-// procUsage is a process's CPU time (user+system) and peak resident set.
+// procUsage is a process's CPU time (user+system) and resident set: its
+// peak, now, and now split into anonymous memory (the Go heap, stacks)
+// and pages mapped from files (the binary, the capture ring).
 type procUsage struct {
-	cpu   time.Duration
-	hwmKB int
-	rssKB int
+	cpu    time.Duration
+	hwmKB  int
+	rssKB  int
+	anonKB int
+	fileKB int
 }
 
 func readUsage(pid int) (procUsage, error) {
@@ -374,6 +378,10 @@ func readUsage(pid int) (procUsage, error) {
 			u.hwmKB, _ = strconv.Atoi(f[1])
 		case "VmRSS:":
 			u.rssKB, _ = strconv.Atoi(f[1])
+		case "RssAnon:":
+			u.anonKB, _ = strconv.Atoi(f[1])
+		case "RssFile:":
+			u.fileKB, _ = strconv.Atoi(f[1])
 		}
 	}
 	return u, nil

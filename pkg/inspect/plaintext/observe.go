@@ -81,11 +81,11 @@ func (t *useTable) observe(f *inspect.Flow) {
 	if f.UpgradedToTLS() {
 		return // STARTTLS: the session went on encrypted
 	}
-	ok, severity := cleartextApp(f.App)
+	ok, severity := cleartextApp(f.App())
 	if !ok {
 		return
 	}
-	k := useKey{device: clientDevice(f), dst: f.Server.Addr().Unmap(), app: f.App}
+	k := useKey{device: clientDevice(f), dst: f.Server.Addr().Unmap(), app: f.App()}
 	if i, seen := t.index[k]; seen {
 		t.entries[i].flows++
 		return
@@ -98,9 +98,9 @@ func (t *useTable) observe(f *inspect.Flow) {
 		Severity:   severity,
 		Capability: event.CapSecureCommunication,
 		Provision:  "5.5-1",
-		Summary:    fmt.Sprintf("Unencrypted %s to %s on the internet", strings.ToUpper(f.App), dst),
+		Summary:    fmt.Sprintf("Unencrypted %s to %s on the internet", strings.ToUpper(f.App()), dst),
 		Evidence: event.Evidence{
-			"protocol":    f.App,
+			"protocol":    f.App(),
 			"destination": k.dst.String(),
 			"port":        strconv.Itoa(int(f.Server.Port())),
 			"flows":       "1",
