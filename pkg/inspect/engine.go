@@ -119,6 +119,7 @@ type Engine struct {
 	lan        []netip.Prefix
 	table      *flowTable
 	bufs       bufferPool
+	insps      inspectionPool
 	protocols  []Protocol
 	observers  []FlowObserver
 	classifier Classifier
@@ -318,19 +319,18 @@ func isServicePort(port uint16) bool {
 }
 
 func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
-	hs := &f.half[dir]
 	flags := p.TCPFlags
 	if flags&TCPFlagSYN != 0 {
-		hs.next = p.Seq + 1
+		f.nextSeq[dir] = p.Seq + 1
 		f.synced[dir] = true
 		f.sawSYN = true
 	} else if len(p.Payload) > 0 && !f.stopped {
 		data := p.Payload
 		end := p.Seq + uint32(len(data))
 		if !f.synced[dir] {
-			hs.next, f.synced[dir] = p.Seq, true
+			f.nextSeq[dir], f.synced[dir] = p.Seq, true
 		}
-		switch diff := int32(p.Seq - hs.next); {
+		switch diff := int32(p.Seq - f.nextSeq[dir]); {
 		case diff < 0: // retransmission, maybe with new bytes at the end
 			if int(-diff) >= len(data) {
 				data = nil
@@ -342,7 +342,7 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 			e.gap(f, dir)
 		}
 		if len(data) > 0 {
-			hs.next = end
+			f.nextSeq[dir] = end
 			e.deliver(f, dir, data)
 		}
 	}
@@ -362,9 +362,9 @@ func (e *Engine) gap(f *Flow, dir Dir) {
 	if f.stopped {
 		return
 	}
-	e.releaseBuffer(&f.half[dir])
-	if f.analyzer != nil {
-		f.analyzer.Gap(f, dir)
+	if in := f.inspection(); in != nil {
+		e.releaseBuffer(&in.half[dir])
+		in.analyzer.Gap(f, dir)
 	}
 }
 
@@ -379,7 +379,8 @@ func (e *Engine) deliver(f *Flow, dir Dir, data []byte) {
 			return
 		}
 	}
-	if f.analyzer == nil {
+	in := f.inspection()
+	if in == nil {
 		return
 	}
 	if !f.IsTCP() {
@@ -387,10 +388,10 @@ func (e *Engine) deliver(f *Flow, dir Dir, data []byte) {
 		// small, separate datagrams, and broadcast conversations (every
 		// DHCP client's 0.0.0.0:68 → 255.255.255.255:67, a device's mDNS)
 		// share one long-lived flow that must stay inspected.
-		f.analyzer.Feed(f, dir, data)
+		in.analyzer.Feed(f, dir, data)
 		return
 	}
-	left := e.cfg.ByteBudget - int(f.inspected[dir])
+	left := e.cfg.ByteBudget - int(in.inspected[dir])
 	if left <= 0 {
 		e.Stats.BudgetStops++
 		f.StopInspection()
@@ -399,8 +400,8 @@ func (e *Engine) deliver(f *Flow, dir Dir, data []byte) {
 	if len(data) > left {
 		data = data[:left]
 	}
-	f.inspected[dir] += uint32(len(data))
-	e.feedStream(f, dir, data)
+	in.inspected[dir] += uint32(len(data))
+	e.feedStream(f, in, dir, data)
 }
 
 // maxProtocols is how many protocols a flow's one-byte app number can name.
@@ -430,7 +431,7 @@ func (e *Engine) identify(f *Flow, dir Dir, data []byte) bool {
 	}
 	f.app = uint8(bestIndex + 1)
 	f.setAnalyzer(best.NewAnalyzer(f))
-	return f.analyzer != nil
+	return f.insp != 0
 }
 
 // protocol returns the registered protocol with the given name, or nil.
@@ -444,13 +445,14 @@ func (e *Engine) protocol(name string) Protocol {
 }
 
 // feedStream feeds TCP bytes, keeping what the analyzer leaves unconsumed
-// in a pooled buffer.
-func (e *Engine) feedStream(f *Flow, dir Dir, data []byte) {
-	hs := &f.half[dir]
-	a := f.analyzer
+// in a pooled buffer. in is f's inspection; once Feed has closed the
+// analyzer it may belong to another analyzer, so it is not touched then.
+func (e *Engine) feedStream(f *Flow, in *inspection, dir Dir, data []byte) {
+	hs := &in.half[dir]
+	a := in.analyzer
 	if hs.pending == 0 {
 		n := clampConsumed(a.Feed(f, dir, data), len(data))
-		if f.analyzer != a || n == len(data) {
+		if f.analyzer() != a || n == len(data) {
 			return // stopped, upgraded to TLS, or all consumed
 		}
 		rest := data[n:]
@@ -474,14 +476,14 @@ func (e *Engine) feedStream(f *Flow, dir Dir, data []byte) {
 		pending += m
 		data = data[m:]
 		n := clampConsumed(a.Feed(f, dir, buf[:pending]), pending)
-		if f.analyzer != a {
+		if f.analyzer() != a {
 			return
 		}
 		if n == 0 && pending == len(buf) {
 			e.Stats.Gaps++
 			e.gap(f, dir)
-			if len(data) > 0 {
-				e.feedStream(f, dir, data)
+			if len(data) > 0 && f.analyzer() == a {
+				e.feedStream(f, in, dir, data)
 			}
 			return
 		}
@@ -531,7 +533,6 @@ func (e *Engine) expire() {
 
 func (e *Engine) closeFlow(f *Flow) {
 	f.closeAnalyzer()
-	f.releaseBuffers()
 	for _, o := range e.observers {
 		o.FlowClosed(f)
 	}

@@ -456,6 +456,53 @@ func TestMaxInspected(t *testing.T) {
 	}
 }
 
+// TestInspectionsGoBack ends inspected flows every way a flow can end,
+// each holding a stream buffer with a partial line: every inspection and
+// every buffer goes back to its pool, and inspections are reused.
+func TestInspectionsGoBack(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxFlows = 16
+	cfg.MaxInspected = 8
+	cfg.ByteBudget = 256
+	r := &recorder{match: ContentMatch, lineMode: true, stopAt: 600}
+	e := testEngine(t, cfg, r)
+	at := time.Duration(0)
+	send := func(port uint16, seq uint32, flags uint8, data string) {
+		at += time.Millisecond
+		p := seg(ToServer, seq, flags, data, at)
+		p.SrcPort = port
+		e.HandlePacket(p)
+	}
+	partial := "USER a\r\nPAS" // leaves "PAS" pending
+	for round := range 40 {
+		port := uint16(2000 + round)
+		send(port, 1, TCPFlagACK, partial)
+		switch round % 4 {
+		case 0: // reset
+			send(port, 1+uint32(len(partial)), TCPFlagRST, "")
+		case 1: // budget spent
+			send(port, 1+uint32(len(partial)), TCPFlagACK, strings.Repeat("x", 300))
+			send(port, 301+uint32(len(partial)), TCPFlagACK, "y")
+		case 2: // a gap, then left for eviction or the flush
+			send(port, 100, TCPFlagACK, "z")
+		case 3: // the analyzer stops itself
+			send(port, 1+uint32(len(partial)), TCPFlagACK, strings.Repeat("w\n", 300))
+		}
+	}
+	if e.Stats.FlowsEvicted == 0 || e.Stats.BudgetStops == 0 || r.closed == 0 {
+		t.Fatalf("not every ending was exercised: %+v, %d analyzers closed", e.Stats, r.closed)
+	}
+	e.Flush()
+	if e.inspecting != 0 || len(e.insps.free) != int(e.insps.used) || len(e.bufs.free) != len(e.bufs.bufs) {
+		t.Errorf("after the flush: %d inspecting, %d of %d inspections and %d of %d buffers back",
+			e.inspecting, len(e.insps.free), e.insps.used, len(e.bufs.free), len(e.bufs.bufs))
+	}
+	if e.insps.used > int32(cfg.MaxInspected) || r.closed != 40-int(e.Stats.InspectLimit) {
+		t.Errorf("%d inspections for at most %d at once; %d analyzers closed, %d flows over the cap",
+			e.insps.used, cfg.MaxInspected, r.closed, e.Stats.InspectLimit)
+	}
+}
+
 type countingClassifier struct{ calls int }
 
 func (c *countingClassifier) Classify(l *Login) (PasswordClass, DefaultMatch) {

@@ -56,12 +56,12 @@ type Flow struct {
 
 	first, last int64 // capture times of the first and latest packet
 
-	engine   *Engine
-	analyzer Analyzer
-	half     [2]halfStream
-	// inspected counts payload bytes handed to the analyzer per direction,
-	// checked against the byte budget (at most 1 MiB).
-	inspected [2]uint32
+	engine *Engine
+	// nextSeq is the next expected TCP sequence number per direction.
+	nextSeq [2]uint32
+	// insp numbers the flow's inspection in the engine's pool while an
+	// analyzer reads the flow; 0 otherwise.
+	insp int32
 	// app is the analysing protocol's place in the engine's list plus
 	// one; 0 until identified.
 	app    uint8
@@ -119,27 +119,50 @@ func (f *Flow) StopInspection() {
 	}
 	f.stopped = true
 	f.closeAnalyzer()
-	f.releaseBuffers()
 }
 
-// closeAnalyzer closes the flow's analyzer, if any, and frees its place
-// among the engine's inspected flows.
+// inspection is the flow's inspection, nil when no analyzer reads it.
+func (f *Flow) inspection() *inspection {
+	if f.insp == 0 {
+		return nil
+	}
+	return f.engine.insps.at(f.insp)
+}
+
+// analyzer is the flow's analyzer, or nil.
+func (f *Flow) analyzer() Analyzer {
+	if f.insp == 0 {
+		return nil
+	}
+	return f.engine.insps.at(f.insp).analyzer
+}
+
+// closeAnalyzer closes the flow's analyzer, if any, and gives its
+// inspection and stream buffers back to the engine.
 func (f *Flow) closeAnalyzer() {
-	if f.analyzer == nil {
+	if f.insp == 0 {
 		return
 	}
-	a := f.analyzer
-	f.analyzer = nil
-	f.engine.inspecting--
+	e := f.engine
+	in := e.insps.at(f.insp)
+	a := in.analyzer
+	for i := range in.half {
+		e.releaseBuffer(&in.half[i])
+	}
+	e.insps.put(f.insp)
+	f.insp = 0
+	e.inspecting--
 	a.Close(f)
 }
 
 // setAnalyzer starts analysis with a, which may be nil (no analyzer).
 func (f *Flow) setAnalyzer(a Analyzer) {
-	f.analyzer = a
-	if a != nil {
-		f.engine.inspecting++
+	if a == nil {
+		return
 	}
+	f.insp = f.engine.insps.get()
+	f.engine.insps.at(f.insp).analyzer = a
+	f.engine.inspecting++
 }
 
 // UpgradedToTLS reports whether the flow switched to TLS after a
@@ -159,33 +182,71 @@ func (f *Flow) StartTLS() {
 	}
 	f.upgraded = true
 	f.closeAnalyzer()
-	f.releaseBuffers()
 	tls := f.engine.protocol("tls")
 	if tls == nil {
 		f.stopped = true
 		return
 	}
-	// The handshake gets a fresh budget: the plaintext part may have used
-	// most of it, and TLS inspection stops after the hellos anyway.
-	f.inspected = [2]uint32{}
+	// The handshake gets a fresh inspection, so a fresh budget: the
+	// plaintext part may have used most of it, and TLS inspection stops
+	// after the hellos anyway.
 	f.setAnalyzer(tls.NewAnalyzer(f))
-	if f.analyzer == nil {
+	if f.insp == 0 {
 		f.stopped = true
 	}
 }
 
-func (f *Flow) releaseBuffers() {
-	for i := range f.half {
-		f.engine.releaseBuffer(&f.half[i])
-	}
+// inspection is a flow's state while an analyzer reads it. At most
+// max_inspected flows have one at a time, so it lives in the engine's
+// pool rather than in each of the table's (many more) flow slots.
+type inspection struct {
+	analyzer Analyzer
+	// inspected counts payload bytes handed to the analyzer per
+	// direction, checked against the byte budget (at most 1 MiB).
+	inspected [2]uint32
+	half      [2]halfStream
 }
 
-// halfStream is one direction of a TCP stream: the next expected sequence
-// number and the bytes the analyzer has not consumed yet.
+// halfStream is what the analyzer has not consumed yet of one direction
+// of a TCP stream.
 type halfStream struct {
-	next    uint32
 	pending uint32 // bytes at the start of the buffer
 	buf     int32  // the pool's buffer number, 0 for none
+}
+
+// inspectionPool holds inspections in chunks, so that a pointer to one
+// stays valid while others are handed out (an analyzer's Feed may start
+// TLS inspection, which takes one). The engine bounds how many are in use.
+type inspectionPool struct {
+	chunks [][]inspection
+	used   int32   // inspections ever handed out
+	free   []int32 // given back, reused first
+}
+
+const inspectionChunk = 64
+
+// get returns a zeroed inspection's number, never 0.
+func (p *inspectionPool) get() int32 {
+	if n := len(p.free); n > 0 {
+		id := p.free[n-1]
+		p.free = p.free[:n-1]
+		return id
+	}
+	if p.used%inspectionChunk == 0 {
+		p.chunks = append(p.chunks, make([]inspection, inspectionChunk))
+	}
+	p.used++
+	return p.used
+}
+
+func (p *inspectionPool) at(id int32) *inspection {
+	i := id - 1
+	return &p.chunks[i/inspectionChunk][i%inspectionChunk]
+}
+
+func (p *inspectionPool) put(id int32) {
+	*p.at(id) = inspection{}
+	p.free = append(p.free, id)
 }
 
 // flowTable holds the flows: slots in fixed-size chunks allocated as the
