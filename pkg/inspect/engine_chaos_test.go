@@ -1,0 +1,244 @@
+package inspect
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// chaosProto's analyzers consume a random part of what they are fed and
+// now and then stop inspection or start TLS from Feed or Gap; sometimes
+// NewAnalyzer declines. It keeps the analyzers not yet closed.
+type chaosProto struct {
+	name   string
+	rng    *rand.Rand
+	t      *testing.T
+	nilPct int
+	live   map[*chaosAnalyzer]bool
+}
+
+func (p *chaosProto) Name() string                        { return p.name }
+func (p *chaosProto) Match(*Flow, Dir, []byte) Confidence { return ContentMatch }
+func (p *chaosProto) NewAnalyzer(*Flow) Analyzer {
+	if p.rng.IntN(100) < p.nilPct {
+		return nil
+	}
+	a := &chaosAnalyzer{p: p}
+	p.live[a] = true
+	return a
+}
+
+type chaosAnalyzer struct {
+	p      *chaosProto
+	closed bool
+}
+
+// act ends the analyzer one time in ten; it reports whether it did.
+func (a *chaosAnalyzer) act(f *Flow) bool {
+	switch a.p.rng.IntN(20) {
+	case 0:
+		f.StopInspection()
+		return true
+	case 1:
+		f.StartTLS()
+		return true
+	}
+	return false
+}
+
+func (a *chaosAnalyzer) Feed(f *Flow, _ Dir, data []byte) int {
+	if a.closed || f.analyzer() != Analyzer(a) {
+		a.p.t.Fatalf("Feed of a closed analyzer (%v) or one not the flow's", a.closed)
+	}
+	if a.act(f) {
+		return len(data)
+	}
+	switch a.p.rng.IntN(3) { // nothing (so buffers fill), all, or a part
+	case 0:
+		return 0
+	case 1:
+		return len(data)
+	}
+	return a.p.rng.IntN(len(data) + 1)
+}
+
+func (a *chaosAnalyzer) Gap(f *Flow, _ Dir) {
+	if a.closed {
+		a.p.t.Fatalf("Gap after Close")
+	}
+	a.act(f)
+}
+
+func (a *chaosAnalyzer) Close(*Flow) {
+	if a.closed {
+		a.p.t.Fatalf("Close twice")
+	}
+	a.closed = true
+	delete(a.p.live, a)
+}
+
+// checkPools asserts the engine's bookkeeping: every inspection and every
+// stream buffer is held by at most one flow or free, never both; the
+// count of inspecting flows is exact and within the cap; a stopped flow
+// holds nothing.
+func checkPools(t *testing.T, e *Engine) {
+	t.Helper()
+	held := map[int32]bool{}
+	bufs := map[int32]bool{}
+	e.table.each(func(f *Flow) {
+		if f.insp == 0 {
+			return
+		}
+		in := f.inspection()
+		if held[f.insp] || in.analyzer == nil || f.stopped {
+			t.Fatalf("inspection %d: shared %v, analyzer %v, flow stopped %v", f.insp, held[f.insp], in.analyzer, f.stopped)
+		}
+		held[f.insp] = true
+		for _, h := range in.half {
+			if h.buf == 0 && h.pending != 0 || h.buf != 0 && bufs[h.buf] {
+				t.Fatalf("stream buffer %d with %d pending: missing or shared", h.buf, h.pending)
+			}
+			if h.buf != 0 {
+				bufs[h.buf] = true
+			}
+		}
+	})
+	for _, id := range e.insps.free {
+		if held[id] {
+			t.Fatalf("inspection %d both free and held", id)
+		}
+	}
+	for _, id := range e.bufs.free {
+		if bufs[id] {
+			t.Fatalf("buffer %d both free and held", id)
+		}
+	}
+	if n := len(held); n != e.inspecting || int(e.insps.used)-len(e.insps.free) != n || n > e.cfg.MaxInspected {
+		t.Fatalf("%d flows inspected, engine counts %d, pool lends %d, cap %d", n, e.inspecting, int(e.insps.used)-len(e.insps.free), e.cfg.MaxInspected)
+	}
+	if len(bufs)+len(e.bufs.free) != len(e.bufs.bufs) {
+		t.Fatalf("buffers: %d held + %d free, %d allocated", len(bufs), len(e.bufs.free), len(e.bufs.bufs))
+	}
+}
+
+// TestEngineBookkeepingUnderChaos sends random TCP traffic (gaps,
+// retransmissions, SYN, FIN, RST, idle expiry, eviction) on a few ports
+// through small pools to chaotic analyzers, with and without a TLS
+// protocol, and checks the bookkeeping after every packet and the flush.
+func TestEngineBookkeepingUnderChaos(t *testing.T) {
+	for seed := range uint64(120) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		live := map[*chaosAnalyzer]bool{}
+		protos := []Protocol{&chaosProto{name: "plain", rng: rng, t: t, nilPct: 5, live: live}}
+		if seed%2 == 0 {
+			protos = append(protos, &chaosProto{name: "tls", rng: rng, t: t, nilPct: 20, live: live})
+		}
+		cfg := DefaultConfig()
+		cfg.MaxFlows, cfg.MaxInspected = 16, 6
+		cfg.ByteBudget, cfg.StreamBuffer, cfg.MaxBuffers = 600, 512, 5
+		cfg.TCPIdle = 50 * time.Millisecond
+		e := testEngine(t, cfg, protos...)
+		seqs := map[[2]int]uint32{}
+		at := time.Duration(0)
+		payload := make([]byte, 700)
+		for range 3000 {
+			at += time.Duration(rng.IntN(3)) * time.Millisecond
+			port, dir := uint16(3000+rng.IntN(24)), Dir(rng.IntN(2))
+			k := [2]int{int(port), int(dir)}
+			seq := seqs[k]
+			flags := uint8(TCPFlagACK)
+			switch rng.IntN(60) {
+			case 0:
+				flags |= TCPFlagRST
+			case 1, 2:
+				flags |= TCPFlagFIN
+			case 3:
+				flags = TCPFlagSYN
+			}
+			switch rng.IntN(15) {
+			case 0:
+				seq += uint32(rng.IntN(50)) // bytes lost
+			case 1:
+				seq -= uint32(rng.IntN(50)) // a retransmission
+			}
+			n := rng.IntN(len(payload))
+			if flags == TCPFlagSYN || rng.IntN(5) == 0 {
+				n = 0
+			}
+			p := seg(dir, seq, flags, "", at)
+			p.Payload = payload[:n]
+			if dir == ToServer {
+				p.SrcPort = port
+			} else {
+				p.DstPort = port
+			}
+			seqs[k] = seq + uint32(n)
+			e.HandlePacket(p)
+			checkPools(t, e)
+			if len(live) != e.inspecting {
+				t.Fatalf("seed %d: %d analyzers open, engine counts %d", seed, len(live), e.inspecting)
+			}
+		}
+		e.Flush()
+		checkPools(t, e)
+		if e.inspecting != 0 || len(live) != 0 {
+			t.Fatalf("seed %d after the flush: %d inspecting, %d analyzers open", seed, e.inspecting, len(live))
+		}
+	}
+}
+
+// lineProto's analyzers consume whole lines and come from a FreeList, as
+// the real analyzers do, so that a flow's start and end allocate nothing.
+type lineProto struct{ pool FreeList[lineAnalyzer] }
+
+func (p *lineProto) Name() string                        { return "line" }
+func (p *lineProto) Match(*Flow, Dir, []byte) Confidence { return ContentMatch }
+func (p *lineProto) NewAnalyzer(*Flow) Analyzer {
+	a := p.pool.Get()
+	a.p = p
+	return a
+}
+
+type lineAnalyzer struct{ p *lineProto }
+
+func (a *lineAnalyzer) Feed(_ *Flow, _ Dir, data []byte) int {
+	return bytes.LastIndexByte(data, '\n') + 1
+}
+func (a *lineAnalyzer) Gap(*Flow, Dir) {}
+func (a *lineAnalyzer) Close(*Flow)    { a.p.pool.Put(a) }
+
+// TestFlowChurnNoAlloc: flows that start, leave a partial line in a
+// stream buffer and are reset, over and over, allocate nothing once the
+// pools have grown.
+func TestFlowChurnNoAlloc(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxFlows = 64
+	e := testEngine(t, cfg, &lineProto{})
+	var pkts []*Packet
+	at := time.Duration(0)
+	for i := range 40 {
+		for _, s := range []struct {
+			seq   uint32
+			flags uint8
+			data  string
+		}{{1, TCPFlagACK, "USER a\r\nPA"}, {12, TCPFlagACK, "SS b\r\nxx"}, {20, TCPFlagRST, ""}} {
+			at += time.Millisecond
+			p := seg(ToServer, s.seq, s.flags, s.data, at)
+			p.SrcPort = uint16(5000 + i)
+			pkts = append(pkts, p)
+		}
+	}
+	run := func() {
+		for _, p := range pkts {
+			e.HandlePacket(p)
+		}
+	}
+	run()
+	if a := testing.AllocsPerRun(50, run); a != 0 {
+		t.Errorf("%v allocations per 40 flows", a)
+	}
+	if e.Stats.FlowsCreated < 40*51 || e.inspecting != 0 {
+		t.Errorf("%d flows created, %d still inspected: the churn did not happen", e.Stats.FlowsCreated, e.inspecting)
+	}
+}
