@@ -250,7 +250,11 @@ func (e *Engine) HandlePacket(p *Packet) {
 	if f.Packets[dir] != math.MaxUint32 {
 		f.Packets[dir]++
 	}
-	f.Bytes[dir] += uint64(len(p.Payload))
+	if b := uint64(f.Bytes[dir]) + uint64(len(p.Payload)); b < math.MaxUint32 {
+		f.Bytes[dir] = uint32(b)
+	} else {
+		f.Bytes[dir] = math.MaxUint32
+	}
 	if p.HasMAC {
 		if dir == ToServer && f.ClientLocal {
 			f.ClientMAC = p.SrcMAC

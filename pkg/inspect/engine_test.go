@@ -192,8 +192,8 @@ func TestOrientation(t *testing.T) {
 }
 
 // TestFlowCounters: the app is named once a protocol is chosen, and the
-// packet counters, 32 bits to keep a flow small, stop at their maximum
-// rather than wrap to the counts of a new flow.
+// packet and byte counters, 32 bits to keep a flow small, stop at their
+// maximum rather than wrap to the counts of a new flow.
 func TestFlowCounters(t *testing.T) {
 	e := testEngine(t, DefaultConfig(), &recorder{match: NoMatch}, &recorder{match: ContentMatch})
 	e.HandlePacket(seg(ToServer, 1, TCPFlagSYN, "", 0))
@@ -210,8 +210,14 @@ func TestFlowCounters(t *testing.T) {
 	for i := range 3 {
 		e.HandlePacket(seg(ToServer, 10, TCPFlagACK, "", time.Duration(2+i)))
 	}
-	if f.Packets != [2]uint32{math.MaxUint32, 0} || f.Bytes != [2]uint64{8, 0} {
+	if f.Packets != [2]uint32{math.MaxUint32, 0} || f.Bytes != [2]uint32{8, 0} {
 		t.Errorf("packets %v bytes %v, want the first to stop at its maximum and 8 bytes", f.Packets, f.Bytes)
+	}
+	f.Bytes[ToServer] = math.MaxUint32 - 2
+	e.HandlePacket(seg(ToServer, 10, TCPFlagACK, "abcd", 5))
+	e.HandlePacket(seg(ToServer, 14, TCPFlagACK, "efgh", 6))
+	if f.Bytes[ToServer] != math.MaxUint32 {
+		t.Errorf("bytes %d, want them to stop at their maximum", f.Bytes[ToServer])
 	}
 }
 

@@ -51,8 +51,10 @@ type Flow struct {
 	Proto                    layers.IPProtocol
 	ClientMAC, ServerMAC     hwaddr.MAC // zero unless the endpoint is on the LAN
 	ClientLocal, ServerLocal bool       // inside the configured LAN prefixes
-	Packets                  [2]uint32  // indexed by Dir; stays at its maximum
-	Bytes                    [2]uint64  // transport payload bytes, indexed by Dir
+	// Packets and transport payload Bytes per Dir. 32 bits keep the slot
+	// small; a counter that reaches its maximum stays there.
+	Packets [2]uint32
+	Bytes   [2]uint32
 
 	first, last int64 // capture times of the first and latest packet
 
