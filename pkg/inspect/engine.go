@@ -243,7 +243,7 @@ func (e *Engine) HandlePacket(p *Packet) {
 		f = e.newFlow(p)
 	}
 	dir := ToServer
-	if p.SrcPort != f.Client.Port() || p.Src != f.Client.Addr() {
+	if !f.isClient(netip.AddrPortFrom(p.Src, p.SrcPort)) {
 		dir = ToClient
 	}
 	f.last = p.Timestamp.UnixNano()
@@ -595,8 +595,8 @@ func (f *Flow) eventFlow() *event.Flow {
 	}
 	return &event.Flow{
 		Transport: transport,
-		Client:    endpoint(f.Client, f.ClientMAC, f.ClientLocal),
-		Server:    endpoint(f.Server, f.ServerMAC, f.ServerLocal),
+		Client:    endpoint(f.Client(), f.ClientMAC, f.ClientLocal),
+		Server:    endpoint(f.Server(), f.ServerMAC, f.ServerLocal),
 		App:       f.App(),
 		Direction: direction(f.ClientLocal, f.ServerLocal),
 	}

@@ -183,7 +183,7 @@ func TestOrientation(t *testing.T) {
 			e := testEngine(t, DefaultConfig())
 			e.HandlePacket(tt.first)
 			var got string
-			e.table.each(func(f *Flow) { got = f.Client.String() })
+			e.table.each(func(f *Flow) { got = f.Client().String() })
 			if got != tt.wantClient {
 				t.Errorf("client = %s, want %s", got, tt.wantClient)
 			}
@@ -252,8 +252,8 @@ func TestFlowTableCapAndEviction(t *testing.T) {
 	}
 	// The newest flows survived: LRU evicts the oldest.
 	e.table.each(func(f *Flow) {
-		if f.Client.Port() < 1024+1000-16 {
-			t.Errorf("old flow %v survived", f.Client)
+		if f.Client().Port() < 1024+1000-16 {
+			t.Errorf("old flow %v survived", f.Client())
 		}
 	})
 }

@@ -43,27 +43,39 @@ func makeKey(a, b netip.AddrPort, proto layers.IPProtocol) FlowKey {
 // exported fields; they must not keep a *Flow after Close, because the
 // engine reuses the slot for another flow.
 //
-// A table may hold a hundred thousand flows, so the struct is kept small:
-// the key is not stored (Key derives it), times are Unix nanoseconds and
-// the protocol is a number; fields are ordered so padding stays small.
+// A table may hold a hundred thousand flows, so the struct is kept to
+// 128 bytes on 64-bit: the endpoints are stored as bytes (Client and
+// Server rebuild them; a netip.AddrPort takes 32), the key is not stored
+// (Key derives it), times are Unix nanoseconds, the protocol is a number,
+// counters are 32 bits, and fields go from the widest alignment to the
+// narrowest so there is no padding.
 type Flow struct {
-	Client, Server           netip.AddrPort
-	Proto                    layers.IPProtocol
-	ClientMAC, ServerMAC     hwaddr.MAC // zero unless the endpoint is on the LAN
-	ClientLocal, ServerLocal bool       // inside the configured LAN prefixes
-	// Packets and transport payload Bytes per Dir. 32 bits keep the slot
-	// small; a counter that reaches its maximum stays there.
+	first, last int64 // capture times of the first and latest packet
+	engine      *Engine
+
+	clientIP, serverIP [16]byte // As16 forms; client4 and server4 tell IPv4
+
+	// Packets and transport payload Bytes per Dir. A counter that
+	// reaches its maximum stays there.
 	Packets [2]uint32
 	Bytes   [2]uint32
 
-	first, last int64 // capture times of the first and latest packet
-
-	engine *Engine
 	// nextSeq is the next expected TCP sequence number per direction.
 	nextSeq [2]uint32
 	// insp numbers the flow's inspection in the engine's pool while an
 	// analyzer reads the flow; 0 otherwise.
 	insp int32
+	// The table's bookkeeping: the key's hash and LRU links as slot
+	// numbers (-1 is none).
+	hash       uint32
+	prev, next int32
+
+	clientPort, serverPort   uint16
+	client4, server4         bool
+	Proto                    layers.IPProtocol
+	ClientMAC, ServerMAC     hwaddr.MAC // zero unless the endpoint is on the LAN
+	ClientLocal, ServerLocal bool       // inside the configured LAN prefixes
+
 	// app is the analysing protocol's place in the engine's list plus
 	// one; 0 until identified.
 	app    uint8
@@ -78,12 +90,7 @@ type Flow struct {
 	identified bool
 	// upgraded is set once the flow turned into TLS (StartTLS).
 	upgraded bool
-
-	// The table's bookkeeping: whether the slot holds a flow, the key's
-	// hash and LRU links as slot numbers (-1 is none).
-	inUse      bool
-	hash       uint32
-	prev, next int32
+	inUse    bool // the table slot holds a flow
 }
 
 // App is the name of the protocol analysing the flow, "" until known.
@@ -94,8 +101,49 @@ func (f *Flow) App() string {
 	return f.engine.protocols[f.app-1].Name()
 }
 
+// NewFlow returns a flow outside any engine, for tests of code that
+// reads flows, such as a protocol's Match.
+func NewFlow(client, server netip.AddrPort, proto layers.IPProtocol) *Flow {
+	f := &Flow{Proto: proto, prev: -1, next: -1}
+	f.setEndpoints(client, server)
+	return f
+}
+
+// Client is the endpoint that opened the flow.
+func (f *Flow) Client() netip.AddrPort {
+	return netip.AddrPortFrom(addrOf(&f.clientIP, f.client4), f.clientPort)
+}
+
+// Server is the endpoint that accepted the flow.
+func (f *Flow) Server() netip.AddrPort {
+	return netip.AddrPortFrom(addrOf(&f.serverIP, f.server4), f.serverPort)
+}
+
+func addrOf(b *[16]byte, is4 bool) netip.Addr {
+	if is4 {
+		return netip.AddrFrom4([4]byte(b[12:]))
+	}
+	return netip.AddrFrom16(*b)
+}
+
+// setEndpoints stores client and server; packet addresses carry no zone.
+func (f *Flow) setEndpoints(client, server netip.AddrPort) {
+	f.clientIP, f.client4, f.clientPort = client.Addr().As16(), client.Addr().Is4(), client.Port()
+	f.serverIP, f.server4, f.serverPort = server.Addr().As16(), server.Addr().Is4(), server.Port()
+}
+
+// isClient reports whether ap is the flow's client.
+func (f *Flow) isClient(ap netip.AddrPort) bool {
+	return ap.Port() == f.clientPort && ap.Addr().Is4() == f.client4 && ap.Addr().As16() == f.clientIP
+}
+
+// isServer reports whether ap is the flow's server.
+func (f *Flow) isServer(ap netip.AddrPort) bool {
+	return ap.Port() == f.serverPort && ap.Addr().Is4() == f.server4 && ap.Addr().As16() == f.serverIP
+}
+
 // Key is the flow's key, the same from either direction.
-func (f *Flow) Key() FlowKey { return makeKey(f.Client, f.Server, f.Proto) }
+func (f *Flow) Key() FlowKey { return makeKey(f.Client(), f.Server(), f.Proto) }
 
 // First is the capture time of the flow's first packet.
 func (f *Flow) First() time.Time { return time.Unix(0, f.first) }
@@ -109,7 +157,7 @@ func (f *Flow) IsTCP() bool { return f.Proto == layers.IPProtocolTCP }
 // is reports whether f is the flow of k.
 func (f *Flow) is(k FlowKey) bool {
 	return f.Proto == k.Proto &&
-		(f.Client == k.A && f.Server == k.B || f.Client == k.B && f.Server == k.A)
+		(f.isClient(k.A) && f.isServer(k.B) || f.isClient(k.B) && f.isServer(k.A))
 }
 
 // StopInspection ends analysis of the flow: the analyzer is closed and no
@@ -349,7 +397,8 @@ func (t *flowTable) insert(client, server netip.AddrPort, proto layers.IPProtoco
 	t.buckets[b] = i + 1
 	t.n++
 	f := t.at(i)
-	f.Client, f.Server, f.Proto, f.hash = client, server, proto, h
+	f.setEndpoints(client, server)
+	f.Proto, f.hash = proto, h
 	f.inUse = true
 	f.prev, f.next = -1, t.head
 	if t.head >= 0 {

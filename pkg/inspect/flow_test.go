@@ -3,7 +3,9 @@ package inspect
 import (
 	"math/rand/v2"
 	"net/netip"
+	"strconv"
 	"testing"
+	"unsafe"
 
 	"github.com/gopacket/gopacket/layers"
 )
@@ -33,7 +35,7 @@ func TestFlowTableModel(t *testing.T) {
 					client, server = server, client
 				}
 				f := tab.insert(client, server, k.Proto)
-				if f.Key() != k || f.Client != client || !f.inUse {
+				if f.Key() != k || f.Client() != client || !f.inUse {
 					t.Fatalf("max %d step %d: insert gave flow %+v for %v", max, step, f.Key(), k)
 				}
 				model[k] = true
@@ -66,5 +68,44 @@ func TestFlowTableModel(t *testing.T) {
 		if slots := len(tab.chunks)*flowChunk - flowChunk + len(tab.chunks[len(tab.chunks)-1]); slots > max {
 			t.Errorf("max %d: %d slots allocated, more than the cap", max, slots)
 		}
+	}
+}
+
+// TestFlowEndpoints: the endpoints stored as bytes come back as they went
+// in, whatever their family, and only the same endpoint matches.
+func TestFlowEndpoints(t *testing.T) {
+	tests := []struct{ client, server string }{
+		{"192.168.1.10:40000", "203.0.113.5:443"},
+		{"[2001:db8::10]:40000", "[2001:db8::1]:443"},
+		{"[::ffff:192.168.1.10]:40000", "[2001:db8::1]:53"}, // IPv4-mapped stays IPv6
+		{"0.0.0.0:68", "255.255.255.255:67"},
+		{"10.0.0.47:40000", "[2001:db8::1]:443"}, // never in one packet, but kept apart
+	}
+	for _, tt := range tests {
+		client, server := netip.MustParseAddrPort(tt.client), netip.MustParseAddrPort(tt.server)
+		f := NewFlow(client, server, layers.IPProtocolTCP)
+		if f.Client() != client || f.Server() != server {
+			t.Errorf("%s → %s came back as %s → %s", client, server, f.Client(), f.Server())
+		}
+		if !f.isClient(client) || f.isClient(server) || !f.isServer(server) {
+			t.Errorf("%s → %s: isClient/isServer disagree", client, server)
+		}
+		other := netip.AddrPortFrom(client.Addr(), client.Port()+1)
+		mapped := netip.AddrPortFrom(netip.AddrFrom16(client.Addr().As16()), client.Port())
+		if f.isClient(other) || mapped != client && f.isClient(mapped) {
+			t.Errorf("%s: another port or the other family of the same bytes matched", client)
+		}
+	}
+}
+
+// The table holds up to max_flows of these; the documented memory per
+// flow (docs/lab.md, iotgw.example.toml) rests on this size.
+func TestFlowSize(t *testing.T) {
+	limit := uintptr(128)
+	if strconv.IntSize == 32 {
+		limit = 124 // a 4-byte pointer, int64 aligned to 4
+	}
+	if size := unsafe.Sizeof(Flow{}); size > limit {
+		t.Errorf("Flow is %d bytes, more than %d", size, limit)
 	}
 }

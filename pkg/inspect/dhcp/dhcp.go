@@ -103,7 +103,7 @@ func isV6Flow(f *inspect.Flow) bool {
 }
 
 func isPort(f *inspect.Flow, p uint16) bool {
-	return f.Client.Port() == p || f.Server.Port() == p
+	return f.Client().Port() == p || f.Server().Port() == p
 }
 
 // NewAnalyzer implements inspect.Protocol.

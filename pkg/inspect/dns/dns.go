@@ -84,7 +84,7 @@ func (*Protocol) Match(f *inspect.Flow, _ inspect.Dir, b []byte) inspect.Confide
 }
 
 func isPort(f *inspect.Flow, p uint16) bool {
-	return f.Client.Port() == p || f.Server.Port() == p
+	return f.Client().Port() == p || f.Server().Port() == p
 }
 
 // NewAnalyzer implements inspect.Protocol.

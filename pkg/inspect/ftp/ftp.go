@@ -24,7 +24,7 @@ func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confi
 	if !f.IsTCP() {
 		return inspect.NoMatch
 	}
-	onPort := f.Server.Port() == 21 || f.Server.Port() == 2121
+	onPort := f.Server().Port() == 21 || f.Server().Port() == 2121
 	if dir == inspect.ToClient && inspect.HasPrefixFold(b, "220") && inspect.ContainsFold(firstLine(b), "ftp") {
 		return inspect.ContentMatch
 	}

@@ -90,9 +90,9 @@ func isLetter(c byte) bool { return (c|0x20) >= 'a' && (c|0x20) <= 'z' }
 func firmwareURL(f *inspect.Flow, host, path []byte) string {
 	h := inspect.Printable(host, maxHost)
 	if h == "" {
-		h = netip.AddrPortFrom(f.Server.Addr().Unmap(), f.Server.Port()).String()
-		if f.Server.Port() == 80 {
-			h = f.Server.Addr().Unmap().String()
+		h = netip.AddrPortFrom(f.Server().Addr().Unmap(), f.Server().Port()).String()
+		if f.Server().Port() == 80 {
+			h = f.Server().Addr().Unmap().String()
 		}
 	}
 	return h + inspect.Printable(path, maxTarget)

@@ -59,7 +59,7 @@ func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confi
 	if dir == inspect.ToClient && bytes.HasPrefix(b, []byte("HTTP/1.")) {
 		return inspect.ContentMatch
 	}
-	switch f.Server.Port() {
+	switch f.Server().Port() {
 	case 80, 81, 8000, 8008, 8080, 8081, 8888:
 		if len(b) > 0 && (b[0] == '\r' || b[0] == '\n' || b[0] == '\t' || (b[0] >= 0x20 && b[0] < 0x7f)) {
 			return inspect.PortMatch

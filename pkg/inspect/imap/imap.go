@@ -35,7 +35,7 @@ func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confi
 	if !f.IsTCP() {
 		return inspect.NoMatch
 	}
-	onPort := f.Server.Port() == 143
+	onPort := f.Server().Port() == 143
 	line := firstLine(b)
 	switch dir {
 	case inspect.ToClient:

@@ -41,7 +41,7 @@ func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confi
 	if dir == inspect.ToServer && isConnect(b) {
 		return inspect.ContentMatch
 	}
-	if f.Server.Port() != Port || b[0]>>4 == 0 {
+	if f.Server().Port() != Port || b[0]>>4 == 0 {
 		return inspect.NoMatch
 	}
 	if dir == inspect.ToServer && b[0]>>4 == typeConnect && b[0] != typeConnect<<4 {

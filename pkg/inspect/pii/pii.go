@@ -75,9 +75,9 @@ func (s *Scanner) report(f *inspect.Flow, dir inspect.Dir, where string, b []byt
 			severity = event.SeverityHigh
 		}
 	}
-	subject, receiver := inspect.SubjectClient, f.Server
+	subject, receiver := inspect.SubjectClient, f.Server()
 	if dir == inspect.ToClient {
-		subject, receiver = inspect.SubjectServer, f.Client
+		subject, receiver = inspect.SubjectServer, f.Client()
 	}
 	if !senderLocal {
 		// Data from the internet to a device is the device's data.

@@ -96,7 +96,7 @@ type portProto struct {
 
 func (p *portProto) Name() string { return p.name }
 func (p *portProto) Match(f *inspect.Flow, _ inspect.Dir, _ []byte) inspect.Confidence {
-	if f.Server.Port() == p.port {
+	if f.Server().Port() == p.port {
 		return inspect.PortMatch
 	}
 	return inspect.NoMatch

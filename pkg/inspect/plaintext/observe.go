@@ -35,7 +35,7 @@ func clientDevice(f *inspect.Flow) deviceKey {
 	if !f.ClientMAC.IsZero() {
 		return deviceKey{mac: f.ClientMAC}
 	}
-	return deviceKey{ip: f.Client.Addr().Unmap()}
+	return deviceKey{ip: f.Client().Addr().Unmap()}
 }
 
 // cleartextApps are the application protocols that carry their content
@@ -85,13 +85,13 @@ func (t *useTable) observe(f *inspect.Flow) {
 	if !ok {
 		return
 	}
-	k := useKey{device: clientDevice(f), dst: f.Server.Addr().Unmap(), app: f.App()}
+	k := useKey{device: clientDevice(f), dst: f.Server().Addr().Unmap(), app: f.App()}
 	if i, seen := t.index[k]; seen {
 		t.entries[i].flows++
 		return
 	}
 	t.insert(k)
-	dst := netip.AddrPortFrom(k.dst, f.Server.Port()).String()
+	dst := netip.AddrPortFrom(k.dst, f.Server().Port()).String()
 	f.Emit(inspect.SubjectClient, &event.Event{
 		Type:       event.TypeFinding,
 		Kind:       event.KindPlaintextProtocol,
@@ -102,7 +102,7 @@ func (t *useTable) observe(f *inspect.Flow) {
 		Evidence: event.Evidence{
 			"protocol":    f.App(),
 			"destination": k.dst.String(),
-			"port":        strconv.Itoa(int(f.Server.Port())),
+			"port":        strconv.Itoa(int(f.Server().Port())),
 			"flows":       "1",
 		},
 	})
@@ -171,7 +171,7 @@ func (t *scanTable) observe(f *inspect.Flow) {
 	if !f.IsTCP() || !f.ClientLocal || f.Packets[inspect.ToServer] != 1 || f.Packets[inspect.ToClient] != 0 || f.Bytes[inspect.ToServer] != 0 {
 		return
 	}
-	bit := scanPortBit(f.Server.Port())
+	bit := scanPortBit(f.Server().Port())
 	if bit == 0 {
 		return
 	}
@@ -179,7 +179,7 @@ func (t *scanTable) observe(f *inspect.Flow) {
 	d := t.device(clientDevice(f), now)
 	d.last = now
 	d.ports |= bit
-	d.add(f.Server.Addr().Unmap().As16(), now)
+	d.add(f.Server().Addr().Unmap().As16(), now)
 	if d.reported {
 		return
 	}

@@ -36,7 +36,7 @@ func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confi
 	if !f.IsTCP() {
 		return inspect.NoMatch
 	}
-	onPort := f.Server.Port() == 110
+	onPort := f.Server().Port() == 110
 	line := firstLine(b)
 	if dir == inspect.ToClient && inspect.HasPrefixFold(line, "+OK") {
 		if onPort || inspect.ContainsFold(line, "pop") || timestamp(line) != nil {

@@ -53,7 +53,7 @@ func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confi
 	if dir == inspect.ToServer && looksLikeRequest(b) {
 		return inspect.ContentMatch
 	}
-	switch f.Server.Port() {
+	switch f.Server().Port() {
 	case 554, 8554, 10554:
 		if len(b) > 0 && (b[0] == '$' || b[0] == '\r' || b[0] == '\n' || (b[0] >= 0x20 && b[0] < 0x7f)) {
 			return inspect.PortMatch

@@ -45,7 +45,7 @@ func (*Protocol) Match(f *inspect.Flow, _ inspect.Dir, b []byte) inspect.Confide
 	if bytes.HasPrefix(b, []byte("SIP/2.0 ")) || isRequest(b) {
 		return inspect.ContentMatch
 	}
-	if f.Server.Port() == 5060 && len(b) > 0 && (b[0] == '\r' || b[0] == '\n' || (b[0] >= 0x20 && b[0] < 0x7f)) {
+	if f.Server().Port() == 5060 && len(b) > 0 && (b[0] == '\r' || b[0] == '\n' || (b[0] >= 0x20 && b[0] < 0x7f)) {
 		return inspect.PortMatch
 	}
 	return inspect.NoMatch

@@ -27,7 +27,7 @@ func New() *Protocol { return &Protocol{} }
 func (*Protocol) Name() string { return "smtp" }
 
 func onPort(f *inspect.Flow) bool {
-	switch f.Server.Port() {
+	switch f.Server().Port() {
 	case 25, 587, 2525:
 		return true
 	}

@@ -33,7 +33,7 @@ func isPort(port uint16) bool {
 // port at either end. A datagram that starts like BER but does not decode
 // (cut by the snap length) is a port match.
 func (*Protocol) Match(f *inspect.Flow, _ inspect.Dir, b []byte) inspect.Confidence {
-	if f.IsTCP() || (!isPort(f.Server.Port()) && !isPort(f.Client.Port())) {
+	if f.IsTCP() || (!isPort(f.Server().Port()) && !isPort(f.Client().Port())) {
 		return inspect.NoMatch
 	}
 	var m message

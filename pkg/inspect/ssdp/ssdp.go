@@ -57,7 +57,7 @@ func (*Protocol) Match(f *inspect.Flow, _ inspect.Dir, b []byte) inspect.Confide
 	if parse(b, &m) {
 		return inspect.ContentMatch
 	}
-	if f.Client.Port() == portSSDP || f.Server.Port() == portSSDP {
+	if f.Client().Port() == portSSDP || f.Server().Port() == portSSDP {
 		return inspect.PortMatch
 	}
 	return inspect.NoMatch

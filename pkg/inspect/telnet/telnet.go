@@ -34,7 +34,7 @@ func (*Protocol) Match(f *inspect.Flow, _ inspect.Dir, b []byte) inspect.Confide
 	if len(b) >= 2 && b[0] == cmdIAC && b[1] >= cmdSB && b[1] <= cmdDONT {
 		return inspect.ContentMatch
 	}
-	if p := f.Server.Port(); p == 23 || p == 2323 {
+	if p := f.Server().Port(); p == 23 || p == 2323 {
 		return inspect.PortMatch
 	}
 	return inspect.NoMatch

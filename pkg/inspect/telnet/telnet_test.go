@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket/layers"
+
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
@@ -148,11 +150,11 @@ func TestMatch(t *testing.T) {
 	p := New()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &inspect.Flow{Server: netip.AddrPortFrom(netip.MustParseAddr("192.168.1.20"), tt.port)}
-			f.Proto = 17
+			proto := layers.IPProtocolUDP
 			if tt.tcp {
-				f.Proto = 6
+				proto = layers.IPProtocolTCP
 			}
+			f := inspect.NewFlow(netip.MustParseAddrPort("192.168.1.10:40000"), netip.AddrPortFrom(netip.MustParseAddr("192.168.1.20"), tt.port), proto)
 			if got := p.Match(f, inspect.ToClient, []byte(tt.payload)); got != tt.want {
 				t.Errorf("Match = %d, want %d", got, tt.want)
 			}

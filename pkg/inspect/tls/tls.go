@@ -44,7 +44,7 @@ func (*Protocol) Match(f *inspect.Flow, _ inspect.Dir, b []byte) inspect.Confide
 	case isHello:
 		return inspect.ContentMatch
 	case mayBeHello:
-		if tlsPort(f.Server.Port()) {
+		if tlsPort(f.Server().Port()) {
 			return inspect.PortMatch
 		}
 	}
