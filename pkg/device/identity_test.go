@@ -322,3 +322,33 @@ func FuzzLearn(f *testing.F) {
 		}
 	})
 }
+
+// TestAddressDeviceMergedIntoMAC: events for an address come before its
+// MAC is known; once a packet ties the two, the MAC device holds them,
+// and later events and packets reach that device, never the merged one
+// (the inventory remembers the device it found last).
+func TestAddressDeviceMergedIntoMAC(t *testing.T) {
+	inv := newInv()
+	const mac, ip = "50:c7:bf:0a:1b:2c", "192.168.1.77"
+	first := inv.File(obs("", ip, event.KindDNSQuery, event.Evidence{"name": "a.example"}))
+	if first == nil || !first.Key.MAC.IsZero() {
+		t.Fatalf("the event made device %+v, want one keyed by address", first)
+	}
+	m, _ := hwaddr.Parse(mac)
+	pkt := &inspect.Packet{Timestamp: t0.Add(time.Second), Kind: inspect.KindUDP, HasMAC: true, SrcMAC: m,
+		Src: netip.MustParseAddr(ip), Dst: netip.MustParseAddr("192.168.1.1"), Length: 100}
+	inv.ObservePacket(pkt)
+	later := inv.File(obs("", ip, event.KindDNSQuery, event.Evidence{"name": "b.example"}))
+	inv.ObservePacket(pkt)
+	d := device(t, inv, mac)
+	if later != d || len(inv.devices) != 1 || inv.last != d {
+		t.Fatalf("later event went to %+v; %d devices, want only %s", later.Key, len(inv.devices), mac)
+	}
+	seen := 0
+	for _, o := range d.Observations {
+		seen += max(o.Count, 1)
+	}
+	if seen != 2 || d.Packets != 2 {
+		t.Errorf("the MAC device counts %d observations and %d packets, want 2 and 2", seen, d.Packets)
+	}
+}

@@ -111,6 +111,10 @@ func (d *Device) MAC() hwaddr.MAC { return d.Key.MAC }
 // seen least recently is forgotten.
 type Inventory struct {
 	devices map[Key]*Device
+	// last is the device get returned last: packets come in runs from
+	// one device, and a hit skips hashing the key. Cleared when that
+	// device leaves devices.
+	last    *Device
 	byIP    map[netip.Addr]Key
 	max     int
 	isLocal func(netip.Addr) bool
@@ -257,9 +261,17 @@ func (inv *Inventory) addAddr(d *Device, ip netip.Addr, ts time.Time) {
 	inv.byIP[ip] = d.Key
 }
 
+// forget takes d out of the devices map.
+func (inv *Inventory) forget(d *Device) {
+	delete(inv.devices, d.Key)
+	if inv.last == d {
+		inv.last = nil
+	}
+}
+
 // merge moves what is known about the address-keyed device old into d.
 func (inv *Inventory) merge(d, old *Device) {
-	delete(inv.devices, old.Key)
+	inv.forget(old)
 	if old.FirstSeen.Before(d.FirstSeen) {
 		d.FirstSeen = old.FirstSeen
 	}
@@ -295,7 +307,11 @@ func (inv *Inventory) merge(d, old *Device) {
 }
 
 func (inv *Inventory) get(k Key, ts time.Time) *Device {
+	if d := inv.last; d != nil && d.Key == k {
+		return d
+	}
 	if d, ok := inv.devices[k]; ok {
+		inv.last = d
 		return d
 	}
 	if len(inv.devices) >= inv.max {
@@ -303,6 +319,7 @@ func (inv *Inventory) get(k Key, ts time.Time) *Device {
 	}
 	d := &Device{Key: k, FirstSeen: ts, LastSeen: ts, dirty: true}
 	inv.devices[k] = d
+	inv.last = d
 	inv.identifyMAC(d, ts)
 	return d
 }
@@ -345,7 +362,7 @@ func (inv *Inventory) evictOldest() {
 	if oldest == nil {
 		return
 	}
-	delete(inv.devices, oldest.Key)
+	inv.forget(oldest)
 	for _, a := range oldest.Addrs {
 		if inv.byIP[a] == oldest.Key {
 			delete(inv.byIP, a)
