@@ -40,8 +40,8 @@ func makeKey(a, b netip.AddrPort, proto layers.IPProtocol) FlowKey {
 }
 
 // Flow is one TCP connection or UDP conversation. Analyzers read its
-// exported fields; they must not keep a *Flow after Close, because the
-// engine reuses the slot for another flow.
+// exported fields and methods; they must not keep a *Flow after Close,
+// because the engine reuses the slot for another flow.
 //
 // A table may hold a hundred thousand flows, so the struct is kept to
 // 128 bytes on 64-bit: the endpoints are stored as bytes (Client and
