@@ -12,17 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/iotgw/iotgw/internal/netnstest"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
@@ -77,37 +73,6 @@ func requireLab(t *testing.T) {
 	}
 }
 
-func labRun(t *testing.T, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
-var labSeq atomic.Int64
-
-// labNetns creates a namespace; its cleanup kills the processes the test
-// started in it, by pid, then deletes it.
-func labNetns(t *testing.T, role string) string {
-	t.Helper()
-	name := fmt.Sprintf("iotgwaud-%d-%d-%s", os.Getpid(), labSeq.Add(1), role)
-	labRun(t, "ip", "netns", "add", name)
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "pids", name).Output(); err == nil {
-			for _, f := range strings.Fields(string(out)) {
-				if pid, err := strconv.Atoi(f); err == nil {
-					syscall.Kill(pid, syscall.SIGKILL)
-				}
-			}
-		}
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("delete netns %s: %v: %s", name, err, out)
-		}
-	})
-	labRun(t, "ip", "-n", name, "link", "set", "lo", "up")
-	return name
-}
-
 // labStart runs a long-lived program in ns; cleanup kills its process
 // group (the namespace cleanup catches any stragglers).
 func labStart(t *testing.T, ns, logFile string, args ...string) {
@@ -129,47 +94,13 @@ func labStart(t *testing.T, ns, logFile string, args ...string) {
 	})
 }
 
-// inNetns runs fn on an OS thread switched into ns: sockets fn creates
-// stay in ns. If switching back fails the thread stays locked, so the
-// runtime discards it.
-func inNetns(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open("/run/netns/" + ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns back: %w", err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
-
 // nsDialer dials from inside a namespace: the auditor's view from the
 // router.
 type nsDialer struct{ ns string }
 
 func (d nsDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	var c net.Conn
-	err := inNetns(d.ns, func() error {
+	err := netnstest.Run(d.ns, func() error {
 		var nd net.Dialer
 		var err error
 		c, err = nd.DialContext(ctx, network, addr)
@@ -241,7 +172,7 @@ func (d *labDevice) start(t *testing.T) {
 func (d *labDevice) startSSH(t *testing.T) {
 	t.Helper()
 	dir := d.dir
-	labRun(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, "hostkey"))
+	netnstest.Cmd(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, "hostkey"))
 	hash, err := exec.Command("openssl", "passwd", "-6", "-salt", "iotgwlab", d.pass).Output()
 	if err != nil {
 		t.Fatal(err)
@@ -338,10 +269,10 @@ func (w testWriter) Write(b []byte) (int, error) {
 func TestLabAuditFindsExactlyTheDefaults(t *testing.T) {
 	requireLab(t)
 	base := t.TempDir()
-	router := labNetns(t, "rtr")
-	labRun(t, "ip", "-n", router, "link", "add", "br0", "type", "bridge")
-	labRun(t, "ip", "-n", router, "addr", "add", fmt.Sprintf("%s/%d", labRouterIP, labPrefix), "dev", "br0")
-	labRun(t, "ip", "-n", router, "link", "set", "br0", "up")
+	router := netnstest.New(t, "iotgwaud", "rtr")
+	netnstest.Cmd(t, "ip", "-n", router, "link", "add", "br0", "type", "bridge")
+	netnstest.Cmd(t, "ip", "-n", router, "addr", "add", fmt.Sprintf("%s/%d", labRouterIP, labPrefix), "dev", "br0")
+	netnstest.Cmd(t, "ip", "-n", router, "link", "set", "br0", "up")
 
 	devices := []*labDevice{
 		{name: "tel-def", ip: "10.96.0.11", service: "telnet", user: "root", pass: "xc3511", def: true},
@@ -354,16 +285,16 @@ func TestLabAuditFindsExactlyTheDefaults(t *testing.T) {
 	dialer := nsDialer{ns: router}
 	port := map[string]string{"telnet": "23", "http": "80", "ssh": "22"}
 	for i, d := range devices {
-		d.ns = labNetns(t, d.name)
+		d.ns = netnstest.New(t, "iotgwaud", d.name)
 		d.dir = filepath.Join(base, d.name)
 		if err := os.Mkdir(d.dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		veth := fmt.Sprintf("p%d", i)
-		labRun(t, "ip", "-n", router, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", d.ns)
-		labRun(t, "ip", "-n", router, "link", "set", veth, "master", "br0", "up")
-		labRun(t, "ip", "-n", d.ns, "addr", "add", fmt.Sprintf("%s/%d", d.ip, labPrefix), "dev", "eth0")
-		labRun(t, "ip", "-n", d.ns, "link", "set", "eth0", "up")
+		netnstest.Cmd(t, "ip", "-n", router, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", d.ns)
+		netnstest.Cmd(t, "ip", "-n", router, "link", "set", veth, "master", "br0", "up")
+		netnstest.Cmd(t, "ip", "-n", d.ns, "addr", "add", fmt.Sprintf("%s/%d", d.ip, labPrefix), "dev", "eth0")
+		netnstest.Cmd(t, "ip", "-n", d.ns, "link", "set", "eth0", "up")
 		d.start(t)
 	}
 	for _, d := range devices {

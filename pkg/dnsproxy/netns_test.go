@@ -8,16 +8,15 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"runtime"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
-	"golang.org/x/sys/unix"
+
+	"github.com/iotgw/iotgw/internal/netnstest"
 )
 
 // The namespace test builds a small home network: a router namespace with
@@ -98,66 +97,10 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-var nsSeq atomic.Int64
-
-func newNetns(t *testing.T, role string) string {
-	t.Helper()
-	name := fmt.Sprintf("iotgwdns-%d-%d-%s", os.Getpid(), nsSeq.Add(1), role)
-	run(t, "ip", "netns", "add", name)
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("delete netns %s: %v: %s", name, err, out)
-		}
-	})
-	run(t, "ip", "-n", name, "link", "set", "lo", "up")
-	return name
-}
-
-func run(t *testing.T, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
-// inNetns runs fn on an OS thread switched into ns; sockets fn creates
-// stay in ns. The thread is switched back, or, if that fails, left locked
-// so that the runtime discards it.
-func inNetns(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open("/run/netns/" + ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns back: %w", err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
-
 // askFrom sends a query from namespace ns to server over network.
 func askFrom(ns, network, server, name string) (*dns.Msg, error) {
 	var r *dns.Msg
-	err := inNetns(ns, func() error {
+	err := netnstest.Run(ns, func() error {
 		c := &dns.Client{Net: network, Timeout: 2 * time.Second}
 		var err error
 		r, _, err = c.Exchange(query(name, dns.TypeA), server)
@@ -177,19 +120,19 @@ func firstA(r *dns.Msg) string {
 
 func TestNetnsRedirectedClients(t *testing.T) {
 	requireRoot(t)
-	router := newNetns(t, "rtr")
-	quar := newNetns(t, "cam")
-	free := newNetns(t, "lap")
+	router := netnstest.New(t, "iotgwdns", "rtr")
+	quar := netnstest.New(t, "iotgwdns", "cam")
+	free := netnstest.New(t, "iotgwdns", "lap")
 
-	run(t, "ip", "-n", router, "link", "add", "br0", "type", "bridge")
-	run(t, "ip", "-n", router, "addr", "add", routerIP+"/24", "dev", "br0")
-	run(t, "ip", "-n", router, "link", "set", "br0", "up")
+	netnstest.Cmd(t, "ip", "-n", router, "link", "add", "br0", "type", "bridge")
+	netnstest.Cmd(t, "ip", "-n", router, "addr", "add", routerIP+"/24", "dev", "br0")
+	netnstest.Cmd(t, "ip", "-n", router, "link", "set", "br0", "up")
 	for _, c := range []struct{ ns, ip, port string }{{quar, quarantinedIP, "p-cam"}, {free, freeIP, "p-lap"}} {
-		run(t, "ip", "-n", router, "link", "add", c.port, "type", "veth", "peer", "name", "eth0", "netns", c.ns)
-		run(t, "ip", "-n", router, "link", "set", c.port, "master", "br0", "up")
-		run(t, "ip", "-n", c.ns, "addr", "add", c.ip+"/24", "dev", "eth0")
-		run(t, "ip", "-n", c.ns, "link", "set", "eth0", "up")
-		run(t, "ip", "-n", c.ns, "route", "add", "default", "via", routerIP)
+		netnstest.Cmd(t, "ip", "-n", router, "link", "add", c.port, "type", "veth", "peer", "name", "eth0", "netns", c.ns)
+		netnstest.Cmd(t, "ip", "-n", router, "link", "set", c.port, "master", "br0", "up")
+		netnstest.Cmd(t, "ip", "-n", c.ns, "addr", "add", c.ip+"/24", "dev", "eth0")
+		netnstest.Cmd(t, "ip", "-n", c.ns, "link", "set", "eth0", "up")
+		netnstest.Cmd(t, "ip", "-n", c.ns, "route", "add", "default", "via", routerIP)
 	}
 	// The rule asked of the quarantine package, keyed here by address: DNS
 	// from the quarantined device, to the router or to any resolver it
@@ -210,7 +153,7 @@ func TestNetnsRedirectedClients(t *testing.T) {
 
 	// dnsmasq's stand-in: on the LAN address and on loopback.
 	var stopUpstream func()
-	if err := inNetns(router, func() error {
+	if err := netnstest.Run(router, func() error {
 		var err error
 		_, stopUpstream, err = startUpstreamAt("127.0.0.1:53", routerIP+":53")
 		return err

@@ -8,14 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/iotgw/iotgw/internal/netnstest"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
@@ -36,67 +32,10 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-var nsSeq atomic.Int64
-
-// newNetns creates a named namespace, deleted when the test ends.
-func newNetns(t *testing.T, role string) string {
-	t.Helper()
-	name := fmt.Sprintf("iotgwnw-%d-%d-%s", os.Getpid(), nsSeq.Add(1), role)
-	run(t, "ip", "netns", "add", name)
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("delete netns %s: %v: %s", name, err, out)
-		}
-	})
-	run(t, "ip", "-n", name, "link", "set", "lo", "up")
-	return name
-}
-
-func run(t *testing.T, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
 // ipIn runs ip(8) in namespace ns.
 func ipIn(t *testing.T, ns string, args ...string) {
 	t.Helper()
-	run(t, "ip", append([]string{"-n", ns}, args...)...)
-}
-
-// inNetns runs fn on an OS thread switched into ns. The thread is
-// switched back, or, if that fails, left locked so that the runtime
-// discards it.
-func inNetns(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open("/run/netns/" + ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns back: %w", err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
+	netnstest.Cmd(t, "ip", append([]string{"-n", ns}, args...)...)
 }
 
 // eventLog reads a running watcher's events; what a wait did not match
@@ -148,8 +87,8 @@ func TestKernelNamespace(t *testing.T) {
 		devIP     = netip.MustParseAddr("10.97.0.10")
 		staticIP  = netip.MustParseAddr("10.97.0.20")
 	)
-	router := newNetns(t, "router")
-	dev := newNetns(t, "device")
+	router := netnstest.New(t, "iotgwnw", "router")
+	dev := netnstest.New(t, "iotgwnw", "device")
 	ipIn(t, router, "link", "add", "br-lan", "address", routerMAC.String(), "type", "bridge")
 	ipIn(t, router, "link", "add", "lan1", "type", "veth", "peer", "name", "eth0", "netns", dev)
 	ipIn(t, router, "link", "set", "lan1", "master", "br-lan", "up")
@@ -224,7 +163,7 @@ func TestKernelNamespace(t *testing.T) {
 	ipIn(t, router, "neigh", "add", "10.98.0.2", "lladdr", wanPeer.String(), "dev", "wan", "nud", "reachable")
 	// The device speaks: its ARP request and its neighbour solicitation
 	// put it in the router's tables.
-	if err := inNetns(dev, func() error {
+	if err := netnstest.Run(dev, func() error {
 		for _, dst := range []string{"10.97.0.1:9", "[fe80::1%eth0]:9"} {
 			c, err := net.Dial("udp", dst)
 			if err != nil {

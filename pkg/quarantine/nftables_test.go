@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/netnstest"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
@@ -30,7 +31,7 @@ const fw4Ruleset = `table inet fw4 {
 func kernelSetup(t *testing.T, cfg Config) (*NFTables, string) {
 	t.Helper()
 	requireRoot(t)
-	ns := newNetns(t, "nft")
+	ns := netnstest.New(t, "iotgwq", "nft")
 	loadRuleset(t, ns, fw4Ruleset)
 	n, err := NewNFTables(cfg, WithNetNSFd(nsFd(t, ns)))
 	if err != nil {
@@ -475,8 +476,8 @@ func jsonElements(t *testing.T, ns, set string) []jsonElement {
 
 func TestEnableConntrackAccounting(t *testing.T) {
 	requireRoot(t)
-	ns := newNetns(t, "acct")
-	err := inNetns(ns, func() error {
+	ns := netnstest.New(t, "iotgwq", "acct")
+	err := netnstest.Run(ns, func() error {
 		if err := EnableConntrackAccounting(); err != nil {
 			return err
 		}

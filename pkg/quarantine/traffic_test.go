@@ -19,6 +19,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/iotgw/iotgw/internal/netnstest"
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
@@ -53,8 +54,8 @@ var deviceMAC, peerMAC = mustMAC("02:00:00:00:00:10"), mustMAC("02:00:00:00:00:1
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	l := &lab{router: newNetns(t, "router"), device: newNetns(t, "device"), peer: newNetns(t, "peer"), wan: newNetns(t, "wan")}
-	ipr := func(ns string, args ...string) { run(t, "ip", append([]string{"-n", ns}, args...)...) }
+	l := &lab{router: netnstest.New(t, "iotgwq", "router"), device: netnstest.New(t, "iotgwq", "device"), peer: netnstest.New(t, "iotgwq", "peer"), wan: netnstest.New(t, "iotgwq", "wan")}
+	ipr := func(ns string, args ...string) { netnstest.Cmd(t, "ip", append([]string{"-n", ns}, args...)...) }
 	for _, ns := range []string{l.router, l.device, l.peer, l.wan} {
 		// No duplicate address detection: link-local addresses would be
 		// tentative, and IPv6 dead, for the first second or two.
@@ -130,7 +131,7 @@ func newLab(t *testing.T) *lab {
 func (l *lab) serveTCP(t *testing.T, ns, addr, name string) {
 	t.Helper()
 	var ln net.Listener
-	if err := inNetns(ns, func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+	if err := netnstest.Run(ns, func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
 		t.Fatalf("listen %s in %s: %v", addr, ns, err)
 	}
 	t.Cleanup(func() { ln.Close() })
@@ -149,7 +150,7 @@ func (l *lab) serveTCP(t *testing.T, ns, addr, name string) {
 func (l *lab) serveUDP(t *testing.T, ns, addr string) {
 	t.Helper()
 	var pc net.PacketConn
-	if err := inNetns(ns, func() (err error) { pc, err = net.ListenPacket("udp", addr); return err }); err != nil {
+	if err := netnstest.Run(ns, func() (err error) { pc, err = net.ListenPacket("udp", addr); return err }); err != nil {
 		t.Fatalf("listen udp %s in %s: %v", addr, ns, err)
 	}
 	t.Cleanup(func() { pc.Close() })
@@ -181,7 +182,7 @@ func (l *lab) serveDNS(t *testing.T, ns, addr, answer string) (stop func()) {
 	})
 	var pc net.PacketConn
 	var ln net.Listener
-	err := inNetns(ns, func() (err error) {
+	err := netnstest.Run(ns, func() (err error) {
 		if pc, err = net.ListenPacket("udp", addr); err != nil {
 			return err
 		}
@@ -220,7 +221,7 @@ func dnsQuery(ns, server string, port int, overUDP bool) (string, error) {
 		network = "udp"
 	}
 	var c net.Conn
-	err := inNetns(ns, func() (err error) {
+	err := netnstest.Run(ns, func() (err error) {
 		c, err = net.DialTimeout(network, net.JoinHostPort(server, fmt.Sprint(port)), dialTimeout)
 		return err
 	})
@@ -271,7 +272,7 @@ func dnsChecks(from, router, resolver string) []check {
 // tcp connects from ns and returns the name the server answered with.
 func tcp(ns string, ip string, port int) (string, error) {
 	var c net.Conn
-	err := inNetns(ns, func() (err error) {
+	err := netnstest.Run(ns, func() (err error) {
 		c, err = net.DialTimeout("tcp", net.JoinHostPort(ip, fmt.Sprint(port)), dialTimeout)
 		return err
 	})
@@ -287,7 +288,7 @@ func tcp(ns string, ip string, port int) (string, error) {
 // udp sends a datagram from ns and waits for the echo.
 func udp(ns string, ip string, port int) error {
 	var c net.Conn
-	err := inNetns(ns, func() (err error) {
+	err := netnstest.Run(ns, func() (err error) {
 		c, err = net.Dial("udp", net.JoinHostPort(ip, fmt.Sprint(port)))
 		return err
 	})
@@ -363,7 +364,7 @@ func TestTraffic(t *testing.T) {
 		DNSProxyPort:  dnsProxyPort,
 		LANInterfaces: []string{"br0"},
 	}
-	if err := inNetns(l.router, EnableConntrackAccounting); err != nil {
+	if err := netnstest.Run(l.router, EnableConntrackAccounting); err != nil {
 		t.Fatal(err)
 	}
 	n, err := NewNFTables(cfg, WithNetNSFd(nsFd(t, l.router)))
@@ -536,7 +537,7 @@ func (l *lab) expectFirstReplyCaptured(t *testing.T, c CaptureConfig) {
 	t.Helper()
 	const request, banner, sentinel = "iotgw-capture-request", "iotgw-capture-banner", "iotgw-capture-sentinel"
 	var ln net.Listener
-	if err := inNetns(l.wan, func() (err error) { ln, err = net.Listen("tcp", "[::]:8000"); return err }); err != nil {
+	if err := netnstest.Run(l.wan, func() (err error) { ln, err = net.Listen("tcp", "[::]:8000"); return err }); err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
@@ -555,7 +556,7 @@ func (l *lab) expectFirstReplyCaptured(t *testing.T, c CaptureConfig) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var src *capture.NFLOG
-	if err := inNetns(l.router, func() (err error) {
+	if err := netnstest.Run(l.router, func() (err error) {
 		src, err = capture.OpenNFLOG(ctx, capture.NFLOGConfig{Group: c.Group})
 		return err
 	}); err != nil {
@@ -590,7 +591,7 @@ func (l *lab) expectFirstReplyCaptured(t *testing.T, c CaptureConfig) {
 	}()
 
 	var conn net.Conn
-	if err := inNetns(l.device, func() (err error) {
+	if err := netnstest.Run(l.device, func() (err error) {
 		conn, err = net.DialTimeout("tcp", net.JoinHostPort(wanV4, "8000"), dialTimeout)
 		return err
 	}); err != nil {
@@ -605,7 +606,7 @@ func (l *lab) expectFirstReplyCaptured(t *testing.T, c CaptureConfig) {
 	}
 	// A new connection after the download: once its packet is read,
 	// everything logged before it has been.
-	if err := inNetns(l.device, func() error {
+	if err := netnstest.Run(l.device, func() error {
 		c, err := net.Dial("udp", net.JoinHostPort(wanV4, "9"))
 		if err != nil {
 			return err
