@@ -373,35 +373,21 @@ func TestNotDHCP(t *testing.T) {
 	}
 }
 
-// probe records the analyzer the engine creates, so that tests can feed it
-// directly, without the engine's per-packet overhead and byte budget.
-type probe struct {
-	*Protocol
-	f []*inspect.Flow
-	a []inspect.Analyzer
-}
-
-func (p *probe) NewAnalyzer(f *inspect.Flow) inspect.Analyzer {
-	a := p.Protocol.NewAnalyzer(f)
-	p.f, p.a = append(p.f, f), append(p.a, a)
-	return a
-}
-
 func TestFeedDoesNotAllocate(t *testing.T) {
 	col := &inspecttest.Collector{}
-	p := &probe{Protocol: New()}
+	p := &inspecttest.Probe{Protocol: New()}
 	e := inspecttest.Engine(t, col, nil, p)
 	pkt := v4Packet{options: cat(request, optS(optHostname, "plug"), opt(optPRL, 1, 3, 6, 15))}.bytes()
 	inspecttest.NewUDP(e, "0.0.0.0:68", "255.255.255.255:67").ClientBytes(pkt)
 	solicit := v6Packet(v6Solicit, opt6(opt6ClientID, duidLLT...), opt6(opt6ORO, 0, 23))
 	inspecttest.NewUDP(e, "[fe80::1]:546", "[ff02::1:2]:547").ClientBytes(solicit)
-	if len(p.a) != 2 || len(col.Events) != 2 {
-		t.Fatalf("%d analyzers, %d events; want 2 and 2", len(p.a), len(col.Events))
+	if len(p.Analyzers) != 2 || len(col.Events) != 2 {
+		t.Fatalf("%d analyzers, %d events; want 2 and 2", len(p.Analyzers), len(col.Events))
 	}
 	// Retransmits to existing flows are parsed in full but not reported.
 	n := testing.AllocsPerRun(100, func() {
-		p.a[0].Feed(p.f[0], inspect.ToServer, pkt)
-		p.a[1].Feed(p.f[1], inspect.ToServer, solicit)
+		p.Analyzers[0].Feed(p.Flows[0], inspect.ToServer, pkt)
+		p.Analyzers[1].Feed(p.Flows[1], inspect.ToServer, solicit)
 	})
 	if n != 0 {
 		t.Errorf("%v allocations per retransmit, want 0", n)
@@ -433,13 +419,13 @@ func BenchmarkParseV4Request(b *testing.B) {
 }
 
 func BenchmarkFeedRetransmit(b *testing.B) {
-	p := &probe{Protocol: New()}
+	p := &inspecttest.Probe{Protocol: New()}
 	e := inspecttest.Engine(b, &inspecttest.Collector{}, nil, p)
 	pkt := v4Packet{options: cat(request, optS(optHostname, "plug"), opt(optPRL, 1, 3, 6, 15))}.bytes()
 	inspecttest.NewUDP(e, "0.0.0.0:68", "255.255.255.255:67").ClientBytes(pkt)
 	b.ReportAllocs()
 	for b.Loop() {
-		p.a[0].Feed(p.f[0], inspect.ToServer, pkt)
+		p.Analyzers[0].Feed(p.Flows[0], inspect.ToServer, pkt)
 	}
 }
 

@@ -386,23 +386,9 @@ func TestMDNS(t *testing.T) {
 	}
 }
 
-// probe records the analyzers the engine creates, so that tests can feed
-// them directly, without the engine's per-packet cost and byte budget.
-type probe struct {
-	*Protocol
-	f []*inspect.Flow
-	a []inspect.Analyzer
-}
-
-func (p *probe) NewAnalyzer(f *inspect.Flow) inspect.Analyzer {
-	a := p.Protocol.NewAnalyzer(f)
-	p.f, p.a = append(p.f, f), append(p.a, a)
-	return a
-}
-
 func TestSteadyStateDoesNotAllocate(t *testing.T) {
 	col := &inspecttest.Collector{}
-	p := &probe{Protocol: New()}
+	p := &inspecttest.Probe{Protocol: New()}
 	e := inspecttest.Engine(t, col, nil, p)
 	query := msg{id: 1, flags: 0x0100, qs: []question{{"a.example", typeA}}}.bytes()
 	inspecttest.NewUDP(e, "192.168.1.10:40000", "192.168.1.1:53").ClientBytes(query)
@@ -410,13 +396,13 @@ func TestSteadyStateDoesNotAllocate(t *testing.T) {
 	browse := msg{qs: []question{{"_airplay._tcp.local", typePTR}}}.bytes()
 	m := inspecttest.NewUDP(e, "192.168.1.7:5353", "224.0.0.251:5353")
 	m.ClientBytes(ann).ClientBytes(browse)
-	if len(p.a) != 2 || len(col.Events) != 2 {
-		t.Fatalf("%d analyzers, %d events; want 2 and 2", len(p.a), len(col.Events))
+	if len(p.Analyzers) != 2 || len(col.Events) != 2 {
+		t.Fatalf("%d analyzers, %d events; want 2 and 2", len(p.Analyzers), len(col.Events))
 	}
 	n := testing.AllocsPerRun(100, func() {
-		p.a[0].Feed(p.f[0], inspect.ToServer, query) // a retransmit
-		p.a[1].Feed(p.f[1], inspect.ToServer, ann)   // a periodic announcement
-		p.a[1].Feed(p.f[1], inspect.ToServer, browse)
+		p.Analyzers[0].Feed(p.Flows[0], inspect.ToServer, query) // a retransmit
+		p.Analyzers[1].Feed(p.Flows[1], inspect.ToServer, ann)   // a periodic announcement
+		p.Analyzers[1].Feed(p.Flows[1], inspect.ToServer, browse)
 	})
 	if n != 0 {
 		t.Errorf("%v allocations per packet set, want 0", n)
@@ -427,13 +413,13 @@ func TestSteadyStateDoesNotAllocate(t *testing.T) {
 }
 
 func BenchmarkMDNSRepeat(b *testing.B) {
-	p := &probe{Protocol: New()}
+	p := &inspecttest.Probe{Protocol: New()}
 	e := inspecttest.Engine(b, &inspecttest.Collector{}, nil, p)
 	ann := msg{flags: flagResponse, an: []rr{a("tv.local", 192, 168, 1, 7), txt("TV._airplay._tcp.local", "model=X", "fv=1.2")}}.bytes()
 	inspecttest.NewUDP(e, "192.168.1.7:5353", "224.0.0.251:5353").ClientBytes(ann)
 	b.ReportAllocs()
 	for b.Loop() {
-		p.a[0].Feed(p.f[0], inspect.ToServer, ann)
+		p.Analyzers[0].Feed(p.Flows[0], inspect.ToServer, ann)
 	}
 }
 
@@ -442,11 +428,11 @@ func BenchmarkMDNSRepeat(b *testing.B) {
 func BenchmarkQueryAnswer(b *testing.B) {
 	q := msg{id: 1, flags: 0x0100, qs: []question{{"device.tuyaus.com", typeA}}}.bytes()
 	r := msg{id: 1, flags: 0x8180, qs: []question{{"device.tuyaus.com", typeA}}, an: []rr{a("device.tuyaus.com", 198, 51, 100, 1)}}.bytes()
-	p := &probe{Protocol: New()}
+	p := &inspecttest.Probe{Protocol: New()}
 	col := &inspecttest.Collector{}
 	e := inspecttest.Engine(b, col, nil, p)
 	inspecttest.NewUDP(e, "192.168.1.10:40000", "192.168.1.1:53").ClientBytes(q)
-	f := p.f[0]
+	f := p.Flows[0]
 	b.ReportAllocs()
 	for b.Loop() {
 		an := p.Protocol.NewAnalyzer(f)

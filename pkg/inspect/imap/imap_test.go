@@ -207,7 +207,7 @@ func TestMatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := &matchProbe{}
+			p := &inspecttest.MatchProbe{Protocol: New()}
 			e := inspecttest.Engine(t, &inspecttest.Collector{}, nil, p)
 			c := inspecttest.NewTCP(e, "192.168.1.10:40000", tt.server)
 			if tt.dir == inspect.ToServer {
@@ -215,36 +215,11 @@ func TestMatch(t *testing.T) {
 			} else {
 				c.Server(tt.data)
 			}
-			if p.got != tt.want {
-				t.Errorf("Match = %v, want %v", p.got, tt.want)
+			if p.Got != tt.want {
+				t.Errorf("Match = %v, want %v", p.Got, tt.want)
 			}
 		})
 	}
-}
-
-// matchProbe records what Match says about a flow's first payload.
-type matchProbe struct {
-	Protocol
-	got inspect.Confidence
-}
-
-func (p *matchProbe) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
-	p.got = p.Protocol.Match(f, dir, b)
-	return inspect.NoMatch
-}
-
-// probe keeps the flow and analyzer the engine made, so that allocation
-// tests can feed the analyzer directly: the test conversation itself
-// allocates a packet per segment.
-type probe struct {
-	*Protocol
-	f *inspect.Flow
-	a inspect.Analyzer
-}
-
-func (p *probe) NewAnalyzer(f *inspect.Flow) inspect.Analyzer {
-	p.f, p.a = f, p.Protocol.NewAnalyzer(f)
-	return p.a
 }
 
 // bodySegment is a segment of a fetched message.
@@ -252,23 +227,23 @@ const bodySegment = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, se
 	"incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud\r\n"
 
 // inFETCH returns an IMAP flow whose server is sending a huge FETCH body.
-func inFETCH(tb testing.TB) *probe {
-	p := &probe{Protocol: New()}
+func inFETCH(tb testing.TB) *inspecttest.Probe {
+	p := &inspecttest.Probe{Protocol: New()}
 	e := inspecttest.Engine(tb, &inspecttest.Collector{}, nil, p)
 	c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:143")
 	c.Server(greeting).Client("a1 LOGIN joe s3cret-Pass\r\n").Server("a1 OK\r\n").
 		Client("a2 FETCH 1 BODY[]\r\n").Server("* 1 FETCH (BODY[] {1000000000000}\r\n")
-	if p.a == nil {
+	if _, a := p.Last(); a == nil {
 		tb.Fatal("no analyzer")
 	}
 	return p
 }
 
 func TestFETCHNoAllocs(t *testing.T) {
-	p := inFETCH(t)
+	f, a := inFETCH(t).Last()
 	seg := []byte(bodySegment)
 	allocs := testing.AllocsPerRun(200, func() {
-		if p.a.Feed(p.f, inspect.ToClient, seg) != len(seg) {
+		if a.Feed(f, inspect.ToClient, seg) != len(seg) {
 			t.Fatal("body not consumed")
 		}
 	})
@@ -278,13 +253,14 @@ func TestFETCHNoAllocs(t *testing.T) {
 }
 
 func TestCommandNoAllocs(t *testing.T) {
-	p := &probe{Protocol: New()}
+	p := &inspecttest.Probe{Protocol: New()}
 	e := inspecttest.Engine(t, &inspecttest.Collector{}, nil, p)
 	inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:143").Server(greeting)
+	f, a := p.Last()
 	cmd, reply := []byte("a5 SELECT INBOX\r\n"), []byte("* 3 EXISTS\r\na5 OK [READ-WRITE] done\r\n")
 	allocs := testing.AllocsPerRun(200, func() {
-		p.a.Feed(p.f, inspect.ToServer, cmd)
-		p.a.Feed(p.f, inspect.ToClient, reply)
+		a.Feed(f, inspect.ToServer, cmd)
+		a.Feed(f, inspect.ToClient, reply)
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocs per command and reply", allocs)
@@ -292,12 +268,12 @@ func TestCommandNoAllocs(t *testing.T) {
 }
 
 func BenchmarkFETCHBody(b *testing.B) {
-	p := inFETCH(b)
+	f, a := inFETCH(b).Last()
 	seg := []byte(bodySegment)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(seg)))
 	for b.Loop() {
-		p.a.Feed(p.f, inspect.ToClient, seg)
+		a.Feed(f, inspect.ToClient, seg)
 	}
 }
 
@@ -341,15 +317,16 @@ func TestGap(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			col := &inspecttest.Collector{}
-			p := &probe{Protocol: New()}
+			p := &inspecttest.Probe{Protocol: New()}
 			e := inspecttest.Engine(t, col, nil, p)
 			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:143")
 			c.Server(greeting)
 			if tt.setup != "" {
 				c.Client(tt.setup)
 			}
-			p.a.Gap(p.f, inspect.ToServer)
-			p.a.Feed(p.f, inspect.ToServer, []byte(tt.after))
+			f, a := p.Last()
+			a.Gap(f, inspect.ToServer)
+			a.Feed(f, inspect.ToServer, []byte(tt.after))
 			c.Close()
 			e.Flush()
 			if got := col.Findings(); len(got) != tt.want {

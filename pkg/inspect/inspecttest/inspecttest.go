@@ -273,6 +273,50 @@ func (c *Conv) send(dir inspect.Dir, data []byte, flags uint8) {
 	c.e.HandlePacket(p)
 }
 
+// Probe wraps a Protocol and keeps every flow and analyzer it makes, so
+// that allocation tests and benchmarks can feed an analyzer directly,
+// without the engine's per-packet cost and byte budget. Embedding the
+// interface hides the wrapped type's other methods: do not wrap a
+// FlowObserver.
+type Probe struct {
+	inspect.Protocol
+	Flows     []*inspect.Flow
+	Analyzers []inspect.Analyzer
+}
+
+// NewAnalyzer implements inspect.Protocol.
+func (p *Probe) NewAnalyzer(f *inspect.Flow) inspect.Analyzer {
+	a := p.Protocol.NewAnalyzer(f)
+	p.Flows, p.Analyzers = append(p.Flows, f), append(p.Analyzers, a)
+	return a
+}
+
+// Last returns the latest flow and its analyzer, or nil, nil if none was
+// made.
+func (p *Probe) Last() (*inspect.Flow, inspect.Analyzer) {
+	if len(p.Flows) == 0 {
+		return nil, nil
+	}
+	return p.Flows[len(p.Flows)-1], p.Analyzers[len(p.Analyzers)-1]
+}
+
+// MatchProbe wraps a Protocol and records what its Match answers for a
+// flow the engine built, then declines the flow, so that Match is tested
+// on real flows without an analyzer being made. As with Probe, do not
+// wrap a FlowObserver.
+type MatchProbe struct {
+	inspect.Protocol
+	Got   inspect.Confidence // the latest answer
+	Calls int
+}
+
+// Match implements inspect.Protocol.
+func (p *MatchProbe) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
+	p.Got = p.Protocol.Match(f, dir, b)
+	p.Calls++
+	return inspect.NoMatch
+}
+
 // Leaks reports whether any event, as written in JSON, contains s; use it
 // to prove that a secret never leaves the inspector.
 func Leaks(t testing.TB, events []*event.Event, s string) bool {

@@ -395,8 +395,8 @@ func TestMatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			col := &inspecttest.Collector{}
-			p := New(nil)
-			e := inspecttest.Engine(t, col, nil, &matchProbe{Protocol: p, t: t, dir: tt.dir, data: tt.data, want: tt.want})
+			p := &inspecttest.MatchProbe{Protocol: New(nil)}
+			e := inspecttest.Engine(t, col, nil, p)
 			c := inspecttest.NewTCP(e, "192.168.1.10:40000", tt.server)
 			if tt.dir == inspect.ToServer {
 				c.ClientBytes(tt.data)
@@ -404,24 +404,11 @@ func TestMatch(t *testing.T) {
 				c.ServerBytes(tt.data)
 			}
 			c.Close()
+			if p.Got != tt.want {
+				t.Errorf("Match = %d, want %d", p.Got, tt.want)
+			}
 		})
 	}
-}
-
-// matchProbe checks Match against a real flow made by the engine.
-type matchProbe struct {
-	*Protocol
-	t    *testing.T
-	dir  inspect.Dir
-	data []byte
-	want inspect.Confidence
-}
-
-func (m *matchProbe) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
-	if got := m.Protocol.Match(f, dir, b); got != m.want {
-		m.t.Errorf("Match = %d, want %d", got, m.want)
-	}
-	return inspect.NoMatch
 }
 
 func TestUDPNeverMatches(t *testing.T) {

@@ -234,7 +234,7 @@ func TestMatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := &matchProbe{}
+			p := &inspecttest.MatchProbe{Protocol: New()}
 			e := inspecttest.Engine(t, &inspecttest.Collector{}, nil, p)
 			c := inspecttest.NewTCP(e, "192.168.1.10:40000", tt.server)
 			if tt.dir == inspect.ToServer {
@@ -242,36 +242,11 @@ func TestMatch(t *testing.T) {
 			} else {
 				c.Server(tt.data)
 			}
-			if p.got != tt.want {
-				t.Errorf("Match = %v, want %v", p.got, tt.want)
+			if p.Got != tt.want {
+				t.Errorf("Match = %v, want %v", p.Got, tt.want)
 			}
 		})
 	}
-}
-
-// matchProbe records what Match says about a flow's first payload.
-type matchProbe struct {
-	Protocol
-	got inspect.Confidence
-}
-
-func (p *matchProbe) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
-	p.got = p.Protocol.Match(f, dir, b)
-	return inspect.NoMatch
-}
-
-// probe keeps the flow and analyzer the engine made, so that allocation
-// tests can feed the analyzer directly: the test conversation itself
-// allocates a packet per segment.
-type probe struct {
-	*Protocol
-	f *inspect.Flow
-	a inspect.Analyzer
-}
-
-func (p *probe) NewAnalyzer(f *inspect.Flow) inspect.Analyzer {
-	p.f, p.a = f, p.Protocol.NewAnalyzer(f)
-	return p.a
 }
 
 // bodySegment is a segment of a retrieved message without the terminator.
@@ -279,23 +254,23 @@ const bodySegment = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, se
 	"incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud\r\n"
 
 // inRETR returns a POP3 flow whose server is sending a message.
-func inRETR(tb testing.TB) *probe {
-	p := &probe{Protocol: New()}
+func inRETR(tb testing.TB) *inspecttest.Probe {
+	p := &inspecttest.Probe{Protocol: New()}
 	e := inspecttest.Engine(tb, &inspecttest.Collector{}, nil, p)
 	c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:110")
 	c.Server(greeting).Client("USER joe\r\nPASS s3cret-Pass\r\n").Server("+OK\r\n+OK\r\n").
 		Client("RETR 1\r\n").Server("+OK 99999 octets\r\n")
-	if p.a == nil {
+	if _, a := p.Last(); a == nil {
 		tb.Fatal("no analyzer")
 	}
 	return p
 }
 
 func TestRETRNoAllocs(t *testing.T) {
-	p := inRETR(t)
+	f, a := inRETR(t).Last()
 	seg := []byte(bodySegment)
 	allocs := testing.AllocsPerRun(200, func() {
-		if p.a.Feed(p.f, inspect.ToClient, seg) != len(seg) {
+		if a.Feed(f, inspect.ToClient, seg) != len(seg) {
 			t.Fatal("body not consumed")
 		}
 	})
@@ -305,12 +280,12 @@ func TestRETRNoAllocs(t *testing.T) {
 }
 
 func TestCommandNoAllocs(t *testing.T) {
-	p := inRETR(t)
-	p.a.Feed(p.f, inspect.ToClient, []byte(".\r\n"))
+	f, a := inRETR(t).Last()
+	a.Feed(f, inspect.ToClient, []byte(".\r\n"))
 	cmd, reply := []byte("STAT\r\n"), []byte("+OK 2 320\r\n")
 	allocs := testing.AllocsPerRun(200, func() {
-		p.a.Feed(p.f, inspect.ToServer, cmd)
-		p.a.Feed(p.f, inspect.ToClient, reply)
+		a.Feed(f, inspect.ToServer, cmd)
+		a.Feed(f, inspect.ToClient, reply)
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocs per command and reply", allocs)
@@ -318,12 +293,12 @@ func TestCommandNoAllocs(t *testing.T) {
 }
 
 func BenchmarkRETRBody(b *testing.B) {
-	p := inRETR(b)
+	f, a := inRETR(b).Last()
 	seg := []byte(bodySegment)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(seg)))
 	for b.Loop() {
-		p.a.Feed(p.f, inspect.ToClient, seg)
+		a.Feed(f, inspect.ToClient, seg)
 	}
 }
 
@@ -364,12 +339,13 @@ func TestGap(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			col := &inspecttest.Collector{}
-			p := &probe{Protocol: New()}
+			p := &inspecttest.Probe{Protocol: New()}
 			e := inspecttest.Engine(t, col, nil, p)
 			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:110")
 			c.Server(greeting).Client("USER joe\r\nPASS s3cret-Pass\r\n")
-			p.a.Gap(p.f, tt.dir)
-			p.a.Feed(p.f, tt.dir, []byte(tt.after))
+			f, a := p.Last()
+			a.Gap(f, tt.dir)
+			a.Feed(f, tt.dir, []byte(tt.after))
 			c.Server("+OK\r\n")
 			c.Close()
 			e.Flush()

@@ -273,7 +273,7 @@ func TestMatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			col := &inspecttest.Collector{}
-			p := &matchProbe{}
+			p := &inspecttest.MatchProbe{Protocol: New()}
 			e := inspecttest.Engine(t, col, nil, p)
 			c := inspecttest.NewTCP(e, "192.168.1.10:40000", tt.server)
 			if tt.dir == inspect.ToServer {
@@ -281,36 +281,11 @@ func TestMatch(t *testing.T) {
 			} else {
 				c.Server(tt.data)
 			}
-			if p.got != tt.want {
-				t.Errorf("Match = %v, want %v", p.got, tt.want)
+			if p.Got != tt.want {
+				t.Errorf("Match = %v, want %v", p.Got, tt.want)
 			}
 		})
 	}
-}
-
-// matchProbe records what SMTP's Match says about a flow's first payload.
-type matchProbe struct {
-	Protocol
-	got inspect.Confidence
-}
-
-func (p *matchProbe) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
-	p.got = p.Protocol.Match(f, dir, b)
-	return inspect.NoMatch
-}
-
-// probe keeps the flow and analyzer the engine made, so that allocation
-// tests can feed the analyzer directly: the test conversation itself
-// allocates a packet per segment.
-type probe struct {
-	*Protocol
-	f *inspect.Flow
-	a inspect.Analyzer
-}
-
-func (p *probe) NewAnalyzer(f *inspect.Flow) inspect.Analyzer {
-	p.f, p.a = f, p.Protocol.NewAnalyzer(f)
-	return p.a
 }
 
 // bodySegment is a segment of message text without the terminator.
@@ -318,23 +293,23 @@ const bodySegment = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, se
 	"incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud\r\n"
 
 // inBody returns an SMTP flow whose client is sending a message body.
-func inBody(tb testing.TB) *probe {
-	p := &probe{Protocol: New()}
+func inBody(tb testing.TB) *inspecttest.Probe {
+	p := &inspecttest.Probe{Protocol: New()}
 	e := inspecttest.Engine(tb, &inspecttest.Collector{}, nil, p)
 	c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:25")
 	c.Server(greeting).Client("MAIL FROM:<a@b>\r\n").Server("250 ok\r\n").Client("RCPT TO:<c@d>\r\n").Server("250 ok\r\n").
 		Client("DATA\r\n").Server("354 go\r\n")
-	if p.a == nil {
+	if _, a := p.Last(); a == nil {
 		tb.Fatal("no analyzer")
 	}
 	return p
 }
 
 func TestBodyNoAllocs(t *testing.T) {
-	p := inBody(t)
+	f, a := inBody(t).Last()
 	seg := []byte(bodySegment)
 	allocs := testing.AllocsPerRun(200, func() {
-		if p.a.Feed(p.f, inspect.ToServer, seg) != len(seg) {
+		if a.Feed(f, inspect.ToServer, seg) != len(seg) {
 			t.Fatal("body not consumed")
 		}
 	})
@@ -344,13 +319,14 @@ func TestBodyNoAllocs(t *testing.T) {
 }
 
 func TestCommandNoAllocs(t *testing.T) {
-	p := &probe{Protocol: New()}
+	p := &inspecttest.Probe{Protocol: New()}
 	e := inspecttest.Engine(t, &inspecttest.Collector{}, nil, p)
 	inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:25").Server(greeting)
+	f, a := p.Last()
 	cmd, reply := []byte("RCPT TO:<c@d>\r\n"), []byte("250 2.1.5 ok\r\n")
 	allocs := testing.AllocsPerRun(200, func() {
-		p.a.Feed(p.f, inspect.ToServer, cmd)
-		p.a.Feed(p.f, inspect.ToClient, reply)
+		a.Feed(f, inspect.ToServer, cmd)
+		a.Feed(f, inspect.ToClient, reply)
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocs per command and reply", allocs)
@@ -358,12 +334,12 @@ func TestCommandNoAllocs(t *testing.T) {
 }
 
 func BenchmarkDataBody(b *testing.B) {
-	p := inBody(b)
+	f, a := inBody(b).Last()
 	seg := []byte(bodySegment)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(seg)))
 	for b.Loop() {
-		p.a.Feed(p.f, inspect.ToServer, seg)
+		a.Feed(f, inspect.ToServer, seg)
 	}
 }
 
@@ -413,16 +389,17 @@ func TestGap(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			col := &inspecttest.Collector{}
-			p := &probe{Protocol: New()}
+			p := &inspecttest.Probe{Protocol: New()}
 			e := inspecttest.Engine(t, col, nil, p)
 			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:25")
 			c.Server(greeting).Client("NOOP\r\n").Server("250 ok\r\n")
 			if tt.setup != "" {
 				c.Client(tt.setup)
 			}
-			p.a.Gap(p.f, inspect.ToServer)
-			p.a.Feed(p.f, inspect.ToServer, []byte(tt.after))
-			p.a.Feed(p.f, inspect.ToClient, []byte(tt.reply))
+			f, a := p.Last()
+			a.Gap(f, inspect.ToServer)
+			a.Feed(f, inspect.ToServer, []byte(tt.after))
+			a.Feed(f, inspect.ToClient, []byte(tt.reply))
 			c.Close()
 			e.Flush()
 			if got := col.Findings(); len(got) != tt.want {

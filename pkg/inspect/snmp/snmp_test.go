@@ -383,7 +383,7 @@ func TestMatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			probe := &matchProbe{Protocol: New(), t: t, want: tt.want}
+			probe := &inspecttest.MatchProbe{Protocol: New()}
 			e := inspecttest.Engine(t, &inspecttest.Collector{}, nil, probe)
 			var c *inspecttest.Conv
 			if tt.tcp {
@@ -392,27 +392,13 @@ func TestMatch(t *testing.T) {
 				c = inspecttest.NewUDP(e, "192.168.1.10:40000", tt.server)
 			}
 			c.ClientBytes(tt.data)
-			if !probe.called {
+			if probe.Calls == 0 {
 				t.Error("Match not called")
+			} else if probe.Got != tt.want {
+				t.Errorf("Match = %d, want %d", probe.Got, tt.want)
 			}
 		})
 	}
-}
-
-// matchProbe checks Match against a real flow made by the engine.
-type matchProbe struct {
-	*Protocol
-	t      *testing.T
-	want   inspect.Confidence
-	called bool
-}
-
-func (m *matchProbe) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
-	m.called = true
-	if got := m.Protocol.Match(f, dir, b); got != m.want {
-		m.t.Errorf("Match = %d, want %d", got, m.want)
-	}
-	return inspect.NoMatch
 }
 
 // steadyFlow feeds datagrams of one UDP flow through one reused Packet, so

@@ -176,26 +176,14 @@ func TestReportsBounded(t *testing.T) {
 	}
 }
 
-// probe records the analyzer the engine creates, so that tests can feed
-// it directly, without the engine's per-packet cost and byte budget.
-type probe struct {
-	*Protocol
-	f *inspect.Flow
-	a inspect.Analyzer
-}
-
-func (p *probe) NewAnalyzer(f *inspect.Flow) inspect.Analyzer {
-	p.f, p.a = f, p.Protocol.NewAnalyzer(f)
-	return p.a
-}
-
 func TestRepeatDoesNotAllocate(t *testing.T) {
 	col := &inspecttest.Collector{}
-	p := &probe{Protocol: New()}
+	p := &inspecttest.Probe{Protocol: New()}
 	e := inspecttest.Engine(t, col, nil, p)
 	inspecttest.NewUDP(e, "192.168.1.50:1900", "239.255.255.250:1900").Client(notifyRoot)
+	f, a := p.Last()
 	b := []byte(notifyRoot)
-	if n := testing.AllocsPerRun(100, func() { p.a.Feed(p.f, inspect.ToServer, b) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { a.Feed(f, inspect.ToServer, b) }); n != 0 {
 		t.Errorf("%v allocations per repeated NOTIFY, want 0", n)
 	}
 	if len(col.Events) != 1 {
@@ -216,13 +204,14 @@ func BenchmarkParseNotify(b *testing.B) {
 }
 
 func BenchmarkFeedRepeatedNotify(b *testing.B) {
-	p := &probe{Protocol: New()}
+	p := &inspecttest.Probe{Protocol: New()}
 	e := inspecttest.Engine(b, &inspecttest.Collector{}, nil, p)
 	inspecttest.NewUDP(e, "192.168.1.50:1900", "239.255.255.250:1900").Client(notifyRoot)
+	f, a := p.Last()
 	data := []byte(notifyRoot)
 	b.ReportAllocs()
 	for b.Loop() {
-		p.a.Feed(p.f, inspect.ToServer, data)
+		a.Feed(f, inspect.ToServer, data)
 	}
 }
 

@@ -560,7 +560,7 @@ func TestMatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			probe := &matchProbe{Protocol: New()}
+			probe := &inspecttest.MatchProbe{Protocol: New()}
 			e := inspecttest.Engine(t, &inspecttest.Collector{}, nil, probe)
 			client, server := "192.168.1.10:40000", "203.0.113.5:"+itoa(tt.port)
 			if tt.tcp {
@@ -568,23 +568,11 @@ func TestMatch(t *testing.T) {
 			} else {
 				inspecttest.NewUDP(e, client, server).ClientBytes(tt.b)
 			}
-			if got := probe.got; got != tt.want {
+			if got := probe.Got; got != tt.want {
 				t.Errorf("Match = %d, want %d", got, tt.want)
 			}
 		})
 	}
-}
-
-// matchProbe records what the TLS Protocol's Match answers for the first
-// payload of a flow the engine built, and declines the flow.
-type matchProbe struct {
-	*Protocol
-	got inspect.Confidence
-}
-
-func (m *matchProbe) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
-	m.got = m.Protocol.Match(f, dir, b)
-	return inspect.NoMatch
 }
 
 func itoa(p uint16) string {
