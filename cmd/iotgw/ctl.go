@@ -27,13 +27,9 @@ func clientFor(load func() (*config.Config, string, error), stderr io.Writer, na
 
 func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("devices", "", stderr)
-	load := configFlagSet(fs)
-	if ok, code := parseFlags(fs, args); !ok {
-		return code
-	}
-	c, ok := clientFor(load, stderr, "devices")
+	c, code, ok := daemonCommand(fs, configFlagSet(fs), args, stderr)
 	if !ok {
-		return exitUsage
+		return code
 	}
 	devs, err := c.Devices(ctx)
 	if err != nil {
@@ -57,6 +53,19 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 1
 	}
 	return exitOK
+}
+
+// daemonCommand parses "iotgw NAME [flags]" and returns a client of the
+// daemon; ok is false when the command should exit with code.
+func daemonCommand(fs *flag.FlagSet, load func() (*config.Config, string, error), args []string, stderr io.Writer) (c *api.Client, code int, ok bool) {
+	if ok, code := parseFlags(fs, args); !ok {
+		return nil, code, false
+	}
+	c, ok = clientFor(load, stderr, strings.TrimPrefix(fs.Name(), "iotgw "))
+	if !ok {
+		return nil, exitUsage, false
+	}
+	return c, exitOK, true
 }
 
 // macCommand parses "iotgw NAME [flags] MAC" and returns a client and the
@@ -134,13 +143,9 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("status", "", stderr)
-	load := configFlagSet(fs)
-	if ok, code := parseFlags(fs, args); !ok {
-		return code
-	}
-	c, ok := clientFor(load, stderr, "status")
+	c, code, ok := daemonCommand(fs, configFlagSet(fs), args, stderr)
 	if !ok {
-		return exitUsage
+		return code
 	}
 	s, err := c.Status(ctx)
 	if err != nil {
