@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/iotgw/iotgw/internal/testenv"
 	"github.com/iotgw/iotgw/pkg/api"
 )
 
@@ -34,7 +35,7 @@ func TestBrowser(t *testing.T) {
 	chromium := requireBrowser(t)
 	dir := t.TempDir()
 	ns := newNetns(t, lanAddr+"/24")
-	bin := buildDaemon(t, dir)
+	bin := testenv.BuildDaemon(t, dir)
 	socket := filepath.Join(dir, "iotgw.sock")
 	cfg := filepath.Join(dir, "iotgw.toml")
 	// Monitor mode: the camera's default password would otherwise have
@@ -72,7 +73,7 @@ type = "webhook"
 name = "hook"
 url = "http://127.0.0.1:9/iotgw"
 secret = "browser-test-shared-secret"
-`, socket, lanAddr, filepath.Join(repoRoot(t), "testdata", "demo.pcap"), filepath.Join(dir, "state", "state.json"), webPort)), 0o644); err != nil {
+`, socket, lanAddr, filepath.Join(testenv.RepoRoot(t), "testdata", "demo.pcap"), filepath.Join(dir, "state", "state.json"), webPort)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dir, "iotgw.log")

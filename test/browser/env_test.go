@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/iotgw/iotgw/internal/testenv"
 )
 
 // requireBrowser skips when not root (namespaces and nftables need it)
@@ -25,7 +27,7 @@ func requireBrowser(t *testing.T) string {
 		t.Skip("the browser test builds a network namespace: run as root")
 	}
 	for _, cmd := range []string{"ip", "nft"} {
-		if _, err := lookPath(cmd); err != nil {
+		if _, err := testenv.LookPath(cmd); err != nil {
 			t.Fatalf("the browser test needs %s (apt-get install iproute2 nftables)", cmd)
 		}
 	}
@@ -36,66 +38,6 @@ func requireBrowser(t *testing.T) string {
 	}
 	t.Fatal("the browser test needs Chromium: apt-get install chromium chromium-driver (or scripts/deps.sh test)")
 	return ""
-}
-
-func lookPath(cmd string) (string, error) {
-	if p, err := exec.LookPath(cmd); err == nil {
-		return p, nil
-	}
-	for _, dir := range []string{"/usr/sbin", "/sbin"} {
-		p := filepath.Join(dir, cmd)
-		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s: not found", cmd)
-}
-
-// repoRoot walks up from the working directory to go.mod.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test's directory")
-		}
-		dir = parent
-	}
-}
-
-// buildDaemon builds cmd/iotgw into dir with the go command running the
-// test.
-func buildDaemon(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "iotgw")
-	goBin := filepath.Join(runtimeGOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		goBin = "go"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, goBin, "build", "-o", bin, "./cmd/iotgw")
-	cmd.Dir = repoRoot(t)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/iotgw: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func runtimeGOROOT() string {
-	out, err := exec.Command("go", "env", "GOROOT").Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
 }
 
 // netns is a throw-away network namespace with a LAN bridge; everything
@@ -163,7 +105,7 @@ func (n *netns) teardown() {
 	procs := n.procs
 	n.mu.Unlock()
 	for _, c := range procs {
-		stop(c)
+		testenv.Stop(c, 5*time.Second)
 	}
 	if _, err := os.Stat(filepath.Join("/run/netns", n.name)); err != nil {
 		return
@@ -178,22 +120,6 @@ func (n *netns) teardown() {
 	}
 	if out, err := exec.Command("ip", "netns", "del", n.name).CombinedOutput(); err != nil {
 		n.t.Errorf("ip netns del %s: %v\n%s", n.name, err, out)
-	}
-}
-
-// stop ends a background program (SIGTERM, then SIGKILL) and reaps it.
-func stop(c *exec.Cmd) {
-	if c.Process == nil || c.ProcessState != nil {
-		return
-	}
-	done := make(chan struct{})
-	go func() { _ = c.Wait(); close(done) }()
-	_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
-		<-done
 	}
 }
 
@@ -297,7 +223,7 @@ func poll(timeout, interval time.Duration, check func() (bool, string)) error {
 
 func writeArtifact(t *testing.T, name string, data []byte) {
 	t.Helper()
-	dir := filepath.Join(repoRoot(t), "test", "browser", "artifacts")
+	dir := filepath.Join(testenv.RepoRoot(t), "test", "browser", "artifacts")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iotgw/iotgw/internal/testenv"
 )
 
 // tvServer is the SERVER header of the TV's SSDP announcements: Embedthis
@@ -35,12 +37,12 @@ const (
 func TestLab(t *testing.T) {
 	requireLab(t)
 	l := newLab(t, labOptions{tag: "a", devices: homeDevices(), services: true})
-	d := l.newDaemon(buildDaemon(t, l.dir), l.daemonConfig("afpacket"))
+	d := l.newDaemon(testenv.BuildDaemon(t, l.dir), l.daemonConfig("afpacket"))
 	d.start(t)
 	l.dhcp()
 	cam, plug, tv, laptop := l.hosts["camera"], l.hosts["plug"], l.hosts["tv"], l.hosts["laptop"]
 
-	telnetd, err := lookPath("telnetd")
+	telnetd, err := testenv.LookPath("telnetd")
 	if err != nil {
 		t.Fatal(err)
 	}

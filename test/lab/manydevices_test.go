@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/testenv"
 	"github.com/iotgw/iotgw/pkg/api"
 )
 
@@ -28,7 +29,7 @@ func TestLabManyDevices(t *testing.T) {
 	crowd := host{role: "crowd", mac: "02:77:ff:ff:ff:01"}
 	l := newLab(t, labOptions{tag: "m", devices: []host{crowd}})
 	l.must("ip", "-n", l.ns("crowd"), "link", "set", "eth0", "up")
-	bin := buildDaemon(t, l.dir)
+	bin := testenv.BuildDaemon(t, l.dir)
 	cfg := l.writeFile("iotgw-crowd.toml", fmt.Sprintf(`[lan]
 prefixes = [%q, "10.77.0.0/16"]
 

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/iotgw/iotgw/internal/testenv"
 )
 
 // Addresses exist only inside the lab's namespaces: the LAN is
@@ -434,22 +436,6 @@ func (l *lab) spawn(logName string, ipArgs []string) (*exec.Cmd, error) {
 	return c, nil
 }
 
-// stop ends a background program (SIGTERM, then SIGKILL) and reaps it.
-func stop(c *exec.Cmd) {
-	if c.Process == nil || c.ProcessState != nil {
-		return
-	}
-	done := make(chan struct{})
-	go func() { _ = c.Wait(); close(done) }()
-	_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(3 * time.Second):
-		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
-}
-
 // waitListen waits until something listens on proto/port in role's
 // namespace.
 func (l *lab) waitListen(role, proto string, port int) {
@@ -510,7 +496,7 @@ func (l *lab) teardown() {
 	var wg sync.WaitGroup
 	for _, c := range procs {
 		wg.Add(1)
-		go func() { defer wg.Done(); stop(c) }()
+		go func() { defer wg.Done(); testenv.Stop(c, 3*time.Second) }()
 	}
 	wg.Wait()
 	for _, role := range l.roles() {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/testenv"
 	"github.com/iotgw/iotgw/pkg/api"
 )
 
@@ -33,7 +34,7 @@ const bulkRounds = 3
 func TestLabThroughput(t *testing.T) {
 	requireLab(t)
 	l := newLab(t, labOptions{tag: "t", devices: []host{homeDevices()[3]}})
-	bin := buildDaemon(t, l.dir)
+	bin := testenv.BuildDaemon(t, l.dir)
 	l.start("wan", "wan-iperf3", "iperf3", "-s", "-B", cloudHost, "-p", bulkPort)
 	l.waitListen("wan", "tcp", 80)
 	l.dhcp()

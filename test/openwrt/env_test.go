@@ -13,17 +13,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-)
 
-// repoRoot is the repository, two levels up from this package.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
+	"github.com/iotgw/iotgw/internal/testenv"
+)
 
 // runPackager runs the package builder (`make package`) for arch into dir.
 // Extra arguments go to the builder.
@@ -52,7 +44,7 @@ func packagesDir(t testing.TB) string {
 		if built.err != nil {
 			return
 		}
-		built.err = runPackager(repoRoot(t), built.dir, "x86_64")
+		built.err = runPackager(testenv.RepoRoot(t), built.dir, "x86_64")
 	})
 	if built.err != nil {
 		t.Fatal(built.err)

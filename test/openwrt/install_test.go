@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/iotgw/iotgw/internal/testenv"
 )
 
 const demoCamera = "c0:56:e3:1a:2b:3c" // logs in with factory-default credentials in testdata/demo.pcap
@@ -25,7 +27,7 @@ func TestInstallRunRemove(t *testing.T) {
 	ipk := findPackage(t, packagesDir(t), "iotgw_*_x86_64.ipk")
 	root := newRoot(t)
 	copyFile(t, ipk, filepath.Join(root, "tmp/iotgw.ipk"), 0o644)
-	copyFile(t, filepath.Join(repoRoot(t), "testdata/demo.pcap"), filepath.Join(root, "tmp/demo.pcap"), 0o644)
+	copyFile(t, filepath.Join(testenv.RepoRoot(t), "testdata/demo.pcap"), filepath.Join(root, "tmp/demo.pcap"), 0o644)
 	writeRootFile(t, root, "etc/procd-standin.env", "PROCD_SPAWN=1\n", 0o644)
 
 	ns := newNetns(t, "owrt")

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iotgw/iotgw/internal/testenv"
 	"github.com/iotgw/iotgw/pkg/config"
 )
 
@@ -136,7 +137,7 @@ func TestIPKControl(t *testing.T) {
 // and the scripts the Makefile defines, so both builds agree.
 func TestIPKMatchesFeedMakefile(t *testing.T) {
 	p := openIPK(t, findPackage(t, packagesDir(t), "iotgw_*_x86_64.ipk"))
-	mk, err := os.ReadFile(filepath.Join(repoRoot(t), "openwrt/iotgw/Makefile"))
+	mk, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "openwrt/iotgw/Makefile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +167,7 @@ func TestIPKMatchesFeedMakefile(t *testing.T) {
 func TestIPKDefaultConfig(t *testing.T) {
 	p := openIPK(t, findPackage(t, packagesDir(t), "iotgw_*_x86_64.ipk"))
 	got := p.Data["./etc/iotgw/iotgw.toml"].Data
-	example, err := os.ReadFile(filepath.Join(repoRoot(t), "iotgw.example.toml"))
+	example, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "iotgw.example.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +279,7 @@ func TestIPKReproducible(t *testing.T) {
 	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
 	dirs := []string{t.TempDir(), t.TempDir()}
 	for _, dir := range dirs {
-		if err := runPackager(repoRoot(t), dir, "x86_64", "-commit", "0123abcd"); err != nil {
+		if err := runPackager(testenv.RepoRoot(t), dir, "x86_64", "-commit", "0123abcd"); err != nil {
 			t.Fatal(err)
 		}
 	}

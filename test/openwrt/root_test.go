@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/iotgw/iotgw/internal/testenv"
 )
 
 // newRoot builds a scratch root file system for chroot: Debian's
@@ -56,7 +58,7 @@ func newRoot(t *testing.T) string {
 		// Bind mounts would outlive a failed test; the device nodes are enough.
 		mustRun(t, "cp", "-a", "/dev/"+dev, filepath.Join(root, "dev", dev))
 	}
-	standin := filepath.Join(repoRoot(t), "test/openwrt/testdata/standin")
+	standin := filepath.Join(testenv.RepoRoot(t), "test/openwrt/testdata/standin")
 	for _, f := range []struct {
 		src, dst string
 		mode     os.FileMode

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/testenv"
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
@@ -131,20 +132,7 @@ func CorpusFile(t testing.TB, name string) string {
 // RepoFile returns the path of a file relative to the repository root.
 func RepoFile(t testing.TB, rel string) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, rel)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("inspecttest: no go.mod above the test directory")
-		}
-		dir = parent
-	}
+	return filepath.Join(testenv.RepoRoot(t), rel)
 }
 
 // Conv is a synthetic conversation between a client and a server, fed

@@ -1,0 +1,102 @@
+// Package testenv holds what the end-to-end tests share about their
+// surroundings: the repository's root, programs that live in sbin, the
+// daemon built from this tree, and stopping the programs they start.
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// RepoRoot walks up from the working directory to go.mod.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// LookPath finds cmd on PATH or in the sbin directories, which are not on
+// every user's PATH.
+func LookPath(cmd string) (string, error) {
+	if p, err := exec.LookPath(cmd); err == nil {
+		return p, nil
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
+		p := filepath.Join(dir, cmd)
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: not found", cmd)
+}
+
+// BuildDaemon builds cmd/iotgw into dir, static, with the toolchain
+// running the test; the build cache makes a second test's build a link
+// step.
+func BuildDaemon(t testing.TB, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "iotgw")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, goTool(), "build", "-o", bin, "./cmd/iotgw")
+	cmd.Dir = RepoRoot(t)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/iotgw: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// goTool is GOROOT/bin/go of the go command running the test when it can
+// be found, so the daemon is built with the same toolchain.
+func goTool() string {
+	if root := os.Getenv("GOROOT"); root != "" {
+		p := filepath.Join(root, "bin", "go")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "go")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "go"
+}
+
+// Stop ends a program started in its own process group: SIGTERM to the
+// group, SIGKILL after grace, then reaps it.
+func Stop(c *exec.Cmd, grace time.Duration) {
+	if c.Process == nil || c.ProcessState != nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() { _ = c.Wait(); close(done) }()
+	_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
