@@ -159,9 +159,6 @@ func requireRoot(t *testing.T, tools ...string) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces, nftables and chroot")
 	}
-	if os.Getenv("IOTGW_QEMU") == "1" {
-		t.Skip("under qemu-user: no namespaces")
-	}
 	for _, tool := range append([]string{"ip", "nft"}, tools...) {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s not installed (scripts/deps.sh test installs it): %v", tool, err)
