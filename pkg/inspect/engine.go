@@ -127,14 +127,13 @@ type Engine struct {
 	packetObs  PacketObserver
 	hashKey    []byte
 
-	pap        [maxPAP]papPending
-	papNext    uint8
-	inspecting int // flows with an analyzer now
-	verdicts   map[[32]byte]verdict
-	now        time.Time
-	source     string
-	packetNo   int64
-	Stats      EngineStats
+	pap      [maxPAP]papPending
+	papNext  uint8
+	verdicts map[[32]byte]verdict
+	now      time.Time
+	source   string
+	packetNo int64
+	Stats    EngineStats
 }
 
 // Options wires an engine to its collaborators.
@@ -427,7 +426,7 @@ func (e *Engine) identify(f *Flow, dir Dir, data []byte) bool {
 	if best == nil {
 		return false
 	}
-	if e.inspecting >= e.cfg.MaxInspected {
+	if e.insps.inUse() >= e.cfg.MaxInspected {
 		// Analyzer state is what costs memory per flow; beyond the cap a
 		// flood's flows are tracked but not inspected.
 		e.Stats.InspectLimit++

@@ -114,8 +114,8 @@ func checkPools(t *testing.T, e *Engine) {
 			t.Fatalf("buffer %d both free and held", id)
 		}
 	}
-	if n := len(held); n != e.inspecting || int(e.insps.used)-len(e.insps.free) != n || n > e.cfg.MaxInspected {
-		t.Fatalf("%d flows inspected, engine counts %d, pool lends %d, cap %d", n, e.inspecting, int(e.insps.used)-len(e.insps.free), e.cfg.MaxInspected)
+	if n := len(held); n != e.insps.inUse() || n > e.cfg.MaxInspected {
+		t.Fatalf("%d flows inspected, pool lends %d, cap %d", n, e.insps.inUse(), e.cfg.MaxInspected)
 	}
 	if len(bufs)+len(e.bufs.free) != len(e.bufs.bufs) {
 		t.Fatalf("buffers: %d held + %d free, %d allocated", len(bufs), len(e.bufs.free), len(e.bufs.bufs))
@@ -176,14 +176,14 @@ func TestEngineBookkeepingUnderChaos(t *testing.T) {
 			seqs[k] = seq + uint32(n)
 			e.HandlePacket(p)
 			checkPools(t, e)
-			if len(live) != e.inspecting {
-				t.Fatalf("seed %d: %d analyzers open, engine counts %d", seed, len(live), e.inspecting)
+			if len(live) != e.insps.inUse() {
+				t.Fatalf("seed %d: %d analyzers open, engine counts %d", seed, len(live), e.insps.inUse())
 			}
 		}
 		e.Flush()
 		checkPools(t, e)
-		if e.inspecting != 0 || len(live) != 0 {
-			t.Fatalf("seed %d after the flush: %d inspecting, %d analyzers open", seed, e.inspecting, len(live))
+		if e.insps.inUse() != 0 || len(live) != 0 {
+			t.Fatalf("seed %d after the flush: %d inspecting, %d analyzers open", seed, e.insps.inUse(), len(live))
 		}
 	}
 }
@@ -238,7 +238,7 @@ func TestFlowChurnNoAlloc(t *testing.T) {
 	if a := testing.AllocsPerRun(50, run); a != 0 {
 		t.Errorf("%v allocations per 40 flows", a)
 	}
-	if e.Stats.FlowsCreated < 40*51 || e.inspecting != 0 {
-		t.Errorf("%d flows created, %d still inspected: the churn did not happen", e.Stats.FlowsCreated, e.inspecting)
+	if e.Stats.FlowsCreated < 40*51 || e.insps.inUse() != 0 {
+		t.Errorf("%d flows created, %d still inspected: the churn did not happen", e.Stats.FlowsCreated, e.insps.inUse())
 	}
 }

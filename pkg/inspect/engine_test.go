@@ -457,8 +457,8 @@ func TestMaxInspected(t *testing.T) {
 	}
 	send(1001, TCPFlagRST, 3) // one ends
 	send(1004, TCPFlagACK, 4)
-	if r.got[ToServer].String() != "xxx" || e.inspecting != 2 {
-		t.Errorf("after a flow ended: inspected %q, %d inspecting", r.got[ToServer].String(), e.inspecting)
+	if r.got[ToServer].String() != "xxx" || e.insps.inUse() != 2 {
+		t.Errorf("after a flow ended: inspected %q, %d inspecting", r.got[ToServer].String(), e.insps.inUse())
 	}
 }
 
@@ -499,9 +499,9 @@ func TestInspectionsGoBack(t *testing.T) {
 		t.Fatalf("not every ending was exercised: %+v, %d analyzers closed", e.Stats, r.closed)
 	}
 	e.Flush()
-	if e.inspecting != 0 || len(e.insps.free) != int(e.insps.used) || len(e.bufs.free) != len(e.bufs.bufs) {
-		t.Errorf("after the flush: %d inspecting, %d of %d inspections and %d of %d buffers back",
-			e.inspecting, len(e.insps.free), e.insps.used, len(e.bufs.free), len(e.bufs.bufs))
+	if e.insps.inUse() != 0 || len(e.bufs.free) != len(e.bufs.bufs) {
+		t.Errorf("after the flush: %d inspections of %d and %d buffers of %d not back",
+			e.insps.inUse(), e.insps.used, len(e.bufs.bufs)-len(e.bufs.free), len(e.bufs.bufs))
 	}
 	if e.insps.used > int32(cfg.MaxInspected) || r.closed != 40-int(e.Stats.InspectLimit) {
 		t.Errorf("%d inspections for at most %d at once; %d analyzers closed, %d flows over the cap",

@@ -201,7 +201,6 @@ func (f *Flow) closeAnalyzer() {
 	}
 	e.insps.put(f.insp)
 	f.insp = 0
-	e.inspecting--
 	a.Close(f)
 }
 
@@ -212,7 +211,6 @@ func (f *Flow) setAnalyzer(a Analyzer) {
 	}
 	f.insp = f.engine.insps.get()
 	f.engine.insps.at(f.insp).analyzer = a
-	f.engine.inspecting++
 }
 
 // UpgradedToTLS reports whether the flow switched to TLS after a
@@ -288,6 +286,10 @@ func (p *inspectionPool) get() int32 {
 	p.used++
 	return p.used
 }
+
+// inUse is the number of inspections handed out and not given back: the
+// flows an analyzer reads now.
+func (p *inspectionPool) inUse() int { return int(p.used) - len(p.free) }
 
 func (p *inspectionPool) at(id int32) *inspection {
 	i := id - 1
