@@ -10,20 +10,47 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/sys/unix"
+
+	"github.com/iotgw/iotgw/pkg/quarantine"
 )
 
+// installCaptureChain turns on conntrack accounting in ns and installs
+// iotgw's tables there with the capture chain for labGroup, as the daemon
+// does in nflog mode.
+func installCaptureChain(t *testing.T, ns string, routerAddr netip.Addr) {
+	t.Helper()
+	inNetNS(t, ns, quarantine.EnableConntrackAccounting)
+	fd, err := unix.Open("/var/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	enf, err := quarantine.NewNFTables(quarantine.Config{
+		RouterAddrs: []netip.Addr{routerAddr},
+		NoticePort:  8080,
+		Capture: quarantine.CaptureConfig{
+			Enabled: true, Group: labGroup, Snaplen: labSnaplen, Bytes: labBudget, Packets: labPackets,
+		},
+	}, quarantine.WithNetNSFd(fd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := enf.Reconcile(context.Background(), nil); err != nil {
+		t.Fatalf("install the capture chain: %v", err)
+	}
+}
+
 // nflogLab is a device, a router and a server namespace in a line; the
-// router forwards, with conntrack accounting, and logs the first bytes of
-// each direction of each connection to an NFLOG group the way iotgw's
-// capture chain does. Each rule names the packet's direction too: without
-// it "ct original bytes < N" stays true for every packet of a download
-// (the client only sends ACKs) and the whole reply is logged. See
-// labPackets for the rules on packet counts.
+// router forwards, with conntrack accounting, and iotgw's own capture
+// chain (package quarantine) logs the first bytes of each direction of
+// each connection to an NFLOG group.
 type nflogLab struct {
 	device, router, server  string
 	deviceMAC, routerLANMAC net.HardwareAddr
@@ -33,7 +60,7 @@ type nflogLab struct {
 
 const (
 	labGroup   = 7
-	labBudget  = 4096 // bytes per direction logged, as in "ct original bytes < N"
+	labBudget  = 4096 // bytes per direction logged
 	labSnaplen = 2048
 	// labPackets: the first packets of each direction are logged whatever
 	// their size. The byte counter already includes the packet being
@@ -52,18 +79,7 @@ func newNFLOGLab(t *testing.T) *nflogLab {
 	run(t, "ip", "-n", l.device, "route", "add", "default", "via", "10.98.10.1")
 	run(t, "ip", "-n", l.server, "route", "add", "default", "via", "10.98.20.1")
 	runIn(t, l.router, "", "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
-	runIn(t, l.router, "", "sysctl", "-q", "-w", "net.netfilter.nf_conntrack_acct=1")
-	rules := fmt.Sprintf(`table inet iotgwcaptest {
-	chain capture {
-		type filter hook forward priority 0;
-		ct direction original ct original bytes < %[1]d log group %[2]d snaplen %[3]d return
-		ct direction original ct original packets < %[4]d log group %[2]d snaplen %[3]d return
-		ct direction reply ct reply bytes < %[1]d log group %[2]d snaplen %[3]d return
-		ct direction reply ct reply packets < %[4]d log group %[2]d snaplen %[3]d return
-	}
-}
-`, labBudget, labGroup, labSnaplen, labPackets)
-	runIn(t, l.router, rules, "nft", "-f", "-")
+	installCaptureChain(t, l.router, netip.MustParseAddr("10.98.10.1"))
 	l.deviceMAC = linkMAC(t, l.device, "eth0")
 	l.routerLANMAC = linkMAC(t, l.router, "lan0")
 	l.serverMAC = linkMAC(t, l.server, "eth0")

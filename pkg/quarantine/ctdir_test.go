@@ -87,13 +87,11 @@ func TestAddCtDirections(t *testing.T) {
 		rule ruleDef
 		want []int // per ct expression: direction, -1 none
 	}{
-		{name: "original_bytes", rule: rule(ctCounterBelow("original", expr.CtKeyBYTES, 4096), nflog(1, 256)), want: []int{-1, 0}},
-		{name: "reply_bytes", rule: rule(ctCounterBelow("reply", expr.CtKeyBYTES, 100), nflog(1, 256)), want: []int{-1, 1}},
-		{name: "original_packets_return", rule: rule(ctCounterBelow("original", expr.CtKeyPKTS, 4), nflog(1, 256), verdict(expr.VerdictReturn)), want: []int{-1, 0}},
-		{name: "reply_packets_return", rule: rule(ctCounterBelow("reply", expr.CtKeyPKTS, 4), nflog(1, 256), verdict(expr.VerdictReturn)), want: []int{-1, 1}},
+		{name: "original", rule: rule(ctBudgetSpent("original", 4096, 4), verdict(expr.VerdictReturn)), want: []int{-1, 0, 0}},
+		{name: "reply", rule: rule(ctBudgetSpent("reply", 100, 2), verdict(expr.VerdictReturn)), want: []int{-1, 1, 1}},
 		{name: "ct_state_untouched", rule: rule(established(), accept()), want: []int{-1}},
-		{name: "counter_without_direction_match_untouched", rule: ruleDef{exprs: ctCounterBelow("reply", expr.CtKeyPKTS, 1).exprs[2:]}, want: []int{-1}},
-		{name: "direction_of_another_rule_part_not_reused", rule: ruleDef{exprs: append(ctCounterBelow("reply", expr.CtKeyBYTES, 1).exprs[:2:2], dport("udp", 53).exprs...)}, want: []int{-1}},
+		{name: "counter_without_direction_match_untouched", rule: ruleDef{exprs: ctBudgetSpent("reply", 1, 1).exprs[2:]}, want: []int{-1, -1}},
+		{name: "direction_of_another_rule_part_not_reused", rule: ruleDef{exprs: append(ctBudgetSpent("reply", 1, 1).exprs[:2:2], dport("udp", 53).exprs...)}, want: []int{-1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -370,7 +370,7 @@ func TestNFTablesSetDNSRedirectAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	listing := nsRun(t, ns, "nft", "list", "table", "inet", "iotgw")
-	for _, want := range []string{"jump dns", "redirect to :5354", "ct original packets < 4", upgraded.layout.tag} {
+	for _, want := range []string{"jump dns", "redirect to :5354", "ct original packets >= 4", upgraded.layout.tag} {
 		if !strings.Contains(listing, want) {
 			t.Errorf("upgrade: no %q in\n%s", want, listing)
 		}
