@@ -9,7 +9,6 @@ package imap
 import (
 	"bytes"
 
-	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/sasl"
 )
@@ -36,7 +35,7 @@ func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confi
 		return inspect.NoMatch
 	}
 	onPort := f.Server().Port() == 143
-	line := firstLine(b)
+	line := inspect.FirstLine(b)
 	switch dir {
 	case inspect.ToClient:
 		if inspect.HasPrefixFold(line, "* OK") || inspect.HasPrefixFold(line, "* PREAUTH") {
@@ -59,13 +58,6 @@ func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confi
 		return inspect.PortMatch
 	}
 	return inspect.NoMatch
-}
-
-func firstLine(b []byte) []byte {
-	if line, _, ok := inspect.NextLine(b); ok {
-		return line
-	}
-	return b
 }
 
 // NewAnalyzer implements inspect.Protocol.
@@ -118,11 +110,11 @@ func (l *login) appendArg(b []byte) {
 }
 
 type analyzer struct {
-	proto    *Protocol
-	auth     sasl.Exchange
-	pending  inspect.Credential
-	hasLogin bool
-	greeted  bool
+	proto   *Protocol
+	lines   inspect.Lines
+	auth    sasl.Exchange
+	pending inspect.PendingLogin
+	greeted bool
 
 	verdictTag tag // the LOGIN or AUTHENTICATE whose login is pending
 	authTag    tag // the AUTHENTICATE in progress
@@ -139,56 +131,36 @@ type analyzer struct {
 	// inResponse is set when an untagged server response continues after
 	// its literal.
 	inResponse bool
-	// resync is set per direction after a gap: the bytes up to the next
-	// line feed are the tail of a line whose start was lost.
-	resync [2]bool
 }
 
 func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
-	consumed := 0
-	for consumed < len(data) {
-		rest := data[consumed:]
-		if a.literal[dir] > 0 {
-			n := uint64(len(rest))
-			if n > a.literal[dir] {
-				n = a.literal[dir]
-			}
-			if dir == inspect.ToServer && a.login.capture {
-				a.login.appendArg(rest[:n])
-			}
-			a.literal[dir] -= n
-			consumed += int(n)
-			if a.literal[dir] == 0 && dir == inspect.ToServer && a.login.capture {
-				a.login.capture = false
-				a.login.n++
-			}
-			continue
-		}
-		line, n, ok := inspect.NextLine(rest)
-		if !ok {
-			if a.resync[dir] {
-				return len(data)
-			}
-			return consumed
-		}
-		consumed += n
-		if a.resync[dir] {
-			a.resync[dir] = false
-			continue
-		}
-		if dir == inspect.ToServer {
-			a.clientLine(f, line)
-		} else {
-			a.serverLine(f, line)
-		}
-		if a.proto == nil { // closed by StartTLS
-			return len(data)
-		}
-	}
-	return consumed
+	return a.lines.Feed(a, f, dir, data)
 }
 
-func (a *analyzer) clientLine(f *inspect.Flow, line []byte) {
+// Raw implements inspect.LineHandler: a literal is skipped, or captured
+// when it is a LOGIN argument.
+func (a *analyzer) Raw(dir inspect.Dir, b []byte) int {
+	if a.literal[dir] == 0 {
+		return 0
+	}
+	n := min(uint64(len(b)), a.literal[dir])
+	if dir == inspect.ToServer && a.login.capture {
+		a.login.appendArg(b[:n])
+	}
+	a.literal[dir] -= n
+	if a.literal[dir] == 0 && dir == inspect.ToServer && a.login.capture {
+		a.login.capture = false
+		a.login.n++
+	}
+	return int(n)
+}
+
+// Closed implements inspect.LineHandler.
+func (a *analyzer) Closed() bool { return a.proto == nil }
+
+// ClientLine implements inspect.LineHandler: a command, its text after a
+// literal, or a SASL response.
+func (a *analyzer) ClientLine(f *inspect.Flow, line []byte) {
 	a.greeted = true
 	switch {
 	case a.inCommand:
@@ -358,13 +330,13 @@ func (a *analyzer) respond(f *inspect.Flow, line []byte) {
 
 // report classifies a login at once and keeps it for the tagged verdict.
 func (a *analyzer) report(f *inspect.Flow, l *inspect.Login) {
-	a.flush(f, inspect.OutcomeUnknown)
 	l.Protocol = "imap"
-	a.pending = f.Classify(l)
-	a.hasLogin = true
+	a.pending.Keep(f, l)
 }
 
-func (a *analyzer) serverLine(f *inspect.Flow, line []byte) {
+// ServerLine implements inspect.LineHandler: a tagged or untagged
+// response, its text after a literal, or a continuation.
+func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 	if a.inResponse {
 		a.literal[inspect.ToClient], a.inResponse = trailingLiteral(line)
 		return
@@ -378,7 +350,7 @@ func (a *analyzer) serverLine(f *inspect.Flow, line []byte) {
 		// Untagged data may carry literals: FETCH bodies and the like.
 		a.literal[inspect.ToClient], a.inResponse = trailingLiteral(line)
 		if first && (inspect.HasPrefixFold(rest, "OK") || inspect.HasPrefixFold(rest, "PREAUTH")) {
-			a.greeting(f, rest)
+			inspect.EmitGreeting(f, "imap", rest)
 		}
 	case t[0] == '+':
 		// A continuation: a SASL challenge, or the go-ahead for a literal.
@@ -401,9 +373,9 @@ func (a *analyzer) tagged(f *inspect.Flow, t, rest []byte) {
 	if a.verdictTag.is(t) {
 		a.verdictTag.n = 0
 		if ok {
-			a.flush(f, inspect.OutcomeAccepted)
+			a.pending.Report(f, inspect.OutcomeAccepted)
 		} else {
-			a.flush(f, inspect.OutcomeRejected)
+			a.pending.Report(f, inspect.OutcomeRejected)
 		}
 	}
 	if a.inCommand && a.cmdTag.is(t) {
@@ -419,25 +391,6 @@ func (a *analyzer) tagged(f *inspect.Flow, t, rest []byte) {
 	}
 }
 
-func (a *analyzer) greeting(f *inspect.Flow, text []byte) {
-	f.Emit(inspect.SubjectServer, &event.Event{
-		Type:     event.TypeObservation,
-		Kind:     event.KindBanner,
-		Severity: event.SeverityInfo,
-		Summary:  "IMAP server greeting",
-		Evidence: event.Evidence{"protocol": "imap", "banner": inspect.Printable(text, 160)},
-	})
-}
-
-// flush reports the pending login, if any.
-func (a *analyzer) flush(f *inspect.Flow, o inspect.Outcome) {
-	if !a.hasLogin {
-		return
-	}
-	a.hasLogin = false
-	f.ReportCredential(&a.pending, o, f.LoginSubject())
-}
-
 // Gap resynchronises at the next line. Tags still match replies to
 // commands, so a pending verdict survives; a literal being skipped is
 // skipped to its announced end, so that its content is never read as
@@ -448,7 +401,7 @@ func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 		a.login.bad = true
 	}
 	if a.literal[dir] == 0 {
-		a.resync[dir] = true
+		a.lines.Resync(dir)
 		if dir == inspect.ToServer {
 			a.inCommand = false
 		} else {
@@ -458,6 +411,6 @@ func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 }
 
 func (a *analyzer) Close(f *inspect.Flow) {
-	a.flush(f, inspect.OutcomeUnknown)
+	a.pending.Report(f, inspect.OutcomeUnknown)
 	a.proto.pool.Put(a)
 }

@@ -1,7 +1,6 @@
 package imap
 
 import (
-	"bytes"
 	"encoding/base64"
 	"strconv"
 	"strings"
@@ -28,20 +27,17 @@ func TestCorpus(t *testing.T) {
 	}
 }
 
-type want struct {
-	user, mechanism, class, accepted string
-}
+type want = inspecttest.Login
+
+// server is the IMAP server of synthetic sessions.
+const server = "198.51.100.7:143"
 
 const greeting = "* OK [CAPABILITY IMAP4rev1 SASL-IR LITERAL+ AUTH=PLAIN] Dovecot ready.\r\n"
 
 func TestSyntheticLogins(t *testing.T) {
 	plain := b64("\x00joe@example.com\x00s3cret-Pass")
 	message := "From: a@b\r\nSubject: x\r\n\r\na9 LOGIN joe@example.com s3cret-Pass\r\n"
-	tests := []struct {
-		name   string
-		script func(c *inspecttest.Conv)
-		want   []want
-	}{
+	inspecttest.RunLogins(t, New, server, []inspecttest.LoginCase{
 		{"atoms", func(c *inspecttest.Conv) {
 			// RFC 3501 section 6.2.3.
 			c.Server(greeting).Client("a001 LOGIN SMITH s3cret-Pass\r\n").Server("a001 OK LOGIN completed\r\n")
@@ -135,32 +131,7 @@ func TestSyntheticLogins(t *testing.T) {
 		{"bare_lf", func(c *inspecttest.Conv) {
 			c.Server("* OK hi\n").Client("a1 LOGIN joe s3cret-Pass\n").Server("a1 OK\n")
 		}, []want{{"j***", "LOGIN", "unique", "yes"}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			col := &inspecttest.Collector{}
-			e := inspecttest.Engine(t, col, nil, New())
-			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:143")
-			tt.script(c)
-			c.Close()
-			e.Flush()
-			got := col.Kind(event.KindPlaintextCredentials)
-			if len(got) != len(tt.want) || len(col.Findings()) != len(tt.want) {
-				t.Fatalf("got %d logins, want %d: %v", len(got), len(tt.want), col.Events)
-			}
-			for i, l := range got {
-				w, ev := tt.want[i], l.Evidence
-				if ev["protocol"] != "imap" || ev["user"] != w.user || ev["mechanism"] != w.mechanism || ev["password_class"] != w.class || ev["accepted"] != w.accepted {
-					t.Errorf("login %d: evidence %v, want %+v", i, ev, w)
-				}
-			}
-			for _, secret := range []string{"s3cret-Pass", "joe@example.com"} {
-				if inspecttest.Leaks(t, col.Events, secret) {
-					t.Errorf("%q leaked into an event", secret)
-				}
-			}
-		})
-	}
+	}, "s3cret-Pass", "joe@example.com")
 }
 
 func TestTrailingLiteral(t *testing.T) {
@@ -189,13 +160,7 @@ func TestTrailingLiteral(t *testing.T) {
 }
 
 func TestMatch(t *testing.T) {
-	tests := []struct {
-		name   string
-		server string
-		dir    inspect.Dir
-		data   string
-		want   inspect.Confidence
-	}{
+	inspecttest.RunMatch(t, New, []inspecttest.MatchCase{
 		{"greeting_on_143", "198.51.100.7:143", inspect.ToClient, "* OK Dovecot ready.\r\n", inspect.ContentMatch},
 		{"preauth_on_143", "198.51.100.7:143", inspect.ToClient, "* PREAUTH hi\r\n", inspect.ContentMatch},
 		{"greeting_off_port", "198.51.100.7:1143", inspect.ToClient, "* OK IMAP4rev1 ready\r\n", inspect.ContentMatch},
@@ -204,77 +169,32 @@ func TestMatch(t *testing.T) {
 		{"login_on_143", "198.51.100.7:143", inspect.ToServer, "a1 LOGIN joe pw\r\n", inspect.ContentMatch},
 		{"untagged_from_client", "198.51.100.7:1143", inspect.ToServer, "* LOGIN joe pw\r\n", inspect.NoMatch},
 		{"http_on_143", "198.51.100.7:143", inspect.ToServer, "GET / HTTP/1.1\r\n", inspect.PortMatch},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := &inspecttest.MatchProbe{Protocol: New()}
-			e := inspecttest.Engine(t, &inspecttest.Collector{}, nil, p)
-			c := inspecttest.NewTCP(e, "192.168.1.10:40000", tt.server)
-			if tt.dir == inspect.ToServer {
-				c.Client(tt.data)
-			} else {
-				c.Server(tt.data)
-			}
-			if p.Got != tt.want {
-				t.Errorf("Match = %v, want %v", p.Got, tt.want)
-			}
-		})
-	}
+	})
 }
 
-// bodySegment is a segment of a fetched message.
-const bodySegment = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\r\n" +
-	"incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud\r\n"
-
 // inFETCH returns an IMAP flow whose server is sending a huge FETCH body.
-func inFETCH(tb testing.TB) *inspecttest.Probe {
-	p := &inspecttest.Probe{Protocol: New()}
-	e := inspecttest.Engine(tb, &inspecttest.Collector{}, nil, p)
-	c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:143")
-	c.Server(greeting).Client("a1 LOGIN joe s3cret-Pass\r\n").Server("a1 OK\r\n").
+func inFETCH(tb testing.TB) (*inspect.Flow, inspect.Analyzer) {
+	s := inspecttest.NewSession(tb, New(), server)
+	s.Server(greeting).Client("a1 LOGIN joe s3cret-Pass\r\n").Server("a1 OK\r\n").
 		Client("a2 FETCH 1 BODY[]\r\n").Server("* 1 FETCH (BODY[] {1000000000000}\r\n")
-	if _, a := p.Last(); a == nil {
-		tb.Fatal("no analyzer")
-	}
-	return p
+	return s.Analyzer(tb)
 }
 
 func TestFETCHNoAllocs(t *testing.T) {
-	f, a := inFETCH(t).Last()
-	seg := []byte(bodySegment)
-	allocs := testing.AllocsPerRun(200, func() {
-		if a.Feed(f, inspect.ToClient, seg) != len(seg) {
-			t.Fatal("body not consumed")
-		}
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocs per body segment", allocs)
-	}
+	f, a := inFETCH(t)
+	inspecttest.StreamNoAllocs(t, f, a, inspect.ToClient, []byte(inspecttest.BodySegment))
 }
 
 func TestCommandNoAllocs(t *testing.T) {
-	p := &inspecttest.Probe{Protocol: New()}
-	e := inspecttest.Engine(t, &inspecttest.Collector{}, nil, p)
-	inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:143").Server(greeting)
-	f, a := p.Last()
-	cmd, reply := []byte("a5 SELECT INBOX\r\n"), []byte("* 3 EXISTS\r\na5 OK [READ-WRITE] done\r\n")
-	allocs := testing.AllocsPerRun(200, func() {
-		a.Feed(f, inspect.ToServer, cmd)
-		a.Feed(f, inspect.ToClient, reply)
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocs per command and reply", allocs)
-	}
+	s := inspecttest.NewSession(t, New(), server)
+	s.Server(greeting)
+	f, a := s.Analyzer(t)
+	inspecttest.ExchangeNoAllocs(t, f, a, []byte("a5 SELECT INBOX\r\n"), []byte("* 3 EXISTS\r\na5 OK [READ-WRITE] done\r\n"))
 }
 
 func BenchmarkFETCHBody(b *testing.B) {
-	f, a := inFETCH(b).Last()
-	seg := []byte(bodySegment)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(seg)))
-	for b.Loop() {
-		a.Feed(f, inspect.ToClient, seg)
-	}
+	f, a := inFETCH(b)
+	inspecttest.BenchStream(b, f, a, inspect.ToClient, []byte(inspecttest.BodySegment))
 }
 
 func FuzzAnalyzer(f *testing.F) {
@@ -283,21 +203,7 @@ func FuzzAnalyzer(f *testing.F) {
 	f.Add([]byte(greeting), []byte(`a1 LOGIN "j\"oe" "p\\w"`+"\r\n"), []byte("a1 BAD\r\n"))
 	f.Add([]byte(greeting), []byte("a1 AUTHENTICATE PLAIN\r\n"+b64("\x00joe\x00pw")+"\r\n"), []byte("+ \r\na1 OK\r\n"))
 	f.Add([]byte("* OK\r\n"), []byte("a1 STARTTLS\r\n"), []byte("* 1 FETCH (BODY[] {5}\r\nhello)\r\na1 OK\r\n"))
-	f.Fuzz(func(t *testing.T, banner, cmds, reply []byte) {
-		col := &inspecttest.Collector{}
-		e := inspecttest.Engine(t, col, nil, New())
-		c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:143")
-		c.ServerBytes(banner).ClientBytes(cmds).ServerBytes(reply)
-		c.Close()
-		e.Flush()
-		// At most one login per client line, however mangled the input.
-		if got, max := len(col.Findings()), bytes.Count(cmds, []byte("\n"))+1; got > max {
-			t.Fatalf("%d findings from %d client lines", got, max)
-		}
-		if len(col.Kind(event.KindBanner)) > 1 {
-			t.Fatal("more than one banner")
-		}
-	})
+	inspecttest.FuzzConversation(f, New, server)
 }
 
 func TestGap(t *testing.T) {
@@ -316,19 +222,15 @@ func TestGap(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			col := &inspecttest.Collector{}
-			p := &inspecttest.Probe{Protocol: New()}
-			e := inspecttest.Engine(t, col, nil, p)
-			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:143")
-			c.Server(greeting)
+			s := inspecttest.NewSession(t, New(), server)
+			s.Server(greeting)
 			if tt.setup != "" {
-				c.Client(tt.setup)
+				s.Client(tt.setup)
 			}
-			f, a := p.Last()
+			f, a := s.Analyzer(t)
 			a.Gap(f, inspect.ToServer)
 			a.Feed(f, inspect.ToServer, []byte(tt.after))
-			c.Close()
-			e.Flush()
+			col := s.End()
 			if got := col.Findings(); len(got) != tt.want {
 				t.Fatalf("%d findings, want %d: %v", len(got), tt.want, col.Events)
 			}

@@ -10,7 +10,6 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 
-	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/sasl"
 )
@@ -37,7 +36,7 @@ func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confi
 		return inspect.NoMatch
 	}
 	onPort := f.Server().Port() == 110
-	line := firstLine(b)
+	line := inspect.FirstLine(b)
 	if dir == inspect.ToClient && inspect.HasPrefixFold(line, "+OK") {
 		if onPort || inspect.ContainsFold(line, "pop") || timestamp(line) != nil {
 			return inspect.ContentMatch
@@ -55,13 +54,6 @@ func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confi
 		}
 	}
 	return inspect.PortMatch
-}
-
-func firstLine(b []byte) []byte {
-	if line, _, ok := inspect.NextLine(b); ok {
-		return line
-	}
-	return b
 }
 
 // timestamp returns the APOP timestamp "<...>" of a greeting, or nil.
@@ -105,10 +97,10 @@ const (
 )
 
 type analyzer struct {
-	proto    *Protocol
-	auth     sasl.Exchange
-	pending  inspect.Credential
-	hasLogin bool
+	proto   *Protocol
+	lines   inspect.Lines
+	auth    sasl.Exchange
+	pending inspect.PendingLogin
 
 	greeted      bool
 	timestamp    [maxTimestamp]byte // the greeting's APOP timestamp
@@ -122,48 +114,31 @@ type analyzer struct {
 
 	inBody bool // server bytes are a multi-line response up to the "." line
 	body   inspect.DotBody
-	// resync is set per direction after a gap: the bytes up to the next
-	// line feed are the tail of a line whose start was lost.
-	resync [2]bool
 }
 
 func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
-	consumed := 0
-	for consumed < len(data) {
-		rest := data[consumed:]
-		if dir == inspect.ToClient && a.inBody {
-			n, end := a.body.Scan(rest)
-			consumed += n
-			if end {
-				a.inBody = false
-			}
-			continue
-		}
-		line, n, ok := inspect.NextLine(rest)
-		if !ok {
-			if a.resync[dir] {
-				return len(data)
-			}
-			return consumed
-		}
-		consumed += n
-		if a.resync[dir] {
-			a.resync[dir] = false
-			continue
-		}
-		if dir == inspect.ToServer {
-			a.command(f, line)
-		} else {
-			a.reply(f, line)
-		}
-		if a.proto == nil { // closed by StartTLS
-			return len(data)
-		}
-	}
-	return consumed
+	return a.lines.Feed(a, f, dir, data)
 }
 
-func (a *analyzer) command(f *inspect.Flow, line []byte) {
+// Raw implements inspect.LineHandler: a multi-line response streams
+// through unread.
+func (a *analyzer) Raw(dir inspect.Dir, b []byte) int {
+	if dir != inspect.ToClient || !a.inBody {
+		return 0
+	}
+	n, end := a.body.Scan(b)
+	if end {
+		a.inBody = false
+	}
+	return n
+}
+
+// Closed implements inspect.LineHandler.
+func (a *analyzer) Closed() bool { return a.proto == nil }
+
+// ClientLine implements inspect.LineHandler: a command, or a SASL
+// response.
+func (a *analyzer) ClientLine(f *inspect.Flow, line []byte) {
 	// A client speaks after the greeting; when the capture missed it,
 	// the next server line already answers this command.
 	a.greeted = true
@@ -247,10 +222,8 @@ func (a *analyzer) respond(f *inspect.Flow, line []byte) {
 
 // login classifies a login at once and keeps it for the server's verdict.
 func (a *analyzer) login(f *inspect.Flow, l *inspect.Login) {
-	a.flush(f, inspect.OutcomeUnknown)
 	l.Protocol = "pop3"
-	a.pending = f.Classify(l)
-	a.hasLogin = true
+	a.pending.Keep(f, l)
 }
 
 func (a *analyzer) push(c command) {
@@ -271,7 +244,9 @@ func (a *analyzer) pop() (command, bool) {
 	return c, true
 }
 
-func (a *analyzer) reply(f *inspect.Flow, line []byte) {
+// ServerLine implements inspect.LineHandler: a status reply, a SASL
+// challenge, or the greeting.
+func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 	ok := inspect.HasPrefixFold(line, "+OK")
 	if !a.greeted {
 		a.greeted = true
@@ -302,9 +277,9 @@ func (a *analyzer) reply(f *inspect.Flow, line []byte) {
 	case cmdAuth, cmdLogin:
 		a.auth.End()
 		if ok {
-			a.flush(f, inspect.OutcomeAccepted)
+			a.pending.Report(f, inspect.OutcomeAccepted)
 		} else {
-			a.flush(f, inspect.OutcomeRejected)
+			a.pending.Report(f, inspect.OutcomeRejected)
 		}
 	case cmdSTLS:
 		if ok {
@@ -317,22 +292,7 @@ func (a *analyzer) greeting(f *inspect.Flow, line []byte) {
 	if ts := timestamp(line); len(ts) <= len(a.timestamp) {
 		a.timestampLen = copy(a.timestamp[:], ts)
 	}
-	f.Emit(inspect.SubjectServer, &event.Event{
-		Type:     event.TypeObservation,
-		Kind:     event.KindBanner,
-		Severity: event.SeverityInfo,
-		Summary:  "POP3 server greeting",
-		Evidence: event.Evidence{"protocol": "pop3", "banner": inspect.Printable(line[len("+OK"):], 160)},
-	})
-}
-
-// flush reports the pending login, if any.
-func (a *analyzer) flush(f *inspect.Flow, o inspect.Outcome) {
-	if !a.hasLogin {
-		return
-	}
-	a.hasLogin = false
-	f.ReportCredential(&a.pending, o, f.LoginSubject())
+	inspect.EmitGreeting(f, "pop3", line[len("+OK"):])
 }
 
 // Gap loses the place in the conversation: replies can no longer be
@@ -343,10 +303,10 @@ func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 	if dir == inspect.ToClient {
 		a.inBody = false
 	}
-	a.resync[dir] = true
+	a.lines.Resync(dir)
 }
 
 func (a *analyzer) Close(f *inspect.Flow) {
-	a.flush(f, inspect.OutcomeUnknown)
+	a.pending.Report(f, inspect.OutcomeUnknown)
 	a.proto.pool.Put(a)
 }

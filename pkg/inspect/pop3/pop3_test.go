@@ -15,9 +15,10 @@ import (
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
-type want struct {
-	user, mechanism, class, accepted string
-}
+type want = inspecttest.Login
+
+// server is the POP3 server of synthetic sessions.
+const server = "198.51.100.7:110"
 
 func TestCorpus(t *testing.T) {
 	tests := []struct {
@@ -47,19 +48,7 @@ func TestCorpus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			logins := c.Kind(event.KindPlaintextCredentials)
-			if len(logins) != len(tt.logins) || len(c.Findings()) != len(tt.logins) {
-				t.Fatalf("got %d logins (%d findings), want %d: %v", len(logins), len(c.Findings()), len(tt.logins), c.Events)
-			}
-			for i, l := range logins {
-				w, ev := tt.logins[i], l.Evidence
-				if ev["protocol"] != "pop3" || ev["user"] != w.user || ev["mechanism"] != w.mechanism || ev["password_class"] != w.class || ev["accepted"] != w.accepted {
-					t.Errorf("login %d: evidence %v, want %+v", i, ev, w)
-				}
-				if l.Device.IP != tt.device {
-					t.Errorf("login %d is about %v, want %s", i, l.Device, tt.device)
-				}
-			}
+			inspecttest.CheckLogins(t, c, "pop3", tt.device, tt.logins)
 			banners := c.Kind(event.KindBanner)
 			if len(banners) != tt.banners {
 				t.Fatalf("%d banners, want %d", len(banners), tt.banners)
@@ -82,11 +71,7 @@ const greeting = "+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n"
 
 func TestSyntheticLogins(t *testing.T) {
 	plain := b64("\x00joe@example.com\x00s3cret-Pass")
-	tests := []struct {
-		name   string
-		script func(c *inspecttest.Conv)
-		want   []want
-	}{
+	inspecttest.RunLogins(t, New, server, []inspecttest.LoginCase{
 		{"user_pass_accepted", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("USER joe@example.com\r\n").Server("+OK\r\n").Client("PASS s3cret-Pass\r\n").Server("+OK maildrop ready\r\n")
 		}, []want{{"jo***", "USER/PASS", "unique", "yes"}}},
@@ -152,32 +137,7 @@ func TestSyntheticLogins(t *testing.T) {
 			c.Server(greeting).Client(string(bytes.Repeat([]byte("NOOP\r\n"), 40)) + "USER joe\r\nPASS s3cret-Pass\r\n").
 				Server(string(bytes.Repeat([]byte("+OK\r\n"), 42)))
 		}, []want{{"j***", "USER/PASS", "unique", "unknown"}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			col := &inspecttest.Collector{}
-			e := inspecttest.Engine(t, col, nil, New())
-			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:110")
-			tt.script(c)
-			c.Close()
-			e.Flush()
-			got := col.Kind(event.KindPlaintextCredentials)
-			if len(got) != len(tt.want) || len(col.Findings()) != len(tt.want) {
-				t.Fatalf("got %d logins, want %d: %v", len(got), len(tt.want), col.Events)
-			}
-			for i, l := range got {
-				w, ev := tt.want[i], l.Evidence
-				if ev["user"] != w.user || ev["mechanism"] != w.mechanism || ev["password_class"] != w.class || ev["accepted"] != w.accepted {
-					t.Errorf("login %d: evidence %v, want %+v", i, ev, w)
-				}
-			}
-			for _, secret := range []string{"s3cret-Pass", "joe@example.com", "c4c9334bac560ecc979e58001b3e22fb"} {
-				if inspecttest.Leaks(t, col.Events, secret) {
-					t.Errorf("%q leaked into an event", secret)
-				}
-			}
-		})
-	}
+	}, "s3cret-Pass", "joe@example.com", "c4c9334bac560ecc979e58001b3e22fb")
 }
 
 // TestAPOPDefault shows the classifier finding a default password behind
@@ -198,16 +158,10 @@ func TestAPOPDefault(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			col := &inspecttest.Collector{}
-			e := inspecttest.Engine(t, col, cl, New())
-			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.30:110")
-			c.Server(tt.greeting).Client("APOP root " + digest + "\r\n").Server("+OK\r\n")
-			c.Close()
-			e.Flush()
-			f := col.Findings()
-			if len(f) != 1 || f[0].Evidence["password_class"] != tt.class || f[0].Evidence["accepted"] != "yes" || f[0].Device.IP != "192.168.1.30" {
-				t.Fatalf("want one accepted %s login about the server, got %v", tt.class, col.Events)
-			}
+			s := inspecttest.NewClassifiedSession(t, cl, New(), "192.168.1.30:110")
+			s.Server(tt.greeting).Client("APOP root " + digest + "\r\n").Server("+OK\r\n")
+			col := s.End()
+			inspecttest.CheckLogins(t, col, "pop3", "192.168.1.30", []want{{"r***", "APOP", tt.class, "yes"}})
 			if inspecttest.Leaks(t, col.Events, "xc3511") || inspecttest.Leaks(t, col.Events, digest) {
 				t.Error("secret leaked")
 			}
@@ -216,13 +170,7 @@ func TestAPOPDefault(t *testing.T) {
 }
 
 func TestMatch(t *testing.T) {
-	tests := []struct {
-		name   string
-		server string
-		dir    inspect.Dir
-		data   string
-		want   inspect.Confidence
-	}{
+	inspecttest.RunMatch(t, New, []inspecttest.MatchCase{
 		{"greeting_on_110", "198.51.100.7:110", inspect.ToClient, "+OK Dovecot ready.\r\n", inspect.ContentMatch},
 		{"greeting_off_port", "198.51.100.7:1110", inspect.ToClient, "+OK POP3 ready\r\n", inspect.ContentMatch},
 		{"apop_greeting_off_port", "198.51.100.7:1110", inspect.ToClient, "+OK ready <1.2@host>\r\n", inspect.ContentMatch},
@@ -231,75 +179,31 @@ func TestMatch(t *testing.T) {
 		{"capa_on_110", "198.51.100.7:110", inspect.ToServer, "CAPA\r\n", inspect.ContentMatch},
 		{"user_off_port", "198.51.100.7:2110", inspect.ToServer, "USER joe\r\n", inspect.NoMatch},
 		{"http_on_110", "198.51.100.7:110", inspect.ToServer, "GET / HTTP/1.1\r\n", inspect.PortMatch},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := &inspecttest.MatchProbe{Protocol: New()}
-			e := inspecttest.Engine(t, &inspecttest.Collector{}, nil, p)
-			c := inspecttest.NewTCP(e, "192.168.1.10:40000", tt.server)
-			if tt.dir == inspect.ToServer {
-				c.Client(tt.data)
-			} else {
-				c.Server(tt.data)
-			}
-			if p.Got != tt.want {
-				t.Errorf("Match = %v, want %v", p.Got, tt.want)
-			}
-		})
-	}
+	})
 }
 
-// bodySegment is a segment of a retrieved message without the terminator.
-const bodySegment = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\r\n" +
-	"incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud\r\n"
-
 // inRETR returns a POP3 flow whose server is sending a message.
-func inRETR(tb testing.TB) *inspecttest.Probe {
-	p := &inspecttest.Probe{Protocol: New()}
-	e := inspecttest.Engine(tb, &inspecttest.Collector{}, nil, p)
-	c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:110")
-	c.Server(greeting).Client("USER joe\r\nPASS s3cret-Pass\r\n").Server("+OK\r\n+OK\r\n").
+func inRETR(tb testing.TB) (*inspect.Flow, inspect.Analyzer) {
+	s := inspecttest.NewSession(tb, New(), server)
+	s.Server(greeting).Client("USER joe\r\nPASS s3cret-Pass\r\n").Server("+OK\r\n+OK\r\n").
 		Client("RETR 1\r\n").Server("+OK 99999 octets\r\n")
-	if _, a := p.Last(); a == nil {
-		tb.Fatal("no analyzer")
-	}
-	return p
+	return s.Analyzer(tb)
 }
 
 func TestRETRNoAllocs(t *testing.T) {
-	f, a := inRETR(t).Last()
-	seg := []byte(bodySegment)
-	allocs := testing.AllocsPerRun(200, func() {
-		if a.Feed(f, inspect.ToClient, seg) != len(seg) {
-			t.Fatal("body not consumed")
-		}
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocs per body segment", allocs)
-	}
+	f, a := inRETR(t)
+	inspecttest.StreamNoAllocs(t, f, a, inspect.ToClient, []byte(inspecttest.BodySegment))
 }
 
 func TestCommandNoAllocs(t *testing.T) {
-	f, a := inRETR(t).Last()
+	f, a := inRETR(t)
 	a.Feed(f, inspect.ToClient, []byte(".\r\n"))
-	cmd, reply := []byte("STAT\r\n"), []byte("+OK 2 320\r\n")
-	allocs := testing.AllocsPerRun(200, func() {
-		a.Feed(f, inspect.ToServer, cmd)
-		a.Feed(f, inspect.ToClient, reply)
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocs per command and reply", allocs)
-	}
+	inspecttest.ExchangeNoAllocs(t, f, a, []byte("STAT\r\n"), []byte("+OK 2 320\r\n"))
 }
 
 func BenchmarkRETRBody(b *testing.B) {
-	f, a := inRETR(b).Last()
-	seg := []byte(bodySegment)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(seg)))
-	for b.Loop() {
-		a.Feed(f, inspect.ToClient, seg)
-	}
+	f, a := inRETR(b)
+	inspecttest.BenchStream(b, f, a, inspect.ToClient, []byte(inspecttest.BodySegment))
 }
 
 func FuzzAnalyzer(f *testing.F) {
@@ -307,21 +211,7 @@ func FuzzAnalyzer(f *testing.F) {
 	f.Add([]byte(greeting), []byte("APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n"), []byte("-ERR\r\n"))
 	f.Add([]byte("+OK\r\n"), []byte("AUTH LOGIN\r\n"+b64("joe")+"\r\n"+b64("pw")+"\r\n"), []byte("+ VXNlcm5hbWU6\r\n+ UGFzc3dvcmQ6\r\n+OK\r\n"))
 	f.Add([]byte("+OK\r\n"), []byte("RETR 1\r\nLIST\r\nSTLS\r\n"), []byte("+OK\r\nx\r\n.\r\n+OK\r\n.\r\n+OK\r\n"))
-	f.Fuzz(func(t *testing.T, banner, cmds, reply []byte) {
-		col := &inspecttest.Collector{}
-		e := inspecttest.Engine(t, col, nil, New())
-		c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:110")
-		c.ServerBytes(banner).ClientBytes(cmds).ServerBytes(reply)
-		c.Close()
-		e.Flush()
-		// At most one login per client line, however mangled the input.
-		if got, max := len(col.Findings()), bytes.Count(cmds, []byte("\n"))+1; got > max {
-			t.Fatalf("%d findings from %d client lines", got, max)
-		}
-		if len(col.Kind(event.KindBanner)) > 1 {
-			t.Fatal("more than one banner")
-		}
-	})
+	inspecttest.FuzzConversation(f, New, server)
 }
 
 func TestGap(t *testing.T) {
@@ -338,19 +228,14 @@ func TestGap(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			col := &inspecttest.Collector{}
-			p := &inspecttest.Probe{Protocol: New()}
-			e := inspecttest.Engine(t, col, nil, p)
-			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:110")
-			c.Server(greeting).Client("USER joe\r\nPASS s3cret-Pass\r\n")
-			f, a := p.Last()
+			s := inspecttest.NewSession(t, New(), server)
+			s.Server(greeting).Client("USER joe\r\nPASS s3cret-Pass\r\n")
+			f, a := s.Analyzer(t)
 			a.Gap(f, tt.dir)
 			a.Feed(f, tt.dir, []byte(tt.after))
-			c.Server("+OK\r\n")
-			c.Close()
-			e.Flush()
-			got := col.Findings()
-			if len(got) != 1 || got[0].Evidence["accepted"] != tt.want {
+			s.Server("+OK\r\n")
+			col := s.End()
+			if got := col.Findings(); len(got) != 1 || got[0].Evidence["accepted"] != tt.want {
 				t.Fatalf("findings %v, want one with accepted %s", col.Events, tt.want)
 			}
 		})

@@ -7,7 +7,6 @@ package smtp
 import (
 	"bytes"
 
-	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/sasl"
 )
@@ -41,7 +40,7 @@ func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confi
 	if !f.IsTCP() {
 		return inspect.NoMatch
 	}
-	line := firstLine(b)
+	line := inspect.FirstLine(b)
 	if dir == inspect.ToClient && inspect.HasPrefixFold(line, "220") {
 		ftp := inspect.ContainsFold(line, "ftp")
 		if inspect.ContainsFold(line, "smtp") || (!ftp && (onPort(f) || inspect.ContainsFold(line, "mail"))) {
@@ -61,13 +60,6 @@ func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confi
 		return inspect.PortMatch
 	}
 	return inspect.NoMatch
-}
-
-func firstLine(b []byte) []byte {
-	if line, _, ok := inspect.NextLine(b); ok {
-		return line
-	}
-	return b
 }
 
 // NewAnalyzer implements inspect.Protocol.
@@ -92,10 +84,10 @@ const (
 const maxBDAT = 1 << 40
 
 type analyzer struct {
-	proto    *Protocol
-	auth     sasl.Exchange
-	pending  inspect.Credential
-	hasLogin bool
+	proto   *Protocol
+	lines   inspect.Lines
+	auth    sasl.Exchange
+	pending inspect.PendingLogin
 
 	greeted   bool // the greeting's last line arrived
 	sawBanner bool
@@ -110,59 +102,38 @@ type analyzer struct {
 	inBody bool // client bytes are message content up to the "." line
 	body   inspect.DotBody
 	bdat   uint64 // BDAT chunk bytes still to skip
-	// resync is set per direction after a gap: the bytes up to the next
-	// line feed are the tail of a line whose start was lost.
-	resync [2]bool
 }
 
 func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
-	consumed := 0
-	for consumed < len(data) {
-		rest := data[consumed:]
-		if dir == inspect.ToServer {
-			if a.inBody {
-				n, end := a.body.Scan(rest)
-				consumed += n
-				if end {
-					a.inBody = false
-				}
-				continue
-			}
-			if a.bdat > 0 {
-				n := uint64(len(rest))
-				if n > a.bdat {
-					n = a.bdat
-				}
-				a.bdat -= n
-				consumed += int(n)
-				continue
-			}
-		}
-		line, n, ok := inspect.NextLine(rest)
-		if !ok {
-			if a.resync[dir] {
-				return len(data)
-			}
-			return consumed
-		}
-		consumed += n
-		if a.resync[dir] {
-			a.resync[dir] = false
-			continue
-		}
-		if dir == inspect.ToServer {
-			a.command(f, line)
-		} else {
-			a.reply(f, line)
-		}
-		if a.proto == nil { // closed by StartTLS
-			return len(data)
-		}
-	}
-	return consumed
+	return a.lines.Feed(a, f, dir, data)
 }
 
-func (a *analyzer) command(f *inspect.Flow, line []byte) {
+// Raw implements inspect.LineHandler: message content (DATA, BDAT)
+// streams through unread.
+func (a *analyzer) Raw(dir inspect.Dir, b []byte) int {
+	switch {
+	case dir != inspect.ToServer:
+		return 0
+	case a.inBody:
+		n, end := a.body.Scan(b)
+		if end {
+			a.inBody = false
+		}
+		return n
+	case a.bdat > 0:
+		n := min(uint64(len(b)), a.bdat)
+		a.bdat -= n
+		return int(n)
+	}
+	return 0
+}
+
+// Closed implements inspect.LineHandler.
+func (a *analyzer) Closed() bool { return a.proto == nil }
+
+// ClientLine implements inspect.LineHandler: a command, or a SASL
+// response.
+func (a *analyzer) ClientLine(f *inspect.Flow, line []byte) {
 	// A client speaks after the greeting; when the capture missed it,
 	// the next reply already answers this command.
 	a.greeted = true
@@ -203,11 +174,9 @@ func (a *analyzer) respond(f *inspect.Flow, line []byte) {
 	if !ok {
 		return
 	}
-	a.flush(f, inspect.OutcomeUnknown)
 	l.Protocol = "smtp"
 	l.Mechanism = "AUTH " + l.Mechanism
-	a.pending = f.Classify(&l)
-	a.hasLogin = true
+	a.pending.Keep(f, &l)
 }
 
 // expect records a command whose reply is due.
@@ -229,7 +198,9 @@ func inc(n uint32) uint32 {
 	return n + 1
 }
 
-func (a *analyzer) reply(f *inspect.Flow, line []byte) {
+// ServerLine implements inspect.LineHandler: a reply, or a line of the
+// greeting.
+func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 	if len(line) < 3 || !isDigit(line[0]) || !isDigit(line[1]) || !isDigit(line[2]) {
 		return
 	}
@@ -239,13 +210,7 @@ func (a *analyzer) reply(f *inspect.Flow, line []byte) {
 		// The greeting answers no command; its first line names the server.
 		if code == 220 && !a.sawBanner {
 			a.sawBanner = true
-			f.Emit(inspect.SubjectServer, &event.Event{
-				Type:     event.TypeObservation,
-				Kind:     event.KindBanner,
-				Severity: event.SeverityInfo,
-				Summary:  "SMTP server greeting",
-				Evidence: event.Evidence{"protocol": "smtp", "banner": inspect.Printable(bytes.TrimLeft(line[3:], "- "), 160)},
-			})
+			inspect.EmitGreeting(f, "smtp", bytes.TrimLeft(line[3:], "- "))
 		}
 		a.greeted = final
 		return
@@ -270,12 +235,12 @@ func (a *analyzer) reply(f *inspect.Flow, line []byte) {
 		a.auth.End()
 		switch {
 		case code/100 == 2:
-			a.flush(f, inspect.OutcomeAccepted)
+			a.pending.Report(f, inspect.OutcomeAccepted)
 		case code/100 == 5:
-			a.flush(f, inspect.OutcomeRejected)
+			a.pending.Report(f, inspect.OutcomeRejected)
 		default:
 			// 4xx: a temporary failure, the password was not judged.
-			a.flush(f, inspect.OutcomeUnknown)
+			a.pending.Report(f, inspect.OutcomeUnknown)
 		}
 	case cmdStartTLS:
 		if code == 220 {
@@ -310,15 +275,6 @@ func parseSize(b []byte) uint64 {
 	return n
 }
 
-// flush reports the pending login, if any.
-func (a *analyzer) flush(f *inspect.Flow, o inspect.Outcome) {
-	if !a.hasLogin {
-		return
-	}
-	a.hasLogin = false
-	f.ReportCredential(&a.pending, o, f.LoginSubject())
-}
-
 // Gap loses the place in the conversation: replies can no longer be
 // matched to commands. Body mode is kept, so that content is never read
 // as commands.
@@ -331,10 +287,10 @@ func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 			return
 		}
 	}
-	a.resync[dir] = true
+	a.lines.Resync(dir)
 }
 
 func (a *analyzer) Close(f *inspect.Flow) {
-	a.flush(f, inspect.OutcomeUnknown)
+	a.pending.Report(f, inspect.OutcomeUnknown)
 	a.proto.pool.Put(a)
 }

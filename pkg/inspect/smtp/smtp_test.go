@@ -1,11 +1,11 @@
 package smtp
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -91,137 +91,95 @@ func TestCorpusBesideFTP(t *testing.T) {
 
 const greeting = "220 mail.example.com ESMTP Postfix\r\n"
 
+type want = inspecttest.Login
+
+// server is the submission server of synthetic sessions.
+const server = "198.51.100.7:587"
+
 func TestSyntheticLogins(t *testing.T) {
 	plain := b64("\x00joe@example.com\x00s3cret-Pass")
-	tests := []struct {
-		name      string
-		script    func(c *inspecttest.Conv)
-		want      int
-		accepted  string
-		mechanism string
-	}{
+	inspecttest.RunLogins(t, New, server, []inspecttest.LoginCase{
 		{"plain_initial_accepted", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("EHLO dev\r\n").Server("250-mail\r\n250 AUTH PLAIN LOGIN\r\n").
 				Client("AUTH PLAIN " + plain + "\r\n").Server("235 2.7.0 ok\r\n")
-		}, 1, "yes", "AUTH PLAIN"},
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "yes"}}},
 		{"plain_continuation_rejected", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("AUTH PLAIN\r\n").Server("334 \r\n").Client(plain + "\r\n").Server("535 5.7.8 bad\r\n")
-		}, 1, "no", "AUTH PLAIN"},
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "no"}}},
 		{"login_prompts", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("AUTH LOGIN\r\n").Server("334 VXNlcm5hbWU6\r\n").Client(b64("joe") + "\r\n").
 				Server("334 UGFzc3dvcmQ6\r\n").Client(b64("s3cret-Pass") + "\r\n").Server("235 ok\r\n")
-		}, 1, "yes", "AUTH LOGIN"},
+		}, []want{{"j***", "AUTH LOGIN", "unique", "yes"}}},
 		{"login_initial_user", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("AUTH LOGIN " + b64("joe") + "\r\n").Server("334 UGFzc3dvcmQ6\r\n").
 				Client(b64("s3cret-Pass") + "\r\n").Server("235 ok\r\n")
-		}, 1, "yes", "AUTH LOGIN"},
+		}, []want{{"j***", "AUTH LOGIN", "unique", "yes"}}},
 		{"cram_md5", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("AUTH CRAM-MD5\r\n").Server("334 " + b64("<1896.697170952@postoffice.reston.mci.net>") + "\r\n").
 				Client(b64("tim b913a602c7eda7a495b4e6e7334d3890") + "\r\n").Server("235 ok\r\n")
-		}, 1, "yes", "AUTH CRAM-MD5"},
+		}, []want{{"t***", "AUTH CRAM-MD5", "hashed", "yes"}}},
 		{"xoauth2_error_challenge", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("AUTH XOAUTH2 " + b64("user=joe\x01auth=Bearer s3cret-Pass\x01\x01") + "\r\n").
 				Server("334 " + b64(`{"status":"401"}`) + "\r\n").Client("\r\n").Server("535 5.7.8 bad\r\n")
-		}, 1, "no", "AUTH XOAUTH2"},
+		}, []want{{"j***", "AUTH XOAUTH2", "token", "no"}}},
 		{"temporary_failure_is_unknown", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("AUTH PLAIN " + plain + "\r\n").Server("454 4.7.0 try later\r\n")
-		}, 1, "unknown", "AUTH PLAIN"},
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "unknown"}}},
 		{"cancelled", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("AUTH LOGIN\r\n").Server("334 VXNlcm5hbWU6\r\n").Client("*\r\n").Server("501 cancelled\r\n")
-		}, 0, "", ""},
+		}, nil},
 		{"no_reply_before_close", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("AUTH PLAIN " + plain + "\r\n")
-		}, 1, "unknown", "AUTH PLAIN"},
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "unknown"}}},
 		{"one_char_per_segment", func(c *inspecttest.Conv) {
 			c.Server(greeting).ClientChars("AUTH LOGIN\r\n").Server("334 VXNlcm5hbWU6\r\n").ClientChars(b64("joe") + "\r\n").
 				Server("334 UGFzc3dvcmQ6\r\n").ClientChars(b64("s3cret-Pass") + "\r\n").Server("2").Server("35 ok\r\n")
-		}, 1, "yes", "AUTH LOGIN"},
+		}, []want{{"j***", "AUTH LOGIN", "unique", "yes"}}},
 		{"multiline_greeting_then_pipelined_mail", func(c *inspecttest.Conv) {
 			c.Server("220-mail.example.com ESMTP\r\n220-no spam\r\n").Server("220 here\r\n").
 				Client("AUTH PLAIN " + plain + "\r\n").Server("235 ok\r\n").
 				Client("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nRCPT TO:<e@f>\r\nDATA\r\n").
 				Server("250 ok\r\n250 ok\r\n550 no such user\r\n354 go\r\n").
 				Client("Subject: x\r\n\r\nbody\r\n.\r\n").Server("250 queued\r\n")
-		}, 1, "yes", "AUTH PLAIN"},
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "yes"}}},
 		{"pipelined_replies_before_auth_verdict", func(c *inspecttest.Conv) {
 			// The 250 answers RSET, not AUTH: the verdict is the 535.
 			c.Server(greeting).Client("RSET\r\nAUTH PLAIN " + plain + "\r\n").Server("250 ok\r\n").Server("535 no\r\n")
-		}, 1, "no", "AUTH PLAIN"},
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "no"}}},
 		{"bare_lf", func(c *inspecttest.Conv) {
 			c.Server("220 x ESMTP\n").Client("AUTH PLAIN " + plain + "\n").Server("235 ok\n")
-		}, 1, "yes", "AUTH PLAIN"},
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "yes"}}},
 		{"starttls_stops", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("STARTTLS\r\n").Server("220 go ahead\r\n").Client("AUTH PLAIN " + plain + "\r\n").Server("235 ok\r\n")
-		}, 0, "", ""},
+		}, nil},
 		{"starttls_refused_keeps_reading", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("STARTTLS\r\n").Server("454 TLS not available\r\n").Client("AUTH PLAIN " + plain + "\r\n").Server("235 ok\r\n")
-		}, 1, "yes", "AUTH PLAIN"},
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "yes"}}},
 		{"auth_inside_data_is_content", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("MAIL FROM:<a@b>\r\n").Server("250 ok\r\n").Client("RCPT TO:<c@d>\r\n").Server("250 ok\r\n").
 				Client("DATA\r\n").Server("354 go\r\n").
 				Client("Subject: how to log in\r\n\r\nAUTH PLAIN " + plain + "\r\n..AUTH PLAIN " + plain + "\r\n").
 				Client(".\r\n").Server("250 queued\r\n").Client("QUIT\r\n").Server("221 bye\r\n")
-		}, 0, "", ""},
+		}, nil},
 		{"data_and_body_in_one_segment", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("DATA\r\nAUTH PLAIN " + plain + "\r\n.\r\n").Server("354 go\r\n250 ok\r\n")
-		}, 0, "", ""},
+		}, nil},
 		{"data_refused_then_auth", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("DATA\r\n").Server("503 need RCPT\r\n").Client("AUTH PLAIN " + plain + "\r\n").Server("235 ok\r\n")
-		}, 1, "yes", "AUTH PLAIN"},
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "yes"}}},
 		{"terminator_split_across_segments", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("DATA\r\n").Server("354 go\r\n").Client("line\r\n.").Client("\r").Client("\n").
 				Server("250 ok\r\n").Client("AUTH PLAIN " + plain + "\r\n").Server("235 ok\r\n")
-		}, 1, "yes", "AUTH PLAIN"},
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "yes"}}},
 		{"bdat_chunk_skipped", func(c *inspecttest.Conv) {
 			chunk := "AUTH PLAIN " + plain + "\r\n"
-			c.Server(greeting).Client("BDAT " + itoa(len(chunk)) + " LAST\r\n" + chunk).Server("250 ok\r\n").
+			c.Server(greeting).Client("BDAT " + strconv.Itoa(len(chunk)) + " LAST\r\n" + chunk).Server("250 ok\r\n").
 				Client("AUTH PLAIN " + plain + "\r\n").Server("235 ok\r\n")
-		}, 1, "yes", "AUTH PLAIN"},
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "yes"}}},
 		{"garbage_reply_codes", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("AUTH PLAIN " + plain + "\r\n").Server("2x5 ok\r\n\r\n23\r\n").Server("235 ok\r\n")
-		}, 1, "yes", "AUTH PLAIN"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			col := &inspecttest.Collector{}
-			e := inspecttest.Engine(t, col, nil, New())
-			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:587")
-			tt.script(c)
-			c.Close()
-			e.Flush()
-			got := col.Kind(event.KindPlaintextCredentials)
-			if len(got) != tt.want || len(col.Findings()) != tt.want {
-				t.Fatalf("got %d logins, want %d: %v", len(got), tt.want, col.Events)
-			}
-			if tt.want > 0 {
-				ev := got[0].Evidence
-				if ev["accepted"] != tt.accepted || ev["mechanism"] != tt.mechanism {
-					t.Errorf("evidence %v, want accepted %q mechanism %q", ev, tt.accepted, tt.mechanism)
-				}
-				if got[0].Device.IP != "192.168.1.10" {
-					t.Errorf("device %v, want the LAN client", got[0].Device)
-				}
-			}
-			for _, secret := range []string{"s3cret-Pass", "joe@example.com"} {
-				if inspecttest.Leaks(t, col.Events, secret) {
-					t.Errorf("%q leaked into an event", secret)
-				}
-			}
-		})
-	}
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(b[i:])
-		}
-	}
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "yes"}}},
+	}, "s3cret-Pass", "joe@example.com")
 }
 
 // TestCRAMMD5Default shows the classifier testing the default list
@@ -233,16 +191,13 @@ func TestCRAMMD5Default(t *testing.T) {
 	}
 	challenge := "<12345.67890@gateway.local>"
 	digest := hmacMD5Hex("xc3511", challenge)
-	col := &inspecttest.Collector{}
-	e := inspecttest.Engine(t, col, cl, New())
-	c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.30:25")
-	c.Server(greeting).Client("AUTH CRAM-MD5\r\n").Server("334 " + b64(challenge) + "\r\n").
+	s := inspecttest.NewClassifiedSession(t, cl, New(), "192.168.1.30:25")
+	s.Server(greeting).Client("AUTH CRAM-MD5\r\n").Server("334 " + b64(challenge) + "\r\n").
 		Client(b64("root "+digest) + "\r\n").Server("235 ok\r\n")
-	c.Close()
-	e.Flush()
-	got := col.Kind(event.KindDefaultCredentials)
-	if len(got) != 1 || got[0].Evidence["password_class"] != "default" || got[0].Evidence["accepted"] != "yes" {
-		t.Fatalf("want one accepted default login, got %v", col.Events)
+	col := s.End()
+	inspecttest.CheckLogins(t, col, "smtp", "192.168.1.30", []want{{"r***", "AUTH CRAM-MD5", "default", "yes"}})
+	if len(col.Kind(event.KindDefaultCredentials)) != 1 {
+		t.Errorf("want a default-credentials finding, got %v", col.Events)
 	}
 	if inspecttest.Leaks(t, col.Events, "xc3511") || inspecttest.Leaks(t, col.Events, digest) {
 		t.Error("secret leaked")
@@ -250,13 +205,7 @@ func TestCRAMMD5Default(t *testing.T) {
 }
 
 func TestMatch(t *testing.T) {
-	tests := []struct {
-		name   string
-		server string
-		dir    inspect.Dir
-		data   string
-		want   inspect.Confidence
-	}{
+	inspecttest.RunMatch(t, New, []inspecttest.MatchCase{
 		{"greeting_on_25", "198.51.100.7:25", inspect.ToClient, "220 mx ESMTP\r\n", inspect.ContentMatch},
 		{"bare_220_on_587", "198.51.100.7:587", inspect.ToClient, "220 ready\r\n", inspect.ContentMatch},
 		{"esmtp_off_port", "198.51.100.7:8025", inspect.ToClient, "220 mx.example.com ESMTP Exim\r\n", inspect.ContentMatch},
@@ -269,78 +218,35 @@ func TestMatch(t *testing.T) {
 		{"auth_on_587", "198.51.100.7:587", inspect.ToServer, "AUTH PLAIN\r\n", inspect.ContentMatch},
 		{"auth_off_port", "198.51.100.7:10025", inspect.ToServer, "AUTH PLAIN\r\n", inspect.NoMatch},
 		{"http_on_25", "198.51.100.7:25", inspect.ToServer, "GET / HTTP/1.1\r\n", inspect.PortMatch},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			col := &inspecttest.Collector{}
-			p := &inspecttest.MatchProbe{Protocol: New()}
-			e := inspecttest.Engine(t, col, nil, p)
-			c := inspecttest.NewTCP(e, "192.168.1.10:40000", tt.server)
-			if tt.dir == inspect.ToServer {
-				c.Client(tt.data)
-			} else {
-				c.Server(tt.data)
-			}
-			if p.Got != tt.want {
-				t.Errorf("Match = %v, want %v", p.Got, tt.want)
-			}
-		})
-	}
+	})
 }
 
-// bodySegment is a segment of message text without the terminator.
-const bodySegment = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\r\n" +
-	"incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud\r\n"
+// relay is the relay server of synthetic sessions.
+const relay = "198.51.100.7:25"
 
 // inBody returns an SMTP flow whose client is sending a message body.
-func inBody(tb testing.TB) *inspecttest.Probe {
-	p := &inspecttest.Probe{Protocol: New()}
-	e := inspecttest.Engine(tb, &inspecttest.Collector{}, nil, p)
-	c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:25")
-	c.Server(greeting).Client("MAIL FROM:<a@b>\r\n").Server("250 ok\r\n").Client("RCPT TO:<c@d>\r\n").Server("250 ok\r\n").
+func inBody(tb testing.TB) (*inspect.Flow, inspect.Analyzer) {
+	s := inspecttest.NewSession(tb, New(), relay)
+	s.Server(greeting).Client("MAIL FROM:<a@b>\r\n").Server("250 ok\r\n").Client("RCPT TO:<c@d>\r\n").Server("250 ok\r\n").
 		Client("DATA\r\n").Server("354 go\r\n")
-	if _, a := p.Last(); a == nil {
-		tb.Fatal("no analyzer")
-	}
-	return p
+	return s.Analyzer(tb)
 }
 
 func TestBodyNoAllocs(t *testing.T) {
-	f, a := inBody(t).Last()
-	seg := []byte(bodySegment)
-	allocs := testing.AllocsPerRun(200, func() {
-		if a.Feed(f, inspect.ToServer, seg) != len(seg) {
-			t.Fatal("body not consumed")
-		}
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocs per body segment", allocs)
-	}
+	f, a := inBody(t)
+	inspecttest.StreamNoAllocs(t, f, a, inspect.ToServer, []byte(inspecttest.BodySegment))
 }
 
 func TestCommandNoAllocs(t *testing.T) {
-	p := &inspecttest.Probe{Protocol: New()}
-	e := inspecttest.Engine(t, &inspecttest.Collector{}, nil, p)
-	inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:25").Server(greeting)
-	f, a := p.Last()
-	cmd, reply := []byte("RCPT TO:<c@d>\r\n"), []byte("250 2.1.5 ok\r\n")
-	allocs := testing.AllocsPerRun(200, func() {
-		a.Feed(f, inspect.ToServer, cmd)
-		a.Feed(f, inspect.ToClient, reply)
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocs per command and reply", allocs)
-	}
+	s := inspecttest.NewSession(t, New(), relay)
+	s.Server(greeting)
+	f, a := s.Analyzer(t)
+	inspecttest.ExchangeNoAllocs(t, f, a, []byte("RCPT TO:<c@d>\r\n"), []byte("250 2.1.5 ok\r\n"))
 }
 
 func BenchmarkDataBody(b *testing.B) {
-	f, a := inBody(b).Last()
-	seg := []byte(bodySegment)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(seg)))
-	for b.Loop() {
-		a.Feed(f, inspect.ToServer, seg)
-	}
+	f, a := inBody(b)
+	inspecttest.BenchStream(b, f, a, inspect.ToServer, []byte(inspecttest.BodySegment))
 }
 
 func FuzzAnalyzer(f *testing.F) {
@@ -349,21 +255,7 @@ func FuzzAnalyzer(f *testing.F) {
 	f.Add([]byte(greeting), []byte("AUTH LOGIN\r\n"+b64("joe")+"\r\n"+b64("pw")+"\r\n"), []byte("334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n235 ok\r\n"))
 	f.Add([]byte("220-a\r\n220 b\r\n"), []byte("DATA\r\nx\r\n.\r\nBDAT 3 LAST\r\nabcAUTH\r\n"), []byte("354 go\r\n250 ok\r\n"))
 	f.Add([]byte(""), []byte("STARTTLS\r\n"), []byte("220 go\r\n"))
-	f.Fuzz(func(t *testing.T, banner, cmds, reply []byte) {
-		col := &inspecttest.Collector{}
-		e := inspecttest.Engine(t, col, nil, New())
-		c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:25")
-		c.ServerBytes(banner).ClientBytes(cmds).ServerBytes(reply)
-		c.Close()
-		e.Flush()
-		// At most one login per client line, however mangled the input.
-		if got, max := len(col.Findings()), bytes.Count(cmds, []byte("\n"))+1; got > max {
-			t.Fatalf("%d findings from %d client lines", got, max)
-		}
-		if len(col.Kind(event.KindBanner)) > 1 {
-			t.Fatal("more than one banner")
-		}
-	})
+	inspecttest.FuzzConversation(f, New, relay)
 }
 
 func hmacMD5Hex(key, msg string) string {
@@ -388,20 +280,16 @@ func TestGap(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			col := &inspecttest.Collector{}
-			p := &inspecttest.Probe{Protocol: New()}
-			e := inspecttest.Engine(t, col, nil, p)
-			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.7:25")
-			c.Server(greeting).Client("NOOP\r\n").Server("250 ok\r\n")
+			s := inspecttest.NewSession(t, New(), relay)
+			s.Server(greeting).Client("NOOP\r\n").Server("250 ok\r\n")
 			if tt.setup != "" {
-				c.Client(tt.setup)
+				s.Client(tt.setup)
 			}
-			f, a := p.Last()
+			f, a := s.Analyzer(t)
 			a.Gap(f, inspect.ToServer)
 			a.Feed(f, inspect.ToServer, []byte(tt.after))
 			a.Feed(f, inspect.ToClient, []byte(tt.reply))
-			c.Close()
-			e.Flush()
+			col := s.End()
 			if got := col.Findings(); len(got) != tt.want {
 				t.Fatalf("%d findings, want %d: %v", len(got), tt.want, col.Events)
 			}

@@ -1,0 +1,121 @@
+package inspect
+
+import (
+	"strings"
+
+	"github.com/iotgw/iotgw/pkg/event"
+)
+
+// What the analyzers of line-based login protocols (POP3, SMTP, IMAP)
+// share: the loop that cuts each direction into lines and resynchronises
+// after a gap, the login kept for the server's verdict, and the greeting
+// banner. None allocate on the per-packet path.
+
+// LineHandler is the protocol side of Lines: what a line means, and which
+// bytes are not lines at all.
+type LineHandler interface {
+	// Raw takes the leading bytes of b, sent in dir, that are not lines (a
+	// message body, a literal) and returns how many; 0 when b starts with
+	// a line.
+	Raw(dir Dir, b []byte) int
+	// ClientLine and ServerLine handle one line, without its terminator.
+	ClientLine(f *Flow, line []byte)
+	ServerLine(f *Flow, line []byte)
+	// Closed reports whether handling a line closed the analyzer
+	// (StartTLS): the rest of the data then belongs to another analyzer.
+	Closed() bool
+}
+
+// Lines feeds a TCP stream to a LineHandler line by line. It owns the
+// resynchronisation after a gap: in a direction that lost bytes, what
+// precedes the next line feed is the tail of a line whose start is gone,
+// and is dropped rather than read as a command or reply. Its zero value
+// is in step in both directions.
+type Lines struct {
+	resync [2]bool
+}
+
+// Feed implements Analyzer.Feed for h: it hands h the non-line bytes and
+// the complete lines of data and returns how many bytes it consumed; an
+// incomplete last line is left for the next call.
+func (l *Lines) Feed(h LineHandler, f *Flow, dir Dir, data []byte) int {
+	consumed := 0
+	for consumed < len(data) {
+		rest := data[consumed:]
+		if n := h.Raw(dir, rest); n > 0 {
+			consumed += n
+			continue
+		}
+		line, n, ok := NextLine(rest)
+		if !ok {
+			if l.resync[dir] {
+				return len(data) // a fragment: no need to keep it
+			}
+			return consumed
+		}
+		consumed += n
+		if l.resync[dir] {
+			l.resync[dir] = false
+			continue
+		}
+		if dir == ToServer {
+			h.ClientLine(f, line)
+		} else {
+			h.ServerLine(f, line)
+		}
+		if h.Closed() {
+			return len(data)
+		}
+	}
+	return consumed
+}
+
+// Resync drops the bytes sent in dir up to the next line feed: call it
+// from Analyzer.Gap when the stream lost its place at a line boundary.
+func (l *Lines) Resync(dir Dir) { l.resync[dir] = true }
+
+// PendingLogin is a login awaiting the server's verdict. It is classified
+// when it is seen, so only the Credential waits: no secret byte outlives
+// the segment it came in.
+type PendingLogin struct {
+	cred Credential
+	has  bool
+}
+
+// Keep classifies l and keeps it for the verdict; a login still pending
+// is reported first, its outcome unknown.
+func (p *PendingLogin) Keep(f *Flow, l *Login) {
+	p.Report(f, OutcomeUnknown)
+	p.cred = f.Classify(l)
+	p.has = true
+}
+
+// Report reports the pending login, if any, with outcome o.
+func (p *PendingLogin) Report(f *Flow, o Outcome) {
+	if !p.has {
+		return
+	}
+	p.has = false
+	f.ReportCredential(&p.cred, o, f.LoginSubject())
+}
+
+// FirstLine is the first line of b without its terminator, or all of b
+// when no line is complete yet: what Protocol.Match looks at.
+func FirstLine(b []byte) []byte {
+	if line, _, ok := NextLine(b); ok {
+		return line
+	}
+	return b
+}
+
+// EmitGreeting reports a server's greeting as a banner of protocol ("pop3"),
+// keeping at most 160 printable bytes of text.
+func EmitGreeting(f *Flow, protocol string, text []byte) {
+	f.Emit(SubjectServer, &event.Event{
+		Type:     event.TypeObservation,
+		Kind:     event.KindBanner,
+		Severity: event.SeverityInfo,
+		Summary:  strings.ToUpper(protocol) + " server greeting",
+		Evidence: event.Evidence{"protocol": protocol, "banner": Printable(text, 160)},
+	})
+}
