@@ -127,9 +127,9 @@ const (
 
 // half is one direction's framing state.
 type half struct {
-	state    state
-	skipping bool // dropping the rest of an over-long line
-	remain   int64
+	state  state
+	lines  inspect.LineCutter // start, header, chunk-size and trailer lines
+	remain int64
 	// From the headers of the message being read.
 	contentLength int64 // -1: none
 	chunked       bool
@@ -252,24 +252,11 @@ func (a *analyzer) step(f *inspect.Flow, dir inspect.Dir, h *half, data []byte) 
 		a.bodyBytes(h, data)
 		return len(data), false
 	}
-	if h.skipping {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			return len(data), false
-		}
-		h.skipping = false
-		return i + 1, true
+	line, n, ok, more := h.lines.Next(data, maxLine)
+	if ok {
+		a.line(f, dir, h, line)
 	}
-	line, n, ok := inspect.NextLine(data)
-	if !ok {
-		if len(data) >= maxLine {
-			h.skipping = true
-			return len(data), false
-		}
-		return 0, false
-	}
-	a.line(f, dir, h, line)
-	return n, true
+	return n, more
 }
 
 func (a *analyzer) line(f *inspect.Flow, dir inspect.Dir, h *half, line []byte) {
@@ -472,7 +459,7 @@ func (a *analyzer) finishBody(f *inspect.Flow, dir inspect.Dir, h *half) {
 // with certainty, later logins are reported with an unknown outcome.
 func (a *analyzer) lose(f *inspect.Flow, dir inspect.Dir, h *half) {
 	h.state = stResync
-	h.skipping = false
+	h.lines.Reset()
 	h.inBody = false
 	a.unpaired = true
 	if dir == inspect.ToServer {

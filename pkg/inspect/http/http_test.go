@@ -2,10 +2,8 @@ package http
 
 import (
 	"bytes"
-	"net/netip"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
@@ -554,36 +552,12 @@ func TestMatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			col := &inspecttest.Collector{}
-			p := &matchRecorder{Protocol: New(nil)}
-			e := inspecttest.Engine(t, col, nil, p)
-			var c *inspecttest.Conv
-			if tt.tcp {
-				c = inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:"+tt.port)
-			} else {
-				c = inspecttest.NewUDP(e, "192.168.1.10:40000", "192.168.1.20:"+tt.port)
-			}
-			if tt.dir == inspect.ToServer {
-				c.Client(tt.payload)
-			} else {
-				c.Server(tt.payload)
-			}
-			if p.got != tt.want {
-				t.Errorf("Match = %v, want %v", p.got, tt.want)
+			got := inspecttest.FirstMatch(t, New(nil), tt.tcp, "192.168.1.10:40000", "192.168.1.20:"+tt.port, tt.dir, []byte(tt.payload))
+			if got != tt.want {
+				t.Errorf("Match = %v, want %v", got, tt.want)
 			}
 		})
 	}
-}
-
-// matchRecorder keeps the confidence of the flow's Match call.
-type matchRecorder struct {
-	*Protocol
-	got inspect.Confidence
-}
-
-func (m *matchRecorder) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
-	m.got = m.Protocol.Match(f, dir, b)
-	return m.got
 }
 
 // keepAlive is a typical request and response of a polling device.
@@ -592,81 +566,23 @@ var (
 	keepAliveResponse = []byte("HTTP/1.1 200 OK\r\nServer: lighttpd/1.4\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"status\":\"ok\",\"uptime\":1}\n")
 )
 
-// packetFeeder sends TCP segments into an engine through one reused
-// Packet, so that allocation counts are the engine's and the analyzer's
-// alone (inspecttest.Conv builds a packet per segment).
-type packetFeeder struct {
-	e          *inspect.Engine
-	col        *inspecttest.Collector
-	p          *inspect.Packet
-	cseq, sseq uint32
-	sent       [2]int // payload bytes of this connection per direction
-}
-
-func newPacketFeeder(t testing.TB) *packetFeeder {
-	cfg := inspect.DefaultConfig()
-	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
-	cfg.ByteBudget = inspect.MaxByteBudget
-	col := &inspecttest.Collector{}
-	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{New(nil)}, Sink: col})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pf := &packetFeeder{e: e, col: col, p: &inspect.Packet{Kind: inspect.KindTCP, IPProto: 6, TTL: 64}, cseq: 1000, sseq: 5000}
-	pf.connect()
-	return pf
-}
-
-func (pf *packetFeeder) connect() {
-	pf.sent = [2]int{}
-	pf.send(inspect.ToServer, nil, inspect.TCPFlagSYN)
-	pf.send(inspect.ToClient, nil, inspect.TCPFlagSYN|inspect.TCPFlagACK)
-	pf.exchange(keepAliveRequest, keepAliveResponse) // the first request brings the observations
-}
-
-func (pf *packetFeeder) send(dir inspect.Dir, payload []byte, flags uint8) {
-	client, server := netip.MustParseAddr("192.168.1.10"), netip.MustParseAddr("192.168.1.20")
-	p := pf.p
-	p.Timestamp = p.Timestamp.Add(time.Millisecond)
-	p.TCPFlags, p.Payload = flags, payload
-	seq := &pf.cseq
-	p.Src, p.Dst, p.SrcPort, p.DstPort = client, server, 40000, 80
-	if dir == inspect.ToClient {
-		seq = &pf.sseq
-		p.Src, p.Dst, p.SrcPort, p.DstPort = server, client, 80, 40000
-	}
-	p.Seq = *seq
-	*seq += uint32(len(payload))
-	if flags&inspect.TCPFlagSYN != 0 {
-		*seq++
-	}
-	pf.sent[dir] += len(payload)
-	pf.e.HandlePacket(p)
-}
-
-func (pf *packetFeeder) exchange(req, resp []byte) {
-	// Past the byte budget the engine stops reading a connection, so a
-	// long benchmark goes on with a new one, as a client would.
-	if pf.sent[inspect.ToServer]+len(req) > inspect.MaxByteBudget || pf.sent[inspect.ToClient]+len(resp) > inspect.MaxByteBudget {
-		pf.send(inspect.ToServer, nil, inspect.TCPFlagRST)
-		pf.connect()
-	}
-	pf.send(inspect.ToServer, req, inspect.TCPFlagACK|inspect.TCPFlagPSH)
-	pf.send(inspect.ToClient, resp, inspect.TCPFlagACK|inspect.TCPFlagPSH)
+// newKeepAlive connects a client to a web server and makes the first
+// keep-alive exchange, which brings the observations.
+func newKeepAlive(t testing.TB) *inspecttest.Stream {
+	s := inspecttest.NewStream(t, New(nil), "192.168.1.10:40000", "192.168.1.20:80")
+	s.Exchange(keepAliveRequest, keepAliveResponse)
+	return s
 }
 
 func TestGapMakesOutcomesUnknown(t *testing.T) {
-	pf := newPacketFeeder(t)
-	data := uint8(inspect.TCPFlagACK | inspect.TCPFlagPSH)
-	pf.send(inspect.ToServer, []byte("GET /a HTTP/1.1\r\nAuthorization: Basic "+basicAdmin+"\r\n\r\n"), data)
-	pf.cseq += 100 // a lost segment: a request whose response will still come
-	pf.send(inspect.ToServer, []byte("GET /c HTTP/1.1\r\nAuthorization: Basic "+basicRoot+"\r\n\r\n"), data)
-	ok := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-	pf.send(inspect.ToClient, ok, data)
-	pf.send(inspect.ToClient, ok, data)
-	pf.send(inspect.ToClient, []byte("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"), data)
-	pf.e.Flush()
-	got := pf.col.Kind(event.KindPlaintextCredentials)
+	s := newKeepAlive(t)
+	s.Client("GET /a HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n")
+	s.Lose(inspect.ToServer, 100) // a lost segment: a request whose response will still come
+	s.Client("GET /c HTTP/1.1\r\nAuthorization: Basic " + basicRoot + "\r\n\r\n")
+	ok := "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+	s.Server(ok).Server(ok).Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+	s.Engine.Flush()
+	got := s.Collector.Kind(event.KindPlaintextCredentials)
 	if len(got) != 2 {
 		t.Fatalf("got %d logins, want 2: %v", len(got), evidences(got))
 	}
@@ -677,33 +593,33 @@ func TestGapMakesOutcomesUnknown(t *testing.T) {
 			t.Errorf("login %d: %v, want accepted unknown", i, l.Evidence)
 		}
 	}
-	if pf.e.Stats.Gaps == 0 {
+	if s.Engine.Stats.Gaps == 0 {
 		t.Error("the engine saw no gap")
 	}
 }
 
 func TestSteadyStateAllocs(t *testing.T) {
-	pf := newPacketFeeder(t)
+	s := newKeepAlive(t)
 	allocs := testing.AllocsPerRun(200, func() {
-		pf.exchange(keepAliveRequest, keepAliveResponse)
+		s.Exchange(keepAliveRequest, keepAliveResponse)
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocs per keep-alive request, want 0", allocs)
 	}
-	if pf.e.Stats.EventsEmitted != 2 {
-		t.Errorf("%d events, want the two observations of the first request", pf.e.Stats.EventsEmitted)
+	if s.Engine.Stats.EventsEmitted != 2 {
+		t.Errorf("%d events, want the two observations of the first request", s.Engine.Stats.EventsEmitted)
 	}
 }
 
 func BenchmarkKeepAlive(b *testing.B) {
-	pf := newPacketFeeder(b)
+	s := newKeepAlive(b)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(keepAliveRequest) + len(keepAliveResponse)))
 	for b.Loop() {
-		pf.exchange(keepAliveRequest, keepAliveResponse)
+		s.Exchange(keepAliveRequest, keepAliveResponse)
 	}
-	if pf.e.Stats.BudgetStops != 0 {
-		b.Errorf("the byte budget stopped inspection %d times: the benchmark measured the engine idle", pf.e.Stats.BudgetStops)
+	if s.Engine.Stats.BudgetStops != 0 {
+		b.Errorf("the byte budget stopped inspection %d times: the benchmark measured the engine idle", s.Engine.Stats.BudgetStops)
 	}
 }
 
@@ -737,16 +653,8 @@ func FuzzStream(f *testing.F) {
 		col.Events = nil
 		scanner.t = t
 		c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:80")
-		step := int(seg%16) + 1
 		all := client
-		for len(client) > 0 || len(server) > 0 {
-			n := min(step, len(client))
-			c.ClientBytes(client[:n])
-			client = client[n:]
-			m := min(step, len(server))
-			c.ServerBytes(server[:m])
-			server = server[m:]
-		}
+		inspecttest.Interleave(c, client, server, int(seg%16)+1)
 		c.Close()
 		e.Flush()
 		// Each request line brings at most two credentials kept for it

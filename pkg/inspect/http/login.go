@@ -10,7 +10,7 @@ import (
 
 const (
 	basicScratch = httpauth.MaxBasic
-	maxUser      = 128 // form and Digest user names kept
+	maxUser      = 128 // form user names kept
 	maxPass      = 256 // form passwords kept
 	maxFieldName = 32  // longer field names are not login fields
 )
@@ -20,29 +20,13 @@ const (
 func (a *analyzer) headerLogin(f *inspect.Flow, value []byte) {
 	scheme, rest := httpauth.Split(value)
 	l := inspect.Login{Protocol: "http", Mechanism: scheme.String()}
-	switch scheme {
-	case httpauth.SchemeBasic:
-		user, pass, ok := httpauth.Basic(rest, &a.basic)
-		if !ok {
-			return
-		}
-		l.User, l.Secret = user, pass
-	case httpauth.SchemeDigest:
-		d, ok := httpauth.ParseDigest(rest)
-		if !ok {
-			return
-		}
-		l.User = a.basic[:httpauth.Unescape(a.basic[:maxUser], d.Username)]
-		l.Kind = inspect.SecretHashed
-		l.Verify = d.Verifier(a.method[:a.methodLen])
-		l.Challenge = [][]byte{rest, a.method[:a.methodLen]}
-	case httpauth.SchemeBearer:
+	if scheme == httpauth.SchemeBearer {
 		token, _ := inspect.CutWord(rest)
 		if len(token) == 0 {
 			return
 		}
 		l.Secret, l.Kind = token, inspect.SecretToken
-	default:
+	} else if !httpauth.ReadLogin(&l, scheme, rest, a.method[:a.methodLen], &a.basic) {
 		return
 	}
 	c := f.Classify(&l)

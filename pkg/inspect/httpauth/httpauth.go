@@ -96,6 +96,40 @@ func Basic(token []byte, dst *[MaxBasic]byte) (user, password []byte, ok bool) {
 	return plain[:i], plain[i+1:], true
 }
 
+// MaxDigestUser is the most bytes of a Digest user name ReadLogin keeps.
+const MaxDigestUser = 128
+
+// ReadLogin fills in l's user and secret from cred, the credential that
+// follows scheme in an Authorization or Proxy-Authorization value sent
+// with a request of method: for Basic the user and password, decoded into
+// scratch; for Digest the user, unescaped into scratch and cut to
+// MaxDigestUser bytes, with what a classifier needs to test passwords
+// against the response. It returns false, leaving l as it was, for any
+// other scheme or a credential that does not parse. l borrows scratch and
+// cred: classify it, then clear scratch.
+func ReadLogin(l *inspect.Login, scheme Scheme, cred, method []byte, scratch *[MaxBasic]byte) bool {
+	switch scheme {
+	case SchemeBasic:
+		user, pass, ok := Basic(cred, scratch)
+		if !ok {
+			return false
+		}
+		l.User, l.Secret = user, pass
+	case SchemeDigest:
+		d, ok := ParseDigest(cred)
+		if !ok {
+			return false
+		}
+		l.User = scratch[:Unescape(scratch[:MaxDigestUser], d.Username)]
+		l.Kind = inspect.SecretHashed
+		l.Verify = d.Verifier(method)
+		l.Challenge = [][]byte{cred, method}
+	default:
+		return false
+	}
+	return true
+}
+
 // NextParam reads one auth-param (name=value or name="quoted value") from
 // a comma-separated list and returns the rest. A quoted value comes back
 // without its quotes but with any backslash escapes; see Unescape. ok is

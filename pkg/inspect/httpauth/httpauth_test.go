@@ -1,7 +1,11 @@
 package httpauth
 
 import (
+	"bytes"
+	"strings"
 	"testing"
+
+	"github.com/iotgw/iotgw/pkg/inspect"
 )
 
 func TestSplit(t *testing.T) {
@@ -146,6 +150,53 @@ func TestParseDigestRequiresUserAndResponse(t *testing.T) {
 	}
 }
 
+func TestReadLogin(t *testing.T) {
+	const rtspDigest = `username="admin", realm="IP Camera", nonce="abc123", uri="rtsp://192.168.1.64:554/Streaming/Channels/101", response="5e0e9fcb13e4051da1227f56a71a51ef"`
+	tests := []struct {
+		name, value, method string
+		ok                  bool
+		user, secret        string
+		kind                inspect.SecretKind
+		password            string // verifies against a Digest response
+	}{
+		{"basic", "Basic dGVzdDoxOjM0", "GET", true, "test", "1:34", inspect.SecretPassword, ""},
+		{"basic_not_base64", "Basic !!!!", "GET", false, "", "", 0, ""},
+		{"digest", "Digest " + rtspDigest, "DESCRIBE", true, "admin", "", inspect.SecretHashed, "12345"},
+		{"digest_user_unescaped", `Digest username="a\"b", response="00"`, "GET", true, `a"b`, "", inspect.SecretHashed, ""},
+		{"digest_user_cut", `Digest username="` + strings.Repeat("u", 200) + `", response="00"`, "GET", true, strings.Repeat("u", MaxDigestUser), "", inspect.SecretHashed, ""},
+		{"digest_without_response", `Digest username="admin"`, "GET", false, "", "", 0, ""},
+		{"bearer_left_to_the_caller", "Bearer abc.def", "GET", false, "", "", 0, ""},
+		{"unknown_scheme", "Turbo customAuthDataHere", "GET", false, "", "", 0, ""},
+		{"empty", "", "GET", false, "", "", 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var scratch [MaxBasic]byte
+			scheme, rest := Split([]byte(tt.value))
+			l := inspect.Login{Protocol: "test"}
+			ok := ReadLogin(&l, scheme, rest, []byte(tt.method), &scratch)
+			if ok != tt.ok || string(l.User) != tt.user || string(l.Secret) != tt.secret || l.Kind != tt.kind {
+				t.Fatalf("ReadLogin(%q) = %v, user %q, secret %q, kind %v; want %v, %q, %q, %v", tt.value, ok, l.User, l.Secret, l.Kind, tt.ok, tt.user, tt.secret, tt.kind)
+			}
+			if !ok {
+				if l.Verify != nil || l.Challenge != nil || l.Protocol != "test" {
+					t.Errorf("a failed read changed the login: %+v", l)
+				}
+				return
+			}
+			if tt.kind != inspect.SecretHashed {
+				return
+			}
+			if len(l.Challenge) != 2 || !bytes.Equal(l.Challenge[0], rest) || string(l.Challenge[1]) != tt.method {
+				t.Errorf("challenge %q, want the credential and the method", l.Challenge)
+			}
+			if tt.password != "" && (l.Verify == nil || !l.Verify([]byte(tt.password)) || l.Verify([]byte(tt.password+"x"))) {
+				t.Errorf("Verify does not tell %q from another password", tt.password)
+			}
+		})
+	}
+}
+
 func TestNoAllocs(t *testing.T) {
 	header := []byte(`Digest username="Mufasa", realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="/dir/index.html", qop=auth, nc=00000001, cnonce="0a4f113b", response="6629fae49393a05397450978507c4ef1"`)
 	basic := []byte("Basic  dGVzdDoxOjM0")
@@ -190,6 +241,38 @@ func FuzzParse(f *testing.F) {
 		var dst [8]byte
 		if n := Unescape(dst[:], value); n > len(dst) {
 			t.Fatalf("Unescape wrote %d bytes into %d", n, len(dst))
+		}
+	})
+}
+
+func FuzzReadLogin(f *testing.F) {
+	f.Add([]byte("Basic  dGVzdDoxOjM0"), []byte("GET"))
+	f.Add([]byte(`Digest username="a\"b", realm="r", nonce="n", uri="/", qop=auth, nc=1, cnonce="c", response="6629fae49393a05397450978507c4ef1"`), []byte("DESCRIBE"))
+	f.Add([]byte("Bearer x"), []byte(""))
+	f.Fuzz(func(t *testing.T, value, method []byte) {
+		var scratch [MaxBasic]byte
+		scheme, rest := Split(value)
+		var l inspect.Login
+		if !ReadLogin(&l, scheme, rest, method, &scratch) {
+			if l.User != nil || l.Secret != nil || l.Verify != nil || l.Challenge != nil {
+				t.Fatalf("a failed read filled in %+v", l)
+			}
+			return
+		}
+		switch scheme {
+		case SchemeBasic:
+			if l.Kind != inspect.SecretPassword || len(l.User)+len(l.Secret)+1 > MaxBasic {
+				t.Fatalf("Basic login of kind %v with %d+%d bytes", l.Kind, len(l.User), len(l.Secret))
+			}
+		case SchemeDigest:
+			if l.Kind != inspect.SecretHashed || l.Secret != nil || len(l.User) > MaxDigestUser {
+				t.Fatalf("Digest login of kind %v with a secret of %d bytes and a user of %d", l.Kind, len(l.Secret), len(l.User))
+			}
+			if l.Verify != nil {
+				l.Verify([]byte("admin"))
+			}
+		default:
+			t.Fatalf("a login read for scheme %v", scheme)
 		}
 	})
 }

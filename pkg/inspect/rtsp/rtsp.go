@@ -21,7 +21,6 @@ const (
 	maxLine    = 2048 // a longer header line is skipped
 	maxServer  = 256
 	maxRealm   = 128
-	maxUser    = 128
 	maxPending = 4 // authenticated requests awaiting their response
 	maxValue   = 160
 )
@@ -105,7 +104,7 @@ const (
 // half is one direction's framing state.
 type half struct {
 	state         state
-	skipping      bool // dropping the rest of an over-long line
+	lines         inspect.LineCutter // start and header lines
 	remain        int
 	request       bool // the message being read is a request
 	contentLength int
@@ -169,24 +168,12 @@ func (a *analyzer) step(f *inspect.Flow, dir inspect.Dir, h *half, data []byte) 
 		}
 		h.state, h.remain = stSkip, 4+int(binary.BigEndian.Uint16(data[2:4]))
 		return 0, true
-	case h.skipping:
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			return len(data), false
-		}
-		h.skipping = false
-		return i + 1, true
 	}
-	line, n, ok := inspect.NextLine(data)
-	if !ok {
-		if len(data) >= maxLine {
-			h.skipping = true
-			return len(data), false
-		}
-		return 0, false
+	line, n, ok, more := h.lines.Next(data, maxLine)
+	if ok {
+		a.line(f, dir, h, line)
 	}
-	a.line(f, dir, h, line)
-	return n, true
+	return n, more
 }
 
 func (a *analyzer) line(f *inspect.Flow, dir inspect.Dir, h *half, line []byte) {
@@ -287,24 +274,8 @@ func parseDecimal(value []byte, max int64) int64 {
 func (a *analyzer) login(f *inspect.Flow, value []byte) {
 	scheme, rest := httpauth.Split(value)
 	l := inspect.Login{Protocol: "rtsp", Mechanism: scheme.String()}
-	switch scheme {
-	case httpauth.SchemeBasic:
-		user, pass, ok := httpauth.Basic(rest, &a.scratch)
-		if !ok {
-			return
-		}
-		l.User, l.Secret = user, pass
-	case httpauth.SchemeDigest:
-		d, ok := httpauth.ParseDigest(rest)
-		if !ok {
-			return
-		}
-		l.User = a.scratch[:httpauth.Unescape(a.scratch[:maxUser], d.Username)]
-		l.Kind = inspect.SecretHashed
-		l.Verify = d.Verifier(a.method[:a.methodLen])
-		l.Challenge = [][]byte{rest, a.method[:a.methodLen]}
-	default:
-		return
+	if !httpauth.ReadLogin(&l, scheme, rest, a.method[:a.methodLen], &a.scratch) {
+		return // RTSP logins are read for Basic and Digest only
 	}
 	c := f.Classify(&l)
 	clear(a.scratch[:])
@@ -411,7 +382,8 @@ func (a *analyzer) observeServer(f *inspect.Flow) {
 
 func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
 	h := &a.half[dir]
-	h.state, h.skipping = stResync, false
+	h.state = stResync
+	h.lines.Reset()
 	if dir == inspect.ToServer {
 		a.flushRequestCreds(f)
 	}

@@ -2,10 +2,8 @@ package rtsp
 
 import (
 	"bytes"
-	"net/netip"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
@@ -220,29 +218,12 @@ func TestMatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := &matchRecorder{Protocol: New()}
-			e := inspecttest.Engine(t, &inspecttest.Collector{}, nil, p)
-			c := inspecttest.NewTCP(e, "192.168.1.10:50000", "192.168.1.64:"+tt.port)
-			if tt.dir == inspect.ToServer {
-				c.Client(tt.payload)
-			} else {
-				c.Server(tt.payload)
-			}
-			if p.got != tt.want {
-				t.Errorf("Match = %v, want %v", p.got, tt.want)
+			got := inspecttest.FirstMatch(t, New(), true, "192.168.1.10:50000", "192.168.1.64:"+tt.port, tt.dir, []byte(tt.payload))
+			if got != tt.want {
+				t.Errorf("Match = %v, want %v", got, tt.want)
 			}
 		})
 	}
-}
-
-type matchRecorder struct {
-	*Protocol
-	got inspect.Confidence
-}
-
-func (m *matchRecorder) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
-	m.got = m.Protocol.Match(f, dir, b)
-	return m.got
 }
 
 func evidences(evs []*event.Event) []event.Evidence {
@@ -259,99 +240,45 @@ var (
 	keepAliveResponse = []byte("RTSP/1.0 200 OK\r\nCSeq: 10\r\nSession: 12345678\r\n\r\n$\x00\x00\x08\x80\x60\x00\x01\x00\x00\x00\x01")
 )
 
-// packetFeeder sends TCP segments through one reused Packet, so that
-// allocation counts are the engine's and the analyzer's alone.
-type packetFeeder struct {
-	e          *inspect.Engine
-	col        *inspecttest.Collector
-	p          *inspect.Packet
-	cseq, sseq uint32
-	sent       [2]int // payload bytes of this connection per direction
-}
-
-func newPacketFeeder(t testing.TB) *packetFeeder {
-	cfg := inspect.DefaultConfig()
-	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
-	cfg.ByteBudget = inspect.MaxByteBudget
-	col := &inspecttest.Collector{}
-	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{New()}, Sink: col})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pf := &packetFeeder{e: e, col: col, p: &inspect.Packet{Kind: inspect.KindTCP, IPProto: 6, TTL: 64}, cseq: 1000, sseq: 5000}
-	pf.connect()
-	return pf
-}
-
-func (pf *packetFeeder) connect() {
-	pf.sent = [2]int{}
-	pf.send(inspect.ToServer, nil, inspect.TCPFlagSYN)
-	pf.send(inspect.ToClient, nil, inspect.TCPFlagSYN|inspect.TCPFlagACK)
-	pf.exchange()
-}
-
-func (pf *packetFeeder) send(dir inspect.Dir, payload []byte, flags uint8) {
-	client, server := netip.MustParseAddr("192.168.1.10"), netip.MustParseAddr("192.168.1.64")
-	p := pf.p
-	p.Timestamp = p.Timestamp.Add(time.Millisecond)
-	p.TCPFlags, p.Payload = flags, payload
-	seq := &pf.cseq
-	p.Src, p.Dst, p.SrcPort, p.DstPort = client, server, 50000, 554
-	if dir == inspect.ToClient {
-		seq = &pf.sseq
-		p.Src, p.Dst, p.SrcPort, p.DstPort = server, client, 554, 50000
-	}
-	p.Seq = *seq
-	*seq += uint32(len(payload))
-	if flags&inspect.TCPFlagSYN != 0 {
-		*seq++
-	}
-	pf.sent[dir] += len(payload)
-	pf.e.HandlePacket(p)
-}
-
-func (pf *packetFeeder) exchange() {
-	// Past the byte budget the engine stops reading a connection, so a
-	// long benchmark goes on with a new one, as a client would.
-	if pf.sent[inspect.ToServer]+len(keepAliveRequest) > inspect.MaxByteBudget || pf.sent[inspect.ToClient]+len(keepAliveResponse) > inspect.MaxByteBudget {
-		pf.send(inspect.ToServer, nil, inspect.TCPFlagRST)
-		pf.connect()
-	}
-	pf.send(inspect.ToServer, keepAliveRequest, inspect.TCPFlagACK|inspect.TCPFlagPSH)
-	pf.send(inspect.ToClient, keepAliveResponse, inspect.TCPFlagACK|inspect.TCPFlagPSH)
+// newKeepAlive connects a client to a camera and makes the first
+// keep-alive exchange.
+func newKeepAlive(t testing.TB) *inspecttest.Stream {
+	s := inspecttest.NewStream(t, New(), "192.168.1.10:50000", "192.168.1.64:554")
+	s.Exchange(keepAliveRequest, keepAliveResponse)
+	return s
 }
 
 func TestGapKeepsCSeqPairing(t *testing.T) {
-	pf := newPacketFeeder(t)
-	data := uint8(inspect.TCPFlagACK | inspect.TCPFlagPSH)
-	pf.send(inspect.ToServer, []byte("DESCRIBE "+url+" RTSP/1.0\r\nCSeq: 20\r\nAuthorization: Basic "+basicAdmin+"\r\n\r\n"), data)
-	pf.sseq += 500 // lost media frames from the server
-	pf.send(inspect.ToClient, []byte("\x00garbage\r\nRTSP/1.0 401 Unauthorized\r\nCSeq: 20\r\n\r\n"), data)
-	pf.e.Flush()
-	got := pf.col.Kind(event.KindPlaintextCredentials)
+	s := newKeepAlive(t)
+	s.Client("DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 20\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n")
+	s.Lose(inspect.ToClient, 500) // lost media frames from the server
+	s.Server("\x00garbage\r\nRTSP/1.0 401 Unauthorized\r\nCSeq: 20\r\n\r\n")
+	s.Engine.Flush()
+	got := s.Collector.Kind(event.KindPlaintextCredentials)
 	if len(got) != 1 || got[0].Evidence["accepted"] != "no" {
 		t.Fatalf("logins %v, want one rejected", evidences(got))
 	}
-	if pf.e.Stats.Gaps == 0 {
+	if s.Engine.Stats.Gaps == 0 {
 		t.Error("the engine saw no gap")
 	}
 }
 
 func TestSteadyStateAllocs(t *testing.T) {
-	pf := newPacketFeeder(t)
-	if allocs := testing.AllocsPerRun(200, pf.exchange); allocs != 0 {
+	s := newKeepAlive(t)
+	exchange := func() { s.Exchange(keepAliveRequest, keepAliveResponse) }
+	if allocs := testing.AllocsPerRun(200, exchange); allocs != 0 {
 		t.Errorf("%v allocs per keep-alive exchange, want 0", allocs)
 	}
 }
 
 func BenchmarkKeepAlive(b *testing.B) {
-	pf := newPacketFeeder(b)
+	s := newKeepAlive(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		pf.exchange()
+		s.Exchange(keepAliveRequest, keepAliveResponse)
 	}
-	if pf.e.Stats.BudgetStops != 0 {
-		b.Errorf("the byte budget stopped inspection %d times: the benchmark measured the engine idle", pf.e.Stats.BudgetStops)
+	if s.Engine.Stats.BudgetStops != 0 {
+		b.Errorf("the byte budget stopped inspection %d times: the benchmark measured the engine idle", s.Engine.Stats.BudgetStops)
 	}
 }
 
@@ -366,12 +293,7 @@ func FuzzStream(f *testing.F) {
 		col.Events = nil
 		c := inspecttest.NewTCP(e, "192.168.1.10:50000", "192.168.1.64:554")
 		all := client
-		step := int(seg%16) + 1
-		for len(client) > 0 || len(server) > 0 {
-			n, m := min(step, len(client)), min(step, len(server))
-			c.ClientBytes(client[:n]).ServerBytes(server[:m])
-			client, server = client[n:], server[m:]
-		}
+		inspecttest.Interleave(c, client, server, int(seg%16)+1)
 		c.Close()
 		e.Flush()
 		// One login at most per Authorization header.

@@ -90,7 +90,7 @@ const (
 // half is the message one side is sending.
 type half struct {
 	state         state
-	skipping      bool // dropping the rest of an over-long line
+	lines         inspect.LineCutter // start and header lines on TCP
 	remain        int
 	request       bool
 	method        [16]byte
@@ -140,7 +140,8 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 // body (SDP, or a sipfrag that looks like a message itself) is ignored.
 // A message whose headers lack their final line end is still read.
 func (a *analyzer) datagram(f *inspect.Flow, dir inspect.Dir, h *half, data []byte) {
-	h.state, h.skipping = stStart, false
+	h.state = stStart
+	h.lines.Reset()
 	started := false
 	for len(data) > 0 {
 		line, n, ok := inspect.NextLine(data)
@@ -162,32 +163,19 @@ func (a *analyzer) datagram(f *inspect.Flow, dir inspect.Dir, h *half, data []by
 }
 
 func (a *analyzer) step(f *inspect.Flow, dir inspect.Dir, h *half, data []byte) (int, bool) {
-	switch {
-	case h.state == stSkip:
+	if h.state == stSkip {
 		n := min(h.remain, len(data))
 		h.remain -= n
 		if h.remain == 0 {
 			h.state = stStart
 		}
 		return n, true
-	case h.skipping:
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			return len(data), false
-		}
-		h.skipping = false
-		return i + 1, true
 	}
-	line, n, ok := inspect.NextLine(data)
-	if !ok {
-		if len(data) >= maxLine {
-			h.skipping = true
-			return len(data), false
-		}
-		return 0, false
+	line, n, ok, more := h.lines.Next(data, maxLine)
+	if ok {
+		a.line(f, dir, h, line)
 	}
-	a.line(f, dir, h, line)
-	return n, true
+	return n, more
 }
 
 func (a *analyzer) line(f *inspect.Flow, dir inspect.Dir, h *half, line []byte) {
@@ -394,7 +382,8 @@ func (a *analyzer) observe(f *inspect.Flow, dir inspect.Dir, name, value []byte)
 
 func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
 	h := &a.half[dir]
-	h.state, h.skipping = stResync, false
+	h.state = stResync
+	h.lines.Reset()
 	a.flushMessageCreds(f, h)
 }
 

@@ -2,10 +2,8 @@ package sip
 
 import (
 	"bytes"
-	"net/netip"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
@@ -266,24 +264,12 @@ func TestMatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := &matchRecorder{Protocol: New()}
-			e := inspecttest.Engine(t, &inspecttest.Collector{}, nil, p)
-			inspecttest.NewUDP(e, "192.168.1.2:40000", "192.168.1.1:"+tt.port).Client(tt.payload)
-			if p.got != tt.want {
-				t.Errorf("Match = %v, want %v", p.got, tt.want)
+			got := inspecttest.FirstMatch(t, New(), false, "192.168.1.2:40000", "192.168.1.1:"+tt.port, inspect.ToServer, []byte(tt.payload))
+			if got != tt.want {
+				t.Errorf("Match = %v, want %v", got, tt.want)
 			}
 		})
 	}
-}
-
-type matchRecorder struct {
-	*Protocol
-	got inspect.Confidence
-}
-
-func (m *matchRecorder) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
-	m.got = m.Protocol.Match(f, dir, b)
-	return m.got
 }
 
 // An OPTIONS keep-alive and its answer, as phones send every few seconds.
@@ -292,54 +278,28 @@ var (
 	keepAliveReply = []byte("SIP/2.0 200 OK\r\nCall-ID: ka@192.168.1.2\r\nCSeq: 7 OPTIONS\r\nServer: pbx\r\nContent-Length: 0\r\n\r\n")
 )
 
-// udpFeeder sends datagrams through one reused Packet, so that allocation
-// counts are the engine's and the analyzer's alone.
-type udpFeeder struct {
-	e *inspect.Engine
-	p *inspect.Packet
-}
-
-func newUDPFeeder(t testing.TB) *udpFeeder {
-	cfg := inspect.DefaultConfig()
-	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
-	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{New()}, Sink: &inspecttest.Collector{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &udpFeeder{e: e, p: &inspect.Packet{Kind: inspect.KindUDP, IPProto: 17, TTL: 64}}
-	u.exchange()
-	return u
-}
-
-func (u *udpFeeder) send(dir inspect.Dir, payload []byte) {
-	phone, pbx := netip.MustParseAddr("192.168.1.2"), netip.MustParseAddr("192.168.1.1")
-	p := u.p
-	p.Timestamp = p.Timestamp.Add(time.Millisecond)
-	p.Payload = payload
-	p.Src, p.Dst, p.SrcPort, p.DstPort = phone, pbx, 5060, 5060
-	if dir == inspect.ToClient {
-		p.Src, p.Dst = pbx, phone
-	}
-	u.e.HandlePacket(p)
-}
-
-func (u *udpFeeder) exchange() {
-	u.send(inspect.ToServer, keepAlive)
-	u.send(inspect.ToClient, keepAliveReply)
+// newKeepAlive starts a phone's conversation with its PBX and returns
+// the keep-alive exchange, made once. Fed byte slices, the conversation
+// allocates nothing of its own: allocation counts are the engine's and the
+// analyzer's alone.
+func newKeepAlive(t testing.TB) (exchange func()) {
+	c := inspecttest.NewUDP(inspecttest.Engine(t, &inspecttest.Collector{}, nil, New()), "192.168.1.2:5060", "192.168.1.1:5060")
+	exchange = func() { c.ClientBytes(keepAlive).ServerBytes(keepAliveReply) }
+	exchange()
+	return exchange
 }
 
 func TestSteadyStateAllocs(t *testing.T) {
-	u := newUDPFeeder(t)
-	if allocs := testing.AllocsPerRun(200, u.exchange); allocs != 0 {
+	if allocs := testing.AllocsPerRun(200, newKeepAlive(t)); allocs != 0 {
 		t.Errorf("%v allocs per keep-alive exchange, want 0", allocs)
 	}
 }
 
 func BenchmarkKeepAlive(b *testing.B) {
-	u := newUDPFeeder(b)
+	exchange := newKeepAlive(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		u.exchange()
+		exchange()
 	}
 }
 
@@ -359,12 +319,7 @@ func FuzzMessages(f *testing.F) {
 			c = inspecttest.NewUDP(e, "192.168.1.2:5060", "192.168.1.1:5060")
 		}
 		all := append(append([]byte(nil), client...), server...)
-		step := int(seg%32) + 1
-		for len(client) > 0 || len(server) > 0 {
-			n, m := min(step, len(client)), min(step, len(server))
-			c.ClientBytes(client[:n]).ServerBytes(server[:m])
-			client, server = client[n:], server[m:]
-		}
+		inspecttest.Interleave(c, client, server, int(seg%32)+1)
 		c.Close()
 		e.Flush()
 		// One login at most per Authorization header.
