@@ -132,22 +132,14 @@ type MatchCase = struct {
 	Want   inspect.Confidence
 }
 
-// RunMatch sends each case's payload on a fresh flow from LANClient and
-// checks what Match answers for a protocol from newProto.
+// RunMatch sends each case's payload on a fresh TCP flow from LANClient
+// and checks what Match answers for a protocol from newProto.
 func RunMatch[P inspect.Protocol](t *testing.T, newProto func() P, cases []MatchCase) {
 	t.Helper()
 	for _, tt := range cases {
 		t.Run(tt.Name, func(t *testing.T) {
-			p := &MatchProbe{Protocol: newProto()}
-			e := Engine(t, &Collector{}, nil, p)
-			c := NewTCP(e, LANClient, tt.Server)
-			if tt.Dir == inspect.ToServer {
-				c.Client(tt.Data)
-			} else {
-				c.Server(tt.Data)
-			}
-			if p.Got != tt.Want {
-				t.Errorf("Match = %v, want %v", p.Got, tt.Want)
+			if got := FirstMatch(t, newProto(), true, LANClient, tt.Server, tt.Dir, []byte(tt.Data)); got != tt.Want {
+				t.Errorf("Match = %v, want %v", got, tt.Want)
 			}
 		})
 	}
