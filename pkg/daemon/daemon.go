@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"sync"
@@ -211,6 +212,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.restore(ctx); err != nil {
 		return err
 	}
+	// Start-up parsed the embedded tables, the rules, the feed and the
+	// pages; give that garbage back to the kernel once, so that the
+	// router does not keep the start-up peak for the daemon's lifetime
+	// (about 3 MiB idle, 1 MiB with 100,000 flows: BENCHMARKS.md).
+	debug.FreeOSMemory()
 	var wg sync.WaitGroup
 	wg.Add(4)
 	go func() { defer wg.Done(); d.kernelLoop(ctx) }()

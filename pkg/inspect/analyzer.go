@@ -80,12 +80,13 @@ func (l *FreeList[T]) Get() *T {
 	return new(T)
 }
 
-// Put zeroes v and keeps it for reuse.
+// Put zeroes v and keeps it for reuse, up to maxSpare. It zeroes v even
+// when the list is full: analyzers test their own fields to learn that
+// Feed closed them (StartTLS, StopInspection).
 func (l *FreeList[T]) Put(v *T) {
-	if len(l.items) >= maxSpare {
-		return
-	}
 	var zero T
 	*v = zero
-	l.items = append(l.items, v)
+	if len(l.items) < maxSpare {
+		l.items = append(l.items, v)
+	}
 }

@@ -119,7 +119,7 @@ type Engine struct {
 	lan        []netip.Prefix
 	table      *flowTable
 	bufs       bufferPool
-	insps      inspectionPool
+	insps      slotPool[inspection]
 	protocols  []Protocol
 	observers  []FlowObserver
 	classifier Classifier
@@ -270,7 +270,7 @@ func (e *Engine) HandlePacket(p *Packet) {
 		e.handleTCP(f, dir, p)
 		return
 	}
-	if len(p.Payload) > 0 && !f.stopped {
+	if len(p.Payload) > 0 && !f.has(flagStopped) {
 		e.deliver(f, dir, p.Payload)
 	}
 }
@@ -285,8 +285,7 @@ func (e *Engine) newFlow(p *Packet) *Flow {
 	if senderIsServer(p) {
 		src, dst = dst, src
 	}
-	f := e.table.insert(src, dst, p.IPProto)
-	f.engine = e
+	f := e.table.insert(e, src, dst, p.IPProto)
 	f.first = p.Timestamp.UnixNano()
 	f.last = f.first
 	f.ClientLocal, f.ServerLocal = e.IsLocal(src.Addr()), e.IsLocal(dst.Addr())
@@ -325,13 +324,13 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 	flags := p.TCPFlags
 	if flags&TCPFlagSYN != 0 {
 		f.nextSeq[dir] = p.Seq + 1
-		f.synced[dir] = true
-		f.sawSYN = true
-	} else if len(p.Payload) > 0 && !f.stopped {
+		f.set(flagSynced << dir)
+	} else if len(p.Payload) > 0 && !f.has(flagStopped) {
 		data := p.Payload
 		end := p.Seq + uint32(len(data))
-		if !f.synced[dir] {
-			f.nextSeq[dir], f.synced[dir] = p.Seq, true
+		if !f.has(flagSynced << dir) {
+			f.nextSeq[dir] = p.Seq
+			f.set(flagSynced << dir)
 		}
 		switch diff := int32(p.Seq - f.nextSeq[dir]); {
 		case diff < 0: // retransmission, maybe with new bytes at the end
@@ -354,15 +353,15 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 		return
 	}
 	if flags&TCPFlagFIN != 0 {
-		f.fin[dir] = true
-		if f.fin[ToServer] && f.fin[ToClient] {
+		f.set(flagFIN << dir)
+		if f.has(flagFIN) && f.has(flagFIN<<ToClient) {
 			e.closeFlow(f)
 		}
 	}
 }
 
 func (e *Engine) gap(f *Flow, dir Dir) {
-	if f.stopped {
+	if f.has(flagStopped) {
 		return
 	}
 	if in := f.inspection(); in != nil {
@@ -374,11 +373,11 @@ func (e *Engine) gap(f *Flow, dir Dir) {
 // deliver hands stream bytes to the flow's analyzer, identifying the
 // protocol on first data and enforcing the byte budget.
 func (e *Engine) deliver(f *Flow, dir Dir, data []byte) {
-	if !f.identified {
-		f.identified = true
+	if !f.has(flagIdentified) {
+		f.set(flagIdentified)
 		if !e.identify(f, dir, data) {
 			e.Stats.Unidentified++
-			f.stopped = true
+			f.set(flagStopped)
 			return
 		}
 	}

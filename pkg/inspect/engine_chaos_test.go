@@ -91,8 +91,8 @@ func checkPools(t *testing.T, e *Engine) {
 			return
 		}
 		in := f.inspection()
-		if held[f.insp] || in.analyzer == nil || f.stopped {
-			t.Fatalf("inspection %d: shared %v, analyzer %v, flow stopped %v", f.insp, held[f.insp], in.analyzer, f.stopped)
+		if held[f.insp] || in.analyzer == nil || f.has(flagStopped) {
+			t.Fatalf("inspection %d: shared %v, analyzer %v, flow stopped %v", f.insp, held[f.insp], in.analyzer, f.has(flagStopped))
 		}
 		held[f.insp] = true
 		for _, h := range in.half {

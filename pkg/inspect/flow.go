@@ -43,17 +43,16 @@ func makeKey(a, b netip.AddrPort, proto layers.IPProtocol) FlowKey {
 // exported fields and methods; they must not keep a *Flow after Close,
 // because the engine reuses the slot for another flow.
 //
-// A table may hold a hundred thousand flows, so the struct is kept to
-// 128 bytes on 64-bit: the endpoints are stored as bytes (Client and
-// Server rebuild them; a netip.AddrPort takes 32), the key is not stored
-// (Key derives it), times are Unix nanoseconds, the protocol is a number,
-// counters are 32 bits, and fields go from the widest alignment to the
+// A table may hold a hundred thousand flows, so the struct is kept to 96
+// bytes on 64-bit: IPv4 endpoints are stored as their 4 bytes and IPv6
+// ones in a pool beside the table (Client and Server rebuild them; a
+// netip.AddrPort takes 32), the key is not stored (Key derives it), times
+// are Unix nanoseconds, the protocol is a number, counters are 32 bits,
+// the flags are bits, and fields go from the widest alignment to the
 // narrowest so there is no padding.
 type Flow struct {
 	first, last int64 // capture times of the first and latest packet
 	engine      *Engine
-
-	clientIP, serverIP [16]byte // As16 forms; client4 and server4 tell IPv4
 
 	// Packets and transport payload Bytes per Dir. A counter that
 	// reaches its maximum stays there.
@@ -70,28 +69,61 @@ type Flow struct {
 	hash       uint32
 	prev, next int32
 
-	clientPort, serverPort   uint16
-	client4, server4         bool
-	Proto                    layers.IPProtocol
+	// ip and port are the client's (index 0) and the server's (1). The
+	// addresses are IPv4; with flagIPv6, ip[0] holds the number of the
+	// endpoints' entry in the table's IPv6 pool.
+	ip                       [2][4]byte
+	port                     [2]uint16
 	ClientMAC, ServerMAC     hwaddr.MAC // zero unless the endpoint is on the LAN
-	ClientLocal, ServerLocal bool       // inside the configured LAN prefixes
+	flags                    flowFlags
+	Proto                    layers.IPProtocol
+	ClientLocal, ServerLocal bool // inside the configured LAN prefixes
 
 	// app is the analysing protocol's place in the engine's list plus
 	// one; 0 until identified.
-	app    uint8
-	sawSYN bool
-	// synced is set per direction once the next sequence number is known.
-	synced [2]bool
-	fin    [2]bool
-	// stopped is set once inspection ends (budget spent, analyzer done,
-	// no protocol matched); the flow is still counted.
-	stopped bool
-	// identified is set once protocol identification has run.
-	identified bool
-	// upgraded is set once the flow turned into TLS (StartTLS).
-	upgraded bool
-	inUse    bool // the table slot holds a flow
+	app uint8
 }
+
+// flowFlags are a flow's yes-or-no states, one bit each.
+type flowFlags uint16
+
+const (
+	// flagInUse: the table slot holds a flow.
+	flagInUse flowFlags = 1 << iota
+	// flagIPv6: an endpoint is IPv6; the addresses are in the IPv6 pool.
+	flagIPv6
+	// flagSynced (and flagSynced<<ToClient): the next sequence number of
+	// the direction is known.
+	flagSynced
+	_
+	// flagFIN (and flagFIN<<ToClient): the direction has sent a FIN.
+	flagFIN
+	_
+	// flagStopped: inspection has ended (budget spent, analyzer done, no
+	// protocol matched); the flow is still counted.
+	flagStopped
+	// flagIdentified: protocol identification has run.
+	flagIdentified
+	// flagUpgraded: the flow turned into TLS (StartTLS).
+	flagUpgraded
+)
+
+func (f *Flow) has(flag flowFlags) bool { return f.flags&flag != 0 }
+
+func (f *Flow) set(flag flowFlags) { f.flags |= flag }
+
+// ipv6Endpoints are the addresses of a flow with an IPv6 endpoint, in
+// their 16-byte forms.
+type ipv6Endpoints struct {
+	ip  [2][16]byte // client, server
+	is4 [2]bool     // the address is IPv4 (only when the flow mixes)
+}
+
+// The endpoints' places in Flow.ip, Flow.port and ipv6Endpoints.
+const (
+	sideClient = 0
+	sideServer = 1
+)
 
 // App is the name of the protocol analysing the flow, "" until known.
 func (f *Flow) App() string {
@@ -101,45 +133,68 @@ func (f *Flow) App() string {
 	return f.engine.protocols[f.app-1].Name()
 }
 
-// NewFlow returns a flow outside any engine, for tests of code that
-// reads flows, such as a protocol's Match.
+// NewFlow returns a flow outside any engine's traffic, for tests of code
+// that reads flows, such as a protocol's Match.
 func NewFlow(client, server netip.AddrPort, proto layers.IPProtocol) *Flow {
-	f := &Flow{Proto: proto, prev: -1, next: -1}
-	f.setEndpoints(client, server)
-	return f
+	e := &Engine{table: newFlowTable(1)}
+	return e.table.insert(e, client, server, proto)
 }
 
 // Client is the endpoint that opened the flow.
-func (f *Flow) Client() netip.AddrPort {
-	return netip.AddrPortFrom(addrOf(&f.clientIP, f.client4), f.clientPort)
-}
+func (f *Flow) Client() netip.AddrPort { return f.endpoint(sideClient) }
 
 // Server is the endpoint that accepted the flow.
-func (f *Flow) Server() netip.AddrPort {
-	return netip.AddrPortFrom(addrOf(&f.serverIP, f.server4), f.serverPort)
-}
+func (f *Flow) Server() netip.AddrPort { return f.endpoint(sideServer) }
 
-func addrOf(b *[16]byte, is4 bool) netip.Addr {
-	if is4 {
-		return netip.AddrFrom4([4]byte(b[12:]))
+func (f *Flow) endpoint(side int) netip.AddrPort {
+	if !f.has(flagIPv6) {
+		return netip.AddrPortFrom(netip.AddrFrom4(f.ip[side]), f.port[side])
 	}
-	return netip.AddrFrom16(*b)
+	ep := f.ipv6()
+	addr := netip.AddrFrom16(ep.ip[side])
+	if ep.is4[side] {
+		addr = addr.Unmap()
+	}
+	return netip.AddrPortFrom(addr, f.port[side])
 }
 
-// setEndpoints stores client and server; packet addresses carry no zone.
-func (f *Flow) setEndpoints(client, server netip.AddrPort) {
-	f.clientIP, f.client4, f.clientPort = client.Addr().As16(), client.Addr().Is4(), client.Port()
-	f.serverIP, f.server4, f.serverPort = server.Addr().As16(), server.Addr().Is4(), server.Port()
+// ipv6ID is the number of the flow's entry in the table's IPv6 pool.
+func (f *Flow) ipv6ID() int32 { return int32(binary.NativeEndian.Uint32(f.ip[sideClient][:])) }
+
+func (f *Flow) ipv6() *ipv6Endpoints { return f.engine.table.ipv6.at(f.ipv6ID()) }
+
+// setEndpoints stores c and s; packet addresses carry no zone. A flow
+// with an IPv6 endpoint takes an entry of the table's IPv6 pool.
+func (f *Flow) setEndpoints(t *flowTable, c, s netip.AddrPort) {
+	f.port = [2]uint16{c.Port(), s.Port()}
+	if c.Addr().Is4() && s.Addr().Is4() {
+		f.ip = [2][4]byte{c.Addr().As4(), s.Addr().As4()}
+		return
+	}
+	id := t.ipv6.get()
+	*t.ipv6.at(id) = ipv6Endpoints{
+		ip:  [2][16]byte{c.Addr().As16(), s.Addr().As16()},
+		is4: [2]bool{c.Addr().Is4(), s.Addr().Is4()},
+	}
+	binary.NativeEndian.PutUint32(f.ip[sideClient][:], uint32(id))
+	f.set(flagIPv6)
 }
 
 // isClient reports whether ap is the flow's client.
-func (f *Flow) isClient(ap netip.AddrPort) bool {
-	return ap.Port() == f.clientPort && ap.Addr().Is4() == f.client4 && ap.Addr().As16() == f.clientIP
-}
+func (f *Flow) isClient(ap netip.AddrPort) bool { return f.isEndpoint(sideClient, ap) }
 
 // isServer reports whether ap is the flow's server.
-func (f *Flow) isServer(ap netip.AddrPort) bool {
-	return ap.Port() == f.serverPort && ap.Addr().Is4() == f.server4 && ap.Addr().As16() == f.serverIP
+func (f *Flow) isServer(ap netip.AddrPort) bool { return f.isEndpoint(sideServer, ap) }
+
+func (f *Flow) isEndpoint(side int, ap netip.AddrPort) bool {
+	if ap.Port() != f.port[side] {
+		return false
+	}
+	if !f.has(flagIPv6) {
+		return ap.Addr().Is4() && ap.Addr().As4() == f.ip[side]
+	}
+	ep := f.ipv6()
+	return ap.Addr().Is4() == ep.is4[side] && ap.Addr().As16() == ep.ip[side]
 }
 
 // Key is the flow's key, the same from either direction.
@@ -154,8 +209,8 @@ func (f *Flow) Last() time.Time { return time.Unix(0, f.last) }
 // IsTCP reports whether the flow is a TCP connection.
 func (f *Flow) IsTCP() bool { return f.Proto == layers.IPProtocolTCP }
 
-// is reports whether f is the flow of k.
-func (f *Flow) is(k FlowKey) bool {
+// isFlowOf reports whether f is the flow of k.
+func (f *Flow) isFlowOf(k FlowKey) bool {
 	return f.Proto == k.Proto &&
 		(f.isClient(k.A) && f.isServer(k.B) || f.isClient(k.B) && f.isServer(k.A))
 }
@@ -164,10 +219,10 @@ func (f *Flow) is(k FlowKey) bool {
 // further payload is delivered. TLS analyzers call it after the handshake
 // messages they need; the engine calls it when the byte budget is spent.
 func (f *Flow) StopInspection() {
-	if f.stopped {
+	if f.has(flagStopped) {
 		return
 	}
-	f.stopped = true
+	f.set(flagStopped)
 	f.closeAnalyzer()
 }
 
@@ -215,7 +270,7 @@ func (f *Flow) setAnalyzer(a Analyzer) {
 
 // UpgradedToTLS reports whether the flow switched to TLS after a
 // plaintext start (STARTTLS and kin), so it is not plaintext use.
-func (f *Flow) UpgradedToTLS() bool { return f.upgraded }
+func (f *Flow) UpgradedToTLS() bool { return f.has(flagUpgraded) }
 
 // StartTLS says the connection turns into TLS after what the analyzer
 // has read (STARTTLS, STLS, AUTH TLS): the analyzer is closed and what
@@ -225,14 +280,14 @@ func (f *Flow) UpgradedToTLS() bool { return f.upgraded }
 // the caller should return right away. Without a registered "tls"
 // protocol it is StopInspection.
 func (f *Flow) StartTLS() {
-	if f.stopped {
+	if f.has(flagStopped) {
 		return
 	}
-	f.upgraded = true
+	f.set(flagUpgraded)
 	f.closeAnalyzer()
 	tls := f.engine.protocol("tls")
 	if tls == nil {
-		f.stopped = true
+		f.set(flagStopped)
 		return
 	}
 	// The handshake gets a fresh inspection, so a fresh budget: the
@@ -240,7 +295,7 @@ func (f *Flow) StartTLS() {
 	// after the hellos anyway.
 	f.setAnalyzer(tls.NewAnalyzer(f))
 	if f.insp == 0 {
-		f.stopped = true
+		f.set(flagStopped)
 	}
 }
 
@@ -262,42 +317,43 @@ type halfStream struct {
 	buf     int32  // the pool's buffer number, 0 for none
 }
 
-// inspectionPool holds inspections in chunks, so that a pointer to one
-// stays valid while others are handed out (an analyzer's Feed may start
-// TLS inspection, which takes one). The engine bounds how many are in use.
-type inspectionPool struct {
-	chunks [][]inspection
-	used   int32   // inspections ever handed out
+// slotPool hands out numbered slots of T in chunks, so that a pointer to
+// one stays valid while others are handed out (an analyzer's Feed may
+// start TLS inspection, which takes an inspection). Numbers start at 1;
+// 0 is none. The owner bounds how many are in use.
+type slotPool[T any] struct {
+	chunks [][]T
+	used   int32   // slots ever handed out
 	free   []int32 // given back, reused first
 }
 
-const inspectionChunk = 64
+const slotChunk = 64
 
-// get returns a zeroed inspection's number, never 0.
-func (p *inspectionPool) get() int32 {
+// get returns a zeroed slot's number, never 0.
+func (p *slotPool[T]) get() int32 {
 	if n := len(p.free); n > 0 {
 		id := p.free[n-1]
 		p.free = p.free[:n-1]
 		return id
 	}
-	if p.used%inspectionChunk == 0 {
-		p.chunks = append(p.chunks, make([]inspection, inspectionChunk))
+	if p.used%slotChunk == 0 {
+		p.chunks = append(p.chunks, make([]T, slotChunk))
 	}
 	p.used++
 	return p.used
 }
 
-// inUse is the number of inspections handed out and not given back: the
-// flows an analyzer reads now.
-func (p *inspectionPool) inUse() int { return int(p.used) - len(p.free) }
+// inUse is the number of slots handed out and not given back.
+func (p *slotPool[T]) inUse() int { return int(p.used) - len(p.free) }
 
-func (p *inspectionPool) at(id int32) *inspection {
+func (p *slotPool[T]) at(id int32) *T {
 	i := id - 1
-	return &p.chunks[i/inspectionChunk][i%inspectionChunk]
+	return &p.chunks[i/slotChunk][i%slotChunk]
 }
 
-func (p *inspectionPool) put(id int32) {
-	*p.at(id) = inspection{}
+func (p *slotPool[T]) put(id int32) {
+	var zero T
+	*p.at(id) = zero
 	p.free = append(p.free, id)
 }
 
@@ -313,9 +369,10 @@ func (p *inspectionPool) put(id int32) {
 // hash is seeded per table so that traffic cannot be shaped to collide.
 type flowTable struct {
 	chunks     [][]Flow
-	max, used  int32   // the cap; slots ever handed out
-	free       []int32 // slots given back, reused first
-	buckets    []int32 // slot number + 1; 0 is empty
+	ipv6       slotPool[ipv6Endpoints] // addresses of flows with an IPv6 endpoint
+	max, used  int32                   // the cap; slots ever handed out
+	free       []int32                 // slots given back, reused first
+	buckets    []int32                 // slot number + 1; 0 is empty
 	mask       uint32
 	seed       maphash.Seed
 	n          int   // flows in use
@@ -363,7 +420,7 @@ func (t *flowTable) find(k FlowKey, h uint32) (bucket uint32, slot int32) {
 		if s < 0 {
 			return b, -1
 		}
-		if f := t.at(s); f.hash == h && f.is(k) {
+		if f := t.at(s); f.hash == h && f.isFlowOf(k) {
 			return b, s
 		}
 	}
@@ -378,10 +435,9 @@ func (t *flowTable) lookup(k FlowKey) *Flow {
 	return t.at(i)
 }
 
-// insert takes a free slot for the flow from client to server, which
-// must not be in the table; the caller must have evicted if the table is
-// full.
-func (t *flowTable) insert(client, server netip.AddrPort, proto layers.IPProtocol) *Flow {
+// insert takes a free slot for e's flow from client to server, which must
+// not be in the table; the caller must have evicted if the table is full.
+func (t *flowTable) insert(e *Engine, client, server netip.AddrPort, proto layers.IPProtocol) *Flow {
 	k := makeKey(client, server, proto)
 	var i int32
 	if n := len(t.free); n > 0 {
@@ -399,9 +455,10 @@ func (t *flowTable) insert(client, server netip.AddrPort, proto layers.IPProtoco
 	t.buckets[b] = i + 1
 	t.n++
 	f := t.at(i)
-	f.setEndpoints(client, server)
+	f.engine = e
+	f.setEndpoints(t, client, server)
 	f.Proto, f.hash = proto, h
-	f.inUse = true
+	f.set(flagInUse)
 	f.prev, f.next = -1, t.head
 	if t.head >= 0 {
 		t.at(t.head).prev = i
@@ -456,7 +513,7 @@ func (t *flowTable) touch(i int32) {
 
 // remove frees f's slot. The caller has closed its analyzer.
 func (t *flowTable) remove(f *Flow) {
-	if !f.inUse {
+	if !f.has(flagInUse) {
 		return
 	}
 	b, i := t.find(f.Key(), f.hash)
@@ -466,6 +523,9 @@ func (t *flowTable) remove(f *Flow) {
 	t.unlink(i)
 	t.deleteBucket(b)
 	t.n--
+	if f.has(flagIPv6) {
+		t.ipv6.put(f.ipv6ID())
+	}
 	*f = Flow{prev: -1, next: -1}
 	t.free = append(t.free, i)
 }

@@ -124,7 +124,8 @@ func Parse(r io.Reader) (*Table, error) {
 		}
 		t.spans[i] = s
 	}
-	t.text = text.String()
+	// The builder grew by doubling; keep only what the names need.
+	t.text = strings.Clone(text.String())
 	m, err := count(next, "P", 1<<24)
 	if err != nil {
 		return nil, bad(err.Error())
