@@ -87,7 +87,8 @@ type Capture struct {
 	// generic plaintext inspection; otherwise only the inspectors' ports.
 	AllPorts bool `toml:"all_ports"`
 	// NFLOGGroup, NFLOGSnaplen and BudgetBytes set the nftables fast path:
-	// "ct original bytes < budget_bytes log group G snaplen S".
+	// the first BudgetBytes of each direction of every forwarded
+	// connection go to NFLOG group NFLOGGroup, NFLOGSnaplen bytes a packet.
 	NFLOGGroup   int `toml:"nflog_group"`
 	NFLOGSnaplen int `toml:"nflog_snaplen"`
 	BudgetBytes  int `toml:"budget_bytes"`
