@@ -3,6 +3,7 @@ package inspect
 import (
 	"bytes"
 	"math/rand/v2"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -86,7 +87,14 @@ func checkPools(t *testing.T, e *Engine) {
 	t.Helper()
 	held := map[int32]bool{}
 	bufs := map[int32]bool{}
+	ipv6 := map[int32]bool{}
 	e.table.each(func(f *Flow) {
+		if f.has(flagIPv6) {
+			if ipv6[f.ipv6ID()] {
+				t.Fatalf("IPv6 pool entry %d shared", f.ipv6ID())
+			}
+			ipv6[f.ipv6ID()] = true
+		}
 		if f.insp == 0 {
 			return
 		}
@@ -120,9 +128,13 @@ func checkPools(t *testing.T, e *Engine) {
 	if len(bufs)+len(e.bufs.free) != len(e.bufs.bufs) {
 		t.Fatalf("buffers: %d held + %d free, %d allocated", len(bufs), len(e.bufs.free), len(e.bufs.bufs))
 	}
+	if len(ipv6) != e.table.ipv6.inUse() {
+		t.Fatalf("IPv6 pool lends %d entries, flows hold %d", e.table.ipv6.inUse(), len(ipv6))
+	}
 }
 
-// TestEngineBookkeepingUnderChaos sends random TCP traffic (gaps,
+// TestEngineBookkeepingUnderChaos sends random TCP traffic over IPv4 and
+// IPv6 (gaps,
 // retransmissions, SYN, FIN, RST, idle expiry, eviction) on a few ports
 // through small pools to chaotic analyzers, with and without a TLS
 // protocol, and checks the bookkeeping after every packet and the flush.
@@ -168,6 +180,9 @@ func TestEngineBookkeepingUnderChaos(t *testing.T) {
 			}
 			p := seg(dir, seq, flags, "", at)
 			p.Payload = payload[:n]
+			if port%3 == 0 { // an IPv6 flow: its addresses live in the table's pool
+				p.Src, p.Dst = netip.AddrFrom16(p.Src.As16()), netip.AddrFrom16(p.Dst.As16())
+			}
 			if dir == ToServer {
 				p.SrcPort = port
 			} else {
@@ -182,8 +197,8 @@ func TestEngineBookkeepingUnderChaos(t *testing.T) {
 		}
 		e.Flush()
 		checkPools(t, e)
-		if e.insps.inUse() != 0 || len(live) != 0 {
-			t.Fatalf("seed %d after the flush: %d inspecting, %d analyzers open", seed, e.insps.inUse(), len(live))
+		if e.insps.inUse() != 0 || len(live) != 0 || e.table.ipv6.inUse() != 0 {
+			t.Fatalf("seed %d after the flush: %d inspecting, %d analyzers open, %d IPv6 pool entries lent", seed, e.insps.inUse(), len(live), e.table.ipv6.inUse())
 		}
 	}
 }
