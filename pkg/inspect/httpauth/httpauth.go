@@ -86,11 +86,14 @@ func Basic(token []byte, dst *[MaxBasic]byte) (user, password []byte, ok bool) {
 	}
 	n, err := enc.Decode(dst[:], token)
 	if err != nil {
+		// Decode may have written part of the token: a secret, perhaps.
+		clear(dst[:])
 		return nil, nil, false
 	}
 	plain := dst[:n]
 	i := bytes.IndexByte(plain, ':')
 	if i < 0 {
+		clear(plain)
 		return nil, nil, false
 	}
 	return plain[:i], plain[i+1:], true

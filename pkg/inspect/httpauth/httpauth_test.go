@@ -50,6 +50,9 @@ func TestBasic(t *testing.T) {
 		{"not_base64", "!!!!", "", "", false},
 		{"empty", "", "", "", false},
 		{"too_long", string(make([]byte, 1000)), "", "", false},
+		// "admin:secret" with its last quantum broken: Decode has written
+		// "admin:" before it fails.
+		{"broken_after_user", "YWRtaW46c2Vj!!!!", "", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,6 +60,9 @@ func TestBasic(t *testing.T) {
 			u, p, ok := Basic([]byte(tt.token), &scratch)
 			if ok != tt.ok || string(u) != tt.user || string(p) != tt.password {
 				t.Errorf("Basic(%q) = %q %q %v, want %q %q %v", tt.token, u, p, ok, tt.user, tt.password, tt.ok)
+			}
+			if !ok && scratch != [MaxBasic]byte{} {
+				t.Errorf("Basic(%q) failed and left %q in the scratch", tt.token, bytes.TrimRight(scratch[:], "\x00"))
 			}
 		})
 	}
