@@ -477,6 +477,9 @@ func (e *Engine) feedStream(f *Flow, in *inspection, dir Dir, data []byte) {
 		m := copy(buf[pending:], data)
 		pending += m
 		data = data[m:]
+		// Recorded before Feed: a StartTLS, StopInspection or gap within
+		// it releases the buffer and must wipe every byte it holds.
+		hs.pending = uint32(pending)
 		n := clampConsumed(a.Feed(f, dir, buf[:pending]), pending)
 		if f.analyzer() != a {
 			return
@@ -489,7 +492,12 @@ func (e *Engine) feedStream(f *Flow, in *inspection, dir Dir, data []byte) {
 			}
 			return
 		}
-		pending = copy(buf, buf[n:pending])
+		rest := copy(buf, buf[n:pending])
+		// Consumed bytes must not linger behind the pending ones: beyond
+		// hs.pending a buffer is always zero, so a release wipes only
+		// what is pending.
+		clear(buf[rest:pending])
+		pending = rest
 	}
 	hs.pending = uint32(pending)
 	if pending == 0 {
@@ -497,9 +505,10 @@ func (e *Engine) feedStream(f *Flow, in *inspection, dir Dir, data []byte) {
 	}
 }
 
-// releaseBuffer gives hs's buffer back to the pool, with what it held.
+// releaseBuffer gives hs's buffer back to the pool, wiping what it held:
+// a partial line may be half a password.
 func (e *Engine) releaseBuffer(hs *halfStream) {
-	e.bufs.put(hs.buf)
+	e.bufs.put(hs.buf, int(hs.pending))
 	hs.buf, hs.pending = 0, 0
 }
 

@@ -548,3 +548,111 @@ func TestHashedLoginVerdictCache(t *testing.T) {
 		t.Errorf("another user shared the cached verdict (%d calls)", cl.calls)
 	}
 }
+
+// upgradeProto's analyzers consume whole lines and turn the flow into
+// TLS at a STARTTLS line; named "tls", it is the protocol they hand the
+// flow to, which consumes everything.
+type upgradeProto struct{ name string }
+
+func (p upgradeProto) Name() string { return p.name }
+func (p upgradeProto) Match(*Flow, Dir, []byte) Confidence {
+	if p.name == "tls" {
+		return NoMatch
+	}
+	return ContentMatch
+}
+func (p upgradeProto) NewAnalyzer(*Flow) Analyzer { return &upgradeAnalyzer{tls: p.name == "tls"} }
+
+type upgradeAnalyzer struct{ tls bool }
+
+func (a *upgradeAnalyzer) Feed(f *Flow, _ Dir, data []byte) int {
+	if a.tls {
+		return len(data)
+	}
+	if i := bytes.Index(data, []byte("STARTTLS\r\n")); i >= 0 {
+		f.StartTLS()
+		return i + len("STARTTLS\r\n")
+	}
+	return bytes.LastIndexByte(data, '\n') + 1
+}
+func (*upgradeAnalyzer) Gap(*Flow, Dir) {}
+func (*upgradeAnalyzer) Close(*Flow)    {}
+
+// TestStreamBuffersWiped splits "PASS s3cr3tpw" across segments and ends
+// the pending line every way the engine can: no stream buffer, free or
+// held, may keep a byte of the password once it is no longer pending.
+func TestStreamBuffersWiped(t *testing.T) {
+	const head = "PASS s3cr" // left pending by the first segment
+	tests := []struct {
+		name string
+		then func(send func(seq uint32, flags uint8, data string), e *Engine)
+	}{
+		{"consumed", func(send func(uint32, uint8, string), _ *Engine) {
+			send(10, TCPFlagACK, "3tpw\r\n")
+		}},
+		{"compacted", func(send func(uint32, uint8, string), _ *Engine) {
+			send(10, TCPFlagACK, "3tpw\r\nUSER b") // "USER b" stays pending
+		}},
+		{"gap", func(send func(uint32, uint8, string), _ *Engine) {
+			send(100, TCPFlagACK, "zz")
+		}},
+		{"buffer_full", func(send func(uint32, uint8, string), _ *Engine) {
+			send(10, TCPFlagACK, strings.Repeat("x", 512-len(head)))
+		}},
+		{"reset", func(send func(uint32, uint8, string), _ *Engine) {
+			send(10, TCPFlagRST, "")
+		}},
+		{"starttls", func(send func(uint32, uint8, string), _ *Engine) {
+			send(10, TCPFlagACK, "3tpw\r\nSTARTTLS\r\nxx")
+		}},
+		{"budget_spent", func(send func(uint32, uint8, string), _ *Engine) {
+			send(10, TCPFlagACK, strings.Repeat("x", 256-len(head))) // all of the budget
+			send(257, TCPFlagACK, "y")
+		}},
+		{"evicted", func(_ func(uint32, uint8, string), e *Engine) {
+			for i := range 16 {
+				p := seg(ToServer, 1, TCPFlagACK, "\n", time.Second)
+				p.SrcPort = uint16(41000 + i)
+				e.HandlePacket(p)
+			}
+		}},
+		{"expired", func(_ func(uint32, uint8, string), e *Engine) {
+			p := seg(ToServer, 1, TCPFlagACK, "\n", time.Hour)
+			p.SrcPort = 41000
+			e.HandlePacket(p)
+		}},
+		{"flushed", func(_ func(uint32, uint8, string), e *Engine) { e.Flush() }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.MaxFlows = 16
+			cfg.StreamBuffer = 512
+			cfg.ByteBudget = 512
+			if tt.name == "budget_spent" {
+				cfg.ByteBudget = 256 // spent before the buffer is full
+			}
+			e := testEngine(t, cfg, upgradeProto{"line"}, upgradeProto{"tls"})
+			send := func(seq uint32, flags uint8, data string) {
+				e.HandlePacket(seg(ToServer, seq, flags, data, 0))
+			}
+			send(1, TCPFlagACK, head)
+			if len(e.bufs.bufs) != 1 {
+				t.Fatalf("%d stream buffers after a partial line, want 1", len(e.bufs.bufs))
+			}
+			tt.then(send, e)
+			for i, b := range e.bufs.bufs {
+				for _, part := range []string{"s3cr", "3tpw"} {
+					if bytes.Contains(b, []byte(part)) {
+						t.Errorf("buffer %d keeps %q: %q", i+1, part, bytes.TrimRight(b, "\x00"))
+					}
+				}
+			}
+			for _, id := range e.bufs.free {
+				if i := bytes.IndexFunc(e.bufs.bytes(id), func(r rune) bool { return r != 0 }); i >= 0 {
+					t.Errorf("free buffer %d not wiped from byte %d", id, i)
+				}
+			}
+		})
+	}
+}

@@ -561,7 +561,8 @@ func (t *flowTable) each(fn func(*Flow)) {
 // bufferPool hands out fixed-size stream buffers up to a hard count, so
 // that pending stream bytes cost at most max*size bytes however many flows
 // there are. A flow holds a buffer by number, not by slice, which keeps
-// the flow slot small.
+// the flow slot small. Free buffers are all zero: stream bytes may be
+// half a password, and must not outlive the flow that sent them.
 type bufferPool struct {
 	size, max int
 	bufs      [][]byte // buffer n is bufs[n-1]
@@ -588,8 +589,12 @@ func (p *bufferPool) get() int32 {
 	return int32(len(p.bufs))
 }
 
-func (p *bufferPool) put(id int32) {
+// put gives buffer id back after clearing its first used bytes, the only
+// ones its holder left non-zero, so a free buffer keeps no stream bytes
+// and the per-packet cost is what was written, not the buffer size.
+func (p *bufferPool) put(id int32, used int) {
 	if id > 0 {
+		clear(p.bufs[id-1][:used])
 		p.free = append(p.free, id)
 	}
 }

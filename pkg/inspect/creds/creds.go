@@ -245,11 +245,19 @@ func (c *Classifier) weak(user, secret []byte) bool {
 
 func (c *Classifier) isCommon(secret []byte) bool {
 	var buf [maxCommon]byte
+	return c.isCommonIn(&buf, secret)
+}
+
+// isCommonIn looks secret up through buf, its lower-case copy, which it
+// wipes before returning: the password must not outlive the call on the
+// stack.
+func (c *Classifier) isCommonIn(buf *[maxCommon]byte, secret []byte) bool {
 	key, ok := foldASCII(buf[:], secret)
 	if !ok {
 		return false
 	}
 	_, ok = c.common[string(key)]
+	clear(key)
 	return ok
 }
 

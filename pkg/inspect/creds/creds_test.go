@@ -536,3 +536,21 @@ func BenchmarkClassify(b *testing.B) {
 		})
 	}
 }
+
+// TestIsCommonWipesCopy: the lower-case copy isCommon looks the password
+// up with is wiped before it returns, found in the list or not.
+func TestIsCommonWipesCopy(t *testing.T) {
+	c := newClassifier(t)
+	for _, tt := range []struct {
+		secret string
+		common bool
+	}{{"SunShine", true}, {"Correct-Horse-42", false}} {
+		var buf [maxCommon]byte
+		if got := c.isCommonIn(&buf, []byte(tt.secret)); got != tt.common {
+			t.Errorf("isCommon(%q) = %v, want %v", tt.secret, got, tt.common)
+		}
+		if buf != [maxCommon]byte{} {
+			t.Errorf("isCommon(%q) left %q behind", tt.secret, buf[:len(tt.secret)])
+		}
+	}
+}

@@ -116,6 +116,8 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 		j := copy(p.join[:], a.carry[dir][:n])
 		j += copy(p.join[j:], data[:min(len(data), carrySize)])
 		p.scanText(f, dir, p.join[:j])
+		// join is shared by every flow: the seam must not outlive this one.
+		clear(p.join[:j])
 	}
 	for off := 0; off < len(data); off += chunk - carrySize {
 		end := min(off+chunk, len(data))
@@ -147,8 +149,12 @@ func (a *analyzer) keepEnd(dir inspect.Dir, data []byte) {
 }
 
 // Gap implements inspect.Analyzer: bytes were lost, so the carried end
-// no longer joins what comes next.
-func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) { a.nc[dir] = 0 }
+// no longer joins what comes next, and is wiped rather than left behind.
+func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
+	clear(a.carry[dir][:a.nc[dir]])
+	a.nc[dir] = 0
+}
 
-// Close implements inspect.Analyzer.
+// Close implements inspect.Analyzer. Put zeroes the analyzer, carry
+// included, so no flow's bytes wait in the pool.
 func (a *analyzer) Close(*inspect.Flow) { a.proto.pool.Put(a) }

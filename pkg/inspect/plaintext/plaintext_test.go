@@ -473,3 +473,32 @@ func FuzzAnalyzer(f *testing.F) {
 		}
 	})
 }
+
+// TestSeamAndCarryWiped: the join scratch is shared by every flow of the
+// protocol, so a seam (here a Wi-Fi key split across two segments) must
+// be gone from it once scanned; a gap or the flow's end wipes the carry.
+func TestSeamAndCarryWiped(t *testing.T) {
+	r := &recorder{}
+	p := New(r)
+	e := inspecttest.Engine(t, &inspecttest.Collector{}, nil, p)
+	conv := inspecttest.NewTCP(e, lanDevice, wanServer).Client("wpa_psk=hunt").Client("er2-wifi\n")
+	if len(r.calls) != 3 || string(r.calls[1]) != "wpa_psk=hunter2-wifi\n" {
+		t.Fatalf("scanner calls %q, want the seam joined", r.calls)
+	}
+	if i := bytes.IndexFunc(p.join[:], func(r rune) bool { return r != 0 }); i >= 0 {
+		t.Errorf("join keeps the seam from byte %d: %q", i, bytes.TrimRight(p.join[:], "\x00"))
+	}
+	conv.Close()
+
+	a := p.NewAnalyzer(r.flow).(*analyzer)
+	a.Feed(r.flow, inspect.ToServer, []byte("wpa_psk=hunter2"))
+	a.Feed(r.flow, inspect.ToClient, []byte("ok"))
+	a.Gap(r.flow, inspect.ToServer)
+	if c := a.carry[inspect.ToServer]; c != [carrySize]byte{} {
+		t.Errorf("gap left the carry %q", bytes.TrimRight(c[:], "\x00"))
+	}
+	a.Close(r.flow)
+	if a.carry != [2][carrySize]byte{} || a.nc != [2]int{} {
+		t.Errorf("close left the carry %q", a.carry)
+	}
+}
