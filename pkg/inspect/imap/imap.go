@@ -102,11 +102,22 @@ type login struct {
 
 // appendArg adds bytes to argument n.
 func (l *login) appendArg(b []byte) {
+	if l.bad {
+		return
+	}
 	if len(b) > maxArg-l.argLen[l.n] {
-		l.bad = true
+		l.fail()
 		return
 	}
 	l.argLen[l.n] += copy(l.args[l.n][l.argLen[l.n]:], b)
+}
+
+// fail marks the LOGIN not to be reported and wipes its arguments: part
+// of the password may be among them, and the command's end, which would
+// reset them, may never be seen.
+func (l *login) fail() {
+	l.bad = true
+	l.args, l.argLen = [2][maxArg]byte{}, [2]int{}
 }
 
 type analyzer struct {
@@ -223,7 +234,7 @@ func (a *analyzer) continueCommand(f *inspect.Flow, text []byte) {
 		case '{':
 			n, ok := trailingLiteral(text)
 			if !ok || len(text) != literalLen(text) {
-				l.bad = true
+				l.fail()
 				break
 			}
 			a.literal[inspect.ToServer] = n
@@ -253,15 +264,16 @@ func (a *analyzer) continueCommand(f *inspect.Flow, text []byte) {
 		}
 	}
 	a.inCommand = false
-	if l.bad || l.n != len(l.args) {
-		return
+	if !l.bad && l.n == len(l.args) {
+		a.report(f, &inspect.Login{
+			Mechanism: "LOGIN",
+			User:      l.args[0][:l.argLen[0]],
+			Secret:    l.args[1][:l.argLen[1]],
+		})
+		a.verdictTag = a.cmdTag
 	}
-	a.report(f, &inspect.Login{
-		Mechanism: "LOGIN",
-		User:      l.args[0][:l.argLen[0]],
-		Secret:    l.args[1][:l.argLen[1]],
-	})
-	a.verdictTag = a.cmdTag
+	// Classified or not to be: the password must not outlive the command.
+	*l = login{}
 }
 
 // quoted reads a quoted string (RFC 3501 section 4.3: \" and \\ are the
@@ -271,7 +283,7 @@ func (l *login) quoted(text []byte) []byte {
 		switch c := text[i]; c {
 		case '\\':
 			if i+1 == len(text) {
-				l.bad = true
+				l.fail()
 				return nil
 			}
 			i++
@@ -283,7 +295,7 @@ func (l *login) quoted(text []byte) []byte {
 			l.appendArg(text[i : i+1])
 		}
 	}
-	l.bad = true // a quoted string does not span lines
+	l.fail() // a quoted string does not span lines
 	return nil
 }
 
@@ -321,11 +333,11 @@ func literalLen(text []byte) int {
 
 // respond hands a client line to the SASL exchange.
 func (a *analyzer) respond(f *inspect.Flow, line []byte) {
-	if l, ok := a.auth.Respond(line, &a.proto.scratch); ok {
+	a.auth.Handle(line, &a.proto.scratch, func(l inspect.Login) {
 		l.Mechanism = "AUTHENTICATE " + l.Mechanism
 		a.report(f, &l)
 		a.verdictTag = a.authTag
-	}
+	})
 }
 
 // report classifies a login at once and keeps it for the tagged verdict.
@@ -379,8 +391,9 @@ func (a *analyzer) tagged(f *inspect.Flow, t, rest []byte) {
 		}
 	}
 	if a.inCommand && a.cmdTag.is(t) {
-		// The server refused the command before its literal was sent.
-		a.inCommand, a.login.capture = false, false
+		// The server refused the command before its literal was sent; a
+		// LOGIN's arguments so far go with it.
+		a.inCommand, a.login = false, login{}
 		a.literal[inspect.ToServer] = 0
 	}
 	if a.tlsTag.is(t) {
@@ -398,7 +411,7 @@ func (a *analyzer) tagged(f *inspect.Flow, t, rest []byte) {
 func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 	a.auth.End()
 	if dir == inspect.ToServer && a.inCommand && a.isLogin {
-		a.login.bad = true
+		a.login.fail()
 	}
 	if a.literal[dir] == 0 {
 		a.lines.Resync(dir)

@@ -9,6 +9,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+	"github.com/iotgw/iotgw/pkg/inspect/sasl"
 )
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
@@ -239,4 +240,65 @@ func TestGap(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLoginArgsWiped checks that nothing of a LOGIN's arguments stays in
+// the analyzer once the command is classified or can no longer be: when
+// it is reported, malformed or oversized, refused before its literal, or
+// hit by a gap.
+func TestLoginArgsWiped(t *testing.T) {
+	long := strings.Repeat("s3cret-Pass", 20)
+	tests := []struct {
+		name   string
+		client []string // client segments
+		reply  string   // server bytes after them
+		gap    bool     // client bytes are lost after the segments
+		logins int
+	}{
+		{"reported", []string{"a1 LOGIN joe s3cret-Pass\r\n"}, "", false, 1},
+		{"unterminated_quote", []string{"a1 LOGIN joe \"s3cret-Pass\r\n"}, "", false, 0},
+		{"oversized_literal", []string{"a1 LOGIN joe {300}\r\n", long[:200], long[:80]}, "", false, 0},
+		{"refused_before_literal", []string{"a1 LOGIN joe {11}\r\n"}, "a1 NO literals refused\r\n", false, 0},
+		{"gap_in_literal", []string{"a1 LOGIN joe {11}\r\n", "s3cret"}, "", true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := inspecttest.NewSession(t, New(), server)
+			s.Server(greeting)
+			for _, seg := range tt.client {
+				s.Client(seg)
+			}
+			f, a := s.Analyzer(t)
+			if tt.gap {
+				a.Gap(f, inspect.ToServer)
+			}
+			if tt.reply != "" {
+				s.Server(tt.reply)
+			}
+			if l := &a.(*analyzer).login; l.args != [2][maxArg]byte{} {
+				t.Errorf("arguments %q and %q kept", l.args[0][:l.argLen[0]], strings.TrimRight(string(l.args[1][:]), "\x00"))
+			}
+			if got := s.End().Findings(); len(got) != tt.logins {
+				t.Errorf("%d findings, want %d", len(got), tt.logins)
+			}
+		})
+	}
+}
+
+// TestSASLScratchWiped checks that the scratch every IMAP flow shares
+// holds nothing of an AUTHENTICATE exchange, challenge or response.
+func TestSASLScratchWiped(t *testing.T) {
+	p := New()
+	s := inspecttest.NewSession(t, p, server)
+	s.Server(greeting).Client("a1 AUTHENTICATE CRAM-MD5\r\n").Server("+ " + b64("<1896.697170952@postoffice.reston.mci.net>") + "\r\n")
+	s.Client(b64("tim b913a602c7eda7a495b4e6e7334d3890") + "\r\n")
+	if p.scratch != (sasl.Scratch{}) {
+		t.Errorf("the scratch holds %q", strings.TrimRight(string(p.scratch[:]), "\x00"))
+	}
+	s.Server("a1 NO\r\n").Client("a2 AUTHENTICATE PLAIN " + b64("\x00joe\x00s3cret-Pass") + "\r\n")
+	if p.scratch != (sasl.Scratch{}) {
+		t.Errorf("the scratch holds %q", strings.TrimRight(string(p.scratch[:]), "\x00"))
+	}
+	s.Server("a2 OK\r\n")
+	inspecttest.CheckLogins(t, s.End(), "imap", "192.168.1.10", []want{{"t***", "AUTHENTICATE CRAM-MD5", "hashed", "no"}, {"j***", "AUTHENTICATE PLAIN", "unique", "yes"}})
 }

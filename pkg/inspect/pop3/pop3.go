@@ -195,18 +195,22 @@ func (a *analyzer) apop(f *inspect.Flow, arg []byte) {
 	if len(hexDigest) != 2*md5.Size {
 		return
 	}
+	// With the timestamp, the digest is enough to test passwords offline:
+	// it is wiped once used, and on failure, as hex.Decode writes first.
+	defer clear(a.apopDigest[:])
 	if _, err := hex.Decode(a.apopDigest[:], hexDigest); err != nil {
 		return
 	}
 	l := inspect.Login{Mechanism: "APOP", User: user, Kind: inspect.SecretHashed}
 	if a.timestampLen > 0 {
-		ts, digest := a.timestamp[:a.timestampLen], a.apopDigest
+		// A slice, not a copy: the copy would be a digest the wipe misses.
+		ts, digest := a.timestamp[:a.timestampLen], a.apopDigest[:]
 		l.Verify = func(candidate []byte) bool {
 			h := md5.New()
 			h.Write(ts)
 			h.Write(candidate)
 			var sum [md5.Size]byte
-			return bytes.Equal(h.Sum(sum[:0]), digest[:])
+			return bytes.Equal(h.Sum(sum[:0]), digest)
 		}
 	}
 	a.login(f, &l)
@@ -214,10 +218,10 @@ func (a *analyzer) apop(f *inspect.Flow, arg []byte) {
 
 // respond hands a client line to the SASL exchange.
 func (a *analyzer) respond(f *inspect.Flow, line []byte) {
-	if l, ok := a.auth.Respond(line, &a.proto.scratch); ok {
+	a.auth.Handle(line, &a.proto.scratch, func(l inspect.Login) {
 		l.Mechanism = "AUTH " + l.Mechanism
 		a.login(f, &l)
-	}
+	})
 }
 
 // login classifies a login at once and keeps it for the server's verdict.

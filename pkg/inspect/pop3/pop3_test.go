@@ -11,6 +11,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/creds"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+	"github.com/iotgw/iotgw/pkg/inspect/sasl"
 )
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
@@ -240,4 +241,46 @@ func TestGap(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAPOPDigestWiped checks that an APOP digest is gone once the login
+// is classified, or found malformed: with the greeting's timestamp it is
+// enough to test passwords offline.
+func TestAPOPDigestWiped(t *testing.T) {
+	for _, tt := range []struct {
+		digest string
+		logins int
+	}{
+		{"c4c9334bac560ecc979e58001b3e22fb", 1},
+		{"c4c9334bac560ecc979e58001b3e22zz", 0}, // hex.Decode writes before failing
+	} {
+		s := inspecttest.NewSession(t, New(), server)
+		s.Server(greeting).Client("APOP mrose " + tt.digest + "\r\n")
+		if _, a := s.Analyzer(t); a.(*analyzer).apopDigest != [md5.Size]byte{} {
+			t.Errorf("APOP %s: digest %x kept before the verdict", tt.digest, a.(*analyzer).apopDigest)
+		}
+		s.Server("+OK\r\n")
+		if got := s.End().Findings(); len(got) != tt.logins {
+			t.Errorf("APOP %s: findings %v", tt.digest, got)
+		}
+	}
+}
+
+// TestSASLScratchWiped checks that the scratch every POP3 flow shares
+// holds nothing of an AUTH exchange after each line of it.
+func TestSASLScratchWiped(t *testing.T) {
+	p := New()
+	s := inspecttest.NewSession(t, p, server)
+	s.Server(greeting)
+	for _, line := range []string{"AUTH LOGIN\r\n", "+ VXNlcm5hbWU6\r\n", b64("joe") + "\r\n", "+ UGFzc3dvcmQ6\r\n", b64("s3cret-Pass") + "\r\n", "+OK\r\n"} {
+		if line[0] == '+' {
+			s.Server(line)
+		} else {
+			s.Client(line)
+		}
+		if p.scratch != (sasl.Scratch{}) {
+			t.Fatalf("after %q the scratch holds %q", line, bytes.TrimRight(p.scratch[:], "\x00"))
+		}
+	}
+	inspecttest.CheckLogins(t, s.End(), "pop3", "192.168.1.10", []want{{"j***", "AUTH LOGIN", "unique", "yes"}})
 }

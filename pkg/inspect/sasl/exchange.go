@@ -42,6 +42,15 @@ func (x *Exchange) Mechanism() Mechanism { return x.mech }
 // stream lost its place.
 func (x *Exchange) End() {
 	x.active = false
+	x.wipe()
+}
+
+// wipe zeroes what the exchange keeps between steps: a CRAM-MD5 digest
+// with its challenge is enough to test passwords offline.
+func (x *Exchange) wipe() {
+	clear(x.user[:])
+	clear(x.challenge[:])
+	clear(x.digest[:])
 	x.userLen, x.challengeLen = 0, 0
 }
 
@@ -53,16 +62,20 @@ func (x *Exchange) Challenge(b64 []byte, s *Scratch) {
 		return
 	}
 	x.challengeLen = 0
-	if msg, ok := Decode(s[:], b64); ok && len(msg) <= len(x.challenge) {
+	msg, ok := Decode(s[:], b64)
+	if ok && len(msg) <= len(x.challenge) {
 		x.challengeLen = copy(x.challenge[:], msg)
 	}
+	clear(msg) // the scratch outlives the flow
 }
 
 // Respond handles one client response: a line of base64, "*" to cancel
 // (RFC 4422 section 5), or "=" for an empty initial response (RFC 4954).
 // When the response completes the credentials it returns a Login for
 // Classify, with Mechanism set to the mechanism's name; the Login borrows
-// x and s and is valid until the next call on either.
+// x and s and is valid until the next call on either. When it returns no
+// Login, nothing of resp is left in s; a Login it returns stays in s and
+// x, so analyzers call Handle, which wipes it once it is classified.
 func (x *Exchange) Respond(resp []byte, s *Scratch) (inspect.Login, bool) {
 	if !x.active || x.done {
 		return inspect.Login{}, false
@@ -81,9 +94,42 @@ func (x *Exchange) Respond(resp []byte, s *Scratch) (inspect.Login, bool) {
 		if msg, ok = Decode(s[:], resp); !ok {
 			// A garbled response: the rest of the exchange means nothing.
 			x.done = true
+			x.wipe()
 			return inspect.Login{}, false
 		}
 	}
+	l, ok := x.read(msg)
+	if !ok {
+		// Nothing to classify, so nothing need stay: a malformed message
+		// may still hold a password (the LOGIN user is copied to x.user).
+		clear(msg)
+		if x.done {
+			x.wipe()
+		}
+	}
+	return l, ok
+}
+
+// Handle is Respond for an analyzer: a Login the response completes goes
+// to keep, which must classify it before it returns (as
+// inspect.PendingLogin.Keep does). Then the response is wiped from s and
+// from x, which reads no more of this exchange: the scratch lives as long
+// as the process, and the verdict does not need the secret.
+//
+// keep takes the Login by value so that a response that completes none
+// costs no allocation.
+func (x *Exchange) Handle(resp []byte, s *Scratch, keep func(inspect.Login)) {
+	l, ok := x.Respond(resp, s)
+	if !ok {
+		return // Respond left nothing behind
+	}
+	keep(l)
+	clear(s[:])
+	x.wipe()
+}
+
+// read reads a decoded response, msg, into a Login.
+func (x *Exchange) read(msg []byte) (inspect.Login, bool) {
 	l := inspect.Login{Mechanism: x.mech.Name()}
 	switch x.mech {
 	case Plain:

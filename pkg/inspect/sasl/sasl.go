@@ -30,7 +30,9 @@ const (
 )
 
 // Scratch is decode space for one SASL message. It is only used during a
-// call, so one Scratch can serve every flow of a single-threaded engine.
+// call, so one Scratch can serve every flow of a single-threaded engine;
+// Challenge and Handle leave it zeroed, because it lives as long as the
+// process and a message in it may be a password.
 type Scratch [MaxMessage]byte
 
 // Mechanism is a SASL mechanism this package knows.
@@ -82,17 +84,21 @@ func (m Mechanism) Name() string {
 // Decode decodes a base64 SASL message into dst and returns the decoded
 // bytes, a sub-slice of dst. Padding is optional (clients differ) and
 // surrounding white space is ignored; ok is false for invalid base64 or a
-// message that does not fit dst.
+// message that does not fit dst, and then nothing of src is left in dst.
 func Decode(dst, src []byte) (msg []byte, ok bool) {
 	src = bytes.TrimSpace(src)
 	for len(src) > 0 && src[len(src)-1] == '=' {
 		src = src[:len(src)-1]
 	}
-	if base64.RawStdEncoding.DecodedLen(len(src)) > len(dst) {
+	size := base64.RawStdEncoding.DecodedLen(len(src))
+	if size > len(dst) {
 		return nil, false
 	}
 	n, err := base64.RawStdEncoding.Decode(dst, src)
 	if err != nil {
+		// Decode writes what it decoded before the error: part of a
+		// secret, perhaps.
+		clear(dst[:size])
 		return nil, false
 	}
 	return dst[:n], true

@@ -237,6 +237,19 @@ func FuzzExchange(f *testing.F) {
 		if logins > 1 {
 			t.Fatalf("%d logins from one exchange", logins)
 		}
+		// As the analyzers run it, the exchange leaves nothing behind.
+		x.Start([]byte(mech))
+		s = Scratch{} // Respond left the login above in it
+		x.Challenge(challenge, &s)
+		for _, r := range [][]byte{r1, r2} {
+			x.Handle(r, &s, func(inspect.Login) {})
+			if s != (Scratch{}) {
+				t.Fatalf("the scratch holds %q", bytes.TrimRight(s[:], "\x00"))
+			}
+		}
+		if x.End(); kept(&x) {
+			t.Fatal("the ended exchange kept a user, challenge or digest")
+		}
 	})
 }
 
@@ -261,4 +274,114 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("decoded longer than encoded")
 		}
 	})
+}
+
+// TestDecodeFailureLeavesNothing checks that a message that fails to
+// decode leaves none of its bytes in dst: base64 Decode writes what it
+// decoded before the error.
+func TestDecodeFailureLeavesNothing(t *testing.T) {
+	// "\x00joe\x00s3cret" with its last quantum broken: "\x00joe\x00s3cr"
+	// is written before the error.
+	for _, in := range []string{"AGpvZQBzM2Ny!!!!", "AGpvZQBzM2NyZ", "AGpvZQBzM2Ny ZXQ"} {
+		var s Scratch
+		if _, ok := Decode(s[:], []byte(in)); ok {
+			t.Fatalf("Decode(%q) succeeded", in)
+		}
+		if s != (Scratch{}) {
+			t.Errorf("Decode(%q) failed and left %q", in, bytes.TrimRight(s[:], "\x00"))
+		}
+	}
+}
+
+// kept reports whether x holds any byte of a user, challenge or digest.
+func kept(x *Exchange) bool {
+	return x.user != [MaxUser]byte{} || x.challenge != [MaxChallenge]byte{} || x.digest != [16]byte{}
+}
+
+// TestHandleLeavesNothing plays exchanges through Handle, as the
+// analyzers do, and checks that no step leaves anything in the scratch,
+// which every flow shares for the life of the process, and that nothing
+// of a login stays in the exchange once keep has classified it.
+func TestHandleLeavesNothing(t *testing.T) {
+	tests := []struct {
+		name  string
+		mech  string
+		steps []step
+		want  string // the secret keep must see; "" for none
+	}{
+		{"plain", "PLAIN", []step{{false, b64("\x00joe\x00s3cret")}}, "s3cret"},
+		{"plain_one_nul", "PLAIN", []step{{true, ""}, {false, b64("joe\x00s3cret")}}, ""},
+		{"plain_garbled", "PLAIN", []step{{false, "AGpvZQBzM2Ny!!!!"}}, ""},
+		{"login", "LOGIN", []step{{true, b64("Username:")}, {false, b64("galunt")}, {true, b64("Password:")}, {false, b64("V1v1tr0n")}}, "V1v1tr0n"},
+		{"cram_md5", "CRAM-MD5", []step{{true, b64(rfcChallenge)}, {false, b64(rfcResponse)}}, ""},
+		{"cram_md5_bad_digest", "CRAM-MD5", []step{{true, b64(rfcChallenge)}, {false, b64("tim b913a602c7eda7a495b4e6e7334d38zz")}}, ""},
+		{"xoauth2", "XOAUTH2", []step{{false, b64("user=joe\x01auth=Bearer AAAA\x01\x01")}}, "AAAA"},
+		{"oauthbearer", "OAUTHBEARER", []step{{false, b64("n,a=joe,\x01auth=Bearer AAAA\x01\x01")}}, "AAAA"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var x Exchange
+			var s Scratch
+			x.Start([]byte(tt.mech))
+			got, logins := "", 0
+			for i, st := range tt.steps {
+				if st.server {
+					x.Challenge([]byte(st.text), &s)
+				} else {
+					x.Handle([]byte(st.text), &s, func(l inspect.Login) {
+						got, logins = string(l.Secret), logins+1
+						if l.Verify != nil && !l.Verify([]byte(rfcPassword)) {
+							t.Error("Verify does not know the right password")
+						}
+					})
+				}
+				if s != (Scratch{}) {
+					t.Errorf("step %d left %q in the scratch", i, bytes.TrimRight(s[:], "\x00"))
+				}
+			}
+			if got != tt.want || logins > 1 {
+				t.Errorf("%d logins, secret %q; want %q", logins, got, tt.want)
+			}
+			if kept(&x) {
+				t.Errorf("the ended login left user %q, challenge %q, digest %x", bytes.TrimRight(x.user[:], "\x00"), bytes.TrimRight(x.challenge[:], "\x00"), x.digest)
+			}
+		})
+	}
+}
+
+func TestHandleNoAllocs(t *testing.T) {
+	var x Exchange
+	var s Scratch
+	user := []byte(b64("galunt"))
+	allocs := testing.AllocsPerRun(100, func() {
+		x.Start([]byte("LOGIN"))
+		x.Handle(user, &s, func(inspect.Login) { t.Error("a login from the user alone") })
+		x.End()
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocs per response", allocs)
+	}
+}
+
+// TestEndWipes checks that an exchange that ends, at the verdict or when
+// cancelled, keeps no challenge, digest or user: a CRAM-MD5 digest and
+// its challenge are enough to test passwords offline.
+func TestEndWipes(t *testing.T) {
+	var x Exchange
+	var s Scratch
+	x.Start([]byte("CRAM-MD5"))
+	x.Challenge([]byte(b64(rfcChallenge)), &s)
+	if _, ok := x.Respond([]byte(b64(rfcResponse)), &s); !ok {
+		t.Fatal("no login")
+	}
+	x.End()
+	if kept(&x) {
+		t.Errorf("End left challenge %q, digest %x", bytes.TrimRight(x.challenge[:], "\x00"), x.digest)
+	}
+	x.Start([]byte("LOGIN"))
+	x.Respond([]byte(b64("galunt")), &s)
+	x.Respond([]byte("*"), &s)
+	if kept(&x) {
+		t.Errorf("a cancelled LOGIN left user %q", bytes.TrimRight(x.user[:], "\x00"))
+	}
 }

@@ -170,13 +170,11 @@ func (a *analyzer) ClientLine(f *inspect.Flow, line []byte) {
 
 // respond hands a client line to the SASL exchange.
 func (a *analyzer) respond(f *inspect.Flow, line []byte) {
-	l, ok := a.auth.Respond(line, &a.proto.scratch)
-	if !ok {
-		return
-	}
-	l.Protocol = "smtp"
-	l.Mechanism = "AUTH " + l.Mechanism
-	a.pending.Keep(f, &l)
+	a.auth.Handle(line, &a.proto.scratch, func(l inspect.Login) {
+		l.Protocol = "smtp"
+		l.Mechanism = "AUTH " + l.Mechanism
+		a.pending.Keep(f, &l)
+	})
 }
 
 // expect records a command whose reply is due.

@@ -14,6 +14,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/inspect/creds"
 	"github.com/iotgw/iotgw/pkg/inspect/ftp"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+	"github.com/iotgw/iotgw/pkg/inspect/sasl"
 )
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
@@ -297,5 +298,25 @@ func TestGap(t *testing.T) {
 				t.Errorf("evidence %v", col.Findings()[0].Evidence)
 			}
 		})
+	}
+}
+
+// TestSASLScratchWiped checks that no AUTH response stays in the scratch
+// every SMTP flow shares once its login is classified.
+func TestSASLScratchWiped(t *testing.T) {
+	for _, auth := range []string{
+		"PLAIN " + b64("\x00joe\x00s3cret-Pass"),
+		"XOAUTH2 " + b64("user=joe\x01auth=Bearer ya29.s3cret\x01\x01"),
+	} {
+		p := New()
+		s := inspecttest.NewSession(t, p, server)
+		s.Server(greeting).Client("AUTH " + auth + "\r\n")
+		if p.scratch != (sasl.Scratch{}) {
+			t.Errorf("AUTH %s left %q in the scratch", auth, strings.TrimRight(string(p.scratch[:]), "\x00"))
+		}
+		s.Server("235 ok\r\n")
+		if got := s.End().Findings(); len(got) != 1 || got[0].Evidence["accepted"] != "yes" {
+			t.Errorf("AUTH %s: findings %v", auth, got)
+		}
 	}
 }
