@@ -145,9 +145,16 @@ func (h *half) resetMessage() {
 	h.contentLength = -1
 	h.chunked = false
 	h.kind = bodyUnknown
-	h.bodyLen = 0
+	h.dropBody()
 	h.inBody = false
 	h.bodyFinal = false
+}
+
+// dropBody wipes the kept body prefix: a form's password, or a response's
+// personal data or Wi-Fi key, must not outlive the message until Close.
+func (h *half) dropBody() {
+	clear(h.body[:h.bodyLen])
+	h.bodyLen = 0
 }
 
 // pending is a request awaiting its response.
@@ -207,6 +214,14 @@ type analyzer struct {
 	sawClient bool // http_client observation sent
 	sawServer bool // http_server observation sent
 	sawRealm  bool // a realm was part of an observation
+}
+
+// dropTarget wipes the request target, which may carry "?pwd=…", once its
+// query login and firmware URL are read: a shorter next target would
+// overwrite only its front.
+func (a *analyzer) dropTarget() {
+	clear(a.target[:a.targetLen])
+	a.targetLen = 0
 }
 
 // closed reports whether the analyzer was released during the current
@@ -415,7 +430,8 @@ func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
 
 func (a *analyzer) startBody(h *half, s state, n int64) {
 	h.state, h.remain = s, n
-	h.inBody, h.bodyLen = true, 0
+	h.dropBody()
+	h.inBody = true
 }
 
 // bodyBytes keeps the first maxBody bytes of a body; the rest is skipped.
@@ -452,6 +468,7 @@ func (a *analyzer) finishBody(f *inspect.Flow, dir inspect.Dir, h *half) {
 		}
 		s.ScanPayload(f, dir, where, body)
 	}
+	h.dropBody() // handed on: of no further use
 }
 
 // lose drops a direction's place in the stream: it skips to the next
@@ -461,8 +478,10 @@ func (a *analyzer) lose(f *inspect.Flow, dir inspect.Dir, h *half) {
 	h.state = stResync
 	h.lines.Reset()
 	h.inBody = false
+	h.dropBody() // never handed on now
 	a.unpaired = true
 	if dir == inspect.ToServer {
+		a.dropTarget() // request head cut short: never read now
 		a.reportUnqueued(f)
 	}
 	a.flushPending(f)

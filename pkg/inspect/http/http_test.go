@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -665,4 +666,74 @@ func FuzzStream(f *testing.F) {
 			t.Fatalf("%d logins from input with at most %d", got, limit)
 		}
 	})
+}
+
+// TestNoSecretKept checks that body prefixes, request targets and the form
+// scratch are wiped once handled, or once a gap makes them useless: a
+// flow may live for days, and a shorter next message would overwrite
+// only the front of what it left.
+func TestNoSecretKept(t *testing.T) {
+	const pw = "Wlan-S3cret-42"
+	ok := "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+	// check plays script and, before the flow ends, looks at what the
+	// analyzer still holds.
+	check := func(name string, logins int, script func(c *inspecttest.Conv)) {
+		t.Run(name, func(t *testing.T) {
+			s := inspecttest.NewSession(t, New(nil), "192.168.1.20:80")
+			script(s.Conv)
+			_, a := s.Analyzer(t)
+			if k := kept(a.(*analyzer)); k != "" {
+				t.Errorf("bytes kept:%s", k)
+			}
+			if got := s.End().Findings(); len(got) != logins {
+				t.Errorf("got %d logins, want %d: %v", len(got), logins, evidences(got))
+			}
+		})
+	}
+	check("form_and_wifi_key_response", 1, func(c *inspecttest.Conv) {
+		body := "user=admin&password=" + pw
+		c.Client("POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body)
+		resp := `{"ssid":"home","wifi_key":"` + pw + `"}`
+		c.Server("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + itoa(len(resp)) + "\r\n\r\n" + resp)
+	})
+	check("query_login_then_shorter_target", 1, func(c *inspecttest.Conv) {
+		c.Client("GET /cgi-bin/login.cgi?usr=admin&pwd=" + pw + " HTTP/1.1\r\n\r\n").Server(ok).
+			Client("GET /a HTTP/1.1\r\n\r\n").Server(ok)
+	})
+	check("json_string_not_a_key", 0, func(c *inspecttest.Conv) {
+		body := `{"method":"login","params":["` + pw + `"]}`
+		c.Client("POST /rpc HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).Server(ok)
+	})
+	check("gap_in_request_body", 0, func(c *inspecttest.Conv) {
+		c.Client("POST /login HTTP/1.1\r\nContent-Length: 100\r\n\r\nuser=admin&password="+pw).
+			Lose(inspect.ToServer, 10).Client("x")
+	})
+	check("gap_in_request_head", 0, func(c *inspecttest.Conv) {
+		c.Client("GET /set.cgi?pwd="+pw+" HTTP/1.1\r\nHost: cam\r\n").Lose(inspect.ToServer, 10).Client("x")
+	})
+	check("gap_in_response_body", 0, func(c *inspecttest.Conv) {
+		c.Client("GET /wifi HTTP/1.1\r\n\r\n").
+			Server("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nkey="+pw).Lose(inspect.ToClient, 10).Server("x")
+	})
+}
+
+// kept lists the stores of a that still hold bytes, with what they hold.
+func kept(a *analyzer) string {
+	if a.closed() {
+		return " none to check: the analyzer was closed"
+	}
+	var out strings.Builder
+	add := func(what string, b []byte) {
+		if t := bytes.TrimRight(b, "\x00"); len(t) > 0 {
+			out.WriteString(" " + what + "=" + strconv.Quote(string(t)))
+		}
+	}
+	add("request_body", a.half[inspect.ToServer].body[:])
+	add("response_body", a.half[inspect.ToClient].body[:])
+	add("target", a.target[:])
+	add("form.name", a.form.name[:])
+	if a.form != (formScratch{}) {
+		out.WriteString(" form")
+	}
+	return out.String()
 }

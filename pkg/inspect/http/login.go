@@ -110,6 +110,9 @@ func (s *formScratch) reset() {
 	clear(s.user[:])
 	clear(s.pass[:])
 	clear(s.value[:])
+	// name also takes every JSON string that is not a key: a password in
+	// an array ("params":["pw"]) lands there.
+	clear(s.name[:])
 	s.userLen, s.userRank, s.passLen, s.hasPass, s.valueLen = 0, 0, 0, false, 0
 }
 

@@ -42,6 +42,7 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 			e.firmware = firmwareURL(f, host, path)
 		}
 	}
+	a.dropTarget()
 }
 
 // attach adds a credential to a queued request; with no room left it is

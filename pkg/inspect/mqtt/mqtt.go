@@ -167,6 +167,9 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 			if !s.handled && (s.left == 0 || s.n == len(s.buf)) {
 				s.handled = true
 				a.packet(f, dir, s)
+				// A CONNECT's password is in buf: it must not wait for a
+				// later packet (a PINGREQ writes nothing) to be overwritten.
+				s.drop()
 			}
 			if s.left == 0 {
 				s.stage = stageHeader
@@ -184,10 +187,18 @@ func (a *analyzer) validType(t byte) bool {
 	return t != 0 && (t != typeAuth || a.level == 0 || a.level == 5)
 }
 
+// drop wipes the kept prefix, which may hold a password, once it is no
+// longer needed: the flow may live for days before Close zeroes it.
+func (s *stream) drop() {
+	clear(s.buf[:s.n])
+	s.n = 0
+}
+
 // kill gives up on a direction whose framing is lost; with both lost the
 // flow holds nothing more to read.
 func (a *analyzer) kill(f *inspect.Flow, dir inspect.Dir) {
 	a.dirs[dir].stage = stageDead
+	a.dirs[dir].drop()
 	if a.dirs[inspect.ToServer].stage == stageDead && a.dirs[inspect.ToClient].stage == stageDead {
 		f.StopInspection()
 	}
@@ -386,7 +397,11 @@ func (a *analyzer) flush(f *inspect.Flow, o inspect.Outcome) {
 // Gap implements inspect.Analyzer: with bytes missing, packet boundaries
 // are lost for good in that direction. (Unlike a framing error, a gap does
 // not stop inspection: the engine is in the middle of its own bookkeeping.)
-func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) { a.dirs[dir].stage = stageDead }
+// The unfinished packet's prefix will never be parsed: wipe it.
+func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
+	a.dirs[dir].stage = stageDead
+	a.dirs[dir].drop()
+}
 
 // Close implements inspect.Analyzer.
 func (a *analyzer) Close(f *inspect.Flow) {

@@ -578,3 +578,48 @@ func FuzzStream(f *testing.F) {
 		}
 	})
 }
+
+// TestNoSecretKept checks that the bytes kept of a packet are wiped once
+// they are of no more use: a CONNECT's password must not wait in the
+// capture for a later packet to overwrite it (a PINGREQ writes none) or for
+// the flow to close, which may be days away.
+func TestNoSecretKept(t *testing.T) {
+	v311 := connect(connectOpts{clientID: "cam-01", user: str("admin"), pass: str(secret)})
+	unfinished := bytes.Clone(v311)
+	unfinished[1]++ // one body byte more announced than sent
+	pingreq := []byte{0xc0, 0}
+	tests := []struct {
+		name   string
+		script func(c *inspecttest.Conv)
+		logins int
+	}{
+		{"handled_then_pingreq", func(c *inspecttest.Conv) {
+			c.ClientBytes(v311).ServerBytes(connack(0)).ClientBytes(pingreq)
+		}, 1},
+		{"framing_lost_after_connect", func(c *inspecttest.Conv) {
+			c.ClientBytes(v311).ServerBytes(connack(0)).ClientBytes([]byte{0x00, 0x00})
+		}, 1},
+		{"gap_inside_connect", func(c *inspecttest.Conv) {
+			c.ClientBytes(unfinished).Lose(inspect.ToServer, 1).ClientBytes(pingreq)
+		}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := inspecttest.NewSession(t, New(nil), "192.168.1.20:1883")
+			tt.script(s.Conv)
+			_, an := s.Analyzer(t)
+			a := an.(*analyzer)
+			if a.proto == nil {
+				t.Fatal("the analyzer was closed: nothing checked")
+			}
+			for dir := range a.dirs {
+				if buf := &a.dirs[dir].buf; *buf != [capture]byte{} {
+					t.Errorf("direction %d keeps %q", dir, bytes.TrimRight(buf[:], "\x00"))
+				}
+			}
+			if got := s.End().Findings(); len(got) != tt.logins {
+				t.Errorf("got %d logins, want %d", len(got), tt.logins)
+			}
+		})
+	}
+}
