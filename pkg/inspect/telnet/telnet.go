@@ -84,10 +84,19 @@ func (l *clientLine) add(b byte) {
 	l.n++
 }
 
+// erase and eraseLine wipe what they take back, so that buf holds nothing
+// past n: a password typed and erased must not wait for a longer line, or
+// Close, to be overwritten.
 func (l *clientLine) erase() {
 	if l.n > 0 {
 		l.n--
+		l.buf[l.n] = 0
 	}
+}
+
+func (l *clientLine) eraseLine() {
+	clear(l.buf[:l.n])
+	l.n, l.over = 0, false
 }
 
 // serverLine is the tail of the line the server is printing.
@@ -177,7 +186,7 @@ func (a *analyzer) feedClient(f *inspect.Flow, data []byte) {
 		case evEraseChar:
 			l.erase()
 		case evEraseLine:
-			l.n, l.over = 0, false
+			l.eraseLine()
 		case evLineEnd:
 			a.clientLineEnd(f)
 		case evSubneg:
@@ -200,6 +209,8 @@ func (a *analyzer) feedServer(f *inspect.Flow, data []byte) {
 		case evEraseChar:
 			if l.n > 0 {
 				l.n--
+				// enter reads buf[seen:n]: seen must not pass n.
+				l.seen = min(l.seen, l.n)
 			}
 		case evLineEnd:
 			a.serverLineEnd(f)

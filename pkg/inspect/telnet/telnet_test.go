@@ -941,3 +941,50 @@ func FuzzAnalyzer(f *testing.F) {
 		}
 	})
 }
+
+// TestErasedPasswordNotKept checks that what the client erases is wiped at
+// once: a password typed, erased and replaced by a shorter one must not
+// stay in the line buffer past the line end until a longer line or Close.
+func TestErasedPasswordNotKept(t *testing.T) {
+	const pw = "Wlan-S3cret"
+	want := hashOf(t, "pw")
+	tests := []struct {
+		name   string
+		typed  string
+		logins int
+	}{
+		{"backspace", pw + strings.Repeat("\b", len(pw)) + "pw\r\n", 1},
+		{"delete", pw + strings.Repeat("\x7f", len(pw)) + "pw\r\n", 1},
+		{"iac_ec", pw + strings.Repeat("\xff\xf7", len(pw)) + "pw\r\n", 1},
+		{"ctrl_u", pw + "\x15pw\r\n", 1},
+		{"iac_el", pw + "\xff\xf8pw\r\n", 1},
+		{"ctrl_u_no_line_end", pw + "\x15", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := inspecttest.NewSession(t, New(), "192.168.1.20:23")
+			for _, sg := range join(srv("login: "), cli("root\r\n"), srv("Password: "), typed(tt.typed)) {
+				if sg.dir == inspect.ToServer {
+					s.Client(sg.data)
+				} else {
+					s.Server(sg.data)
+				}
+			}
+			_, an := s.Analyzer(t)
+			a := an.(*analyzer)
+			if a.proto == nil {
+				t.Fatal("the analyzer was closed: nothing checked")
+			}
+			if a.client.buf != [maxLine]byte{} {
+				t.Errorf("client line keeps %q", strings.TrimRight(string(a.client.buf[:]), "\x00"))
+			}
+			logins := s.End().Findings()
+			if len(logins) != tt.logins {
+				t.Fatalf("got %d logins, want %d", len(logins), tt.logins)
+			}
+			if tt.logins > 0 && logins[0].Evidence["password_hash"] != want {
+				t.Errorf("hash %s, want that of the password typed last", logins[0].Evidence["password_hash"])
+			}
+		})
+	}
+}
