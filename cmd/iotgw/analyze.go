@@ -72,7 +72,20 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		w := event.NewWriter(bw, !*noObs)
 		sinks, writers = append(sinks, w), append(writers, w)
 	}
-	p, err := pipeline.New(cfg, pipeline.Options{Sinks: sinks})
+	panics := 0
+	onPanic := func(protocol string, value any, stack []byte) {
+		// A bug, not bad input: say so, once with the stack, and go on
+		// with the rest of the capture.
+		panics++
+		if protocol == "" {
+			protocol = "packet"
+		}
+		fmt.Fprintf(stderr, "iotgw analyze: the %s analyzer failed on a connection (%v); that connection is not inspected further. Please report it.\n", protocol, value)
+		if panics == 1 {
+			stderr.Write(stack)
+		}
+	}
+	p, err := pipeline.New(cfg, pipeline.Options{Sinks: sinks, OnPanic: onPanic})
 	if err != nil {
 		fmt.Fprintf(stderr, "iotgw analyze: %v\n", err)
 		return exitUsage

@@ -129,6 +129,7 @@ type Daemon struct {
 	subs     map[int]chan *event.Event
 	nextSub  int
 	problems map[string]string
+	panics   int // analyzer panics survived
 	started  time.Time
 	// ownerAddrs are addresses the owner logged in to the page from.
 	ownerAddrs []netip.Addr
@@ -197,7 +198,7 @@ func New(cfg *config.Config, opt Options, deps Deps) (*Daemon, error) {
 		problems: map[string]string{},
 		work:     make(chan hwaddr.MAC, 256),
 	}
-	p, err := pipeline.New(cfg, pipeline.Options{Sinks: []inspect.Sink{d}, Advisories: deps.Advisories})
+	p, err := pipeline.New(cfg, pipeline.Options{Sinks: []inspect.Sink{d}, Advisories: deps.Advisories, OnPanic: d.analyzerPanicLocked})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
@@ -452,16 +453,40 @@ func (d *Daemon) schedule(mac hwaddr.MAC) {
 
 func (d *Daemon) problem(key, msg string) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.problemLocked(key, msg)
+}
+
+func (d *Daemon) problemLocked(key, msg string) {
 	_, had := d.problems[key]
 	changed := d.problems[key] != msg
 	d.problems[key] = msg
-	d.mu.Unlock()
 	if changed {
 		d.log.Warn("problem", "area", key, "detail", msg)
 	}
 	if !had && d.deps.Alerts != nil {
 		d.deps.Alerts.Notify(alert.FromProblem(key, msg, d.now()))
 	}
+}
+
+// maxPanicStacks is how many analyzer panics are logged with their stack:
+// enough for a bug report, few enough that a device repeating the bytes
+// cannot fill the log.
+const maxPanicStacks = 3
+
+// analyzerPanicLocked hears of an analyzer that panicked on a connection,
+// which the engine then stopped inspecting; it runs under d.mu, on the
+// capture goroutine. The owner sees a problem per protocol; the log gets
+// the first stacks (code addresses and sizes, never packet bytes).
+func (d *Daemon) analyzerPanicLocked(protocol string, value any, stack []byte) {
+	d.panics++
+	if protocol == "" {
+		protocol = "packet"
+	}
+	if d.panics <= maxPanicStacks {
+		d.log.Error("analyzer panic; the connection is no longer inspected", "protocol", protocol, "panic", fmt.Sprint(value), "stack", string(stack))
+	}
+	d.problemLocked("analyzer-"+protocol, fmt.Sprintf("The %s analyzer failed on a connection and stopped reading it; inspection goes on. Please report it with the daemon's log.", protocol))
 }
 
 func (d *Daemon) clearProblem(key string) {

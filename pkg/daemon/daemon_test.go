@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -577,5 +579,43 @@ func TestOwnerDeviceProtected(t *testing.T) {
 	}
 	if !strings.Contains(fake.Dump(), "192.168.50.104") {
 		t.Error("the owner's address is not in the kernel's protected set")
+	}
+}
+
+// An analyzer's panic, survived by the engine, becomes one problem per
+// protocol for the owner (one alert), and the first few stacks go to the
+// log for a bug report.
+func TestAnalyzerPanicReported(t *testing.T) {
+	var logs bytes.Buffer
+	al := &alerts{}
+	d, err := New(enforcingConfig(), Options{RouterMACs: []hwaddr.MAC{router}}, Deps{
+		Enforcer: newFake(t), Store: store.Open(store.Options{Path: t.TempDir() + "/state.json"}),
+		Alerts: al, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		OpenSource: func(ctx context.Context) (capture.Source, error) { <-ctx.Done(); return nil, ctx.Err() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	for range 5 {
+		d.analyzerPanicLocked("telnet", "runtime error: index out of range [7] with length 5", []byte("goroutine 1 [running]:\ntelnet.(*analyzer).Feed(...)"))
+	}
+	d.analyzerPanicLocked("", "boom", []byte("goroutine 1 [running]:"))
+	d.mu.Unlock()
+	var problems []string
+	for _, p := range d.Status().Problems {
+		if strings.HasPrefix(p, "analyzer-") {
+			problems = append(problems, p[:strings.IndexByte(p, ':')])
+		}
+	}
+	slices.Sort(problems)
+	if !slices.Equal(problems, []string{"analyzer-packet", "analyzer-telnet"}) {
+		t.Errorf("problems %q, want one for telnet and one for the packet path", problems)
+	}
+	if n := strings.Count(logs.String(), "analyzer panic"); n != maxPanicStacks {
+		t.Errorf("%d panics logged with their stack, want the first %d", n, maxPanicStacks)
+	}
+	if n := al.kinds()["daemon_problem"]; n != 2 {
+		t.Errorf("%d problem alerts, want 2 (one per protocol): %v", n, al.kinds())
 	}
 }

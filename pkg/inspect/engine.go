@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"runtime/debug"
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -108,6 +109,7 @@ type EngineStats struct {
 	BufferFull     uint64 // no pending-stream buffer was free
 	Unidentified   uint64 // flows no protocol claimed
 	InspectLimit   uint64 // flows left uninspected because MaxInspected were busy
+	Panics         uint64 // panics survived (Options.OnPanic)
 	EventsEmitted  uint64
 	LoginsReported uint64
 }
@@ -134,6 +136,12 @@ type Engine struct {
 	source   string
 	packetNo int64
 	Stats    EngineStats
+
+	onPanic func(protocol string, value any, stack []byte)
+	// busy is the flow whose analyzer or observers the engine is running,
+	// and closing says that flow is being closed: what a panic abandons.
+	busy    *Flow
+	closing bool
 }
 
 // Options wires an engine to its collaborators.
@@ -142,6 +150,13 @@ type Options struct {
 	Classifier Classifier // nil: every cleartext password is "unique"
 	Sink       Sink
 	Packets    PacketObserver // optional
+	// OnPanic, when set, makes the engine survive a panic of an analyzer
+	// (or of anything it runs for a packet): the flow at hand is no
+	// longer inspected, its analyzer is dropped without another call, and
+	// OnPanic hears the protocol ("" if none), the panic value and the
+	// stack. One device's bytes must not stop a router's inspection.
+	// Tests and fuzzing leave it nil, so that a panic fails them.
+	OnPanic func(protocol string, value any, stack []byte)
 }
 
 // NewEngine builds an engine; cfg is validated.
@@ -171,6 +186,7 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 		classifier: opt.Classifier,
 		sink:       opt.Sink,
 		packetObs:  opt.Packets,
+		onPanic:    opt.OnPanic,
 		hashKey:    key,
 		verdicts:   make(map[[32]byte]verdict),
 	}
@@ -216,6 +232,10 @@ func (e *Engine) Flows() int { return e.table.len() }
 // HandlePacket runs one decoded packet through the flow table and the
 // analyzers. p is borrowed for the duration of the call.
 func (e *Engine) HandlePacket(p *Packet) {
+	if e.onPanic != nil {
+		defer e.survive()
+	}
+	e.busy = nil
 	e.now = p.Timestamp
 	e.packetNo++
 	e.Stats.Packets++
@@ -241,6 +261,7 @@ func (e *Engine) HandlePacket(p *Packet) {
 		}
 		f = e.newFlow(p)
 	}
+	e.busy = f
 	dir := ToServer
 	if !f.isClient(netip.AddrPortFrom(p.Src, p.SrcPort)) {
 		dir = ToClient
@@ -543,11 +564,36 @@ func (e *Engine) expire() {
 }
 
 func (e *Engine) closeFlow(f *Flow) {
+	outer := e.busy
+	e.busy, e.closing = f, true
 	f.closeAnalyzer()
 	for _, o := range e.observers {
 		o.FlowClosed(f)
 	}
 	e.table.remove(f)
+	e.busy, e.closing = outer, false
+}
+
+// survive recovers a panic for Options.OnPanic: the busy flow's
+// inspection goes back to the pools unread, the flow is no longer
+// inspected (a flow being closed is removed), and the engine goes on.
+func (e *Engine) survive() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	e.Stats.Panics++
+	protocol := ""
+	if f := e.busy; f != nil && f.has(flagInUse) {
+		protocol = f.App()
+		f.releaseInspection()
+		f.set(flagStopped)
+		if e.closing {
+			e.table.remove(f)
+		}
+	}
+	e.busy, e.closing = nil, false
+	e.onPanic(protocol, r, debug.Stack())
 }
 
 // Flush closes every flow, as at the end of a capture, so that pending
@@ -559,8 +605,18 @@ func (e *Engine) Flush() {
 		if f == nil {
 			return
 		}
-		e.closeFlow(f)
+		e.flushFlow(f)
 	}
+}
+
+// flushFlow closes f for Flush; a panic (with OnPanic) removes f, so
+// that Flush goes on with the others.
+func (e *Engine) flushFlow(f *Flow) {
+	if e.onPanic != nil {
+		defer e.survive()
+	}
+	e.busy = nil
+	e.closeFlow(f)
 }
 
 // Subject says which end of a flow an event is about.

@@ -345,28 +345,33 @@ func TestEngineSteadyStateNoAlloc(t *testing.T) {
 	frames := steadyFrames(t, 64)
 	cfg := DefaultConfig()
 	cfg.ByteBudget = 1 << 20
-	r := &recorder{match: NoMatch} // no analyzer: pure flow tracking
-	e := testEngine(t, cfg, r)
-	d := NewDecoder()
-	var p Packet
-	info := capture.Info{LinkType: layers.LinkTypeEthernet, Timestamp: t0}
-	for _, f := range frames { // create the flows
-		d.Decode(f, info, &p)
-		e.HandlePacket(&p)
-	}
-	i := 0
-	allocs := testing.AllocsPerRun(2000, func() {
-		d.Decode(frames[i%len(frames)], info, &p)
-		e.HandlePacket(&p)
-		i++
-	})
-	if allocs != 0 {
-		t.Errorf("steady state allocates %.2f times per packet", allocs)
+	cfg.HashKey = []byte("engine test key")
+	// Without and with OnPanic, whose recover is deferred per packet.
+	for _, onPanic := range []func(string, any, []byte){nil, func(string, any, []byte) {}} {
+		r := &recorder{match: NoMatch} // no analyzer: pure flow tracking
+		e, err := NewEngine(cfg, Options{Protocols: []Protocol{r}, Sink: &discard{}, OnPanic: onPanic})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := NewDecoder()
+		var p Packet
+		info := capture.Info{LinkType: layers.LinkTypeEthernet, Timestamp: t0}
+		for _, f := range frames { // create the flows
+			d.Decode(f, info, &p)
+			e.HandlePacket(&p)
+		}
+		i := 0
+		allocs := testing.AllocsPerRun(2000, func() {
+			d.Decode(frames[i%len(frames)], info, &p)
+			e.HandlePacket(&p)
+			i++
+		})
+		if allocs != 0 {
+			t.Errorf("steady state (OnPanic set: %v) allocates %.2f times per packet", onPanic != nil, allocs)
+		}
 	}
 }
 
-// BenchmarkDecodeAndFlow measures the per-packet cost of decoding a frame
-// and finding its flow in a table of 4096 live flows.
 func TestConfigLimits(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -394,6 +399,8 @@ func TestConfigLimits(t *testing.T) {
 	}
 }
 
+// BenchmarkDecodeAndFlow measures the per-packet cost of decoding a frame
+// and finding its flow in a table of 4096 live flows.
 func BenchmarkDecodeAndFlow(b *testing.B) {
 	frames := steadyFrames(b, 4096)
 	cfg := DefaultConfig()

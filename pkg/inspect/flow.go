@@ -245,18 +245,27 @@ func (f *Flow) analyzer() Analyzer {
 // closeAnalyzer closes the flow's analyzer, if any, and gives its
 // inspection and stream buffers back to the engine.
 func (f *Flow) closeAnalyzer() {
+	a := f.analyzer()
+	if a == nil {
+		return
+	}
+	f.releaseInspection()
+	a.Close(f)
+}
+
+// releaseInspection gives the flow's inspection and stream buffers back
+// to the engine without a word to the analyzer.
+func (f *Flow) releaseInspection() {
 	if f.insp == 0 {
 		return
 	}
 	e := f.engine
 	in := e.insps.at(f.insp)
-	a := in.analyzer
 	for i := range in.half {
 		e.releaseBuffer(&in.half[i])
 	}
 	e.insps.put(f.insp)
 	f.insp = 0
-	a.Close(f)
 }
 
 // setAnalyzer starts analysis with a, which may be nil (no analyzer).

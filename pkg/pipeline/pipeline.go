@@ -41,6 +41,10 @@ type Options struct {
 	// Advisories holds the feed of vulnerable versions; nil: the built-in
 	// feed.
 	Advisories *advisory.Holder
+	// OnPanic makes the engine survive a panicking analyzer; see
+	// inspect.Options.OnPanic. It runs on the goroutine that handles
+	// frames.
+	OnPanic func(protocol string, value any, stack []byte)
 }
 
 // New builds a pipeline from the configuration.
@@ -78,6 +82,7 @@ func New(cfg *config.Config, opt Options) (*Pipeline, error) {
 		Classifier: cl,
 		Sink:       fanout{p},
 		Packets:    p.inv,
+		OnPanic:    opt.OnPanic,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)

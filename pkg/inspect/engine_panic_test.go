@@ -1,0 +1,146 @@
+package inspect
+
+import (
+	"bytes"
+	"testing"
+)
+
+// boom is a protocol whose code panics where its payload says: in Match
+// ("match!"), in Feed ("feed!"), in Close and in FlowClosed (after
+// "close!" was fed).
+type boom struct {
+	fed      bytes.Buffer
+	closeBad bool
+}
+
+func (b *boom) Name() string { return "boom" }
+func (b *boom) Match(_ *Flow, _ Dir, data []byte) Confidence {
+	if bytes.Contains(data, []byte("match!")) {
+		panic("boom in Match")
+	}
+	return ContentMatch
+}
+func (b *boom) NewAnalyzer(*Flow) Analyzer { return &boomAnalyzer{b: b} }
+func (b *boom) FlowStarted(*Flow)          {}
+func (b *boom) FlowClosed(*Flow) {
+	if b.closeBad {
+		panic("boom in FlowClosed")
+	}
+}
+
+type boomAnalyzer struct{ b *boom }
+
+func (a *boomAnalyzer) Feed(_ *Flow, _ Dir, data []byte) int {
+	if bytes.Contains(data, []byte("feed!")) {
+		var s []int
+		return s[len(data)] // a runtime error, as a parser bug would raise
+	}
+	if bytes.Contains(data, []byte("close!")) {
+		a.b.closeBad = true
+	}
+	a.b.fed.Write(data)
+	return len(data)
+}
+func (a *boomAnalyzer) Gap(*Flow, Dir) {}
+func (a *boomAnalyzer) Close(*Flow) {
+	if a.b.closeBad {
+		panic("boom in Close")
+	}
+}
+
+// With Options.OnPanic the engine survives a panic in any of a protocol's
+// methods: it reports it, stops inspecting that flow (removing it when it
+// was closing), keeps its pools whole, and goes on inspecting the others.
+func TestEngineSurvivesPanics(t *testing.T) {
+	tests := []struct {
+		name      string
+		payload   string
+		rst       bool // end the flow with a reset after the payload
+		protocol  string
+		inspected bool // the flow is still inspected afterwards
+		flows     int  // flows in the table afterwards
+	}{
+		{name: "feed", payload: "feed!", protocol: "boom", flows: 1},
+		{name: "match", payload: "match!", protocol: "", flows: 1},
+		{name: "close", payload: "close!", rst: true, protocol: "boom", flows: 0},
+		{name: "none", payload: "fine", protocol: "", inspected: true, flows: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &boom{}
+			var panics []string
+			cfg := DefaultConfig()
+			cfg.HashKey = []byte("engine test key")
+			e, err := NewEngine(cfg, Options{Protocols: []Protocol{b}, Sink: &discard{}, OnPanic: func(protocol string, v any, stack []byte) {
+				if len(stack) == 0 {
+					t.Error("no stack")
+				}
+				panics = append(panics, protocol)
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.HandlePacket(seg(ToServer, 99, TCPFlagSYN, "", 0))
+			e.HandlePacket(seg(ToServer, 100, TCPFlagACK, tt.payload, 1))
+			if tt.rst {
+				e.HandlePacket(seg(ToServer, 100+uint32(len(tt.payload)), TCPFlagRST, "", 2))
+			}
+			wantPanics := 1
+			if tt.name == "none" {
+				wantPanics = 0
+			}
+			if len(panics) != wantPanics || wantPanics == 1 && panics[0] != tt.protocol || e.Stats.Panics != uint64(wantPanics) {
+				t.Fatalf("panics reported %q (stats %d), want %d for protocol %q", panics, e.Stats.Panics, wantPanics, tt.protocol)
+			}
+			if e.Flows() != tt.flows {
+				t.Errorf("%d flows in the table, want %d", e.Flows(), tt.flows)
+			}
+			if got := e.insps.inUse() == 1; got != tt.inspected {
+				t.Errorf("flow inspected: %v, want %v", got, tt.inspected)
+			}
+			checkPools(t, e)
+			// The engine goes on: another connection is inspected.
+			b.closeBad = false
+			other := seg(ToServer, 500, TCPFlagACK, "next", 3)
+			other.SrcPort = 40001
+			e.HandlePacket(other)
+			if !bytes.HasSuffix(b.fed.Bytes(), []byte("next")) {
+				t.Errorf("the next connection was not inspected: fed %q", b.fed.String())
+			}
+		})
+	}
+}
+
+// A flow whose close panics during Flush is removed, and Flush goes on
+// with the others.
+func TestFlushSurvivesPanics(t *testing.T) {
+	b := &boom{closeBad: true}
+	n := 0
+	cfg := DefaultConfig()
+	cfg.HashKey = []byte("engine test key")
+	e, err := NewEngine(cfg, Options{Protocols: []Protocol{b}, Sink: &discard{}, OnPanic: func(string, any, []byte) { n++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for port := range uint16(3) {
+		p := seg(ToServer, 100, TCPFlagACK, "hello", 0)
+		p.SrcPort = 41000 + port
+		e.HandlePacket(p)
+	}
+	e.Flush()
+	if e.Flows() != 0 || n != 3 {
+		t.Errorf("after Flush: %d flows left, %d panics reported; want 0 and 3", e.Flows(), n)
+	}
+	checkPools(t, e)
+}
+
+// Without OnPanic a panic goes up: tests and fuzzing must see it.
+func TestEnginePanicsWithoutOnPanic(t *testing.T) {
+	e := testEngine(t, DefaultConfig(), &boom{})
+	defer func() {
+		if recover() == nil {
+			t.Error("the analyzer's panic was swallowed")
+		}
+	}()
+	e.HandlePacket(seg(ToServer, 100, TCPFlagACK, "feed!", 0))
+}
