@@ -284,6 +284,9 @@ func FromNewDevice(dev Device, at time.Time) Alert {
 const (
 	AreaCapture  = "capture"
 	AreaNFTables = "nftables"
+	// AreaAnalyzer + a protocol ("analyzer-telnet"): an analyzer failed
+	// on a connection, which is no longer inspected; the rest goes on.
+	AreaAnalyzer = "analyzer-"
 )
 
 // FromProblem builds the urgent alert for a daemon problem in area
@@ -302,6 +305,13 @@ func FromProblem(area, detail string, at time.Time) Alert {
 		a.Title = "iotgw cannot enforce quarantines"
 		a.Body = "Changing the firewall (nftables) failed, so a quarantine may not be in force. iotgw keeps retrying."
 	default:
+		if protocol, ok := strings.CutPrefix(area, AreaAnalyzer); ok {
+			// One connection unread is not an emergency.
+			a.Severity, a.Urgent = event.SeverityMedium, false
+			a.Title = "iotgw skipped a connection it could not read"
+			a.Body = "The " + protocol + " analyzer failed on a connection; iotgw goes on with everything else."
+			break
+		}
 		a.Title = "iotgw problem: " + area
 		a.Body = "iotgw has a problem in " + area + "."
 	}

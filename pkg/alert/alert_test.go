@@ -174,6 +174,11 @@ func TestFromProblem(t *testing.T) {
 	if nft.Title != "iotgw cannot enforce quarantines" || nft.DedupKey == p1.DedupKey {
 		t.Errorf("nftables problem %+v", nft)
 	}
+	an := FromProblem(AreaAnalyzer+"telnet", "a bug: please report it", t0)
+	if an.Urgent || an.Severity != event.SeverityMedium || an.Title != "iotgw skipped a connection it could not read" ||
+		!strings.Contains(an.Body, "The telnet analyzer failed") || an.DedupKey == p1.DedupKey {
+		t.Errorf("analyzer problem %+v", an)
+	}
 }
 
 func TestClipHostileText(t *testing.T) {

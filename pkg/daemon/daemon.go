@@ -486,7 +486,7 @@ func (d *Daemon) analyzerPanicLocked(protocol string, value any, stack []byte) {
 	if d.panics <= maxPanicStacks {
 		d.log.Error("analyzer panic; the connection is no longer inspected", "protocol", protocol, "panic", fmt.Sprint(value), "stack", string(stack))
 	}
-	d.problemLocked("analyzer-"+protocol, fmt.Sprintf("The %s analyzer failed on a connection and stopped reading it; inspection goes on. Please report it with the daemon's log.", protocol))
+	d.problemLocked(alert.AreaAnalyzer+protocol, "a bug: please report it with the daemon's log")
 }
 
 func (d *Daemon) clearProblem(key string) {
