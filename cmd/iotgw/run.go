@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/iotgw/iotgw/pkg/advisory"
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/api"
@@ -160,7 +162,11 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 	run("store", st.Run)
 	run("control socket", func(ctx context.Context) error { return serveSocket(ctx, cfg.Daemon.Socket, api.Handler(d)) })
 	run("notice page", func(ctx context.Context) error {
-		return serveTCP(ctx, net.JoinHostPort("", strconv.Itoa(cfg.Quarantine.NoticePort)), notice.Handler(d))
+		ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Quarantine.NoticePort)))
+		if err != nil {
+			return err
+		}
+		return serveNotice(ctx, ln, notice.Handler(d))
 	})
 	if cfg.Web.Enabled {
 		run("web page", func(ctx context.Context) error {
@@ -305,16 +311,30 @@ func serveSocket(ctx context.Context, path string, h http.Handler) error {
 	return serveListener(ctx, ln, h)
 }
 
-func serveTCP(ctx context.Context, addr string, h http.Handler) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	return serveListener(ctx, ln, h)
+// maxNoticeConns caps the notice page's connections: it answers devices
+// the daemon distrusts, so none may hold more than a small share of the
+// router's memory.
+const maxNoticeConns = 64
+
+// serveNotice serves the notice page on ln. Its clients are quarantined
+// devices: small headers, short timeouts, few connections.
+func serveNotice(ctx context.Context, ln net.Listener, h http.Handler) error {
+	return serveHTTP(ctx, netutil.LimitListener(ln, maxNoticeConns), &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       30 * time.Second,
+		MaxHeaderBytes:    4 << 10,
+	})
 }
 
 func serveListener(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	return serveHTTP(ctx, ln, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second})
+}
+
+// serveHTTP runs srv on ln until ctx ends.
+func serveHTTP(ctx context.Context, ln net.Listener, srv *http.Server) error {
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)

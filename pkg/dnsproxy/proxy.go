@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/net/netutil"
 )
 
 // QuarantineLookup says whether a client, by the source address of its
@@ -399,7 +400,7 @@ func (p *Proxy) listen(ctx context.Context) ([]*dns.Server, error) {
 		}
 		servers = append(servers,
 			&dns.Server{PacketConn: pc},
-			&dns.Server{Listener: newLimitListener(ln, p.cfg.MaxTCPConns)})
+			&dns.Server{Listener: netutil.LimitListener(ln, p.cfg.MaxTCPConns)})
 		addrs = append(addrs, bound)
 	}
 	p.addrsMu.Lock()

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The notice page answers distrusted devices: a header flood is refused
+// and idle connections beyond maxNoticeConns wait in the backlog instead
+// of each holding memory in the daemon.
+func TestNoticeServerLimits(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- serveNotice(ctx, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("quarantined")) }))
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serveNotice: %v", err)
+		}
+	}()
+	url := "http://" + ln.Addr().String() + "/"
+	get := func(timeout time.Duration, header string) (*http.Response, error) {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if header != "" {
+			req.Header.Set("X-Flood", header)
+		}
+		c := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+		return c.Do(req)
+	}
+	resp, err := get(10*time.Second, strings.Repeat("a", 8<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("8 KiB of headers: status %d, want 431", resp.StatusCode)
+	}
+
+	idle := make([]net.Conn, maxNoticeConns)
+	for i := range idle {
+		if idle[i], err = net.Dial("tcp", ln.Addr().String()); err != nil {
+			t.Fatal(err)
+		}
+		defer idle[i].Close()
+	}
+	// Every slot is held: the next request is not served while they stay.
+	if resp, err := get(500*time.Millisecond, ""); err == nil {
+		resp.Body.Close()
+		t.Fatalf("request %d served while %d connections were open", maxNoticeConns+1, maxNoticeConns)
+	}
+	idle[0].Close()
+	resp, err = get(10*time.Second, "")
+	if err != nil {
+		t.Fatalf("a freed slot did not serve the next request: %v", err)
+	}
+	resp.Body.Close()
+}
