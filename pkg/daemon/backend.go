@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -18,6 +19,10 @@ import (
 
 // subscriberBuffer is how many events a slow API stream may fall behind.
 const subscriberBuffer = 64
+
+// maxSubscribers caps the event streams open at once (the page's live
+// view in a few browsers, an `iotgw` client or two).
+const maxSubscribers = 8
 
 // Devices implements api.Backend: every device with a MAC, quarantined
 // and alerting ones first.
@@ -149,6 +154,14 @@ func matches(ev *event.Event, f api.EventFilter) bool {
 func (d *Daemon) Subscribe() (<-chan *event.Event, func()) {
 	ch := make(chan *event.Event, subscriberBuffer)
 	d.mu.Lock()
+	if len(d.subs) >= maxSubscribers {
+		// Each stream holds a goroutine, a connection and a buffer: end
+		// the oldest rather than let open pages and stalled clients pile
+		// up. Its reader sees the channel closed and stops.
+		oldest := slices.Min(slices.Collect(maps.Keys(d.subs)))
+		close(d.subs[oldest])
+		delete(d.subs, oldest)
+	}
 	id := d.nextSub
 	d.nextSub++
 	d.subs[id] = ch
