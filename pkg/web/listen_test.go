@@ -140,27 +140,7 @@ func TestServeHTTPS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Options{
-		Addrs:  []netip.AddrPort{netip.AddrPortFrom(lo, 0)},
-		TLS:    &cert,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}, newFakeBackend(time.Now()), &memStore{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lns, err := srv.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, lns) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	addr := serveLoopback(t, &cert)
 	pool := x509.NewCertPool()
 	pool.AddCert(cert.Leaf)
 	hc := &http.Client{
@@ -168,7 +148,7 @@ func TestServeHTTPS(t *testing.T) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Timeout:       5 * time.Second,
 	}
-	url := "https://" + lns[0].Addr().String()
+	url := "https://" + addr
 	resp, err := hc.Get(url + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +169,7 @@ func TestServeHTTPS(t *testing.T) {
 	}
 	// Plain HTTP to the TLS port gets nothing useful.
 	plain := &http.Client{Timeout: 5 * time.Second}
-	if resp, err := plain.Get("http://" + lns[0].Addr().String() + "/setup"); err == nil {
+	if resp, err := plain.Get("http://" + addr + "/setup"); err == nil {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusBadRequest || strings.Contains(string(body), "csrf") {
@@ -311,4 +291,62 @@ func BenchmarkPasswordVerify(b *testing.B) {
 			b.Fatal(ok, err)
 		}
 	}
+}
+
+// The page serves at most MaxConns connections per listener; more wait in
+// the backlog until one closes.
+func TestServeCapsConnections(t *testing.T) {
+	addr := serveLoopback(t, nil)
+	get := func(timeout time.Duration) error {
+		hc := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := hc.Get("http://" + addr + "/setup")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	idle := make([]net.Conn, MaxConns)
+	for i := range idle {
+		var err error
+		if idle[i], err = net.Dial("tcp", addr); err != nil {
+			t.Fatal(err)
+		}
+		defer idle[i].Close()
+	}
+	if get(500*time.Millisecond) == nil {
+		t.Fatalf("request %d served while %d connections were open", MaxConns+1, MaxConns)
+	}
+	idle[0].Close()
+	if err := get(10 * time.Second); err != nil {
+		t.Fatalf("a freed slot did not serve the next request: %v", err)
+	}
+}
+
+// serveLoopback serves a page with a fake backend on a loopback port
+// (HTTPS with cert) until the test ends, and returns its address.
+func serveLoopback(t *testing.T, cert *tls.Certificate) string {
+	t.Helper()
+	srv, err := New(Options{
+		Addrs:  []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 0)},
+		TLS:    cert,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}, newFakeBackend(time.Now()), &memStore{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lns, err := srv.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, lns) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return lns[0].Addr().String()
 }

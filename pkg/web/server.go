@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/config"
 )
@@ -194,6 +196,10 @@ func Listen(addrs []netip.AddrPort, forbidden []netip.Addr) ([]net.Listener, err
 	return lns, nil
 }
 
+// MaxConns is how many connections each of the page's listeners serves at
+// once: a few browsers with their live views, and logins.
+const MaxConns = 32
+
 // Serve serves on lns (HTTPS when Options.TLS is set) until ctx ends.
 func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
 	srv := &http.Server{
@@ -211,6 +217,10 @@ func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
 	}
 	errs := make(chan error, len(lns))
 	for _, ln := range lns {
+		// Each connection holds a goroutine and buffers, and logins queue
+		// for the one argon2id slot: beyond the cap, clients wait in the
+		// kernel's backlog instead of in the router's memory.
+		ln := netutil.LimitListener(ln, MaxConns)
 		go func() {
 			var err error
 			if s.opt.TLS != nil {
