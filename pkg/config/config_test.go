@@ -70,6 +70,18 @@ func TestParse(t *testing.T) {
 		{name: "bad_mac", input: "[[policy.device]]\nmac = \"zz:zz\"\n", err: "invalid MAC"},
 		{name: "duplicate_device", input: "[[policy.device]]\nmac = \"02:00:00:00:00:01\"\n[[policy.device]]\nmac = \"02:00:00:00:00:01\"\n", err: "test.toml:4: policy.device[1].mac"},
 		{name: "trusted_forced", input: "[[policy.device]]\nmac = \"02:00:00:00:00:01\"\ntrusted = true\nforce = \"quarantine\"\n", err: "trusted device cannot be forced"},
+		{name: "own_table_name", input: "[quarantine]\ntable = \"iotgw-test_2\"\n", check: func(t *testing.T, c *Config) {
+			if c.Quarantine.Table != "iotgw-test_2" {
+				t.Errorf("table %q", c.Quarantine.Table)
+			}
+		}},
+		{name: "table_fw4", input: "[quarantine]\ntable = \"fw4\"\n", err: "test.toml:2: quarantine.table: \"fw4\" is OpenWrt's firewall (fw4) table"},
+		{name: "table_iptables_filter", input: "[quarantine]\ntable = \"filter\"\n", err: "test.toml:2: quarantine.table: \"filter\" is iptables-nft's table"},
+		{name: "table_empty", input: "[quarantine]\ntable = \"\"\n", err: "test.toml:2: quarantine.table: a name is needed"},
+		{name: "table_not_identifier", input: "[quarantine]\ntable = \"iotgw fw4\"\n", err: "test.toml:2: quarantine.table: \"iotgw fw4\" is not an nft identifier"},
+		{name: "table_leading_digit", input: "[quarantine]\ntable = \"4fw\"\n", err: "quarantine.table: \"4fw\" is not an nft identifier"},
+		{name: "table_quote", input: "[quarantine]\ntable = 'a\"b'\n", err: "quarantine.table"},
+		{name: "table_too_long", input: "[quarantine]\ntable = \"" + strings.Repeat("a", 250) + "\"\n", err: "quarantine.table"},
 		{name: "several_errors", input: "[inspect]\nmax_flows = 3\nbyte_budget = 1\n", err: "test.toml:3: inspect.byte_budget"},
 	}
 	for _, tt := range tests {

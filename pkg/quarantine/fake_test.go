@@ -116,7 +116,8 @@ func TestFake(t *testing.T) {
 	tests := []struct {
 		name    string
 		steps   []step
-		lastErr error // errors.Is target for the last step; nil: all succeed
+		lastErr error  // errors.Is target for the last step; nil: all succeed
+		errText string // what the last step's error must also say
 		want    []Entry
 		dump    string // element lines
 	}{
@@ -233,6 +234,34 @@ add element bridge iotgw isolate_v4 { 10.99.0.10 comment "02:00:00:00:00:10" }`,
 			want:    []Entry{{MAC: plug, Mode: ModeBlock}},
 		},
 		{
+			// A stored entry still names an address the owner's phone
+			// has now: the camera stays quarantined by its MAC and its
+			// other addresses.
+			name: "reconcile_drops_protected_address_keeps_entry",
+			steps: []step{protect(nil, addrs("10.99.0.50")), reconcile(
+				Entry{MAC: camera, Addrs: addrs("10.99.0.50", "10.99.0.10", "fd99::10"), Mode: ModeBlock},
+				Entry{MAC: plug, Mode: ModeBlock},
+			)},
+			lastErr: ErrProtected,
+			errText: "10.99.0.50 dropped from the entry of " + camera.String(),
+			want:    []Entry{block, {MAC: plug, Mode: ModeBlock}},
+		},
+		{
+			name:    "reconcile_drops_router_address_keeps_mac",
+			steps:   []step{reconcile(Entry{MAC: camera, Addrs: addrs("10.99.0.1", "fd99::1"), Mode: ModeIsolate})},
+			lastErr: ErrProtected,
+			errText: "10.99.0.1, fd99::1 dropped",
+			want:    []Entry{{MAC: camera, Mode: ModeIsolate}},
+		},
+		{
+			name: "reconcile_skips_protected_mac_with_addresses",
+			steps: []step{protect([]hwaddr.MAC{camera}, nil), reconcile(
+				Entry{MAC: camera, Addrs: addrs("10.99.0.10"), Mode: ModeBlock},
+			)},
+			lastErr: ErrProtected,
+			errText: camera.String() + " is a protected MAC",
+		},
+		{
 			name:    "reconcile_skips_invalid_applies_rest",
 			steps:   []step{reconcile(Entry{MAC: hwaddr.Zero, Mode: ModeBlock}, Entry{MAC: plug, Mode: ModeBlock})},
 			lastErr: ErrInvalid,
@@ -275,8 +304,8 @@ add element bridge iotgw protected_v6 { fd99::1 }`,
 				err := s(f, c)
 				switch {
 				case i == len(tc.steps)-1 && tc.lastErr != nil:
-					if !errors.Is(err, tc.lastErr) {
-						t.Fatalf("last step: got error %v, want %v", err, tc.lastErr)
+					if !errors.Is(err, tc.lastErr) || !strings.Contains(err.Error(), tc.errText) {
+						t.Fatalf("last step: got error %v, want %v saying %q", err, tc.lastErr, tc.errText)
 					}
 				case err != nil:
 					t.Fatalf("step %d: %v", i, err)

@@ -298,7 +298,7 @@ func newLayout(cfg Config, bridgeCT bool) *layout {
 	l := &layout{name: cfg.TableName, lan: lanSets(cfg.LANPrefixes), bridgeCapture: cfg.Capture.Enabled && bridgeCT}
 	l.inet = inetTable(cfg)
 	l.bridge = bridgeTable(cfg, bridgeCT)
-	l.tag = "iotgw " + l.fingerprint()
+	l.tag = ruleTagPrefix + l.fingerprint()
 	return l
 }
 

@@ -2,9 +2,11 @@ package quarantine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -121,6 +123,9 @@ func (n *NFTables) read(c *nftables.Conn, sock *netlink.Conn, l *layout, now tim
 			continue
 		}
 		t := n.table(def.family)
+		if err := checkOwned(c, sock, t); err != nil {
+			return nil, err
+		}
 		sets, err := c.GetSets(t)
 		if err != nil {
 			return nil, fmt.Errorf("quarantine: list sets of %s %s: %w", familyName(def.family), t.Name, err)
@@ -141,6 +146,54 @@ func (n *NFTables) read(c *nftables.Conn, sock *netlink.Conn, l *layout, now tim
 		}
 	}
 	return v, nil
+}
+
+// ruleTagPrefix starts the comment of every rule iotgw puts in: of any
+// layout version, so an older release's table is still recognised as ours.
+const ruleTagPrefix = "iotgw "
+
+// errForeignTable: a table under our name is someone else's.
+var errForeignTable = errors.New("quarantine: table is not iotgw's")
+
+// checkOwned refuses a table holding a chain or rule iotgw did not put
+// there: rebuilding or deleting it (both start by deleting the table)
+// would wipe another firewall, say fw4's if the configured name is "fw4".
+// An empty chain counts as foreign unless it bears the name of one of
+// iotgw's chains: every chain iotgw builds has rules, but `nft flush table`
+// empties them, and iotgw must then rebuild its table.
+func checkOwned(c *nftables.Conn, sock *netlink.Conn, t *nftables.Table) error {
+	chains, err := c.ListChainsOfTableFamily(t.Family)
+	if err != nil {
+		return fmt.Errorf("quarantine: list chains of %s %s: %w", familyName(t.Family), t.Name, err)
+	}
+	for _, ch := range chains {
+		if ch.Table == nil || ch.Table.Name != t.Name {
+			continue
+		}
+		tags, err := ruleTags(sock, t, ch.Name)
+		if err != nil {
+			return fmt.Errorf("quarantine: list rules of %s %s chain %s: %w", familyName(t.Family), t.Name, ch.Name, err)
+		}
+		foreign := len(tags) == 0 && !isLayoutChain(ch.Name)
+		for _, tag := range tags {
+			foreign = foreign || !strings.HasPrefix(tag, ruleTagPrefix)
+		}
+		if foreign {
+			return fmt.Errorf("%w: %s %s chain %s holds no rule or one without the %q comment; not deleting or rebuilding it (delete it by hand if it is iotgw's)",
+				errForeignTable, familyName(t.Family), t.Name, ch.Name, ruleTagPrefix+"<fingerprint>")
+		}
+	}
+	return nil
+}
+
+// isLayoutChain reports whether name is a chain of iotgw's layout.
+func isLayoutChain(name string) bool {
+	switch name {
+	case "input", "forward", "prerouting", "limited", "updates_out", "updates_in",
+		"isolate_out", "isolate_in", "notice", "dns", "capture":
+		return true
+	}
+	return false
 }
 
 // matchesStructure compares a table's sets, chains and rules with the
@@ -495,9 +548,11 @@ func lastAddr(p netip.Prefix) netip.Addr {
 // and allow sets, which it keeps). Run it at start-up: it (re)builds our
 // tables if they are missing or of another layout, in the same batch as
 // their elements, and otherwise only adds and deletes elements; a second
-// run changes nothing. Entries that are invalid or protected are skipped
-// and named in the returned error (errors.Is ErrProtected / ErrInvalid);
-// everything else is applied all the same.
+// run changes nothing. Entries that are invalid or have a protected MAC
+// are skipped, protected addresses dropped from their entry; each is named
+// in the returned error (errors.Is ErrProtected / ErrInvalid) and
+// everything else is applied all the same. A table of our name that is
+// not iotgw's (see checkOwned) fails it and is left alone.
 func (n *NFTables) Reconcile(ctx context.Context, entries []Entry) error {
 	var skipped error
 	err := n.apply(ctx, func(s *state, now time.Time) error {
@@ -608,7 +663,9 @@ func (n *NFTables) Current(ctx context.Context) ([]Entry, error) {
 	return st.current(), nil
 }
 
-// Uninstall deletes our two tables, and nothing else, in one batch.
+// Uninstall deletes our two tables, and nothing else, in one batch. A table
+// of that name that is not iotgw's (see checkOwned) fails it, and nothing
+// is deleted.
 func (n *NFTables) Uninstall(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -626,6 +683,9 @@ func (n *NFTables) Uninstall(ctx context.Context) error {
 			return fmt.Errorf("quarantine: list %s tables: %w", familyName(f), err)
 		}
 		if hasTable(tables, n.cfg.TableName) {
+			if err := checkOwned(c, sock, n.table(f)); err != nil {
+				return err
+			}
 			c.DelTable(n.table(f))
 		}
 	}

@@ -315,6 +315,16 @@ func TestNFTablesRebuild(t *testing.T) {
 	if !strings.Contains(nsRun(t, ns, "nft", "list", "set", "bridge", "iotgw", "block_mac"), plug.String()) {
 		t.Error("bridge table not rebuilt with its elements")
 	}
+
+	// A table emptied by hand (`nft flush table`) keeps iotgw's chains
+	// without rules: still ours, rebuilt.
+	nsRun(t, ns, "nft", "flush", "table", "inet", "iotgw")
+	if err := moved.Reconcile(ctx, entries); err != nil {
+		t.Fatalf("after nft flush table: %v", err)
+	}
+	if !strings.Contains(nsRun(t, ns, "nft", "list", "chain", "inet", "iotgw", "forward"), "ip saddr @block_v4 drop") {
+		t.Error("flushed table not rebuilt")
+	}
 }
 
 // TestNFTablesSetDNSRedirectAll puts the redirect for all clients in and
@@ -409,6 +419,71 @@ func TestNFTablesSetDNSRedirectAll(t *testing.T) {
 	}
 	if strings.Contains(nsRun(t, ns, "nft", "list", "table", "inet", "iotgw"), "fib daddr") {
 		t.Error("a cancelled switch took effect later")
+	}
+}
+
+// TestNFTablesForeignTable configures fw4's table name (a config mistake
+// that config validation also rejects): Reconcile and Uninstall refuse,
+// and fw4's table survives both. So does a table of ours that someone
+// added a rule of their own to.
+func TestNFTablesForeignTable(t *testing.T) {
+	ctx := context.Background()
+	cfg := testCfg
+	cfg.TableName = "fw4"
+	n, ns := kernelSetup(t, cfg)
+	fw4 := fw4Listing(t, ns)
+	if err := n.Reconcile(ctx, kernelEntries()); !errors.Is(err, errForeignTable) {
+		t.Errorf("Reconcile into fw4's table: got %v, want errForeignTable", err)
+	}
+	if err := n.Quarantine(ctx, Entry{MAC: camera, Mode: ModeBlock}); !errors.Is(err, errForeignTable) {
+		t.Errorf("Quarantine into fw4's table: got %v, want errForeignTable", err)
+	}
+	if err := n.Uninstall(ctx); !errors.Is(err, errForeignTable) {
+		t.Errorf("Uninstall of fw4's table: got %v, want errForeignTable", err)
+	}
+	if got := fw4Listing(t, ns); got != fw4 {
+		t.Errorf("fw4 changed:\n%s\nwas:\n%s", got, fw4)
+	}
+	if tables := nsRun(t, ns, "nft", "list", "tables"); tables != "table inet fw4\n" {
+		t.Errorf("tables now:\n%s", tables)
+	}
+
+	// Our own table with a rule someone added by hand: not ours alone any
+	// more, so neither rebuilt nor deleted.
+	own, ns := kernelSetup(t, testCfg)
+	if err := own.Reconcile(ctx, kernelEntries()); err != nil {
+		t.Fatal(err)
+	}
+	nsRun(t, ns, "nft", "add", "rule", "bridge", "iotgw", "forward", "counter", "comment", `"mine"`)
+	before := listRuleset(t, ns)
+	if err := own.Reconcile(ctx, kernelEntries()); !errors.Is(err, errForeignTable) {
+		t.Errorf("Reconcile with a foreign rule: got %v, want errForeignTable", err)
+	}
+	if err := own.Uninstall(ctx); !errors.Is(err, errForeignTable) {
+		t.Errorf("Uninstall with a foreign rule: got %v, want errForeignTable", err)
+	}
+	if after := listRuleset(t, ns); after != before {
+		t.Errorf("refused changes changed the kernel:\n%s\nwas:\n%s", after, before)
+	}
+}
+
+// TestNFTablesReconcileDropsProtectedAddr: an entry holding an address
+// that is protected now still puts the device's MAC and other addresses
+// into the kernel.
+func TestNFTablesReconcileDropsProtectedAddr(t *testing.T) {
+	ctx := context.Background()
+	n, ns := kernelSetup(t, testCfg)
+	if err := n.SetProtected(ctx, nil, addrs("10.99.0.50")); err != nil {
+		t.Fatal(err)
+	}
+	err := n.Reconcile(ctx, []Entry{{MAC: camera, Addrs: addrs("10.99.0.50", "10.99.0.10"), Mode: ModeBlock}})
+	if !errors.Is(err, ErrProtected) || !strings.Contains(err.Error(), "10.99.0.50") {
+		t.Errorf("Reconcile: got %v, want ErrProtected naming 10.99.0.50", err)
+	}
+	for set, want := range map[string]string{"block_mac": camera.String(), "block_v4": "10.99.0.10"} {
+		if got := jsonElements(t, ns, set); len(got) != 1 || got[0].Val != want {
+			t.Errorf("%s holds %+v, want %s only", set, got, want)
+		}
 	}
 }
 

@@ -288,11 +288,15 @@ func (s *state) checkProtected(e Entry, routers []netip.Addr) error {
 		return fmt.Errorf("%w: %s is a protected MAC", ErrProtected, e.MAC)
 	}
 	for _, a := range e.Addrs {
-		if s.protectedAddrs[a] || containsAddr(routers, a) {
+		if s.protectedAddr(a, routers) {
 			return fmt.Errorf("%w: %s (of %s) is a protected address", ErrProtected, a, e.MAC)
 		}
 	}
 	return nil
+}
+
+func (s *state) protectedAddr(a netip.Addr, routers []netip.Addr) bool {
+	return s.protectedAddrs[a] || containsAddr(routers, a)
 }
 
 func containsAddr(as []netip.Addr, a netip.Addr) bool {
@@ -362,15 +366,39 @@ func (s *state) quarantine(e Entry, cfg Config, now time.Time) error {
 }
 
 // reconcile replaces all entries with the given ones. Entries that are
-// invalid or protected are skipped; the returned error names each of them
-// (errors.Is ErrProtected / ErrInvalid) while the rest is applied.
+// invalid or whose MAC is protected are skipped. Protected addresses are
+// only dropped from their entry, the rest of it is applied: a stored entry
+// may hold an address DHCP has since given to a protected device, and
+// skipping the entry would free the quarantined one. The returned error
+// names each skipped entry and dropped address (errors.Is ErrProtected /
+// ErrInvalid).
 func (s *state) reconcile(entries []Entry, cfg Config, now time.Time) error {
 	s.entries = map[hwaddr.MAC]Entry{}
 	var errs []error
 	for _, e := range entries {
-		if err := s.quarantine(e, cfg, now); err != nil {
-			errs = append(errs, err)
+		e, err := normalizeEntry(e, now)
+		if err == nil {
+			// The MAC alone: a protected MAC skips the whole entry.
+			err = s.checkProtected(Entry{MAC: e.MAC}, nil)
 		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		kept := e.Addrs[:0:0]
+		var dropped []string
+		for _, a := range e.Addrs {
+			if s.protectedAddr(a, cfg.RouterAddrs) {
+				dropped = append(dropped, a.String())
+			} else {
+				kept = append(kept, a)
+			}
+		}
+		if len(dropped) > 0 {
+			errs = append(errs, fmt.Errorf("%w: %s dropped from the entry of %s, the rest applied", ErrProtected, strings.Join(dropped, ", "), e.MAC))
+		}
+		e.Addrs = kept
+		s.put(e)
 	}
 	return errors.Join(errs...)
 }
