@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/iotgw/iotgw/pkg/device"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/netwatch"
 )
@@ -29,7 +30,7 @@ func (d *Daemon) presence(ctx context.Context, ev netwatch.Event) {
 	case netwatch.NeighborSeen:
 		d.seen(e.MAC, e.IP, "", "neighbour", e.Time)
 	case netwatch.LeaseSeen:
-		d.seen(e.MAC, e.IP, e.Hostname, "lease", d.now())
+		d.seen(e.MAC, e.IP, e.Hostname, device.SourceLease, d.now())
 	case netwatch.DeviceAway:
 		d.mu.Lock()
 		d.metaFor(e.MAC).awayAt = e.LastSeen
@@ -45,13 +46,25 @@ func (d *Daemon) presence(ctx context.Context, ev netwatch.Event) {
 
 func (d *Daemon) seen(mac hwaddr.MAC, ip netip.Addr, hostname, source string, at time.Time) {
 	d.mu.Lock()
-	d.pipe.Inventory().Seen(mac, ip, hostname, source, at)
+	inv := d.pipe.Inventory()
+	inv.Seen(mac, ip, hostname, source, at)
 	if m, ok := d.meta[mac]; ok {
 		m.awayAt = time.Time{}
 		if m.quarantine != nil && !slices.Contains(m.kernelAddrs, ip) {
 			// A quarantined device took a new address: the kernel's IP
 			// sets must follow it.
 			defer d.schedule(mac)
+		}
+	}
+	// ip may have moved to mac from another device, here or earlier from
+	// a packet: a quarantined device whose kernel entry still has it
+	// would block its new user until re-sent without it.
+	for other, m := range d.meta {
+		if other == mac || m.quarantine == nil || !slices.Contains(m.kernelAddrs, ip) {
+			continue
+		}
+		if dev, ok := inv.Lookup(device.Key{MAC: other}); !ok || !slices.Contains(dev.Addrs, ip) {
+			defer d.schedule(other)
 		}
 	}
 	d.mu.Unlock()

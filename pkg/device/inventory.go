@@ -215,12 +215,14 @@ func (inv *Inventory) touch(mac hwaddr.MAC, ip netip.Addr, ts time.Time, n int) 
 	d.Packets++
 	d.Bytes += uint64(n)
 	if ip.IsValid() && !ip.IsUnspecified() {
-		inv.addAddr(d, ip, ts)
+		inv.addAddr(d, ip, ts, false)
 	}
 	return d
 }
 
-func (inv *Inventory) addAddr(d *Device, ip netip.Addr, ts time.Time) {
+// addAddr records that d used ip at ts. assigned is set when the router
+// itself gave ip to d (a lease from its DHCP server).
+func (inv *Inventory) addAddr(d *Device, ip netip.Addr, ts time.Time, assigned bool) {
 	ip = ip.Unmap()
 	if !ip.IsValid() || ip.IsUnspecified() || ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 		return // not an address of the device
@@ -242,7 +244,16 @@ func (inv *Inventory) addAddr(d *Device, ip netip.Addr, ts time.Time) {
 		}
 		d.Addresses[len(d.Addresses)-1] = a
 	} else {
+		if !inv.claim(d, ip, assigned) {
+			return
+		}
 		if len(d.Addrs) == maxAddrs {
+			// The oldest address leaves the device, and its index entry
+			// with it: a device sending from ever new addresses must not
+			// grow the index.
+			if inv.byIP[d.Addrs[0]] == d.Key {
+				delete(inv.byIP, d.Addrs[0])
+			}
 			copy(d.Addrs, d.Addrs[1:])
 			d.Addrs = d.Addrs[:maxAddrs-1]
 			copy(d.Addresses, d.Addresses[1:])
@@ -259,6 +270,57 @@ func (inv *Inventory) addAddr(d *Device, ip netip.Addr, ts time.Time) {
 		}
 	}
 	inv.byIP[ip] = d.Key
+}
+
+// claim decides whether d, which does not hold ip, may take it, and
+// takes it from the MAC device holding it when so: an address belongs to
+// one device at a time, else a reused address would stay in the old
+// device's quarantine entry and block the new one.
+//
+// Frames, ARP, neighbour entries and DHCP messages seen on the LAN are all
+// what the devices say about themselves: a device can send them with any
+// address (and a quarantined one with a new MAC, to shed its address from
+// the block sets). So they take ip only from a holder that has moved on,
+// having used another address of the same kind since, which is how DHCP
+// reuse looks; a spoofer then strips only addresses their holders no
+// longer use, and cannot claim live ones (today it added them to itself,
+// and could look protected with the owner's address). A lease from the
+// router's own DHCP server is authoritative: the server hands out an
+// address only once the previous lease is gone.
+//
+// It allocates nothing; it runs only for addresses new to d.
+func (inv *Inventory) claim(d *Device, ip netip.Addr, assigned bool) bool {
+	k, ok := inv.byIP[ip]
+	if !ok || k == d.Key || k.MAC.IsZero() || d.Key.MAC.IsZero() {
+		return true // unheld, or an address-keyed device addAddr merges
+	}
+	prev, ok := inv.devices[k]
+	if !ok {
+		return true
+	}
+	i := slices.Index(prev.Addrs, ip)
+	if i < 0 {
+		return true // prev dropped it from its most recent maxAddrs
+	}
+	if !assigned && !movedOn(prev.Addrs, i) {
+		return false
+	}
+	prev.Addrs = slices.Delete(prev.Addrs, i, i+1)
+	prev.Addresses = slices.Delete(prev.Addresses, i, i+1)
+	return true
+}
+
+// movedOn reports whether a device with addrs (most recent last) used an
+// address of the same kind as addrs[i] after it: IPv4, IPv6 link-local or
+// other IPv6, since a device keeps a link-local address beside its others.
+func movedOn(addrs []netip.Addr, i int) bool {
+	a := addrs[i]
+	for _, b := range addrs[i+1:] {
+		if b.Is4() == a.Is4() && b.IsLinkLocalUnicast() == a.IsLinkLocalUnicast() {
+			return true
+		}
+	}
+	return false
 }
 
 // forget takes d out of the devices map.
@@ -528,7 +590,7 @@ func (inv *Inventory) deviceFor(ev *event.Event) *Device {
 			ip, _ := netip.ParseAddr(ev.Device.IP)
 			d := inv.get(Key{MAC: mac}, ts)
 			if ip.IsValid() {
-				inv.addAddr(d, ip, ts)
+				inv.addAddr(d, ip, ts, false)
 			}
 			return d
 		}
@@ -544,7 +606,7 @@ func (inv *Inventory) deviceFor(ev *event.Event) *Device {
 		}
 	}
 	d := inv.get(Key{IP: ip}, ts)
-	inv.addAddr(d, ip, ts)
+	inv.addAddr(d, ip, ts, false)
 	return d
 }
 
@@ -578,9 +640,13 @@ func (inv *Inventory) Devices() []*Device {
 // Len is the number of devices.
 func (inv *Inventory) Len() int { return len(inv.devices) }
 
+// SourceLease is the Seen source of a lease from the router's DHCP
+// server, which moves an address from the device that held it.
+const SourceLease = "lease"
+
 // Seen records that mac used ip at ts, from outside the packet path: the
-// kernel's neighbour table or a DHCP lease. A hostname from a lease is
-// kept as the device's name for itself.
+// kernel's neighbour table or a DHCP lease (source SourceLease). A
+// hostname from a lease is kept as the device's name for itself.
 func (inv *Inventory) Seen(mac hwaddr.MAC, ip netip.Addr, hostname, source string, ts time.Time) {
 	if mac.IsZero() || mac.IsMulticast() {
 		return
@@ -590,7 +656,7 @@ func (inv *Inventory) Seen(mac hwaddr.MAC, ip netip.Addr, hostname, source strin
 		d.LastSeen = ts
 	}
 	if ip.IsValid() && !ip.IsUnspecified() {
-		inv.addAddr(d, ip, ts)
+		inv.addAddr(d, ip, ts, source == SourceLease)
 	}
 	if hostname != "" {
 		d.addHostname(hostname, source, ts)
