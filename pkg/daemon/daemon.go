@@ -282,9 +282,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 	if err := d.updateProtected(ctx); err != nil {
 		return fmt.Errorf("daemon: protected sets: %w", err)
 	}
-	d.kernelMu.Lock()
-	err := d.deps.Enforcer.Reconcile(ctx, entries)
-	d.kernelMu.Unlock()
+	entries, skipped, err := d.reconcileStored(ctx, entries)
 	if err != nil {
 		d.problem("nftables", fmt.Sprintf("reconcile failed: %v", err))
 		return fmt.Errorf("daemon: reconcile quarantines: %w", err)
@@ -293,13 +291,63 @@ func (d *Daemon) restore(ctx context.Context) error {
 	for _, e := range entries {
 		d.metaFor(e.MAC).kernelAddrs = e.Addrs
 	}
+	for mac, why := range skipped {
+		// Re-applying a record the kernel refuses would fail every start
+		// (and every kernel check): protection wins, the record goes.
+		d.log.Warn("stored quarantine not restored", "mac", mac, "err", why)
+		d.metaFor(mac).quarantine = nil
+		d.deps.Store.DeleteQuarantine(mac)
+	}
 	blocked := d.blockedAddrsLocked()
+	// Restored devices are evaluated once: the policy re-derives
+	// quarantines from stored findings, which a crash between the kernel
+	// and the store write would otherwise lose until the next finding.
+	for mac := range d.meta {
+		d.scheduleLocked(mac)
+	}
 	d.mu.Unlock()
 	if d.deps.Blocked != nil {
 		d.deps.Blocked(blocked)
 	}
 	d.log.Info("state restored", "devices", len(snap.Devices), "quarantines", len(entries), "decisions", len(snap.Decisions))
 	return nil
+}
+
+// reconcileStored makes the kernel hold the stored quarantines. Entries
+// the enforcer refuses (protected since, or invalid) are left out and
+// returned with the reason rather than stopping the daemon: it would stop
+// again on every restart. Other errors are fatal.
+func (d *Daemon) reconcileStored(ctx context.Context, entries []quarantine.Entry) ([]quarantine.Entry, map[hwaddr.MAC]error, error) {
+	d.kernelMu.Lock()
+	defer d.kernelMu.Unlock()
+	err := d.deps.Enforcer.Reconcile(ctx, entries)
+	if err == nil || !refused(err) {
+		return entries, nil, err
+	}
+	// Reconcile does not say which entries it skipped; asking for each
+	// one (already in the kernel or refused alike) does.
+	var kept []quarantine.Entry
+	skipped := map[hwaddr.MAC]error{}
+	for _, e := range entries {
+		switch err := d.deps.Enforcer.Quarantine(ctx, e); {
+		case err == nil:
+			kept = append(kept, e)
+		case refused(err):
+			skipped[e.MAC] = err
+		default:
+			return nil, nil, fmt.Errorf("checking %s: %w", e.MAC, err)
+		}
+	}
+	if err := d.deps.Enforcer.Reconcile(ctx, kept); err != nil {
+		return nil, nil, err
+	}
+	return kept, skipped, nil
+}
+
+// refused: the enforcer will not take an entry as given, as opposed to
+// failing to change the kernel.
+func refused(err error) bool {
+	return errors.Is(err, quarantine.ErrProtected) || errors.Is(err, quarantine.ErrInvalid)
 }
 
 func addrsOf(s store.State, mac hwaddr.MAC) []netip.Addr {
@@ -435,12 +483,17 @@ func (d *Daemon) Emit(ev *event.Event) {
 		}
 	}
 	if mac, err := hwaddr.Parse(ev.Device.MAC); err == nil && !mac.IsZero() {
-		select {
-		case d.work <- mac:
-		default:
-			// The worker is behind; the periodic tick re-evaluates.
-			d.metaFor(mac).verdict.PendingUntil = d.now()
-		}
+		d.scheduleLocked(mac)
+	}
+}
+
+// scheduleLocked queues mac for evaluation without blocking. d.mu held.
+func (d *Daemon) scheduleLocked(mac hwaddr.MAC) {
+	select {
+	case d.work <- mac:
+	default:
+		// The worker is behind; the periodic tick re-evaluates.
+		d.metaFor(mac).verdict.PendingUntil = d.now()
 	}
 }
 
@@ -681,14 +734,24 @@ func (d *Daemon) Status() api.Status {
 }
 
 // Reload takes a new configuration's policy (mode, actions, rules,
-// thresholds) and re-evaluates every device; quarantines stay as they
+// thresholds) and management addresses, pushes the protections they imply
+// to the kernel and re-evaluates every device; quarantines stay as they
 // are until the new verdicts say otherwise. Packet-path settings need a
 // restart.
 func (d *Daemon) Reload(cfg *config.Config) {
 	d.mu.Lock()
 	next := *d.cfg
 	next.Policy = cfg.Policy
+	next.Daemon.ManagementAddresses = cfg.Daemon.ManagementAddresses
 	d.cfg = &next
+	d.opt.ManagementAddrs = append([]netip.Addr(nil), cfg.Daemon.ManagementAddresses...)
+	d.mu.Unlock()
+	// Before the re-evaluation, so that a device no longer trusted can be
+	// quarantined and a newly trusted one is released.
+	if err := d.updateProtected(context.Background()); err != nil {
+		d.problem("nftables", "applying the reloaded protections: "+err.Error())
+	}
+	d.mu.Lock()
 	macs := make([]hwaddr.MAC, 0, len(d.meta))
 	for mac := range d.meta {
 		macs = append(macs, mac)

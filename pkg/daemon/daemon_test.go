@@ -105,11 +105,25 @@ func enforcingConfig() *config.Config {
 // and a store in dir.
 func start(t *testing.T, cfg *config.Config, fake *quarantine.Fake, dir string) *harness {
 	t.Helper()
+	h := launch(t, cfg, fake, dir, true)
+	select {
+	case <-h.played:
+	case <-h.done:
+		t.Fatal("daemon stopped before the capture was played")
+	}
+	return h
+}
+
+// launch runs a daemon with the fake enforcer and a store in dir; its
+// packet source plays the bundled capture once when play is set, and is
+// silent otherwise.
+func launch(t *testing.T, cfg *config.Config, fake *quarantine.Fake, dir string, play bool) *harness {
+	t.Helper()
 	st := store.Open(store.Options{Path: dir + "/state.json"})
 	h := &harness{t: t, fake: fake, store: st, done: make(chan struct{}), played: make(chan struct{}), alerts: &alerts{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
-	opened := false
+	opened := !play
 	d, err := New(cfg, Options{RouterMACs: []hwaddr.MAC{router}, SourceName: "test"}, Deps{
 		Enforcer: fake,
 		Store:    st,
@@ -140,11 +154,6 @@ func start(t *testing.T, cfg *config.Config, fake *quarantine.Fake, dir string) 
 		}
 		close(h.done)
 	}()
-	select {
-	case <-h.played:
-	case <-h.done:
-		t.Fatal("daemon stopped before the capture was played")
-	}
 	return h
 }
 

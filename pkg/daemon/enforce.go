@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/alert"
@@ -75,12 +76,21 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 	}
 	wants := v.Enforce && (v.Action == config.ActionQuarantine || v.Action == config.ActionIsolate)
 	switch {
+	case q != nil && d.protectedMACLocked(mac, m):
+		// The kernel's protected sets already released it (protection
+		// wins, whoever quarantined it); the daemon's view follows.
+		return plan{release: true, why: "the device is protected"}
 	case q != nil && q.By == store.ActorOwner:
 		// The owner's quarantine stands until the owner releases it; the
 		// device's new addresses still follow it.
 		if !sameAddrs(addrs, d.lastAddrs(q.MAC)) && len(addrs) > 0 {
 			return d.entryPlan(mac, *q, addrs)
 		}
+		return plan{}
+	case q != nil && !v.Enforce:
+		// Monitor mode never changes the kernel, so switching to it keeps
+		// the quarantines in place (addresses are not followed either);
+		// they end by expiry or when the owner releases them.
 		return plan{}
 	case q != nil && !wants:
 		return plan{release: true, why: "policy no longer calls for it"} // policy quarantined it, and no longer wants it
@@ -111,6 +121,21 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 		rec.Until = now.Add(d.cfg.Policy.QuarantineFor.Duration)
 	}
 	return d.entryPlan(mac, rec, addrs)
+}
+
+// protectedMACLocked: mac is in the kernel's protected MAC set (the
+// router's, or trusted by the owner or the configuration), as
+// updateProtected puts it there. d.mu held.
+func (d *Daemon) protectedMACLocked(mac hwaddr.MAC, m *deviceMeta) bool {
+	if m.decision.Trusted || slices.Contains(d.opt.RouterMACs, mac) {
+		return true
+	}
+	for _, r := range d.cfg.Policy.Devices {
+		if r.MAC == mac && r.Trusted {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *Daemon) entryPlan(mac hwaddr.MAC, rec store.Quarantine, addrs []netip.Addr) plan {

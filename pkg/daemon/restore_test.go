@@ -1,0 +1,171 @@
+package daemon
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/quarantine"
+	"github.com/iotgw/iotgw/pkg/store"
+)
+
+// eventually fails the test unless cond holds within a few seconds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal(what)
+}
+
+// editStore changes the stored state in dir while no daemon runs.
+func editStore(t *testing.T, dir string, edit func(st *store.Store)) {
+	t.Helper()
+	st := store.Open(store.Options{Path: dir + "/state.json"})
+	edit(st)
+	if err := st.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func storedQuarantine(st *store.Store, mac hwaddr.MAC) bool {
+	for _, q := range st.Snapshot().Quarantines {
+		if q.MAC == mac {
+			return true
+		}
+	}
+	return false
+}
+
+// cameraQuarantined leaves a stopped daemon's store and kernel with the
+// camera quarantined by policy.
+func cameraQuarantined(t *testing.T) (*quarantine.Fake, string) {
+	t.Helper()
+	fake, dir := newFake(t), t.TempDir()
+	h := start(t, enforcingConfig(), fake, dir)
+	h.settle()
+	if quarantined(t, fake)[camera] != quarantine.ModeBlock {
+		t.Fatal("camera not quarantined")
+	}
+	h.stop()
+	return fake, dir
+}
+
+// A stored quarantine the kernel refuses (the device was made trusted
+// while the daemon was down; a MAC that is no device's) is dropped with a
+// warning; the daemon starts and applies the rest.
+func TestRestartSkipsRefusedQuarantines(t *testing.T) {
+	t.Run("invalid", func(t *testing.T) {
+		fake, dir := cameraQuarantined(t)
+		group := hwaddr.MAC{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}
+		editStore(t, dir, func(st *store.Store) {
+			if err := st.PutQuarantine(store.Quarantine{MAC: group, Mode: "block", Since: time.Now(), By: store.ActorPolicy}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		h := start(t, enforcingConfig(), fake, dir)
+		defer h.stop()
+		if storedQuarantine(h.store, group) {
+			t.Error("the invalid record is still stored")
+		}
+		if quarantined(t, fake)[camera] != quarantine.ModeBlock {
+			t.Error("the camera's stored quarantine was not restored")
+		}
+	})
+	t.Run("trusted", func(t *testing.T) {
+		fake, dir := cameraQuarantined(t)
+		cfg := enforcingConfig()
+		cfg.Policy.Devices = append(cfg.Policy.Devices, config.DeviceRule{MAC: camera, Trusted: true})
+		h := start(t, cfg, fake, dir)
+		defer h.stop()
+		h.settle()
+		if _, ok := quarantined(t, fake)[camera]; ok {
+			t.Error("trusted camera quarantined")
+		}
+		if storedQuarantine(h.store, camera) {
+			t.Error("the trusted camera's quarantine is still stored")
+		}
+	})
+}
+
+// SIGHUP re-applies protections: a device no longer trusted can be
+// quarantined, new management addresses are protected in the kernel.
+func TestReloadReappliesProtections(t *testing.T) {
+	fake := newFake(t)
+	cfg := enforcingConfig()
+	cfg.Policy.Devices = append(cfg.Policy.Devices, config.DeviceRule{MAC: camera, Trusted: true})
+	h := start(t, cfg, fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	if _, ok := quarantined(t, fake)[camera]; ok {
+		t.Fatal("trusted camera quarantined")
+	}
+	next := enforcingConfig()
+	owner := netip.MustParseAddr("192.168.50.104")
+	next.Daemon.ManagementAddresses = []netip.Addr{owner}
+	h.d.Reload(next)
+	eventually(t, "camera not quarantined once no longer trusted", func() bool {
+		return quarantined(t, fake)[camera] == quarantine.ModeBlock
+	})
+	if !strings.Contains(fake.Dump(), owner.String()) {
+		t.Error("the reloaded management address is not in the kernel's protected set")
+	}
+
+	// Trusting a device the owner quarantined: the kernel's protection
+	// releases it, and the daemon's view and store follow.
+	if err := h.d.Quarantine(context.Background(), plug, "", 0); err != nil {
+		t.Fatal(err)
+	}
+	next.Policy.Devices = append(next.Policy.Devices, config.DeviceRule{MAC: plug, Trusted: true})
+	h.d.Reload(next)
+	eventually(t, "trusted plug still quarantined", func() bool {
+		dev, _ := h.d.Device(plug)
+		_, inKernel := quarantined(t, fake)[plug]
+		return dev.State != api.StateQuarantined && !inKernel && !storedQuarantine(h.store, plug)
+	})
+}
+
+// Switching to monitor mode by SIGHUP leaves the kernel as it is.
+func TestReloadToMonitorKeepsQuarantines(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	if quarantined(t, fake)[camera] != quarantine.ModeBlock {
+		t.Fatal("camera not quarantined")
+	}
+	h.d.Reload(config.Default())
+	h.settle()
+	time.Sleep(50 * time.Millisecond) // the last evaluation may still run
+	if quarantined(t, fake)[camera] != quarantine.ModeBlock {
+		t.Error("monitor mode released the camera")
+	}
+	if dev, _ := h.d.Device(camera); dev.State != api.StateQuarantined {
+		t.Errorf("camera state %s, want quarantined", dev.State)
+	}
+}
+
+// A crash after the kernel write and before the store write: on restart
+// the policy quarantines the camera again from its stored findings, with
+// no new packet from it.
+func TestRestartReevaluatesStoredFindings(t *testing.T) {
+	fake, dir := cameraQuarantined(t)
+	editStore(t, dir, func(st *store.Store) { st.DeleteQuarantine(camera) })
+
+	h2 := launch(t, enforcingConfig(), fake, dir, false)
+	defer h2.stop()
+	eventually(t, "camera not quarantined again from its stored findings", func() bool {
+		dev, _ := h2.d.Device(camera)
+		return dev.State == api.StateQuarantined && quarantined(t, fake)[camera] == quarantine.ModeBlock
+	})
+	if !storedQuarantine(h2.store, camera) {
+		t.Error("the camera's quarantine was not stored again")
+	}
+}
