@@ -2,6 +2,7 @@ package dnsproxy
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"sync"
 	"time"
@@ -13,8 +14,10 @@ const (
 	// maxAllowPerAnswer bounds the addresses one answer adds to the allow
 	// sets; a real update host needs a handful.
 	maxAllowPerAnswer = 16
-	// maxAllowCache bounds the addresses remembered as recently allowed.
-	maxAllowCache = 4096
+	// maxAllowCache bounds the addresses remembered as recently allowed,
+	// and so those handed over within an allowance: the quarantine's
+	// allow sets hold quarantine.MaxAllowed (1024) per family.
+	maxAllowCache = 2048
 )
 
 // allowAddrs returns the public unicast A and AAAA addresses in an answer
@@ -78,8 +81,18 @@ func (p *Proxy) pushAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Du
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.UpstreamTimeout)
 	defer cancel()
-	p.st.allowUpdates.Add(1)
-	if err := p.deps.Allow.SetAllowed(ctx, todo, ttl); err != nil {
+	// One hand-over at a time: the enforcer's lock ignores contexts, so
+	// queries wait here instead, no longer than their timeout.
+	var err error
+	select {
+	case p.allowSem <- struct{}{}:
+		p.st.allowUpdates.Add(1)
+		err = p.deps.Allow.SetAllowed(ctx, todo, ttl)
+		<-p.allowSem
+	case <-ctx.Done():
+		err = fmt.Errorf("wait for the allow sets: %w", ctx.Err())
+	}
+	if err != nil {
 		p.allow.forget(todo)
 		// Every later query retries: log the first failure and then
 		// every hundredth, not each one.
@@ -106,7 +119,8 @@ func newAllowCache(max int) *allowCache {
 
 // due returns the addresses to hand over now and records them as allowed
 // for ttl. A full cache drops expired entries; if still full, the address
-// is handed over without being remembered.
+// is not handed over: a pool larger than the cache (a wildcard or CDN
+// domain) must not grow the allow sets without bound.
 func (c *allowCache) due(addrs []netip.Addr, ttl time.Duration, now time.Time) []netip.Addr {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -115,7 +129,6 @@ func (c *allowCache) due(addrs []netip.Addr, ttl time.Duration, now time.Time) [
 		if u, ok := c.until[a]; ok && u.Sub(now) >= ttl/2 {
 			continue
 		}
-		todo = append(todo, a)
 		if _, ok := c.until[a]; !ok && len(c.until) >= c.max {
 			for k, u := range c.until {
 				if !u.After(now) {
@@ -126,6 +139,7 @@ func (c *allowCache) due(addrs []netip.Addr, ttl time.Duration, now time.Time) [
 				continue
 			}
 		}
+		todo = append(todo, a)
 		c.until[a] = now.Add(ttl)
 	}
 	return todo

@@ -102,20 +102,54 @@ func TestAllowCacheBounded(t *testing.T) {
 	c := newAllowCache(2)
 	now := newFakeClock().Now()
 	a := func(s string) netip.Addr { return netip.MustParseAddr(s) }
-	if got := c.due([]netip.Addr{a("203.0.113.1"), a("203.0.113.2"), a("203.0.113.3")}, time.Minute, now); len(got) != 3 {
-		t.Fatalf("due %v, want all three", got)
+	if got := c.due([]netip.Addr{a("203.0.113.1"), a("203.0.113.2"), a("203.0.113.3")}, time.Minute, now); len(got) != 2 {
+		t.Fatalf("due %v, want the two that fit", got)
 	}
 	if len(c.until) != 2 {
 		t.Errorf("cache holds %d, bound 2", len(c.until))
 	}
-	// The third was not remembered: it is due again.
-	if got := c.due([]netip.Addr{a("203.0.113.3")}, time.Minute, now); len(got) != 1 {
-		t.Errorf("due %v, want the unremembered address", got)
+	// A full cache hands nothing new over.
+	if got := c.due([]netip.Addr{a("203.0.113.3")}, time.Minute, now); len(got) != 0 {
+		t.Errorf("due %v, want nothing while the cache is full", got)
 	}
 	// Expired entries make room.
 	later := now.Add(2 * time.Minute)
 	if got := c.due([]netip.Addr{a("203.0.113.3")}, time.Minute, later); len(got) != 1 || len(c.until) != 1 {
 		t.Errorf("due %v, cache %d; want the address remembered in a pruned cache", got, len(c.until))
+	}
+}
+
+// TestAllowHandOverBounded: nothing is handed over beyond the cache, and a
+// query does not wait past its timeout for another one's hand-over.
+func TestAllowHandOverBounded(t *testing.T) {
+	allow := &fakeAllow{}
+	cfg := testConfig(netip.MustParseAddrPort("127.0.0.1:53"))
+	cfg.UpstreamTimeout = 50 * time.Millisecond
+	p, err := New(cfg, Deps{Quarantine: newFakeLookup(), Allow: allow, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.allow = newAllowCache(2)
+	a := func(s string) netip.Addr { return netip.MustParseAddr(s) }
+	ctx := context.Background()
+	p.pushAllowed(ctx, []netip.Addr{a("203.0.113.1"), a("203.0.113.2")}, time.Minute)
+	p.pushAllowed(ctx, []netip.Addr{a("203.0.113.3")}, time.Minute)
+	if calls := allow.taken(); len(calls) != 1 || len(calls[0].addrs) != 2 {
+		t.Errorf("allow updates %+v, want one with the two that fit the cache", calls)
+	}
+
+	p.allow = newAllowCache(2)
+	p.allowSem <- struct{}{} // a hand-over that hangs
+	start := time.Now()
+	p.pushAllowed(ctx, []netip.Addr{a("203.0.113.4")}, time.Minute)
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("waited %s for the hung hand-over", d)
+	}
+	if calls := allow.taken(); len(calls) != 0 {
+		t.Errorf("allow updates %+v, want none", calls)
+	}
+	if st := p.Stats(); st.AllowErrors != 1 {
+		t.Errorf("AllowErrors %d, want 1", st.AllowErrors)
 	}
 }
 

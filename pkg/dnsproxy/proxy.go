@@ -149,7 +149,9 @@ type Proxy struct {
 	updates []string      // canonical FQDNs
 	local   []string      // canonical FQDNs
 	allow   *allowCache
-	observe *observations
+	// allowSem holds the one allow-set hand-over in flight.
+	allowSem chan struct{}
+	observe  *observations
 
 	readyOnce sync.Once
 	ready     chan struct{}
@@ -192,17 +194,18 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 		deps.Now = time.Now
 	}
 	p := &Proxy{
-		cfg:     cfg,
-		deps:    deps,
-		log:     deps.Logger.With("component", "dnsproxy"),
-		now:     deps.Now,
-		up:      newUpstream(cfg),
-		slots:   make(chan struct{}, cfg.MaxUpstream),
-		updates: updates,
-		local:   local,
-		allow:   newAllowCache(maxAllowCache),
-		observe: newObservations(deps.Observer, deps.Now),
-		ready:   make(chan struct{}),
+		cfg:      cfg,
+		deps:     deps,
+		log:      deps.Logger.With("component", "dnsproxy"),
+		now:      deps.Now,
+		up:       newUpstream(cfg),
+		slots:    make(chan struct{}, cfg.MaxUpstream),
+		updates:  updates,
+		local:    local,
+		allow:    newAllowCache(maxAllowCache),
+		allowSem: make(chan struct{}, 1),
+		observe:  newObservations(deps.Observer, deps.Now),
+		ready:    make(chan struct{}),
 	}
 	return p, nil
 }

@@ -80,7 +80,7 @@ func (f *Fake) Release(ctx context.Context, mac hwaddr.MAC) error {
 
 // SetAllowed: see NFTables.SetAllowed.
 func (f *Fake) SetAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Duration) error {
-	return f.apply(ctx, func(s *state, now time.Time) error { return s.allow(addrs, ttl, now) })
+	return setAllowed(ctx, f.apply, addrs, ttl)
 }
 
 // SetProtected: see NFTables.SetProtected.

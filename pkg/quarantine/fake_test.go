@@ -389,6 +389,47 @@ func TestFakeCancelledContext(t *testing.T) {
 	}
 }
 
+func TestFakeAllowCap(t *testing.T) {
+	f, _ := newTestFake(t, testCfg)
+	checkAllowCap(t, f, func(set string) int {
+		n := 0
+		for a := range f.st.allowed {
+			if a.Is4() == (set == "allow_v4") {
+				n++
+			}
+		}
+		return n
+	})
+}
+
+// checkAllowCap fills allow_v4 to MaxAllowed and checks that a new address
+// beyond it is refused, while a refresh and the other family still apply.
+func checkAllowCap(t *testing.T, e enforcer, count func(set string) int) {
+	t.Helper()
+	ctx := context.Background()
+	full := make([]netip.Addr, MaxAllowed)
+	a := netip.MustParseAddr("198.18.0.0")
+	for i := range full {
+		full[i], a = a, a.Next()
+	}
+	// In chunks, as the DNS proxy hands addresses over.
+	for i := 0; i < len(full); i += 128 {
+		if err := e.SetAllowed(ctx, full[i:i+128], time.Hour); err != nil {
+			t.Fatalf("filling the set: %v", err)
+		}
+	}
+	err := e.SetAllowed(ctx, []netip.Addr{full[0], a, netip.MustParseAddr("2001:2::1")}, 2*time.Hour)
+	if !errors.Is(err, ErrAllowFull) || !strings.Contains(err.Error(), a.String()) {
+		t.Errorf("beyond the cap: got %v, want ErrAllowFull naming %s", err, a)
+	}
+	if n := count("allow_v4"); n != MaxAllowed {
+		t.Errorf("allow_v4 holds %d, want the cap %d", n, MaxAllowed)
+	}
+	if n := count("allow_v6"); n != 1 {
+		t.Errorf("allow_v6 holds %d, want 1", n)
+	}
+}
+
 func TestConfigValidation(t *testing.T) {
 	tests := []struct {
 		name string

@@ -590,9 +590,10 @@ func (n *NFTables) Release(ctx context.Context, mac hwaddr.MAC) error {
 }
 
 // SetAllowed lets updates-only devices reach addrs for ttl (refreshing,
-// never shortening, an earlier expiry).
+// never shortening, an earlier expiry). New addresses beyond MaxAllowed
+// per family are refused with ErrAllowFull; the rest is applied.
 func (n *NFTables) SetAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Duration) error {
-	return n.apply(ctx, func(s *state, now time.Time) error { return s.allow(addrs, ttl, now) })
+	return setAllowed(ctx, n.apply, addrs, ttl)
 }
 
 // SetProtected replaces the protected MACs and addresses (the router's own

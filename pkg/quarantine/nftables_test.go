@@ -271,12 +271,7 @@ func TestNFTablesRebuild(t *testing.T) {
 	}
 	want, _ := n.Current(ctx)
 
-	cfg := testCfg
-	cfg.NoticePort = 8443
-	moved, err := NewNFTables(cfg, WithNetNSFd(nsFd(t, ns)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	moved := movedNotice(t, ns)
 	if err := moved.Reconcile(ctx, entries); err != nil {
 		t.Fatal(err)
 	}
@@ -500,6 +495,42 @@ func TestNFTablesElementTimeout(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 	if got, err := n.Current(ctx); err != nil || len(got) != 0 {
 		t.Errorf("after the timeout: %+v, %v", got, err)
+	}
+}
+
+// movedNotice returns a backend for ns whose layout differs (notice page on
+// 8443): its first change rebuilds the tables.
+func movedNotice(t *testing.T, ns string) *NFTables {
+	t.Helper()
+	cfg := testCfg
+	cfg.NoticePort = 8443
+	n, err := NewNFTables(cfg, WithNetNSFd(nsFd(t, ns)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestNFTablesAllowCap(t *testing.T) {
+	n, ns := kernelSetup(t, testCfg)
+	count := func(set string) int { return len(jsonElements(t, ns, set)) }
+	checkAllowCap(t, n, count)
+	// Both sets full must still survive a rebuild, which sends every
+	// element in one batch.
+	ctx := context.Background()
+	more := make([]netip.Addr, MaxAllowed-1)
+	a := netip.MustParseAddr("2001:2::2")
+	for i := range more {
+		more[i], a = a, a.Next()
+	}
+	if err := n.SetAllowed(ctx, more, time.Hour); err != nil {
+		t.Fatalf("filling allow_v6: %v", err)
+	}
+	if err := movedNotice(t, ns).Reconcile(ctx, nil); err != nil {
+		t.Fatalf("rebuild with full allow sets: %v", err)
+	}
+	if v4, v6 := count("allow_v4"), count("allow_v6"); v4 != MaxAllowed || v6 != MaxAllowed {
+		t.Errorf("after the rebuild: allow_v4 %d, allow_v6 %d; want %d each", v4, v6, MaxAllowed)
 	}
 }
 

@@ -10,6 +10,7 @@
 package quarantine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -81,7 +82,17 @@ var (
 	ErrProtected = errors.New("quarantine: device is protected")
 	// ErrInvalid: the entry or argument cannot be enforced as given.
 	ErrInvalid = errors.New("quarantine: invalid")
+	// ErrAllowFull: SetAllowed refused addresses because their family's
+	// allow set holds MaxAllowed elements; the others were applied.
+	ErrAllowFull = errors.New("quarantine: allow set full")
 )
+
+// MaxAllowed caps the elements of each allow set (allow_v4, allow_v6).
+// An update domain resolving to a large pool (a wildcard or CDN name)
+// must not grow the sets, and the read-back of every change, without end.
+// Not higher: a rebuild sends all elements in one batch, and with about
+// 3,000 the acks overflow the netlink socket (ENOBUFS).
+const MaxAllowed = 1024
 
 // CaptureConfig sets up the byte-budget capture fast path: the first Bytes
 // bytes and the first Packets packets of each direction of every TCP and
@@ -403,24 +414,63 @@ func (s *state) reconcile(entries []Entry, cfg Config, now time.Time) error {
 	return errors.Join(errs...)
 }
 
-// allow adds update-host addresses, never shortening a longer expiry.
-func (s *state) allow(addrs []netip.Addr, ttl time.Duration, now time.Time) error {
+// allow adds update-host addresses, never shortening a longer expiry. New
+// addresses beyond MaxAllowed per family are not added but returned as
+// refused; refreshing an address already allowed always works.
+func (s *state) allow(addrs []netip.Addr, ttl time.Duration, now time.Time) (refused []netip.Addr, err error) {
 	if ttl <= 0 {
-		return fmt.Errorf("%w allow: ttl %s is not positive", ErrInvalid, ttl)
+		return nil, fmt.Errorf("%w allow: ttl %s is not positive", ErrInvalid, ttl)
 	}
 	exp := now.Add(ttl)
 	for _, a := range addrs {
 		a = a.Unmap().WithZone("")
 		if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() {
-			return fmt.Errorf("%w allow: address %s", ErrInvalid, a)
+			return nil, fmt.Errorf("%w allow: address %s", ErrInvalid, a)
+		}
+	}
+	var v4, v6 int
+	for a := range s.allowed {
+		if a.Is4() {
+			v4++
+		} else {
+			v6++
 		}
 	}
 	for _, a := range addrs {
 		a = a.Unmap().WithZone("")
-		if old, ok := s.allowed[a]; ok && (old.IsZero() || old.After(exp)) {
+		old, ok := s.allowed[a]
+		if ok && (old.IsZero() || old.After(exp)) {
 			continue
 		}
+		if !ok {
+			n := &v6
+			if a.Is4() {
+				n = &v4
+			}
+			if *n >= MaxAllowed {
+				refused = append(refused, a)
+				continue
+			}
+			*n++
+		}
 		s.allowed[a] = exp
+	}
+	return refused, nil
+}
+
+// setAllowed is SetAllowed for either backend: it applies what fits and
+// names the refused addresses in an ErrAllowFull error.
+func setAllowed(ctx context.Context, apply func(context.Context, func(*state, time.Time) error) error, addrs []netip.Addr, ttl time.Duration) error {
+	var refused []netip.Addr
+	err := apply(ctx, func(s *state, now time.Time) (err error) {
+		refused, err = s.allow(addrs, ttl, now)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if len(refused) > 0 {
+		return fmt.Errorf("%w (%d per family): %d of %d addresses refused, first %s", ErrAllowFull, MaxAllowed, len(refused), len(addrs), refused[0])
 	}
 	return nil
 }
