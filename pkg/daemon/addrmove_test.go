@@ -12,12 +12,14 @@ import (
 	"github.com/iotgw/iotgw/pkg/quarantine"
 )
 
+// phone is the owner's phone, which DHCP gives addresses that were others'.
+var phone = hwaddr.MAC{0x3c, 0x22, 0xfb, 0x01, 0x02, 0x03}
+
 // TestReusedAddressLeavesQuarantine: the quarantined camera moves to
 // another address and DHCP gives its old one to the owner's phone; the
 // camera's entry is re-sent without it, else the kernel's IP sets would
 // cut the phone off.
 func TestReusedAddressLeavesQuarantine(t *testing.T) {
-	phone := hwaddr.MAC{0x3c, 0x22, 0xfb, 0x01, 0x02, 0x03}
 	moved := netip.MustParseAddr("192.168.50.120")
 	for _, how := range []string{"neighbour", "lease"} {
 		t.Run(how, func(t *testing.T) {
@@ -51,6 +53,29 @@ func TestReusedAddressLeavesQuarantine(t *testing.T) {
 				t.Error("the phone was quarantined")
 			}
 		})
+	}
+}
+
+// TestLeaseTakesOnlyAddressOfQuarantined: DHCP gives the quarantined
+// camera's only address to the owner's phone; the camera's entry is
+// re-sent without it (its MAC still blocks it), else the kernel's IP sets
+// would cut the phone off.
+func TestLeaseTakesOnlyAddressOfQuarantined(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	old := cameraEntry(t, fake).Addrs
+	if len(old) != 1 {
+		t.Fatalf("camera quarantined with addresses %v, want one", old)
+	}
+	h.d.presence(context.Background(), netwatch.LeaseSeen{MAC: phone, IP: old[0]})
+	h.settle()
+	if e := cameraEntry(t, fake); slices.Contains(e.Addrs, old[0]) {
+		t.Errorf("camera's entry holds %v after %s went to the phone", e.Addrs, old[0])
+	}
+	if _, ok := quarantined(t, fake)[phone]; ok {
+		t.Error("the phone was quarantined")
 	}
 }
 

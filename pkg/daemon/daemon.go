@@ -802,27 +802,33 @@ func (d *Daemon) kernelLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		now := d.now()
-		d.mu.Lock()
-		var entries []quarantine.Entry
-		for mac, m := range d.meta {
-			q := m.quarantine
-			if q == nil || (!q.Until.IsZero() && !q.Until.After(now)) {
-				continue
-			}
-			mode, err := quarantine.ParseMode(q.Mode)
-			if err != nil {
-				mode = quarantine.ModeBlock
-			}
-			entries = append(entries, quarantine.Entry{MAC: mac, Addrs: m.kernelAddrs, Mode: mode, Expires: q.Until})
+		d.checkKernel(ctx)
+	}
+}
+
+// checkKernel makes the kernel's quarantines equal to the daemon's view.
+// The view is read under kernelMu: read before it, a quarantine committed
+// meanwhile would be missing, and deleted (conntrack flows and all).
+func (d *Daemon) checkKernel(ctx context.Context) {
+	d.kernelMu.Lock()
+	defer d.kernelMu.Unlock()
+	now := d.now()
+	d.mu.Lock()
+	var entries []quarantine.Entry
+	for mac, m := range d.meta {
+		q := m.quarantine
+		if q == nil || (!q.Until.IsZero() && !q.Until.After(now)) {
+			continue
 		}
-		d.mu.Unlock()
-		d.kernelMu.Lock()
-		err := d.deps.Enforcer.Reconcile(ctx, entries)
-		d.kernelMu.Unlock()
-		if err != nil && ctx.Err() == nil {
-			d.problem("nftables", fmt.Sprintf("keeping the quarantine rules in place: %v", err))
+		mode, err := quarantine.ParseMode(q.Mode)
+		if err != nil {
+			mode = quarantine.ModeBlock
 		}
+		entries = append(entries, quarantine.Entry{MAC: mac, Addrs: m.kernelAddrs, Mode: mode, Expires: q.Until})
+	}
+	d.mu.Unlock()
+	if err := d.deps.Enforcer.Reconcile(ctx, entries); err != nil && ctx.Err() == nil {
+		d.problem("nftables", fmt.Sprintf("keeping the quarantine rules in place: %v", err))
 	}
 }
 
@@ -853,10 +859,13 @@ func (d *Daemon) sampleTraffic(now time.Time) {
 	slot := int(start.Unix()/int64(trafficBucket/time.Second)) % trafficBuckets
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, dev := range d.pipe.Inventory().Devices() {
+	devs := d.pipe.Inventory().Devices()
+	present := make(map[hwaddr.MAC]bool, len(devs))
+	for _, dev := range devs {
 		if dev.Key.MAC.IsZero() {
 			continue
 		}
+		present[dev.Key.MAC] = true
 		m := d.metaFor(dev.Key.MAC)
 		delta := dev.Bytes - m.lastBytes
 		if dev.Bytes < m.lastBytes {
@@ -869,6 +878,26 @@ func (d *Daemon) sampleTraffic(now time.Time) {
 		}
 		p.Bytes += delta
 	}
+	d.pruneMetaLocked(present)
+}
+
+// pruneMetaLocked forgets devices the inventory evicted: a LAN device
+// sending from spoofed MACs would otherwise grow the map (and the device
+// list) without bound. Quarantines and the owner's decisions stay; the
+// store's MaxDevices bounds those. d.mu held.
+func (d *Daemon) pruneMetaLocked(present map[hwaddr.MAC]bool) {
+	for mac, m := range d.meta {
+		if !present[mac] && m.quarantine == nil && !m.decided() {
+			delete(d.meta, mac)
+		}
+	}
+}
+
+// decided: the owner said something about the device that must outlive
+// its eviction from the inventory.
+func (m *deviceMeta) decided() bool {
+	dec := m.decision
+	return dec.Name != "" || dec.Trusted || len(dec.Exempt) > 0 || dec.Force != "" || !dec.ReleasedAt.IsZero()
 }
 
 // trafficLocked is a device's traffic buckets of the last four hours,

@@ -102,10 +102,10 @@ func enforcingConfig() *config.Config {
 }
 
 // start runs a daemon over the bundled capture with the fake enforcer
-// and a store in dir.
-func start(t *testing.T, cfg *config.Config, fake *quarantine.Fake, dir string) *harness {
+// and a store in dir; with, when given, changes its other collaborators.
+func start(t *testing.T, cfg *config.Config, fake *quarantine.Fake, dir string, with ...func(*Deps)) *harness {
 	t.Helper()
-	h := launch(t, cfg, fake, dir, true)
+	h := launch(t, cfg, fake, dir, true, with...)
 	select {
 	case <-h.played:
 	case <-h.done:
@@ -117,14 +117,14 @@ func start(t *testing.T, cfg *config.Config, fake *quarantine.Fake, dir string) 
 // launch runs a daemon with the fake enforcer and a store in dir; its
 // packet source plays the bundled capture once when play is set, and is
 // silent otherwise.
-func launch(t *testing.T, cfg *config.Config, fake *quarantine.Fake, dir string, play bool) *harness {
+func launch(t *testing.T, cfg *config.Config, fake *quarantine.Fake, dir string, play bool, with ...func(*Deps)) *harness {
 	t.Helper()
 	st := store.Open(store.Options{Path: dir + "/state.json"})
 	h := &harness{t: t, fake: fake, store: st, done: make(chan struct{}), played: make(chan struct{}), alerts: &alerts{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	opened := !play
-	d, err := New(cfg, Options{RouterMACs: []hwaddr.MAC{router}, SourceName: "test"}, Deps{
+	deps := Deps{
 		Enforcer: fake,
 		Store:    st,
 		Alerts:   h.alerts,
@@ -141,7 +141,11 @@ func launch(t *testing.T, cfg *config.Config, fake *quarantine.Fake, dir string,
 			}
 			return &replay{f: f, ctx: ctx, done: h.played}, nil
 		},
-	})
+	}
+	for _, w := range with {
+		w(&deps)
+	}
+	d, err := New(cfg, Options{RouterMACs: []hwaddr.MAC{router}, SourceName: "test"}, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,12 +40,33 @@ type plan struct {
 	why     string // for a release: who or what ended the quarantine
 	entry   quarantine.Entry
 	record  store.Quarantine
+	// released, on the owner's release, is recorded as the decision's
+	// ReleasedAt together with the release, so that no evaluation sees
+	// the device neither quarantined nor released.
+	released time.Time
+	// stale, set on policy's plans, reports under d.mu whether the plan no
+	// longer follows from the device's state (the owner acted meanwhile).
+	stale func(m *deviceMeta) bool
 }
 
 // evaluate runs policy for one device and applies the outcome.
 func (d *Daemon) evaluate(ctx context.Context, mac hwaddr.MAC) {
 	now := d.now()
+	p, v, changed := d.policyPlan(mac, now)
+	if changed {
+		d.persistVerdict(mac, v, now)
+	}
+	if p.apply || p.release {
+		d.applyPlan(ctx, mac, p)
+	}
+}
+
+// policyPlan evaluates policy for one device, keeps the verdict and plans
+// the kernel change, which commit drops if the device's quarantine or
+// release changed in between.
+func (d *Daemon) policyPlan(mac hwaddr.MAC, now time.Time) (plan, policy.Verdict, bool) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	dev, _ := d.pipe.Inventory().Lookup(device.Key{MAC: mac})
 	in := d.devicePolicyInput(mac, dev)
 	v := policy.Evaluate(&d.cfg.Policy, in, now)
@@ -53,14 +74,9 @@ func (d *Daemon) evaluate(ctx context.Context, mac hwaddr.MAC) {
 	changed := v.Action != m.verdict.Action || v.Note != m.verdict.Note || len(v.Reasons) != len(m.verdict.Reasons)
 	m.verdict = v
 	p := d.planLocked(mac, m, dev, v, now)
-	d.mu.Unlock()
-
-	if changed {
-		d.persistVerdict(mac, v, now)
-	}
-	if p.apply || p.release {
-		d.applyPlan(ctx, mac, p)
-	}
+	q, released := m.quarantine, m.decision.ReleasedAt
+	p.stale = func(m *deviceMeta) bool { return m.quarantine != q || !m.decision.ReleasedAt.Equal(released) }
+	return p, v, changed
 }
 
 // planLocked decides the kernel change for a verdict. d.mu held.
@@ -83,7 +99,7 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 	case q != nil && q.By == store.ActorOwner:
 		// The owner's quarantine stands until the owner releases it; the
 		// device's new addresses still follow it.
-		if !sameAddrs(addrs, d.lastAddrs(q.MAC)) && len(addrs) > 0 {
+		if addrsMoved(m, dev, addrs) {
 			return d.entryPlan(mac, *q, addrs)
 		}
 		return plan{}
@@ -95,7 +111,7 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 	case q != nil && !wants:
 		return plan{release: true, why: "policy no longer calls for it"} // policy quarantined it, and no longer wants it
 	case q != nil:
-		if !sameAddrs(addrs, d.lastAddrs(q.MAC)) && len(addrs) > 0 {
+		if addrsMoved(m, dev, addrs) {
 			return d.entryPlan(mac, *q, addrs)
 		}
 		return plan{}
@@ -146,12 +162,13 @@ func (d *Daemon) entryPlan(mac hwaddr.MAC, rec store.Quarantine, addrs []netip.A
 	return plan{apply: true, record: rec, entry: quarantine.Entry{MAC: mac, Addrs: addrs, Mode: mode, Expires: rec.Until}}
 }
 
-// lastAddrs are the addresses the kernel has for a quarantined device.
-func (d *Daemon) lastAddrs(mac hwaddr.MAC) []netip.Addr {
-	if m, ok := d.meta[mac]; ok {
-		return m.kernelAddrs
-	}
-	return nil
+// addrsMoved: the kernel entry's addresses are no longer the device's
+// current ones (addrs), even when it now has none: an address DHCP gave
+// to another device must leave the entry, and the MAC elements still
+// hold the device. A device the inventory no longer holds keeps its
+// entry: nothing says its addresses changed.
+func addrsMoved(m *deviceMeta, dev *device.Device, addrs []netip.Addr) bool {
+	return dev != nil && !sameAddrs(addrs, m.kernelAddrs)
 }
 
 func sameAddrs(a, b []netip.Addr) bool {
@@ -197,26 +214,42 @@ func (d *Daemon) applyPlan(ctx context.Context, mac hwaddr.MAC, p plan) {
 // kernel failure changes nothing else.
 func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 	d.kernelMu.Lock()
+	if p.stale != nil {
+		d.mu.Lock()
+		stale := p.stale(d.metaFor(mac))
+		d.mu.Unlock()
+		if stale {
+			d.kernelMu.Unlock()
+			d.schedule(mac) // evaluated again from what is now true
+			return nil
+		}
+	}
 	var err error
 	if p.release {
 		err = d.deps.Enforcer.Release(ctx, mac)
 	} else {
 		err = d.deps.Enforcer.Quarantine(ctx, p.entry)
 	}
-	d.kernelMu.Unlock()
 	if err != nil {
+		d.kernelMu.Unlock()
 		return err
 	}
+	// The view changes before kernelMu is released, so that the kernel
+	// check never reconciles with a view older than the kernel.
 	d.mu.Lock()
 	m := d.metaFor(mac)
 	if p.release {
 		m.quarantine, m.kernelAddrs = nil, nil
+		if !p.released.IsZero() {
+			m.decision.ReleasedAt, m.decision.Updated = p.released, p.released
+		}
 	} else {
 		rec := p.record
 		m.quarantine, m.kernelAddrs = &rec, p.entry.Addrs
 	}
 	blocked := d.blockedAddrsLocked()
 	d.mu.Unlock()
+	d.kernelMu.Unlock()
 	if d.deps.Blocked != nil {
 		d.deps.Blocked(blocked)
 	}
@@ -277,12 +310,11 @@ func (d *Daemon) Release(ctx context.Context, mac hwaddr.MAC) error {
 		return fmt.Errorf("%w: the device is not quarantined", api.ErrConflict)
 	}
 	d.mu.Unlock()
-	if err := d.applyOwner(ctx, mac, plan{release: true, why: "released by you"}); err != nil {
+	if err := d.applyOwner(ctx, mac, plan{release: true, why: "released by you", released: now}); err != nil {
 		return err
 	}
 	d.mu.Lock()
-	m.decision.ReleasedAt, m.decision.Updated = now, now
-	dec := m.decision
+	dec := d.metaFor(mac).decision
 	d.mu.Unlock()
 	return d.deps.Store.PutDecision(dec)
 }

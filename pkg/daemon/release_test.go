@@ -1,0 +1,76 @@
+package daemon
+
+import (
+	"context"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/api"
+)
+
+// TestEvaluationDuringRelease: policy evaluates the camera right after
+// the owner's release cleared its quarantine (here from the Blocked
+// callback, which runs in that window); it must see the release and not
+// quarantine the camera again.
+func TestEvaluationDuringRelease(t *testing.T) {
+	var d atomic.Pointer[Daemon]
+	var evaluated atomic.Bool
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir(), func(deps *Deps) {
+		deps.Blocked = func([]netip.Addr) {
+			if d := d.Swap(nil); d != nil {
+				d.evaluate(context.Background(), camera)
+				evaluated.Store(true)
+			}
+		}
+	})
+	defer h.stop()
+	h.settle()
+	if _, ok := quarantined(t, fake)[camera]; !ok {
+		t.Fatal("camera not quarantined by policy")
+	}
+	d.Store(h.d)
+	if err := h.d.Release(context.Background(), camera); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	if !evaluated.Load() {
+		t.Fatal("the camera was not evaluated during the release")
+	}
+	assertReleased(t, h)
+}
+
+// TestStalePolicyPlanDropped: policy planned a change to the camera's
+// quarantine (its address changed) and the owner released it before the
+// plan reached the kernel; the plan must not quarantine it again.
+func TestStalePolicyPlanDropped(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	h.d.mu.Lock()
+	h.d.pipe.Inventory().Seen(camera, netip.MustParseAddr("192.168.50.150"), "", "neighbour", time.Now())
+	h.d.mu.Unlock()
+	p, _, _ := h.d.policyPlan(camera, time.Now())
+	if !p.apply {
+		t.Fatalf("no plan to follow the camera's new address: %+v", p)
+	}
+	if err := h.d.Release(context.Background(), camera); err != nil {
+		t.Fatal(err)
+	}
+	h.d.applyPlan(context.Background(), camera, p)
+	h.settle()
+	assertReleased(t, h)
+}
+
+func assertReleased(t *testing.T, h *harness) {
+	t.Helper()
+	if _, ok := quarantined(t, h.fake)[camera]; ok {
+		t.Error("camera quarantined again after the owner released it")
+	}
+	if dev, _ := h.d.Device(camera); dev.State == api.StateQuarantined {
+		t.Errorf("camera shown quarantined after release: %+v", dev.Quarantine)
+	}
+}
