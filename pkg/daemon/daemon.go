@@ -314,40 +314,26 @@ func (d *Daemon) restore(ctx context.Context) error {
 }
 
 // reconcileStored makes the kernel hold the stored quarantines. Entries
-// the enforcer refuses (protected since, or invalid) are left out and
-// returned with the reason rather than stopping the daemon: it would stop
-// again on every restart. Other errors are fatal.
+// the enforcer leaves out (protected since, or invalid) are returned with
+// the reason rather than stopping the daemon: it would stop again on every
+// restart. Entries it applied without a protected address stay. Other
+// errors are fatal.
 func (d *Daemon) reconcileStored(ctx context.Context, entries []quarantine.Entry) ([]quarantine.Entry, map[hwaddr.MAC]error, error) {
 	d.kernelMu.Lock()
 	defer d.kernelMu.Unlock()
 	err := d.deps.Enforcer.Reconcile(ctx, entries)
-	if err == nil || !refused(err) {
+	var rerr *quarantine.ReconcileError
+	if err == nil || !errors.As(err, &rerr) {
 		return entries, nil, err
 	}
-	// Reconcile does not say which entries it skipped; asking for each
-	// one (already in the kernel or refused alike) does.
+	d.log.Warn("stored quarantines restored with changes", "err", err)
 	var kept []quarantine.Entry
-	skipped := map[hwaddr.MAC]error{}
 	for _, e := range entries {
-		switch err := d.deps.Enforcer.Quarantine(ctx, e); {
-		case err == nil:
+		if _, out := rerr.Skipped[e.MAC]; !out {
 			kept = append(kept, e)
-		case refused(err):
-			skipped[e.MAC] = err
-		default:
-			return nil, nil, fmt.Errorf("checking %s: %w", e.MAC, err)
 		}
 	}
-	if err := d.deps.Enforcer.Reconcile(ctx, kept); err != nil {
-		return nil, nil, err
-	}
-	return kept, skipped, nil
-}
-
-// refused: the enforcer will not take an entry as given, as opposed to
-// failing to change the kernel.
-func refused(err error) bool {
-	return errors.Is(err, quarantine.ErrProtected) || errors.Is(err, quarantine.ErrInvalid)
+	return kept, rerr.Skipped, nil
 }
 
 func addrsOf(s store.State, mac hwaddr.MAC) []netip.Addr {

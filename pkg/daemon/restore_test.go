@@ -79,6 +79,39 @@ func TestRestartSkipsRefusedQuarantines(t *testing.T) {
 			t.Error("the camera's stored quarantine was not restored")
 		}
 	})
+	t.Run("address_protected", func(t *testing.T) {
+		// The owner quarantined the plug; at restart only its address is
+		// protected (the owner manages iotgw from it now): the plug stays
+		// quarantined by its MAC, in the kernel and the store.
+		fake, dir := newFake(t), t.TempDir()
+		h := start(t, enforcingConfig(), fake, dir)
+		h.settle()
+		if err := h.d.Quarantine(context.Background(), plug, "block", 0); err != nil {
+			t.Fatal(err)
+		}
+		current, err := fake.Current(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.stop()
+		var addr netip.Addr
+		for _, e := range current {
+			if e.MAC == plug && len(e.Addrs) > 0 {
+				addr = e.Addrs[0]
+			}
+		}
+		if !addr.IsValid() {
+			t.Fatal("the plug's entry has no address")
+		}
+		cfg := enforcingConfig()
+		cfg.Daemon.ManagementAddresses = []netip.Addr{addr}
+		h = start(t, cfg, fake, dir)
+		defer h.stop()
+		h.settle()
+		if quarantined(t, fake)[plug] != quarantine.ModeBlock || !storedQuarantine(h.store, plug) {
+			t.Errorf("plug released at restart because its address %s is protected now", addr)
+		}
+	})
 	t.Run("trusted", func(t *testing.T) {
 		fake, dir := cameraQuarantined(t)
 		cfg := enforcingConfig()

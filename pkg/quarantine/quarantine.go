@@ -386,14 +386,16 @@ func (s *state) quarantine(e Entry, cfg Config, now time.Time) error {
 func (s *state) reconcile(entries []Entry, cfg Config, now time.Time) error {
 	s.entries = map[hwaddr.MAC]Entry{}
 	var errs []error
-	for _, e := range entries {
-		e, err := normalizeEntry(e, now)
+	skipped := map[hwaddr.MAC]error{}
+	for _, given := range entries {
+		e, err := normalizeEntry(given, now)
 		if err == nil {
 			// The MAC alone: a protected MAC skips the whole entry.
 			err = s.checkProtected(Entry{MAC: e.MAC}, nil)
 		}
 		if err != nil {
 			errs = append(errs, err)
+			skipped[given.MAC] = err
 			continue
 		}
 		kept := e.Addrs[:0:0]
@@ -411,8 +413,24 @@ func (s *state) reconcile(entries []Entry, cfg Config, now time.Time) error {
 		e.Addrs = kept
 		s.put(e)
 	}
-	return errors.Join(errs...)
+	if len(errs) == 0 {
+		return nil
+	}
+	return &ReconcileError{Skipped: skipped, errs: errs}
 }
+
+// ReconcileError is what Reconcile did not apply as given: the entries it
+// left out whole (Skipped, by MAC, with the reason: a protected MAC, an
+// invalid entry) and the protected addresses it dropped from entries it
+// applied. It wraps ErrProtected or ErrInvalid.
+type ReconcileError struct {
+	Skipped map[hwaddr.MAC]error
+	errs    []error
+}
+
+func (e *ReconcileError) Error() string { return errors.Join(e.errs...).Error() }
+
+func (e *ReconcileError) Unwrap() []error { return e.errs }
 
 // allow adds update-host addresses, never shortening a longer expiry. New
 // addresses beyond MaxAllowed per family are not added but returned as
