@@ -72,17 +72,12 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		w := event.NewWriter(bw, !*noObs)
 		sinks, writers = append(sinks, w), append(writers, w)
 	}
-	panics := 0
-	onPanic := func(protocol string, value any, stack []byte) {
+	onPanic := func(p inspect.Panic) {
 		// A bug, not bad input: say so, once with the stack, and go on
 		// with the rest of the capture.
-		panics++
-		if protocol == "" {
-			protocol = "packet"
-		}
-		fmt.Fprintf(stderr, "iotgw analyze: the %s analyzer failed on a connection (%v); that connection is not inspected further. Please report it.\n", protocol, value)
-		if panics == 1 {
-			stderr.Write(stack)
+		fmt.Fprintf(stderr, "iotgw analyze: the %s analyzer failed on a connection (%s); that connection is not inspected further. Please report it.\n", p.Protocol, p.Reason)
+		if p.N == 1 {
+			stderr.Write(p.Stack)
 		}
 	}
 	p, err := pipeline.New(cfg, pipeline.Options{Sinks: sinks, OnPanic: onPanic})

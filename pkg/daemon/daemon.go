@@ -129,7 +129,6 @@ type Daemon struct {
 	subs     map[int]chan *event.Event
 	nextSub  int
 	problems map[string]string
-	panics   int // analyzer panics survived
 	started  time.Time
 	// ownerAddrs are addresses the owner logged in to the page from.
 	ownerAddrs []netip.Addr
@@ -516,16 +515,12 @@ const maxPanicStacks = 3
 // analyzerPanicLocked hears of an analyzer that panicked on a connection,
 // which the engine then stopped inspecting; it runs under d.mu, on the
 // capture goroutine. The owner sees a problem per protocol; the log gets
-// the first stacks (code addresses and sizes, never packet bytes).
-func (d *Daemon) analyzerPanicLocked(protocol string, value any, stack []byte) {
-	d.panics++
-	if protocol == "" {
-		protocol = "packet"
+// the first stacks.
+func (d *Daemon) analyzerPanicLocked(p inspect.Panic) {
+	if p.N <= maxPanicStacks {
+		d.log.Error("analyzer panic; the connection is no longer inspected", "protocol", p.Protocol, "panic", p.Reason, "stack", string(p.Stack))
 	}
-	if d.panics <= maxPanicStacks {
-		d.log.Error("analyzer panic; the connection is no longer inspected", "protocol", protocol, "panic", fmt.Sprint(value), "stack", string(stack))
-	}
-	d.problemLocked(alert.AreaAnalyzer+protocol, "a bug: please report it with the daemon's log")
+	d.problemLocked(alert.AreaAnalyzer+p.Protocol, "a bug: please report it with the daemon's log")
 }
 
 func (d *Daemon) clearProblem(key string) {

@@ -27,6 +27,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/device"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 	"github.com/iotgw/iotgw/pkg/store"
@@ -610,10 +611,12 @@ func TestAnalyzerPanicReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.mu.Lock()
+	var n uint64
 	for range 5 {
-		d.analyzerPanicLocked("telnet", "runtime error: index out of range [7] with length 5", []byte("goroutine 1 [running]:\ntelnet.(*analyzer).Feed(...)"))
+		n++
+		d.analyzerPanicLocked(inspect.Panic{Protocol: "telnet", Reason: "runtime error: index out of range [7] with length 5", Stack: []byte("goroutine 1 [running]:\ntelnet.(*analyzer).Feed(...)"), N: n})
 	}
-	d.analyzerPanicLocked("", "boom", []byte("goroutine 1 [running]:"))
+	d.analyzerPanicLocked(inspect.Panic{Protocol: "packet", Reason: "string", Stack: []byte("goroutine 1 [running]:"), N: n + 1})
 	d.mu.Unlock()
 	var problems []string
 	for _, p := range d.Status().Problems {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -137,7 +138,7 @@ type Engine struct {
 	packetNo int64
 	Stats    EngineStats
 
-	onPanic func(protocol string, value any, stack []byte)
+	onPanic func(Panic)
 	// busy is the flow whose analyzer or observers the engine is running,
 	// and closing says that flow is being closed: what a panic abandons.
 	busy    *Flow
@@ -153,10 +154,20 @@ type Options struct {
 	// OnPanic, when set, makes the engine survive a panic of an analyzer
 	// (or of anything it runs for a packet): the flow at hand is no
 	// longer inspected, its analyzer is dropped without another call, and
-	// OnPanic hears the protocol ("" if none), the panic value and the
-	// stack. One device's bytes must not stop a router's inspection.
-	// Tests and fuzzing leave it nil, so that a panic fails them.
-	OnPanic func(protocol string, value any, stack []byte)
+	// OnPanic hears of it. One device's bytes must not stop a router's
+	// inspection. Tests and fuzzing leave it nil, so that a panic fails
+	// them.
+	OnPanic func(Panic)
+}
+
+// Panic is a panic the engine survived, for Options.OnPanic. It holds no
+// packet bytes, so it may be logged: Reason is a runtime error's text
+// (indices, lengths, types) or else only the panic value's type.
+type Panic struct {
+	Protocol string // the analysing protocol; "packet" when none was
+	Reason   string
+	Stack    []byte // code addresses and argument words, no packet bytes
+	N        uint64 // panics survived so far, this one included
 }
 
 // NewEngine builds an engine; cfg is validated.
@@ -583,9 +594,14 @@ func (e *Engine) survive() {
 		return
 	}
 	e.Stats.Panics++
-	protocol := ""
+	p := Panic{Protocol: "packet", Reason: fmt.Sprintf("%T", r), N: e.Stats.Panics}
+	if rerr, ok := r.(runtime.Error); ok {
+		p.Reason = rerr.Error()
+	}
 	if f := e.busy; f != nil && f.has(flagInUse) {
-		protocol = f.App()
+		if app := f.App(); app != "" {
+			p.Protocol = app
+		}
 		f.releaseInspection()
 		f.set(flagStopped)
 		if e.closing {
@@ -593,7 +609,8 @@ func (e *Engine) survive() {
 		}
 	}
 	e.busy, e.closing = nil, false
-	e.onPanic(protocol, r, debug.Stack())
+	p.Stack = debug.Stack()
+	e.onPanic(p)
 }
 
 // Flush closes every flow, as at the end of a capture, so that pending

@@ -2,15 +2,17 @@ package inspect
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
 // boom is a protocol whose code panics where its payload says: in Match
-// ("match!"), in Feed ("feed!"), in Close and in FlowClosed (after
-// "close!" was fed).
+// ("match!"), in Feed ("feed!"), in Close (after "close!" was fed) and in
+// FlowClosed (after "observe!").
 type boom struct {
-	fed      bytes.Buffer
-	closeBad bool
+	fed        bytes.Buffer
+	closeBad   bool
+	observeBad bool
 }
 
 func (b *boom) Name() string { return "boom" }
@@ -23,7 +25,7 @@ func (b *boom) Match(_ *Flow, _ Dir, data []byte) Confidence {
 func (b *boom) NewAnalyzer(*Flow) Analyzer { return &boomAnalyzer{b: b} }
 func (b *boom) FlowStarted(*Flow)          {}
 func (b *boom) FlowClosed(*Flow) {
-	if b.closeBad {
+	if b.observeBad {
 		panic("boom in FlowClosed")
 	}
 }
@@ -37,6 +39,9 @@ func (a *boomAnalyzer) Feed(_ *Flow, _ Dir, data []byte) int {
 	}
 	if bytes.Contains(data, []byte("close!")) {
 		a.b.closeBad = true
+	}
+	if bytes.Contains(data, []byte("observe!")) {
+		a.b.observeBad = true
 	}
 	a.b.fed.Write(data)
 	return len(data)
@@ -61,8 +66,9 @@ func TestEngineSurvivesPanics(t *testing.T) {
 		flows     int  // flows in the table afterwards
 	}{
 		{name: "feed", payload: "feed!", protocol: "boom", flows: 1},
-		{name: "match", payload: "match!", protocol: "", flows: 1},
+		{name: "match", payload: "match!", protocol: "packet", flows: 1},
 		{name: "close", payload: "close!", rst: true, protocol: "boom", flows: 0},
+		{name: "observer", payload: "observe!", rst: true, protocol: "boom", flows: 0},
 		{name: "none", payload: "fine", protocol: "", inspected: true, flows: 1},
 	}
 	for _, tt := range tests {
@@ -71,11 +77,16 @@ func TestEngineSurvivesPanics(t *testing.T) {
 			var panics []string
 			cfg := DefaultConfig()
 			cfg.HashKey = []byte("engine test key")
-			e, err := NewEngine(cfg, Options{Protocols: []Protocol{b}, Sink: &discard{}, OnPanic: func(protocol string, v any, stack []byte) {
-				if len(stack) == 0 {
-					t.Error("no stack")
+			e, err := NewEngine(cfg, Options{Protocols: []Protocol{b}, Sink: &discard{}, OnPanic: func(p Panic) {
+				if len(p.Stack) == 0 || p.N != uint64(len(panics)+1) {
+					t.Errorf("panic %+v: no stack, or counted wrong", p)
 				}
-				panics = append(panics, protocol)
+				// A panic value may quote what was parsed: only a
+				// runtime error's text or the value's type is passed on.
+				if strings.Contains(p.Reason, "boom") || p.Reason == "" {
+					t.Errorf("panic reason %q", p.Reason)
+				}
+				panics = append(panics, p.Protocol)
 			}})
 			if err != nil {
 				t.Fatal(err)
@@ -100,7 +111,7 @@ func TestEngineSurvivesPanics(t *testing.T) {
 			}
 			checkPools(t, e)
 			// The engine goes on: another connection is inspected.
-			b.closeBad = false
+			b.closeBad, b.observeBad = false, false
 			other := seg(ToServer, 500, TCPFlagACK, "next", 3)
 			other.SrcPort = 40001
 			e.HandlePacket(other)
@@ -118,7 +129,7 @@ func TestFlushSurvivesPanics(t *testing.T) {
 	n := 0
 	cfg := DefaultConfig()
 	cfg.HashKey = []byte("engine test key")
-	e, err := NewEngine(cfg, Options{Protocols: []Protocol{b}, Sink: &discard{}, OnPanic: func(string, any, []byte) { n++ }})
+	e, err := NewEngine(cfg, Options{Protocols: []Protocol{b}, Sink: &discard{}, OnPanic: func(Panic) { n++ }})
 	if err != nil {
 		t.Fatal(err)
 	}

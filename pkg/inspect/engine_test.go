@@ -347,7 +347,7 @@ func TestEngineSteadyStateNoAlloc(t *testing.T) {
 	cfg.ByteBudget = 1 << 20
 	cfg.HashKey = []byte("engine test key")
 	// Without and with OnPanic, whose recover is deferred per packet.
-	for _, onPanic := range []func(string, any, []byte){nil, func(string, any, []byte) {}} {
+	for _, onPanic := range []func(Panic){nil, func(Panic) {}} {
 		r := &recorder{match: NoMatch} // no analyzer: pure flow tracking
 		e, err := NewEngine(cfg, Options{Protocols: []Protocol{r}, Sink: &discard{}, OnPanic: onPanic})
 		if err != nil {

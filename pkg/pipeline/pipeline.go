@@ -44,7 +44,7 @@ type Options struct {
 	// OnPanic makes the engine survive a panicking analyzer; see
 	// inspect.Options.OnPanic. It runs on the goroutine that handles
 	// frames.
-	OnPanic func(protocol string, value any, stack []byte)
+	OnPanic func(inspect.Panic)
 }
 
 // New builds a pipeline from the configuration.
