@@ -308,7 +308,7 @@ func serveSocket(ctx context.Context, path string, h http.Handler) error {
 		return err
 	}
 	defer os.Remove(path)
-	return serveListener(ctx, ln, h)
+	return serveHTTP(ctx, ln, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second})
 }
 
 // maxNoticeConns caps the notice page's connections: it answers devices
@@ -327,10 +327,6 @@ func serveNotice(ctx context.Context, ln net.Listener, h http.Handler) error {
 		IdleTimeout:       30 * time.Second,
 		MaxHeaderBytes:    4 << 10,
 	})
-}
-
-func serveListener(ctx context.Context, ln net.Listener, h http.Handler) error {
-	return serveHTTP(ctx, ln, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second})
 }
 
 // serveHTTP runs srv on ln until ctx ends.

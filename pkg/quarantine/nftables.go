@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -123,9 +124,6 @@ func (n *NFTables) read(c *nftables.Conn, sock *netlink.Conn, l *layout, now tim
 			continue
 		}
 		t := n.table(def.family)
-		if err := checkOwned(c, sock, t); err != nil {
-			return nil, err
-		}
 		sets, err := c.GetSets(t)
 		if err != nil {
 			return nil, fmt.Errorf("quarantine: list sets of %s %s: %w", familyName(def.family), t.Name, err)
@@ -133,6 +131,13 @@ func (n *NFTables) read(c *nftables.Conn, sock *netlink.Conn, l *layout, now tim
 		ok, err := matchesStructure(c, sock, t, def, sets, l.tag)
 		if err != nil {
 			return nil, err
+		}
+		// A table that matches the layout holds only iotgw's rules; one
+		// that does not will be rebuilt, so it must be iotgw's.
+		if !ok {
+			if err := checkOwned(c, sock, t, def); err != nil {
+				return nil, err
+			}
 		}
 		v.structureOK = v.structureOK && ok
 		got, err := readContents(c, sets, dynamicSets(def.family == nftables.TableFamilyINet), now)
@@ -158,10 +163,10 @@ var errForeignTable = errors.New("quarantine: table is not iotgw's")
 // checkOwned refuses a table holding a chain or rule iotgw did not put
 // there: rebuilding or deleting it (both start by deleting the table)
 // would wipe another firewall, say fw4's if the configured name is "fw4".
-// An empty chain counts as foreign unless it bears the name of one of
-// iotgw's chains: every chain iotgw builds has rules, but `nft flush table`
-// empties them, and iotgw must then rebuild its table.
-func checkOwned(c *nftables.Conn, sock *netlink.Conn, t *nftables.Table) error {
+// An empty chain counts as foreign unless def has a chain of its name:
+// every chain iotgw builds has rules, but `nft flush table` empties them,
+// and iotgw must then rebuild its table.
+func checkOwned(c *nftables.Conn, sock *netlink.Conn, t *nftables.Table, def tableDef) error {
 	chains, err := c.ListChainsOfTableFamily(t.Family)
 	if err != nil {
 		return fmt.Errorf("quarantine: list chains of %s %s: %w", familyName(t.Family), t.Name, err)
@@ -174,7 +179,7 @@ func checkOwned(c *nftables.Conn, sock *netlink.Conn, t *nftables.Table) error {
 		if err != nil {
 			return fmt.Errorf("quarantine: list rules of %s %s chain %s: %w", familyName(t.Family), t.Name, ch.Name, err)
 		}
-		foreign := len(tags) == 0 && !isLayoutChain(ch.Name)
+		foreign := len(tags) == 0 && !slices.ContainsFunc(def.chains, func(d chainDef) bool { return d.name == ch.Name })
 		for _, tag := range tags {
 			foreign = foreign || !strings.HasPrefix(tag, ruleTagPrefix)
 		}
@@ -184,16 +189,6 @@ func checkOwned(c *nftables.Conn, sock *netlink.Conn, t *nftables.Table) error {
 		}
 	}
 	return nil
-}
-
-// isLayoutChain reports whether name is a chain of iotgw's layout.
-func isLayoutChain(name string) bool {
-	switch name {
-	case "input", "forward", "prerouting", "limited", "updates_out", "updates_in",
-		"isolate_out", "isolate_in", "notice", "dns", "capture":
-		return true
-	}
-	return false
 }
 
 // matchesStructure compares a table's sets, chains and rules with the
@@ -678,16 +673,19 @@ func (n *NFTables) Uninstall(ctx context.Context) error {
 		return err
 	}
 	defer sock.Close()
-	for _, f := range []nftables.TableFamily{nftables.TableFamilyINet, nftables.TableFamilyBridge} {
-		tables, err := c.ListTablesOfFamily(f)
+	// The layout without probing the kernel: with the bridge capture
+	// chain, which a table to delete may hold.
+	l := newLayout(n.cfg, true)
+	for _, def := range []tableDef{l.inet, l.bridge} {
+		tables, err := c.ListTablesOfFamily(def.family)
 		if err != nil {
-			return fmt.Errorf("quarantine: list %s tables: %w", familyName(f), err)
+			return fmt.Errorf("quarantine: list %s tables: %w", familyName(def.family), err)
 		}
 		if hasTable(tables, n.cfg.TableName) {
-			if err := checkOwned(c, sock, n.table(f)); err != nil {
+			if err := checkOwned(c, sock, n.table(def.family), def); err != nil {
 				return err
 			}
-			c.DelTable(n.table(f))
+			c.DelTable(n.table(def.family))
 		}
 	}
 	if err := c.Flush(); err != nil {

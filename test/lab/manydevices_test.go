@@ -88,7 +88,7 @@ path = %q
 	mib := func(kb int) float64 { return float64(kb) / 1024 }
 	t.Logf("MEASURE many devices: %d devices and %d flows in the daemon after %d packets; RSS %.1f MiB (%.1f anonymous, %.1f mapped from files; peak %.1f MiB), when idle %.1f MiB (%.1f anonymous, %.1f from files), CPU %v",
 		s.Devices, s.Flows, s.Packets, mib(u.rssKB), mib(u.anonKB), mib(u.fileKB), mib(u.hwmKB),
-		mib(idle.hwmKB), mib(idle.anonKB), mib(idle.fileKB), (u.cpu - idle.cpu).Round(10*time.Millisecond))
+		mib(idle.rssKB), mib(idle.anonKB), mib(idle.fileKB), (u.cpu - idle.cpu).Round(10*time.Millisecond))
 	if s.Devices == 0 || s.Devices > 1024 {
 		t.Errorf("the daemon holds %d devices, want between 1 and max_devices (1024)", s.Devices)
 	}

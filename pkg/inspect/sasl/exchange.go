@@ -25,7 +25,7 @@ type Exchange struct {
 }
 
 // Start begins an exchange for the named mechanism, ending any previous
-// one. Unknown mechanisms are followed (Active, Challenge, Respond and End
+// one. Unknown mechanisms are followed (Active, Challenge, Handle and End
 // work) but nothing is read from them.
 func (x *Exchange) Start(name []byte) {
 	*x = Exchange{mech: ParseMechanism(name), active: true}
@@ -69,14 +69,14 @@ func (x *Exchange) Challenge(b64 []byte, s *Scratch) {
 	clear(msg) // the scratch outlives the flow
 }
 
-// Respond handles one client response: a line of base64, "*" to cancel
+// respond handles one client response: a line of base64, "*" to cancel
 // (RFC 4422 section 5), or "=" for an empty initial response (RFC 4954).
 // When the response completes the credentials it returns a Login for
 // Classify, with Mechanism set to the mechanism's name; the Login borrows
 // x and s and is valid until the next call on either. When it returns no
 // Login, nothing of resp is left in s; a Login it returns stays in s and
 // x, so analyzers call Handle, which wipes it once it is classified.
-func (x *Exchange) Respond(resp []byte, s *Scratch) (inspect.Login, bool) {
+func (x *Exchange) respond(resp []byte, s *Scratch) (inspect.Login, bool) {
 	if !x.active || x.done {
 		return inspect.Login{}, false
 	}
@@ -110,7 +110,7 @@ func (x *Exchange) Respond(resp []byte, s *Scratch) (inspect.Login, bool) {
 	return l, ok
 }
 
-// Handle is Respond for an analyzer: a Login the response completes goes
+// Handle is respond for an analyzer: a Login the response completes goes
 // to keep, which must classify it before it returns (as
 // inspect.PendingLogin.Keep does). Then the response is wiped from s and
 // from x, which reads no more of this exchange: the scratch lives as long
@@ -119,9 +119,9 @@ func (x *Exchange) Respond(resp []byte, s *Scratch) (inspect.Login, bool) {
 // keep takes the Login by value so that a response that completes none
 // costs no allocation.
 func (x *Exchange) Handle(resp []byte, s *Scratch, keep func(inspect.Login)) {
-	l, ok := x.Respond(resp, s)
+	l, ok := x.respond(resp, s)
 	if !ok {
-		return // Respond left nothing behind
+		return // respond left nothing behind
 	}
 	keep(l)
 	clear(s[:])

@@ -156,7 +156,7 @@ func TestExchange(t *testing.T) {
 					x.Challenge([]byte(st.text), &s)
 					continue
 				}
-				l, ok := x.Respond([]byte(st.text), &s)
+				l, ok := x.respond([]byte(st.text), &s)
 				if !ok {
 					continue
 				}
@@ -183,12 +183,12 @@ func TestExchange(t *testing.T) {
 func TestExchangeIdle(t *testing.T) {
 	var x Exchange
 	var s Scratch
-	if _, ok := x.Respond([]byte(b64("\x00joe\x00s3cret")), &s); ok || x.Active() {
+	if _, ok := x.respond([]byte(b64("\x00joe\x00s3cret")), &s); ok || x.Active() {
 		t.Error("an exchange that was never started read a response")
 	}
 	x.Start([]byte("PLAIN"))
 	x.End()
-	if _, ok := x.Respond([]byte(b64("\x00joe\x00s3cret")), &s); ok {
+	if _, ok := x.respond([]byte(b64("\x00joe\x00s3cret")), &s); ok {
 		t.Error("an ended exchange read a response")
 	}
 }
@@ -201,7 +201,7 @@ func TestExchangeNoAllocs(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() {
 		x.Start([]byte("LOGIN"))
 		x.Challenge(prompt, &s)
-		x.Respond(user, &s)
+		x.respond(user, &s)
 		x.End()
 	})
 	if allocs != 0 {
@@ -222,7 +222,7 @@ func FuzzExchange(f *testing.F) {
 		x.Challenge(challenge, &s)
 		logins := 0
 		for _, r := range [][]byte{r1, r2} {
-			l, ok := x.Respond(r, &s)
+			l, ok := x.respond(r, &s)
 			if !ok {
 				continue
 			}
@@ -239,7 +239,7 @@ func FuzzExchange(f *testing.F) {
 		}
 		// As the analyzers run it, the exchange leaves nothing behind.
 		x.Start([]byte(mech))
-		s = Scratch{} // Respond left the login above in it
+		s = Scratch{} // respond left the login above in it
 		x.Challenge(challenge, &s)
 		for _, r := range [][]byte{r1, r2} {
 			x.Handle(r, &s, func(inspect.Login) {})
@@ -371,7 +371,7 @@ func TestEndWipes(t *testing.T) {
 	var s Scratch
 	x.Start([]byte("CRAM-MD5"))
 	x.Challenge([]byte(b64(rfcChallenge)), &s)
-	if _, ok := x.Respond([]byte(b64(rfcResponse)), &s); !ok {
+	if _, ok := x.respond([]byte(b64(rfcResponse)), &s); !ok {
 		t.Fatal("no login")
 	}
 	x.End()
@@ -379,8 +379,8 @@ func TestEndWipes(t *testing.T) {
 		t.Errorf("End left challenge %q, digest %x", bytes.TrimRight(x.challenge[:], "\x00"), x.digest)
 	}
 	x.Start([]byte("LOGIN"))
-	x.Respond([]byte(b64("galunt")), &s)
-	x.Respond([]byte("*"), &s)
+	x.respond([]byte(b64("galunt")), &s)
+	x.respond([]byte("*"), &s)
 	if kept(&x) {
 		t.Errorf("a cancelled LOGIN left user %q", bytes.TrimRight(x.user[:], "\x00"))
 	}
