@@ -25,7 +25,7 @@ func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confi
 		return inspect.NoMatch
 	}
 	onPort := f.Server().Port() == 21 || f.Server().Port() == 2121
-	if dir == inspect.ToClient && inspect.HasPrefixFold(b, "220") && inspect.ContainsFold(firstLine(b), "ftp") {
+	if dir == inspect.ToClient && inspect.HasPrefixFold(b, "220") && inspect.ContainsFold(inspect.FirstLine(b), "ftp") {
 		return inspect.ContentMatch
 	}
 	if onPort {
@@ -40,13 +40,6 @@ func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confi
 	return inspect.NoMatch
 }
 
-func firstLine(b []byte) []byte {
-	if line, _, ok := inspect.NextLine(b); ok {
-		return line
-	}
-	return b
-}
-
 // NewAnalyzer implements inspect.Protocol.
 func (p *Protocol) NewAnalyzer(*inspect.Flow) inspect.Analyzer {
 	a := p.pool.Get()
@@ -58,57 +51,48 @@ const maxUser = 128
 
 type analyzer struct {
 	proto     *Protocol
+	lines     inspect.Lines
+	pending   inspect.PendingLogin
 	user      [maxUser]byte
 	userLen   int
-	pending   inspect.Credential
-	hasLogin  bool
 	sawBanner bool
 	authTLS   bool // AUTH sent, waiting for 234
 }
 
 func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
-	consumed := 0
-	for {
-		line, n, ok := inspect.NextLine(data[consumed:])
-		if !ok {
-			return consumed
-		}
-		consumed += n
-		if dir == inspect.ToServer {
-			a.command(f, line)
-		} else {
-			a.reply(f, line)
-		}
-		if a.proto == nil { // closed by StartTLS
-			return len(data)
-		}
-	}
+	return a.lines.Feed(a, f, dir, data)
 }
 
-func (a *analyzer) command(f *inspect.Flow, line []byte) {
+// Raw implements inspect.LineHandler: every FTP control byte is in a line.
+func (*analyzer) Raw(inspect.Dir, []byte) int { return 0 }
+
+// Closed implements inspect.LineHandler: StartTLS closed the analyzer.
+func (a *analyzer) Closed() bool { return a.proto == nil }
+
+// ClientLine implements inspect.LineHandler: a command.
+func (a *analyzer) ClientLine(f *inspect.Flow, line []byte) {
 	cmd, arg := inspect.CutWord(line)
 	switch {
 	case inspect.EqualFold(cmd, "USER"):
-		a.flush(f, inspect.OutcomeUnknown)
+		a.pending.Report(f, inspect.OutcomeUnknown)
 		a.userLen = copy(a.user[:], arg)
 	case inspect.EqualFold(cmd, "PASS"):
-		a.flush(f, inspect.OutcomeUnknown)
-		a.pending = f.Classify(&inspect.Login{
+		a.pending.Keep(f, &inspect.Login{
 			Protocol:  "ftp",
 			Mechanism: "USER/PASS",
 			User:      a.user[:a.userLen],
 			Secret:    arg,
 		})
-		a.hasLogin = true
 	case inspect.EqualFold(cmd, "AUTH"):
 		// AUTH TLS (RFC 4217): after the server's 234 the control
 		// connection is TLS.
-		a.flush(f, inspect.OutcomeUnknown)
+		a.pending.Report(f, inspect.OutcomeUnknown)
 		a.authTLS = true
 	}
 }
 
-func (a *analyzer) reply(f *inspect.Flow, line []byte) {
+// ServerLine implements inspect.LineHandler: a reply.
+func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 	if len(line) < 3 {
 		return
 	}
@@ -130,31 +114,21 @@ func (a *analyzer) reply(f *inspect.Flow, line []byte) {
 			return
 		}
 	}
-	if !a.hasLogin {
-		return
-	}
 	switch {
 	case code[0] == '2' && code[1] == '3' && code[2] == '0': // 230 logged in
-		a.flush(f, inspect.OutcomeAccepted)
+		a.pending.Report(f, inspect.OutcomeAccepted)
 	case code[0] == '2' && code[1] == '0' && code[2] == '2': // 202 superfluous: already in
-		a.flush(f, inspect.OutcomeAccepted)
+		a.pending.Report(f, inspect.OutcomeAccepted)
 	case code[0] == '5' || code[0] == '4': // 530 and kin: refused
-		a.flush(f, inspect.OutcomeRejected)
+		a.pending.Report(f, inspect.OutcomeRejected)
 	}
 }
 
-// flush reports the pending login, if any.
-func (a *analyzer) flush(f *inspect.Flow, o inspect.Outcome) {
-	if !a.hasLogin {
-		return
-	}
-	a.hasLogin = false
-	f.ReportCredential(&a.pending, o, f.LoginSubject())
-}
-
-func (a *analyzer) Gap(*inspect.Flow, inspect.Dir) {}
+// Gap drops, in dir, the tail of the line whose start was lost: it is
+// neither a command nor a reply.
+func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) { a.lines.Resync(dir) }
 
 func (a *analyzer) Close(f *inspect.Flow) {
-	a.flush(f, inspect.OutcomeUnknown)
+	a.pending.Report(f, inspect.OutcomeUnknown)
 	a.proto.pool.Put(a)
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
 )
 
@@ -99,6 +100,40 @@ func TestSyntheticLogins(t *testing.T) {
 	}
 }
 
+// server is the FTP server of synthetic sessions.
+const server = "198.51.100.7:21"
+
+// TestGapResyncs checks that after lost client bytes the tail of the
+// command line they cut is skipped, not read as a command: a tail that
+// reads "USER x ..." does not replace the user, and the next whole line
+// is read again.
+func TestGapResyncs(t *testing.T) {
+	s := inspecttest.NewSession(t, New(), server)
+	s.Server("220 FTP ready\r\n").Client("USER admin\r\n").Server("331 ok\r\n")
+	f, a := s.Analyzer(t)
+	a.Gap(f, inspect.ToServer)
+	// The tail of a line whose start was lost, then a whole PASS line.
+	a.Feed(f, inspect.ToServer, []byte("USER x s3cret-Pass\r\nPASS s3cret-Pass\r\n"))
+	s.Server("230 in\r\n")
+	col := s.End()
+	got := col.Findings()
+	if len(got) != 1 || got[0].Evidence["user"] != "a***" || got[0].Evidence["accepted"] != "yes" {
+		t.Fatalf("findings %v, want one for a*** accepted", evidence(got))
+	}
+	if inspecttest.Leaks(t, col.Events, "s3cret-Pass") {
+		t.Error("password leaked into an event")
+	}
+}
+
+// TestExchangeNoAllocs checks that a command and its reply cost no
+// allocation.
+func TestExchangeNoAllocs(t *testing.T) {
+	s := inspecttest.NewSession(t, New(), server)
+	s.Server("220 FTP ready\r\n").Client("USER admin\r\n")
+	f, a := s.Analyzer(t)
+	inspecttest.ExchangeNoAllocs(t, f, a, []byte("CWD /pub\r\n"), []byte("250 ok\r\n"))
+}
+
 func FuzzAnalyzer(f *testing.F) {
 	f.Add([]byte("220 FTP\r\n"), []byte("USER a\r\nPASS b\r\n"), []byte("230 ok\r\n"))
 	f.Add([]byte(""), []byte("AUTH TLS\r\n"), []byte("\r\n"))
@@ -114,4 +149,12 @@ func FuzzAnalyzer(f *testing.F) {
 			t.Fatalf("%d login findings from %d PASS commands", got, max)
 		}
 	})
+}
+
+func evidence(evs []*event.Event) []event.Evidence {
+	var out []event.Evidence
+	for _, e := range evs {
+		out = append(out, e.Evidence)
+	}
+	return out
 }
