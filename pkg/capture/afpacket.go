@@ -12,7 +12,6 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/afpacket"
-	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/net/bpf"
 )
 
@@ -184,7 +183,7 @@ func (a *AFPacket) ReadPacket() ([]byte, Info, error) {
 		Timestamp:     f.ci.Timestamp,
 		CaptureLength: f.ci.CaptureLength,
 		Length:        f.ci.Length,
-		LinkType:      layers.LinkTypeEthernet,
+		LinkType:      LinkTypeEthernet,
 		Interface:     f.ci.InterfaceIndex,
 	}, nil
 }

@@ -196,7 +196,7 @@ func TestAFPacketFilterOnVeth(t *testing.T) {
 	}
 	var syn7777, syn9090 bool
 	for _, f := range seen {
-		if f.info.LinkType != layers.LinkTypeEthernet || f.info.CaptureLength != f.ipLen+14 || f.info.Length < f.info.CaptureLength || f.info.Timestamp.IsZero() {
+		if f.info.LinkType != LinkTypeEthernet || f.info.CaptureLength != f.ipLen+14 || f.info.Length < f.info.CaptureLength || f.info.Timestamp.IsZero() {
 			t.Errorf("frame info %+v", f.info)
 		}
 		if f.ipProto == layers.IPProtocolICMPv4 {

@@ -6,18 +6,17 @@ package capture
 
 import (
 	"errors"
+	"fmt"
 	"time"
-
-	"github.com/gopacket/gopacket/layers"
 )
 
 // Info describes one frame.
 type Info struct {
 	Timestamp     time.Time
-	CaptureLength int             // bytes present in data
-	Length        int             // bytes on the wire
-	LinkType      layers.LinkType // how to decode data
-	Interface     int             // pcapng interface index, the kernel's ifindex for live sources, or 0
+	CaptureLength int      // bytes present in data
+	Length        int      // bytes on the wire
+	LinkType      LinkType // how to decode data
+	Interface     int      // pcapng interface index, the kernel's ifindex for live sources, or 0
 }
 
 // Source yields frames one at a time. The data returned by ReadPacket is
@@ -33,16 +32,16 @@ type Source interface {
 var ErrUnsupportedLinkType = errors.New("unsupported link type")
 
 // SupportedLinkType reports whether frames of type lt can be decoded.
-func SupportedLinkType(lt layers.LinkType) bool {
+func SupportedLinkType(lt LinkType) bool {
 	switch lt {
-	case layers.LinkTypeEthernet,
-		layers.LinkTypeLinuxSLL,
-		layers.LinkTypeLinuxSLL2,
-		layers.LinkTypeRaw,
-		layers.LinkTypeIPv4,
-		layers.LinkTypeIPv6,
-		layers.LinkTypeNull,
-		layers.LinkTypeLoop,
+	case LinkTypeNull,
+		LinkTypeEthernet,
+		LinkTypeRaw,
+		LinkTypeLoop,
+		LinkTypeLinuxSLL,
+		LinkTypeIPv4,
+		LinkTypeIPv6,
+		LinkTypeLinuxSLL2,
 		LinkTypeRawDLT12,
 		LinkTypeRawDLT14,
 		LinkTypeNFLOG:
@@ -51,13 +50,50 @@ func SupportedLinkType(lt layers.LinkType) bool {
 	return false
 }
 
-// Link types gopacket has no name for.
+// LinkType is a capture's link-layer header type, numbered as libpcap's
+// LINKTYPE_ values (https://www.tcpdump.org/linktypes.html), which pcap and
+// pcapng files store.
+type LinkType uint16
+
+// The link types iotgw decodes.
 const (
+	LinkTypeNull      LinkType = 0   // BSD loopback: a 4-byte address family in the writer's byte order
+	LinkTypeEthernet  LinkType = 1   // IEEE 802.3 Ethernet
+	LinkTypeRaw       LinkType = 101 // raw IPv4 or IPv6, told apart by the version nibble
+	LinkTypeLoop      LinkType = 108 // OpenBSD loopback: the address family big-endian
+	LinkTypeLinuxSLL  LinkType = 113 // Linux "cooked" capture v1 (tcpdump -i any)
+	LinkTypeNFLOG     LinkType = 239 // Linux netfilter NFLOG records
+	LinkTypeIPv4      LinkType = 228
+	LinkTypeIPv6      LinkType = 229
+	LinkTypeLinuxSLL2 LinkType = 276 // Linux "cooked" capture v2
+
 	// LinkTypeRawDLT12 and LinkTypeRawDLT14 are DLT_RAW as most systems and
 	// OpenBSD number it; files should say LINKTYPE_RAW (101), but some
 	// writers store the DLT.
-	LinkTypeRawDLT12 layers.LinkType = 12
-	LinkTypeRawDLT14 layers.LinkType = 14
-	// LinkTypeNFLOG is Linux netfilter NFLOG (libpcap LINKTYPE_NFLOG).
-	LinkTypeNFLOG layers.LinkType = 239
+	LinkTypeRawDLT12 LinkType = 12
+	LinkTypeRawDLT14 LinkType = 14
 )
+
+func (lt LinkType) String() string {
+	switch lt {
+	case LinkTypeNull:
+		return "null"
+	case LinkTypeEthernet:
+		return "ethernet"
+	case LinkTypeRaw, LinkTypeRawDLT12, LinkTypeRawDLT14:
+		return "raw"
+	case LinkTypeLoop:
+		return "loop"
+	case LinkTypeLinuxSLL:
+		return "linux-sll"
+	case LinkTypeNFLOG:
+		return "nflog"
+	case LinkTypeIPv4:
+		return "ipv4"
+	case LinkTypeIPv6:
+		return "ipv6"
+	case LinkTypeLinuxSLL2:
+		return "linux-sll2"
+	}
+	return fmt.Sprintf("linktype-%d", uint16(lt))
+}

@@ -54,7 +54,7 @@ type File struct {
 	buf     *bufio.Reader
 	r       packetReader
 	ng      *pcapgo.NgReader // nil for classic pcap
-	link    layers.LinkType  // classic pcap link type
+	link    LinkType         // classic pcap link type
 	packets int
 	size    int64
 }
@@ -139,7 +139,7 @@ func (fr *File) open() error {
 		if err != nil {
 			return fmt.Errorf("pcap: %w", err)
 		}
-		fr.r, fr.link = r, r.LinkType()
+		fr.r, fr.link = r, LinkType(r.LinkType())
 		if !SupportedLinkType(fr.link) {
 			return fmt.Errorf("%w %d (%s)", ErrUnsupportedLinkType, int(fr.link), fr.link)
 		}
@@ -186,7 +186,7 @@ func (fr *File) ReadPacket() ([]byte, Info, error) {
 		if fr.ng != nil {
 			if len(ci.AncillaryData) > 0 {
 				if lt, ok := ci.AncillaryData[0].(layers.LinkType); ok {
-					info.LinkType = lt
+					info.LinkType = LinkType(lt)
 				}
 			}
 			if !SupportedLinkType(info.LinkType) {

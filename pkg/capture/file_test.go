@@ -23,9 +23,9 @@ import (
 
 // readAll reads every frame and returns their count and the error that
 // ended the read (nil at a clean end).
-func readAll(f *capture.File) (int, []layers.LinkType, error) {
+func readAll(f *capture.File) (int, []capture.LinkType, error) {
 	n := 0
-	var links []layers.LinkType
+	var links []capture.LinkType
 	for {
 		_, info, err := f.ReadPacket()
 		if errors.Is(err, io.EOF) {
@@ -79,9 +79,9 @@ func TestCorpusPacketCounts(t *testing.T) {
 			if got != want {
 				t.Errorf("read %d packets, MANIFEST says %d", got, want)
 			}
-			wantLink := map[string]layers.LinkType{
-				"ether": layers.LinkTypeEthernet, "rawip4": layers.LinkTypeIPv4, "null": layers.LinkTypeNull,
-				"nflog": capture.LinkTypeNFLOG, "linux-sll2": layers.LinkTypeLinuxSLL2,
+			wantLink := map[string]capture.LinkType{
+				"ether": capture.LinkTypeEthernet, "rawip4": capture.LinkTypeIPv4, "null": capture.LinkTypeNull,
+				"nflog": capture.LinkTypeNFLOG, "linux-sll2": capture.LinkTypeLinuxSLL2,
 			}[format[strings.IndexByte(format, '/')+1:]]
 			if want > 0 && (len(links) != 1 || links[0] != wantLink) {
 				t.Errorf("link types %v, want %v (%s)", links, wantLink, format)
@@ -94,11 +94,11 @@ func TestCorpusPacketCounts(t *testing.T) {
 }
 
 // pcapFile writes a classic pcap with the given link type and frames.
-func pcapFile(t *testing.T, link layers.LinkType, frames ...[]byte) []byte {
+func pcapFile(t *testing.T, link capture.LinkType, frames ...[]byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w := pcapgo.NewWriter(&buf)
-	if err := w.WriteFileHeader(65535, link); err != nil {
+	if err := w.WriteFileHeader(65535, layers.LinkType(link)); err != nil {
 		t.Fatal(err)
 	}
 	for _, fr := range frames {
@@ -111,7 +111,7 @@ func pcapFile(t *testing.T, link layers.LinkType, frames ...[]byte) []byte {
 
 func TestMalformedFiles(t *testing.T) {
 	frame := bytes.Repeat([]byte{0xab}, 60)
-	good := pcapFile(t, layers.LinkTypeEthernet, frame, frame, frame)
+	good := pcapFile(t, capture.LinkTypeEthernet, frame, frame, frame)
 	bigEndian := append([]byte{}, good...)
 	swapHeader(bigEndian)
 
@@ -130,7 +130,7 @@ func TestMalformedFiles(t *testing.T) {
 		{name: "short_header", data: good[:3], openErr: "too short"},
 		{name: "bad_magic", data: []byte("GIF89a...................."), openErr: "not a pcap or pcapng file"},
 		{name: "header_cut", data: good[:20], openErr: "offset 0"},
-		{name: "unknown_link_type", data: pcapFile(t, layers.LinkType(147), frame), openErr: "unsupported link type 147"},
+		{name: "unknown_link_type", data: pcapFile(t, capture.LinkType(147), frame), openErr: "unsupported link type 147"},
 		{name: "truncated_record", data: good[:24+16+60+16+30], readErr: "truncated record", packets: 1, offset: 24 + 16 + 60, wantOffset: true},
 		{name: "truncated_record_header", data: good[:24+16+60+8], readErr: "truncated record", packets: 1, offset: 24 + 16 + 60, wantOffset: true},
 		{name: "caplen_over_wire_len", data: corruptCaplen(good), readErr: "capture length exceeds", packets: 0, offset: 24, wantOffset: true},
@@ -170,11 +170,11 @@ func TestMalformedFiles(t *testing.T) {
 
 func TestPcapNGMixedLinkTypes(t *testing.T) {
 	var buf bytes.Buffer
-	w, err := pcapgo.NewNgWriterInterface(&buf, pcapgo.NgInterface{LinkType: layers.LinkTypeEthernet, SnapLength: 65535}, pcapgo.NgWriterOptions{})
+	w, err := pcapgo.NewNgWriterInterface(&buf, pcapgo.NgInterface{LinkType: layers.LinkType(capture.LinkTypeEthernet), SnapLength: 65535}, pcapgo.NgWriterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := w.AddInterface(pcapgo.NgInterface{LinkType: layers.LinkTypeRaw, SnapLength: 65535})
+	raw, err := w.AddInterface(pcapgo.NgInterface{LinkType: layers.LinkType(capture.LinkTypeRaw), SnapLength: 65535})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestPcapNGMixedLinkTypes(t *testing.T) {
 	if err != nil || n != 3 {
 		t.Fatalf("read %d packets (err %v), want 3: the USB one skipped", n, err)
 	}
-	want := []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeRaw, layers.LinkTypeEthernet}
+	want := []capture.LinkType{capture.LinkTypeEthernet, capture.LinkTypeRaw, capture.LinkTypeEthernet}
 	if len(links) != 3 || links[0] != want[0] || links[1] != want[1] || links[2] != want[2] {
 		t.Errorf("link types %v, want %v", links, want)
 	}
@@ -211,7 +211,7 @@ func TestPcapNGMixedLinkTypes(t *testing.T) {
 // panic, and never more frames than the input could hold.
 func FuzzReader(f *testing.F) {
 	frame := bytes.Repeat([]byte{0xab}, 60)
-	f.Add(pcapNoT(layers.LinkTypeEthernet, frame, frame))
+	f.Add(pcapNoT(capture.LinkTypeEthernet, frame, frame))
 	f.Add([]byte{0x0a, 0x0d, 0x0d, 0x0a, 0x1c, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a})
 	f.Add([]byte{0x1f, 0x8b, 8, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -241,10 +241,10 @@ func FuzzReader(f *testing.F) {
 	})
 }
 
-func pcapNoT(link layers.LinkType, frames ...[]byte) []byte {
+func pcapNoT(link capture.LinkType, frames ...[]byte) []byte {
 	var buf bytes.Buffer
 	w := pcapgo.NewWriter(&buf)
-	_ = w.WriteFileHeader(65535, link)
+	_ = w.WriteFileHeader(65535, layers.LinkType(link))
 	for _, fr := range frames {
 		_ = w.WritePacket(ciFor(fr), fr)
 	}

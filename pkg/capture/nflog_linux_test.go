@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/sys/unix"
 
 	"github.com/iotgw/iotgw/pkg/quarantine"
@@ -187,7 +186,7 @@ func TestNFLOGConnectionStart(t *testing.T) {
 	var syn, request, reply bool
 	var payload int
 	for _, f := range seen {
-		if f.info.LinkType != layers.LinkTypeEthernet {
+		if f.info.LinkType != LinkTypeEthernet {
 			t.Fatalf("link type %v", f.info.LinkType)
 		}
 		if f.info.CaptureLength > labSnaplen+etherHeaderLen {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"sync/atomic"
 	"time"
-
-	"github.com/gopacket/gopacket/layers"
 )
 
 // Netlink and nfnetlink_log wire constants (linux/netlink.h,
@@ -257,7 +255,7 @@ func (r *nflogBatch) next() (data []byte, info Info, ok bool) {
 			Timestamp:     p.timestamp(r.now),
 			CaptureLength: len(frame),
 			Length:        etherHeaderLen + max(p.payloadLen, ipLength(frame[etherHeaderLen:], p.hwProtocol)),
-			LinkType:      layers.LinkTypeEthernet,
+			LinkType:      LinkTypeEthernet,
 			Interface:     int(ifindex),
 		}, true
 	}

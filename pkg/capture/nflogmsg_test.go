@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gopacket/gopacket/layers"
 )
 
 // Two NFULNL_MSG_PACKET messages as a little-endian kernel sent them for
@@ -314,7 +312,7 @@ func TestNFLOGBatch(t *testing.T) {
 				if !bytes.Equal(f[0:6], capturedRouterMAC[:]) || !bytes.Equal(f[6:12], capturedDevMAC[:]) || f[12] != 0x08 || f[13] != 0x00 || f[14] != 0x45 {
 					t.Errorf("frame %d header % x", i, f[:15])
 				}
-				if infos[i].LinkType != layers.LinkTypeEthernet || infos[i].Interface != 2 || infos[i].CaptureLength != len(f) {
+				if infos[i].LinkType != LinkTypeEthernet || infos[i].Interface != 2 || infos[i].CaptureLength != len(f) {
 					t.Errorf("frame %d info %+v", i, infos[i])
 				}
 				if want := time.Unix(0x6b071ec9, 0); infos[i].Timestamp.Truncate(time.Second) != want {

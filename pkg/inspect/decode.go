@@ -136,19 +136,19 @@ func (d *Decoder) Decode(data []byte, info capture.Info, p *Packet) {
 	d.Stats.Frames++
 	var parser *gopacket.DecodingLayerParser
 	switch info.LinkType {
-	case layers.LinkTypeEthernet:
+	case capture.LinkTypeEthernet:
 		parser = d.ethParser
-	case layers.LinkTypeLinuxSLL:
+	case capture.LinkTypeLinuxSLL:
 		parser = d.sllParser
-	case layers.LinkTypeLinuxSLL2:
+	case capture.LinkTypeLinuxSLL2:
 		parser = d.sll2Parser
-	case layers.LinkTypeNull, layers.LinkTypeLoop:
+	case capture.LinkTypeNull, capture.LinkTypeLoop:
 		parser = d.loopParser
-	case layers.LinkTypeIPv4:
+	case capture.LinkTypeIPv4:
 		parser = d.ip4Parser
-	case layers.LinkTypeIPv6:
+	case capture.LinkTypeIPv6:
 		parser = d.ip6Parser
-	case layers.LinkTypeRaw, capture.LinkTypeRawDLT12, capture.LinkTypeRawDLT14:
+	case capture.LinkTypeRaw, capture.LinkTypeRawDLT12, capture.LinkTypeRawDLT14:
 		parser = d.rawIPParser(data)
 	case capture.LinkTypeNFLOG:
 		data = nflogPayload(data)

@@ -89,7 +89,7 @@ func TestDecode(t *testing.T) {
 
 	tests := []struct {
 		name      string
-		link      layers.LinkType
+		link      capture.LinkType
 		data      []byte
 		kind      Kind
 		src       string
@@ -99,24 +99,24 @@ func TestDecode(t *testing.T) {
 		fragment  bool
 		truncated bool
 	}{
-		{"ether_ipv4_tcp", layers.LinkTypeEthernet, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp("PA"), payload), KindTCP, "192.168.1.10", "USER admin\r\n", 0, true, false, false},
-		{"ether_ipv6_tcp", layers.LinkTypeEthernet, frame(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp("PA"), payload), KindTCP, "fd00::10", "USER admin\r\n", 0, true, false, false},
-		{"ether_ipv4_udp", layers.LinkTypeEthernet, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), gopacket.Payload("x")), KindUDP, "192.168.1.10", "x", 0, true, false, false},
-		{"vlan", layers.LinkTypeEthernet, frame(t, eth(layers.EthernetTypeDot1Q), vlan, ip4(layers.IPProtocolTCP), tcp("PA"), payload), KindTCP, "192.168.1.10", "USER admin\r\n", 42, true, false, false},
-		{"qinq", layers.LinkTypeEthernet, frame(t, eth(layers.EthernetTypeQinQ), outer, vlan, ip4(layers.IPProtocolTCP), tcp("PA"), payload), KindTCP, "192.168.1.10", "USER admin\r\n", 42, true, false, false},
-		{"linux_sll", layers.LinkTypeLinuxSLL, append(sll, frame(t, ip4(layers.IPProtocolTCP), tcp("PA"), payload)...), KindTCP, "192.168.1.10", "USER admin\r\n", 0, true, false, false},
-		{"raw_ipv4", layers.LinkTypeRaw, frame(t, ip4(layers.IPProtocolTCP), tcp("PA"), payload), KindTCP, "192.168.1.10", "USER admin\r\n", 0, false, false, false},
-		{"raw_ipv6_linktype229", layers.LinkTypeIPv6, frame(t, ip6(layers.IPProtocolTCP), tcp("PA"), payload), KindTCP, "fd00::10", "USER admin\r\n", 0, false, false, false},
-		{"ipv4_fragment", layers.LinkTypeEthernet, frame(t, eth(layers.EthernetTypeIPv4), fragment, tcp("PA"), payload), KindIP, "192.168.1.10", "", 0, true, true, false},
-		{"arp", layers.LinkTypeEthernet, frame(t, eth(layers.EthernetTypeARP), &layers.ARP{AddrType: 1, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4, Operation: 1,
+		{"ether_ipv4_tcp", capture.LinkTypeEthernet, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp("PA"), payload), KindTCP, "192.168.1.10", "USER admin\r\n", 0, true, false, false},
+		{"ether_ipv6_tcp", capture.LinkTypeEthernet, frame(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp("PA"), payload), KindTCP, "fd00::10", "USER admin\r\n", 0, true, false, false},
+		{"ether_ipv4_udp", capture.LinkTypeEthernet, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), gopacket.Payload("x")), KindUDP, "192.168.1.10", "x", 0, true, false, false},
+		{"vlan", capture.LinkTypeEthernet, frame(t, eth(layers.EthernetTypeDot1Q), vlan, ip4(layers.IPProtocolTCP), tcp("PA"), payload), KindTCP, "192.168.1.10", "USER admin\r\n", 42, true, false, false},
+		{"qinq", capture.LinkTypeEthernet, frame(t, eth(layers.EthernetTypeQinQ), outer, vlan, ip4(layers.IPProtocolTCP), tcp("PA"), payload), KindTCP, "192.168.1.10", "USER admin\r\n", 42, true, false, false},
+		{"linux_sll", capture.LinkTypeLinuxSLL, append(sll, frame(t, ip4(layers.IPProtocolTCP), tcp("PA"), payload)...), KindTCP, "192.168.1.10", "USER admin\r\n", 0, true, false, false},
+		{"raw_ipv4", capture.LinkTypeRaw, frame(t, ip4(layers.IPProtocolTCP), tcp("PA"), payload), KindTCP, "192.168.1.10", "USER admin\r\n", 0, false, false, false},
+		{"raw_ipv6_linktype229", capture.LinkTypeIPv6, frame(t, ip6(layers.IPProtocolTCP), tcp("PA"), payload), KindTCP, "fd00::10", "USER admin\r\n", 0, false, false, false},
+		{"ipv4_fragment", capture.LinkTypeEthernet, frame(t, eth(layers.EthernetTypeIPv4), fragment, tcp("PA"), payload), KindIP, "192.168.1.10", "", 0, true, true, false},
+		{"arp", capture.LinkTypeEthernet, frame(t, eth(layers.EthernetTypeARP), &layers.ARP{AddrType: 1, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4, Operation: 1,
 			SourceHwAddress: macA, SourceProtAddress: net.IP{192, 168, 1, 10}, DstHwAddress: make([]byte, 6), DstProtAddress: net.IP{192, 168, 1, 1}}), KindARP, "", "", 0, true, false, false},
-		{"ether_too_short", layers.LinkTypeEthernet, mustHex("c056e3010203 50c7"), KindUnknown, "", "", 0, false, false, true},
-		{"ipv4_header_cut", layers.LinkTypeEthernet, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp("PA"), payload)[:14+12], KindUnknown, "", "", 0, true, false, true},
-		{"tcp_header_cut", layers.LinkTypeEthernet, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp("PA"), payload)[:14+20+10], KindIP, "192.168.1.10", "", 0, true, false, true},
-		{"raw_bogus_version", layers.LinkTypeRaw, mustHex("75000014"), KindUnknown, "", "", 0, false, false, false},
-		{"bogus_ethertype", layers.LinkTypeEthernet, mustHex("c056e301020350c7bf0a0b0c3030 3030303030"), KindUnknown, "", "", 0, true, false, false},
-		{"empty", layers.LinkTypeEthernet, nil, KindUnknown, "", "", 0, false, false, true},
-		{"unknown_link", layers.LinkType(147), mustHex("00"), KindUnknown, "", "", 0, false, false, false},
+		{"ether_too_short", capture.LinkTypeEthernet, mustHex("c056e3010203 50c7"), KindUnknown, "", "", 0, false, false, true},
+		{"ipv4_header_cut", capture.LinkTypeEthernet, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp("PA"), payload)[:14+12], KindUnknown, "", "", 0, true, false, true},
+		{"tcp_header_cut", capture.LinkTypeEthernet, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp("PA"), payload)[:14+20+10], KindIP, "192.168.1.10", "", 0, true, false, true},
+		{"raw_bogus_version", capture.LinkTypeRaw, mustHex("75000014"), KindUnknown, "", "", 0, false, false, false},
+		{"bogus_ethertype", capture.LinkTypeEthernet, mustHex("c056e301020350c7bf0a0b0c3030 3030303030"), KindUnknown, "", "", 0, true, false, false},
+		{"empty", capture.LinkTypeEthernet, nil, KindUnknown, "", "", 0, false, false, true},
+		{"unknown_link", capture.LinkType(147), mustHex("00"), KindUnknown, "", "", 0, false, false, false},
 	}
 	d := NewDecoder()
 	for _, tt := range tests {
@@ -164,11 +164,11 @@ func TestDecodePPPoE(t *testing.T) {
 
 	d := NewDecoder()
 	var p Packet
-	d.Decode(data, capture.Info{LinkType: layers.LinkTypeEthernet}, &p)
+	d.Decode(data, capture.Info{LinkType: capture.LinkTypeEthernet}, &p)
 	if p.Kind != KindTCP || string(p.Payload) != "hi" {
 		t.Errorf("pppoe ipv4: kind %d payload %q", p.Kind, p.Payload)
 	}
-	d.Decode(papFrame, capture.Info{LinkType: layers.LinkTypeEthernet}, &p)
+	d.Decode(papFrame, capture.Info{LinkType: capture.LinkTypeEthernet}, &p)
 	if p.Kind != KindPAP || len(p.Payload) != len(papBody) {
 		t.Errorf("pppoe pap: kind %d payload %x", p.Kind, p.Payload)
 	}
@@ -208,7 +208,7 @@ func TestDecodeNoAlloc(t *testing.T) {
 	data := frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp("PA"), gopacket.Payload("USER admin\r\n"))
 	d := NewDecoder()
 	var p Packet
-	info := capture.Info{LinkType: layers.LinkTypeEthernet, Timestamp: time.Unix(1, 0)}
+	info := capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: time.Unix(1, 0)}
 	allocs := testing.AllocsPerRun(1000, func() { d.Decode(data, info, &p) })
 	if allocs != 0 {
 		t.Errorf("Decode allocates %.1f times per frame", allocs)
@@ -216,15 +216,15 @@ func TestDecodeNoAlloc(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	f.Add(uint16(layers.LinkTypeEthernet), frame(f, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp("PA"), gopacket.Payload("USER a\r\n")))
-	f.Add(uint16(layers.LinkTypeRaw), frame(f, ip6(layers.IPProtocolUDP), udp(), gopacket.Payload("x")))
+	f.Add(uint16(capture.LinkTypeEthernet), frame(f, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp("PA"), gopacket.Payload("USER a\r\n")))
+	f.Add(uint16(capture.LinkTypeRaw), frame(f, ip6(layers.IPProtocolUDP), udp(), gopacket.Payload("x")))
 	f.Add(uint16(capture.LinkTypeNFLOG), []byte{2, 0, 0, 1, 8, 0, 9, 0, 0x45, 0, 0, 0})
-	f.Add(uint16(layers.LinkTypeLinuxSLL2), make([]byte, 20))
-	f.Add(uint16(layers.LinkTypeNull), []byte{2, 0, 0, 0, 0x45})
+	f.Add(uint16(capture.LinkTypeLinuxSLL2), make([]byte, 20))
+	f.Add(uint16(capture.LinkTypeNull), []byte{2, 0, 0, 0, 0x45})
 	f.Fuzz(func(t *testing.T, link uint16, data []byte) {
 		d := NewDecoder()
 		var p Packet
-		d.Decode(data, capture.Info{LinkType: layers.LinkType(link), Length: len(data)}, &p)
+		d.Decode(data, capture.Info{LinkType: capture.LinkType(link), Length: len(data)}, &p)
 		if len(p.Payload) > len(data) {
 			t.Fatalf("payload longer than frame")
 		}

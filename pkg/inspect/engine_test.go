@@ -355,7 +355,7 @@ func TestEngineSteadyStateNoAlloc(t *testing.T) {
 		}
 		d := NewDecoder()
 		var p Packet
-		info := capture.Info{LinkType: layers.LinkTypeEthernet, Timestamp: t0}
+		info := capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: t0}
 		for _, f := range frames { // create the flows
 			d.Decode(f, info, &p)
 			e.HandlePacket(&p)
@@ -408,7 +408,7 @@ func BenchmarkDecodeAndFlow(b *testing.B) {
 	e := testEngine(b, cfg, r)
 	d := NewDecoder()
 	var p Packet
-	info := capture.Info{LinkType: layers.LinkTypeEthernet, Timestamp: t0}
+	info := capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: t0}
 	for _, f := range frames {
 		d.Decode(f, info, &p)
 		e.HandlePacket(&p)

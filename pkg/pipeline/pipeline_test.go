@@ -90,7 +90,7 @@ func benchPipeline(t testing.TB) *Pipeline {
 func TestSteadyStateNoAlloc(t *testing.T) {
 	p := benchPipeline(t)
 	flows := steadyFlows(t)
-	info := capture.Info{LinkType: layers.LinkTypeEthernet, Timestamp: time.Unix(1700000000, 0)}
+	info := capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: time.Unix(1700000000, 0)}
 	for round := 0; round < 4; round++ { // identify flows, emit first-sight observations
 		for _, f := range flows {
 			p.HandleFrame(f.next(), info)
@@ -114,7 +114,7 @@ func TestSteadyStateNoAlloc(t *testing.T) {
 func BenchmarkSteadyState(b *testing.B) {
 	p := benchPipeline(b)
 	flows := steadyFlows(b)
-	info := capture.Info{LinkType: layers.LinkTypeEthernet, Timestamp: time.Unix(1700000000, 0)}
+	info := capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: time.Unix(1700000000, 0)}
 	for round := 0; round < 4; round++ {
 		for _, f := range flows {
 			p.HandleFrame(f.next(), info)
@@ -191,7 +191,7 @@ func TestFloodStaysWithinCaps(t *testing.T) {
 	}
 	syn := steadyFrame(t, 1, 23, "")
 	junk := steadyFrame(t, 1, 80, "GET /\x00\xff\xfe garbage without an end of line, many bytes of it ......")
-	info := capture.Info{LinkType: layers.LinkTypeEthernet, Timestamp: time.Unix(1700000000, 0)}
+	info := capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: time.Unix(1700000000, 0)}
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
