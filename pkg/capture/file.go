@@ -2,25 +2,25 @@ package capture
 
 import (
 	"bufio"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"time"
-
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // FormatError reports a capture file that could not be read to its end. It
 // names the file, the byte offset of the record that failed and how many
 // packets were read before it, so the caller can still report those.
 type FormatError struct {
-	File    string
-	Offset  int64 // byte offset of the record (or header) that failed
-	Packets int   // packets successfully read before the failure
+	File string
+	// Offset is the byte offset of the record, block or header that
+	// failed; in a gzip-compressed file, the offset in the decompressed
+	// stream.
+	Offset  int64
+	Packets int // packets successfully read before the failure
 	Err     error
 }
 
@@ -40,28 +40,31 @@ const (
 	magicGzip        = 0x8b1f
 )
 
-// packetReader is what both pcapgo readers offer.
-type packetReader interface {
-	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+// frameReader is what the pcap and pcapng readers offer.
+type frameReader interface {
+	// next returns the next frame, borrowed until the following call, or
+	// io.EOF at the end. Info.Timestamp is zero for a frame without one.
+	next() ([]byte, Info, error)
+	// at is the offset of the record or block that next last began.
+	at() int64
 }
 
 // File reads a pcap or pcapng file, recognised by its magic number rather
-// than its name. Mixed link types in pcapng (one per interface) are kept.
+// than its name, and either of them gzip-compressed. Mixed link types in
+// pcapng (one per interface) are kept.
 type File struct {
 	name    string
 	closer  io.Closer // nil for readers opened with NewReader
 	counter *countingReader
 	buf     *bufio.Reader
-	r       packetReader
-	ng      *pcapgo.NgReader // nil for classic pcap
-	link    LinkType         // classic pcap link type
+	r       frameReader
 	packets int
 	size    int64
+	err     error // what ended reading; later calls return it again
 }
 
 // countingReader counts the bytes handed to the bufio.Reader above it; the
-// bytes the packet reader has consumed are that count minus what bufio
-// still holds.
+// bytes consumed are that count minus what bufio still holds.
 type countingReader struct {
 	r io.Reader
 	n int64
@@ -73,10 +76,13 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// bufSize is larger than bufio's default so that pcapgo, which wraps its
-// input in bufio.NewReader, reuses our reader instead of adding its own;
-// that keeps Offset exact.
+// bufSize is the read buffer. Records that fit in it are handed out from
+// it without a copy; it is libpcap's largest snaplen, so all real ones do.
 const bufSize = 256 << 10
+
+// maxRecord bounds a pcap record and a pcapng block, and so the memory a
+// damaged or hostile file can make the reader claim.
+const maxRecord = 16 << 20
 
 // OpenFile opens a capture file. Errors are *FormatError where the content
 // is at fault.
@@ -115,44 +121,66 @@ func NewReader(name string, r io.Reader, size int64) (*File, error) {
 }
 
 func (fr *File) open() error {
-	head, err := fr.buf.Peek(4)
+	src := fr.buf
+	magic, err := peekMagic(src)
 	if err != nil {
-		if errors.Is(err, io.EOF) {
-			if len(head) == 0 {
-				return errors.New("empty file: no capture header")
-			}
-			return fmt.Errorf("file too short for a capture header (%d bytes)", len(head))
-		}
 		return err
 	}
-	magic := binary.LittleEndian.Uint32(head)
-	switch {
-	case magic == magicPcapNG:
-		ng, err := pcapgo.NewNgReader(fr.buf, pcapgo.NgReaderOptions{WantMixedLinkType: true})
+	if uint16(magic) == magicGzip {
+		gz, err := gzip.NewReader(fr.buf)
 		if err != nil {
-			return fmt.Errorf("pcapng: %w", err)
+			return fmt.Errorf("gzip header: %w", err)
 		}
-		fr.ng, fr.r = ng, ng
-	case magic == magicPcapMicro, magic == magicPcapNano, magic == magicPcapMicroBE, magic == magicPcapNanoBE,
-		uint16(magic) == magicGzip:
-		r, err := pcapgo.NewReader(fr.buf)
+		// A second buffer, so that records are handed out from it as from
+		// an uncompressed file; fr.buf still counts the compressed bytes
+		// for Offset.
+		src = bufio.NewReaderSize(gz, bufSize)
+		if magic, err = peekMagic(src); err != nil {
+			return fmt.Errorf("gzip: %w", err)
+		}
+	}
+	switch magic {
+	case magicPcapNG:
+		r, err := newPcapNGReader(src)
 		if err != nil {
-			return fmt.Errorf("pcap: %w", err)
+			return err
 		}
-		fr.r, fr.link = r, LinkType(r.LinkType())
-		if !SupportedLinkType(fr.link) {
-			return fmt.Errorf("%w %d (%s)", ErrUnsupportedLinkType, int(fr.link), fr.link)
+		fr.r = r
+	case magicPcapMicro, magicPcapNano, magicPcapMicroBE, magicPcapNanoBE:
+		r, err := newPcapReader(src)
+		if err != nil {
+			return err
 		}
+		if !SupportedLinkType(r.link) {
+			return fmt.Errorf("%w %d (%s)", ErrUnsupportedLinkType, int(r.link), r.link)
+		}
+		fr.r = r
 	default:
 		return fmt.Errorf("not a pcap or pcapng file (magic %08x)", magic)
 	}
 	return nil
 }
 
+// peekMagic returns the first four bytes of br, read little-endian.
+func peekMagic(br *bufio.Reader) (uint32, error) {
+	head, err := br.Peek(4)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			if len(head) == 0 {
+				return 0, errors.New("empty file: no capture header")
+			}
+			return 0, fmt.Errorf("file too short for a capture header (%d bytes)", len(head))
+		}
+		return 0, err
+	}
+	return binary.LittleEndian.Uint32(head), nil
+}
+
 // Name is the file's path as opened.
 func (fr *File) Name() string { return fr.name }
 
-// Offset is the number of bytes consumed so far.
+// Offset is the number of bytes of the file consumed so far (of the
+// compressed file, for a gzip-compressed one).
 func (fr *File) Offset() int64 { return fr.counter.n - int64(fr.buf.Buffered()) }
 
 // Packets is the number of frames returned so far.
@@ -161,39 +189,27 @@ func (fr *File) Packets() int64 { return int64(fr.packets) }
 // Size is the file's size in bytes, for progress reports.
 func (fr *File) Size() int64 { return fr.size }
 
-// ReadPacket returns the next frame. At the end it returns io.EOF; a damaged
-// or truncated file yields a *FormatError.
+// ReadPacket returns the next frame. The data is borrowed: it is valid
+// until the next call. At the end it returns io.EOF; a damaged or
+// truncated file yields a *FormatError. Either is returned again by every
+// later call.
 func (fr *File) ReadPacket() ([]byte, Info, error) {
+	if fr.err != nil {
+		return nil, Info{}, fr.err
+	}
 	for {
-		start := fr.Offset()
-		data, ci, err := fr.r.ZeroCopyReadPacketData()
+		data, info, err := fr.r.next()
 		if err != nil {
-			if err == io.EOF {
-				return nil, Info{}, io.EOF
+			if err != io.EOF {
+				err = &FormatError{File: fr.name, Offset: fr.r.at(), Packets: fr.packets, Err: err}
 			}
-			if err == io.ErrUnexpectedEOF {
-				err = errors.New("truncated record (file ends mid-packet)")
-			}
-			return nil, Info{}, &FormatError{File: fr.name, Offset: start, Packets: fr.packets, Err: err}
+			fr.err = err
+			return nil, Info{}, err
 		}
-		info := Info{
-			Timestamp:     ci.Timestamp,
-			CaptureLength: ci.CaptureLength,
-			Length:        ci.Length,
-			LinkType:      fr.link,
-			Interface:     ci.InterfaceIndex,
-		}
-		if fr.ng != nil {
-			if len(ci.AncillaryData) > 0 {
-				if lt, ok := ci.AncillaryData[0].(layers.LinkType); ok {
-					info.LinkType = LinkType(lt)
-				}
-			}
-			if !SupportedLinkType(info.LinkType) {
-				// One interface of an unsupported type (USB, Bluetooth) does
-				// not spoil the others: skip its packets.
-				continue
-			}
+		if !SupportedLinkType(info.LinkType) {
+			// One pcapng interface of an unsupported type (USB,
+			// Bluetooth) does not spoil the others: skip its packets.
+			continue
 		}
 		if info.Timestamp.IsZero() {
 			info.Timestamp = time.Unix(0, 0).UTC()
@@ -209,4 +225,66 @@ func (fr *File) Close() error {
 		return nil
 	}
 	return fr.closer.Close()
+}
+
+// stream hands out the bytes of a capture from a bufio.Reader, without a
+// copy where they fit in its buffer, and counts the bytes consumed.
+type stream struct {
+	r   *bufio.Reader
+	pos int64  // bytes consumed
+	big []byte // reused for records longer than r's buffer
+}
+
+// peek returns the next n bytes, n at most the buffer's size, without
+// consuming them. io.EOF means the input ended before the first of them,
+// io.ErrUnexpectedEOF that it ended part way.
+func (s *stream) peek(n int) ([]byte, error) {
+	b, err := s.r.Peek(n)
+	if err == io.EOF && len(b) > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return b, err
+}
+
+// next consumes the next n bytes and returns them, borrowed until the
+// next call; its errors are peek's.
+func (s *stream) next(n int) ([]byte, error) {
+	if n <= s.r.Size() {
+		b, err := s.peek(n)
+		if err != nil {
+			return nil, err
+		}
+		s.discard(n)
+		return b, nil
+	}
+	// Longer than the buffer: copy, growing s.big only as the bytes
+	// arrive, so that a length from a damaged file cannot make it
+	// allocate more than the file holds.
+	s.big = s.big[:0]
+	for len(s.big) < n {
+		b, err := s.peek(min(n-len(s.big), s.r.Size()))
+		s.big = append(s.big, b...)
+		s.discard(len(b))
+		if err != nil {
+			if err == io.EOF && len(s.big) > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return s.big, nil
+}
+
+func (s *stream) discard(n int) {
+	d, _ := s.r.Discard(n) // cannot fail: the bytes were peeked
+	s.pos += int64(d)
+}
+
+// readErr describes err, met while reading what in a file of the given
+// format. An end of file there is a truncation.
+func readErr(format, what string, err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return fmt.Errorf("%s: truncated %s (file ends inside it): %w", format, what, io.ErrUnexpectedEOF)
+	}
+	return fmt.Errorf("%s: reading %s: %w", format, what, err)
 }

@@ -1,0 +1,106 @@
+package capture
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"time"
+)
+
+// Classic pcap (https://www.tcpdump.org/manpages/pcap-savefile.5.txt): a
+// 24-byte file header, then per packet a 16-byte record header and the
+// captured bytes, all in the byte order of the writer.
+const (
+	pcapFileHeaderLen   = 24
+	pcapRecordHeaderLen = 16
+
+	// pcapMinLimit is the longest record accepted even when the header
+	// declares a smaller snaplen: libpcap's own maximum, because some
+	// writers (dpkt) do not cut packets to the snaplen they declare.
+	pcapMinLimit = 256 << 10
+)
+
+// pcapReader reads a classic pcap file.
+type pcapReader struct {
+	s       stream
+	order   binary.ByteOrder
+	nano    bool // the timestamp fraction is in nanoseconds, not microseconds
+	snaplen uint32
+	// limit is the longest record accepted: the larger of snaplen and
+	// pcapMinLimit, at most maxRecord.
+	limit uint32
+	link  LinkType
+	start int64
+}
+
+func newPcapReader(br *bufio.Reader) (*pcapReader, error) {
+	r := &pcapReader{s: stream{r: br}}
+	h, err := r.s.next(pcapFileHeaderLen)
+	if err != nil {
+		return nil, readErr("pcap", "file header", err)
+	}
+	switch magic := binary.LittleEndian.Uint32(h); magic {
+	case magicPcapMicro:
+		r.order = binary.LittleEndian
+	case magicPcapNano:
+		r.order, r.nano = binary.LittleEndian, true
+	case magicPcapMicroBE:
+		r.order = binary.BigEndian
+	case magicPcapNanoBE:
+		r.order, r.nano = binary.BigEndian, true
+	default:
+		return nil, fmt.Errorf("pcap: bad magic %08x", magic)
+	}
+	// Minor versions differ only in details of old files; libpcap reads
+	// them all, as do we.
+	if major := r.order.Uint16(h[4:]); major != 2 {
+		return nil, fmt.Errorf("pcap: unsupported format version %d.%d", major, r.order.Uint16(h[6:]))
+	}
+	r.snaplen = r.order.Uint32(h[16:])
+	r.limit = min(max(r.snaplen, pcapMinLimit), maxRecord)
+	// The upper 16 bits of the field say whether frames end in an FCS.
+	r.link = LinkType(r.order.Uint32(h[20:]) & 0xffff)
+	return r, nil
+}
+
+func (r *pcapReader) at() int64 { return r.start }
+
+func (r *pcapReader) next() ([]byte, Info, error) {
+	r.start = r.s.pos
+	h, err := r.s.peek(pcapRecordHeaderLen)
+	if err == io.EOF {
+		return nil, Info{}, io.EOF
+	}
+	if err != nil {
+		return nil, Info{}, readErr("pcap", "record", err)
+	}
+	sec, frac := r.order.Uint32(h), r.order.Uint32(h[4:])
+	caplen, length := r.order.Uint32(h[8:]), r.order.Uint32(h[12:])
+	if caplen > r.limit {
+		return nil, Info{}, fmt.Errorf("pcap: capture length %d exceeds the limit of %d bytes (snaplen %d)", caplen, r.limit, r.snaplen)
+	}
+	if caplen > length {
+		return nil, Info{}, fmt.Errorf("pcap: capture length exceeds original length: %d > %d", caplen, length)
+	}
+	rec, err := r.s.next(pcapRecordHeaderLen + int(caplen))
+	if err != nil {
+		return nil, Info{}, readErr("pcap", "record", err)
+	}
+	ns := int64(frac)
+	if !r.nano {
+		ns *= 1000
+	}
+	info := Info{
+		Timestamp:     time.Unix(int64(sec), ns).UTC(),
+		CaptureLength: int(caplen),
+		Length:        wireLength(length),
+		LinkType:      r.link,
+	}
+	return rec[pcapRecordHeaderLen:len(rec):len(rec)], info, nil
+}
+
+// wireLength converts a file's 32-bit original length to an int that
+// stays positive on 32-bit routers, whatever a damaged file says.
+func wireLength(n uint32) int { return int(min(n, math.MaxInt32)) }
