@@ -5,11 +5,41 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+// IPProtocol is an IP protocol number (IANA "Assigned Internet Protocol
+// Numbers"): IPv4's protocol field or IPv6's last next-header.
+type IPProtocol uint8
+
+// The IP protocol numbers the decoder acts on.
+const (
+	IPProtocolHopByHop IPProtocol = 0
+	IPProtocolIPIP     IPProtocol = 4 // IPv4 in IP
+	IPProtocolTCP      IPProtocol = 6
+	IPProtocolUDP      IPProtocol = 17
+	IPProtocolIPv6     IPProtocol = 41 // IPv6 in IP (6in4)
+	IPProtocolRouting  IPProtocol = 43
+	IPProtocolFragment IPProtocol = 44
+	IPProtocolDestOpts IPProtocol = 60
+)
+
+// EtherTypes (IEEE "EtherType" registry) the decoder follows.
+const (
+	etherTypeIPv4  = 0x0800
+	etherTypeARP   = 0x0806
+	etherTypeVLAN  = 0x8100
+	etherTypeQinQ  = 0x88a8
+	etherTypeIPv6  = 0x86dd
+	etherTypePPPoE = 0x8864 // PPPoE session stage; discovery (0x8863) carries no IP
+)
+
+// PPP protocol numbers (RFC 1661, RFC 1334).
+const (
+	pppProtocolIPv4 = 0x0021
+	pppProtocolIPv6 = 0x0057
+	pppProtocolPAP  = 0xc023
 )
 
 // Packet is one decoded frame. The caller owns it and reuses it; Payload
@@ -22,14 +52,13 @@ type Packet struct {
 	HasMAC         bool
 	SrcMAC, DstMAC hwaddr.MAC
 	VLAN           uint16 // innermost 802.1Q VLAN id; 0 when untagged
-	EtherType      layers.EthernetType
 
 	// ARP holds the sender of an ARP packet (Kind == KindARP).
 	ARPSenderMAC hwaddr.MAC
 	ARPSenderIP  netip.Addr
 
 	Src, Dst netip.Addr
-	IPProto  layers.IPProtocol
+	IPProto  IPProtocol
 	TTL      uint8 // IPv4 TTL or IPv6 hop limit
 	Fragment bool  // an IP fragment; not decoded further
 
@@ -64,6 +93,8 @@ const (
 	TCPFlagRST = 0x04
 	TCPFlagPSH = 0x08
 	TCPFlagACK = 0x10
+
+	tcpFlagsRead = TCPFlagFIN | TCPFlagSYN | TCPFlagRST | TCPFlagPSH | TCPFlagACK
 )
 
 // DecodeStats counts what the decoder saw. Fields only grow.
@@ -75,100 +106,52 @@ type DecodeStats struct {
 	UnknownLink uint64 // frames of a link type the decoder does not know
 }
 
-// Decoder turns frames into Packets with gopacket's DecodingLayerParser,
-// one parser per first layer, all sharing one set of preallocated layers.
+// Decoder reads the link, network and transport headers of frames in
+// place: it copies addresses and ports into a Packet and points Payload
+// into the frame. It reads only the headers iotgw needs, so it is a few
+// branches per header and links no table of every protocol there is.
+//
+// Where a header is malformed the decoder does what a receiving stack
+// would: a short or inconsistent IP header ends decoding at the link
+// layer, an IP or UDP length longer than the bytes captured marks the
+// packet truncated and uses what is there, and bytes past the IP length
+// (Ethernet padding) are not payload.
+//
 // A Decoder is not safe for concurrent use; use one per goroutine.
 type Decoder struct {
-	eth   layers.Ethernet
-	sll   layers.LinuxSLL
-	sll2  layers.LinuxSLL2
-	loop  layers.Loopback
-	dot1q layers.Dot1Q
-	pppoe pppoeSession
-	ppp   pppFrame
-	arp   layers.ARP
-	ip4   layers.IPv4
-	ip6   layers.IPv6
-	ip6x  layers.IPv6ExtensionSkipper
-	tcp   layers.TCP
-	udp   layers.UDP
-
-	ethParser, sllParser, sll2Parser, loopParser, ip4Parser, ip6Parser *gopacket.DecodingLayerParser
-
-	decoded []gopacket.LayerType
-	Stats   DecodeStats
+	Stats DecodeStats
 }
 
 // NewDecoder returns a Decoder ready for every supported link type.
-func NewDecoder() *Decoder {
-	d := &Decoder{decoded: make([]gopacket.LayerType, 0, 16)}
-	common := []gopacket.DecodingLayer{&d.dot1q, &d.pppoe, &d.ppp, &d.arp, &d.ip4, &d.ip6, &d.ip6x, &d.tcp, &d.udp}
-	mk := func(first gopacket.LayerType, firstLayer gopacket.DecodingLayer) *gopacket.DecodingLayerParser {
-		all := append([]gopacket.DecodingLayer{firstLayer}, common...)
-		if firstLayer == &d.ip4 || firstLayer == &d.ip6 {
-			all = common
-		}
-		p := gopacket.NewDecodingLayerParser(first)
-		// A slice indexed by layer type finds the next decoder faster than
-		// the default map.
-		dlc := gopacket.DecodingLayerContainer(gopacket.DecodingLayerSparse(nil))
-		for _, l := range all {
-			dlc = dlc.Put(l)
-		}
-		p.SetDecodingLayerContainer(dlc)
-		p.IgnoreUnsupported = true
-		return p
-	}
-	d.ethParser = mk(layers.LayerTypeEthernet, &d.eth)
-	d.sllParser = mk(layers.LayerTypeLinuxSLL, &d.sll)
-	d.sll2Parser = mk(layers.LayerTypeLinuxSLL2, &d.sll2)
-	d.loopParser = mk(layers.LayerTypeLoopback, &d.loop)
-	d.ip4Parser = mk(layers.LayerTypeIPv4, &d.ip4)
-	d.ip6Parser = mk(layers.LayerTypeIPv6, &d.ip6)
-	// Payload follows TCP and UDP; we read it from those layers directly.
-	return d
-}
+func NewDecoder() *Decoder { return &Decoder{} }
 
 // Decode fills p from one frame of link type lt. It never fails: whatever
 // could not be read is reported through p.Kind, p.Truncated and Stats.
 func (d *Decoder) Decode(data []byte, info capture.Info, p *Packet) {
 	*p = Packet{Timestamp: info.Timestamp, Length: info.Length}
 	d.Stats.Frames++
-	var parser *gopacket.DecodingLayerParser
 	switch info.LinkType {
 	case capture.LinkTypeEthernet:
-		parser = d.ethParser
+		decodeEthernet(data, p)
 	case capture.LinkTypeLinuxSLL:
-		parser = d.sllParser
+		decodeLinuxSLL(data, p)
 	case capture.LinkTypeLinuxSLL2:
-		parser = d.sll2Parser
+		decodeLinuxSLL2(data, p)
 	case capture.LinkTypeNull, capture.LinkTypeLoop:
-		parser = d.loopParser
+		decodeLoopback(data, p)
 	case capture.LinkTypeIPv4:
-		parser = d.ip4Parser
+		decodeIP(data, 4, p)
 	case capture.LinkTypeIPv6:
-		parser = d.ip6Parser
+		decodeIP(data, 6, p)
 	case capture.LinkTypeRaw, capture.LinkTypeRawDLT12, capture.LinkTypeRawDLT14:
-		parser = d.rawIPParser(data)
+		decodeRawIP(data, p)
 	case capture.LinkTypeNFLOG:
-		data = nflogPayload(data)
-		parser = d.rawIPParser(data)
+		decodeRawIP(nflogPayload(data), p)
 	default:
 		d.Stats.UnknownLink++
 		return
 	}
-	if parser == nil {
-		d.Stats.Undecoded++
-		return
-	}
-	// A decode error leaves the layers decoded so far in d.decoded, and
-	// what they hold is still good.
-	err := parser.DecodeLayers(data, &d.decoded)
-	d.fill(p)
-	// gopacket flags most short headers as truncated; a link header too
-	// short to read at all only shows as an error with nothing decoded.
-	if parser.Truncated || (err != nil && len(d.decoded) == 0) {
-		p.Truncated = true
+	if p.Truncated {
 		d.Stats.Truncated++
 	}
 	if p.Kind == KindUnknown {
@@ -179,128 +162,361 @@ func (d *Decoder) Decode(data []byte, info capture.Info, p *Packet) {
 	}
 }
 
-func (d *Decoder) rawIPParser(data []byte) *gopacket.DecodingLayerParser {
-	if len(data) == 0 {
-		return nil
+func decodeEthernet(b []byte, p *Packet) {
+	if len(b) < 14 {
+		p.Truncated = true
+		return
 	}
-	switch data[0] >> 4 {
-	case 4:
-		return d.ip4Parser
-	case 6:
-		return d.ip6Parser
-	}
-	return nil
+	p.HasMAC = true
+	p.DstMAC = hwaddr.FromBytes(b[0:6])
+	p.SrcMAC = hwaddr.FromBytes(b[6:12])
+	decodeEtherPayload(binary.BigEndian.Uint16(b[12:14]), b[14:], p)
 }
 
-// fill copies what the layers decoded into p.
-func (d *Decoder) fill(p *Packet) {
-	for _, lt := range d.decoded {
-		switch lt {
-		case layers.LayerTypeEthernet:
-			p.HasMAC = true
-			p.SrcMAC = hwaddr.FromBytes(d.eth.SrcMAC)
-			p.DstMAC = hwaddr.FromBytes(d.eth.DstMAC)
-			p.EtherType = d.eth.EthernetType
-		case layers.LayerTypeLinuxSLL:
-			if d.sll.AddrLen == 6 {
-				p.HasMAC = true
-				p.SrcMAC = hwaddr.FromBytes(d.sll.Addr)
+// decodeLinuxSLL reads the 16-byte header of Linux cooked captures (v1):
+// packet type, ARPHRD type, address length, 8 address bytes, protocol.
+func decodeLinuxSLL(b []byte, p *Packet) {
+	if len(b) < 16 {
+		p.Truncated = true
+		return
+	}
+	if binary.BigEndian.Uint16(b[4:6]) == 6 {
+		p.HasMAC = true
+		p.SrcMAC = hwaddr.FromBytes(b[6:12])
+	}
+	if cookedCarriesEtherType(binary.BigEndian.Uint16(b[2:4])) {
+		decodeEtherPayload(binary.BigEndian.Uint16(b[14:16]), b[16:], p)
+	}
+}
+
+// decodeLinuxSLL2 reads the 20-byte v2 header: protocol, reserved,
+// interface index, ARPHRD type, packet type, address length, 8 address
+// bytes.
+func decodeLinuxSLL2(b []byte, p *Packet) {
+	if len(b) < 20 {
+		p.Truncated = true
+		return
+	}
+	if b[11] == 6 {
+		p.HasMAC = true
+		p.SrcMAC = hwaddr.FromBytes(b[12:18])
+	}
+	if cookedCarriesEtherType(binary.BigEndian.Uint16(b[8:10])) {
+		decodeEtherPayload(binary.BigEndian.Uint16(b[0:2]), b[20:], p)
+	}
+}
+
+// cookedCarriesEtherType reports whether a cooked header's protocol field
+// names the payload by EtherType: for Frame Relay (ARPHRD_FRAD) and
+// 802.11 radiotap interfaces it is ignored, for netlink monitors it is a
+// netlink family (https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL.html).
+func cookedCarriesEtherType(arphrd uint16) bool {
+	switch arphrd {
+	case 770, 803, 824: // ARPHRD_FRAD, ARPHRD_IEEE80211_RADIOTAP, ARPHRD_NETLINK
+		return false
+	}
+	return true
+}
+
+// decodeLoopback reads BSD loopback's 4-byte address family, stored in the
+// byte order of the host that wrote it (DLT_NULL) or big-endian
+// (DLT_LOOP); families are below 256, so the zero bytes tell the order.
+func decodeLoopback(b []byte, p *Packet) {
+	if len(b) < 4 {
+		p.Truncated = true
+		return
+	}
+	family := binary.LittleEndian.Uint32(b[:4])
+	if b[0] == 0 && b[1] == 0 {
+		family = binary.BigEndian.Uint32(b[:4])
+	}
+	switch family {
+	case 2: // AF_INET everywhere
+		decodeIP(b[4:], 4, p)
+	case 10, 24, 28, 30: // AF_INET6 on Linux, NetBSD/OpenBSD, FreeBSD, macOS
+		decodeIP(b[4:], 6, p)
+	}
+}
+
+func decodeRawIP(b []byte, p *Packet) {
+	if len(b) == 0 {
+		return
+	}
+	switch v := b[0] >> 4; v {
+	case 4, 6:
+		decodeIP(b, v, p)
+	}
+}
+
+// decodeEtherPayload follows VLAN tags (802.1Q, and 802.1ad outer tags)
+// to the protocol they carry.
+func decodeEtherPayload(etherType uint16, b []byte, p *Packet) {
+	for len(b) > 0 {
+		switch etherType {
+		case etherTypeVLAN, etherTypeQinQ:
+			if len(b) < 4 {
+				p.Truncated = true
+				return
 			}
-		case layers.LayerTypeLinuxSLL2:
-			if d.sll2.AddrLength == 6 {
-				p.HasMAC = true
-				p.SrcMAC = hwaddr.FromBytes(d.sll2.Addr)
-			}
-		case layers.LayerTypeDot1Q:
-			p.VLAN = d.dot1q.VLANIdentifier
-		case layers.LayerTypePPP:
-			if d.ppp.protocol == pppProtocolPAP {
-				p.Kind = KindPAP
-				p.Payload = d.ppp.Payload
-			}
-		case layers.LayerTypeARP:
-			if len(d.arp.SourceHwAddress) == 6 {
-				p.Kind = KindARP
-				p.ARPSenderMAC = hwaddr.FromBytes(d.arp.SourceHwAddress)
-				if a, ok := netip.AddrFromSlice(d.arp.SourceProtAddress); ok {
-					p.ARPSenderIP = a.Unmap()
-				}
-			}
-		case layers.LayerTypeIPv4:
-			p.Kind = KindIP
-			p.Src = addr4(d.ip4.SrcIP)
-			p.Dst = addr4(d.ip4.DstIP)
-			p.IPProto = d.ip4.Protocol
-			p.TTL = d.ip4.TTL
-			p.Fragment = d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0
-		case layers.LayerTypeIPv6:
-			p.Kind = KindIP
-			p.Src = addr16(d.ip6.SrcIP)
-			p.Dst = addr16(d.ip6.DstIP)
-			p.IPProto = d.ip6.NextHeader
-			p.TTL = d.ip6.HopLimit
-			if d.ip6.HopByHop != nil {
-				p.IPProto = d.ip6.HopByHop.NextHeader
-			}
-			p.Fragment = p.IPProto == layers.IPProtocolIPv6Fragment
-		case layers.LayerTypeIPv6Destination, layers.LayerTypeIPv6Routing:
-			p.IPProto = d.ip6x.NextHeader
-			p.Fragment = p.IPProto == layers.IPProtocolIPv6Fragment
-		case layers.LayerTypeTCP:
-			if p.Fragment {
-				continue
-			}
-			p.Kind = KindTCP
-			p.SrcPort, p.DstPort = uint16(d.tcp.SrcPort), uint16(d.tcp.DstPort)
-			p.Seq, p.Ack, p.Window = d.tcp.Seq, d.tcp.Ack, d.tcp.Window
-			p.TCPFlags = tcpFlags(&d.tcp)
-			if hl := int(d.tcp.DataOffset) * 4; hl > 20 && hl <= len(d.tcp.Contents) {
-				p.TCPOptions = d.tcp.Contents[20:hl]
-			}
-			p.Payload = d.tcp.Payload
-		case layers.LayerTypeUDP:
-			if p.Fragment {
-				continue
-			}
-			p.Kind = KindUDP
-			p.SrcPort, p.DstPort = uint16(d.udp.SrcPort), uint16(d.udp.DstPort)
-			p.Payload = d.udp.Payload
+			p.VLAN = binary.BigEndian.Uint16(b[0:2]) & 0x0fff
+			etherType, b = binary.BigEndian.Uint16(b[2:4]), b[4:]
+			continue
+		case etherTypeIPv4:
+			decodeIP(b, 4, p)
+		case etherTypeIPv6:
+			decodeIP(b, 6, p)
+		case etherTypeARP:
+			decodeARP(b, p)
+		case etherTypePPPoE:
+			decodePPPoE(b, p)
+		}
+		return
+	}
+}
+
+// decodeARP takes the sender of an Ethernet ARP packet: after the 8-byte
+// fixed part come sender hardware and protocol addresses, then target's.
+func decodeARP(b []byte, p *Packet) {
+	if len(b) < 8 {
+		p.Truncated = true
+		return
+	}
+	hw, proto := int(b[4]), int(b[5])
+	if len(b) < 8+2*hw+2*proto {
+		p.Truncated = true
+		return
+	}
+	if hw != 6 {
+		return
+	}
+	p.Kind = KindARP
+	p.ARPSenderMAC = hwaddr.FromBytes(b[8:14])
+	if a, ok := netip.AddrFromSlice(b[14 : 14+proto]); ok {
+		p.ARPSenderIP = a.Unmap()
+	}
+}
+
+// decodePPPoE reads a PPPoE session header (RFC 2516) and the PPP protocol
+// field after it, on the way to IP or to a PAP login.
+func decodePPPoE(b []byte, p *Packet) {
+	if len(b) < 6 {
+		p.Truncated = true
+		return
+	}
+	n := int(binary.BigEndian.Uint16(b[4:6]))
+	b = b[6:]
+	if n < len(b) {
+		b = b[:n]
+	} else if n > len(b) {
+		p.Truncated = true
+	}
+	if len(b) == 0 {
+		return
+	}
+	if len(b) < 2 {
+		p.Truncated = true
+		return
+	}
+	// Protocol field compression (RFC 1661 6.5): an odd first byte is a
+	// one-byte protocol number.
+	proto, payload := binary.BigEndian.Uint16(b[:2]), b[2:]
+	if b[0]&1 == 1 {
+		proto, payload = uint16(b[0]), b[1:]
+	}
+	switch proto {
+	case pppProtocolIPv4:
+		decodeIP(payload, 4, p)
+	case pppProtocolIPv6:
+		decodeIP(payload, 6, p)
+	case pppProtocolPAP:
+		p.Kind = KindPAP
+		p.Payload = payload
+	}
+}
+
+// decodeIP reads an IP header of the given version and what it carries,
+// following IP-in-IP and 6in4 tunnels to the innermost packet, whose
+// addresses then describe the flow.
+func decodeIP(b []byte, version uint8, p *Packet) {
+	for len(b) > 0 {
+		var next []byte
+		var ok bool
+		if version == 4 {
+			next, ok = decodeIPv4(b, p)
+		} else {
+			next, ok = decodeIPv6(b, p)
+		}
+		if !ok || p.Fragment || len(next) == 0 {
+			return
+		}
+		switch p.IPProto {
+		case IPProtocolTCP:
+			decodeTCP(next, p)
+		case IPProtocolUDP:
+			decodeUDP(next, p)
+		case IPProtocolIPIP:
+			version, b = 4, next
+			continue
+		case IPProtocolIPv6:
+			version, b = 6, next
+			continue
+		}
+		return
+	}
+}
+
+// decodeIPv4 fills the IP fields and returns the IP payload, cut to the
+// header's total length. p is left alone when the header is unusable.
+func decodeIPv4(b []byte, p *Packet) (payload []byte, ok bool) {
+	if len(b) < 20 {
+		p.Truncated = true
+		return nil, false
+	}
+	headerLen := int(b[0]&0x0f) * 4
+	total := int(binary.BigEndian.Uint16(b[2:4]))
+	if total == 0 {
+		// Segmentation offload: the capturing host saw a large segment
+		// before the NIC cut it, with the length left for the NIC to fill.
+		total = len(b)
+	}
+	if b[0]>>4 != 4 || headerLen < 20 || total < headerLen {
+		return nil, false
+	}
+	switch {
+	case total < len(b):
+		b = b[:total]
+	case total > len(b):
+		p.Truncated = true
+		if headerLen > len(b) {
+			return nil, false
 		}
 	}
+	if !validIPv4Options(b[20:headerLen], p) {
+		return nil, false
+	}
+	p.Kind = KindIP
+	p.Src = netip.AddrFrom4([4]byte(b[12:16]))
+	p.Dst = netip.AddrFrom4([4]byte(b[16:20]))
+	p.IPProto = IPProtocol(b[9])
+	p.TTL = b[8]
+	flagsFragment := binary.BigEndian.Uint16(b[6:8])
+	p.Fragment = flagsFragment&0x3fff != 0 // more-fragments bit or an offset
+	return b[headerLen:], true
 }
 
-func tcpFlags(t *layers.TCP) uint8 {
-	var f uint8
-	if t.FIN {
-		f |= TCPFlagFIN
+// validIPv4Options walks the option list; a length that overruns the
+// header, or is too small for the option's own two bytes and data, makes
+// the header unusable.
+func validIPv4Options(b []byte, p *Packet) bool {
+	for len(b) > 0 {
+		switch b[0] {
+		case 0: // end of list
+			return true
+		case 1: // no-op padding
+			b = b[1:]
+			continue
+		}
+		if len(b) < 2 || int(b[1]) > len(b) {
+			p.Truncated = true
+			return false
+		}
+		if b[1] <= 2 {
+			return false
+		}
+		b = b[b[1]:]
 	}
-	if t.SYN {
-		f |= TCPFlagSYN
-	}
-	if t.RST {
-		f |= TCPFlagRST
-	}
-	if t.PSH {
-		f |= TCPFlagPSH
-	}
-	if t.ACK {
-		f |= TCPFlagACK
-	}
-	return f
+	return true
 }
 
-func addr4(b []byte) netip.Addr {
-	if len(b) < 4 {
-		return netip.Addr{}
+// decodeIPv6 fills the IP fields, skips extension headers (hop-by-hop,
+// routing, destination options) and returns the payload after them, cut
+// to the header's payload length. A fragment header ends decoding.
+func decodeIPv6(b []byte, p *Packet) (payload []byte, ok bool) {
+	if len(b) < 40 {
+		p.Truncated = true
+		return nil, false
 	}
-	return netip.AddrFrom4([4]byte(b[:4]))
+	if b[0]>>4 != 6 {
+		return nil, false
+	}
+	payload = b[40:]
+	// A length of 0 is a jumbogram or an offloaded segment: take all.
+	if n := int(binary.BigEndian.Uint16(b[4:6])); n > len(payload) {
+		p.Truncated = true
+	} else if n > 0 {
+		payload = payload[:n]
+	}
+	p.Kind = KindIP
+	p.Src = netip.AddrFrom16([16]byte(b[8:24]))
+	p.Dst = netip.AddrFrom16([16]byte(b[24:40]))
+	p.TTL = b[7]
+	next := IPProtocol(b[6])
+	for next == IPProtocolHopByHop || next == IPProtocolRouting || next == IPProtocolDestOpts {
+		if len(payload) < 2 {
+			p.Truncated = p.Truncated || len(payload) == 1
+			p.IPProto = next
+			return nil, true
+		}
+		n := (int(payload[1]) + 1) * 8
+		if n > len(payload) {
+			p.Truncated = true
+			p.IPProto = next
+			return nil, true
+		}
+		next, payload = IPProtocol(payload[0]), payload[n:]
+	}
+	p.IPProto = next
+	p.Fragment = next == IPProtocolFragment
+	return payload, true
 }
 
-func addr16(b []byte) netip.Addr {
-	if len(b) < 16 {
-		return netip.Addr{}
+func decodeTCP(b []byte, p *Packet) {
+	if len(b) < 20 {
+		p.Truncated = true
+		return
 	}
-	return netip.AddrFrom16([16]byte(b[:16]))
+	headerLen := int(b[12]>>4) * 4
+	if headerLen < 20 {
+		return
+	}
+	if headerLen > len(b) {
+		p.Truncated = true
+		return
+	}
+	p.Kind = KindTCP
+	p.SrcPort = binary.BigEndian.Uint16(b[0:2])
+	p.DstPort = binary.BigEndian.Uint16(b[2:4])
+	p.Seq = binary.BigEndian.Uint32(b[4:8])
+	p.Ack = binary.BigEndian.Uint32(b[8:12])
+	p.TCPFlags = b[13] & tcpFlagsRead
+	p.Window = binary.BigEndian.Uint16(b[14:16])
+	if headerLen > 20 {
+		p.TCPOptions = b[20:headerLen]
+	}
+	p.Payload = b[headerLen:]
+}
+
+// decodeUDP cuts the payload to the UDP length; a length of 0 (jumbograms)
+// takes the rest, and one shorter than the header is malformed.
+func decodeUDP(b []byte, p *Packet) {
+	if len(b) < 8 {
+		p.Truncated = true
+		return
+	}
+	n := int(binary.BigEndian.Uint16(b[4:6]))
+	switch {
+	case n == 0:
+		n = len(b)
+	case n < 8:
+		return
+	case n > len(b):
+		p.Truncated = true
+		n = len(b)
+	}
+	p.Kind = KindUDP
+	p.SrcPort = binary.BigEndian.Uint16(b[0:2])
+	p.DstPort = binary.BigEndian.Uint16(b[2:4])
+	p.Payload = b[8:n]
 }
 
 // nflogPayload returns the packet carried in an NFLOG record (the

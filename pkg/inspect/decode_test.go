@@ -76,6 +76,34 @@ func mustHex(s string) []byte {
 	return b
 }
 
+// setBytes returns b with the bytes from off on replaced by v.
+func setBytes(b []byte, off int, v ...byte) []byte {
+	b = append([]byte(nil), b...)
+	copy(b[off:], v)
+	return b
+}
+
+// ipv6Ext is an IPv6 TCP segment behind a hop-by-hop header (router alert)
+// and an empty destination options header.
+func ipv6Ext(t testing.TB, payload gopacket.Payload) []byte {
+	seg := frame(t, ip6(layers.IPProtocolTCP), tcp("PA"), payload)[40:]
+	hdr := frame(t, ip6(layers.IPProtocolIPv6HopByHop))
+	ext := mustHex("3c00 05020000 0100" + "0600 0104 00000000")
+	b := append(append(hdr, ext...), seg...)
+	binary.BigEndian.PutUint16(b[4:6], uint16(len(ext)+len(seg)))
+	return b
+}
+
+// withIPv4Options is an IPv4 TCP segment whose header carries opts.
+func withIPv4Options(t testing.TB, opts []byte, payload gopacket.Payload) []byte {
+	ip := ip4(layers.IPProtocolTCP)
+	ip.IHL = uint8(5 + len(opts)/4)
+	ip.Options = []layers.IPv4Option{{OptionType: opts[0], OptionLength: 4, OptionData: opts[2:4]}}
+	b := frame(t, ip, tcp("PA"), payload)
+	copy(b[20:24], opts) // as given, even where gopacket would not write it
+	return b
+}
+
 func TestDecode(t *testing.T) {
 	payload := gopacket.Payload("USER admin\r\n")
 	vlan := &layers.Dot1Q{VLANIdentifier: 42, Type: layers.EthernetTypeIPv4}
@@ -117,6 +145,21 @@ func TestDecode(t *testing.T) {
 		{"bogus_ethertype", capture.LinkTypeEthernet, mustHex("c056e301020350c7bf0a0b0c3030 3030303030"), KindUnknown, "", "", 0, true, false, false},
 		{"empty", capture.LinkTypeEthernet, nil, KindUnknown, "", "", 0, false, false, true},
 		{"unknown_link", capture.LinkType(147), mustHex("00"), KindUnknown, "", "", 0, false, false, false},
+		{"null_le_ipv4", capture.LinkTypeNull, append(mustHex("02000000"), frame(t, ip4(layers.IPProtocolTCP), tcp("PA"), payload)...), KindTCP, "192.168.1.10", "USER admin\r\n", 0, false, false, false},
+		{"loop_be_ipv6_darwin", capture.LinkTypeLoop, append(mustHex("0000001e"), frame(t, ip6(layers.IPProtocolTCP), tcp("PA"), payload)...), KindTCP, "fd00::10", "USER admin\r\n", 0, false, false, false},
+		{"null_unknown_family", capture.LinkTypeNull, mustHex("07000000 4500"), KindUnknown, "", "", 0, false, false, false},
+		{"linux_sll2", capture.LinkTypeLinuxSLL2, append(mustHex("0800 0000 00000002 0001 00 06 c056e3010203 0000"), frame(t, ip4(layers.IPProtocolTCP), tcp("PA"), payload)...), KindTCP, "192.168.1.10", "USER admin\r\n", 0, true, false, false},
+		{"ipv6_in_ipv4", capture.LinkTypeEthernet, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolIPv6), ip6(layers.IPProtocolTCP), tcp("PA"), payload), KindTCP, "fd00::10", "USER admin\r\n", 0, true, false, false},
+		{"ipv6_hop_by_hop_and_dest_opts", capture.LinkTypeRaw, ipv6Ext(t, payload), KindTCP, "fd00::10", "USER admin\r\n", 0, false, false, false},
+		{"ipv6_fragment", capture.LinkTypeRaw, frame(t, ip6(layers.IPProtocolIPv6Fragment), gopacket.Payload("\x06\x00\x00\x01\x00\x00\x00\x01")), KindIP, "fd00::10", "", 0, false, true, false},
+		{"udp_length_below_header", capture.LinkTypeRaw, setBytes(frame(t, ip4(layers.IPProtocolUDP), udp(), gopacket.Payload("abc")), 20+4, 0, 7), KindIP, "192.168.1.10", "", 0, false, false, false},
+		{"udp_length_past_capture", capture.LinkTypeRaw, setBytes(frame(t, ip4(layers.IPProtocolUDP), udp(), gopacket.Payload("abc")), 20+4, 0, 200), KindUDP, "192.168.1.10", "abc", 0, false, false, true},
+		{"ipv4_total_length_zero_offload", capture.LinkTypeRaw, setBytes(frame(t, ip4(layers.IPProtocolTCP), tcp("PA"), payload), 2, 0, 0), KindTCP, "192.168.1.10", "USER admin\r\n", 0, false, false, false},
+		{"ethernet_padding_not_payload", capture.LinkTypeEthernet, append(frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), gopacket.Payload("x")), 0, 0, 0, 0), KindUDP, "192.168.1.10", "x", 0, true, false, false},
+		{"ipv4_router_alert_option", capture.LinkTypeRaw, withIPv4Options(t, mustHex("94040000"), payload), KindTCP, "192.168.1.10", "USER admin\r\n", 0, false, false, false},
+		{"ipv4_option_overruns_header", capture.LinkTypeRaw, withIPv4Options(t, mustHex("94080000"), payload), KindUnknown, "", "", 0, false, false, true},
+		{"ipv4_version_6_in_ipv4_ethertype", capture.LinkTypeEthernet, setBytes(frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp("PA"), payload), 14, 0x65), KindUnknown, "", "", 0, true, false, false},
+		{"tcp_data_offset_below_5", capture.LinkTypeRaw, setBytes(frame(t, ip4(layers.IPProtocolTCP), tcp("PA"), payload), 20+12, 0x40), KindIP, "192.168.1.10", "", 0, false, false, false},
 	}
 	d := NewDecoder()
 	for _, tt := range tests {
@@ -136,7 +179,7 @@ func TestDecode(t *testing.T) {
 				t.Errorf("vlan %d mac %v fragment %v truncated %v; want %d %v %v %v",
 					p.VLAN, p.HasMAC, p.Fragment, p.Truncated, tt.vlan, tt.hasMAC, tt.fragment, tt.truncated)
 			}
-			if tt.kind == KindTCP && (p.SrcPort != 40000 || p.DstPort != 21 || p.TCPFlags != TCPFlagPSH|TCPFlagACK || p.Seq != 1000) {
+			if tt.kind == KindTCP && (p.SrcPort != 40000 || p.DstPort != 21 || p.TCPFlags != TCPFlagPSH|TCPFlagACK || p.Seq != 1000 || p.Ack != 2000 || p.Window != 64240) {
 				t.Errorf("tcp fields: %+v", p)
 			}
 			if tt.kind == KindARP && p.ARPSenderIP != netip.MustParseAddr("192.168.1.10") {

@@ -72,7 +72,7 @@ var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // seg builds a TCP packet; client is 192.168.1.10:40000, server
 // 203.0.113.5:21.
 func seg(dir Dir, seq uint32, flags uint8, data string, at time.Duration) *Packet {
-	p := &Packet{Timestamp: t0.Add(at), Kind: KindTCP, IPProto: layers.IPProtocolTCP, TCPFlags: flags, Seq: seq, Payload: []byte(data)}
+	p := &Packet{Timestamp: t0.Add(at), Kind: KindTCP, IPProto: IPProtocolTCP, TCPFlags: flags, Seq: seq, Payload: []byte(data)}
 	c, s := netip.MustParseAddrPort("192.168.1.10:40000"), netip.MustParseAddrPort("203.0.113.5:21")
 	if dir == ToClient {
 		c, s = s, c
@@ -264,7 +264,7 @@ func TestIdleExpiry(t *testing.T) {
 	r := &recorder{match: ContentMatch}
 	e := testEngine(t, cfg, r)
 	udp := func(port uint16, at time.Duration) *Packet {
-		return &Packet{Timestamp: t0.Add(at), Kind: KindUDP, IPProto: layers.IPProtocolUDP,
+		return &Packet{Timestamp: t0.Add(at), Kind: KindUDP, IPProto: IPProtocolUDP,
 			Src: netip.MustParseAddr("192.168.1.10"), Dst: netip.MustParseAddr("192.168.1.1"), SrcPort: port, DstPort: 53, Payload: []byte("q")}
 	}
 	e.HandlePacket(udp(5000, 0))
@@ -435,7 +435,7 @@ func TestUDPNotBudgeted(t *testing.T) {
 	r := &recorder{match: ContentMatch}
 	e := testEngine(t, cfg, r)
 	for i := 0; i < 10; i++ {
-		e.HandlePacket(&Packet{Timestamp: t0.Add(time.Duration(i) * time.Second), Kind: KindUDP, IPProto: layers.IPProtocolUDP,
+		e.HandlePacket(&Packet{Timestamp: t0.Add(time.Duration(i) * time.Second), Kind: KindUDP, IPProto: IPProtocolUDP,
 			Src: netip.MustParseAddr("0.0.0.0"), Dst: netip.MustParseAddr("255.255.255.255"), SrcPort: 68, DstPort: 67,
 			Payload: bytes.Repeat([]byte("d"), 100)})
 	}

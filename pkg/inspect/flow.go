@@ -6,8 +6,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/gopacket/gopacket/layers"
-
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
@@ -29,10 +27,10 @@ func (d Dir) String() string {
 // FlowKey identifies a flow in both directions: the lower endpoint is A.
 type FlowKey struct {
 	A, B  netip.AddrPort
-	Proto layers.IPProtocol
+	Proto IPProtocol
 }
 
-func makeKey(a, b netip.AddrPort, proto layers.IPProtocol) FlowKey {
+func makeKey(a, b netip.AddrPort, proto IPProtocol) FlowKey {
 	if b.Compare(a) < 0 {
 		a, b = b, a
 	}
@@ -76,7 +74,7 @@ type Flow struct {
 	port                     [2]uint16
 	ClientMAC, ServerMAC     hwaddr.MAC // zero unless the endpoint is on the LAN
 	flags                    flowFlags
-	Proto                    layers.IPProtocol
+	Proto                    IPProtocol
 	ClientLocal, ServerLocal bool // inside the configured LAN prefixes
 
 	// app is the analysing protocol's place in the engine's list plus
@@ -135,7 +133,7 @@ func (f *Flow) App() string {
 
 // NewFlow returns a flow outside any engine's traffic, for tests of code
 // that reads flows, such as a protocol's Match.
-func NewFlow(client, server netip.AddrPort, proto layers.IPProtocol) *Flow {
+func NewFlow(client, server netip.AddrPort, proto IPProtocol) *Flow {
 	e := &Engine{table: newFlowTable(1)}
 	return e.table.insert(e, client, server, proto)
 }
@@ -207,7 +205,7 @@ func (f *Flow) First() time.Time { return time.Unix(0, f.first) }
 func (f *Flow) Last() time.Time { return time.Unix(0, f.last) }
 
 // IsTCP reports whether the flow is a TCP connection.
-func (f *Flow) IsTCP() bool { return f.Proto == layers.IPProtocolTCP }
+func (f *Flow) IsTCP() bool { return f.Proto == IPProtocolTCP }
 
 // isFlowOf reports whether f is the flow of k.
 func (f *Flow) isFlowOf(k FlowKey) bool {
@@ -446,7 +444,7 @@ func (t *flowTable) lookup(k FlowKey) *Flow {
 
 // insert takes a free slot for e's flow from client to server, which must
 // not be in the table; the caller must have evicted if the table is full.
-func (t *flowTable) insert(e *Engine, client, server netip.AddrPort, proto layers.IPProtocol) *Flow {
+func (t *flowTable) insert(e *Engine, client, server netip.AddrPort, proto IPProtocol) *Flow {
 	k := makeKey(client, server, proto)
 	var i int32
 	if n := len(t.free); n > 0 {

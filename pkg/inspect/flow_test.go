@@ -7,7 +7,6 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/gopacket/gopacket/layers"
 )
 
 // TestFlowTableModel runs random inserts, lookups and removals against a
@@ -29,7 +28,7 @@ func TestFlowTableModel(t *testing.T) {
 			if n%2 == 1 {
 				b = netip.AddrPortFrom(netip.MustParseAddr("2001:db8::1"), 443)
 			}
-			return makeKey(a, b, layers.IPProtocolTCP)
+			return makeKey(a, b, IPProtocolTCP)
 		}
 		ipv6Flows := func() int {
 			n := 0
@@ -101,7 +100,7 @@ func TestFlowEndpoints(t *testing.T) {
 	}
 	for _, tt := range tests {
 		client, server := netip.MustParseAddrPort(tt.client), netip.MustParseAddrPort(tt.server)
-		f := NewFlow(client, server, layers.IPProtocolTCP)
+		f := NewFlow(client, server, IPProtocolTCP)
 		if f.Client() != client || f.Server() != server {
 			t.Errorf("%s → %s came back as %s → %s", client, server, f.Client(), f.Server())
 		}

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket/layers"
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
@@ -150,9 +149,9 @@ func TestMatch(t *testing.T) {
 	p := New()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			proto := layers.IPProtocolUDP
+			proto := inspect.IPProtocolUDP
 			if tt.tcp {
-				proto = layers.IPProtocolTCP
+				proto = inspect.IPProtocolTCP
 			}
 			f := inspect.NewFlow(netip.MustParseAddrPort("192.168.1.10:40000"), netip.AddrPortFrom(netip.MustParseAddr("192.168.1.20"), tt.port), proto)
 			if got := p.Match(f, inspect.ToClient, []byte(tt.payload)); got != tt.want {
