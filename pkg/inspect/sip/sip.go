@@ -20,8 +20,7 @@ import (
 const (
 	maxLine    = 2048 // a longer header line is skipped
 	maxValue   = 160  // printable length of an observed header
-	maxUser    = 128
-	maxPending = 4 // authenticated requests awaiting their response
+	maxPending = 4    // authenticated requests awaiting their response
 )
 
 // Protocol is SIP.
@@ -115,8 +114,8 @@ type analyzer struct {
 	proto   *Protocol
 	half    [2]half
 	queue   [maxPending]pending
-	scratch [maxUser]byte
-	sawUA   [2]bool // a User-Agent or Server banner was reported for the sender
+	scratch [httpauth.MaxBasic]byte // for ReadLogin
+	sawUA   [2]bool                 // a User-Agent or Server banner was reported for the sender
 }
 
 func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
@@ -265,21 +264,12 @@ func staleChallenge(value []byte) bool {
 // scheme in use; Basic is forbidden by RFC 3261 section 22.1.
 func (a *analyzer) login(f *inspect.Flow, dir inspect.Dir, h *half, value []byte) {
 	scheme, rest := httpauth.Split(value)
-	if scheme != httpauth.SchemeDigest {
+	l := inspect.Login{Protocol: "sip", Mechanism: "Digest"}
+	if scheme != httpauth.SchemeDigest || !httpauth.ReadLogin(&l, scheme, rest, h.method[:h.methodLen], &a.scratch) {
 		return
 	}
-	d, ok := httpauth.ParseDigest(rest)
-	if !ok {
-		return
-	}
-	c := f.Classify(&inspect.Login{
-		Protocol:  "sip",
-		Mechanism: "Digest",
-		User:      a.scratch[:httpauth.Unescape(a.scratch[:], d.Username)],
-		Kind:      inspect.SecretHashed,
-		Verify:    d.Verifier(h.method[:h.methodLen]),
-		Challenge: [][]byte{rest, h.method[:h.methodLen]},
-	})
+	c := f.Classify(&l)
+	clear(a.scratch[:])
 	for i := range h.creds {
 		if !h.creds[i].used {
 			h.creds[i] = pending{used: true, dir: dir, cred: c}
