@@ -671,18 +671,8 @@ func (d *Daemon) isProtected(mac hwaddr.MAC, dev *device.Device) bool {
 // addresses to the kernel's protected sets.
 func (d *Daemon) updateProtected(ctx context.Context) error {
 	d.mu.Lock()
-	macs := append([]hwaddr.MAC(nil), d.opt.RouterMACs...)
-	addrs := append(append(append([]netip.Addr(nil), d.opt.RouterAddrs...), d.opt.ManagementAddrs...), d.ownerAddrs...)
-	for mac, m := range d.meta {
-		if m.decision.Trusted {
-			macs = append(macs, mac)
-		}
-	}
-	for _, r := range d.cfg.Policy.Devices {
-		if r.Trusted {
-			macs = append(macs, r.MAC)
-		}
-	}
+	macs := d.protectedMACsLocked()
+	addrs := slices.Concat(d.opt.RouterAddrs, d.opt.ManagementAddrs, d.ownerAddrs)
 	d.mu.Unlock()
 	d.kernelMu.Lock()
 	defer d.kernelMu.Unlock()

@@ -92,7 +92,7 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 	}
 	wants := v.Enforce && (v.Action == config.ActionQuarantine || v.Action == config.ActionIsolate)
 	switch {
-	case q != nil && d.protectedMACLocked(mac, m):
+	case q != nil && slices.Contains(d.protectedMACsLocked(), mac):
 		// The kernel's protected sets already released it (protection
 		// wins, whoever quarantined it); the daemon's view follows.
 		return plan{release: true, why: "the device is protected"}
@@ -139,19 +139,21 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 	return d.entryPlan(mac, rec, addrs)
 }
 
-// protectedMACLocked: mac is in the kernel's protected MAC set (the
-// router's, or trusted by the owner or the configuration), as
-// updateProtected puts it there. d.mu held.
-func (d *Daemon) protectedMACLocked(mac hwaddr.MAC, m *deviceMeta) bool {
-	if m.decision.Trusted || slices.Contains(d.opt.RouterMACs, mac) {
-		return true
-	}
-	for _, r := range d.cfg.Policy.Devices {
-		if r.MAC == mac && r.Trusted {
-			return true
+// protectedMACsLocked lists the MACs of the kernel's protected set: the
+// router's, and those trusted by the owner or the configuration. d.mu held.
+func (d *Daemon) protectedMACsLocked() []hwaddr.MAC {
+	macs := slices.Clone(d.opt.RouterMACs)
+	for mac, m := range d.meta {
+		if m.decision.Trusted {
+			macs = append(macs, mac)
 		}
 	}
-	return false
+	for _, r := range d.cfg.Policy.Devices {
+		if r.Trusted {
+			macs = append(macs, r.MAC)
+		}
+	}
+	return macs
 }
 
 func (d *Daemon) entryPlan(mac hwaddr.MAC, rec store.Quarantine, addrs []netip.Addr) plan {
