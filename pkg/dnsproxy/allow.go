@@ -14,10 +14,12 @@ const (
 	// maxAllowPerAnswer bounds the addresses one answer adds to the allow
 	// sets; a real update host needs a handful.
 	maxAllowPerAnswer = 16
-	// maxAllowCache bounds the addresses remembered as recently allowed,
-	// and so those handed over within an allowance: the quarantine's
-	// allow sets hold quarantine.MaxAllowed (1024) per family.
-	maxAllowCache = 2048
+	// maxAllowCachePerFamily bounds the IPv4 and, apart, the IPv6
+	// addresses remembered as recently allowed, and so those handed over
+	// within an allowance: as many as the quarantine's allow sets hold
+	// (quarantine.MaxAllowed per family), so the proxy alone never
+	// overfills them.
+	maxAllowCachePerFamily = 1024
 )
 
 // allowAddrs returns the public unicast A and AAAA addresses in an answer
@@ -109,40 +111,65 @@ func (p *Proxy) pushAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Du
 // that matters.
 type allowCache struct {
 	mu    sync.Mutex
-	max   int
+	max   int    // per family
+	held  [2]int // entries of until per family: IPv4, IPv6
 	until map[netip.Addr]time.Time
 }
 
-func newAllowCache(max int) *allowCache {
-	return &allowCache{max: max, until: make(map[netip.Addr]time.Time)}
+func newAllowCache(maxPerFamily int) *allowCache {
+	return &allowCache{max: maxPerFamily, until: make(map[netip.Addr]time.Time)}
+}
+
+func family(a netip.Addr) int {
+	if a.Is4() {
+		return 0
+	}
+	return 1
 }
 
 // due returns the addresses to hand over now and records them as allowed
-// for ttl. A full cache drops expired entries; if still full, the address
-// is not handed over: a pool larger than the cache (a wildcard or CDN
-// domain) must not grow the allow sets without bound.
+// for ttl. When an address's family is full, expired entries are dropped;
+// if it is still full, the address is not handed over: a pool larger than
+// the cache (a wildcard or CDN domain) must not grow the allow sets
+// without bound.
 func (c *allowCache) due(addrs []netip.Addr, ttl time.Duration, now time.Time) []netip.Addr {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var todo []netip.Addr
 	for _, a := range addrs {
-		if u, ok := c.until[a]; ok && u.Sub(now) >= ttl/2 {
+		u, known := c.until[a]
+		if known && u.Sub(now) >= ttl/2 {
 			continue
 		}
-		if _, ok := c.until[a]; !ok && len(c.until) >= c.max {
-			for k, u := range c.until {
-				if !u.After(now) {
-					delete(c.until, k)
-				}
-			}
-			if len(c.until) >= c.max {
+		fam := family(a)
+		if !known && c.held[fam] >= c.max {
+			c.pruneLocked(now)
+			if c.held[fam] >= c.max {
 				continue
 			}
 		}
 		todo = append(todo, a)
+		if !known {
+			c.held[fam]++
+		}
 		c.until[a] = now.Add(ttl)
 	}
 	return todo
+}
+
+func (c *allowCache) pruneLocked(now time.Time) {
+	for a, u := range c.until {
+		if !u.After(now) {
+			c.deleteLocked(a)
+		}
+	}
+}
+
+func (c *allowCache) deleteLocked(a netip.Addr) {
+	if _, ok := c.until[a]; ok {
+		delete(c.until, a)
+		c.held[family(a)]--
+	}
 }
 
 // forget drops addresses whose hand-over failed, so the next query retries.
@@ -150,6 +177,6 @@ func (c *allowCache) forget(addrs []netip.Addr) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, a := range addrs {
-		delete(c.until, a)
+		c.deleteLocked(a)
 	}
 }

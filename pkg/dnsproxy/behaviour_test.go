@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/iotgw/iotgw/pkg/quarantine"
 )
 
 func TestConcurrencyBound(t *testing.T) {
@@ -112,10 +114,26 @@ func TestAllowCacheBounded(t *testing.T) {
 	if got := c.due([]netip.Addr{a("203.0.113.3")}, time.Minute, now); len(got) != 0 {
 		t.Errorf("due %v, want nothing while the cache is full", got)
 	}
+	// The bound is per family, as the kernel's allow sets are.
+	if got := c.due([]netip.Addr{a("2001:db8::1"), a("2001:db8::2"), a("2001:db8::3")}, time.Minute, now); len(got) != 2 {
+		t.Errorf("due %v, want two IPv6 addresses beside two IPv4 ones", got)
+	}
 	// Expired entries make room.
 	later := now.Add(2 * time.Minute)
-	if got := c.due([]netip.Addr{a("203.0.113.3")}, time.Minute, later); len(got) != 1 || len(c.until) != 1 {
-		t.Errorf("due %v, cache %d; want the address remembered in a pruned cache", got, len(c.until))
+	if got := c.due([]netip.Addr{a("203.0.113.3")}, time.Minute, later); len(got) != 1 || len(c.until) != 1 || c.held != [2]int{1, 0} {
+		t.Errorf("due %v, cache %d (per family %v); want the address remembered in a pruned cache", got, len(c.until), c.held)
+	}
+	c.forget([]netip.Addr{a("203.0.113.3"), a("203.0.113.9")})
+	if len(c.until) != 0 || c.held != [2]int{} {
+		t.Errorf("after forget: cache %d, per family %v", len(c.until), c.held)
+	}
+}
+
+// The proxy's cache hands over no more addresses of a family than the
+// kernel's allow set of that family holds.
+func TestAllowCacheMatchesAllowSets(t *testing.T) {
+	if maxAllowCachePerFamily != quarantine.MaxAllowed {
+		t.Errorf("cache bound %d per family, allow sets hold %d", maxAllowCachePerFamily, quarantine.MaxAllowed)
 	}
 }
 

@@ -202,7 +202,7 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 		slots:    make(chan struct{}, cfg.MaxUpstream),
 		updates:  updates,
 		local:    local,
-		allow:    newAllowCache(maxAllowCache),
+		allow:    newAllowCache(maxAllowCachePerFamily),
 		allowSem: make(chan struct{}, 1),
 		observe:  newObservations(deps.Observer, deps.Now),
 		ready:    make(chan struct{}),
