@@ -192,6 +192,7 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 		cfg:        cfg,
 		lan:        cfg.LAN,
 		table:      newFlowTable(cfg.MaxFlows),
+		insps:      slotPool[inspection]{shift: extraChunkShift},
 		bufs:       newBufferPool(cfg.StreamBuffer, cfg.MaxBuffers),
 		protocols:  opt.Protocols,
 		classifier: opt.Classifier,

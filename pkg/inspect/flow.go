@@ -63,7 +63,7 @@ type Flow struct {
 	// analyzer reads the flow; 0 otherwise.
 	insp int32
 	// The table's bookkeeping: the key's hash and LRU links as slot
-	// numbers (-1 is none).
+	// numbers (0 is none).
 	hash       uint32
 	prev, next int32
 
@@ -330,21 +330,34 @@ type halfStream struct {
 // 0 is none. The owner bounds how many are in use.
 type slotPool[T any] struct {
 	chunks [][]T
-	used   int32   // slots ever handed out
-	free   []int32 // given back, reused first
+	shift  uint8 // a chunk holds 1<<shift slots
+	limit  int32 // the most slots handed out at once; 0: no limit
+	used   int32 // slots ever handed out
+	free   []int32
 }
 
-const slotChunk = 64
+// Chunk sizes: the flow table's large, as it fills at the busiest moment;
+// the per-flow extras (inspections, IPv6 endpoints) small, as few flows
+// need them.
+const (
+	flowChunkShift  = 10
+	extraChunkShift = 6
+)
 
-// get returns a zeroed slot's number, never 0.
+// get returns a zeroed slot's number, never 0. The caller keeps the count
+// within limit.
 func (p *slotPool[T]) get() int32 {
 	if n := len(p.free); n > 0 {
 		id := p.free[n-1]
 		p.free = p.free[:n-1]
 		return id
 	}
-	if p.used%slotChunk == 0 {
-		p.chunks = append(p.chunks, make([]T, slotChunk))
+	if p.used>>p.shift == int32(len(p.chunks)) {
+		size := int32(1) << p.shift
+		if p.limit > 0 {
+			size = min(size, p.limit-p.used)
+		}
+		p.chunks = append(p.chunks, make([]T, size))
 	}
 	p.used++
 	return p.used
@@ -355,16 +368,17 @@ func (p *slotPool[T]) inUse() int { return int(p.used) - len(p.free) }
 
 func (p *slotPool[T]) at(id int32) *T {
 	i := id - 1
-	return &p.chunks[i/slotChunk][i%slotChunk]
+	return &p.chunks[i>>p.shift][i&(1<<p.shift-1)]
 }
 
+// put zeroes slot id and takes it back.
 func (p *slotPool[T]) put(id int32) {
 	var zero T
 	*p.at(id) = zero
 	p.free = append(p.free, id)
 }
 
-// flowTable holds the flows: slots in fixed-size chunks allocated as the
+// flowTable holds the flows: slots in a pool of chunks allocated as the
 // table fills (so memory follows the busiest moment, never more than
 // max flows), an open-addressing index of slot numbers, and an LRU list
 // so that the least recently used flow is evicted when the table is full
@@ -375,19 +389,14 @@ func (p *slotPool[T]) put(id int32) {
 // deletion; a Go map would store each 72-byte key a second time. The
 // hash is seeded per table so that traffic cannot be shaped to collide.
 type flowTable struct {
-	chunks     [][]Flow
+	slots      slotPool[Flow]
 	ipv6       slotPool[ipv6Endpoints] // addresses of flows with an IPv6 endpoint
-	max, used  int32                   // the cap; slots ever handed out
-	free       []int32                 // slots given back, reused first
-	buckets    []int32                 // slot number + 1; 0 is empty
+	max        int32
+	buckets    []int32 // slot numbers; 0 is empty
 	mask       uint32
 	seed       maphash.Seed
-	n          int   // flows in use
-	head, tail int32 // most and least recently used
+	head, tail int32 // most and least recently used; 0 when empty
 }
-
-// flowChunk is the number of flow slots allocated at once.
-const flowChunk = 1024
 
 func newFlowTable(max int) *flowTable {
 	size := 1
@@ -395,18 +404,18 @@ func newFlowTable(max int) *flowTable {
 		size <<= 1
 	}
 	return &flowTable{
+		slots:   slotPool[Flow]{shift: flowChunkShift, limit: int32(max)},
+		ipv6:    slotPool[ipv6Endpoints]{shift: extraChunkShift},
 		max:     int32(max),
 		buckets: make([]int32, size),
 		mask:    uint32(size - 1),
 		seed:    maphash.MakeSeed(),
-		head:    -1,
-		tail:    -1,
 	}
 }
 
-func (t *flowTable) len() int { return t.n }
+func (t *flowTable) len() int { return t.slots.inUse() }
 
-func (t *flowTable) at(i int32) *Flow { return &t.chunks[i/flowChunk][i%flowChunk] }
+func (t *flowTable) at(i int32) *Flow { return t.slots.at(i) }
 
 func (t *flowTable) hash(k FlowKey) uint32 {
 	var b [2*18 + 1]byte
@@ -420,12 +429,12 @@ func (t *flowTable) hash(k FlowKey) uint32 {
 }
 
 // find returns the bucket that holds k, or the empty bucket where it
-// would go, and k's slot or -1.
+// would go, and k's slot or 0.
 func (t *flowTable) find(k FlowKey, h uint32) (bucket uint32, slot int32) {
 	for b := h & t.mask; ; b = (b + 1) & t.mask {
-		s := t.buckets[b] - 1
-		if s < 0 {
-			return b, -1
+		s := t.buckets[b]
+		if s == 0 {
+			return b, 0
 		}
 		if f := t.at(s); f.hash == h && f.isFlowOf(k) {
 			return b, s
@@ -435,7 +444,7 @@ func (t *flowTable) find(k FlowKey, h uint32) (bucket uint32, slot int32) {
 
 func (t *flowTable) lookup(k FlowKey) *Flow {
 	_, i := t.find(k, t.hash(k))
-	if i < 0 {
+	if i == 0 {
 		return nil
 	}
 	t.touch(i)
@@ -446,42 +455,31 @@ func (t *flowTable) lookup(k FlowKey) *Flow {
 // not be in the table; the caller must have evicted if the table is full.
 func (t *flowTable) insert(e *Engine, client, server netip.AddrPort, proto IPProtocol) *Flow {
 	k := makeKey(client, server, proto)
-	var i int32
-	if n := len(t.free); n > 0 {
-		i = t.free[n-1]
-		t.free = t.free[:n-1]
-	} else {
-		i = t.used
-		t.used++
-		if int(i/flowChunk) == len(t.chunks) {
-			t.chunks = append(t.chunks, make([]Flow, min(flowChunk, t.max-i)))
-		}
-	}
+	i := t.slots.get()
 	h := t.hash(k)
 	b, _ := t.find(k, h)
-	t.buckets[b] = i + 1
-	t.n++
+	t.buckets[b] = i
 	f := t.at(i)
 	f.engine = e
 	f.setEndpoints(t, client, server)
 	f.Proto, f.hash = proto, h
 	f.set(flagInUse)
-	f.prev, f.next = -1, t.head
-	if t.head >= 0 {
+	f.next = t.head
+	if t.head != 0 {
 		t.at(t.head).prev = i
 	}
 	t.head = i
-	if t.tail < 0 {
+	if t.tail == 0 {
 		t.tail = i
 	}
 	return f
 }
 
-func (t *flowTable) full() bool { return t.n >= int(t.max) }
+func (t *flowTable) full() bool { return t.len() >= int(t.max) }
 
 // oldest returns the least recently used flow, or nil.
 func (t *flowTable) oldest() *Flow {
-	if t.tail < 0 {
+	if t.tail == 0 {
 		return nil
 	}
 	return t.at(t.tail)
@@ -489,17 +487,17 @@ func (t *flowTable) oldest() *Flow {
 
 func (t *flowTable) unlink(i int32) {
 	f := t.at(i)
-	if f.prev >= 0 {
+	if f.prev != 0 {
 		t.at(f.prev).next = f.next
 	} else {
 		t.head = f.next
 	}
-	if f.next >= 0 {
+	if f.next != 0 {
 		t.at(f.next).prev = f.prev
 	} else {
 		t.tail = f.prev
 	}
-	f.prev, f.next = -1, -1
+	f.prev, f.next = 0, 0
 }
 
 func (t *flowTable) touch(i int32) {
@@ -509,11 +507,11 @@ func (t *flowTable) touch(i int32) {
 	t.unlink(i)
 	f := t.at(i)
 	f.next = t.head
-	if t.head >= 0 {
+	if t.head != 0 {
 		t.at(t.head).prev = i
 	}
 	t.head = i
-	if t.tail < 0 {
+	if t.tail == 0 {
 		t.tail = i
 	}
 }
@@ -524,32 +522,30 @@ func (t *flowTable) remove(f *Flow) {
 		return
 	}
 	b, i := t.find(f.Key(), f.hash)
-	if i < 0 || t.at(i) != f {
+	if i == 0 || t.at(i) != f {
 		return
 	}
 	t.unlink(i)
 	t.deleteBucket(b)
-	t.n--
 	if f.has(flagIPv6) {
 		t.ipv6.put(f.ipv6ID())
 	}
-	*f = Flow{prev: -1, next: -1}
-	t.free = append(t.free, i)
+	t.slots.put(i)
 }
 
 // deleteBucket empties bucket b and moves later entries of its probe run
 // back, so that every entry stays reachable from its home bucket.
 func (t *flowTable) deleteBucket(b uint32) {
 	for j := (b + 1) & t.mask; ; j = (j + 1) & t.mask {
-		s := t.buckets[j] - 1
-		if s < 0 {
+		s := t.buckets[j]
+		if s == 0 {
 			break
 		}
 		home := t.at(s).hash & t.mask
 		// The entry at j may move to b unless its home lies cyclically
 		// in (b, j].
 		if (j-home)&t.mask >= (j-b)&t.mask {
-			t.buckets[b] = s + 1
+			t.buckets[b] = s
 			b = j
 		}
 	}
@@ -558,7 +554,7 @@ func (t *flowTable) deleteBucket(b uint32) {
 
 // each calls fn for every flow in use, most recent first.
 func (t *flowTable) each(fn func(*Flow)) {
-	for i := t.head; i >= 0; {
+	for i := t.head; i != 0; {
 		next := t.at(i).next
 		fn(t.at(i))
 		i = next

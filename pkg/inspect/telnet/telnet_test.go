@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
