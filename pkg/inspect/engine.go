@@ -262,9 +262,11 @@ func (e *Engine) HandlePacket(p *Packet) {
 		return
 	}
 	e.expire()
-	key := makeKey(netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort), p.IPProto)
-	f := e.table.lookup(key)
+	src, dst := netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort)
+	key := makeKey(src, dst, p.IPProto)
+	f, clientIsA := e.table.lookup(key)
 	isNew := f == nil
+	dir := ToServer
 	if isNew {
 		// A flow starts with a SYN or with data (capture started mid-flow);
 		// bare ACKs and RSTs of flows already gone do not resurrect them.
@@ -272,12 +274,13 @@ func (e *Engine) HandlePacket(p *Packet) {
 			return
 		}
 		f = e.newFlow(p)
-	}
-	e.busy = f
-	dir := ToServer
-	if !f.isClient(netip.AddrPortFrom(p.Src, p.SrcPort)) {
+		if !f.isClient(src) {
+			dir = ToClient
+		}
+	} else if srcIsA := key.A == src; clientIsA != srcIsA {
 		dir = ToClient
 	}
+	e.busy = f
 	f.last = p.Timestamp.UnixNano()
 	if f.Packets[dir] != math.MaxUint32 {
 		f.Packets[dir]++

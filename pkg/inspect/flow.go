@@ -207,10 +207,16 @@ func (f *Flow) Last() time.Time { return time.Unix(0, f.last) }
 // IsTCP reports whether the flow is a TCP connection.
 func (f *Flow) IsTCP() bool { return f.Proto == IPProtocolTCP }
 
-// isFlowOf reports whether f is the flow of k.
-func (f *Flow) isFlowOf(k FlowKey) bool {
-	return f.Proto == k.Proto &&
-		(f.isClient(k.A) && f.isServer(k.B) || f.isClient(k.B) && f.isServer(k.A))
+// match reports whether f is the flow of k, and whether k.A is its
+// client, so a lookup orients the packet with the comparison it made.
+func (f *Flow) match(k FlowKey) (ok, clientIsA bool) {
+	if f.Proto != k.Proto {
+		return false, false
+	}
+	if f.isClient(k.A) && f.isServer(k.B) {
+		return true, true
+	}
+	return f.isClient(k.B) && f.isServer(k.A), false
 }
 
 // StopInspection ends analysis of the flow: the analyzer is closed and no
@@ -429,26 +435,29 @@ func (t *flowTable) hash(k FlowKey) uint32 {
 }
 
 // find returns the bucket that holds k, or the empty bucket where it
-// would go, and k's slot or 0.
-func (t *flowTable) find(k FlowKey, h uint32) (bucket uint32, slot int32) {
+// would go, k's slot or 0, and whether k.A is the flow's client.
+func (t *flowTable) find(k FlowKey, h uint32) (bucket uint32, slot int32, clientIsA bool) {
 	for b := h & t.mask; ; b = (b + 1) & t.mask {
 		s := t.buckets[b]
 		if s == 0 {
-			return b, 0
+			return b, 0, false
 		}
-		if f := t.at(s); f.hash == h && f.isFlowOf(k) {
-			return b, s
+		if f := t.at(s); f.hash == h {
+			if ok, clientIsA := f.match(k); ok {
+				return b, s, clientIsA
+			}
 		}
 	}
 }
 
-func (t *flowTable) lookup(k FlowKey) *Flow {
-	_, i := t.find(k, t.hash(k))
+// lookup returns k's flow, or nil, and whether k.A is its client.
+func (t *flowTable) lookup(k FlowKey) (f *Flow, clientIsA bool) {
+	_, i, clientIsA := t.find(k, t.hash(k))
 	if i == 0 {
-		return nil
+		return nil, false
 	}
 	t.touch(i)
-	return t.at(i)
+	return t.at(i), clientIsA
 }
 
 // insert takes a free slot for e's flow from client to server, which must
@@ -457,7 +466,7 @@ func (t *flowTable) insert(e *Engine, client, server netip.AddrPort, proto IPPro
 	k := makeKey(client, server, proto)
 	i := t.slots.get()
 	h := t.hash(k)
-	b, _ := t.find(k, h)
+	b, _, _ := t.find(k, h)
 	t.buckets[b] = i
 	f := t.at(i)
 	f.engine = e
@@ -521,7 +530,7 @@ func (t *flowTable) remove(f *Flow) {
 	if !f.has(flagInUse) {
 		return
 	}
-	b, i := t.find(f.Key(), f.hash)
+	b, i, _ := t.find(f.Key(), f.hash)
 	if i == 0 || t.at(i) != f {
 		return
 	}

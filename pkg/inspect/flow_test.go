@@ -53,15 +53,16 @@ func TestFlowTableModel(t *testing.T) {
 				}
 				model[k] = true
 			case op == 1 && model[k]:
-				tab.remove(tab.lookup(k))
+				f, _ := tab.lookup(k)
+				tab.remove(f)
 				delete(model, k)
 			default:
-				f := tab.lookup(k)
+				f, clientIsA := tab.lookup(k)
 				if (f != nil) != model[k] {
 					t.Fatalf("max %d step %d: lookup(%v) found %v, model says %v", max, step, k, f != nil, model[k])
 				}
-				if f != nil && f.Key() != k {
-					t.Fatalf("max %d step %d: lookup(%v) returned the flow of %v", max, step, k, f.Key())
+				if f != nil && (f.Key() != k || clientIsA != (f.Client() == k.A)) {
+					t.Fatalf("max %d step %d: lookup(%v) returned the flow of %v (client %v, said A is client: %v)", max, step, k, f.Key(), f.Client(), clientIsA)
 				}
 			}
 			if tab.len() != len(model) {
