@@ -1,11 +1,13 @@
 // Package netnstest gives tests that need the kernel their own network
-// namespaces: named ones, gone when the test ends, and Go code run inside
-// one. Its callers run as root; nothing here touches the host's own
-// namespace beyond creating and deleting the named ones.
+// namespaces: named ones, gone when the test ends, veth pairs between
+// them, and programs and Go code run inside one. Its callers run as root;
+// nothing here touches the host's own namespace beyond creating and
+// deleting the named ones.
 package netnstest
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"runtime"
@@ -54,9 +56,71 @@ func Cmd(t testing.TB, name string, args ...string) string {
 	return string(out)
 }
 
+// Command returns a command that runs program name inside namespace ns
+// (through ip netns exec); like exec.Command's, it can be given input,
+// environment and directory before it starts.
+func Command(ns, name string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
+}
+
+// CmdIn runs a program inside namespace ns to its end and returns its
+// output; a failure ends the test with the output.
+func CmdIn(t testing.TB, ns, name string, args ...string) string {
+	t.Helper()
+	out, err := Command(ns, name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("in netns %s: %s %s: %v\n%s", ns, name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Veth joins namespaces a and b with a veth pair: interface ifA in a
+// with address addrA, ifB in b with addrB (addresses in CIDR form), both
+// up.
+func Veth(t testing.TB, a, ifA, addrA, b, ifB, addrB string) {
+	t.Helper()
+	Cmd(t, "ip", "-n", a, "link", "add", ifA, "type", "veth", "peer", "name", ifB, "netns", b)
+	Cmd(t, "ip", "-n", a, "addr", "add", addrA, "dev", ifA)
+	Cmd(t, "ip", "-n", b, "addr", "add", addrB, "dev", ifB)
+	Cmd(t, "ip", "-n", a, "link", "set", ifA, "up")
+	Cmd(t, "ip", "-n", b, "link", "set", ifB, "up")
+}
+
+// Interface is the interface called name in namespace ns, for its index
+// and hardware address; a failure ends the test.
+func Interface(t testing.TB, ns, name string) *net.Interface {
+	t.Helper()
+	var ifc *net.Interface
+	err := Run(ns, func() (err error) {
+		ifc, err = net.InterfaceByName(name)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("interface %s in netns %s: %v", name, ns, err)
+	}
+	return ifc
+}
+
+// Fd opens namespace ns for APIs that take a namespace file descriptor;
+// the descriptor is closed when the test ends.
+func Fd(t testing.TB, ns string) int {
+	t.Helper()
+	f, err := os.Open(path(ns))
+	if err != nil {
+		t.Fatalf("open netns %s: %v", ns, err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return int(f.Fd())
+}
+
+// path is where ip netns keeps namespace ns.
+func path(ns string) string { return "/run/netns/" + ns }
+
 // Run runs fn on an OS thread switched into namespace ns; sockets fn
-// creates stay in ns after it returns. The thread is switched back, or,
-// if that fails, left locked so that the runtime discards it.
+// creates stay in ns after it returns and may be used from any
+// goroutine. Goroutines fn starts run on other threads, outside ns. The
+// thread is switched back, or, if that fails, left locked so that the
+// runtime discards it.
 func Run(ns string, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
@@ -67,7 +131,7 @@ func Run(ns string, fn func() error) error {
 			return
 		}
 		defer orig.Close()
-		target, err := os.Open("/run/netns/" + ns)
+		target, err := os.Open(path(ns))
 		if err != nil {
 			errc <- err
 			return

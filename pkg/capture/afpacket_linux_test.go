@@ -16,6 +16,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/sys/unix"
+
+	"github.com/iotgw/iotgw/internal/netnstest"
 )
 
 // seenFrame is what a test keeps of a captured frame (frames are borrowed).
@@ -111,8 +113,8 @@ func icmpEcho(t testing.TB, payload string) []byte {
 // order, so when the marker is read every earlier frame has been seen.
 func TestAFPacketFilterOnVeth(t *testing.T) {
 	requireRoot(t)
-	router, device := newNetNS(t, "rtr"), newNetNS(t, "dev")
-	vethLink(t, router, "lan0", "10.98.1.1/24", device, "eth0", "10.98.1.2/24")
+	router, device := netnstest.New(t, "iotgwcap", "rtr"), netnstest.New(t, "iotgwcap", "dev")
+	netnstest.Veth(t, router, "lan0", "10.98.1.1/24", device, "eth0", "10.98.1.2/24")
 
 	filter, err := FilterFor(PortSet{Ports: []uint16{8080, 5353}})
 	if err != nil {
@@ -122,7 +124,7 @@ func TestAFPacketFilterOnVeth(t *testing.T) {
 	defer cancel()
 	var src *AFPacket
 	var lnWanted, lnOther net.Listener
-	inNetNS(t, router, func() error {
+	if err := netnstest.Run(router, func() error {
 		var err error
 		if src, err = OpenAFPacket(ctx, AFPacketConfig{Interfaces: []string{"lan0"}, Filter: filter, Promiscuous: true}); err != nil {
 			return err
@@ -132,7 +134,9 @@ func TestAFPacketFilterOnVeth(t *testing.T) {
 		}
 		lnOther, err = net.Listen("tcp4", "10.98.1.1:9090")
 		return err
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	defer src.Close()
 	defer lnWanted.Close()
 	defer lnOther.Close()
@@ -142,7 +146,7 @@ func TestAFPacketFilterOnVeth(t *testing.T) {
 	const marker = "GET /wanted-last HTTP/1.0"
 	frames := collect(src, func(f seenFrame) bool { return bytes.Contains(f.payload, []byte(marker)) })
 
-	inNetNS(t, device, func() error {
+	if err := netnstest.Run(device, func() error {
 		send := func(network, addr, payload string) error {
 			c, err := net.Dial(network, addr)
 			if err != nil {
@@ -175,7 +179,9 @@ func TestAFPacketFilterOnVeth(t *testing.T) {
 			return err
 		}
 		return send("tcp4", "10.98.1.1:8080", marker+"\r\n\r\n")
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	var seen []seenFrame
 	select {
@@ -231,9 +237,9 @@ func drain(ln net.Listener) {
 // context's end, for one ring and for several.
 func TestAFPacketStops(t *testing.T) {
 	requireRoot(t)
-	router, device := newNetNS(t, "rtr"), newNetNS(t, "dev")
-	vethLink(t, router, "lan0", "10.98.2.1/24", device, "eth0", "10.98.2.2/24")
-	vethLink(t, router, "lan1", "10.98.3.1/24", device, "eth1", "10.98.3.2/24")
+	router, device := netnstest.New(t, "iotgwcap", "rtr"), netnstest.New(t, "iotgwcap", "dev")
+	netnstest.Veth(t, router, "lan0", "10.98.2.1/24", device, "eth0", "10.98.2.2/24")
+	netnstest.Veth(t, router, "lan1", "10.98.3.1/24", device, "eth1", "10.98.3.2/24")
 	// A filter that passes nothing keeps reads blocked.
 	none, err := FilterFor(PortSet{})
 	if err != nil {
@@ -255,11 +261,13 @@ func TestAFPacketStops(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var src *AFPacket
-			inNetNS(t, router, func() error {
+			if err := netnstest.Run(router, func() error {
 				var err error
 				src, err = OpenAFPacket(ctx, AFPacketConfig{Interfaces: tt.interfaces, Filter: none, PollTimeout: 20 * time.Millisecond})
 				return err
-			})
+			}); err != nil {
+				t.Fatal(err)
+			}
 			defer src.Close()
 			errc := make(chan error, 1)
 			go func() {
@@ -286,10 +294,10 @@ func TestAFPacketStops(t *testing.T) {
 // the other ring receives.
 func TestAFPacketSeveralInterfaces(t *testing.T) {
 	requireRoot(t)
-	router, device := newNetNS(t, "rtr"), newNetNS(t, "dev")
-	vethLink(t, router, "lan0", "10.98.4.1/24", device, "eth0", "10.98.4.2/24")
-	vethLink(t, router, "lan1", "10.98.5.1/24", device, "eth1", "10.98.5.2/24")
-	idx := map[int]string{linkIndex(t, router, "lan0"): "lan0", linkIndex(t, router, "lan1"): "lan1"}
+	router, device := netnstest.New(t, "iotgwcap", "rtr"), netnstest.New(t, "iotgwcap", "dev")
+	netnstest.Veth(t, router, "lan0", "10.98.4.1/24", device, "eth0", "10.98.4.2/24")
+	netnstest.Veth(t, router, "lan1", "10.98.5.1/24", device, "eth1", "10.98.5.2/24")
+	idx := map[int]string{netnstest.Interface(t, router, "lan0").Index: "lan0", netnstest.Interface(t, router, "lan1").Index: "lan1"}
 	filter, err := FilterFor(PortSet{Ports: []uint16{5353}})
 	if err != nil {
 		t.Fatal(err)
@@ -297,11 +305,13 @@ func TestAFPacketSeveralInterfaces(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var src *AFPacket
-	inNetNS(t, router, func() error {
+	if err := netnstest.Run(router, func() error {
 		var err error
 		src, err = OpenAFPacket(ctx, AFPacketConfig{Interfaces: []string{"lan0", "lan1"}, Filter: filter})
 		return err
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	defer src.Close()
 
 	const perLink = 50
@@ -339,7 +349,7 @@ func TestAFPacketSeveralInterfaces(t *testing.T) {
 		}
 		done <- nil
 	}()
-	inNetNS(t, device, func() error {
+	if err := netnstest.Run(device, func() error {
 		// Unconnected, so that the port-unreachable replies do not fail
 		// the next write.
 		c, err := net.ListenPacket("udp4", ":0")
@@ -359,7 +369,9 @@ func TestAFPacketSeveralInterfaces(t *testing.T) {
 			}
 		}
 		return nil
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case err := <-done:
 		if err != nil {
@@ -379,15 +391,17 @@ func TestAFPacketSeveralInterfaces(t *testing.T) {
 // still lent: the frame stays readable, and the next read ends the source.
 func TestAFPacketCloseWhileLent(t *testing.T) {
 	requireRoot(t)
-	router, device := newNetNS(t, "rtr"), newNetNS(t, "dev")
-	vethLink(t, router, "lan0", "10.98.6.1/24", device, "eth0", "10.98.6.2/24")
+	router, device := netnstest.New(t, "iotgwcap", "rtr"), netnstest.New(t, "iotgwcap", "dev")
+	netnstest.Veth(t, router, "lan0", "10.98.6.1/24", device, "eth0", "10.98.6.2/24")
 	var src *AFPacket
-	inNetNS(t, router, func() error {
+	if err := netnstest.Run(router, func() error {
 		var err error
 		src, err = OpenAFPacket(context.Background(), AFPacketConfig{Interfaces: []string{"lan0"}})
 		return err
-	})
-	inNetNS(t, device, func() error {
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := netnstest.Run(device, func() error {
 		c, err := net.Dial("udp4", "10.98.6.1:9")
 		if err != nil {
 			return err
@@ -395,7 +409,9 @@ func TestAFPacketCloseWhileLent(t *testing.T) {
 		defer c.Close()
 		_, err = c.Write([]byte("lent-frame"))
 		return err
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	var data []byte
 	for !bytes.Contains(data, []byte("lent-frame")) {
 		var err error
@@ -426,9 +442,9 @@ func TestAFPacketCloseWhileLent(t *testing.T) {
 // and that RestoreVLAN gives the tag back.
 func TestAFPacketVLAN(t *testing.T) {
 	requireRoot(t)
-	router, device := newNetNS(t, "rtr"), newNetNS(t, "dev")
-	vethLink(t, router, "lan0", "10.98.7.1/24", device, "eth0", "10.98.7.2/24")
-	routerMAC := linkMAC(t, router, "lan0")
+	router, device := netnstest.New(t, "iotgwcap", "rtr"), netnstest.New(t, "iotgwcap", "dev")
+	netnstest.Veth(t, router, "lan0", "10.98.7.1/24", device, "eth0", "10.98.7.2/24")
+	routerMAC := netnstest.Interface(t, router, "lan0").HardwareAddr
 	filter, err := FilterFor(PortSet{Ports: []uint16{5353}})
 	if err != nil {
 		t.Fatal(err)
@@ -441,11 +457,13 @@ func TestAFPacketVLAN(t *testing.T) {
 	for _, restore := range []bool{false, true} {
 		t.Run(fmt.Sprintf("restore_%v", restore), func(t *testing.T) {
 			var src *AFPacket
-			inNetNS(t, router, func() error {
+			if err := netnstest.Run(router, func() error {
 				var err error
 				src, err = OpenAFPacket(context.Background(), AFPacketConfig{Interfaces: []string{"lan0"}, Filter: filter, RestoreVLAN: restore})
 				return err
-			})
+			}); err != nil {
+				t.Fatal(err)
+			}
 			defer src.Close()
 			marker := fmt.Sprintf("vlan-wanted-%v", restore)
 			type seenTagged struct {
@@ -475,7 +493,7 @@ func TestAFPacketVLAN(t *testing.T) {
 					}
 				}
 			}()
-			inNetNS(t, device, func() error {
+			if err := netnstest.Run(device, func() error {
 				// A raw packet socket: this kernel needs no VLAN device.
 				fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 				if err != nil {
@@ -494,7 +512,9 @@ func TestAFPacketVLAN(t *testing.T) {
 					}
 				}
 				return nil
-			})
+			}); err != nil {
+				t.Fatal(err)
+			}
 			var seen []seenTagged
 			select {
 			case seen = <-out:

@@ -8,14 +8,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iotgw/iotgw/internal/netnstest"
 )
 
 // TestOpen opens each mode through the one switch, in a namespace with a
 // veth, and reads a frame from the AF_PACKET source.
 func TestOpen(t *testing.T) {
 	requireRoot(t)
-	router, device := newNetNS(t, "rtr"), newNetNS(t, "dev")
-	vethLink(t, router, "lan0", "10.98.8.1/24", device, "eth0", "10.98.8.2/24")
+	router, device := netnstest.New(t, "iotgwcap", "rtr"), netnstest.New(t, "iotgwcap", "dev")
+	netnstest.Veth(t, router, "lan0", "10.98.8.1/24", device, "eth0", "10.98.8.2/24")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	tests := []struct {
@@ -35,10 +37,14 @@ func TestOpen(t *testing.T) {
 			cfg.Mode, cfg.Interfaces = tt.mode, tt.ifaces
 			var src Source
 			var err error
-			inNetNS(t, router, func() error {
+			// Open's error is the subject of the test; nsErr is entering
+			// the namespace.
+			if nsErr := netnstest.Run(router, func() error {
 				src, err = Open(ctx, cfg)
 				return nil
-			})
+			}); nsErr != nil {
+				t.Fatal(nsErr)
+			}
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || src != nil {
 					t.Fatalf("Open = %v, %v; want nil and an error containing %q", src, err, tt.wantErr)
@@ -66,7 +72,7 @@ func TestOpen(t *testing.T) {
 					}
 				}
 			}()
-			inNetNS(t, device, func() error {
+			if err := netnstest.Run(device, func() error {
 				c, err := net.ListenPacket("udp4", ":0")
 				if err != nil {
 					return err
@@ -74,7 +80,9 @@ func TestOpen(t *testing.T) {
 				defer c.Close()
 				_, err = c.WriteTo([]byte("open-dns"), &net.UDPAddr{IP: net.IPv4(10, 98, 8, 1), Port: 53})
 				return err
-			})
+			}); err != nil {
+				t.Fatal(err)
+			}
 			select {
 			case s := <-got:
 				if s != "open-dns" {

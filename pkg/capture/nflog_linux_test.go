@@ -15,8 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/iotgw/iotgw/internal/netnstest"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 )
 
@@ -25,19 +24,16 @@ import (
 // does in nflog mode.
 func installCaptureChain(t *testing.T, ns string, routerAddr netip.Addr) {
 	t.Helper()
-	inNetNS(t, ns, quarantine.EnableConntrackAccounting)
-	fd, err := unix.Open("/var/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
+	if err := netnstest.Run(ns, quarantine.EnableConntrackAccounting); err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Close(fd)
 	enf, err := quarantine.NewNFTables(quarantine.Config{
 		RouterAddrs: []netip.Addr{routerAddr},
 		NoticePort:  8080,
 		Capture: quarantine.CaptureConfig{
 			Enabled: true, Group: labGroup, Snaplen: labSnaplen, Bytes: labBudget, Packets: labPackets,
 		},
-	}, quarantine.WithNetNSFd(fd))
+	}, quarantine.WithNetNSFd(netnstest.Fd(t, ns)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,17 +68,17 @@ const (
 
 func newNFLOGLab(t *testing.T) *nflogLab {
 	t.Helper()
-	l := &nflogLab{device: newNetNS(t, "dev"), router: newNetNS(t, "rtr"), server: newNetNS(t, "srv")}
-	vethLink(t, l.router, "lan0", "10.98.10.1/24", l.device, "eth0", labDevice+"/24")
-	vethLink(t, l.router, "wan0", "10.98.20.1/24", l.server, "eth0", labServer+"/24")
-	run(t, "ip", "-n", l.device, "route", "add", "default", "via", "10.98.10.1")
-	run(t, "ip", "-n", l.server, "route", "add", "default", "via", "10.98.20.1")
-	runIn(t, l.router, "", "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+	l := &nflogLab{device: netnstest.New(t, "iotgwcap", "dev"), router: netnstest.New(t, "iotgwcap", "rtr"), server: netnstest.New(t, "iotgwcap", "srv")}
+	netnstest.Veth(t, l.router, "lan0", "10.98.10.1/24", l.device, "eth0", labDevice+"/24")
+	netnstest.Veth(t, l.router, "wan0", "10.98.20.1/24", l.server, "eth0", labServer+"/24")
+	netnstest.Cmd(t, "ip", "-n", l.device, "route", "add", "default", "via", "10.98.10.1")
+	netnstest.Cmd(t, "ip", "-n", l.server, "route", "add", "default", "via", "10.98.20.1")
+	netnstest.CmdIn(t, l.router, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
 	installCaptureChain(t, l.router, netip.MustParseAddr("10.98.10.1"))
-	l.deviceMAC = linkMAC(t, l.device, "eth0")
-	l.routerLANMAC = linkMAC(t, l.router, "lan0")
-	l.serverMAC = linkMAC(t, l.server, "eth0")
-	l.lanIndex = linkIndex(t, l.router, "lan0")
+	lan := netnstest.Interface(t, l.router, "lan0")
+	l.deviceMAC = netnstest.Interface(t, l.device, "eth0").HardwareAddr
+	l.routerLANMAC, l.lanIndex = lan.HardwareAddr, lan.Index
+	l.serverMAC = netnstest.Interface(t, l.server, "eth0").HardwareAddr
 	return l
 }
 
@@ -91,11 +87,13 @@ func newNFLOGLab(t *testing.T) *nflogLab {
 func (l *nflogLab) serve(t *testing.T, size int) {
 	t.Helper()
 	var ln net.Listener
-	inNetNS(t, l.server, func() error {
+	if err := netnstest.Run(l.server, func() error {
 		var err error
 		ln, err = net.Listen("tcp4", labServer+":80")
 		return err
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	body := bytes.Repeat([]byte("0123456789abcdef"), size/16)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
@@ -110,11 +108,13 @@ func (l *nflogLab) serve(t *testing.T, size int) {
 func (l *nflogLab) download(t *testing.T, path string) int64 {
 	t.Helper()
 	var conn net.Conn
-	inNetNS(t, l.device, func() error {
+	if err := netnstest.Run(l.device, func() error {
 		var err error
 		conn, err = net.Dial("tcp4", labServer+":80")
 		return err
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	defer conn.Close()
 	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.0\r\nHost: lab\r\n\r\n", path); err != nil {
 		t.Fatal(err)
@@ -130,7 +130,7 @@ func (l *nflogLab) download(t *testing.T, path string) int64 {
 // connection, so the router logs it, after everything sent before it.
 func (l *nflogLab) sentinel(t *testing.T, marker string) {
 	t.Helper()
-	inNetNS(t, l.device, func() error {
+	if err := netnstest.Run(l.device, func() error {
 		c, err := net.Dial("udp4", labServer+":9")
 		if err != nil {
 			return err
@@ -138,17 +138,21 @@ func (l *nflogLab) sentinel(t *testing.T, marker string) {
 		defer c.Close()
 		_, err = c.Write([]byte(marker))
 		return err
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (l *nflogLab) openNFLOG(t *testing.T, ctx context.Context) *NFLOG {
 	t.Helper()
 	var src *NFLOG
-	inNetNS(t, l.router, func() error {
+	if err := netnstest.Run(l.router, func() error {
 		var err error
 		src, err = OpenNFLOG(ctx, NFLOGConfig{Group: labGroup})
 		return err
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { src.Close() })
 	return src
 }
@@ -240,13 +244,15 @@ func TestNFLOGFraction(t *testing.T) {
 	defer cancel()
 	nflog := lab.openNFLOG(t, ctx)
 	var ring *AFPacket
-	inNetNS(t, lab.router, func() error {
+	if err := netnstest.Run(lab.router, func() error {
 		var err error
 		// A ring large enough for the whole burst, so that plain capture
 		// is measured without drops.
 		ring, err = OpenAFPacket(ctx, AFPacketConfig{Interfaces: []string{"lan0"}, BlockSize: 1 << 20, NumBlocks: 32})
 		return err
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	defer ring.Close()
 	marker := "fraction-sentinel"
 	fromNFLOG := collect(nflog, isSentinel(marker))
@@ -286,7 +292,7 @@ func TestNFLOGFraction(t *testing.T) {
 // context's end, and that a second source cannot take a bound group.
 func TestNFLOGStops(t *testing.T) {
 	requireRoot(t)
-	ns := newNetNS(t, "rtr")
+	ns := netnstest.New(t, "iotgwcap", "rtr")
 	tests := []struct {
 		name     string
 		byCancel bool
@@ -300,11 +306,13 @@ func TestNFLOGStops(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var src *NFLOG
-			inNetNS(t, ns, func() error {
+			if err := netnstest.Run(ns, func() error {
 				var err error
 				src, err = OpenNFLOG(ctx, NFLOGConfig{Group: 9})
 				return err
-			})
+			}); err != nil {
+				t.Fatal(err)
+			}
 			defer src.Close()
 			errc := make(chan error, 1)
 			go func() {
@@ -322,7 +330,7 @@ func TestNFLOGStops(t *testing.T) {
 		})
 	}
 	t.Run("group_taken", func(t *testing.T) {
-		inNetNS(t, ns, func() error {
+		if err := netnstest.Run(ns, func() error {
 			first, err := OpenNFLOG(context.Background(), NFLOGConfig{Group: 10})
 			if err != nil {
 				return err
@@ -337,7 +345,9 @@ func TestNFLOGStops(t *testing.T) {
 				return fmt.Errorf("error does not name the group: %v", err)
 			}
 			return nil
-		})
+		}); err != nil {
+			t.Fatal(err)
+		}
 	})
 }
 
@@ -348,14 +358,16 @@ func TestNFLOGOverrun(t *testing.T) {
 	requireRoot(t)
 	lab := newNFLOGLab(t)
 	var src *NFLOG
-	inNetNS(t, lab.router, func() error {
+	if err := netnstest.Run(lab.router, func() error {
 		var err error
 		src, err = OpenNFLOG(context.Background(), NFLOGConfig{Group: labGroup, QueueThreshold: 1, ReceiveBuffer: 4096})
 		return err
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	defer src.Close()
 	// Each datagram from its own socket is a new connection, so each is logged.
-	inNetNS(t, lab.device, func() error {
+	if err := netnstest.Run(lab.device, func() error {
 		for i := 0; i < 200; i++ {
 			c, err := net.Dial("udp4", labServer+":9")
 			if err != nil {
@@ -368,7 +380,9 @@ func TestNFLOGOverrun(t *testing.T) {
 			}
 		}
 		return nil
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	// Drain what fitted; then a new connection must still come through.
 	// Until the reader has emptied the buffer a new packet may be dropped
 	// too, so the sentinel is sent again until one arrives.

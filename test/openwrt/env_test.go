@@ -11,9 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
+	"github.com/iotgw/iotgw/internal/netnstest"
 	"github.com/iotgw/iotgw/internal/testenv"
 )
 
@@ -166,36 +166,10 @@ func requireRoot(t *testing.T, tools ...string) {
 	}
 }
 
-var nsSeq atomic.Int64
-
-// newNetns creates a network namespace with loopback up, deleted when
-// the test ends (which also deletes every nftables table in it).
-func newNetns(t *testing.T, role string) string {
-	t.Helper()
-	name := fmt.Sprintf("iotgwo-%d-%d-%s", os.Getpid(), nsSeq.Add(1), role)
-	mustRun(t, "ip", "netns", "add", name)
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("delete netns %s: %v: %s", name, err, out)
-		}
-	})
-	mustRun(t, "ip", "-n", name, "link", "set", "lo", "up")
-	return name
-}
-
-func mustRun(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
 // nft runs nft in ns with script on stdin.
 func nft(t *testing.T, ns, script string) {
 	t.Helper()
-	cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
+	cmd := netnstest.Command(ns, "nft", "-f", "-")
 	cmd.Stdin = strings.NewReader(script)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("nft -f: %v\n%s\nscript:\n%s", err, out, script)

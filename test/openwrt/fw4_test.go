@@ -3,11 +3,10 @@ package openwrt
 import (
 	"context"
 	"net/netip"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/iotgw/iotgw/internal/netnstest"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 )
@@ -88,7 +87,7 @@ func fw4Restart(t *testing.T, ns string) {
 }
 
 func fw4Flush(t *testing.T, ns string) {
-	for _, line := range strings.Split(strings.TrimSpace(nsOut(t, ns, "nft", "list", "tables")), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(netnstest.CmdIn(t, ns, "nft", "list", "tables")), "\n") {
 		f := strings.Fields(line) // "table inet fw4"
 		if len(f) == 3 {
 			nft(t, ns, "delete table "+f[1]+" "+f[2]+"\n")
@@ -96,21 +95,12 @@ func fw4Flush(t *testing.T, ns string) {
 	}
 }
 
-func nsOut(t *testing.T, ns string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
 // iotgwTables is iotgw's part of the ruleset with rule handles: equal
 // listings mean nobody touched a rule, chain, set or element.
 func iotgwTables(t *testing.T, ns string) string {
 	t.Helper()
-	return nsOut(t, ns, "nft", "-a", "list", "table", "inet", "iotgw") +
-		nsOut(t, ns, "nft", "-a", "list", "table", "bridge", "iotgw")
+	return netnstest.CmdIn(t, ns, "nft", "-a", "list", "table", "inet", "iotgw") +
+		netnstest.CmdIn(t, ns, "nft", "-a", "list", "table", "bridge", "iotgw")
 }
 
 func TestFW4Coexistence(t *testing.T) {
@@ -142,18 +132,14 @@ func TestFW4Coexistence(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ns := newNetns(t, "fw4")
-			mustRun(t, "ip", "-n", ns, "link", "add", "wan0", "type", "veth", "peer", "name", "wan1")
-			mustRun(t, "ip", "-n", ns, "link", "add", "br-lan", "type", "bridge")
-			mustRun(t, "ip", "-n", ns, "link", "set", "wan0", "up")
-			f, err := os.Open("/run/netns/" + ns)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
+			ns := netnstest.New(t, "iotgwo", "fw4")
+			netnstest.Cmd(t, "ip", "-n", ns, "link", "add", "wan0", "type", "veth", "peer", "name", "wan1")
+			netnstest.Cmd(t, "ip", "-n", ns, "link", "add", "br-lan", "type", "bridge")
+			netnstest.Cmd(t, "ip", "-n", ns, "link", "set", "wan0", "up")
+			fd := netnstest.Fd(t, ns)
 			ctx := context.Background()
 			start := func() *quarantine.NFTables {
-				n, err := quarantine.NewNFTables(cfg, quarantine.WithNetNSFd(int(f.Fd())))
+				n, err := quarantine.NewNFTables(cfg, quarantine.WithNetNSFd(fd))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -182,11 +168,11 @@ func TestFW4Coexistence(t *testing.T) {
 					fw4Flush(t, ns)
 				}
 			}
-			if !strings.Contains(nsOut(t, ns, "nft", "list", "tables"), "table inet fw4") {
+			if !strings.Contains(netnstest.CmdIn(t, ns, "nft", "list", "tables"), "table inet fw4") {
 				t.Fatal("fw4's table is missing after the steps")
 			}
 			if tc.flushed {
-				out, _ := exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "inet", "iotgw").CombinedOutput()
+				out, _ := netnstest.Command(ns, "nft", "list", "table", "inet", "iotgw").CombinedOutput()
 				if !strings.Contains(string(out), "No such file") {
 					t.Fatalf("after fw4 flush: table inet iotgw still listed:\n%s", out)
 				}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/netnstest"
 	"github.com/iotgw/iotgw/internal/testenv"
 )
 
@@ -30,10 +31,10 @@ func TestInstallRunRemove(t *testing.T) {
 	copyFile(t, filepath.Join(testenv.RepoRoot(t), "testdata/demo.pcap"), filepath.Join(root, "tmp/demo.pcap"), 0o644)
 	writeRootFile(t, root, "etc/procd-standin.env", "PROCD_SPAWN=1\n", 0o644)
 
-	ns := newNetns(t, "owrt")
-	mustRun(t, "ip", "-n", ns, "link", "add", "br-lan", "type", "bridge")
-	mustRun(t, "ip", "-n", ns, "addr", "add", "192.168.50.1/24", "dev", "br-lan")
-	mustRun(t, "ip", "-n", ns, "link", "set", "br-lan", "up")
+	ns := netnstest.New(t, "iotgwo", "owrt")
+	netnstest.Cmd(t, "ip", "-n", ns, "link", "add", "br-lan", "type", "bridge")
+	netnstest.Cmd(t, "ip", "-n", ns, "addr", "add", "192.168.50.1/24", "dev", "br-lan")
+	netnstest.Cmd(t, "ip", "-n", ns, "link", "set", "br-lan", "up")
 	t.Cleanup(func() { killDaemon(root) }) // before the namespace goes
 
 	sh := func(args ...string) (string, error) { return inRoot(root, ns, args...) }
@@ -98,7 +99,7 @@ write_interval = "1s"
 		t.Fatalf("restart: %v\n%s", err, out)
 	}
 	waitFor(t, logs, "the camera is quarantined", func() (bool, string) {
-		out := nsOut(t, ns, "nft", "list", "set", "inet", "iotgw", "block_mac")
+		out := netnstest.CmdIn(t, ns, "nft", "list", "set", "inet", "iotgw", "block_mac")
 		return strings.Contains(out, demoCamera), out
 	})
 	if out, err := sh("/usr/bin/iotgw", "status"); err != nil || !strings.Contains(out, " 1 quarantined") {
@@ -117,7 +118,7 @@ write_interval = "1s"
 	if got := daemonPid(t, root); got != pid {
 		t.Errorf("reload restarted the daemon (pid %d, was %d)", got, pid)
 	}
-	if out := nsOut(t, ns, "nft", "list", "set", "inet", "iotgw", "block_mac"); !strings.Contains(out, demoCamera) {
+	if out := netnstest.CmdIn(t, ns, "nft", "list", "set", "inet", "iotgw", "block_mac"); !strings.Contains(out, demoCamera) {
 		t.Errorf("the quarantine went with the reload:\n%s", out)
 	}
 
@@ -132,7 +133,7 @@ write_interval = "1s"
 	if syscall.Kill(pid, 0) == nil {
 		t.Errorf("daemon (pid %d) still running after removal", pid)
 	}
-	if tables := nsOut(t, ns, "nft", "list", "tables"); strings.Contains(tables, "iotgw") {
+	if tables := netnstest.CmdIn(t, ns, "nft", "list", "tables"); strings.Contains(tables, "iotgw") {
 		t.Errorf("iotgw's tables remain after removal:\n%s", tables)
 	}
 	for _, gone := range []string{"usr/bin/iotgw", "etc/init.d/iotgw", "etc/rc.d/S95iotgw", "lib/upgrade/keep.d/iotgw"} {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iotgw/iotgw/internal/netnstest"
 	"github.com/iotgw/iotgw/internal/testenv"
 )
 
@@ -56,7 +57,7 @@ func newRoot(t *testing.T) string {
 	}
 	for _, dev := range []string{"null", "urandom", "zero"} {
 		// Bind mounts would outlive a failed test; the device nodes are enough.
-		mustRun(t, "cp", "-a", "/dev/"+dev, filepath.Join(root, "dev", dev))
+		netnstest.Cmd(t, "cp", "-a", "/dev/"+dev, filepath.Join(root, "dev", dev))
 	}
 	standin := filepath.Join(testenv.RepoRoot(t), "test/openwrt/testdata/standin")
 	for _, f := range []struct {
@@ -105,11 +106,11 @@ func unpackData(t *testing.T, p *ipkg, root string) {
 // inRoot runs a command chrooted into root, in network namespace ns
 // when ns is not empty, and returns its combined output.
 func inRoot(root, ns string, args ...string) (string, error) {
-	full := append([]string{"chroot", root}, args...)
+	chroot := append([]string{root}, args...)
+	cmd := exec.Command("chroot", chroot...)
 	if ns != "" {
-		full = append([]string{"ip", "netns", "exec", ns}, full...)
+		cmd = netnstest.Command(ns, "chroot", chroot...)
 	}
-	cmd := exec.Command(full[0], full[1:]...)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp"}
 	out, err := cmd.CombinedOutput()
 	return string(out), err
