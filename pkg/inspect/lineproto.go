@@ -21,9 +21,6 @@ type LineHandler interface {
 	// ClientLine and ServerLine handle one line, without its terminator.
 	ClientLine(f *Flow, line []byte)
 	ServerLine(f *Flow, line []byte)
-	// Closed reports whether handling a line closed the analyzer
-	// (StartTLS): the rest of the data then belongs to another analyzer.
-	Closed() bool
 }
 
 // Lines feeds a TCP stream to a LineHandler line by line. It owns the
@@ -39,6 +36,9 @@ type Lines struct {
 // the complete lines of data and returns how many bytes it consumed; an
 // incomplete last line is left for the next call.
 func (l *Lines) Feed(h LineHandler, f *Flow, dir Dir, data []byte) int {
+	// A line may end the analysis (StartTLS, StopInspection): the flow
+	// then has another analyzer or none, and the rest of data is not h's.
+	reader := f.analyzer()
 	consumed := 0
 	for consumed < len(data) {
 		rest := data[consumed:]
@@ -63,7 +63,7 @@ func (l *Lines) Feed(h LineHandler, f *Flow, dir Dir, data []byte) int {
 		} else {
 			h.ServerLine(f, line)
 		}
-		if h.Closed() {
+		if f.analyzer() != reader {
 			return len(data)
 		}
 	}

@@ -1,18 +1,23 @@
 package inspect
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 )
 
-// lineRecorder is a LineHandler that writes down what it is handed. Its
-// raw bytes are the count announced by a line "{n}", as in IMAP; a line
-// "CLOSE" closes it.
+// lineRecorder is an analyzer reading lines that writes down what it is
+// handed. Its raw bytes are the count announced by a line "{n}", as in
+// IMAP; a line "CLOSE" stops the flow's inspection.
 type lineRecorder struct {
-	got    []string
-	raw    int
-	closed bool
+	lines Lines
+	got   []string
+	raw   int
 }
+
+func (r *lineRecorder) Feed(f *Flow, dir Dir, data []byte) int { return r.lines.Feed(r, f, dir, data) }
+func (r *lineRecorder) Gap(_ *Flow, dir Dir)                   { r.lines.Resync(dir) }
+func (r *lineRecorder) Close(*Flow)                            {}
 
 func (r *lineRecorder) Raw(dir Dir, b []byte) int {
 	n := min(r.raw, len(b))
@@ -23,15 +28,14 @@ func (r *lineRecorder) Raw(dir Dir, b []byte) int {
 	return n
 }
 
-func (r *lineRecorder) ClientLine(_ *Flow, line []byte) { r.line(ToServer, line) }
-func (r *lineRecorder) ServerLine(_ *Flow, line []byte) { r.line(ToClient, line) }
-func (r *lineRecorder) Closed() bool                    { return r.closed }
+func (r *lineRecorder) ClientLine(f *Flow, line []byte) { r.line(f, ToServer, line) }
+func (r *lineRecorder) ServerLine(f *Flow, line []byte) { r.line(f, ToClient, line) }
 
-func (r *lineRecorder) line(dir Dir, line []byte) {
+func (r *lineRecorder) line(f *Flow, dir Dir, line []byte) {
 	r.got = append(r.got, dirName(dir)+" "+string(line))
 	switch s := string(line); {
 	case s == "CLOSE":
-		r.closed = true
+		f.StopInspection()
 	case strings.HasPrefix(s, "{"):
 		for _, c := range s[1 : len(s)-1] {
 			r.raw = r.raw*10 + int(c-'0')
@@ -86,13 +90,14 @@ func TestLines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var l Lines
 			r := &lineRecorder{}
+			f := NewFlow(netip.MustParseAddrPort("192.168.1.10:40000"), netip.MustParseAddrPort("203.0.113.5:143"), IPProtocolTCP)
+			f.setAnalyzer(r)
 			for i, fd := range tt.feeds {
 				if fd.gap {
-					l.Resync(fd.dir)
+					r.Gap(f, fd.dir)
 				}
-				if n := l.Feed(r, nil, fd.dir, []byte(fd.data)); n != fd.consumed {
+				if n := r.Feed(f, fd.dir, []byte(fd.data)); n != fd.consumed {
 					t.Errorf("feed %d consumed %d, want %d", i, n, fd.consumed)
 				}
 			}

@@ -66,9 +66,6 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 // Raw implements inspect.LineHandler: every FTP control byte is in a line.
 func (*analyzer) Raw(inspect.Dir, []byte) int { return 0 }
 
-// Closed implements inspect.LineHandler: StartTLS closed the analyzer.
-func (a *analyzer) Closed() bool { return a.proto == nil }
-
 // ClientLine implements inspect.LineHandler: a command.
 func (a *analyzer) ClientLine(f *inspect.Flow, line []byte) {
 	cmd, arg := inspect.CutWord(line)

@@ -166,9 +166,6 @@ func (a *analyzer) Raw(dir inspect.Dir, b []byte) int {
 	return int(n)
 }
 
-// Closed implements inspect.LineHandler.
-func (a *analyzer) Closed() bool { return a.proto == nil }
-
 // ClientLine implements inspect.LineHandler: a command, its text after a
 // literal, or a SASL response.
 func (a *analyzer) ClientLine(f *inspect.Flow, line []byte) {

@@ -133,9 +133,6 @@ func (a *analyzer) Raw(dir inspect.Dir, b []byte) int {
 	return n
 }
 
-// Closed implements inspect.LineHandler.
-func (a *analyzer) Closed() bool { return a.proto == nil }
-
 // ClientLine implements inspect.LineHandler: a command, or a SASL
 // response.
 func (a *analyzer) ClientLine(f *inspect.Flow, line []byte) {
