@@ -2,7 +2,6 @@ package dnsproxy
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"sync"
 	"time"
@@ -81,19 +80,12 @@ func (p *Proxy) pushAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Du
 	if len(todo) == 0 {
 		return
 	}
+	// The quarantine backend does one change at a time; a query waits
+	// for its turn no longer than for an upstream answer.
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.UpstreamTimeout)
 	defer cancel()
-	// One hand-over at a time: the enforcer's lock ignores contexts, so
-	// queries wait here instead, no longer than their timeout.
-	var err error
-	select {
-	case p.allowSem <- struct{}{}:
-		p.st.allowUpdates.Add(1)
-		err = p.deps.Allow.SetAllowed(ctx, todo, ttl)
-		<-p.allowSem
-	case <-ctx.Done():
-		err = fmt.Errorf("wait for the allow sets: %w", ctx.Err())
-	}
+	p.st.allowUpdates.Add(1)
+	err := p.deps.Allow.SetAllowed(ctx, todo, ttl)
 	if err != nil {
 		p.allow.forget(todo)
 		// Every later query retries: log the first failure and then

@@ -252,11 +252,20 @@ type fakeAllow struct {
 	mu    sync.Mutex
 	calls []allowCall
 	err   error
+	// busy: another change holds the backend, so SetAllowed waits for
+	// ctx to end, as quarantine.NFTables does.
+	busy        bool
+	sawDeadline bool
 }
 
-func (f *fakeAllow) SetAllowed(_ context.Context, addrs []netip.Addr, ttl time.Duration) error {
+func (f *fakeAllow) SetAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.busy {
+		_, f.sawDeadline = ctx.Deadline()
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	f.calls = append(f.calls, allowCall{addrs: append([]netip.Addr(nil), addrs...), ttl: ttl})
 	return f.err
 }

@@ -31,7 +31,8 @@ type QuarantineLookup interface {
 }
 
 // AllowSetter lets quarantined devices reach addrs for ttl. The quarantine
-// backends (quarantine.NFTables, quarantine.Fake) have this method.
+// backends (quarantine.NFTables, quarantine.Fake) have this method; it
+// returns when ctx ends, also while waiting for another change.
 type AllowSetter interface {
 	SetAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Duration) error
 }
@@ -149,9 +150,7 @@ type Proxy struct {
 	updates []string      // canonical FQDNs
 	local   []string      // canonical FQDNs
 	allow   *allowCache
-	// allowSem holds the one allow-set hand-over in flight.
-	allowSem chan struct{}
-	observe  *observations
+	observe *observations
 
 	readyOnce sync.Once
 	ready     chan struct{}
@@ -194,18 +193,17 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 		deps.Now = time.Now
 	}
 	p := &Proxy{
-		cfg:      cfg,
-		deps:     deps,
-		log:      deps.Logger.With("component", "dnsproxy"),
-		now:      deps.Now,
-		up:       newUpstream(cfg),
-		slots:    make(chan struct{}, cfg.MaxUpstream),
-		updates:  updates,
-		local:    local,
-		allow:    newAllowCache(maxAllowCachePerFamily),
-		allowSem: make(chan struct{}, 1),
-		observe:  newObservations(deps.Observer, deps.Now),
-		ready:    make(chan struct{}),
+		cfg:     cfg,
+		deps:    deps,
+		log:     deps.Logger.With("component", "dnsproxy"),
+		now:     deps.Now,
+		up:      newUpstream(cfg),
+		slots:   make(chan struct{}, cfg.MaxUpstream),
+		updates: updates,
+		local:   local,
+		allow:   newAllowCache(maxAllowCachePerFamily),
+		observe: newObservations(deps.Observer, deps.Now),
+		ready:   make(chan struct{}),
 	}
 	return p, nil
 }

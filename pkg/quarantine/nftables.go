@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/nftables"
@@ -25,10 +24,11 @@ import (
 // The kernel holds the state: a crash of the daemon leaves every element
 // (and its timeout) in place, and nothing else.
 //
-// google/nftables takes no context; ctx is checked before reading and
-// before the batch is sent.
+// google/nftables takes no context; ctx bounds the wait for another
+// caller's batch and is checked before reading and before the batch is
+// sent.
 type NFTables struct {
-	mu   sync.Mutex
+	mu   ctxMutex
 	cfg  Config
 	opts options
 	// layout is built on first use, after probing for bridge conntrack.
@@ -42,7 +42,7 @@ func NewNFTables(cfg Config, opts ...Option) (*NFTables, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &NFTables{cfg: cfg, opts: buildOptions(opts)}, nil
+	return &NFTables{mu: newCtxMutex(), cfg: cfg, opts: buildOptions(opts)}, nil
 }
 
 // conn opens a netlink socket (in the configured namespace) and an
@@ -69,8 +69,8 @@ func (n *NFTables) conn() (*nftables.Conn, *netlink.Conn, error) {
 // chain: capture is enabled and the kernel has bridge conntrack. It is
 // known after the first call that changed the kernel.
 func (n *NFTables) BridgeConntrack() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	_ = n.mu.lock(context.Background())
+	defer n.mu.unlock()
 	return n.layout != nil && n.layout.bridgeCapture
 }
 
@@ -326,8 +326,10 @@ func readContents(c *nftables.Conn, sets []*nftables.Set, wanted []setDef, now t
 // are missing or differ from the layout, the batch deletes and recreates
 // them with all elements: atomic, so no packet ever sees them half built.
 func (n *NFTables) apply(ctx context.Context, mutate func(s *state, now time.Time) error) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	if err := n.mu.lock(ctx); err != nil {
+		return err
+	}
+	defer n.mu.unlock()
 	return n.applyLocked(ctx, mutate)
 }
 
@@ -604,8 +606,10 @@ func (n *NFTables) SetProtected(ctx context.Context, macs []hwaddr.MAC, addrs []
 // clean stop: while it is in, every LAN client's DNS to the router depends
 // on the daemon. If the batch fails, the previous setting stays.
 func (n *NFTables) SetDNSRedirectAll(ctx context.Context, on bool) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	if err := n.mu.lock(ctx); err != nil {
+		return err
+	}
+	defer n.mu.unlock()
 	cfg := n.cfg
 	cfg.DNSRedirectAll = on
 	cfg, err := cfg.withDefaults()
@@ -627,8 +631,10 @@ func (n *NFTables) SetDNSRedirectAll(ctx context.Context, on bool) error {
 // Current reads the quarantine entries back from the kernel's sets, with
 // the expiry their remaining timeouts give. No tables: no entries.
 func (n *NFTables) Current(ctx context.Context) ([]Entry, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	if err := n.mu.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer n.mu.unlock()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -663,8 +669,10 @@ func (n *NFTables) Current(ctx context.Context) ([]Entry, error) {
 // of that name that is not iotgw's (see checkOwned) fails it, and nothing
 // is deleted.
 func (n *NFTables) Uninstall(ctx context.Context) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	if err := n.mu.lock(ctx); err != nil {
+		return err
+	}
+	defer n.mu.unlock()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -702,3 +710,21 @@ func hasTable(tables []*nftables.Table, name string) bool {
 	}
 	return false
 }
+
+// ctxMutex is a mutex whose waiters give up when their context ends: a
+// batch can take long on a busy router, and a DNS query waiting to allow
+// an update host must not wait past its own deadline.
+type ctxMutex chan struct{}
+
+func newCtxMutex() ctxMutex { return make(ctxMutex, 1) }
+
+func (m ctxMutex) lock(ctx context.Context) error {
+	select {
+	case m <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("quarantine: wait for the kernel tables: %w", ctx.Err())
+	}
+}
+
+func (m ctxMutex) unlock() { <-m }

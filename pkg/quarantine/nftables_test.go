@@ -608,3 +608,28 @@ func addrStrings(as []netip.Addr) []string {
 	}
 	return out
 }
+
+// TestNFTablesWaitEndsWithContext: a caller waiting while another change
+// holds the tables gives up when its context ends, before it touches the
+// kernel, and the backend is usable again once the other change is done.
+func TestNFTablesWaitEndsWithContext(t *testing.T) {
+	n, err := NewNFTables(Config{NoticePort: 8080})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.mu.lock(context.Background()); err != nil { // another change in flight
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.SetAllowed(ctx, []netip.Addr{netip.MustParseAddr("203.0.113.7")}, time.Minute) }()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("SetAllowed while the tables are busy: %v, want the context's error", err)
+	}
+	n.mu.unlock()
+	if err := n.mu.lock(context.Background()); err != nil {
+		t.Fatalf("lock after the wait gave up: %v", err)
+	}
+	n.mu.unlock()
+}
