@@ -57,6 +57,18 @@ func (n *NFTables) conn() (*nftables.Conn, *netlink.Conn, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("quarantine: open netfilter netlink socket: %w", err)
 	}
+	// A rebuild sends every element in one batch, one sendmsg, and the
+	// kernel refuses a message larger than the send buffer (about 200 KB
+	// by default, a few thousand elements). As root the buffers may go
+	// past the system limits; they only bound what a batch may use.
+	if err := sock.SetWriteBuffer(batchBuffer); err != nil {
+		sock.Close()
+		return nil, nil, fmt.Errorf("quarantine: netlink send buffer: %w", err)
+	}
+	if err := sock.SetReadBuffer(batchBuffer); err != nil {
+		sock.Close()
+		return nil, nil, fmt.Errorf("quarantine: netlink receive buffer: %w", err)
+	}
 	c, err := nftables.New(nftables.WithTestDial(proxy(sock)))
 	if err != nil {
 		sock.Close()
@@ -395,8 +407,10 @@ func (n *NFTables) queueDiff(c *nftables.Conn, v *kernelView, want contents, now
 				if err != nil {
 					return err
 				}
-				if err := c.SetDeleteElements(s, els); err != nil {
-					return fmt.Errorf("quarantine: delete from %s: %w", d.name, err)
+				for _, part := range chunks(els) {
+					if err := c.SetDeleteElements(s, part); err != nil {
+						return fmt.Errorf("quarantine: delete from %s: %w", d.name, err)
+					}
 				}
 			}
 			if len(ch.add) > 0 {
@@ -404,7 +418,7 @@ func (n *NFTables) queueDiff(c *nftables.Conn, v *kernelView, want contents, now
 				if err != nil {
 					return err
 				}
-				if err := c.SetAddElements(s, els); err != nil {
+				if err := addElements(c, s, els); err != nil {
 					return fmt.Errorf("quarantine: add to %s: %w", d.name, err)
 				}
 			}
@@ -434,8 +448,12 @@ func (n *NFTables) queueRebuild(c *nftables.Conn, l *layout, v *kernelView, want
 			if err != nil {
 				return err
 			}
-			if err := c.AddSet(s, els); err != nil {
+			parts := chunks(els)
+			if err := c.AddSet(s, parts[0]); err != nil {
 				return fmt.Errorf("quarantine: add set %s: %w", d.name, err)
+			}
+			if err := addElements(c, s, slices.Concat(parts[1:]...)); err != nil {
+				return fmt.Errorf("quarantine: add to set %s: %w", d.name, err)
 			}
 		}
 		chains := map[string]*nftables.Chain{}
@@ -728,3 +746,43 @@ func (m ctxMutex) lock(ctx context.Context) error {
 }
 
 func (m ctxMutex) unlock() { <-m }
+
+const (
+	// batchBuffer is the netlink socket's send and receive buffer: room
+	// for a rebuild of the fullest tables (tens of thousands of elements
+	// at about 100 bytes each).
+	batchBuffer = 8 << 20
+	// maxElemsPerMessage keeps one message's element list under the 64
+	// KiB a netlink attribute's 16-bit length can describe (elements with
+	// an IPv6 key, a timeout and a MAC comment take about 100 bytes);
+	// google/nftables v0.3.0 does not split it.
+	maxElemsPerMessage = 512
+)
+
+// chunks splits els into lists of at most maxElemsPerMessage; it returns
+// one empty list for none.
+func chunks(els []nftables.SetElement) [][]nftables.SetElement {
+	if len(els) == 0 {
+		return [][]nftables.SetElement{nil}
+	}
+	var out [][]nftables.SetElement
+	for len(els) > maxElemsPerMessage {
+		out = append(out, els[:maxElemsPerMessage])
+		els = els[maxElemsPerMessage:]
+	}
+	return append(out, els)
+}
+
+// addElements queues els in messages of at most maxElemsPerMessage, all
+// in the same batch, so the change stays atomic.
+func addElements(c *nftables.Conn, s *nftables.Set, els []nftables.SetElement) error {
+	if len(els) == 0 {
+		return nil
+	}
+	for _, part := range chunks(els) {
+		if err := c.SetAddElements(s, part); err != nil {
+			return err
+		}
+	}
+	return nil
+}

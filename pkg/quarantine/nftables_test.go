@@ -633,3 +633,52 @@ func TestNFTablesWaitEndsWithContext(t *testing.T) {
 	}
 	n.mu.unlock()
 }
+
+// TestNFTablesLargeBatch: a rebuild carries every element in one batch.
+// With the most the sets can hold (a thousand quarantined devices with a
+// dozen addresses, full allow sets) it must still apply, whatever the
+// size of one set's element list.
+func TestNFTablesLargeBatch(t *testing.T) {
+	ctx := context.Background()
+	n, ns := kernelSetup(t, dnsCfg())
+	var entries []Entry
+	for i := range 1000 {
+		mac := hwaddr.MAC{0x02, 0x10, 0, 0, byte(i >> 8), byte(i)}
+		e := Entry{MAC: mac, Mode: ModeBlock, Expires: time.Now().Add(time.Hour)}
+		e.Addrs = append(e.Addrs, netip.AddrFrom4([4]byte{10, 100, byte(i >> 8), byte(i)}))
+		for j := range 11 {
+			e.Addrs = append(e.Addrs, netip.AddrFrom16([16]byte{0xfd, 0x42, 12: 1, 13: byte(j), 14: byte(i >> 8), 15: byte(i)}))
+		}
+		entries = append(entries, e)
+	}
+	if err := n.Reconcile(ctx, entries); err != nil {
+		t.Fatalf("Reconcile %d entries: %v", len(entries), err)
+	}
+	var allowed []netip.Addr
+	for i := range MaxAllowed {
+		allowed = append(allowed, netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}),
+			netip.AddrFrom16([16]byte{0x20, 0x01, 0x02, 14: byte(i >> 8), 15: byte(i)}))
+	}
+	if err := n.SetAllowed(ctx, allowed, 10*time.Minute); err != nil {
+		t.Fatalf("SetAllowed %d addresses: %v", len(allowed), err)
+	}
+	// A rebuild sends all of it again in one batch.
+	if err := n.SetDNSRedirectAll(ctx, false); err != nil {
+		t.Fatalf("rebuild: %v", err)
+	}
+	got, err := n.Current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(entries) {
+		t.Fatalf("Current holds %d entries, want %d", len(got), len(entries))
+	}
+	for _, set := range []struct {
+		name string
+		want int
+	}{{"block_mac", 1000}, {"block_v4", 1000}, {"block_v6", 11000}, {"allow_v4", MaxAllowed}, {"allow_v6", MaxAllowed}} {
+		if n := len(jsonElements(t, ns, set.name)); n != set.want {
+			t.Errorf("%s holds %d elements, want %d", set.name, n, set.want)
+		}
+	}
+}

@@ -90,8 +90,6 @@ var (
 // MaxAllowed caps the elements of each allow set (allow_v4, allow_v6).
 // An update domain resolving to a large pool (a wildcard or CDN name)
 // must not grow the sets, and the read-back of every change, without end.
-// Not higher: a rebuild sends all elements in one batch, and with about
-// 3,000 the acks overflow the netlink socket (ENOBUFS).
 const MaxAllowed = 1024
 
 // CaptureConfig sets up the byte-budget capture fast path: the first Bytes
