@@ -5,11 +5,12 @@
 package notice
 
 import (
-	"html/template"
 	"net"
 	"net/http"
 	"net/netip"
 	"time"
+
+	"github.com/iotgw/iotgw/internal/markup"
 )
 
 // Info is what the page says about the device asking.
@@ -25,38 +26,66 @@ type Lookup interface {
 	NoticeFor(addr netip.Addr) (Info, bool)
 }
 
-var page = template.Must(template.New("notice").Parse(`<!doctype html>
+// page writes the notice. Name and reasons come from the device and its
+// traffic, so they only go through markup's escaping methods.
+func page(w *markup.Writer, known bool, info Info) {
+	w.Raw(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>This device is in quarantine</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.4em;color:#a40000}li{margin:.3em 0}.m{color:#555}</style></head>
 <body><h1>This device is in quarantine</h1>
-{{if .Known}}<p>The home router's security monitor (iotgw) cut <b>{{.Info.Name}}</b> off{{if eq .Info.Mode "isolate"}} from the internet{{end}}{{if eq .Info.Mode "updates-only"}}, except from its firmware update servers{{end}} on {{.Info.Since.Format "2 January 2006 at 15:04"}}, because:</p>
-<ul>{{range .Info.Reasons}}<li>{{.}}</li>{{end}}</ul>
-<p>What to do: change the device's password from the factory default, update its firmware, or ask the owner of this network to review it. The owner can release the device on the router's iotgw page.</p>
-{{else}}<p>The home router's security monitor (iotgw) has cut this device off. The owner of this network can release it on the router's iotgw page.</p>{{end}}
+`)
+	if known {
+		w.Raw("<p>The home router's security monitor (iotgw) cut <b>")
+		w.Text(info.Name)
+		w.Raw("</b> off")
+		switch info.Mode {
+		case "isolate":
+			w.Raw(" from the internet")
+		case "updates-only":
+			w.Raw(", except from its firmware update servers")
+		}
+		w.Raw(" on ")
+		w.Text(info.Since.Format("2 January 2006 at 15:04"))
+		w.Raw(", because:</p>\n<ul>")
+		for _, r := range info.Reasons {
+			w.Raw("<li>")
+			w.Text(r)
+			w.Raw("</li>")
+		}
+		w.Raw("</ul>\n<p>What to do: change the device's password from the factory default, update its firmware, " +
+			"or ask the owner of this network to review it. The owner can release the device on the router's iotgw page.</p>\n")
+	} else {
+		w.Raw("<p>The home router's security monitor (iotgw) has cut this device off. " +
+			"The owner of this network can release it on the router's iotgw page.</p>")
+	}
+	w.Raw(`
 <p class="m">ETSI EN 303 645 sets the baseline: no default passwords, software kept up to date, secure communication, personal data kept safe.</p>
-</body></html>`))
+</body></html>`)
+}
 
 // Handler answers every request with the notice for the client's address.
 func Handler(l Lookup) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var data struct {
-			Known bool
-			Info  Info
-		}
+		var (
+			info  Info
+			known bool
+		)
 		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 			if a, err := netip.ParseAddr(host); err == nil {
-				data.Info, data.Known = l.NoticeFor(a.Unmap())
+				info, known = l.NoticeFor(a.Unmap())
 			}
 		}
+		var buf markup.Writer
+		page(&buf, known, info)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
 		// 511 Network Authentication Required is what captive portals use,
 		// so phones and browsers show the page instead of an error.
 		w.WriteHeader(http.StatusNetworkAuthenticationRequired)
-		_ = page.Execute(w, data)
+		_, _ = w.Write(buf.Bytes())
 	})
 }

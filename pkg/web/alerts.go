@@ -43,7 +43,7 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request, v *view) {
 	}
 	v.Page = p
 	v.Flash = flashText(r.URL.Query().Get("done"))
-	s.render(w, r, http.StatusOK, "alerts", v)
+	s.render(w, r, http.StatusOK, alertsContent, v)
 }
 
 // channelName validates a channel name from a form.
@@ -113,7 +113,7 @@ func (s *Server) alertResult(w http.ResponseWriter, r *http.Request, v *view, er
 			p.Channels = s.alerts.Channels()
 		}
 		v.Page = p
-		s.render(w, r, http.StatusBadRequest, "alerts", v)
+		s.render(w, r, http.StatusBadRequest, alertsContent, v)
 		return
 	}
 	http.Redirect(w, r, "/alerts?done="+done, http.StatusSeeOther)

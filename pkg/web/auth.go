@@ -201,25 +201,25 @@ func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request) {
 		s.postSetup(w, r, v)
 		return
 	}
-	s.renderPre(w, r, http.StatusOK, "setup", v)
+	s.renderPre(w, r, http.StatusOK, setupContent, v)
 }
 
 func (s *Server) postSetup(w http.ResponseWriter, r *http.Request, v *view) {
 	if err := parseForm(w, r); err != nil {
 		v.Error = err.Error()
-		s.renderPre(w, r, http.StatusBadRequest, "setup", v)
+		s.renderPre(w, r, http.StatusBadRequest, setupContent, v)
 		return
 	}
 	if !s.preCSRFOK(r) {
 		v.Error = "the form expired: please try again"
-		s.renderPre(w, r, http.StatusForbidden, "setup", v)
+		s.renderPre(w, r, http.StatusForbidden, setupContent, v)
 		return
 	}
 	client := clientAddr(r)
 	if wait := s.setups.wait(client); wait > 0 {
 		tooMany(w, wait)
 		v.Error = "Too many wrong setup codes. Try again in " + waitText(wait) + "."
-		s.renderPre(w, r, http.StatusTooManyRequests, "setup", v)
+		s.renderPre(w, r, http.StatusTooManyRequests, setupContent, v)
 		return
 	}
 	s.setupMu.Lock()
@@ -237,10 +237,10 @@ func (s *Server) postSetup(w http.ResponseWriter, r *http.Request, v *view) {
 		s.setups.fail(client)
 		s.log.Warn("web: wrong setup code", "client", client.String())
 		v.Error = "Wrong setup code. Read it on the router with `iotgw setup-code`."
-		s.renderPre(w, r, http.StatusUnauthorized, "setup", v)
+		s.renderPre(w, r, http.StatusUnauthorized, setupContent, v)
 		return
 	}
-	epoch, ok := s.setNewPassword(w, r, v, func(status int) { s.renderPre(w, r, status, "setup", v) })
+	epoch, ok := s.setNewPassword(w, r, v, func(status int) { s.renderPre(w, r, status, setupContent, v) })
 	if !ok {
 		return
 	}
@@ -261,22 +261,22 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	v := &view{Title: "Log in", Page: loginPage{Next: safeNext(r.URL.Query().Get("next"))}}
 	if r.Method != http.MethodPost {
-		s.renderPre(w, r, http.StatusOK, "login", v)
+		s.renderPre(w, r, http.StatusOK, loginContent, v)
 		return
 	}
 	if err := parseForm(w, r); err != nil {
 		v.Error = err.Error()
-		s.renderPre(w, r, http.StatusBadRequest, "login", v)
+		s.renderPre(w, r, http.StatusBadRequest, loginContent, v)
 		return
 	}
 	next := safeNext(r.PostFormValue("next"))
 	v.Page = loginPage{Next: next}
 	if !s.preCSRFOK(r) {
 		v.Error = "the form expired: please try again"
-		s.renderPre(w, r, http.StatusForbidden, "login", v)
+		s.renderPre(w, r, http.StatusForbidden, loginContent, v)
 		return
 	}
-	render := func(status int) { s.renderPre(w, r, status, "login", v) }
+	render := func(status int) { s.renderPre(w, r, status, loginContent, v) }
 	if !s.ownerPasswordOK(w, r, v, st.PasswordHash, r.PostFormValue("password"), "Wrong password.", render) {
 		return
 	}
@@ -325,7 +325,7 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request, v *view)
 	v.Title, v.Nav = "Password", "password"
 	if r.Method != http.MethodPost {
 		v.Flash = flashText(r.URL.Query().Get("done"))
-		s.render(w, r, http.StatusOK, "password", v)
+		s.render(w, r, http.StatusOK, passwordContent, v)
 		return
 	}
 	s.setupMu.Lock()
@@ -341,7 +341,7 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request, v *view)
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	render := func(status int) { s.render(w, r, status, "password", v) }
+	render := func(status int) { s.render(w, r, status, passwordContent, v) }
 	if !s.ownerPasswordOK(w, r, v, st.PasswordHash, r.PostFormValue("current"), "The current password is wrong.", render) {
 		return
 	}

@@ -4,8 +4,10 @@
 // behind a login. It owns the login (first-run setup code, argon2id
 // password hash, sessions, CSRF tokens, login rate limiting), the
 // listeners (LAN addresses only, optional HTTPS with a self-signed
-// certificate) and the embedded templates and assets; every state change
-// goes through the same api.Backend the CLI uses.
+// certificate), the pages (written by Go code through internal/markup,
+// which escapes everything that is not a constant) and the embedded
+// assets; every state change goes through the same api.Backend the CLI
+// uses.
 //
 // Bounds: at most maxSessions sessions (the oldest is dropped), at most
 // maxLimited client prefixes in the login rate limiter, one password hash

@@ -1,12 +1,10 @@
 package web
 
 import (
-	"bytes"
 	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"io/fs"
 	"net/http"
 	"slices"
@@ -14,38 +12,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/markup"
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/device"
 	"github.com/iotgw/iotgw/pkg/event"
 )
 
-//go:embed templates/*.html
-var templateFS embed.FS
-
 //go:embed static
 var staticFS embed.FS
 
-// pageNames are the templates in templates/, each with layout.html.
-var pageNames = []string{"setup", "login", "password", "devices", "device", "events", "policy", "alerts", "message"}
-
-type pages struct {
-	t map[string]*template.Template
-}
-
-func loadPages() (*pages, error) {
-	p := &pages{t: map[string]*template.Template{}}
-	for _, name := range pageNames {
-		t, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("template %s: %w", name, err)
-		}
-		p.t[name] = t
-	}
-	return p, nil
-}
-
-// view is what every page template gets.
+// view is what every page gets.
 type view struct {
 	Title    string
 	Nav      string // the highlighted menu entry
@@ -58,17 +35,6 @@ type view struct {
 	Live bool
 	Now  time.Time
 	Page any
-}
-
-var templateFuncs = template.FuncMap{
-	"ago":        ago,
-	"when":       when,
-	"stateLabel": stateLabel,
-	"join":       strings.Join,
-	"deviceName": deviceName,
-	"severity":   func(s event.Severity) string { return s.String() },
-	"human":      humanBytes,
-	"capName":    event.CapabilityName,
 }
 
 func (s *Server) routes() *http.ServeMux {
@@ -99,24 +65,21 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("POST /alerts/test", s.page(s.handleAlertTest))
 	mux.Handle("/", s.page(func(w http.ResponseWriter, r *http.Request, v *view) {
 		v.Title, v.Error = "Not found", "There is no page at this address."
-		s.render(w, r, http.StatusNotFound, "message", v)
+		s.render(w, r, http.StatusNotFound, messageContent, v)
 	}))
 	return mux
 }
 
-// render executes a page into a buffer first, so a template error never
-// sends half a page.
-func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, v *view) {
+// render builds the whole page in memory before the status line goes
+// out, so a page is never sent half written.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c content, v *view) {
 	if v.LoggedIn && v.Status == nil {
 		st := s.backend.Status()
 		v.Status = &st
 	}
 	v.Now = s.now()
-	var buf bytes.Buffer
-	if err := s.pages.t[name].Execute(&buf, v); err != nil {
-		s.serverError(w, r, fmt.Errorf("page %s: %w", name, err))
-		return
-	}
+	var buf markup.Writer
+	page(&buf, v, c)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
@@ -125,14 +88,14 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 }
 
 // renderPre renders the login or setup page with its form token.
-func (s *Server) renderPre(w http.ResponseWriter, r *http.Request, status int, name string, v *view) {
+func (s *Server) renderPre(w http.ResponseWriter, r *http.Request, status int, c content, v *view) {
 	tok, err := s.preCSRF(w, r)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	v.CSRF = tok
-	s.render(w, r, status, name, v)
+	s.render(w, r, status, c, v)
 }
 
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
@@ -176,7 +139,7 @@ func flashText(key string) string {
 func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request, v *view) {
 	v.Title, v.Nav, v.Live = "Devices", "devices", true
 	v.Page = s.backend.Devices()
-	s.render(w, r, http.StatusOK, "devices", v)
+	s.render(w, r, http.StatusOK, devicesContent, v)
 }
 
 // devicePage is the device page's data.
@@ -199,13 +162,13 @@ func (s *Server) handleDevice(w http.ResponseWriter, r *http.Request, v *view) {
 	mac, err := api.ParseMAC(r.PathValue("mac"))
 	if err != nil {
 		v.Title, v.Error = "No such device", "mac: "+err.Error()
-		s.render(w, r, http.StatusBadRequest, "message", v)
+		s.render(w, r, http.StatusBadRequest, messageContent, v)
 		return
 	}
 	d, ok := s.backend.Device(mac)
 	if !ok {
 		v.Title, v.Error = "No such device", "The router does not know "+mac.String()+"."
-		s.render(w, r, http.StatusNotFound, "message", v)
+		s.render(w, r, http.StatusNotFound, messageContent, v)
 		return
 	}
 	v.Flash = flashText(r.URL.Query().Get("done"))
@@ -214,6 +177,12 @@ func (s *Server) handleDevice(w http.ResponseWriter, r *http.Request, v *view) {
 
 func (s *Server) renderDevice(w http.ResponseWriter, r *http.Request, status int, v *view, d api.Device, form deviceForm) {
 	v.Title, v.Nav, v.Live = deviceName(d), "devices", true
+	v.Page = newDevicePage(d, form)
+	s.render(w, r, status, deviceContent, v)
+}
+
+// newDevicePage prepares d for the device page.
+func newDevicePage(d api.Device, form deviceForm) devicePage {
 	if form.Name == "" {
 		form.Name = d.Name
 	}
@@ -225,8 +194,7 @@ func (s *Server) renderDevice(w http.ResponseWriter, r *http.Request, status int
 	}
 	sort.Slice(p.Identity, func(i, j int) bool { return p.Identity[i][0] < p.Identity[j][0] })
 	p.Picture = drawPicture(d)
-	v.Page = p
-	s.render(w, r, status, "device", v)
+	return p
 }
 
 // scorecard reads the daemon's scorecard, whatever form it comes in.
@@ -258,7 +226,7 @@ func (s *Server) handleDeviceAction(w http.ResponseWriter, r *http.Request, v *v
 	mac, err := api.ParseMAC(r.PathValue("mac"))
 	if err != nil {
 		v.Title, v.Error = "No such device", "mac: "+err.Error()
-		s.render(w, r, http.StatusBadRequest, "message", v)
+		s.render(w, r, http.StatusBadRequest, messageContent, v)
 		return
 	}
 	form := deviceForm{Mode: r.PostFormValue("mode"), For: r.PostFormValue("for"), Name: r.PostFormValue("name")}
@@ -303,7 +271,7 @@ func (s *Server) handleDeviceAction(w http.ResponseWriter, r *http.Request, v *v
 		status, actErr = s.backendErr(s.backend.SetName(r.Context(), mac, name))
 	default:
 		v.Title, v.Error = "Not found", "There is no such action."
-		s.render(w, r, http.StatusNotFound, "message", v)
+		s.render(w, r, http.StatusNotFound, messageContent, v)
 		return
 	}
 	if actErr == nil {
@@ -313,7 +281,7 @@ func (s *Server) handleDeviceAction(w http.ResponseWriter, r *http.Request, v *v
 	d, ok := s.backend.Device(mac)
 	if !ok {
 		v.Title, v.Error = "No such device", "The router does not know "+mac.String()+"."
-		s.render(w, r, http.StatusNotFound, "message", v)
+		s.render(w, r, http.StatusNotFound, messageContent, v)
 		return
 	}
 	v.Error = actErr.Error()
@@ -374,7 +342,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, v *view) {
 		p.Events = s.backend.Events(f)
 	}
 	v.Page = p
-	s.render(w, r, status, "events", v)
+	s.render(w, r, status, eventsContent, v)
 }
 
 // policyPage is the read-only policy page's data.
@@ -407,7 +375,7 @@ func (s *Server) handlePolicy(w http.ResponseWriter, r *http.Request, v *view) {
 		sort.Slice(p.Thresholds, func(i, j int) bool { return p.Thresholds[i][0] < p.Thresholds[j][0] })
 	}
 	v.Page = p
-	s.render(w, r, http.StatusOK, "policy", v)
+	s.render(w, r, http.StatusOK, policyContent, v)
 }
 
 // deviceName is what the owner calls a device: the name they gave, else

@@ -36,7 +36,7 @@ type picture struct {
 	Markers       []marker
 	Bars          []bar
 	Start, End    string
-	// Positions, for the template.
+	// Positions, for drawSVG.
 	FindingsLine, TrafficBase   float64
 	Left, Right, Middle, LabelX float64
 	LabelY                      float64

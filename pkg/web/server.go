@@ -61,7 +61,6 @@ type Server struct {
 
 	api       http.Handler
 	mux       *http.ServeMux
-	pages     *pages
 	sessions  *sessions
 	logins    *limiter
 	setups    *limiter
@@ -91,10 +90,6 @@ func New(opt Options, backend api.Backend, store AuthStore, alerts AlertSettings
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
-	pg, err := loadPages()
-	if err != nil {
-		return nil, fmt.Errorf("web: %w", err)
-	}
 	pending, err := EnsureSetupCode(store)
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
@@ -110,7 +105,6 @@ func New(opt Options, backend api.Backend, store AuthStore, alerts AlertSettings
 		log:       opt.Logger,
 		now:       opt.Now,
 		api:       api.Handler(backend),
-		pages:     pg,
 		sessions:  newSessions(opt.Now),
 		logins:    newLimiter(opt.Now),
 		setups:    newLimiter(opt.Now),

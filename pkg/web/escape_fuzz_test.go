@@ -1,0 +1,182 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/html"
+
+	"github.com/iotgw/iotgw/internal/markup"
+	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/device"
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/policy"
+)
+
+// FuzzDeviceStringsStayText renders the devices page, the device page and
+// the event log with strings a device chooses (name, vendor, host name,
+// summary, evidence, banner) in every field they can reach, parses each
+// page as a browser would, and compares its elements and attributes with
+// the same page rendered from a harmless twin of each string (the same
+// length, with < > & " ' NUL and non-ASCII bytes replaced by 'Z'). Any
+// string that opened a tag, a comment or an attribute would add a node or
+// an attribute the twin's page does not have. Links must also keep their
+// constant local start.
+func FuzzDeviceStringsStayText(f *testing.F) {
+	f.Add("Hall camera", "Hikvision", "cam.lan", "telnet login with the factory default password", "user", "220 FTP server ready")
+	f.Add(`<script>alert(1)</script>`, `"><img src=x onerror=alert(1)>`, `' onmouseover='alert(1)`, "javascript:alert(1)", "<!--", "</textarea><svg onload=alert(1)>")
+	f.Add("\x00\xff\xfe", "]]><x>", "</title><script>", "&lt;b&gt;", "<style>*{}</style>", "<a href=//evil>")
+	f.Add(`" autofocus onfocus="alert(1)`, `x" y="`, `"><b>`, `" class="`, `"onclick="a`, `x"/><script>`)
+	f.Add("owner", "monitor", "updates-only", "fail", "block", "isolate")
+	f.Add("", "", "", "", "", "")
+	f.Fuzz(func(t *testing.T, name, vendor, host, summary, evidence, banner string) {
+		in := [6]string{name, vendor, host, summary, evidence, banner}
+		var twin [6]string
+		for i, s := range in {
+			twin[i] = harmless(s)
+		}
+		// The pages compare some of these strings with each other (the
+		// selected filter, map keys); twins must agree on which are equal.
+		// With constants they do: those hold none of the replaced bytes.
+		for i := range in {
+			for j := range in {
+				if (in[i] == in[j]) != (twin[i] == twin[j]) {
+					t.Skip("two different strings have the same twin")
+				}
+			}
+		}
+		for _, quarantined := range []bool{false, true} {
+			got, want := fuzzPages(in, quarantined), fuzzPages(twin, quarantined)
+			for i := range got {
+				gs, err := shape(got[i])
+				if err != nil {
+					t.Fatalf("page %d with %q: %v", i, in, err)
+				}
+				ws, _ := shape(want[i])
+				if !slices.Equal(gs, ws) {
+					t.Fatalf("page %d: strings %q changed the page's structure:\n%s\nwant\n%s", i, in, diffLines(gs, ws), got[i])
+				}
+			}
+		}
+	})
+}
+
+// harmless keeps s's length and every byte that cannot start markup.
+func harmless(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if strings.IndexByte("<>&\"'\x00", c) >= 0 || c >= 0x80 {
+			b[i] = 'Z'
+		}
+	}
+	return string(b)
+}
+
+// fuzzPages renders the pages with the strings s spread over the fields
+// a device controls, and a few the owner or the address bar controls.
+func fuzzPages(s [6]string, quarantined bool) [][]byte {
+	name, vendor, host, summary, evidence, banner := s[0], s[1], s[2], s[3], s[4], s[5]
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	finding := &event.Event{Time: t0, Type: event.TypeFinding, Kind: event.Kind(banner), Severity: event.SeverityCritical,
+		Provision: evidence, Summary: summary, Count: 2, LastTime: t0.Add(time.Minute),
+		Device:   event.Endpoint{MAC: cameraMAC, IP: host},
+		Flow:     &event.Flow{Transport: banner, Client: event.Endpoint{IP: host}, Server: event.Endpoint{IP: host, Port: 23}, App: banner},
+		Evidence: event.Evidence{evidence: banner, "banner": banner, name: summary}}
+	obs := &event.Event{Time: t0, Type: event.Type(banner), Kind: event.Kind(evidence), Device: event.Endpoint{IP: host}, Summary: summary}
+	d := api.Device{MAC: cameraMAC, Name: name, Vendor: vendor, Type: banner, Model: host,
+		Addrs: []string{host, "192.168.50.101"}, Hostnames: []string{host, name},
+		FirstSeen: t0, LastSeen: t0.Add(time.Hour), State: summary,
+		Verdict: policy.Verdict{Action: config.Action(vendor), Note: evidence, PendingUntil: t0, Pending: config.Action(banner),
+			Reasons: []policy.Reason{{Severity: event.SeverityHigh, Summary: summary}}},
+		Findings: []*event.Event{finding},
+		Identity: map[string]string{"vendor": vendor, banner: host},
+		Scorecard: device.Card{Contact: &device.VendorInfo{Name: vendor, Policy: evidence},
+			Capabilities: []device.CapabilityCard{{Capability: 1, Name: name, Status: device.Status(vendor),
+				Provisions: []device.Provision{{ID: evidence, Title: summary, Status: device.Status(banner), Reasons: []string{banner, host}}}}},
+			Other: []device.Provision{{ID: banner, Title: vendor, Status: device.Status(evidence), Reasons: []string{summary}}}},
+		Traffic: []api.TrafficPoint{{Start: t0, Bytes: 1000}},
+	}
+	if quarantined {
+		d.Quarantine = &api.Quarantine{Mode: banner, Since: t0, By: vendor, Reason: summary}
+		d.Trusted = true
+	}
+	view := func(pg any) *view {
+		return &view{Title: deviceName(d), Nav: "devices", CSRF: "token", LoggedIn: true, Live: true, Now: t0.Add(2 * time.Hour),
+			Status: &api.Status{Mode: vendor, Capture: banner, Problems: []string{summary}}, Error: summary, Page: pg}
+	}
+	events := eventsPage{Devices: []api.Device{d}, Events: []*event.Event{finding, obs}, Kinds: []string{"default_credentials", banner, vendor, host},
+		Severities: []string{"low", "high"}}
+	events.Filter.MAC, events.Filter.Kind, events.Filter.Type, events.Filter.Severity = name, banner, summary, evidence
+	var out [][]byte
+	for _, pg := range []struct {
+		c    content
+		data any
+	}{
+		{devicesContent, []api.Device{d, {MAC: "02:00:00:00:00:02", Vendor: vendor, State: host}}},
+		{deviceContent, newDevicePage(d, deviceForm{Mode: banner, For: evidence, Name: name})},
+		{eventsContent, events},
+	} {
+		var w markup.Writer
+		page(&w, view(pg.data), pg.c)
+		out = append(out, bytes.Clone(w.Bytes()))
+	}
+	return out
+}
+
+// shape lists a page's elements and comments in document order with
+// their attribute names; text is left out. It refuses event-handler
+// attributes and links that do not start with a local path.
+func shape(page []byte) ([]string, error) {
+	doc, err := html.Parse(bytes.NewReader(page))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	var walk func(n *html.Node, depth int) error
+	walk = func(n *html.Node, depth int) error {
+		switch n.Type {
+		case html.ElementNode:
+			var keys []string
+			for _, a := range n.Attr {
+				keys = append(keys, a.Namespace+":"+a.Key)
+				if strings.HasPrefix(a.Key, "on") {
+					return fmt.Errorf("<%s> has an event handler %s", n.Data, a.Key)
+				}
+				if (a.Key == "href" || a.Key == "action" || a.Key == "src") && (!strings.HasPrefix(a.Val, "/") || strings.HasPrefix(a.Val, "//")) {
+					return fmt.Errorf("<%s %s=%q> leaves the site", n.Data, a.Key, a.Val)
+				}
+			}
+			slices.Sort(keys)
+			out = append(out, fmt.Sprintf("%*s<%s:%s %s>", depth, "", n.Namespace, n.Data, strings.Join(keys, " ")))
+		case html.CommentNode:
+			out = append(out, fmt.Sprintf("%*s<!-- -->", depth, ""))
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			if err := walk(c, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return out, walk(doc, 0)
+}
+
+// diffLines shows where two shapes part.
+func diffLines(got, want []string) string {
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	at := func(s []string) string {
+		if i < len(s) {
+			return s[i]
+		}
+		return "(end)"
+	}
+	return fmt.Sprintf("node %d: got %s, want %s", i, at(got), at(want))
+}

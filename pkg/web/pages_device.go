@@ -1,0 +1,414 @@
+package web
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/iotgw/iotgw/internal/markup"
+	"github.com/iotgw/iotgw/pkg/device"
+	"github.com/iotgw/iotgw/pkg/event"
+)
+
+// severityBadge is a severity's coloured label.
+func severityBadge(w *markup.Writer, s event.Severity) {
+	w.Raw("<span")
+	w.Attr("class", "sev sev-"+s.String())
+	w.Raw(">")
+	w.Text(s.String())
+	w.Raw("</span>")
+}
+
+func deviceContent(w *markup.Writer, v *view) {
+	p := v.Page.(devicePage)
+	d := p.D
+	w.Raw("<h1>")
+	w.Text(deviceName(d))
+	w.Raw(" <span")
+	w.Attr("class", "state st-"+d.State)
+	w.Raw(` id="device-state">`)
+	w.Text(stateLabel(d.State))
+	w.Raw("</span></h1>\n<dl class=\"facts\">\n  <dt>MAC</dt><dd class=\"mac\">")
+	w.Text(d.MAC)
+	w.Raw("</dd>\n")
+	if d.Name != "" {
+		w.Raw("  <dt>Name</dt><dd>")
+		w.Text(d.Name)
+		w.Raw("</dd>\n")
+	}
+	w.Raw("  <dt>Vendor / type</dt><dd>")
+	vendorType(w, d)
+	w.Raw("</dd>\n  <dt>Addresses</dt><dd>")
+	if len(d.Addrs) > 0 {
+		w.Text(strings.Join(d.Addrs, ", "))
+	} else {
+		w.Raw(`<span class="muted">none seen</span>`)
+	}
+	w.Raw("</dd>\n")
+	if len(d.Hostnames) > 0 {
+		w.Raw("  <dt>Host names</dt><dd>")
+		w.Text(strings.Join(d.Hostnames, ", "))
+		w.Raw("</dd>\n")
+	}
+	w.Raw("  <dt>First seen</dt><dd>")
+	w.Text(when(d.FirstSeen))
+	w.Raw("</dd>\n  <dt>Last seen</dt><dd>")
+	w.Text(when(d.LastSeen))
+	w.Raw(" (")
+	w.Text(ago(v.Now, d.LastSeen))
+	w.Raw(")")
+	if d.Away {
+		w.Raw(", away")
+	}
+	w.Raw("</dd>\n</dl>\n\n")
+
+	if q := d.Quarantine; q != nil {
+		w.Raw("<section class=\"card quarantined\" id=\"quarantine-info\">\n  <h2>Quarantined</h2>\n  <p>Mode <strong>")
+		w.Text(q.Mode)
+		w.Raw("</strong> since ")
+		w.Text(when(q.Since))
+		if !q.Until.IsZero() {
+			w.Raw(", until ")
+			w.Text(when(q.Until))
+		} else {
+			w.Raw(", until released")
+		}
+		w.Raw(", by ")
+		w.Text(q.By)
+		w.Raw(".")
+		if q.Reason != "" && q.By != "owner" {
+			w.Raw(" ")
+			w.Text(q.Reason)
+		}
+		w.Raw("</p>\n</section>\n")
+	}
+	if vd := d.Verdict; len(vd.Reasons) > 0 {
+		w.Raw("<section class=\"card\">\n  <h2>Policy says: ")
+		w.Text(string(vd.Action))
+		if !vd.Enforce {
+			w.Raw(" <small>(monitor mode: not enforced)</small>")
+		}
+		w.Raw("</h2>\n")
+		if vd.Note != "" {
+			w.Raw("  <p>")
+			w.Text(vd.Note)
+			w.Raw("</p>\n")
+		}
+		if !vd.PendingUntil.IsZero() {
+			w.Raw("  <p>")
+			w.Text(string(vd.Pending))
+			w.Raw(" takes effect at ")
+			w.Text(when(vd.PendingUntil))
+			w.Raw(" unless you mark the device trusted.</p>\n")
+		}
+		w.Raw("  <ul>")
+		for _, r := range vd.Reasons {
+			w.Raw("<li>")
+			severityBadge(w, r.Severity)
+			w.Raw(" ")
+			w.Text(r.Summary)
+			w.Raw("</li>")
+		}
+		w.Raw("</ul>\n</section>\n")
+	}
+	w.Raw("\n")
+	deviceActions(w, v, p)
+	w.Raw("\n")
+	drawSVG(w, p.Picture)
+	w.Raw("\n")
+	if len(p.Identity) > 0 {
+		w.Raw("<section class=\"card\" id=\"identity\">\n  <h2>Identity</h2>\n  <dl class=\"facts\">")
+		for _, kv := range p.Identity {
+			w.Raw("<dt>")
+			w.Text(kv[0])
+			w.Raw("</dt><dd>")
+			w.Text(kv[1])
+			w.Raw("</dd>")
+		}
+		w.Raw("</dl>\n</section>\n")
+	}
+	w.Raw("\n")
+	scorecardSection(w, p.Card)
+	w.Raw("\n")
+	findingsSection(w, p)
+}
+
+func deviceActions(w *markup.Writer, v *view, p devicePage) {
+	d := p.D
+	w.Raw("<section class=\"card actions\" id=\"actions\">\n  <h2>Actions</h2>\n")
+	if d.Quarantine != nil {
+		w.Raw("  <form method=\"post\"")
+		w.URLAttr("action", "/devices/", d.MAC, "/release")
+		w.Raw(" class=\"row\">\n    ")
+		tokenField(w, v.CSRF)
+		w.Raw("\n    <button type=\"submit\" id=\"release\">Release from quarantine</button>\n  </form>\n")
+	} else {
+		w.Raw("  <form method=\"post\"")
+		w.URLAttr("action", "/devices/", d.MAC, "/quarantine")
+		w.Raw(" class=\"row\" id=\"quarantine-form\">\n    ")
+		tokenField(w, v.CSRF)
+		w.Raw("\n    <label>Mode\n      <select name=\"mode\" id=\"mode\">\n        <option value=\"\"")
+		selected(w, p.Form.Mode == "")
+		w.Raw(">default (from policy)</option>\n        ")
+		for _, m := range p.Modes {
+			option(w, m, p.Form.Mode == m)
+		}
+		w.Raw("\n      </select>\n    </label>\n    <label>For <input name=\"for\" id=\"for\"")
+		w.Attr("value", p.Form.For)
+		w.Raw(` list="durations" size="8" placeholder="until released" inputmode="text"></label>
+    <datalist id="durations"><option value="30m"><option value="1h"><option value="24h"><option value="168h"></datalist>
+    <button type="submit" id="quarantine" class="danger">Quarantine</button>
+  </form>
+  <p class="hint">block: only DHCP, DNS and the notice page · isolate: no internet, LAN allowed · updates-only: only the vendor's update servers. Empty duration: until you release it.</p>
+`)
+	}
+	w.Raw("  <form method=\"post\"")
+	w.URLAttr("action", "/devices/", d.MAC, "/trust")
+	w.Raw(" class=\"row\">\n    ")
+	tokenField(w, v.CSRF)
+	w.Raw("\n    ")
+	if d.Trusted {
+		w.Raw("<input type=\"hidden\" name=\"trusted\" value=\"false\"><button type=\"submit\" id=\"untrust\">Stop trusting</button>\n")
+	} else {
+		w.Raw("<input type=\"hidden\" name=\"trusted\" value=\"true\"><button type=\"submit\" id=\"trust\">Trust this device</button> " +
+			"<small>a trusted device is never quarantined; findings are still shown</small>")
+	}
+	w.Raw("\n  </form>\n  <form method=\"post\"")
+	w.URLAttr("action", "/devices/", d.MAC, "/name")
+	w.Raw(" class=\"row\">\n    ")
+	tokenField(w, v.CSRF)
+	w.Raw("\n    <label>Name <input name=\"name\" id=\"name\"")
+	w.Attr("value", p.Form.Name)
+	w.Raw(" maxlength=\"64\" placeholder=\"Hall camera\"></label>\n    <button type=\"submit\" id=\"rename\">Rename</button>\n  </form>\n</section>\n")
+}
+
+// svgAxis writes one lane of the picture: its label, its axis line and,
+// when the lane is empty, a note in the middle.
+func svgAxis(w *markup.Writer, p picture, labelY, lineY float64, label string, empty bool, emptyNote string) {
+	w.Raw("<text")
+	w.NumAttr("x", p.LabelX)
+	w.NumAttr("y", labelY)
+	w.Raw(` class="pic-label">`)
+	w.Text(label)
+	w.Raw("</text>\n    <line")
+	w.NumAttr("x1", p.Left)
+	w.NumAttr("y1", lineY)
+	w.NumAttr("x2", p.Right)
+	w.NumAttr("y2", lineY)
+	w.Raw(` class="pic-axis"/>` + "\n    ")
+	if empty {
+		w.Raw("<text")
+		w.NumAttr("x", p.Middle)
+		w.NumAttr("y", labelY)
+		w.Raw(` class="pic-empty" text-anchor="middle">`)
+		w.Text(emptyNote)
+		w.Raw("</text>")
+	}
+}
+
+// drawSVG writes the picture section: the layout is drawPicture's, every
+// number goes through NumAttr and every title through Text.
+func drawSVG(w *markup.Writer, p picture) {
+	w.Raw("<section class=\"card\" id=\"picture\">\n  <h2>Findings and traffic</h2>\n  <svg class=\"picture\" viewBox=\"0 0 ")
+	w.Int(p.Width)
+	w.Raw(" ")
+	w.Int(p.Height)
+	w.Raw(`" role="img"`)
+	w.Attr("aria-label", "Timeline of findings and traffic volume from "+p.Start+" to "+p.End)
+	w.Raw(">\n    ")
+	svgAxis(w, p, p.FindingsLabelY, p.FindingsLine, "findings", p.NoFindings, "no findings")
+	w.Raw("\n    ")
+	for _, m := range p.Markers {
+		w.Raw("<g")
+		w.Attr("class", "pic-marker "+m.Class)
+		w.Raw("><title>")
+		w.Text(m.Title)
+		w.Raw("</title><circle")
+		w.NumAttr("cx", m.X)
+		w.NumAttr("cy", m.Y)
+		w.NumAttr("r", m.R)
+		w.Raw("/>")
+		if m.Count > 1 {
+			w.Raw("<text")
+			w.NumAttr("x", m.X)
+			w.NumAttr("y", m.Y)
+			w.Raw(` dy="3.5" text-anchor="middle" class="pic-count">`)
+			w.Int(m.Count)
+			w.Raw("</text>")
+		}
+		w.Raw("</g>")
+	}
+	w.Raw("\n    ")
+	svgAxis(w, p, p.TrafficLabelY, p.TrafficBase, "traffic", p.NoTraffic, "no traffic figures yet")
+	w.Raw("\n    ")
+	for _, b := range p.Bars {
+		w.Raw("<rect")
+		w.NumAttr("x", b.X)
+		w.NumAttr("y", b.Y)
+		w.NumAttr("width", b.W)
+		w.NumAttr("height", b.H)
+		w.Raw(` class="pic-bar"><title>`)
+		w.Text(b.Title)
+		w.Raw("</title></rect>")
+	}
+	w.Raw("\n    ")
+	if p.Start != "" {
+		w.Raw("<text")
+		w.NumAttr("x", p.Left)
+		w.NumAttr("y", p.LabelY)
+		w.Raw(` class="pic-time">`)
+		w.Text(p.Start)
+		w.Raw("</text>\n    <text")
+		w.NumAttr("x", p.Right)
+		w.NumAttr("y", p.LabelY)
+		w.Raw(` class="pic-time" text-anchor="end">`)
+		w.Text(p.End)
+		w.Raw("</text>")
+	}
+	w.Raw(`
+  </svg>
+  <p class="legend"><span class="sev sev-low">low</span> <span class="sev sev-medium">medium</span> <span class="sev sev-high">high</span> <span class="sev sev-critical">critical</span> — higher and bigger is worse</p>
+</section>
+`)
+}
+
+func scorecardSection(w *markup.Writer, c *device.Card) {
+	w.Raw("<section class=\"card\" id=\"scorecard\">\n  <h2>Security baseline (ETSI EN 303 645)</h2>\n")
+	if c == nil {
+		w.Raw("    <p class=\"empty\">No scorecard yet for this device.</p>\n</section>\n")
+		return
+	}
+	for _, cp := range c.Capabilities {
+		w.Raw("    <details class=\"cap\"")
+		if cp.Status == device.Fail {
+			w.Raw(" open")
+		}
+		w.Raw(">\n      <summary>")
+		verdict(w, cp.Status)
+		w.Raw(" ")
+		w.Int(int(cp.Capability))
+		w.Raw(". ")
+		w.Text(cp.Name)
+		w.Raw("</summary>\n      ")
+		provisions(w, cp.Provisions)
+		w.Raw("\n    </details>\n")
+	}
+	if len(c.Other) > 0 {
+		w.Raw("    <details class=\"cap\"><summary>Other observable provisions</summary>\n      ")
+		provisions(w, c.Other)
+		w.Raw("\n    </details>\n")
+	}
+	if ct := c.Contact; ct != nil {
+		w.Raw("    <p>Vendor security contact: ")
+		w.Text(ct.Name)
+		if ct.Policy != "" {
+			w.Raw(" — ")
+			w.Text(ct.Policy)
+		}
+		if ct.NoneFound {
+			w.Raw(" — no disclosure policy found")
+		}
+		w.Raw("</p>\n")
+	}
+	w.Raw("    <p class=\"hint\">pass: positive evidence seen · fail: a finding contradicts it · unknown: nothing seen either way.</p>\n</section>\n")
+}
+
+// verdict is a pass/fail/unknown label.
+func verdict(w *markup.Writer, s device.Status) {
+	w.Raw("<span")
+	w.Attr("class", "verdict v-"+string(s))
+	w.Raw(">")
+	w.Text(string(s))
+	w.Raw("</span>")
+}
+
+func provisions(w *markup.Writer, ps []device.Provision) {
+	w.Raw(`<ul class="provisions">`)
+	for _, p := range ps {
+		w.Raw("\n        <li>")
+		verdict(w, p.Status)
+		w.Raw(" <strong>")
+		w.Text(p.ID)
+		w.Raw("</strong> ")
+		w.Text(p.Title)
+		w.Raw("\n          ")
+		if len(p.Reasons) > 0 {
+			w.Raw(`<ul class="evidence">`)
+			for _, r := range p.Reasons {
+				w.Raw("<li>")
+				w.Text(r)
+				w.Raw("</li>")
+			}
+			w.Raw("</ul>")
+		}
+		w.Raw("</li>\n      ")
+	}
+	w.Raw("</ul>")
+}
+
+func findingsSection(w *markup.Writer, p devicePage) {
+	w.Raw("<section class=\"card\" id=\"findings\">\n  <h2>Findings</h2>\n")
+	if len(p.Findings) == 0 {
+		w.Raw("  <p class=\"empty\">No findings: nothing this device did fell short of the baseline.</p>\n")
+	} else {
+		w.Raw("  <ol class=\"timeline\">\n")
+		for _, f := range p.Findings {
+			w.Raw("    <li>")
+			severityBadge(w, f.Severity)
+			w.Raw("\n      <time>")
+			w.Text(when(f.Time))
+			w.Raw("</time>")
+			if f.Count > 1 {
+				w.Raw(" <small>× ")
+				w.Int(f.Count)
+				w.Raw(", last ")
+				w.Text(when(f.LastTime))
+				w.Raw("</small>")
+			}
+			w.Raw("\n      <div>")
+			w.Text(f.Summary)
+			w.Raw("</div>\n      <small class=\"muted\">")
+			w.Text(string(f.Kind))
+			if f.Provision != "" {
+				w.Raw(" · provision ")
+				w.Text(f.Provision)
+			}
+			if fl := f.Flow; fl != nil {
+				w.Raw(" · ")
+				w.Text(fl.Transport)
+				w.Raw(" ")
+				w.Text(fl.Client.IP)
+				w.Raw(" → ")
+				w.Text(fl.Server.IP)
+				w.Raw(":")
+				w.Int(int(fl.Server.Port))
+				if fl.App != "" {
+					w.Raw(" (")
+					w.Text(fl.App)
+					w.Raw(")")
+				}
+			}
+			w.Raw("</small>\n      ")
+			if len(f.Evidence) > 0 {
+				w.Raw(`<details><summary>Evidence</summary><dl class="facts">`)
+				keys := make([]string, 0, len(f.Evidence))
+				for k := range f.Evidence {
+					keys = append(keys, k)
+				}
+				slices.Sort(keys)
+				for _, k := range keys {
+					w.Raw("<dt>")
+					w.Text(k)
+					w.Raw("</dt><dd>")
+					w.Text(f.Evidence[k])
+					w.Raw("</dd>")
+				}
+				w.Raw("</dl></details>")
+			}
+			w.Raw("\n    </li>\n")
+		}
+		w.Raw("  </ol>\n")
+	}
+	w.Raw("  <p><a")
+	w.URLAttr("href", "/events?mac=", p.D.MAC, "")
+	w.Raw(">All events of this device</a></p>\n</section>\n")
+}

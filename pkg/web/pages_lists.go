@@ -1,0 +1,131 @@
+package web
+
+import (
+	"strings"
+
+	"github.com/iotgw/iotgw/internal/markup"
+	"github.com/iotgw/iotgw/pkg/api"
+)
+
+func devicesContent(w *markup.Writer, v *view) {
+	devs := v.Page.([]api.Device)
+	w.Raw("<h1>Devices</h1>\n")
+	if len(devs) == 0 {
+		w.Raw("<p class=\"empty\">No devices seen yet. They appear as soon as they talk on the network.</p>\n")
+		return
+	}
+	w.Raw("<table class=\"devices\">\n<thead><tr><th>State</th><th>Device</th><th>Vendor / type</th><th>Addresses</th><th>Last seen</th><th>Findings</th></tr></thead>\n<tbody>\n")
+	for _, d := range devs {
+		w.Raw("<tr")
+		w.Attr("data-mac", d.MAC)
+		w.Raw(">\n  <td data-label=\"State\"><span")
+		w.Attr("class", "state st-"+d.State)
+		w.Raw(">")
+		w.Text(stateLabel(d.State))
+		w.Raw("</span>")
+		if d.Quarantine != nil {
+			w.Raw(" <small>")
+			w.Text(d.Quarantine.Mode)
+			w.Raw("</small>")
+		}
+		if d.Away {
+			w.Raw(" <small>away</small>")
+		}
+		w.Raw("</td>\n  <td data-label=\"Device\"><a")
+		w.URLAttr("href", "/devices/", d.MAC, "")
+		w.Raw(">")
+		w.Text(deviceName(d))
+		w.Raw("</a><br><small class=\"mac\">")
+		w.Text(d.MAC)
+		w.Raw("</small></td>\n  <td data-label=\"Vendor / type\">")
+		vendorType(w, d)
+		w.Raw("</td>\n  <td data-label=\"Addresses\">")
+		w.Text(strings.Join(d.Addrs, ", "))
+		w.Raw("</td>\n  <td data-label=\"Last seen\"")
+		w.Attr("title", when(d.LastSeen))
+		w.Raw(">")
+		w.Text(ago(v.Now, d.LastSeen))
+		w.Raw("</td>\n  <td data-label=\"Findings\">")
+		w.Int(len(d.Findings))
+		w.Raw("</td>\n</tr>\n")
+	}
+	w.Raw("</tbody>\n</table>\n")
+}
+
+// vendorType is what is known of a device's make: vendor · type · model.
+func vendorType(w *markup.Writer, d api.Device) {
+	w.Text(d.Vendor)
+	if d.Type != "" {
+		w.Raw(" · ")
+		w.Text(d.Type)
+	}
+	if d.Model != "" {
+		w.Raw(" · ")
+		w.Text(d.Model)
+	}
+	if d.Vendor == "" && d.Type == "" && d.Model == "" {
+		w.Raw(`<span class="muted">unknown</span>`)
+	}
+}
+
+func eventsContent(w *markup.Writer, v *view) {
+	p := v.Page.(eventsPage)
+	w.Raw("<h1>Event log</h1>\n<form method=\"get\" action=\"/events\" class=\"card row filters\">\n" +
+		"  <label>Device <select name=\"mac\" id=\"f-mac\"><option value=\"\">all</option>\n    ")
+	for _, d := range p.Devices {
+		w.Raw("<option")
+		w.Attr("value", d.MAC)
+		selected(w, p.Filter.MAC == d.MAC)
+		w.Raw(">")
+		w.Text(deviceName(d))
+		w.Raw(" (")
+		w.Text(d.MAC)
+		w.Raw(")</option>")
+	}
+	w.Raw("</select></label>\n  <label>Type <select name=\"type\" id=\"f-type\">\n    <option value=\"\"")
+	selected(w, p.Filter.Type == "")
+	w.Raw(">all</option>\n    <option value=\"finding\"")
+	selected(w, p.Filter.Type == "finding")
+	w.Raw(">findings</option>\n    <option value=\"observation\"")
+	selected(w, p.Filter.Type == "observation")
+	w.Raw(">observations</option></select></label>\n" +
+		"  <label>Kind <select name=\"kind\" id=\"f-kind\"><option value=\"\">all</option>\n    ")
+	for _, k := range p.Kinds {
+		option(w, k, p.Filter.Kind == k)
+	}
+	w.Raw("</select></label>\n" +
+		"  <label>At least <select name=\"severity\" id=\"f-severity\"><option value=\"\">any severity</option>\n    ")
+	for _, s := range p.Severities {
+		option(w, s, p.Filter.Severity == s)
+	}
+	w.Raw("</select></label>\n  <button type=\"submit\">Filter</button>\n</form>\n")
+	if len(p.Events) == 0 {
+		w.Raw("<p class=\"empty\">No events match.</p>\n")
+		return
+	}
+	w.Raw("<table class=\"events\">\n<thead><tr><th>Time</th><th>Severity</th><th>Device</th><th>Kind</th><th>Summary</th></tr></thead>\n<tbody>\n")
+	for _, e := range p.Events {
+		w.Raw("<tr")
+		w.Attr("class", string(e.Type))
+		w.Raw(">\n  <td data-label=\"Time\">")
+		w.Text(when(e.Time))
+		w.Raw("</td>\n  <td data-label=\"Severity\">")
+		severityBadge(w, e.Severity)
+		w.Raw("</td>\n  <td data-label=\"Device\">")
+		if e.Device.MAC != "" {
+			w.Raw("<a")
+			w.URLAttr("href", "/devices/", e.Device.MAC, "")
+			w.Raw(">")
+			w.Text(e.Device.MAC)
+			w.Raw("</a>")
+		} else {
+			w.Text(e.Device.IP)
+		}
+		w.Raw("</td>\n  <td data-label=\"Kind\">")
+		w.Text(string(e.Kind))
+		w.Raw("</td>\n  <td data-label=\"Summary\">")
+		w.Text(e.Summary)
+		w.Raw("</td>\n</tr>\n")
+	}
+	w.Raw("</tbody>\n</table>\n")
+}
