@@ -79,12 +79,29 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c co
 	}
 	v.Now = s.now()
 	var buf markup.Writer
-	page(&buf, v, c)
+	if err := build(&buf, v, c); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// build writes the page into memory. A page function that panics (a
+// programming error: the writer itself cannot fail) becomes an error, so
+// the browser gets a 500 page and the log the reason, not a connection
+// dropped halfway.
+func build(buf *markup.Writer, v *view, c content) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("page %q: %v", v.Title, p)
+		}
+	}()
+	page(buf, v, c)
+	return nil
 }
 
 // renderPre renders the login or setup page with its form token.
