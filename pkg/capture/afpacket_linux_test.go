@@ -146,6 +146,9 @@ func TestAFPacketFilterOnVeth(t *testing.T) {
 	const marker = "GET /wanted-last HTTP/1.0"
 	frames := collect(src, func(f seenFrame) bool { return bytes.Contains(f.payload, []byte(marker)) })
 
+	// Built here: t.Fatal must not run on the goroutine Run switches into
+	// the namespace, which would then never report back.
+	echo := icmpEcho(t, "unwanted-icmp")
 	if err := netnstest.Run(device, func() error {
 		send := func(network, addr, payload string) error {
 			c, err := net.Dial(network, addr)
@@ -164,7 +167,7 @@ func TestAFPacketFilterOnVeth(t *testing.T) {
 			return err
 		}
 		defer icmp.Close()
-		if _, err := icmp.WriteTo(icmpEcho(t, "unwanted-icmp"), &net.IPAddr{IP: net.IPv4(10, 98, 1, 1)}); err != nil {
+		if _, err := icmp.WriteTo(echo, &net.IPAddr{IP: net.IPv4(10, 98, 1, 1)}); err != nil {
 			return err
 		}
 		if err := send("tcp4", "10.98.1.1:9090", "unwanted-tcp"); err != nil {
