@@ -43,7 +43,7 @@ const (
 )
 
 // Packet is one decoded frame. The caller owns it and reuses it; Payload
-// and Options point into the frame passed to Decode (borrowed bytes, valid
+// and TCPOptions point into the frame passed to Decode (borrowed bytes, valid
 // until the frame's buffer is reused).
 type Packet struct {
 	Timestamp time.Time
@@ -125,7 +125,7 @@ type Decoder struct {
 // NewDecoder returns a Decoder ready for every supported link type.
 func NewDecoder() *Decoder { return &Decoder{} }
 
-// Decode fills p from one frame of link type lt. It never fails: whatever
+// Decode fills p from one frame of link type info.LinkType. It never fails: whatever
 // could not be read is reported through p.Kind, p.Truncated and Stats.
 func (d *Decoder) Decode(data []byte, info capture.Info, p *Packet) {
 	*p = Packet{Timestamp: info.Timestamp, Length: info.Length}
