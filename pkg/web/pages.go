@@ -387,7 +387,7 @@ func (s *Server) handlePolicy(w http.ResponseWriter, r *http.Request, v *view) {
 			p.Actions = append(p.Actions, [2]string{k, string(a)})
 		}
 		for k, n := range p.P.Thresholds {
-			p.Thresholds = append(p.Thresholds, [2]string{k, fmt.Sprint(n)})
+			p.Thresholds = append(p.Thresholds, [2]string{k, fmt.Sprintf("%d findings", n)})
 		}
 		sort.Slice(p.Thresholds, func(i, j int) bool { return p.Thresholds[i][0] < p.Thresholds[j][0] })
 	}

@@ -118,11 +118,7 @@ func deviceContent(w *markup.Writer, v *view) {
 	if len(p.Identity) > 0 {
 		w.Raw("<section class=\"card\" id=\"identity\">\n  <h2>Identity</h2>\n  <dl class=\"facts\">")
 		for _, kv := range p.Identity {
-			w.Raw("<dt>")
-			w.Text(kv[0])
-			w.Raw("</dt><dd>")
-			w.Text(kv[1])
-			w.Raw("</dd>")
+			fact(w, kv[0], kv[1])
 		}
 		w.Raw("</dl>\n</section>\n")
 	}
@@ -396,11 +392,7 @@ func findingsSection(w *markup.Writer, p devicePage) {
 				}
 				slices.Sort(keys)
 				for _, k := range keys {
-					w.Raw("<dt>")
-					w.Text(k)
-					w.Raw("</dt><dd>")
-					w.Text(f.Evidence[k])
-					w.Raw("</dd>")
+					fact(w, k, f.Evidence[k])
 				}
 				w.Raw("</dl></details>")
 			}

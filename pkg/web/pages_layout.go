@@ -104,6 +104,24 @@ func selected(w *markup.Writer, on bool) {
 	}
 }
 
+// fact writes one term and its description in a <dl>.
+func fact(w *markup.Writer, term, desc string) {
+	w.Raw("<dt>")
+	w.Text(term)
+	w.Raw("</dt><dd>")
+	w.Text(desc)
+	w.Raw("</dd>")
+}
+
+// row writes a table row of two cells.
+func row(w *markup.Writer, a, b string) {
+	w.Raw("<tr><td>")
+	w.Text(a)
+	w.Raw("</td><td>")
+	w.Text(b)
+	w.Raw("</td></tr>")
+}
+
 // option writes a select's option whose label is its value.
 func option(w *markup.Writer, value string, on bool) {
 	w.Raw("<option")

@@ -55,21 +55,13 @@ func policyContent(w *markup.Writer, v *view) {
 	w.Raw("</dd>\n</dl>\n<h2>Action per finding kind</h2>\n" +
 		"<table class=\"card\"><thead><tr><th>Finding</th><th>Action</th></tr></thead><tbody>\n")
 	for _, a := range p.Actions {
-		w.Raw("<tr><td>")
-		w.Text(a[0])
-		w.Raw("</td><td>")
-		w.Text(a[1])
-		w.Raw("</td></tr>")
+		row(w, a[0], a[1])
 	}
 	w.Raw("\n</tbody></table>\n")
 	if len(p.Thresholds) > 0 {
 		w.Raw(`<h2>Thresholds</h2><table class="card"><tbody>`)
 		for _, t := range p.Thresholds {
-			w.Raw("<tr><td>")
-			w.Text(t[0])
-			w.Raw("</td><td>")
-			w.Text(t[1])
-			w.Raw(" findings</td></tr>")
+			row(w, t[0], t[1])
 		}
 		w.Raw("</tbody></table>")
 	}
