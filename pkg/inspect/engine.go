@@ -1,13 +1,13 @@
 package inspect
 
 import (
+	"bytes"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"math"
 	"net/netip"
 	"runtime"
-	"runtime/debug"
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -166,7 +166,7 @@ type Options struct {
 type Panic struct {
 	Protocol string // the analysing protocol; "packet" when none was
 	Reason   string
-	Stack    []byte // code addresses and argument words, no packet bytes
+	Stack    []byte // functions and file:line of the panicking goroutine, no arguments
 	N        uint64 // panics survived so far, this one included
 }
 
@@ -613,8 +613,25 @@ func (e *Engine) survive() {
 		}
 	}
 	e.busy, e.closing = nil, false
-	p.Stack = debug.Stack()
+	p.Stack = callers()
 	e.onPanic(p)
+}
+
+// callers lists the functions and lines on the stack of a panic being
+// recovered. Unlike debug.Stack it prints no argument values: an
+// analyzer's arguments are often packet bytes (a byte, a small array of
+// a password), and the stack goes to the log.
+func callers() []byte {
+	var pcs [32]uintptr
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs[:])])
+	var b bytes.Buffer
+	for {
+		fr, more := frames.Next()
+		fmt.Fprintf(&b, "%s\n\t%s:%d\n", fr.Function, fr.File, fr.Line)
+		if !more {
+			return b.Bytes()
+		}
+	}
 }
 
 // Flush closes every flow, as at the end of a capture, so that pending

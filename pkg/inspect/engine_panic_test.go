@@ -34,8 +34,7 @@ type boomAnalyzer struct{ b *boom }
 
 func (a *boomAnalyzer) Feed(_ *Flow, _ Dir, data []byte) int {
 	if bytes.Contains(data, []byte("feed!")) {
-		var s []int
-		return s[len(data)] // a runtime error, as a parser bug would raise
+		return parseSecret([8]byte(data[:8])) // panics
 	}
 	if bytes.Contains(data, []byte("close!")) {
 		a.b.closeBad = true
@@ -46,6 +45,15 @@ func (a *boomAnalyzer) Feed(_ *Flow, _ Dir, data []byte) int {
 	a.b.fed.Write(data)
 	return len(data)
 }
+// parseSecret fails as a parser bug would, with packet bytes in its
+// arguments, which a stack trace with argument values would print.
+//
+//go:noinline
+func parseSecret(b [8]byte) int {
+	var s []int
+	return s[b[0]] // a runtime error
+}
+
 func (a *boomAnalyzer) Gap(*Flow, Dir) {}
 func (a *boomAnalyzer) Close(*Flow) {
 	if a.b.closeBad {
@@ -65,7 +73,7 @@ func TestEngineSurvivesPanics(t *testing.T) {
 		inspected bool // the flow is still inspected afterwards
 		flows     int  // flows in the table afterwards
 	}{
-		{name: "feed", payload: "feed!", protocol: "boom", flows: 1},
+		{name: "feed", payload: "feed!pas", protocol: "boom", flows: 1},
 		{name: "match", payload: "match!", protocol: "packet", flows: 1},
 		{name: "close", payload: "close!", rst: true, protocol: "boom", flows: 0},
 		{name: "observer", payload: "observe!", rst: true, protocol: "boom", flows: 0},
@@ -80,6 +88,11 @@ func TestEngineSurvivesPanics(t *testing.T) {
 			e, err := NewEngine(cfg, Options{Protocols: []Protocol{b}, Sink: &discard{}, OnPanic: func(p Panic) {
 				if len(p.Stack) == 0 || p.N != uint64(len(panics)+1) {
 					t.Errorf("panic %+v: no stack, or counted wrong", p)
+				}
+				// The stack names the functions, never their arguments:
+				// "feed!pas" would show as 0x66, 0x65, … in them.
+				if bytes.Contains(p.Stack, []byte("0x")) || !bytes.Contains(p.Stack, []byte("inspect.")) {
+					t.Errorf("panic stack holds argument words, or no function:\n%s", p.Stack)
 				}
 				// A panic value may quote what was parsed: only a
 				// runtime error's text or the value's type is passed on.

@@ -123,9 +123,13 @@ func (x *Exchange) Handle(resp []byte, s *Scratch, keep func(inspect.Login)) {
 	if !ok {
 		return // respond left nothing behind
 	}
+	// Deferred, so that a panic in keep (which the engine survives) does
+	// not leave the secret in the long-lived scratch.
+	defer func() {
+		clear(s[:])
+		x.wipe()
+	}()
 	keep(l)
-	clear(s[:])
-	x.wipe()
 }
 
 // read reads a decoded response, msg, into a Login.

@@ -385,3 +385,18 @@ func TestEndWipes(t *testing.T) {
 		t.Errorf("a cancelled LOGIN left user %q", bytes.TrimRight(x.user[:], "\x00"))
 	}
 }
+
+// TestHandleWipesWhenKeepPanics: the engine survives a panicking
+// classifier, and the secret must not outlive it in the scratch.
+func TestHandleWipesWhenKeepPanics(t *testing.T) {
+	var x Exchange
+	var s Scratch
+	x.Start([]byte("PLAIN"))
+	func() {
+		defer func() { _ = recover() }()
+		x.Handle([]byte(b64("\x00joe\x00s3cret")), &s, func(inspect.Login) { panic("classifier bug") })
+	}()
+	if s != (Scratch{}) || kept(&x) {
+		t.Errorf("a panic in keep left %q in the scratch, or the exchange holds the login", bytes.TrimRight(s[:], "\x00"))
+	}
+}
