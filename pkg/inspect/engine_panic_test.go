@@ -45,6 +45,7 @@ func (a *boomAnalyzer) Feed(_ *Flow, _ Dir, data []byte) int {
 	a.b.fed.Write(data)
 	return len(data)
 }
+
 // parseSecret fails as a parser bug would, with packet bytes in its
 // arguments, which a stack trace with argument values would print.
 //
