@@ -250,7 +250,8 @@ func (d *Daemon) restore(ctx context.Context) error {
 		if err != nil {
 			mode = quarantine.ModeBlock
 		}
-		entries = append(entries, quarantine.Entry{MAC: q.MAC, Addrs: addrsOf(snap, q.MAC), Mode: mode, Expires: q.Until})
+		addrs := d.unprotectedLocked(addrsOf(snap, q.MAC))
+		entries = append(entries, quarantine.Entry{MAC: q.MAC, Addrs: addrs, Mode: mode, Expires: q.Until})
 	}
 	for _, v := range snap.Verdicts {
 		m := d.metaFor(v.MAC)
@@ -672,11 +673,38 @@ func (d *Daemon) isProtected(mac hwaddr.MAC, dev *device.Device) bool {
 func (d *Daemon) updateProtected(ctx context.Context) error {
 	d.mu.Lock()
 	macs := d.protectedMACsLocked()
-	addrs := slices.Concat(d.opt.RouterAddrs, d.opt.ManagementAddrs, d.ownerAddrs)
+	addrs := d.protectedAddrsLocked()
 	d.mu.Unlock()
 	d.kernelMu.Lock()
 	defer d.kernelMu.Unlock()
-	return d.deps.Enforcer.SetProtected(ctx, macs, addrs)
+	if err := d.deps.Enforcer.SetProtected(ctx, macs, addrs); err != nil {
+		return err
+	}
+	// The enforcer dropped these addresses from the quarantine entries
+	// that held them; the daemon's record of the entries follows.
+	d.mu.Lock()
+	for _, m := range d.meta {
+		if m.quarantine != nil {
+			m.kernelAddrs = d.unprotectedLocked(m.kernelAddrs)
+		}
+	}
+	d.mu.Unlock()
+	return nil
+}
+
+// protectedAddrsLocked is the kernel's protected address set: the
+// router's own addresses, configured management addresses and those the
+// owner logged in from. d.mu held.
+func (d *Daemon) protectedAddrsLocked() []netip.Addr {
+	return slices.Concat(d.opt.RouterAddrs, d.opt.ManagementAddrs, d.ownerAddrs)
+}
+
+// unprotectedLocked returns addrs without the protected ones, in a new
+// slice: what a quarantine entry may hold, since the enforcer refuses or
+// drops the others. d.mu held.
+func (d *Daemon) unprotectedLocked(addrs []netip.Addr) []netip.Addr {
+	protected := d.protectedAddrsLocked()
+	return slices.DeleteFunc(slices.Clone(addrs), func(a netip.Addr) bool { return slices.Contains(protected, a) })
 }
 
 // Status implements api.Backend.

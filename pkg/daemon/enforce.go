@@ -82,9 +82,11 @@ func (d *Daemon) policyPlan(mac hwaddr.MAC, now time.Time) (plan, policy.Verdict
 // planLocked decides the kernel change for a verdict. d.mu held.
 func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v policy.Verdict, now time.Time) plan {
 	q := m.quarantine
+	// The entry holds the device's addresses but protected ones, which
+	// the enforcer would drop: the kernel and m.kernelAddrs then agree.
 	var addrs []netip.Addr
 	if dev != nil {
-		addrs = append(addrs, dev.Addrs...)
+		addrs = d.unprotectedLocked(dev.Addrs)
 	}
 	// An expired quarantine ends whoever set it.
 	if q != nil && !q.Until.IsZero() && !now.Before(q.Until) {
@@ -289,9 +291,11 @@ func (d *Daemon) Quarantine(ctx context.Context, mac hwaddr.MAC, mode string, du
 	if dur > 0 {
 		rec.Until = now.Add(dur)
 	}
+	// The entry holds the device's addresses but protected ones, which
+	// the enforcer would drop: the kernel and m.kernelAddrs then agree.
 	var addrs []netip.Addr
 	if dev != nil {
-		addrs = append(addrs, dev.Addrs...)
+		addrs = d.unprotectedLocked(dev.Addrs)
 	}
 	p := d.entryPlan(mac, rec, addrs)
 	d.mu.Unlock()

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +111,16 @@ func TestRestartSkipsRefusedQuarantines(t *testing.T) {
 		h.settle()
 		if quarantined(t, fake)[plug] != quarantine.ModeBlock || !storedQuarantine(h.store, plug) {
 			t.Errorf("plug released at restart because its address %s is protected now", addr)
+		}
+		// The daemon's record of the entry agrees with the kernel: the
+		// protected address is not blocked at the DNS proxy, and keeping
+		// the rules in place finds nothing to re-send.
+		h.d.checkKernel(context.Background())
+		h.d.mu.Lock()
+		blocked, kernel, problems := h.d.blockedAddrsLocked(), h.d.meta[plug].kernelAddrs, len(h.d.problems)
+		h.d.mu.Unlock()
+		if slices.Contains(blocked, addr) || slices.Contains(kernel, addr) || problems != 0 {
+			t.Errorf("protected %s still recorded in the plug's entry (%v), blocked %v, %d problems", addr, kernel, blocked, problems)
 		}
 	})
 	t.Run("trusted", func(t *testing.T) {
