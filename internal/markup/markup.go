@@ -16,9 +16,10 @@
 // URLAttr (a constant local prefix, the data path- or query-escaped, a
 // constant suffix), Int and NumAttr (numbers formatted by strconv). No
 // data ever goes into a script, a style, an event-handler attribute or
-// the start of a URL: Attr and NumAttr refuse such attribute names and
-// URLAttr refuses a prefix that is not a local path, by panicking, since
-// either is a programming error that the first test of the page finds.
+// the start of a URL: each attribute method takes only the attribute
+// names on its allow-list (inert text, numbers, href and action) and
+// URLAttr only a prefix that is a local path. Either mistake panics, as
+// a programming error that the first test of the page finds.
 //
 // A Writer writes into memory, so no call returns an error.
 package markup
@@ -58,7 +59,7 @@ func (w *Writer) Int(n int) {
 
 // Attr writes ` name="value"` with value escaped.
 func (w *Writer) Attr(name constant, value string) {
-	checkName(name)
+	allow(name, textAttr)
 	w.buf.WriteByte(' ')
 	w.buf.WriteString(string(name))
 	w.buf.WriteString(`="`)
@@ -69,7 +70,7 @@ func (w *Writer) Attr(name constant, value string) {
 // NumAttr writes ` name="v"` with v in the shortest form that reads back
 // exactly (fmt's %v), as SVG coordinates need.
 func (w *Writer) NumAttr(name constant, v float64) {
-	checkName(name)
+	allow(name, numAttr)
 	w.buf.WriteByte(' ')
 	w.buf.WriteString(string(name))
 	w.buf.WriteString(`="`)
@@ -82,6 +83,7 @@ func (w *Writer) NumAttr(name constant, v float64) {
 // ("/devices/", "/events?mac="), part is path-escaped, or query-escaped
 // when prefix has a '?', and the whole value is attribute-escaped.
 func (w *Writer) URLAttr(name constant, prefix constant, part string, suffix constant) {
+	allow(name, urlAttr)
 	p := string(prefix)
 	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
 		panic("markup: URL prefix " + strconv.Quote(p) + " is not a local path")
@@ -98,16 +100,34 @@ func (w *Writer) URLAttr(name constant, prefix constant, part string, suffix con
 	w.buf.WriteByte('"')
 }
 
-// checkName refuses attributes whose value is code or a URL: data must
-// not go there through Attr.
-func checkName(name constant) {
-	n := strings.ToLower(string(name))
-	if strings.HasPrefix(n, "on") || strings.Contains(n, "href") {
-		panic("markup: attribute " + n + " takes code or a URL")
-	}
+// The attributes each method may write take inert text, a number or a
+// local URL. Allow-lists, because the attributes that take code, markup
+// or URLs (on*, href, src, style, srcdoc, SVG's values and to, …) are
+// too many to deny one by one.
+
+func textAttr(n string) bool {
 	switch n {
-	case "src", "srcset", "action", "formaction", "style", "poster", "background", "cite", "ping", "data", "codebase", "http-equiv":
-		panic("markup: attribute " + n + " takes code or a URL")
+	case "class", "value", "title", "aria-label", "content":
+		return true
+	}
+	return strings.HasPrefix(n, "data-")
+}
+
+func numAttr(n string) bool {
+	switch n {
+	case "x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "dy", "width", "height":
+		return true
+	}
+	return false
+}
+
+func urlAttr(n string) bool { return n == "href" || n == "action" }
+
+// allow panics unless ok accepts name: a programming error that the
+// first test of the page finds.
+func allow(name constant, ok func(string) bool) {
+	if !ok(string(name)) {
+		panic("markup: attribute " + strconv.Quote(string(name)) + " may not take data here")
 	}
 }
 

@@ -101,6 +101,13 @@ func TestRefusals(t *testing.T) {
 		{"url_backslash", func(w *Writer) { w.URLAttr("href", "/\\evil.example/", "x", "") }},
 		{"url_absolute", func(w *Writer) { w.URLAttr("href", "https://evil.example/", "x", "") }},
 		{"url_empty", func(w *Writer) { w.URLAttr("href", "", "/x", "") }},
+		{"srcdoc", func(w *Writer) { w.Attr("srcdoc", "<script>") }},
+		{"svg_values", func(w *Writer) { w.Attr("values", "javascript:alert(1)") }},
+		{"svg_to", func(w *Writer) { w.Attr("to", "javascript:alert(1)") }},
+		{"formaction", func(w *Writer) { w.Attr("formaction", "/x") }},
+		{"url_onclick", func(w *Writer) { w.URLAttr("onclick", "/x", "y", "") }},
+		{"url_src", func(w *Writer) { w.URLAttr("src", "/x", "y", "") }},
+		{"num_href", func(w *Writer) { w.NumAttr("href", 1) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer func() {
