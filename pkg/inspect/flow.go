@@ -397,8 +397,7 @@ func (p *slotPool[T]) put(id int32) {
 type flowTable struct {
 	slots      slotPool[Flow]
 	ipv6       slotPool[ipv6Endpoints] // addresses of flows with an IPv6 endpoint
-	max        int32
-	buckets    []int32 // slot numbers; 0 is empty
+	buckets    []int32                 // slot numbers; 0 is empty
 	mask       uint32
 	seed       maphash.Seed
 	head, tail int32 // most and least recently used; 0 when empty
@@ -412,7 +411,6 @@ func newFlowTable(max int) *flowTable {
 	return &flowTable{
 		slots:   slotPool[Flow]{shift: flowChunkShift, limit: int32(max)},
 		ipv6:    slotPool[ipv6Endpoints]{shift: extraChunkShift},
-		max:     int32(max),
 		buckets: make([]int32, size),
 		mask:    uint32(size - 1),
 		seed:    maphash.MakeSeed(),
@@ -484,7 +482,7 @@ func (t *flowTable) insert(e *Engine, client, server netip.AddrPort, proto IPPro
 	return f
 }
 
-func (t *flowTable) full() bool { return t.len() >= int(t.max) }
+func (t *flowTable) full() bool { return t.len() >= int(t.slots.limit) }
 
 // oldest returns the least recently used flow, or nil.
 func (t *flowTable) oldest() *Flow {

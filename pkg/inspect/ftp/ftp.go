@@ -3,7 +3,6 @@
 package ftp
 
 import (
-	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
 )
 
@@ -96,12 +95,7 @@ func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 	code := line[:3]
 	if !a.sawBanner && code[0] == '2' && code[1] == '2' && code[2] == '0' {
 		a.sawBanner = true
-		f.Emit(inspect.SubjectServer, &event.Event{
-			Type:     event.TypeObservation,
-			Kind:     event.KindBanner,
-			Summary:  "FTP server greeting",
-			Evidence: event.Evidence{"protocol": "ftp", "banner": inspect.Printable(line[3:], 160)},
-		})
+		inspect.EmitGreeting(f, "ftp", line[3:])
 		return
 	}
 	if a.authTLS {
