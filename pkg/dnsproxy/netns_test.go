@@ -145,7 +145,7 @@ func TestNetnsRedirectedClients(t *testing.T) {
 	}
 }
 `, quarantinedIP, proxyPort)
-	nft := exec.Command("ip", "netns", "exec", router, "nft", "-f", "-")
+	nft := netnstest.Command(router, "nft", "-f", "-")
 	nft.Stdin = strings.NewReader(rules)
 	if out, err := nft.CombinedOutput(); err != nil {
 		t.Fatalf("nft: %v\n%s", err, out)
@@ -166,7 +166,7 @@ func TestNetnsRedirectedClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	helper := exec.Command("ip", "netns", "exec", router, exe, "-test.run=^$")
+	helper := netnstest.Command(router, exe, "-test.run=^$")
 	helper.Env = append(os.Environ(), helperEnv+"=1",
 		fmt.Sprintf("%s=%s:%d", helperListenEnv, routerIP, proxyPort),
 		helperQuarEnv+"="+quarantinedIP)

@@ -17,9 +17,9 @@ func TestFlushConntrack(t *testing.T) {
 	requireRoot(t)
 	ns := netnstest.New(t, "iotgwq", "ct")
 	// A rule that uses conntrack makes the namespace track connections.
-	nsRun(t, ns, "nft", "add table ip t; add chain ip t out { type filter hook output priority 0; }; add rule ip t out ct state new counter")
-	nsRun(t, ns, "ip", "addr", "add", "127.0.0.2/8", "dev", "lo")
-	nsRun(t, ns, "ip", "addr", "add", "127.0.0.3/8", "dev", "lo")
+	netnstest.CmdIn(t, ns, "nft", "add table ip t; add chain ip t out { type filter hook output priority 0; }; add rule ip t out ct state new counter")
+	netnstest.CmdIn(t, ns, "ip", "addr", "add", "127.0.0.2/8", "dev", "lo")
+	netnstest.CmdIn(t, ns, "ip", "addr", "add", "127.0.0.3/8", "dev", "lo")
 	send := func(src string) {
 		err := netnstest.Run(ns, func() error {
 			c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP(src)}, &net.UDPAddr{IP: net.ParseIP("127.0.0.9"), Port: 9999})

@@ -407,7 +407,7 @@ func (n *NFTables) queueDiff(c *nftables.Conn, v *kernelView, want contents, now
 				if err != nil {
 					return err
 				}
-				for _, part := range chunks(els) {
+				for part := range slices.Chunk(els, maxElemsPerMessage) {
 					if err := c.SetDeleteElements(s, part); err != nil {
 						return fmt.Errorf("quarantine: delete from %s: %w", d.name, err)
 					}
@@ -448,11 +448,11 @@ func (n *NFTables) queueRebuild(c *nftables.Conn, l *layout, v *kernelView, want
 			if err != nil {
 				return err
 			}
-			parts := chunks(els)
-			if err := c.AddSet(s, parts[0]); err != nil {
+			first := els[:min(len(els), maxElemsPerMessage)]
+			if err := c.AddSet(s, first); err != nil {
 				return fmt.Errorf("quarantine: add set %s: %w", d.name, err)
 			}
-			if err := addElements(c, s, slices.Concat(parts[1:]...)); err != nil {
+			if err := addElements(c, s, els[len(first):]); err != nil {
 				return fmt.Errorf("quarantine: add to set %s: %w", d.name, err)
 			}
 		}
@@ -759,27 +759,10 @@ const (
 	maxElemsPerMessage = 512
 )
 
-// chunks splits els into lists of at most maxElemsPerMessage; it returns
-// one empty list for none.
-func chunks(els []nftables.SetElement) [][]nftables.SetElement {
-	if len(els) == 0 {
-		return [][]nftables.SetElement{nil}
-	}
-	var out [][]nftables.SetElement
-	for len(els) > maxElemsPerMessage {
-		out = append(out, els[:maxElemsPerMessage])
-		els = els[maxElemsPerMessage:]
-	}
-	return append(out, els)
-}
-
 // addElements queues els in messages of at most maxElemsPerMessage, all
 // in the same batch, so the change stays atomic.
 func addElements(c *nftables.Conn, s *nftables.Set, els []nftables.SetElement) error {
-	if len(els) == 0 {
-		return nil
-	}
-	for _, part := range chunks(els) {
+	for part := range slices.Chunk(els, maxElemsPerMessage) {
 		if err := c.SetAddElements(s, part); err != nil {
 			return err
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/netip"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -33,7 +32,7 @@ func kernelSetup(t *testing.T, cfg Config) (*NFTables, string) {
 	requireRoot(t)
 	ns := netnstest.New(t, "iotgwq", "nft")
 	loadRuleset(t, ns, fw4Ruleset)
-	n, err := NewNFTables(cfg, WithNetNSFd(nsFd(t, ns)))
+	n, err := NewNFTables(cfg, WithNetNSFd(netnstest.Fd(t, ns)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +41,7 @@ func kernelSetup(t *testing.T, cfg Config) (*NFTables, string) {
 
 func loadRuleset(t *testing.T, ns, ruleset string) {
 	t.Helper()
-	cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
+	cmd := netnstest.Command(ns, "nft", "-f", "-")
 	cmd.Stdin = strings.NewReader(ruleset)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("nft -f: %v\n%s", err, out)
@@ -53,7 +52,7 @@ func loadRuleset(t *testing.T, ns, ruleset string) {
 // change them) and without the time left of elements (which runs on).
 func listRuleset(t *testing.T, ns string) string {
 	t.Helper()
-	return expiresRE.ReplaceAllString(nsRun(t, ns, "nft", "-a", "list", "ruleset"), "")
+	return expiresRE.ReplaceAllString(netnstest.CmdIn(t, ns, "nft", "-a", "list", "ruleset"), "")
 }
 
 var (
@@ -63,7 +62,7 @@ var (
 
 func fw4Listing(t *testing.T, ns string) string {
 	t.Helper()
-	return nsRun(t, ns, "nft", "list", "table", "inet", "fw4")
+	return netnstest.CmdIn(t, ns, "nft", "list", "table", "inet", "fw4")
 }
 
 // chainRules parses `nft list table` output into chain → rule texts, with
@@ -112,7 +111,7 @@ func TestNFTablesLayoutMatchesNFT(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, def := range []tableDef{n.layout.inet, n.layout.bridge} {
-			got := chainRules(nsRun(t, ns, "nft", "list", "table", familyName(def.family), "iotgw"))
+			got := chainRules(netnstest.CmdIn(t, ns, "nft", "list", "table", familyName(def.family), "iotgw"))
 			if len(got) != len(def.chains) {
 				t.Errorf("%s: kernel has chains %v, layout %d", familyName(def.family), got, len(def.chains))
 			}
@@ -129,7 +128,7 @@ func TestNFTablesLayoutMatchesNFT(t *testing.T) {
 		}
 		// This kernel may or may not have bridge conntrack; either way
 		// the probe left no table behind.
-		if out := nsRun(t, ns, "nft", "list", "tables"); strings.Contains(out, "_probe") {
+		if out := netnstest.CmdIn(t, ns, "nft", "list", "tables"); strings.Contains(out, "_probe") {
 			t.Errorf("probe table left behind:\n%s", out)
 		}
 		t.Logf("bridge conntrack: %v", n.BridgeConntrack())
@@ -163,7 +162,7 @@ func TestNFTablesReconcile(t *testing.T) {
 
 	// A restart after a crash: a new backend (no memory of the old one)
 	// finds everything in place and changes nothing.
-	restarted, err := NewNFTables(cfg, WithNetNSFd(nsFd(t, ns)))
+	restarted, err := NewNFTables(cfg, WithNetNSFd(netnstest.Fd(t, ns)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +238,7 @@ func TestNFTablesReconcile(t *testing.T) {
 	if err := n.Uninstall(ctx); err != nil {
 		t.Fatal(err)
 	}
-	tables := nsRun(t, ns, "nft", "list", "tables")
+	tables := netnstest.CmdIn(t, ns, "nft", "list", "tables")
 	if tables != "table inet fw4\n" {
 		t.Errorf("after Uninstall the tables are:\n%s", tables)
 	}
@@ -275,7 +274,7 @@ func TestNFTablesRebuild(t *testing.T) {
 	if err := moved.Reconcile(ctx, entries); err != nil {
 		t.Fatal(err)
 	}
-	listing := nsRun(t, ns, "nft", "list", "table", "inet", "iotgw")
+	listing := netnstest.CmdIn(t, ns, "nft", "list", "table", "inet", "iotgw")
 	if !strings.Contains(listing, "redirect to :8443") || strings.Contains(listing, ":8080") || !strings.Contains(listing, moved.layout.tag) {
 		t.Errorf("not rebuilt for the new notice port:\n%s", listing)
 	}
@@ -289,35 +288,35 @@ func TestNFTablesRebuild(t *testing.T) {
 	}
 
 	// A rule deleted by hand is noticed and the table rebuilt.
-	handle := regexp.MustCompile(`ip saddr @block_v4 drop comment "[^"]*" # handle (\d+)`).FindStringSubmatch(nsRun(t, ns, "nft", "-a", "list", "chain", "inet", "iotgw", "forward"))
+	handle := regexp.MustCompile(`ip saddr @block_v4 drop comment "[^"]*" # handle (\d+)`).FindStringSubmatch(netnstest.CmdIn(t, ns, "nft", "-a", "list", "chain", "inet", "iotgw", "forward"))
 	if handle == nil {
 		t.Fatal("rule to delete not found")
 	}
-	nsRun(t, ns, "nft", "delete", "rule", "inet", "iotgw", "forward", "handle", handle[1])
+	netnstest.CmdIn(t, ns, "nft", "delete", "rule", "inet", "iotgw", "forward", "handle", handle[1])
 	if err := moved.Reconcile(ctx, entries); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(nsRun(t, ns, "nft", "list", "chain", "inet", "iotgw", "forward"), "ip saddr @block_v4 drop") {
+	if !strings.Contains(netnstest.CmdIn(t, ns, "nft", "list", "chain", "inet", "iotgw", "forward"), "ip saddr @block_v4 drop") {
 		t.Error("deleted rule not restored")
 	}
 
 	// A table deleted by hand (say, `fw4 reload` gone wrong) comes back
 	// with its elements on the next change.
-	nsRun(t, ns, "nft", "delete", "table", "bridge", "iotgw")
+	netnstest.CmdIn(t, ns, "nft", "delete", "table", "bridge", "iotgw")
 	if err := moved.Quarantine(ctx, Entry{MAC: plug, Mode: ModeBlock}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(nsRun(t, ns, "nft", "list", "set", "bridge", "iotgw", "block_mac"), plug.String()) {
+	if !strings.Contains(netnstest.CmdIn(t, ns, "nft", "list", "set", "bridge", "iotgw", "block_mac"), plug.String()) {
 		t.Error("bridge table not rebuilt with its elements")
 	}
 
 	// A table emptied by hand (`nft flush table`) keeps iotgw's chains
 	// without rules: still ours, rebuilt.
-	nsRun(t, ns, "nft", "flush", "table", "inet", "iotgw")
+	netnstest.CmdIn(t, ns, "nft", "flush", "table", "inet", "iotgw")
 	if err := moved.Reconcile(ctx, entries); err != nil {
 		t.Fatalf("after nft flush table: %v", err)
 	}
-	if !strings.Contains(nsRun(t, ns, "nft", "list", "chain", "inet", "iotgw", "forward"), "ip saddr @block_v4 drop") {
+	if !strings.Contains(netnstest.CmdIn(t, ns, "nft", "list", "chain", "inet", "iotgw", "forward"), "ip saddr @block_v4 drop") {
 		t.Error("flushed table not rebuilt")
 	}
 }
@@ -343,13 +342,13 @@ func TestNFTablesSetDNSRedirectAll(t *testing.T) {
 	}
 	// Stand-in for the previous release's table: same sets, a rule
 	// set without the new rules and with another tag.
-	nsRun(t, ns, "nft", "delete", "chain", "inet", "iotgw", "capture")
+	netnstest.CmdIn(t, ns, "nft", "delete", "chain", "inet", "iotgw", "capture")
 	// The elements of both tables, without the time left (a rebuild
 	// re-adds them with what remains).
 	elements := func() string {
 		var out []string
 		set := ""
-		for _, line := range strings.Split(nsRun(t, ns, "nft", "list", "ruleset"), "\n") {
+		for _, line := range strings.Split(netnstest.CmdIn(t, ns, "nft", "list", "ruleset"), "\n") {
 			line = strings.TrimSpace(line)
 			if name, ok := strings.CutPrefix(line, "set "); ok {
 				set = name
@@ -367,14 +366,14 @@ func TestNFTablesSetDNSRedirectAll(t *testing.T) {
 	cfg := dnsCfg()
 	cfg.DNSRedirectAll = false
 	cfg.Capture = old.Capture
-	upgraded, err := NewNFTables(cfg, WithNetNSFd(nsFd(t, ns)))
+	upgraded, err := NewNFTables(cfg, WithNetNSFd(netnstest.Fd(t, ns)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := upgraded.Reconcile(ctx, entries); err != nil {
 		t.Fatal(err)
 	}
-	listing := nsRun(t, ns, "nft", "list", "table", "inet", "iotgw")
+	listing := netnstest.CmdIn(t, ns, "nft", "list", "table", "inet", "iotgw")
 	for _, want := range []string{"jump dns", "redirect to :5354", "ct original packets >= 4", upgraded.layout.tag} {
 		if !strings.Contains(listing, want) {
 			t.Errorf("upgrade: no %q in\n%s", want, listing)
@@ -412,7 +411,7 @@ func TestNFTablesSetDNSRedirectAll(t *testing.T) {
 	if err := upgraded.Reconcile(ctx, entries); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(nsRun(t, ns, "nft", "list", "table", "inet", "iotgw"), "fib daddr") {
+	if strings.Contains(netnstest.CmdIn(t, ns, "nft", "list", "table", "inet", "iotgw"), "fib daddr") {
 		t.Error("a cancelled switch took effect later")
 	}
 }
@@ -439,7 +438,7 @@ func TestNFTablesForeignTable(t *testing.T) {
 	if got := fw4Listing(t, ns); got != fw4 {
 		t.Errorf("fw4 changed:\n%s\nwas:\n%s", got, fw4)
 	}
-	if tables := nsRun(t, ns, "nft", "list", "tables"); tables != "table inet fw4\n" {
+	if tables := netnstest.CmdIn(t, ns, "nft", "list", "tables"); tables != "table inet fw4\n" {
 		t.Errorf("tables now:\n%s", tables)
 	}
 
@@ -449,7 +448,7 @@ func TestNFTablesForeignTable(t *testing.T) {
 	if err := own.Reconcile(ctx, kernelEntries()); err != nil {
 		t.Fatal(err)
 	}
-	nsRun(t, ns, "nft", "add", "rule", "bridge", "iotgw", "forward", "counter", "comment", `"mine"`)
+	netnstest.CmdIn(t, ns, "nft", "add", "rule", "bridge", "iotgw", "forward", "counter", "comment", `"mine"`)
 	before := listRuleset(t, ns)
 	if err := own.Reconcile(ctx, kernelEntries()); !errors.Is(err, errForeignTable) {
 		t.Errorf("Reconcile with a foreign rule: got %v, want errForeignTable", err)
@@ -504,7 +503,7 @@ func movedNotice(t *testing.T, ns string) *NFTables {
 	t.Helper()
 	cfg := testCfg
 	cfg.NoticePort = 8443
-	n, err := NewNFTables(cfg, WithNetNSFd(nsFd(t, ns)))
+	n, err := NewNFTables(cfg, WithNetNSFd(netnstest.Fd(t, ns)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +550,7 @@ func jsonElements(t *testing.T, ns, set string) []jsonElement {
 			} `json:"set"`
 		} `json:"nftables"`
 	}
-	if err := json.Unmarshal([]byte(nsRun(t, ns, "nft", "-j", "list", "set", "inet", "iotgw", set)), &doc); err != nil {
+	if err := json.Unmarshal([]byte(netnstest.CmdIn(t, ns, "nft", "-j", "list", "set", "inet", "iotgw", set)), &doc); err != nil {
 		t.Fatal(err)
 	}
 	var out []jsonElement

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -59,7 +58,7 @@ func newLab(t *testing.T) *lab {
 	for _, ns := range []string{l.router, l.device, l.peer, l.wan} {
 		// No duplicate address detection: link-local addresses would be
 		// tentative, and IPv6 dead, for the first second or two.
-		nsRun(t, ns, "sh", "-c", "echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad && echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad")
+		netnstest.CmdIn(t, ns, "sh", "-c", "echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad && echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad")
 	}
 
 	ipr(l.router, "link", "add", "br0", "type", "bridge")
@@ -92,10 +91,10 @@ func newLab(t *testing.T) *lab {
 	ipr(l.wan, "route", "add", "10.99.0.0/24", "via", "198.18.0.1")
 	ipr(l.wan, "-6", "route", "add", "fd99::/64", "via", "2001:2::1")
 
-	nsRun(t, l.router, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward && echo 1 > /proc/sys/net/ipv6/conf/all/forwarding")
+	netnstest.CmdIn(t, l.router, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward && echo 1 > /proc/sys/net/ipv6/conf/all/forwarding")
 	// OpenWrt does not pass bridged frames through the inet hooks
 	// (no br_netfilter); make sure the bridge table alone does the cut.
-	_ = exec.Command("ip", "netns", "exec", l.router, "sh", "-c",
+	_ = netnstest.Command(l.router, "sh", "-c",
 		"echo 0 > /proc/sys/net/bridge/bridge-nf-call-iptables; echo 0 > /proc/sys/net/bridge/bridge-nf-call-ip6tables").Run()
 
 	// Servers: each TCP listener answers with its name, the UDP ones echo.
@@ -309,7 +308,7 @@ func udp(ns string, ip string, port int) error {
 }
 
 func ping(ns, ip string) error {
-	return exec.Command("ip", "netns", "exec", ns, "busybox", "ping", "-c1", "-W1", ip).Run()
+	return netnstest.Command(ns, "busybox", "ping", "-c1", "-W1", ip).Run()
 }
 
 // check is one expectation: a TCP service answers with name ("" means the
@@ -367,7 +366,7 @@ func TestTraffic(t *testing.T) {
 	if err := netnstest.Run(l.router, EnableConntrackAccounting); err != nil {
 		t.Fatal(err)
 	}
-	n, err := NewNFTables(cfg, WithNetNSFd(nsFd(t, l.router)))
+	n, err := NewNFTables(cfg, WithNetNSFd(netnstest.Fd(t, l.router)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,7 +423,7 @@ func TestTraffic(t *testing.T) {
 	}
 	// A real client: the answer comes from the proxy, the device
 	// believes it came from the resolver it asked.
-	if out := nsRun(t, d, "timeout", "10", "busybox", "nslookup", "-type=a", "probe.example.test", resolverV4); !strings.Contains(out, "192.0.2.2") {
+	if out := netnstest.CmdIn(t, d, "timeout", "10", "busybox", "nslookup", "-type=a", "probe.example.test", resolverV4); !strings.Contains(out, "192.0.2.2") {
 		t.Errorf("block: busybox nslookup via %s not answered by the proxy:\n%s", resolverV4, out)
 	}
 
@@ -499,7 +498,7 @@ func TestTraffic(t *testing.T) {
 	// IsolateLAN changes the rules: a new configuration rebuilds the
 	// tables on Reconcile and keeps the device quarantined throughout.
 	cfg.IsolateLAN = true
-	strict, err := NewNFTables(cfg, WithNetNSFd(nsFd(t, r)))
+	strict, err := NewNFTables(cfg, WithNetNSFd(netnstest.Fd(t, r)))
 	if err != nil {
 		t.Fatal(err)
 	}
