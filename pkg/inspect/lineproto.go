@@ -6,10 +6,10 @@ import (
 	"github.com/iotgw/iotgw/pkg/event"
 )
 
-// What the analyzers of line-based login protocols (POP3, SMTP, IMAP)
-// share: the loop that cuts each direction into lines and resynchronises
-// after a gap, the login kept for the server's verdict, and the greeting
-// banner. None allocate on the per-packet path.
+// What the analyzers of line-based login protocols (POP3, SMTP, IMAP,
+// FTP) share: the loop that cuts each direction into lines and
+// resynchronises after a gap, and the greeting banner. None allocate on
+// the per-packet path.
 
 // LineHandler is the protocol side of Lines: what a line means, and which
 // bytes are not lines at all.
@@ -73,31 +73,6 @@ func (l *Lines) Feed(h LineHandler, f *Flow, dir Dir, data []byte) int {
 // Resync drops the bytes sent in dir up to the next line feed: call it
 // from Analyzer.Gap when the stream lost its place at a line boundary.
 func (l *Lines) Resync(dir Dir) { l.resync[dir] = true }
-
-// PendingLogin is a login awaiting the server's verdict. It is classified
-// when it is seen, so only the Credential waits: no secret byte outlives
-// the segment it came in.
-type PendingLogin struct {
-	cred Credential
-	has  bool
-}
-
-// Keep classifies l and keeps it for the verdict; a login still pending
-// is reported first, its outcome unknown.
-func (p *PendingLogin) Keep(f *Flow, l *Login) {
-	p.Report(f, OutcomeUnknown)
-	p.cred = f.Classify(l)
-	p.has = true
-}
-
-// Report reports the pending login, if any, with outcome o.
-func (p *PendingLogin) Report(f *Flow, o Outcome) {
-	if !p.has {
-		return
-	}
-	p.has = false
-	f.ReportCredential(&p.cred, o, f.LoginSubject())
-}
 
 // FirstLine is the first line of b without its terminator, or all of b
 // when no line is complete yet: what Protocol.Match looks at.

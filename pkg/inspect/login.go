@@ -269,3 +269,28 @@ func (e *Engine) classifyCached(l *Login) (PasswordClass, DefaultMatch) {
 	e.verdicts[key] = verdict{class, m}
 	return class, m
 }
+
+// PendingLogin is a login awaiting the server's verdict. It is classified
+// when it is seen, so only the Credential waits: no secret byte outlives
+// the segment it came in.
+type PendingLogin struct {
+	cred Credential
+	has  bool
+}
+
+// Keep classifies l and keeps it for the verdict; a login still pending
+// is reported first, its outcome unknown.
+func (p *PendingLogin) Keep(f *Flow, l *Login) {
+	p.Report(f, OutcomeUnknown)
+	p.cred = f.Classify(l)
+	p.has = true
+}
+
+// Report reports the pending login, if any, with outcome o.
+func (p *PendingLogin) Report(f *Flow, o Outcome) {
+	if !p.has {
+		return
+	}
+	p.has = false
+	f.ReportCredential(&p.cred, o, f.LoginSubject())
+}

@@ -116,12 +116,11 @@ type stream struct {
 }
 
 type analyzer struct {
-	proto    *Protocol
-	dirs     [2]stream
-	level    byte // protocol level from CONNECT: 3, 4 or 5; 0 until seen
-	pending  inspect.Credential
-	hasLogin bool
-	sawID    bool // the client-id observation was emitted
+	proto   *Protocol
+	dirs    [2]stream
+	level   byte // protocol level from CONNECT: 3, 4 or 5; 0 until seen
+	pending inspect.PendingLogin
+	sawID   bool // the client-id observation was emitted
 }
 
 // Feed implements inspect.Analyzer. It always consumes all of data.
@@ -244,7 +243,7 @@ func (a *analyzer) connect(f *inspect.Flow, b []byte) {
 	if r.short || !knownVersion(name, level) {
 		return
 	}
-	a.flush(f, inspect.OutcomeUnknown) // a new CONNECT replaces an unanswered one
+	a.pending.Report(f, inspect.OutcomeUnknown) // a new CONNECT replaces an unanswered one
 	a.level = level
 	if level == 5 {
 		r.properties()
@@ -278,14 +277,13 @@ func (a *analyzer) connect(f *inspect.Flow, b []byte) {
 	if looksLikeJWT(secret) {
 		kind = inspect.SecretToken
 	}
-	a.pending = f.Classify(&inspect.Login{
+	a.pending.Keep(f, &inspect.Login{
 		Protocol:  "mqtt",
 		Mechanism: "CONNECT",
 		User:      user,
 		Secret:    secret,
 		Kind:      kind,
 	})
-	a.hasLogin = true
 }
 
 func knownVersion(name []byte, level byte) bool {
@@ -343,7 +341,7 @@ func (a *analyzer) connack(f *inspect.Flow, b []byte) {
 		// bad user name or password, not authorised, banned, bad authentication method
 		outcome = inspect.OutcomeRejected
 	}
-	a.flush(f, outcome)
+	a.pending.Report(f, outcome)
 }
 
 // publish hands the topic and a payload prefix to the scanner; b may be
@@ -385,15 +383,6 @@ func (a *analyzer) scan(f *inspect.Flow, dir inspect.Dir, topic, payload []byte)
 	}
 }
 
-// flush reports the pending login, if any.
-func (a *analyzer) flush(f *inspect.Flow, o inspect.Outcome) {
-	if !a.hasLogin {
-		return
-	}
-	a.hasLogin = false
-	f.ReportCredential(&a.pending, o, f.LoginSubject())
-}
-
 // Gap implements inspect.Analyzer: with bytes missing, packet boundaries
 // are lost for good in that direction. (Unlike a framing error, a gap does
 // not stop inspection: the engine is in the middle of its own bookkeeping.)
@@ -405,7 +394,7 @@ func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 
 // Close implements inspect.Analyzer.
 func (a *analyzer) Close(f *inspect.Flow) {
-	a.flush(f, inspect.OutcomeUnknown)
+	a.pending.Report(f, inspect.OutcomeUnknown)
 	a.proto.pool.Put(a)
 }
 

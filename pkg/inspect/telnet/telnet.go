@@ -154,9 +154,8 @@ type analyzer struct {
 	envUser   [maxLine]byte
 	envLen    int
 
-	pending    inspect.Credential
-	hasPending bool
-	prompted   bool // a login or password prompt was seen
+	pending  inspect.PendingLogin
+	prompted bool // a login or password prompt was seen
 
 	banner          [maxBanner]byte
 	bannerLen       int
@@ -283,13 +282,12 @@ func (a *analyzer) setUser(line []byte) {
 // login classifies a typed password and keeps the credential until the
 // server's verdict arrives.
 func (a *analyzer) login(f *inspect.Flow, secret []byte) {
-	a.flush(f, inspect.OutcomeUnknown)
+	a.pending.Report(f, inspect.OutcomeUnknown)
 	user := a.envUser[:a.envLen]
 	if a.userTyped {
 		user = a.user[:a.userLen]
 	}
-	a.pending = f.Classify(&inspect.Login{Protocol: "telnet", Mechanism: "login prompt", User: user, Secret: secret})
-	a.hasPending = true
+	a.pending.Keep(f, &inspect.Login{Protocol: "telnet", Mechanism: "login prompt", User: user, Secret: secret})
 	a.phase = phaseVerdict
 }
 
@@ -345,12 +343,12 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 			return
 		case refused(text):
 			a.server.done()
-			a.flush(f, inspect.OutcomeRejected)
+			a.pending.Report(f, inspect.OutcomeRejected)
 			a.phase = phaseIdle
 			return
 		case promptOf(text) != promptNone:
 			// Asked again: the attempt failed. The prompt is read below.
-			a.flush(f, inspect.OutcomeRejected)
+			a.pending.Report(f, inspect.OutcomeRejected)
 			a.phase = phaseIdle
 		case inspect.ContainsFold(text, "welcome"):
 			a.server.done()
@@ -386,7 +384,7 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 }
 
 func (a *analyzer) accepted(f *inspect.Flow) {
-	a.flush(f, inspect.OutcomeAccepted)
+	a.pending.Report(f, inspect.OutcomeAccepted)
 	a.phase = phaseShell
 	a.seekFirmware = true
 	a.queued = 0
@@ -404,15 +402,6 @@ func (a *analyzer) prompt(f *inspect.Flow, k promptKind, text []byte) {
 		a.phase = phaseWantPass
 		a.dequeue(func(line []byte) { a.login(f, line) })
 	}
-}
-
-// flush reports the pending login, if any.
-func (a *analyzer) flush(f *inspect.Flow, o inspect.Outcome) {
-	if !a.hasPending {
-		return
-	}
-	a.hasPending = false
-	f.ReportCredential(&a.pending, o, f.LoginSubject())
 }
 
 func (a *analyzer) addBannerLine(line []byte) {
@@ -497,6 +486,6 @@ func (a *analyzer) Close(f *inspect.Flow) {
 	if !a.bannerDone && a.bannerLen > 0 {
 		a.finishBanner(f, nil)
 	}
-	a.flush(f, inspect.OutcomeUnknown)
+	a.pending.Report(f, inspect.OutcomeUnknown)
 	a.proto.pool.Put(a)
 }
