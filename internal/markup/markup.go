@@ -85,7 +85,7 @@ func (w *Writer) NumAttr(name constant, v float64) {
 func (w *Writer) URLAttr(name constant, prefix constant, part string, suffix constant) {
 	allow(name, urlAttr)
 	p := string(prefix)
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+	if !LocalPath(p) {
 		panic("markup: URL prefix " + strconv.Quote(p) + " is not a local path")
 	}
 	if strings.Contains(p, "?") {
@@ -98,6 +98,12 @@ func (w *Writer) URLAttr(name constant, prefix constant, part string, suffix con
 	w.buf.WriteString(`="`)
 	escape(&w.buf, p+part+string(suffix))
 	w.buf.WriteByte('"')
+}
+
+// LocalPath reports whether u is a path on this site: it starts with one
+// slash, not "//" or "/\\", which browsers read as another host.
+func LocalPath(u string) bool {
+	return strings.HasPrefix(u, "/") && !strings.HasPrefix(u, "//") && !strings.HasPrefix(u, "/\\")
 }
 
 // The attributes each method may write take inert text, a number or a

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/iotgw/iotgw/internal/markup"
 )
 
 // Cookie names; with HTTPS the __Host- prefix makes the browser insist on
@@ -288,8 +290,7 @@ type loginPage struct{ Next string }
 // safeNext keeps a post-login redirect on this site: a path, never
 // "//host" or "/\host".
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") || len(next) > 512 {
+	if !markup.LocalPath(next) || strings.ContainsAny(next, "\r\n") || len(next) > 512 {
 		return "/"
 	}
 	return next
