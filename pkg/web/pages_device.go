@@ -179,22 +179,22 @@ func deviceActions(w *markup.Writer, v *view, p devicePage) {
 
 // svgAxis writes one lane of the picture: its label, its axis line and,
 // when the lane is empty, a note in the middle.
-func svgAxis(w *markup.Writer, p picture, labelY, lineY float64, label string, empty bool, emptyNote string) {
+func svgAxis(w *markup.Writer, textY, lineY float64, label string, empty bool, emptyNote string) {
 	w.Raw("<text")
-	w.NumAttr("x", p.LabelX)
-	w.NumAttr("y", labelY)
+	w.NumAttr("x", labelX)
+	w.NumAttr("y", textY)
 	w.Raw(` class="pic-label">`)
 	w.Text(label)
 	w.Raw("</text>\n    <line")
-	w.NumAttr("x1", p.Left)
+	w.NumAttr("x1", picLeft)
 	w.NumAttr("y1", lineY)
-	w.NumAttr("x2", p.Right)
+	w.NumAttr("x2", picRight)
 	w.NumAttr("y2", lineY)
 	w.Raw(` class="pic-axis"/>` + "\n    ")
 	if empty {
 		w.Raw("<text")
-		w.NumAttr("x", p.Middle)
-		w.NumAttr("y", labelY)
+		w.NumAttr("x", picMiddle)
+		w.NumAttr("y", textY)
 		w.Raw(` class="pic-empty" text-anchor="middle">`)
 		w.Text(emptyNote)
 		w.Raw("</text>")
@@ -205,13 +205,13 @@ func svgAxis(w *markup.Writer, p picture, labelY, lineY float64, label string, e
 // number goes through NumAttr and every title through Text.
 func drawSVG(w *markup.Writer, p picture) {
 	w.Raw("<section class=\"card\" id=\"picture\">\n  <h2>Findings and traffic</h2>\n  <svg class=\"picture\" viewBox=\"0 0 ")
-	w.Int(p.Width)
+	w.Int(picWidth)
 	w.Raw(" ")
-	w.Int(p.Height)
+	w.Int(picHeight)
 	w.Raw(`" role="img"`)
 	w.Attr("aria-label", "Timeline of findings and traffic volume from "+p.Start+" to "+p.End)
 	w.Raw(">\n    ")
-	svgAxis(w, p, p.FindingsLabelY, p.FindingsLine, "findings", p.NoFindings, "no findings")
+	svgAxis(w, (findingsTop+findingsBot)/2, findingsBot, "findings", p.NoFindings, "no findings")
 	w.Raw("\n    ")
 	for _, m := range p.Markers {
 		w.Raw("<g")
@@ -234,7 +234,7 @@ func drawSVG(w *markup.Writer, p picture) {
 		w.Raw("</g>")
 	}
 	w.Raw("\n    ")
-	svgAxis(w, p, p.TrafficLabelY, p.TrafficBase, "traffic", p.NoTraffic, "no traffic figures yet")
+	svgAxis(w, (trafficTop+trafficBot)/2, trafficBot, "traffic", p.NoTraffic, "no traffic figures yet")
 	w.Raw("\n    ")
 	for _, b := range p.Bars {
 		w.Raw("<rect")
@@ -249,13 +249,13 @@ func drawSVG(w *markup.Writer, p picture) {
 	w.Raw("\n    ")
 	if p.Start != "" {
 		w.Raw("<text")
-		w.NumAttr("x", p.Left)
-		w.NumAttr("y", p.LabelY)
+		w.NumAttr("x", picLeft)
+		w.NumAttr("y", labelY)
 		w.Raw(` class="pic-time">`)
 		w.Text(p.Start)
 		w.Raw("</text>\n    <text")
-		w.NumAttr("x", p.Right)
-		w.NumAttr("y", p.LabelY)
+		w.NumAttr("x", picRight)
+		w.NumAttr("y", labelY)
 		w.Raw(` class="pic-time" text-anchor="end">`)
 		w.Text(p.End)
 		w.Raw("</text>")

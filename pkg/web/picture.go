@@ -24,6 +24,8 @@ const (
 	trafficTop    = 68
 	trafficBot    = 124
 	labelY        = 142
+	labelX        = 4 // the lane labels' left edge
+	picMiddle     = (picLeft + picRight) / 2
 	minSpan       = 20 * time.Second
 	bucketWidth   = 8.0 // px: findings closer than this share a dot
 	maxPicMarkers = 200 // newest kept; bounds the page size
@@ -32,17 +34,10 @@ const (
 )
 
 type picture struct {
-	Width, Height int
-	Markers       []marker
-	Bars          []bar
-	Start, End    string
-	// Positions, for drawSVG.
-	FindingsLine, TrafficBase   float64
-	Left, Right, Middle, LabelX float64
-	LabelY                      float64
-	FindingsLabelY              float64
-	TrafficLabelY               float64
-	NoFindings, NoTraffic       bool
+	Markers               []marker
+	Bars                  []bar
+	Start, End            string
+	NoFindings, NoTraffic bool
 }
 
 type marker struct {
@@ -59,9 +54,7 @@ type bar struct {
 
 // drawPicture lays out d's findings and traffic.
 func drawPicture(d api.Device) picture {
-	p := picture{Width: picWidth, Height: picHeight, Left: picLeft, Right: picRight, LabelX: 4, LabelY: labelY,
-		Middle: (picLeft + picRight) / 2, FindingsLine: findingsBot, TrafficBase: trafficBot,
-		FindingsLabelY: (findingsTop + findingsBot) / 2, TrafficLabelY: (trafficTop + trafficBot) / 2}
+	var p picture
 	var start, end time.Time
 	see := func(t time.Time) {
 		if t.IsZero() {
