@@ -2,23 +2,20 @@ package dnsproxy
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/iotgw/iotgw/pkg/quarantine"
 )
 
 const (
 	// maxAllowPerAnswer bounds the addresses one answer adds to the allow
 	// sets; a real update host needs a handful.
 	maxAllowPerAnswer = 16
-	// maxAllowCachePerFamily bounds the IPv4 and, apart, the IPv6
-	// addresses remembered as recently allowed, and so those handed over
-	// within an allowance: as many as the quarantine's allow sets hold
-	// (quarantine.MaxAllowed per family), so the proxy alone never
-	// overfills them.
-	maxAllowCachePerFamily = 1024
 )
 
 // allowAddrs returns the public unicast A and AAAA addresses in an answer
@@ -87,9 +84,13 @@ func (p *Proxy) pushAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Du
 	p.st.allowUpdates.Add(1)
 	err := p.deps.Allow.SetAllowed(ctx, todo, ttl)
 	if err != nil {
-		p.allow.forget(todo)
-		// Every later query retries: log the first failure and then
-		// every hundredth, not each one.
+		// A full allow set applied the rest and refuses the others until
+		// allowances expire: asking again at every query would only cost
+		// batches. Any other failure is retried by the next query.
+		if !errors.Is(err, quarantine.ErrAllowFull) {
+			p.allow.forget(todo)
+		}
+		// Log the first failure and then every hundredth, not each one.
 		if n := p.st.allowErrors.Add(1); n == 1 || n%100 == 0 {
 			p.log.Warn("allow update hosts", "addrs", len(todo), "failures", n, "err", err)
 		}

@@ -129,14 +129,6 @@ func TestAllowCacheBounded(t *testing.T) {
 	}
 }
 
-// The proxy's cache hands over no more addresses of a family than the
-// kernel's allow set of that family holds.
-func TestAllowCacheMatchesAllowSets(t *testing.T) {
-	if maxAllowCachePerFamily != quarantine.MaxAllowed {
-		t.Errorf("cache bound %d per family, allow sets hold %d", maxAllowCachePerFamily, quarantine.MaxAllowed)
-	}
-}
-
 // TestAllowHandOverBounded: nothing is handed over beyond the cache, and a
 // query waits for the backend only as long as its context allows.
 func TestAllowHandOverBounded(t *testing.T) {
@@ -295,5 +287,33 @@ func TestTCPConnectionBound(t *testing.T) {
 	r, err := second.ReadMsg()
 	if err != nil || r.Id != q.Id {
 		t.Fatalf("second connection after the first closed: %v %v", r, err)
+	}
+}
+
+// A full allow set is not asked again at every query: the addresses it
+// refused stay in the cache until their allowance would have ended, while
+// other failures are retried by the next query.
+func TestAllowFullNotRetried(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		err   error
+		calls int
+	}{
+		{"full", fmt.Errorf("%w: 1 refused", quarantine.ErrAllowFull), 1},
+		{"netlink", errFakeNetlink, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			allow := &fakeAllow{err: tt.err}
+			p, err := New(testConfig(netip.MustParseAddrPort("127.0.0.1:53")), Deps{Quarantine: newFakeLookup(), Allow: allow, Logger: quietLogger()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			addrs := []netip.Addr{netip.MustParseAddr("203.0.113.7")}
+			p.pushAllowed(context.Background(), addrs, time.Minute)
+			p.pushAllowed(context.Background(), addrs, time.Minute)
+			if calls := allow.taken(); len(calls) != tt.calls {
+				t.Errorf("%d hand-overs, want %d", len(calls), tt.calls)
+			}
+		})
 	}
 }

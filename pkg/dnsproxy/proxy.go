@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/iotgw/iotgw/pkg/quarantine"
 	"golang.org/x/net/netutil"
 )
 
@@ -201,7 +203,7 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 		slots:   make(chan struct{}, cfg.MaxUpstream),
 		updates: updates,
 		local:   local,
-		allow:   newAllowCache(maxAllowCachePerFamily),
+		allow:   newAllowCache(quarantine.MaxAllowed),
 		observe: newObservations(deps.Observer, deps.Now),
 		ready:   make(chan struct{}),
 	}
