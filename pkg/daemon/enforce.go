@@ -94,7 +94,7 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 	}
 	wants := v.Enforce && (v.Action == config.ActionQuarantine || v.Action == config.ActionIsolate)
 	switch {
-	case q != nil && slices.Contains(d.protectedMACsLocked(), mac):
+	case q != nil && (slices.Contains(d.opt.RouterMACs, mac) || d.trustedLocked(mac, m)):
 		// The kernel's protected sets already released it (protection
 		// wins, whoever quarantined it); the daemon's view follows.
 		return plan{release: true, why: "the device is protected"}
@@ -156,6 +156,20 @@ func (d *Daemon) protectedMACsLocked() []hwaddr.MAC {
 		}
 	}
 	return macs
+}
+
+// trustedLocked: the owner or the configuration trusts the device, so it
+// is in the kernel's protected set and never quarantined. d.mu held.
+func (d *Daemon) trustedLocked(mac hwaddr.MAC, m *deviceMeta) bool {
+	if m.decision.Trusted {
+		return true
+	}
+	for _, r := range d.cfg.Policy.Devices {
+		if r.MAC == mac && r.Trusted {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *Daemon) entryPlan(mac hwaddr.MAC, rec store.Quarantine, addrs []netip.Addr) plan {
@@ -283,7 +297,7 @@ func (d *Daemon) Quarantine(ctx context.Context, mac hwaddr.MAC, mode string, du
 		d.mu.Unlock()
 		return api.ErrNotFound
 	}
-	if d.isProtected(mac, dev) || d.metaFor(mac).decision.Trusted {
+	if d.isProtected(mac, dev) || d.trustedLocked(mac, d.metaFor(mac)) {
 		d.mu.Unlock()
 		return api.ErrProtected
 	}
