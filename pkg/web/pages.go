@@ -164,7 +164,6 @@ type devicePage struct {
 	D        api.Device
 	Card     *device.Card
 	Findings []*event.Event
-	Identity [][2]string
 	Picture  picture
 	Modes    []string
 	Form     deviceForm
@@ -206,10 +205,6 @@ func newDevicePage(d api.Device, form deviceForm) devicePage {
 	p := devicePage{D: d, Card: scorecard(d.Scorecard), Modes: []string{"block", "isolate", "updates-only"}, Form: form}
 	p.Findings = slices.Clone(d.Findings)
 	sort.SliceStable(p.Findings, func(i, j int) bool { return p.Findings[i].Time.After(p.Findings[j].Time) })
-	for k, val := range d.Identity {
-		p.Identity = append(p.Identity, [2]string{k, val})
-	}
-	sort.Slice(p.Identity, func(i, j int) bool { return p.Identity[i][0] < p.Identity[j][0] })
 	p.Picture = drawPicture(d)
 	return p
 }

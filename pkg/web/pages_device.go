@@ -1,7 +1,6 @@
 package web
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/iotgw/iotgw/internal/markup"
@@ -115,11 +114,9 @@ func deviceContent(w *markup.Writer, v *view) {
 	w.Raw("\n")
 	drawSVG(w, p.Picture)
 	w.Raw("\n")
-	if len(p.Identity) > 0 {
+	if len(p.D.Identity) > 0 {
 		w.Raw("<section class=\"card\" id=\"identity\">\n  <h2>Identity</h2>\n  <dl class=\"facts\">")
-		for _, kv := range p.Identity {
-			fact(w, kv[0], kv[1])
-		}
+		facts(w, p.D.Identity)
 		w.Raw("</dl>\n</section>\n")
 	}
 	w.Raw("\n")
@@ -386,14 +383,7 @@ func findingsSection(w *markup.Writer, p devicePage) {
 			w.Raw("</small>\n      ")
 			if len(f.Evidence) > 0 {
 				w.Raw(`<details><summary>Evidence</summary><dl class="facts">`)
-				keys := make([]string, 0, len(f.Evidence))
-				for k := range f.Evidence {
-					keys = append(keys, k)
-				}
-				slices.Sort(keys)
-				for _, k := range keys {
-					fact(w, k, f.Evidence[k])
-				}
+				facts(w, f.Evidence)
 				w.Raw("</dl></details>")
 			}
 			w.Raw("\n    </li>\n")

@@ -1,6 +1,9 @@
 package web
 
 import (
+	"maps"
+	"slices"
+
 	"github.com/iotgw/iotgw/internal/markup"
 )
 
@@ -111,6 +114,13 @@ func fact(w *markup.Writer, term, desc string) {
 	w.Raw("</dt><dd>")
 	w.Text(desc)
 	w.Raw("</dd>")
+}
+
+// facts writes m's entries as terms and descriptions, by term.
+func facts[M ~map[string]string](w *markup.Writer, m M) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		fact(w, k, m[k])
+	}
 }
 
 // row writes a table row of two cells.
