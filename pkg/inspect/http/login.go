@@ -20,17 +20,20 @@ const (
 func (a *analyzer) headerLogin(f *inspect.Flow, value []byte) {
 	scheme, rest := httpauth.Split(value)
 	l := inspect.Login{Protocol: "http", Mechanism: scheme.String()}
+	var c inspect.Credential
 	if scheme == httpauth.SchemeBearer {
 		token, _ := inspect.CutWord(rest)
 		if len(token) == 0 {
 			return
 		}
 		l.Secret, l.Kind = token, inspect.SecretToken
-	} else if !httpauth.ReadLogin(&l, scheme, rest, a.method[:a.methodLen], &a.basic) {
-		return
+		c = f.Classify(&l)
+	} else {
+		var ok bool
+		if c, ok = httpauth.Classify(f, &l, scheme, rest, a.method[:a.methodLen], &a.basic); !ok {
+			return
+		}
 	}
-	c := f.Classify(&l)
-	clear(a.basic[:])
 	a.addRequestCred(f, pendingCred{used: true, cred: c})
 }
 

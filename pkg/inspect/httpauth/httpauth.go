@@ -109,7 +109,7 @@ const MaxDigestUser = 128
 // MaxDigestUser bytes, with what a classifier needs to test passwords
 // against the response. It returns false, leaving l as it was, for any
 // other scheme or a credential that does not parse. l borrows scratch and
-// cred: classify it, then clear scratch.
+// cred: analyzers call Classify, which classifies it and clears scratch.
 func ReadLogin(l *inspect.Login, scheme Scheme, cred, method []byte, scratch *[MaxBasic]byte) bool {
 	switch scheme {
 	case SchemeBasic:
@@ -131,6 +131,17 @@ func ReadLogin(l *inspect.Login, scheme Scheme, cred, method []byte, scratch *[M
 		return false
 	}
 	return true
+}
+
+// Classify reads the login as ReadLogin does and has f classify it; the
+// decoded secret in scratch is wiped before it returns, even if the
+// classifier panics (the engine survives that), so callers need not.
+func Classify(f *inspect.Flow, l *inspect.Login, scheme Scheme, cred, method []byte, scratch *[MaxBasic]byte) (inspect.Credential, bool) {
+	defer clear(scratch[:])
+	if !ReadLogin(l, scheme, cred, method, scratch) {
+		return inspect.Credential{}, false
+	}
+	return f.Classify(l), true
 }
 
 // NextParam reads one auth-param (name=value or name="quoted value") from

@@ -274,11 +274,10 @@ func parseDecimal(value []byte, max int64) int64 {
 func (a *analyzer) login(f *inspect.Flow, value []byte) {
 	scheme, rest := httpauth.Split(value)
 	l := inspect.Login{Protocol: "rtsp", Mechanism: scheme.String()}
-	if !httpauth.ReadLogin(&l, scheme, rest, a.method[:a.methodLen], &a.scratch) {
+	c, ok := httpauth.Classify(f, &l, scheme, rest, a.method[:a.methodLen], &a.scratch)
+	if !ok {
 		return // RTSP logins are read for Basic and Digest only
 	}
-	c := f.Classify(&l)
-	clear(a.scratch[:])
 	for i := range a.reqCreds {
 		if !a.reqCreds[i].used {
 			a.reqCreds[i] = pending{used: true, cred: c}

@@ -114,7 +114,7 @@ type analyzer struct {
 	proto   *Protocol
 	half    [2]half
 	queue   [maxPending]pending
-	scratch [httpauth.MaxBasic]byte // for ReadLogin
+	scratch [httpauth.MaxBasic]byte // for httpauth.Classify
 	sawUA   [2]bool                 // a User-Agent or Server banner was reported for the sender
 }
 
@@ -265,11 +265,13 @@ func staleChallenge(value []byte) bool {
 func (a *analyzer) login(f *inspect.Flow, dir inspect.Dir, h *half, value []byte) {
 	scheme, rest := httpauth.Split(value)
 	l := inspect.Login{Protocol: "sip", Mechanism: "Digest"}
-	if scheme != httpauth.SchemeDigest || !httpauth.ReadLogin(&l, scheme, rest, h.method[:h.methodLen], &a.scratch) {
+	if scheme != httpauth.SchemeDigest {
 		return
 	}
-	c := f.Classify(&l)
-	clear(a.scratch[:])
+	c, ok := httpauth.Classify(f, &l, scheme, rest, h.method[:h.methodLen], &a.scratch)
+	if !ok {
+		return
+	}
 	for i := range h.creds {
 		if !h.creds[i].used {
 			h.creds[i] = pending{used: true, dir: dir, cred: c}
