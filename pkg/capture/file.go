@@ -146,8 +146,8 @@ func (fr *File) open() error {
 			return err
 		}
 		fr.r = r
-	case magicPcapMicro, magicPcapNano, magicPcapMicroBE, magicPcapNanoBE:
-		r, err := newPcapReader(src)
+	default:
+		r, err := newPcapReader(src, magic)
 		if err != nil {
 			return err
 		}
@@ -155,8 +155,6 @@ func (fr *File) open() error {
 			return fmt.Errorf("%w %d (%s)", ErrUnsupportedLinkType, int(r.link), r.link)
 		}
 		fr.r = r
-	default:
-		return fmt.Errorf("not a pcap or pcapng file (magic %08x)", magic)
 	}
 	return nil
 }

@@ -35,13 +35,11 @@ type pcapReader struct {
 	start int64
 }
 
-func newPcapReader(br *bufio.Reader) (*pcapReader, error) {
+// newPcapReader reads the file header of a file whose first four bytes,
+// read little-endian, are magic.
+func newPcapReader(br *bufio.Reader, magic uint32) (*pcapReader, error) {
 	r := &pcapReader{s: stream{r: br}}
-	h, err := r.s.next(pcapFileHeaderLen)
-	if err != nil {
-		return nil, readErr("pcap", "file header", err)
-	}
-	switch magic := binary.LittleEndian.Uint32(h); magic {
+	switch magic {
 	case magicPcapMicro:
 		r.order = binary.LittleEndian
 	case magicPcapNano:
@@ -51,7 +49,11 @@ func newPcapReader(br *bufio.Reader) (*pcapReader, error) {
 	case magicPcapNanoBE:
 		r.order, r.nano = binary.BigEndian, true
 	default:
-		return nil, fmt.Errorf("pcap: bad magic %08x", magic)
+		return nil, fmt.Errorf("not a pcap or pcapng file (magic %08x)", magic)
+	}
+	h, err := r.s.next(pcapFileHeaderLen)
+	if err != nil {
+		return nil, readErr("pcap", "file header", err)
 	}
 	// Minor versions differ only in details of old files; libpcap reads
 	// them all, as do we.

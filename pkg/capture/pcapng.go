@@ -15,11 +15,11 @@ import (
 // each section and sets its byte order; the section's Interface
 // Description Blocks number its interfaces, to which packet blocks refer.
 const (
-	blockSHB = 0x0a0d0d0a // Section Header Block, a palindrome
-	blockIDB = 1          // Interface Description Block
-	blockPB  = 2          // Packet Block, obsolete
-	blockSPB = 3          // Simple Packet Block
-	blockEPB = 6          // Enhanced Packet Block
+	blockSHB = magicPcapNG // Section Header Block: its type is the file magic, a palindrome
+	blockIDB = 1           // Interface Description Block
+	blockPB  = 2           // Packet Block, obsolete
+	blockSPB = 3           // Simple Packet Block
+	blockEPB = 6           // Enhanced Packet Block
 
 	byteOrderMagic = 0x1a2b3c4d
 
