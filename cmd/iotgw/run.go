@@ -115,10 +115,9 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 		blocked = &dnsproxy.AddrSet{}
 	}
 	d, err := daemon.New(cfg, daemon.Options{
-		RouterAddrs:     routerAddrs,
-		RouterMACs:      routerMACs,
-		ManagementAddrs: cfg.Daemon.ManagementAddresses,
-		SourceName:      cfg.Capture.Mode,
+		RouterAddrs: routerAddrs,
+		RouterMACs:  routerMACs,
+		SourceName:  cfg.Capture.Mode,
 	}, daemon.Deps{
 		Enforcer:   enforcer,
 		Store:      st,

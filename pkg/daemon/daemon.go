@@ -104,8 +104,6 @@ type Options struct {
 	// RouterAddrs and RouterMACs are the router's own: never quarantined.
 	RouterAddrs []netip.Addr
 	RouterMACs  []hwaddr.MAC
-	// ManagementAddrs are addresses the owner manages iotgw from.
-	ManagementAddrs []netip.Addr
 	// SourceName names the live source in events and status.
 	SourceName string
 	// MaxEvents is the size of the recent-event ring the API serves.
@@ -661,7 +659,7 @@ func (d *Daemon) isProtected(mac hwaddr.MAC, dev *device.Device) bool {
 				return true
 			}
 		}
-		if slices.Contains(d.opt.ManagementAddrs, a) || slices.Contains(d.ownerAddrs, a) {
+		if slices.Contains(d.cfg.Daemon.ManagementAddresses, a) || slices.Contains(d.ownerAddrs, a) {
 			return true
 		}
 	}
@@ -696,7 +694,7 @@ func (d *Daemon) updateProtected(ctx context.Context) error {
 // router's own addresses, configured management addresses and those the
 // owner logged in from. d.mu held.
 func (d *Daemon) protectedAddrsLocked() []netip.Addr {
-	return slices.Concat(d.opt.RouterAddrs, d.opt.ManagementAddrs, d.ownerAddrs)
+	return slices.Concat(d.opt.RouterAddrs, d.cfg.Daemon.ManagementAddresses, d.ownerAddrs)
 }
 
 // unprotectedLocked returns addrs without the protected ones, in a new
@@ -743,7 +741,6 @@ func (d *Daemon) Reload(cfg *config.Config) {
 	next.Policy = cfg.Policy
 	next.Daemon.ManagementAddresses = cfg.Daemon.ManagementAddresses
 	d.cfg = &next
-	d.opt.ManagementAddrs = append([]netip.Addr(nil), cfg.Daemon.ManagementAddresses...)
 	d.mu.Unlock()
 	// Before the re-evaluation, so that a device no longer trusted can be
 	// quarantined and a newly trusted one is released.
@@ -921,7 +918,7 @@ const maxOwnerAddrs = 8
 // address (the most recent few are kept).
 func (d *Daemon) OwnerAt(addr netip.Addr) {
 	d.mu.Lock()
-	if slices.Contains(d.opt.ManagementAddrs, addr) {
+	if slices.Contains(d.cfg.Daemon.ManagementAddresses, addr) {
 		d.mu.Unlock()
 		return
 	}

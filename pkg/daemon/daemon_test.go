@@ -146,7 +146,7 @@ func launch(t *testing.T, cfg *config.Config, fake *quarantine.Fake, dir string,
 	for _, w := range with {
 		w(&deps)
 	}
-	d, err := New(cfg, Options{RouterMACs: []hwaddr.MAC{router}, ManagementAddrs: cfg.Daemon.ManagementAddresses, SourceName: "test"}, deps)
+	d, err := New(cfg, Options{RouterMACs: []hwaddr.MAC{router}, SourceName: "test"}, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
