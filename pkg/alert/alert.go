@@ -291,9 +291,10 @@ const (
 
 // FromProblem builds the alert for a daemon problem in area ("capture",
 // "nftables" …): urgent and high, except an analyzer's failure on one
-// connection (AreaAnalyzer), which is medium and waits for the digest.
-// detail is the error for the owner, which must not carry a secret. A problem alerts once until FromProblemResolved
-// for the same area, however its detail changes.
+// connection (AreaAnalyzer), which is medium and keeps quiet hours.
+// detail is the error for the owner, which must not carry a secret. A
+// problem alerts once until FromProblemResolved for the same area,
+// however its detail changes.
 func FromProblem(area, detail string, at time.Time) Alert {
 	area = clip(area, maxField)
 	a := Alert{Kind: KindDaemonProblem, Severity: event.SeverityHigh, Urgent: true, Time: at,
