@@ -2,15 +2,12 @@ package web
 
 import (
 	"bytes"
-	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/net/html"
-
 	"github.com/iotgw/iotgw/internal/markup"
+	"github.com/iotgw/iotgw/internal/markup/markuptest"
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/device"
@@ -42,59 +39,21 @@ func FuzzDeviceStringsStayText(f *testing.F) {
 		for i := range in {
 			in[i] = in[i][:min(len(in[i]), 512)]
 		}
-		twin := twins(in)
+		twin := [6]string(markuptest.Twins(in[:]...))
 		for _, quarantined := range []bool{false, true} {
 			got, want := fuzzPages(in, quarantined), fuzzPages(twin, quarantined)
 			for i := range got {
-				gs, err := shape(got[i])
+				gs, err := markuptest.Shape(got[i])
 				if err != nil {
 					t.Fatalf("page %d with %q: %v", i, in, err)
 				}
-				ws, _ := shape(want[i])
+				ws, _ := markuptest.Shape(want[i])
 				if !slices.Equal(gs, ws) {
-					t.Fatalf("page %d: strings %q changed the page's structure:\n%s\nwant\n%s", i, in, diffLines(gs, ws), got[i])
+					t.Fatalf("page %d: strings %q changed the page's structure:\n%s\nwant\n%s", i, in, markuptest.DiffLines(gs, ws), got[i])
 				}
 			}
 		}
 	})
-}
-
-// twins gives each string a harmless twin of the same length. The pages
-// compare some strings with each other (the selected filter, map keys)
-// and with their own constants, so equal strings get equal twins and
-// different strings different ones: where two harmless forms collide,
-// the later string gets a filler of capitals and digits instead. Page
-// constants are lower case and hold none of the replaced bytes, so a
-// twin equals a constant exactly when its string does.
-func twins(in [6]string) [6]string {
-	const fill = "QRSTUVWXY0123456789"
-	var out [6]string
-	owner := map[string]string{} // twin → the string it stands for
-	for i, s := range in {
-		t := harmless(s)
-		for k := 0; ; k++ {
-			if o, taken := owner[t]; !taken || o == s {
-				break
-			}
-			// Distinct strings of one length: at most six of them, and
-			// len(s) > 0 since only one string is empty.
-			t = strings.Repeat("Q", len(s)-1) + fill[k%len(fill):k%len(fill)+1]
-		}
-		owner[t] = s
-		out[i] = t
-	}
-	return out
-}
-
-// harmless keeps s's length and every byte that cannot start markup.
-func harmless(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if strings.IndexByte("<>&\"'\x00", c) >= 0 || c >= 0x80 {
-			b[i] = 'Z'
-		}
-	}
-	return string(b)
 }
 
 // fuzzPages renders the pages with the strings s spread over the fields
@@ -146,78 +105,4 @@ func fuzzPages(s [6]string, quarantined bool) [][]byte {
 		out = append(out, bytes.Clone(w.Bytes()))
 	}
 	return out
-}
-
-// shape lists a page's elements and comments in document order with
-// their attribute names; text is left out. It refuses event-handler
-// attributes and links that do not start with a local path.
-func shape(page []byte) ([]string, error) {
-	doc, err := html.Parse(bytes.NewReader(page))
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	var walk func(n *html.Node, depth int) error
-	walk = func(n *html.Node, depth int) error {
-		switch n.Type {
-		case html.ElementNode:
-			var keys []string
-			for _, a := range n.Attr {
-				keys = append(keys, a.Namespace+":"+a.Key)
-				if strings.HasPrefix(a.Key, "on") {
-					return fmt.Errorf("<%s> has an event handler %s", n.Data, a.Key)
-				}
-				if (a.Key == "href" || a.Key == "action" || a.Key == "src") && (!strings.HasPrefix(a.Val, "/") || strings.HasPrefix(a.Val, "//")) {
-					return fmt.Errorf("<%s %s=%q> leaves the site", n.Data, a.Key, a.Val)
-				}
-			}
-			slices.Sort(keys)
-			out = append(out, fmt.Sprintf("%*s<%s:%s %s>", depth, "", n.Namespace, n.Data, strings.Join(keys, " ")))
-		case html.CommentNode:
-			out = append(out, fmt.Sprintf("%*s<!-- -->", depth, ""))
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			if err := walk(c, depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return out, walk(doc, 0)
-}
-
-// diffLines shows where two shapes part.
-func diffLines(got, want []string) string {
-	i := 0
-	for i < len(got) && i < len(want) && got[i] == want[i] {
-		i++
-	}
-	at := func(s []string) string {
-		if i < len(s) {
-			return s[i]
-		}
-		return "(end)"
-	}
-	return fmt.Sprintf("node %d: got %s, want %s", i, at(got), at(want))
-}
-
-// TestTwins: twins keep which strings are equal, whatever collides.
-func TestTwins(t *testing.T) {
-	for _, in := range [][6]string{
-		{"<", ">", "&", "Z", "Q", "\x00"},
-		{"a<", "a>", "a<", "aZ", "", "block"},
-		{"owner", "owner", "<b>", "\"b\"", "ZbZ", "QbQ"},
-	} {
-		tw := twins(in)
-		for i := range in {
-			if len(tw[i]) != len(in[i]) || strings.ContainsAny(tw[i], "<>&\"'\x00") {
-				t.Errorf("%q: twin %q of %q", in, tw[i], in[i])
-			}
-			for j := range in {
-				if (in[i] == in[j]) != (tw[i] == tw[j]) {
-					t.Errorf("%q: twins %q: %d and %d equal %v, twins equal %v", in, tw, i, j, in[i] == in[j], tw[i] == tw[j])
-				}
-			}
-		}
-	}
 }
