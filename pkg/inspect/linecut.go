@@ -2,14 +2,15 @@ package inspect
 
 import "bytes"
 
-// LineCutter cuts one direction of a stream into lines for the analyzers
-// of line-based message heads (HTTP, RTSP, SIP). It owns the one piece of
-// state that takes: whether the rest of an over-long line is being
-// dropped, so that a line outgrowing the limit is thrown away as it
-// arrives rather than held in the engine's stream buffer for an end that
-// may never come. The zero value is at the start of a line.
+// LineCutter cuts one direction of a stream into lines, for the analyzers
+// of line-based message heads (HTTP, RTSP, SIP) and for Lines. It owns the
+// one piece of state that takes: whether the rest of a line is being
+// dropped, because it outgrew the limit (thrown away as it arrives rather
+// than held in the engine's stream buffer for an end that may never come)
+// or because a gap cut off its start. The zero value is at the start of a
+// line.
 type LineCutter struct {
-	skipping bool // dropping the rest of an over-long line
+	skipping bool // dropping the rest of an over-long or cut line
 }
 
 // Next cuts the next line out of data. ok says that line holds a complete
@@ -45,3 +46,7 @@ func (c *LineCutter) Next(data []byte, max int) (line []byte, n int, ok, more bo
 // Reset returns the cutter to the start of a line, as after a gap in the
 // stream.
 func (c *LineCutter) Reset() { c.skipping = false }
+
+// Skip drops what comes up to and including the next line end: after a
+// gap that lost the start of a line, its tail is not a line.
+func (c *LineCutter) Skip() { c.skipping = true }

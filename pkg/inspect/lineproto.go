@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"math"
 	"strings"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -29,7 +30,7 @@ type LineHandler interface {
 // and is dropped rather than read as a command or reply. Its zero value
 // is in step in both directions.
 type Lines struct {
-	resync [2]bool
+	cut [2]LineCutter
 }
 
 // Feed implements Analyzer.Feed for h: it hands h the non-line bytes and
@@ -46,17 +47,14 @@ func (l *Lines) Feed(h LineHandler, f *Flow, dir Dir, data []byte) int {
 			consumed += n
 			continue
 		}
-		line, n, ok := NextLine(rest)
+		// No length limit: the engine's stream buffer bounds a line.
+		line, n, ok, more := l.cut[dir].Next(rest, math.MaxInt)
+		consumed += n
 		if !ok {
-			if l.resync[dir] {
-				return len(data) // a fragment: no need to keep it
+			if more {
+				continue // the tail of a line cut by a gap, dropped
 			}
 			return consumed
-		}
-		consumed += n
-		if l.resync[dir] {
-			l.resync[dir] = false
-			continue
 		}
 		if dir == ToServer {
 			h.ClientLine(f, line)
@@ -72,7 +70,7 @@ func (l *Lines) Feed(h LineHandler, f *Flow, dir Dir, data []byte) int {
 
 // Resync drops the bytes sent in dir up to the next line feed: call it
 // from Analyzer.Gap when the stream lost its place at a line boundary.
-func (l *Lines) Resync(dir Dir) { l.resync[dir] = true }
+func (l *Lines) Resync(dir Dir) { l.cut[dir].Skip() }
 
 // FirstLine is the first line of b without its terminator, or all of b
 // when no line is complete yet: what Protocol.Match looks at.
