@@ -167,6 +167,16 @@ func TestServeHTTPS(t *testing.T) {
 			t.Errorf("cookie %s over HTTPS: Secure %v", c.Name, c.Secure)
 		}
 	}
+	// A browser offers h2 first; the page answers in HTTP/1.1, the only
+	// version the binary has.
+	tc, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, NextProtos: []string{"h2", "http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := tc.ConnectionState().NegotiatedProtocol; p != "http/1.1" {
+		t.Errorf("ALPN chose %q, want http/1.1", p)
+	}
+	tc.Close()
 	// Plain HTTP to the TLS port gets nothing useful.
 	plain := &http.Client{Timeout: 5 * time.Second}
 	if resp, err := plain.Get("http://" + addr + "/setup"); err == nil {

@@ -206,6 +206,11 @@ func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
 		// Requests end with ctx, so event streams do not hold up Shutdown.
 		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
+	// HTTP/1.1 only: iotgw is built without net/http's HTTP/2 (smaller
+	// on flash), and ServeTLS would still offer "h2" to browsers by ALPN
+	// unless told otherwise.
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
 	if s.opt.TLS != nil {
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*s.opt.TLS}, MinVersion: tls.VersionTLS12}
 	}

@@ -93,6 +93,10 @@ func (b *builder) iotgwFiles() ([]entry, error) {
 	return files, nil
 }
 
+// buildTags are the build tags of every shipped binary: net/http without
+// HTTP/2, which no part of iotgw needs.
+const buildTags = "nethttpomithttp2"
+
 // goBuild builds cmd/iotgw for t: static, stripped, paths trimmed.
 func (b *builder) goBuild(t target) ([]byte, error) {
 	tmp, err := os.MkdirTemp("", "iotgw-package-")
@@ -102,7 +106,7 @@ func (b *builder) goBuild(t target) ([]byte, error) {
 	defer os.RemoveAll(tmp)
 	bin := filepath.Join(tmp, "iotgw")
 	ldflags := fmt.Sprintf("-s -w -X main.version=%s -X main.commit=%s", b.version, b.src.Commit)
-	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-ldflags", ldflags, "-o", bin, "./cmd/iotgw")
+	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-tags", buildTags, "-ldflags", ldflags, "-o", bin, "./cmd/iotgw")
 	cmd.Dir = b.repo
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+t.GOARCH, "GOARM="+t.GOARM, "GOMIPS="+t.GOMIPS, "GOFLAGS=")
 	var stderr bytes.Buffer
