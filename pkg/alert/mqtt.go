@@ -1,19 +1,19 @@
 package alert
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/eclipse/paho.mqtt.golang/packets"
-
+	"github.com/iotgw/iotgw/internal/mqttpub"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
@@ -21,14 +21,14 @@ import (
 // discovery configs for a "quarantined" binary sensor and a "security
 // state" sensor, a retained state topic, and every alert on
 // <topic_prefix>/alert. It keeps one connection and opens a new one when
-// a publish finds it gone.
+// it was idle for the keep alive interval or the broker closed it.
 type MQTT struct {
-	opts            *paho.ClientOptions
+	opts            mqttpub.Options
 	discoveryPrefix string
 	topicPrefix     string
 
 	mu        sync.Mutex // one publish sequence at a time
-	client    paho.Client
+	conn      *mqttpub.Conn
 	announced map[string]uint64 // object id → hash of the discovery config published
 }
 
@@ -37,16 +37,18 @@ type MQTT struct {
 const maxAnnounced = 4096
 
 func newMQTT(s *settings) *MQTT {
-	u, _ := url.Parse(s.URL)
-	o := paho.NewClientOptions().AddBroker(s.URL).SetClientID(s.ClientID).
-		SetCleanSession(true).SetAutoReconnect(false).SetConnectRetry(false).
-		SetConnectTimeout(15 * time.Second).SetKeepAlive(60 * time.Second).
-		SetWriteTimeout(15 * time.Second).SetOrderMatters(true)
-	if s.Username != "" {
-		o.SetUsername(s.Username).SetPassword(s.Password)
-	}
-	if u != nil {
-		o.SetTLSConfig(s.tlsConfig(u.Hostname()))
+	o := mqttpub.Options{ClientID: s.ClientID, Username: s.Username, Password: s.Password,
+		KeepAlive: 60 * time.Second, Timeout: 15 * time.Second}
+	if u, err := url.Parse(s.URL); err == nil { // checked by validate
+		port := u.Port()
+		switch u.Scheme {
+		case "mqtts", "ssl", "tls":
+			o.TLS = s.tlsConfig(u.Hostname())
+			port = cmp.Or(port, "8883")
+		default:
+			port = cmp.Or(port, "1883")
+		}
+		o.Addr = net.JoinHostPort(u.Hostname(), port)
 	}
 	return &MQTT{opts: o, discoveryPrefix: s.DiscoveryPrefix, topicPrefix: s.TopicPrefix, announced: map[string]uint64{}}
 }
@@ -56,8 +58,7 @@ func newMQTT(s *settings) *MQTT {
 func (m *MQTT) Send(ctx context.Context, a Alert) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, err := m.connect(ctx)
-	if err != nil {
+	if err := m.connect(ctx); err != nil {
 		return err
 	}
 	parts := []Alert{a}
@@ -65,9 +66,8 @@ func (m *MQTT) Send(ctx context.Context, a Alert) error {
 		parts = a.Parts
 	}
 	for _, p := range parts {
-		if err := m.publishAlert(ctx, c, p); err != nil {
-			c.Disconnect(0)
-			m.client = nil
+		if err := m.publishAlert(ctx, p); err != nil {
+			m.disconnect()
 			return err
 		}
 	}
@@ -78,48 +78,38 @@ func (m *MQTT) Send(ctx context.Context, a Alert) error {
 func (m *MQTT) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.client != nil {
-		m.client.Disconnect(250)
-		m.client = nil
-	}
+	m.disconnect()
 	return nil
 }
 
-func (m *MQTT) connect(ctx context.Context) (paho.Client, error) {
-	if m.client != nil && m.client.IsConnectionOpen() {
-		return m.client, nil
+func (m *MQTT) disconnect() {
+	if m.conn != nil {
+		_ = m.conn.Close()
+		m.conn = nil
 	}
-	if m.client != nil {
-		m.client.Disconnect(0)
-		m.client = nil
+}
+
+func (m *MQTT) connect(ctx context.Context) error {
+	if m.conn != nil && m.conn.Usable() {
+		return nil
 	}
+	m.disconnect()
 	clear(m.announced) // a new session: publish the configs again
-	c := paho.NewClient(m.opts)
-	if err := wait(ctx, c.Connect()); err != nil {
-		c.Disconnect(0) // also ends a connection attempt the context gave up on
-		err = fmt.Errorf("mqtt: connect: %w", err)
-		if errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword) || errors.Is(err, packets.ErrorRefusedNotAuthorised) {
-			return nil, permanent(err)
+	c, err := mqttpub.Dial(ctx, m.opts)
+	if err != nil {
+		err = fmt.Errorf("mqtt: %w", err)
+		if re := (*mqttpub.RefusedError)(nil); errors.As(err, &re) && re.BadCredentials() {
+			return permanent(err)
 		}
-		return nil, err
+		return err
 	}
-	m.client = c
-	return c, nil
+	m.conn = c
+	return nil
 }
 
-// wait waits for a paho token within ctx.
-func wait(ctx context.Context, t paho.Token) error {
-	select {
-	case <-t.Done():
-		return t.Error()
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (m *MQTT) publish(ctx context.Context, c paho.Client, topic string, retained bool, payload []byte) error {
-	if err := wait(ctx, c.Publish(topic, 1, retained, payload)); err != nil {
-		return fmt.Errorf("mqtt: publish %s: %w", topic, err)
+func (m *MQTT) publish(ctx context.Context, topic string, retained bool, payload []byte) error {
+	if err := m.conn.Publish(ctx, topic, payload, retained); err != nil {
+		return fmt.Errorf("mqtt: %w", err)
 	}
 	return nil
 }
@@ -136,23 +126,23 @@ type mqttState struct {
 	URL       string    `json:"url,omitempty"`
 }
 
-func (m *MQTT) publishAlert(ctx context.Context, c paho.Client, a Alert) error {
+func (m *MQTT) publishAlert(ctx context.Context, a Alert) error {
 	if a.Device != nil {
 		if mac, err := hwaddr.Parse(a.Device.MAC); err == nil {
 			id := objectID(mac)
-			if err := m.announce(ctx, c, mac, id, a.Device); err != nil {
+			if err := m.announce(ctx, mac, id, a.Device); err != nil {
 				return err
 			}
 			st := mqttState{State: orWord(a.Device.State, StateOK), MAC: mac.String(), Name: a.Device.Name,
 				LastAlert: a.Title, Kind: a.Kind, Severity: a.Severity.String(), Time: a.Time.UTC(), URL: a.URL}
 			payload, _ := json.Marshal(st)
-			if err := m.publish(ctx, c, m.stateTopic(id), true, payload); err != nil {
+			if err := m.publish(ctx, m.stateTopic(id), true, payload); err != nil {
 				return err
 			}
 		}
 	}
 	payload, _ := json.Marshal(a)
-	return m.publish(ctx, c, m.topicPrefix+"/alert", false, payload)
+	return m.publish(ctx, m.topicPrefix+"/alert", false, payload)
 }
 
 func objectID(mac hwaddr.MAC) string {
@@ -210,7 +200,7 @@ func (m *MQTT) discoveryConfigs(mac hwaddr.MAC, id string, d *Device) [][2]strin
 
 // announce publishes the device's discovery configs when they are new or
 // changed (a new name) in this session.
-func (m *MQTT) announce(ctx context.Context, c paho.Client, mac hwaddr.MAC, id string, d *Device) error {
+func (m *MQTT) announce(ctx context.Context, mac hwaddr.MAC, id string, d *Device) error {
 	cfgs := m.discoveryConfigs(mac, id, d)
 	h := fnv.New64a()
 	for _, cfg := range cfgs {
@@ -221,7 +211,7 @@ func (m *MQTT) announce(ctx context.Context, c paho.Client, mac hwaddr.MAC, id s
 		return nil
 	}
 	for _, cfg := range cfgs {
-		if err := m.publish(ctx, c, cfg[0], true, []byte(cfg[1])); err != nil {
+		if err := m.publish(ctx, cfg[0], true, []byte(cfg[1])); err != nil {
 			return err
 		}
 	}

@@ -2,7 +2,10 @@ package alert
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -35,6 +38,13 @@ const (
 
 func startBroker(t *testing.T) *broker {
 	t.Helper()
+	return startBrokerWith(t, "")
+}
+
+// startBrokerWith adds extra to the broker's configuration (a second
+// listener).
+func startBrokerWith(t *testing.T, extra string) *broker {
+	t.Helper()
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
 		bin = "/usr/sbin/mosquitto" // sbin is not on every user's PATH
@@ -50,17 +60,12 @@ func startBroker(t *testing.T) *broker {
 	if err := os.Chmod(pw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 	conf := filepath.Join(dir, "mosquitto.conf")
 	// user root: started as root, mosquitto would otherwise switch to its
 	// own user, who cannot read the test's temporary directory.
-	text := fmt.Sprintf("user root\nlistener %s 127.0.0.1\nallow_anonymous false\npassword_file %s\npersistence false\nlog_dest stderr\n", port, pw)
+	text := fmt.Sprintf("user root\nlistener %s 127.0.0.1\nallow_anonymous false\npassword_file %s\npersistence false\nlog_dest stderr\n%s", port, pw, extra)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -71,25 +76,24 @@ func startBroker(t *testing.T) *broker {
 	return b
 }
 
+// freeAddr is a loopback address with a port no one listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
 func (b *broker) start() {
 	b.t.Helper()
 	b.cmd = exec.Command(b.cmd.Path, b.cmd.Args[1:]...)
 	if err := b.cmd.Start(); err != nil {
 		b.t.Fatal(err)
 	}
-	// Ready when it accepts connections; a broker that never listens
-	// fails the test rather than hanging it.
-	for i := 0; ; i++ {
-		c, err := net.Dial("tcp", b.addr)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if i == 200 {
-			b.t.Fatalf("mosquitto never listened on %s: %v", b.addr, err)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	waitListening(b.t, b.addr)
 }
 
 func (b *broker) stop() {
@@ -308,5 +312,64 @@ func TestMQTTHostileMACPublishesNoState(t *testing.T) {
 	got := sub.wait(t, 5)
 	if len(got) != 4 || len(got["iotgw/alert"]) != 2 || len(got["iotgw/02000000000b/state"]) != 1 {
 		t.Errorf("topics %v", got)
+	}
+}
+
+// TestMQTTOverTLS: an mqtts:// broker is reached over TLS, verified
+// against the channel's ca_file; a broker whose certificate is not
+// trusted gets nothing.
+func TestMQTTOverTLS(t *testing.T) {
+	cert, caFile := selfSigned(t)
+	dir := t.TempDir()
+	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tlsAddr := freeAddr(t)
+	_, tlsPort, _ := net.SplitHostPort(tlsAddr)
+	b := startBrokerWith(t, fmt.Sprintf("listener %s 127.0.0.1\ncertfile %s\nkeyfile %s\n", tlsPort, certFile, keyFile))
+	waitListening(t, tlsAddr)
+	live := subscribe(t, b.addr, "iotgw/alert")
+
+	channel := ChannelConfig{Type: TypeMQTT, URL: "mqtts://" + tlsAddr, Username: brokerUser, Password: brokerPass, CAFile: caFile}
+	s := buildSender(t, channel).(*MQTT)
+	defer s.Close()
+	if err := s.Send(sendCtx(t), sampleAlert()); err != nil {
+		t.Fatal(err)
+	}
+	if got := live.wait(t, 1)["iotgw/alert"]; len(got) != 1 {
+		t.Errorf("alert topic got %v", got)
+	}
+
+	channel.CAFile = ""
+	untrusting := buildSender(t, channel).(*MQTT)
+	defer untrusting.Close()
+	var ce *tls.CertificateVerificationError
+	if err := untrusting.Send(sendCtx(t), sampleAlert()); !errors.As(err, &ce) {
+		t.Errorf("a broker with an untrusted certificate gave %v", err)
+	}
+}
+
+// waitListening returns once addr accepts connections; a broker that
+// never listens fails the test rather than hanging it.
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if i == 200 {
+			t.Fatalf("mosquitto never listened on %s: %v", addr, err)
+		}
+		time.Sleep(25 * time.Millisecond)
 	}
 }

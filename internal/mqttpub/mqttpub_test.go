@@ -1,0 +1,306 @@
+package mqttpub
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAppendHeader(t *testing.T) {
+	// The examples of MQTT 3.1.1, table 2.4, at each end of each size.
+	for _, tc := range []struct {
+		n    int
+		want []byte
+	}{
+		{0, []byte{0x30, 0x00}},
+		{127, []byte{0x30, 0x7f}},
+		{128, []byte{0x30, 0x80, 0x01}},
+		{16_383, []byte{0x30, 0xff, 0x7f}},
+		{16_384, []byte{0x30, 0x80, 0x80, 0x01}},
+		{2_097_151, []byte{0x30, 0xff, 0xff, 0x7f}},
+		{2_097_152, []byte{0x30, 0x80, 0x80, 0x80, 0x01}},
+		{maxRemaining, []byte{0x30, 0xff, 0xff, 0xff, 0x7f}},
+	} {
+		if got := appendHeader(nil, 0x30, tc.n); !bytes.Equal(got, tc.want) {
+			t.Errorf("appendHeader(%d) = % x, want % x", tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestReadPacket(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		in      []byte
+		typ     byte
+		body    []byte
+		wantErr string
+	}{
+		{"connack", []byte{0x20, 0x02, 0x00, 0x05}, typeConnAck, []byte{0, 5}, ""},
+		{"puback", []byte{0x40, 0x02, 0x12, 0x34, 0xff}, typePubAck, []byte{0x12, 0x34}, ""},
+		{"pingresp", []byte{0xd0, 0x00}, 13, []byte{}, ""},
+		{"two-byte length", []byte{0x30, 0x80, 0x00}, typePublish, []byte{}, ""},
+		{"empty", nil, 0, nil, "EOF"},
+		{"no length", []byte{0x40}, 0, nil, "unexpected EOF"},
+		{"short body", []byte{0x40, 0x02, 0x00}, 0, nil, "unexpected EOF"},
+		{"length of five bytes", []byte{0x30, 0x80, 0x80, 0x80, 0x80, 0x01}, 0, nil, "longer than four bytes"},
+		{"too large", []byte{0x30, 0x41}, 0, nil, "at most 64"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf [maxIncoming]byte
+			typ, body, err := readPacket(bytes.NewReader(tc.in), buf[:])
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one saying %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || typ != tc.typ || !bytes.Equal(body, tc.body) {
+				t.Fatalf("got type %d body % x err %v; want type %d body % x", typ, body, err, tc.typ, tc.body)
+			}
+		})
+	}
+}
+
+// fakeBroker accepts one connection on loopback and runs script on it.
+func fakeBroker(t *testing.T, script func(c net.Conn, r *bufio.Reader)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { l.Close(); <-done })
+	go func() {
+		defer close(done)
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		script(c, bufio.NewReader(c))
+	}()
+	return l.Addr().String()
+}
+
+// expect reads one packet and fails the test unless it is want.
+func expect(t *testing.T, r *bufio.Reader, want []byte) {
+	t.Helper()
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(r, got); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("broker read % x (%v), want % x", got, err, want)
+	}
+}
+
+// dialSilent connects with o to a broker that accepts the session and
+// then never answers.
+func dialSilent(t *testing.T, o Options) *Conn {
+	t.Helper()
+	o.Addr = fakeBroker(t, func(c net.Conn, r *bufio.Reader) {
+		r.Discard(23)
+		c.Write([]byte{0x20, 2, 0, 0})
+		io.Copy(io.Discard, r)
+	})
+	c, err := Dial(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func opts(addr string) Options {
+	return Options{Addr: addr, ClientID: "gw", Username: "u", Password: "pw", KeepAlive: 60 * time.Second, Timeout: 5 * time.Second}
+}
+
+func TestSession(t *testing.T) {
+	connect := []byte{0x10, 21, 0, 4, 'M', 'Q', 'T', 'T', 4, 0xc2, 0, 60, 0, 2, 'g', 'w', 0, 1, 'u', 0, 2, 'p', 'w'}
+	addr := fakeBroker(t, func(c net.Conn, r *bufio.Reader) {
+		expect(t, r, connect)
+		c.Write([]byte{0x20, 2, 0, 0})
+		expect(t, r, []byte{0x33, 12, 0, 3, 'a', '/', 'b', 0, 1, 'h', 'e', 'l', 'l', 'o'}) // QoS 1, retained, id 1
+		// A stray PINGRESP and another id's acknowledgement come first:
+		// only PUBACK 1 completes the publish.
+		c.Write([]byte{0xd0, 0, 0x40, 2, 0, 9, 0x40, 2, 0, 1})
+		expect(t, r, []byte{0x32, 7, 0, 1, 'c', 0, 2, 'x', 'y'}) // not retained, id 2
+		c.Write([]byte{0x40, 2, 0, 2})
+		expect(t, r, []byte{0xe0, 0}) // DISCONNECT
+	})
+	ctx := context.Background()
+	c, err := Dial(ctx, opts(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Publish(ctx, "a/b", []byte("hello"), true); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Usable() {
+		t.Error("a live session is not usable")
+	}
+	if err := c.Publish(ctx, "c", []byte("xy"), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestConnectWithoutUsername(t *testing.T) {
+	addr := fakeBroker(t, func(c net.Conn, r *bufio.Reader) {
+		expect(t, r, []byte{0x10, 14, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 30, 0, 2, 'g', 'w'})
+		c.Write([]byte{0x20, 2, 0, 0})
+		io.Copy(io.Discard, r)
+	})
+	o := opts(addr)
+	o.Username, o.Password, o.KeepAlive = "", "", 30*time.Second
+	c, err := Dial(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+}
+
+func TestRefused(t *testing.T) {
+	for _, tc := range []struct {
+		code           byte
+		badCredentials bool
+	}{{2, false}, {3, false}, {4, true}, {5, true}, {99, false}} {
+		addr := fakeBroker(t, func(c net.Conn, r *bufio.Reader) {
+			r.Discard(23)
+			c.Write([]byte{0x20, 2, 0, tc.code})
+		})
+		_, err := Dial(context.Background(), opts(addr))
+		var re *RefusedError
+		if !errors.As(err, &re) || re.Code != tc.code || re.BadCredentials() != tc.badCredentials {
+			t.Errorf("code %d: %v", tc.code, err)
+		}
+	}
+}
+
+func TestBadConnAck(t *testing.T) {
+	addr := fakeBroker(t, func(c net.Conn, r *bufio.Reader) {
+		r.Discard(23)
+		c.Write([]byte{0x40, 2, 0, 1}) // PUBACK where CONNACK belongs
+	})
+	if _, err := Dial(context.Background(), opts(addr)); err == nil || !strings.Contains(err.Error(), "packet type 4") {
+		t.Errorf("got %v", err)
+	}
+}
+
+// TestBrokerGone: a broker that closed the connection makes the session
+// unusable before anything is published on it.
+func TestBrokerGone(t *testing.T) {
+	addr := fakeBroker(t, func(c net.Conn, r *bufio.Reader) {
+		r.Discard(23)
+		c.Write([]byte{0x20, 2, 0, 0})
+	})
+	c, err := Dial(context.Background(), opts(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The broker's FIN arrives asynchronously; it must show within a
+	// few probes.
+	for i := 0; c.Usable(); i++ {
+		if i == 1000 {
+			t.Fatal("the session stays usable after the broker closed it")
+		}
+	}
+}
+
+func TestIdleSessionIsNotUsable(t *testing.T) {
+	o := opts("")
+	o.KeepAlive = time.Second
+	c := dialSilent(t, o)
+	if !c.Usable() {
+		t.Fatal("a fresh session is not usable")
+	}
+	time.Sleep(o.KeepAlive)
+	if c.Usable() {
+		t.Error("a session idle for the keep alive interval is usable: the broker may have dropped it")
+	}
+}
+
+// TestPublishCancelled: a broker that never acknowledges holds a publish
+// only as long as the caller's context; the session is then broken.
+func TestPublishCancelled(t *testing.T) {
+	o := opts("")
+	o.Timeout = time.Hour
+	c := dialSilent(t, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	if err := c.Publish(ctx, "t", []byte("x"), false); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	if c.Usable() {
+		t.Error("a session with a half-finished publish is usable")
+	}
+	if err := c.Publish(context.Background(), "t", []byte("x"), false); err == nil {
+		t.Error("publish on a broken session succeeded")
+	}
+}
+
+func TestRejectedBeforeSending(t *testing.T) {
+	addr := fakeBroker(t, func(c net.Conn, r *bufio.Reader) {
+		r.Discard(23)
+		c.Write([]byte{0x20, 2, 0, 0})
+		// Nothing but DISCONNECT may follow.
+		expect(t, r, []byte{0xe0, 0})
+	})
+	c, err := Dial(context.Background(), opts(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range []string{"", "a/+", "a/#", "a\x00b", "\xff", strings.Repeat("a", 0x10000)} {
+		if err := c.Publish(context.Background(), topic, nil, false); err == nil {
+			t.Errorf("topic %.20q was published", topic)
+		}
+	}
+	if !c.Usable() {
+		t.Error("a refused topic broke the session")
+	}
+	c.Close()
+}
+
+func TestOptionsChecked(t *testing.T) {
+	for name, mod := range map[string]func(*Options){
+		"password without username": func(o *Options) { o.Username = "" },
+		"keep alive under a second": func(o *Options) { o.KeepAlive = time.Millisecond },
+		"keep alive too long":       func(o *Options) { o.KeepAlive = 0x10000 * time.Second },
+		"no timeout":                func(o *Options) { o.Timeout = 0 },
+	} {
+		o := opts("127.0.0.1:1") // never dialed
+		mod(&o)
+		if _, err := Dial(context.Background(), o); err == nil || strings.Contains(err.Error(), "dial") {
+			t.Errorf("%s: got %v, want a refusal before dialing", name, err)
+		}
+	}
+}
+
+// FuzzReadPacket: any bytes from a broker give a packet that is exactly
+// what was read, or an error; never a body past the buffer.
+func FuzzReadPacket(f *testing.F) {
+	for _, s := range [][]byte{{0x20, 2, 0, 0}, {0x40, 2, 0, 1}, {0xd0, 0}, {0x30, 0xff, 0xff, 0xff, 0x7f}, {0x30, 0x80, 0x80, 0x80, 0x80}} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var buf [maxIncoming]byte
+		r := bytes.NewReader(in)
+		typ, body, err := readPacket(r, buf[:])
+		if err != nil {
+			return
+		}
+		used := len(in) - r.Len()
+		if typ != in[0]>>4 || len(body) > maxIncoming || !bytes.Equal(body, in[used-len(body):used]) {
+			t.Fatalf("% x: type %d body % x after %d bytes", in, typ, body, used)
+		}
+		if n := used - 1 - len(body); n < 1 || n > 4 {
+			t.Fatalf("% x: a remaining length of %d bytes", in, n)
+		}
+	})
+}
