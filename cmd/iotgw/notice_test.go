@@ -7,28 +7,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iotgw/iotgw/internal/testenv"
 )
 
 // The notice page answers distrusted devices: a header flood is refused
 // and idle connections beyond maxNoticeConns wait in the backlog instead
 // of each holding memory in the daemon.
 func TestNoticeServerLimits(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- serveNotice(ctx, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("quarantined")) }))
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serveNotice: %v", err)
-		}
-	}()
-	url := "http://" + ln.Addr().String() + "/"
+	addr := startNotice(t)
+	url := "http://" + addr + "/"
 	get := func(timeout time.Duration, header string) (*http.Response, error) {
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
 		if header != "" {
@@ -46,13 +34,7 @@ func TestNoticeServerLimits(t *testing.T) {
 		t.Errorf("8 KiB of headers: status %d, want 431", resp.StatusCode)
 	}
 
-	idle := make([]net.Conn, maxNoticeConns)
-	for i := range idle {
-		if idle[i], err = net.Dial("tcp", ln.Addr().String()); err != nil {
-			t.Fatal(err)
-		}
-		defer idle[i].Close()
-	}
+	idle := testenv.HoldConns(t, addr, maxNoticeConns, maxNoticeConnsPerSource)
 	// Every slot is held: the next request is not served while they stay.
 	if resp, err := get(500*time.Millisecond, ""); err == nil {
 		resp.Body.Close()
@@ -65,4 +47,38 @@ func TestNoticeServerLimits(t *testing.T) {
 		t.Fatalf("a freed slot did not serve the next request: %v", err)
 	}
 	resp.Body.Close()
+}
+
+// One quarantined device cannot hold every slot of the notice page.
+func TestNoticeServerSharesPerSource(t *testing.T) {
+	addr := startNotice(t)
+	held := testenv.HoldConns(t, addr, maxNoticeConnsPerSource+1, maxNoticeConnsPerSource+1) // all from one address
+	testenv.ExpectRefused(t, held[maxNoticeConnsPerSource], []byte("GET / HTTP/1.0\r\n\r\n"), "a connection beyond one device's share")
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatalf("another device was not served: %v", err)
+	}
+	resp.Body.Close()
+}
+
+// startNotice serves a stand-in notice page on loopback until the test
+// ends.
+func startNotice(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- serveNotice(ctx, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("quarantined")) }))
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serveNotice: %v", err)
+		}
+	})
+	return ln.Addr().String()
 }

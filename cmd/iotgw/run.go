@@ -16,8 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/net/netutil"
-
+	"github.com/iotgw/iotgw/internal/connlimit"
 	"github.com/iotgw/iotgw/pkg/advisory"
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/api"
@@ -315,10 +314,14 @@ func serveSocket(ctx context.Context, path string, h http.Handler) error {
 // router's memory.
 const maxNoticeConns = 64
 
+// maxNoticeConnsPerSource is one device's share of them: its browser and
+// its own software retrying, while other quarantined devices are served.
+const maxNoticeConnsPerSource = 8
+
 // serveNotice serves the notice page on ln. Its clients are quarantined
 // devices: small headers, short timeouts, few connections.
 func serveNotice(ctx context.Context, ln net.Listener, h http.Handler) error {
-	return serveHTTP(ctx, netutil.LimitListener(ln, maxNoticeConns), &http.Server{
+	return serveHTTP(ctx, connlimit.New(ln, maxNoticeConns, maxNoticeConnsPerSource), &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,

@@ -1,11 +1,15 @@
 // Package testenv holds what the end-to-end tests share about their
 // surroundings: the repository's root, programs that live in sbin, the
-// daemon built from this tree, and stopping the programs they start.
+// daemon built from this tree, stopping the programs they start, and
+// holding connections open from several loopback sources.
 package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,5 +102,38 @@ func Stop(c *exec.Cmd, grace time.Duration) {
 	case <-time.After(grace):
 		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
 		<-done
+	}
+}
+
+// HoldConns opens n TCP connections to addr from the loopback sources
+// 127.0.0.2, 127.0.0.3, …, perSource from each, so that a listener that
+// also caps connections per source admits all of them. They close when
+// the test ends.
+func HoldConns(t testing.TB, addr string, n, perSource int) []net.Conn {
+	t.Helper()
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i/perSource))}}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		conns[i] = c
+	}
+	return conns
+}
+
+// ExpectRefused fails the test unless the peer closed c without serving
+// it: request, which a server would answer, is sent, and the read that
+// follows must end in EOF or a reset with no answer. (A server that
+// served c and closed it later, at a timeout, would answer first.)
+func ExpectRefused(t testing.TB, c net.Conn, request []byte, what string) {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = c.Write(request) // fails if the close already arrived
+	n, err := c.Read(make([]byte, 1))
+	if n != 0 || (!errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET)) {
+		t.Errorf("%s: read gave %d bytes, %v; want the connection closed unanswered", what, n, err)
 	}
 }

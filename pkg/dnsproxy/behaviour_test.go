@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/iotgw/iotgw/internal/testenv"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 )
 
@@ -287,6 +288,34 @@ func TestTCPConnectionBound(t *testing.T) {
 	r, err := second.ReadMsg()
 	if err != nil || r.Id != q.Id {
 		t.Fatalf("second connection after the first closed: %v %v", r, err)
+	}
+}
+
+// One client address may hold a quarter of the TCP connections; more from
+// it are closed while other clients are served.
+func TestTCPConnectionShare(t *testing.T) {
+	up := startUpstream(t)
+	cfg := testConfig(up.addr)
+	cfg.MaxTCPConns = 4
+	p := startProxy(t, cfg, Deps{Quarantine: newFakeLookup(), Allow: &fakeAllow{}})
+	addr := p.Addrs()[0].String()
+	held := testenv.HoldConns(t, addr, 2, 2) // both from one address
+	wire, err := query("www.example.test.", dns.TypeA).Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.ExpectRefused(t, held[1], append([]byte{byte(len(wire) >> 8), byte(len(wire))}, wire...), "a second connection from one client")
+	other, err := dns.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	q := query("www.example.test.", dns.TypeA)
+	if err := other.WriteMsg(q); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := other.ReadMsg(); err != nil || r.Id != q.Id {
+		t.Fatalf("another client was not served: %v %v", r, err)
 	}
 }
 

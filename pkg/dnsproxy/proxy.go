@@ -21,8 +21,8 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/iotgw/iotgw/internal/connlimit"
 	"github.com/iotgw/iotgw/pkg/quarantine"
-	"golang.org/x/net/netutil"
 )
 
 // QuarantineLookup says whether a client, by the source address of its
@@ -103,7 +103,9 @@ type Config struct {
 	// beyond it is answered SERVFAIL at once.
 	MaxUpstream int
 	// MaxTCPConns bounds open client TCP connections per listen address;
-	// further connections wait in the kernel's accept queue.
+	// further connections wait in the kernel's accept queue. One client
+	// address may hold a quarter of them; its further connections are
+	// closed.
 	MaxTCPConns int
 	// MaxUDPSize is the largest UDP answer the proxy sends or asks the
 	// upstream for (EDNS payload size).
@@ -403,7 +405,7 @@ func (p *Proxy) listen(ctx context.Context) ([]*dns.Server, error) {
 		}
 		servers = append(servers,
 			&dns.Server{PacketConn: pc},
-			&dns.Server{Listener: netutil.LimitListener(ln, p.cfg.MaxTCPConns)})
+			&dns.Server{Listener: connlimit.New(ln, p.cfg.MaxTCPConns, max(p.cfg.MaxTCPConns/4, 1))})
 		addrs = append(addrs, bound)
 	}
 	p.addrsMu.Lock()

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iotgw/iotgw/internal/testenv"
 )
 
 func TestListenRefuses(t *testing.T) {
@@ -316,14 +318,7 @@ func TestServeCapsConnections(t *testing.T) {
 		}
 		return err
 	}
-	idle := make([]net.Conn, MaxConns)
-	for i := range idle {
-		var err error
-		if idle[i], err = net.Dial("tcp", addr); err != nil {
-			t.Fatal(err)
-		}
-		defer idle[i].Close()
-	}
+	idle := testenv.HoldConns(t, addr, MaxConns, MaxConnsPerSource)
 	if get(500*time.Millisecond) == nil {
 		t.Fatalf("request %d served while %d connections were open", MaxConns+1, MaxConns)
 	}
@@ -332,6 +327,20 @@ func TestServeCapsConnections(t *testing.T) {
 	if err := get(2 * time.Second); err != nil {
 		t.Fatalf("a freed slot did not serve the next request: %v", err)
 	}
+}
+
+// One device holding its share of connections open is refused more, and
+// the owner's browser on another address is still served.
+func TestServeSharesPerSource(t *testing.T) {
+	addr := serveLoopback(t, nil)
+	held := testenv.HoldConns(t, addr, MaxConnsPerSource+1, MaxConnsPerSource+1) // all from one address
+	testenv.ExpectRefused(t, held[MaxConnsPerSource], []byte("GET /setup HTTP/1.0\r\n\r\n"), "a connection beyond one address's share")
+	hc := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Get("http://" + addr + "/setup")
+	if err != nil {
+		t.Fatalf("another address was not served: %v", err)
+	}
+	resp.Body.Close()
 }
 
 // serveLoopback serves a page with a fake backend on a loopback port

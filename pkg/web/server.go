@@ -14,8 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/net/netutil"
-
+	"github.com/iotgw/iotgw/internal/connlimit"
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/config"
 )
@@ -194,6 +193,11 @@ func Listen(addrs []netip.AddrPort, forbidden []netip.Addr) ([]net.Listener, err
 // once: a few browsers with their live views, and logins.
 const MaxConns = 32
 
+// MaxConnsPerSource is how many of them one address may hold: a browser
+// opens up to six to one host, event stream included, and a device on
+// the LAN holding connections open leaves the owner the rest.
+const MaxConnsPerSource = 8
+
 // Serve serves on lns (HTTPS when Options.TLS is set) until ctx ends.
 func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
 	srv := &http.Server{
@@ -219,7 +223,7 @@ func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
 		// Each connection holds a goroutine and buffers, and logins queue
 		// for the one argon2id slot: beyond the cap, clients wait in the
 		// kernel's backlog instead of in the router's memory.
-		ln := netutil.LimitListener(ln, MaxConns)
+		ln := connlimit.New(ln, MaxConns, MaxConnsPerSource)
 		go func() {
 			var err error
 			if s.opt.TLS != nil {
