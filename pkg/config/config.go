@@ -19,6 +19,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/quarantine"
 )
 
 // DefaultPath is where the daemon looks when --config is not given.
@@ -103,38 +104,6 @@ type Quarantine struct {
 	IsolateLAN bool `toml:"isolate_lan"`
 	// Table names iotgw's nftables tables.
 	Table string `toml:"table"`
-}
-
-// foreignTables are table names other firewalls use, with their owner: iotgw
-// deletes and rebuilds the tables it is given, which would wipe theirs.
-var foreignTables = map[string]string{
-	"fw4":       "OpenWrt's firewall (fw4)",
-	"firewalld": "firewalld's",
-	"filter":    "iptables-nft's",
-	"nat":       "iptables-nft's",
-	"mangle":    "iptables-nft's",
-	"raw":       "iptables-nft's",
-	"security":  "iptables-nft's",
-	"broute":    "ebtables-nft's",
-}
-
-// maxTableName leaves room for the "_probe" suffix of the bridge conntrack
-// probe table within the kernel's 255-byte limit on names.
-const maxTableName = 255 - len("_probe")
-
-// validTableName accepts a plain nft identifier, which needs no quoting on
-// an nft command line (`nft list table inet NAME`).
-func validTableName(name string) bool {
-	if name == "" || len(name) > maxTableName {
-		return false
-	}
-	for i, r := range name {
-		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
-		if !letter && (i == 0 || !(r >= '0' && r <= '9' || r == '_' || r == '-')) {
-			return false
-		}
-	}
-	return true
 }
 
 // Store configures the state file.
@@ -599,10 +568,8 @@ func (c *Config) validate() []*Error {
 	}
 	if t := c.Quarantine.Table; t == "" {
 		bad("quarantine.table", "a name is needed")
-	} else if !validTableName(t) {
-		bad("quarantine.table", "%q is not an nft identifier (a letter, then letters, digits, '_' or '-'; at most %d bytes)", t, maxTableName)
-	} else if owner, ok := foreignTables[t]; ok {
-		bad("quarantine.table", "%q is %s table: iotgw deletes and rebuilds its tables, so they need a name of their own (default \"iotgw\")", t, owner)
+	} else if err := quarantine.CheckTableName(t); err != nil {
+		bad("quarantine.table", "%v", err)
 	}
 	if c.Store.Path == "" {
 		bad("store.path", "a path is needed")

@@ -416,29 +416,37 @@ func TestNFTablesSetDNSRedirectAll(t *testing.T) {
 	}
 }
 
-// TestNFTablesForeignTable configures fw4's table name (a config mistake
-// that config validation also rejects): Reconcile and Uninstall refuse,
-// and fw4's table survives both. So does a table of ours that someone
+// TestNFTablesForeignTable: another firewall's table name is refused
+// before anything is sent; a table someone else made under a name the
+// name check cannot know (fw4's rules, loaded as "otherfw") is refused by
+// the ownership check: Reconcile, Quarantine and Uninstall refuse, and
+// the table survives all three. So does a table of ours that someone
 // added a rule of their own to.
 func TestNFTablesForeignTable(t *testing.T) {
 	ctx := context.Background()
+	named := testCfg
+	named.TableName = "fw4"
+	if _, err := NewNFTables(named); !errors.Is(err, ErrInvalid) {
+		t.Errorf("fw4's table name: got %v, want ErrInvalid", err)
+	}
 	cfg := testCfg
-	cfg.TableName = "fw4"
+	cfg.TableName = "otherfw"
 	n, ns := kernelSetup(t, cfg)
-	fw4 := fw4Listing(t, ns)
+	loadRuleset(t, ns, strings.Replace(fw4Ruleset, "table inet fw4", "table inet otherfw", 1))
+	other := netnstest.CmdIn(t, ns, "nft", "list", "table", "inet", "otherfw")
 	if err := n.Reconcile(ctx, kernelEntries()); !errors.Is(err, errForeignTable) {
-		t.Errorf("Reconcile into fw4's table: got %v, want errForeignTable", err)
+		t.Errorf("Reconcile into a foreign table: got %v, want errForeignTable", err)
 	}
 	if err := n.Quarantine(ctx, Entry{MAC: camera, Mode: ModeBlock}); !errors.Is(err, errForeignTable) {
-		t.Errorf("Quarantine into fw4's table: got %v, want errForeignTable", err)
+		t.Errorf("Quarantine into a foreign table: got %v, want errForeignTable", err)
 	}
 	if err := n.Uninstall(ctx); !errors.Is(err, errForeignTable) {
-		t.Errorf("Uninstall of fw4's table: got %v, want errForeignTable", err)
+		t.Errorf("Uninstall of a foreign table: got %v, want errForeignTable", err)
 	}
-	if got := fw4Listing(t, ns); got != fw4 {
-		t.Errorf("fw4 changed:\n%s\nwas:\n%s", got, fw4)
+	if got := netnstest.CmdIn(t, ns, "nft", "list", "table", "inet", "otherfw"); got != other {
+		t.Errorf("the foreign table changed:\n%s\nwas:\n%s", got, other)
 	}
-	if tables := netnstest.CmdIn(t, ns, "nft", "list", "tables"); tables != "table inet fw4\n" {
+	if tables := netnstest.CmdIn(t, ns, "nft", "list", "tables"); tables != "table inet fw4\ntable inet otherfw\n" {
 		t.Errorf("tables now:\n%s", tables)
 	}
 

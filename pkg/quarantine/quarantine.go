@@ -146,12 +146,54 @@ type Config struct {
 // DefaultTableName is the name of iotgw's tables unless Config says otherwise.
 const DefaultTableName = "iotgw"
 
+// foreignTables are table names other firewalls use, with their owner:
+// iotgw deletes and rebuilds the tables it is given, which would wipe
+// theirs.
+var foreignTables = map[string]string{
+	"fw4":       "OpenWrt's firewall (fw4)",
+	"firewalld": "firewalld's",
+	"filter":    "iptables-nft's",
+	"nat":       "iptables-nft's",
+	"mangle":    "iptables-nft's",
+	"raw":       "iptables-nft's",
+	"security":  "iptables-nft's",
+	"broute":    "ebtables-nft's",
+}
+
+// maxTableName leaves room for the "_probe" suffix of the bridge conntrack
+// probe table within the kernel's 255-byte limit on names.
+const maxTableName = 255 - len("_probe")
+
+// CheckTableName accepts a name for iotgw's tables: a plain nft
+// identifier, which needs no quoting on an nft command line (`nft list
+// table inet NAME`), and not the name of another firewall's table.
+func CheckTableName(name string) error {
+	ok := name != "" && len(name) <= maxTableName
+	for i, r := range name {
+		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+		if !letter && (i == 0 || !(r >= '0' && r <= '9' || r == '_' || r == '-')) {
+			ok = false
+			break
+		}
+	}
+	if !ok {
+		return fmt.Errorf("%q is not an nft identifier (a letter, then letters, digits, '_' or '-'; at most %d bytes)", name, maxTableName)
+	}
+	if owner, ok := foreignTables[name]; ok {
+		return fmt.Errorf("%q is %s table: iotgw deletes and rebuilds its tables, so they need a name of their own (default %q)", name, owner, DefaultTableName)
+	}
+	return nil
+}
+
 // MaxLANInterfaces caps Config.LANInterfaces: each costs two rules.
 const MaxLANInterfaces = 32
 
 func (c Config) withDefaults() (Config, error) {
 	if c.TableName == "" {
 		c.TableName = DefaultTableName
+	}
+	if err := CheckTableName(c.TableName); err != nil {
+		return c, fmt.Errorf("%w config: table name: %w", ErrInvalid, err)
 	}
 	if c.NoticePort == 0 {
 		return c, fmt.Errorf("%w config: notice port is 0", ErrInvalid)
