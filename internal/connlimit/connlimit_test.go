@@ -4,6 +4,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -151,12 +154,16 @@ func TestSourcesForgotten(t *testing.T) {
 		io.WriteString(c, "x")
 		c.Close()
 	}
-	l.mu.Lock()
-	n := len(l.bySource)
-	l.mu.Unlock()
-	if n != 0 {
+	if n := remembered(l); n != 0 {
 		t.Errorf("%d sources remembered after all connections closed", n)
 	}
+}
+
+// remembered is how many addresses and prefixes l keeps counts for.
+func remembered(l *Listener) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.byAddr) + len(l.byPrefix)
 }
 
 func TestBounds(t *testing.T) {
@@ -167,5 +174,159 @@ func TestBounds(t *testing.T) {
 		if cap(l.slots) != tc.wantTotal || l.perSource != tc.wantPer {
 			t.Errorf("New(%d, %d): total %d per source %d, want %d and %d", tc.total, tc.perSource, cap(l.slots), l.perSource, tc.wantTotal, tc.wantPer)
 		}
+	}
+}
+
+// fakeListener hands out the connections and errors queued on it, and
+// errEmpty when there are none.
+type fakeListener struct {
+	next chan any // net.Conn or error
+}
+
+var errEmpty = errors.New("nothing queued")
+
+func (f *fakeListener) Accept() (net.Conn, error) {
+	select {
+	case v := <-f.next:
+		if c, ok := v.(net.Conn); ok {
+			return c, nil
+		}
+		return nil, v.(error)
+	default:
+		return nil, errEmpty
+	}
+}
+func (f *fakeListener) Close() error   { return nil }
+func (f *fakeListener) Addr() net.Addr { return &net.TCPAddr{} }
+
+// fakeConn is a connection from a chosen address.
+type fakeConn struct {
+	net.Conn
+	remote net.Addr
+	closed bool
+}
+
+func (c *fakeConn) RemoteAddr() net.Addr { return c.remote }
+func (c *fakeConn) Close() error         { c.closed = true; return nil }
+
+func from(addr string) *fakeConn {
+	return &fakeConn{remote: &net.TCPAddr{IP: net.ParseIP(addr), Port: 40000}}
+}
+
+// TestShares: one address holds perSource, one IPv6 /64 half the total,
+// IPv4 addresses count one by one, and a refused source does not use up
+// the total.
+func TestShares(t *testing.T) {
+	f := &fakeListener{next: make(chan any, 64)}
+	l := New(f, 8, 2)
+	l.sleepFunc = func(time.Duration, <-chan struct{}) {}
+	var open []net.Conn
+	accept := func(addr string) bool {
+		t.Helper()
+		c := from(addr)
+		f.next <- c
+		got, err := l.Accept()
+		if errors.Is(err, errEmpty) { // c was refused: Accept went on
+			if !c.closed {
+				t.Fatalf("%s was refused but left open", addr)
+			}
+			return false
+		}
+		if err != nil || got.(*conn).Conn != c {
+			t.Fatalf("Accept gave %v, %v", got, err)
+		}
+		open = append(open, got)
+		return true
+	}
+	for _, tc := range []struct {
+		addr string
+		want bool
+	}{
+		{"2001:db8:0:1::a", true},
+		{"2001:db8:0:1::a", true},
+		{"2001:db8:0:1::a", false}, // its address's share
+		{"2001:db8:0:1::b", true},
+		{"2001:db8:0:1::c", true},  // four in the /64: half of eight
+		{"2001:db8:0:1::d", false}, // the /64's share
+		{"2001:db8:0:2::d", true},  // another /64
+		{"::ffff:192.0.2.1", true}, // IPv4, mapped or not, counts by address
+		{"192.0.2.1", true},
+		{"192.0.2.1", false},
+	} {
+		if got := accept(tc.addr); got != tc.want {
+			t.Errorf("%s: admitted %v, want %v", tc.addr, got, tc.want)
+		}
+	}
+	if l.Refused() != 3 {
+		t.Errorf("Refused() = %d, want 3", l.Refused())
+	}
+	for _, c := range open {
+		c.Close()
+	}
+	if n := remembered(l); n != 0 || len(l.slots) != 0 {
+		t.Errorf("after closing all: %d sources remembered, %d slots held", n, len(l.slots))
+	}
+}
+
+// TestAcceptBackOff: failing Accepts pause 5 ms, doubling up to a second,
+// and a success starts again from 5 ms; a closed listener does not pause.
+func TestAcceptBackOff(t *testing.T) {
+	f := &fakeListener{next: make(chan any, 64)}
+	l := New(f, 4, 4)
+	var pauses []time.Duration
+	l.sleepFunc = func(d time.Duration, _ <-chan struct{}) { pauses = append(pauses, d) }
+	emfile := &net.OpError{Op: "accept", Err: syscall.EMFILE}
+	fail := func(n int, err error) {
+		for range n {
+			f.next <- err
+			if _, got := l.Accept(); got != err {
+				t.Fatalf("Accept returned %v, want %v", got, err)
+			}
+		}
+	}
+	fail(10, emfile)
+	f.next <- from("192.0.2.1")
+	if c, err := l.Accept(); err != nil {
+		t.Fatal(err)
+	} else {
+		c.Close()
+	}
+	fail(1, emfile)
+	fail(1, net.ErrClosed)
+	ms := time.Millisecond
+	want := []time.Duration{5 * ms, 10 * ms, 20 * ms, 40 * ms, 80 * ms, 160 * ms, 320 * ms, 640 * ms, time.Second, time.Second, 5 * ms}
+	if !slices.Equal(pauses, want) {
+		t.Errorf("pauses %v, want %v", pauses, want)
+	}
+	if len(l.slots) != 0 {
+		t.Errorf("%d slots held after failed Accepts", len(l.slots))
+	}
+}
+
+// TestConnKeepsTCPMethods: net/http half-closes through CloseWrite and
+// sends files through ReadFrom; the wrapper passes both on.
+func TestConnKeepsTCPMethods(t *testing.T) {
+	l, addr := listen(t, 2, 2)
+	accepted := served(t, l)
+	client := dialFrom(t, "127.0.0.2", addr)
+	server := receive(t, accepted)
+	defer server.Close()
+	rf, ok := server.(io.ReaderFrom)
+	if !ok {
+		t.Fatal("the connection has no ReadFrom")
+	}
+	if n, err := rf.ReadFrom(strings.NewReader("hello")); n != 5 || err != nil {
+		t.Fatalf("ReadFrom: %d, %v", n, err)
+	}
+	cw, ok := server.(interface{ CloseWrite() error })
+	if !ok {
+		t.Fatal("the connection has no CloseWrite")
+	}
+	if err := cw.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(client) // ends at the half-close, not at Close
+	if string(got) != "hello" || err != nil {
+		t.Errorf("client read %q, %v", got, err)
 	}
 }

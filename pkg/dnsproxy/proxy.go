@@ -104,8 +104,8 @@ type Config struct {
 	MaxUpstream int
 	// MaxTCPConns bounds open client TCP connections per listen address;
 	// further connections wait in the kernel's accept queue. One client
-	// address may hold a quarter of them; its further connections are
-	// closed.
+	// address may hold a quarter of them and one IPv6 /64 half; further
+	// connections from them are closed.
 	MaxTCPConns int
 	// MaxUDPSize is the largest UDP answer the proxy sends or asks the
 	// upstream for (EDNS payload size).
