@@ -46,9 +46,20 @@ func (e *RefusedError) Error() string {
 	return fmt.Sprintf("broker refused the connection: return code %d", e.Code)
 }
 
-// BadCredentials reports whether the broker refused the username and
-// password or the authorisation: dialing again cannot help.
-func (e *RefusedError) BadCredentials() bool { return e.Code == 4 || e.Code == 5 }
+// Permanent reports whether dialing again with the same options cannot
+// help: the broker refused the protocol version, the client identifier,
+// the username and password, or the authorisation. Only "server
+// unavailable" (3) and codes the specification does not define may pass.
+func (e *RefusedError) Permanent() bool {
+	switch e.Code {
+	case 1, 2, 4, 5:
+		return true
+	}
+	return false
+}
+
+// ErrOptions is wrapped by the errors of options Dial cannot use.
+var ErrOptions = errors.New("mqtt options")
 
 // refusals are the CONNACK return codes of MQTT 3.1.1, section 3.2.2.3.
 var refusals = [...]string{1: "unacceptable protocol version", 2: "identifier rejected",
@@ -87,14 +98,8 @@ type Conn struct {
 // Dial connects, authenticates and starts a clean session.
 func Dial(ctx context.Context, o Options) (*Conn, error) {
 	ka := o.KeepAlive / time.Second
-	if ka < 1 || ka > 0xffff {
-		return nil, fmt.Errorf("keep alive %v: want 1s to 18h12m15s", o.KeepAlive)
-	}
-	if o.Timeout <= 0 {
-		return nil, errors.New("no timeout")
-	}
-	if o.Username == "" && o.Password != "" {
-		return nil, errors.New("a password needs a username (MQTT 3.1.1, 3.1.2.9)")
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrOptions, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
@@ -119,17 +124,41 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 	return c, nil
 }
 
-func (c *Conn) connect(ctx context.Context, o Options, keepAlive uint16) error {
-	flags := byte(0x02) // clean session
-	n := 10 + 2 + len(o.ClientID)
-	if o.Username != "" {
-		flags |= 0x80 | 0x40
-		n += 2 + len(o.Username) + 2 + len(o.Password)
+// check refuses options no broker would accept (MQTT 3.1.1, 1.5.3 and
+// 3.1.3).
+func (o Options) check() error {
+	if ka := o.KeepAlive / time.Second; ka < 1 || ka > 0xffff {
+		return fmt.Errorf("keep alive %v: want 1s to 18h12m15s", o.KeepAlive)
+	}
+	if o.Timeout <= 0 {
+		return errors.New("no timeout")
+	}
+	if o.Username == "" && o.Password != "" {
+		return errors.New("a password needs a username")
+	}
+	for _, s := range []string{o.ClientID, o.Username} {
+		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+			return errors.New("client id or username is not UTF-8 or holds NUL")
+		}
 	}
 	for _, s := range []string{o.ClientID, o.Username, o.Password} {
 		if len(s) > 0xffff {
 			return errors.New("client id, username or password longer than 65535 bytes")
 		}
+	}
+	return nil
+}
+
+func (c *Conn) connect(ctx context.Context, o Options, keepAlive uint16) error {
+	flags := byte(0x02) // clean session
+	n := 10 + 2 + len(o.ClientID)
+	if o.Username != "" {
+		flags |= 0x80
+		n += 2 + len(o.Username)
+	}
+	if o.Password != "" {
+		flags |= 0x40
+		n += 2 + len(o.Password)
 	}
 	b := appendHeader(c.buf[:0], typeConnect<<4, n)
 	b = appendString(b, "MQTT")
@@ -137,6 +166,8 @@ func (c *Conn) connect(ctx context.Context, o Options, keepAlive uint16) error {
 	b = appendString(b, o.ClientID)
 	if o.Username != "" {
 		b = appendString(b, o.Username)
+	}
+	if o.Password != "" {
 		b = appendString(b, o.Password)
 	}
 	c.buf = b
@@ -144,15 +175,18 @@ func (c *Conn) connect(ctx context.Context, o Options, keepAlive uint16) error {
 		if err := c.write(); err != nil {
 			return err
 		}
-		typ, body, err := readPacket(c.br, c.in[:])
+		first, body, err := readPacket(c.br, c.in[:])
 		if err != nil {
 			return err
 		}
-		if typ != typeConnAck || len(body) != 2 {
-			return fmt.Errorf("broker answered CONNECT with packet type %d of %d bytes", typ, len(body))
+		if first != typeConnAck<<4 || len(body) != 2 {
+			return fmt.Errorf("broker answered CONNECT with packet type %d of %d bytes", first>>4, len(body))
 		}
 		if body[1] != 0 {
 			return &RefusedError{Code: body[1]}
+		}
+		if body[0] != 0 { // session present, or reserved bits, on a clean session (3.2.2.2)
+			return fmt.Errorf("broker acknowledged a clean session with flags %#x", body[0])
 		}
 		return nil
 	})
@@ -194,13 +228,13 @@ func (c *Conn) Publish(ctx context.Context, topic string, payload []byte, retain
 			return err
 		}
 		for {
-			typ, body, err := readPacket(c.br, c.in[:])
+			first, body, err := readPacket(c.br, c.in[:])
 			if err != nil {
 				return err
 			}
 			// PINGRESP or anything else a publish-only session can be
 			// sent is skipped; only our acknowledgement ends the wait.
-			if typ == typePubAck && len(body) == 2 && uint16(body[0])<<8|uint16(body[1]) == id {
+			if first == typePubAck<<4 && len(body) == 2 && uint16(body[0])<<8|uint16(body[1]) == id {
 				return nil
 			}
 		}
@@ -251,6 +285,9 @@ func (c *Conn) Close() error {
 // fails leaves the session broken, since a packet may be half-written or
 // half-read.
 func (c *Conn) exchange(ctx context.Context, step func() error) error {
+	if err := ctx.Err(); err != nil { // send nothing the caller gave up on
+		return err
+	}
 	deadline := time.Now().Add(c.timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -259,10 +296,19 @@ func (c *Conn) exchange(ctx context.Context, step func() error) error {
 		c.broken = err
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
+	interrupted := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		_ = c.nc.SetDeadline(time.Unix(1, 0))
+		close(interrupted)
+	})
 	err := step()
-	if !stop() && err != nil { // the context ended the step
-		err = errors.Join(ctx.Err(), err)
+	if !stop() {
+		// The context ended: wait until its deadline is set, so that it
+		// cannot land on a later step.
+		<-interrupted
+		if err != nil {
+			err = errors.Join(ctx.Err(), err)
+		}
 	}
 	if err == nil {
 		err = c.nc.SetDeadline(time.Time{})
@@ -282,11 +328,11 @@ func (c *Conn) write() error {
 }
 
 // readPacket reads one MQTT packet of at most len(buf) bytes after its
-// fixed header from r, and returns its type and body (a slice of buf). A
-// longer packet, a remaining length over four bytes or a short read is
-// an error.
-func readPacket(r io.ByteReader, buf []byte) (typ byte, body []byte, err error) {
-	first, err := r.ReadByte()
+// fixed header from r, and returns its first byte (type and flags) and
+// its body (a slice of buf). A longer packet, a remaining length over
+// four bytes or a short read is an error.
+func readPacket(r io.ByteReader, buf []byte) (first byte, body []byte, err error) {
+	first, err = r.ReadByte()
 	if err != nil {
 		return 0, nil, err
 	}
@@ -314,7 +360,7 @@ func readPacket(r io.ByteReader, buf []byte) (typ byte, body []byte, err error) 
 		}
 		buf[i] = b
 	}
-	return first >> 4, buf[:n], nil
+	return first, buf[:n], nil
 }
 
 func unexpectedEOF(err error) error {
@@ -325,11 +371,14 @@ func unexpectedEOF(err error) error {
 }
 
 // validTopic checks a topic name for PUBLISH (MQTT 3.1.1, 4.7): not
-// empty, UTF-8 without NUL, no wildcard, at most 65535 bytes.
+// empty, UTF-8 without NUL, no wildcard, not one of the broker's own
+// ($SYS/…), at most 65535 bytes.
 func validTopic(t string) error {
 	switch {
 	case t == "":
 		return errors.New("empty topic")
+	case t[0] == '$':
+		return fmt.Errorf("topic %q: topics starting with $ are the broker's", t)
 	case len(t) > 0xffff:
 		return errors.New("topic longer than 65535 bytes")
 	case !utf8.ValidString(t), strings.ContainsAny(t, "+#\x00"):

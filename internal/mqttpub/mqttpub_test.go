@@ -37,14 +37,14 @@ func TestReadPacket(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		in      []byte
-		typ     byte
+		first   byte
 		body    []byte
 		wantErr string
 	}{
-		{"connack", []byte{0x20, 0x02, 0x00, 0x05}, typeConnAck, []byte{0, 5}, ""},
-		{"puback", []byte{0x40, 0x02, 0x12, 0x34, 0xff}, typePubAck, []byte{0x12, 0x34}, ""},
-		{"pingresp", []byte{0xd0, 0x00}, 13, []byte{}, ""},
-		{"two-byte length", []byte{0x30, 0x80, 0x00}, typePublish, []byte{}, ""},
+		{"connack", []byte{0x20, 0x02, 0x00, 0x05}, 0x20, []byte{0, 5}, ""},
+		{"puback", []byte{0x40, 0x02, 0x12, 0x34, 0xff}, 0x40, []byte{0x12, 0x34}, ""},
+		{"pingresp", []byte{0xd0, 0x00}, 0xd0, []byte{}, ""},
+		{"publish with flags, two-byte length", []byte{0x33, 0x80, 0x00}, 0x33, []byte{}, ""},
 		{"empty", nil, 0, nil, "EOF"},
 		{"no length", []byte{0x40}, 0, nil, "unexpected EOF"},
 		{"short body", []byte{0x40, 0x02, 0x00}, 0, nil, "unexpected EOF"},
@@ -53,15 +53,15 @@ func TestReadPacket(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf [maxIncoming]byte
-			typ, body, err := readPacket(bytes.NewReader(tc.in), buf[:])
+			first, body, err := readPacket(bytes.NewReader(tc.in), buf[:])
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want one saying %q", err, tc.wantErr)
 				}
 				return
 			}
-			if err != nil || typ != tc.typ || !bytes.Equal(body, tc.body) {
-				t.Fatalf("got type %d body % x err %v; want type %d body % x", typ, body, err, tc.typ, tc.body)
+			if err != nil || first != tc.first || !bytes.Equal(body, tc.body) {
+				t.Fatalf("got %#x body % x err %v; want %#x body % x", first, body, err, tc.first, tc.body)
 			}
 		})
 	}
@@ -165,30 +165,57 @@ func TestConnectWithoutUsername(t *testing.T) {
 	c.Close()
 }
 
+// A username without a password sends no password field.
+func TestConnectWithoutPassword(t *testing.T) {
+	addr := fakeBroker(t, func(c net.Conn, r *bufio.Reader) {
+		expect(t, r, []byte{0x10, 17, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x82, 0, 60, 0, 2, 'g', 'w', 0, 1, 'u'})
+		c.Write([]byte{0x20, 2, 0, 0})
+		io.Copy(io.Discard, r)
+	})
+	o := opts(addr)
+	o.Password = ""
+	c, err := Dial(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+}
+
 func TestRefused(t *testing.T) {
 	for _, tc := range []struct {
-		code           byte
-		badCredentials bool
-	}{{2, false}, {3, false}, {4, true}, {5, true}, {99, false}} {
+		code      byte
+		permanent bool
+	}{{1, true}, {2, true}, {3, false}, {4, true}, {5, true}, {99, false}} {
 		addr := fakeBroker(t, func(c net.Conn, r *bufio.Reader) {
 			r.Discard(23)
 			c.Write([]byte{0x20, 2, 0, tc.code})
 		})
 		_, err := Dial(context.Background(), opts(addr))
 		var re *RefusedError
-		if !errors.As(err, &re) || re.Code != tc.code || re.BadCredentials() != tc.badCredentials {
+		if !errors.As(err, &re) || re.Code != tc.code || re.Permanent() != tc.permanent {
 			t.Errorf("code %d: %v", tc.code, err)
 		}
 	}
 }
 
 func TestBadConnAck(t *testing.T) {
-	addr := fakeBroker(t, func(c net.Conn, r *bufio.Reader) {
-		r.Discard(23)
-		c.Write([]byte{0x40, 2, 0, 1}) // PUBACK where CONNACK belongs
-	})
-	if _, err := Dial(context.Background(), opts(addr)); err == nil || !strings.Contains(err.Error(), "packet type 4") {
-		t.Errorf("got %v", err)
+	for _, tc := range []struct {
+		name   string
+		answer []byte
+		want   string
+	}{
+		{"puback", []byte{0x40, 2, 0, 1}, "packet type 4"},
+		{"flag bits", []byte{0x21, 2, 0, 0}, "packet type 2"},
+		{"long", []byte{0x20, 3, 0, 0, 0}, "of 3 bytes"},
+		{"session present", []byte{0x20, 2, 1, 0}, "flags 0x1"},
+	} {
+		addr := fakeBroker(t, func(c net.Conn, r *bufio.Reader) {
+			r.Discard(23)
+			c.Write(tc.answer)
+		})
+		if _, err := Dial(context.Background(), opts(addr)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error saying %q", tc.name, err, tc.want)
+		}
 	}
 }
 
@@ -256,13 +283,19 @@ func TestRejectedBeforeSending(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, topic := range []string{"", "a/+", "a/#", "a\x00b", "\xff", strings.Repeat("a", 0x10000)} {
+	for _, topic := range []string{"", "a/+", "a/#", "a\x00b", "\xff", "$SYS/x", strings.Repeat("a", 0x10000)} {
 		if err := c.Publish(context.Background(), topic, nil, false); err == nil {
 			t.Errorf("topic %.20q was published", topic)
 		}
 	}
+	// Nor is anything sent for a context that has already ended.
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.Publish(ended, "t", nil, false); !errors.Is(err, context.Canceled) {
+		t.Errorf("publish with an ended context: %v", err)
+	}
 	if !c.Usable() {
-		t.Error("a refused topic broke the session")
+		t.Error("a refused topic or an ended context broke the session")
 	}
 	c.Close()
 }
@@ -273,11 +306,14 @@ func TestOptionsChecked(t *testing.T) {
 		"keep alive under a second": func(o *Options) { o.KeepAlive = time.Millisecond },
 		"keep alive too long":       func(o *Options) { o.KeepAlive = 0x10000 * time.Second },
 		"no timeout":                func(o *Options) { o.Timeout = 0 },
+		"NUL in username":           func(o *Options) { o.Username = "a\x00" },
+		"client id not UTF-8":       func(o *Options) { o.ClientID = "\xff" },
+		"password too long":         func(o *Options) { o.Password = strings.Repeat("p", 0x10000) },
 	} {
 		o := opts("127.0.0.1:1") // never dialed
 		mod(&o)
-		if _, err := Dial(context.Background(), o); err == nil || strings.Contains(err.Error(), "dial") {
-			t.Errorf("%s: got %v, want a refusal before dialing", name, err)
+		if _, err := Dial(context.Background(), o); !errors.Is(err, ErrOptions) {
+			t.Errorf("%s: got %v, want ErrOptions before dialing", name, err)
 		}
 	}
 }
@@ -291,13 +327,13 @@ func FuzzReadPacket(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var buf [maxIncoming]byte
 		r := bytes.NewReader(in)
-		typ, body, err := readPacket(r, buf[:])
+		first, body, err := readPacket(r, buf[:])
 		if err != nil {
 			return
 		}
 		used := len(in) - r.Len()
-		if typ != in[0]>>4 || len(body) > maxIncoming || !bytes.Equal(body, in[used-len(body):used]) {
-			t.Fatalf("% x: type %d body % x after %d bytes", in, typ, body, used)
+		if first != in[0] || len(body) > maxIncoming || !bytes.Equal(body, in[used-len(body):used]) {
+			t.Fatalf("% x: first byte %#x body % x after %d bytes", in, first, body, used)
 		}
 		if n := used - 1 - len(body); n < 1 || n > 4 {
 			t.Fatalf("% x: a remaining length of %d bytes", in, n)

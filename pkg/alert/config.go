@@ -314,6 +314,9 @@ func checkType(s *settings) error {
 		if !topicPrefix.MatchString(s.DiscoveryPrefix) || !topicPrefix.MatchString(s.TopicPrefix) {
 			return errors.New("discovery_prefix, topic_prefix: letters, digits, '-', '_' and '/' between them")
 		}
+		if s.Password != "" && s.Username == "" {
+			return errors.New("password: needs a username (MQTT 3.1.1 sends no password alone)")
+		}
 		if s.ClientID == "" {
 			host, _ := os.Hostname()
 			s.ClientID = "iotgw-" + clip(host, 40)

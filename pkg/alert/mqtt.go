@@ -98,7 +98,7 @@ func (m *MQTT) connect(ctx context.Context) error {
 	c, err := mqttpub.Dial(ctx, m.opts)
 	if err != nil {
 		err = fmt.Errorf("mqtt: %w", err)
-		if re := (*mqttpub.RefusedError)(nil); errors.As(err, &re) && re.BadCredentials() {
+		if re := (*mqttpub.RefusedError)(nil); errors.As(err, &re) && re.Permanent() || errors.Is(err, mqttpub.ErrOptions) {
 			return permanent(err)
 		}
 		return err
