@@ -158,7 +158,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 		}()
 	}
 	run("store", st.Run)
-	run("control socket", func(ctx context.Context) error { return serveSocket(ctx, cfg.Daemon.Socket, api.Handler(d)) })
+	run("control socket", func(ctx context.Context) error { return serveSocket(ctx, cfg.Daemon.Socket, api.Handler(d, log)) })
 	run("notice page", func(ctx context.Context) error {
 		ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Quarantine.NoticePort)))
 		if err != nil {

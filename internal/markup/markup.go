@@ -101,9 +101,13 @@ func (w *Writer) URLAttr(name constant, prefix constant, part string, suffix con
 }
 
 // LocalPath reports whether u is a path on this site: it starts with one
-// slash, not "//" or "/\\", which browsers read as another host.
+// slash, not "//", and holds no backslash and no control character.
+// Browsers read a backslash as a slash and drop tabs and newlines
+// anywhere in a URL, so "/\host" or "/<TAB>/host" would be "//host":
+// another site.
 func LocalPath(u string) bool {
-	return strings.HasPrefix(u, "/") && !strings.HasPrefix(u, "//") && !strings.HasPrefix(u, "/\\")
+	return strings.HasPrefix(u, "/") && !strings.HasPrefix(u, "//") &&
+		!strings.ContainsFunc(u, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' })
 }
 
 // The attributes each method may write take inert text, a number or a

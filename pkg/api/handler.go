@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -28,7 +29,18 @@ const maxBody = 4096
 //	POST /api/v1/devices/{mac}/audit        (the active audit, queued now)
 //	GET  /api/v1/events?mac=&kind=&type=&severity=&since=&limit=
 //	GET  /api/v1/stream                      (Server-Sent Events)
-func Handler(b Backend) http.Handler {
+//
+// An error the API cannot classify (ErrNotFound, ErrInvalid, …) is logged
+// to log and answered 500 with a fixed text: what the kernel or a file
+// said stays in the router's log.
+func Handler(b Backend, log *slog.Logger) http.Handler {
+	done := func(w http.ResponseWriter, r *http.Request, err error, device func() (Device, bool)) {
+		if err != nil && statusFor(err) == http.StatusInternalServerError {
+			log.Error("api: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			err = errInternal
+		}
+		answer(w, err, device)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+Version+"/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Status())
@@ -69,7 +81,7 @@ func Handler(b Backend) http.Handler {
 			writeError(w, http.StatusBadRequest, err)
 			return
 		}
-		done(w, b.Quarantine(r.Context(), mac, mode, d), func() (Device, bool) { return b.Device(mac) })
+		done(w, r, b.Quarantine(r.Context(), mac, mode, d), func() (Device, bool) { return b.Device(mac) })
 	})
 	mux.HandleFunc("POST "+Version+"/devices/{mac}/release", func(w http.ResponseWriter, r *http.Request) {
 		mac, err := ParseMAC(r.PathValue("mac"))
@@ -77,7 +89,7 @@ func Handler(b Backend) http.Handler {
 			writeError(w, http.StatusBadRequest, err)
 			return
 		}
-		done(w, b.Release(r.Context(), mac), func() (Device, bool) { return b.Device(mac) })
+		done(w, r, b.Release(r.Context(), mac), func() (Device, bool) { return b.Device(mac) })
 	})
 	mux.HandleFunc("POST "+Version+"/devices/{mac}/trust", func(w http.ResponseWriter, r *http.Request) {
 		mac, err := ParseMAC(r.PathValue("mac"))
@@ -89,7 +101,7 @@ func Handler(b Backend) http.Handler {
 		if !readJSON(w, r, &req) {
 			return
 		}
-		done(w, b.SetTrusted(r.Context(), mac, req.Trusted), func() (Device, bool) { return b.Device(mac) })
+		done(w, r, b.SetTrusted(r.Context(), mac, req.Trusted), func() (Device, bool) { return b.Device(mac) })
 	})
 	mux.HandleFunc("POST "+Version+"/devices/{mac}/name", func(w http.ResponseWriter, r *http.Request) {
 		mac, err := ParseMAC(r.PathValue("mac"))
@@ -105,7 +117,7 @@ func Handler(b Backend) http.Handler {
 			writeError(w, http.StatusBadRequest, err)
 			return
 		}
-		done(w, b.SetName(r.Context(), mac, req.Name), func() (Device, bool) { return b.Device(mac) })
+		done(w, r, b.SetName(r.Context(), mac, req.Name), func() (Device, bool) { return b.Device(mac) })
 	})
 	mux.HandleFunc("POST "+Version+"/devices/{mac}/audit", func(w http.ResponseWriter, r *http.Request) {
 		mac, err := ParseMAC(r.PathValue("mac"))
@@ -118,7 +130,7 @@ func Handler(b Backend) http.Handler {
 			writeError(w, http.StatusNotImplemented, errors.New("this daemon has no active audit"))
 			return
 		}
-		done(w, a.Audit(r.Context(), mac), func() (Device, bool) { return b.Device(mac) })
+		done(w, r, a.Audit(r.Context(), mac), func() (Device, bool) { return b.Device(mac) })
 	})
 	mux.HandleFunc("GET "+Version+"/events", func(w http.ResponseWriter, r *http.Request) {
 		f, err := ParseEventFilter(r)
@@ -182,9 +194,12 @@ func ParseEventFilter(r *http.Request) (EventFilter, error) {
 	return f, nil
 }
 
-// done answers a state-changing request: the device as it is now, or the
-// error mapped to a status.
-func done(w http.ResponseWriter, err error, device func() (Device, bool)) {
+// errInternal stands in for an error the API does not pass on.
+var errInternal = errors.New("internal error; the router's log says more")
+
+// answer answers a state-changing request: the device as it is now, or
+// the error mapped to a status.
+func answer(w http.ResponseWriter, err error, device func() (Device, bool)) {
 	if err != nil {
 		writeError(w, statusFor(err), err)
 		return

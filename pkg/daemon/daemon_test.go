@@ -336,7 +336,7 @@ func TestAPI(t *testing.T) {
 	h := start(t, enforcingConfig(), fake, t.TempDir())
 	defer h.stop()
 	h.settle()
-	srv := httptest.NewServer(api.Handler(h.d))
+	srv := httptest.NewServer(api.Handler(h.d, slog.New(slog.DiscardHandler)))
 	defer srv.Close()
 	tests := []struct {
 		method, path, body string

@@ -2,11 +2,14 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"html"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iotgw/iotgw/pkg/api"
 )
@@ -90,6 +93,17 @@ func TestCSRFRefusedAndNothingChanged(t *testing.T) {
 	}
 }
 
+// An error the API cannot classify is answered 500 with a fixed text.
+func TestAPIHidesInternalErrors(t *testing.T) {
+	r, b, tok := loggedIn(t)
+	r.backend.fail = errors.New("nftables: netlink receive: /run/secret/path")
+	resp := b.do(http.MethodPost, "/api/v1/devices/"+cameraMAC+"/release", nil, http.Header{"X-Csrf-Token": {tok}})
+	body := readBody(t, resp)
+	if resp.StatusCode != http.StatusInternalServerError || strings.Contains(body, "/run/secret") || !strings.Contains(body, "log says more") {
+		t.Errorf("API answer %s %q", resp.Status, body)
+	}
+}
+
 func TestUnauthenticatedAPI(t *testing.T) {
 	r := newRig(t, false)
 	r.browser("192.168.50.104").setUp()
@@ -168,6 +182,8 @@ func TestDeviceFormValidation(t *testing.T) {
 		{"trusted_garbage", "/trust", url.Values{"trusted": {"maybe"}}, nil, 400, "trusted: want true or false", false},
 		{"release_not_quarantined", "/release", url.Values{}, api.ErrConflict, 409, "conflicting state", true},
 		{"unknown_action", "/explode", url.Values{}, nil, 404, "no such action", false},
+		// What the kernel said stays in the log.
+		{"internal_error", "/release", url.Values{}, errors.New("nftables: netlink receive: /run/secret/path"), 500, "the router could not do that; its log says why", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, b, tok := loggedIn(t)
@@ -177,6 +193,9 @@ func TestDeviceFormValidation(t *testing.T) {
 			resp, body := b.post("/devices/"+cameraMAC+tc.path, tc.form)
 			if resp.StatusCode != tc.status || !strings.Contains(html.UnescapeString(body), tc.want) {
 				t.Fatalf("%s: %s, want %d with %q", tc.path, resp.Status, tc.status, tc.want)
+			}
+			if strings.Contains(body, "/run/secret") {
+				t.Errorf("the page shows an internal error: %s", body)
 			}
 			if asked := len(r.backend.recorded()) > 0; asked != tc.call {
 				t.Fatalf("backend asked %v, want %v", asked, tc.call)
@@ -377,5 +396,53 @@ func TestDevicePageShowsEvidence(t *testing.T) {
 	resp, _ = b.get("/devices/02:00:00:00:00:01")
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown device: %s, want 404", resp.Status)
+	}
+}
+
+// TestStreamEndsWithSession: an open event stream ends when its session
+// does (logout, a new password elsewhere, expiry), not only when the
+// browser closes it.
+func TestStreamEndsWithSession(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(r *rig, b *browser, tok string)
+	}{
+		{"logout", func(_ *rig, b *browser, tok string) {
+			if resp, _ := b.post("/logout", url.Values{"csrf": {tok}}); resp.StatusCode != http.StatusSeeOther {
+				b.r.t.Fatalf("logout: %s", resp.Status)
+			}
+		}},
+		{"expiry", func(r *rig, _ *browser, _ string) { r.clock.advance(sessionIdle + time.Minute) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, b, tok := loggedIn(t)
+			r.srv.sessionRecheck = 10 * time.Millisecond
+			req := httptest.NewRequest(http.MethodGet, r.base+"/api/v1/stream", nil)
+			req.RemoteAddr = b.remote
+			for _, c := range b.jar.Cookies(req.URL) {
+				req.AddCookie(c)
+			}
+			rec := httptest.NewRecorder()
+			done := make(chan struct{})
+			go func() {
+				r.srv.ServeHTTP(rec, req)
+				close(done)
+			}()
+			// Still open while the session stands.
+			select {
+			case <-done:
+				t.Fatalf("the stream ended while logged in: %d %s", rec.Code, rec.Body)
+			case <-time.After(100 * time.Millisecond):
+			}
+			tc.end(r, b, tok)
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the stream outlived its session")
+			}
+			if rec.Code != http.StatusOK {
+				t.Errorf("stream status %d", rec.Code)
+			}
+		})
 	}
 }

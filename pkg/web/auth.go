@@ -8,10 +8,10 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/iotgw/iotgw/internal/markup"
+	"github.com/iotgw/iotgw/pkg/api"
 )
 
 // Cookie names; with HTTPS the __Host- prefix makes the browser insist on
@@ -166,7 +166,37 @@ func (s *Server) apiGuard(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": "missing or wrong " + csrfHeader + " header"})
 		return
 	}
+	if r.URL.Path == api.Version+"/stream" {
+		// The event stream lives on after this check: it must end with
+		// the session (logout, a new password, expiry), not with the
+		// connection.
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		go s.endWithSession(ctx, cancel, r)
+		r = r.WithContext(ctx)
+	}
 	s.api.ServeHTTP(w, r)
+}
+
+// sessionRecheck is how often a long-lived API request checks that its
+// session still stands.
+const sessionRecheck = 2 * time.Second
+
+// endWithSession cancels a request once its session no longer stands.
+func (s *Server) endWithSession(ctx context.Context, cancel context.CancelFunc, r *http.Request) {
+	t := time.NewTicker(s.sessionRecheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if id, err := s.identify(r); err != nil || !id.loggedIn {
+				cancel()
+				return
+			}
+		}
+	}
 }
 
 // preCSRF returns the login or setup form's token, setting its cookie
@@ -218,12 +248,14 @@ func (s *Server) postSetup(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	client := clientAddr(r)
-	if wait := s.setups.wait(client); wait > 0 {
+	if wait := s.setups.begin(client); wait > 0 {
 		tooMany(w, wait)
 		v.Error = "Too many wrong setup codes. Try again in " + waitText(wait) + "."
 		s.renderPre(w, r, http.StatusTooManyRequests, setupContent, v)
 		return
 	}
+	attempt := attemptAborted
+	defer func() { s.setups.end(client, attempt) }()
 	s.setupMu.Lock()
 	defer s.setupMu.Unlock()
 	st, err := s.store.LoadAuth()
@@ -236,17 +268,18 @@ func (s *Server) postSetup(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	if !setupCodeMatches(r.PostFormValue("code"), st.SetupCodeHash) {
-		s.setups.fail(client)
+		attempt = attemptFailed
 		s.log.Warn("web: wrong setup code", "client", client.String())
 		v.Error = "Wrong setup code. Read it on the router with `iotgw setup-code`."
 		s.renderPre(w, r, http.StatusUnauthorized, setupContent, v)
 		return
 	}
+	// The code was right: a refused new password is not a failed guess.
+	attempt = attemptSucceeded
 	epoch, ok := s.setNewPassword(w, r, v, func(status int) { s.renderPre(w, r, status, setupContent, v) })
 	if !ok {
 		return
 	}
-	s.setups.succeed(client)
 	s.log.Info("web: password set; the setup code is used up")
 	s.startSession(w, r, epoch, "/")
 }
@@ -287,10 +320,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 
 type loginPage struct{ Next string }
 
-// safeNext keeps a post-login redirect on this site: a path, never
-// "//host" or "/\host".
+// safeNext keeps a post-login redirect on this site: a local path
+// (markup.LocalPath) that parses as one, never another host.
 func safeNext(next string) string {
-	if !markup.LocalPath(next) || strings.ContainsAny(next, "\r\n") || len(next) > 512 {
+	if len(next) > 512 || !markup.LocalPath(next) {
+		return "/"
+	}
+	if u, err := url.Parse(next); err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" {
 		return "/"
 	}
 	return next
@@ -396,7 +432,7 @@ func (s *Server) verify(ctx context.Context, stored, password string) (bool, err
 // message on a mismatch, and returns false.
 func (s *Server) ownerPasswordOK(w http.ResponseWriter, r *http.Request, v *view, stored, typed, wrong string, render func(status int)) bool {
 	client := clientAddr(r)
-	if wait := s.logins.wait(client); wait > 0 {
+	if wait := s.logins.begin(client); wait > 0 {
 		tooMany(w, wait)
 		v.Error = "Too many wrong passwords. Try again in " + waitText(wait) + "."
 		render(http.StatusTooManyRequests)
@@ -404,17 +440,18 @@ func (s *Server) ownerPasswordOK(w http.ResponseWriter, r *http.Request, v *view
 	}
 	ok, err := s.verify(r.Context(), stored, typed)
 	if err != nil {
+		s.logins.end(client, attemptAborted)
 		s.serverError(w, r, err)
 		return false
 	}
 	if !ok {
-		s.logins.fail(client)
+		s.logins.end(client, attemptFailed)
 		s.log.Warn("web: wrong password", "client", client.String(), "path", r.URL.Path)
 		v.Error = wrong
 		render(http.StatusUnauthorized)
 		return false
 	}
-	s.logins.succeed(client)
+	s.logins.end(client, attemptSucceeded)
 	return true
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -225,26 +226,113 @@ func TestLoginBackoff(t *testing.T) {
 	}
 }
 
+// failOnce makes one failed attempt from a, which must be admitted.
+func failOnce(t *testing.T, l *limiter, a netip.Addr) {
+	t.Helper()
+	if w := l.begin(a); w != 0 {
+		t.Fatalf("%s must wait %s", a, w)
+	}
+	l.end(a, attemptFailed)
+}
+
+// waitFor is how long a must wait; an admitted probe is aborted, so it
+// counts for nothing.
+func waitFor(l *limiter, a netip.Addr) time.Duration {
+	w := l.begin(a)
+	if w == 0 {
+		l.end(a, attemptAborted)
+	}
+	return w
+}
+
 func TestGlobalBackoff(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	l := newLimiter(func() time.Time { return now })
 	// Many addresses, one failure each: the global bucket runs dry.
 	for i := 0; i < globalBurst; i++ {
-		l.fail(addrN(i))
+		failOnce(t, l, addrN(i))
 	}
-	if w := l.wait(addrN(5000)); w <= 0 || w > globalRefill {
+	if w := waitFor(l, addrN(5000)); w <= 0 || w > globalRefill {
 		t.Fatalf("a fresh client after %d failures from others waits %s, want (0, %s]", globalBurst, w, globalRefill)
 	}
 	now = now.Add(globalRefill)
-	if w := l.wait(addrN(5000)); w != 0 {
+	if w := waitFor(l, addrN(5000)); w != 0 {
 		t.Fatalf("after one refill a fresh client waits %s, want 0", w)
+	}
+	// A right password gives its token back; an aborted probe too.
+	if l.begin(addrN(5001)) != 0 {
+		t.Fatal("not admitted after a refill")
+	}
+	l.end(addrN(5001), attemptSucceeded)
+	if w := waitFor(l, addrN(5002)); w != 0 {
+		t.Fatalf("after a success the next client waits %s, want 0", w)
 	}
 	// The table of clients is bounded.
 	for i := 0; i < 3*maxLimited; i++ {
-		l.fail(addrN(i))
+		now = now.Add(globalRefill)
+		failOnce(t, l, addrN(i))
 	}
 	if n := len(l.clients); n > maxLimited {
 		t.Fatalf("%d clients remembered, cap %d", n, maxLimited)
+	}
+}
+
+// TestOneAttemptInFlight: requests sent together from one client do not
+// all pass the check before the first failure counts; they wait for it.
+func TestOneAttemptInFlight(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	l := newLimiter(func() time.Time { return now })
+	a := addrN(1)
+	for i := 0; i < freeFailures-1; i++ {
+		failOnce(t, l, a)
+	}
+	if l.begin(a) != 0 {
+		t.Fatal("the last free attempt was refused")
+	}
+	if w := l.begin(a); w != inFlightWait {
+		t.Fatalf("a second attempt while the first is checked waits %s, want %s", w, inFlightWait)
+	}
+	if w := waitFor(l, addrN(2)); w != 0 {
+		t.Errorf("another client waits %s during the attempt", w)
+	}
+	l.end(a, attemptFailed)
+	if w := l.begin(a); w != firstLockout {
+		t.Fatalf("after the fifth failure: wait %s, want %s", w, firstLockout)
+	}
+}
+
+// TestConcurrentLoginsCounted: many wrong passwords sent at once from one
+// address get no more than one check each lock-out window allows.
+func TestConcurrentLoginsCounted(t *testing.T) {
+	r := newRig(t, false)
+	r.browser("192.168.50.104").setUp()
+	attacker := r.browser("192.168.50.66")
+	tok := attacker.formToken("/login")
+	codes := make(chan int, 32)
+	var wg sync.WaitGroup
+	for i := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			form := url.Values{"password": {"guess-" + strconv.Itoa(i) + "-long-enough"}, "csrf": {tok}}
+			resp := attacker.do(http.MethodPost, "/login", form, nil)
+			codes <- resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	checked := 0
+	for c := range codes {
+		switch c {
+		case http.StatusUnauthorized:
+			checked++
+		case http.StatusTooManyRequests:
+		default:
+			t.Errorf("status %d", c)
+		}
+	}
+	if checked == 0 || checked > freeFailures {
+		t.Errorf("%d of 32 simultaneous guesses were checked, want 1 to %d", checked, freeFailures)
 	}
 }
 
@@ -252,12 +340,12 @@ func TestIPv6ClientsShareTheirPrefix(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	l := newLimiter(func() time.Time { return now })
 	for i := 0; i < freeFailures; i++ {
-		l.fail(mustAddr(t, "2001:db8:1:2::"+strconv.Itoa(i+1)))
+		failOnce(t, l, mustAddr(t, "2001:db8:1:2::"+strconv.Itoa(i+1)))
 	}
-	if w := l.wait(mustAddr(t, "2001:db8:1:2::ffff")); w != firstLockout {
+	if w := waitFor(l, mustAddr(t, "2001:db8:1:2::ffff")); w != firstLockout {
 		t.Fatalf("another address in the same /64 waits %s, want %s", w, firstLockout)
 	}
-	if w := l.wait(mustAddr(t, "2001:db8:1:3::1")); w != 0 {
+	if w := waitFor(l, mustAddr(t, "2001:db8:1:3::1")); w != 0 {
 		t.Fatalf("an address in another /64 waits %s, want 0", w)
 	}
 }

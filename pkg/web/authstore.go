@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 )
 
 // AuthState is the part of the login that survives a restart.
@@ -53,11 +52,9 @@ const (
 type FileStore struct {
 	dir string
 
-	mu      sync.Mutex
-	cached  AuthState
-	modTime time.Time
-	size    int64
-	valid   bool
+	mu     sync.Mutex
+	cached AuthState
+	info   fs.FileInfo // of the file cached; nil when there is none
 }
 
 // NewFileStore returns the store in dir.
@@ -70,13 +67,16 @@ func (f *FileStore) LoadAuth() (AuthState, error) {
 	path := filepath.Join(f.dir, authFileName)
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		f.valid = false
+		f.info = nil
 		return AuthState{}, nil
 	}
 	if err != nil {
 		return AuthState{}, fmt.Errorf("web auth state: %w", err)
 	}
-	if f.valid && fi.ModTime().Equal(f.modTime) && fi.Size() == f.size {
+	// Every write is a rename of a new file, so the inode tells writes
+	// apart where the time (one-second resolution on some flash file
+	// systems) and the size may not.
+	if f.info != nil && os.SameFile(fi, f.info) && fi.ModTime().Equal(f.info.ModTime()) && fi.Size() == f.info.Size() {
 		return f.cached, nil
 	}
 	data, err := os.ReadFile(path)
@@ -87,7 +87,7 @@ func (f *FileStore) LoadAuth() (AuthState, error) {
 	if err := json.Unmarshal(data, &st); err != nil {
 		return AuthState{}, fmt.Errorf("web auth state %s: %w", path, err)
 	}
-	f.cached, f.modTime, f.size, f.valid = st, fi.ModTime(), fi.Size(), true
+	f.cached, f.info = st, fi
 	return st, nil
 }
 
@@ -113,7 +113,7 @@ func (f *FileStore) SaveAuth(st AuthState, setupCode string) error {
 	if err := writeFileAtomic(filepath.Join(f.dir, authFileName), data); err != nil {
 		return fmt.Errorf("web auth state: %w", err)
 	}
-	f.valid = false
+	f.info = nil
 	if setupCode == "" {
 		if err := os.Remove(codePath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("setup code: %w", err)

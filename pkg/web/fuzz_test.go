@@ -36,17 +36,55 @@ func FuzzStoredHash(f *testing.F) {
 	})
 }
 
-// FuzzSafeNext: the post-login redirect never leaves the site.
+// FuzzSafeNext: the post-login redirect never leaves the site, read as a
+// browser reads a Location (WHATWG URL: tabs and newlines dropped, a
+// backslash taken for a slash, leading and trailing controls and spaces
+// trimmed), and never puts a control character into the header.
 func FuzzSafeNext(f *testing.F) {
-	for _, s := range []string{"/", "//evil", "/\\evil", "https://evil", "/a\r\nb", "", "/devices/x?y=z"} {
+	for _, s := range []string{"/", "//evil", "/\\evil", "https://evil", "/a\r\nb", "", "/devices/x?y=z",
+		"/\t/evil", "/\n/evil", " //evil", "/%09/evil", "\x00//evil", "/./evil", "/.//evil"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, next string) {
 		got := safeNext(next)
-		if !strings.HasPrefix(got, "/") || strings.HasPrefix(got, "//") || strings.HasPrefix(got, "/\\") || strings.ContainsAny(got, "\r\n") {
-			t.Fatalf("safeNext(%q) = %q", next, got)
+		if strings.ContainsFunc(got, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			t.Fatalf("safeNext(%q) = %q: a control character in a header", next, got)
+		}
+		seen := strings.Map(func(r rune) rune {
+			switch r {
+			case '\t', '\n', '\r':
+				return -1
+			case '\\':
+				return '/'
+			}
+			return r
+		}, got)
+		seen = strings.TrimFunc(seen, func(r rune) bool { return r <= ' ' })
+		if !strings.HasPrefix(seen, "/") || strings.HasPrefix(seen, "//") {
+			t.Fatalf("safeNext(%q) = %q, which a browser reads as %q: another site", next, got, seen)
 		}
 	})
+}
+
+func TestSafeNext(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"/devices/c0:56:e3:1a:2b:3c", "/devices/c0:56:e3:1a:2b:3c"},
+		{"/events?mac=c0%3A56", "/events?mac=c0%3A56"},
+		{"//evil.example", "/"},
+		{"/\\evil.example", "/"},
+		{"/\t/evil.example", "/"},
+		{"/\n/evil.example", "/"},
+		{"/a\\b", "/"},
+		{"/a\x7fb", "/"},
+		{"https://evil.example/", "/"},
+		{"evil", "/"},
+		{"/%zz", "/"}, // does not parse
+		{"/" + strings.Repeat("a", 512), "/"},
+	} {
+		if got := safeNext(tc.in); got != tc.want {
+			t.Errorf("safeNext(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
 }
 
 // FuzzHostAllowed: only the configured names and addresses pass.

@@ -190,6 +190,28 @@ func TestServeHTTPS(t *testing.T) {
 	}
 }
 
+// TestFileStoreSeesAnotherWriter: the daemon's cached state follows a
+// write by another process (`iotgw setup-code --reset`) of the same size
+// within the same second, as on a file system that keeps whole seconds.
+func TestFileStoreSeesAnotherWriter(t *testing.T) {
+	dir := t.TempDir()
+	daemon, cli := NewFileStore(dir), NewFileStore(dir)
+	path := filepath.Join(dir, authFileName)
+	stamp := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, epoch := range []string{"epoch-aaaa", "epoch-bbbb"} {
+		if err := cli.SaveAuth(AuthState{SetupCodeHash: "h", Epoch: epoch}, "code"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(path, stamp, stamp); err != nil {
+			t.Fatal(err)
+		}
+		st, err := daemon.LoadAuth()
+		if err != nil || st.Epoch != epoch {
+			t.Fatalf("the daemon read epoch %q (%v), want %q", st.Epoch, err, epoch)
+		}
+	}
+}
+
 func TestFileStore(t *testing.T) {
 	dir := t.TempDir()
 	fs := NewFileStore(dir)

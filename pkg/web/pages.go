@@ -314,7 +314,7 @@ func (s *Server) backendErr(err error) (int, error) {
 		return http.StatusBadRequest, err
 	}
 	s.log.Error("web: action failed", "err", err)
-	return http.StatusInternalServerError, err
+	return http.StatusInternalServerError, errors.New("the router could not do that; its log says why")
 }
 
 // eventsPage is the event log's data.

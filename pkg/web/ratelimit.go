@@ -9,9 +9,10 @@ import (
 // Login back-off: each client (an IPv4 address, or an IPv6 /64) may fail
 // freeFailures times; then every further failure doubles a lock-out that
 // starts at firstLockout and ends at maxLockout. Across all clients,
-// failures draw on a bucket of globalBurst refilled one per
-// globalRefill, so many addresses together guess no faster than that,
-// while the owner waits at most one refill interval.
+// attempts draw on a bucket of globalBurst refilled one per globalRefill
+// (a right password gives its token back), so many addresses together
+// guess no faster than that, while the owner waits at most one refill
+// interval. A client has one attempt in flight at a time.
 const (
 	freeFailures  = 5
 	firstLockout  = 30 * time.Second
@@ -25,8 +26,9 @@ const (
 
 type clientFailures struct {
 	failures int
-	last     time.Time
+	last     time.Time // last failure, or when the entry was made
 	until    time.Time
+	inFlight bool
 }
 
 // limiter is the login rate limiter: one for the password, one for the
@@ -65,38 +67,72 @@ func (l *limiter) refill(now time.Time) {
 	}
 }
 
-// wait is how long the client at a must wait before it may try; zero
-// when it may try now.
-func (l *limiter) wait(a netip.Addr) time.Duration {
+// inFlightWait is what a client with an attempt still being checked is
+// told to wait: a second form sent before the first is answered.
+const inFlightWait = time.Second
+
+// begin admits an attempt by the client at a and returns zero, or says
+// how long it must wait. An admitted attempt holds a global token and is
+// the client's only one in flight until end: requests sent together
+// cannot all pass the check before the first failure is counted.
+func (l *limiter) begin(a netip.Addr) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	l.refill(now)
+	k := clientKey(a)
+	c := l.clients[k]
 	var w time.Duration
-	if c := l.clients[clientKey(a)]; c != nil && now.Before(c.until) {
+	if c != nil && now.Before(c.until) {
 		w = c.until.Sub(now)
+	}
+	if c != nil && c.inFlight {
+		w = max(w, inFlightWait)
 	}
 	if l.tokens < 1 {
 		w = max(w, time.Duration((1-l.tokens)*float64(globalRefill)))
 	}
-	return w
+	if w > 0 {
+		return w
+	}
+	l.tokens--
+	if c == nil {
+		c = l.add(k)
+	}
+	c.inFlight = true
+	return 0
 }
 
-// fail counts a failed attempt by the client at a.
-func (l *limiter) fail(a netip.Addr) {
+// outcome is how an admitted attempt ended.
+type outcome int
+
+const (
+	attemptFailed    outcome = iota // a wrong password or code: counted
+	attemptSucceeded                // forgets the client's failures
+	attemptAborted                  // not decided (a server error): not counted
+)
+
+// end closes the client's attempt. A failure keeps its global token; a
+// success or an abort gives it back.
+func (l *limiter) end(a netip.Addr, o outcome) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	l.refill(now)
-	l.tokens = max(0, l.tokens-1)
 	k := clientKey(a)
 	c := l.clients[k]
-	if c == nil {
-		if len(l.clients) >= maxLimited {
-			l.evictStalest()
+	if c != nil {
+		c.inFlight = false
+	}
+	if o != attemptFailed {
+		l.tokens = min(globalBurst, l.tokens+1)
+		if c != nil && (o == attemptSucceeded || c.failures == 0) {
+			delete(l.clients, k)
 		}
-		c = &clientFailures{}
-		l.clients[k] = c
+		return
+	}
+	if c == nil { // evicted meanwhile
+		c = l.add(k)
 	}
 	if now.Sub(c.last) > forgetAfter {
 		c.failures = 0
@@ -112,11 +148,15 @@ func (l *limiter) fail(a netip.Addr) {
 	}
 }
 
-// succeed forgets the client's failures.
-func (l *limiter) succeed(a netip.Addr) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.clients, clientKey(a))
+// add remembers a new client, dropping the stalest when the table is
+// full. l.mu held.
+func (l *limiter) add(k netip.Prefix) *clientFailures {
+	if len(l.clients) >= maxLimited {
+		l.evictStalest()
+	}
+	c := &clientFailures{last: l.now()}
+	l.clients[k] = c
+	return c
 }
 
 // evictStalest drops the client whose last failure is oldest. l.mu held;

@@ -70,6 +70,9 @@ type Server struct {
 	hashing chan struct{}
 	// setupMu makes the first-run setup happen once.
 	setupMu sync.Mutex
+	// sessionRecheck is how often an event stream checks its session
+	// (the constant; shorter in tests).
+	sessionRecheck time.Duration
 }
 
 // New builds the server. alerts may be nil (no alert engine): the alert
@@ -97,19 +100,20 @@ func New(opt Options, backend api.Backend, store AuthStore, alerts AlertSettings
 		opt.Logger.Info("web page not set up yet: read the one-time setup code with `iotgw setup-code` and open the page")
 	}
 	s := &Server{
-		opt:       opt,
-		backend:   backend,
-		store:     store,
-		alerts:    alerts,
-		log:       opt.Logger,
-		now:       opt.Now,
-		api:       api.Handler(backend),
-		sessions:  newSessions(opt.Now),
-		logins:    newLimiter(opt.Now),
-		setups:    newLimiter(opt.Now),
-		passwords: pc,
-		hosts:     map[string]bool{DefaultHostname: true},
-		hashing:   make(chan struct{}, 1),
+		opt:            opt,
+		backend:        backend,
+		store:          store,
+		alerts:         alerts,
+		log:            opt.Logger,
+		now:            opt.Now,
+		api:            api.Handler(backend, opt.Logger),
+		sessions:       newSessions(opt.Now),
+		sessionRecheck: sessionRecheck,
+		logins:         newLimiter(opt.Now),
+		setups:         newLimiter(opt.Now),
+		passwords:      pc,
+		hosts:          map[string]bool{DefaultHostname: true},
+		hashing:        make(chan struct{}, 1),
 	}
 	for _, a := range opt.Addrs {
 		s.hosts[a.Addr().Unmap().String()] = true
