@@ -594,6 +594,14 @@ func TestOwnerDeviceProtected(t *testing.T) {
 	if !strings.Contains(fake.Dump(), "192.168.50.104") {
 		t.Error("the owner's address is not in the kernel's protected set")
 	}
+	// The router's own MAC is refused by the daemon, but not put in the
+	// kernel's set, where only a device forging it would match.
+	if err := h.d.Quarantine(context.Background(), router, "", 0); !errors.Is(err, api.ErrProtected) {
+		t.Errorf("quarantining the router: %v, want ErrProtected", err)
+	}
+	if dump := fake.Dump(); strings.Contains(dump, router.String()) {
+		t.Errorf("the router's MAC is in the kernel's sets:\n%s", dump)
+	}
 }
 
 // An analyzer's panic, survived by the engine, becomes one problem per

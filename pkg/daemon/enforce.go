@@ -141,10 +141,14 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 	return d.entryPlan(mac, rec, addrs)
 }
 
-// protectedMACsLocked lists the MACs of the kernel's protected set: the
-// router's, and those trusted by the owner or the configuration. d.mu held.
+// protectedMACsLocked lists the MACs of the kernel's protected set: those
+// trusted by the owner or the configuration. Not the router's own: its
+// traffic never arrives from the LAN with its own source MAC, so there
+// the set would only let a device that forges it (it learns it by ARP)
+// past every quarantine rule. The daemon refuses to quarantine them
+// instead. d.mu held.
 func (d *Daemon) protectedMACsLocked() []hwaddr.MAC {
-	macs := slices.Clone(d.opt.RouterMACs)
+	var macs []hwaddr.MAC
 	for mac, m := range d.meta {
 		if m.decision.Trusted {
 			macs = append(macs, mac)
