@@ -324,6 +324,9 @@ func (d *Daemon) reconcileStored(ctx context.Context, entries []quarantine.Entry
 	if err == nil || !errors.As(err, &rerr) {
 		return entries, nil, err
 	}
+	if errors.Is(err, quarantine.ErrConntrack) {
+		d.problem("conntrack", err.Error())
+	}
 	d.log.Warn("stored quarantines restored with changes", "err", err)
 	var kept []quarantine.Entry
 	for _, e := range entries {

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -230,6 +231,40 @@ func TestPolicyQuarantinesTheCamera(t *testing.T) {
 	}
 	if p, _ := h.d.Device(plug); p.State != api.StateAlert {
 		t.Errorf("plug state %s, want alert", p.State)
+	}
+}
+
+// cutFails is the fake enforcer with conntrack deletion failing after
+// every quarantine, as the kernel backend reports it.
+type cutFails struct{ *quarantine.Fake }
+
+func (c cutFails) Quarantine(ctx context.Context, e quarantine.Entry) error {
+	if err := c.Fake.Quarantine(ctx, e); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: conntrack: netlink: operation not supported", quarantine.ErrConntrack)
+}
+
+// A quarantine whose old connections could not be cut stands: the kernel
+// keeps it, the daemon and the store record it, and the owner hears of
+// the failure, instead of the kernel check undoing it a second later.
+func TestQuarantineStandsWhenCutFails(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir(), func(d *Deps) { d.Enforcer = cutFails{fake} })
+	defer h.stop()
+	h.settle()
+	h.d.checkKernel(context.Background())
+	if q := quarantined(t, fake); q[camera] != quarantine.ModeBlock {
+		t.Fatalf("camera not blocked after the kernel check: %v", q)
+	}
+	if dev, _ := h.d.Device(camera); dev.State != api.StateQuarantined {
+		t.Errorf("camera state %s, want quarantined", dev.State)
+	}
+	if !slices.ContainsFunc(h.store.Snapshot().Quarantines, func(q store.Quarantine) bool { return q.MAC == camera }) {
+		t.Error("the store does not hold the camera's quarantine")
+	}
+	if h.alerts.kinds()[string(alert.KindDaemonProblem)] == 0 {
+		t.Errorf("no problem alert; alerts %v", h.alerts.kinds())
 	}
 }
 

@@ -252,7 +252,10 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 	} else {
 		err = d.deps.Enforcer.Quarantine(ctx, p.entry)
 	}
-	if err != nil {
+	// The rules are in but old connections were not cut: the quarantine
+	// stands (undoing it would leave the device free), the owner hears.
+	cutFailed := errors.Is(err, quarantine.ErrConntrack)
+	if err != nil && !cutFailed {
 		d.kernelMu.Unlock()
 		return err
 	}
@@ -272,6 +275,9 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 	blocked := d.blockedAddrsLocked()
 	d.mu.Unlock()
 	d.kernelMu.Unlock()
+	if cutFailed {
+		d.problem("conntrack", fmt.Sprintf("%s: %v", mac, err))
+	}
 	if d.deps.Blocked != nil {
 		d.deps.Blocked(blocked)
 	}

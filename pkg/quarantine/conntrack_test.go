@@ -3,16 +3,18 @@ package quarantine
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/iotgw/iotgw/internal/netnstest"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
 // A quarantined device's open connections are cut: the flush removes the
-// conntrack entries its address originated and no others.
+// conntrack entries its address originated or answers, and no others.
 func TestFlushConntrack(t *testing.T) {
 	requireRoot(t)
 	ns := netnstest.New(t, "iotgwq", "ct")
@@ -20,9 +22,10 @@ func TestFlushConntrack(t *testing.T) {
 	netnstest.CmdIn(t, ns, "nft", "add table ip t; add chain ip t out { type filter hook output priority 0; }; add rule ip t out ct state new counter")
 	netnstest.CmdIn(t, ns, "ip", "addr", "add", "127.0.0.2/8", "dev", "lo")
 	netnstest.CmdIn(t, ns, "ip", "addr", "add", "127.0.0.3/8", "dev", "lo")
-	send := func(src string) {
+	netnstest.CmdIn(t, ns, "ip", "addr", "add", "127.0.0.4/8", "dev", "lo")
+	send := func(src, dst string) {
 		err := netnstest.Run(ns, func() error {
-			c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP(src)}, &net.UDPAddr{IP: net.ParseIP("127.0.0.9"), Port: 9999})
+			c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP(src)}, &net.UDPAddr{IP: net.ParseIP(dst), Port: 9999})
 			if err != nil {
 				return err
 			}
@@ -34,14 +37,15 @@ func TestFlushConntrack(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	send("127.0.0.2")
-	send("127.0.0.3")
+	send("127.0.0.2", "127.0.0.9") // the device's own
+	send("127.0.0.3", "127.0.0.9") // another device's
+	send("127.0.0.4", "127.0.0.2") // to the device (a port forward, a LAN peer)
 	count := func(src string) int {
 		n := 0
 		err := netnstest.Run(ns, func() error {
 			flows, err := netlink.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
 			for _, f := range flows {
-				if f.Forward.SrcIP.Equal(net.ParseIP(src)) {
+				if f.Forward.SrcIP.Equal(net.ParseIP(src)) && f.Forward.DstPort == 9999 {
 					n++
 				}
 			}
@@ -52,8 +56,8 @@ func TestFlushConntrack(t *testing.T) {
 		}
 		return n
 	}
-	if count("127.0.0.2") == 0 || count("127.0.0.3") == 0 {
-		t.Fatalf("no conntrack entries to flush (127.0.0.2: %d, 127.0.0.3: %d)", count("127.0.0.2"), count("127.0.0.3"))
+	if count("127.0.0.2") == 0 || count("127.0.0.3") == 0 || count("127.0.0.4") == 0 {
+		t.Fatalf("no conntrack entries to flush (127.0.0.2: %d, 127.0.0.3: %d, 127.0.0.4: %d)", count("127.0.0.2"), count("127.0.0.3"), count("127.0.0.4"))
 	}
 	var deleted uint
 	err := netnstest.Run(ns, func() error {
@@ -64,7 +68,32 @@ func TestFlushConntrack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if deleted == 0 || count("127.0.0.2") != 0 || count("127.0.0.3") == 0 {
-		t.Errorf("deleted %d; left 127.0.0.2: %d, 127.0.0.3: %d", deleted, count("127.0.0.2"), count("127.0.0.3"))
+	if deleted != 2 || count("127.0.0.2") != 0 || count("127.0.0.4") != 0 || count("127.0.0.3") == 0 {
+		t.Errorf("deleted %d; left 127.0.0.2: %d, 127.0.0.4: %d, 127.0.0.3: %d", deleted, count("127.0.0.2"), count("127.0.0.4"), count("127.0.0.3"))
+	}
+}
+
+// addedAddrs picks the addresses Reconcile must cut connections of: new
+// entries (a rebuilt table) and new addresses of kept ones, not those the
+// kernel already held.
+func TestAddedAddrs(t *testing.T) {
+	a1, a2, a3 := netip.MustParseAddr("192.168.1.10"), netip.MustParseAddr("192.168.1.11"), netip.MustParseAddr("fd00::10")
+	m1, m2 := hwaddr.MAC{2, 0, 0, 0, 0, 1}, hwaddr.MAC{2, 0, 0, 0, 0, 2}
+	for _, tc := range []struct {
+		name          string
+		before, after map[hwaddr.MAC]Entry
+		want          []netip.Addr
+	}{
+		{"unchanged", map[hwaddr.MAC]Entry{m1: {Addrs: []netip.Addr{a1}}}, map[hwaddr.MAC]Entry{m1: {Addrs: []netip.Addr{a1}}}, nil},
+		{"rebuilt", nil, map[hwaddr.MAC]Entry{m1: {Addrs: []netip.Addr{a1}}, m2: {Addrs: []netip.Addr{a2}}}, []netip.Addr{a1, a2}},
+		{"new address", map[hwaddr.MAC]Entry{m1: {Addrs: []netip.Addr{a1}}}, map[hwaddr.MAC]Entry{m1: {Addrs: []netip.Addr{a1, a3}}}, []netip.Addr{a3}},
+		{"released", map[hwaddr.MAC]Entry{m1: {Addrs: []netip.Addr{a1}}}, map[hwaddr.MAC]Entry{}, nil},
+		{"moved to another device", map[hwaddr.MAC]Entry{m1: {Addrs: []netip.Addr{a1}}}, map[hwaddr.MAC]Entry{m2: {Addrs: []netip.Addr{a1}}}, []netip.Addr{a1}},
+	} {
+		got := addedAddrs(tc.before, tc.after)
+		slices.SortFunc(got, func(a, b netip.Addr) int { return a.Compare(b) })
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -568,16 +568,47 @@ func lastAddr(p netip.Prefix) netip.Addr {
 // in the returned error (errors.Is ErrProtected / ErrInvalid) and
 // everything else is applied all the same. A table of our name that is
 // not iotgw's (see checkOwned) fails it and is left alone.
+//
+// The connections of addresses it adds (a rebuilt table, an entry that
+// gained an address) are deleted as Quarantine deletes them; those of
+// entries the kernel already held are left alone, since a check that
+// changes nothing must not cut an updates-only device's downloads.
 func (n *NFTables) Reconcile(ctx context.Context, entries []Entry) error {
 	var skipped error
+	var added []netip.Addr
 	err := n.apply(ctx, func(s *state, now time.Time) error {
+		before := s.entries
 		skipped = s.reconcile(entries, n.cfg, now)
+		added = addedAddrs(before, s.entries)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	if _, err := flushConntrack(n.opts, added); err != nil {
+		rerr, ok := skipped.(*ReconcileError)
+		if !ok {
+			rerr = &ReconcileError{Skipped: map[hwaddr.MAC]error{}}
+		}
+		rerr.errs = append(rerr.errs, fmt.Errorf("%w: %w", ErrConntrack, err))
+		return rerr
+	}
 	return skipped
+}
+
+// addedAddrs lists the addresses of entries in after that before did not
+// hold for the same device.
+func addedAddrs(before, after map[hwaddr.MAC]Entry) []netip.Addr {
+	var out []netip.Addr
+	for mac, e := range after {
+		old := before[mac].Addrs
+		for _, a := range e.Addrs {
+			if !slices.Contains(old, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
 }
 
 // Quarantine adds or replaces one device's entry (a mode switch is one
@@ -587,12 +618,16 @@ func (n *NFTables) Reconcile(ctx context.Context, entries []Entry) error {
 // (the fast path for every other device), so the device's tracked
 // connections are deleted once the batch is in: what it opened before
 // the quarantine does not go on.
+//
+// A failed deletion returns ErrConntrack: the quarantine stands anyway.
 func (n *NFTables) Quarantine(ctx context.Context, e Entry) error {
 	if err := n.apply(ctx, func(s *state, now time.Time) error { return s.quarantine(e, n.cfg, now) }); err != nil {
 		return err
 	}
-	_, err := flushConntrack(n.opts, e.Addrs)
-	return err
+	if _, err := flushConntrack(n.opts, e.Addrs); err != nil {
+		return fmt.Errorf("%w: %w", ErrConntrack, err)
+	}
+	return nil
 }
 
 // Release lifts a device's quarantine; releasing a device that is not

@@ -85,6 +85,10 @@ var (
 	// ErrAllowFull: SetAllowed refused addresses because their family's
 	// allow set holds MaxAllowed elements; the others were applied.
 	ErrAllowFull = errors.New("quarantine: allow set full")
+	// ErrConntrack: the rules are in the kernel, but deleting the
+	// device's tracked connections failed, so some it had may go on. The
+	// quarantine itself stands.
+	ErrConntrack = errors.New("quarantine applied, but its device's open connections could not be cut")
 )
 
 // MaxAllowed caps the elements of each allow set (allow_v4, allow_v6).
@@ -461,8 +465,9 @@ func (s *state) reconcile(entries []Entry, cfg Config, now time.Time) error {
 
 // ReconcileError is what Reconcile did not apply as given: the entries it
 // left out whole (Skipped, by MAC, with the reason: a protected MAC, an
-// invalid entry) and the protected addresses it dropped from entries it
-// applied. It wraps ErrProtected or ErrInvalid.
+// invalid entry), the protected addresses it dropped from entries it
+// applied, and a failure to cut the connections of entries it added. It
+// wraps ErrProtected, ErrInvalid or ErrConntrack.
 type ReconcileError struct {
 	Skipped map[hwaddr.MAC]error
 	errs    []error
