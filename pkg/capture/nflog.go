@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -75,9 +76,11 @@ func OpenNFLOG(ctx context.Context, cfg NFLOGConfig) (*NFLOG, error) {
 		conn.Close()
 		return nil, fmt.Errorf("nflog: %w", err)
 	}
-	// The kernel sends a batch of at most BatchSize bytes, or one message
-	// when a single packet needs more.
-	bufSize := max(cfg.BatchSize, cfg.CopyRange+4096)
+	// The kernel adds messages to a batch until its buffer's tailroom runs
+	// out, and the allocation rounds BatchSize (or one large message) up
+	// to a power of two: a datagram can be nearly twice BatchSize. The
+	// receive buffer is that rounded size (128 KiB by default).
+	bufSize := 1 << bits.Len(uint(max(cfg.BatchSize, cfg.CopyRange+4096)+512-1))
 	l := &NFLOG{conn: conn, raw: raw, ctx: ctx, group: cfg.Group, buf: make([]byte, bufSize)}
 	l.batch = nflogBatch{order: binary.NativeEndian, stats: &l.stats, group: cfg.Group}
 	l.recv = l.recvFrom
@@ -171,7 +174,8 @@ func (l *NFLOG) recvFrom(fd uintptr) bool {
 
 // fill reads the next datagram into the batch. ENOBUFS (the kernel
 // dropped messages for want of socket buffer) is counted and reading goes
-// on; a datagram longer than the buffer is counted and dropped.
+// on; a datagram longer than the buffer is counted, and the whole
+// messages that fitted are read.
 func (l *NFLOG) fill() error {
 	for {
 		if err := l.raw.Read(l.recv); err != nil {
@@ -185,7 +189,7 @@ func (l *NFLOG) fill() error {
 			return l.errno
 		case l.n > len(l.buf):
 			l.stats.truncated.Add(1)
-			continue
+			l.n = len(l.buf)
 		}
 		l.batch.reset(l.buf[:l.n], time.Now())
 		return nil

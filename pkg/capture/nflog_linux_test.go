@@ -407,3 +407,53 @@ func TestNFLOGOverrun(t *testing.T) {
 		t.Errorf("%d read + %d counted lost: fewer than the 201 logged at least", len(seen), st.Drops)
 	}
 }
+
+// TestNFLOGLargeBatch: the kernel fills a batch until its buffer's
+// rounded-up tailroom runs out, past BatchSize; such a datagram is read
+// whole, every packet in it.
+func TestNFLOGLargeBatch(t *testing.T) {
+	requireRoot(t)
+	ns := netnstest.New(t, "iotgwc", "big")
+	const group, packets, size = 9, 32, 3000
+	netnstest.CmdIn(t, ns, "nft", fmt.Sprintf("add table ip t; add chain ip t out { type filter hook output priority 0; }; add rule ip t out udp dport 9 log group %d snaplen 4000", group))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var src *NFLOG
+	if err := netnstest.Run(ns, func() error {
+		var err error
+		src, err = OpenNFLOG(ctx, NFLOGConfig{Group: group, FlushTimeout: time.Second})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if err := netnstest.Run(ns, func() error {
+		// Unconnected, so that the port's ICMP answers fail no write.
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
+		for range packets {
+			if _, err := c.WriteTo(bytes.Repeat([]byte{'x'}, size), to); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range packets {
+		data, _, err := src.ReadPacket()
+		if err != nil {
+			t.Fatalf("packet %d of %d: %v; stats %+v", i+1, packets, err, src.Stats())
+		}
+		if len(data) < size {
+			t.Fatalf("packet %d: %d bytes", i+1, len(data))
+		}
+	}
+	if st := src.Stats(); st.Truncated != 0 {
+		t.Errorf("stats %+v: a datagram did not fit", st)
+	}
+}

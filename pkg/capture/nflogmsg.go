@@ -282,7 +282,7 @@ type NFLOGStats struct {
 	Overruns  uint64 // times the socket buffer overflowed (ENOBUFS): the kernel dropped messages
 	Malformed uint64 // messages that could not be parsed
 	Empty     uint64 // packet messages without payload
-	Truncated uint64 // datagrams longer than the receive buffer, dropped
+	Truncated uint64 // datagrams longer than the receive buffer: the messages past its end are lost
 }
 
 // nflogCounters are NFLOGStats as the reading goroutine updates them while
