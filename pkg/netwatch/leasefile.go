@@ -89,6 +89,12 @@ func (l *loop) pollLeaseFile(f *leaseFile) {
 		l.fileError(f, err)
 		return
 	}
+	// dnsmasq rewrites its file in place (truncate, then write in small
+	// chunks): a file that changed while it was read is read again at the
+	// next poll.
+	if after, err := os.Stat(f.path); err != nil || stampOf(after) != stamp {
+		return
+	}
 	f.stamp, f.lastErr = stamp, ""
 	if len(data) > maxLeaseFile {
 		// Parse the complete lines that fit.
@@ -128,6 +134,17 @@ func (l *loop) pollLeaseFile(f *leaseFile) {
 		default:
 			f.retry = true
 		}
+	}
+	// A lease missing from this read may be in the part of a rewrite not
+	// yet written: it is remembered until it expires, so that it coming
+	// back unchanged is no news (no renewal, no sign of life). Infinite
+	// leases are static configuration and are not kept; nor is anything
+	// past maxLeases.
+	for k, v := range f.delivered {
+		if _, ok := next[k]; ok || v.expires.IsZero() || !v.expires.After(now) || len(next) >= maxLeases {
+			continue
+		}
+		next[k] = v
 	}
 	f.delivered = next
 	if !f.retry {

@@ -213,3 +213,33 @@ func TestLeaseODHCPDReplacedByRename(t *testing.T) {
 		t.Fatalf("after rename: %+v", evs)
 	}
 }
+
+// TestLeaseFileMidRewrite: dnsmasq rewrites its file in place, so a poll
+// can see part of it. A lease missing from that read and back unchanged
+// in the next is no news: no second LeaseSeen, and no sign of life for a
+// device that is away.
+func TestLeaseFileMidRewrite(t *testing.T) {
+	lt := newLeaseTest(t, 16)
+	cam := lt.dnsmasqLine("00:12:34:56:78:9a", "10.97.0.10", "cam", 12*time.Hour)
+	plug := lt.dnsmasqLine("00:12:34:56:78:9b", "10.97.0.11", "plug", 12*time.Hour)
+	lt.write(cam + plug)
+	if evs := lt.poll(); len(evs) != 2 {
+		t.Fatalf("first read: %+v", evs)
+	}
+	lt.clk.Advance(31 * time.Minute)
+	lt.l.checkAway()
+	if evs := drain(lt.out); len(evs) != 2 {
+		t.Fatalf("want both away: %+v", evs)
+	}
+	lt.write(cam) // the rewrite, half done
+	if evs := lt.poll(); len(evs) != 0 {
+		t.Fatalf("half-written file: %+v", evs)
+	}
+	lt.write(cam + plug) // and done: nothing changed
+	if evs := lt.poll(); len(evs) != 0 {
+		t.Fatalf("rewritten file with the same leases: %+v", evs)
+	}
+	if d := lt.l.devices.get(plugMAC); d == nil || !d.away {
+		t.Error("the plug came back from a rewrite of its unchanged lease")
+	}
+}

@@ -166,6 +166,19 @@ func parseOdhcpd(f []string, out []lease, st *leaseStats) []lease {
 		st.garbage++
 		return out
 	}
+	brokenHostname := strings.HasPrefix(f[3], `broken\x20`)
+	if brokenHostname {
+		// odhcpd writes a hostname it found invalid as it came, spaces and
+		// all, so the fields after it are not where they should be, and a
+		// client could forge them ("x 9999999999 0 128 fd00::1/128"). An
+		// IPv4 line ends in four fixed fields: read those from the end. An
+		// IPv6 line has as many addresses as it likes: drop it.
+		if f[2] != "ipv4" || len(f) < 8 {
+			st.garbage++
+			return out
+		}
+		f = append(f[:4:4], f[len(f)-4:]...)
+	}
 	n, err := strconv.ParseInt(f[4], 10, 64)
 	if err != nil || n < -1 || n > maxUnix {
 		st.garbage++
@@ -179,7 +192,7 @@ func parseOdhcpd(f []string, out []lease, st *leaseStats) []lease {
 		expires = time.Unix(n, 0).UTC()
 	}
 	hostname := f[3]
-	if strings.HasPrefix(hostname, `broken\x20`) {
+	if brokenHostname {
 		hostname = ""
 	}
 	base := lease{iface: f[0], hostname: cleanHostname(hostname, "-"), expires: expires}

@@ -73,6 +73,23 @@ func TestParseLeases(t *testing.T) {
 			want: []lease{{mac: camMAC, ip: ip("192.168.1.10"), expires: exp, iface: "br-lan"}},
 		},
 		{
+			// A hostname with spaces shifts the fields: the real ones are
+			// the last four, whatever it holds.
+			name: "odhcpd_ipv4_broken_hostname_with_spaces",
+			in:   `# br-lan 00:12:34:56:78:9A ipv4 broken\x20x 9999999999 0 32 10.9.9.9/32 1748779200 c0a8010a 32 192.168.1.10/32` + "\n",
+			want: []lease{{mac: camMAC, ip: ip("192.168.1.10"), expires: exp, iface: "br-lan"}},
+		},
+		{
+			name: "odhcpd_ipv6_broken_hostname_dropped",
+			in:   `# br-lan 000100012b3c4d5e00123456789a 1a2b3c4d broken\x20x 9999999999 0 128 fd00::1/128 1748779200 10 128 fd00::10/128` + "\n",
+			st:   leaseStats{garbage: 1},
+		},
+		{
+			name: "odhcpd_ipv6_broken_hostname_without_spaces_dropped",
+			in:   `# br-lan 000100012b3c4d5e00123456789a 1a2b3c4d broken\x20cam! 1748779200 10 128 fd00::10/128` + "\n",
+			st:   leaseStats{garbage: 1},
+		},
+		{
 			name: "odhcpd_expired",
 			in:   "# br-lan 00123456789a ipv4 cam 0 c0a8010a 32 192.168.1.10/32\n",
 		},
