@@ -76,7 +76,9 @@ func addCtDirections(data []byte) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("quarantine: decode rule expressions: %w", err)
 		}
-		dir, lastWasDirection := -1, false
+		// dir is set by "ct direction X" read as a load of the direction
+		// into a register followed by an equality test of that register.
+		dir, directionReg := -1, uint32(0)
 		for j, e := range exprs {
 			name, body, err := exprParts(e.Data)
 			if err != nil {
@@ -84,8 +86,11 @@ func addCtDirections(data []byte) ([]byte, error) {
 			}
 			switch name {
 			case "ct":
-				key, hasDir := ctKey(body)
-				lastWasDirection = key == unix.NFT_CT_DIRECTION
+				key, reg, hasDir := ctKey(body)
+				directionReg = 0
+				if key == unix.NFT_CT_DIRECTION {
+					directionReg = reg
+				}
 				isCounter := key == unix.NFT_CT_BYTES || key == unix.NFT_CT_PKTS || key == unix.NFT_CT_AVGPKT
 				if isCounter && !hasDir && dir >= 0 {
 					if exprs[j].Data, err = withCtDirection(e.Data, byte(dir)); err != nil {
@@ -93,12 +98,12 @@ func addCtDirections(data []byte) ([]byte, error) {
 					}
 				}
 			case "cmp":
-				if v, ok := cmpValue(body); ok && lastWasDirection && len(v) == 1 {
+				if op, reg, v, ok := cmpParts(body); ok && directionReg != 0 && reg == directionReg && op == unix.NFT_CMP_EQ && len(v) == 1 {
 					dir = int(v[0])
 				}
-				lastWasDirection = false
+				directionReg = 0
 			default:
-				lastWasDirection = false
+				directionReg = 0
 			}
 		}
 		if attrs[i].Data, err = marshal(exprs); err != nil {
@@ -139,44 +144,51 @@ func trimNUL(b []byte) []byte {
 }
 
 // ctKey returns a ct expression's key and whether it has a direction.
-func ctKey(body []byte) (key uint32, hasDir bool) {
+func ctKey(body []byte) (key, dreg uint32, hasDir bool) {
 	ad, err := netlink.NewAttributeDecoder(body)
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
 	ad.ByteOrder = binary.BigEndian
 	for ad.Next() {
 		switch ad.Type() {
 		case unix.NFTA_CT_KEY:
 			key = ad.Uint32()
+		case unix.NFTA_CT_DREG:
+			dreg = ad.Uint32()
 		case unix.NFTA_CT_DIRECTION:
 			hasDir = true
 		}
 	}
-	return key, hasDir
+	return key, dreg, hasDir
 }
 
-// cmpValue returns the data a cmp expression compares with.
-func cmpValue(body []byte) ([]byte, bool) {
-	attrs, err := netlink.UnmarshalAttributes(body)
+// cmpParts returns a cmp expression's operator, register and the data it
+// compares with (all big-endian on the wire, as the kernel reads them).
+func cmpParts(body []byte) (op, sreg uint32, value []byte, ok bool) {
+	ad, err := netlink.NewAttributeDecoder(body)
 	if err != nil {
-		return nil, false
+		return 0, 0, nil, false
 	}
-	for _, a := range attrs {
-		if a.Type&nlaTypeMask != unix.NFTA_CMP_DATA {
-			continue
-		}
-		inner, err := netlink.UnmarshalAttributes(a.Data)
-		if err != nil {
-			return nil, false
-		}
-		for _, v := range inner {
-			if v.Type&nlaTypeMask == unix.NFTA_DATA_VALUE {
-				return v.Data, true
-			}
+	ad.ByteOrder = binary.BigEndian
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.NFTA_CMP_OP:
+			op = ad.Uint32()
+		case unix.NFTA_CMP_SREG:
+			sreg = ad.Uint32()
+		case unix.NFTA_CMP_DATA:
+			ad.Nested(func(nad *netlink.AttributeDecoder) error {
+				for nad.Next() {
+					if nad.Type() == unix.NFTA_DATA_VALUE {
+						value, ok = nad.Bytes(), true
+					}
+				}
+				return nil
+			})
 		}
 	}
-	return nil, false
+	return op, sreg, value, ok && ad.Err() == nil
 }
 
 // withCtDirection appends NFTA_CT_DIRECTION (a u8) to a ct expression.

@@ -92,6 +92,14 @@ func TestAddCtDirections(t *testing.T) {
 		{name: "ct_state_untouched", rule: rule(established(), accept()), want: []int{-1}},
 		{name: "counter_without_direction_match_untouched", rule: ruleDef{exprs: ctBudgetSpent("reply", 1, 1).exprs[2:]}, want: []int{-1, -1}},
 		{name: "direction_of_another_rule_part_not_reused", rule: ruleDef{exprs: append(ctBudgetSpent("reply", 1, 1).exprs[:2:2], dport("udp", 53).exprs...)}, want: []int{-1}},
+		// "ct direction != reply" says nothing of which direction's
+		// counters the rule means; nor does a test of another register.
+		{name: "not_equal_is_no_direction", rule: ruleDef{exprs: []expr.Any{
+			&expr.Ct{Key: expr.CtKeyDIRECTION, Register: 1}, &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{1}},
+			&expr.Ct{Key: expr.CtKeyBYTES, Register: 1}}}, want: []int{-1, -1}},
+		{name: "other_register_is_no_direction", rule: ruleDef{exprs: []expr.Any{
+			&expr.Ct{Key: expr.CtKeyDIRECTION, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 2, Data: []byte{1}},
+			&expr.Ct{Key: expr.CtKeyBYTES, Register: 1}}}, want: []int{-1, -1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
