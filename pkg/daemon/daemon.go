@@ -43,6 +43,7 @@ type Enforcer interface {
 	Quarantine(ctx context.Context, e quarantine.Entry) error
 	Release(ctx context.Context, mac hwaddr.MAC) error
 	SetProtected(ctx context.Context, macs []hwaddr.MAC, addrs []netip.Addr) error
+	Current(ctx context.Context) ([]quarantine.Entry, error)
 }
 
 // Store persists state; *store.Store.
@@ -232,6 +233,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) restore(ctx context.Context) error {
 	snap := d.deps.Store.Snapshot()
 	now := d.now()
+	kernel, err := d.deps.Enforcer.Current(ctx)
+	if err != nil {
+		d.log.Warn("cannot read the kernel's quarantines; keeping only the saved ones", "err", err)
+	}
 	d.mu.Lock()
 	for _, dec := range snap.Decisions {
 		d.metaFor(dec.MAC).decision = dec
@@ -251,6 +256,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 		addrs := d.unprotectedLocked(addrsOf(snap, q.MAC))
 		entries = append(entries, quarantine.Entry{MAC: q.MAC, Addrs: addrs, Mode: mode, Expires: q.Until})
 	}
+	entries = append(entries, d.keepKernelOnlyLocked(kernel, now)...)
 	for _, v := range snap.Verdicts {
 		m := d.metaFor(v.MAC)
 		m.verdict = policy.Verdict{Action: config.Action(v.Action), Enforce: v.Enforce, Note: v.Note}
@@ -309,6 +315,36 @@ func (d *Daemon) restore(ctx context.Context) error {
 	}
 	d.log.Info("state restored", "devices", len(snap.Devices), "quarantines", len(entries), "decisions", len(snap.Decisions))
 	return nil
+}
+
+// keepKernelOnlyLocked keeps the quarantines the kernel holds and the
+// saved state does not: the state was lost (moved aside as corrupt,
+// deleted) or the daemon died between the kernel change and the write.
+// Reconciling them away would free every quarantined device; the kernel
+// is the better record. Not kept: a device the owner released (its
+// release is saved; a later policy quarantine is derived again from the
+// saved findings) or one that is protected. d.mu held.
+func (d *Daemon) keepKernelOnlyLocked(kernel []quarantine.Entry, now time.Time) []quarantine.Entry {
+	var kept []quarantine.Entry
+	for _, e := range kernel {
+		m := d.metaFor(e.MAC)
+		if m.quarantine != nil || !m.decision.ReleasedAt.IsZero() || slices.Contains(d.opt.RouterMACs, e.MAC) || d.trustedLocked(e.MAC, m) {
+			continue
+		}
+		if !e.Expires.IsZero() && !e.Expires.After(now) {
+			continue
+		}
+		rec := store.Quarantine{MAC: e.MAC, Mode: string(e.Mode), Since: now, Until: e.Expires, By: store.ActorFirewall,
+			Reason: "Kept from the firewall's rules at start-up: iotgw's saved state did not have it. Release it here if it should not be."}
+		if err := d.deps.Store.PutQuarantine(rec); err != nil {
+			d.log.Warn("quarantine kept from the kernel not saved", "mac", e.MAC, "err", err)
+		}
+		m.quarantine = &rec
+		e.Addrs = d.unprotectedLocked(e.Addrs)
+		kept = append(kept, e)
+		d.log.Warn("quarantine kept from the kernel: the saved state did not have it", "mac", e.MAC, "mode", e.Mode)
+	}
+	return kept
 }
 
 // reconcileStored makes the kernel hold the stored quarantines. Entries

@@ -268,6 +268,52 @@ func TestQuarantineStandsWhenCutFails(t *testing.T) {
 	}
 }
 
+// TestLostStateKeepsKernelQuarantines: with the saved state gone (moved
+// aside as corrupt, deleted), the quarantines the kernel still holds stay,
+// kept as the firewall's until the owner releases them; one the saved
+// state says the owner released goes.
+func TestLostStateKeepsKernelQuarantines(t *testing.T) {
+	fake := newFake(t)
+	ctx := context.Background()
+	for _, mac := range []hwaddr.MAC{camera, plug} {
+		if err := fake.Quarantine(ctx, quarantine.Entry{MAC: mac, Mode: quarantine.ModeBlock}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	st := store.Open(store.Options{Path: dir + "/state.json"})
+	if err := st.PutDecision(store.Decision{MAC: plug, ReleasedAt: time.Now().Add(-time.Hour), Updated: time.Now().Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	h := launch(t, enforcingConfig(), fake, dir, false)
+	defer h.stop()
+	h.settle()
+	h.d.checkKernel(ctx)
+	q := quarantined(t, fake)
+	if q[camera] != quarantine.ModeBlock {
+		t.Errorf("the camera's quarantine was dropped: %v", q)
+	}
+	if _, ok := q[plug]; ok {
+		t.Errorf("the plug, released by the owner, is still quarantined: %v", q)
+	}
+	if dev, _ := h.d.Device(camera); dev.Quarantine == nil || dev.Quarantine.By != string(store.ActorFirewall) {
+		t.Errorf("camera quarantine %+v, want one kept from the firewall", dev.Quarantine)
+	}
+	if !slices.ContainsFunc(h.store.Snapshot().Quarantines, func(r store.Quarantine) bool { return r.MAC == camera && r.By == store.ActorFirewall }) {
+		t.Error("the kept quarantine is not saved")
+	}
+	// The owner can release it.
+	if err := h.d.Release(ctx, camera); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := quarantined(t, fake)[camera]; ok {
+		t.Error("the camera is still quarantined after the owner released it")
+	}
+}
+
 func TestMonitorModeChangesNothing(t *testing.T) {
 	fake := newFake(t)
 	h := start(t, config.Default(), fake, t.TempDir())

@@ -390,7 +390,7 @@ func (s *Store) adopt(doc *document) int {
 			s.log.Warn("quarantine without a mode in the state file; using block", "mac", q.MAC)
 			q.Mode = "block"
 		}
-		if q.By != ActorPolicy && q.By != ActorOwner {
+		if !q.By.Valid() {
 			s.log.Warn("quarantine with an unknown author in the state file; counting it as policy's", "mac", q.MAC)
 			q.By = ActorPolicy
 		}

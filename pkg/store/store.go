@@ -348,8 +348,8 @@ func (s *Store) PutQuarantine(q Quarantine) error {
 		return fmt.Errorf("%w: quarantine without a MAC", ErrInvalid)
 	case q.Mode == "":
 		return fmt.Errorf("%w: quarantine of %s without a mode", ErrInvalid, q.MAC)
-	case q.By != ActorPolicy && q.By != ActorOwner:
-		return fmt.Errorf("%w: quarantine of %s by %q (want policy or owner)", ErrInvalid, q.MAC, q.By)
+	case !q.By.Valid():
+		return fmt.Errorf("%w: quarantine of %s by %q (want policy, owner or firewall)", ErrInvalid, q.MAC, q.By)
 	}
 	rec := q.normalize()
 	s.mu.Lock()

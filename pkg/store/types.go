@@ -77,7 +77,15 @@ type Actor string
 const (
 	ActorPolicy Actor = "policy"
 	ActorOwner  Actor = "owner"
+	// ActorFirewall: the kernel's rules held the quarantine at start-up
+	// but the saved state did not (lost, or the daemon died before
+	// writing it). Like the owner's, it stands until the owner releases
+	// it or it expires: the findings behind it are gone.
+	ActorFirewall Actor = "firewall"
 )
+
+// Valid reports whether a is one of the actors.
+func (a Actor) Valid() bool { return a == ActorPolicy || a == ActorOwner || a == ActorFirewall }
 
 // Quarantine is one device cut off by iotgw. The daemon reconciles the
 // kernel's nftables sets with these records on start.
