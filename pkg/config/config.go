@@ -233,7 +233,8 @@ type Policy struct {
 	// DHCP, DNS and the notice page), isolate (LAN only) or updates-only
 	// (only the allow-listed update hosts).
 	QuarantineMode string `toml:"quarantine_mode"`
-	// QuarantineFor ends automatic quarantines after this long; 0 keeps
+	// QuarantineFor ends automatic quarantines after this long, as a
+	// release does (the same findings do not start another); 0 keeps
 	// them until the owner releases the device.
 	QuarantineFor Duration `toml:"quarantine_for"`
 	// MaxAutoQuarantine caps how many devices policy may hold in

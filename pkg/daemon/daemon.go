@@ -245,7 +245,16 @@ func (d *Daemon) restore(ctx context.Context) error {
 	for i := range snap.Quarantines {
 		q := snap.Quarantines[i]
 		if !q.Until.IsZero() && !q.Until.After(now) {
+			// It ran out while the daemon was down: a release, as it
+			// would have been at run time, so that the stored findings
+			// do not bring it back with a new term.
 			d.deps.Store.DeleteQuarantine(q.MAC)
+			if m := d.metaFor(q.MAC); q.Until.After(m.decision.ReleasedAt) {
+				m.decision.ReleasedAt, m.decision.Updated = q.Until, now
+				if err := d.deps.Store.PutDecision(m.decision); err != nil {
+					d.log.Warn("expiry of a quarantine not saved", "mac", q.MAC, "err", err)
+				}
+			}
 			continue
 		}
 		d.metaFor(q.MAC).quarantine = &q

@@ -314,6 +314,65 @@ func TestLostStateKeepsKernelQuarantines(t *testing.T) {
 	}
 }
 
+// testClock is a clock the test moves.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// TestQuarantineExpiryIsFinal: policy's quarantine ends after
+// quarantine_for, and the findings it was for do not bring it back: not
+// at the next evaluation, and not after a restart (when it ran out while
+// the daemon was down).
+func TestQuarantineExpiryIsFinal(t *testing.T) {
+	for _, restartFirst := range []bool{false, true} {
+		t.Run(map[bool]string{false: "running", true: "down"}[restartFirst], func(t *testing.T) {
+			fake := newFake(t)
+			dir := t.TempDir()
+			cfg := enforcingConfig()
+			cfg.Policy.QuarantineFor.Duration = time.Hour
+			clk := &testClock{t: time.Now()}
+			withClock := func(d *Deps) { d.Now = clk.now }
+			h := start(t, cfg, fake, dir, withClock)
+			h.settle()
+			if q := quarantined(t, fake); q[camera] != quarantine.ModeBlock {
+				t.Fatalf("camera not quarantined: %v", q)
+			}
+			ctx := context.Background()
+			if restartFirst {
+				h.stop()
+				clk.advance(2 * time.Hour)
+				h = launch(t, cfg, fake, dir, false, withClock)
+			} else {
+				clk.advance(2 * time.Hour)
+			}
+			defer h.stop()
+			h.settle()
+			h.d.evaluate(ctx, camera) // the expiry, if still due
+			h.d.evaluate(ctx, camera) // and again: nothing new
+			h.d.checkKernel(ctx)
+			if _, ok := quarantined(t, fake)[camera]; ok {
+				t.Error("the camera is quarantined again after its quarantine ran out")
+			}
+			if dev, _ := h.d.Device(camera); dev.Quarantine != nil {
+				t.Errorf("camera view %+v", dev.Quarantine)
+			}
+		})
+	}
+}
+
 func TestMonitorModeChangesNothing(t *testing.T) {
 	fake := newFake(t)
 	h := start(t, config.Default(), fake, t.TempDir())

@@ -40,9 +40,10 @@ type plan struct {
 	why     string // for a release: who or what ended the quarantine
 	entry   quarantine.Entry
 	record  store.Quarantine
-	// released, on the owner's release, is recorded as the decision's
-	// ReleasedAt together with the release, so that no evaluation sees
-	// the device neither quarantined nor released.
+	// released, on the owner's release or an expiry, is recorded (and
+	// saved) as the decision's ReleasedAt together with the release, so
+	// that no evaluation sees the device neither quarantined nor
+	// released.
 	released time.Time
 	// stale, set on policy's plans, reports under d.mu whether the plan no
 	// longer follows from the device's state (the owner acted meanwhile).
@@ -88,9 +89,10 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 	if dev != nil {
 		addrs = d.unprotectedLocked(dev.Addrs)
 	}
-	// An expired quarantine ends whoever set it.
+	// An expired quarantine ends whoever set it, as a release: the
+	// findings it was for do not bring it back (new ones may).
 	if q != nil && !q.Until.IsZero() && !now.Before(q.Until) {
-		return plan{release: true, why: "the quarantine's time ran out"}
+		return plan{release: true, why: "the quarantine's time ran out", released: q.Until}
 	}
 	wants := v.Enforce && (v.Action == config.ActionQuarantine || v.Action == config.ActionIsolate)
 	switch {
@@ -264,10 +266,13 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 	// check never reconciles with a view older than the kernel.
 	d.mu.Lock()
 	m := d.metaFor(mac)
+	var decision *store.Decision
 	if p.release {
 		m.quarantine, m.kernelAddrs = nil, nil
 		if !p.released.IsZero() {
 			m.decision.ReleasedAt, m.decision.Updated = p.released, p.released
+			dec := m.decision
+			decision = &dec
 		}
 	} else {
 		rec := p.record
@@ -284,8 +289,11 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 	}
 	if p.release {
 		d.deps.Store.DeleteQuarantine(mac)
-		d.log.Info("device released", "mac", mac)
+		d.log.Info("device released", "mac", mac, "why", p.why)
 		d.notify(func(dev alert.Device) alert.Alert { return alert.FromRelease(mac, dev, d.now(), p.why) }, mac)
+		if decision != nil {
+			return d.deps.Store.PutDecision(*decision)
+		}
 		return nil
 	}
 	d.notify(func(dev alert.Device) alert.Alert { return alert.FromQuarantine(p.record, dev) }, mac)
@@ -341,13 +349,7 @@ func (d *Daemon) Release(ctx context.Context, mac hwaddr.MAC) error {
 		return fmt.Errorf("%w: the device is not quarantined", api.ErrConflict)
 	}
 	d.mu.Unlock()
-	if err := d.applyOwner(ctx, mac, plan{release: true, why: "released by you", released: now}); err != nil {
-		return err
-	}
-	d.mu.Lock()
-	dec := d.metaFor(mac).decision
-	d.mu.Unlock()
-	return d.deps.Store.PutDecision(dec)
+	return d.applyOwner(ctx, mac, plan{release: true, why: "released by you", released: now})
 }
 
 // applyOwner applies an owner's change and reports a kernel failure to
