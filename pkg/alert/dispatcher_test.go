@@ -11,29 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/testclock"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/store"
 )
-
-// fakeClock is set by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
-func (c *fakeClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
 
 // memOutbox is an in-memory Outbox that records what happened to it.
 type memOutbox struct {
@@ -124,7 +105,7 @@ func (r *recorder) titles() []string {
 // harness is a Dispatcher over a memOutbox with recorders for senders.
 type harness struct {
 	t      *testing.T
-	clock  *fakeClock
+	clock  *testclock.Clock
 	outbox *memOutbox
 	d      *Dispatcher
 	rec    map[string]*recorder
@@ -145,7 +126,7 @@ func newHarness(t *testing.T, cfg Config, outbox *memOutbox) *harness {
 	if outbox == nil {
 		outbox = &memOutbox{}
 	}
-	h := &harness{t: t, clock: &fakeClock{t: time.Date(2026, 3, 4, 12, 0, 0, 0, berlin)}, outbox: outbox, rec: map[string]*recorder{}}
+	h := &harness{t: t, clock: testclock.New(time.Date(2026, 3, 4, 12, 0, 0, 0, berlin)), outbox: outbox, rec: map[string]*recorder{}}
 	d, err := New(cfg, Options{Outbox: outbox, Now: h.clock.Now, Location: berlin})
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/testclock"
 	"github.com/iotgw/iotgw/pkg/advisory"
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/api"
@@ -314,24 +315,6 @@ func TestLostStateKeepsKernelQuarantines(t *testing.T) {
 	}
 }
 
-// testClock is a clock the test moves.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // TestQuarantineExpiryIsFinal: policy's quarantine ends after
 // quarantine_for, and the findings it was for do not bring it back: not
 // at the next evaluation, and not after a restart (when it ran out while
@@ -343,8 +326,8 @@ func TestQuarantineExpiryIsFinal(t *testing.T) {
 			dir := t.TempDir()
 			cfg := enforcingConfig()
 			cfg.Policy.QuarantineFor.Duration = time.Hour
-			clk := &testClock{t: time.Now()}
-			withClock := func(d *Deps) { d.Now = clk.now }
+			clk := testclock.New(time.Now())
+			withClock := func(d *Deps) { d.Now = clk.Now }
 			h := start(t, cfg, fake, dir, withClock)
 			h.settle()
 			if q := quarantined(t, fake); q[camera] != quarantine.ModeBlock {
@@ -353,10 +336,10 @@ func TestQuarantineExpiryIsFinal(t *testing.T) {
 			ctx := context.Background()
 			if restartFirst {
 				h.stop()
-				clk.advance(2 * time.Hour)
+				clk.Advance(2 * time.Hour)
 				h = launch(t, cfg, fake, dir, false, withClock)
 			} else {
-				clk.advance(2 * time.Hour)
+				clk.Advance(2 * time.Hour)
 			}
 			defer h.stop()
 			h.settle()

@@ -412,7 +412,7 @@ func TestStreamEndsWithSession(t *testing.T) {
 				b.r.t.Fatalf("logout: %s", resp.Status)
 			}
 		}},
-		{"expiry", func(r *rig, _ *browser, _ string) { r.clock.advance(sessionIdle + time.Minute) }},
+		{"expiry", func(r *rig, _ *browser, _ string) { r.clock.Advance(sessionIdle + time.Minute) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, b, tok := loggedIn(t)

@@ -52,7 +52,7 @@ func TestSetupFlow(t *testing.T) {
 	if r.store.st.PasswordHash != "" {
 		t.Fatal("a password was set while locked out")
 	}
-	r.clock.advance(31 * time.Second)
+	r.clock.Advance(31 * time.Second)
 
 	// Right code, bad passwords: refused with a reason, code still valid.
 	for _, tc := range []struct{ name, pw, confirm, want string }{
@@ -203,7 +203,7 @@ func TestLoginBackoff(t *testing.T) {
 	// Each further failure doubles the wait, up to maxLockout.
 	want := firstLockout
 	for i := 0; i < 8; i++ {
-		r.clock.advance(want + time.Second)
+		r.clock.Advance(want + time.Second)
 		if resp, _ := attacker.logIn("another-wrong-guess"); resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("guess after waiting: %s", resp.Status)
 		}
@@ -217,7 +217,7 @@ func TestLoginBackoff(t *testing.T) {
 		t.Fatalf("the lock-out never reached %s", maxLockout)
 	}
 	// A success forgets the failures.
-	r.clock.advance(maxLockout + time.Second)
+	r.clock.Advance(maxLockout + time.Second)
 	if resp, _ := attacker.logIn(goodPassword); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("right password after the lock-out: %s", resp.Status)
 	}
@@ -397,7 +397,7 @@ func TestSessionExpiry(t *testing.T) {
 			b.setUp()
 			var resp *http.Response
 			for _, gap := range tc.steps {
-				r.clock.advance(gap)
+				r.clock.Advance(gap)
 				resp, _ = b.get("/")
 			}
 			if alive := resp.StatusCode == http.StatusOK; alive != tc.alive {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/testclock"
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
@@ -192,23 +193,6 @@ func (a *fakeAlerts) recorded() []string {
 	return append([]string(nil), a.calls...)
 }
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // rig is a server with fakes, driven in-process.
 type rig struct {
@@ -217,7 +201,7 @@ type rig struct {
 	backend *fakeBackend
 	store   *memStore
 	alerts  *fakeAlerts
-	clock   *clock
+	clock   *testclock.Clock
 	base    string // scheme and host the browser uses
 	owners  []netip.Addr
 }
@@ -226,18 +210,18 @@ const routerAddr = "192.168.50.1"
 
 func newRig(t *testing.T, https bool) *rig {
 	t.Helper()
-	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	r := &rig{t: t, backend: newFakeBackend(c.now()), store: &memStore{}, clock: c,
+	c := testclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	r := &rig{t: t, backend: newFakeBackend(c.Now()), store: &memStore{}, clock: c,
 		alerts: &fakeAlerts{channels: []ChannelView{{Name: "phone", Kind: "ntfy", Target: "ntfy.sh/…", Enabled: true}}}}
 	opt := Options{
 		Addrs:   []netip.AddrPort{netip.MustParseAddrPort(routerAddr + ":8443")},
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now:     c.now,
+		Now:     c.Now,
 		OwnerAt: func(a netip.Addr) { r.owners = append(r.owners, a) },
 	}
 	r.base = "http://" + routerAddr + ":8443"
 	if https {
-		cert, err := LoadOrCreateCertificate(t.TempDir(), []netip.Addr{netip.MustParseAddr(routerAddr)}, nil, c.now())
+		cert, err := LoadOrCreateCertificate(t.TempDir(), []netip.Addr{netip.MustParseAddr(routerAddr)}, nil, c.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
