@@ -129,8 +129,9 @@ type Daemon struct {
 	nextSub  int
 	problems map[string]string
 	started  time.Time
-	// ownerAddrs are addresses the owner logged in to the page from.
-	ownerAddrs []netip.Addr
+	// owners are where the owner logged in to the page from, most recent
+	// last.
+	owners []ownerSeen
 	// feed is the advisory feed devices were last matched against.
 	feed *advisory.Feed
 	// quietUntil ends the first-start learning period.
@@ -337,7 +338,7 @@ func (d *Daemon) keepKernelOnlyLocked(kernel []quarantine.Entry, now time.Time) 
 	var kept []quarantine.Entry
 	for _, e := range kernel {
 		m := d.metaFor(e.MAC)
-		if m.quarantine != nil || !m.decision.ReleasedAt.IsZero() || slices.Contains(d.opt.RouterMACs, e.MAC) || d.trustedLocked(e.MAC, m) {
+		if m.quarantine != nil || !m.decision.ReleasedAt.IsZero() || d.macProtectedLocked(e.MAC, m) {
 			continue
 		}
 		if !e.Expires.IsZero() && !e.Expires.After(now) {
@@ -698,6 +699,11 @@ func (d *Daemon) isProtected(mac hwaddr.MAC, dev *device.Device) bool {
 			return true
 		}
 	}
+	for _, o := range d.owners {
+		if o.mac == mac {
+			return true
+		}
+	}
 	if dev == nil {
 		return false
 	}
@@ -707,7 +713,15 @@ func (d *Daemon) isProtected(mac hwaddr.MAC, dev *device.Device) bool {
 				return true
 			}
 		}
-		if slices.Contains(d.cfg.Daemon.ManagementAddresses, a) || slices.Contains(d.ownerAddrs, a) {
+		if slices.Contains(d.cfg.Daemon.ManagementAddresses, a) {
+			return true
+		}
+	}
+	// The owner's device is protected by its MAC above, wherever it is
+	// now; by the address only where no MAC was known at the login, so
+	// that a device taking the address later does not become protected.
+	for _, o := range d.owners {
+		if o.mac.IsZero() && slices.Contains(dev.Addrs, o.addr) {
 			return true
 		}
 	}
@@ -742,7 +756,11 @@ func (d *Daemon) updateProtected(ctx context.Context) error {
 // router's own addresses, configured management addresses and those the
 // owner logged in from. d.mu held.
 func (d *Daemon) protectedAddrsLocked() []netip.Addr {
-	return slices.Concat(d.opt.RouterAddrs, d.cfg.Daemon.ManagementAddresses, d.ownerAddrs)
+	addrs := slices.Concat(d.opt.RouterAddrs, d.cfg.Daemon.ManagementAddresses)
+	for _, o := range d.owners {
+		addrs = append(addrs, o.addr)
+	}
+	return addrs
 }
 
 // unprotectedLocked returns addrs without the protected ones, in a new
@@ -958,21 +976,39 @@ func trafficLocked(m *deviceMeta, now time.Time) []api.TrafficPoint {
 	return out
 }
 
-// maxOwnerAddrs bounds the management addresses learnt from logins.
-const maxOwnerAddrs = 8
+// maxOwners bounds the management devices learnt from logins.
+const maxOwners = 8
+
+// ownerSeen is one login: the address, and the MAC that held it then
+// (zero if none was known).
+type ownerSeen struct {
+	addr netip.Addr
+	mac  hwaddr.MAC
+}
 
 // OwnerAt records an address the owner logged in to the page from: the
-// device there is protected from quarantine like a configured management
-// address (the most recent few are kept).
+// device there, by its MAC when the inventory knows who holds the address,
+// is protected from quarantine like a configured management address (the
+// most recent few are kept).
 func (d *Daemon) OwnerAt(addr netip.Addr) {
+	addr = addr.Unmap()
 	d.mu.Lock()
 	if slices.Contains(d.cfg.Daemon.ManagementAddresses, addr) {
 		d.mu.Unlock()
 		return
 	}
-	d.ownerAddrs = append(d.ownerAddrs, addr)
-	if len(d.ownerAddrs) > maxOwnerAddrs {
-		d.ownerAddrs = d.ownerAddrs[1:]
+	o := ownerSeen{addr: addr}
+	o.mac, _ = d.pipe.Inventory().HolderOf(addr)
+	if i := slices.Index(d.owners, o); i >= 0 {
+		// Logged in again from the same device: it becomes the most
+		// recent, the others stay.
+		d.owners = append(slices.Delete(d.owners, i, i+1), o)
+		d.mu.Unlock()
+		return
+	}
+	d.owners = append(d.owners, o)
+	if len(d.owners) > maxOwners {
+		d.owners = d.owners[1:]
 	}
 	d.mu.Unlock()
 	if err := d.updateProtected(context.Background()); err != nil {

@@ -711,11 +711,32 @@ func TestOwnerDeviceProtected(t *testing.T) {
 	defer h.stop()
 	h.settle()
 	h.d.OwnerAt(netip.MustParseAddr("192.168.50.104")) // the laptop
+	// Logging in again from the same place adds nothing.
+	h.d.OwnerAt(netip.MustParseAddr("192.168.50.104"))
+	h.d.mu.Lock()
+	if n := len(h.d.owners); n != 1 {
+		t.Errorf("%d owner devices remembered, want 1", n)
+	}
+	h.d.mu.Unlock()
 	if err := h.d.Quarantine(context.Background(), laptop, "", 0); !errors.Is(err, api.ErrProtected) {
 		t.Errorf("quarantining the owner's laptop: %v, want ErrProtected", err)
 	}
 	if !strings.Contains(fake.Dump(), "192.168.50.104") {
 		t.Error("the owner's address is not in the kernel's protected set")
+	}
+	// The laptop is protected by its MAC: in the kernel, and wherever it
+	// goes.
+	if !strings.Contains(fake.Dump(), laptop.String()) {
+		t.Error("the owner's laptop's MAC is not in the kernel's protected set")
+	}
+	h.d.seen(laptop, netip.MustParseAddr("192.168.50.150"), "", device.SourceLease, time.Now())
+	if err := h.d.Quarantine(context.Background(), laptop, "", 0); !errors.Is(err, api.ErrProtected) {
+		t.Errorf("quarantining the owner's laptop at its new address: %v, want ErrProtected", err)
+	}
+	// Another device given the address later is not the owner's.
+	h.d.seen(plug, netip.MustParseAddr("192.168.50.104"), "", device.SourceLease, time.Now())
+	if err := h.d.Quarantine(context.Background(), plug, "", 0); err != nil {
+		t.Errorf("quarantining the device now at the owner's old address: %v", err)
 	}
 	// The router's own MAC is refused by the daemon, but not put in the
 	// kernel's set, where only a device forging it would match.

@@ -96,7 +96,7 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 	}
 	wants := v.Enforce && (v.Action == config.ActionQuarantine || v.Action == config.ActionIsolate)
 	switch {
-	case q != nil && (slices.Contains(d.opt.RouterMACs, mac) || d.trustedLocked(mac, m)):
+	case q != nil && d.macProtectedLocked(mac, m):
 		// The kernel's protected sets already released it (protection
 		// wins, whoever quarantined it); the daemon's view follows.
 		return plan{release: true, why: "the device is protected"}
@@ -144,14 +144,20 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 	return d.entryPlan(mac, rec, addrs)
 }
 
-// protectedMACsLocked lists the MACs of the kernel's protected set: those
-// trusted by the owner or the configuration. Not the router's own: its
+// protectedMACsLocked lists the MACs of the kernel's protected set: the
+// owner's devices seen at logins, and those trusted by the owner or the
+// configuration. Not the router's own: its
 // traffic never arrives from the LAN with its own source MAC, so there
 // the set would only let a device that forges it (it learns it by ARP)
 // past every quarantine rule. The daemon refuses to quarantine them
 // instead. d.mu held.
 func (d *Daemon) protectedMACsLocked() []hwaddr.MAC {
 	var macs []hwaddr.MAC
+	for _, o := range d.owners {
+		if !o.mac.IsZero() {
+			macs = append(macs, o.mac)
+		}
+	}
 	for mac, m := range d.meta {
 		if m.decision.Trusted {
 			macs = append(macs, mac)
@@ -163,6 +169,15 @@ func (d *Daemon) protectedMACsLocked() []hwaddr.MAC {
 		}
 	}
 	return macs
+}
+
+// macProtectedLocked: the device is protected by its MAC (the router's,
+// an owner's device seen at a login, a trusted one), whatever addresses
+// it holds. d.mu held.
+func (d *Daemon) macProtectedLocked(mac hwaddr.MAC, m *deviceMeta) bool {
+	return slices.Contains(d.opt.RouterMACs, mac) ||
+		slices.ContainsFunc(d.owners, func(o ownerSeen) bool { return o.mac == mac }) ||
+		d.trustedLocked(mac, m)
 }
 
 // trustedLocked: the owner or the configuration trusts the device, so it

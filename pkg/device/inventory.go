@@ -610,6 +610,16 @@ func (inv *Inventory) deviceFor(ev *event.Event) *Device {
 	return d
 }
 
+// HolderOf returns the MAC of the device that holds ip, if a device known
+// by its MAC does.
+func (inv *Inventory) HolderOf(ip netip.Addr) (hwaddr.MAC, bool) {
+	k, ok := inv.byIP[ip.Unmap()]
+	if !ok || k.MAC.IsZero() {
+		return hwaddr.MAC{}, false
+	}
+	return k.MAC, true
+}
+
 // Lookup returns the device with key k, its identity up to date.
 func (inv *Inventory) Lookup(k Key) (*Device, bool) {
 	d, ok := inv.devices[k]
