@@ -39,19 +39,24 @@ type loop struct {
 	// needResync is set when a neighbour or address event was dropped:
 	// listing the kernel's tables again re-sends it.
 	needResync bool
+	// downPending holds a LAN interface's dropped "down": a deleted
+	// interface is not in the listing a resync makes, so it is sent
+	// again from here until it goes through.
+	downPending map[string]LinkChanged
 }
 
 func newLoop(w *Watcher, out chan<- Event) *loop {
 	l := &loop{
-		w:       w,
-		out:     out,
-		lan:     map[string]bool{},
-		linkMAC: map[int]hwaddr.MAC{},
-		ownMACs: map[hwaddr.MAC]int{},
-		linkUp:  map[string]bool{},
-		addrs:   map[addrKey]*ownAddr{},
-		ownIPs:  map[netip.Addr]int{},
-		devices: newTracker(w.cfg.MaxDevices),
+		w:           w,
+		out:         out,
+		lan:         map[string]bool{},
+		linkMAC:     map[int]hwaddr.MAC{},
+		ownMACs:     map[hwaddr.MAC]int{},
+		linkUp:      map[string]bool{},
+		addrs:       map[addrKey]*ownAddr{},
+		downPending: map[string]LinkChanged{},
+		ownIPs:      map[netip.Addr]int{},
+		devices:     newTracker(w.cfg.MaxDevices),
 	}
 	for _, name := range w.cfg.Interfaces {
 		l.lan[name] = true
@@ -97,15 +102,30 @@ func (l *loop) link(u kernelUpdate) {
 	if !l.lan[u.iface] {
 		return
 	}
+	delete(l.downPending, u.iface) // this update says how it is now
 	isUp := u.up && !u.deleted
 	if up, ok := l.linkUp[u.iface]; ok && up == isUp {
 		return
 	}
 	ev := LinkChanged{Iface: u.iface, Up: isUp, MAC: u.mac, Time: l.w.clock.Now()}
-	if l.emit(ev) {
+	switch {
+	case l.emit(ev):
 		l.linkUp[u.iface] = isUp
-	} else {
+	case !isUp:
+		l.downPending[u.iface] = ev
+	default:
 		l.needResync = true
+	}
+}
+
+// retryDowns sends the dropped "down" events again.
+func (l *loop) retryDowns() {
+	for iface, ev := range l.downPending {
+		if !l.emit(ev) {
+			return
+		}
+		l.linkUp[iface] = false
+		delete(l.downPending, iface)
 	}
 }
 

@@ -344,6 +344,39 @@ func TestAddressChanged(t *testing.T) {
 	}
 }
 
+// TestDroppedLinkDownSentAgain: a LAN interface deleted while the consumer
+// had no room is not in the listing a resync makes; its "down" is sent
+// again until it goes through, unless the interface comes back first.
+func TestDroppedLinkDownSentAgain(t *testing.T) {
+	l, _, out := testLoop(t, Config{Interfaces: []string{"br-lan"}}, 1) // br-lan known up
+	l.handle(neigh(camMAC, camIP))                                      // fills the channel
+	gone := lanLink(true)
+	gone.deleted = true
+	l.handle(gone) // no room
+	l.retryDowns() // still no room
+	drain(out)
+	l.retryDowns()
+	evs := drain(out)
+	if len(evs) != 1 || evs[0].(LinkChanged).Up {
+		t.Fatalf("after room: %+v, want the interface down", evs)
+	}
+	l.retryDowns()
+	if evs := drain(out); len(evs) != 0 {
+		t.Fatalf("sent twice: %+v", evs)
+	}
+	// Dropped again, then back before the retry: the retry sends nothing.
+	l.handle(lanLink(true))
+	drain(out)
+	l.handle(neigh(plugMAC, plugIP))
+	l.handle(gone)
+	l.handle(lanLink(true)) // no room either, but it is up again
+	drain(out)
+	l.retryDowns()
+	if evs := drain(out); len(evs) != 0 {
+		t.Fatalf("a down sent after the interface came back: %+v", evs)
+	}
+}
+
 func TestDroppedEventsAreSentAgain(t *testing.T) {
 	l, clk, out := testLoop(t, Config{}, 1)
 	l.handle(neigh(camMAC, camIP))
