@@ -193,7 +193,6 @@ func (a *fakeAlerts) recorded() []string {
 	return append([]string(nil), a.calls...)
 }
 
-
 // rig is a server with fakes, driven in-process.
 type rig struct {
 	t       *testing.T
