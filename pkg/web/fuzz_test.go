@@ -1,9 +1,14 @@
 package web
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzStoredHash feeds the stored-hash parser what a tampered auth file
@@ -125,4 +130,54 @@ func FuzzSetupCode(f *testing.F) {
 
 func fmtSscanf(s string, m, t, p *int) (int, error) {
 	return fmt.Sscanf(s, "m=%d,t=%d,p=%d", m, t, p)
+}
+
+// memConn is a connection reading from a fixed input and recording what
+// is written, at a fixed local address.
+type memConn struct {
+	net.Conn
+	in  *bytes.Reader
+	out bytes.Buffer
+}
+
+func (c *memConn) Read(p []byte) (int, error)  { return c.in.Read(p) }
+func (c *memConn) Write(p []byte) (int, error) { return c.out.Write(p) }
+func (c *memConn) Close() error                { return nil }
+func (c *memConn) LocalAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(192, 168, 50, 1), Port: 8443}
+}
+func (c *memConn) SetDeadline(t time.Time) error      { return nil }
+func (c *memConn) SetReadDeadline(t time.Time) error  { return nil }
+func (c *memConn) SetWriteDeadline(t time.Time) error { return nil }
+
+// FuzzPlainRedirect: whatever a client sends in clear to the HTTPS port,
+// the answer is nothing or a redirect to this router over HTTPS, with no
+// header a request could inject.
+func FuzzPlainRedirect(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: 192.168.50.1:8443\r\n\r\n",
+		"GET /devices?x=1 HTTP/1.1\r\nHost: iotgw.lan\r\n\r\n",
+		"GET //evil.example/ HTTP/1.1\r\nHost: evil.example\r\n\r\n",
+		"GET /%0d%0aSet-Cookie:x HTTP/1.0\r\n\r\n",
+		"\x16\x03\x01",
+	} {
+		f.Add([]byte(s))
+	}
+	s := &Server{hosts: map[string]bool{"192.168.50.1": true, DefaultHostname: true}}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c := &memConn{in: bytes.NewReader(in)}
+		sc := &sniffConn{Conn: c, s: s}
+		if _, err := sc.Read(make([]byte, 1)); err == nil || c.out.Len() == 0 {
+			return // TLS, or nothing answered
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(&c.out), nil)
+		if err != nil {
+			t.Fatalf("unreadable answer to %q: %v", in, err)
+		}
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusPermanentRedirect || len(resp.Header) != 3 ||
+			!(strings.HasPrefix(loc, "https://192.168.50.1:8443/") || strings.HasPrefix(loc, "https://"+DefaultHostname+":8443/")) {
+			t.Fatalf("answer to %q: %d %v", in, resp.StatusCode, resp.Header)
+		}
+	})
 }

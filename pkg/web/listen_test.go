@@ -179,15 +179,35 @@ func TestServeHTTPS(t *testing.T) {
 		t.Errorf("ALPN chose %q, want http/1.1", p)
 	}
 	tc.Close()
-	// Plain HTTP to the TLS port gets nothing useful.
-	plain := &http.Client{Timeout: 5 * time.Second}
-	if resp, err := plain.Get("http://" + addr + "/setup"); err == nil {
+	// Plain HTTP to the TLS port (a browser given "address:port") is sent
+	// to the same page over HTTPS, at the host it named if the page
+	// answers to it, else at the address it came to.
+	plain := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range []struct{ host, path, want string }{
+		{"", "/devices?x=1", "https://" + addr + "/devices?x=1"},
+		{"evil.example", "/setup", "https://" + addr + "/setup"},
+		{"", "//evil.example/x", "https://" + addr + "/"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+tc.path, nil)
+		if tc.host != "" {
+			req.Host = tc.host
+		}
+		resp, err := plain.Do(req)
+		if err != nil {
+			t.Fatalf("plain HTTP on the HTTPS port: %v", err)
+		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest || strings.Contains(string(body), "csrf") {
-			t.Fatalf("plain HTTP on the HTTPS port: %s", resp.Status)
+		if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != tc.want || strings.Contains(string(body), "csrf") {
+			t.Errorf("plain HTTP (Host %q) %s: %s to %q, want 308 to %q", tc.host, tc.path, resp.Status, resp.Header.Get("Location"), tc.want)
 		}
 	}
+	// And the redirect's target works.
+	resp, err = hc.Get(url + "/setup")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("HTTPS after the redirect: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }
 
 // TestFileStoreSeesAnotherWriter: the daemon's cached state follows a

@@ -220,7 +220,8 @@ func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
 	if s.opt.TLS != nil {
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*s.opt.TLS}, MinVersion: tls.VersionTLS12}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*s.opt.TLS}, MinVersion: tls.VersionTLS12,
+			NextProtos: []string{"http/1.1"}}
 	}
 	errs := make(chan error, len(lns))
 	for _, ln := range lns {
@@ -231,7 +232,7 @@ func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
 		go func() {
 			var err error
 			if s.opt.TLS != nil {
-				err = srv.ServeTLS(ln, "", "")
+				err = srv.Serve(s.listenTLS(ln, srv.TLSConfig))
 			} else {
 				err = srv.Serve(ln)
 			}
