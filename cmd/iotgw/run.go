@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -236,6 +237,10 @@ func proxyConfig(cfg *config.Config, routerAddrs []netip.Addr) dnsproxy.Config {
 		Upstream:      cfg.DNSProxy.Upstream,
 		UpdateDomains: cfg.DNSProxy.UpdateDomains,
 		LocalDomains:  cfg.DNSProxy.LocalDomains,
+		NotAllowed:    slices.Clone(cfg.LAN.Prefixes),
+	}
+	for _, a := range routerAddrs {
+		pc.NotAllowed = append(pc.NotAllowed, netip.PrefixFrom(a, a.BitLen()))
 	}
 	for _, a := range routerAddrs {
 		if a.IsLoopback() || a.IsLinkLocalUnicast() {

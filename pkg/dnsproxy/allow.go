@@ -18,33 +18,42 @@ const (
 	maxAllowPerAnswer = 16
 )
 
-// allowAddrs returns the public unicast A and AAAA addresses in an answer
-// to an update-domain query and how long to allow them: the smallest TTL
-// among them, within the configured bounds. Private, loopback, link-local
-// and multicast addresses are left out: an update host is on the
-// internet, and an answer pointing into the LAN (DNS rebinding) must not
-// open the LAN to a quarantined device.
-func (p *Proxy) allowAddrs(answer []dns.RR) ([]netip.Addr, time.Duration) {
+// allowAddrs returns the addresses an answer to an update-domain query
+// gives the name asked, and how long to allow them: the smallest TTL
+// among them, within the configured bounds. Only what answers the
+// question counts: a successful answer's records of the asked type owned
+// by the end of the CNAME chain from the question name, not whatever
+// else the answer carries. And only public unicast addresses outside
+// the LAN and the router (Config.NotAllowed): an update host is on the
+// internet, and an answer pointing into the LAN (DNS rebinding) or at
+// special-purpose space must not open it to a quarantined device.
+func (p *Proxy) allowAddrs(q dns.Question, resp *dns.Msg) ([]netip.Addr, time.Duration) {
+	if resp.Rcode != dns.RcodeSuccess || (q.Qtype != dns.TypeA && q.Qtype != dns.TypeAAAA) {
+		return nil, 0
+	}
+	name := chainEnd(dns.CanonicalName(q.Name), resp.Answer)
 	var (
 		addrs  []netip.Addr
 		minTTL uint32
 	)
-	for _, rr := range answer {
+	for _, rr := range resp.Answer {
+		h := rr.Header()
+		if h.Rrtype != q.Qtype || h.Class != dns.ClassINET || dns.CanonicalName(h.Name) != name {
+			continue
+		}
 		var a netip.Addr
 		switch rr := rr.(type) {
 		case *dns.A:
 			a, _ = netip.AddrFromSlice(rr.A)
 		case *dns.AAAA:
 			a, _ = netip.AddrFromSlice(rr.AAAA)
-		default:
-			continue
 		}
 		a = a.Unmap()
-		if !isPublicUnicast(a) || len(addrs) == maxAllowPerAnswer {
+		if !p.allowable(a) || len(addrs) == maxAllowPerAnswer {
 			continue
 		}
-		if ttl := rr.Header().Ttl; len(addrs) == 0 || ttl < minTTL {
-			minTTL = ttl
+		if len(addrs) == 0 || h.Ttl < minTTL {
+			minTTL = h.Ttl
 		}
 		addrs = append(addrs, a)
 	}
@@ -52,8 +61,57 @@ func (p *Proxy) allowAddrs(answer []dns.RR) ([]netip.Addr, time.Duration) {
 	return addrs, min(max(ttl, p.cfg.AllowTTLMin), p.cfg.AllowTTLMax)
 }
 
-func isPublicUnicast(a netip.Addr) bool {
-	return a.IsGlobalUnicast() && !a.IsPrivate()
+// maxCNAMEChain bounds the aliases followed, as resolvers do.
+const maxCNAMEChain = 8
+
+// chainEnd follows the CNAME records in answer from name and returns the
+// last name of the chain (name itself without aliases).
+func chainEnd(name string, answer []dns.RR) string {
+	for range maxCNAMEChain {
+		next := ""
+		for _, rr := range answer {
+			if c, ok := rr.(*dns.CNAME); ok && dns.CanonicalName(c.Hdr.Name) == name {
+				next = dns.CanonicalName(c.Target)
+				break
+			}
+		}
+		if next == "" {
+			break
+		}
+		name = next
+	}
+	return name
+}
+
+// specialPurpose are IANA special-purpose ranges that IsGlobalUnicast
+// and IsPrivate let through but that reach no update host and may reach
+// the ISP's or the router's side (RFC 6890 and its updates): "this
+// network", shared address space (carrier-grade NAT), IETF protocol
+// assignments, benchmarking, reserved, IPv6 discard-only. (The
+// documentation ranges route nowhere; the tests use them as the
+// internet.)
+var specialPurpose = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("100::/64"),
+}
+
+// allowable reports whether a may go into the allow sets.
+func (p *Proxy) allowable(a netip.Addr) bool {
+	if !a.IsGlobalUnicast() || a.IsPrivate() {
+		return false
+	}
+	for _, set := range [][]netip.Prefix{specialPurpose, p.cfg.NotAllowed} {
+		for _, pr := range set {
+			if pr.Contains(a) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // capTTL lowers every TTL in the answer and authority sections to ttl.
@@ -68,11 +126,18 @@ func capTTL(m *dns.Msg, ttl time.Duration) {
 	}
 }
 
+// allowRetryPause is how long allow-set updates wait after one failed.
+const allowRetryPause = 5 * time.Second
+
 // pushAllowed hands addrs to the allow sets unless each was handed over
 // recently enough. It returns once the sets are updated, so that the
-// client's first connection finds its address allowed.
+// client's first connection finds its address allowed. The caller holds
+// an upstream slot, which bounds the queries waiting here.
 func (p *Proxy) pushAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Duration) {
 	now := p.now()
+	if now.UnixNano() < p.allowPause.Load() {
+		return
+	}
 	todo := p.allow.due(addrs, ttl, now)
 	if len(todo) == 0 {
 		return
@@ -86,9 +151,10 @@ func (p *Proxy) pushAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Du
 	if err != nil {
 		// A full allow set applied the rest and refuses the others until
 		// allowances expire: asking again at every query would only cost
-		// batches. Any other failure is retried by the next query.
+		// batches. Any other failure is retried after a pause.
 		if !errors.Is(err, quarantine.ErrAllowFull) {
 			p.allow.forget(todo)
+			p.allowPause.Store(now.Add(allowRetryPause).UnixNano())
 		}
 		// Log the first failure and then every hundredth, not each one.
 		if n := p.st.allowErrors.Add(1); n == 1 || n%100 == 0 {

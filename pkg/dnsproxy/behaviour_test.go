@@ -75,7 +75,8 @@ func TestAllowUpdates(t *testing.T) {
 		calls   int
 	}{
 		{"failing_netlink_still_answers", 0, true, 1},
-		{"failed_update_retried_next_query", 0, false, 1},
+		{"failed_update_not_retried_at_once", time.Second, false, 0},
+		{"failed_update_retried_after_the_pause", allowRetryPause, false, 1},
 		{"recent_update_not_repeated", 0, false, 0},
 		{"not_repeated_before_half_ttl", 149 * time.Second, false, 0},
 		{"refreshed_after_half_ttl", 2 * time.Second, false, 1},
@@ -321,27 +322,33 @@ func TestTCPConnectionShare(t *testing.T) {
 
 // A full allow set is not asked again at every query: the addresses it
 // refused stay in the cache until their allowance would have ended, while
-// other failures are retried by the next query.
+// other failures are retried after a pause, not by every query.
 func TestAllowFullNotRetried(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
 		err   error
-		calls int
+		calls []int // hand-overs by two queries at once, then by one after the pause
 	}{
-		{"full", fmt.Errorf("%w: 1 refused", quarantine.ErrAllowFull), 1},
-		{"netlink", errFakeNetlink, 2},
+		{"full", fmt.Errorf("%w: 1 refused", quarantine.ErrAllowFull), []int{1, 0}},
+		{"netlink", errFakeNetlink, []int{1, 1}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			allow := &fakeAllow{err: tt.err}
-			p, err := New(testConfig(netip.MustParseAddrPort("127.0.0.1:53")), Deps{Quarantine: newFakeLookup(), Allow: allow, Logger: quietLogger()})
+			clk := newFakeClock()
+			p, err := New(testConfig(netip.MustParseAddrPort("127.0.0.1:53")), Deps{Quarantine: newFakeLookup(), Allow: allow, Logger: quietLogger(), Now: clk.Now})
 			if err != nil {
 				t.Fatal(err)
 			}
 			addrs := []netip.Addr{netip.MustParseAddr("203.0.113.7")}
 			p.pushAllowed(context.Background(), addrs, time.Minute)
 			p.pushAllowed(context.Background(), addrs, time.Minute)
-			if calls := allow.taken(); len(calls) != tt.calls {
-				t.Errorf("%d hand-overs, want %d", len(calls), tt.calls)
+			if calls := allow.taken(); len(calls) != tt.calls[0] {
+				t.Errorf("at once: %d hand-overs, want %d", len(calls), tt.calls[0])
+			}
+			clk.Advance(allowRetryPause)
+			p.pushAllowed(context.Background(), addrs, time.Minute)
+			if calls := allow.taken(); len(calls) != tt.calls[1] {
+				t.Errorf("after the pause: %d hand-overs, want %d", len(calls), tt.calls[1])
 			}
 		})
 	}

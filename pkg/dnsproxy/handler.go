@@ -194,12 +194,18 @@ func (p *Proxy) forward(ctx context.Context, req *dns.Msg, tcp bool) *dns.Msg {
 // client's answer has its TTLs capped, so that it never caches an address
 // longer than it may reach it; other clients' answers stay unchanged.
 func (p *Proxy) forwardUpdate(ctx context.Context, req *dns.Msg, tcp, quarantined bool) *dns.Msg {
-	resp, ok := p.exchange(ctx, req)
+	// The slot is held through the allow-set update too, so that queries
+	// waiting on a slow backend stay within MaxUpstream.
+	if !p.takeSlot() {
+		return servFail(req)
+	}
+	defer p.releaseSlot()
+	resp, ok := p.exchangeHeld(ctx, req)
 	if !ok {
 		return p.fitClient(resp, req, tcp)
 	}
 	p.st.forwarded.Add(1)
-	addrs, ttl := p.allowAddrs(resp.Answer)
+	addrs, ttl := p.allowAddrs(req.Question[0], resp)
 	if len(addrs) > 0 {
 		if quarantined {
 			capTTL(resp, ttl)
@@ -212,13 +218,28 @@ func (p *Proxy) forwardUpdate(ctx context.Context, req *dns.Msg, tcp, quarantine
 // exchange returns the upstream's answer and true, or SERVFAIL and false
 // if the upstream failed or too many queries are in flight.
 func (p *Proxy) exchange(ctx context.Context, req *dns.Msg) (*dns.Msg, bool) {
-	select {
-	case p.slots <- struct{}{}:
-		defer func() { <-p.slots }()
-	default:
-		p.st.overloaded.Add(1)
+	if !p.takeSlot() {
 		return servFail(req), false
 	}
+	defer p.releaseSlot()
+	return p.exchangeHeld(ctx, req)
+}
+
+// takeSlot takes an upstream slot if one is free, and counts a refusal.
+func (p *Proxy) takeSlot() bool {
+	select {
+	case p.slots <- struct{}{}:
+		return true
+	default:
+		p.st.overloaded.Add(1)
+		return false
+	}
+}
+
+func (p *Proxy) releaseSlot() { <-p.slots }
+
+// exchangeHeld is exchange for a caller holding a slot.
+func (p *Proxy) exchangeHeld(ctx context.Context, req *dns.Msg) (*dns.Msg, bool) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.UpstreamTimeout)
 	defer cancel()
 	resp, err := p.upstreamQuery(ctx, req)

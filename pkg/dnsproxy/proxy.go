@@ -84,6 +84,10 @@ type Config struct {
 	// UpdateDomains are resolved for real for quarantined clients, with
 	// every name below them ("example.com" covers "fw.example.com").
 	UpdateDomains []string
+	// NotAllowed are prefixes no update host's address is taken from:
+	// the LAN's prefixes and the router's own addresses (special-purpose
+	// ranges are left out anyway).
+	NotAllowed []netip.Prefix
 	// LocalDomains are forwarded for quarantined clients too (the router's
 	// own names); default "lan". Single-label names and reverse lookups
 	// (in-addr.arpa, ip6.arpa) are always forwarded.
@@ -154,7 +158,10 @@ type Proxy struct {
 	updates []string      // canonical FQDNs
 	local   []string      // canonical FQDNs
 	allow   *allowCache
-	observe *observations
+	// allowPause holds allow-set updates back (Unix nanoseconds) after
+	// one failed, so that a failing backend is not asked at every query.
+	allowPause atomic.Int64
+	observe    *observations
 
 	readyOnce sync.Once
 	ready     chan struct{}
