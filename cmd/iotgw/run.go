@@ -238,6 +238,9 @@ func proxyConfig(cfg *config.Config, routerAddrs []netip.Addr) dnsproxy.Config {
 		UpdateDomains: cfg.DNSProxy.UpdateDomains,
 		LocalDomains:  cfg.DNSProxy.LocalDomains,
 		NotAllowed:    slices.Clone(cfg.LAN.Prefixes),
+		LANPrefixes:   cfg.LAN.Prefixes,
+		// Only quarantined devices' DNS is redirected here (by MAC).
+		AllQuarantined: true,
 	}
 	for _, a := range routerAddrs {
 		pc.NotAllowed = append(pc.NotAllowed, netip.PrefixFrom(a, a.BitLen()))

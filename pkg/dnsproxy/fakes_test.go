@@ -304,6 +304,7 @@ func testConfig(up netip.AddrPort) Config {
 		NoticeV4:      netip.MustParseAddr("192.168.1.1"),
 		NoticeV6:      netip.MustParseAddr("fd00::1"),
 		UpdateDomains: []string{"fw.vendor.test"},
+		LANPrefixes:   []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24"), netip.MustParsePrefix("fd00::/64")},
 	}
 }
 

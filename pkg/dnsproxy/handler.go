@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/miekg/dns"
@@ -88,7 +89,7 @@ func (p *Proxy) respond(ctx context.Context, client netip.Addr, req *dns.Msg, tc
 	name := presentationName(q.Name)
 	p.observe.add(client, name)
 
-	quarantined := p.deps.Quarantine.IsQuarantined(client)
+	quarantined := p.cfg.AllQuarantined || p.deps.Quarantine.IsQuarantined(client)
 	switch {
 	case p.isLocal(q):
 		return p.forward(ctx, req, tcp)
@@ -139,16 +140,50 @@ func formErr(req *dns.Msg) *dns.Msg {
 	return m
 }
 
-// isLocal: names only the router can answer (its own names, reverse
-// lookups) are forwarded even for quarantined clients.
+// isLocal: names only the router can answer are forwarded even for
+// quarantined clients: its own domains, host names (one label; A and
+// AAAA only) and reverse lookups of LAN addresses (PTR only). Any other
+// reverse name would reach whoever holds that reverse zone on the
+// internet, a channel out for a quarantined device.
 func (p *Proxy) isLocal(q dns.Question) bool {
 	if dns.CountLabel(q.Name) <= 1 {
+		return q.Qtype == dns.TypeA || q.Qtype == dns.TypeAAAA
+	}
+	if q.Qtype == dns.TypePTR && inDomains(q.Name, p.reverse) {
 		return true
 	}
-	return inDomains(q.Name, reverseZones) || inDomains(q.Name, p.local)
+	return inDomains(q.Name, p.local)
 }
 
-var reverseZones = []string{"in-addr.arpa.", "ip6.arpa."}
+// reverseZones returns the reverse-lookup zones (in-addr.arpa, ip6.arpa)
+// that hold the addresses of prefixes: each prefix widened to a whole
+// octet (IPv4) or nibble (IPv6), as reverse names are cut.
+func reverseZones(prefixes []netip.Prefix) []string {
+	var zones []string
+	for _, pr := range prefixes {
+		a := pr.Masked().Addr()
+		if a.Is4() {
+			b := a.As4()
+			zone := "in-addr.arpa."
+			for i := range pr.Bits() / 8 {
+				zone = strconv.Itoa(int(b[i])) + "." + zone
+			}
+			zones = append(zones, zone)
+			continue
+		}
+		b := a.As16()
+		zone := "ip6.arpa."
+		for i := range pr.Bits() / 4 {
+			nibble := b[i/2] >> 4
+			if i%2 == 1 {
+				nibble = b[i/2] & 0xf
+			}
+			zone = strconv.FormatUint(uint64(nibble), 16) + "." + zone
+		}
+		zones = append(zones, zone)
+	}
+	return zones
+}
 
 // notice answers a quarantined client: the notice address for A (and AAAA
 // when configured), an empty answer for everything else, so that the

@@ -84,13 +84,22 @@ type Config struct {
 	// UpdateDomains are resolved for real for quarantined clients, with
 	// every name below them ("example.com" covers "fw.example.com").
 	UpdateDomains []string
+	// LANPrefixes are the home network's: reverse lookups (PTR) of
+	// addresses in them are forwarded for quarantined clients, no other
+	// reverse names.
+	LANPrefixes []netip.Prefix
+	// AllQuarantined treats every client as quarantined, whatever the
+	// Quarantine lookup says: right when only quarantined devices are
+	// sent to the proxy (by their MAC), since one that takes a new
+	// address is not in the lookup yet.
+	AllQuarantined bool
 	// NotAllowed are prefixes no update host's address is taken from:
 	// the LAN's prefixes and the router's own addresses (special-purpose
 	// ranges are left out anyway).
 	NotAllowed []netip.Prefix
 	// LocalDomains are forwarded for quarantined clients too (the router's
-	// own names); default "lan". Single-label names and reverse lookups
-	// (in-addr.arpa, ip6.arpa) are always forwarded.
+	// own names); default "lan". So are A and AAAA of single-label names
+	// and PTR of addresses in LANPrefixes.
 	LocalDomains []string
 	// NoticeTTL is the TTL of notice answers.
 	NoticeTTL time.Duration
@@ -157,6 +166,7 @@ type Proxy struct {
 	slots   chan struct{} // one per upstream query in flight
 	updates []string      // canonical FQDNs
 	local   []string      // canonical FQDNs
+	reverse []string      // reverse zones of the LAN prefixes
 	allow   *allowCache
 	// allowPause holds allow-set updates back (Unix nanoseconds) after
 	// one failed, so that a failing backend is not asked at every query.
@@ -212,6 +222,7 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 		slots:   make(chan struct{}, cfg.MaxUpstream),
 		updates: updates,
 		local:   local,
+		reverse: reverseZones(cfg.LANPrefixes),
 		allow:   newAllowCache(quarantine.MaxAllowed),
 		observe: newObservations(deps.Observer, deps.Now),
 		ready:   make(chan struct{}),

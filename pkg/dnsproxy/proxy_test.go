@@ -92,6 +92,12 @@ func TestAnswers(t *testing.T) {
 			answer: []string{"A 192.168.1.1 ttl=60"}},
 		{name: "quarantined_reverse_lookup_forwarded", quarantined: true, q: "1.1.168.192.in-addr.arpa.", qtype: dns.TypePTR,
 			answer: []string{"PTR openwrt.lan. ttl=60"}},
+		// Nothing else under the reverse zones, nor other types for host
+		// names: each would reach a server on the internet, a way out.
+		{name: "quarantined_reverse_lookup_outside_lan_nodata", quarantined: true, q: "9.113.0.203.in-addr.arpa.", qtype: dns.TypePTR},
+		{name: "quarantined_reverse_txt_nodata", quarantined: true, q: "1.1.168.192.in-addr.arpa.", qtype: dns.TypeTXT},
+		{name: "quarantined_ip6_arpa_tunnel_nodata", quarantined: true, q: "data.8.b.d.0.1.0.0.2.ip6.arpa.", qtype: dns.TypeTXT},
+		{name: "quarantined_single_label_txt_nodata", quarantined: true, q: "openwrt.", qtype: dns.TypeTXT},
 	}
 	for _, network := range []string{"udp", "tcp"} {
 		for _, addr := range p.Addrs() {
@@ -146,5 +152,54 @@ func TestNoticeWithoutIPv6(t *testing.T) {
 	}
 	if up.queries("udp")+up.queries("tcp") != 0 {
 		t.Error("a quarantined client's query reached the upstream")
+	}
+}
+
+// TestQuarantinedLocalNames: a quarantined client's queries reach the
+// upstream only for names the router answers itself.
+func TestQuarantinedLocalNames(t *testing.T) {
+	up := startUpstream(t)
+	cfg := testConfig(up.addr)
+	cfg.AllQuarantined = true // and the lookup knows no client at all
+	p := startProxy(t, cfg, Deps{Quarantine: newFakeLookup(), Allow: &fakeAllow{}})
+	addr := p.Addrs()[0]
+	for _, tc := range []struct {
+		q         string
+		qtype     uint16
+		forwarded bool
+	}{
+		{"nas.lan.", dns.TypeA, true},
+		{"openwrt.", dns.TypeA, true},
+		{"openwrt.", dns.TypeAAAA, true},
+		{"openwrt.", dns.TypeTXT, false},
+		{"1.1.168.192.in-addr.arpa.", dns.TypePTR, true},
+		{"1.1.168.192.in-addr.arpa.", dns.TypeTXT, false},
+		{"9.113.0.203.in-addr.arpa.", dns.TypePTR, false},
+		{"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.", dns.TypePTR, true},
+		{"data.8.b.d.0.1.0.0.2.ip6.arpa.", dns.TypePTR, false},
+		{"www.example.test.", dns.TypeA, false},
+		{"fw.vendor.test.", dns.TypeA, true},
+	} {
+		before := p.Stats().Forwarded
+		ask(t, "udp", addr, query(tc.q, tc.qtype))
+		if got := p.Stats().Forwarded > before; got != tc.forwarded {
+			t.Errorf("%s %s: forwarded %v, want %v", tc.q, dns.TypeToString[tc.qtype], got, tc.forwarded)
+		}
+	}
+}
+
+func TestReverseZones(t *testing.T) {
+	got := reverseZones([]netip.Prefix{
+		netip.MustParsePrefix("192.168.1.0/24"),
+		netip.MustParsePrefix("10.0.0.0/8"),
+		netip.MustParsePrefix("172.16.0.0/12"), // widened to the octet: 172.in-addr.arpa
+		netip.MustParsePrefix("fd00::/8"),
+		netip.MustParsePrefix("2001:db8:1::/48"),
+		netip.MustParsePrefix("2001:db8:1:a0::/62"), // widened to the nibble
+	})
+	want := []string{"1.168.192.in-addr.arpa.", "10.in-addr.arpa.", "172.in-addr.arpa.", "d.f.ip6.arpa.",
+		"1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.", "a.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
 	}
 }
