@@ -382,9 +382,12 @@ func reloadOnHUP(ctx context.Context, path string, d *daemon.Daemon, adv *adviso
 // active audit, and hands them to the daemon before it starts.
 func startAudit(cfg *config.Config, d *daemon.Daemon, log *slog.Logger, run func(string, func(context.Context) error)) error {
 	sink := recordSink{d}
+	// Nothing the audit or the description fetch sends leaves the LAN
+	// interfaces: not the router itself, not the WAN side.
+	onLAN := netwatch.OnLAN(cfg.LAN.Interfaces)
 	var upnp *audit.UPnPFetcher
 	if cfg.Audit.FetchUPnP {
-		upnp = audit.NewUPnPFetcher(nil, sink, audit.FetchOptions{}, log)
+		upnp = audit.NewUPnPFetcher(nil, sink, audit.FetchOptions{OnLAN: onLAN}, log)
 		run("upnp fetcher", upnp.Run)
 	}
 	var sched *audit.Scheduler
@@ -401,7 +404,7 @@ func startAudit(cfg *config.Config, d *daemon.Daemon, log *slog.Logger, run func
 		auditor, err := audit.New(audit.Options{
 			MaxAttempts: a.MaxAttempts, AttemptDelay: a.AttemptDelay.Duration, PortDelay: a.PortDelay.Duration,
 			ConnectTimeout: a.ConnectTimeout.Duration, ResponseTimeout: a.ResponseTimeout.Duration,
-			Ports: ports, LAN: cfg.LAN.Prefixes, Candidates: cl, Logger: log,
+			Ports: ports, LAN: cfg.LAN.Prefixes, OnLAN: onLAN, Candidates: cl, Logger: log,
 		})
 		if err != nil {
 			return err

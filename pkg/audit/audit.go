@@ -69,6 +69,12 @@ type Options struct {
 	// LAN, when set, further restricts targets to these prefixes; an
 	// address must be private, unique-local or link-local in any case.
 	LAN []netip.Prefix
+	// OnLAN, when set, must confirm that the kernel sends to an address
+	// through a LAN interface: the configured prefixes cover all of RFC
+	// 1918 by default, which also holds an ISP modem behind the WAN
+	// (double NAT) and the router's own addresses, and a device can claim
+	// any address nobody else holds.
+	OnLAN func(netip.Addr) bool
 	// Candidates is the default-credential list (required).
 	Candidates CandidateLister
 	// Dialer opens connections (default a net.Dialer).
@@ -214,9 +220,12 @@ func IsLANAddr(a netip.Addr) bool {
 }
 
 // permitted reports whether a is a LAN address inside the configured
-// prefixes.
+// prefixes, and routed to the LAN when OnLAN can tell.
 func (a *Auditor) permitted(addr netip.Addr) bool {
 	if !IsLANAddr(addr) {
+		return false
+	}
+	if a.opts.OnLAN != nil && !a.opts.OnLAN(addr) {
 		return false
 	}
 	if len(a.opts.LAN) == 0 {

@@ -367,21 +367,25 @@ func TestAttemptCapOption(t *testing.T) {
 
 func TestRefusesNonLANTargets(t *testing.T) {
 	tests := []struct {
-		name  string
-		addrs []string
-		lan   []string
+		name   string
+		addrs  []string
+		lan    []string
+		offLAN bool // the kernel would not send there through the LAN
 	}{
-		{"public_v4", []string{"8.8.8.8"}, nil},
-		{"documentation_v4", []string{"203.0.113.10"}, nil},
-		{"cgnat", []string{"100.64.1.1"}, nil},
-		{"loopback", []string{"127.0.0.1"}, nil},
-		{"loopback_v6", []string{"::1"}, nil},
-		{"global_v6", []string{"2001:db8::10"}, nil},
-		{"multicast", []string{"239.255.255.250"}, nil},
-		{"unspecified", []string{"0.0.0.0"}, nil},
-		{"mapped_public", []string{"::ffff:8.8.4.4"}, nil},
-		{"none", nil, nil},
-		{"private_outside_lan_prefix", []string{"10.1.2.3"}, []string{"192.168.77.0/24"}},
+		// An address in the LAN prefixes that the kernel routes
+		// elsewhere: the router's own, an ISP modem behind the WAN.
+		{"routed_off_lan", []string{"192.168.77.1"}, nil, true},
+		{"public_v4", []string{"8.8.8.8"}, nil, false},
+		{"documentation_v4", []string{"203.0.113.10"}, nil, false},
+		{"cgnat", []string{"100.64.1.1"}, nil, false},
+		{"loopback", []string{"127.0.0.1"}, nil, false},
+		{"loopback_v6", []string{"::1"}, nil, false},
+		{"global_v6", []string{"2001:db8::10"}, nil, false},
+		{"multicast", []string{"239.255.255.250"}, nil, false},
+		{"unspecified", []string{"0.0.0.0"}, nil, false},
+		{"mapped_public", []string{"::ffff:8.8.4.4"}, nil, false},
+		{"none", nil, nil, false},
+		{"private_outside_lan_prefix", []string{"10.1.2.3"}, []string{"192.168.77.0/24"}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -390,6 +394,7 @@ func TestRefusesNonLANTargets(t *testing.T) {
 				for _, p := range tc.lan {
 					o.LAN = append(o.LAN, netip.MustParsePrefix(p))
 				}
+				o.OnLAN = func(netip.Addr) bool { return !tc.offLAN }
 			})
 			tg := Target{MAC: devMAC}
 			for _, s := range tc.addrs {

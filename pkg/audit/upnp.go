@@ -38,6 +38,9 @@ type FetchOptions struct {
 	Limit int64
 	// Dialer opens the connection (default a net.Dialer).
 	Dialer Dialer
+	// OnLAN, when set, must confirm that the kernel sends to the host
+	// through a LAN interface (see Options.OnLAN).
+	OnLAN func(netip.Addr) bool
 }
 
 // FetchDescription fetches and parses the UPnP device description at an
@@ -48,6 +51,9 @@ func FetchDescription(ctx context.Context, location string, opts FetchOptions) (
 	u, host, err := checkLocation(location, opts.Addrs)
 	if err != nil {
 		return ssdp.Description{}, err
+	}
+	if opts.OnLAN != nil && !opts.OnLAN(host) {
+		return ssdp.Description{}, fmt.Errorf("%w: %s is not reached through the LAN", ErrNotLAN, host)
 	}
 	timeout := opts.Timeout
 	if timeout <= 0 {
@@ -120,6 +126,11 @@ func checkLocation(location string, addrs []netip.Addr) (*url.URL, netip.Addr, e
 	host := hostAddr(u)
 	if !host.IsValid() {
 		return nil, netip.Addr{}, fmt.Errorf("%w: host %q is not an address", ErrNotLAN, u.Hostname())
+	}
+	if host.Zone() != "" {
+		// The zone names the interface to use: the device's choice
+		// ("%wan") must not pick the router's WAN side.
+		return nil, netip.Addr{}, fmt.Errorf("%w: %s names an interface", ErrNotLAN, host)
 	}
 	if !IsLANAddr(host) {
 		return nil, netip.Addr{}, fmt.Errorf("%w: %s", ErrNotLAN, host)

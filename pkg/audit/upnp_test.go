@@ -71,6 +71,7 @@ func TestFetchDescription(t *testing.T) {
 		wantErr  error // nil: success
 		anyErr   bool
 		noDial   bool
+		offLAN   bool // the kernel would not send to the host through the LAN
 	}{
 		{name: "ok", location: "http://" + lan("49152") + "/desc.xml"},
 		{name: "same_host_redirect", location: "http://" + lan("49152") + "/moved"},
@@ -86,6 +87,10 @@ func TestFetchDescription(t *testing.T) {
 		{name: "https", location: "https://" + lan("49152") + "/desc.xml", anyErr: true, noDial: true},
 		{name: "userinfo", location: "http://u:p@" + lan("49152") + "/desc.xml", anyErr: true, noDial: true},
 		{name: "overlong", location: "http://" + lan("49152") + "/" + strings.Repeat("a", 600), anyErr: true, noDial: true},
+		// The device's choice of interface ("%wan") is not taken, nor a
+		// host the LAN does not reach (the router itself, the WAN side).
+		{name: "zone", location: "http://[fe80::1%25wan]:49152/desc.xml", wantErr: ErrNotLAN, noDial: true},
+		{name: "off_lan", location: "http://" + lan("49152") + "/desc.xml", offLAN: true, wantErr: ErrNotLAN, noDial: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,7 +100,8 @@ func TestFetchDescription(t *testing.T) {
 				addrs = devAddrs
 			}
 			desc, err := FetchDescription(context.Background(), tc.location, FetchOptions{
-				Addrs: addrs, Dialer: d, Timeout: 200 * time.Millisecond})
+				Addrs: addrs, Dialer: d, Timeout: 200 * time.Millisecond,
+				OnLAN: func(netip.Addr) bool { return !tc.offLAN }})
 			switch {
 			case tc.wantErr == nil && !tc.anyErr:
 				if err != nil {

@@ -255,3 +255,43 @@ func hasNeighbor(ns []NeighborSeen, mac hwaddr.MAC, ip netip.Addr) bool {
 	}
 	return false
 }
+
+// TestOnLAN: only neighbours out of a LAN interface pass; the router's
+// own address, the WAN side and hosts behind a gateway do not.
+func TestOnLAN(t *testing.T) {
+	requireRoot(t)
+	ns := netnstest.New(t, "iotgwn", "route")
+	ipIn(t, ns, "link", "add", "lan0", "type", "veth", "peer", "name", "lan0p")
+	ipIn(t, ns, "link", "add", "wan0", "type", "veth", "peer", "name", "wan0p")
+	for _, dev := range []string{"lan0", "lan0p", "wan0", "wan0p"} {
+		ipIn(t, ns, "link", "set", dev, "up")
+	}
+	ipIn(t, ns, "addr", "add", "10.97.0.1/24", "dev", "lan0")
+	ipIn(t, ns, "addr", "add", "10.98.0.2/24", "dev", "wan0")
+	ipIn(t, ns, "route", "add", "default", "via", "10.98.0.1")
+	ipIn(t, ns, "route", "add", "10.99.0.0/24", "via", "10.97.0.254") // a routed segment behind a LAN gateway
+	onLAN := OnLAN([]string{"lan0"})
+	for _, tc := range []struct {
+		addr string
+		want bool
+	}{
+		{"10.97.0.20", true},
+		{"10.97.0.1", false},   // the router itself
+		{"10.98.0.1", false},   // the WAN side (an ISP modem behind double NAT)
+		{"10.99.0.5", false},   // behind a gateway
+		{"192.0.2.1", false},   // the internet, by the default route
+		{"fe80::1%lan0", true}, // by its zone
+		{"fe80::1%wan0", false},
+	} {
+		var got bool
+		if err := netnstest.Run(ns, func() error {
+			got = onLAN(netip.MustParseAddr(tc.addr))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("OnLAN(%s) = %v, want %v", tc.addr, got, tc.want)
+		}
+	}
+}
