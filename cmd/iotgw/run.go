@@ -194,6 +194,11 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 	log.Info("iotgw running", "version", version, "capture", cfg.Capture.Mode, "interfaces", cfg.Capture.Interfaces,
 		"mode", cfg.Policy.Mode, "router", routerAddrs)
 	wg.Wait()
+	// The store's own loop wrote when ctx ended, but the daemon's last
+	// records and the alerts' last acknowledgements came after it.
+	if err := st.Flush(); err != nil {
+		log.Error("last write of the state failed", "err", err)
+	}
 	close(errs)
 	return <-errs
 }
