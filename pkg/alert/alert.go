@@ -355,8 +355,11 @@ func FromTest(at time.Time) Alert {
 }
 
 // contentHash is what must change for an alert with the same DedupKey to
-// be sent again: kind, severity, title, reason and facts — not the body,
-// so a daemon problem whose error text varies alerts once.
+// be sent again: kind, severity, reason and facts — not the body, so a
+// daemon problem whose error text varies alerts once, and not the title,
+// which names the device as it is known at the time: a name learnt or
+// given later (or the bare MAC of the findings marked seen at start) is
+// not a new finding.
 func (a *Alert) contentHash() uint64 {
 	h := fnv.New64a()
 	put := func(s string) {
@@ -365,7 +368,6 @@ func (a *Alert) contentHash() uint64 {
 	}
 	put(string(a.Kind))
 	put(a.Severity.String())
-	put(a.Title)
 	put(a.Reason)
 	var ks [16]string
 	keys := ks[:0]

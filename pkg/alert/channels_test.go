@@ -340,8 +340,9 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
-// TestNetworkErrorHidesToken: a Telegram bot token is part of the URL Go's
-// HTTP errors quote; the error the page and the log see must not show it.
+// TestNetworkErrorHidesToken: a Telegram bot token, an ntfy topic and a
+// webhook's path are part of the URL Go's HTTP errors quote (escaped);
+// the error the page and the log see must not show them.
 func TestNetworkErrorHidesToken(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -349,22 +350,35 @@ func TestNetworkErrorHidesToken(t *testing.T) {
 	}
 	closed := "http://" + l.Addr().String()
 	l.Close()
-	const token = "987654321:ZZsecretBotTokenZZ"
-	d, err := New(Config{Channels: []ChannelConfig{{Type: TypeTelegram, URL: closed, Token: token, ChatID: "42"}}},
-		Options{Outbox: &memOutbox{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = d.SendTest(context.Background(), "telegram")
-	var se *SendError
-	if err == nil || errors.As(err, &se) && se.Permanent {
-		t.Fatalf("a refused connection gave %v; want a retryable error", err)
-	}
-	if strings.Contains(err.Error(), "ZZsecretBotTokenZZ") || strings.Contains(d.Status()[0].LastError, "ZZsecretBotTokenZZ") {
-		t.Errorf("error shows the bot token: %v", err)
-	}
-	if !strings.Contains(err.Error(), "bot***") {
-		t.Errorf("error %q: the redacted URL should still say where it went", err)
+	for _, tc := range []struct {
+		channel ChannelConfig
+		secrets []string
+		where   string
+	}{
+		{ChannelConfig{Type: TypeTelegram, URL: closed, Token: "987654321:ZZsecretBotTokenZZ", ChatID: "42"},
+			[]string{"ZZsecretBotTokenZZ"}, "bot***"},
+		{ChannelConfig{Type: TypeNtfy, URL: closed, Topic: "ZZsecretTopicZZ"}, []string{"ZZsecretTopicZZ"}, closed},
+		{ChannelConfig{Type: TypeWebhook, URL: closed + "/api/webhook/ZZsecret%20hookZZ", Secret: "0123456789abcdef"},
+			[]string{"ZZsecret%20hookZZ", "ZZsecret hookZZ", "hookZZ"}, closed},
+	} {
+		d, err := New(Config{Channels: []ChannelConfig{tc.channel}}, Options{Outbox: &memOutbox{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := string(tc.channel.Type)
+		err = d.SendTest(context.Background(), name)
+		var se *SendError
+		if err == nil || errors.As(err, &se) && se.Permanent {
+			t.Fatalf("%s: a refused connection gave %v; want a retryable error", name, err)
+		}
+		for _, secret := range tc.secrets {
+			if strings.Contains(err.Error(), secret) || strings.Contains(d.Status()[0].LastError, secret) {
+				t.Errorf("%s: error shows %q: %v", name, secret, err)
+			}
+		}
+		if !strings.Contains(err.Error(), tc.where) {
+			t.Errorf("%s: error %q: the redacted URL should still say where it went", name, err)
+		}
 	}
 }
 

@@ -309,6 +309,9 @@ func checkType(s *settings) error {
 		default:
 			return fmt.Errorf("url %q: scheme must be mqtt or mqtts", s.URL)
 		}
+		if u.User != nil {
+			return errors.New("url: give the broker's user name and password as username and password, not in the URL")
+		}
 		s.DiscoveryPrefix = orWord(s.DiscoveryPrefix, "homeassistant")
 		s.TopicPrefix = orWord(s.TopicPrefix, "iotgw")
 		if !topicPrefix.MatchString(s.DiscoveryPrefix) || !topicPrefix.MatchString(s.TopicPrefix) {
@@ -378,10 +381,13 @@ func (s *settings) tlsConfig(serverName string) *tls.Config {
 // secrets are the values an error message must never show.
 func (s *settings) secrets() []string {
 	out := []string{s.Token, s.Password, s.Secret, s.User}
+	if s.Type == TypeNtfy {
+		out = append(out, s.Topic) // whoever knows it reads the alerts
+	}
 	if u, err := url.Parse(s.URL); err == nil && s.Type == TypeWebhook {
 		// A webhook URL's path or query is often its only secret
-		// (Home Assistant's webhook id).
-		out = append(out, u.Path, u.RawQuery)
+		// (Home Assistant's webhook id); Go's errors quote it escaped.
+		out = append(out, u.Path, u.EscapedPath(), u.RawQuery)
 	}
 	return out
 }

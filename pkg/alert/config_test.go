@@ -42,6 +42,7 @@ func TestConfigValidate(t *testing.T) {
 		{"mqtt_ok", ok(ChannelConfig{Type: "mqtt", URL: "mqtts://ha.lan:8883", Username: "iotgw", Password: "pw"}), ""},
 		{"mqtt_http_scheme", ok(ChannelConfig{Type: "mqtt", URL: "http://ha.lan"}), "scheme"},
 		{"mqtt_wildcard_prefix", ok(ChannelConfig{Type: "mqtt", URL: "mqtt://ha.lan:1883", TopicPrefix: "iotgw/#"}), "topic_prefix"},
+		{"mqtt_userinfo_in_url", ok(ChannelConfig{Type: "mqtt", URL: "mqtt://u:p@ha.lan:1883"}), "not in the URL"},
 		{"mqtt_password_alone", ok(ChannelConfig{Type: "mqtt", URL: "mqtt://ha.lan:1883", Password: "pw"}), "needs a username"},
 		{"unknown_type", ok(ChannelConfig{Type: "slack"}), "type"},
 		{"missing_type", ok(ChannelConfig{Name: "x"}), "type is required"},

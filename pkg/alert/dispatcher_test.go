@@ -199,6 +199,25 @@ func TestDedupSameFindingOnce(t *testing.T) {
 	}
 }
 
+// TestMarkSeenWhateverTheName: findings marked seen at start (the daemon
+// knows only the MAC then) are not alerted again once the device has its
+// name, nor when the owner renames it.
+func TestMarkSeenWhateverTheName(t *testing.T) {
+	h := newHarness(t, Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}, nil)
+	ev := credEvent("yes")
+	seen, _ := FromEvent(ev, Device{MAC: ev.Device.MAC})
+	h.d.MarkSeen(seen)
+	for _, name := range []string{"ipcam-1a2b", "Hall camera"} {
+		a, _ := FromEvent(ev, Device{MAC: ev.Device.MAC, Name: name})
+		if a.Title == seen.Title {
+			t.Fatalf("the title does not name the device: %q", a.Title)
+		}
+		if n := h.d.Notify(a); n != 0 {
+			t.Errorf("a finding marked seen was queued again as %q", a.Title)
+		}
+	}
+}
+
 func TestDedupMarkSeenAndBound(t *testing.T) {
 	outbox := &memOutbox{}
 	cfg := Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}

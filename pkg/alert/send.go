@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -146,6 +147,10 @@ func newRedactor(secrets []string) redactor {
 			r = append(r, s)
 		}
 	}
+	// The longest first: one secret may hold another (a webhook's path
+	// and its escaped form), and the shorter replaced first would leave
+	// the rest of the longer one.
+	slices.SortFunc(r, func(a, b string) int { return len(b) - len(a) })
 	return r
 }
 
