@@ -334,6 +334,25 @@ func siblings(path, infix string) []string {
 	return out // ReadDir sorts by name
 }
 
+// Retries of a state file read the system failed.
+const (
+	readRetries    = 3
+	readRetryDelay = 200 * time.Millisecond
+)
+
+// isReadFailure: the system failed the read (open, stat or read gave an
+// error other than "no such file"); the file's content is not to blame.
+func isReadFailure(err error) bool {
+	var pe *fs.PathError
+	return err != nil && !noFile(err) && errors.As(err, &pe)
+}
+
+// noFile: there is no state file (a part of the path is not a directory
+// counts: nothing was saved there).
+func noFile(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
 // load fills an empty store from its file, called by Open only.
 func (s *Store) load() {
 	path := s.opts.Path
@@ -345,9 +364,24 @@ func (s *Store) load() {
 		}
 		s.log.Info("removed temporary files of an interrupted write; the state file is unaffected", "path", path, "files", len(tmps))
 	}
-	data, err := readState(path, readLimit(s.opts.MaxBytes))
-	if errors.Is(err, fs.ErrNotExist) {
+	data, err := s.readFile(path, readLimit(s.opts.MaxBytes))
+	// A read the system failed (EIO on tired flash, EACCES, EMFILE) says
+	// nothing about the file: try again, and if it still fails, keep it
+	// as it is for the next start rather than call it corrupt.
+	for i := 0; i < readRetries && isReadFailure(err); i++ {
+		time.Sleep(readRetryDelay)
+		data, err = s.readFile(path, readLimit(s.opts.MaxBytes))
+	}
+	if noFile(err) {
 		s.log.Info("no saved state; starting empty", "path", path)
+		return
+	}
+	if isReadFailure(err) {
+		s.mu.Lock()
+		s.held, s.stats.LastError = err, err
+		s.mu.Unlock()
+		s.log.Error("state file unreadable; starting empty and leaving the file as it is (nothing is saved until a restart reads it)",
+			"path", path, "err", err)
 		return
 	}
 	var doc *document

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -420,4 +421,54 @@ func TestGoldenV1(t *testing.T) {
 		t.Fatal(err)
 	}
 	diffJSON(t, h2.open().Snapshot(), s.Snapshot())
+}
+
+// TestReadFailureKeepsFile: a read the system fails (EIO on tired flash)
+// is tried again; if it keeps failing, the file is not called corrupt,
+// not moved aside and not written over, since it may be sound. A failure
+// that passes on a retry loads the state.
+func TestReadFailureKeepsFile(t *testing.T) {
+	good := validFile(t)
+	for _, tc := range []struct {
+		name     string
+		failures int // reads that fail before they work
+		loaded   bool
+	}{
+		{"passing", 2, true},
+		{"lasting", 100, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			if err := os.MkdirAll(filepath.Dir(h.path), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(h.path, good, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := newStore(h.options())
+			failures := tc.failures
+			s.readFile = func(path string, limit int64) ([]byte, error) {
+				if failures > 0 {
+					failures--
+					return nil, &fs.PathError{Op: "read", Path: path, Err: syscall.EIO}
+				}
+				return readState(path, limit)
+			}
+			s.load()
+			if got := len(s.Snapshot().Devices) > 0; got != tc.loaded {
+				t.Fatalf("state loaded %v, want %v", got, tc.loaded)
+			}
+			if moved := siblings(h.path, corruptInfix); len(moved) != 0 {
+				t.Errorf("moved aside: %v", moved)
+			}
+			fill(t, s, sampleState())
+			err := s.Flush()
+			if tc.loaded != (err == nil) {
+				t.Errorf("Flush: %v", err)
+			}
+			if now, _ := os.ReadFile(h.path); !tc.loaded && !bytes.Equal(now, good) {
+				t.Error("the unread file was written over")
+			}
+		})
+	}
 }

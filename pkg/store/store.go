@@ -189,6 +189,12 @@ type Store struct {
 	// findingBytes estimates the findings' encoded size (see budget.go).
 	findingBytes int
 	warnedBudget bool
+	// held is set when the file could not be read for a reason other
+	// than its content (EIO, EACCES): it may be sound, so this run never
+	// writes over it.
+	held error
+	// readFile reads the state file (readState; tests replace it).
+	readFile func(path string, limit int64) ([]byte, error)
 }
 
 // Open loads the state at opts.Path. A missing file gives an empty store;
@@ -215,6 +221,7 @@ func newStore(opts Options) *Store {
 		decisions:   make(map[hwaddr.MAC]*Decision),
 		muted:       make(map[string]bool),
 		nextID:      1,
+		readFile:    readState,
 	}
 }
 
@@ -614,6 +621,10 @@ func (s *Store) flush(c cause) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.mu.Lock()
+	if s.held != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("state file %s not written: it could not be read at start (%w)", s.opts.Path, s.held)
+	}
 	gen, seenGen := s.gen, s.seenGen
 	if gen == s.writtenGen && (c != causeFinal || seenGen == s.writtenSeenGen) {
 		s.mu.Unlock()
