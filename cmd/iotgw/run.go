@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -41,13 +42,19 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if ok, code := parseFlags(fs, args); !ok {
 		return code
 	}
+	// From the first moment: Go's default for SIGHUP is to exit, and
+	// procd's triggers send one around boot, while the daemon may still
+	// be starting. One that comes early waits in the channel.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cfg, path, err := load()
 	if err != nil {
 		fmt.Fprintf(stderr, "iotgw run: %v\n", err)
 		return exitUsage
 	}
 	log := newLogger(stderr, cfg.Daemon.LogLevel)
-	if err := serve(ctx, cfg, path, log); err != nil {
+	if err := serve(ctx, cfg, path, hup, log); err != nil {
 		log.Error("stopped", "err", err)
 		return 1
 	}
@@ -67,7 +74,7 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 }
 
 // serve runs the daemon until ctx ends.
-func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Logger) error {
+func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan os.Signal, log *slog.Logger) error {
 	routerAddrs, routerMACs, err := routerIdentity(cfg)
 	if err != nil {
 		return err
@@ -190,7 +197,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, log *slog.Lo
 	if proxy != nil {
 		run("dns proxy", proxy.Run)
 	}
-	reloadOnHUP(ctx, cfgPath, d, adv, log)
+	reloadOnHUP(ctx, hup, cfg, cfgPath, d, adv, log)
 	log.Info("iotgw running", "version", version, "capture", cfg.Capture.Mode, "interfaces", cfg.Capture.Interfaces,
 		"mode", cfg.Policy.Mode, "router", routerAddrs)
 	wg.Wait()
@@ -360,11 +367,8 @@ func serveHTTP(ctx context.Context, ln net.Listener, srv *http.Server) error {
 
 // reloadOnHUP re-reads the configuration on SIGHUP: policy changes take
 // effect without dropping quarantines; a bad file is logged and ignored.
-func reloadOnHUP(ctx context.Context, path string, d *daemon.Daemon, adv *advisory.Holder, log *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, running *config.Config, path string, d *daemon.Daemon, adv *advisory.Holder, log *slog.Logger) {
 	go func() {
-		defer signal.Stop(hup)
 		for {
 			select {
 			case <-ctx.Done():
@@ -377,10 +381,31 @@ func reloadOnHUP(ctx context.Context, path string, d *daemon.Daemon, adv *adviso
 				}
 				d.Reload(cfg)
 				loadFeedFile(adv, cfg, log)
+				if later := needRestart(running, cfg); len(later) > 0 {
+					log.Warn("reload: these sections changed and take effect at the next restart (service iotgw restart)", "sections", later)
+				}
 				log.Info("configuration reloaded", "path", path)
 			}
 		}
 	}()
+}
+
+// needRestart names the sections of next that differ from running and
+// that a reload does not apply: all but [policy], the management
+// addresses and the advisory feed file.
+func needRestart(running, next *config.Config) []string {
+	a, b := *running, *next
+	a.Policy, b.Policy = config.Policy{}, config.Policy{}
+	a.Daemon.ManagementAddresses, b.Daemon.ManagementAddresses = nil, nil
+	a.Advisory.FeedFile, b.Advisory.FeedFile = "", ""
+	var out []string
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	for i := range va.NumField() {
+		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			out = append(out, va.Type().Field(i).Tag.Get("toml"))
+		}
+	}
+	return out
 }
 
 // startAudit sets up the UPnP description fetcher and, when enabled, the

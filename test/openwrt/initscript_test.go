@@ -27,7 +27,7 @@ func TestInitScript(t *testing.T) {
 	}
 	triggers := []string{
 		"reload_trigger iotgw",
-		"interface_trigger interface.* lan /etc/init.d/iotgw reload",
+		"interface_trigger interface.* lan /etc/init.d/iotgw restart",
 	}
 	lines := func(parts ...[]string) []string {
 		var all []string
