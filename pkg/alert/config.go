@@ -302,12 +302,12 @@ func checkType(s *settings) error {
 	case TypeMQTT:
 		u, err := url.Parse(s.URL)
 		if err != nil || u.Host == "" {
-			return fmt.Errorf("url %q: want mqtt://host:1883 or mqtts://host:8883", s.URL)
+			return errors.New("url: want mqtt://host:1883 or mqtts://host:8883")
 		}
 		switch u.Scheme {
 		case "mqtt", "tcp", "mqtts", "ssl", "tls":
 		default:
-			return fmt.Errorf("url %q: scheme must be mqtt or mqtts", s.URL)
+			return fmt.Errorf("url %q: scheme must be mqtt or mqtts", u.Redacted())
 		}
 		if u.User != nil {
 			return errors.New("url: give the broker's user name and password as username and password, not in the URL")

@@ -43,6 +43,7 @@ func TestConfigValidate(t *testing.T) {
 		{"mqtt_http_scheme", ok(ChannelConfig{Type: "mqtt", URL: "http://ha.lan"}), "scheme"},
 		{"mqtt_wildcard_prefix", ok(ChannelConfig{Type: "mqtt", URL: "mqtt://ha.lan:1883", TopicPrefix: "iotgw/#"}), "topic_prefix"},
 		{"mqtt_userinfo_in_url", ok(ChannelConfig{Type: "mqtt", URL: "mqtt://u:p@ha.lan:1883"}), "not in the URL"},
+		{"mqtt_bad_scheme_hides_password", ok(ChannelConfig{Type: "mqtt", URL: "http://u:s3cretpw@ha.lan:1883"}), "xxxxx"},
 		{"mqtt_password_alone", ok(ChannelConfig{Type: "mqtt", URL: "mqtt://ha.lan:1883", Password: "pw"}), "needs a username"},
 		{"unknown_type", ok(ChannelConfig{Type: "slack"}), "type"},
 		{"missing_type", ok(ChannelConfig{Name: "x"}), "type is required"},
