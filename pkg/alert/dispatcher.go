@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"bytes"
 	"container/list"
 	"context"
 	"crypto/rand"
@@ -255,10 +256,12 @@ func (d *Dispatcher) channel(name string) *channel {
 // channels the alert was queued for. It does not block on the network.
 func (d *Dispatcher) Notify(a Alert) int {
 	d.prepare(&a)
+	var prev uint64
+	var seen bool
 	if a.DedupKey != "" {
 		h := a.contentHash()
 		d.mu.Lock()
-		prev, seen := d.dedup.get(a.DedupKey)
+		prev, seen = d.dedup.get(a.DedupKey)
 		if !seen || prev != h {
 			d.dedup.put(a.DedupKey, h)
 		}
@@ -267,18 +270,18 @@ func (d *Dispatcher) Notify(a Alert) int {
 			return 0
 		}
 	}
-	n := 0
+	n, failed := 0, false
 	for _, ch := range d.channels {
 		if ch.off.Load() || !ch.accepts(&a) {
 			continue
 		}
-		payload, err := json.Marshal(envelope{V: 1, Channel: ch.Name, Alert: a})
-		if err != nil {
-			d.log.Error("cannot encode an alert", "err", err)
-			continue
+		payload, err := encodePayload(envelope{V: 1, Channel: ch.Name, Alert: a})
+		var it store.OutboxItem
+		if err == nil {
+			it, err = d.outbox.Enqueue(payload)
 		}
-		it, err := d.outbox.Enqueue(payload)
 		if err != nil {
+			failed = true
 			d.log.Error("cannot queue an alert", "channel", ch.Name, "kind", a.Kind, "err", err)
 			continue
 		}
@@ -294,7 +297,50 @@ func (d *Dispatcher) Notify(a Alert) int {
 		}
 		n++
 	}
+	if n == 0 && failed && a.DedupKey != "" {
+		// Queued nowhere: the same alert must get another chance.
+		d.mu.Lock()
+		if seen {
+			d.dedup.put(a.DedupKey, prev)
+		} else {
+			d.dedup.remove(a.DedupKey)
+		}
+		d.mu.Unlock()
+	}
 	return n
+}
+
+// encodePayload encodes an outbox entry within store.MaxPayload. Without
+// HTML escaping: a device's name or banner full of '<', '>' and '&' would
+// grow sixfold. An entry still too large (every field near its limit)
+// loses detail before it is refused: the body, the reason and the facts
+// are cut shorter, then the facts go.
+func encodePayload(env envelope) (json.RawMessage, error) {
+	for step := 0; ; step++ {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(env); err != nil {
+			return nil, fmt.Errorf("encode alert: %w", err)
+		}
+		if buf.Len() <= store.MaxPayload {
+			return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+		}
+		a := &env.Alert
+		switch step {
+		case 0:
+			a.Body, a.Reason = clip(a.Body, 300), clip(a.Reason, 128)
+			facts := make(map[string]string, len(a.Facts))
+			for k, v := range a.Facts {
+				facts[k] = clip(v, 32)
+			}
+			a.Facts = facts
+		case 1:
+			a.Facts = nil
+		default:
+			return nil, fmt.Errorf("alert of %d bytes is over the outbox limit of %d", buf.Len(), store.MaxPayload)
+		}
+	}
 }
 
 // MarkSeen records alerts as already sent, without sending them: the
@@ -590,6 +636,13 @@ func (l *lru) get(key string) (uint64, bool) {
 	}
 	l.order.MoveToFront(e)
 	return e.Value.(*lruEntry).hash, true
+}
+
+func (l *lru) remove(key string) {
+	if e, ok := l.index[key]; ok {
+		l.order.Remove(e)
+		delete(l.index, key)
+	}
 }
 
 func (l *lru) put(key string, hash uint64) {

@@ -567,3 +567,53 @@ func TestRunDeliversAndStops(t *testing.T) {
 type senderFunc func(context.Context, Alert) error
 
 func (f senderFunc) Send(ctx context.Context, a Alert) error { return f(ctx, a) }
+
+// limitedOutbox refuses payloads over the store's limit, as the store
+// does, and every payload while broken is set.
+type limitedOutbox struct {
+	memOutbox
+	broken bool
+}
+
+func (o *limitedOutbox) Enqueue(p json.RawMessage) (store.OutboxItem, error) {
+	if o.broken || len(p) > store.MaxPayload {
+		return store.OutboxItem{}, fmt.Errorf("%w: payload of %d bytes", store.ErrInvalid, len(p))
+	}
+	return o.memOutbox.Enqueue(p)
+}
+
+// TestAlertFitsTheOutbox: a device cannot make an alert about itself
+// vanish by filling its strings with characters JSON escapes: the alert
+// is queued within the outbox's limit. And an alert queued nowhere is
+// not remembered as sent.
+func TestAlertFitsTheOutbox(t *testing.T) {
+	out := &limitedOutbox{}
+	d, err := New(Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}, Options{Outbox: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := credEvent("yes")
+	hostile := strings.Repeat("<&>", 400)
+	a, _ := FromEvent(ev, Device{MAC: ev.Device.MAC, Name: hostile, Vendor: hostile, Model: hostile})
+	a.Reason = hostile
+	a.Body = hostile + hostile
+	for k := range a.Facts {
+		a.Facts[k] = hostile
+	}
+	out.broken = true
+	if n := d.Notify(a); n != 0 {
+		t.Fatalf("queued %d times into a broken outbox", n)
+	}
+	out.broken = false
+	if n := d.Notify(a); n != 1 {
+		t.Fatalf("queued %d times, want 1 (after a failure the alert is not taken as sent)", n)
+	}
+	items := out.Pending(10)
+	if len(items) != 1 || len(items[0].Payload) > store.MaxPayload {
+		t.Fatalf("outbox %d items", len(items))
+	}
+	var env envelope
+	if err := json.Unmarshal(items[0].Payload, &env); err != nil || env.Alert.Kind != KindDefaultCredentials {
+		t.Errorf("payload does not decode: %v %+v", err, env.Alert.Kind)
+	}
+}

@@ -70,6 +70,9 @@ type Reason struct {
 	Summary  string         `json:"summary,omitempty"`
 }
 
+// MaxPayload is the most bytes of one outbox payload.
+const MaxPayload = 8 << 10
+
 // Actor says who put a device in quarantine.
 type Actor string
 
@@ -132,7 +135,7 @@ const (
 	maxReasonLen  = 512 // quarantine reasons, verdict notes and summaries
 	maxActionLen  = 32
 	maxModeLen    = 32
-	maxPayloadLen = 8 << 10 // one outbox payload
+	maxPayloadLen = MaxPayload
 )
 
 // clip cuts s to at most n bytes without splitting a UTF-8 sequence.
