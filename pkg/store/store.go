@@ -334,11 +334,23 @@ func (s *Store) PutVerdict(v Verdict) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.verdicts[v.MAC]; !ok && len(s.verdicts) >= s.opts.MaxDevices {
-		var victim *Verdict
+		// The oldest goes, but not one of a device with a quarantine or
+		// an owner decision (kept as the devices table keeps them); if
+		// all are, the oldest of those.
+		var victim, anyVictim *Verdict
+		older := func(a, b *Verdict) bool {
+			return b == nil || a.Time.Before(b.Time) || a.Time.Equal(b.Time) && macLess(a.MAC, b.MAC)
+		}
 		for _, old := range s.verdicts {
-			if victim == nil || old.Time.Before(victim.Time) || old.Time.Equal(victim.Time) && macLess(old.MAC, victim.MAC) {
+			if older(old, anyVictim) {
+				anyVictim = old
+			}
+			if s.quarantines[old.MAC] == nil && s.decisions[old.MAC] == nil && older(old, victim) {
 				victim = old
 			}
+		}
+		if victim == nil {
+			victim = anyVictim
 		}
 		delete(s.verdicts, victim.MAC)
 	}

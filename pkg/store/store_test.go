@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -639,6 +640,24 @@ func TestTableCaps(t *testing.T) {
 		}
 		if err := s.PutDecision(Decision{MAC: mac(4)}); !errors.Is(err, ErrFull) {
 			t.Errorf("fourth decision: %v, want ErrFull", err)
+		}
+	})
+	t.Run("verdicts_keep_protected_devices", func(t *testing.T) {
+		s := Open(Options{Path: filepath.Join(t.TempDir(), "state.json"), MaxDevices: 3})
+		if err := s.PutQuarantine(Quarantine{MAC: mac(9), Mode: "block", By: ActorPolicy}); err != nil {
+			t.Fatal(err)
+		}
+		for i, m := range []hwaddr.MAC{mac(9), mac(1), mac(2), mac(3)} { // mac(9): the oldest, quarantined
+			if err := s.PutVerdict(Verdict{MAC: m, Action: "alert", Time: t0.Add(time.Duration(i) * time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got []hwaddr.MAC
+		for _, v := range s.Snapshot().Verdicts {
+			got = append(got, v.MAC)
+		}
+		if !slices.Contains(got, mac(9)) || slices.Contains(got, mac(1)) {
+			t.Errorf("verdicts of %v, want the quarantined device's kept and the oldest other's gone", got)
 		}
 	})
 	t.Run("verdicts_forget_oldest", func(t *testing.T) {
