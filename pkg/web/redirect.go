@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -85,7 +86,8 @@ func (c *sniffConn) redirect() {
 		} else {
 			host = req.Host
 		}
-		host = trimBrackets(host)
+		// As hostAllowed compared it: "IoTGW.lan." is iotgw.lan.
+		host = strings.ToLower(strings.TrimSuffix(trimBrackets(host), "."))
 	}
 	target := "/"
 	if uri := req.URL.RequestURI(); len(uri) > 0 && uri[0] == '/' && safeNext(uri) == uri {
