@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -49,6 +50,21 @@ const (
 
 // ErrQueueFull is returned by Request when the queue is full.
 var ErrQueueFull = errors.New("audit: queue full")
+
+// ErrTooSoon is returned by Request for a device audited less than
+// MinRequestGap ago, or held after it showed signs of locking out.
+var ErrTooSoon = errors.New("audit: the device was audited too recently")
+
+// Limits on the owner's requests, which otherwise bypass Interval: each
+// audit spends up to MaxAttempts logins, and repeated ones lock accounts
+// and trip a device's alarms.
+const (
+	// MinRequestGap separates two audits of one device on request.
+	MinRequestGap = 10 * time.Minute
+	// LockoutHold keeps a device that showed signs of locking out from
+	// any audit, requested or automatic, for this long.
+	LockoutHold = 24 * time.Hour
+)
 
 // Scheduler runs audits one at a time from a bounded queue: devices the
 // daemon considers (new ones, and known ones again after Interval) when
@@ -116,10 +132,16 @@ func (s *Scheduler) Consider(t Target) bool {
 }
 
 // Request queues t ahead of automatic audits, whatever Interval and
-// NewDevices say: the owner asked for it.
+// NewDevices say: the owner asked for it. Not within MinRequestGap of
+// the device's last audit, nor while it is held after a lockout.
 func (s *Scheduler) Request(t Target) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if at, ok := s.last[t.MAC]; ok {
+		if wait := at.Add(MinRequestGap).Sub(s.opts.Now()); wait > 0 {
+			return fmt.Errorf("%w: again in %s", ErrTooSoon, wait.Round(time.Minute))
+		}
+	}
 	if i := s.indexLocked(t.MAC); i >= 0 {
 		s.queue = slices.Delete(s.queue, i, i+1)
 	} else if len(s.queue) >= s.opts.QueueSize {
@@ -161,7 +183,13 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		s.MarkAudited(t.MAC, s.opts.Now())
+		when := s.opts.Now()
+		if report.Stop == StopLockout {
+			// Remembered as audited in the future: no audit, automatic or
+			// requested, until LockoutHold has passed.
+			when = when.Add(LockoutHold)
+		}
+		s.MarkAudited(t.MAC, when)
 		for _, ev := range events {
 			s.sink.Emit(ev)
 		}

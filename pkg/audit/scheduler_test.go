@@ -19,6 +19,7 @@ type fakeRunner struct {
 	running int
 	most    int // most audits running at once
 	gate    chan struct{}
+	stop    Stop // how each audit ends (default StopExhausted)
 }
 
 func (f *fakeRunner) Audit(ctx context.Context, t Target) (Report, []*event.Event, error) {
@@ -33,7 +34,11 @@ func (f *fakeRunner) Audit(ctx context.Context, t Target) (Report, []*event.Even
 	case <-ctx.Done():
 		return Report{}, nil, ctx.Err()
 	}
-	return Report{Stop: StopExhausted}, []*event.Event{{Kind: KindAudit, Device: event.Endpoint{MAC: t.MAC.String()}}}, nil
+	stop := f.stop
+	if stop == "" {
+		stop = StopExhausted
+	}
+	return Report{Stop: stop}, []*event.Event{{Kind: KindAudit, Device: event.Endpoint{MAC: t.MAC.String()}}}, nil
 }
 
 type sliceSink struct {
@@ -177,5 +182,56 @@ func TestSchedulerAudits(t *testing.T) {
 	defer sink.mu.Unlock()
 	if len(findKind(sink.evs, event.KindDefaultCredentials)) != 1 {
 		t.Errorf("events %v", sink.evs)
+	}
+}
+
+// TestSchedulerRequestLimits: the owner's requests bypass Interval, but
+// not MinRequestGap, and a device that showed signs of locking out is
+// held from every audit for LockoutHold.
+func TestSchedulerRequestLimits(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	r := &fakeRunner{gate: make(chan struct{}, 10)}
+	done := make(chan Target, 10)
+	s, err := NewScheduler(r, &sliceSink{}, SchedulerOptions{NewDevices: true, Interval: time.Hour, Now: clock,
+		Logger: quietLogger(), Done: func(t Target, _ Report, _ error) { done <- t }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	audit := func(tg Target) {
+		t.Helper()
+		if err := s.Request(tg); err != nil {
+			t.Fatal(err)
+		}
+		r.gate <- struct{}{}
+		<-done
+	}
+
+	audit(tgt(1))
+	if err := s.Request(tgt(1)); !errors.Is(err, ErrTooSoon) {
+		t.Errorf("a second request at once: %v, want ErrTooSoon", err)
+	}
+	advance(MinRequestGap)
+	audit(tgt(1)) // allowed again, though within Interval
+
+	r.mu.Lock()
+	r.stop = StopLockout
+	r.mu.Unlock()
+	audit(tgt(2))
+	advance(MinRequestGap + time.Hour) // past the gap and the Interval
+	if err := s.Request(tgt(2)); !errors.Is(err, ErrTooSoon) {
+		t.Errorf("a request after a lockout: %v, want ErrTooSoon", err)
+	}
+	if s.Consider(tgt(2)) {
+		t.Error("an automatic audit was queued after a lockout")
+	}
+	advance(LockoutHold)
+	if err := s.Request(tgt(2)); err != nil {
+		t.Errorf("a request after the hold: %v", err)
 	}
 }

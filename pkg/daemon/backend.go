@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -246,5 +247,9 @@ func (d *Daemon) Audit(_ context.Context, mac hwaddr.MAC) error {
 	case protected:
 		return api.ErrProtected
 	}
-	return d.deps.Audits.Request(t)
+	err := d.deps.Audits.Request(t)
+	if errors.Is(err, audit.ErrQueueFull) || errors.Is(err, audit.ErrTooSoon) {
+		return fmt.Errorf("%w: %v", api.ErrConflict, err)
+	}
+	return err
 }
