@@ -588,6 +588,12 @@ func (d *Dispatcher) settle(ctx context.Context, ch *channel, batch []*item, err
 	delay := d.backoff(attempts)
 	if se != nil && se.RetryAfter > delay {
 		delay = se.RetryAfter
+		// Nothing overtakes a waiting alert on its channel: an urgent one
+		// (a quarantine) waits at most MaxBackoff, whatever the service
+		// asked for (up to 24 h).
+		if slices.ContainsFunc(batch, func(it *item) bool { return it.alert.Urgent }) {
+			delay = min(delay, d.opts.MaxBackoff)
+		}
 	}
 	if attempts&(attempts-1) == 0 { // 1, 2, 4, 8 …: a long outage logs a few lines, not thousands
 		d.log.Warn("cannot deliver alert; will retry", "channel", ch.Name, "attempts", attempts,

@@ -441,6 +441,30 @@ func TestBackoffCapAndRetryAfter(t *testing.T) {
 	if got := next.Sub(h.clock.Now()); got != 10*time.Minute {
 		t.Errorf("after Retry-After 10m the retry is in %v", got)
 	}
+
+	// A day asked for: an ordinary alert waits it, an urgent one waits at
+	// most MaxBackoff.
+	for _, urgent := range []bool{false, true} {
+		h := newHarness(t, Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}, nil)
+		calls := 0
+		h.rec["hook"].fail = func(Alert) error {
+			calls++
+			if calls == 1 {
+				return &SendError{Err: errors.New("HTTP 429"), RetryAfter: 24 * time.Hour}
+			}
+			return nil
+		}
+		h.d.Notify(testAlert(1, urgent))
+		h.drain()
+		next, _ := h.d.step(context.Background(), h.d.channels[0])
+		want := 24 * time.Hour
+		if urgent {
+			want = h.d.opts.MaxBackoff
+		}
+		if got := next.Sub(h.clock.Now()); got != want {
+			t.Errorf("urgent %v: after Retry-After 24h the retry is in %v, want %v", urgent, got, want)
+		}
+	}
 }
 
 func TestPermanentErrorDrops(t *testing.T) {
