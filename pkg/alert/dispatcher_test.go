@@ -426,43 +426,32 @@ func TestBackoffCapAndRetryAfter(t *testing.T) {
 			t.Errorf("backoff(%d) = %v, want %v", tc.attempts, got, tc.want)
 		}
 	}
-	h := newHarness(t, Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}, nil)
-	calls := 0
-	h.rec["hook"].fail = func(Alert) error {
-		calls++
-		if calls == 1 {
-			return &SendError{Err: errors.New("HTTP 429"), RetryAfter: 10 * time.Minute}
-		}
-		return nil
-	}
-	h.d.Notify(testAlert(1, false))
-	h.drain()
-	next, _ := h.d.step(context.Background(), h.d.channels[0])
-	if got := next.Sub(h.clock.Now()); got != 10*time.Minute {
-		t.Errorf("after Retry-After 10m the retry is in %v", got)
-	}
-
-	// A day asked for: an ordinary alert waits it, an urgent one waits at
+	// The service's Retry-After is honoured when longer than the back-off;
+	// a day asked for holds an ordinary alert that long, an urgent one at
 	// most MaxBackoff.
-	for _, urgent := range []bool{false, true} {
+	for _, tc := range []struct {
+		retryAfter time.Duration
+		urgent     bool
+		want       time.Duration
+	}{
+		{10 * time.Minute, false, 10 * time.Minute},
+		{24 * time.Hour, false, 24 * time.Hour},
+		{24 * time.Hour, true, time.Hour},
+	} {
 		h := newHarness(t, Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}, nil)
 		calls := 0
 		h.rec["hook"].fail = func(Alert) error {
 			calls++
 			if calls == 1 {
-				return &SendError{Err: errors.New("HTTP 429"), RetryAfter: 24 * time.Hour}
+				return &SendError{Err: errors.New("HTTP 429"), RetryAfter: tc.retryAfter}
 			}
 			return nil
 		}
-		h.d.Notify(testAlert(1, urgent))
+		h.d.Notify(testAlert(1, tc.urgent))
 		h.drain()
 		next, _ := h.d.step(context.Background(), h.d.channels[0])
-		want := 24 * time.Hour
-		if urgent {
-			want = h.d.opts.MaxBackoff
-		}
-		if got := next.Sub(h.clock.Now()); got != want {
-			t.Errorf("urgent %v: after Retry-After 24h the retry is in %v, want %v", urgent, got, want)
+		if got := next.Sub(h.clock.Now()); got != tc.want {
+			t.Errorf("Retry-After %v, urgent %v: the retry is in %v, want %v", tc.retryAfter, tc.urgent, got, tc.want)
 		}
 	}
 }

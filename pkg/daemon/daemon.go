@@ -694,26 +694,14 @@ func (d *Daemon) devicePolicyInput(mac hwaddr.MAC, dev *device.Device) *policy.D
 
 // isProtected: the router's own MACs and addresses, management addresses.
 func (d *Daemon) isProtected(mac hwaddr.MAC, dev *device.Device) bool {
-	for _, r := range d.opt.RouterMACs {
-		if r == mac {
-			return true
-		}
-	}
-	for _, o := range d.owners {
-		if o.mac == mac {
-			return true
-		}
+	if d.routerOrOwnerMAC(mac) {
+		return true
 	}
 	if dev == nil {
 		return false
 	}
 	for _, a := range dev.Addrs {
-		for _, p := range d.opt.RouterAddrs {
-			if a == p {
-				return true
-			}
-		}
-		if slices.Contains(d.cfg.Daemon.ManagementAddresses, a) {
+		if slices.Contains(d.opt.RouterAddrs, a) || slices.Contains(d.cfg.Daemon.ManagementAddresses, a) {
 			return true
 		}
 	}

@@ -175,9 +175,14 @@ func (d *Daemon) protectedMACsLocked() []hwaddr.MAC {
 // an owner's device seen at a login, a trusted one), whatever addresses
 // it holds. d.mu held.
 func (d *Daemon) macProtectedLocked(mac hwaddr.MAC, m *deviceMeta) bool {
+	return d.routerOrOwnerMAC(mac) || d.trustedLocked(mac, m)
+}
+
+// routerOrOwnerMAC: mac is the router's or an owner's device seen at a
+// login. d.mu held.
+func (d *Daemon) routerOrOwnerMAC(mac hwaddr.MAC) bool {
 	return slices.Contains(d.opt.RouterMACs, mac) ||
-		slices.ContainsFunc(d.owners, func(o ownerSeen) bool { return o.mac == mac }) ||
-		d.trustedLocked(mac, m)
+		slices.ContainsFunc(d.owners, func(o ownerSeen) bool { return o.mac == mac })
 }
 
 // trustedLocked: the owner or the configuration trusts the device, so it

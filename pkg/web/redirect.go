@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -80,14 +79,8 @@ func (c *sniffConn) redirect() {
 	if err != nil {
 		return
 	}
-	if c.s.hostAllowed(req.Host) {
-		if h, _, err := net.SplitHostPort(req.Host); err == nil {
-			host = h
-		} else {
-			host = req.Host
-		}
-		// As hostAllowed compared it: "IoTGW.lan." is iotgw.lan.
-		host = strings.ToLower(strings.TrimSuffix(trimBrackets(host), "."))
+	if h := canonicalHost(req.Host); c.s.hosts[h] {
+		host = h
 	}
 	target := "/"
 	if uri := req.URL.RequestURI(); len(uri) > 0 && uri[0] == '/' && safeNext(uri) == uri {
@@ -104,13 +97,6 @@ func (c *sniffConn) redirect() {
 		Close: true,
 	}
 	_ = resp.Write(c.Conn)
-}
-
-func trimBrackets(h string) string {
-	if len(h) >= 2 && h[0] == '[' && h[len(h)-1] == ']' {
-		return h[1 : len(h)-1]
-	}
-	return h
 }
 
 // listenTLS is the page's HTTPS listener: TLS with plain HTTP redirected.

@@ -143,7 +143,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-func (s *Server) hostAllowed(hostport string) bool {
+func (s *Server) hostAllowed(hostport string) bool { return s.hosts[canonicalHost(hostport)] }
+
+// canonicalHost is the host of a Host header as the page knows its names:
+// without port, brackets or trailing dot, lower case, an address in its
+// plain form.
+func canonicalHost(hostport string) string {
 	host := hostport
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
@@ -152,7 +157,7 @@ func (s *Server) hostAllowed(hostport string) bool {
 	if a, err := netip.ParseAddr(host); err == nil {
 		host = a.Unmap().WithZone("").String()
 	}
-	return s.hosts[host]
+	return host
 }
 
 // Listen opens a TCP listener on each configured address. It refuses
