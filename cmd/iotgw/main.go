@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+
+	"github.com/iotgw/iotgw/internal/capdrop"
 )
 
 // Set with -ldflags "-X main.version=… -X main.commit=…".
@@ -51,6 +53,13 @@ func commands() []command {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "run" {
+		// Before anything else, since on success the program starts
+		// over in place with only the capabilities the daemon uses.
+		if err := capdrop.Narrow(capdrop.Daemon); err != nil {
+			fmt.Fprintf(os.Stderr, "iotgw run: keeping every capability: %v\n", err)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/capdrop"
 	"github.com/iotgw/iotgw/internal/connlimit"
 	"github.com/iotgw/iotgw/pkg/advisory"
 	"github.com/iotgw/iotgw/pkg/alert"
@@ -54,6 +55,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	log := newLogger(stderr, cfg.Daemon.LogLevel)
+	if st, err := capdrop.ReadState(0); err == nil {
+		log.Info("starting", "version", version, "capabilities", st.Effective, "no_new_privs", st.NoNewPrivs)
+	}
 	if err := serve(ctx, cfg, path, hup, log); err != nil {
 		log.Error("stopped", "err", err)
 		return 1

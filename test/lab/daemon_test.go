@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/capdrop"
 	"github.com/iotgw/iotgw/pkg/api"
 )
 
@@ -99,6 +100,14 @@ func (d *daemon) start(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("iotgw did not come up: %v\n%s", err, d.l.logs())
+	}
+	// Everything the lab then checks, the daemon does with these alone.
+	st, err := capdrop.ReadState(d.pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Effective != capdrop.Daemon || st.Bounding != capdrop.Daemon || !st.NoNewPrivs {
+		t.Fatalf("iotgw runs with capabilities %v (bounding %v, no_new_privs %v), want %v alone", st.Effective, st.Bounding, st.NoNewPrivs, capdrop.Daemon)
 	}
 }
 
