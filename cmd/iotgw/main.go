@@ -13,8 +13,10 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+	"time"
 
 	"github.com/iotgw/iotgw/internal/capdrop"
+	"github.com/iotgw/iotgw/internal/localzone"
 )
 
 // Set with -ldflags "-X main.version=… -X main.commit=…".
@@ -59,6 +61,13 @@ func main() {
 		if err := capdrop.Narrow(capdrop.Daemon); err != nil {
 			fmt.Fprintf(os.Stderr, "iotgw run: keeping every capability: %v\n", err)
 		}
+	}
+	// Times on the page, in alerts and quiet hours are the router's.
+	tz, tzSet := os.LookupEnv("TZ")
+	if loc, err := localzone.Resolve(time.Local, tz, tzSet, localzone.OpenWrtFile); err != nil {
+		fmt.Fprintf(os.Stderr, "iotgw: %v; showing times in UTC\n", err)
+	} else {
+		time.Local = loc
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/localzone"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/store"
 )
@@ -23,8 +24,9 @@ type Config struct {
 	// BaseURL is the local web page as the owner's phone reaches it, e.g.
 	// "http://192.168.1.1:8080"; alerts link to BaseURL/devices/<mac>.
 	BaseURL string `toml:"base_url"`
-	// TimeZone names the zone quiet hours are read in ("Europe/Berlin");
-	// empty: the system's local time.
+	// TimeZone is the zone quiet hours are read in: a name
+	// ("Europe/Berlin", which needs the zone database) or a POSIX rule
+	// ("CET-1CEST,M3.5.0,M10.5.0/3"); empty: the router's local time.
 	TimeZone string          `toml:"timezone"`
 	Channels []ChannelConfig `toml:"channel"`
 }
@@ -159,7 +161,11 @@ func (c Config) build(loc *time.Location) ([]settings, error) {
 		if c.TimeZone != "" {
 			l, err := time.LoadLocation(c.TimeZone)
 			if err != nil {
-				return nil, fmt.Errorf("alert: timezone %q: %w", c.TimeZone, err)
+				// OpenWrt's form, which needs no zone database.
+				var perr error
+				if l, perr = localzone.ParsePOSIX(c.TimeZone); perr != nil {
+					return nil, fmt.Errorf("alert: timezone %q: neither a zone name (%v) nor a POSIX rule (%v)", c.TimeZone, err, perr)
+				}
 			}
 			loc = l
 		}

@@ -64,6 +64,8 @@ func TestConfigValidate(t *testing.T) {
 		{"base_url_ok", Config{BaseURL: "http://192.168.1.1:8080"}, ""},
 		{"base_url_no_scheme", Config{BaseURL: "192.168.1.1"}, "base_url"},
 		{"timezone_unknown", Config{TimeZone: "Mars/Olympus"}, "timezone"},
+		{"timezone_posix_rule", Config{TimeZone: "CET-1CEST,M3.5.0,M10.5.0/3"}, ""},
+		{"timezone_bad_rule", Config{TimeZone: "CET-1CEST,bogus"}, "nor a POSIX rule"},
 		{"channels_at_cap", manyChannels(store.MaxMutedAlertChannels), ""},
 		{"channels_over_cap", manyChannels(store.MaxMutedAlertChannels + 1), "at most"},
 	} {
@@ -128,6 +130,34 @@ password = "pw"
 	}
 	if all[0].minSeverity.String() != "low" || all[1].minSeverity.String() != "info" || all[1].rate != 0 || all[0].rate != 10.0/60 || all[1].TopicPrefix != "iotgw" || all[1].DiscoveryPrefix != "homeassistant" {
 		t.Errorf("defaults: %v %v %q %q", all[0].minSeverity, all[1].minSeverity, all[1].TopicPrefix, all[1].DiscoveryPrefix)
+	}
+}
+
+// OpenWrt without a zone database: quiet hours in the zone of a POSIX
+// rule, not in UTC.
+func TestQuietHoursInPOSIXZone(t *testing.T) {
+	cfg := Config{TimeZone: "CET-1CEST,M3.5.0,M10.5.0/3", Channels: []ChannelConfig{{Type: "ntfy", Topic: "t", QuietHours: "22:00-07:00"}}}
+	all, err := cfg.build(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := all[0].quiet
+	for _, tc := range []struct {
+		utc   string
+		quiet bool
+	}{
+		{"2026-07-01T21:30:00Z", true},  // 23:30 summer time
+		{"2026-07-01T05:30:00Z", false}, // 07:30
+		{"2026-01-15T05:30:00Z", true},  // 06:30 winter time
+		{"2026-01-15T20:30:00Z", false}, // 21:30
+	} {
+		at, err := time.Parse(time.RFC3339, tc.utc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := q.active(at); got != tc.quiet {
+			t.Errorf("at %s quiet = %v, want %v", tc.utc, got, tc.quiet)
+		}
 	}
 }
 
