@@ -56,7 +56,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(stderr, cfg.Daemon.LogLevel)
 	if st, err := capdrop.ReadState(0); err == nil {
-		log.Info("starting", "version", version, "capabilities", st.Effective, "no_new_privs", st.NoNewPrivs)
+		log.Info("privileges", "capabilities", st.Effective, "no_new_privs", st.NoNewPrivs)
 	}
 	if err := serve(ctx, cfg, path, hup, log); err != nil {
 		log.Error("stopped", "err", err)
