@@ -54,7 +54,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "iotgw run: %v\n", err)
 		return exitUsage
 	}
-	log := newLogger(stderr, cfg.Daemon.LogLevel)
+	log := newLogger(stdout, stderr, cfg.Daemon.LogLevel)
 	if st, err := capdrop.ReadState(0); err == nil {
 		log.Info("privileges", "capabilities", st.Effective, "no_new_privs", st.NoNewPrivs)
 	}
@@ -65,16 +65,47 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
+// newLogger writes warnings and errors to stderr and the rest to
+// stdout: procd logs a service's stdout at daemon.info and its stderr at
+// daemon.err, so this keeps an owner's `logread` filter for errors quiet
+// while the daemon works normally.
+func newLogger(stdout, stderr io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	// procd adds its own timestamps to logd lines.
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+	opts := &slog.HandlerOptions{Level: l, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		// procd adds its own timestamps to logd lines.
 		if a.Key == slog.TimeKey {
 			return slog.Attr{}
 		}
 		return a
-	}}))
+	}}
+	return slog.New(levelSplit{low: slog.NewTextHandler(stdout, opts), high: slog.NewTextHandler(stderr, opts)})
+}
+
+// levelSplit hands records below slog.LevelWarn to low, the rest to high.
+type levelSplit struct{ low, high slog.Handler }
+
+func (h levelSplit) pick(l slog.Level) slog.Handler {
+	if l < slog.LevelWarn {
+		return h.low
+	}
+	return h.high
+}
+
+func (h levelSplit) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.pick(l).Enabled(ctx, l)
+}
+
+func (h levelSplit) Handle(ctx context.Context, r slog.Record) error {
+	return h.pick(r.Level).Handle(ctx, r)
+}
+
+func (h levelSplit) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return levelSplit{low: h.low.WithAttrs(attrs), high: h.high.WithAttrs(attrs)}
+}
+
+func (h levelSplit) WithGroup(name string) slog.Handler {
+	return levelSplit{low: h.low.WithGroup(name), high: h.high.WithGroup(name)}
 }
 
 // serve runs the daemon until ctx ends.
