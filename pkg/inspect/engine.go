@@ -2,9 +2,12 @@ package inspect
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"math"
 	"net/netip"
 	"runtime"
@@ -128,7 +131,7 @@ type Engine struct {
 	classifier Classifier
 	sink       Sink
 	packetObs  PacketObserver
-	hashKey    []byte
+	secretMAC  hash.Hash // HMAC-SHA-256 under the secret-hash key, reset per use
 
 	pap      [maxPAP]papPending
 	papNext  uint8
@@ -199,7 +202,7 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 		sink:       opt.Sink,
 		packetObs:  opt.Packets,
 		onPanic:    opt.OnPanic,
-		hashKey:    key,
+		secretMAC:  hmac.New(sha256.New, key),
 		verdicts:   make(map[[32]byte]verdict),
 	}
 	for _, p := range opt.Protocols {

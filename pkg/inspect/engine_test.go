@@ -2,6 +2,9 @@ package inspect
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"net/netip"
@@ -661,5 +664,26 @@ func TestStreamBuffersWiped(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The keyed hash of a secret is HMAC-SHA-256 under the configured key,
+// cut to 8 bytes, whatever was hashed before it.
+func TestSecretHashIsKeyedHMAC(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.HashKey = []byte("engine test key")
+	e, err := NewEngine(cfg, Options{Sink: &discard{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(secret string) string {
+		m := hmac.New(sha256.New, cfg.HashKey)
+		m.Write([]byte(secret))
+		return hex.EncodeToString(m.Sum(nil)[:8])
+	}
+	for _, secret := range []string{"admin", "12345", "admin", "", "a much longer passphrase than one block of sha-256 takes at once, to be sure"} {
+		if got := e.secretHash([]byte(secret)); got != want(secret) {
+			t.Errorf("secretHash(%q) = %s, want %s", secret, got, want(secret))
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package inspect
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -139,9 +138,10 @@ func (e *Engine) classify(l *Login) Credential {
 }
 
 func (e *Engine) secretHash(secret []byte) string {
-	m := hmac.New(sha256.New, e.hashKey)
-	m.Write(secret)
-	return hex.EncodeToString(m.Sum(nil)[:8])
+	e.secretMAC.Reset()
+	e.secretMAC.Write(secret)
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(e.secretMAC.Sum(sum[:0])[:8])
 }
 
 // Redact keeps the first characters of s and hides the rest: at most two
