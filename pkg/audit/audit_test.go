@@ -117,6 +117,18 @@ func TestDefaultLogins(t *testing.T) {
 			wantStop: StopFound, wantKind: "telnet", wantUser: "r***", wantPass: "xc***", secret: "xc3511",
 		},
 		{
+			// The banner after the login says "failed" and
+			// "unauthorized": the shell prompt that follows decides.
+			name: "telnet_default_behind_warning_banner",
+			setup: func(t *testing.T, d *mapDialer) func() int32 {
+				f := &fakeTelnet{user: "root", password: "xc3511",
+					motd: "\r\nLast failed login: Tue Nov 24 10:02:11 from 192.168.1.7\r\nWARNING: Unauthorized access is prohibited\r\n"}
+				d.route(lan("23"), f.start(t))
+				return f.attempts.Load
+			},
+			wantStop: StopFound, wantKind: "telnet", wantUser: "r***", wantPass: "xc***", secret: "xc3511",
+		},
+		{
 			name: "telnet_unique_password",
 			setup: func(t *testing.T, d *mapDialer) func() int32 {
 				f := &fakeTelnet{user: "root", password: "Vq8#mZ2!pL"}

@@ -104,6 +104,9 @@ type fakeTelnet struct {
 	// failDelay: how long a rejection takes (default 20 ms).
 	echo      bool
 	failDelay time.Duration
+	// motd is written after a successful login, a moment before the
+	// shell prompt.
+	motd string
 	ln        net.Listener
 
 	attempts atomic.Int32 // passwords received
@@ -143,6 +146,10 @@ func (f *fakeTelnet) handle(c net.Conn) {
 		}
 		f.attempts.Add(1)
 		if user == f.user && pass == f.password {
+			if f.motd != "" {
+				io.WriteString(c, f.motd)
+				time.Sleep(100 * time.Millisecond)
+			}
 			io.WriteString(c, "\r\n\r\nBusyBox v1.19.4 built-in shell (ash)\r\n# ")
 			f.readLine(br)
 			return

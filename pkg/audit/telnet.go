@@ -119,8 +119,10 @@ const (
 	screenLocked          // a lockout or rate-limit message
 )
 
-// Markers, matched in lower case. Lockout wins over failure, failure over
-// prompts.
+// Markers, matched in lower case. A shell prompt at the end wins over
+// everything (a banner after login may say "Last failed login" or
+// "unauthorized access prohibited"), then lockout over failure, failure
+// over the other prompts.
 var (
 	lockoutMarkers = [][]byte{[]byte("too many"), []byte("locked"), []byte("try again later"),
 		[]byte("blocked"), []byte("temporarily disabled"), []byte("exceeded")}
@@ -131,9 +133,14 @@ var (
 )
 
 // classify reads the text a server sent since the client's last line:
-// lockout and failure messages anywhere, else the prompt at its end.
+// a shell prompt at its end, else lockout and failure messages anywhere,
+// else the prompt at its end.
 func classify(text []byte) screen {
 	lower := bytes.ToLower(text)
+	prompt := promptAt(lower)
+	if prompt == screenShell {
+		return screenShell
+	}
 	for _, m := range lockoutMarkers {
 		if bytes.Contains(lower, m) {
 			return screenLocked
@@ -144,7 +151,7 @@ func classify(text []byte) screen {
 			return screenFailed
 		}
 	}
-	return promptAt(lower)
+	return prompt
 }
 
 // classifyGreeting reads the text before the first line sent: only the
@@ -187,8 +194,10 @@ func promptAt(lower []byte) screen {
 const (
 	maxWindow  = 2048 // text kept since the last send
 	keepWindow = 1024 // what is kept when the window overflows
-	// settle is how long a shell prompt must stay the last thing said
-	// before it counts: a failure message may still be on its way.
+	// settle is how long a verdict (a shell prompt, a failure or
+	// lockout message) must stay the last thing said before it counts:
+	// a failure message may still be on its way after a prompt, a shell
+	// prompt after a banner that says "failed".
 	settle = 300 * time.Millisecond
 )
 
@@ -236,13 +245,14 @@ func withoutEcho(text []byte, line string) []byte {
 }
 
 // until reads until want accepts the screen cls sees, the deadline passes
-// or the server closes; it returns the last screen seen. A shell screen
-// must survive the settle time without more text arriving.
+// or the server closes; it returns the last screen seen. A verdict screen
+// (shell, failure, lockout) must survive the settle time without more
+// text arriving.
 func (s *telnetSession) until(deadline time.Time, cls func([]byte) screen, want func(screen) bool) (screen, error) {
 	sc := s.screen(cls)
 	for {
 		if want(sc) {
-			if sc != screenShell {
+			if sc != screenShell && sc != screenFailed && sc != screenLocked {
 				return sc, nil
 			}
 			more, err := s.read(earlier(deadline, time.Now().Add(settle)))

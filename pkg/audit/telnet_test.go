@@ -59,6 +59,12 @@ func TestClassify(t *testing.T) {
 		{"nothing", "Welcome\r\n", screenNone, screenNone},
 		{"empty", "", screenNone, screenNone},
 		{"nul_padding", "login:\x00\x00 ", screenUser, screenUser},
+		// After a login, the banner may use words that mean failure or
+		// lockout elsewhere: the shell prompt at the end decides.
+		{"banner_failed_then_shell", "Last failed login: Tue Nov 24 10:02:11 from 192.168.1.7\r\nThere was 1 failed login attempt since the last successful login.\r\n# ", screenShell, screenShell},
+		{"banner_unauthorized_then_shell", "WARNING: Unauthorized access is prohibited\r\nroot@cam:~# ", screenShell, screenShell},
+		{"banner_locked_then_shell", "Accounts are locked after 5 invalid attempts\r\n$ ", screenShell, screenShell},
+		{"banner_failed_no_prompt_yet", "Last failed login: Tue Nov 24 10:02:11\r\n", screenFailed, screenNone},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
