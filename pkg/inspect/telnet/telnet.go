@@ -156,6 +156,10 @@ type analyzer struct {
 
 	pending  inspect.PendingLogin
 	prompted bool // a login or password prompt was seen
+	// refusal: while a verdict is due, the server said something like
+	// "failed". It decides only if no shell prompt follows: a banner
+	// after a login may begin "Last failed login".
+	refusal bool
 
 	banner          [maxBanner]byte
 	bannerLen       int
@@ -265,9 +269,14 @@ func (a *analyzer) typedLine(f *inspect.Flow, line []byte, over bool) {
 		a.login(f, line)
 	case phaseIdle, phaseWantPassPrompt:
 		// Typed ahead of the prompt that wants it. Lines typed while a
-		// verdict is due are not: a script that sends its commands right
-		// after the password must not have them read as the next login.
+		// verdict is due are not, unless the server refused: a script
+		// that sends its commands right after the password must not
+		// have them read as the next login.
 		if len(line) > 0 {
+			a.enqueue(line)
+		}
+	case phaseVerdict:
+		if a.refusal && len(line) > 0 {
 			a.enqueue(line)
 		}
 	}
@@ -288,7 +297,7 @@ func (a *analyzer) login(f *inspect.Flow, secret []byte) {
 		user = a.user[:a.userLen]
 	}
 	a.pending.Keep(f, &inspect.Login{Protocol: "telnet", Mechanism: "login prompt", User: user, Secret: secret})
-	a.phase = phaseVerdict
+	a.phase, a.refusal = phaseVerdict, false
 }
 
 // enqueue keeps a typed-ahead line. The first lines answer the first
@@ -343,8 +352,7 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 			return
 		case refused(text):
 			a.server.done()
-			a.pending.Report(f, inspect.OutcomeRejected)
-			a.phase = phaseIdle
+			a.refusal = true
 			return
 		case promptOf(text) != promptNone:
 			// Asked again: the attempt failed. The prompt is read below.
@@ -486,6 +494,10 @@ func (a *analyzer) Close(f *inspect.Flow) {
 	if !a.bannerDone && a.bannerLen > 0 {
 		a.finishBanner(f, nil)
 	}
-	a.pending.Report(f, inspect.OutcomeUnknown)
+	outcome := inspect.OutcomeUnknown
+	if a.phase == phaseVerdict && a.refusal {
+		outcome = inspect.OutcomeRejected
+	}
+	a.pending.Report(f, outcome)
 	a.proto.pool.Put(a)
 }

@@ -258,6 +258,23 @@ func TestSyntheticLogins(t *testing.T) {
 			secrets: []string{"pass-one", "pass-two", "pass-three"},
 		},
 		{
+			// After the login, words that elsewhere mean refusal: the
+			// shell prompt that follows decides.
+			name: "banner_last_failed_then_shell",
+			segs: join(srv("login: "), cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"),
+				srv("\r\nLast failed login: Tue Nov 24 10:02:11 from 192.168.1.7 on pts/0\r\n"),
+				srv("WARNING: access denied to unauthorized users\r\n"), srv("root@cam:~# ")),
+			want:    []login{{"yes", "r***", "xc3511"}},
+			secrets: []string{"xc3511"},
+		},
+		{
+			name: "refused_then_typed_ahead",
+			segs: join(srv("login: "), cli("admin\r\n"), srv("Password: "), cli("pass-one\r\n"), srv("\r\nLogin incorrect\r\n"),
+				cli("admin\r\npass-two\r\n"), srv("\r\nlogin: "), srv("admin\r\nPassword: "), srv("\r\n$ ")),
+			want:    []login{{"no", "a***", "pass-one"}, {"yes", "a***", "pass-two"}},
+			secrets: []string{"pass-one", "pass-two"},
+		},
+		{
 			name: "whole_lines_welcome",
 			segs: join(srv("\r\nlogin: "), cli("admin\r\n"), srv("Password: "), cli("hunter22\r\n"), srv("\r\nWelcome!\r\n"), srv("$ ")),
 			want: []login{{"yes", "a***", "hunter22"}},
