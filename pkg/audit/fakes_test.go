@@ -107,7 +107,7 @@ type fakeTelnet struct {
 	// motd is written after a successful login, a moment before the
 	// shell prompt.
 	motd string
-	ln        net.Listener
+	ln   net.Listener
 
 	attempts atomic.Int32 // passwords received
 	failures atomic.Int32
