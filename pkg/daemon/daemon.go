@@ -139,7 +139,7 @@ type Daemon struct {
 	capState   string
 
 	kernelMu sync.Mutex // serialises changes to the kernel
-	work     chan hwaddr.MAC
+	work     *workQueue
 }
 
 // deviceMeta is what the daemon adds to the inventory's view of a device.
@@ -195,7 +195,7 @@ func New(cfg *config.Config, opt Options, deps Deps) (*Daemon, error) {
 		recent:   make([]*event.Event, opt.MaxEvents),
 		subs:     map[int]chan *event.Event{},
 		problems: map[string]string{},
-		work:     make(chan hwaddr.MAC, 256),
+		work:     newWorkQueue(),
 	}
 	p, err := pipeline.New(cfg, pipeline.Options{Sinks: []inspect.Sink{d}, Advisories: deps.Advisories, OnPanic: d.analyzerPanicLocked})
 	if err != nil {
@@ -522,18 +522,18 @@ func (d *Daemon) Emit(ev *event.Event) {
 
 // scheduleLocked queues mac for evaluation without blocking. d.mu held.
 func (d *Daemon) scheduleLocked(mac hwaddr.MAC) {
-	select {
-	case d.work <- mac:
-	default:
-		// The worker is behind; the periodic tick re-evaluates.
+	if !d.work.push(mac) {
+		// The queue is full; the periodic tick re-evaluates.
 		d.metaFor(mac).verdict.PendingUntil = d.now()
 	}
 }
 
+// schedule is scheduleLocked without d.mu held.
 func (d *Daemon) schedule(mac hwaddr.MAC) {
-	select {
-	case d.work <- mac:
-	default:
+	if !d.work.push(mac) {
+		d.mu.Lock()
+		d.metaFor(mac).verdict.PendingUntil = d.now()
+		d.mu.Unlock()
 	}
 }
 

@@ -175,9 +175,9 @@ func (h *harness) stop() {
 // settle waits until the enforcement worker has drained its queue.
 func (h *harness) settle() {
 	for i := 0; i < 200; i++ {
-		if len(h.d.work) == 0 {
+		if h.d.work.pending() == 0 {
 			time.Sleep(20 * time.Millisecond)
-			if len(h.d.work) == 0 {
+			if h.d.work.pending() == 0 {
 				return
 			}
 		}

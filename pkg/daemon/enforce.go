@@ -24,11 +24,18 @@ import (
 // kernel, so verdicts for one device are applied in order.
 func (d *Daemon) enforceLoop(ctx context.Context) {
 	for {
+		for ctx.Err() == nil {
+			mac, ok := d.work.pop()
+			if !ok {
+				break
+			}
+			d.evaluate(ctx, mac)
+			d.work.done()
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case mac := <-d.work:
-			d.evaluate(ctx, mac)
+		case <-d.work.wake:
 		}
 	}
 }
