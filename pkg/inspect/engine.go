@@ -373,10 +373,12 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 		}
 		switch diff := int32(p.Seq - f.nextSeq[dir]); {
 		case diff < 0: // retransmission, maybe with new bytes at the end
-			if int(-diff) >= len(data) {
+			// Negate in 64 bits: -math.MinInt32 overflows int32, and a
+			// segment 2^31 behind would otherwise slice at a negative index.
+			if back := -int64(diff); back >= int64(len(data)) {
 				data = nil
 			} else {
-				data = data[-diff:]
+				data = data[back:]
 			}
 		case diff > 0: // bytes before this segment are missing
 			e.Stats.Gaps++

@@ -99,6 +99,8 @@ func TestStreamReassembly(t *testing.T) {
 		{"gap_reported", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 110, A, "zz", 2)}, false, "abzz", 1},
 		{"midstream_pickup", []*Packet{seg(ToServer, 5000, A, "xy", 1), seg(ToServer, 5002, A, "z", 2)}, false, "xyz", 0},
 		{"seq_wraparound", []*Packet{seg(ToServer, 0xfffffffe, A, "ab", 1), seg(ToServer, 0, A, "cd", 2)}, false, "abcd", 0},
+		// 2^31 behind: the distance is math.MinInt32, whose negation overflows.
+		{"seq_half_space_behind", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 102+0x80000000, A, "zz", 2), seg(ToServer, 102, A, "cd", 3)}, false, "abcd", 0},
 		{"lines_split_across_segments", []*Packet{seg(ToServer, 100, A, "US", 1), seg(ToServer, 102, A, "ER a\r", 2), seg(ToServer, 107, A, "\nPASS", 3), seg(ToServer, 112, A, " b\n", 4)}, true, "USER a\r\nPASS b\n", 0},
 	}
 	for _, tt := range tests {
