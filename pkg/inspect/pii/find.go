@@ -161,7 +161,7 @@ func (s *finder) find(b []byte) []match {
 			i = s.freeAt(b, i)
 		}
 	}
-	s.pairs()
+	s.pairs(b)
 	return s.matches
 }
 
@@ -410,8 +410,9 @@ func (s *finder) field(b []byte, li, vs, ve int) {
 }
 
 // pairs reports the fields that only count together.
-func (s *finder) pairs() {
-	if s.hasLat && s.hasLon {
+func (s *finder) pairs(b []byte) {
+	// 0,0 is what a GPS module sends before its first fix, not a place.
+	if s.hasLat && s.hasLon && !(zeroCoord(b[s.lat.start:s.lat.end]) && zeroCoord(b[s.lon.start:s.lon.end])) {
 		s.add(kindLocation, s.lat.label, s.lat.start, s.lat.end)
 	}
 	if s.ssid && s.hasWiFiKey {

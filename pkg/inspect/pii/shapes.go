@@ -400,6 +400,12 @@ func preciseCoord(v []byte, limit float64) bool {
 	return ok && c.decimals >= 4 && c.val >= -limit && c.val <= limit
 }
 
+// zeroCoord: the value reads as a coordinate of 0.
+func zeroCoord(v []byte) bool {
+	c, ok := parseCoord(v)
+	return ok && c.val == 0
+}
+
 // isLatLonPair reads "lat,lon" ("," or "%2C", optional spaces), or "[a, b]"
 // in either order (GeoJSON writes longitude first). Both must be precise,
 // in range, and not both zero.
