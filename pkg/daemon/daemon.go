@@ -312,6 +312,9 @@ func (d *Daemon) restore(ctx context.Context) error {
 		d.metaFor(mac).quarantine = nil
 		d.deps.Store.DeleteQuarantine(mac)
 	}
+	for mac, m := range d.meta {
+		d.pinLocked(mac, m)
+	}
 	blocked := d.blockedAddrsLocked()
 	// Restored devices are evaluated once: the policy re-derives
 	// quarantines from stored findings, which a crash between the kernel

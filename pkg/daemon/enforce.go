@@ -79,6 +79,7 @@ func (d *Daemon) policyPlan(mac hwaddr.MAC, now time.Time) (plan, policy.Verdict
 	in := d.devicePolicyInput(mac, dev)
 	v := policy.Evaluate(&d.cfg.Policy, in, now)
 	m := d.metaFor(mac)
+	d.pinLocked(mac, m)
 	changed := v.Action != m.verdict.Action || v.Note != m.verdict.Note || len(v.Reasons) != len(m.verdict.Reasons)
 	m.verdict = v
 	p := d.planLocked(mac, m, dev, v, now)
@@ -120,6 +121,16 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 		// the quarantines in place (addresses are not followed either);
 		// they end by expiry or when the owner releases them.
 		return plan{}
+	case q != nil && !wants && v.Enforce && (v.Pending == config.ActionQuarantine || v.Pending == config.ActionIsolate):
+		// The grace period began again (a threshold reached anew):
+		// policy still wants the device held.
+		return plan{}
+	case q != nil && !wants && (dev == nil || dev.FirstSeen.After(q.Since)):
+		// The device's record is younger than its quarantine: the
+		// findings it was for were lost (the inventory or the store ran
+		// full), not answered. It holds until it expires or the owner
+		// releases it.
+		return plan{}
 	case q != nil && !wants:
 		return plan{release: true, why: "policy no longer calls for it"} // policy quarantined it, and no longer wants it
 	case q != nil:
@@ -149,6 +160,13 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 		rec.Until = now.Add(d.cfg.Policy.QuarantineFor.Duration)
 	}
 	return d.entryPlan(mac, rec, addrs)
+}
+
+// pinLocked keeps a quarantined device in the inventory: a blocked device
+// is quiet, so the first to be evicted, and its findings hold its
+// quarantine. d.mu held.
+func (d *Daemon) pinLocked(mac hwaddr.MAC, m *deviceMeta) {
+	d.pipe.Inventory().Pin(device.Key{MAC: mac}, m.quarantine != nil)
 }
 
 // protectedMACsLocked lists the MACs of the kernel's protected set: the
@@ -305,6 +323,7 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 		rec := p.record
 		m.quarantine, m.kernelAddrs = &rec, p.entry.Addrs
 	}
+	d.pinLocked(mac, m)
 	blocked := d.blockedAddrsLocked()
 	d.mu.Unlock()
 	d.kernelMu.Unlock()

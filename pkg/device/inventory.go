@@ -74,6 +74,8 @@ type Device struct {
 	dirty bool // votes changed since Identity was computed
 	// filed indexes Findings and Observations by DedupKey.
 	filed map[string]*event.Event
+	// pinned keeps the device from eviction (see Inventory.Pin).
+	pinned bool
 	// swGen counts changes to Software; swMatched is the count the
 	// advisory matcher last saw.
 	swGen, swMatched uint64
@@ -414,10 +416,19 @@ func (inv *Inventory) identifyMAC(d *Device, ts time.Time) {
 	}
 }
 
+// evictOldest forgets the device seen longest ago, a pinned one only
+// when every device is pinned.
 func (inv *Inventory) evictOldest() {
 	var oldest *Device
 	for _, d := range inv.devices {
-		if oldest == nil || d.LastSeen.Before(oldest.LastSeen) {
+		switch {
+		case oldest == nil:
+			oldest = d
+		case d.pinned != oldest.pinned:
+			if !d.pinned {
+				oldest = d
+			}
+		case d.LastSeen.Before(oldest.LastSeen):
 			oldest = d
 		}
 	}
@@ -568,10 +579,37 @@ func (inv *Inventory) file(d *Device, ev *event.Event) {
 	}
 	if len(*list) >= limit {
 		d.DroppedEvents++
-		return
+		// Full: a finding displaces the least severe, oldest one, so
+		// that the default login after 64 plaintext connections still
+		// reaches policy. Observations keep the first ones.
+		i := weakest(*list)
+		if !ev.IsFinding() || ev.Severity < (*list)[i].Severity {
+			return
+		}
+		delete(d.filed, (*list)[i].DedupKey())
+		*list = slices.Delete(*list, i, i+1)
 	}
 	*list = append(*list, ev)
 	d.filed[key] = ev
+}
+
+// weakest is the index of the least severe event, the one last seen
+// longest ago among equals.
+func weakest(list []*event.Event) int {
+	w := 0
+	for i, ev := range list[1:] {
+		if ev.Severity < list[w].Severity || ev.Severity == list[w].Severity && lastSeen(ev).Before(lastSeen(list[w])) {
+			w = i + 1
+		}
+	}
+	return w
+}
+
+func lastSeen(ev *event.Event) time.Time {
+	if ev.LastTime.After(ev.Time) {
+		return ev.LastTime
+	}
+	return ev.Time
 }
 
 // deviceFor finds or makes the device an event is about.
@@ -618,6 +656,15 @@ func (inv *Inventory) HolderOf(ip netip.Addr) (hwaddr.MAC, bool) {
 		return hwaddr.MAC{}, false
 	}
 	return k.MAC, true
+}
+
+// Pin keeps the device of k from eviction while pinned is set (unless
+// every device is pinned): a quarantined device is usually quiet, so the
+// oldest, and its findings are what holds its quarantine.
+func (inv *Inventory) Pin(k Key, pinned bool) {
+	if d, ok := inv.devices[k]; ok {
+		d.pinned = pinned
+	}
 }
 
 // Lookup returns the device with key k, its identity up to date.

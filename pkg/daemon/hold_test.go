@@ -1,0 +1,92 @@
+package daemon
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/quarantine"
+)
+
+// fillInventory shows n new devices, seen after everything so far, to a
+// daemon whose inventory holds n.
+func fillInventory(h *harness, n int, at time.Time) {
+	for i := range n {
+		mac := hwaddr.MAC{0x02, 0, 0, 0, 1, byte(i)}
+		h.d.seen(mac, netip.AddrFrom4([4]byte{192, 168, 50, byte(200 + i)}), "", "neighbour", at)
+	}
+}
+
+// A quarantined camera is quiet, so the oldest device; new devices fill
+// the inventory; it comes back with a new address. Its quarantine stands.
+func TestQuarantinedDeviceOutlivesAFullInventory(t *testing.T) {
+	cfg := enforcingConfig()
+	cfg.Inspect.MaxDevices = 16
+	fake := newFake(t)
+	h := start(t, cfg, fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	if quarantined(t, fake)[camera] != quarantine.ModeBlock {
+		t.Fatal("camera not quarantined")
+	}
+	later := time.Now().Add(time.Hour)
+	fillInventory(h, 16, later)
+	h.d.seen(camera, netip.MustParseAddr("192.168.50.150"), "", "lease", later.Add(time.Minute))
+	h.settle()
+	if _, ok := quarantined(t, fake)[camera]; !ok {
+		dev, _ := h.d.Device(camera)
+		t.Fatalf("camera released after the inventory ran full; findings now %d", len(dev.Findings))
+	}
+	if dev, _ := h.d.Device(camera); len(dev.Findings) == 0 {
+		t.Error("the quarantined camera's findings were evicted")
+	}
+}
+
+// The same across a restart: the camera's saved findings are not
+// overwritten by an empty record.
+func TestQuarantinedDeviceOutlivesAFullInventoryAcrossRestart(t *testing.T) {
+	cfg := enforcingConfig()
+	cfg.Inspect.MaxDevices = 16
+	fake, dir := newFake(t), t.TempDir()
+	h := start(t, cfg, fake, dir)
+	h.settle()
+	old := cameraEntry(t, fake).Addrs
+	later := time.Now().Add(time.Hour)
+	fillInventory(h, 16, later)
+	h.d.seen(camera, old[0], "", "neighbour", later.Add(time.Minute))
+	h.d.persistDevices(time.Now())
+	h.settle()
+	h.stop()
+	h = launch(t, cfg, fake, dir, false)
+	defer h.stop()
+	h.settle()
+	if _, ok := quarantined(t, fake)[camera]; !ok {
+		t.Error("camera released at restart")
+	}
+}
+
+// A plug talks plain HTTP to 64 servers, then logs in with its
+// factory-default password: quarantined.
+func TestDefaultLoginAfterManyPlaintextFindings(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	plugEP := event.Endpoint{MAC: plug.String(), IP: "192.168.50.102", Local: true}
+	for i := range 64 {
+		srv := event.Endpoint{IP: netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)}).String()}
+		h.d.Record(&event.Event{V: event.SchemaVersion, Time: time.Now(), Type: event.TypeFinding, Kind: event.KindPlaintextProtocol,
+			Severity: event.SeverityLow, Device: plugEP, Summary: "Unencrypted HTTP",
+			Flow: &event.Flow{Transport: "tcp", Client: plugEP, Server: srv, App: "http"}, Evidence: event.Evidence{"protocol": "http"}})
+	}
+	h.d.Record(&event.Event{V: event.SchemaVersion, Time: time.Now(), Type: event.TypeFinding, Kind: event.KindDefaultCredentials,
+		Severity: event.SeverityHigh, Device: plugEP, Summary: "HTTP login with factory-default credentials (user a***)",
+		Evidence: event.Evidence{"protocol": "http", "user": "a***"}})
+	h.settle()
+	if quarantined(t, fake)[plug] == "" {
+		dev, _ := h.d.Device(plug)
+		t.Errorf("plug with a default login not quarantined; %d findings kept, verdict %s", len(dev.Findings), dev.Verdict.Action)
+	}
+}

@@ -1,0 +1,64 @@
+package device
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+)
+
+// A device's list of findings is full: a more severe finding displaces
+// the least severe, oldest one; a less severe one is dropped; the count
+// of what was lost grows either way.
+func TestFindingCapKeepsTheSevere(t *testing.T) {
+	inv := newInv()
+	const mac = "00:11:22:33:44:55"
+	plain := func(i int, at time.Time) *event.Event {
+		f := finding(event.KindPlaintextProtocol, "Unencrypted HTTP", event.Evidence{"protocol": "http"})
+		f.Severity, f.Time = event.SeverityLow, at
+		f.Flow = &event.Flow{Transport: "tcp", App: "http", Server: event.Endpoint{IP: fmt.Sprintf("198.51.100.%d", i)}}
+		return f
+	}
+	for i := range maxFindings {
+		inv.Emit(plain(i, t0.Add(time.Duration(i)*time.Second)))
+	}
+	def := finding(event.KindDefaultCredentials, "default login", event.Evidence{"protocol": "http", "user": "a***"})
+	def.Severity, def.Time = event.SeverityHigh, t0.Add(time.Hour)
+	inv.Emit(def)
+	info := finding(event.KindPlaintextProtocol, "Unencrypted MQTT", event.Evidence{"protocol": "mqtt"})
+	info.Severity, info.Time = event.SeverityInfo, t0.Add(2*time.Hour)
+	inv.Emit(info)
+	// A repeat of a kept finding still folds into it.
+	inv.Emit(plain(maxFindings-1, t0.Add(3*time.Hour)))
+
+	d := device(t, inv, mac)
+	if len(d.Findings) != maxFindings {
+		t.Fatalf("%d findings, want the cap %d", len(d.Findings), maxFindings)
+	}
+	var haveDefault, haveInfo, haveFirst bool
+	for _, f := range d.Findings {
+		switch {
+		case f.Kind == event.KindDefaultCredentials:
+			haveDefault = true
+		case f.Severity == event.SeverityInfo:
+			haveInfo = true
+		case f.Flow != nil && f.Flow.Server.IP == "198.51.100.0":
+			haveFirst = true
+		case f.Flow != nil && f.Flow.Server.IP == fmt.Sprintf("198.51.100.%d", maxFindings-1) && f.Count != 2:
+			t.Errorf("repeat not folded: count %d", f.Count)
+		}
+	}
+	if !haveDefault {
+		t.Error("the default login was dropped from a full list")
+	}
+	if haveInfo {
+		t.Error("a less severe finding displaced a kept one")
+	}
+	if haveFirst {
+		t.Error("the oldest low finding was kept instead of the default login")
+	}
+	if d.DroppedEvents != 2 {
+		t.Errorf("dropped %d, want 2", d.DroppedEvents)
+	}
+}
