@@ -102,7 +102,7 @@ func (l *loop) pollLeaseFile(f *leaseFile) {
 		l.w.stats.leaseTruncated.Add(1)
 	}
 	leases, st := parseLeases(data)
-	l.w.stats.leaseGarbage.Add(uint64(st.garbage))
+	l.w.stats.leaseGarbage.Add(uint64(st.garbage + st.untrusted))
 	l.w.stats.leaseNoMAC.Add(uint64(st.noMAC))
 	l.w.stats.leaseTruncated.Add(uint64(st.truncated))
 

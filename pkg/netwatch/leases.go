@@ -23,7 +23,14 @@ const (
 	maxDUID = 130
 	// maxHostname is the longest DNS name.
 	maxHostname = 253
+	// maxClientHostname is the longest host name a client can make
+	// odhcpd write raw: a DHCPv4 option's length is one octet, and the
+	// DHCPv6 FQDN is expanded into a 256-byte buffer.
+	maxClientHostname = 255
 )
+
+// brokenMarker is what odhcpd writes before a host name it found invalid.
+const brokenMarker = `broken\x20`
 
 // lease is one DHCP lease read from a lease file.
 type lease struct {
@@ -38,6 +45,7 @@ type lease struct {
 // leaseStats counts what the parser did not turn into leases.
 type leaseStats struct {
 	garbage   int // lines neither format writes
+	untrusted int // lines a client's raw host name may have written
 	noMAC     int // leases naming no usable Ethernet MAC
 	truncated int // leases beyond maxLeases
 }
@@ -71,12 +79,35 @@ type leaseStats struct {
 // A line neither format writes is skipped and counted; so are leases
 // without an Ethernet MAC (DHCPv6 leases whose DUID holds none, prefix
 // delegations, non-Ethernet clients).
+//
+// odhcpd releases before openwrt/odhcpd#404 write an invalid host name as
+// the client sent it, newlines and all: a client controls up to
+// maxClientHostname bytes after the marker, and so whole lines there, as
+// well as the start of the line odhcpd ends with its own fields. Nothing
+// in the file says where its name really ended, so no line that starts
+// within maxClientHostname bytes after a marker is read, the marker's own
+// line included: the client with the invalid name gets no lease, and
+// neither do the few records written right after it. Records before it,
+// and from the next line that starts further on, are read as usual.
 func parseLeases(data []byte) ([]lease, leaseStats) {
 	var out []lease
 	var st leaseStats
-	for len(data) > 0 {
-		var line []byte
-		line, data, _ = bytes.Cut(data, []byte{'\n'})
+	// untrustedTo is the offset in the file up to which a line may start
+	// inside a client's raw host name; -1 while there is none.
+	untrustedTo := -1
+	for off := 0; off < len(data); {
+		start := off
+		line, rest, _ := bytes.Cut(data[off:], []byte{'\n'})
+		off = len(data) - len(rest)
+		// A marker inside a host name only widens the window: the safe
+		// direction.
+		if i := bytes.LastIndex(line, []byte(brokenMarker)); i >= 0 {
+			untrustedTo = max(untrustedTo, start+i+len(brokenMarker)+maxClientHostname)
+		}
+		if start <= untrustedTo {
+			st.untrusted++
+			continue
+		}
 		fields := strings.Fields(string(line))
 		if len(fields) == 0 {
 			continue
@@ -166,19 +197,6 @@ func parseOdhcpd(f []string, out []lease, st *leaseStats) []lease {
 		st.garbage++
 		return out
 	}
-	brokenHostname := strings.HasPrefix(f[3], `broken\x20`)
-	if brokenHostname {
-		// odhcpd writes a hostname it found invalid as it came, spaces and
-		// all, so the fields after it are not where they should be, and a
-		// client could forge them ("x 9999999999 0 128 fd00::1/128"). An
-		// IPv4 line ends in four fixed fields: read those from the end. An
-		// IPv6 line has as many addresses as it likes: drop it.
-		if f[2] != "ipv4" || len(f) < 8 {
-			st.garbage++
-			return out
-		}
-		f = append(f[:4:4], f[len(f)-4:]...)
-	}
 	n, err := strconv.ParseInt(f[4], 10, 64)
 	if err != nil || n < -1 || n > maxUnix {
 		st.garbage++
@@ -191,11 +209,7 @@ func parseOdhcpd(f []string, out []lease, st *leaseStats) []lease {
 	if n > 0 {
 		expires = time.Unix(n, 0).UTC()
 	}
-	hostname := f[3]
-	if brokenHostname {
-		hostname = ""
-	}
-	base := lease{iface: f[0], hostname: cleanHostname(hostname, "-"), expires: expires}
+	base := lease{iface: f[0], hostname: cleanHostname(f[3], "-"), expires: expires}
 
 	if f[2] == "ipv4" {
 		mac, ok := parseMAC(f[1])

@@ -68,26 +68,16 @@ func TestParseLeases(t *testing.T) {
 			want: []lease{{mac: camMAC, ip: ip("192.168.1.10"), iface: "br-lan"}},
 		},
 		{
-			name: "odhcpd_ipv4_musl_ether_ntoa_broken_hostname",
-			in:   `# br-lan 00:12:34:56:78:9A ipv4 broken\x20my_cam! 1748779200 c0a8010a 32 192.168.1.10/32` + "\n",
+			name: "odhcpd_ipv4_musl_ether_ntoa",
+			in:   "# br-lan 00:12:34:56:78:9A ipv4 - 1748779200 c0a8010a 32 192.168.1.10/32\n",
 			want: []lease{{mac: camMAC, ip: ip("192.168.1.10"), expires: exp, iface: "br-lan"}},
 		},
 		{
-			// A hostname with spaces shifts the fields: the real ones are
-			// the last four, whatever it holds.
-			name: "odhcpd_ipv4_broken_hostname_with_spaces",
-			in:   `# br-lan 00:12:34:56:78:9A ipv4 broken\x20x 9999999999 0 32 10.9.9.9/32 1748779200 c0a8010a 32 192.168.1.10/32` + "\n",
-			want: []lease{{mac: camMAC, ip: ip("192.168.1.10"), expires: exp, iface: "br-lan"}},
-		},
-		{
-			name: "odhcpd_ipv6_broken_hostname_dropped",
-			in:   `# br-lan 000100012b3c4d5e00123456789a 1a2b3c4d broken\x20x 9999999999 0 128 fd00::1/128 1748779200 10 128 fd00::10/128` + "\n",
-			st:   leaseStats{garbage: 1},
-		},
-		{
-			name: "odhcpd_ipv6_broken_hostname_without_spaces_dropped",
-			in:   `# br-lan 000100012b3c4d5e00123456789a 1a2b3c4d broken\x20cam! 1748779200 10 128 fd00::10/128` + "\n",
-			st:   leaseStats{garbage: 1},
+			// TestParseLeasesBrokenHostname has the rest.
+			name: "odhcpd_broken_hostname_dropped",
+			in: `# br-lan 00:12:34:56:78:9A ipv4 broken\x20my_cam! 1748779200 c0a8010a 32 192.168.1.10/32` + "\n" +
+				`# br-lan 000100012b3c4d5e00123456789a 1a2b3c4d broken\x20cam! 1748779200 10 128 fd00::10/128` + "\n",
+			st: leaseStats{untrusted: 2},
 		},
 		{
 			name: "odhcpd_expired",
@@ -152,6 +142,126 @@ func TestParseLeases(t *testing.T) {
 			in:   "1748779200 00:12:34:56:78:9a 192.168.1.10 ca\x00m *\n\x00\x00\n",
 			want: []lease{{mac: camMAC, ip: ip("192.168.1.10"), expires: exp}},
 			st:   leaseStats{garbage: 1},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, st := parseLeases([]byte(tt.in))
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("leases\n got %+v\nwant %+v", got, tt.want)
+			}
+			if st != tt.st {
+				t.Errorf("stats %+v, want %+v", st, tt.st)
+			}
+		})
+	}
+}
+
+// TestParseLeasesBrokenHostname: older odhcpd releases write a host name
+// they found invalid raw after "broken\x20", newlines included, so a
+// client controls up to 255 bytes there: whole lines, and the start of
+// the line odhcpd ends with its own fields. None of it may become a lease.
+func TestParseLeasesBrokenHostname(t *testing.T) {
+	exp := time.Unix(1748779200, 0).UTC()
+	ip := netip.MustParseAddr
+	// What odhcpd writes after the client's host name (camMAC's lease of
+	// 10.97.0.10), and the records of two other clients.
+	const (
+		tail   = " 1748779200 a610000a 32 10.97.0.10/32\n"
+		before = "# br-lan 00:12:34:56:78:9b ipv4 plug 1748779200 a610000b 32 10.97.0.11/32\n"
+		after  = "# br-lan 02:00:00:00:00:42 ipv4 tv 1748779200 a610000c 32 10.97.0.12/32\n"
+	)
+	broken := func(hostname string) string {
+		return `# br-lan 00:12:34:56:78:9a ipv4 broken\x20` + hostname + tail
+	}
+	brokenV6 := func(hostname string) string {
+		return `# br-lan 000100012b3c4d5e00123456789a 1a2b3c4d broken\x20` + hostname + " 1748779200 10 128 fd00::10/128\n"
+	}
+	plug := lease{mac: plugMAC, ip: ip("10.97.0.11"), hostname: "plug", expires: exp, iface: "br-lan"}
+	tv := lease{mac: hwaddr.MAC{0x02, 0, 0, 0, 0, 0x42}, ip: ip("10.97.0.12"), hostname: "tv", expires: exp, iface: "br-lan"}
+	// A genuine invalid name as long as odhcpd takes: the next record
+	// starts beyond what a client could have written.
+	longName := strings.Repeat("Living Room ", 22)[:maxClientHostname]
+	// The longest name a client can send, ending in the start of a forged
+	// record that odhcpd's own fields complete.
+	forgedStart := "# br-lan 02:00:00:00:00:98 ipv4 -"
+	longest := strings.Repeat("y", maxClientHostname-1-len(forgedStart)) + "\n" + forgedStart
+
+	tests := []struct {
+		name string
+		in   string
+		want []lease
+		st   leaseStats
+	}{
+		{
+			name: "newline_forges_a_line",
+			in:   broken("x\n# br-lan 02:00:00:00:00:99 ipv4 - 9999999999 0a610001 32 10.97.0.1/32\n"),
+			st:   leaseStats{untrusted: 3},
+		},
+		{
+			name: "odhcpd_fields_complete_a_forged_record",
+			in:   broken("x\n" + forgedStart),
+			st:   leaseStats{untrusted: 2},
+		},
+		{
+			name: "odhcpd_fields_complete_a_forged_ipv6_record_of_the_router",
+			in:   broken("x\n# br-lan 0003000102000000009a 1 - 9999999999 1 128 fd00::1/128"),
+			st:   leaseStats{untrusted: 2},
+		},
+		{
+			name: "forged_fields_end_the_marker_line_with_the_routers_address",
+			in:   broken("x 9999999999 0a610001 32 10.97.0.1/32\nx"),
+			st:   leaseStats{untrusted: 2},
+		},
+		{
+			// Looks like a genuine invalid name, a genuine record and
+			// another invalid name.
+			name: "forged_end_of_record_then_forged_records",
+			in: broken("x 1748779200 a610000a 32 10.97.0.10/32\n" +
+				"# br-lan 02:00:00:00:00:99 ipv4 - 9999999999 0a610001 32 10.97.0.1/32\n" +
+				`# br-lan 02:00:00:00:00:98 ipv4 broken\x20y`),
+			st: leaseStats{untrusted: 3},
+		},
+		{
+			name: "forged_dnsmasq_line",
+			in:   broken("x\n0 02:00:00:00:00:99 10.97.0.1 * *\n"),
+			st:   leaseStats{untrusted: 3},
+		},
+		{
+			name: "forged_ipv6_record",
+			in:   brokenV6("x\n# br-lan 0003000102000000009a 1 - -1 1 128 fd00::1/128\n"),
+			st:   leaseStats{untrusted: 3},
+		},
+		{
+			// Only a newline ends a line; other control bytes are spaces
+			// or part of a field, and still forge nothing.
+			name: "carriage_return_and_other_control_bytes",
+			in:   broken("x\r# br-lan 02:00:00:00:00:99 ipv4 - 9999999999 0a610001 32 10.97.0.1/32\r\v\f\x85\u2028\x00\x1b[2J"),
+			st:   leaseStats{untrusted: 1},
+		},
+		{
+			name: "longest_host_name_forges_nothing",
+			in:   broken(longest) + after,
+			want: []lease{tv},
+			st:   leaseStats{untrusted: 2},
+		},
+		{
+			name: "genuine_record_before_is_read",
+			in:   before + broken("Living Room TV"),
+			want: []lease{plug},
+			st:   leaseStats{untrusted: 1},
+		},
+		{
+			// The cost of the rule: a client could have written it.
+			name: "genuine_record_right_after_is_not_read",
+			in:   broken("Living Room TV") + after,
+			st:   leaseStats{untrusted: 2},
+		},
+		{
+			name: "genuine_record_beyond_the_longest_host_name_is_read",
+			in:   before + broken(longName) + after,
+			want: []lease{plug, tv},
+			st:   leaseStats{untrusted: 1},
 		},
 	}
 	for _, tt := range tests {
@@ -254,6 +364,7 @@ func FuzzParseLeases(f *testing.F) {
 		"1748779200 T17 fd00::11 * 00:03:00:01:00:12:34:56:78:9b\n",
 		"# br-lan 00123456789a ipv4 cam 1748779200 c0a8010a 32 192.168.1.10/32\n",
 		"# br-lan 0:12:34:56:78:9a ipv4 broken\\x20x -1 c0a8010a 32 192.168.1.10/32\n",
+		"# br-lan 0:12:34:56:78:9a ipv4 broken\\x20x\n# br-lan 2:0:0:0:0:99 ipv4 - -1 a610001 32 10.97.0.1/32\n -1 c0a8010a 32 192.168.1.10/32\n",
 		"fd00::10\tcam.lan\tcam\n# br-lan 000100012b3c4d5e00123456789a 1a2b3c4d cam 1748779200 10 128 fd00::10/128 2001:db8::10/128\n",
 		"# br-lan 000300010012345678ff 1 - 1748779200 5 60 2001:db8:0:10::/60\n",
 	}

@@ -94,7 +94,7 @@ type counters struct {
 type Stats struct {
 	Dropped           uint64 // events the consumer's channel had no room for
 	Resubscribes      uint64 // times the kernel subscription was set up again
-	LeaseLinesSkipped uint64 // lease-file lines neither format writes
+	LeaseLinesSkipped uint64 // lease-file lines neither format writes, or that a client may have written
 	LeasesWithoutMAC  uint64 // leases that name no Ethernet MAC
 	LeasesTruncated   uint64 // leases ignored past the per-file caps
 	Evicted           uint64 // devices forgotten because MaxDevices were tracked
