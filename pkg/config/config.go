@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/BurntSushi/toml"
 
@@ -425,6 +427,17 @@ func (c *Config) validate() []*Error {
 	if len(c.LAN.Interfaces) == 0 {
 		bad("lan.interfaces", "at least one interface is needed")
 	}
+	for _, name := range c.LAN.Interfaces {
+		if err := checkInterfaceName(name); err != nil {
+			bad("lan.interfaces", "%v", err)
+		}
+	}
+	for _, f := range c.LAN.LeaseFiles {
+		// The daemon's working directory is not the owner's.
+		if !filepath.IsAbs(f) {
+			bad("lan.lease_files", "%q: want an absolute path", f)
+		}
+	}
 	if c.LAN.AwayAfter.Duration < time.Minute {
 		bad("lan.away_after", "at least 1m")
 	}
@@ -549,8 +562,15 @@ func (c *Config) validate() []*Error {
 	default:
 		bad("capture.mode", "%q: want afpacket, nflog or pcap", cp.Mode)
 	}
-	if cp.Mode == "afpacket" && len(cp.Interfaces) == 0 {
-		bad("capture.interfaces", "afpacket needs at least one interface")
+	if cp.Mode == "afpacket" {
+		if len(cp.Interfaces) == 0 {
+			bad("capture.interfaces", "afpacket needs at least one interface")
+		}
+		for _, name := range cp.Interfaces {
+			if err := checkInterfaceName(name); err != nil {
+				bad("capture.interfaces", "%v", err)
+			}
+		}
 	}
 	if cp.RingBlocks < 1 || cp.RingBlocks > 512 {
 		bad("capture.ring_blocks", "%d is out of range (1 to 512)", cp.RingBlocks)
@@ -600,6 +620,47 @@ func (c *Config) validate() []*Error {
 		}
 	}
 	errs = append(errs, c.validateWeb()...)
+	errs = append(errs, c.validatePorts()...)
+	return errs
+}
+
+// checkInterfaceName applies the kernel's rules for a network interface
+// name (IFNAMSIZ), which netwatch and capture enforce when the daemon
+// starts.
+func checkInterfaceName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("an empty interface name")
+	case len(name) > 15:
+		return fmt.Errorf("%q: interface names are at most 15 bytes", name)
+	case strings.ContainsFunc(name, func(r rune) bool { return r == '/' || unicode.IsSpace(r) }):
+		return fmt.Errorf("%q: an interface name has no '/' or spaces", name)
+	}
+	return nil
+}
+
+// validatePorts gives every listener the daemon opens its own port: two
+// on one port stop `iotgw run` with "address already in use". The notice
+// page always listens; the web page and the DNS proxy only when enabled.
+func (c *Config) validatePorts() []*Error {
+	listeners := []struct {
+		key, name string
+		port      int
+		on        bool
+	}{
+		{"quarantine.notice_port", "the notice page", c.Quarantine.NoticePort, true},
+		{"web.port", "the web page", c.Web.Port, c.Web.Enabled},
+		{"dnsproxy.port", "the DNS proxy", c.DNSProxy.Port, c.DNSProxy.Enabled},
+	}
+	var errs []*Error
+	for i, a := range listeners {
+		for _, b := range listeners[:i] {
+			// Ports out of range are reported by their own checks.
+			if a.on && b.on && a.port == b.port && a.port > 0 && a.port <= 65535 {
+				errs = append(errs, &Error{Key: a.key, Msg: fmt.Sprintf("%d is the port of %s (%s)", a.port, b.name, b.key)})
+			}
+		}
+	}
 	return errs
 }
 

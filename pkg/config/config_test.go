@@ -109,3 +109,42 @@ func TestLoadMissing(t *testing.T) {
 		t.Error("missing explicit file should be an error")
 	}
 }
+
+// What check-config accepts, iotgw run must be able to start with: each
+// of these used to pass validation and then stop the daemon at start.
+func TestValidateCatchesWhatBreaksRun(t *testing.T) {
+	for _, tc := range []struct {
+		name, toml string
+		key        string // "" when the file is valid
+	}{
+		{"dnsproxy_on_notice_port", "[dnsproxy]\nport = 8088\n", "dnsproxy.port"},
+		{"dnsproxy_on_web_port", "[dnsproxy]\nport = 8443\n", "dnsproxy.port"},
+		{"notice_on_dnsproxy_port", "[quarantine]\nnotice_port = 5354\n", "dnsproxy.port"},
+		{"web_on_dnsproxy_port", "[web]\nport = 5354\n", "dnsproxy.port"},
+		{"web_on_notice_port", "[web]\nport = 8088\n", "web.port"},
+		// A listener that is off holds no port.
+		{"dnsproxy_off_on_notice_port", "[dnsproxy]\nenabled = false\nport = 8088\n", ""},
+		{"web_off_on_dnsproxy_port", "[web]\nenabled = false\nport = 5354\n", ""},
+		{"web_off_on_notice_port", "[web]\nenabled = false\nport = 8088\n", ""},
+		{"lan_interface_too_long", "[lan]\ninterfaces = [\"br-lan-guest-iot0\"]\n", "lan.interfaces"},
+		{"lan_interface_15_bytes", "[lan]\ninterfaces = [\"br-lan-guest-io\"]\n", ""},
+		{"lan_interface_empty", "[lan]\ninterfaces = [\"\"]\n", "lan.interfaces"},
+		{"lan_interface_slash", "[lan]\ninterfaces = [\"br/lan\"]\n", "lan.interfaces"},
+		{"lan_interface_space", "[lan]\ninterfaces = [\"br lan\"]\n", "lan.interfaces"},
+		{"lan_second_interface_bad", "[lan]\ninterfaces = [\"br-lan\", \"\"]\n", "lan.interfaces"},
+		{"lease_file_relative", "[lan]\nlease_files = [\"dhcp.leases\"]\n", "lan.lease_files"},
+		{"lease_files_none", "[lan]\nlease_files = []\n", ""},
+		{"capture_interface_too_long", "[capture]\ninterfaces = [\"br-lan-guest-iot0\"]\n", "capture.interfaces"},
+		{"capture_interface_unused_by_nflog", "[capture]\nmode = \"nflog\"\ninterfaces = []\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("test.toml", []byte(tc.toml))
+			switch {
+			case tc.key == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.key != "" && (err == nil || !strings.Contains(err.Error(), tc.key)):
+				t.Errorf("accepted (err %v); iotgw run fails at start", err)
+			}
+		})
+	}
+}

@@ -35,8 +35,6 @@ func (c *Config) validateWeb() []*Error {
 	w := &c.Web
 	if w.Port < 1 || w.Port > 65535 {
 		bad("web.port", "%d is not a port", w.Port)
-	} else if w.Port == c.Quarantine.NoticePort {
-		bad("web.port", "%d is the notice page's port", w.Port)
 	}
 	for _, a := range w.Addresses {
 		if a.IsUnspecified() {
