@@ -153,7 +153,7 @@ func (c Config) build(loc *time.Location) ([]settings, error) {
 	if c.BaseURL != "" {
 		u, err := url.Parse(c.BaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("alert: base_url %q: want http://host[:port] or https://…", c.BaseURL)
+			return nil, fmt.Errorf("alert: base_url%s: want http://host[:port] or https://…", shownURL(c.BaseURL, true))
 		}
 	}
 	if loc == nil {
@@ -338,12 +338,37 @@ func checkType(s *settings) error {
 func httpURL(key, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%s %q: want an http:// or https:// URL", key, raw)
+		// A webhook's path is its secret, a server's query may hold a token.
+		return fmt.Errorf("%s%s: want an http:// or https:// URL", key, shownURL(raw, false))
 	}
 	if u.User != nil {
 		return fmt.Errorf("%s: put credentials in token/username/password, not in the URL", key)
 	}
 	return nil
+}
+
+// shownURL is raw as an error message may show it, with a leading
+// space, or "" when nothing of it can be shown: user name and password
+// masked, no query or fragment, the path only if keepPath. Text that is
+// not a URL with a scheme and a host is not shown at all: it could be
+// anything, a pasted token too.
+func shownURL(raw string, keepPath bool) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" || u.Opaque != "" {
+		return ""
+	}
+	v := url.URL{Scheme: u.Scheme, Host: u.Host}
+	if u.User != nil {
+		v.User = url.User("xxxxx")
+	}
+	if keepPath {
+		v.Path = u.Path
+	}
+	shown := v.String()
+	if !keepPath && (u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "") {
+		shown += "/…"
+	}
+	return " " + strconv.Quote(shown)
 }
 
 func checkEmail(s *settings) error {

@@ -214,3 +214,44 @@ func TestRedacted(t *testing.T) {
 		t.Error("Redacted changed the original")
 	}
 }
+
+// Validation errors go to stderr (check-config) and the log (run, reload):
+// they must not show a URL's password, a webhook's secret path or a
+// token in a server's query.
+func TestConfigErrorsHideURLSecrets(t *testing.T) {
+	const secret = "CorrectHorseBatteryStaple"
+	hook := func(url string) Config {
+		return Config{Channels: []ChannelConfig{{Type: "webhook", URL: url, Secret: "0123456789abcdef"}}}
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string // what the error still says
+	}{
+		{"base_url_password", Config{BaseURL: "htp://admin:" + secret + "@192.168.1.1:8443/x"}, `base_url "htp://xxxxx@192.168.1.1:8443/x": want`},
+		{"base_url_user_is_token", Config{BaseURL: "ftp://" + secret + "@192.168.1.1"}, `base_url "ftp://xxxxx@192.168.1.1": want`},
+		{"base_url_no_scheme", Config{BaseURL: "admin:" + secret + "@192.168.1.1"}, "base_url: want"},
+		{"base_url_query", Config{BaseURL: "htp://192.168.1.1/?token=" + secret}, `base_url "htp://192.168.1.1/": want`},
+		{"webhook_scheme_typo", hook("htps://ha.lan:8123/api/webhook/" + secret), `url "htps://ha.lan:8123/…": want an http`},
+		{"webhook_no_scheme", hook("ha.lan:8123/api/webhook/" + secret), "url: want an http"},
+		{"webhook_bare_path", hook("/api/webhook/" + secret), "url: want an http"},
+		{"webhook_opaque", hook("ha.lan:" + secret), "url: want an http"},
+		{"webhook_query", hook("ftp://ha.lan?id=" + secret), `url "ftp://ha.lan/…": want an http`},
+		{"webhook_password", hook("ftp://u:" + secret + "@ha.lan/x"), `url "ftp://xxxxx@ha.lan/…": want an http`},
+		{"webhook_unparsable", hook("https://ha.lan/%zz" + secret), "url: want an http"},
+		{"gotify_token_in_query", Config{Channels: []ChannelConfig{{Type: "gotify", Token: "x", URL: "gotify.lan/message?token=" + secret}}}, "url: want an http"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Validate()
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), secret[:5]) {
+				t.Errorf("error shows the secret: %v", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}

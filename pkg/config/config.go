@@ -341,6 +341,7 @@ func Default() *Config {
 type Error struct {
 	File string
 	Line int // 0 when unknown
+	Col  int // 0 when unknown
 	Key  string
 	Msg  string
 }
@@ -350,6 +351,9 @@ func (e *Error) Error() string {
 	b.WriteString(e.File)
 	if e.Line > 0 {
 		fmt.Fprintf(&b, ":%d", e.Line)
+		if e.Col > 0 {
+			fmt.Fprintf(&b, ":%d", e.Col)
+		}
 	}
 	b.WriteString(": ")
 	if e.Key != "" {
@@ -393,11 +397,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	// default table only for the kinds it names, which is what owners expect.
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(cfg)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, Errors{{File: path, Line: pe.Position.Line, Msg: pe.Message}}
-		}
-		return nil, Errors{{File: path, Msg: err.Error()}}
+		return nil, Errors{decodeError(path, data, err)}
 	}
 	lines := keyLines(data)
 	var errs Errors
@@ -442,7 +442,8 @@ func (c *Config) validate() []*Error {
 		bad("lan.away_after", "at least 1m")
 	}
 	if a := &c.Advisory; a.FeedURL != "" && !strings.HasPrefix(a.FeedURL, "https://") && !strings.HasPrefix(a.FeedURL, "http://") {
-		bad("advisory.feed_url", "%q: want an http(s) URL", a.FeedURL)
+		// Not quoted: a feed URL may carry a password or token.
+		bad("advisory.feed_url", "want an http:// or https:// URL")
 	}
 	if c.Advisory.RefreshInterval.Duration < time.Minute {
 		bad("advisory.refresh_interval", "at least 1m")

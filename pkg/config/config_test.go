@@ -148,3 +148,52 @@ func TestValidateCatchesWhatBreaksRun(t *testing.T) {
 		})
 	}
 }
+
+// A syntax error is reported by file, line, column and key, never with
+// the text at fault: an unquoted password is exactly such text, and the
+// error goes to stderr and the log.
+func TestSyntaxErrorHidesTheValue(t *testing.T) {
+	const secret = "CorrectHorseBatteryStaple"
+	for _, tc := range []struct {
+		name, toml, want string
+	}{
+		{"unquoted_password", "[[alert.channel]]\ntype = \"email\"\npassword = " + secret + "\n",
+			`test.toml:3:12: alert.channel.password: syntax error: expected value but found … instead (text values need quotes`},
+		{"unquoted_in_array", "[web]\nhostnames = [" + secret + "]\n", "test.toml:2:14: web.hostnames: syntax error"},
+		{"text_after_string", "[[alert.channel]]\ntoken = \"tk_\"" + secret + "\n", "test.toml:2:14: alert.channel: syntax error"},
+		{"bad_escape", "[[alert.channel]]\nsecret = \"" + secret + "\\q\"\n", "alert.channel.secret: syntax error: invalid escape"},
+		{"bad_number", "[[alert.channel]]\nsecret = 0xZ" + secret + "\n", "alert.channel.secret: syntax error: not a hexadecimal number"},
+		{"bad_datetime", "[[alert.channel]]\nsecret = 2024-13-45T" + secret + "\n", "alert.channel.secret: syntax error: invalid datetime"},
+		{"grammar_kept", "[inspect]\nmax " + secret + " = 1\n", "expected '.' or '=', but got … instead"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("test.toml", []byte(tc.toml))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), secret[:5]) {
+				t.Errorf("error shows the value: %v", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// Values that parsed but do not fit keep their message (they are not
+// secrets), now with the key.
+func TestValueErrorKeepsItsMessage(t *testing.T) {
+	_, err := Parse("test.toml", []byte("[inspect]\n\ntcp_idle = \"ten minutes\"\n"))
+	if err == nil || !strings.Contains(err.Error(), `test.toml:3:13: inspect.tcp_idle: invalid duration "ten minutes"`) {
+		t.Errorf("error %v", err)
+	}
+}
+
+// A feed URL may carry credentials; its error does not quote it.
+func TestFeedURLErrorHidesTheURL(t *testing.T) {
+	_, err := Parse("test.toml", []byte("[advisory]\nfeed_url = \"ftp://feed:CorrectHorse@example.com/feed\"\n"))
+	if err == nil || !strings.Contains(err.Error(), "advisory.feed_url") || strings.Contains(err.Error(), "CorrectHorse") {
+		t.Errorf("error %v", err)
+	}
+}
