@@ -68,18 +68,19 @@ func daemonCommand(fs *flag.FlagSet, load func() (*config.Config, string, error)
 	return c, exitOK, true
 }
 
-// macCommand parses "iotgw NAME [flags] MAC" and returns a client and the
-// MAC; ok is false when the command should exit with code.
+// macCommand parses "iotgw NAME [flags] MAC [flags]" and returns a client
+// and the MAC; ok is false when the command should exit with code.
 func macCommand(fs *flag.FlagSet, load func() (*config.Config, string, error), args []string, stderr io.Writer, check func() error) (c *api.Client, mac hwaddr.MAC, code int, ok bool) {
 	name := strings.TrimPrefix(fs.Name(), "iotgw ")
-	if ok, code := parseFlags(fs, args); !ok {
+	pos, ok, code := parseInterspersed(fs, args)
+	if !ok {
 		return nil, mac, code, false
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fs.Usage()
 		return nil, mac, exitUsage, false
 	}
-	mac, err := api.ParseMAC(fs.Arg(0))
+	mac, err := api.ParseMAC(pos[0])
 	if err == nil && check != nil {
 		err = check()
 	}
@@ -92,6 +93,27 @@ func macCommand(fs *flag.FlagSet, load func() (*config.Config, string, error), a
 		return nil, mac, exitUsage, false
 	}
 	return c, mac, exitOK, true
+}
+
+// parseInterspersed parses flags before and after the positional
+// arguments, which it returns: the documented form is
+// "iotgw quarantine MAC --mode isolate", and Go's flag package stops at
+// the MAC. After "--" every argument is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) (pos []string, ok bool, code int) {
+	for {
+		if ok, code := parseFlags(fs, args); !ok {
+			return nil, false, code
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), true, exitOK
+		}
+		if len(rest) == 0 {
+			return pos, true, exitOK
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }
 
 func runQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer) int {
