@@ -351,17 +351,74 @@ func (r *replayOnce) Close() error { return r.f.Close() }
 
 // serveSocket serves h on a Unix socket only root can open.
 func serveSocket(ctx context.Context, path string, h http.Handler) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	old := syscall.Umask(0o177)
-	ln, err := net.Listen("unix", path)
-	syscall.Umask(old)
+	ln, done, err := listenSocket(path)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(path)
+	defer done()
 	return serveHTTP(ctx, ln, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second})
+}
+
+// listenSocket listens on a Unix socket at path, replacing a stale one a
+// daemon that died left behind but never the socket of one that runs: a
+// second `iotgw run` that took the path, failed on one of its ports and
+// deleted the path on its way out left the running daemon unreachable
+// to iotgw status, quarantine and release. done removes the path if it
+// is still this socket.
+func listenSocket(path string) (ln *net.UnixListener, done func(), err error) {
+	if err := claimSocketPath(path); err != nil {
+		return nil, nil, err
+	}
+	old := syscall.Umask(0o177)
+	l, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, nil, err
+	}
+	ln = l.(*net.UnixListener)
+	// Close would unlink the path, whoever's socket is there by then.
+	ln.SetUnlinkOnClose(false)
+	mine, err := os.Lstat(path)
+	if err != nil {
+		_ = ln.Close()
+		return nil, nil, fmt.Errorf("the socket just made: %w", err)
+	}
+	return ln, func() {
+		if fi, err := os.Lstat(path); err == nil && os.SameFile(fi, mine) {
+			_ = os.Remove(path)
+		}
+	}, nil
+}
+
+// claimSocketPath frees path for a new socket: nothing is there, or a
+// socket nobody listens on, which it removes. A socket that accepts a
+// connection belongs to a running daemon; anything else at the path is
+// not iotgw's to delete.
+func claimSocketPath(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("%s exists and is not a socket (check daemon.socket)", path)
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
+		_ = c.Close()
+		return fmt.Errorf("another iotgw is running on %s", path)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		// A full backlog or a timeout is a listener too busy to
+		// answer, not a dead one.
+		return fmt.Errorf("%s is in use: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("removing the stale socket: %w", err)
+	}
+	return nil
 }
 
 // maxNoticeConns caps the notice page's connections: it answers devices
