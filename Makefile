@@ -19,7 +19,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 FUZZTIME ?= 4s
 FUZZTIME_LONG ?= 10m
 
-.PHONY: all build demo test unit vet staticcheck fuzz-short fuzz bench cross clean deps-test record-demo package test-openwrt test-qemu oui
+.PHONY: all build demo test unit race vet staticcheck fuzz-short fuzz bench cross clean deps-test record-demo package test-openwrt test-qemu oui
 
 all: build
 
@@ -35,10 +35,10 @@ deps-test:
 
 # Everything CI runs: vet, staticcheck, unit and integration tests (the
 # namespace lab needs root), and a short fuzz run of every fuzz target.
-test: deps-test vet staticcheck unit fuzz-short test-qemu
+test: deps-test vet staticcheck unit race fuzz-short test-qemu
 
 vet:
-	@test -z "$$(gofmt -l cmd pkg test scripts)" || { echo "gofmt needed:"; gofmt -l cmd pkg test scripts; exit 1; }
+	@test -z "$$(gofmt -l cmd internal pkg test scripts)" || { echo "gofmt needed:"; gofmt -l cmd internal pkg test scripts; exit 1; }
 	$(GO) vet ./...
 
 staticcheck:
@@ -46,6 +46,12 @@ staticcheck:
 
 unit:
 	$(GO) test -count=1 ./...
+
+# The packages whose goroutines share state (the daemon and what serves
+# its page, alerts and state), once more under the race detector.
+RACE_PKGS = ./pkg/daemon/ ./pkg/alert/ ./pkg/store/ ./pkg/web/ ./pkg/netwatch/ ./pkg/dnsproxy/ ./pkg/audit/ ./internal/...
+race:
+	CGO_ENABLED=1 $(GO) test -count=1 -race $(RACE_PKGS)
 
 # Runs each fuzz target for FUZZTIME; crashers are kept under the
 # package's testdata/fuzz and fail the run.

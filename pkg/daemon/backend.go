@@ -75,7 +75,13 @@ func (d *Daemon) viewLocked(mac hwaddr.MAC, dev *device.Device) api.Device {
 	if dev != nil {
 		v.Addrs = api.AddrStrings(dev.Addrs)
 		v.FirstSeen, v.LastSeen = dev.FirstSeen, dev.LastSeen
-		v.Findings = dev.Findings
+		// Copies: the API encodes the view after d.mu is released, while
+		// the pipeline folds repeats into the inventory's events.
+		v.Findings = make([]*event.Event, len(dev.Findings))
+		for i, f := range dev.Findings {
+			c := copyEvent(f)
+			v.Findings[i] = &c
+		}
 		id := dev.Identity
 		v.Vendor, v.Type, v.Model = id.Vendor.Value, id.Type.Value, id.Model.Value
 		v.Identity = map[string]string{}
@@ -129,7 +135,8 @@ func (d *Daemon) Events(f api.EventFilter) []*event.Event {
 			break
 		}
 		if matches(ev, f) {
-			out = append(out, ev)
+			c := copyEvent(ev) // encoded after d.mu is released
+			out = append(out, &c)
 		}
 	}
 	return out
