@@ -117,9 +117,18 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 		}
 		return plan{}
 	case q != nil && !v.Enforce:
-		// Monitor mode never changes the kernel, so switching to it keeps
-		// the quarantines in place (addresses are not followed either);
-		// they end by expiry or when the owner releases them.
+		// Monitor mode does not tighten the kernel, so switching to it
+		// keeps the quarantines in place (new addresses are not
+		// followed); they end by expiry or when the owner releases
+		// them. An address the device no longer holds still leaves its
+		// entry: DHCP may have given it to another device, which the
+		// entry would block.
+		if dev != nil {
+			kept := slices.DeleteFunc(slices.Clone(m.kernelAddrs), func(a netip.Addr) bool { return !slices.Contains(addrs, a) })
+			if len(kept) < len(m.kernelAddrs) {
+				return d.entryPlan(mac, *q, kept)
+			}
+		}
 		return plan{}
 	case q != nil && !wants && v.Enforce && (v.Pending == config.ActionQuarantine || v.Pending == config.ActionIsolate):
 		// The grace period began again (a threshold reached anew):
@@ -134,6 +143,13 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 	case q != nil && !wants:
 		return plan{release: true, why: "policy no longer calls for it"} // policy quarantined it, and no longer wants it
 	case q != nil:
+		// Policy's quarantine follows the verdict: isolated for one
+		// finding, blocked when a worse one arrives, and back.
+		if mode := d.policyModeLocked(v); mode != q.Mode {
+			rec := *q
+			rec.Mode, rec.Reason = mode, reasonText(v)
+			return d.entryPlan(mac, rec, addrs)
+		}
 		if addrsMoved(m, dev, addrs) {
 			return d.entryPlan(mac, *q, addrs)
 		}
@@ -151,15 +167,19 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 		return plan{}
 	}
 	m.awaitingConfirmation = false
-	mode := d.cfg.Policy.QuarantineMode
-	if v.Action == config.ActionIsolate {
-		mode = string(quarantine.ModeIsolate)
-	}
-	rec := store.Quarantine{MAC: mac, Mode: mode, Since: now, By: store.ActorPolicy, Reason: reasonText(v)}
+	rec := store.Quarantine{MAC: mac, Mode: d.policyModeLocked(v), Since: now, By: store.ActorPolicy, Reason: reasonText(v)}
 	if d.cfg.Policy.QuarantineFor.Duration > 0 {
 		rec.Until = now.Add(d.cfg.Policy.QuarantineFor.Duration)
 	}
 	return d.entryPlan(mac, rec, addrs)
+}
+
+// policyModeLocked is the quarantine mode a verdict calls for. d.mu held.
+func (d *Daemon) policyModeLocked(v policy.Verdict) string {
+	if v.Action == config.ActionIsolate {
+		return string(quarantine.ModeIsolate)
+	}
+	return d.cfg.Policy.QuarantineMode
 }
 
 // pinLocked keeps a quarantined device in the inventory: a blocked device

@@ -1,12 +1,16 @@
 package daemon
 
 import (
+	"context"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/netwatch"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 )
 
@@ -88,5 +92,61 @@ func TestDefaultLoginAfterManyPlaintextFindings(t *testing.T) {
 	if quarantined(t, fake)[plug] == "" {
 		dev, _ := h.d.Device(plug)
 		t.Errorf("plug with a default login not quarantined; %d findings kept, verdict %s", len(dev.Findings), dev.Verdict.Action)
+	}
+}
+
+// The camera is isolated for its default login, which this owner maps to
+// isolate; then its firmware turns out to have a hole exploited in the
+// wild, which calls for a block. The kernel follows the verdict.
+func TestPolicyQuarantineFollowsTheVerdictsMode(t *testing.T) {
+	cfg := enforcingConfig()
+	cfg.Policy.Actions["default_credentials"] = "isolate"
+	fake := newFake(t)
+	h := start(t, cfg, fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	if m := quarantined(t, fake)[camera]; m != quarantine.ModeIsolate {
+		t.Fatalf("camera in %q, want isolated", m)
+	}
+	h.d.Record(&event.Event{V: event.SchemaVersion, Time: time.Now(), Type: event.TypeFinding, Kind: event.KindOutdatedFirmware,
+		Severity: event.SeverityCritical, Device: event.Endpoint{MAC: camera.String(), IP: "192.168.50.101", Local: true},
+		Summary: "firmware with an exploited hole", Evidence: event.Evidence{"product": "x", "version": "1", "advisory": "A-1", "exploited": "yes"}})
+	h.settle()
+	dev, _ := h.d.Device(camera)
+	if m := quarantined(t, fake)[camera]; m != quarantine.ModeBlock || dev.Quarantine == nil || dev.Quarantine.Mode != string(quarantine.ModeBlock) {
+		t.Errorf("verdict %s; kernel holds the camera in %q, record %+v", dev.Verdict.Action, m, dev.Quarantine)
+	}
+	// The owner exempts the firmware finding: back to isolation.
+	next := *cfg
+	next.Policy = cfg.Policy
+	next.Policy.Devices = append(slices.Clone(cfg.Policy.Devices), config.DeviceRule{MAC: camera, Exempt: []string{string(event.KindOutdatedFirmware)}})
+	h.d.Reload(&next)
+	h.settle()
+	if m := quarantined(t, fake)[camera]; m != quarantine.ModeIsolate {
+		t.Errorf("after the exemption the kernel holds the camera in %q, want isolated", m)
+	}
+}
+
+// After a switch to monitor mode the quarantines stay, but an address
+// DHCP gives to another device leaves the camera's entry.
+func TestMonitorModeDropsAReusedAddress(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	old := cameraEntry(t, fake).Addrs
+	if len(old) == 0 {
+		t.Fatal("camera entry without addresses")
+	}
+	h.d.Reload(config.Default()) // monitor
+	h.settle()
+	h.d.presence(context.Background(), netwatch.LeaseSeen{MAC: phone, IP: old[0]})
+	h.settle()
+	e := cameraEntry(t, fake)
+	if slices.Contains(e.Addrs, old[0]) {
+		t.Errorf("camera's entry still holds %s, now the phone's address", old[0])
+	}
+	if quarantined(t, fake)[camera] == "" {
+		t.Error("monitor mode released the camera")
 	}
 }
