@@ -245,32 +245,74 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	return <-errs
 }
 
-// routerIdentity is the router's own addresses and MACs: configured, or
-// read from the capture interfaces.
+// routerIdentity is the router's own addresses and MACs: the addresses
+// configured, or else those of the LAN interfaces, and the MACs of the
+// LAN interfaces. In afpacket mode the capture interfaces count too (and
+// must exist): that is where the daemon sees the router's own traffic.
+// The other modes do not use the capture interfaces, and an owner whose
+// bridge is not br-lan names it in [lan] only.
 func routerIdentity(cfg *config.Config) ([]netip.Addr, []hwaddr.MAC, error) {
-	addrs := append([]netip.Addr(nil), cfg.Daemon.RouterAddresses...)
+	return routerIdentityFrom(cfg, systemInterface)
+}
+
+// ifaceIdentity is what routerIdentity reads of a network interface.
+type ifaceIdentity struct {
+	mac   net.HardwareAddr
+	addrs []netip.Addr
+}
+
+func systemInterface(name string) (ifaceIdentity, error) {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return ifaceIdentity{}, err
+	}
+	ias, err := ifi.Addrs()
+	if err != nil {
+		return ifaceIdentity{}, err
+	}
+	id := ifaceIdentity{mac: ifi.HardwareAddr}
+	for _, ia := range ias {
+		if p, err := netip.ParsePrefix(ia.String()); err == nil {
+			id.addrs = append(id.addrs, p.Addr())
+		}
+	}
+	return id, nil
+}
+
+func routerIdentityFrom(cfg *config.Config, lookup func(string) (ifaceIdentity, error)) ([]netip.Addr, []hwaddr.MAC, error) {
+	names := slices.Clone(cfg.LAN.Interfaces)
+	var required []string
+	if cfg.Capture.Mode == capture.ModeAFPacket {
+		required = cfg.Capture.Interfaces
+		for _, name := range required {
+			if !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
+	addrs := slices.Clone(cfg.Daemon.RouterAddresses)
 	var macs []hwaddr.MAC
-	for _, name := range cfg.Capture.Interfaces {
-		ifi, err := net.InterfaceByName(name)
+	for _, name := range names {
+		id, err := lookup(name)
 		if err != nil {
-			if cfg.Capture.Mode == capture.ModeAFPacket {
+			if slices.Contains(required, name) {
 				return nil, nil, fmt.Errorf("interface %s: %w", name, err)
 			}
+			// Only afpacket cannot do without an interface; a LAN
+			// interface missing at start just gives no address.
 			continue
 		}
-		if len(ifi.HardwareAddr) == 6 {
-			macs = append(macs, hwaddr.FromBytes(ifi.HardwareAddr))
+		if len(id.mac) == 6 {
+			if m := hwaddr.FromBytes(id.mac); !slices.Contains(macs, m) {
+				macs = append(macs, m)
+			}
 		}
 		if len(cfg.Daemon.RouterAddresses) > 0 {
 			continue
 		}
-		ias, err := ifi.Addrs()
-		if err != nil {
-			return nil, nil, fmt.Errorf("interface %s: %w", name, err)
-		}
-		for _, ia := range ias {
-			if p, err := netip.ParsePrefix(ia.String()); err == nil {
-				addrs = append(addrs, p.Addr())
+		for _, a := range id.addrs {
+			if !slices.Contains(addrs, a) {
+				addrs = append(addrs, a)
 			}
 		}
 	}

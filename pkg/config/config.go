@@ -66,7 +66,8 @@ type Daemon struct {
 	// Socket is the Unix socket the CLI talks to the daemon on.
 	Socket string `toml:"socket"`
 	// RouterAddresses are the router's own addresses, never quarantined.
-	// Empty: the addresses of the LAN interfaces.
+	// Empty: the addresses of the LAN interfaces, and in afpacket mode
+	// those of the capture interfaces too.
 	RouterAddresses []netip.Addr `toml:"router_addresses"`
 	// ManagementAddresses are the devices the owner manages iotgw from;
 	// never quarantined.
@@ -80,7 +81,9 @@ type Capture struct {
 	// Mode "afpacket" reads the LAN interfaces through a memory-mapped
 	// ring with a BPF filter; "nflog" reads what iotgw's nftables rules
 	// pass: the first budget_bytes of every forwarded connection.
-	Mode       string   `toml:"mode"`
+	Mode string `toml:"mode"`
+	// Interfaces are the ones afpacket reads; the other modes do not
+	// use them.
 	Interfaces []string `toml:"interfaces"`
 	// File is the capture mode "pcap" replays (demonstrations, tests).
 	File string `toml:"file"`
