@@ -242,6 +242,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 	for _, dec := range snap.Decisions {
 		d.metaFor(dec.MAC).decision = dec
 	}
+	d.restoreOwnersLocked(snap.Decisions)
 	var entries []quarantine.Entry
 	for i := range snap.Quarantines {
 		q := snap.Quarantines[i]
@@ -749,7 +750,9 @@ func (d *Daemon) updateProtected(ctx context.Context) error {
 func (d *Daemon) protectedAddrsLocked() []netip.Addr {
 	addrs := slices.Concat(d.opt.RouterAddrs, d.cfg.Daemon.ManagementAddresses)
 	for _, o := range d.owners {
-		addrs = append(addrs, o.addr)
+		if o.addr.IsValid() { // a device restored from the store is known by its MAC alone
+			addrs = append(addrs, o.addr)
+		}
 	}
 	return addrs
 }
@@ -950,7 +953,7 @@ func (d *Daemon) pruneMetaLocked(present map[hwaddr.MAC]bool) {
 // its eviction from the inventory.
 func (m *deviceMeta) decided() bool {
 	dec := m.decision
-	return dec.Name != "" || dec.Trusted || len(dec.Exempt) > 0 || dec.Force != "" || !dec.ReleasedAt.IsZero()
+	return dec.Name != "" || dec.Trusted || len(dec.Exempt) > 0 || dec.Force != "" || !dec.ReleasedAt.IsZero() || !dec.OwnerLogin.IsZero()
 }
 
 // trafficLocked is a device's traffic buckets of the last four hours,
@@ -980,9 +983,12 @@ type ownerSeen struct {
 // OwnerAt records an address the owner logged in to the page from: the
 // device there, by its MAC when the inventory knows who holds the address,
 // is protected from quarantine like a configured management address (the
-// most recent few are kept).
+// most recent few are kept, and saved with the device's decisions, so
+// that a restart does not quarantine the owner's laptop before the owner
+// can log in again).
 func (d *Daemon) OwnerAt(addr netip.Addr) {
 	addr = addr.Unmap()
+	now := d.now()
 	d.mu.Lock()
 	if slices.Contains(d.cfg.Daemon.ManagementAddresses, addr) {
 		d.mu.Unlock()
@@ -990,19 +996,56 @@ func (d *Daemon) OwnerAt(addr netip.Addr) {
 	}
 	o := ownerSeen{addr: addr}
 	o.mac, _ = d.pipe.Inventory().HolderOf(addr)
-	if i := slices.Index(d.owners, o); i >= 0 {
+	unchanged := false
+	if i := slices.IndexFunc(d.owners, func(x ownerSeen) bool { return x == o || !o.mac.IsZero() && x.mac == o.mac }); i >= 0 {
 		// Logged in again from the same device: it becomes the most
 		// recent, the others stay.
-		d.owners = append(slices.Delete(d.owners, i, i+1), o)
-		d.mu.Unlock()
-		return
+		unchanged = d.owners[i] == o
+		d.owners = slices.Delete(d.owners, i, i+1)
 	}
 	d.owners = append(d.owners, o)
+	var save []store.Decision
 	if len(d.owners) > maxOwners {
+		if gone := d.owners[0].mac; !gone.IsZero() {
+			m := d.metaFor(gone)
+			m.decision.OwnerLogin, m.decision.Updated = time.Time{}, now
+			save = append(save, m.decision)
+		}
 		d.owners = d.owners[1:]
 	}
+	if !o.mac.IsZero() {
+		m := d.metaFor(o.mac)
+		m.decision.OwnerLogin, m.decision.Updated = now, now
+		save = append(save, m.decision)
+	}
 	d.mu.Unlock()
+	for _, dec := range save {
+		if err := d.deps.Store.PutDecision(dec); err != nil {
+			d.log.Warn("the owner's device not saved", "mac", dec.MAC, "err", err)
+		}
+	}
+	if unchanged {
+		return
+	}
 	if err := d.updateProtected(context.Background()); err != nil {
 		d.problem("nftables", "protecting the owner's device: "+err.Error())
+	}
+}
+
+// restoreOwnersLocked takes back the owner's devices from the saved
+// decisions, latest login last. d.mu held.
+func (d *Daemon) restoreOwnersLocked(decisions []store.Decision) {
+	var seen []store.Decision
+	for _, dec := range decisions {
+		if !dec.OwnerLogin.IsZero() && !dec.MAC.IsZero() {
+			seen = append(seen, dec)
+		}
+	}
+	slices.SortFunc(seen, func(a, b store.Decision) int { return a.OwnerLogin.Compare(b.OwnerLogin) })
+	if len(seen) > maxOwners {
+		seen = seen[len(seen)-maxOwners:]
+	}
+	for _, dec := range seen {
+		d.owners = append(d.owners, ownerSeen{mac: dec.MAC})
 	}
 }

@@ -150,3 +150,49 @@ func TestMonitorModeDropsAReusedAddress(t *testing.T) {
 		t.Error("monitor mode released the camera")
 	}
 }
+
+// The owner manages iotgw from the laptop (learnt at the page login); a
+// quarantine-level finding on it only alerts. After a restart it is still
+// the owner's device: not quarantined before the owner can log in again.
+func TestOwnerDeviceStaysProtectedAcrossRestart(t *testing.T) {
+	fake, dir := newFake(t), t.TempDir()
+	h := start(t, enforcingConfig(), fake, dir)
+	h.settle()
+	h.d.OwnerAt(netip.MustParseAddr("192.168.50.104")) // the laptop
+	h.d.Record(&event.Event{V: event.SchemaVersion, Time: time.Now(), Type: event.TypeFinding, Kind: event.KindOutdatedFirmware,
+		Severity: event.SeverityCritical, Device: event.Endpoint{MAC: laptop.String(), IP: "192.168.50.104", Local: true},
+		Summary: "software with an exploited hole", Evidence: event.Evidence{"product": "x", "version": "1", "advisory": "A-1", "exploited": "yes"}})
+	h.settle()
+	if _, ok := quarantined(t, fake)[laptop]; ok {
+		t.Fatal("the owner's laptop was quarantined while protected")
+	}
+	h.stop()
+	h = launch(t, enforcingConfig(), fake, dir, false)
+	defer h.stop()
+	h.settle()
+	if _, ok := quarantined(t, fake)[laptop]; ok {
+		t.Error("after a restart the owner's laptop is quarantined")
+	}
+}
+
+// Only the latest few login devices are kept, in the store too.
+func TestOwnerDevicesBounded(t *testing.T) {
+	h := start(t, enforcingConfig(), newFake(t), t.TempDir())
+	defer h.stop()
+	h.settle()
+	for i := range maxOwners + 3 {
+		mac := hwaddr.MAC{0x02, 0, 0, 0, 2, byte(i)}
+		addr := netip.AddrFrom4([4]byte{192, 168, 50, byte(150 + i)})
+		h.d.seen(mac, addr, "", "neighbour", time.Now())
+		h.d.OwnerAt(addr)
+	}
+	var saved []hwaddr.MAC
+	for _, dec := range h.store.Snapshot().Decisions {
+		if !dec.OwnerLogin.IsZero() {
+			saved = append(saved, dec.MAC)
+		}
+	}
+	if len(saved) != maxOwners || slices.Contains(saved, hwaddr.MAC{0x02, 0, 0, 0, 2, 0}) {
+		t.Errorf("saved owner devices %v, want the latest %d", saved, maxOwners)
+	}
+}

@@ -113,7 +113,11 @@ type Decision struct {
 	// already knew then. ReleaseUntil ends that override (zero: never).
 	ReleasedAt   time.Time `json:"released_at,omitzero"`
 	ReleaseUntil time.Time `json:"release_until,omitzero"`
-	Updated      time.Time `json:"updated,omitzero"`
+	// OwnerLogin is when the owner last logged in to the page from the
+	// device, which protects it from quarantine like a management
+	// address (the daemon keeps the latest few).
+	OwnerLogin time.Time `json:"owner_login,omitzero"`
+	Updated    time.Time `json:"updated,omitzero"`
 }
 
 // OutboxItem is one pending alert message. The payload is the alert
