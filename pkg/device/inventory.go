@@ -76,6 +76,9 @@ type Device struct {
 	filed map[string]*event.Event
 	// pinned keeps the device from eviction (see Inventory.Pin).
 	pinned bool
+	// onLink is set once frames or the neighbour table show the device on
+	// this link: DHCP relayed for it is then a forgery.
+	onLink bool
 	// swGen counts changes to Software; swMatched is the count the
 	// advisory matcher last saw.
 	swGen, swMatched uint64
@@ -215,6 +218,7 @@ func (inv *Inventory) touch(mac hwaddr.MAC, ip netip.Addr, ts time.Time, n int) 
 	d := inv.get(Key{MAC: mac}, ts)
 	d.LastSeen = ts
 	d.Packets++
+	d.onLink = true
 	d.Bytes += uint64(n)
 	if ip.IsValid() && !ip.IsUnspecified() {
 		inv.addAddr(d, ip, ts, false)
@@ -457,7 +461,7 @@ func (inv *Inventory) File(ev *event.Event) *Device {
 		inv.noteWANServer(ev)
 		return nil
 	}
-	d := inv.deviceFor(ev)
+	d, own := inv.deviceFor(ev)
 	if d == nil {
 		return nil
 	}
@@ -465,7 +469,7 @@ func (inv *Inventory) File(ev *event.Event) *Device {
 		d.LastSeen = ev.Time
 	}
 	inv.file(d, ev)
-	if !ev.IsFinding() {
+	if !ev.IsFinding() && own {
 		inv.learn(d, ev)
 	}
 	return d
@@ -612,40 +616,77 @@ func lastSeen(ev *event.Event) time.Time {
 	return ev.Time
 }
 
-// deviceFor finds or makes the device an event is about.
-func (inv *Inventory) deviceFor(ev *event.Event) *Device {
+// deviceFor finds or makes the device an event is about. own is false
+// when what the event says is about another device than the one it is
+// filed under, and must not add to that device's identity.
+func (inv *Inventory) deviceFor(ev *event.Event) (d *Device, own bool) {
 	ts := ev.Time
-	macText := ev.Device.MAC
+	macText, withIP, own := ev.Device.MAC, true, true
 	if ev.Kind == event.KindDHCP && ev.Evidence["client_mac"] != "" {
-		// A DHCP client speaks before it has an address, and relayed
-		// requests carry the relay's MAC: the client hardware address in
-		// the message is the device.
-		macText = ev.Evidence["client_mac"]
+		macText, withIP, own = inv.dhcpClient(ev)
 	}
 	if macText != "" {
 		mac, err := hwaddr.Parse(macText)
 		if err == nil && !mac.IsZero() {
 			ip, _ := netip.ParseAddr(ev.Device.IP)
 			d := inv.get(Key{MAC: mac}, ts)
-			if ip.IsValid() {
+			if withIP && ip.IsValid() {
 				inv.addAddr(d, ip, ts, false)
 			}
-			return d
+			return d, own
 		}
 	}
 	ip, err := netip.ParseAddr(ev.Device.IP)
 	if err != nil {
-		return nil
+		return nil, false
 	}
 	ip = ip.Unmap()
 	if k, ok := inv.byIP[ip]; ok {
 		if d, ok := inv.devices[k]; ok {
-			return d
+			return d, own
 		}
 	}
-	d := inv.get(Key{IP: ip}, ts)
+	d = inv.get(Key{IP: ip}, ts)
 	inv.addAddr(d, ip, ts, false)
-	return d
+	return d, own
+}
+
+// dhcpClient picks the MAC a DHCP message is filed under. The client
+// hardware address in it (chaddr, or the MAC inside a DHCPv6 DUID) is
+// whatever the sender wrote: any LAN client could name another device
+// and plant a host name and software on it. So it names the device only
+// when the frame came from that MAC, when no frame MAC is known (a
+// capture without a link layer, a reply to a client that has not sent on
+// the flow), or when a relay agent forwarded a DHCPv4 message for a client
+// on another link. Otherwise the frame's sender gets the message: a
+// DHCPv6 client sends its own messages and its DUID may keep another
+// interface's MAC, so its content is still its own; a DHCPv4 message
+// with a foreign chaddr describes another client (a MAC-rewriting
+// repeater's, or a forger's victim), so own is false. withIP is false for
+// a relayed message, whose sender address is the relay's.
+func (inv *Inventory) dhcpClient(ev *event.Event) (macText string, withIP, own bool) {
+	client := ev.Evidence["client_mac"]
+	cm, err := hwaddr.Parse(client)
+	if err != nil || cm.IsZero() {
+		return ev.Device.MAC, true, false
+	}
+	if ev.Device.MAC == "" {
+		return client, true, true
+	}
+	if fm, err := hwaddr.Parse(ev.Device.MAC); err == nil && fm == cm {
+		return client, true, true
+	}
+	if ev.Evidence["protocol"] == "dhcpv6" {
+		return ev.Device.MAC, true, true
+	}
+	if ev.Evidence["relay_ip"] != "" {
+		// A client seen on this link talks to the server itself; a
+		// relayed message for it is forged.
+		if d, ok := inv.devices[Key{MAC: cm}]; !ok || !d.onLink {
+			return client, false, true
+		}
+	}
+	return ev.Device.MAC, true, false
 }
 
 // HolderOf returns the MAC of the device that holds ip, if a device known
@@ -711,6 +752,11 @@ func (inv *Inventory) Seen(mac hwaddr.MAC, ip netip.Addr, hostname, source strin
 	d := inv.get(Key{MAC: mac}, ts)
 	if ts.After(d.LastSeen) {
 		d.LastSeen = ts
+	}
+	if source != SourceLease {
+		// The router's neighbour table lists devices on its own links; its
+		// DHCP server also leases to clients behind a relay.
+		d.onLink = true
 	}
 	if ip.IsValid() && !ip.IsUnspecified() {
 		inv.addAddr(d, ip, ts, source == SourceLease)

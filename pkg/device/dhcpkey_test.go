@@ -1,0 +1,148 @@
+package device
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/iotgw/iotgw/pkg/advisory"
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
+
+// TestDHCPFiledUnderItsClient: the client hardware address in a DHCP
+// message names the device only when the frame came from it, no frame
+// MAC is known, or a relay forwarded the message for a client on another
+// link; a LAN client writing another device's MAC into chaddr plants
+// nothing on that device.
+func TestDHCPFiledUnderItsClient(t *testing.T) {
+	const (
+		victim   = "3c:a9:f4:6a:7b:8c"
+		attacker = "c0:56:e3:1a:2b:3c"
+		relay    = "00:11:22:33:44:55"
+		wired    = "3c:a9:f4:00:00:01" // the laptop's other interface, in its DUID
+	)
+	udhcp := func(extra event.Evidence) event.Evidence {
+		ev := event.Evidence{"protocol": "dhcpv4", "message_type": "discover", "vendor_class": "udhcp 1.19.4", "hostname": "cam-name"}
+		for k, v := range extra {
+			ev[k] = v
+		}
+		return ev
+	}
+	tests := []struct {
+		name     string
+		lease    string // a device the router's DHCP server knows
+		onLink   string // a device seen sending frames
+		frameMAC string
+		frameIP  string
+		evidence event.Evidence
+		learner  string   // the device that must get the host name and software
+		clean    []string // devices that must have neither (or not exist)
+		notAddr  string   // an address learner must not hold
+	}{
+		{
+			name:     "chaddr of another device",
+			lease:    victim,
+			frameMAC: attacker, frameIP: "0.0.0.0",
+			evidence: udhcp(event.Evidence{"client_mac": victim}),
+			clean:    []string{victim, attacker},
+		},
+		{
+			name:     "chaddr of an unknown device",
+			frameMAC: attacker, frameIP: "0.0.0.0",
+			evidence: udhcp(event.Evidence{"client_mac": victim}),
+			clean:    []string{victim, attacker},
+		},
+		{
+			name:     "frame from the client",
+			frameMAC: victim, frameIP: "0.0.0.0",
+			evidence: udhcp(event.Evidence{"client_mac": victim}),
+			learner:  victim,
+		},
+		{
+			name:     "capture without a link layer",
+			frameIP:  "0.0.0.0",
+			evidence: udhcp(event.Evidence{"client_mac": victim}),
+			learner:  victim,
+		},
+		{
+			name:     "relayed for a client on another link",
+			frameMAC: relay, frameIP: "192.168.1.2",
+			evidence: udhcp(event.Evidence{"client_mac": victim, "relay_ip": "10.0.5.1"}),
+			learner:  victim, clean: []string{relay}, notAddr: "192.168.1.2",
+		},
+		{
+			name:     "relayed for a client the router leased to",
+			lease:    victim,
+			frameMAC: relay, frameIP: "192.168.1.2",
+			evidence: udhcp(event.Evidence{"client_mac": victim, "relay_ip": "10.0.5.1"}),
+			learner:  victim, clean: []string{relay}, notAddr: "192.168.1.2",
+		},
+		{
+			name:     "relay forged for a client on this link",
+			onLink:   victim,
+			frameMAC: attacker, frameIP: "192.168.1.66",
+			evidence: udhcp(event.Evidence{"client_mac": victim, "relay_ip": "10.0.5.1"}),
+			clean:    []string{victim, attacker},
+		},
+		{
+			name:     "DHCPv6 DUID with another interface's MAC",
+			frameMAC: victim, frameIP: "fe80::3ea9:f4ff:fe6a:7b8c",
+			evidence: event.Evidence{"protocol": "dhcpv6", "message_type": "solicit", "client_mac": wired,
+				"vendor_class": "dhcpcd-9.4.1:Linux-5.15.0:x86_64:GenuineIntel", "fqdn": "laptop"},
+			learner: victim, clean: []string{wired},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := NewInventory(64, func(netip.Addr) bool { return true })
+			if tt.lease != "" {
+				m, _ := hwaddr.Parse(tt.lease)
+				inv.Seen(m, netip.MustParseAddr("192.168.1.50"), "", SourceLease, t0)
+			}
+			if tt.onLink != "" {
+				m, _ := hwaddr.Parse(tt.onLink)
+				inv.ObservePacket(&inspect.Packet{Timestamp: t0, Kind: inspect.KindUDP, HasMAC: true, SrcMAC: m,
+					Src: netip.MustParseAddr("192.168.1.50"), Dst: netip.MustParseAddr("192.168.1.1")})
+			}
+			got := inv.File(obs(tt.frameMAC, tt.frameIP, event.KindDHCP, tt.evidence))
+			if got == nil {
+				t.Fatal("event filed under no device")
+			}
+			if tt.learner != "" {
+				d := device(t, inv, tt.learner)
+				if len(d.Software) == 0 || tt.evidence["hostname"] != "" && len(d.Hostnames) == 0 {
+					t.Errorf("%s learned host names %v, software %v", tt.learner, d.Hostnames, d.Software)
+				}
+				if tt.notAddr != "" && slices.Contains(d.Addrs, netip.MustParseAddr(tt.notAddr)) {
+					t.Errorf("%s holds the relay's address: %v", tt.learner, d.Addrs)
+				}
+			}
+			for _, mac := range tt.clean {
+				m, _ := hwaddr.Parse(mac)
+				d, ok := inv.Lookup(Key{MAC: m})
+				if !ok {
+					continue
+				}
+				if ms := advisoryMatches(t, d); len(d.Software) > 0 || len(d.Hostnames) > 0 || len(ms) > 0 {
+					t.Errorf("planted on %s: software %v, host names %v, %d advisories", mac, d.Software, d.Hostnames, len(ms))
+				}
+			}
+		})
+	}
+}
+
+// advisoryMatches matches d's software with the embedded feed.
+func advisoryMatches(t *testing.T, d *Device) []advisory.Match {
+	t.Helper()
+	h, err := advisory.NewHolder(advisory.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw := make([]advisory.Software, len(d.Software))
+	for i, s := range d.Software {
+		sw[i] = advisory.Software(s)
+	}
+	return h.Current().Match(sw)
+}
