@@ -67,8 +67,9 @@ func (t *fakeTicker) C() <-chan time.Time { return t.c }
 func (t *fakeTicker) Stop()               {}
 
 // fakeSource is a kernel whose tables the test writes. Each subscription
-// first delivers dump (as ListExisting does), then whatever the test
-// feeds, and ends with the error the test sends on fail.
+// first lists dump as netlinkSource lists the tables (listed), then
+// delivers whatever the test feeds, and ends with the error the test
+// sends on fail.
 type fakeSource struct {
 	mu         sync.Mutex
 	dump       []kernelUpdate
@@ -92,7 +93,7 @@ func (s *fakeSource) Subscribe(ctx context.Context, updates chan<- kernelUpdate)
 	s.mu.Lock()
 	s.subscribes++
 	n := s.subscribes
-	dump := append([]kernelUpdate(nil), s.dump...)
+	dump := listed(s.dump)
 	s.mu.Unlock()
 	s.subc <- n
 	for _, u := range dump {
@@ -116,6 +117,21 @@ func (s *fakeSource) Subscribe(ctx context.Context, updates chan<- kernelUpdate)
 			}
 		}
 	}
+}
+
+// listed is dump as Subscribe lists it: links, addresses and neighbours,
+// each table closed by a kindListEnd.
+func listed(dump []kernelUpdate) []kernelUpdate {
+	out := []kernelUpdate{{kind: kindListStart}}
+	for _, kind := range []updateKind{kindLink, kindAddr, kindNeigh} {
+		for _, u := range dump {
+			if u.kind == kind {
+				out = append(out, u)
+			}
+		}
+		out = append(out, kernelUpdate{kind: kindListEnd, listed: kind})
+	}
+	return out
 }
 
 func (s *fakeSource) List(ctx context.Context, max int) ([]kernelUpdate, error) {

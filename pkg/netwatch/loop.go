@@ -27,11 +27,16 @@ type loop struct {
 	out chan<- Event
 	lan map[string]bool
 
-	linkMAC map[int]hwaddr.MAC // every link's own MAC
-	ownMACs map[hwaddr.MAC]int // how many links have it
-	linkUp  map[string]bool    // LAN interface → state delivered
+	linkMAC map[int]hwaddr.MAC    // every link's own MAC
+	ownMACs map[hwaddr.MAC]int    // how many links have it
+	linkUp  map[string]bool       // LAN interface → state delivered
+	lanMAC  map[string]hwaddr.MAC // LAN interface → its last MAC
 	addrs   map[addrKey]*ownAddr
 	ownIPs  map[netip.Addr]int // how many interfaces have it
+
+	// listing is what the subscription's listing has shown so far; nil
+	// outside one.
+	listing *listing
 
 	devices *tracker
 	files   []*leaseFile
@@ -53,6 +58,7 @@ func newLoop(w *Watcher, out chan<- Event) *loop {
 		linkMAC:     map[int]hwaddr.MAC{},
 		ownMACs:     map[hwaddr.MAC]int{},
 		linkUp:      map[string]bool{},
+		lanMAC:      map[string]hwaddr.MAC{},
 		addrs:       map[addrKey]*ownAddr{},
 		downPending: map[string]LinkChanged{},
 		ownIPs:      map[netip.Addr]int{},
@@ -87,6 +93,113 @@ func (l *loop) handle(u kernelUpdate) {
 		l.addr(u)
 	case kindNeigh:
 		l.neighbour(u)
+	case kindListStart:
+		l.listing = newListing()
+	case kindListEnd:
+		l.listEnd(u.listed)
+	}
+	if l.listing != nil && !u.deleted {
+		l.listing.note(l, u)
+	}
+}
+
+// listing records which of the entries the loop holds a subscription's
+// listing has shown, table by table; a table's set is nil once its
+// listing ended. Only entries the loop holds are recorded, so the sets
+// are bounded as the loop's own tables are.
+type listing struct {
+	links map[int]bool    // link indexes with a MAC in linkMAC
+	lan   map[string]bool // LAN interfaces
+	addrs map[addrKey]bool
+	neigh map[binding]bool
+}
+
+func newListing() *listing {
+	return &listing{
+		links: map[int]bool{},
+		lan:   map[string]bool{},
+		addrs: map[addrKey]bool{},
+		neigh: map[binding]bool{},
+	}
+}
+
+// note records that the listing showed u, once the loop has handled it.
+func (ls *listing) note(l *loop, u kernelUpdate) {
+	switch u.kind {
+	case kindLink:
+		if ls.links == nil {
+			return
+		}
+		if _, ok := l.linkMAC[u.index]; ok {
+			ls.links[u.index] = true
+		}
+		if l.lan[u.iface] {
+			ls.lan[u.iface] = true
+		}
+	case kindAddr:
+		key := addrKey{u.index, u.prefix.Addr()}
+		if _, ok := l.addrs[key]; ok && ls.addrs != nil {
+			ls.addrs[key] = true
+		}
+	case kindNeigh:
+		// Any state counts, as for a notification: only a deletion
+		// forgets a binding.
+		b := binding{u.iface, u.ip}
+		if _, ok := l.devices.byAddr[b]; ok && ls.neigh != nil {
+			ls.neigh[b] = true
+		}
+	}
+}
+
+// listEnd handles the end of a table's listing: what the loop holds and
+// the listing did not show was deleted while no notification could say so
+// (before the first subscription, or while the kernel overran the last
+// one), and is handled as if the deletion had been notified.
+func (l *loop) listEnd(kind updateKind) {
+	ls := l.listing
+	if ls == nil {
+		return
+	}
+	switch kind {
+	case kindLink:
+		if ls.links == nil {
+			return
+		}
+		for index, mac := range l.linkMAC {
+			if !ls.links[index] {
+				l.forgetMAC(mac)
+				delete(l.linkMAC, index)
+			}
+		}
+		for iface := range l.linkUp {
+			if !ls.lan[iface] {
+				l.lanLink(iface, false, l.lanMAC[iface])
+			}
+		}
+		ls.links, ls.lan = nil, nil
+	case kindAddr:
+		if ls.addrs == nil {
+			return
+		}
+		for key, a := range l.addrs {
+			if !ls.addrs[key] {
+				l.addr(kernelUpdate{kind: kindAddr, deleted: true, index: key.index, iface: a.iface, prefix: a.prefix})
+			}
+		}
+		ls.addrs = nil
+		// What addr held back goes out now, after the removals.
+		for _, a := range l.addrs {
+			l.announce(a)
+		}
+	case kindNeigh:
+		if ls.neigh == nil {
+			return
+		}
+		l.devices.keepBindings(ls.neigh)
+		ls.neigh = nil
+	}
+	if ls.links == nil && ls.addrs == nil && ls.neigh == nil {
+		l.listing = nil
 	}
 }
 
@@ -102,17 +215,25 @@ func (l *loop) link(u kernelUpdate) {
 	if !l.lan[u.iface] {
 		return
 	}
-	delete(l.downPending, u.iface) // this update says how it is now
-	isUp := u.up && !u.deleted
-	if up, ok := l.linkUp[u.iface]; ok && up == isUp {
+	if u.hasMAC {
+		l.lanMAC[u.iface] = u.mac
+	}
+	l.lanLink(u.iface, u.up && !u.deleted, u.mac)
+}
+
+// lanLink delivers the state of a LAN interface unless it was delivered
+// already.
+func (l *loop) lanLink(iface string, isUp bool, mac hwaddr.MAC) {
+	delete(l.downPending, iface) // this says how it is now
+	if up, ok := l.linkUp[iface]; ok && up == isUp {
 		return
 	}
-	ev := LinkChanged{Iface: u.iface, Up: isUp, MAC: u.mac, Time: l.w.clock.Now()}
+	ev := LinkChanged{Iface: iface, Up: isUp, MAC: mac, Time: l.w.clock.Now()}
 	switch {
 	case l.emit(ev):
-		l.linkUp[u.iface] = isUp
+		l.linkUp[iface] = isUp
 	case !isUp:
-		l.downPending[u.iface] = ev
+		l.downPending[iface] = ev
 	default:
 		l.needResync = true
 	}
@@ -165,10 +286,22 @@ func (l *loop) addr(u kernelUpdate) {
 		l.ownIPs[key.addr]++
 	}
 	a.iface, a.prefix = u.iface, u.prefix
-	if a.delivered || !l.lan[u.iface] {
+	if l.listing != nil && l.listing.addrs != nil && l.ownIPs[key.addr] > 1 {
+		// Another entry has this address, and may be one the listing
+		// turns out not to have (its interface made again with another
+		// index): its removal, which consumers may key by address, must
+		// come first. listEnd announces this one.
 		return
 	}
-	if l.emit(AddressChanged{Iface: u.iface, Prefix: u.prefix, Added: true, Time: l.w.clock.Now()}) {
+	l.announce(a)
+}
+
+// announce delivers a LAN address not delivered yet.
+func (l *loop) announce(a *ownAddr) {
+	if a.delivered || !l.lan[a.iface] {
+		return
+	}
+	if l.emit(AddressChanged{Iface: a.iface, Prefix: a.prefix, Added: true, Time: l.w.clock.Now()}) {
 		a.delivered = true
 	} else {
 		l.needResync = true

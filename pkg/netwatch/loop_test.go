@@ -448,3 +448,134 @@ func BenchmarkRepeatedNeighbourUpdate(b *testing.B) {
 		l.handle(u)
 	}
 }
+
+// TestListingReconciles: what the loop holds and a subscription's listing
+// does not show was deleted while no notification could tell (the kernel
+// overran the last subscription), and is handled as a deletion would be.
+func TestListingReconciles(t *testing.T) {
+	lanAddr := routerAddr("10.97.0.1/24")
+	lanAddr6 := routerAddr("fd00::1/64")
+	wanAddr := kernelUpdate{kind: kindAddr, index: wanIndex, iface: "wan", prefix: netip.MustParsePrefix("192.0.2.7/24")}
+	// br-lan deleted and made again: same name and MAC, another index.
+	lanAgain, lanAddrAgain := lanLink(true), lanAddr
+	lanAgain.index, lanAddrAgain.index = 7, 7
+	failed := neigh(camMAC, camIP)
+	failed.state = unix.NUD_FAILED
+	lanAddrGone := lanAddr6
+	lanAddrGone.deleted = true
+	tests := []struct {
+		name    string
+		before  []kernelUpdate // notified before the listing
+		listing []kernelUpdate
+		after   []kernelUpdate // notified after it
+		want    func(now time.Time) []Event
+	}{
+		{
+			name:    "nothing_changed",
+			before:  []kernelUpdate{lanAddr6, neigh(camMAC, camIP)},
+			listing: listed([]kernelUpdate{lanLink(true), wanLink(true), lanAddr, lanAddr6, wanAddr, neigh(camMAC, camIP)}),
+		},
+		{
+			name:    "address_gone",
+			before:  []kernelUpdate{lanAddr6},
+			listing: listed([]kernelUpdate{lanLink(true), wanLink(true), lanAddr}),
+			want: func(now time.Time) []Event {
+				return []Event{AddressChanged{Iface: "br-lan", Prefix: lanAddr6.prefix, Added: false, Time: now}}
+			},
+		},
+		{
+			name:    "address_gone_and_notified_too",
+			before:  []kernelUpdate{lanAddr6},
+			listing: listed([]kernelUpdate{lanLink(true), wanLink(true), lanAddr}),
+			after:   []kernelUpdate{lanAddrGone},
+			want: func(now time.Time) []Event {
+				return []Event{AddressChanged{Iface: "br-lan", Prefix: lanAddr6.prefix, Added: false, Time: now}}
+			},
+		},
+		{
+			name:    "lan_link_gone",
+			listing: listed([]kernelUpdate{wanLink(true)}),
+			want: func(now time.Time) []Event {
+				return []Event{
+					LinkChanged{Iface: "br-lan", Up: false, MAC: routerMAC, Time: now},
+					AddressChanged{Iface: "br-lan", Prefix: lanAddr.prefix, Added: false, Time: now},
+				}
+			},
+		},
+		{
+			// The removal of the old entry comes before the addition of
+			// the new one: the daemon keys router addresses by address.
+			name:    "lan_link_made_again_with_another_index",
+			listing: listed([]kernelUpdate{lanAgain, wanLink(true), lanAddrAgain}),
+			want: func(now time.Time) []Event {
+				return []Event{
+					AddressChanged{Iface: "br-lan", Prefix: lanAddr.prefix, Added: false, Time: now},
+					AddressChanged{Iface: "br-lan", Prefix: lanAddr.prefix, Added: true, Time: now},
+				}
+			},
+		},
+		{
+			// No event for a WAN address, but it is no longer the
+			// router's: a device may have it now.
+			name:    "wan_address_gone",
+			before:  []kernelUpdate{wanAddr},
+			listing: listed([]kernelUpdate{lanLink(true), wanLink(true), lanAddr}),
+			after:   []kernelUpdate{neigh(camMAC, wanAddr.prefix.Addr())},
+			want: func(now time.Time) []Event {
+				return []Event{NeighborSeen{MAC: camMAC, IP: wanAddr.prefix.Addr(), Iface: "br-lan", State: StateReachable, Time: now}}
+			},
+		},
+		{
+			name:    "wan_link_gone_its_mac_no_longer_the_routers",
+			listing: listed([]kernelUpdate{lanLink(true), lanAddr}),
+			after:   []kernelUpdate{neigh(wanMAC, camIP)},
+			want: func(now time.Time) []Event {
+				return []Event{NeighborSeen{MAC: wanMAC, IP: camIP, Iface: "br-lan", State: StateReachable, Time: now}}
+			},
+		},
+		{
+			// Deleted meanwhile and made again after: reported, as when
+			// the deletion is notified.
+			name:    "neighbour_gone",
+			before:  []kernelUpdate{neigh(camMAC, camIP)},
+			listing: listed([]kernelUpdate{lanLink(true), wanLink(true), lanAddr}),
+			after:   []kernelUpdate{neigh(camMAC, camIP)},
+			want: func(now time.Time) []Event {
+				return []Event{NeighborSeen{MAC: camMAC, IP: camIP, Iface: "br-lan", State: StateReachable, Time: now}}
+			},
+		},
+		{
+			name:    "neighbour_listed_failed_stays_reported",
+			before:  []kernelUpdate{neigh(camMAC, camIP)},
+			listing: listed([]kernelUpdate{lanLink(true), wanLink(true), lanAddr, failed}),
+			after:   []kernelUpdate{neigh(camMAC, camIP)},
+		},
+		{
+			// A subscription that broke while listing proves nothing
+			// about what it had not listed yet.
+			name:    "listing_cut_short",
+			before:  []kernelUpdate{lanAddr6, neigh(camMAC, camIP)},
+			listing: listed([]kernelUpdate{lanLink(true), wanLink(true)})[:4],
+			after:   []kernelUpdate{neigh(camMAC, camIP)},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, clk, out := testLoop(t, Config{}, 16)
+			for _, u := range tt.before {
+				l.handle(u)
+			}
+			drain(out)
+			for _, u := range append(tt.listing, tt.after...) {
+				l.handle(u)
+			}
+			var want []Event
+			if tt.want != nil {
+				want = tt.want(clk.Now())
+			}
+			if got := drain(out); !reflect.DeepEqual(got, want) {
+				t.Errorf("got  %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}

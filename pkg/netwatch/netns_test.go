@@ -238,6 +238,72 @@ func TestKernelNamespace(t *testing.T) {
 	}
 }
 
+// TestKernelSubscribeLists: the kernel source lists each table, closed by
+// its end marker, before it delivers changes.
+func TestKernelSubscribeLists(t *testing.T) {
+	requireRoot(t)
+	var (
+		prefix   = netip.MustParsePrefix("10.97.0.1/24")
+		neighIP  = netip.MustParseAddr("10.97.0.20")
+		neighMAC = hwaddr.MAC{0x02, 0x97, 0, 0, 0, 0x20}
+	)
+	ns := netnstest.New(t, "iotgwnw", "list")
+	ipIn(t, ns, "link", "add", "br-lan", "type", "bridge")
+	ipIn(t, ns, "link", "set", "br-lan", "up")
+	ipIn(t, ns, "addr", "add", prefix.String(), "dev", "br-lan")
+	ipIn(t, ns, "neigh", "add", neighIP.String(), "lladdr", neighMAC.String(), "dev", "br-lan", "nud", "permanent")
+
+	updates := make(chan kernelUpdate, 1024)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- netlinkSource{nsPath: "/run/netns/" + ns}.Subscribe(ctx, updates) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Subscribe: %v", err)
+		}
+	}()
+	// The deadline only stops a broken test from hanging.
+	read := func() kernelUpdate {
+		t.Helper()
+		select {
+		case u := <-updates:
+			return u
+		case <-time.After(20 * time.Second):
+			t.Fatal("no update")
+			return kernelUpdate{}
+		}
+	}
+
+	if u := read(); u.kind != kindListStart {
+		t.Fatalf("first update %+v, want the start of the listing", u)
+	}
+	found := map[updateKind]bool{}
+	for _, kind := range []updateKind{kindLink, kindAddr, kindNeigh} {
+		for u := read(); u.kind != kindListEnd || u.listed != kind; u = read() {
+			if u.kind != kind || u.deleted {
+				t.Fatalf("listing %v: got %+v", kind, u)
+			}
+			switch {
+			case kind == kindLink && u.iface == "br-lan" && u.up,
+				kind == kindAddr && u.iface == "br-lan" && u.prefix == prefix,
+				kind == kindNeigh && u.iface == "br-lan" && u.ip == neighIP && u.mac == neighMAC:
+				found[kind] = true
+			}
+		}
+	}
+	if len(found) != 3 {
+		t.Errorf("listing showed %v; want br-lan, its address and its neighbour", found)
+	}
+
+	ipIn(t, ns, "addr", "del", prefix.String(), "dev", "br-lan")
+	for u := read(); !(u.kind == kindAddr && u.deleted && u.prefix == prefix); u = read() {
+		if u.kind == kindListStart || u.kind == kindListEnd {
+			t.Fatalf("a second listing: %+v", u)
+		}
+	}
+}
+
 func hasAddr(addrs []AddressChanged, prefix string) bool {
 	for _, a := range addrs {
 		if a.Prefix == netip.MustParsePrefix(prefix) && a.Added {

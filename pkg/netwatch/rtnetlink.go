@@ -31,6 +31,10 @@ const (
 	// userHZ is the unit of the ages in NDA_CACHEINFO (clock_t, USER_HZ,
 	// which is 100 on every architecture OpenWrt runs on).
 	userHZ = 100
+	// maxDumpTries bounds the attempts at a consistent listing of a
+	// table: the kernel marks a dump interrupted when the table changed
+	// during it.
+	maxDumpTries = 3
 )
 
 // netlinkSource is the kernel, over rtnetlink, in the namespace at nsPath
@@ -70,9 +74,6 @@ func (s netlinkSource) Subscribe(ctx context.Context, updates chan<- kernelUpdat
 	}
 	defer h.Close()
 	names := newLinkNames(h)
-	if err := names.load(); err != nil {
-		return err
-	}
 
 	done := make(chan struct{})
 	linkc := make(chan netlink.LinkUpdate, libraryQueue)
@@ -80,11 +81,6 @@ func (s netlinkSource) Subscribe(ctx context.Context, updates chan<- kernelUpdat
 	neighc := make(chan netlink.NeighUpdate, libraryQueue)
 	failure := make(chan error, 1)
 	onError := func(err error) {
-		// An interrupted dump is only inconsistent; the notifications
-		// that follow put it right.
-		if errors.Is(err, netlink.ErrDumpInterrupted) {
-			return
-		}
 		select {
 		case failure <- err:
 		default:
@@ -101,25 +97,67 @@ func (s netlinkSource) Subscribe(ctx context.Context, updates chan<- kernelUpdat
 		}
 	}()
 
-	// Links first: they name the interfaces the other two refer to.
+	// The library's own listing (ListExisting) does not say where it
+	// ends, and the loop needs to know, to tell what was deleted while no
+	// subscription could say so: the tables are listed below instead.
 	if err := netlink.LinkSubscribeWithOptions(linkc, done, netlink.LinkSubscribeOptions{
-		Namespace: &ns, ErrorCallback: onError, ListExisting: true, ReceiveBufferSize: receiveBuffer,
+		Namespace: &ns, ErrorCallback: onError, ReceiveBufferSize: receiveBuffer,
 	}); err != nil {
 		return fmt.Errorf("subscribe to links: %w", err)
 	}
 	started = append(started, func() { drainChan(linkc) })
 	if err := netlink.AddrSubscribeWithOptions(addrc, done, netlink.AddrSubscribeOptions{
-		Namespace: &ns, ErrorCallback: onError, ListExisting: true, ReceiveBufferSize: receiveBuffer,
+		Namespace: &ns, ErrorCallback: onError, ReceiveBufferSize: receiveBuffer,
 	}); err != nil {
 		return fmt.Errorf("subscribe to addresses: %w", err)
 	}
 	started = append(started, func() { drainChan(addrc) })
 	if err := netlink.NeighSubscribeWithOptions(neighc, done, netlink.NeighSubscribeOptions{
-		Namespace: &ns, ErrorCallback: onError, ListExisting: true, ReceiveBufferSize: receiveBuffer,
+		Namespace: &ns, ErrorCallback: onError, ReceiveBufferSize: receiveBuffer,
 	}); err != nil {
 		return fmt.Errorf("subscribe to neighbours: %w", err)
 	}
 	started = append(started, func() { drainChan(neighc) })
+
+	// Listed once subscribed, so that no change falls between the two:
+	// changes made while listing wait in the subscriptions and follow.
+	t, err := listTables(ctx, h, -1, true)
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	send := func(u kernelUpdate) bool {
+		select {
+		case updates <- u:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if !send(kernelUpdate{kind: kindListStart}) {
+		return nil
+	}
+	// Links first: they name the interfaces the other two refer to.
+	for _, table := range []struct {
+		kind updateKind
+		list []kernelUpdate
+	}{{kindLink, t.links}, {kindAddr, t.addrs}, {kindNeigh, t.neighs}} {
+		for _, u := range table.list {
+			if u.kind == kindLink {
+				names.learn(u.index, u.iface, false)
+			} else {
+				u.iface = names.name(u.index)
+			}
+			if !send(u) {
+				return nil
+			}
+		}
+		if !send(kernelUpdate{kind: kindListEnd, listed: table.kind}) {
+			return nil
+		}
+	}
 
 	ended := func(what string) error {
 		select {
@@ -153,9 +191,7 @@ func (s netlinkSource) Subscribe(ctx context.Context, updates chan<- kernelUpdat
 			u = fromNeigh(nu.Neigh, nu.Type == unix.RTM_DELNEIGH)
 			u.iface = names.name(u.index)
 		}
-		select {
-		case updates <- u:
-		case <-ctx.Done():
+		if !send(u) {
 			return nil
 		}
 	}
@@ -173,27 +209,43 @@ func (s netlinkSource) List(ctx context.Context, max int) ([]kernelUpdate, error
 		return nil, fmt.Errorf("open rtnetlink: %w", err)
 	}
 	defer h.Close()
+	t, err := listTables(ctx, h, max, false)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(t.links, t.addrs...), t.neighs...), nil
+}
 
-	links, err := h.LinkList()
-	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
-		return nil, fmt.Errorf("list links: %w", err)
+// tables are the kernel's links, addresses and neighbours.
+type tables struct {
+	links, addrs, neighs []kernelUpdate
+}
+
+// listTables lists the links, addresses and neighbours, at most max of
+// each (all if max is negative), with addresses and neighbours named by
+// the links listed. With consistent, a table the kernel keeps changing
+// while it is listed is an error; without, it is taken as listed.
+func listTables(ctx context.Context, h *netlink.Handle, max int, consistent bool) (tables, error) {
+	var t tables
+	links, err := dump(consistent, h.LinkList)
+	if err != nil {
+		return t, fmt.Errorf("list links: %w", err)
 	}
 	names := map[int]string{}
-	var out []kernelUpdate
 	for i, l := range links {
 		if i == max {
 			break
 		}
 		u := fromLink(l.Attrs(), false)
 		names[u.index] = u.iface
-		out = append(out, u)
+		t.links = append(t.links, u)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return t, err
 	}
-	addrs, err := h.AddrList(nil, netlink.FAMILY_ALL)
-	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
-		return nil, fmt.Errorf("list addresses: %w", err)
+	addrs, err := dump(consistent, func() ([]netlink.Addr, error) { return h.AddrList(nil, netlink.FAMILY_ALL) })
+	if err != nil {
+		return t, fmt.Errorf("list addresses: %w", err)
 	}
 	for i, a := range addrs {
 		if i == max {
@@ -201,14 +253,14 @@ func (s netlinkSource) List(ctx context.Context, max int) ([]kernelUpdate, error
 		}
 		u := fromAddr(a.IPNet, a.LinkIndex, false)
 		u.iface = names[u.index]
-		out = append(out, u)
+		t.addrs = append(t.addrs, u)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return t, err
 	}
-	neighs, err := h.NeighList(0, netlink.FAMILY_ALL)
-	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
-		return nil, fmt.Errorf("list neighbours: %w", err)
+	neighs, err := dump(consistent, func() ([]netlink.Neigh, error) { return h.NeighList(0, netlink.FAMILY_ALL) })
+	if err != nil {
+		return t, fmt.Errorf("list neighbours: %w", err)
 	}
 	for i, n := range neighs {
 		if i == max {
@@ -216,9 +268,28 @@ func (s netlinkSource) List(ctx context.Context, max int) ([]kernelUpdate, error
 		}
 		u := fromNeigh(n, false)
 		u.iface = names[u.index]
-		out = append(out, u)
+		t.neighs = append(t.neighs, u)
 	}
-	return out, nil
+	return t, nil
+}
+
+// dump runs a listing. One the kernel marks interrupted may lack entries
+// or hold stale ones: with consistent it is tried again, up to
+// maxDumpTries times, and then is an error; without, it is taken.
+func dump[T any](consistent bool, list func() ([]T, error)) ([]T, error) {
+	for try := 1; ; try++ {
+		v, err := list()
+		switch {
+		case err == nil:
+			return v, nil
+		case !errors.Is(err, netlink.ErrDumpInterrupted):
+			return nil, err
+		case !consistent:
+			return v, nil
+		case try == maxDumpTries:
+			return nil, fmt.Errorf("%d tries: %w", try, err)
+		}
+	}
 }
 
 func drainChan[T any](c <-chan T) {
@@ -308,17 +379,6 @@ type linkNames struct {
 
 func newLinkNames(h *netlink.Handle) *linkNames {
 	return &linkNames{h: h, names: map[int]string{}}
-}
-
-func (n *linkNames) load() error {
-	links, err := n.h.LinkList()
-	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
-		return fmt.Errorf("list links: %w", err)
-	}
-	for _, l := range links {
-		n.learn(l.Attrs().Index, l.Attrs().Name, false)
-	}
-	return nil
 }
 
 func (n *linkNames) learn(index int, name string, deleted bool) {

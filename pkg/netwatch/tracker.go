@@ -140,6 +140,15 @@ func (t *tracker) forgetBindings(d *device) {
 	d.nbind = 0
 }
 
+// keepBindings forgets every binding not in keep.
+func (t *tracker) keepBindings(keep map[binding]bool) {
+	for b := range t.byAddr {
+		if !keep[b] {
+			t.unbind(b)
+		}
+	}
+}
+
 // each calls fn for every device, least recently touched first.
 func (t *tracker) each(fn func(*device)) {
 	for e := t.lru.Back(); e != nil; e = e.Prev() {

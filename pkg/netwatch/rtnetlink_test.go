@@ -1,0 +1,43 @@
+package netwatch
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+)
+
+func TestDumpConsistent(t *testing.T) {
+	other := errors.New("netlink gone")
+	intr := netlink.ErrDumpInterrupted
+	tests := []struct {
+		name       string
+		consistent bool
+		errs       []error // of the tries in turn
+		tries      int
+		ok         bool
+	}{
+		{"first_try", true, []error{nil}, 1, true},
+		{"interrupted_then_consistent", true, []error{intr, nil}, 2, true},
+		{"always_interrupted", true, []error{intr, intr, intr, nil}, maxDumpTries, false},
+		{"interrupted_taken", false, []error{intr}, 1, true},
+		{"other_error", true, []error{other}, 1, false},
+		{"other_error_not_taken", false, []error{other}, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tries := 0
+			got, err := dump(tt.consistent, func() ([]int, error) {
+				err := tt.errs[tries]
+				tries++
+				return []int{tries}, err
+			})
+			if tries != tt.tries || (err == nil) != tt.ok || (err == nil) != (got != nil) {
+				t.Errorf("%d tries, %v, err %v; want %d tries, ok %v", tries, got, err, tt.tries, tt.ok)
+			}
+			if err != nil && !errors.Is(err, tt.errs[tries-1]) {
+				t.Errorf("err %v does not wrap %v", err, tt.errs[tries-1])
+			}
+		})
+	}
+}
