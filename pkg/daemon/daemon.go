@@ -270,7 +270,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 	entries = append(entries, d.keepKernelOnlyLocked(kernel, now)...)
 	for _, v := range snap.Verdicts {
 		m := d.metaFor(v.MAC)
-		m.verdict = policy.Verdict{Action: config.Action(v.Action), Enforce: v.Enforce, Note: v.Note}
+		m.verdict = policy.Verdict{Action: config.Action(v.Action), Enforce: v.Enforce, Note: v.Note, StrongSince: v.StrongSince}
 	}
 	d.pipe.Restore(snap.Devices)
 	for _, dev := range snap.Devices {
@@ -681,7 +681,7 @@ func (d *Daemon) setCapture(state string) {
 // devicePolicyInput builds policy's view of a device. d.mu held.
 func (d *Daemon) devicePolicyInput(mac hwaddr.MAC, dev *device.Device) *policy.Device {
 	m := d.metaFor(mac)
-	in := &policy.Device{MAC: mac, Protected: d.isProtected(mac, dev), ReleasedAt: m.decision.ReleasedAt}
+	in := &policy.Device{MAC: mac, Protected: d.isProtected(mac, dev), ReleasedAt: m.decision.ReleasedAt, StrongSince: m.verdict.StrongSince}
 	if dev != nil {
 		in.Findings = dev.Findings
 	}

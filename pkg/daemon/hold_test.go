@@ -196,3 +196,39 @@ func TestOwnerDevicesBounded(t *testing.T) {
 		t.Errorf("saved owner devices %v, want the latest %d", saved, maxOwners)
 	}
 }
+
+// A threshold reached now starts the grace period now, and a restart
+// does not move it.
+func TestGraceFromThresholdSurvivesRestart(t *testing.T) {
+	cfg := enforcingConfig()
+	cfg.Policy.Actions["plaintext_credentials"] = config.ActionIsolate
+	cfg.Policy.Thresholds = map[string]int{"plaintext_credentials": 3}
+	cfg.Policy.Grace.Duration = time.Hour
+	fake, dir := newFake(t), t.TempDir()
+	h := start(t, cfg, fake, dir)
+	h.settle()
+	plugEP := event.Endpoint{MAC: plug.String(), IP: "192.168.50.102", Local: true}
+	yesterday := time.Now().Add(-24 * time.Hour)
+	for i := range 3 {
+		h.d.Record(&event.Event{V: event.SchemaVersion, Time: yesterday.Add(time.Duration(i) * time.Hour), Type: event.TypeFinding,
+			Kind: event.KindPlaintextCredentials, Severity: event.SeverityMedium, Device: plugEP, Summary: "plaintext login",
+			Evidence: event.Evidence{"protocol": "ftp", "user": "u***", "password_hash": "0011223344556677"}})
+		h.settle()
+	}
+	dev, _ := h.d.Device(plug)
+	until := dev.Verdict.PendingUntil
+	if dev.Verdict.Pending != config.ActionIsolate || until.Before(time.Now().Add(50*time.Minute)) {
+		t.Fatalf("verdict %+v: want isolation pending for the hour from now", dev.Verdict)
+	}
+	if _, ok := quarantined(t, fake)[plug]; ok {
+		t.Fatal("isolated before the grace period ended")
+	}
+	h.stop()
+	h = launch(t, cfg, fake, dir, false)
+	defer h.stop()
+	h.settle()
+	dev, _ = h.d.Device(plug)
+	if !dev.Verdict.PendingUntil.Equal(until) {
+		t.Errorf("after a restart pending until %v, was %v", dev.Verdict.PendingUntil, until)
+	}
+}

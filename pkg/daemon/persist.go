@@ -12,7 +12,7 @@ import (
 
 // persistVerdict records policy's latest decision about a device.
 func (d *Daemon) persistVerdict(mac hwaddr.MAC, v policy.Verdict, now time.Time) {
-	rec := store.Verdict{MAC: mac, Action: string(v.Action), Enforce: v.Enforce, Note: v.Note, Time: now}
+	rec := store.Verdict{MAC: mac, Action: string(v.Action), Enforce: v.Enforce, Note: v.Note, StrongSince: v.StrongSince, Time: now}
 	for _, r := range v.Reasons {
 		rec.Reasons = append(rec.Reasons, store.Reason{Kind: r.Kind, Severity: r.Severity, Action: string(r.Action), Summary: r.Summary})
 	}

@@ -30,6 +30,9 @@ type Device struct {
 	// quarantine: findings first seen before then were known to the owner
 	// and no longer quarantine or isolate it (they still alert).
 	ReleasedAt time.Time
+	// StrongSince is the previous verdict's StrongSince: since when the
+	// device has called for isolation or quarantine.
+	StrongSince time.Time
 }
 
 // Reason is one finding's contribution to a verdict.
@@ -53,6 +56,12 @@ type Verdict struct {
 	PendingUntil time.Time `json:"pending_until,omitzero"`
 	// Pending is the action that takes effect at PendingUntil.
 	Pending config.Action `json:"pending,omitempty"`
+	// StrongSince is when the device began to call for isolation or
+	// quarantine, zero while it does not: the grace period runs from
+	// here. A finding with a threshold counts from when the count
+	// reached it, not from its first sighting. Pass it back as
+	// Device.StrongSince.
+	StrongSince time.Time `json:"strong_since,omitzero"`
 }
 
 // rank orders actions from mildest to strongest.
@@ -105,8 +114,17 @@ func Evaluate(p *config.Policy, d *Device, now time.Time) Verdict {
 		if rank(a) > rank(v.Action) {
 			v.Action = a
 		}
-		if rank(a) >= rank(config.ActionIsolate) && (firstStrong.IsZero() || f.Time.Before(firstStrong)) {
-			firstStrong = f.Time
+		if rank(a) >= rank(config.ActionIsolate) {
+			// A finding counts from its first sighting; one with a
+			// threshold from when the count got there, which is at the
+			// latest now (StrongSince carries it to later evaluations).
+			from := f.Time
+			if _, ok := p.Thresholds[kind]; ok && now.After(from) {
+				from = now
+			}
+			if firstStrong.IsZero() || from.Before(firstStrong) {
+				firstStrong = from
+			}
 		}
 	}
 	sort.SliceStable(v.Reasons, func(i, j int) bool {
@@ -121,6 +139,10 @@ func Evaluate(p *config.Policy, d *Device, now time.Time) Verdict {
 		v.Note = fmt.Sprintf("forced to %s by the owner's rule", rule.Force)
 	}
 	if rank(v.Action) >= rank(config.ActionIsolate) {
+		v.StrongSince = firstStrong
+		if !d.StrongSince.IsZero() && d.StrongSince.Before(firstStrong) {
+			v.StrongSince = d.StrongSince // called for it without a break since
+		}
 		switch {
 		case rule != nil && rule.Trusted:
 			v.Note = fmt.Sprintf("trusted by the owner: would otherwise %s", v.Action)
@@ -130,8 +152,8 @@ func Evaluate(p *config.Policy, d *Device, now time.Time) Verdict {
 			v.Action = config.ActionAlert
 		case rule != nil && rule.Force != "":
 			// The owner's explicit choice is not delayed.
-		case !now.IsZero() && p.Grace.Duration > 0 && now.Before(firstStrong.Add(p.Grace.Duration)):
-			v.Pending, v.PendingUntil = v.Action, firstStrong.Add(p.Grace.Duration)
+		case !now.IsZero() && p.Grace.Duration > 0 && now.Before(v.StrongSince.Add(p.Grace.Duration)):
+			v.Pending, v.PendingUntil = v.Action, v.StrongSince.Add(p.Grace.Duration)
 			v.Note = fmt.Sprintf("%s at %s unless the owner trusts the device", v.Action, v.PendingUntil.Format(time.RFC3339))
 			v.Action = config.ActionAlert
 		}

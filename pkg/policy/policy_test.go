@@ -124,3 +124,43 @@ func TestEvaluatePure(t *testing.T) {
 		t.Error("Evaluate reordered the device's findings")
 	}
 }
+
+// A finding with a threshold first seen yesterday reaches its threshold
+// now: the grace period runs from now, and later evaluations keep that
+// start through StrongSince.
+func TestGraceStartsWhenThresholdIsReached(t *testing.T) {
+	p := config.Default().Policy
+	p.Mode = "enforce"
+	p.Actions["plaintext_credentials"] = config.ActionIsolate
+	p.Thresholds = map[string]int{"plaintext_credentials": 3}
+	p.Grace.Duration = 10 * time.Minute
+	now := t0.Add(24 * time.Hour)
+	f := counted(finding(event.KindPlaintextCredentials, event.SeverityHigh, nil), 3)
+	f.LastTime = now
+	d := &Device{MAC: cam, Findings: []*event.Event{f}}
+	v := Evaluate(&p, d, now)
+	if v.Pending != config.ActionIsolate || !v.PendingUntil.Equal(now.Add(10*time.Minute)) || !v.StrongSince.Equal(now) {
+		t.Fatalf("verdict %+v, want isolate pending until %v", v, now.Add(10*time.Minute))
+	}
+	// Five minutes on, still pending until the same instant.
+	d.StrongSince = v.StrongSince
+	v = Evaluate(&p, d, now.Add(5*time.Minute))
+	if v.Pending != config.ActionIsolate || !v.PendingUntil.Equal(now.Add(10*time.Minute)) {
+		t.Fatalf("five minutes on: verdict %+v", v)
+	}
+	// Past it: isolated.
+	v = Evaluate(&p, d, now.Add(11*time.Minute))
+	if v.Action != config.ActionIsolate || v.Pending != "" {
+		t.Fatalf("past the grace period: verdict %+v", v)
+	}
+	// Without a threshold the first sighting still counts.
+	delete(p.Thresholds, "plaintext_credentials")
+	if v := Evaluate(&p, &Device{MAC: cam, Findings: []*event.Event{f}}, now); v.Action != config.ActionIsolate || !v.StrongSince.Equal(f.Time) {
+		t.Fatalf("no threshold: verdict %+v", v)
+	}
+	// No longer calling for it: StrongSince is cleared.
+	p.Actions["plaintext_credentials"] = config.ActionAlert
+	if v := Evaluate(&p, d, now); !v.StrongSince.IsZero() {
+		t.Fatalf("alert only: StrongSince %v", v.StrongSince)
+	}
+}

@@ -59,7 +59,10 @@ type Verdict struct {
 	Enforce bool       `json:"enforce,omitempty"`
 	Reasons []Reason   `json:"reasons,omitempty"` // at most Options.MaxFindingsPerDevice
 	Note    string     `json:"note,omitempty"`
-	Time    time.Time  `json:"time,omitzero"`
+	// StrongSince is when the device began to call for isolation or
+	// quarantine (policy.Verdict.StrongSince): its grace period's start.
+	StrongSince time.Time `json:"strong_since,omitzero"`
+	Time        time.Time `json:"time,omitzero"`
 }
 
 // Reason is one finding's contribution to a verdict.
