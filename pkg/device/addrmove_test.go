@@ -135,3 +135,88 @@ func TestAddressIndexBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestIPv6AddressMoves: an IPv6 host sends from its stable address, its
+// temporary ones and a ULA at the same time, so having used another one
+// does not mean it left an address; another device's packets take a
+// global or unique local address only once its holder left it unused
+// for a while, or when the router's DHCP server leases it.
+func TestIPv6AddressMoves(t *testing.T) {
+	const laptop, camera = "3c:a9:f4:6a:7b:8c", "c0:56:e3:1a:2b:3c"
+	const temp, stable, ula = "2001:db8::a1b2:c3d4:e5f6:1", "2001:db8::3ea9:f4ff:fe6a:7b8c", "fd12:3456:789a::a1b2"
+	type step struct {
+		at      time.Duration
+		how     string // packet or lease
+		mac, ip string
+	}
+	tests := []struct {
+		name  string
+		steps []step
+		addr  string
+		owner string
+	}{
+		{
+			name: "a spoofer does not take a live temporary address",
+			steps: []step{{0, "packet", laptop, temp}, {time.Second, "packet", laptop, stable},
+				{2 * time.Second, "packet", camera, temp}, {3 * time.Second, "packet", laptop, temp},
+				{4 * time.Second, "packet", camera, temp}},
+			addr: temp, owner: laptop,
+		},
+		{
+			name: "nor a live ULA",
+			steps: []step{{0, "packet", laptop, ula}, {time.Second, "packet", laptop, stable},
+				{2 * time.Second, "packet", camera, ula}},
+			addr: ula, owner: laptop,
+		},
+		{
+			name: "nor one unused for nine minutes",
+			steps: []step{{0, "packet", laptop, temp}, {time.Second, "packet", laptop, stable},
+				{9 * time.Minute, "packet", camera, temp}},
+			addr: temp, owner: laptop,
+		},
+		{
+			name: "an address left long ago moves",
+			steps: []step{{0, "packet", laptop, temp}, {time.Second, "packet", laptop, stable},
+				{30 * time.Minute, "packet", laptop, stable}, {time.Hour, "packet", camera, temp}},
+			addr: temp, owner: camera,
+		},
+		{
+			name:  "an address idle but never replaced stays",
+			steps: []step{{0, "packet", laptop, temp}, {time.Hour, "packet", camera, temp}},
+			addr:  temp, owner: laptop,
+		},
+		{
+			name: "a lease takes a live address",
+			steps: []step{{0, "packet", laptop, temp}, {time.Second, "packet", laptop, stable},
+				{2 * time.Second, "lease", camera, temp}},
+			addr: temp, owner: camera,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := NewInventory(64, func(netip.Addr) bool { return true })
+			for _, s := range tt.steps {
+				mac, _ := hwaddr.Parse(s.mac)
+				ip := netip.MustParseAddr(s.ip)
+				switch s.how {
+				case "packet":
+					inv.ObservePacket(&inspect.Packet{Timestamp: t0.Add(s.at), Kind: inspect.KindUDP, HasMAC: true,
+						SrcMAC: mac, Src: ip, Dst: netip.MustParseAddr("2001:db8::1")})
+				case SourceLease:
+					inv.Seen(mac, ip, "", SourceLease, t0.Add(s.at))
+				default:
+					t.Fatalf("step %q", s.how)
+				}
+			}
+			addr := netip.MustParseAddr(tt.addr)
+			if mac, _ := inv.HolderOf(addr); mac.String() != tt.owner {
+				t.Errorf("HolderOf(%s) = %s, want %s", addr, mac, tt.owner)
+			}
+			for _, d := range inv.Devices() {
+				if has, want := slices.Contains(d.Addrs, addr), d.Key.String() == tt.owner; has != want {
+					t.Errorf("%s holds %s: %v, want %v (addresses %v)", d.Key, addr, has, want, d.Addrs)
+				}
+			}
+		})
+	}
+}

@@ -250,7 +250,7 @@ func (inv *Inventory) addAddr(d *Device, ip netip.Addr, ts time.Time, assigned b
 		}
 		d.Addresses[len(d.Addresses)-1] = a
 	} else {
-		if !inv.claim(d, ip, assigned) {
+		if !inv.claim(d, ip, ts, assigned) {
 			return
 		}
 		if len(d.Addrs) == maxAddrs {
@@ -278,24 +278,23 @@ func (inv *Inventory) addAddr(d *Device, ip netip.Addr, ts time.Time, assigned b
 	inv.byIP[ip] = d.Key
 }
 
-// claim decides whether d, which does not hold ip, may take it, and
-// takes it from the MAC device holding it when so: an address belongs to
-// one device at a time, else a reused address would stay in the old
+// claim decides whether d, which does not hold ip, may take it at ts,
+// and takes it from the MAC device holding it when so: an address belongs
+// to one device at a time, else a reused address would stay in the old
 // device's quarantine entry and block the new one.
 //
 // Frames, ARP, neighbour entries and DHCP messages seen on the LAN are all
 // what the devices say about themselves: a device can send them with any
 // address (and a quarantined one with a new MAC, to shed its address from
-// the block sets). So they take ip only from a holder that has moved on,
-// having used another address of the same kind since, which is how DHCP
-// reuse looks; a spoofer then strips only addresses their holders no
-// longer use, and cannot claim live ones (today it added them to itself,
-// and could look protected with the owner's address). A lease from the
+// the block sets). So they take ip only from a holder that has moved on
+// (see movedOn), which is how reuse looks; a spoofer then strips only
+// addresses their holders no longer use, and cannot claim live ones (else
+// it could look protected with the owner's address). A lease from the
 // router's own DHCP server is authoritative: the server hands out an
 // address only once the previous lease is gone.
 //
 // It allocates nothing; it runs only for addresses new to d.
-func (inv *Inventory) claim(d *Device, ip netip.Addr, assigned bool) bool {
+func (inv *Inventory) claim(d *Device, ip netip.Addr, ts time.Time, assigned bool) bool {
 	k, ok := inv.byIP[ip]
 	if !ok || k == d.Key || k.MAC.IsZero() || d.Key.MAC.IsZero() {
 		return true // unheld, or an address-keyed device addAddr merges
@@ -308,7 +307,7 @@ func (inv *Inventory) claim(d *Device, ip netip.Addr, assigned bool) bool {
 	if i < 0 {
 		return true // prev dropped it from its most recent maxAddrs
 	}
-	if !assigned && !movedOn(prev.Addrs, i) {
+	if !assigned && !movedOn(prev.Addresses, i, ts) {
 		return false
 	}
 	prev.Addrs = slices.Delete(prev.Addrs, i, i+1)
@@ -316,13 +315,23 @@ func (inv *Inventory) claim(d *Device, ip netip.Addr, assigned bool) bool {
 	return true
 }
 
-// movedOn reports whether a device with addrs (most recent last) used an
-// address of the same kind as addrs[i] after it: IPv4, IPv6 link-local or
-// other IPv6, since a device keeps a link-local address beside its others.
-func movedOn(addrs []netip.Addr, i int) bool {
-	a := addrs[i]
+// v6Idle is how long a holder must have left a global or unique local
+// IPv6 address unused before packets may move it to another device.
+const v6Idle = 10 * time.Minute
+
+// movedOn reports whether a device with addrs (most recent last) has left
+// addrs[i]: it used an address of the same kind after it (IPv4, IPv6
+// link-local or other IPv6, since a device keeps a link-local address
+// beside its others). An IPv6 host sends from a stable address, temporary
+// ones and a ULA at the same time, so for those the holder must also have
+// left addrs[i] unused for v6Idle before now.
+func movedOn(addrs []Address, i int, now time.Time) bool {
+	a := addrs[i].Addr
+	if a.Is6() && !a.IsLinkLocalUnicast() && now.Sub(addrs[i].LastSeen) < v6Idle {
+		return false
+	}
 	for _, b := range addrs[i+1:] {
-		if b.Is4() == a.Is4() && b.IsLinkLocalUnicast() == a.IsLinkLocalUnicast() {
+		if b.Addr.Is4() == a.Is4() && b.Addr.IsLinkLocalUnicast() == a.IsLinkLocalUnicast() {
 			return true
 		}
 	}
