@@ -8,7 +8,10 @@
 // Messages are parsed incrementally in the engine's stream buffer: headers
 // line by line, bodies by Content-Length or chunked coding. Only a short
 // prefix of each body is kept, in fixed per-flow storage; the rest is
-// skipped without buffering. Requests are paired with responses in order
+// skipped without buffering. A login field cut by that prefix, by the
+// request target's buffer or by the end of inspection (the byte budget)
+// is not read: its front may match a default password that the whole
+// value does not. Requests are paired with responses in order
 // through a small fixed queue, so keep-alive and pipelined flows work.
 package http
 
@@ -139,6 +142,7 @@ type half struct {
 	bodyLen   int
 	inBody    bool // a body is being read (prefix not yet handed on)
 	bodyFinal bool // the prefix has been processed
+	bodyCut   bool // body bytes past the prefix were not kept
 }
 
 func (h *half) resetMessage() {
@@ -148,6 +152,7 @@ func (h *half) resetMessage() {
 	h.dropBody()
 	h.inBody = false
 	h.bodyFinal = false
+	h.bodyCut = false
 }
 
 // dropBody wipes the kept body prefix: a form's password, or a response's
@@ -181,6 +186,7 @@ type analyzer struct {
 	methodLen int
 	target    [maxTarget]byte
 	targetLen int
+	targetCut bool // the request target was longer than maxTarget
 	host      [maxHost]byte
 	hostLen   int
 	agent     [maxAgent]byte
@@ -337,6 +343,7 @@ func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []b
 	}
 	a.methodLen = copy(a.method[:], method)
 	a.targetLen = copy(a.target[:], target)
+	a.targetCut = len(target) > a.targetLen
 	a.hostLen, a.agentLen = 0, 0
 	a.reqSeq = a.nextSeq
 	a.nextSeq++
@@ -432,24 +439,28 @@ func (a *analyzer) startBody(h *half, s state, n int64) {
 	h.state, h.remain = s, n
 	h.dropBody()
 	h.inBody = true
+	h.bodyCut = false
 }
 
-// bodyBytes keeps the first maxBody bytes of a body; the rest is skipped.
+// bodyBytes keeps the first maxBody bytes of a body; the rest is skipped,
+// and bodyCut says so.
 func (a *analyzer) bodyBytes(h *half, b []byte) {
-	if h.bodyLen < len(h.body) {
-		h.bodyLen += copy(h.body[h.bodyLen:], b)
-	}
+	n := copy(h.body[h.bodyLen:], b)
+	h.bodyLen += n
+	h.bodyCut = h.bodyCut || n < len(b)
 }
 
 // endMessage finishes a message: its body prefix is parsed and scanned,
 // and the direction waits for the next start line.
 func (a *analyzer) endMessage(f *inspect.Flow, dir inspect.Dir, h *half) {
-	a.finishBody(f, dir, h)
+	a.finishBody(f, dir, h, true)
 	h.state = stStart
 }
 
-// finishBody hands a body prefix on, once.
-func (a *analyzer) finishBody(f *inspect.Flow, dir inspect.Dir, h *half) {
+// finishBody hands a body prefix on, once. ended says the body's framing
+// reached its end; otherwise the flow stopped within it (the byte budget,
+// a capture that ends) and the prefix ends in a cut.
+func (a *analyzer) finishBody(f *inspect.Flow, dir inspect.Dir, h *half, ended bool) {
 	if !h.inBody || h.bodyFinal {
 		return
 	}
@@ -459,7 +470,7 @@ func (a *analyzer) finishBody(f *inspect.Flow, dir inspect.Dir, h *half) {
 		return
 	}
 	if dir == inspect.ToServer {
-		a.bodyLogin(f, h.kind, body)
+		a.bodyLogin(f, h.kind, body, h.bodyCut || !ended)
 	}
 	if s := a.proto.scanner; s != nil && h.kind != bodyBinary {
 		where := "body"
@@ -493,9 +504,9 @@ func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
 
 func (a *analyzer) Close(f *inspect.Flow) {
 	// A body cut short by the end of the flow (or delimited by it) still
-	// holds what it holds.
-	a.finishBody(f, inspect.ToServer, &a.half[inspect.ToServer])
-	a.finishBody(f, inspect.ToClient, &a.half[inspect.ToClient])
+	// holds what it holds, but its last field may be a part of one.
+	a.finishBody(f, inspect.ToServer, &a.half[inspect.ToServer], false)
+	a.finishBody(f, inspect.ToClient, &a.half[inspect.ToClient], false)
 	a.reportUnqueued(f)
 	a.flushPending(f)
 	a.proto.pool.Put(a)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/creds"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
 )
 
@@ -328,6 +329,94 @@ func (d defaultsClassifier) Classify(l *inspect.Login) (inspect.PasswordClass, i
 		return inspect.ClassDefault, inspect.DefaultMatch{Vendor: "Acme", Source: "test"}
 	}
 	return "", inspect.DefaultMatch{}
+}
+
+// TestCutLoginIsNotClassified: a password cut short by the body prefix,
+// the target buffer or the byte budget must not be classified as if whole:
+// "admin", the front of "admin2024!Secure", is a factory default. A
+// password that ends within what is kept is still found.
+func TestCutLoginIsNotClassified(t *testing.T) {
+	cl, err := creds.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		form     = "application/x-www-form-urlencoded"
+		json     = "application/json"
+		accepted = "HTTP/1.1 302 Found\r\nSet-Cookie: sid=1\r\nLocation: /\r\nContent-Length: 0\r\n\r\n"
+		rest     = "2024!Secure" // of the password "admin2024!Secure"
+	)
+	post := func(ctype, body string) string {
+		return "POST /login HTTP/1.1\r\nHost: cam\r\nContent-Type: " + ctype + "\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	}
+	// upTo pads between head and tail so that tail ends at byte n.
+	upTo := func(n int, head, tail string) string {
+		return head + strings.Repeat("A", n-len(head)-len(tail)) + tail
+	}
+	budget := inspect.DefaultConfig().ByteBudget
+	// budgetLogin is a keep-alive flow whose second request, a login, has
+	// the byte budget end right after its first cutAfter bytes.
+	budgetLogin := func(login, cutAfter string) func(c *inspecttest.Conv) {
+		return func(c *inspecttest.Conv) {
+			at := strings.Index(login, cutAfter) + len(cutAfter)
+			total := budget - at
+			var upload string
+			for digits := 1; digits < 7; digits++ {
+				head := "POST /upload HTTP/1.1\r\nContent-Length: \r\n\r\n"
+				n := total - len(head) - digits
+				if len(strconv.Itoa(n)) == digits {
+					upload = "POST /upload HTTP/1.1\r\nContent-Length: " + strconv.Itoa(n) + "\r\n\r\n" + strings.Repeat("u", n)
+					break
+				}
+			}
+			c.Client(upload).Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").Client(login).Server(accepted)
+		}
+	}
+	tests := []struct {
+		name   string
+		script func(c *inspecttest.Conv)
+		want   int // default_credentials findings
+	}{
+		{"form_cut_by_body_prefix", func(c *inspecttest.Conv) {
+			c.Client(post(form, upTo(maxBody, "__VIEWSTATE=", "&user=admin&password=admin")+rest)).Server(accepted)
+		}, 0},
+		{"form_cut_by_budget", budgetLogin(post(form, "user=admin&password=admin"+rest), "password=admin"), 0},
+		{"query_cut_by_target_buffer", func(c *inspecttest.Conv) {
+			c.Client("GET " + upTo(maxTarget, "/cgi-bin/login.cgi?__VIEWSTATE=", "&usr=admin&pwd=admin") + rest + " HTTP/1.1\r\nHost: cam\r\n\r\n").Server(accepted)
+		}, 0},
+		{"json_cut_by_body_prefix", func(c *inspecttest.Conv) {
+			c.Client(post(json, upTo(maxBody, `{"state":"`, `","username":"admin","password":"admin`)+rest+`"}`)).Server(accepted)
+		}, 0},
+		{"json_cut_by_budget", budgetLogin(post(json, `{"username":"admin","password":"admin`+rest+`"}`), `"password":"admin`), 0},
+		{"json_number_cut_by_budget", budgetLogin(post(json, `{"username":"admin","password":1234567890}`), `"password":1234`), 0},
+
+		{"form_whole_at_body_prefix_end", func(c *inspecttest.Conv) {
+			c.Client(post(form, upTo(maxBody, "__VIEWSTATE=", "&user=admin&password=admin&")+"x=1")).Server(accepted)
+		}, 1},
+		{"form_whole_last_pair", func(c *inspecttest.Conv) {
+			c.Client(post(form, "user=admin&password=admin")).Server(accepted)
+		}, 1},
+		{"form_whole_at_budget", budgetLogin(post(form, "user=admin&password=admin"), "password=admin"), 1},
+		{"query_whole_at_target_buffer_end", func(c *inspecttest.Conv) {
+			c.Client("GET " + upTo(maxTarget, "/cgi-bin/login.cgi?__VIEWSTATE=", "&usr=admin&pwd=admin&") + "x=1 HTTP/1.1\r\nHost: cam\r\n\r\n").Server(accepted)
+		}, 1},
+		{"json_whole_at_body_prefix_end", func(c *inspecttest.Conv) {
+			c.Client(post(json, upTo(maxBody, `{"state":"`, `","username":"admin","password":"admin"`)+`}`)).Server(accepted)
+		}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := inspecttest.NewClassifiedSession(t, cl, New(nil), "192.168.1.20:80")
+			tt.script(s.Conv)
+			col := s.End()
+			if got := col.Kind(event.KindDefaultCredentials); len(got) != tt.want {
+				t.Errorf("%d default_credentials findings, want %d: %v", len(got), tt.want, evidences(got))
+			}
+			if inspecttest.Leaks(t, col.Events, "admin"+rest) {
+				t.Errorf("the password leaked into an event")
+			}
+		})
+	}
 }
 
 func TestDigestDefaultPassword(t *testing.T) {

@@ -38,38 +38,40 @@ func (a *analyzer) headerLogin(f *inspect.Flow, value []byte) {
 }
 
 // queryLogin looks for a login in the query string of a request target
-// (IP cameras take "?usr=admin&pwd=..." on their CGI scripts).
-func (a *analyzer) queryLogin(f *inspect.Flow, target []byte) (pendingCred, bool) {
+// (IP cameras take "?usr=admin&pwd=..." on their CGI scripts). cut says
+// the target was longer than what is kept.
+func (a *analyzer) queryLogin(f *inspect.Flow, target []byte, cut bool) (pendingCred, bool) {
 	i := bytes.IndexByte(target, '?')
 	if i < 0 {
 		return pendingCred{}, false
 	}
 	q := target[i+1:]
 	if j := bytes.IndexByte(q, '#'); j >= 0 {
-		q = q[:j]
+		q, cut = q[:j], false // the fragment ends the query within what is kept
 	}
 	a.form.reset()
-	a.form.urlencoded(q)
+	a.form.urlencoded(q, cut)
 	return a.formCred(f, "query")
 }
 
 // bodyLogin looks for a login in a request body prefix: URL-encoded and
-// JSON forms. A body without Content-Type is sniffed.
-func (a *analyzer) bodyLogin(f *inspect.Flow, kind bodyKind, body []byte) {
+// JSON forms. A body without Content-Type is sniffed. cut says body ends
+// before the real body does.
+func (a *analyzer) bodyLogin(f *inspect.Flow, kind bodyKind, body []byte, cut bool) {
 	a.form.reset()
 	mechanism := "form"
 	switch kind {
 	case bodyForm:
-		a.form.urlencoded(body)
+		a.form.urlencoded(body, cut)
 	case bodyJSON:
 		mechanism = "json"
-		a.form.json(body)
+		a.form.json(body, cut)
 	case bodyUnknown, bodyText:
 		if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '{' {
 			mechanism = "json"
-			a.form.json(body)
+			a.form.json(body, cut)
 		} else {
-			a.form.urlencoded(body)
+			a.form.urlencoded(body, cut)
 		}
 	default:
 		return
@@ -133,12 +135,17 @@ func (s *formScratch) field(name []byte) {
 	}
 }
 
-// urlencoded reads name=value pairs separated by '&'.
-func (s *formScratch) urlencoded(b []byte) {
+// urlencoded reads name=value pairs separated by '&'. When cut, b ends
+// before the form does, and its last pair, without an '&' after it, may
+// be the front of a longer value ("password=admin" of "admin2024!"): it is
+// not read.
+func (s *formScratch) urlencoded(b []byte, cut bool) {
 	for len(b) > 0 {
 		pair := b
 		if i := bytes.IndexByte(b, '&'); i >= 0 {
 			pair, b = b[:i], b[i+1:]
+		} else if cut {
+			return
 		} else {
 			b = nil
 		}
@@ -176,14 +183,19 @@ func percentDecode(dst, src []byte) int {
 
 // json reads "key": value pairs at any depth of a JSON document. It is a
 // scanner, not a validator: a truncated or malformed body yields the
-// pairs before the damage.
-func (s *formScratch) json(b []byte) {
+// pairs before the damage. A string without its closing quote, or a
+// number that runs into the end of a cut body, may be the front of a
+// longer value and ends the scan.
+func (s *formScratch) json(b []byte, cut bool) {
 	for i := 0; i < len(b); {
 		if b[i] != '"' {
 			i++
 			continue
 		}
-		n, end := jsonString(s.name[:], b, i)
+		n, end, closed := jsonString(s.name[:], b, i)
+		if !closed {
+			return
+		}
 		i = end
 		j := skipSpace(b, i)
 		if j >= len(b) || b[j] != ':' {
@@ -195,11 +207,17 @@ func (s *formScratch) json(b []byte) {
 		}
 		switch c := b[j]; {
 		case c == '"':
-			s.valueLen, i = jsonString(s.value[:], b, j)
+			var closed bool
+			if s.valueLen, i, closed = jsonString(s.value[:], b, j); !closed {
+				return
+			}
 		case c == '-' || (c >= '0' && c <= '9'):
 			k := j
 			for k < len(b) && (b[k] == '-' || b[k] == '+' || b[k] == '.' || b[k] == 'e' || b[k] == 'E' || (b[k] >= '0' && b[k] <= '9')) {
 				k++
+			}
+			if k == len(b) && cut {
+				return
 			}
 			s.valueLen, i = copy(s.value[:], b[j:k]), k
 		default:
@@ -213,13 +231,14 @@ func (s *formScratch) json(b []byte) {
 }
 
 // jsonString decodes the JSON string starting at b[start] (a quote) into
-// dst and returns the bytes written and the index after the closing quote.
-func jsonString(dst, b []byte, start int) (n, end int) {
+// dst and returns the bytes written and the index after the closing quote;
+// closed is false when b ends first.
+func jsonString(dst, b []byte, start int) (n, end int, closed bool) {
 	i := start + 1
 	for i < len(b) {
 		c := b[i]
 		if c == '"' {
-			return n, i + 1
+			return n, i + 1, true
 		}
 		if c == '\\' && i+1 < len(b) {
 			i++
@@ -253,7 +272,7 @@ func jsonString(dst, b []byte, start int) (n, end int) {
 		}
 		i++
 	}
-	return n, i
+	return n, i, false
 }
 
 func skipSpace(b []byte, i int) int {

@@ -30,7 +30,7 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 	}
 	a.reqCreds = [2]pendingCred{}
 	target := a.target[:a.targetLen]
-	if c, ok := a.queryLogin(f, target); ok {
+	if c, ok := a.queryLogin(f, target, a.targetCut); ok {
 		a.attach(f, e, c)
 	}
 	if string(method) == "GET" {
