@@ -2,13 +2,15 @@
 // password prompts (RFC 854) and the server's verdict on each attempt,
 // and reports what the server shows before its first prompt as a banner
 // for fingerprinting ("(none) login:" is a BusyBox device without a host
-// name). Option negotiation (RFC 855) is stripped byte by byte, so a
+// name), less the echo of lines the client typed ahead of it. Option negotiation (RFC 855) is stripped byte by byte, so a
 // command or subnegotiation split anywhere across segments is understood;
 // a user name announced with NEW-ENVIRON (RFC 1572) or AUTHENTICATION NAME
 // (RFC 2941) stands in for one the server did not ask for.
 package telnet
 
 import (
+	"hash/maphash"
+
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
 )
@@ -16,10 +18,14 @@ import (
 // Protocol is Telnet.
 type Protocol struct {
 	pool inspect.FreeList[analyzer]
+	// seed keys the hashes of typed-ahead lines, so that what an analyzer
+	// keeps to recognise their echo cannot be looked up in a table of
+	// common passwords.
+	seed maphash.Seed
 }
 
 // New returns the Telnet protocol.
-func New() *Protocol { return &Protocol{} }
+func New() *Protocol { return &Protocol{seed: maphash.MakeSeed()} }
 
 // Name implements inspect.Protocol.
 func (*Protocol) Name() string { return "telnet" }
@@ -66,6 +72,7 @@ const (
 	bannerLines   = 3   // meaningful lines before the first prompt kept for the banner
 	afterLines    = 8   // lines after a login searched for a firmware banner
 	typeAhead     = 2   // lines a client sends before the prompt that wants them
+	typedEarly    = 8   // lines typed before the first prompt whose echo is kept out of the banner
 )
 
 // clientLine is the line the client is typing, with its edits applied.
@@ -147,6 +154,11 @@ type analyzer struct {
 	// sending user and password at once), oldest first.
 	queue  [typeAhead]clientLine
 	queued int
+	// Keyed hashes of the first lines typed before the first prompt: a
+	// pty echoes a script's "root", "xc3511" before the login prompt, and
+	// that echo is no banner.
+	early  [typedEarly]uint64
+	nEarly int
 
 	user      [maxLine]byte
 	userLen   int
@@ -255,6 +267,9 @@ func (a *analyzer) typedLine(f *inspect.Flow, line []byte, over bool) {
 		return
 	}
 	a.server.enter()
+	if !over && !a.prompted && !a.bannerDone {
+		a.rememberEarly(line)
+	}
 	if over {
 		// Garbage, or a line partly lost: it is no user and no password.
 		if a.phase == phaseWantUser || a.phase == phaseWantPass {
@@ -331,7 +346,9 @@ func (a *analyzer) serverLineEnd(f *inspect.Flow) {
 	}
 	switch {
 	case !a.bannerDone && !a.prompted:
-		a.addBannerLine(text)
+		if !a.isEarlyEcho(text) {
+			a.addBannerLine(text)
+		}
 	case a.seekFirmware && !a.firmwareDone:
 		a.searchFirmwareBanner(f, text)
 	}
@@ -410,6 +427,34 @@ func (a *analyzer) prompt(f *inspect.Flow, k promptKind, text []byte) {
 		a.phase = phaseWantPass
 		a.dequeue(func(line []byte) { a.login(f, line) })
 	}
+}
+
+// rememberEarly keeps the hash of a line typed before the first prompt;
+// beyond typedEarly lines the first ones are kept, as they hold the user
+// and password of a script.
+func (a *analyzer) rememberEarly(line []byte) {
+	line = trimSpace(line)
+	if len(line) == 0 || a.nEarly == len(a.early) {
+		return
+	}
+	a.early[a.nEarly] = maphash.Bytes(a.proto.seed, line)
+	a.nEarly++
+}
+
+// isEarlyEcho reports whether a server line repeats a line the client
+// typed before the first prompt.
+func (a *analyzer) isEarlyEcho(text []byte) bool {
+	text = trimSpace(text)
+	if a.nEarly == 0 || len(text) == 0 {
+		return false
+	}
+	h := maphash.Bytes(a.proto.seed, text)
+	for _, e := range a.early[:a.nEarly] {
+		if e == h {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *analyzer) addBannerLine(line []byte) {

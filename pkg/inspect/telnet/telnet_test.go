@@ -408,6 +408,28 @@ func TestSyntheticLogins(t *testing.T) {
 			secrets: []string{"root:x", "hunter22"},
 		},
 		{
+			// A script types ahead and the pty echoes it before the first
+			// prompt: the echo is no banner.
+			name:    "type_ahead_echo_not_in_banner",
+			segs:    join(cli("root\r\nxc3511\r\n"), srv("root\r\nxc3511\r\n(none) login: "), srv("\r\nPassword: "), srv("\r\n# ")),
+			want:    []login{{"yes", "r***", "xc3511"}},
+			banners: []string{"pre_login (none) login:"},
+		},
+		{
+			name: "type_ahead_echo_beyond_queue_not_in_banner",
+			segs: join(srv("Welcome\r\n"), cli("root\r\nxc3511\r\nenable\r\nsystem\r\n"), srv("root\r\n xc3511 \r\nenable\r\nsystem\r\nlogin: "),
+				srv("\r\nPassword: "), srv("\r\n# ")),
+			want:    []login{{"yes", "r***", "xc3511"}},
+			banners: []string{"pre_login Welcome | login:"},
+			secrets: []string{"enable", "system"},
+		},
+		{
+			name:    "type_ahead_echo_after_a_late_banner",
+			segs:    join(cli("admin\r\n"), cli("Zte521\r\n"), srv("\r\nadmin\r\nZte521\r\nZXHN H108N\r\n"), srv("Login: "), srv("\r\nPassword: "), srv("\r\n$ ")),
+			want:    []login{{"yes", "a***", "Zte521"}},
+			banners: []string{"pre_login ZXHN H108N | Login:"},
+		},
+		{
 			name: "typing_without_prompts",
 			segs: join(srv("Hello\r\n"), cli("root\r\n"), cli("xc3511\r\n"), srv("bye\r\n")),
 			// The banner has no prompt; nothing was asked, so nothing is a password.
