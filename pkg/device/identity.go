@@ -92,7 +92,8 @@ const (
 // usually, not always, the maker of the device.
 const ouiWeight = 0.5
 
-// addVote records a vote, folding a repeat of the same rule and value.
+// addVote records a vote, folding a repeat of the same rule and value;
+// a firmware vote replaces the one of the same rule and source.
 func (inv *Inventory) addVote(d *Device, f field, value string, ev Evidence) {
 	value = strings.TrimSpace(value)
 	if value == "" {
@@ -107,9 +108,22 @@ func (inv *Inventory) addVote(d *Device, f field, value string, ev Evidence) {
 	}
 	for i := range d.votes {
 		v := &d.votes[i]
-		if v.field == f && v.key == key && v.ev.Rule == ev.Rule {
+		if v.field != f || v.ev.Rule != ev.Rule {
+			continue
+		}
+		if v.key == key {
 			if ev.Time.After(v.ev.Time) {
 				v.ev.Time = ev.Time
+			}
+			return
+		}
+		if f == fieldFirmware && v.ev.Source == ev.Source {
+			// The same rule and source naming another firmware: the
+			// device was updated (or downgraded), and only its latest
+			// report counts; an older one arriving late changes nothing.
+			if !ev.Time.Before(v.ev.Time) {
+				v.key, v.value, v.ev = key, value, ev
+				d.dirty = true
 			}
 			return
 		}
@@ -175,7 +189,7 @@ func (inv *Inventory) refresh(d *Device) {
 	if fw := id.Firmware; fw.Value != "" {
 		if p := firmwareProduct(id.Vendor.Value, id.Model.Value); p != "" {
 			ev := fw.Evidence[0]
-			d.addSoftware(Software{Product: p, Version: fw.Value, Source: ev.Source, Seen: ev.Time})
+			d.setFirmware(Software{Product: p, Version: fw.Value, Source: ev.Source, Seen: ev.Time})
 		}
 	}
 }
@@ -186,13 +200,16 @@ type candidate struct {
 	score      float64 // with the votes of its ancestors
 	depth      int
 	maxWeight  float64
+	latest     time.Time // of its own votes
 }
 
 // combine concludes one attribute from the votes: each value's votes
 // combine as 1 - Π(1 - w) (independent pieces of evidence), a type or OS
 // also counting the votes of its more general values ("Linux" for
-// "Android"); the highest score wins, and a rival that is not an ancestor
-// or descendant lowers the confidence to s1·s1/(s1+s2).
+// "Android"); the highest score wins (ties: the more specific, for
+// firmware the more recently reported, then alphabetical), and a rival
+// that is not an ancestor or descendant lowers the confidence to
+// s1·s1/(s1+s2).
 func (inv *Inventory) combine(votes []vote, f field) Attribute {
 	var cands []*candidate
 	byKey := map[string]*candidate{}
@@ -208,6 +225,9 @@ func (inv *Inventory) combine(votes []vote, f field) Attribute {
 			cands = append(cands, c)
 		}
 		c.own = append(c.own, v)
+		if v.ev.Time.After(c.latest) {
+			c.latest = v.ev.Time
+		}
 		if v.ev.Weight > c.maxWeight {
 			c.maxWeight, c.value = v.ev.Weight, v.value
 		}
@@ -251,6 +271,11 @@ func (inv *Inventory) combine(votes []vote, f field) Attribute {
 		}
 		if a.depth != b.depth {
 			return cmp.Compare(b.depth, a.depth)
+		}
+		if f == fieldFirmware && !a.latest.Equal(b.latest) {
+			// Equal sources disagreeing on firmware: the later report
+			// is more likely what runs after an update.
+			return b.latest.Compare(a.latest)
 		}
 		return cmp.Compare(a.key, b.key)
 	})

@@ -28,13 +28,27 @@ type Software struct {
 // dropped (a device runs a handful).
 const maxSoftware = 16
 
-// addSoftware records product/version, refreshing Seen for a repeat.
+// addSoftware records product/version, refreshing Seen for a repeat. A
+// source reporting another version of a product it reported before
+// replaces it: the device was updated (or downgraded), and the stale
+// version must not keep matching advisories. An older report arriving
+// late changes nothing.
 func (d *Device) addSoftware(s Software) {
 	for i := range d.Software {
 		o := &d.Software[i]
-		if o.Product == s.Product && o.Version == s.Version {
+		if o.Product != s.Product {
+			continue
+		}
+		if o.Version == s.Version {
 			if s.Seen.After(o.Seen) {
 				o.Seen = s.Seen
+			}
+			return
+		}
+		if o.Source == s.Source {
+			if !s.Seen.Before(o.Seen) {
+				*o = s
+				d.swGen++
 			}
 			return
 		}
@@ -47,8 +61,31 @@ func (d *Device) addSoftware(s Software) {
 	d.swGen++
 }
 
-// SoftwareChanged reports whether Software gained an entry since the last
-// MarkSoftwareMatched: the advisory matcher then looks again.
+// setFirmware records s, the firmware of the device's identified model,
+// in place of any other version of it: a device runs one firmware, which
+// its Identity names whichever source said so.
+func (d *Device) setFirmware(s Software) {
+	for i := range d.Software {
+		o := &d.Software[i]
+		if o.Product != s.Product {
+			continue
+		}
+		if o.Version == s.Version {
+			if s.Seen.After(o.Seen) {
+				o.Seen = s.Seen
+			}
+		} else {
+			*o = s
+			d.swGen++
+		}
+		return
+	}
+	d.addSoftware(s)
+}
+
+// SoftwareChanged reports whether Software gained or changed an entry
+// since the last MarkSoftwareMatched: the advisory matcher then looks
+// again.
 func (d *Device) SoftwareChanged() bool { return d.swGen != d.swMatched }
 
 // MarkSoftwareMatched records that the advisory matcher has seen Software.

@@ -1,0 +1,132 @@
+package device
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+)
+
+// TestFirmwareAndSoftwareUpdates: a device reporting a new firmware or
+// software version from the same source has been updated; the identity
+// and the software list hold its latest report, not the old vulnerable
+// version, and equally strong sources that disagree give the more recent
+// report.
+func TestFirmwareAndSoftwareUpdates(t *testing.T) {
+	const cam = "c0:56:e3:1a:2b:3c"
+	hour := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
+	upnp := func(fw string, at time.Time) *event.Event {
+		ev := obs(cam, "192.168.1.64", event.KindUPnP, event.Evidence{"manufacturer": "Hikvision",
+			"model_name": "DS-2CD2132F-IS", "firmware_version": fw})
+		ev.Time = at
+		return ev
+	}
+	banner := func(text, proto string, at time.Time) *event.Event {
+		ev := obs(cam, "192.168.1.64", event.KindBanner, event.Evidence{"protocol": proto, "banner": text})
+		ev.Time = at
+		return ev
+	}
+	sonos := func(kind event.Kind, key, value string, at time.Time) *event.Event {
+		ev := obs(cam, "192.168.1.64", kind, event.Evidence{key: value})
+		ev.Time = at
+		return ev
+	}
+	const fwOld, fwNew = "V5.4.0 build 160530", "V5.5.0 build 170602"
+	tests := []struct {
+		name     string
+		events   []*event.Event
+		firmware string   // Identity.Firmware, when set
+		software []string // "product version" expected, in order
+	}{
+		{
+			name:     "firmware update",
+			events:   []*event.Event{upnp(fwOld, hour(0)), upnp(fwNew, hour(720))},
+			firmware: fwNew,
+			software: []string{"hikvision:ds-2cd2132f-is " + fwNew},
+		},
+		{
+			name:     "firmware downgrade",
+			events:   []*event.Event{upnp(fwNew, hour(0)), upnp(fwOld, hour(1))},
+			firmware: fwOld,
+			software: []string{"hikvision:ds-2cd2132f-is " + fwOld},
+		},
+		{
+			name:     "an older report arriving late",
+			events:   []*event.Event{upnp(fwNew, hour(2)), upnp(fwOld, hour(1))},
+			firmware: fwNew,
+			software: []string{"hikvision:ds-2cd2132f-is " + fwNew},
+		},
+		{
+			name:     "alternating reports end with the latest",
+			events:   []*event.Event{upnp(fwNew, hour(0)), upnp(fwOld, hour(1)), upnp(fwNew, hour(2)), upnp(fwOld, hour(3)), upnp(fwNew, hour(4))},
+			firmware: fwNew,
+			software: []string{"hikvision:ds-2cd2132f-is " + fwNew},
+		},
+		{
+			name: "equally strong rules disagree: the later report",
+			events: []*event.Event{
+				sonos(event.KindUPnP, "firmware_version", "57.3-77280", hour(0)),
+				sonos(event.KindUPnP, "manufacturer", "Sonos, Inc.", hour(0)),
+				sonos(event.KindHTTPServer, "server", "Linux UPnP/1.0 Sonos/63.2-88230 (ZPS12)", hour(1)),
+			},
+			firmware: "63.2-88230",
+		},
+		{
+			name: "software update from the same banner",
+			events: []*event.Event{banner("SSH-2.0-dropbear_2014.63", "ssh", hour(0)),
+				banner("SSH-2.0-dropbear_2019.78", "ssh", hour(1))},
+			software: []string{"dropbear 2019.78"},
+		},
+		{
+			name: "another source keeps its own report",
+			events: []*event.Event{banner("BusyBox v1.19.4 (2016-05-12 10:11:45 CST) built-in shell (ash)", "telnet", hour(0)),
+				obs(cam, "192.168.1.64", event.KindDHCP, event.Evidence{"protocol": "dhcpv4", "message_type": "discover",
+					"client_mac": cam, "vendor_class": "udhcp 1.24.1"})},
+			software: []string{"busybox 1.19.4", "busybox 1.24.1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			for _, ev := range tt.events {
+				inv.File(ev)
+			}
+			d := device(t, inv, cam)
+			if tt.firmware != "" && d.Identity.Firmware.Value != tt.firmware {
+				t.Errorf("firmware %q (%+v), want %q", d.Identity.Firmware.Value, d.Identity.Firmware.Alternatives, tt.firmware)
+			}
+			var got []string
+			for _, s := range d.Software {
+				got = append(got, s.Product+" "+s.Version)
+			}
+			if tt.software != nil && !slices.Equal(got, tt.software) {
+				t.Errorf("software %q, want %q", got, tt.software)
+			}
+		})
+	}
+}
+
+// One device announcing a new firmware in every description keeps one
+// firmware vote and one firmware entry.
+func TestFirmwareReportsBounded(t *testing.T) {
+	inv := newInv()
+	const cam = "c0:56:e3:1a:2b:3c"
+	for i := range 500 {
+		ev := obs(cam, "192.168.1.64", event.KindUPnP, event.Evidence{"manufacturer": "Hikvision",
+			"model_name": "DS-2CD2132F-IS", "firmware_version": fmt.Sprintf("V5.%d.0", i)})
+		ev.Time = t0.Add(time.Duration(i) * time.Second)
+		inv.File(ev)
+	}
+	d := device(t, inv, cam)
+	n := 0
+	for _, v := range d.votes {
+		if v.field == fieldFirmware {
+			n++
+		}
+	}
+	if n != 1 || len(d.Software) != 1 || d.Identity.Firmware.Value != "V5.499.0" {
+		t.Errorf("%d firmware votes, software %v, firmware %q", n, d.Software, d.Identity.Firmware.Value)
+	}
+}
