@@ -110,6 +110,14 @@ func (h levelSplit) WithGroup(name string) slog.Handler {
 
 // serve runs the daemon until ctx ends.
 func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan os.Signal, log *slog.Logger) error {
+	// First: a second `iotgw run` (by hand, beside procd's) stops here,
+	// before it changes the firewall or the state the running one owns.
+	ctl, ctlDone, err := listenSocket(cfg.Daemon.Socket)
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	defer ctlDone()
+	defer ctl.Close()
 	routerAddrs, routerMACs, err := routerIdentity(cfg)
 	if err != nil {
 		return err
@@ -201,7 +209,9 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 		}()
 	}
 	run("store", st.Run)
-	run("control socket", func(ctx context.Context) error { return serveSocket(ctx, cfg.Daemon.Socket, api.Handler(d, log)) })
+	run("control socket", func(ctx context.Context) error {
+		return serveHTTP(ctx, ctl, &http.Server{Handler: api.Handler(d, log), ReadHeaderTimeout: 10 * time.Second})
+	})
 	run("notice page", func(ctx context.Context) error {
 		ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Quarantine.NoticePort)))
 		if err != nil {
@@ -390,16 +400,6 @@ func (r *replayOnce) ReadPacket() ([]byte, capture.Info, error) {
 }
 
 func (r *replayOnce) Close() error { return r.f.Close() }
-
-// serveSocket serves h on a Unix socket only root can open.
-func serveSocket(ctx context.Context, path string, h http.Handler) error {
-	ln, done, err := listenSocket(path)
-	if err != nil {
-		return err
-	}
-	defer done()
-	return serveHTTP(ctx, ln, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second})
-}
 
 // listenSocket listens on a Unix socket at path, replacing a stale one a
 // daemon that died left behind but never the socket of one that runs: a

@@ -57,9 +57,7 @@ func whoAnswers(t *testing.T, path string) string {
 func TestSecondDaemonKeepsFirstSocket(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "iotgw.sock")
 	answering(t, path, "first")
-	ctx, stop := context.WithCancel(context.Background())
-	stop()
-	err := serveSocket(ctx, path, says("second"))
+	_, _, err := listenSocket(path)
 	if err == nil || !strings.Contains(err.Error(), "another iotgw is running on "+path) {
 		t.Errorf("second daemon: %v", err)
 	}
@@ -75,10 +73,8 @@ func TestSocketPathNotASocket(t *testing.T) {
 	if err := os.WriteFile(path, []byte("[policy]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	stop()
-	if err := serveSocket(ctx, path, says("daemon")); err == nil || !strings.Contains(err.Error(), "not a socket") {
-		t.Errorf("serveSocket on a regular file: %v", err)
+	if _, _, err := listenSocket(path); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Errorf("listenSocket on a regular file: %v", err)
 	}
 	if b, err := os.ReadFile(path); err != nil || string(b) != "[policy]\n" {
 		t.Errorf("the file is gone or changed: %q, %v", b, err)

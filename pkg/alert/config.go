@@ -155,6 +155,10 @@ func (c Config) build(loc *time.Location) ([]settings, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("alert: base_url%s: want http://host[:port] or https://…", shownURL(c.BaseURL, true))
 		}
+		if u.User != nil {
+			// It goes into the link of every alert, to the push services.
+			return nil, fmt.Errorf("alert: base_url%s: no user or password in it: every alert carries it", shownURL(c.BaseURL, true))
+		}
 	}
 	if loc == nil {
 		loc = time.Local
