@@ -155,6 +155,11 @@ var ruleCases = []ruleCase{
 	{SigServer, "nginx/1.18.0", "server-nginx", "sw=nginx|ver=1.18.0"},
 	{SigServer, "Apache/2.4.10 (Unix) OpenSSL/1.0.1e", "server-apache", "sw=apache|ver=2.4.10"},
 	{SigServer, "Apache/2.4.10 (Unix) OpenSSL/1.0.1e", "server-openssl", "sw=openssl|ver=1.0.1e"},
+	{SigServer, "Apache/2.4.29 (Unix) OpenSSL/1.0.2zf", "server-openssl", "sw=openssl|ver=1.0.2zf"},
+	{SigServer, "Apache/2.2.34 (Unix) OpenSSL/0.9.8zh", "server-openssl", "sw=openssl|ver=0.9.8zh"},
+	{SigServer, "Apache/2.4.6 (CentOS) OpenSSL/1.0.2k-fips", "server-openssl", "sw=openssl|ver=1.0.2k"},
+	{SigServer, "Apache/2.4.10 (Unix) OpenSSL/1.0.2-beta3", "server-openssl", "sw=openssl|ver=1.0.2-beta3"},
+	{SigServer, "nginx OpenSSL/3.0.13", "server-openssl", "sw=openssl|ver=3.0.13"},
 	{SigServer, "DNVRS-Webs", "server-hikvision", "vendor=Hikvision|type=camera"},
 	{SigHTTPRealm, "NETGEAR R7000", "realm-netgear", "vendor=Netgear|type=router|model=R7000"},
 	{SigHTTPRealm, "TP-LINK Wireless N Router WR841N", "realm-tplink", "vendor=TP-Link|type=router|model=WR841N"},
@@ -181,6 +186,8 @@ var ruleCases = []ruleCase{
 	{SigBanner, "SSH-2.0-OpenSSH_8.4p1 Debian-5+deb11u1", "banner-openssh", "sw=openssh|ver=8.4p1"},
 	{SigBanner, "(vsFTPd 3.0.3)", "banner-vsftpd", "sw=vsftpd|ver=3.0.3"},
 	{SigBanner, "ProFTPD 1.3.5e Server (Debian) [::ffff:10.0.0.1]", "banner-proftpd", "sw=proftpd|ver=1.3.5e"},
+	{SigBanner, "ProFTPD 1.3.6rc4 Server (Debian) [::ffff:10.0.0.1]", "banner-proftpd", "sw=proftpd|ver=1.3.6rc4"},
+	{SigBanner, "ProFTPD 1.3.6 Server (ProFTPD)", "banner-proftpd", "sw=proftpd|ver=1.3.6"},
 	{SigBanner, "mosquitto version 2.0.11", "banner-mosquitto", "sw=mosquitto|ver=2.0.11"},
 	{SigBanner, "Boa/0.94.14rc21", "server-boa", "sw=boa|ver=0.94.14rc21"},
 	{SigBanner, "Grandstream GXP2160 1.0.11.10", "banner-grandstream-sip", "vendor=Grandstream|type=phone|model=GXP2160|fw=1.0.11.10"},
@@ -227,6 +234,9 @@ var ruleCases = []ruleCase{
 
 // ruleMisses are hostile or look-alike values a rule must not match.
 var ruleMisses = []ruleCase{
+	// A version of an unknown form is not cut to one that looks known.
+	{SigServer, "Apache OpenSSL/1.0.2zfx", "server-openssl", ""},
+	{SigBanner, "ProFTPD 1.3.6rc Server", "banner-proftpd", ""},
 	{SigHostname, "webcam-fan-laptop", "host-camera", ""},
 	{SigHostname, "ipcamera.example", "host-tv", ""},
 	{SigHostname, "HS1100", "host-kasa", ""},
