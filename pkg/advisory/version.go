@@ -22,7 +22,7 @@ var errNoDigit = errors.New("no digit")
 type tokenClass uint8
 
 const (
-	classPre   tokenClass = iota // dev, alpha, beta, pre, rc: before the release
+	classPre   tokenClass = iota // dev, alpha, beta, pre, test, rc: before the release
 	classZero                    // 0, or nothing at all
 	classAlpha                   // other letters: 1.0.2k, 7.4p1, after the release
 	classNum                     // positive numbers
@@ -36,7 +36,8 @@ type token struct {
 
 // preReleaseRank orders the words that mark a version before its
 // release. Single letters (a, b) are not among them: OpenSSL's 1.0.2a
-// comes after 1.0.2.
+// comes after 1.0.2. dnsmasq's test releases (2.78test2) come before its
+// release candidates.
 func preReleaseRank(word string) (uint8, bool) {
 	switch word {
 	case "dev":
@@ -47,8 +48,10 @@ func preReleaseRank(word string) (uint8, bool) {
 		return 2, true
 	case "pre":
 		return 3, true
-	case "rc":
+	case "test":
 		return 4, true
+	case "rc":
+		return 5, true
 	}
 	return 0, false
 }
