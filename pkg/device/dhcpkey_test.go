@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/iotgw/iotgw/pkg/advisory"
 	"github.com/iotgw/iotgw/pkg/event"
@@ -15,7 +16,8 @@ import (
 // message names the device only when the frame came from it, no frame
 // MAC is known, or a relay forwarded the message for a client on another
 // link; a LAN client writing another device's MAC into chaddr plants
-// nothing on that device.
+// nothing on that device. What a relay says gives no software, and is
+// dropped once the client shows up on this link.
 func TestDHCPFiledUnderItsClient(t *testing.T) {
 	const (
 		victim   = "3c:a9:f4:6a:7b:8c"
@@ -37,7 +39,9 @@ func TestDHCPFiledUnderItsClient(t *testing.T) {
 		frameMAC string
 		frameIP  string
 		evidence event.Evidence
-		learner  string   // the device that must get the host name and software
+		later    string   // a device seen sending frames after the event
+		learner  string   // the device that must get the host name (or fqdn's vote)
+		software bool     // and the software
 		clean    []string // devices that must have neither (or not exist)
 		notAddr  string   // an address learner must not hold
 	}{
@@ -58,13 +62,13 @@ func TestDHCPFiledUnderItsClient(t *testing.T) {
 			name:     "frame from the client",
 			frameMAC: victim, frameIP: "0.0.0.0",
 			evidence: udhcp(event.Evidence{"client_mac": victim}),
-			learner:  victim,
+			learner:  victim, software: true,
 		},
 		{
 			name:     "capture without a link layer",
 			frameIP:  "0.0.0.0",
 			evidence: udhcp(event.Evidence{"client_mac": victim}),
-			learner:  victim,
+			learner:  victim, software: true,
 		},
 		{
 			name:     "relayed for a client on another link",
@@ -80,6 +84,13 @@ func TestDHCPFiledUnderItsClient(t *testing.T) {
 			learner:  victim, clean: []string{relay}, notAddr: "192.168.1.2",
 		},
 		{
+			name:     "relayed, then the client shows up on this link",
+			frameMAC: attacker, frameIP: "192.168.1.66",
+			evidence: udhcp(event.Evidence{"client_mac": victim, "relay_ip": "10.0.5.1"}),
+			later:    victim,
+			clean:    []string{victim, attacker},
+		},
+		{
 			name:     "relay forged for a client on this link",
 			onLink:   victim,
 			frameMAC: attacker, frameIP: "192.168.1.66",
@@ -91,7 +102,7 @@ func TestDHCPFiledUnderItsClient(t *testing.T) {
 			frameMAC: victim, frameIP: "fe80::3ea9:f4ff:fe6a:7b8c",
 			evidence: event.Evidence{"protocol": "dhcpv6", "message_type": "solicit", "client_mac": wired,
 				"vendor_class": "dhcpcd-9.4.1:Linux-5.15.0:x86_64:GenuineIntel", "fqdn": "laptop"},
-			learner: victim, clean: []string{wired},
+			learner: victim, software: true, clean: []string{wired},
 		},
 	}
 	for _, tt := range tests {
@@ -110,9 +121,15 @@ func TestDHCPFiledUnderItsClient(t *testing.T) {
 			if got == nil {
 				t.Fatal("event filed under no device")
 			}
+			if tt.later != "" {
+				m, _ := hwaddr.Parse(tt.later)
+				inv.ObservePacket(&inspect.Packet{Timestamp: t0.Add(time.Minute), Kind: inspect.KindUDP, HasMAC: true, SrcMAC: m,
+					Src: netip.MustParseAddr("192.168.1.50"), Dst: netip.MustParseAddr("192.168.1.1")})
+			}
 			if tt.learner != "" {
 				d := device(t, inv, tt.learner)
-				if len(d.Software) == 0 || tt.evidence["hostname"] != "" && len(d.Hostnames) == 0 {
+				named := len(d.Hostnames) > 0 || tt.evidence["hostname"] == "" && slices.ContainsFunc(d.votes, fromDHCP)
+				if !named || (len(d.Software) > 0) != tt.software {
 					t.Errorf("%s learned host names %v, software %v", tt.learner, d.Hostnames, d.Software)
 				}
 				if tt.notAddr != "" && slices.Contains(d.Addrs, netip.MustParseAddr(tt.notAddr)) {
@@ -125,13 +142,15 @@ func TestDHCPFiledUnderItsClient(t *testing.T) {
 				if !ok {
 					continue
 				}
-				if ms := advisoryMatches(t, d); len(d.Software) > 0 || len(d.Hostnames) > 0 || len(ms) > 0 {
-					t.Errorf("planted on %s: software %v, host names %v, %d advisories", mac, d.Software, d.Hostnames, len(ms))
+				if ms := advisoryMatches(t, d); len(d.Software) > 0 || len(d.Hostnames) > 0 || len(ms) > 0 || slices.ContainsFunc(d.votes, fromDHCP) {
+					t.Errorf("planted on %s: software %v, host names %v, %d advisories, identity %+v", mac, d.Software, d.Hostnames, len(ms), d.Identity)
 				}
 			}
 		})
 	}
 }
+
+func fromDHCP(v vote) bool { return v.ev.Source == string(event.KindDHCP) }
 
 // advisoryMatches matches d's software with the embedded feed.
 func advisoryMatches(t *testing.T, d *Device) []advisory.Match {

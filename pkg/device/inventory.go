@@ -77,8 +77,9 @@ type Device struct {
 	// pinned keeps the device from eviction (see Inventory.Pin).
 	pinned bool
 	// onLink is set once frames or the neighbour table show the device on
-	// this link: DHCP relayed for it is then a forgery.
-	onLink bool
+	// this link: DHCP relayed for it is then a forgery. relayed is set
+	// while what it is and its host names come from relayed DHCP.
+	onLink, relayed bool
 	// swGen counts changes to Software; swMatched is the count the
 	// advisory matcher last saw.
 	swGen, swMatched uint64
@@ -218,8 +219,10 @@ func (inv *Inventory) touch(mac hwaddr.MAC, ip netip.Addr, ts time.Time, n int) 
 	d := inv.get(Key{MAC: mac}, ts)
 	d.LastSeen = ts
 	d.Packets++
-	d.onLink = true
 	d.Bytes += uint64(n)
+	if !d.onLink {
+		d.seenOnLink()
+	}
 	if ip.IsValid() && !ip.IsUnspecified() {
 		inv.addAddr(d, ip, ts, false)
 	}
@@ -470,7 +473,7 @@ func (inv *Inventory) File(ev *event.Event) *Device {
 		inv.noteWANServer(ev)
 		return nil
 	}
-	d, own := inv.deviceFor(ev)
+	d, t := inv.deviceFor(ev)
 	if d == nil {
 		return nil
 	}
@@ -478,10 +481,34 @@ func (inv *Inventory) File(ev *event.Event) *Device {
 		d.LastSeen = ev.Time
 	}
 	inv.file(d, ev)
-	if !ev.IsFinding() && own {
-		inv.learn(d, ev)
+	if !ev.IsFinding() && t != trustNone {
+		inv.learn(d, ev, t)
 	}
 	return d
+}
+
+// trust is how far an event's content describes the device it is filed
+// under.
+type trust uint8
+
+const (
+	trustOwn     trust = iota // what the device says of itself
+	trustRelayed              // DHCP a relay forwarded for it: unverifiable
+	trustNone                 // about another device, or unverifiable
+)
+
+// seenOnLink records that frames or the neighbour table show d on this
+// link. Relayed DHCP said to be its own before was forged (a client here
+// talks to the server itself), so what it gave is dropped.
+func (d *Device) seenOnLink() {
+	d.onLink = true
+	if !d.relayed {
+		return
+	}
+	d.relayed = false
+	d.votes = slices.DeleteFunc(d.votes, func(v vote) bool { return v.ev.Source == string(event.KindDHCP) })
+	d.Hostnames = slices.DeleteFunc(d.Hostnames, func(h Hostname) bool { return h.Source == string(event.KindDHCP) })
+	d.dirty = true
 }
 
 // noteWANServer counts the TLS version an internet server negotiated with
@@ -521,7 +548,12 @@ func (inv *Inventory) existing(ep event.Endpoint) *Device {
 }
 
 // learn adds what an observation says about the device it is filed under.
-func (inv *Inventory) learn(d *Device, ev *event.Event) {
+// Relayed DHCP gives no software: whoever sends it can name any client,
+// and software is what raises findings.
+func (inv *Inventory) learn(d *Device, ev *event.Event, t trust) {
+	if t == trustRelayed {
+		d.relayed = true
+	}
 	source := string(ev.Kind)
 	switch ev.Kind {
 	case event.KindBanner:
@@ -538,6 +570,9 @@ func (inv *Inventory) learn(d *Device, ev *event.Event) {
 	fingerprint.Signals(ev, func(sig fingerprint.Signal, value string) {
 		base := Evidence{Signal: string(sig), Source: source, Value: value, Time: ev.Time}
 		for _, m := range inv.match(sig, value) {
+			if t == trustRelayed {
+				m.Software = ""
+			}
 			inv.addMatch(d, m, base)
 		}
 	})
@@ -625,14 +660,15 @@ func lastSeen(ev *event.Event) time.Time {
 	return ev.Time
 }
 
-// deviceFor finds or makes the device an event is about. own is false
-// when what the event says is about another device than the one it is
-// filed under, and must not add to that device's identity.
-func (inv *Inventory) deviceFor(ev *event.Event) (d *Device, own bool) {
+// deviceFor finds or makes the device an event is about, and says how
+// far the event's content describes it.
+func (inv *Inventory) deviceFor(ev *event.Event) (d *Device, t trust) {
 	ts := ev.Time
-	macText, withIP, own := ev.Device.MAC, true, true
+	macText, withIP := ev.Device.MAC, true
 	if ev.Kind == event.KindDHCP && ev.Evidence["client_mac"] != "" {
-		macText, withIP, own = inv.dhcpClient(ev)
+		macText, t = inv.dhcpClient(ev)
+		// A relayed message comes from the relay's address.
+		withIP = t != trustRelayed
 	}
 	if macText != "" {
 		mac, err := hwaddr.Parse(macText)
@@ -642,22 +678,22 @@ func (inv *Inventory) deviceFor(ev *event.Event) (d *Device, own bool) {
 			if withIP && ip.IsValid() {
 				inv.addAddr(d, ip, ts, false)
 			}
-			return d, own
+			return d, t
 		}
 	}
 	ip, err := netip.ParseAddr(ev.Device.IP)
 	if err != nil {
-		return nil, false
+		return nil, trustNone
 	}
 	ip = ip.Unmap()
 	if k, ok := inv.byIP[ip]; ok {
 		if d, ok := inv.devices[k]; ok {
-			return d, own
+			return d, t
 		}
 	}
 	d = inv.get(Key{IP: ip}, ts)
 	inv.addAddr(d, ip, ts, false)
-	return d, own
+	return d, t
 }
 
 // dhcpClient picks the MAC a DHCP message is filed under. The client
@@ -667,35 +703,34 @@ func (inv *Inventory) deviceFor(ev *event.Event) (d *Device, own bool) {
 // when the frame came from that MAC, when no frame MAC is known (a
 // capture without a link layer, a reply to a client that has not sent on
 // the flow), or when a relay agent forwarded a DHCPv4 message for a client
-// on another link. Otherwise the frame's sender gets the message: a
+// not seen on this link. Otherwise the frame's sender gets the message: a
 // DHCPv6 client sends its own messages and its DUID may keep another
 // interface's MAC, so its content is still its own; a DHCPv4 message
 // with a foreign chaddr describes another client (a MAC-rewriting
-// repeater's, or a forger's victim), so own is false. withIP is false for
-// a relayed message, whose sender address is the relay's.
-func (inv *Inventory) dhcpClient(ev *event.Event) (macText string, withIP, own bool) {
+// repeater's, or a forger's victim) and is trusted for nothing.
+func (inv *Inventory) dhcpClient(ev *event.Event) (macText string, t trust) {
 	client := ev.Evidence["client_mac"]
 	cm, err := hwaddr.Parse(client)
 	if err != nil || cm.IsZero() {
-		return ev.Device.MAC, true, false
+		return ev.Device.MAC, trustNone
 	}
 	if ev.Device.MAC == "" {
-		return client, true, true
+		return client, trustOwn
 	}
 	if fm, err := hwaddr.Parse(ev.Device.MAC); err == nil && fm == cm {
-		return client, true, true
+		return client, trustOwn
 	}
 	if ev.Evidence["protocol"] == "dhcpv6" {
-		return ev.Device.MAC, true, true
+		return ev.Device.MAC, trustOwn
 	}
 	if ev.Evidence["relay_ip"] != "" {
 		// A client seen on this link talks to the server itself; a
 		// relayed message for it is forged.
 		if d, ok := inv.devices[Key{MAC: cm}]; !ok || !d.onLink {
-			return client, false, true
+			return client, trustRelayed
 		}
 	}
-	return ev.Device.MAC, true, false
+	return ev.Device.MAC, trustNone
 }
 
 // HolderOf returns the MAC of the device that holds ip, if a device known
@@ -762,10 +797,10 @@ func (inv *Inventory) Seen(mac hwaddr.MAC, ip netip.Addr, hostname, source strin
 	if ts.After(d.LastSeen) {
 		d.LastSeen = ts
 	}
-	if source != SourceLease {
+	if source != SourceLease && !d.onLink {
 		// The router's neighbour table lists devices on its own links; its
 		// DHCP server also leases to clients behind a relay.
-		d.onLink = true
+		d.seenOnLink()
 	}
 	if ip.IsValid() && !ip.IsUnspecified() {
 		inv.addAddr(d, ip, ts, source == SourceLease)
