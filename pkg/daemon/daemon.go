@@ -512,6 +512,12 @@ func (d *Daemon) Emit(ev *event.Event) {
 		if ev.Kind == event.KindSSDP && d.deps.UPnP != nil && ev.Evidence["location"] != "" {
 			d.offerUPnPLocked(ev)
 		}
+		if ev.Kind == event.KindFirmwareUpdated {
+			// A finding was withdrawn: its quarantine may end.
+			if mac, err := hwaddr.Parse(ev.Device.MAC); err == nil && !mac.IsZero() {
+				d.scheduleLocked(mac)
+			}
+		}
 		return
 	}
 	if d.deps.Alerts != nil {

@@ -743,6 +743,18 @@ func (inv *Inventory) HolderOf(ip netip.Addr) (hwaddr.MAC, bool) {
 	return k.MAC, true
 }
 
+// Withdraw takes finding f off d: what it reported no longer holds (the
+// device runs a fixed version now). It reports whether f was d's.
+func (inv *Inventory) Withdraw(d *Device, f *event.Event) bool {
+	i := slices.Index(d.Findings, f)
+	if i < 0 {
+		return false
+	}
+	d.Findings = slices.Delete(d.Findings, i, i+1)
+	delete(d.filed, f.DedupKey())
+	return true
+}
+
 // Pin keeps the device of k from eviction while pinned is set (unless
 // every device is pinned): a quarantined device is usually quiet, so the
 // oldest, and its findings are what holds its quarantine.

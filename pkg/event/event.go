@@ -57,6 +57,10 @@ const (
 	// KindAudit reports an active check that found nothing (evidence
 	// check = default_login or ports, result = none_found).
 	KindAudit Kind = "audit"
+	// KindFirmwareUpdated reports that a device now runs another version
+	// of software an outdated_firmware finding was about: the finding
+	// is withdrawn (evidence product, from, to, advisory).
+	KindFirmwareUpdated Kind = "firmware_updated"
 )
 
 // Severity orders findings. Observations carry SeverityInfo.

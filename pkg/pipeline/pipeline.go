@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/iotgw/iotgw/pkg/advisory"
@@ -135,13 +136,52 @@ func (p *Pipeline) matchAdvisories(d *device.Device, cause *event.Event) {
 	if n := len(d.Addrs); n > 0 {
 		ep.IP = d.Addrs[n-1].String()
 	}
-	for _, m := range p.adv.Current().Match(sw) {
+	feed := p.adv.Current()
+	for _, m := range feed.Match(sw) {
 		ev := advisory.ToEvent(m, ep, cause.Time)
 		ev.Source, ev.Packet = cause.Source, cause.Packet
 		if hasFinding(d, ev.DedupKey()) {
 			continue
 		}
 		fanout{p}.Emit(ev)
+	}
+	p.withdrawSuperseded(d, feed, sw, ep, cause)
+}
+
+// withdrawSuperseded takes back the outdated_firmware findings about a
+// version the device no longer reports, where it reports another version
+// of the same product: it was updated, and its quarantine for the old
+// version should end. Silence is no update: a product the device does not
+// report now (after a restart, before its banner is seen again) keeps its
+// findings.
+func (p *Pipeline) withdrawSuperseded(d *device.Device, feed *advisory.Feed, sw []advisory.Software, ep event.Endpoint, cause *event.Event) {
+	running := map[string][]string{} // canonical product → parsed versions reported
+	for _, s := range sw {
+		id := feed.CanonicalProduct(s.Product)
+		v, err := advisory.ParseVersion(s.Version)
+		if id != "" && err == nil {
+			running[id] = append(running[id], v.String())
+		}
+	}
+	var gone []*event.Event
+	for _, f := range d.Findings {
+		if f.Kind != event.KindOutdatedFirmware {
+			continue
+		}
+		now, reported := running[f.Evidence["product"]]
+		if reported && !slices.Contains(now, f.Evidence["version"]) {
+			gone = append(gone, f)
+		}
+	}
+	for _, f := range gone {
+		product, from := f.Evidence["product"], f.Evidence["version"]
+		if !p.inv.Withdraw(d, f) {
+			continue
+		}
+		fanout{p}.Emit(&event.Event{V: event.SchemaVersion, Time: cause.Time, Type: event.TypeObservation,
+			Kind: event.KindFirmwareUpdated, Severity: event.SeverityInfo, Device: ep, Source: cause.Source,
+			Summary:  fmt.Sprintf("%s %s replaced by %s: %s no longer applies", product, from, strings.Join(running[product], ", "), f.Evidence["advisory"]),
+			Evidence: event.Evidence{"product": product, "from": from, "to": strings.Join(running[product], ","), "advisory": f.Evidence["advisory"]}})
 	}
 }
 

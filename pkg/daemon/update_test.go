@@ -1,0 +1,106 @@
+package daemon
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/device"
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+// The TV is quarantined for its miniupnpd 1.6 (this owner quarantines
+// every known hole). It is updated and announces miniupnpd 2.3.3: the
+// finding about 1.6 is withdrawn and the TV released.
+func TestUpdatedDeviceIsReleased(t *testing.T) {
+	tv := hwaddr.MAC{0x8c, 0x79, 0xf5, 0x3d, 0x4e, 0x5f}
+	cfg := enforcingConfig()
+	cfg.Policy.QuarantineExploitedOnly = false
+	fake := newFake(t)
+	h := start(t, cfg, fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	if _, ok := quarantined(t, fake)[tv]; !ok {
+		t.Fatal("the TV with miniupnpd 1.6 is not quarantined")
+	}
+	// The TV's own announcement, now with the new version.
+	h.d.mu.Lock()
+	dev, _ := h.d.pipe.Inventory().Lookup(device.Key{MAC: tv})
+	var ann *event.Event
+	for _, o := range dev.Observations {
+		if o.Kind == event.KindSSDP {
+			c := copyEvent(o)
+			ann = &c
+			break
+		}
+	}
+	h.d.mu.Unlock()
+	if ann == nil {
+		t.Fatal("no SSDP announcement from the TV to repeat")
+	}
+	changed := false
+	for k, v := range ann.Evidence {
+		if strings.Contains(v, "MiniUPnPd/1.6") {
+			ann.Evidence[k], changed = strings.ReplaceAll(v, "MiniUPnPd/1.6", "MiniUPnPd/2.3.3"), true
+		}
+	}
+	if !changed {
+		t.Fatalf("announcement %v names no MiniUPnPd/1.6", ann.Evidence)
+	}
+	ann.Time = time.Now()
+	h.d.mu.Lock()
+	h.d.pipe.Inject(ann)
+	h.d.mu.Unlock()
+	h.settle()
+	if _, ok := quarantined(t, fake)[tv]; ok {
+		t.Error("the updated TV is still quarantined")
+	}
+	v, _ := h.d.Device(tv)
+	for _, f := range v.Findings {
+		if f.Kind == event.KindOutdatedFirmware && f.Evidence["product"] == "miniupnpd" {
+			t.Errorf("finding about %s %s kept", f.Evidence["product"], f.Evidence["version"])
+		}
+	}
+	var told bool
+	for _, ev := range h.d.Events(api.EventFilter{Limit: 1000}) {
+		told = told || ev.Kind == event.KindFirmwareUpdated && ev.Evidence["from"] == "1.6" && ev.Evidence["to"] == "2.3.3"
+	}
+	if !told {
+		t.Error("no firmware_updated event")
+	}
+}
+
+// After a restart the inventory knows no software until devices show it
+// again; a device showing other software meanwhile is no update.
+func TestSilenceIsNoUpdate(t *testing.T) {
+	tv := hwaddr.MAC{0x8c, 0x79, 0xf5, 0x3d, 0x4e, 0x5f}
+	cfg := enforcingConfig()
+	cfg.Policy.QuarantineExploitedOnly = false
+	fake, dir := newFake(t), t.TempDir()
+	h := start(t, cfg, fake, dir)
+	h.settle()
+	h.stop()
+	h = launch(t, cfg, fake, dir, false)
+	defer h.stop()
+	h.settle()
+	ua := &event.Event{V: event.SchemaVersion, Time: time.Now(), Type: event.TypeObservation, Kind: event.KindHTTPClient,
+		Severity: event.SeverityInfo, Device: event.Endpoint{MAC: tv.String(), IP: "192.168.50.103", Local: true},
+		Evidence: event.Evidence{"user_agent": "curl/8.5.0"}}
+	h.d.mu.Lock()
+	h.d.pipe.Inject(ua)
+	h.d.mu.Unlock()
+	h.settle()
+	if _, ok := quarantined(t, fake)[tv]; !ok {
+		t.Error("the TV was released though it never showed another miniupnpd")
+	}
+	v, _ := h.d.Device(tv)
+	kept := false
+	for _, f := range v.Findings {
+		kept = kept || f.Kind == event.KindOutdatedFirmware && f.Evidence["product"] == "miniupnpd"
+	}
+	if !kept {
+		t.Error("the finding about miniupnpd 1.6 was withdrawn")
+	}
+}
