@@ -232,3 +232,27 @@ func TestGraceFromThresholdSurvivesRestart(t *testing.T) {
 		t.Errorf("after a restart pending until %v, was %v", dev.Verdict.PendingUntil, until)
 	}
 }
+
+// A lease for the router's own address (forged into a lease file) moves
+// it to no device.
+func TestLeaseForRouterAddressIgnored(t *testing.T) {
+	h := start(t, enforcingConfig(), newFake(t), t.TempDir())
+	defer h.stop()
+	h.settle()
+	routerIP := netip.MustParseAddr("192.168.50.1")
+	h.d.presence(context.Background(), netwatch.AddressChanged{Prefix: netip.PrefixFrom(routerIP, 24), Added: true})
+	forger := hwaddr.MAC{0x02, 0, 0, 0, 9, 9}
+	h.d.presence(context.Background(), netwatch.LeaseSeen{MAC: forger, IP: routerIP})
+	other := netip.MustParseAddr("192.168.50.77")
+	h.d.presence(context.Background(), netwatch.LeaseSeen{MAC: forger, IP: other})
+	h.d.mu.Lock()
+	holder, held := h.d.pipe.Inventory().HolderOf(routerIP)
+	otherHolder, _ := h.d.pipe.Inventory().HolderOf(other)
+	h.d.mu.Unlock()
+	if held && holder == forger {
+		t.Error("the forged lease gave the router's address to a device")
+	}
+	if otherHolder != forger {
+		t.Errorf("an ordinary lease was not taken: holder %v", otherHolder)
+	}
+}

@@ -30,6 +30,14 @@ func (d *Daemon) presence(ctx context.Context, ev netwatch.Event) {
 	case netwatch.NeighborSeen:
 		d.seen(e.MAC, e.IP, "", "neighbour", e.Time)
 	case netwatch.LeaseSeen:
+		// The router never leases its own address: a lease that says so
+		// was forged into the file (a client's host name can write
+		// lines there on older odhcpd) and would move the address to
+		// that device.
+		if d.isRouterAddr(e.IP) {
+			d.log.Warn("lease for the router's own address ignored", "mac", e.MAC, "ip", e.IP)
+			return
+		}
 		d.seen(e.MAC, e.IP, e.Hostname, device.SourceLease, d.now())
 	case netwatch.DeviceAway:
 		d.mu.Lock()
@@ -68,6 +76,12 @@ func (d *Daemon) seen(mac hwaddr.MAC, ip netip.Addr, hostname, source string, at
 		}
 	}
 	d.mu.Unlock()
+}
+
+func (d *Daemon) isRouterAddr(a netip.Addr) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Contains(d.opt.RouterAddrs, a.Unmap())
 }
 
 // routerAddr adds or removes one of the router's own addresses and
