@@ -55,10 +55,22 @@ type FlowObserver interface {
 // PayloadScanner looks for personal data in plaintext payloads and reports
 // what it finds on the flow. Analyzers that understand a protocol's
 // framing (HTTP bodies, MQTT publishes) hand it the parts worth scanning;
-// where names the part ("url", "body", "mqtt_payload").
+// where names the part ("url", "body", "mqtt_payload"), and cut says
+// which ends of b are not the ends of what was sent.
 type PayloadScanner interface {
-	ScanPayload(f *Flow, dir Dir, where string, b []byte)
+	ScanPayload(f *Flow, dir Dir, where string, b []byte, cut Cut)
 }
+
+// Cut says which ends of a payload handed to a PayloadScanner are where
+// the caller cut it (a buffer's or chunk's limit, a TCP segment boundary,
+// the byte budget) rather than the ends of the message: a number that
+// runs into a cut may be the front or the tail of a longer one.
+type Cut uint8
+
+const (
+	CutStart Cut = 1 << iota // bytes sent before b are not in it
+	CutEnd                   // bytes sent after b are not in it, or may follow
+)
 
 // FreeList recycles per-flow analyzer state so that steady-state traffic
 // does not allocate. It keeps at most maxSpare free items: after a burst

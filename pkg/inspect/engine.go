@@ -437,11 +437,13 @@ func (e *Engine) deliver(f *Flow, dir Dir, data []byte) {
 	left := e.cfg.ByteBudget - int(in.inspected[dir])
 	if left <= 0 {
 		e.Stats.BudgetStops++
+		f.set(flagCut << dir)
 		f.StopInspection()
 		return
 	}
 	if len(data) > left {
 		data = data[:left]
+		f.set(flagCut << dir)
 	}
 	in.inspected[dir] += uint32(len(data))
 	e.feedStream(f, in, dir, data)

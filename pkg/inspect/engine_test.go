@@ -30,6 +30,7 @@ type recorder struct {
 	match    Confidence
 	stopAt   int // StopInspection after this many bytes to the server; 0: never
 	lineMode bool
+	done     [2]bool // Flow.Ended per direction when the analyzer closed
 }
 
 func (r *recorder) Name() string { return "rec" }
@@ -54,7 +55,10 @@ func (a *recAnalyzer) Feed(f *Flow, dir Dir, data []byte) int {
 	return n
 }
 func (a *recAnalyzer) Gap(_ *Flow, dir Dir) { a.r.gaps[dir]++ }
-func (a *recAnalyzer) Close(*Flow)          { a.r.closed++ }
+func (a *recAnalyzer) Close(f *Flow) {
+	a.r.closed++
+	a.r.done = [2]bool{f.Ended(ToServer), f.Ended(ToClient)}
+}
 
 type discard struct{ n int }
 
@@ -115,6 +119,38 @@ func TestStreamReassembly(t *testing.T) {
 			}
 			if r.gaps[ToServer] != tt.gaps {
 				t.Errorf("gaps = %d, want %d", r.gaps[ToServer], tt.gaps)
+			}
+		})
+	}
+}
+
+// TestEnded: a direction has ended when its FIN came after everything it
+// sent was read; not when the byte budget cut it, nor on a reset.
+func TestEnded(t *testing.T) {
+	const A = TCPFlagACK
+	big := string(bytes.Repeat([]byte("b"), 300))
+	tests := []struct {
+		name string
+		pkts []*Packet
+		want [2]bool
+	}{
+		{"both_fin", []*Packet{seg(ToServer, 100, A, "ab", 1), seg(ToClient, 500, A, "ok", 2), seg(ToServer, 102, A|TCPFlagFIN, "", 3), seg(ToClient, 502, A|TCPFlagFIN, "", 4)}, [2]bool{true, true}},
+		{"fin_with_data", []*Packet{seg(ToServer, 100, A, "ab", 1), seg(ToClient, 500, A|TCPFlagFIN, "ok", 2), seg(ToServer, 102, A|TCPFlagFIN, "cd", 3)}, [2]bool{true, true}},
+		{"reset", []*Packet{seg(ToServer, 100, A, "ab", 1), seg(ToClient, 500, A|TCPFlagRST, "", 2)}, [2]bool{false, false}},
+		{"budget_cut_then_fin", []*Packet{seg(ToServer, 100, A, big, 1), seg(ToServer, 400, A, big, 2), seg(ToClient, 500, A|TCPFlagFIN, "", 3), seg(ToServer, 700, A|TCPFlagFIN, "", 4)}, [2]bool{false, true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.ByteBudget = 500
+			r := &recorder{match: ContentMatch}
+			e := testEngine(t, cfg, r)
+			for _, p := range tt.pkts {
+				e.HandlePacket(p)
+			}
+			e.Flush()
+			if r.closed != 1 || r.done != tt.want {
+				t.Errorf("closed %d, ended %v; want 1, %v", r.closed, r.done, tt.want)
 			}
 		})
 	}

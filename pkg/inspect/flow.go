@@ -104,6 +104,10 @@ const (
 	flagIdentified
 	// flagUpgraded: the flow turned into TLS (StartTLS).
 	flagUpgraded
+	// flagCut (and flagCut<<ToClient): the byte budget kept bytes of the
+	// direction from the analyzer.
+	flagCut
+	_
 )
 
 func (f *Flow) has(flag flowFlags) bool { return f.flags&flag != 0 }
@@ -279,6 +283,14 @@ func (f *Flow) setAnalyzer(a Analyzer) {
 	}
 	f.insp = f.engine.insps.get()
 	f.engine.insps.at(f.insp).analyzer = a
+}
+
+// Ended reports whether dir's side of a TCP flow was closed (FIN) with
+// everything it sent handed to the analyzer: what the analyzer read last
+// in dir is the true end of that side's data, not a cut by the byte
+// budget or by inspection stopping. Analyzers ask it in Close.
+func (f *Flow) Ended(dir Dir) bool {
+	return f.has(flagFIN<<dir) && !f.has(flagCut<<dir)
 }
 
 // UpgradedToTLS reports whether the flow switched to TLS after a

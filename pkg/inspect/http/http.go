@@ -348,7 +348,7 @@ func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []b
 	a.reqSeq = a.nextSeq
 	a.nextSeq++
 	if s := a.proto.scanner; s != nil {
-		s.ScanPayload(f, dir, "url", target)
+		s.ScanPayload(f, dir, "url", target, 0) // the whole line: not the buffer
 	}
 	return true
 }
@@ -469,15 +469,20 @@ func (a *analyzer) finishBody(f *inspect.Flow, dir inspect.Dir, h *half, ended b
 	if len(body) == 0 {
 		return
 	}
+	cut := h.bodyCut || !ended
 	if dir == inspect.ToServer {
-		a.bodyLogin(f, h.kind, body, h.bodyCut || !ended)
+		a.bodyLogin(f, h.kind, body, cut)
 	}
 	if s := a.proto.scanner; s != nil && h.kind != bodyBinary {
 		where := "body"
 		if dir == inspect.ToClient {
 			where = "response_body"
 		}
-		s.ScanPayload(f, dir, where, body)
+		var edges inspect.Cut
+		if cut {
+			edges = inspect.CutEnd
+		}
+		s.ScanPayload(f, dir, where, body, edges)
 	}
 	h.dropBody() // handed on: of no further use
 }
@@ -503,10 +508,13 @@ func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
 }
 
 func (a *analyzer) Close(f *inspect.Flow) {
-	// A body cut short by the end of the flow (or delimited by it) still
-	// holds what it holds, but its last field may be a part of one.
-	a.finishBody(f, inspect.ToServer, &a.half[inspect.ToServer], false)
-	a.finishBody(f, inspect.ToClient, &a.half[inspect.ToClient], false)
+	// A body cut short by the end of the flow still holds what it holds,
+	// but its last field may be a part of one. A body delimited by the
+	// end of the connection is whole if the sender closed its side.
+	for dir := inspect.ToServer; dir <= inspect.ToClient; dir++ {
+		h := &a.half[dir]
+		a.finishBody(f, dir, h, h.state == stUntilClose && f.Ended(dir))
+	}
 	a.reportUnqueued(f)
 	a.flushPending(f)
 	a.proto.pool.Put(a)

@@ -10,6 +10,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/creds"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+	"github.com/iotgw/iotgw/pkg/inspect/pii"
 )
 
 func TestCorpus(t *testing.T) {
@@ -419,6 +420,66 @@ func TestCutLoginIsNotClassified(t *testing.T) {
 	}
 }
 
+// TestCutNumberIsNotACard: a body prefix cut by maxBody, by the end of
+// the flow or by the byte budget may end in the front of a long number,
+// which is no payment card; a card in a body that ends where the message
+// does is still found.
+func TestCutNumberIsNotACard(t *testing.T) {
+	const (
+		card = "4111111111111111"
+		more = "3947203948572039" // with card, a 32-digit number that is no card
+	)
+	text := func(n int) string { return strings.Repeat("w", n-1) + " " }
+	post := func(body string) string {
+		return "POST /upload HTTP/1.1\r\nHost: cam\r\nContent-Type: text/plain\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	}
+	ok := func(body string) string {
+		return "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	}
+	const untilClose = "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+	budget := inspect.DefaultConfig().ByteBudget
+	tests := []struct {
+		name   string
+		script func(c *inspecttest.Conv)
+		want   int
+	}{
+		{"request_body_prefix", func(c *inspecttest.Conv) {
+			c.Client(post(text(maxBody-len(card)) + card + more + " end"))
+		}, 0},
+		{"response_body_prefix", func(c *inspecttest.Conv) {
+			c.Client("GET / HTTP/1.1\r\n\r\n").Server(ok(text(maxBody-len(card)) + card + more + " end"))
+		}, 0},
+		{"response_body_cut_by_flow_end", func(c *inspecttest.Conv) {
+			c.Client("GET / HTTP/1.1\r\n\r\n").Server(ok("card " + card + more)[:len(ok("card "+card+more))-len(more)])
+		}, 0},
+		{"until_close_body_cut_by_budget", func(c *inspecttest.Conv) {
+			first := ok(text(budget - 200))
+			second := untilClose + text(budget-len(first)-len(untilClose)-len(card)) + card
+			c.Client("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n").Server(first).Server(second + more + " end")
+		}, 0},
+
+		{"request_body_whole", func(c *inspecttest.Conv) {
+			c.Client(post("card " + card))
+		}, 1},
+		{"until_close_body_ended", func(c *inspecttest.Conv) {
+			c.Client("GET / HTTP/1.0\r\n\r\n").Server(untilClose + "card " + card)
+		}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, c, nil, New(pii.New()))
+			conv := inspecttest.NewTCP(e, inspecttest.LANClient, "203.0.113.5:80")
+			tt.script(conv)
+			conv.Close()
+			e.Flush()
+			if got := c.Kind(event.KindPersonalData); len(got) != tt.want {
+				t.Fatalf("%d findings, want %d: %v", len(got), tt.want, evidences(got))
+			}
+		})
+	}
+}
+
 func TestDigestDefaultPassword(t *testing.T) {
 	tests := []struct {
 		name, password, kind string
@@ -581,7 +642,7 @@ type scanCall struct {
 	data  string
 }
 
-func (r *recordingScanner) ScanPayload(_ *inspect.Flow, dir inspect.Dir, where string, b []byte) {
+func (r *recordingScanner) ScanPayload(_ *inspect.Flow, dir inspect.Dir, where string, b []byte, _ inspect.Cut) {
 	r.calls = append(r.calls, scanCall{dir, where, string(b)})
 }
 
@@ -717,7 +778,7 @@ func BenchmarkKeepAlive(b *testing.B) {
 // bounded body prefix.
 type checkingScanner struct{ t *testing.T }
 
-func (c *checkingScanner) ScanPayload(_ *inspect.Flow, _ inspect.Dir, where string, b []byte) {
+func (c *checkingScanner) ScanPayload(_ *inspect.Flow, _ inspect.Dir, where string, b []byte, _ inspect.Cut) {
 	switch {
 	case where == "url":
 	case where == "body" || where == "response_body":

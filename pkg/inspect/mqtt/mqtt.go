@@ -111,6 +111,7 @@ type stream struct {
 	lenN    int  // varint bytes read so far
 	left    int  // body bytes not yet seen
 	n       int  // body bytes kept in buf
+	cut     bool // body bytes past buf were dropped
 	handled bool // the current packet was parsed: complete, or its prefix filled buf
 	buf     [capture]byte
 }
@@ -150,7 +151,7 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 			case s.lenVal > maxRemaining:
 				a.kill(f, dir)
 			default:
-				s.stage, s.left, s.n, s.handled = stageBody, s.lenVal, 0, false
+				s.stage, s.left, s.n, s.cut, s.handled = stageBody, s.lenVal, 0, false, false
 				if s.left == 0 {
 					s.stage = stageHeader
 					a.packet(f, dir, s)
@@ -159,7 +160,9 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 		case stageBody:
 			k := min(s.left, len(data)-i)
 			if !s.handled {
-				s.n += copy(s.buf[s.n:], data[i:i+k])
+				m := copy(s.buf[s.n:], data[i:i+k])
+				s.n += m
+				s.cut = s.cut || m < k
 			}
 			i += k
 			s.left -= k
@@ -204,9 +207,11 @@ func (a *analyzer) kill(f *inspect.Flow, dir inspect.Dir) {
 }
 
 // packet handles one packet from its kept prefix, which is the whole body
-// unless the body is longer than the capture.
+// unless the body is longer than the capture (bytes were dropped, or are
+// still to come).
 func (a *analyzer) packet(f *inspect.Flow, dir inspect.Dir, s *stream) {
 	body := s.buf[:s.n]
+	cut := s.cut || s.left > 0
 	switch s.header >> 4 {
 	case typeConnect:
 		// The fixed header's flags of a CONNECT are reserved and zero
@@ -220,7 +225,7 @@ func (a *analyzer) packet(f *inspect.Flow, dir inspect.Dir, s *stream) {
 			a.connack(f, body)
 		}
 	case typePublish:
-		a.publish(f, dir, s.header, body)
+		a.publish(f, dir, s.header, body, cut)
 	}
 }
 
@@ -261,7 +266,7 @@ func (a *analyzer) connect(f *inspect.Flow, b []byte) {
 		if r.short {
 			return
 		}
-		a.scan(f, inspect.ToServer, topic, payload)
+		a.scan(f, inspect.ToServer, topic, payload, false, false) // r.short: both whole
 	}
 	var user, secret []byte
 	if flags&flagUser != 0 {
@@ -345,10 +350,10 @@ func (a *analyzer) connack(f *inspect.Flow, b []byte) {
 }
 
 // publish hands the topic and a payload prefix to the scanner; b may be
-// cut short by the capture, which still leaves a fair prefix to scan. A
-// QoS of 3 is malformed: where the payload starts is unknown, so nothing
-// is scanned.
-func (a *analyzer) publish(f *inspect.Flow, dir inspect.Dir, header byte, b []byte) {
+// cut short by the capture (cut), which still leaves a fair prefix to
+// scan. A QoS of 3 is malformed: where the payload starts is unknown, so
+// nothing is scanned.
+func (a *analyzer) publish(f *inspect.Flow, dir inspect.Dir, header byte, b []byte, cut bool) {
 	if a.proto.scanner == nil {
 		return
 	}
@@ -358,6 +363,7 @@ func (a *analyzer) publish(f *inspect.Flow, dir inspect.Dir, header byte, b []by
 	}
 	topicLen := int(b[0])<<8 | int(b[1])
 	topic := b[2:min(len(b), 2+topicLen)]
+	topicCut := len(topic) < topicLen
 	r := reader{b: b}
 	r.skip(2 + topicLen)
 	if qos > 0 {
@@ -366,21 +372,31 @@ func (a *analyzer) publish(f *inspect.Flow, dir inspect.Dir, header byte, b []by
 	if a.level == 5 {
 		r.properties()
 	}
-	a.scan(f, dir, topic, r.rest())
+	a.scan(f, dir, topic, r.rest(), topicCut, cut)
 }
 
-// scan hands a topic and payload to the scanner, each bounded.
-func (a *analyzer) scan(f *inspect.Flow, dir inspect.Dir, topic, payload []byte) {
+// scan hands a topic and payload to the scanner, each bounded; topicCut
+// and payloadCut say the capture already cut them short.
+func (a *analyzer) scan(f *inspect.Flow, dir inspect.Dir, topic, payload []byte, topicCut, payloadCut bool) {
 	sc := a.proto.scanner
 	if sc == nil {
 		return
 	}
 	if len(topic) > 0 {
-		sc.ScanPayload(f, dir, "mqtt_topic", topic[:min(len(topic), maxTopic)])
+		sc.ScanPayload(f, dir, "mqtt_topic", topic[:min(len(topic), maxTopic)], cutEnd(topicCut || len(topic) > maxTopic))
 	}
 	if len(payload) > 0 {
-		sc.ScanPayload(f, dir, "mqtt_payload", payload[:min(len(payload), maxPayload)])
+		sc.ScanPayload(f, dir, "mqtt_payload", payload[:min(len(payload), maxPayload)], cutEnd(payloadCut || len(payload) > maxPayload))
 	}
+}
+
+// cutEnd says a scanned part ends in a cut: a number there may be the
+// front of a longer one.
+func cutEnd(cut bool) inspect.Cut {
+	if cut {
+		return inspect.CutEnd
+	}
+	return 0
 }
 
 // Gap implements inspect.Analyzer: with bytes missing, packet boundaries

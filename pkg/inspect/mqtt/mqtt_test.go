@@ -10,6 +10,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+	"github.com/iotgw/iotgw/pkg/inspect/pii"
 )
 
 // scanned is one part handed to the fake scanner.
@@ -22,7 +23,7 @@ type scanned struct {
 // recordingScanner keeps a copy of every part it is handed.
 type recordingScanner struct{ parts []scanned }
 
-func (s *recordingScanner) ScanPayload(_ *inspect.Flow, dir inspect.Dir, where string, b []byte) {
+func (s *recordingScanner) ScanPayload(_ *inspect.Flow, dir inspect.Dir, where string, b []byte, _ inspect.Cut) {
 	s.parts = append(s.parts, scanned{dir, where, string(b)})
 }
 
@@ -351,6 +352,44 @@ func TestSynthetic(t *testing.T) {
 	}
 }
 
+// TestCutNumberIsNotACard: a topic or payload handed to the scanner cut
+// short (by maxTopic, maxPayload or the packet capture) may end in the
+// front of a long number, which is no payment card; a card that ends
+// within what is scanned is still found.
+func TestCutNumberIsNotACard(t *testing.T) {
+	const (
+		card = "4111111111111111"
+		more = "3947203948572039" // with card, a 32-digit number that is no card
+	)
+	text := func(n int) string { return strings.Repeat("w", n-1) + " " }
+	longTopic := strings.Repeat("t/", 750) // 1500 bytes: the capture keeps 546 of the payload
+	tests := []struct {
+		name string
+		pub  []byte
+		want int
+	}{
+		{"payload_cut_at_max_payload", publish(0, "dev/report", text(maxPayload-len(card))+card+more+" end"), 0},
+		{"payload_cut_by_capture", publish(0, longTopic, text(capture-2-len(longTopic)-len(card))+card+more+" end"), 0},
+		{"topic_cut_at_max_topic", publish(0, text(maxTopic-len(card))+card+more, "x"), 0},
+		{"whole_payload", publish(0, "dev/report", "card "+card), 1},
+		{"whole_in_long_payload", publish(0, "dev/report", "card "+card+" "+text(3000)), 1},
+	}
+	v311 := connect(connectOpts{clientID: "cam-01"})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, c, nil, New(pii.New()))
+			conv := inspecttest.NewTCP(e, inspecttest.LANClient, "203.0.113.5:1883")
+			conv.ClientBytes(v311).ServerBytes(connack(0)).ClientBytes(tt.pub)
+			conv.Close()
+			e.Flush()
+			if got := c.Kind(event.KindPersonalData); len(got) != tt.want {
+				t.Fatalf("%d findings, want %d: %v", len(got), tt.want, c.Events)
+			}
+		})
+	}
+}
+
 func TestClientObservation(t *testing.T) {
 	col := &inspecttest.Collector{}
 	e := inspecttest.Engine(t, col, nil, New(nil))
@@ -425,7 +464,9 @@ func TestUDPNeverMatches(t *testing.T) {
 // allocate.
 type countingScanner struct{ n int }
 
-func (s *countingScanner) ScanPayload(*inspect.Flow, inspect.Dir, string, []byte) { s.n++ }
+func (s *countingScanner) ScanPayload(*inspect.Flow, inspect.Dir, string, []byte, inspect.Cut) {
+	s.n++
+}
 
 // steadyFlow feeds segments of a TCP connection into an engine through one
 // reused Packet, so that an allocation counted is the analyzer's.

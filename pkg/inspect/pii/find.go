@@ -1,5 +1,7 @@
 package pii
 
+import "github.com/iotgw/iotgw/pkg/inspect"
+
 // dataKind is what a finding holds.
 type dataKind uint8
 
@@ -122,6 +124,11 @@ type finder struct {
 
 	// start classifies the bytes where a scan step begins.
 	start [256]uint8
+
+	// The scan's payload was cut from a longer one at its start or end:
+	// see nearCut. b is the payload during a scan, nil after it.
+	cutStart, cutEnd bool
+	b                []byte
 }
 
 // Values of finder.start.
@@ -143,13 +150,14 @@ func newFinder() *finder {
 }
 
 // find returns the personal data in b. The result is valid until the next
-// call.
+// call. cut says which ends of b are cuts from a longer payload.
 //
 // One pass: a separator (":", "=", ">") may open a labelled value, and
 // the bytes a free-text datum starts with are checked against the values
 // opened before them, so only the most recent maxSpans values need to be
 // remembered however long b is.
-func (s *finder) find(b []byte) []match {
+func (s *finder) find(b []byte, cut inspect.Cut) []match {
+	s.cutStart, s.cutEnd, s.b = cut&inspect.CutStart != 0, cut&inspect.CutEnd != 0, b
 	s.matches = s.matchBuf[:0]
 	s.nSpans, s.nextSpan = 0, 0
 	s.hasLat, s.hasLon, s.ssid, s.hasWiFiKey, s.nNames, s.addressFields = false, false, false, false, 0, false
@@ -162,11 +170,52 @@ func (s *finder) find(b []byte) []match {
 		}
 	}
 	s.pairs(b)
+	s.b = nil // borrowed: not kept past the call
 	return s.matches
 }
 
+// edge is how many joining bytes (isJoiner) between a datum and a cut
+// still let it run on past the cut: a card's next group comes after one
+// separator, an international number's after at most two.
+const edge = 3
+
+// nearCut reports whether s.b[start:end] runs into a cut end of the
+// payload, directly or across joining bytes: "4111111111111111" may be the
+// front of a 32-digit number, "4111 1111 1111 1111 " of a longer grouped
+// one, a key "phone" the tail of "headphone". The overlapping chunk or
+// seam that holds it whole reports it. A closing quote, a brace or a
+// letter between the datum and the cut ends it.
+func (s *finder) nearCut(start, end int) bool {
+	b := s.b
+	if s.cutStart {
+		i := start
+		for i > 0 && start-i < edge && isJoiner(b[i-1]) {
+			i--
+		}
+		if i == 0 {
+			return true
+		}
+	}
+	if s.cutEnd {
+		i := end
+		for i < len(b) && i-end < edge && isJoiner(b[i]) {
+			i++
+		}
+		if i == len(b) {
+			return true
+		}
+	}
+	return false
+}
+
+// isJoiner: bytes that can continue a number (group separators, a decimal
+// point, a trunk prefix's parentheses) or lie between a key and its value.
+func isJoiner(c byte) bool {
+	return c == ' ' || c == '\t' || c == '-' || c == '.' || c == '(' || c == ')'
+}
+
 func (s *finder) add(k dataKind, label, start, end int) {
-	if len(s.matches) == maxMatches {
+	if len(s.matches) == maxMatches || s.nearCut(start, end) {
 		return
 	}
 	for _, m := range s.matches {
@@ -201,7 +250,7 @@ func (s *finder) fieldAt(b []byte, i int) {
 	} else {
 		vs, ve = valueAfter(b, i+1, c)
 	}
-	s.field(b, li, vs, ve)
+	s.field(b, li, vs, ve, !s.nearCut(ks, ve))
 }
 
 // keyBefore finds the key ending at the separator b[sep]: a quoted string,
@@ -341,12 +390,17 @@ func endsToken(c byte, sep byte) bool {
 	return false
 }
 
-// field checks a labelled value and records it.
-func (s *finder) field(b []byte, li, vs, ve int) {
+// field checks a labelled value and records it. A field that is not
+// whole (its key or value runs into a cut) is recorded, so that what it
+// holds is not taken for free text, but not classified.
+func (s *finder) field(b []byte, li, vs, ve int, whole bool) {
 	sp := span{label: li, start: vs, end: ve}
 	s.spans[s.nextSpan] = sp
 	s.nextSpan = (s.nextSpan + 1) % maxSpans
 	s.nSpans = min(s.nSpans+1, maxSpans)
+	if !whole {
+		return
+	}
 	v := b[vs:ve]
 	switch s.labels.labels[li].kind {
 	case labelPhone:

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/iotgw/iotgw/pkg/inspect"
 )
 
 // found is one expected match: kind and the canonical field ("" for
@@ -15,7 +17,7 @@ type found struct {
 
 func (s *finder) results(b []byte) []found {
 	var out []found
-	for _, m := range s.find(b) {
+	for _, m := range s.find(b, 0) {
 		f := found{kind: m.kind.String()}
 		if m.label >= 0 {
 			f.field = s.labels.labels[m.label].field
@@ -271,5 +273,59 @@ func TestManyFieldsStayLabelled(t *testing.T) {
 	b.WriteString(`{"note":"card 4111 1111 1111 1111"}`)
 	if got := s.results([]byte(b.String())); len(got) != 1 || got[0].kind != "card" {
 		t.Fatalf("the card at the end: %v", got)
+	}
+}
+
+// TestFindAtCut: where a payload was cut from a longer one, a datum that
+// runs into the cut may be part of a longer string and is not reported;
+// one clear of the cut, or at an end that is the payload's own, is.
+func TestFindAtCut(t *testing.T) {
+	const (
+		start = inspect.CutStart
+		end   = inspect.CutEnd
+		both  = inspect.CutStart | inspect.CutEnd
+	)
+	tests := []struct {
+		name string
+		in   string
+		cut  inspect.Cut
+		want []found
+	}{
+		// The front of 41111111111111113947203948572039.
+		{"card_front_at_cut_end", `value 4111111111111111`, end, nil},
+		{"card_front_at_real_end", `value 4111111111111111`, 0, []found{{"card", ""}}},
+		// The tail of 39472039485720394111111111111111.
+		{"card_tail_at_cut_start", `4111111111111111 end`, start, nil},
+		{"card_tail_after_group_separator", ` 4111 1111 1111 1111 end`, start, nil},
+		{"card_clear_of_cuts", `pay 4111 1111 1111 1111 now`, both, []found{{"card", ""}}},
+		{"card_before_trailing_separator", `value 4111111111111111 `, end, nil},
+		{"phone_before_separators", `call +49 30 1234567  `, end, nil},
+		{"email_domain_at_cut", `to alice@example.co`, end, nil},
+		{"email_local_part_at_cut", `alice@example.com wrote`, start, nil},
+		// "phone" may be the tail of "headphone".
+		{"key_at_cut_start", `phone=0301234567&x=1`, start, nil},
+		{"key_at_real_start", `phone=0301234567&x=1`, 0, []found{{"phone", "phone"}}},
+		{"quoted_value_at_cut_end", `{"imei":"490154203237518`, end, nil},
+		{"quoted_value_closed", `{"imei":"490154203237518"} `, end, []found{{"imei", "imei"}}},
+		{"longitude_at_cut_end", `{"lat":52.520008,"lon":13.4049`, end, nil},
+		{"location_clear_of_cut", `{"lat":52.520008,"lon":13.404954} x`, end, []found{{"location", "lat"}}},
+		{"email_closed_by_quote_at_cut", `{"email":"alice@example.com"}`, both, []found{{"email", "email"}}},
+		{"card_closed_by_quote_at_cut", `"4111111111111111"`, both, []found{{"card", ""}}},
+	}
+	s := newFinder()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []found
+			for _, m := range s.find([]byte(tt.in), tt.cut) {
+				f := found{kind: m.kind.String()}
+				if m.label >= 0 {
+					f.field = s.labels.labels[m.label].field
+				}
+				got = append(got, f)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("find(%q, %d) = %v, want %v", tt.in, tt.cut, got, tt.want)
+			}
+		})
 	}
 }

@@ -36,8 +36,10 @@ func New() *Scanner {
 
 // ScanPayload implements inspect.PayloadScanner: it reports the personal
 // data in b, sent in direction dir on f; where names the part of the
-// protocol b came from ("body", "url", "payload"). b is borrowed.
-func (s *Scanner) ScanPayload(f *inspect.Flow, dir inspect.Dir, where string, b []byte) {
+// protocol b came from ("body", "url", "payload"). A datum that runs into
+// an end of b that cut marks is not reported: it may be part of a longer
+// one. b is borrowed.
+func (s *Scanner) ScanPayload(f *inspect.Flow, dir inspect.Dir, where string, b []byte, cut inspect.Cut) {
 	senderLocal, receiverLocal := f.ClientLocal, f.ServerLocal
 	if dir == inspect.ToClient {
 		senderLocal, receiverLocal = receiverLocal, senderLocal
@@ -45,7 +47,7 @@ func (s *Scanner) ScanPayload(f *inspect.Flow, dir inspect.Dir, where string, b 
 	if !senderLocal && !receiverLocal {
 		return // transit between two outside hosts: no device of ours
 	}
-	matches := s.find.find(b)
+	matches := s.find.find(b, cut)
 	for i := range matches {
 		m := &matches[i]
 		if (m.kind == kindMAC || m.kind == kindSerial) && !(senderLocal && !receiverLocal) {

@@ -26,7 +26,7 @@ func (p *scanProto) Match(*inspect.Flow, inspect.Dir, []byte) inspect.Confidence
 func (p *scanProto) NewAnalyzer(*inspect.Flow) inspect.Analyzer { return p }
 func (p *scanProto) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 	p.flow = f
-	p.s.ScanPayload(f, dir, "body", data)
+	p.s.ScanPayload(f, dir, "body", data, 0)
 	return len(data)
 }
 func (p *scanProto) Gap(*inspect.Flow, inspect.Dir) {}
@@ -263,8 +263,8 @@ func TestNoAllocations(t *testing.T) {
 		name string
 		b    []byte
 	}{{"no_pii", telemetry()}, {"pii_already_reported", telemetryWithPII()}} {
-		p.s.ScanPayload(f, inspect.ToServer, "body", tc.b) // report once
-		if n := testing.AllocsPerRun(100, func() { p.s.ScanPayload(f, inspect.ToServer, "body", tc.b) }); n != 0 {
+		p.s.ScanPayload(f, inspect.ToServer, "body", tc.b, 0) // report once
+		if n := testing.AllocsPerRun(100, func() { p.s.ScanPayload(f, inspect.ToServer, "body", tc.b, 0) }); n != 0 {
 			t.Errorf("%s: %v allocations per scan, want 0", tc.name, n)
 		}
 	}
@@ -286,25 +286,25 @@ func BenchmarkScanPayload(b *testing.B) {
 			b.SetBytes(int64(len(tc.data)))
 			b.ReportAllocs()
 			for b.Loop() {
-				p.s.ScanPayload(f, inspect.ToServer, "body", tc.data)
+				p.s.ScanPayload(f, inspect.ToServer, "body", tc.data, 0)
 			}
 		})
 	}
 }
 
 func FuzzScanPayload(f *testing.F) {
-	f.Add([]byte(`{"email":"alice@example.com","lat":52.520008,"lon":13.404954}`))
-	f.Add([]byte(`card=4111 1111 1111 1111&phone=%2B4930123456`))
-	f.Add([]byte("$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47"))
-	f.Add([]byte(`<ssid>Home</ssid><psk>s3cretpass</psk><imei>490154203237518</imei>`))
-	f.Add([]byte("IMEI: 35-209900-176148-1\r\nName: x\r\n"))
-	f.Add([]byte(`{"first_name":"Alice","name":"Alice Smith","street":"Hauptstraße 5","zip":"10115"}`))
+	f.Add([]byte(`{"email":"alice@example.com","lat":52.520008,"lon":13.404954}`), uint8(0))
+	f.Add([]byte(`card=4111 1111 1111 1111&phone=%2B4930123456`), uint8(inspect.CutEnd))
+	f.Add([]byte("$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47"), uint8(inspect.CutStart))
+	f.Add([]byte(`<ssid>Home</ssid><psk>s3cretpass</psk><imei>490154203237518</imei>`), uint8(0))
+	f.Add([]byte("IMEI: 35-209900-176148-1\r\nName: x\r\n"), uint8(inspect.CutStart|inspect.CutEnd))
+	f.Add([]byte(`{"first_name":"Alice","name":"Alice Smith","street":"Hauptstraße 5","zip":"10115"}`), uint8(0))
 	e, c, p := newTestEngine(f)
 	inspecttest.NewTCP(e, lanDevice, wanServer).ClientBytes([]byte{'x'})
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Fuzz(func(t *testing.T, b []byte, cut uint8) {
 		c.Events = c.Events[:0]
 		p.s = New() // nothing reported yet on the flow
-		p.s.ScanPayload(p.flow, inspect.ToServer, "body", b)
+		p.s.ScanPayload(p.flow, inspect.ToServer, "body", b, inspect.Cut(cut)&(inspect.CutStart|inspect.CutEnd))
 		got := c.Kind(event.KindPersonalData)
 		if len(got) > maxMatches {
 			t.Fatalf("%d findings from one payload", len(got))

@@ -62,7 +62,9 @@ const (
 	textSample = 64
 	// chunk bounds one scanner call, so that its per-call caps on
 	// findings stay meaningful on large payloads; chunks overlap by
-	// carrySize bytes so that nothing shorter is cut in two.
+	// carrySize bytes so that nothing shorter is cut in two. The scanner
+	// is told which ends of a chunk are cuts: a number there may be part
+	// of a longer one, which the overlapping chunk sees whole.
 	chunk = 2048
 	// carrySize is the end of the previous payload kept per direction,
 	// to find data split across two segments.
@@ -105,40 +107,77 @@ type analyzer struct {
 	proto *Protocol
 	carry [2][carrySize]byte
 	nc    [2]int
+	// resumed: bytes came (or were lost) before in the direction, so the
+	// next payload does not start the direction's stream.
+	resumed [2]bool
+	// head: the carry starts at the direction's first byte.
+	head [2]bool
 }
 
 // Feed implements inspect.Analyzer. It consumes everything: the scanner
 // sees each payload in bounded chunks, and the seam between two payloads
-// through the carried end of the previous one.
+// through the carried end of the previous one. A TCP segment ends where
+// the sender's text need not: its end is a cut, and what lies at it is
+// read in the next seam, or at Close.
 func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 	p := a.proto
+	if !f.IsTCP() {
+		// A datagram is a message of its own: its ends are real, and it
+		// joins no other.
+		p.scanChunks(f, dir, data, 0)
+		return len(data)
+	}
 	if n := a.nc[dir]; n > 0 {
 		j := copy(p.join[:], a.carry[dir][:n])
 		j += copy(p.join[j:], data[:min(len(data), carrySize)])
-		p.scanText(f, dir, p.join[:j])
+		cut := inspect.CutEnd
+		if !a.head[dir] {
+			cut |= inspect.CutStart
+		}
+		p.scanText(f, dir, p.join[:j], cut)
 		// join is shared by every flow: the seam must not outlive this one.
 		clear(p.join[:j])
 	}
+	cut := inspect.CutEnd
+	if a.resumed[dir] {
+		cut |= inspect.CutStart
+	}
+	p.scanChunks(f, dir, data, cut)
+	a.keepEnd(dir, data)
+	a.resumed[dir] = true
+	return len(data)
+}
+
+// scanChunks hands data to the scanner in chunks of at most chunk bytes
+// that overlap by carrySize; edges says which ends of data are cuts, and
+// every end of a chunk inside data is one.
+func (p *Protocol) scanChunks(f *inspect.Flow, dir inspect.Dir, data []byte, edges inspect.Cut) {
 	for off := 0; off < len(data); off += chunk - carrySize {
 		end := min(off+chunk, len(data))
-		p.scanText(f, dir, data[off:end])
+		cut := edges
+		if off > 0 {
+			cut |= inspect.CutStart
+		}
+		if end < len(data) {
+			cut |= inspect.CutEnd
+		}
+		p.scanText(f, dir, data[off:end], cut)
 		if end == len(data) {
 			break
 		}
 	}
-	a.keepEnd(dir, data)
-	return len(data)
 }
 
-func (p *Protocol) scanText(f *inspect.Flow, dir inspect.Dir, b []byte) {
+func (p *Protocol) scanText(f *inspect.Flow, dir inspect.Dir, b []byte, cut inspect.Cut) {
 	if looksText(b) {
-		p.scanner.ScanPayload(f, dir, "payload", b)
+		p.scanner.ScanPayload(f, dir, "payload", b, cut)
 	}
 }
 
 // keepEnd remembers the last carrySize bytes sent in dir.
 func (a *analyzer) keepEnd(dir inspect.Dir, data []byte) {
 	c := &a.carry[dir]
+	a.head[dir] = (a.head[dir] || !a.resumed[dir]) && a.nc[dir]+len(data) <= carrySize
 	if len(data) >= carrySize {
 		a.nc[dir] = copy(c[:], data[len(data)-carrySize:])
 		return
@@ -153,8 +192,23 @@ func (a *analyzer) keepEnd(dir inspect.Dir, data []byte) {
 func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 	clear(a.carry[dir][:a.nc[dir]])
 	a.nc[dir] = 0
+	a.resumed[dir], a.head[dir] = true, false
 }
 
-// Close implements inspect.Analyzer. Put zeroes the analyzer, carry
-// included, so no flow's bytes wait in the pool.
-func (a *analyzer) Close(*inspect.Flow) { a.proto.pool.Put(a) }
+// Close implements inspect.Analyzer. A direction that ended with all it
+// sent read has its carried end scanned once more, now that its end is
+// known to be real. Put zeroes the analyzer, carry included, so no flow's
+// bytes wait in the pool.
+func (a *analyzer) Close(f *inspect.Flow) {
+	for dir := inspect.ToServer; dir <= inspect.ToClient; dir++ {
+		if a.nc[dir] == 0 || !f.Ended(dir) {
+			continue
+		}
+		var cut inspect.Cut
+		if !a.head[dir] {
+			cut = inspect.CutStart
+		}
+		a.proto.scanText(f, dir, a.carry[dir][:a.nc[dir]], cut)
+	}
+	a.proto.pool.Put(a)
+}

@@ -48,7 +48,7 @@ type recorder struct {
 	flow  *inspect.Flow
 }
 
-func (r *recorder) ScanPayload(f *inspect.Flow, _ inspect.Dir, where string, b []byte) {
+func (r *recorder) ScanPayload(f *inspect.Flow, _ inspect.Dir, where string, b []byte, _ inspect.Cut) {
 	if where != "payload" {
 		panic("where = " + where)
 	}
@@ -500,5 +500,104 @@ func TestSeamAndCarryWiped(t *testing.T) {
 	a.Close(r.flow)
 	if a.carry != [2][carrySize]byte{} || a.nc != [2]int{} {
 		t.Errorf("close left the carry %q", a.carry)
+	}
+}
+
+// TestCutNumberIsNotACard: a long number cut by a chunk limit, the start
+// of the carried seam, a segment's end or the byte budget must not be
+// read as the payment card its front or tail looks like; a card that is
+// whole in what the analyzer reads is still found.
+func TestCutNumberIsNotACard(t *testing.T) {
+	const (
+		card = "4111111111111111"
+		more = "3947203948572039" // with card, a 32-digit number that is no card
+	)
+	// text returns n bytes of words ending in a space.
+	text := func(n int) string {
+		return (strings.Repeat("abcdefgh ", n/9+1))[:n-1] + " "
+	}
+	budget := inspect.DefaultConfig().ByteBudget
+	tests := []struct {
+		name   string
+		script func(c *inspecttest.Conv)
+		want   int // payment card findings
+	}{
+		{"front_at_chunk_end", func(c *inspecttest.Conv) {
+			c.Client(text(chunk-len(card)) + card + more + " end\n")
+		}, 0},
+		{"tail_at_chunk_start", func(c *inspecttest.Conv) {
+			c.Client(text(chunk-carrySize-len(more)) + more + card + " end\n" + text(200))
+		}, 0},
+		{"tail_at_seam_start", func(c *inspecttest.Conv) {
+			c.Client("value " + more + card + " " + text(carrySize-len(card)-1)).Client("next line\n")
+		}, 0},
+		{"front_at_segment_end", func(c *inspecttest.Conv) {
+			c.Client("value " + card).Client(more + " end\n")
+		}, 0},
+		{"front_at_segment_end_with_group_separator", func(c *inspecttest.Conv) {
+			c.Client("value 4111 1111 1111 1111 ").Client("2345 end\n")
+		}, 0},
+		{"front_at_byte_budget", func(c *inspecttest.Conv) {
+			c.Client(text(budget - len(card))).Client(card + more + " end\n")
+		}, 0},
+
+		{"whole_in_one_segment", func(c *inspecttest.Conv) {
+			c.Client("pay 4111 1111 1111 1111 now\n")
+		}, 1},
+		{"whole_at_chunk_end", func(c *inspecttest.Conv) {
+			c.Client(text(chunk-len(card)-1) + card + "\n" + text(100))
+		}, 1},
+		{"whole_across_segments", func(c *inspecttest.Conv) {
+			c.Client("card 4111 1111").Client(" 1111 1111 ok\n")
+		}, 1},
+		{"whole_at_flow_end", func(c *inspecttest.Conv) {
+			c.Client(text(3000) + "card " + card)
+		}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, c, nil, New(pii.New()))
+			conv := inspecttest.NewTCP(e, lanDevice, wanServer)
+			tt.script(conv)
+			conv.Close()
+			e.Flush()
+			var cards []*event.Event
+			for _, ev := range c.Kind(event.KindPersonalData) {
+				if ev.Evidence["data_kind"] == "card" {
+					cards = append(cards, ev)
+				}
+			}
+			if len(cards) != tt.want {
+				t.Fatalf("%d card findings, want %d: %v", len(cards), tt.want, c.Events)
+			}
+		})
+	}
+}
+
+// TestDatagramsAreWhole: a UDP datagram is a message of its own, so a
+// card at its end is whole, and two datagrams are never joined into one.
+func TestDatagramsAreWhole(t *testing.T) {
+	tests := []struct {
+		name      string
+		datagrams []string
+		want      int
+	}{
+		{"card_at_datagram_end", []string{"card 4111111111111111"}, 1},
+		{"not_joined", []string{"id 41111111", "11111111 x"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, c, nil, New(pii.New()))
+			conv := inspecttest.NewUDP(e, lanDevice, wanServer)
+			for _, d := range tt.datagrams {
+				conv.Client(d)
+			}
+			e.Flush()
+			if got := len(c.Kind(event.KindPersonalData)); got != tt.want {
+				t.Fatalf("%d findings, want %d: %v", got, tt.want, c.Events)
+			}
+		})
 	}
 }
