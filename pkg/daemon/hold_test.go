@@ -256,3 +256,54 @@ func TestLeaseForRouterAddressIgnored(t *testing.T) {
 		t.Errorf("an ordinary lease was not taken: holder %v", otherHolder)
 	}
 }
+
+// Quarantined for its default login, the camera then shows 64 findings
+// of the same severity that only alert: they do not push the reason for
+// its quarantine out.
+func TestQuarantineReasonNotDisplaced(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	camEP := event.Endpoint{MAC: camera.String(), IP: "192.168.50.101", Local: true}
+	later := time.Now().Add(time.Hour)
+	for i := range 64 {
+		srv := event.Endpoint{IP: netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}).String()}
+		h.d.Record(&event.Event{V: event.SchemaVersion, Time: later, Type: event.TypeFinding, Kind: event.KindWeakTLS,
+			Severity: event.SeverityHigh, Device: camEP, Summary: "Weak TLS: SSLv3",
+			Flow: &event.Flow{Transport: "tcp", Client: camEP, Server: srv, App: "tls"}, Evidence: event.Evidence{"tls_version": "SSLv3"}})
+	}
+	h.settle()
+	if _, ok := quarantined(t, fake)[camera]; !ok {
+		t.Fatal("camera released")
+	}
+}
+
+// A device quarantined by a force rule, after a restart, is released
+// when the rule goes: a restored device keeps its first sighting.
+func TestForcedQuarantineEndsWithItsRuleAfterRestart(t *testing.T) {
+	x, ip := hwaddr.MAC{0x02, 0, 0, 0, 7, 7}, netip.MustParseAddr("192.168.50.177")
+	cfg := enforcingConfig()
+	cfg.Policy.Devices = append(slices.Clone(cfg.Policy.Devices), config.DeviceRule{MAC: x, Force: config.ActionQuarantine})
+	fake, dir := newFake(t), t.TempDir()
+	h := launch(t, cfg, fake, dir, false)
+	h.settle()
+	h.d.seen(x, ip, "", "neighbour", time.Now())
+	h.d.Reload(cfg)
+	h.settle()
+	if _, ok := quarantined(t, fake)[x]; !ok {
+		t.Fatal("forced device not quarantined")
+	}
+	h.d.persistDevices(time.Now())
+	h.stop()
+	h = launch(t, cfg, fake, dir, false)
+	defer h.stop()
+	h.settle()
+	h.d.seen(x, ip, "", "neighbour", time.Now())
+	h.settle()
+	h.d.Reload(enforcingConfig()) // the rule is gone
+	h.settle()
+	if _, ok := quarantined(t, fake)[x]; ok {
+		t.Error("the rule is gone, the device still quarantined")
+	}
+}

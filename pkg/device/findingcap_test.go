@@ -31,6 +31,8 @@ func TestFindingCapKeepsTheSevere(t *testing.T) {
 	inv.Emit(info)
 	// A repeat of a kept finding still folds into it.
 	inv.Emit(plain(maxFindings-1, t0.Add(3*time.Hour)))
+	// One of the same weight displaces nothing.
+	inv.Emit(plain(200, t0.Add(4*time.Hour)))
 
 	d := device(t, inv, mac)
 	if len(d.Findings) != maxFindings {
@@ -45,6 +47,8 @@ func TestFindingCapKeepsTheSevere(t *testing.T) {
 			haveInfo = true
 		case f.Flow != nil && f.Flow.Server.IP == "198.51.100.0":
 			haveFirst = true
+		case f.Flow != nil && f.Flow.Server.IP == "198.51.100.200":
+			t.Error("a finding of the same severity displaced a kept one")
 		case f.Flow != nil && f.Flow.Server.IP == fmt.Sprintf("198.51.100.%d", maxFindings-1) && f.Count != 2:
 			t.Errorf("repeat not folded: count %d", f.Count)
 		}
@@ -58,7 +62,17 @@ func TestFindingCapKeepsTheSevere(t *testing.T) {
 	if haveFirst {
 		t.Error("the oldest low finding was kept instead of the default login")
 	}
-	if d.DroppedEvents != 2 {
-		t.Errorf("dropped %d, want 2", d.DroppedEvents)
+	if d.DroppedEvents != 3 {
+		t.Errorf("dropped %d, want 3", d.DroppedEvents)
+	}
+	// A pinned (quarantined) device keeps the findings it has.
+	inv.Pin(d.Key, true)
+	crit := finding(event.KindWeakTLS, "SSLv3", event.Evidence{"tls_version": "SSLv3"})
+	crit.Severity = event.SeverityCritical
+	inv.Emit(crit)
+	for _, f := range d.Findings {
+		if f.Kind == event.KindWeakTLS {
+			t.Error("a pinned device's finding was displaced")
+		}
 	}
 }

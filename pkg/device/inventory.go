@@ -627,11 +627,14 @@ func (inv *Inventory) file(d *Device, ev *event.Event) {
 	}
 	if len(*list) >= limit {
 		d.DroppedEvents++
-		// Full: a finding displaces the least severe, oldest one, so
-		// that the default login after 64 plaintext connections still
-		// reaches policy. Observations keep the first ones.
+		// Full: a finding displaces the least severe, oldest one if it
+		// is more severe, so that the default login after 64 plaintext
+		// connections still reaches policy while findings of the same
+		// weight cannot push out the reason for a quarantine. A pinned
+		// (quarantined) device keeps what it has. Observations keep
+		// the first ones.
 		i := weakest(*list)
-		if !ev.IsFinding() || ev.Severity < (*list)[i].Severity {
+		if !ev.IsFinding() || d.pinned || ev.Severity <= (*list)[i].Severity {
 			return
 		}
 		delete(d.filed, (*list)[i].DedupKey())
@@ -741,6 +744,26 @@ func (inv *Inventory) HolderOf(ip netip.Addr) (hwaddr.MAC, bool) {
 		return hwaddr.MAC{}, false
 	}
 	return k.MAC, true
+}
+
+// Restore makes the device of mac as a saved record had it: first and
+// last seen, and its addresses (oldest first), before its saved findings
+// are filed. A restarted daemon must not take a device for new, which
+// would make every quarantine older than the device's record.
+func (inv *Inventory) Restore(mac hwaddr.MAC, first, last time.Time, addrs []netip.Addr) {
+	if mac.IsZero() {
+		return
+	}
+	d := inv.get(Key{MAC: mac}, last)
+	if !first.IsZero() && (d.FirstSeen.IsZero() || first.Before(d.FirstSeen)) {
+		d.FirstSeen = first
+	}
+	if last.After(d.LastSeen) {
+		d.LastSeen = last
+	}
+	for _, a := range addrs {
+		inv.addAddr(d, a, last, false)
+	}
 }
 
 // Withdraw takes finding f off d: what it reported no longer holds (the

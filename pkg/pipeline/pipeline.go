@@ -221,6 +221,7 @@ func (p *Pipeline) SetSource(name string) { p.eng.SetSource(name) }
 func (p *Pipeline) Restore(devices []store.DeviceRecord) {
 	for i := range devices {
 		rec := &devices[i]
+		p.inv.Restore(rec.MAC, rec.FirstSeen, rec.LastSeen, rec.Addrs)
 		for j := range rec.Findings {
 			ev := rec.Findings[j]
 			ev.Device.MAC = rec.MAC.String()
