@@ -174,7 +174,10 @@ func Narrow(keep Set) error {
 	if err != nil {
 		return err
 	}
-	if st.Bounding&^keep == 0 && st.NoNewPrivs {
+	// Only the bounding set decides: it is what the exec changes, so a
+	// narrowed program never executes itself again (no_new_privs is not
+	// in /proc on every kernel).
+	if st.Bounding&^keep == 0 {
 		return nil
 	}
 	signal.Ignore(syscall.SIGHUP)
