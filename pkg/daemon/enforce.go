@@ -109,7 +109,7 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 		// The kernel's protected sets already released it (protection
 		// wins, whoever quarantined it); the daemon's view follows.
 		return plan{release: true, why: "the device is protected"}
-	case q != nil && (q.By == store.ActorOwner || q.By == store.ActorFirewall):
+	case q != nil && (q.By == store.ActorOwner || q.By == store.ActorFirewall || q.By == store.ActorUpdate):
 		// The owner's quarantine stands until the owner releases it, and
 		// so does one kept from the kernel (its findings are lost); the
 		// device's new addresses still follow it.

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -9,18 +10,20 @@ import (
 	"github.com/iotgw/iotgw/pkg/device"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/store"
 )
 
 // The TV is quarantined for its miniupnpd 1.6 (this owner quarantines
 // every known hole). It is updated and announces miniupnpd 2.3.3: the
-// finding about 1.6 is withdrawn and the TV released.
-func TestUpdatedDeviceIsReleased(t *testing.T) {
+// finding about 1.6 is withdrawn, and the quarantine waits for the owner,
+// who knows whether they updated it; released, it stays free.
+func TestUpdatedDeviceWaitsForTheOwner(t *testing.T) {
 	tv := hwaddr.MAC{0x8c, 0x79, 0xf5, 0x3d, 0x4e, 0x5f}
 	cfg := enforcingConfig()
 	cfg.Policy.QuarantineExploitedOnly = false
-	fake := newFake(t)
-	h := start(t, cfg, fake, t.TempDir())
-	defer h.stop()
+	fake, dir := newFake(t), t.TempDir()
+	h := start(t, cfg, fake, dir)
+	defer func() { h.stop() }()
 	h.settle()
 	if _, ok := quarantined(t, fake)[tv]; !ok {
 		t.Fatal("the TV with miniupnpd 1.6 is not quarantined")
@@ -54,10 +57,10 @@ func TestUpdatedDeviceIsReleased(t *testing.T) {
 	h.d.pipe.Inject(ann)
 	h.d.mu.Unlock()
 	h.settle()
-	if _, ok := quarantined(t, fake)[tv]; ok {
-		t.Error("the updated TV is still quarantined")
-	}
 	v, _ := h.d.Device(tv)
+	if _, ok := quarantined(t, fake)[tv]; !ok || v.Quarantine == nil || v.Quarantine.By != string(store.ActorUpdate) {
+		t.Fatalf("after the TV's own word: kernel %v, record %+v; want it held for the owner", quarantined(t, fake)[tv], v.Quarantine)
+	}
 	for _, f := range v.Findings {
 		if f.Kind == event.KindOutdatedFirmware && f.Evidence["product"] == "miniupnpd" {
 			t.Errorf("finding about %s %s kept", f.Evidence["product"], f.Evidence["version"])
@@ -69,6 +72,20 @@ func TestUpdatedDeviceIsReleased(t *testing.T) {
 	}
 	if !told {
 		t.Error("no firmware_updated event")
+	}
+	// A restart keeps it waiting; the owner's release frees it for good.
+	h.stop()
+	h = launch(t, cfg, fake, dir, false)
+	h.settle()
+	if v, _ := h.d.Device(tv); v.Quarantine == nil || v.Quarantine.By != string(store.ActorUpdate) {
+		t.Fatalf("after a restart: record %+v", v.Quarantine)
+	}
+	if err := h.d.Release(context.Background(), tv); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	if _, ok := quarantined(t, fake)[tv]; ok {
+		t.Error("released by the owner, the TV is still quarantined")
 	}
 }
 

@@ -88,10 +88,18 @@ const (
 	// writing it). Like the owner's, it stands until the owner releases
 	// it or it expires: the findings behind it are gone.
 	ActorFirewall Actor = "firewall"
+	// ActorUpdate: policy's quarantine for outdated software, after the
+	// device reported another version. Its word alone does not free a
+	// device that may be compromised: the quarantine stands until the
+	// owner, who knows whether they updated it, releases it, or it
+	// expires.
+	ActorUpdate Actor = "update"
 )
 
 // Valid reports whether a is one of the actors.
-func (a Actor) Valid() bool { return a == ActorPolicy || a == ActorOwner || a == ActorFirewall }
+func (a Actor) Valid() bool {
+	return a == ActorPolicy || a == ActorOwner || a == ActorFirewall || a == ActorUpdate
+}
 
 // Quarantine is one device cut off by iotgw. The daemon reconciles the
 // kernel's nftables sets with these records on start.
