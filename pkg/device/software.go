@@ -1,6 +1,7 @@
 package device
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -34,21 +35,25 @@ const maxSoftware = 16
 // version must not keep matching advisories. An older report arriving
 // late changes nothing.
 func (d *Device) addSoftware(s Software) {
+	// The same source's earlier report first: another source may already
+	// name the new version, and the old one must go all the same.
 	for i := range d.Software {
 		o := &d.Software[i]
-		if o.Product != s.Product {
+		if o.Product != s.Product || o.Source != s.Source || o.Version == s.Version {
 			continue
 		}
-		if o.Version == s.Version {
+		if s.Seen.Before(o.Seen) {
+			return // an older report arriving late
+		}
+		d.Software = slices.Delete(d.Software, i, i+1)
+		d.swGen++
+		break
+	}
+	for i := range d.Software {
+		o := &d.Software[i]
+		if o.Product == s.Product && o.Version == s.Version {
 			if s.Seen.After(o.Seen) {
 				o.Seen = s.Seen
-			}
-			return
-		}
-		if o.Source == s.Source {
-			if !s.Seen.Before(o.Seen) {
-				*o = s
-				d.swGen++
 			}
 			return
 		}

@@ -130,3 +130,31 @@ func TestFirmwareReportsBounded(t *testing.T) {
 		t.Errorf("%d firmware votes, software %v, firmware %q", n, d.Software, d.Identity.Firmware.Value)
 	}
 }
+
+// Two sources disagree on a product's version; the lagging one catches
+// up with the other: its old version goes.
+func TestUpdateToTheVersionAnotherSourceReported(t *testing.T) {
+	const cam = "c0:56:e3:1a:2b:3c"
+	inv := newInv()
+	dhcp := obs(cam, "192.168.1.64", event.KindDHCP, event.Evidence{"protocol": "dhcpv4", "message_type": "discover",
+		"client_mac": cam, "vendor_class": "udhcp 1.24.1"})
+	dhcp.Time = t0
+	inv.File(dhcp)
+	banner := func(text string, at time.Time) {
+		ev := obs(cam, "192.168.1.64", event.KindBanner, event.Evidence{"protocol": "telnet", "banner": text})
+		ev.Time = at
+		inv.File(ev)
+	}
+	banner("BusyBox v1.19.4 (2016-05-12 10:11:45 CST) built-in shell (ash)", t0.Add(time.Hour))
+	if sw := device(t, inv, cam).Software; !slices.ContainsFunc(sw, func(s Software) bool { return s.Version == "1.19.4" }) {
+		t.Fatalf("software %v: the banner's 1.19.4 not listed", sw)
+	}
+	banner("BusyBox v1.24.1 (2019-02-01 10:11:45 CST) built-in shell (ash)", t0.Add(48*time.Hour))
+	sw := device(t, inv, cam).Software
+	if slices.ContainsFunc(sw, func(s Software) bool { return s.Version == "1.19.4" }) {
+		t.Errorf("software %v: the banner's old 1.19.4 is still listed after it reported 1.24.1", sw)
+	}
+	if !slices.ContainsFunc(sw, func(s Software) bool { return s.Product == "busybox" && s.Version == "1.24.1" }) {
+		t.Errorf("software %v: busybox 1.24.1 missing", sw)
+	}
+}
