@@ -181,6 +181,29 @@ func TestSyntaxErrorHidesTheValue(t *testing.T) {
 	}
 }
 
+// A number the parser echoes without quotes is hidden too; the name of a
+// table or key defined twice is shown, since it is a name.
+func TestSyntaxErrorNumbersAndNames(t *testing.T) {
+	for _, tc := range []struct{ name, toml, want, hidden string }{
+		{"int_out_of_range", "[[alert.channel]]\ntype = \"email\"\npassword = 98765432109876543210\n", "is out of range", "98765432109876543210"},
+		{"float_out_of_range", "[[alert.channel]]\ntype = \"email\"\npassword = 1e999\n", "syntax error", "1e999"},
+		{"table_twice", "[web]\nport = 8080\n[web]\nenabled = true\n", "'web' has already been defined", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("t.toml", []byte(tc.toml))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if tc.hidden != "" && strings.Contains(err.Error(), tc.hidden) {
+				t.Errorf("error shows the value: %v", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
 // Values that parsed but do not fit keep their message (they are not
 // secrets), now with the key.
 func TestValueErrorKeepsItsMessage(t *testing.T) {

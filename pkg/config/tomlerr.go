@@ -35,9 +35,18 @@ func decodeError(path string, data []byte, err error) *Error {
 // strings ("…") and runes or fragments ('…').
 var quotedText = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'`)
 
-// syntaxMessage is msg with every quoted fragment replaced by "…", but
-// for the punctuation TOML's grammar names ("expected '.' or '='").
+// unquotedNumber is a number the parser echoes without quotes ("… is out
+// of range for int64"), which may be a secret written without them.
+var unquotedNumber = regexp.MustCompile(`[+-]?[0-9][0-9A-Za-z_.+-]*`)
+
+// syntaxMessage is msg with every quoted fragment and number replaced by
+// "…", but for the punctuation TOML's grammar names ("expected '.' or
+// '='") and the name of a key or table defined twice, which the file
+// already used as a name, not a value.
 func syntaxMessage(msg string) string {
+	if strings.Contains(msg, "has already been defined") {
+		return "syntax error: " + msg
+	}
 	m := quotedText.ReplaceAllStringFunc(msg, func(q string) string {
 		switch q {
 		case "'.'", "'='", "','", "'['", "']'", "'{'", "'}'":
@@ -45,6 +54,7 @@ func syntaxMessage(msg string) string {
 		}
 		return "…"
 	})
+	m = unquotedNumber.ReplaceAllString(m, "…")
 	if strings.ContainsAny(quotedText.ReplaceAllString(msg, ""), `"'`) {
 		// A quote the pattern did not pair: show nothing of it.
 		m = "the text here is not valid TOML"
