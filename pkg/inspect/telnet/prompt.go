@@ -63,6 +63,18 @@ func loggedIn(text []byte, partial bool) bool {
 	return partial && isShellPrompt(text)
 }
 
+// loggedInAfterRefusal is loggedIn once the server said something like
+// "failed" after the password: only a shell prompt or the report of the
+// last login, which a system prints after a login ("Last failed login:
+// …", then "… since the last successful login"), mean accepted. A
+// banner or greeting shown again means the server starts over.
+func loggedInAfterRefusal(text []byte, partial bool) bool {
+	if inspect.ContainsFold(text, "last login") || inspect.ContainsFold(text, "successful login") {
+		return true
+	}
+	return partial && isShellPrompt(text)
+}
+
 // refused reports whether text says the login failed.
 func refused(text []byte) bool {
 	for _, m := range refusedMarks {

@@ -363,7 +363,7 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 		return
 	case phaseVerdict:
 		switch {
-		case loggedIn(text, partial):
+		case a.refusal && loggedInAfterRefusal(text, partial), !a.refusal && loggedIn(text, partial):
 			a.server.done()
 			a.accepted(f)
 			return
@@ -375,7 +375,7 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 			// Asked again: the attempt failed. The prompt is read below.
 			a.pending.Report(f, inspect.OutcomeRejected)
 			a.phase = phaseIdle
-		case inspect.ContainsFold(text, "welcome"):
+		case !a.refusal && inspect.ContainsFold(text, "welcome"):
 			a.server.done()
 			a.accepted(f)
 			return

@@ -268,6 +268,24 @@ func TestSyntheticLogins(t *testing.T) {
 			secrets: []string{"xc3511"},
 		},
 		{
+			// After a refusal the greeting and banner come again: the
+			// server starts over, nobody is logged in.
+			name: "refused_then_welcome_again",
+			segs: join(srv("Welcome to ZXHN H108N\r\nLogin: "), cli("admin\r\n"), srv("Password: "), cli("admin\r\n"),
+				srv("\r\nLogin incorrect\r\n\r\nWelcome to ZXHN H108N\r\nLogin: "), cli("admin\r\n"), srv("Password: "),
+				cli("Zte521\r\n"), srv("\r\nLogin incorrect\r\n")),
+			want:    []login{{"no", "a***", "admin"}, {"no", "a***", "Zte521"}},
+			secrets: []string{"Zte521"},
+		},
+		{
+			name: "refused_then_busybox_issue_again",
+			segs: join(srv("(none) login: "), cli("admin\r\n"), srv("Password: "), cli("admin\r\n"),
+				srv("\r\nLogin incorrect\r\n\r\nBusyBox v1.19.4 (2014-03-26) IPCam\r\n(none) login: "), cli("root\r\n"), srv("Password: "),
+				cli("xc3511\r\n"), srv("\r\n# ")),
+			want:    []login{{"no", "a***", "admin"}, {"yes", "r***", "xc3511"}},
+			secrets: []string{"xc3511"},
+		},
+		{
 			name: "refused_then_typed_ahead",
 			segs: join(srv("login: "), cli("admin\r\n"), srv("Password: "), cli("pass-one\r\n"), srv("\r\nLogin incorrect\r\n"),
 				cli("admin\r\npass-two\r\n"), srv("\r\nlogin: "), srv("admin\r\nPassword: "), srv("\r\n$ ")),
