@@ -214,8 +214,24 @@ func isJoiner(c byte) bool {
 	return c == ' ' || c == '\t' || c == '-' || c == '.' || c == '(' || c == ')'
 }
 
+// stringValued: labels whose value is personal because of the label,
+// whatever the string: an SSID, a Wi-Fi key or password, a name, a
+// street, a city, a postcode. A cut leaves a shorter such value, not
+// another kind of datum.
+func stringValued(k labelKind) bool {
+	switch k {
+	case labelSSID, labelWiFiKey, labelPassword, labelNamePart, labelName, labelStreet, labelPostcode, labelCity:
+		return true
+	}
+	return false
+}
+
+// add records a match. A datum checked by its shape that runs into a cut
+// is dropped (see nearCut); the kinds found only from string-valued
+// labelled fields (Wi-Fi credentials, names, addresses) were checked for
+// a cut key by field.
 func (s *finder) add(k dataKind, label, start, end int) {
-	if len(s.matches) == maxMatches || s.nearCut(start, end) {
+	if len(s.matches) == maxMatches || k != kindWiFi && k != kindName && k != kindAddress && s.nearCut(start, end) {
 		return
 	}
 	for _, m := range s.matches {
@@ -250,7 +266,7 @@ func (s *finder) fieldAt(b []byte, i int) {
 	} else {
 		vs, ve = valueAfter(b, i+1, c)
 	}
-	s.field(b, li, vs, ve, !s.nearCut(ks, ve))
+	s.field(b, li, vs, ve, !s.nearCut(ks, ke), !s.nearCut(ks, ve))
 }
 
 // keyBefore finds the key ending at the separator b[sep]: a quoted string,
@@ -390,19 +406,24 @@ func endsToken(c byte, sep byte) bool {
 	return false
 }
 
-// field checks a labelled value and records it. A field that is not
-// whole (its key or value runs into a cut) is recorded, so that what it
-// holds is not taken for free text, but not classified.
-func (s *finder) field(b []byte, li, vs, ve int, whole bool) {
+// field checks a labelled value and records it. A field whose key runs
+// into a cut is recorded, so that what it holds is not taken for free
+// text, but not classified: the key may be the tail of a longer one. A
+// value that runs into a cut (whole is false) is classified only if it
+// is a string the label alone makes personal (stringValued): its front is
+// still the secret or the name sent in clear. A value checked by its
+// shape may be the front of a longer one that has another.
+func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool) {
 	sp := span{label: li, start: vs, end: ve}
 	s.spans[s.nextSpan] = sp
 	s.nextSpan = (s.nextSpan + 1) % maxSpans
 	s.nSpans = min(s.nSpans+1, maxSpans)
-	if !whole {
+	lk := s.labels.labels[li].kind
+	if !keyWhole || !whole && !stringValued(lk) {
 		return
 	}
 	v := b[vs:ve]
-	switch s.labels.labels[li].kind {
+	switch lk {
 	case labelPhone:
 		if isPhone(v) {
 			s.add(kindPhone, li, vs, ve)

@@ -311,6 +311,16 @@ func TestFindAtCut(t *testing.T) {
 		{"location_clear_of_cut", `{"lat":52.520008,"lon":13.404954} x`, end, []found{{"location", "lat"}}},
 		{"email_closed_by_quote_at_cut", `{"email":"alice@example.com"}`, both, []found{{"email", "email"}}},
 		{"card_closed_by_quote_at_cut", `"4111111111111111"`, both, []found{{"card", ""}}},
+		// A string the label makes personal stays one when cut: the front
+		// of a Wi-Fi key is still a key sent in clear.
+		{"wifi_key_at_cut_end", `ssid=HomeNetwork-5G&security=wpa2&psk=correct-horse-battery-staple`, end, []found{{"wifi_credentials", "psk"}}},
+		{"wifi_key_quoted_at_cut_end", `{"ssid":"HomeNetwork-5G","psk":"correct-hor`, end, []found{{"wifi_credentials", "psk"}}},
+		{"ssid_at_cut_end", `{"psk":"correct-horse-battery-staple","ssid":"HomeNet`, end, []found{{"wifi_credentials", "psk"}}},
+		{"wifi_key_too_short_at_cut_end", `ssid=HomeNetwork-5G&psk=correct`, end, nil},
+		// "ssid" may be the tail of "bssid".
+		{"ssid_key_at_cut_start", `ssid=HomeNetwork-5G&psk=correct-horse-battery-staple&x=1`, start, nil},
+		{"name_and_street_at_cut_end", `{"name":"Alice Smith","street":"Hauptstraße 5`, end, []found{{"address", "street"}, {"name", "name"}}},
+		{"phone_value_at_cut_end", `{"name":"Alice Smith","phone":"+49301234567`, end, nil},
 	}
 	s := newFinder()
 	for _, tt := range tests {
