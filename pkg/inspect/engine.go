@@ -389,6 +389,9 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 			e.deliver(f, dir, data)
 		}
 	}
+	if flags&(TCPFlagRST|TCPFlagFIN) != 0 {
+		lostTail(f, dir, p)
+	}
 	if flags&TCPFlagRST != 0 {
 		e.closeFlow(f)
 		return
@@ -401,7 +404,34 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 	}
 }
 
+// lostTail marks a direction whose end the analyzer did not read: a FIN
+// or RST (p, sent in dir) is numbered after the bytes delivered in dir,
+// or acknowledges bytes of the other direction that were never captured.
+// A FIN already seen takes one sequence number of its own.
+func lostTail(f *Flow, dir Dir, p *Packet) {
+	if f.has(flagSynced << dir) {
+		ahead := int32(p.Seq + uint32(len(p.Payload)) - f.nextSeq[dir])
+		if f.has(flagFIN << dir) {
+			ahead--
+		}
+		if ahead > 0 {
+			f.set(flagLost << dir)
+		}
+	}
+	other := 1 - dir
+	if p.TCPFlags&TCPFlagACK != 0 && f.has(flagSynced<<other) {
+		ahead := int32(p.Ack - f.nextSeq[other])
+		if f.has(flagFIN << other) {
+			ahead--
+		}
+		if ahead > 0 {
+			f.set(flagLost << other)
+		}
+	}
+}
+
 func (e *Engine) gap(f *Flow, dir Dir) {
+	f.set(flagLost << dir)
 	if f.has(flagStopped) {
 		return
 	}
@@ -493,6 +523,7 @@ func (e *Engine) protocol(name string) Protocol {
 // in a pooled buffer. in is f's inspection; once Feed has closed the
 // analyzer it may belong to another analyzer, so it is not touched then.
 func (e *Engine) feedStream(f *Flow, in *inspection, dir Dir, data []byte) {
+	f.flags &^= flagLost << dir // what is read now comes after any loss
 	hs := &in.half[dir]
 	a := in.analyzer
 	if hs.pending == 0 {
@@ -588,6 +619,7 @@ func (e *Engine) expire() {
 func (e *Engine) closeFlow(f *Flow) {
 	outer := e.busy
 	e.busy, e.closing = f, true
+	f.set(flagClosing)
 	f.closeAnalyzer()
 	for _, o := range e.observers {
 		o.FlowClosed(f)

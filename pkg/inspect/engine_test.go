@@ -124,26 +124,47 @@ func TestStreamReassembly(t *testing.T) {
 	}
 }
 
-// TestEnded: a direction has ended when its FIN came after everything it
-// sent was read; not when the byte budget cut it, nor on a reset.
+// TestEnded: a direction's end is real when its stream reached the
+// close - its FIN, or the flow's close by RST, idle timeout or Flush -
+// without a gap, a budget stop or stopped inspection; a FIN or RST
+// numbered after the bytes read, or an acknowledgement of bytes never
+// captured, means its tail was lost.
 func TestEnded(t *testing.T) {
-	const A = TCPFlagACK
+	const (
+		A = TCPFlagACK
+		F = TCPFlagFIN | TCPFlagACK
+		R = TCPFlagRST | TCPFlagACK
+	)
 	big := string(bytes.Repeat([]byte("b"), 300))
+	acking := func(p *Packet, ack uint32) *Packet { p.Ack = ack; return p }
 	tests := []struct {
-		name string
-		pkts []*Packet
-		want [2]bool
+		name   string
+		pkts   []*Packet
+		stopAt int
+		want   [2]bool
 	}{
-		{"both_fin", []*Packet{seg(ToServer, 100, A, "ab", 1), seg(ToClient, 500, A, "ok", 2), seg(ToServer, 102, A|TCPFlagFIN, "", 3), seg(ToClient, 502, A|TCPFlagFIN, "", 4)}, [2]bool{true, true}},
-		{"fin_with_data", []*Packet{seg(ToServer, 100, A, "ab", 1), seg(ToClient, 500, A|TCPFlagFIN, "ok", 2), seg(ToServer, 102, A|TCPFlagFIN, "cd", 3)}, [2]bool{true, true}},
-		{"reset", []*Packet{seg(ToServer, 100, A, "ab", 1), seg(ToClient, 500, A|TCPFlagRST, "", 2)}, [2]bool{false, false}},
-		{"budget_cut_then_fin", []*Packet{seg(ToServer, 100, A, big, 1), seg(ToServer, 400, A, big, 2), seg(ToClient, 500, A|TCPFlagFIN, "", 3), seg(ToServer, 700, A|TCPFlagFIN, "", 4)}, [2]bool{false, true}},
+		{"both_fin", []*Packet{seg(ToServer, 100, A, "ab", 1), seg(ToClient, 500, A, "ok", 2), seg(ToServer, 102, F, "", 3), seg(ToClient, 502, F, "", 4)}, 0, [2]bool{true, true}},
+		{"fin_with_data", []*Packet{seg(ToServer, 100, A, "ab", 1), seg(ToClient, 500, F, "ok", 2), seg(ToServer, 102, F, "cd", 3)}, 0, [2]bool{true, true}},
+		{"reset", []*Packet{seg(ToServer, 100, A, "ab", 1), seg(ToClient, 500, R, "", 2)}, 0, [2]bool{true, true}},
+		{"reset_by_sender", []*Packet{seg(ToServer, 100, A, "ab", 1), seg(ToServer, 102, R, "", 2)}, 0, [2]bool{true, true}},
+		{"reset_after_own_fin", []*Packet{seg(ToServer, 100, A, "ab", 1), seg(ToServer, 102, F, "", 2), seg(ToServer, 103, TCPFlagRST, "", 3)}, 0, [2]bool{true, true}},
+		{"idle_or_flush", []*Packet{seg(ToServer, 100, A, "ab", 1), seg(ToClient, 500, A, "ok", 2)}, 0, [2]bool{true, true}},
+		{"budget_cut_then_fin", []*Packet{seg(ToServer, 100, A, big, 1), seg(ToServer, 400, A, big, 2), seg(ToClient, 500, F, "", 3), seg(ToServer, 700, F, "", 4)}, 0, [2]bool{false, true}},
+		{"budget_cut_then_reset", []*Packet{seg(ToServer, 100, A, big, 1), seg(ToServer, 400, A, big, 2), seg(ToClient, 500, R, "", 3)}, 0, [2]bool{false, true}},
+		{"fin_after_lost_tail", []*Packet{seg(ToServer, 100, A, "ab", 1), seg(ToServer, 110, F, "", 2), seg(ToClient, 500, F, "", 3)}, 0, [2]bool{false, true}},
+		{"fin_with_data_after_lost_bytes", []*Packet{seg(ToServer, 100, A, "ab", 1), seg(ToServer, 110, F, "cd", 2), seg(ToClient, 500, F, "", 3)}, 0, [2]bool{true, true}},
+		{"reset_after_lost_tail", []*Packet{seg(ToServer, 100, A, "ab", 1), seg(ToServer, 110, R, "", 2)}, 0, [2]bool{false, true}},
+		{"peer_acks_lost_tail", []*Packet{seg(ToServer, 100, A, "ab", 1), acking(seg(ToClient, 500, R, "", 2), 110)}, 0, [2]bool{false, true}},
+		{"peer_acks_what_was_read", []*Packet{seg(ToServer, 100, A, "ab", 1), acking(seg(ToClient, 500, R, "", 2), 102)}, 0, [2]bool{true, true}},
+		{"peer_acks_fin", []*Packet{seg(ToServer, 100, A, "ab", 1), seg(ToServer, 102, F, "", 2), acking(seg(ToClient, 500, F, "", 3), 103)}, 0, [2]bool{true, true}},
+		{"reordered_tail_before_close", []*Packet{seg(ToServer, 100, A, "ab", 1), seg(ToServer, 104, F, "", 2), seg(ToServer, 102, A, "cd", 3), seg(ToClient, 500, F, "", 4)}, 0, [2]bool{true, true}},
+		{"stopped_before_close", []*Packet{seg(ToClient, 500, F, "ok", 1), seg(ToServer, 100, A, "abcdef", 2)}, 4, [2]bool{false, true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.ByteBudget = 500
-			r := &recorder{match: ContentMatch}
+			r := &recorder{match: ContentMatch, stopAt: tt.stopAt}
 			e := testEngine(t, cfg, r)
 			for _, p := range tt.pkts {
 				e.HandlePacket(p)
@@ -151,6 +172,36 @@ func TestEnded(t *testing.T) {
 			e.Flush()
 			if r.closed != 1 || r.done != tt.want {
 				t.Errorf("closed %d, ended %v; want 1, %v", r.closed, r.done, tt.want)
+			}
+		})
+	}
+}
+
+// TestEndedAfterGap: a gap with nothing read after it leaves the
+// direction's end a cut; data read after the gap reaches the real end.
+func TestEndedAfterGap(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		after string
+		want  bool
+	}{{"gap_last", "", false}, {"data_after_gap", "ok\n", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.StreamBuffer = 512
+			r := &recorder{match: ContentMatch, lineMode: true}
+			e := testEngine(t, cfg, r)
+			seq := uint32(100)
+			// 600 bytes without a line do not fit the buffer: dropped, a gap.
+			for _, s := range []string{strings.Repeat("x", 600), tt.after} {
+				if s != "" {
+					e.HandlePacket(seg(ToServer, seq, TCPFlagACK, s, time.Second))
+					seq += uint32(len(s))
+				}
+			}
+			e.HandlePacket(seg(ToServer, seq, TCPFlagFIN|TCPFlagACK, "", 2*time.Second))
+			e.Flush()
+			if r.gaps[ToServer] != 1 || r.done[ToServer] != tt.want {
+				t.Errorf("gaps %d, ended %v; want 1, %v", r.gaps[ToServer], r.done[ToServer], tt.want)
 			}
 		})
 	}

@@ -108,6 +108,15 @@ const (
 	// direction from the analyzer.
 	flagCut
 	_
+	// flagLost (and flagLost<<ToClient): bytes of the direction after the
+	// last ones the analyzer read were lost: a gap not followed by data, a
+	// FIN or RST at a later sequence number, or the peer acknowledging
+	// bytes never captured. Data fed to the analyzer afterwards clears it.
+	flagLost
+	_
+	// flagClosing: the engine is closing the flow (FINs, RST, idle
+	// timeout, eviction, Flush), as opposed to inspection stopping.
+	flagClosing
 )
 
 func (f *Flow) has(flag flowFlags) bool { return f.flags&flag != 0 }
@@ -285,12 +294,21 @@ func (f *Flow) setAnalyzer(a Analyzer) {
 	f.engine.insps.at(f.insp).analyzer = a
 }
 
-// Ended reports whether dir's side of a TCP flow was closed (FIN) with
-// everything it sent handed to the analyzer: what the analyzer read last
-// in dir is the true end of that side's data, not a cut by the byte
-// budget or by inspection stopping. Analyzers ask it in Close.
+// Ended reports whether what the analyzer read last in dir is the true
+// end of what that side of the flow sent, so that a datum running into it
+// is whole. Analyzers ask it in Close. One rule: the direction's end is
+// real when its stream reached the close without a gap, a budget stop or
+// stopped inspection. That is, the side closed (a FIN at the sequence
+// number after the bytes read) or the flow is being closed (both FINs, a
+// RST, an idle timeout, eviction, Flush), and
+//   - the byte budget did not cut the direction;
+//   - no bytes of it are missing after the last ones read: a gap with
+//     nothing read after it, a FIN or RST at a later sequence number, or
+//     the peer acknowledging bytes never captured all make the end a cut;
+//   - inspection did not stop (budget, StartTLS, the analyzer's own
+//     stop) before the flow closed, unless the side had closed already.
 func (f *Flow) Ended(dir Dir) bool {
-	return f.has(flagFIN<<dir) && !f.has(flagCut<<dir)
+	return (f.has(flagFIN<<dir) || f.has(flagClosing)) && !f.has(flagCut<<dir) && !f.has(flagLost<<dir)
 }
 
 // UpgradedToTLS reports whether the flow switched to TLS after a

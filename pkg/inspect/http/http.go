@@ -510,7 +510,8 @@ func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
 func (a *analyzer) Close(f *inspect.Flow) {
 	// A body cut short by the end of the flow still holds what it holds,
 	// but its last field may be a part of one. A body delimited by the
-	// end of the connection is whole if the sender closed its side.
+	// end of the connection is whole if the sender's stream reached the
+	// close (a FIN, a reset, a timeout) with nothing lost (Flow.Ended).
 	for dir := inspect.ToServer; dir <= inspect.ToClient; dir++ {
 		h := &a.half[dir]
 		a.finishBody(f, dir, h, h.state == stUntilClose && f.Ended(dir))

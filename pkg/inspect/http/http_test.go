@@ -2,9 +2,11 @@ package http
 
 import (
 	"bytes"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
@@ -472,6 +474,55 @@ func TestCutNumberIsNotACard(t *testing.T) {
 			conv := inspecttest.NewTCP(e, inspecttest.LANClient, "203.0.113.5:80")
 			tt.script(conv)
 			conv.Close()
+			e.Flush()
+			if got := c.Kind(event.KindPersonalData); len(got) != tt.want {
+				t.Fatalf("%d findings, want %d: %v", len(got), tt.want, evidences(got))
+			}
+		})
+	}
+}
+
+// TestBodyEndedByClose: a body delimited by the end of the connection is
+// whole when the server's stream reached the close without a gap, budget
+// stop or stopped inspection, whether it closed with a FIN or a reset or
+// the capture ended; not when the server's last bytes were lost.
+func TestBodyEndedByClose(t *testing.T) {
+	const (
+		head = "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+		card = "4111111111111111"
+		lost = "3947203948572039 end" // with card, the front of a 32-digit number
+	)
+	client, server := netip.MustParseAddrPort(inspecttest.LANClient), netip.MustParseAddrPort("203.0.113.5:80")
+	// reset is a RST from the server numbered after n bytes it sent
+	// (NewTCP's server sequence starts at 5001).
+	reset := func(e *inspect.Engine, n int) {
+		e.HandlePacket(&inspect.Packet{Timestamp: time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC), Kind: inspect.KindTCP, IPProto: 6,
+			Src: server.Addr(), Dst: client.Addr(), SrcPort: server.Port(), DstPort: client.Port(),
+			Seq: uint32(5001 + n), TCPFlags: inspect.TCPFlagRST | inspect.TCPFlagACK, TTL: 64})
+	}
+	response := head + "card " + card
+	tests := []struct {
+		name   string
+		script func(e *inspect.Engine, c *inspecttest.Conv)
+		want   int
+	}{
+		{"fin", func(e *inspect.Engine, c *inspecttest.Conv) { c.Server(response).Close() }, 1},
+		{"reset", func(e *inspect.Engine, c *inspecttest.Conv) { c.Server(response); reset(e, len(response)) }, 1},
+		{"end_of_capture", func(e *inspect.Engine, c *inspecttest.Conv) { c.Server(response) }, 1},
+		{"fin_after_lost_tail", func(e *inspect.Engine, c *inspecttest.Conv) {
+			c.Server(response).Lose(inspect.ToClient, len(lost)).Close()
+		}, 0},
+		{"reset_after_lost_tail", func(e *inspect.Engine, c *inspecttest.Conv) {
+			c.Server(response)
+			reset(e, len(response+lost))
+		}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, c, nil, New(pii.New()))
+			conv := inspecttest.NewTCP(e, inspecttest.LANClient, "203.0.113.5:80").Client("GET / HTTP/1.0\r\n\r\n")
+			tt.script(e, conv)
 			e.Flush()
 			if got := c.Kind(event.KindPersonalData); len(got) != tt.want {
 				t.Fatalf("%d findings, want %d: %v", len(got), tt.want, evidences(got))

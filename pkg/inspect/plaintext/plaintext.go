@@ -195,9 +195,11 @@ func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 	a.resumed[dir], a.head[dir] = true, false
 }
 
-// Close implements inspect.Analyzer. A direction that ended with all it
-// sent read has its carried end scanned once more, now that its end is
-// known to be real. Put zeroes the analyzer, carry included, so no flow's
+// Close implements inspect.Analyzer. A direction whose end is real
+// (Flow.Ended: its stream reached the close, by FIN, reset, timeout or
+// the end of the capture, with nothing lost after the bytes read, no
+// budget cut and no stop) has its carried end scanned once more, now that
+// the end is known not to be a cut. Put zeroes the analyzer, carry included, so no flow's
 // bytes wait in the pool.
 func (a *analyzer) Close(f *inspect.Flow) {
 	for dir := inspect.ToServer; dir <= inspect.ToClient; dir++ {

@@ -601,3 +601,97 @@ func TestDatagramsAreWhole(t *testing.T) {
 		})
 	}
 }
+
+// TestDirectionEnd: what lies at the end of a direction is whole when the
+// stream reached the close without a gap, a budget stop or stopped
+// inspection, whether the flow ended with FINs, a reset, an idle timeout
+// or the end of the capture; and a Wi-Fi key running into a segment end
+// is still a key sent in clear. When bytes of the direction were lost
+// after the last ones read (a FIN or reset numbered past them, the peer
+// acknowledging them), the front of a longer number is no card.
+func TestDirectionEnd(t *testing.T) {
+	const (
+		card = "4111111111111111"
+		lost = "3947203948572039 end\n" // with card, the front of a 32-digit number
+	)
+	client, server := netip.MustParseAddrPort(lanDevice), netip.MustParseAddrPort(wanServer)
+	// reset is a RST+ACK from the server acknowledging the client's bytes
+	// up to ack (NewTCP's client sequence starts at 1001).
+	reset := func(e *inspect.Engine, ack int) {
+		e.HandlePacket(&inspect.Packet{Timestamp: time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC), Kind: inspect.KindTCP, IPProto: 6,
+			Src: server.Addr(), Dst: client.Addr(), SrcPort: server.Port(), DstPort: client.Port(),
+			Seq: 5001, Ack: uint32(1001 + ack), TCPFlags: inspect.TCPFlagRST | inspect.TCPFlagACK, TTL: 64})
+	}
+	// idle sends a packet on another flow after the TCP idle timeout.
+	idle := func(e *inspect.Engine) {
+		e.HandlePacket(&inspect.Packet{Timestamp: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Add(inspect.DefaultConfig().TCPIdle + time.Minute),
+			Kind: inspect.KindUDP, IPProto: 17, Src: netip.MustParseAddr("192.168.1.99"), Dst: server.Addr(), SrcPort: 40001, DstPort: 9, Payload: []byte("x"), TTL: 64})
+	}
+	wifiForm := "ssid=HomeNetwork-5G&security=wpa2&psk=correct-horse-battery-staple"
+	wifiJSON := `{"method":"set_wifi","params":{"ssid":"HomeNetwork-5G","security":"wpa2-psk","password":"correct-horse-battery-staple","hidden":false}}`
+	split := strings.Index(wifiJSON, "battery")
+	tests := []struct {
+		name   string
+		script func(e *inspect.Engine, c *inspecttest.Conv)
+		kind   string // data_kind wanted, "" for no finding
+	}{
+		{"wifi_key_in_last_segment_fin", func(e *inspect.Engine, c *inspecttest.Conv) {
+			c.Client(wifiForm)
+			c.Close()
+		}, "wifi_credentials"},
+		{"wifi_key_split_in_value", func(e *inspect.Engine, c *inspecttest.Conv) {
+			c.Client(wifiJSON[:split]).Client(wifiJSON[split:])
+		}, "wifi_credentials"},
+		{"wifi_key_in_last_segment_reset", func(e *inspect.Engine, c *inspecttest.Conv) {
+			c.Client(wifiForm)
+			reset(e, len(wifiForm))
+		}, "wifi_credentials"},
+
+		{"card_at_end_fin", func(e *inspect.Engine, c *inspecttest.Conv) {
+			c.Client("hello\n").Client("card " + card)
+			c.Close()
+		}, "card"},
+		{"card_at_end_reset", func(e *inspect.Engine, c *inspecttest.Conv) {
+			c.Client("hello\n").Client("card " + card)
+			reset(e, len("hello\ncard "+card))
+		}, "card"},
+		{"card_at_end_idle_timeout", func(e *inspect.Engine, c *inspecttest.Conv) {
+			c.Client("hello\n").Client("card " + card)
+			idle(e)
+		}, "card"},
+		{"card_at_end_of_capture", func(e *inspect.Engine, c *inspecttest.Conv) {
+			c.Client("hello\n").Client("card " + card)
+		}, "card"},
+
+		{"fin_after_lost_tail", func(e *inspect.Engine, c *inspecttest.Conv) {
+			c.Client("value "+card).Lose(inspect.ToServer, len(lost))
+			c.Close()
+		}, ""},
+		{"reset_acknowledging_lost_tail", func(e *inspect.Engine, c *inspecttest.Conv) {
+			c.Client("value " + card)
+			reset(e, len("value "+card+lost))
+		}, ""},
+		{"reset_after_lost_tail_by_sender", func(e *inspect.Engine, c *inspecttest.Conv) {
+			c.Client("value " + card)
+			e.HandlePacket(&inspect.Packet{Timestamp: time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC), Kind: inspect.KindTCP, IPProto: 6,
+				Src: client.Addr(), Dst: server.Addr(), SrcPort: client.Port(), DstPort: server.Port(),
+				Seq: uint32(1001 + len("value "+card+lost)), TCPFlags: inspect.TCPFlagRST, TTL: 64})
+		}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, c, nil, New(pii.New()))
+			tt.script(e, inspecttest.NewTCP(e, lanDevice, wanServer))
+			e.Flush()
+			got := c.Kind(event.KindPersonalData)
+			want := 0
+			if tt.kind != "" {
+				want = 1
+			}
+			if len(got) != want || want == 1 && got[0].Evidence["data_kind"] != tt.kind {
+				t.Fatalf("%d findings %v, want %d %s", len(got), c.Events, want, tt.kind)
+			}
+		})
+	}
+}
