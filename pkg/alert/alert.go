@@ -222,11 +222,22 @@ func FromQuarantine(q store.Quarantine, dev Device) Alert {
 	a := Alert{Kind: KindQuarantined, Device: &d, Time: q.Since, Reason: clip(q.Reason, maxReason),
 		Facts: map[string]string{"mode": clip(q.Mode, maxField), "by": string(q.By)}}
 	var b strings.Builder
-	if q.By == store.ActorOwner {
+	var dedup []string // the update notice is not the quarantine alert again
+	switch q.By {
+	case store.ActorOwner:
 		a.Severity = event.SeverityInfo
 		a.Title = name + " quarantined by you"
 		fmt.Fprintf(&b, "%s is now %s.", name, modeText(q.Mode))
-	} else {
+	case store.ActorUpdate:
+		// Still quarantined: the owner decides whether the update is real.
+		a.Severity = event.SeverityMedium
+		a.Title = name + " reports an update"
+		fmt.Fprintf(&b, "%s stays %s until you release it.", name, modeText(q.Mode))
+		if a.Reason != "" {
+			fmt.Fprintf(&b, " %s", a.Reason)
+		}
+		dedup = []string{"update"}
+	default:
 		a.Severity = event.SeverityHigh
 		a.Urgent = true
 		a.Title = name + " quarantined"
@@ -242,7 +253,7 @@ func FromQuarantine(q store.Quarantine, dev Device) Alert {
 	}
 	b.WriteString(" To release it, open its page and press Release.")
 	a.Body = b.String()
-	a.DedupKey = key("quarantine", d)
+	a.DedupKey = key("quarantine", d, dedup...)
 	finish(&a)
 	return a
 }

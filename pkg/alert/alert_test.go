@@ -151,6 +151,13 @@ func TestFromQuarantineAndRelease(t *testing.T) {
 	if own.Urgent || own.Severity != event.SeverityInfo || !strings.Contains(own.Body, "limited to its vendor's update servers") {
 		t.Errorf("owner quarantine %+v", own)
 	}
+	upd := FromQuarantine(store.Quarantine{MAC: mac(1), Mode: "block", Since: t0, By: store.ActorUpdate,
+		Reason: "It now reports miniupnpd 2.3.3 (was 1.6, IOTGW-2017-0004)."}, Device{Name: "Hall camera"})
+	if upd.Urgent || upd.Severity != event.SeverityMedium || upd.Title != "Hall camera reports an update" ||
+		!strings.Contains(upd.Body, "stays cut off from the network until you release it") || !strings.Contains(upd.Body, "2.3.3") ||
+		upd.DedupKey == pol.DedupKey {
+		t.Errorf("update notice %+v", upd)
+	}
 	rel := FromRelease(mac(1), Device{Name: "Hall camera"}, t0, "released by you")
 	if rel.Kind != KindReleased || rel.DedupKey != pol.DedupKey || rel.Device.State != StateOK || rel.contentHash() == pol.contentHash() {
 		t.Errorf("release %+v", rel)

@@ -554,6 +554,9 @@ func (d *Daemon) updateClaimedLocked(mac hwaddr.MAC, ev *event.Event) {
 		d.log.Warn("quarantine waiting for the owner not saved", "mac", mac, "err", err)
 	}
 	d.log.Info("device reports an update; its quarantine waits for the owner", "mac", mac, "product", ev.Evidence["product"], "version", ev.Evidence["to"])
+	if d.deps.Alerts != nil {
+		d.deps.Alerts.Notify(alert.FromQuarantine(rec, d.alertDeviceLocked(event.Endpoint{MAC: mac.String()})))
+	}
 }
 
 // scheduleLocked queues mac for evaluation without blocking. d.mu held.

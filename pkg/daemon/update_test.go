@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/device"
 	"github.com/iotgw/iotgw/pkg/event"
@@ -72,6 +73,17 @@ func TestUpdatedDeviceWaitsForTheOwner(t *testing.T) {
 	}
 	if !told {
 		t.Error("no firmware_updated event")
+	}
+	var notice *alert.Alert
+	h.alerts.mu.Lock()
+	for i := range h.alerts.sent {
+		if a := &h.alerts.sent[i]; a.Kind == alert.KindQuarantined && strings.Contains(a.Title, "reports an update") {
+			notice = a
+		}
+	}
+	h.alerts.mu.Unlock()
+	if notice == nil || notice.Urgent || !strings.Contains(notice.Body, "2.3.3") {
+		t.Errorf("the owner was not told the TV reports an update and waits: %+v", notice)
 	}
 	// A restart keeps it waiting; the owner's release frees it for good.
 	h.stop()
