@@ -84,7 +84,7 @@ func (l *loop) pollLeaseFile(f *leaseFile) {
 	if stamp == f.stamp && !f.retry {
 		return
 	}
-	data, err := readBounded(f.path, maxLeaseFile)
+	data, err := l.readFile(f.path, maxLeaseFile)
 	if err != nil {
 		l.fileError(f, err)
 		return

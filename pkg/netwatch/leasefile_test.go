@@ -243,3 +243,28 @@ func TestLeaseFileMidRewrite(t *testing.T) {
 		t.Error("the plug came back from a rewrite of its unchanged lease")
 	}
 }
+
+// A file the server rewrites while it is being read is not taken: what
+// was read may be half old, half new. The next poll reads it whole.
+func TestLeaseFileChangedWhileRead(t *testing.T) {
+	lt := newLeaseTest(t, 16)
+	cam := lt.dnsmasqLine("00:12:34:56:78:9a", "10.97.0.10", "cam", 12*time.Hour)
+	plug := lt.dnsmasqLine("00:12:34:56:78:9b", "10.97.0.11", "plug", 12*time.Hour)
+	lt.write(cam)
+	rewrites := 1
+	lt.l.readFile = func(path string, max int64) ([]byte, error) {
+		data, err := readBounded(path, max)
+		if rewrites > 0 {
+			rewrites--
+			lt.write(cam + plug) // the server writes while we read
+		}
+		return data, err
+	}
+	if evs := lt.poll(); len(evs) != 0 {
+		t.Fatalf("a file that changed while read was taken: %+v", evs)
+	}
+	evs := lt.poll()
+	if len(evs) != 2 {
+		t.Fatalf("the next poll: %+v, want both leases", evs)
+	}
+}

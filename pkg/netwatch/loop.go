@@ -40,6 +40,9 @@ type loop struct {
 
 	devices *tracker
 	files   []*leaseFile
+	// readFile reads a lease file (readBounded; tests change the file
+	// while it is read).
+	readFile func(path string, max int64) ([]byte, error)
 
 	// needResync is set when a neighbour or address event was dropped:
 	// listing the kernel's tables again re-sends it.
@@ -63,6 +66,7 @@ func newLoop(w *Watcher, out chan<- Event) *loop {
 		downPending: map[string]LinkChanged{},
 		ownIPs:      map[netip.Addr]int{},
 		devices:     newTracker(w.cfg.MaxDevices),
+		readFile:    readBounded,
 	}
 	for _, name := range w.cfg.Interfaces {
 		l.lan[name] = true
