@@ -340,3 +340,32 @@ func FuzzReadPacket(f *testing.F) {
 		}
 	})
 }
+
+// The context ends while a step runs that itself succeeds: the deadline
+// the cancellation sets must not land on the next step.
+func TestCancelDuringAStepSparesTheNext(t *testing.T) {
+	// The cancellation runs on a goroutine of its own: many rounds give
+	// a regression many chances to show.
+	for range 200 {
+		a, b := net.Pipe()
+		c := &Conn{nc: a, timeout: time.Minute}
+		ctx, cancel := context.WithCancel(context.Background())
+		if err := c.exchange(ctx, func() error { cancel(); return nil }); err != nil {
+			t.Fatalf("a step that succeeded: %v", err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			buf := make([]byte, 4)
+			_, err := io.ReadFull(b, buf)
+			done <- err
+		}()
+		if err := c.exchange(context.Background(), func() error { _, err := a.Write([]byte("ping")); return err }); err != nil {
+			t.Fatalf("the next step failed: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		a.Close()
+		b.Close()
+	}
+}
