@@ -18,7 +18,7 @@ import (
 func TestRouterIdentityFromLANInterfaces(t *testing.T) {
 	lo, err := net.InterfaceByName("lo")
 	if err != nil {
-		t.Skipf("no loopback interface: %v", err)
+		t.Fatalf("no loopback interface: %v", err)
 	}
 	cfg := config.Default()
 	cfg.Capture.Mode = "nflog"
