@@ -155,6 +155,10 @@ type deviceMeta struct {
 	// awayAt is the last sign of life before netwatch reported the device
 	// away; zero while present.
 	awayAt time.Time
+	// updateClaim is the reason to give when the device said it was
+	// updated and a finding was withdrawn for it; cleared at the next
+	// change of its quarantine.
+	updateClaim string
 	// announced is set once the owner was told about the device (or it
 	// was known before this start).
 	announced bool
@@ -513,8 +517,11 @@ func (d *Daemon) Emit(ev *event.Event) {
 			d.offerUPnPLocked(ev)
 		}
 		if ev.Kind == event.KindFirmwareUpdated {
+			// A finding was withdrawn on the device's word: planLocked
+			// decides what becomes of a quarantine it held.
 			if mac, err := hwaddr.Parse(ev.Device.MAC); err == nil && !mac.IsZero() {
-				d.updateClaimedLocked(mac, ev)
+				d.metaFor(mac).updateClaim = fmt.Sprintf("It now reports %s %s (was %s, %s). Release it here if you updated it; "+
+					"a device that was taken over can claim an update too.", ev.Evidence["product"], ev.Evidence["to"], ev.Evidence["from"], ev.Evidence["advisory"])
 				d.scheduleLocked(mac)
 			}
 		}
@@ -527,35 +534,6 @@ func (d *Daemon) Emit(ev *event.Event) {
 	}
 	if mac, err := hwaddr.Parse(ev.Device.MAC); err == nil && !mac.IsZero() {
 		d.scheduleLocked(mac)
-	}
-}
-
-// updateClaimedLocked: the device reports another version of software a
-// finding was about, and the finding is withdrawn. A quarantine policy set
-// for it is not ended on the device's word, which a compromised device
-// can give: it now waits for the owner (ActorUpdate). d.mu held.
-func (d *Daemon) updateClaimedLocked(mac hwaddr.MAC, ev *event.Event) {
-	m := d.metaFor(mac)
-	q := m.quarantine
-	if q == nil || q.By != store.ActorPolicy {
-		return
-	}
-	dev, _ := d.pipe.Inventory().Lookup(device.Key{MAC: mac})
-	if v := policy.Evaluate(&d.cfg.Policy, d.devicePolicyInput(mac, dev), d.now()); v.Enforce &&
-		(v.Action == config.ActionQuarantine || v.Action == config.ActionIsolate) {
-		return // held for other findings still
-	}
-	rec := *q
-	rec.By = store.ActorUpdate
-	rec.Reason = fmt.Sprintf("It now reports %s %s (was %s, %s). Release it here if you updated it; "+
-		"a device that was taken over can claim an update too.", ev.Evidence["product"], ev.Evidence["to"], ev.Evidence["from"], ev.Evidence["advisory"])
-	m.quarantine = &rec
-	if err := d.deps.Store.PutQuarantine(rec); err != nil {
-		d.log.Warn("quarantine waiting for the owner not saved", "mac", mac, "err", err)
-	}
-	d.log.Info("device reports an update; its quarantine waits for the owner", "mac", mac, "product", ev.Evidence["product"], "version", ev.Evidence["to"])
-	if d.deps.Alerts != nil {
-		d.deps.Alerts.Notify(alert.FromQuarantine(rec, d.alertDeviceLocked(event.Endpoint{MAC: mac.String()})))
 	}
 }
 

@@ -131,6 +131,13 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 			}
 		}
 		return plan{}
+	case q != nil && !wants && m.updateClaim != "":
+		// The device's own word that it was updated does not free it: a
+		// device that was taken over can say so too. The quarantine
+		// waits for the owner (store.ActorUpdate).
+		rec := *q
+		rec.By, rec.Reason = store.ActorUpdate, m.updateClaim
+		return d.entryPlan(mac, rec, m.kernelAddrs)
 	case q != nil && !wants && v.Enforce && (v.Pending == config.ActionQuarantine || v.Pending == config.ActionIsolate):
 		// The grace period began again (a threshold reached anew):
 		// policy still wants the device held.
@@ -332,6 +339,7 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 	// check never reconciles with a view older than the kernel.
 	d.mu.Lock()
 	m := d.metaFor(mac)
+	m.updateClaim = ""
 	var decision *store.Decision
 	if p.release {
 		m.quarantine, m.kernelAddrs = nil, nil
