@@ -14,6 +14,25 @@ import (
 	"github.com/iotgw/iotgw/pkg/quarantine"
 )
 
+// finding is a finding about the device at ep, as an analyzer files it.
+func finding(ep event.Endpoint, at time.Time, kind event.Kind, sev event.Severity, summary string, ev event.Evidence) *event.Event {
+	return &event.Event{V: event.SchemaVersion, Time: at, Type: event.TypeFinding, Kind: kind, Severity: sev,
+		Device: ep, Summary: summary, Evidence: ev}
+}
+
+// withFlow gives f a TCP connection from its device to server.
+func withFlow(f *event.Event, server event.Endpoint, app string) *event.Event {
+	f.Flow = &event.Flow{Transport: "tcp", Client: f.Device, Server: server, App: app}
+	return f
+}
+
+// exploitedFirmware is software with a hole exploited in the wild on the
+// device mac at ip, which the default policy quarantines.
+func exploitedFirmware(mac hwaddr.MAC, ip string) *event.Event {
+	return finding(event.Endpoint{MAC: mac.String(), IP: ip, Local: true}, time.Now(), event.KindOutdatedFirmware, event.SeverityCritical,
+		"software with an exploited hole", event.Evidence{"product": "x", "version": "1", "advisory": "A-1", "exploited": "yes"})
+}
+
 // fillInventory shows n new devices, seen after everything so far, to a
 // daemon whose inventory holds n.
 func fillInventory(h *harness, n int, at time.Time) {
@@ -81,13 +100,11 @@ func TestDefaultLoginAfterManyPlaintextFindings(t *testing.T) {
 	plugEP := event.Endpoint{MAC: plug.String(), IP: "192.168.50.102", Local: true}
 	for i := range 64 {
 		srv := event.Endpoint{IP: netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)}).String()}
-		h.d.Record(&event.Event{V: event.SchemaVersion, Time: time.Now(), Type: event.TypeFinding, Kind: event.KindPlaintextProtocol,
-			Severity: event.SeverityLow, Device: plugEP, Summary: "Unencrypted HTTP",
-			Flow: &event.Flow{Transport: "tcp", Client: plugEP, Server: srv, App: "http"}, Evidence: event.Evidence{"protocol": "http"}})
+		h.d.Record(withFlow(finding(plugEP, time.Now(), event.KindPlaintextProtocol, event.SeverityLow, "Unencrypted HTTP",
+			event.Evidence{"protocol": "http"}), srv, "http"))
 	}
-	h.d.Record(&event.Event{V: event.SchemaVersion, Time: time.Now(), Type: event.TypeFinding, Kind: event.KindDefaultCredentials,
-		Severity: event.SeverityHigh, Device: plugEP, Summary: "HTTP login with factory-default credentials (user a***)",
-		Evidence: event.Evidence{"protocol": "http", "user": "a***"}})
+	h.d.Record(finding(plugEP, time.Now(), event.KindDefaultCredentials, event.SeverityHigh,
+		"HTTP login with factory-default credentials (user a***)", event.Evidence{"protocol": "http", "user": "a***"}))
 	h.settle()
 	if quarantined(t, fake)[plug] == "" {
 		dev, _ := h.d.Device(plug)
@@ -108,9 +125,7 @@ func TestPolicyQuarantineFollowsTheVerdictsMode(t *testing.T) {
 	if m := quarantined(t, fake)[camera]; m != quarantine.ModeIsolate {
 		t.Fatalf("camera in %q, want isolated", m)
 	}
-	h.d.Record(&event.Event{V: event.SchemaVersion, Time: time.Now(), Type: event.TypeFinding, Kind: event.KindOutdatedFirmware,
-		Severity: event.SeverityCritical, Device: event.Endpoint{MAC: camera.String(), IP: "192.168.50.101", Local: true},
-		Summary: "firmware with an exploited hole", Evidence: event.Evidence{"product": "x", "version": "1", "advisory": "A-1", "exploited": "yes"}})
+	h.d.Record(exploitedFirmware(camera, "192.168.50.101"))
 	h.settle()
 	dev, _ := h.d.Device(camera)
 	if m := quarantined(t, fake)[camera]; m != quarantine.ModeBlock || dev.Quarantine == nil || dev.Quarantine.Mode != string(quarantine.ModeBlock) {
@@ -159,9 +174,7 @@ func TestOwnerDeviceStaysProtectedAcrossRestart(t *testing.T) {
 	h := start(t, enforcingConfig(), fake, dir)
 	h.settle()
 	h.d.OwnerAt(netip.MustParseAddr("192.168.50.104")) // the laptop
-	h.d.Record(&event.Event{V: event.SchemaVersion, Time: time.Now(), Type: event.TypeFinding, Kind: event.KindOutdatedFirmware,
-		Severity: event.SeverityCritical, Device: event.Endpoint{MAC: laptop.String(), IP: "192.168.50.104", Local: true},
-		Summary: "software with an exploited hole", Evidence: event.Evidence{"product": "x", "version": "1", "advisory": "A-1", "exploited": "yes"}})
+	h.d.Record(exploitedFirmware(laptop, "192.168.50.104"))
 	h.settle()
 	if _, ok := quarantined(t, fake)[laptop]; ok {
 		t.Fatal("the owner's laptop was quarantined while protected")
@@ -210,9 +223,8 @@ func TestGraceFromThresholdSurvivesRestart(t *testing.T) {
 	plugEP := event.Endpoint{MAC: plug.String(), IP: "192.168.50.102", Local: true}
 	yesterday := time.Now().Add(-24 * time.Hour)
 	for i := range 3 {
-		h.d.Record(&event.Event{V: event.SchemaVersion, Time: yesterday.Add(time.Duration(i) * time.Hour), Type: event.TypeFinding,
-			Kind: event.KindPlaintextCredentials, Severity: event.SeverityMedium, Device: plugEP, Summary: "plaintext login",
-			Evidence: event.Evidence{"protocol": "ftp", "user": "u***", "password_hash": "0011223344556677"}})
+		h.d.Record(finding(plugEP, yesterday.Add(time.Duration(i)*time.Hour), event.KindPlaintextCredentials, event.SeverityMedium,
+			"plaintext login", event.Evidence{"protocol": "ftp", "user": "u***", "password_hash": "0011223344556677"}))
 		h.settle()
 	}
 	dev, _ := h.d.Device(plug)
@@ -269,9 +281,8 @@ func TestQuarantineReasonNotDisplaced(t *testing.T) {
 	later := time.Now().Add(time.Hour)
 	for i := range 64 {
 		srv := event.Endpoint{IP: netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}).String()}
-		h.d.Record(&event.Event{V: event.SchemaVersion, Time: later, Type: event.TypeFinding, Kind: event.KindWeakTLS,
-			Severity: event.SeverityHigh, Device: camEP, Summary: "Weak TLS: SSLv3",
-			Flow: &event.Flow{Transport: "tcp", Client: camEP, Server: srv, App: "tls"}, Evidence: event.Evidence{"tls_version": "SSLv3"}})
+		h.d.Record(withFlow(finding(camEP, later, event.KindWeakTLS, event.SeverityHigh, "Weak TLS: SSLv3",
+			event.Evidence{"tls_version": "SSLv3"}), srv, "tls"))
 	}
 	h.settle()
 	if _, ok := quarantined(t, fake)[camera]; !ok {
