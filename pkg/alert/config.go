@@ -317,7 +317,7 @@ func checkType(s *settings) error {
 		switch u.Scheme {
 		case "mqtt", "tcp", "mqtts", "ssl", "tls":
 		default:
-			return fmt.Errorf("url %q: scheme must be mqtt or mqtts", u.Redacted())
+			return fmt.Errorf("url%s: scheme must be mqtt or mqtts", shownURL(s.URL, false))
 		}
 		if u.User != nil {
 			return errors.New("url: give the broker's user name and password as username and password, not in the URL")

@@ -241,6 +241,7 @@ func TestConfigErrorsHideURLSecrets(t *testing.T) {
 		{"webhook_query", hook("ftp://ha.lan?id=" + secret), `url "ftp://ha.lan/…": want an http`},
 		{"webhook_password", hook("ftp://u:" + secret + "@ha.lan/x"), `url "ftp://xxxxx@ha.lan/…": want an http`},
 		{"webhook_unparsable", hook("https://ha.lan/%zz" + secret), "url: want an http"},
+		{"mqtt_scheme_typo", Config{Channels: []ChannelConfig{{Type: "mqtt", URL: "mqtx://alice" + secret + ":pw@broker.lan/?token=" + secret}}}, `url "mqtx://xxxxx@broker.lan/…": scheme must be mqtt`},
 		{"gotify_token_in_query", Config{Channels: []ChannelConfig{{Type: "gotify", Token: "x", URL: "gotify.lan/message?token=" + secret}}}, "url: want an http"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
