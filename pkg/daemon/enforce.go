@@ -79,7 +79,6 @@ func (d *Daemon) policyPlan(mac hwaddr.MAC, now time.Time) (plan, policy.Verdict
 	in := d.devicePolicyInput(mac, dev)
 	v := policy.Evaluate(&d.cfg.Policy, in, now)
 	m := d.metaFor(mac)
-	d.pinLocked(mac, m)
 	changed := v.Action != m.verdict.Action || v.Note != m.verdict.Note || len(v.Reasons) != len(m.verdict.Reasons) ||
 		!v.StrongSince.Equal(m.verdict.StrongSince)
 	m.verdict = v

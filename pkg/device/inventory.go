@@ -74,8 +74,6 @@ type Device struct {
 	dirty bool // votes changed since Identity was computed
 	// filed indexes Findings and Observations by DedupKey.
 	filed map[string]*event.Event
-	// pinned keeps the device from eviction (see Inventory.Pin).
-	pinned bool
 	// onLink is set once frames or the neighbour table show the device on
 	// this link: DHCP relayed for it is then a forgery. relayed is set
 	// while what it is and its host names come from relayed DHCP.
@@ -124,6 +122,9 @@ type Inventory struct {
 	byIP    map[netip.Addr]Key
 	max     int
 	isLocal func(netip.Addr) bool
+	// pinned are the devices Pin keeps: a set beside devices, so that it
+	// holds for a device not (or no longer) in it.
+	pinned  map[Key]struct{}
 	Dropped int // devices forgotten because the inventory was full
 	matches map[matchKey][]fingerprint.Match
 
@@ -167,6 +168,7 @@ func NewInventory(max int, isLocal func(netip.Addr) bool) *Inventory {
 	return &Inventory{
 		devices: make(map[Key]*Device),
 		byIP:    make(map[netip.Addr]Key),
+		pinned:  make(map[Key]struct{}),
 		matches: make(map[matchKey][]fingerprint.Match),
 		max:     max,
 		isLocal: isLocal,
@@ -436,17 +438,19 @@ func (inv *Inventory) identifyMAC(d *Device, ts time.Time) {
 // when every device is pinned.
 func (inv *Inventory) evictOldest() {
 	var oldest *Device
+	oldestPinned := false
 	for _, d := range inv.devices {
+		_, pinned := inv.pinned[d.Key]
 		switch {
 		case oldest == nil:
-			oldest = d
-		case d.pinned != oldest.pinned:
-			if !d.pinned {
-				oldest = d
+		case pinned != oldestPinned:
+			if pinned {
+				continue
 			}
-		case d.LastSeen.Before(oldest.LastSeen):
-			oldest = d
+		case !d.LastSeen.Before(oldest.LastSeen):
+			continue
 		}
+		oldest, oldestPinned = d, pinned
 	}
 	if oldest == nil {
 		return
@@ -633,8 +637,11 @@ func (inv *Inventory) file(d *Device, ev *event.Event) {
 		// weight cannot push out the reason for a quarantine. A pinned
 		// (quarantined) device keeps what it has. Observations keep
 		// the first ones.
+		if _, pinned := inv.pinned[d.Key]; !ev.IsFinding() || pinned {
+			return
+		}
 		i := weakest(*list)
-		if !ev.IsFinding() || d.pinned || ev.Severity <= (*list)[i].Severity {
+		if ev.Severity <= (*list)[i].Severity {
 			return
 		}
 		delete(d.filed, (*list)[i].DedupKey())
@@ -778,12 +785,16 @@ func (inv *Inventory) Withdraw(d *Device, f *event.Event) bool {
 	return true
 }
 
-// Pin keeps the device of k from eviction while pinned is set (unless
-// every device is pinned): a quarantined device is usually quiet, so the
-// oldest, and its findings are what holds its quarantine.
+// Pin keeps the device of k, now or when it comes, from eviction (unless
+// every device is pinned) and its findings from being displaced, while
+// pinned is set: a quarantined device is usually quiet, so the oldest,
+// and its findings are what holds its quarantine. The caller bounds how
+// many it pins (the daemon: its quarantines).
 func (inv *Inventory) Pin(k Key, pinned bool) {
-	if d, ok := inv.devices[k]; ok {
-		d.pinned = pinned
+	if pinned {
+		inv.pinned[k] = struct{}{}
+	} else {
+		delete(inv.pinned, k)
 	}
 }
 
