@@ -20,8 +20,13 @@ var (
 
 // Server output that says a login was accepted, however the line ends.
 // They win over refusals on the same line ("There were 3 failed login
-// attempts since the last successful login").
+// attempts since the last successful login"). The first two, the report
+// of the last login, count even after a refusal; the others are also in
+// the greeting or banner a server shows again when it starts over.
 var loggedInMarks = [...]string{"last login", "successful login", "login successful", "busybox v", "built-in shell"}
+
+// lastLoginMarks is how many of loggedInMarks still count after a refusal.
+const lastLoginMarks = 2
 
 // Server output that says a login was refused.
 var refusedMarks = [...]string{"incorrect", "failed", "failure", "denied", "invalid", "bad password"}
@@ -53,24 +58,20 @@ func promptOf(text []byte) promptKind {
 
 // loggedIn reports whether text says the login succeeded. partial is set
 // for a line the server has not ended: a shell prompt waits for input on
-// an unfinished line ("# ", "$ ", "router> ").
-func loggedIn(text []byte, partial bool) bool {
-	for _, m := range loggedInMarks {
+// an unfinished line ("# ", "$ ", "router> "). After a refusal (the
+// server said something like "failed" after the password) only a shell
+// prompt or the report of the last login, which a system prints after a
+// login ("Last failed login: …"), mean accepted: a banner or greeting
+// shown again means the server starts over.
+func loggedIn(text []byte, partial, afterRefusal bool) bool {
+	marks := loggedInMarks[:]
+	if afterRefusal {
+		marks = marks[:lastLoginMarks]
+	}
+	for _, m := range marks {
 		if inspect.ContainsFold(text, m) {
 			return true
 		}
-	}
-	return partial && isShellPrompt(text)
-}
-
-// loggedInAfterRefusal is loggedIn once the server said something like
-// "failed" after the password: only a shell prompt or the report of the
-// last login, which a system prints after a login ("Last failed login:
-// …", then "… since the last successful login"), mean accepted. A
-// banner or greeting shown again means the server starts over.
-func loggedInAfterRefusal(text []byte, partial bool) bool {
-	if inspect.ContainsFold(text, "last login") || inspect.ContainsFold(text, "successful login") {
-		return true
 	}
 	return partial && isShellPrompt(text)
 }

@@ -282,16 +282,12 @@ func (a *analyzer) typedLine(f *inspect.Flow, line []byte, over bool) {
 		a.setUser(line)
 	case phaseWantPass:
 		a.login(f, line)
-	case phaseIdle, phaseWantPassPrompt:
+	case phaseIdle, phaseWantPassPrompt, phaseVerdict:
 		// Typed ahead of the prompt that wants it. Lines typed while a
 		// verdict is due are not, unless the server refused: a script
 		// that sends its commands right after the password must not
 		// have them read as the next login.
-		if len(line) > 0 {
-			a.enqueue(line)
-		}
-	case phaseVerdict:
-		if a.refusal && len(line) > 0 {
+		if len(line) > 0 && (a.phase != phaseVerdict || a.refusal) {
 			a.enqueue(line)
 		}
 	}
@@ -363,7 +359,7 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 		return
 	case phaseVerdict:
 		switch {
-		case a.refusal && loggedInAfterRefusal(text, partial), !a.refusal && loggedIn(text, partial):
+		case loggedIn(text, partial, a.refusal):
 			a.server.done()
 			a.accepted(f)
 			return
@@ -382,7 +378,7 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 		}
 	case phaseWantPassPrompt:
 		switch {
-		case loggedIn(text, partial):
+		case loggedIn(text, partial, false):
 			// In without a password: report the empty one.
 			a.server.done()
 			a.login(f, nil)
