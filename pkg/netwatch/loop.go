@@ -44,29 +44,25 @@ type loop struct {
 	// while it is read).
 	readFile func(path string, max int64) ([]byte, error)
 
-	// needResync is set when a neighbour or address event was dropped:
-	// listing the kernel's tables again re-sends it.
+	// needResync is set when a link, neighbour or address event was
+	// dropped: listing the kernel's tables again re-sends it (a LAN
+	// interface the listing does not show is sent as down).
 	needResync bool
-	// downPending holds a LAN interface's dropped "down": a deleted
-	// interface is not in the listing a resync makes, so it is sent
-	// again from here until it goes through.
-	downPending map[string]LinkChanged
 }
 
 func newLoop(w *Watcher, out chan<- Event) *loop {
 	l := &loop{
-		w:           w,
-		out:         out,
-		lan:         map[string]bool{},
-		linkMAC:     map[int]hwaddr.MAC{},
-		ownMACs:     map[hwaddr.MAC]int{},
-		linkUp:      map[string]bool{},
-		lanMAC:      map[string]hwaddr.MAC{},
-		addrs:       map[addrKey]*ownAddr{},
-		downPending: map[string]LinkChanged{},
-		ownIPs:      map[netip.Addr]int{},
-		devices:     newTracker(w.cfg.MaxDevices),
-		readFile:    readBounded,
+		w:        w,
+		out:      out,
+		lan:      map[string]bool{},
+		linkMAC:  map[int]hwaddr.MAC{},
+		ownMACs:  map[hwaddr.MAC]int{},
+		linkUp:   map[string]bool{},
+		lanMAC:   map[string]hwaddr.MAC{},
+		addrs:    map[addrKey]*ownAddr{},
+		ownIPs:   map[netip.Addr]int{},
+		devices:  newTracker(w.cfg.MaxDevices),
+		readFile: readBounded,
 	}
 	for _, name := range w.cfg.Interfaces {
 		l.lan[name] = true
@@ -228,29 +224,13 @@ func (l *loop) link(u kernelUpdate) {
 // lanLink delivers the state of a LAN interface unless it was delivered
 // already.
 func (l *loop) lanLink(iface string, isUp bool, mac hwaddr.MAC) {
-	delete(l.downPending, iface) // this says how it is now
 	if up, ok := l.linkUp[iface]; ok && up == isUp {
 		return
 	}
-	ev := LinkChanged{Iface: iface, Up: isUp, MAC: mac, Time: l.w.clock.Now()}
-	switch {
-	case l.emit(ev):
+	if l.emit(LinkChanged{Iface: iface, Up: isUp, MAC: mac, Time: l.w.clock.Now()}) {
 		l.linkUp[iface] = isUp
-	case !isUp:
-		l.downPending[iface] = ev
-	default:
+	} else {
 		l.needResync = true
-	}
-}
-
-// retryDowns sends the dropped "down" events again.
-func (l *loop) retryDowns() {
-	for iface, ev := range l.downPending {
-		if !l.emit(ev) {
-			return
-		}
-		l.linkUp[iface] = false
-		delete(l.downPending, iface)
 	}
 }
 

@@ -345,33 +345,45 @@ func TestAddressChanged(t *testing.T) {
 }
 
 // TestDroppedLinkDownSentAgain: a LAN interface deleted while the consumer
-// had no room is not in the listing a resync makes; its "down" is sent
-// again until it goes through, unless the interface comes back first.
+// had no room asks for a resync; the listing it makes does not show the
+// interface, which sends its "down", unless the interface came back first.
 func TestDroppedLinkDownSentAgain(t *testing.T) {
 	l, _, out := testLoop(t, Config{Interfaces: []string{"br-lan"}}, 1) // br-lan known up
-	l.handle(neigh(camMAC, camIP))                                      // fills the channel
+	list := func(dump ...kernelUpdate) {
+		for _, u := range listed(dump) {
+			l.handle(u)
+		}
+	}
+	addrGone := routerAddr("10.97.0.1/24")
+	addrGone.deleted = true
+	l.handle(addrGone) // the kernel removes the addresses first
+	drain(out)
+	l.handle(neigh(camMAC, camIP)) // fills the channel
 	gone := lanLink(true)
 	gone.deleted = true
 	l.handle(gone) // no room
-	l.retryDowns() // still no room
+	if !l.needResync {
+		t.Fatal("a dropped down asks for no resync")
+	}
 	drain(out)
-	l.retryDowns()
+	list(wanLink(true))
 	evs := drain(out)
 	if len(evs) != 1 || evs[0].(LinkChanged).Up {
-		t.Fatalf("after room: %+v, want the interface down", evs)
+		t.Fatalf("after the listing: %+v, want the interface down", evs)
 	}
-	l.retryDowns()
+	list(wanLink(true))
 	if evs := drain(out); len(evs) != 0 {
 		t.Fatalf("sent twice: %+v", evs)
 	}
-	// Dropped again, then back before the retry: the retry sends nothing.
+	// Dropped again, then back before the listing: the listing sends
+	// nothing.
 	l.handle(lanLink(true))
 	drain(out)
 	l.handle(neigh(plugMAC, plugIP))
 	l.handle(gone)
 	l.handle(lanLink(true)) // no room either, but it is up again
 	drain(out)
-	l.retryDowns()
+	list(lanLink(true), wanLink(true))
 	if evs := drain(out); len(evs) != 0 {
 		t.Fatalf("a down sent after the interface came back: %+v", evs)
 	}

@@ -223,7 +223,6 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 			l.handle(u)
 		case <-awayTick.C():
 			l.checkAway()
-			l.retryDowns()
 			if l.needResync {
 				select {
 				case resync <- struct{}{}:
