@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/BurntSushi/toml"
 
@@ -628,17 +627,11 @@ func (c *Config) validate() []*Error {
 	return errs
 }
 
-// checkInterfaceName applies the kernel's rules for a network interface
-// name (IFNAMSIZ), which netwatch and capture enforce when the daemon
-// starts.
+// checkInterfaceName applies the rules the quarantine's nftables rules
+// and the kernel apply to an interface name when the daemon starts.
 func checkInterfaceName(name string) error {
-	switch {
-	case name == "":
-		return errors.New("an empty interface name")
-	case len(name) > 15:
-		return fmt.Errorf("%q: interface names are at most 15 bytes", name)
-	case strings.ContainsFunc(name, func(r rune) bool { return r == '/' || unicode.IsSpace(r) }):
-		return fmt.Errorf("%q: an interface name has no '/' or spaces", name)
+	if !quarantine.ValidInterfaceName(name) {
+		return fmt.Errorf("%q: not an interface name (1 to 15 bytes, no spaces, '/', ':', '*', quotes or backslashes, not . or ..)", name)
 	}
 	return nil
 }

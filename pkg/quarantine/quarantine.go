@@ -216,7 +216,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	c.LANInterfaces = append([]string(nil), c.LANInterfaces...)
 	for _, name := range c.LANInterfaces {
-		if !validInterfaceName(name) {
+		if !ValidInterfaceName(name) {
 			return c, fmt.Errorf("%w config: LAN interface name %q", ErrInvalid, name)
 		}
 	}
@@ -234,10 +234,10 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// validInterfaceName accepts what the kernel accepts as an interface name
+// ValidInterfaceName accepts what the kernel accepts as an interface name
 // (1 to 15 bytes, not "." or "..", no '/', ':' or white space), less what
 // nft would read as a wildcard or could not print back plainly.
-func validInterfaceName(name string) bool {
+func ValidInterfaceName(name string) bool {
 	if name == "" || len(name) >= unix.IFNAMSIZ || name == "." || name == ".." {
 		return false
 	}
