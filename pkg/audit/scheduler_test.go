@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/testclock"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
@@ -189,10 +190,8 @@ func TestSchedulerAudits(t *testing.T) {
 // not MinRequestGap, and a device that showed signs of locking out is
 // held from every audit for LockoutHold.
 func TestSchedulerRequestLimits(t *testing.T) {
-	var mu sync.Mutex
-	now := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	clk := testclock.New(time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC))
+	clock, advance := clk.Now, clk.Advance
 	r := &fakeRunner{gate: make(chan struct{}, 10)}
 	done := make(chan Target, 10)
 	s, err := NewScheduler(r, &sliceSink{}, SchedulerOptions{NewDevices: true, Interval: time.Hour, Now: clock,
