@@ -4,7 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/miekg/dns"
@@ -162,25 +162,21 @@ func reverseZones(prefixes []netip.Prefix) []string {
 	var zones []string
 	for _, pr := range prefixes {
 		a := pr.Masked().Addr()
-		if a.Is4() {
-			b := a.As4()
-			zone := "in-addr.arpa."
-			for i := range pr.Bits() / 8 {
-				zone = strconv.Itoa(int(b[i])) + "." + zone
-			}
-			zones = append(zones, zone)
+		// The reverse name of the prefix's first address, less the
+		// labels below the prefix length: octets for IPv4, nibbles for
+		// IPv6.
+		name, err := dns.ReverseAddr(a.String())
+		if err != nil {
 			continue
 		}
-		b := a.As16()
-		zone := "ip6.arpa."
-		for i := range pr.Bits() / 4 {
-			nibble := b[i/2] >> 4
-			if i%2 == 1 {
-				nibble = b[i/2] & 0xf
-			}
-			zone = strconv.FormatUint(uint64(nibble), 16) + "." + zone
+		labels, step := 4, 8
+		if !a.Is4() {
+			labels, step = 32, 4
 		}
-		zones = append(zones, zone)
+		for range labels - pr.Bits()/step {
+			_, name, _ = strings.Cut(name, ".")
+		}
+		zones = append(zones, name)
 	}
 	return zones
 }
