@@ -126,9 +126,8 @@ type finder struct {
 	start [256]uint8
 
 	// The scan's payload was cut from a longer one at its start or end:
-	// see nearCut. b is the payload during a scan, nil after it.
+	// see nearStart.
 	cutStart, cutEnd bool
-	b                []byte
 }
 
 // Values of finder.start.
@@ -157,7 +156,7 @@ func newFinder() *finder {
 // opened before them, so only the most recent maxSpans values need to be
 // remembered however long b is.
 func (s *finder) find(b []byte, cut inspect.Cut) []match {
-	s.cutStart, s.cutEnd, s.b = cut&inspect.CutStart != 0, cut&inspect.CutEnd != 0, b
+	s.cutStart, s.cutEnd = cut&inspect.CutStart != 0, cut&inspect.CutEnd != 0
 	s.matches = s.matchBuf[:0]
 	s.nSpans, s.nextSpan = 0, 0
 	s.hasLat, s.hasLon, s.ssid, s.hasWiFiKey, s.nNames, s.addressFields = false, false, false, false, 0, false
@@ -170,7 +169,6 @@ func (s *finder) find(b []byte, cut inspect.Cut) []match {
 		}
 	}
 	s.pairs(b)
-	s.b = nil // borrowed: not kept past the call
 	return s.matches
 }
 
@@ -179,33 +177,33 @@ func (s *finder) find(b []byte, cut inspect.Cut) []match {
 // separator, an international number's after at most two.
 const edge = 3
 
-// nearCut reports whether s.b[start:end] runs into a cut end of the
-// payload, directly or across joining bytes: "4111111111111111" may be the
-// front of a 32-digit number, "4111 1111 1111 1111 " of a longer grouped
-// one, a key "phone" the tail of "headphone". The overlapping chunk or
-// seam that holds it whole reports it. A closing quote, a brace or a
-// letter between the datum and the cut ends it.
-func (s *finder) nearCut(start, end int) bool {
-	b := s.b
-	if s.cutStart {
-		i := start
-		for i > 0 && start-i < edge && isJoiner(b[i-1]) {
-			i--
-		}
-		if i == 0 {
-			return true
-		}
+// nearStart and nearEnd report whether a datum starting at b[start], or
+// ending at b[end], runs into a cut end of the payload, directly or across
+// joining bytes: "4111111111111111" may be the front of a 32-digit number,
+// "4111 1111 1111 1111 " of a longer grouped one, a key "phone" the tail
+// of "headphone". The overlapping chunk or seam that holds it whole
+// reports it. A closing quote, a brace or a letter between the datum and
+// the cut ends it.
+func (s *finder) nearStart(b []byte, start int) bool {
+	if !s.cutStart {
+		return false
 	}
-	if s.cutEnd {
-		i := end
-		for i < len(b) && i-end < edge && isJoiner(b[i]) {
-			i++
-		}
-		if i == len(b) {
-			return true
-		}
+	i := start
+	for i > 0 && start-i < edge && isJoiner(b[i-1]) {
+		i--
 	}
-	return false
+	return i == 0
+}
+
+func (s *finder) nearEnd(b []byte, end int) bool {
+	if !s.cutEnd {
+		return false
+	}
+	i := end
+	for i < len(b) && i-end < edge && isJoiner(b[i]) {
+		i++
+	}
+	return i == len(b)
 }
 
 // isJoiner: bytes that can continue a number (group separators, a decimal
@@ -226,12 +224,10 @@ func stringValued(k labelKind) bool {
 	return false
 }
 
-// add records a match. A datum checked by its shape that runs into a cut
-// is dropped (see nearCut); the kinds found only from string-valued
-// labelled fields (Wi-Fi credentials, names, addresses) were checked for
-// a cut key by field.
+// add records a match. Labelled values were checked for a cut by field,
+// free-text ones by addFree.
 func (s *finder) add(k dataKind, label, start, end int) {
-	if len(s.matches) == maxMatches || k != kindWiFi && k != kindName && k != kindAddress && s.nearCut(start, end) {
+	if len(s.matches) == maxMatches {
 		return
 	}
 	for _, m := range s.matches {
@@ -266,7 +262,8 @@ func (s *finder) fieldAt(b []byte, i int) {
 	} else {
 		vs, ve = valueAfter(b, i+1, c)
 	}
-	s.field(b, li, vs, ve, !s.nearCut(ks, ke), !s.nearCut(ks, ve))
+	front := s.nearStart(b, ks)
+	s.field(b, li, vs, ve, !front && !s.nearEnd(b, ke), !front && !s.nearEnd(b, ve))
 }
 
 // keyBefore finds the key ending at the separator b[sep]: a quoted string,
@@ -532,8 +529,10 @@ func (s *finder) context(k dataKind, start, end int) (label int, drop bool) {
 	return label, false
 }
 
-func (s *finder) addFree(k dataKind, start, end int) {
-	if label, drop := s.context(k, start, end); !drop {
+// addFree records a free-text match unless its field says it is something
+// else or it runs into a cut (see nearStart).
+func (s *finder) addFree(b []byte, k dataKind, start, end int) {
+	if label, drop := s.context(k, start, end); !drop && !s.nearStart(b, start) && !s.nearEnd(b, end) {
 		s.add(k, label, start, end)
 	}
 }
@@ -546,28 +545,28 @@ func (s *finder) freeAt(b []byte, i int) int {
 	switch c := b[i]; {
 	case c == '@':
 		if st, en, ok := emailAt(b, i, 1); ok {
-			s.addFree(kindEmail, st, en)
+			s.addFree(b, kindEmail, st, en)
 		}
 	case c == '%':
 		if i+2 < len(b) && b[i+1] == '4' && b[i+2] == '0' {
 			if st, en, ok := emailAt(b, i, 3); ok {
-				s.addFree(kindEmail, st, en)
+				s.addFree(b, kindEmail, st, en)
 			}
 		}
 	case c == '+':
 		if en, ok := e164At(b, i); ok {
-			s.addFree(kindPhone, i, en)
+			s.addFree(b, kindPhone, i, en)
 			return en - 1
 		}
 	case c == '$':
 		if en, ok := nmeaAt(b, i); ok {
-			s.addFree(kindNMEA, i, en)
+			s.addFree(b, kindNMEA, i, en)
 			return en - 1
 		}
 	default: // a digit
 		en, ok := cardAt(b, i)
 		if ok {
-			s.addFree(kindCard, i, en)
+			s.addFree(b, kindCard, i, en)
 		}
 		return en - 1
 	}
