@@ -619,7 +619,6 @@ func (e *Engine) expire() {
 func (e *Engine) closeFlow(f *Flow) {
 	outer := e.busy
 	e.busy, e.closing = f, true
-	f.set(flagClosing)
 	f.closeAnalyzer()
 	for _, o := range e.observers {
 		o.FlowClosed(f)

@@ -114,9 +114,6 @@ const (
 	// bytes never captured. Data fed to the analyzer afterwards clears it.
 	flagLost
 	_
-	// flagClosing: the engine is closing the flow (FINs, RST, idle
-	// timeout, eviction, Flush), as opposed to inspection stopping.
-	flagClosing
 )
 
 func (f *Flow) has(flag flowFlags) bool { return f.flags&flag != 0 }
@@ -296,19 +293,22 @@ func (f *Flow) setAnalyzer(a Analyzer) {
 
 // Ended reports whether what the analyzer read last in dir is the true
 // end of what that side of the flow sent, so that a datum running into it
-// is whole. Analyzers ask it in Close. One rule: the direction's end is
-// real when its stream reached the close without a gap, a budget stop or
-// stopped inspection. That is, the side closed (a FIN at the sequence
-// number after the bytes read) or the flow is being closed (both FINs, a
-// RST, an idle timeout, eviction, Flush), and
+// is whole. Analyzers ask it in Close. The direction's end is real when
+// the side closed (a FIN at the sequence number after the bytes read) or
+// the engine is closing the flow (both FINs, a RST, an idle timeout,
+// eviction, Flush), and
 //   - the byte budget did not cut the direction;
 //   - no bytes of it are missing after the last ones read: a gap with
 //     nothing read after it, a FIN or RST at a later sequence number, or
-//     the peer acknowledging bytes never captured all make the end a cut;
-//   - inspection did not stop (budget, StartTLS, the analyzer's own
-//     stop) before the flow closed, unless the side had closed already.
+//     the peer acknowledging bytes never captured all make the end a cut.
+//
+// Inspection that stops before the flow closes (budget, StartTLS, the
+// analyzer's own stop) closes the analyzer at that moment, when the
+// engine is not closing the flow: its end is real only if the side had
+// closed already.
 func (f *Flow) Ended(dir Dir) bool {
-	return (f.has(flagFIN<<dir) || f.has(flagClosing)) && !f.has(flagCut<<dir) && !f.has(flagLost<<dir)
+	e := f.engine
+	return (f.has(flagFIN<<dir) || e.closing && e.busy == f) && !f.has(flagCut<<dir) && !f.has(flagLost<<dir)
 }
 
 // UpgradedToTLS reports whether the flow switched to TLS after a
