@@ -121,7 +121,8 @@ func (s netlinkSource) Subscribe(ctx context.Context, updates chan<- kernelUpdat
 
 	// Listed once subscribed, so that no change falls between the two:
 	// changes made while listing wait in the subscriptions and follow.
-	t, err := listTables(ctx, h, -1, true)
+	learn := func(index int, name string) { names.learn(index, name, false) }
+	t, err := listTables(ctx, h, -1, true, learn, names.name)
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -145,11 +146,6 @@ func (s netlinkSource) Subscribe(ctx context.Context, updates chan<- kernelUpdat
 		list []kernelUpdate
 	}{{kindLink, t.links}, {kindAddr, t.addrs}, {kindNeigh, t.neighs}} {
 		for _, u := range table.list {
-			if u.kind == kindLink {
-				names.learn(u.index, u.iface, false)
-			} else {
-				u.iface = names.name(u.index)
-			}
 			if !send(u) {
 				return nil
 			}
@@ -209,7 +205,10 @@ func (s netlinkSource) List(ctx context.Context, max int) ([]kernelUpdate, error
 		return nil, fmt.Errorf("open rtnetlink: %w", err)
 	}
 	defer h.Close()
-	t, err := listTables(ctx, h, max, false)
+	names := map[int]string{}
+	learn := func(index int, name string) { names[index] = name }
+	name := func(index int) string { return names[index] }
+	t, err := listTables(ctx, h, max, false, learn, name)
 	if err != nil {
 		return nil, err
 	}
@@ -222,22 +221,23 @@ type tables struct {
 }
 
 // listTables lists the links, addresses and neighbours, at most max of
-// each (all if max is negative), with addresses and neighbours named by
-// the links listed. With consistent, a table the kernel keeps changing
-// while it is listed is an error; without, it is taken as listed.
-func listTables(ctx context.Context, h *netlink.Handle, max int, consistent bool) (tables, error) {
+// each (all if max is negative). Each link listed is passed to learn
+// before addresses and neighbours are listed, and these are named by
+// name. With consistent, a table the kernel keeps changing while it is
+// listed is an error; without, it is taken as listed.
+func listTables(ctx context.Context, h *netlink.Handle, max int, consistent bool,
+	learn func(index int, name string), name func(index int) string) (tables, error) {
 	var t tables
 	links, err := dump(consistent, h.LinkList)
 	if err != nil {
 		return t, fmt.Errorf("list links: %w", err)
 	}
-	names := map[int]string{}
 	for i, l := range links {
 		if i == max {
 			break
 		}
 		u := fromLink(l.Attrs(), false)
-		names[u.index] = u.iface
+		learn(u.index, u.iface)
 		t.links = append(t.links, u)
 	}
 	if err := ctx.Err(); err != nil {
@@ -252,7 +252,7 @@ func listTables(ctx context.Context, h *netlink.Handle, max int, consistent bool
 			break
 		}
 		u := fromAddr(a.IPNet, a.LinkIndex, false)
-		u.iface = names[u.index]
+		u.iface = name(u.index)
 		t.addrs = append(t.addrs, u)
 	}
 	if err := ctx.Err(); err != nil {
@@ -267,7 +267,7 @@ func listTables(ctx context.Context, h *netlink.Handle, max int, consistent bool
 			break
 		}
 		u := fromNeigh(n, false)
-		u.iface = names[u.index]
+		u.iface = name(u.index)
 		t.neighs = append(t.neighs, u)
 	}
 	return t, nil
