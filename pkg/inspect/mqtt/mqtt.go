@@ -107,11 +107,10 @@ const (
 type stream struct {
 	stage   stage
 	header  byte // first byte of the current packet
-	lenVal  int  // remaining length being decoded
+	lenVal  int  // remaining length: being decoded, then the body's
 	lenN    int  // varint bytes read so far
 	left    int  // body bytes not yet seen
 	n       int  // body bytes kept in buf
-	cut     bool // body bytes past buf were dropped
 	handled bool // the current packet was parsed: complete, or its prefix filled buf
 	buf     [capture]byte
 }
@@ -151,7 +150,7 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 			case s.lenVal > maxRemaining:
 				a.kill(f, dir)
 			default:
-				s.stage, s.left, s.n, s.cut, s.handled = stageBody, s.lenVal, 0, false, false
+				s.stage, s.left, s.n, s.handled = stageBody, s.lenVal, 0, false
 				if s.left == 0 {
 					s.stage = stageHeader
 					a.packet(f, dir, s)
@@ -160,9 +159,7 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 		case stageBody:
 			k := min(s.left, len(data)-i)
 			if !s.handled {
-				m := copy(s.buf[s.n:], data[i:i+k])
-				s.n += m
-				s.cut = s.cut || m < k
+				s.n += copy(s.buf[s.n:], data[i:i+k])
 			}
 			i += k
 			s.left -= k
@@ -208,10 +205,10 @@ func (a *analyzer) kill(f *inspect.Flow, dir inspect.Dir) {
 
 // packet handles one packet from its kept prefix, which is the whole body
 // unless the body is longer than the capture (bytes were dropped, or are
-// still to come).
+// still to come): then the prefix is cut.
 func (a *analyzer) packet(f *inspect.Flow, dir inspect.Dir, s *stream) {
 	body := s.buf[:s.n]
-	cut := s.cut || s.left > 0
+	cut := s.n < s.lenVal
 	switch s.header >> 4 {
 	case typeConnect:
 		// The fixed header's flags of a CONNECT are reserved and zero
