@@ -255,9 +255,8 @@ func (d *Daemon) restore(ctx context.Context) error {
 			// would have been at run time, so that the stored findings
 			// do not bring it back with a new term.
 			d.deps.Store.DeleteQuarantine(q.MAC)
-			if m := d.metaFor(q.MAC); q.Until.After(m.decision.ReleasedAt) {
-				m.decision.ReleasedAt, m.decision.Updated = q.Until, now
-				if err := d.deps.Store.PutDecision(m.decision); err != nil {
+			if dec, ok := d.metaFor(q.MAC).noteRelease(q.Until, now); ok {
+				if err := d.deps.Store.PutDecision(dec); err != nil {
 					d.log.Warn("expiry of a quarantine not saved", "mac", q.MAC, "err", err)
 				}
 			}
@@ -964,6 +963,18 @@ func (d *Daemon) pruneMetaLocked(present map[hwaddr.MAC]bool) {
 
 // decided: the owner said something about the device that must outlive
 // its eviction from the inventory.
+// noteRelease records a release (the owner's, or an expiry) at at in the
+// device's decision, unless a later one is there: policy does not
+// quarantine it again for findings it knew then. It returns the decision
+// to save and whether it changed.
+func (m *deviceMeta) noteRelease(at, updated time.Time) (store.Decision, bool) {
+	if !at.After(m.decision.ReleasedAt) {
+		return m.decision, false
+	}
+	m.decision.ReleasedAt, m.decision.Updated = at, updated
+	return m.decision, true
+}
+
 func (m *deviceMeta) decided() bool {
 	dec := m.decision
 	return dec.Name != "" || dec.Trusted || len(dec.Exempt) > 0 || dec.Force != "" || !dec.ReleasedAt.IsZero() || !dec.OwnerLogin.IsZero()

@@ -342,9 +342,7 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 	var decision *store.Decision
 	if p.release {
 		m.quarantine, m.kernelAddrs = nil, nil
-		if !p.released.IsZero() {
-			m.decision.ReleasedAt, m.decision.Updated = p.released, p.released
-			dec := m.decision
+		if dec, ok := m.noteRelease(p.released, p.released); ok {
 			decision = &dec
 		}
 	} else {
