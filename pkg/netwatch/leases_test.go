@@ -11,15 +11,33 @@ import (
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
+// parseLeasesCase is a lease file and what parseLeases makes of it.
+type parseLeasesCase struct {
+	name string
+	in   string
+	want []lease
+	st   leaseStats
+}
+
+func checkParseLeases(t *testing.T, tests []parseLeasesCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, st := parseLeases([]byte(tt.in))
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("leases\n got %+v\nwant %+v", got, tt.want)
+			}
+			if st != tt.st {
+				t.Errorf("stats %+v, want %+v", st, tt.st)
+			}
+		})
+	}
+}
+
 func TestParseLeases(t *testing.T) {
 	exp := time.Unix(1748779200, 0).UTC()
 	ip := netip.MustParseAddr
-	tests := []struct {
-		name string
-		in   string
-		want []lease
-		st   leaseStats
-	}{
+	tests := []parseLeasesCase{
 		{
 			name: "dnsmasq_ipv4",
 			in:   "1748779200 00:12:34:56:78:9a 192.168.1.10 cam-01 01:00:12:34:56:78:9a\n",
@@ -144,17 +162,7 @@ func TestParseLeases(t *testing.T) {
 			st:   leaseStats{garbage: 1},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, st := parseLeases([]byte(tt.in))
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("leases\n got %+v\nwant %+v", got, tt.want)
-			}
-			if st != tt.st {
-				t.Errorf("stats %+v, want %+v", st, tt.st)
-			}
-		})
-	}
+	checkParseLeases(t, tests)
 }
 
 // TestParseLeasesBrokenHostname: older odhcpd releases write a host name
@@ -187,12 +195,7 @@ func TestParseLeasesBrokenHostname(t *testing.T) {
 	forgedStart := "# br-lan 02:00:00:00:00:98 ipv4 -"
 	longest := strings.Repeat("y", maxClientHostname-1-len(forgedStart)) + "\n" + forgedStart
 
-	tests := []struct {
-		name string
-		in   string
-		want []lease
-		st   leaseStats
-	}{
+	tests := []parseLeasesCase{
 		{
 			name: "newline_forges_a_line",
 			in:   broken("x\n# br-lan 02:00:00:00:00:99 ipv4 - 9999999999 0a610001 32 10.97.0.1/32\n"),
@@ -264,17 +267,7 @@ func TestParseLeasesBrokenHostname(t *testing.T) {
 			st:   leaseStats{untrusted: 1},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, st := parseLeases([]byte(tt.in))
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("leases\n got %+v\nwant %+v", got, tt.want)
-			}
-			if st != tt.st {
-				t.Errorf("stats %+v, want %+v", st, tt.st)
-			}
-		})
-	}
+	checkParseLeases(t, tests)
 }
 
 func TestParseLeasesCaps(t *testing.T) {
