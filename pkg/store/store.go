@@ -287,12 +287,18 @@ func sameEvent(a, b *event.Event) bool {
 		a.Packet == b.Packet && a.Verified == b.Verified && a.Count == b.Count && a.LastTime.Equal(b.LastTime)
 }
 
+// keptLocked: the device of mac has a quarantine or an owner decision,
+// so its records are the last to go when a table is full.
+func (s *Store) keptLocked(mac hwaddr.MAC) bool {
+	return s.quarantines[mac] != nil || s.decisions[mac] != nil
+}
+
 // evictDeviceLocked forgets the least recently seen device that has no
 // quarantine or decision, and its verdict.
 func (s *Store) evictDeviceLocked() bool {
 	var victim *DeviceRecord
 	for mac, d := range s.devices {
-		if s.quarantines[mac] != nil || s.decisions[mac] != nil {
+		if s.keptLocked(mac) {
 			continue
 		}
 		if victim == nil || d.LastSeen.Before(victim.LastSeen) ||
@@ -345,7 +351,7 @@ func (s *Store) PutVerdict(v Verdict) error {
 			if older(old, anyVictim) {
 				anyVictim = old
 			}
-			if s.quarantines[old.MAC] == nil && s.decisions[old.MAC] == nil && older(old, victim) {
+			if !s.keptLocked(old.MAC) && older(old, victim) {
 				victim = old
 			}
 		}
