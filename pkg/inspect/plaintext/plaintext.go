@@ -107,11 +107,11 @@ type analyzer struct {
 	proto *Protocol
 	carry [2][carrySize]byte
 	nc    [2]int
-	// resumed: bytes came (or were lost) before in the direction, so the
-	// next payload does not start the direction's stream.
-	resumed [2]bool
-	// head: the carry starts at the direction's first byte.
-	head [2]bool
+	// fed counts the bytes fed in each direction up to carrySize+1, which
+	// a gap sets it to: above 0, the next payload does not start the
+	// direction's stream; up to carrySize, the carry starts at its first
+	// byte.
+	fed [2]int
 }
 
 // Feed implements inspect.Analyzer. It consumes everything: the scanner
@@ -131,7 +131,7 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 		j := copy(p.join[:], a.carry[dir][:n])
 		j += copy(p.join[j:], data[:min(len(data), carrySize)])
 		cut := inspect.CutEnd
-		if !a.head[dir] {
+		if a.fed[dir] > carrySize {
 			cut |= inspect.CutStart
 		}
 		p.scanText(f, dir, p.join[:j], cut)
@@ -139,12 +139,12 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 		clear(p.join[:j])
 	}
 	cut := inspect.CutEnd
-	if a.resumed[dir] {
+	if a.fed[dir] > 0 {
 		cut |= inspect.CutStart
 	}
 	p.scanChunks(f, dir, data, cut)
 	a.keepEnd(dir, data)
-	a.resumed[dir] = true
+	a.fed[dir] = min(a.fed[dir]+len(data), carrySize+1)
 	return len(data)
 }
 
@@ -177,7 +177,6 @@ func (p *Protocol) scanText(f *inspect.Flow, dir inspect.Dir, b []byte, cut insp
 // keepEnd remembers the last carrySize bytes sent in dir.
 func (a *analyzer) keepEnd(dir inspect.Dir, data []byte) {
 	c := &a.carry[dir]
-	a.head[dir] = (a.head[dir] || !a.resumed[dir]) && a.nc[dir]+len(data) <= carrySize
 	if len(data) >= carrySize {
 		a.nc[dir] = copy(c[:], data[len(data)-carrySize:])
 		return
@@ -192,7 +191,7 @@ func (a *analyzer) keepEnd(dir inspect.Dir, data []byte) {
 func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 	clear(a.carry[dir][:a.nc[dir]])
 	a.nc[dir] = 0
-	a.resumed[dir], a.head[dir] = true, false
+	a.fed[dir] = carrySize + 1
 }
 
 // Close implements inspect.Analyzer. A direction whose end is real
@@ -207,7 +206,7 @@ func (a *analyzer) Close(f *inspect.Flow) {
 			continue
 		}
 		var cut inspect.Cut
-		if !a.head[dir] {
+		if a.fed[dir] > carrySize {
 			cut = inspect.CutStart
 		}
 		a.proto.scanText(f, dir, a.carry[dir][:a.nc[dir]], cut)
