@@ -407,26 +407,24 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 // lostTail marks a direction whose end the analyzer did not read: a FIN
 // or RST (p, sent in dir) is numbered after the bytes delivered in dir,
 // or acknowledges bytes of the other direction that were never captured.
-// A FIN already seen takes one sequence number of its own.
 func lostTail(f *Flow, dir Dir, p *Packet) {
 	if f.has(flagSynced << dir) {
-		ahead := int32(p.Seq + uint32(len(p.Payload)) - f.nextSeq[dir])
-		if f.has(flagFIN << dir) {
-			ahead--
-		}
-		if ahead > 0 {
-			f.set(flagLost << dir)
-		}
+		markLost(f, dir, p.Seq+uint32(len(p.Payload)))
 	}
-	other := 1 - dir
-	if p.TCPFlags&TCPFlagACK != 0 && f.has(flagSynced<<other) {
-		ahead := int32(p.Ack - f.nextSeq[other])
-		if f.has(flagFIN << other) {
-			ahead--
-		}
-		if ahead > 0 {
-			f.set(flagLost << other)
-		}
+	if other := 1 - dir; p.TCPFlags&TCPFlagACK != 0 && f.has(flagSynced<<other) {
+		markLost(f, other, p.Ack)
+	}
+}
+
+// markLost marks d lost if seq is past the next sequence number expected
+// in d. A FIN already seen takes one sequence number of its own.
+func markLost(f *Flow, d Dir, seq uint32) {
+	ahead := int32(seq - f.nextSeq[d])
+	if f.has(flagFIN << d) {
+		ahead--
+	}
+	if ahead > 0 {
+		f.set(flagLost << d)
 	}
 }
 
