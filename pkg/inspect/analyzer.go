@@ -72,6 +72,15 @@ const (
 	CutEnd                   // bytes sent after b are not in it, or may follow
 )
 
+// CutEndIf is CutEnd if cut is true, else no cut: for a payload whose
+// start is the message's and whose end may not be.
+func CutEndIf(cut bool) Cut {
+	if cut {
+		return CutEnd
+	}
+	return 0
+}
+
 // FreeList recycles per-flow analyzer state so that steady-state traffic
 // does not allocate. It keeps at most maxSpare free items: after a burst
 // of flows the rest goes back to the garbage collector, and the engine's

@@ -478,11 +478,7 @@ func (a *analyzer) finishBody(f *inspect.Flow, dir inspect.Dir, h *half, ended b
 		if dir == inspect.ToClient {
 			where = "response_body"
 		}
-		var edges inspect.Cut
-		if cut {
-			edges = inspect.CutEnd
-		}
-		s.ScanPayload(f, dir, where, body, edges)
+		s.ScanPayload(f, dir, where, body, inspect.CutEndIf(cut))
 	}
 	h.dropBody() // handed on: of no further use
 }

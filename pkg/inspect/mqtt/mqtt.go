@@ -380,20 +380,11 @@ func (a *analyzer) scan(f *inspect.Flow, dir inspect.Dir, topic, payload []byte,
 		return
 	}
 	if len(topic) > 0 {
-		sc.ScanPayload(f, dir, "mqtt_topic", topic[:min(len(topic), maxTopic)], cutEnd(topicCut || len(topic) > maxTopic))
+		sc.ScanPayload(f, dir, "mqtt_topic", topic[:min(len(topic), maxTopic)], inspect.CutEndIf(topicCut || len(topic) > maxTopic))
 	}
 	if len(payload) > 0 {
-		sc.ScanPayload(f, dir, "mqtt_payload", payload[:min(len(payload), maxPayload)], cutEnd(payloadCut || len(payload) > maxPayload))
+		sc.ScanPayload(f, dir, "mqtt_payload", payload[:min(len(payload), maxPayload)], inspect.CutEndIf(payloadCut || len(payload) > maxPayload))
 	}
-}
-
-// cutEnd says a scanned part ends in a cut: a number there may be the
-// front of a longer one.
-func cutEnd(cut bool) inspect.Cut {
-	if cut {
-		return inspect.CutEnd
-	}
-	return 0
 }
 
 // Gap implements inspect.Analyzer: with bytes missing, packet boundaries
