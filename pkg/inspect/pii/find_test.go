@@ -15,9 +15,9 @@ type found struct {
 	field string
 }
 
-func (s *finder) results(b []byte) []found {
+func (s *finder) results(b []byte, cut inspect.Cut) []found {
 	var out []found
-	for _, m := range s.find(b, 0) {
+	for _, m := range s.find(b, cut) {
 		f := found{kind: m.kind.String()}
 		if m.label >= 0 {
 			f.field = s.labels.labels[m.label].field
@@ -87,7 +87,7 @@ func TestFindPositive(t *testing.T) {
 	s := newFinder()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := s.results([]byte(tt.in))
+			got := s.results([]byte(tt.in), 0)
 			if !equalFound(got, tt.want) {
 				t.Errorf("find(%q) = %v, want %v", tt.in, got, tt.want)
 			}
@@ -171,7 +171,7 @@ func TestFindNegative(t *testing.T) {
 	s := newFinder()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := s.results([]byte(tt.in)); len(got) != 0 {
+			if got := s.results([]byte(tt.in), 0); len(got) != 0 {
 				t.Errorf("find(%q) = %v, want nothing", tt.in, got)
 			}
 		})
@@ -267,11 +267,11 @@ func TestManyFieldsStayLabelled(t *testing.T) {
 		fmt.Fprintf(&b, `{"ts":%d,"seq":%d,"order_id":"4111111111111111"},`, int64(1700000000000)+int64(i), i)
 	}
 	s := newFinder()
-	if got := s.results([]byte(b.String())); len(got) != 0 {
+	if got := s.results([]byte(b.String()), 0); len(got) != 0 {
 		t.Fatalf("ids reported as cards: %v", got)
 	}
 	b.WriteString(`{"note":"card 4111 1111 1111 1111"}`)
-	if got := s.results([]byte(b.String())); len(got) != 1 || got[0].kind != "card" {
+	if got := s.results([]byte(b.String()), 0); len(got) != 1 || got[0].kind != "card" {
 		t.Fatalf("the card at the end: %v", got)
 	}
 }
@@ -325,14 +325,7 @@ func TestFindAtCut(t *testing.T) {
 	s := newFinder()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got []found
-			for _, m := range s.find([]byte(tt.in), tt.cut) {
-				f := found{kind: m.kind.String()}
-				if m.label >= 0 {
-					f.field = s.labels.labels[m.label].field
-				}
-				got = append(got, f)
-			}
+			got := s.results([]byte(tt.in), tt.cut)
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("find(%q, %d) = %v, want %v", tt.in, tt.cut, got, tt.want)
 			}
