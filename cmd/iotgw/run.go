@@ -135,7 +135,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	}
 	if cfg.Capture.Mode == capture.ModeNFLOG {
 		qcfg.Capture = quarantine.CaptureConfig{Enabled: true, Group: uint16(cfg.Capture.NFLOGGroup),
-			Snaplen: uint32(cfg.Capture.NFLOGSnaplen), Bytes: uint64(cfg.Capture.BudgetBytes)}
+			Snaplen: uint32(cfg.Capture.NFLOGSnaplen), Bytes: uint64(cfg.Capture.BudgetBytes), Mark: uint32(cfg.Capture.ConntrackMark)}
 		if err := quarantine.EnableConntrackAccounting(); err != nil {
 			return fmt.Errorf("conntrack accounting: %w", err)
 		}

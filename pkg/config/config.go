@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
+	"math/bits"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -97,6 +99,10 @@ type Capture struct {
 	NFLOGGroup   int `toml:"nflog_group"`
 	NFLOGSnaplen int `toml:"nflog_snaplen"`
 	BudgetBytes  int `toml:"budget_bytes"`
+	// ConntrackMark is two bits of the connection mark the nflog rules set
+	// once a connection's budget is spent (see quarantine.CaptureConfig);
+	// change it if another program on the router uses these bits.
+	ConntrackMark int64 `toml:"conntrack_mark"`
 }
 
 // Quarantine configures enforcement.
@@ -325,12 +331,13 @@ func Default() *Config {
 		},
 		Daemon: Daemon{Socket: "/var/run/iotgw.sock", LogLevel: "info"},
 		Capture: Capture{
-			Mode:         "afpacket",
-			Interfaces:   []string{"br-lan"},
-			RingBlocks:   16,
-			NFLOGGroup:   7,
-			NFLOGSnaplen: 2048,
-			BudgetBytes:  16384,
+			Mode:          "afpacket",
+			Interfaces:    []string{"br-lan"},
+			RingBlocks:    16,
+			NFLOGGroup:    7,
+			NFLOGSnaplen:  2048,
+			BudgetBytes:   16384,
+			ConntrackMark: quarantine.DefaultCaptureMark,
 		},
 		Quarantine: Quarantine{NoticePort: 8088, Table: "iotgw"},
 		Store:      Store{Path: "/etc/iotgw/state.json", WriteInterval: Duration{10 * time.Minute}, MaxBytes: 4 << 20},
@@ -586,6 +593,9 @@ func (c *Config) validate() []*Error {
 	}
 	if cp.BudgetBytes < 256 || cp.BudgetBytes > 1<<24 {
 		bad("capture.budget_bytes", "%d is out of range (256 to 16777216)", cp.BudgetBytes)
+	}
+	if m := cp.ConntrackMark; m <= 0 || m > math.MaxUint32 || bits.OnesCount64(uint64(m)) != 2 {
+		bad("capture.conntrack_mark", "%#x: want two bits of a 32-bit mark, such as 0xc000", m)
 	}
 	if q := c.Quarantine.NoticePort; q < 1 || q > 65535 {
 		bad("quarantine.notice_port", "%d is not a port", q)

@@ -140,6 +140,12 @@ func TestValidateCatchesWhatBreaksRun(t *testing.T) {
 		{"lease_files_none", "[lan]\nlease_files = []\n", ""},
 		{"capture_interface_too_long", "[capture]\ninterfaces = [\"br-lan-guest-iot0\"]\n", "capture.interfaces"},
 		{"capture_interface_unused_by_nflog", "[capture]\nmode = \"nflog\"\ninterfaces = []\n", ""},
+		{"conntrack_mark_other_bits", "[capture]\nconntrack_mark = 0x30000000\n", ""},
+		{"conntrack_mark_one_bit", "[capture]\nconntrack_mark = 0x8000\n", "capture.conntrack_mark"},
+		{"conntrack_mark_three_bits", "[capture]\nconntrack_mark = 0x1c000\n", "capture.conntrack_mark"},
+		{"conntrack_mark_zero", "[capture]\nconntrack_mark = 0\n", "capture.conntrack_mark"},
+		{"conntrack_mark_past_32_bits", "[capture]\nconntrack_mark = 0x300000000\n", "capture.conntrack_mark"},
+		{"conntrack_mark_negative", "[capture]\nconntrack_mark = -0x4000\n", "capture.conntrack_mark"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("test.toml", []byte(tc.toml))

@@ -15,17 +15,20 @@ import (
 
 // layoutVersion is bumped whenever the rules change in a way the rule texts
 // below do not show; it is part of the structure tag. 2: DNS redirect,
-// packet-count capture rules.
-const layoutVersion = 3
+// packet-count capture rules. 4: capture folded into forward.
+const layoutVersion = 4
 
 // Base chain priorities. A drop in any base chain is final, so ours need not
-// run before fw4's to win; they run just before fw4's (filter 0, dstnat -100)
-// so that a quarantined device's packets cost fw4 nothing and our redirect
-// is the NAT that applies (the first NAT chain to bind a mapping wins).
+// run before fw4's to win. Input and NAT run just before fw4's (filter 0,
+// dstnat -100) so that a quarantined device's packets cost fw4 nothing and
+// our redirect is the NAT that applies (the first NAT chain to bind a
+// mapping wins). Forward runs after fw4's, so that its capture sees only
+// what every verdict let pass: it is the one chain of ours that every
+// forwarded packet crosses.
 const (
 	prioFilter        = -10  // filter - 10
 	prioDstNAT        = -110 // dstnat - 10
-	prioCapture       = 10   // filter + 10: after every verdict, see only what passes
+	prioForward       = 10   // filter + 10
 	prioBridgeFilter  = -210 // bridge filter (-200) - 10
 	prioBridgeCapture = -190 // bridge filter + 10
 )
@@ -233,6 +236,34 @@ func ctBudgetSpent(dir string, bytes, packets uint64) match {
 	}
 }
 
+// ctMarkAll matches connections whose mark has every bit of mask set. The
+// kernel keeps the mark in host byte order.
+func ctMarkAll(mask uint32) match {
+	m := binary.NativeEndian.AppendUint32(nil, mask)
+	return match{
+		text: fmt.Sprintf("ct mark & 0x%08x == 0x%08x", mask, mask),
+		exprs: []expr.Any{
+			&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: m, Xor: make([]byte, 4)},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: m},
+		},
+	}
+}
+
+// ctMarkSet sets bits in the connection's mark and keeps the others. The
+// kernel raises a conntrack event only when the mark changes.
+func ctMarkSet(bits uint32) match {
+	return match{
+		text: fmt.Sprintf("ct mark set ct mark | 0x%08x", bits),
+		exprs: []expr.Any{
+			&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+				Mask: binary.NativeEndian.AppendUint32(nil, ^bits), Xor: binary.NativeEndian.AppendUint32(nil, bits)},
+			&expr.Ct{Key: expr.CtKeyMARK, Register: 1, SourceRegister: true},
+		},
+	}
+}
+
 // iifname matches the input interface by its exact name, which the kernel
 // compares as IFNAMSIZ bytes, zero padded.
 func iifname(name string) match {
@@ -283,6 +314,10 @@ func verdict(kind expr.VerdictKind) match {
 
 func jump(chain string) match {
 	return match{text: "jump " + chain, exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: chain}}}
+}
+
+func goTo(chain string) match {
+	return match{text: "goto " + chain, exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictGoto, Chain: chain}}}
 }
 
 func accept() match { return verdict(expr.VerdictAccept) }
@@ -362,24 +397,36 @@ func inetTable(cfg Config) tableDef {
 	}
 
 	// What each mode does with forwarded traffic from (out) and to (in)
-	// the device.
-	outOf := map[Mode]match{ModeBlock: drop(), ModeUpdatesOnly: jump("updates_out"), ModeIsolate: jump("isolate_out")}
-	into := map[Mode]match{ModeBlock: drop(), ModeUpdatesOnly: jump("updates_in"), ModeIsolate: jump("isolate_in")}
+	// the device. The mode chains are reached by goto and end every path
+	// with a verdict, so a packet they let pass is never matched twice.
+	outOf := map[Mode]match{ModeBlock: drop(), ModeUpdatesOnly: goTo("updates_out"), ModeIsolate: goTo("isolate_out")}
+	into := map[Mode]match{ModeBlock: drop(), ModeUpdatesOnly: goTo("updates_in"), ModeIsolate: goTo("isolate_in")}
 
-	forward := chainDef{name: "forward", hook: nftables.ChainHookForward, prio: prioFilter, typ: nftables.ChainTypeFilter}
-	// Established connections pass first, so that the bulk of forwarded
-	// packets costs one conntrack test instead of a lookup in every set. A
+	// pass is what becomes of a forwarded packet that no quarantine stops:
+	// accepted, or with capture on, handed to the capture rules.
+	pass := accept()
+	forward := chainDef{name: "forward", hook: nftables.ChainHookForward, prio: prioForward, typ: nftables.ChainTypeFilter}
+	if cfg.Capture.Enabled {
+		pass = goTo("capture")
+		// A connection whose budget is spent both ways is done with: one
+		// test of the mark, the cheapest test there is for nearly every
+		// packet a router forwards.
+		forward.rules = append(forward.rules, rule(established(), ctMarkAll(cfg.Capture.Mark), verdict(expr.VerdictReturn)))
+	}
+	// Established connections pass next, so that the rest of the forwarded
+	// packets costs a conntrack test instead of a lookup in every set. A
 	// quarantined device has no established connection: its first packet
-	// is dropped below, and Quarantine deletes the connections it had. What
-	// passes here are replies on connections a rule below let start, such
-	// as the owner (protected) opening a quarantined camera's page.
-	forward.rules = append(forward.rules, rule(established(), accept()))
-	forward.rules = append(forward.rules, rule(b.ether("saddr", "protected_mac"), accept()))
+	// is dropped below, and Quarantine deletes the connections it had (and
+	// with them their marks). What passes here are replies on connections a
+	// rule below let start, such as the owner (protected) opening a
+	// quarantined camera's page.
+	forward.rules = append(forward.rules, rule(established(), pass))
+	forward.rules = append(forward.rules, rule(b.ether("saddr", "protected_mac"), pass))
 	for _, m := range modes {
 		forward.rules = append(forward.rules, rule(b.ether("saddr", setName(m.setPrefix(), keyMAC)), outOf[m]))
 	}
 	for _, k := range addrKinds {
-		forward.rules = append(forward.rules, rule(b.addr(k, "saddr", setName("protected", k), false), accept()))
+		forward.rules = append(forward.rules, rule(b.addr(k, "saddr", setName("protected", k), false), pass))
 	}
 	for _, k := range addrKinds {
 		for _, m := range modes {
@@ -391,17 +438,20 @@ func inetTable(cfg Config) tableDef {
 			forward.rules = append(forward.rules, rule(b.addr(k, "daddr", setName(m.setPrefix(), k), false), into[m]))
 		}
 	}
+	if cfg.Capture.Enabled {
+		forward.rules = append(forward.rules, rule(pass))
+	}
 
 	updatesOut := chainDef{name: "updates_out"}
 	updatesIn := chainDef{name: "updates_in"}
 	isolateOut := chainDef{name: "isolate_out"}
 	isolateIn := chainDef{name: "isolate_in"}
 	for _, k := range addrKinds {
-		updatesOut.rules = append(updatesOut.rules, rule(b.addr(k, "daddr", setName("allow", k), false), accept()))
-		updatesIn.rules = append(updatesIn.rules, rule(b.addr(k, "saddr", setName("allow", k), false), established(), accept()))
+		updatesOut.rules = append(updatesOut.rules, rule(b.addr(k, "daddr", setName("allow", k), false), pass))
+		updatesIn.rules = append(updatesIn.rules, rule(b.addr(k, "saddr", setName("allow", k), false), established(), pass))
 		if !cfg.IsolateLAN {
-			isolateOut.rules = append(isolateOut.rules, rule(b.addr(k, "daddr", setName("lan", k), false), accept()))
-			isolateIn.rules = append(isolateIn.rules, rule(b.addr(k, "saddr", setName("lan", k), false), accept()))
+			isolateOut.rules = append(isolateOut.rules, rule(b.addr(k, "daddr", setName("lan", k), false), pass))
+			isolateIn.rules = append(isolateIn.rules, rule(b.addr(k, "saddr", setName("lan", k), false), pass))
 		}
 	}
 	for _, c := range []*chainDef{&updatesOut, &updatesIn, &isolateOut, &isolateIn} {
@@ -468,27 +518,25 @@ func inetTable(cfg Config) tableDef {
 		chains = append(chains, dns)
 	}
 	if cfg.Capture.Enabled {
-		chains = append(chains, captureChain(prioCapture, cfg.Capture))
+		chains = append(chains, chainDef{name: "capture", rules: captureRules(cfg.Capture)})
 	}
 	return tableDef{family: nftables.TableFamilyINet, sets: sets, chains: chains}
 }
 
-// captureChain copies the first bytes and the first packets of each
-// direction of every TCP and UDP connection to NFLOG. Nearly every packet a
-// router forwards belongs to a direction whose budget is spent, so the
-// chain tests that first, in one rule per direction: the bulk of traffic
-// costs one or two rules, not a test of every counter. Needs conntrack
-// accounting (nf_conntrack_acct).
-func captureChain(prio int32, c CaptureConfig) chainDef {
-	return chainDef{
-		name: "capture", hook: nftables.ChainHookForward, prio: prio, typ: nftables.ChainTypeFilter,
-		rules: []ruleDef{
-			// Replies first: a home network mostly downloads.
-			rule(ctBudgetSpent("reply", c.Bytes, c.Packets), verdict(expr.VerdictReturn)),
-			rule(ctBudgetSpent("original", c.Bytes, c.Packets), verdict(expr.VerdictReturn)),
-			rule(notTCPOrUDP(), verdict(expr.VerdictReturn)),
-			rule(nflog(c.Group, c.Snaplen)),
-		},
+// captureRules copy the first bytes and the first packets of each direction
+// of every TCP and UDP connection to NFLOG. Nearly every packet a router
+// forwards belongs to a direction whose budget is spent, so they test that
+// first, in one rule per direction, and note it in the connection's mark
+// for the cheaper test in front of them. Needs conntrack accounting
+// (nf_conntrack_acct).
+func captureRules(c CaptureConfig) []ruleDef {
+	original := c.Mark & -c.Mark // the lower bit
+	return []ruleDef{
+		// Replies first: a home network mostly downloads.
+		rule(ctBudgetSpent("reply", c.Bytes, c.Packets), ctMarkSet(c.Mark&^original), verdict(expr.VerdictReturn)),
+		rule(ctBudgetSpent("original", c.Bytes, c.Packets), ctMarkSet(original), verdict(expr.VerdictReturn)),
+		rule(notTCPOrUDP(), verdict(expr.VerdictReturn)),
+		rule(nflog(c.Group, c.Snaplen)),
 	}
 }
 
@@ -526,7 +574,10 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	}
 	chains := []chainDef{forward}
 	if cfg.Capture.Enabled && bridgeCT {
-		chains = append(chains, captureChain(prioBridgeCapture, cfg.Capture))
+		chains = append(chains, chainDef{
+			name: "capture", hook: nftables.ChainHookForward, prio: prioBridgeCapture, typ: nftables.ChainTypeFilter,
+			rules: append([]ruleDef{rule(established(), ctMarkAll(cfg.Capture.Mark), verdict(expr.VerdictReturn))}, captureRules(cfg.Capture)...),
+		})
 	}
 	return tableDef{family: nftables.TableFamilyBridge, sets: dynamicSets(false), chains: chains}
 }

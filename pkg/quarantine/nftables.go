@@ -101,7 +101,7 @@ func (n *NFTables) getLayout(c *nftables.Conn) *layout {
 func probeBridgeConntrack(c *nftables.Conn, cfg Config) bool {
 	t := c.CreateTable(&nftables.Table{Family: nftables.TableFamilyBridge, Name: cfg.TableName + "_probe"})
 	ch := c.AddChain(&nftables.Chain{Name: "probe", Table: t})
-	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: captureChain(0, cfg.Capture).rules[1].exprs})
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: captureRules(cfg.Capture)[1].exprs})
 	c.DelTable(t)
 	return c.Flush() == nil
 }

@@ -321,10 +321,23 @@ func TestNFTablesRebuild(t *testing.T) {
 	}
 }
 
+// ruleHandle returns the handle of the first rule of inet iotgw's chain
+// whose text contains part.
+func ruleHandle(t *testing.T, ns, chain, part string) string {
+	t.Helper()
+	for _, line := range strings.Split(netnstest.CmdIn(t, ns, "nft", "-a", "list", "chain", "inet", "iotgw", chain), "\n") {
+		if _, h, ok := strings.Cut(line, "# handle "); ok && strings.Contains(line, part) {
+			return strings.TrimSpace(h)
+		}
+	}
+	t.Fatalf("no rule with %q in chain %s", part, chain)
+	return ""
+}
+
 // TestNFTablesSetDNSRedirectAll puts the redirect for all clients in and
 // takes it out: each switch is a rebuild that keeps every element, a
 // repeated switch changes nothing, and a daemon upgrade from the previous
-// layout (DNS and packet-count rules missing) rebuilds too.
+// layout (a capture rule missing) rebuilds too.
 func TestNFTablesSetDNSRedirectAll(t *testing.T) {
 	ctx := context.Background()
 	old := testCfg
@@ -341,8 +354,8 @@ func TestNFTablesSetDNSRedirectAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Stand-in for the previous release's table: same sets, a rule
-	// set without the new rules and with another tag.
-	netnstest.CmdIn(t, ns, "nft", "delete", "chain", "inet", "iotgw", "capture")
+	// set without one of the new rules.
+	netnstest.CmdIn(t, ns, "nft", "delete", "rule", "inet", "iotgw", "capture", "handle", ruleHandle(t, ns, "capture", "log group"))
 	// The elements of both tables, without the time left (a rebuild
 	// re-adds them with what remains).
 	elements := func() string {
@@ -374,7 +387,7 @@ func TestNFTablesSetDNSRedirectAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	listing := netnstest.CmdIn(t, ns, "nft", "list", "table", "inet", "iotgw")
-	for _, want := range []string{"jump dns", "redirect to :5354", "ct original packets >= 4", upgraded.layout.tag} {
+	for _, want := range []string{"jump dns", "redirect to :5354", "ct original packets >= 4", "log group 7", upgraded.layout.tag} {
 		if !strings.Contains(listing, want) {
 			t.Errorf("upgrade: no %q in\n%s", want, listing)
 		}

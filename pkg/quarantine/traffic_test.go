@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/iotgw/iotgw/internal/netnstest"
 	"github.com/iotgw/iotgw/pkg/capture"
@@ -359,7 +361,7 @@ func TestTraffic(t *testing.T) {
 		RouterAddrs:   addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1"),
 		LANPrefixes:   []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd99::/64")},
 		NoticePort:    noticePort,
-		Capture:       CaptureConfig{Enabled: true, Group: 3, Snaplen: 256, Bytes: 4096},
+		Capture:       CaptureConfig{Enabled: true, Group: 3, Snaplen: 256, Bytes: 4096, Mark: 0x00300000},
 		DNSProxyPort:  dnsProxyPort,
 		LANInterfaces: []string{"br0"},
 	}
@@ -392,6 +394,8 @@ func TestTraffic(t *testing.T) {
 		t.Errorf("before quarantine: ping device → wan: %v", err)
 	}
 	l.expectFirstReplyCaptured(t, cfg.Capture)
+	bulk := l.openSpentConn(t, cfg.Capture)
+	defer bulk.Close()
 
 	// What a quarantined device may still use on the router, DNS aside:
 	// DHCP, the notice page and the DNS proxy's own port.
@@ -408,6 +412,19 @@ func TestTraffic(t *testing.T) {
 	if err := n.Quarantine(ctx, device); err != nil {
 		t.Fatal(err)
 	}
+	// The connection that passed on its mark alone is cut all the same.
+	if err := echo(bulk, 1); err == nil {
+		t.Error("block: a connection opened before the quarantine, its budget spent, still passes")
+	}
+	// Another program that sets the same bits on every connection
+	// (a misconfigured mark) opens no new connection of a quarantined
+	// device: the mark is trusted only on established ones.
+	netnstest.CmdIn(t, r, "nft", fmt.Sprintf("add table ip other; add chain ip other pre { type filter hook prerouting priority -150; }; add rule ip other pre ct mark set ct mark or %#x", cfg.Capture.Mark))
+	l.expect(t, "block, foreign mark", []check{
+		{from: d, to: wanV4, port: 443, want: ""},
+		{from: w, to: deviceV4, port: 443, want: ""},
+	})
+	netnstest.CmdIn(t, r, "nft", "delete table ip other")
 	l.expect(t, "block", append([]check{
 		{from: d, to: wanV4, port: 443, want: ""},
 		{from: d, to: wanV6, port: 443, want: ""},
@@ -525,6 +542,71 @@ func TestTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.expect(t, "uninstalled", free)
+}
+
+// openSpentConn opens a connection from the device to an echo server on
+// the WAN and sends more than the byte budget through it both ways, so
+// that the capture rules set both bits of the connection's mark: from then
+// on its packets pass on one test of the mark.
+func (l *lab) openSpentConn(t *testing.T, c CaptureConfig) net.Conn {
+	t.Helper()
+	if c.Mark == 0 {
+		t.Fatal("openSpentConn needs the mark's bits")
+	}
+	var ln net.Listener
+	if err := netnstest.Run(l.wan, func() (err error) { ln, err = net.Listen("tcp", net.JoinHostPort(wanV4, "8001")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = io.Copy(conn, conn)
+	}()
+	var conn net.Conn
+	if err := netnstest.Run(l.device, func() (err error) {
+		conn, err = net.DialTimeout("tcp", net.JoinHostPort(wanV4, "8001"), dialTimeout)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for range 8 {
+		if err := echo(conn, int(c.Bytes)/4); err != nil {
+			conn.Close()
+			t.Fatalf("echo through the router: %v", err)
+		}
+	}
+	var mark uint32
+	found := false
+	if err := netnstest.Run(l.router, func() error {
+		flows, err := netlink.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
+		for _, f := range flows {
+			if f.Forward.DstPort == 8001 && f.Forward.SrcIP.Equal(net.ParseIP(deviceV4)) {
+				mark, found = f.Mark, true
+			}
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !found || mark&c.Mark != c.Mark {
+		t.Errorf("capture: the connection's mark is %#x (found %v), want bits %#x set", mark, found, c.Mark)
+	}
+	return conn
+}
+
+// echo sends n bytes and reads them back within two seconds.
+func echo(conn net.Conn, n int) error {
+	conn.SetDeadline(time.Now().Add(2 * time.Second))
+	out := bytes.Repeat([]byte{'e'}, n)
+	if _, err := conn.Write(out); err != nil {
+		return err
+	}
+	_, err := io.ReadFull(conn, make([]byte, n))
+	return err
 }
 
 // expectFirstReplyCaptured checks the capture chain on a connection whose
