@@ -65,6 +65,7 @@ bench:
 	scripts/deps.sh bench
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
 	scripts/bench-analyze.sh
+	scripts/bench-mixed.sh
 
 # Router targets: the binary must build without cgo for each.
 cross:

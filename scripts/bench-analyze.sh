@@ -5,11 +5,11 @@
 # measured with /usr/bin/time -v in the same sitting.
 #
 # Usage: scripts/bench-analyze.sh [WORKDIR]   (default: a temp dir)
+#        BENCH=capture.pcap scripts/bench-analyze.sh WORKDIR
 # Needs: tshark, mergecap, capinfos (wireshark-common), ettercap, dsniff.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-corpus=$repo/../shared/corpus/files
 work=${1:-$(mktemp -d)}
 mkdir -p "$work"
 bin=$work/iotgw
@@ -17,18 +17,12 @@ go=$("$repo/scripts/ensure-go.sh")
 
 (cd "$repo" && CGO_ENABLED=0 "$go" build -trimpath -o "$bin" ./cmd/iotgw)
 
-bench=$work/bench.pcap
+# BENCH names another capture to run the tools on (scripts/bench-mixed.sh).
+bench=${BENCH:-$work/bench.pcap}
 if [[ ! -s $bench ]]; then
 	# Every classic pcap with Ethernet frames, once; then doubled until the
 	# file is over 200 MB (about 250 MB, 1 M packets).
-	: >"$work/eth.txt"
-	for f in "$corpus"/*.pcap "$repo/testdata/demo.pcap"; do
-		if capinfos -E "$f" 2>/dev/null | grep -q 'Ethernet$' && file "$f" | grep -q 'pcap capture file'; then
-			echo "$f" >>"$work/eth.txt"
-		fi
-	done
-	mapfile -t files <"$work/eth.txt"
-	mergecap -a -F pcap -w "$work/one.pcap" "${files[@]}"
+	"$repo/scripts/corpus-once.sh" "$work/one.pcap"
 	mapfile -t eight < <(for _ in $(seq 8); do echo "$work/one.pcap"; done)
 	mergecap -a -F pcap -w "$work/x8.pcap" "${eight[@]}"
 	mapfile -t many < <(for _ in $(seq 64); do echo "$work/x8.pcap"; done)
