@@ -99,8 +99,8 @@ type Capture struct {
 	NFLOGGroup   int `toml:"nflog_group"`
 	NFLOGSnaplen int `toml:"nflog_snaplen"`
 	BudgetBytes  int `toml:"budget_bytes"`
-	// ConntrackMark is two bits of the connection mark the nflog rules set
-	// once a connection's budget is spent (see quarantine.CaptureConfig);
+	// ConntrackMark is two bits of the connection mark the nflog rules set,
+	// one per spent direction (see quarantine.CaptureConfig);
 	// change it if another program on the router uses these bits.
 	ConntrackMark int64 `toml:"conntrack_mark"`
 }

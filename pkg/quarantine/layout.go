@@ -236,6 +236,25 @@ func ctBudgetSpent(dir string, bytes, packets uint64) match {
 	}
 }
 
+// ipsExpected is IPS_EXPECTED of the kernel's ct status bits
+// (include/uapi/linux/netfilter/nf_conntrack_common.h).
+const ipsExpected = 1 << 0
+
+// notExpected matches connections that no conntrack helper expected. An
+// expected one (FTP data, SIP media) starts with its parent's mark, which
+// says nothing about its own budget.
+func notExpected() match {
+	return match{
+		text: "ct status ! expected",
+		exprs: []expr.Any{
+			&expr.Ct{Key: expr.CtKeySTATUS, Register: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+				Mask: binary.NativeEndian.AppendUint32(nil, ipsExpected), Xor: make([]byte, 4)},
+			eq(make([]byte, 4)),
+		},
+	}
+}
+
 // ctMarkAll matches connections whose mark has every bit of mask set. The
 // kernel keeps the mark in host byte order.
 func ctMarkAll(mask uint32) match {
@@ -408,10 +427,10 @@ func inetTable(cfg Config) tableDef {
 	forward := chainDef{name: "forward", hook: nftables.ChainHookForward, prio: prioForward, typ: nftables.ChainTypeFilter}
 	if cfg.Capture.Enabled {
 		pass = goTo("capture")
-		// A connection whose budget is spent both ways is done with: one
-		// test of the mark, the cheapest test there is for nearly every
-		// packet a router forwards.
-		forward.rules = append(forward.rules, rule(established(), ctMarkAll(cfg.Capture.Mark), verdict(expr.VerdictReturn)))
+		// A connection whose budget is spent both ways is done with: tests
+		// of its state and mark, which the kernel reads inline, are the
+		// cheapest there are for nearly every packet a router forwards.
+		forward.rules = append(forward.rules, rule(established(), notExpected(), ctMarkAll(cfg.Capture.Mark), verdict(expr.VerdictReturn)))
 	}
 	// Established connections pass next, so that the rest of the forwarded
 	// packets costs a conntrack test instead of a lookup in every set. A
@@ -576,7 +595,7 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	if cfg.Capture.Enabled && bridgeCT {
 		chains = append(chains, chainDef{
 			name: "capture", hook: nftables.ChainHookForward, prio: prioBridgeCapture, typ: nftables.ChainTypeFilter,
-			rules: append([]ruleDef{rule(established(), ctMarkAll(cfg.Capture.Mark), verdict(expr.VerdictReturn))}, captureRules(cfg.Capture)...),
+			rules: append([]ruleDef{rule(established(), notExpected(), ctMarkAll(cfg.Capture.Mark), verdict(expr.VerdictReturn))}, captureRules(cfg.Capture)...),
 		})
 	}
 	return tableDef{family: nftables.TableFamilyBridge, sets: dynamicSets(false), chains: chains}
