@@ -236,21 +236,26 @@ func ctBudgetSpent(dir string, bytes, packets uint64) match {
 	}
 }
 
-// ipsExpected is IPS_EXPECTED of the kernel's ct status bits
-// (include/uapi/linux/netfilter/nf_conntrack_common.h).
-const ipsExpected = 1 << 0
+// The kernel's ct status bits (include/uapi/linux/netfilter/
+// nf_conntrack_common.h).
+const (
+	ipsExpected  = 1 << 0
+	ipsSeenReply = 1 << 1
+)
 
-// notExpected matches connections that no conntrack helper expected. An
-// expected one (FTP data, SIP media) starts with its parent's mark, which
-// says nothing about its own budget.
-func notExpected() match {
+// repliedNotExpected matches connections that have seen a reply (those a
+// quarantine let start, as ct state established does) and that no
+// conntrack helper expected: an expected one (FTP data, SIP media) starts
+// with its parent's mark, which says nothing about its own budget. One
+// test of the status word, as nft prints it.
+func repliedNotExpected() match {
 	return match{
-		text: "ct status ! expected",
+		text: "ct status seen-reply / expected,seen-reply",
 		exprs: []expr.Any{
 			&expr.Ct{Key: expr.CtKeySTATUS, Register: 1},
 			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
-				Mask: binary.NativeEndian.AppendUint32(nil, ipsExpected), Xor: make([]byte, 4)},
-			eq(make([]byte, 4)),
+				Mask: binary.NativeEndian.AppendUint32(nil, ipsExpected|ipsSeenReply), Xor: make([]byte, 4)},
+			eq(binary.NativeEndian.AppendUint32(nil, ipsSeenReply)),
 		},
 	}
 }
@@ -428,9 +433,9 @@ func inetTable(cfg Config) tableDef {
 	if cfg.Capture.Enabled {
 		pass = goTo("capture")
 		// A connection whose budget is spent both ways is done with: tests
-		// of its state and mark, which the kernel reads inline, are the
+		// of its status and mark, which the kernel reads inline, are the
 		// cheapest there are for nearly every packet a router forwards.
-		forward.rules = append(forward.rules, rule(established(), notExpected(), ctMarkAll(cfg.Capture.Mark), verdict(expr.VerdictReturn)))
+		forward.rules = append(forward.rules, rule(repliedNotExpected(), ctMarkAll(cfg.Capture.Mark), verdict(expr.VerdictReturn)))
 	}
 	// Established connections pass next, so that the rest of the forwarded
 	// packets costs a conntrack test instead of a lookup in every set. A
@@ -595,7 +600,7 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	if cfg.Capture.Enabled && bridgeCT {
 		chains = append(chains, chainDef{
 			name: "capture", hook: nftables.ChainHookForward, prio: prioBridgeCapture, typ: nftables.ChainTypeFilter,
-			rules: append([]ruleDef{rule(established(), notExpected(), ctMarkAll(cfg.Capture.Mark), verdict(expr.VerdictReturn))}, captureRules(cfg.Capture)...),
+			rules: append([]ruleDef{rule(repliedNotExpected(), ctMarkAll(cfg.Capture.Mark), verdict(expr.VerdictReturn))}, captureRules(cfg.Capture)...),
 		})
 	}
 	return tableDef{family: nftables.TableFamilyBridge, sets: dynamicSets(false), chains: chains}
