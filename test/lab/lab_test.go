@@ -94,14 +94,7 @@ func TestLab(t *testing.T) {
 		t.Logf("MEASURE reaction time (login sent → camera's MAC in block_mac): %v (between %v and %v; polled with nft every 20 ms)",
 			found.Sub(sent).Round(time.Millisecond), lastPoll.Sub(sent).Round(time.Millisecond), found.Sub(sent).Round(time.Millisecond))
 
-		l.assertQuarantined(t, d, cam, "block")
-		dev, err := d.device(cam.mac)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if kinds := findingKinds(dev); !slices.Contains(kinds, "default_credentials/http") {
-			t.Errorf("camera's findings are %v, want default_credentials/http among them", kinds)
-		}
+		l.assertQuarantinedFor(t, d, cam, "block", "default_credentials/http")
 	})
 
 	t.Run("notice_page_served_to_camera", func(t *testing.T) {
@@ -137,34 +130,10 @@ func TestLab(t *testing.T) {
 			t.Fatalf("%v; the TV announced SSDP SERVER %q; daemon's view: %s; its latest SSDP observations: %s",
 				err, tvServer, detail, d.eventSummaries(tv.mac, "ssdp"))
 		}
-		l.assertQuarantined(t, d, tv, "block")
-		dev, err := d.device(tv.mac)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if kinds := findingKinds(dev); !slices.Contains(kinds, "outdated_firmware") {
-			t.Errorf("TV's findings are %v, want outdated_firmware among them", kinds)
-		}
+		l.assertQuarantinedFor(t, d, tv, "block", "outdated_firmware")
 	})
 
-	t.Run("plug_alerted_but_working", func(t *testing.T) {
-		err := poll(quarantineDeadline, pollEvery, func() (bool, string) {
-			dev, err := d.device(plug.mac)
-			if err != nil {
-				return false, err.Error()
-			}
-			return slices.Contains(findingKinds(dev), "plaintext_credentials/mqtt"),
-				fmt.Sprintf("plug's findings are %v, want plaintext_credentials/mqtt", findingKinds(dev))
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.assertState(t, d, plug, "alert")
-		l.assertInNoQuarantineSet(t, plug)
-		if out, err := l.dev("plug", 10*time.Second, append([]string{"mosquitto_pub"}, plugPublish()...)...); err != nil {
-			t.Errorf("the plug can no longer publish: %v\n%s", err, out)
-		}
-	})
+	t.Run("plug_alerted_but_working", func(t *testing.T) { l.assertPlugAlertedButWorking(t, d, plug) })
 
 	t.Run("laptop_untouched", func(t *testing.T) {
 		if out, err := l.dev("laptop", 5*time.Second, "busybox", "nslookup", "www.example-news.com"); err != nil || !strings.Contains(out, cloudHost) {
@@ -173,11 +142,7 @@ func TestLab(t *testing.T) {
 		if err := l.https("laptop", "https://www.example-news.com/"); err != nil {
 			t.Errorf("laptop: %v", err)
 		}
-		l.assertState(t, d, laptop, "ok")
-		l.assertInNoQuarantineSet(t, laptop)
-		if dev, err := d.device(laptop.mac); err == nil && len(dev.Findings) > 0 {
-			t.Errorf("laptop has findings, want none:%s", findingSummaries(dev))
-		}
+		l.assertUntouched(t, d, laptop)
 	})
 
 	t.Run("release_restores_camera", func(t *testing.T) {
@@ -505,6 +470,54 @@ func (l *lab) assertQuarantined(t *testing.T, d *daemon, h host, mode string) {
 	}
 	if err := l.https(h.role, "https://"+cloudHost+"/"); err == nil {
 		t.Errorf("quarantined %s still reaches %s (HTTPS)", h.role, cloudHost)
+	}
+}
+
+// assertQuarantinedFor is assertQuarantined, and h's findings include
+// kind ("default_credentials/http", "outdated_firmware").
+func (l *lab) assertQuarantinedFor(t *testing.T, d *daemon, h host, mode, kind string) {
+	t.Helper()
+	l.assertQuarantined(t, d, h, mode)
+	dev, err := d.device(h.mac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kinds := findingKinds(dev); !slices.Contains(kinds, kind) {
+		t.Errorf("%s's findings are %v, want %s among them", h.role, kinds, kind)
+	}
+}
+
+// assertPlugAlertedButWorking checks the default policy for a device that
+// sends its own password in clear: a plaintext_credentials finding for
+// MQTT, state alert, no quarantine, and it still publishes.
+func (l *lab) assertPlugAlertedButWorking(t *testing.T, d *daemon, plug host) {
+	t.Helper()
+	err := poll(quarantineDeadline, pollEvery, func() (bool, string) {
+		dev, err := d.device(plug.mac)
+		if err != nil {
+			return false, err.Error()
+		}
+		return slices.Contains(findingKinds(dev), "plaintext_credentials/mqtt"),
+			fmt.Sprintf("plug's findings are %v, want plaintext_credentials/mqtt", findingKinds(dev))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.assertState(t, d, plug, "alert")
+	l.assertInNoQuarantineSet(t, plug)
+	if out, err := l.dev("plug", 10*time.Second, append([]string{"mosquitto_pub"}, plugPublish()...)...); err != nil {
+		t.Errorf("the plug can no longer publish: %v\n%s", err, out)
+	}
+}
+
+// assertUntouched checks a device that behaves: state ok, no findings, in
+// no quarantine set.
+func (l *lab) assertUntouched(t *testing.T, d *daemon, h host) {
+	t.Helper()
+	l.assertState(t, d, h, "ok")
+	l.assertInNoQuarantineSet(t, h)
+	if dev, err := d.device(h.mac); err == nil && len(dev.Findings) > 0 {
+		t.Errorf("%s has findings, want none:%s", h.role, findingSummaries(dev))
 	}
 }
 

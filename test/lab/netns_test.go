@@ -257,6 +257,7 @@ log-facility=%[3]s
 	}
 	l.writeFile("www/index.html", "<html><body>example cloud</body></html>\n")
 	l.writeFile("www/api/status.json", `{"device":"ipcam","status":"online"}`+"\n")
+	l.writeFile("www/bulk.bin", strings.Repeat("b", bulkFileSize))
 	// busybox httpd: /api needs Basic auth admin:admin (the camera's
 	// cloud account, a factory default), the rest is open.
 	l.writeFile("httpd.conf", "/api:admin:admin\n.json:application/json\n")
@@ -290,6 +291,10 @@ log_dest file %s
 	l.waitListen("wan", "tcp", 1883)
 	l.waitListen("wan", "tcp", 443)
 }
+
+// bulkFileSize is the size of the cloud's /bulk.bin, a download that
+// spends every capture budget.
+const bulkFileSize = 4 << 20
 
 // firmwareImage is the update host's /firmware.bin.
 const firmwareImage = "EXFW\x01\x00\x00\x00 example TV firmware 2.0.1, signed\n"
