@@ -216,10 +216,7 @@ func notTCPOrUDP() match {
 // convert them to network order so that "at least" compares big-endian on
 // every CPU.
 func ctBudgetSpent(dir string, bytes, packets uint64) match {
-	d := byte(0) // IP_CT_DIR_ORIGINAL
-	if dir == "reply" {
-		d = 1 // IP_CT_DIR_REPLY
-	}
+	d := ctDirNumber(dir)
 	exprs := []expr.Any{&expr.Ct{Key: expr.CtKeyDIRECTION, Register: 1}, eq([]byte{d})}
 	for _, c := range []struct {
 		key expr.CtKey
@@ -257,6 +254,22 @@ func repliedNotExpected() match {
 				Mask: binary.NativeEndian.AppendUint32(nil, ipsExpected|ipsSeenReply), Xor: make([]byte, 4)},
 			eq(binary.NativeEndian.AppendUint32(nil, ipsSeenReply)),
 		},
+	}
+}
+
+// ctDirNumber is the kernel's number of a connection direction.
+func ctDirNumber(dir string) byte {
+	if dir == "reply" {
+		return 1 // IP_CT_DIR_REPLY
+	}
+	return 0 // IP_CT_DIR_ORIGINAL
+}
+
+// ctDirection matches packets of one direction of their connection.
+func ctDirection(dir string) match {
+	return match{
+		text:  "ct direction " + dir,
+		exprs: []expr.Any{&expr.Ct{Key: expr.CtKeyDIRECTION, Register: 1}, eq([]byte{ctDirNumber(dir)})},
 	}
 }
 
@@ -432,10 +445,11 @@ func inetTable(cfg Config) tableDef {
 	forward := chainDef{name: "forward", hook: nftables.ChainHookForward, prio: prioForward, typ: nftables.ChainTypeFilter}
 	if cfg.Capture.Enabled {
 		pass = goTo("capture")
-		// A connection whose budget is spent both ways is done with: tests
-		// of its status and mark, which the kernel reads inline, are the
-		// cheapest there are for nearly every packet a router forwards.
-		forward.rules = append(forward.rules, rule(repliedNotExpected(), ctMarkAll(cfg.Capture.Mark), verdict(expr.VerdictReturn)))
+		// A direction whose budget is spent is done with: tests of its
+		// status, direction and mark, which the kernel reads inline, are
+		// the cheapest there are for nearly every packet a router
+		// forwards.
+		forward.rules = append(forward.rules, spentFastPath(cfg.Capture)...)
 	}
 	// Established connections pass next, so that the rest of the forwarded
 	// packets costs a conntrack test instead of a lookup in every set. A
@@ -547,6 +561,19 @@ func inetTable(cfg Config) tableDef {
 	return tableDef{family: nftables.TableFamilyINet, sets: sets, chains: chains}
 }
 
+// spentFastPath passes the packets of a direction whose mark bit says its
+// budget is spent, on connections that have seen a reply and that no
+// helper expected. Per direction: a download's data passes as soon as its
+// own budget is spent, whatever its acknowledgements have come to.
+func spentFastPath(c CaptureConfig) []ruleDef {
+	original := c.Mark & -c.Mark
+	return []ruleDef{
+		// Replies first: a home network mostly downloads.
+		rule(repliedNotExpected(), ctDirection("reply"), ctMarkAll(c.Mark&^original), verdict(expr.VerdictReturn)),
+		rule(repliedNotExpected(), ctDirection("original"), ctMarkAll(original), verdict(expr.VerdictReturn)),
+	}
+}
+
 // captureRules copy the first bytes and the first packets of each direction
 // of every TCP and UDP connection to NFLOG. Nearly every packet a router
 // forwards belongs to a direction whose budget is spent, so they test that
@@ -600,7 +627,7 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	if cfg.Capture.Enabled && bridgeCT {
 		chains = append(chains, chainDef{
 			name: "capture", hook: nftables.ChainHookForward, prio: prioBridgeCapture, typ: nftables.ChainTypeFilter,
-			rules: append([]ruleDef{rule(repliedNotExpected(), ctMarkAll(cfg.Capture.Mark), verdict(expr.VerdictReturn))}, captureRules(cfg.Capture)...),
+			rules: append(spentFastPath(cfg.Capture), captureRules(cfg.Capture)...),
 		})
 	}
 	return tableDef{family: nftables.TableFamilyBridge, sets: dynamicSets(false), chains: chains}

@@ -114,9 +114,10 @@ type CaptureConfig struct {
 	Packets uint64
 	// Mark is two bits of the connection mark (ct mark) that the rules may
 	// set: the lower once the original direction's budget is spent, the
-	// higher once the reply direction's is. A connection with both is
-	// passed on one test of the mark, which costs the kernel less than
-	// reading the byte and packet counters. No other bit is touched.
+	// higher once the reply direction's is. A packet whose direction has
+	// its bit is passed on a test of the mark, which costs the kernel
+	// less than reading the byte and packet counters. No other bit is
+	// touched.
 	// Zero: DefaultCaptureMark.
 	Mark uint32
 }

@@ -550,7 +550,7 @@ func TestTraffic(t *testing.T) {
 // openSpentConn opens a connection from the device to an echo server on
 // the WAN and sends more than the byte budget through it both ways, so
 // that the capture rules set both bits of the connection's mark: from then
-// on its packets pass on one test of the mark.
+// on its packets pass on a test of the mark.
 func (l *lab) openSpentConn(t *testing.T, c CaptureConfig, port int) net.Conn {
 	t.Helper()
 	conn := l.dialEcho(t, port)
@@ -756,27 +756,29 @@ func (l *lab) expectFirstReplyCaptured(t *testing.T, stage string, c CaptureConf
 	t.Logf("%s: capture: first reply (%d bytes on the wire) logged %d times", stage, s.longest[banner], s.count[banner])
 }
 
-// expectMarkedPassesUncaptured checks that the first rule of forward
-// passes a connection on its mark: once another rule sets both bits on an
-// established connection whose budget is not spent, its packets are no
-// longer logged. Only that one rule can stop them: the budget rules would
-// log these.
+// expectMarkedPassesUncaptured checks the first rules of forward: once
+// another rule sets the reply bit on an established connection whose
+// budget is not spent, its replies are no longer logged and what the
+// client sends still is. Only those rules can stop the replies: the
+// budget rules would log them.
 func (l *lab) expectMarkedPassesUncaptured(t *testing.T, c CaptureConfig, port int) {
 	t.Helper()
 	const before, after = "iotgw-capture-unmarked", "iotgw-capture-marked"
+	replyBit := c.Mark &^ (c.Mark & -c.Mark)
 	conn := l.dialEcho(t, port)
 	s := l.nflogDuring(t, c, func() {
 		if err := echoText(conn, before); err != nil {
 			t.Fatal(err)
 		}
-		netnstest.CmdIn(t, l.router, "nft", fmt.Sprintf("add table ip other; add chain ip other pre { type filter hook prerouting priority -150; }; add rule ip other pre tcp dport %d ct state established ct mark set ct mark or %#x", port, c.Mark))
+		netnstest.CmdIn(t, l.router, "nft", fmt.Sprintf("add table ip other; add chain ip other pre { type filter hook prerouting priority -150; }; add rule ip other pre tcp dport %d ct state established ct mark set ct mark or %#x", port, replyBit))
 		defer netnstest.CmdIn(t, l.router, "nft", "delete table ip other")
 		if err := echoText(conn, after); err != nil {
 			t.Fatal(err)
 		}
 	}, before, after)
-	if s.count[before] == 0 || s.count[after] != 0 {
-		t.Errorf("capture: before the mark logged %d times (want some), after it %d times (want none)", s.count[before], s.count[after])
+	// The echo carries each text once each way.
+	if s.count[before] != 2 || s.count[after] != 1 {
+		t.Errorf("capture: before the mark logged %d times (want both ways), after it %d times (want the request alone)", s.count[before], s.count[after])
 	}
 }
 
