@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/bits"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -594,7 +593,7 @@ func (c *Config) validate() []*Error {
 	if cp.BudgetBytes < 256 || cp.BudgetBytes > 1<<24 {
 		bad("capture.budget_bytes", "%d is out of range (256 to 16777216)", cp.BudgetBytes)
 	}
-	if m := cp.ConntrackMark; m <= 0 || m > math.MaxUint32 || bits.OnesCount64(uint64(m)) != 2 {
+	if m := cp.ConntrackMark; m <= 0 || m > math.MaxUint32 || !quarantine.ValidCaptureMark(uint32(m)) {
 		bad("capture.conntrack_mark", "%#x: want two bits of a 32-bit mark, such as 0xc000", m)
 	}
 	if q := c.Quarantine.NoticePort; q < 1 || q > 65535 {

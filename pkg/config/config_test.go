@@ -195,7 +195,7 @@ func TestSyntaxErrorHidesTheValue(t *testing.T) {
 // table or key defined twice is shown, since it is a name.
 func TestSyntaxErrorNumbersAndNames(t *testing.T) {
 	for _, tc := range []struct{ name, toml, want, hidden string }{
-		{"int_out_of_range", "[[alert.channel]]\ntype = \"email\"\npassword = 98765432109876543210\n", "is out of range", "98765432109876543210"},
+		{"int_out_of_range", "[[alert.channel]]\ntype = \"email\"\npassword = 98765432109876543210\n", "is out of range for int64", "98765432109876543210"},
 		{"float_out_of_range", "[[alert.channel]]\ntype = \"email\"\npassword = 1e999\n", "syntax error", "1e999"},
 		{"table_twice", "[web]\nport = 8080\n[web]\nenabled = true\n", "'web' has already been defined", ""},
 	} {

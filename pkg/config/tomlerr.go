@@ -36,8 +36,9 @@ func decodeError(path string, data []byte, err error) *Error {
 var quotedText = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'`)
 
 // unquotedNumber is a number the parser echoes without quotes ("… is out
-// of range for int64"), which may be a secret written without them.
-var unquotedNumber = regexp.MustCompile(`[+-]?[0-9][0-9A-Za-z_.+-]*`)
+// of range for int64"), which may be a secret written without them; not
+// digits inside a word ("int64").
+var unquotedNumber = regexp.MustCompile(`[+-]?\b[0-9][0-9A-Za-z_.+-]*`)
 
 // syntaxMessage is msg with every quoted fragment and number replaced by
 // "…", but for the punctuation TOML's grammar names ("expected '.' or

@@ -511,18 +511,20 @@ func (d *Daemon) Emit(ev *event.Event) {
 		default: // a slow reader misses events
 		}
 	}
+	mac, err := hwaddr.Parse(ev.Device.MAC)
+	known := err == nil && !mac.IsZero()
 	if !ev.IsFinding() {
 		if ev.Kind == event.KindSSDP && d.deps.UPnP != nil && ev.Evidence["location"] != "" {
 			d.offerUPnPLocked(ev)
 		}
-		if ev.Kind == event.KindFirmwareUpdated {
+		if ev.Kind == event.KindFirmwareUpdated && known {
 			// A finding was withdrawn on the device's word: planLocked
 			// decides what becomes of a quarantine it held.
-			if mac, err := hwaddr.Parse(ev.Device.MAC); err == nil && !mac.IsZero() {
-				d.metaFor(mac).updateClaim = fmt.Sprintf("It now reports %s %s (was %s, %s). Release it here if you updated it; "+
+			if m := d.meta[mac]; m != nil && m.quarantine != nil {
+				m.updateClaim = fmt.Sprintf("It now reports %s %s (was %s, %s). Release it here if you updated it; "+
 					"a device that was taken over can claim an update too.", ev.Evidence["product"], ev.Evidence["to"], ev.Evidence["from"], ev.Evidence["advisory"])
-				d.scheduleLocked(mac)
 			}
+			d.scheduleLocked(mac)
 		}
 		return
 	}
@@ -531,7 +533,7 @@ func (d *Daemon) Emit(ev *event.Event) {
 			d.deps.Alerts.Notify(a)
 		}
 	}
-	if mac, err := hwaddr.Parse(ev.Device.MAC); err == nil && !mac.IsZero() {
+	if known {
 		d.scheduleLocked(mac)
 	}
 }
@@ -961,8 +963,6 @@ func (d *Daemon) pruneMetaLocked(present map[hwaddr.MAC]bool) {
 	}
 }
 
-// decided: the owner said something about the device that must outlive
-// its eviction from the inventory.
 // noteRelease records a release (the owner's, or an expiry) at at in the
 // device's decision, unless a later one is there: policy does not
 // quarantine it again for findings it knew then. It returns the decision
@@ -975,6 +975,8 @@ func (m *deviceMeta) noteRelease(at, updated time.Time) (store.Decision, bool) {
 	return m.decision, true
 }
 
+// decided: the owner said something about the device that must outlive
+// its eviction from the inventory.
 func (m *deviceMeta) decided() bool {
 	dec := m.decision
 	return dec.Name != "" || dec.Trusted || len(dec.Exempt) > 0 || dec.Force != "" || !dec.ReleasedAt.IsZero() || !dec.OwnerLogin.IsZero()

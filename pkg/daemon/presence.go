@@ -30,14 +30,6 @@ func (d *Daemon) presence(ctx context.Context, ev netwatch.Event) {
 	case netwatch.NeighborSeen:
 		d.seen(e.MAC, e.IP, "", "neighbour", e.Time)
 	case netwatch.LeaseSeen:
-		// The router never leases its own address: a lease that says so
-		// was forged into the file (a client's host name can write
-		// lines there on older odhcpd) and would move the address to
-		// that device.
-		if d.isRouterAddr(e.IP) {
-			d.log.Warn("lease for the router's own address ignored", "mac", e.MAC, "ip", e.IP)
-			return
-		}
 		d.seen(e.MAC, e.IP, e.Hostname, device.SourceLease, d.now())
 	case netwatch.DeviceAway:
 		d.mu.Lock()
@@ -54,6 +46,14 @@ func (d *Daemon) presence(ctx context.Context, ev netwatch.Event) {
 
 func (d *Daemon) seen(mac hwaddr.MAC, ip netip.Addr, hostname, source string, at time.Time) {
 	d.mu.Lock()
+	// The router never leases its own address: a lease that says so was
+	// forged into the file (a client's host name can write lines there on
+	// older odhcpd) and would move the address to that device.
+	if source == device.SourceLease && slices.Contains(d.opt.RouterAddrs, ip.Unmap()) {
+		d.mu.Unlock()
+		d.log.Warn("lease for the router's own address ignored", "mac", mac, "ip", ip)
+		return
+	}
 	inv := d.pipe.Inventory()
 	inv.Seen(mac, ip, hostname, source, at)
 	if m, ok := d.meta[mac]; ok {
@@ -75,13 +75,8 @@ func (d *Daemon) seen(mac hwaddr.MAC, ip netip.Addr, hostname, source string, at
 			defer d.schedule(other)
 		}
 	}
+	// Before the deferred schedules, which may take it.
 	d.mu.Unlock()
-}
-
-func (d *Daemon) isRouterAddr(a netip.Addr) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return slices.Contains(d.opt.RouterAddrs, a.Unmap())
 }
 
 // routerAddr adds or removes one of the router's own addresses and

@@ -8,20 +8,30 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/device"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/store"
 )
 
+// tv is the bundled capture's TV, which announces miniupnpd 1.6.
+var tv = hwaddr.MAC{0x8c, 0x79, 0xf5, 0x3d, 0x4e, 0x5f}
+
+// everyHoleConfig enforces and quarantines for every known hole, not
+// only for exploited ones: miniupnpd 1.6 is reason enough.
+func everyHoleConfig() *config.Config {
+	cfg := enforcingConfig()
+	cfg.Policy.QuarantineExploitedOnly = false
+	return cfg
+}
+
 // The TV is quarantined for its miniupnpd 1.6 (this owner quarantines
 // every known hole). It is updated and announces miniupnpd 2.3.3: the
 // finding about 1.6 is withdrawn, and the quarantine waits for the owner,
 // who knows whether they updated it; released, it stays free.
 func TestUpdatedDeviceWaitsForTheOwner(t *testing.T) {
-	tv := hwaddr.MAC{0x8c, 0x79, 0xf5, 0x3d, 0x4e, 0x5f}
-	cfg := enforcingConfig()
-	cfg.Policy.QuarantineExploitedOnly = false
+	cfg := everyHoleConfig()
 	fake, dir := newFake(t), t.TempDir()
 	h := start(t, cfg, fake, dir)
 	defer func() { h.stop() }()
@@ -104,9 +114,7 @@ func TestUpdatedDeviceWaitsForTheOwner(t *testing.T) {
 // After a restart the inventory knows no software until devices show it
 // again; a device showing other software meanwhile is no update.
 func TestSilenceIsNoUpdate(t *testing.T) {
-	tv := hwaddr.MAC{0x8c, 0x79, 0xf5, 0x3d, 0x4e, 0x5f}
-	cfg := enforcingConfig()
-	cfg.Policy.QuarantineExploitedOnly = false
+	cfg := everyHoleConfig()
 	fake, dir := newFake(t), t.TempDir()
 	h := start(t, cfg, fake, dir)
 	h.settle()

@@ -217,7 +217,7 @@ func notTCPOrUDP() match {
 // every CPU.
 func ctBudgetSpent(dir string, bytes, packets uint64) match {
 	d := ctDirNumber(dir)
-	exprs := []expr.Any{&expr.Ct{Key: expr.CtKeyDIRECTION, Register: 1}, eq([]byte{d})}
+	exprs := ctDirection(dir).exprs
 	for _, c := range []struct {
 		key expr.CtKey
 		min uint64
@@ -566,11 +566,10 @@ func inetTable(cfg Config) tableDef {
 // helper expected. Per direction: a download's data passes as soon as its
 // own budget is spent, whatever its acknowledgements have come to.
 func spentFastPath(c CaptureConfig) []ruleDef {
-	original := c.Mark & -c.Mark
 	return []ruleDef{
 		// Replies first: a home network mostly downloads.
-		rule(repliedNotExpected(), ctDirection("reply"), ctMarkAll(c.Mark&^original), verdict(expr.VerdictReturn)),
-		rule(repliedNotExpected(), ctDirection("original"), ctMarkAll(original), verdict(expr.VerdictReturn)),
+		rule(repliedNotExpected(), ctDirection("reply"), ctMarkAll(c.replyBit()), verdict(expr.VerdictReturn)),
+		rule(repliedNotExpected(), ctDirection("original"), ctMarkAll(c.originalBit()), verdict(expr.VerdictReturn)),
 	}
 }
 
@@ -581,11 +580,10 @@ func spentFastPath(c CaptureConfig) []ruleDef {
 // for the cheaper test in front of them. Needs conntrack accounting
 // (nf_conntrack_acct).
 func captureRules(c CaptureConfig) []ruleDef {
-	original := c.Mark & -c.Mark // the lower bit
 	return []ruleDef{
 		// Replies first: a home network mostly downloads.
-		rule(ctBudgetSpent("reply", c.Bytes, c.Packets), ctMarkSet(c.Mark&^original), verdict(expr.VerdictReturn)),
-		rule(ctBudgetSpent("original", c.Bytes, c.Packets), ctMarkSet(original), verdict(expr.VerdictReturn)),
+		rule(ctBudgetSpent("reply", c.Bytes, c.Packets), ctMarkSet(c.replyBit()), verdict(expr.VerdictReturn)),
+		rule(ctBudgetSpent("original", c.Bytes, c.Packets), ctMarkSet(c.originalBit()), verdict(expr.VerdictReturn)),
 		rule(notTCPOrUDP(), verdict(expr.VerdictReturn)),
 		rule(nflog(c.Group, c.Snaplen)),
 	}

@@ -126,6 +126,15 @@ type CaptureConfig struct {
 // handshake's packet and the first data packet of each direction.
 const DefaultCapturePackets = 4
 
+// ValidCaptureMark reports whether m can be CaptureConfig.Mark: two bits.
+func ValidCaptureMark(m uint32) bool { return bits.OnesCount32(m) == 2 }
+
+// originalBit is the lower bit of Mark: the original direction is spent.
+func (c CaptureConfig) originalBit() uint32 { return c.Mark & -c.Mark }
+
+// replyBit is the higher bit of Mark: the reply direction is spent.
+func (c CaptureConfig) replyBit() uint32 { return c.Mark &^ c.originalBit() }
+
 // DefaultCaptureMark is CaptureConfig.Mark unless set: bits 14 and 15, next
 // to mwan3's default mask (0x3F00) and below the bits that SQM's ctinfo
 // scripts (0xFF000000) and policy routing (0x00FF0000) usually take.
@@ -225,7 +234,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Capture.Mark == 0 {
 		c.Capture.Mark = DefaultCaptureMark
 	}
-	if bits.OnesCount32(c.Capture.Mark) != 2 {
+	if !ValidCaptureMark(c.Capture.Mark) {
 		return c, fmt.Errorf("%w config: capture mark 0x%08x: want exactly two bits", ErrInvalid, c.Capture.Mark)
 	}
 	if c.DNSProxyPort != 0 && c.DNSProxyPort == c.NoticePort {

@@ -420,12 +420,12 @@ func TestTraffic(t *testing.T) {
 	// Another program that sets the same bits on every connection
 	// (a misconfigured mark) opens no new connection of a quarantined
 	// device: the mark is trusted only on established ones.
-	netnstest.CmdIn(t, r, "nft", fmt.Sprintf("add table ip other; add chain ip other pre { type filter hook prerouting priority -150; }; add rule ip other pre ct mark set ct mark or %#x", cfg.Capture.Mark))
+	removeMarker := l.markFromOtherTable(t, "", cfg.Capture.Mark)
 	l.expect(t, "block, foreign mark", []check{
 		{from: d, to: wanV4, port: 443, want: ""},
 		{from: w, to: deviceV4, port: 443, want: ""},
 	})
-	netnstest.CmdIn(t, r, "nft", "delete table ip other")
+	removeMarker()
 	l.expect(t, "block", append([]check{
 		{from: d, to: wanV4, port: 443, want: ""},
 		{from: d, to: wanV6, port: 443, want: ""},
@@ -570,12 +570,7 @@ func (l *lab) openSpentConn(t *testing.T, c CaptureConfig, port int) net.Conn {
 // device to it.
 func (l *lab) dialEcho(t *testing.T, port int) net.Conn {
 	t.Helper()
-	addr := net.JoinHostPort(wanV4, fmt.Sprint(port))
-	var ln net.Listener
-	if err := netnstest.Run(l.wan, func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := l.listenWAN(t, port)
 	go func() {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -584,9 +579,31 @@ func (l *lab) dialEcho(t *testing.T, port int) net.Conn {
 		defer conn.Close()
 		_, _ = io.Copy(conn, conn)
 	}()
+	return l.dialWAN(t, port)
+}
+
+// listenWAN listens on the WAN host's TCP port; the listener closes with
+// the test at the latest.
+func (l *lab) listenWAN(t *testing.T, port int) net.Listener {
+	t.Helper()
+	var ln net.Listener
+	if err := netnstest.Run(l.wan, func() (err error) {
+		ln, err = net.Listen("tcp", net.JoinHostPort(wanV4, fmt.Sprint(port)))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// dialWAN connects the device to the WAN host's TCP port; the connection
+// closes with the test at the latest.
+func (l *lab) dialWAN(t *testing.T, port int) net.Conn {
+	t.Helper()
 	var conn net.Conn
 	if err := netnstest.Run(l.device, func() (err error) {
-		conn, err = net.DialTimeout("tcp", addr, dialTimeout)
+		conn, err = net.DialTimeout("tcp", net.JoinHostPort(wanV4, fmt.Sprint(port)), dialTimeout)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -708,11 +725,8 @@ func (l *lab) sendUDP(t *testing.T, payload string) {
 func (l *lab) expectFirstReplyCaptured(t *testing.T, stage string, c CaptureConfig) {
 	t.Helper()
 	const request, banner, datagram = "iotgw-capture-request", "iotgw-capture-banner", "iotgw-capture-datagram"
-	var ln net.Listener
-	if err := netnstest.Run(l.wan, func() (err error) { ln, err = net.Listen("tcp", "[::]:8000"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := l.listenWAN(t, 8000)
+	defer ln.Close() // the next stage listens again
 	go func() {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -726,13 +740,7 @@ func (l *lab) expectFirstReplyCaptured(t *testing.T, stage string, c CaptureConf
 	}()
 
 	s := l.nflogDuring(t, c, func() {
-		var conn net.Conn
-		if err := netnstest.Run(l.device, func() (err error) {
-			conn, err = net.DialTimeout("tcp", net.JoinHostPort(wanV4, "8000"), dialTimeout)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		conn := l.dialWAN(t, 8000)
 		conn.SetDeadline(time.Now().Add(10 * time.Second))
 		fmt.Fprintf(conn, "%s\n", request)
 		n, err := io.Copy(io.Discard, conn)
@@ -749,7 +757,7 @@ func (l *lab) expectFirstReplyCaptured(t *testing.T, stage string, c CaptureConf
 	if s.count[banner] > 0 && s.longest[banner] <= int(c.Bytes) {
 		t.Errorf("%s: capture: the first reply was %d bytes on the wire, not above the %d-byte budget: this kernel did not merge it, the test proves nothing", stage, s.longest[banner], c.Bytes)
 	}
-	replyBit := c.Mark &^ (c.Mark & -c.Mark)
+	replyBit := c.replyBit()
 	if mark := l.connMark(t, 8000); mark&c.Mark != replyBit {
 		t.Errorf("%s: capture: a download's mark is %#x, want only the reply bit %#x of %#x", stage, mark, replyBit, c.Mark)
 	}
@@ -764,14 +772,13 @@ func (l *lab) expectFirstReplyCaptured(t *testing.T, stage string, c CaptureConf
 func (l *lab) expectMarkedPassesUncaptured(t *testing.T, c CaptureConfig, port int) {
 	t.Helper()
 	const before, after = "iotgw-capture-unmarked", "iotgw-capture-marked"
-	replyBit := c.Mark &^ (c.Mark & -c.Mark)
+	replyBit := c.replyBit()
 	conn := l.dialEcho(t, port)
 	s := l.nflogDuring(t, c, func() {
 		if err := echoText(conn, before); err != nil {
 			t.Fatal(err)
 		}
-		netnstest.CmdIn(t, l.router, "nft", fmt.Sprintf("add table ip other; add chain ip other pre { type filter hook prerouting priority -150; }; add rule ip other pre tcp dport %d ct state established ct mark set ct mark or %#x", port, replyBit))
-		defer netnstest.CmdIn(t, l.router, "nft", "delete table ip other")
+		defer l.markFromOtherTable(t, fmt.Sprintf("tcp dport %d ct state established", port), replyBit)()
 		if err := echoText(conn, after); err != nil {
 			t.Fatal(err)
 		}
@@ -780,6 +787,15 @@ func (l *lab) expectMarkedPassesUncaptured(t *testing.T, c CaptureConfig, port i
 	if s.count[before] != 2 || s.count[after] != 1 {
 		t.Errorf("capture: before the mark logged %d times (want both ways), after it %d times (want the request alone)", s.count[before], s.count[after])
 	}
+}
+
+// markFromOtherTable has a table of someone else's set bits of the
+// connection mark on the router's packets that match (all, if empty),
+// after conntrack and before iotgw's rules; it returns what removes it.
+func (l *lab) markFromOtherTable(t *testing.T, match string, bits uint32) (remove func()) {
+	t.Helper()
+	netnstest.CmdIn(t, l.router, "nft", fmt.Sprintf("add table ip other; add chain ip other pre { type filter hook prerouting priority -150; }; add rule ip other pre %s ct mark set ct mark or %#x", match, bits))
+	return func() { netnstest.CmdIn(t, l.router, "nft", "delete table ip other") }
 }
 
 // echoText sends text and reads it back within two seconds.
@@ -808,18 +824,7 @@ add rule ip ftph pre tcp dport 21 ct helper set "ftp"
 add rule ip ftph pre tcp dport 21 ct state established ct mark set ct mark or %#x`, c.Mark))
 	defer netnstest.CmdIn(t, l.router, "nft", "delete table ip ftph")
 
-	var ctrl, data net.Listener
-	if err := netnstest.Run(l.wan, func() (err error) {
-		if ctrl, err = net.Listen("tcp", net.JoinHostPort(wanV4, "21")); err != nil {
-			return err
-		}
-		data, err = net.Listen("tcp", net.JoinHostPort(wanV4, fmt.Sprint(dataPort)))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer ctrl.Close()
-	defer data.Close()
+	ctrl, data := l.listenWAN(t, 21), l.listenWAN(t, dataPort)
 	go func() {
 		conn, err := ctrl.Accept()
 		if err != nil {
@@ -840,14 +845,7 @@ add rule ip ftph pre tcp dport 21 ct state established ct mark set ct mark or %#
 	}()
 
 	s := l.nflogDuring(t, c, func() {
-		var conn net.Conn
-		if err := netnstest.Run(l.device, func() (err error) {
-			conn, err = net.DialTimeout("tcp", net.JoinHostPort(wanV4, "21"), dialTimeout)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
+		conn := l.dialWAN(t, 21)
 		conn.SetDeadline(time.Now().Add(5 * time.Second))
 		r := bufio.NewReader(conn)
 		if _, err := r.ReadString('\n'); err != nil {
@@ -860,14 +858,7 @@ add rule ip ftph pre tcp dport 21 ct state established ct mark set ct mark or %#
 		if mark := l.connMark(t, 21); mark&c.Mark != c.Mark {
 			t.Fatalf("the control connection's mark is %#x, want %#x: the test proves nothing", mark, c.Mark)
 		}
-		var dc net.Conn
-		if err := netnstest.Run(l.device, func() (err error) {
-			dc, err = net.DialTimeout("tcp", net.JoinHostPort(wanV4, fmt.Sprint(dataPort)), dialTimeout)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		defer dc.Close()
+		dc := l.dialWAN(t, dataPort)
 		dc.SetDeadline(time.Now().Add(5 * time.Second))
 		if line, err := bufio.NewReader(dc).ReadString('\n'); err != nil || !strings.Contains(line, marker) {
 			t.Fatalf("ftp data: %q, %v", line, err)

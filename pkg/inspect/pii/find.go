@@ -262,8 +262,8 @@ func (s *finder) fieldAt(b []byte, i int) {
 	} else {
 		vs, ve = valueAfter(b, i+1, c)
 	}
-	front := s.nearStart(b, ks)
-	s.field(b, li, vs, ve, !front && !s.nearEnd(b, ke), !front && !s.nearEnd(b, ve))
+	// The key ends at the separator, never at a cut end.
+	s.field(b, li, vs, ve, !s.nearStart(b, ks), !s.nearEnd(b, ve))
 }
 
 // keyBefore finds the key ending at the separator b[sep]: a quoted string,

@@ -170,12 +170,7 @@ func TestAnalyzerFindsPersonalData(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &inspecttest.Collector{}
-			e := inspecttest.Engine(t, c, nil, New(pii.New()))
-			conv := inspecttest.NewTCP(e, lanDevice, wanServer)
-			tt.script(conv)
-			conv.Close()
-			e.Flush()
+			c := runTCP(t, tt.script)
 			var kinds []string
 			for _, ev := range c.Kind(event.KindPersonalData) {
 				kinds = append(kinds, ev.Evidence["data_kind"])
@@ -556,12 +551,7 @@ func TestCutNumberIsNotACard(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &inspecttest.Collector{}
-			e := inspecttest.Engine(t, c, nil, New(pii.New()))
-			conv := inspecttest.NewTCP(e, lanDevice, wanServer)
-			tt.script(conv)
-			conv.Close()
-			e.Flush()
+			c := runTCP(t, tt.script)
 			var cards []*event.Event
 			for _, ev := range c.Kind(event.KindPersonalData) {
 				if ev.Evidence["data_kind"] == "card" {
@@ -694,4 +684,18 @@ func TestDirectionEnd(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runTCP plays script as a LAN device's TCP conversation with a WAN server
+// through an engine with the plaintext analyzer, to its end, and returns
+// what the engine reported.
+func runTCP(t *testing.T, script func(*inspecttest.Conv)) *inspecttest.Collector {
+	t.Helper()
+	c := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, c, nil, New(pii.New()))
+	conv := inspecttest.NewTCP(e, lanDevice, wanServer)
+	script(conv)
+	conv.Close()
+	e.Flush()
+	return c
 }

@@ -20,13 +20,13 @@ var (
 
 // Server output that says a login was accepted, however the line ends.
 // They win over refusals on the same line ("There were 3 failed login
-// attempts since the last successful login"). The first two, the report
-// of the last login, count even after a refusal; the others are also in
-// the greeting or banner a server shows again when it starts over.
-var loggedInMarks = [...]string{"last login", "successful login", "login successful", "busybox v", "built-in shell"}
-
-// lastLoginMarks is how many of loggedInMarks still count after a refusal.
-const lastLoginMarks = 2
+// attempts since the last successful login"). The report of the last
+// login counts even after a refusal; the others are also in the greeting
+// or banner a server shows again when it starts over.
+var (
+	lastLoginMarks = [...]string{"last login", "successful login"}
+	bannerMarks    = [...]string{"login successful", "busybox v", "built-in shell"}
+)
 
 // Server output that says a login was refused.
 var refusedMarks = [...]string{"incorrect", "failed", "failure", "denied", "invalid", "bad password"}
@@ -64,13 +64,16 @@ func promptOf(text []byte) promptKind {
 // login ("Last failed login: …"), mean accepted: a banner or greeting
 // shown again means the server starts over.
 func loggedIn(text []byte, partial, afterRefusal bool) bool {
-	marks := loggedInMarks[:]
-	if afterRefusal {
-		marks = marks[:lastLoginMarks]
-	}
-	for _, m := range marks {
+	for _, m := range lastLoginMarks {
 		if inspect.ContainsFold(text, m) {
 			return true
+		}
+	}
+	if !afterRefusal {
+		for _, m := range bannerMarks {
+			if inspect.ContainsFold(text, m) {
+				return true
+			}
 		}
 	}
 	return partial && isShellPrompt(text)

@@ -282,12 +282,16 @@ func (a *analyzer) typedLine(f *inspect.Flow, line []byte, over bool) {
 		a.setUser(line)
 	case phaseWantPass:
 		a.login(f, line)
-	case phaseIdle, phaseWantPassPrompt, phaseVerdict:
-		// Typed ahead of the prompt that wants it. Lines typed while a
-		// verdict is due are not, unless the server refused: a script
-		// that sends its commands right after the password must not
-		// have them read as the next login.
-		if len(line) > 0 && (a.phase != phaseVerdict || a.refusal) {
+	case phaseIdle, phaseWantPassPrompt:
+		// Typed ahead of the prompt that wants it.
+		if len(line) > 0 {
+			a.enqueue(line)
+		}
+	case phaseVerdict:
+		// Not typed ahead unless the server refused: a script that sends
+		// its commands right after the password must not have them read
+		// as the next login.
+		if len(line) > 0 && a.refusal {
 			a.enqueue(line)
 		}
 	}
