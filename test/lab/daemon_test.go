@@ -72,6 +72,13 @@ func (l *lab) newDaemon(bin, config string) *daemon {
 // nftables table is in place; t is the (sub)test that waits.
 func (d *daemon) start(t *testing.T) {
 	t.Helper()
+	d.spawn(t)
+	d.waitUp(t)
+}
+
+// spawn starts the daemon without waiting for it.
+func (d *daemon) spawn(t *testing.T) {
+	t.Helper()
 	d.runs++
 	cmd, err := d.l.spawn("iotgw", []string{"netns", "exec", d.l.ns("router"), d.bin, "run", "--config", d.config})
 	if err != nil {
@@ -79,8 +86,14 @@ func (d *daemon) start(t *testing.T) {
 	}
 	d.cmd = cmd
 	d.l.appendLog("iotgw", fmt.Sprintf("=== lab: iotgw run #%d, pid %d", d.runs, d.cmd.Process.Pid))
+}
+
+// waitUp waits until the spawned daemon's capture runs and its nftables
+// table is in place.
+func (d *daemon) waitUp(t *testing.T) {
+	t.Helper()
 	c := api.NewClient(d.socket)
-	err = poll(20*time.Second, 100*time.Millisecond, func() (bool, string) {
+	err := poll(20*time.Second, 100*time.Millisecond, func() (bool, string) {
 		if !running(d.cmd.Process.Pid) {
 			return false, "the daemon exited"
 		}
