@@ -98,20 +98,20 @@ func startUpstreamAt(addrs ...string) (u *fakeUpstream, stop func(), err error) 
 		}
 	}
 	for i, a := range addrs {
-		pc, err := net.ListenPacket("udp", a)
+		want, err := netip.ParseAddrPort(a)
 		if err != nil {
 			stop()
 			return nil, nil, err
 		}
-		bound := pc.LocalAddr().(*net.UDPAddr).AddrPort()
+		// As the proxy does: with port 0, a port another test holds for
+		// TCP alone is passed over.
+		pc, ln, bound, err := listenPair(context.Background(), &net.ListenConfig{}, want)
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
 		if i == 0 {
 			u.addr = bound
-		}
-		ln, err := net.Listen("tcp", bound.String())
-		if err != nil {
-			pc.Close()
-			stop()
-			return nil, nil, err
 		}
 		for _, s := range []*dns.Server{{PacketConn: pc, Handler: u}, {Listener: ln, Handler: u}} {
 			started := make(chan struct{})
