@@ -127,6 +127,7 @@ type Inventory struct {
 	pinned  map[Key]struct{}
 	Dropped int // devices forgotten because the inventory was full
 	matches map[matchKey][]fingerprint.Match
+	key     []byte // file's dedup key, reused
 
 	tables
 }
@@ -615,11 +616,11 @@ func (inv *Inventory) file(d *Device, ev *event.Event) {
 	if ev.IsFinding() {
 		list, limit = &d.Findings, maxFindings
 	}
-	key := ev.DedupKey()
+	inv.key = ev.AppendDedupKey(inv.key[:0])
 	if d.filed == nil {
 		d.filed = make(map[string]*event.Event)
 	}
-	if old, ok := d.filed[key]; ok {
+	if old, ok := d.filed[string(inv.key)]; ok {
 		old.Count = max(old.Count, 1) + max(ev.Count, 1)
 		if ev.Time.After(old.LastTime) {
 			old.LastTime = ev.Time
@@ -648,7 +649,7 @@ func (inv *Inventory) file(d *Device, ev *event.Event) {
 		*list = slices.Delete(*list, i, i+1)
 	}
 	*list = append(*list, ev)
-	d.filed[key] = ev
+	d.filed[string(inv.key)] = ev
 }
 
 // weakest is the index of the least severe event, the one last seen

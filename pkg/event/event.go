@@ -194,28 +194,31 @@ func (e *Event) IsFinding() bool { return e.Type == TypeFinding }
 
 // DedupKey identifies "the same finding for the same device": alerts and
 // the summary count repeats of one key once.
-func (e *Event) DedupKey() string {
-	var b strings.Builder
-	b.WriteString(string(e.Kind))
-	b.WriteByte('|')
+func (e *Event) DedupKey() string { return string(e.AppendDedupKey(nil)) }
+
+// AppendDedupKey appends DedupKey to dst: a caller with a buffer of its
+// own looks a key up without allocating it.
+func (e *Event) AppendDedupKey(dst []byte) []byte {
+	dst = append(dst, e.Kind...)
+	dst = append(dst, '|')
 	if e.Device.MAC != "" {
-		b.WriteString(e.Device.MAC)
+		dst = append(dst, e.Device.MAC...)
 	} else {
-		b.WriteString(e.Device.IP)
+		dst = append(dst, e.Device.IP...)
 	}
 	for _, k := range dedupEvidenceKeys {
 		if v, ok := e.Evidence[k]; ok {
-			b.WriteByte('|')
-			b.WriteString(v)
+			dst = append(dst, '|')
+			dst = append(dst, v...)
 		}
 	}
 	if e.Flow != nil && e.Kind != KindScanning {
-		b.WriteByte('|')
-		b.WriteString(e.Flow.App)
-		b.WriteByte('|')
-		b.WriteString(e.Flow.Server.IP)
+		dst = append(dst, '|')
+		dst = append(dst, e.Flow.App...)
+		dst = append(dst, '|')
+		dst = append(dst, e.Flow.Server.IP...)
 	}
-	return b.String()
+	return dst
 }
 
 // dedupEvidenceKeys are the evidence fields that make two findings of one

@@ -132,6 +132,8 @@ type Engine struct {
 	sink       Sink
 	packetObs  PacketObserver
 	secretMAC  hash.Hash // HMAC-SHA-256 under the secret-hash key, reset per use
+	secretSum  []byte    // secretMAC's last sum
+	names      addrNames
 
 	pap      [maxPAP]papPending
 	papNext  uint8
@@ -732,17 +734,17 @@ func (f *Flow) eventFlow() *event.Flow {
 	}
 	return &event.Flow{
 		Transport: transport,
-		Client:    endpoint(f.Client(), f.ClientMAC, f.ClientLocal),
-		Server:    endpoint(f.Server(), f.ServerMAC, f.ServerLocal),
+		Client:    f.engine.endpoint(f.Client(), f.ClientMAC, f.ClientLocal),
+		Server:    f.engine.endpoint(f.Server(), f.ServerMAC, f.ServerLocal),
 		App:       f.App(),
 		Direction: direction(f.ClientLocal, f.ServerLocal),
 	}
 }
 
-func endpoint(ap netip.AddrPort, mac hwaddr.MAC, local bool) event.Endpoint {
-	ep := event.Endpoint{IP: ap.Addr().Unmap().String(), Port: ap.Port(), Local: local}
+func (e *Engine) endpoint(ap netip.AddrPort, mac hwaddr.MAC, local bool) event.Endpoint {
+	ep := event.Endpoint{IP: e.names.ip(ap.Addr().Unmap()), Port: ap.Port(), Local: local}
 	if !mac.IsZero() {
-		ep.MAC = mac.String()
+		ep.MAC = e.names.mac(mac)
 	}
 	return ep
 }

@@ -3,7 +3,6 @@ package inspect
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -140,8 +139,10 @@ func (e *Engine) classify(l *Login) Credential {
 func (e *Engine) secretHash(secret []byte) string {
 	e.secretMAC.Reset()
 	e.secretMAC.Write(secret)
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(e.secretMAC.Sum(sum[:0])[:8])
+	e.secretSum = e.secretMAC.Sum(e.secretSum[:0])
+	var text [16]byte
+	hex.Encode(text[:], e.secretSum[:8])
+	return string(text[:])
 }
 
 // Redact keeps the first characters of s and hides the rest: at most two
@@ -152,18 +153,20 @@ func Redact(s []byte) string {
 	if keep > 2 {
 		keep = 2
 	}
-	var b strings.Builder
+	// Two runes of four bytes or two escapes, then the stars.
+	var buf [2*utf8.UTFMax + 3]byte
+	out := buf[:0]
 	for i, n := 0, 0; n < keep && i < len(s); n++ {
 		r, size := utf8.DecodeRune(s[i:])
 		if r == utf8.RuneError || r < 0x20 || r == 0x7f {
-			fmt.Fprintf(&b, "\\x%02x", s[i])
+			const digits = "0123456789abcdef"
+			out = append(out, '\\', 'x', digits[s[i]>>4], digits[s[i]&0xf])
 		} else {
-			b.WriteRune(r)
+			out = utf8.AppendRune(out, r)
 		}
 		i += size
 	}
-	b.WriteString("***")
-	return b.String()
+	return string(append(out, "***"...))
 }
 
 // ReportCredential emits the finding for a classified login: default
@@ -202,20 +205,21 @@ func credentialEvent(c *Credential, outcome Outcome) *event.Event {
 	if c.Kind == SecretCommunity {
 		what = "community string"
 	}
+	// Concatenation: one allocation for a summary every login repeats.
 	proto := strings.ToUpper(c.Protocol)
 	switch c.Class {
 	case ClassDefault:
 		ev.Kind, ev.Severity = event.KindDefaultCredentials, event.SeverityHigh
 		ev.Capability, ev.Provision = event.CapNoDefaultPasswords, "5.1-1"
-		ev.Summary = fmt.Sprintf("%s %s with factory-default credentials (%saccepted: %s)", proto, what, who, outcome)
+		ev.Summary = proto + " " + what + " with factory-default credentials (" + who + "accepted: " + outcome.String() + ")"
 	case ClassWeak:
 		ev.Kind, ev.Severity = event.KindWeakCredentials, event.SeverityMedium
 		ev.Capability, ev.Provision = event.CapNoDefaultPasswords, "5.1-2"
-		ev.Summary = fmt.Sprintf("%s %s with a weak password sent in clear (%saccepted: %s)", proto, what, who, outcome)
+		ev.Summary = proto + " " + what + " with a weak password sent in clear (" + who + "accepted: " + outcome.String() + ")"
 	default:
 		ev.Kind, ev.Severity = event.KindPlaintextCredentials, event.SeverityMedium
 		ev.Capability, ev.Provision = event.CapSecureCommunication, "5.5-7"
-		ev.Summary = fmt.Sprintf("%s %s sent without encryption (%s%s, accepted: %s)", proto, what, who, c.Class, outcome)
+		ev.Summary = proto + " " + what + " sent without encryption (" + who + string(c.Class) + ", accepted: " + outcome.String() + ")"
 		if c.Class == ClassHashed {
 			ev.Severity = event.SeverityLow
 		}

@@ -1,6 +1,9 @@
 package inspect
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // Helpers for the line-based plaintext protocols. None allocate except
 // Printable, which makes the string an event keeps.
@@ -63,14 +66,15 @@ func Printable(b []byte, max int) string {
 	if len(b) > max {
 		b = b[:max]
 	}
-	out := make([]byte, len(b))
-	for i, c := range b {
+	var out strings.Builder
+	out.Grow(len(b))
+	for _, c := range b {
 		if c < 0x20 || c >= 0x7f {
 			c = '.'
 		}
-		out[i] = c
+		out.WriteByte(c)
 	}
-	return string(out)
+	return out.String()
 }
 
 // CutWord splits b at the first run of spaces: the command and its

@@ -1,0 +1,47 @@
+package inspect
+
+import (
+	"net/netip"
+
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+// nameSlots is the size of each of addrNames' tables. A home network's
+// devices and the servers they talk to at one time fit; a miss costs
+// only the formatting the cache saves.
+const nameSlots = 256
+
+// addrNames remembers the text of the addresses events recently named,
+// so that a device's events share its strings instead of formatting and
+// allocating them for every event. Direct-mapped: bounded, no eviction
+// bookkeeping.
+type addrNames struct {
+	ips [nameSlots]struct {
+		addr netip.Addr
+		text string
+	}
+	macs [nameSlots]struct {
+		mac  hwaddr.MAC
+		text string
+	}
+}
+
+// ip returns a.String(), a unmapped by the caller.
+func (n *addrNames) ip(a netip.Addr) string {
+	b := a.As16()
+	// The low bytes differ most between the hosts of one network.
+	slot := &n.ips[(uint(b[15])^uint(b[14])<<3^uint(b[13])<<5)%nameSlots]
+	if slot.text == "" || slot.addr != a {
+		slot.addr, slot.text = a, a.String()
+	}
+	return slot.text
+}
+
+// mac returns m.String().
+func (n *addrNames) mac(m hwaddr.MAC) string {
+	slot := &n.macs[(uint(m[5])^uint(m[4])<<3^uint(m[3])<<5)%nameSlots]
+	if slot.text == "" || slot.mac != m {
+		slot.mac, slot.text = m, m.String()
+	}
+	return slot.text
+}
