@@ -45,11 +45,11 @@ type Match struct {
 	LastAffected string
 }
 
-// CanonicalProduct maps a product name as seen on the wire to the feed's
+// canonicalProduct maps a product name as seen on the wire to the feed's
 // canonical id ("Portable SDK for UPnP devices" → "libupnp"). Vendor
 // firmware ("Hikvision:DS-2CD2132F-IS") is lower-cased and kept. It
 // returns "" for a product the feed does not know.
-func (f *Feed) CanonicalProduct(name string) string {
+func (f *Feed) canonicalProduct(name string) string {
 	n := strings.ToLower(strings.TrimSpace(name))
 	if id, ok := f.products[n]; ok {
 		return id
@@ -59,6 +59,17 @@ func (f *Feed) CanonicalProduct(name string) string {
 		return n
 	}
 	return ""
+}
+
+// Canonical is the product id and parsed version the feed matches s by;
+// ok is false where it cannot match s at all: the product unknown or the
+// version unreadable.
+func (f *Feed) Canonical(s Software) (id string, v Version, ok bool) {
+	if id = f.canonicalProduct(s.Product); id == "" {
+		return "", Version{}, false
+	}
+	v, err := ParseVersion(s.Version)
+	return id, v, err == nil
 }
 
 // Match returns the advisories that apply to each piece of software, in
@@ -71,12 +82,8 @@ func (f *Feed) CanonicalProduct(name string) string {
 func (f *Feed) Match(sw []Software) []Match {
 	var out []Match
 	for _, s := range sw {
-		id := f.CanonicalProduct(s.Product)
-		if id == "" {
-			continue
-		}
-		v, err := ParseVersion(s.Version)
-		if err != nil {
+		id, v, ok := f.Canonical(s)
+		if !ok {
 			continue
 		}
 		first := len(out)

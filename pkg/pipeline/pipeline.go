@@ -157,9 +157,7 @@ func (p *Pipeline) matchAdvisories(d *device.Device, cause *event.Event) {
 func (p *Pipeline) withdrawSuperseded(d *device.Device, feed *advisory.Feed, sw []advisory.Software, ep event.Endpoint, cause *event.Event) {
 	running := map[string][]string{} // canonical product → parsed versions reported
 	for _, s := range sw {
-		id := feed.CanonicalProduct(s.Product)
-		v, err := advisory.ParseVersion(s.Version)
-		if id != "" && err == nil {
+		if id, v, ok := feed.Canonical(s); ok {
 			running[id] = append(running[id], v.String())
 		}
 	}
