@@ -182,12 +182,13 @@ func (d *daemon) states() (map[string]string, error) {
 // lab decodes it itself, leniently, so that it checks the daemon's
 // answer rather than sharing the client's types.
 type apiDevice struct {
-	MAC        string   `json:"mac"`
-	State      string   `json:"state"`
-	Vendor     string   `json:"vendor"`
-	Type       string   `json:"type"`
-	Addrs      []string `json:"addresses"`
-	Hostnames  []string `json:"hostnames"`
+	MAC        string    `json:"mac"`
+	State      string    `json:"state"`
+	Vendor     string    `json:"vendor"`
+	Type       string    `json:"type"`
+	Addrs      []string  `json:"addresses"`
+	Hostnames  []string  `json:"hostnames"`
+	LastSeen   time.Time `json:"last_seen"`
 	Quarantine *struct {
 		Mode   string `json:"mode"`
 		By     string `json:"by"`

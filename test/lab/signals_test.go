@@ -84,6 +84,14 @@ func TestLabSignals(t *testing.T) {
 		if err := l.ping(cam.role, routerLAN); err != nil {
 			t.Fatal(err)
 		}
+		// The capture hands over frames in blocks: stop only once the
+		// daemon has the ping.
+		if err := poll(10*time.Second, 20*time.Millisecond, func() (bool, string) {
+			dev, err := d.device(cam.mac)
+			return err == nil && !dev.LastSeen.Before(sent), fmt.Sprintf("camera last seen %v (%v)", dev.LastSeen, err)
+		}); err != nil {
+			t.Fatalf("the daemon never saw the camera's ping at %v: %v", sent, err)
+		}
 		code, err := d.terminate()
 		if err != nil || code != 0 {
 			t.Fatalf("SIGTERM: exit status %d, %v\n%s", code, err, l.logs())
