@@ -63,7 +63,7 @@ func (f *Feed) canonicalProduct(name string) string {
 
 // Canonical is the product id and parsed version the feed matches s by;
 // ok is false where it cannot match s at all: the product unknown or the
-// version unreadable.
+// version unreadable. Without ok the other results mean nothing.
 func (f *Feed) Canonical(s Software) (id string, v Version, ok bool) {
 	if id = f.canonicalProduct(s.Product); id == "" {
 		return "", Version{}, false

@@ -194,7 +194,7 @@ func (e *Event) IsFinding() bool { return e.Type == TypeFinding }
 
 // DedupKey identifies "the same finding for the same device": alerts and
 // the summary count repeats of one key once.
-func (e *Event) DedupKey() string { return string(e.AppendDedupKey(nil)) }
+func (e *Event) DedupKey() string { return string(e.AppendDedupKey(make([]byte, 0, 128))) }
 
 // AppendDedupKey appends DedupKey to dst: a caller with a buffer of its
 // own looks a key up without allocating it.

@@ -28,9 +28,7 @@ type addrNames struct {
 
 // ip returns a.String(), a unmapped by the caller.
 func (n *addrNames) ip(a netip.Addr) string {
-	b := a.As16()
-	// The low bytes differ most between the hosts of one network.
-	slot := &n.ips[(uint(b[15])^uint(b[14])<<3^uint(b[13])<<5)%nameSlots]
+	slot := &n.ips[ipSlot(a)]
 	if slot.text == "" || slot.addr != a {
 		slot.addr, slot.text = a, a.String()
 	}
@@ -39,9 +37,20 @@ func (n *addrNames) ip(a netip.Addr) string {
 
 // mac returns m.String().
 func (n *addrNames) mac(m hwaddr.MAC) string {
-	slot := &n.macs[(uint(m[5])^uint(m[4])<<3^uint(m[3])<<5)%nameSlots]
+	slot := &n.macs[macSlot(m)]
 	if slot.text == "" || slot.mac != m {
 		slot.mac, slot.text = m, m.String()
 	}
 	return slot.text
+}
+
+// ipSlot and macSlot mix the low bytes, which differ most between the
+// hosts of one network and the devices of one vendor.
+func ipSlot(a netip.Addr) uint {
+	b := a.As16()
+	return (uint(b[15]) ^ uint(b[14])<<3 ^ uint(b[13])<<5) % nameSlots
+}
+
+func macSlot(m hwaddr.MAC) uint {
+	return (uint(m[5]) ^ uint(m[4])<<3 ^ uint(m[3])<<5) % nameSlots
 }

@@ -23,6 +23,10 @@ func TestAddrNames(t *testing.T) {
 		{0x50, 0xc7, 0xbf, 0x4c, 0xa1, 0x01}, // the same slot
 		{0x50, 0xc7, 0xbf, 0x4c, 0xa1, 0x02},
 	}
+	// What the test is about: the cache has to tell these apart.
+	if ipSlot(ips[0]) != ipSlot(ips[1]) || ipSlot(ips[0]) != ipSlot(ips[2]) || macSlot(macs[0]) != macSlot(macs[1]) {
+		t.Fatal("the addresses meant to share a slot do not")
+	}
 	for range 3 {
 		for _, a := range ips {
 			if got, want := n.ip(a), a.String(); got != want {

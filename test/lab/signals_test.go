@@ -36,7 +36,7 @@ func TestLabSignals(t *testing.T) {
 	d := l.newDaemon(testenv.BuildDaemon(t, l.dir), fifo)
 	d.spawn(t)
 
-	t.Run("early_sighup_waits_for_the_daemon", func(t *testing.T) {
+	if !t.Run("early_sighup_waits_for_the_daemon", func(t *testing.T) {
 		w, err := openFIFOWriter(fifo)
 		if err != nil {
 			t.Fatalf("the daemon never read its configuration: %v\n%s", err, l.logs())
@@ -76,10 +76,12 @@ func TestLabSignals(t *testing.T) {
 		}); err != nil {
 			t.Fatalf("%v\n%s", err, l.logs())
 		}
-	})
+	}) {
+		return // a daemon that did not come up has nothing to write
+	}
 
+	l.dhcp()
 	t.Run("last_sighting_written_at_stop", func(t *testing.T) {
-		l.dhcp()
 		sent := time.Now()
 		if err := l.ping(cam.role, routerLAN); err != nil {
 			t.Fatal(err)
@@ -90,7 +92,7 @@ func TestLabSignals(t *testing.T) {
 			dev, err := d.device(cam.mac)
 			return err == nil && !dev.LastSeen.Before(sent), fmt.Sprintf("camera last seen %v (%v)", dev.LastSeen, err)
 		}); err != nil {
-			t.Fatalf("the daemon never saw the camera's ping at %v: %v", sent, err)
+			t.Fatalf("the daemon never saw the camera's ping at %v: %v\n%s", sent, err, l.logs())
 		}
 		code, err := d.terminate()
 		if err != nil || code != 0 {
