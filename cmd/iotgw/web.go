@@ -159,13 +159,18 @@ func runSetupCode(_ context.Context, args []string, stdout, stderr io.Writer) in
 		if cfg.Web.HTTPS {
 			scheme = "https"
 		}
-		for _, a := range append(addrs, netip.Addr{}) {
-			host := web.DefaultHostname
-			if a.IsValid() {
-				host = a.String()
-			}
-			fmt.Fprintf(stdout, "  %s://%s/\n", scheme, net.JoinHostPort(host, fmt.Sprint(cfg.Web.Port)))
+		hosts := cfg.Web.Hostnames
+		for _, a := range addrs {
+			hosts = append(hosts, a.String())
 		}
+		for _, h := range hosts {
+			fmt.Fprintf(stdout, "  %s://%s/\n", scheme, net.JoinHostPort(h, fmt.Sprint(cfg.Web.Port)))
+		}
+	}
+	// The certificate is self-signed: its fingerprint is how the owner
+	// tells the page from a device posing as it before typing the code.
+	if fp, err := web.CertificateFingerprint(dir); cfg.Web.HTTPS && err == nil {
+		fmt.Fprintf(stdout, "The page's certificate has the SHA-256 fingerprint\n  %s\n", fp)
 	}
 	return exitOK
 }

@@ -18,8 +18,10 @@ type Web struct {
 	// HTTPS serves the page with a self-signed certificate made on first
 	// start and kept next to the state file.
 	HTTPS bool `toml:"https"`
-	// Hostnames the page may be opened by, besides its addresses and
-	// iotgw.lan; requests naming another host are refused (DNS rebinding).
+	// Hostnames the page may be opened by, besides its addresses;
+	// requests naming another host are refused (DNS rebinding). Only
+	// names the owner's DNS holds for the router: a name no static entry
+	// reserves can be taken by any LAN device that asks DHCP for it.
 	Hostnames []string `toml:"hostnames"`
 }
 

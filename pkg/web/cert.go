@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -17,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -25,18 +27,14 @@ const (
 	CertFileName = "web-cert.pem"
 	KeyFileName  = "web-key.pem"
 
-	// DefaultHostname is always in the certificate and accepted as Host.
-	DefaultHostname = "iotgw.lan"
-
 	certLifetime = 10 * 365 * 24 * time.Hour
 )
 
 // LoadOrCreateCertificate returns the self-signed certificate kept in
-// dir, creating it (ECDSA P-256, 10 years, SANs: addrs, DefaultHostname
-// and names) on first start or when it no longer covers addrs and names.
+// dir, creating it (ECDSA P-256, 10 years, SANs: addrs and names) on
+// first start or when it no longer covers addrs and names.
 func LoadOrCreateCertificate(dir string, addrs []netip.Addr, names []string, now time.Time) (tls.Certificate, error) {
 	certPath, keyPath := filepath.Join(dir, CertFileName), filepath.Join(dir, KeyFileName)
-	names = append([]string{DefaultHostname}, names...)
 	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
 	switch {
 	case err == nil:
@@ -79,7 +77,7 @@ func createCertificate(certPath, keyPath string, addrs []netip.Addr, names []str
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: DefaultHostname, Organization: []string{"iotgw on this router"}},
+		Subject:               pkix.Name{CommonName: "iotgw", Organization: []string{"iotgw on this router"}},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(certLifetime),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
@@ -109,4 +107,26 @@ func createCertificate(certPath, keyPath string, addrs []netip.Addr, names []str
 		return tls.Certificate{}, fmt.Errorf("web certificate: %w", err)
 	}
 	return tls.LoadX509KeyPair(certPath, keyPath)
+}
+
+// CertificateFingerprint is the SHA-256 fingerprint of the certificate
+// kept in dir, as browsers show it: upper-case hex bytes joined by colons.
+func CertificateFingerprint(dir string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, CertFileName))
+	if err != nil {
+		return "", fmt.Errorf("web certificate: %w", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return "", fmt.Errorf("web certificate %s: no PEM certificate", filepath.Join(dir, CertFileName))
+	}
+	sum := sha256.Sum256(block.Bytes)
+	var b strings.Builder
+	for i, c := range sum {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		fmt.Fprintf(&b, "%02X", c)
+	}
+	return b.String(), nil
 }

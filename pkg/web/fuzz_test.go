@@ -94,8 +94,8 @@ func TestSafeNext(t *testing.T) {
 
 // FuzzHostAllowed: only the configured names and addresses pass.
 func FuzzHostAllowed(f *testing.F) {
-	s := &Server{hosts: map[string]bool{"192.168.50.1": true, DefaultHostname: true}}
-	for _, h := range []string{"192.168.50.1", "192.168.50.1:8443", "[::ffff:192.168.50.1]:1", "iotgw.lan.", "evil", "[", ":"} {
+	s := &Server{hosts: map[string]bool{"192.168.50.1": true, "router.lan": true}}
+	for _, h := range []string{"192.168.50.1", "192.168.50.1:8443", "[::ffff:192.168.50.1]:1", "router.lan.", "iotgw.lan", "evil", "[", ":"} {
 		f.Add(h)
 	}
 	f.Fuzz(func(t *testing.T, host string) {
@@ -103,7 +103,7 @@ func FuzzHostAllowed(f *testing.F) {
 			return
 		}
 		low := strings.ToLower(host)
-		if !strings.Contains(low, "192.168.50.1") && !strings.Contains(low, "iotgw.lan") && !strings.Contains(low, "c0a8:3201") {
+		if !strings.Contains(low, "192.168.50.1") && !strings.Contains(low, "router.lan") && !strings.Contains(low, "c0a8:3201") {
 			t.Fatalf("host %q allowed", host)
 		}
 	})
@@ -156,14 +156,14 @@ func (c *memConn) SetWriteDeadline(t time.Time) error { return nil }
 func FuzzPlainRedirect(f *testing.F) {
 	for _, s := range []string{
 		"GET / HTTP/1.1\r\nHost: 192.168.50.1:8443\r\n\r\n",
-		"GET /devices?x=1 HTTP/1.1\r\nHost: iotgw.lan\r\n\r\n",
+		"GET /devices?x=1 HTTP/1.1\r\nHost: router.lan\r\n\r\n",
 		"GET //evil.example/ HTTP/1.1\r\nHost: evil.example\r\n\r\n",
 		"GET /%0d%0aSet-Cookie:x HTTP/1.0\r\n\r\n",
 		"\x16\x03\x01",
 	} {
 		f.Add([]byte(s))
 	}
-	s := &Server{hosts: map[string]bool{"192.168.50.1": true, DefaultHostname: true}}
+	s := &Server{hosts: map[string]bool{"192.168.50.1": true, "router.lan": true}}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		c := &memConn{in: bytes.NewReader(in)}
 		sc := &sniffConn{Conn: c, s: s}
@@ -176,7 +176,7 @@ func FuzzPlainRedirect(f *testing.F) {
 		}
 		loc := resp.Header.Get("Location")
 		if resp.StatusCode != http.StatusPermanentRedirect ||
-			!(strings.HasPrefix(loc, "https://192.168.50.1:8443/") || strings.HasPrefix(loc, "https://"+DefaultHostname+":8443/")) {
+			!(strings.HasPrefix(loc, "https://192.168.50.1:8443/") || strings.HasPrefix(loc, "https://router.lan:8443/")) {
 			t.Fatalf("answer to %q: %d %v", in, resp.StatusCode, resp.Header)
 		}
 		for k := range resp.Header {

@@ -31,8 +31,9 @@ type Options struct {
 	// router's WAN addresses); Listen refuses them.
 	Forbidden []netip.Addr
 	// Hostnames are accepted in the Host header besides the listen
-	// addresses and DefaultHostname; any other Host is refused, which
-	// stops DNS rebinding.
+	// addresses; any other Host is refused, which stops DNS rebinding.
+	// There is no default name: one a LAN device could claim (by asking
+	// DHCP for it) would let it pose as the page.
 	Hostnames []string
 	// TLS, when set, serves HTTPS (see LoadOrCreateCertificate) and
 	// marks cookies Secure.
@@ -112,7 +113,7 @@ func New(opt Options, backend api.Backend, store AuthStore, alerts AlertSettings
 		logins:         newLimiter(opt.Now),
 		setups:         newLimiter(opt.Now),
 		passwords:      pc,
-		hosts:          map[string]bool{DefaultHostname: true},
+		hosts:          map[string]bool{},
 		hashing:        make(chan struct{}, 1),
 	}
 	for _, a := range opt.Addrs {
@@ -137,7 +138,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 	if !s.hostAllowed(r.Host) {
-		http.Error(w, "unknown host name: open the page by the router's address or "+DefaultHostname, http.StatusMisdirectedRequest)
+		http.Error(w, "unknown host name: open the page by the router's address, or add the name to [web] hostnames", http.StatusMisdirectedRequest)
 		return
 	}
 	s.mux.ServeHTTP(w, r)

@@ -2,18 +2,22 @@ package browser
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/iotgw/iotgw/internal/netnstest"
 	"github.com/iotgw/iotgw/internal/testenv"
 	"github.com/iotgw/iotgw/pkg/api"
 )
@@ -101,16 +105,24 @@ secret = "browser-test-shared-secret"
 		return false, fmt.Sprintf("%d devices, no camera yet", len(devs))
 	})
 
-	// The owner logs in over SSH and reads the setup code.
-	var code string
+	// The owner logs in over SSH and reads the setup code, and the
+	// fingerprint of the page's certificate to check before typing it.
+	var code, fingerprint string
 	waitFor(t, "the setup code", func() (bool, string) {
 		out, err := ns.run(10*time.Second, bin, "setup-code", "--config", cfg)
 		if err != nil {
 			return false, fmt.Sprintf("iotgw setup-code: %v: %s", err, out)
 		}
-		code = strings.TrimSpace(strings.SplitN(out, "\n", 2)[0])
-		return len(code) == 14, "unexpected output: " + out
+		lines := strings.Split(out, "\n")
+		code = strings.TrimSpace(lines[0])
+		if i := slices.Index(lines, "The page's certificate has the SHA-256 fingerprint"); i >= 0 && i+1 < len(lines) {
+			fingerprint = strings.TrimSpace(lines[i+1])
+		}
+		return len(code) == 14 && fingerprint != "", "unexpected output: " + out
 	})
+	if served := servedFingerprint(t, ns.name, net.JoinHostPort(lanAddr, fmt.Sprint(webPort))); served != fingerprint {
+		t.Fatalf("setup-code printed the fingerprint %s, the page serves %s", fingerprint, served)
+	}
 	if fi, err := os.Stat(filepath.Join(dir, "state", "setup-code")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("setup-code file: %v, mode %v; want 0600", err, fi.Mode().Perm())
 	}
@@ -335,4 +347,30 @@ func waitFor(t *testing.T, what string, check func() (bool, string)) {
 	if err := poll(30*time.Second, 200*time.Millisecond, check); err != nil {
 		t.Fatalf("waiting for %s: %v", what, err)
 	}
+}
+
+// servedFingerprint is the SHA-256 fingerprint, as browsers show it, of
+// the certificate served at addr in namespace ns.
+func servedFingerprint(t *testing.T, ns, addr string) string {
+	t.Helper()
+	var raw []byte
+	err := netnstest.Run(ns, func() error {
+		// Only the certificate is wanted; nothing is sent over the link.
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		raw = c.ConnectionState().PeerCertificates[0].Raw
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("reading the page's certificate: %v", err)
+	}
+	sum := sha256.Sum256(raw)
+	hexBytes := make([]string, len(sum))
+	for i, b := range sum {
+		hexBytes[i] = fmt.Sprintf("%02X", b)
+	}
+	return strings.Join(hexBytes, ":")
 }
