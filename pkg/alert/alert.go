@@ -295,6 +295,10 @@ func FromNewDevice(dev Device, at time.Time) Alert {
 const (
 	AreaCapture  = "capture"
 	AreaNFTables = "nftables"
+	// AreaState: the state file cannot be written. AreaStateLost: the
+	// file found at start was damaged, so what it held is gone.
+	AreaState     = "state"
+	AreaStateLost = "state-lost"
 	// AreaAnalyzer + a protocol ("analyzer-telnet"): an analyzer failed
 	// on a connection, which is no longer inspected; the rest goes on.
 	AreaAnalyzer = "analyzer-"
@@ -317,6 +321,12 @@ func FromProblem(area, detail string, at time.Time) Alert {
 	case AreaNFTables:
 		a.Title = "iotgw cannot enforce quarantines"
 		a.Body = "Changing the firewall (nftables) failed, so a quarantine may not be in force. iotgw keeps retrying."
+	case AreaState:
+		a.Title = "iotgw cannot save its state"
+		a.Body = "Writing the state file failed, so quarantines and your decisions since then would be lost at a restart. iotgw keeps retrying."
+	case AreaStateLost:
+		a.Title = "iotgw lost its saved state"
+		a.Body = "The state file was damaged at start: quarantines and your decisions saved before are gone. Check the devices and decide again."
 	default:
 		if protocol, ok := strings.CutPrefix(area, AreaAnalyzer); ok {
 			// One connection unread is not an emergency.
@@ -347,6 +357,8 @@ func FromProblemResolved(area string, at time.Time) Alert {
 		a.Title = "iotgw is watching the network again"
 	case AreaNFTables:
 		a.Title = "iotgw can enforce quarantines again"
+	case AreaState:
+		a.Title = "iotgw saves its state again"
 	default:
 		a.Title = "iotgw problem resolved: " + area
 	}

@@ -54,6 +54,7 @@ type Store interface {
 	PutQuarantine(q store.Quarantine) error
 	DeleteQuarantine(mac hwaddr.MAC)
 	PutDecision(d store.Decision) error
+	Stats() store.Stats
 }
 
 // Auditor queues active audits; *audit.Scheduler.
@@ -237,6 +238,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 // kernel match it: the same entries, once, however often it runs.
 func (d *Daemon) restore(ctx context.Context) error {
 	snap := d.deps.Store.Snapshot()
+	if lost := d.deps.Store.Stats().LoadError; lost != "" {
+		d.problem(alert.AreaStateLost, lost)
+	}
 	now := d.now()
 	kernel, err := d.deps.Enforcer.Current(ctx)
 	if err != nil {
@@ -495,7 +499,18 @@ func (d *Daemon) tickLoop(ctx context.Context) {
 		d.sampleTraffic(now)
 		d.rematchOnNewFeed()
 		d.persistDevices(now)
+		d.checkStore()
 	}
+}
+
+// checkStore shows the owner a state that cannot be saved, and clears
+// the problem once a write succeeds.
+func (d *Daemon) checkStore() {
+	if err := d.deps.Store.Stats().LastError; err != nil {
+		d.problem(alert.AreaState, err.Error())
+		return
+	}
+	d.clearProblem(alert.AreaState)
 }
 
 // Emit implements the pipeline's sink: events are kept for the API,

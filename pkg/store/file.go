@@ -528,6 +528,7 @@ func (s *Store) moveAside(reason error) {
 	if err := os.Rename(path, dst); err != nil {
 		s.log.Error("state file unreadable and cannot be moved aside; starting with an empty state, the next write replaces it",
 			"path", path, "reason", why, "err", err)
+		s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and could not be moved aside (%v); the saved quarantines and decisions are lost", why, err))
 		return
 	}
 	dir, _ := filepath.Split(path)
@@ -537,10 +538,17 @@ func (s *Store) moveAside(reason error) {
 	_ = syncDir(dir) // the move is a courtesy; the next write syncs again
 	s.log.Warn("state file unreadable; moved aside, starting with an empty state",
 		"path", path, "moved_to", dst, "reason", why)
+	s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and moved to %s; the saved quarantines and decisions are lost", why, dst))
 	copies := siblings(path, corruptInfix)
 	for _, old := range copies[:max(0, len(copies)-maxCorruptCopies)] {
 		if err := os.RemoveAll(old); err != nil {
 			s.log.Warn("cannot remove an old corrupt state copy", "path", old, "err", err)
 		}
 	}
+}
+
+func (s *Store) noteLoadError(msg string) {
+	s.mu.Lock()
+	s.stats.LoadError = msg
+	s.mu.Unlock()
 }

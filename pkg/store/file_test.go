@@ -145,6 +145,10 @@ func checkMovedAside(t *testing.T, h *harness, s *Store, reason string) {
 			t.Errorf("log line %q lacks %q; all logs:\n%s", line, want, logs)
 		}
 	}
+	// And the daemon, so that the owner hears of the loss.
+	if got := s.Stats().LoadError; !strings.Contains(got, "moved to "+dst) || !strings.Contains(got, reason) {
+		t.Errorf("LoadError %q, want the reason %q and where the file went", got, reason)
+	}
 	// The daemon carries on: the next write makes a good file.
 	if err := s.PutDecision(Decision{MAC: mac(1), Trusted: true}); err != nil {
 		t.Fatal(err)

@@ -156,6 +156,10 @@ type Stats struct {
 	// OutboxDropped counts alerts dropped because the outbox was full.
 	OutboxDropped uint64
 	Dirty         bool // changes not yet written (last-seen times aside)
+	// LoadError says why the state file found at start was not used:
+	// damaged, and moved aside or not; empty when it was read or absent.
+	// An unreadable file is LastError until a write succeeds.
+	LoadError string
 }
 
 // Store is the daemon's persisted state. All methods are safe for
