@@ -54,6 +54,7 @@ type Store interface {
 	PutQuarantine(q store.Quarantine) error
 	DeleteQuarantine(mac hwaddr.MAC)
 	PutDecision(d store.Decision) error
+	DeleteDecision(mac hwaddr.MAC)
 	Stats() store.Stats
 }
 
@@ -260,7 +261,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 			// do not bring it back with a new term.
 			d.deps.Store.DeleteQuarantine(q.MAC)
 			if dec, ok := d.metaFor(q.MAC).noteRelease(q.Until, now); ok {
-				if err := d.deps.Store.PutDecision(dec); err != nil {
+				if err := d.saveDecision(dec); err != nil {
 					d.log.Warn("expiry of a quarantine not saved", "mac", q.MAC, "err", err)
 				}
 			}
@@ -992,9 +993,22 @@ func (m *deviceMeta) noteRelease(at, updated time.Time) (store.Decision, bool) {
 
 // decided: the owner said something about the device that must outlive
 // its eviction from the inventory.
-func (m *deviceMeta) decided() bool {
-	dec := m.decision
+func (m *deviceMeta) decided() bool { return holdsDecision(m.decision) }
+
+func holdsDecision(dec store.Decision) bool {
 	return dec.Name != "" || dec.Trusted || len(dec.Exempt) > 0 || dec.Force != "" || !dec.ReleasedAt.IsZero() || !dec.OwnerLogin.IsZero()
+}
+
+// saveDecision stores dec, or deletes the stored one once dec says
+// nothing any more (a name cleared, an owner's login pushed out by newer
+// ones), so that the store's table of decisions does not fill with empty
+// records.
+func (d *Daemon) saveDecision(dec store.Decision) error {
+	if !holdsDecision(dec) {
+		d.deps.Store.DeleteDecision(dec.MAC)
+		return nil
+	}
+	return d.deps.Store.PutDecision(dec)
 }
 
 // trafficLocked is a device's traffic buckets of the last four hours,
@@ -1061,7 +1075,7 @@ func (d *Daemon) OwnerAt(addr netip.Addr) {
 	}
 	d.mu.Unlock()
 	for _, dec := range save {
-		if err := d.deps.Store.PutDecision(dec); err != nil {
+		if err := d.saveDecision(dec); err != nil {
 			d.log.Warn("the owner's device not saved", "mac", dec.MAC, "err", err)
 		}
 	}

@@ -364,7 +364,7 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 		d.log.Info("device released", "mac", mac, "why", p.why)
 		d.notify(func(dev alert.Device) alert.Alert { return alert.FromRelease(mac, dev, d.now(), p.why) }, mac)
 		if decision != nil {
-			return d.deps.Store.PutDecision(*decision)
+			return d.saveDecision(*decision)
 		}
 		return nil
 	}
@@ -467,7 +467,7 @@ func (d *Daemon) SetTrusted(ctx context.Context, mac hwaddr.MAC, trusted bool) e
 	d.mu.Lock()
 	dec := m.decision
 	d.mu.Unlock()
-	if err := d.deps.Store.PutDecision(dec); err != nil {
+	if err := d.saveDecision(dec); err != nil {
 		return err
 	}
 	d.schedule(mac)
@@ -484,7 +484,7 @@ func (d *Daemon) SetName(_ context.Context, mac hwaddr.MAC, name string) error {
 	m.decision.Name, m.decision.Updated = name, d.now()
 	dec := m.decision
 	d.mu.Unlock()
-	return d.deps.Store.PutDecision(dec)
+	return d.saveDecision(dec)
 }
 
 // lookup reports whether the daemon knows mac.

@@ -12,6 +12,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/netwatch"
 	"github.com/iotgw/iotgw/pkg/quarantine"
+	"github.com/iotgw/iotgw/pkg/store"
 )
 
 // finding is a finding about the device at ep, as an analyzer files it.
@@ -188,7 +189,8 @@ func TestOwnerDeviceStaysProtectedAcrossRestart(t *testing.T) {
 	}
 }
 
-// Only the latest few login devices are kept, in the store too.
+// Only the latest few login devices are kept, in the store too; the ones
+// pushed out leave no empty decision behind to fill its table.
 func TestOwnerDevicesBounded(t *testing.T) {
 	h := start(t, enforcingConfig(), newFake(t), t.TempDir())
 	defer h.stop()
@@ -201,12 +203,38 @@ func TestOwnerDevicesBounded(t *testing.T) {
 	}
 	var saved []hwaddr.MAC
 	for _, dec := range h.store.Snapshot().Decisions {
-		if !dec.OwnerLogin.IsZero() {
-			saved = append(saved, dec.MAC)
+		if dec.MAC[4] != 2 {
+			continue // the bundled capture's devices
 		}
+		if dec.OwnerLogin.IsZero() {
+			t.Errorf("an empty decision is kept for %s: %+v", dec.MAC, dec)
+		}
+		saved = append(saved, dec.MAC)
 	}
 	if len(saved) != maxOwners || slices.Contains(saved, hwaddr.MAC{0x02, 0, 0, 0, 2, 0}) {
 		t.Errorf("saved owner devices %v, want the latest %d", saved, maxOwners)
+	}
+}
+
+// A name set and then cleared leaves no decision in the store.
+func TestClearedNameLeavesNoDecision(t *testing.T) {
+	h := start(t, enforcingConfig(), newFake(t), t.TempDir())
+	defer h.stop()
+	h.settle()
+	has := func() bool {
+		return slices.ContainsFunc(h.store.Snapshot().Decisions, func(d store.Decision) bool { return d.MAC == plug })
+	}
+	if err := h.d.SetName(context.Background(), plug, "kitchen plug"); err != nil {
+		t.Fatal(err)
+	}
+	if !has() {
+		t.Fatal("the plug's name was not stored")
+	}
+	if err := h.d.SetName(context.Background(), plug, ""); err != nil {
+		t.Fatal(err)
+	}
+	if has() {
+		t.Error("a decision is still stored for the plug after its name was cleared")
 	}
 }
 

@@ -121,9 +121,8 @@ type Decision struct {
 	Force   string       `json:"force,omitempty"`  // action taken regardless of findings
 	// ReleasedAt is when the owner last released the device from
 	// quarantine; policy does not quarantine it again for findings it
-	// already knew then. ReleaseUntil ends that override (zero: never).
-	ReleasedAt   time.Time `json:"released_at,omitzero"`
-	ReleaseUntil time.Time `json:"release_until,omitzero"`
+	// already knew then.
+	ReleasedAt time.Time `json:"released_at,omitzero"`
 	// OwnerLogin is when the owner last logged in to the page from the
 	// device, which protects it from quarantine like a management
 	// address (the daemon keeps the latest few).
