@@ -214,7 +214,9 @@ func New(cfg *config.Config, opt Options, deps Deps) (*Daemon, error) {
 // Run restores state, reconciles the kernel and runs until ctx ends. On
 // return the quarantines stay in the kernel.
 func (d *Daemon) Run(ctx context.Context) error {
-	d.started = d.now()
+	d.mu.Lock()
+	d.started = d.now() // the control socket may ask for Status already
+	d.mu.Unlock()
 	if err := d.restore(ctx); err != nil {
 		return err
 	}

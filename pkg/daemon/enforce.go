@@ -379,10 +379,10 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 // Quarantine implements api.Backend: the owner quarantines a device.
 func (d *Daemon) Quarantine(ctx context.Context, mac hwaddr.MAC, mode string, dur time.Duration) error {
 	now := d.now()
-	if mode == "" {
-		mode = d.cfg.Policy.QuarantineMode
-	}
 	d.mu.Lock()
+	if mode == "" {
+		mode = d.cfg.Policy.QuarantineMode // Reload swaps d.cfg under d.mu
+	}
 	dev, known := d.pipe.Inventory().Lookup(device.Key{MAC: mac})
 	if !known && d.meta[mac] == nil {
 		d.mu.Unlock()
