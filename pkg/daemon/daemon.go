@@ -53,6 +53,7 @@ type Store interface {
 	PutVerdict(v store.Verdict) error
 	PutQuarantine(q store.Quarantine) error
 	DeleteQuarantine(mac hwaddr.MAC)
+	Release(dec store.Decision) error
 	PutDecision(d store.Decision) error
 	DeleteDecision(mac hwaddr.MAC)
 	Stats() store.Stats
@@ -261,11 +262,8 @@ func (d *Daemon) restore(ctx context.Context) error {
 			// It ran out while the daemon was down: a release, as it
 			// would have been at run time, so that the stored findings
 			// do not bring it back with a new term.
-			d.deps.Store.DeleteQuarantine(q.MAC)
-			if dec, ok := d.metaFor(q.MAC).noteRelease(q.Until, now); ok {
-				if err := d.saveDecision(dec); err != nil {
-					d.log.Warn("expiry of a quarantine not saved", "mac", q.MAC, "err", err)
-				}
+			if err := d.deps.Store.Release(d.metaFor(q.MAC).noteRelease(q.Until, now)); err != nil {
+				d.log.Warn("expiry of a quarantine not saved", "mac", q.MAC, "err", err)
 			}
 			continue
 		}
@@ -984,13 +982,12 @@ func (d *Daemon) pruneMetaLocked(present map[hwaddr.MAC]bool) {
 // noteRelease records a release (the owner's, or an expiry) at at in the
 // device's decision, unless a later one is there: policy does not
 // quarantine it again for findings it knew then. It returns the decision
-// to save and whether it changed.
-func (m *deviceMeta) noteRelease(at, updated time.Time) (store.Decision, bool) {
-	if !at.After(m.decision.ReleasedAt) {
-		return m.decision, false
+// to save with the release.
+func (m *deviceMeta) noteRelease(at, updated time.Time) store.Decision {
+	if at.After(m.decision.ReleasedAt) {
+		m.decision.ReleasedAt, m.decision.Updated = at, updated
 	}
-	m.decision.ReleasedAt, m.decision.Updated = at, updated
-	return m.decision, true
+	return m.decision
 }
 
 // decided: the owner said something about the device that must outlive

@@ -339,12 +339,10 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 	d.mu.Lock()
 	m := d.metaFor(mac)
 	m.updateClaim = ""
-	var decision *store.Decision
+	var released store.Decision
 	if p.release {
 		m.quarantine, m.kernelAddrs = nil, nil
-		if dec, ok := m.noteRelease(p.released, p.released); ok {
-			decision = &dec
-		}
+		released = m.noteRelease(p.released, p.released)
 	} else {
 		rec := p.record
 		m.quarantine, m.kernelAddrs = &rec, p.entry.Addrs
@@ -360,13 +358,10 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 		d.deps.Blocked(blocked)
 	}
 	if p.release {
-		d.deps.Store.DeleteQuarantine(mac)
+		err := d.deps.Store.Release(released)
 		d.log.Info("device released", "mac", mac, "why", p.why)
 		d.notify(func(dev alert.Device) alert.Alert { return alert.FromRelease(mac, dev, d.now(), p.why) }, mac)
-		if decision != nil {
-			return d.saveDecision(*decision)
-		}
-		return nil
+		return err
 	}
 	d.notify(func(dev alert.Device) alert.Alert { return alert.FromQuarantine(p.record, dev) }, mac)
 	// The finding that led here must survive a crash with the quarantine:

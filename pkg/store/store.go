@@ -402,19 +402,34 @@ func (s *Store) DeleteQuarantine(mac hwaddr.MAC) {
 	s.changedLocked(true)
 }
 
+// Release records that dec.MAC is released and stores dec, the decision
+// that says so, as one change: a write between the two would keep the
+// release without the decision that stops policy from quarantining the
+// device again after a restart. The quarantine goes even when the
+// decision does not fit (ErrFull). Written promptly.
+func (s *Store) Release(dec Decision) error { return s.putDecision(dec, true) }
+
 // PutDecision stores the owner's decision about d.MAC, replacing an
 // earlier one. Written promptly.
-func (s *Store) PutDecision(d Decision) error {
+func (s *Store) PutDecision(d Decision) error { return s.putDecision(d, false) }
+
+// putDecision stores d; release deletes d.MAC's quarantine in the same
+// change, whether or not d fits.
+func (s *Store) putDecision(d Decision, release bool) error {
 	if d.MAC.IsZero() {
 		return fmt.Errorf("%w: decision without a MAC", ErrInvalid)
 	}
 	rec := d.normalize()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.decisions[d.MAC]; !ok && len(s.decisions) >= s.opts.MaxDevices {
+	if release {
+		delete(s.quarantines, d.MAC)
+		s.changedLocked(true)
+	}
+	if _, ok := s.decisions[rec.MAC]; !ok && len(s.decisions) >= s.opts.MaxDevices {
 		return fmt.Errorf("%w: %d decisions", ErrFull, len(s.decisions))
 	}
-	s.decisions[d.MAC] = &rec
+	s.decisions[rec.MAC] = &rec
 	s.changedLocked(true)
 	return nil
 }

@@ -847,3 +847,69 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	diffJSON(t, h.open().Snapshot(), s.Snapshot())
 }
+
+// A release and the decision that records it are one change: nothing
+// reading the store sees the quarantine gone without the decision, which
+// a write at that moment would keep and a restart would undo.
+func TestReleaseIsOneChange(t *testing.T) {
+	s := newHarness(t).open()
+	released := Decision{MAC: mac(1), ReleasedAt: t0, Updated: t0}
+	stop := make(chan struct{})
+	seen := make(chan string, 1)
+	go func() {
+		defer close(seen)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			st := s.Snapshot()
+			if len(st.Quarantines) == 0 && len(st.Decisions) == 0 {
+				seen <- "neither the quarantine nor the release"
+				return
+			}
+		}
+	}()
+	for i := range 20000 {
+		if err := s.PutQuarantine(Quarantine{MAC: mac(1), Mode: "block", Since: t0, By: ActorPolicy}); err != nil {
+			t.Fatal(err)
+		}
+		s.DeleteDecision(mac(1))
+		// The reader may look here: the quarantine is still there.
+		if err := s.PutQuarantine(Quarantine{MAC: mac(1), Mode: "block", Since: t0.Add(time.Duration(i)), By: ActorPolicy}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Release(released); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	if what, ok := <-seen; ok {
+		t.Errorf("a reader saw %s", what)
+	}
+	st := s.Snapshot()
+	if len(st.Quarantines) != 0 || len(st.Decisions) != 1 || !st.Decisions[0].ReleasedAt.Equal(t0) {
+		t.Errorf("after the release: quarantines %v, decisions %v", st.Quarantines, st.Decisions)
+	}
+}
+
+// A release whose decision does not fit still ends the quarantine.
+func TestReleaseWithDecisionsFull(t *testing.T) {
+	h := newHarness(t)
+	o := h.options()
+	o.MaxDevices = 1
+	s := Open(o)
+	if err := s.PutDecision(Decision{MAC: mac(2), Name: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutQuarantine(Quarantine{MAC: mac(1), Mode: "block", By: ActorPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(Decision{MAC: mac(1), ReleasedAt: t0}); !errors.Is(err, ErrFull) {
+		t.Errorf("release with a full decision table: %v, want ErrFull", err)
+	}
+	if q := s.Snapshot().Quarantines; len(q) != 0 {
+		t.Errorf("quarantines %v after the release", q)
+	}
+}
