@@ -17,6 +17,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -307,7 +308,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 	}
 	entries, skipped, err := d.reconcileStored(ctx, entries)
 	if err != nil {
-		d.problem("nftables", fmt.Sprintf("reconcile failed: %v", err))
+		d.problem(alert.AreaNFTables, fmt.Sprintf("reconcile failed: %v", err))
 		return fmt.Errorf("daemon: reconcile quarantines: %w", err)
 	}
 	d.mu.Lock()
@@ -577,16 +578,36 @@ func (d *Daemon) problem(key, msg string) {
 	d.problemLocked(key, msg)
 }
 
+// Problems are kept by source, "area/source" ("nftables/check",
+// "nftables/<mac>"), so that each source clears only what it raised. The
+// owner hears by area: the first source failing raises the area's alert,
+// the last one to recover resolves it.
 func (d *Daemon) problemLocked(key, msg string) {
-	_, had := d.problems[key]
+	area := problemArea(key)
+	failing := d.areaFailingLocked(area)
 	changed := d.problems[key] != msg
 	d.problems[key] = msg
 	if changed {
-		d.log.Warn("problem", "area", key, "detail", msg)
+		d.log.Warn("problem", "area", area, "source", key, "detail", msg)
 	}
-	if !had && d.deps.Alerts != nil {
-		d.deps.Alerts.Notify(alert.FromProblem(key, msg, d.now()))
+	if !failing && d.deps.Alerts != nil {
+		d.deps.Alerts.Notify(alert.FromProblem(area, msg, d.now()))
 	}
+}
+
+func problemArea(key string) string {
+	area, _, _ := strings.Cut(key, "/")
+	return area
+}
+
+// areaFailingLocked reports whether a source of area has a problem.
+func (d *Daemon) areaFailingLocked(area string) bool {
+	for k := range d.problems {
+		if problemArea(k) == area {
+			return true
+		}
+	}
+	return false
 }
 
 // maxPanicStacks is how many analyzer panics are logged with their stack:
@@ -606,12 +627,14 @@ func (d *Daemon) analyzerPanicLocked(p inspect.Panic) {
 }
 
 func (d *Daemon) clearProblem(key string) {
+	area := problemArea(key)
 	d.mu.Lock()
 	_, had := d.problems[key]
 	delete(d.problems, key)
+	resolved := had && !d.areaFailingLocked(area)
 	d.mu.Unlock()
-	if had && d.deps.Alerts != nil {
-		d.deps.Alerts.Notify(alert.FromProblemResolved(key, d.now()))
+	if resolved && d.deps.Alerts != nil {
+		d.deps.Alerts.Notify(alert.FromProblemResolved(area, d.now()))
 	}
 }
 
@@ -750,6 +773,12 @@ func (d *Daemon) isProtected(mac hwaddr.MAC, dev *device.Device) bool {
 	return false
 }
 
+// Problem sources of the nftables area that are not a device's commit.
+const (
+	problemProtected = alert.AreaNFTables + "/protected"
+	problemCheck     = alert.AreaNFTables + "/check"
+)
+
 // updateProtected pushes the router's and trusted devices' MACs and
 // addresses to the kernel's protected sets.
 func (d *Daemon) updateProtected(ctx context.Context) error {
@@ -760,8 +789,10 @@ func (d *Daemon) updateProtected(ctx context.Context) error {
 	d.kernelMu.Lock()
 	defer d.kernelMu.Unlock()
 	if err := d.deps.Enforcer.SetProtected(ctx, macs, addrs); err != nil {
+		d.problem(problemProtected, "updating the protected devices and addresses: "+err.Error())
 		return err
 	}
+	d.clearProblem(problemProtected)
 	// The enforcer dropped these addresses from the quarantine entries
 	// that held them; the daemon's record of the entries follows.
 	d.mu.Lock()
@@ -815,8 +846,9 @@ func (d *Daemon) Status() api.Status {
 		}
 	}
 	for k, v := range d.problems {
-		s.Problems = append(s.Problems, k+": "+v)
+		s.Problems = append(s.Problems, problemArea(k)+": "+v)
 	}
+	slices.Sort(s.Problems)
 	return s
 }
 
@@ -834,9 +866,7 @@ func (d *Daemon) Reload(cfg *config.Config) {
 	d.mu.Unlock()
 	// Before the re-evaluation, so that a device no longer trusted can be
 	// quarantined and a newly trusted one is released.
-	if err := d.updateProtected(context.Background()); err != nil {
-		d.problem("nftables", "applying the reloaded protections: "+err.Error())
-	}
+	_ = d.updateProtected(context.Background()) // a failure is its problem
 	d.mu.Lock()
 	macs := make([]hwaddr.MAC, 0, len(d.meta))
 	for mac := range d.meta {
@@ -913,9 +943,13 @@ func (d *Daemon) checkKernel(ctx context.Context) {
 		entries = append(entries, quarantine.Entry{MAC: mac, Addrs: m.kernelAddrs, Mode: mode, Expires: q.Until})
 	}
 	d.mu.Unlock()
-	if err := d.deps.Enforcer.Reconcile(ctx, entries); err != nil && ctx.Err() == nil {
-		d.problem("nftables", fmt.Sprintf("keeping the quarantine rules in place: %v", err))
+	if err := d.deps.Enforcer.Reconcile(ctx, entries); err != nil {
+		if ctx.Err() == nil {
+			d.problem(problemCheck, fmt.Sprintf("keeping the quarantine rules in place: %v", err))
+		}
+		return
 	}
+	d.clearProblem(problemCheck)
 }
 
 // rematchOnNewFeed matches every device's software again once a newer
@@ -1081,9 +1115,7 @@ func (d *Daemon) OwnerAt(addr netip.Addr) {
 	if unchanged {
 		return
 	}
-	if err := d.updateProtected(context.Background()); err != nil {
-		d.problem("nftables", "protecting the owner's device: "+err.Error())
-	}
+	_ = d.updateProtected(context.Background()) // a failure is its problem
 }
 
 // restoreOwnersLocked takes back the owner's devices from the saved

@@ -300,11 +300,13 @@ func reasonText(v policy.Verdict) string {
 // applyPlan makes policy's change; a kernel failure is reported as a
 // problem (the next finding or tick retries).
 func (d *Daemon) applyPlan(ctx context.Context, mac hwaddr.MAC, p plan) {
+	// Keyed by device: another device's success says nothing of this one.
+	key := alert.AreaNFTables + "/" + mac.String()
 	if err := d.commit(ctx, mac, p); err != nil {
-		d.problem("nftables", fmt.Sprintf("%s: %v", mac, err))
+		d.problem(key, fmt.Sprintf("%s: %v", mac, err))
 		return
 	}
-	d.clearProblem("nftables")
+	d.clearProblem(key)
 }
 
 // commit changes the kernel, then the daemon's view and the store. A
@@ -353,6 +355,8 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 	d.kernelMu.Unlock()
 	if cutFailed {
 		d.problem("conntrack", fmt.Sprintf("%s: %v", mac, err))
+	} else if !p.release {
+		d.clearProblem("conntrack") // this quarantine's cut worked
 	}
 	if d.deps.Blocked != nil {
 		d.deps.Blocked(blocked)

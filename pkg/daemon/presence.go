@@ -37,9 +37,7 @@ func (d *Daemon) presence(ctx context.Context, ev netwatch.Event) {
 		d.mu.Unlock()
 	case netwatch.AddressChanged:
 		if d.routerAddr(e.Prefix.Addr(), e.Added) {
-			if err := d.updateProtected(ctx); err != nil {
-				d.problem("nftables", "updating the router's protected addresses: "+err.Error())
-			}
+			_ = d.updateProtected(ctx) // a failure is its problem
 		}
 	}
 }

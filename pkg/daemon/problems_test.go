@@ -1,0 +1,139 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/iotgw/iotgw/pkg/alert"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/quarantine"
+)
+
+// flakyEnforcer fails the calls set to fail ("reconcile", "protected",
+// "quarantine/<mac>") and passes the others on.
+type flakyEnforcer struct {
+	Enforcer
+	mu   sync.Mutex
+	fail map[string]bool
+}
+
+var errFlaky = errors.New("netlink: no buffer space available")
+
+func (f *flakyEnforcer) set(call string, fail bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail == nil {
+		f.fail = map[string]bool{}
+	}
+	f.fail[call] = fail
+}
+
+func (f *flakyEnforcer) check(call string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail[call] {
+		return errFlaky
+	}
+	return nil
+}
+
+func (f *flakyEnforcer) Reconcile(ctx context.Context, entries []quarantine.Entry) error {
+	if err := f.check("reconcile"); err != nil {
+		return err
+	}
+	return f.Enforcer.Reconcile(ctx, entries)
+}
+
+func (f *flakyEnforcer) Quarantine(ctx context.Context, e quarantine.Entry) error {
+	if err := f.check("quarantine/" + e.MAC.String()); err != nil {
+		return err
+	}
+	return f.Enforcer.Quarantine(ctx, e)
+}
+
+func (f *flakyEnforcer) SetProtected(ctx context.Context, macs []hwaddr.MAC, addrs []netip.Addr) error {
+	if err := f.check("protected"); err != nil {
+		return err
+	}
+	return f.Enforcer.SetProtected(ctx, macs, addrs)
+}
+
+// Each source of an nftables problem clears only its own: another
+// device's quarantine going through does not hide the kernel check
+// failing (nor make its alert flap), and the owner hears once when the
+// area fails and once when its last source recovers.
+func TestProblemsClearBySource(t *testing.T) {
+	fake := newFake(t)
+	flaky := &flakyEnforcer{Enforcer: fake}
+	cfg := enforcingConfig()
+	cfg.Policy.MaxAutoQuarantine = 10
+	h := start(t, cfg, fake, t.TempDir(), func(d *Deps) { d.Enforcer = flaky })
+	defer h.stop()
+	h.settle()
+	ctx := context.Background()
+	nftables := func() bool { return slices.Contains(problemAreas(h.d), alert.AreaNFTables) }
+	alerted := func(failing, resolved int) {
+		t.Helper()
+		f, r := h.alerts.problemAreas("failing"), h.alerts.problemAreas("resolved")
+		if len(f) != failing || len(r) != resolved {
+			t.Fatalf("problem alerts failing %v, resolved %v; want %d and %d for nftables", f, r, failing, resolved)
+		}
+	}
+
+	flaky.set("reconcile", true)
+	h.d.checkKernel(ctx)
+	if !nftables() {
+		t.Fatal("no nftables problem while the kernel check fails")
+	}
+	alerted(1, 0)
+
+	// The plug's quarantine goes through; the check still fails.
+	h.d.Record(exploitedFirmware(plug, "192.168.50.102"))
+	h.settle()
+	if _, ok := quarantined(t, fake)[plug]; !ok {
+		t.Fatal("the plug was not quarantined")
+	}
+	h.d.checkKernel(ctx)
+	if !nftables() {
+		t.Error("another device's quarantine cleared the kernel check's problem")
+	}
+	alerted(1, 0)
+
+	// The laptop's quarantine fails: a second source; the check recovers,
+	// the laptop's failure stays.
+	flaky.set("quarantine/"+laptop.String(), true)
+	h.d.Record(exploitedFirmware(laptop, "192.168.50.104"))
+	h.settle()
+	flaky.set("reconcile", false)
+	h.d.checkKernel(ctx)
+	if !nftables() {
+		t.Error("the kernel check's recovery cleared the laptop's failed quarantine")
+	}
+	alerted(1, 0)
+
+	// The laptop's quarantine goes through at the next finding: resolved.
+	flaky.set("quarantine/"+laptop.String(), false)
+	h.d.Record(exploitedFirmware(laptop, "192.168.50.104"))
+	h.settle()
+	if nftables() {
+		t.Errorf("problems %v after every source recovered", problemAreas(h.d))
+	}
+	alerted(1, 1)
+
+	// The protected sets: a failure is a problem until they are set.
+	flaky.set("protected", true)
+	h.d.OwnerAt(netip.MustParseAddr("192.168.50.104"))
+	if !nftables() {
+		t.Error("no problem while the protected sets cannot be set")
+	}
+	flaky.set("protected", false)
+	h.d.OwnerAt(netip.MustParseAddr("192.168.50.102"))
+	if nftables() {
+		t.Errorf("problems %v after the protected sets were set", problemAreas(h.d))
+	}
+	alerted(2, 2)
+}
