@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -61,9 +62,32 @@ func TestNoticeServerSharesPerSource(t *testing.T) {
 	resp.Body.Close()
 }
 
+// Only neighbours on the LAN are served: another source's connection is
+// closed unanswered.
+func TestNoticeServesOnlyTheLAN(t *testing.T) {
+	addr := startNoticeFrom(t, func(netip.Addr) bool { return false })
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.ExpectRefused(t, conn, []byte("GET / HTTP/1.0\r\n\r\n"), "a connection from off the LAN")
+	allowed := startNoticeFrom(t, func(a netip.Addr) bool { return a == netip.MustParseAddr("127.0.0.1") })
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + allowed + "/")
+	if err != nil {
+		t.Fatalf("a LAN client was not served: %v", err)
+	}
+	resp.Body.Close()
+}
+
 // startNotice serves a stand-in notice page on loopback until the test
-// ends.
+// ends, to every client.
 func startNotice(t *testing.T) string {
+	t.Helper()
+	return startNoticeFrom(t, func(netip.Addr) bool { return true })
+}
+
+// startNoticeFrom is startNotice serving the clients fromLAN admits.
+func startNoticeFrom(t *testing.T, fromLAN func(netip.Addr) bool) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -72,7 +96,7 @@ func startNotice(t *testing.T) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serveNotice(ctx, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("quarantined")) }))
+		done <- serveNotice(ctx, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("quarantined")) }), fromLAN)
 	}()
 	t.Cleanup(func() {
 		cancel()

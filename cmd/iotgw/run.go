@@ -217,7 +217,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 		if err != nil {
 			return err
 		}
-		return serveNotice(ctx, ln, notice.Handler(d))
+		return serveNotice(ctx, ln, notice.Handler(d), netwatch.OnLAN(cfg.LAN.Interfaces))
 	})
 	if cfg.Web.Enabled {
 		run("web page", func(ctx context.Context) error {
@@ -474,7 +474,8 @@ const maxNoticeConnsPerSource = 8
 
 // serveNotice serves the notice page on ln. Its clients are quarantined
 // devices: small headers, short timeouts, few connections.
-func serveNotice(ctx context.Context, ln net.Listener, h http.Handler) error {
+func serveNotice(ctx context.Context, ln net.Listener, h http.Handler, fromLAN func(netip.Addr) bool) error {
+	ln = lanListener{Listener: ln, fromLAN: fromLAN}
 	return serveHTTP(ctx, connlimit.New(ln, maxNoticeConns, maxNoticeConnsPerSource), &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -483,6 +484,28 @@ func serveNotice(ctx context.Context, ln net.Listener, h http.Handler) error {
 		IdleTimeout:       30 * time.Second,
 		MaxHeaderBytes:    4 << 10,
 	})
+}
+
+// lanListener accepts only connections from neighbours on the LAN
+// interfaces. The notice page listens on every address, since the
+// redirect sends a device to whichever router address it reached; the
+// WAN side is never served, whatever the firewall allows.
+type lanListener struct {
+	net.Listener
+	fromLAN func(netip.Addr) bool
+}
+
+func (l lanListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if tcp, ok := c.RemoteAddr().(*net.TCPAddr); ok && l.fromLAN(tcp.AddrPort().Addr()) {
+			return c, nil
+		}
+		c.Close()
+	}
 }
 
 // serveHTTP runs srv on ln until ctx ends.

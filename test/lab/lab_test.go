@@ -115,6 +115,12 @@ func TestLab(t *testing.T) {
 				}
 			}
 		}
+		// The lab's router has no firewall: the page itself refuses the
+		// WAN side, which reaches it at the router's WAN address.
+		url := fmt.Sprintf("http://%s:%d/", routerWAN, noticePort)
+		if out, err := l.in("wan", 10*time.Second, "curl", "-sS", "--max-time", "3", "-o", "/dev/null", "-w", "%{http_code}", url); err == nil {
+			t.Errorf("the WAN host got the notice page at %s: status %s", url, out)
+		}
 	})
 
 	t.Run("tv_quarantined_for_exploited_firmware", func(t *testing.T) {
