@@ -239,6 +239,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return nil
 }
 
+// readKernel reads the kernel's quarantines, trying again a few times:
+// what it cannot read, the first reconcile deletes, and the entries only
+// the kernel holds are those whose saved record was lost.
+func (d *Daemon) readKernel(ctx context.Context) ([]quarantine.Entry, error) {
+	const tries = 3
+	for i := 1; ; i++ {
+		kernel, err := d.deps.Enforcer.Current(ctx)
+		if err == nil || i == tries || !sleep(ctx, 500*time.Millisecond) {
+			return kernel, err
+		}
+	}
+}
+
 // restore loads the store, rebuilds the daemon's view and makes the
 // kernel match it: the same entries, once, however often it runs.
 func (d *Daemon) restore(ctx context.Context) error {
@@ -247,7 +260,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 		d.problem(alert.AreaStateLost, lost)
 	}
 	now := d.now()
-	kernel, err := d.deps.Enforcer.Current(ctx)
+	kernel, err := d.readKernel(ctx)
 	if err != nil {
 		d.log.Warn("cannot read the kernel's quarantines; keeping only the saved ones", "err", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -211,5 +212,43 @@ func TestRestartReevaluatesStoredFindings(t *testing.T) {
 	})
 	if !storedQuarantine(h2.store, camera) {
 		t.Error("the camera's quarantine was not stored again")
+	}
+}
+
+// flakyCurrent fails Current its first failures times.
+type flakyCurrent struct {
+	Enforcer
+	mu       sync.Mutex
+	failures int
+}
+
+func (f *flakyCurrent) Current(ctx context.Context) ([]quarantine.Entry, error) {
+	f.mu.Lock()
+	fail := f.failures > 0
+	f.failures--
+	f.mu.Unlock()
+	if fail {
+		return nil, errFlaky
+	}
+	return f.Enforcer.Current(ctx)
+}
+
+// A kernel read that fails at start is tried again: the quarantines only
+// the kernel holds (their saved records lost) are kept, where the first
+// reconcile would otherwise delete them.
+func TestRestoreRetriesKernelRead(t *testing.T) {
+	fake := newFake(t)
+	ctx := context.Background()
+	if err := fake.Quarantine(ctx, quarantine.Entry{MAC: camera, Mode: quarantine.ModeBlock}); err != nil {
+		t.Fatal(err)
+	}
+	h := launch(t, enforcingConfig(), fake, t.TempDir(), false, func(d *Deps) { d.Enforcer = &flakyCurrent{Enforcer: fake, failures: 2} })
+	defer h.stop()
+	eventually(t, "the camera's quarantine was not kept after two failed kernel reads", func() bool {
+		dev, _ := h.d.Device(camera)
+		return dev.Quarantine != nil
+	})
+	if q := quarantined(t, fake); q[camera] != quarantine.ModeBlock {
+		t.Errorf("kernel quarantines %v, want the camera's kept", q)
 	}
 }

@@ -441,8 +441,10 @@ func (s *Store) adopt(doc *document) int {
 	n := len(doc.Devices)
 	doc.Devices = slices.DeleteFunc(doc.Devices, func(d *DeviceRecord) bool { return d == nil })
 	dropped += n - len(doc.Devices)
-	// Most recently seen first, so that a lowered MaxDevices keeps those.
-	slices.SortStableFunc(doc.Devices, func(a, b *DeviceRecord) int { return b.LastSeen.Compare(a.LastSeen) })
+	// Least recently seen first: a full table forgets its least recently
+	// seen device for each new one, so a lowered MaxDevices keeps the
+	// most recently seen.
+	slices.SortStableFunc(doc.Devices, func(a, b *DeviceRecord) int { return a.LastSeen.Compare(b.LastSeen) })
 	for _, d := range doc.Devices {
 		if s.PutDevice(*d) != nil {
 			dropped++

@@ -913,3 +913,27 @@ func TestReleaseWithDecisionsFull(t *testing.T) {
 		t.Errorf("quarantines %v after the release", q)
 	}
 }
+
+// A file with more devices than a lowered MaxDevices allows keeps the
+// most recently seen.
+func TestLoweredDeviceCapKeepsRecent(t *testing.T) {
+	h := newHarness(t)
+	s := h.open()
+	for i := byte(1); i <= 5; i++ {
+		if err := s.PutDevice(DeviceRecord{MAC: mac(i), LastSeen: t0.Add(time.Duration(i) * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	o := h.options()
+	o.MaxDevices = 3
+	var kept []hwaddr.MAC
+	for _, d := range Open(o).Snapshot().Devices {
+		kept = append(kept, d.MAC)
+	}
+	if want := []hwaddr.MAC{mac(3), mac(4), mac(5)}; !slices.Equal(kept, want) {
+		t.Errorf("kept %v, want the three seen last %v", kept, want)
+	}
+}
