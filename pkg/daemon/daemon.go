@@ -205,7 +205,8 @@ func New(cfg *config.Config, opt Options, deps Deps) (*Daemon, error) {
 		problems: map[string]string{},
 		work:     newWorkQueue(),
 	}
-	p, err := pipeline.New(cfg, pipeline.Options{Sinks: []inspect.Sink{d}, Advisories: deps.Advisories, OnPanic: d.analyzerPanicLocked})
+	p, err := pipeline.New(cfg, pipeline.Options{Sinks: []inspect.Sink{d}, Advisories: deps.Advisories, OnPanic: d.analyzerPanicLocked,
+		RouterMACs: opt.RouterMACs})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/netip"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -131,6 +132,7 @@ type Engine struct {
 	classifier Classifier
 	sink       Sink
 	packetObs  PacketObserver
+	routerMACs []hwaddr.MAC
 	secretMAC  hash.Hash // HMAC-SHA-256 under the secret-hash key, reset per use
 	secretSum  []byte    // secretMAC's last sum
 	names      addrNames
@@ -156,6 +158,11 @@ type Options struct {
 	Classifier Classifier // nil: every cleartext password is "unique"
 	Sink       Sink
 	Packets    PacketObserver // optional
+	// RouterMACs are the router's own: connections it opens to devices
+	// (its active audit, which reports its findings itself) are not
+	// inspected, so that the audit's failed tries of default passwords
+	// are not filed as the devices' logins.
+	RouterMACs []hwaddr.MAC
 	// OnPanic, when set, makes the engine survive a panic of an analyzer
 	// (or of anything it runs for a packet): the flow at hand is no
 	// longer inspected, its analyzer is dropped without another call, and
@@ -203,6 +210,7 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 		classifier: opt.Classifier,
 		sink:       opt.Sink,
 		packetObs:  opt.Packets,
+		routerMACs: opt.RouterMACs,
 		onPanic:    opt.OnPanic,
 		secretMAC:  hmac.New(sha256.New, key),
 		verdicts:   make(map[[32]byte]verdict),
@@ -302,7 +310,7 @@ func (e *Engine) HandlePacket(p *Packet) {
 			f.ServerMAC = p.SrcMAC
 		}
 	}
-	if isNew {
+	if isNew && !f.has(flagRouter) {
 		for _, o := range e.observers {
 			o.FlowStarted(f)
 		}
@@ -323,10 +331,15 @@ func (e *Engine) newFlow(p *Packet) *Flow {
 	}
 	src := netip.AddrPortFrom(p.Src, p.SrcPort)
 	dst := netip.AddrPortFrom(p.Dst, p.DstPort)
+	clientMAC := p.SrcMAC
 	if senderIsServer(p) {
 		src, dst = dst, src
+		clientMAC = p.DstMAC
 	}
 	f := e.table.insert(e, src, dst, p.IPProto)
+	if p.HasMAC && len(e.routerMACs) > 0 && slices.Contains(e.routerMACs, clientMAC) {
+		f.set(flagRouter | flagStopped)
+	}
 	f.first = p.Timestamp.UnixNano()
 	f.last = f.first
 	f.ClientLocal, f.ServerLocal = e.IsLocal(src.Addr()), e.IsLocal(dst.Addr())
@@ -620,8 +633,10 @@ func (e *Engine) closeFlow(f *Flow) {
 	outer := e.busy
 	e.busy, e.closing = f, true
 	f.closeAnalyzer()
-	for _, o := range e.observers {
-		o.FlowClosed(f)
+	if !f.has(flagRouter) {
+		for _, o := range e.observers {
+			o.FlowClosed(f)
+		}
 	}
 	e.table.remove(f)
 	e.busy, e.closing = outer, false

@@ -114,6 +114,10 @@ const (
 	// bytes never captured. Data fed to the analyzer afterwards clears it.
 	flagLost
 	_
+	// flagRouter: the router itself opened the connection (the active
+	// audit, the UPnP description fetches): tracked, never inspected or
+	// observed, since it says nothing about the devices.
+	flagRouter
 )
 
 func (f *Flow) has(flag flowFlags) bool { return f.flags&flag != 0 }

@@ -19,6 +19,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/device"
 	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/creds"
 	"github.com/iotgw/iotgw/pkg/inspect/protocols"
@@ -46,6 +47,8 @@ type Options struct {
 	// inspect.Options.OnPanic. It runs on the goroutine that handles
 	// frames.
 	OnPanic func(inspect.Panic)
+	// RouterMACs: see inspect.Options.RouterMACs.
+	RouterMACs []hwaddr.MAC
 }
 
 // New builds a pipeline from the configuration.
@@ -84,6 +87,7 @@ func New(cfg *config.Config, opt Options) (*Pipeline, error) {
 		Sink:       fanout{p},
 		Packets:    p.inv,
 		OnPanic:    opt.OnPanic,
+		RouterMACs: opt.RouterMACs,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
