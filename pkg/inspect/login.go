@@ -172,14 +172,21 @@ func Redact(s []byte) string {
 // ReportCredential emits the finding for a classified login: default
 // credentials (capability 1, the finding policy quarantines on), weak
 // credentials, or credentials sent in clear (capability 4).
+//
+// A factory-default password the server refused says the server does not
+// have it: a LAN device that someone (a compromised neighbour, a
+// scanner) tries default passwords on must not be quarantined for
+// resisting. About the server, such a login is only one sent in clear.
 func (f *Flow) ReportCredential(c *Credential, outcome Outcome, subject Subject) {
 	f.engine.Stats.LoginsReported++
-	f.Emit(subject, credentialEvent(c, outcome))
+	refused := c.Class == ClassDefault && outcome == OutcomeRejected && subject == SubjectServer
+	f.Emit(subject, credentialEvent(c, outcome, refused))
 }
 
 // credentialEvent is the finding for a classified login, without the
-// flow and device the caller adds.
-func credentialEvent(c *Credential, outcome Outcome) *event.Event {
+// flow and device the caller adds; refusedDefault: a default password
+// the subject refused (see ReportCredential).
+func credentialEvent(c *Credential, outcome Outcome, refusedDefault bool) *event.Event {
 	ev := &event.Event{Type: event.TypeFinding, Evidence: event.Evidence{
 		"protocol":       c.Protocol,
 		"mechanism":      c.Mechanism,
@@ -207,12 +214,16 @@ func credentialEvent(c *Credential, outcome Outcome) *event.Event {
 	}
 	// Concatenation: one allocation for a summary every login repeats.
 	proto := strings.ToUpper(c.Protocol)
-	switch c.Class {
-	case ClassDefault:
+	switch {
+	case c.Class == ClassDefault && refusedDefault:
+		ev.Kind, ev.Severity = event.KindPlaintextCredentials, event.SeverityMedium
+		ev.Capability, ev.Provision = event.CapSecureCommunication, "5.5-7"
+		ev.Summary = proto + " " + what + " sent without encryption, a factory-default password the device refused (" + who + "accepted: " + outcome.String() + ")"
+	case c.Class == ClassDefault:
 		ev.Kind, ev.Severity = event.KindDefaultCredentials, event.SeverityHigh
 		ev.Capability, ev.Provision = event.CapNoDefaultPasswords, "5.1-1"
 		ev.Summary = proto + " " + what + " with factory-default credentials (" + who + "accepted: " + outcome.String() + ")"
-	case ClassWeak:
+	case c.Class == ClassWeak:
 		ev.Kind, ev.Severity = event.KindWeakCredentials, event.SeverityMedium
 		ev.Capability, ev.Provision = event.CapNoDefaultPasswords, "5.1-2"
 		ev.Summary = proto + " " + what + " with a weak password sent in clear (" + who + "accepted: " + outcome.String() + ")"

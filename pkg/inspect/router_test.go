@@ -56,13 +56,56 @@ func TestRouterConnectionsNotInspected(t *testing.T) {
 				inspecttest.NewTCP(e, "192.168.1.1:40001", fmt.Sprintf("192.168.1.%d:23", 20+i))
 			}
 			e.Flush()
-			logins := col.Kind(event.KindDefaultCredentials)
+			// The login, refused, is a plaintext one (see
+			// TestRefusedDefaultLogin).
+			logins := col.Kind(event.KindPlaintextCredentials)
 			scans := col.Kind(event.KindScanning)
 			if got := len(logins) > 0 && len(scans) > 0; got != tc.want {
-				t.Errorf("default-login findings %d, scanning findings %d; want both: %v", len(logins), len(scans), tc.want)
+				t.Errorf("login findings %d, scanning findings %d; want both: %v", len(logins), len(scans), tc.want)
 			}
 			if !tc.want && len(col.Events) != 0 {
 				t.Errorf("the router's connections gave events: %v", col.Events)
+			}
+		})
+	}
+}
+
+// A factory-default password a LAN server refuses is no default_credentials
+// finding about that server (it does not have the password): it is a login
+// sent in clear. Accepted, unknown, or about the client, it stays one.
+func TestRefusedDefaultLogin(t *testing.T) {
+	cl, err := creds.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, server, reply string
+		kind                event.Kind
+		device, accepted    string
+	}{
+		{"lan_server_refuses", "192.168.1.10:21", "530 Login incorrect\r\n", event.KindPlaintextCredentials, "192.168.1.10", "no"},
+		{"lan_server_accepts", "192.168.1.10:21", "230 Logged in\r\n", event.KindDefaultCredentials, "192.168.1.10", "yes"},
+		{"lan_server_silent", "192.168.1.10:21", "", event.KindDefaultCredentials, "192.168.1.10", "unknown"},
+		{"cloud_refuses_the_device", "203.0.113.5:21", "530 Login incorrect\r\n", event.KindDefaultCredentials, "192.168.1.20", "no"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var col inspecttest.Collector
+			e := inspecttest.Engine(t, &col, cl, ftp.New())
+			c := inspecttest.NewTCP(e, "192.168.1.20:40000", tc.server)
+			c.Server("220 FTP\r\n").Client("USER admin\r\n").Server("331 password\r\n").Client("PASS admin\r\n")
+			if tc.reply != "" {
+				c.Server(tc.reply)
+			}
+			c.Close()
+			e.Flush()
+			got := col.Findings()
+			if len(got) != 1 {
+				t.Fatalf("%d findings, want 1: %v", len(got), got)
+			}
+			f := got[0]
+			if f.Kind != tc.kind || f.Device.IP != tc.device || f.Evidence["accepted"] != tc.accepted || f.Evidence["password_class"] != "default" {
+				t.Errorf("%s about %s (accepted %s, class %s), want %s about %s (accepted %s, class default)",
+					f.Kind, f.Device.IP, f.Evidence["accepted"], f.Evidence["password_class"], tc.kind, tc.device, tc.accepted)
 			}
 		})
 	}
