@@ -596,7 +596,8 @@ func startAudit(cfg *config.Config, d *daemon.Daemon, log *slog.Logger, run func
 		if err != nil {
 			return err
 		}
-		sched, err = audit.NewScheduler(auditor, sink, audit.SchedulerOptions{NewDevices: a.NewDevices, Interval: a.Interval.Duration, Logger: log})
+		sched, err = audit.NewScheduler(auditor, sink, audit.SchedulerOptions{NewDevices: a.NewDevices, Interval: a.Interval.Duration,
+			Current: d.AuditTarget, Logger: log})
 		if err != nil {
 			return err
 		}

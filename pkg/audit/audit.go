@@ -110,8 +110,10 @@ var DefaultPorts = []uint16{21, 22, 23, 80, 443, 554, 1883, 2323, 5000, 8000, 80
 // Target is a device to audit.
 type Target struct {
 	MAC hwaddr.MAC
-	// Addrs are the device's known addresses; the audit uses the first
-	// LAN one, IPv4 before IPv6.
+	// Addrs are the device's known addresses, the one it used last
+	// last (as the inventory keeps them); the audit uses the latest LAN
+	// one, IPv4 before IPv6: an older one may belong to another host
+	// since.
 	Addrs []netip.Addr
 	// Vendor is the identified vendor ("" when unknown): its defaults are
 	// tried first.
@@ -243,7 +245,7 @@ func (a *Auditor) permitted(addr netip.Addr) bool {
 // pickAddr returns the address to audit t at.
 func (a *Auditor) pickAddr(t Target) (netip.Addr, error) {
 	var v6 netip.Addr
-	for _, addr := range t.Addrs {
+	for _, addr := range slices.Backward(t.Addrs) {
 		if !a.permitted(addr) {
 			continue
 		}

@@ -611,3 +611,27 @@ func TestTelnetEchoIsNotAShell(t *testing.T) {
 		t.Errorf("report %+v", rep)
 	}
 }
+
+// The audit goes to the address the device used last (the inventory keeps
+// them oldest first): an older one may belong to another host since.
+func TestPickAddrLatest(t *testing.T) {
+	a := newAuditor(t, newMapDialer(), nil)
+	for _, tc := range []struct {
+		addrs []string
+		want  string
+	}{
+		{[]string{"192.168.1.5", "192.168.1.6"}, "192.168.1.6"},
+		{[]string{"192.168.1.6", "192.168.1.5"}, "192.168.1.5"},
+		{[]string{"fd00::6", "192.168.1.5", "fd00::7"}, "192.168.1.5"}, // IPv4 first
+		{[]string{"192.168.1.5", "8.8.8.8"}, "192.168.1.5"},            // the latest LAN one
+	} {
+		var tg Target
+		for _, s := range tc.addrs {
+			tg.Addrs = append(tg.Addrs, netip.MustParseAddr(s))
+		}
+		got, err := a.pickAddr(tg)
+		if err != nil || got != netip.MustParseAddr(tc.want) {
+			t.Errorf("pickAddr(%v) = %v, %v; want %s", tc.addrs, got, err, tc.want)
+		}
+	}
+}

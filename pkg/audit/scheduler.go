@@ -35,6 +35,11 @@ type SchedulerOptions struct {
 	// Remember bounds the devices whose last audit time is kept (default
 	// 4096); the oldest is forgotten first.
 	Remember int
+	// Current, if set, gives a queued device's target again when its
+	// audit starts, which may be an hour after it was queued: its
+	// addresses now, and false when it is gone or protected since (the
+	// audit is then skipped).
+	Current func(mac hwaddr.MAC) (Target, bool)
 	// Done, if set, is called after each audit with its report.
 	Done   func(t Target, r Report, err error)
 	Logger *slog.Logger
@@ -76,9 +81,10 @@ type Scheduler struct {
 	log    *slog.Logger
 	wake   chan struct{}
 
-	mu    sync.Mutex
-	queue []Target
-	last  map[hwaddr.MAC]time.Time
+	mu      sync.Mutex
+	queue   []Target
+	last    map[hwaddr.MAC]time.Time
+	running hwaddr.MAC // the device being audited; zero between audits
 }
 
 // NewScheduler returns a scheduler feeding sink; Run starts it.
@@ -116,6 +122,9 @@ func (s *Scheduler) Consider(t Target) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if t.MAC == s.running {
+		return false
+	}
 	if at, ok := s.last[t.MAC]; ok && s.opts.Now().Sub(at) < s.opts.Interval {
 		return false
 	}
@@ -137,6 +146,11 @@ func (s *Scheduler) Consider(t Target) bool {
 func (s *Scheduler) Request(t Target) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if t.MAC == s.running {
+		// Its time is recorded only when it ends: without this, a second
+		// request would pass the gap and the lockout hold.
+		return fmt.Errorf("%w: its audit is running", ErrTooSoon)
+	}
 	if at, ok := s.last[t.MAC]; ok {
 		if wait := at.Add(MinRequestGap).Sub(s.opts.Now()); wait > 0 {
 			return fmt.Errorf("%w: again in %s", ErrTooSoon, wait.Round(time.Minute))
@@ -179,6 +193,15 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				continue
 			}
 		}
+		if s.opts.Current != nil {
+			cur, ok := s.opts.Current(t.MAC)
+			if !ok {
+				s.finish(t.MAC, time.Time{})
+				s.log.Info("audit skipped: the device is gone or protected", "device", t.MAC.String())
+				continue
+			}
+			t.Addrs, t.Vendor = cur.Addrs, cur.Vendor
+		}
 		report, events, err := s.runner.Audit(ctx, t)
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -189,7 +212,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			// requested, until LockoutHold has passed.
 			when = when.Add(LockoutHold)
 		}
-		s.MarkAudited(t.MAC, when)
+		s.finish(t.MAC, when)
 		for _, ev := range events {
 			s.sink.Emit(ev)
 		}
@@ -210,7 +233,19 @@ func (s *Scheduler) pop() (Target, bool) {
 	}
 	t := s.queue[0]
 	s.queue = slices.Delete(s.queue, 0, 1)
+	s.running = t.MAC
 	return t, true
+}
+
+// finish ends the running audit of mac, remembered as done at when
+// unless when is zero (skipped).
+func (s *Scheduler) finish(mac hwaddr.MAC, when time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.running = hwaddr.MAC{}
+	if !when.IsZero() {
+		s.rememberLocked(mac, when)
+	}
 }
 
 func (s *Scheduler) indexLocked(mac hwaddr.MAC) int {

@@ -234,3 +234,77 @@ func TestSchedulerRequestLimits(t *testing.T) {
 		t.Errorf("a request after the hold: %v", err)
 	}
 }
+
+// While a device's audit runs, neither a request nor Consider queues it
+// again: its time is recorded only at the end, so either would slip past
+// the request gap and a lockout it may be about to show.
+func TestSchedulerNoSecondAuditWhileRunning(t *testing.T) {
+	r := &fakeRunner{gate: make(chan struct{})}
+	s, err := NewScheduler(r, &sliceSink{}, SchedulerOptions{NewDevices: true, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	if err := s.Request(tgt(1)); err != nil {
+		t.Fatal(err)
+	}
+	waitRunning(t, r, 1)
+	if err := s.Request(tgt(1)); !errors.Is(err, ErrTooSoon) {
+		t.Errorf("a request during the audit: %v, want ErrTooSoon", err)
+	}
+	if s.Consider(tgt(1)) || s.Queued() != 0 {
+		t.Error("Consider queued the device whose audit runs")
+	}
+}
+
+// The target is taken again when its audit starts: its addresses then,
+// and no audit of a device gone or protected since it was queued.
+func TestSchedulerTakesTargetAtStart(t *testing.T) {
+	r := &fakeRunner{gate: make(chan struct{}, 2)}
+	now := netip.MustParseAddr("192.168.1.77")
+	current := func(m hwaddr.MAC) (Target, bool) {
+		if m == mac(2) {
+			return Target{}, false // gone or protected
+		}
+		return Target{MAC: m, Addrs: []netip.Addr{now}}, true
+	}
+	started := make(chan Target, 2)
+	s, err := NewScheduler(r, &sliceSink{}, SchedulerOptions{Current: current, Logger: quietLogger(),
+		Done: func(t Target, _ Report, _ error) { started <- t }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	for _, n := range []byte{1, 2} { // requests go first: 2 runs, or not, before 1
+		if err := s.Request(tgt(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.gate <- struct{}{}
+	got := <-started
+	if got.MAC != mac(1) || len(got.Addrs) != 1 || got.Addrs[0] != now {
+		t.Errorf("audited %v at %v, want %v at %v", got.MAC, got.Addrs, mac(1), now)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.order) != 1 {
+		t.Errorf("audits run %v, want only the device still there", r.order)
+	}
+}
+
+func waitRunning(t *testing.T, r *fakeRunner, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		r.mu.Lock()
+		running := r.running
+		r.mu.Unlock()
+		if running == n {
+			return
+		}
+	}
+	t.Fatalf("%d audits never ran", n)
+}

@@ -698,6 +698,18 @@ func (d *Daemon) Record(ev *event.Event) {
 	d.mu.Unlock()
 }
 
+// AuditTarget is mac's audit target as the daemon knows it now; false
+// when the device is gone or protected since it was queued.
+func (d *Daemon) AuditTarget(mac hwaddr.MAC) (audit.Target, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	dev, ok := d.pipe.Inventory().Lookup(device.Key{MAC: mac})
+	if !ok || d.isProtected(mac, dev) {
+		return audit.Target{}, false
+	}
+	return d.auditTargetLocked(dev), true
+}
+
 // auditTargetLocked describes a device for the audit. d.mu held.
 func (d *Daemon) auditTargetLocked(dev *device.Device) audit.Target {
 	return audit.Target{MAC: dev.Key.MAC, Addrs: append([]netip.Addr(nil), dev.Addrs...), Vendor: dev.Identity.Vendor.Value}
