@@ -140,6 +140,18 @@ func (s *Scheduler) Consider(t Target) bool {
 	return true
 }
 
+// ConsiderAgain is Consider for a device audited before: it queues t only
+// once that audit is older than Interval. Audit times live in memory, so
+// after a restart a device is audited again only when it is new to the
+// daemon or the owner asks; a lockout sign seen before is not forgotten
+// by a re-audit in the same run.
+func (s *Scheduler) ConsiderAgain(t Target) bool {
+	s.mu.Lock()
+	_, audited := s.last[t.MAC]
+	s.mu.Unlock()
+	return audited && s.Consider(t)
+}
+
 // Request queues t ahead of automatic audits, whatever Interval and
 // NewDevices say: the owner asked for it. Not within MinRequestGap of
 // the device's last audit, nor while it is held after a lockout.
@@ -164,14 +176,6 @@ func (s *Scheduler) Request(t Target) error {
 	s.queue = slices.Insert(s.queue, 0, t)
 	s.signal()
 	return nil
-}
-
-// MarkAudited records an audit of mac done at when (from stored state),
-// so a restart does not audit everything again.
-func (s *Scheduler) MarkAudited(mac hwaddr.MAC, when time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.rememberLocked(mac, when)
 }
 
 // Queued is the number of devices waiting.

@@ -81,11 +81,11 @@ func TestSchedulerQueue(t *testing.T) {
 	if s.Queued() != 3 {
 		t.Errorf("queued %d", s.Queued())
 	}
-	s.MarkAudited(mac(9), now.Add(-time.Hour))
+	markAudited(s, mac(9), now.Add(-time.Hour))
 	if s.Consider(tgt(9)) {
 		t.Error("audited an hour ago, queued again")
 	}
-	s.MarkAudited(mac(8), now.Add(-8*24*time.Hour))
+	markAudited(s, mac(8), now.Add(-8*24*time.Hour))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -145,9 +145,9 @@ func TestSchedulerRemembersBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := time.Now()
-	s.MarkAudited(mac(1), base.Add(-3*time.Minute))
-	s.MarkAudited(mac(2), base.Add(-2*time.Minute))
-	s.MarkAudited(mac(3), base.Add(-time.Minute))
+	markAudited(s, mac(1), base.Add(-3*time.Minute))
+	markAudited(s, mac(2), base.Add(-2*time.Minute))
+	markAudited(s, mac(3), base.Add(-time.Minute))
 	if len(s.last) != 2 {
 		t.Fatalf("%d remembered, cap 2", len(s.last))
 	}
@@ -307,4 +307,37 @@ func waitRunning(t *testing.T, r *fakeRunner, n int) {
 		}
 	}
 	t.Fatalf("%d audits never ran", n)
+}
+
+// ConsiderAgain queues only a device audited in this run whose audit is
+// older than Interval; one held after a lockout sign stays held.
+func TestSchedulerConsiderAgain(t *testing.T) {
+	clk := testclock.New(time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC))
+	s, err := NewScheduler(&fakeRunner{}, &sliceSink{}, SchedulerOptions{NewDevices: true, Interval: time.Hour, Now: clk.Now, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	markAudited(s, mac(1), clk.Now())
+	markAudited(s, mac(2), clk.Now().Add(LockoutHold)) // held, as after a lockout sign
+	if s.ConsiderAgain(tgt(3)) {
+		t.Error("a device never audited was queued again")
+	}
+	if s.ConsiderAgain(tgt(1)) {
+		t.Error("a device audited within the interval was queued again")
+	}
+	clk.Advance(time.Hour)
+	if !s.ConsiderAgain(tgt(1)) {
+		t.Error("a device whose audit is older than the interval was not queued")
+	}
+	if s.ConsiderAgain(tgt(2)) {
+		t.Error("a device held after a lockout sign was queued")
+	}
+}
+
+// markAudited records an audit of mac done at when, as the end of one
+// does.
+func markAudited(s *Scheduler, mac hwaddr.MAC, when time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rememberLocked(mac, when)
 }

@@ -63,6 +63,7 @@ type Store interface {
 // Auditor queues active audits; *audit.Scheduler.
 type Auditor interface {
 	Consider(t audit.Target) bool
+	ConsiderAgain(t audit.Target) bool
 	Request(t audit.Target) error
 }
 
@@ -140,7 +141,10 @@ type Daemon struct {
 	feed *advisory.Feed
 	// quietUntil ends the first-start learning period.
 	quietUntil time.Time
-	capState   string
+	// reconsidered is when the devices were last offered for another
+	// audit.
+	reconsidered time.Time
+	capState     string
 
 	kernelMu sync.Mutex // serialises changes to the kernel
 	work     *workQueue
@@ -723,6 +727,11 @@ func (d *Daemon) announceNew(now time.Time) {
 	}
 	d.mu.Lock()
 	quiet := now.Before(d.quietUntil)
+	// Hourly is often enough to notice an audit older than its interval.
+	again := d.deps.Audits != nil && now.Sub(d.reconsidered) >= time.Hour
+	if again {
+		d.reconsidered = now
+	}
 	var news []alert.Alert
 	for _, dev := range d.pipe.Inventory().Devices() {
 		mac := dev.Key.MAC
@@ -731,6 +740,9 @@ func (d *Daemon) announceNew(now time.Time) {
 		}
 		m := d.metaFor(mac)
 		if m.announced {
+			if again && !m.decision.Trusted {
+				d.deps.Audits.ConsiderAgain(d.auditTargetLocked(dev))
+			}
 			continue
 		}
 		m.announced = true

@@ -534,9 +534,16 @@ type fakeAudits struct {
 	mu        sync.Mutex
 	requested []audit.Target
 	offered   []string
+	again     []hwaddr.MAC
 }
 
 func (f *fakeAudits) Consider(audit.Target) bool { return true }
+func (f *fakeAudits) ConsiderAgain(t audit.Target) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.again = append(f.again, t.MAC)
+	return true
+}
 func (f *fakeAudits) Request(t audit.Target) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -602,6 +609,19 @@ func TestAuditAndUPnPHooks(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("the TV's description was not offered: %v", fa.offered)
+	}
+
+	// Devices already offered come back for another audit, hourly:
+	// never the router.
+	start := time.Now()
+	d.announceNew(start)
+	d.announceNew(start.Add(time.Minute))
+	if n := len(fa.again); n != 0 {
+		t.Errorf("offered again at once: %v", fa.again)
+	}
+	d.announceNew(start.Add(time.Hour + time.Minute))
+	if !slices.Contains(fa.again, camera) || slices.Contains(fa.again, router) {
+		t.Errorf("offered again after an hour: %v, want the camera and not the router", fa.again)
 	}
 }
 
