@@ -343,6 +343,7 @@ func TestOnLAN(t *testing.T) {
 	}{
 		{"10.97.0.20", true},
 		{"10.97.0.1", false},   // the router itself
+		{"10.97.0.255", false}, // the LAN's broadcast address: every device at once
 		{"10.98.0.1", false},   // the WAN side (an ISP modem behind double NAT)
 		{"10.99.0.5", false},   // behind a gateway
 		{"192.0.2.1", false},   // the internet, by the default route
