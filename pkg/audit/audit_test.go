@@ -166,6 +166,17 @@ func TestDefaultLogins(t *testing.T) {
 			wantStop: StopCap, secret: "k7Rt-99xWq",
 		},
 		{
+			// A server that asks again after a wrong password must not
+			// get more failed logins than the report counts.
+			name: "ssh_interactive_asks_again",
+			setup: func(t *testing.T, d *mapDialer) func() int32 {
+				f := &fakeSSH{user: "admin", password: "k7Rt-99xWq", interactive: true}
+				d.route(lan("22"), f.start(t))
+				return f.attempts.Load
+			},
+			wantStop: StopCap, secret: "k7Rt-99xWq",
+		},
+		{
 			name: "http_basic_admin_admin",
 			setup: func(t *testing.T, d *mapDialer) func() int32 {
 				f := &fakeWeb{user: "admin", password: "admin"}

@@ -191,9 +191,12 @@ func (f *fakeTelnet) readLine(br *bufio.Reader) (string, error) {
 	}
 }
 
-// fakeSSH is an SSH server accepting one user/password pair.
+// fakeSSH is an SSH server accepting one user/password pair. With
+// interactive it offers keyboard-interactive alone and, like PAM, asks
+// for the password up to three times on one connection.
 type fakeSSH struct {
 	user, password string
+	interactive    bool
 	attempts       atomic.Int32
 }
 
@@ -215,6 +218,22 @@ func (f *fakeSSH) start(t *testing.T) string {
 			return nil, errors.New("denied")
 		},
 		ServerVersion: "SSH-2.0-dropbear_2014.63",
+	}
+	if f.interactive {
+		cfg.PasswordCallback = nil
+		cfg.KeyboardInteractiveCallback = func(m ssh.ConnMetadata, ask ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
+			for range 3 {
+				answers, err := ask("", "", []string{"Password: "}, []bool{false})
+				if err != nil {
+					return nil, err
+				}
+				f.attempts.Add(1)
+				if m.User() == f.user && len(answers) == 1 && answers[0] == f.password {
+					return &ssh.Permissions{}, nil
+				}
+			}
+			return nil, errors.New("denied")
+		}
 	}
 	cfg.AddHostKey(signer)
 	ln := serve(t, func(c net.Conn) {

@@ -45,14 +45,20 @@ func (s *sshService) try(ctx context.Context, cand creds.Candidate) (attempt, er
 	method := ssh.Password(cand.Password)
 	if s.interactive {
 		res.mechanism = "keyboard-interactive"
+		answered := false
 		method = ssh.KeyboardInteractive(func(_, _ string, questions []string, _ []bool) ([]string, error) {
-			switch len(questions) {
-			case 0:
+			switch {
+			case len(questions) == 0:
 				return nil, nil
-			case 1:
-				return []string{cand.Password}, nil
+			case len(questions) > 1:
+				return nil, errors.New("more than one question")
+			case answered:
+				// A server that asks again after a wrong password would
+				// take several failed logins for the one counted.
+				return nil, errors.New("asked for the password again")
 			}
-			return nil, errors.New("more than one question")
+			answered = true
+			return []string{cand.Password}, nil
 		})
 	}
 	c, err := s.r.dial(ctx, s.port)
