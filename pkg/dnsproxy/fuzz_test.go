@@ -56,6 +56,8 @@ func FuzzRespond(f *testing.F) {
 	f.Add(seedQuery("cdn.fw.vendor.test.", dns.TypeA, true), reply("cdn.fw.vendor.test.", dns.TypeA))
 	f.Add(seedQuery("big.test.", dns.TypeTXT, false), reply("big.test.", dns.TypeTXT))
 	f.Add(seedQuery("nas.lan.", dns.TypeAAAA, true), reply("nas.lan.", dns.TypeA))
+	f.Add(seedQuery("1.1.168.192.in-addr.arpa.", dns.TypePTR, false), reply("1.1.168.192.in-addr.arpa.", dns.TypePTR))
+	f.Add(seedQuery("data.1.168.192.in-addr.arpa.", dns.TypePTR, false), reply("data.1.168.192.in-addr.arpa.", dns.TypePTR))
 	f.Add(mustHex("1234 0100 0002 0000 0000 0000"+qHex+qHex), []byte{0, 0, 1})
 
 	quarantined := netip.MustParseAddr("192.168.1.23")

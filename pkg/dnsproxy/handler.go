@@ -4,6 +4,8 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -142,43 +144,56 @@ func formErr(req *dns.Msg) *dns.Msg {
 
 // isLocal: names only the router can answer are forwarded even for
 // quarantined clients: its own domains, host names (one label; A and
-// AAAA only) and reverse lookups of LAN addresses (PTR only). Any other
-// reverse name would reach whoever holds that reverse zone on the
-// internet, a channel out for a quarantined device.
+// AAAA only) and reverse lookups of LAN addresses (PTR of a whole address
+// only). Any other reverse name would reach whoever holds that reverse
+// zone on the internet, a channel out for a quarantined device: a zone
+// cut wider than a prefix (172.in-addr.arpa for 172.16.0.0/12) holds
+// public addresses, and any label can sit below a zone.
 func (p *Proxy) isLocal(q dns.Question) bool {
 	if dns.CountLabel(q.Name) <= 1 {
 		return q.Qtype == dns.TypeA || q.Qtype == dns.TypeAAAA
 	}
-	if q.Qtype == dns.TypePTR && inDomains(q.Name, p.reverse) {
-		return true
+	if q.Qtype == dns.TypePTR {
+		if a, ok := reverseAddr(q.Name); ok {
+			return slices.ContainsFunc(p.cfg.LANPrefixes, func(pr netip.Prefix) bool { return pr.Contains(a) })
+		}
 	}
 	return inDomains(q.Name, p.local)
 }
 
-// reverseZones returns the reverse-lookup zones (in-addr.arpa, ip6.arpa)
-// that hold the addresses of prefixes: each prefix widened to a whole
-// octet (IPv4) or nibble (IPv6), as reverse names are cut.
-func reverseZones(prefixes []netip.Prefix) []string {
-	var zones []string
-	for _, pr := range prefixes {
-		a := pr.Masked().Addr()
-		// The reverse name of the prefix's first address, less the
-		// labels below the prefix length: octets for IPv4, nibbles for
-		// IPv6.
-		name, err := dns.ReverseAddr(a.String())
-		if err != nil {
-			continue
+// reverseAddr is the address a reverse-lookup name names: four decimal
+// octets under in-addr.arpa, or 32 hex nibbles under ip6.arpa, in any
+// case. Anything else is not an address's name.
+func reverseAddr(name string) (netip.Addr, bool) {
+	labels := dns.SplitDomainName(strings.ToLower(name))
+	n := len(labels)
+	switch {
+	case n == 6 && labels[4] == "in-addr" && labels[5] == "arpa":
+		var b [4]byte
+		for i := range 4 {
+			v, err := strconv.ParseUint(labels[3-i], 10, 8)
+			if err != nil || (len(labels[3-i]) > 1 && labels[3-i][0] == '0') {
+				return netip.Addr{}, false
+			}
+			b[i] = byte(v)
 		}
-		labels, step := 4, 8
-		if !a.Is4() {
-			labels, step = 32, 4
+		return netip.AddrFrom4(b), true
+	case n == 34 && labels[32] == "ip6" && labels[33] == "arpa":
+		var b [16]byte
+		for i := range 32 {
+			l := labels[31-i]
+			if len(l) != 1 {
+				return netip.Addr{}, false
+			}
+			v, err := strconv.ParseUint(l, 16, 4)
+			if err != nil {
+				return netip.Addr{}, false
+			}
+			b[i/2] |= byte(v) << (4 * (1 - i%2))
 		}
-		for range labels - pr.Bits()/step {
-			_, name, _ = strings.Cut(name, ".")
-		}
-		zones = append(zones, name)
+		return netip.AddrFrom16(b), true
 	}
-	return zones
+	return netip.Addr{}, false
 }
 
 // notice answers a quarantined client: the notice address for A (and AAAA

@@ -166,7 +166,6 @@ type Proxy struct {
 	slots   chan struct{} // one per upstream query in flight
 	updates []string      // canonical FQDNs
 	local   []string      // canonical FQDNs
-	reverse []string      // reverse zones of the LAN prefixes
 	allow   *allowCache
 	// allowPause holds allow-set updates back (Unix nanoseconds) after
 	// one failed, so that a failing backend is not asked at every query.
@@ -222,7 +221,6 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 		slots:   make(chan struct{}, cfg.MaxUpstream),
 		updates: updates,
 		local:   local,
-		reverse: reverseZones(cfg.LANPrefixes),
 		allow:   newAllowCache(quarantine.MaxAllowed),
 		observe: newObservations(deps.Observer, deps.Now),
 		ready:   make(chan struct{}),

@@ -161,6 +161,7 @@ func TestQuarantinedLocalNames(t *testing.T) {
 	up := startUpstream(t)
 	cfg := testConfig(up.addr)
 	cfg.AllQuarantined = true // and the lookup knows no client at all
+	cfg.LANPrefixes = append(cfg.LANPrefixes, netip.MustParsePrefix("172.16.0.0/12"))
 	p := startProxy(t, cfg, Deps{Quarantine: newFakeLookup(), Allow: &fakeAllow{}})
 	addr := p.Addrs()[0]
 	for _, tc := range []struct {
@@ -175,6 +176,12 @@ func TestQuarantinedLocalNames(t *testing.T) {
 		{"1.1.168.192.in-addr.arpa.", dns.TypePTR, true},
 		{"1.1.168.192.in-addr.arpa.", dns.TypeTXT, false},
 		{"9.113.0.203.in-addr.arpa.", dns.TypePTR, false},
+		// Names below a LAN address's zone carry data out: only whole
+		// addresses in the prefixes go.
+		{"data.1.168.192.in-addr.arpa.", dns.TypePTR, false},
+		{"5.4.30.172.in-addr.arpa.", dns.TypePTR, true}, // 172.30.4.5, in 172.16.0.0/12
+		{"5.4.3.172.in-addr.arpa.", dns.TypePTR, false}, // 172.3.4.5, public
+		{"data.x.3.172.in-addr.arpa.", dns.TypePTR, false},
 		{"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.", dns.TypePTR, true},
 		{"data.8.b.d.0.1.0.0.2.ip6.arpa.", dns.TypePTR, false},
 		{"www.example.test.", dns.TypeA, false},
@@ -188,18 +195,29 @@ func TestQuarantinedLocalNames(t *testing.T) {
 	}
 }
 
-func TestReverseZones(t *testing.T) {
-	got := reverseZones([]netip.Prefix{
-		netip.MustParsePrefix("192.168.1.0/24"),
-		netip.MustParsePrefix("10.0.0.0/8"),
-		netip.MustParsePrefix("172.16.0.0/12"), // widened to the octet: 172.in-addr.arpa
-		netip.MustParsePrefix("fd00::/8"),
-		netip.MustParsePrefix("2001:db8:1::/48"),
-		netip.MustParsePrefix("2001:db8:1:a0::/62"), // widened to the nibble
-	})
-	want := []string{"1.168.192.in-addr.arpa.", "10.in-addr.arpa.", "172.in-addr.arpa.", "d.f.ip6.arpa.",
-		"1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.", "a.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."}
-	if !slices.Equal(got, want) {
-		t.Errorf("got %q\nwant %q", got, want)
+func TestReverseAddr(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want string // "" : not an address's name
+	}{
+		{"1.1.168.192.in-addr.arpa.", "192.168.1.1"},
+		{"1.1.168.192.IN-ADDR.ARPA", "192.168.1.1"},
+		{"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.", "fd00::1"},
+		{"B.A.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.0.8.B.D.0.1.0.0.2.IP6.ARPA", "2001:db8:1::ab"},
+		{"1.168.192.in-addr.arpa.", ""},           // a zone, not an address
+		{"data.1.168.192.in-addr.arpa.", ""},      // a label below the zone
+		{"x.1.1.168.192.in-addr.arpa.", ""},       // five labels
+		{"256.1.168.192.in-addr.arpa.", ""},       // not an octet
+		{"01.1.168.192.in-addr.arpa.", ""},        // a leading zero
+		{"data.8.b.d.0.1.0.0.2.ip6.arpa.", ""},    // too few nibbles
+		{"1.1.168.192.in-addr.arpa.example.", ""}, // not under arpa
+	} {
+		got, ok := reverseAddr(tc.name)
+		switch {
+		case tc.want == "" && ok:
+			t.Errorf("reverseAddr(%q) = %v, want none", tc.name, got)
+		case tc.want != "" && (!ok || got != netip.MustParseAddr(tc.want)):
+			t.Errorf("reverseAddr(%q) = %v, %v; want %s", tc.name, got, ok, tc.want)
+		}
 	}
 }
