@@ -77,9 +77,11 @@ func (s *Scanner) report(f *inspect.Flow, dir inspect.Dir, where string, b []byt
 			severity = event.SeverityHigh
 		}
 	}
-	subject, receiver := inspect.SubjectClient, f.Server()
+	subject, destination := inspect.SubjectClient, endpoint(f.Server())
 	if dir == inspect.ToClient {
-		subject, receiver = inspect.SubjectServer, f.Client()
+		// A client's port is one per connection: with it, a device that
+		// polls an API would be one finding, and one alert, per poll.
+		subject, destination = inspect.SubjectServer, f.Client().Addr().Unmap().String()
 	}
 	if !senderLocal {
 		// Data from the internet to a device is the device's data.
@@ -100,7 +102,7 @@ func (s *Scanner) report(f *inspect.Flow, dir inspect.Dir, where string, b []byt
 			"sample":      sample(m, b),
 			"where":       where,
 			"direction":   string(direction),
-			"destination": endpoint(receiver),
+			"destination": destination,
 		},
 	}
 	field := ""

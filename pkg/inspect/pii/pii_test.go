@@ -6,6 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
@@ -68,9 +69,9 @@ func TestFindingEvents(t *testing.T) {
 		{"card_lan_to_lan_low", lanDevice, lanServer, false, `card=4111111111111111`,
 			"card", event.SeverityLow, "lan_to_lan", "192.168.1.10", "192.168.1.20:80", "4111111111111111"},
 		{"lan_server_answers_wan_client", wanClient, lanServer, true, `{"phone":"+4930123456789"}`,
-			"phone", event.SeverityMedium, "lan_to_wan", "192.168.1.20", "198.51.100.7:40000", "4930123456789"},
+			"phone", event.SeverityMedium, "lan_to_wan", "192.168.1.20", "198.51.100.7", "4930123456789"},
 		{"cloud_sends_to_device", lanDevice, wanServer, true, `{"lat":52.520008,"lon":13.404954}`,
-			"location", event.SeverityMedium, "wan_to_lan", "192.168.1.10", "192.168.1.10:40000", "52.520008"},
+			"location", event.SeverityMedium, "wan_to_lan", "192.168.1.10", "192.168.1.10", "52.520008"},
 		{"serial_to_wan", lanDevice, wanServer, false, `{"serialNumber":"SN12345678X"}`,
 			"serial", event.SeverityMedium, "lan_to_wan", "192.168.1.10", "203.0.113.5:80", "SN12345678X"},
 		{"mac_to_wan", lanDevice, wanServer, false, `{"mac":"a4:cf:12:9b:3e:01"}`,
@@ -313,4 +314,29 @@ func FuzzScanPayload(f *testing.F) {
 			checkSample(t, ev.Evidence["sample"], b)
 		}
 	})
+}
+
+// Data a cloud sends to a device on every poll names the device without
+// its port, which changes per connection: the polls are one finding, and
+// one alert, not one each.
+func TestPersonalDataToClientNamedWithoutPort(t *testing.T) {
+	e, c, _ := newTestEngine(t)
+	for _, client := range []string{"192.168.1.10:40000", "192.168.1.10:40001"} {
+		conv := inspecttest.NewTCP(e, client, wanServer)
+		conv.Server(`{"email":"alice.smith@example.com"}`)
+		conv.Close()
+	}
+	e.Flush()
+	got := c.Kind(event.KindPersonalData)
+	if len(got) != 2 {
+		t.Fatalf("got %d findings, want one per poll: %v", len(got), got)
+	}
+	if d0, d1 := got[0].Evidence["destination"], got[1].Evidence["destination"]; d0 != "192.168.1.10" || d1 != d0 {
+		t.Errorf("destinations %q and %q, want the device's address alone", d0, d1)
+	}
+	a0, ok0 := alert.FromEvent(got[0], alert.Device{MAC: got[0].Device.MAC})
+	a1, ok1 := alert.FromEvent(got[1], alert.Device{MAC: got[1].Device.MAC})
+	if !ok0 || !ok1 || a0.DedupKey != a1.DedupKey {
+		t.Errorf("two polls are two alerts: %q and %q", a0.DedupKey, a1.DedupKey)
+	}
 }
