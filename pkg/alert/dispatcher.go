@@ -290,6 +290,9 @@ func (d *Dispatcher) Notify(a Alert) int {
 			d.dropOldestLocked(ch)
 		}
 		ch.queue = append(ch.queue, &item{id: it.ID, alert: a})
+		if a.Urgent {
+			d.hurryLocked(ch)
+		}
 		ch.mu.Unlock()
 		select {
 		case ch.wake <- struct{}{}:
@@ -374,17 +377,37 @@ func (d *Dispatcher) prepare(a *Alert) {
 
 // dropOldestLocked gives up the channel's oldest alert not being sent.
 // ch.mu held (or ch not yet shared).
+// The oldest ordinary alert goes first: an urgent one (a quarantine) is
+// dropped only when nothing else is left to drop.
 func (d *Dispatcher) dropOldestLocked(ch *channel) {
-	for i, it := range ch.queue {
-		if it.inFlight {
-			continue
-		}
-		ch.queue = slices.Delete(ch.queue, i, i+1)
-		ch.status.Dropped++
-		d.log.Warn("alert queue of a channel is full; dropped its oldest alert",
-			"channel", ch.Name, "max", d.share, "kind", it.alert.Kind)
-		d.ack(it.id)
+	i := slices.IndexFunc(ch.queue, func(it *item) bool { return !it.inFlight && !it.alert.Urgent })
+	if i < 0 {
+		i = slices.IndexFunc(ch.queue, func(it *item) bool { return !it.inFlight })
+	}
+	if i < 0 {
 		return
+	}
+	it := ch.queue[i]
+	ch.queue = slices.Delete(ch.queue, i, i+1)
+	ch.status.Dropped++
+	d.log.Warn("alert queue of a channel is full; dropped its oldest alert",
+		"channel", ch.Name, "max", d.share, "kind", it.alert.Kind, "urgent", it.alert.Urgent)
+	d.ack(it.id)
+}
+
+// hurryLocked shortens the waits ahead of a newly queued urgent alert to
+// MaxBackoff: nothing overtakes a waiting alert on its channel, and a
+// service's Retry-After on an ordinary one (up to 24 h) must not hold a
+// quarantine alert that long. ch.mu held.
+func (d *Dispatcher) hurryLocked(ch *channel) {
+	limit := d.now().Add(d.opts.MaxBackoff)
+	for _, it := range ch.queue {
+		if it.next.After(limit) {
+			it.next = limit
+			if err := d.outbox.Reschedule(it.id, it.next); err != nil && !errors.Is(err, store.ErrNotFound) {
+				d.log.Warn("cannot reschedule an alert in the outbox", "err", err)
+			}
+		}
 	}
 }
 

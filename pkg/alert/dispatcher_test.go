@@ -495,6 +495,51 @@ func TestChannelShareDropsOldest(t *testing.T) {
 	}
 }
 
+// A full queue drops its oldest ordinary alert before an urgent one: a
+// quarantine alert queued during an outage outlives the chatter after it.
+func TestChannelShareKeepsUrgent(t *testing.T) {
+	cfg := Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}
+	d, err := New(cfg, Options{Outbox: &memOutbox{}, MaxPending: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Notify(testAlert(1, true))
+	for i := 2; i <= 15; i++ {
+		d.Notify(testAlert(i, false))
+	}
+	q := d.channels[0].queue
+	if len(q) != 10 || q[0].alert.Title != "alert 1" || q[1].alert.Title != "alert 7" {
+		t.Errorf("kept %d alerts from %q, %q; want 10: the urgent alert 1, then alert 7 on", len(q), q[0].alert.Title, q[1].alert.Title)
+	}
+}
+
+// An urgent alert queued behind one that a service's Retry-After holds
+// for a day waits at most MaxBackoff: the wait ahead of it is shortened,
+// and the order kept.
+func TestUrgentAlertShortensTheWaitAhead(t *testing.T) {
+	h := newHarness(t, Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}, nil)
+	calls := 0
+	h.rec["hook"].fail = func(Alert) error {
+		calls++
+		if calls == 1 {
+			return &SendError{Err: errors.New("HTTP 429"), RetryAfter: 24 * time.Hour}
+		}
+		return nil
+	}
+	h.d.Notify(testAlert(1, false))
+	h.drain()
+	h.d.Notify(testAlert(2, true))
+	next, _ := h.d.step(context.Background(), h.d.channels[0])
+	if wait := next.Sub(h.clock.Now()); wait > h.d.opts.MaxBackoff {
+		t.Fatalf("the urgent alert waits %v, want at most %v", wait, h.d.opts.MaxBackoff)
+	}
+	h.clock.Set(next)
+	h.drain()
+	if got := h.rec["hook"].titles(); !slices.Equal(got, []string{"alert 1", "alert 2"}) {
+		t.Errorf("sent %v, want alert 1 then alert 2", got)
+	}
+}
+
 func TestRestoreFromOutbox(t *testing.T) {
 	outbox := &memOutbox{}
 	cfg := Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}
