@@ -8,7 +8,9 @@
 //
 // An Alert never carries a password or a personal datum: builders copy
 // only whitelisted, non-secret evidence (protocol, data kind, product,
-// version …), never a user name, password form, keyed hash or sample.
+// version …), never a password form, keyed hash or sample. A user name
+// appears only as the finding's summary has it, redacted (r***), in the
+// reason of a quarantine.
 package alert
 
 import (
