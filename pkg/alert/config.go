@@ -1,12 +1,14 @@
 package alert
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -97,8 +99,9 @@ type ChannelConfig struct {
 	// TLS for e-mail: "starttls" (default), "tls" (implicit, port 465) or
 	// "none", which also needs InsecurePlaintext.
 	TLS string `toml:"tls"`
-	// InsecurePlaintext allows e-mail without TLS (a LAN relay), and
-	// sending the SMTP password over it.
+	// InsecurePlaintext allows a channel to send its credential
+	// unencrypted to another host: e-mail without TLS (a LAN relay), a
+	// token or password over http:// or mqtt:// (a service on the LAN).
 	InsecurePlaintext bool `toml:"insecure_plaintext"`
 	// CAFile is a PEM file of extra trusted certificates (a self-hosted
 	// server's own CA) for HTTPS, SMTP and MQTT over TLS.
@@ -281,18 +284,18 @@ func checkType(s *settings) error {
 		if s.Token != "" && s.Username != "" {
 			return errors.New("token and username: give one or the other")
 		}
-		return httpURL("url", s.URL)
+		return cmp.Or(httpURL("url", s.URL), plaintextCredential(s, s.Token != "" || s.Password != ""))
 	case TypeGotify:
 		if s.Token == "" {
 			return errors.New("token: the Gotify application token is required")
 		}
-		return httpURL("url", s.URL)
+		return cmp.Or(httpURL("url", s.URL), plaintextCredential(s, true))
 	case TypePushover:
 		s.URL = orWord(s.URL, DefaultPushoverURL)
 		if s.Token == "" || s.User == "" {
 			return errors.New("token (application) and user (user or group key) are required")
 		}
-		return httpURL("url", s.URL)
+		return cmp.Or(httpURL("url", s.URL), plaintextCredential(s, true))
 	case TypeTelegram:
 		s.URL = orWord(s.URL, DefaultTelegramURL)
 		if s.Token == "" || s.ChatID == "" {
@@ -301,7 +304,7 @@ func checkType(s *settings) error {
 		if strings.ContainsAny(s.Token, "/?#% ") {
 			return errors.New("token: not a bot token")
 		}
-		return httpURL("url", s.URL)
+		return cmp.Or(httpURL("url", s.URL), plaintextCredential(s, true))
 	case TypeWebhook:
 		if len(s.Secret) < 16 {
 			return errors.New("secret: at least 16 characters, shared with the receiver to check the signature")
@@ -330,6 +333,9 @@ func checkType(s *settings) error {
 		if s.Password != "" && s.Username == "" {
 			return errors.New("password: needs a username (MQTT 3.1.1 sends no password alone)")
 		}
+		if err := plaintextCredential(s, s.Password != ""); err != nil {
+			return err
+		}
 		if s.ClientID == "" {
 			host, _ := os.Hostname()
 			s.ClientID = "iotgw-" + clip(host, 40)
@@ -337,6 +343,27 @@ func checkType(s *settings) error {
 		return nil
 	}
 	return fmt.Errorf("type %q: want ntfy, gotify, pushover, telegram, webhook, email or mqtt", s.Type)
+}
+
+// plaintextCredential refuses a channel that sends a credential
+// unencrypted (http://, mqtt://) to another host unless the owner set
+// insecure_plaintext, as e-mail without TLS needs: on the LAN the
+// devices iotgw watches could read it. Loopback stays on the router.
+func plaintextCredential(s *settings, sendsCredential bool) error {
+	u, err := url.Parse(s.URL)
+	if !sendsCredential || s.InsecurePlaintext || err != nil {
+		return nil
+	}
+	switch u.Scheme {
+	case "http", "mqtt", "tcp":
+	default:
+		return nil
+	}
+	if a, err := netip.ParseAddr(u.Hostname()); err == nil && a.IsLoopback() || u.Hostname() == "localhost" {
+		return nil
+	}
+	return fmt.Errorf("url%s: sends the token or password unencrypted: use https (mqtts for MQTT), or set insecure_plaintext = true for a service on the LAN",
+		shownURL(s.URL, false))
 }
 
 func httpURL(key, raw string) error {

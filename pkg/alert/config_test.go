@@ -45,6 +45,15 @@ func TestConfigValidate(t *testing.T) {
 		{"mqtt_userinfo_in_url", ok(ChannelConfig{Type: "mqtt", URL: "mqtt://u:p@ha.lan:1883"}), "not in the URL"},
 		{"mqtt_bad_scheme_hides_password", ok(ChannelConfig{Type: "mqtt", URL: "http://u:s3cretpw@ha.lan:1883"}), "xxxxx"},
 		{"mqtt_password_alone", ok(ChannelConfig{Type: "mqtt", URL: "mqtt://ha.lan:1883", Password: "pw"}), "needs a username"},
+		// A credential unencrypted to another host needs the owner's word.
+		{"mqtt_password_in_clear", ok(ChannelConfig{Type: "mqtt", URL: "mqtt://ha.lan:1883", Username: "u", Password: "pw"}), "insecure_plaintext"},
+		{"mqtt_password_in_clear_lan", ok(ChannelConfig{Type: "mqtt", URL: "mqtt://ha.lan:1883", Username: "u", Password: "pw", InsecurePlaintext: true}), ""},
+		{"mqtt_no_password_in_clear", ok(ChannelConfig{Type: "mqtt", URL: "mqtt://ha.lan:1883"}), ""},
+		{"gotify_token_over_http", ok(ChannelConfig{Type: "gotify", URL: "http://192.168.1.5:8080", Token: "x"}), "insecure_plaintext"},
+		{"gotify_token_over_http_loopback", ok(ChannelConfig{Type: "gotify", URL: "http://127.0.0.1:8080", Token: "x"}), ""},
+		{"ntfy_token_over_http", ok(ChannelConfig{Type: "ntfy", URL: "http://ntfy.lan", Topic: "t", Token: "tk"}), "insecure_plaintext"},
+		{"ntfy_topic_alone_over_http", ok(ChannelConfig{Type: "ntfy", URL: "http://ntfy.lan", Topic: "t"}), ""},
+		{"telegram_over_http", ok(ChannelConfig{Type: "telegram", URL: "http://tg.lan", Token: "1:AA", ChatID: "42"}), "insecure_plaintext"},
 		{"unknown_type", ok(ChannelConfig{Type: "slack"}), "type"},
 		{"missing_type", ok(ChannelConfig{Name: "x"}), "type is required"},
 		{"bad_name", ok(ChannelConfig{Type: "ntfy", Name: "my phone", Topic: "t"}), "name"},
@@ -111,6 +120,7 @@ type = "mqtt"
 url = "mqtt://192.168.1.5:1883"
 username = "iotgw"
 password = "pw"
+insecure_plaintext = true
 `
 	var file struct {
 		Alert Config `toml:"alert"`
