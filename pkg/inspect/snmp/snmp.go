@@ -444,8 +444,10 @@ func hashKey(version, kind byte, name []byte) uint64 {
 // Gap implements inspect.Analyzer; datagrams carry no stream state.
 func (*analyzer) Gap(*inspect.Flow, inspect.Dir) {}
 
-// Close implements inspect.Analyzer: requests never answered are reported
-// with an unknown verdict.
+// Close implements inspect.Analyzer: requests never answered are
+// reported as refused, since an agent discards a request with a wrong
+// community without a word (RFC 1157 section 4.1): a sweep trying
+// "public" on every host must not make each a device that has it.
 func (a *analyzer) Close(f *inspect.Flow) {
 	for i := range a.entries {
 		e := &a.entries[i]
@@ -455,7 +457,7 @@ func (a *analyzer) Close(f *inspect.Flow) {
 		if e.v3 {
 			a.observeUser(f, e, inspect.OutcomeUnknown)
 		} else {
-			a.reportCommunity(f, e, inspect.OutcomeUnknown)
+			a.reportCommunity(f, e, inspect.OutcomeRejected)
 		}
 	}
 	a.proto.pool.Put(a)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/creds"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
 )
 
@@ -22,14 +23,15 @@ func TestCorpus(t *testing.T) {
 		device    string // IP of the device the findings are about
 		secrets   []string
 	}{
-		// 30 requests on 30 source ports; two were never answered.
-		{"zeek-snmp-snmpv1_get.pcap", map[string]int{"yes": 28, "unknown": 2}, "community v1", "pu***", "172.31.19.73", []string{"public"}},
+		// 30 requests on 30 source ports; two were never answered,
+		// which SNMP's silent refusal makes "no".
+		{"zeek-snmp-snmpv1_get.pcap", map[string]int{"yes": 28, "no": 2}, "community v1", "pu***", "172.31.19.73", []string{"public"}},
 		{"zeek-snmp-snmpv1_get_short.pcap", map[string]int{"yes": 1}, "community v1", "pu***", "129.94.135.39", []string{"public"}},
 		// A trap is about its sender, the agent.
 		{"zeek-snmp-snmpv1_trap.pcap", map[string]int{"unknown": 1}, "community v1", "pu***", "127.0.0.1", []string{"public"}},
 		{"zeek-snmp-snmpv2_get.pcap", map[string]int{"yes": 1}, "community v2c", "pu***", "10.10.3.109", []string{"public"}},
 		{"zeek-snmp-snmpv2_get_next.pcap", map[string]int{"yes": 4}, "community v2c", "[R***", "10.144.246.161", []string{"[R0_C@cti!]", "R0_C@cti"}},
-		{"zeek-snmp-oid-subidentifier-too-long.pcap", map[string]int{"unknown": 1}, "community v1", "pu***", "10.0.0.1", []string{"public"}},
+		{"zeek-snmp-oid-subidentifier-too-long.pcap", map[string]int{"no": 1}, "community v1", "pu***", "10.0.0.1", []string{"public"}},
 		{"sv-snmp-v3-get-bulk-unauth.pcap", map[string]int{}, "", "", "", []string{"noAuthUser"}},
 		{"tcpdump-snmp-heapoverflow-1.pcap", map[string]int{}, "", "", "", nil},
 		{"tcpdump-snmp-heapoverflow-2.pcap", map[string]int{}, "", "", "", nil},
@@ -196,7 +198,7 @@ func TestSynthetic(t *testing.T) {
 		}, []want{{"yes", "192.168.1.20"}}, nil},
 		{"get_unanswered", "192.168.1.20:161", func(c *inspecttest.Conv) {
 			c.ClientBytes(get)
-		}, []want{{"unknown", "192.168.1.20"}}, nil},
+		}, []want{{"no", "192.168.1.20"}}, nil},
 		{"v1_set_answered", "192.168.1.20:161", func(c *inspecttest.Conv) {
 			c.ClientBytes(community(versionV1, comm, pdu(pduSet))).ServerBytes(community(versionV1, comm, pdu(pduResponse)))
 		}, []want{{"yes", "192.168.1.20"}}, nil},
@@ -207,7 +209,7 @@ func TestSynthetic(t *testing.T) {
 		}, []want{{"yes", "192.168.1.20"}}, nil},
 		{"two_communities_one_answered", "192.168.1.20:161", func(c *inspecttest.Conv) {
 			c.ClientBytes(community(versionV2c, "wrong-Comm1", pdu(pduGet))).ClientBytes(get).ServerBytes(resp)
-		}, []want{{"yes", "192.168.1.20"}, {"unknown", "192.168.1.20"}}, nil},
+		}, []want{{"yes", "192.168.1.20"}, {"no", "192.168.1.20"}}, nil},
 		{"response_without_request", "192.168.1.20:161", func(c *inspecttest.Conv) {
 			c.ServerBytes(resp)
 		}, []want{{"yes", "192.168.1.20"}}, nil},
@@ -500,4 +502,37 @@ func distinctive(s []byte) bool {
 		}
 	}
 	return len(s) >= 8 && letter && digit
+}
+
+// A sweep trying "public" on a host that never answers does not make the
+// host a device with the default community: only an answer does.
+func TestDefaultCommunityNeedsAnAnswer(t *testing.T) {
+	cl, err := creds.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	public := community(versionV2c, "public", pdu(pduGet))
+	for _, tc := range []struct {
+		name     string
+		answered bool
+		kind     event.Kind
+	}{
+		{"answered", true, event.KindDefaultCredentials},
+		{"unanswered", false, event.KindPlaintextCredentials},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, cl, New())
+			c := inspecttest.NewUDP(e, "192.168.1.10:40000", "192.168.1.30:161")
+			c.ClientBytes(public)
+			if tc.answered {
+				c.ServerBytes(community(versionV2c, "public", pdu(pduResponse)))
+			}
+			e.Flush()
+			got := col.Findings()
+			if len(got) != 1 || got[0].Kind != tc.kind || got[0].Device.IP != "192.168.1.30" || got[0].Evidence["password_class"] != "default" {
+				t.Fatalf("findings %v, want one %s about 192.168.1.30 (class default)", got, tc.kind)
+			}
+		})
+	}
 }
