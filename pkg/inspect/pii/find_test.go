@@ -128,6 +128,7 @@ func TestFindNegative(t *testing.T) {
 		{"luhn_but_no_scheme", `ref 1234567812345670`},
 		{"all_one_digit", `{"x":"4444444444444444"}`},
 		{"order_id_luhn", `{"order_id":"4111111111111111"}`},
+		{"ean_barcode", `{"ean":"4006381334013","name":"Filter"}`},
 		{"card_in_hex", `token=ab4111111111111111cd`},
 		{"card_in_path", `GET /orders/4111111111111111 HTTP/1.1`},
 		{"card_decimal", `value=4111111111111111.5`},
@@ -248,6 +249,9 @@ func TestLuhnAndSchemes(t *testing.T) {
 		{"4111111111111112", false}, // Luhn
 		{"1234567812345670", false}, // no scheme
 		{"411111111111111", false},  // Visa has no 15-digit numbers
+		{"4006381334013", false},    // an EAN-13 barcode (Germany) that passes Luhn
+		{"5012345678908", false},    // an EAN-13 (UK) that passes Luhn, Maestro's prefix
+		{"4222222222222", false},    // Visa's retired 13-digit test number
 		{"7000000000000007", false}, // no scheme
 	}
 	for _, tt := range tests {
