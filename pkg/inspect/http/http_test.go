@@ -227,6 +227,19 @@ func TestSyntheticLogins(t *testing.T) {
 			c.Client("POST /api HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
 				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "json", "unique", "no"}}},
+		{"password_settings_are_not_passwords", func(c *inspecttest.Conv) {
+			body := `{"name":"Kitchen","remember_password":1,"savePwd":true,"show_password":"on"}`
+			c.Client("POST /api HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+			form := "user=admin&remember_password=on"
+			c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(form)) + "\r\n\r\n" + form).
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, nil},
+		{"numeric_password_kept", func(c *inspecttest.Conv) {
+			body := `{"username":"admin","password":1234}`
+			c.Client("POST /api HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 200 OK\r\nSet-Cookie: s=1\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "json", "unique", "yes"}}},
 		{"query_login", func(c *inspecttest.Conv) {
 			c.Client("GET /cgi-bin/CGIProxy.fcgi?cmd=getDevState&usr=admin&pwd=" + secret + " HTTP/1.1\r\n\r\n").
 				Server("HTTP/1.1 200 OK\r\nSet-Cookie: x=1\r\nContent-Length: 0\r\n\r\n")

@@ -124,6 +124,8 @@ func (s *formScratch) reset() {
 // field considers one decoded name and value (held in s.value).
 func (s *formScratch) field(name []byte) {
 	switch rank := fieldRank(name); {
+	case rank == rankPassword && passwordSetting(name, s.value[:s.valueLen]):
+		// "remember_password": 1 is a choice about a password, not one.
 	case rank == rankPassword:
 		if !s.hasPass {
 			s.hasPass = true
@@ -327,6 +329,23 @@ func fieldRank(name []byte) int {
 		return rankName
 	}
 	return rankNone
+}
+
+// passwordSetting reports whether a field named like a password only by
+// its ending ("remember_password", "savePwd") holds a switch (0, 1, on,
+// true …): a setting about the password.
+func passwordSetting(name, value []byte) bool {
+	for _, n := range passwordNames {
+		if inspect.EqualFold(name, n) {
+			return false
+		}
+	}
+	for _, f := range [...]string{"0", "1", "on", "off", "true", "false", "yes", "no"} {
+		if inspect.EqualFold(value, f) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasSuffixFold(s []byte, suffix string) bool {
