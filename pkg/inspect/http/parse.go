@@ -123,9 +123,61 @@ func splitTarget(target []byte) (host, path []byte) {
 		if j := bytes.LastIndexByte(host, '@'); j >= 0 {
 			host = host[j+1:] // never carry user:password@ into evidence
 		}
+		if !hostPort(host) {
+			// A user:password with an unencoded '/', '?' or '#' in it
+			// leaves part of itself here: drop it, the caller falls back
+			// on the server's address.
+			host = nil
+		}
 	}
-	if i := bytes.IndexAny(target, "?#"); i >= 0 {
+	// The query, the fragment and path parameters (";jsessionid=…") are
+	// where tokens ride; none is part of what a request fetches.
+	if i := bytes.IndexAny(target, "?#;"); i >= 0 {
 		target = target[:i]
 	}
 	return host, target
+}
+
+// hostPort reports whether b is a host name or address with an optional
+// numeric port: letters, digits, '.', '-', '_' and a bracketed IPv6
+// address.
+func hostPort(b []byte) bool {
+	if len(b) > 0 && b[0] == '[' {
+		end := bytes.IndexByte(b, ']')
+		if end < 0 {
+			return false
+		}
+		for _, c := range b[1:end] {
+			if !isHex(c) && c != ':' && c != '.' {
+				return false
+			}
+		}
+		b = b[end+1:]
+		if len(b) == 0 {
+			return true
+		}
+		if b[0] != ':' {
+			return false
+		}
+		return allDigits(b[1:])
+	}
+	name, port, hasPort := bytes.Cut(b, []byte(":"))
+	if hasPort && !allDigits(port) {
+		return false
+	}
+	for _, c := range name {
+		if !isLetter(c) && !(c >= '0' && c <= '9') && c != '.' && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func allDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
 }
