@@ -120,6 +120,7 @@ type finder struct {
 	hasWiFiKey    bool
 	names         [maxNames]span
 	nNames        int
+	nNameParts    int  // of nNames, from first- or last-name fields
 	addressFields bool // a valid postcode or city
 
 	// start classifies the bytes where a scan step begins.
@@ -159,7 +160,7 @@ func (s *finder) find(b []byte, cut inspect.Cut) []match {
 	s.cutStart, s.cutEnd = cut&inspect.CutStart != 0, cut&inspect.CutEnd != 0
 	s.matches = s.matchBuf[:0]
 	s.nSpans, s.nextSpan = 0, 0
-	s.hasLat, s.hasLon, s.ssid, s.hasWiFiKey, s.nNames, s.addressFields = false, false, false, false, 0, false
+	s.hasLat, s.hasLon, s.ssid, s.hasWiFiKey, s.nNames, s.nNameParts, s.addressFields = false, false, false, false, 0, 0, false
 	for i := 0; i < len(b); i++ {
 		switch c := b[i]; s.start[c] {
 		case startSeparator:
@@ -464,6 +465,7 @@ func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool) {
 		if s.nNames < maxNames && isPersonName(v, 1) {
 			s.names[s.nNames] = sp
 			s.nNames++
+			s.nNameParts++
 		}
 	case labelName:
 		if s.nNames < maxNames && isPersonName(v, 2) {
@@ -493,7 +495,10 @@ func (s *finder) pairs(b []byte) {
 	if s.nNames == 0 {
 		return
 	}
-	support := s.addressFields || s.nNames >= 2
+	// A first and a last name support each other; two plain "name"
+	// fields do not: a list of rooms or lamps ("Living Room", "Kitchen
+	// Light") has many.
+	support := s.addressFields || s.nNameParts >= 2
 	for _, m := range s.matches {
 		support = support || m.kind == kindEmail || m.kind == kindPhone || m.kind == kindAddress
 	}

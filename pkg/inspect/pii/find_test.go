@@ -129,6 +129,7 @@ func TestFindNegative(t *testing.T) {
 		{"all_one_digit", `{"x":"4444444444444444"}`},
 		{"order_id_luhn", `{"order_id":"4111111111111111"}`},
 		{"ean_barcode", `{"ean":"4006381334013","name":"Filter"}`},
+		{"device_names", `[{"name":"Living Room"},{"name":"Kitchen Light"},{"name":"Garden Gate"}]`},
 		{"card_in_hex", `token=ab4111111111111111cd`},
 		{"card_in_path", `GET /orders/4111111111111111 HTTP/1.1`},
 		{"card_decimal", `value=4111111111111111.5`},
