@@ -144,3 +144,65 @@ func (s *DotBody) Scan(b []byte) (n int, end bool) {
 	}
 	return len(b), false
 }
+
+// Scrubbed is Printable with what a device may have put in a free-text
+// header (a User-Agent, an MQTT client ID) hidden: e-mail addresses, and
+// the values of key=value or key:value pairs whose key names a secret
+// (token, key, auth, pass, pwd, secret, session, sid). Each becomes ***.
+func Scrubbed(b []byte, max int) string {
+	s := Printable(b, max)
+	if !strings.ContainsAny(s, "@=:") {
+		return s
+	}
+	var out strings.Builder
+	out.Grow(len(s))
+	for i := 0; i < len(s); {
+		end := i
+		for end < len(s) && !scrubBreak(s[end]) {
+			end++
+		}
+		word := s[i:end]
+		switch {
+		case isEmailLike(word):
+			out.WriteString("***")
+		default:
+			out.WriteString(scrubPair(word))
+		}
+		if end < len(s) {
+			out.WriteByte(s[end])
+			end++
+		}
+		i = end
+	}
+	return out.String()
+}
+
+// scrubBreak ends a word of a free-text header.
+func scrubBreak(c byte) bool {
+	switch c {
+	case ' ', ';', ',', '(', ')', '&', '?', '"', '\'', '<', '>', '[', ']', '{', '}':
+		return true
+	}
+	return false
+}
+
+func isEmailLike(w string) bool {
+	at := strings.IndexByte(w, '@')
+	return at > 0 && strings.Contains(w[at+1:], ".")
+}
+
+// scrubPair hides the value of key=value or key:value when the key names
+// a secret.
+func scrubPair(w string) string {
+	i := strings.IndexAny(w, "=:")
+	if i <= 0 || i == len(w)-1 {
+		return w
+	}
+	key := strings.ToLower(w[:i])
+	for _, k := range [...]string{"token", "key", "auth", "pass", "pwd", "secret", "session", "sid"} {
+		if strings.Contains(key, k) {
+			return w[:i+1] + "***"
+		}
+	}
+	return w
+}

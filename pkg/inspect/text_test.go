@@ -38,3 +38,21 @@ func TestDotBody(t *testing.T) {
 		})
 	}
 }
+
+func TestScrubbed(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Mozilla/5.0 (X11; Linux x86_64)", "Mozilla/5.0 (X11; Linux x86_64)"},
+		{"MyApp/1.0 (alice@example.com; token=abcd1234)", "MyApp/1.0 (***; token=***)"},
+		{"cam-client apikey:ZX81 build:42", "cam-client apikey:*** build:42"},
+		{"Sonos/70.3 (ZPS9; session=9f8e7d)", "Sonos/70.3 (ZPS9; session=***)"},
+		{"esp32-a4cf129b3e01", "esp32-a4cf129b3e01"},
+		{"user@localhost", "user@localhost"}, // no domain: not an address
+		{"Server: Linux/3.10 UPnP/1.0", "Server: Linux/3.10 UPnP/1.0"},
+		{"PASSWORD=hunter2&x=1", "PASSWORD=***&x=1"},
+		{"http://192.168.1.5:49152/desc.xml?auth=abc&v=2", "http://192.168.1.5:49152/desc.xml?auth=***&v=2"},
+	} {
+		if got := Scrubbed([]byte(tc.in), 160); got != tc.want {
+			t.Errorf("Scrubbed(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -530,7 +530,7 @@ func (a *analyzer) observeClient(f *inspect.Flow) {
 		Evidence: event.Evidence{},
 	}
 	if a.agentLen > 0 {
-		ev.Evidence["user_agent"] = inspect.Printable(a.agent[:a.agentLen], maxValue)
+		ev.Evidence["user_agent"] = inspect.Scrubbed(a.agent[:a.agentLen], maxValue)
 	}
 	if a.hostLen > 0 {
 		ev.Evidence["host"] = inspect.Printable(a.host[:a.hostLen], maxHost)

@@ -602,6 +602,27 @@ func TestObservations(t *testing.T) {
 	}
 }
 
+// A User-Agent an app filled with its user's address or a token keeps
+// neither.
+func TestUserAgentScrubbed(t *testing.T) {
+	col := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, col, nil, New(nil))
+	c := inspecttest.NewTCP(e, "192.168.1.10:40000", "203.0.113.20:80")
+	c.Client("GET / HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: MyApp/1.0 (alice@example.com; token=abcd1234)\r\n\r\n").
+		Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	c.Close()
+	e.Flush()
+	clients := col.Kind(event.KindHTTPClient)
+	if len(clients) != 1 || clients[0].Evidence["user_agent"] != "MyApp/1.0 (***; token=***)" {
+		t.Errorf("http_client %v, want the User-Agent without the address and the token", evidences(clients))
+	}
+	for _, secret := range []string{"alice@example.com", "abcd1234"} {
+		if inspecttest.Leaks(t, col.Events, secret) {
+			t.Errorf("%s reached an event", secret)
+		}
+	}
+}
+
 func TestIsFirmwarePath(t *testing.T) {
 	tests := []struct {
 		path string

@@ -319,7 +319,7 @@ func (a *analyzer) observeClient(f *inspect.Flow, clientID []byte) {
 		Summary: "MQTT client connect",
 		Evidence: event.Evidence{
 			"protocol":     "mqtt",
-			"client_id":    inspect.Printable(clientID, 64),
+			"client_id":    inspect.Scrubbed(clientID, 64),
 			"mqtt_version": versionName(a.level),
 		},
 	})

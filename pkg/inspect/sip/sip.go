@@ -368,7 +368,7 @@ func (a *analyzer) observe(f *inspect.Flow, dir inspect.Dir, name, value []byte)
 		Type:     event.TypeObservation,
 		Kind:     event.KindBanner,
 		Summary:  "SIP " + header + " header",
-		Evidence: event.Evidence{"protocol": "sip", "banner": inspect.Printable(value, maxValue), "header": header},
+		Evidence: event.Evidence{"protocol": "sip", "banner": inspect.Scrubbed(value, maxValue), "header": header},
 	})
 }
 

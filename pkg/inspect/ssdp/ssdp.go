@@ -112,7 +112,7 @@ func (a *analyzer) report(f *inspect.Flow, dir inspect.Dir, m *message) {
 	ev := event.Evidence{"message": m.kind.String()}
 	set := func(key string, v []byte) {
 		if len(v) > 0 {
-			ev[key] = inspect.Printable(v, maxValue)
+			ev[key] = inspect.Scrubbed(v, maxValue)
 		}
 	}
 	set("server", m.server)
