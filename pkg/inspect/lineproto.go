@@ -89,6 +89,6 @@ func EmitGreeting(f *Flow, protocol string, text []byte) {
 		Kind:     event.KindBanner,
 		Severity: event.SeverityInfo,
 		Summary:  strings.ToUpper(protocol) + " server greeting",
-		Evidence: event.Evidence{"protocol": protocol, "banner": Printable(text, 160)},
+		Evidence: event.Evidence{"protocol": protocol, "banner": Scrubbed(text, 160)},
 	})
 }

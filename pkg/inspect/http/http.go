@@ -555,7 +555,7 @@ func (a *analyzer) observeServer(f *inspect.Flow) {
 		Evidence: event.Evidence{},
 	}
 	if a.serverLen > 0 {
-		ev.Evidence["server"] = inspect.Printable(a.server[:a.serverLen], maxValue)
+		ev.Evidence["server"] = inspect.Scrubbed(a.server[:a.serverLen], maxValue)
 	}
 	if a.realmLen > 0 {
 		ev.Evidence["realm"] = inspect.Printable(a.realm[:a.realmLen], maxRealm)

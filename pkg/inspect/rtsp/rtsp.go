@@ -371,7 +371,7 @@ func (a *analyzer) observeServer(f *inspect.Flow) {
 		Evidence: event.Evidence{"protocol": "rtsp"},
 	}
 	if a.serverLen > 0 {
-		ev.Evidence["banner"] = inspect.Printable(a.server[:a.serverLen], maxValue)
+		ev.Evidence["banner"] = inspect.Scrubbed(a.server[:a.serverLen], maxValue)
 	}
 	if a.realmLen > 0 {
 		ev.Evidence["realm"] = inspect.Printable(a.realm[:a.realmLen], maxRealm)
