@@ -302,3 +302,18 @@ func TestSASLScratchWiped(t *testing.T) {
 	s.Server("a2 OK\r\n")
 	inspecttest.CheckLogins(t, s.End(), "imap", "192.168.1.10", []want{{"t***", "AUTHENTICATE CRAM-MD5", "hashed", "no"}, {"j***", "AUTHENTICATE PLAIN", "unique", "yes"}})
 }
+
+// A PREAUTH greeting that names the user's address keeps it out of the
+// banner.
+func TestGreetingScrubbed(t *testing.T) {
+	col := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, col, nil, New())
+	c := inspecttest.NewTCP(e, "192.168.1.10:40000", server)
+	c.Server("* PREAUTH IMAP4rev1 Logged in as alice@example.com\r\n")
+	c.Close()
+	e.Flush()
+	b := col.Kind(event.KindBanner)
+	if len(b) != 1 || b[0].Evidence["banner"] != "PREAUTH IMAP4rev1 Logged in as ***" {
+		t.Errorf("banners %v, want the greeting without the address", col.Events)
+	}
+}
