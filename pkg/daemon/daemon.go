@@ -210,7 +210,7 @@ func New(cfg *config.Config, opt Options, deps Deps) (*Daemon, error) {
 		work:     newWorkQueue(),
 	}
 	p, err := pipeline.New(cfg, pipeline.Options{Sinks: []inspect.Sink{d}, Advisories: deps.Advisories, OnPanic: d.analyzerPanicLocked,
-		RouterMACs: opt.RouterMACs})
+		Router: d.isRouterLocked})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
@@ -692,6 +692,12 @@ func (d *Daemon) offerUPnPLocked(ev *event.Event) {
 		return
 	}
 	d.deps.UPnP.Offer(mac, append([]netip.Addr(nil), dev.Addrs...), ev.Evidence["location"])
+}
+
+// isRouterLocked says whether a connection's client is the router
+// itself, for the packet path, which runs with d.mu held.
+func (d *Daemon) isRouterLocked(mac hwaddr.MAC, addr netip.Addr) bool {
+	return slices.Contains(d.opt.RouterMACs, mac) && slices.Contains(d.opt.RouterAddrs, addr)
 }
 
 // Record files an event that comes from outside the packet path (the

@@ -11,7 +11,6 @@ import (
 	"math"
 	"net/netip"
 	"runtime"
-	"slices"
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -132,7 +131,7 @@ type Engine struct {
 	classifier Classifier
 	sink       Sink
 	packetObs  PacketObserver
-	routerMACs []hwaddr.MAC
+	router     func(hwaddr.MAC, netip.Addr) bool
 	secretMAC  hash.Hash // HMAC-SHA-256 under the secret-hash key, reset per use
 	secretSum  []byte    // secretMAC's last sum
 	names      addrNames
@@ -158,11 +157,15 @@ type Options struct {
 	Classifier Classifier // nil: every cleartext password is "unique"
 	Sink       Sink
 	Packets    PacketObserver // optional
-	// RouterMACs are the router's own: connections it opens to devices
-	// (its active audit, which reports its findings itself) are not
-	// inspected, so that the audit's failed tries of default passwords
-	// are not filed as the devices' logins.
-	RouterMACs []hwaddr.MAC
+	// Router, when set, says whether a client is the router itself: its
+	// MAC and one of its addresses. Connections the router opens to
+	// devices (its active audit, which reports its findings itself) are
+	// not inspected, so that the audit's failed tries of default
+	// passwords are not filed as the devices' logins. The MAC alone
+	// would not do: every frame routed in from the internet carries the
+	// router's MAC on the LAN. Called on the goroutine that handles
+	// packets.
+	Router func(mac hwaddr.MAC, addr netip.Addr) bool
 	// OnPanic, when set, makes the engine survive a panic of an analyzer
 	// (or of anything it runs for a packet): the flow at hand is no
 	// longer inspected, its analyzer is dropped without another call, and
@@ -210,7 +213,7 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 		classifier: opt.Classifier,
 		sink:       opt.Sink,
 		packetObs:  opt.Packets,
-		routerMACs: opt.RouterMACs,
+		router:     opt.Router,
 		onPanic:    opt.OnPanic,
 		secretMAC:  hmac.New(sha256.New, key),
 		verdicts:   make(map[[32]byte]verdict),
@@ -337,7 +340,7 @@ func (e *Engine) newFlow(p *Packet) *Flow {
 		clientMAC = p.DstMAC
 	}
 	f := e.table.insert(e, src, dst, p.IPProto)
-	if p.HasMAC && len(e.routerMACs) > 0 && slices.Contains(e.routerMACs, clientMAC) {
+	if p.HasMAC && e.router != nil && e.router(clientMAC, src.Addr().Unmap()) {
 		f.set(flagRouter | flagStopped)
 	}
 	f.first = p.Timestamp.UnixNano()

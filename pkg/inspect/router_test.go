@@ -2,6 +2,7 @@ package inspect_test
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -17,7 +18,9 @@ import (
 // default passwords, across many devices) are neither inspected nor
 // observed: the audit's refused tries would otherwise be filed as the
 // devices' default logins, and its sweep as the router scanning. The
-// same traffic from a device is both.
+// same traffic from a device is both, and a login routed in from the
+// internet, whose frames carry the router's MAC on the LAN, is still
+// inspected.
 func TestRouterConnectionsNotInspected(t *testing.T) {
 	cl, err := creds.New()
 	if err != nil {
@@ -25,13 +28,16 @@ func TestRouterConnectionsNotInspected(t *testing.T) {
 	}
 	// inspecttest's conversations come from this client MAC.
 	client := hwaddr.MAC{0x02, 0, 0, 0, 0, 0x01}
+	routerAddr := netip.MustParseAddr("192.168.1.1")
 	for _, tc := range []struct {
-		name   string
-		router []hwaddr.MAC
-		want   bool // findings expected
+		name         string
+		routerMAC    hwaddr.MAC
+		from         string
+		logins, scan bool // findings expected
 	}{
-		{"from_a_device", []hwaddr.MAC{{0x02, 0, 0, 0, 0, 0x99}}, true},
-		{"from_the_router", []hwaddr.MAC{client}, false},
+		{"from_a_device", hwaddr.MAC{0x02, 0, 0, 0, 0, 0x99}, "192.168.1.1", true, true},
+		{"from_the_router", client, "192.168.1.1", false, false},
+		{"from_the_internet_through_the_router", client, "203.0.113.9", true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var col inspecttest.Collector
@@ -41,29 +47,29 @@ func TestRouterConnectionsNotInspected(t *testing.T) {
 				Protocols:  []inspect.Protocol{ftp.New(), plaintext.New(nil)},
 				Classifier: cl,
 				Sink:       &col,
-				RouterMACs: tc.router,
+				Router:     func(m hwaddr.MAC, a netip.Addr) bool { return m == tc.routerMAC && a == routerAddr },
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			// A default FTP login the camera refuses, then a sweep of
 			// telnet ports across the LAN.
-			c := inspecttest.NewTCP(e, "192.168.1.1:40000", "192.168.1.10:21")
+			c := inspecttest.NewTCP(e, tc.from+":40000", "192.168.1.10:21")
 			c.Server("220 camera FTP\r\n").Client("USER admin\r\n").Server("331 password\r\n").
 				Client("PASS admin\r\n").Server("530 Login incorrect\r\n")
 			c.Close()
 			for i := range 30 {
-				inspecttest.NewTCP(e, "192.168.1.1:40001", fmt.Sprintf("192.168.1.%d:23", 20+i))
+				inspecttest.NewTCP(e, tc.from+":40001", fmt.Sprintf("192.168.1.%d:23", 20+i))
 			}
 			e.Flush()
 			// The login, refused, is a plaintext one (see
 			// TestRefusedDefaultLogin).
-			logins := col.Kind(event.KindPlaintextCredentials)
-			scans := col.Kind(event.KindScanning)
-			if got := len(logins) > 0 && len(scans) > 0; got != tc.want {
-				t.Errorf("login findings %d, scanning findings %d; want both: %v", len(logins), len(scans), tc.want)
+			logins := len(col.Kind(event.KindPlaintextCredentials)) > 0
+			scans := len(col.Kind(event.KindScanning)) > 0
+			if logins != tc.logins || scans != tc.scan {
+				t.Errorf("login findings %v, scanning findings %v; want %v, %v", logins, scans, tc.logins, tc.scan)
 			}
-			if !tc.want && len(col.Events) != 0 {
+			if !tc.logins && !tc.scan && len(col.Events) != 0 {
 				t.Errorf("the router's connections gave events: %v", col.Events)
 			}
 		})

@@ -47,8 +47,8 @@ type Options struct {
 	// inspect.Options.OnPanic. It runs on the goroutine that handles
 	// frames.
 	OnPanic func(inspect.Panic)
-	// RouterMACs: see inspect.Options.RouterMACs.
-	RouterMACs []hwaddr.MAC
+	// Router: see inspect.Options.Router.
+	Router func(mac hwaddr.MAC, addr netip.Addr) bool
 }
 
 // New builds a pipeline from the configuration.
@@ -87,7 +87,7 @@ func New(cfg *config.Config, opt Options) (*Pipeline, error) {
 		Sink:       fanout{p},
 		Packets:    p.inv,
 		OnPanic:    opt.OnPanic,
-		RouterMACs: opt.RouterMACs,
+		Router:     opt.Router,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
