@@ -346,3 +346,33 @@ func TestForcedQuarantineEndsWithItsRuleAfterRestart(t *testing.T) {
 		t.Error("the rule is gone, the device still quarantined")
 	}
 }
+
+// A release that records nothing (policy no longer calls for the
+// quarantine: the device became trusted by configuration) leaves no empty
+// decision in the store.
+func TestPolicyReleaseStoresNoEmptyDecision(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	h.d.Record(exploitedFirmware(plug, "192.168.50.102"))
+	h.settle()
+	if _, ok := quarantined(t, fake)[plug]; !ok {
+		t.Fatal("the plug was not quarantined")
+	}
+	cfg := enforcingConfig()
+	cfg.Policy.Devices = []config.DeviceRule{{MAC: plug, Trusted: true}}
+	h.d.Reload(cfg)
+	h.settle()
+	if _, ok := quarantined(t, fake)[plug]; ok {
+		t.Fatal("the plug, trusted by configuration, is still quarantined")
+	}
+	for _, dec := range h.store.Snapshot().Decisions {
+		if dec.MAC == plug && !holdsDecision(dec) {
+			t.Errorf("an empty decision is stored for the plug: %+v", dec)
+		}
+	}
+	if slices.ContainsFunc(h.store.Snapshot().Quarantines, func(q store.Quarantine) bool { return q.MAC == plug }) {
+		t.Error("the plug's quarantine is still stored")
+	}
+}
