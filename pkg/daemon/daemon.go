@@ -1021,6 +1021,14 @@ func (d *Daemon) rematchOnNewFeed() {
 func (d *Daemon) sampleTraffic(now time.Time) {
 	start := now.Truncate(trafficBucket)
 	slot := int(start.Unix()/int64(trafficBucket/time.Second)) % trafficBuckets
+	var forgotten []hwaddr.MAC
+	defer func() {
+		// A device forgotten is evaluated no more: its failed commit
+		// would stay a problem for ever.
+		for _, mac := range forgotten {
+			d.clearProblem(commitProblem(mac))
+		}
+	}()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	devs := d.pipe.Inventory().Devices()
@@ -1042,19 +1050,23 @@ func (d *Daemon) sampleTraffic(now time.Time) {
 		}
 		p.Bytes += delta
 	}
-	d.pruneMetaLocked(present)
+	forgotten = d.pruneMetaLocked(present)
 }
 
 // pruneMetaLocked forgets devices the inventory evicted: a LAN device
 // sending from spoofed MACs would otherwise grow the map (and the device
 // list) without bound. Quarantines and the owner's decisions stay; the
-// store's MaxDevices bounds those. d.mu held.
-func (d *Daemon) pruneMetaLocked(present map[hwaddr.MAC]bool) {
+// store's MaxDevices bounds those. It returns the devices it forgot.
+// d.mu held.
+func (d *Daemon) pruneMetaLocked(present map[hwaddr.MAC]bool) []hwaddr.MAC {
+	var forgotten []hwaddr.MAC
 	for mac, m := range d.meta {
 		if !present[mac] && m.quarantine == nil && !m.decided() {
 			delete(d.meta, mac)
+			forgotten = append(forgotten, mac)
 		}
 	}
+	return forgotten
 }
 
 // noteRelease records a release (the owner's, or an expiry) at at in the

@@ -66,8 +66,16 @@ func (d *Daemon) evaluate(ctx context.Context, mac hwaddr.MAC) {
 	}
 	if p.apply || p.release {
 		d.applyPlan(ctx, mac, p)
+		return
 	}
+	// Policy wants no change (any more): a commit of this device that
+	// failed before is moot.
+	d.clearProblem(commitProblem(mac))
 }
+
+// commitProblem keys a device's failed commit among the problems: another
+// device's success says nothing of this one.
+func commitProblem(mac hwaddr.MAC) string { return alert.AreaNFTables + "/" + mac.String() }
 
 // policyPlan evaluates policy for one device, keeps the verdict and plans
 // the kernel change, which commit drops if the device's quarantine or
@@ -300,8 +308,7 @@ func reasonText(v policy.Verdict) string {
 // applyPlan makes policy's change; a kernel failure is reported as a
 // problem (the next finding or tick retries).
 func (d *Daemon) applyPlan(ctx context.Context, mac hwaddr.MAC, p plan) {
-	// Keyed by device: another device's success says nothing of this one.
-	key := alert.AreaNFTables + "/" + mac.String()
+	key := commitProblem(mac)
 	if err := d.commit(ctx, mac, p); err != nil {
 		d.problem(key, fmt.Sprintf("%s: %v", mac, err))
 		return

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/iotgw/iotgw/pkg/alert"
+	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 )
@@ -136,4 +137,31 @@ func TestProblemsClearBySource(t *testing.T) {
 		t.Errorf("problems %v after the protected sets were set", problemAreas(h.d))
 	}
 	alerted(2, 2)
+}
+
+// A device's failed quarantine stops being a problem once policy no
+// longer calls for it (here: the owner's configuration trusts it), even
+// though its commit never succeeded.
+func TestFailedCommitClearedWhenMoot(t *testing.T) {
+	fake := newFake(t)
+	flaky := &flakyEnforcer{Enforcer: fake}
+	h := start(t, enforcingConfig(), fake, t.TempDir(), func(d *Deps) { d.Enforcer = flaky })
+	defer h.stop()
+	h.settle()
+	flaky.set("quarantine/"+laptop.String(), true)
+	h.d.Record(exploitedFirmware(laptop, "192.168.50.104"))
+	h.settle()
+	if !slices.Contains(problemAreas(h.d), alert.AreaNFTables) {
+		t.Fatal("no problem for the laptop's failed quarantine")
+	}
+	cfg := enforcingConfig()
+	cfg.Policy.Devices = []config.DeviceRule{{MAC: laptop, Trusted: true}}
+	h.d.Reload(cfg)
+	h.settle()
+	if areas := problemAreas(h.d); slices.Contains(areas, alert.AreaNFTables) {
+		t.Errorf("problems %v after policy stopped calling for the quarantine", areas)
+	}
+	if r := h.alerts.problemAreas("resolved"); !slices.Equal(r, []string{alert.AreaNFTables}) {
+		t.Errorf("resolved alerts %v, want one for nftables", r)
+	}
 }
