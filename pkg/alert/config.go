@@ -1,7 +1,6 @@
 package alert
 
 import (
-	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -149,6 +148,9 @@ type settings struct {
 	rate        float64 // tokens per second; 0: unlimited
 	burst       int
 	roots       *x509.CertPool
+	// plainWarning says why the channel's credential crosses the
+	// network unencrypted; logged at start.
+	plainWarning string
 }
 
 // build validates every channel; loc defaults to time.Local.
@@ -284,18 +286,21 @@ func checkType(s *settings) error {
 		if s.Token != "" && s.Username != "" {
 			return errors.New("token and username: give one or the other")
 		}
-		return cmp.Or(httpURL("url", s.URL), plaintextCredential(s, s.Token != "" || s.Password != ""))
+		s.plainWarning = plaintextCredential(s, s.Token != "" || s.Password != "")
+		return httpURL("url", s.URL)
 	case TypeGotify:
 		if s.Token == "" {
 			return errors.New("token: the Gotify application token is required")
 		}
-		return cmp.Or(httpURL("url", s.URL), plaintextCredential(s, true))
+		s.plainWarning = plaintextCredential(s, true)
+		return httpURL("url", s.URL)
 	case TypePushover:
 		s.URL = orWord(s.URL, DefaultPushoverURL)
 		if s.Token == "" || s.User == "" {
 			return errors.New("token (application) and user (user or group key) are required")
 		}
-		return cmp.Or(httpURL("url", s.URL), plaintextCredential(s, true))
+		s.plainWarning = plaintextCredential(s, true)
+		return httpURL("url", s.URL)
 	case TypeTelegram:
 		s.URL = orWord(s.URL, DefaultTelegramURL)
 		if s.Token == "" || s.ChatID == "" {
@@ -304,7 +309,8 @@ func checkType(s *settings) error {
 		if strings.ContainsAny(s.Token, "/?#% ") {
 			return errors.New("token: not a bot token")
 		}
-		return cmp.Or(httpURL("url", s.URL), plaintextCredential(s, true))
+		s.plainWarning = plaintextCredential(s, true)
+		return httpURL("url", s.URL)
 	case TypeWebhook:
 		if len(s.Secret) < 16 {
 			return errors.New("secret: at least 16 characters, shared with the receiver to check the signature")
@@ -333,9 +339,7 @@ func checkType(s *settings) error {
 		if s.Password != "" && s.Username == "" {
 			return errors.New("password: needs a username (MQTT 3.1.1 sends no password alone)")
 		}
-		if err := plaintextCredential(s, s.Password != ""); err != nil {
-			return err
-		}
+		s.plainWarning = plaintextCredential(s, s.Password != "")
 		if s.ClientID == "" {
 			host, _ := os.Hostname()
 			s.ClientID = "iotgw-" + clip(host, 40)
@@ -345,25 +349,26 @@ func checkType(s *settings) error {
 	return fmt.Errorf("type %q: want ntfy, gotify, pushover, telegram, webhook, email or mqtt", s.Type)
 }
 
-// plaintextCredential refuses a channel that sends a credential
-// unencrypted (http://, mqtt://) to another host unless the owner set
-// insecure_plaintext, as e-mail without TLS needs: on the LAN the
-// devices iotgw watches could read it. Loopback stays on the router.
-func plaintextCredential(s *settings, sendsCredential bool) error {
+// plaintextCredential is the warning for a channel that sends a
+// credential unencrypted (http://, mqtt://) to another host, unless the
+// owner set insecure_plaintext: on the LAN the devices iotgw watches could
+// read it. It is a warning, not a refusal, so that a configuration that
+// worked keeps working after an upgrade; e-mail without TLS is refused,
+// as it always was. Loopback stays on the router.
+func plaintextCredential(s *settings, sendsCredential bool) string {
 	u, err := url.Parse(s.URL)
 	if !sendsCredential || s.InsecurePlaintext || err != nil {
-		return nil
+		return ""
 	}
 	switch u.Scheme {
 	case "http", "mqtt", "tcp":
 	default:
-		return nil
+		return ""
 	}
 	if a, err := netip.ParseAddr(u.Hostname()); err == nil && a.IsLoopback() || u.Hostname() == "localhost" {
-		return nil
+		return ""
 	}
-	return fmt.Errorf("url%s: sends the token or password unencrypted: use https (mqtts for MQTT), or set insecure_plaintext = true for a service on the LAN",
-		shownURL(s.URL, false))
+	return "sends its token or password unencrypted: use https (mqtts for MQTT), or set insecure_plaintext = true for a service on the LAN"
 }
 
 func httpURL(key, raw string) error {

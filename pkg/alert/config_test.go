@@ -2,6 +2,7 @@ package alert
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,15 +46,6 @@ func TestConfigValidate(t *testing.T) {
 		{"mqtt_userinfo_in_url", ok(ChannelConfig{Type: "mqtt", URL: "mqtt://u:p@ha.lan:1883"}), "not in the URL"},
 		{"mqtt_bad_scheme_hides_password", ok(ChannelConfig{Type: "mqtt", URL: "http://u:s3cretpw@ha.lan:1883"}), "xxxxx"},
 		{"mqtt_password_alone", ok(ChannelConfig{Type: "mqtt", URL: "mqtt://ha.lan:1883", Password: "pw"}), "needs a username"},
-		// A credential unencrypted to another host needs the owner's word.
-		{"mqtt_password_in_clear", ok(ChannelConfig{Type: "mqtt", URL: "mqtt://ha.lan:1883", Username: "u", Password: "pw"}), "insecure_plaintext"},
-		{"mqtt_password_in_clear_lan", ok(ChannelConfig{Type: "mqtt", URL: "mqtt://ha.lan:1883", Username: "u", Password: "pw", InsecurePlaintext: true}), ""},
-		{"mqtt_no_password_in_clear", ok(ChannelConfig{Type: "mqtt", URL: "mqtt://ha.lan:1883"}), ""},
-		{"gotify_token_over_http", ok(ChannelConfig{Type: "gotify", URL: "http://192.168.1.5:8080", Token: "x"}), "insecure_plaintext"},
-		{"gotify_token_over_http_loopback", ok(ChannelConfig{Type: "gotify", URL: "http://127.0.0.1:8080", Token: "x"}), ""},
-		{"ntfy_token_over_http", ok(ChannelConfig{Type: "ntfy", URL: "http://ntfy.lan", Topic: "t", Token: "tk"}), "insecure_plaintext"},
-		{"ntfy_topic_alone_over_http", ok(ChannelConfig{Type: "ntfy", URL: "http://ntfy.lan", Topic: "t"}), ""},
-		{"telegram_over_http", ok(ChannelConfig{Type: "telegram", URL: "http://tg.lan", Token: "1:AA", ChatID: "42"}), "insecure_plaintext"},
 		{"unknown_type", ok(ChannelConfig{Type: "slack"}), "type"},
 		{"missing_type", ok(ChannelConfig{Name: "x"}), "type is required"},
 		{"bad_name", ok(ChannelConfig{Type: "ntfy", Name: "my phone", Topic: "t"}), "name"},
@@ -264,6 +256,38 @@ func TestConfigErrorsHideURLSecrets(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// A channel that sends its credential unencrypted to another host works,
+// as it did before, but the log says so unless the owner set
+// insecure_plaintext.
+func TestPlaintextCredentialWarning(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cc   ChannelConfig
+		warn bool
+	}{
+		{"mqtt_password", ChannelConfig{Type: "mqtt", URL: "mqtt://ha.lan:1883", Username: "u", Password: "pw"}, true},
+		{"mqtt_password_owner_knows", ChannelConfig{Type: "mqtt", URL: "mqtt://ha.lan:1883", Username: "u", Password: "pw", InsecurePlaintext: true}, false},
+		{"mqtt_no_password", ChannelConfig{Type: "mqtt", URL: "mqtt://ha.lan:1883"}, false},
+		{"mqtts_password", ChannelConfig{Type: "mqtt", URL: "mqtts://ha.lan:8883", Username: "u", Password: "pw"}, false},
+		{"gotify_http", ChannelConfig{Type: "gotify", URL: "http://192.168.1.5:8080", Token: "x"}, true},
+		{"gotify_http_loopback", ChannelConfig{Type: "gotify", URL: "http://127.0.0.1:8080", Token: "x"}, false},
+		{"ntfy_token_http", ChannelConfig{Type: "ntfy", URL: "http://ntfy.lan", Topic: "t", Token: "tk"}, true},
+		{"ntfy_topic_alone_http", ChannelConfig{Type: "ntfy", URL: "http://ntfy.lan", Topic: "t"}, false},
+		{"telegram_http", ChannelConfig{Type: "telegram", URL: "http://tg.lan", Token: "1:AA", ChatID: "42"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs strings.Builder
+			_, err := New(Config{Channels: []ChannelConfig{tc.cc}}, Options{Outbox: &memOutbox{}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if got := strings.Contains(logs.String(), "unencrypted"); got != tc.warn {
+				t.Errorf("warned %v, want %v; log:\n%s", got, tc.warn, logs.String())
 			}
 		})
 	}

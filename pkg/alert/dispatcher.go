@@ -176,6 +176,9 @@ func New(cfg Config, opts Options) (*Dispatcher, error) {
 		ch := &channel{settings: *s, sender: newSender(s, opts), redact: newRedactor(s.secrets()),
 			bucket: newBucket(s.rate, s.burst), wake: make(chan struct{}, 1)}
 		ch.status.Name, ch.status.Type = s.Name, s.Type
+		if s.plainWarning != "" {
+			d.log.Warn("alert channel "+s.plainWarning, "channel", s.Name)
+		}
 		d.channels = append(d.channels, ch)
 	}
 	d.share = max(minChannelShare, opts.MaxPending/max(len(d.channels), 1))
