@@ -125,9 +125,18 @@ func splitTarget(target []byte) (host, path []byte) {
 		}
 		if !hostPort(host) {
 			// A user:password with an unencoded '/', '?' or '#' in it
-			// leaves part of itself here: drop it, the caller falls back
-			// on the server's address.
+			// ended the authority early: the rest of it, up to the last
+			// '@', is no path either. The caller falls back on the Host
+			// header or the server's address.
 			host = nil
+			if j := bytes.LastIndexByte(rest, '@'); j >= 0 {
+				target = rest[j+1:]
+				if k := bytes.IndexByte(target, '/'); k >= 0 {
+					target = target[k:]
+				} else {
+					target = nil
+				}
+			}
 		}
 	}
 	// The query, the fragment and path parameters (";jsessionid=…") are
