@@ -241,6 +241,11 @@ func (d *Dispatcher) restore() {
 		for len(ch.queue) > d.share {
 			d.dropOldestLocked(ch)
 		}
+		// Waits saved before a restart hold urgent alerts no longer than
+		// when they were queued.
+		if slices.ContainsFunc(ch.queue, func(it *item) bool { return it.alert.Urgent }) {
+			d.hurryLocked(ch)
+		}
 	}
 }
 
@@ -615,9 +620,10 @@ func (d *Dispatcher) settle(ctx context.Context, ch *channel, batch []*item, err
 	if se != nil && se.RetryAfter > delay {
 		delay = se.RetryAfter
 		// Nothing overtakes a waiting alert on its channel: an urgent one
-		// (a quarantine) waits at most MaxBackoff, whatever the service
-		// asked for (up to 24 h).
-		if slices.ContainsFunc(batch, func(it *item) bool { return it.alert.Urgent }) {
+		// (a quarantine), in the batch or queued behind it while it was
+		// sent, waits at most MaxBackoff, whatever the service asked for
+		// (up to 24 h).
+		if slices.ContainsFunc(ch.queue, func(it *item) bool { return it.alert.Urgent }) {
 			delay = min(delay, d.opts.MaxBackoff)
 		}
 	}

@@ -567,6 +567,43 @@ func TestRestoreFromOutbox(t *testing.T) {
 	}
 }
 
+// An urgent alert queued while the ordinary one ahead of it is being
+// sent, and one restored after a restart behind a long wait, wait at
+// most MaxBackoff too.
+func TestUrgentAlertNeverWaitsADay(t *testing.T) {
+	cfg := Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}
+	outbox := &memOutbox{}
+	h := newHarness(t, cfg, outbox)
+	calls := 0
+	h.rec["hook"].fail = func(Alert) error {
+		calls++
+		if calls == 1 {
+			h.d.Notify(testAlert(2, true)) // queued during the send
+			return &SendError{Err: errors.New("HTTP 429"), RetryAfter: 24 * time.Hour}
+		}
+		return errors.New("down")
+	}
+	h.d.Notify(testAlert(1, false))
+	h.drain()
+	next, _ := h.d.step(context.Background(), h.d.channels[0])
+	if wait := next.Sub(h.clock.Now()); wait > h.d.opts.MaxBackoff {
+		t.Errorf("queued during the send: the urgent alert waits %v, want at most %v", wait, h.d.opts.MaxBackoff)
+	}
+
+	// After a restart, from a wait of a day saved in the outbox.
+	for _, it := range outbox.Pending(0) {
+		if err := outbox.Reschedule(it.ID, h.clock.Now().Add(24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h2 := newHarness(t, cfg, outbox)
+	h2.clock.Set(h.clock.Now())
+	next, _ = h2.d.step(context.Background(), h2.d.channels[0])
+	if wait := next.Sub(h2.clock.Now()); wait > h2.d.opts.MaxBackoff {
+		t.Errorf("after a restart: the urgent alert waits %v, want at most %v", wait, h2.d.opts.MaxBackoff)
+	}
+}
+
 func TestSendTestAndUnknownChannel(t *testing.T) {
 	h := newHarness(t, Config{BaseURL: "http://192.168.1.1:8080/", Channels: []ChannelConfig{
 		webhookChannel("hook", func(c *ChannelConfig) { c.QuietHours = "00:00-23:59" })}}, nil)
