@@ -116,7 +116,12 @@ func (a *analyzer) report(f *inspect.Flow, dir inspect.Dir, m *message) {
 		}
 	}
 	set("server", m.server)
-	set("location", withoutUserinfo(m.location))
+	if v := withoutUserinfo(m.location); len(v) > 0 {
+		// Not scrubbed: the daemon fetches the description from it, and
+		// a *** in its query would fetch the wrong thing. Userinfo is
+		// gone.
+		ev["location"] = inspect.Printable(v, maxValue)
+	}
 	set("location_host", hostPort(m.location))
 	set("usn", m.usn)
 	set("nt", m.nt)
