@@ -854,6 +854,10 @@ func TestConcurrentUse(t *testing.T) {
 func TestReleaseIsOneChange(t *testing.T) {
 	s := newHarness(t).open()
 	released := Decision{MAC: mac(1), ReleasedAt: t0, Updated: t0}
+	// The store holds the quarantine before the reader starts looking.
+	if err := s.PutQuarantine(Quarantine{MAC: mac(1), Mode: "block", Since: t0, By: ActorPolicy}); err != nil {
+		t.Fatal(err)
+	}
 	stop := make(chan struct{})
 	seen := make(chan string, 1)
 	go func() {
