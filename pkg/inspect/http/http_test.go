@@ -685,6 +685,9 @@ func TestFirmwareOverHTTP(t *testing.T) {
 			// of the user:password must not become the host.
 			c.Client("GET http://admin:x/" + secret + "@dl.example.com/ota/pkg.swu HTTP/1.1\r\nHost: dl.example.com\r\n\r\n")
 		}, "dl.example.com/ota/pkg.swu", "none"},
+		{"bad_host_and_at_in_query", func(c *inspecttest.Conv) {
+			c.Client("GET http://bad!host/fw.bin?mail=a@b.example HTTP/1.1\r\nHost: dl.example.com\r\n\r\n")
+		}, "dl.example.com/fw.bin", "none"},
 		{"no_host_header", func(c *inspecttest.Conv) {
 			c.Client("GET /fw.bin HTTP/1.0\r\n\r\n").Server("HTTP/1.0 200 OK\r\n\r\n")
 		}, "203.0.113.7/fw.bin", "200"},

@@ -129,6 +129,11 @@ func splitTarget(target []byte) (host, path []byte) {
 			// '@', is no path either. The caller falls back on the Host
 			// header or the server's address.
 			host = nil
+			// The last '@' before the query: one in the query is not
+			// the userinfo's.
+			if q := bytes.IndexAny(rest, "?#"); q >= 0 {
+				rest = rest[:q]
+			}
 			if j := bytes.LastIndexByte(rest, '@'); j >= 0 {
 				target = rest[j+1:]
 				if k := bytes.IndexByte(target, '/'); k >= 0 {
