@@ -281,7 +281,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 			// It ran out while the daemon was down: a release, as it
 			// would have been at run time, so that the stored findings
 			// do not bring it back with a new term.
-			if err := d.deps.Store.Release(d.metaFor(q.MAC).noteRelease(q.Until, now)); err != nil {
+			if err := d.storeRelease(q.MAC, d.metaFor(q.MAC).noteRelease(q.Until, now)); err != nil {
 				d.log.Warn("expiry of a quarantine not saved", "mac", q.MAC, "err", err)
 			}
 			continue
@@ -1098,6 +1098,18 @@ func (d *Daemon) saveDecision(dec store.Decision) error {
 		return nil
 	}
 	return d.deps.Store.PutDecision(dec)
+}
+
+// storeRelease removes mac's stored quarantine and stores dec, the
+// decision that records the release, in the same change; by
+// saveDecision's rule a decision that holds nothing is not stored, and
+// the quarantine goes alone.
+func (d *Daemon) storeRelease(mac hwaddr.MAC, dec store.Decision) error {
+	if !holdsDecision(dec) {
+		d.deps.Store.DeleteQuarantine(mac)
+		return nil
+	}
+	return d.deps.Store.Release(dec)
 }
 
 // trafficLocked is a device's traffic buckets of the last four hours,

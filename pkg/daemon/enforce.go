@@ -369,15 +369,7 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 		d.deps.Blocked(blocked)
 	}
 	if p.release {
-		var err error
-		if holdsDecision(released) {
-			err = d.deps.Store.Release(released)
-		} else {
-			// Nothing to record with it (a release that is no owner's
-			// or expiry's, on a device nobody decided about): storing
-			// the empty decision would fill the table.
-			d.deps.Store.DeleteQuarantine(mac)
-		}
+		err := d.storeRelease(mac, released)
 		d.log.Info("device released", "mac", mac, "why", p.why)
 		d.notify(func(dev alert.Device) alert.Alert { return alert.FromRelease(mac, dev, d.now(), p.why) }, mac)
 		return err
