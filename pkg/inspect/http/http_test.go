@@ -685,9 +685,21 @@ func TestFirmwareOverHTTP(t *testing.T) {
 			// of the user:password must not become the host.
 			c.Client("GET http://admin:x/" + secret + "@dl.example.com/ota/pkg.swu HTTP/1.1\r\nHost: dl.example.com\r\n\r\n")
 		}, "dl.example.com/ota/pkg.swu", "none"},
-		{"bad_host_and_at_in_query", func(c *inspecttest.Conv) {
-			c.Client("GET http://bad!host/fw.bin?mail=a@b.example HTTP/1.1\r\nHost: dl.example.com\r\n\r\n")
+		{"userinfo_with_slash_and_numeric_password", func(c *inspecttest.Conv) {
+			// "admin:1234" reads as a host and port, "/<secret>@…" as a path.
+			c.Client("GET http://admin:1234/" + secret + "@dl.example.com/ota/pkg.swu HTTP/1.1\r\nHost: dl.example.com\r\n\r\n")
+		}, "dl.example.com/ota/pkg.swu", "none"},
+		{"userinfo_with_question_mark", func(c *inspecttest.Conv) {
+			c.Client("GET http://admin:12?" + secret + "@dl.example.com/fw.bin HTTP/1.1\r\nHost: dl.example.com\r\n\r\n")
 		}, "dl.example.com/fw.bin", "none"},
+		{"bad_host", func(c *inspecttest.Conv) {
+			c.Client("GET http://bad!host/fw.bin HTTP/1.1\r\nHost: dl.example.com\r\n\r\n")
+		}, "dl.example.com/fw.bin", "none"},
+		{"at_in_query_may_end_a_userinfo", func(c *inspecttest.Conv) {
+			// Indistinguishable from "http://admin:1?x@b.example": the
+			// path is given up rather than risk a password in evidence.
+			c.Client("GET http://dl.example.com/fw.bin?mail=a@b.example HTTP/1.1\r\nHost: dl.example.com\r\n\r\n")
+		}, "", ""},
 		{"no_host_header", func(c *inspecttest.Conv) {
 			c.Client("GET /fw.bin HTTP/1.0\r\n\r\n").Server("HTTP/1.0 200 OK\r\n\r\n")
 		}, "203.0.113.7/fw.bin", "200"},

@@ -112,36 +112,25 @@ func unescapedRealm(dst, challenge []byte) int {
 // splitTarget separates a request target into the host of an absolute
 // form ("http://host/path", as sent to proxies) and the path without its
 // query or fragment.
+//
+// A user:password in an absolute form may hold unencoded '/', '?', '#'
+// or '@', so where the userinfo ends cannot be told from where the path
+// or query begins. Everything up to the last '@' is dropped: a password
+// never reaches the evidence, at the cost of a target whose query holds
+// an '@' losing its path.
 func splitTarget(target []byte) (host, path []byte) {
 	if inspect.HasPrefixFold(target, "http://") {
 		rest := target[len("http://"):]
+		if j := bytes.LastIndexByte(rest, '@'); j >= 0 {
+			rest = rest[j+1:]
+		}
 		i := bytes.IndexAny(rest, "/?#")
 		if i < 0 {
 			i = len(rest)
 		}
 		host, target = rest[:i], rest[i:]
-		if j := bytes.LastIndexByte(host, '@'); j >= 0 {
-			host = host[j+1:] // never carry user:password@ into evidence
-		}
 		if !hostPort(host) {
-			// A user:password with an unencoded '/', '?' or '#' in it
-			// ended the authority early: the rest of it, up to the last
-			// '@', is no path either. The caller falls back on the Host
-			// header or the server's address.
-			host = nil
-			// The last '@' before the query: one in the query is not
-			// the userinfo's.
-			if q := bytes.IndexAny(rest, "?#"); q >= 0 {
-				rest = rest[:q]
-			}
-			if j := bytes.LastIndexByte(rest, '@'); j >= 0 {
-				target = rest[j+1:]
-				if k := bytes.IndexByte(target, '/'); k >= 0 {
-					target = target[k:]
-				} else {
-					target = nil
-				}
-			}
+			host = nil // the caller falls back on the Host header or the server's address
 		}
 	}
 	// The query, the fragment and path parameters (";jsessionid=…") are
