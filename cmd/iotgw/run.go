@@ -212,16 +212,26 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	run("control socket", func(ctx context.Context) error {
 		return serveHTTP(ctx, ctl, &http.Server{Handler: api.Handler(d, log), ReadHeaderTimeout: 10 * time.Second})
 	})
-	run("notice page", func(ctx context.Context) error {
+	// The listeners retry on their own: none failing stops enforcement.
+	background := func(key string, serve func(ctx context.Context, up func()) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			keepServing(ctx, key, d, log, serve)
+		}()
+	}
+	background(alert.AreaNotice, func(ctx context.Context, up func()) error {
 		ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Quarantine.NoticePort)))
 		if err != nil {
 			return err
 		}
+		up()
 		return serveNotice(ctx, ln, notice.Handler(d), netwatch.OnLAN(cfg.LAN.Interfaces))
 	})
 	if cfg.Web.Enabled {
-		run("web page", func(ctx context.Context) error {
-			return serveWeb(ctx, cfg, cfgPath, d, newAlertSettings(alerts, st), log)
+		settings := newAlertSettings(alerts, st)
+		background(alert.AreaWeb, func(ctx context.Context, up func()) error {
+			return serveWeb(ctx, cfg, cfgPath, d, settings, log, up)
 		})
 	}
 	if err := startAudit(cfg, d, log, run); err != nil {
@@ -240,7 +250,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	wg.Add(1)
 	go func() { defer wg.Done(); d.Presence(ctx, presence) }()
 	if proxy != nil {
-		run("dns proxy", proxy.Run)
+		background(alert.AreaDNSProxy, proxy.Serve)
 	}
 	reloadOnHUP(ctx, hup, cfg, cfgPath, d, adv, log)
 	log.Info("iotgw running", "version", version, "capture", cfg.Capture.Mode, "interfaces", cfg.Capture.Interfaces,

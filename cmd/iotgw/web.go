@@ -21,29 +21,10 @@ import (
 	"github.com/iotgw/iotgw/pkg/web"
 )
 
-// webRetry is how long the daemon waits before trying to open the web
-// page again (a LAN interface without an address yet, a port in use):
-// the page failing never stops enforcement.
-const webRetry = 30 * time.Second
-
-// serveWeb runs the owner's page until ctx ends.
-func serveWeb(ctx context.Context, cfg *config.Config, cfgPath string, b *daemon.Daemon, as web.AlertSettings, log *slog.Logger) error {
+// serveWeb runs the owner's page until ctx ends or it fails; up is called
+// once it listens.
+func serveWeb(ctx context.Context, cfg *config.Config, cfgPath string, b *daemon.Daemon, as web.AlertSettings, log *slog.Logger, up func()) error {
 	dir := filepath.Dir(cfg.Store.Path)
-	for {
-		err := serveWebOnce(ctx, cfg, cfgPath, dir, b, as, log)
-		if ctx.Err() != nil {
-			return nil
-		}
-		log.Error("web page not served; trying again", "err", err, "in", webRetry)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(webRetry):
-		}
-	}
-}
-
-func serveWebOnce(ctx context.Context, cfg *config.Config, cfgPath, dir string, b *daemon.Daemon, as web.AlertSettings, log *slog.Logger) error {
 	addrs, forbidden, err := webAddresses(cfg)
 	if err != nil {
 		return err
@@ -70,7 +51,15 @@ func serveWebOnce(ctx context.Context, cfg *config.Config, cfgPath, dir string, 
 	if err != nil {
 		return err
 	}
-	return srv.ListenAndServe(ctx)
+	lns, err := srv.Listen()
+	if err != nil {
+		return err
+	}
+	for _, ln := range lns {
+		log.Info("web page listening", "address", ln.Addr().String(), "https", opt.TLS != nil)
+	}
+	up()
+	return srv.Serve(ctx, lns)
 }
 
 // webAddresses are the addresses the page listens on — configured, or

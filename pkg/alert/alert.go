@@ -304,6 +304,11 @@ const (
 	// AreaAnalyzer + a protocol ("analyzer-telnet"): an analyzer failed
 	// on a connection, which is no longer inspected; the rest goes on.
 	AreaAnalyzer = "analyzer-"
+	// AreaNotice, AreaWeb, AreaDNSProxy: a listener cannot open (an
+	// address not up yet, a port in use); the daemon keeps trying.
+	AreaNotice   = "notice"
+	AreaWeb      = "web"
+	AreaDNSProxy = "dnsproxy"
 )
 
 // FromProblem builds the alert for a daemon problem in area ("capture",
@@ -326,6 +331,15 @@ func FromProblem(area, detail string, at time.Time) Alert {
 	case AreaState:
 		a.Title = "iotgw cannot save its state"
 		a.Body = "Writing the state file failed, so quarantines and your decisions since then would be lost at a restart. iotgw keeps retrying."
+	case AreaNotice:
+		a.Title = "iotgw cannot show the quarantine notice"
+		a.Body = "The notice page that tells a quarantined device's user why it is offline is not served. Quarantines still hold. iotgw keeps retrying."
+	case AreaWeb:
+		a.Title = "iotgw's web page is down"
+		a.Body = "The settings page is not served. Detection and quarantines go on. iotgw keeps retrying."
+	case AreaDNSProxy:
+		a.Title = "iotgw's DNS proxy is down"
+		a.Body = "Quarantined devices cannot look up names, not even their update servers. Quarantines still hold. iotgw keeps retrying."
 	case AreaStateLost:
 		a.Title = "iotgw lost its saved state"
 		a.Body = "The state file was damaged at start: quarantines and your decisions saved before are gone. Check the devices and decide again."
@@ -361,6 +375,12 @@ func FromProblemResolved(area string, at time.Time) Alert {
 		a.Title = "iotgw can enforce quarantines again"
 	case AreaState:
 		a.Title = "iotgw saves its state again"
+	case AreaNotice:
+		a.Title = "iotgw shows the quarantine notice again"
+	case AreaWeb:
+		a.Title = "iotgw's web page is back"
+	case AreaDNSProxy:
+		a.Title = "iotgw's DNS proxy is back"
 	default:
 		a.Title = "iotgw problem resolved: " + area
 	}

@@ -590,6 +590,14 @@ func (d *Daemon) schedule(mac hwaddr.MAC) {
 	}
 }
 
+// SetProblem raises a problem of a part outside the daemon, keyed
+// "area" or "area/source" (a listener that cannot open): the page shows
+// it and the owner is alerted. detail must not carry a secret.
+func (d *Daemon) SetProblem(key, detail string) { d.problem(key, detail) }
+
+// ClearProblem ends a problem SetProblem raised.
+func (d *Daemon) ClearProblem(key string) { d.clearProblem(key) }
+
 func (d *Daemon) problem(key, msg string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

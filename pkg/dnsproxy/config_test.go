@@ -89,6 +89,50 @@ func TestRunListenError(t *testing.T) {
 	}
 }
 
+// TestServeAgainAfterListenError: a Serve that failed to listen may be
+// called again, and calls up once it listens.
+func TestServeAgainAfterListenError(t *testing.T) {
+	busy, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken := busy.LocalAddr().(*net.UDPAddr).AddrPort()
+	p, err := New(Config{Listen: []netip.AddrPort{taken}, NoticeV4: netip.MustParseAddr("192.168.1.1")},
+		Deps{Quarantine: newFakeLookup(), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upCalled := false
+	if err := p.Serve(context.Background(), func() { upCalled = true }); err == nil || upCalled {
+		t.Fatalf("Serve on a taken port: %v, up called %v", err, upCalled)
+	}
+	busy.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := p.Serve(ctx, cancel); err != nil {
+		t.Fatalf("Serve once the port is free: %v", err)
+	}
+	if got := p.Addrs(); len(got) != 1 || got[0] != taken {
+		t.Errorf("listened on %v, want %v", got, taken)
+	}
+}
+
+// TestListenAddressNotUpYet: an address not on any interface yet (as an
+// IPv6 address in duplicate address detection at boot) can be listened
+// on. Nothing is sent to it.
+func TestListenAddressNotUpYet(t *testing.T) {
+	for _, addr := range []string{"192.0.2.53:0", "[2001:db8::53]:0"} {
+		p, err := New(Config{Listen: []netip.AddrPort{netip.MustParseAddrPort(addr)}, NoticeV4: netip.MustParseAddr("192.168.1.1")},
+			Deps{Quarantine: newFakeLookup(), Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		if err := p.Serve(ctx, cancel); err != nil {
+			t.Errorf("Serve on %s: %v", addr, err)
+		}
+	}
+}
+
 func TestAddrSet(t *testing.T) {
 	var s AddrSet
 	if s.IsQuarantined(netip.MustParseAddr("192.168.1.23")) {

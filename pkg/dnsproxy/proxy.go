@@ -15,11 +15,14 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/sys/unix"
 
 	"github.com/iotgw/iotgw/internal/connlimit"
 	"github.com/iotgw/iotgw/pkg/quarantine"
@@ -329,10 +332,14 @@ func (p *Proxy) Addrs() []netip.AddrPort {
 	return append([]netip.AddrPort(nil), p.addrs...)
 }
 
-// Run listens on every configured address and serves until ctx ends, then
-// shuts the servers down and returns nil. Call it once. It returns an error if a listener
-// cannot be opened (nothing is left open then) or a server fails.
-func (p *Proxy) Run(ctx context.Context) error {
+// Run is Serve without a call when listening.
+func (p *Proxy) Run(ctx context.Context) error { return p.Serve(ctx, func() {}) }
+
+// Serve listens on every configured address, calls up, and serves until
+// ctx ends, then shuts the servers down and returns nil. It returns an
+// error if a listener cannot be opened (nothing is left open then) or a
+// server fails; it may then be called again.
+func (p *Proxy) Serve(ctx context.Context, up func()) error {
 	servers, err := p.listen(ctx)
 	if err != nil {
 		return err
@@ -362,6 +369,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 		}()
 		p.readyOnce.Do(func() { close(p.ready) })
 		p.log.Info("dns proxy listening", "addrs", p.Addrs(), "upstream", p.cfg.Upstream)
+		up()
 		select {
 		case <-ctx.Done():
 		case err := <-errc:
@@ -409,7 +417,7 @@ func closeServers(servers []*dns.Server) {
 // transports share one port as DNS clients expect.
 func (p *Proxy) listen(ctx context.Context) ([]*dns.Server, error) {
 	var (
-		lc      net.ListenConfig
+		lc      = net.ListenConfig{Control: freeBind}
 		servers []*dns.Server
 		addrs   []netip.AddrPort
 	)
@@ -430,6 +438,24 @@ func (p *Proxy) listen(ctx context.Context) ([]*dns.Server, error) {
 	return servers, nil
 }
 
+// freeBind lets a socket bind a router address that is not usable yet: an
+// IPv6 address still in duplicate address detection at boot, which
+// otherwise fails with EADDRNOTAVAIL.
+func freeBind(network, _ string, c syscall.RawConn) error {
+	level, opt := unix.SOL_IP, unix.IP_FREEBIND
+	if strings.HasSuffix(network, "6") {
+		level, opt = unix.SOL_IPV6, unix.IPV6_FREEBIND
+	}
+	var serr error
+	if err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), level, opt, 1) }); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("freebind: %w", serr)
+	}
+	return nil
+}
+
 // portRetries bounds the attempts to find a port free for UDP and TCP.
 const portRetries = 16
 
@@ -437,7 +463,7 @@ func listenPair(ctx context.Context, lc *net.ListenConfig, want netip.AddrPort) 
 	for range portRetries {
 		pc, err := lc.ListenPacket(ctx, "udp", want.String())
 		if err != nil {
-			return nil, nil, netip.AddrPort{}, fmt.Errorf("dnsproxy: listen udp %s: %w", want, err)
+			return nil, nil, netip.AddrPort{}, fmt.Errorf("dnsproxy: %w", err)
 		}
 		bound := netip.AddrPortFrom(want.Addr(), pc.LocalAddr().(*net.UDPAddr).AddrPort().Port())
 		ln, err := lc.Listen(ctx, "tcp", bound.String())
@@ -446,7 +472,7 @@ func listenPair(ctx context.Context, lc *net.ListenConfig, want netip.AddrPort) 
 		}
 		pc.Close()
 		if want.Port() != 0 {
-			return nil, nil, netip.AddrPort{}, fmt.Errorf("dnsproxy: listen tcp %s: %w", want, err)
+			return nil, nil, netip.AddrPort{}, fmt.Errorf("dnsproxy: %w", err)
 		}
 	}
 	return nil, nil, netip.AddrPort{}, fmt.Errorf("dnsproxy: no port free for both udp and tcp on %s", want.Addr())

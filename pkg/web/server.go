@@ -261,15 +261,3 @@ func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
 	}
 	return nil
 }
-
-// ListenAndServe opens the listeners and serves until ctx ends.
-func (s *Server) ListenAndServe(ctx context.Context) error {
-	lns, err := s.Listen()
-	if err != nil {
-		return err
-	}
-	for _, ln := range lns {
-		s.log.Info("web page listening", "address", ln.Addr().String(), "https", s.opt.TLS != nil)
-	}
-	return s.Serve(ctx, lns)
-}
