@@ -336,17 +336,20 @@ func TestConcurrentLoginsCounted(t *testing.T) {
 	}
 }
 
-func TestIPv6ClientsShareTheirPrefix(t *testing.T) {
+// TestIPv6ClientsCountByAddress: LAN devices share the owner's /64, so a
+// device failing logins must not lock out the owner's address in it.
+func TestIPv6ClientsCountByAddress(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	l := newLimiter(func() time.Time { return now })
+	device := mustAddr(t, "2001:db8:1:2::66")
 	for i := 0; i < freeFailures; i++ {
-		failOnce(t, l, mustAddr(t, "2001:db8:1:2::"+strconv.Itoa(i+1)))
+		failOnce(t, l, device)
 	}
-	if w := waitFor(l, mustAddr(t, "2001:db8:1:2::ffff")); w != firstLockout {
-		t.Fatalf("another address in the same /64 waits %s, want %s", w, firstLockout)
+	if w := waitFor(l, device); w != firstLockout {
+		t.Fatalf("the failing address waits %s, want %s", w, firstLockout)
 	}
-	if w := waitFor(l, mustAddr(t, "2001:db8:1:3::1")); w != 0 {
-		t.Fatalf("an address in another /64 waits %s, want 0", w)
+	if w := waitFor(l, mustAddr(t, "2001:db8:1:2::ffff")); w != 0 {
+		t.Fatalf("the owner's address in the same /64 waits %s, want 0", w)
 	}
 }
 

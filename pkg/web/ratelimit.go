@@ -6,22 +6,25 @@ import (
 	"time"
 )
 
-// Login back-off: each client (an IPv4 address, or an IPv6 /64) may fail
-// freeFailures times; then every further failure doubles a lock-out that
+// Login back-off: each client address may fail freeFailures times; then every further failure doubles a lock-out that
 // starts at firstLockout and ends at maxLockout. Across all clients,
 // attempts draw on a bucket of globalBurst refilled one per globalRefill
 // (a right password gives its token back), so many addresses together
 // guess no faster than that, while the owner waits at most one refill
 // interval. A client has one attempt in flight at a time.
+//
+// IPv6 clients count by address, not by /64: the page serves only the LAN,
+// whose devices all share one /64, so a prefix key let any device keep the
+// owner locked out. An address a device makes up gains it no more than an
+// IPv4 address it takes; the bucket bounds both.
 const (
-	freeFailures  = 5
-	firstLockout  = 30 * time.Second
-	maxLockout    = 15 * time.Minute
-	forgetAfter   = 24 * time.Hour
-	globalBurst   = 30
-	globalRefill  = 2 * time.Second
-	maxLimited    = 1024 // client prefixes remembered; the stalest goes first
-	ipv6ClientLen = 64
+	freeFailures = 5
+	firstLockout = 30 * time.Second
+	maxLockout   = 15 * time.Minute
+	forgetAfter  = 24 * time.Hour
+	globalBurst  = 30
+	globalRefill = 2 * time.Second
+	maxLimited   = 1024 // clients remembered; the stalest goes first
 )
 
 type clientFailures struct {
@@ -37,27 +40,16 @@ type limiter struct {
 	now func() time.Time
 
 	mu      sync.Mutex
-	clients map[netip.Prefix]*clientFailures
+	clients map[netip.Addr]*clientFailures
 	tokens  float64
 	filled  time.Time
 }
 
 func newLimiter(now func() time.Time) *limiter {
-	return &limiter{now: now, clients: map[netip.Prefix]*clientFailures{}, tokens: globalBurst, filled: now()}
+	return &limiter{now: now, clients: map[netip.Addr]*clientFailures{}, tokens: globalBurst, filled: now()}
 }
 
-func clientKey(a netip.Addr) netip.Prefix {
-	a = a.Unmap()
-	bits := 32
-	if a.Is6() {
-		bits = ipv6ClientLen
-	}
-	p, err := a.Prefix(bits)
-	if err != nil {
-		return netip.Prefix{}
-	}
-	return p
-}
+func clientKey(a netip.Addr) netip.Addr { return a.Unmap().WithZone("") }
 
 // refill adds the tokens earned since the last look. l.mu held.
 func (l *limiter) refill(now time.Time) {
@@ -150,7 +142,7 @@ func (l *limiter) end(a netip.Addr, o outcome) {
 
 // add remembers a new client, dropping the stalest when the table is
 // full. l.mu held.
-func (l *limiter) add(k netip.Prefix) *clientFailures {
+func (l *limiter) add(k netip.Addr) *clientFailures {
 	if len(l.clients) >= maxLimited {
 		l.evictStalest()
 	}
@@ -162,7 +154,7 @@ func (l *limiter) add(k netip.Prefix) *clientFailures {
 // evictStalest drops the client whose last failure is oldest. l.mu held;
 // linear in maxLimited, and only reached when the table is full.
 func (l *limiter) evictStalest() {
-	var oldest netip.Prefix
+	var oldest netip.Addr
 	var t time.Time
 	first := true
 	for k, c := range l.clients {
