@@ -143,6 +143,15 @@ func FromEvent(ev *event.Event, dev Device) (a Alert, ok bool) {
 		accepted := ev0("accepted")
 		a.Title = "Factory-default password on " + name
 		var what string
+		if ev0("password_class") == "none" {
+			// A shell without a login: there is no password to change.
+			a.Title = "No password at all on " + name
+			a.Body = fmt.Sprintf("%s gives a shell over %s to anyone on the network, without asking for a login. Turn that service off or set a password on the device; until then iotgw may quarantine it.", name, orWord(proto, "the network"))
+			a.DedupKey = key(a.Kind, d, ev0("protocol"), serverIP(ev))
+			a.Urgent = true
+			setFacts(a.Facts, ev, "protocol", "mechanism", "accepted", "password_class")
+			break
+		}
 		if isServer(ev) {
 			what = fmt.Sprintf("Someone logged in to %s over %s with its factory-default password", name, orWord(proto, "the network"))
 		} else {

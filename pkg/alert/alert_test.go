@@ -46,6 +46,8 @@ func TestFromEvent(t *testing.T) {
 	cloudLogin.Flow = &event.Flow{Transport: "tcp", App: "ftp", Direction: event.LANToWAN,
 		Client: event.Endpoint{MAC: "c0:56:e3:00:00:01", IP: "192.168.1.10"}, Server: event.Endpoint{IP: "198.51.100.4", Port: 21}}
 	cloudLogin.Evidence["protocol"] = "ftp"
+	openShell := credEvent("yes")
+	openShell.Evidence = event.Evidence{"protocol": "telnet", "mechanism": "no login", "password_class": "none", "accepted": "yes"}
 	for _, tc := range []struct {
 		name      string
 		ev        *event.Event
@@ -66,6 +68,10 @@ func TestFromEvent(t *testing.T) {
 			kind: KindDefaultCredentials, urgent: true, title: "Factory-default password on Xiongmai device c0:56:e3:00:00:01",
 			body:  []string{"logged in to a service at 198.51.100.4 over FTP"},
 			dedup: "default_credentials|c0:56:e3:00:00:01|ftp|198.51.100.4", absent: []string{"ro***", "xc***"}, factCount: 4},
+		{name: "shell_without_login", ev: openShell, dev: Device{Name: "Hall camera"},
+			kind: KindDefaultCredentials, urgent: true, title: "No password at all on Hall camera",
+			body:  []string{"Hall camera gives a shell over TELNET to anyone", "without asking for a login"},
+			dedup: "default_credentials|c0:56:e3:00:00:01|telnet|", absent: []string{"factory-default"}, factCount: 4},
 		{name: "outdated_exploited_is_urgent", ev: outdated, dev: Device{Vendor: "Hikvision", Model: "DS-2CD"},
 			kind: KindOutdatedFirmware, urgent: true, title: "Outdated software on Hikvision DS-2CD",
 			body:  []string{"5.4.0", "CVE-2021-36260", "Attackers are exploiting them", "Update to 5.5.800"},

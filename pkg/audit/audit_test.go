@@ -300,6 +300,50 @@ func TestDefaultLogins(t *testing.T) {
 	}
 }
 
+// TestTelnetOpenShell: a telnet server that shows a shell prompt and never
+// a login prompt is a verified default_credentials finding of class none,
+// with no candidate named; a prompt-like banner followed by a late login
+// prompt is not.
+func TestTelnetOpenShell(t *testing.T) {
+	tests := []struct {
+		name string
+		fake *fakeTelnet
+		open bool
+	}{
+		{"shell_at_once", &fakeTelnet{openShell: true}, true},
+		{"prompt_like_banner_then_login", &fakeTelnet{user: "root", password: "unique-pw-77", greeting: "Main menu>", greetDelay: 300 * time.Millisecond}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newMapDialer()
+			d.route(lan("23"), tt.fake.start(t))
+			a := newAuditor(t, d, func(o *Options) {
+				o.ResponseTimeout = time.Second
+				o.Candidates = fixedList{{User: "root", Password: "guess"}}
+			})
+			rep, evs, err := a.Audit(context.Background(), target())
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := findKind(evs, event.KindDefaultCredentials)
+			if !tt.open {
+				if len(found) != 0 || rep.Attempts == 0 {
+					t.Errorf("report %+v, findings %v", rep, found)
+				}
+				return
+			}
+			if len(found) != 1 || rep.Stop != StopFound || rep.Attempts != 0 || rep.Found == nil || rep.Found.User != "" {
+				t.Fatalf("report %+v, findings %v", rep, found)
+			}
+			ev := found[0].Evidence
+			if ev["password_class"] != "none" || ev["mechanism"] != "no login" || ev["verified"] != "yes" || ev["accepted"] != "yes" ||
+				ev["user"] != "" || ev["password"] != "" || ev["default_source"] != "" || found[0].Severity != event.SeverityHigh {
+				t.Errorf("finding %+v evidence %v", found[0], ev)
+			}
+		})
+	}
+}
+
 func TestTelnetRefusesEveryOption(t *testing.T) {
 	d := newMapDialer()
 	f := &fakeTelnet{user: "root", password: "xc3511"}

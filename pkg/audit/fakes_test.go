@@ -107,7 +107,13 @@ type fakeTelnet struct {
 	// motd is written after a successful login, a moment before the
 	// shell prompt.
 	motd string
-	ln   net.Listener
+	// openShell: a shell prompt at once, no login asked; greeting: a
+	// prompt-like line written before the login prompt, greetDelay ahead
+	// of it.
+	openShell  bool
+	greeting   string
+	greetDelay time.Duration
+	ln         net.Listener
 
 	attempts atomic.Int32 // passwords received
 	failures atomic.Int32
@@ -130,6 +136,15 @@ func (f *fakeTelnet) handle(c net.Conn) {
 		tnIAC, tnSB, 24, 1, tnIAC, tnSE})
 	io.WriteString(c, "\r\nBusyBox v1.19.4 (2016-05-12 10:11:45 CST) built-in shell\r\n\r\n")
 	br := bufio.NewReader(c)
+	if f.openShell {
+		io.WriteString(c, "Enter 'help' for a list of built-in commands.\r\n\r\n/ # ")
+		f.readLine(br)
+		return
+	}
+	if f.greeting != "" {
+		io.WriteString(c, f.greeting)
+		time.Sleep(f.greetDelay)
+	}
 	for try := 0; try < 3; try++ {
 		io.WriteString(c, "ipcam login: ")
 		user, err := f.readLine(br)

@@ -28,6 +28,7 @@ type attempt struct {
 	outcome   outcome
 	mechanism string
 	noUser    bool // the service asked for a password only
+	noLogin   bool // the service gave a shell without asking for anything
 }
 
 // service is a login service of the device and where its candidate list
@@ -244,6 +245,14 @@ func (r *run) defaultFinding(s *service, cand creds.Candidate, res attempt) *eve
 	e["accepted"] = "yes"
 	e["verified"] = "yes"
 	e["port"] = strconv.Itoa(int(s.port))
+	if res.noLogin {
+		// Nothing was sent: no candidate to name.
+		e["password_class"] = string(inspect.ClassNone)
+		e["mechanism"] = res.mechanism
+		ev.Summary = strings.ToUpper(s.proto) + " gives a shell without any login (no password at all, verified by audit)"
+		r.report.Found = &Found{Protocol: s.proto, Port: s.port}
+		return ev
+	}
 	who := ""
 	user := ""
 	if cand.User != "" && !res.noUser {

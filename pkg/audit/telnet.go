@@ -325,6 +325,12 @@ func (r *run) telnetLogin(ctx context.Context, port uint16, cand creds.Candidate
 	case sc == screenLocked:
 		res.outcome = outcomeLockout
 		return res, nil
+	case sc == screenShell && (err == nil || isTimeout(err)):
+		// Still a shell prompt after the whole wait, and no login
+		// prompt: the device gives a shell to anyone who connects.
+		res.outcome, res.noLogin, res.mechanism = outcomeAccepted, true, "no login"
+		r.telnetBye(s, res)
+		return res, nil
 	case !isPrompt(sc):
 		return res, fmt.Errorf("telnet: no login prompt: %w", orEOF(err))
 	}

@@ -118,6 +118,9 @@ const (
 	// audit, the UPnP description fetches): tracked, never inspected or
 	// observed, since it says nothing about the devices.
 	flagRouter
+	// flagOpened: the client's SYN was seen, so the analyzer's first
+	// bytes are the connection's first.
+	flagOpened
 )
 
 func (f *Flow) has(flag flowFlags) bool { return f.flags&flag != 0 }
@@ -317,6 +320,11 @@ func (f *Flow) Ended(dir Dir) bool {
 
 // UpgradedToTLS reports whether the flow switched to TLS after a
 // plaintext start (STARTTLS and kin), so it is not plaintext use.
+// Opened reports whether the connection's opening handshake was seen:
+// what an analyzer read first is what the server sent first, not the
+// middle of a session the capture joined late.
+func (f *Flow) Opened() bool { return f.has(flagOpened) }
+
 func (f *Flow) UpgradedToTLS() bool { return f.has(flagUpgraded) }
 
 // StartTLS says the connection turns into TLS after what the analyzer

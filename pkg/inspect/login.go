@@ -35,6 +35,7 @@ const (
 	ClassToken   PasswordClass = "token"   // an access token, not a password
 	ClassHashed  PasswordClass = "hashed"  // not recoverable from the wire
 	ClassEmpty   PasswordClass = "empty"   // no password at all
+	ClassNone    PasswordClass = "none"    // no login asked: a shell to anyone who connects
 )
 
 // Login is a credential seen on the wire. Its bytes are borrowed and must
@@ -236,6 +237,26 @@ func credentialEvent(c *Credential, outcome Outcome, refusedDefault bool) *event
 		}
 	}
 	return ev
+}
+
+// ReportNoLogin emits the finding for a LAN server that gives a shell to
+// anyone who connects, without asking for a login: worse than a
+// factory-default password, so filed as one (capability 1), with
+// password_class "none".
+func (f *Flow) ReportNoLogin(mechanism string) {
+	f.engine.Stats.LoginsReported++
+	proto := strings.ToUpper(f.App())
+	f.Emit(SubjectServer, &event.Event{
+		Type: event.TypeFinding, Kind: event.KindDefaultCredentials, Severity: event.SeverityHigh,
+		Capability: event.CapNoDefaultPasswords, Provision: "5.1-1",
+		Summary: proto + " gives a shell without any login (no password at all)",
+		Evidence: event.Evidence{
+			"protocol":       f.App(),
+			"mechanism":      mechanism,
+			"password_class": string(ClassNone),
+			"accepted":       OutcomeAccepted.String(),
+		},
+	})
 }
 
 // LoginSubject is the device a credential belongs to: the server's

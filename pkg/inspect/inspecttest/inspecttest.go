@@ -145,6 +145,14 @@ func NewTCP(e *inspect.Engine, client, server string) *Conv {
 	return c
 }
 
+// JoinTCP is a TCP connection the capture joins after its handshake, as
+// when capture starts in the middle of a session.
+func JoinTCP(e *inspect.Engine, client, server string) *Conv {
+	c := newConv(e, client, server, true)
+	c.cseq, c.sseq = 1000, 5000
+	return c
+}
+
 // NewUDP starts a UDP conversation.
 func NewUDP(e *inspect.Engine, client, server string) *Conv {
 	return newConv(e, client, server, false)

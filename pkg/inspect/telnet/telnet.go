@@ -168,6 +168,7 @@ type analyzer struct {
 
 	pending  inspect.PendingLogin
 	prompted bool // a login or password prompt was seen
+	gap      bool // bytes of either direction were lost
 	// refusal: while a verdict is due, the server said something like
 	// "failed". It decides only if no shell prompt follows: a banner
 	// after a login may begin "Last failed login".
@@ -405,7 +406,18 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 		a.server.done()
 		a.finishBanner(f, text)
 		a.phase = phaseShell
+		if a.openShell(f) {
+			f.ReportNoLogin("no login")
+		}
 	}
+}
+
+// openShell reports whether a shell prompt before any login prompt shows
+// a LAN server that asks nobody for a login: the connection was seen from
+// its start, nothing of it was lost, and the client typed nothing that
+// could have answered a prompt the capture missed.
+func (a *analyzer) openShell(f *inspect.Flow) bool {
+	return f.Opened() && f.ServerLocal && !a.gap && a.nEarly == 0 && a.queued == 0
 }
 
 func (a *analyzer) accepted(f *inspect.Flow) {
@@ -527,6 +539,7 @@ func trimSpace(b []byte) []byte {
 // the current line. The client's line must not be read as a user or
 // password; the server's is read afresh, since a prompt is at its end.
 func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
+	a.gap = true
 	a.nvt[dir] = nvtDecoder{}
 	if dir == inspect.ToServer {
 		a.client.over = true

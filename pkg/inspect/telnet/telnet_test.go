@@ -234,6 +234,7 @@ func TestSyntheticLogins(t *testing.T) {
 		want    []login
 		banners []string // "stage banner"
 		secrets []string // must not appear in any event
+		noLogin bool     // a shell without a login: one default_credentials finding
 	}{
 		{
 			name:    "busybox_one_char_per_segment",
@@ -424,6 +425,7 @@ func TestSyntheticLogins(t *testing.T) {
 			segs:    join(srv(busyboxOffer), srv(busyboxShell[4:]), cli("cat /etc/passwd\r\n"), srv("cat /etc/passwd\r\nroot:x:0:0:root:/root:/bin/sh\r\n# "), cli("passwd\r\n"), srv("New password: "), cli("hunter22\r\n"), srv("\r\n# ")),
 			banners: []string{"pre_login " + busyboxLine + " | Enter 'help' for a list of built-in commands. | #"},
 			secrets: []string{"root:x", "hunter22"},
+			noLogin: true,
 		},
 		{
 			// A script types ahead and the pty echoes it before the first
@@ -489,7 +491,14 @@ func TestSyntheticLogins(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			col := run(t, tt.segs)
 			logins := col.Kind(event.KindPlaintextCredentials)
-			if len(logins) != len(tt.want) || len(col.Findings()) != len(tt.want) {
+			findings := len(tt.want)
+			if tt.noLogin {
+				findings++
+				if open := col.Kind(event.KindDefaultCredentials); len(open) != 1 || open[0].Evidence["password_class"] != string(inspect.ClassNone) {
+					t.Errorf("open shell findings %s, want one of class none", summary(col))
+				}
+			}
+			if len(logins) != len(tt.want) || len(col.Findings()) != findings {
 				t.Fatalf("got %d logins (%d findings), want %d:\n%s", len(logins), len(col.Findings()), len(tt.want), strings.Join(summary(col), "\n"))
 			}
 			for i, w := range tt.want {
@@ -531,6 +540,70 @@ func TestSyntheticLogins(t *testing.T) {
 				if strings.Join(got, "\n") != strings.Join(tt.banners, "\n") {
 					t.Errorf("banners\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.banners, "\n"))
 				}
+			}
+		})
+	}
+}
+
+// TestOpenShell: a LAN telnet server that shows a shell prompt before any
+// login prompt gives a shell to anyone, which is filed as
+// default_credentials of class none about the server — but only when the
+// capture saw the connection from its start and lost none of it, and the
+// client typed nothing a missed prompt could have asked for.
+func TestOpenShell(t *testing.T) {
+	shell := srv(busyboxOffer + busyboxShell[4:])
+	tests := []struct {
+		name   string
+		join   bool   // the capture joins after the handshake
+		server string // default: a LAN server
+		play   func(c *inspecttest.Conv)
+		want   bool
+	}{
+		{name: "lan_server_from_the_start", play: func(c *inspecttest.Conv) { c.Server(shell[0].data).Client("id\r\n") }, want: true},
+		{name: "prompt_split_across_segments", play: func(c *inspecttest.Conv) {
+			c.Server(busyboxOffer + busyboxShell[4:20]).Server(busyboxShell[20:])
+		}, want: true},
+		{name: "capture_joined_mid_session", join: true, play: func(c *inspecttest.Conv) { c.Server("\r\n# ").Client("ls\r\n").Server("bin etc\r\n# ") }},
+		{name: "wan_server", server: "203.0.113.9:23", play: func(c *inspecttest.Conv) { c.Server(shell[0].data) }},
+		{name: "client_typed_before_the_prompt", play: func(c *inspecttest.Conv) { c.Client("root\r\nxc3511\r\n").Server("\r\n# ") }},
+		{name: "server_bytes_lost_before_the_prompt", play: func(c *inspecttest.Conv) { c.Server(busyboxOffer).Lose(inspect.ToClient, 40).Server("\r\n# ") }},
+		{name: "login_prompt_first", play: func(c *inspecttest.Conv) { c.Server("login: ").Client("root\r\n").Server("\r\n# ") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New())
+			server := tt.server
+			if server == "" {
+				server = "192.168.1.20:23"
+			}
+			open := inspecttest.NewTCP
+			if tt.join {
+				open = inspecttest.JoinTCP
+			}
+			c := open(e, "192.168.1.10:40000", server)
+			tt.play(c)
+			c.Close()
+			e.Flush()
+			var shells []*event.Event
+			for _, ev := range col.Kind(event.KindDefaultCredentials) {
+				if ev.Evidence["password_class"] == string(inspect.ClassNone) {
+					shells = append(shells, ev)
+				}
+			}
+			if !tt.want {
+				if len(shells) != 0 {
+					t.Fatalf("open shell reported: %s", summary(col))
+				}
+				return
+			}
+			if len(shells) != 1 {
+				t.Fatalf("open shell findings: %s, want one", summary(col))
+			}
+			ev := shells[0]
+			if ev.Device.IP != "192.168.1.20" || ev.Severity != event.SeverityHigh || ev.Provision != "5.1-1" ||
+				ev.Evidence["accepted"] != "yes" || ev.Evidence["protocol"] != "telnet" || ev.Evidence["mechanism"] != "no login" {
+				t.Errorf("finding %+v evidence %v", ev, ev.Evidence)
 			}
 		})
 	}
