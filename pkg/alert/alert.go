@@ -320,6 +320,44 @@ const (
 	AreaDNSProxy = "dnsproxy"
 )
 
+// problemWords is what the owner reads of a problem in area: the title
+// and body while it lasts, the title once it is over; ok is false for an
+// area without words of its own.
+func problemWords(area string) (title, body, resolved string, ok bool) {
+	switch area {
+	case AreaCapture:
+		return "iotgw stopped watching the network",
+			"Packet capture stopped, so new problems go unnoticed. iotgw keeps retrying.",
+			"iotgw is watching the network again", true
+	case AreaNFTables:
+		return "iotgw cannot enforce quarantines",
+			"Changing the firewall (nftables) failed, so a quarantine may not be in force. iotgw keeps retrying.",
+			"iotgw can enforce quarantines again", true
+	case AreaState:
+		return "iotgw cannot save its state",
+			"Writing the state file failed, so quarantines and your decisions since then would be lost at a restart. iotgw keeps retrying.",
+			"iotgw saves its state again", true
+	case AreaStateLost:
+		// Never cleared while the daemon runs: it tells of what was lost.
+		return "iotgw lost its saved state",
+			"The state file was damaged at start: quarantines and your decisions saved before are gone. Check the devices and decide again.",
+			"", true
+	case AreaNotice:
+		return "iotgw cannot show the quarantine notice",
+			"The notice page that tells a quarantined device's user why it is offline is not served. Quarantines still hold. iotgw keeps retrying.",
+			"iotgw shows the quarantine notice again", true
+	case AreaWeb:
+		return "iotgw's web page is down",
+			"The settings page is not served. Detection and quarantines go on. iotgw keeps retrying.",
+			"iotgw's web page is back", true
+	case AreaDNSProxy:
+		return "iotgw's DNS proxy is down",
+			"Quarantined devices cannot look up names, not even their update servers. Quarantines still hold. iotgw keeps retrying.",
+			"iotgw's DNS proxy is back", true
+	}
+	return "", "", "", false
+}
+
 // FromProblem builds the alert for a daemon problem in area ("capture",
 // "nftables" …): urgent and high, except an analyzer's failure on one
 // connection (AreaAnalyzer), which is medium and keeps quiet hours.
@@ -330,36 +368,14 @@ func FromProblem(area, detail string, at time.Time) Alert {
 	area = clip(area, maxField)
 	a := Alert{Kind: KindDaemonProblem, Severity: event.SeverityHigh, Urgent: true, Time: at,
 		Facts: map[string]string{"area": area, "status": "failing"}}
-	switch area {
-	case AreaCapture:
-		a.Title = "iotgw stopped watching the network"
-		a.Body = "Packet capture stopped, so new problems go unnoticed. iotgw keeps retrying."
-	case AreaNFTables:
-		a.Title = "iotgw cannot enforce quarantines"
-		a.Body = "Changing the firewall (nftables) failed, so a quarantine may not be in force. iotgw keeps retrying."
-	case AreaState:
-		a.Title = "iotgw cannot save its state"
-		a.Body = "Writing the state file failed, so quarantines and your decisions since then would be lost at a restart. iotgw keeps retrying."
-	case AreaNotice:
-		a.Title = "iotgw cannot show the quarantine notice"
-		a.Body = "The notice page that tells a quarantined device's user why it is offline is not served. Quarantines still hold. iotgw keeps retrying."
-	case AreaWeb:
-		a.Title = "iotgw's web page is down"
-		a.Body = "The settings page is not served. Detection and quarantines go on. iotgw keeps retrying."
-	case AreaDNSProxy:
-		a.Title = "iotgw's DNS proxy is down"
-		a.Body = "Quarantined devices cannot look up names, not even their update servers. Quarantines still hold. iotgw keeps retrying."
-	case AreaStateLost:
-		a.Title = "iotgw lost its saved state"
-		a.Body = "The state file was damaged at start: quarantines and your decisions saved before are gone. Check the devices and decide again."
-	default:
-		if protocol, ok := strings.CutPrefix(area, AreaAnalyzer); ok {
-			// One connection unread is not an emergency.
-			a.Severity, a.Urgent = event.SeverityMedium, false
-			a.Title = "iotgw skipped a connection it could not read"
-			a.Body = "The " + protocol + " analyzer failed on a connection; iotgw goes on with everything else."
-			break
-		}
+	if title, body, _, ok := problemWords(area); ok {
+		a.Title, a.Body = title, body
+	} else if protocol, ok := strings.CutPrefix(area, AreaAnalyzer); ok {
+		// One connection unread is not an emergency.
+		a.Severity, a.Urgent = event.SeverityMedium, false
+		a.Title = "iotgw skipped a connection it could not read"
+		a.Body = "The " + protocol + " analyzer failed on a connection; iotgw goes on with everything else."
+	} else {
 		a.Title = "iotgw problem: " + area
 		a.Body = "iotgw has a problem in " + area + "."
 	}
@@ -377,20 +393,9 @@ func FromProblemResolved(area string, at time.Time) Alert {
 	area = clip(area, maxField)
 	a := Alert{Kind: KindDaemonProblem, Severity: event.SeverityLow, Time: at,
 		Facts: map[string]string{"area": area, "status": "resolved"}}
-	switch area {
-	case AreaCapture:
-		a.Title = "iotgw is watching the network again"
-	case AreaNFTables:
-		a.Title = "iotgw can enforce quarantines again"
-	case AreaState:
-		a.Title = "iotgw saves its state again"
-	case AreaNotice:
-		a.Title = "iotgw shows the quarantine notice again"
-	case AreaWeb:
-		a.Title = "iotgw's web page is back"
-	case AreaDNSProxy:
-		a.Title = "iotgw's DNS proxy is back"
-	default:
+	if _, _, resolved, _ := problemWords(area); resolved != "" {
+		a.Title = resolved
+	} else {
 		a.Title = "iotgw problem resolved: " + area
 	}
 	a.Body = "The problem is resolved."
