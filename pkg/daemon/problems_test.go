@@ -7,10 +7,12 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/netwatch"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 )
 
@@ -160,6 +162,44 @@ func TestFailedCommitClearedWhenMoot(t *testing.T) {
 	h.settle()
 	if areas := problemAreas(h.d); slices.Contains(areas, alert.AreaNFTables) {
 		t.Errorf("problems %v after policy stopped calling for the quarantine", areas)
+	}
+	if r := h.alerts.problemAreas("resolved"); !slices.Equal(r, []string{alert.AreaNFTables}) {
+		t.Errorf("resolved alerts %v, want one for nftables", r)
+	}
+}
+
+// TestFailedCommitClearedWhenForgotten: a device whose quarantine could
+// not be committed, then pushed out of the capped inventory, is evaluated
+// no more; its problem must not stay raised for ever.
+func TestFailedCommitClearedWhenForgotten(t *testing.T) {
+	const maxDevices = 16
+	fake := newFake(t)
+	flaky := &flakyEnforcer{Enforcer: fake}
+	cfg := enforcingConfig()
+	cfg.Inspect.MaxDevices = maxDevices
+	h := start(t, cfg, fake, t.TempDir(), func(d *Deps) { d.Enforcer = flaky })
+	defer h.stop()
+	h.settle()
+	flaky.set("quarantine/"+laptop.String(), true)
+	h.d.Record(exploitedFirmware(laptop, "192.168.50.104"))
+	h.settle()
+	if !slices.Contains(problemAreas(h.d), alert.AreaNFTables) {
+		t.Fatal("no problem for the laptop's failed quarantine")
+	}
+	ctx := context.Background()
+	for i := 0; i < 4*maxDevices; i++ {
+		mac := hwaddr.MAC{0x02, 0x00, 0x00, 0x01, byte(i >> 8), byte(i)}
+		h.d.presence(ctx, netwatch.NeighborSeen{MAC: mac, IP: netip.AddrFrom4([4]byte{192, 168, 51, byte(i)}), Time: time.Now()})
+	}
+	h.d.sampleTraffic(time.Now())
+	h.d.mu.Lock()
+	_, kept := h.d.meta[laptop]
+	h.d.mu.Unlock()
+	if kept {
+		t.Fatal("the laptop is still tracked after the inventory evicted it")
+	}
+	if areas := problemAreas(h.d); slices.Contains(areas, alert.AreaNFTables) {
+		t.Errorf("problems %v after the device was forgotten", areas)
 	}
 	if r := h.alerts.problemAreas("resolved"); !slices.Equal(r, []string{alert.AreaNFTables}) {
 		t.Errorf("resolved alerts %v, want one for nftables", r)
