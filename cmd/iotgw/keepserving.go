@@ -14,33 +14,55 @@ type problemReporter interface {
 	ClearProblem(key string)
 }
 
-// Back-off between tries of a listener that failed: short first, for an
-// address that comes up a moment after the daemon at boot.
-const (
-	retryFirst = time.Second
-	retryMax   = 30 * time.Second
-)
+// keeper holds the timing of keepServing.
+type keeper struct {
+	// Back-off between tries: short first, for an address that comes up
+	// a moment after the daemon at boot.
+	first, most time.Duration
+	// raiseAfter failures in a row raise the problem: a listener that
+	// opens at the second try, as at boot, alerts nobody.
+	raiseAfter int
+	// healthy: a listener up this long clears its problem and has its
+	// failures forgotten; one that fails sooner keeps backing off, so a
+	// listener that opens and dies at once neither floods the log nor
+	// alerts at every try.
+	healthy time.Duration
+}
 
 // keepServing runs serve until ctx ends and never gives up: a listener
 // failing (an address not up yet, a port in use) must not stop
 // enforcement, which a daemon exiting for it would. serve calls up once
-// it listens, which clears the problem key; an error raises it, and serve
-// is tried again after a back-off that up resets.
+// it listens.
 func keepServing(ctx context.Context, key string, pr problemReporter, log *slog.Logger, serve func(ctx context.Context, up func()) error) {
-	wait := retryFirst
-	up := func() {
-		wait = retryFirst
-		pr.ClearProblem(key)
-	}
+	k := keeper{first: time.Second, most: 30 * time.Second, raiseAfter: 3, healthy: 10 * time.Second}
+	k.run(ctx, key, pr, log, serve)
+}
+
+func (k keeper) run(ctx context.Context, key string, pr problemReporter, log *slog.Logger, serve func(ctx context.Context, up func()) error) {
+	wait, failures := k.first, 0
 	for {
+		var timer *time.Timer
+		cleared := make(chan struct{})
+		up := func() {
+			timer = time.AfterFunc(k.healthy, func() {
+				defer close(cleared)
+				pr.ClearProblem(key)
+			})
+		}
 		err := serve(ctx, up)
+		if timer != nil && !timer.Stop() {
+			<-cleared // ran its course: forget the failures before this one
+			wait, failures = k.first, 0
+		}
 		if ctx.Err() != nil {
 			return
 		}
 		if err == nil {
 			err = errors.New("stopped without an error")
 		}
-		pr.SetProblem(key, err.Error())
+		if failures++; failures >= k.raiseAfter {
+			pr.SetProblem(key, err.Error())
+		}
 		log.Error("not serving; trying again", "service", key, "err", err, "in", wait)
 		t := time.NewTimer(wait)
 		select {
@@ -49,6 +71,6 @@ func keepServing(ctx context.Context, key string, pr problemReporter, log *slog.
 			return
 		case <-t.C:
 		}
-		wait = min(2*wait, retryMax)
+		wait = min(2*wait, k.most)
 	}
 }

@@ -3,20 +3,26 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 )
 
 type problemLog struct {
-	mu    sync.Mutex
-	calls []string
+	mu      sync.Mutex
+	calls   []string
+	cleared chan struct{}
 }
 
 func (p *problemLog) SetProblem(key, detail string) { p.add("set " + key + ": " + detail) }
-func (p *problemLog) ClearProblem(key string)       { p.add("clear " + key) }
+func (p *problemLog) ClearProblem(key string) {
+	p.add("clear " + key)
+	p.cleared <- struct{}{}
+}
 
 func (p *problemLog) add(s string) {
 	p.mu.Lock()
@@ -24,40 +30,39 @@ func (p *problemLog) add(s string) {
 	p.calls = append(p.calls, s)
 }
 
-// TestKeepServingRetries: a listener that cannot open, or fails later,
-// raises its problem and is tried again; listening clears the problem.
-// The daemon never stops for it.
+// TestKeepServingRetries: a listener that cannot open, or dies at once
+// after opening, is tried again and raises its problem from the third
+// failure in a row; one that stays up clears it and has its failures
+// forgotten. The daemon never stops for it.
 func TestKeepServingRetries(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pr := &problemLog{}
+	pr := &problemLog{cleared: make(chan struct{}, 1)}
+	k := keeper{first: time.Millisecond, most: 4 * time.Millisecond, raiseAfter: 3, healthy: time.Second}
 	tries := 0
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		keepServing(ctx, "dnsproxy", pr, slog.New(slog.NewTextHandler(io.Discard, nil)), func(ctx context.Context, up func()) error {
-			tries++
-			switch tries {
-			case 1:
-				return errors.New("listen udp 192.168.1.1:5353: address already in use")
-			case 2:
-				up()
-				return errors.New("server: closed")
-			}
+	k.run(ctx, "dnsproxy", pr, slog.New(slog.NewTextHandler(io.Discard, nil)), func(ctx context.Context, up func()) error {
+		tries++
+		err := fmt.Errorf("try %d", tries)
+		switch tries {
+		case 1, 2, 3:
+			return err // cannot listen
+		case 4:
 			up()
-			cancel()
-			<-ctx.Done()
-			return errors.New("stopped because ctx ended: no problem")
-		})
-	}()
-	<-done
-	want := []string{
-		"set dnsproxy: listen udp 192.168.1.1:5353: address already in use",
-		"clear dnsproxy",
-		"set dnsproxy: server: closed",
-		"clear dnsproxy",
-	}
-	if !slices.Equal(pr.calls, want) || tries != 3 {
+			return err // listened, died at once: still failing
+		case 5:
+			up()
+			<-pr.cleared // stayed up
+			return err
+		case 6:
+			return err // one failure after a healthy run: no problem yet
+		}
+		up()
+		cancel()
+		<-ctx.Done()
+		return errors.New("stopped because ctx ended: no problem")
+	})
+	want := []string{"set dnsproxy: try 3", "set dnsproxy: try 4", "clear dnsproxy"}
+	if !slices.Equal(pr.calls, want) || tries != 7 {
 		t.Errorf("after %d tries, problems %q, want %q", tries, pr.calls, want)
 	}
 }

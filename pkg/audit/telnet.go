@@ -300,6 +300,13 @@ func earlier(a, b time.Time) time.Time {
 	return b
 }
 
+// shellPrompt reports whether text ends in a shell's prompt ('#' for
+// root, '$'), not a menu's or CLI's '>', which may lead to a login.
+func shellPrompt(text []byte) bool {
+	t := bytes.TrimRight(text, " \t\x00")
+	return len(t) > 0 && (t[len(t)-1] == '#' || t[len(t)-1] == '$')
+}
+
 func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded)
 }
@@ -325,7 +332,7 @@ func (r *run) telnetLogin(ctx context.Context, port uint16, cand creds.Candidate
 	case sc == screenLocked:
 		res.outcome = outcomeLockout
 		return res, nil
-	case sc == screenShell && (err == nil || isTimeout(err)):
+	case sc == screenShell && (err == nil || isTimeout(err)) && shellPrompt(s.window):
 		// Still a shell prompt after the whole wait, and no login
 		// prompt: the device gives a shell to anyone who connects.
 		res.outcome, res.noLogin, res.mechanism = outcomeAccepted, true, "no login"

@@ -15,16 +15,14 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
-	"golang.org/x/sys/unix"
 
 	"github.com/iotgw/iotgw/internal/connlimit"
+	"github.com/iotgw/iotgw/internal/freebind"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 )
 
@@ -319,13 +317,14 @@ func (p *Proxy) Stats() Stats {
 	}
 }
 
-// Ready is closed once Run listens on every address. Install the nftables
-// redirect to the proxy only after it: a redirect to a port nobody listens
-// on breaks the redirected clients' DNS.
+// Ready is closed the first time Serve listens on every address, and
+// stays closed if it fails later. A redirect of every device's DNS to the
+// proxy belongs after it: a redirect to a port nobody listens on breaks
+// the redirected clients' DNS.
 func (p *Proxy) Ready() <-chan struct{} { return p.ready }
 
-// Addrs returns the addresses Run listens on (UDP and TCP share each), with
-// the port filled in; nil before Ready.
+// Addrs returns the addresses Serve last listened on (UDP and TCP share
+// each), with the port filled in; nil before Ready.
 func (p *Proxy) Addrs() []netip.AddrPort {
 	p.addrsMu.Lock()
 	defer p.addrsMu.Unlock()
@@ -417,7 +416,7 @@ func closeServers(servers []*dns.Server) {
 // transports share one port as DNS clients expect.
 func (p *Proxy) listen(ctx context.Context) ([]*dns.Server, error) {
 	var (
-		lc      = net.ListenConfig{Control: freeBind}
+		lc      = net.ListenConfig{Control: freebind.Control}
 		servers []*dns.Server
 		addrs   []netip.AddrPort
 	)
@@ -436,24 +435,6 @@ func (p *Proxy) listen(ctx context.Context) ([]*dns.Server, error) {
 	p.addrs = addrs
 	p.addrsMu.Unlock()
 	return servers, nil
-}
-
-// freeBind lets a socket bind a router address that is not usable yet: an
-// IPv6 address still in duplicate address detection at boot, which
-// otherwise fails with EADDRNOTAVAIL.
-func freeBind(network, _ string, c syscall.RawConn) error {
-	level, opt := unix.SOL_IP, unix.IP_FREEBIND
-	if strings.HasSuffix(network, "6") {
-		level, opt = unix.SOL_IPV6, unix.IPV6_FREEBIND
-	}
-	var serr error
-	if err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), level, opt, 1) }); err != nil {
-		return err
-	}
-	if serr != nil {
-		return fmt.Errorf("freebind: %w", serr)
-	}
-	return nil
 }
 
 // portRetries bounds the attempts to find a port free for UDP and TCP.

@@ -382,8 +382,8 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 	if flags&TCPFlagSYN != 0 {
 		f.nextSeq[dir] = p.Seq + 1
 		f.set(flagSynced << dir)
-		if dir == ToServer && flags&TCPFlagACK == 0 {
-			f.set(flagOpened)
+		if (dir == ToServer) == (flags&TCPFlagACK == 0) {
+			f.set(flagOpened << dir)
 		}
 	} else if len(p.Payload) > 0 && !f.has(flagStopped) {
 		data := p.Payload

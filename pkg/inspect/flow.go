@@ -118,9 +118,11 @@ const (
 	// audit, the UPnP description fetches): tracked, never inspected or
 	// observed, since it says nothing about the devices.
 	flagRouter
-	// flagOpened: the client's SYN was seen, so the analyzer's first
-	// bytes are the connection's first.
+	// flagOpened (and flagOpened<<ToClient): the client's SYN (the
+	// server's SYN-ACK) was seen, so the direction's first bytes are
+	// known.
 	flagOpened
+	_
 )
 
 func (f *Flow) has(flag flowFlags) bool { return f.flags&flag != 0 }
@@ -320,12 +322,15 @@ func (f *Flow) Ended(dir Dir) bool {
 
 // UpgradedToTLS reports whether the flow switched to TLS after a
 // plaintext start (STARTTLS and kin), so it is not plaintext use.
-// Opened reports whether the connection's opening handshake was seen:
-// what an analyzer read first is what the server sent first, not the
-// middle of a session the capture joined late.
-func (f *Flow) Opened() bool { return f.has(flagOpened) }
-
 func (f *Flow) UpgradedToTLS() bool { return f.has(flagUpgraded) }
+
+// Opened reports whether both SYNs of the connection were seen: what an
+// analyzer read first is what each side sent first (gaps after that are
+// reported by Gap), not the middle of a session the capture joined late.
+func (f *Flow) Opened() bool {
+	both := flagOpened | flagOpened<<ToClient
+	return f.flags&both == both
+}
 
 // StartTLS says the connection turns into TLS after what the analyzer
 // has read (STARTTLS, STLS, AUTH TLS): the analyzer is closed and what

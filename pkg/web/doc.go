@@ -10,7 +10,7 @@
 // uses.
 //
 // Bounds: at most maxSessions sessions (the oldest is dropped), at most
-// maxLimited client prefixes in the login rate limiter, one password hash
+// maxLimited client addresses in the login rate limiter, one password hash
 // computed at a time (argon2id takes about 19 MiB while it runs), request
 // bodies of at most maxForm bytes.
 package web

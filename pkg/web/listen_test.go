@@ -74,6 +74,19 @@ func TestListenOnlyOnGivenAddress(t *testing.T) {
 	}
 }
 
+// TestListenAddressNotUpYet: a LAN address not usable yet (IPv6 in
+// duplicate address detection at boot) does not fail the page. Nothing
+// is sent to it.
+func TestListenAddressNotUpYet(t *testing.T) {
+	lns, err := Listen([]netip.AddrPort{netip.MustParseAddrPort("192.0.2.80:0"), netip.MustParseAddrPort("[2001:db8::80]:0")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+}
+
 func TestCertificateCreatedAndReused(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

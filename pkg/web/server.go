@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/iotgw/iotgw/internal/connlimit"
+	"github.com/iotgw/iotgw/internal/freebind"
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/config"
 )
@@ -186,8 +187,9 @@ func Listen(addrs []netip.AddrPort, forbidden []netip.Addr) ([]net.Listener, err
 		}
 	}
 	var lns []net.Listener
+	lc := net.ListenConfig{Control: freebind.Control}
 	for _, a := range addrs {
-		ln, err := net.Listen("tcp", a.String())
+		ln, err := lc.Listen(context.Background(), "tcp", a.String())
 		if err != nil {
 			for _, l := range lns {
 				l.Close()

@@ -194,12 +194,14 @@ type apiDevice struct {
 		By     string `json:"by"`
 		Reason string `json:"reason"`
 	} `json:"quarantine"`
-	Findings []struct {
-		Kind     string            `json:"kind"`
-		Summary  string            `json:"summary"`
-		Evidence map[string]string `json:"evidence"`
-	} `json:"findings"`
+	Findings []apiFinding   `json:"findings"`
 	Identity map[string]any `json:"identity"`
+}
+
+type apiFinding struct {
+	Kind     string            `json:"kind"`
+	Summary  string            `json:"summary"`
+	Evidence map[string]string `json:"evidence"`
 }
 
 // getJSON decodes the daemon's answer to GET path (below /api/v1).

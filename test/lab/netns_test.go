@@ -120,7 +120,7 @@ func (l *lab) installScripts() {
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		l.t.Fatal(err)
 	}
-	for _, name := range []string{"in-dev.sh", "udhcpc.script", "camera-login.sh", "telnet-login.exp", "ssdp-notify.py", "crowd.py", "dhclient.script"} {
+	for _, name := range []string{"in-dev.sh", "udhcpc.script", "camera-login.sh", "telnet-login.exp", "open-shell.sh", "telnet-shell.exp", "ssdp-notify.py", "crowd.py", "dhclient.script"} {
 		data, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			l.t.Fatal(err)

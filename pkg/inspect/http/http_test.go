@@ -700,6 +700,15 @@ func TestFirmwareOverHTTP(t *testing.T) {
 			// path is given up rather than risk a password in evidence.
 			c.Client("GET http://dl.example.com/fw.bin?mail=a@b.example HTTP/1.1\r\nHost: dl.example.com\r\n\r\n")
 		}, "", ""},
+		{"at_in_path_makes_no_host_up", func(c *inspecttest.Conv) {
+			c.Client("GET http://cdn.example.com/npm/fw@1.2.3/dist/fw.bin HTTP/1.1\r\nHost: cdn.example.com\r\n\r\n")
+		}, "", ""},
+		{"at_in_query_makes_no_url_up", func(c *inspecttest.Conv) {
+			c.Client("GET http://dl.example.com/fw.bin?sig=a@cdn.example/x.bin HTTP/1.1\r\nHost: dl.example.com\r\n\r\n")
+		}, "", ""},
+		{"userinfo_with_slash_host_header_differs", func(c *inspecttest.Conv) {
+			c.Client("GET http://admin:x/" + secret + "@dl.example.com/ota/pkg.swu HTTP/1.1\r\nHost: proxy.example.net\r\n\r\n")
+		}, "", ""},
 		{"no_host_header", func(c *inspecttest.Conv) {
 			c.Client("GET /fw.bin HTTP/1.0\r\n\r\n").Server("HTTP/1.0 200 OK\r\n\r\n")
 		}, "203.0.113.7/fw.bin", "200"},

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"bytes"
 	"strconv"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -34,9 +35,13 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 		a.attach(f, e, c)
 	}
 	if string(method) == "GET" {
-		host, path := splitTarget(target)
+		host, path, ambiguous := splitTarget(target)
+		header := a.host[:a.hostLen]
+		if ambiguous && !bytes.EqualFold(host, header) {
+			path = nil // "http://cdn/npm/fw@1.2.3/x.bin": no made-up URL
+		}
 		if len(host) == 0 {
-			host = a.host[:a.hostLen]
+			host = header
 		}
 		if isFirmwarePath(path) {
 			e.firmware = firmwareURL(f, host, path)

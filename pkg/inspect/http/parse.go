@@ -115,13 +115,16 @@ func unescapedRealm(dst, challenge []byte) int {
 //
 // A user:password in an absolute form may hold unencoded '/', '?', '#'
 // or '@', so where the userinfo ends cannot be told from where the path
-// or query begins. Everything up to the last '@' is dropped: a password
-// never reaches the evidence, at the cost of a target whose query holds
-// an '@' losing its path.
-func splitTarget(target []byte) (host, path []byte) {
+// or query begins. Everything up to the last '@' is dropped, so that a
+// password never reaches the evidence; when what was dropped held a '/',
+// '?' or '#', the '@' may as well have been the path's or the query's,
+// and ambiguous says the host is only to be believed if the Host header
+// names it too.
+func splitTarget(target []byte) (host, path []byte, ambiguous bool) {
 	if inspect.HasPrefixFold(target, "http://") {
 		rest := target[len("http://"):]
 		if j := bytes.LastIndexByte(rest, '@'); j >= 0 {
+			ambiguous = bytes.ContainsAny(rest[:j], "/?#")
 			rest = rest[j+1:]
 		}
 		i := bytes.IndexAny(rest, "/?#")
@@ -138,7 +141,7 @@ func splitTarget(target []byte) (host, path []byte) {
 	if i := bytes.IndexAny(target, "?#;"); i >= 0 {
 		target = target[:i]
 	}
-	return host, target
+	return host, target, ambiguous
 }
 
 // hostPort reports whether b is a host name or address with an optional

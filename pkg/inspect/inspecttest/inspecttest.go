@@ -153,6 +153,17 @@ func JoinTCP(e *inspect.Engine, client, server string) *Conv {
 	return c
 }
 
+// SYN sends the handshake packet of dir alone (SYN, or SYN-ACK towards
+// the client), as when the capture missed the other.
+func (c *Conv) SYN(dir inspect.Dir) *Conv {
+	flags := uint8(inspect.TCPFlagSYN)
+	if dir == inspect.ToClient {
+		flags |= inspect.TCPFlagACK
+	}
+	c.send(dir, nil, flags)
+	return c
+}
+
 // NewUDP starts a UDP conversation.
 func NewUDP(e *inspect.Engine, client, server string) *Conv {
 	return newConv(e, client, server, false)

@@ -13,6 +13,7 @@ const (
 
 	optEnviron        = 36 // RFC 1408
 	optAuthentication = 37 // RFC 2941
+	optEncrypt        = 38 // RFC 2946
 	optNewEnviron     = 39 // RFC 1572
 )
 

@@ -169,6 +169,12 @@ type analyzer struct {
 	pending  inspect.PendingLogin
 	prompted bool // a login or password prompt was seen
 	gap      bool // bytes of either direction were lost
+	// authOption: the Telnet AUTHENTICATION or ENCRYPT option was
+	// negotiated, which can log a user in without any prompt.
+	authOption bool
+	// shellCand: the server's last words are a shell-like prompt before
+	// any login prompt (see confirmShell).
+	shellCand bool
 	// refusal: while a verdict is due, the server said something like
 	// "failed". It decides only if no shell prompt follows: a banner
 	// after a login may begin "Last failed login".
@@ -196,7 +202,11 @@ func (a *analyzer) feedClient(f *inspect.Flow, data []byte) {
 	d := &a.nvt[inspect.ToServer]
 	l := &a.client
 	for _, b := range data {
-		switch d.next(b) {
+		ev := d.next(b)
+		if a.shellCand && (ev == evData || ev == evLineEnd) {
+			a.confirmShell(f)
+		}
+		switch ev {
 		case evData:
 			l.add(b)
 		case evEraseChar:
@@ -207,11 +217,20 @@ func (a *analyzer) feedClient(f *inspect.Flow, data []byte) {
 			a.clientLineEnd(f)
 		case evSubneg:
 			if opt, p, ok := d.subnegotiation(); ok {
+				a.noteOption(opt)
 				if n, ok := userFromSubneg(opt, p, a.envUser[:]); ok {
 					a.envLen = n
 				}
 			}
 		}
+	}
+}
+
+// noteOption remembers a subnegotiation of an option that can log a user
+// in without a prompt.
+func (a *analyzer) noteOption(opt byte) {
+	if opt == optAuthentication || opt == optEncrypt {
+		a.authOption = true
 	}
 }
 
@@ -222,6 +241,10 @@ func (a *analyzer) feedServer(f *inspect.Flow, data []byte) {
 		switch d.next(b) {
 		case evData:
 			l.add(b)
+		case evSubneg:
+			if opt, _, ok := d.subnegotiation(); ok {
+				a.noteOption(opt)
+			}
 		case evEraseChar:
 			if l.n > 0 {
 				l.n--
@@ -359,6 +382,7 @@ func (a *analyzer) serverLineEnd(f *inspect.Flow) {
 // serverText reads the server's current line: complete, or unfinished
 // (partial) at the end of a segment.
 func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
+	a.shellCand = false
 	switch a.phase {
 	case phaseShell:
 		return
@@ -401,23 +425,48 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 		return
 	}
 	if partial && !a.prompted && !a.bannerDone && isShellPrompt(text) {
-		// A shell without a login: what came before it is the banner;
-		// what follows is the owner's session, none of our business.
-		a.server.done()
-		a.finishBanner(f, text)
-		a.phase = phaseShell
-		if a.openShell(f) {
-			f.ReportNoLogin("no login")
-		}
+		// Maybe a shell without a login, maybe a banner line cut at a
+		// segment's end ("#####", "Main menu>") that a login prompt
+		// follows: the client's next keystroke, while this is still the
+		// last thing the server said, decides (confirmShell).
+		a.shellCand = true
 	}
 }
 
-// openShell reports whether a shell prompt before any login prompt shows
-// a LAN server that asks nobody for a login: the connection was seen from
-// its start, nothing of it was lost, and the client typed nothing that
-// could have answered a prompt the capture missed.
-func (a *analyzer) openShell(f *inspect.Flow) bool {
-	return f.Opened() && f.ServerLocal && !a.gap && a.nEarly == 0 && a.queued == 0
+// confirmShell runs at the client's first keystroke after a shell-like
+// prompt before any login prompt, which the server's next words would
+// have cancelled (serverText): it was a shell given without a login: what came before it is the banner,
+// what follows is the owner's session, none of our business.
+func (a *analyzer) confirmShell(f *inspect.Flow) {
+	a.shellCand = false
+	text := a.server.buf[:a.server.n]
+	a.server.done()
+	a.finishBanner(f, text)
+	a.phase = phaseShell
+	if a.openShell(f, text) {
+		f.ReportNoLogin("no login")
+	}
+}
+
+// openShell reports whether a confirmed shell prompt shows a LAN server
+// that asks nobody for a login: the connection was seen from its start
+// and nothing of it was lost; the client typed nothing that could have
+// answered a prompt the capture missed and gave no user by Telnet
+// options; no authentication option ran; nothing says a login happened;
+// and the prompt is a shell's ('#' or '$'), not a menu's or CLI's '>'.
+func (a *analyzer) openShell(f *inspect.Flow, prompt []byte) bool {
+	if !f.Opened() || !f.ServerLocal || a.gap || a.nEarly > 0 || a.queued > 0 || a.envLen > 0 || a.authOption {
+		return false
+	}
+	if t := trimRight(prompt); len(t) == 0 || t[len(t)-1] != '#' && t[len(t)-1] != '$' {
+		return false
+	}
+	for _, m := range lastLoginMarks {
+		if inspect.ContainsFold(a.banner[:a.bannerLen], m) || inspect.ContainsFold(prompt, m) {
+			return false
+		}
+	}
+	return true
 }
 
 func (a *analyzer) accepted(f *inspect.Flow) {

@@ -558,16 +558,40 @@ func TestOpenShell(t *testing.T) {
 		server string // default: a LAN server
 		play   func(c *inspecttest.Conv)
 		want   bool
+		logins int // credential findings besides
 	}{
 		{name: "lan_server_from_the_start", play: func(c *inspecttest.Conv) { c.Server(shell[0].data).Client("id\r\n") }, want: true},
 		{name: "prompt_split_across_segments", play: func(c *inspecttest.Conv) {
-			c.Server(busyboxOffer + busyboxShell[4:20]).Server(busyboxShell[20:])
+			c.Server(busyboxOffer + busyboxShell[4:20]).Server(busyboxShell[20:]).ClientChars("ls\r")
 		}, want: true},
+		{name: "prompt_never_answered", play: func(c *inspecttest.Conv) { c.Server(shell[0].data) }},
+		{name: "prompt_like_menu_then_login_prompt", play: func(c *inspecttest.Conv) {
+			c.Server("Main menu#").Server("\r\nlogin: ").Client("root\r\n").Server("Password: ").Client("xc3511\r\n").Server("\r\n# ")
+		}, logins: 1},
+		{name: "banner_rule_cut_at_a_segment", play: func(c *inspecttest.Conv) {
+			c.Server("\r\n##########").Server("##########\r\nlogin: ").Client("root\r\n")
+		}},
+		{name: "server_went_on_after_the_prompt", play: func(c *inspecttest.Conv) { c.Server("\r\nWelcome #").Server("\r\n").Client("ls\r\n") }},
+		{name: "prompt_erased_by_the_server", play: func(c *inspecttest.Conv) { c.Server("\r\n# ").Server("\xff\xf7\xff\xf7").Client("ls\r\n") }},
+		{name: "cli_prompt_is_not_a_shell", play: func(c *inspecttest.Conv) { c.Server("\r\nSelect> ").Client("1\r\n") }},
+		{name: "logged_in_by_authentication_option", play: func(c *inspecttest.Conv) {
+			c.Client(subneg(optAuthentication, "\x03alice")).Server("Last login: Mon Jan  1 10:00:00 2024\r\nalice@nas:~$ ").Client("ls\r\n")
+		}},
+		{name: "last_login_line_before_the_prompt", play: func(c *inspecttest.Conv) {
+			c.Server("Last login: Mon Jan  1 10:00:00 2024 from 192.168.1.5\r\n# ").Client("ls\r\n")
+		}},
+		{name: "server_asks_for_authentication", play: func(c *inspecttest.Conv) {
+			c.Server(subneg(optAuthentication, "\x01\x00\x00")).Server("\r\n$ ").Client("ls\r\n")
+		}},
+		{name: "server_syn_ack_lost", join: true, play: func(c *inspecttest.Conv) {
+			// Only the client's SYN: the server's first bytes may be gone.
+			c.SYN(inspect.ToServer).Server("\r\n# ").Client("ls\r\n")
+		}},
 		{name: "capture_joined_mid_session", join: true, play: func(c *inspecttest.Conv) { c.Server("\r\n# ").Client("ls\r\n").Server("bin etc\r\n# ") }},
 		{name: "wan_server", server: "203.0.113.9:23", play: func(c *inspecttest.Conv) { c.Server(shell[0].data) }},
 		{name: "client_typed_before_the_prompt", play: func(c *inspecttest.Conv) { c.Client("root\r\nxc3511\r\n").Server("\r\n# ") }},
 		{name: "server_bytes_lost_before_the_prompt", play: func(c *inspecttest.Conv) { c.Server(busyboxOffer).Lose(inspect.ToClient, 40).Server("\r\n# ") }},
-		{name: "login_prompt_first", play: func(c *inspecttest.Conv) { c.Server("login: ").Client("root\r\n").Server("\r\n# ") }},
+		{name: "login_prompt_first", play: func(c *inspecttest.Conv) { c.Server("login: ").Client("root\r\n").Server("\r\n# ") }, logins: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -586,10 +610,16 @@ func TestOpenShell(t *testing.T) {
 			c.Close()
 			e.Flush()
 			var shells []*event.Event
-			for _, ev := range col.Kind(event.KindDefaultCredentials) {
+			logins := 0
+			for _, ev := range col.Findings() {
 				if ev.Evidence["password_class"] == string(inspect.ClassNone) {
 					shells = append(shells, ev)
+				} else if ev.Evidence["password_class"] != "" {
+					logins++
 				}
+			}
+			if logins != tt.logins {
+				t.Errorf("%d other logins reported, want %d: %s", logins, tt.logins, summary(col))
 			}
 			if !tt.want {
 				if len(shells) != 0 {
@@ -1028,6 +1058,7 @@ func FuzzAnalyzer(f *testing.F) {
 	}
 	f.Add([]byte(subneg(optNewEnviron, "\x00\x00USER\x01ad\x02min")+"pw\r\x00"), []byte("Password: \r\nLogin incorrect\r\nlogin: "), []byte{0x40, 0x41, 0, 2, 3})
 	f.Add([]byte("\xff\xfa\x25\x03"), []byte("\xff\xfa\x25\x02\x02\xff\xf0"), []byte{})
+	f.Add([]byte("ls\r\n"), []byte("\r\n/ # \xff\xf7"), []byte{5, 12, 4})
 	f.Fuzz(func(t *testing.T, client, server, cuts []byte) {
 		col := &inspecttest.Collector{}
 		w := newWire(t, col)
@@ -1051,10 +1082,19 @@ func FuzzAnalyzer(f *testing.F) {
 		next(inspect.ToClient, len(streams[inspect.ToClient]), false)
 		next(inspect.ToServer, len(streams[inspect.ToServer]), false)
 		w.e.Flush()
-		// Every login rests on a line the client ended.
+		// Every login rests on a line the client ended; a shell without a
+		// login, on a keystroke, once.
 		lines := strings.Count(string(client), "\r") + strings.Count(string(client), "\n")
-		if n := len(col.Findings()); n > lines {
-			t.Fatalf("%d logins from %d client line ends", n, lines)
+		logins, shells := 0, 0
+		for _, ev := range col.Findings() {
+			if ev.Evidence["password_class"] == string(inspect.ClassNone) {
+				shells++
+			} else {
+				logins++
+			}
+		}
+		if logins > lines || shells > 1 || shells > len(client) {
+			t.Fatalf("%d logins from %d client line ends, %d shells without a login from %d client bytes", logins, lines, shells, len(client))
 		}
 		for _, ev := range col.Findings() {
 			if p := ev.Evidence["password"]; p != "" && !strings.HasSuffix(p, "***") {
