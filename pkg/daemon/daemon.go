@@ -859,11 +859,14 @@ func (d *Daemon) updateProtected(ctx context.Context) error {
 
 // protectedAddrsLocked is the kernel's protected address set: the
 // router's own addresses, configured management addresses and those the
-// owner logged in from. d.mu held.
+// owner logged in from while no MAC was known there. An owner's device
+// with a known MAC is protected by it (protectedMACsLocked): its login
+// address, once the lease moves to another device, must not keep that
+// device's quarantine from covering it. d.mu held.
 func (d *Daemon) protectedAddrsLocked() []netip.Addr {
 	addrs := slices.Concat(d.opt.RouterAddrs, d.cfg.Daemon.ManagementAddresses)
 	for _, o := range d.owners {
-		if o.addr.IsValid() { // a device restored from the store is known by its MAC alone
+		if o.addr.IsValid() && o.mac.IsZero() { // a device restored from the store is known by its MAC alone
 			addrs = append(addrs, o.addr)
 		}
 	}
