@@ -137,7 +137,8 @@ func (f *fakeTelnet) handle(c net.Conn) {
 	io.WriteString(c, "\r\nBusyBox v1.19.4 (2016-05-12 10:11:45 CST) built-in shell\r\n\r\n")
 	br := bufio.NewReader(c)
 	if f.openShell {
-		io.WriteString(c, "Enter 'help' for a list of built-in commands.\r\n\r\n/ # ")
+		// BusyBox ash asks for the cursor position after its prompt.
+		io.WriteString(c, "Enter 'help' for a list of built-in commands.\r\n\r\n/ # \x1b[6n")
 		f.readLine(br)
 		return
 	}

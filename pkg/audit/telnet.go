@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/creds"
 )
 
@@ -31,9 +32,10 @@ const (
 // value is ready; a command split between two reads is handled.
 type telnetReader struct {
 	state      uint8
-	verb       byte      // WILL, WONT, DO or DONT awaiting its option byte
-	refusedDo  [4]uint64 // options answered WONT
-	refusedWil [4]uint64 // options answered DONT
+	escapes    inspect.EscapeFilter // colours, BusyBox ash's cursor position request
+	verb       byte                 // WILL, WONT, DO or DONT awaiting its option byte
+	refusedDo  [4]uint64            // options answered WONT
+	refusedWil [4]uint64            // options answered DONT
 }
 
 const (
@@ -53,7 +55,7 @@ func (t *telnetReader) feed(in, text, reply []byte) ([]byte, []byte) {
 		case tsData:
 			if b == tnIAC {
 				t.state = tsIAC
-			} else {
+			} else if !t.escapes.Skip(b) {
 				text = append(text, b)
 			}
 		case tsIAC:

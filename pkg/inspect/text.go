@@ -206,3 +206,39 @@ func scrubPair(w string) string {
 	}
 	return w
 }
+
+// EscapeFilter drops terminal escape sequences from a byte stream: CSI
+// sequences (ESC [ parameters final, such as a prompt's colours or the
+// cursor position request BusyBox ash sends after its prompt) and
+// two-byte escapes (ESC 7). Without it a prompt ends in "\x1b[6n", not in
+// "# ".
+type EscapeFilter struct{ state uint8 }
+
+const (
+	escNone = iota
+	escStart
+	escCSI
+)
+
+// Skip reports whether b, the next byte of the stream, belongs to an
+// escape sequence.
+func (f *EscapeFilter) Skip(b byte) bool {
+	switch f.state {
+	case escStart:
+		f.state = escNone
+		if b == '[' {
+			f.state = escCSI
+		}
+		return true
+	case escCSI:
+		if b >= 0x40 && b <= 0x7e {
+			f.state = escNone
+		}
+		return true
+	}
+	if b == 0x1b {
+		f.state = escStart
+		return true
+	}
+	return false
+}

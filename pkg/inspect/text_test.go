@@ -56,3 +56,26 @@ func TestScrubbed(t *testing.T) {
 		}
 	}
 }
+
+func TestEscapeFilter(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"plain", "/ # ", "/ # "},
+		{"cursor_position_request", "/ # \x1b[6n", "/ # "},
+		{"colours", "\x1b[1;32mroot@cam\x1b[0m:~# ", "root@cam:~# "},
+		{"two_byte_escape", "a\x1b7b\x1b8c", "abc"},
+		{"split_inside_a_sequence", "x\x1b[1;3", "x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var f EscapeFilter
+			var out []byte
+			for _, b := range []byte(tc.in) {
+				if !f.Skip(b) {
+					out = append(out, b)
+				}
+			}
+			if string(out) != tc.want {
+				t.Errorf("got %q, want %q", out, tc.want)
+			}
+		})
+	}
+}

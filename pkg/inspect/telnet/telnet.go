@@ -149,6 +149,9 @@ type analyzer struct {
 
 	client clientLine
 	server serverLine
+	// escapes drops the server's terminal escapes: colours in a prompt,
+	// the cursor position request after BusyBox ash's.
+	escapes inspect.EscapeFilter
 
 	// Lines the client typed while no prompt wanted them (a script
 	// sending user and password at once), oldest first.
@@ -240,7 +243,9 @@ func (a *analyzer) feedServer(f *inspect.Flow, data []byte) {
 	for _, b := range data {
 		switch d.next(b) {
 		case evData:
-			l.add(b)
+			if !a.escapes.Skip(b) {
+				l.add(b)
+			}
 		case evSubneg:
 			if opt, _, ok := d.subnegotiation(); ok {
 				a.noteOption(opt)

@@ -375,6 +375,11 @@ func TestSyntheticLogins(t *testing.T) {
 			want: []login{{"yes", "r***", "xc3511"}},
 		},
 		{
+			name: "coloured_prompt_and_cursor_request_after_login",
+			segs: join(srv("login: "), cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"), srv("\r\n\x1b[1;32mroot@cam\x1b[0m:~# \x1b[6n")),
+			want: []login{{"yes", "r***", "xc3511"}},
+		},
+		{
 			name: "no_verdict_before_close",
 			segs: join(srv("login: "), cli("root\r\n"), srv("Password: "), cli("xc3511\r\n")),
 			want: []login{{"unknown", "r***", "xc3511"}},
@@ -563,6 +568,9 @@ func TestOpenShell(t *testing.T) {
 		{name: "lan_server_from_the_start", play: func(c *inspecttest.Conv) { c.Server(shell[0].data).Client("id\r\n") }, want: true},
 		{name: "prompt_split_across_segments", play: func(c *inspecttest.Conv) {
 			c.Server(busyboxOffer + busyboxShell[4:20]).Server(busyboxShell[20:]).ClientChars("ls\r")
+		}, want: true},
+		{name: "busybox_ash_asks_the_cursor_position", play: func(c *inspecttest.Conv) {
+			c.Server(busyboxOffer + "\r\n\x1b[1;32m/ #\x1b[0m \x1b[6n").Client("\x1b[24;80R").Client("ls\r\n")
 		}, want: true},
 		{name: "prompt_never_answered", play: func(c *inspecttest.Conv) { c.Server(shell[0].data) }},
 		{name: "prompt_like_menu_then_login_prompt", play: func(c *inspecttest.Conv) {
