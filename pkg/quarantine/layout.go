@@ -420,6 +420,10 @@ func inetTable(cfg Config) tableDef {
 	// from is what identifies it at the router's port. Protected devices
 	// are accepted before any quarantine rule of their kind.
 	input := chainDef{name: "input", hook: nftables.ChainHookInput, prio: prioFilter, typ: nftables.ChainTypeFilter}
+	// Replies on connections the router opened (the active audit, UPnP
+	// description fetches, the owner's shell on the router) pass first: a
+	// quarantined device's answer to them must not die in "limited".
+	input.rules = append(input.rules, rule(established(), ctDirection("reply"), accept()))
 	input.rules = append(input.rules, rule(b.ether("saddr", "protected_mac"), accept()))
 	for _, m := range modes {
 		input.rules = append(input.rules, rule(b.ether("saddr", setName(m.setPrefix(), keyMAC)), jump("limited")))

@@ -435,6 +435,10 @@ func TestTraffic(t *testing.T) {
 		{from: p, to: deviceV4, port: 443, want: ""},
 		{from: w, to: deviceV4, port: 443, want: ""},
 		{from: w, to: deviceV6, port: 443, want: ""},
+		// The router's own connections (the audit, UPnP fetches) get
+		// their answers.
+		{from: r, to: deviceV4, port: 443, want: "device"},
+		{from: r, to: deviceV6, port: 443, want: "device"},
 	}, slices.Concat(router, dnsChecks(d, "proxy", "proxy"), peerDNS)...))
 	if err := ping(d, wanV4); err == nil {
 		t.Error("block: ping device → wan still works")
