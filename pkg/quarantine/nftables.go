@@ -632,11 +632,23 @@ func (n *NFTables) Quarantine(ctx context.Context, e Entry) error {
 
 // Release lifts a device's quarantine; releasing a device that is not
 // quarantined is no error.
+//
+// The connections its redirects left (to the DNS proxy, the notice page)
+// are deleted once the batch is in; a failed deletion returns
+// ErrConntrack, the release standing anyway.
 func (n *NFTables) Release(ctx context.Context, mac hwaddr.MAC) error {
-	return n.apply(ctx, func(s *state, _ time.Time) error {
+	var addrs []netip.Addr
+	if err := n.apply(ctx, func(s *state, _ time.Time) error {
+		addrs = s.entries[mac].Addrs
 		delete(s.entries, mac)
 		return nil
-	})
+	}); err != nil {
+		return err
+	}
+	if _, err := flushRedirected(n.opts, addrs, n.cfg.RouterAddrs); err != nil {
+		return fmt.Errorf("%w: %w", ErrConntrack, err)
+	}
+	return nil
 }
 
 // SetAllowed lets updates-only devices reach addrs for ttl (refreshing,

@@ -233,6 +233,11 @@ func dnsQuery(ns, server string, port int, overUDP bool) (string, error) {
 		return "", err
 	}
 	defer c.Close()
+	return dnsExchange(c)
+}
+
+// dnsExchange asks over c and names the server that answered.
+func dnsExchange(c net.Conn) (string, error) {
 	c.SetDeadline(time.Now().Add(dialTimeout))
 	conn := &dns.Conn{Conn: c}
 	q := new(dns.Msg)
@@ -413,6 +418,19 @@ func TestTraffic(t *testing.T) {
 	if err := n.Quarantine(ctx, device); err != nil {
 		t.Fatal(err)
 	}
+	// A resolver asking from one fixed source port, as small IP stacks
+	// do: its redirect to the proxy must not outlive the quarantine.
+	var fixedPort net.Conn
+	if err := netnstest.Run(d, func() (err error) {
+		fixedPort, err = net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(deviceV4), Port: 40053}, &net.UDPAddr{IP: net.ParseIP(routerV4), Port: 53})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer fixedPort.Close()
+	if got, err := dnsExchange(fixedPort); got != "proxy" {
+		t.Errorf("block: DNS from a fixed port answered by %q (%v), want the proxy", got, err)
+	}
 	// The connection that passed on its mark alone is cut all the same.
 	if err := echo(bulk, 1); err == nil {
 		t.Error("block: a connection opened before the quarantine, its budget spent, still passes")
@@ -466,6 +484,9 @@ func TestTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.expect(t, "released", free)
+	if got, err := dnsExchange(fixedPort); got != "dnsmasq" {
+		t.Errorf("released: DNS from the same fixed port answered by %q (%v), want dnsmasq", got, err)
+	}
 
 	// Mode "all": DNS to the router from every LAN client goes to the
 	// proxy, DNS to other resolvers is untouched, the owner's devices
