@@ -33,6 +33,10 @@ type NFTables struct {
 	opts options
 	// layout is built on first use, after probing for bridge conntrack.
 	layout *layout
+	// last is what the last batch made the kernel hold (nil after
+	// Uninstall): should both tables vanish, the next change starts from
+	// it, not from nothing.
+	last *state
 }
 
 // NewNFTables returns the kernel backend. Nothing is sent to the kernel
@@ -367,6 +371,12 @@ func (n *NFTables) applyLocked(ctx context.Context, mutate func(s *state, now ti
 		have = v.bridge
 	}
 	st := stateFrom(have)
+	if !v.exists[nftables.TableFamilyINet] && !v.exists[nftables.TableFamilyBridge] && n.last != nil {
+		// Both tables gone (deleted by hand, a script flushing the whole
+		// ruleset): the protected devices and the allowed update hosts
+		// come back with the entries, not only what the caller passes.
+		st = n.last.clone()
+	}
 	st.expire(now)
 	if err := mutate(st, now); err != nil {
 		return err
@@ -386,6 +396,7 @@ func (n *NFTables) applyLocked(ctx context.Context, mutate func(s *state, now ti
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("quarantine: apply batch: %w", err)
 	}
+	n.last = st
 	return nil
 }
 
@@ -746,6 +757,7 @@ func (n *NFTables) Uninstall(ctx context.Context) error {
 		return err
 	}
 	defer sock.Close()
+	n.last = nil
 	// The layout without probing the kernel: with the bridge capture
 	// chain, which a table to delete may hold.
 	l := newLayout(n.cfg, true)

@@ -310,6 +310,21 @@ func TestNFTablesRebuild(t *testing.T) {
 		t.Error("bridge table not rebuilt with its elements")
 	}
 
+	// Both tables deleted (a script flushing the whole ruleset): the next
+	// Reconcile, the daemon's kernel check, brings back the protected
+	// device and the allowed update host with the entries.
+	netnstest.CmdIn(t, ns, "nft", "delete", "table", "inet", "iotgw")
+	netnstest.CmdIn(t, ns, "nft", "delete", "table", "bridge", "iotgw")
+	if err := moved.Reconcile(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	listing = netnstest.CmdIn(t, ns, "nft", "list", "table", "inet", "iotgw")
+	for _, must := range []string{laptop.String(), "198.18.0.2"} {
+		if !strings.Contains(listing, must) {
+			t.Errorf("rebuilt after both tables were deleted without %s:\n%s", must, listing)
+		}
+	}
+
 	// A table emptied by hand (`nft flush table`) keeps iotgw's chains
 	// without rules: still ours, rebuilt.
 	netnstest.CmdIn(t, ns, "nft", "flush", "table", "inet", "iotgw")

@@ -13,8 +13,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/bits"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -320,6 +322,21 @@ func newState() *state {
 		protectedAddrs: map[netip.Addr]bool{},
 		allowed:        map[netip.Addr]time.Time{},
 	}
+}
+
+// clone returns a copy of s that shares nothing with it.
+func (s *state) clone() *state {
+	c := &state{
+		entries:        make(map[hwaddr.MAC]Entry, len(s.entries)),
+		protectedMACs:  maps.Clone(s.protectedMACs),
+		protectedAddrs: maps.Clone(s.protectedAddrs),
+		allowed:        maps.Clone(s.allowed),
+	}
+	for mac, e := range s.entries {
+		e.Addrs = slices.Clone(e.Addrs)
+		c.entries[mac] = e
+	}
+	return c
 }
 
 // expire drops what the kernel would have timed out by now.
