@@ -35,8 +35,17 @@ type NFTables struct {
 	layout *layout
 	// last is what the last batch made the kernel hold (nil after
 	// Uninstall): should both tables vanish, the next change starts from
-	// it, not from nothing.
-	last *state
+	// it, not from nothing; and a Reconcile that would change nothing is
+	// answered from it (see reconcileUnchanged). gen is the ruleset
+	// generation that batch left (genErr: it could not be read), fullAt
+	// when the kernel was last read whole.
+	last   *state
+	gen    uint32
+	genErr error
+	fullAt time.Time
+	// unchangedAnswers counts the Reconcile calls answered without
+	// reading the kernel, for tests.
+	unchangedAnswers int
 }
 
 // NewNFTables returns the kernel backend. Nothing is sent to the kernel
@@ -396,7 +405,7 @@ func (n *NFTables) applyLocked(ctx context.Context, mutate func(s *state, now ti
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("quarantine: apply batch: %w", err)
 	}
-	n.last = st
+	n.noteApplied(st, sock, now)
 	return nil
 }
 
@@ -584,7 +593,14 @@ func lastAddr(p netip.Prefix) netip.Addr {
 // gained an address) are deleted as Quarantine deletes them; those of
 // entries the kernel already held are left alone, since a check that
 // changes nothing must not cut an updates-only device's downloads.
+//
+// A call that would change nothing, while the ruleset's generation is the
+// one the last batch left, is answered without reading the tables (at
+// most fullCheckEvery apart).
 func (n *NFTables) Reconcile(ctx context.Context, entries []Entry) error {
+	if skipped, ok := n.reconcileUnchanged(ctx, entries); ok {
+		return skipped
+	}
 	var skipped error
 	var added []netip.Addr
 	err := n.apply(ctx, func(s *state, now time.Time) error {

@@ -717,3 +717,73 @@ func TestNFTablesLargeBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestNFTablesReconcileUnchanged: the daemon's check every second is
+// answered without reading the tables while nobody changed the ruleset
+// and the entries are the same; anything else reads them whole.
+func TestNFTablesReconcileUnchanged(t *testing.T) {
+	ctx := context.Background()
+	requireRoot(t)
+	ns := netnstest.New(t, "iotgwq", "gen")
+	loadRuleset(t, ns, fw4Ruleset)
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	n, err := NewNFTables(testCfg, WithNetNSFd(netnstest.Fd(t, ns)), WithClock(func() time.Time { return now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := kernelEntries()
+	step := func(what string, entries []Entry, wantRead bool) {
+		t.Helper()
+		before := n.unchangedAnswers
+		if err := n.Reconcile(ctx, entries); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if read := n.unchangedAnswers == before; read != wantRead {
+			t.Errorf("%s: read the kernel %v, want %v", what, read, wantRead)
+		}
+	}
+	step("first", entries, true)
+	step("again", entries, false)
+	now = now.Add(time.Second)
+	step("a second later", entries, false)
+
+	netnstest.CmdIn(t, ns, "nft", "delete", "table", "bridge", "iotgw")
+	step("after a table was deleted by hand", entries, true)
+	if !strings.Contains(netnstest.CmdIn(t, ns, "nft", "list", "tables"), "bridge iotgw") {
+		t.Error("deleted table not restored")
+	}
+	step("restored", entries, false)
+
+	step("an entry fewer", entries[1:], true)
+	if got, _ := n.Current(ctx); len(got) != len(entries)-1 {
+		t.Errorf("entries %+v, want %d", got, len(entries)-1)
+	}
+	step("same again", entries[1:], false)
+
+	now = now.Add(fullCheckEvery)
+	step("after the full check interval", entries[1:], true)
+}
+
+// BenchmarkReconcileUnchanged is the daemon's check every second when
+// nothing changed (BENCHMARKS.md).
+func BenchmarkReconcileUnchanged(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root for network namespaces and nftables")
+	}
+	ctx := context.Background()
+	ns := netnstest.New(b, "iotgwb", "nft")
+	n, err := NewNFTables(testCfg, WithNetNSFd(netnstest.Fd(b, ns)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	entries := kernelEntries()
+	if err := n.Reconcile(ctx, entries); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := n.Reconcile(ctx, entries); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
