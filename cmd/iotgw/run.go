@@ -123,15 +123,15 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 		return err
 	}
 	qcfg := quarantine.Config{
-		RouterAddrs: routerAddrs,
-		LANPrefixes: cfg.LAN.Prefixes,
-		NoticePort:  uint16(cfg.Quarantine.NoticePort),
-		IsolateLAN:  cfg.Quarantine.IsolateLAN,
-		TableName:   cfg.Quarantine.Table,
+		RouterAddrs:   routerAddrs,
+		LANPrefixes:   cfg.LAN.Prefixes,
+		NoticePort:    uint16(cfg.Quarantine.NoticePort),
+		IsolateLAN:    cfg.Quarantine.IsolateLAN,
+		TableName:     cfg.Quarantine.Table,
+		LANInterfaces: cfg.LAN.Interfaces,
 	}
 	if cfg.DNSProxy.Enabled {
 		qcfg.DNSProxyPort = uint16(cfg.DNSProxy.Port)
-		qcfg.LANInterfaces = cfg.LAN.Interfaces
 	}
 	if cfg.Capture.Mode == capture.ModeNFLOG {
 		qcfg.Capture = quarantine.CaptureConfig{Enabled: true, Group: uint16(cfg.Capture.NFLOGGroup),

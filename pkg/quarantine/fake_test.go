@@ -526,11 +526,15 @@ func TestFakeDNSRules(t *testing.T) {
 				"add rule inet iotgw prerouting ip saddr @updates_v4 jump dns",
 				"add rule inet iotgw prerouting ip6 saddr @block_v6 jump dns",
 				"add rule inet iotgw prerouting ip6 saddr @updates_v6 jump dns",
+				// Isolate devices' DNS too: the router's resolver would
+				// look any name up on the internet for them.
+				"add rule inet iotgw prerouting ether saddr @isolate_mac jump dns",
+				"add rule inet iotgw prerouting ip saddr @isolate_v4 jump dns",
 				"add rule inet iotgw limited udp dport 53 accept",
 				"add rule inet iotgw limited udp dport 5354 accept",
 				"add rule inet iotgw limited tcp dport 5354 accept",
 			},
-			absent: []string{"isolate_mac jump dns", "isolate_v4 jump dns", "fib daddr", "iifname"},
+			absent: []string{"fib daddr", "prerouting iifname"},
 		},
 		{
 			name: "proxy_all",

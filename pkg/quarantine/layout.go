@@ -312,6 +312,15 @@ func iifname(name string) match {
 	}
 }
 
+func oifname(name string) match {
+	data := make([]byte, unix.IFNAMSIZ)
+	copy(data, name)
+	return match{
+		text:  fmt.Sprintf("oifname %q", name),
+		exprs: []expr.Any{load(expr.MetaKeyOIFNAME), eq(data)},
+	}
+}
+
 // fibDaddrLocal matches packets addressed to one of the router's own
 // addresses. The route type is a host byte order u32.
 func fibDaddrLocal() match {
@@ -396,8 +405,8 @@ func inetTable(cfg Config) tableDef {
 
 	// Quarantined devices reach only DHCP, DNS and the notice page on the
 	// router (and, for IPv6 to work at all, neighbour discovery).
-	// Port 53 stays open for isolate devices, whose DNS is not redirected;
-	// the redirected DNS of the others arrives on the proxy's port.
+	// Port 53 stays open for when there is no DNS proxy; with one, their
+	// redirected DNS arrives on the proxy's port.
 	limited := chainDef{name: "limited", rules: []ruleDef{
 		rule(dport("udp", 67), accept()),
 		rule(dport("udp", 547), accept()),
@@ -491,9 +500,20 @@ func inetTable(cfg Config) tableDef {
 	for _, k := range addrKinds {
 		updatesOut.rules = append(updatesOut.rules, rule(b.addr(k, "daddr", setName("allow", k), false), pass))
 		updatesIn.rules = append(updatesIn.rules, rule(b.addr(k, "saddr", setName("allow", k), false), established(), pass))
-		if !cfg.IsolateLAN {
+		if cfg.IsolateLAN {
+			continue
+		}
+		// The LAN prefixes count on the LAN interfaces only: by default
+		// they are all private ranges, which beyond the WAN port hold
+		// the ISP's modem and its resolver (a double NAT), the internet's
+		// doorstep for an isolate device.
+		if len(cfg.LANInterfaces) == 0 {
 			isolateOut.rules = append(isolateOut.rules, rule(b.addr(k, "daddr", setName("lan", k), false), pass))
 			isolateIn.rules = append(isolateIn.rules, rule(b.addr(k, "saddr", setName("lan", k), false), pass))
+		}
+		for _, ifname := range cfg.LANInterfaces {
+			isolateOut.rules = append(isolateOut.rules, rule(oifname(ifname), b.addr(k, "daddr", setName("lan", k), false), pass))
+			isolateIn.rules = append(isolateIn.rules, rule(iifname(ifname), b.addr(k, "saddr", setName("lan", k), false), pass))
 		}
 	}
 	for _, c := range []*chainDef{&updatesOut, &updatesIn, &isolateOut, &isolateIn} {
@@ -505,10 +525,13 @@ func inetTable(cfg Config) tableDef {
 	// the packet came in on, i.e. the router's own LAN address. Only the
 	// first packet of a connection passes a NAT chain.
 	notice := chainDef{name: "notice", rules: []ruleDef{rule(dport("tcp", 80), redirectTo(cfg.NoticePort))}}
-	// Their DNS goes to the DNS proxy, whatever resolver they ask (a
-	// hard-coded 8.8.8.8 too), ahead of the allow accepts so that DNS to
-	// an allowed host is redirected as well.
+	// Their DNS, and isolate devices' too, goes to the DNS proxy, whatever
+	// resolver they ask (a hard-coded 8.8.8.8 too), ahead of the allow
+	// accepts so that DNS to an allowed host is redirected as well. The
+	// router's own resolver would look any name up on the internet for an
+	// isolate device: a tunnel out (iodine) through "no internet".
 	redirected := []Mode{ModeBlock, ModeUpdatesOnly}
+	dnsRedirected := []Mode{ModeBlock, ModeUpdatesOnly, ModeIsolate}
 	dnsProxy := cfg.DNSProxyPort != 0
 	dns := chainDef{name: "dns", rules: []ruleDef{
 		rule(dport("udp", 53), redirectTo(cfg.DNSProxyPort)),
@@ -517,7 +540,7 @@ func inetTable(cfg Config) tableDef {
 	pre := chainDef{name: "prerouting", hook: nftables.ChainHookPrerouting, prio: prioDstNAT, typ: nftables.ChainTypeNAT}
 	pre.rules = append(pre.rules, rule(b.ether("saddr", "protected_mac"), accept()))
 	if dnsProxy {
-		for _, m := range redirected {
+		for _, m := range dnsRedirected {
 			pre.rules = append(pre.rules, rule(b.ether("saddr", setName(m.setPrefix(), keyMAC)), jump("dns")))
 		}
 	}
@@ -532,7 +555,7 @@ func inetTable(cfg Config) tableDef {
 	}
 	if dnsProxy {
 		for _, k := range addrKinds {
-			for _, m := range redirected {
+			for _, m := range dnsRedirected {
 				pre.rules = append(pre.rules, rule(b.addr(k, "saddr", setName(m.setPrefix(), k), false), jump("dns")))
 			}
 		}

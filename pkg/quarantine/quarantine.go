@@ -166,7 +166,9 @@ type Config struct {
 	// listens and take it out on a clean stop (SetDNSRedirectAll).
 	DNSRedirectAll bool
 	// LANInterfaces names the router's LAN interfaces (br-lan …), for
-	// DNSRedirectAll. At most MaxLANInterfaces.
+	// DNSRedirectAll, and for the isolate mode's LAN: LANPrefixes count
+	// only through these (with none, through any interface). At most
+	// MaxLANInterfaces.
 	LANInterfaces []string
 	// TableName names both tables; default "iotgw".
 	TableName string
@@ -214,7 +216,7 @@ func CheckTableName(name string) error {
 	return nil
 }
 
-// MaxLANInterfaces caps Config.LANInterfaces: each costs two rules.
+// MaxLANInterfaces caps Config.LANInterfaces: each costs a few rules.
 const MaxLANInterfaces = 32
 
 func (c Config) withDefaults() (Config, error) {

@@ -363,8 +363,11 @@ func TestTraffic(t *testing.T) {
 	ctx := context.Background()
 	l := newLab(t)
 	cfg := Config{
-		RouterAddrs:   addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1"),
-		LANPrefixes:   []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd99::/64")},
+		RouterAddrs: addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1"),
+		// wanOtherV4 stands for a private network beyond the WAN port that
+		// the LAN prefixes name too (the ISP's modem of a double NAT).
+		LANPrefixes: []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd99::/64"),
+			netip.MustParsePrefix(wanOtherV4 + "/32")},
 		NoticePort:    noticePort,
 		Capture:       CaptureConfig{Enabled: true, Group: 3, Snaplen: 256, Bytes: 4096, Mark: 0x00300000},
 		DNSProxyPort:  dnsProxyPort,
@@ -518,7 +521,9 @@ func TestTraffic(t *testing.T) {
 		{from: w, to: deviceV4, port: 443, want: ""},
 		{from: d, to: peerV4, port: 443, want: "peer"},
 		{from: p, to: deviceV4, port: 443, want: "device"},
-	}, slices.Concat(router, dnsChecks(d, "dnsmasq", ""))...))
+		// A LAN prefix out of the WAN port is no LAN.
+		{from: d, to: wanOtherV4, port: 443, want: ""},
+	}, slices.Concat(router, dnsChecks(d, "proxy", "proxy"))...))
 
 	// DNS to an allowed host is redirected all the same.
 	device.Mode = ModeUpdatesOnly
@@ -555,7 +560,7 @@ func TestTraffic(t *testing.T) {
 		{from: d, to: wanV4, port: 443, want: ""},
 		{from: d, to: peerV4, port: 443, want: ""},
 		{from: p, to: deviceV4, port: 443, want: ""},
-	}, slices.Concat(router, dnsChecks(d, "dnsmasq", ""))...))
+	}, slices.Concat(router, dnsChecks(d, "proxy", "proxy"))...))
 
 	// The daemon dies: the redirect stays and points at a closed port, so
 	// a quarantined device's DNS fails at once; nobody else notices.
