@@ -464,6 +464,30 @@ func inetTable(cfg Config) tableDef {
 		// forwards.
 		forward.rules = append(forward.rules, spentFastPath(cfg.Capture)...)
 	}
+	// Replies a LAN device sends are checked by its MAC before the
+	// established fast path: a connection someone started towards an
+	// address of a quarantined device that its entry lacks (an IPv6
+	// address not learnt yet) passes the address rules, and its replies
+	// would ride the fast path. Only packets in from a LAN interface in
+	// the reply direction pay for the lookups; downloads come in on the
+	// WAN.
+	quarantinedReplies := chainDef{name: "lan_replies"}
+	for _, ifname := range cfg.LANInterfaces {
+		forward.rules = append(forward.rules, rule(iifname(ifname), ctDirection("reply"), jump(quarantinedReplies.name)))
+	}
+	for _, m := range modes {
+		mac := b.ether("saddr", setName(m.setPrefix(), keyMAC))
+		if m == ModeIsolate {
+			quarantinedReplies.rules = append(quarantinedReplies.rules, rule(mac, goTo("isolate_out")))
+			continue
+		}
+		// Replies to the router's and the management addresses (the
+		// owner opening a camera's page from another subnet) pass.
+		for _, k := range addrKinds {
+			quarantinedReplies.rules = append(quarantinedReplies.rules, rule(mac, b.addr(k, "daddr", setName("protected", k), false), verdict(expr.VerdictReturn)))
+		}
+		quarantinedReplies.rules = append(quarantinedReplies.rules, rule(mac, drop()))
+	}
 	// Established connections pass next, so that the rest of the forwarded
 	// packets costs a conntrack test instead of a lookup in every set. A
 	// quarantined device has no established connection: its first packet
@@ -579,6 +603,9 @@ func inetTable(cfg Config) tableDef {
 	}
 
 	chains := []chainDef{input, forward, pre, limited, updatesOut, updatesIn, isolateOut, isolateIn, notice}
+	if len(cfg.LANInterfaces) > 0 {
+		chains = append(chains, quarantinedReplies)
+	}
 	if dnsProxy {
 		chains = append(chains, dns)
 	}

@@ -470,6 +470,17 @@ func TestTraffic(t *testing.T) {
 		t.Errorf("block: busybox nslookup via %s not answered by the proxy:\n%s", resolverV4, out)
 	}
 
+	// An address the entry lacks (an IPv6 address not learnt yet; here
+	// the IPv4 one): a connection from the WAN gets through the address
+	// rules, but the device's replies are stopped by its MAC.
+	if err := n.Quarantine(ctx, Entry{MAC: deviceMAC, Addrs: addrs(deviceV6), Mode: ModeBlock}); err != nil {
+		t.Fatal(err)
+	}
+	l.expect(t, "block, an address unknown", []check{{from: w, to: deviceV4, port: 443, want: ""}})
+	if err := n.Quarantine(ctx, device); err != nil {
+		t.Fatal(err)
+	}
+
 	// The owner's device, once protected, can reach the quarantined
 	// device (to fix it), and cannot itself be quarantined.
 	if err := n.SetProtected(ctx, []hwaddr.MAC{peerMAC}, nil); err != nil {
