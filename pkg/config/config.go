@@ -435,6 +435,9 @@ func (c *Config) validate() []*Error {
 	if len(c.LAN.Interfaces) == 0 {
 		bad("lan.interfaces", "at least one interface is needed")
 	}
+	if n := len(c.LAN.Interfaces); n > quarantine.MaxLANInterfaces {
+		bad("lan.interfaces", "%d interfaces: at most %d", n, quarantine.MaxLANInterfaces)
+	}
 	for _, name := range c.LAN.Interfaces {
 		if err := checkInterfaceName(name); err != nil {
 			bad("lan.interfaces", "%v", err)

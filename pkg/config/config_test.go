@@ -132,6 +132,7 @@ func TestValidateCatchesWhatBreaksRun(t *testing.T) {
 		{"lan_interface_slash", "[lan]\ninterfaces = [\"br/lan\"]\n", "lan.interfaces"},
 		{"lan_interface_space", "[lan]\ninterfaces = [\"br lan\"]\n", "lan.interfaces"},
 		{"lan_interface_wildcard", "[lan]\ninterfaces = [\"br*lan\"]\n", "lan.interfaces"},
+		{"lan_interfaces_too_many", "[lan]\ninterfaces = [\"br0\",\"br1\",\"br2\",\"br3\",\"br4\",\"br5\",\"br6\",\"br7\",\"br8\",\"br9\",\"br10\",\"br11\",\"br12\",\"br13\",\"br14\",\"br15\",\"br16\",\"br17\",\"br18\",\"br19\",\"br20\",\"br21\",\"br22\",\"br23\",\"br24\",\"br25\",\"br26\",\"br27\",\"br28\",\"br29\",\"br30\",\"br31\",\"br32\"]\n", "lan.interfaces"},
 		{"lan_interface_colon", "[lan]\ninterfaces = [\"br:lan\"]\n", "lan.interfaces"},
 		{"lan_interface_dotdot", "[lan]\ninterfaces = [\"..\"]\n", "lan.interfaces"},
 		{"lan_interface_vlan", "[lan]\ninterfaces = [\"br-lan.10\"]\n", ""},

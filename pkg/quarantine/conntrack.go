@@ -1,6 +1,7 @@
 package quarantine
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -38,28 +39,50 @@ func flushConntrack(o options, addrs []netip.Addr) (uint, error) {
 }
 
 // flushRedirected deletes the connection-tracking entries a released
-// device's redirects left: from one of its addresses, answered by one of
-// the router's (the DNS proxy, the notice page). A device that asks DNS
-// from a fixed source port refreshes its entry with every query, and with
-// it the redirect to the proxy, which answers every client as
-// quarantined. Its other connections stay.
+// device's redirects left: its DNS (to any resolver: the redirect to the
+// proxy hides where), and its connections answered by one of the router's
+// addresses (the notice page). A device that asks DNS from a fixed source
+// port refreshes its entry with every query, and with it the redirect to
+// the proxy, which answers every client as quarantined. Its other
+// connections stay.
 func flushRedirected(o options, addrs, routerAddrs []netip.Addr) (uint, error) {
-	filters := map[netlink.InetFamily][]netlink.CustomConntrackFilter{}
-	for _, a := range addrs {
-		for _, r := range routerAddrs {
-			if a.Unmap().Is4() != r.Unmap().Is4() {
-				continue
-			}
-			if err := addFilter(filters, a, netlink.ConntrackOrigSrcIP, &r); err != nil {
-				return 0, err
-			}
-		}
+	filters, err := redirectedFilters(addrs, routerAddrs)
+	if err != nil {
+		return 0, err
 	}
 	n, err := deleteConntrack(o, filters)
 	if err != nil {
 		return n, fmt.Errorf("quarantine: flushing redirected connections of %v: %w", addrs, err)
 	}
 	return n, nil
+}
+
+func redirectedFilters(addrs, routerAddrs []netip.Addr) (map[netlink.InetFamily][]netlink.CustomConntrackFilter, error) {
+	filters := map[netlink.InetFamily][]netlink.CustomConntrackFilter{}
+	for _, a := range addrs {
+		a = a.Unmap()
+		family := netlink.InetFamily(unix.AF_INET)
+		if a.Is6() {
+			family = unix.AF_INET6
+		}
+		for _, proto := range []uint8{unix.IPPROTO_UDP, unix.IPPROTO_TCP} {
+			f := &netlink.ConntrackFilter{}
+			if err := errors.Join(f.AddIP(netlink.ConntrackOrigSrcIP, net.IP(a.AsSlice())), f.AddProtocol(proto),
+				f.AddPort(netlink.ConntrackOrigDstPort, 53)); err != nil {
+				return nil, fmt.Errorf("quarantine: conntrack filter for %s: %w", a, err)
+			}
+			filters[family] = append(filters[family], f)
+		}
+		for _, r := range routerAddrs {
+			if a.Unmap().Is4() != r.Unmap().Is4() {
+				continue
+			}
+			if err := addFilter(filters, a, netlink.ConntrackOrigSrcIP, &r); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return filters, nil
 }
 
 // addFilter adds a filter matching a in field and, when replySrc is set,

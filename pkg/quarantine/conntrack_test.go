@@ -97,3 +97,46 @@ func TestAddedAddrs(t *testing.T) {
 		}
 	}
 }
+
+// TestRedirectedFilters: a release deletes the device's DNS, wherever it
+// asked and whichever router address answered it, and what a router
+// address answered; not its other connections.
+func TestRedirectedFilters(t *testing.T) {
+	device := []netip.Addr{netip.MustParseAddr("10.99.0.10"), netip.MustParseAddr("fd99::10")}
+	router := []netip.Addr{netip.MustParseAddr("10.99.0.1")} // the IPv6 one not named
+	filters, err := redirectedFilters(device, router)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow := func(proto uint8, src, dst, replySrc string, dport uint16) *netlink.ConntrackFlow {
+		f := &netlink.ConntrackFlow{}
+		f.Forward.Protocol, f.Forward.SrcIP, f.Forward.DstIP, f.Forward.DstPort = proto, net.ParseIP(src), net.ParseIP(dst), dport
+		f.Reverse.Protocol, f.Reverse.SrcIP, f.Reverse.DstIP = proto, net.ParseIP(replySrc), net.ParseIP(src)
+		return f
+	}
+	matches := func(f *netlink.ConntrackFlow) bool {
+		family := netlink.InetFamily(unix.AF_INET)
+		if f.Forward.SrcIP.To4() == nil {
+			family = unix.AF_INET6
+		}
+		return slices.ContainsFunc(filters[family], func(c netlink.CustomConntrackFilter) bool { return c.MatchConntrackFlow(f) })
+	}
+	for _, tc := range []struct {
+		name string
+		flow *netlink.ConntrackFlow
+		want bool
+	}{
+		{"dns_to_a_public_resolver_redirected", flow(unix.IPPROTO_UDP, "10.99.0.10", "198.18.0.53", "10.99.0.1", 53), true},
+		{"dns_over_ipv6_to_an_unnamed_router_address", flow(unix.IPPROTO_UDP, "fd99::10", "fd99::1", "fd99::1", 53), true},
+		{"dns_over_tcp", flow(unix.IPPROTO_TCP, "10.99.0.10", "10.99.0.1", "10.99.0.1", 53), true},
+		{"http_to_the_notice_page", flow(unix.IPPROTO_TCP, "10.99.0.10", "198.18.0.2", "10.99.0.1", 80), true},
+		{"https_to_the_internet", flow(unix.IPPROTO_TCP, "10.99.0.10", "198.18.0.2", "198.18.0.2", 443), false},
+		{"another_devices_dns", flow(unix.IPPROTO_UDP, "10.99.0.11", "10.99.0.1", "10.99.0.1", 53), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := matches(tc.flow); got != tc.want {
+				t.Errorf("deleted %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

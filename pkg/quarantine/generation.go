@@ -19,10 +19,15 @@ import (
 // so a Reconcile that would change nothing is answered from the state the
 // last batch applied, as long as the ruleset's generation, which the
 // kernel bumps at every change by anyone, is the one that batch left.
-// fullCheckEvery still reads the kernel now and then: the generation is
-// read right after the batch, and a change by someone else in between
-// would otherwise go unseen until the next change of ours.
+// The generation is read before the tables and after the batch; unless
+// the batch alone moved it (by one, or not at all when it was empty),
+// someone else changed the ruleset meanwhile and the next call reads the
+// tables whole. fullCheckEvery reads them whole now and then all the same
+// (a wall clock stepped back expires elements sooner than the state
+// expects).
 const fullCheckEvery = 30 * time.Second
+
+var errGenerationMoved = errors.New("quarantine: the ruleset changed while a batch was applied")
 
 // generation reads the ruleset's generation (NFT_MSG_GETGEN).
 func generation(sock *netlink.Conn) (uint32, error) {
@@ -52,10 +57,27 @@ func generation(sock *netlink.Conn) (uint32, error) {
 }
 
 // noteApplied records the state a batch just made the kernel hold, and
-// the generation it left. n.mu held.
-func (n *NFTables) noteApplied(st *state, sock *netlink.Conn, now time.Time) {
+// the generation it left; before is the generation read ahead of the
+// tables. n.mu held.
+func (n *NFTables) noteApplied(st *state, sock *netlink.Conn, now time.Time, before uint32, beforeErr error) {
 	n.last, n.fullAt = st, now
-	n.gen, n.genErr = generation(sock)
+	after, afterErr := generation(sock)
+	n.gen, n.genErr = ownGeneration(before, beforeErr, after, afterErr)
+}
+
+// ownGeneration is the generation a batch left, or an error when it
+// cannot be trusted to be the batch's alone: unread, or moved by more
+// than the batch's one step.
+func ownGeneration(before uint32, beforeErr error, after uint32, afterErr error) (uint32, error) {
+	switch {
+	case afterErr != nil:
+		return 0, afterErr
+	case beforeErr != nil:
+		return 0, beforeErr
+	case after != before && after != before+1:
+		return 0, errGenerationMoved
+	}
+	return after, nil
 }
 
 // reconcileUnchanged answers Reconcile without reading the tables when

@@ -321,6 +321,15 @@ func oifname(name string) match {
 	}
 }
 
+func oifnameNot(name string) match {
+	data := make([]byte, unix.IFNAMSIZ)
+	copy(data, name)
+	return match{
+		text:  fmt.Sprintf("oifname != %q", name),
+		exprs: []expr.Any{load(expr.MetaKeyOIFNAME), &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: data}},
+	}
+}
+
 // fibDaddrLocal matches packets addressed to one of the router's own
 // addresses. The route type is a host byte order u32.
 func fibDaddrLocal() match {
@@ -464,25 +473,30 @@ func inetTable(cfg Config) tableDef {
 		// forwards.
 		forward.rules = append(forward.rules, spentFastPath(cfg.Capture)...)
 	}
-	// Replies a LAN device sends are checked by its MAC before the
-	// established fast path: a connection someone started towards an
-	// address of a quarantined device that its entry lacks (an IPv6
-	// address not learnt yet) passes the address rules, and its replies
-	// would ride the fast path. Only packets in from a LAN interface in
-	// the reply direction pay for the lookups; downloads come in on the
-	// WAN.
+	// A quarantined device's replies towards anywhere but the LAN are
+	// checked by its MAC, in a chain of their own ahead of fw4's (it only
+	// drops or returns, so it grants nothing): a connection started from
+	// outside towards an address the device's entry lacks (an IPv6
+	// address not learnt yet) passes the address rules, its replies would
+	// ride the established fast path, and fw4's flow offloading, at
+	// priority 0, would take a UDP one out of the hooks at its first
+	// reply. Replies to the LAN (the owner opening a camera's page from
+	// another segment) are left to the rules that let the connection
+	// start. Only packets in from a LAN interface, in the reply direction
+	// and out of another interface pay for the lookups.
+	earlyForward := chainDef{name: "forward_early", hook: nftables.ChainHookForward, prio: prioFilter, typ: nftables.ChainTypeFilter}
 	quarantinedReplies := chainDef{name: "lan_replies"}
-	for _, ifname := range cfg.LANInterfaces {
-		forward.rules = append(forward.rules, rule(iifname(ifname), ctDirection("reply"), jump(quarantinedReplies.name)))
+	for _, in := range cfg.LANInterfaces {
+		parts := []match{iifname(in), ctDirection("reply")}
+		for _, out := range cfg.LANInterfaces {
+			parts = append(parts, oifnameNot(out))
+		}
+		earlyForward.rules = append(earlyForward.rules, rule(append(parts, jump(quarantinedReplies.name))...))
 	}
 	for _, m := range modes {
 		mac := b.ether("saddr", setName(m.setPrefix(), keyMAC))
-		if m == ModeIsolate {
-			quarantinedReplies.rules = append(quarantinedReplies.rules, rule(mac, goTo("isolate_out")))
-			continue
-		}
-		// Replies to the router's and the management addresses (the
-		// owner opening a camera's page from another subnet) pass.
+		// Replies to the router's and the management addresses (a
+		// management address over a VPN) pass.
 		for _, k := range addrKinds {
 			quarantinedReplies.rules = append(quarantinedReplies.rules, rule(mac, b.addr(k, "daddr", setName("protected", k), false), verdict(expr.VerdictReturn)))
 		}
@@ -604,7 +618,7 @@ func inetTable(cfg Config) tableDef {
 
 	chains := []chainDef{input, forward, pre, limited, updatesOut, updatesIn, isolateOut, isolateIn, notice}
 	if len(cfg.LANInterfaces) > 0 {
-		chains = append(chains, quarantinedReplies)
+		chains = append(chains, earlyForward, quarantinedReplies)
 	}
 	if dnsProxy {
 		chains = append(chains, dns)

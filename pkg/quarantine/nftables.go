@@ -369,6 +369,7 @@ func (n *NFTables) applyLocked(ctx context.Context, mutate func(s *state, now ti
 	defer sock.Close()
 	l := n.getLayout(c)
 	now := n.opts.now()
+	genBefore, genErr := generation(sock)
 	v, err := n.read(c, sock, l, now)
 	if err != nil {
 		return err
@@ -405,7 +406,7 @@ func (n *NFTables) applyLocked(ctx context.Context, mutate func(s *state, now ti
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("quarantine: apply batch: %w", err)
 	}
-	n.noteApplied(st, sock, now)
+	n.noteApplied(st, sock, now, genBefore, genErr)
 	return nil
 }
 

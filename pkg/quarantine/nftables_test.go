@@ -787,3 +787,29 @@ func BenchmarkReconcileUnchanged(b *testing.B) {
 		}
 	}
 }
+
+func TestOwnGeneration(t *testing.T) {
+	broken := errors.New("netlink: broken")
+	for _, tc := range []struct {
+		name          string
+		before, after uint32
+		beforeErr     error
+		afterErr      error
+		want          uint32
+		wantErr       error
+	}{
+		{"our_batch", 41, 42, nil, nil, 42, nil},
+		{"empty_batch", 41, 41, nil, nil, 41, nil},
+		{"wraps", 0xffffffff, 0, nil, nil, 0, nil},
+		{"someone_else_too", 41, 43, nil, nil, 0, errGenerationMoved},
+		{"unread_before", 0, 42, broken, nil, 0, broken},
+		{"unread_after", 41, 0, nil, broken, 0, broken},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ownGeneration(tc.before, tc.beforeErr, tc.after, tc.afterErr)
+			if got != tc.want || !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Errorf("got %d, %v; want %d, %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}

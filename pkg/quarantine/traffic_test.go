@@ -477,7 +477,28 @@ func TestTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.expect(t, "block, an address unknown", []check{{from: w, to: deviceV4, port: 443, want: ""}})
-	if err := n.Quarantine(ctx, device); err != nil {
+	// Replies to a management address (say, over a VPN) pass.
+	if err := n.SetProtected(ctx, nil, addrs(wanV4)); err != nil {
+		t.Fatal(err)
+	}
+	l.expect(t, "block, an address unknown, management address", []check{{from: w, to: deviceV4, port: 443, want: "device"}})
+	if err := n.SetProtected(ctx, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Replies to another LAN segment (here wan0 named a LAN interface,
+	// standing in for a second bridge) are left to the rules that let the
+	// connection start.
+	twoSegments := cfg
+	twoSegments.LANInterfaces = []string{"br0", "wan0"}
+	segments, err := NewNFTables(twoSegments, WithNetNSFd(netnstest.Fd(t, r)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := segments.Reconcile(ctx, []Entry{{MAC: deviceMAC, Addrs: addrs(deviceV6), Mode: ModeBlock}}); err != nil {
+		t.Fatal(err)
+	}
+	l.expect(t, "block, an address unknown, reply to another LAN segment", []check{{from: w, to: deviceV4, port: 443, want: "device"}})
+	if err := n.Reconcile(ctx, []Entry{device}); err != nil {
 		t.Fatal(err)
 	}
 
