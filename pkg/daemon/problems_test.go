@@ -145,17 +145,8 @@ func TestProblemsClearBySource(t *testing.T) {
 // longer calls for it (here: the owner's configuration trusts it), even
 // though its commit never succeeded.
 func TestFailedCommitClearedWhenMoot(t *testing.T) {
-	fake := newFake(t)
-	flaky := &flakyEnforcer{Enforcer: fake}
-	h := start(t, enforcingConfig(), fake, t.TempDir(), func(d *Deps) { d.Enforcer = flaky })
+	h := startWithFailedQuarantine(t, enforcingConfig())
 	defer h.stop()
-	h.settle()
-	flaky.set("quarantine/"+laptop.String(), true)
-	h.d.Record(exploitedFirmware(laptop, "192.168.50.104"))
-	h.settle()
-	if !slices.Contains(problemAreas(h.d), alert.AreaNFTables) {
-		t.Fatal("no problem for the laptop's failed quarantine")
-	}
 	cfg := enforcingConfig()
 	cfg.Policy.Devices = []config.DeviceRule{{MAC: laptop, Trusted: true}}
 	h.d.Reload(cfg)
@@ -173,19 +164,10 @@ func TestFailedCommitClearedWhenMoot(t *testing.T) {
 // no more; its problem must not stay raised for ever.
 func TestFailedCommitClearedWhenForgotten(t *testing.T) {
 	const maxDevices = 16
-	fake := newFake(t)
-	flaky := &flakyEnforcer{Enforcer: fake}
 	cfg := enforcingConfig()
 	cfg.Inspect.MaxDevices = maxDevices
-	h := start(t, cfg, fake, t.TempDir(), func(d *Deps) { d.Enforcer = flaky })
+	h := startWithFailedQuarantine(t, cfg)
 	defer h.stop()
-	h.settle()
-	flaky.set("quarantine/"+laptop.String(), true)
-	h.d.Record(exploitedFirmware(laptop, "192.168.50.104"))
-	h.settle()
-	if !slices.Contains(problemAreas(h.d), alert.AreaNFTables) {
-		t.Fatal("no problem for the laptop's failed quarantine")
-	}
 	ctx := context.Background()
 	for i := 0; i < 4*maxDevices; i++ {
 		mac := hwaddr.MAC{0x02, 0x00, 0x00, 0x01, byte(i >> 8), byte(i)}
@@ -204,4 +186,23 @@ func TestFailedCommitClearedWhenForgotten(t *testing.T) {
 	if r := h.alerts.problemAreas("resolved"); !slices.Equal(r, []string{alert.AreaNFTables}) {
 		t.Errorf("resolved alerts %v, want one for nftables", r)
 	}
+}
+
+// startWithFailedQuarantine starts a daemon whose enforcer fails the
+// laptop's quarantine, which policy then calls for: the problem is
+// raised. The caller stops the harness.
+func startWithFailedQuarantine(t *testing.T, cfg *config.Config) *harness {
+	t.Helper()
+	fake := newFake(t)
+	flaky := &flakyEnforcer{Enforcer: fake}
+	h := start(t, cfg, fake, t.TempDir(), func(d *Deps) { d.Enforcer = flaky })
+	h.settle()
+	flaky.set("quarantine/"+laptop.String(), true)
+	h.d.Record(exploitedFirmware(laptop, "192.168.50.104"))
+	h.settle()
+	if !slices.Contains(problemAreas(h.d), alert.AreaNFTables) {
+		h.stop()
+		t.Fatal("no problem for the laptop's failed quarantine")
+	}
+	return h
 }

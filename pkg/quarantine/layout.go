@@ -301,32 +301,23 @@ func ctMarkSet(bits uint32) match {
 	}
 }
 
-// iifname matches the input interface by its exact name, which the kernel
-// compares as IFNAMSIZ bytes, zero padded.
-func iifname(name string) match {
-	data := make([]byte, unix.IFNAMSIZ)
-	copy(data, name)
-	return match{
-		text:  fmt.Sprintf("iifname %q", name),
-		exprs: []expr.Any{load(expr.MetaKeyIIFNAME), eq(data)},
-	}
-}
+// iifname, oifname and oifnameNot match the input or output interface by
+// its exact name, which the kernel compares as IFNAMSIZ bytes, zero
+// padded.
+func iifname(name string) match { return ifname("iifname", expr.MetaKeyIIFNAME, expr.CmpOpEq, name) }
 
-func oifname(name string) match {
-	data := make([]byte, unix.IFNAMSIZ)
-	copy(data, name)
-	return match{
-		text:  fmt.Sprintf("oifname %q", name),
-		exprs: []expr.Any{load(expr.MetaKeyOIFNAME), eq(data)},
-	}
-}
+func oifname(name string) match { return ifname("oifname", expr.MetaKeyOIFNAME, expr.CmpOpEq, name) }
 
 func oifnameNot(name string) match {
+	return ifname("oifname !=", expr.MetaKeyOIFNAME, expr.CmpOpNeq, name)
+}
+
+func ifname(text string, key expr.MetaKey, op expr.CmpOp, name string) match {
 	data := make([]byte, unix.IFNAMSIZ)
 	copy(data, name)
 	return match{
-		text:  fmt.Sprintf("oifname != %q", name),
-		exprs: []expr.Any{load(expr.MetaKeyOIFNAME), &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: data}},
+		text:  fmt.Sprintf("%s %q", text, name),
+		exprs: []expr.Any{load(key), &expr.Cmp{Op: op, Register: 1, Data: data}},
 	}
 }
 
