@@ -45,6 +45,23 @@ type leaseValue struct {
 	iface    string
 }
 
+// leaseJitter is how far a lease's expiry may move between rewrites
+// without counting as a renewal. odhcpd writes each expiry as its own
+// monotonic deadline minus its monotonic now plus the wall clock, each
+// rounded, and rewrites every lease at any client's exchange: an unchanged
+// lease's expiry moves by a second now and then. A renewal moves it by
+// much of the lease time.
+const leaseJitter = time.Minute
+
+// same reports whether v is the same lease as l, up to leaseJitter.
+func (l leaseValue) same(v leaseValue) bool {
+	if l.hostname != v.hostname || l.iface != v.iface || l.expires.IsZero() != v.expires.IsZero() {
+		return false
+	}
+	d := l.expires.Sub(v.expires)
+	return -leaseJitter <= d && d <= leaseJitter
+}
+
 // leaseFile is what the watcher knows of one lease file.
 type leaseFile struct {
 	path  string
@@ -116,8 +133,8 @@ func (l *loop) pollLeaseFile(f *leaseFile) {
 		k := leaseKey{ls.mac, ls.ip}
 		v := leaseValue{expires: ls.expires, hostname: ls.hostname, iface: ls.iface}
 		old, had := f.delivered[k]
-		if had && old == v {
-			next[k] = v
+		if had && old.same(v) {
+			next[k] = old // against what was delivered: jitter must not add up
 			continue
 		}
 		l.leaseActivity(ls.mac, now, f.read)

@@ -115,6 +115,34 @@ func TestLeaseFilePolling(t *testing.T) {
 	}
 }
 
+// TestLeaseJitterIsNoRenewal: odhcpd rewrites every lease whenever any
+// client talks to it, and an unchanged lease's expiry may move by a
+// second: that is no sign of life, or a device that left would stay
+// present until its lease ran out.
+func TestLeaseJitterIsNoRenewal(t *testing.T) {
+	lt := newLeaseTest(t, 16)
+	expires := lt.clk.Now().Add(12 * time.Hour)
+	line := func(jitter time.Duration) string {
+		return fmt.Sprintf("%d 00:12:34:56:78:9a 10.97.0.10 cam *\n", expires.Add(jitter).Unix())
+	}
+	lt.write(line(0))
+	lt.poll()
+	lt.l.handle(neigh(camMAC, camIP)) // a sign of life after the first read
+	drain(lt.out)
+	for i := range 8 {
+		lt.clk.Advance(5 * time.Minute)
+		lt.write(line(time.Duration(i%2) * time.Second))
+		if evs := lt.poll(); len(evs) != 0 {
+			t.Fatalf("rewrite %d with the expiry a second off: %+v", i, evs)
+		}
+		lt.l.checkAway()
+		drain(lt.out)
+	}
+	if d := lt.l.devices.get(camMAC); d == nil || !d.away {
+		t.Error("the camera, silent for 40 minutes, is not away")
+	}
+}
+
 func TestLeaseFirstReadIsNoSignOfLife(t *testing.T) {
 	// A lease in the file at start-up says nothing of when the device was
 	// last there: it is tracked from start-up, not kept present.
