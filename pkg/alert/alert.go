@@ -318,6 +318,9 @@ const (
 	AreaNotice   = "notice"
 	AreaWeb      = "web"
 	AreaDNSProxy = "dnsproxy"
+	// AreaOffload: the firewall's flow offloading hides connections from
+	// the capture.
+	AreaOffload = "offload"
 )
 
 // problemWords is what the owner reads of a problem in area: the title
@@ -350,6 +353,10 @@ func problemWords(area string) (title, body, resolved string, ok bool) {
 		return "iotgw's web page is down",
 			"The settings page is not served. Detection and quarantines go on. iotgw keeps retrying.",
 			"iotgw's web page is back", true
+	case AreaOffload:
+		return "iotgw cannot see offloaded traffic",
+			"The firewall's flow offloading (Network → Firewall → Routing/NAT Offloading) passes connections around iotgw's inspection, so default passwords and personal data sent in them go unnoticed. Quarantines still hold. Turn offloading off for iotgw to inspect.",
+			"iotgw sees all traffic again", true
 	case AreaDNSProxy:
 		return "iotgw's DNS proxy is down",
 			"Quarantined devices cannot look up names, not even their update servers. Quarantines still hold. iotgw keeps retrying.",

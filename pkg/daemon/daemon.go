@@ -962,19 +962,56 @@ func (d *Daemon) SetAudit(upnp *audit.UPnPFetcher, sched *audit.Scheduler) {
 // within this time.
 const kernelCheck = time.Second
 
+// offloadCheck is how often the daemon looks for flow offloading, which
+// the owner switches on in the firewall's settings.
+const offloadCheck = time.Minute
+
+// flowtableLister is what an Enforcer offers to find flow offloading.
+type flowtableLister interface {
+	Flowtables(ctx context.Context) ([]string, error)
+}
+
 // kernelLoop keeps the kernel's quarantines equal to the daemon's; when
 // they already are, Reconcile changes nothing.
 func (d *Daemon) kernelLoop(ctx context.Context) {
 	t := time.NewTicker(kernelCheck)
 	defer t.Stop()
+	var offloadChecked time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		if now := d.now(); now.Sub(offloadChecked) >= offloadCheck {
+			offloadChecked = now
+			d.checkOffload(ctx)
+		}
 		d.checkKernel(ctx)
 	}
+}
+
+// checkOffload raises the problem "offload" while the ruleset holds a
+// flowtable: fw4's flow offloading takes connections out of the forward
+// hook after their handshake, so the capture never sees their logins or
+// personal data. Quarantines hold all the same.
+func (d *Daemon) checkOffload(ctx context.Context) {
+	lister, ok := d.deps.Enforcer.(flowtableLister)
+	if !ok {
+		return
+	}
+	names, err := lister.Flowtables(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("looking for flow offloading", "err", err)
+		}
+		return
+	}
+	if len(names) == 0 {
+		d.clearProblem(alert.AreaOffload)
+		return
+	}
+	d.problem(alert.AreaOffload, "flowtables "+strings.Join(names, ", "))
 }
 
 // checkKernel makes the kernel's quarantines equal to the daemon's view.

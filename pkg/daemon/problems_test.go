@@ -206,3 +206,34 @@ func startWithFailedQuarantine(t *testing.T, cfg *config.Config) *harness {
 	}
 	return h
 }
+
+// TestOffloadIsAProblem: while the ruleset holds a flowtable (fw4's flow
+// offloading), the owner is told iotgw cannot see the traffic it
+// offloads; switched off, the problem resolves.
+func TestOffloadIsAProblem(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	ctx := context.Background()
+	h.d.checkOffload(ctx)
+	if slices.Contains(problemAreas(h.d), alert.AreaOffload) {
+		t.Fatal("offload problem without a flowtable")
+	}
+	fake.SetFlowtables([]string{"inet fw4 ft"})
+	h.d.checkOffload(ctx)
+	if !slices.Contains(problemAreas(h.d), alert.AreaOffload) {
+		t.Fatalf("problems %v with fw4's flowtable, want offload", problemAreas(h.d))
+	}
+	fake.SetFlowtables(nil)
+	h.d.checkOffload(ctx)
+	if slices.Contains(problemAreas(h.d), alert.AreaOffload) {
+		t.Error("offload problem after the flowtable went")
+	}
+	if got := h.alerts.problemAreas("failing"); !slices.Contains(got, alert.AreaOffload) {
+		t.Errorf("failing alerts %v, want offload", got)
+	}
+	if got := h.alerts.problemAreas("resolved"); !slices.Contains(got, alert.AreaOffload) {
+		t.Errorf("resolved alerts %v, want offload", got)
+	}
+}

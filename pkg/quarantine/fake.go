@@ -21,6 +21,23 @@ type Fake struct {
 	layout    *layout
 	installed bool
 	st        *state
+	// flowtables is what Flowtables reports (SetFlowtables).
+	flowtables []string
+}
+
+// SetFlowtables sets the flowtables Flowtables reports, as if fw4's flow
+// offloading were switched on (names given) or off (none).
+func (f *Fake) SetFlowtables(names []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.flowtables = append([]string(nil), names...)
+}
+
+// Flowtables reports the flowtables SetFlowtables set.
+func (f *Fake) Flowtables(context.Context) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.flowtables...), nil
 }
 
 // NewFake returns an empty fake; like the kernel backend it installs its

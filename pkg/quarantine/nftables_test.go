@@ -813,3 +813,13 @@ func TestOwnGeneration(t *testing.T) {
 		})
 	}
 }
+
+// TestNFTablesFlowtables: fw4's ruleset without offloading has no
+// flowtable, and a kernel without flowtable support is no error.
+func TestNFTablesFlowtables(t *testing.T) {
+	n, _ := kernelSetup(t, testCfg)
+	got, err := n.Flowtables(context.Background())
+	if err != nil || len(got) != 0 {
+		t.Errorf("Flowtables: %v, %v; want none", got, err)
+	}
+}
