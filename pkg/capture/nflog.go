@@ -60,6 +60,23 @@ type NFLOG struct {
 	closeErr  error
 }
 
+// setReceiveBuffer sets the socket's receive buffer to size. SO_RCVBUF
+// is capped at net.core.rmem_max (about 208 KiB by default), which would
+// leave a burst a fifth of the room asked for; the daemon holds
+// CAP_NET_ADMIN, which SO_RCVBUFFORCE needs. Without it, the capped size.
+func setReceiveBuffer(conn *netlink.Conn, raw syscall.RawConn, size int) error {
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size)
+	}); err != nil {
+		return err
+	}
+	if serr == nil {
+		return nil
+	}
+	return conn.SetReadBuffer(size)
+}
+
 // OpenNFLOG binds an NFLOG group. It fails if another program (ulogd)
 // holds the group. ReadPacket returns ctx.Err() once ctx ends.
 func OpenNFLOG(ctx context.Context, cfg NFLOGConfig) (*NFLOG, error) {
@@ -84,7 +101,7 @@ func OpenNFLOG(ctx context.Context, cfg NFLOGConfig) (*NFLOG, error) {
 	l := &NFLOG{conn: conn, raw: raw, ctx: ctx, group: cfg.Group, buf: make([]byte, bufSize)}
 	l.batch = nflogBatch{order: binary.NativeEndian, stats: &l.stats, group: cfg.Group}
 	l.recv = l.recvFrom
-	if err := conn.SetReadBuffer(cfg.ReceiveBuffer); err != nil {
+	if err := setReceiveBuffer(conn, raw, cfg.ReceiveBuffer); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("nflog: receive buffer: %w", err)
 	}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/iotgw/iotgw/internal/netnstest"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 )
@@ -455,5 +457,30 @@ func TestNFLOGLargeBatch(t *testing.T) {
 	}
 	if st := src.Stats(); st.Truncated != 0 {
 		t.Errorf("stats %+v: a datagram did not fit", st)
+	}
+}
+
+// TestNFLOGReceiveBufferForced: the buffer asked for is granted beyond
+// net.core.rmem_max (the daemon holds CAP_NET_ADMIN, as root here).
+func TestNFLOGReceiveBufferForced(t *testing.T) {
+	requireRoot(t)
+	ns := netnstest.New(t, "iotgwcap", "buf")
+	const want = 32 << 20
+	var src *NFLOG
+	if err := netnstest.Run(ns, func() error {
+		var err error
+		src, err = OpenNFLOG(context.Background(), NFLOGConfig{Group: 11, ReceiveBuffer: want})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var got int
+	var gerr error
+	if err := src.raw.Control(func(fd uintptr) { got, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF) }); err != nil || gerr != nil {
+		t.Fatal(err, gerr)
+	}
+	if got < 2*want { // the kernel doubles what it was given, for its bookkeeping
+		t.Errorf("receive buffer %d, want %d (twice %d)", got, 2*want, want)
 	}
 }
