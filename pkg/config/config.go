@@ -285,6 +285,12 @@ var FindingKinds = []string{
 	"scanning", "outdated_firmware", "exposed_service",
 }
 
+// Caps of the AF_PACKET rings, in 128 KiB blocks.
+const (
+	maxRingBlocks      = 128
+	maxRingBlocksTotal = 256
+)
+
 // Default returns the configuration used when no file exists.
 func Default() *Config {
 	return &Config{
@@ -584,8 +590,12 @@ func (c *Config) validate() []*Error {
 			}
 		}
 	}
-	if cp.RingBlocks < 1 || cp.RingBlocks > 512 {
-		bad("capture.ring_blocks", "%d is out of range (1 to 512)", cp.RingBlocks)
+	// The rings are kernel memory pinned for good, on routers of 64 or
+	// 128 MB: at most 16 MiB each, and 32 MiB for all interfaces.
+	if cp.RingBlocks < 1 || cp.RingBlocks > maxRingBlocks {
+		bad("capture.ring_blocks", "%d is out of range (1 to %d, 128 KiB each)", cp.RingBlocks, maxRingBlocks)
+	} else if n := len(cp.Interfaces); cp.Mode == "afpacket" && n*cp.RingBlocks > maxRingBlocksTotal {
+		bad("capture.ring_blocks", "%d blocks on each of %d interfaces: at most %d blocks (%d MiB) in all", cp.RingBlocks, n, maxRingBlocksTotal, maxRingBlocksTotal/8)
 	}
 	if cp.NFLOGGroup < 0 || cp.NFLOGGroup > 65535 {
 		bad("capture.nflog_group", "%d is out of range (0 to 65535)", cp.NFLOGGroup)

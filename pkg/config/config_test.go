@@ -132,6 +132,8 @@ func TestValidateCatchesWhatBreaksRun(t *testing.T) {
 		{"lan_interface_slash", "[lan]\ninterfaces = [\"br/lan\"]\n", "lan.interfaces"},
 		{"lan_interface_space", "[lan]\ninterfaces = [\"br lan\"]\n", "lan.interfaces"},
 		{"lan_interface_wildcard", "[lan]\ninterfaces = [\"br*lan\"]\n", "lan.interfaces"},
+		{"ring_too_big", "[capture]\nring_blocks = 129\n", "capture.ring_blocks"},
+		{"rings_too_big_in_all", "[capture]\nmode = \"afpacket\"\ninterfaces = [\"br-lan\", \"br-guest\", \"br-iot\"]\nring_blocks = 100\n", "capture.ring_blocks"},
 		{"lan_interfaces_too_many", "[lan]\ninterfaces = [\"br0\",\"br1\",\"br2\",\"br3\",\"br4\",\"br5\",\"br6\",\"br7\",\"br8\",\"br9\",\"br10\",\"br11\",\"br12\",\"br13\",\"br14\",\"br15\",\"br16\",\"br17\",\"br18\",\"br19\",\"br20\",\"br21\",\"br22\",\"br23\",\"br24\",\"br25\",\"br26\",\"br27\",\"br28\",\"br29\",\"br30\",\"br31\",\"br32\"]\n", "lan.interfaces"},
 		{"lan_interface_colon", "[lan]\ninterfaces = [\"br:lan\"]\n", "lan.interfaces"},
 		{"lan_interface_dotdot", "[lan]\ninterfaces = [\"..\"]\n", "lan.interfaces"},
