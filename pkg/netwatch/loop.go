@@ -255,8 +255,8 @@ func (l *loop) addr(u kernelUpdate) {
 			delete(l.ownIPs, key.addr)
 		}
 		if a.delivered {
-			// A dropped removal cannot be re-sent by listing; the
-			// consumer's Snapshot at its next start puts it right.
+			// A dropped removal cannot be re-sent by listing; a
+			// consumer's Snapshot puts it right.
 			l.emit(AddressChanged{Iface: a.iface, Prefix: a.prefix, Added: false, Time: l.w.clock.Now()})
 		}
 		return
