@@ -175,7 +175,11 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 1
 	}
 	fmt.Fprintf(stdout, "iotgw %s, running since %s, %s mode\n", s.Version, s.Started.Local().Format(time.RFC3339), s.Mode)
-	fmt.Fprintf(stdout, "capture %s: %d packets, %d flows, %d events\n", s.Capture, s.Packets, s.Flows, s.Events)
+	fmt.Fprintf(stdout, "capture %s: %d packets, %d flows, %d events", s.Capture, s.Packets, s.Flows, s.Events)
+	if s.CaptureLost > 0 {
+		fmt.Fprintf(stdout, ", %d packets lost before they were read", s.CaptureLost)
+	}
+	fmt.Fprintln(stdout)
 	fmt.Fprintf(stdout, "%d devices, %d quarantined\n", s.Devices, s.Quarantined)
 	for _, p := range s.Problems {
 		fmt.Fprintf(stdout, "problem: %s\n", p)

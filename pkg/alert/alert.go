@@ -321,6 +321,8 @@ const (
 	// AreaOffload: the firewall's flow offloading hides connections from
 	// the capture.
 	AreaOffload = "offload"
+	// AreaCaptureLoss: the packet source keeps losing packets.
+	AreaCaptureLoss = "capture-loss"
 )
 
 // problemWords is what the owner reads of a problem in area: the title
@@ -353,6 +355,10 @@ func problemWords(area string) (title, body, resolved string, ok bool) {
 		return "iotgw's web page is down",
 			"The settings page is not served. Detection and quarantines go on. iotgw keeps retrying.",
 			"iotgw's web page is back", true
+	case AreaCaptureLoss:
+		return "iotgw is missing packets",
+			"The router hands iotgw packets faster than it reads them, and the rest are lost uninspected: logins in them go unnoticed. Quarantines still hold. A bigger ring (capture.ring_blocks) or capture.mode = \"nflog\" helps.",
+			"iotgw reads every packet again", true
 	case AreaOffload:
 		return "iotgw cannot see offloaded traffic",
 			"The firewall's flow offloading (Network → Firewall → Routing/NAT Offloading) passes connections around iotgw's inspection, so default passwords and personal data sent in them go unnoticed. Quarantines still hold. Turn offloading off for iotgw to inspect.",

@@ -197,7 +197,7 @@ func TestFromProblem(t *testing.T) {
 // TestProblemAreasWorded: every area the daemon raises has its own words
 // for the owner, failing and resolved, not the generic fallback.
 func TestProblemAreasWorded(t *testing.T) {
-	for _, area := range []string{AreaCapture, AreaNFTables, AreaState, AreaNotice, AreaWeb, AreaDNSProxy, AreaOffload} {
+	for _, area := range []string{AreaCapture, AreaNFTables, AreaState, AreaNotice, AreaWeb, AreaDNSProxy, AreaOffload, AreaCaptureLoss} {
 		p, r := FromProblem(area, "bind: address already in use", t0), FromProblemResolved(area, t0)
 		if strings.HasPrefix(p.Title, "iotgw problem") || !strings.Contains(p.Body, "address already in use") || !p.Urgent {
 			t.Errorf("%s: problem %q: %q", area, p.Title, p.Body)

@@ -71,6 +71,7 @@ type Status struct {
 	Started     time.Time `json:"started"`
 	Mode        string    `json:"mode"` // monitor or enforce
 	Capture     string    `json:"capture"`
+	CaptureLost uint64    `json:"capture_lost"` // packets the kernel had but the daemon never read (full ring or buffer)
 	Devices     int       `json:"devices"`
 	Quarantined int       `json:"quarantined"`
 	Packets     uint64    `json:"packets"`

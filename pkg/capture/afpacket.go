@@ -293,6 +293,9 @@ func (a *AFPacket) collectLocked() {
 	}
 }
 
+// Lost implements LossReporter: the ring's drops.
+func (a *AFPacket) Lost() uint64 { return a.Stats().Drops }
+
 // Stats returns the counters; safe to call from any goroutine.
 func (a *AFPacket) Stats() AFPacketStats {
 	a.statsMu.Lock()

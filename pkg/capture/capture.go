@@ -27,6 +27,13 @@ type Source interface {
 	Close() error
 }
 
+// LossReporter is a live source that counts the packets the kernel had
+// for it but could not hand over: a full ring or socket buffer. What was
+// lost was never inspected.
+type LossReporter interface {
+	Lost() uint64
+}
+
 // ErrUnsupportedLinkType is wrapped by errors for captures whose link type
 // the decoder cannot read.
 var ErrUnsupportedLinkType = errors.New("unsupported link type")

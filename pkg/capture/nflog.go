@@ -248,3 +248,7 @@ func (l *NFLOG) Close() error {
 
 // Stats returns the counters; safe to call from any goroutine.
 func (l *NFLOG) Stats() NFLOGStats { return l.stats.snapshot() }
+
+// Lost implements LossReporter: the packets the kernel logged but never
+// delivered (gaps in the sequence numbers).
+func (l *NFLOG) Lost() uint64 { return l.stats.drops.Load() }

@@ -145,6 +145,13 @@ type Daemon struct {
 	// audit.
 	reconsidered time.Time
 	capState     string
+	// capLoss is the open source's loss counter (nil: none, or not
+	// open); capLostBefore what closed sources lost; lossCheckedAt and
+	// lostAtCheck the last loss check (checkCaptureLoss).
+	capLoss       capture.LossReporter
+	capLostBefore uint64
+	lossCheckedAt time.Time
+	lostAtCheck   uint64
 
 	kernelMu sync.Mutex // serialises changes to the kernel
 	work     *workQueue
@@ -448,8 +455,15 @@ func (d *Daemon) captureLoop(ctx context.Context) {
 		}
 		d.clearProblem("capture")
 		d.setCapture("running")
+		loss, _ := src.(capture.LossReporter)
+		d.mu.Lock()
+		d.capLoss = loss
+		d.mu.Unlock()
 		backoff = time.Second
 		err = d.readSource(ctx, src)
+		d.mu.Lock()
+		d.capLostBefore, d.capLoss = d.capturedLostLocked(), nil
+		d.mu.Unlock()
 		src.Close()
 		if ctx.Err() != nil {
 			return
@@ -476,6 +490,46 @@ func (d *Daemon) readSource(ctx context.Context, src capture.Source) error {
 		d.mu.Unlock()
 	}
 	return ctx.Err()
+}
+
+// capturedLostLocked is what every live source lost since start. d.mu
+// held.
+func (d *Daemon) capturedLostLocked() uint64 {
+	n := d.capLostBefore
+	if d.capLoss != nil {
+		n += d.capLoss.Lost()
+	}
+	return n
+}
+
+// Capture loss: checked once a minute; this many packets lost in one
+// raise the problem, a minute without loss clears it. A few lost in a
+// burst are no news; a steady loss means logins go unnoticed.
+const (
+	lossCheck     = time.Minute
+	lossThreshold = 100
+)
+
+// checkCaptureLoss raises the problem capture-loss while the packet
+// source keeps losing packets.
+func (d *Daemon) checkCaptureLoss(now time.Time) {
+	d.mu.Lock()
+	if now.Sub(d.lossCheckedAt) < lossCheck {
+		d.mu.Unlock()
+		return
+	}
+	first := d.lossCheckedAt.IsZero()
+	lost := d.capturedLostLocked()
+	delta := lost - d.lostAtCheck
+	d.lossCheckedAt, d.lostAtCheck = now, lost
+	d.mu.Unlock()
+	switch {
+	case first:
+	case delta >= lossThreshold:
+		d.problem(alert.AreaCaptureLoss, fmt.Sprintf("%d packets lost in the last minute", delta))
+	case delta == 0:
+		d.clearProblem(alert.AreaCaptureLoss)
+	}
 }
 
 func sleep(ctx context.Context, dur time.Duration) bool {
@@ -520,6 +574,7 @@ func (d *Daemon) tickLoop(ctx context.Context) {
 		d.rematchOnNewFeed()
 		d.persistDevices(now)
 		d.checkStore()
+		d.checkCaptureLoss(now)
 	}
 }
 
@@ -886,14 +941,15 @@ func (d *Daemon) Status() api.Status {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := api.Status{
-		Version: d.deps.Version,
-		Started: d.started,
-		Mode:    d.cfg.Policy.Mode,
-		Capture: d.capState,
-		Devices: d.pipe.Inventory().Len(),
-		Packets: d.pipe.Decoder().Stats.Frames,
-		Flows:   d.pipe.Engine().Flows(),
-		Events:  d.total,
+		Version:     d.deps.Version,
+		Started:     d.started,
+		Mode:        d.cfg.Policy.Mode,
+		Capture:     d.capState,
+		CaptureLost: d.capturedLostLocked(),
+		Devices:     d.pipe.Inventory().Len(),
+		Packets:     d.pipe.Decoder().Stats.Frames,
+		Flows:       d.pipe.Engine().Flows(),
+		Events:      d.total,
 	}
 	for _, m := range d.meta {
 		if m.quarantine != nil {

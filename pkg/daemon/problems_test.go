@@ -6,10 +6,12 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/alert"
+	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/netwatch"
@@ -235,5 +237,60 @@ func TestOffloadIsAProblem(t *testing.T) {
 	}
 	if got := h.alerts.problemAreas("resolved"); !slices.Contains(got, alert.AreaOffload) {
 		t.Errorf("resolved alerts %v, want offload", got)
+	}
+}
+
+// lossySource is a quiet live source whose kernel lost packets.
+type lossySource struct {
+	ctx  context.Context
+	lost atomic.Uint64
+}
+
+func (s *lossySource) ReadPacket() ([]byte, capture.Info, error) {
+	<-s.ctx.Done()
+	return nil, capture.Info{}, s.ctx.Err()
+}
+
+func (s *lossySource) Close() error { return nil }
+
+func (s *lossySource) Lost() uint64 { return s.lost.Load() }
+
+// TestCaptureLossIsAProblem: packets the kernel lost before the daemon
+// read them are counted in the status; a minute with many lost is a
+// problem for the owner, a minute with none ends it.
+func TestCaptureLossIsAProblem(t *testing.T) {
+	opened := make(chan *lossySource, 1)
+	h := launch(t, enforcingConfig(), newFake(t), t.TempDir(), false, func(d *Deps) {
+		d.OpenSource = func(ctx context.Context) (capture.Source, error) {
+			src := &lossySource{ctx: ctx}
+			opened <- src
+			return src, nil
+		}
+	})
+	defer h.stop()
+	src := <-opened
+	eventually(t, "the daemon reads the lossy source", func() bool { return h.d.Status().Capture == "running" })
+	t0 := time.Now().Add(time.Hour) // after any check of the daemon's own
+	h.d.checkCaptureLoss(t0)
+	src.lost.Store(500)
+	h.d.checkCaptureLoss(t0.Add(30 * time.Second)) // not a minute yet
+	if slices.Contains(problemAreas(h.d), alert.AreaCaptureLoss) {
+		t.Fatal("loss checked before a minute passed")
+	}
+	h.d.checkCaptureLoss(t0.Add(lossCheck))
+	if !slices.Contains(problemAreas(h.d), alert.AreaCaptureLoss) {
+		t.Fatalf("problems %v after 500 packets lost in a minute", problemAreas(h.d))
+	}
+	if got := h.d.Status().CaptureLost; got != 500 {
+		t.Errorf("status capture_lost %d, want 500", got)
+	}
+	src.lost.Store(520) // a trickle: neither raised nor over
+	h.d.checkCaptureLoss(t0.Add(2 * lossCheck))
+	if !slices.Contains(problemAreas(h.d), alert.AreaCaptureLoss) {
+		t.Error("problem cleared by a minute that still lost packets")
+	}
+	h.d.checkCaptureLoss(t0.Add(3 * lossCheck))
+	if slices.Contains(problemAreas(h.d), alert.AreaCaptureLoss) {
+		t.Error("problem still raised after a minute without loss")
 	}
 }
