@@ -71,7 +71,7 @@ func BenchmarkUDPRoundTrip(b *testing.B) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
-			go func() { done <- p.Run(ctx) }()
+			go func() { done <- p.Serve(ctx, func() {}) }()
 			<-p.Ready()
 			conn, err := dns.Dial("udp", p.Addrs()[0].String())
 			if err != nil {

@@ -79,7 +79,7 @@ func TestRunListenError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Run(context.Background()); err == nil || !strings.Contains(err.Error(), taken.String()) {
+	if err := p.Serve(context.Background(), func() {}); err == nil || !strings.Contains(err.Error(), taken.String()) {
 		t.Fatalf("Run: %v, want a listen error naming %s", err, taken)
 	}
 	select {

@@ -321,7 +321,7 @@ func startProxy(t *testing.T, cfg Config, deps Deps) *Proxy {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
+	go func() { done <- p.Serve(ctx, func() {}) }()
 	select {
 	case <-p.Ready():
 	case err := <-done:

@@ -78,7 +78,7 @@ func runHelper() int {
 		<-p.Ready()
 		fmt.Println("ready")
 	}()
-	if err := p.Run(ctx); err != nil {
+	if err := p.Serve(ctx, func() {}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

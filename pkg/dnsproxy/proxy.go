@@ -157,7 +157,7 @@ type Stats struct {
 	ObservationsDropped uint64 // lost to the rate bound or a slow Observer
 }
 
-// Proxy is the DNS forwarder. Create it with New, start it with Run.
+// Proxy is the DNS forwarder. Create it with New, start it with Serve.
 type Proxy struct {
 	cfg     Config
 	deps    Deps
@@ -330,9 +330,6 @@ func (p *Proxy) Addrs() []netip.AddrPort {
 	defer p.addrsMu.Unlock()
 	return append([]netip.AddrPort(nil), p.addrs...)
 }
-
-// Run is Serve without a call when listening.
-func (p *Proxy) Run(ctx context.Context) error { return p.Serve(ctx, func() {}) }
 
 // Serve listens on every configured address, calls up, and serves until
 // ctx ends, then shuts the servers down and returns nil. It returns an

@@ -256,7 +256,7 @@ func TestKernelSubscribeLists(t *testing.T) {
 	updates := make(chan kernelUpdate, 1024)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- netlinkSource{nsPath: "/run/netns/" + ns}.Subscribe(ctx, updates) }()
+	go func() { done <- newNetlinkSource("/run/netns/"+ns).Subscribe(ctx, updates) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {

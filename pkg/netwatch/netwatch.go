@@ -161,7 +161,7 @@ func New(cfg Config, opts ...Option) (*Watcher, error) {
 		cfg:        cfg,
 		log:        slog.Default(),
 		clock:      wallClock{},
-		source:     netlinkSource{nsPath: cfg.NetNSPath},
+		source:     newNetlinkSource(cfg.NetNSPath),
 		minBackoff: time.Second,
 		maxBackoff: time.Minute,
 	}

@@ -43,6 +43,19 @@ const (
 // (the current one when empty).
 type netlinkSource struct {
 	nsPath string
+	// forceBuffers: the process holds CAP_NET_ADMIN, so the
+	// subscriptions' buffers may be forced past net.core.rmem_max (about
+	// 208 KiB by default), and overruns (ENOBUFS, a fresh subscription)
+	// come later. Asked without it, the library fails the subscription
+	// and leaks its socket.
+	forceBuffers bool
+}
+
+// newNetlinkSource is the kernel source in the namespace at nsPath ("":
+// the current one).
+func newNetlinkSource(nsPath string) netlinkSource {
+	st, err := capdrop.ReadState(os.Getpid())
+	return netlinkSource{nsPath: nsPath, forceBuffers: err == nil && st.Effective&capdrop.NetAdmin != 0}
 }
 
 // namespace opens the configured network namespace; the caller closes it.
@@ -76,15 +89,6 @@ func (s netlinkSource) Subscribe(ctx context.Context, updates chan<- kernelUpdat
 	}
 	defer h.Close()
 	names := newLinkNames(h)
-	// SO_RCVBUF is capped at net.core.rmem_max (about 208 KiB by
-	// default); with CAP_NET_ADMIN, as the daemon has, the buffer is
-	// forced to the size asked for, and overruns (ENOBUFS, a fresh
-	// subscription) come later. Asked without it, the library fails the
-	// subscription and leaks its socket: decided up front.
-	force := false
-	if st, err := capdrop.ReadState(os.Getpid()); err == nil {
-		force = st.Effective&capdrop.NetAdmin != 0
-	}
 
 	done := make(chan struct{})
 	linkc := make(chan netlink.LinkUpdate, libraryQueue)
@@ -112,19 +116,19 @@ func (s netlinkSource) Subscribe(ctx context.Context, updates chan<- kernelUpdat
 	// ends, and the loop needs to know, to tell what was deleted while no
 	// subscription could say so: the tables are listed below instead.
 	if err := netlink.LinkSubscribeWithOptions(linkc, done, netlink.LinkSubscribeOptions{
-		Namespace: &ns, ErrorCallback: onError, ReceiveBufferSize: receiveBuffer, ReceiveBufferForceSize: force,
+		Namespace: &ns, ErrorCallback: onError, ReceiveBufferSize: receiveBuffer, ReceiveBufferForceSize: s.forceBuffers,
 	}); err != nil {
 		return fmt.Errorf("subscribe to links: %w", err)
 	}
 	started = append(started, func() { drainChan(linkc) })
 	if err := netlink.AddrSubscribeWithOptions(addrc, done, netlink.AddrSubscribeOptions{
-		Namespace: &ns, ErrorCallback: onError, ReceiveBufferSize: receiveBuffer, ReceiveBufferForceSize: force,
+		Namespace: &ns, ErrorCallback: onError, ReceiveBufferSize: receiveBuffer, ReceiveBufferForceSize: s.forceBuffers,
 	}); err != nil {
 		return fmt.Errorf("subscribe to addresses: %w", err)
 	}
 	started = append(started, func() { drainChan(addrc) })
 	if err := netlink.NeighSubscribeWithOptions(neighc, done, netlink.NeighSubscribeOptions{
-		Namespace: &ns, ErrorCallback: onError, ReceiveBufferSize: receiveBuffer, ReceiveBufferForceSize: force,
+		Namespace: &ns, ErrorCallback: onError, ReceiveBufferSize: receiveBuffer, ReceiveBufferForceSize: s.forceBuffers,
 	}); err != nil {
 		return fmt.Errorf("subscribe to neighbours: %w", err)
 	}

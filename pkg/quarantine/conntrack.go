@@ -23,10 +23,10 @@ import (
 func FlushConntrack(addrs []netip.Addr) (uint, error) { return flushConntrack(options{}, addrs) }
 
 func flushConntrack(o options, addrs []netip.Addr) (uint, error) {
-	filters := map[netlink.InetFamily][]netlink.CustomConntrackFilter{}
+	filters := conntrackFilters{}
 	for _, a := range addrs {
 		for _, field := range []netlink.ConntrackFilterType{netlink.ConntrackOrigSrcIP, netlink.ConntrackReplySrcIP} {
-			if err := addFilter(filters, a, field, nil); err != nil {
+			if err := filters.add(a, field, nil); err != nil {
 				return 0, err
 			}
 		}
@@ -57,27 +57,25 @@ func flushRedirected(o options, addrs, routerAddrs []netip.Addr) (uint, error) {
 	return n, nil
 }
 
-func redirectedFilters(addrs, routerAddrs []netip.Addr) (map[netlink.InetFamily][]netlink.CustomConntrackFilter, error) {
-	filters := map[netlink.InetFamily][]netlink.CustomConntrackFilter{}
+func redirectedFilters(addrs, routerAddrs []netip.Addr) (conntrackFilters, error) {
+	filters := conntrackFilters{}
 	for _, a := range addrs {
-		a = a.Unmap()
-		family := netlink.InetFamily(unix.AF_INET)
-		if a.Is6() {
-			family = unix.AF_INET6
-		}
 		for _, proto := range []uint8{unix.IPPROTO_UDP, unix.IPPROTO_TCP} {
-			f := &netlink.ConntrackFilter{}
-			if err := errors.Join(f.AddIP(netlink.ConntrackOrigSrcIP, net.IP(a.AsSlice())), f.AddProtocol(proto),
-				f.AddPort(netlink.ConntrackOrigDstPort, 53)); err != nil {
-				return nil, fmt.Errorf("quarantine: conntrack filter for %s: %w", a, err)
+			dns := func(f *netlink.ConntrackFilter) error {
+				return errors.Join(f.AddProtocol(proto), f.AddPort(netlink.ConntrackOrigDstPort, 53))
 			}
-			filters[family] = append(filters[family], f)
+			if err := filters.add(a, netlink.ConntrackOrigSrcIP, dns); err != nil {
+				return nil, err
+			}
 		}
 		for _, r := range routerAddrs {
 			if a.Unmap().Is4() != r.Unmap().Is4() {
 				continue
 			}
-			if err := addFilter(filters, a, netlink.ConntrackOrigSrcIP, &r); err != nil {
+			answeredByRouter := func(f *netlink.ConntrackFilter) error {
+				return f.AddIP(netlink.ConntrackReplySrcIP, net.IP(r.Unmap().AsSlice()))
+			}
+			if err := filters.add(a, netlink.ConntrackOrigSrcIP, answeredByRouter); err != nil {
 				return nil, err
 			}
 		}
@@ -85,30 +83,31 @@ func redirectedFilters(addrs, routerAddrs []netip.Addr) (map[netlink.InetFamily]
 	return filters, nil
 }
 
-// addFilter adds a filter matching a in field and, when replySrc is set,
-// answered from replySrc.
-func addFilter(filters map[netlink.InetFamily][]netlink.CustomConntrackFilter, a netip.Addr, field netlink.ConntrackFilterType, replySrc *netip.Addr) error {
+// conntrackFilters are deletion filters by address family.
+type conntrackFilters map[netlink.InetFamily][]netlink.CustomConntrackFilter
+
+// add adds a filter matching a in field and whatever more narrow sets.
+func (fs conntrackFilters) add(a netip.Addr, field netlink.ConntrackFilterType, narrow func(*netlink.ConntrackFilter) error) error {
 	a = a.Unmap()
 	family := netlink.InetFamily(unix.AF_INET)
 	if a.Is6() {
 		family = unix.AF_INET6
 	}
 	f := &netlink.ConntrackFilter{}
-	if err := f.AddIP(field, net.IP(a.AsSlice())); err != nil {
+	err := f.AddIP(field, net.IP(a.AsSlice()))
+	if err == nil && narrow != nil {
+		err = narrow(f)
+	}
+	if err != nil {
 		return fmt.Errorf("quarantine: conntrack filter for %s: %w", a, err)
 	}
-	if replySrc != nil {
-		if err := f.AddIP(netlink.ConntrackReplySrcIP, net.IP(replySrc.Unmap().AsSlice())); err != nil {
-			return fmt.Errorf("quarantine: conntrack filter for %s: %w", *replySrc, err)
-		}
-	}
-	filters[family] = append(filters[family], f)
+	fs[family] = append(fs[family], f)
 	return nil
 }
 
 // deleteConntrack deletes the entries any filter matches: one dump of the
 // table per family, matched against every filter.
-func deleteConntrack(o options, filters map[netlink.InetFamily][]netlink.CustomConntrackFilter) (uint, error) {
+func deleteConntrack(o options, filters conntrackFilters) (uint, error) {
 	if len(filters) == 0 {
 		return 0, nil
 	}

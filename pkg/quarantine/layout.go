@@ -73,8 +73,15 @@ type layout struct {
 }
 
 func familyName(f nftables.TableFamily) string {
-	if f == nftables.TableFamilyBridge {
+	switch f {
+	case nftables.TableFamilyBridge:
 		return "bridge"
+	case nftables.TableFamilyIPv4:
+		return "ip"
+	case nftables.TableFamilyIPv6:
+		return "ip6"
+	case nftables.TableFamilyNetdev:
+		return "netdev"
 	}
 	return "inet"
 }

@@ -37,24 +37,11 @@ func (n *NFTables) Flowtables(ctx context.Context) ([]string, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("quarantine: list flowtables of %s %s: %w", anyFamilyName(t.Family), t.Name, err)
+			return nil, fmt.Errorf("quarantine: list flowtables of %s %s: %w", familyName(t.Family), t.Name, err)
 		}
 		for _, ft := range fts {
-			names = append(names, anyFamilyName(t.Family)+" "+t.Name+" "+ft.Name)
+			names = append(names, familyName(t.Family)+" "+t.Name+" "+ft.Name)
 		}
 	}
 	return names, nil
-}
-
-// anyFamilyName is the nft name of a table family.
-func anyFamilyName(f nftables.TableFamily) string {
-	switch f {
-	case nftables.TableFamilyIPv4:
-		return "ip"
-	case nftables.TableFamilyIPv6:
-		return "ip6"
-	case nftables.TableFamilyNetdev:
-		return "netdev"
-	}
-	return familyName(f)
 }
