@@ -181,11 +181,33 @@ func dport(proto string, port uint16) match {
 }
 
 func icmpv6Type(name string, typ byte) match {
+	return l4Type("icmpv6", unix.IPPROTO_ICMPV6, name, typ)
+}
+
+func icmpType(name string, typ byte) match {
+	return l4Type("icmp", unix.IPPROTO_ICMP, name, typ)
+}
+
+func l4Type(proto string, number byte, name string, typ byte) match {
 	return match{
-		text: "icmpv6 type " + name,
+		text: proto + " type " + name,
 		exprs: []expr.Any{
-			load(expr.MetaKeyL4PROTO), eq([]byte{unix.IPPROTO_ICMPV6}),
+			load(expr.MetaKeyL4PROTO), eq([]byte{number}),
 			payload(expr.PayloadBaseTransportHeader, 0, 1), eq([]byte{typ}),
+		},
+	}
+}
+
+// tcpSYNOnly matches the first segment of a TCP handshake: SYN without ACK.
+func tcpSYNOnly() match {
+	const syn, ack = 0x02, 0x10
+	return match{
+		text: "tcp flags syn / syn,ack",
+		exprs: []expr.Any{
+			load(expr.MetaKeyL4PROTO), eq([]byte{unix.IPPROTO_TCP}),
+			payload(expr.PayloadBaseTransportHeader, 13, 1),
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{syn | ack}, Xor: []byte{0}},
+			eq([]byte{syn}),
 		},
 	}
 }
@@ -664,21 +686,31 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 		cut = append(cut, ModeIsolate)
 	}
 	forward := chainDef{name: "forward", hook: nftables.ChainHookForward, prio: prioBridgeFilter, typ: nftables.ChainTypeFilter}
-	// Without bridge conntrack a reply cannot be told from a new frame, so
-	// frames to a protected MAC pass both ways: the owner can manage a
-	// quarantined device on the same LAN.
+	// The owner can manage a quarantined device on the same LAN: frames
+	// from a protected device pass, and so do the device's answers to it.
+	// Without conntrack in the bridge family (OpenWrt does not load it) an
+	// answer is told from an opening by the frame alone: a TCP SYN and an
+	// ICMP echo request to a protected device go on to the quarantine
+	// rules, so a quarantined device cannot open a TCP connection to, or
+	// sweep, the owner's devices. UDP cannot be told apart this way.
+	toProtected := chainDef{name: "to_protected", rules: []ruleDef{
+		rule(tcpSYNOnly(), verdict(expr.VerdictReturn)),
+		rule(icmpType("echo-request", 8), verdict(expr.VerdictReturn)),
+		rule(icmpv6Type("echo-request", 128), verdict(expr.VerdictReturn)),
+		rule(accept()),
+	}}
 	forward.rules = append(forward.rules,
 		rule(b.ether("saddr", "protected_mac"), accept()),
-		rule(b.ether("daddr", "protected_mac"), accept()))
+		rule(b.ether("daddr", "protected_mac"), jump(toProtected.name)))
 	for _, m := range cut {
 		for _, dir := range []string{"saddr", "daddr"} {
 			forward.rules = append(forward.rules, rule(b.ether(dir, setName(m.setPrefix(), keyMAC)), drop()))
 		}
 	}
 	for _, k := range addrKinds {
-		for _, dir := range []string{"saddr", "daddr"} {
-			forward.rules = append(forward.rules, rule(b.addr(k, dir, setName("protected", k), false), accept()))
-		}
+		forward.rules = append(forward.rules,
+			rule(b.addr(k, "saddr", setName("protected", k), false), accept()),
+			rule(b.addr(k, "daddr", setName("protected", k), false), jump(toProtected.name)))
 	}
 	for _, k := range addrKinds {
 		for _, m := range cut {
@@ -687,7 +719,7 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 			}
 		}
 	}
-	chains := []chainDef{forward}
+	chains := []chainDef{forward, toProtected}
 	if cfg.Capture.Enabled && bridgeCT {
 		chains = append(chains, chainDef{
 			name: "capture", hook: nftables.ChainHookForward, prio: prioBridgeCapture, typ: nftables.ChainTypeFilter,

@@ -37,7 +37,7 @@ type lab struct {
 const (
 	routerV4, routerV6 = "10.99.0.1", "fd99::1"
 	deviceV4, deviceV6 = "10.99.0.10", "fd99::10"
-	peerV4             = "10.99.0.11"
+	peerV4, peerV6     = "10.99.0.11", "fd99::11"
 	wanV4, wanV6       = "198.18.0.2", "2001:2::2"
 	wanOtherV4         = "198.18.0.3"
 	resolverV4         = "198.18.0.53" // a "public resolver" a device has hard-coded
@@ -68,7 +68,7 @@ func newLab(t *testing.T) *lab {
 		ns, port string
 		mac      hwaddr.MAC
 		v4, v6   string
-	}{{l.device, "lan0", deviceMAC, deviceV4, deviceV6}, {l.peer, "lan1", peerMAC, peerV4, "fd99::11"}} {
+	}{{l.device, "lan0", deviceMAC, deviceV4, deviceV6}, {l.peer, "lan1", peerMAC, peerV4, peerV6}} {
 		ipr(l.router, "link", "add", h.port, "type", "veth", "peer", "name", "eth0", "netns", h.ns)
 		ipr(l.router, "link", "set", h.port, "master", "br0", "up")
 		ipr(h.ns, "link", "set", "eth0", "address", h.mac.String(), "up")
@@ -503,11 +503,25 @@ func TestTraffic(t *testing.T) {
 	}
 
 	// The owner's device, once protected, can reach the quarantined
-	// device (to fix it), and cannot itself be quarantined.
+	// device (to fix it), and cannot itself be quarantined. The
+	// quarantined device can neither connect to nor ping it.
 	if err := n.SetProtected(ctx, []hwaddr.MAC{peerMAC}, nil); err != nil {
 		t.Fatal(err)
 	}
-	l.expect(t, "block, peer protected", []check{{from: p, to: deviceV4, port: 443, want: "device"}})
+	l.expect(t, "block, peer protected", []check{
+		{from: p, to: deviceV4, port: 443, want: "device"},
+		{from: p, to: deviceV6, port: 443, want: "device"},
+		{from: d, to: peerV4, port: 443, want: ""},
+		{from: d, to: peerV6, port: 443, want: ""},
+	})
+	if err := ping(p, deviceV4); err != nil {
+		t.Errorf("block, peer protected: ping peer → device: %v", err)
+	}
+	for _, to := range []string{peerV4, peerV6} {
+		if err := ping(d, to); err == nil {
+			t.Errorf("block, peer protected: ping device → %s still works", to)
+		}
+	}
 	if err := n.Quarantine(ctx, Entry{MAC: peerMAC, Addrs: addrs(peerV4), Mode: ModeBlock}); !errors.Is(err, ErrProtected) {
 		t.Errorf("quarantine of the protected peer: got %v, want ErrProtected", err)
 	}
