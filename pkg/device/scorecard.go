@@ -160,9 +160,14 @@ func unknown(p Provision, reason string) Provision {
 }
 
 // acceptedLogins are accepted logins seen with a password that is not a
-// factory default: the device's password was changed.
+// factory default: the device's password was changed. An empty password,
+// an anonymous guest login or a token says nothing about the password.
 func (s scorer) acceptedLogins() []string {
 	return s.findings(func(e *event.Event) bool {
+		switch e.Evidence["password_class"] {
+		case "empty", "anonymous", "token":
+			return false
+		}
 		return (e.Kind == event.KindPlaintextCredentials || e.Kind == event.KindWeakCredentials) &&
 			e.Evidence["accepted"] == "yes"
 	})

@@ -49,6 +49,23 @@ func TestScorecard(t *testing.T) {
 				return e
 			}(),
 		}, map[string]Status{"5.1-1": Fail, "5.5-7": Unknown}, ""},
+		{"changed_password_accepted", []*event.Event{
+			finding(event.KindPlaintextCredentials, "FTP login sent without encryption (user a***, unique, accepted: yes)",
+				event.Evidence{"protocol": "ftp", "password_class": "unique", "accepted": "yes"}),
+		}, map[string]Status{"5.1-1": Pass}, "not a factory default"},
+		// Logins that say nothing about the device's password: no pass.
+		{"anonymous_login_accepted", []*event.Event{
+			finding(event.KindPlaintextCredentials, "FTP anonymous login, no password needed (user an***, accepted: yes)",
+				event.Evidence{"protocol": "ftp", "password_class": "anonymous", "accepted": "yes"}),
+		}, map[string]Status{"5.1-1": Unknown}, ""},
+		{"empty_password_accepted", []*event.Event{
+			finding(event.KindPlaintextCredentials, "MQTT login sent without encryption (user te***, empty, accepted: yes)",
+				event.Evidence{"protocol": "mqtt", "password_class": "empty", "accepted": "yes"}),
+		}, map[string]Status{"5.1-1": Unknown}, ""},
+		{"token_accepted", []*event.Event{
+			finding(event.KindPlaintextCredentials, "HTTP login sent without encryption (token, accepted: yes)",
+				event.Evidence{"protocol": "http", "password_class": "token", "accepted": "yes"}),
+		}, map[string]Status{"5.1-1": Unknown}, ""},
 		{"audit_found_no_ports", []*event.Event{
 			obs("00:11:22:33:44:55", "192.168.1.5", KindAudit, event.Evidence{"check": "ports", "result": "none_found"}),
 		}, map[string]Status{"5.6-1": Pass}, ""},

@@ -36,6 +36,10 @@ const (
 	ClassHashed  PasswordClass = "hashed"  // not recoverable from the wire
 	ClassEmpty   PasswordClass = "empty"   // no password at all
 	ClassNone    PasswordClass = "none"    // no login asked: a shell to anyone who connects
+	// ClassAnonymous is a public guest account (FTP's "anonymous", RFC
+	// 1635): what it sends as a password is by convention an e-mail
+	// address, not a secret, so it is neither hashed nor shown.
+	ClassAnonymous PasswordClass = "anonymous"
 )
 
 // Login is a credential seen on the wire. Its bytes are borrowed and must
@@ -46,6 +50,7 @@ type Login struct {
 	User      []byte
 	Secret    []byte // empty for SecretHashed
 	Kind      SecretKind
+	Anonymous bool // a public guest account: Secret is no password
 	// Verify, for SecretHashed, reports whether a candidate password
 	// produces the response seen on the wire; it lets the classifier test
 	// the default list against Digest, APOP and similar exchanges.
@@ -113,6 +118,10 @@ func (e *Engine) classify(l *Login) Credential {
 	}
 	if len(l.User) > 0 {
 		c.User = Redact(l.User)
+	}
+	if l.Anonymous {
+		c.Class = ClassAnonymous
+		return c
 	}
 	switch {
 	case l.Kind == SecretHashed:
@@ -224,6 +233,11 @@ func credentialEvent(c *Credential, outcome Outcome, refusedDefault bool) *event
 		ev.Kind, ev.Severity = event.KindDefaultCredentials, event.SeverityHigh
 		ev.Capability, ev.Provision = event.CapNoDefaultPasswords, "5.1-1"
 		ev.Summary = proto + " " + what + " with factory-default credentials (" + who + "accepted: " + outcome.String() + ")"
+	case c.Class == ClassAnonymous:
+		// Public access by design, not a password in clear: told, low.
+		ev.Kind, ev.Severity = event.KindPlaintextCredentials, event.SeverityLow
+		ev.Capability, ev.Provision = event.CapSecureCommunication, "5.5-7"
+		ev.Summary = proto + " anonymous login, no password needed (" + who + "accepted: " + outcome.String() + ")"
 	case c.Class == ClassWeak:
 		ev.Kind, ev.Severity = event.KindWeakCredentials, event.SeverityMedium
 		ev.Capability, ev.Provision = event.CapNoDefaultPasswords, "5.1-2"

@@ -78,6 +78,7 @@ func (a *analyzer) ClientLine(f *inspect.Flow, line []byte) {
 			Mechanism: "USER/PASS",
 			User:      a.user[:a.userLen],
 			Secret:    arg,
+			Anonymous: anonymousUser(a.user[:a.userLen]),
 		})
 	case inspect.EqualFold(cmd, "AUTH"):
 		// AUTH TLS (RFC 4217): after the server's 234 the control
@@ -122,4 +123,10 @@ func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) { a.lines.Resync(dir) }
 func (a *analyzer) Close(f *inspect.Flow) {
 	a.pending.Report(f, inspect.OutcomeUnknown)
 	a.proto.pool.Put(a)
+}
+
+// anonymousUser reports the user names of anonymous FTP (RFC 1635), whose
+// password is by convention the client's e-mail address.
+func anonymousUser(user []byte) bool {
+	return inspect.EqualFold(user, "anonymous") || inspect.EqualFold(user, "ftp")
 }

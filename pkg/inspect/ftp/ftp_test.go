@@ -2,6 +2,7 @@ package ftp
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -15,14 +16,15 @@ func TestCorpus(t *testing.T) {
 		logins   int
 		user     string // redacted
 		accepted string
+		class    string
 	}{
-		{"zeek-ftp-ipv4.pcap", 1, "an***", "yes"},
-		{"zeek-ftp-ipv6.pcap", 1, "an***", "yes"},
-		{"zeek-ftp-password-pass-command.pcap", 1, "A***", "no"},
-		{"zeek-ftp-bruteforce.pcap", 30, "b***", "no"},
-		{"zeek-ftp-fake-long-commands.pcap", 1, "an***", "yes"},
-		{"zeek-ftp-missing-reply-code.pcap", 1, "z***", "yes"},
-		{"sv-ftp-download-passive.pcap", 1, "b***", "yes"},
+		{"zeek-ftp-ipv4.pcap", 1, "an***", "yes", "anonymous"},
+		{"zeek-ftp-ipv6.pcap", 1, "an***", "yes", "anonymous"},
+		{"zeek-ftp-password-pass-command.pcap", 1, "A***", "no", "unique"},
+		{"zeek-ftp-bruteforce.pcap", 30, "b***", "no", "unique"},
+		{"zeek-ftp-fake-long-commands.pcap", 1, "an***", "yes", "anonymous"},
+		{"zeek-ftp-missing-reply-code.pcap", 1, "z***", "yes", "unique"},
+		{"sv-ftp-download-passive.pcap", 1, "b***", "yes", "unique"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -35,8 +37,8 @@ func TestCorpus(t *testing.T) {
 				t.Fatalf("got %d logins, want %d: %v", len(logins), tt.logins, c.Events)
 			}
 			for _, l := range logins {
-				if l.Evidence["user"] != tt.user || l.Evidence["accepted"] != tt.accepted || l.Evidence["protocol"] != "ftp" {
-					t.Errorf("evidence %v, want user %s accepted %s", l.Evidence, tt.user, tt.accepted)
+				if l.Evidence["user"] != tt.user || l.Evidence["accepted"] != tt.accepted || l.Evidence["protocol"] != "ftp" || l.Evidence["password_class"] != tt.class {
+					t.Errorf("evidence %v, want user %s accepted %s class %s", l.Evidence, tt.user, tt.accepted, tt.class)
 				}
 			}
 			if len(c.Kind(event.KindBanner)) == 0 {
@@ -95,6 +97,49 @@ func TestSyntheticLogins(t *testing.T) {
 			}
 			if inspecttest.Leaks(t, col.Events, "s3cret-Pass") {
 				t.Error("password leaked into an event")
+			}
+		})
+	}
+}
+
+// TestAnonymous checks that anonymous FTP (RFC 1635) is told as public
+// access, low, with the e-mail address it sends as a password in no
+// event, and that only its two user names count as anonymous.
+func TestAnonymous(t *testing.T) {
+	tests := []struct {
+		user, pass string
+		class      string
+		severity   event.Severity
+	}{
+		{"anonymous", "owner@example.org", "anonymous", event.SeverityLow},
+		{"ANONYMOUS", "owner@example.org", "anonymous", event.SeverityLow},
+		{"ftp", "owner@example.org", "anonymous", event.SeverityLow},
+		{"ftpuser", "owner@example.org", "unique", event.SeverityMedium},
+		{"anonymous1", "owner@example.org", "unique", event.SeverityMedium},
+	}
+	for _, tt := range tests {
+		t.Run(tt.user, func(t *testing.T) {
+			s := inspecttest.NewSession(t, New(), server)
+			s.Server("220 FTP ready\r\n").Client("USER " + tt.user + "\r\n").Server("331 ok\r\n").Client("PASS " + tt.pass + "\r\n").Server("230 in\r\n")
+			col := s.End()
+			got := col.Findings()
+			if len(got) != 1 {
+				t.Fatalf("findings %v, want one", evidence(got))
+			}
+			f := got[0]
+			if f.Kind != event.KindPlaintextCredentials || f.Evidence["password_class"] != tt.class || f.Severity != tt.severity || f.Evidence["accepted"] != "yes" {
+				t.Errorf("finding %s %s %v, want plaintext_credentials, class %s, severity %s", f.Kind, f.Severity, f.Evidence, tt.class, tt.severity)
+			}
+			if tt.class == "anonymous" {
+				if _, ok := f.Evidence["password_hash"]; ok {
+					t.Errorf("anonymous login hashed: %v", f.Evidence)
+				}
+				if !strings.Contains(f.Summary, "anonymous") {
+					t.Errorf("summary %q does not say anonymous", f.Summary)
+				}
+			}
+			if inspecttest.Leaks(t, col.Events, tt.pass) {
+				t.Error("the anonymous password (an e-mail address) leaked into an event")
 			}
 		})
 	}
