@@ -141,10 +141,9 @@ func (s *Scheduler) Consider(t Target) bool {
 }
 
 // ConsiderAgain is Consider for a device audited before: it queues t only
-// once that audit is older than Interval. Audit times live in memory, so
-// after a restart a device is audited again only when it is new to the
-// daemon or the owner asks; a lockout sign seen before is not forgotten
-// by a re-audit in the same run.
+// once that audit is older than Interval. The scheduler knows the audits
+// it ran and those Seed gave it (the daemon's saved ones); a device held
+// after a lockout sign stays held until its hold ends.
 func (s *Scheduler) ConsiderAgain(t Target) bool {
 	s.mu.Lock()
 	_, audited := s.last[t.MAC]
@@ -176,6 +175,27 @@ func (s *Scheduler) Request(t Target) error {
 	s.queue = slices.Insert(s.queue, 0, t)
 	s.signal()
 	return nil
+}
+
+// Seed records an audit of mac that ended at when before this scheduler
+// ran (kept across a restart): when is in the future while a lockout hold
+// lasts. A later time already known wins.
+func (s *Scheduler) Seed(mac hwaddr.MAC, when time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if at, ok := s.last[mac]; ok && !at.Before(when) {
+		return
+	}
+	s.rememberLocked(mac, when)
+}
+
+// LastAudit is when mac's last audit ended (in the future while a lockout
+// hold lasts); false if the scheduler knows of none.
+func (s *Scheduler) LastAudit(mac hwaddr.MAC) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.last[mac]
+	return at, ok
 }
 
 // Queued is the number of devices waiting.

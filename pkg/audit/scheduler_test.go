@@ -81,11 +81,11 @@ func TestSchedulerQueue(t *testing.T) {
 	if s.Queued() != 3 {
 		t.Errorf("queued %d", s.Queued())
 	}
-	markAudited(s, mac(9), now.Add(-time.Hour))
+	s.Seed(mac(9), now.Add(-time.Hour))
 	if s.Consider(tgt(9)) {
 		t.Error("audited an hour ago, queued again")
 	}
-	markAudited(s, mac(8), now.Add(-8*24*time.Hour))
+	s.Seed(mac(8), now.Add(-8*24*time.Hour))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -145,9 +145,9 @@ func TestSchedulerRemembersBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := time.Now()
-	markAudited(s, mac(1), base.Add(-3*time.Minute))
-	markAudited(s, mac(2), base.Add(-2*time.Minute))
-	markAudited(s, mac(3), base.Add(-time.Minute))
+	s.Seed(mac(1), base.Add(-3*time.Minute))
+	s.Seed(mac(2), base.Add(-2*time.Minute))
+	s.Seed(mac(3), base.Add(-time.Minute))
 	if len(s.last) != 2 {
 		t.Fatalf("%d remembered, cap 2", len(s.last))
 	}
@@ -317,8 +317,8 @@ func TestSchedulerConsiderAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	markAudited(s, mac(1), clk.Now())
-	markAudited(s, mac(2), clk.Now().Add(LockoutHold)) // held, as after a lockout sign
+	s.Seed(mac(1), clk.Now())
+	s.Seed(mac(2), clk.Now().Add(LockoutHold)) // held, as after a lockout sign
 	if s.ConsiderAgain(tgt(3)) {
 		t.Error("a device never audited was queued again")
 	}
@@ -334,10 +334,34 @@ func TestSchedulerConsiderAgain(t *testing.T) {
 	}
 }
 
-// markAudited records an audit of mac done at when, as the end of one
-// does.
-func markAudited(s *Scheduler, mac hwaddr.MAC, when time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.rememberLocked(mac, when)
+
+// Seed gives the scheduler audits of an earlier run: a saved time never
+// replaces a later one it knows, and LastAudit reports what it holds.
+func TestSchedulerSeed(t *testing.T) {
+	base := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	s, err := NewScheduler(&fakeRunner{}, &sliceSink{}, SchedulerOptions{NewDevices: true, Now: func() time.Time { return base }, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.LastAudit(mac(1)); ok {
+		t.Fatal("LastAudit knows a device never audited")
+	}
+	tests := []struct {
+		seed time.Time
+		want time.Time
+	}{
+		{base.Add(-time.Hour), base.Add(-time.Hour)},
+		{base.Add(-2 * time.Hour), base.Add(-time.Hour)}, // older: ignored
+		{base.Add(LockoutHold), base.Add(LockoutHold)},   // a hold
+		{base, base.Add(LockoutHold)},                    // the hold stays
+	}
+	for i, tt := range tests {
+		s.Seed(mac(1), tt.seed)
+		if got, ok := s.LastAudit(mac(1)); !ok || !got.Equal(tt.want) {
+			t.Errorf("step %d: LastAudit = %v %v, want %v", i, got, ok, tt.want)
+		}
+	}
+	if err := s.Request(tgt(1)); !errors.Is(err, ErrTooSoon) {
+		t.Errorf("Request of a seeded held device: %v, want ErrTooSoon", err)
+	}
 }

@@ -177,6 +177,9 @@ type deviceMeta struct {
 	// announced is set once the owner was told about the device (or it
 	// was known before this start).
 	announced bool
+	// lastAudit is when the device's last active audit ended (in the
+	// future while a lockout hold lasts), saved with its record.
+	lastAudit time.Time
 	// traffic is the device's bytes per trafficBucket, a ring of the
 	// last trafficBuckets; lastBytes is the inventory's count when last
 	// sampled.
@@ -307,8 +310,14 @@ func (d *Daemon) restore(ctx context.Context) error {
 		m.verdict = policy.Verdict{Action: config.Action(v.Action), Enforce: v.Enforce, Note: v.Note, StrongSince: v.StrongSince}
 	}
 	d.pipe.Restore(snap.Devices)
+	seeder, _ := d.deps.Audits.(interface{ Seed(hwaddr.MAC, time.Time) })
 	for _, dev := range snap.Devices {
-		d.metaFor(dev.MAC).announced = true
+		m := d.metaFor(dev.MAC)
+		m.announced = true
+		m.lastAudit = dev.LastAudit
+		if seeder != nil && !dev.LastAudit.IsZero() {
+			seeder.Seed(dev.MAC, dev.LastAudit)
+		}
 	}
 	if len(snap.Devices) == 0 {
 		d.quietUntil = now.Add(learningPeriod)
@@ -1010,6 +1019,16 @@ func (d *Daemon) SetAudit(upnp *audit.UPnPFetcher, sched *audit.Scheduler) {
 	if sched != nil {
 		d.deps.Audits = sched
 	}
+}
+
+// AuditEnded records that the active audit of mac ended at when (in the
+// future while a lockout hold lasts) and saves it with the device, so
+// that a restart neither audits the device again early nor forgets to.
+func (d *Daemon) AuditEnded(mac hwaddr.MAC, when time.Time) {
+	d.mu.Lock()
+	d.metaFor(mac).lastAudit = when
+	d.mu.Unlock()
+	d.persistDevice(mac)
 }
 
 // kernelCheck is how often the kernel's quarantine state is compared with

@@ -27,7 +27,7 @@ func (d *Daemon) persistDevice(mac hwaddr.MAC) {
 	dev, ok := d.pipe.Inventory().Lookup(device.Key{MAC: mac})
 	var rec store.DeviceRecord
 	if ok {
-		rec = deviceRecord(dev)
+		rec = d.deviceRecordLocked(dev)
 	}
 	d.mu.Unlock()
 	if ok {
@@ -37,8 +37,12 @@ func (d *Daemon) persistDevice(mac hwaddr.MAC) {
 	}
 }
 
-func deviceRecord(dev *device.Device) store.DeviceRecord {
+// deviceRecordLocked is what the store keeps of dev. d.mu held.
+func (d *Daemon) deviceRecordLocked(dev *device.Device) store.DeviceRecord {
 	rec := store.DeviceRecord{MAC: dev.Key.MAC, Addrs: dev.Addrs, FirstSeen: dev.FirstSeen, LastSeen: dev.LastSeen, DroppedFindings: dev.DroppedEvents}
+	if m := d.meta[dev.Key.MAC]; m != nil {
+		rec.LastAudit = m.lastAudit
+	}
 	for _, f := range dev.Findings {
 		rec.Findings = append(rec.Findings, copyEvent(f))
 	}
@@ -54,7 +58,7 @@ func (d *Daemon) persistDevices(now time.Time) {
 		if dev.Key.MAC.IsZero() {
 			continue
 		}
-		recs = append(recs, deviceRecord(dev))
+		recs = append(recs, d.deviceRecordLocked(dev))
 	}
 	d.mu.Unlock()
 	for _, r := range recs {

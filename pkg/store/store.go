@@ -272,7 +272,8 @@ func (s *Store) PutDevice(d DeviceRecord) error {
 // list complete.
 func onlySeenChanged(a, b *DeviceRecord) bool {
 	if a.MAC != b.MAC || a.Identity != b.Identity || !slices.Equal(a.Addrs, b.Addrs) ||
-		!a.FirstSeen.Equal(b.FirstSeen) || a.DroppedFindings != b.DroppedFindings || len(a.Findings) != len(b.Findings) {
+		!a.FirstSeen.Equal(b.FirstSeen) || a.DroppedFindings != b.DroppedFindings || !a.LastAudit.Equal(b.LastAudit) ||
+		len(a.Findings) != len(b.Findings) {
 		return false
 	}
 	for i := range a.Findings {

@@ -154,7 +154,7 @@ func sampleState() State {
 		Devices: []DeviceRecord{
 			{MAC: cam, Identity: Identity{Vendor: "Hikvision", Model: "DS-2CD", Firmware: "5.4.0", Category: "camera"},
 				Addrs:     []netip.Addr{netip.MustParseAddr("192.168.1.10"), netip.MustParseAddr("fe80::1")},
-				FirstSeen: t0, LastSeen: t0.Add(time.Hour),
+				FirstSeen: t0, LastSeen: t0.Add(time.Hour), LastAudit: t0.Add(30 * time.Minute),
 				Findings: []event.Event{finding(event.KindDefaultCredentials, t0, event.Evidence{"protocol": "ftp", "user": "ad***", "password_class": "default"})}},
 			{MAC: tv, Identity: Identity{Vendor: "Samsung", Category: "tv"}, FirstSeen: t0, LastSeen: t0},
 		},
@@ -344,7 +344,7 @@ func TestOnlySeenChangedCoversEveryField(t *testing.T) {
 	if n := reflect.TypeFor[event.Event]().NumField(); n != 16 {
 		t.Errorf("event.Event has %d fields; update sameEvent and this test", n)
 	}
-	if n := reflect.TypeFor[DeviceRecord]().NumField(); n != 7 {
+	if n := reflect.TypeFor[DeviceRecord]().NumField(); n != 8 {
 		t.Errorf("DeviceRecord has %d fields; update onlySeenChanged and this test", n)
 	}
 	base := func() DeviceRecord {
@@ -366,6 +366,7 @@ func TestOnlySeenChangedCoversEveryField(t *testing.T) {
 		{"addrs", func(d *DeviceRecord) { d.Addrs = d.Addrs[:1] }, false},
 		{"first_seen", func(d *DeviceRecord) { d.FirstSeen = d.FirstSeen.Add(-time.Hour) }, false},
 		{"dropped_findings", func(d *DeviceRecord) { d.DroppedFindings++ }, false},
+		{"last_audit", func(d *DeviceRecord) { d.LastAudit = d.LastSeen.Add(time.Hour) }, false},
 		{"finding_added", func(d *DeviceRecord) { d.Findings = append(d.Findings, d.Findings[0]) }, false},
 		{"event_v", f(func(e *event.Event) { e.V++ }), false},
 		{"event_time", f(func(e *event.Event) { e.Time = e.Time.Add(time.Second) }), false},

@@ -40,6 +40,10 @@ type DeviceRecord struct {
 	Findings []event.Event `json:"findings,omitempty"`
 	// DroppedFindings counts findings the caller or the store did not keep.
 	DroppedFindings int `json:"dropped_findings,omitempty"`
+	// LastAudit is when the device's last active audit ended, in the
+	// future while a hold after signs of a lockout lasts: a restart
+	// neither audits it again early nor forgets to audit it again.
+	LastAudit time.Time `json:"last_audit,omitzero"`
 }
 
 // Identity is the fingerprint summary shown to the owner.

@@ -1,0 +1,85 @@
+package daemon
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/audit"
+	"github.com/iotgw/iotgw/pkg/event"
+)
+
+type idleRunner struct{}
+
+func (idleRunner) Audit(context.Context, audit.Target) (audit.Report, []*event.Event, error) {
+	return audit.Report{}, nil, nil
+}
+
+type discardSink struct{}
+
+func (discardSink) Emit(*event.Event) {}
+
+// When a device's audit ended is saved with it and given back to the
+// scheduler after a restart: a device is neither audited again before
+// its interval (or while a lockout hold lasts) nor left unaudited for
+// ever because the scheduler forgot it.
+func TestAuditTimeSurvivesRestart(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	tests := []struct {
+		name  string
+		ended time.Time
+	}{
+		{"audited_an_hour_ago", now.Add(-time.Hour)},
+		{"held_after_a_lockout_sign", now.Add(audit.LockoutHold)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake, dir := newFake(t), t.TempDir()
+			h := start(t, enforcingConfig(), fake, dir)
+			h.settle()
+			h.d.AuditEnded(plug, tt.ended)
+			if got := savedAudit(h, t); !got.Equal(tt.ended) {
+				t.Errorf("saved audit time %v, want %v", got, tt.ended)
+			}
+			h.stop()
+
+			sched, err := audit.NewScheduler(idleRunner{}, discardSink{}, audit.SchedulerOptions{NewDevices: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h = launch(t, enforcingConfig(), fake, dir, false, func(d *Deps) { d.Audits = sched })
+			defer h.stop()
+			var got time.Time
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				if at, ok := sched.LastAudit(plug); ok {
+					got = at
+					break
+				}
+			}
+			if !got.Equal(tt.ended) {
+				t.Fatalf("after a restart the scheduler has %v for the plug, want %v", got, tt.ended)
+			}
+			if sched.Consider(audit.Target{MAC: plug}) {
+				t.Error("after a restart the plug is queued again before its interval")
+			}
+			if err := sched.Request(audit.Target{MAC: plug}); tt.ended.After(now) && err == nil {
+				t.Error("after a restart the owner's request passes a lockout hold")
+			}
+			h.d.persistDevices(time.Now()) // the routine write keeps it
+			if got := savedAudit(h, t); !got.Equal(tt.ended) {
+				t.Errorf("after a restart and a routine write the saved audit time is %v, want %v", got, tt.ended)
+			}
+		})
+	}
+}
+
+func savedAudit(h *harness, t *testing.T) time.Time {
+	t.Helper()
+	for _, rec := range h.store.Snapshot().Devices {
+		if rec.MAC == plug {
+			return rec.LastAudit
+		}
+	}
+	t.Fatal("the plug has no saved record")
+	return time.Time{}
+}
