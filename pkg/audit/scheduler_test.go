@@ -334,7 +334,6 @@ func TestSchedulerConsiderAgain(t *testing.T) {
 	}
 }
 
-
 // Seed gives the scheduler audits of an earlier run: a saved time never
 // replaces a later one it knows, and LastAudit reports what it holds.
 func TestSchedulerSeed(t *testing.T) {
