@@ -118,9 +118,9 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	}
 	defer ctlDone()
 	defer ctl.Close()
-	routerAddrs, routerMACs, err := routerIdentity(cfg)
-	if err != nil {
-		return err
+	routerAddrs, routerMACs, unread := routerIdentity(cfg)
+	for _, err := range unread {
+		log.Warn("router identity: an interface cannot be read now; its addresses and MAC are not known to be the router's", "err", err)
 	}
 	qcfg := quarantine.Config{
 		RouterAddrs:   routerAddrs,
@@ -267,11 +267,14 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 
 // routerIdentity is the router's own addresses and MACs: the addresses
 // configured, or else those of the LAN interfaces, and the MACs of the
-// LAN interfaces. In afpacket mode the capture interfaces count too (and
-// must exist): that is where the daemon sees the router's own traffic.
-// The other modes do not use the capture interfaces, and an owner whose
-// bridge is not br-lan names it in [lan] only.
-func routerIdentity(cfg *config.Config) ([]netip.Addr, []hwaddr.MAC, error) {
+// LAN interfaces. In afpacket mode the capture interfaces count too: that
+// is where the daemon sees the router's own traffic. The other modes do
+// not use the capture interfaces, and an owner whose bridge is not br-lan
+// names it in [lan] only. An interface missing now (a guest bridge whose
+// Wi-Fi is off) gives nothing and is named in unread: the capture leaves
+// it out until it is up, and netwatch learns the router's addresses on
+// it then.
+func routerIdentity(cfg *config.Config) (addrs []netip.Addr, macs []hwaddr.MAC, unread []error) {
 	return routerIdentityFrom(cfg, systemInterface)
 }
 
@@ -299,12 +302,10 @@ func systemInterface(name string) (ifaceIdentity, error) {
 	return id, nil
 }
 
-func routerIdentityFrom(cfg *config.Config, lookup func(string) (ifaceIdentity, error)) ([]netip.Addr, []hwaddr.MAC, error) {
+func routerIdentityFrom(cfg *config.Config, lookup func(string) (ifaceIdentity, error)) ([]netip.Addr, []hwaddr.MAC, []error) {
 	names := slices.Clone(cfg.LAN.Interfaces)
-	var required []string
 	if cfg.Capture.Mode == capture.ModeAFPacket {
-		required = cfg.Capture.Interfaces
-		for _, name := range required {
+		for _, name := range cfg.Capture.Interfaces {
 			if !slices.Contains(names, name) {
 				names = append(names, name)
 			}
@@ -312,14 +313,11 @@ func routerIdentityFrom(cfg *config.Config, lookup func(string) (ifaceIdentity, 
 	}
 	addrs := slices.Clone(cfg.Daemon.RouterAddresses)
 	var macs []hwaddr.MAC
+	var unread []error
 	for _, name := range names {
 		id, err := lookup(name)
 		if err != nil {
-			if slices.Contains(required, name) {
-				return nil, nil, fmt.Errorf("interface %s: %w", name, err)
-			}
-			// Only afpacket cannot do without an interface; a LAN
-			// interface missing at start just gives no address.
+			unread = append(unread, fmt.Errorf("interface %s: %w", name, err))
 			continue
 		}
 		if len(id.mac) == 6 {
@@ -336,7 +334,7 @@ func routerIdentityFrom(cfg *config.Config, lookup func(string) (ifaceIdentity, 
 			}
 		}
 	}
-	return addrs, macs, nil
+	return addrs, macs, unread
 }
 
 // proxyConfig listens on the router's LAN addresses and answers
@@ -374,6 +372,8 @@ func liveConfig(cfg *config.Config) capture.LiveConfig {
 	live.Mode = cfg.Capture.Mode
 	live.Interfaces = cfg.Capture.Interfaces
 	live.AFPacket.NumBlocks = cfg.Capture.RingBlocks
+	// A guest bridge switched off must not stop the capture of the rest.
+	live.AFPacket.SkipMissing = true
 	live.Ports.AllPayload = cfg.Capture.AllPorts
 	live.NFLOG.Group = uint16(cfg.Capture.NFLOGGroup)
 	return live

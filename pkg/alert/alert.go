@@ -323,6 +323,9 @@ const (
 	AreaOffload = "offload"
 	// AreaCaptureLoss: the packet source keeps losing packets.
 	AreaCaptureLoss = "capture-loss"
+	// AreaCaptureInterfaces: a capture interface does not exist (a guest
+	// bridge that is down); the others are read.
+	AreaCaptureInterfaces = "capture-interfaces"
 )
 
 // problemWords is what the owner reads of a problem in area: the title
@@ -359,6 +362,10 @@ func problemWords(area string) (title, body, resolved string, ok bool) {
 		return "iotgw is missing packets",
 			"The router hands iotgw packets faster than it reads them, and the rest are lost uninspected: logins in them go unnoticed. Quarantines still hold. A bigger ring (capture.ring_blocks) or capture.mode = \"nflog\" helps.",
 			"iotgw reads every packet again", true
+	case AreaCaptureInterfaces:
+		return "iotgw is not watching part of the network",
+			"A capture interface (capture.interfaces) does not exist, such as a guest network's bridge while its Wi-Fi is off, so its traffic goes uninspected. iotgw watches the others and starts on it when it appears. Quarantines still hold.",
+			"iotgw watches every capture interface again", true
 	case AreaOffload:
 		return "iotgw cannot see offloaded traffic",
 			"The firewall's flow offloading (Network → Firewall → Routing/NAT Offloading) passes connections around iotgw's inspection, so default passwords and personal data sent in them go unnoticed. Quarantines still hold. Turn offloading off for iotgw to inspect.",
@@ -383,6 +390,11 @@ func FromProblem(area, detail string, at time.Time) Alert {
 		Facts: map[string]string{"area": area, "status": "failing"}}
 	if title, body, _, ok := problemWords(area); ok {
 		a.Title, a.Body = title, body
+		if area == AreaCaptureInterfaces {
+			// Part of the network, often by the owner's choice (a guest
+			// Wi-Fi on a schedule): told, not an emergency.
+			a.Severity, a.Urgent = event.SeverityMedium, false
+		}
 	} else if protocol, ok := strings.CutPrefix(area, AreaAnalyzer); ok {
 		// One connection unread is not an emergency.
 		a.Severity, a.Urgent = event.SeverityMedium, false

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/afpacket"
@@ -30,8 +32,12 @@ const retK = 0x06
 // its filter are not filtered (the library binds first); the decoder
 // copes with any frame.
 type AFPacket struct {
-	rings []*ring
-	ctx   context.Context
+	rings   []*ring
+	ctx     context.Context
+	missing []string // interfaces left out (SkipMissing)
+	changed atomic.Bool
+	probeMu sync.Mutex
+	probe   *ifaceProbe // SkipMissing only; nil once released
 
 	stopped  atomic.Bool
 	done     chan struct{} // closed when ctx ends or Close is called
@@ -82,13 +88,38 @@ func OpenAFPacket(ctx context.Context, cfg AFPacketConfig) (*AFPacket, error) {
 	}
 	filter = withSnaplen(filter, uint32(cfg.Snaplen))
 	a := &AFPacket{ctx: ctx, done: make(chan struct{})}
+	if cfg.SkipMissing {
+		// Made here, in the caller's network namespace, which the
+		// checks later ask about whatever thread they run on.
+		if a.probe, err = newIfaceProbe(); err != nil {
+			return nil, err
+		}
+	}
 	for _, name := range cfg.Interfaces {
+		if a.probe != nil {
+			ok, err := a.probe.up(name)
+			if err != nil {
+				a.release()
+				return nil, err
+			}
+			if !ok {
+				a.missing = append(a.missing, name)
+				continue
+			}
+		}
 		r, err := openRing(name, cfg, filter)
 		if err != nil {
 			a.release()
 			return nil, err
 		}
 		a.rings = append(a.rings, r)
+	}
+	if len(a.rings) == 0 {
+		a.release()
+		return nil, fmt.Errorf("afpacket: none of the interfaces %v exists", cfg.Interfaces)
+	}
+	if len(a.missing) > 0 {
+		go a.watchMissing(cfg.MissingCheck)
 	}
 	a.stopCtx = context.AfterFunc(ctx, a.stop)
 	if len(a.rings) > 1 {
@@ -135,13 +166,66 @@ func (a *AFPacket) stop() {
 	})
 }
 
-// end is the error a stopped source returns: the context's, or io.EOF
-// after Close.
+// end is the error a stopped source returns: the context's,
+// ErrInterfacesChanged once a missing interface appeared, or io.EOF after
+// Close.
 func (a *AFPacket) end() error {
 	if err := a.ctx.Err(); err != nil {
 		return err
 	}
+	if a.changed.Load() {
+		return ErrInterfacesChanged
+	}
 	return io.EOF
+}
+
+// Missing implements MissingReporter: the interfaces left out at open.
+func (a *AFPacket) Missing() []string { return slices.Clone(a.missing) }
+
+// watchMissing looks for the missing interfaces every interval and stops
+// the source when one exists.
+func (a *AFPacket) watchMissing(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.done:
+			return
+		case <-t.C:
+		}
+		for _, name := range a.missing {
+			if a.up(name) == yes {
+				a.changed.Store(true)
+				a.stop()
+				return
+			}
+		}
+	}
+}
+
+type answer int
+
+const (
+	unsure answer = iota // no probe (SkipMissing off, or released), or the lookup failed
+	yes
+	no
+)
+
+// up asks the probe whether interface name exists and is up.
+func (a *AFPacket) up(name string) answer {
+	a.probeMu.Lock()
+	defer a.probeMu.Unlock()
+	if a.probe == nil {
+		return unsure
+	}
+	ok, err := a.probe.up(name)
+	switch {
+	case err != nil:
+		return unsure
+	case ok:
+		return yes
+	}
+	return no
 }
 
 // ReadPacket returns the next frame, borrowed from the ring until the
@@ -200,6 +284,12 @@ func (a *AFPacket) readRing(r *ring) muxFrame {
 		case errors.Is(err, afpacket.ErrTimeout):
 			continue
 		case err != nil:
+			if a.up(r.name) == no {
+				// Down or deleted (a guest bridge switched off): the
+				// ring is dead. Opened again, the source leaves the
+				// interface out and reads the others.
+				return muxFrame{err: fmt.Errorf("afpacket %s: %w (%w)", r.name, ErrInterfacesChanged, err)}
+			}
 			return muxFrame{err: fmt.Errorf("afpacket %s: %w", r.name, err)}
 		}
 		return muxFrame{ring: r, data: data, ci: ci}
@@ -273,6 +363,10 @@ func (a *AFPacket) release() {
 	for _, r := range a.rings {
 		r.tp.Close()
 	}
+	a.probeMu.Lock()
+	a.probe.close()
+	a.probe = nil
+	a.probeMu.Unlock()
 	a.released = true
 	if a.stopCtx != nil {
 		a.stopCtx()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -540,5 +541,99 @@ func TestAFPacketVLAN(t *testing.T) {
 				t.Error("wanted tagged frame missing")
 			}
 		})
+	}
+}
+
+// TestAFPacketSkipsMissing: with SkipMissing a source opens on the
+// interfaces that exist and are up and names the others; when one of
+// them comes up (in the namespace the source was opened in, whatever
+// thread looks), or one it reads goes down or away, the source ends with
+// ErrInterfacesChanged, and opened again it reads what is there. With
+// none there, or without SkipMissing, opening fails.
+func TestAFPacketSkipsMissing(t *testing.T) {
+	requireRoot(t)
+	router, device := netnstest.New(t, "iotgwcap", "rtr"), netnstest.New(t, "iotgwcap", "dev")
+	netnstest.Veth(t, router, "lan0", "10.98.8.1/24", device, "eth0", "10.98.8.2/24")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	open := func(cfg AFPacketConfig) (src *AFPacket, err error) {
+		cfg.PollTimeout, cfg.MissingCheck = 20*time.Millisecond, 20*time.Millisecond
+		err = netnstest.Run(router, func() error {
+			src, err = OpenAFPacket(ctx, cfg)
+			return err
+		})
+		return src, err
+	}
+	for _, tt := range []struct {
+		name string
+		cfg  AFPacketConfig
+	}{
+		{"none_exists", AFPacketConfig{Interfaces: []string{"gone0", "gone1"}, SkipMissing: true}},
+		{"missing_without_skip", AFPacketConfig{Interfaces: []string{"lan0", "lan1"}}},
+	} {
+		if src, err := open(tt.cfg); err == nil {
+			src.Close()
+			t.Errorf("%s: opened, want an error", tt.name)
+		}
+	}
+
+	both := AFPacketConfig{Interfaces: []string{"lan0", "lan1"}, SkipMissing: true}
+	// Each step opens the source, checks what it left out, changes lan1
+	// and expects the source to end for it.
+	steps := []struct {
+		name    string
+		missing []string
+		change  func()
+	}{
+		{"lan1_created", []string{"lan1"}, func() {
+			netnstest.Veth(t, router, "lan1", "10.98.9.1/24", device, "eth1", "10.98.9.2/24")
+		}},
+		{"lan1_down", nil, func() { netnstest.Cmd(t, "ip", "-n", router, "link", "set", "lan1", "down") }},
+		{"lan1_up", []string{"lan1"}, func() { netnstest.Cmd(t, "ip", "-n", router, "link", "set", "lan1", "up") }},
+		{"lan1_deleted", nil, func() { netnstest.Cmd(t, "ip", "-n", router, "link", "del", "lan1") }},
+	}
+	for _, step := range steps {
+		src, err := open(both)
+		if err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if got := src.Missing(); !slices.Equal(got, step.missing) {
+			t.Errorf("%s: Missing() = %v, want %v", step.name, got, step.missing)
+		}
+		if want := 2 - len(step.missing); len(src.rings) != want {
+			t.Errorf("%s: %d rings, want %d", step.name, len(src.rings), want)
+		}
+		ended := make(chan error, 1)
+		go func() {
+			for {
+				if _, _, err := src.ReadPacket(); err != nil {
+					ended <- err
+					return
+				}
+			}
+		}()
+		select {
+		case err := <-ended:
+			t.Fatalf("%s: the source ended before the change: %v", step.name, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		step.change()
+		select {
+		case err := <-ended:
+			if !errors.Is(err, ErrInterfacesChanged) {
+				t.Fatalf("%s: ReadPacket = %v, want ErrInterfacesChanged", step.name, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: the source did not end", step.name)
+		}
+		src.Close()
+	}
+	src, err := open(both)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if got := src.Missing(); !slices.Equal(got, []string{"lan1"}) {
+		t.Errorf("after lan1 was deleted Missing() = %v, want [lan1]", got)
 	}
 }

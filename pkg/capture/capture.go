@@ -34,6 +34,16 @@ type LossReporter interface {
 	Lost() uint64
 }
 
+// MissingReporter is a live source that left out interfaces that were
+// missing or down when it was opened.
+type MissingReporter interface {
+	Missing() []string
+}
+
+// ErrInterfacesChanged ends a source whose interfaces changed: one it left
+// out is up, or one it read went down or away. Open it again.
+var ErrInterfacesChanged = errors.New("capture interfaces changed")
+
 // ErrUnsupportedLinkType is wrapped by errors for captures whose link type
 // the decoder cannot read.
 var ErrUnsupportedLinkType = errors.New("unsupported link type")

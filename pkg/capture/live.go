@@ -89,6 +89,14 @@ type AFPacketConfig struct {
 	// frame (VLAN offload), so that the decoder sees the VLAN id. It costs
 	// a copy of each tagged frame; off, such frames read as untagged.
 	RestoreVLAN bool
+	// SkipMissing opens rings on the interfaces that exist and are up and
+	// leaves out the others (a guest bridge switched off), which Missing
+	// names; it fails only when none is there. Once one of them is up
+	// (looked for every MissingCheck, default 10 s), or a ring's interface
+	// goes down or away, ReadPacket returns ErrInterfacesChanged, for the
+	// caller to open the source again.
+	SkipMissing  bool
+	MissingCheck time.Duration
 }
 
 // Defaults of AFPacketConfig; a zero field takes its default.
@@ -98,6 +106,7 @@ const (
 	DefaultFrameSize    = 2048
 	DefaultBlockTimeout = 50 * time.Millisecond
 	DefaultPollTimeout  = 200 * time.Millisecond
+	DefaultMissingCheck = 10 * time.Second
 )
 
 // maxRingBytes caps one ring: more than this is a configuration mistake on
@@ -122,6 +131,9 @@ func (c AFPacketConfig) withDefaults() (AFPacketConfig, error) {
 	if c.PollTimeout == 0 {
 		c.PollTimeout = DefaultPollTimeout
 	}
+	if c.MissingCheck == 0 {
+		c.MissingCheck = DefaultMissingCheck
+	}
 	switch {
 	case c.BlockSize < 0 || c.NumBlocks < 0 || c.FrameSize < 0 || c.Snaplen < 0:
 		return c, errors.New("afpacket: negative ring size or snap length")
@@ -129,8 +141,8 @@ func (c AFPacketConfig) withDefaults() (AFPacketConfig, error) {
 		return c, fmt.Errorf("afpacket: ring of %d bytes, at most %d", c.BlockSize*c.NumBlocks, maxRingBytes)
 	case c.FrameSize%16 != 0 || c.BlockSize%c.FrameSize != 0:
 		return c, fmt.Errorf("afpacket: frame size %d must be a multiple of 16 dividing the block size %d", c.FrameSize, c.BlockSize)
-	case c.BlockTimeout < time.Millisecond || c.PollTimeout < time.Millisecond:
-		return c, errors.New("afpacket: block and poll timeouts must be at least 1ms")
+	case c.BlockTimeout < time.Millisecond || c.PollTimeout < time.Millisecond || c.MissingCheck < time.Millisecond:
+		return c, errors.New("afpacket: block and poll timeouts and the missing check must be at least 1ms")
 	}
 	return c, nil
 }

@@ -463,6 +463,7 @@ func (d *Daemon) captureLoop(ctx context.Context) {
 			continue
 		}
 		d.clearProblem("capture")
+		d.noteMissingInterfaces(src)
 		d.setCapture("running")
 		loss, _ := src.(capture.LossReporter)
 		d.mu.Lock()
@@ -477,12 +478,30 @@ func (d *Daemon) captureLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, capture.ErrInterfacesChanged) {
+			d.log.Info("a missing capture interface appeared: opening the capture again")
+			continue
+		}
 		d.problem("capture", fmt.Sprintf("packet source stopped: %v", err))
 		d.setCapture("down")
 		if !sleep(ctx, backoff) {
 			return
 		}
 	}
+}
+
+// noteMissingInterfaces raises a problem naming the capture interfaces
+// src left out because they do not exist, or clears it.
+func (d *Daemon) noteMissingInterfaces(src capture.Source) {
+	var missing []string
+	if mr, ok := src.(capture.MissingReporter); ok {
+		missing = mr.Missing()
+	}
+	if len(missing) == 0 {
+		d.clearProblem(alert.AreaCaptureInterfaces)
+		return
+	}
+	d.problem(alert.AreaCaptureInterfaces, "no such interface: "+strings.Join(missing, ", "))
 }
 
 func (d *Daemon) readSource(ctx context.Context, src capture.Source) error {

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"sync"
@@ -292,5 +293,71 @@ func TestCaptureLossIsAProblem(t *testing.T) {
 	h.d.checkCaptureLoss(t0.Add(3 * lossCheck))
 	if slices.Contains(problemAreas(h.d), alert.AreaCaptureLoss) {
 		t.Error("problem still raised after a minute without loss")
+	}
+}
+
+// partialSource is a live source that left out interfaces; it ends with
+// end (nil: when ctx does) once released.
+type partialSource struct {
+	ctx     context.Context
+	missing []string
+	end     chan error
+}
+
+func (s *partialSource) ReadPacket() ([]byte, capture.Info, error) {
+	select {
+	case err := <-s.end:
+		return nil, capture.Info{}, err
+	case <-s.ctx.Done():
+		return nil, capture.Info{}, s.ctx.Err()
+	}
+}
+
+func (s *partialSource) Close() error      { return nil }
+func (s *partialSource) Missing() []string { return s.missing }
+
+// TestMissingCaptureInterface: a capture interface left out (a guest
+// bridge switched off) is a problem of its own, not "capture stopped";
+// when the source ends because it came up, the daemon opens the source
+// again at once, and the problem is over once nothing is missing.
+func TestMissingCaptureInterface(t *testing.T) {
+	opened := make(chan *partialSource, 2)
+	missing := [][]string{{"br-guest"}, nil}
+	h := launch(t, enforcingConfig(), newFake(t), t.TempDir(), false, func(d *Deps) {
+		d.OpenSource = func(ctx context.Context) (capture.Source, error) {
+			if len(missing) == 0 {
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}
+			src := &partialSource{ctx: ctx, missing: missing[0], end: make(chan error, 1)}
+			missing = missing[1:]
+			opened <- src
+			return src, nil
+		}
+	})
+	defer h.stop()
+	src := <-opened
+	eventually(t, "the missing interface is a problem", func() bool {
+		return slices.Contains(problemAreas(h.d), alert.AreaCaptureInterfaces)
+	})
+	if slices.Contains(problemAreas(h.d), alert.AreaCapture) {
+		t.Error("a missing interface raised the capture-stopped problem")
+	}
+	src.end <- fmt.Errorf("afpacket: %w", capture.ErrInterfacesChanged)
+	select {
+	case <-opened:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the source was not opened again")
+	}
+	eventually(t, "the problem is over", func() bool {
+		return !slices.Contains(problemAreas(h.d), alert.AreaCaptureInterfaces)
+	})
+	stopped := alert.FromProblem(alert.AreaCapture, "", time.Now()).Title
+	h.alerts.mu.Lock()
+	defer h.alerts.mu.Unlock()
+	for _, a := range h.alerts.sent {
+		if a.Title == stopped {
+			t.Errorf("the owner was told %q", a.Title)
+		}
 	}
 }
