@@ -273,7 +273,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 // names it in [lan] only. An interface missing now (a guest bridge whose
 // Wi-Fi is off) gives nothing and is named in unread: the capture leaves
 // it out until it is up, and netwatch learns the router's addresses on
-// it then.
+// it then if it is a [lan] interface too (its MAC stays unknown).
 func routerIdentity(cfg *config.Config) (addrs []netip.Addr, macs []hwaddr.MAC, unread []error) {
 	return routerIdentityFrom(cfg, systemInterface)
 }
