@@ -76,3 +76,27 @@ func TestFindingCapKeepsTheSevere(t *testing.T) {
 		}
 	}
 }
+
+// Logins that look alike once redacted fold into one finding only when
+// their password class agrees too: an anonymous FTP login and an empty
+// password of a user that also redacts to "an***" stay two.
+func TestLoginFindingsFoldByClass(t *testing.T) {
+	inv := newInv()
+	login := func(class string, at time.Time) *event.Event {
+		f := finding(event.KindPlaintextCredentials, class+" login", event.Evidence{"protocol": "ftp", "user": "an***", "password_class": class})
+		f.Time = at
+		f.Flow = &event.Flow{Transport: "tcp", App: "ftp", Server: event.Endpoint{IP: "198.51.100.7", Port: 21}}
+		return f
+	}
+	inv.Emit(login("anonymous", t0))
+	inv.Emit(login("anonymous", t0.Add(time.Minute)))
+	inv.Emit(login("empty", t0.Add(2*time.Minute)))
+	d := device(t, inv, "00:11:22:33:44:55")
+	counts := map[string]int{}
+	for _, f := range d.Findings {
+		counts[f.Evidence["password_class"]] += max(f.Count, 1) // 0: seen once
+	}
+	if len(d.Findings) != 2 || counts["anonymous"] != 2 || counts["empty"] != 1 {
+		t.Errorf("%d findings, counts by class %v; want anonymous ×2 and empty ×1 apart", len(d.Findings), counts)
+	}
+}

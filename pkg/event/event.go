@@ -223,4 +223,4 @@ func (e *Event) AppendDedupKey(dst []byte) []byte {
 
 // dedupEvidenceKeys are the evidence fields that make two findings of one
 // kind on one device different findings.
-var dedupEvidenceKeys = [...]string{"protocol", "user", "password_hash", "data_kind", "sample", "product", "version", "advisory", "tls_version", "cipher", "port", "url"}
+var dedupEvidenceKeys = [...]string{"protocol", "user", "password_class", "password_hash", "data_kind", "sample", "product", "version", "advisory", "tls_version", "cipher", "port", "url"}

@@ -198,18 +198,24 @@ func l4Type(proto string, number byte, name string, typ byte) match {
 	}
 }
 
-// tcpSYNOnly matches the first segment of a TCP handshake: SYN without ACK.
-func tcpSYNOnly() match {
-	const syn, ack = 0x02, 0x10
+// tcpAck matches TCP segments with ACK set: every segment of a connection
+// but its first.
+func tcpAck() match {
+	const ack = 0x10
 	return match{
-		text: "tcp flags syn / syn,ack",
+		text: "tcp flags & ack == ack",
 		exprs: []expr.Any{
 			load(expr.MetaKeyL4PROTO), eq([]byte{unix.IPPROTO_TCP}),
 			payload(expr.PayloadBaseTransportHeader, 13, 1),
-			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{syn | ack}, Xor: []byte{0}},
-			eq([]byte{syn}),
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{ack}, Xor: []byte{0}},
+			eq([]byte{ack}),
 		},
 	}
+}
+
+// l4proto matches every packet of a transport protocol, fragments too.
+func l4proto(name string, number byte) match {
+	return match{text: "meta l4proto " + name, exprs: []expr.Any{load(expr.MetaKeyL4PROTO), eq([]byte{number})}}
 }
 
 // established matches replies and related packets. ct state is a host
@@ -689,28 +695,53 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	// The owner can manage a quarantined device on the same LAN: frames
 	// from a protected device pass, and so do the device's answers to it.
 	// Without conntrack in the bridge family (OpenWrt does not load it) an
-	// answer is told from an opening by the frame alone: a TCP SYN and an
-	// ICMP echo request to a protected device go on to the quarantine
+	// answer is told from an opening by the frame alone: TCP only with
+	// ACK set (no SYN, nor a SYN cut into fragments, whose flags no rule
+	// can read), ICMP only as echo replies and errors (and neighbour
+	// discovery). Anything else TCP or ICMP goes on to the quarantine
 	// rules, so a quarantined device cannot open a TCP connection to, or
-	// sweep, the owner's devices. UDP cannot be told apart this way.
+	// probe, the owner's devices. UDP cannot be told apart this way.
 	toProtected := chainDef{name: "to_protected", rules: []ruleDef{
-		rule(tcpSYNOnly(), verdict(expr.VerdictReturn)),
-		rule(icmpType("echo-request", 8), verdict(expr.VerdictReturn)),
-		rule(icmpv6Type("echo-request", 128), verdict(expr.VerdictReturn)),
-		rule(accept()),
+		rule(tcpAck(), accept()),
+		rule(l4proto("tcp", unix.IPPROTO_TCP), verdict(expr.VerdictReturn)),
 	}}
+	for _, t := range []struct {
+		name string
+		typ  byte
+	}{{"echo-reply", 0}, {"destination-unreachable", 3}, {"time-exceeded", 11}, {"parameter-problem", 12}} {
+		toProtected.rules = append(toProtected.rules, rule(icmpType(t.name, t.typ), accept()))
+	}
+	toProtected.rules = append(toProtected.rules, rule(l4proto("icmp", unix.IPPROTO_ICMP), verdict(expr.VerdictReturn)))
+	for _, t := range []struct {
+		name string
+		typ  byte
+	}{{"destination-unreachable", 1}, {"packet-too-big", 2}, {"time-exceeded", 3}, {"parameter-problem", 4},
+		{"echo-reply", 129}, {"nd-neighbor-solicit", 135}, {"nd-neighbor-advert", 136}} {
+		toProtected.rules = append(toProtected.rules, rule(icmpv6Type(t.name, t.typ), accept()))
+	}
+	toProtected.rules = append(toProtected.rules,
+		rule(l4proto("ipv6-icmp", unix.IPPROTO_ICMPV6), verdict(expr.VerdictReturn)),
+		rule(accept()))
+	// The owner's devices are protected by MAC, or by address (a
+	// management address): frames from them pass, frames to them go
+	// through to_protected, both before a quarantined MAC is dropped.
+	// A source address is trusted only after the quarantined source MACs
+	// are dropped: a quarantined device claiming the owner's address
+	// stays cut.
 	forward.rules = append(forward.rules,
 		rule(b.ether("saddr", "protected_mac"), accept()),
 		rule(b.ether("daddr", "protected_mac"), jump(toProtected.name)))
+	for _, k := range addrKinds {
+		forward.rules = append(forward.rules, rule(b.addr(k, "daddr", setName("protected", k), false), jump(toProtected.name)))
+	}
 	for _, m := range cut {
-		for _, dir := range []string{"saddr", "daddr"} {
-			forward.rules = append(forward.rules, rule(b.ether(dir, setName(m.setPrefix(), keyMAC)), drop()))
-		}
+		forward.rules = append(forward.rules, rule(b.ether("saddr", setName(m.setPrefix(), keyMAC)), drop()))
 	}
 	for _, k := range addrKinds {
-		forward.rules = append(forward.rules,
-			rule(b.addr(k, "saddr", setName("protected", k), false), accept()),
-			rule(b.addr(k, "daddr", setName("protected", k), false), jump(toProtected.name)))
+		forward.rules = append(forward.rules, rule(b.addr(k, "saddr", setName("protected", k), false), accept()))
+	}
+	for _, m := range cut {
+		forward.rules = append(forward.rules, rule(b.ether("daddr", setName(m.setPrefix(), keyMAC)), drop()))
 	}
 	for _, k := range addrKinds {
 		for _, m := range cut {

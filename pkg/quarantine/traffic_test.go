@@ -522,6 +522,29 @@ func TestTraffic(t *testing.T) {
 			t.Errorf("block, peer protected: ping device → %s still works", to)
 		}
 	}
+	if frag, ts := l.openings(t, 41000); frag || ts {
+		t.Errorf("block, peer protected: a SYN in fragments answered %v, an ICMP timestamp request answered %v; want neither", frag, ts)
+	}
+	// Protected by address (a management address on the LAN) the same:
+	// and a frame from the device's address but another MAC is stopped by
+	// the address rules.
+	if err := n.SetProtected(ctx, nil, addrs(peerV4, peerV6)); err != nil {
+		t.Fatal(err)
+	}
+	l.expect(t, "block, peer protected by address", []check{
+		{from: p, to: deviceV4, port: 443, want: "device"},
+		{from: p, to: deviceV6, port: 443, want: "device"},
+		{from: d, to: peerV4, port: 443, want: ""},
+		{from: d, to: peerV6, port: 443, want: ""},
+	})
+	otherMAC := mustMAC("02:00:00:00:00:99")
+	if l.synArrives(t, otherMAC, deviceV4, peerV4, 41002) {
+		t.Error("block, peer protected by address: a SYN from the device's address and another MAC reached the peer")
+	}
+	// Nor does the device pass for the owner by claiming its address.
+	if l.synArrives(t, deviceMAC, peerV4, "10.99.0.12", 41003) {
+		t.Error("block, peer protected by address: a frame from the device's MAC claiming the peer's address got through")
+	}
 	if err := n.Quarantine(ctx, Entry{MAC: peerMAC, Addrs: addrs(peerV4), Mode: ModeBlock}); !errors.Is(err, ErrProtected) {
 		t.Errorf("quarantine of the protected peer: got %v, want ErrProtected", err)
 	}
@@ -533,6 +556,16 @@ func TestTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.expect(t, "released", free)
+	// The probes above can see what they look for: free, it comes.
+	if frag, ts := l.openings(t, 42000); !frag || !ts {
+		t.Errorf("released: a SYN in fragments answered %v, an ICMP timestamp request answered %v; want both", frag, ts)
+	}
+	if !l.synArrives(t, mustMAC("02:00:00:00:00:99"), deviceV4, peerV4, 42002) {
+		t.Error("released: a SYN from another MAC did not reach the peer")
+	}
+	if !l.synArrives(t, deviceMAC, peerV4, "10.99.0.12", 42003) {
+		t.Error("released: a frame claiming the peer's address did not reach it")
+	}
 	if got, err := dnsExchange(fixedPort); got != "dnsmasq" {
 		t.Errorf("released: DNS from the same fixed port answered by %q (%v), want dnsmasq", got, err)
 	}
