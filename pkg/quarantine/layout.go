@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -38,6 +39,31 @@ type setDef struct {
 	kind     keyKind
 	timeout  bool
 	interval bool
+	// flow: a set the packet path fills with UDP flows (address .
+	// address . port . port of kind's family), which iotgw never writes.
+	flow bool
+}
+
+// Flow sets: how long an exchange the owner started stays recognised
+// without a packet from the owner, and how many are remembered (a full set
+// only stops recognising new answers, it never stops the owner's frames).
+const (
+	flowTimeout = 2 * time.Minute
+	flowMax     = 1024
+)
+
+// keyType is the set's key type as the kernel knows it.
+func (d setDef) keyType() nftables.SetDatatype {
+	if d.flow {
+		return nftables.MustConcatSetType(d.kind.datatype(), d.kind.datatype(), nftables.TypeInetService, nftables.TypeInetService)
+	}
+	return d.kind.datatype()
+}
+
+// ownerFlowSets remember the UDP exchanges protected devices start in the
+// bridge, so that the answers of a quarantined device to them can pass.
+func ownerFlowSets() []setDef {
+	return []setDef{{name: "owner_udp_v4", kind: keyV4, timeout: true, flow: true}, {name: "owner_udp_v6", kind: keyV6, timeout: true, flow: true}}
 }
 
 type chainDef struct {
@@ -211,6 +237,53 @@ func tcpAck() match {
 			eq([]byte{ack}),
 		},
 	}
+}
+
+// udpFlow loads a UDP packet's flow of kind k into registers from 1 on, as
+// nft lays out a concatenation: forward (saddr . daddr . sport . dport),
+// or reversed for the answer's view. Its text is nft's, without the
+// braces.
+func udpFlow(k keyKind, reversed bool) (string, []expr.Any) {
+	proto, ethertype, offset, n := "ip", uint16(unix.ETH_P_IP), uint32(12), uint32(4)
+	// Registers of the four fields: 32-bit registers start at 8, and
+	// 16-byte ones (1 to 4) span four of them; nft numbers each field by
+	// the smallest register that names its start.
+	regs := [4]uint32{1, 9, 10, 11}
+	if k == keyV6 {
+		proto, ethertype, offset, n = "ip6", unix.ETH_P_IPV6, 8, 16
+		regs = [4]uint32{1, 2, 3, 17}
+	}
+	src, dst := offset, offset+n
+	sport, dport := uint32(0), uint32(2)
+	text := proto + " saddr . " + proto + " daddr . udp sport . udp dport"
+	if reversed {
+		src, dst, sport, dport = dst, src, dport, sport
+		text = proto + " daddr . " + proto + " saddr . udp dport . udp sport"
+	}
+	exprs := []expr.Any{
+		load(expr.MetaKeyL4PROTO), eq([]byte{unix.IPPROTO_UDP}),
+		load(expr.MetaKeyPROTOCOL), eq(binary.BigEndian.AppendUint16(nil, ethertype)),
+		&expr.Payload{DestRegister: regs[0], Base: expr.PayloadBaseNetworkHeader, Offset: src, Len: n},
+		&expr.Payload{DestRegister: regs[1], Base: expr.PayloadBaseNetworkHeader, Offset: dst, Len: n},
+		&expr.Payload{DestRegister: regs[2], Base: expr.PayloadBaseTransportHeader, Offset: sport, Len: 2},
+		&expr.Payload{DestRegister: regs[3], Base: expr.PayloadBaseTransportHeader, Offset: dport, Len: 2},
+	}
+	return text, exprs
+}
+
+// rememberFlow adds (or refreshes) a UDP packet's flow in set.
+func rememberFlow(k keyKind, set string) match {
+	text, exprs := udpFlow(k, false)
+	return match{
+		text:  "update @" + set + " { " + text + " }",
+		exprs: append(exprs, &expr.Dynset{SrcRegKey: 1, SetName: set, Operation: uint32(unix.NFT_DYNSET_OP_UPDATE)}),
+	}
+}
+
+// answersFlow matches a UDP packet that answers a flow in set.
+func answersFlow(k keyKind, set string) match {
+	text, exprs := udpFlow(k, true)
+	return match{text: text + " @" + set, exprs: append(exprs, lookup(set, false))}
 }
 
 // l4proto matches every packet of a transport protocol, fragments too.
@@ -698,9 +771,11 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	// answer is told from an opening by the frame alone: TCP only with
 	// ACK set (no SYN, nor a SYN cut into fragments, whose flags no rule
 	// can read), ICMP only as echo replies and errors (and neighbour
-	// discovery). Anything else TCP or ICMP goes on to the quarantine
-	// rules, so a quarantined device cannot open a TCP connection to, or
-	// probe, the owner's devices. UDP cannot be told apart this way.
+	// discovery), UDP only as an answer to a flow the owner's device
+	// started, which the forward chain remembers (a dynamic set is this
+	// table's conntrack). Anything else TCP, ICMP or UDP goes on to the
+	// quarantine rules, so a quarantined device cannot open a connection
+	// to, or probe, the owner's devices.
 	toProtected := chainDef{name: "to_protected", rules: []ruleDef{
 		rule(tcpAck(), accept()),
 		rule(l4proto("tcp", unix.IPPROTO_TCP), verdict(expr.VerdictReturn)),
@@ -719,8 +794,12 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 		{"echo-reply", 129}, {"nd-neighbor-solicit", 135}, {"nd-neighbor-advert", 136}} {
 		toProtected.rules = append(toProtected.rules, rule(icmpv6Type(t.name, t.typ), accept()))
 	}
+	toProtected.rules = append(toProtected.rules, rule(l4proto("ipv6-icmp", unix.IPPROTO_ICMPV6), verdict(expr.VerdictReturn)))
+	for _, set := range ownerFlowSets() {
+		toProtected.rules = append(toProtected.rules, rule(answersFlow(set.kind, set.name), accept()))
+	}
 	toProtected.rules = append(toProtected.rules,
-		rule(l4proto("ipv6-icmp", unix.IPPROTO_ICMPV6), verdict(expr.VerdictReturn)),
+		rule(l4proto("udp", unix.IPPROTO_UDP), verdict(expr.VerdictReturn)),
 		rule(accept()))
 	// The owner's devices are protected by MAC, or by address (a
 	// management address): frames from them pass, frames to them go
@@ -728,6 +807,9 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	// A source address is trusted only after the quarantined source MACs
 	// are dropped: a quarantined device claiming the owner's address
 	// stays cut.
+	for _, set := range ownerFlowSets() {
+		forward.rules = append(forward.rules, rule(b.ether("saddr", "protected_mac"), rememberFlow(set.kind, set.name)))
+	}
 	forward.rules = append(forward.rules,
 		rule(b.ether("saddr", "protected_mac"), accept()),
 		rule(b.ether("daddr", "protected_mac"), jump(toProtected.name)))
@@ -736,6 +818,9 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	}
 	for _, m := range cut {
 		forward.rules = append(forward.rules, rule(b.ether("saddr", setName(m.setPrefix(), keyMAC)), drop()))
+	}
+	for _, set := range ownerFlowSets() {
+		forward.rules = append(forward.rules, rule(b.addr(set.kind, "saddr", setName("protected", set.kind), false), rememberFlow(set.kind, set.name)))
 	}
 	for _, k := range addrKinds {
 		forward.rules = append(forward.rules, rule(b.addr(k, "saddr", setName("protected", k), false), accept()))
@@ -757,7 +842,7 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 			rules: append(spentFastPath(cfg.Capture), captureRules(cfg.Capture)...),
 		})
 	}
-	return tableDef{family: nftables.TableFamilyBridge, sets: dynamicSets(false), chains: chains}
+	return tableDef{family: nftables.TableFamilyBridge, sets: append(dynamicSets(false), ownerFlowSets()...), chains: chains}
 }
 
 // fingerprint hashes everything static, so that any change of rules, sets
@@ -785,11 +870,15 @@ func (t tableDef) structure(name, tag string) string {
 		if s.interval {
 			flags = "interval"
 		}
-		if !s.timeout && !s.interval {
+		switch {
+		case s.flow:
+			fmt.Fprintf(&sb, "add set %s %s %s { type %s; size %d; flags dynamic,timeout; timeout %s; }\n",
+				fam, name, s.name, s.keyType().Name, flowMax, flowTimeout)
+		case !s.timeout && !s.interval:
 			fmt.Fprintf(&sb, "add set %s %s %s { type %s; }\n", fam, name, s.name, s.kind.datatype().Name)
-			continue
+		default:
+			fmt.Fprintf(&sb, "add set %s %s %s { type %s; flags %s; }\n", fam, name, s.name, s.kind.datatype().Name, flags)
 		}
-		fmt.Fprintf(&sb, "add set %s %s %s { type %s; flags %s; }\n", fam, name, s.name, s.kind.datatype().Name, flags)
 	}
 	for _, c := range t.chains {
 		if c.hook == nil {

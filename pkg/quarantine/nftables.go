@@ -226,8 +226,8 @@ func matchesStructure(c *nftables.Conn, sock *netlink.Conn, t *nftables.Table, d
 	}
 	for _, d := range def.sets {
 		s, ok := byName[d.name]
-		want := d.kind.datatype()
-		if !ok || s.KeyType.GetNFTMagic() != want.GetNFTMagic() || s.HasTimeout != d.timeout || s.Interval != d.interval {
+		want := d.keyType()
+		if !ok || s.KeyType.GetNFTMagic() != want.GetNFTMagic() || s.HasTimeout != d.timeout || s.Interval != d.interval || s.Dynamic != d.flow {
 			return false, nil
 		}
 	}
@@ -456,8 +456,17 @@ func (n *NFTables) queueRebuild(c *nftables.Conn, l *layout, v *kernelView, want
 		t := c.AddTable(n.table(def.family))
 		for _, d := range def.sets {
 			s := &nftables.Set{
-				Table: t, Name: d.name, KeyType: d.kind.datatype(),
+				Table: t, Name: d.name, KeyType: d.keyType(),
 				HasTimeout: d.timeout, Interval: d.interval, KeyByteOrder: binaryutil.BigEndian,
+			}
+			if d.flow {
+				// No NFT_SET_CONCAT flag: as nft, which sets it only with
+				// intervals (kernels before 5.6 refuse it).
+				s.Dynamic, s.Timeout, s.Size = true, flowTimeout, flowMax
+				if err := c.AddSet(s, nil); err != nil {
+					return fmt.Errorf("quarantine: add set %s: %w", d.name, err)
+				}
+				continue
 			}
 			var els []nftables.SetElement
 			var err error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"regexp"
@@ -123,6 +124,18 @@ func TestNFTablesLayoutMatchesNFT(t *testing.T) {
 				if strings.Join(got[c.name], "\n") != strings.Join(want, "\n") {
 					t.Errorf("config %d %s chain %s:\nnft lists:\n%s\nlayout says:\n%s", i, familyName(def.family), c.name,
 						strings.Join(got[c.name], "\n"), strings.Join(want, "\n"))
+				}
+			}
+			// The sets the packet path fills are made as nft would make them.
+			for _, d := range def.sets {
+				if !d.flow {
+					continue
+				}
+				out := netnstest.CmdIn(t, ns, "nft", "list", "set", familyName(def.family), "iotgw", d.name)
+				for _, want := range []string{"type " + d.keyType().Name + "\n", fmt.Sprintf("size %d\n", flowMax), "flags dynamic,timeout\n", "timeout 2m\n"} {
+					if !strings.Contains(out, want) {
+						t.Errorf("config %d: set %s lacks %q:\n%s", i, d.name, want, out)
+					}
 				}
 			}
 		}

@@ -107,6 +107,8 @@ func newLab(t *testing.T) *lab {
 	l.serveTCP(t, l.router, fmt.Sprintf("[::]:%d", noticePort), "notice")
 	l.serveTCP(t, l.router, "[::]:2222", "router-admin")
 	l.serveUDP(t, l.router, "0.0.0.0:67")
+	l.serveUDP(t, l.device, "[::]:5000")
+	l.serveUDP(t, l.peer, "[::]:5000")
 	// DNS: the router's resolver, the DNS proxy (stopped in the crash
 	// stage) and a public resolver on the WAN.
 	l.serveDNS(t, l.router, "[::]:53", "192.0.2.1")
@@ -508,12 +510,19 @@ func TestTraffic(t *testing.T) {
 	if err := n.SetProtected(ctx, []hwaddr.MAC{peerMAC}, nil); err != nil {
 		t.Fatal(err)
 	}
-	l.expect(t, "block, peer protected", []check{
+	// UDP: the device's answers to an exchange the owner started pass,
+	// a datagram it starts does not.
+	ownerChecks := []check{
 		{from: p, to: deviceV4, port: 443, want: "device"},
 		{from: p, to: deviceV6, port: 443, want: "device"},
+		{from: p, to: deviceV4, port: 5000, udp: true, want: "echo"},
+		{from: p, to: deviceV6, port: 5000, udp: true, want: "echo"},
 		{from: d, to: peerV4, port: 443, want: ""},
 		{from: d, to: peerV6, port: 443, want: ""},
-	})
+		{from: d, to: peerV4, port: 5000, udp: true, want: ""},
+		{from: d, to: peerV6, port: 5000, udp: true, want: ""},
+	}
+	l.expect(t, "block, peer protected", ownerChecks)
 	if err := ping(p, deviceV4); err != nil {
 		t.Errorf("block, peer protected: ping peer → device: %v", err)
 	}
@@ -531,12 +540,7 @@ func TestTraffic(t *testing.T) {
 	if err := n.SetProtected(ctx, nil, addrs(peerV4, peerV6)); err != nil {
 		t.Fatal(err)
 	}
-	l.expect(t, "block, peer protected by address", []check{
-		{from: p, to: deviceV4, port: 443, want: "device"},
-		{from: p, to: deviceV6, port: 443, want: "device"},
-		{from: d, to: peerV4, port: 443, want: ""},
-		{from: d, to: peerV6, port: 443, want: ""},
-	})
+	l.expect(t, "block, peer protected by address", ownerChecks)
 	otherMAC := mustMAC("02:00:00:00:00:99")
 	if l.synArrives(t, otherMAC, deviceV4, peerV4, 41002) {
 		t.Error("block, peer protected by address: a SYN from the device's address and another MAC reached the peer")
@@ -555,7 +559,10 @@ func TestTraffic(t *testing.T) {
 	if err := n.Release(ctx, deviceMAC); err != nil {
 		t.Fatal(err)
 	}
-	l.expect(t, "released", free)
+	l.expect(t, "released", append([]check{
+		{from: d, to: peerV4, port: 5000, udp: true, want: "echo"},
+		{from: d, to: peerV6, port: 5000, udp: true, want: "echo"},
+	}, free...))
 	// The probes above can see what they look for: free, it comes.
 	if frag, ts := l.openings(t, 42000); !frag || !ts {
 		t.Errorf("released: a SYN in fragments answered %v, an ICMP timestamp request answered %v; want both", frag, ts)
