@@ -48,21 +48,26 @@ type loop struct {
 	// dropped: listing the kernel's tables again re-sends it (a LAN
 	// interface the listing does not show is sent as down).
 	needResync bool
+	// unsentRemovals are router address removals the consumer had no
+	// room for; a listing cannot show what is gone, so they are sent
+	// again at each absence check. At most maxOwnAddrs.
+	unsentRemovals map[addrKey]AddressChanged
 }
 
 func newLoop(w *Watcher, out chan<- Event) *loop {
 	l := &loop{
-		w:        w,
-		out:      out,
-		lan:      map[string]bool{},
-		linkMAC:  map[int]hwaddr.MAC{},
-		ownMACs:  map[hwaddr.MAC]int{},
-		linkUp:   map[string]bool{},
-		lanMAC:   map[string]hwaddr.MAC{},
-		addrs:    map[addrKey]*ownAddr{},
-		ownIPs:   map[netip.Addr]int{},
-		devices:  newTracker(w.cfg.MaxDevices),
-		readFile: readBounded,
+		w:              w,
+		out:            out,
+		lan:            map[string]bool{},
+		linkMAC:        map[int]hwaddr.MAC{},
+		ownMACs:        map[hwaddr.MAC]int{},
+		linkUp:         map[string]bool{},
+		lanMAC:         map[string]hwaddr.MAC{},
+		addrs:          map[addrKey]*ownAddr{},
+		ownIPs:         map[netip.Addr]int{},
+		unsentRemovals: map[addrKey]AddressChanged{},
+		devices:        newTracker(w.cfg.MaxDevices),
+		readFile:       readBounded,
 	}
 	for _, name := range w.cfg.Interfaces {
 		l.lan[name] = true
@@ -255,12 +260,17 @@ func (l *loop) addr(u kernelUpdate) {
 			delete(l.ownIPs, key.addr)
 		}
 		if a.delivered {
-			// A dropped removal cannot be re-sent by listing; a
-			// consumer's Snapshot puts it right.
-			l.emit(AddressChanged{Iface: a.iface, Prefix: a.prefix, Added: false, Time: l.w.clock.Now()})
+			ev := AddressChanged{Iface: a.iface, Prefix: a.prefix, Added: false, Time: l.w.clock.Now()}
+			if !l.emit(ev) && len(l.unsentRemovals) < maxOwnAddrs {
+				// A listing cannot re-send what is gone: kept for
+				// sendRemovals.
+				l.unsentRemovals[key] = ev
+			}
 		}
 		return
 	}
+	// Back before its removal was sent: the consumer never lost it.
+	delete(l.unsentRemovals, key)
 	if !known {
 		if len(l.addrs) >= maxOwnAddrs {
 			return
@@ -278,6 +288,17 @@ func (l *loop) addr(u kernelUpdate) {
 		return
 	}
 	l.announce(a)
+}
+
+// sendRemovals sends again the router address removals the consumer had
+// no room for, as long as it has room.
+func (l *loop) sendRemovals() {
+	for key, ev := range l.unsentRemovals {
+		if !l.emit(ev) {
+			return
+		}
+		delete(l.unsentRemovals, key)
+	}
 }
 
 // announce delivers a LAN address not delivered yet.

@@ -591,3 +591,45 @@ func TestListingReconciles(t *testing.T) {
 		})
 	}
 }
+
+// TestDroppedAddressRemovalSentAgain: a router address removal the
+// consumer had no room for is sent at the next absence check (a listing
+// cannot show what is gone), unless the address came back first.
+func TestDroppedAddressRemovalSentAgain(t *testing.T) {
+	tests := []struct {
+		name     string
+		backSoon bool // the address returns before the next check
+		want     int  // removals the consumer gets after the check
+	}{
+		{"sent_at_next_check", false, 1},
+		{"back_before_the_check", true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, _, out := testLoop(t, Config{Interfaces: []string{"br-lan"}}, 1) // 10.97.0.1 delivered
+			l.handle(neigh(camMAC, camIP))                                      // fills the channel
+			gone := routerAddr("10.97.0.1/24")
+			gone.deleted = true
+			l.handle(gone) // no room
+			drain(out)
+			if tt.backSoon {
+				l.handle(routerAddr("10.97.0.1/24"))
+				drain(out)
+			}
+			l.sendRemovals()
+			var removals int
+			for _, ev := range drain(out) {
+				if a, ok := ev.(AddressChanged); ok && !a.Added && a.Prefix.Addr() == netip.MustParseAddr("10.97.0.1") {
+					removals++
+				}
+			}
+			if removals != tt.want {
+				t.Errorf("%d removals after the check, want %d", removals, tt.want)
+			}
+			l.sendRemovals()
+			if evs := drain(out); len(evs) != 0 {
+				t.Errorf("sent again at the check after: %+v", evs)
+			}
+		})
+	}
+}

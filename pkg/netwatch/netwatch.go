@@ -223,6 +223,7 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 			l.handle(u)
 		case <-awayTick.C():
 			l.checkAway()
+			l.sendRemovals()
 			if l.needResync {
 				select {
 				case resync <- struct{}{}:

@@ -104,6 +104,30 @@ func TestRunResyncsAfterDrops(t *testing.T) {
 	}
 }
 
+// TestRunSendsDroppedRemovalAgain: a router address removal the consumer
+// had no room for reaches it at the next absence check.
+func TestRunSendsDroppedRemovalAgain(t *testing.T) {
+	src := newFakeSource(lanLink(true), routerAddr("10.97.0.1/24"))
+	out := make(chan Event, 4)
+	w, clk := startWatcher(t, src, out)
+	next(t, out) // the link
+	next(t, out) // the address
+	for range cap(out) {
+		out <- DeviceAway{} // the consumer is busy
+	}
+	gone := routerAddr("10.97.0.1/24")
+	gone.deleted = true
+	src.feed <- gone
+	waitFor(t, "the removal dropped", func() bool { return w.Stats().Dropped == 1 })
+	drain(out)
+	clk.Advance(awayCheckInterval(DefaultAwayAfter))
+	for {
+		if a, ok := next(t, out).(AddressChanged); ok && !a.Added && a.Prefix == netip.MustParsePrefix("10.97.0.1/24") {
+			return
+		}
+	}
+}
+
 func TestRunOnce(t *testing.T) {
 	src := newFakeSource()
 	w, err := New(Config{LeaseFiles: []string{}}, withSource(src))
