@@ -286,6 +286,43 @@ func answersFlow(k keyKind, set string) match {
 	return match{text: text + " @" + set, exprs: append(exprs, lookup(set, false))}
 }
 
+// unicast matches frames to one host: not broadcast, not multicast.
+func unicast() match {
+	return match{
+		text: "meta pkttype != broadcast meta pkttype != multicast",
+		exprs: []expr.Any{
+			load(expr.MetaKeyPKTTYPE), &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{unix.PACKET_BROADCAST}},
+			load(expr.MetaKeyPKTTYPE), &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{unix.PACKET_MULTICAST}},
+		},
+	}
+}
+
+// arpIP matches an ARP packet (Ethernet, IPv4) whose sender ("saddr") or
+// target ("daddr") IPv4 address is in set.
+func arpIP(dir, set string) match {
+	offset := uint32(14)
+	if dir == "daddr" {
+		offset = 24
+	}
+	return match{
+		text: "arp " + dir + " ip @" + set,
+		exprs: []expr.Any{
+			payload(expr.PayloadBaseLLHeader, 12, 2), eq(binary.BigEndian.AppendUint16(nil, unix.ETH_P_ARP)),
+			payload(expr.PayloadBaseNetworkHeader, offset, 4), lookup(set, false),
+		},
+	}
+}
+
+// ndTarget matches a neighbour solicitation's or advert's target address
+// (after type, code, checksum and four bytes) against set. nft 1.0.6 has
+// no name for the field and prints the raw load.
+func ndTarget(set string) match {
+	return match{
+		text:  "@th,64,128 @" + set,
+		exprs: []expr.Any{payload(expr.PayloadBaseTransportHeader, 8, 16), lookup(set, false)},
+	}
+}
+
 // l4proto matches every packet of a transport protocol, fragments too.
 func l4proto(name string, number byte) match {
 	return match{text: "meta l4proto " + name, exprs: []expr.Any{load(expr.MetaKeyL4PROTO), eq([]byte{number})}}
@@ -770,12 +807,15 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	// Without conntrack in the bridge family (OpenWrt does not load it) an
 	// answer is told from an opening by the frame alone: TCP only with
 	// ACK set (no SYN, nor a SYN cut into fragments, whose flags no rule
-	// can read), ICMP only as echo replies and errors (and neighbour
-	// discovery), UDP only as an answer to a flow the owner's device
-	// started, which the forward chain remembers (a dynamic set is this
-	// table's conntrack). Anything else TCP, ICMP or UDP goes on to the
-	// quarantine rules, so a quarantined device cannot open a connection
-	// to, or probe, the owner's devices.
+	// can read), ICMP only as echo replies and errors, UDP only as an
+	// answer to a flow the owner's device started, which the forward
+	// chain remembers (a dynamic set is this table's conntrack). ARP and
+	// neighbour discovery pass only about the sender's own quarantined
+	// addresses: claiming the router's would take over the owner's
+	// traffic. Everything else (other protocols, frames whose protocol
+	// hides behind a second VLAN tag) returns to the quarantine rules, so
+	// a quarantined device cannot open a connection to, probe or mislead
+	// the owner's devices.
 	toProtected := chainDef{name: "to_protected", rules: []ruleDef{
 		rule(tcpAck(), accept()),
 		rule(l4proto("tcp", unix.IPPROTO_TCP), verdict(expr.VerdictReturn)),
@@ -790,25 +830,32 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	for _, t := range []struct {
 		name string
 		typ  byte
-	}{{"destination-unreachable", 1}, {"packet-too-big", 2}, {"time-exceeded", 3}, {"parameter-problem", 4},
-		{"echo-reply", 129}, {"nd-neighbor-solicit", 135}, {"nd-neighbor-advert", 136}} {
+	}{{"destination-unreachable", 1}, {"packet-too-big", 2}, {"time-exceeded", 3}, {"parameter-problem", 4}, {"echo-reply", 129}} {
 		toProtected.rules = append(toProtected.rules, rule(icmpv6Type(t.name, t.typ), accept()))
+	}
+	for _, m := range cut {
+		own := setName(m.setPrefix(), keyV6)
+		toProtected.rules = append(toProtected.rules,
+			rule(icmpv6Type("nd-neighbor-solicit", 135), b.addr(keyV6, "saddr", own, false), accept()),
+			rule(icmpv6Type("nd-neighbor-advert", 136), ndTarget(own), accept()))
 	}
 	toProtected.rules = append(toProtected.rules, rule(l4proto("ipv6-icmp", unix.IPPROTO_ICMPV6), verdict(expr.VerdictReturn)))
 	for _, set := range ownerFlowSets() {
 		toProtected.rules = append(toProtected.rules, rule(answersFlow(set.kind, set.name), accept()))
 	}
-	toProtected.rules = append(toProtected.rules,
-		rule(l4proto("udp", unix.IPPROTO_UDP), verdict(expr.VerdictReturn)),
-		rule(accept()))
+	for _, m := range cut {
+		toProtected.rules = append(toProtected.rules, rule(arpIP("saddr", setName(m.setPrefix(), keyV4)), accept()))
+	}
 	// The owner's devices are protected by MAC, or by address (a
 	// management address): frames from them pass, frames to them go
 	// through to_protected, both before a quarantined MAC is dropped.
 	// A source address is trusted only after the quarantined source MACs
 	// are dropped: a quarantined device claiming the owner's address
 	// stays cut.
+	// Only the owner's unicast flows: a broadcast's (DHCP's) or
+	// multicast's answer would come from anyone.
 	for _, set := range ownerFlowSets() {
-		forward.rules = append(forward.rules, rule(b.ether("saddr", "protected_mac"), rememberFlow(set.kind, set.name)))
+		forward.rules = append(forward.rules, rule(unicast(), b.ether("saddr", "protected_mac"), rememberFlow(set.kind, set.name)))
 	}
 	forward.rules = append(forward.rules,
 		rule(b.ether("saddr", "protected_mac"), accept()),
@@ -816,11 +863,14 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	for _, k := range addrKinds {
 		forward.rules = append(forward.rules, rule(b.addr(k, "daddr", setName("protected", k), false), jump(toProtected.name)))
 	}
+	// An ARP reply to a device protected by address carries its address
+	// in the ARP header only.
+	forward.rules = append(forward.rules, rule(arpIP("daddr", setName("protected", keyV4)), jump(toProtected.name)))
 	for _, m := range cut {
 		forward.rules = append(forward.rules, rule(b.ether("saddr", setName(m.setPrefix(), keyMAC)), drop()))
 	}
 	for _, set := range ownerFlowSets() {
-		forward.rules = append(forward.rules, rule(b.addr(set.kind, "saddr", setName("protected", set.kind), false), rememberFlow(set.kind, set.name)))
+		forward.rules = append(forward.rules, rule(unicast(), b.addr(set.kind, "saddr", setName("protected", set.kind), false), rememberFlow(set.kind, set.name)))
 	}
 	for _, k := range addrKinds {
 		forward.rules = append(forward.rules, rule(b.addr(k, "saddr", setName("protected", k), false), accept()))

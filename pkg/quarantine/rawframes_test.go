@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,7 +111,25 @@ func sendSeeing(t *testing.T, from string, frames [][]byte, at string, want func
 		t.Fatal(err)
 	}
 	defer unix.Close(rfd)
-	if err := netnstest.Run(from, func() error {
+	sendFrames(t, from, frames)
+	tv := unix.NsecToTimeval(int64(100 * time.Millisecond))
+	if err := unix.SetsockoptTimeval(rfd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	for deadline := time.Now().Add(1500 * time.Millisecond); time.Now().Before(deadline); {
+		n, _, err := unix.Recvfrom(rfd, buf, 0)
+		if err == nil && want(buf[:n]) {
+			return true
+		}
+	}
+	return false
+}
+
+// sendFrames sends whole Ethernet frames out of eth0 in the namespace ns.
+func sendFrames(t *testing.T, ns string, frames [][]byte) {
+	t.Helper()
+	if err := netnstest.Run(ns, func() error {
 		ifi, err := net.InterfaceByName("eth0")
 		if err != nil {
 			return err
@@ -129,18 +148,6 @@ func sendSeeing(t *testing.T, from string, frames [][]byte, at string, want func
 	}); err != nil {
 		t.Fatal(err)
 	}
-	tv := unix.NsecToTimeval(int64(100 * time.Millisecond))
-	if err := unix.SetsockoptTimeval(rfd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 2048)
-	for deadline := time.Now().Add(1500 * time.Millisecond); time.Now().Before(deadline); {
-		n, _, err := unix.Recvfrom(rfd, buf, 0)
-		if err == nil && want(buf[:n]) {
-			return true
-		}
-	}
-	return false
 }
 
 // openings probes the peer from the device with what a quarantine must
@@ -177,4 +184,134 @@ func (l *lab) synArrives(t *testing.T, srcMAC hwaddr.MAC, src, dst string, sport
 		tcp := ipv4Payload(f, unix.IPPROTO_TCP)
 		return len(tcp) >= 14 && binary.BigEndian.Uint16(tcp[0:]) == sport && tcp[13]&0x12 == 0x02
 	})
+}
+
+// arpReply is an ARP reply frame from srcMAC saying that ip is at srcMAC,
+// sent to dstMAC (dstIP).
+func arpReply(dstMAC, srcMAC hwaddr.MAC, ip, dstIP netip.Addr) []byte {
+	f := make([]byte, 14+28)
+	copy(f[0:], dstMAC[:])
+	copy(f[6:], srcMAC[:])
+	binary.BigEndian.PutUint16(f[12:], unix.ETH_P_ARP)
+	a := f[14:]
+	binary.BigEndian.PutUint16(a[0:], 1) // Ethernet
+	binary.BigEndian.PutUint16(a[2:], unix.ETH_P_IP)
+	a[4], a[5] = 6, 4
+	binary.BigEndian.PutUint16(a[6:], 2) // reply
+	copy(a[8:], srcMAC[:])
+	copy(a[14:], ip.AsSlice())
+	copy(a[18:], dstMAC[:])
+	copy(a[24:], dstIP.AsSlice())
+	return f
+}
+
+// udpDatagram is a UDP header and payload without a checksum (allowed
+// over IPv4).
+func udpDatagram(sport, dport uint16, payload string) []byte {
+	d := make([]byte, 8, 8+len(payload))
+	binary.BigEndian.PutUint16(d[0:], sport)
+	binary.BigEndian.PutUint16(d[2:], dport)
+	binary.BigEndian.PutUint16(d[4:], uint16(8+len(payload)))
+	return append(d, payload...)
+}
+
+// doubleTagged puts two 802.1Q tags of VLAN 0 (priority tags) in front of
+// an Ethernet frame's type.
+func doubleTagged(frame []byte) []byte {
+	out := append([]byte(nil), frame[:12]...)
+	out = append(out, 0x81, 0x00, 0, 0, 0x81, 0x00, 0, 0)
+	return append(out, frame[12:]...)
+}
+
+// misleads tries what a quarantined device must not do to the peer and
+// reports what got through: a SYN behind two VLAN tags answered, an ARP
+// reply claiming the router's address taken into the peer's neighbour
+// table, and an answer to the peer's broadcast (as a rogue DHCP server
+// would give) reaching it.
+func (l *lab) misleads(t *testing.T, sport uint16) (tagged, arp, broadcast bool) {
+	t.Helper()
+	dev, peer := netip.MustParseAddr(deviceV4), netip.MustParseAddr(peerV4)
+	syn := ipv4Frame(peerMAC, deviceMAC, dev, peer, unix.IPPROTO_TCP, sport, 0, false, tcpSYN(dev, peer, sport, 443))
+	tagged = sendSeeing(t, l.device, [][]byte{doubleTagged(syn)}, l.device, func(f []byte) bool {
+		tcp := ipv4Payload(f, unix.IPPROTO_TCP)
+		return len(tcp) >= 14 && binary.BigEndian.Uint16(tcp[2:]) == sport && tcp[13]&0x12 == 0x12
+	})
+
+	// The peer knows the router's address first, as it would, and takes
+	// a new answer at once (not only a second after the last: locktime).
+	netnstest.CmdIn(t, l.peer, "sh", "-c", "echo 0 > /proc/sys/net/ipv4/neigh/eth0/locktime")
+	if err := ping(l.peer, routerV4); err != nil {
+		t.Fatalf("peer cannot reach the router: %v", err)
+	}
+	router := netip.MustParseAddr(routerV4)
+	// Seen at the peer's interface first: its ARP code runs as the frame
+	// arrives, the table is read after.
+	arrived := sendSeeing(t, l.device, [][]byte{arpReply(peerMAC, deviceMAC, router, peer)}, l.peer, func(f []byte) bool {
+		return len(f) >= 42 && binary.BigEndian.Uint16(f[12:]) == unix.ETH_P_ARP && f[21] == 2 && hwaddr.FromBytes(f[6:12]) == deviceMAC
+	})
+	arp = arrived && strings.Contains(netnstest.CmdIn(t, l.peer, "ip", "neigh", "show", routerV4), deviceMAC.String())
+	netnstest.CmdIn(t, l.peer, "ip", "neigh", "flush", routerV4)
+
+	// The peer broadcasts (a DHCP discover), the device answers from the
+	// broadcast address.
+	bcast := netip.MustParseAddr("255.255.255.255")
+	all := mustMAC("ff:ff:ff:ff:ff:ff")
+	discover := ipv4Frame(all, peerMAC, peer, bcast, unix.IPPROTO_UDP, sport+1, 0, false, udpDatagram(68, 67, "discover"))
+	sendFrames(t, l.peer, [][]byte{discover})
+	offer := ipv4Frame(peerMAC, deviceMAC, bcast, peer, unix.IPPROTO_UDP, sport+2, 0, false, udpDatagram(67, 68, "iotgw-offer"))
+	broadcast = sendSeeing(t, l.device, [][]byte{offer}, l.peer, func(f []byte) bool {
+		return strings.Contains(string(ipv4Payload(f, unix.IPPROTO_UDP)), "iotgw-offer")
+	})
+	return tagged, arp, broadcast
+}
+
+// neighborDiscovery is a neighbour solicitation (typ 135: src asks for
+// target, with its own link-layer address) or an unsolicited advert (136,
+// override set: target is at srcMAC) from srcMAC and src to dstMAC and dst.
+func neighborDiscovery(typ byte, dstMAC, srcMAC hwaddr.MAC, src, dst, target netip.Addr) []byte {
+	msg := make([]byte, 32)
+	msg[0] = typ
+	option := byte(1) // source link-layer address
+	if typ == 136 {
+		msg[4], option = 0x20, 2 // override; target link-layer address
+	}
+	copy(msg[8:], target.AsSlice())
+	msg[24], msg[25] = option, 1 // 8 bytes
+	copy(msg[26:], srcMAC[:])
+	pseudo := append(append(src.AsSlice(), dst.AsSlice()...), 0, 0, 0, byte(len(msg)), 0, 0, 0, unix.IPPROTO_ICMPV6)
+	binary.BigEndian.PutUint16(msg[2:], inetChecksum(append(pseudo, msg...)))
+
+	f := make([]byte, 14+40, 14+40+len(msg))
+	copy(f[0:], dstMAC[:])
+	copy(f[6:], srcMAC[:])
+	binary.BigEndian.PutUint16(f[12:], unix.ETH_P_IPV6)
+	h := f[14:]
+	h[0] = 0x60
+	binary.BigEndian.PutUint16(h[4:], uint16(len(msg)))
+	h[6], h[7] = unix.IPPROTO_ICMPV6, 255 // neighbour discovery needs hop limit 255
+	copy(h[8:], src.AsSlice())
+	copy(h[24:], dst.AsSlice())
+	return append(f, msg...)
+}
+
+// neighbourTaken sends the peer, from the device, a solicitation from the
+// router's IPv6 address and an advert claiming it, and reports whether
+// the peer took either (its entry for the router names the device).
+func (l *lab) neighbourTaken(t *testing.T) (solicit, advert bool) {
+	t.Helper()
+	router, dev, peer := netip.MustParseAddr(routerV6), netip.MustParseAddr(deviceV6), netip.MustParseAddr(peerV6)
+	try := func(typ byte, frame []byte) bool {
+		if err := ping(l.peer, routerV6); err != nil {
+			t.Fatalf("peer cannot reach the router: %v", err)
+		}
+		arrived := sendSeeing(t, l.device, [][]byte{frame}, l.peer, func(f []byte) bool {
+			return len(f) > 14+40 && binary.BigEndian.Uint16(f[12:]) == unix.ETH_P_IPV6 && f[14+40] == typ && hwaddr.FromBytes(f[6:12]) == deviceMAC
+		})
+		taken := arrived && strings.Contains(netnstest.CmdIn(t, l.peer, "ip", "-6", "neigh", "show", routerV6), deviceMAC.String())
+		netnstest.CmdIn(t, l.peer, "ip", "-6", "neigh", "flush", routerV6)
+		return taken
+	}
+	solicit = try(135, neighborDiscovery(135, peerMAC, deviceMAC, router, peer, peer))
+	advert = try(136, neighborDiscovery(136, peerMAC, deviceMAC, dev, peer, router))
+	return solicit, advert
 }

@@ -316,6 +316,25 @@ func udp(ns string, ip string, port int) error {
 	return err
 }
 
+// udpRefused reports whether a datagram from ns to ip:port is refused
+// (an ICMP port unreachable came back) rather than lost.
+func udpRefused(ns, ip string, port int) bool {
+	var c net.Conn
+	if err := netnstest.Run(ns, func() (err error) {
+		c, err = net.Dial("udp", net.JoinHostPort(ip, fmt.Sprint(port)))
+		return err
+	}); err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(dialTimeout))
+	if _, err := c.Write([]byte("ping")); err != nil {
+		return errors.Is(err, syscall.ECONNREFUSED)
+	}
+	_, err := c.Read(make([]byte, 16))
+	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
 func ping(ns, ip string) error {
 	return netnstest.Command(ns, "busybox", "ping", "-c1", "-W1", ip).Run()
 }
@@ -522,7 +541,23 @@ func TestTraffic(t *testing.T) {
 		{from: d, to: peerV4, port: 5000, udp: true, want: ""},
 		{from: d, to: peerV6, port: 5000, udp: true, want: ""},
 	}
+	// Neighbours resolved afresh: the device's ARP replies and adverts
+	// about its own addresses must reach the owner.
+	netnstest.CmdIn(t, p, "ip", "neigh", "flush", "dev", "eth0")
 	l.expect(t, "block, peer protected", ownerChecks)
+	// The device's ICMP errors reach the owner: a closed port is refused
+	// at once.
+	for _, to := range []string{deviceV4, deviceV6} {
+		if !udpRefused(p, to, 5001) {
+			t.Errorf("block, peer protected: UDP peer → %s, closed port: not refused", to)
+		}
+	}
+	if tagged, arp, bcast := l.misleads(t, 41010); tagged || arp || bcast {
+		t.Errorf("block, peer protected: a SYN behind two VLAN tags answered %v, an ARP reply claiming the router taken %v, an answer to a broadcast delivered %v; want none", tagged, arp, bcast)
+	}
+	if solicit, advert := l.neighbourTaken(t); solicit || advert {
+		t.Errorf("block, peer protected: a solicitation from the router's IPv6 address taken %v, an advert claiming it taken %v; want neither", solicit, advert)
+	}
 	if err := ping(p, deviceV4); err != nil {
 		t.Errorf("block, peer protected: ping peer → device: %v", err)
 	}
@@ -540,6 +575,7 @@ func TestTraffic(t *testing.T) {
 	if err := n.SetProtected(ctx, nil, addrs(peerV4, peerV6)); err != nil {
 		t.Fatal(err)
 	}
+	netnstest.CmdIn(t, p, "ip", "neigh", "flush", "dev", "eth0")
 	l.expect(t, "block, peer protected by address", ownerChecks)
 	otherMAC := mustMAC("02:00:00:00:00:99")
 	if l.synArrives(t, otherMAC, deviceV4, peerV4, 41002) {
@@ -564,6 +600,12 @@ func TestTraffic(t *testing.T) {
 		{from: d, to: peerV6, port: 5000, udp: true, want: "echo"},
 	}, free...))
 	// The probes above can see what they look for: free, it comes.
+	if tagged, arp, bcast := l.misleads(t, 42010); !tagged || !arp || !bcast {
+		t.Errorf("released: a SYN behind two VLAN tags answered %v, an ARP reply claiming the router taken %v, an answer to a broadcast delivered %v; want all", tagged, arp, bcast)
+	}
+	if solicit, advert := l.neighbourTaken(t); !solicit || !advert {
+		t.Errorf("released: a solicitation from the router's IPv6 address taken %v, an advert claiming it taken %v; want both", solicit, advert)
+	}
 	if frag, ts := l.openings(t, 42000); !frag || !ts {
 		t.Errorf("released: a SYN in fragments answered %v, an ICMP timestamp request answered %v; want both", frag, ts)
 	}
