@@ -609,11 +609,7 @@ func startAudit(cfg *config.Config, d *daemon.Daemon, log *slog.Logger, run func
 		sched, err = audit.NewScheduler(auditor, sink, audit.SchedulerOptions{NewDevices: a.NewDevices, Interval: a.Interval.Duration,
 			Current: d.AuditTarget, Logger: log,
 			// Saved with the device: see Daemon.AuditEnded.
-			Done: func(t audit.Target, _ audit.Report, _ error) {
-				if at, ok := sched.LastAudit(t.MAC); ok {
-					d.AuditEnded(t.MAC, at)
-				}
-			}})
+			Done: func(t audit.Target, _ audit.Report, _ error) { d.AuditEnded(t.MAC) }})
 		if err != nil {
 			return err
 		}

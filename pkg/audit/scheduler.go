@@ -114,8 +114,10 @@ func NewScheduler(runner Runner, sink Sink, opts SchedulerOptions) (*Scheduler, 
 }
 
 // Consider queues t when automatic audits are on and t was not audited
-// within Interval. It reports whether t is queued. A full queue drops t:
-// the next Consider brings it back.
+// within Interval (nor is held after a lockout sign): as the scheduler
+// knows from the audits it ran and those Seed gave it. It reports
+// whether t is queued. A full queue drops t: the next Consider brings it
+// back.
 func (s *Scheduler) Consider(t Target) bool {
 	if !s.opts.NewDevices {
 		return false
@@ -138,17 +140,6 @@ func (s *Scheduler) Consider(t Target) bool {
 	s.queue = append(s.queue, t)
 	s.signal()
 	return true
-}
-
-// ConsiderAgain is Consider for a device audited before: it queues t only
-// once that audit is older than Interval. The scheduler knows the audits
-// it ran and those Seed gave it (the daemon's saved ones); a device held
-// after a lockout sign stays held until its hold ends.
-func (s *Scheduler) ConsiderAgain(t Target) bool {
-	s.mu.Lock()
-	_, audited := s.last[t.MAC]
-	s.mu.Unlock()
-	return audited && s.Consider(t)
 }
 
 // Request queues t ahead of automatic audits, whatever Interval and

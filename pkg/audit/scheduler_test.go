@@ -309,9 +309,10 @@ func waitRunning(t *testing.T, r *fakeRunner, n int) {
 	t.Fatalf("%d audits never ran", n)
 }
 
-// ConsiderAgain queues only a device audited in this run whose audit is
-// older than Interval; one held after a lockout sign stays held.
-func TestSchedulerConsiderAgain(t *testing.T) {
+// Consider after a restart: a device never audited is queued, one
+// audited (as Seed tells) within Interval is not until Interval has
+// passed, and one held after a lockout sign stays held.
+func TestSchedulerConsiderSeeded(t *testing.T) {
 	clk := testclock.New(time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC))
 	s, err := NewScheduler(&fakeRunner{}, &sliceSink{}, SchedulerOptions{NewDevices: true, Interval: time.Hour, Now: clk.Now, Logger: quietLogger()})
 	if err != nil {
@@ -319,17 +320,17 @@ func TestSchedulerConsiderAgain(t *testing.T) {
 	}
 	s.Seed(mac(1), clk.Now())
 	s.Seed(mac(2), clk.Now().Add(LockoutHold)) // held, as after a lockout sign
-	if s.ConsiderAgain(tgt(3)) {
-		t.Error("a device never audited was queued again")
+	if !s.Consider(tgt(3)) {
+		t.Error("a device never audited was not queued")
 	}
-	if s.ConsiderAgain(tgt(1)) {
-		t.Error("a device audited within the interval was queued again")
+	if s.Consider(tgt(1)) {
+		t.Error("a device audited within the interval was queued")
 	}
 	clk.Advance(time.Hour)
-	if !s.ConsiderAgain(tgt(1)) {
+	if !s.Consider(tgt(1)) {
 		t.Error("a device whose audit is older than the interval was not queued")
 	}
-	if s.ConsiderAgain(tgt(2)) {
+	if s.Consider(tgt(2)) {
 		t.Error("a device held after a lockout sign was queued")
 	}
 }

@@ -63,8 +63,10 @@ type Store interface {
 // Auditor queues active audits; *audit.Scheduler.
 type Auditor interface {
 	Consider(t audit.Target) bool
-	ConsiderAgain(t audit.Target) bool
 	Request(t audit.Target) error
+	// LastAudit is when the device's last audit ended (in the future
+	// while a lockout hold lasts), saved with its record.
+	LastAudit(mac hwaddr.MAC) (time.Time, bool)
 }
 
 // Notifier sends alerts to the owner; *alert.Dispatcher. Notify must not
@@ -177,9 +179,6 @@ type deviceMeta struct {
 	// announced is set once the owner was told about the device (or it
 	// was known before this start).
 	announced bool
-	// lastAudit is when the device's last active audit ended (in the
-	// future while a lockout hold lasts), saved with its record.
-	lastAudit time.Time
 	// traffic is the device's bytes per trafficBucket, a ring of the
 	// last trafficBuckets; lastBytes is the inventory's count when last
 	// sampled.
@@ -312,9 +311,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 	d.pipe.Restore(snap.Devices)
 	seeder, _ := d.deps.Audits.(interface{ Seed(hwaddr.MAC, time.Time) })
 	for _, dev := range snap.Devices {
-		m := d.metaFor(dev.MAC)
-		m.announced = true
-		m.lastAudit = dev.LastAudit
+		d.metaFor(dev.MAC).announced = true
 		if seeder != nil && !dev.LastAudit.IsZero() {
 			seeder.Seed(dev.MAC, dev.LastAudit)
 		}
@@ -837,8 +834,11 @@ func (d *Daemon) announceNew(now time.Time) {
 		}
 		m := d.metaFor(mac)
 		if m.announced {
+			// Known before: the scheduler, which the saved audit times
+			// seeded, queues it only if its audit is due (or it never
+			// had one: queued but not audited before a restart).
 			if again && !m.decision.Trusted {
-				d.deps.Audits.ConsiderAgain(d.auditTargetLocked(dev))
+				d.deps.Audits.Consider(d.auditTargetLocked(dev))
 			}
 			continue
 		}
@@ -1040,15 +1040,10 @@ func (d *Daemon) SetAudit(upnp *audit.UPnPFetcher, sched *audit.Scheduler) {
 	}
 }
 
-// AuditEnded records that the active audit of mac ended at when (in the
-// future while a lockout hold lasts) and saves it with the device, so
-// that a restart neither audits the device again early nor forgets to.
-func (d *Daemon) AuditEnded(mac hwaddr.MAC, when time.Time) {
-	d.mu.Lock()
-	d.metaFor(mac).lastAudit = when
-	d.mu.Unlock()
-	d.persistDevice(mac)
-}
+// AuditEnded saves the device whose audit just ended: its record carries
+// the scheduler's time of it (in the future while a lockout hold lasts),
+// so that a restart neither audits the device again early nor forgets to.
+func (d *Daemon) AuditEnded(mac hwaddr.MAC) { d.persistDevice(mac) }
 
 // kernelCheck is how often the kernel's quarantine state is compared with
 // the daemon's: a firewall restart that flushes every table (OpenWrt's

@@ -40,8 +40,10 @@ func (d *Daemon) persistDevice(mac hwaddr.MAC) {
 // deviceRecordLocked is what the store keeps of dev. d.mu held.
 func (d *Daemon) deviceRecordLocked(dev *device.Device) store.DeviceRecord {
 	rec := store.DeviceRecord{MAC: dev.Key.MAC, Addrs: dev.Addrs, FirstSeen: dev.FirstSeen, LastSeen: dev.LastSeen, DroppedFindings: dev.DroppedEvents}
-	if m := d.meta[dev.Key.MAC]; m != nil {
-		rec.LastAudit = m.lastAudit
+	// The scheduler's memory, seeded from the store at start, outlives
+	// the daemon's view of a device the inventory forgot and relearnt.
+	if d.deps.Audits != nil {
+		rec.LastAudit, _ = d.deps.Audits.LastAudit(dev.Key.MAC)
 	}
 	for _, f := range dev.Findings {
 		rec.Findings = append(rec.Findings, copyEvent(f))

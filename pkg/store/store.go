@@ -241,7 +241,7 @@ func (s *Store) changedLocked(urgent bool) {
 }
 
 // PutDevice stores d, replacing any record for its MAC. Routine: written
-// with the next interval's write. At MaxDevices, the least recently seen
+// with the next interval's write, unless its LastAudit changed. At MaxDevices, the least recently seen
 // device without a quarantine or decision is forgotten.
 func (s *Store) PutDevice(d DeviceRecord) error {
 	if d.MAC.IsZero() {
@@ -262,7 +262,10 @@ func (s *Store) PutDevice(d DeviceRecord) error {
 		s.seenGen++
 		return nil
 	}
-	s.changedLocked(false)
+	// A new audit time is written promptly: a hold after signs of a
+	// lockout lost to a power cut would let the device be audited again
+	// at once. Audits are rare; the flash does not notice.
+	s.changedLocked(old == nil && !rec.LastAudit.IsZero() || old != nil && !old.LastAudit.Equal(rec.LastAudit))
 	return nil
 }
 
