@@ -272,8 +272,8 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 // not use the capture interfaces, and an owner whose bridge is not br-lan
 // names it in [lan] only. An interface missing now (a guest bridge whose
 // Wi-Fi is off) gives nothing and is named in unread: the capture leaves
-// it out until it is up, and netwatch learns the router's addresses on
-// it then if it is a [lan] interface too (its MAC stays unknown).
+// it out until it is up, and netwatch learns the router's addresses and
+// MAC on it then if it is a [lan] interface too.
 func routerIdentity(cfg *config.Config) (addrs []netip.Addr, macs []hwaddr.MAC, unread []error) {
 	return routerIdentityFrom(cfg, systemInterface)
 }

@@ -211,6 +211,13 @@ const (
 	no
 )
 
+func (a *AFPacket) closeProbe() {
+	a.probeMu.Lock()
+	defer a.probeMu.Unlock()
+	a.probe.close()
+	a.probe = nil
+}
+
 // up asks the probe whether interface name exists and is up.
 func (a *AFPacket) up(name string) answer {
 	a.probeMu.Lock()
@@ -330,6 +337,9 @@ func (a *AFPacket) pump(r *ring) {
 func (a *AFPacket) Close() error {
 	a.stop()
 	a.pumps.Wait()
+	// The watcher is gone with the pumps' done; the probe has no
+	// finalizer to wait for, unlike the rings.
+	a.closeProbe()
 	a.readMu.Lock()
 	defer a.readMu.Unlock()
 	if a.released {
@@ -363,10 +373,7 @@ func (a *AFPacket) release() {
 	for _, r := range a.rings {
 		r.tp.Close()
 	}
-	a.probeMu.Lock()
-	a.probe.close()
-	a.probe = nil
-	a.probeMu.Unlock()
+	a.closeProbe()
 	a.released = true
 	if a.stopCtx != nil {
 		a.stopCtx()

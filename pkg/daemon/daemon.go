@@ -476,7 +476,7 @@ func (d *Daemon) captureLoop(ctx context.Context) {
 			return
 		}
 		if errors.Is(err, capture.ErrInterfacesChanged) {
-			d.log.Info("a missing capture interface appeared: opening the capture again")
+			d.log.Info("a capture interface came up, went down or went away: opening the capture again", "detail", err)
 			continue
 		}
 		d.problem("capture", fmt.Sprintf("packet source stopped: %v", err))
@@ -498,7 +498,7 @@ func (d *Daemon) noteMissingInterfaces(src capture.Source) {
 		d.clearProblem(alert.AreaCaptureInterfaces)
 		return
 	}
-	d.problem(alert.AreaCaptureInterfaces, "no such interface: "+strings.Join(missing, ", "))
+	d.problem(alert.AreaCaptureInterfaces, "missing or down: "+strings.Join(missing, ", "))
 }
 
 func (d *Daemon) readSource(ctx context.Context, src capture.Source) error {

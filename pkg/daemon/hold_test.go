@@ -2,11 +2,13 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
@@ -374,5 +376,28 @@ func TestPolicyReleaseStoresNoEmptyDecision(t *testing.T) {
 	}
 	if slices.ContainsFunc(h.store.Snapshot().Quarantines, func(q store.Quarantine) bool { return q.MAC == plug }) {
 		t.Error("the plug's quarantine is still stored")
+	}
+}
+
+// A LAN interface that comes up while the daemon runs (a guest bridge
+// whose Wi-Fi was off at start) makes its MAC the router's: never
+// quarantined, even when traffic made it look like a device first.
+func TestRouterMACLearntFromLink(t *testing.T) {
+	h := start(t, enforcingConfig(), newFake(t), t.TempDir())
+	defer h.stop()
+	h.settle()
+	guest := hwaddr.MAC{0x02, 0, 0, 0, 7, 1}
+	h.d.seen(guest, netip.MustParseAddr("192.168.60.1"), "", "neighbour", time.Now())
+	ctx := context.Background()
+	h.d.presence(ctx, netwatch.LinkChanged{Iface: "br-guest", Up: false, MAC: guest})
+	h.d.mu.Lock()
+	early := h.d.routerOrOwnerMAC(guest)
+	h.d.mu.Unlock()
+	if early {
+		t.Fatal("a link reported down made its MAC the router's")
+	}
+	h.d.presence(ctx, netwatch.LinkChanged{Iface: "br-guest", Up: true, MAC: guest})
+	if err := h.d.Quarantine(ctx, guest, "", 0); !errors.Is(err, api.ErrProtected) {
+		t.Errorf("quarantine of the router's guest-bridge MAC: %v, want ErrProtected", err)
 	}
 }

@@ -39,6 +39,26 @@ func (d *Daemon) presence(ctx context.Context, ev netwatch.Event) {
 		if d.routerAddr(e.Prefix.Addr(), e.Added) {
 			_ = d.updateProtected(ctx) // a failure is its problem
 		}
+	case netwatch.LinkChanged:
+		// A LAN interface missing at start (a guest bridge whose Wi-Fi
+		// was off) brings the router's MAC there when it comes up.
+		if e.Up && !e.MAC.IsZero() {
+			d.routerMAC(e.MAC)
+		}
+	}
+}
+
+// maxRouterMACs bounds the router's MACs learnt while running: one per
+// LAN interface, and a few changes of them.
+const maxRouterMACs = 64
+
+// routerMAC adds one of the router's own MACs. They are never forgotten:
+// an interface that goes down keeps its MAC the router's.
+func (d *Daemon) routerMAC(mac hwaddr.MAC) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !slices.Contains(d.opt.RouterMACs, mac) && len(d.opt.RouterMACs) < maxRouterMACs {
+		d.opt.RouterMACs = append(d.opt.RouterMACs, mac)
 	}
 }
 
