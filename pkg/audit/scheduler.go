@@ -81,10 +81,13 @@ type Scheduler struct {
 	log    *slog.Logger
 	wake   chan struct{}
 
-	mu      sync.Mutex
-	queue   []Target
-	last    map[hwaddr.MAC]time.Time
-	running hwaddr.MAC // the device being audited; zero between audits
+	mu    sync.Mutex
+	queue []Target
+	// requested counts the owner's requests, which are the queue's first
+	// entries; the rest came from Consider.
+	requested int
+	last      map[hwaddr.MAC]time.Time
+	running   hwaddr.MAC // the device being audited; zero between audits
 }
 
 // NewScheduler returns a scheduler feeding sink; Run starts it.
@@ -144,7 +147,9 @@ func (s *Scheduler) Consider(t Target) bool {
 
 // Request queues t ahead of automatic audits, whatever Interval and
 // NewDevices say: the owner asked for it. Not within MinRequestGap of
-// the device's last audit, nor while it is held after a lockout.
+// the device's last audit, nor while it is held after a lockout. A queue
+// full of automatic audits makes room; one full of requests refuses with
+// ErrQueueFull.
 func (s *Scheduler) Request(t Target) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -158,12 +163,22 @@ func (s *Scheduler) Request(t Target) error {
 			return fmt.Errorf("%w: again in %s", ErrTooSoon, wait.Round(time.Minute))
 		}
 	}
-	if i := s.indexLocked(t.MAC); i >= 0 {
+	switch i := s.indexLocked(t.MAC); {
+	case i >= 0:
 		s.queue = slices.Delete(s.queue, i, i+1)
-	} else if len(s.queue) >= s.opts.QueueSize {
+		if i < s.requested {
+			s.requested--
+		}
+	case len(s.queue) < s.opts.QueueSize:
+	case len(s.queue) > s.requested:
+		// Full of automatic audits: the last gives way, and Consider
+		// offers it again within the hour.
+		s.queue = s.queue[:len(s.queue)-1]
+	default:
 		return ErrQueueFull
 	}
 	s.queue = slices.Insert(s.queue, 0, t)
+	s.requested++
 	s.signal()
 	return nil
 }
@@ -248,6 +263,9 @@ func (s *Scheduler) pop() (Target, bool) {
 	}
 	t := s.queue[0]
 	s.queue = slices.Delete(s.queue, 0, 1)
+	if s.requested > 0 {
+		s.requested--
+	}
 	s.running = t.MAC
 	return t, true
 }

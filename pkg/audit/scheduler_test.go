@@ -72,11 +72,19 @@ func TestSchedulerQueue(t *testing.T) {
 	if s.Consider(tgt(4)) {
 		t.Error("queue over its size")
 	}
-	if err := s.Request(tgt(5)); !errors.Is(err, ErrQueueFull) {
-		t.Errorf("request on a full queue: %v", err)
+	// The owner's requests go first; automatic audits make room for
+	// them, the last one first; a queue of requests only refuses.
+	if err := s.Request(tgt(5)); err != nil { // 3 gives way: 5 1 2
+		t.Errorf("request on a queue full of automatic audits: %v", err)
 	}
-	if err := s.Request(tgt(3)); err != nil { // already queued: moves to the front
+	if err := s.Request(tgt(2)); err != nil { // already queued: moves to the front: 2 5 1
 		t.Fatal(err)
+	}
+	if err := s.Request(tgt(6)); err != nil { // 1 gives way: 6 2 5
+		t.Fatal(err)
+	}
+	if err := s.Request(tgt(7)); !errors.Is(err, ErrQueueFull) {
+		t.Errorf("request on a queue full of requests: %v", err)
 	}
 	if s.Queued() != 3 {
 		t.Errorf("queued %d", s.Queued())
@@ -99,14 +107,22 @@ func TestSchedulerQueue(t *testing.T) {
 	}
 	r.gate <- struct{}{}
 	<-done
-	if s.Consider(tgt(1)) {
+	if s.Consider(tgt(2)) {
 		t.Error("just audited, queued again")
 	}
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Errorf("run: %v", err)
 	}
-	want := []hwaddr.MAC{mac(3), mac(1), mac(2), mac(8)}
+	// The requests that ran no longer count: automatic audits make room
+	// again.
+	if !s.Consider(tgt(10)) || !s.Consider(tgt(11)) || !s.Consider(tgt(12)) {
+		t.Fatal("consider refused on an empty queue")
+	}
+	if err := s.Request(tgt(13)); err != nil {
+		t.Errorf("request after the earlier ones ran: %v", err)
+	}
+	want := []hwaddr.MAC{mac(6), mac(2), mac(5), mac(8)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.order) != len(want) {

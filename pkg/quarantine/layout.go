@@ -297,6 +297,12 @@ func unicast() match {
 	}
 }
 
+// pkttype matches frames of one kind of destination (broadcast,
+// multicast).
+func pkttype(name string, t byte) match {
+	return match{text: "meta pkttype " + name, exprs: []expr.Any{load(expr.MetaKeyPKTTYPE), eq([]byte{t})}}
+}
+
 // arpIP matches an ARP packet (Ethernet, IPv4) whose sender ("saddr") or
 // target ("daddr") IPv4 address is in set.
 func arpIP(dir, set string) match {
@@ -866,6 +872,15 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	// An ARP reply to a device protected by address carries its address
 	// in the ARP header only.
 	forward.rules = append(forward.rules, rule(arpIP("daddr", setName("protected", keyV4)), jump(toProtected.name)))
+	// A quarantined device may still ask who has an address (to answer
+	// the owner), about itself: broadcast ARP with its own sender address,
+	// solicited-node solicitations from its own. Only the owner's devices
+	// can answer it (the answers of others are dropped below).
+	for _, m := range cut {
+		forward.rules = append(forward.rules,
+			rule(pkttype("broadcast", unix.PACKET_BROADCAST), arpIP("saddr", setName(m.setPrefix(), keyV4)), accept()),
+			rule(pkttype("multicast", unix.PACKET_MULTICAST), icmpv6Type("nd-neighbor-solicit", 135), b.addr(keyV6, "saddr", setName(m.setPrefix(), keyV6), false), accept()))
+	}
 	for _, m := range cut {
 		forward.rules = append(forward.rules, rule(b.ether("saddr", setName(m.setPrefix(), keyMAC)), drop()))
 	}
@@ -875,6 +890,7 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	for _, k := range addrKinds {
 		forward.rules = append(forward.rules, rule(b.addr(k, "saddr", setName("protected", k), false), accept()))
 	}
+	forward.rules = append(forward.rules, rule(arpIP("saddr", setName("protected", keyV4)), accept()))
 	for _, m := range cut {
 		forward.rules = append(forward.rules, rule(b.ether("daddr", setName(m.setPrefix(), keyMAC)), drop()))
 	}

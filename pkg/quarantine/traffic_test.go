@@ -316,6 +316,26 @@ func udp(ns string, ip string, port int) error {
 	return err
 }
 
+// expectOwnerResolves runs checks twice, with the neighbours resolved
+// afresh on one side and then the other: the device's requests about the
+// owner's addresses and its answers about its own must reach the owner.
+// The first time the peer knows the device for good, so only the
+// device's own requests can resolve the peer.
+func (l *lab) expectOwnerResolves(t *testing.T, stage string, checks []check) {
+	t.Helper()
+	known := [][2]string{{deviceV4, deviceMAC.String()}, {deviceV6, deviceMAC.String()}}
+	for _, k := range known {
+		netnstest.CmdIn(t, l.peer, "ip", "neigh", "replace", k[0], "lladdr", k[1], "dev", "eth0", "nud", "permanent")
+	}
+	netnstest.CmdIn(t, l.device, "ip", "neigh", "flush", "dev", "eth0")
+	l.expect(t, stage+", the device resolving the peer", checks)
+	for _, k := range known {
+		netnstest.CmdIn(t, l.peer, "ip", "neigh", "del", k[0], "dev", "eth0")
+	}
+	netnstest.CmdIn(t, l.peer, "ip", "neigh", "flush", "dev", "eth0")
+	l.expect(t, stage+", the peer resolving the device", checks)
+}
+
 // udpRefused reports whether a datagram from ns to ip:port is refused
 // (an ICMP port unreachable came back) rather than lost.
 func udpRefused(ns, ip string, port int) bool {
@@ -541,10 +561,7 @@ func TestTraffic(t *testing.T) {
 		{from: d, to: peerV4, port: 5000, udp: true, want: ""},
 		{from: d, to: peerV6, port: 5000, udp: true, want: ""},
 	}
-	// Neighbours resolved afresh: the device's ARP replies and adverts
-	// about its own addresses must reach the owner.
-	netnstest.CmdIn(t, p, "ip", "neigh", "flush", "dev", "eth0")
-	l.expect(t, "block, peer protected", ownerChecks)
+	l.expectOwnerResolves(t, "block, peer protected", ownerChecks)
 	// The device's ICMP errors reach the owner: a closed port is refused
 	// at once.
 	for _, to := range []string{deviceV4, deviceV6} {
@@ -575,8 +592,7 @@ func TestTraffic(t *testing.T) {
 	if err := n.SetProtected(ctx, nil, addrs(peerV4, peerV6)); err != nil {
 		t.Fatal(err)
 	}
-	netnstest.CmdIn(t, p, "ip", "neigh", "flush", "dev", "eth0")
-	l.expect(t, "block, peer protected by address", ownerChecks)
+	l.expectOwnerResolves(t, "block, peer protected by address", ownerChecks)
 	otherMAC := mustMAC("02:00:00:00:00:99")
 	if l.synArrives(t, otherMAC, deviceV4, peerV4, 41002) {
 		t.Error("block, peer protected by address: a SYN from the device's address and another MAC reached the peer")

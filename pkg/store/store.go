@@ -240,8 +240,9 @@ func (s *Store) changedLocked(urgent bool) {
 	}
 }
 
-// PutDevice stores d, replacing any record for its MAC. Routine: written
-// with the next interval's write, unless its LastAudit changed. At MaxDevices, the least recently seen
+// PutDevice stores d, replacing any record for its MAC (a zero LastAudit
+// keeps the one stored). Routine: written with the next interval's write,
+// unless its LastAudit changed. At MaxDevices, the least recently seen
 // device without a quarantine or decision is forgotten.
 func (s *Store) PutDevice(d DeviceRecord) error {
 	if d.MAC.IsZero() {
@@ -256,6 +257,11 @@ func (s *Store) PutDevice(d DeviceRecord) error {
 		}
 	}
 	old := s.devices[d.MAC]
+	if old != nil && rec.LastAudit.IsZero() {
+		// A writer that does not know (audits switched off) keeps it:
+		// the hold after signs of a lockout must outlive that.
+		rec.LastAudit = old.LastAudit
+	}
 	s.setDeviceLocked(d.MAC, &rec)
 	s.enforceBudgetLocked()
 	if old != nil && onlySeenChanged(old, s.devices[d.MAC]) {

@@ -944,3 +944,25 @@ func TestLoweredDeviceCapKeepsRecent(t *testing.T) {
 		t.Errorf("kept %v, want the three seen last %v", kept, want)
 	}
 }
+
+// A device's audit time is replaced by a later one but not erased by a
+// writer that does not know it (the daemon with audits switched off).
+func TestAuditTimeNotErased(t *testing.T) {
+	s := newHarness(t).open()
+	tests := []struct {
+		put, want time.Time
+	}{
+		{t0, t0},
+		{time.Time{}, t0},
+		{t0.Add(time.Hour), t0.Add(time.Hour)},
+		{time.Time{}, t0.Add(time.Hour)},
+	}
+	for i, tt := range tests {
+		if err := s.PutDevice(DeviceRecord{MAC: mac(1), LastSeen: t0, LastAudit: tt.put}); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Snapshot().Devices[0].LastAudit; !got.Equal(tt.want) {
+			t.Errorf("step %d: last audit %v, want %v", i, got, tt.want)
+		}
+	}
+}
