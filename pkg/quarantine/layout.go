@@ -799,29 +799,21 @@ func captureRules(c CaptureConfig) []ruleDef {
 	}
 }
 
-// bridgeTable cuts LAN-to-LAN traffic, which a bridge forwards between its
-// ports without ever passing the inet hooks.
-func bridgeTable(cfg Config, bridgeCT bool) tableDef {
-	b := builder{nftables.TableFamilyBridge}
-	cut := []Mode{ModeBlock, ModeUpdatesOnly}
-	if cfg.IsolateLAN {
-		cut = append(cut, ModeIsolate)
-	}
-	forward := chainDef{name: "forward", hook: nftables.ChainHookForward, prio: prioBridgeFilter, typ: nftables.ChainTypeFilter}
-	// The owner can manage a quarantined device on the same LAN: frames
-	// from a protected device pass, and so do the device's answers to it.
-	// Without conntrack in the bridge family (OpenWrt does not load it) an
-	// answer is told from an opening by the frame alone: TCP only with
-	// ACK set (no SYN, nor a SYN cut into fragments, whose flags no rule
-	// can read), ICMP only as echo replies and errors, UDP only as an
-	// answer to a flow the owner's device started, which the forward
-	// chain remembers (a dynamic set is this table's conntrack). ARP and
-	// neighbour discovery pass only about the sender's own quarantined
-	// addresses: claiming the router's would take over the owner's
-	// traffic. Everything else (other protocols, frames whose protocol
-	// hides behind a second VLAN tag) returns to the quarantine rules, so
-	// a quarantined device cannot open a connection to, probe or mislead
-	// the owner's devices.
+// toProtectedChain is where frames to the owner's (protected) devices go
+// in the bridge. The owner can manage a quarantined device on the same
+// LAN: frames from a protected device pass, and so do the device's
+// answers to it. Without conntrack in the bridge family (OpenWrt does not
+// load it) an answer is told from an opening by the frame alone: TCP only
+// with ACK set (no SYN, nor a SYN cut into fragments, whose flags no rule
+// can read), ICMP only as echo replies and errors, UDP only as an answer
+// to a flow the owner's device started, which the forward chain remembers
+// (a dynamic set is this table's conntrack). ARP and neighbour discovery
+// pass only about the sender's own quarantined addresses: claiming the
+// router's would take over the owner's traffic. Everything else (other
+// protocols, frames whose protocol hides behind a second VLAN tag)
+// returns to the quarantine rules, so a quarantined device cannot open a
+// connection to, probe or mislead the owner's devices.
+func toProtectedChain(b builder, cut []Mode) chainDef {
 	toProtected := chainDef{name: "to_protected", rules: []ruleDef{
 		rule(tcpAck(), accept()),
 		rule(l4proto("tcp", unix.IPPROTO_TCP), verdict(expr.VerdictReturn)),
@@ -852,14 +844,27 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	for _, m := range cut {
 		toProtected.rules = append(toProtected.rules, rule(arpIP("saddr", setName(m.setPrefix(), keyV4)), accept()))
 	}
+	return toProtected
+}
+
+// bridgeTable cuts LAN-to-LAN traffic, which a bridge forwards between its
+// ports without ever passing the inet hooks.
+func bridgeTable(cfg Config, bridgeCT bool) tableDef {
+	b := builder{nftables.TableFamilyBridge}
+	cut := []Mode{ModeBlock, ModeUpdatesOnly}
+	if cfg.IsolateLAN {
+		cut = append(cut, ModeIsolate)
+	}
+	forward := chainDef{name: "forward", hook: nftables.ChainHookForward, prio: prioBridgeFilter, typ: nftables.ChainTypeFilter}
+	toProtected := toProtectedChain(b, cut)
 	// The owner's devices are protected by MAC, or by address (a
 	// management address): frames from them pass, frames to them go
 	// through to_protected, both before a quarantined MAC is dropped.
 	// A source address is trusted only after the quarantined source MACs
 	// are dropped: a quarantined device claiming the owner's address
-	// stays cut.
-	// Only the owner's unicast flows: a broadcast's (DHCP's) or
-	// multicast's answer would come from anyone.
+	// stays cut. The owner's UDP flows are remembered for their answers,
+	// unicast ones only: a broadcast's (DHCP's) or multicast's answer
+	// would come from anyone.
 	for _, set := range ownerFlowSets() {
 		forward.rules = append(forward.rules, rule(unicast(), b.ether("saddr", "protected_mac"), rememberFlow(set.kind, set.name)))
 	}
