@@ -1,8 +1,10 @@
 package quarantine
 
 import (
+	"fmt"
 	"net/netip"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/nftables"
@@ -17,6 +19,10 @@ const (
 	keyMAC keyKind = iota
 	keyV4
 	keyV6
+	// A quarantined device's MAC and one of its addresses ("mac . addr"):
+	// what the bridge lets it say about itself.
+	keyPairV4
+	keyPairV6
 )
 
 func (k keyKind) datatype() nftables.SetDatatype {
@@ -25,6 +31,10 @@ func (k keyKind) datatype() nftables.SetDatatype {
 		return nftables.TypeIPAddr
 	case keyV6:
 		return nftables.TypeIP6Addr
+	case keyPairV4:
+		return nftables.MustConcatSetType(nftables.TypeEtherAddr, nftables.TypeIPAddr)
+	case keyPairV6:
+		return nftables.MustConcatSetType(nftables.TypeEtherAddr, nftables.TypeIP6Addr)
 	}
 	return nftables.TypeEtherAddr
 }
@@ -35,8 +45,25 @@ func (k keyKind) suffix() string {
 		return "v4"
 	case keyV6:
 		return "v6"
+	case keyPairV4:
+		return "pair_v4"
+	case keyPairV6:
+		return "pair_v6"
 	}
 	return "mac"
+}
+
+// pairSep joins a pair key's MAC and address, as nft prints them.
+const pairSep = " . "
+
+// pairKey is the key of mac and a in a pair set.
+func pairKey(mac hwaddr.MAC, a netip.Addr) string { return mac.String() + pairSep + a.String() }
+
+func pairKind(a netip.Addr) keyKind {
+	if a.Is4() {
+		return keyPairV4
+	}
+	return keyPairV6
 }
 
 // element is one set element. key is the canonical text of the key (MAC in
@@ -51,6 +78,25 @@ type element struct {
 // keyBytes encodes a key the way nftables stores it: MAC and addresses in
 // network byte order, exactly their wire bytes.
 func (k keyKind) keyBytes(key string) ([]byte, error) {
+	if k == keyPairV4 || k == keyPairV6 {
+		// The MAC is padded to the 8 bytes of two registers.
+		macText, addrText, ok := strings.Cut(key, pairSep)
+		if !ok {
+			return nil, fmt.Errorf("pair key %q without %q", key, pairSep)
+		}
+		m, err := hwaddr.Parse(macText)
+		if err != nil {
+			return nil, err
+		}
+		a, err := netip.ParseAddr(addrText)
+		if err != nil {
+			return nil, err
+		}
+		if pairKind(a) != k {
+			return nil, fmt.Errorf("pair key %q: wrong address family", key)
+		}
+		return append(append(m[:], 0, 0), a.AsSlice()...), nil
+	}
 	if k == keyMAC {
 		m, err := hwaddr.Parse(key)
 		if err != nil {
@@ -74,6 +120,10 @@ func (k keyKind) keyText(b []byte) (string, bool) {
 		return netip.AddrFrom4([4]byte(b)).String(), true
 	case k == keyV6 && len(b) == 16:
 		return netip.AddrFrom16([16]byte(b)).String(), true
+	case k == keyPairV4 && len(b) == 12:
+		return pairKey(hwaddr.FromBytes(b[:6]), netip.AddrFrom4([4]byte(b[8:]))), true
+	case k == keyPairV6 && len(b) == 24:
+		return pairKey(hwaddr.FromBytes(b[:6]), netip.AddrFrom16([16]byte(b[8:]))), true
 	}
 	return "", false
 }
@@ -110,10 +160,15 @@ func dynamicSets(withAllow bool) []setDef {
 		prefixes = append(prefixes, "allow")
 	}
 	for _, p := range prefixes {
-		for _, k := range []keyKind{keyMAC, keyV4, keyV6} {
-			if p == "allow" && k == keyMAC {
-				continue
-			}
+		kinds := []keyKind{keyMAC, keyV4, keyV6}
+		switch {
+		case p == "allow":
+			kinds = kinds[1:]
+		case p != "protected" && !withAllow:
+			// The bridge's: pairs of a quarantined MAC and its address.
+			kinds = append(kinds, keyPairV4, keyPairV6)
+		}
+		for _, k := range kinds {
 			sets = append(sets, setDef{name: setName(p, k), kind: k, timeout: p != "protected"})
 		}
 	}
@@ -144,6 +199,7 @@ func (s *state) contents(cfg Config) contents {
 		c.add(setName(p, keyMAC), element{key: mac.String(), expires: e.Expires, comment: mac.String()})
 		for _, a := range e.Addrs {
 			c.add(setName(p, addrKind(a)), element{key: a.String(), expires: e.Expires, comment: mac.String()})
+			c.add(setName(p, pairKind(a)), element{key: pairKey(mac, a), expires: e.Expires, comment: mac.String()})
 		}
 	}
 	return c

@@ -134,7 +134,9 @@ add element bridge iotgw protected_v4 { 10.99.0.1 }
 add element bridge iotgw protected_v6 { fd99::1 }
 add element bridge iotgw block_mac { 02:00:00:00:00:10 comment "02:00:00:00:00:10" }
 add element bridge iotgw block_v4 { 10.99.0.10 comment "02:00:00:00:00:10" }
-add element bridge iotgw block_v6 { fd99::10 comment "02:00:00:00:00:10" }`,
+add element bridge iotgw block_v6 { fd99::10 comment "02:00:00:00:00:10" }
+add element bridge iotgw block_pair_v4 { 02:00:00:00:00:10 . 10.99.0.10 comment "02:00:00:00:00:10" }
+add element bridge iotgw block_pair_v6 { 02:00:00:00:00:10 . fd99::10 comment "02:00:00:00:00:10" }`,
 		},
 		{
 			name:  "mapped_and_duplicate_addresses_normalised",
@@ -209,7 +211,8 @@ add element inet iotgw isolate_v4 { 10.99.0.10 comment "02:00:00:00:00:10" }
 add element bridge iotgw protected_v4 { 10.99.0.1 }
 add element bridge iotgw protected_v6 { fd99::1 }
 add element bridge iotgw isolate_mac { 02:00:00:00:00:10 comment "02:00:00:00:00:10" }
-add element bridge iotgw isolate_v4 { 10.99.0.10 comment "02:00:00:00:00:10" }`,
+add element bridge iotgw isolate_v4 { 10.99.0.10 comment "02:00:00:00:00:10" }
+add element bridge iotgw isolate_pair_v4 { 02:00:00:00:00:10 . 10.99.0.10 comment "02:00:00:00:00:10" }`,
 		},
 		{
 			name:  "address_moves_to_the_device_that_has_it_now",

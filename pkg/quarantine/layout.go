@@ -319,14 +319,38 @@ func arpIP(dir, set string) match {
 	}
 }
 
-// ndTarget matches a neighbour solicitation's or advert's target address
-// (after type, code, checksum and four bytes) against set. nft 1.0.6 has
-// no name for the field and prints the raw load.
-func ndTarget(set string) match {
-	return match{
-		text:  "@th,64,128 @" + set,
-		exprs: []expr.Any{payload(expr.PayloadBaseTransportHeader, 8, 16), lookup(set, false)},
+// An address a frame's sender states about itself, for senderPair.
+type claimedAddr int
+
+const (
+	arpSaddr     claimedAddr = iota // ARP sender address
+	ip6Saddr                        // IPv6 source address
+	ndTargetAddr                    // neighbour advert's target
+)
+
+// senderPair matches a frame whose source MAC and the address it states
+// about itself are a pair in set: a quarantined device speaking of its
+// own address, not of another quarantined device's. The MAC takes two
+// registers (1, padded to 8 bytes), the address starts at the third.
+func senderPair(what claimedAddr, set string) match {
+	var dep []expr.Any
+	var text string
+	var addr *expr.Payload
+	switch what {
+	case arpSaddr:
+		dep = []expr.Any{payload(expr.PayloadBaseLLHeader, 12, 2), eq(binary.BigEndian.AppendUint16(nil, unix.ETH_P_ARP))}
+		text, addr = "arp saddr ip", &expr.Payload{Base: expr.PayloadBaseNetworkHeader, Offset: 14, Len: 4}
+	case ip6Saddr:
+		dep = []expr.Any{load(expr.MetaKeyPROTOCOL), eq(binary.BigEndian.AppendUint16(nil, unix.ETH_P_IPV6))}
+		text, addr = "ip6 saddr", &expr.Payload{Base: expr.PayloadBaseNetworkHeader, Offset: 8, Len: 16}
+	case ndTargetAddr:
+		// After type, code, checksum and four bytes; nft 1.0.6 has no
+		// name for the field and prints the raw load.
+		text, addr = "@th,64,128", &expr.Payload{Base: expr.PayloadBaseTransportHeader, Offset: 8, Len: 16}
 	}
+	addr.DestRegister = 10 // the third 32-bit register
+	exprs := append(dep, payload(expr.PayloadBaseLLHeader, 6, 6), addr, lookup(set, false))
+	return match{text: "ether saddr . " + text + " @" + set, exprs: exprs}
 }
 
 // l4proto matches every packet of a transport protocol, fragments too.
@@ -832,17 +856,17 @@ func toProtectedChain(b builder, cut []Mode) chainDef {
 		toProtected.rules = append(toProtected.rules, rule(icmpv6Type(t.name, t.typ), accept()))
 	}
 	for _, m := range cut {
-		own := setName(m.setPrefix(), keyV6)
+		own := setName(m.setPrefix(), keyPairV6)
 		toProtected.rules = append(toProtected.rules,
-			rule(icmpv6Type("nd-neighbor-solicit", 135), b.addr(keyV6, "saddr", own, false), accept()),
-			rule(icmpv6Type("nd-neighbor-advert", 136), ndTarget(own), accept()))
+			rule(icmpv6Type("nd-neighbor-solicit", 135), senderPair(ip6Saddr, own), accept()),
+			rule(icmpv6Type("nd-neighbor-advert", 136), senderPair(ndTargetAddr, own), accept()))
 	}
 	toProtected.rules = append(toProtected.rules, rule(l4proto("ipv6-icmp", unix.IPPROTO_ICMPV6), verdict(expr.VerdictReturn)))
 	for _, set := range ownerFlowSets() {
 		toProtected.rules = append(toProtected.rules, rule(answersFlow(set.kind, set.name), accept()))
 	}
 	for _, m := range cut {
-		toProtected.rules = append(toProtected.rules, rule(arpIP("saddr", setName(m.setPrefix(), keyV4)), accept()))
+		toProtected.rules = append(toProtected.rules, rule(senderPair(arpSaddr, setName(m.setPrefix(), keyPairV4)), accept()))
 	}
 	return toProtected
 }
@@ -883,8 +907,8 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	// can answer it (the answers of others are dropped below).
 	for _, m := range cut {
 		forward.rules = append(forward.rules,
-			rule(pkttype("broadcast", unix.PACKET_BROADCAST), arpIP("saddr", setName(m.setPrefix(), keyV4)), accept()),
-			rule(pkttype("multicast", unix.PACKET_MULTICAST), icmpv6Type("nd-neighbor-solicit", 135), b.addr(keyV6, "saddr", setName(m.setPrefix(), keyV6), false), accept()))
+			rule(pkttype("broadcast", unix.PACKET_BROADCAST), senderPair(arpSaddr, setName(m.setPrefix(), keyPairV4)), accept()),
+			rule(pkttype("multicast", unix.PACKET_MULTICAST), icmpv6Type("nd-neighbor-solicit", 135), senderPair(ip6Saddr, setName(m.setPrefix(), keyPairV6)), accept()))
 	}
 	for _, m := range cut {
 		forward.rules = append(forward.rules, rule(b.ether("saddr", setName(m.setPrefix(), keyMAC)), drop()))

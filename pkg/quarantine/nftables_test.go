@@ -729,6 +729,16 @@ func TestNFTablesLargeBatch(t *testing.T) {
 			t.Errorf("%s holds %d elements, want %d", set.name, n, set.want)
 		}
 	}
+	// The bridge's MAC and address pairs, one per address; each element
+	// carries its owner's MAC as its comment.
+	for _, set := range []struct {
+		name string
+		want int
+	}{{"block_pair_v4", 1000}, {"block_pair_v6", 11000}} {
+		if n := strings.Count(netnstest.CmdIn(t, ns, "nft", "list", "set", "bridge", "iotgw", set.name), "comment "); n != set.want {
+			t.Errorf("bridge %s holds %d elements, want %d", set.name, n, set.want)
+		}
+	}
 }
 
 // TestNFTablesReconcileUnchanged: the daemon's check every second is

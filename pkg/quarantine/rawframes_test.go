@@ -315,3 +315,35 @@ func (l *lab) neighbourTaken(t *testing.T) (solicit, advert bool) {
 	advert = try(136, neighborDiscovery(136, peerMAC, deviceMAC, dev, peer, router))
 	return solicit, advert
 }
+
+// Another quarantined device's identity, with no host behind it.
+var (
+	otherMAC           = mustMAC("02:00:00:00:00:20")
+	otherV4, otherV6   = "10.99.0.20", "fd99::20"
+	otherQuarantinedAt = Entry{MAC: otherMAC, Addrs: addrs(otherV4, otherV6), Mode: ModeBlock}
+)
+
+// claimsOthers sends the peer, from the device, an ARP reply and a
+// neighbour advert claiming the other quarantined device's addresses, and
+// reports whether the peer took either. The peer knows the other device
+// first (stale), as it would after talking to it.
+func (l *lab) claimsOthers(t *testing.T) (arp, advert bool) {
+	t.Helper()
+	dev, peer := netip.MustParseAddr(deviceV6), netip.MustParseAddr(peerV6)
+	try := func(ip string, frame []byte, isIt func([]byte) bool) bool {
+		netnstest.CmdIn(t, l.peer, "ip", "neigh", "replace", ip, "lladdr", otherMAC.String(), "dev", "eth0", "nud", "stale")
+		arrived := sendSeeing(t, l.device, [][]byte{frame}, l.peer, func(f []byte) bool {
+			return hwaddr.FromBytes(f[6:12]) == deviceMAC && isIt(f)
+		})
+		taken := arrived && strings.Contains(netnstest.CmdIn(t, l.peer, "ip", "neigh", "show", ip), deviceMAC.String())
+		netnstest.CmdIn(t, l.peer, "ip", "neigh", "del", ip, "dev", "eth0")
+		return taken
+	}
+	arp = try(otherV4, arpReply(peerMAC, deviceMAC, netip.MustParseAddr(otherV4), netip.MustParseAddr(peerV4)), func(f []byte) bool {
+		return len(f) >= 42 && binary.BigEndian.Uint16(f[12:]) == unix.ETH_P_ARP
+	})
+	advert = try(otherV6, neighborDiscovery(136, peerMAC, deviceMAC, dev, peer, netip.MustParseAddr(otherV6)), func(f []byte) bool {
+		return len(f) > 14+40 && binary.BigEndian.Uint16(f[12:]) == unix.ETH_P_IPV6 && f[14+40] == 136
+	})
+	return arp, advert
+}

@@ -575,6 +575,16 @@ func TestTraffic(t *testing.T) {
 	if solicit, advert := l.neighbourTaken(t); solicit || advert {
 		t.Errorf("block, peer protected: a solicitation from the router's IPv6 address taken %v, an advert claiming it taken %v; want neither", solicit, advert)
 	}
+	// Nor does it speak for another quarantined device.
+	if err := n.Quarantine(ctx, otherQuarantinedAt); err != nil {
+		t.Fatal(err)
+	}
+	if arp, advert := l.claimsOthers(t); arp || advert {
+		t.Errorf("block, peer protected: an ARP reply claiming another quarantined device's address taken %v, an advert %v; want neither", arp, advert)
+	}
+	if err := n.Release(ctx, otherMAC); err != nil {
+		t.Fatal(err)
+	}
 	if err := ping(p, deviceV4); err != nil {
 		t.Errorf("block, peer protected: ping peer → device: %v", err)
 	}
@@ -621,6 +631,9 @@ func TestTraffic(t *testing.T) {
 	}
 	if solicit, advert := l.neighbourTaken(t); !solicit || !advert {
 		t.Errorf("released: a solicitation from the router's IPv6 address taken %v, an advert claiming it taken %v; want both", solicit, advert)
+	}
+	if arp, advert := l.claimsOthers(t); !arp || !advert {
+		t.Errorf("released: an ARP reply claiming another device's address taken %v, an advert %v; want both", arp, advert)
 	}
 	if frag, ts := l.openings(t, 42000); !frag || !ts {
 		t.Errorf("released: a SYN in fragments answered %v, an ICMP timestamp request answered %v; want both", frag, ts)
