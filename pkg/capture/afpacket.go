@@ -194,7 +194,7 @@ func (a *AFPacket) watchMissing(every time.Duration) {
 		case <-t.C:
 		}
 		for _, name := range a.missing {
-			if a.up(name) == yes {
+			if up, known := a.up(name); known && up {
 				a.changed.Store(true)
 				a.stop()
 				return
@@ -203,14 +203,6 @@ func (a *AFPacket) watchMissing(every time.Duration) {
 	}
 }
 
-type answer int
-
-const (
-	unsure answer = iota // no probe (SkipMissing off, or released), or the lookup failed
-	yes
-	no
-)
-
 func (a *AFPacket) closeProbe() {
 	a.probeMu.Lock()
 	defer a.probeMu.Unlock()
@@ -218,21 +210,17 @@ func (a *AFPacket) closeProbe() {
 	a.probe = nil
 }
 
-// up asks the probe whether interface name exists and is up.
-func (a *AFPacket) up(name string) answer {
+// up asks the probe whether interface name exists and is up; known is
+// false without a probe (SkipMissing off, or released) or when the lookup
+// failed.
+func (a *AFPacket) up(name string) (up, known bool) {
 	a.probeMu.Lock()
 	defer a.probeMu.Unlock()
 	if a.probe == nil {
-		return unsure
+		return false, false
 	}
-	ok, err := a.probe.up(name)
-	switch {
-	case err != nil:
-		return unsure
-	case ok:
-		return yes
-	}
-	return no
+	up, err := a.probe.up(name)
+	return up, err == nil
 }
 
 // ReadPacket returns the next frame, borrowed from the ring until the
@@ -291,7 +279,7 @@ func (a *AFPacket) readRing(r *ring) muxFrame {
 		case errors.Is(err, afpacket.ErrTimeout):
 			continue
 		case err != nil:
-			if a.up(r.name) == no {
+			if up, known := a.up(r.name); known && !up {
 				// Down or deleted (a guest bridge switched off): the
 				// ring is dead. Opened again, the source leaves the
 				// interface out and reads the others.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -144,6 +145,22 @@ func payload(base expr.PayloadBase, offset, n uint32) *expr.Payload {
 	return &expr.Payload{DestRegister: 1, Base: base, Offset: offset, Len: n}
 }
 
+// etherTypeIs is the bridge family's dependency of an IPv4 (k keyV4) or
+// IPv6 header match, as nft adds it: the frame's protocol.
+func etherTypeIs(k keyKind) []expr.Any {
+	ethertype := uint16(unix.ETH_P_IP)
+	if k == keyV6 {
+		ethertype = unix.ETH_P_IPV6
+	}
+	return []expr.Any{load(expr.MetaKeyPROTOCOL), eq(binary.BigEndian.AppendUint16(nil, ethertype))}
+}
+
+// isARP is the dependency of an ARP header match, as nft adds it in the
+// bridge family: the Ethernet type field.
+func isARP() []expr.Any {
+	return []expr.Any{payload(expr.PayloadBaseLLHeader, 12, 2), eq(binary.BigEndian.AppendUint16(nil, unix.ETH_P_ARP))}
+}
+
 // ether matches the source (or destination) MAC against a set. In the inet
 // family the link-layer header is only there for Ethernet devices, which
 // nft checks with meta iiftype (host byte order, as the kernel stores it).
@@ -172,11 +189,7 @@ func (b builder) addr(k keyKind, dir string, set string, invert bool) match {
 		offset += n
 	}
 	if b.family == nftables.TableFamilyBridge {
-		ethertype := uint16(unix.ETH_P_IP)
-		if k == keyV6 {
-			ethertype = unix.ETH_P_IPV6
-		}
-		dep = []expr.Any{load(expr.MetaKeyPROTOCOL), eq(binary.BigEndian.AppendUint16(nil, ethertype))}
+		dep = etherTypeIs(k)
 	} else {
 		nfproto := byte(unix.NFPROTO_IPV4)
 		if k == keyV6 {
@@ -244,13 +257,13 @@ func tcpAck() match {
 // or reversed for the answer's view. Its text is nft's, without the
 // braces.
 func udpFlow(k keyKind, reversed bool) (string, []expr.Any) {
-	proto, ethertype, offset, n := "ip", uint16(unix.ETH_P_IP), uint32(12), uint32(4)
+	proto, offset, n := "ip", uint32(12), uint32(4)
 	// Registers of the four fields: 32-bit registers start at 8, and
 	// 16-byte ones (1 to 4) span four of them; nft numbers each field by
 	// the smallest register that names its start.
 	regs := [4]uint32{1, 9, 10, 11}
 	if k == keyV6 {
-		proto, ethertype, offset, n = "ip6", unix.ETH_P_IPV6, 8, 16
+		proto, offset, n = "ip6", 8, 16
 		regs = [4]uint32{1, 2, 3, 17}
 	}
 	src, dst := offset, offset+n
@@ -260,14 +273,12 @@ func udpFlow(k keyKind, reversed bool) (string, []expr.Any) {
 		src, dst, sport, dport = dst, src, dport, sport
 		text = proto + " daddr . " + proto + " saddr . udp dport . udp sport"
 	}
-	exprs := []expr.Any{
-		load(expr.MetaKeyL4PROTO), eq([]byte{unix.IPPROTO_UDP}),
-		load(expr.MetaKeyPROTOCOL), eq(binary.BigEndian.AppendUint16(nil, ethertype)),
+	exprs := append(l4proto("udp", unix.IPPROTO_UDP).exprs, etherTypeIs(k)...)
+	exprs = append(exprs,
 		&expr.Payload{DestRegister: regs[0], Base: expr.PayloadBaseNetworkHeader, Offset: src, Len: n},
 		&expr.Payload{DestRegister: regs[1], Base: expr.PayloadBaseNetworkHeader, Offset: dst, Len: n},
 		&expr.Payload{DestRegister: regs[2], Base: expr.PayloadBaseTransportHeader, Offset: sport, Len: 2},
-		&expr.Payload{DestRegister: regs[3], Base: expr.PayloadBaseTransportHeader, Offset: dport, Len: 2},
-	}
+		&expr.Payload{DestRegister: regs[3], Base: expr.PayloadBaseTransportHeader, Offset: dport, Len: 2})
 	return text, exprs
 }
 
@@ -288,19 +299,29 @@ func answersFlow(k keyKind, set string) match {
 
 // unicast matches frames to one host: not broadcast, not multicast.
 func unicast() match {
-	return match{
-		text: "meta pkttype != broadcast meta pkttype != multicast",
-		exprs: []expr.Any{
-			load(expr.MetaKeyPKTTYPE), &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{unix.PACKET_BROADCAST}},
-			load(expr.MetaKeyPKTTYPE), &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{unix.PACKET_MULTICAST}},
-		},
-	}
+	return both(metaByte("pkttype", expr.MetaKeyPKTTYPE, "!=", "broadcast", unix.PACKET_BROADCAST),
+		metaByte("pkttype", expr.MetaKeyPKTTYPE, "!=", "multicast", unix.PACKET_MULTICAST))
 }
 
 // pkttype matches frames of one kind of destination (broadcast,
 // multicast).
 func pkttype(name string, t byte) match {
-	return match{text: "meta pkttype " + name, exprs: []expr.Any{load(expr.MetaKeyPKTTYPE), eq([]byte{t})}}
+	return metaByte("pkttype", expr.MetaKeyPKTTYPE, "==", name, t)
+}
+
+// metaByte compares a one-byte meta key with a value (op "==" or "!="),
+// printed as nft does: "meta l4proto tcp", "meta pkttype != broadcast".
+func metaByte(field string, key expr.MetaKey, op, name string, v byte) match {
+	cmpOp, text := expr.CmpOpEq, "meta "+field+" "+name
+	if op == "!=" {
+		cmpOp, text = expr.CmpOpNeq, "meta "+field+" != "+name
+	}
+	return match{text: text, exprs: []expr.Any{load(key), &expr.Cmp{Op: cmpOp, Register: 1, Data: []byte{v}}}}
+}
+
+// both is a and then b, as one match.
+func both(a, b match) match {
+	return match{text: a.text + " " + b.text, exprs: append(slices.Clip(a.exprs), b.exprs...)}
 }
 
 // arpIP matches an ARP packet (Ethernet, IPv4) whose sender ("saddr") or
@@ -311,11 +332,8 @@ func arpIP(dir, set string) match {
 		offset = 24
 	}
 	return match{
-		text: "arp " + dir + " ip @" + set,
-		exprs: []expr.Any{
-			payload(expr.PayloadBaseLLHeader, 12, 2), eq(binary.BigEndian.AppendUint16(nil, unix.ETH_P_ARP)),
-			payload(expr.PayloadBaseNetworkHeader, offset, 4), lookup(set, false),
-		},
+		text:  "arp " + dir + " ip @" + set,
+		exprs: append(isARP(), payload(expr.PayloadBaseNetworkHeader, offset, 4), lookup(set, false)),
 	}
 }
 
@@ -338,10 +356,10 @@ func senderPair(what claimedAddr, set string) match {
 	var addr *expr.Payload
 	switch what {
 	case arpSaddr:
-		dep = []expr.Any{payload(expr.PayloadBaseLLHeader, 12, 2), eq(binary.BigEndian.AppendUint16(nil, unix.ETH_P_ARP))}
+		dep = isARP()
 		text, addr = "arp saddr ip", &expr.Payload{Base: expr.PayloadBaseNetworkHeader, Offset: 14, Len: 4}
 	case ip6Saddr:
-		dep = []expr.Any{load(expr.MetaKeyPROTOCOL), eq(binary.BigEndian.AppendUint16(nil, unix.ETH_P_IPV6))}
+		dep = etherTypeIs(keyV6)
 		text, addr = "ip6 saddr", &expr.Payload{Base: expr.PayloadBaseNetworkHeader, Offset: 8, Len: 16}
 	case ndTargetAddr:
 		// After type, code, checksum and four bytes; nft 1.0.6 has no
@@ -355,7 +373,7 @@ func senderPair(what claimedAddr, set string) match {
 
 // l4proto matches every packet of a transport protocol, fragments too.
 func l4proto(name string, number byte) match {
-	return match{text: "meta l4proto " + name, exprs: []expr.Any{load(expr.MetaKeyL4PROTO), eq([]byte{number})}}
+	return metaByte("l4proto", expr.MetaKeyL4PROTO, "==", name, number)
 }
 
 // established matches replies and related packets. ct state is a host
@@ -375,13 +393,8 @@ func established() match {
 
 // notTCPOrUDP matches any packet that is neither TCP nor UDP.
 func notTCPOrUDP() match {
-	return match{
-		text: "meta l4proto != tcp meta l4proto != udp",
-		exprs: []expr.Any{
-			load(expr.MetaKeyL4PROTO), &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
-			load(expr.MetaKeyL4PROTO), &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{unix.IPPROTO_UDP}},
-		},
-	}
+	return both(metaByte("l4proto", expr.MetaKeyL4PROTO, "!=", "tcp", unix.IPPROTO_TCP),
+		metaByte("l4proto", expr.MetaKeyL4PROTO, "!=", "udp", unix.IPPROTO_UDP))
 }
 
 // ctBudgetSpent matches packets of a connection direction ("original" or

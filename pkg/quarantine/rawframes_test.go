@@ -32,6 +32,16 @@ func inetChecksum(b []byte) uint16 {
 	return ^uint16(s)
 }
 
+// ethernetFrame is an Ethernet header of the given type followed by n
+// zero bytes for the next header, with room for a payload after them.
+func ethernetFrame(dstMAC, srcMAC hwaddr.MAC, etherType uint16, n, room int) []byte {
+	f := make([]byte, 14+n, 14+n+room)
+	copy(f[0:], dstMAC[:])
+	copy(f[6:], srcMAC[:])
+	binary.BigEndian.PutUint16(f[12:], etherType)
+	return f
+}
+
 // tcpSYN is a 20-byte SYN from src:sport to dst:dport, checksummed.
 func tcpSYN(src, dst netip.Addr, sport, dport uint16) []byte {
 	seg := make([]byte, 20)
@@ -57,10 +67,7 @@ func icmpTimestamp() []byte {
 // ipv4Frame wraps payload in an IPv4 header (fragment offset in 8-byte
 // units, more fragments) and an Ethernet header.
 func ipv4Frame(dstMAC, srcMAC hwaddr.MAC, src, dst netip.Addr, proto byte, id, offset uint16, more bool, payload []byte) []byte {
-	f := make([]byte, 14+20, 14+20+len(payload))
-	copy(f[0:], dstMAC[:])
-	copy(f[6:], srcMAC[:])
-	binary.BigEndian.PutUint16(f[12:], unix.ETH_P_IP)
+	f := ethernetFrame(dstMAC, srcMAC, unix.ETH_P_IP, 20, len(payload))
 	h := f[14:]
 	h[0] = 0x45
 	binary.BigEndian.PutUint16(h[2:], uint16(20+len(payload)))
@@ -189,10 +196,7 @@ func (l *lab) synArrives(t *testing.T, srcMAC hwaddr.MAC, src, dst string, sport
 // arpReply is an ARP reply frame from srcMAC saying that ip is at srcMAC,
 // sent to dstMAC (dstIP).
 func arpReply(dstMAC, srcMAC hwaddr.MAC, ip, dstIP netip.Addr) []byte {
-	f := make([]byte, 14+28)
-	copy(f[0:], dstMAC[:])
-	copy(f[6:], srcMAC[:])
-	binary.BigEndian.PutUint16(f[12:], unix.ETH_P_ARP)
+	f := ethernetFrame(dstMAC, srcMAC, unix.ETH_P_ARP, 28, 0)
 	a := f[14:]
 	binary.BigEndian.PutUint16(a[0:], 1) // Ethernet
 	binary.BigEndian.PutUint16(a[2:], unix.ETH_P_IP)
@@ -281,10 +285,7 @@ func neighborDiscovery(typ byte, dstMAC, srcMAC hwaddr.MAC, src, dst, target net
 	pseudo := append(append(src.AsSlice(), dst.AsSlice()...), 0, 0, 0, byte(len(msg)), 0, 0, 0, unix.IPPROTO_ICMPV6)
 	binary.BigEndian.PutUint16(msg[2:], inetChecksum(append(pseudo, msg...)))
 
-	f := make([]byte, 14+40, 14+40+len(msg))
-	copy(f[0:], dstMAC[:])
-	copy(f[6:], srcMAC[:])
-	binary.BigEndian.PutUint16(f[12:], unix.ETH_P_IPV6)
+	f := ethernetFrame(dstMAC, srcMAC, unix.ETH_P_IPV6, 40, len(msg))
 	h := f[14:]
 	h[0] = 0x60
 	binary.BigEndian.PutUint16(h[4:], uint16(len(msg)))
