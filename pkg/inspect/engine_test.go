@@ -411,6 +411,13 @@ func TestRedact(t *testing.T) {
 		"password123":  "pa***",
 		"\x00\x01xyzw": "\\x00\\x01***",
 		"日本語の名前です":     "日本***",
+		// Characters, not bytes: a short password in a script of
+		// multi-byte characters must not come out whole.
+		"密码":       "***",
+		"王伟":       "***",
+		"äöü":      "ä***",
+		"пароль":   "па***",
+		"\xff\xfe": "***",
 	} {
 		if got := Redact([]byte(in)); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)

@@ -157,12 +157,11 @@ func (e *Engine) secretHash(secret []byte) string {
 
 // Redact keeps the first characters of s and hides the rest: at most two
 // characters and never more than a third of s, so "admin" becomes "a***"
-// and "12" becomes "***". Invalid UTF-8 is shown as hex digits.
+// and "12" becomes "***". Characters are counted, not bytes: "密码"
+// keeps none. Invalid UTF-8 is shown as hex digits, a byte counting as
+// one character.
 func Redact(s []byte) string {
-	keep := len(s) / 3
-	if keep > 2 {
-		keep = 2
-	}
+	keep := min(utf8.RuneCount(s)/3, 2)
 	// Two runes of four bytes or two escapes, then the stars.
 	var buf [2*utf8.UTFMax + 3]byte
 	out := buf[:0]

@@ -102,6 +102,26 @@ func TestSyntheticLogins(t *testing.T) {
 	}
 }
 
+// TestShortMultibyteSecretsHidden checks that a short user name or
+// password in multi-byte characters reaches no event, not even as most
+// of its redacted form.
+func TestShortMultibyteSecretsHidden(t *testing.T) {
+	for _, pass := range []string{"密码", "пар", "äöü"} {
+		col := &inspecttest.Collector{}
+		e := inspecttest.Engine(t, col, nil, New())
+		c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:21")
+		c.Server("220 x\r\n").Client("USER 管理\r\n").Server("331 ok\r\n").Client("PASS " + pass + "\r\n").Server("230 in\r\n")
+		c.Close()
+		e.Flush()
+		if got := col.Kind(event.KindPlaintextCredentials); len(got) != 1 {
+			t.Fatalf("%q: got %d logins, want 1", pass, len(got))
+		}
+		if inspecttest.Leaks(t, col.Events, pass) || inspecttest.Leaks(t, col.Events, string([]rune(pass)[:2])) || inspecttest.Leaks(t, col.Events, "管理") {
+			t.Errorf("%q: the user or (most of) the password is in an event", pass)
+		}
+	}
+}
+
 // TestAnonymous checks that anonymous FTP (RFC 1635) is told as public
 // access, low, with the e-mail address it sends as a password in no
 // event, and that only its two user names count as anonymous.
