@@ -375,14 +375,17 @@ func (d *Daemon) restore(ctx context.Context) error {
 // saved state does not: the state was lost (moved aside as corrupt,
 // deleted) or the daemon died between the kernel change and the write.
 // Reconciling them away would free every quarantined device; the kernel
-// is the better record. Not kept: a device the owner released (its
-// release is saved; a later policy quarantine is derived again from the
-// saved findings) or one that is protected. d.mu held.
+// is the better record. A saved release does not make the kernel's entry
+// stale: while the daemon runs the kernel follows the saved state within
+// a second, and a quarantine reaches the kernel before the file, so a
+// kernel-only entry of a device released before is a later quarantine
+// whose write was lost (a crash, a full overlay). Not kept: one that is
+// protected, or expired. d.mu held.
 func (d *Daemon) keepKernelOnlyLocked(kernel []quarantine.Entry, now time.Time) []quarantine.Entry {
 	var kept []quarantine.Entry
 	for _, e := range kernel {
 		m := d.metaFor(e.MAC)
-		if m.quarantine != nil || !m.decision.ReleasedAt.IsZero() || d.macProtectedLocked(e.MAC, m) {
+		if m.quarantine != nil || d.macProtectedLocked(e.MAC, m) {
 			continue
 		}
 		if !e.Expires.IsZero() && !e.Expires.After(now) {

@@ -270,9 +270,10 @@ func TestQuarantineStandsWhenCutFails(t *testing.T) {
 }
 
 // TestLostStateKeepsKernelQuarantines: with the saved state gone (moved
-// aside as corrupt, deleted), the quarantines the kernel still holds stay,
-// kept as the firewall's until the owner releases them; one the saved
-// state says the owner released goes.
+// aside as corrupt, deleted) or behind the kernel, the quarantines the
+// kernel still holds stay, kept as the firewall's until the owner
+// releases them. That includes a device whose earlier release is saved:
+// the owner quarantined it again and that write was lost.
 func TestLostStateKeepsKernelQuarantines(t *testing.T) {
 	fake := newFake(t)
 	ctx := context.Background()
@@ -294,17 +295,16 @@ func TestLostStateKeepsKernelQuarantines(t *testing.T) {
 	h.settle()
 	h.d.checkKernel(ctx)
 	q := quarantined(t, fake)
-	if q[camera] != quarantine.ModeBlock {
-		t.Errorf("the camera's quarantine was dropped: %v", q)
-	}
-	if _, ok := q[plug]; ok {
-		t.Errorf("the plug, released by the owner, is still quarantined: %v", q)
-	}
-	if dev, _ := h.d.Device(camera); dev.Quarantine == nil || dev.Quarantine.By != string(store.ActorFirewall) {
-		t.Errorf("camera quarantine %+v, want one kept from the firewall", dev.Quarantine)
-	}
-	if !slices.ContainsFunc(h.store.Snapshot().Quarantines, func(r store.Quarantine) bool { return r.MAC == camera && r.By == store.ActorFirewall }) {
-		t.Error("the kept quarantine is not saved")
+	for _, mac := range []hwaddr.MAC{camera, plug} {
+		if q[mac] != quarantine.ModeBlock {
+			t.Errorf("%s: the quarantine the kernel held was dropped: %v", mac, q)
+		}
+		if dev, _ := h.d.Device(mac); dev.Quarantine == nil || dev.Quarantine.By != string(store.ActorFirewall) {
+			t.Errorf("%s: quarantine %+v, want one kept from the firewall", mac, dev.Quarantine)
+		}
+		if !slices.ContainsFunc(h.store.Snapshot().Quarantines, func(r store.Quarantine) bool { return r.MAC == mac && r.By == store.ActorFirewall }) {
+			t.Errorf("%s: the kept quarantine is not saved", mac)
+		}
 	}
 	// The owner can release it.
 	if err := h.d.Release(ctx, camera); err != nil {
@@ -312,6 +312,37 @@ func TestLostStateKeepsKernelQuarantines(t *testing.T) {
 	}
 	if _, ok := quarantined(t, fake)[camera]; ok {
 		t.Error("the camera is still quarantined after the owner released it")
+	}
+}
+
+// TestQuarantineAfterReleaseSurvivesLostWrite: the owner releases the
+// camera, quarantines it again, and the daemon dies before that reaches
+// the file. At the next start the kernel's entry stays.
+func TestQuarantineAfterReleaseSurvivesLostWrite(t *testing.T) {
+	fake, dir := newFake(t), t.TempDir()
+	ctx := context.Background()
+	h := start(t, enforcingConfig(), fake, dir)
+	h.settle()
+	if quarantined(t, fake)[camera] != quarantine.ModeBlock {
+		t.Fatal("camera not quarantined by policy")
+	}
+	if err := h.d.Release(ctx, camera); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.d.Quarantine(ctx, camera, "block", 0); err != nil {
+		t.Fatal(err)
+	}
+	h.stop()
+	editStore(t, dir, func(st *store.Store) { st.DeleteQuarantine(camera) }) // the write that was lost
+	if _, ok := quarantined(t, fake)[camera]; !ok {
+		t.Fatal("the kernel lost the camera")
+	}
+	h = launch(t, enforcingConfig(), fake, dir, false)
+	defer h.stop()
+	h.settle()
+	h.d.checkKernel(ctx)
+	if _, ok := quarantined(t, fake)[camera]; !ok {
+		t.Error("the quarantine the kernel held was deleted at start: the camera is free")
 	}
 }
 
