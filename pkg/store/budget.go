@@ -2,6 +2,7 @@ package store
 
 import (
 	"slices"
+	"time"
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
@@ -49,10 +50,20 @@ func (s *Store) setDeviceLocked(mac hwaddr.MAC, rec *DeviceRecord) {
 	}
 	if rec == nil {
 		delete(s.devices, mac)
+		delete(s.forgotUntil, mac)
 		return
 	}
 	s.devices[mac] = rec
 	s.findingBytes += findingsCost(rec)
+}
+
+// forgetUntil drops the findings the budget forgot before, those last
+// seen at or before until, counting them as dropped. d is the store's
+// own copy.
+func (d *DeviceRecord) forgetUntil(until time.Time) {
+	n := len(d.Findings)
+	d.Findings = slices.DeleteFunc(d.Findings, func(e event.Event) bool { return !findingTime(&e).After(until) })
+	d.DroppedFindings += n - len(d.Findings)
 }
 
 // enforceBudgetLocked forgets the oldest findings across devices when
@@ -91,6 +102,9 @@ func (s *Store) enforceBudgetLocked() {
 			drop[r.rec] = make([]bool, len(r.rec.Findings))
 		}
 		drop[r.rec][r.idx] = true
+		if ft := findingTime(&r.rec.Findings[r.idx]); ft.After(s.forgotUntil[r.rec.MAC]) {
+			s.forgotUntil[r.rec.MAC] = ft
+		}
 		bytes -= eventCost(&r.rec.Findings[r.idx])
 		forgotten++
 	}

@@ -192,6 +192,11 @@ type Store struct {
 	lastTrim       trimReport
 	// findingBytes estimates the findings' encoded size (see budget.go).
 	findingBytes int
+	// forgotUntil is, per device, the newest finding the budget forgot:
+	// writers hand the whole record in again, and what was forgotten
+	// must stay so, or a network over budget would rewrite the file at
+	// every interval.
+	forgotUntil  map[hwaddr.MAC]time.Time
 	warnedBudget bool
 	// held is set when the file could not be read for a reason other
 	// than its content (EIO, EACCES): it may be sound, so this run never
@@ -220,6 +225,7 @@ func newStore(opts Options) *Store {
 		clock:       opts.Clock,
 		urgent:      make(chan struct{}, 1),
 		devices:     make(map[hwaddr.MAC]*DeviceRecord),
+		forgotUntil: make(map[hwaddr.MAC]time.Time),
 		verdicts:    make(map[hwaddr.MAC]*Verdict),
 		quarantines: make(map[hwaddr.MAC]*Quarantine),
 		decisions:   make(map[hwaddr.MAC]*Decision),
@@ -261,6 +267,9 @@ func (s *Store) PutDevice(d DeviceRecord) error {
 		// A writer that does not know (audits switched off) keeps it:
 		// the hold after signs of a lockout must outlive that.
 		rec.LastAudit = old.LastAudit
+	}
+	if until, ok := s.forgotUntil[d.MAC]; ok {
+		rec.forgetUntil(until)
 	}
 	s.setDeviceLocked(d.MAC, &rec)
 	s.enforceBudgetLocked()

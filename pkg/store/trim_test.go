@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,63 @@ func TestMemoryBudgetForgetsOldestFindings(t *testing.T) {
 	}
 	if n := strings.Count(h.logs.String(), "level=WARN msg=\"findings over the store's size budget"); n != 1 {
 		t.Errorf("%d budget warnings, want 1:\n%s", n, h.logs)
+	}
+}
+
+// TestBudgetTrimStaysQuiet: writers hand whole records in again every
+// few seconds; findings the budget forgot stay forgotten, so a quiet
+// network over the budget costs no writes, while a finding seen again
+// comes back.
+func TestBudgetTrimStaysQuiet(t *testing.T) {
+	h := newHarness(t)
+	s := h.openCapped(MinMaxBytes)
+	stop := h.run(s)
+	var devs []DeviceRecord
+	for d := range 20 {
+		rec := DeviceRecord{MAC: mac(byte(d)), LastSeen: t0}
+		for f := range 10 {
+			ts := t0.Add(time.Duration(f*20+d) * time.Minute)
+			rec.Findings = append(rec.Findings, finding(event.KindPlaintextProtocol, ts, event.Evidence{"port": fmt.Sprint(f)}))
+		}
+		devs = append(devs, rec)
+	}
+	put := func(i int) {
+		for _, d := range devs {
+			d.LastSeen = t0.Add(time.Duration(i) * time.Minute)
+			if err := s.PutDevice(d); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	put(0)
+	h.clock.tick <- t0
+	forgotten := s.Stats().FindingsForgotten
+	if forgotten == 0 {
+		t.Fatal("nothing forgotten: the test does not reach the budget")
+	}
+	for i := 1; i <= 10; i++ {
+		put(i) // only last seen changed
+		h.clock.tick <- t0.Add(time.Duration(i) * time.Minute)
+	}
+	if st := s.Stats(); st.FindingsForgotten != forgotten {
+		t.Errorf("%d findings forgotten after the first trim, %d after ten quiet intervals: the trim did not stay", forgotten, st.FindingsForgotten)
+	}
+	// The oldest finding of device 0, seen again, is kept once more.
+	d := devs[0]
+	d.Findings = slices.Clone(d.Findings)
+	d.Findings[0].LastTime = t0.Add(24 * time.Hour)
+	if err := s.PutDevice(d); err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Writes != 2 {
+		t.Errorf("%d writes, want the first and the final one (with the finding seen again)", st.Writes)
+	}
+	got := h.open().Snapshot().Devices[0]
+	if !slices.ContainsFunc(got.Findings, func(e event.Event) bool { return e.LastTime.Equal(t0.Add(24 * time.Hour)) }) {
+		t.Errorf("the finding seen again was not kept: %+v", got.Findings)
 	}
 }
 
