@@ -37,9 +37,10 @@ type SchedulerOptions struct {
 	Remember int
 	// Current, if set, gives a queued device's target again when its
 	// audit starts, which may be an hour after it was queued: its
-	// addresses now, and false when it is gone or protected since (the
-	// audit is then skipped).
-	Current func(mac hwaddr.MAC) (Target, bool)
+	// addresses now, and false when it is gone or protected since, or
+	// trusted since and not requested by the owner (the audit is then
+	// skipped).
+	Current func(mac hwaddr.MAC, requested bool) (Target, bool)
 	// Done, if set, is called after each audit with its report.
 	Done   func(t Target, r Report, err error)
 	Logger *slog.Logger
@@ -214,7 +215,7 @@ func (s *Scheduler) Queued() int {
 // Run audits queued devices, one at a time, until ctx is done.
 func (s *Scheduler) Run(ctx context.Context) error {
 	for {
-		t, ok := s.pop()
+		t, requested, ok := s.pop()
 		if !ok {
 			select {
 			case <-ctx.Done():
@@ -224,10 +225,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			}
 		}
 		if s.opts.Current != nil {
-			cur, ok := s.opts.Current(t.MAC)
+			cur, ok := s.opts.Current(t.MAC, requested)
 			if !ok {
 				s.finish(t.MAC, time.Time{})
-				s.log.Info("audit skipped: the device is gone or protected", "device", t.MAC.String())
+				s.log.Info("audit skipped: the device is gone, protected or trusted", "device", t.MAC.String())
 				continue
 			}
 			t.Addrs, t.Vendor = cur.Addrs, cur.Vendor
@@ -255,19 +256,22 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 }
 
-func (s *Scheduler) pop() (Target, bool) {
+// pop takes the next target off the queue; requested: the owner asked
+// for it.
+func (s *Scheduler) pop() (t Target, requested, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.queue) == 0 {
-		return Target{}, false
+		return Target{}, false, false
 	}
-	t := s.queue[0]
+	t = s.queue[0]
 	s.queue = slices.Delete(s.queue, 0, 1)
 	if s.requested > 0 {
 		s.requested--
+		requested = true
 	}
 	s.running = t.MAC
-	return t, true
+	return t, requested, true
 }
 
 // finish ends the running audit of mac, remembered as done at when

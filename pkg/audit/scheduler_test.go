@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/netip"
 	"sync"
 	"testing"
@@ -276,35 +277,56 @@ func TestSchedulerNoSecondAuditWhileRunning(t *testing.T) {
 }
 
 // The target is taken again when its audit starts: its addresses then,
-// and no audit of a device gone or protected since it was queued.
+// and no audit of a device gone or protected since it was queued, nor an
+// automatic one of a device trusted since; Current hears which were
+// requested.
 func TestSchedulerTakesTargetAtStart(t *testing.T) {
-	r := &fakeRunner{gate: make(chan struct{}, 2)}
+	r := &fakeRunner{gate: make(chan struct{}, 3)}
 	now := netip.MustParseAddr("192.168.1.77")
-	current := func(m hwaddr.MAC) (Target, bool) {
-		if m == mac(2) {
-			return Target{}, false // gone or protected
+	var mu sync.Mutex
+	asked := map[hwaddr.MAC]bool{} // mac → requested
+	current := func(m hwaddr.MAC, requested bool) (Target, bool) {
+		mu.Lock()
+		asked[m] = requested
+		mu.Unlock()
+		if m == mac(2) || m == mac(3) && !requested {
+			return Target{}, false // gone or protected; trusted since
 		}
 		return Target{MAC: m, Addrs: []netip.Addr{now}}, true
 	}
-	started := make(chan Target, 2)
-	s, err := NewScheduler(r, &sliceSink{}, SchedulerOptions{Current: current, Logger: quietLogger(),
+	started := make(chan Target, 3)
+	s, err := NewScheduler(r, &sliceSink{}, SchedulerOptions{NewDevices: true, Current: current, Logger: quietLogger(),
 		Done: func(t Target, _ Report, _ error) { started <- t }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go s.Run(ctx)
-	for _, n := range []byte{1, 2} { // requests go first: 2 runs, or not, before 1
+	for _, n := range []byte{1, 2} {
 		if err := s.Request(tgt(n)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	r.gate <- struct{}{}
+	if !s.Consider(tgt(3)) {
+		t.Fatal("device 3 not queued")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	for range 3 {
+		r.gate <- struct{}{}
+	}
 	got := <-started
 	if got.MAC != mac(1) || len(got.Addrs) != 1 || got.Addrs[0] != now {
 		t.Errorf("audited %v at %v, want %v at %v", got.MAC, got.Addrs, mac(1), now)
 	}
+	askedAll := func() bool { mu.Lock(); defer mu.Unlock(); return len(asked) == 3 }
+	for deadline := time.Now().Add(5 * time.Second); !askedAll() && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	}
+	mu.Lock()
+	want := map[hwaddr.MAC]bool{mac(1): true, mac(2): true, mac(3): false}
+	if !maps.Equal(asked, want) {
+		t.Errorf("Current asked with requested = %v, want %v", asked, want)
+	}
+	mu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.order) != 1 {

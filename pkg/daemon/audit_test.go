@@ -7,25 +7,39 @@ import (
 	"testing"
 
 	"github.com/iotgw/iotgw/pkg/capture"
+	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/store"
 )
 
 // The audit takes a device's target when its audit starts: none for a
-// device the daemon does not know or protects, the addresses it used
-// for the others.
+// device the daemon does not know or protects, nor for an automatic
+// audit of one the owner trusts (on the page or in the file); the
+// addresses it used for the others.
 func TestAuditTarget(t *testing.T) {
-	h := start(t, enforcingConfig(), newFake(t), t.TempDir())
+	cfg := enforcingConfig()
+	cfg.Policy.Devices = append(cfg.Policy.Devices, config.DeviceRule{MAC: plug, Trusted: true})
+	h := start(t, cfg, newFake(t), t.TempDir())
 	defer h.stop()
 	h.settle()
-	if tg, ok := h.d.AuditTarget(camera); !ok || tg.MAC != camera || len(tg.Addrs) == 0 {
-		t.Errorf("camera: %+v, %v; want its addresses", tg, ok)
+	if err := h.d.SetTrusted(context.Background(), tv, true); err != nil {
+		t.Fatal(err)
 	}
-	if _, ok := h.d.AuditTarget(router); ok {
-		t.Error("the router itself is an audit target")
-	}
-	if _, ok := h.d.AuditTarget(hwaddr.MAC{0x02, 0, 0, 0, 0x99, 0x99}); ok {
-		t.Error("an unknown device is an audit target")
+	for _, requested := range []bool{false, true} {
+		if tg, ok := h.d.AuditTarget(camera, requested); !ok || tg.MAC != camera || len(tg.Addrs) == 0 {
+			t.Errorf("camera: %+v, %v; want its addresses", tg, ok)
+		}
+		if _, ok := h.d.AuditTarget(router, requested); ok {
+			t.Error("the router itself is an audit target")
+		}
+		if _, ok := h.d.AuditTarget(hwaddr.MAC{0x02, 0, 0, 0, 0x99, 0x99}, requested); ok {
+			t.Error("an unknown device is an audit target")
+		}
+		for _, mac := range []hwaddr.MAC{plug, tv} {
+			if _, ok := h.d.AuditTarget(mac, requested); ok != requested {
+				t.Errorf("trusted %s, requested by the owner %v: audit target %v", mac, requested, ok)
+			}
+		}
 	}
 }
 

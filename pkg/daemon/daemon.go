@@ -800,12 +800,13 @@ func (d *Daemon) Record(ev *event.Event) {
 }
 
 // AuditTarget is mac's audit target as the daemon knows it now; false
-// when the device is gone or protected since it was queued.
-func (d *Daemon) AuditTarget(mac hwaddr.MAC) (audit.Target, bool) {
+// when the device is gone or protected since it was queued, or, for an
+// automatic audit (not requested by the owner), trusted since.
+func (d *Daemon) AuditTarget(mac hwaddr.MAC, requested bool) (audit.Target, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	dev, ok := d.pipe.Inventory().Lookup(device.Key{MAC: mac})
-	if !ok || d.isProtected(mac, dev) {
+	if !ok || d.isProtected(mac, dev) || !requested && d.trustedLocked(mac, d.metaFor(mac)) {
 		return audit.Target{}, false
 	}
 	return d.auditTargetLocked(dev), true
@@ -840,13 +841,15 @@ func (d *Daemon) announceNew(now time.Time) {
 			// Known before: the scheduler, which the saved audit times
 			// seeded, queues it only if its audit is due (or it never
 			// had one: queued but not audited before a restart).
-			if again && !m.decision.Trusted {
+			if again && !d.trustedLocked(mac, m) {
 				d.deps.Audits.Consider(d.auditTargetLocked(dev))
 			}
 			continue
 		}
 		m.announced = true
-		if d.deps.Audits != nil && !m.decision.Trusted {
+		// A device the owner trusts (on the page or in the file) may
+		// lock its account or sound an alarm on failed logins.
+		if d.deps.Audits != nil && !d.trustedLocked(mac, m) {
 			d.deps.Audits.Consider(d.auditTargetLocked(dev))
 		}
 		if !quiet && d.deps.Alerts != nil {

@@ -589,12 +589,15 @@ func (f *fakeAudits) Offer(mac hwaddr.MAC, _ []netip.Addr, location string) bool
 }
 
 // The owner's audit request reaches the scheduler for known, unprotected
-// devices only; SSDP announcements are offered to the UPnP fetcher.
+// devices only; SSDP announcements are offered to the UPnP fetcher; the
+// automatic audit is offered the devices neither protected nor trusted.
 func TestAuditAndUPnPHooks(t *testing.T) {
 	fake := newFake(t)
 	fa := &fakeAudits{}
 	st := store.Open(store.Options{Path: t.TempDir() + "/state.json"})
-	d, err := New(enforcingConfig(), Options{RouterMACs: []hwaddr.MAC{router}}, Deps{
+	cfg := enforcingConfig()
+	cfg.Policy.Devices = []config.DeviceRule{{MAC: plug, Trusted: true}}
+	d, err := New(cfg, Options{RouterMACs: []hwaddr.MAC{router}}, Deps{
 		Enforcer: fake, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OpenSource: func(ctx context.Context) (capture.Source, error) { <-ctx.Done(); return nil, ctx.Err() },
 	})
@@ -643,9 +646,12 @@ func TestAuditAndUPnPHooks(t *testing.T) {
 	}
 
 	// Devices already offered come back for another audit, hourly:
-	// never the router.
+	// never the router, nor the plug the file trusts.
 	start := time.Now()
 	d.announceNew(start)
+	if !slices.Contains(fa.considered, camera) || slices.Contains(fa.considered, plug) {
+		t.Errorf("offered when new: %v, want the camera and not the plug", fa.considered)
+	}
 	fa.mu.Lock()
 	fa.considered = nil
 	fa.mu.Unlock()
@@ -654,8 +660,8 @@ func TestAuditAndUPnPHooks(t *testing.T) {
 		t.Errorf("offered again at once: %v", fa.considered)
 	}
 	d.announceNew(start.Add(time.Hour + time.Minute))
-	if !slices.Contains(fa.considered, camera) || slices.Contains(fa.considered, router) {
-		t.Errorf("offered again after an hour: %v, want the camera and not the router", fa.considered)
+	if !slices.Contains(fa.considered, camera) || slices.Contains(fa.considered, router) || slices.Contains(fa.considered, plug) {
+		t.Errorf("offered again after an hour: %v, want the camera and not the router or the plug", fa.considered)
 	}
 }
 
