@@ -24,7 +24,7 @@ func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confi
 		return inspect.NoMatch
 	}
 	onPort := f.Server().Port() == 21 || f.Server().Port() == 2121
-	if dir == inspect.ToClient && inspect.HasPrefixFold(b, "220") && inspect.ContainsFold(inspect.FirstLine(b), "ftp") {
+	if dir == inspect.ToClient && inspect.HasPrefixFold(b, "220") && namesFTP(f, inspect.FirstLine(b)) {
 		return inspect.ContentMatch
 	}
 	if onPort {
@@ -37,6 +37,18 @@ func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confi
 		return inspect.PortMatch
 	}
 	return inspect.NoMatch
+}
+
+// namesFTP: a 220 greeting names FTP ("ProFTPD", "vsFTPd", "Microsoft
+// FTP Service"). SMTP greets with 220 too, and a mail server's name may
+// hold the letters ("mail.giftpack.com ESMTP"): not one that says SMTP,
+// nor one on a mail port.
+func namesFTP(f *inspect.Flow, line []byte) bool {
+	switch f.Server().Port() {
+	case 25, 465, 587, 2525:
+		return false
+	}
+	return inspect.ContainsFold(line, "ftp") && !inspect.ContainsFold(line, "smtp")
 }
 
 // NewAnalyzer implements inspect.Protocol.

@@ -90,6 +90,29 @@ func TestCorpusBesideFTP(t *testing.T) {
 	}
 }
 
+// TestGreetingWithFTPLetters: FTP comes first among the protocols and a
+// 220 greeting naming FTP is its; a mail server whose name holds the
+// letters ("giftpack") stays SMTP, and an FTP server off its port stays
+// FTP.
+func TestGreetingWithFTPLetters(t *testing.T) {
+	plain := b64("\x00joe@example.com\x00s3cret-Pass")
+	for _, tc := range []struct{ server, greeting, login, app string }{
+		{"203.0.113.5:587", "220 mail.giftpack.com ESMTP Postfix\r\n", "AUTH PLAIN " + plain + "\r\n", "smtp"},
+		{"203.0.113.5:25", "220 mx.swiftpage.net Postfix\r\n", "AUTH PLAIN " + plain + "\r\n", "smtp"},
+		{"203.0.113.5:2100", "220 ProFTPD Server ready\r\n", "USER joe\r\nPASS s3cret-Pass\r\n", "ftp"},
+	} {
+		col := &inspecttest.Collector{}
+		e := inspecttest.Engine(t, col, nil, ftp.New(), New())
+		c := inspecttest.NewTCP(e, "192.168.1.10:40000", tc.server)
+		c.Server(tc.greeting).Client("EHLO cam\r\n").Server("250 AUTH PLAIN\r\n").Client(tc.login).Server("235 ok\r\n")
+		c.Close()
+		e.Flush()
+		if l := col.Kind(event.KindPlaintextCredentials); len(l) != 1 || l[0].Flow.App != tc.app {
+			t.Errorf("%q on %s: logins %v, want one on a %s flow", tc.greeting, tc.server, l, tc.app)
+		}
+	}
+}
+
 const greeting = "220 mail.example.com ESMTP Postfix\r\n"
 
 type want = inspecttest.Login
