@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/netip"
 	"time"
+	"unicode/utf8"
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
@@ -180,9 +181,14 @@ func ParseMode(s string) (string, error) {
 }
 
 // ValidName checks a device name the owner typed: 1–64 printable
-// characters, no control characters.
+// characters (as the page's maxlength counts them, not bytes: a name in
+// Cyrillic or Chinese takes two to three bytes a character), no control
+// characters.
 func ValidName(s string) error {
-	if s == "" || len(s) > 64 {
+	if !utf8.ValidString(s) {
+		return errors.New("name: not UTF-8 text")
+	}
+	if n := utf8.RuneCountInString(s); n == 0 || n > 64 {
 		return errors.New("name: 1 to 64 characters")
 	}
 	for _, r := range s {

@@ -709,7 +709,11 @@ func TestLongStringsClipped(t *testing.T) {
 	for i := range addrs {
 		addrs[i] = netip.AddrFrom4([4]byte{192, 168, 1, byte(i)})
 	}
-	if err := s.PutDecision(Decision{MAC: mac(1), Name: name, Exempt: make([]event.Kind, 40)}); err != nil {
+	// An owner's name of 64 characters is kept whole, four bytes each.
+	if err := s.PutDecision(Decision{MAC: mac(2), Name: strings.Repeat("🙂", 64)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutDecision(Decision{MAC: mac(1), Name: name + name + name, Exempt: make([]event.Kind, 40)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.PutDevice(DeviceRecord{MAC: mac(1), Addrs: addrs, Identity: Identity{Hostname: name}}); err != nil {
@@ -717,8 +721,11 @@ func TestLongStringsClipped(t *testing.T) {
 	}
 	st := s.Snapshot()
 	d := st.Decisions[0]
-	if len(d.Name) != maxNameLen || d.Name != strings.Repeat("é", maxNameLen/2) || len(d.Exempt) != MaxExempt {
+	if len(d.Name) != maxOwnerNameLen || d.Name != strings.Repeat("é", maxOwnerNameLen/2) || len(d.Exempt) != MaxExempt {
 		t.Errorf("name of %d bytes, %d exempt kinds", len(d.Name), len(d.Exempt))
+	}
+	if d := st.Decisions[1]; d.Name != strings.Repeat("🙂", 64) {
+		t.Errorf("a name of 64 characters cut to %q", d.Name)
 	}
 	dev := st.Devices[0]
 	if len(dev.Addrs) != MaxAddrs || dev.Addrs[MaxAddrs-1] != addrs[19] || len(dev.Identity.Hostname) != maxNameLen {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
@@ -149,12 +150,16 @@ type OutboxItem struct {
 const (
 	MaxAddrs      = 16
 	MaxExempt     = 32
-	maxNameLen    = 128 // owner-given names, identity fields
+	maxNameLen    = 128 // identity fields
 	maxReasonLen  = 512 // quarantine reasons, verdict notes and summaries
 	maxActionLen  = 32
 	maxModeLen    = 32
 	maxPayloadLen = MaxPayload
 )
+
+// maxOwnerNameLen holds the 64 characters api.ValidName allows an
+// owner-given name, of up to four bytes each.
+const maxOwnerNameLen = 64 * utf8.UTFMax
 
 // clip cuts s to at most n bytes without splitting a UTF-8 sequence.
 func clip(s string, n int) string {
@@ -274,7 +279,7 @@ func (q Quarantine) normalize() Quarantine {
 }
 
 func (d Decision) normalize() Decision {
-	d.Name = clip(d.Name, maxNameLen)
+	d.Name = clip(d.Name, maxOwnerNameLen)
 	d.Force = clip(d.Force, maxActionLen)
 	if len(d.Exempt) > MaxExempt {
 		d.Exempt = d.Exempt[:MaxExempt]
