@@ -359,7 +359,7 @@ func TestSecurityHeaders(t *testing.T) {
 			t.Errorf("Host %q: %d, want 421", host, rec)
 		}
 	}
-	for _, host := range []string{"192.168.50.1:8443", "router.lan", "ROUTER.LAN.", "192.168.50.1"} {
+	for _, host := range []string{"192.168.50.1:8443", "router.lan", "ROUTER.LAN.", "192.168.50.1", "nas.home", "nas.home.:8443"} {
 		if rec := r.serveHost(host, "/login"); rec != http.StatusOK {
 			t.Errorf("Host %q: %d, want 200", host, rec)
 		}

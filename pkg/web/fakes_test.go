@@ -214,7 +214,7 @@ func newRig(t *testing.T, https bool) *rig {
 		alerts: &fakeAlerts{channels: []ChannelView{{Name: "phone", Kind: "ntfy", Target: "ntfy.sh/…", Enabled: true}}}}
 	opt := Options{
 		Addrs:     []netip.AddrPort{netip.MustParseAddrPort(routerAddr + ":8443")},
-		Hostnames: []string{"router.lan"},
+		Hostnames: []string{"router.lan", "NAS.Home."}, // a name as written in a zone file
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:       c.Now,
 		OwnerAt:   func(a netip.Addr) { r.owners = append(r.owners, a) },

@@ -121,7 +121,7 @@ func New(opt Options, backend api.Backend, store AuthStore, alerts AlertSettings
 		s.hosts[a.Addr().Unmap().String()] = true
 	}
 	for _, h := range opt.Hostnames {
-		s.hosts[strings.ToLower(h)] = true
+		s.hosts[canonicalHost(h)] = true // as a Host header is: "router.lan." is "router.lan"
 	}
 	s.mux = s.routes()
 	return s, nil
