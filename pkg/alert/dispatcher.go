@@ -26,7 +26,8 @@ type Outbox interface {
 	Enqueue(payload json.RawMessage) (store.OutboxItem, error)
 	Pending(limit int) []store.OutboxItem
 	Ack(id uint64) error
-	Reschedule(id uint64, next time.Time) error
+	Reschedule(id uint64, next time.Time) error // a failed delivery
+	SetNextAttempt(id uint64, next time.Time) error
 }
 
 // Options are the Dispatcher's collaborators and limits; zero fields take
@@ -412,7 +413,7 @@ func (d *Dispatcher) hurryLocked(ch *channel) {
 	for _, it := range ch.queue {
 		if it.next.After(limit) {
 			it.next = limit
-			if err := d.outbox.Reschedule(it.id, it.next); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err := d.outbox.SetNextAttempt(it.id, it.next); err != nil && !errors.Is(err, store.ErrNotFound) {
 				d.log.Warn("cannot reschedule an alert in the outbox", "err", err)
 			}
 		}

@@ -67,6 +67,18 @@ func (o *memOutbox) Reschedule(id uint64, next time.Time) error {
 	return store.ErrNotFound
 }
 
+func (o *memOutbox) SetNextAttempt(id uint64, next time.Time) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i := range o.items {
+		if o.items[i].ID == id {
+			o.items[i].NextAttempt = next
+			return nil
+		}
+	}
+	return store.ErrNotFound
+}
+
 func (o *memOutbox) len() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -601,6 +613,28 @@ func TestUrgentAlertNeverWaitsADay(t *testing.T) {
 	next, _ = h2.d.step(context.Background(), h2.d.channels[0])
 	if wait := next.Sub(h2.clock.Now()); wait > h2.d.opts.MaxBackoff {
 		t.Errorf("after a restart: the urgent alert waits %v, want at most %v", wait, h2.d.opts.MaxBackoff)
+	}
+}
+
+// An urgent alert queued behind one a service asked to wait a day cuts
+// that wait, in memory and in the outbox, without counting a delivery:
+// the backoff after a restart follows the failures there were.
+func TestHurryCountsNoDelivery(t *testing.T) {
+	cfg := Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}
+	outbox := &memOutbox{}
+	h := newHarness(t, cfg, outbox)
+	h.rec["hook"].fail = func(Alert) error {
+		return &SendError{Err: errors.New("HTTP 429"), RetryAfter: 24 * time.Hour}
+	}
+	h.d.Notify(testAlert(1, false))
+	h.drain()
+	h.d.Notify(testAlert(2, true))
+	it := outbox.Pending(0)[0]
+	if it.Attempts != 1 {
+		t.Errorf("the outbox counts %d failed deliveries, there was 1", it.Attempts)
+	}
+	if limit := h.clock.Now().Add(h.d.opts.MaxBackoff); it.NextAttempt.After(limit) {
+		t.Errorf("next attempt %v in the outbox, want at most %v", it.NextAttempt, limit)
 	}
 }
 

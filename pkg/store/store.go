@@ -581,6 +581,20 @@ func (s *Store) Reschedule(id uint64, next time.Time) error {
 	return nil
 }
 
+// SetNextAttempt moves when to try alert id again, without counting a
+// delivery: an urgent alert queued behind it cuts its wait. Routine.
+func (s *Store) SetNextAttempt(id uint64, next time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.outboxIndexLocked(id)
+	if i < 0 {
+		return fmt.Errorf("%w: alert %d", ErrNotFound, id)
+	}
+	s.outbox[i].NextAttempt = next
+	s.changedLocked(false)
+	return nil
+}
+
 // compactJSON returns a compact copy of a JSON value.
 func compactJSON(b []byte) (json.RawMessage, error) {
 	var out bytes.Buffer

@@ -772,6 +772,16 @@ func TestOutbox(t *testing.T) {
 	if err := s.Reschedule(999, t0); !errors.Is(err, ErrNotFound) {
 		t.Errorf("reschedule of an unknown id: %v, want ErrNotFound", err)
 	}
+	// Moving the next attempt counts no delivery.
+	if err := s.SetNextAttempt(ids[0], t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if p := s.Pending(0); p[1].ID != ids[0] || !p[1].NextAttempt.Equal(t0.Add(time.Minute)) || p[1].Attempts != 1 {
+		t.Errorf("after SetNextAttempt: %+v, want due in a minute, one attempt", p[1])
+	}
+	if err := s.SetNextAttempt(999, t0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SetNextAttempt of an unknown id: %v, want ErrNotFound", err)
+	}
 	for _, bad := range []string{``, `{"a":`, `not json`, `{"big":"` + strings.Repeat("x", maxPayloadLen) + `"}`} {
 		if _, err := s.Enqueue(json.RawMessage(bad)); !errors.Is(err, ErrInvalid) {
 			t.Errorf("payload %.20q: %v, want ErrInvalid", bad, err)
