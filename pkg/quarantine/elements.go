@@ -172,8 +172,20 @@ func dynamicSets(withAllow bool) []setDef {
 			sets = append(sets, setDef{name: setName(p, k), kind: k, timeout: p != "protected"})
 		}
 	}
+	if !withAllow {
+		// The bridge's fast path: every quarantined MAC and address, of
+		// any mode, without timeouts. A frame naming none of them passes
+		// at once. An element outliving its quarantine until the next
+		// change only sends frames the long way.
+		for _, k := range []keyKind{keyMAC, keyV4, keyV6} {
+			sets = append(sets, setDef{name: setName(quarantinedPrefix, k), kind: k})
+		}
+	}
 	return sets
 }
+
+// quarantinedPrefix names the bridge's fast-path sets.
+const quarantinedPrefix = "quarantined"
 
 // contents renders the state as set elements. The router's own addresses
 // are always in the protected sets.
@@ -197,9 +209,11 @@ func (s *state) contents(cfg Config) contents {
 	for mac, e := range s.entries {
 		p := e.Mode.setPrefix()
 		c.add(setName(p, keyMAC), element{key: mac.String(), expires: e.Expires, comment: mac.String()})
+		c.add(setName(quarantinedPrefix, keyMAC), element{key: mac.String()})
 		for _, a := range e.Addrs {
 			c.add(setName(p, addrKind(a)), element{key: a.String(), expires: e.Expires, comment: mac.String()})
 			c.add(setName(p, pairKind(a)), element{key: pairKey(mac, a), expires: e.Expires, comment: mac.String()})
+			c.add(setName(quarantinedPrefix, addrKind(a)), element{key: a.String()})
 		}
 	}
 	return c

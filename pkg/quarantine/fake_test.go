@@ -136,7 +136,10 @@ add element bridge iotgw block_mac { 02:00:00:00:00:10 comment "02:00:00:00:00:1
 add element bridge iotgw block_v4 { 10.99.0.10 comment "02:00:00:00:00:10" }
 add element bridge iotgw block_v6 { fd99::10 comment "02:00:00:00:00:10" }
 add element bridge iotgw block_pair_v4 { 02:00:00:00:00:10 . 10.99.0.10 comment "02:00:00:00:00:10" }
-add element bridge iotgw block_pair_v6 { 02:00:00:00:00:10 . fd99::10 comment "02:00:00:00:00:10" }`,
+add element bridge iotgw block_pair_v6 { 02:00:00:00:00:10 . fd99::10 comment "02:00:00:00:00:10" }
+add element bridge iotgw quarantined_mac { 02:00:00:00:00:10 }
+add element bridge iotgw quarantined_v4 { 10.99.0.10 }
+add element bridge iotgw quarantined_v6 { fd99::10 }`,
 		},
 		{
 			name:  "mapped_and_duplicate_addresses_normalised",
@@ -177,7 +180,8 @@ add element inet iotgw protected_v6 { fd99::1 }
 add element inet iotgw updates_mac { 02:00:00:00:00:11 expires 1h0m0s comment "02:00:00:00:00:11" }
 add element bridge iotgw protected_v4 { 10.99.0.1 }
 add element bridge iotgw protected_v6 { fd99::1 }
-add element bridge iotgw updates_mac { 02:00:00:00:00:11 expires 1h0m0s comment "02:00:00:00:00:11" }`,
+add element bridge iotgw updates_mac { 02:00:00:00:00:11 expires 1h0m0s comment "02:00:00:00:00:11" }
+add element bridge iotgw quarantined_mac { 02:00:00:00:00:11 }`,
 		},
 		{
 			name:    "protected_mac_refused",
@@ -212,7 +216,9 @@ add element bridge iotgw protected_v4 { 10.99.0.1 }
 add element bridge iotgw protected_v6 { fd99::1 }
 add element bridge iotgw isolate_mac { 02:00:00:00:00:10 comment "02:00:00:00:00:10" }
 add element bridge iotgw isolate_v4 { 10.99.0.10 comment "02:00:00:00:00:10" }
-add element bridge iotgw isolate_pair_v4 { 02:00:00:00:00:10 . 10.99.0.10 comment "02:00:00:00:00:10" }`,
+add element bridge iotgw isolate_pair_v4 { 02:00:00:00:00:10 . 10.99.0.10 comment "02:00:00:00:00:10" }
+add element bridge iotgw quarantined_mac { 02:00:00:00:00:10 }
+add element bridge iotgw quarantined_v4 { 10.99.0.10 }`,
 		},
 		{
 			name:  "address_moves_to_the_device_that_has_it_now",

@@ -177,6 +177,28 @@ func (b builder) ether(dir string, set string) match {
 	return match{text: "ether " + dir + " @" + set, exprs: exprs}
 }
 
+// noneQuarantined matches an IPv4 (k keyV4) or IPv6 frame whose MACs and
+// addresses are all outside the bridge's quarantined sets. Other frames
+// (ARP, VLAN-tagged) never match.
+func noneQuarantined(k keyKind) match {
+	proto := "ip"
+	offset, n := uint32(12), uint32(4)
+	if k == keyV6 {
+		proto, offset, n = "ip6", 8, 16
+	}
+	macs, addrs := setName(quarantinedPrefix, keyMAC), setName(quarantinedPrefix, k)
+	exprs := etherTypeIs(k)
+	exprs = append(exprs,
+		payload(expr.PayloadBaseLLHeader, 6, 6), lookup(macs, true),
+		payload(expr.PayloadBaseLLHeader, 0, 6), lookup(macs, true),
+		payload(expr.PayloadBaseNetworkHeader, offset, n), lookup(addrs, true),
+		payload(expr.PayloadBaseNetworkHeader, offset+n, n), lookup(addrs, true))
+	return match{
+		text:  fmt.Sprintf("ether saddr != @%[1]s ether daddr != @%[1]s %[2]s saddr != @%[3]s %[2]s daddr != @%[3]s", macs, proto, addrs),
+		exprs: exprs,
+	}
+}
+
 // addr matches the IPv4 or IPv6 source or destination against a set.
 func (b builder) addr(k keyKind, dir string, set string, invert bool) match {
 	var dep []expr.Any
@@ -894,6 +916,15 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	}
 	forward := chainDef{name: "forward", hook: nftables.ChainHookForward, prio: prioBridgeFilter, typ: nftables.ChainTypeFilter}
 	toProtected := toProtectedChain(b, cut)
+	// Most frames are between devices none of which is quarantined: they
+	// pass at the first rule, after four lookups, rather than the thirty
+	// below (a third of a LAN-to-LAN transfer's throughput). The owner's
+	// UDP exchanges with such devices are not remembered: only a
+	// quarantined device's answers need them, and a frame to one goes
+	// the long way.
+	for _, k := range addrKinds {
+		forward.rules = append(forward.rules, rule(noneQuarantined(k), accept()))
+	}
 	// The owner's devices are protected by MAC, or by address (a
 	// management address): frames from them pass, frames to them go
 	// through to_protected, both before a quarantined MAC is dropped.

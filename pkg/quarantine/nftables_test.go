@@ -739,6 +739,31 @@ func TestNFTablesLargeBatch(t *testing.T) {
 			t.Errorf("bridge %s holds %d elements, want %d", set.name, n, set.want)
 		}
 	}
+	// The bridge's fast path knows every quarantined MAC and address.
+	for _, set := range []struct {
+		name string
+		want int
+	}{{"quarantined_mac", 1000}, {"quarantined_v4", 1000}, {"quarantined_v6", 11000}} {
+		var doc struct {
+			Nftables []struct {
+				Set *struct {
+					Elem []json.RawMessage `json:"elem"`
+				} `json:"set"`
+			} `json:"nftables"`
+		}
+		if err := json.Unmarshal([]byte(netnstest.CmdIn(t, ns, "nft", "-j", "list", "set", "bridge", "iotgw", set.name)), &doc); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, obj := range doc.Nftables {
+			if obj.Set != nil {
+				n += len(obj.Set.Elem)
+			}
+		}
+		if n != set.want {
+			t.Errorf("bridge %s holds %d elements, want %d", set.name, n, set.want)
+		}
+	}
 }
 
 // TestNFTablesReconcileUnchanged: the daemon's check every second is
