@@ -26,51 +26,75 @@ const bulkSeconds = 5
 // so that a busy host shows as spread rather than as a difference.
 const bulkRounds = 5
 
-// TestLabThroughput measures a bulk TCP download through the router
-// (iperf3, WAN → laptop) without iotgw, with iotgw capturing through
-// afpacket, and with the NFLOG fast path, and the daemon's CPU time,
-// peak memory and packets read during each. It asserts that every
-// transfer completes and that the daemon survives it, not the numbers:
-// they depend on the machine. docs/lab.md records them.
+// TestLabThroughput measures bulk TCP transfers (iperf3) without iotgw,
+// with only its tables, with iotgw capturing through afpacket, and with
+// the NFLOG fast path, and the daemon's CPU time, peak memory and
+// packets read during each. Two paths: a download through the router
+// (WAN → laptop: the inet tables) and a transfer between two LAN
+// devices (workstation → laptop: the bridge table, whose every rule an
+// ordinary device's frame passes). It asserts that every transfer
+// completes and that the daemon survives it, not the numbers: they
+// depend on the machine. docs/lab.md records them.
 func TestLabThroughput(t *testing.T) {
 	requireLab(t)
-	l := newLab(t, labOptions{tag: "t", devices: []host{homeDevices()[3]}})
+	devices := homeDevices()
+	l := newLab(t, labOptions{tag: "t", devices: []host{devices[3], devices[4]}})
 	bin := testenv.BuildDaemon(t, l.dir)
 	l.start("wan", "wan-iperf3", "iperf3", "-s", "-B", cloudHost, "-p", bulkPort)
 	l.waitListen("wan", "tcp", 80)
 	l.dhcp()
+	l.start("workstation", "workstation-iperf3", "iperf3", "-s", "-B", devices[4].ip, "-p", bulkPort)
+	l.waitListen("workstation", "tcp", 80)
 
+	paths := []bulkPath{
+		{name: "download", server: cloudHost},
+		{name: "LAN to LAN", server: devices[4].ip},
+	}
 	// "rules" is iotgw's nftables tables (the nflog layout, with the
 	// capture chain and conntrack accounting) without a running daemon:
 	// the kernel's share of the cost.
 	modes := []string{"none", "rules", "afpacket", "nflog"}
-	samples := map[string][]bulkSample{}
+	samples := map[bulkPath]map[string][]bulkSample{}
+	for _, p := range paths {
+		samples[p] = map[string][]bulkSample{}
+	}
 	for round := range bulkRounds {
 		for _, mode := range modes {
-			s, err := l.measureBulk(t, bin, mode)
+			ss, err := l.measureBulk(t, bin, mode, paths)
 			if err != nil {
 				t.Fatalf("round %d, %s: %v", round+1, mode, err)
 			}
-			t.Logf("round %d, %s: %s", round+1, mode, s)
-			samples[mode] = append(samples[mode], s)
+			for i, p := range paths {
+				t.Logf("round %d, %s, %s: %s", round+1, p.name, mode, ss[i])
+				samples[p][mode] = append(samples[p][mode], ss[i])
+			}
 		}
 	}
-	base := median(samples["none"], func(s bulkSample) float64 { return s.res.bitsPerSecond })
-	for _, mode := range modes {
-		ss := samples[mode]
-		mbit := func(s bulkSample) float64 { return s.res.bitsPerSecond / 1e6 }
-		lo, hi := minMax(ss, mbit)
-		line := fmt.Sprintf("MEASURE bulk download, iotgw %s: median %.0f Mbit/s (%.0f–%.0f over %d runs of %d s), %.0f%% of the median without iotgw",
-			mode, median(ss, mbit), lo, hi, len(ss), bulkSeconds, 100*median(ss, mbit)*1e6/base)
-		if mode != "none" && mode != "rules" {
-			cpu := median(ss, func(s bulkSample) float64 { return 100 * s.cpu.Seconds() / s.res.seconds })
-			_, hwm := minMax(ss, func(s bulkSample) float64 { return float64(s.hwmKB) / 1024 })
-			pkts := median(ss, func(s bulkSample) float64 { return float64(s.packets) })
-			mib := median(ss, func(s bulkSample) float64 { return float64(s.res.bytes) / (1 << 20) })
-			line += fmt.Sprintf("; daemon CPU median %.0f%% of one core, peak RSS %.1f MiB, median %.0f packets read for %.0f MiB transferred", cpu, hwm, pkts, mib)
+	for _, p := range paths {
+		base := median(samples[p]["none"], func(s bulkSample) float64 { return s.res.bitsPerSecond })
+		for _, mode := range modes {
+			ss := samples[p][mode]
+			mbit := func(s bulkSample) float64 { return s.res.bitsPerSecond / 1e6 }
+			lo, hi := minMax(ss, mbit)
+			line := fmt.Sprintf("MEASURE bulk %s, iotgw %s: median %.0f Mbit/s (%.0f–%.0f over %d runs of %d s), %.0f%% of the median without iotgw",
+				p.name, mode, median(ss, mbit), lo, hi, len(ss), bulkSeconds, 100*median(ss, mbit)*1e6/base)
+			if mode != "none" && mode != "rules" {
+				cpu := median(ss, func(s bulkSample) float64 { return 100 * s.cpu.Seconds() / s.res.seconds })
+				_, hwm := minMax(ss, func(s bulkSample) float64 { return float64(s.hwmKB) / 1024 })
+				pkts := median(ss, func(s bulkSample) float64 { return float64(s.packets) })
+				mib := median(ss, func(s bulkSample) float64 { return float64(s.res.bytes) / (1 << 20) })
+				line += fmt.Sprintf("; daemon CPU median %.0f%% of one core, peak RSS %.1f MiB, median %.0f packets read for %.0f MiB transferred", cpu, hwm, pkts, mib)
+			}
+			t.Log(line)
 		}
-		t.Log(line)
 	}
+}
+
+// bulkPath is a transfer the laptop receives: from the WAN host through
+// the router, or from another LAN device across the bridge.
+type bulkPath struct {
+	name   string
+	server string // the address of the iperf3 server that sends
 }
 
 // bulkSample is one transfer and what the daemon spent on it.
@@ -85,13 +109,27 @@ func (s bulkSample) String() string {
 	return fmt.Sprintf("%s; daemon CPU %v, peak RSS %d KiB, %d packets read", s.res, s.cpu, s.hwmKB, s.packets)
 }
 
-// measureBulk runs one transfer with the daemon in capture mode mode,
-// without iotgw ("none"), or with only the tables a stopped daemon leaves
-// ("rules"). The tables are removed afterwards.
-func (l *lab) measureBulk(t *testing.T, bin, mode string) (bulkSample, error) {
-	if mode == "none" {
-		res, err := l.bulkDownload()
+// measureBulk runs one transfer along each path with the daemon in
+// capture mode mode, without iotgw ("none"), or with only the tables a
+// stopped daemon leaves ("rules"). The tables are removed afterwards.
+func (l *lab) measureBulk(t *testing.T, bin, mode string, paths []bulkPath) ([]bulkSample, error) {
+	transferAll := func(each func(bulkPath) (bulkSample, error)) ([]bulkSample, error) {
+		var ss []bulkSample
+		for _, p := range paths {
+			s, err := each(p)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.name, err)
+			}
+			ss = append(ss, s)
+		}
+		return ss, nil
+	}
+	transfer := func(p bulkPath) (bulkSample, error) {
+		res, err := l.bulkTransfer(p.server)
 		return bulkSample{res: res}, err
+	}
+	if mode == "none" {
+		return transferAll(transfer)
 	}
 	capture := mode
 	if mode == "rules" {
@@ -99,25 +137,26 @@ func (l *lab) measureBulk(t *testing.T, bin, mode string) (bulkSample, error) {
 	}
 	d := l.newDaemon(bin, l.daemonConfig(capture))
 	d.start(t)
-	var s bulkSample
+	var ss []bulkSample
 	var err error
 	if mode != "rules" {
-		s, err = d.measure(l)
+		ss, err = transferAll(func(p bulkPath) (bulkSample, error) { return d.measure(l, p) })
 	}
 	code, stopErr := d.terminate()
 	if err == nil && (stopErr != nil || code != 0) {
 		err = fmt.Errorf("iotgw run on SIGTERM: exit %d, %v", code, stopErr)
 	}
 	if mode == "rules" && err == nil {
-		s.res, err = l.bulkDownload()
+		ss, err = transferAll(transfer)
 	}
 	if out, uerr := d.cli("uninstall-rules"); err == nil && uerr != nil {
 		err = fmt.Errorf("iotgw uninstall-rules: %v\n%s", uerr, out)
 	}
-	return s, err
+	return ss, err
 }
 
-func (d *daemon) measure(l *lab) (bulkSample, error) {
+// measure runs one transfer along p and takes what the daemon spent on it.
+func (d *daemon) measure(l *lab, p bulkPath) (bulkSample, error) {
 	before, err := readUsage(d.pid())
 	if err != nil {
 		return bulkSample{}, err
@@ -126,7 +165,7 @@ func (d *daemon) measure(l *lab) (bulkSample, error) {
 	if err != nil {
 		return bulkSample{}, err
 	}
-	res, err := l.bulkDownload()
+	res, err := l.bulkTransfer(p.server)
 	if err != nil {
 		return bulkSample{}, err
 	}
@@ -184,12 +223,12 @@ func (r bulkResult) String() string {
 		r.bitsPerSecond/1e6, float64(r.bytes)/(1<<20), r.seconds, r.retransmits)
 }
 
-// bulkDownload runs iperf3 in reverse (the WAN host sends, the laptop
+// bulkTransfer runs iperf3 in reverse (the server sends, the laptop
 // receives) for bulkSeconds and parses its JSON report.
-func (l *lab) bulkDownload() (bulkResult, error) {
-	args := []string{"iperf3", "-c", cloudHost, "-p", bulkPort, "-t", fmt.Sprint(bulkSeconds), "-R", "-J"}
+func (l *lab) bulkTransfer(server string) (bulkResult, error) {
+	args := []string{"iperf3", "-c", server, "-p", bulkPort, "-t", fmt.Sprint(bulkSeconds), "-R", "-J"}
 	if runtime.NumCPU() >= 2 {
-		// The sender (the WAN host) on one core, the receiver on
+		// The sender on one core, the receiver on
 		// another: the forwarding runs in the sender's softirq, and a
 		// sender the scheduler moves around spreads the results more
 		// than the rules under test change them.
