@@ -178,8 +178,10 @@ func (b builder) ether(dir string, set string) match {
 }
 
 // noneQuarantined matches an IPv4 (k keyV4) or IPv6 frame whose MACs and
-// addresses are all outside the bridge's quarantined sets. Other frames
-// (ARP, VLAN-tagged) never match.
+// addresses are all outside the bridge's quarantined sets. ARP and other
+// frames that are not IP never match, nor does one whose type hides
+// behind a second VLAN tag; a single tag the kernel takes off, and the
+// frame is read as an untagged one (by every rule of the table).
 func noneQuarantined(k keyKind) match {
 	proto := "ip"
 	offset, n := uint32(12), uint32(4)
@@ -919,9 +921,9 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	// Most frames are between devices none of which is quarantined: they
 	// pass at the first rule, after four lookups, rather than the thirty
 	// below (a third of a LAN-to-LAN transfer's throughput). The owner's
-	// UDP exchanges with such devices are not remembered: only a
-	// quarantined device's answers need them, and a frame to one goes
-	// the long way.
+	// UDP exchanges are remembered only from frames that name a
+	// quarantined MAC or address: only a quarantined device's answers
+	// need them, and a frame to one goes the long way.
 	for _, k := range addrKinds {
 		forward.rules = append(forward.rules, rule(noneQuarantined(k), accept()))
 	}
