@@ -2,7 +2,9 @@ package openwrt
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -28,6 +30,16 @@ func TestInitScript(t *testing.T) {
 	triggers := []string{
 		"reload_trigger iotgw",
 		"interface_trigger interface.* lan /etc/init.d/iotgw restart",
+	}
+	// running stands in a process for a daemon procd runs: the stand-in
+	// asks whether the pid in /var/run/iotgw.pid is alive.
+	running := func(t *testing.T, root string) {
+		sleeper := exec.Command("sleep", "60")
+		if err := sleeper.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() })
+		writeRootFile(t, root, "var/run/iotgw.pid", strconv.Itoa(sleeper.Process.Pid), 0o644)
 	}
 	lines := func(parts ...[]string) []string {
 		var all []string
@@ -72,9 +84,26 @@ func TestInitScript(t *testing.T) {
 		},
 		{
 			// SIGHUP: the daemon re-reads the TOML, quarantines stay.
-			name:    "reload_sends_sighup",
+			name:    "reload_sends_sighup_when_running",
+			setup:   running,
 			actions: [][]string{{"reload"}},
 			want:    []string{"action reload", "send_signal iotgw * 1"},
+		},
+		{
+			// Refused at start for a bad file, fixed since (or procd gave
+			// up after crashes): reload starts it.
+			name:    "reload_starts_when_not_running",
+			actions: [][]string{{"reload"}},
+			want:    lines([]string{"action reload", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
+		},
+		{
+			name: "reload_stops_when_disabled_in_uci",
+			setup: func(t *testing.T, root string) {
+				running(t, root)
+				writeRootFile(t, root, "etc/config/iotgw", "config iotgw 'main'\n\toption enabled '0'\n", 0o600)
+			},
+			actions: [][]string{{"reload"}},
+			want:    []string{"action reload", "stop iotgw"},
 		},
 		{
 			// Stop leaves the rules in place: nothing but procd's stop.

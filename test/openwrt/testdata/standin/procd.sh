@@ -51,6 +51,11 @@ _procd_stop() {
 	done
 }
 
+# procd_running: the instance's process is alive.
+procd_running() {
+	[ -f "/var/run/$1.pid" ] && kill -0 "$(cat "/var/run/$1.pid")" 2>/dev/null
+}
+
 procd_send_signal() {
 	procd_record "send_signal $*"
 	[ -f "/var/run/$1.pid" ] || return 0
