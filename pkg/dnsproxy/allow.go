@@ -131,16 +131,19 @@ const allowRetryPause = 5 * time.Second
 
 // pushAllowed hands addrs to the allow sets unless each was handed over
 // recently enough. It returns once the sets are updated, so that the
-// client's first connection finds its address allowed. The caller holds
-// an upstream slot, which bounds the queries waiting here.
-func (p *Proxy) pushAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Duration) {
+// client's first connection finds its address allowed, and says how long
+// every address in addrs stays allowed: less than ttl for one handed over
+// earlier, 0 when one is not (the update failed or waits out a pause, or
+// the cache is full). The caller holds an upstream slot, which bounds the
+// queries waiting here.
+func (p *Proxy) pushAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Duration) time.Duration {
 	now := p.now()
 	if now.UnixNano() < p.allowPause.Load() {
-		return
+		return p.allow.left(addrs, now)
 	}
 	todo := p.allow.due(addrs, ttl, now)
 	if len(todo) == 0 {
-		return
+		return p.allow.left(addrs, now)
 	}
 	// The quarantine backend does one change at a time; a query waits
 	// for its turn no longer than for an upstream answer.
@@ -160,7 +163,9 @@ func (p *Proxy) pushAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Du
 		if n := p.st.allowErrors.Add(1); n == 1 || n%100 == 0 {
 			p.log.Warn("allow update hosts", "addrs", len(todo), "failures", n, "err", err)
 		}
+		return 0
 	}
+	return p.allow.left(addrs, now)
 }
 
 // allowCache remembers until when each address was allowed, so that a
@@ -214,6 +219,24 @@ func (c *allowCache) due(addrs []netip.Addr, ttl time.Duration, now time.Time) [
 		c.until[a] = now.Add(ttl)
 	}
 	return todo
+}
+
+// left is how long every address in addrs stays allowed from now, as far
+// as the cache knows: 0 if one is not.
+func (c *allowCache) left(addrs []netip.Addr, now time.Time) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var least time.Duration
+	for i, a := range addrs {
+		u, ok := c.until[a]
+		if !ok || !u.After(now) {
+			return 0
+		}
+		if d := u.Sub(now); i == 0 || d < least {
+			least = d
+		}
+	}
+	return least
 }
 
 func (c *allowCache) pruneLocked(now time.Time) {

@@ -66,20 +66,22 @@ func TestAllowUpdates(t *testing.T) {
 	p := startProxy(t, testConfig(up.addr), Deps{Quarantine: newFakeLookup(loop4), Allow: allow, Now: clock.Now})
 	addr := p.Addrs()[0]
 	fw := query("fw.vendor.test.", dns.TypeA)
-	want := []string{"A 203.0.113.7 ttl=300"}
 
+	// The quarantined client's TTL is what is left of the address's
+	// allowance: none while it is not allowed.
 	steps := []struct {
 		name    string
 		advance time.Duration
 		fail    bool
 		calls   int
+		ttl     int
 	}{
-		{"failing_netlink_still_answers", 0, true, 1},
-		{"failed_update_not_retried_at_once", time.Second, false, 0},
-		{"failed_update_retried_after_the_pause", allowRetryPause, false, 1},
-		{"recent_update_not_repeated", 0, false, 0},
-		{"not_repeated_before_half_ttl", 149 * time.Second, false, 0},
-		{"refreshed_after_half_ttl", 2 * time.Second, false, 1},
+		{"failing_netlink_still_answers", 0, true, 1, 0},
+		{"failed_update_not_retried_at_once", time.Second, false, 0, 0},
+		{"failed_update_retried_after_the_pause", allowRetryPause, false, 1, 300},
+		{"recent_update_not_repeated", 0, false, 0, 300},
+		{"not_repeated_before_half_ttl", 149 * time.Second, false, 0, 151},
+		{"refreshed_after_half_ttl", 2 * time.Second, false, 1, 300},
 	}
 	for _, s := range steps {
 		clock.Advance(s.advance)
@@ -90,6 +92,7 @@ func TestAllowUpdates(t *testing.T) {
 		}
 		allow.mu.Unlock()
 		r := ask(t, "udp", addr, fw)
+		want := []string{fmt.Sprintf("A 203.0.113.7 ttl=%d", s.ttl)}
 		if got := answerText(r); strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Errorf("%s: answer %q, want %q", s.name, got, want)
 		}

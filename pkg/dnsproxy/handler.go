@@ -237,8 +237,10 @@ func (p *Proxy) forward(ctx context.Context, req *dns.Msg, tcp bool) *dns.Msg {
 // it. That is done whoever asks: the proxy knows quarantined devices by
 // address, the redirect by MAC, and a device whose new address the daemon
 // has not learnt yet must still reach its update host. A quarantined
-// client's answer has its TTLs capped, so that it never caches an address
-// longer than it may reach it; other clients' answers stay unchanged.
+// client's answer has its TTLs capped to what is left of the addresses'
+// allowance (0 when one is not allowed), so that it never caches an
+// address longer than it may reach it; other clients' answers stay
+// unchanged.
 func (p *Proxy) forwardUpdate(ctx context.Context, req *dns.Msg, tcp, quarantined bool) *dns.Msg {
 	// The slot is held through the allow-set update too, so that queries
 	// waiting on a slow backend stay within MaxUpstream.
@@ -253,10 +255,10 @@ func (p *Proxy) forwardUpdate(ctx context.Context, req *dns.Msg, tcp, quarantine
 	p.st.forwarded.Add(1)
 	addrs, ttl := p.allowAddrs(req.Question[0], resp)
 	if len(addrs) > 0 {
+		left := p.pushAllowed(ctx, addrs, ttl)
 		if quarantined {
-			capTTL(resp, ttl)
+			capTTL(resp, left)
 		}
-		p.pushAllowed(ctx, addrs, ttl)
 	}
 	return p.fitClient(resp, req, tcp)
 }

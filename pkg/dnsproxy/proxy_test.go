@@ -25,7 +25,10 @@ func TestAnswers(t *testing.T) {
 	up := startUpstream(t)
 	allow := &fakeAllow{}
 	quarantined := newFakeLookup()
-	p := startProxy(t, testConfig(up.addr), Deps{Quarantine: quarantined, Allow: allow})
+	// A stopped clock: an address allowed by an earlier case has all of
+	// its allowance left, and a quarantined client's TTL shows it whole.
+	stopped := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	p := startProxy(t, testConfig(up.addr), Deps{Quarantine: quarantined, Allow: allow, Now: func() time.Time { return stopped }})
 
 	tests := []struct {
 		name        string
