@@ -58,17 +58,26 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		w := event.NewWriter(out, !*noObs)
 		sinks, writers = append(sinks, w), append(writers, w)
 	}
+	// finishEvents writes out the events file; its error counts like the
+	// report's (a full disk must not pass as a complete file).
+	finishEvents := func() error { return nil }
 	if *eventsPath != "" {
 		f, err := os.Create(*eventsPath)
 		if err != nil {
 			fmt.Fprintf(stderr, "iotgw analyze: %v\n", err)
 			return exitUsage
 		}
+		defer f.Close() // on the early returns; a second Close is harmless
 		bw := bufio.NewWriter(f)
-		defer func() {
-			bw.Flush()
-			f.Close()
-		}()
+		finishEvents = func() error {
+			if err := bw.Flush(); err != nil {
+				return fmt.Errorf("%s: %w", *eventsPath, err)
+			}
+			if err := f.Close(); err != nil {
+				return fmt.Errorf("%s: %w", *eventsPath, err)
+			}
+			return nil
+		}
 		w := event.NewWriter(bw, !*noObs)
 		sinks, writers = append(sinks, w), append(writers, w)
 	}
@@ -101,6 +110,9 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	if err == nil {
 		err = out.Flush()
+	}
+	if ferr := finishEvents(); err == nil {
+		err = ferr
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "iotgw analyze: writing output: %v\n", err)

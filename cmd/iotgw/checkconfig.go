@@ -9,12 +9,8 @@ import (
 func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("check-config", "", stderr)
 	load := configFlagSet(fs)
-	if ok, code := parseFlags(fs, args); !ok {
+	if ok, code := parseNoArgs(fs, args); !ok {
 		return code
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "iotgw check-config: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
 	}
 	_, path, err := load()
 	if err != nil {

@@ -58,7 +58,7 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer) in
 // daemonCommand parses "iotgw NAME [flags]" and returns a client of the
 // daemon; ok is false when the command should exit with code.
 func daemonCommand(fs *flag.FlagSet, load func() (*config.Config, string, error), args []string, stderr io.Writer) (c *api.Client, code int, ok bool) {
-	if ok, code := parseFlags(fs, args); !ok {
+	if ok, code := parseNoArgs(fs, args); !ok {
 		return nil, code, false
 	}
 	c, ok = clientFor(load, stderr, strings.TrimPrefix(fs.Name(), "iotgw "))
@@ -195,7 +195,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 func runUninstallRules(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("uninstall-rules", "", stderr)
 	load := configFlagSet(fs)
-	if ok, code := parseFlags(fs, args); !ok {
+	if ok, code := parseNoArgs(fs, args); !ok {
 		return code
 	}
 	cfg, _, err := load()

@@ -127,9 +127,23 @@ func parseFlags(fs *flag.FlagSet, args []string) (ok bool, code int) {
 	return true, exitOK
 }
 
+// parseNoArgs is parseFlags for a command that takes no arguments: one
+// left over (a configuration path without --config, "reset" without its
+// dashes) is refused rather than ignored.
+func parseNoArgs(fs *flag.FlagSet, args []string) (ok bool, code int) {
+	if ok, code := parseFlags(fs, args); !ok {
+		return false, code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return false, exitUsage
+	}
+	return true, exitOK
+}
+
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("version", "", stderr)
-	if ok, code := parseFlags(fs, args); !ok {
+	if ok, code := parseNoArgs(fs, args); !ok {
 		return code
 	}
 	fmt.Fprintf(stdout, "iotgw %s (commit %s, %s %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -41,6 +42,17 @@ func TestDispatch(t *testing.T) {
 		{"analyze_fail_on_critical", []string{"analyze", "--config", "/dev/null", "--fail-on", "critical", demo}, exitFindings, "outdated_firmware", ""},
 		{"analyze_fail_on_none", []string{"analyze", "--config", "/dev/null", "--fail-on", "none", demo}, exitOK, "", ""},
 		{"check_config_ok", []string{"check-config", "--config", "../../iotgw.example.toml"}, exitOK, "iotgw.example.toml: ok", ""},
+		// A word left over is refused, not ignored: the path of a
+		// configuration without --config must not act on the default one.
+		// (--config names no file, so that a command that ignored the word
+		// would stop at loading it rather than act on this machine.)
+		{"uninstall_rules_stray_argument", []string{"uninstall-rules", "--config", "/nonexistent.toml", "/tmp/custom.toml"}, exitUsage, "", `iotgw uninstall-rules: unexpected argument "/tmp/custom.toml"`},
+		{"setup_code_reset_without_dashes", []string{"setup-code", "--config", "/nonexistent.toml", "reset"}, exitUsage, "", `unexpected argument "reset"`},
+		{"status_stray_argument", []string{"status", "--config", "/nonexistent.toml", "now"}, exitUsage, "", `unexpected argument "now"`},
+		{"devices_stray_argument", []string{"devices", "--config", "/nonexistent.toml", "all"}, exitUsage, "", `unexpected argument "all"`},
+		{"run_stray_argument", []string{"run", "--config", "/nonexistent.toml", "/etc/iotgw/iotgw.toml"}, exitUsage, "", `unexpected argument "/etc/iotgw/iotgw.toml"`},
+		{"version_stray_argument", []string{"version", "x"}, exitUsage, "", `unexpected argument "x"`},
+		{"check_config_stray_argument", []string{"check-config", "x.toml"}, exitUsage, "", `iotgw check-config: unexpected argument "x.toml"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,6 +114,39 @@ func TestAnalyzeTruncatedFile(t *testing.T) {
 	}
 	if len(sum.Inputs) != 2 || sum.Inputs[0].Packets == 0 || sum.Inputs[0].Error == "" || sum.Inputs[1].Error != "" {
 		t.Errorf("inputs %+v", sum.Inputs)
+	}
+}
+
+// The events file's last buffered write failing (a full disk) fails the
+// run, as a failed write of the report does.
+func TestAnalyzeEventsWriteError(t *testing.T) {
+	data, err := os.ReadFile(demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The file header and its first four records (little-endian pcap):
+	// a few events, fewer bytes than one buffer.
+	if !bytes.Equal(data[:4], []byte{0xd4, 0xc3, 0xb2, 0xa1}) {
+		t.Fatalf("%s is not a little-endian pcap", demo)
+	}
+	end := 24
+	for range 4 {
+		end += 16 + int(binary.LittleEndian.Uint32(data[end+8:]))
+	}
+	small := filepath.Join(t.TempDir(), "small.pcap")
+	if err := os.WriteFile(small, data[:end], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	events := filepath.Join(t.TempDir(), "events.json")
+	if code, _, stderr := run(t, "analyze", "--config", "/dev/null", "--quiet", "--events", events, small); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if fi, err := os.Stat(events); err != nil || fi.Size() == 0 || fi.Size() >= 4096 {
+		t.Fatalf("events file %v, %v: want some events, fewer than one buffer", fi, err)
+	}
+	code, _, stderr := run(t, "analyze", "--config", "/dev/null", "--quiet", "--events", "/dev/full", small)
+	if code != exitUsage || !strings.Contains(stderr, "/dev/full") || !strings.Contains(stderr, "no space left") {
+		t.Errorf("exit %d, stderr %q: want the write error", code, stderr)
 	}
 }
 

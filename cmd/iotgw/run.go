@@ -40,7 +40,7 @@ import (
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("run", "", stderr)
 	load := configFlagSet(fs)
-	if ok, code := parseFlags(fs, args); !ok {
+	if ok, code := parseNoArgs(fs, args); !ok {
 		return code
 	}
 	// From the first moment: Go's default for SIGHUP is to exit, and

@@ -119,7 +119,7 @@ func runSetupCode(_ context.Context, args []string, stdout, stderr io.Writer) in
 	flags := newFlagSet("setup-code", "", stderr)
 	load := configFlagSet(flags)
 	reset := flags.Bool("reset", false, "forget the web page's password (every session ends) and make a new setup code")
-	if ok, code := parseFlags(flags, args); !ok {
+	if ok, code := parseNoArgs(flags, args); !ok {
 		return code
 	}
 	cfg, _, err := load()
