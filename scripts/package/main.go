@@ -111,7 +111,9 @@ func selectTargets(list string) ([]target, error) {
 
 // source identifies what is packaged: the commit, its time, and the
 // version, a release tag (v1.2.3 → 1.2.3) or the feed's version with
-// "~git<date>.<commit>" (sorts before that release).
+// "~git<date>.<time>.<commit>" (sorts before that release, and after
+// every build of an earlier commit: opkg compares the date and the time
+// as numbers, and would compare commit hashes of one day at random).
 type source struct {
 	Commit string
 	Epoch  int64
@@ -146,7 +148,7 @@ func (s source) version(feedVersion string) string {
 	if s.Tag != "" {
 		return s.Tag
 	}
-	return feedVersion + "~git" + time.Unix(s.Epoch, 0).UTC().Format("20060102") + "." + s.Commit
+	return feedVersion + "~git" + time.Unix(s.Epoch, 0).UTC().Format("20060102.150405") + "." + s.Commit
 }
 
 func git(dir string, args ...string) (string, error) {

@@ -91,7 +91,7 @@ func TestIPKControl(t *testing.T) {
 	}
 	fields := []struct{ key, re string }{
 		{"Package", `^iotgw$`},
-		{"Version", `^\d+\.\d+\.\d+(~git\d{8}\.[0-9a-f]{8})?-\d+$`},
+		{"Version", `^\d+\.\d+\.\d+(~git\d{8}\.\d{6}\.[0-9a-f]{8})?-\d+$`},
 		{"Depends", `^libc, kmod-nft-core, kmod-nft-nat, kmod-nft-bridge, kmod-nfnetlink-log, ca-bundle$`},
 		{"Architecture", `^x86_64$`},
 		{"Section", `^net$`},
@@ -297,7 +297,7 @@ func TestIPKReproducible(t *testing.T) {
 		}
 	}
 	p := openIPK(t, findPackage(t, dirs[0], "iotgw_*_x86_64.ipk"))
-	if v := p.Fields["Version"]; !strings.HasSuffix(v, "~git20231114.0123abcd-1") && !regexp.MustCompile(`^\d+\.\d+\.\d+-\d+$`).MatchString(v) {
+	if v := p.Fields["Version"]; !strings.HasSuffix(v, "~git20231114.221320.0123abcd-1") && !regexp.MustCompile(`^\d+\.\d+\.\d+-\d+$`).MatchString(v) {
 		t.Errorf("Version %q: want the pinned date and commit", v)
 	}
 	for name, m := range p.Data {
