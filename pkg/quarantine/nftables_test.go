@@ -589,8 +589,9 @@ type jsonElement struct {
 	Comment string
 }
 
-// jsonElements reads a set of inet iotgw with nft -j.
-func jsonElements(t *testing.T, ns, set string) []jsonElement {
+// rawElements reads the elements of a set of family's iotgw table with
+// nft -j, undecoded.
+func rawElements(t *testing.T, ns, family, set string) []json.RawMessage {
 	t.Helper()
 	var doc struct {
 		Nftables []struct {
@@ -599,31 +600,38 @@ func jsonElements(t *testing.T, ns, set string) []jsonElement {
 			} `json:"set"`
 		} `json:"nftables"`
 	}
-	if err := json.Unmarshal([]byte(netnstest.CmdIn(t, ns, "nft", "-j", "list", "set", "inet", "iotgw", set)), &doc); err != nil {
+	if err := json.Unmarshal([]byte(netnstest.CmdIn(t, ns, "nft", "-j", "list", "set", family, "iotgw", set)), &doc); err != nil {
 		t.Fatal(err)
 	}
-	var out []jsonElement
+	var out []json.RawMessage
 	for _, obj := range doc.Nftables {
-		if obj.Set == nil {
-			continue
+		if obj.Set != nil {
+			out = append(out, obj.Set.Elem...)
 		}
-		for _, raw := range obj.Set.Elem {
-			var e jsonElement
-			var timed struct {
-				Elem struct {
-					Val     string `json:"val"`
-					Timeout int    `json:"timeout"`
-					Expires int    `json:"expires"`
-					Comment string `json:"comment"`
-				} `json:"elem"`
-			}
-			if json.Unmarshal(raw, &timed) == nil && timed.Elem.Val != "" {
-				e = jsonElement(timed.Elem)
-			} else if err := json.Unmarshal(raw, &e.Val); err != nil {
-				t.Fatalf("element %s: %v", raw, err)
-			}
-			out = append(out, e)
+	}
+	return out
+}
+
+// jsonElements reads a set of inet iotgw with nft -j.
+func jsonElements(t *testing.T, ns, set string) []jsonElement {
+	t.Helper()
+	var out []jsonElement
+	for _, raw := range rawElements(t, ns, "inet", set) {
+		var e jsonElement
+		var timed struct {
+			Elem struct {
+				Val     string `json:"val"`
+				Timeout int    `json:"timeout"`
+				Expires int    `json:"expires"`
+				Comment string `json:"comment"`
+			} `json:"elem"`
 		}
+		if json.Unmarshal(raw, &timed) == nil && timed.Elem.Val != "" {
+			e = jsonElement(timed.Elem)
+		} else if err := json.Unmarshal(raw, &e.Val); err != nil {
+			t.Fatalf("element %s: %v", raw, err)
+		}
+		out = append(out, e)
 	}
 	return out
 }
@@ -744,23 +752,7 @@ func TestNFTablesLargeBatch(t *testing.T) {
 		name string
 		want int
 	}{{"quarantined_mac", 1000}, {"quarantined_v4", 1000}, {"quarantined_v6", 11000}} {
-		var doc struct {
-			Nftables []struct {
-				Set *struct {
-					Elem []json.RawMessage `json:"elem"`
-				} `json:"set"`
-			} `json:"nftables"`
-		}
-		if err := json.Unmarshal([]byte(netnstest.CmdIn(t, ns, "nft", "-j", "list", "set", "bridge", "iotgw", set.name)), &doc); err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, obj := range doc.Nftables {
-			if obj.Set != nil {
-				n += len(obj.Set.Elem)
-			}
-		}
-		if n != set.want {
+		if n := len(rawElements(t, ns, "bridge", set.name)); n != set.want {
 			t.Errorf("bridge %s holds %d elements, want %d", set.name, n, set.want)
 		}
 	}

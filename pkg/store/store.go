@@ -569,27 +569,23 @@ func (s *Store) Ack(id uint64) error {
 // Reschedule counts a failed delivery of alert id and sets when to try
 // again. Routine.
 func (s *Store) Reschedule(id uint64, next time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i := s.outboxIndexLocked(id)
-	if i < 0 {
-		return fmt.Errorf("%w: alert %d", ErrNotFound, id)
-	}
-	s.outbox[i].Attempts++
-	s.outbox[i].NextAttempt = next
-	s.changedLocked(false)
-	return nil
+	return s.retime(id, next, 1)
 }
 
 // SetNextAttempt moves when to try alert id again, without counting a
 // delivery: an urgent alert queued behind it cuts its wait. Routine.
 func (s *Store) SetNextAttempt(id uint64, next time.Time) error {
+	return s.retime(id, next, 0)
+}
+
+func (s *Store) retime(id uint64, next time.Time, failed int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i := s.outboxIndexLocked(id)
 	if i < 0 {
 		return fmt.Errorf("%w: alert %d", ErrNotFound, id)
 	}
+	s.outbox[i].Attempts += failed
 	s.outbox[i].NextAttempt = next
 	s.changedLocked(false)
 	return nil
