@@ -219,7 +219,7 @@ func New(cfg *config.Config, opt Options, deps Deps) (*Daemon, error) {
 		work:     newWorkQueue(),
 	}
 	p, err := pipeline.New(cfg, pipeline.Options{Sinks: []inspect.Sink{d}, Advisories: deps.Advisories, OnPanic: d.analyzerPanicLocked,
-		Router: d.isRouterLocked})
+		Router: d.isRouterLocked, RouterMAC: d.isRouterMACLocked})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
@@ -789,6 +789,12 @@ func (d *Daemon) offerUPnPLocked(ev *event.Event) {
 // itself, for the packet path, which runs with d.mu held.
 func (d *Daemon) isRouterLocked(mac hwaddr.MAC, addr netip.Addr) bool {
 	return slices.Contains(d.opt.RouterMACs, mac) && slices.Contains(d.opt.RouterAddrs, addr)
+}
+
+// isRouterMACLocked says whether mac is one of the router's, for the
+// packet path, which runs with d.mu held.
+func (d *Daemon) isRouterMACLocked(mac hwaddr.MAC) bool {
+	return slices.Contains(d.opt.RouterMACs, mac)
 }
 
 // Record files an event that comes from outside the packet path (the

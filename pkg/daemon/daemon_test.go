@@ -42,6 +42,12 @@ var (
 	router = hwaddr.MAC{0x94, 0x83, 0xc4, 0x50, 0x00, 0x01}
 )
 
+// routerOwn is the router's own identity in the demo capture: its frames
+// from other addresses were routed onto the LAN.
+func routerOwn() Options {
+	return Options{RouterMACs: []hwaddr.MAC{router}, RouterAddrs: []netip.Addr{netip.MustParseAddr("192.168.50.1")}}
+}
+
 // replay is a packet source that plays a capture once and then waits, as
 // a quiet network does.
 type replay struct {
@@ -148,7 +154,9 @@ func launch(t *testing.T, cfg *config.Config, fake *quarantine.Fake, dir string,
 	for _, w := range with {
 		w(&deps)
 	}
-	d, err := New(cfg, Options{RouterMACs: []hwaddr.MAC{router}, SourceName: "test"}, deps)
+	opt := routerOwn()
+	opt.SourceName = "test"
+	d, err := New(cfg, opt, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -597,7 +605,7 @@ func TestAuditAndUPnPHooks(t *testing.T) {
 	st := store.Open(store.Options{Path: t.TempDir() + "/state.json"})
 	cfg := enforcingConfig()
 	cfg.Policy.Devices = []config.DeviceRule{{MAC: plug, Trusted: true}}
-	d, err := New(cfg, Options{RouterMACs: []hwaddr.MAC{router}}, Deps{
+	d, err := New(cfg, routerOwn(), Deps{
 		Enforcer: fake, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OpenSource: func(ctx context.Context) (capture.Source, error) { <-ctx.Done(); return nil, ctx.Err() },
 	})
@@ -698,7 +706,7 @@ func TestNewerFeedWithoutRestart(t *testing.T) {
 	}
 	fake := newFake(t)
 	st := store.Open(store.Options{Path: t.TempDir() + "/state.json"})
-	d, err := New(config.Default(), Options{RouterMACs: []hwaddr.MAC{router}}, Deps{
+	d, err := New(config.Default(), routerOwn(), Deps{
 		Enforcer: fake, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Advisories: holder,
 		OpenSource: func(ctx context.Context) (capture.Source, error) { <-ctx.Done(); return nil, ctx.Err() },
 	})
@@ -821,7 +829,7 @@ func TestOwnerDeviceProtected(t *testing.T) {
 func TestAnalyzerPanicReported(t *testing.T) {
 	var logs bytes.Buffer
 	al := &alerts{}
-	d, err := New(enforcingConfig(), Options{RouterMACs: []hwaddr.MAC{router}}, Deps{
+	d, err := New(enforcingConfig(), routerOwn(), Deps{
 		Enforcer: newFake(t), Store: store.Open(store.Options{Path: t.TempDir() + "/state.json"}),
 		Alerts: al, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		OpenSource: func(ctx context.Context) (capture.Source, error) { <-ctx.Done(); return nil, ctx.Err() },

@@ -8,14 +8,13 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/event"
-	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/store"
 )
 
 // Event streams are capped: a new one ends the oldest, whose reader sees
 // its channel closed; the others go on receiving.
 func TestSubscribersCapped(t *testing.T) {
-	d, err := New(enforcingConfig(), Options{RouterMACs: []hwaddr.MAC{router}}, Deps{
+	d, err := New(enforcingConfig(), routerOwn(), Deps{
 		Enforcer: newFake(t), Store: store.Open(store.Options{Path: t.TempDir() + "/state.json"}),
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OpenSource: func(ctx context.Context) (capture.Source, error) { <-ctx.Done(); return nil, ctx.Err() },

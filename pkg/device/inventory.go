@@ -122,6 +122,9 @@ type Inventory struct {
 	byIP    map[netip.Addr]Key
 	max     int
 	isLocal func(netip.Addr) bool
+	// routed, when set, says that a frame from mac with source addr was
+	// forwarded by the router (see SetRouted).
+	routed func(mac hwaddr.MAC, addr netip.Addr) bool
 	// pinned are the devices Pin keeps: a set beside devices, so that it
 	// holds for a device not (or no longer) in it.
 	pinned  map[Key]struct{}
@@ -177,17 +180,31 @@ func NewInventory(max int, isLocal func(netip.Addr) bool) *Inventory {
 	}
 }
 
+// SetRouted tells the inventory which frames the router forwarded: one of
+// its MACs with a source address that is not its own (a device of another
+// LAN segment, seen where the router sends its packets on). Such a frame
+// names no device by its MAC: ObservePacket passes over it, and an event
+// about such an endpoint is filed by its address. Called on the goroutine
+// that handles packets.
+func (inv *Inventory) SetRouted(routed func(mac hwaddr.MAC, addr netip.Addr) bool) {
+	inv.routed = routed
+}
+
+func (inv *Inventory) isRouted(mac hwaddr.MAC, addr netip.Addr) bool {
+	return inv.routed != nil && inv.routed(mac, addr)
+}
+
 // ObservePacket implements inspect.PacketObserver: a LAN source address
 // with a MAC makes or refreshes a device. Known devices cost no
 // allocation.
 func (inv *Inventory) ObservePacket(p *inspect.Packet) {
 	switch {
 	case p.Kind == inspect.KindARP:
-		if p.ARPSenderIP.IsValid() && !p.ARPSenderIP.IsUnspecified() && inv.isLocal(p.ARPSenderIP) {
+		if p.ARPSenderIP.IsValid() && !p.ARPSenderIP.IsUnspecified() && inv.isLocal(p.ARPSenderIP) && !inv.isRouted(p.ARPSenderMAC, p.ARPSenderIP) {
 			inv.touch(p.ARPSenderMAC, p.ARPSenderIP, p.Timestamp, 0)
 		}
 	case p.Src.IsValid() && inv.isLocal(p.Src):
-		if p.HasMAC && !p.SrcMAC.IsZero() && !p.SrcMAC.IsMulticast() {
+		if p.HasMAC && !p.SrcMAC.IsZero() && !p.SrcMAC.IsMulticast() && !inv.isRouted(p.SrcMAC, p.Src) {
 			d := inv.touch(p.SrcMAC, p.Src, p.Timestamp, p.Length)
 			if d != nil && p.Kind == inspect.KindTCP && p.TCPFlags&(inspect.TCPFlagSYN|inspect.TCPFlagACK) == inspect.TCPFlagSYN {
 				inv.observeSYN(d, p)
@@ -683,8 +700,8 @@ func (inv *Inventory) deviceFor(ev *event.Event) (d *Device, t trust) {
 	}
 	if macText != "" {
 		mac, err := hwaddr.Parse(macText)
-		if err == nil && !mac.IsZero() {
-			ip, _ := netip.ParseAddr(ev.Device.IP)
+		ip, _ := netip.ParseAddr(ev.Device.IP)
+		if err == nil && !mac.IsZero() && !(ip.IsValid() && inv.isRouted(mac, ip.Unmap())) {
 			d := inv.get(Key{MAC: mac}, ts)
 			if withIP && ip.IsValid() {
 				inv.addAddr(d, ip, ts, false)

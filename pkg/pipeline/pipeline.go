@@ -49,6 +49,12 @@ type Options struct {
 	OnPanic func(inspect.Panic)
 	// Router: see inspect.Options.Router.
 	Router func(mac hwaddr.MAC, addr netip.Addr) bool
+	// RouterMAC, when set, says whether mac is one of the router's own. A
+	// frame from it whose source is not the router (Router false) was
+	// routed: the inventory files it under its address (see
+	// device.Inventory.SetRouted). Called on the goroutine that handles
+	// frames.
+	RouterMAC func(mac hwaddr.MAC) bool
 }
 
 // New builds a pipeline from the configuration.
@@ -81,6 +87,11 @@ func New(cfg *config.Config, opt Options) (*Pipeline, error) {
 	p := &Pipeline{dec: inspect.NewDecoder(), out: opt.Sinks, adv: adv}
 	isLocal := func(a netip.Addr) bool { return p.eng.IsLocal(a) }
 	p.inv = device.NewInventory(cfg.Inspect.MaxDevices, isLocal)
+	if opt.RouterMAC != nil {
+		p.inv.SetRouted(func(mac hwaddr.MAC, addr netip.Addr) bool {
+			return opt.RouterMAC(mac) && (opt.Router == nil || !opt.Router(mac, addr))
+		})
+	}
 	p.eng, err = inspect.NewEngine(ec, inspect.Options{
 		Protocols:  protocols.All(),
 		Classifier: cl,
