@@ -212,7 +212,7 @@ func stable(dump string) string {
 	return regexp.MustCompile(`expires \S+ `).ReplaceAllString(dump, "")
 }
 
-func newFake(t *testing.T) *quarantine.Fake {
+func newFake(t testing.TB) *quarantine.Fake {
 	f, err := quarantine.NewFake(quarantine.Config{NoticePort: 8081})
 	if err != nil {
 		t.Fatal(err)

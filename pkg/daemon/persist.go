@@ -45,8 +45,11 @@ func (d *Daemon) deviceRecordLocked(dev *device.Device) store.DeviceRecord {
 	if d.deps.Audits != nil {
 		rec.LastAudit, _ = d.deps.Audits.LastAudit(dev.Key.MAC)
 	}
-	for _, f := range dev.Findings {
-		rec.Findings = append(rec.Findings, copyEvent(f))
+	if n := len(dev.Findings); n > 0 {
+		rec.Findings = make([]event.Event, n)
+		for i, f := range dev.Findings {
+			rec.Findings[i] = copyEvent(f)
+		}
 	}
 	return rec
 }
@@ -55,13 +58,7 @@ func (d *Daemon) deviceRecordLocked(dev *device.Device) store.DeviceRecord {
 // them into at most one flash write per interval.
 func (d *Daemon) persistDevices(now time.Time) {
 	d.mu.Lock()
-	var recs []store.DeviceRecord
-	for _, dev := range d.pipe.Inventory().Devices() {
-		if dev.Key.MAC.IsZero() {
-			continue
-		}
-		recs = append(recs, d.deviceRecordLocked(dev))
-	}
+	recs := d.deviceRecordsLocked()
 	d.mu.Unlock()
 	for _, r := range recs {
 		if err := d.deps.Store.PutDevice(r); err != nil {
@@ -70,16 +67,22 @@ func (d *Daemon) persistDevices(now time.Time) {
 	}
 }
 
-func copyEvent(e *event.Event) event.Event {
-	c := *e
-	if e.Evidence != nil {
-		c.Evidence = make(event.Evidence, len(e.Evidence))
-		for k, v := range e.Evidence {
-			c.Evidence[k] = v
+// deviceRecordsLocked is what the store keeps of every device known by
+// its MAC. d.mu held: the packet path waits meanwhile.
+func (d *Daemon) deviceRecordsLocked() []store.DeviceRecord {
+	var recs []store.DeviceRecord
+	for _, dev := range d.pipe.Inventory().Devices() {
+		if !dev.Key.MAC.IsZero() {
+			recs = append(recs, d.deviceRecordLocked(dev))
 		}
 	}
-	return c
+	return recs
 }
+
+// copyEvent copies an event for use after d.mu is released: the pipeline
+// folds repeats into the inventory's events (their count, last time and
+// severity). Its Evidence is shared, as it never changes once emitted.
+func copyEvent(e *event.Event) event.Event { return *e }
 
 // persistAll is the last write before the daemon stops.
 func (d *Daemon) persistAll() { d.persistDevices(d.now()) }

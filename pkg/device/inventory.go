@@ -828,18 +828,28 @@ func (inv *Inventory) Lookup(k Key) (*Device, bool) {
 // Devices returns every device, those with findings first, then by key,
 // their identities up to date.
 func (inv *Inventory) Devices() []*Device {
-	out := make([]*Device, 0, len(inv.devices))
+	// Each key's text once, not twice per comparison: the daemon lists a
+	// full inventory every few seconds with the packet path waiting.
+	type entry struct {
+		d   *Device
+		key string
+	}
+	all := make([]entry, 0, len(inv.devices))
 	for _, d := range inv.devices {
 		inv.refresh(d)
-		out = append(out, d)
+		all = append(all, entry{d, d.Key.String()})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		fi, fj := len(out[i].Findings) > 0, len(out[j].Findings) > 0
+	sort.Slice(all, func(i, j int) bool {
+		fi, fj := len(all[i].d.Findings) > 0, len(all[j].d.Findings) > 0
 		if fi != fj {
 			return fi
 		}
-		return out[i].Key.String() < out[j].Key.String()
+		return all[i].key < all[j].key
 	})
+	out := make([]*Device, len(all))
+	for i, e := range all {
+		out[i] = e.d
+	}
 	return out
 }
 

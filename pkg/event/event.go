@@ -186,7 +186,8 @@ type Event struct {
 }
 
 // Evidence is redacted, owner-readable detail; keys are documented per kind
-// in docs/events.md.
+// in docs/events.md. It is complete when the event is emitted and never
+// changed after: the consumers of an event share its map.
 type Evidence map[string]string
 
 // IsFinding reports whether e is a finding.
