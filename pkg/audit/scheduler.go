@@ -235,6 +235,16 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 		report, events, err := s.runner.Audit(ctx, t)
 		if ctx.Err() != nil {
+			// Cut short by shutdown: the logins it tried count, or
+			// restarts could add up to more tries than one audit makes
+			// and lock the device's account. One that tried none runs
+			// again after the restart.
+			if report.Attempts > 0 {
+				s.finish(t.MAC, s.opts.Now())
+				if s.opts.Done != nil {
+					s.opts.Done(t, report, ctx.Err())
+				}
+			}
 			return ctx.Err()
 		}
 		when := s.opts.Now()

@@ -22,6 +22,7 @@ type fakeRunner struct {
 	most    int // most audits running at once
 	gate    chan struct{}
 	stop    Stop // how each audit ends (default StopExhausted)
+	cut     int  // logins tried before an audit is cut short
 }
 
 func (f *fakeRunner) Audit(ctx context.Context, t Target) (Report, []*event.Event, error) {
@@ -34,7 +35,7 @@ func (f *fakeRunner) Audit(ctx context.Context, t Target) (Report, []*event.Even
 	select {
 	case <-f.gate:
 	case <-ctx.Done():
-		return Report{}, nil, ctx.Err()
+		return Report{Attempts: f.cut}, nil, ctx.Err()
 	}
 	stop := f.stop
 	if stop == "" {
@@ -331,6 +332,38 @@ func TestSchedulerTakesTargetAtStart(t *testing.T) {
 	defer r.mu.Unlock()
 	if len(r.order) != 1 {
 		t.Errorf("audits run %v, want only the device still there", r.order)
+	}
+}
+
+// An audit cut short by shutdown after trying logins counts as done, and
+// the daemon hears of it to save the time: restarts must not add up to
+// more tries than one audit makes. One that tried none is not remembered.
+func TestSchedulerAuditCutShort(t *testing.T) {
+	for _, tried := range []int{0, 3} {
+		r := &fakeRunner{gate: make(chan struct{}), cut: tried}
+		var done []hwaddr.MAC
+		var mu sync.Mutex
+		s, err := NewScheduler(r, &sliceSink{}, SchedulerOptions{Logger: quietLogger(),
+			Done: func(t Target, _ Report, _ error) { mu.Lock(); done = append(done, t.MAC); mu.Unlock() }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Request(tgt(1)); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		ran := make(chan error)
+		go func() { ran <- s.Run(ctx) }()
+		waitRunning(t, r, 1)
+		cancel()
+		<-ran
+		_, remembered := s.LastAudit(mac(1))
+		mu.Lock()
+		heard := len(done) == 1
+		mu.Unlock()
+		if remembered != (tried > 0) || heard != (tried > 0) {
+			t.Errorf("%d logins tried before shutdown: remembered %v, daemon told %v; want both %v", tried, remembered, heard, tried > 0)
+		}
 	}
 }
 
