@@ -189,35 +189,51 @@ func readCapped(name string, max int64) ([]byte, error) {
 // LoadURL fetches a feed from rawURL and its signature from the same URL
 // with ".sig" added to the path (http or https), each with the size cap,
 // both within FetchTimeout.
+// Errors and logs name the URL without its user information and query,
+// which may carry a password or token (as the configuration's own errors
+// leave the URL out).
 func (h *Holder) LoadURL(ctx context.Context, rawURL string) error {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("advisory feed URL %q: want http(s)://host/path", rawURL)
+		return errors.New("advisory feed URL: want http(s)://host/path")
 	}
 	sigURL := *u
 	sigURL.Path += ".sig"
 	sigURL.RawPath = ""
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	feed, err := h.fetch(ctx, rawURL, h.max)
+	feed, err := h.fetch(ctx, u, h.max)
 	if err != nil {
 		return err
 	}
-	sig, err := h.fetch(ctx, sigURL.String(), maxSigFileSize)
+	sig, err := h.fetch(ctx, &sigURL, maxSigFileSize)
 	if err != nil {
 		return err
 	}
-	return h.LoadBytes(feed, sig, rawURL)
+	return h.LoadBytes(feed, sig, shownURL(u))
 }
 
-func (h *Holder) fetch(ctx context.Context, rawURL string, max int64) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+// shownURL is u as errors and logs name it: no user information, no
+// query.
+func shownURL(u *url.URL) string {
+	c := *u
+	c.User, c.RawQuery, c.ForceQuery = nil, "", false
+	return c.String()
+}
+
+func (h *Holder) fetch(ctx context.Context, u *url.URL, max int64) ([]byte, error) {
+	rawURL := shownURL(u) // for the messages below
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("advisory feed %s: %w", rawURL, err)
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("advisory feed: %w", err)
+		// Its *url.Error names the URL with the query.
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("advisory feed %s: %w", rawURL, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -258,6 +258,44 @@ func TestLoadURL(t *testing.T) {
 	}
 }
 
+// A feed URL's password or token (user information, query) reaches no
+// error and no log, as the configuration's errors leave the URL out.
+func TestLoadURLHidesCredentials(t *testing.T) {
+	const secret = "CorrectHorseBattery"
+	good, goodSig := signedFeed("2030-01-02.1")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/feed.json":
+			w.Write(good)
+		case "/feed.json.sig":
+			w.Write(goodSig)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	var logs bytes.Buffer
+	h := newTestHolder(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	base := strings.Replace(srv.URL, "http://", "http://feed:"+secret+"@", 1)
+	var errs []string
+	for _, u := range []string{base + "/missing.json", base + "/missing.json?token=" + secret, "https://feed:" + secret + "@/feed.json", "http://feed:" + secret + "@127.0.0.1:1/feed.json?token=" + secret} {
+		if err := h.LoadURL(context.Background(), u); err == nil {
+			t.Errorf("LoadURL(%s) succeeded", u)
+		} else {
+			errs = append(errs, err.Error())
+		}
+	}
+	if err := h.LoadURL(context.Background(), base+"/feed.json?token="+secret); err != nil {
+		t.Fatal(err)
+	}
+	if all := strings.Join(errs, "\n") + logs.String(); strings.Contains(all, secret) {
+		t.Errorf("the feed URL's secret is in an error or the log:\n%s", all)
+	}
+	if !strings.Contains(strings.Join(errs, "\n"), "/missing.json: HTTP status 404") {
+		t.Errorf("errors %q: want the URL's path and the status", errs)
+	}
+}
+
 func TestLoadURLRejectsSchemes(t *testing.T) {
 	h := newTestHolder(t, Options{})
 	for _, u := range []string{"file:///etc/passwd", "ftp://example.org/feed.json", "http:///feed.json", "::"} {
