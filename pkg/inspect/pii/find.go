@@ -448,7 +448,10 @@ func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool) {
 		}
 	case labelSerial, labelDeviceID:
 		switch {
-		case isMAC(v):
+		// Under a serial's or an id's label a bare twelve hex digits
+		// ("201904123456") are as likely a serial: only a MAC written
+		// with separators is taken for one.
+		case len(v) != 12 && isMAC(v):
 			s.add(kindMAC, li, vs, ve)
 		case isIMEI(v):
 			s.add(kindIMEI, li, vs, ve)

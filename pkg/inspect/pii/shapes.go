@@ -256,9 +256,10 @@ func isSerial(v []byte) bool {
 }
 
 // isWiFiKey: a WPA passphrase (8 to 63 printable ASCII characters) or a
-// raw 64-hex-digit PSK.
+// raw 64-hex-digit PSK; not one character repeated, which is how pages
+// and APIs mask a key ("********").
 func isWiFiKey(v []byte) bool {
-	if len(v) < 8 || len(v) > 64 {
+	if len(v) < 8 || len(v) > 64 || allSame(v) {
 		return false
 	}
 	for _, c := range v {
