@@ -85,10 +85,16 @@ func Evaluate(p *config.Policy, d *Device, now time.Time) Verdict {
 	if rule == nil {
 		rule = deviceRule(p, d.MAC)
 	}
-	counts := map[event.Kind]int{}
+	// counts per kind, and those since the owner's release: only findings
+	// the owner has not seen count towards a threshold for isolating or
+	// quarantining again.
+	counts, sinceRelease := map[event.Kind]int{}, map[event.Kind]int{}
 	for _, f := range d.Findings {
 		if f.IsFinding() {
 			counts[f.Kind] += max(f.Count, 1)
+			if !d.ReleasedAt.IsZero() && f.Time.After(d.ReleasedAt) {
+				sinceRelease[f.Kind] += max(f.Count, 1)
+			}
 		}
 	}
 	var firstStrong time.Time // earliest finding calling for isolate or more
@@ -107,8 +113,10 @@ func Evaluate(p *config.Policy, d *Device, now time.Time) Verdict {
 		if a == config.ActionIgnore {
 			continue
 		}
-		if rank(a) >= rank(config.ActionIsolate) && !d.ReleasedAt.IsZero() && !f.Time.After(d.ReleasedAt) {
-			a = config.ActionAlert // the owner released the device knowing this
+		if rank(a) >= rank(config.ActionIsolate) && !d.ReleasedAt.IsZero() {
+			if n, ok := p.Thresholds[kind]; !f.Time.After(d.ReleasedAt) || ok && sinceRelease[f.Kind] < n {
+				a = config.ActionAlert // the owner released the device knowing this
+			}
 		}
 		v.Reasons = append(v.Reasons, Reason{Kind: f.Kind, Severity: f.Severity, Action: a, Summary: f.Summary})
 		if rank(a) > rank(v.Action) {

@@ -21,6 +21,21 @@ func counted(e *event.Event, n int) *event.Event {
 	return &c
 }
 
+// later is e first seen d after t0, n times, as another finding of its
+// kind (another protocol).
+func later(e *event.Event, d time.Duration, n int) *event.Event {
+	c := counted(e, n)
+	c.Time = t0.Add(d)
+	c.Evidence = event.Evidence{"protocol": "telnet"}
+	return c
+}
+
+// isolateAtThree isolates on plaintext protocols seen three times.
+func isolateAtThree(p *config.Policy) {
+	p.Actions["plaintext_protocol"] = config.ActionIsolate
+	p.Thresholds = map[string]int{"plaintext_protocol": 3}
+}
+
 var cam = hwaddr.MAC{0xc0, 0x56, 0xe3, 1, 2, 3}
 
 func TestEvaluate(t *testing.T) {
@@ -85,6 +100,14 @@ func TestEvaluate(t *testing.T) {
 			want: config.ActionAlert, reasons: 1},
 		{name: "new_finding_after_release", device: Device{MAC: cam, ReleasedAt: t0.Add(-time.Minute), Findings: []*event.Event{defaultCreds}},
 			want: config.ActionQuarantine, reasons: 1},
+		// A threshold counts only what the owner has not seen: after a
+		// release, one new finding does not isolate again; three do.
+		{name: "threshold_after_release_counts_new_findings_only", tweak: isolateAtThree,
+			device: Device{MAC: cam, ReleasedAt: t0.Add(time.Hour), Findings: []*event.Event{counted(plaintext, 3), later(plaintext, 2*time.Hour, 1)}},
+			want: config.ActionAlert, reasons: 2},
+		{name: "threshold_after_release_reached_again", tweak: isolateAtThree,
+			device: Device{MAC: cam, ReleasedAt: t0.Add(time.Hour), Findings: []*event.Event{counted(plaintext, 3), later(plaintext, 2*time.Hour, 3)}},
+			want: config.ActionIsolate, reasons: 2},
 		{name: "rule_for_other_mac_ignored", tweak: func(p *config.Policy) {
 			p.Devices = append(p.Devices, config.DeviceRule{MAC: hwaddr.MAC{2}, Trusted: true})
 		}, device: Device{MAC: cam, Findings: []*event.Event{defaultCreds}}, want: config.ActionQuarantine, reasons: 1},
