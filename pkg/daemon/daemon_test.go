@@ -31,6 +31,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+	"github.com/iotgw/iotgw/pkg/policy"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 	"github.com/iotgw/iotgw/pkg/store"
 )
@@ -733,19 +734,46 @@ func TestNewerFeedWithoutRestart(t *testing.T) {
 		t.Fatalf("laptop already has findings: %v", lap.Findings)
 	}
 	// The laptop's curl 7.88.1 (its HTTP User-Agent) is in the new feed.
-	feed := []byte(`{"schema":1,"version":"2099-01-01.1","generated":"2099-01-01T00:00:00Z",
+	feed := func(version, exploited string) []byte {
+		return []byte(`{"schema":1,"version":"` + version + `","generated":"2099-01-01T00:00:00Z",
 	 "products":[{"id":"curl","name":"curl"}],
 	 "advisories":[{"id":"TEST-2099-0001","summary":"a test advisory","severity":"high",
 	  "affected":[{"package":{"name":"curl"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"8.0.0"}]}]}],
 	  "references":[{"type":"ADVISORY","url":"https://example.org/test-2099-0001"}],
-	  "database_specific":{"exploited":false,"end_of_life":false}}]}`)
-	if err := holder.LoadBytes(feed, advisory.Sign(priv, feed), "test"); err != nil {
-		t.Fatal(err)
+	  "database_specific":{"exploited":` + exploited + `,"end_of_life":false}}]}`)
 	}
-	d.rematchOnNewFeed()
+	load := func(b []byte) {
+		t.Helper()
+		if err := holder.LoadBytes(b, advisory.Sign(priv, b), "test"); err != nil {
+			t.Fatal(err)
+		}
+		d.rematchOnNewFeed()
+	}
+	verdict := func() config.Action {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		dev, _ := d.pipe.Inventory().Lookup(device.Key{MAC: laptop})
+		return policy.Evaluate(&d.cfg.Policy, &policy.Device{MAC: laptop, Findings: dev.Findings}, time.Time{}).Action
+	}
+	load(feed("2099-01-01.1", "false"))
 	lap, _ = d.Device(laptop)
 	if len(lap.Findings) != 1 || lap.Findings[0].Kind != event.KindOutdatedFirmware || lap.Findings[0].Evidence["advisory"] != "TEST-2099-0001" {
-		t.Errorf("laptop findings after the new feed: %+v", lap.Findings)
+		t.Fatalf("laptop findings after the new feed: %+v", lap.Findings)
+	}
+	first := lap.Findings[0].Time
+	if v := verdict(); v != config.ActionAlert {
+		t.Errorf("not exploited: verdict %s, want alert", v)
+	}
+	// A later feed says the advisory is exploited (CISA KEV added it):
+	// the finding says so, policy quarantines, and the finding is still
+	// first seen when it was.
+	load(feed("2099-01-02.1", "true"))
+	lap, _ = d.Device(laptop)
+	if len(lap.Findings) != 1 || lap.Findings[0].Evidence["exploited"] != "yes" || !lap.Findings[0].Time.Equal(first) {
+		t.Errorf("laptop findings after the feed marks the advisory exploited: %+v", lap.Findings)
+	}
+	if v := verdict(); v != config.ActionQuarantine {
+		t.Errorf("exploited: verdict %s, want quarantine", v)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -131,14 +132,19 @@ func (f fanout) Emit(ev *event.Event) {
 		s.Emit(ev)
 	}
 	if d != nil && d.SoftwareChanged() {
-		f.p.matchAdvisories(d, ev)
+		f.p.matchAdvisories(d, ev, false)
 	}
 }
 
 // matchAdvisories compares a device's software with the advisory feed and
 // emits an outdated_firmware finding for each new match; cause is the
-// observation that revealed the version.
-func (p *Pipeline) matchAdvisories(d *device.Device, cause *event.Event) {
+// observation that revealed the version. With newFeed (the feed changed
+// since the device was matched) a finding whose advisory the feed now
+// describes otherwise (exploited since, fixed in another version, another
+// severity) is replaced by one with the feed's facts, first seen when the
+// old one was, so that policy, the page and the alert go by what the feed
+// says now, and a release the owner gave knowing the finding still holds.
+func (p *Pipeline) matchAdvisories(d *device.Device, cause *event.Event, newFeed bool) {
 	d.MarkSoftwareMatched()
 	sw := make([]advisory.Software, len(d.Software))
 	for i, s := range d.Software {
@@ -155,8 +161,13 @@ func (p *Pipeline) matchAdvisories(d *device.Device, cause *event.Event) {
 	for _, m := range feed.Match(sw) {
 		ev := advisory.ToEvent(m, ep, cause.Time)
 		ev.Source, ev.Packet = cause.Source, cause.Packet
-		if hasFinding(d, ev.DedupKey()) {
+		old := findingByKey(d, ev.DedupKey())
+		if old != nil && (!newFeed || sameAdvisoryFacts(old, ev)) {
 			continue
+		}
+		if old != nil {
+			ev.Time, ev.LastTime, ev.Count = old.Time, old.LastTime, old.Count
+			p.inv.Withdraw(d, old)
 		}
 		fanout{p}.Emit(ev)
 	}
@@ -198,13 +209,18 @@ func (p *Pipeline) withdrawSuperseded(d *device.Device, feed *advisory.Feed, sw 
 	}
 }
 
-func hasFinding(d *device.Device, key string) bool {
+func findingByKey(d *device.Device, key string) *event.Event {
 	for _, f := range d.Findings {
 		if f.DedupKey() == key {
-			return true
+			return f
 		}
 	}
-	return false
+	return nil
+}
+
+// sameAdvisoryFacts: a and b say the same of one advisory and version.
+func sameAdvisoryFacts(a, b *event.Event) bool {
+	return a.Severity == b.Severity && a.Summary == b.Summary && maps.Equal(a.Evidence, b.Evidence)
 }
 
 // RematchAdvisories compares every device's software with the current
@@ -212,7 +228,7 @@ func hasFinding(d *device.Device, key string) bool {
 func (p *Pipeline) RematchAdvisories() {
 	for _, d := range p.inv.Devices() {
 		if len(d.Software) > 0 {
-			p.matchAdvisories(d, &event.Event{Time: d.LastSeen})
+			p.matchAdvisories(d, &event.Event{Time: d.LastSeen}, true)
 		}
 	}
 }
