@@ -61,6 +61,10 @@ type PayloadScanner interface {
 	ScanPayload(f *Flow, dir Dir, where string, b []byte, cut Cut)
 }
 
+// WhereResponseBody is the where of an HTTP response's body: a web page,
+// whose free text from the internet is the site's, not the owner's.
+const WhereResponseBody = "response_body"
+
 // Cut says which ends of a payload handed to a PayloadScanner are where
 // the caller cut it (a buffer's or chunk's limit, a TCP segment boundary,
 // the byte budget) rather than the ends of the message: a number that

@@ -104,10 +104,10 @@ func TestEvaluate(t *testing.T) {
 		// release, one new finding does not isolate again; three do.
 		{name: "threshold_after_release_counts_new_findings_only", tweak: isolateAtThree,
 			device: Device{MAC: cam, ReleasedAt: t0.Add(time.Hour), Findings: []*event.Event{counted(plaintext, 3), later(plaintext, 2*time.Hour, 1)}},
-			want: config.ActionAlert, reasons: 2},
+			want:   config.ActionAlert, reasons: 2},
 		{name: "threshold_after_release_reached_again", tweak: isolateAtThree,
 			device: Device{MAC: cam, ReleasedAt: t0.Add(time.Hour), Findings: []*event.Event{counted(plaintext, 3), later(plaintext, 2*time.Hour, 3)}},
-			want: config.ActionIsolate, reasons: 2},
+			want:   config.ActionIsolate, reasons: 2},
 		{name: "rule_for_other_mac_ignored", tweak: func(p *config.Policy) {
 			p.Devices = append(p.Devices, config.DeviceRule{MAC: hwaddr.MAC{2}, Trusted: true})
 		}, device: Device{MAC: cam, Findings: []*event.Event{defaultCreds}}, want: config.ActionQuarantine, reasons: 1},

@@ -476,7 +476,7 @@ func (a *analyzer) finishBody(f *inspect.Flow, dir inspect.Dir, h *half, ended b
 	if s := a.proto.scanner; s != nil && h.kind != bodyBinary {
 		where := "body"
 		if dir == inspect.ToClient {
-			where = "response_body"
+			where = inspect.WhereResponseBody
 		}
 		s.ScanPayload(f, dir, where, body, inspect.CutEndIf(cut))
 	}

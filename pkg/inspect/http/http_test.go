@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -443,6 +444,9 @@ func TestCutNumberIsNotACard(t *testing.T) {
 	const (
 		card = "4111111111111111"
 		more = "3947203948572039" // with card, a 32-digit number that is no card
+		// A response comes from the internet, where only a labelled
+		// field is the device's personal data.
+		field = "card=" + card
 	)
 	text := func(n int) string { return strings.Repeat("w", n-1) + " " }
 	post := func(body string) string {
@@ -462,14 +466,14 @@ func TestCutNumberIsNotACard(t *testing.T) {
 			c.Client(post(text(maxBody-len(card)) + card + more + " end"))
 		}, 0},
 		{"response_body_prefix", func(c *inspecttest.Conv) {
-			c.Client("GET / HTTP/1.1\r\n\r\n").Server(ok(text(maxBody-len(card)) + card + more + " end"))
+			c.Client("GET / HTTP/1.1\r\n\r\n").Server(ok(text(maxBody-len(field)) + field + more + " end"))
 		}, 0},
 		{"response_body_cut_by_flow_end", func(c *inspecttest.Conv) {
-			c.Client("GET / HTTP/1.1\r\n\r\n").Server(ok("card " + card + more)[:len(ok("card "+card+more))-len(more)])
+			c.Client("GET / HTTP/1.1\r\n\r\n").Server(ok(field + more)[:len(ok(field+more))-len(more)])
 		}, 0},
 		{"until_close_body_cut_by_budget", func(c *inspecttest.Conv) {
 			first := ok(text(budget - 200))
-			second := untilClose + text(budget-len(first)-len(untilClose)-len(card)) + card
+			second := untilClose + text(budget-len(first)-len(untilClose)-len(field)) + field
 			c.Client("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n").Server(first).Server(second + more + " end")
 		}, 0},
 
@@ -477,7 +481,7 @@ func TestCutNumberIsNotACard(t *testing.T) {
 			c.Client(post("card " + card))
 		}, 1},
 		{"until_close_body_ended", func(c *inspecttest.Conv) {
-			c.Client("GET / HTTP/1.0\r\n\r\n").Server(untilClose + "card " + card)
+			c.Client("GET / HTTP/1.0\r\n\r\n").Server(untilClose + field)
 		}, 1},
 	}
 	for _, tt := range tests {
@@ -492,6 +496,32 @@ func TestCutNumberIsNotACard(t *testing.T) {
 				t.Fatalf("%d findings, want %d: %v", len(got), tt.want, evidences(got))
 			}
 		})
+	}
+}
+
+// TestWebPageContactIsNotTheOwners: a web page's contact details from the
+// internet are not the owner's personal data: free text in a response
+// from outside is not reported, a labelled field (an API's answer) is.
+func TestWebPageContactIsNotTheOwners(t *testing.T) {
+	page := `<html><footer>Shop GmbH, Kontakt: <a href="mailto:info@example-shop.de">info@example-shop.de</a>, Tel. +49 30 1234567</footer></html>`
+	api := `{"email":"alice.smith@example.com"}`
+	respond := func(ctype, body string) string {
+		return "HTTP/1.1 200 OK\r\nContent-Type: " + ctype + "\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	}
+	c := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, c, nil, New(pii.New()))
+	inspecttest.NewTCP(e, inspecttest.LANClient, "203.0.113.5:80").Client("GET /impressum.html HTTP/1.1\r\nHost: shop\r\n\r\n").Server(respond("text/html", page)).Close()
+	inspecttest.NewTCP(e, "192.168.1.10:40001", "203.0.113.5:80").Client("GET /account HTTP/1.1\r\nHost: api\r\n\r\n").Server(respond("application/json", api)).Close()
+	// The same page sent by a LAN server to the internet is the LAN's.
+	inspecttest.NewTCP(e, "198.51.100.7:40000", "192.168.1.20:80").Client("GET /impressum.html HTTP/1.1\r\nHost: nas\r\n\r\n").Server(respond("text/html", page)).Close()
+	e.Flush()
+	got := map[string]int{}
+	for _, ev := range c.Kind(event.KindPersonalData) {
+		got[ev.Evidence["data_kind"]+"/"+ev.Evidence["direction"]+"/"+ev.Evidence["field"]]++
+	}
+	want := map[string]int{"email/wan_to_lan/email": 1, "email/lan_to_wan/": 1, "phone/lan_to_wan/": 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("findings %v, want %v", got, want)
 	}
 }
 
@@ -513,7 +543,7 @@ func TestBodyEndedByClose(t *testing.T) {
 			Src: server.Addr(), Dst: client.Addr(), SrcPort: server.Port(), DstPort: client.Port(),
 			Seq: uint32(5001 + n), TCPFlags: inspect.TCPFlagRST | inspect.TCPFlagACK, TTL: 64})
 	}
-	response := head + "card " + card
+	response := head + "card=" + card // labelled: it comes from the internet
 	tests := []struct {
 		name   string
 		script func(e *inspect.Engine, c *inspecttest.Conv)

@@ -55,6 +55,14 @@ func (s *Scanner) ScanPayload(f *inspect.Flow, dir inspect.Dir, where string, b 
 			// they leave the home network.
 			continue
 		}
+		if !senderLocal && where == inspect.WhereResponseBody && m.label < 0 {
+			// Free text of a web response from the internet is as
+			// likely the page's own (a shop's imprint, a support
+			// address) as the owner's; only a labelled field (an API's
+			// {"email":…}) is the device's. Mail fetched in clear
+			// (POP3, IMAP) is the owner's, free text and all.
+			continue
+		}
 		if !s.seen.first(f, dir, m) {
 			continue
 		}
