@@ -222,10 +222,10 @@ func shownURL(u *url.URL) string {
 }
 
 func (h *Holder) fetch(ctx context.Context, u *url.URL, max int64) ([]byte, error) {
-	rawURL := shownURL(u) // for the messages below
+	shown := shownURL(u)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("advisory feed %s: %w", rawURL, err)
+		return nil, fmt.Errorf("advisory feed %s: %w", shown, err)
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
@@ -233,21 +233,21 @@ func (h *Holder) fetch(ctx context.Context, u *url.URL, max int64) ([]byte, erro
 		if ue := (*url.Error)(nil); errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("advisory feed %s: %w", rawURL, err)
+		return nil, fmt.Errorf("advisory feed %s: %w", shown, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("advisory feed %s: HTTP status %s", rawURL, resp.Status)
+		return nil, fmt.Errorf("advisory feed %s: HTTP status %s", shown, resp.Status)
 	}
 	if resp.ContentLength > max {
-		return nil, fmt.Errorf("%w: %s announces %d bytes, the cap is %d", ErrTooLarge, rawURL, resp.ContentLength, max)
+		return nil, fmt.Errorf("%w: %s announces %d bytes, the cap is %d", ErrTooLarge, shown, resp.ContentLength, max)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
 	if err != nil {
-		return nil, fmt.Errorf("advisory feed %s: download incomplete after %d bytes: %w", rawURL, len(b), err)
+		return nil, fmt.Errorf("advisory feed %s: download incomplete after %d bytes: %w", shown, len(b), err)
 	}
 	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrTooLarge, rawURL, max)
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrTooLarge, shown, max)
 	}
 	return b, nil
 }

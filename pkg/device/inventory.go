@@ -111,6 +111,10 @@ type trafficCounts struct {
 // MAC returns the device's MAC, zero when unknown.
 func (d *Device) MAC() hwaddr.MAC { return d.Key.MAC }
 
+// Filed is the event filed under d with dedup key key (event.DedupKey),
+// or nil.
+func (d *Device) Filed(key string) *event.Event { return d.filed[key] }
+
 // Inventory holds devices, at most max of them; beyond that the device
 // seen least recently is forgotten.
 type Inventory struct {

@@ -161,7 +161,7 @@ func (p *Pipeline) matchAdvisories(d *device.Device, cause *event.Event, newFeed
 	for _, m := range feed.Match(sw) {
 		ev := advisory.ToEvent(m, ep, cause.Time)
 		ev.Source, ev.Packet = cause.Source, cause.Packet
-		old := findingByKey(d, ev.DedupKey())
+		old := d.Filed(ev.DedupKey())
 		if old != nil && (!newFeed || sameAdvisoryFacts(old, ev)) {
 			continue
 		}
@@ -207,15 +207,6 @@ func (p *Pipeline) withdrawSuperseded(d *device.Device, feed *advisory.Feed, sw 
 			Summary:  fmt.Sprintf("%s %s replaced by %s: %s no longer applies", product, from, strings.Join(running[product], ", "), f.Evidence["advisory"]),
 			Evidence: event.Evidence{"product": product, "from": from, "to": strings.Join(running[product], ","), "advisory": f.Evidence["advisory"]}})
 	}
-}
-
-func findingByKey(d *device.Device, key string) *event.Event {
-	for _, f := range d.Findings {
-		if f.DedupKey() == key {
-			return f
-		}
-	}
-	return nil
 }
 
 // sameAdvisoryFacts: a and b say the same of one advisory and version.

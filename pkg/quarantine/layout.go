@@ -177,17 +177,22 @@ func (b builder) ether(dir string, set string) match {
 	return match{text: "ether " + dir + " @" + set, exprs: exprs}
 }
 
+// ipSaddr is where an IPv4 (k keyV4) or IPv6 header keeps its source
+// address, and what nft calls the header; the destination follows it.
+func ipSaddr(k keyKind) (proto string, offset, n uint32) {
+	if k == keyV6 {
+		return "ip6", 8, 16
+	}
+	return "ip", 12, 4
+}
+
 // noneQuarantined matches an IPv4 (k keyV4) or IPv6 frame whose MACs and
 // addresses are all outside the bridge's quarantined sets. ARP and other
 // frames that are not IP never match, nor does one whose type hides
 // behind a second VLAN tag; a single tag the kernel takes off, and the
 // frame is read as an untagged one (by every rule of the table).
 func noneQuarantined(k keyKind) match {
-	proto := "ip"
-	offset, n := uint32(12), uint32(4)
-	if k == keyV6 {
-		proto, offset, n = "ip6", 8, 16
-	}
+	proto, offset, n := ipSaddr(k)
 	macs, addrs := setName(quarantinedPrefix, keyMAC), setName(quarantinedPrefix, k)
 	exprs := etherTypeIs(k)
 	exprs = append(exprs,
@@ -204,11 +209,7 @@ func noneQuarantined(k keyKind) match {
 // addr matches the IPv4 or IPv6 source or destination against a set.
 func (b builder) addr(k keyKind, dir string, set string, invert bool) match {
 	var dep []expr.Any
-	proto := "ip"
-	offset, n := uint32(12), uint32(4)
-	if k == keyV6 {
-		proto, offset, n = "ip6", 8, 16
-	}
+	proto, offset, n := ipSaddr(k)
 	if dir == "daddr" {
 		offset += n
 	}
@@ -281,13 +282,12 @@ func tcpAck() match {
 // or reversed for the answer's view. Its text is nft's, without the
 // braces.
 func udpFlow(k keyKind, reversed bool) (string, []expr.Any) {
-	proto, offset, n := "ip", uint32(12), uint32(4)
+	proto, offset, n := ipSaddr(k)
 	// Registers of the four fields: 32-bit registers start at 8, and
 	// 16-byte ones (1 to 4) span four of them; nft numbers each field by
 	// the smallest register that names its start.
 	regs := [4]uint32{1, 9, 10, 11}
 	if k == keyV6 {
-		proto, offset, n = "ip6", 8, 16
 		regs = [4]uint32{1, 2, 3, 17}
 	}
 	src, dst := offset, offset+n

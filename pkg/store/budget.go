@@ -61,9 +61,15 @@ func (s *Store) setDeviceLocked(mac hwaddr.MAC, rec *DeviceRecord) {
 // seen at or before until, counting them as dropped. d is the store's
 // own copy.
 func (d *DeviceRecord) forgetUntil(until time.Time) {
-	n := len(d.Findings)
-	d.Findings = slices.DeleteFunc(d.Findings, func(e event.Event) bool { return !findingTime(&e).After(until) })
-	d.DroppedFindings += n - len(d.Findings)
+	kept := d.Findings[:0]
+	for i := range d.Findings {
+		if findingTime(&d.Findings[i]).After(until) {
+			kept = append(kept, d.Findings[i])
+		}
+	}
+	d.DroppedFindings += len(d.Findings) - len(kept)
+	clear(d.Findings[len(kept):])
+	d.Findings = kept
 }
 
 // enforceBudgetLocked forgets the oldest findings across devices when
