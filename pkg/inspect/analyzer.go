@@ -61,9 +61,17 @@ type PayloadScanner interface {
 	ScanPayload(f *Flow, dir Dir, where string, b []byte, cut Cut)
 }
 
-// WhereResponseBody is the where of an HTTP response's body: a web page,
-// whose free text from the internet is the site's, not the owner's.
-const WhereResponseBody = "response_body"
+// Parts of HTTP messages that the scanner treats in a way of their own.
+const (
+	// WhereResponseBody is an HTTP response's body: a web page, whose
+	// free text from the internet is the site's, not the owner's.
+	WhereResponseBody = "response_body"
+	// WhereURL and WhereForm are a request target and a URL-encoded form
+	// body, handed on decoded: a value after "=" runs to the next "&",
+	// spaces and all.
+	WhereURL  = "url"
+	WhereForm = "form"
+)
 
 // Cut says which ends of a payload handed to a PayloadScanner are where
 // the caller cut it (a buffer's or chunk's limit, a TCP segment boundary,

@@ -40,6 +40,9 @@ const (
 type Protocol struct {
 	scanner inspect.PayloadScanner
 	pool    inspect.FreeList[analyzer]
+	// decoded holds a URL or form, percent-decoded for the scanner, while
+	// it is scanned; one engine goroutine uses a Protocol.
+	decoded [maxLine]byte
 }
 
 // New returns the HTTP protocol. scanner, which may be nil, is handed
@@ -347,8 +350,8 @@ func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []b
 	a.hostLen, a.agentLen = 0, 0
 	a.reqSeq = a.nextSeq
 	a.nextSeq++
-	if s := a.proto.scanner; s != nil {
-		s.ScanPayload(f, dir, "url", target, 0) // the whole line: not the buffer
+	if a.proto.scanner != nil {
+		a.proto.scanDecoded(f, dir, inspect.WhereURL, target, 0, isURL) // the whole line: not the buffer
 	}
 	return true
 }
@@ -478,9 +481,45 @@ func (a *analyzer) finishBody(f *inspect.Flow, dir inspect.Dir, h *half, ended b
 		if dir == inspect.ToClient {
 			where = inspect.WhereResponseBody
 		}
-		s.ScanPayload(f, dir, where, body, inspect.CutEndIf(cut))
+		switch {
+		case dir == inspect.ToServer && (h.kind == bodyForm || h.kind != bodyJSON && looksLikeForm(body)):
+			a.proto.scanDecoded(f, dir, inspect.WhereForm, body, inspect.CutEndIf(cut), isForm)
+		default:
+			s.ScanPayload(f, dir, where, body, inspect.CutEndIf(cut))
+		}
 	}
 	h.dropBody() // handed on: of no further use
+}
+
+// What scanDecoded is handed.
+const (
+	isURL  = iota // a request target: '+' is a space only in its query
+	isForm        // a URL-encoded form body
+)
+
+// scanDecoded hands b to the payload scanner as the server will read it:
+// "phone=%2B49+30+1234567" is "+49 30 1234567". What the scanner was
+// handed is wiped after: a form may hold a password.
+func (p *Protocol) scanDecoded(f *inspect.Flow, dir inspect.Dir, where string, b []byte, cut inspect.Cut, what int) {
+	if len(b) > len(p.decoded) || bytes.IndexAny(b, "%+") < 0 {
+		p.scanner.ScanPayload(f, dir, where, b, cut)
+		return
+	}
+	n := 0
+	if what == isURL {
+		path, _, _ := bytes.Cut(b, []byte("?"))
+		n = percentDecode(p.decoded[:], path, keepSeparators)
+		b = b[len(path):]
+	}
+	n += percentDecode(p.decoded[n:], b, plusIsSpace|keepSeparators)
+	p.scanner.ScanPayload(f, dir, where, p.decoded[:n], cut)
+	clear(p.decoded[:n])
+}
+
+// looksLikeForm reports whether a body without a form's Content-Type is
+// one all the same: name=value pairs, which never hold a raw space.
+func looksLikeForm(b []byte) bool {
+	return len(b) > 0 && b[0] != '{' && b[0] != '<' && bytes.IndexByte(b, '=') > 0 && bytes.IndexAny(b, " \t\r\n") < 0
 }
 
 // lose drops a direction's place in the stream: it skips to the next

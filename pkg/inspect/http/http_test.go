@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -525,6 +526,72 @@ func TestWebPageContactIsNotTheOwners(t *testing.T) {
 	}
 }
 
+// TestEncodedPersonalData: a form or query string is scanned as the server
+// reads it, percent-escapes and '+' decoded; an escaped '&' or '=' stays
+// part of its value, and a body that is not a form is scanned as sent.
+func TestEncodedPersonalData(t *testing.T) {
+	post := func(ctype, body string) string {
+		return "POST /api HTTP/1.1\r\nContent-Type: " + ctype + "\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	}
+	const form = "application/x-www-form-urlencoded"
+	tests := []struct {
+		name    string
+		request string
+		want    []string // data_kind/field/where of each finding
+	}{
+		{"form_phone", post(form, "id=7&phone=%2B49+30+1234567"), []string{"phone/phone/form"}},
+		{"form_free_text_phone", post(form, "msg=call+%2B49+30+1234567+today"), []string{"phone//form"}},
+		{"form_without_content_type", post("text/plain", "id=7&phone=%2B49+30+1234567"), []string{"phone/phone/form"}},
+		{"form_names_with_spaces", post(form, "first_name=Anna+Maria&last_name=van+der+Berg&email=anna%40example.com"), []string{"email/email/form", "name/first_name/form", "name/last_name/form"}},
+		{"query_phone", "GET /reg?phone=%2B1-415-555-2671 HTTP/1.1\r\n\r\n", []string{"phone/phone/url"}},
+		{"query_location", "GET /up?lat=52.5200%30&lon=13.4050%31 HTTP/1.1\r\n\r\n", []string{"location/lat/url"}},
+
+		{"query_plus_is_a_space", "GET /call?n=+49+30+1234567 HTTP/1.1\r\n\r\n", nil},
+		{"escaped_separator_stays_in_value", post(form, "note=a%26phone%3D0301234567"), nil},
+		{"text_body_not_decoded", post("text/plain", "reading 7 %2B49+30+1234567"), nil},
+		{"json_body_not_decoded", post("application/json", `{"n":"%2B49+30+1234567"}`), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, c, nil, New(pii.New()))
+			inspecttest.NewTCP(e, inspecttest.LANClient, "203.0.113.5:80").Client(tt.request).Close()
+			e.Flush()
+			var got []string
+			for _, ev := range c.Kind(event.KindPersonalData) {
+				got = append(got, ev.Evidence["data_kind"]+"/"+ev.Evidence["field"]+"/"+ev.Evidence["where"])
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("findings %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestScannerHandedDecoded: what the scanner is handed of a request
+// target and a form, and that the decoded copy is wiped after.
+func TestScannerHandedDecoded(t *testing.T) {
+	rec := &recordingScanner{}
+	p := New(rec)
+	e := inspecttest.Engine(t, &inspecttest.Collector{}, nil, p)
+	body := "a=x+y%26z&b=%2B1"
+	inspecttest.NewTCP(e, inspecttest.LANClient, "203.0.113.5:80").
+		Client("POST /a+b/c%20d?q=1+2%3D3 HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body).
+		Close()
+	e.Flush()
+	want := []scanCall{
+		{inspect.ToServer, "url", "/a+b/c d?q=1 2%3D3"},
+		{inspect.ToServer, "form", "a=x y%26z&b=+1"},
+	}
+	if !slices.Equal(rec.calls, want) {
+		t.Errorf("scans %+v, want %+v", rec.calls, want)
+	}
+	if n := len(bytes.Trim(p.decoded[:], "\x00")); n != 0 {
+		t.Errorf("%d decoded bytes kept after the scan", n)
+	}
+}
+
 // TestBodyEndedByClose: a body delimited by the end of the connection is
 // whole when the server's stream reached the close without a gap, budget
 // stop or stopped inspection, whether it closed with a FIN or a reset or
@@ -928,7 +995,7 @@ type checkingScanner struct{ t *testing.T }
 func (c *checkingScanner) ScanPayload(_ *inspect.Flow, _ inspect.Dir, where string, b []byte, _ inspect.Cut) {
 	switch {
 	case where == "url":
-	case where == "body" || where == "response_body":
+	case where == "body" || where == "form" || where == "response_body":
 		if len(b) == 0 || len(b) > maxBody {
 			c.t.Fatalf("%s of %d bytes handed to the scanner", where, len(b))
 		}

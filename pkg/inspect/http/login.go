@@ -155,26 +155,38 @@ func (s *formScratch) urlencoded(b []byte, cut bool) {
 		if !ok {
 			continue
 		}
-		n := percentDecode(s.name[:], rawName)
+		n := percentDecode(s.name[:], rawName, plusIsSpace)
 		if n == len(s.name) { // too long (or exactly full) to be a login field
 			continue
 		}
-		s.valueLen = percentDecode(s.value[:], rawValue)
+		s.valueLen = percentDecode(s.value[:], rawValue, plusIsSpace)
 		s.field(s.name[:n])
 	}
 }
 
-// percentDecode URL-decodes src into dst ('+' is a space) and returns the
-// bytes written; it stops when dst is full. Bad escapes stay as they are.
-func percentDecode(dst, src []byte) int {
+// How percentDecode reads its input.
+const (
+	plusIsSpace    = 1 << iota // a query or form: '+' encodes a space
+	keepSeparators             // whole fields: an escaped '&' or '=' is part of a value
+)
+
+// percentDecode URL-decodes src into dst and returns the bytes written; it
+// stops when dst is full. Bad escapes stay as they are. With
+// keepSeparators, "%26" and "%3D" stay escaped: decoded, they would split
+// one value into fields that were never sent.
+func percentDecode(dst, src []byte, mode int) int {
 	n := 0
 	for i := 0; i < len(src) && n < len(dst); i++ {
 		c := src[i]
 		switch {
-		case c == '+':
+		case c == '+' && mode&plusIsSpace != 0:
 			c = ' '
 		case c == '%' && i+2 < len(src) && isHex(src[i+1]) && isHex(src[i+2]):
-			c = unhex(src[i+1])<<4 | unhex(src[i+2])
+			d := unhex(src[i+1])<<4 | unhex(src[i+2])
+			if mode&keepSeparators != 0 && (d == '&' || d == '=') {
+				break
+			}
+			c = d
 			i += 2
 		}
 		dst[n] = c

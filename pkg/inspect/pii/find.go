@@ -129,6 +129,8 @@ type finder struct {
 	// The scan's payload was cut from a longer one at its start or end:
 	// see nearStart.
 	cutStart, cutEnd bool
+	// form: b is a decoded query or form, whose values run to "&".
+	form bool
 }
 
 // Values of finder.start.
@@ -156,8 +158,9 @@ func newFinder() *finder {
 // the bytes a free-text datum starts with are checked against the values
 // opened before them, so only the most recent maxSpans values need to be
 // remembered however long b is.
-func (s *finder) find(b []byte, cut inspect.Cut) []match {
+func (s *finder) find(b []byte, cut inspect.Cut, form bool) []match {
 	s.cutStart, s.cutEnd = cut&inspect.CutStart != 0, cut&inspect.CutEnd != 0
+	s.form = form
 	s.matches = s.matchBuf[:0]
 	s.nSpans, s.nextSpan = 0, 0
 	s.hasLat, s.hasLon, s.ssid, s.hasWiFiKey, s.nNames, s.nNameParts, s.addressFields = false, false, false, false, 0, 0, false
@@ -258,9 +261,12 @@ func (s *finder) fieldAt(b []byte, i int) {
 		return
 	}
 	var vs, ve int
-	if c == ':' && ke == i && (ks == 0 || b[ks-1] == '\n') {
+	switch {
+	case c == ':' && ke == i && (ks == 0 || b[ks-1] == '\n'):
 		vs, ve = lineAfter(b, i+1) // "Name: value" header line
-	} else {
+	case c == '=' && s.form:
+		vs, ve = valueUntil(b, i+1, '&')
+	default:
 		vs, ve = valueAfter(b, i+1, c)
 	}
 	// The key ends at the separator, never at a cut end.
@@ -326,19 +332,7 @@ func tagBefore(b []byte, gt int) (start, end int) {
 // value of their own (their fields are found one by one).
 func valueAfter(b []byte, i int, sep byte) (start, end int) {
 	if sep == '>' {
-		end = i
-		for end < len(b) && b[end] != '<' && end-i < maxValue {
-			end++
-		}
-		s := trimSpace(b[i:end])
-		if len(s) == 0 {
-			return i, i
-		}
-		start = i
-		for b[start] == ' ' || b[start] == '\t' {
-			start++
-		}
-		return start, start + len(s)
+		return valueUntil(b, i, '<')
 	}
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
 		i++
@@ -373,6 +367,24 @@ func valueAfter(b []byte, i int, sep byte) (start, end int) {
 		end++
 	}
 	return i, end
+}
+
+// valueUntil returns the value that starts at b[i] and runs to the next
+// stop byte (an XML element's text, a decoded form's value), without
+// surrounding space.
+func valueUntil(b []byte, i int, stop byte) (start, end int) {
+	end = i
+	for end < len(b) && b[end] != stop && end-i < maxValue {
+		end++
+	}
+	s := trimSpace(b[i:end])
+	if len(s) == 0 {
+		return i, i
+	}
+	for b[i] == ' ' || b[i] == '\t' {
+		i++
+	}
+	return i, i + len(s)
 }
 
 // lineAfter returns the rest of the line after a header's colon, without

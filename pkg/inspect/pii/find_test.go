@@ -16,8 +16,12 @@ type found struct {
 }
 
 func (s *finder) results(b []byte, cut inspect.Cut) []found {
+	return s.resultsOf(b, cut, false)
+}
+
+func (s *finder) resultsOf(b []byte, cut inspect.Cut, form bool) []found {
 	var out []found
-	for _, m := range s.find(b, cut) {
+	for _, m := range s.find(b, cut, form) {
 		f := found{kind: m.kind.String()}
 		if m.label >= 0 {
 			f.field = s.labels.labels[m.label].field
@@ -25,6 +29,33 @@ func (s *finder) results(b []byte, cut inspect.Cut) []found {
 		out = append(out, f)
 	}
 	return out
+}
+
+// TestFindFormValues: in a decoded query or form a value runs to the
+// next "&", spaces and all; elsewhere a bare value after "=" ends at a
+// space ("lat=52.5200 lon=13.4050" in a device's text log).
+func TestFindFormValues(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		form bool
+		want []found
+	}{
+		{"phone_with_spaces", "id=7&phone=0171 555 1234&x=1", true, []found{{"phone", "phone"}}},
+		{"phone_with_spaces_not_form", "id=7 phone=0171 555 1234 x=1", false, nil},
+		{"value_ends_at_ampersand", "phone=0171 555 1234&serial=0171", true, []found{{"phone", "phone"}}},
+		{"value_empty", "phone=&lat=1", true, nil},
+		{"value_spaces_only", "phone=   &lat=1", true, nil},
+		{"key_value_pairs_of_text", "lat=52.5200 lon=13.4050", false, []found{{"location", "lat"}}},
+	}
+	s := newFinder()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := s.resultsOf([]byte(tt.in), 0, tt.form); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("find(%q, form %v) = %v, want %v", tt.in, tt.form, got, tt.want)
+			}
+		})
+	}
 }
 
 func TestFindPositive(t *testing.T) {

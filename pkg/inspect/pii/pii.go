@@ -47,7 +47,7 @@ func (s *Scanner) ScanPayload(f *inspect.Flow, dir inspect.Dir, where string, b 
 	if !senderLocal && !receiverLocal {
 		return // transit between two outside hosts: no device of ours
 	}
-	matches := s.find.find(b, cut)
+	matches := s.find.find(b, cut, where == inspect.WhereURL || where == inspect.WhereForm)
 	for i := range matches {
 		m := &matches[i]
 		if (m.kind == kindMAC || m.kind == kindSerial) && !(senderLocal && !receiverLocal) {

@@ -296,6 +296,7 @@ func BenchmarkScanPayload(b *testing.B) {
 func FuzzScanPayload(f *testing.F) {
 	f.Add([]byte(`{"email":"alice@example.com","lat":52.520008,"lon":13.404954}`), uint8(0))
 	f.Add([]byte(`card=4111 1111 1111 1111&phone=%2B4930123456`), uint8(inspect.CutEnd))
+	f.Add([]byte(`first_name=Anna Maria&phone= 0171 555 1234 &lat=52.5200`), uint8(0x10))
 	f.Add([]byte("$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47"), uint8(inspect.CutStart))
 	f.Add([]byte(`<ssid>Home</ssid><psk>s3cretpass</psk><imei>490154203237518</imei>`), uint8(0))
 	f.Add([]byte("IMEI: 35-209900-176148-1\r\nName: x\r\n"), uint8(inspect.CutStart|inspect.CutEnd))
@@ -305,7 +306,12 @@ func FuzzScanPayload(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte, cut uint8) {
 		c.Events = c.Events[:0]
 		p.s = New() // nothing reported yet on the flow
-		p.s.ScanPayload(p.flow, inspect.ToServer, "body", b, inspect.Cut(cut)&(inspect.CutStart|inspect.CutEnd))
+		// The fifth bit picks the way a decoded form is read.
+		where := "body"
+		if cut&0x10 != 0 {
+			where = inspect.WhereForm
+		}
+		p.s.ScanPayload(p.flow, inspect.ToServer, where, b, inspect.Cut(cut)&(inspect.CutStart|inspect.CutEnd))
 		got := c.Kind(event.KindPersonalData)
 		if len(got) > maxMatches {
 			t.Fatalf("%d findings from one payload", len(got))
