@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/atomicfile"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
@@ -41,7 +42,6 @@ type document struct {
 
 // Files beside the state file.
 const (
-	tmpInfix         = ".tmp-"     // <name>.tmp-<random>: a write in progress
 	corruptInfix     = ".corrupt-" // <name>.corrupt-<timestamp>: moved aside
 	maxCorruptCopies = 3           // older copies are deleted to spare flash
 	minReadLimit     = 16 << 20
@@ -228,63 +228,6 @@ func trimOutbox(doc *document, b []byte, maxBytes int) ([]byte, int, error) {
 	return shed(doc, b, maxBytes, len(orig), apply)
 }
 
-// writeAtomic replaces path with data so that a crash at any point leaves
-// either the old or the new file: write a temporary file in the same
-// directory, fsync it, rename it over path (the commit point), fsync the
-// directory so the rename itself is durable.
-func writeAtomic(path string, data []byte) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create state directory: %w", err)
-	}
-	f, err := os.CreateTemp(dir, base+tmpInfix+"*")
-	if err != nil {
-		return fmt.Errorf("create temporary state file: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s over %s: %w", tmp, path, err)
-	}
-	if err := syncDir(dir); err != nil {
-		// The new file is in place; only its durability across a power
-		// cut is in doubt, so the write is reported failed and retried.
-		return err
-	}
-	return nil
-}
-
-// syncDir makes a rename in dir durable. File systems that cannot sync a
-// directory (EINVAL) get nothing better from retrying.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open state directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return fmt.Errorf("sync state directory %s: %w", dir, err)
-	}
-	return nil
-}
-
 // readState reads path within limit bytes.
 func readState(path string, limit int64) ([]byte, error) {
 	// Non-blocking: opening a FIFO someone left at the path must not hang
@@ -356,7 +299,7 @@ func noFile(err error) bool {
 // load fills an empty store from its file, called by Open only.
 func (s *Store) load() {
 	path := s.opts.Path
-	if tmps := siblings(path, tmpInfix); len(tmps) > 0 {
+	if tmps := siblings(path, atomicfile.TempInfix); len(tmps) > 0 {
 		for _, t := range tmps {
 			if err := os.Remove(t); err != nil {
 				s.log.Warn("cannot remove temporary file of an interrupted write", "path", t, "err", err)
@@ -537,7 +480,7 @@ func (s *Store) moveAside(reason error) {
 	if dir == "" {
 		dir = "."
 	}
-	_ = syncDir(dir) // the move is a courtesy; the next write syncs again
+	_ = atomicfile.SyncDir(dir) // the move is a courtesy; the next write syncs again
 	s.log.Warn("state file unreadable; moved aside, starting with an empty state",
 		"path", path, "moved_to", dst, "reason", why)
 	s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and moved to %s; the saved quarantines and decisions are lost", why, dst))

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/atomicfile"
 	"github.com/iotgw/iotgw/pkg/event"
 )
 
@@ -242,7 +243,7 @@ func TestRenameIsTheCommitPoint(t *testing.T) {
 	}
 
 	diffJSON(t, h.open().Snapshot(), sampleState())
-	if got := siblings(h.path, tmpInfix); len(got) != 0 {
+	if got := siblings(h.path, atomicfile.TempInfix); len(got) != 0 {
 		t.Errorf("temporary files left: %v", got)
 	}
 	if _, err := os.Stat(unrelated); err != nil {
@@ -250,35 +251,6 @@ func TestRenameIsTheCommitPoint(t *testing.T) {
 	}
 	if !strings.Contains(h.logs.String(), "files=3") {
 		t.Errorf("no log line counting the removed files:\n%s", h.logs)
-	}
-}
-
-func TestWriteAtomicCleansUpOnFailure(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "state.json")
-	// A non-empty directory cannot be renamed over: the write fails at
-	// the commit point.
-	if err := os.MkdirAll(filepath.Join(path, "x"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeAtomic(path, []byte(`{"schema":1}`)); err == nil {
-		t.Fatal("write over a directory succeeded")
-	}
-	if got := siblings(path, tmpInfix); len(got) != 0 {
-		t.Errorf("temporary files left after a failed write: %v", got)
-	}
-	path = filepath.Join(dir, "ok.json")
-	for range 3 {
-		if err := writeAtomic(path, []byte(`{"schema":1}`)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(entries) != 2 {
-		t.Errorf("directory holds %d entries after three writes, want the two paths only", len(entries))
 	}
 }
 
@@ -362,7 +334,7 @@ func TestKilledMidWrite(t *testing.T) {
 		}
 		_ = cmd.Wait()
 		path := filepath.Join(dir, "state.json")
-		if len(siblings(path, tmpInfix)) > 0 {
+		if len(siblings(path, atomicfile.TempInfix)) > 0 {
 			leftTemp++
 		}
 
@@ -380,7 +352,7 @@ func TestKilledMidWrite(t *testing.T) {
 				t.Fatalf("round %d: device %s from generation %s in a file of generation %s", round, d.MAC, d.Identity.Firmware, gen)
 			}
 		}
-		if got := siblings(path, tmpInfix); len(got) != 0 {
+		if got := siblings(path, atomicfile.TempInfix); len(got) != 0 {
 			t.Errorf("round %d: temporary files survive Open: %v", round, got)
 		}
 	}

@@ -44,6 +44,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/atomicfile"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
@@ -702,7 +703,7 @@ func (s *Store) flush(c cause) error {
 	doc.Written = s.clock.Now().UTC()
 	data, trim, err := encode(doc, s.opts.MaxBytes)
 	if err == nil {
-		err = writeAtomic(s.opts.Path, data)
+		err = atomicfile.Write(s.opts.Path, data)
 	}
 
 	s.mu.Lock()

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/iotgw/iotgw/internal/atomicfile"
 )
 
 // AuthState is the part of the login that survives a restart.
@@ -102,7 +104,7 @@ func (f *FileStore) SaveAuth(st AuthState, setupCode string) error {
 	}
 	codePath := filepath.Join(f.dir, SetupCodeFileName)
 	if setupCode != "" {
-		if err := writeFileAtomic(codePath, []byte(setupCode+"\n")); err != nil {
+		if err := atomicfile.Write(codePath, []byte(setupCode+"\n")); err != nil {
 			return fmt.Errorf("setup code: %w", err)
 		}
 	}
@@ -110,7 +112,7 @@ func (f *FileStore) SaveAuth(st AuthState, setupCode string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(f.dir, authFileName), data); err != nil {
+	if err := atomicfile.Write(filepath.Join(f.dir, authFileName), data); err != nil {
 		return fmt.Errorf("web auth state: %w", err)
 	}
 	f.info = nil
@@ -129,32 +131,6 @@ func (f *FileStore) SetupCode() (string, error) {
 		return "", err
 	}
 	return strings.TrimSpace(string(data)), nil
-}
-
-// writeFileAtomic writes data to path, mode 0600, through a temporary
-// file and a rename, so readers see the old or the new content.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // setupCodeChars is the length of a setup code: 12 base32 characters,
