@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -625,14 +626,19 @@ type recordSink struct{ d *daemon.Daemon }
 
 func (r recordSink) Emit(ev *event.Event) { r.d.Record(ev) }
 
-// advisoryHolder holds the built-in advisory feed, or a newer signed one
-// from advisory.feed_file; a feed that fails verification is logged and
-// the built-in one stays.
+// keptFeedName is the newest advisory feed installed, kept beside the
+// state file.
+const keptFeedName = "advisory-feed.signed"
+
+// advisoryHolder holds the newest of the built-in advisory feed, the one
+// kept from an earlier run and a signed one from advisory.feed_file; a
+// feed that fails verification is logged and the one before stays.
 func advisoryHolder(cfg *config.Config, log *slog.Logger) (*advisory.Holder, error) {
 	opts := advisory.Options{
 		MaxFeedBytes: int64(cfg.Advisory.MaxFeedBytes),
 		FetchTimeout: cfg.Advisory.FetchTimeout.Duration,
 		Logger:       log,
+		KeepPath:     filepath.Join(filepath.Dir(cfg.Store.Path), keptFeedName),
 	}
 	for _, k := range cfg.Advisory.TrustedKeys {
 		pub, err := advisory.ParsePublicKey([]byte(k))

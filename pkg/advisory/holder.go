@@ -1,6 +1,7 @@
 package advisory
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"embed"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/iotgw/iotgw/internal/atomicfile"
 )
 
 // The curated feed, its signature and the project's public keys ship in
@@ -51,6 +54,12 @@ type Options struct {
 	Client *http.Client
 	// Logger receives load results; nil means slog.Default().
 	Logger *slog.Logger
+	// KeepPath, when set, is where the newest feed installed (from a
+	// file or a URL) is kept with its signature, and read back, verified
+	// like any other, when the Holder is made: a restart neither falls
+	// back to the built-in feed until the next download nor accepts a
+	// signed feed older than the newest one already seen.
+	KeepPath string
 }
 
 // Holder keeps the active feed. Readers call Current, lock-free; loads are
@@ -64,6 +73,7 @@ type Holder struct {
 	timeout time.Duration
 	client  *http.Client
 	log     *slog.Logger
+	keep    string
 }
 
 // NewHolder verifies the embedded feed with the embedded keys and makes it
@@ -112,6 +122,7 @@ func newHolder(initial *Feed, keys []ed25519.PublicKey, opts Options) *Holder {
 		timeout: opts.FetchTimeout,
 		client:  opts.Client,
 		log:     opts.Logger,
+		keep:    opts.KeepPath,
 	}
 	if h.max <= 0 {
 		h.max = DefaultMaxFeedBytes
@@ -126,7 +137,56 @@ func newHolder(initial *Feed, keys []ed25519.PublicKey, opts Options) *Holder {
 		h.log = slog.Default()
 	}
 	h.cur.Store(initial)
+	h.loadKept()
 	return h
+}
+
+// The kept feed is one file, so that a power cut while it is written
+// cannot pair a feed with another's signature: the signature file's one
+// line, then the feed's bytes.
+
+// loadKept installs the kept feed if it is newer than the one in force
+// (a firmware upgrade may bring a newer built-in feed).
+func (h *Holder) loadKept() {
+	if h.keep == "" {
+		return
+	}
+	b, err := readCapped(h.keep, h.max+maxSigFileSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err == nil {
+		sig, feed, ok := bytes.Cut(b, []byte("\n"))
+		if !ok {
+			err = fmt.Errorf("%s: no signature line", h.keep)
+		} else {
+			err = h.load(feed, sig, keptOrigin)
+		}
+	}
+	switch {
+	case errors.Is(err, ErrDowngrade):
+		h.log.Info("kept advisory feed is not newer than the built-in one; not used", "path", h.keep, "err", err)
+	case err != nil:
+		h.log.Warn("kept advisory feed not loaded; the next download replaces it", "path", h.keep, "err", err)
+	}
+}
+
+// keptOrigin names the kept feed in logs, and tells load not to write
+// back what it just read.
+const keptOrigin = "the kept copy"
+
+// saveKept keeps feed and sig, replacing the copy kept before. Called
+// with h.mu held, after f is in force.
+func (h *Holder) saveKept(feed, sig []byte, origin string) {
+	if h.keep == "" || origin == keptOrigin {
+		return
+	}
+	line := bytes.TrimRight(sig, " \t\r\n")
+	b := make([]byte, 0, len(line)+1+len(feed))
+	b = append(append(append(b, line...), '\n'), feed...)
+	if err := atomicfile.Write(h.keep, b); err != nil {
+		h.log.Warn("advisory feed in force but not kept; a restart uses the older one until the next download", "path", h.keep, "err", err)
+	}
 }
 
 func embeddedKeys() ([]ed25519.PublicKey, error) {
@@ -284,6 +344,7 @@ func (h *Holder) load(feed, sig []byte, origin string) error {
 	h.cur.Store(f)
 	h.log.Info("advisory feed loaded", "origin", origin, "version", f.Version,
 		"previous", cur.Version, "advisories", len(f.Advisories))
+	h.saveKept(feed, sig, origin)
 	return nil
 }
 

@@ -437,3 +437,80 @@ func TestLoadURLSignatureNextToPathNotQuery(t *testing.T) {
 		t.Errorf("signature fetched with query %q, want channel=stable", sigQuery)
 	}
 }
+
+// TestKeptFeed: the newest feed installed survives a restart, and with it
+// the refusal of older signed feeds; a kept copy that is damaged, older
+// than the built-in feed or missing leaves the built-in feed in force.
+func TestKeptFeed(t *testing.T) {
+	newer, newerSig := signedFeed("2030-01-03.1")
+	between, betweenSig := signedFeed("2030-01-02.1")
+	older, olderSig := signedFeed("2029-12-31.1")
+	kept := func(feed, sig []byte) []byte { return append(append(bytes.TrimSpace(sig), '\n'), feed...) }
+	tests := []struct {
+		name   string
+		file   []byte // the kept file at start; nil: none
+		active string // after the restart
+	}{
+		{"none", nil, "2030-01-01.1"},
+		{"newer", kept(newer, newerSig), "2030-01-03.1"},
+		{"older_than_built_in", kept(older, olderSig), "2030-01-01.1"},
+		{"signature_of_another_feed", kept(newer, betweenSig), "2030-01-01.1"},
+		{"altered", bytes.Replace(kept(newer, newerSig), []byte(`"critical"`), []byte(`"low"`), 1), "2030-01-01.1"},
+		{"truncated", kept(newer, newerSig)[:300], "2030-01-01.1"},
+		{"no_signature_line", newer, "2030-01-01.1"},
+		{"empty", []byte{}, "2030-01-01.1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "advisory-feed.signed")
+			if tc.file != nil {
+				if err := os.WriteFile(path, tc.file, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h := newTestHolder(t, Options{KeepPath: path})
+			if got := h.Current().Version; got != tc.active {
+				t.Errorf("active version after the restart %q, want %q", got, tc.active)
+			}
+		})
+	}
+
+	t.Run("round_trip", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "state", "advisory-feed.signed")
+		first := newTestHolder(t, Options{KeepPath: path})
+		if err := first.LoadBytes(newer, newerSig, "https://feed.example/f.json"); err != nil {
+			t.Fatal(err)
+		}
+		before, err := os.Stat(path)
+		if err != nil {
+			t.Fatalf("newest feed not kept: %v", err)
+		}
+		second := newTestHolder(t, Options{KeepPath: path})
+		if got := second.Current().Version; got != "2030-01-03.1" {
+			t.Fatalf("active version after the restart %q, want the kept 2030-01-03.1", got)
+		}
+		// Between the built-in and the kept version: accepted by a
+		// holder that forgot, refused by one that kept.
+		if err := second.LoadBytes(between, betweenSig, "replay"); !errors.Is(err, ErrDowngrade) {
+			t.Errorf("an older signed feed after the restart: %v, want %v", err, ErrDowngrade)
+		}
+		after, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !os.SameFile(before, after) {
+			t.Error("the kept copy was written again when it was read back")
+		}
+	})
+
+	t.Run("not_kept_still_in_force", func(t *testing.T) {
+		path := t.TempDir() // a directory: the write fails
+		h := newTestHolder(t, Options{KeepPath: path})
+		if err := h.LoadBytes(newer, newerSig, "test"); err != nil {
+			t.Fatalf("a feed that could not be kept was refused: %v", err)
+		}
+		if got := h.Current().Version; got != "2030-01-03.1" {
+			t.Errorf("active version %q, want 2030-01-03.1", got)
+		}
+	})
+}
