@@ -236,6 +236,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.restore(ctx); err != nil {
 		return err
 	}
+	d.rematchOnNewFeed()
 	// Start-up parsed the embedded tables, the rules, the feed and the
 	// pages; give that garbage back to the kernel once, so that the
 	// router does not keep the start-up peak for the daemon's lifetime
@@ -643,6 +644,9 @@ func (d *Daemon) Emit(ev *event.Event) {
 					"a device that was taken over can claim an update too.", ev.Evidence["product"], ev.Evidence["to"], ev.Evidence["from"], ev.Evidence["advisory"])
 			}
 			d.scheduleLocked(mac)
+		}
+		if ev.Kind == event.KindAdvisoryWithdrawn && known {
+			d.scheduleLocked(mac) // policy decides again without the finding
 		}
 		return
 	}
@@ -1146,7 +1150,8 @@ func (d *Daemon) checkKernel(ctx context.Context) {
 }
 
 // rematchOnNewFeed matches every device's software again once a newer
-// advisory feed is in force.
+// advisory feed is in force; the first call, at start, withdraws the
+// restored findings the feed in force no longer supports.
 func (d *Daemon) rematchOnNewFeed() {
 	if d.deps.Advisories == nil {
 		return
@@ -1155,7 +1160,10 @@ func (d *Daemon) rematchOnNewFeed() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.feed == nil {
+		// Findings restored from the store may come from another feed
+		// (a firmware upgrade brings a newer built-in one).
 		d.feed = cur
+		d.pipe.WithdrawUnsupported()
 		return
 	}
 	if cur != d.feed {

@@ -707,7 +707,9 @@ func TestNewerFeedWithoutRestart(t *testing.T) {
 	}
 	fake := newFake(t)
 	st := store.Open(store.Options{Path: t.TempDir() + "/state.json"})
-	d, err := New(config.Default(), routerOwn(), Deps{
+	cfg := config.Default()
+	cfg.Policy.Mode = "enforce"
+	d, err := New(cfg, routerOwn(), Deps{
 		Enforcer: fake, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Advisories: holder,
 		OpenSource: func(ctx context.Context) (capture.Source, error) { <-ctx.Done(); return nil, ctx.Err() },
 	})
@@ -734,14 +736,7 @@ func TestNewerFeedWithoutRestart(t *testing.T) {
 		t.Fatalf("laptop already has findings: %v", lap.Findings)
 	}
 	// The laptop's curl 7.88.1 (its HTTP User-Agent) is in the new feed.
-	feed := func(version, exploited string) []byte {
-		return []byte(`{"schema":1,"version":"` + version + `","generated":"2099-01-01T00:00:00Z",
-	 "products":[{"id":"curl","name":"curl"}],
-	 "advisories":[{"id":"TEST-2099-0001","summary":"a test advisory","severity":"high",
-	  "affected":[{"package":{"name":"curl"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"8.0.0"}]}]}],
-	  "references":[{"type":"ADVISORY","url":"https://example.org/test-2099-0001"}],
-	  "database_specific":{"exploited":` + exploited + `,"end_of_life":false}}]}`)
-	}
+	feed := func(version, exploited string) []byte { return curlFeed(version, exploited, "8.0.0") }
 	load := func(b []byte) {
 		t.Helper()
 		if err := holder.LoadBytes(b, advisory.Sign(priv, b), "test"); err != nil {
@@ -775,6 +770,133 @@ func TestNewerFeedWithoutRestart(t *testing.T) {
 	if v := verdict(); v != config.ActionQuarantine {
 		t.Errorf("exploited: verdict %s, want quarantine", v)
 	}
+	ctx := context.Background()
+	evaluateQueued(ctx, d, laptop)
+	if held := kernelHolds(t, fake, laptop); !held {
+		t.Fatal("policy did not quarantine the laptop for the exploited advisory")
+	}
+	// The maintainers correct the range: curl 7.88.1 was never affected.
+	// The finding is withdrawn, said so, and policy's quarantine ends.
+	events, stop := d.Subscribe()
+	defer stop()
+	load(curlFeed("2099-01-03.1", "true", "7.0.0"))
+	lap, _ = d.Device(laptop)
+	if len(lap.Findings) != 0 {
+		t.Errorf("laptop findings after the feed's correction: %+v", lap.Findings)
+	}
+	select {
+	case ev := <-events:
+		if ev.Kind != event.KindAdvisoryWithdrawn || ev.Evidence["advisory"] != "TEST-2099-0001" || ev.Evidence["feed"] != "2099-01-03.1" {
+			t.Errorf("event %+v, want advisory_withdrawn of TEST-2099-0001 by feed 2099-01-03.1", ev)
+		}
+	default:
+		t.Error("no event says the finding was withdrawn")
+	}
+	// The daemon's worker evaluates what the withdrawal queued.
+	if !evaluateQueued(ctx, d, laptop) {
+		t.Error("the withdrawal did not queue the laptop for policy")
+	}
+	if kernelHolds(t, fake, laptop) {
+		t.Error("the laptop stays quarantined for a finding the feed withdrew")
+	}
+}
+
+// curlFeed is an advisory feed with one advisory, TEST-2099-0001, on
+// curl before fixed: the bundled capture's laptop runs curl 7.88.1.
+func curlFeed(version, exploited, fixed string) []byte {
+	return []byte(`{"schema":1,"version":"` + version + `","generated":"2099-01-01T00:00:00Z",
+	 "products":[{"id":"curl","name":"curl"}],
+	 "advisories":[{"id":"TEST-2099-0001","summary":"a test advisory","severity":"high",
+	  "affected":[{"package":{"name":"curl"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"` + fixed + `"}]}]}],
+	  "references":[{"type":"ADVISORY","url":"https://example.org/test-2099-0001"}],
+	  "database_specific":{"exploited":` + exploited + `,"end_of_life":false}}]}`)
+}
+
+// TestRestoredFindingAgainstFeedAtStart: a finding saved under one feed
+// is withdrawn at the next start when the feed then in force (one kept
+// from a download, a firmware upgrade's built-in one) no longer supports
+// it, and policy's quarantine for it ends; one the feed still supports
+// stays, and so does its quarantine.
+func TestRestoredFindingAgainstFeedAtStart(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	advisories := func(feed []byte) func(*Deps) {
+		h, err := advisory.NewHolder(advisory.Options{TrustedKeys: []ed25519.PublicKey{pub}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.LoadBytes(feed, advisory.Sign(priv, feed), "test"); err != nil {
+			t.Fatal(err)
+		}
+		return func(d *Deps) { d.Advisories = h }
+	}
+	tests := []struct {
+		name     string
+		next     []byte // the feed in force at the restart
+		withdraw bool
+	}{
+		{"same_facts", curlFeed("2099-01-02.1", "true", "8.0.0"), false},
+		{"range_corrected", curlFeed("2099-01-02.1", "true", "7.0.0"), true},
+		{"advisory_gone", []byte(strings.Replace(string(curlFeed("2099-01-02.1", "true", "8.0.0")), "TEST-2099-0001", "TEST-2099-0002", 1)), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := newFake(t)
+			dir := t.TempDir()
+			h := start(t, enforcingConfig(), fake, dir, advisories(curlFeed("2099-01-01.1", "true", "8.0.0")))
+			h.settle()
+			if _, held := quarantined(t, fake)[laptop]; !held {
+				t.Fatal("policy did not quarantine the laptop for the exploited advisory")
+			}
+			h.stop()
+
+			h = launch(t, enforcingConfig(), fake, dir, false, advisories(tt.next))
+			defer h.stop()
+			for i := 0; ; i++ {
+				h.d.mu.Lock()
+				matched := h.d.feed != nil
+				h.d.mu.Unlock()
+				if matched {
+					break
+				}
+				if i == 500 {
+					t.Fatal("the daemon never compared its findings with the feed")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			h.settle()
+			lap, _ := h.d.Device(laptop)
+			kept := slices.ContainsFunc(lap.Findings, func(f *event.Event) bool { return f.Evidence["advisory"] == "TEST-2099-0001" })
+			_, held := quarantined(t, fake)[laptop]
+			if kept == tt.withdraw || held == tt.withdraw {
+				t.Errorf("finding kept %v, quarantine held %v; want both %v", kept, held, !tt.withdraw)
+			}
+		})
+	}
+}
+
+// evaluateQueued evaluates every device queued, as the daemon's worker
+// does, and reports whether mac was among them.
+func evaluateQueued(ctx context.Context, d *Daemon, mac hwaddr.MAC) bool {
+	queued := false
+	for m, ok := d.work.pop(); ok; m, ok = d.work.pop() {
+		queued = queued || m == mac
+		d.evaluate(ctx, m)
+		d.work.done()
+	}
+	return queued
+}
+
+// kernelHolds reports whether the enforcer has a quarantine entry for mac.
+func kernelHolds(t *testing.T, e *quarantine.Fake, mac hwaddr.MAC) bool {
+	t.Helper()
+	entries, err := e.Current(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.ContainsFunc(entries, func(e quarantine.Entry) bool { return e.MAC == mac })
 }
 
 // The device page's traffic picture: bytes per 5-minute bucket.

@@ -61,6 +61,11 @@ const (
 	// of software an outdated_firmware finding was about: the finding
 	// is withdrawn (evidence product, from, to, advisory).
 	KindFirmwareUpdated Kind = "firmware_updated"
+	// KindAdvisoryWithdrawn reports that the advisory feed now in force no
+	// longer supports an outdated_firmware finding (the advisory is gone,
+	// or no longer names the version): the finding is withdrawn
+	// (evidence product, version, advisory, feed).
+	KindAdvisoryWithdrawn Kind = "advisory_withdrawn"
 )
 
 // Severity orders findings. Observations carry SeverityInfo.

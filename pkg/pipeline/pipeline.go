@@ -215,13 +215,55 @@ func sameAdvisoryFacts(a, b *event.Event) bool {
 }
 
 // RematchAdvisories compares every device's software with the current
-// feed again, after a newer feed was loaded.
+// feed again, after a newer feed was loaded, and withdraws the findings
+// it no longer supports.
 func (p *Pipeline) RematchAdvisories() {
 	for _, d := range p.inv.Devices() {
 		if len(d.Software) > 0 {
 			p.matchAdvisories(d, &event.Event{Time: d.LastSeen}, true)
 		}
 	}
+	p.WithdrawUnsupported()
+}
+
+// WithdrawUnsupported takes back the outdated_firmware findings the
+// current feed no longer supports: their advisory is gone, or no longer
+// names the version they were about (a correction by the feed's
+// maintainers). Each is checked on its own product and version, not on
+// what the device reports now, which after a restart may be nothing yet.
+// Unlike a device's word that it was updated, the signed feed is taken
+// as it is: the finding is gone, and policy decides again.
+func (p *Pipeline) WithdrawUnsupported() {
+	feed := p.adv.Current()
+	for _, d := range p.inv.Devices() {
+		var gone []*event.Event
+		for _, f := range d.Findings {
+			if f.Kind == event.KindOutdatedFirmware && !supports(feed, f) {
+				gone = append(gone, f)
+			}
+		}
+		for _, f := range gone {
+			if !p.inv.Withdraw(d, f) {
+				continue
+			}
+			product, version, id := f.Evidence["product"], f.Evidence["version"], f.Evidence["advisory"]
+			fanout{p}.Emit(&event.Event{V: event.SchemaVersion, Time: d.LastSeen, Type: event.TypeObservation,
+				Kind: event.KindAdvisoryWithdrawn, Severity: event.SeverityInfo, Device: f.Device,
+				Summary:  fmt.Sprintf("%s no longer applies to %s %s (advisory feed %s): finding withdrawn", id, product, version, feed.Version),
+				Evidence: event.Evidence{"product": product, "version": version, "advisory": id, "feed": feed.Version}})
+		}
+	}
+}
+
+// supports reports whether feed still lists the advisory of finding f for
+// f's product and version.
+func supports(feed *advisory.Feed, f *event.Event) bool {
+	for _, m := range feed.Match([]advisory.Software{{Product: f.Evidence["product"], Version: f.Evidence["version"]}}) {
+		if m.Advisory.ID == f.Evidence["advisory"] {
+			return true
+		}
+	}
+	return false
 }
 
 // Inventory is the device inventory the pipeline fills.
