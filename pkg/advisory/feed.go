@@ -159,6 +159,14 @@ type feedSerial struct {
 	n    int
 }
 
+// AtLeast reports whether f is the feed of the given version or a newer
+// one; false for a version that is not a feed's (a finding saved before
+// findings named their feed).
+func (f *Feed) AtLeast(version string) bool {
+	s, err := parseFeedVersion(version)
+	return err == nil && f.serial.compare(s) >= 0
+}
+
 func (s feedSerial) compare(o feedSerial) int {
 	if c := s.date.Compare(o.date); c != 0 {
 		return c

@@ -195,3 +195,22 @@ func TestFeedRoundTrip(t *testing.T) {
 		t.Error("marshal → parse → marshal changed the feed")
 	}
 }
+
+func TestFeedAtLeast(t *testing.T) {
+	f, err := ParseFeed([]byte(baseFeed)) // 2030-01-01.1
+	if err != nil {
+		t.Fatal(err)
+	}
+	for version, want := range map[string]bool{
+		"2030-01-01.1": true,
+		"2029-12-31.9": true,
+		"2030-01-01.2": false,
+		"2030-01-02.1": false,
+		"":             false, // a finding saved before findings named their feed
+		"2030-1-1.1":   false,
+	} {
+		if got := f.AtLeast(version); got != want {
+			t.Errorf("AtLeast(%q) = %v, want %v", version, got, want)
+		}
+	}
+}

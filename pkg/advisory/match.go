@@ -43,6 +43,8 @@ type Match struct {
 	// LastAffected is the last affected version when the advisory names
 	// that instead of a fix.
 	LastAffected string
+	// Feed is the version of the feed that matched.
+	Feed string
 }
 
 // canonicalProduct maps a product name as seen on the wire to the feed's
@@ -95,7 +97,7 @@ func (f *Feed) Match(sw []Software) []Match {
 			}
 			af := &f.Advisories[ref.adv].Affected[ref.aff]
 			if m, ok := af.match(v); ok {
-				m.Software, m.Product, m.Version, m.Advisory = s, id, v, &f.Advisories[ref.adv]
+				m.Software, m.Product, m.Version, m.Advisory, m.Feed = s, id, v, &f.Advisories[ref.adv], f.Version
 				out = append(out, m)
 			}
 		}
@@ -188,6 +190,7 @@ func ToEvent(m Match, device event.Endpoint, at time.Time) *event.Event {
 			"exploited":   yesNo(a.DatabaseSpecific.Exploited),
 			"end_of_life": yesNo(a.DatabaseSpecific.EndOfLife),
 			"url":         a.References[0].URL,
+			"feed":        m.Feed,
 		},
 	}
 	if cves != "" {

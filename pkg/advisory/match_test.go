@@ -205,6 +205,7 @@ func TestToEvent(t *testing.T) {
 				t.Fatal("no match")
 			}
 			ev := ToEvent(ms[0], dev, at)
+			tc.evidence["feed"] = f.Version // the feed that matched
 			if ev.Kind != event.KindOutdatedFirmware || ev.Type != event.TypeFinding ||
 				ev.Capability != event.CapSoftwareUpdates || ev.Provision != Provision ||
 				ev.Device != dev || !ev.Time.Equal(at) || ev.V != event.SchemaVersion {

@@ -759,6 +759,20 @@ func TestNewerFeedWithoutRestart(t *testing.T) {
 	if v := verdict(); v != config.ActionAlert {
 		t.Errorf("not exploited: verdict %s, want alert", v)
 	}
+	// A newer feed that says the same of the advisory files nothing new:
+	// which feed said it is no fact about the device.
+	quiet, stopQuiet := d.Subscribe()
+	load(feed("2099-01-01.2", "false"))
+	stopQuiet()
+	select {
+	case ev := <-quiet:
+		t.Errorf("a feed with the same facts brought %s %v", ev.Kind, ev.Evidence)
+	default:
+	}
+	lap, _ = d.Device(laptop)
+	if len(lap.Findings) != 1 || lap.Findings[0].Evidence["feed"] != "2099-01-01.1" {
+		t.Errorf("laptop findings after a feed with the same facts: %+v, want the one from feed 2099-01-01.1", lap.Findings)
+	}
 	// A later feed says the advisory is exploited (CISA KEV added it):
 	// the finding says so, policy quarantines, and the finding is still
 	// first seen when it was.
@@ -814,9 +828,10 @@ func curlFeed(version, exploited, fixed string) []byte {
 
 // TestRestoredFindingAgainstFeedAtStart: a finding saved under one feed
 // is withdrawn at the next start when the feed then in force (one kept
-// from a download, a firmware upgrade's built-in one) no longer supports
-// it, and policy's quarantine for it ends; one the feed still supports
-// stays, and so does its quarantine.
+// from a download, a firmware upgrade's built-in one), at least as new,
+// no longer supports it, and policy's quarantine for it ends; one the
+// feed still supports stays, and so does its quarantine, as does one an
+// older feed in force does not know.
 func TestRestoredFindingAgainstFeedAtStart(t *testing.T) {
 	pub, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
@@ -840,6 +855,9 @@ func TestRestoredFindingAgainstFeedAtStart(t *testing.T) {
 		{"same_facts", curlFeed("2099-01-02.1", "true", "8.0.0"), false},
 		{"range_corrected", curlFeed("2099-01-02.1", "true", "7.0.0"), true},
 		{"advisory_gone", []byte(strings.Replace(string(curlFeed("2099-01-02.1", "true", "8.0.0")), "TEST-2099-0001", "TEST-2099-0002", 1)), true},
+		// The newest feed was not kept: an older one has not heard of the
+		// advisory yet, which is no reason to withdraw it.
+		{"older_feed_in_force", curlFeed("2098-12-31.1", "true", "7.0.0"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -210,8 +209,24 @@ func (p *Pipeline) withdrawSuperseded(d *device.Device, feed *advisory.Feed, sw 
 }
 
 // sameAdvisoryFacts: a and b say the same of one advisory and version.
+// Which feed said it is no fact about the device: a finding confirmed by
+// a newer feed keeps the feed it came from.
 func sameAdvisoryFacts(a, b *event.Event) bool {
-	return a.Severity == b.Severity && a.Summary == b.Summary && maps.Equal(a.Evidence, b.Evidence)
+	facts := func(e event.Evidence) int {
+		if _, ok := e["feed"]; ok {
+			return len(e) - 1
+		}
+		return len(e)
+	}
+	if a.Severity != b.Severity || a.Summary != b.Summary || facts(a.Evidence) != facts(b.Evidence) {
+		return false
+	}
+	for k, v := range a.Evidence {
+		if w, ok := b.Evidence[k]; k != "feed" && (!ok || w != v) {
+			return false
+		}
+	}
+	return true
 }
 
 // RematchAdvisories compares every device's software with the current
@@ -230,7 +245,9 @@ func (p *Pipeline) RematchAdvisories() {
 // current feed no longer supports: their advisory is gone, or no longer
 // names the version they were about (a correction by the feed's
 // maintainers). Each is checked on its own product and version, not on
-// what the device reports now, which after a restart may be nothing yet.
+// what the device reports now, which after a restart may be nothing yet,
+// and only against a feed at least as new as the one it came from: an
+// older feed in force (the newest one not kept) has not heard of it yet.
 // Unlike a device's word that it was updated, the signed feed is taken
 // as it is: the finding is gone, and policy decides again.
 func (p *Pipeline) WithdrawUnsupported() {
@@ -238,7 +255,7 @@ func (p *Pipeline) WithdrawUnsupported() {
 	for _, d := range p.inv.Devices() {
 		var gone []*event.Event
 		for _, f := range d.Findings {
-			if f.Kind == event.KindOutdatedFirmware && !supports(feed, f) {
+			if f.Kind == event.KindOutdatedFirmware && feed.AtLeast(f.Evidence["feed"]) && !supports(feed, f) {
 				gone = append(gone, f)
 			}
 		}
