@@ -154,6 +154,8 @@ type Daemon struct {
 	capLostBefore uint64
 	lossCheckedAt time.Time
 	lostAtCheck   uint64
+	// handedOverAt is when device records were last handed to the store.
+	handedOverAt time.Time
 
 	kernelMu sync.Mutex // serialises changes to the kernel
 	work     *workQueue

@@ -54,10 +54,33 @@ func (d *Daemon) deviceRecordLocked(dev *device.Device) store.DeviceRecord {
 	return rec
 }
 
-// persistDevices hands device records to the store; the store coalesces
-// them into at most one flash write per interval.
+// handOverEvery is how often the routine changes of devices (new
+// findings, repeats, addresses, last seen) are handed to the store, or
+// the store's write interval if shorter. The copy holds d.mu, which the
+// packet path waits for: with the inventory full that is about 6 ms here
+// and twenty times that on a router's core (BENCHMARKS.md), and the store
+// writes flash only once per write interval anyway. Owner actions,
+// quarantines and audits hand their device over at once.
+const handOverEvery = time.Minute
+
+// persistDevices hands device records to the store when handOverEvery
+// has passed since the last time; the store coalesces them into at most
+// one flash write per interval.
 func (d *Daemon) persistDevices(now time.Time) {
 	d.mu.Lock()
+	every := min(handOverEvery, d.cfg.Store.WriteInterval.Duration)
+	if !d.handedOverAt.IsZero() && now.Sub(d.handedOverAt) < every {
+		d.mu.Unlock()
+		return
+	}
+	d.mu.Unlock()
+	d.handOverDevices(now)
+}
+
+// handOverDevices hands every device's record to the store now.
+func (d *Daemon) handOverDevices(now time.Time) {
+	d.mu.Lock()
+	d.handedOverAt = now
 	recs := d.deviceRecordsLocked()
 	d.mu.Unlock()
 	for _, r := range recs {
@@ -85,4 +108,4 @@ func (d *Daemon) deviceRecordsLocked() []store.DeviceRecord {
 func copyEvent(e *event.Event) event.Event { return *e }
 
 // persistAll is the last write before the daemon stops.
-func (d *Daemon) persistAll() { d.persistDevices(d.now()) }
+func (d *Daemon) persistAll() { d.handOverDevices(d.now()) }

@@ -15,7 +15,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/store"
 )
 
-// BenchmarkDeviceRecords is the part of the store hand-over every 5 s
+// BenchmarkDeviceRecords is the part of the store hand-over (once a minute)
 // that holds the daemon's lock, which the packet path waits for: the
 // inventory full (1,024 devices, the default cap) with 64 findings each
 // (the per-device cap), and a home network's 32 devices with 8.
