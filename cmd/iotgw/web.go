@@ -25,6 +25,9 @@ import (
 // once it listens.
 func serveWeb(ctx context.Context, cfg *config.Config, cfgPath string, b *daemon.Daemon, as web.AlertSettings, log *slog.Logger, up func()) error {
 	dir := filepath.Dir(cfg.Store.Path)
+	if removed, err := web.RemoveTemps(dir); err != nil || len(removed) > 0 {
+		log.Warn("temporary files of an interrupted write of the page's keys", "removed", len(removed), "err", err)
+	}
 	addrs, forbidden, err := webAddresses(cfg)
 	if err != nil {
 		return err

@@ -12,12 +12,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/iotgw/iotgw/internal/atomicfile"
+	"github.com/iotgw/iotgw/internal/statefile"
 )
 
 // The curated feed, its signature and the project's public keys ship in
@@ -151,6 +151,9 @@ func (h *Holder) loadKept() {
 	if h.keep == "" {
 		return
 	}
+	if _, err := statefile.RemoveTemps(h.keep); err != nil {
+		h.log.Warn("temporary files of an interrupted write of the kept advisory feed not removed", "path", h.keep, "err", err)
+	}
 	b, err := readCapped(h.keep, h.max+maxSigFileSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return
@@ -181,10 +184,12 @@ func (h *Holder) saveKept(feed, sig []byte, origin string) {
 	if h.keep == "" || origin == keptOrigin {
 		return
 	}
-	line := bytes.TrimRight(sig, " \t\r\n")
+	// The signature file's fields may be split by any white space,
+	// new lines too; the kept copy holds them on its first line.
+	line := strings.Join(strings.Fields(string(sig)), " ")
 	b := make([]byte, 0, len(line)+1+len(feed))
 	b = append(append(append(b, line...), '\n'), feed...)
-	if err := atomicfile.Write(h.keep, b); err != nil {
+	if err := statefile.Write(h.keep, b); err != nil {
 		h.log.Warn("advisory feed in force but not kept; a restart uses the older one until the next download", "path", h.keep, "err", err)
 	}
 }
@@ -230,18 +235,14 @@ func (h *Holder) LoadFile(path, sigPath string) error {
 	return h.LoadBytes(feed, sig, path)
 }
 
+// readCapped reads a feed or signature file of at most max bytes.
 func readCapped(name string, max int64) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("advisory feed: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("advisory feed %s: %w", name, err)
-	}
-	if int64(len(b)) > max {
+	b, err := statefile.Read(name, max)
+	switch {
+	case errors.Is(err, statefile.ErrTooLarge):
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrTooLarge, name, max)
+	case err != nil:
+		return nil, fmt.Errorf("advisory feed: %w", err)
 	}
 	return b, nil
 }

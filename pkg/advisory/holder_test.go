@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -500,6 +501,48 @@ func TestKeptFeed(t *testing.T) {
 		}
 		if !os.SameFile(before, after) {
 			t.Error("the kept copy was written again when it was read back")
+		}
+	})
+
+	// A signature file's fields may be split by any white space, new
+	// lines too: verify takes them, and so must the kept copy, or an
+	// attacker on the path of a plain-http feed URL who adds a new line
+	// would keep the feed from being kept, and reopen the rollback.
+	for name, sig := range map[string][]byte{
+		"signature_after_a_new_line":  append([]byte("\n"), newerSig...),
+		"signature_fields_on_lines":   bytes.Replace(newerSig, []byte(" "), []byte("\n"), -1),
+		"signature_with_crlf_and_tab": bytes.Replace(bytes.TrimSpace(newerSig), []byte(" "), []byte("\t"), 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "advisory-feed.signed")
+			if err := newTestHolder(t, Options{KeepPath: path}).LoadBytes(newer, sig, "test"); err != nil {
+				t.Fatal(err)
+			}
+			if got := newTestHolder(t, Options{KeepPath: path}).Current().Version; got != "2030-01-03.1" {
+				t.Errorf("active version after the restart %q, want the kept 2030-01-03.1", got)
+			}
+		})
+	}
+
+	t.Run("fifo_does_not_hang", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "advisory-feed.signed")
+		if err := syscall.Mkfifo(path, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got := newTestHolder(t, Options{KeepPath: path}).Current().Version; got != "2030-01-01.1" {
+			t.Errorf("active version %q, want the built-in 2030-01-01.1", got)
+		}
+	})
+
+	t.Run("interrupted_write_cleared", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "advisory-feed.signed")
+		if err := os.WriteFile(path+".tmp-123", kept(newer, newerSig), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		newTestHolder(t, Options{KeepPath: path})
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("left after the start: %v", entries)
 		}
 	})
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -17,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/iotgw/iotgw/internal/atomicfile"
+	"github.com/iotgw/iotgw/internal/statefile"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
@@ -228,35 +227,6 @@ func trimOutbox(doc *document, b []byte, maxBytes int) ([]byte, int, error) {
 	return shed(doc, b, maxBytes, len(orig), apply)
 }
 
-// readState reads path within limit bytes.
-func readState(path string, limit int64) ([]byte, error) {
-	// Non-blocking: opening a FIFO someone left at the path must not hang
-	// the daemon's start. It changes nothing for a regular file.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
-	}
-	if fi.Size() > limit {
-		return nil, fmt.Errorf("file of %d bytes is over the read limit of %d", fi.Size(), limit)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("file grew over the read limit of %d bytes", limit)
-	}
-	return data, nil
-}
-
 // siblings lists the names in path's directory that start with path's
 // base name followed by infix, sorted.
 func siblings(path, infix string) []string {
@@ -299,13 +269,12 @@ func noFile(err error) bool {
 // load fills an empty store from its file, called by Open only.
 func (s *Store) load() {
 	path := s.opts.Path
-	if tmps := siblings(path, atomicfile.TempInfix); len(tmps) > 0 {
-		for _, t := range tmps {
-			if err := os.Remove(t); err != nil {
-				s.log.Warn("cannot remove temporary file of an interrupted write", "path", t, "err", err)
-			}
-		}
-		s.log.Info("removed temporary files of an interrupted write; the state file is unaffected", "path", path, "files", len(tmps))
+	removed, err := statefile.RemoveTemps(path)
+	if err != nil {
+		s.log.Warn("cannot remove temporary files of an interrupted write", "path", path, "err", err)
+	}
+	if len(removed) > 0 {
+		s.log.Info("removed temporary files of an interrupted write; the state file is unaffected", "path", path, "files", len(removed))
 	}
 	data, err := s.readFile(path, readLimit(s.opts.MaxBytes))
 	// A read the system failed (EIO on tired flash, EACCES, EMFILE) says
@@ -480,7 +449,7 @@ func (s *Store) moveAside(reason error) {
 	if dir == "" {
 		dir = "."
 	}
-	_ = atomicfile.SyncDir(dir) // the move is a courtesy; the next write syncs again
+	_ = statefile.SyncDir(dir) // the move is a courtesy; the next write syncs again
 	s.log.Warn("state file unreadable; moved aside, starting with an empty state",
 		"path", path, "moved_to", dst, "reason", why)
 	s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and moved to %s; the saved quarantines and decisions are lost", why, dst))

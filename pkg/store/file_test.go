@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iotgw/iotgw/internal/atomicfile"
+	"github.com/iotgw/iotgw/internal/statefile"
 	"github.com/iotgw/iotgw/pkg/event"
 )
 
@@ -243,7 +243,7 @@ func TestRenameIsTheCommitPoint(t *testing.T) {
 	}
 
 	diffJSON(t, h.open().Snapshot(), sampleState())
-	if got := siblings(h.path, atomicfile.TempInfix); len(got) != 0 {
+	if got := siblings(h.path, statefile.TempInfix); len(got) != 0 {
 		t.Errorf("temporary files left: %v", got)
 	}
 	if _, err := os.Stat(unrelated); err != nil {
@@ -334,7 +334,7 @@ func TestKilledMidWrite(t *testing.T) {
 		}
 		_ = cmd.Wait()
 		path := filepath.Join(dir, "state.json")
-		if len(siblings(path, atomicfile.TempInfix)) > 0 {
+		if len(siblings(path, statefile.TempInfix)) > 0 {
 			leftTemp++
 		}
 
@@ -352,7 +352,7 @@ func TestKilledMidWrite(t *testing.T) {
 				t.Fatalf("round %d: device %s from generation %s in a file of generation %s", round, d.MAC, d.Identity.Firmware, gen)
 			}
 		}
-		if got := siblings(path, atomicfile.TempInfix); len(got) != 0 {
+		if got := siblings(path, statefile.TempInfix); len(got) != 0 {
 			t.Errorf("round %d: temporary files survive Open: %v", round, got)
 		}
 	}
@@ -428,7 +428,7 @@ func TestReadFailureKeepsFile(t *testing.T) {
 					failures--
 					return nil, &fs.PathError{Op: "read", Path: path, Err: syscall.EIO}
 				}
-				return readState(path, limit)
+				return statefile.Read(path, limit)
 			}
 			s.load()
 			if got := len(s.Snapshot().Devices) > 0; got != tc.loaded {

@@ -44,7 +44,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/iotgw/iotgw/internal/atomicfile"
+	"github.com/iotgw/iotgw/internal/statefile"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
@@ -203,7 +203,7 @@ type Store struct {
 	// than its content (EIO, EACCES): it may be sound, so this run never
 	// writes over it.
 	held error
-	// readFile reads the state file (readState; tests replace it).
+	// readFile reads the state file (statefile.Read; tests replace it).
 	readFile func(path string, limit int64) ([]byte, error)
 }
 
@@ -232,7 +232,7 @@ func newStore(opts Options) *Store {
 		decisions:   make(map[hwaddr.MAC]*Decision),
 		muted:       make(map[string]bool),
 		nextID:      1,
-		readFile:    readState,
+		readFile:    statefile.Read,
 	}
 }
 
@@ -703,7 +703,7 @@ func (s *Store) flush(c cause) error {
 	doc.Written = s.clock.Now().UTC()
 	data, trim, err := encode(doc, s.opts.MaxBytes)
 	if err == nil {
-		err = atomicfile.Write(s.opts.Path, data)
+		err = statefile.Write(s.opts.Path, data)
 	}
 
 	s.mu.Lock()

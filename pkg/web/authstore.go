@@ -15,7 +15,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/iotgw/iotgw/internal/atomicfile"
+	"github.com/iotgw/iotgw/internal/statefile"
 )
 
 // AuthState is the part of the login that survives a restart.
@@ -57,6 +57,20 @@ type FileStore struct {
 	mu     sync.Mutex
 	cached AuthState
 	info   fs.FileInfo // of the file cached; nil when there is none
+}
+
+// RemoveTemps removes what interrupted writes of the page's files in dir
+// left behind (a copy of the key, of the setup code), and returns the
+// names it removed. Call it at start, before the files are used.
+func RemoveTemps(dir string) ([]string, error) {
+	var removed []string
+	var errs []error
+	for _, name := range []string{authFileName, SetupCodeFileName, KeyFileName, CertFileName} {
+		r, err := statefile.RemoveTemps(filepath.Join(dir, name))
+		removed = append(removed, r...)
+		errs = append(errs, err)
+	}
+	return removed, errors.Join(errs...)
 }
 
 // NewFileStore returns the store in dir.
@@ -104,7 +118,7 @@ func (f *FileStore) SaveAuth(st AuthState, setupCode string) error {
 	}
 	codePath := filepath.Join(f.dir, SetupCodeFileName)
 	if setupCode != "" {
-		if err := atomicfile.Write(codePath, []byte(setupCode+"\n")); err != nil {
+		if err := statefile.Write(codePath, []byte(setupCode+"\n")); err != nil {
 			return fmt.Errorf("setup code: %w", err)
 		}
 	}
@@ -112,7 +126,7 @@ func (f *FileStore) SaveAuth(st AuthState, setupCode string) error {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.Write(filepath.Join(f.dir, authFileName), data); err != nil {
+	if err := statefile.Write(filepath.Join(f.dir, authFileName), data); err != nil {
 		return fmt.Errorf("web auth state: %w", err)
 	}
 	f.info = nil

@@ -21,7 +21,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iotgw/iotgw/internal/atomicfile"
+	"github.com/iotgw/iotgw/internal/statefile"
 )
 
 // Certificate files inside the state directory.
@@ -102,10 +102,10 @@ func createCertificate(certPath, keyPath string, addrs []netip.Addr, names []str
 		return tls.Certificate{}, fmt.Errorf("web certificate: %w", err)
 	}
 	// The key first: a certificate on disk always has its key.
-	if err := atomicfile.Write(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})); err != nil {
+	if err := statefile.Write(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})); err != nil {
 		return tls.Certificate{}, fmt.Errorf("web certificate key: %w", err)
 	}
-	if err := atomicfile.Write(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})); err != nil {
+	if err := statefile.Write(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})); err != nil {
 		return tls.Certificate{}, fmt.Errorf("web certificate: %w", err)
 	}
 	return tls.LoadX509KeyPair(certPath, keyPath)

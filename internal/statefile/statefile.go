@@ -1,0 +1,139 @@
+// Package statefile writes and reads the files iotgw keeps on the
+// router's flash (the state, the page's keys, the newest advisory feed):
+// a file is replaced so that a crash or a power cut at any point leaves
+// either the old content or the new one, never a mix; the temporary
+// files of an interrupted write are cleared at the next start; and a
+// read is bounded and cannot hang on something other than a file.
+package statefile
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// TempInfix names a write in progress: <name>.tmp-<random>. A file by
+// that name that outlived its process is left from an interrupted write.
+const TempInfix = ".tmp-"
+
+// Write replaces path with data, mode 0600, creating its directory (mode
+// 0700) if needed: write a temporary file in the same directory, fsync
+// it, rename it over path (the commit point), fsync the directory so the
+// rename itself is durable. On error no temporary file is left.
+func Write(path string, data []byte) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create directory %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, base+TempInfix+"*")
+	if err != nil {
+		return fmt.Errorf("create temporary file for %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s over %s: %w", tmp, path, err)
+	}
+	// The new file is in place; if the directory cannot be synced, only
+	// its durability across a power cut is in doubt, and the caller that
+	// retries a failed write does so.
+	return SyncDir(dir)
+}
+
+// SyncDir makes a rename in dir durable. File systems that cannot sync a
+// directory (EINVAL) get nothing better from retrying.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// ErrTooLarge: the file is over the limit given to Read.
+var ErrTooLarge = errors.New("file too large")
+
+// Read reads path, which must be a regular file of at most limit bytes.
+// It opens without blocking: a FIFO someone left at the path must not
+// hang the daemon's start.
+func Read(path string, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file (%s)", path, fi.Mode().Type())
+	}
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("%w: %s has %d bytes, over the read limit of %d", ErrTooLarge, path, fi.Size(), limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%w: %s grew over the read limit of %d bytes", ErrTooLarge, path, limit)
+	}
+	return data, nil
+}
+
+// RemoveTemps removes the temporary files an interrupted Write of path
+// left, and returns those it removed. They may hold what the file holds
+// (a key, a setup code).
+func RemoveTemps(path string) ([]string, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	var removed []string
+	var errs []error
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), base+TempInfix) {
+			continue
+		}
+		name := filepath.Join(dir, e.Name())
+		if err := os.Remove(name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, name)
+	}
+	return removed, errors.Join(errs...)
+}
