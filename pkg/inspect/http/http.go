@@ -482,7 +482,7 @@ func (a *analyzer) finishBody(f *inspect.Flow, dir inspect.Dir, h *half, ended b
 			where = inspect.WhereResponseBody
 		}
 		switch {
-		case dir == inspect.ToServer && (h.kind == bodyForm || h.kind != bodyJSON && looksLikeForm(body)):
+		case dir == inspect.ToServer && (h.kind == bodyForm || h.kind == bodyUnknown && looksLikeForm(body)):
 			a.proto.scanDecoded(f, dir, inspect.WhereForm, body, inspect.CutEndIf(cut), isForm)
 		default:
 			s.ScanPayload(f, dir, where, body, inspect.CutEndIf(cut))
@@ -516,10 +516,11 @@ func (p *Protocol) scanDecoded(f *inspect.Flow, dir inspect.Dir, where string, b
 	clear(p.decoded[:n])
 }
 
-// looksLikeForm reports whether a body without a form's Content-Type is
-// one all the same: name=value pairs, which never hold a raw space.
+// looksLikeForm reports whether a body without a Content-Type is a form
+// all the same: name=value pairs, which never hold a raw space, and not
+// a JSON document or markup.
 func looksLikeForm(b []byte) bool {
-	return len(b) > 0 && b[0] != '{' && b[0] != '<' && bytes.IndexByte(b, '=') > 0 && bytes.IndexAny(b, " \t\r\n") < 0
+	return len(b) > 0 && b[0] != '{' && b[0] != '[' && b[0] != '<' && bytes.IndexByte(b, '=') > 0 && bytes.IndexAny(b, " \t\r\n") < 0
 }
 
 // lose drops a direction's place in the stream: it skips to the next

@@ -531,7 +531,11 @@ func TestWebPageContactIsNotTheOwners(t *testing.T) {
 // part of its value, and a body that is not a form is scanned as sent.
 func TestEncodedPersonalData(t *testing.T) {
 	post := func(ctype, body string) string {
-		return "POST /api HTTP/1.1\r\nContent-Type: " + ctype + "\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+		head := "POST /api HTTP/1.1\r\n"
+		if ctype != "" {
+			head += "Content-Type: " + ctype + "\r\n"
+		}
+		return head + "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
 	}
 	const form = "application/x-www-form-urlencoded"
 	tests := []struct {
@@ -541,7 +545,8 @@ func TestEncodedPersonalData(t *testing.T) {
 	}{
 		{"form_phone", post(form, "id=7&phone=%2B49+30+1234567"), []string{"phone/phone/form"}},
 		{"form_free_text_phone", post(form, "msg=call+%2B49+30+1234567+today"), []string{"phone//form"}},
-		{"form_without_content_type", post("text/plain", "id=7&phone=%2B49+30+1234567"), []string{"phone/phone/form"}},
+		{"form_without_content_type", post("", "id=7&phone=%2B49+30+1234567"), []string{"phone/phone/form"}},
+		{"json_array_without_content_type", post("", `[{"url":"http://x/?a=1","phone":"+4930123456"}]`), []string{"phone/phone/body"}},
 		{"form_names_with_spaces", post(form, "first_name=Anna+Maria&last_name=van+der+Berg&email=anna%40example.com"), []string{"email/email/form", "name/first_name/form", "name/last_name/form"}},
 		{"query_phone", "GET /reg?phone=%2B1-415-555-2671 HTTP/1.1\r\n\r\n", []string{"phone/phone/url"}},
 		{"query_location", "GET /up?lat=52.5200%30&lon=13.4050%31 HTTP/1.1\r\n\r\n", []string{"location/lat/url"}},
@@ -549,6 +554,7 @@ func TestEncodedPersonalData(t *testing.T) {
 		{"query_plus_is_a_space", "GET /call?n=+49+30+1234567 HTTP/1.1\r\n\r\n", nil},
 		{"escaped_separator_stays_in_value", post(form, "note=a%26phone%3D0301234567"), nil},
 		{"text_body_not_decoded", post("text/plain", "reading 7 %2B49+30+1234567"), nil},
+		{"form_shaped_text_not_decoded", post("text/plain", "id=7&phone=%2B49+30+1234567"), nil},
 		{"json_body_not_decoded", post("application/json", `{"n":"%2B49+30+1234567"}`), nil},
 	}
 	for _, tt := range tests {
@@ -973,6 +979,25 @@ func TestSteadyStateAllocs(t *testing.T) {
 	}
 	if s.Engine.Stats.EventsEmitted != 2 {
 		t.Errorf("%d events, want the two observations of the first request", s.Engine.Stats.EventsEmitted)
+	}
+}
+
+// TestSteadyStateAllocsScanned: a device that polls with an encoded query
+// and posts an encoded form, with the payload scanner on, allocates
+// nothing per request once its flow is known.
+func TestSteadyStateAllocsScanned(t *testing.T) {
+	body := "id=42&temp=21.5&note=all+good%21"
+	req := []byte("POST /api/v1/report?dev=sensor%2D7&fw=1.2+beta HTTP/1.1\r\nHost: 203.0.113.5\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+	s := inspecttest.NewStream(t, New(pii.New()), "192.168.1.10:40000", "203.0.113.5:80")
+	s.Exchange(req, keepAliveResponse)
+	allocs := testing.AllocsPerRun(200, func() {
+		s.Exchange(req, keepAliveResponse)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocs per scanned request, want 0", allocs)
+	}
+	if got := s.Collector.Kind(event.KindPersonalData); len(got) != 0 {
+		t.Errorf("personal data found in a request without any: %v", evidences(got))
 	}
 }
 
