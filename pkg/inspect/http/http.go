@@ -501,7 +501,7 @@ const (
 // "phone=%2B49+30+1234567" is "+49 30 1234567". What the scanner was
 // handed is wiped after: a form may hold a password.
 func (p *Protocol) scanDecoded(f *inspect.Flow, dir inspect.Dir, where string, b []byte, cut inspect.Cut, what int) {
-	if len(b) > len(p.decoded) || bytes.IndexAny(b, "%+") < 0 {
+	if len(b) > len(p.decoded) || !bytes.ContainsAny(b, "%+") {
 		p.scanner.ScanPayload(f, dir, where, b, cut)
 		return
 	}
@@ -520,7 +520,7 @@ func (p *Protocol) scanDecoded(f *inspect.Flow, dir inspect.Dir, where string, b
 // all the same: name=value pairs, which never hold a raw space, and not
 // a JSON document or markup.
 func looksLikeForm(b []byte) bool {
-	return len(b) > 0 && b[0] != '{' && b[0] != '[' && b[0] != '<' && bytes.IndexByte(b, '=') > 0 && bytes.IndexAny(b, " \t\r\n") < 0
+	return len(b) > 0 && b[0] != '{' && b[0] != '[' && b[0] != '<' && bytes.IndexByte(b, '=') > 0 && !bytes.ContainsAny(b, " \t\r\n")
 }
 
 // lose drops a direction's place in the stream: it skips to the next
