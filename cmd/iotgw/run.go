@@ -602,7 +602,8 @@ func startAudit(cfg *config.Config, d *daemon.Daemon, log *slog.Logger, run func
 		auditor, err := audit.New(audit.Options{
 			MaxAttempts: a.MaxAttempts, AttemptDelay: a.AttemptDelay.Duration, PortDelay: a.PortDelay.Duration,
 			ConnectTimeout: a.ConnectTimeout.Duration, ResponseTimeout: a.ResponseTimeout.Duration,
-			Ports: ports, LAN: cfg.LAN.Prefixes, OnLAN: onLAN, Candidates: cl, Logger: log,
+			Ports: ports, LAN: cfg.LAN.Prefixes, OnLAN: onLAN, HolderOf: netwatch.HolderOf(cfg.LAN.Interfaces),
+			Candidates: cl, Logger: log,
 		})
 		if err != nil {
 			return err

@@ -36,6 +36,11 @@ const KindAudit event.Kind = "audit"
 // never sends a packet there.
 var ErrNotLAN = errors.New("audit: address is not a LAN address")
 
+// ErrNotPresent is returned for a device the kernel does not place at any
+// of its addresses now (HolderOf): it left, and its last address may be
+// another host's. Nothing was sent; the audit is not counted as done.
+var ErrNotPresent = errors.New("audit: device not at its addresses now")
+
 // Dialer opens TCP connections; *net.Dialer is one. Tests and the lab
 // pass their own.
 type Dialer interface {
@@ -75,6 +80,13 @@ type Options struct {
 	// (double NAT) and the router's own addresses, and a device can claim
 	// any address nobody else holds.
 	OnLAN func(netip.Addr) bool
+	// HolderOf, when set, gives the MAC the kernel's neighbour table has
+	// for an address now; an address it does not place at the target's
+	// MAC is not audited. The inventory keeps a device's last address
+	// after it left, and a host that took the address since (the owner's
+	// NAS with a static address, a trusted device) must not get another
+	// device's port check and login attempts.
+	HolderOf func(netip.Addr) (hwaddr.MAC, bool)
 	// Candidates is the default-credential list (required).
 	Candidates CandidateLister
 	// Dialer opens connections (default a net.Dialer).
@@ -242,14 +254,24 @@ func (a *Auditor) permitted(addr netip.Addr) bool {
 	return false
 }
 
-// pickAddr returns the address to audit t at.
+// pickAddr returns the address to audit t at: the latest LAN one, IPv4
+// before IPv6, that the kernel places at t's MAC now. A link-local IPv6
+// address without a zone cannot be dialled (and would look like a device
+// with nothing open), so it is passed over.
 func (a *Auditor) pickAddr(t Target) (netip.Addr, error) {
 	var v6 netip.Addr
+	elsewhere := false
 	for _, addr := range slices.Backward(t.Addrs) {
-		if !a.permitted(addr) {
+		addr = addr.Unmap()
+		if !a.permitted(addr) || addr.IsLinkLocalUnicast() && addr.Zone() == "" {
 			continue
 		}
-		addr = addr.Unmap()
+		if a.opts.HolderOf != nil {
+			if mac, ok := a.opts.HolderOf(addr); !ok || mac != t.MAC {
+				elsewhere = true
+				continue
+			}
+		}
 		if addr.Is4() {
 			return addr, nil
 		}
@@ -257,8 +279,11 @@ func (a *Auditor) pickAddr(t Target) (netip.Addr, error) {
 			v6 = addr
 		}
 	}
-	if v6.IsValid() {
+	switch {
+	case v6.IsValid():
 		return v6, nil
+	case elsewhere:
+		return netip.Addr{}, fmt.Errorf("%w: device %s is not at %v", ErrNotPresent, t.MAC, t.Addrs)
 	}
 	return netip.Addr{}, fmt.Errorf("%w: device %s has none of %v", ErrNotLAN, t.MAC, t.Addrs)
 }

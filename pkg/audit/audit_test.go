@@ -671,6 +671,54 @@ func TestTelnetEchoIsNotAShell(t *testing.T) {
 	}
 }
 
+// TestPickAddrHolder: only an address the kernel's neighbour table places
+// at the device now is audited, and a link-local one only with its zone;
+// a device the kernel places nowhere is not present, and nothing is sent.
+func TestPickAddrHolder(t *testing.T) {
+	dev, nas := hwaddr.MAC{0x02, 0, 0, 0, 0, 1}, hwaddr.MAC{0x02, 0, 0, 0, 0, 2}
+	table := map[netip.Addr]hwaddr.MAC{
+		netip.MustParseAddr("192.168.1.50"):    nas, // the device's old address, a NAS's now
+		netip.MustParseAddr("192.168.1.60"):    dev,
+		netip.MustParseAddr("fd00::60"):        dev,
+		netip.MustParseAddr("fe80::60%br-lan"): dev,
+		netip.MustParseAddr("fe80::61"):        dev, // looked up without a zone
+		netip.MustParseAddr("192.168.1.70"):    nas,
+		netip.MustParseAddr("fe80::70%br-lan"): nas,
+		netip.MustParseAddr("fd00::70"):        nas,
+	}
+	holder := func(a netip.Addr) (hwaddr.MAC, bool) { mac, ok := table[a]; return mac, ok }
+	a := newAuditor(t, newMapDialer(), func(o *Options) { o.HolderOf = holder })
+	tests := []struct {
+		name  string
+		addrs []string
+		want  string
+		err   error
+	}{
+		{"latest_taken_by_another", []string{"192.168.1.60", "192.168.1.50"}, "192.168.1.60", nil},
+		{"only_address_taken", []string{"192.168.1.50"}, "", ErrNotPresent},
+		{"not_in_the_table", []string{"192.168.1.51"}, "", ErrNotPresent},
+		{"ula_when_ipv4_taken", []string{"fd00::60", "192.168.1.50"}, "fd00::60", nil},
+		{"link_local_with_zone", []string{"fe80::60%br-lan"}, "fe80::60%br-lan", nil},
+		{"link_local_without_zone", []string{"fe80::61"}, "", ErrNotLAN},
+		{"all_another_hosts", []string{"192.168.1.70", "fe80::70%br-lan", "fd00::70"}, "", ErrNotPresent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tg := Target{MAC: dev}
+			for _, s := range tt.addrs {
+				tg.Addrs = append(tg.Addrs, netip.MustParseAddr(s))
+			}
+			got, err := a.pickAddr(tg)
+			switch {
+			case tt.err != nil && !errors.Is(err, tt.err):
+				t.Errorf("pickAddr(%v) = %v, %v; want %v", tt.addrs, got, err, tt.err)
+			case tt.err == nil && (err != nil || got != netip.MustParseAddr(tt.want)):
+				t.Errorf("pickAddr(%v) = %v, %v; want %s", tt.addrs, got, err, tt.want)
+			}
+		})
+	}
+}
+
 // The audit goes to the address the device used last (the inventory keeps
 // them oldest first): an older one may belong to another host since.
 func TestPickAddrLatest(t *testing.T) {

@@ -5,6 +5,7 @@ package audit
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -21,6 +22,7 @@ import (
 	"github.com/iotgw/iotgw/internal/netnstest"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/netwatch"
 )
 
 // The lab: a router namespace with a LAN bridge (10.96.0.1/24) and six
@@ -284,6 +286,7 @@ func TestLabAuditFindsExactlyTheDefaults(t *testing.T) {
 	}
 	dialer := nsDialer{ns: router}
 	port := map[string]string{"telnet": "23", "http": "80", "ssh": "22"}
+	macOf := func(i int) hwaddr.MAC { return hwaddr.MAC{0x02, 0x96, 0, 0, 0, byte(i + 1)} }
 	for i, d := range devices {
 		d.ns = netnstest.New(t, "iotgwaud", d.name)
 		d.dir = filepath.Join(base, d.name)
@@ -294,7 +297,7 @@ func TestLabAuditFindsExactlyTheDefaults(t *testing.T) {
 		netnstest.Cmd(t, "ip", "-n", router, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", d.ns)
 		netnstest.Cmd(t, "ip", "-n", router, "link", "set", veth, "master", "br0", "up")
 		netnstest.Cmd(t, "ip", "-n", d.ns, "addr", "add", fmt.Sprintf("%s/%d", d.ip, labPrefix), "dev", "eth0")
-		netnstest.Cmd(t, "ip", "-n", d.ns, "link", "set", "eth0", "up")
+		netnstest.Cmd(t, "ip", "-n", d.ns, "link", "set", "eth0", "address", macOf(i).String(), "up")
 		d.start(t)
 	}
 	for _, d := range devices {
@@ -319,14 +322,29 @@ func TestLabAuditFindsExactlyTheDefaults(t *testing.T) {
 		o.ResponseTimeout = 5 * time.Second
 		o.LAN = []netip.Prefix{netip.MustParsePrefix("10.96.0.0/24")}
 		o.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+		// The router's neighbour table, as the daemon asks it.
+		holderOf := netwatch.HolderOf([]string{"br0"})
+		o.HolderOf = func(a netip.Addr) (mac hwaddr.MAC, ok bool) {
+			if err := netnstest.Run(router, func() error { mac, ok = holderOf(a); return nil }); err != nil {
+				t.Error(err)
+			}
+			return mac, ok
+		}
 	})
+	// A device that left; its last address is tel-def's now. Its audit
+	// must not reach tel-def, whose server counts every login.
+	left := hwaddr.MAC{0x02, 0x96, 0, 0, 0, 0x99}
 	sink := &sliceSink{}
 	var mu sync.Mutex
 	reports := map[hwaddr.MAC]Report{}
-	done := make(chan struct{}, len(devices))
-	s, err := NewScheduler(a, sink, SchedulerOptions{QueueSize: len(devices), Logger: quietLogger(),
+	done := make(chan struct{}, len(devices)+1)
+	s, err := NewScheduler(a, sink, SchedulerOptions{QueueSize: len(devices) + 1, Logger: quietLogger(),
 		Done: func(tg Target, r Report, err error) {
-			if err != nil {
+			if tg.MAC == left {
+				if !errors.Is(err, ErrNotPresent) {
+					t.Errorf("audit of the device that left: %v, want %v", err, ErrNotPresent)
+				}
+			} else if err != nil {
 				t.Errorf("audit %s: %v", tg.MAC, err)
 			}
 			mu.Lock()
@@ -340,13 +358,15 @@ func TestLabAuditFindsExactlyTheDefaults(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go s.Run(ctx)
-	macOf := func(i int) hwaddr.MAC { return hwaddr.MAC{0x02, 0x96, 0, 0, 0, byte(i + 1)} }
+	if err := s.Request(Target{MAC: left, Addrs: []netip.Addr{netip.MustParseAddr(devices[0].ip)}}); err != nil {
+		t.Fatal(err)
+	}
 	for i, d := range devices {
 		if err := s.Request(Target{MAC: macOf(i), Addrs: []netip.Addr{netip.MustParseAddr(d.ip)}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for range devices {
+	for range len(devices) + 1 {
 		<-done
 	}
 

@@ -247,6 +247,15 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			}
 			return ctx.Err()
 		}
+		if errors.Is(err, ErrNotPresent) {
+			// Nothing was sent: the device is audited when it is back.
+			s.finish(t.MAC, time.Time{})
+			s.log.Info("audit skipped: the device is not at its addresses now", "device", t.MAC.String(), "err", err)
+			if s.opts.Done != nil {
+				s.opts.Done(t, report, err)
+			}
+			continue
+		}
 		when := s.opts.Now()
 		if report.Stop == StopLockout {
 			// Remembered as audited in the future: no audit, automatic or

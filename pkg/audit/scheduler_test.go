@@ -436,3 +436,54 @@ func TestSchedulerSeed(t *testing.T) {
 		t.Errorf("Request of a seeded held device: %v, want ErrTooSoon", err)
 	}
 }
+
+// TestSchedulerNotPresent: a device the kernel places at none of its
+// addresses is not counted as audited: nothing was sent, and it is audited
+// when it is back; the next device's audit goes on.
+func TestSchedulerNotPresent(t *testing.T) {
+	d := newMapDialer()
+	f := &fakeTelnet{user: "root", password: "xc3511"}
+	d.route(lan("23"), f.start(t))
+	gone := target()
+	gone.MAC = mac(9)
+	a := newAuditor(t, d, func(o *Options) {
+		// The kernel has the address at the device of target(), not at
+		// the one that left.
+		o.HolderOf = func(netip.Addr) (hwaddr.MAC, bool) { return target().MAC, true }
+	})
+	type result struct {
+		mac hwaddr.MAC
+		err error
+	}
+	done := make(chan result, 2)
+	s, err := NewScheduler(a, &sliceSink{}, SchedulerOptions{Logger: quietLogger(),
+		Done: func(tg Target, _ Report, err error) { done <- result{tg.MAC, err} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	for _, tg := range []Target{gone, target()} {
+		if err := s.Request(tg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ended := map[hwaddr.MAC]error{}
+	for range 2 {
+		r := <-done
+		ended[r.mac] = r.err
+	}
+	if err := ended[gone.MAC]; !errors.Is(err, ErrNotPresent) {
+		t.Errorf("the audit of the device that left ended %v, want %v", err, ErrNotPresent)
+	}
+	if err, ok := ended[target().MAC]; !ok || err != nil {
+		t.Errorf("the audit of the device at the address ended %v (ran %v), want done", err, ok)
+	}
+	if at, ok := s.LastAudit(gone.MAC); ok {
+		t.Errorf("the device that left is remembered as audited at %v", at)
+	}
+	if f.attempts.Load() == 0 {
+		t.Error("the device at the address got no login attempt")
+	}
+}

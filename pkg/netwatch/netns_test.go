@@ -362,3 +362,49 @@ func TestOnLAN(t *testing.T) {
 		}
 	}
 }
+
+// TestHolderOf: the kernel's neighbour table names who is at an address
+// now, on the LAN interfaces only and in a state that carries a MAC.
+func TestHolderOf(t *testing.T) {
+	requireRoot(t)
+	ns := netnstest.New(t, "iotgwn", "neigh")
+	ipIn(t, ns, "link", "add", "lan0", "type", "veth", "peer", "name", "lan0p")
+	ipIn(t, ns, "link", "add", "wan0", "type", "veth", "peer", "name", "wan0p")
+	for _, dev := range []string{"lan0", "lan0p", "wan0", "wan0p"} {
+		ipIn(t, ns, "link", "set", dev, "up")
+	}
+	ipIn(t, ns, "addr", "add", "10.97.0.1/24", "dev", "lan0")
+	ipIn(t, ns, "addr", "add", "10.98.0.2/24", "dev", "wan0")
+	nas, cam, modem := "02:97:00:00:00:20", "02:97:00:00:00:30", "02:98:00:00:00:01"
+	ipIn(t, ns, "neigh", "add", "10.97.0.20", "lladdr", nas, "dev", "lan0", "nud", "reachable")
+	ipIn(t, ns, "neigh", "add", "10.97.0.30", "lladdr", cam, "dev", "lan0", "nud", "stale")
+	ipIn(t, ns, "neigh", "add", "fe80::30", "lladdr", cam, "dev", "lan0", "nud", "permanent")
+	ipIn(t, ns, "neigh", "add", "10.97.0.40", "dev", "lan0", "nud", "failed")
+	ipIn(t, ns, "neigh", "add", "10.98.0.1", "lladdr", modem, "dev", "wan0", "nud", "permanent")
+	holderOf := HolderOf([]string{"lan0"})
+	for _, tc := range []struct {
+		addr string
+		want string // "" for none
+	}{
+		{"10.97.0.20", nas},
+		{"10.97.0.30", cam},
+		{"fe80::30", cam},
+		{"fe80::30%lan0", cam},
+		{"fe80::30%wan0", ""},
+		{"10.97.0.40", ""}, // failed: no MAC
+		{"10.97.0.50", ""}, // not in the table
+		{"10.98.0.1", ""},  // the WAN side
+	} {
+		var got hwaddr.MAC
+		var ok bool
+		if err := netnstest.Run(ns, func() error {
+			got, ok = holderOf(netip.MustParseAddr(tc.addr))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if (tc.want == "") == ok || ok && got.String() != tc.want {
+			t.Errorf("HolderOf(%s) = %v, %v; want %q", tc.addr, got, ok, tc.want)
+		}
+	}
+}

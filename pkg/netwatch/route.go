@@ -6,6 +6,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
 // OnLAN returns a check that the kernel, in the caller's network
@@ -36,3 +38,43 @@ func OnLAN(ifaces []string) func(netip.Addr) bool {
 		return err == nil && slices.Contains(ifaces, link.Attrs().Name)
 	}
 }
+
+// HolderOf returns a lookup, in the caller's network namespace, of the MAC
+// the kernel's neighbour table has for an address on one of the LAN
+// interfaces named, in a state that carries one (reachable, stale, delay,
+// probe, permanent). It is the kernel's latest word on who answers at an
+// address: the device inventory keeps a device's last address after it
+// left, and the address may be another host's since. The active audit
+// asks it before it touches a device.
+func HolderOf(ifaces []string) func(netip.Addr) (hwaddr.MAC, bool) {
+	return func(a netip.Addr) (hwaddr.MAC, bool) {
+		a = a.Unmap()
+		family := netlink.FAMILY_V4
+		if a.Is6() {
+			family = netlink.FAMILY_V6
+		}
+		neighs, err := netlink.NeighList(0, family)
+		if err != nil {
+			return hwaddr.MAC{}, false
+		}
+		for _, n := range neighs {
+			ip, ok := netip.AddrFromSlice(n.IP)
+			if !ok || ip.Unmap() != a.WithZone("") || n.State&usableStates == 0 || len(n.HardwareAddr) != 6 {
+				continue
+			}
+			link, err := netlink.LinkByIndex(n.LinkIndex)
+			if err != nil || !slices.Contains(ifaces, link.Attrs().Name) {
+				continue
+			}
+			if z := a.Zone(); z != "" && z != link.Attrs().Name {
+				continue
+			}
+			return hwaddr.FromBytes(n.HardwareAddr), true
+		}
+		return hwaddr.MAC{}, false
+	}
+}
+
+// usableStates are the NUD states whose entries carry a MAC the kernel
+// believes.
+const usableStates = netlink.NUD_REACHABLE | netlink.NUD_STALE | netlink.NUD_DELAY | netlink.NUD_PROBE | netlink.NUD_PERMANENT
