@@ -742,3 +742,32 @@ func TestPickAddrLatest(t *testing.T) {
 		}
 	}
 }
+
+// TestWebVerdict: after the 401 that asked for a login, what a status
+// says of one attempt.
+func TestWebVerdict(t *testing.T) {
+	tests := []struct {
+		name     string
+		status   int
+		location string
+		body     string
+		want     outcome
+	}{
+		{"ok", 200, "", "", outcomeAccepted},
+		{"redirect_in", 302, "/index.html", "", outcomeAccepted},
+		{"redirect_to_login", 302, "/login.html?err=1", "", outcomeRejected},
+		{"unauthorized", 401, "", "", outcomeRejected},
+		{"too_many_requests", 429, "", "", outcomeLockout},
+		{"forbidden_after_the_challenge", 403, "", "", outcomeLockout},
+		{"locked", 423, "", "", outcomeLockout},
+		{"lockout_text", 401, "", "Account locked. Try again in 5 minutes", outcomeLockout},
+		{"server_error", 500, "", "", outcomeRejected},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := webVerdict(tt.status, tt.location, []byte(tt.body)); got != tt.want {
+				t.Errorf("webVerdict(%d, %q, %q) = %v, want %v", tt.status, tt.location, tt.body, got, tt.want)
+			}
+		})
+	}
+}

@@ -129,7 +129,10 @@ func (w *webService) login(ctx context.Context, cand creds.Candidate) (attempt, 
 
 // webVerdict maps an HTTP or RTSP status after a login to its outcome. A
 // redirect counts as acceptance unless it leads to a login or error page
-// (some servers answer a rejected Basic login that way).
+// (some servers answer a rejected Basic login that way). The service
+// asked for a login (401) before the first attempt, so a 403 or 423 now
+// is the device refusing the client, not the password: a ban, or a
+// user without the right to the page, and either way no reason to go on.
 func webVerdict(status int, location string, body []byte) outcome {
 	switch {
 	case status >= 200 && status < 300:
@@ -142,7 +145,7 @@ func webVerdict(status int, location string, body []byte) outcome {
 			}
 		}
 		return outcomeAccepted
-	case status == http.StatusTooManyRequests || lockoutText(string(body)):
+	case status == http.StatusTooManyRequests || status == http.StatusForbidden || status == http.StatusLocked || lockoutText(string(body)):
 		return outcomeLockout
 	}
 	return outcomeRejected
