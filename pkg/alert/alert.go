@@ -207,7 +207,10 @@ func FromEvent(ev *event.Event, dev Device) (a Alert, ok bool) {
 		}
 		a.Body = fmt.Sprintf("%s sent %s unencrypted %s. Anyone on the path can read it. Check the device's settings and the vendor's app for an encrypted option.",
 			name, dataKindText(dataKind), to)
-		a.DedupKey = key(a.Kind, d, dataKind, dest)
+		// One alert per device and kind of data: each new destination (a
+		// cloud's many relays) or part of a request it turns up in is a
+		// finding on the page, not news for the owner's phone.
+		a.DedupKey = key(a.Kind, d, dataKind)
 		setFacts(a.Facts, ev, "data_kind", "where", "destination", "direction")
 	default:
 		return Alert{}, false
@@ -439,7 +442,8 @@ func FromTest(at time.Time) Alert {
 }
 
 // contentHash is what must change for an alert with the same DedupKey to
-// be sent again: kind, severity, reason and facts — not the body, so a
+// be sent again: kind, severity, reason and facts but the volatile ones
+// (volatileFact) — not the body, so a
 // daemon problem whose error text varies alerts once, and not the title,
 // which names the device as it is known at the time: a name learnt or
 // given later (or the bare MAC of the findings marked seen at start) is
@@ -456,7 +460,9 @@ func (a *Alert) contentHash() uint64 {
 	var ks [16]string
 	keys := ks[:0]
 	for k := range a.Facts {
-		keys = append(keys, k)
+		if !volatileFact(a.Kind, k) {
+			keys = append(keys, k)
+		}
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
@@ -464,6 +470,22 @@ func (a *Alert) contentHash() uint64 {
 		put(a.Facts[k])
 	}
 	return h.Sum64()
+}
+
+// isFinding reports whether a is about a finding (FromEvent) rather than
+// a state (a quarantine, a release, a daemon problem).
+func (a *Alert) isFinding() bool {
+	switch a.Kind {
+	case KindDefaultCredentials, KindOutdatedFirmware, KindPersonalData:
+		return true
+	}
+	return false
+}
+
+// volatileFact reports whether fact of an alert of kind k changes from
+// one event of a finding to the next while the finding stays the same.
+func volatileFact(k Kind, fact string) bool {
+	return k == KindPersonalData && (fact == "where" || fact == "destination")
 }
 
 // finish cleans an alert's text fields: no control characters, bounded

@@ -265,17 +265,16 @@ func (d *Dispatcher) channel(name string) *channel {
 // channels the alert was queued for. It does not block on the network.
 func (d *Dispatcher) Notify(a Alert) int {
 	d.prepare(&a)
-	var prev uint64
-	var seen bool
+	var h uint64
 	if a.DedupKey != "" {
-		h := a.contentHash()
+		h = a.contentHash()
 		d.mu.Lock()
-		prev, seen = d.dedup.get(a.DedupKey)
-		if !seen || prev != h {
-			d.dedup.put(a.DedupKey, h)
+		seen := d.dedup.has(a.DedupKey, h, a.isFinding())
+		if !seen {
+			d.dedup.add(a.DedupKey, h)
 		}
 		d.mu.Unlock()
-		if seen && prev == h {
+		if seen {
 			return 0
 		}
 	}
@@ -312,11 +311,7 @@ func (d *Dispatcher) Notify(a Alert) int {
 	if n == 0 && failed && a.DedupKey != "" {
 		// Queued nowhere: the same alert must get another chance.
 		d.mu.Lock()
-		if seen {
-			d.dedup.put(a.DedupKey, prev)
-		} else {
-			d.dedup.remove(a.DedupKey)
-		}
+		d.dedup.drop(a.DedupKey, h)
 		d.mu.Unlock()
 	}
 	return n
@@ -363,7 +358,7 @@ func (d *Dispatcher) MarkSeen(alerts ...Alert) {
 	defer d.mu.Unlock()
 	for i := range alerts {
 		if alerts[i].DedupKey != "" {
-			d.dedup.put(alerts[i].DedupKey, alerts[i].contentHash())
+			d.dedup.add(alerts[i].DedupKey, alerts[i].contentHash())
 		}
 	}
 }
@@ -651,49 +646,80 @@ func (d *Dispatcher) backoff(attempts int) time.Duration {
 	return min(delay, d.opts.MaxBackoff)
 }
 
-// lru maps dedup keys to content hashes, forgetting the least recently
-// used beyond its capacity.
+// lru maps dedup keys to the content hashes alerted under them, the
+// hashesPerKey most recent of each, forgetting the least recently used
+// key beyond its capacity. More than one hash per key: a finding whose
+// facts alternate (personal data in the URL of one request and the body
+// of the next, a login accepted on one connection and refused on
+// another) would otherwise alert at every change.
 type lru struct {
 	cap   int
 	order *list.List // front: most recent; values are *lruEntry
 	index map[string]*list.Element
 }
 
+const hashesPerKey = 4
+
 type lruEntry struct {
-	key  string
-	hash uint64
+	key    string
+	hashes [hashesPerKey]uint64
+	n      int // hashes held; the newest at (n-1) % hashesPerKey
 }
 
 func newLRU(capacity int) *lru {
 	return &lru{cap: capacity, order: list.New(), index: make(map[string]*list.Element, capacity)}
 }
 
-func (l *lru) get(key string) (uint64, bool) {
+// has reports whether hash was alerted under key: any of its hashes
+// when any is set, else only the latest. A finding whose facts alternate
+// is not news; a state that comes back (quarantined after a release, a
+// problem after it was resolved) is.
+func (l *lru) has(key string, hash uint64, any bool) bool {
 	e, ok := l.index[key]
 	if !ok {
-		return 0, false
+		return false
 	}
 	l.order.MoveToFront(e)
-	return e.Value.(*lruEntry).hash, true
-}
-
-func (l *lru) remove(key string) {
-	if e, ok := l.index[key]; ok {
-		l.order.Remove(e)
-		delete(l.index, key)
+	en := e.Value.(*lruEntry)
+	if !any {
+		return en.n > 0 && en.hashes[(en.n-1)%hashesPerKey] == hash
 	}
+	return slices.Contains(en.hashes[:min(en.n, hashesPerKey)], hash)
 }
 
-func (l *lru) put(key string, hash uint64) {
-	if e, ok := l.index[key]; ok {
-		e.Value.(*lruEntry).hash = hash
-		l.order.MoveToFront(e)
+// add records hash under key, in place of the oldest of its hashes when
+// it holds hashesPerKey.
+func (l *lru) add(key string, hash uint64) {
+	e, ok := l.index[key]
+	if !ok {
+		e = l.order.PushFront(&lruEntry{key: key})
+		l.index[key] = e
+		if l.order.Len() > l.cap {
+			old := l.order.Back()
+			l.order.Remove(old)
+			delete(l.index, old.Value.(*lruEntry).key)
+		}
+	}
+	l.order.MoveToFront(e)
+	en := e.Value.(*lruEntry)
+	en.hashes[en.n%hashesPerKey] = hash
+	en.n++
+}
+
+// drop takes back the add of hash under key, which was the latest.
+func (l *lru) drop(key string, hash uint64) {
+	e, ok := l.index[key]
+	if !ok {
 		return
 	}
-	l.index[key] = l.order.PushFront(&lruEntry{key: key, hash: hash})
-	if l.order.Len() > l.cap {
-		old := l.order.Back()
-		l.order.Remove(old)
-		delete(l.index, old.Value.(*lruEntry).key)
+	en := e.Value.(*lruEntry)
+	if en.n == 0 || en.hashes[(en.n-1)%hashesPerKey] != hash {
+		return
+	}
+	en.n--
+	en.hashes[en.n%hashesPerKey] = 0
+	if en.n == 0 {
+		l.order.Remove(e)
+		delete(l.index, key)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/iotgw/iotgw/internal/testclock"
 	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/store"
 )
 
@@ -202,12 +203,16 @@ func TestDedupSameFindingOnce(t *testing.T) {
 	if n := h.d.Notify(a3); n != 1 {
 		t.Errorf("a changed finding (login refused instead of accepted) was not queued")
 	}
-	if n := h.d.Notify(a1); n != 1 {
-		t.Errorf("the finding changing back is a change too, and was not queued")
+	// Facts that alternate (a login accepted on one connection, refused
+	// on the next) alert once each, not at every change.
+	for range 5 {
+		if n := h.d.Notify(a1) + h.d.Notify(a3); n != 0 {
+			t.Fatalf("a finding changing back to what was alerted was queued %d times", n)
+		}
 	}
 	h.drain()
-	if got := len(h.rec["hook"].got); got != 3 {
-		t.Errorf("sent %d alerts, want 3", got)
+	if got := len(h.rec["hook"].got); got != 2 {
+		t.Errorf("sent %d alerts, want 2", got)
 	}
 }
 
@@ -744,5 +749,89 @@ func TestAlertFitsTheOutbox(t *testing.T) {
 	var env envelope
 	if err := json.Unmarshal(items[0].Payload, &env); err != nil || env.Alert.Kind != KindDefaultCredentials {
 		t.Errorf("payload does not decode: %v %+v", err, env.Alert.Kind)
+	}
+}
+
+// TestDedupPersonalDataPerKind: a device that sends the owner's e-mail
+// address in clear on every poll, in the URL of one request and the body
+// of the next, to one relay of its cloud after another, alerts once; the
+// same address coming the other way is news.
+func TestDedupPersonalDataPerKind(t *testing.T) {
+	h := newHarness(t, Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}, nil)
+	pii := func(where, dest, direction string) Alert {
+		a, ok := FromEvent(&event.Event{Type: event.TypeFinding, Kind: event.KindPersonalData, Severity: event.SeverityMedium,
+			Device:   event.Endpoint{MAC: "c0:56:e3:00:00:03", IP: "192.168.1.30"},
+			Evidence: event.Evidence{"data_kind": "email", "sample": "al***", "where": where, "direction": direction, "destination": dest}}, Device{Name: "Scale"})
+		if !ok {
+			t.Fatal("no alert")
+		}
+		return a
+	}
+	queued := 0
+	for i := range 10 {
+		where := []string{"url", "body"}[i%2]
+		queued += h.d.Notify(pii(where, fmt.Sprintf("203.0.113.%d:443", i), "lan_to_wan"))
+	}
+	if queued != 1 {
+		t.Errorf("%d alerts queued for one kind of data sent again and again, want 1", queued)
+	}
+	if n := h.d.Notify(pii("response_body", "192.168.1.30", "wan_to_lan")); n != 1 {
+		t.Errorf("the same data coming from the internet was queued %d times, want 1", n)
+	}
+}
+
+func TestDedupMemory(t *testing.T) {
+	l := newLRU(2)
+	l.add("a", 1)
+	l.add("a", 2)
+	if !l.has("a", 1, true) || !l.has("a", 2, true) || l.has("a", 3, true) || l.has("b", 1, true) {
+		t.Fatal("a key does not hold the hashes added")
+	}
+	if l.has("a", 1, false) || !l.has("a", 2, false) {
+		t.Fatal("a state's key is not held at its latest hash alone")
+	}
+	for h := uint64(3); h <= hashesPerKey+2; h++ {
+		l.add("a", h)
+	}
+	if l.has("a", 1, true) || l.has("a", 2, true) || !l.has("a", hashesPerKey+2, true) {
+		t.Errorf("a key holds more than its %d latest hashes", hashesPerKey)
+	}
+	l.drop("a", hashesPerKey+1) // not the latest: stays
+	l.drop("a", hashesPerKey+2)
+	if !l.has("a", hashesPerKey+1, true) || l.has("a", hashesPerKey+2, true) {
+		t.Error("drop took back another hash than the latest")
+	}
+	l.add("b", 9)
+	l.drop("b", 9)
+	if _, ok := l.index["b"]; ok {
+		t.Error("a key whose only hash was dropped is still held")
+	}
+	l.add("b", 9)
+	l.add("c", 9)
+	if _, ok := l.index["a"]; ok || l.order.Len() != 2 {
+		t.Errorf("memory of %d keys, want the 2 most recent", l.order.Len())
+	}
+}
+
+// TestDedupStateComesBack: a state that comes back is news, unlike a
+// finding's facts coming back: quarantined, released, quarantined again
+// alert three times, and so do a problem, its end and the problem again.
+func TestDedupStateComesBack(t *testing.T) {
+	h := newHarness(t, Config{Channels: []ChannelConfig{webhookChannel("hook", func(c *ChannelConfig) { c.MinSeverity = "info" })}}, nil)
+	cam := hwaddr.MAC{0xc0, 0x56, 0xe3, 0, 0, 1}
+	dev := Device{Name: "Hall camera"}
+	q := store.Quarantine{MAC: cam, Mode: "block", Since: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC), By: store.ActorPolicy, Reason: "default password"}
+	at := q.Since
+	for i, a := range []Alert{
+		FromQuarantine(q, dev),
+		FromRelease(cam, dev, at.Add(time.Hour), "released by you"),
+		FromQuarantine(q, dev),
+		FromProblem(AreaCapture, "ring overrun", at),
+		FromProblemResolved(AreaCapture, at.Add(time.Minute)),
+		FromProblem(AreaCapture, "ring overrun", at.Add(time.Hour)),
+	} {
+		if n := h.d.Notify(a); n != 1 {
+			t.Errorf("alert %d (%s %q) queued %d times, want once", i, a.Kind, a.Title, n)
+		}
 	}
 }
