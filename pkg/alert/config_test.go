@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -290,5 +291,22 @@ func TestPlaintextCredentialWarning(t *testing.T) {
 				t.Errorf("warned %v, want %v; log:\n%s", got, tc.warn, logs.String())
 			}
 		})
+	}
+}
+
+// TestRedactedErrorBounded: an error quoting a server's endless reply is
+// cut to maxErrorText, after its secrets are hidden, so that the cut
+// cannot leave part of one.
+func TestRedactedErrorBounded(t *testing.T) {
+	const secret = "s3cret-webhook-token-0123456789"
+	r := newRedactor([]string{secret})
+	long := strings.Repeat("y", maxErrorText-10) + secret + strings.Repeat("z", 1<<20)
+	err := r.err(&SendError{Err: errors.New(long), Permanent: true})
+	var se *SendError
+	if !errors.As(err, &se) || !se.Permanent {
+		t.Errorf("the classification was lost: %#v", err)
+	}
+	if got := err.Error(); len(got) > maxErrorText+8 || strings.Contains(got, secret[:8]) {
+		t.Errorf("error of %d bytes, secret shown: %v", len(got), strings.Contains(got, secret[:8]))
 	}
 }

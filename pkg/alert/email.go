@@ -78,6 +78,7 @@ func (e *Email) send(ctx context.Context, a Alert) error {
 	// A cancelled context must also end a blocked read or write.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
+	conn = &cappedConn{Conn: conn, left: maxSMTPRead}
 	if e.mode == "tls" {
 		tc := tls.Client(conn, e.tlsConfig)
 		if err := tc.HandshakeContext(ctx); err != nil {
@@ -251,4 +252,27 @@ func classifySMTP(err error) error {
 		return permanent(err)
 	}
 	return err
+}
+
+// maxSMTPRead bounds what one session reads from the server: replies are
+// short lines and a TLS handshake a few kilobytes. net/smtp reads a reply
+// of any length, and before STARTTLS anyone on the path can send one; a
+// server that sends more is cut off rather than held in memory.
+const maxSMTPRead = 256 << 10
+
+var errSMTPTooLong = errors.New("the server sent more than an SMTP session needs")
+
+// cappedConn is a connection that reads at most left bytes.
+type cappedConn struct {
+	net.Conn
+	left int
+}
+
+func (c *cappedConn) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, errSMTPTooLong
+	}
+	n, err := c.Conn.Read(p[:min(len(p), c.left)])
+	c.left -= n
+	return n, err
 }

@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -361,5 +362,47 @@ func TestEmailUntrustedCertificate(t *testing.T) {
 	}
 	if len(box.authSeen) != 0 {
 		t.Error("the password was sent to an unverified server")
+	}
+}
+
+// TestEmailEndlessReply: a server (or anyone on the path before STARTTLS)
+// that answers with a reply of megabytes is cut off, not held in memory.
+func TestEmailEndlessReply(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	line := "550-" + strings.Repeat("x", 1000) + "\r\n"
+	sent := make(chan int, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		r := bufio.NewReader(c)
+		io.WriteString(c, "220 mx.example.net ESMTP\r\n")
+		r.ReadString('\n') // EHLO
+		io.WriteString(c, "250 mx.example.net\r\n")
+		r.ReadString('\n') // MAIL FROM
+		n := 0
+		for n < 4<<20 {
+			m, err := io.WriteString(c, line)
+			n += m
+			if err != nil {
+				break
+			}
+		}
+		sent <- n
+	}()
+	cc := ChannelConfig{Type: TypeEmail, Server: ln.Addr().String(), TLS: "none", InsecurePlaintext: true,
+		From: "iotgw@example.com", To: []string{"owner@example.com"}}
+	err = sendMail(t, cc, sampleAlert())
+	if err == nil || !strings.Contains(err.Error(), errSMTPTooLong.Error()) {
+		t.Fatalf("Send: %v, want %v", err, errSMTPTooLong)
+	}
+	if n := <-sent; n >= 4<<20 {
+		t.Errorf("the client read all %d bytes of the reply", n)
 	}
 }

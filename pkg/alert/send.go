@@ -75,6 +75,9 @@ func newHTTPClient(s *settings) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = s.tlsConfig("")
 	tr.MaxIdleConns = 2
+	// A service's headers are a few hundred bytes; Go's default allows
+	// 10 MB, which a hostile server would have the daemon hold.
+	tr.MaxResponseHeaderBytes = 16 << 10
 	tr.IdleConnTimeout = 90 * time.Second
 	return &http.Client{
 		Transport:     tr,
@@ -102,7 +105,7 @@ func (h *httpSender) do(req *http.Request, describe func(body []byte) (string, t
 	if describe != nil {
 		detail, wait = describe(body)
 	}
-	msg := fmt.Sprintf("%s: HTTP %s", h.service, resp.Status)
+	msg := fmt.Sprintf("%s: HTTP %s", h.service, clip(resp.Status, 64))
 	if detail != "" {
 		msg += ": " + clip(detail, 200)
 	}
@@ -161,12 +164,19 @@ func (r redactor) text(s string) string {
 	return s
 }
 
-// err keeps a SendError's classification and hides the secrets.
+// maxErrorText bounds an error's text as the channel's status keeps it,
+// the page shows it and the log writes it: a server's reply quoted in it
+// may be as long as the server likes.
+const maxErrorText = 512
+
+// err keeps a SendError's classification, hides the secrets and bounds
+// the text; the secrets go first, so that the cut cannot leave part of
+// one.
 func (r redactor) err(err error) error {
 	if err == nil {
 		return nil
 	}
-	msg := errors.New(r.text(err.Error()))
+	msg := errors.New(clip(r.text(err.Error()), maxErrorText))
 	var se *SendError
 	if errors.As(err, &se) {
 		return &SendError{Err: msg, Permanent: se.Permanent, RetryAfter: se.RetryAfter}
