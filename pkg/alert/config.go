@@ -561,14 +561,14 @@ func newBucket(rate float64, burst int) *bucket {
 	return &bucket{rate: rate, burst: float64(burst), tokens: float64(burst)}
 }
 
-// available refills and returns the tokens at now.
+// available refills and returns the tokens at now. A clock set back (a
+// router that booted with a wrong time, then NTP) refills from now on,
+// rather than only once the new time has caught up with the old one.
 func (b *bucket) available(now time.Time) float64 {
 	if !b.last.IsZero() && now.After(b.last) {
 		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
 	}
-	if b.last.IsZero() || now.After(b.last) {
-		b.last = now
-	}
+	b.last = now
 	return b.tokens
 }
 

@@ -110,6 +110,7 @@ type item struct {
 	alert    Alert
 	attempts int
 	next     time.Time
+	planned  time.Time // when next was set after a failure; zero when not
 	inFlight bool
 }
 
@@ -529,6 +530,12 @@ func (d *Dispatcher) step(ctx context.Context, ch *channel) (next time.Time, bus
 			earliest(ch.quiet.endAfter(now)) // held; urgent alerts behind it may pass
 			continue
 		}
+		if now.Before(it.planned) || it.next.After(now.Add(maxRetryAfter)) {
+			// The clock was set back since the retry was planned (no
+			// wait is that long, and the outbox's retry times are read
+			// back at start): the wait it was given means nothing.
+			it.next, it.planned = now, time.Time{}
+		}
 		if it.next.After(now) {
 			earliest(it.next) // waiting for a retry: nothing behind it may overtake
 			break
@@ -629,7 +636,7 @@ func (d *Dispatcher) settle(ctx context.Context, ch *channel, batch []*item, err
 	}
 	for _, it := range batch {
 		it.attempts++
-		it.next = now.Add(delay)
+		it.next, it.planned = now.Add(delay), now
 		if err := d.outbox.Reschedule(it.id, it.next); err != nil && !errors.Is(err, store.ErrNotFound) {
 			d.log.Warn("cannot reschedule an alert in the outbox", "err", err)
 		}

@@ -835,3 +835,36 @@ func TestDedupStateComesBack(t *testing.T) {
 		}
 	}
 }
+
+// TestClockSetBack: a router that booted with its clock a month ahead,
+// then NTP set it right: the rate limit refills, and retries planned on
+// the wrong time are not held until the real time catches up.
+func TestClockSetBack(t *testing.T) {
+	h := newHarness(t, Config{Channels: []ChannelConfig{webhookChannel("phone", func(c *ChannelConfig) { c.Rate = "6/min"; c.Burst = 1 })}}, nil)
+	right := h.clock.Now()
+	h.clock.Set(right.Add(30 * 24 * time.Hour))
+	failing := true
+	h.rec["phone"].fail = func(Alert) error {
+		if failing {
+			return errors.New("network unreachable")
+		}
+		return nil
+	}
+	h.d.Notify(testAlert(1, false)) // takes the one token, fails, waits for a retry
+	h.drain()
+	h.clock.Set(right)
+	failing = false
+	h.d.Notify(testAlert(2, true))
+	for range 12 {
+		h.drain()
+		h.clock.Advance(10 * time.Second)
+	}
+	h.drain()
+	sent := 0
+	for _, a := range h.rec["phone"].got {
+		sent += max(1, len(a.Parts))
+	}
+	if sent != 2 {
+		t.Errorf("%d alerts sent two minutes after the clock was set back, want both", sent)
+	}
+}
