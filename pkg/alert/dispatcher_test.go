@@ -868,3 +868,24 @@ func TestClockSetBack(t *testing.T) {
 		t.Errorf("%d alerts sent two minutes after the clock was set back, want both", sent)
 	}
 }
+
+// TestDigestUrgentFirst: a digest lists its urgent and severe parts first,
+// so that a service that cuts long messages cuts the new devices, not the
+// quarantine.
+func TestDigestUrgentFirst(t *testing.T) {
+	var parts []Alert
+	for i := range 19 {
+		parts = append(parts, Alert{Kind: KindNewDevice, Severity: event.SeverityInfo, Title: fmt.Sprintf("New device: plug %d", i)})
+	}
+	parts = append(parts,
+		Alert{Kind: KindPersonalData, Severity: event.SeverityMedium, Title: "Personal data sent in clear by Scale"},
+		Alert{Kind: KindQuarantined, Severity: event.SeverityHigh, Urgent: true, Title: "Hall camera quarantined"})
+	d := digest(parts)
+	lines := strings.Split(d.Body, "\n")
+	if lines[0] != "- Hall camera quarantined" || lines[1] != "- Personal data sent in clear by Scale" || lines[2] != "- New device: plug 0" {
+		t.Errorf("digest begins %q", lines[:3])
+	}
+	if d.Parts[len(d.Parts)-1].Title != "Hall camera quarantined" || !d.Urgent || d.Severity != event.SeverityHigh {
+		t.Errorf("digest parts reordered, or urgency and severity lost: %+v", d)
+	}
+}

@@ -1,7 +1,9 @@
 package alert
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -62,17 +64,34 @@ const maxDigestParts = 20
 func digest(parts []Alert) Alert {
 	a := Alert{Kind: KindDigest, Parts: parts, Time: parts[len(parts)-1].Time}
 	urgent := 0
-	var b strings.Builder
-	for i, p := range parts {
+	for _, p := range parts {
 		a.Severity = max(a.Severity, p.Severity)
 		if p.Urgent {
 			urgent++
 			a.Urgent = true
 		}
-		if i > 0 {
+	}
+	// Urgent and severe first: services cut long messages (Pushover at
+	// 1,000 characters), and the quarantine must not be what is cut.
+	order := make([]int, len(parts))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(i, j int) int {
+		if parts[i].Urgent != parts[j].Urgent {
+			if parts[i].Urgent {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(parts[j].Severity, parts[i].Severity)
+	})
+	var b strings.Builder
+	for n, i := range order {
+		if n > 0 {
 			b.WriteByte('\n')
 		}
-		fmt.Fprintf(&b, "- %s", p.Title)
+		fmt.Fprintf(&b, "- %s", parts[i].Title)
 	}
 	a.Title = fmt.Sprintf("iotgw: %d alerts", len(parts))
 	if urgent > 0 {
