@@ -112,6 +112,9 @@ type item struct {
 	next     time.Time
 	planned  time.Time // when next was set after a failure; zero when not
 	inFlight bool
+	// alone: a digest holding it was refused for good; it is sent on its
+	// own, so that one part the service refuses does not drop the rest.
+	alone bool
 }
 
 // envelope is the outbox payload.
@@ -549,6 +552,9 @@ func (d *Dispatcher) step(ctx context.Context, ch *channel) (next time.Time, bus
 		ch.mu.Unlock()
 		return next, false
 	}
+	if slices.ContainsFunc(ready, func(it *item) bool { return it.alone }) {
+		ready = ready[:1]
+	}
 	if ch.bucket != nil {
 		tokens := ch.bucket.available(now)
 		if tokens < 1 {
@@ -600,6 +606,16 @@ func (d *Dispatcher) settle(ctx context.Context, ch *channel, batch []*item, err
 	}
 	var se *SendError
 	errors.As(err, &se)
+	if err != nil && se != nil && se.Permanent && len(batch) > 1 {
+		// The service refused the digest (its size, one part's text):
+		// each part gets a chance of its own before any is dropped.
+		d.log.Warn("digest refused by the channel; sending its alerts one by one", "channel", ch.Name,
+			"alerts", len(batch), "err", err)
+		for _, it := range batch {
+			it.alone = true
+		}
+		return
+	}
 	if err == nil || (se != nil && se.Permanent) {
 		if err == nil {
 			ch.status.Sent++

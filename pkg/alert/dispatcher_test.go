@@ -889,3 +889,35 @@ func TestDigestUrgentFirst(t *testing.T) {
 		t.Errorf("digest parts reordered, or urgency and severity lost: %+v", d)
 	}
 }
+
+// TestDigestRefusedPartsAlone: a digest the service refuses for good is
+// not the end of its alerts: each is sent on its own, and only one the
+// service refuses alone is dropped.
+func TestDigestRefusedPartsAlone(t *testing.T) {
+	h := newHarness(t, Config{Channels: []ChannelConfig{webhookChannel("phone", func(c *ChannelConfig) { c.Rate = "1/min"; c.Burst = 1 })}}, nil)
+	h.rec["phone"].fail = func(a Alert) error {
+		if a.Kind == KindDigest || a.Title == "alert 2" {
+			return &SendError{Err: errors.New("HTTP 400 Bad Request"), Permanent: true}
+		}
+		return nil
+	}
+	h.d.Notify(testAlert(0, false)) // takes the token
+	h.drain()
+	for i := 1; i <= 3; i++ {
+		h.d.Notify(testAlert(i, i == 3))
+	}
+	for range 10 {
+		h.clock.Advance(time.Minute)
+		h.drain()
+	}
+	var titles []string
+	for _, a := range h.rec["phone"].got {
+		titles = append(titles, a.Title)
+	}
+	if want := []string{"alert 0", "alert 1", "alert 3"}; !slices.Equal(titles, want) {
+		t.Errorf("sent %q, want %q", titles, want)
+	}
+	if st := h.d.channel("phone").status; st.Dropped != 1 {
+		t.Errorf("%d alerts dropped, want the one refused on its own", st.Dropped)
+	}
+}
