@@ -23,7 +23,8 @@ import (
 // Outbox is the durable queue alerts wait in until delivered; the store's
 // outbox (*store.Store). Items come back from Pending after a restart.
 type Outbox interface {
-	Enqueue(payload json.RawMessage) (store.OutboxItem, error)
+	// Enqueue keeps payload; urgent asks for it to reach flash promptly.
+	Enqueue(payload json.RawMessage, urgent bool) (store.OutboxItem, error)
 	Pending(limit int) []store.OutboxItem
 	Ack(id uint64) error
 	Reschedule(id uint64, next time.Time) error // a failed delivery
@@ -290,7 +291,7 @@ func (d *Dispatcher) Notify(a Alert) int {
 		payload, err := encodePayload(envelope{V: 1, Channel: ch.Name, Alert: a})
 		var it store.OutboxItem
 		if err == nil {
-			it, err = d.outbox.Enqueue(payload)
+			it, err = d.outbox.Enqueue(payload, a.Urgent)
 		}
 		if err != nil {
 			failed = true

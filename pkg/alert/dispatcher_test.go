@@ -22,16 +22,18 @@ type memOutbox struct {
 	mu          sync.Mutex
 	next        uint64
 	items       []store.OutboxItem
+	urgent      []bool // per item enqueued, whether it was asked to reach flash at once
 	acks        []uint64
 	reschedules int
 }
 
-func (o *memOutbox) Enqueue(p json.RawMessage) (store.OutboxItem, error) {
+func (o *memOutbox) Enqueue(p json.RawMessage, urgent bool) (store.OutboxItem, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.next++
 	it := store.OutboxItem{ID: o.next, Payload: slices.Clone(p)}
 	o.items = append(o.items, it)
+	o.urgent = append(o.urgent, urgent)
 	return it, nil
 }
 
@@ -566,8 +568,8 @@ func TestRestoreFromOutbox(t *testing.T) {
 	h1.d.Notify(testAlert(2, false))
 	h1.drain()
 	// A payload for a channel removed from the configuration, and garbage.
-	_, _ = outbox.Enqueue(json.RawMessage(`{"v":1,"channel":"gone","alert":{"title":"x"}}`))
-	_, _ = outbox.Enqueue(json.RawMessage(`[1,2]`))
+	_, _ = outbox.Enqueue(json.RawMessage(`{"v":1,"channel":"gone","alert":{"title":"x"}}`), false)
+	_, _ = outbox.Enqueue(json.RawMessage(`[1,2]`), false)
 
 	h2 := newHarness(t, cfg, outbox)
 	if got := h2.d.Status()[0].Pending; got != 2 {
@@ -709,11 +711,11 @@ type limitedOutbox struct {
 	broken bool
 }
 
-func (o *limitedOutbox) Enqueue(p json.RawMessage) (store.OutboxItem, error) {
+func (o *limitedOutbox) Enqueue(p json.RawMessage, urgent bool) (store.OutboxItem, error) {
 	if o.broken || len(p) > store.MaxPayload {
 		return store.OutboxItem{}, fmt.Errorf("%w: payload of %d bytes", store.ErrInvalid, len(p))
 	}
-	return o.memOutbox.Enqueue(p)
+	return o.memOutbox.Enqueue(p, urgent)
 }
 
 // TestAlertFitsTheOutbox: a device cannot make an alert about itself
@@ -919,5 +921,16 @@ func TestDigestRefusedPartsAlone(t *testing.T) {
 	}
 	if st := h.d.channel("phone").status; st.Dropped != 1 {
 		t.Errorf("%d alerts dropped, want the one refused on its own", st.Dropped)
+	}
+}
+
+// TestUrgentAlertReachesFlashAtOnce: the outbox is asked to write an
+// urgent alert at once, a routine one with its next routine write.
+func TestUrgentAlertReachesFlashAtOnce(t *testing.T) {
+	h := newHarness(t, Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}, nil)
+	h.d.Notify(testAlert(1, false))
+	h.d.Notify(testAlert(2, true))
+	if !slices.Equal(h.outbox.urgent, []bool{false, true}) {
+		t.Errorf("outbox asked for writes at once %v, want [false true]", h.outbox.urgent)
 	}
 }

@@ -365,7 +365,7 @@ func TestGoldenV1(t *testing.T) {
 	h := newHarness(t)
 	s := h.open()
 	fill(t, s, sampleState())
-	if _, err := s.Enqueue(json.RawMessage(`{"title":"Camera quarantined","device":"c0:56:e3:00:00:01"}`)); err != nil {
+	if _, err := s.Enqueue(json.RawMessage(`{"title":"Camera quarantined","device":"c0:56:e3:00:00:01"}`), false); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Flush(); err != nil {

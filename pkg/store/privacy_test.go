@@ -80,7 +80,7 @@ func TestStoreHoldsNoSecret(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Enqueue(payload); err != nil {
+		if _, err := s.Enqueue(payload, false); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -78,7 +78,7 @@ func TestMigrateV0Golden(t *testing.T) {
 			if !s.Stats().Dirty {
 				t.Error("an upgraded file should be written with the next write")
 			}
-			if it, err := s.Enqueue(json.RawMessage(`{}`)); err != nil || it.ID != 3 {
+			if it, err := s.Enqueue(json.RawMessage(`{}`), false); err != nil || it.ID != 3 {
 				t.Errorf("next outbox id %d (%v), want 3 from next_outbox_id", it.ID, err)
 			}
 

@@ -512,9 +512,11 @@ func (s *Store) mutedLocked() []string {
 }
 
 // Enqueue adds an alert to the outbox, due now. payload must be valid
-// JSON of at most 8 KiB. A full outbox drops its oldest item. Routine:
-// an alert acknowledged before the next interval never reaches flash.
-func (s *Store) Enqueue(payload json.RawMessage) (OutboxItem, error) {
+// JSON of at most 8 KiB. A full outbox drops its oldest item. Routine,
+// unless urgent: an alert acknowledged before the next interval never
+// reaches flash, but an urgent one (a quarantine) is written at once, so
+// that a power cut while the internet is down does not lose it.
+func (s *Store) Enqueue(payload json.RawMessage, urgent bool) (OutboxItem, error) {
 	if len(payload) > maxPayloadLen {
 		return OutboxItem{}, fmt.Errorf("%w: alert payload of %d bytes (max %d)", ErrInvalid, len(payload), maxPayloadLen)
 	}
@@ -533,7 +535,7 @@ func (s *Store) Enqueue(payload json.RawMessage) (OutboxItem, error) {
 	it := OutboxItem{ID: s.nextID, Created: now, NextAttempt: now, Payload: compact}
 	s.nextID++
 	s.outbox = append(s.outbox, it)
-	s.changedLocked(false)
+	s.changedLocked(urgent)
 	return it.clone(), nil
 }
 

@@ -211,7 +211,7 @@ func TestRoundTripSurvivesRestart(t *testing.T) {
 	s := h.open()
 	want := sampleState()
 	fill(t, s, want)
-	it, err := s.Enqueue(json.RawMessage(`{"title":"Camera quarantined"}`))
+	it, err := s.Enqueue(json.RawMessage(`{"title":"Camera quarantined"}`), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func TestRoutineChangesCoalesce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Enqueue(json.RawMessage(`{}`)); err != nil {
+	if _, err := s.Enqueue(json.RawMessage(`{}`), false); err != nil {
 		t.Fatal(err)
 	}
 	if st := s.Stats(); st.Writes != 0 || !st.Dirty {
@@ -424,6 +424,10 @@ func TestUrgentChangesWrittenPromptly(t *testing.T) {
 			func(doc map[string]any) bool { return doc["muted_alert_channels"] == nil }},
 		{"audit_ended", func(s *Store) error { return s.PutDevice(DeviceRecord{MAC: mac(9), LastAudit: t0}) },
 			func(doc map[string]any) bool { return strings.Contains(fmt.Sprint(doc["devices"]), "last_audit") }},
+		{"urgent_alert_queued", func(s *Store) error {
+			_, err := s.Enqueue(json.RawMessage(`{"title":"Hall camera quarantined"}`), true)
+			return err
+		}, func(doc map[string]any) bool { return strings.Contains(fmt.Sprint(doc["outbox"]), "Hall camera quarantined") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -691,7 +695,7 @@ func TestTableCaps(t *testing.T) {
 	})
 	t.Run("outbox_drops_oldest", func(t *testing.T) {
 		for i := range 3 {
-			if _, err := s.Enqueue(json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))); err != nil {
+			if _, err := s.Enqueue(json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)), false); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -741,7 +745,7 @@ func TestOutbox(t *testing.T) {
 	s := h.open()
 	var ids []uint64
 	for i := range 3 {
-		it, err := s.Enqueue(json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)))
+		it, err := s.Enqueue(json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)), false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -783,7 +787,7 @@ func TestOutbox(t *testing.T) {
 		t.Errorf("SetNextAttempt of an unknown id: %v, want ErrNotFound", err)
 	}
 	for _, bad := range []string{``, `{"a":`, `not json`, `{"big":"` + strings.Repeat("x", maxPayloadLen) + `"}`} {
-		if _, err := s.Enqueue(json.RawMessage(bad)); !errors.Is(err, ErrInvalid) {
+		if _, err := s.Enqueue(json.RawMessage(bad), false); !errors.Is(err, ErrInvalid) {
 			t.Errorf("payload %.20q: %v, want ErrInvalid", bad, err)
 		}
 	}
@@ -797,7 +801,7 @@ func TestOutbox(t *testing.T) {
 	if err := s.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	it, err := h.open().Enqueue(json.RawMessage(`{}`))
+	it, err := h.open().Enqueue(json.RawMessage(`{}`), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -842,7 +846,7 @@ func TestConcurrentUse(t *testing.T) {
 					s.DeleteQuarantine(m)
 					_ = s.PutDecision(Decision{MAC: m, Name: "x"})
 				}
-				if it, err := s.Enqueue(json.RawMessage(`{}`)); err == nil {
+				if it, err := s.Enqueue(json.RawMessage(`{}`), false); err == nil {
 					_ = s.Reschedule(it.ID, t0)
 					_ = s.Ack(it.ID)
 				}

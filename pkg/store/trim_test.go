@@ -284,7 +284,7 @@ func TestSizeCapDropsOldestAlertsLast(t *testing.T) {
 	s := Open(o)
 	big := `{"body":"` + strings.Repeat("a", 4000) + `"}`
 	for range 30 { // ~ 120 KiB
-		if _, err := s.Enqueue(json.RawMessage(big)); err != nil {
+		if _, err := s.Enqueue(json.RawMessage(big), false); err != nil {
 			t.Fatal(err)
 		}
 	}
