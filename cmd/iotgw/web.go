@@ -97,12 +97,7 @@ func webAddresses(cfg *config.Config) (listen, forbidden []netip.Addr, err error
 		}
 	}
 	if len(cfg.Web.Addresses) == 0 {
-		for _, a := range lan {
-			// Link-local addresses need a zone in URLs; owners use the others.
-			if !a.IsLinkLocalUnicast() {
-				listen = append(listen, a)
-			}
-		}
+		listen = defaultListen(lan)
 		if len(listen) == 0 {
 			return nil, nil, fmt.Errorf("web: the LAN interfaces %v have no address yet", cfg.LAN.Interfaces)
 		}
@@ -226,4 +221,30 @@ func restoreMutedChannels(d *alert.Dispatcher, st *store.Store, log *slog.Logger
 
 func (a alertSettings) SendTest(ctx context.Context, name string) error {
 	return a.d.SendTest(ctx, name)
+}
+
+// defaultListen picks the LAN addresses the page listens on, and its
+// certificate names, when the configuration names none. Link-local
+// addresses need a zone in URLs; owners use the others. A global IPv6
+// address comes from the prefix the ISP delegates, which many change
+// from time to time, and a new one would make a new certificate that the
+// owner's browser warns about, training the owner to click through the
+// warning that would tell of a device posing as the router; IPv6 clients
+// reach the page at the LAN's unique-local address. Only a LAN with no
+// other address listens on its global ones.
+func defaultListen(lan []netip.Addr) []netip.Addr {
+	var stable, global []netip.Addr
+	for _, a := range lan {
+		switch {
+		case a.IsLinkLocalUnicast():
+		case a.Is6() && !a.IsPrivate():
+			global = append(global, a)
+		default:
+			stable = append(stable, a)
+		}
+	}
+	if len(stable) == 0 {
+		return global
+	}
+	return stable
 }
