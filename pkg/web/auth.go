@@ -2,12 +2,17 @@ package web
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/iotgw/iotgw/internal/markup"
@@ -248,7 +253,7 @@ func (s *Server) postSetup(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	client := clientAddr(r)
-	if wait := s.setups.begin(client); wait > 0 {
+	if wait := s.setups.begin(client, false); wait > 0 {
 		tooMany(w, wait)
 		v.Error = "Too many wrong setup codes. Try again in " + waitText(wait) + "."
 		s.renderPre(w, r, http.StatusTooManyRequests, setupContent, v)
@@ -345,7 +350,56 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, epoch, nex
 	}
 	s.setCookie(w, sessionCookie, id, 0)
 	s.setCookie(w, preCookie, "", -1)
+	if st, err := s.store.LoadAuth(); err == nil && st.PasswordHash != "" {
+		if v, err := knownBrowserToken(st.PasswordHash); err == nil {
+			s.setCookie(w, knownCookie, v, knownCookieAge)
+		}
+	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// The known-browser cookie marks a browser that logged in before: its
+// login attempts do not wait for the shared bucket that others' guesses
+// can keep empty (ratelimit.go). It is a random id and its MAC under a
+// key derived from the stored password hash, which only the router holds:
+// no device can make one, and a new password (a new hash) ends them all.
+// It grants nothing else; the password is still checked.
+const (
+	knownCookie    = "iotgw-known"
+	knownCookieAge = 400 * 24 * time.Hour // the longest browsers keep one
+	knownIDBytes   = 16
+)
+
+func knownBrowserKey(passwordHash string) []byte {
+	k := sha256.Sum256([]byte("iotgw known browser\x00" + passwordHash))
+	return k[:]
+}
+
+func knownBrowserMAC(passwordHash string, id []byte) []byte {
+	m := hmac.New(sha256.New, knownBrowserKey(passwordHash))
+	m.Write(id)
+	return m.Sum(nil)[:16]
+}
+
+// knownBrowserToken returns a new cookie value.
+func knownBrowserToken(passwordHash string) (string, error) {
+	id := make([]byte, knownIDBytes)
+	if _, err := rand.Read(id); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(id) + "." + hex.EncodeToString(knownBrowserMAC(passwordHash, id)), nil
+}
+
+// knownBrowser reports whether r carries a known-browser cookie made
+// under the current password.
+func (s *Server) knownBrowser(r *http.Request, passwordHash string) bool {
+	id, mac, ok := strings.Cut(s.cookie(r, knownCookie), ".")
+	if !ok || passwordHash == "" {
+		return false
+	}
+	idb, err1 := hex.DecodeString(id)
+	macb, err2 := hex.DecodeString(mac)
+	return err1 == nil && err2 == nil && len(idb) == knownIDBytes && hmac.Equal(macb, knownBrowserMAC(passwordHash, idb))
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, _ *view) {
@@ -432,7 +486,7 @@ func (s *Server) verify(ctx context.Context, stored, password string) (bool, err
 // message on a mismatch, and returns false.
 func (s *Server) ownerPasswordOK(w http.ResponseWriter, r *http.Request, v *view, stored, typed, wrong string, render func(status int)) bool {
 	client := clientAddr(r)
-	if wait := s.logins.begin(client); wait > 0 {
+	if wait := s.logins.begin(client, s.knownBrowser(r, stored)); wait > 0 {
 		tooMany(w, wait)
 		v.Error = "Too many wrong passwords. Try again in " + waitText(wait) + "."
 		render(http.StatusTooManyRequests)

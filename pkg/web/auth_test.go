@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -229,7 +230,7 @@ func TestLoginBackoff(t *testing.T) {
 // failOnce makes one failed attempt from a, which must be admitted.
 func failOnce(t *testing.T, l *limiter, a netip.Addr) {
 	t.Helper()
-	if w := l.begin(a); w != 0 {
+	if w := l.begin(a, false); w != 0 {
 		t.Fatalf("%s must wait %s", a, w)
 	}
 	l.end(a, attemptFailed)
@@ -238,7 +239,7 @@ func failOnce(t *testing.T, l *limiter, a netip.Addr) {
 // waitFor is how long a must wait; an admitted probe is aborted, so it
 // counts for nothing.
 func waitFor(l *limiter, a netip.Addr) time.Duration {
-	w := l.begin(a)
+	w := l.begin(a, false)
 	if w == 0 {
 		l.end(a, attemptAborted)
 	}
@@ -247,7 +248,7 @@ func waitFor(l *limiter, a netip.Addr) time.Duration {
 
 func TestGlobalBackoff(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	l := newLimiter(func() time.Time { return now })
+	l := newLimiter(func() time.Time { return now }, true)
 	// Many addresses, one failure each: the global bucket runs dry.
 	for i := 0; i < globalBurst; i++ {
 		failOnce(t, l, addrN(i))
@@ -260,7 +261,7 @@ func TestGlobalBackoff(t *testing.T) {
 		t.Fatalf("after one refill a fresh client waits %s, want 0", w)
 	}
 	// A right password gives its token back; an aborted probe too.
-	if l.begin(addrN(5001)) != 0 {
+	if l.begin(addrN(5001), false) != 0 {
 		t.Fatal("not admitted after a refill")
 	}
 	l.end(addrN(5001), attemptSucceeded)
@@ -281,22 +282,22 @@ func TestGlobalBackoff(t *testing.T) {
 // all pass the check before the first failure counts; they wait for it.
 func TestOneAttemptInFlight(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	l := newLimiter(func() time.Time { return now })
+	l := newLimiter(func() time.Time { return now }, true)
 	a := addrN(1)
 	for i := 0; i < freeFailures-1; i++ {
 		failOnce(t, l, a)
 	}
-	if l.begin(a) != 0 {
+	if l.begin(a, false) != 0 {
 		t.Fatal("the last free attempt was refused")
 	}
-	if w := l.begin(a); w != inFlightWait {
+	if w := l.begin(a, false); w != inFlightWait {
 		t.Fatalf("a second attempt while the first is checked waits %s, want %s", w, inFlightWait)
 	}
 	if w := waitFor(l, addrN(2)); w != 0 {
 		t.Errorf("another client waits %s during the attempt", w)
 	}
 	l.end(a, attemptFailed)
-	if w := l.begin(a); w != firstLockout {
+	if w := l.begin(a, false); w != firstLockout {
 		t.Fatalf("after the fifth failure: wait %s, want %s", w, firstLockout)
 	}
 }
@@ -340,7 +341,7 @@ func TestConcurrentLoginsCounted(t *testing.T) {
 // device failing logins must not lock out the owner's address in it.
 func TestIPv6ClientsCountByAddress(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	l := newLimiter(func() time.Time { return now })
+	l := newLimiter(func() time.Time { return now }, true)
 	device := mustAddr(t, "2001:db8:1:2::66")
 	for i := 0; i < freeFailures; i++ {
 		failOnce(t, l, device)
@@ -547,4 +548,61 @@ func TestPasswordChange(t *testing.T) {
 	if resp, _ := fresh.logIn(newPassword); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("the new password does not log in: %s", resp.Status)
 	}
+}
+
+// TestOwnerNotKeptOutByOthersGuesses: a device that makes up an address
+// for every guess keeps the shared bucket empty, but a browser that logged
+// in before (its known-browser cookie) still logs in at once; a browser
+// new to the page waits, and a made-up or stale cookie counts for nothing.
+func TestOwnerNotKeptOutByOthersGuesses(t *testing.T) {
+	r := newRig(t, false)
+	owner := r.browser("192.168.50.104")
+	owner.setUp()
+	r.clock.Advance(sessionIdle + time.Minute) // the session ends; the cookie stays
+	for i := range globalBurst + 5 {
+		r.browser(fmt.Sprintf("10.66.%d.%d", i/200, i%200+1)).logIn("a-wrong-guess-" + strconv.Itoa(i))
+	}
+	if resp, _ := r.browser("192.168.50.105").logIn(goodPassword); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a browser new to the page while the bucket is empty: %s, want 429", resp.Status)
+	}
+	if resp, _ := owner.logIn(goodPassword); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the owner's browser that logged in before: %s, want 303", resp.Status)
+	}
+	for name, value := range map[string]string{
+		"made_up":    strings.Repeat("ab", knownIDBytes) + "." + strings.Repeat("cd", 16),
+		"not_hex":    "x.y",
+		"no_mac":     strings.Repeat("ab", knownIDBytes),
+		"old_hash":   mustKnownToken(t, "an earlier password's hash"),
+		"empty_hash": mustKnownToken(t, ""),
+	} {
+		b := r.browser("192.168.50.106")
+		b.jar.SetCookies(mustURL(t, r.base), []*http.Cookie{{Name: knownCookie, Value: value}})
+		if resp, _ := b.logIn(goodPassword); resp.StatusCode != http.StatusTooManyRequests {
+			t.Errorf("%s cookie: %s, want 429", name, resp.Status)
+		}
+	}
+}
+
+// TestSetupNotKeptOutByOthersGuesses: the setup code needs no shared
+// bucket; a device failing from many addresses cannot keep the owner from
+// setting the page up.
+func TestSetupNotKeptOutByOthersGuesses(t *testing.T) {
+	r := newRig(t, false)
+	for i := range globalBurst + 5 {
+		b := r.browser(fmt.Sprintf("10.66.%d.%d", i/200, i%200+1))
+		tok := b.formToken("/setup")
+		if resp, _ := b.post("/setup", url.Values{"csrf": {tok}, "code": {"AAAA-BBBB-CCCC"}, "password": {goodPassword}, "confirm": {goodPassword}}); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %s, want 401", i, resp.Status)
+		}
+	}
+	r.browser("192.168.50.104").setUp()
+}
+
+func mustKnownToken(t *testing.T, hash string) string {
+	t.Helper()
+	v, err := knownBrowserToken(hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -8,15 +8,22 @@ import (
 
 // Login back-off: each client address may fail freeFailures times; then every further failure doubles a lock-out that
 // starts at firstLockout and ends at maxLockout. Across all clients,
-// attempts draw on a bucket of globalBurst refilled one per globalRefill
-// (a right password gives its token back), so many addresses together
-// guess no faster than that, while the owner waits at most one refill
-// interval. A client has one attempt in flight at a time.
+// password attempts draw on a shared bucket of globalBurst refilled one
+// per globalRefill (a right password gives its token back), so many
+// addresses together guess no faster than that. A client has one attempt
+// in flight at a time.
 //
 // IPv6 clients count by address, not by /64: the page serves only the LAN,
 // whose devices all share one /64, so a prefix key let any device keep the
 // owner locked out. An address a device makes up gains it no more than an
-// IPv4 address it takes; the bucket bounds both.
+// IPv4 address it takes; the bucket bounds both. A device that makes up
+// addresses can keep the shared bucket empty, though, so a browser that
+// logged in before (its known-browser cookie, which only the password
+// earns) does not draw on it: the owner is never kept out by others'
+// guesses. The setup code (60 bits) needs no shared bucket: guessing it
+// at any rate the router can answer takes longer than the router lasts,
+// and without one a device cannot keep the owner from setting the page
+// up.
 const (
 	freeFailures = 5
 	firstLockout = 30 * time.Second
@@ -32,12 +39,14 @@ type clientFailures struct {
 	last     time.Time // last failure, or when the entry was made
 	until    time.Time
 	inFlight bool
+	token    bool // the attempt in flight holds a shared token
 }
 
 // limiter is the login rate limiter: one for the password, one for the
 // setup code.
 type limiter struct {
-	now func() time.Time
+	now    func() time.Time
+	shared bool // attempts draw on the shared bucket
 
 	mu      sync.Mutex
 	clients map[netip.Addr]*clientFailures
@@ -45,8 +54,10 @@ type limiter struct {
 	filled  time.Time
 }
 
-func newLimiter(now func() time.Time) *limiter {
-	return &limiter{now: now, clients: map[netip.Addr]*clientFailures{}, tokens: globalBurst, filled: now()}
+// newLimiter returns a limiter; shared makes attempts draw on the shared
+// bucket.
+func newLimiter(now func() time.Time, shared bool) *limiter {
+	return &limiter{now: now, shared: shared, clients: map[netip.Addr]*clientFailures{}, tokens: globalBurst, filled: now()}
 }
 
 func clientKey(a netip.Addr) netip.Addr { return a.Unmap().WithZone("") }
@@ -64,10 +75,11 @@ func (l *limiter) refill(now time.Time) {
 const inFlightWait = time.Second
 
 // begin admits an attempt by the client at a and returns zero, or says
-// how long it must wait. An admitted attempt holds a global token and is
-// the client's only one in flight until end: requests sent together
-// cannot all pass the check before the first failure is counted.
-func (l *limiter) begin(a netip.Addr) time.Duration {
+// how long it must wait. An admitted attempt holds a shared token (unless
+// the limiter has no shared bucket or the browser is known) and is the
+// client's only one in flight until end: requests sent together cannot
+// all pass the check before the first failure is counted.
+func (l *limiter) begin(a netip.Addr, known bool) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -81,15 +93,19 @@ func (l *limiter) begin(a netip.Addr) time.Duration {
 	if c != nil && c.inFlight {
 		w = max(w, inFlightWait)
 	}
-	if l.tokens < 1 {
+	shared := l.shared && !known
+	if shared && l.tokens < 1 {
 		w = max(w, time.Duration((1-l.tokens)*float64(globalRefill)))
 	}
 	if w > 0 {
 		return w
 	}
-	l.tokens--
 	if c == nil {
 		c = l.add(k)
+	}
+	if shared {
+		l.tokens--
+		c.token = true
 	}
 	c.inFlight = true
 	return 0
@@ -104,7 +120,7 @@ const (
 	attemptAborted                  // not decided (a server error): not counted
 )
 
-// end closes the client's attempt. A failure keeps its global token; a
+// end closes the client's attempt. A failure keeps its shared token; a
 // success or an abort gives it back.
 func (l *limiter) end(a netip.Addr, o outcome) {
 	l.mu.Lock()
@@ -113,11 +129,15 @@ func (l *limiter) end(a netip.Addr, o outcome) {
 	l.refill(now)
 	k := clientKey(a)
 	c := l.clients[k]
+	token := false // an entry evicted meanwhile: its token is not given back
 	if c != nil {
-		c.inFlight = false
+		token = c.token
+		c.inFlight, c.token = false, false
 	}
 	if o != attemptFailed {
-		l.tokens = min(globalBurst, l.tokens+1)
+		if token && l.shared {
+			l.tokens = min(globalBurst, l.tokens+1)
+		}
 		if c != nil && (o == attemptSucceeded || c.failures == 0) {
 			delete(l.clients, k)
 		}
