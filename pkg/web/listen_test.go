@@ -427,3 +427,34 @@ func serveLoopback(t *testing.T, cert *tls.Certificate) string {
 	})
 	return lns[0].Addr().String()
 }
+
+// TestPasswordRules: the passwords a guesser tries early are refused,
+// dressed up or not; long or random ones pass.
+func TestPasswordRules(t *testing.T) {
+	pc, err := newPasswordChecker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := []string{
+		"short1!",                                  // under the minimum
+		"password123", "Password1!", "P@ssw0rd123", // listed words dressed up
+		"welcome123", "letmein123", "iloveyou12", "changeme12", "Summer2024!",
+		"iotgw12345", "openwrt123", "ROUTER2026!", // this page's own words
+		"abcdefghij", "0123456789", "qwertyuiop", "zyxwvutsrq", // runs
+		"passwordpassword", "hunter2hunter2", "ababababab", // repeats
+	}
+	for _, p := range refused {
+		if err := pc.check(p, p); err == nil {
+			t.Errorf("%q accepted", p)
+		}
+	}
+	accepted := []string{
+		"correct horse battery staple", "Tr0ub4dor&3-kettle", "vX9#mK2$pL7q",
+		"ich-mag-kaese-42", "password is long and fine", "4711 Köln am Rhein",
+	}
+	for _, p := range accepted {
+		if err := pc.check(p, p); err != nil {
+			t.Errorf("%q refused: %v", p, err)
+		}
+	}
+}

@@ -6,7 +6,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -118,11 +120,58 @@ func (pc *passwordChecker) check(password, confirm string) error {
 	if subtle.ConstantTimeCompare([]byte(password), []byte(confirm)) != 1 {
 		return errors.New("password: the two entries differ")
 	}
+	tooEasy := errors.New("password: too easy to guess (a default or common password, a simple pattern or a user name); choose another")
 	for _, user := range []string{"", "admin", "root", "iotgw"} {
 		class, _ := pc.classifier.Classify(&inspect.Login{Protocol: "http", User: []byte(user), Secret: []byte(password), Kind: inspect.SecretPassword})
 		if class == inspect.ClassDefault || class == inspect.ClassWeak {
-			return errors.New("password: too easy to guess (a default or common password, a simple pattern or a user name); choose another")
+			return tooEasy
 		}
 	}
+	if pc.guessable(password) {
+		return tooEasy
+	}
 	return nil
+}
+
+// runs are what a guesser walks along: the alphabet, the digits and the
+// rows of a QWERTY keyboard; a password inside one (either way) is one.
+var runs = [...]string{"abcdefghijklmnopqrstuvwxyz", "01234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm", "qwertyuiopasdfghjklzxcvbnm", "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p"}
+
+// productWords are words a guesser tries against this page in particular.
+var productWords = [...]string{"iotgw", "openwrt", "lede", "luci", "router", "gateway", "wifi", "wlan", "internet", "homenet", "network", "default", "secret"}
+
+// leet undoes the look-alike digits and symbols of a dressed-up word.
+var leet = strings.NewReplacer("0", "o", "1", "i", "3", "e", "4", "a", "5", "s", "7", "t", "@", "a", "$", "s", "!", "i")
+
+// guessable catches what a guesser tries right after the lists: a word
+// repeated ("passwordpassword", "hunter2hunter2"), a run along the
+// alphabet, the digits or the keyboard ("abcdefghij", "qwertyuiop"), and
+// a listed or product word dressed up with capitals, digits and symbols
+// around it and look-alike characters in it ("P@ssw0rd123!",
+// "iotgw12345").
+func (pc *passwordChecker) guessable(password string) bool {
+	p := strings.ToLower(password)
+	for n := 1; n <= len(p)/2; n++ {
+		if len(p)%n == 0 && p == strings.Repeat(p[:n], len(p)/n) {
+			return true
+		}
+	}
+	for _, run := range runs {
+		if strings.Contains(run, p) || strings.Contains(reverse(run), p) {
+			return true
+		}
+	}
+	core := strings.TrimFunc(p, func(r rune) bool { return !unicode.IsLetter(r) })
+	for _, w := range []string{core, leet.Replace(core)} {
+		if len(w) >= 3 && (pc.classifier.IsCommon([]byte(w)) || slices.Contains(productWords[:], w)) {
+			return true
+		}
+	}
+	return false
+}
+
+func reverse(s string) string {
+	b := []byte(s)
+	slices.Reverse(b)
+	return string(b)
 }

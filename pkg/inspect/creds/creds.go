@@ -243,6 +243,10 @@ func (c *Classifier) weak(user, secret []byte) bool {
 	return repeats(secret) || digitRun(secret) || c.isCommon(secret)
 }
 
+// IsCommon reports whether secret is on the common-password list,
+// compared without regard to ASCII case.
+func (c *Classifier) IsCommon(secret []byte) bool { return c.isCommon(secret) }
+
 func (c *Classifier) isCommon(secret []byte) bool {
 	var buf [maxCommon]byte
 	return c.isCommonIn(&buf, secret)
