@@ -109,6 +109,27 @@ func TestBrowserScript(t *testing.T) {
 		Severity: event.SeverityHigh, Device: event.Endpoint{MAC: "c0:56:e3:1a:2b:3c"}, Summary: "default password"}
 	do("the inventory updates itself", chromedp.WaitVisible(chromedp.CSS("tr[data-mac='c0:56:e3:1a:2b:3c']")))
 
+	// A hidden tab gives its stream connection back (a browser allows a
+	// few per host), and takes one again when shown.
+	visible := func(on bool) {
+		t.Helper()
+		js := fmt.Sprintf(`Object.defineProperty(document, 'hidden', {value: %v, configurable: true});
+			document.dispatchEvent(new Event('visibilitychange')); true`, !on)
+		sctx, scancel := context.WithTimeout(tab, stepBudget)
+		defer scancel()
+		if _, err := chromedp.Run(sctx, chromedp.Evaluate[bool](js)); err != nil {
+			t.Fatalf("set the tab's visibility to %v: %v", on, err)
+		}
+	}
+	visible(false)
+	waitFor(t, "the hidden tab to close its stream", func() (bool, string) {
+		return backend.subscribers() == 0, fmt.Sprintf("%d subscribers", backend.subscribers())
+	})
+	visible(true)
+	waitFor(t, "the tab shown again to open its stream", func() (bool, string) {
+		return backend.subscribers() == 1, fmt.Sprintf("%d subscribers", backend.subscribers())
+	})
+
 	// The alert switch and test button, through the script.
 	do("alerts page", chromedp.Navigate(base+"/alerts"), chromedp.WaitVisible(chromedp.CSS("li[data-channel='phone']")))
 	waitText("li[data-channel='phone'] [data-enabled]", "on")

@@ -49,9 +49,26 @@
     if (timer) { return; }
     timer = setTimeout(function () { timer = null; refresh(); }, 2000);
   }
+  // A live page holds one stream connection; browsers allow about six
+  // HTTP/1.1 connections to a host, so a few tabs left open would leave
+  // none for the page itself. A hidden tab closes its stream, and
+  // catches up when it is shown again.
+  var es = null;
+  function stream(on) {
+    if (on && !es) {
+      es = new EventSource('/api/v1/stream');
+      es.addEventListener('finding', schedule);
+      es.addEventListener('observation', schedule);
+    } else if (!on && es) {
+      es.close();
+      es = null;
+    }
+  }
   if (document.body.hasAttribute('data-live') && window.EventSource) {
-    var es = new EventSource('/api/v1/stream');
-    es.addEventListener('finding', schedule);
-    es.addEventListener('observation', schedule);
+    stream(!document.hidden);
+    document.addEventListener('visibilitychange', function () {
+      if (!document.hidden && !es) { refresh(); }
+      stream(!document.hidden);
+    });
   }
 })();
