@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -767,6 +768,40 @@ func TestWebVerdict(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := webVerdict(tt.status, tt.location, []byte(tt.body)); got != tt.want {
 				t.Errorf("webVerdict(%d, %q, %q) = %v, want %v", tt.status, tt.location, tt.body, got, tt.want)
+			}
+		})
+	}
+}
+
+// failingDialer fails every connect with err.
+type failingDialer struct{ err error }
+
+func (d failingDialer) DialContext(_ context.Context, network, _ string) (net.Conn, error) {
+	return nil, &net.OpError{Op: "dial", Net: network, Err: d.err}
+}
+
+// TestPortCheckDeviceGone: connects the kernel could not send (no host
+// answered at the address) say the device is not there, not that its
+// ports are closed; refusals and timeouts are closed ports.
+func TestPortCheckDeviceGone(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"host_unreachable", syscall.EHOSTUNREACH, ErrNotPresent},
+		{"link_local_without_zone", syscall.EINVAL, ErrNotPresent},
+		{"refused", syscall.ECONNREFUSED, nil},
+		{"timed_out", syscall.ETIMEDOUT, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAuditor(t, failingDialer{tc.err}, nil)
+			rep, evs, err := a.Audit(context.Background(), target())
+			if !errors.Is(err, tc.want) || tc.want == nil && err != nil {
+				t.Fatalf("Audit: %v, want %v", err, tc.want)
+			}
+			if tc.want != nil && (len(evs) != 0 || len(rep.OpenPorts) != 0) {
+				t.Errorf("a device that is not there got events %v, report %+v", evs, rep)
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -33,7 +34,11 @@ const maxBannerText = 160
 
 // checkPorts connects to each port, one at a time with PortDelay between
 // them, and records the open ones. A refused or timed-out connect is a
-// closed port.
+// closed port (a device that drops what it does not serve times out);
+// a connect the kernel could not even send (no host answered ARP or
+// neighbour discovery at the address) means the device is not there,
+// and says nothing of its ports: ErrNotPresent, and the audit is not
+// counted as done.
 func (r *run) checkPorts(ctx context.Context) error {
 	ports := slices.Clone(r.a.opts.Ports)
 	for _, p := range r.t.OpenPorts {
@@ -53,6 +58,9 @@ func (r *run) checkPorts(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if unreachable(err) {
+				return fmt.Errorf("%w: %s: %v", ErrNotPresent, r.addr, err)
+			}
 			continue
 		}
 		c.Close()
@@ -60,6 +68,13 @@ func (r *run) checkPorts(ctx context.Context) error {
 	}
 	slices.Sort(r.report.OpenPorts)
 	return nil
+}
+
+// unreachable reports whether a connect failed before it reached any
+// host: no neighbour answered at the address, or it cannot be dialled.
+func unreachable(err error) bool {
+	return errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) ||
+		errors.Is(err, syscall.EHOSTDOWN) || errors.Is(err, syscall.EINVAL)
 }
 
 // grabBanners reads the greeting of the open telnet, FTP and SSH ports
