@@ -610,8 +610,9 @@ func startAudit(cfg *config.Config, d *daemon.Daemon, log *slog.Logger, run func
 		}
 		sched, err = audit.NewScheduler(auditor, sink, audit.SchedulerOptions{NewDevices: a.NewDevices, Interval: a.Interval.Duration,
 			Current: d.AuditTarget, Logger: log,
-			// Saved with the device: see Daemon.AuditEnded.
-			Done: func(t audit.Target, _ audit.Report, _ error) { d.AuditEnded(t.MAC) }})
+			// Saved with the device: see Daemon.SaveAuditTime.
+			Started: func(t audit.Target) { d.SaveAuditTime(t.MAC) },
+			Done:    func(t audit.Target, _ audit.Report, _ error) { d.SaveAuditTime(t.MAC) }})
 		if err != nil {
 			return err
 		}

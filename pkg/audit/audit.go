@@ -133,6 +133,11 @@ type Target struct {
 	// OpenPorts are ports already seen serving (optional); they are
 	// checked along with Options.Ports.
 	OpenPorts []uint16
+	// Begin, when set, is called once, just before the first login
+	// attempt: the scheduler saves the audit's start then, so that a crash
+	// in its middle does not let a restart audit the device again at
+	// once, adding up login attempts that could lock the device's account.
+	Begin func()
 }
 
 // Stop says why a login test ended.

@@ -806,3 +806,30 @@ func TestPortCheckDeviceGone(t *testing.T) {
 		})
 	}
 }
+
+// TestBeginOnlyBeforeLogins: an audit calls Target.Begin once, just before
+// its first login, and not when it tries none.
+func TestBeginOnlyBeforeLogins(t *testing.T) {
+	withTelnet := newMapDialer()
+	f := &fakeTelnet{user: "root", password: "xc3511"}
+	withTelnet.route(lan("23"), f.start(t))
+	for _, tc := range []struct {
+		name   string
+		dialer Dialer
+		begun  int
+	}{
+		{"logins_tried", withTelnet, 1},
+		{"no_login_service", newMapDialer(), 0},
+		{"device_gone", failingDialer{syscall.EHOSTUNREACH}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			begun := 0
+			tg := target()
+			tg.Begin = func() { begun++ }
+			newAuditor(t, tc.dialer, nil).Audit(context.Background(), tg)
+			if begun != tc.begun {
+				t.Errorf("Begin called %d times, want %d", begun, tc.begun)
+			}
+		})
+	}
+}

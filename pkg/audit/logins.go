@@ -60,6 +60,9 @@ func (r *run) testLogins(ctx context.Context) error {
 	if len(services) == 0 {
 		return r.loginsDone(StopNoService, nil)
 	}
+	if r.t.Begin != nil {
+		r.t.Begin()
+	}
 	first := true
 	turn := 0
 	for {

@@ -41,6 +41,9 @@ type SchedulerOptions struct {
 	// trusted since and not requested by the owner (the audit is then
 	// skipped).
 	Current func(mac hwaddr.MAC, requested bool) (Target, bool)
+	// Started, if set, is called when an audit is about to try its first
+	// login; LastAudit is its start then, until it ends.
+	Started func(t Target)
 	// Done, if set, is called after each audit with its report.
 	Done   func(t Target, r Report, err error)
 	Logger *slog.Logger
@@ -233,6 +236,14 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			}
 			t.Addrs, t.Vendor = cur.Addrs, cur.Vendor
 		}
+		t.Begin = func() {
+			s.mu.Lock()
+			s.rememberLocked(t.MAC, s.opts.Now())
+			s.mu.Unlock()
+			if s.opts.Started != nil {
+				s.opts.Started(t)
+			}
+		}
 		report, events, err := s.runner.Audit(ctx, t)
 		if ctx.Err() != nil {
 			// Cut short by shutdown: the logins it tried count, or
@@ -248,7 +259,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			return ctx.Err()
 		}
 		if errors.Is(err, ErrNotPresent) {
-			// Nothing was sent: the device is audited when it is back.
+			// Nothing reached the device: it is audited when it is back.
 			s.finish(t.MAC, time.Time{})
 			s.log.Info("audit skipped: the device is not at its addresses now", "device", t.MAC.String(), "err", err)
 			if s.opts.Done != nil {

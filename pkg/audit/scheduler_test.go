@@ -487,3 +487,67 @@ func TestSchedulerNotPresent(t *testing.T) {
 		t.Error("the device at the address got no login attempt")
 	}
 }
+
+// beginRunner starts the logins of every audit (Target.Begin), then waits
+// for the gate.
+type beginRunner struct {
+	begun chan hwaddr.MAC
+	gate  chan struct{}
+}
+
+func (b beginRunner) Audit(ctx context.Context, t Target) (Report, []*event.Event, error) {
+	t.Begin()
+	b.begun <- t.MAC
+	select {
+	case <-b.gate:
+	case <-ctx.Done():
+		return Report{Attempts: 1}, nil, ctx.Err()
+	}
+	return Report{Stop: StopExhausted, Attempts: 3}, nil, nil
+}
+
+// TestSchedulerSavesStart: when an audit is about to try logins, its start
+// is its audit time and is handed on to be saved: a crash in its middle
+// must not let a restart audit the device again at once.
+func TestSchedulerSavesStart(t *testing.T) {
+	clock := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	r := beginRunner{begun: make(chan hwaddr.MAC, 1), gate: make(chan struct{})}
+	var mu sync.Mutex
+	var saved []string
+	s, err := NewScheduler(r, &sliceSink{}, SchedulerOptions{Logger: quietLogger(), Now: func() time.Time { return clock },
+		Started: func(tg Target) {
+			mu.Lock()
+			defer mu.Unlock()
+			saved = append(saved, "started "+tg.MAC.String())
+		},
+		Done: func(tg Target, _ Report, _ error) {
+			mu.Lock()
+			defer mu.Unlock()
+			saved = append(saved, "done "+tg.MAC.String())
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	if err := s.Request(tgt(1)); err != nil {
+		t.Fatal(err)
+	}
+	<-r.begun
+	if at, ok := s.LastAudit(mac(1)); !ok || !at.Equal(clock) {
+		t.Errorf("audit time while the logins run: %v, %v; want its start %v", at, ok, clock)
+	}
+	mu.Lock()
+	if len(saved) != 1 || saved[0] != "started "+mac(1).String() {
+		t.Errorf("handed on %q, want the start", saved)
+	}
+	mu.Unlock()
+	cancel() // the daemon stops in the middle
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if len(saved) != 2 || saved[1] != "done "+mac(1).String() {
+		t.Errorf("handed on %q, want the start, then the end", saved)
+	}
+}

@@ -42,7 +42,7 @@ func TestAuditTimeSurvivesRestart(t *testing.T) {
 			h := start(t, enforcingConfig(), fake, dir, func(d *Deps) { d.Audits = first })
 			h.settle()
 			first.Seed(plug, tt.ended) // as the end of an audit records it
-			h.d.AuditEnded(plug)
+			h.d.SaveAuditTime(plug)
 			if got := savedAudit(h, t); !got.Equal(tt.ended) {
 				t.Errorf("saved audit time %v, want %v", got, tt.ended)
 			}

@@ -1058,10 +1058,12 @@ func (d *Daemon) SetAudit(upnp *audit.UPnPFetcher, sched *audit.Scheduler) {
 	}
 }
 
-// AuditEnded saves the device whose audit just ended: its record carries
-// the scheduler's time of it (in the future while a lockout hold lasts),
-// so that a restart neither audits the device again early nor forgets to.
-func (d *Daemon) AuditEnded(mac hwaddr.MAC) { d.persistDevice(mac) }
+// SaveAuditTime saves the device whose audit is about to try logins or
+// just ended: its record carries the scheduler's time of it (its start
+// until it ends, in the future while a lockout hold lasts), so that a
+// restart, even after a crash in the middle, neither audits the device
+// again early nor forgets to.
+func (d *Daemon) SaveAuditTime(mac hwaddr.MAC) { d.persistDevice(mac) }
 
 // kernelCheck is how often the kernel's quarantine state is compared with
 // the daemon's: a firewall restart that flushes every table (OpenWrt's

@@ -427,7 +427,9 @@ func TestUrgentChangesWrittenPromptly(t *testing.T) {
 		{"urgent_alert_queued", func(s *Store) error {
 			_, err := s.Enqueue(json.RawMessage(`{"title":"Hall camera quarantined"}`), true)
 			return err
-		}, func(doc map[string]any) bool { return strings.Contains(fmt.Sprint(doc["outbox"]), "Hall camera quarantined") }},
+		}, func(doc map[string]any) bool {
+			return strings.Contains(fmt.Sprint(doc["outbox"]), "Hall camera quarantined")
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
