@@ -3,7 +3,9 @@ package dnsproxy
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -124,6 +126,24 @@ func capTTL(m *dns.Msg, ttl time.Duration) {
 			}
 		}
 	}
+}
+
+// keepAddrs drops from m's answer the address records whose address is
+// not in addrs.
+func keepAddrs(m *dns.Msg, addrs []netip.Addr) {
+	m.Answer = slices.DeleteFunc(m.Answer, func(rr dns.RR) bool {
+		var ip net.IP
+		switch rr := rr.(type) {
+		case *dns.A:
+			ip = rr.A
+		case *dns.AAAA:
+			ip = rr.AAAA
+		default:
+			return false
+		}
+		a, ok := netip.AddrFromSlice(ip)
+		return !ok || !slices.Contains(addrs, a.Unmap())
+	})
 }
 
 // allowRetryPause is how long allow-set updates wait after one failed.

@@ -28,6 +28,8 @@ var zone = []string{
 	"long.fw.vendor.test. 86400 IN A 203.0.113.11",
 	"rebind.fw.vendor.test. 300 IN A 192.168.1.50",
 	"rebind.fw.vendor.test. 300 IN A 127.0.0.1",
+	"mixed.fw.vendor.test. 300 IN A 203.0.113.20",
+	"mixed.fw.vendor.test. 300 IN A 10.0.0.5",
 	"cdn.fw.vendor.test. 600 IN CNAME edge.cdn.test.",
 	"edge.cdn.test. 120 IN A 203.0.113.12",
 	"nas.lan. 60 IN A 192.168.1.20",

@@ -239,7 +239,9 @@ func (p *Proxy) forward(ctx context.Context, req *dns.Msg, tcp bool) *dns.Msg {
 // has not learnt yet must still reach its update host. A quarantined
 // client's answer has its TTLs capped to what is left of the addresses'
 // allowance (0 when one is not allowed), so that it never caches an
-// address longer than it may reach it; other clients' answers stay
+// address longer than it may reach it, and holds only the addresses it
+// may reach (a private one, or one past the first maxAllowPerAnswer,
+// would only make it try and fail); other clients' answers stay
 // unchanged.
 func (p *Proxy) forwardUpdate(ctx context.Context, req *dns.Msg, tcp, quarantined bool) *dns.Msg {
 	// The slot is held through the allow-set update too, so that queries
@@ -259,6 +261,9 @@ func (p *Proxy) forwardUpdate(ctx context.Context, req *dns.Msg, tcp, quarantine
 		if quarantined {
 			capTTL(resp, left)
 		}
+	}
+	if quarantined {
+		keepAddrs(resp, addrs)
 	}
 	return p.fitClient(resp, req, tcp)
 }
