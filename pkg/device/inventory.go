@@ -795,6 +795,17 @@ func (inv *Inventory) Restore(mac hwaddr.MAC, first, last time.Time, addrs []net
 	}
 }
 
+// RestoreFinding files a finding saved by an earlier run under the device
+// of mac, as it was. The address it names is the one the device used
+// then, which another device may hold now (a DHCP lease moved on): it
+// does not touch the device's addresses, which Restore gave it.
+func (inv *Inventory) RestoreFinding(mac hwaddr.MAC, ev *event.Event) {
+	if mac.IsZero() {
+		return
+	}
+	inv.file(inv.get(Key{MAC: mac}, ev.Time), ev)
+}
+
 // Withdraw takes finding f off d: what it reported no longer holds (the
 // device runs a fixed version now). It reports whether f was d's.
 func (inv *Inventory) Withdraw(d *Device, f *event.Event) bool {

@@ -304,7 +304,7 @@ func (p *Pipeline) Restore(devices []store.DeviceRecord) {
 		for j := range rec.Findings {
 			ev := rec.Findings[j]
 			ev.Device.MAC = rec.MAC.String()
-			p.inv.Emit(&ev)
+			p.inv.RestoreFinding(rec.MAC, &ev)
 		}
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"net"
+	"net/netip"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,8 +15,11 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/device"
 	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+	"github.com/iotgw/iotgw/pkg/store"
 )
 
 // steadyFlow is one long-lived connection of the per-packet benchmark: a
@@ -226,5 +231,35 @@ func TestFloodStaysWithinCaps(t *testing.T) {
 	// the caps above (a few MB).
 	if grow := int64(after.HeapAlloc) - int64(before.HeapAlloc); grow > 16<<20 {
 		t.Errorf("heap grew by %d MB during the flood", grow>>20)
+	}
+}
+
+// TestRestoreLeavesAddressesToTheRecords: a finding saved while the camera
+// had .101 does not give it .101 back at a restart, when a DHCP lease gave
+// it to the phone since: the camera's quarantine entry would cut the phone
+// off.
+func TestRestoreLeavesAddressesToTheRecords(t *testing.T) {
+	p, err := New(config.Default(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	camera, phone := hwaddr.MAC{0x02, 0, 0, 0, 0, 0x0c}, hwaddr.MAC{0xf0, 0x99, 0, 0, 0, 1}
+	old, now := netip.MustParseAddr("192.168.1.101"), netip.MustParseAddr("192.168.1.120")
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	p.Restore([]store.DeviceRecord{
+		{MAC: camera, Addrs: []netip.Addr{now}, FirstSeen: t0, LastSeen: t0.Add(2 * time.Hour), Findings: []event.Event{{
+			V: 1, Time: t0.Add(time.Hour), Type: event.TypeFinding, Kind: event.KindDefaultCredentials, Severity: event.SeverityHigh,
+			Device: event.Endpoint{MAC: camera.String(), IP: old.String(), Local: true}, Summary: "default password",
+			Evidence: event.Evidence{"protocol": "telnet", "password_class": "default"}}}},
+		{MAC: phone, Addrs: []netip.Addr{old}, FirstSeen: t0, LastSeen: t0.Add(2 * time.Hour)},
+	})
+	for mac, want := range map[hwaddr.MAC][]netip.Addr{camera: {now}, phone: {old}} {
+		d, ok := p.Inventory().Lookup(device.Key{MAC: mac})
+		if !ok || !slices.Equal(d.Addrs, want) {
+			t.Errorf("%s: addresses %v after the restart, want %v", mac, d.Addrs, want)
+		}
+	}
+	if d, _ := p.Inventory().Lookup(device.Key{MAC: camera}); len(d.Findings) != 1 {
+		t.Errorf("camera's findings after the restart: %v", d.Findings)
 	}
 }
