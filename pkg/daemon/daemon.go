@@ -887,7 +887,11 @@ func (d *Daemon) setCapture(state string) {
 // devicePolicyInput builds policy's view of a device. d.mu held.
 func (d *Daemon) devicePolicyInput(mac hwaddr.MAC, dev *device.Device) *policy.Device {
 	m := d.metaFor(mac)
-	in := &policy.Device{MAC: mac, Protected: d.isProtected(mac, dev), ReleasedAt: m.decision.ReleasedAt, StrongSince: m.verdict.StrongSince}
+	// Protection by an address does not free a device already
+	// quarantined: it may have taken the address since (a management
+	// address whose PC is off); its MAC is what the quarantine holds.
+	protected := d.routerOrOwnerMAC(mac) || m.quarantine == nil && d.isProtected(mac, dev)
+	in := &policy.Device{MAC: mac, Protected: protected, ReleasedAt: m.decision.ReleasedAt, StrongSince: m.verdict.StrongSince}
 	if dev != nil {
 		in.Findings = dev.Findings
 	}
