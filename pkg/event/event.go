@@ -7,6 +7,7 @@ package event
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -222,9 +223,25 @@ func (e *Event) AppendDedupKey(dst []byte) []byte {
 		dst = append(dst, '|')
 		dst = append(dst, e.Flow.App...)
 		dst = append(dst, '|')
-		dst = append(dst, e.Flow.Server.IP...)
+		if e.aboutServer() {
+			// The device's own address changes with DHCP; its service
+			// is its port. A finding about it at a new address (after
+			// the owner released it) is not a new finding.
+			dst = append(dst, ':')
+			dst = strconv.AppendUint(dst, uint64(e.Flow.Server.Port), 10)
+		} else {
+			dst = append(dst, e.Flow.Server.IP...)
+		}
 	}
 	return dst
+}
+
+// aboutServer reports whether the event's device is its flow's server.
+func (e *Event) aboutServer() bool {
+	if e.Device.MAC != "" {
+		return e.Device.MAC == e.Flow.Server.MAC
+	}
+	return e.Device.IP != "" && e.Device.IP == e.Flow.Server.IP
 }
 
 // dedupEvidenceKeys are the evidence fields that make two findings of one

@@ -1,0 +1,43 @@
+package event
+
+import "testing"
+
+// TestDedupKey: what makes two findings of one kind on one device the same.
+func TestDedupKey(t *testing.T) {
+	const camera, phone = "c0:56:e3:1a:2b:3c", "f0:99:bf:00:00:01"
+	login := func(device Endpoint, client, server Endpoint) *Event {
+		return &Event{Kind: KindDefaultCredentials, Device: device,
+			Flow:     &Flow{Transport: "tcp", App: "telnet", Client: client, Server: server},
+			Evidence: Evidence{"protocol": "telnet", "user": "ro***", "password_class": "default"}}
+	}
+	cam := func(ip string) Endpoint { return Endpoint{MAC: camera, IP: ip, Port: 23, Local: true} }
+	ph := Endpoint{MAC: phone, IP: "192.168.1.50", Port: 40000, Local: true}
+	cloud := func(ip string) Endpoint { return Endpoint{IP: ip, Port: 21} }
+	tests := []struct {
+		name      string
+		a, b      *Event
+		wantEqual bool
+	}{
+		{"server_after_dhcp_moved_it",
+			login(cam("192.168.1.101"), ph, cam("192.168.1.101")), login(cam("192.168.1.120"), ph, cam("192.168.1.120")), true},
+		{"server_other_port",
+			login(cam("192.168.1.101"), ph, cam("192.168.1.101")),
+			login(cam("192.168.1.101"), ph, Endpoint{MAC: camera, IP: "192.168.1.101", Port: 2323, Local: true}), false},
+		{"server_logged_in_from_elsewhere",
+			login(cam("192.168.1.101"), ph, cam("192.168.1.101")),
+			login(cam("192.168.1.101"), Endpoint{IP: "198.51.100.9", Port: 5000}, cam("192.168.1.101")), true},
+		{"client_to_two_servers",
+			login(ph, ph, cloud("198.51.100.4")), login(ph, ph, cloud("198.51.100.5")), false},
+		{"server_known_by_address_only",
+			login(Endpoint{IP: "192.168.1.101"}, ph, Endpoint{IP: "192.168.1.101", Port: 23}),
+			login(Endpoint{IP: "192.168.1.101"}, ph, Endpoint{IP: "192.168.1.101", Port: 2323}), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ka, kb := tt.a.DedupKey(), tt.b.DedupKey()
+			if (ka == kb) != tt.wantEqual {
+				t.Errorf("keys %q and %q: equal %v, want %v", ka, kb, ka == kb, tt.wantEqual)
+			}
+		})
+	}
+}
