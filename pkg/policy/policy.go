@@ -88,9 +88,11 @@ func Evaluate(p *config.Policy, d *Device, now time.Time) Verdict {
 	// counts per kind, and those since the owner's release: only findings
 	// the owner has not seen count towards a threshold for isolating or
 	// quarantining again.
+	// Findings policy passes over (below min_severity, of a kind the
+	// owner exempted) count towards no threshold either.
 	counts, sinceRelease := map[event.Kind]int{}, map[event.Kind]int{}
 	for _, f := range d.Findings {
-		if f.IsFinding() {
+		if f.IsFinding() && f.Severity >= p.MinSeverity && !(rule != nil && contains(rule.Exempt, string(f.Kind))) {
 			counts[f.Kind] += max(f.Count, 1)
 			if !d.ReleasedAt.IsZero() && f.Time.After(d.ReleasedAt) {
 				sinceRelease[f.Kind] += max(f.Count, 1)
@@ -148,8 +150,10 @@ func Evaluate(p *config.Policy, d *Device, now time.Time) Verdict {
 	}
 	if rank(v.Action) >= rank(config.ActionIsolate) {
 		v.StrongSince = firstStrong
-		if !d.StrongSince.IsZero() && d.StrongSince.Before(firstStrong) {
-			v.StrongSince = d.StrongSince // called for it without a break since
+		if !d.StrongSince.IsZero() && d.StrongSince.Before(firstStrong) && d.StrongSince.After(d.ReleasedAt) {
+			// Called for it without a break since; a release is a break,
+			// and what calls for it anew waits its own grace period.
+			v.StrongSince = d.StrongSince
 		}
 		switch {
 		case rule != nil && rule.Trusted:

@@ -108,6 +108,19 @@ func TestEvaluate(t *testing.T) {
 		{name: "threshold_after_release_reached_again", tweak: isolateAtThree,
 			device: Device{MAC: cam, ReleasedAt: t0.Add(time.Hour), Findings: []*event.Event{counted(plaintext, 3), later(plaintext, 2*time.Hour, 3)}},
 			want:   config.ActionIsolate, reasons: 2},
+		// Low findings below min_severity do not count towards a
+		// threshold that a medium one then reaches.
+		{name: "threshold_counts_only_findings_at_min_severity", tweak: func(p *config.Policy) {
+			isolateAtThree(p)
+			p.MinSeverity = event.SeverityMedium
+		}, device: Device{MAC: cam, Findings: []*event.Event{counted(plaintext, 2), later(finding(event.KindPlaintextProtocol, event.SeverityMedium, nil), time.Minute, 1)}},
+			want: config.ActionIgnore},
+		// A grace period that ran before the owner's release does not
+		// carry over to a new finding after it.
+		{name: "grace_starts_again_after_release", tweak: func(p *config.Policy) { p.Grace.Duration = time.Hour },
+			device: Device{MAC: cam, ReleasedAt: t0.Add(2 * time.Hour), StrongSince: t0,
+				Findings: []*event.Event{later(defaultCreds, 2*time.Hour+10*time.Minute, 1)}},
+			now: t0.Add(2*time.Hour + 11*time.Minute), want: config.ActionAlert, reasons: 1, note: true, pending: true},
 		{name: "rule_for_other_mac_ignored", tweak: func(p *config.Policy) {
 			p.Devices = append(p.Devices, config.DeviceRule{MAC: hwaddr.MAC{2}, Trusted: true})
 		}, device: Device{MAC: cam, Findings: []*event.Event{defaultCreds}}, want: config.ActionQuarantine, reasons: 1},
