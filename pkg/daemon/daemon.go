@@ -293,7 +293,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 			// It ran out while the daemon was down: a release, as it
 			// would have been at run time, so that the stored findings
 			// do not bring it back with a new term.
-			if err := d.storeRelease(q.MAC, d.metaFor(q.MAC).noteRelease(q.Until, now)); err != nil {
+			if err := d.storeRelease(q.MAC, d.metaFor(q.MAC).noteRelease(q.Since, now)); err != nil {
 				d.log.Warn("expiry of a quarantine not saved", "mac", q.MAC, "err", err)
 			}
 			continue

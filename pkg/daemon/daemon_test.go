@@ -396,6 +396,36 @@ func TestQuarantineExpiryIsFinal(t *testing.T) {
 	}
 }
 
+// TestQuarantineExpiryKeepsNewFindings: a finding first seen while a
+// quarantine lasted is new when it runs out, and quarantines the device
+// again.
+func TestQuarantineExpiryKeepsNewFindings(t *testing.T) {
+	fake := newFake(t)
+	cfg := enforcingConfig()
+	cfg.Policy.QuarantineFor.Duration = time.Hour
+	clk := testclock.New(time.Now())
+	h := start(t, cfg, fake, t.TempDir(), func(d *Deps) { d.Now = clk.Now })
+	defer h.stop()
+	h.settle()
+	if quarantined(t, fake)[camera] != quarantine.ModeBlock {
+		t.Fatal("camera not quarantined")
+	}
+	clk.Advance(30 * time.Minute)
+	h.d.mu.Lock()
+	h.d.pipe.Inject(&event.Event{V: 1, Time: clk.Now(), Type: event.TypeFinding, Kind: event.KindDefaultCredentials,
+		Severity: event.SeverityHigh, Summary: "FTP login with factory-default credentials",
+		Device:   event.Endpoint{MAC: camera.String(), Local: true},
+		Evidence: event.Evidence{"protocol": "ftp", "user": "ad***", "password_class": "default", "accepted": "yes"}})
+	h.d.mu.Unlock()
+	clk.Advance(time.Hour)
+	ctx := context.Background()
+	h.d.evaluate(ctx, camera) // the expiry
+	h.d.evaluate(ctx, camera) // the new finding
+	if quarantined(t, fake)[camera] != quarantine.ModeBlock {
+		t.Error("the camera is free after its quarantine ran out, though a finding came while it lasted")
+	}
+}
+
 func TestMonitorModeChangesNothing(t *testing.T) {
 	fake := newFake(t)
 	h := start(t, config.Default(), fake, t.TempDir())

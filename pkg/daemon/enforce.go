@@ -105,10 +105,11 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 	if dev != nil {
 		addrs = d.unprotectedLocked(dev.Addrs)
 	}
-	// An expired quarantine ends whoever set it, as a release: the
-	// findings it was for do not bring it back (new ones may).
+	// An expired quarantine ends whoever set it, as a release as of its
+	// start: the findings it was for do not bring it back; new ones,
+	// first seen while it lasted, may.
 	if q != nil && !q.Until.IsZero() && !now.Before(q.Until) {
-		return plan{release: true, why: "the quarantine's time ran out", released: q.Until}
+		return plan{release: true, why: "the quarantine's time ran out", released: q.Since}
 	}
 	wants := v.Enforce && (v.Action == config.ActionQuarantine || v.Action == config.ActionIsolate)
 	switch {
@@ -351,7 +352,7 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 	var released store.Decision
 	if p.release {
 		m.quarantine, m.kernelAddrs = nil, nil
-		released = m.noteRelease(p.released, p.released)
+		released = m.noteRelease(p.released, d.now())
 	} else {
 		rec := p.record
 		m.quarantine, m.kernelAddrs = &rec, p.entry.Addrs
