@@ -229,13 +229,17 @@ func New(cfg *config.Config, opt Options, deps Deps) (*Daemon, error) {
 	return d, nil
 }
 
-// Run restores state, reconciles the kernel and runs until ctx ends. On
-// return the quarantines stay in the kernel.
+// Run restores state, reconciles the kernel and runs until ctx ends, and
+// then returns nil, also when ctx ends while it starts. On return the
+// quarantines stay in the kernel.
 func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Lock()
 	d.started = d.now() // the control socket may ask for Status already
 	d.mu.Unlock()
 	if err := d.restore(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // asked to stop while starting: no failure
+		}
 		return err
 	}
 	d.rematchOnNewFeed()
