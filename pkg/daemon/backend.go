@@ -114,7 +114,7 @@ func (d *Daemon) viewLocked(mac hwaddr.MAC, dev *device.Device) api.Device {
 		v.State = api.StateQuarantined
 	case v.Trusted:
 		v.State = api.StateTrusted
-	case m != nil && (m.awaitingConfirmation || !m.verdict.PendingUntil.IsZero()):
+	case m != nil && m.waiting():
 		v.State = api.StatePending
 	case len(v.Findings) > 0:
 		v.State = api.StateAlert

@@ -91,6 +91,7 @@ func (d *Daemon) policyPlan(mac hwaddr.MAC, now time.Time) (plan, policy.Verdict
 		!v.StrongSince.Equal(m.verdict.StrongSince)
 	m.verdict = v
 	p := d.planLocked(mac, m, dev, v, now)
+	d.pinLocked(mac, m)
 	q, released := m.quarantine, m.decision.ReleasedAt
 	p.stale = func(m *deviceMeta) bool { return m.quarantine != q || !m.decision.ReleasedAt.Equal(released) }
 	return p, v, changed
@@ -200,9 +201,33 @@ func (d *Daemon) policyModeLocked(v policy.Verdict) string {
 
 // pinLocked keeps a quarantined device in the inventory: a blocked device
 // is quiet, so the first to be evicted, and its findings hold its
-// quarantine. d.mu held.
+// quarantine. So does one whose quarantine waits (its grace period, the
+// owner's confirmation), up to maxWaitingPins of them: new MACs (which
+// the device itself can make up) must not evict it and its findings
+// before the wait ends. d.mu held.
 func (d *Daemon) pinLocked(mac hwaddr.MAC, m *deviceMeta) {
-	d.pipe.Inventory().Pin(device.Key{MAC: mac}, m.quarantine != nil)
+	pin := m.quarantine != nil
+	if !pin && m.waiting() {
+		n := 0
+		for other, om := range d.meta {
+			if other != mac && om.quarantine == nil && om.waiting() && d.pipe.Inventory().Pinned(device.Key{MAC: other}) {
+				n++
+			}
+		}
+		pin = n < maxWaitingPins
+	}
+	d.pipe.Inventory().Pin(device.Key{MAC: mac}, pin)
+}
+
+// maxWaitingPins bounds the devices pinned while their quarantine waits:
+// a flood of made-up devices with findings must not pin the inventory
+// full.
+const maxWaitingPins = 32
+
+// waiting: policy wants the device quarantined, after its grace period
+// or once the owner confirms.
+func (m *deviceMeta) waiting() bool {
+	return m.awaitingConfirmation || !m.verdict.PendingUntil.IsZero()
 }
 
 // protectedMACsLocked lists the MACs of the kernel's protected set: the

@@ -831,6 +831,12 @@ func (inv *Inventory) Pin(k Key, pinned bool) {
 	}
 }
 
+// Pinned reports whether k is pinned.
+func (inv *Inventory) Pinned(k Key) bool {
+	_, ok := inv.pinned[k]
+	return ok
+}
+
 // Lookup returns the device with key k, its identity up to date.
 func (inv *Inventory) Lookup(k Key) (*Device, bool) {
 	d, ok := inv.devices[k]
