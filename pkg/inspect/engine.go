@@ -110,6 +110,8 @@ type EngineStats struct {
 	FlowsExpired   uint64 // idle timeout
 	BudgetStops    uint64 // flows whose byte budget ran out
 	Gaps           uint64 // TCP bytes missing (loss, reordering, full buffer)
+	Reordered      uint64 // TCP segments held until the bytes before them came
+	OutOfWindow    uint64 // TCP segments too far ahead to be the stream's, dropped
 	BufferFull     uint64 // no pending-stream buffer was free
 	Unidentified   uint64 // flows no protocol claimed
 	InspectLimit   uint64 // flows left uninspected because MaxInspected were busy
@@ -379,20 +381,38 @@ func isServicePort(port uint16) bool {
 
 func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 	flags := p.TCPFlags
-	if flags&TCPFlagSYN != 0 {
-		f.nextSeq[dir] = p.Seq + 1
-		f.set(flagSynced << dir)
-		if (dir == ToServer) == (flags&TCPFlagACK == 0) {
-			f.set(flagOpened << dir)
+	seq := p.Seq
+	if other := 1 - dir; flags&TCPFlagACK != 0 && f.has(flagSynced<<other) {
+		// The peer acknowledges bytes in front of a held segment that
+		// the capture never saw: they were sent and will not come again.
+		if in := f.inspection(); in != nil && in.held[other].n > 0 {
+			if ahead := int32(p.Ack - f.nextSeq[other]); ahead > 0 && ahead <= maxWindow {
+				e.flushHeld(f, other)
+			}
 		}
-	} else if len(p.Payload) > 0 && !f.has(flagStopped) {
+	}
+	if flags&TCPFlagSYN != 0 {
+		// A SYN in a direction that already carried data, for another
+		// sequence number, is not the stream's: the receiver answers it
+		// with a challenge ACK and keeps its place (RFC 5961), and so
+		// does the analyzer.
+		if !(f.has(flagSynced<<dir) && f.Bytes[dir] > uint32(len(p.Payload)) && p.Seq+1 != f.nextSeq[dir]) {
+			f.nextSeq[dir] = p.Seq + 1
+			f.set(flagSynced << dir)
+			if (dir == ToServer) == (flags&TCPFlagACK == 0) {
+				f.set(flagOpened << dir)
+			}
+		}
+		seq++ // data on a SYN (TCP Fast Open) follows it
+	}
+	if len(p.Payload) > 0 && !f.has(flagStopped) {
 		data := p.Payload
-		end := p.Seq + uint32(len(data))
+		end := seq + uint32(len(data))
 		if !f.has(flagSynced << dir) {
-			f.nextSeq[dir] = p.Seq
+			f.nextSeq[dir] = seq
 			f.set(flagSynced << dir)
 		}
-		switch diff := int32(p.Seq - f.nextSeq[dir]); {
+		switch diff := int32(seq - f.nextSeq[dir]); {
 		case diff < 0: // retransmission, maybe with new bytes at the end
 			// Negate in 64 bits: -math.MinInt32 overflows int32, and a
 			// segment 2^31 behind would otherwise slice at a negative index.
@@ -401,16 +421,27 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 			} else {
 				data = data[back:]
 			}
-		case diff > 0: // bytes before this segment are missing
-			e.Stats.Gaps++
-			e.gap(f, dir)
+		case diff > 0: // bytes before this segment are missing, or late
+			switch {
+			case e.hold(f, dir, seq, data, diff):
+				data = nil // delivered once the bytes before it come
+			case e.outOfWindow(f, dir, diff):
+				data = nil
+			default:
+				e.Stats.Gaps++
+				e.gap(f, dir)
+				e.deliverHeldBefore(f, dir, seq)
+			}
 		}
 		if len(data) > 0 {
-			f.nextSeq[dir] = end
+			f.nextSeq[dir], f.farAhead[dir] = end, 0
 			e.deliver(f, dir, data)
+			e.deliverHeld(f, dir)
 		}
 	}
 	if flags&(TCPFlagRST|TCPFlagFIN) != 0 {
+		// Nothing comes after the end: a hole still open is a gap.
+		e.flushHeld(f, dir)
 		lostTail(f, dir, p)
 	}
 	if flags&TCPFlagRST != 0 {
@@ -446,6 +477,106 @@ func markLost(f *Flow, d Dir, seq uint32) {
 	}
 	if ahead > 0 {
 		f.set(flagLost << d)
+	}
+}
+
+// Reordering. One segment per direction of an inspected flow that comes
+// before the bytes in front of it (swapped on the way, one of them
+// retransmitted) is held in a stream buffer until they come, within
+// maxHoldAhead of the stream's place; another segment past the hole
+// declares the gap. A segment further ahead than maxWindow cannot be the
+// stream's (no receiver's window reaches that far: it is forged, or from
+// an earlier connection on the same ports), and is dropped as the
+// receiver drops it, unless resyncAfter of them in a row say the capture
+// lost that much.
+const (
+	maxHoldAhead = 64 << 10
+	maxWindow    = 1 << 20
+	resyncAfter  = 4
+)
+
+// hold keeps a segment that came diff bytes ahead of f's place in dir,
+// and reports whether it did.
+func (e *Engine) hold(f *Flow, dir Dir, seq uint32, data []byte, diff int32) bool {
+	in := f.inspection()
+	if in == nil || diff > maxHoldAhead || len(data) > e.bufs.size {
+		return false
+	}
+	h := &in.held[dir]
+	if h.n > 0 {
+		return false // a second hole, or the first one real: a gap
+	}
+	id := e.bufs.get()
+	if id == 0 {
+		e.Stats.BufferFull++
+		return false
+	}
+	h.seq, h.n, h.buf = seq, uint32(copy(e.bufs.bytes(id), data)), id
+	e.Stats.Reordered++
+	return true
+}
+
+// outOfWindow drops a segment diff bytes ahead of f's place in dir when
+// no window reaches that far, unless it is one of resyncAfter in a row.
+func (e *Engine) outOfWindow(f *Flow, dir Dir, diff int32) bool {
+	if diff <= maxWindow {
+		return false
+	}
+	if f.farAhead[dir]++; f.farAhead[dir] >= resyncAfter {
+		f.farAhead[dir] = 0
+		return false
+	}
+	e.Stats.OutOfWindow++
+	return true
+}
+
+// deliverHeld hands on the segment held in dir once f's place reached it.
+func (e *Engine) deliverHeld(f *Flow, dir Dir) {
+	in := f.inspection()
+	if in == nil {
+		return
+	}
+	h := in.held[dir]
+	if h.n == 0 || int32(h.seq-f.nextSeq[dir]) > 0 {
+		return
+	}
+	in.held[dir] = heldSegment{} // detached: delivering may end the inspection
+	data := e.bufs.bytes(h.buf)[:h.n]
+	if back := int64(int32(f.nextSeq[dir] - h.seq)); back < int64(len(data)) {
+		f.nextSeq[dir] = h.seq + h.n
+		e.deliver(f, dir, data[back:])
+	}
+	e.bufs.put(h.buf, int(h.n))
+}
+
+// flushHeld declares the hole in front of the segment held in dir a gap
+// and hands the segment on: the bytes before it will not come (the flow
+// or the capture ends, or the direction's end was seen).
+func (e *Engine) flushHeld(f *Flow, dir Dir) {
+	in := f.inspection()
+	if in == nil || in.held[dir].n == 0 {
+		return
+	}
+	e.Stats.Gaps++
+	e.gap(f, dir)
+	if in := f.inspection(); in != nil && in.held[dir].n > 0 {
+		f.nextSeq[dir] = in.held[dir].seq
+		e.deliverHeld(f, dir)
+	}
+}
+
+// deliverHeldBefore hands on, after the gap just declared, the segment
+// held in dir if it lies before seq, the segment that declared the gap.
+func (e *Engine) deliverHeldBefore(f *Flow, dir Dir, seq uint32) {
+	in := f.inspection()
+	if in == nil || in.held[dir].n == 0 || int32(in.held[dir].seq-seq) >= 0 {
+		return
+	}
+	f.nextSeq[dir] = in.held[dir].seq
+	e.deliverHeld(f, dir)
+	if in := f.inspection(); in != nil && int32(seq-f.nextSeq[dir]) > 0 {
+		e.Stats.Gaps++
+		e.gap(f, dir)
 	}
 }
 
@@ -638,6 +769,10 @@ func (e *Engine) expire() {
 func (e *Engine) closeFlow(f *Flow) {
 	outer := e.busy
 	e.busy, e.closing = f, true
+	if f.IsTCP() && !f.has(flagStopped) {
+		e.flushHeld(f, ToServer)
+		e.flushHeld(f, ToClient)
+	}
 	f.closeAnalyzer()
 	if !f.has(flagRouter) {
 		for _, o := range e.observers {

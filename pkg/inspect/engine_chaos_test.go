@@ -111,6 +111,14 @@ func checkPools(t *testing.T, e *Engine) {
 				bufs[h.buf] = true
 			}
 		}
+		for _, h := range in.held {
+			if h.n == 0 != (h.buf == 0) || h.buf != 0 && bufs[h.buf] {
+				t.Fatalf("held segment of %d bytes in buffer %d: missing or shared", h.n, h.buf)
+			}
+			if h.buf != 0 {
+				bufs[h.buf] = true
+			}
+		}
 	})
 	for _, id := range e.insps.free {
 		if held[id] {

@@ -100,7 +100,22 @@ func TestStreamReassembly(t *testing.T) {
 		{"in_order", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 102, A, "cd", 2)}, false, "abcd", 0},
 		{"retransmission_dropped", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 100, A, "ab", 2), seg(ToServer, 102, A, "cd", 3)}, false, "abcd", 0},
 		{"overlap_keeps_new_tail", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 101, A, "bcd", 2)}, false, "abcd", 0},
+		// A segment past a hole waits for the hole's bytes; when they do
+		// not come (the capture ends), the hole is a gap.
 		{"gap_reported", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 110, A, "zz", 2)}, false, "abzz", 1},
+		{"gap_reported_by_the_next_segment", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 110, A, "zz", 2), seg(ToServer, 112, A, "yy", 3)}, false, "abzzyy", 1},
+		{"two_holes", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 110, A, "zz", 2), seg(ToServer, 120, A, "yy", 3)}, false, "abzzyy", 2},
+		{"swapped_segments_reordered", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "USER a\r\n", 1), seg(ToServer, 116, A, "ret\r\n", 2), seg(ToServer, 108, A, "PASS sec", 3)}, false, "USER a\r\nPASS secret\r\n", 0},
+		{"held_segment_overlapped_by_the_late_one", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 103, A, "def", 2), seg(ToServer, 102, A, "cde", 3)}, false, "abcdef", 0},
+		// Far beyond any window: not the stream's, dropped as the
+		// receiver drops it, unless the capture lost that much.
+		{"out_of_window_junk_dropped", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100+1<<30, A, "junk\n", 1), seg(ToServer, 100, A, "USER root\r\n", 2), seg(ToServer, 111, A, "PASS xc3511\r\n", 3)}, false, "USER root\r\nPASS xc3511\r\n", 0},
+		{"resync_after_loss_beyond_window", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1),
+			seg(ToServer, 100+2<<20, A, "w", 2), seg(ToServer, 101+2<<20, A, "x", 3), seg(ToServer, 102+2<<20, A, "y", 4), seg(ToServer, 103+2<<20, A, "z", 5), seg(ToServer, 104+2<<20, A, "!", 6)}, false, "abz!", 1},
+		// A SYN with another sequence number in a direction that carried
+		// data is not the stream's; data on a SYN (TCP Fast Open) is.
+		{"syn_midstream_ignored", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 4999, TCPFlagSYN, "", 2), seg(ToServer, 102, A, "cd", 3)}, false, "abcd", 0},
+		{"fast_open_data", []*Packet{seg(ToServer, 99, TCPFlagSYN, "ab", 0), seg(ToServer, 102, A, "cd", 1)}, false, "abcd", 0},
 		{"midstream_pickup", []*Packet{seg(ToServer, 5000, A, "xy", 1), seg(ToServer, 5002, A, "z", 2)}, false, "xyz", 0},
 		{"seq_wraparound", []*Packet{seg(ToServer, 0xfffffffe, A, "ab", 1), seg(ToServer, 0, A, "cd", 2)}, false, "abcd", 0},
 		// 2^31 behind: the distance is math.MinInt32, whose negation overflows.
@@ -114,6 +129,7 @@ func TestStreamReassembly(t *testing.T) {
 			for _, p := range tt.pkts {
 				e.HandlePacket(p)
 			}
+			e.Flush()
 			if got := r.got[ToServer].String(); got != tt.want {
 				t.Errorf("stream = %q, want %q", got, tt.want)
 			}
@@ -699,8 +715,14 @@ func TestStreamBuffersWiped(t *testing.T) {
 		{"compacted", func(send func(uint32, uint8, string), _ *Engine) {
 			send(10, TCPFlagACK, "3tpw\r\nUSER b") // "USER b" stays pending
 		}},
+		// A segment past a hole is held; the next one declares the gap.
 		{"gap", func(send func(uint32, uint8, string), _ *Engine) {
 			send(100, TCPFlagACK, "zz")
+			send(200, TCPFlagACK, "yy")
+		}},
+		{"gap_at_the_end", func(send func(uint32, uint8, string), e *Engine) {
+			send(100, TCPFlagACK, "zz")
+			e.Flush()
 		}},
 		{"buffer_full", func(send func(uint32, uint8, string), _ *Engine) {
 			send(10, TCPFlagACK, strings.Repeat("x", 512-len(head)))
@@ -781,5 +803,43 @@ func TestSecretHashIsKeyedHMAC(t *testing.T) {
 		if got := e.secretHash([]byte(secret)); got != want(secret) {
 			t.Errorf("secretHash(%q) = %s, want %s", secret, got, want(secret))
 		}
+	}
+}
+
+// TestHeldUntilThePeerAcknowledges: a segment past a hole waits, unless
+// the peer acknowledges the hole's bytes, which the capture then lost for
+// good.
+func TestHeldUntilThePeerAcknowledges(t *testing.T) {
+	const A = TCPFlagACK
+	ack := func(seq, ackNo uint32) *Packet {
+		p := seg(ToClient, seq, A, "", 3)
+		p.Ack = ackNo
+		return p
+	}
+	tests := []struct {
+		name string
+		ack  *Packet
+		want string // the stream before the flow ends
+		gaps int
+	}{
+		{"ack_below_the_hole", ack(500, 102), "ab", 0},
+		{"ack_past_the_hole", ack(500, 112), "abzz", 1},
+		{"ack_far_beyond_any_window", ack(500, 102+2<<20), "ab", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &recorder{match: ContentMatch}
+			e := testEngine(t, DefaultConfig(), r)
+			for _, p := range []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToClient, 499, TCPFlagSYN|A, "", 1),
+				seg(ToServer, 100, A, "ab", 1), seg(ToServer, 110, A, "zz", 2), tt.ack} {
+				e.HandlePacket(p)
+			}
+			if got := r.got[ToServer].String(); got != tt.want || r.gaps[ToServer] != tt.gaps {
+				t.Errorf("stream %q with %d gaps, want %q with %d", got, r.gaps[ToServer], tt.want, tt.gaps)
+			}
+			if e.Stats.Reordered != 1 {
+				t.Errorf("%d segments held, want 1", e.Stats.Reordered)
+			}
+		})
 	}
 }

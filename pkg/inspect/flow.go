@@ -80,6 +80,9 @@ type Flow struct {
 	// app is the analysing protocol's place in the engine's list plus
 	// one; 0 until identified.
 	app uint8
+	// farAhead counts TCP segments in a row, per direction, beyond any
+	// window from the stream's place.
+	farAhead [2]uint8
 }
 
 // flowFlags are a flow's yes-or-no states, one bit each.
@@ -286,6 +289,10 @@ func (f *Flow) releaseInspection() {
 	in := e.insps.at(f.insp)
 	for i := range in.half {
 		e.releaseBuffer(&in.half[i])
+		if h := &in.held[i]; h.n > 0 {
+			e.bufs.put(h.buf, int(h.n))
+		}
+		in.held[i] = heldSegment{}
 	}
 	e.insps.put(f.insp)
 	f.insp = 0
@@ -368,6 +375,17 @@ type inspection struct {
 	// direction, checked against the byte budget (at most 1 MiB).
 	inspected [2]uint32
 	half      [2]halfStream
+	// held is a segment per direction that came before the bytes in
+	// front of it.
+	held [2]heldSegment
+}
+
+// heldSegment is a TCP segment kept in a stream buffer until the bytes
+// before it come.
+type heldSegment struct {
+	seq uint32
+	n   uint32 // bytes held; 0 for none
+	buf int32  // the pool's buffer number
 }
 
 // halfStream is what the analyzer has not consumed yet of one direction

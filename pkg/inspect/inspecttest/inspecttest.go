@@ -240,9 +240,9 @@ func (c *Conv) send(dir inspect.Dir, data []byte, flags uint8) {
 	*p = inspect.Packet{Timestamp: c.now, HasMAC: true, Length: 54 + len(data), Payload: data}
 	src, dst := c.client, c.server
 	smac, dmac := c.cmac, c.smac
-	seq := &c.cseq
+	seq, ack := &c.cseq, c.sseq
 	if dir == inspect.ToClient {
-		src, dst, smac, dmac, seq = c.server, c.client, c.smac, c.cmac, &c.sseq
+		src, dst, smac, dmac, seq, ack = c.server, c.client, c.smac, c.cmac, &c.sseq, c.cseq
 	}
 	p.Src, p.Dst, p.SrcPort, p.DstPort = src.Addr(), dst.Addr(), src.Port(), dst.Port()
 	p.SrcMAC, p.DstMAC = smac, dmac
@@ -250,6 +250,9 @@ func (c *Conv) send(dir inspect.Dir, data []byte, flags uint8) {
 		p.Kind, p.IPProto = inspect.KindTCP, 6
 		p.TCPFlags = flags
 		p.Seq = *seq
+		if flags&inspect.TCPFlagACK != 0 {
+			p.Ack = ack // all the other side sent, lost bytes too: the peer got them
+		}
 		*seq += uint32(len(data))
 		if flags&(inspect.TCPFlagSYN|inspect.TCPFlagFIN) != 0 {
 			*seq++

@@ -641,7 +641,7 @@ func TestNoSecretKept(t *testing.T) {
 			c.ClientBytes(v311).ServerBytes(connack(0)).ClientBytes([]byte{0x00, 0x00})
 		}, 1},
 		{"gap_inside_connect", func(c *inspecttest.Conv) {
-			c.ClientBytes(unfinished).Lose(inspect.ToServer, 1).ClientBytes(pingreq)
+			c.ClientBytes(unfinished).Lose(inspect.ToServer, 1).ClientBytes(pingreq).Server("") // the broker's ACK says the byte is gone
 		}, 0},
 	}
 	for _, tt := range tests {
