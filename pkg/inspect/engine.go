@@ -746,23 +746,19 @@ func clampConsumed(n, max int) int {
 	return n
 }
 
-// expire closes flows idle past their timeout, oldest first; it stops at
-// the first flow still alive, so the cost is proportional to what expires.
+// expire closes flows idle past their timeout, oldest first in each of
+// the table's lists (TCP, the others); it stops at the first flow still
+// alive in each, so the cost is proportional to what expires.
 func (e *Engine) expire() {
-	for {
-		f := e.table.oldest()
-		if f == nil {
-			return
+	for l, idle := range [2]time.Duration{e.cfg.TCPIdle, e.cfg.UDPIdle} {
+		for {
+			f := e.table.oldestOf(l)
+			if f == nil || e.now.UnixNano()-f.last < int64(idle) {
+				break
+			}
+			e.Stats.FlowsExpired++
+			e.closeFlow(f)
 		}
-		idle := e.cfg.UDPIdle
-		if f.IsTCP() {
-			idle = e.cfg.TCPIdle
-		}
-		if e.now.UnixNano()-f.last < int64(idle) {
-			return
-		}
-		e.Stats.FlowsExpired++
-		e.closeFlow(f)
 	}
 }
 

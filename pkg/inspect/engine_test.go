@@ -843,3 +843,29 @@ func TestHeldUntilThePeerAcknowledges(t *testing.T) {
 		})
 	}
 }
+
+// TestUDPExpiresBehindIdleTCP: a TCP flow idle for less than its timeout
+// does not keep the UDP flows opened after it (a DNS query each) from
+// expiring after theirs, and so from holding every inspection slot.
+func TestUDPExpiresBehindIdleTCP(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxInspected = 50
+	r := &recorder{match: ContentMatch}
+	e := testEngine(t, cfg, r)
+	e.HandlePacket(seg(ToServer, 100, TCPFlagACK, "x", 0))
+	for i := range cfg.MaxInspected - 1 { // every slot but the TCP flow's
+		e.HandlePacket(&Packet{Timestamp: t0.Add(time.Second), Kind: KindUDP, IPProto: IPProtocolUDP,
+			Src: netip.MustParseAddr("192.168.1.10"), SrcPort: uint16(50000 + i),
+			Dst: netip.MustParseAddr("192.168.1.1"), DstPort: 53, Payload: []byte("query")})
+	}
+	if e.Stats.InspectLimit != 0 {
+		t.Fatalf("%d flows refused while filling the slots", e.Stats.InspectLimit)
+	}
+	late := seg(ToServer, 100, TCPFlagACK, "USER root\n", 5*time.Minute)
+	late.SrcPort = 40001
+	e.HandlePacket(late)
+	if e.Stats.FlowsExpired < uint64(cfg.MaxInspected-1) || e.Stats.InspectLimit != 0 {
+		t.Errorf("after 5 minutes: %d flows expired, %d refused inspection; want the UDP flows expired and none refused",
+			e.Stats.FlowsExpired, e.Stats.InspectLimit)
+	}
+}

@@ -460,12 +460,29 @@ func (p *slotPool[T]) put(id int32) {
 // deletion; a Go map would store each 72-byte key a second time. The
 // hash is seeded per table so that traffic cannot be shaped to collide.
 type flowTable struct {
-	slots      slotPool[Flow]
-	ipv6       slotPool[ipv6Endpoints] // addresses of flows with an IPv6 endpoint
-	buckets    []int32                 // slot numbers; 0 is empty
-	mask       uint32
-	seed       maphash.Seed
+	slots   slotPool[Flow]
+	ipv6    slotPool[ipv6Endpoints] // addresses of flows with an IPv6 endpoint
+	buckets []int32                 // slot numbers; 0 is empty
+	mask    uint32
+	seed    maphash.Seed
+	// lru are the TCP flows (0) and the others (1), each most recently
+	// used first: their idle timeouts differ, and in one list an idle TCP
+	// flow would keep every newer UDP flow (a DNS query each) from
+	// expiring behind it.
+	lru [2]lruList
+}
+
+// lruList is a doubly linked list of flows by slot number.
+type lruList struct {
 	head, tail int32 // most and least recently used; 0 when empty
+}
+
+// list is the LRU list f belongs to.
+func (t *flowTable) list(f *Flow) *lruList {
+	if f.Proto == IPProtocolTCP {
+		return &t.lru[0]
+	}
+	return &t.lru[1]
 }
 
 func newFlowTable(max int) *flowTable {
@@ -536,56 +553,68 @@ func (t *flowTable) insert(e *Engine, client, server netip.AddrPort, proto IPPro
 	f.setEndpoints(t, client, server)
 	f.Proto, f.hash = proto, h
 	f.set(flagInUse)
-	f.next = t.head
-	if t.head != 0 {
-		t.at(t.head).prev = i
-	}
-	t.head = i
-	if t.tail == 0 {
-		t.tail = i
-	}
+	t.pushFront(i)
 	return f
+}
+
+// pushFront puts the unlinked flow of slot i first in its list.
+func (t *flowTable) pushFront(i int32) {
+	l := t.list(t.at(i))
+	t.at(i).next = l.head
+	if l.head != 0 {
+		t.at(l.head).prev = i
+	}
+	l.head = i
+	if l.tail == 0 {
+		l.tail = i
+	}
 }
 
 func (t *flowTable) full() bool { return t.len() >= int(t.slots.limit) }
 
-// oldest returns the least recently used flow, or nil.
+// oldest returns the least recently used flow of either list, or nil.
 func (t *flowTable) oldest() *Flow {
-	if t.tail == 0 {
+	a, b := t.oldestOf(0), t.oldestOf(1)
+	switch {
+	case a == nil:
+		return b
+	case b == nil || a.last <= b.last:
+		return a
+	}
+	return b
+}
+
+// oldestOf returns the least recently used flow of list l (0: TCP, 1:
+// the others), or nil.
+func (t *flowTable) oldestOf(l int) *Flow {
+	if t.lru[l].tail == 0 {
 		return nil
 	}
-	return t.at(t.tail)
+	return t.at(t.lru[l].tail)
 }
 
 func (t *flowTable) unlink(i int32) {
 	f := t.at(i)
+	l := t.list(f)
 	if f.prev != 0 {
 		t.at(f.prev).next = f.next
 	} else {
-		t.head = f.next
+		l.head = f.next
 	}
 	if f.next != 0 {
 		t.at(f.next).prev = f.prev
 	} else {
-		t.tail = f.prev
+		l.tail = f.prev
 	}
 	f.prev, f.next = 0, 0
 }
 
 func (t *flowTable) touch(i int32) {
-	if t.head == i {
+	if t.list(t.at(i)).head == i {
 		return
 	}
 	t.unlink(i)
-	f := t.at(i)
-	f.next = t.head
-	if t.head != 0 {
-		t.at(t.head).prev = i
-	}
-	t.head = i
-	if t.tail == 0 {
-		t.tail = i
-	}
+	t.pushFront(i)
 }
 
 // remove frees f's slot. The caller has closed its analyzer.
@@ -624,12 +653,15 @@ func (t *flowTable) deleteBucket(b uint32) {
 	t.buckets[b] = 0
 }
 
-// each calls fn for every flow in use, most recent first.
+// each calls fn for every flow in use: the TCP flows, then the others,
+// each most recent first.
 func (t *flowTable) each(fn func(*Flow)) {
-	for i := t.head; i != 0; {
-		next := t.at(i).next
-		fn(t.at(i))
-		i = next
+	for l := range t.lru {
+		for i := t.lru[l].head; i != 0; {
+			next := t.at(i).next
+			fn(t.at(i))
+			i = next
+		}
 	}
 }
 
