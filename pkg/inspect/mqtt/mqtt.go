@@ -10,6 +10,8 @@
 package mqtt
 
 import (
+	"encoding/binary"
+
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
 )
@@ -112,6 +114,11 @@ type stream struct {
 	left    int  // body bytes not yet seen
 	n       int  // body bytes kept in buf
 	handled bool // the current packet was parsed: complete, or its prefix filled buf
+	// skip is how many bytes of the body to pass over before keeping
+	// again, and willCut says the CONNECT's Will payload in buf was cut
+	// (passOverWill).
+	skip    int
+	willCut bool
 	buf     [capture]byte
 }
 
@@ -151,6 +158,7 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 				a.kill(f, dir)
 			default:
 				s.stage, s.left, s.n, s.handled = stageBody, s.lenVal, 0, false
+				s.skip, s.willCut = 0, false
 				if s.left == 0 {
 					s.stage = stageHeader
 					a.packet(f, dir, s)
@@ -158,11 +166,21 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 			}
 		case stageBody:
 			k := min(s.left, len(data)-i)
-			if !s.handled {
-				s.n += copy(s.buf[s.n:], data[i:i+k])
+			if s.skip > 0 {
+				k = min(k, s.skip)
+				s.skip -= k
+			} else if !s.handled {
+				c := copy(s.buf[s.n:], data[i:i+k])
+				s.n += c
+				if c < k && dir == inspect.ToServer && s.header == typeConnect<<4 {
+					k = c // what follows may come after a Will payload passed over
+				}
 			}
 			i += k
 			s.left -= k
+			if !s.handled && s.left > 0 && s.n == len(s.buf) && dir == inspect.ToServer && s.header == typeConnect<<4 {
+				s.skip = s.passOverWill()
+			}
 			if !s.handled && (s.left == 0 || s.n == len(s.buf)) {
 				s.handled = true
 				a.packet(f, dir, s)
@@ -215,7 +233,7 @@ func (a *analyzer) packet(f *inspect.Flow, dir inspect.Dir, s *stream) {
 		// (MQTT 3.1.1 section 2.2.2): a broker closes the connection on
 		// anything else, so there is no login to report.
 		if dir == inspect.ToServer && s.header == typeConnect<<4 {
-			a.connect(f, body)
+			a.connect(f, body, s.willCut)
 		}
 	case typeConnack:
 		if dir == inspect.ToClient {
@@ -233,10 +251,53 @@ const (
 	flagUser     = 0x80
 )
 
+// willKept is how much of a Will payload too long for the buffer is kept
+// for the payload scanner (passOverWill).
+const willKept = 256
+
+// passOverWill makes room, in a CONNECT's full buffer, for the user name
+// and password that follow a long Will payload (a device's last message,
+// kilobytes of JSON): it keeps the payload's first willKept bytes,
+// rewrites its length to match, and returns how many of the payload's
+// bytes still to come are to be passed over. It returns 0 when the buffer
+// does not end inside a Will payload.
+func (s *stream) passOverWill() int {
+	r := reader{b: s.buf[:s.n]}
+	name := r.str16()
+	level := r.u8() &^ 0x80
+	flags := r.u8()
+	r.skip(2)
+	if r.short || !knownVersion(name, level) || flags&flagWill == 0 {
+		return 0
+	}
+	if level == 5 {
+		r.properties()
+	}
+	r.str16() // client identifier
+	if level == 5 {
+		r.properties()
+	}
+	r.str16() // Will topic
+	if r.short || r.off+2 > s.n {
+		return 0
+	}
+	start := r.off + 2
+	length, held := int(binary.BigEndian.Uint16(s.buf[r.off:])), s.n-start
+	if length <= held {
+		return 0 // the payload ends in the buffer: what overflows is not it
+	}
+	keep := min(willKept, held)
+	binary.BigEndian.PutUint16(s.buf[r.off:], uint16(keep))
+	clear(s.buf[start+keep : s.n])
+	s.n, s.willCut = start+keep, true
+	return length - held
+}
+
 // connect reads a CONNECT: protocol level, client identifier, Will, user
 // name and password. A field cut off by the capture ends the parse; what
-// was read before it is still used.
-func (a *analyzer) connect(f *inspect.Flow, b []byte) {
+// was read before it is still used. willCut says the Will payload in b
+// is the front of a longer one.
+func (a *analyzer) connect(f *inspect.Flow, b []byte, willCut bool) {
 	r := reader{b: b}
 	name := r.str16()
 	level := r.u8() &^ 0x80 // mosquitto bridges set the top bit
@@ -263,7 +324,7 @@ func (a *analyzer) connect(f *inspect.Flow, b []byte) {
 		if r.short {
 			return
 		}
-		a.scan(f, inspect.ToServer, topic, payload, false, false) // r.short: both whole
+		a.scan(f, inspect.ToServer, topic, payload, false, willCut) // not r.short: the topic whole
 	}
 	var user, secret []byte
 	if flags&flagUser != 0 {

@@ -313,6 +313,22 @@ func TestSynthetic(t *testing.T) {
 		{"unknown_protocol_name", func(c *inspecttest.Conv) {
 			c.ClientBytes(connect(connectOpts{name: "MQTX", clientID: "x", user: str("admin"), pass: str(secret)})).ServerBytes(connack(0))
 		}, 0, "", "", "", "", ""},
+		// A Will payload longer than the kept prefix: the login after it
+		// is read, and the payload's front is scanned as cut.
+		{"long_will_payload", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{clientID: "cam-01", user: str("admin"), pass: str(secret), will: true,
+				willTopic: "dev/cam-01/lwt", willPayload: strings.Repeat("w", 2100)})).ServerBytes(connack(0))
+		}, 1, "yes", "unique", "a***", "dev/cam-01/lwt", strings.Repeat("w", willKept)},
+		{"long_will_payload_v5_in_small_segments", func(c *inspecttest.Conv) {
+			b := connect(connectOpts{level: 5, clientID: "cam-05", user: str("admin"), pass: str(secret),
+				props: []byte{0}, will: true, willProps: []byte{0}, willTopic: "t", willPayload: strings.Repeat("v", 6000)})
+			for len(b) > 0 {
+				n := min(len(b), 1400)
+				c.ClientBytes(b[:n])
+				b = b[n:]
+			}
+			c.ServerBytes(connack5(0))
+		}, 1, "yes", "unique", "a***", "t", strings.Repeat("v", willKept)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
