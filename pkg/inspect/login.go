@@ -150,6 +150,9 @@ func (e *Engine) secretHash(secret []byte) string {
 	e.secretMAC.Reset()
 	e.secretMAC.Write(secret)
 	e.secretSum = e.secretMAC.Sum(e.secretSum[:0])
+	// The hash keeps a short secret whole in its block buffer until the
+	// next write: reset now, not before the next login.
+	e.secretMAC.Reset()
 	var text [16]byte
 	hex.Encode(text[:], e.secretSum[:8])
 	return string(text[:])

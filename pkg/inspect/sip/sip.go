@@ -406,10 +406,11 @@ func parseDecimal(value []byte, max int64) int64 {
 	}
 	var n int64
 	for _, c := range value {
-		if c < '0' || c > '9' || n > max {
+		d := int64(c - '0')
+		if c < '0' || c > '9' || n > (max-d)/10 {
 			return -1
 		}
-		n = n*10 + int64(c-'0')
+		n = n*10 + d
 	}
 	return n
 }

@@ -329,3 +329,26 @@ func FuzzMessages(f *testing.F) {
 		}
 	})
 }
+
+// TestParseDecimal: a value past max is refused, not wrapped or cut (int
+// is 32 bits on MIPS and ARM routers).
+func TestParseDecimal(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		max  int64
+		want int64
+	}{
+		{"0", 1 << 30, 0},
+		{"1234", 1 << 30, 1234},
+		{"1073741824", 1 << 30, 1 << 30},
+		{"1073741825", 1 << 30, -1},
+		{"4294967296", 1 << 30, -1},
+		{"99999999999999999999999", 1 << 30, -1},
+		{"12a", 1 << 30, -1},
+		{"", 1 << 30, -1},
+	} {
+		if got := parseDecimal([]byte(tt.in), tt.max); got != tt.want {
+			t.Errorf("parseDecimal(%q, %d) = %d, want %d", tt.in, tt.max, got, tt.want)
+		}
+	}
+}
