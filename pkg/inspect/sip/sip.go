@@ -260,12 +260,18 @@ func staleChallenge(value []byte) bool {
 	}
 }
 
-// login classifies the Digest credential of a request. SIP has no other
-// scheme in use; Basic is forbidden by RFC 3261 section 22.1.
+// login classifies the credential of a request: Digest, or Basic, which
+// RFC 3261 section 22.1 forbids (a server must refuse it) but which a
+// phone that sends it has sent its password in clear all the same.
 func (a *analyzer) login(f *inspect.Flow, dir inspect.Dir, h *half, value []byte) {
 	scheme, rest := httpauth.Split(value)
-	l := inspect.Login{Protocol: "sip", Mechanism: "Digest"}
-	if scheme != httpauth.SchemeDigest {
+	l := inspect.Login{Protocol: "sip"}
+	switch scheme {
+	case httpauth.SchemeDigest:
+		l.Mechanism = "Digest"
+	case httpauth.SchemeBasic:
+		l.Mechanism = "Basic"
+	default:
 		return
 	}
 	c, ok := httpauth.Classify(f, &l, scheme, rest, h.method[:h.methodLen], &a.scratch)
