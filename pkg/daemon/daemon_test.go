@@ -208,6 +208,21 @@ func quarantined(t *testing.T, f *quarantine.Fake) map[hwaddr.MAC]quarantine.Mod
 	return out
 }
 
+// startQuarantined starts a daemon over the bundled capture with cfg, the
+// fake enforcer, a store in a new directory and with's collaborators, and
+// fails unless policy quarantined the camera.
+func startQuarantined(t *testing.T, cfg *config.Config, with ...func(*Deps)) (*harness, *quarantine.Fake) {
+	t.Helper()
+	fake := newFake(t)
+	h := start(t, cfg, fake, t.TempDir(), with...)
+	h.settle()
+	if quarantined(t, fake)[camera] != quarantine.ModeBlock {
+		h.stop()
+		t.Fatal("camera not quarantined")
+	}
+	return h, fake
+}
+
 // stable drops the remaining time of expiring elements from a dump.
 func stable(dump string) string {
 	return regexp.MustCompile(`expires \S+ `).ReplaceAllString(dump, "")
@@ -400,16 +415,11 @@ func TestQuarantineExpiryIsFinal(t *testing.T) {
 // quarantine lasted is new when it runs out, and quarantines the device
 // again.
 func TestQuarantineExpiryKeepsNewFindings(t *testing.T) {
-	fake := newFake(t)
 	cfg := enforcingConfig()
 	cfg.Policy.QuarantineFor.Duration = time.Hour
 	clk := testclock.New(time.Now())
-	h := start(t, cfg, fake, t.TempDir(), func(d *Deps) { d.Now = clk.Now })
+	h, fake := startQuarantined(t, cfg, func(d *Deps) { d.Now = clk.Now })
 	defer h.stop()
-	h.settle()
-	if quarantined(t, fake)[camera] != quarantine.ModeBlock {
-		t.Fatal("camera not quarantined")
-	}
 	clk.Advance(30 * time.Minute)
 	h.d.mu.Lock()
 	h.d.pipe.Inject(&event.Event{V: 1, Time: clk.Now(), Type: event.TypeFinding, Kind: event.KindDefaultCredentials,

@@ -50,13 +50,8 @@ func fillInventory(h *harness, n int, at time.Time) {
 func TestQuarantinedDeviceOutlivesAFullInventory(t *testing.T) {
 	cfg := enforcingConfig()
 	cfg.Inspect.MaxDevices = 16
-	fake := newFake(t)
-	h := start(t, cfg, fake, t.TempDir())
+	h, fake := startQuarantined(t, cfg)
 	defer h.stop()
-	h.settle()
-	if quarantined(t, fake)[camera] != quarantine.ModeBlock {
-		t.Fatal("camera not quarantined")
-	}
 	later := time.Now().Add(time.Hour)
 	fillInventory(h, 16, later)
 	h.d.seen(camera, netip.MustParseAddr("192.168.50.150"), "", "lease", later.Add(time.Minute))

@@ -179,13 +179,8 @@ func TestReloadReappliesProtections(t *testing.T) {
 
 // Switching to monitor mode by SIGHUP leaves the kernel as it is.
 func TestReloadToMonitorKeepsQuarantines(t *testing.T) {
-	fake := newFake(t)
-	h := start(t, enforcingConfig(), fake, t.TempDir())
+	h, fake := startQuarantined(t, enforcingConfig())
 	defer h.stop()
-	h.settle()
-	if quarantined(t, fake)[camera] != quarantine.ModeBlock {
-		t.Fatal("camera not quarantined")
-	}
 	h.d.Reload(config.Default())
 	h.settle()
 	time.Sleep(50 * time.Millisecond) // the last evaluation may still run

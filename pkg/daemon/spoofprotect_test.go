@@ -15,13 +15,8 @@ func TestQuarantinedDeviceTakingProtectedAddress(t *testing.T) {
 	cfg := enforcingConfig()
 	mgmt := netip.MustParseAddr("192.168.50.250")
 	cfg.Daemon.ManagementAddresses = []netip.Addr{mgmt}
-	fake := newFake(t)
-	h := start(t, cfg, fake, t.TempDir())
+	h, fake := startQuarantined(t, cfg)
 	defer h.stop()
-	h.settle()
-	if quarantined(t, fake)[camera] != quarantine.ModeBlock {
-		t.Fatal("camera not quarantined")
-	}
 	h.d.seen(camera, mgmt, "", "neighbour", h.d.now())
 	dev, _ := h.d.Device(camera)
 	h.d.schedule(camera)

@@ -322,11 +322,11 @@ func hasNeighbor(ns []NeighborSeen, mac hwaddr.MAC, ip netip.Addr) bool {
 	return false
 }
 
-// TestOnLAN: only neighbours out of a LAN interface pass; the router's
-// own address, the WAN side and hosts behind a gateway do not.
-func TestOnLAN(t *testing.T) {
-	requireRoot(t)
-	ns := netnstest.New(t, "iotgwn", "route")
+// lanAndWAN makes a namespace whose lan0 (10.97.0.1/24) and wan0
+// (10.98.0.2/24) are veth ends with their peers up beside them.
+func lanAndWAN(t *testing.T, role string) string {
+	t.Helper()
+	ns := netnstest.New(t, "iotgwn", role)
 	ipIn(t, ns, "link", "add", "lan0", "type", "veth", "peer", "name", "lan0p")
 	ipIn(t, ns, "link", "add", "wan0", "type", "veth", "peer", "name", "wan0p")
 	for _, dev := range []string{"lan0", "lan0p", "wan0", "wan0p"} {
@@ -334,6 +334,14 @@ func TestOnLAN(t *testing.T) {
 	}
 	ipIn(t, ns, "addr", "add", "10.97.0.1/24", "dev", "lan0")
 	ipIn(t, ns, "addr", "add", "10.98.0.2/24", "dev", "wan0")
+	return ns
+}
+
+// TestOnLAN: only neighbours out of a LAN interface pass; the router's
+// own address, the WAN side and hosts behind a gateway do not.
+func TestOnLAN(t *testing.T) {
+	requireRoot(t)
+	ns := lanAndWAN(t, "route")
 	ipIn(t, ns, "route", "add", "default", "via", "10.98.0.1")
 	ipIn(t, ns, "route", "add", "10.99.0.0/24", "via", "10.97.0.254") // a routed segment behind a LAN gateway
 	onLAN := OnLAN([]string{"lan0"})
@@ -367,14 +375,7 @@ func TestOnLAN(t *testing.T) {
 // now, on the LAN interfaces only and in a state that carries a MAC.
 func TestHolderOf(t *testing.T) {
 	requireRoot(t)
-	ns := netnstest.New(t, "iotgwn", "neigh")
-	ipIn(t, ns, "link", "add", "lan0", "type", "veth", "peer", "name", "lan0p")
-	ipIn(t, ns, "link", "add", "wan0", "type", "veth", "peer", "name", "wan0p")
-	for _, dev := range []string{"lan0", "lan0p", "wan0", "wan0p"} {
-		ipIn(t, ns, "link", "set", dev, "up")
-	}
-	ipIn(t, ns, "addr", "add", "10.97.0.1/24", "dev", "lan0")
-	ipIn(t, ns, "addr", "add", "10.98.0.2/24", "dev", "wan0")
+	ns := lanAndWAN(t, "neigh")
 	nas, cam, modem := "02:97:00:00:00:20", "02:97:00:00:00:30", "02:98:00:00:00:01"
 	ipIn(t, ns, "neigh", "add", "10.97.0.20", "lladdr", nas, "dev", "lan0", "nud", "reachable")
 	ipIn(t, ns, "neigh", "add", "10.97.0.30", "lladdr", cam, "dev", "lan0", "nud", "stale")
