@@ -111,7 +111,7 @@ type EngineStats struct {
 	BudgetStops    uint64 // flows whose byte budget ran out
 	Gaps           uint64 // TCP bytes missing (loss, reordering, full buffer)
 	Reordered      uint64 // TCP segments held until the bytes before them came
-	OutOfWindow    uint64 // TCP segments too far ahead to be the stream's, dropped
+	Unconfirmed    uint64 // TCP segments past a hole no ACK showed lost, dropped
 	BufferFull     uint64 // no pending-stream buffer was free
 	Unidentified   uint64 // flows no protocol claimed
 	InspectLimit   uint64 // flows left uninspected because MaxInspected were busy
@@ -151,6 +151,9 @@ type Engine struct {
 	// and closing says that flow is being closed: what a panic abandons.
 	busy    *Flow
 	closing bool
+	// delivering is a held segment detached for delivery, which a panic
+	// in the analyzer must not leak.
+	delivering heldSegment
 }
 
 // Options wires an engine to its collaborators.
@@ -298,6 +301,11 @@ func (e *Engine) HandlePacket(p *Packet) {
 	} else if srcIsA := key.A == src; clientIsA != srcIsA {
 		dir = ToClient
 	}
+	if !isNew && dir == ToServer && e.reopens(f, p) {
+		// A new connection on the ports of one that ended: a new flow.
+		e.closeFlow(f)
+		f, isNew = e.newFlow(p), true
+	}
 	e.busy = f
 	f.last = p.Timestamp.UnixNano()
 	if f.Packets[dir] != math.MaxUint32 {
@@ -379,62 +387,83 @@ func isServicePort(port uint16) bool {
 	return false
 }
 
+// reopenIdle is how long a connection that carried data must have been
+// quiet before a client's SYN for another sequence number on its ports
+// is taken for a new connection without a FIN or RST seen (the device
+// rebooted); a SYN sooner, in the middle of a live connection, is not
+// the stream's (RFC 5961).
+const reopenIdle = 5 * time.Second
+
+// reopens reports whether p, sent by f's client, opens a new connection
+// on the ports of f, which ended (a FIN seen) or went quiet.
+func (e *Engine) reopens(f *Flow, p *Packet) bool {
+	if p.Kind != KindTCP || p.TCPFlags&(TCPFlagSYN|TCPFlagACK) != TCPFlagSYN || f.Bytes[ToServer] == 0 {
+		return false
+	}
+	if f.has(flagSynced) && p.Seq+1 == f.nextSeq[ToServer] {
+		return false // the connection's own SYN again
+	}
+	return f.has(flagFIN) || f.has(flagFIN<<ToClient) || p.Timestamp.UnixNano()-f.last >= int64(reopenIdle)
+}
+
 func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 	flags := p.TCPFlags
-	seq := p.Seq
-	if other := 1 - dir; flags&TCPFlagACK != 0 && f.has(flagSynced<<other) {
-		// The peer acknowledges bytes in front of a held segment that
-		// the capture never saw: they were sent and will not come again.
-		if in := f.inspection(); in != nil && in.held[other].n > 0 {
-			if ahead := int32(p.Ack - f.nextSeq[other]); ahead > 0 && ahead <= maxWindow {
-				e.flushHeld(f, other)
-			}
-		}
+	seq, data := p.Seq, p.Payload
+	if flags&TCPFlagACK != 0 {
+		e.peerAcked(f, 1-dir, p.Ack)
 	}
 	if flags&TCPFlagSYN != 0 {
-		// A SYN in a direction that already carried data, for another
-		// sequence number, is not the stream's: the receiver answers it
-		// with a challenge ACK and keeps its place (RFC 5961), and so
-		// does the analyzer.
-		if !(f.has(flagSynced<<dir) && f.Bytes[dir] > uint32(len(p.Payload)) && p.Seq+1 != f.nextSeq[dir]) {
+		if f.Bytes[dir] > uint32(len(p.Payload)) {
+			// A SYN in a direction that already carried data (one that
+			// opens a new connection started a new flow): the receiver
+			// answers it with a challenge ACK and drops its data (RFC
+			// 5961), and so does the analyzer.
+			data = nil
+		} else {
 			f.nextSeq[dir] = p.Seq + 1
 			f.set(flagSynced << dir)
 			if (dir == ToServer) == (flags&TCPFlagACK == 0) {
 				f.set(flagOpened << dir)
 			}
+			seq++ // data on the opening SYN (TCP Fast Open) follows it
 		}
-		seq++ // data on a SYN (TCP Fast Open) follows it
 	}
-	if len(p.Payload) > 0 && !f.has(flagStopped) {
-		data := p.Payload
-		end := seq + uint32(len(data))
+	if len(data) > 0 && !f.has(flagStopped) {
 		if !f.has(flagSynced << dir) {
 			f.nextSeq[dir] = seq
 			f.set(flagSynced << dir)
 		}
 		switch diff := int32(seq - f.nextSeq[dir]); {
 		case diff < 0: // retransmission, maybe with new bytes at the end
-			// Negate in 64 bits: -math.MinInt32 overflows int32, and a
-			// segment 2^31 behind would otherwise slice at a negative index.
-			if back := -int64(diff); back >= int64(len(data)) {
-				data = nil
-			} else {
-				data = data[back:]
-			}
+			data, seq = trimFront(data, seq, f.nextSeq[dir])
 		case diff > 0: // bytes before this segment are missing, or late
 			switch {
-			case e.hold(f, dir, seq, data, diff):
-				data = nil // delivered once the bytes before it come
-			case e.outOfWindow(f, dir, diff):
-				data = nil
-			default:
+			case e.lossConfirmed(f, dir):
 				e.Stats.Gaps++
 				e.gap(f, dir)
 				e.deliverHeldBefore(f, dir, seq)
+				// The held segment may reach into this one.
+				data, seq = trimFront(data, seq, f.nextSeq[dir])
+			case e.hold(f, dir, seq, data, diff):
+				data = nil // delivered once the bytes before it come
+			case f.has(flagSynced << (1 - dir)):
+				// Nothing says the bytes before it are lost: the receiver
+				// queues or drops it, and a forged one would hide every
+				// real byte behind it. Its bytes come again, or the
+				// peer's ACK shows the capture lost them.
+				e.Stats.Unconfirmed++
+				data = nil
+			default:
+				// The other direction is not captured: no ACK can tell
+				// loss from a forged segment; the stream goes on from it.
+				e.Stats.Gaps++
+				e.gap(f, dir)
+				e.deliverHeldBefore(f, dir, seq)
+				data, seq = trimFront(data, seq, f.nextSeq[dir])
 			}
 		}
 		if len(data) > 0 {
-			f.nextSeq[dir], f.farAhead[dir] = end, 0
+			f.nextSeq[dir] = seq + uint32(len(data))
 			e.deliver(f, dir, data)
 			e.deliverHeld(f, dir)
 		}
@@ -480,20 +509,60 @@ func markLost(f *Flow, d Dir, seq uint32) {
 	}
 }
 
-// Reordering. One segment per direction of an inspected flow that comes
-// before the bytes in front of it (swapped on the way, one of them
-// retransmitted) is held in a stream buffer until they come, within
-// maxHoldAhead of the stream's place; another segment past the hole
-// declares the gap. A segment further ahead than maxWindow cannot be the
-// stream's (no receiver's window reaches that far: it is forged, or from
-// an earlier connection on the same ports), and is dropped as the
-// receiver drops it, unless resyncAfter of them in a row say the capture
-// lost that much.
+// Reordering. A segment that comes before the bytes in front of it
+// (swapped on the way, one of them retransmitted) is held, one per
+// direction of an inspected flow within maxHoldAhead, in a stream buffer
+// until they come. The hole becomes a gap only when the peer's ACK shows
+// the capture lost its bytes (the receiver had them), or the direction or
+// the flow ends. Without that evidence a segment that cannot be held is
+// dropped, as a receiver drops one outside its window: a forged segment
+// far ahead must not move the stream's place past the real bytes.
 const (
 	maxHoldAhead = 64 << 10
-	maxWindow    = 1 << 20
-	resyncAfter  = 4
+	// maxWindow bounds how far ahead of the stream's place an ACK may
+	// reach to count: no receiver's window is larger.
+	maxWindow = 1 << 30
 )
+
+// trimFront cuts from data, which starts at seq, the bytes before next,
+// the stream's place; it returns what is left and where that starts.
+func trimFront(data []byte, seq, next uint32) ([]byte, uint32) {
+	// Negate in 64 bits: a segment 2^31 behind is math.MinInt32 ahead.
+	back := -int64(int32(seq - next))
+	switch {
+	case back <= 0:
+		return data, seq
+	case back >= int64(len(data)):
+		return nil, next
+	}
+	return data[back:], next
+}
+
+// peerAcked records an ACK for the bytes of dir, and turns a hole in
+// front of a held segment of dir into a gap once the ACK passes it.
+func (e *Engine) peerAcked(f *Flow, dir Dir, ack uint32) {
+	in := f.inspection()
+	if in == nil || !f.has(flagSynced<<dir) {
+		return
+	}
+	ahead := int32(ack - f.nextSeq[dir])
+	if ahead <= 0 || ahead > maxWindow {
+		return
+	}
+	if !in.acked[dir].valid || int32(ack-in.acked[dir].seq) > 0 {
+		in.acked[dir] = ackMark{seq: ack, valid: true}
+	}
+	if in.held[dir].n > 0 {
+		e.flushHeld(f, dir)
+	}
+}
+
+// lossConfirmed reports whether the peer acknowledged bytes of dir past
+// the stream's place: bytes the capture lost, which will not come again.
+func (e *Engine) lossConfirmed(f *Flow, dir Dir) bool {
+	in := f.inspection()
+	return in != nil && in.acked[dir].valid && int32(in.acked[dir].seq-f.nextSeq[dir]) > 0
+}
 
 // hold keeps a segment that came diff bytes ahead of f's place in dir,
 // and reports whether it did.
@@ -516,20 +585,6 @@ func (e *Engine) hold(f *Flow, dir Dir, seq uint32, data []byte, diff int32) boo
 	return true
 }
 
-// outOfWindow drops a segment diff bytes ahead of f's place in dir when
-// no window reaches that far, unless it is one of resyncAfter in a row.
-func (e *Engine) outOfWindow(f *Flow, dir Dir, diff int32) bool {
-	if diff <= maxWindow {
-		return false
-	}
-	if f.farAhead[dir]++; f.farAhead[dir] >= resyncAfter {
-		f.farAhead[dir] = 0
-		return false
-	}
-	e.Stats.OutOfWindow++
-	return true
-}
-
 // deliverHeld hands on the segment held in dir once f's place reached it.
 func (e *Engine) deliverHeld(f *Flow, dir Dir) {
 	in := f.inspection()
@@ -540,12 +595,15 @@ func (e *Engine) deliverHeld(f *Flow, dir Dir) {
 	if h.n == 0 || int32(h.seq-f.nextSeq[dir]) > 0 {
 		return
 	}
-	in.held[dir] = heldSegment{} // detached: delivering may end the inspection
-	data := e.bufs.bytes(h.buf)[:h.n]
-	if back := int64(int32(f.nextSeq[dir] - h.seq)); back < int64(len(data)) {
+	// Detached: delivering may end the inspection. A panic in the
+	// analyzer leaves it to survive to give back (e.delivering).
+	in.held[dir] = heldSegment{}
+	e.delivering = h
+	if data, _ := trimFront(e.bufs.bytes(h.buf)[:h.n], h.seq, f.nextSeq[dir]); len(data) > 0 {
 		f.nextSeq[dir] = h.seq + h.n
-		e.deliver(f, dir, data[back:])
+		e.deliver(f, dir, data)
 	}
+	e.delivering = heldSegment{}
 	e.bufs.put(h.buf, int(h.n))
 }
 
@@ -791,6 +849,10 @@ func (e *Engine) survive() {
 	p := Panic{Protocol: "packet", Reason: fmt.Sprintf("%T", r), N: e.Stats.Panics}
 	if rerr, ok := r.(runtime.Error); ok {
 		p.Reason = rerr.Error()
+	}
+	if h := e.delivering; h.n > 0 {
+		e.bufs.put(h.buf, int(h.n)) // a held segment being delivered
+		e.delivering = heldSegment{}
 	}
 	if f := e.busy; f != nil && f.has(flagInUse) {
 		if app := f.App(); app != "" {

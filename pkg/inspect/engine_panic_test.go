@@ -169,3 +169,33 @@ func TestEnginePanicsWithoutOnPanic(t *testing.T) {
 	}()
 	e.HandlePacket(seg(ToServer, 100, TCPFlagACK, "feed!", 0))
 }
+
+// TestPanicInHeldSegment: an analyzer that panics on a held segment's
+// bytes, handed on once the bytes before it came, leaves no buffer lent
+// out or unwiped.
+func TestPanicInHeldSegment(t *testing.T) {
+	b := &boom{}
+	cfg := DefaultConfig()
+	cfg.HashKey = []byte("engine test key")
+	panics := 0
+	e, err := NewEngine(cfg, Options{Protocols: []Protocol{b}, Sink: &discard{}, OnPanic: func(Panic) { panics++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToClient, 499, TCPFlagSYN|TCPFlagACK, "", 0),
+		seg(ToServer, 100, TCPFlagACK, "ab", 1), seg(ToServer, 104, TCPFlagACK, "feed!pas", 2), seg(ToServer, 102, TCPFlagACK, "cd", 3)} {
+		e.HandlePacket(p)
+	}
+	if panics != 1 || e.Stats.Reordered != 1 {
+		t.Fatalf("%d panics, %d segments held; want the held one to panic", panics, e.Stats.Reordered)
+	}
+	checkPools(t, e)
+	for id := int32(1); id <= int32(len(e.bufs.bufs)); id++ {
+		if bytes.Contains(e.bufs.bytes(id), []byte("pas")) {
+			t.Errorf("buffer %d keeps the held bytes", id)
+		}
+	}
+	if len(e.bufs.free) != len(e.bufs.bufs) {
+		t.Errorf("%d of %d buffers free after the flow stopped", len(e.bufs.free), len(e.bufs.bufs))
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,14 +108,26 @@ func TestStreamReassembly(t *testing.T) {
 		{"two_holes", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 110, A, "zz", 2), seg(ToServer, 120, A, "yy", 3)}, false, "abzzyy", 2},
 		{"swapped_segments_reordered", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "USER a\r\n", 1), seg(ToServer, 116, A, "ret\r\n", 2), seg(ToServer, 108, A, "PASS sec", 3)}, false, "USER a\r\nPASS secret\r\n", 0},
 		{"held_segment_overlapped_by_the_late_one", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 103, A, "def", 2), seg(ToServer, 102, A, "cde", 3)}, false, "abcdef", 0},
-		// Far beyond any window: not the stream's, dropped as the
-		// receiver drops it, unless the capture lost that much.
-		{"out_of_window_junk_dropped", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100+1<<30, A, "junk\n", 1), seg(ToServer, 100, A, "USER root\r\n", 2), seg(ToServer, 111, A, "PASS xc3511\r\n", 3)}, false, "USER root\r\nPASS xc3511\r\n", 0},
-		{"resync_after_loss_beyond_window", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1),
-			seg(ToServer, 100+2<<20, A, "w", 2), seg(ToServer, 101+2<<20, A, "x", 3), seg(ToServer, 102+2<<20, A, "y", 4), seg(ToServer, 103+2<<20, A, "z", 5), seg(ToServer, 104+2<<20, A, "!", 6)}, false, "abz!", 1},
+		// With the other direction captured, a segment past a hole that
+		// cannot be held and that no ACK shows lost is not the stream's:
+		// dropped, as a receiver drops it, however often it comes.
+		{"forged_far_ahead_dropped", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToClient, 499, TCPFlagSYN|A, "", 0),
+			seg(ToServer, 100+1<<30, A, "junk\n", 1), seg(ToServer, 100+1<<30, A, "junk\n", 1), seg(ToServer, 100+1<<30, A, "junk\n", 1), seg(ToServer, 100+1<<30, A, "junk\n", 1),
+			seg(ToServer, 100, A, "USER root\r\n", 2), seg(ToServer, 111, A, "PASS xc3511\r\n", 3)}, false, "USER root\r\nPASS xc3511\r\n", 0},
+		{"forged_within_reach_dropped_behind_a_held_one", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToClient, 499, TCPFlagSYN|A, "", 0),
+			seg(ToServer, 100, A, "hi\r\n", 1), seg(ToServer, 100+70000, A, "junk\n", 1), seg(ToServer, 104, A, "USER root\r\n", 2), seg(ToServer, 115, A, "PASS xc3511\r\n", 3)}, false, "hi\r\nUSER root\r\nPASS xc3511\r\n", 0},
+		// Without it, nothing can tell loss from forgery: the stream goes
+		// on from the segment.
+		{"one_direction_captured_goes_on", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1),
+			seg(ToServer, 100+2<<20, A, "w", 2), seg(ToServer, 101+2<<20, A, "x", 3)}, false, "abwx", 1},
+		// A held segment reaching into the one that declares the gap is
+		// not read twice.
+		{"held_overlapping_the_next", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1),
+			seg(ToServer, 110, A, "0123456789", 2), seg(ToServer, 115, A, "56789XYZ", 3)}, false, "ab0123456789XYZ", 1},
 		// A SYN with another sequence number in a direction that carried
 		// data is not the stream's; data on a SYN (TCP Fast Open) is.
 		{"syn_midstream_ignored", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 4999, TCPFlagSYN, "", 2), seg(ToServer, 102, A, "cd", 3)}, false, "abcd", 0},
+		{"syn_midstream_data_dropped", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 99, TCPFlagSYN, "INJECT", 2), seg(ToServer, 102, A, "cd", 3)}, false, "abcd", 0},
 		{"fast_open_data", []*Packet{seg(ToServer, 99, TCPFlagSYN, "ab", 0), seg(ToServer, 102, A, "cd", 1)}, false, "abcd", 0},
 		{"midstream_pickup", []*Packet{seg(ToServer, 5000, A, "xy", 1), seg(ToServer, 5002, A, "z", 2)}, false, "xyz", 0},
 		{"seq_wraparound", []*Packet{seg(ToServer, 0xfffffffe, A, "ab", 1), seg(ToServer, 0, A, "cd", 2)}, false, "abcd", 0},
@@ -824,7 +837,7 @@ func TestHeldUntilThePeerAcknowledges(t *testing.T) {
 	}{
 		{"ack_below_the_hole", ack(500, 102), "ab", 0},
 		{"ack_past_the_hole", ack(500, 112), "abzz", 1},
-		{"ack_far_beyond_any_window", ack(500, 102+2<<20), "ab", 0},
+		{"ack_beyond_any_window", ack(500, 102+1<<30+1), "ab", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -867,5 +880,40 @@ func TestUDPExpiresBehindIdleTCP(t *testing.T) {
 	if e.Stats.FlowsExpired < uint64(cfg.MaxInspected-1) || e.Stats.InspectLimit != 0 {
 		t.Errorf("after 5 minutes: %d flows expired, %d refused inspection; want the UDP flows expired and none refused",
 			e.Stats.FlowsExpired, e.Stats.InspectLimit)
+	}
+}
+
+// TestReopenedPorts: a client's SYN for another sequence number on the
+// ports of a connection that ended, or went quiet, opens a new one, read
+// from its start; in the middle of a live one it is not the stream's.
+func TestReopenedPorts(t *testing.T) {
+	const A = TCPFlagACK
+	first := []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToClient, 499, TCPFlagSYN|A, "", 0), seg(ToServer, 100, A, "hello\r\n", 1)}
+	again := func(at time.Duration) []*Packet {
+		return []*Packet{seg(ToServer, 3000000000, TCPFlagSYN, "", at), seg(ToClient, 7000, TCPFlagSYN|A, "", at),
+			seg(ToServer, 3000000001, A, "USER root\r\n", at)}
+	}
+	tests := []struct {
+		name  string
+		pkts  []*Packet
+		want  string
+		flows uint64
+	}{
+		{"after_a_fin", slices.Concat(first, []*Packet{seg(ToServer, 107, TCPFlagFIN|A, "", 2)}, again(3*time.Second)), "hello\r\nUSER root\r\n", 2},
+		{"after_a_quiet_spell", slices.Concat(first, again(10*time.Second)), "hello\r\nUSER root\r\n", 2},
+		{"in_a_live_connection", slices.Concat(first, again(2*time.Second)), "hello\r\n", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &recorder{match: ContentMatch}
+			e := testEngine(t, DefaultConfig(), r)
+			for _, p := range tt.pkts {
+				e.HandlePacket(p)
+			}
+			e.Flush()
+			if got := r.got[ToServer].String(); got != tt.want || e.Stats.FlowsCreated != tt.flows {
+				t.Errorf("stream %q over %d flows, want %q over %d", got, e.Stats.FlowsCreated, tt.want, tt.flows)
+			}
+		})
 	}
 }

@@ -80,9 +80,6 @@ type Flow struct {
 	// app is the analysing protocol's place in the engine's list plus
 	// one; 0 until identified.
 	app uint8
-	// farAhead counts TCP segments in a row, per direction, beyond any
-	// window from the stream's place.
-	farAhead [2]uint8
 }
 
 // flowFlags are a flow's yes-or-no states, one bit each.
@@ -292,7 +289,7 @@ func (f *Flow) releaseInspection() {
 		if h := &in.held[i]; h.n > 0 {
 			e.bufs.put(h.buf, int(h.n))
 		}
-		in.held[i] = heldSegment{}
+		in.held[i], in.acked[i] = heldSegment{}, ackMark{}
 	}
 	e.insps.put(f.insp)
 	f.insp = 0
@@ -376,8 +373,15 @@ type inspection struct {
 	inspected [2]uint32
 	half      [2]halfStream
 	// held is a segment per direction that came before the bytes in
-	// front of it.
-	held [2]heldSegment
+	// front of it; acked the peer's highest ACK past the stream's place.
+	held  [2]heldSegment
+	acked [2]ackMark
+}
+
+// ackMark is an acknowledgement number, when one was seen.
+type ackMark struct {
+	seq   uint32
+	valid bool
 }
 
 // heldSegment is a TCP segment kept in a stream buffer until the bytes

@@ -842,6 +842,9 @@ func (w *wire) send(dir inspect.Dir, data []byte, flags uint8) {
 	w.now = w.now.Add(time.Millisecond)
 	p := &w.p
 	*p = inspect.Packet{Timestamp: w.now, Kind: inspect.KindTCP, IPProto: 6, TCPFlags: flags, Payload: data, Seq: w.seq[dir]}
+	if flags&inspect.TCPFlagACK != 0 {
+		p.Ack = w.seq[1-dir] // all the other side sent, lost bytes too: the peer got them
+	}
 	src, dst := w.client, w.server
 	if dir == inspect.ToClient {
 		src, dst = dst, src
