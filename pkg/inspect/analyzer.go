@@ -13,9 +13,9 @@ type Analyzer interface {
 	// or the engine discards the buffer and calls Gap. data is borrowed.
 	Feed(f *Flow, dir Dir, data []byte) (consumed int)
 	// Gap reports that bytes sent in dir were lost (a capture drop the
-	// peer's ACK, a second hole or the flow's end gave away; a full
-	// buffer); the analyzer resynchronises. A segment that merely came
-	// early is held and handed on in order, not a gap.
+	// peer's ACK showed, a hole still open when the direction or the flow
+	// ended, a full buffer); the analyzer resynchronises. A segment that
+	// merely came early is held and handed on in order, not a gap.
 	Gap(f *Flow, dir Dir)
 	// Close ends the flow: report what is pending (a login whose reply
 	// was never seen) and release per-flow state. f is invalid afterwards.
