@@ -111,7 +111,7 @@ type EngineStats struct {
 	BudgetStops    uint64 // flows whose byte budget ran out
 	Gaps           uint64 // TCP bytes missing (loss, reordering, full buffer)
 	Reordered      uint64 // TCP segments held until the bytes before them came
-	Unconfirmed    uint64 // TCP segments past a hole no ACK showed lost, dropped
+	OutOfWindow    uint64 // TCP segments further ahead than any window, no ACK showing loss: dropped
 	BufferFull     uint64 // no pending-stream buffer was free
 	Unidentified   uint64 // flows no protocol claimed
 	InspectLimit   uint64 // flows left uninspected because MaxInspected were busy
@@ -301,10 +301,13 @@ func (e *Engine) HandlePacket(p *Packet) {
 	} else if srcIsA := key.A == src; clientIsA != srcIsA {
 		dir = ToClient
 	}
-	if !isNew && dir == ToServer && e.reopens(f, p) {
-		// A new connection on the ports of one that ended: a new flow.
+	if isn, ok := e.reopened(f, p); !isNew && dir == ToClient && ok {
+		// The server took a client's SYN for a new connection on the
+		// ports of this one: a new flow, its client side from that SYN.
 		e.closeFlow(f)
 		f, isNew = e.newFlow(p), true
+		f.nextSeq[ToServer] = isn + 1
+		f.set(flagSynced | flagOpened)
 	}
 	e.busy = f
 	f.last = p.Timestamp.UnixNano()
@@ -387,23 +390,23 @@ func isServicePort(port uint16) bool {
 	return false
 }
 
-// reopenIdle is how long a connection that carried data must have been
-// quiet before a client's SYN for another sequence number on its ports
-// is taken for a new connection without a FIN or RST seen (the device
-// rebooted); a SYN sooner, in the middle of a live connection, is not
-// the stream's (RFC 5961).
-const reopenIdle = 5 * time.Second
+// noteReopen remembers a client's SYN for another sequence number on the
+// ports of an inspected flow: a new connection if the server's SYN-ACK
+// takes it (reopened).
+func (e *Engine) noteReopen(f *Flow, isn uint32) {
+	if in := f.inspection(); in != nil {
+		in.reopen = ackMark{seq: isn, valid: true}
+	}
+}
 
-// reopens reports whether p, sent by f's client, opens a new connection
-// on the ports of f, which ended (a FIN seen) or went quiet.
-func (e *Engine) reopens(f *Flow, p *Packet) bool {
-	if p.Kind != KindTCP || p.TCPFlags&(TCPFlagSYN|TCPFlagACK) != TCPFlagSYN || f.Bytes[ToServer] == 0 {
-		return false
+// reopened reports whether p, a SYN-ACK from f's server, takes the SYN
+// for a new connection noteReopen saw, and returns that SYN's number.
+func (e *Engine) reopened(f *Flow, p *Packet) (uint32, bool) {
+	in := f.inspection()
+	if p.Kind != KindTCP || p.TCPFlags&(TCPFlagSYN|TCPFlagACK) != TCPFlagSYN|TCPFlagACK || in == nil || !in.reopen.valid {
+		return 0, false
 	}
-	if f.has(flagSynced) && p.Seq+1 == f.nextSeq[ToServer] {
-		return false // the connection's own SYN again
-	}
-	return f.has(flagFIN) || f.has(flagFIN<<ToClient) || p.Timestamp.UnixNano()-f.last >= int64(reopenIdle)
+	return in.reopen.seq, p.Ack == in.reopen.seq+1
 }
 
 func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
@@ -413,19 +416,23 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 		e.peerAcked(f, 1-dir, p.Ack)
 	}
 	if flags&TCPFlagSYN != 0 {
-		if f.Bytes[dir] > uint32(len(p.Payload)) {
-			// A SYN in a direction that already carried data (one that
-			// opens a new connection started a new flow): the receiver
-			// answers it with a challenge ACK and drops its data (RFC
-			// 5961), and so does the analyzer.
-			data = nil
-		} else {
+		data = nil // a SYN's data is read only on the SYN that opens its direction
+		switch {
+		case !f.has(flagSynced << dir):
 			f.nextSeq[dir] = p.Seq + 1
 			f.set(flagSynced << dir)
 			if (dir == ToServer) == (flags&TCPFlagACK == 0) {
 				f.set(flagOpened << dir)
 			}
-			seq++ // data on the opening SYN (TCP Fast Open) follows it
+			if f.Bytes[dir] == uint32(len(p.Payload)) {
+				data, seq = p.Payload, p.Seq+1 // TCP Fast Open
+			}
+		case p.Seq+1 != f.nextSeq[dir] && dir == ToServer:
+			// Another SYN for a place already set is not the stream's:
+			// the server answers it with a challenge ACK and keeps its
+			// place (RFC 5961). Only the server's SYN-ACK for it makes it
+			// a new connection on the same ports (HandlePacket).
+			e.noteReopen(f, p.Seq)
 		}
 	}
 	if len(data) > 0 && !f.has(flagStopped) {
@@ -438,27 +445,19 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 			data, seq = trimFront(data, seq, f.nextSeq[dir])
 		case diff > 0: // bytes before this segment are missing, or late
 			switch {
-			case e.lossConfirmed(f, dir):
+			case !e.lossConfirmed(f, dir) && e.hold(f, dir, seq, data, diff):
+				data = nil // delivered once the bytes before it come
+			case diff > maxJump && f.has(flagSynced<<(1-dir)) && !e.lossConfirmed(f, dir):
+				// Further ahead than any window, and no ACK says the
+				// capture lost that much: not the stream's, and a forged
+				// one would move its place past every real byte.
+				e.Stats.OutOfWindow++
+				data = nil
+			default:
 				e.Stats.Gaps++
 				e.gap(f, dir)
 				e.deliverHeldBefore(f, dir, seq)
 				// The held segment may reach into this one.
-				data, seq = trimFront(data, seq, f.nextSeq[dir])
-			case e.hold(f, dir, seq, data, diff):
-				data = nil // delivered once the bytes before it come
-			case f.has(flagSynced << (1 - dir)):
-				// Nothing says the bytes before it are lost: the receiver
-				// queues or drops it, and a forged one would hide every
-				// real byte behind it. Its bytes come again, or the
-				// peer's ACK shows the capture lost them.
-				e.Stats.Unconfirmed++
-				data = nil
-			default:
-				// The other direction is not captured: no ACK can tell
-				// loss from a forged segment; the stream goes on from it.
-				e.Stats.Gaps++
-				e.gap(f, dir)
-				e.deliverHeldBefore(f, dir, seq)
 				data, seq = trimFront(data, seq, f.nextSeq[dir])
 			}
 		}
@@ -512,15 +511,17 @@ func markLost(f *Flow, d Dir, seq uint32) {
 // Reordering. A segment that comes before the bytes in front of it
 // (swapped on the way, one of them retransmitted) is held, one per
 // direction of an inspected flow within maxHoldAhead, in a stream buffer
-// until they come. The hole becomes a gap only when the peer's ACK shows
-// the capture lost its bytes (the receiver had them), or the direction or
-// the flow ends. Without that evidence a segment that cannot be held is
-// dropped, as a receiver drops one outside its window: a forged segment
-// far ahead must not move the stream's place past the real bytes.
+// until they come. The hole becomes a gap when the peer's ACK shows the
+// capture lost its bytes (the receiver had them), when another segment
+// past a hole comes, or when the direction or the flow ends. A segment
+// further than maxJump ahead is not the stream's unless an ACK says the
+// capture lost that much: a forged one would move the stream's place past
+// every real byte.
 const (
 	maxHoldAhead = 64 << 10
+	maxJump      = maxHoldAhead
 	// maxWindow bounds how far ahead of the stream's place an ACK may
-	// reach to count: no receiver's window is larger.
+	// reach to count.
 	maxWindow = 1 << 30
 )
 
@@ -552,8 +553,17 @@ func (e *Engine) peerAcked(f *Flow, dir Dir, ack uint32) {
 	if !in.acked[dir].valid || int32(ack-in.acked[dir].seq) > 0 {
 		in.acked[dir] = ackMark{seq: ack, valid: true}
 	}
-	if in.held[dir].n > 0 {
+	h := in.held[dir]
+	switch {
+	case h.n == 0:
+	case int32(ack-h.seq) >= 0:
 		e.flushHeld(f, dir)
+	default:
+		// The ACK ends short of the held segment: the bytes up to it are
+		// lost, those after it may still come.
+		e.Stats.Gaps++
+		e.gap(f, dir)
+		f.nextSeq[dir] = ack
 	}
 }
 

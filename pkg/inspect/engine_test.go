@@ -884,30 +884,33 @@ func TestUDPExpiresBehindIdleTCP(t *testing.T) {
 }
 
 // TestReopenedPorts: a client's SYN for another sequence number on the
-// ports of a connection that ended, or went quiet, opens a new one, read
-// from its start; in the middle of a live one it is not the stream's.
+// ports of a connection opens a new one only when the server's SYN-ACK
+// takes it; a challenge ACK (RFC 5961) keeps the connection as it was.
 func TestReopenedPorts(t *testing.T) {
 	const A = TCPFlagACK
-	first := []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToClient, 499, TCPFlagSYN|A, "", 0), seg(ToServer, 100, A, "hello\r\n", 1)}
-	again := func(at time.Duration) []*Packet {
-		return []*Packet{seg(ToServer, 3000000000, TCPFlagSYN, "", at), seg(ToClient, 7000, TCPFlagSYN|A, "", at),
-			seg(ToServer, 3000000001, A, "USER root\r\n", at)}
-	}
+	withAck := func(p *Packet, ack uint32) *Packet { p.Ack = ack; return p }
+	first := []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), withAck(seg(ToClient, 499, TCPFlagSYN|A, "", 0), 100), seg(ToServer, 100, A, "hello\r\n", 1)}
 	tests := []struct {
 		name  string
-		pkts  []*Packet
+		then  []*Packet
 		want  string
 		flows uint64
 	}{
-		{"after_a_fin", slices.Concat(first, []*Packet{seg(ToServer, 107, TCPFlagFIN|A, "", 2)}, again(3*time.Second)), "hello\r\nUSER root\r\n", 2},
-		{"after_a_quiet_spell", slices.Concat(first, again(10*time.Second)), "hello\r\nUSER root\r\n", 2},
-		{"in_a_live_connection", slices.Concat(first, again(2*time.Second)), "hello\r\n", 1},
+		{"server_takes_the_new_syn", []*Packet{seg(ToServer, 3000000000, TCPFlagSYN, "", 2),
+			withAck(seg(ToClient, 7000, TCPFlagSYN|A, "", 2), 3000000001), seg(ToServer, 3000000001, A, "USER root\r\n", 3)},
+			"hello\r\nUSER root\r\n", 2},
+		{"challenge_ack_keeps_the_connection", []*Packet{seg(ToServer, 3000000000, TCPFlagSYN, "", 2),
+			withAck(seg(ToClient, 500, A, "", 2), 107), seg(ToServer, 107, A, "PASS x\r\n", 3)},
+			"hello\r\nPASS x\r\n", 1},
+		{"syn_ack_for_another_syn", []*Packet{seg(ToServer, 3000000000, TCPFlagSYN, "", 2),
+			withAck(seg(ToClient, 7000, TCPFlagSYN|A, "", 2), 12345), seg(ToServer, 107, A, "PASS x\r\n", 3)},
+			"hello\r\nPASS x\r\n", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &recorder{match: ContentMatch}
 			e := testEngine(t, DefaultConfig(), r)
-			for _, p := range tt.pkts {
+			for _, p := range slices.Concat(first, tt.then) {
 				e.HandlePacket(p)
 			}
 			e.Flush()
@@ -915,5 +918,23 @@ func TestReopenedPorts(t *testing.T) {
 				t.Errorf("stream %q over %d flows, want %q over %d", got, e.Stats.FlowsCreated, tt.want, tt.flows)
 			}
 		})
+	}
+}
+
+// TestAckShortOfTheHeldSegment: an ACK that ends before a held segment
+// makes the bytes up to it a gap and keeps the segment held: the bytes
+// between may still come.
+func TestAckShortOfTheHeldSegment(t *testing.T) {
+	const A = TCPFlagACK
+	r := &recorder{match: ContentMatch}
+	e := testEngine(t, DefaultConfig(), r)
+	ack := seg(ToClient, 500, A, "", 3)
+	ack.Ack = 105
+	for _, p := range []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToClient, 499, TCPFlagSYN|A, "", 0),
+		seg(ToServer, 100, A, "ab", 1), seg(ToServer, 110, A, "0123456789", 2), ack, seg(ToServer, 105, A, "VWXYZ", 4)} {
+		e.HandlePacket(p)
+	}
+	if got := r.got[ToServer].String(); got != "abVWXYZ0123456789" || r.gaps[ToServer] != 1 {
+		t.Errorf("stream %q with %d gaps, want %q with 1", got, r.gaps[ToServer], "abVWXYZ0123456789")
 	}
 }

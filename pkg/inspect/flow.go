@@ -291,6 +291,7 @@ func (f *Flow) releaseInspection() {
 		}
 		in.held[i], in.acked[i] = heldSegment{}, ackMark{}
 	}
+	in.reopen = ackMark{}
 	e.insps.put(f.insp)
 	f.insp = 0
 }
@@ -373,9 +374,11 @@ type inspection struct {
 	inspected [2]uint32
 	half      [2]halfStream
 	// held is a segment per direction that came before the bytes in
-	// front of it; acked the peer's highest ACK past the stream's place.
-	held  [2]heldSegment
-	acked [2]ackMark
+	// front of it; acked the peer's highest ACK past the stream's place;
+	// reopen a client's SYN for a new connection on the flow's ports.
+	held   [2]heldSegment
+	acked  [2]ackMark
+	reopen ackMark
 }
 
 // ackMark is an acknowledgement number, when one was seen.
