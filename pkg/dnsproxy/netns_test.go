@@ -118,6 +118,16 @@ func firstA(r *dns.Msg) string {
 	return ""
 }
 
+// containsAll reports whether every one of want is in got.
+func containsAll(got, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			return false
+		}
+	}
+	return true
+}
+
 func TestNetnsRedirectedClients(t *testing.T) {
 	requireRoot(t)
 	router := netnstest.New(t, "iotgwdns", "rtr")
@@ -224,6 +234,26 @@ func TestNetnsRedirectedClients(t *testing.T) {
 		}
 	}
 
+	// The helper reports observations from a queue of its own: wait for
+	// the three names before the crash below cuts its output.
+	var got []string
+	wantObs := []string{
+		"obs " + quarantinedIP + " www.example.test",
+		"obs " + quarantinedIP + " other.example.test",
+		"obs " + quarantinedIP + " fw.vendor.test",
+	}
+	for deadline := time.After(30 * time.Second); !containsAll(got, wantObs); {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("helper stopped before reporting its observations: %q", got)
+			}
+			got = append(got, l)
+		case <-deadline:
+			t.Fatalf("helper output lacks observations %q: %q", wantObs, got)
+		}
+	}
+
 	// A crash: the quarantined device loses DNS (its redirect points at a
 	// dead port), the free one keeps it.
 	helper.Process.Kill()
@@ -236,19 +266,11 @@ func TestNetnsRedirectedClients(t *testing.T) {
 		t.Errorf("free client after the proxy died: %v %v", r, err)
 	}
 
-	var got []string
 	for l := range lines {
 		got = append(got, l)
 	}
-	for _, want := range []string{
-		"obs " + quarantinedIP + " www.example.test",
-		"obs " + quarantinedIP + " other.example.test",
-		"obs " + quarantinedIP + " fw.vendor.test",
-		"allow [203.0.113.7] 5m0s",
-	} {
-		if !slices.Contains(got, want) {
-			t.Errorf("helper output lacks %q: %q", want, got)
-		}
+	if want := "allow [203.0.113.7] 5m0s"; !slices.Contains(got, want) {
+		t.Errorf("helper output lacks %q: %q", want, got)
 	}
 	for _, l := range got {
 		if strings.Contains(l, freeIP) {
