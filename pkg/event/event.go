@@ -223,10 +223,11 @@ func (e *Event) AppendDedupKey(dst []byte) []byte {
 		dst = append(dst, '|')
 		dst = append(dst, e.Flow.App...)
 		dst = append(dst, '|')
-		if e.aboutServer() {
-			// The device's own address changes with DHCP; its service
-			// is its port. A finding about it at a new address (after
-			// the owner released it) is not a new finding.
+		if e.aboutServer() || e.loginToInternet() {
+			// The device's own address changes with DHCP, and a cloud's
+			// from one connection to the next; the service is its port.
+			// A finding about it at a new address (after the owner
+			// released the device) is not a new finding.
 			dst = append(dst, ':')
 			dst = strconv.AppendUint(dst, uint64(e.Flow.Server.Port), 10)
 		} else {
@@ -234,6 +235,17 @@ func (e *Event) AppendDedupKey(dst []byte) []byte {
 		}
 	}
 	return dst
+}
+
+// loginToInternet reports whether the event is a login its device sent
+// to a server outside the LAN: the same credential to any of a cloud's
+// addresses is one finding.
+func (e *Event) loginToInternet() bool {
+	switch e.Kind {
+	case KindDefaultCredentials, KindWeakCredentials, KindPlaintextCredentials:
+		return !e.Flow.Server.Local
+	}
+	return false
 }
 
 // aboutServer reports whether the event's device is its flow's server.
