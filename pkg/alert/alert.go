@@ -19,6 +19,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -147,7 +148,7 @@ func FromEvent(ev *event.Event, dev Device) (a Alert, ok bool) {
 			// A shell without a login: there is no password to change.
 			a.Title = "No password at all on " + name
 			a.Body = fmt.Sprintf("%s gives a shell over %s to anyone on the network, without asking for a login. Turn that service off or set a password on the device; until then iotgw may quarantine it.", name, orWord(proto, "the network"))
-			a.DedupKey = key(a.Kind, d, ev0("protocol"), serverIP(ev))
+			a.DedupKey = key(a.Kind, d, ev0("protocol"), serverKey(ev))
 			a.Urgent = true
 			setFacts(a.Facts, ev, "protocol", "mechanism", "accepted", "password_class")
 			break
@@ -166,7 +167,7 @@ func FromEvent(ev *event.Event, dev Device) (a Alert, ok bool) {
 			what += "."
 		}
 		a.Body = what + " Anyone who knows the vendor's default can do the same. Change the password on the device; until then iotgw may quarantine it."
-		a.DedupKey = key(a.Kind, d, ev0("protocol"), serverIP(ev))
+		a.DedupKey = key(a.Kind, d, ev0("protocol"), serverKey(ev))
 		a.Urgent = true
 		setFacts(a.Facts, ev, "protocol", "mechanism", "accepted", "default_vendor")
 	case event.KindOutdatedFirmware:
@@ -555,6 +556,19 @@ func isServer(ev *event.Event) bool {
 func serverIP(ev *event.Event) string {
 	if ev.Flow == nil || isServer(ev) {
 		return ""
+	}
+	return clip(ev.Flow.Server.IP, 64)
+}
+
+// serverKey names the server of a login in its alert's dedup key: none
+// when the device is the server, a LAN server by its address, and one
+// outside by its port: a cloud answers from many addresses.
+func serverKey(ev *event.Event) string {
+	if ev.Flow == nil || isServer(ev) {
+		return ""
+	}
+	if !ev.Flow.Server.Local {
+		return ":" + strconv.Itoa(int(ev.Flow.Server.Port))
 	}
 	return clip(ev.Flow.Server.IP, 64)
 }

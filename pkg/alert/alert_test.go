@@ -67,7 +67,7 @@ func TestFromEvent(t *testing.T) {
 		{name: "default_creds_device_to_cloud", ev: cloudLogin, dev: Device{Vendor: "Xiongmai"},
 			kind: KindDefaultCredentials, urgent: true, title: "Factory-default password on Xiongmai device c0:56:e3:00:00:01",
 			body:  []string{"logged in to a service at 198.51.100.4 over FTP"},
-			dedup: "default_credentials|c0:56:e3:00:00:01|ftp|198.51.100.4", absent: []string{"ro***", "xc***"}, factCount: 4},
+			dedup: "default_credentials|c0:56:e3:00:00:01|ftp|:21", absent: []string{"ro***", "xc***"}, factCount: 4},
 		{name: "shell_without_login", ev: openShell, dev: Device{Name: "Hall camera"},
 			kind: KindDefaultCredentials, urgent: true, title: "No password at all on Hall camera",
 			body:  []string{"Hall camera gives a shell over TELNET to anyone", "without asking for a login"},
