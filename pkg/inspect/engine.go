@@ -114,7 +114,7 @@ type EngineStats struct {
 	OutOfWindow    uint64 // TCP segments further ahead than any window, no ACK showing loss: dropped
 	BufferFull     uint64 // no pending-stream buffer was free
 	Unidentified   uint64 // flows no protocol claimed
-	InspectLimit   uint64 // flows left uninspected because MaxInspected were busy
+	InspectLimit   uint64 // deliveries not inspected because MaxInspected were busy (the flow is tried again)
 	Panics         uint64 // panics survived (Options.OnPanic)
 	EventsEmitted  uint64
 	LoginsReported uint64
@@ -663,6 +663,14 @@ func (e *Engine) gap(f *Flow, dir Dir) {
 // protocol on first data and enforcing the byte budget.
 func (e *Engine) deliver(f *Flow, dir Dir, data []byte) {
 	if !f.has(flagIdentified) {
+		if e.insps.inUse() >= e.cfg.MaxInspected {
+			// Analyzer state is what costs memory per flow; beyond the
+			// cap a flood's flows are tracked but not inspected. The
+			// flow is tried again with its next bytes: slots free up
+			// as flows end.
+			e.Stats.InspectLimit++
+			return
+		}
 		f.set(flagIdentified)
 		if !e.identify(f, dir, data) {
 			e.Stats.Unidentified++
@@ -714,12 +722,6 @@ func (e *Engine) identify(f *Flow, dir Dir, data []byte) bool {
 		}
 	}
 	if best == nil {
-		return false
-	}
-	if e.insps.inUse() >= e.cfg.MaxInspected {
-		// Analyzer state is what costs memory per flow; beyond the cap a
-		// flood's flows are tracked but not inspected.
-		e.Stats.InspectLimit++
 		return false
 	}
 	f.app = uint8(bestIndex + 1)

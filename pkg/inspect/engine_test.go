@@ -938,3 +938,24 @@ func TestAckShortOfTheHeldSegment(t *testing.T) {
 		t.Errorf("stream %q with %d gaps, want %q with 1", got, r.gaps[ToServer], "abVWXYZ0123456789")
 	}
 }
+
+// TestRefusedFlowTriedAgain: a flow that found every inspection slot busy
+// is inspected from its next bytes once one is free.
+func TestRefusedFlowTriedAgain(t *testing.T) {
+	const A = TCPFlagACK
+	cfg := DefaultConfig()
+	cfg.MaxInspected = 1
+	r := &recorder{match: ContentMatch}
+	e := testEngine(t, cfg, r)
+	other := func(p *Packet) *Packet { p.SrcPort = 40001; return p }
+	e.HandlePacket(seg(ToServer, 100, A, "first\n", 0))            // takes the slot
+	e.HandlePacket(other(seg(ToServer, 500, A, "early\n", 1)))     // none free
+	e.HandlePacket(seg(ToServer, 106, TCPFlagRST|A, "", 2))        // the slot frees
+	e.HandlePacket(other(seg(ToServer, 506, A, "USER root\n", 3))) // tried again
+	if got := r.got[ToServer].String(); got != "first\nUSER root\n" {
+		t.Errorf("stream %q, want the second flow read from its bytes after the slot freed", got)
+	}
+	if e.Stats.InspectLimit != 1 {
+		t.Errorf("InspectLimit %d, want 1", e.Stats.InspectLimit)
+	}
+}
