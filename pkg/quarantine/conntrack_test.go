@@ -1,6 +1,7 @@
 package quarantine
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"slices"
@@ -138,5 +139,60 @@ func TestRedirectedFilters(t *testing.T) {
 				t.Errorf("deleted %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestRebuiltTablesCutConnections: a connection a quarantined device
+// opened while iotgw's tables were gone (`service firewall restart`
+// deletes every table) is cut when Reconcile rebuilds them: the
+// established-connection accept would keep it going.
+func TestRebuiltTablesCutConnections(t *testing.T) {
+	ctx := context.Background()
+	n, ns := kernelSetup(t, testCfg)
+	entries := kernelEntries()
+	if err := n.Reconcile(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	netnstest.CmdIn(t, ns, "nft", "delete", "table", "inet", "iotgw")
+	netnstest.CmdIn(t, ns, "nft", "delete", "table", "bridge", "iotgw")
+	// A rule that uses conntrack makes the namespace track the device's
+	// connection, opened from its address while nothing held it.
+	netnstest.CmdIn(t, ns, "nft", "add table ip t; add chain ip t out { type filter hook output priority 0; }; add rule ip t out ct state new counter")
+	netnstest.CmdIn(t, ns, "ip", "addr", "add", "10.99.0.10/32", "dev", "lo")
+	netnstest.CmdIn(t, ns, "ip", "link", "set", "lo", "up")
+	if err := netnstest.Run(ns, func() error {
+		c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP("10.99.0.10")}, &net.UDPAddr{IP: net.ParseIP("10.99.0.10"), Port: 9999})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("x"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tracked := func() int {
+		n := 0
+		if err := netnstest.Run(ns, func() error {
+			flows, err := netlink.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
+			for _, f := range flows {
+				if f.Forward.SrcIP.Equal(net.ParseIP("10.99.0.10")) && f.Forward.DstPort == 9999 {
+					n++
+				}
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if tracked() == 0 {
+		t.Fatal("the device's connection is not tracked")
+	}
+	if err := n.Reconcile(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	if got := tracked(); got != 0 {
+		t.Errorf("%d connections of the device left after the rebuild", got)
 	}
 }

@@ -387,6 +387,7 @@ func (n *NFTables) applyLocked(ctx context.Context, mutate func(s *state, now ti
 		// come back with the entries, not only what the caller passes.
 		st = n.last.clone()
 	}
+	st.inetLost = !v.exists[nftables.TableFamilyINet]
 	st.expire(now)
 	if err := mutate(st, now); err != nil {
 		return err
@@ -615,6 +616,12 @@ func (n *NFTables) Reconcile(ctx context.Context, entries []Entry) error {
 	var added []netip.Addr
 	err := n.apply(ctx, func(s *state, now time.Time) error {
 		before := s.entries
+		if s.inetLost {
+			// Connections opened while nothing held the entries (a
+			// firewall restart deletes every table) would go on under
+			// the established-connection accept: cut them all.
+			before = nil
+		}
 		skipped = s.reconcile(entries, n.cfg, now)
 		added = addedAddrs(before, s.entries)
 		return nil

@@ -315,6 +315,10 @@ type state struct {
 	protectedAddrs map[netip.Addr]bool
 	// allowed maps update-host addresses to their expiry (zero: none).
 	allowed map[netip.Addr]time.Time
+	// inetLost: the inet table was missing when the state was read, so
+	// no entry held the routed traffic then. Not kept from one read to
+	// the next.
+	inetLost bool
 }
 
 func newState() *state {
