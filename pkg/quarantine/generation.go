@@ -59,22 +59,23 @@ func generation(sock *netlink.Conn) (uint32, error) {
 // noteApplied records the state a batch just made the kernel hold, and
 // the generation it left; before is the generation read ahead of the
 // tables. n.mu held.
-func (n *NFTables) noteApplied(st *state, sock *netlink.Conn, now time.Time, before uint32, beforeErr error) {
+func (n *NFTables) noteApplied(st *state, sock *netlink.Conn, now time.Time, before uint32, beforeErr error, queued bool) {
 	n.last, n.fullAt = st, now
 	after, afterErr := generation(sock)
-	n.gen, n.genErr = ownGeneration(before, beforeErr, after, afterErr)
+	n.gen, n.genErr = ownGeneration(before, beforeErr, after, afterErr, queued)
 }
 
 // ownGeneration is the generation a batch left, or an error when it
 // cannot be trusted to be the batch's alone: unread, or moved by more
-// than the batch's one step.
-func ownGeneration(before uint32, beforeErr error, after uint32, afterErr error) (uint32, error) {
+// than the batch's one step (no step at all for an empty batch, which
+// sends nothing).
+func ownGeneration(before uint32, beforeErr error, after uint32, afterErr error, queued bool) (uint32, error) {
 	switch {
 	case afterErr != nil:
 		return 0, afterErr
 	case beforeErr != nil:
 		return 0, beforeErr
-	case after != before && after != before+1:
+	case after != before && (after != before+1 || !queued):
 		return 0, errGenerationMoved
 	}
 	return after, nil

@@ -393,8 +393,9 @@ func (n *NFTables) applyLocked(ctx context.Context, mutate func(s *state, now ti
 		return err
 	}
 	want := st.contents(n.cfg)
+	queued := true
 	if v.structureOK {
-		err = n.queueDiff(c, v, want, now)
+		queued, err = n.queueDiff(c, v, want, now)
 	} else {
 		err = n.queueRebuild(c, l, v, want, now)
 	}
@@ -407,11 +408,14 @@ func (n *NFTables) applyLocked(ctx context.Context, mutate func(s *state, now ti
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("quarantine: apply batch: %w", err)
 	}
-	n.noteApplied(st, sock, now, genBefore, genErr)
+	n.noteApplied(st, sock, now, genBefore, genErr, queued)
 	return nil
 }
 
-func (n *NFTables) queueDiff(c *nftables.Conn, v *kernelView, want contents, now time.Time) error {
+// queueDiff queues the element changes that make the tables hold want,
+// and reports whether there were any.
+func (n *NFTables) queueDiff(c *nftables.Conn, v *kernelView, want contents, now time.Time) (bool, error) {
+	queued := false
 	for _, t := range []struct {
 		family nftables.TableFamily
 		have   contents
@@ -422,31 +426,32 @@ func (n *NFTables) queueDiff(c *nftables.Conn, v *kernelView, want contents, now
 			kinds[d.name] = d
 		}
 		for _, ch := range diff(t.have, want, defs) {
+			queued = queued || len(ch.del) > 0 || len(ch.add) > 0
 			d := kinds[ch.set]
 			s := &nftables.Set{Table: n.table(t.family), Name: d.name, HasTimeout: d.timeout}
 			if len(ch.del) > 0 {
 				els, err := kernelElements(d.kind, ch.del, time.Time{})
 				if err != nil {
-					return err
+					return false, err
 				}
 				for part := range slices.Chunk(els, maxElemsPerMessage) {
 					if err := c.SetDeleteElements(s, part); err != nil {
-						return fmt.Errorf("quarantine: delete from %s: %w", d.name, err)
+						return false, fmt.Errorf("quarantine: delete from %s: %w", d.name, err)
 					}
 				}
 			}
 			if len(ch.add) > 0 {
 				els, err := kernelElements(d.kind, ch.add, now)
 				if err != nil {
-					return err
+					return false, err
 				}
 				if err := addElements(c, s, els); err != nil {
-					return fmt.Errorf("quarantine: add to %s: %w", d.name, err)
+					return false, fmt.Errorf("quarantine: add to %s: %w", d.name, err)
 				}
 			}
 		}
 	}
-	return nil
+	return queued, nil
 }
 
 func (n *NFTables) queueRebuild(c *nftables.Conn, l *layout, v *kernelView, want contents, now time.Time) error {
