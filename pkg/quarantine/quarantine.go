@@ -156,7 +156,7 @@ type Config struct {
 	Capture    CaptureConfig
 	// DNSProxyPort is the port the DNS proxy listens on, on the router's
 	// LAN addresses. Non-zero: DNS (udp and tcp port 53, to any address)
-	// of block and updates-only devices is redirected there, and the
+	// of quarantined devices (every mode) is redirected there, and the
 	// limited chain accepts it. Zero: no DNS redirect at all.
 	DNSProxyPort uint16
 	// DNSRedirectAll redirects DNS sent to the router itself by every
