@@ -24,39 +24,10 @@ func TestFlushConntrack(t *testing.T) {
 	netnstest.CmdIn(t, ns, "ip", "addr", "add", "127.0.0.2/8", "dev", "lo")
 	netnstest.CmdIn(t, ns, "ip", "addr", "add", "127.0.0.3/8", "dev", "lo")
 	netnstest.CmdIn(t, ns, "ip", "addr", "add", "127.0.0.4/8", "dev", "lo")
-	send := func(src, dst string) {
-		err := netnstest.Run(ns, func() error {
-			c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP(src)}, &net.UDPAddr{IP: net.ParseIP(dst), Port: 9999})
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			_, err = c.Write([]byte("x"))
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	send("127.0.0.2", "127.0.0.9") // the device's own
-	send("127.0.0.3", "127.0.0.9") // another device's
-	send("127.0.0.4", "127.0.0.2") // to the device (a port forward, a LAN peer)
-	count := func(src string) int {
-		n := 0
-		err := netnstest.Run(ns, func() error {
-			flows, err := netlink.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
-			for _, f := range flows {
-				if f.Forward.SrcIP.Equal(net.ParseIP(src)) && f.Forward.DstPort == 9999 {
-					n++
-				}
-			}
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	sendUDP(t, ns, "127.0.0.2", "127.0.0.9") // the device's own
+	sendUDP(t, ns, "127.0.0.3", "127.0.0.9") // another device's
+	sendUDP(t, ns, "127.0.0.4", "127.0.0.2") // to the device (a port forward, a LAN peer)
+	count := func(src string) int { return tracked(t, ns, src) }
 	if count("127.0.0.2") == 0 || count("127.0.0.3") == 0 || count("127.0.0.4") == 0 {
 		t.Fatalf("no conntrack entries to flush (127.0.0.2: %d, 127.0.0.3: %d, 127.0.0.4: %d)", count("127.0.0.2"), count("127.0.0.3"), count("127.0.0.4"))
 	}
@@ -160,39 +131,50 @@ func TestRebuiltTablesCutConnections(t *testing.T) {
 	netnstest.CmdIn(t, ns, "nft", "add table ip t; add chain ip t out { type filter hook output priority 0; }; add rule ip t out ct state new counter")
 	netnstest.CmdIn(t, ns, "ip", "addr", "add", "10.99.0.10/32", "dev", "lo")
 	netnstest.CmdIn(t, ns, "ip", "link", "set", "lo", "up")
-	if err := netnstest.Run(ns, func() error {
-		c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP("10.99.0.10")}, &net.UDPAddr{IP: net.ParseIP("10.99.0.10"), Port: 9999})
+	sendUDP(t, ns, "10.99.0.10", "10.99.0.10")
+	if tracked(t, ns, "10.99.0.10") == 0 {
+		t.Fatal("the device's connection is not tracked")
+	}
+	if err := n.Reconcile(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	if got := tracked(t, ns, "10.99.0.10"); got != 0 {
+		t.Errorf("%d connections of the device left after the rebuild", got)
+	}
+}
+
+// sendUDP sends one datagram in namespace ns from src to dst, port 9999.
+func sendUDP(t *testing.T, ns, src, dst string) {
+	t.Helper()
+	err := netnstest.Run(ns, func() error {
+		c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP(src)}, &net.UDPAddr{IP: net.ParseIP(dst), Port: 9999})
 		if err != nil {
 			return err
 		}
 		defer c.Close()
 		_, err = c.Write([]byte("x"))
 		return err
-	}); err != nil {
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	tracked := func() int {
-		n := 0
-		if err := netnstest.Run(ns, func() error {
-			flows, err := netlink.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
-			for _, f := range flows {
-				if f.Forward.SrcIP.Equal(net.ParseIP("10.99.0.10")) && f.Forward.DstPort == 9999 {
-					n++
-				}
+}
+
+// tracked counts ns's conntrack entries from src to port 9999.
+func tracked(t *testing.T, ns, src string) int {
+	t.Helper()
+	n := 0
+	err := netnstest.Run(ns, func() error {
+		flows, err := netlink.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
+		for _, f := range flows {
+			if f.Forward.SrcIP.Equal(net.ParseIP(src)) && f.Forward.DstPort == 9999 {
+				n++
 			}
-			return err
-		}); err != nil {
-			t.Fatal(err)
 		}
-		return n
-	}
-	if tracked() == 0 {
-		t.Fatal("the device's connection is not tracked")
-	}
-	if err := n.Reconcile(ctx, entries); err != nil {
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := tracked(); got != 0 {
-		t.Errorf("%d connections of the device left after the rebuild", got)
-	}
+	return n
 }
