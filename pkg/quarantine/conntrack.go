@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
 // FlushConntrack deletes the connection-tracking entries of a newly
@@ -36,6 +39,38 @@ func flushConntrack(o options, addrs []netip.Addr) (uint, error) {
 		return n, fmt.Errorf("quarantine: flushing connections of %v: %w", addrs, err)
 	}
 	return n, nil
+}
+
+// neighbourAddrs lists the unicast addresses, link-local ones aside, that
+// the kernel's neighbour tables hold for macs. A connection through the
+// router has one for the device's end whether or not its entry names the
+// address (an IPv6 privacy address not learnt yet), since the router must
+// reach it to forward the answers.
+func neighbourAddrs(o options, macs []hwaddr.MAC) ([]netip.Addr, error) {
+	if len(macs) == 0 {
+		return nil, nil
+	}
+	h, err := handle(o)
+	if err != nil {
+		return nil, fmt.Errorf("quarantine: list neighbours: %w", err)
+	}
+	defer h.Close()
+	// An interrupted dump may lack entries; what it has is still right.
+	neighs, err := h.NeighList(0, netlink.FAMILY_ALL)
+	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+		return nil, fmt.Errorf("quarantine: list neighbours: %w", err)
+	}
+	var out []netip.Addr
+	for _, nb := range neighs {
+		if len(nb.HardwareAddr) != len(hwaddr.MAC{}) || !slices.Contains(macs, hwaddr.FromBytes(nb.HardwareAddr)) {
+			continue
+		}
+		a, ok := netip.AddrFromSlice(nb.IP)
+		if a = a.Unmap(); ok && a.IsGlobalUnicast() && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 // flushRedirected deletes the connection-tracking entries a released
@@ -111,12 +146,9 @@ func deleteConntrack(o options, filters conntrackFilters) (uint, error) {
 	if len(filters) == 0 {
 		return 0, nil
 	}
-	h, err := netlink.NewHandle()
-	if o.netns {
-		h, err = netlink.NewHandleAt(netns.NsHandle(o.netnsFd))
-	}
+	h, err := handle(o)
 	if err != nil {
-		return 0, fmt.Errorf("conntrack: %w", err)
+		return 0, err
 	}
 	defer h.Close()
 	var total uint
@@ -131,4 +163,16 @@ func deleteConntrack(o options, filters conntrackFilters) (uint, error) {
 		}
 	}
 	return total, nil
+}
+
+// handle is a netlink handle in the backend's network namespace.
+func handle(o options) (*netlink.Handle, error) {
+	h, err := netlink.NewHandle()
+	if o.netns {
+		h, err = netlink.NewHandleAt(netns.NsHandle(o.netnsFd))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("netlink handle: %w", err)
+	}
+	return h, nil
 }

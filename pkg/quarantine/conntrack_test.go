@@ -143,6 +143,54 @@ func TestRebuiltTablesCutConnections(t *testing.T) {
 	}
 }
 
+// TestNeighbourConnectionsCut: Quarantine and Reconcile cut the
+// connections of every address the neighbour tables hold for a newly
+// quarantined MAC, also those its entry does not name (an IPv6 privacy
+// address not learnt yet; flow offloading would carry them past any
+// rule), but not of a protected address the device claims.
+func TestNeighbourConnectionsCut(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		apply func(n *NFTables, e Entry) error
+	}{
+		{"quarantine", func(n *NFTables, e Entry) error { return n.Quarantine(ctx, e) }},
+		{"reconcile", func(n *NFTables, e Entry) error { return n.Reconcile(ctx, []Entry{e}) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, ns := kernelSetup(t, testCfg)
+			const unnamed, claimed, other = "10.99.0.77", "10.99.0.78", "10.99.0.79"
+			if err := n.SetProtected(ctx, nil, addrs(claimed)); err != nil {
+				t.Fatal(err)
+			}
+			netnstest.CmdIn(t, ns, "ip", "link", "add", "lan0", "type", "veth", "peer", "name", "lan1")
+			netnstest.CmdIn(t, ns, "ip", "link", "set", "lan0", "up")
+			netnstest.CmdIn(t, ns, "ip", "link", "set", "lo", "up")
+			netnstest.CmdIn(t, ns, "nft", "add table ip t; add chain ip t out { type filter hook output priority 0; }; add rule ip t out ct state new counter")
+			for _, a := range []string{unnamed, claimed, other} {
+				mac := camera
+				if a == other {
+					mac = plug
+				}
+				netnstest.CmdIn(t, ns, "ip", "neigh", "add", a, "lladdr", mac.String(), "dev", "lan0", "nud", "permanent")
+				netnstest.CmdIn(t, ns, "ip", "addr", "add", a+"/32", "dev", "lo")
+				sendUDP(t, ns, a, a)
+				if tracked(t, ns, a) == 0 {
+					t.Fatalf("%s's connection is not tracked", a)
+				}
+			}
+			if err := tc.apply(n, Entry{MAC: camera, Addrs: addrs("10.99.0.10"), Mode: ModeBlock}); err != nil {
+				t.Fatal(err)
+			}
+			for a, want := range map[string]bool{unnamed: false, claimed: true, other: true} {
+				if got := tracked(t, ns, a) > 0; got != want {
+					t.Errorf("%s's connection left: %v, want %v", a, got, want)
+				}
+			}
+		})
+	}
+}
+
 // sendUDP sends one datagram in namespace ns from src to dst, port 9999.
 func sendUDP(t *testing.T, ns, src, dst string) {
 	t.Helper()

@@ -172,19 +172,22 @@ func dynamicSets(withAllow bool) []setDef {
 			sets = append(sets, setDef{name: setName(p, k), kind: k, timeout: p != "protected"})
 		}
 	}
-	if !withAllow {
-		// The bridge's fast path: every quarantined MAC and address, of
-		// any mode, without timeouts. A frame naming none of them passes
-		// at once. An element outliving its quarantine until the next
-		// change only sends frames the long way.
-		for _, k := range []keyKind{keyMAC, keyV4, keyV6} {
-			sets = append(sets, setDef{name: setName(quarantinedPrefix, k), kind: k})
-		}
+	// Every quarantined MAC and address, of any mode, without timeouts:
+	// the bridge's fast path (a frame naming none of them passes at once)
+	// and, MACs only, the inet forward chain's test for connections from
+	// addresses an entry lacks. An element outliving its quarantine until
+	// the next change only sends packets the long way.
+	quarantined := []keyKind{keyMAC, keyV4, keyV6}
+	if withAllow {
+		quarantined = quarantined[:1]
+	}
+	for _, k := range quarantined {
+		sets = append(sets, setDef{name: setName(quarantinedPrefix, k), kind: k})
 	}
 	return sets
 }
 
-// quarantinedPrefix names the bridge's fast-path sets.
+// quarantinedPrefix names the sets of every quarantined MAC and address.
 const quarantinedPrefix = "quarantined"
 
 // contents renders the state as set elements. The router's own addresses

@@ -130,6 +130,7 @@ add element inet iotgw protected_v6 { fd99::1 }
 add element inet iotgw block_mac { 02:00:00:00:00:10 comment "02:00:00:00:00:10" }
 add element inet iotgw block_v4 { 10.99.0.10 comment "02:00:00:00:00:10" }
 add element inet iotgw block_v6 { fd99::10 comment "02:00:00:00:00:10" }
+add element inet iotgw quarantined_mac { 02:00:00:00:00:10 }
 add element bridge iotgw protected_v4 { 10.99.0.1 }
 add element bridge iotgw protected_v6 { fd99::1 }
 add element bridge iotgw block_mac { 02:00:00:00:00:10 comment "02:00:00:00:00:10" }
@@ -178,6 +179,7 @@ add element bridge iotgw protected_v6 { fd99::1 }`,
 			dump: `add element inet iotgw protected_v4 { 10.99.0.1 }
 add element inet iotgw protected_v6 { fd99::1 }
 add element inet iotgw updates_mac { 02:00:00:00:00:11 expires 1h0m0s comment "02:00:00:00:00:11" }
+add element inet iotgw quarantined_mac { 02:00:00:00:00:11 }
 add element bridge iotgw protected_v4 { 10.99.0.1 }
 add element bridge iotgw protected_v6 { fd99::1 }
 add element bridge iotgw updates_mac { 02:00:00:00:00:11 expires 1h0m0s comment "02:00:00:00:00:11" }
@@ -212,6 +214,7 @@ add element bridge iotgw quarantined_mac { 02:00:00:00:00:11 }`,
 add element inet iotgw protected_v6 { fd99::1 }
 add element inet iotgw isolate_mac { 02:00:00:00:00:10 comment "02:00:00:00:00:10" }
 add element inet iotgw isolate_v4 { 10.99.0.10 comment "02:00:00:00:00:10" }
+add element inet iotgw quarantined_mac { 02:00:00:00:00:10 }
 add element bridge iotgw protected_v4 { 10.99.0.1 }
 add element bridge iotgw protected_v6 { fd99::1 }
 add element bridge iotgw isolate_mac { 02:00:00:00:00:10 comment "02:00:00:00:00:10" }

@@ -668,6 +668,22 @@ func inetTable(cfg Config) tableDef {
 	// accepted, or with capture on, handed to the capture rules.
 	pass := accept()
 	forward := chainDef{name: "forward", hook: nftables.ChainHookForward, prio: prioForward, typ: nftables.ChainTypeFilter}
+	// Quarantine deletes the connections of the entry's addresses only. A
+	// connection the device opened before from an address the entry
+	// lacks (an IPv6 privacy address not learnt yet, one pushed out of
+	// the addresses kept per device) would ride the fast paths below: a
+	// quarantined MAC's packets in the original direction from such an
+	// address meet its mode's rules first. Other devices' packets pay one
+	// lookup in the original direction; replies (downloads) none.
+	unlearnt := chainDef{name: "unlearnt_source"}
+	forward.rules = append(forward.rules, rule(ctDirection("original"), b.ether("saddr", setName(quarantinedPrefix, keyMAC)), jump(unlearnt.name)))
+	for _, m := range modes {
+		mac := b.ether("saddr", setName(m.setPrefix(), keyMAC))
+		for _, k := range addrKinds {
+			unlearnt.rules = append(unlearnt.rules, rule(mac, b.addr(k, "saddr", setName(m.setPrefix(), k), false), verdict(expr.VerdictReturn)))
+		}
+		unlearnt.rules = append(unlearnt.rules, rule(mac, outOf[m]))
+	}
 	if cfg.Capture.Enabled {
 		pass = goTo("capture")
 		// A direction whose budget is spent is done with: tests of its
@@ -819,7 +835,7 @@ func inetTable(cfg Config) tableDef {
 		}
 	}
 
-	chains := []chainDef{input, forward, pre, limited, updatesOut, updatesIn, isolateOut, isolateIn, notice}
+	chains := []chainDef{input, forward, pre, limited, unlearnt, updatesOut, updatesIn, isolateOut, isolateIn, notice}
 	if len(cfg.LANInterfaces) > 0 {
 		chains = append(chains, earlyForward, quarantinedReplies)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -618,7 +619,7 @@ func (n *NFTables) Reconcile(ctx context.Context, entries []Entry) error {
 		return skipped
 	}
 	var skipped error
-	var added []netip.Addr
+	var cut connectionsToCut
 	err := n.apply(ctx, func(s *state, now time.Time) error {
 		before := s.entries
 		if s.inetLost {
@@ -628,13 +629,18 @@ func (n *NFTables) Reconcile(ctx context.Context, entries []Entry) error {
 			before = nil
 		}
 		skipped = s.reconcile(entries, n.cfg, now)
-		added = addedAddrs(before, s.entries)
+		cut = n.connectionsToCut(s, addedAddrs(before, s.entries))
+		for mac := range s.entries {
+			if _, ok := before[mac]; !ok {
+				cut.macs = append(cut.macs, mac)
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if _, err := flushConntrack(n.opts, added); err != nil {
+	if err := n.cutConnections(cut); err != nil {
 		rerr, ok := skipped.(*ReconcileError)
 		if !ok {
 			rerr = &ReconcileError{Skipped: map[hwaddr.MAC]error{}}
@@ -665,18 +671,53 @@ func addedAddrs(before, after map[hwaddr.MAC]Entry) []netip.Addr {
 //
 // Established connections pass iotgw's forward chain without set lookups
 // (the fast path for every other device), so the device's tracked
-// connections are deleted once the batch is in: what it opened before
-// the quarantine does not go on.
+// connections are deleted once the batch is in, of its entry's addresses
+// and of those the neighbour tables hold for its MAC: what it opened
+// before the quarantine does not go on.
 //
 // A failed deletion returns ErrConntrack: the quarantine stands anyway.
 func (n *NFTables) Quarantine(ctx context.Context, e Entry) error {
-	if err := n.apply(ctx, func(s *state, now time.Time) error { return s.quarantine(e, n.cfg, now) }); err != nil {
+	var cut connectionsToCut
+	if err := n.apply(ctx, func(s *state, now time.Time) error {
+		cut = n.connectionsToCut(s, e.Addrs, e.MAC)
+		return s.quarantine(e, n.cfg, now)
+	}); err != nil {
 		return err
 	}
-	if _, err := flushConntrack(n.opts, e.Addrs); err != nil {
+	if err := n.cutConnections(cut); err != nil {
 		return fmt.Errorf("%w: %w", ErrConntrack, err)
 	}
 	return nil
+}
+
+// connectionsToCut are the tracked connections a change of entries ends:
+// those of addrs and of the addresses the neighbour tables hold for macs,
+// but never a protected address's (a quarantined device answering ARP for
+// the owner's address must not cut the owner's connections).
+type connectionsToCut struct {
+	addrs     []netip.Addr
+	macs      []hwaddr.MAC
+	protected func(netip.Addr) bool
+}
+
+// connectionsToCut notes, under the lock, what protects an address.
+func (n *NFTables) connectionsToCut(s *state, addrs []netip.Addr, macs ...hwaddr.MAC) connectionsToCut {
+	protected := maps.Clone(s.protectedAddrs)
+	return connectionsToCut{addrs: addrs, macs: macs, protected: func(a netip.Addr) bool {
+		return protected[a] || containsAddr(n.cfg.RouterAddrs, a)
+	}}
+}
+
+func (n *NFTables) cutConnections(c connectionsToCut) error {
+	neighbours, nerr := neighbourAddrs(n.opts, c.macs)
+	addrs := slices.Clone(c.addrs)
+	for _, a := range neighbours {
+		if !c.protected(a) && !slices.Contains(addrs, a) {
+			addrs = append(addrs, a)
+		}
+	}
+	_, err := flushConntrack(n.opts, addrs)
+	return errors.Join(err, nerr)
 }
 
 // Release lifts a device's quarantine; releasing a device that is not

@@ -539,6 +539,44 @@ func TestTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.expect(t, "block, an address unknown, reply to another LAN segment", []check{{from: w, to: deviceV4, port: 443, want: "device"}})
+	// Connections the device opened before its quarantine from an
+	// address the entry lacks and the router's neighbour table no longer
+	// holds are not deleted: its packets are stopped by its MAC all the
+	// same, on a connection whose capture budget is spent as on one whose
+	// is not. In updates-only mode such a connection to an allowed host
+	// goes on. (TestNeighbourConnectionsCut has the addresses the
+	// neighbour table holds.)
+	forgetNeighbour := func() { netnstest.CmdIn(t, r, "ip", "neigh", "flush", "to", deviceV4) }
+	if err := n.Release(ctx, deviceMAC); err != nil {
+		t.Fatal(err)
+	}
+	spent, fresh := l.openSpentConn(t, cfg.Capture, 8003), l.dialEcho(t, 8004)
+	if err := echo(fresh, 1); err != nil {
+		t.Fatalf("before quarantine: %v", err)
+	}
+	forgetNeighbour()
+	if err := n.Quarantine(ctx, Entry{MAC: deviceMAC, Addrs: addrs(deviceV6), Mode: ModeBlock}); err != nil {
+		t.Fatal(err)
+	}
+	for name, conn := range map[string]net.Conn{"spent": spent, "fresh": fresh} {
+		if err := echo(conn, 1); err == nil {
+			t.Errorf("block: a %s connection from an address the entry lacks, opened before the quarantine, still passes", name)
+		}
+	}
+	if err := n.Release(ctx, deviceMAC); err != nil {
+		t.Fatal(err)
+	}
+	toAllowed := l.openSpentConn(t, cfg.Capture, 8005)
+	if err := n.SetAllowed(ctx, addrs(wanV4), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	forgetNeighbour()
+	if err := n.Quarantine(ctx, Entry{MAC: deviceMAC, Addrs: addrs(deviceV6), Mode: ModeUpdatesOnly}); err != nil {
+		t.Fatal(err)
+	}
+	if err := echo(toAllowed, 1); err != nil {
+		t.Errorf("updates-only: a connection to an allowed host from an address the entry lacks is cut: %v", err)
+	}
 	if err := n.Reconcile(ctx, []Entry{device}); err != nil {
 		t.Fatal(err)
 	}
