@@ -595,6 +595,25 @@ func newLayout(cfg Config, bridgeCT bool) *layout {
 	return l
 }
 
+// chainNames lists the chains that some configuration builds in a table
+// of family f: one with every optional chain (capture, the DNS proxy, LAN
+// interfaces, bridge conntrack).
+func chainNames(f nftables.TableFamily) []string {
+	every := newLayout(Config{
+		NoticePort: 1, DNSProxyPort: 1, LANInterfaces: []string{"lan"},
+		Capture: CaptureConfig{Enabled: true, Bytes: 1, Packets: 1},
+	}, true)
+	def := every.inet
+	if f == nftables.TableFamilyBridge {
+		def = every.bridge
+	}
+	names := make([]string, 0, len(def.chains))
+	for _, c := range def.chains {
+		names = append(names, c.name)
+	}
+	return names
+}
+
 func lanSets(prefixes []netip.Prefix) map[string][]netip.Prefix {
 	lan := map[string][]netip.Prefix{"lan_v4": nil, "lan_v6": nil}
 	for _, p := range prefixes {

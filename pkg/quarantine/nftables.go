@@ -161,7 +161,7 @@ func (n *NFTables) read(c *nftables.Conn, sock *netlink.Conn, l *layout, now tim
 		// A table that matches the layout holds only iotgw's rules; one
 		// that does not will be rebuilt, so it must be iotgw's.
 		if !ok {
-			if err := checkOwned(c, sock, t, def); err != nil {
+			if err := checkOwned(c, sock, t); err != nil {
 				return nil, err
 			}
 		}
@@ -189,10 +189,13 @@ var errForeignTable = errors.New("quarantine: table is not iotgw's")
 // checkOwned refuses a table holding a chain or rule iotgw did not put
 // there: rebuilding or deleting it (both start by deleting the table)
 // would wipe another firewall, say fw4's if the configured name is "fw4".
-// An empty chain counts as foreign unless def has a chain of its name:
-// every chain iotgw builds has rules, but `nft flush table` empties them,
-// and iotgw must then rebuild its table.
-func checkOwned(c *nftables.Conn, sock *netlink.Conn, t *nftables.Table, def tableDef) error {
+// An empty chain counts as foreign unless iotgw builds a chain of its
+// name under some configuration: every chain iotgw builds has rules, but
+// `nft flush table` empties them, and iotgw must then rebuild or delete
+// its table whichever configuration built it (`uninstall-rules` knows
+// only the table's name).
+func checkOwned(c *nftables.Conn, sock *netlink.Conn, t *nftables.Table) error {
+	own := chainNames(t.Family)
 	chains, err := c.ListChainsOfTableFamily(t.Family)
 	if err != nil {
 		return fmt.Errorf("quarantine: list chains of %s %s: %w", familyName(t.Family), t.Name, err)
@@ -205,7 +208,7 @@ func checkOwned(c *nftables.Conn, sock *netlink.Conn, t *nftables.Table, def tab
 		if err != nil {
 			return fmt.Errorf("quarantine: list rules of %s %s chain %s: %w", familyName(t.Family), t.Name, ch.Name, err)
 		}
-		foreign := len(tags) == 0 && !slices.ContainsFunc(def.chains, func(d chainDef) bool { return d.name == ch.Name })
+		foreign := len(tags) == 0 && !slices.Contains(own, ch.Name)
 		for _, tag := range tags {
 			foreign = foreign || !strings.HasPrefix(tag, ruleTagPrefix)
 		}
@@ -846,7 +849,7 @@ func (n *NFTables) Uninstall(ctx context.Context) error {
 			return fmt.Errorf("quarantine: list %s tables: %w", familyName(def.family), err)
 		}
 		if hasTable(tables, n.cfg.TableName) {
-			if err := checkOwned(c, sock, n.table(def.family), def); err != nil {
+			if err := checkOwned(c, sock, n.table(def.family)); err != nil {
 				return err
 			}
 			c.DelTable(n.table(def.family))

@@ -266,6 +266,32 @@ func TestNFTablesReconcile(t *testing.T) {
 	}
 }
 
+// TestUninstallAfterFlush: `uninstall-rules`, which knows only the
+// table's name, deletes tables emptied by hand (`nft flush table`) that a
+// configuration with every optional chain built: their empty chains are
+// still iotgw's.
+func TestUninstallAfterFlush(t *testing.T) {
+	ctx := context.Background()
+	full := dnsCfg()
+	full.Capture = CaptureConfig{Enabled: true, Group: 3, Snaplen: 256, Bytes: 4096, Packets: 8, Mark: 0x00300000}
+	n, ns := kernelSetup(t, full)
+	if err := n.Reconcile(ctx, kernelEntries()); err != nil {
+		t.Fatal(err)
+	}
+	netnstest.CmdIn(t, ns, "nft", "flush", "table", "inet", "iotgw")
+	netnstest.CmdIn(t, ns, "nft", "flush", "table", "bridge", "iotgw")
+	minimal, err := NewNFTables(Config{NoticePort: 8080}, WithNetNSFd(netnstest.Fd(t, ns)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := minimal.Uninstall(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if tables := netnstest.CmdIn(t, ns, "nft", "list", "tables"); tables != "table inet fw4\n" {
+		t.Errorf("after Uninstall the tables are:\n%s", tables)
+	}
+}
+
 // TestNFTablesRebuild changes the configuration and damages the table by
 // hand: Reconcile rebuilds, in one batch, keeping every element.
 func TestNFTablesRebuild(t *testing.T) {
