@@ -385,11 +385,17 @@ func (n *NFTables) applyLocked(ctx context.Context, mutate func(s *state, now ti
 		have = v.bridge
 	}
 	st := stateFrom(have)
-	if !v.exists[nftables.TableFamilyINet] && !v.exists[nftables.TableFamilyBridge] && n.last != nil {
+	switch {
+	case v.exists[nftables.TableFamilyINet] || n.last == nil:
+	case !v.exists[nftables.TableFamilyBridge]:
 		// Both tables gone (deleted by hand, a script flushing the whole
 		// ruleset): the protected devices and the allowed update hosts
 		// come back with the entries, not only what the caller passes.
 		st = n.last.clone()
+	default:
+		// The bridge table has no allow sets: the update hosts come
+		// from what was last applied.
+		st.allowed = maps.Clone(n.last.allowed)
 	}
 	st.inetLost = !v.exists[nftables.TableFamilyINet]
 	st.expire(now)

@@ -349,6 +349,17 @@ func TestNFTablesRebuild(t *testing.T) {
 		t.Error("bridge table not rebuilt with its elements")
 	}
 
+	// The inet table deleted alone: rebuilt from the bridge table, the
+	// allowed update host taken from what was last applied (the bridge
+	// has no allow sets).
+	netnstest.CmdIn(t, ns, "nft", "delete", "table", "inet", "iotgw")
+	if err := moved.Reconcile(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	if set := netnstest.CmdIn(t, ns, "nft", "list", "set", "inet", "iotgw", "allow_v4"); !strings.Contains(set, "198.18.0.2") {
+		t.Errorf("inet table rebuilt without the allowed update host:\n%s", set)
+	}
+
 	// Both tables deleted (a script flushing the whole ruleset): the next
 	// Reconcile, the daemon's kernel check, brings back the protected
 	// device and the allowed update host with the entries.
