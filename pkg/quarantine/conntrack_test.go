@@ -1,6 +1,7 @@
 package quarantine
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/netip"
@@ -45,28 +46,44 @@ func TestFlushConntrack(t *testing.T) {
 	}
 }
 
-// addedAddrs picks the addresses Reconcile must cut connections of: new
-// entries (a rebuilt table) and new addresses of kept ones, not those the
-// kernel already held.
-func TestAddedAddrs(t *testing.T) {
+// connectionsToCut picks what a change of entries ends: every connection
+// of a device newly quarantined (a rebuilt table: all of them) or put in
+// another mode, by address and by MAC; of a device kept in its mode only
+// those of its new addresses. Protected addresses never.
+func TestConnectionsToCut(t *testing.T) {
 	a1, a2, a3 := netip.MustParseAddr("192.168.1.10"), netip.MustParseAddr("192.168.1.11"), netip.MustParseAddr("fd00::10")
 	m1, m2 := hwaddr.MAC{2, 0, 0, 0, 0, 1}, hwaddr.MAC{2, 0, 0, 0, 0, 2}
+	block := func(as ...netip.Addr) Entry { return Entry{Addrs: as, Mode: ModeBlock} }
 	for _, tc := range []struct {
 		name          string
 		before, after map[hwaddr.MAC]Entry
-		want          []netip.Addr
+		addrs         []netip.Addr
+		macs          []hwaddr.MAC
 	}{
-		{"unchanged", map[hwaddr.MAC]Entry{m1: {Addrs: []netip.Addr{a1}}}, map[hwaddr.MAC]Entry{m1: {Addrs: []netip.Addr{a1}}}, nil},
-		{"rebuilt", nil, map[hwaddr.MAC]Entry{m1: {Addrs: []netip.Addr{a1}}, m2: {Addrs: []netip.Addr{a2}}}, []netip.Addr{a1, a2}},
-		{"new address", map[hwaddr.MAC]Entry{m1: {Addrs: []netip.Addr{a1}}}, map[hwaddr.MAC]Entry{m1: {Addrs: []netip.Addr{a1, a3}}}, []netip.Addr{a3}},
-		{"released", map[hwaddr.MAC]Entry{m1: {Addrs: []netip.Addr{a1}}}, map[hwaddr.MAC]Entry{}, nil},
-		{"moved to another device", map[hwaddr.MAC]Entry{m1: {Addrs: []netip.Addr{a1}}}, map[hwaddr.MAC]Entry{m2: {Addrs: []netip.Addr{a1}}}, []netip.Addr{a1}},
+		{"unchanged", map[hwaddr.MAC]Entry{m1: block(a1)}, map[hwaddr.MAC]Entry{m1: block(a1)}, nil, nil},
+		{"rebuilt", nil, map[hwaddr.MAC]Entry{m1: block(a1), m2: block(a2)}, []netip.Addr{a1, a2}, []hwaddr.MAC{m1, m2}},
+		{"new address", map[hwaddr.MAC]Entry{m1: block(a1)}, map[hwaddr.MAC]Entry{m1: block(a1, a3)}, []netip.Addr{a3}, nil},
+		{"address gone", map[hwaddr.MAC]Entry{m1: block(a1, a3)}, map[hwaddr.MAC]Entry{m1: block(a1)}, nil, nil},
+		{"another mode", map[hwaddr.MAC]Entry{m1: block(a1)}, map[hwaddr.MAC]Entry{m1: {Addrs: []netip.Addr{a1}, Mode: ModeUpdatesOnly}}, []netip.Addr{a1}, []hwaddr.MAC{m1}},
+		{"released", map[hwaddr.MAC]Entry{m1: block(a1)}, map[hwaddr.MAC]Entry{}, nil, nil},
+		{"moved to another device", map[hwaddr.MAC]Entry{m1: block(a1)}, map[hwaddr.MAC]Entry{m2: block(a1)}, []netip.Addr{a1}, []hwaddr.MAC{m2}},
 	} {
-		got := addedAddrs(tc.before, tc.after)
-		slices.SortFunc(got, func(a, b netip.Addr) int { return a.Compare(b) })
-		if !slices.Equal(got, tc.want) {
-			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			s := newState()
+			s.protectedAddrs[a2] = true
+			n := &NFTables{cfg: testCfg}
+			got := n.connectionsToCut(s, tc.before, tc.after)
+			slices.SortFunc(got.addrs, func(a, b netip.Addr) int { return a.Compare(b) })
+			slices.SortFunc(got.macs, func(a, b hwaddr.MAC) int { return bytes.Compare(a[:], b[:]) })
+			if !slices.Equal(got.addrs, tc.addrs) || !slices.Equal(got.macs, tc.macs) {
+				t.Errorf("addresses %v, MACs %v; want %v, %v", got.addrs, got.macs, tc.addrs, tc.macs)
+			}
+			for a, want := range map[netip.Addr]bool{a1: false, a2: true, netip.MustParseAddr("10.99.0.1"): true} {
+				if got.protected(a) != want {
+					t.Errorf("protected(%s) = %v, want %v", a, !want, want)
+				}
+			}
+		})
 	}
 }
 
@@ -186,6 +203,15 @@ func TestNeighbourConnectionsCut(t *testing.T) {
 				if got := tracked(t, ns, a) > 0; got != want {
 					t.Errorf("%s's connection left: %v, want %v", a, got, want)
 				}
+			}
+			// The same quarantine again, with an address more: what met
+			// the rules since stays.
+			sendUDP(t, ns, unnamed, unnamed)
+			if err := tc.apply(n, Entry{MAC: camera, Addrs: addrs("10.99.0.10", "10.99.0.13"), Mode: ModeBlock}); err != nil {
+				t.Fatal(err)
+			}
+			if tracked(t, ns, unnamed) == 0 {
+				t.Errorf("re-applying the quarantine in its mode cut %s's connection again", unnamed)
 			}
 		})
 	}

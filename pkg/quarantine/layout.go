@@ -595,6 +595,31 @@ func newLayout(cfg Config, bridgeCT bool) *layout {
 	return l
 }
 
+// reachable lists, per mode, the tests of where a quarantined device may
+// send forwarded packets (block: nowhere): the mode chains' and
+// unlearnt_source's.
+func reachable(b builder, cfg Config) map[Mode][][]match {
+	reach := map[Mode][][]match{}
+	for _, k := range addrKinds {
+		reach[ModeUpdatesOnly] = append(reach[ModeUpdatesOnly], []match{b.addr(k, "daddr", setName("allow", k), false)})
+		if cfg.IsolateLAN {
+			continue
+		}
+		// The LAN prefixes count on the LAN interfaces only: by default
+		// they are all private ranges, which beyond the WAN port hold
+		// the ISP's modem and its resolver (a double NAT), the internet's
+		// doorstep for an isolate device.
+		lan := b.addr(k, "daddr", setName("lan", k), false)
+		if len(cfg.LANInterfaces) == 0 {
+			reach[ModeIsolate] = append(reach[ModeIsolate], []match{lan})
+		}
+		for _, ifname := range cfg.LANInterfaces {
+			reach[ModeIsolate] = append(reach[ModeIsolate], []match{oifname(ifname), lan})
+		}
+	}
+	return reach
+}
+
 // chainNames lists the chains that some configuration builds in a table
 // of family f: one with every optional chain (capture, the DNS proxy, LAN
 // interfaces, bridge conntrack).
@@ -694,6 +719,9 @@ func inetTable(cfg Config) tableDef {
 	// quarantined MAC's packets in the original direction from such an
 	// address meet its mode's rules first. Other devices' packets pay one
 	// lookup in the original direction; replies (downloads) none.
+	// The chain only returns or drops: what it lets go on meets the
+	// rules after the jump, which hand it to capture once.
+	reach := reachable(b, cfg)
 	unlearnt := chainDef{name: "unlearnt_source"}
 	forward.rules = append(forward.rules, rule(ctDirection("original"), b.ether("saddr", setName(quarantinedPrefix, keyMAC)), jump(unlearnt.name)))
 	for _, m := range modes {
@@ -701,7 +729,10 @@ func inetTable(cfg Config) tableDef {
 		for _, k := range addrKinds {
 			unlearnt.rules = append(unlearnt.rules, rule(mac, b.addr(k, "saddr", setName(m.setPrefix(), k), false), verdict(expr.VerdictReturn)))
 		}
-		unlearnt.rules = append(unlearnt.rules, rule(mac, outOf[m]))
+		for _, to := range reach[m] {
+			unlearnt.rules = append(unlearnt.rules, rule(slices.Concat([]match{mac}, to, []match{verdict(expr.VerdictReturn)})...))
+		}
+		unlearnt.rules = append(unlearnt.rules, rule(mac, drop()))
 	}
 	if cfg.Capture.Enabled {
 		pass = goTo("capture")
@@ -773,22 +804,21 @@ func inetTable(cfg Config) tableDef {
 	updatesIn := chainDef{name: "updates_in"}
 	isolateOut := chainDef{name: "isolate_out"}
 	isolateIn := chainDef{name: "isolate_in"}
+	for _, to := range reach[ModeUpdatesOnly] {
+		updatesOut.rules = append(updatesOut.rules, rule(slices.Concat(to, []match{pass})...))
+	}
+	for _, to := range reach[ModeIsolate] {
+		isolateOut.rules = append(isolateOut.rules, rule(slices.Concat(to, []match{pass})...))
+	}
 	for _, k := range addrKinds {
-		updatesOut.rules = append(updatesOut.rules, rule(b.addr(k, "daddr", setName("allow", k), false), pass))
 		updatesIn.rules = append(updatesIn.rules, rule(b.addr(k, "saddr", setName("allow", k), false), established(), pass))
 		if cfg.IsolateLAN {
 			continue
 		}
-		// The LAN prefixes count on the LAN interfaces only: by default
-		// they are all private ranges, which beyond the WAN port hold
-		// the ISP's modem and its resolver (a double NAT), the internet's
-		// doorstep for an isolate device.
 		if len(cfg.LANInterfaces) == 0 {
-			isolateOut.rules = append(isolateOut.rules, rule(b.addr(k, "daddr", setName("lan", k), false), pass))
 			isolateIn.rules = append(isolateIn.rules, rule(b.addr(k, "saddr", setName("lan", k), false), pass))
 		}
 		for _, ifname := range cfg.LANInterfaces {
-			isolateOut.rules = append(isolateOut.rules, rule(oifname(ifname), b.addr(k, "daddr", setName("lan", k), false), pass))
 			isolateIn.rules = append(isolateIn.rules, rule(iifname(ifname), b.addr(k, "saddr", setName("lan", k), false), pass))
 		}
 	}

@@ -638,12 +638,7 @@ func (n *NFTables) Reconcile(ctx context.Context, entries []Entry) error {
 			before = nil
 		}
 		skipped = s.reconcile(entries, n.cfg, now)
-		cut = n.connectionsToCut(s, addedAddrs(before, s.entries))
-		for mac := range s.entries {
-			if _, ok := before[mac]; !ok {
-				cut.macs = append(cut.macs, mac)
-			}
-		}
+		cut = n.connectionsToCut(s, before, s.entries)
 		return nil
 	})
 	if err != nil {
@@ -660,45 +655,6 @@ func (n *NFTables) Reconcile(ctx context.Context, entries []Entry) error {
 	return skipped
 }
 
-// addedAddrs lists the addresses of entries in after that before did not
-// hold for the same device.
-func addedAddrs(before, after map[hwaddr.MAC]Entry) []netip.Addr {
-	var out []netip.Addr
-	for mac, e := range after {
-		old := before[mac].Addrs
-		for _, a := range e.Addrs {
-			if !slices.Contains(old, a) {
-				out = append(out, a)
-			}
-		}
-	}
-	return out
-}
-
-// Quarantine adds or replaces one device's entry (a mode switch is one
-// batch). It refuses protected devices with ErrProtected.
-//
-// Established connections pass iotgw's forward chain without set lookups
-// (the fast path for every other device), so the device's tracked
-// connections are deleted once the batch is in, of its entry's addresses
-// and of those the neighbour tables hold for its MAC: what it opened
-// before the quarantine does not go on.
-//
-// A failed deletion returns ErrConntrack: the quarantine stands anyway.
-func (n *NFTables) Quarantine(ctx context.Context, e Entry) error {
-	var cut connectionsToCut
-	if err := n.apply(ctx, func(s *state, now time.Time) error {
-		cut = n.connectionsToCut(s, e.Addrs, e.MAC)
-		return s.quarantine(e, n.cfg, now)
-	}); err != nil {
-		return err
-	}
-	if err := n.cutConnections(cut); err != nil {
-		return fmt.Errorf("%w: %w", ErrConntrack, err)
-	}
-	return nil
-}
-
 // connectionsToCut are the tracked connections a change of entries ends:
 // those of addrs and of the addresses the neighbour tables hold for macs,
 // but never a protected address's (a quarantined device answering ARP for
@@ -709,12 +665,62 @@ type connectionsToCut struct {
 	protected func(netip.Addr) bool
 }
 
-// connectionsToCut notes, under the lock, what protects an address.
-func (n *NFTables) connectionsToCut(s *state, addrs []netip.Addr, macs ...hwaddr.MAC) connectionsToCut {
-	protected := maps.Clone(s.protectedAddrs)
-	return connectionsToCut{addrs: addrs, macs: macs, protected: func(a netip.Addr) bool {
-		return protected[a] || containsAddr(n.cfg.RouterAddrs, a)
-	}}
+// connectionsToCut picks, under the lock, what going from the entries
+// before to those after ends: every connection of a device newly
+// quarantined or put in another mode, which must meet its new rules (its
+// addresses, and for the addresses the entry lacks, its MAC); of a device
+// kept in its mode, only those of addresses it did not have, the others'
+// having been cut when they came.
+func (n *NFTables) connectionsToCut(s *state, before, after map[hwaddr.MAC]Entry) connectionsToCut {
+	var c connectionsToCut
+	for mac, e := range after {
+		old, had := before[mac]
+		if !had || old.Mode != e.Mode {
+			c.macs = append(c.macs, mac)
+			c.addrs = append(c.addrs, e.Addrs...)
+			continue
+		}
+		for _, a := range e.Addrs {
+			if !slices.Contains(old.Addrs, a) {
+				c.addrs = append(c.addrs, a)
+			}
+		}
+	}
+	protected, routers := maps.Clone(s.protectedAddrs), slices.Clone(n.cfg.RouterAddrs)
+	c.protected = func(a netip.Addr) bool { return protected[a] || containsAddr(routers, a) }
+	return c
+}
+
+// Quarantine adds or replaces one device's entry (a mode switch is one
+// batch). It refuses protected devices with ErrProtected.
+//
+// Established connections pass iotgw's forward chain without set lookups
+// (the fast path for every other device), so the device's tracked
+// connections are deleted once the batch is in, of its entry's addresses
+// and of those the neighbour tables hold for its MAC: what it opened
+// before the quarantine does not go on. Re-applied in the same mode (new
+// addresses), only the new addresses' connections are deleted.
+//
+// A failed deletion returns ErrConntrack: the quarantine stands anyway.
+func (n *NFTables) Quarantine(ctx context.Context, e Entry) error {
+	var cut connectionsToCut
+	if err := n.apply(ctx, func(s *state, now time.Time) error {
+		before := map[hwaddr.MAC]Entry{}
+		if old, had := s.entries[e.MAC]; had && !s.inetLost {
+			before[e.MAC] = old
+		}
+		if err := s.quarantine(e, n.cfg, now); err != nil {
+			return err
+		}
+		cut = n.connectionsToCut(s, before, map[hwaddr.MAC]Entry{e.MAC: s.entries[e.MAC]})
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := n.cutConnections(cut); err != nil {
+		return fmt.Errorf("%w: %w", ErrConntrack, err)
+	}
+	return nil
 }
 
 func (n *NFTables) cutConnections(c connectionsToCut) error {
@@ -726,7 +732,13 @@ func (n *NFTables) cutConnections(c connectionsToCut) error {
 		}
 	}
 	_, err := flushConntrack(n.opts, addrs)
-	return errors.Join(err, nerr)
+	switch {
+	case err == nil:
+		return nerr
+	case nerr != nil:
+		return fmt.Errorf("%w; %w", err, nerr)
+	}
+	return err
 }
 
 // Release lifts a device's quarantine; releasing a device that is not

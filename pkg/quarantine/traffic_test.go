@@ -577,6 +577,8 @@ func TestTraffic(t *testing.T) {
 	if err := echo(toAllowed, 1); err != nil {
 		t.Errorf("updates-only: a connection to an allowed host from an address the entry lacks is cut: %v", err)
 	}
+	// What it may send from there goes to the capture once.
+	l.expectFirstReplyCaptured(t, "updates-only, an address the entry lacks", cfg.Capture)
 	if err := n.Reconcile(ctx, []Entry{device}); err != nil {
 		t.Fatal(err)
 	}
