@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,8 +30,15 @@ func Write(path string, data []byte) (err error) {
 	if dir == "" {
 		dir = "."
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create directory %s: %w", dir, err)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("create directory %s: %w", dir, err)
+		}
+		// The new directory's own entry must be durable too, or a power
+		// cut takes the first state with it.
+		if err := SyncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+			return err
+		}
 	}
 	f, err := os.CreateTemp(dir, base+TempInfix+"*")
 	if err != nil {

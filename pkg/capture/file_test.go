@@ -214,6 +214,8 @@ func FuzzReader(f *testing.F) {
 	f.Add(pcapNoT(capture.LinkTypeEthernet, frame, frame))
 	f.Add([]byte{0x0a, 0x0d, 0x0d, 0x0a, 0x1c, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a})
 	f.Add([]byte{0x1f, 0x8b, 8, 0})
+	// Compressed, more records than bytes.
+	f.Add(gzipped(f, pcapNoT(capture.LinkTypeEthernet, make([][]byte, 20000)...)))
 	f.Fuzz(checkReads)
 }
 

@@ -291,6 +291,15 @@ const (
 	maxRingBlocksTotal = 256
 )
 
+// Memory caps a router with 128 MB can afford: the inspector's stream
+// buffers in all (the default is 4 MiB), and the state file, whose
+// findings the store also keeps in memory and reads back (the default
+// is 4 MiB).
+const (
+	maxStreamMemory = 64 << 20
+	maxStoreBytes   = 16 << 20
+)
+
 // Default returns the configuration used when no file exists.
 func Default() *Config {
 	return &Config{
@@ -505,7 +514,7 @@ func (c *Config) validate() []*Error {
 		}
 	}
 	if err := c.Alert.Validate(); err != nil {
-		bad("alert", "%v", err)
+		bad("alert", "%s", strings.TrimPrefix(err.Error(), "alert: "))
 	}
 	in := &c.Inspect
 	if in.MaxFlows < 16 || in.MaxFlows > inspect.MaxFlowsLimit {
@@ -522,6 +531,10 @@ func (c *Config) validate() []*Error {
 	}
 	if in.MaxBuffers < 1 || in.MaxBuffers > 1<<20 {
 		bad("inspect.max_buffers", "%d is out of range (1 to 1048576)", in.MaxBuffers)
+	} else if in.StreamBuffer*in.MaxBuffers > maxStreamMemory {
+		// Each is bounded alone; together they are what a flood of
+		// flows can make the daemon hold.
+		bad("inspect.max_buffers", "%d buffers of stream_buffer %d bytes are %d MiB: at most %d MiB in all", in.MaxBuffers, in.StreamBuffer, in.StreamBuffer*in.MaxBuffers>>20, maxStreamMemory>>20)
 	}
 	if in.TCPIdle.Duration < time.Second {
 		bad("inspect.tcp_idle", "%s is too short (at least 1s)", in.TCPIdle)
@@ -617,14 +630,23 @@ func (c *Config) validate() []*Error {
 	} else if err := quarantine.CheckTableName(t); err != nil {
 		bad("quarantine.table", "%v", err)
 	}
-	if c.Store.Path == "" {
+	switch sp := c.Store.Path; {
+	case sp == "":
 		bad("store.path", "a path is needed")
+	case !filepath.IsAbs(sp) || strings.HasSuffix(sp, "/"):
+		bad("store.path", "%q: want the absolute path of a file, such as /etc/iotgw/state.json", sp)
+	default:
+		// A directory named here would be taken for a damaged state
+		// file and moved aside (/etc/config with OpenWrt's settings).
+		if fi, err := os.Stat(sp); err == nil && fi.IsDir() {
+			bad("store.path", "%s is a directory: want the path of a file in it, such as %s", sp, filepath.Join(sp, "state.json"))
+		}
 	}
 	if c.Store.WriteInterval.Duration < time.Second {
 		bad("store.write_interval", "at least 1s")
 	}
-	if c.Store.MaxBytes < 64<<10 {
-		bad("store.max_bytes", "at least 65536")
+	if c.Store.MaxBytes < 64<<10 || c.Store.MaxBytes > maxStoreBytes {
+		bad("store.max_bytes", "%d is out of range (65536 to %d)", c.Store.MaxBytes, maxStoreBytes)
 	}
 	seen := map[hwaddr.MAC]bool{}
 	for i, d := range p.Devices {

@@ -149,6 +149,14 @@ func TestValidateCatchesWhatBreaksRun(t *testing.T) {
 		{"conntrack_mark_zero", "[capture]\nconntrack_mark = 0\n", "capture.conntrack_mark"},
 		{"conntrack_mark_past_32_bits", "[capture]\nconntrack_mark = 0x300000000\n", "capture.conntrack_mark"},
 		{"conntrack_mark_negative", "[capture]\nconntrack_mark = -0x4000\n", "capture.conntrack_mark"},
+		// A directory is not a state file: the store would move it aside.
+		{"store_path_directory", "[store]\npath = \"/etc\"\n", "store.path"},
+		{"store_path_trailing_slash", "[store]\npath = \"/etc/iotgw/\"\n", "store.path"},
+		{"store_path_relative", "[store]\npath = \"state.json\"\n", "store.path"},
+		{"store_max_bytes_16MiB", "[store]\nmax_bytes = 16777216\n", ""},
+		{"store_max_bytes_too_big", "[store]\nmax_bytes = 1099511627776\n", "store.max_bytes"},
+		{"stream_memory_64MiB", "[inspect]\nstream_buffer = 65536\nmax_buffers = 1024\n", ""},
+		{"stream_memory_too_big", "[inspect]\nstream_buffer = 1048576\nmax_buffers = 1024\n", "inspect.max_buffers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("test.toml", []byte(tc.toml))
@@ -159,6 +167,14 @@ func TestValidateCatchesWhatBreaksRun(t *testing.T) {
 				t.Errorf("accepted (err %v); iotgw run fails at start", err)
 			}
 		})
+	}
+}
+
+// An alert channel's error names its key once.
+func TestAlertErrorPrefixedOnce(t *testing.T) {
+	_, err := Parse("test.toml", []byte("[[alert.channel]]\ntype = \"carrier-pigeon\"\n"))
+	if err == nil || !strings.Contains(err.Error(), "alert: ") || strings.Contains(err.Error(), "alert: alert:") {
+		t.Errorf("got %v, want one alert: prefix", err)
 	}
 }
 

@@ -431,6 +431,13 @@ func (s *Store) adoptOutbox(doc *document) int {
 func (s *Store) moveAside(reason error) {
 	path := s.opts.Path
 	why := clip(reason.Error(), maxReasonInLog)
+	if fi, err := os.Lstat(path); err == nil && fi.IsDir() {
+		// A directory named as the state file (/etc/config) is never
+		// moved; writes to it fail, and the state stays in memory.
+		s.log.Error("the state file's path is a directory; left as it is, nothing will be saved", "path", path)
+		s.noteLoadError(fmt.Sprintf("the state file's path %s is a directory; nothing is saved", path))
+		return
+	}
 	stamp := s.clock.Now().UTC().Format("20060102T150405Z")
 	dst := path + corruptInfix + stamp
 	for i := 1; i < 100; i++ {
@@ -455,7 +462,7 @@ func (s *Store) moveAside(reason error) {
 	s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and moved to %s; the saved quarantines and decisions are lost", why, dst))
 	copies := siblings(path, corruptInfix)
 	for _, old := range copies[:max(0, len(copies)-maxCorruptCopies)] {
-		if err := os.RemoveAll(old); err != nil {
+		if err := os.Remove(old); err != nil {
 			s.log.Warn("cannot remove an old corrupt state copy", "path", old, "err", err)
 		}
 	}

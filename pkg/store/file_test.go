@@ -96,7 +96,6 @@ func TestUnreadablePathMovedAside(t *testing.T) {
 		make   func(path string) error
 		reason string
 	}{
-		{"directory", func(p string) error { return os.Mkdir(p, 0o700) }, "not a regular file"},
 		// Opening a FIFO for reading would block until a writer comes.
 		{"fifo", func(p string) error { return syscall.Mkfifo(p, 0o600) }, "not a regular file"},
 		{"over_read_limit", func(p string) error {
@@ -119,6 +118,36 @@ func TestUnreadablePathMovedAside(t *testing.T) {
 			}
 			checkMovedAside(t, h, h.open(), tt.reason)
 		})
+	}
+}
+
+// TestDirectoryAtPathLeftAlone: a directory named as the state file (a
+// configuration naming /etc/config) is neither moved aside nor written
+// over; nothing is saved, and the page says why.
+func TestDirectoryAtPathLeftAlone(t *testing.T) {
+	h := newHarness(t)
+	inside := filepath.Join(h.path, "network")
+	if err := os.MkdirAll(h.path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(inside, []byte("config interface 'lan'\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := h.open()
+	if err := s.PutDevice(DeviceRecord{MAC: mac(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(); err == nil {
+		t.Error("Flush over a directory succeeded")
+	}
+	if b, err := os.ReadFile(inside); err != nil || string(b) != "config interface 'lan'\n" {
+		t.Errorf("the directory's file: %q, %v", b, err)
+	}
+	if moved := siblings(h.path, corruptInfix); len(moved) != 0 {
+		t.Errorf("moved aside: %v", moved)
+	}
+	if msg := s.Stats().LoadError; !strings.Contains(msg, "is a directory") {
+		t.Errorf("load error %q does not say the path is a directory", msg)
 	}
 }
 

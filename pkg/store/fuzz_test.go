@@ -25,6 +25,7 @@ func FuzzDecode(f *testing.F) {
 		`{"schema":1,"outbox":[{"id":5,"payload":1},{"id":5,"payload":2},{"id":0,"payload":3}],"next_outbox_id":2}`,
 		`{"quarantines":[{"mac":"c0:56:e3:00:00:01","owner":true,"expires":null}]}`,
 		`{"schema":1,"quarantines":[{"mac":"00:00:00:00:00:00","mode":"","by":"x"}]}`,
+		`{"schema":1,"quarantines":[{"mac":"c0:56:e3:00:00:01","mode":"block","by":"firewall"}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -73,7 +74,7 @@ func checkInvariants(t *testing.T, s *Store, st State) {
 		}
 	}
 	for _, q := range st.Quarantines {
-		if q.MAC.IsZero() || q.Mode == "" || (q.By != ActorPolicy && q.By != ActorOwner) {
+		if q.MAC.IsZero() || q.Mode == "" || !q.By.Valid() {
 			t.Fatalf("quarantine record invalid: %+v", q)
 		}
 	}
