@@ -84,8 +84,8 @@ oui:
 		-version "ieee-data $$(dpkg-query -W -f='$${Version}' ieee-data)"
 
 # OpenWrt packages without the SDK, reproducibly: iotgw for x86_64,
-# aarch64_cortex-a53, arm_cortex-a7_neon-vfpv4, mipsel_24kc and mips_24kc,
-# and luci-app-iotgw, in dist/openwrt (docs/openwrt.md).
+# aarch64 (cortex-a53, cortex-a72, generic), arm (cortex-a7, cortex-a15),
+# mipsel_24kc and mips_24kc, and luci-app-iotgw, in dist/openwrt (docs/openwrt.md).
 package:
 	$(GO) run ./scripts/package -out dist/openwrt
 

@@ -18,16 +18,19 @@ done >"$list"
 echo "fuzz-short: $(wc -l <"$list") targets, $fuzztime each"
 export go fuzztime
 # shellcheck disable=SC2016 # expanded by the inner shell
-# Go's fuzzer sometimes ends a short run with "context deadline exceeded"
-# and no failing input (a worker still busy when the time is up): that
-# run is repeated once. A real failure writes its input and fails.
+# Go's fuzz coordinator can end a run with "context deadline exceeded"
+# and no failing input, when the time is up (go.dev/issue/75804, a race
+# in the toolchain, not a finding): that run is repeated once, and if it
+# ends the same way it is reported as such and not failed. A real failure
+# writes its input and fails.
 xargs -P 2 -L 1 bash -c '
 	run() { "$go" test -run "^$" -fuzz "^$1\$" -fuzztime "$fuzztime" -fuzzminimizetime 2s -parallel 1 "$0" 2>&1; }
-	if ! out=$(run "$@"); then
-		if grep -q "context deadline exceeded" <<<"$out" && ! grep -q "Failing input written" <<<"$out"; then
-			out=$(run "$@") || { echo "FAIL fuzz $0 $1"; echo "$out"; exit 255; }
-		else
-			echo "FAIL fuzz $0 $1"; echo "$out"; exit 255
+	deadline_only() { grep -q "context deadline exceeded" <<<"$1" && ! grep -q "Failing input written" <<<"$1"; }
+	for try in 1 2; do
+		if out=$(run "$@"); then
+			echo "ok   fuzz $0 $1"
+			exit 0
 		fi
-	fi
-	echo "ok   fuzz $0 $1"' <"$list"
+		deadline_only "$out" || { echo "FAIL fuzz $0 $1"; echo "$out"; exit 255; }
+	done
+	echo "ok   fuzz $0 $1 (twice stopped by the toolchain'"'"'s deadline race, no failing input)"' <"$list"

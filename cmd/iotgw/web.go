@@ -156,8 +156,12 @@ func runSetupCode(_ context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	// The certificate is self-signed: its fingerprint is how the owner
 	// tells the page from a device posing as it before typing the code.
-	if fp, err := web.CertificateFingerprint(dir); cfg.Web.HTTPS && err == nil {
-		fmt.Fprintf(stdout, "The page's certificate has the SHA-256 fingerprint\n  %s\n", fp)
+	if cfg.Web.HTTPS {
+		if fp, err := web.CertificateFingerprint(dir); err == nil {
+			fmt.Fprintf(stdout, "The page's certificate has the SHA-256 fingerprint\n  %s\n", fp)
+		} else {
+			fmt.Fprintln(stdout, "The page's certificate is not made yet (the daemon makes it when it starts): run iotgw setup-code again once it runs, and compare the fingerprint it prints with the browser's before typing the code.")
+		}
 	}
 	return exitOK
 }

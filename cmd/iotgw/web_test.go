@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/iotgw/iotgw/pkg/alert"
@@ -78,5 +81,19 @@ func TestAlertSwitchSurvivesRestart(t *testing.T) {
 	a, _ = start(channels("phone", "tablet", "mail"))
 	if got := enabled(a); !got["phone"] || !got["tablet"] || !got["mail"] {
 		t.Errorf("after switching on and restarting: %v, want all on", got)
+	}
+}
+
+// setup-code before the daemon made its certificate says so: the owner is
+// to compare its fingerprint before typing the code.
+func TestSetupCodeWithoutCertificate(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "iotgw.toml")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("[store]\npath = %q\n", filepath.Join(dir, "state.json"))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "setup-code", "--config", conf, "--reset")
+	if code != exitOK || !strings.Contains(out, "certificate is not made yet") || strings.Contains(out, "fingerprint\n") {
+		t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 }

@@ -151,7 +151,7 @@ func messageContent(w *markup.Writer, v *view) {
 func setupContent(w *markup.Writer, v *view) {
 	w.Raw(`<h1>Set up iotgw</h1>
 <p>This page controls your home network, so it needs a password. There is no default password.</p>
-<p>First prove that you own the router: log in to it over SSH and run <code>iotgw setup-code</code>. It prints a one-time setup code (it is also shown when the package is installed). The code works once.</p>
+<p>First prove that you own the router: log in to it over SSH and run <code>iotgw setup-code</code>. It prints a one-time setup code. The code works once.</p>
 <form method="post" action="/setup" class="card stack">
   `)
 	tokenField(w, v.CSRF)

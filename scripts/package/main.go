@@ -31,12 +31,18 @@ type target struct {
 
 // targets are the architectures `make package` builds: x86 routers and
 // VMs, most current ARM routers, MediaTek MT7621 (mipsel) and the
-// Qualcomm Atheros ath79 family (big-endian mips).
+// Qualcomm Atheros ath79 family (big-endian mips). opkg installs a
+// package only for an architecture the router names, so ARM boards of
+// other cores (Raspberry Pi 4, Rockchip, IPQ806x) get the same binary
+// under their own names.
 func targets() []target {
 	return []target{
 		{Arch: "x86_64", GOARCH: "amd64"},
 		{Arch: "aarch64_cortex-a53", GOARCH: "arm64"},
+		{Arch: "aarch64_cortex-a72", GOARCH: "arm64"},
+		{Arch: "aarch64_generic", GOARCH: "arm64"},
 		{Arch: "arm_cortex-a7_neon-vfpv4", GOARCH: "arm", GOARM: "7"},
+		{Arch: "arm_cortex-a15_neon-vfpv4", GOARCH: "arm", GOARM: "7"},
 		{Arch: "mipsel_24kc", GOARCH: "mipsle", GOMIPS: "softfloat"},
 		{Arch: "mips_24kc", GOARCH: "mips", GOMIPS: "softfloat"},
 	}

@@ -29,7 +29,7 @@ func TestInitScript(t *testing.T) {
 	}
 	triggers := []string{
 		"reload_trigger iotgw",
-		"interface_trigger interface.* lan /etc/init.d/iotgw restart",
+		"interface_trigger interface.* lan /etc/init.d/iotgw lan_changed",
 	}
 	// running stands in a process for a daemon procd runs: the stand-in
 	// asks whether the pid in /var/run/iotgw.pid is alive.
@@ -40,6 +40,13 @@ func TestInitScript(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() })
 		writeRootFile(t, root, "var/run/iotgw.pid", strconv.Itoa(sleeper.Process.Pid), 0o644)
+	}
+	badConfig := func(t *testing.T, root string) {
+		writeRootFile(t, root, "etc/iotgw/iotgw.toml", "[policy]\nmode = \"enforse\"\n", 0o600)
+	}
+	// stubbed stands a recorder in for the daemon's binary.
+	stubbed := func(t *testing.T, root string) {
+		writeRootFile(t, root, "usr/bin/iotgw", "#!/bin/sh\necho \"$*\" >>/tmp/iotgw.calls\n", 0o755)
 	}
 	lines := func(parts ...[]string) []string {
 		var all []string
@@ -72,15 +79,35 @@ func TestInitScript(t *testing.T) {
 			want:    lines([]string{"action start", "begin iotgw"}, triggers, []string{"end iotgw"}),
 		},
 		{
-			name: "start_refuses_a_bad_config",
-			setup: func(t *testing.T, root string) {
-				writeRootFile(t, root, "etc/iotgw/iotgw.toml", "[policy]\nmode = \"enforse\"\n", 0o600)
-			},
+			name:  "start_refuses_a_bad_config",
+			setup: badConfig,
 			// procd registers the service (with its triggers) but no
 			// instance, as OpenWrt's rc.common does when start_service fails.
 			actions: [][]string{{"start"}},
 			want:    lines([]string{"action start", "begin iotgw"}, triggers, []string{"end iotgw"}),
 			output:  "is not valid, not starting",
+		},
+		{
+			// The same instance again: procd keeps the daemon running
+			// with its old settings, where no instance would stop it.
+			name:    "start_with_a_bad_config_keeps_a_running_daemon",
+			setup:   func(t *testing.T, root string) { running(t, root); badConfig(t, root) },
+			actions: [][]string{{"start"}},
+			want:    lines([]string{"action start", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
+			output:  "the running daemon keeps its settings",
+		},
+		{
+			name:    "lan_change_restarts",
+			actions: [][]string{{"lan_changed"}},
+			want:    lines([]string{"action lan_changed", "stop iotgw", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
+		},
+		{
+			// A restart would refuse the file and leave no daemon.
+			name:    "lan_change_with_a_bad_config_keeps_the_daemon",
+			setup:   func(t *testing.T, root string) { running(t, root); badConfig(t, root) },
+			actions: [][]string{{"lan_changed"}},
+			want:    []string{"action lan_changed"},
+			output:  "not restarted for the change of the LAN interface",
 		},
 		{
 			// SIGHUP: the daemon re-reads the TOML, quarantines stay.
@@ -97,19 +124,28 @@ func TestInitScript(t *testing.T) {
 			want:    lines([]string{"action reload", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
 		},
 		{
-			name: "reload_stops_when_disabled_in_uci",
+			// No instance: procd stops the daemon. The triggers stay, so
+			// enabling it again in uci and reload_config start it.
+			name: "reload_when_disabled_in_uci_keeps_the_triggers",
 			setup: func(t *testing.T, root string) {
 				running(t, root)
 				writeRootFile(t, root, "etc/config/iotgw", "config iotgw 'main'\n\toption enabled '0'\n", 0o600)
 			},
 			actions: [][]string{{"reload"}},
-			want:    []string{"action reload", "stop iotgw"},
+			want:    lines([]string{"action reload", "begin iotgw"}, triggers, []string{"end iotgw"}),
 		},
 		{
-			// Stop leaves the rules in place: nothing but procd's stop.
+			// Stop leaves the rules in place: nothing but procd's stop,
+			// the daemon's binary (uninstall-rules) never called.
 			name:    "stop_keeps_rules",
+			setup:   stubbed,
 			actions: [][]string{{"stop"}},
 			want:    []string{"action stop", "stop iotgw"},
+			check: func(t *testing.T, root string) {
+				if calls, err := os.ReadFile(filepath.Join(root, "tmp/iotgw.calls")); !os.IsNotExist(err) {
+					t.Errorf("stop ran the daemon's binary: %q (%v)", calls, err)
+				}
+			},
 		},
 		{
 			name:    "restart",

@@ -66,8 +66,10 @@ func TestInstallRunRemove(t *testing.T) {
 		"etc/init.d/iotgw":     0o755,
 		"usr/bin/iotgw":        0o755,
 	} {
-		if fi, err := os.Stat(filepath.Join(root, path)); err != nil || fi.Mode() != mode {
-			t.Errorf("%s: mode %v (%v), want %v", path, fi.Mode(), err, mode)
+		if fi, err := os.Stat(filepath.Join(root, path)); err != nil {
+			t.Errorf("%s: %v", path, err)
+		} else if fi.Mode() != mode {
+			t.Errorf("%s: mode %v, want %v", path, fi.Mode(), mode)
 		}
 	}
 	if _, err := os.Lstat(filepath.Join(root, "etc/rc.d/S95iotgw")); err != nil {

@@ -150,6 +150,29 @@ func TestIPKMatchesFeedMakefile(t *testing.T) {
 			t.Errorf("the feed installs %s; the ipk lacks it", d[1])
 		}
 	}
+	// The feed's edit of the example gives the ipk's default
+	// configuration, and its check would stop a build where it does not.
+	sed := regexp.MustCompile(`\$\(SED\) 's\|\^([^|]*)\|([^|]*)\|' \$\(1\)/etc/iotgw/iotgw\.toml`).FindSubmatch(mk)
+	if sed == nil {
+		t.Fatal("the feed Makefile does not set the secret file")
+	}
+	example, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "iotgw.example.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, to := string(sed[1]), string(sed[2])
+	if !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(from)).Match(example) {
+		t.Errorf("the feed's edit %q matches no line of iotgw.example.toml", from)
+	}
+	if !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(to)+`$`).Match(p.Data["./etc/iotgw/iotgw.toml"].Data) {
+		t.Errorf("the ipk's configuration lacks the feed's %q", to)
+	}
+	if !strings.Contains(string(mk), "grep -q '^"+to+"$$' $(1)/etc/iotgw/iotgw.toml") {
+		t.Error("the feed Makefile does not check its edit of the configuration")
+	}
+	if !strings.Contains(string(mk), "chmod 0700 $(1)/etc/iotgw\n") {
+		t.Error("the feed Makefile leaves /etc/iotgw at the SDK's 0755")
+	}
 	for _, script := range []string{"postinst", "prerm"} {
 		def := regexp.MustCompile(`(?s)define Package/iotgw/` + script + `\n(.*?)\nendef`).FindSubmatch(mk)
 		if def == nil {

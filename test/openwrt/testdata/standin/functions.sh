@@ -41,16 +41,17 @@ default_postinst() {
 	local pkgname=${pkgname:-$(basename "${1%.*}")}
 	local list="/usr/lib/opkg/info/$pkgname.list"
 	local ret=0 i
+	# As OpenWrt's: the package's script first, then the uci-defaults.
+	if [ -f "/usr/lib/opkg/info/$pkgname.postinst-pkg" ]; then
+		# shellcheck disable=SC1090
+		( . "/usr/lib/opkg/info/$pkgname.postinst-pkg" )
+		ret=$?
+	fi
 	if [ -z "$IPKG_INSTROOT" ]; then
 		for i in $(grep -s "^/etc/uci-defaults/" "$list"); do
 			# shellcheck disable=SC1090
 			( [ -f "$i" ] && cd "$(dirname "$i")" && . "$i" ) && rm -f "$i"
 		done
-	fi
-	if [ -f "/usr/lib/opkg/info/$pkgname.postinst-pkg" ]; then
-		# shellcheck disable=SC1090
-		( . "/usr/lib/opkg/info/$pkgname.postinst-pkg" )
-		ret=$?
 	fi
 	for i in $(grep -s "^/etc/init.d/" "$list"); do
 		[ "$PKG_UPGRADE" != "1" ] && "$i" enable
