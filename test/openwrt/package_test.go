@@ -161,10 +161,10 @@ func TestIPKMatchesFeedMakefile(t *testing.T) {
 		t.Fatal(err)
 	}
 	from, to := string(sed[1]), string(sed[2])
-	if !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(from)).Match(example) {
+	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(from)).Match(example) {
 		t.Errorf("the feed's edit %q matches no line of iotgw.example.toml", from)
 	}
-	if !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(to)+`$`).Match(p.Data["./etc/iotgw/iotgw.toml"].Data) {
+	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(to) + `$`).Match(p.Data["./etc/iotgw/iotgw.toml"].Data) {
 		t.Errorf("the ipk's configuration lacks the feed's %q", to)
 	}
 	if !strings.Contains(string(mk), "grep -q '^"+to+"$$' $(1)/etc/iotgw/iotgw.toml") {
