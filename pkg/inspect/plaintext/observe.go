@@ -166,9 +166,11 @@ type scanTable struct {
 }
 
 func (t *scanTable) observe(f *inspect.Flow) {
-	// A SYN from a LAN client: the first packet, sent to the server,
-	// without payload.
-	if !f.IsTCP() || !f.ClientLocal || f.Packets[inspect.ToServer] != 1 || f.Packets[inspect.ToClient] != 0 || f.Bytes[inspect.ToServer] != 0 {
+	// A SYN from a LAN client to the internet: the first packet, sent to
+	// the server, without payload. Targets on the LAN do not count: Mirai
+	// leaves private ranges out, and the owner's own scan of the home
+	// network (nmap from a laptop) is no compromise.
+	if !f.IsTCP() || !f.ClientLocal || f.ServerLocal || f.Packets[inspect.ToServer] != 1 || f.Packets[inspect.ToClient] != 0 || f.Bytes[inspect.ToServer] != 0 {
 		return
 	}
 	bit := scanPortBit(f.Server().Port())

@@ -408,6 +408,23 @@ func TestScanningNeedsSYNFromLAN(t *testing.T) {
 	}
 }
 
+// TestScanningOfTheLANIsNotReported: the owner's nmap of the home
+// network from a laptop is no compromise; Mirai leaves private ranges out.
+func TestScanningOfTheLANIsNotReported(t *testing.T) {
+	c := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, c, nil, New(pii.New()))
+	laptop := netip.MustParseAddr("192.168.1.66")
+	for i := range 60 {
+		dst := netip.AddrFrom4([4]byte{192, 168, 1, byte(100 + i)})
+		syn(e, netip.AddrPortFrom(laptop, uint16(30000+i)), netip.AddrPortFrom(dst, 22), hwaddr.MAC{0x02, 0, 0, 0, 0, 0x34},
+			scanEpoch.Add(time.Duration(i)*10*time.Millisecond))
+	}
+	e.Flush()
+	if n := len(c.Kind(event.KindScanning)); n != 0 {
+		t.Fatalf("got %d scanning findings for a scan of the LAN", n)
+	}
+}
+
 func TestTablesBoundedUnderFlood(t *testing.T) {
 	e, _, p := httpEngine(t)
 	const flows = 100_000

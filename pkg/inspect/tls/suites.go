@@ -443,6 +443,29 @@ func cipherSuiteName(id uint16) string {
 		return "TLS_DHE_PSK_WITH_CHACHA20_POLY1305_SHA256"
 	case 0xCCAE:
 		return "TLS_RSA_PSK_WITH_CHACHA20_POLY1305_SHA256"
+	// Integrity only, no encryption (RFC 9150, for IoT and industrial
+	// use).
+	case 0xC0B4:
+		return "TLS_SHA256_SHA256"
+	case 0xC0B5:
+		return "TLS_SHA384_SHA384"
+	// Not in the IANA registry: the 56-bit export suites of
+	// draft-ietf-tls-56-bit-ciphersuites, under OpenSSL's names, which
+	// old OpenSSL builds still offer.
+	case 0x0060:
+		return "TLS_RSA_EXPORT1024_WITH_RC4_56_MD5"
+	case 0x0061:
+		return "TLS_RSA_EXPORT1024_WITH_RC2_CBC_56_MD5"
+	case 0x0062:
+		return "TLS_RSA_EXPORT1024_WITH_DES_CBC_SHA"
+	case 0x0063:
+		return "TLS_DHE_DSS_EXPORT1024_WITH_DES_CBC_SHA"
+	case 0x0064:
+		return "TLS_RSA_EXPORT1024_WITH_RC4_56_SHA"
+	case 0x0065:
+		return "TLS_DHE_DSS_EXPORT1024_WITH_RC4_56_SHA"
+	case 0x0066:
+		return "TLS_DHE_DSS_WITH_RC4_128_SHA"
 	}
 	return ""
 }
@@ -460,8 +483,8 @@ type strength uint8
 
 const (
 	strong    strength = iota // nothing known against it, or not in the table
-	weak                      // broken but still encrypting: RC4, DES, 3DES, MD5 MAC
-	insecure                  // no real protection: NULL, EXPORT, anonymous key exchange
+	weak                      // broken but still encrypting: RC4, DES, 3DES, IDEA, MD5 MAC
+	insecure                  // no real protection: NULL, EXPORT, anonymous key exchange, integrity only
 	signaling                 // not a cipher: SCSV values
 )
 
@@ -488,10 +511,13 @@ func classifySuite(id uint16) strength {
 		return strong
 	case strings.HasSuffix(name, "_SCSV"):
 		return signaling
-	case strings.Contains(name, "_anon_"), strings.Contains(name, "NULL"), strings.Contains(name, "EXPORT"):
+	case strings.Contains(name, "_anon_"), strings.Contains(name, "NULL"), strings.Contains(name, "EXPORT"),
+		name == "TLS_SHA256_SHA256", name == "TLS_SHA384_SHA384":
 		return insecure
 	case strings.Contains(name, "_RC4_"), strings.Contains(name, "_DES_"), strings.Contains(name, "DES40"),
-		strings.Contains(name, "3DES"), strings.HasSuffix(name, "_MD5"):
+		strings.Contains(name, "3DES"), strings.Contains(name, "_IDEA_"), strings.HasSuffix(name, "_MD5"):
+		// IDEA has 64-bit blocks, as 3DES (RFC 5469 removed it from TLS
+		// 1.2).
 		return weak
 	}
 	return strong

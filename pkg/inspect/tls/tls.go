@@ -14,6 +14,7 @@ package tls
 
 import (
 	"encoding/binary"
+	"slices"
 	"strings"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -449,47 +450,86 @@ const (
 	reasonSSLv2Hello      = "sslv2_hello"       // the client speaks the SSL 2.0 hello format
 )
 
-// reportWeakness emits the flow's weak_tls finding, if any: once, when
+// reportWeakness emits the flow's weak_tls findings, if any: once, when
 // the flow's inspection ends. The negotiated version and suite come from
 // the ServerHello; without one, the client's best offer stands in, since
 // no server can negotiate better than that.
+//
+// Each weakness is the fault of one end: the suite, and a version below
+// the client's best, are the server's choice; the offer (its best
+// version, its suites, the SSL 2.0 format) is the client's. A fault
+// counts against the end on the LAN: two devices on the LAN each get
+// their own finding; a device talking to the internet gets both ends'
+// (it accepted what its cloud chose).
 func (a *analyzer) reportWeakness(f *inspect.Flow) {
 	if !a.sawClient && !a.sawServer {
 		return
 	}
-	var reasons []string
-	worst := strong
-	note := func(s strength, reason string) {
-		if s == strong || s == signaling {
-			return
+	var faults [2]weakness // by inspect.SubjectClient, inspect.SubjectServer
+	serverSide, clientSide := inspect.SubjectClient, inspect.SubjectClient
+	if f.ServerLocal {
+		serverSide = inspect.SubjectServer
+		if !f.ClientLocal {
+			clientSide = inspect.SubjectServer
 		}
-		reasons = append(reasons, reason)
-		worst = max(worst, s)
 	}
 	version := a.clientMax
 	if a.sawServer {
 		version = a.negotiated
 	}
-	note(versionStrength(version), reasonOldVersion)
+	switch {
+	case a.sawClient && versionStrength(a.clientMax) != strong:
+		faults[clientSide].note(versionStrength(a.clientMax), reasonOldVersion)
+		if a.sawServer && a.negotiated < a.clientMax {
+			faults[serverSide].note(versionStrength(a.negotiated), reasonOldVersion)
+		}
+	case a.sawServer:
+		faults[serverSide].note(versionStrength(a.negotiated), reasonOldVersion)
+	}
 	if a.sawServer && !a.serverIsSSLv2 {
-		note(suiteStrength(a.chosen), reasonWeakCipher)
+		faults[serverSide].note(suiteStrength(a.chosen), reasonWeakCipher)
 	}
 	if a.sawClient {
 		if a.client.sslv2 {
-			note(sslv2HelloStrength(a.clientMax), reasonSSLv2Hello)
+			faults[clientSide].note(sslv2HelloStrength(a.clientMax), reasonSSLv2Hello)
 		}
-		note(a.bestOffered, reasonOnlyWeakOffered)
+		faults[clientSide].note(a.bestOffered, reasonOnlyWeakOffered)
 	}
-	if len(reasons) == 0 {
+	for subject, w := range faults {
+		if len(w.reasons) > 0 {
+			a.emitWeakness(f, inspect.Subject(subject), w, version)
+		}
+	}
+}
+
+// weakness is what one end of a flow is to blame for.
+type weakness struct {
+	reasons []string
+	worst   strength
+}
+
+func (w *weakness) note(s strength, reason string) {
+	if s == strong || s == signaling || slices.Contains(w.reasons, reason) {
 		return
 	}
+	// In the one order, whichever end noted them.
+	w.reasons = append(w.reasons, reason)
+	slices.SortFunc(w.reasons, func(x, y string) int { return reasonRank(x) - reasonRank(y) })
+	w.worst = max(w.worst, s)
+}
+
+func reasonRank(r string) int {
+	return slices.Index([]string{reasonOldVersion, reasonWeakCipher, reasonSSLv2Hello, reasonOnlyWeakOffered}, r)
+}
+
+func (a *analyzer) emitWeakness(f *inspect.Flow, subject inspect.Subject, w weakness, version uint16) {
 	sev := event.SeverityMedium
-	if worst == insecure {
+	if w.worst == insecure {
 		sev = event.SeverityHigh
 	}
 	ev := event.Evidence{
 		"tls_version": versionName(version),
-		"reason":      strings.Join(reasons, ","),
+		"reason":      strings.Join(w.reasons, ","),
 	}
 	summary := "Weak TLS: " + versionName(version)
 	if a.sawServer && !a.serverIsSSLv2 {
@@ -502,10 +542,6 @@ func (a *analyzer) reportWeakness(f *inspect.Flow) {
 	if a.sni != "" {
 		ev["sni"] = a.sni
 		summary += " to " + a.sni
-	}
-	subject := inspect.SubjectClient
-	if f.ServerLocal && !f.ClientLocal {
-		subject = inspect.SubjectServer
 	}
 	f.Emit(subject, &event.Event{
 		Type:       event.TypeFinding,

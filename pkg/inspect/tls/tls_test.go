@@ -2,6 +2,7 @@ package tls
 
 import (
 	"bytes"
+	"maps"
 	"strings"
 	"testing"
 
@@ -328,6 +329,45 @@ func TestWeakTLS(t *testing.T) {
 			checkEvidence(t, w, "reason", tt.reason)
 			checkEvidence(t, w, "tls_version", tt.version)
 			checkEvidence(t, w, "cipher", tt.cipher)
+		})
+	}
+}
+
+// TestWeakTLSBetweenLANDevices: with both ends on the LAN each device is
+// blamed for its own part: the server for what it chose, the client for
+// what it offered.
+func TestWeakTLSBetweenLANDevices(t *testing.T) {
+	strongOffer := hello{version: versionTLS12, ciphers: []uint16{0xc02f, 0x0035, 0x0005}}
+	weakOffer := hello{version: versionTLS10, ciphers: []uint16{0x0005}}
+	tests := []struct {
+		name   string
+		client hello
+		server []byte
+		want   map[string]string // device → reasons
+	}{
+		{"camera_chose_tls10_rc4_for_a_laptop", strongOffer, serverHello(versionTLS10, 0x0005, 0),
+			map[string]string{"192.168.1.20": "old_version,weak_cipher"}},
+		{"both_weak", weakOffer, serverHello(versionTLS10, 0x0005, 0),
+			map[string]string{"192.168.1.10": "old_version,only_weak_offered", "192.168.1.20": "weak_cipher"}},
+		{"old_client_alone", hello{version: versionTLS10, ciphers: []uint16{0xc02f}}, serverHello(versionTLS10, 0xc02f, 0),
+			map[string]string{"192.168.1.10": "old_version"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New())
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:443")
+			c.ClientBytes(records(tt.client.message()))
+			c.ServerBytes(tt.server)
+			c.Close()
+			e.Flush()
+			got := map[string]string{}
+			for _, w := range col.Kind(event.KindWeakTLS) {
+				got[w.Device.IP] = w.Evidence["reason"]
+			}
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("findings %v, want %v", got, tt.want)
+			}
 		})
 	}
 }
