@@ -53,13 +53,13 @@ func TestRouterConnectionsNotInspected(t *testing.T) {
 				t.Fatal(err)
 			}
 			// A default FTP login the camera refuses, then a sweep of
-			// telnet ports across the LAN.
+			// telnet ports across the internet.
 			c := inspecttest.NewTCP(e, tc.from+":40000", "192.168.1.10:21")
 			c.Server("220 camera FTP\r\n").Client("USER admin\r\n").Server("331 password\r\n").
 				Client("PASS admin\r\n").Server("530 Login incorrect\r\n")
 			c.Close()
 			for i := range 30 {
-				inspecttest.NewTCP(e, tc.from+":40001", fmt.Sprintf("192.168.1.%d:23", 20+i))
+				inspecttest.NewTCP(e, tc.from+":40001", fmt.Sprintf("198.51.100.%d:23", 20+i))
 			}
 			e.Flush()
 			// The login, refused, is a plaintext one (see

@@ -144,7 +144,7 @@ func TestSuiteTable(t *testing.T) {
 		{0x5600, "TLS_FALLBACK_SCSV", signaling},
 		{0xc02f, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", strong},
 		{0x1303, "TLS_CHACHA20_POLY1305_SHA256", strong},
-		{0xcc13, "0xcc13", strong}, // pre-standard ChaCha20, not in the registry
+		{0xcc13, "0xcc13", strong},              // pre-standard ChaCha20, not in the registry
 		{0xc0b4, "TLS_SHA256_SHA256", insecure}, // integrity only
 		{0xc0b5, "TLS_SHA384_SHA384", insecure},
 		{0x0007, "TLS_RSA_WITH_IDEA_CBC_SHA", weak},
