@@ -24,9 +24,10 @@ func TestAddressMovesToNewDevice(t *testing.T) {
 	tests := []struct {
 		name  string
 		steps []step
-		addr  string // the contested address
-		owner string // the one device that must hold addr
-		kept  string // an address camera must still hold
+		addr  string        // the contested address
+		owner string        // the one device that must hold addr
+		kept  string        // an address camera must still hold
+		gap   time.Duration // between steps; 0: past addrIdle
 	}{
 		{
 			name:  "reuse seen in a packet",
@@ -60,6 +61,20 @@ func TestAddressMovesToNewDevice(t *testing.T) {
 			addr:  "192.168.1.101", owner: camera,
 		},
 		{
+			// A later address planted on the holder (a neighbour entry
+			// the kernel made from a forged ARP) does not free its live
+			// one.
+			name:  "a later address does not free one still in use",
+			steps: []step{{"packet", camera, "192.168.1.101"}, {"neighbour", camera, "192.168.1.77"}, {"packet", phone, "192.168.1.101"}},
+			addr:  "192.168.1.101", owner: camera, kept: "192.168.1.77", gap: time.Second,
+		},
+		{
+			// An ARP whose sender is not the frame's says nothing.
+			name:  "an ARP about another device is not taken",
+			steps: []step{{"packet", camera, "192.168.1.101"}, {"forged-arp", camera, "192.168.1.77"}},
+			addr:  "192.168.1.77", owner: "",
+		},
+		{
 			name: "a global IPv6 address does not make the link-local one stale",
 			steps: []step{{"neighbour", camera, "fe80::c"}, {"neighbour", camera, "2001:db8::c"},
 				{"neighbour", phone, "fe80::c"}},
@@ -69,8 +84,12 @@ func TestAddressMovesToNewDevice(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			inv := newInv()
+			gap := tt.gap
+			if gap == 0 {
+				gap = addrIdle + time.Second
+			}
 			for i, s := range tt.steps {
-				ts := t0.Add(time.Duration(i) * time.Second)
+				ts := t0.Add(time.Duration(i) * gap)
 				mac, _ := hwaddr.Parse(s.mac)
 				ip := netip.MustParseAddr(s.ip)
 				switch s.how {
@@ -79,6 +98,9 @@ func TestAddressMovesToNewDevice(t *testing.T) {
 						Src: ip, Dst: netip.MustParseAddr("192.168.1.1")})
 				case "arp":
 					inv.ObservePacket(&inspect.Packet{Timestamp: ts, Kind: inspect.KindARP, ARPSenderMAC: mac, ARPSenderIP: ip})
+				case "forged-arp":
+					inv.ObservePacket(&inspect.Packet{Timestamp: ts, Kind: inspect.KindARP, HasMAC: true,
+						SrcMAC: hwaddr.MAC{0x02, 0, 0, 0, 0, 0x66}, ARPSenderMAC: mac, ARPSenderIP: ip})
 				case "neighbour", SourceLease:
 					inv.Seen(mac, ip, "", s.how, ts)
 				default:

@@ -78,6 +78,10 @@ type Device struct {
 	// this link: DHCP relayed for it is then a forgery. relayed is set
 	// while what it is and its host names come from relayed DHCP.
 	onLink, relayed bool
+	// viaRouter: an address-keyed device of another segment, known from
+	// frames the router forwarded; no device of this link takes its
+	// address or its findings.
+	viaRouter bool
 	// swGen counts changes to Software; swMatched is the count the
 	// advisory matcher last saw.
 	swGen, swMatched uint64
@@ -204,6 +208,13 @@ func (inv *Inventory) isRouted(mac hwaddr.MAC, addr netip.Addr) bool {
 func (inv *Inventory) ObservePacket(p *inspect.Packet) {
 	switch {
 	case p.Kind == inspect.KindARP:
+		// The sender fields are what the frame says about someone: only
+		// a frame from that MAC says it about itself (else any device
+		// could give the owner's laptop another address, and take its
+		// live one).
+		if (p.HasMAC && p.SrcMAC != p.ARPSenderMAC) || p.ARPSenderMAC.IsZero() || p.ARPSenderMAC.IsMulticast() {
+			return
+		}
 		if p.ARPSenderIP.IsValid() && !p.ARPSenderIP.IsUnspecified() && inv.isLocal(p.ARPSenderIP) && !inv.isRouted(p.ARPSenderMAC, p.ARPSenderIP) {
 			inv.touch(p.ARPSenderMAC, p.ARPSenderIP, p.Timestamp, 0)
 		}
@@ -298,7 +309,7 @@ func (inv *Inventory) addAddr(d *Device, ip netip.Addr, ts time.Time, assigned b
 	if k, ok := inv.byIP[ip]; ok && k != d.Key && k.MAC.IsZero() && !d.Key.MAC.IsZero() {
 		// Events arrived for the address before its MAC was known (a DHCP
 		// ACK, a capture that starts mid-flow): the MAC device takes them.
-		if old, ok := inv.devices[k]; ok {
+		if old, ok := inv.devices[k]; ok && !old.viaRouter {
 			inv.merge(d, old)
 		}
 	}
@@ -323,12 +334,17 @@ func (inv *Inventory) addAddr(d *Device, ip netip.Addr, ts time.Time, assigned b
 // It allocates nothing; it runs only for addresses new to d.
 func (inv *Inventory) claim(d *Device, ip netip.Addr, ts time.Time, assigned bool) bool {
 	k, ok := inv.byIP[ip]
-	if !ok || k == d.Key || k.MAC.IsZero() || d.Key.MAC.IsZero() {
-		return true // unheld, or an address-keyed device addAddr merges
+	if !ok || k == d.Key || d.Key.MAC.IsZero() {
+		return true
 	}
 	prev, ok := inv.devices[k]
 	if !ok {
 		return true
+	}
+	if k.MAC.IsZero() {
+		// An address-keyed device addAddr merges, unless it is another
+		// segment's: a frame here claiming its address is a forgery.
+		return !prev.viaRouter
 	}
 	i := slices.Index(prev.Addrs, ip)
 	if i < 0 {
@@ -342,19 +358,21 @@ func (inv *Inventory) claim(d *Device, ip netip.Addr, ts time.Time, assigned boo
 	return true
 }
 
-// v6Idle is how long a holder must have left a global or unique local
-// IPv6 address unused before packets may move it to another device.
-const v6Idle = 10 * time.Minute
+// addrIdle is how long a holder must have left an IPv4, global or unique
+// local IPv6 address unused before packets may move it to another device.
+const addrIdle = 10 * time.Minute
 
 // movedOn reports whether a device with addrs (most recent last) has left
 // addrs[i]: it used an address of the same kind after it (IPv4, IPv6
 // link-local or other IPv6, since a device keeps a link-local address
-// beside its others). An IPv6 host sends from a stable address, temporary
-// ones and a ULA at the same time, so for those the holder must also have
-// left addrs[i] unused for v6Idle before now.
+// beside its others), and has left addrs[i] unused for addrIdle before
+// now. The idle time matters for IPv6, where a host sends from a stable
+// address, temporary ones and a ULA at the same time, and for IPv4,
+// where a later address can be planted on a device (a neighbour entry
+// the kernel made from a forged ARP) to make its live one look left.
 func movedOn(addrs []Address, i int, now time.Time) bool {
 	a := addrs[i].Addr
-	if a.Is6() && !a.IsLinkLocalUnicast() && now.Sub(addrs[i].LastSeen) < v6Idle {
+	if !a.IsLinkLocalUnicast() && now.Sub(addrs[i].LastSeen) < addrIdle {
 		return false
 	}
 	for _, b := range addrs[i+1:] {
@@ -702,10 +720,12 @@ func (inv *Inventory) deviceFor(ev *event.Event) (d *Device, t trust) {
 		// A relayed message comes from the relay's address.
 		withIP = t != trustRelayed
 	}
+	viaRouter := false
 	if macText != "" {
 		mac, err := hwaddr.Parse(macText)
 		ip, _ := netip.ParseAddr(ev.Device.IP)
-		if err == nil && !mac.IsZero() && !(ip.IsValid() && inv.isRouted(mac, ip.Unmap())) {
+		viaRouter = err == nil && ip.IsValid() && inv.isRouted(mac, ip.Unmap())
+		if err == nil && !mac.IsZero() && !mac.IsMulticast() && !viaRouter {
 			d := inv.get(Key{MAC: mac}, ts)
 			if withIP && ip.IsValid() {
 				inv.addAddr(d, ip, ts, false)
@@ -720,10 +740,12 @@ func (inv *Inventory) deviceFor(ev *event.Event) (d *Device, t trust) {
 	ip = ip.Unmap()
 	if k, ok := inv.byIP[ip]; ok {
 		if d, ok := inv.devices[k]; ok {
+			d.viaRouter = d.viaRouter || viaRouter && k.MAC.IsZero()
 			return d, t
 		}
 	}
 	d = inv.get(Key{IP: ip}, ts)
+	d.viaRouter = viaRouter
 	inv.addAddr(d, ip, ts, false)
 	return d, t
 }

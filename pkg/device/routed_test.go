@@ -55,3 +55,28 @@ func TestRoutedFramesNameTheSender(t *testing.T) {
 		}
 	}
 }
+
+// A device of another segment, known only from frames the router
+// forwarded, keeps its address and its events: a frame on this link
+// claiming that address (a victim's MAC, a forger's address) neither
+// takes them over nor gets the next event about that endpoint.
+func TestRoutedDeviceKeepsItsEvents(t *testing.T) {
+	router := hwaddr.MAC{0x94, 0x83, 0xc4, 0, 0, 1}
+	routerIP := netip.MustParseAddr("192.168.1.1")
+	victim := hwaddr.MAC{0x3c, 0xa9, 0xf4, 0, 0, 9}
+	guestIP := netip.MustParseAddr("192.168.1.77")
+	inv := newInv()
+	inv.SetRouted(func(mac hwaddr.MAC, addr netip.Addr) bool { return mac == router && addr != routerIP })
+	ev := obs(router.String(), guestIP.String(), event.KindBanner, event.Evidence{"protocol": "ssh", "banner": "SSH-2.0-dropbear"})
+	if d := inv.File(ev); d == nil || !d.Key.MAC.IsZero() {
+		t.Fatalf("routed event filed under %v, want the address", d)
+	}
+	inv.ObservePacket(&inspect.Packet{Timestamp: t0, Kind: inspect.KindUDP, HasMAC: true, SrcMAC: victim, Src: guestIP})
+	if v := device(t, inv, victim.String()); len(v.Observations) != 0 || slices.Contains(v.Addrs, guestIP) {
+		t.Errorf("a frame here took the routed device's address %v or events %v", v.Addrs, v.Observations)
+	}
+	again := obs(router.String(), guestIP.String(), event.KindBanner, event.Evidence{"protocol": "ssh", "banner": "SSH-2.0-OpenSSH_9.6"})
+	if d := inv.File(again); d == nil || !d.Key.MAC.IsZero() {
+		t.Errorf("the next routed event went to %v, want the address-keyed device", d)
+	}
+}
