@@ -54,6 +54,15 @@ type FlowObserver interface {
 	FlowClosed(f *Flow)
 }
 
+// FlowIdentifiedObserver is told once when a flow's protocol is known
+// (f.App() is set), before its analyzer reads the first bytes; an
+// optional extra for Protocols that report a flow's protocol without
+// waiting for its end (a connection may stay open for days). It may not
+// keep f.
+type FlowIdentifiedObserver interface {
+	FlowIdentified(f *Flow)
+}
+
 // PayloadScanner looks for personal data in plaintext payloads and reports
 // what it finds on the flow. Analyzers that understand a protocol's
 // framing (HTTP bodies, MQTT publishes) hand it the parts worth scanning;

@@ -130,6 +130,7 @@ type Engine struct {
 	insps      slotPool[inspection]
 	protocols  []Protocol
 	observers  []FlowObserver
+	identified []FlowIdentifiedObserver
 	classifier Classifier
 	sink       Sink
 	packetObs  PacketObserver
@@ -226,6 +227,9 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 	for _, p := range opt.Protocols {
 		if o, ok := p.(FlowObserver); ok {
 			e.observers = append(e.observers, o)
+		}
+		if o, ok := p.(FlowIdentifiedObserver); ok {
+			e.identified = append(e.identified, o)
 		}
 	}
 	return e, nil
@@ -676,6 +680,11 @@ func (e *Engine) deliver(f *Flow, dir Dir, data []byte) {
 			e.Stats.Unidentified++
 			f.set(flagStopped)
 			return
+		}
+		if !f.has(flagRouter) {
+			for _, o := range e.identified {
+				o.FlowIdentified(f)
+			}
 		}
 	}
 	in := f.inspection()

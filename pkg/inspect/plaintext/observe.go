@@ -18,10 +18,32 @@ func (p *Protocol) FlowStarted(f *inspect.Flow) {
 	p.scan.observe(f)
 }
 
-// FlowClosed implements inspect.FlowObserver: a flow's protocol is known
-// once it has carried data, so cleartext use is counted at its end.
+// FlowIdentified implements inspect.FlowIdentifiedObserver: a protocol
+// that cannot turn to TLS on its connection is counted as soon as it is
+// known, so that a connection open for days (MQTT to a cloud on 1883)
+// is reported at once, and one still open at a restart at all.
+func (p *Protocol) FlowIdentified(f *inspect.Flow) {
+	if !mayStartTLS(f.App()) {
+		p.use.observe(f)
+	}
+}
+
+// FlowClosed implements inspect.FlowObserver: a protocol that can turn
+// to TLS (STARTTLS, AUTH TLS) is counted at the flow's end, once it is
+// known whether it did.
 func (p *Protocol) FlowClosed(f *inspect.Flow) {
-	p.use.observe(f)
+	if mayStartTLS(f.App()) {
+		p.use.observe(f)
+	}
+}
+
+// mayStartTLS: the protocol can upgrade its connection to TLS.
+func mayStartTLS(app string) bool {
+	switch app {
+	case "smtp", "imap", "pop3", "ftp":
+		return true
+	}
+	return false
 }
 
 // deviceKey names a LAN device: by MAC when the capture shows it (it

@@ -288,6 +288,19 @@ func httpEngine(t testing.TB) (*inspect.Engine, *inspecttest.Collector, *Protoco
 	return e, c, p
 }
 
+// TestPlaintextProtocolOnOpenConnection: a connection that stays open
+// (MQTT or telnet to a cloud, for days) is reported once its protocol is
+// known, not when it ends.
+func TestPlaintextProtocolOnOpenConnection(t *testing.T) {
+	e, c, _ := httpEngine(t)
+	inspecttest.NewTCP(e, "192.168.1.10:40000", "203.0.113.5:80").Client("GET / HTTP/1.1\r\nHost: cloud\r\n\r\n")
+	inspecttest.NewTCP(e, "192.168.1.10:40001", "203.0.113.7:23").Client("\xff\xfd\x18")
+	got := c.Kind(event.KindPlaintextProtocol)
+	if len(got) != 2 {
+		t.Fatalf("%d findings on open connections, want 2 (http, telnet): %v", len(got), got)
+	}
+}
+
 func TestPlaintextProtocolUse(t *testing.T) {
 	e, c, p := httpEngine(t)
 	get := "GET / HTTP/1.1\r\nHost: cloud\r\n\r\n"
