@@ -11,12 +11,14 @@ import (
 // firmware or software-update download when its file name
 //
 //   - ends in an image extension (.bin .img .fw .trx .chk .hex .pkg .ipk
-//     .swu), or
+//     .swu), also compressed (tasmota.bin.gz), or
 //   - ends in an archive extension (.zip .tar .gz .tgz .bz2 .xz .7z) and
 //     the path has "firmware", "update", "upgrade", "fota" or "ota" as a
 //     word of its own, or
 //   - sits below a directory named firmware, fota, ota, upgrade or update
-//     and is not a web page, script, style sheet, image or manifest.
+//     and is not a web page, script, style sheet, image or manifest, nor
+//     a desktop system's update file (Windows Update's .cab and .msu,
+//     which a PC fetches over HTTP signed).
 //
 // A path without a file name, or whose last extension is none of these,
 // is not: "/updates.html", "/static/app.bin.css", "/update/".
@@ -26,6 +28,9 @@ var (
 	updateWords = [...]string{"firmware", "update", "upgrade", "fota", "ota"}
 	updateDirs  = [...]string{"firmware", "fota", "ota", "upgrade", "update"}
 	webExts     = [...]string{"html", "htm", "php", "asp", "aspx", "jsp", "cgi", "js", "css", "json", "xml", "txt", "png", "jpg", "jpeg", "gif", "svg", "ico", "webp", "pdf", "md"}
+	desktopExts = [...]string{"cab", "msu", "msi", "esd", "psf", "appx", "msix"}
+	// compressedExts wrap a single file whose own extension still tells.
+	compressedExts = [...]string{"gz", "xz", "bz2", "zst", "lzma"}
 )
 
 func isFirmwarePath(path []byte) bool {
@@ -36,6 +41,11 @@ func isFirmwarePath(path []byte) bool {
 		return false
 	}
 	ext := name[dot+1:]
+	if foldIn(ext, compressedExts[:]) {
+		if inner := bytes.LastIndexByte(name[:dot], '.'); inner > 0 && foldIn(name[inner+1:dot], imageExts[:]) {
+			return true
+		}
+	}
 	switch {
 	case foldIn(ext, imageExts[:]):
 		return true
@@ -46,7 +56,7 @@ func isFirmwarePath(path []byte) bool {
 			}
 		}
 		return false
-	case foldIn(ext, webExts[:]):
+	case foldIn(ext, webExts[:]), foldIn(ext, desktopExts[:]):
 		return false
 	}
 	for len(dir) > 0 {

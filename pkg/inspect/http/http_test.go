@@ -742,6 +742,11 @@ func TestIsFirmwarePath(t *testing.T) {
 		{"/download/update_v1.2.zip", true},
 		{"/files/router-upgrade-3.tar.gz", true},
 		{"/cam-ota-1.tgz", true},
+		{"/tasmota/release/tasmota.bin.gz", true},
+		{"/fw/image.IMG.xz", true},
+		{"/c/msdownload/update/software/secu/2024/kb5034441.cab", false},
+		{"/update/windows10.0-kb5034441-x64.msu", false},
+		{"/logs/app.log.gz", false},
 		{"/updates.html", false},
 		{"/static/app.bin.css", false},
 		{"/update/", false},
@@ -769,59 +774,60 @@ func TestFirmwareOverHTTP(t *testing.T) {
 		script func(c *inspecttest.Conv)
 		url    string // "" for no finding
 		status string
+		low    bool // requested, not seen downloaded
 	}{
 		{"download", func(c *inspecttest.Conv) {
 			c.Client("GET /fw/cam_v1.2.bin?token=" + secret + " HTTP/1.1\r\nHost: update.example.com\r\n\r\n").
 				Server("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789")
-		}, "update.example.com/fw/cam_v1.2.bin", "200"},
-		{"not_found_still_reported", func(c *inspecttest.Conv) {
+		}, "update.example.com/fw/cam_v1.2.bin", "200", false},
+		{"not_found_reported_low", func(c *inspecttest.Conv) {
 			c.Client("GET /firmware/x.img HTTP/1.1\r\nHost: h\r\n\r\n").Server("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-		}, "h/firmware/x.img", "404"},
+		}, "h/firmware/x.img", "404", true},
 		{"absolute_form_with_userinfo", func(c *inspecttest.Conv) {
 			c.Client("GET http://admin:" + secret + "@dl.example.com/ota/pkg.swu HTTP/1.1\r\nHost: dl.example.com\r\n\r\n")
-		}, "dl.example.com/ota/pkg.swu", "none"},
+		}, "dl.example.com/ota/pkg.swu", "none", true},
 		{"path_parameter_session", func(c *inspecttest.Conv) {
 			c.Client("GET /firmware/fw.bin;jsessionid=" + secret + " HTTP/1.1\r\nHost: dl.example.com\r\n\r\n")
-		}, "dl.example.com/firmware/fw.bin", "none"},
+		}, "dl.example.com/firmware/fw.bin", "none", true},
 		{"userinfo_with_unencoded_slash", func(c *inspecttest.Conv) {
 			// The password's '/' ends the authority early: what is left
 			// of the user:password must not become the host.
 			c.Client("GET http://admin:x/" + secret + "@dl.example.com/ota/pkg.swu HTTP/1.1\r\nHost: dl.example.com\r\n\r\n")
-		}, "dl.example.com/ota/pkg.swu", "none"},
+		}, "dl.example.com/ota/pkg.swu", "none", true},
 		{"userinfo_with_slash_and_numeric_password", func(c *inspecttest.Conv) {
 			// "admin:1234" reads as a host and port, "/<secret>@…" as a path.
 			c.Client("GET http://admin:1234/" + secret + "@dl.example.com/ota/pkg.swu HTTP/1.1\r\nHost: dl.example.com\r\n\r\n")
-		}, "dl.example.com/ota/pkg.swu", "none"},
+		}, "dl.example.com/ota/pkg.swu", "none", true},
 		{"userinfo_with_question_mark", func(c *inspecttest.Conv) {
 			c.Client("GET http://admin:12?" + secret + "@dl.example.com/fw.bin HTTP/1.1\r\nHost: dl.example.com\r\n\r\n")
-		}, "dl.example.com/fw.bin", "none"},
+		}, "dl.example.com/fw.bin", "none", true},
 		{"bad_host", func(c *inspecttest.Conv) {
 			c.Client("GET http://bad!host/fw.bin HTTP/1.1\r\nHost: dl.example.com\r\n\r\n")
-		}, "dl.example.com/fw.bin", "none"},
+		}, "dl.example.com/fw.bin", "none", true},
 		{"at_in_query_may_end_a_userinfo", func(c *inspecttest.Conv) {
 			// Indistinguishable from "http://admin:1?x@b.example": the
 			// path is given up rather than risk a password in evidence.
 			c.Client("GET http://dl.example.com/fw.bin?mail=a@b.example HTTP/1.1\r\nHost: dl.example.com\r\n\r\n")
-		}, "", ""},
+		}, "", "", false},
 		{"at_in_path_makes_no_host_up", func(c *inspecttest.Conv) {
 			c.Client("GET http://cdn.example.com/npm/fw@1.2.3/dist/fw.bin HTTP/1.1\r\nHost: cdn.example.com\r\n\r\n")
-		}, "", ""},
+		}, "", "", false},
 		{"at_in_query_makes_no_url_up", func(c *inspecttest.Conv) {
 			c.Client("GET http://dl.example.com/fw.bin?sig=a@cdn.example/x.bin HTTP/1.1\r\nHost: dl.example.com\r\n\r\n")
-		}, "", ""},
+		}, "", "", false},
 		{"userinfo_with_slash_host_header_differs", func(c *inspecttest.Conv) {
 			c.Client("GET http://admin:x/" + secret + "@dl.example.com/ota/pkg.swu HTTP/1.1\r\nHost: proxy.example.net\r\n\r\n")
-		}, "", ""},
+		}, "", "", false},
 		{"no_host_header", func(c *inspecttest.Conv) {
 			c.Client("GET /fw.bin HTTP/1.0\r\n\r\n").Server("HTTP/1.0 200 OK\r\n\r\n")
-		}, "203.0.113.7/fw.bin", "200"},
+		}, "203.0.113.7/fw.bin", "200", false},
 		{"post_upload_is_not_a_download", func(c *inspecttest.Conv) {
 			c.Client("POST /upgrade/fw.bin HTTP/1.1\r\nContent-Length: 0\r\n\r\n").Server("HTTP/1.1 200 OK\r\n\r\n")
-		}, "", ""},
+		}, "", "", false},
 		{"web_page", func(c *inspecttest.Conv) {
 			c.Client("GET /updates.html HTTP/1.1\r\n\r\nGET /static/app.bin.css HTTP/1.1\r\n\r\n").
 				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-		}, "", ""},
+		}, "", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -842,8 +848,12 @@ func TestFirmwareOverHTTP(t *testing.T) {
 				t.Fatalf("firmware findings %v, want one", evidences(got))
 			}
 			ev := got[0]
+			sev := event.SeverityMedium
+			if tt.low {
+				sev = event.SeverityLow
+			}
 			if ev.Evidence["url"] != tt.url || ev.Evidence["status"] != tt.status || ev.Provision != "5.3-7" ||
-				ev.Capability != event.CapSoftwareUpdates || ev.Severity != event.SeverityMedium || ev.Device.IP != "192.168.1.10" {
+				ev.Capability != event.CapSoftwareUpdates || ev.Severity != sev || ev.Device.IP != "192.168.1.10" {
 				t.Errorf("finding %+v evidence %v, want url %q status %q about the client", ev, ev.Evidence, tt.url, tt.status)
 			}
 			if inspecttest.Leaks(t, col.Events, secret) {

@@ -170,20 +170,27 @@ func (a *analyzer) reportUnqueued(f *inspect.Flow) {
 	a.reqCreds = [2]pendingCred{}
 }
 
+// reportFirmware reports a firmware request: medium when the server sent
+// the file (2xx), low when it did not (a 404, a redirect to HTTPS) or no
+// answer was seen: the device asks over plain HTTP all the same.
 func reportFirmware(f *inspect.Flow, url string, status int) {
 	st := "none"
 	if status > 0 {
 		st = strconv.Itoa(status)
 	}
+	sev, summary := event.SeverityMedium, "Firmware or software update downloaded over plain HTTP from "+url
+	if status < 200 || status > 299 {
+		sev, summary = event.SeverityLow, "Firmware or software update requested over plain HTTP from "+url+" (answer: "+st+")"
+	}
 	f.Emit(inspect.SubjectClient, &event.Event{
 		Type:       event.TypeFinding,
 		Kind:       event.KindFirmwareOverHTTP,
-		Severity:   event.SeverityMedium,
+		Severity:   sev,
 		Capability: event.CapSoftwareUpdates,
 		// 5.3-7: update mechanisms use best-practice cryptography; a
 		// download over plain HTTP has none on the wire.
 		Provision: "5.3-7",
-		Summary:   "Firmware or software update downloaded over plain HTTP from " + url,
+		Summary:   summary,
 		Evidence:  event.Evidence{"url": url, "status": st},
 	})
 }
