@@ -14,6 +14,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/netwatch"
 	"github.com/iotgw/iotgw/pkg/quarantine"
@@ -163,8 +164,9 @@ func TestFailedCommitClearedWhenMoot(t *testing.T) {
 }
 
 // TestFailedCommitClearedWhenForgotten: a device whose quarantine could
-// not be committed, then pushed out of the capped inventory, is evaluated
-// no more; its problem must not stay raised for ever.
+// not be committed, then pushed out of the capped inventory (by newer
+// devices with findings of their own: those without go first), is
+// evaluated no more; its problem must not stay raised for ever.
 func TestFailedCommitClearedWhenForgotten(t *testing.T) {
 	const maxDevices = 16
 	cfg := enforcingConfig()
@@ -174,7 +176,10 @@ func TestFailedCommitClearedWhenForgotten(t *testing.T) {
 	ctx := context.Background()
 	for i := 0; i < 4*maxDevices; i++ {
 		mac := hwaddr.MAC{0x02, 0x00, 0x00, 0x01, byte(i >> 8), byte(i)}
-		h.d.presence(ctx, netwatch.NeighborSeen{MAC: mac, IP: netip.AddrFrom4([4]byte{192, 168, 51, byte(i)}), Time: time.Now()})
+		ip := netip.AddrFrom4([4]byte{192, 168, 51, byte(i)})
+		h.d.presence(ctx, netwatch.NeighborSeen{MAC: mac, IP: ip, Time: time.Now()})
+		h.d.Record(finding(event.Endpoint{MAC: mac.String(), IP: ip.String(), Local: true}, time.Now(),
+			event.KindPlaintextProtocol, event.SeverityLow, "cleartext HTTP", event.Evidence{"protocol": "http"}))
 	}
 	h.d.sampleTraffic(time.Now())
 	h.d.mu.Lock()

@@ -135,10 +135,12 @@ type Inventory struct {
 	routed func(mac hwaddr.MAC, addr netip.Addr) bool
 	// pinned are the devices Pin keeps: a set beside devices, so that it
 	// holds for a device not (or no longer) in it.
-	pinned  map[Key]struct{}
-	Dropped int // devices forgotten because the inventory was full
-	matches map[matchKey][]fingerprint.Match
-	key     []byte // file's dedup key, reused
+	pinned map[Key]struct{}
+	// evicting is evict's reused list of candidates.
+	evicting []evictCandidate
+	Dropped  int // devices forgotten because the inventory was full
+	matches  map[matchKey][]fingerprint.Match
+	key      []byte // file's dedup key, reused
 
 	tables
 }
@@ -437,7 +439,7 @@ func (inv *Inventory) get(k Key, ts time.Time) *Device {
 		return d
 	}
 	if len(inv.devices) >= inv.max {
-		inv.evictOldest()
+		inv.evict()
 	}
 	d := &Device{Key: k, FirstSeen: ts, LastSeen: ts, dirty: true}
 	inv.devices[k] = d
@@ -474,34 +476,60 @@ func (inv *Inventory) identifyMAC(d *Device, ts time.Time) {
 	}
 }
 
-// evictOldest forgets the device seen longest ago, a pinned one only
-// when every device is pinned.
-func (inv *Inventory) evictOldest() {
-	var oldest *Device
-	oldestPinned := false
+// evictCandidate is a device evict may forget: lower rank first, then
+// the one seen longest ago.
+type evictCandidate struct {
+	d    *Device
+	rank int // 0: no findings; 1: findings; 2: pinned
+}
+
+// evict makes room for a new device by forgetting those seen longest ago,
+// a sixteenth of the inventory at once: one sort serves many new devices,
+// where a scan per device would let a flood of made-up MACs cost a pass
+// over the whole inventory per frame. Devices without findings go first,
+// then those with findings (a quarantine may be waiting on them), a
+// pinned one only when every device is pinned.
+func (inv *Inventory) evict() {
+	cands := inv.evicting[:0]
+	unpinned := 0
 	for _, d := range inv.devices {
-		_, pinned := inv.pinned[d.Key]
+		c := evictCandidate{d: d}
 		switch {
-		case oldest == nil:
-		case pinned != oldestPinned:
-			if pinned {
-				continue
+		case inv.isPinned(d.Key):
+			c.rank = 2
+		case len(d.Findings) > 0:
+			c.rank, unpinned = 1, unpinned+1
+		default:
+			unpinned++
+		}
+		cands = append(cands, c)
+	}
+	slices.SortFunc(cands, func(a, b evictCandidate) int {
+		if a.rank != b.rank {
+			return a.rank - b.rank
+		}
+		return a.d.LastSeen.Compare(b.d.LastSeen)
+	})
+	n := min(max(1, inv.max/16), unpinned)
+	if n == 0 {
+		n = min(1, len(cands))
+	}
+	for _, c := range cands[:n] {
+		inv.forget(c.d)
+		for _, a := range c.d.Addrs {
+			if inv.byIP[a] == c.d.Key {
+				delete(inv.byIP, a)
 			}
-		case !d.LastSeen.Before(oldest.LastSeen):
-			continue
 		}
-		oldest, oldestPinned = d, pinned
+		inv.Dropped++
 	}
-	if oldest == nil {
-		return
-	}
-	inv.forget(oldest)
-	for _, a := range oldest.Addrs {
-		if inv.byIP[a] == oldest.Key {
-			delete(inv.byIP, a)
-		}
-	}
-	inv.Dropped++
+	clear(cands)
+	inv.evicting = cands[:0]
+}
+
+func (inv *Inventory) isPinned(k Key) bool {
+	_, ok := inv.pinned[k]
+	return ok
 }
 
 // Emit implements inspect.Sink: the event is filed under its device, and
