@@ -93,3 +93,26 @@ func cameraEntry(t *testing.T, f *quarantine.Fake) quarantine.Entry {
 	t.Fatal("camera not quarantined")
 	return quarantine.Entry{}
 }
+
+// TestDUIDLeaseTakesNoLiveAddress: a DHCPv6 lease names the MAC in the
+// client's DUID, which may be another interface's or made up: it does
+// not take the address the quarantined camera still uses out of its
+// entry (as a DHCPv4 lease would).
+func TestDUIDLeaseTakesNoLiveAddress(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	ctx := context.Background()
+	v6 := netip.MustParseAddr("fd00::10")
+	h.d.presence(ctx, netwatch.NeighborSeen{MAC: camera, IP: v6, Time: time.Now()})
+	h.settle()
+	if e := cameraEntry(t, fake); !slices.Contains(e.Addrs, v6) {
+		t.Fatalf("camera's entry %v lacks %s", e.Addrs, v6)
+	}
+	h.d.presence(ctx, netwatch.LeaseSeen{MAC: phone, IP: v6, MACFromDUID: true})
+	h.settle()
+	if e := cameraEntry(t, fake); !slices.Contains(e.Addrs, v6) {
+		t.Errorf("a DHCPv6 lease naming the phone took %s out of the camera's entry %v", v6, e.Addrs)
+	}
+}

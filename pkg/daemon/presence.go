@@ -30,7 +30,11 @@ func (d *Daemon) presence(ctx context.Context, ev netwatch.Event) {
 	case netwatch.NeighborSeen:
 		d.seen(e.MAC, e.IP, "", "neighbour", e.Time)
 	case netwatch.LeaseSeen:
-		d.seen(e.MAC, e.IP, e.Hostname, device.SourceLease, d.now())
+		source := device.SourceLease
+		if e.MACFromDUID {
+			source = device.SourceLeaseDUID
+		}
+		d.seen(e.MAC, e.IP, e.Hostname, source, d.now())
 	case netwatch.DeviceAway:
 		d.mu.Lock()
 		d.metaFor(e.MAC).awayAt = e.LastSeen
@@ -67,7 +71,7 @@ func (d *Daemon) seen(mac hwaddr.MAC, ip netip.Addr, hostname, source string, at
 	// The router never leases its own address: a lease that says so was
 	// forged into the file (a client's host name can write lines there on
 	// older odhcpd) and would move the address to that device.
-	if source == device.SourceLease && slices.Contains(d.opt.RouterAddrs, ip.Unmap()) {
+	if (source == device.SourceLease || source == device.SourceLeaseDUID) && slices.Contains(d.opt.RouterAddrs, ip.Unmap()) {
 		d.mu.Unlock()
 		d.log.Warn("lease for the router's own address ignored", "mac", mac, "ip", ip)
 		return

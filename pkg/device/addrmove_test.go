@@ -56,6 +56,13 @@ func TestAddressMovesToNewDevice(t *testing.T) {
 			addr: "fe80::1", owner: phone, kept: "fe80::c",
 		},
 		{
+			// A DHCPv6 lease names the MAC in the client's DUID, which
+			// may be another interface's, or made up.
+			name:  "a DHCPv6 lease does not take a live address",
+			steps: []step{{"neighbour", camera, "2001:db8::101"}, {"lease-duid", phone, "2001:db8::101"}},
+			addr:  "2001:db8::101", owner: camera,
+		},
+		{
 			name:  "a spoofed packet does not take the holder's current address",
 			steps: []step{{"packet", camera, "192.168.1.101"}, {"packet", phone, "192.168.1.101"}},
 			addr:  "192.168.1.101", owner: camera,
@@ -101,7 +108,7 @@ func TestAddressMovesToNewDevice(t *testing.T) {
 				case "forged-arp":
 					inv.ObservePacket(&inspect.Packet{Timestamp: ts, Kind: inspect.KindARP, HasMAC: true,
 						SrcMAC: hwaddr.MAC{0x02, 0, 0, 0, 0, 0x66}, ARPSenderMAC: mac, ARPSenderIP: ip})
-				case "neighbour", SourceLease:
+				case "neighbour", SourceLease, SourceLeaseDUID:
 					inv.Seen(mac, ip, "", s.how, ts)
 				default:
 					t.Fatalf("step %q", s.how)

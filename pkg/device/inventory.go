@@ -927,13 +927,21 @@ func (inv *Inventory) Devices() []*Device {
 // Len is the number of devices.
 func (inv *Inventory) Len() int { return len(inv.devices) }
 
-// SourceLease is the Seen source of a lease from the router's DHCP
-// server, which moves an address from the device that held it.
-const SourceLease = "lease"
+// Seen sources of leases from the router's DHCP server. A lease moves an
+// address from the device that held it: the server hands it out only
+// once the previous lease is gone. A DHCPv6 lease names no MAC, only the
+// client's DUID, which may hold another interface's MAC (a laptop's
+// Ethernet one while it runs on Wi-Fi) or any MAC the client wrote:
+// its address goes to that MAC only as what a device says about itself.
+const (
+	SourceLease     = "lease"
+	SourceLeaseDUID = "lease-duid"
+)
 
 // Seen records that mac used ip at ts, from outside the packet path: the
-// kernel's neighbour table or a DHCP lease (source SourceLease). A
-// hostname from a lease is kept as the device's name for itself.
+// kernel's neighbour table or a DHCP lease (source SourceLease or
+// SourceLeaseDUID). A hostname from a lease is kept as the device's name
+// for itself.
 func (inv *Inventory) Seen(mac hwaddr.MAC, ip netip.Addr, hostname, source string, ts time.Time) {
 	if mac.IsZero() || mac.IsMulticast() {
 		return
@@ -942,7 +950,7 @@ func (inv *Inventory) Seen(mac hwaddr.MAC, ip netip.Addr, hostname, source strin
 	if ts.After(d.LastSeen) {
 		d.LastSeen = ts
 	}
-	if source != SourceLease && !d.onLink {
+	if source != SourceLease && source != SourceLeaseDUID && !d.onLink {
 		// The router's neighbour table lists devices on its own links; its
 		// DHCP server also leases to clients behind a relay.
 		d.seenOnLink()
