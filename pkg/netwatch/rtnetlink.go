@@ -390,15 +390,32 @@ func ticks(t uint32) time.Duration {
 type linkNames struct {
 	h     *netlink.Handle
 	names map[int]string
+	// gone keeps the names of deleted links: the kernel sends a link's
+	// neighbour deletions before its own, but the two subscriptions are
+	// read in any order, and a neighbour deleted after its link must
+	// still name it.
+	gone map[int]string
 }
 
+// maxGoneNames bounds the names of deleted links kept.
+const maxGoneNames = 64
+
 func newLinkNames(h *netlink.Handle) *linkNames {
-	return &linkNames{h: h, names: map[int]string{}}
+	return &linkNames{h: h, names: map[int]string{}, gone: map[int]string{}}
 }
 
 func (n *linkNames) learn(index int, name string, deleted bool) {
+	if !deleted {
+		delete(n.gone, index)
+	}
 	switch {
 	case deleted:
+		if old, ok := n.names[index]; ok {
+			if len(n.gone) >= maxGoneNames {
+				clear(n.gone)
+			}
+			n.gone[index] = old
+		}
 		delete(n.names, index)
 	case name == "":
 	case len(n.names) < maxLinkNames:
@@ -412,6 +429,9 @@ func (n *linkNames) learn(index int, name string, deleted bool) {
 
 func (n *linkNames) name(index int) string {
 	if name, ok := n.names[index]; ok {
+		return name
+	}
+	if name, ok := n.gone[index]; ok {
 		return name
 	}
 	l, err := n.h.LinkByIndex(index)

@@ -2,6 +2,7 @@ package netwatch
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -39,5 +40,28 @@ func TestDumpConsistent(t *testing.T) {
 				t.Errorf("err %v does not wrap %v", err, tt.errs[tries-1])
 			}
 		})
+	}
+}
+
+// A neighbour deletion read after its link's deletion (the subscriptions
+// are read in any order) still names the interface, so that its devices
+// are unbound from it; a new link under the index takes it over.
+func TestDeletedLinkKeepsItsName(t *testing.T) {
+	n := newLinkNames(nil)
+	n.learn(7, "br-lan", false)
+	n.learn(7, "", true)
+	if got := n.name(7); got != "br-lan" {
+		t.Errorf("deleted link 7 named %q, want br-lan", got)
+	}
+	n.learn(7, "br-guest", false)
+	if got := n.name(7); got != "br-guest" {
+		t.Errorf("link 7 made again named %q, want br-guest", got)
+	}
+	for i := range 2 * maxGoneNames {
+		n.learn(100+i, fmt.Sprint("veth", i), false)
+		n.learn(100+i, "", true)
+	}
+	if len(n.gone) > maxGoneNames {
+		t.Errorf("%d names of deleted links kept, cap %d", len(n.gone), maxGoneNames)
 	}
 }
