@@ -19,7 +19,10 @@
 //     same system accounts on all of them (a camera's telnet root is its
 //     web root), so an entry scoped to any protocol of the group, Mirai's
 //     telnet dictionary included, applies to every protocol of the group
-//     and to protocols without a scope of their own (pop3, imap, vnc …).
+//     and to every other one but SNMP (pop3, imap, vnc …), MQTT too: a
+//     device's own broker often takes its system accounts (a hub's
+//     admin/admin), and an entry scoped to the protocol still comes
+//     first.
 //   - An entry scoped "any" applies to every protocol except SNMP.
 //   - An entry scoped only to mqtt applies only to MQTT logins: broker
 //     accounts belong to broker software, not to the device.

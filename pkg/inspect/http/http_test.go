@@ -504,7 +504,7 @@ func TestCutNumberIsNotACard(t *testing.T) {
 // internet are not the owner's personal data: free text in a response
 // from outside is not reported, a labelled field (an API's answer) is.
 func TestWebPageContactIsNotTheOwners(t *testing.T) {
-	page := `<html><footer>Shop GmbH, Kontakt: <a href="mailto:info@example-shop.de">info@example-shop.de</a>, Tel. +49 30 1234567</footer></html>`
+	page := `<html><footer>Shop GmbH, Kontakt: <a href="mailto:anna.schmidt@example-shop.de">anna.schmidt@example-shop.de</a>, Tel. +49 30 1234567</footer></html>`
 	api := `{"email":"alice.smith@example.com"}`
 	respond := func(ctype, body string) string {
 		return "HTTP/1.1 200 OK\r\nContent-Type: " + ctype + "\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
@@ -513,8 +513,10 @@ func TestWebPageContactIsNotTheOwners(t *testing.T) {
 	e := inspecttest.Engine(t, c, nil, New(pii.New()))
 	inspecttest.NewTCP(e, inspecttest.LANClient, "203.0.113.5:80").Client("GET /impressum.html HTTP/1.1\r\nHost: shop\r\n\r\n").Server(respond("text/html", page)).Close()
 	inspecttest.NewTCP(e, "192.168.1.10:40001", "203.0.113.5:80").Client("GET /account HTTP/1.1\r\nHost: api\r\n\r\n").Server(respond("application/json", api)).Close()
-	// The same page sent by a LAN server to the internet is the LAN's.
+	// The same page sent by a LAN server to the internet is the LAN's;
+	// shown to a browser on the LAN it is the device's own page.
 	inspecttest.NewTCP(e, "198.51.100.7:40000", "192.168.1.20:80").Client("GET /impressum.html HTTP/1.1\r\nHost: nas\r\n\r\n").Server(respond("text/html", page)).Close()
+	inspecttest.NewTCP(e, "192.168.1.10:40002", "192.168.1.20:80").Client("GET /impressum.html HTTP/1.1\r\nHost: nas\r\n\r\n").Server(respond("text/html", page)).Close()
 	e.Flush()
 	got := map[string]int{}
 	for _, ev := range c.Kind(event.KindPersonalData) {

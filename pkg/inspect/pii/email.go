@@ -134,6 +134,7 @@ func isRoleMailbox(local []byte) bool {
 		"noreply", "no-reply", "donotreply", "do-not-reply", "no_reply",
 		"postmaster", "mailer-daemon", "hostmaster", "webmaster", "abuse",
 		"root", "git", "nobody", "daemon",
+		"support", "info", "service", "help", "sales", "contact", "privacy", "security",
 	} {
 		if equalFold(local, r) {
 			return true

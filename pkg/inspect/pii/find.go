@@ -552,9 +552,34 @@ func (s *finder) context(k dataKind, start, end int) (label int, drop bool) {
 // addFree records a free-text match unless its field says it is something
 // else or it runs into a cut (see nearStart).
 func (s *finder) addFree(b []byte, k dataKind, start, end int) {
-	if label, drop := s.context(k, start, end); !drop && !s.nearStart(b, start) && !s.nearEnd(b, end) {
-		s.add(k, label, start, end)
+	label, drop := s.context(k, start, end)
+	if drop || s.nearStart(b, start) || s.nearEnd(b, end) {
+		return
 	}
+	if k == kindCard && label < 0 && bareJSONNumber(b, start, end) {
+		// Telemetry writes counters as JSON numbers (a nanosecond
+		// uptime has 16 digits); APIs write card numbers as strings,
+		// and a labelled field still counts.
+		return
+	}
+	s.add(k, label, start, end)
+}
+
+// bareJSONNumber: b[start:end] is a JSON number value: after ':', '[' or
+// ',' and before ',', '}' or ']', blanks aside.
+func bareJSONNumber(b []byte, start, end int) bool {
+	i := start - 1
+	for i >= 0 && (b[i] == ' ' || b[i] == '\t') {
+		i--
+	}
+	if i < 0 || (b[i] != ':' && b[i] != '[' && b[i] != ',') {
+		return false
+	}
+	j := end
+	for j < len(b) && (b[j] == ' ' || b[j] == '\t' || b[j] == '\r' || b[j] == '\n') {
+		j++
+	}
+	return j < len(b) && (b[j] == ',' || b[j] == '}' || b[j] == ']')
 }
 
 // freeAt looks for a datum that proves itself without a label at b[i]:

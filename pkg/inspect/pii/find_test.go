@@ -280,7 +280,11 @@ func TestLuhnAndSchemes(t *testing.T) {
 		{"378282246310005", true},
 		{"6011111111111117", true},
 		{"3530111333300000", true},
-		{"30569309025904", true},
+		{"30569309025904", false},  // Diners' 14 digits: a GTIN-14's length
+		{"50012345678902", false},  // a GTIN-14 with Maestro's prefix
+		{"300234010753376", false}, // an IMEI (reporting body 30) with Diners' prefix
+		{"500123456789010", false}, // an IMEI with Maestro's prefix
+		{"36148900647913", false},  // Diners' 14-digit test number
 		{"6200000000000005", true},
 		{"4111111111111112", false}, // Luhn
 		{"1234567812345670", false}, // no scheme

@@ -55,12 +55,19 @@ func (s *Scanner) ScanPayload(f *inspect.Flow, dir inspect.Dir, where string, b 
 			// they leave the home network.
 			continue
 		}
-		if !senderLocal && where == inspect.WhereResponseBody && m.label < 0 {
-			// Free text of a web response from the internet is as
-			// likely the page's own (a shop's imprint, a support
-			// address) as the owner's; only a labelled field (an API's
-			// {"email":…}) is the device's. Mail fetched in clear
-			// (POP3, IMAP) is the owner's, free text and all.
+		if where == inspect.WhereResponseBody && m.label < 0 && (!senderLocal || receiverLocal) {
+			// Free text of a web response is as likely the page's own
+			// (a shop's imprint, a printer page's support address) as
+			// the owner's; only a labelled field (an API's
+			// {"email":…}) is the device's. A LAN server's page that
+			// goes out to the internet is the LAN's, free text and all;
+			// so is mail fetched in clear (POP3, IMAP).
+			continue
+		}
+		if m.kind == kindLocation && !senderLocal {
+			// A position an internet host sends a device is its own
+			// guess (a geo-IP or weather service's city centre for the
+			// device's address), not the home's disclosed.
 			continue
 		}
 		if !s.seen.first(f, dir, m) {

@@ -70,8 +70,8 @@ func TestFindingEvents(t *testing.T) {
 			"card", event.SeverityLow, "lan_to_lan", "192.168.1.10", "192.168.1.20:80", "4111111111111111"},
 		{"lan_server_answers_wan_client", wanClient, lanServer, true, `{"phone":"+4930123456789"}`,
 			"phone", event.SeverityMedium, "lan_to_wan", "192.168.1.20", "198.51.100.7", "4930123456789"},
-		{"cloud_sends_to_device", lanDevice, wanServer, true, `{"lat":52.520008,"lon":13.404954}`,
-			"location", event.SeverityMedium, "wan_to_lan", "192.168.1.10", "192.168.1.10", "52.520008"},
+		{"cloud_sends_to_device", lanDevice, wanServer, true, `{"email":"alice.smith@mail.example"}`,
+			"email", event.SeverityMedium, "wan_to_lan", "192.168.1.10", "192.168.1.10", "alice.smith@mail.example"},
 		{"serial_to_wan", lanDevice, wanServer, false, `{"serialNumber":"SN12345678X"}`,
 			"serial", event.SeverityMedium, "lan_to_wan", "192.168.1.10", "203.0.113.5:80", "SN12345678X"},
 		{"mac_to_wan", lanDevice, wanServer, false, `{"mac":"a4:cf:12:9b:3e:01"}`,
@@ -108,6 +108,61 @@ func TestFindingEvents(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPrecisionGuards: what looks like personal data and is not, each
+// from a real kind of traffic.
+func TestPrecisionGuards(t *testing.T) {
+	for _, tt := range []struct {
+		name           string
+		client, server string
+		fromServer     bool
+		payload        string
+	}{
+		// ip-api.com's answer to an ESP clock: its guess of the city
+		// centre for the device's address, not the home's position.
+		{"geo_ip_answer", lanDevice, wanServer, true, `{"status":"success","lat":52.5196,"lon":13.4069}`},
+		// A float32 city-level position printed as a float64.
+		{"float32_artefacts", lanDevice, wanServer, false, `{"lat":52.52000045776367,"lon":13.399999618530273}`},
+		// A camera's pan and tilt, a vacuum's map position.
+		{"ptz_position", lanDevice, wanServer, false, `{"ptz":{"position":[0.123456,-0.654321]}}`},
+		// A nanosecond uptime of 46 days: 16 digits, Visa's prefix, Luhn.
+		{"uptime_ns", lanDevice, wanServer, false, `{"uptime_ns":4000000000000002}`},
+		// An IMEI without its label has Diners' prefix and passes Luhn.
+		{"unlabelled_imei", lanDevice, wanServer, false, "modem 300234010753376 ready"},
+		// Role mailboxes name no person.
+		{"role_mailbox", lanDevice, wanServer, false, `{"msg":"contact support@tp-link.com"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, c, _ := newTestEngine(t)
+			conv := inspecttest.NewTCP(e, tt.client, tt.server)
+			if tt.fromServer {
+				conv.Server(tt.payload)
+			} else {
+				conv.Client(tt.payload)
+			}
+			conv.Close()
+			e.Flush()
+			if got := c.Kind(event.KindPersonalData); len(got) != 0 {
+				t.Errorf("findings %v", evidenceOf(got))
+			}
+		})
+	}
+	// A GeoJSON position with its altitude is found.
+	e, c, _ := newTestEngine(t)
+	inspecttest.NewTCP(e, lanDevice, wanServer).Client(`{"geometry":{"type":"Point","coordinates":[13.404954,52.520008,34.5]}}`).Close()
+	e.Flush()
+	if got := c.Kind(event.KindPersonalData); len(got) != 1 || got[0].Evidence["data_kind"] != "location" {
+		t.Errorf("GeoJSON point with altitude: %v", evidenceOf(got))
+	}
+}
+
+func evidenceOf(evs []*event.Event) []event.Evidence {
+	var out []event.Evidence
+	for _, ev := range evs {
+		out = append(out, ev.Evidence)
+	}
+	return out
 }
 
 func TestDeviceIdentifiersStayOnLAN(t *testing.T) {

@@ -75,7 +75,11 @@ func prefixNum(d []byte, n int) int {
 // where millisecond and microsecond timestamps live. So are 13 digits:
 // that is an EAN-13 barcode (a product's, prefixes 40-49 and 50-58 in
 // Europe), which passes Luhn one time in ten, and no scheme issues such
-// cards any more (Visa's 13-digit numbers are long retired).
+// cards any more (Visa's 13-digit numbers are long retired); and 14
+// digits, a GTIN-14 (old Diners and Maestro cards of that length are
+// rare). 15 digits are American Express only: every IMEI has 15 and
+// passes Luhn, and its reporting-body prefixes (30, 35, 50 …) are other
+// schemes' too.
 func cardScheme(d []byte) bool {
 	n := len(d)
 	p2, p3, p4 := prefixNum(d, 2), prefixNum(d, 3), prefixNum(d, 4)
@@ -91,13 +95,13 @@ func cardScheme(d []byte) bool {
 	case 3528 <= p4 && p4 <= 3589: // JCB
 		return 16 <= n && n <= 19
 	case 300 <= p3 && p3 <= 305, p2 == 36, p2 == 38, p2 == 39: // Diners Club
-		return 14 <= n && n <= 19
+		return 16 <= n && n <= 19
 	case p2 == 62: // UnionPay
 		return 16 <= n && n <= 19
 	case 2200 <= p4 && p4 <= 2204: // Mir
 		return 16 <= n && n <= 19
 	case p2 == 50, 56 <= p2 && p2 <= 58, p4 == 6304, p4 == 6759: // Maestro
-		return 14 <= n && n <= 19
+		return 16 <= n && n <= 19
 	}
 	return false
 }
@@ -394,8 +398,34 @@ func parseCoord(v []byte) (c coord, ok bool) {
 	if neg {
 		c.val = -c.val
 	}
-	c.decimals, c.n = i-fracStart, i
+	c.decimals, c.n = significantDecimals(v[fracStart:i]), i
 	return c, true
+}
+
+// significantDecimals counts the decimals a fraction was written with. A
+// float32 printed as a float64 trails noise after its real digits
+// ("52.52000045776367", "13.399999618530273"): in a fraction that long, a
+// run of four 0s or 9s ends what was meant.
+func significantDecimals(frac []byte) int {
+	if len(frac) < 9 {
+		return len(frac)
+	}
+	run := 0
+	for i := range frac {
+		if frac[i] == '0' || frac[i] == '9' {
+			if i > 0 && frac[i] == frac[i-1] {
+				run++
+			} else {
+				run = 1
+			}
+			if run == 4 {
+				return i - 3
+			}
+			continue
+		}
+		run = 0
+	}
+	return len(frac)
 }
 
 // preciseCoord: at least four decimals (about 11 m) and within limit.
@@ -434,11 +464,25 @@ func isLatLonPair(v []byte) bool {
 	}
 	rest = trimSpace(rest)
 	b, ok := parseCoord(rest)
-	if !ok || a.decimals < 4 || b.decimals < 4 || (a.val == 0 && b.val == 0) {
+	// Both below 1 degree is the ocean off Africa, and what a camera's
+	// pan and tilt or a vacuum's map position look like.
+	if !ok || a.decimals < 4 || b.decimals < 4 || (abs(a.val) < 1 && abs(b.val) < 1) {
 		return false
 	}
 	tail := trimSpace(rest[b.n:])
 	if bracket {
+		if len(tail) > 0 && tail[0] == ',' {
+			// A GeoJSON position's third number is its altitude.
+			alt := trimSpace(tail[1:])
+			n := 0
+			for n < len(alt) && (isDigit(alt[n]) || alt[n] == '.' || alt[n] == '-' || alt[n] == '+') {
+				n++
+			}
+			if n == 0 {
+				return false
+			}
+			tail = trimSpace(alt[n:])
+		}
 		if len(tail) == 0 || tail[0] != ']' {
 			return false
 		}
