@@ -79,15 +79,7 @@ func TestFindingEvents(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, c, _ := newTestEngine(t)
-			conv := inspecttest.NewTCP(e, tt.client, tt.server)
-			if tt.fromServer {
-				conv.Server(tt.payload)
-			} else {
-				conv.Client(tt.payload)
-			}
-			conv.Close()
-			e.Flush()
+			c := scanOne(t, tt.client, tt.server, tt.fromServer, tt.payload)
 			got := c.Kind(event.KindPersonalData)
 			if len(got) != 1 {
 				t.Fatalf("got %d findings, want 1: %v", len(got), got)
@@ -134,15 +126,7 @@ func TestPrecisionGuards(t *testing.T) {
 		{"role_mailbox", lanDevice, wanServer, false, `{"msg":"contact support@tp-link.com"}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e, c, _ := newTestEngine(t)
-			conv := inspecttest.NewTCP(e, tt.client, tt.server)
-			if tt.fromServer {
-				conv.Server(tt.payload)
-			} else {
-				conv.Client(tt.payload)
-			}
-			conv.Close()
-			e.Flush()
+			c := scanOne(t, tt.client, tt.server, tt.fromServer, tt.payload)
 			if got := c.Kind(event.KindPersonalData); len(got) != 0 {
 				t.Errorf("findings %v", evidenceOf(got))
 			}
@@ -155,6 +139,21 @@ func TestPrecisionGuards(t *testing.T) {
 	if got := c.Kind(event.KindPersonalData); len(got) != 1 || got[0].Evidence["data_kind"] != "location" {
 		t.Errorf("GeoJSON point with altitude: %v", evidenceOf(got))
 	}
+}
+
+// scanOne sends payload on a new connection from client to server (from
+// the server's side with fromServer) and returns what was filed.
+func scanOne(t *testing.T, client, server string, fromServer bool, payload string) *inspecttest.Collector {
+	e, c, _ := newTestEngine(t)
+	conv := inspecttest.NewTCP(e, client, server)
+	if fromServer {
+		conv.Server(payload)
+	} else {
+		conv.Client(payload)
+	}
+	conv.Close()
+	e.Flush()
+	return c
 }
 
 func evidenceOf(evs []*event.Event) []event.Evidence {
