@@ -112,16 +112,16 @@ type finder struct {
 
 	// Fields that only count together: latitude with longitude, an SSID
 	// with a Wi-Fi key, names next to other personal fields.
-	lat, lon      span
-	hasLat        bool
-	hasLon        bool
-	ssid          bool
-	wifiKey       span
-	hasWiFiKey    bool
-	names         [maxNames]span
-	nNames        int
-	nNameParts    int  // of nNames, from first- or last-name fields
-	addressFields bool // a valid postcode or city
+	lat, lon       span
+	hasLat         bool
+	hasLon         bool
+	ssid           bool
+	wifiKey        span
+	hasWiFiKey     bool
+	names          [maxNames]span
+	nNames         int
+	nNameParts     int  // of nNames, from first- or last-name fields
+	postcode, city bool // a valid postcode, a valid city
 
 	// start classifies the bytes where a scan step begins.
 	start [256]uint8
@@ -163,7 +163,7 @@ func (s *finder) find(b []byte, cut inspect.Cut, form bool) []match {
 	s.form = form
 	s.matches = s.matchBuf[:0]
 	s.nSpans, s.nextSpan = 0, 0
-	s.hasLat, s.hasLon, s.ssid, s.hasWiFiKey, s.nNames, s.nNameParts, s.addressFields = false, false, false, false, 0, 0, false
+	s.hasLat, s.hasLon, s.ssid, s.hasWiFiKey, s.nNames, s.nNameParts, s.postcode, s.city = false, false, false, false, 0, 0, false, false
 	for i := 0; i < len(b); i++ {
 		switch c := b[i]; s.start[c] {
 		case startSeparator:
@@ -492,9 +492,9 @@ func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool) {
 			s.add(kindAddress, li, vs, ve)
 		}
 	case labelPostcode:
-		s.addressFields = s.addressFields || isPostcode(v)
+		s.postcode = s.postcode || isPostcode(v)
 	case labelCity:
-		s.addressFields = s.addressFields || isCity(v)
+		s.city = s.city || isCity(v)
 	}
 }
 
@@ -510,19 +510,42 @@ func (s *finder) pairs(b []byte) {
 	if s.nNames == 0 {
 		return
 	}
-	// A first and a last name support each other; two plain "name"
-	// fields do not: a list of rooms or lamps ("Living Room", "Kitchen
-	// Light") has many.
-	support := s.addressFields || s.nNameParts >= 2
-	for _, m := range s.matches {
-		support = support || m.kind == kindEmail || m.kind == kindPhone || m.kind == kindAddress
-	}
-	if !support {
-		return
-	}
+	// A first and a last name support each other, and a postcode with a
+	// city; two plain "name" fields do not: a list of rooms or lamps
+	// ("Living Room", "Kitchen Light") has many, nor does a postcode
+	// alone ({"name":"Front Door","zip":"10115"}). An e-mail address, a
+	// phone number or a street supports only a name in its own JSON
+	// object: a cloud's device list holds the account's address beside
+	// rooms named "Living Room".
+	fields := (s.postcode && s.city) || s.nNameParts >= 2
 	for _, n := range s.names[:s.nNames] {
-		s.add(kindName, n.label, n.start, n.end)
+		support := fields
+		obj := objectStart(b, n.start)
+		for _, m := range s.matches {
+			support = support || (m.kind == kindEmail || m.kind == kindPhone || m.kind == kindAddress) && objectStart(b, m.start) == obj
+		}
+		if support {
+			s.add(kindName, n.label, n.start, n.end)
+		}
 	}
+}
+
+// objectStart is where the innermost JSON object holding b[i] starts, or
+// -1 outside any (a form, free text: the payload is one record).
+func objectStart(b []byte, i int) int {
+	depth := 0
+	for j := min(i, len(b)) - 1; j >= 0; j-- {
+		switch b[j] {
+		case '}':
+			depth++
+		case '{':
+			if depth == 0 {
+				return j
+			}
+			depth--
+		}
+	}
+	return -1
 }
 
 // context says what a free-text match at [start, end) may be: the label

@@ -116,6 +116,11 @@ func TestFindPositive(t *testing.T) {
 		{"address_street", `{"street":"Hauptstraße 5","postcode":"10115","city":"Berlin"}`, []found{{"address", "street"}}},
 		{"address_line", `{"address":"1600 Amphitheatre Parkway, Mountain View"}`, []found{{"address", "address"}}},
 		{"address_supports_name", `{"full_name":"Alice Smith","zip":"10115","city":"Berlin"}`, []found{{"name", "full_name"}}},
+		// The account's address supports no room or home of its list.
+		{"email_supports_only_its_object", `{"email":"alice@example.com","homes":[{"name":"My Home","rooms":[{"name":"Living Room"}]}]}`,
+			[]found{{"email", "email"}}},
+		{"email_supports_its_object", `{"users":[{"name":"Alice Smith","email":"alice@example.com"}],"rooms":[{"name":"Living Room"}]}`,
+			[]found{{"email", "email"}, {"name", "name"}}},
 	}
 	s := newFinder()
 	for _, tt := range tests {
@@ -189,6 +194,7 @@ func TestFindNegative(t *testing.T) {
 		{"wifi_key_masked", `{"wifi":{"ssid":"HomeNet","encryption":"psk2","password":"********"}}`},
 		{"wifi_psk_masked_x", `{"ssid":"HomeNet","psk":"xxxxxxxx"}`},
 		{"name_alone", `{"name":"Living Room Lamp","room":"kitchen"}`},
+		{"name_with_postcode_alone", `{"name":"Front Door","zip":"10115"}`},
 		{"first_name_alone", `{"first_name":"Alice"}`},
 		{"device_name", `{"device_name":"Alice Smith","email":"x"}`},
 		{"address_ip", `{"ip_address":"192.168.1.20","server_address":"mqtt.example.com"}`},
