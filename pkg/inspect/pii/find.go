@@ -563,8 +563,10 @@ func (s *finder) context(k dataKind, start, end int) (label int, drop bool) {
 			k == kindPhone && lk == labelPhone,
 			k == kindCard && lk == labelCard:
 			label = sp.label
-		case lk == labelName || lk == labelNamePart:
-			// "Alice <alice@example.com>": the address is still reported.
+		case lk == labelName || lk == labelNamePart,
+			k == kindPhone && lk == labelEmail:
+			// "Alice <alice@example.com>": the address is still
+			// reported; so is a "+" number in a contact field.
 		default:
 			return -1, true
 		}

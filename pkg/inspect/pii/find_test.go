@@ -116,6 +116,8 @@ func TestFindPositive(t *testing.T) {
 		{"address_street", `{"street":"Hauptstraße 5","postcode":"10115","city":"Berlin"}`, []found{{"address", "street"}}},
 		{"address_line", `{"address":"1600 Amphitheatre Parkway, Mountain View"}`, []found{{"address", "address"}}},
 		{"address_supports_name", `{"full_name":"Alice Smith","zip":"10115","city":"Berlin"}`, []found{{"name", "full_name"}}},
+		{"exif_gps", `{"GPSLatitude":52.520008,"GPSLongitude":13.404954}`, []found{{"location", "latitude"}}},
+		{"phone_in_contact", `{"contact":"+49 30 1234567"}`, []found{{"phone", ""}}},
 		// The account's address supports no room or home of its list.
 		{"email_supports_only_its_object", `{"email":"alice@example.com","homes":[{"name":"My Home","rooms":[{"name":"Living Room"}]}]}`,
 			[]found{{"email", "email"}}},

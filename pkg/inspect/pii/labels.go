@@ -257,7 +257,7 @@ func (x *labelIndex) lookup(key []byte) int {
 	n := 0
 	boundary := true
 	var prev byte
-	for _, c := range key {
+	for i, c := range key {
 		switch {
 		case 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
 			norm[n], wordStart[n] = c, boundary
@@ -265,7 +265,12 @@ func (x *labelIndex) lookup(key []byte) int {
 			boundary = false
 		case 'A' <= c && c <= 'Z':
 			norm[n] = c + 'a' - 'A'
-			wordStart[n] = boundary || 'a' <= prev && prev <= 'z' || '0' <= prev && prev <= '9'
+			// A capital starts a word after a small letter or digit
+			// ("serialNumber"), and after an acronym when a small
+			// letter follows it ("GPSLatitude").
+			nextSmall := i+1 < len(key) && 'a' <= key[i+1] && key[i+1] <= 'z'
+			wordStart[n] = boundary || 'a' <= prev && prev <= 'z' || '0' <= prev && prev <= '9' ||
+				'A' <= prev && prev <= 'Z' && nextSmall
 			n++
 			boundary = false
 		default:
