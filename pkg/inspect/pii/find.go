@@ -741,7 +741,9 @@ func e164At(b []byte, i int) (end int, ok bool) {
 		}
 		break
 	}
-	if n < 10 {
+	// Country code 1 (NANP) is followed by exactly ten digits: "+1234567890"
+	// in a log line is a signed number, not a phone.
+	if n < 10 || b[i+1] == '1' && n != 11 {
 		return 0, false
 	}
 	if last < len(b) {

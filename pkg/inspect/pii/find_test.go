@@ -197,6 +197,7 @@ func TestFindNegative(t *testing.T) {
 		{"wifi_psk_masked_x", `{"ssid":"HomeNet","psk":"xxxxxxxx"}`},
 		{"name_alone", `{"name":"Living Room Lamp","room":"kitchen"}`},
 		{"name_with_postcode_alone", `{"name":"Front Door","zip":"10115"}`},
+		{"signed_number_not_nanp", "delta +1234567890 us"},
 		{"first_name_alone", `{"first_name":"Alice"}`},
 		{"device_name", `{"device_name":"Alice Smith","email":"x"}`},
 		{"address_ip", `{"ip_address":"192.168.1.20","server_address":"mqtt.example.com"}`},
