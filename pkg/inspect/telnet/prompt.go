@@ -29,7 +29,21 @@ var (
 )
 
 // Server output that says a login was refused.
-var refusedMarks = [...]string{"incorrect", "failed", "failure", "denied", "invalid", "bad password"}
+var refusedMarks = [...]string{"incorrect", "failed", "failure", "denied", "invalid", "bad password", "wrong", "try again", "sorry"}
+
+// changeMarks make a password prompt after a login one for a new
+// password: the login was accepted, and the device wants another.
+var changeMarks = [...]string{"new", "retype", "re-enter", "current", "change", "confirm"}
+
+// passwordChange reports whether a password prompt asks for a new one.
+func passwordChange(text []byte) bool {
+	for _, m := range changeMarks {
+		if inspect.ContainsFold(text, m) {
+			return true
+		}
+	}
+	return false
+}
 
 // promptOf reports whether text, the server's current line, ends in a
 // login or password prompt.

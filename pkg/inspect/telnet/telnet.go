@@ -182,6 +182,11 @@ type analyzer struct {
 	// "failed". It decides only if no shell prompt follows: a banner
 	// after a login may begin "Last failed login".
 	refusal bool
+	// welcomed: while a verdict is due, the server greeted ("Welcome to
+	// …"). Many devices greet before every login prompt, so it decides
+	// only if no login prompt follows: a shell prompt, the client's next
+	// keystroke or the end of the connection mean accepted.
+	welcomed bool
 
 	banner          [maxBanner]byte
 	bannerLen       int
@@ -208,6 +213,10 @@ func (a *analyzer) feedClient(f *inspect.Flow, data []byte) {
 		ev := d.next(b)
 		if a.shellCand && (ev == evData || ev == evLineEnd) {
 			a.confirmShell(f)
+		}
+		if a.phase == phaseVerdict && a.welcomed && !a.refusal && (ev == evData || ev == evLineEnd) {
+			// Typing after the greeting, no login prompt came: a session.
+			a.accepted(f)
 		}
 		switch ev {
 		case evData:
@@ -341,7 +350,7 @@ func (a *analyzer) login(f *inspect.Flow, secret []byte) {
 		user = a.user[:a.userLen]
 	}
 	a.pending.Keep(f, &inspect.Login{Protocol: "telnet", Mechanism: "login prompt", User: user, Secret: secret})
-	a.phase, a.refusal = phaseVerdict, false
+	a.phase, a.refusal, a.welcomed = phaseVerdict, false, false
 }
 
 // enqueue keeps a typed-ahead line. The first lines answer the first
@@ -401,13 +410,19 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 			a.server.done()
 			a.refusal = true
 			return
+		case promptOf(text) == promptPassword && passwordChange(text):
+			// "New password:", "(current) UNIX password:": in, and made
+			// to change it; what is typed next is no login.
+			a.server.done()
+			a.accepted(f)
+			return
 		case promptOf(text) != promptNone:
 			// Asked again: the attempt failed. The prompt is read below.
 			a.pending.Report(f, inspect.OutcomeRejected)
 			a.phase = phaseIdle
 		case !a.refusal && inspect.ContainsFold(text, "welcome"):
 			a.server.done()
-			a.accepted(f)
+			a.welcomed = true
 			return
 		}
 	case phaseWantPassPrompt:
@@ -607,8 +622,11 @@ func (a *analyzer) Close(f *inspect.Flow) {
 		a.finishBanner(f, nil)
 	}
 	outcome := inspect.OutcomeUnknown
-	if a.phase == phaseVerdict && a.refusal {
+	switch {
+	case a.phase == phaseVerdict && a.refusal:
 		outcome = inspect.OutcomeRejected
+	case a.phase == phaseVerdict && a.welcomed:
+		outcome = inspect.OutcomeAccepted
 	}
 	a.pending.Report(f, outcome)
 	a.proto.pool.Put(a)

@@ -294,6 +294,40 @@ func TestSyntheticLogins(t *testing.T) {
 			secrets: []string{"pass-one", "pass-two"},
 		},
 		{
+			// The greeting comes before every login prompt: a prompt
+			// after it means the password was refused, whatever words
+			// the device chose (none here).
+			name: "welcome_before_each_prompt",
+			segs: join(srv("Welcome to ZXHN H108N\r\nLogin: "), cli("admin\r\n"), srv("Password: "), cli("admin\r\n"),
+				srv("\r\nWelcome to ZXHN H108N\r\nLogin: "), cli("admin\r\n"), srv("Password: "), cli("Zte521\r\n"), srv("\r\n# ")),
+			want:    []login{{"no", "a***", "admin"}, {"yes", "a***", "Zte521"}},
+			secrets: []string{"Zte521"},
+		},
+		{
+			// A device that makes the owner change the factory password
+			// at the first login: the default was accepted, and the new
+			// one typed twice is no login.
+			name: "forced_password_change",
+			segs: join(srv("login: "), cli("admin\r\n"), srv("Password: "), cli("admin\r\n"),
+				srv("\r\nFirst login: please set a new password\r\nNew password: "), cli("Str0ngPass!\r\n"),
+				srv("\r\nRetype new password: "), cli("Str0ngPass!\r\n"), srv("\r\n# ")),
+			want:    []login{{"yes", "a***", "admin"}},
+			secrets: []string{"Str0ngPass!"},
+		},
+		{
+			name: "expired_password_current",
+			segs: join(srv("login: "), cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"),
+				srv("\r\nYou are required to change your password immediately\r\n(current) UNIX password: "), cli("xc3511\r\n")),
+			want:    []login{{"yes", "r***", "xc3511"}},
+			secrets: []string{"xc3511"},
+		},
+		{
+			name:    "wrong_password_words",
+			segs:    join(srv("login: "), cli("admin\r\n"), srv("Password: "), cli("guess-one\r\n"), srv("\r\nWrong password\r\n")),
+			want:    []login{{"no", "a***", "guess-one"}},
+			secrets: []string{"guess-one"},
+		},
+		{
 			name: "whole_lines_welcome",
 			segs: join(srv("\r\nlogin: "), cli("admin\r\n"), srv("Password: "), cli("hunter22\r\n"), srv("\r\nWelcome!\r\n"), srv("$ ")),
 			want: []login{{"yes", "a***", "hunter22"}},
