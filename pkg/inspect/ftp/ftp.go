@@ -123,8 +123,10 @@ func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 		a.pending.Report(f, inspect.OutcomeAccepted)
 	case code[0] == '2' && code[1] == '0' && code[2] == '2': // 202 superfluous: already in
 		a.pending.Report(f, inspect.OutcomeAccepted)
-	case code[0] == '5' || code[0] == '4': // 530 and kin: refused
+	case code[0] == '5', code[0] == '4' && code[1] == '3' && code[2] == '0': // 530 and kin, 430 invalid user or password: refused
 		a.pending.Report(f, inspect.OutcomeRejected)
+	case code[0] == '4': // 421 too many users and kin: not judged
+		a.pending.Report(f, inspect.OutcomeUnknown)
 	}
 }
 

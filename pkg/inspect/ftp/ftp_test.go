@@ -61,6 +61,12 @@ func TestSyntheticLogins(t *testing.T) {
 		{"rejected", func(c *inspecttest.Conv) {
 			c.Server("220 x\r\n").Client("USER admin\r\n").Server("331 ok\r\n").Client("PASS s3cret-Pass\r\n").Server("530 no\r\n")
 		}, 1, "no"},
+		{"too_many_users_is_no_verdict", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\n").Server("331 ok\r\n").Client("PASS s3cret-Pass\r\n").Server("421 Too many users\r\n")
+		}, 1, "unknown"},
+		{"430_invalid_is_refused", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\n").Server("331 ok\r\n").Client("PASS s3cret-Pass\r\n").Server("430 Invalid username or password\r\n")
+		}, 1, "no"},
 		{"split_across_segments", func(c *inspecttest.Conv) {
 			c.Server("220 x\r\n").Client("US").Client("ER adm").Client("in\r\nPA").Client("SS s3cret-Pass\r").Client("\n").Server("23").Server("0 in\r\n")
 		}, 1, "yes"},

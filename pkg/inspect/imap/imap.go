@@ -381,9 +381,15 @@ func (a *analyzer) tagged(f *inspect.Flow, t, rest []byte) {
 	}
 	if a.verdictTag.is(t) {
 		a.verdictTag.n = 0
-		if ok {
+		switch {
+		case ok:
 			a.pending.Report(f, inspect.OutcomeAccepted)
-		} else {
+		case inspect.EqualFold(status, "BAD"), inspect.ContainsFold(rest, "[UNAVAILABLE]"), inspect.ContainsFold(rest, "[EXPIRED]"):
+			// A malformed command, a server that cannot check now
+			// (RFC 5530), a password that was right but is out of date:
+			// no refusal of the password.
+			a.pending.Report(f, inspect.OutcomeUnknown)
+		default:
 			a.pending.Report(f, inspect.OutcomeRejected)
 		}
 	}

@@ -46,6 +46,9 @@ func TestSyntheticLogins(t *testing.T) {
 		{"quoted_with_escapes", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client(`a1 LOGIN "joe@example.com" "s3cret-Pass\"\\"` + "\r\n").Server("a1 NO [AUTHENTICATIONFAILED] bad\r\n")
 		}, []want{{"jo***", "LOGIN", "unique", "no"}}},
+		{"unavailable_is_no_verdict", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 LOGIN joe s3cret-Pass\r\n").Server("a1 NO [UNAVAILABLE] try later\r\n")
+		}, []want{{"j***", "LOGIN", "unique", "unknown"}}},
 		{"rfc3501_literals", func(c *inspecttest.Conv) {
 			// RFC 3501 section 8, with synchronising literals.
 			c.Server(greeting).Client("A001 LOGIN {15}\r\n").Server("+ Ready for additional command text\r\n").

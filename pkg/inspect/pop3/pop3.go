@@ -277,9 +277,14 @@ func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 		}
 	case cmdAuth, cmdLogin:
 		a.auth.End()
-		if ok {
+		switch {
+		case ok:
 			a.pending.Report(f, inspect.OutcomeAccepted)
-		} else {
+		case inspect.ContainsFold(line, "[IN-USE]"), inspect.ContainsFold(line, "[SYS/TEMP]"):
+			// RFC 3206: the mailbox is busy, the system failed for
+			// now; neither judged the password.
+			a.pending.Report(f, inspect.OutcomeUnknown)
+		default:
 			a.pending.Report(f, inspect.OutcomeRejected)
 		}
 	case cmdSTLS:

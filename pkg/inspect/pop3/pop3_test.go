@@ -79,6 +79,10 @@ func TestSyntheticLogins(t *testing.T) {
 		{"user_pass_rejected", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("USER joe@example.com\r\n").Server("+OK\r\n").Client("PASS s3cret-Pass\r\n").Server("-ERR invalid password\r\n")
 		}, []want{{"jo***", "USER/PASS", "unique", "no"}}},
+		{"mailbox_in_use_is_no_verdict", func(c *inspecttest.Conv) {
+			// RFC 3206: the password was right, the maildrop is busy.
+			c.Server(greeting).Client("USER joe@example.com\r\n").Server("+OK\r\n").Client("PASS s3cret-Pass\r\n").Server("-ERR [IN-USE] maildrop locked\r\n")
+		}, []want{{"jo***", "USER/PASS", "unique", "unknown"}}},
 		{"user_pass_pipelined", func(c *inspecttest.Conv) {
 			// RFC 2449 pipelining: the first +OK answers USER, the -ERR PASS.
 			c.Server(greeting).Client("USER joe@example.com\r\nPASS s3cret-Pass\r\nSTAT\r\n").Server("+OK\r\n-ERR no\r\n").Server("-ERR not in transaction\r\n")

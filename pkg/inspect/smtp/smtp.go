@@ -231,6 +231,10 @@ func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 		switch {
 		case code/100 == 2:
 			a.pending.Report(f, inspect.OutcomeAccepted)
+		case code == 534 || code == 538:
+			// RFC 4954: the mechanism is too weak, or encryption is
+			// required first; the password was not judged.
+			a.pending.Report(f, inspect.OutcomeUnknown)
 		case code/100 == 5:
 			a.pending.Report(f, inspect.OutcomeRejected)
 		default:

@@ -130,6 +130,9 @@ func TestSyntheticLogins(t *testing.T) {
 		{"plain_continuation_rejected", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("AUTH PLAIN\r\n").Server("334 \r\n").Client(plain + "\r\n").Server("535 5.7.8 bad\r\n")
 		}, []want{{"jo***", "AUTH PLAIN", "unique", "no"}}},
+		{"encryption_required_is_no_verdict", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("AUTH PLAIN\r\n").Server("334 \r\n").Client(plain + "\r\n").Server("538 5.7.11 Encryption required\r\n")
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "unknown"}}},
 		{"login_prompts", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("AUTH LOGIN\r\n").Server("334 VXNlcm5hbWU6\r\n").Client(b64("joe") + "\r\n").
 				Server("334 UGFzc3dvcmQ6\r\n").Client(b64("s3cret-Pass") + "\r\n").Server("235 ok\r\n")
