@@ -195,6 +195,27 @@ func (f *Flow) ReportCredential(c *Credential, outcome Outcome, subject Subject)
 	f.Emit(subject, credentialEvent(c, outcome, refused))
 }
 
+// ReportLogin is ReportCredential for a login sent in dir, about the
+// device that checked it when that is on the LAN, else the sender: for a
+// login sent from the flow's server side (over UDP the flow's client is
+// whoever spoke first, a PBX's OPTIONS before a phone's REGISTER) the
+// roles of LoginSubject are reversed.
+func (f *Flow) ReportLogin(c *Credential, outcome Outcome, dir Dir) {
+	sender, receiver := SubjectClient, SubjectServer
+	senderLocal, receiverLocal := f.ClientLocal, f.ServerLocal
+	if dir == ToClient {
+		sender, receiver = receiver, sender
+		senderLocal, receiverLocal = receiverLocal, senderLocal
+	}
+	subject := sender
+	if receiverLocal || !senderLocal {
+		subject = receiver
+	}
+	f.engine.Stats.LoginsReported++
+	refused := c.Class == ClassDefault && outcome == OutcomeRejected && subject == receiver
+	f.Emit(subject, credentialEvent(c, outcome, refused))
+}
+
 // credentialEvent is the finding for a classified login, without the
 // flow and device the caller adds; refusedDefault: a default password
 // the subject refused (see ReportCredential).

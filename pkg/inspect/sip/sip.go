@@ -98,6 +98,7 @@ type half struct {
 	stale         bool // the challenge says only the nonce was stale
 	callID        uint64
 	cseq          int64 // -1: none
+	cseqMethod    uint64
 	contentLength int
 	creds         [2]pending // from this request's headers
 }
@@ -107,7 +108,10 @@ type pending struct {
 	dir    inspect.Dir // the request's direction
 	callID uint64
 	cseq   int64
-	cred   inspect.Credential
+	// cseqMethod: a CANCEL shares its INVITE's CSeq number; only the
+	// method tells their answers apart (RFC 3261 8.1.1.5).
+	cseqMethod uint64
+	cred       inspect.Credential
 }
 
 type analyzer struct {
@@ -231,8 +235,10 @@ func (a *analyzer) header(f *inspect.Flow, dir inspect.Dir, h *half, name, value
 	case inspect.EqualFold(name, "Call-ID") || inspect.EqualFold(name, "i"):
 		h.callID = fnv64(value)
 	case inspect.EqualFold(name, "CSeq"):
-		num, _ := inspect.CutWord(value)
+		num, method := inspect.CutWord(value)
 		h.cseq = parseDecimal(num, 1<<31)
+		method, _ = inspect.CutWord(method)
+		h.cseqMethod = fnv64(method)
 	case inspect.EqualFold(name, "Content-Length") || inspect.EqualFold(name, "l"):
 		h.contentLength = int(parseDecimal(value, 1<<30))
 	case inspect.EqualFold(name, "User-Agent") || inspect.EqualFold(name, "Server"):
@@ -284,14 +290,14 @@ func (a *analyzer) login(f *inspect.Flow, dir inspect.Dir, h *half, value []byte
 			return
 		}
 	}
-	f.ReportCredential(&c, inspect.OutcomeUnknown, f.LoginSubject())
+	f.ReportLogin(&c, inspect.OutcomeUnknown, dir)
 }
 
 func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
 	if h.request {
 		for i := range h.creds {
 			if c := h.creds[i]; c.used {
-				c.callID, c.cseq = h.callID, h.cseq
+				c.callID, c.cseq, c.cseqMethod = h.callID, h.cseq, h.cseqMethod
 				a.enqueue(f, c)
 			}
 		}
@@ -340,7 +346,7 @@ func (a *analyzer) answer(f *inspect.Flow, dir inspect.Dir, h *half) {
 		o = inspect.OutcomeRejected
 	}
 	for i := 0; i < len(a.queue); {
-		if q := &a.queue[i]; q.used && q.dir != dir && q.callID == h.callID && q.cseq == h.cseq {
+		if q := &a.queue[i]; q.used && q.dir != dir && q.callID == h.callID && q.cseq == h.cseq && q.cseqMethod == h.cseqMethod {
 			a.report(f, i, o)
 			continue // report shifted the next entry into i
 		}
@@ -353,7 +359,7 @@ func (a *analyzer) report(f *inspect.Flow, i int, o inspect.Outcome) {
 	p := a.queue[i]
 	copy(a.queue[i:], a.queue[i+1:])
 	a.queue[len(a.queue)-1] = pending{}
-	f.ReportCredential(&p.cred, o, f.LoginSubject())
+	f.ReportLogin(&p.cred, o, p.dir)
 }
 
 // observe reports the first User-Agent or Server header each side sends

@@ -144,6 +144,15 @@ func TestSyntheticLogins(t *testing.T) {
 			c.Server("OPTIONS sip:phone@192.168.1.2 SIP/2.0\r\nCall-ID: k1\r\nCSeq: 1 OPTIONS\r\n" + digest + "\r\n").
 				Client("SIP/2.0 200 OK\r\nCall-ID: k1\r\nCSeq: 1 OPTIONS\r\n\r\n")
 		}, []string{"yes"}},
+		{"cancel_answer_does_not_settle_the_invite", false, func(c *inspecttest.Conv) {
+			// A 200 to CANCEL, which shares the INVITE's CSeq number,
+			// says nothing about the INVITE's credentials.
+			c.Client("INVITE sip:100@pbx SIP/2.0\r\nCall-ID: c9\r\nCSeq: 2 INVITE\r\n" + digest + "Content-Length: 0\r\n\r\n").
+				Server("SIP/2.0 100 Trying\r\nCall-ID: c9\r\nCSeq: 2 INVITE\r\n\r\n").
+				Client("CANCEL sip:100@pbx SIP/2.0\r\nCall-ID: c9\r\nCSeq: 2 CANCEL\r\nContent-Length: 0\r\n\r\n").
+				Server("SIP/2.0 200 OK\r\nCall-ID: c9\r\nCSeq: 2 CANCEL\r\n\r\n").
+				Server("SIP/2.0 407 Proxy Authentication Required\r\nCall-ID: c9\r\nCSeq: 2 INVITE\r\n\r\n")
+		}, []string{"no"}},
 		{"response_in_the_same_direction_does_not_answer", false, func(c *inspecttest.Conv) {
 			c.Client(register + "CSeq: 69 REGISTER\r\n" + digest + "\r\n").Client(ok("69"))
 		}, []string{"unknown"}},
@@ -187,6 +196,26 @@ func TestSyntheticLogins(t *testing.T) {
 				t.Error("credential leaked")
 			}
 		})
+	}
+}
+
+// TestLoginFiledAgainstTheChecker: over UDP the flow's client is whoever
+// spoke first; a PBX that sent OPTIONS before the phone's REGISTER is the
+// flow's client, and the finding is still about the PBX, the LAN device
+// that checked and accepted the password.
+func TestLoginFiledAgainstTheChecker(t *testing.T) {
+	col := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, col, nil, New())
+	c := inspecttest.NewUDP(e, "192.168.1.1:5060", "192.168.1.50:5060")
+	c.Client("OPTIONS sip:phone@192.168.1.50 SIP/2.0\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").
+		Server("SIP/2.0 200 OK\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\n\r\n").
+		Server(register + "CSeq: 69 REGISTER\r\n" + digest + "Content-Length: 0\r\n\r\n").
+		Client(ok("69"))
+	c.Close()
+	e.Flush()
+	got := col.Kind(event.KindPlaintextCredentials)
+	if len(got) != 1 || got[0].Device.IP != "192.168.1.1" || got[0].Evidence["accepted"] != "yes" {
+		t.Fatalf("logins %v, want one accepted, about the PBX 192.168.1.1", evidences(got))
 	}
 }
 
