@@ -20,6 +20,7 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/httpauth"
 )
 
 // Bounds of the per-flow state. Longer values are truncated, longer lines
@@ -175,9 +176,18 @@ type pending struct {
 }
 
 type pendingCred struct {
-	used bool
-	form bool // from a form or query string, not an Authorization header
-	cred inspect.Credential
+	used  bool
+	form  bool // from a form or query string, not an Authorization header
+	proxy bool // from Proxy-Authorization: a 407 judges it, a 401 does not
+	cred  inspect.Credential
+}
+
+// reply is what a response says about the logins of its request.
+type reply struct {
+	status  int
+	session bool // it sets a cookie, other than deleting one
+	stale   bool // its challenge says only the nonce was stale
+	toLogin bool // it redirects to a login or error page
 }
 
 type analyzer struct {
@@ -200,12 +210,11 @@ type analyzer struct {
 	form      formScratch
 
 	// The response being read.
-	status    int
+	reply     reply
 	server    [maxServer]byte
 	serverLen int
 	realm     [maxRealm]byte
 	realmLen  int
-	setCookie bool
 	curHead   bool // the response answers a HEAD request
 
 	queue    [maxPending]pending
@@ -216,9 +225,8 @@ type analyzer struct {
 	unpaired bool
 	// The request last answered, for a form whose body outlives its
 	// response.
-	lastSeq       uint32
-	lastStatus    int
-	lastSetCookie bool
+	lastSeq   uint32
+	lastReply reply
 
 	sawClient bool // http_client observation sent
 	sawServer bool // http_server observation sent
@@ -336,8 +344,8 @@ func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []b
 		if !ok {
 			return false
 		}
-		a.status = status
-		a.serverLen, a.realmLen, a.setCookie = 0, 0, false
+		a.reply = reply{status: status}
+		a.serverLen, a.realmLen = 0, 0
 		return true
 	}
 	method, target, ok := parseRequestLine(line)
@@ -375,8 +383,10 @@ func (a *analyzer) requestHeader(f *inspect.Flow, name, value []byte) {
 		a.hostLen = copy(a.host[:], value)
 	case inspect.EqualFold(name, "User-Agent"):
 		a.agentLen = copy(a.agent[:], value)
-	case inspect.EqualFold(name, "Authorization"), inspect.EqualFold(name, "Proxy-Authorization"):
-		a.headerLogin(f, value)
+	case inspect.EqualFold(name, "Authorization"):
+		a.headerLogin(f, value, false)
+	case inspect.EqualFold(name, "Proxy-Authorization"):
+		a.headerLogin(f, value, true)
 	}
 }
 
@@ -388,8 +398,13 @@ func (a *analyzer) responseHeader(name, value []byte) {
 		if a.realmLen == 0 {
 			a.realmLen = unescapedRealm(a.realm[:], value)
 		}
+		a.reply.stale = a.reply.stale || httpauth.Stale(value)
+	case inspect.EqualFold(name, "Proxy-Authenticate"):
+		a.reply.stale = a.reply.stale || httpauth.Stale(value)
 	case inspect.EqualFold(name, "Set-Cookie"):
-		a.setCookie = true
+		a.reply.session = a.reply.session || setsCookie(value)
+	case inspect.EqualFold(name, "Location"):
+		a.reply.toLogin = loginPage(value)
 	}
 }
 
@@ -407,8 +422,8 @@ func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
 		}
 		return
 	}
-	if a.status >= 100 && a.status < 200 {
-		if a.status == 101 { // Switching Protocols: no longer HTTP
+	if a.reply.status >= 100 && a.reply.status < 200 {
+		if a.reply.status == 101 { // Switching Protocols: no longer HTTP
 			a.answer(f)
 			f.StopInspection()
 			return
@@ -420,12 +435,12 @@ func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
 	if a.closed() {
 		return
 	}
-	if connect && a.status < 300 {
+	if connect && a.reply.status < 300 {
 		f.StopInspection() // a tunnel, usually TLS
 		return
 	}
 	switch {
-	case a.curHead || a.status == 204 || a.status == 304:
+	case a.curHead || a.reply.status == 204 || a.reply.status == 304:
 		a.endMessage(f, dir, h)
 	case h.chunked:
 		a.startBody(h, stChunkSize, 0)

@@ -219,6 +219,43 @@ func TestSyntheticLogins(t *testing.T) {
 				"9\r\nuser=root\r\n" + "a\r\n&passwd=s3\r\n" + "9\r\ncret-Pass\r\n" + "0\r\n\r\n").
 				Server("HTTP/1.1 200 OK\r\nSet-Cookie: s=1\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"r***", "form", "unique", "yes"}}},
+		{"form_redirect_back_to_login", func(c *inspecttest.Conv) {
+			body := "username=admin&password=" + secret
+			c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 302 Found\r\nSet-Cookie: sid=1\r\nLocation: https://cam.local/Login.html\r\nContent-Length: 0\r\n\r\n").
+				Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 303 See Other\r\nSet-Cookie: sid=2\r\nLocation: /index.html?msg=auth_failed\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "form", "unique", "unknown"}, {"a***", "form", "unique", "unknown"}}},
+		{"form_cookie_deleted", func(c *inspecttest.Conv) {
+			body := "username=admin&password=" + secret
+			for _, cookie := range []string{
+				"sid=deleted; expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/",
+				"sid=; Path=/",
+				"sid=x; Max-Age=0",
+			} {
+				c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+					Server("HTTP/1.1 200 OK\r\nSet-Cookie: " + cookie + "\r\nContent-Length: 0\r\n\r\n")
+			}
+		}, []want{{"a***", "form", "unique", "unknown"}, {"a***", "form", "unique", "unknown"}, {"a***", "form", "unique", "unknown"}}},
+		{"proxy_and_origin_logins_judged_apart", func(c *inspecttest.Conv) {
+			req := "GET / HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\nProxy-Authorization: Basic " + basicRoot + "\r\n\r\n"
+			c.Client(req).Server("HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n").
+				Client(req).Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n").
+				Client(req).Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, []want{
+			{"a***", "Basic", "unique", "unknown"}, {"r***", "Basic", "unique", "no"},
+			{"a***", "Basic", "unique", "no"}, {"r***", "Basic", "unique", "unknown"},
+			{"a***", "Basic", "unique", "yes"}, {"r***", "Basic", "unique", "yes"},
+		}},
+		{"stale_nonce_is_no_refusal", func(c *inspecttest.Conv) {
+			auth := "Digest username=\"admin\", realm=\"cam\", nonce=\"old\", uri=\"/\", response=\"6629fae49393a05397450978507c4ef1\""
+			c.Client("GET / HTTP/1.1\r\nAuthorization: " + auth + "\r\n\r\n").
+				Server("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"cam\", nonce=\"new\", stale=true\r\nContent-Length: 0\r\n\r\n").
+				Client("GET / HTTP/1.1\r\nProxy-Authorization: " + auth + "\r\n\r\n").
+				Server("HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Digest realm=\"cam\", nonce=\"new\", stale=TRUE\r\nContent-Length: 0\r\n\r\n").
+				Client("GET / HTTP/1.1\r\nAuthorization: " + auth + "\r\n\r\n").
+				Server("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"cam\", nonce=\"new\", stale=false\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "Digest", "hashed", "unknown"}, {"a***", "Digest", "hashed", "unknown"}, {"a***", "Digest", "hashed", "no"}}},
 		{"json_login", func(c *inspecttest.Conv) {
 			body := `{"method":"login","params":{"username":"admin","password":"s3cret-Pass"}}`
 			c.Client("POST /api HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
@@ -724,6 +761,54 @@ func TestUserAgentScrubbed(t *testing.T) {
 	for _, secret := range []string{"alice@example.com", "abcd1234"} {
 		if inspecttest.Leaks(t, col.Events, secret) {
 			t.Errorf("%s reached an event", secret)
+		}
+	}
+}
+
+func TestSetsCookie(t *testing.T) {
+	tests := []struct {
+		value string
+		want  bool
+	}{
+		{"sid=31d4d96e407aad42; Path=/; Secure; HttpOnly", true},
+		{`sid="abc"`, true},
+		{"sid=abc; Max-Age=3600", true},
+		{"sid=abc; Expires=Wed, 21 Oct 2037 07:28:00 GMT", true},
+		{"sid=", false},
+		{`sid=""; Path=/`, false},
+		{"sid=deleted; expires=Thu, 01-Jan-1970 00:00:01 GMT", false},
+		{"sid=abc; Max-Age=0", false},
+		{"sid=abc; max-age=-1", false},
+		{"sid=abc; Expires=Thu, 01 Jan 1970 00:00:00 GMT", false},
+		{"garbage", false},
+	}
+	for _, tt := range tests {
+		if got := setsCookie([]byte(tt.value)); got != tt.want {
+			t.Errorf("setsCookie(%q) = %v, want %v", tt.value, got, tt.want)
+		}
+	}
+}
+
+func TestLoginPage(t *testing.T) {
+	tests := []struct {
+		location string
+		want     bool
+	}{
+		{"/", false},
+		{"/index.html", false},
+		{"https://login.example.com/home", false},
+		{"http://cam.local", false},
+		{"/home?from=/login", false},
+		{"/Login.html", true},
+		{"http://192.168.1.1/cgi-bin/logon.cgi", true},
+		{"/signin?next=/", true},
+		{"/index.html?msg=auth_failed", true},
+		{"/error.htm", true},
+		{"/?err=invalid_password", true},
+	}
+	for _, tt := range tests {
+		if got := loginPage([]byte(tt.location)); got != tt.want {
+			t.Errorf("loginPage(%q) = %v, want %v", tt.location, got, tt.want)
 		}
 	}
 }

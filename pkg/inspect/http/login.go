@@ -15,9 +15,10 @@ const (
 	maxFieldName = 32  // longer field names are not login fields
 )
 
-// headerLogin classifies the credential of an Authorization or
-// Proxy-Authorization header. Unknown schemes carry nothing we can read.
-func (a *analyzer) headerLogin(f *inspect.Flow, value []byte) {
+// headerLogin classifies the credential of an Authorization or, with
+// proxy, Proxy-Authorization header. Unknown schemes carry nothing we can
+// read.
+func (a *analyzer) headerLogin(f *inspect.Flow, value []byte, proxy bool) {
 	scheme, rest := httpauth.Split(value)
 	l := inspect.Login{Protocol: "http", Mechanism: scheme.String()}
 	var c inspect.Credential
@@ -34,7 +35,7 @@ func (a *analyzer) headerLogin(f *inspect.Flow, value []byte) {
 			return
 		}
 	}
-	a.addRequestCred(f, pendingCred{used: true, cred: c})
+	a.addRequestCred(f, pendingCred{used: true, proxy: proxy, cred: c})
 }
 
 // queryLogin looks for a login in the query string of a request target

@@ -6,6 +6,7 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/httpauth"
 )
 
 // endRequestHeaders queues the request just read with what it carried:
@@ -17,7 +18,7 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 		// remember that its response is still due so that later ones
 		// stay paired.
 		e := a.pop()
-		a.resolve(f, e, 0, false)
+		a.resolve(f, e, reply{})
 		a.dropped++
 	}
 	e := &a.queue[(a.qHead+a.qLen)%maxPending]
@@ -85,7 +86,7 @@ func (a *analyzer) bodyCred(f *inspect.Flow, c pendingCred) {
 	}
 	o := inspect.OutcomeUnknown
 	if a.lastSeq == a.reqSeq {
-		o = a.outcome(a.lastStatus, true, a.lastSetCookie)
+		o = a.outcome(a.lastReply, c)
 	}
 	f.ReportCredential(&c.cred, o, f.LoginSubject())
 }
@@ -113,39 +114,53 @@ func (a *analyzer) answer(f *inspect.Flow) (connect bool) {
 	}
 	e := a.pop()
 	a.curHead = e.head
-	a.lastSeq, a.lastStatus, a.lastSetCookie = e.seq, a.status, a.setCookie
-	a.resolve(f, e, a.status, a.setCookie)
+	a.lastSeq, a.lastReply = e.seq, a.reply
+	a.resolve(f, e, a.reply)
 	return e.connect
 }
 
 // resolve reports a request's credentials and firmware download given
-// its response status (0: none seen).
-func (a *analyzer) resolve(f *inspect.Flow, e pending, status int, setCookie bool) {
+// its response (status 0: none seen).
+func (a *analyzer) resolve(f *inspect.Flow, e pending, r reply) {
 	for i := range e.creds {
-		if c := &e.creds[i]; c.used {
-			f.ReportCredential(&c.cred, a.outcome(status, c.form, setCookie), f.LoginSubject())
+		if c := e.creds[i]; c.used {
+			f.ReportCredential(&c.cred, a.outcome(r, c), f.LoginSubject())
 		}
 	}
 	if e.firmware != "" {
-		reportFirmware(f, e.firmware, status)
+		reportFirmware(f, e.firmware, r.status)
 	}
 }
 
-// outcome is the server's verdict on a login from its response status.
+// outcome is the server's verdict on a login from its response.
 //
-// Authorization headers: 2xx and 3xx mean the server took them; 401, 403
-// and 407 mean it did not. Forms and query strings: servers answer a
-// failed form login with 200 and an error page as often as with a
-// success page, so 200 alone says nothing; a 2xx or 3xx that sets a
-// cookie (a session) means accepted, and 401 or 403 means rejected.
+// Authorization headers: 2xx and 3xx mean the server took them; a
+// refusal is as httpauth.Refused says (401 the origin's, 407 the
+// proxy's, none when only the Digest nonce was stale).
+//
+// Forms and query strings: servers answer a failed form login with 200
+// and an error page as often as with a success page, so 200 alone says
+// nothing; a 2xx or 3xx that sets a cookie (a session) means accepted,
+// unless it redirects to a login or error page, and 401 or 403 means
+// rejected. A cookie set only to delete one is no session.
+//
 // Anything else, or pairing made unreliable by lost bytes, is unknown.
-func (a *analyzer) outcome(status int, form, setCookie bool) inspect.Outcome {
-	switch {
-	case a.unpaired || status == 0:
+func (a *analyzer) outcome(r reply, c pendingCred) inspect.Outcome {
+	if a.unpaired || r.status == 0 {
 		return inspect.OutcomeUnknown
-	case status == 401 || status == 403 || (status == 407 && !form):
+	}
+	refused := r.status == 401 || r.status == 403
+	took := r.status >= 200 && r.status < 400
+	switch {
+	case c.form:
+		took = took && r.session && !r.toLogin
+	default:
+		refused = httpauth.Refused(r.status, c.proxy, r.stale)
+	}
+	switch {
+	case refused:
 		return inspect.OutcomeRejected
-	case status >= 200 && status < 400 && (!form || setCookie):
+	case took:
 		return inspect.OutcomeAccepted
 	}
 	return inspect.OutcomeUnknown
@@ -154,7 +169,7 @@ func (a *analyzer) outcome(status int, form, setCookie bool) inspect.Outcome {
 // flushPending reports every queued request as unanswered.
 func (a *analyzer) flushPending(f *inspect.Flow) {
 	for a.qLen > 0 {
-		a.resolve(f, a.pop(), 0, false)
+		a.resolve(f, a.pop(), reply{})
 	}
 	a.dropped = 0
 }

@@ -187,3 +187,75 @@ func allDigits(b []byte) bool {
 	}
 	return len(b) > 0
 }
+
+// setsCookie reports whether a Set-Cookie value sets a cookie rather than
+// deleting one: an empty or "deleted" value, a Max-Age of zero or less,
+// or an Expires date before 2000 (the Unix epoch, as servers write it)
+// deletes.
+func setsCookie(v []byte) bool {
+	pair, attrs, _ := bytes.Cut(v, []byte(";"))
+	_, value, ok := bytes.Cut(pair, []byte("="))
+	value = bytes.Trim(bytes.TrimSpace(value), `"`)
+	if !ok || len(value) == 0 || inspect.EqualFold(value, "deleted") {
+		return false
+	}
+	for len(attrs) > 0 {
+		var attr []byte
+		attr, attrs, _ = bytes.Cut(attrs, []byte(";"))
+		name, value, _ := bytes.Cut(attr, []byte("="))
+		name, value = bytes.TrimSpace(name), bytes.TrimSpace(value)
+		switch {
+		case inspect.EqualFold(name, "Max-Age"):
+			if len(value) > 0 && (value[0] == '-' || len(bytes.TrimLeft(value, "0")) == 0) {
+				return false
+			}
+		case inspect.EqualFold(name, "Expires"):
+			if year, ok := fourDigitYear(value); ok && year < 2000 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// fourDigitYear finds the year of a cookie date: its first run of
+// exactly four digits.
+func fourDigitYear(date []byte) (int, bool) {
+	for i := 0; i < len(date); {
+		j := i
+		for j < len(date) && date[j] >= '0' && date[j] <= '9' {
+			j++
+		}
+		if j-i == 4 {
+			return int(date[i]-'0')*1000 + int(date[i+1]-'0')*100 + int(date[i+2]-'0')*10 + int(date[i+3]-'0'), true
+		}
+		i = max(j, i+1)
+	}
+	return 0, false
+}
+
+// loginPage reports whether a redirect's Location leads back to a login
+// page, or to a page that names an error: a form login answered so was
+// refused or, at least, not shown to be taken.
+func loginPage(location []byte) bool {
+	if i := bytes.Index(location, []byte("://")); i >= 0 {
+		location = location[i+3:]
+		j := bytes.IndexAny(location, "/?#")
+		if j < 0 {
+			return false
+		}
+		location = location[j:] // the host names no page
+	}
+	path, _, _ := bytes.Cut(location, []byte("?"))
+	for _, w := range [...]string{"login", "logon", "signin", "sign-in", "sign_in"} {
+		if inspect.ContainsFold(path, w) {
+			return true
+		}
+	}
+	for _, w := range [...]string{"error", "fail", "denied", "invalid"} {
+		if inspect.ContainsFold(location, w) {
+			return true
+		}
+	}
+	return false
+}

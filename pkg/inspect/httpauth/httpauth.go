@@ -201,14 +201,38 @@ func Unescape(dst, v []byte) int {
 
 // Realm returns the realm parameter of a challenge (a WWW-Authenticate or
 // Proxy-Authenticate value), escapes included, or nil.
-func Realm(challenge []byte) []byte {
+func Realm(challenge []byte) []byte { return challengeParam(challenge, "realm") }
+
+// Stale reports whether a challenge carries stale=true (RFC 7616 section
+// 3.3): the credentials it answers were right, only their nonce had
+// expired.
+func Stale(challenge []byte) bool {
+	return inspect.EqualFold(challengeParam(challenge, "stale"), "true")
+}
+
+// Refused reports whether a response status refuses a credential sent in
+// an Authorization header or, with proxy, a Proxy-Authorization header:
+// 401 is the origin's refusal and says nothing about the proxy's login,
+// 407 the proxy's and says nothing about the origin's; 403 refuses
+// either. A challenge that says only the nonce was stale refuses nothing.
+func Refused(status int, proxy, stale bool) bool {
+	switch {
+	case stale:
+		return false
+	case proxy:
+		return status == 407 || status == 403
+	}
+	return status == 401 || status == 403
+}
+
+func challengeParam(challenge []byte, want string) []byte {
 	_, rest := Split(challenge)
 	for {
 		name, value, r, ok := NextParam(rest)
 		if !ok {
 			return nil
 		}
-		if inspect.EqualFold(name, "realm") {
+		if inspect.EqualFold(name, want) {
 			return value
 		}
 		rest = r

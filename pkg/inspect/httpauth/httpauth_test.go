@@ -96,6 +96,25 @@ func TestNextParamAndRealm(t *testing.T) {
 	}
 }
 
+func TestStale(t *testing.T) {
+	tests := []struct {
+		challenge string
+		want      bool
+	}{
+		{`Digest realm="r", nonce="n", stale=true`, true},
+		{`Digest realm="r", stale="TRUE", nonce="n"`, true},
+		{`Digest realm="r", stale=false`, false},
+		{`Digest realm="stale=true", nonce="n"`, false},
+		{`Basic realm="r"`, false},
+		{``, false},
+	}
+	for _, tt := range tests {
+		if got := Stale([]byte(tt.challenge)); got != tt.want {
+			t.Errorf("Stale(%q) = %v, want %v", tt.challenge, got, tt.want)
+		}
+	}
+}
+
 func TestDigestVerifier(t *testing.T) {
 	tests := []struct {
 		name     string

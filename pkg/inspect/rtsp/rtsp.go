@@ -112,9 +112,10 @@ type half struct {
 }
 
 type pending struct {
-	used bool
-	cseq int64
-	cred inspect.Credential
+	used  bool
+	proxy bool // from Proxy-Authorization
+	cseq  int64
+	cred  inspect.Credential
 }
 
 type analyzer struct {
@@ -129,6 +130,7 @@ type analyzer struct {
 
 	// The server response being read.
 	status    int
+	stale     bool // its challenge says only the nonce was stale
 	server    [maxServer]byte
 	serverLen int
 	realm     [maxRealm]byte
@@ -217,7 +219,7 @@ func (a *analyzer) startLine(dir inspect.Dir, h *half, line []byte) bool {
 		}
 		h.request = false
 		if dir == inspect.ToClient {
-			a.status = code
+			a.status, a.stale = code, false
 			a.serverLen, a.realmLen = 0, 0
 		}
 		return true
@@ -250,8 +252,13 @@ func (a *analyzer) header(f *inspect.Flow, dir inspect.Dir, h *half, name, value
 		if a.realmLen == 0 {
 			a.realmLen = httpauth.Unescape(a.realm[:], httpauth.Realm(value))
 		}
-	case h.request && dir == inspect.ToServer && (inspect.EqualFold(name, "Authorization") || inspect.EqualFold(name, "Proxy-Authorization")):
-		a.login(f, value)
+		a.stale = a.stale || httpauth.Stale(value)
+	case !h.request && dir == inspect.ToClient && inspect.EqualFold(name, "Proxy-Authenticate"):
+		a.stale = a.stale || httpauth.Stale(value)
+	case h.request && dir == inspect.ToServer && inspect.EqualFold(name, "Authorization"):
+		a.login(f, value, false)
+	case h.request && dir == inspect.ToServer && inspect.EqualFold(name, "Proxy-Authorization"):
+		a.login(f, value, true)
 	}
 }
 
@@ -270,8 +277,9 @@ func parseDecimal(value []byte, max int64) int64 {
 	return n
 }
 
-// login classifies the credential of an Authorization header.
-func (a *analyzer) login(f *inspect.Flow, value []byte) {
+// login classifies the credential of an Authorization header or, with
+// proxy, a Proxy-Authorization header.
+func (a *analyzer) login(f *inspect.Flow, value []byte, proxy bool) {
 	scheme, rest := httpauth.Split(value)
 	l := inspect.Login{Protocol: "rtsp", Mechanism: scheme.String()}
 	c, ok := httpauth.Classify(f, &l, scheme, rest, a.method[:a.methodLen], &a.scratch)
@@ -280,7 +288,7 @@ func (a *analyzer) login(f *inspect.Flow, value []byte) {
 	}
 	for i := range a.reqCreds {
 		if !a.reqCreds[i].used {
-			a.reqCreds[i] = pending{used: true, cred: c}
+			a.reqCreds[i] = pending{used: true, proxy: proxy, cred: c}
 			return
 		}
 	}
@@ -313,7 +321,7 @@ func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
 // queue full, the oldest is reported with an unknown outcome.
 func (a *analyzer) enqueue(f *inspect.Flow, p pending) {
 	if a.queue[len(a.queue)-1].used {
-		a.report(f, 0, 0)
+		a.report(f, 0, 0, false)
 	}
 	for i := range a.queue {
 		if !a.queue[i].used {
@@ -329,7 +337,7 @@ func (a *analyzer) answer(f *inspect.Flow, cseq int64) {
 	for i := 0; i < len(a.queue); {
 		p := &a.queue[i]
 		if p.used && (p.cseq == cseq || cseq < 0) {
-			a.report(f, i, a.status)
+			a.report(f, i, a.status, a.stale)
 			if cseq < 0 {
 				return
 			}
@@ -340,16 +348,16 @@ func (a *analyzer) answer(f *inspect.Flow, cseq int64) {
 }
 
 // report emits queue entry i with the verdict of status (0: none seen)
-// and closes the gap it leaves.
-func (a *analyzer) report(f *inspect.Flow, i, status int) {
+// and the challenge's staleness, and closes the gap it leaves.
+func (a *analyzer) report(f *inspect.Flow, i, status int, stale bool) {
+	p := a.queue[i]
 	o := inspect.OutcomeUnknown
 	switch {
-	case status == 401 || status == 403 || status == 407:
+	case httpauth.Refused(status, p.proxy, stale):
 		o = inspect.OutcomeRejected
 	case status >= 200 && status < 400:
 		o = inspect.OutcomeAccepted
 	}
-	p := a.queue[i]
 	copy(a.queue[i:], a.queue[i+1:])
 	a.queue[len(a.queue)-1] = pending{}
 	f.ReportCredential(&p.cred, o, f.LoginSubject())
@@ -402,7 +410,7 @@ func (a *analyzer) flushRequestCreds(f *inspect.Flow) {
 func (a *analyzer) Close(f *inspect.Flow) {
 	a.flushRequestCreds(f)
 	for a.queue[0].used {
-		a.report(f, 0, 0)
+		a.report(f, 0, 0, false)
 	}
 	a.proto.pool.Put(a)
 }

@@ -129,6 +129,18 @@ func TestSyntheticLogins(t *testing.T) {
 				Client("DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 3\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
 				Server("RTSP/1.0 200 OK\r\nCSeq: 3\r\nContent-Length: 3\r\n\r\nv=0")
 		}, []want{{"r***", "no"}, {"a***", "yes"}}},
+		{"proxy_login_judged_by_407_only", func(c *inspecttest.Conv) {
+			c.Client("DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 2\r\nAuthorization: Basic " + basicAdmin + "\r\nProxy-Authorization: Basic " + basicRoot + "\r\n\r\n").
+				Server("RTSP/1.0 407 Proxy Authentication Required\r\nCSeq: 2\r\n\r\n").
+				Client("DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 3\r\nAuthorization: Basic " + basicAdmin + "\r\nProxy-Authorization: Basic " + basicRoot + "\r\n\r\n").
+				Server("RTSP/1.0 401 Unauthorized\r\nCSeq: 3\r\n\r\n")
+		}, []want{{"a***", "unknown"}, {"r***", "no"}, {"a***", "no"}, {"r***", "unknown"}}},
+		{"stale_nonce_is_no_refusal", func(c *inspecttest.Conv) {
+			c.Client("DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 4\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("RTSP/1.0 401 Unauthorized\r\nCSeq: 4\r\nWWW-Authenticate: Digest realm=\"cam\", nonce=\"n2\", stale=\"TRUE\"\r\n\r\n").
+				Client("DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 5\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("RTSP/1.0 401 Unauthorized\r\nCSeq: 5\r\nWWW-Authenticate: Digest realm=\"cam\", nonce=\"n3\", stale=\"FALSE\"\r\n\r\n")
+		}, []want{{"a***", "unknown"}, {"a***", "no"}}},
 		{"responses_out_of_order", func(c *inspecttest.Conv) {
 			c.Client("DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 7\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n" +
 				"GET_PARAMETER " + url + " RTSP/1.0\r\nCSeq: 8\r\nAuthorization: Basic " + basicRoot + "\r\n\r\n").

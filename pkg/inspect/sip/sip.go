@@ -106,6 +106,7 @@ type half struct {
 type pending struct {
 	used   bool
 	dir    inspect.Dir // the request's direction
+	proxy  bool        // from Proxy-Authorization
 	callID uint64
 	cseq   int64
 	// cseqMethod: a CANCEL shares its INVITE's CSeq number; only the
@@ -244,32 +245,19 @@ func (a *analyzer) header(f *inspect.Flow, dir inspect.Dir, h *half, name, value
 	case inspect.EqualFold(name, "User-Agent") || inspect.EqualFold(name, "Server"):
 		a.observe(f, dir, name, value)
 	case !h.request && (inspect.EqualFold(name, "WWW-Authenticate") || inspect.EqualFold(name, "Proxy-Authenticate")):
-		h.stale = h.stale || staleChallenge(value)
-	case h.request && (inspect.EqualFold(name, "Authorization") || inspect.EqualFold(name, "Proxy-Authorization")):
-		a.login(f, dir, h, value)
-	}
-}
-
-// staleChallenge reports whether a challenge carries stale=true: the
-// previous credentials were right, only their nonce had expired.
-func staleChallenge(value []byte) bool {
-	_, rest := httpauth.Split(value)
-	for {
-		name, v, r, ok := httpauth.NextParam(rest)
-		if !ok {
-			return false
-		}
-		if inspect.EqualFold(name, "stale") {
-			return inspect.EqualFold(v, "true")
-		}
-		rest = r
+		h.stale = h.stale || httpauth.Stale(value)
+	case h.request && inspect.EqualFold(name, "Authorization"):
+		a.login(f, dir, h, value, false)
+	case h.request && inspect.EqualFold(name, "Proxy-Authorization"):
+		a.login(f, dir, h, value, true)
 	}
 }
 
 // login classifies the credential of a request: Digest, or Basic, which
 // RFC 3261 section 22.1 forbids (a server must refuse it) but which a
-// phone that sends it has sent its password in clear all the same.
-func (a *analyzer) login(f *inspect.Flow, dir inspect.Dir, h *half, value []byte) {
+// phone that sends it has sent its password in clear all the same. proxy:
+// from a Proxy-Authorization header.
+func (a *analyzer) login(f *inspect.Flow, dir inspect.Dir, h *half, value []byte, proxy bool) {
 	scheme, rest := httpauth.Split(value)
 	l := inspect.Login{Protocol: "sip"}
 	switch scheme {
@@ -286,7 +274,7 @@ func (a *analyzer) login(f *inspect.Flow, dir inspect.Dir, h *half, value []byte
 	}
 	for i := range h.creds {
 		if !h.creds[i].used {
-			h.creds[i] = pending{used: true, dir: dir, cred: c}
+			h.creds[i] = pending{used: true, dir: dir, proxy: proxy, cred: c}
 			return
 		}
 	}
@@ -333,20 +321,21 @@ func (a *analyzer) enqueue(f *inspect.Flow, p pending) {
 
 // answer reports the queued credentials a final response settles.
 //
-// 2xx: accepted. 401, 407 and 403: rejected, unless the challenge says
-// stale=true (the password was right, the nonce old). Any other final
-// response is unknown: a 404 or 480 may come before or after the
-// authentication check.
+// 2xx: accepted. A refusal as httpauth.Refused says: 401 the registrar's
+// or UAS's, 407 a proxy's, none when the challenge says stale=true (the
+// password was right, the nonce old). Any other final response is
+// unknown: a 404 or 480 may come before or after the authentication
+// check.
 func (a *analyzer) answer(f *inspect.Flow, dir inspect.Dir, h *half) {
-	o := inspect.OutcomeUnknown
-	switch {
-	case h.status >= 200 && h.status < 300:
-		o = inspect.OutcomeAccepted
-	case (h.status == 401 || h.status == 407 || h.status == 403) && !h.stale:
-		o = inspect.OutcomeRejected
-	}
 	for i := 0; i < len(a.queue); {
 		if q := &a.queue[i]; q.used && q.dir != dir && q.callID == h.callID && q.cseq == h.cseq && q.cseqMethod == h.cseqMethod {
+			o := inspect.OutcomeUnknown
+			switch {
+			case h.status >= 200 && h.status < 300:
+				o = inspect.OutcomeAccepted
+			case httpauth.Refused(h.status, q.proxy, h.stale):
+				o = inspect.OutcomeRejected
+			}
 			a.report(f, i, o)
 			continue // report shifted the next entry into i
 		}

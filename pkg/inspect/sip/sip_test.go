@@ -131,6 +131,15 @@ func TestSyntheticLogins(t *testing.T) {
 				strings.Replace(digest, "Authorization", "Proxy-Authorization", 1) + "Content-Type: application/sdp\r\nContent-Length: 38\r\n\r\n" + body).
 				Server("SIP/2.0 407 Proxy Authentication Required\r\nCall-ID: abc@192.168.1.2\r\nCSeq: 2 INVITE\r\n\r\n")
 		}, []string{"no"}},
+		{"proxy_and_registrar_judge_their_own_logins", false, func(c *inspecttest.Conv) {
+			// A 407 is the proxy's refusal: the registrar never saw the
+			// Authorization header; a 401 says nothing of the proxy's.
+			proxy := strings.Replace(digest, "Authorization", "Proxy-Authorization", 1)
+			c.Client("INVITE sip:100@pbx SIP/2.0\r\nCall-ID: p1\r\nCSeq: 2 INVITE\r\n" + digest + "Content-Length: 0\r\n\r\n").
+				Server("SIP/2.0 407 Proxy Authentication Required\r\nCall-ID: p1\r\nCSeq: 2 INVITE\r\n\r\n").
+				Client("INVITE sip:100@pbx SIP/2.0\r\nCall-ID: p1\r\nCSeq: 3 INVITE\r\n" + proxy + "Content-Length: 0\r\n\r\n").
+				Server("SIP/2.0 401 Unauthorized\r\nCall-ID: p1\r\nCSeq: 3 INVITE\r\n\r\n")
+		}, []string{"unknown", "unknown"}},
 		{"compact_headers_no_final_crlf", false, func(c *inspecttest.Conv) {
 			c.Client("REGISTER sip:pbx SIP/2.0\ni: c1\nCSeq: 5 REGISTER\n" + digest + "l: 0").
 				Server("SIP/2.0 200 OK\ni: c1\nCSeq: 5 REGISTER\nl: 0")
@@ -151,7 +160,7 @@ func TestSyntheticLogins(t *testing.T) {
 				Server("SIP/2.0 100 Trying\r\nCall-ID: c9\r\nCSeq: 2 INVITE\r\n\r\n").
 				Client("CANCEL sip:100@pbx SIP/2.0\r\nCall-ID: c9\r\nCSeq: 2 CANCEL\r\nContent-Length: 0\r\n\r\n").
 				Server("SIP/2.0 200 OK\r\nCall-ID: c9\r\nCSeq: 2 CANCEL\r\n\r\n").
-				Server("SIP/2.0 407 Proxy Authentication Required\r\nCall-ID: c9\r\nCSeq: 2 INVITE\r\n\r\n")
+				Server("SIP/2.0 401 Unauthorized\r\nCall-ID: c9\r\nCSeq: 2 INVITE\r\n\r\n")
 		}, []string{"no"}},
 		{"response_in_the_same_direction_does_not_answer", false, func(c *inspecttest.Conv) {
 			c.Client(register + "CSeq: 69 REGISTER\r\n" + digest + "\r\n").Client(ok("69"))
