@@ -60,14 +60,26 @@ func (p *Protocol) NewAnalyzer(*inspect.Flow) inspect.Analyzer {
 
 const maxUser = 128
 
+// command is what the analyzer needs to know of a command to read the
+// reply to it.
+type command uint8
+
+const (
+	cmdOther command = iota
+	cmdPass          // the reply is the verdict on a login
+	cmdAuth          // AUTH: 234 starts TLS
+)
+
 type analyzer struct {
 	proto     *Protocol
 	lines     inspect.Lines
-	pending   inspect.PendingLogin
+	commands  inspect.CommandQueue[command]
 	user      [maxUser]byte
 	userLen   int
 	sawBanner bool
-	authTLS   bool // AUTH sent, waiting for 234
+	// multiline holds the code of a multi-line reply being read
+	// ("230-…" up to "230 …"); zero outside one.
+	multiline [3]byte
 }
 
 func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
@@ -77,65 +89,105 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 // Raw implements inspect.LineHandler: every FTP control byte is in a line.
 func (*analyzer) Raw(inspect.Dir, []byte) int { return 0 }
 
-// ClientLine implements inspect.LineHandler: a command.
+// ClientLine implements inspect.LineHandler: a command. Each command gets
+// one final reply, in order (RFC 959 section 4.2), so a client that sends
+// several before the first reply is still paired.
 func (a *analyzer) ClientLine(f *inspect.Flow, line []byte) {
 	cmd, arg := inspect.CutWord(line)
 	switch {
 	case inspect.EqualFold(cmd, "USER"):
-		a.pending.Report(f, inspect.OutcomeUnknown)
 		a.userLen = copy(a.user[:], arg)
+		a.commands.Push(cmdOther)
 	case inspect.EqualFold(cmd, "PASS"):
-		a.pending.Keep(f, &inspect.Login{
+		a.commands.Login(f, &inspect.Login{
 			Protocol:  "ftp",
 			Mechanism: "USER/PASS",
 			User:      a.user[:a.userLen],
 			Secret:    arg,
 			Anonymous: anonymousUser(a.user[:a.userLen]),
-		})
+		}, a.commands.Push(cmdPass))
 	case inspect.EqualFold(cmd, "AUTH"):
 		// AUTH TLS (RFC 4217): after the server's 234 the control
 		// connection is TLS.
-		a.pending.Report(f, inspect.OutcomeUnknown)
-		a.authTLS = true
+		a.commands.Push(cmdAuth)
+	default:
+		a.commands.Push(cmdOther)
 	}
 }
 
-// ServerLine implements inspect.LineHandler: a reply.
+// ServerLine implements inspect.LineHandler: a reply, or a line of one.
 func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
-	if len(line) < 3 {
-		return
-	}
-	code := line[:3]
-	if !a.sawBanner && code[0] == '2' && code[1] == '2' && code[2] == '0' {
-		a.sawBanner = true
-		inspect.EmitGreeting(f, "ftp", line[3:])
-		return
-	}
-	if a.authTLS {
-		a.authTLS = false
-		if code[0] == '2' && code[1] == '3' && code[2] == '4' {
-			f.StartTLS()
+	var code [3]byte
+	first := a.multiline == [3]byte{}
+	if first {
+		if len(line) < 3 || !isCode(line[:3]) {
 			return
 		}
+		code = [3]byte(line[:3])
+		if len(line) > 3 && line[3] == '-' {
+			a.multiline = code
+		}
+	} else {
+		// Only "code SP" ends a multi-line reply; the lines before it
+		// may look like anything, replies included.
+		if len(line) < 4 || [3]byte(line[:3]) != a.multiline || line[3] != ' ' {
+			return
+		}
+		code, a.multiline = a.multiline, [3]byte{}
 	}
+	greeting := !a.sawBanner && code == [3]byte{'2', '2', '0'}
+	if greeting && first {
+		inspect.EmitGreeting(f, "ftp", line[3:])
+	}
+	if a.multiline != [3]byte{} || code[0] == '1' {
+		return // the reply goes on, or is a preliminary one
+	}
+	if greeting {
+		a.sawBanner = true // the greeting answers no command
+		return
+	}
+	c, queued := a.commands.Pop()
+	if !queued {
+		return
+	}
+	switch c.Kind {
+	case cmdAuth:
+		if code == [3]byte{'2', '3', '4'} {
+			f.StartTLS()
+		}
+	case cmdPass:
+		a.commands.Settle(f, c, verdict(code))
+	}
+}
+
+// verdict is what the final reply to PASS says of the login.
+func verdict(code [3]byte) inspect.Outcome {
 	switch {
 	case code[0] == '2' && code[1] == '3' && code[2] == '0': // 230 logged in
-		a.pending.Report(f, inspect.OutcomeAccepted)
+		return inspect.OutcomeAccepted
 	case code[0] == '2' && code[1] == '0' && code[2] == '2': // 202 superfluous: already in
-		a.pending.Report(f, inspect.OutcomeAccepted)
+		return inspect.OutcomeAccepted
 	case code[0] == '5', code[0] == '4' && code[1] == '3' && code[2] == '0': // 530 and kin, 430 invalid user or password: refused
-		a.pending.Report(f, inspect.OutcomeRejected)
-	case code[0] == '4': // 421 too many users and kin: not judged
-		a.pending.Report(f, inspect.OutcomeUnknown)
+		return inspect.OutcomeRejected
 	}
+	return inspect.OutcomeUnknown // 421 too many users and kin, 332 need account: not judged
+}
+
+func isCode(b []byte) bool {
+	return b[0] >= '1' && b[0] <= '5' && b[1] >= '0' && b[1] <= '9' && b[2] >= '0' && b[2] <= '9'
 }
 
 // Gap drops, in dir, the tail of the line whose start was lost: it is
-// neither a command nor a reply.
-func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) { a.lines.Resync(dir) }
+// neither a command nor a reply. Replies can no longer be matched to
+// commands, so the logins waiting for theirs get none.
+func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
+	a.lines.Resync(dir)
+	a.multiline = [3]byte{}
+	a.commands.Lost(f)
+}
 
 func (a *analyzer) Close(f *inspect.Flow) {
-	a.pending.Report(f, inspect.OutcomeUnknown)
+	a.commands.Close(f)
 	a.proto.pool.Put(a)
 }
 

@@ -2,6 +2,7 @@ package ftp
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,8 +69,17 @@ func TestSyntheticLogins(t *testing.T) {
 			c.Server("220 x\r\n").Client("USER admin\r\n").Server("331 ok\r\n").Client("PASS s3cret-Pass\r\n").Server("430 Invalid username or password\r\n")
 		}, 1, "no"},
 		{"split_across_segments", func(c *inspecttest.Conv) {
-			c.Server("220 x\r\n").Client("US").Client("ER adm").Client("in\r\nPA").Client("SS s3cret-Pass\r").Client("\n").Server("23").Server("0 in\r\n")
+			c.Server("220 x\r\n").Client("US").Client("ER adm").Client("in\r\nPA").Client("SS s3cret-Pass\r").Client("\n").Server("331 ok\r\n").Server("23").Server("0 in\r\n")
 		}, 1, "yes"},
+		{"multiline_replies", func(c *inspecttest.Conv) {
+			// Only "230 " ends the reply; the lines between look like
+			// replies but answer nothing.
+			c.Server("220-Welcome\r\n220-Be nice\r\n220 ready\r\n").Client("USER admin\r\nPASS s3cret-Pass\r\n").
+				Server("331 ok\r\n230-Rules:\r\n530 is what you get for bad passwords\r\n230 in\r\n")
+		}, 1, "yes"},
+		{"preliminary_reply_is_no_verdict", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\nPASS s3cret-Pass\r\n").Server("331 ok\r\n").Server("150 wait\r\n530 no\r\n")
+		}, 1, "no"},
 		{"no_reply_before_close", func(c *inspecttest.Conv) {
 			c.Server("220 x\r\n").Client("USER admin\r\nPASS s3cret-Pass\r\n")
 		}, 1, "unknown"},
@@ -77,10 +87,10 @@ func TestSyntheticLogins(t *testing.T) {
 			c.Server("220 x\r\n").Client("AUTH TLS\r\n").Server("234 go\r\n").Client("USER admin\r\nPASS s3cret-Pass\r\n")
 		}, 0, ""},
 		{"auth_tls_refused_stays_clear", func(c *inspecttest.Conv) {
-			c.Server("220 x\r\n").Client("AUTH TLS\r\n").Server("502 no\r\n").Client("USER admin\r\nPASS s3cret-Pass\r\n").Server("230 ok\r\n")
+			c.Server("220 x\r\n").Client("AUTH TLS\r\n").Server("502 no\r\n").Client("USER admin\r\nPASS s3cret-Pass\r\n").Server("331 ok\r\n230 ok\r\n")
 		}, 1, "yes"},
 		{"bare_lf", func(c *inspecttest.Conv) {
-			c.Server("220 x\n").Client("USER admin\nPASS s3cret-Pass\n").Server("230 ok\n")
+			c.Server("220 x\n").Client("USER admin\nPASS s3cret-Pass\n").Server("331 ok\n230 ok\n")
 		}, 1, "yes"},
 	}
 	for _, tt := range tests {
@@ -193,6 +203,46 @@ func TestGapResyncs(t *testing.T) {
 	}
 	if inspecttest.Leaks(t, col.Events, "s3cret-Pass") {
 		t.Error("password leaked into an event")
+	}
+}
+
+// TestPipelinedLogins checks that each reply judges its own command's
+// login when a client sends several logins before the first reply, and
+// that a lost reply leaves the logins waiting for it unjudged.
+func TestPipelinedLogins(t *testing.T) {
+	const two = "USER admin\r\nPASS s3cret-Pass\r\nUSER root\r\nPASS s3cret-Pass\r\n"
+	// More logins than wait at once: the first is reported early,
+	// unjudged, and its reply judges no other.
+	const five = "USER admin\r\nPASS s3cret-Pass\r\nUSER root\r\nPASS s3cret-Pass\r\nUSER guest\r\nPASS s3cret-Pass\r\n" +
+		"USER operator\r\nPASS s3cret-Pass\r\nUSER service\r\nPASS s3cret-Pass\r\n"
+	tests := []struct {
+		name            string
+		client, replies string
+		gap             bool // server bytes lost before the replies
+		want            []string
+	}{
+		{"in_order", two, "331 ok\r\n530 no\r\n331 ok\r\n230 in\r\n", false, []string{"a***:no", "r***:yes"}},
+		{"lost_replies", two, "ok\r\n230 in\r\n", true, []string{"a***:unknown", "r***:unknown"}},
+		{"more_than_wait", five, strings.Repeat("331 ok\r\n230 in\r\n", 4) + "331 ok\r\n530 no\r\n", false,
+			[]string{"a***:unknown", "r***:yes", "g***:yes", "op***:yes", "se***:no"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := inspecttest.NewSession(t, New(), server)
+			s.Server("220 FTP ready\r\n").Client(tt.client)
+			if tt.gap {
+				f, a := s.Analyzer(t)
+				a.Gap(f, inspect.ToClient)
+			}
+			s.Server(tt.replies)
+			var got []string
+			for _, ev := range s.End().Findings() {
+				got = append(got, ev.Evidence["user"]+":"+ev.Evidence["accepted"])
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("logins %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 

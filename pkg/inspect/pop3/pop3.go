@@ -91,16 +91,16 @@ const (
 const (
 	maxUser      = 256
 	maxTimestamp = 128
-	// maxPipelined commands wait for replies at once (RFC 2449
-	// PIPELINING); replies to commands beyond are not matched.
-	maxPipelined = 16
 )
 
 type analyzer struct {
-	proto   *Protocol
-	lines   inspect.Lines
-	auth    sasl.Exchange
-	pending inspect.PendingLogin
+	proto    *Protocol
+	lines    inspect.Lines
+	auth     sasl.Exchange
+	commands inspect.CommandQueue[command] // awaiting a status reply
+	// authSlot is the queue slot of the AUTH command whose exchange is
+	// running, -1 if it was not queued.
+	authSlot int
 
 	greeted      bool
 	timestamp    [maxTimestamp]byte // the greeting's APOP timestamp
@@ -108,9 +108,6 @@ type analyzer struct {
 	apopDigest   [md5.Size]byte
 	user         [maxUser]byte // from USER, for PASS
 	userLen      int
-
-	queue      [maxPipelined]command // commands awaiting a status reply
-	head, size int
 
 	inBody bool // server bytes are a multi-line response up to the "." line
 	body   inspect.DotBody
@@ -147,43 +144,42 @@ func (a *analyzer) ClientLine(f *inspect.Flow, line []byte) {
 	switch {
 	case inspect.EqualFold(cmd, "USER"):
 		a.userLen = copy(a.user[:], arg)
-		a.push(cmdOther)
+		a.commands.Push(cmdOther)
 	case inspect.EqualFold(cmd, "PASS"):
-		a.login(f, &inspect.Login{Mechanism: "USER/PASS", User: a.user[:a.userLen], Secret: arg})
-		a.push(cmdLogin)
+		slot := a.commands.Push(cmdLogin)
+		a.login(f, &inspect.Login{Mechanism: "USER/PASS", User: a.user[:a.userLen], Secret: arg}, slot)
 	case inspect.EqualFold(cmd, "APOP"):
-		a.apop(f, arg)
-		a.push(cmdLogin)
+		a.apop(f, arg, a.commands.Push(cmdLogin))
 	case inspect.EqualFold(cmd, "AUTH"):
 		mech, initial := inspect.CutWord(arg)
 		if len(mech) == 0 {
-			a.push(cmdMulti) // lists the mechanisms
+			a.commands.Push(cmdMulti) // lists the mechanisms
 			return
 		}
 		a.auth.Start(mech)
-		a.push(cmdAuth)
+		a.authSlot = a.commands.Push(cmdAuth)
 		if len(initial) > 0 {
 			a.respond(f, initial)
 		}
 	case inspect.EqualFold(cmd, "STLS"):
-		a.push(cmdSTLS)
+		a.commands.Push(cmdSTLS)
 	case inspect.EqualFold(cmd, "CAPA"), inspect.EqualFold(cmd, "RETR"), inspect.EqualFold(cmd, "TOP"):
-		a.push(cmdMulti)
+		a.commands.Push(cmdMulti)
 	case inspect.EqualFold(cmd, "LIST"), inspect.EqualFold(cmd, "UIDL"):
 		if len(arg) == 0 {
-			a.push(cmdMulti) // the whole listing; with an argument, one line
+			a.commands.Push(cmdMulti) // the whole listing; with an argument, one line
 		} else {
-			a.push(cmdOther)
+			a.commands.Push(cmdOther)
 		}
 	default:
-		a.push(cmdOther)
+		a.commands.Push(cmdOther)
 	}
 }
 
 // apop reads "APOP name digest": the digest is MD5 of the greeting's
 // timestamp and the password (RFC 1939 section 7), so the password can be
-// tested but not read.
-func (a *analyzer) apop(f *inspect.Flow, arg []byte) {
+// tested but not read. slot is the command's in the queue.
+func (a *analyzer) apop(f *inspect.Flow, arg []byte, slot int) {
 	i := bytes.LastIndexByte(arg, ' ')
 	if i < 0 {
 		return
@@ -210,39 +206,22 @@ func (a *analyzer) apop(f *inspect.Flow, arg []byte) {
 			return bytes.Equal(h.Sum(sum[:0]), digest)
 		}
 	}
-	a.login(f, &l)
+	a.login(f, &l, slot)
 }
 
 // respond hands a client line to the SASL exchange.
 func (a *analyzer) respond(f *inspect.Flow, line []byte) {
 	a.auth.Handle(line, &a.proto.scratch, func(l inspect.Login) {
 		l.Mechanism = "AUTH " + l.Mechanism
-		a.login(f, &l)
+		a.login(f, &l, a.authSlot)
 	})
 }
 
-// login classifies a login at once and keeps it for the server's verdict.
-func (a *analyzer) login(f *inspect.Flow, l *inspect.Login) {
+// login classifies a login at once and keeps it for the verdict on the
+// command in the queue's slot.
+func (a *analyzer) login(f *inspect.Flow, l *inspect.Login, slot int) {
 	l.Protocol = "pop3"
-	a.pending.Keep(f, l)
-}
-
-func (a *analyzer) push(c command) {
-	if a.size == len(a.queue) {
-		return
-	}
-	a.queue[(a.head+a.size)%len(a.queue)] = c
-	a.size++
-}
-
-func (a *analyzer) pop() (command, bool) {
-	if a.size == 0 {
-		return cmdOther, false
-	}
-	c := a.queue[a.head]
-	a.head = (a.head + 1) % len(a.queue)
-	a.size--
-	return c, true
+	a.commands.Login(f, l, slot)
 }
 
 // ServerLine implements inspect.LineHandler: a status reply, a SASL
@@ -258,7 +237,7 @@ func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 	}
 	if len(line) > 0 && line[0] == '+' && !ok {
 		// "+ challenge": a SASL continuation (RFC 5034).
-		if a.size > 0 && a.queue[a.head] == cmdAuth {
+		if c, ok := a.commands.Next(); ok && c.Kind == cmdAuth {
 			a.auth.Challenge(line[1:], &a.proto.scratch)
 		}
 		return
@@ -266,11 +245,11 @@ func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 	if !ok && !inspect.HasPrefixFold(line, "-ERR") {
 		return
 	}
-	c, queued := a.pop()
+	c, queued := a.commands.Pop()
 	if !queued {
 		return
 	}
-	switch c {
+	switch c.Kind {
 	case cmdMulti:
 		if ok {
 			a.inBody, a.body = true, inspect.DotBody{}
@@ -279,13 +258,13 @@ func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 		a.auth.End()
 		switch {
 		case ok:
-			a.pending.Report(f, inspect.OutcomeAccepted)
+			a.commands.Settle(f, c, inspect.OutcomeAccepted)
 		case inspect.ContainsFold(line, "[IN-USE]"), inspect.ContainsFold(line, "[SYS/TEMP]"):
 			// RFC 3206: the mailbox is busy, the system failed for
 			// now; neither judged the password.
-			a.pending.Report(f, inspect.OutcomeUnknown)
+			a.commands.Settle(f, c, inspect.OutcomeUnknown)
 		default:
-			a.pending.Report(f, inspect.OutcomeRejected)
+			a.commands.Settle(f, c, inspect.OutcomeRejected)
 		}
 	case cmdSTLS:
 		if ok {
@@ -303,9 +282,9 @@ func (a *analyzer) greeting(f *inspect.Flow, line []byte) {
 
 // Gap loses the place in the conversation: replies can no longer be
 // matched to commands, and a multi-line response may have ended unseen.
-func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
+func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
 	a.auth.End()
-	a.head, a.size = 0, 0
+	a.commands.Lost(f)
 	if dir == inspect.ToClient {
 		a.inBody = false
 	}
@@ -313,6 +292,6 @@ func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 }
 
 func (a *analyzer) Close(f *inspect.Flow) {
-	a.pending.Report(f, inspect.OutcomeUnknown)
+	a.commands.Close(f)
 	a.proto.pool.Put(a)
 }

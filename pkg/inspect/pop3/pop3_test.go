@@ -87,6 +87,16 @@ func TestSyntheticLogins(t *testing.T) {
 			// RFC 2449 pipelining: the first +OK answers USER, the -ERR PASS.
 			c.Server(greeting).Client("USER joe@example.com\r\nPASS s3cret-Pass\r\nSTAT\r\n").Server("+OK\r\n-ERR no\r\n").Server("-ERR not in transaction\r\n")
 		}, []want{{"jo***", "USER/PASS", "unique", "no"}}},
+		{"two_logins_pipelined", func(c *inspecttest.Conv) {
+			// Each verdict belongs to its own PASS, in order.
+			c.Server(greeting).Client("USER joe\r\nPASS s3cret-Pass\r\nUSER root\r\nPASS s3cret-Pass\r\n").
+				Server("+OK\r\n-ERR no\r\n+OK\r\n+OK in\r\n")
+		}, []want{{"j***", "USER/PASS", "unique", "no"}, {"r***", "USER/PASS", "unique", "yes"}}},
+		{"apop_malformed_then_pass_pipelined", func(c *inspecttest.Conv) {
+			// The APOP that carried no login gets no verdict of another's.
+			c.Server(greeting).Client("APOP mrose c4c9\r\nUSER joe\r\nPASS s3cret-Pass\r\n").
+				Server("-ERR bad\r\n+OK\r\n").Server("+OK\r\n")
+		}, []want{{"j***", "USER/PASS", "unique", "yes"}}},
 		{"apop", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n").Server("+OK mrose's maildrop has 2 messages\r\n")
 		}, []want{{"m***", "APOP", "hashed", "yes"}}},
