@@ -63,6 +63,16 @@ type FlowIdentifiedObserver interface {
 	FlowIdentified(f *Flow)
 }
 
+// CleartextObserver is told when an analyzer has found that a flow
+// carries its content in clear (Flow.ReportCleartext), for protocols
+// whose analyzer, not the protocol alone, decides that: an HTTP
+// connection that only fetched signed OCSP answers or made a
+// captive-portal check carries nothing worth encrypting. It may not keep
+// f.
+type CleartextObserver interface {
+	CleartextUsed(f *Flow)
+}
+
 // PayloadScanner looks for personal data in plaintext payloads and reports
 // what it finds on the flow. Analyzers that understand a protocol's
 // framing (HTTP bodies, MQTT publishes) hand it the parts worth scanning;

@@ -131,6 +131,7 @@ type Engine struct {
 	protocols  []Protocol
 	observers  []FlowObserver
 	identified []FlowIdentifiedObserver
+	cleartext  []CleartextObserver
 	classifier Classifier
 	sink       Sink
 	packetObs  PacketObserver
@@ -230,6 +231,9 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 		}
 		if o, ok := p.(FlowIdentifiedObserver); ok {
 			e.identified = append(e.identified, o)
+		}
+		if o, ok := p.(CleartextObserver); ok {
+			e.cleartext = append(e.cleartext, o)
 		}
 	}
 	return e, nil
@@ -961,6 +965,18 @@ func (f *Flow) Emit(subject Subject, ev *event.Event) {
 // Engine returns the engine running the flow, for analyzers that emit
 // events not tied to a flow or need its clock.
 func (f *Flow) Engine() *Engine { return f.engine }
+
+// ReportCleartext tells the engine's CleartextObservers that the flow
+// carries content in clear. The router's own connections are not the
+// devices' and are not reported.
+func (f *Flow) ReportCleartext() {
+	if f.has(flagRouter) {
+		return
+	}
+	for _, o := range f.engine.cleartext {
+		o.CleartextUsed(f)
+	}
+}
 
 func (f *Flow) eventFlow() *event.Flow {
 	transport := "udp"

@@ -228,9 +228,11 @@ type analyzer struct {
 	lastSeq   uint32
 	lastReply reply
 
-	sawClient bool // http_client observation sent
-	sawServer bool // http_server observation sent
-	sawRealm  bool // a realm was part of an observation
+	ocspBody          bool // the request being read is application/ocsp-request
+	reportedCleartext bool // a request not in clear by design was seen
+	sawClient         bool // http_client observation sent
+	sawServer         bool // http_server observation sent
+	sawRealm          bool // a realm was part of an observation
 }
 
 // dropTarget wipes the request target, which may carry "?pwd=…", once its
@@ -355,7 +357,7 @@ func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []b
 	a.methodLen = copy(a.method[:], method)
 	a.targetLen = copy(a.target[:], target)
 	a.targetCut = len(target) > a.targetLen
-	a.hostLen, a.agentLen = 0, 0
+	a.hostLen, a.agentLen, a.ocspBody = 0, 0, false
 	a.reqSeq = a.nextSeq
 	a.nextSeq++
 	if a.proto.scanner != nil {
@@ -381,6 +383,8 @@ func (a *analyzer) requestHeader(f *inspect.Flow, name, value []byte) {
 	switch {
 	case inspect.EqualFold(name, "Host"):
 		a.hostLen = copy(a.host[:], value)
+	case inspect.EqualFold(name, "Content-Type"):
+		a.ocspBody = inspect.HasPrefixFold(value, "application/ocsp-request")
 	case inspect.EqualFold(name, "User-Agent"):
 		a.agentLen = copy(a.agent[:], value)
 	case inspect.EqualFold(name, "Authorization"):

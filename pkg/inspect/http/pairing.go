@@ -35,18 +35,20 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 	if c, ok := a.queryLogin(f, target, a.targetCut); ok {
 		a.attach(f, e, c)
 	}
-	if string(method) == "GET" {
-		host, path, ambiguous := splitTarget(target)
-		header := a.host[:a.hostLen]
-		if ambiguous && !bytes.EqualFold(host, header) {
-			path = nil // "http://cdn/npm/fw@1.2.3/x.bin": no made-up URL
-		}
-		if len(host) == 0 {
-			host = header
-		}
-		if isFirmwarePath(path) {
-			e.firmware = firmwareURL(f, host, path)
-		}
+	host, path, ambiguous := splitTarget(target)
+	header := a.host[:a.hostLen]
+	if ambiguous && !bytes.EqualFold(host, header) {
+		path = nil // "http://cdn/npm/fw@1.2.3/x.bin": no made-up URL
+	}
+	if len(host) == 0 {
+		host = header
+	}
+	if string(method) == "GET" && isFirmwarePath(path) {
+		e.firmware = firmwareURL(f, host, path)
+	}
+	if !a.reportedCleartext && (a.targetCut || !inClearByDesign(method, host, path, a.ocspBody)) {
+		a.reportedCleartext = true
+		f.ReportCleartext()
 	}
 	a.dropTarget()
 }

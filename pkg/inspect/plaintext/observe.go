@@ -23,10 +23,23 @@ func (p *Protocol) FlowStarted(f *inspect.Flow) {
 // known, so that a connection open for days (MQTT to a cloud on 1883)
 // is reported at once, and one still open at a restart at all.
 func (p *Protocol) FlowIdentified(f *inspect.Flow) {
-	if !mayStartTLS(f.App()) {
+	if !mayStartTLS(f.App()) && !judgedByAnalyzer(f.App()) {
 		p.use.observe(f)
 	}
 }
+
+// CleartextUsed implements inspect.CleartextObserver: the analyzer of a
+// protocol judgedByAnalyzer found content worth encrypting sent in clear.
+func (p *Protocol) CleartextUsed(f *inspect.Flow) {
+	p.use.observe(f)
+}
+
+// judgedByAnalyzer: the protocol's analyzer reports whether a flow's
+// content matters (Flow.ReportCleartext), since much of it is in clear
+// by design: HTTP's OCSP and CRL fetches are signed, captive-portal
+// checks must be plain HTTP to be redirected, and CONNECT opens a tunnel
+// that is usually TLS.
+func judgedByAnalyzer(app string) bool { return app == "http" }
 
 // FlowClosed implements inspect.FlowObserver: a protocol that can turn
 // to TLS (STARTTLS, AUTH TLS) is counted at the flow's end, once it is

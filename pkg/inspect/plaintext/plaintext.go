@@ -27,8 +27,10 @@ type Protocol struct {
 }
 
 var (
-	_ inspect.Protocol     = (*Protocol)(nil)
-	_ inspect.FlowObserver = (*Protocol)(nil)
+	_ inspect.Protocol               = (*Protocol)(nil)
+	_ inspect.FlowObserver           = (*Protocol)(nil)
+	_ inspect.FlowIdentifiedObserver = (*Protocol)(nil)
+	_ inspect.CleartextObserver      = (*Protocol)(nil)
 )
 
 // New returns the generic text protocol, which hands payload to scanner.

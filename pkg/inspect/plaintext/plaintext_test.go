@@ -11,6 +11,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/http"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
 	"github.com/iotgw/iotgw/pkg/inspect/pii"
 )
@@ -283,8 +284,7 @@ func BenchmarkFeed(b *testing.B) {
 func httpEngine(t testing.TB) (*inspect.Engine, *inspecttest.Collector, *Protocol) {
 	c := &inspecttest.Collector{}
 	p := New(pii.New())
-	e := inspecttest.Engine(t, c, nil,
-		&fakeProto{name: "http", prefix: "GET "}, &fakeProto{name: "telnet", prefix: "\xff\xfd"}, p)
+	e := inspecttest.Engine(t, c, nil, http.New(nil), &fakeProto{name: "telnet", prefix: "\xff\xfd"}, p)
 	return e, c, p
 }
 
@@ -298,6 +298,35 @@ func TestPlaintextProtocolOnOpenConnection(t *testing.T) {
 	got := c.Kind(event.KindPlaintextProtocol)
 	if len(got) != 2 {
 		t.Fatalf("%d findings on open connections, want 2 (http, telnet): %v", len(got), got)
+	}
+}
+
+// TestInClearByDesignIsNoFinding: HTTP whose content needs no
+// encryption (signed OCSP answers and CRLs, captive-portal checks, a
+// CONNECT tunnel) makes no plaintext_protocol finding; the first other
+// request on the same connection does.
+func TestInClearByDesignIsNoFinding(t *testing.T) {
+	e, c, _ := httpEngine(t)
+	ocsp := "POST / HTTP/1.1\r\nHost: ocsp.digicert.com\r\nContent-Type: application/ocsp-request\r\nContent-Length: 3\r\n\r\n0\x81\x00"
+	for i, req := range []string{
+		ocsp,
+		"GET /MFEwTzBNMEswSTAJBgUrDgMCGgUABBQ HTTP/1.1\r\nHost: r11.o.lencr.org\r\n\r\n",
+		"GET /generate_204 HTTP/1.1\r\nHost: connectivitycheck.gstatic.com\r\n\r\n",
+		"GET /hotspot-detect.html HTTP/1.0\r\nHost: captive.apple.com\r\n\r\n",
+		"GET /DigiCertGlobalRootCA.crl HTTP/1.1\r\nHost: crl3.digicert.com\r\n\r\n",
+		"CONNECT cloud.example:443 HTTP/1.1\r\nHost: cloud.example:443\r\n\r\n",
+	} {
+		inspecttest.NewTCP(e, fmt.Sprintf("192.168.1.10:%d", 40000+i), fmt.Sprintf("203.0.113.%d:80", 10+i)).Client(req).Close()
+	}
+	e.Flush()
+	if got := c.Kind(event.KindPlaintextProtocol); len(got) != 0 {
+		t.Fatalf("%d findings for HTTP in clear by design: %v", len(got), got)
+	}
+	inspecttest.NewTCP(e, "192.168.1.10:41000", "203.0.113.30:80").
+		Client("GET /generate_204 HTTP/1.1\r\nHost: cloud.example\r\n\r\n").Server("HTTP/1.1 204 No Content\r\n\r\n").
+		Client("POST /api/telemetry HTTP/1.1\r\nHost: cloud.example\r\nContent-Length: 2\r\n\r\n{}")
+	if got := c.Kind(event.KindPlaintextProtocol); len(got) != 1 || got[0].Evidence["destination"] != "203.0.113.30" {
+		t.Fatalf("findings %v, want one for 203.0.113.30 once the connection carried an API call", got)
 	}
 }
 
