@@ -28,7 +28,7 @@ func emailAt(b []byte, at, atLen int) (start, end int, ok bool) {
 			return 0, 0, false
 		case p == '/':
 			return 0, 0, false // "http://user@host": userinfo
-		case p == ':' && !hasSuffixFold(b[:start], "mailto:"):
+		case p == ':' && !addressLabelBefore(b[:start]):
 			return 0, 0, false // "user:password@host": userinfo
 		}
 	}
@@ -37,6 +37,17 @@ func emailAt(b []byte, at, atLen int) (start, end int, ok bool) {
 	}
 	end, ok = domainAt(b, at+atLen)
 	return start, end, ok
+}
+
+// addressLabelBefore: b ends in a word that says an address follows the
+// colon ("mailto:", "email:", "E-Mail:"), so it is no URL userinfo.
+func addressLabelBefore(b []byte) bool {
+	for _, w := range [...]string{"mailto:", "email:", "e-mail:", "mail:"} {
+		if hasSuffixFold(b, w) && (len(b) == len(w) || !isAlnum(b[len(b)-len(w)-1])) {
+			return true
+		}
+	}
+	return false
 }
 
 func isLocalByte(c byte) bool {

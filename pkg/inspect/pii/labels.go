@@ -63,6 +63,12 @@ func newLabels() []label {
 		{field: "login", kind: labelEmail, exact: true},
 		{field: "account", kind: labelEmail, exact: true},
 		{field: "contact", kind: labelEmail, exact: true},
+		// Longer than "id", which they would otherwise end as an id
+		// ("loginId": "alice@example.com").
+		{field: "login_id", kind: labelEmail},
+		{field: "login_name", kind: labelEmail},
+		{field: "user_id", kind: labelEmail},
+		{field: "account_id", kind: labelEmail},
 
 		{field: "phone", kind: labelPhone},
 		{field: "phone_number", kind: labelPhone},
