@@ -176,14 +176,15 @@ func (inv *Inventory) refresh(d *Device) {
 	}
 	d.dirty = false
 	id := &d.Identity
-	id.Vendor = inv.combine(d.votes, fieldVendor)
-	id.Type = inv.combine(d.votes, fieldType)
+	skipDomains := runsApps(d.votes)
+	id.Vendor = inv.combine(d.votes, fieldVendor, skipDomains)
+	id.Type = inv.combine(d.votes, fieldType, skipDomains)
 	if id.Type.Value == "" {
 		id.Type.Value = TypeUnknown
 	}
-	id.Model = inv.combine(d.votes, fieldModel)
-	id.Firmware = inv.combine(d.votes, fieldFirmware)
-	id.OS = inv.combine(d.votes, fieldOS)
+	id.Model = inv.combine(d.votes, fieldModel, skipDomains)
+	id.Firmware = inv.combine(d.votes, fieldFirmware, skipDomains)
+	id.OS = inv.combine(d.votes, fieldOS, skipDomains)
 	// The firmware of a known model is software the advisory feed can
 	// name ("samsung:ue55tu7100").
 	if fw := id.Firmware; fw.Value != "" {
@@ -192,6 +193,26 @@ func (inv *Inventory) refresh(d *Device) {
 			d.setFirmware(Software{Product: p, Version: fw.Value, Source: ev.Source, Seen: ev.Time})
 		}
 	}
+}
+
+// runsApps reports whether signals other than domains say the device is
+// a phone or a computer, or runs iOS, macOS or Windows: a device whose
+// owner installs apps. Its domains then name the apps (the Hue, Sonos or
+// camera app resolving its vendor's cloud), not what the device is.
+func runsApps(votes []vote) bool {
+	for i := range votes {
+		v := &votes[i]
+		if v.ev.Signal == string(fingerprint.SigDomain) {
+			continue
+		}
+		switch {
+		case v.field == fieldType && (v.key == "phone" || v.key == "computer"):
+			return true
+		case v.field == fieldOS && (v.key == "ios" || v.key == "macos" || v.key == "windows"):
+			return true
+		}
+	}
+	return false
 }
 
 type candidate struct {
@@ -209,13 +230,14 @@ type candidate struct {
 // "Android"); the highest score wins (ties: the more specific, for
 // firmware the more recently reported, then alphabetical), and a rival
 // that is not an ancestor or descendant lowers the confidence to
-// s1·s1/(s1+s2).
-func (inv *Inventory) combine(votes []vote, f field) Attribute {
+// s1·s1/(s1+s2). skipDomains leaves the votes of domain rules out (see
+// runsApps).
+func (inv *Inventory) combine(votes []vote, f field, skipDomains bool) Attribute {
 	var cands []*candidate
 	byKey := map[string]*candidate{}
 	for i := range votes {
 		v := &votes[i]
-		if v.field != f {
+		if v.field != f || (skipDomains && v.ev.Signal == string(fingerprint.SigDomain)) {
 			continue
 		}
 		c := byKey[v.key]

@@ -158,6 +158,54 @@ func TestConflictingEvidenceLowersConfidence(t *testing.T) {
 	}
 }
 
+// TestAppDomainsDoNotNameAPhone: a phone with a private MAC resolves the
+// clouds of the Hue, Sonos, camera and Alexa apps on it; those domains
+// say which apps it runs, not that it is a hub, a speaker or a camera.
+// A device that is no phone or computer is still named by its domains.
+func TestAppDomainsDoNotNameAPhone(t *testing.T) {
+	apps := []string{"discovery.meethue.com", "api.sonos.com", "api.hik-connect.com", "avs-alexa-eu.amazon.com"}
+	tests := []struct {
+		name         string
+		dhcp         event.Evidence
+		vendor, typ  string
+		domainsCount bool
+	}{
+		{"android_phone", event.Evidence{"vendor_class": "android-dhcp-13", "prl": "1,3,6,15,26,28,51,58,59,43,114,108"}, "", "phone", false},
+		{"unknown_device", event.Evidence{"prl": "1,3,28,6"}, "Philips Hue", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			const mac, ip = "da:a1:19:00:00:02", "192.168.1.40"
+			inv.Emit(dhcp(mac, tt.dhcp))
+			for _, name := range apps {
+				inv.Emit(obs(mac, ip, event.KindDNSQuery, event.Evidence{"name": name, "qtype": "A"}))
+			}
+			id := device(t, inv, mac).Identity
+			if tt.typ != "" && id.Type.Value != tt.typ {
+				t.Errorf("type %q (alternatives %v), want %q", id.Type.Value, id.Type.Alternatives, tt.typ)
+			}
+			fromDomains := 0
+			for _, a := range []Attribute{id.Vendor, id.Type, id.Model, id.OS} {
+				for _, e := range a.Evidence {
+					if e.Signal == string(fingerprint.SigDomain) {
+						fromDomains++
+					}
+				}
+			}
+			if tt.domainsCount != (fromDomains > 0) {
+				t.Errorf("%d pieces of domain evidence in %+v", fromDomains, id)
+			}
+			if !tt.domainsCount && (id.Vendor.Value != tt.vendor || len(id.Type.Alternatives) != 0) {
+				t.Errorf("vendor %q, type alternatives %v: the apps' domains voted", id.Vendor.Value, id.Type.Alternatives)
+			}
+			if tt.domainsCount && id.Vendor.Value == "" {
+				t.Errorf("no vendor from the domains: %+v", id.Vendor)
+			}
+		})
+	}
+}
+
 func TestPrivateMACHasNoOUIVendor(t *testing.T) {
 	inv := newInv()
 	// 02:00:00… and da:… have the locally administered bit set.
