@@ -190,8 +190,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return exitOK
 }
 
-// runUninstallRules deletes iotgw's nftables tables and nothing else; the
-// package's pre-remove script calls it.
+// runUninstallRules deletes iotgw's nftables tables, under the configured
+// name or another it built them under, and nothing else; the package's
+// pre-remove script calls it.
 func runUninstallRules(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("uninstall-rules", "", stderr)
 	load := configFlagSet(fs)
@@ -204,14 +205,19 @@ func runUninstallRules(ctx context.Context, args []string, stdout, stderr io.Wri
 		return exitUsage
 	}
 	n, err := quarantine.NewNFTables(quarantine.Config{NoticePort: uint16(cfg.Quarantine.NoticePort), TableName: cfg.Quarantine.Table})
+	var deleted []string
 	if err == nil {
-		err = n.Uninstall(ctx)
+		deleted, err = n.Uninstall(ctx)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "iotgw uninstall-rules: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "removed nftables tables inet %s and bridge %s\n", cfg.Quarantine.Table, cfg.Quarantine.Table)
+	if len(deleted) == 0 {
+		fmt.Fprintln(stdout, "no nftables table of iotgw's to remove")
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "removed nftables tables %s\n", strings.Join(deleted, ", "))
 	return exitOK
 }
 

@@ -721,7 +721,7 @@ func TestTablesRestoredAfterFlush(t *testing.T) {
 	h := start(t, enforcingConfig(), fake, t.TempDir())
 	defer h.stop()
 	h.settle()
-	if err := fake.Uninstall(context.Background()); err != nil {
+	if _, err := fake.Uninstall(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)

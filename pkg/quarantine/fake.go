@@ -133,15 +133,20 @@ func (f *Fake) Current(ctx context.Context) ([]Entry, error) {
 	return f.st.current(), nil
 }
 
-// Uninstall: see NFTables.Uninstall.
-func (f *Fake) Uninstall(ctx context.Context) error {
+// Uninstall: see NFTables.Uninstall; the fake holds its own two tables
+// only.
+func (f *Fake) Uninstall(ctx context.Context) ([]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
+	}
+	var deleted []string
+	if f.installed {
+		deleted = []string{"inet " + f.cfg.TableName, "bridge " + f.cfg.TableName}
 	}
 	f.st, f.installed = newState(), false
-	return nil
+	return deleted, nil
 }
 
 // Dump prints both tables as nft commands: tables, sets, chains and rules

@@ -27,7 +27,7 @@ type enforcer interface {
 	SetAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Duration) error
 	SetProtected(ctx context.Context, macs []hwaddr.MAC, addrs []netip.Addr) error
 	Current(ctx context.Context) ([]Entry, error)
-	Uninstall(ctx context.Context) error
+	Uninstall(ctx context.Context) ([]string, error)
 }
 
 // dnsRedirectSwitch is what the daemon declares to put mode "all" of the
@@ -381,7 +381,7 @@ func TestFakeUninstall(t *testing.T) {
 	if err := f.Quarantine(ctx, Entry{MAC: camera, Mode: ModeBlock}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Uninstall(ctx); err != nil {
+	if _, err := f.Uninstall(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if d := f.Dump(); d != "" {

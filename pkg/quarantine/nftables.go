@@ -195,10 +195,17 @@ var errForeignTable = errors.New("quarantine: table is not iotgw's")
 // its table whichever configuration built it (`uninstall-rules` knows
 // only the table's name).
 func checkOwned(c *nftables.Conn, sock *netlink.Conn, t *nftables.Table) error {
+	_, err := ownership(c, sock, t)
+	return err
+}
+
+// ownership is checkOwned's test, which also counts the rules that carry
+// iotgw's tag.
+func ownership(c *nftables.Conn, sock *netlink.Conn, t *nftables.Table) (tagged int, err error) {
 	own := chainNames(t.Family)
 	chains, err := c.ListChainsOfTableFamily(t.Family)
 	if err != nil {
-		return fmt.Errorf("quarantine: list chains of %s %s: %w", familyName(t.Family), t.Name, err)
+		return 0, fmt.Errorf("quarantine: list chains of %s %s: %w", familyName(t.Family), t.Name, err)
 	}
 	for _, ch := range chains {
 		if ch.Table == nil || ch.Table.Name != t.Name {
@@ -206,18 +213,19 @@ func checkOwned(c *nftables.Conn, sock *netlink.Conn, t *nftables.Table) error {
 		}
 		tags, err := ruleTags(sock, t, ch.Name)
 		if err != nil {
-			return fmt.Errorf("quarantine: list rules of %s %s chain %s: %w", familyName(t.Family), t.Name, ch.Name, err)
+			return 0, fmt.Errorf("quarantine: list rules of %s %s chain %s: %w", familyName(t.Family), t.Name, ch.Name, err)
 		}
 		foreign := len(tags) == 0 && !slices.Contains(own, ch.Name)
 		for _, tag := range tags {
 			foreign = foreign || !strings.HasPrefix(tag, ruleTagPrefix)
 		}
 		if foreign {
-			return fmt.Errorf("%w: %s %s chain %s holds no rule or one without the %q comment; not deleting or rebuilding it (delete it by hand if it is iotgw's)",
+			return 0, fmt.Errorf("%w: %s %s chain %s holds no rule or one without the %q comment; not deleting or rebuilding it (delete it by hand if it is iotgw's)",
 				errForeignTable, familyName(t.Family), t.Name, ch.Name, ruleTagPrefix+"<fingerprint>")
 		}
+		tagged += len(tags)
 	}
-	return nil
+	return tagged, nil
 }
 
 // matchesStructure compares a table's sets, chains and rules with the
@@ -841,42 +849,50 @@ func (n *NFTables) Current(ctx context.Context) ([]Entry, error) {
 	return st.current(), nil
 }
 
-// Uninstall deletes our two tables, and nothing else, in one batch. A table
-// of that name that is not iotgw's (see checkOwned) fails it, and nothing
-// is deleted.
-func (n *NFTables) Uninstall(ctx context.Context) error {
+// Uninstall deletes our two tables, and nothing else, in one batch, and
+// returns the tables deleted ("inet iotgw"). A table of that name that is
+// not iotgw's (see checkOwned) fails it, and nothing is deleted.
+//
+// It also deletes the inet and bridge tables of other names that iotgw
+// built: whose every chain is iotgw's and whose rules, one at least, all
+// carry its tag. The package's removal knows the configured name only
+// from a TOML that may have been broken, or renamed the table since.
+func (n *NFTables) Uninstall(ctx context.Context) ([]string, error) {
 	if err := n.mu.lock(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	defer n.mu.unlock()
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	c, sock, err := n.conn()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer sock.Close()
 	n.last = nil
-	// The layout without probing the kernel: with the bridge capture
-	// chain, which a table to delete may hold.
-	l := newLayout(n.cfg, true)
-	for _, def := range []tableDef{l.inet, l.bridge} {
-		tables, err := c.ListTablesOfFamily(def.family)
+	var deleted []string
+	for _, family := range []nftables.TableFamily{nftables.TableFamilyINet, nftables.TableFamilyBridge} {
+		tables, err := c.ListTablesOfFamily(family)
 		if err != nil {
-			return fmt.Errorf("quarantine: list %s tables: %w", familyName(def.family), err)
+			return nil, fmt.Errorf("quarantine: list %s tables: %w", familyName(family), err)
 		}
-		if hasTable(tables, n.cfg.TableName) {
-			if err := checkOwned(c, sock, n.table(def.family)); err != nil {
-				return err
+		for _, t := range tables {
+			if t.Name == n.cfg.TableName {
+				if err := checkOwned(c, sock, n.table(family)); err != nil {
+					return nil, err
+				}
+			} else if tagged, err := ownership(c, sock, t); err != nil || tagged == 0 {
+				continue // another firewall's, or one that cannot be told
 			}
-			c.DelTable(n.table(def.family))
+			c.DelTable(&nftables.Table{Name: t.Name, Family: family})
+			deleted = append(deleted, familyName(family)+" "+t.Name)
 		}
 	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("quarantine: delete tables: %w", err)
+		return nil, fmt.Errorf("quarantine: delete tables: %w", err)
 	}
-	return nil
+	return deleted, nil
 }
 
 func hasTable(tables []*nftables.Table, name string) bool {

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -248,7 +249,7 @@ func TestNFTablesReconcile(t *testing.T) {
 	if got := fw4Listing(t, ns); got != fw4 {
 		t.Errorf("fw4 changed:\n%s\nwas:\n%s", got, fw4)
 	}
-	if err := n.Uninstall(ctx); err != nil {
+	if _, err := n.Uninstall(ctx); err != nil {
 		t.Fatal(err)
 	}
 	tables := netnstest.CmdIn(t, ns, "nft", "list", "tables")
@@ -261,7 +262,7 @@ func TestNFTablesReconcile(t *testing.T) {
 	if got, err := n.Current(ctx); err != nil || len(got) != 0 {
 		t.Errorf("Current after Uninstall: %+v, %v", got, err)
 	}
-	if err := n.Uninstall(ctx); err != nil {
+	if _, err := n.Uninstall(ctx); err != nil {
 		t.Errorf("second Uninstall: %v", err)
 	}
 }
@@ -284,10 +285,40 @@ func TestUninstallAfterFlush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := minimal.Uninstall(ctx); err != nil {
+	if _, err := minimal.Uninstall(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if tables := netnstest.CmdIn(t, ns, "nft", "list", "tables"); tables != "table inet fw4\n" {
+		t.Errorf("after Uninstall the tables are:\n%s", tables)
+	}
+}
+
+// TestUninstallFindsRenamedTables: the owner renamed the table (or the
+// TOML that names it is broken at removal): uninstall-rules with the
+// default name still deletes the tables iotgw built under the other
+// name, and leaves alone fw4's and a table whose rules are not iotgw's.
+func TestUninstallFindsRenamedTables(t *testing.T) {
+	ctx := context.Background()
+	renamed := testCfg
+	renamed.TableName = "iotgw_home"
+	old, ns := kernelSetup(t, renamed)
+	if err := old.Reconcile(ctx, kernelEntries()); err != nil {
+		t.Fatal(err)
+	}
+	// Someone else's table with a chain of one of iotgw's names.
+	loadRuleset(t, ns, "table inet mine {\n\tchain forward {\n\t\ttype filter hook forward priority 10; policy accept;\n\t\tcounter comment \"mine\"\n\t}\n}\n")
+	n, err := NewNFTables(Config{NoticePort: 8080}, WithNetNSFd(netnstest.Fd(t, ns)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted, err := n.Uninstall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"inet iotgw_home", "bridge iotgw_home"}; !slices.Equal(deleted, want) {
+		t.Errorf("deleted %v, want %v", deleted, want)
+	}
+	if tables := netnstest.CmdIn(t, ns, "nft", "list", "tables"); tables != "table inet fw4\ntable inet mine\n" {
 		t.Errorf("after Uninstall the tables are:\n%s", tables)
 	}
 }
@@ -518,7 +549,7 @@ func TestNFTablesForeignTable(t *testing.T) {
 	if err := n.Quarantine(ctx, Entry{MAC: camera, Mode: ModeBlock}); !errors.Is(err, errForeignTable) {
 		t.Errorf("Quarantine into a foreign table: got %v, want errForeignTable", err)
 	}
-	if err := n.Uninstall(ctx); !errors.Is(err, errForeignTable) {
+	if _, err := n.Uninstall(ctx); !errors.Is(err, errForeignTable) {
 		t.Errorf("Uninstall of a foreign table: got %v, want errForeignTable", err)
 	}
 	if got := netnstest.CmdIn(t, ns, "nft", "list", "table", "inet", "otherfw"); got != other {
@@ -539,7 +570,7 @@ func TestNFTablesForeignTable(t *testing.T) {
 	if err := own.Reconcile(ctx, kernelEntries()); !errors.Is(err, errForeignTable) {
 		t.Errorf("Reconcile with a foreign rule: got %v, want errForeignTable", err)
 	}
-	if err := own.Uninstall(ctx); !errors.Is(err, errForeignTable) {
+	if _, err := own.Uninstall(ctx); !errors.Is(err, errForeignTable) {
 		t.Errorf("Uninstall with a foreign rule: got %v, want errForeignTable", err)
 	}
 	if after := listRuleset(t, ns); after != before {

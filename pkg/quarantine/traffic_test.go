@@ -768,7 +768,7 @@ func TestTraffic(t *testing.T) {
 	l.stopProxy()
 	l.expect(t, "proxy down", slices.Concat(dnsChecks(d, "refused", "refused"), peerDNS))
 
-	if err := strict.Uninstall(ctx); err != nil {
+	if _, err := strict.Uninstall(ctx); err != nil {
 		t.Fatal(err)
 	}
 	l.expect(t, "uninstalled", free)

@@ -129,7 +129,7 @@ write_interval = "1s"
 	if err != nil {
 		t.Fatalf("opkg remove: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "removed nftables tables inet iotgw and bridge iotgw") {
+	if !strings.Contains(out, "removed nftables tables inet iotgw, bridge iotgw") {
 		t.Errorf("removal output lacks uninstall-rules:\n%s", out)
 	}
 	if syscall.Kill(pid, 0) == nil {
