@@ -98,6 +98,9 @@ const (
 	maxSpans   = 64
 	maxNames   = 4
 	maxValue   = 256 // bytes of one field value looked at
+	// maxFolded bounds an ignored header with its continuation lines
+	// (a References header lists a thread's message ids).
+	maxFolded = 2048
 )
 
 // finder is the scratch state of one scan, reused across calls.
@@ -263,7 +266,9 @@ func (s *finder) fieldAt(b []byte, i int) {
 	var vs, ve int
 	switch {
 	case c == ':' && ke == i && (ks == 0 || b[ks-1] == '\n'):
-		vs, ve = lineAfter(b, i+1) // "Name: value" header line
+		// "Name: value" header line; an ignored one with its
+		// continuation lines, which hold more message ids.
+		vs, ve = lineAfter(b, i+1, s.labels.labels[li].kind == labelIgnore)
 	case c == '=' && s.form:
 		vs, ve = valueUntil(b, i+1, '&')
 	default:
@@ -388,13 +393,28 @@ func valueUntil(b []byte, i int, stop byte) (start, end int) {
 }
 
 // lineAfter returns the rest of the line after a header's colon, without
-// surrounding space.
-func lineAfter(b []byte, i int) (start, end int) {
+// surrounding space; with folded, also the continuation lines after it
+// (a line break followed by a space or tab, RFC 5322 section 2.2.3).
+func lineAfter(b []byte, i int, folded bool) (start, end int) {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
 		i++
 	}
+	limit := maxValue
+	if folded {
+		limit = maxFolded
+	}
 	end = i
-	for end < len(b) && b[end] != '\r' && b[end] != '\n' && end-i < maxValue {
+	for end < len(b) && end-i < limit {
+		if c := b[end]; c == '\r' || c == '\n' {
+			next := end + 1
+			if c == '\r' && next < len(b) && b[next] == '\n' {
+				next++
+			}
+			if !folded || next >= len(b) || (b[next] != ' ' && b[next] != '\t') {
+				break
+			}
+			end = next
+		}
 		end++
 	}
 	for end > i && (b[end-1] == ' ' || b[end-1] == '\t') {
