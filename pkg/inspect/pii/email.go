@@ -11,8 +11,8 @@ const (
 	maxDomain = 253
 )
 
-// emailAt reads the address around the at-sign at b[at], which is "@" or,
-// URL-encoded, "%40" (atLen 3).
+// emailAt reads the address around the at-sign at b[at], which is "@",
+// URL-encoded "%40" (atLen 3) or JSON-escaped "\u0040" (atLen 6).
 func emailAt(b []byte, at, atLen int) (start, end int, ok bool) {
 	start = at
 	for start > 0 && isLocalByte(b[start-1]) && at-start < maxLocal {

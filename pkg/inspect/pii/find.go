@@ -145,7 +145,7 @@ const (
 
 func newFinder() *finder {
 	s := &finder{labels: newLabelIndex()}
-	for _, c := range "@%+$0123456789" {
+	for _, c := range "@%\\+$0123456789" {
 		s.start[c] = startFree
 	}
 	for _, c := range ":=>" {
@@ -640,6 +640,13 @@ func (s *finder) freeAt(b []byte, i int) int {
 	case c == '%':
 		if i+2 < len(b) && b[i+1] == '4' && b[i+2] == '0' {
 			if st, en, ok := emailAt(b, i, 3); ok {
+				s.addFree(b, kindEmail, st, en)
+			}
+		}
+	case c == '\\':
+		// JSON's escape of "@", which some serialisers write.
+		if i+5 < len(b) && (b[i+1] == 'u' || b[i+1] == 'U') && string(b[i+2:i+6]) == "0040" {
+			if st, en, ok := emailAt(b, i, 6); ok {
 				s.addFree(b, kindEmail, st, en)
 			}
 		}

@@ -68,6 +68,7 @@ func TestFindPositive(t *testing.T) {
 		{"email_free_text", `contact alice@example.co.uk for details`, []found{{"email", ""}}},
 		{"email_camel_key", `{"userEmail":"bob+iot@mail.example.org"}`, []found{{"email", "email"}}},
 		{"email_urlencoded_form", `user=alice%40example.com&pw=x`, []found{{"email", "user"}}},
+		{"email_json_escaped_at", `{"owner":"judy\u0040example.com","note":"a\\b\n"}`, []found{{"email", ""}}},
 		{"email_mailto", `<a href="mailto:carol@example.net">`, []found{{"email", ""}}},
 		{"email_in_name_field", `{"from":"Alice <alice@example.com>"}`, []found{{"email", ""}}},
 		{"email_sentence_end", `write to dave@example.com.`, []found{{"email", ""}}},
