@@ -186,7 +186,20 @@ type deviceMeta struct {
 	// sampled.
 	traffic   [trafficBuckets]api.TrafficPoint
 	lastBytes uint64
+	// retryAt is when a kernel change policy wanted, which failed, is
+	// tried again (zero: none failed), after retryDelay, doubled per
+	// failure up to maxCommitRetry.
+	retryAt    time.Time
+	retryDelay time.Duration
 }
+
+// Bounds of the delay before a failed kernel change is tried again: the
+// firewall's reload that refused it takes about a second, a kernel that
+// keeps refusing must not be hammered.
+const (
+	minCommitRetry = 5 * time.Second
+	maxCommitRetry = 5 * time.Minute
+)
 
 // The traffic picture on the device page: four hours in 5-minute steps.
 const (
@@ -589,28 +602,35 @@ func (d *Daemon) tickLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		now := d.now()
-		d.mu.Lock()
-		var due []hwaddr.MAC
-		for mac, m := range d.meta {
-			if !m.verdict.PendingUntil.IsZero() && !now.Before(m.verdict.PendingUntil) {
-				due = append(due, mac)
-			}
-			if q := m.quarantine; q != nil && !q.Until.IsZero() && !now.Before(q.Until) {
-				due = append(due, mac)
-			}
-		}
-		d.mu.Unlock()
-		for _, mac := range due {
-			d.schedule(mac)
-		}
-		d.announceNew(now)
-		d.sampleTraffic(now)
-		d.rematchOnNewFeed()
-		d.persistDevices(now)
-		d.checkStore()
-		d.checkCaptureLoss(now)
+		d.tick(d.now())
 	}
+}
+
+// tick is one round of tickLoop's work.
+func (d *Daemon) tick(now time.Time) {
+	d.mu.Lock()
+	var due []hwaddr.MAC
+	for mac, m := range d.meta {
+		if !m.verdict.PendingUntil.IsZero() && !now.Before(m.verdict.PendingUntil) {
+			due = append(due, mac)
+		}
+		if q := m.quarantine; q != nil && !q.Until.IsZero() && !now.Before(q.Until) {
+			due = append(due, mac)
+		}
+		if !m.retryAt.IsZero() && !now.Before(m.retryAt) {
+			due = append(due, mac)
+		}
+	}
+	d.mu.Unlock()
+	for _, mac := range due {
+		d.schedule(mac)
+	}
+	d.announceNew(now)
+	d.sampleTraffic(now)
+	d.rematchOnNewFeed()
+	d.persistDevices(now)
+	d.checkStore()
+	d.checkCaptureLoss(now)
 }
 
 // checkStore shows the owner a state that cannot be saved, and clears

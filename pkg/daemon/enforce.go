@@ -70,6 +70,7 @@ func (d *Daemon) evaluate(ctx context.Context, mac hwaddr.MAC) {
 	}
 	// Policy wants no change (any more): a commit of this device that
 	// failed before is moot.
+	d.commitRetry(mac, false)
 	d.clearProblem(commitProblem(mac))
 }
 
@@ -92,8 +93,12 @@ func (d *Daemon) policyPlan(mac hwaddr.MAC, now time.Time) (plan, policy.Verdict
 	m.verdict = v
 	p := d.planLocked(mac, m, dev, v, now)
 	d.pinLocked(mac, m)
-	q, released := m.quarantine, m.decision.ReleasedAt
-	p.stale = func(m *deviceMeta) bool { return m.quarantine != q || !m.decision.ReleasedAt.Equal(released) }
+	q, released, cfg := m.quarantine, m.decision.ReleasedAt, d.cfg
+	// A reload in between (to monitor mode, another policy) makes the
+	// plan another policy's.
+	p.stale = func(m *deviceMeta) bool {
+		return m.quarantine != q || !m.decision.ReleasedAt.Equal(released) || d.cfg != cfg
+	}
 	return p, v, changed
 }
 
@@ -332,14 +337,35 @@ func reasonText(v policy.Verdict) string {
 }
 
 // applyPlan makes policy's change; a kernel failure is reported as a
-// problem (the next finding or tick retries).
+// problem, and the device is evaluated again after a back-off (see
+// commitRetry) or at its next finding.
 func (d *Daemon) applyPlan(ctx context.Context, mac hwaddr.MAC, p plan) {
 	key := commitProblem(mac)
 	if err := d.commit(ctx, mac, p); err != nil {
+		d.commitRetry(mac, true)
 		d.problem(key, fmt.Sprintf("%s: %v", mac, err))
 		return
 	}
+	d.commitRetry(mac, false)
 	d.clearProblem(key)
+}
+
+// commitRetry schedules the next attempt after a failed kernel change,
+// minCommitRetry after the first failure and twice as long after each
+// next one up to maxCommitRetry, or, with failed false, forgets it.
+func (d *Daemon) commitRetry(mac hwaddr.MAC, failed bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m, ok := d.meta[mac]
+	if !ok {
+		return
+	}
+	if !failed {
+		m.retryAt, m.retryDelay = time.Time{}, 0
+		return
+	}
+	m.retryDelay = min(max(2*m.retryDelay, minCommitRetry), maxCommitRetry)
+	m.retryAt = d.now().Add(m.retryDelay)
 }
 
 // commit changes the kernel, then the daemon's view and the store. A

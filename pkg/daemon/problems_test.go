@@ -163,6 +163,48 @@ func TestFailedCommitClearedWhenMoot(t *testing.T) {
 	}
 }
 
+// TestFailedCommitRetried: a quarantine the kernel refused (fw4
+// reloading on a WAN reconnect) is tried again after a back-off that
+// doubles while the kernel keeps refusing, without waiting for the
+// device's next finding, which may never come.
+func TestFailedCommitRetried(t *testing.T) {
+	fake := newFake(t)
+	flaky := &flakyEnforcer{Enforcer: fake}
+	h := start(t, enforcingConfig(), fake, t.TempDir(), func(d *Deps) { d.Enforcer = flaky })
+	defer h.stop()
+	h.settle()
+	flaky.set("quarantine/"+laptop.String(), true)
+	h.d.Record(exploitedFirmware(laptop, "192.168.50.104"))
+	h.settle()
+	delay := func() time.Duration {
+		h.d.mu.Lock()
+		defer h.d.mu.Unlock()
+		return h.d.meta[laptop].retryDelay
+	}
+	if _, ok := quarantined(t, fake)[laptop]; ok || delay() != minCommitRetry {
+		t.Fatalf("after the refusal: quarantined %v, retry delay %v", ok, delay())
+	}
+	h.d.tick(time.Now().Add(minCommitRetry / 2))
+	h.settle()
+	if delay() != minCommitRetry {
+		t.Fatalf("tried again before the back-off: delay %v", delay())
+	}
+	h.d.tick(time.Now().Add(minCommitRetry + time.Second))
+	h.settle()
+	if delay() != 2*minCommitRetry {
+		t.Fatalf("refused again: delay %v, want %v", delay(), 2*minCommitRetry)
+	}
+	flaky.set("quarantine/"+laptop.String(), false)
+	h.d.tick(time.Now().Add(3*minCommitRetry + time.Second))
+	h.settle()
+	if _, ok := quarantined(t, fake)[laptop]; !ok {
+		t.Fatal("the laptop was not quarantined once the kernel took changes again")
+	}
+	if areas := problemAreas(h.d); slices.Contains(areas, alert.AreaNFTables) || delay() != 0 {
+		t.Errorf("problems %v, retry delay %v after the quarantine went through", areas, delay())
+	}
+}
+
 // TestFailedCommitClearedWhenForgotten: a device whose quarantine could
 // not be committed, then pushed out of the capped inventory (by newer
 // devices with findings of their own: those without go first), is

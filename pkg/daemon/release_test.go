@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/config"
 )
 
 // TestEvaluationDuringRelease: policy evaluates the camera right after
@@ -72,5 +73,33 @@ func assertReleased(t *testing.T, h *harness) {
 	}
 	if dev, _ := h.d.Device(camera); dev.State == api.StateQuarantined {
 		t.Errorf("camera shown quarantined after release: %+v", dev.Quarantine)
+	}
+}
+
+// TestPlanStaleAfterReload: a plan made under enforce that reaches the
+// kernel after the owner switched to monitor mode (SIGHUP) is dropped;
+// monitor mode keeps quarantines, so it would stay for good.
+func TestPlanStaleAfterReload(t *testing.T) {
+	cfg := enforcingConfig()
+	cfg.Policy.MaxAutoQuarantine = 0 // nothing quarantined while the capture plays
+	fake := newFake(t)
+	h := start(t, cfg, fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	if len(quarantined(t, fake)) != 0 {
+		t.Fatal("quarantined while the capture played")
+	}
+	h.d.mu.Lock()
+	h.d.cfg.Policy.MaxAutoQuarantine = 3
+	h.d.mu.Unlock()
+	p, _, _ := h.d.policyPlan(camera, time.Now())
+	if !p.apply {
+		t.Fatal("no quarantine planned")
+	}
+	h.d.Reload(config.Default()) // monitor mode
+	h.d.applyPlan(context.Background(), camera, p)
+	h.settle()
+	if _, ok := quarantined(t, fake)[camera]; ok {
+		t.Error("camera quarantined by a plan made before the switch to monitor mode")
 	}
 }
