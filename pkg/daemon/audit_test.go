@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/store"
 )
@@ -66,5 +69,46 @@ func TestIsRouter(t *testing.T) {
 		if got := d.isRouterLocked(tc.mac, netip.MustParseAddr(tc.addr)); got != tc.want {
 			t.Errorf("isRouter(%s, %s) = %v, want %v", tc.mac, tc.addr, got, tc.want)
 		}
+	}
+}
+
+// TestAuditKeepsTheRelease: the owner released the camera knowing its
+// default password; the audit verifying that same login later is no new
+// finding, and does not quarantine it again.
+func TestAuditKeepsTheRelease(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	dev, _ := h.d.Device(camera)
+	var passive *event.Event
+	for _, f := range dev.Findings {
+		if f.Kind == event.KindDefaultCredentials && f.Flow != nil && f.Flow.Server.IP == f.Device.IP {
+			passive = f
+			break
+		}
+	}
+	if passive == nil {
+		t.Fatal("no default login the camera accepted")
+	}
+	if err := h.d.Release(context.Background(), camera); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	// What the audit files for the login it verified (audit.defaultFinding):
+	// the port, the redacted shapes, no keyed hash, a flow from the router.
+	port := passive.Flow.Server.Port
+	server := event.Endpoint{MAC: camera.String(), IP: passive.Device.IP, Port: port, Local: true}
+	h.d.Record(&event.Event{V: event.SchemaVersion, Time: time.Now().Add(24 * time.Hour).UTC(), Type: event.TypeFinding,
+		Kind: event.KindDefaultCredentials, Severity: event.SeverityHigh, Device: event.Endpoint{MAC: camera.String(), IP: passive.Device.IP, Local: true},
+		Source: "audit", Verified: true,
+		Flow: &event.Flow{Transport: "tcp", Client: event.Endpoint{IP: "192.168.50.1", Port: 40000, Local: true}, Server: server,
+			App: passive.Flow.App, Direction: event.LANToLAN},
+		Summary: "login with factory-default credentials (accepted: yes, verified by audit)",
+		Evidence: event.Evidence{"protocol": passive.Evidence["protocol"], "password_class": "default", "accepted": "yes", "verified": "yes",
+			"port": strconv.Itoa(int(port)), "user": passive.Evidence["user"], "password": passive.Evidence["password"]}})
+	h.settle()
+	if _, ok := quarantined(t, fake)[camera]; ok {
+		t.Error("the audit's verification of the login the owner released the camera for quarantined it again")
 	}
 }

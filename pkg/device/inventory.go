@@ -689,6 +689,15 @@ func (inv *Inventory) file(d *Device, ev *event.Event) {
 	}
 	if old, ok := d.filed[string(inv.key)]; ok {
 		old.Count = max(old.Count, 1) + max(ev.Count, 1)
+		latest := old.LastTime
+		if latest.IsZero() {
+			latest = old.Time
+		}
+		if ev.Kind == KindAudit && !ev.Time.Before(latest) {
+			// An audit's result is a state: the latest one stands
+			// ("stopped" one week, "none_found" the next).
+			old.Summary, old.Evidence = ev.Summary, ev.Evidence
+		}
 		if ev.Time.After(old.LastTime) {
 			old.LastTime = ev.Time
 		}

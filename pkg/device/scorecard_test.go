@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
@@ -132,6 +133,47 @@ func TestScorecard(t *testing.T) {
 				}
 				if tt.reason != "" && want == Unknown && !strings.Contains(strings.Join(reasons, " "), tt.reason) {
 					t.Errorf("%s reasons %q lack %q", id, reasons, tt.reason)
+				}
+			}
+		})
+	}
+}
+
+// TestScorecardAuditResults: the audit files its port check and its
+// default-login test one after the other; both count, and a later result
+// of one check replaces the earlier.
+func TestScorecardAuditResults(t *testing.T) {
+	const mac, ip = "00:11:22:33:44:55", "192.168.1.5"
+	audit := func(at time.Duration, check, result string) *event.Event {
+		ev := obs(mac, ip, KindAudit, event.Evidence{"check": check, "result": result})
+		ev.Time = t0.Add(at)
+		ev.Summary = check + " " + result
+		return ev
+	}
+	tests := []struct {
+		name   string
+		events []*event.Event
+		want   map[string]Status
+	}{
+		{"both_checks", []*event.Event{audit(0, "ports", "none_found"), audit(time.Minute, "default_login", "none_found")},
+			map[string]Status{"5.6-1": Pass, "5.1-1": Pass}},
+		{"stopped_then_clean", []*event.Event{audit(0, "default_login", "stopped"), audit(7*24*time.Hour, "default_login", "none_found")},
+			map[string]Status{"5.1-1": Pass}},
+		{"clean_then_stopped", []*event.Event{audit(0, "default_login", "none_found"), audit(7*24*time.Hour, "default_login", "stopped")},
+			map[string]Status{"5.1-1": Unknown}},
+		{"late_arrival_of_an_older_result", []*event.Event{audit(7*24*time.Hour, "default_login", "none_found"), audit(0, "default_login", "stopped")},
+			map[string]Status{"5.1-1": Pass}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			for _, ev := range tt.events {
+				inv.Emit(ev)
+			}
+			card := Scorecard(device(t, inv, mac), nil)
+			for id, want := range tt.want {
+				if st, r := statusOf(card, id); st != want {
+					t.Errorf("%s = %s (%v), want %s", id, st, r, want)
 				}
 			}
 		})

@@ -213,17 +213,28 @@ func (e *Event) AppendDedupKey(dst []byte) []byte {
 	} else {
 		dst = append(dst, e.Device.IP...)
 	}
+	flow := e.Flow != nil && e.Kind != KindScanning
+	service := flow && (e.aboutServer() || e.loginToInternet())
 	for _, k := range dedupEvidenceKeys {
+		switch {
+		case k == "port" && service:
+			continue // the flow's server port ends the key
+		case k == "password_hash" && e.Kind == KindDefaultCredentials && flow && e.aboutServer():
+			// A service that accepts a factory-default password for a
+			// user is one finding whichever default it was, and the
+			// active audit, which files it too, has no keyed hash.
+			continue
+		}
 		if v, ok := e.Evidence[k]; ok {
 			dst = append(dst, '|')
 			dst = append(dst, v...)
 		}
 	}
-	if e.Flow != nil && e.Kind != KindScanning {
+	if flow {
 		dst = append(dst, '|')
 		dst = append(dst, e.Flow.App...)
 		dst = append(dst, '|')
-		if e.aboutServer() || e.loginToInternet() {
+		if service {
 			// The device's own address changes with DHCP, and a cloud's
 			// from one connection to the next; the service is its port.
 			// A finding about it at a new address (after the owner
@@ -258,4 +269,4 @@ func (e *Event) aboutServer() bool {
 
 // dedupEvidenceKeys are the evidence fields that make two findings of one
 // kind on one device different findings.
-var dedupEvidenceKeys = [...]string{"protocol", "user", "password_class", "password_hash", "data_kind", "sample", "product", "version", "advisory", "tls_version", "cipher", "port", "url"}
+var dedupEvidenceKeys = [...]string{"protocol", "user", "password_class", "password_hash", "data_kind", "sample", "product", "version", "advisory", "tls_version", "cipher", "port", "url", "check"}

@@ -1,6 +1,9 @@
 package event
 
-import "testing"
+import (
+	"maps"
+	"testing"
+)
 
 // TestDedupKey: what makes two findings of one kind on one device the same.
 func TestDedupKey(t *testing.T) {
@@ -34,6 +37,17 @@ func TestDedupKey(t *testing.T) {
 		{"plaintext_protocol_to_two_destinations",
 			&Event{Kind: KindPlaintextProtocol, Device: ph, Flow: &Flow{App: "http", Client: ph, Server: cloud("198.51.100.4")}},
 			&Event{Kind: KindPlaintextProtocol, Device: ph, Flow: &Flow{App: "http", Client: ph, Server: cloud("198.51.100.5")}}, false},
+		// The active audit files the default login it verified with the
+		// port and no keyed hash; the passive finding has the hash.
+		{"server_audit_and_passive_default_login",
+			withEvidence(login(cam("192.168.1.101"), ph, cam("192.168.1.101")), "password_hash", "3f2a9c1d8e7b6a5f"),
+			withEvidence(login(cam("192.168.1.101"), Endpoint{IP: "192.168.1.1", Port: 41000, Local: true}, cam("192.168.1.101")), "port", "23"), true},
+		{"client_weak_passwords_differ",
+			withEvidence(withEvidence(login(ph, ph, cloud("198.51.100.4")), "password_class", "weak"), "password_hash", "3f2a9c1d8e7b6a5f"),
+			withEvidence(withEvidence(login(ph, ph, cloud("198.51.100.4")), "password_class", "weak"), "password_hash", "0011223344556677"), false},
+		{"plaintext_protocol_on_two_ports",
+			withEvidence(&Event{Kind: KindPlaintextProtocol, Device: ph, Flow: &Flow{App: "http", Client: ph, Server: cloud("198.51.100.4")}}, "port", "80"),
+			withEvidence(&Event{Kind: KindPlaintextProtocol, Device: ph, Flow: &Flow{App: "http", Client: ph, Server: cloud("198.51.100.4")}}, "port", "8080"), false},
 		{"server_known_by_address_only",
 			login(Endpoint{IP: "192.168.1.101"}, ph, Endpoint{IP: "192.168.1.101", Port: 23}),
 			login(Endpoint{IP: "192.168.1.101"}, ph, Endpoint{IP: "192.168.1.101", Port: 2323}), false},
@@ -46,4 +60,13 @@ func TestDedupKey(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withEvidence(e *Event, key, value string) *Event {
+	e.Evidence = maps.Clone(e.Evidence)
+	if e.Evidence == nil {
+		e.Evidence = Evidence{}
+	}
+	e.Evidence[key] = value
+	return e
 }
