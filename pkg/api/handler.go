@@ -143,7 +143,54 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET "+Version+"/stream", func(w http.ResponseWriter, r *http.Request) {
 		serveStream(w, r, b)
 	})
-	return mux
+	return jsonMisses(mux)
+}
+
+// jsonMisses answers what mux has no route for (404) or no such method
+// of a route for (405, with Allow) as every other API error, in JSON and
+// not to be cached, instead of ServeMux's plain text.
+func jsonMisses(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		miss := &statusWriter{header: http.Header{}}
+		h.ServeHTTP(miss, r)
+		if miss.status == 0 || miss.status < 400 {
+			mux.ServeHTTP(w, r) // a redirect to the canonical path
+			return
+		}
+		if allow := miss.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		msg := "no such API route"
+		if miss.status == http.StatusMethodNotAllowed {
+			msg = "method not allowed here"
+		}
+		writeError(w, miss.status, errors.New(msg))
+	})
+}
+
+// statusWriter keeps the status and headers a handler answers with and
+// drops its body.
+type statusWriter struct {
+	header http.Header
+	status int
+}
+
+func (s *statusWriter) Header() http.Header { return s.header }
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return len(b), nil
+}
+func (s *statusWriter) WriteHeader(status int) {
+	if s.status == 0 {
+		s.status = status
+	}
 }
 
 // ParseEventFilter reads the event log's query parameters.

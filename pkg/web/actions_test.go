@@ -418,6 +418,14 @@ func TestStreamEndsWithSession(t *testing.T) {
 			}
 		}},
 		{"expiry", func(r *rig, _ *browser, _ string) { r.clock.Advance(sessionIdle + time.Minute) }},
+		// The stream's own checks of its session are no use of it: an
+		// open tab alone must not keep the owner logged in.
+		{"idle_hour_by_hour", func(r *rig, _ *browser, _ string) {
+			for range int(sessionIdle/time.Hour) + 1 {
+				r.clock.Advance(time.Hour)
+				time.Sleep(50 * time.Millisecond) // several checks per hour
+			}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, b, tok := loggedIn(t)

@@ -196,7 +196,8 @@ func (s *Server) endWithSession(ctx context.Context, cancel context.CancelFunc, 
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if id, err := s.identify(r); err != nil || !id.loggedIn {
+			st, err := s.store.LoadAuth()
+			if err != nil || st.PasswordHash == "" || !s.sessions.stands(s.cookie(r, sessionCookie), st.Epoch) {
 				cancel()
 				return
 			}

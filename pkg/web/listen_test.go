@@ -440,6 +440,8 @@ func TestPasswordRules(t *testing.T) {
 		"password123", "Password1!", "P@ssw0rd123", // listed words dressed up
 		"welcome123", "letmein123", "iloveyou12", "changeme12", "Summer2024!",
 		"iotgw12345", "openwrt123", "ROUTER2026!", // this page's own words
+		"0penwrt123", "!otgw12345", "@dministrator", "$ecret12345", "1nternet123", // a look-alike first
+		"2026secre7",                                           // ... or last
 		"abcdefghij", "0123456789", "qwertyuiop", "zyxwvutsrq", // runs
 		"passwordpassword", "hunter2hunter2", "ababababab", // repeats
 	}
@@ -451,6 +453,7 @@ func TestPasswordRules(t *testing.T) {
 	accepted := []string{
 		"correct horse battery staple", "Tr0ub4dor&3-kettle", "vX9#mK2$pL7q",
 		"ich-mag-kaese-42", "password is long and fine", "4711 Köln am Rhein",
+		"0scar-w1lde-reads", "1nterlaken!peaks",
 	}
 	for _, p := range accepted {
 		if err := pc.check(p, p); err != nil {

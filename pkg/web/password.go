@@ -161,8 +161,14 @@ func (pc *passwordChecker) guessable(password string) bool {
 			return true
 		}
 	}
-	core := strings.TrimFunc(p, func(r rune) bool { return !unicode.IsLetter(r) })
-	for _, w := range []string{core, leet.Replace(core)} {
+	notLetter := func(r rune) bool { return !unicode.IsLetter(r) }
+	core := strings.TrimFunc(p, notLetter)
+	// A look-alike can start or end the word ("0penwrt123", "@dmin"):
+	// trimming both sides first would take it for decoration, undoing
+	// look-alikes first would take the decoration for letters.
+	for _, w := range []string{core, leet.Replace(core),
+		strings.TrimFunc(leet.Replace(strings.TrimRightFunc(p, notLetter)), notLetter),
+		strings.TrimFunc(leet.Replace(strings.TrimLeftFunc(p, notLetter)), notLetter)} {
 		if len(w) >= 3 && (pc.classifier.IsCommon([]byte(w)) || slices.Contains(productWords[:], w)) {
 			return true
 		}

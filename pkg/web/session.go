@@ -68,7 +68,17 @@ func (s *sessions) create(epoch string) (id, csrf string, err error) {
 }
 
 // lookup returns the live session with id in epoch and marks it used.
-func (s *sessions) lookup(id, epoch string) (session, bool) {
+func (s *sessions) lookup(id, epoch string) (session, bool) { return s.find(id, epoch, true) }
+
+// stands reports whether the session with id in epoch is live, without
+// marking it used: a long-lived request checking its own session is no
+// use by the owner.
+func (s *sessions) stands(id, epoch string) bool {
+	_, ok := s.find(id, epoch, false)
+	return ok
+}
+
+func (s *sessions) find(id, epoch string, use bool) (session, bool) {
 	if id == "" || len(id) > 128 {
 		return session{}, false
 	}
@@ -84,7 +94,9 @@ func (s *sessions) lookup(id, epoch string) (session, bool) {
 		delete(s.m, key)
 		return session{}, false
 	}
-	ss.lastUsed = now
+	if use {
+		ss.lastUsed = now
+	}
 	return *ss, true
 }
 

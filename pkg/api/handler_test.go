@@ -1,0 +1,41 @@
+package api
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// TestMissesAnswerJSON: a path the API does not have, or a method a route
+// does not take, is answered like every other API error: JSON with an
+// error text, not to be cached (and Allow for the method).
+func TestMissesAnswerJSON(t *testing.T) {
+	h := Handler(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	tests := []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{http.MethodGet, Version + "/nope", http.StatusNotFound, ""},
+		{http.MethodPost, Version + "/status", http.StatusMethodNotAllowed, "GET, HEAD"},
+		{http.MethodDelete, Version + "/devices/00:11:22:33:44:55", http.StatusMethodNotAllowed, "GET, HEAD"},
+		{http.MethodGet, Version + "/devices/00:11:22:33:44:55/release", http.StatusMethodNotAllowed, "POST"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+			var e Error
+			if rec.Code != tt.status || rec.Header().Get("Content-Type") != "application/json" ||
+				rec.Header().Get("Cache-Control") != "no-store" || json.Unmarshal(rec.Body.Bytes(), &e) != nil || e.Error == "" {
+				t.Fatalf("%d %v %q, want %d and a JSON error", rec.Code, rec.Header(), rec.Body, tt.status)
+			}
+			if got := rec.Header().Get("Allow"); got != tt.allow {
+				t.Errorf("Allow %q, want %q", got, tt.allow)
+			}
+		})
+	}
+}
