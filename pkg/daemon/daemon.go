@@ -304,6 +304,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 	}
 	d.restoreOwnersLocked(snap.Decisions)
 	var entries []quarantine.Entry
+	var expired []hwaddr.MAC
 	for i := range snap.Quarantines {
 		q := snap.Quarantines[i]
 		if !q.Until.IsZero() && !q.Until.After(now) {
@@ -313,6 +314,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 			if err := d.storeRelease(q.MAC, d.metaFor(q.MAC).noteRelease(q.Since, now)); err != nil {
 				d.log.Warn("expiry of a quarantine not saved", "mac", q.MAC, "err", err)
 			}
+			expired = append(expired, q.MAC)
 			continue
 		}
 		d.metaFor(q.MAC).quarantine = &q
@@ -361,6 +363,14 @@ func (d *Daemon) restore(ctx context.Context) error {
 	if err != nil {
 		d.problem(alert.AreaNFTables, fmt.Sprintf("reconcile failed: %v", err))
 		return fmt.Errorf("daemon: reconcile quarantines: %w", err)
+	}
+	// Told as at run time: the owner's phone (and Home Assistant's
+	// quarantine sensor) still has the device quarantined.
+	for _, mac := range expired {
+		d.log.Info("device released", "mac", mac, "why", "the quarantine's time ran out")
+		d.notify(func(dev alert.Device) alert.Alert {
+			return alert.FromRelease(mac, dev, now, "the quarantine's time ran out")
+		}, mac)
 	}
 	d.mu.Lock()
 	for _, e := range entries {

@@ -478,7 +478,13 @@ func (d *Daemon) Release(ctx context.Context, mac hwaddr.MAC) error {
 		}
 		return fmt.Errorf("%w: the device is not quarantined", api.ErrConflict)
 	}
+	// Policy would quarantine it again at its next evaluation, whatever
+	// the release says.
+	rule := policy.RuleFor(&d.cfg.Policy, d.devicePolicyInput(mac, nil))
 	d.mu.Unlock()
+	if rule != nil && (rule.Force == config.ActionQuarantine || rule.Force == config.ActionIsolate) {
+		return fmt.Errorf("%w: the configuration's rule for this device forces %s (policy.devices); change the rule to release it", api.ErrConflict, rule.Force)
+	}
 	return d.applyOwner(ctx, mac, plan{release: true, why: "released by you", released: now})
 }
 
