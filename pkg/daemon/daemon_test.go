@@ -373,7 +373,7 @@ func TestQuarantineAfterReleaseSurvivesLostWrite(t *testing.T) {
 // TestQuarantineExpiryIsFinal: policy's quarantine ends after
 // quarantine_for, and the findings it was for do not bring it back: not
 // at the next evaluation, and not after a restart (when it ran out while
-// the daemon was down).
+// the daemon was down); the owner hears of the release in both cases.
 func TestQuarantineExpiryIsFinal(t *testing.T) {
 	for _, restartFirst := range []bool{false, true} {
 		t.Run(map[bool]string{false: "running", true: "down"}[restartFirst], func(t *testing.T) {
@@ -406,6 +406,11 @@ func TestQuarantineExpiryIsFinal(t *testing.T) {
 			}
 			if dev, _ := h.d.Device(camera); dev.Quarantine != nil {
 				t.Errorf("camera view %+v", dev.Quarantine)
+			}
+			// Told once either way: the phone and Home Assistant's
+			// quarantine sensor still show it quarantined.
+			if n := h.alerts.kinds()[string(alert.KindReleased)]; n != 1 {
+				t.Errorf("%d released alerts, want 1 (alerts %v)", n, h.alerts.kinds())
 			}
 		})
 	}

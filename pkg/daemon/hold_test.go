@@ -318,30 +318,44 @@ func TestQuarantineReasonNotDisplaced(t *testing.T) {
 // A device quarantined by a force rule, after a restart, is released
 // when the rule goes: a restored device keeps its first sighting.
 func TestForcedQuarantineEndsWithItsRuleAfterRestart(t *testing.T) {
-	x, ip := hwaddr.MAC{0x02, 0, 0, 0, 7, 7}, netip.MustParseAddr("192.168.50.177")
-	cfg := enforcingConfig()
-	cfg.Policy.Devices = append(slices.Clone(cfg.Policy.Devices), config.DeviceRule{MAC: x, Force: config.ActionQuarantine})
 	fake, dir := newFake(t), t.TempDir()
-	h := launch(t, cfg, fake, dir, false)
-	h.settle()
-	h.d.seen(x, ip, "", "neighbour", time.Now())
-	h.d.Reload(cfg)
-	h.settle()
-	if _, ok := quarantined(t, fake)[x]; !ok {
-		t.Fatal("forced device not quarantined")
-	}
+	h, cfg := startForced(t, fake, dir)
 	h.d.persistDevices(time.Now())
 	h.stop()
 	h = launch(t, cfg, fake, dir, false)
 	defer h.stop()
 	h.settle()
-	h.d.seen(x, ip, "", "neighbour", time.Now())
+	h.d.seen(forcedMAC, forcedIP, "", "neighbour", time.Now())
 	h.settle()
 	h.d.Reload(enforcingConfig()) // the rule is gone
 	h.settle()
-	if _, ok := quarantined(t, fake)[x]; ok {
+	if _, ok := quarantined(t, fake)[forcedMAC]; ok {
 		t.Error("the rule is gone, the device still quarantined")
 	}
+}
+
+// forcedMAC and forcedIP are a device only a force rule quarantines.
+var (
+	forcedMAC = hwaddr.MAC{0x02, 0, 0, 0, 7, 7}
+	forcedIP  = netip.MustParseAddr("192.168.50.177")
+)
+
+// startForced runs a daemon whose configuration forces forcedMAC into
+// quarantine, once the device has been seen.
+func startForced(t *testing.T, fake *quarantine.Fake, dir string) (*harness, *config.Config) {
+	t.Helper()
+	cfg := enforcingConfig()
+	cfg.Policy.Devices = append(slices.Clone(cfg.Policy.Devices), config.DeviceRule{MAC: forcedMAC, Force: config.ActionQuarantine})
+	h := launch(t, cfg, fake, dir, false)
+	h.settle()
+	h.d.seen(forcedMAC, forcedIP, "", "neighbour", time.Now())
+	h.d.Reload(cfg)
+	h.settle()
+	if _, ok := quarantined(t, fake)[forcedMAC]; !ok {
+		h.stop()
+		t.Fatal("forced device not quarantined")
+	}
+	return h, cfg
 }
 
 // A release that records nothing (policy no longer calls for the

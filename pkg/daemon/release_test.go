@@ -4,17 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/iotgw/iotgw/internal/testclock"
-	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/config"
-	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
 // TestEvaluationDuringRelease: policy evaluates the camera right after
@@ -114,51 +110,14 @@ func TestPlanStaleAfterReload(t *testing.T) {
 // into quarantine would be quarantined again at its next evaluation; the
 // release is refused with the reason instead of undone later.
 func TestReleaseOfForcedDeviceRefused(t *testing.T) {
-	x, ip := hwaddr.MAC{0x02, 0, 0, 0, 7, 7}, netip.MustParseAddr("192.168.50.177")
-	cfg := enforcingConfig()
-	cfg.Policy.Devices = append(slices.Clone(cfg.Policy.Devices), config.DeviceRule{MAC: x, Force: config.ActionQuarantine})
 	fake := newFake(t)
-	h := launch(t, cfg, fake, t.TempDir(), false)
+	h, _ := startForced(t, fake, t.TempDir())
 	defer h.stop()
-	h.settle()
-	h.d.seen(x, ip, "", "neighbour", time.Now())
-	h.d.Reload(cfg)
-	h.settle()
-	if _, ok := quarantined(t, fake)[x]; !ok {
-		t.Fatal("forced device not quarantined")
-	}
+	x := forcedMAC
 	if err := h.d.Release(context.Background(), x); !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), "policy.devices") {
 		t.Fatalf("Release: %v, want a conflict naming the rule", err)
 	}
 	if _, ok := quarantined(t, fake)[x]; !ok {
 		t.Error("the refused release took the device out of quarantine")
-	}
-}
-
-// TestExpiryWhileDownIsAnnounced: a timed quarantine that ran out while
-// the daemon was down is released at the start with the alert a release
-// at run time sends, so the phone and Home Assistant do not go on
-// showing it quarantined.
-func TestExpiryWhileDownIsAnnounced(t *testing.T) {
-	fake, dir := newFake(t), t.TempDir()
-	cfg := enforcingConfig()
-	cfg.Policy.QuarantineFor.Duration = time.Hour
-	clk := testclock.New(time.Now())
-	withClock := func(d *Deps) { d.Now = clk.Now }
-	h := start(t, cfg, fake, dir, withClock)
-	h.settle()
-	if _, ok := quarantined(t, fake)[camera]; !ok {
-		t.Fatal("camera not quarantined")
-	}
-	h.stop()
-	clk.Advance(2 * time.Hour)
-	h = launch(t, cfg, fake, dir, false, withClock)
-	defer h.stop()
-	h.settle()
-	if _, ok := quarantined(t, fake)[camera]; ok {
-		t.Fatal("still quarantined after its time ran out")
-	}
-	if n := h.alerts.kinds()[string(alert.KindReleased)]; n != 1 {
-		t.Errorf("%d released alerts, want 1 (alerts %v)", n, h.alerts.kinds())
 	}
 }
