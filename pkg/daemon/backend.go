@@ -103,7 +103,7 @@ func (d *Daemon) viewLocked(mac hwaddr.MAC, dev *device.Device) api.Device {
 		v.Traffic = trafficLocked(m, d.now())
 		v.Away = !m.awayAt.IsZero() && (dev == nil || !dev.LastSeen.After(m.awayAt))
 		v.Name = m.decision.Name
-		v.Trusted = m.decision.Trusted
+		v.Trusted = d.trustedLocked(mac, m) // by the owner here or by the configuration
 		v.Verdict = m.verdict
 		if q := m.quarantine; q != nil {
 			v.Quarantine = &api.Quarantine{Mode: q.Mode, Since: q.Since, Until: q.Until, By: string(q.By), Reason: q.Reason}

@@ -279,9 +279,11 @@ func (d *Daemon) routerOrOwnerMAC(mac hwaddr.MAC) bool {
 // trustedLocked: the owner or the configuration trusts the device, so it
 // is in the kernel's protected set and never quarantined. d.mu held.
 func (d *Daemon) trustedLocked(mac hwaddr.MAC, m *deviceMeta) bool {
-	if m.decision.Trusted {
-		return true
-	}
+	return m.decision.Trusted || d.configTrustedLocked(mac)
+}
+
+// configTrustedLocked: a policy.devices rule trusts the device. d.mu held.
+func (d *Daemon) configTrustedLocked(mac hwaddr.MAC) bool {
 	for _, r := range d.cfg.Policy.Devices {
 		if r.MAC == mac && r.Trusted {
 			return true
@@ -509,6 +511,10 @@ func (d *Daemon) SetTrusted(ctx context.Context, mac hwaddr.MAC, trusted bool) e
 	}
 	now := d.now()
 	d.mu.Lock()
+	if !trusted && d.configTrustedLocked(mac) {
+		d.mu.Unlock()
+		return fmt.Errorf("%w: the configuration's rule for this device trusts it (policy.devices); change the rule to stop trusting it", api.ErrConflict)
+	}
 	m := d.metaFor(mac)
 	old := m.decision
 	m.decision.Trusted, m.decision.Updated = trusted, now

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -151,6 +152,13 @@ func TestReloadReappliesProtections(t *testing.T) {
 	h.settle()
 	if _, ok := quarantined(t, fake)[camera]; ok {
 		t.Fatal("trusted camera quarantined")
+	}
+	// The page shows the file's trust, and cannot take it back.
+	if dev, _ := h.d.Device(camera); !dev.Trusted {
+		t.Error("the page shows the camera the configuration trusts as untrusted")
+	}
+	if err := h.d.SetTrusted(context.Background(), camera, false); !errors.Is(err, api.ErrConflict) {
+		t.Errorf("un-trusting the camera the configuration trusts: %v, want a conflict", err)
 	}
 	next := enforcingConfig()
 	owner := netip.MustParseAddr("192.168.50.104")
