@@ -69,6 +69,47 @@ func isFirmwarePath(path []byte) bool {
 	return false
 }
 
+// The update-check rule. A device's GET or POST to an internet server,
+// not a browser's (its User-Agent does not start "Mozilla/"), is a check
+// for updates when the host's first label names an update service
+// (update.vendor.com, fota.vendor.com) or a path segment is ota, fota or
+// fwupdate (/api/ota/check, /fota/v2/query.php), and the file asked for
+// is not a web page's part (a style sheet, script, image or document).
+// Its answer (a manifest, an image URL, "no update") comes in clear for
+// anyone on the path to change. "firmware" and "update" alone are not
+// enough in a path: a laptop reads vendors' firmware pages, and REST APIs
+// use "update" as a verb.
+var (
+	updateHosts    = [...]string{"update", "updates", "upgrade", "fota", "ota", "firmware", "fwupdate", "autoupdate"}
+	updateSegments = [...]string{"ota", "fota", "fwupdate", "otaupdate"}
+	pageAssetExts  = [...]string{"html", "htm", "css", "js", "png", "jpg", "jpeg", "gif", "svg", "ico", "webp", "pdf", "md", "woff", "woff2"}
+)
+
+func isUpdateCheck(method, host, path, agent []byte) bool {
+	if (string(method) != "GET" && string(method) != "POST") || inspect.HasPrefixFold(agent, "Mozilla/") {
+		return false
+	}
+	name := path[bytes.LastIndexByte(path, '/')+1:]
+	if dot := bytes.LastIndexByte(name, '.'); dot > 0 && foldIn(name[dot+1:], pageAssetExts[:]) {
+		return false
+	}
+	first, _, _ := bytes.Cut(host, []byte("."))
+	if foldIn(first, updateHosts[:]) && bytes.IndexByte(host, '.') > 0 {
+		return true
+	}
+	for rest := path; len(rest) > 0; {
+		var seg []byte
+		seg, rest, _ = bytes.Cut(rest, []byte("/"))
+		if dot := bytes.IndexByte(seg, '.'); dot > 0 {
+			seg = seg[:dot] // "/fota.php"
+		}
+		if foldIn(seg, updateSegments[:]) {
+			return true
+		}
+	}
+	return false
+}
+
 func foldIn(s []byte, list []string) bool {
 	for _, v := range list {
 		if inspect.EqualFold(s, v) {

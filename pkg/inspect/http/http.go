@@ -168,11 +168,12 @@ func (h *half) dropBody() {
 
 // pending is a request awaiting its response.
 type pending struct {
-	seq      uint32
-	head     bool // HEAD: the response has no body
-	connect  bool // CONNECT: a 2xx response starts a tunnel
-	creds    [2]pendingCred
-	firmware string // host and path of a firmware download, "" if none
+	seq         uint32
+	head        bool // HEAD: the response has no body
+	connect     bool // CONNECT: a 2xx response starts a tunnel
+	creds       [2]pendingCred
+	firmware    string // host and path of a firmware download, "" if none
+	updateCheck bool   // firmware is a check for updates, not an image
 }
 
 type pendingCred struct {

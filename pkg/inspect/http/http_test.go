@@ -855,6 +855,45 @@ func TestIsFirmwarePath(t *testing.T) {
 	}
 }
 
+func TestIsUpdateCheck(t *testing.T) {
+	tests := []struct {
+		method, host, path, agent string
+		want                      bool
+	}{
+		{"GET", "fota.vendor.example", "/check", "", true},
+		{"GET", "Update.Vendor.Example:8080", "/", "ota-client/2", true},
+		{"POST", "api.vendor.example", "/api/ota/query", "", true},
+		{"GET", "cloud.example", "/fwupdate/latest.json", "", true},
+		{"GET", "cloud.example", "/FOTA.php", "", true},
+		{"GET", "cloud.example", "/api/firmware/latest", "", false}, // "firmware" alone
+		{"POST", "cloud.example", "/api/device/update", "", false},  // a REST verb
+		{"GET", "update.vendor.example", "/", "Mozilla/5.0", false}, // a browser
+		{"GET", "update.vendor.example", "/logo.png", "", false},
+		{"PUT", "fota.vendor.example", "/check", "", false},
+		{"GET", "update", "/check", "", false}, // no domain: a LAN name
+		{"GET", "rotate.example", "/rotation/x", "", false},
+	}
+	for _, tt := range tests {
+		if got := isUpdateCheck([]byte(tt.method), []byte(tt.host), []byte(tt.path), []byte(tt.agent)); got != tt.want {
+			t.Errorf("isUpdateCheck(%s %s%s, %q) = %v, want %v", tt.method, tt.host, tt.path, tt.agent, got, tt.want)
+		}
+	}
+}
+
+// TestUpdateCheckOnTheLAN: a device asking a LAN server (a hub, the
+// owner's NAS) is no update check over the internet.
+func TestUpdateCheckOnTheLAN(t *testing.T) {
+	col := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, col, nil, New(nil))
+	c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:80")
+	c.Client("GET /ota/check HTTP/1.1\r\nHost: fota.home.example\r\n\r\n").Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	c.Close()
+	e.Flush()
+	if got := col.Kind(event.KindFirmwareOverHTTP); len(got) != 0 {
+		t.Fatalf("findings %v for a LAN server", evidences(got))
+	}
+}
+
 func TestFirmwareOverHTTP(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -911,6 +950,21 @@ func TestFirmwareOverHTTP(t *testing.T) {
 		{"post_upload_is_not_a_download", func(c *inspecttest.Conv) {
 			c.Client("POST /upgrade/fw.bin HTTP/1.1\r\nContent-Length: 0\r\n\r\n").Server("HTTP/1.1 200 OK\r\n\r\n")
 		}, "", "", false},
+		{"update_check_by_host", func(c *inspecttest.Conv) {
+			c.Client("GET /api/v2/check?model=cam&sn=" + secret + " HTTP/1.1\r\nHost: fota.vendor.example\r\nUser-Agent: camd/1.2\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+		}, "fota.vendor.example/api/v2/check", "200", true},
+		{"update_check_by_path", func(c *inspecttest.Conv) {
+			c.Client("POST /v1/ota/query HTTP/1.1\r\nHost: api.vendor.example\r\nContent-Length: 0\r\n\r\n").
+				Server("HTTP/1.1 204 No Content\r\n\r\n")
+		}, "api.vendor.example/v1/ota/query", "204", true},
+		{"browser_reads_a_firmware_page", func(c *inspecttest.Conv) {
+			c.Client("GET /support/camera HTTP/1.1\r\nHost: update.vendor.example\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, "", "", false},
+		{"update_host_style_sheet", func(c *inspecttest.Conv) {
+			c.Client("GET /static/site.css HTTP/1.1\r\nHost: update.vendor.example\r\n\r\n").Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, "", "", false},
 		{"web_page", func(c *inspecttest.Conv) {
 			c.Client("GET /updates.html HTTP/1.1\r\n\r\nGET /static/app.bin.css HTTP/1.1\r\n\r\n").
 				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
@@ -938,6 +992,9 @@ func TestFirmwareOverHTTP(t *testing.T) {
 			sev := event.SeverityMedium
 			if tt.low {
 				sev = event.SeverityLow
+			}
+			if check := strings.Contains(tt.name, "update_check"); check != (ev.Evidence["request"] == "update_check") {
+				t.Errorf("evidence %v: an update check %v", ev.Evidence, check)
 			}
 			if ev.Evidence["url"] != tt.url || ev.Evidence["status"] != tt.status || ev.Provision != "5.3-7" ||
 				ev.Capability != event.CapSoftwareUpdates || ev.Severity != sev || ev.Device.IP != "192.168.1.10" {

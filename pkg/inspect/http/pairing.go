@@ -43,8 +43,11 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 	if len(host) == 0 {
 		host = header
 	}
-	if string(method) == "GET" && isFirmwarePath(path) {
+	switch {
+	case string(method) == "GET" && isFirmwarePath(path):
 		e.firmware = firmwareURL(f, host, path)
+	case !f.ServerLocal && path != nil && isUpdateCheck(method, host, path, a.agent[:a.agentLen]):
+		e.firmware, e.updateCheck = firmwareURL(f, host, path), true
 	}
 	if !a.reportedCleartext && (a.targetCut || !inClearByDesign(method, host, path, a.ocspBody)) {
 		a.reportedCleartext = true
@@ -130,7 +133,7 @@ func (a *analyzer) resolve(f *inspect.Flow, e pending, r reply) {
 		}
 	}
 	if e.firmware != "" {
-		reportFirmware(f, e.firmware, r.status)
+		reportFirmware(f, e.firmware, r.status, e.updateCheck)
 	}
 }
 
@@ -189,15 +192,24 @@ func (a *analyzer) reportUnqueued(f *inspect.Flow) {
 
 // reportFirmware reports a firmware request: medium when the server sent
 // the file (2xx), low when it did not (a 404, a redirect to HTTPS) or no
-// answer was seen: the device asks over plain HTTP all the same.
-func reportFirmware(f *inspect.Flow, url string, status int) {
+// answer was seen: the device asks over plain HTTP all the same. A check
+// for updates (check) is low: the image it leads to is judged when it
+// is fetched.
+func reportFirmware(f *inspect.Flow, url string, status int, check bool) {
 	st := "none"
 	if status > 0 {
 		st = strconv.Itoa(status)
 	}
 	sev, summary := event.SeverityMedium, "Firmware or software update downloaded over plain HTTP from "+url
-	if status < 200 || status > 299 {
+	switch {
+	case check:
+		sev, summary = event.SeverityLow, "Firmware or software update check over plain HTTP to "+url+" (answer: "+st+")"
+	case status < 200 || status > 299:
 		sev, summary = event.SeverityLow, "Firmware or software update requested over plain HTTP from "+url+" (answer: "+st+")"
+	}
+	ev := event.Evidence{"url": url, "status": st}
+	if check {
+		ev["request"] = "update_check"
 	}
 	f.Emit(inspect.SubjectClient, &event.Event{
 		Type:       event.TypeFinding,
@@ -208,6 +220,6 @@ func reportFirmware(f *inspect.Flow, url string, status int) {
 		// download over plain HTTP has none on the wire.
 		Provision: "5.3-7",
 		Summary:   summary,
-		Evidence:  event.Evidence{"url": url, "status": st},
+		Evidence:  ev,
 	})
 }
