@@ -50,9 +50,9 @@ func (s *Scanner) ScanPayload(f *inspect.Flow, dir inspect.Dir, where string, b 
 	matches := s.find.find(b, cut, where == inspect.WhereURL || where == inspect.WhereForm)
 	for i := range matches {
 		m := &matches[i]
-		if (m.kind == kindMAC || m.kind == kindSerial) && !(senderLocal && !receiverLocal) {
-			// A device's own identifiers are only worth reporting when
-			// they leave the home network.
+		if (m.kind == kindMAC || m.kind == kindSerial || m.kind == kindIMEI) && !(senderLocal && !receiverLocal) {
+			// Device identifiers identify a device to third parties:
+			// only worth reporting when they leave the home network.
 			continue
 		}
 		if where == inspect.WhereResponseBody && m.label < 0 && (!senderLocal || receiverLocal) {

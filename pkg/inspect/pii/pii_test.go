@@ -2,6 +2,7 @@ package pii
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -164,14 +165,26 @@ func evidenceOf(evs []*event.Event) []event.Evidence {
 	return out
 }
 
+// TestDeviceIdentifiersStayOnLAN: a MAC, a serial number and an IMEI
+// identify a device to third parties; on a LAN-only flow they reach none,
+// towards the internet all three count.
 func TestDeviceIdentifiersStayOnLAN(t *testing.T) {
+	const ids = `{"mac":"a4:cf:12:9b:3e:01","serialNumber":"SN12345678X","imei":"490154203237518"}`
 	e, c, _ := newTestEngine(t)
-	inspecttest.NewTCP(e, lanDevice, lanServer).
-		Client(`{"mac":"a4:cf:12:9b:3e:01","serialNumber":"SN12345678X","imei":"490154203237518"}`).Close()
+	inspecttest.NewTCP(e, lanDevice, lanServer).Client(ids).Close()
 	e.Flush()
-	got := c.Kind(event.KindPersonalData)
-	if len(got) != 1 || got[0].Evidence["data_kind"] != "imei" {
-		t.Fatalf("want only the IMEI on a LAN-only flow, got %v", got)
+	if got := c.Kind(event.KindPersonalData); len(got) != 0 {
+		t.Fatalf("device identifiers reported on a LAN-only flow: %v", evidenceOf(got))
+	}
+	inspecttest.NewTCP(e, lanDevice, wanServer).Client(ids).Close()
+	e.Flush()
+	var kinds []string
+	for _, ev := range c.Kind(event.KindPersonalData) {
+		kinds = append(kinds, ev.Evidence["data_kind"])
+	}
+	slices.Sort(kinds)
+	if !slices.Equal(kinds, []string{"imei", "mac", "serial"}) {
+		t.Fatalf("towards the internet: %v, want imei, mac and serial", kinds)
 	}
 }
 
