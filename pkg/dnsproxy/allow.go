@@ -146,16 +146,21 @@ func keepAddrs(m *dns.Msg, addrs []netip.Addr) {
 	})
 }
 
-// allowRetryPause is how long allow-set updates wait after one failed.
-const allowRetryPause = 5 * time.Second
+// allowRetryPause is how long allow-set updates wait after one failed;
+// allowFullPause how long an address a full allow set refused is not
+// offered again (room comes only as allowances expire).
+const (
+	allowRetryPause = 5 * time.Second
+	allowFullPause  = 30 * time.Second
+)
 
 // pushAllowed hands addrs to the allow sets unless each was handed over
 // recently enough. It returns once the sets are updated, so that the
 // client's first connection finds its address allowed, and says how long
 // every address in addrs stays allowed: less than ttl for one handed over
-// earlier, 0 when one is not (the update failed or waits out a pause, or
-// the cache is full). The caller holds an upstream slot, which bounds the
-// queries waiting here.
+// earlier, 0 when one is not (the update failed, was refused or is still
+// on its way for another query, or the cache is full). The caller holds
+// an upstream slot, which bounds the queries waiting here.
 func (p *Proxy) pushAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Duration) time.Duration {
 	now := p.now()
 	if now.UnixNano() < p.allowPause.Load() {
@@ -171,19 +176,26 @@ func (p *Proxy) pushAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Du
 	defer cancel()
 	p.st.allowUpdates.Add(1)
 	err := p.deps.Allow.SetAllowed(ctx, todo, ttl)
+	var full *quarantine.AllowFullError
+	switch {
+	case err == nil:
+		p.allow.settle(todo, nil, now.Add(ttl), now)
+	case errors.As(err, &full):
+		// A full allow set applied the rest and refuses the others
+		// until allowances expire: asking again at every query would
+		// only cost batches.
+		p.allow.settle(todo, full.Refused, now.Add(ttl), now.Add(allowFullPause))
+	case errors.Is(err, quarantine.ErrAllowFull):
+		p.allow.settle(nil, todo, now, now.Add(allowFullPause)) // which were refused is unknown
+	default:
+		p.allow.forget(todo)
+		p.allowPause.Store(now.Add(allowRetryPause).UnixNano())
+	}
 	if err != nil {
-		// A full allow set applied the rest and refuses the others until
-		// allowances expire: asking again at every query would only cost
-		// batches. Any other failure is retried after a pause.
-		if !errors.Is(err, quarantine.ErrAllowFull) {
-			p.allow.forget(todo)
-			p.allowPause.Store(now.Add(allowRetryPause).UnixNano())
-		}
 		// Log the first failure and then every hundredth, not each one.
 		if n := p.st.allowErrors.Add(1); n == 1 || n%100 == 0 {
 			p.log.Warn("allow update hosts", "addrs", len(todo), "failures", n, "err", err)
 		}
-		return 0
 	}
 	return p.allow.left(addrs, now)
 }
@@ -192,16 +204,24 @@ func (p *Proxy) pushAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Du
 // device asking again and again does not cost a netlink batch each time.
 // The quarantine backends never shorten an allowance, so skipping an
 // address that is allowed for at least half the wanted time loses nothing
-// that matters.
+// that matters. An address is counted allowed only once the allow set
+// took it: while another query's hand-over of it is on its way, or after
+// a full set refused it, answers carry TTL 0.
 type allowCache struct {
-	mu    sync.Mutex
-	max   int    // per family
-	held  [2]int // entries of until per family: IPv4, IPv6
-	until map[netip.Addr]time.Time
+	mu      sync.Mutex
+	max     int    // per family
+	held    [2]int // entries per family: IPv4, IPv6
+	entries map[netip.Addr]allowEntry
+}
+
+type allowEntry struct {
+	until   time.Time // allowed until; zero or past: not allowed
+	retry   time.Time // refused by a full set: not offered again before
+	pending bool      // handed over, the allow set's answer not back yet
 }
 
 func newAllowCache(maxPerFamily int) *allowCache {
-	return &allowCache{max: maxPerFamily, until: make(map[netip.Addr]time.Time)}
+	return &allowCache{max: maxPerFamily, entries: make(map[netip.Addr]allowEntry)}
 }
 
 func family(a netip.Addr) int {
@@ -211,18 +231,19 @@ func family(a netip.Addr) int {
 	return 1
 }
 
-// due returns the addresses to hand over now and records them as allowed
-// for ttl. When an address's family is full, expired entries are dropped;
-// if it is still full, the address is not handed over: a pool larger than
-// the cache (a wildcard or CDN domain) must not grow the allow sets
-// without bound.
+// due returns the addresses to hand over now and marks them pending: not
+// those allowed for at least half of ttl, being handed over already, or
+// refused a moment ago. When an address's family is full, finished
+// entries are dropped; if it is still full, the address is not handed
+// over: a pool larger than the cache (a wildcard or CDN domain) must not
+// grow the allow sets without bound.
 func (c *allowCache) due(addrs []netip.Addr, ttl time.Duration, now time.Time) []netip.Addr {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var todo []netip.Addr
 	for _, a := range addrs {
-		u, known := c.until[a]
-		if known && u.Sub(now) >= ttl/2 {
+		e, known := c.entries[a]
+		if known && (e.pending || e.until.Sub(now) >= ttl/2 || now.Before(e.retry)) {
 			continue
 		}
 		fam := family(a)
@@ -236,9 +257,33 @@ func (c *allowCache) due(addrs []netip.Addr, ttl time.Duration, now time.Time) [
 		if !known {
 			c.held[fam]++
 		}
-		c.until[a] = now.Add(ttl)
+		e.pending = true
+		c.entries[a] = e
 	}
 	return todo
+}
+
+// settle records the allow set's answer to a hand-over of todo: refused
+// ones are not offered again before retry, the others are allowed until
+// until.
+func (c *allowCache) settle(todo, refused []netip.Addr, until, retry time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, a := range todo {
+		if e, ok := c.entries[a]; ok {
+			e.pending = false
+			if until.After(e.until) {
+				e.until = until
+			}
+			c.entries[a] = e
+		}
+	}
+	for _, a := range refused {
+		if e, ok := c.entries[a]; ok {
+			e.pending, e.until, e.retry = false, time.Time{}, retry
+			c.entries[a] = e
+		}
+	}
 }
 
 // left is how long every address in addrs stays allowed from now, as far
@@ -248,28 +293,30 @@ func (c *allowCache) left(addrs []netip.Addr, now time.Time) time.Duration {
 	defer c.mu.Unlock()
 	var least time.Duration
 	for i, a := range addrs {
-		u, ok := c.until[a]
-		if !ok || !u.After(now) {
+		e, ok := c.entries[a]
+		if !ok || e.pending || !e.until.After(now) {
 			return 0
 		}
-		if d := u.Sub(now); i == 0 || d < least {
+		if d := e.until.Sub(now); i == 0 || d < least {
 			least = d
 		}
 	}
 	return least
 }
 
+// pruneLocked drops the entries that are neither allowed, nor pending,
+// nor waiting out a refusal.
 func (c *allowCache) pruneLocked(now time.Time) {
-	for a, u := range c.until {
-		if !u.After(now) {
+	for a, e := range c.entries {
+		if !e.pending && !e.until.After(now) && !e.retry.After(now) {
 			c.deleteLocked(a)
 		}
 	}
 }
 
 func (c *allowCache) deleteLocked(a netip.Addr) {
-	if _, ok := c.until[a]; ok {
-		delete(c.until, a)
+	if _, ok := c.entries[a]; ok {
+		delete(c.entries, a)
 		c.held[family(a)]--
 	}
 }

@@ -109,28 +109,36 @@ func TestAllowCacheBounded(t *testing.T) {
 	c := newAllowCache(2)
 	now := newFakeClock().Now()
 	a := func(s string) netip.Addr { return netip.MustParseAddr(s) }
-	if got := c.due([]netip.Addr{a("203.0.113.1"), a("203.0.113.2"), a("203.0.113.3")}, time.Minute, now); len(got) != 2 {
+	got := c.due([]netip.Addr{a("203.0.113.1"), a("203.0.113.2"), a("203.0.113.3")}, time.Minute, now)
+	if len(got) != 2 {
 		t.Fatalf("due %v, want the two that fit", got)
 	}
-	if len(c.until) != 2 {
-		t.Errorf("cache holds %d, bound 2", len(c.until))
+	if len(c.entries) != 2 {
+		t.Errorf("cache holds %d, bound 2", len(c.entries))
 	}
+	c.settle(got, nil, now.Add(time.Minute), now)
 	// A full cache hands nothing new over.
 	if got := c.due([]netip.Addr{a("203.0.113.3")}, time.Minute, now); len(got) != 0 {
 		t.Errorf("due %v, want nothing while the cache is full", got)
 	}
 	// The bound is per family, as the kernel's allow sets are.
-	if got := c.due([]netip.Addr{a("2001:db8::1"), a("2001:db8::2"), a("2001:db8::3")}, time.Minute, now); len(got) != 2 {
-		t.Errorf("due %v, want two IPv6 addresses beside two IPv4 ones", got)
+	got6 := c.due([]netip.Addr{a("2001:db8::1"), a("2001:db8::2"), a("2001:db8::3")}, time.Minute, now)
+	if len(got6) != 2 {
+		t.Errorf("due %v, want two IPv6 addresses beside two IPv4 ones", got6)
 	}
+	// While handed over, they stay: the allow set has not answered.
+	if c.pruneLocked(now); c.held != [2]int{2, 2} {
+		t.Errorf("pending entries pruned: per family %v", c.held)
+	}
+	c.settle(got6, nil, now.Add(time.Minute), now)
 	// Expired entries make room.
 	later := now.Add(2 * time.Minute)
-	if got := c.due([]netip.Addr{a("203.0.113.3")}, time.Minute, later); len(got) != 1 || len(c.until) != 1 || c.held != [2]int{1, 0} {
-		t.Errorf("due %v, cache %d (per family %v); want the address remembered in a pruned cache", got, len(c.until), c.held)
+	if got := c.due([]netip.Addr{a("203.0.113.3")}, time.Minute, later); len(got) != 1 || len(c.entries) != 1 || c.held != [2]int{1, 0} {
+		t.Errorf("due %v, cache %d (per family %v); want the address remembered in a pruned cache", got, len(c.entries), c.held)
 	}
 	c.forget([]netip.Addr{a("203.0.113.3"), a("203.0.113.9")})
-	if len(c.until) != 0 || c.held != [2]int{} {
-		t.Errorf("after forget: cache %d, per family %v", len(c.until), c.held)
+	if len(c.entries) != 0 || c.held != [2]int{} {
+		t.Errorf("after forget: cache %d, per family %v", len(c.entries), c.held)
 	}
 }
 
@@ -324,16 +332,17 @@ func TestTCPConnectionShare(t *testing.T) {
 }
 
 // A full allow set is not asked again at every query: the addresses it
-// refused stay in the cache until their allowance would have ended, while
-// other failures are retried after a pause, not by every query.
+// refused are offered again after allowFullPause, other failures after
+// allowRetryPause; meanwhile answers say the address is not allowed.
 func TestAllowFullNotRetried(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
 		err   error
-		calls []int // hand-overs by two queries at once, then by one after the pause
+		calls []int // hand-overs by two queries at once, after the retry pause, after the full pause
 	}{
-		{"full", fmt.Errorf("%w: 1 refused", quarantine.ErrAllowFull), []int{1, 0}},
-		{"netlink", errFakeNetlink, []int{1, 1}},
+		{"full", fmt.Errorf("%w: 1 refused", quarantine.ErrAllowFull), []int{1, 0, 1}},
+		{"full_naming_the_refused", &quarantine.AllowFullError{Refused: []netip.Addr{netip.MustParseAddr("203.0.113.7")}, Asked: 1}, []int{1, 0, 1}},
+		{"netlink", errFakeNetlink, []int{1, 1, 1}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			allow := &fakeAllow{err: tt.err}
@@ -343,15 +352,18 @@ func TestAllowFullNotRetried(t *testing.T) {
 				t.Fatal(err)
 			}
 			addrs := []netip.Addr{netip.MustParseAddr("203.0.113.7")}
-			p.pushAllowed(context.Background(), addrs, time.Minute)
-			p.pushAllowed(context.Background(), addrs, time.Minute)
-			if calls := allow.taken(); len(calls) != tt.calls[0] {
-				t.Errorf("at once: %d hand-overs, want %d", len(calls), tt.calls[0])
-			}
-			clk.Advance(allowRetryPause)
-			p.pushAllowed(context.Background(), addrs, time.Minute)
-			if calls := allow.taken(); len(calls) != tt.calls[1] {
-				t.Errorf("after the pause: %d hand-overs, want %d", len(calls), tt.calls[1])
+			for step, advance := range []time.Duration{0, allowRetryPause, allowFullPause} {
+				clk.Advance(advance)
+				left := p.pushAllowed(context.Background(), addrs, time.Minute)
+				if step == 0 {
+					left = max(left, p.pushAllowed(context.Background(), addrs, time.Minute))
+				}
+				if calls := allow.taken(); len(calls) != tt.calls[step] {
+					t.Errorf("step %d: %d hand-overs, want %d", step, len(calls), tt.calls[step])
+				}
+				if left != 0 {
+					t.Errorf("step %d: the refused address answered as allowed for %v", step, left)
+				}
 			}
 		})
 	}

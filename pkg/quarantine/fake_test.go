@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -433,6 +434,10 @@ func checkAllowCap(t *testing.T, e enforcer, count func(set string) int) {
 	err := e.SetAllowed(ctx, []netip.Addr{full[0], a, netip.MustParseAddr("2001:2::1")}, 2*time.Hour)
 	if !errors.Is(err, ErrAllowFull) || !strings.Contains(err.Error(), a.String()) {
 		t.Errorf("beyond the cap: got %v, want ErrAllowFull naming %s", err, a)
+	}
+	var fullErr *AllowFullError
+	if !errors.As(err, &fullErr) || !slices.Equal(fullErr.Refused, []netip.Addr{a}) {
+		t.Errorf("refused addresses %+v, want only %s", fullErr, a)
 	}
 	if n := count("allow_v4"); n != MaxAllowed {
 		t.Errorf("allow_v4 holds %d, want the cap %d", n, MaxAllowed)

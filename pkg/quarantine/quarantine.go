@@ -585,10 +585,25 @@ func setAllowed(ctx context.Context, apply func(context.Context, func(*state, ti
 		return err
 	}
 	if len(refused) > 0 {
-		return fmt.Errorf("%w (%d per family): %d of %d addresses refused, first %s", ErrAllowFull, MaxAllowed, len(refused), len(addrs), refused[0])
+		return &AllowFullError{Refused: refused, Asked: len(addrs)}
 	}
 	return nil
 }
+
+// AllowFullError is SetAllowed's ErrAllowFull: Refused are the addresses
+// not applied because their family's allow set was full; the others of
+// the Asked were.
+type AllowFullError struct {
+	Refused []netip.Addr
+	Asked   int
+}
+
+func (e *AllowFullError) Error() string {
+	return fmt.Sprintf("%v (%d per family): %d of %d addresses refused, first %s", ErrAllowFull, MaxAllowed, len(e.Refused), e.Asked, e.Refused[0])
+}
+
+// Is makes errors.Is(err, ErrAllowFull) hold.
+func (e *AllowFullError) Is(target error) bool { return target == ErrAllowFull }
 
 // protect replaces the protected sets. Protection wins over quarantine: an
 // entry whose MAC becomes protected is released, and protected addresses are
