@@ -161,7 +161,6 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 		return err
 	}
 	var blocked *dnsproxy.AddrSet
-	var proxy *dnsproxy.Proxy
 	if cfg.DNSProxy.Enabled {
 		blocked = &dnsproxy.AddrSet{}
 	}
@@ -187,12 +186,6 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	})
 	if err != nil {
 		return err
-	}
-	if cfg.DNSProxy.Enabled {
-		proxy, err = dnsproxy.New(proxyConfig(cfg, routerAddrs), dnsproxy.Deps{Quarantine: blocked, Allow: enforcer, Observer: d, Logger: log})
-		if err != nil {
-			return err
-		}
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -250,8 +243,17 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	run("netwatch", func(ctx context.Context) error { return watcher.Run(ctx, presence) })
 	wg.Add(1)
 	go func() { defer wg.Done(); d.Presence(ctx, presence) }()
-	if proxy != nil {
-		background(alert.AreaDNSProxy, proxy.Serve)
+	if cfg.DNSProxy.Enabled {
+		deps := dnsproxy.Deps{Quarantine: blocked, Allow: enforcer, Observer: d, Logger: log}
+		current := func() []netip.Addr {
+			addrs, _, _ := routerIdentity(cfg)
+			return addrs
+		}
+		background(alert.AreaDNSProxy, func(ctx context.Context, up func()) error {
+			return serveDNSProxy(ctx, up, current, proxyAddressCheck, func(addrs []netip.Addr) (*dnsproxy.Proxy, error) {
+				return dnsproxy.New(proxyConfig(cfg, addrs, onLinkPrefixes(cfg.LAN.Interfaces, systemInterface)), deps)
+			})
+		})
 	}
 	reloadOnHUP(ctx, hup, cfg, cfgPath, d, adv, log)
 	log.Info("iotgw running", "version", version, "capture", cfg.Capture.Mode, "interfaces", cfg.Capture.Interfaces,
@@ -281,8 +283,27 @@ func routerIdentity(cfg *config.Config) (addrs []netip.Addr, macs []hwaddr.MAC, 
 
 // ifaceIdentity is what routerIdentity reads of a network interface.
 type ifaceIdentity struct {
-	mac   net.HardwareAddr
-	addrs []netip.Addr
+	mac      net.HardwareAddr
+	addrs    []netip.Addr
+	prefixes []netip.Prefix // on-link, of addrs
+}
+
+// onLinkPrefixes are the prefixes on the named interfaces, link-local
+// ones aside; an interface missing now gives none.
+func onLinkPrefixes(names []string, lookup func(string) (ifaceIdentity, error)) []netip.Prefix {
+	var out []netip.Prefix
+	for _, name := range names {
+		id, err := lookup(name)
+		if err != nil {
+			continue
+		}
+		for _, p := range id.prefixes {
+			if !p.Addr().IsLinkLocalUnicast() && !p.Addr().IsLoopback() && !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 func systemInterface(name string) (ifaceIdentity, error) {
@@ -298,6 +319,7 @@ func systemInterface(name string) (ifaceIdentity, error) {
 	for _, ia := range ias {
 		if p, err := netip.ParsePrefix(ia.String()); err == nil {
 			id.addrs = append(id.addrs, p.Addr())
+			id.prefixes = append(id.prefixes, p.Masked())
 		}
 	}
 	return id, nil
@@ -339,13 +361,17 @@ func routerIdentityFrom(cfg *config.Config, lookup func(string) (ifaceIdentity, 
 }
 
 // proxyConfig listens on the router's LAN addresses and answers
-// quarantined devices with the first of them (the notice page).
-func proxyConfig(cfg *config.Config, routerAddrs []netip.Addr) dnsproxy.Config {
+// quarantined devices with the first of them (the notice page). Answers
+// for update domains may allow no address of the LAN: its configured
+// prefixes (private ranges by default), the prefixes on its interfaces
+// (onLink: a delegated global IPv6 prefix is the LAN too) and the
+// router's own addresses.
+func proxyConfig(cfg *config.Config, routerAddrs []netip.Addr, onLink []netip.Prefix) dnsproxy.Config {
 	pc := dnsproxy.Config{
 		Upstream:      cfg.DNSProxy.Upstream,
 		UpdateDomains: cfg.DNSProxy.UpdateDomains,
 		LocalDomains:  cfg.DNSProxy.LocalDomains,
-		NotAllowed:    slices.Clone(cfg.LAN.Prefixes),
+		NotAllowed:    append(slices.Clone(cfg.LAN.Prefixes), onLink...),
 		LANPrefixes:   cfg.LAN.Prefixes,
 		// Only quarantined devices' DNS is redirected here (by MAC).
 		AllQuarantined: true,

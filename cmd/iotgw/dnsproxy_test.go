@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/dnsproxy"
+)
+
+// TestDNSProxyFollowsAddresses: the DNS proxy is built from the router's
+// addresses at each start, so a LAN without its IPv4 address yet fails a
+// start (keepServing tries again) instead of the daemon, and a proxy
+// whose addresses change ends to be started on the new ones.
+func TestDNSProxyFollowsAddresses(t *testing.T) {
+	var mu sync.Mutex
+	addrs := []netip.Addr{netip.MustParseAddr("fd00::1")} // IPv6 only: DHCPv4 not answered yet
+	current := func() []netip.Addr {
+		mu.Lock()
+		defer mu.Unlock()
+		return addrs
+	}
+	build := func(a []netip.Addr) (*dnsproxy.Proxy, error) {
+		cfg := proxyConfigFor(a)
+		return dnsproxy.New(cfg, dnsproxy.Deps{Quarantine: &dnsproxy.AddrSet{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}
+	ctx := context.Background()
+	if err := serveDNSProxy(ctx, func() {}, current, 10*time.Millisecond, build); err == nil || !strings.Contains(err.Error(), "notice IPv4") {
+		t.Fatalf("start without an IPv4 address: %v, want the proxy's refusal", err)
+	}
+
+	mu.Lock()
+	addrs = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
+	mu.Unlock()
+	upc := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- serveDNSProxy(ctx, func() { close(upc) }, current, 10*time.Millisecond, build) }()
+	select {
+	case <-upc:
+	case err := <-done:
+		t.Fatalf("the proxy did not start: %v", err)
+	}
+	mu.Lock()
+	addrs = []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")} // a new address
+	mu.Unlock()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errAddressesChanged) {
+			t.Fatalf("after the change: %v, want errAddressesChanged", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the proxy went on serving on its old addresses")
+	}
+
+	// Ended by its context, it says nothing of addresses.
+	ctx, cancel := context.WithCancel(ctx)
+	upc = make(chan struct{})
+	go func() { done <- serveDNSProxy(ctx, func() { close(upc) }, current, time.Hour, build) }()
+	<-upc
+	cancel()
+	if err := <-done; errors.Is(err, errAddressesChanged) {
+		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+// proxyConfigFor is what proxyConfig makes of the addresses, on a free
+// port and with loopback allowed (the test has no LAN).
+func proxyConfigFor(addrs []netip.Addr) dnsproxy.Config {
+	pc := dnsproxy.Config{Upstream: netip.MustParseAddrPort("127.0.0.1:1"), AllQuarantined: true}
+	for _, a := range addrs {
+		pc.Listen = append(pc.Listen, netip.AddrPortFrom(a, 0))
+		if a.Is4() && !pc.NoticeV4.IsValid() {
+			pc.NoticeV4 = a
+		}
+	}
+	return pc
+}
+
+// TestProxyConfigKeepsTheLANOut: an update domain's answer may not allow
+// an address of the LAN, also one in its delegated global IPv6 prefix,
+// which the configured private prefixes do not cover.
+func TestProxyConfigKeepsTheLANOut(t *testing.T) {
+	lookup := func(name string) (ifaceIdentity, error) {
+		if name != "br-lan" {
+			return ifaceIdentity{}, errors.New("no such interface")
+		}
+		return ifaceIdentity{prefixes: []netip.Prefix{
+			netip.MustParsePrefix("192.168.1.0/24"), netip.MustParsePrefix("2a01:db8:1:1::/64"), netip.MustParsePrefix("fe80::/64"),
+		}}, nil
+	}
+	cfg := config.Default()
+	onLink := onLinkPrefixes([]string{"br-lan", "br-guest"}, lookup)
+	pc := proxyConfig(cfg, []netip.Addr{netip.MustParseAddr("192.168.1.1"), netip.MustParseAddr("2a01:db8:1:1::1")}, onLink)
+	covered := func(a netip.Addr) bool {
+		for _, p := range pc.NotAllowed {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, a := range []string{"2a01:db8:1:1::55", "192.168.1.20", "2a01:db8:1:1::1"} {
+		if !covered(netip.MustParseAddr(a)) {
+			t.Errorf("%s, on the LAN, may be allowed: NotAllowed %v", a, pc.NotAllowed)
+		}
+	}
+	if covered(netip.MustParseAddr("2a01:db8:2::7")) {
+		t.Errorf("an internet address is kept out: NotAllowed %v", pc.NotAllowed)
+	}
+	if slices.ContainsFunc(onLink, func(p netip.Prefix) bool { return p.Addr().IsLinkLocalUnicast() }) {
+		t.Errorf("link-local prefix in %v", onLink)
+	}
+}
