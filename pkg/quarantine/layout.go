@@ -624,19 +624,35 @@ func reachable(b builder, cfg Config) map[Mode][][]match {
 // of family f: one with every optional chain (capture, the DNS proxy, LAN
 // interfaces, bridge conntrack).
 func chainNames(f nftables.TableFamily) []string {
-	every := newLayout(Config{
-		NoticePort: 1, DNSProxyPort: 1, LANInterfaces: []string{"lan"},
-		Capture: CaptureConfig{Enabled: true, Bytes: 1, Packets: 1},
-	}, true)
-	def := every.inet
-	if f == nftables.TableFamilyBridge {
-		def = every.bridge
-	}
+	def := everyTable(f)
 	names := make([]string, 0, len(def.chains))
 	for _, c := range def.chains {
 		names = append(names, c.name)
 	}
 	return names
+}
+
+// setNames are the names of every set any configuration builds in a
+// table of family f.
+func setNames(f nftables.TableFamily) []string {
+	def := everyTable(f)
+	names := make([]string, 0, len(def.sets))
+	for _, s := range def.sets {
+		names = append(names, s.name)
+	}
+	return names
+}
+
+// everyTable is the table of family f with every optional part built.
+func everyTable(f nftables.TableFamily) tableDef {
+	every := newLayout(Config{
+		NoticePort: 1, DNSProxyPort: 1, LANInterfaces: []string{"lan"},
+		Capture: CaptureConfig{Enabled: true, Bytes: 1, Packets: 1},
+	}, true)
+	if f == nftables.TableFamilyBridge {
+		return every.bridge
+	}
+	return every.inet
 }
 
 func lanSets(prefixes []netip.Prefix) map[string][]netip.Prefix {

@@ -195,17 +195,10 @@ var errForeignTable = errors.New("quarantine: table is not iotgw's")
 // its table whichever configuration built it (`uninstall-rules` knows
 // only the table's name).
 func checkOwned(c *nftables.Conn, sock *netlink.Conn, t *nftables.Table) error {
-	_, err := ownership(c, sock, t)
-	return err
-}
-
-// ownership is checkOwned's test, which also counts the rules that carry
-// iotgw's tag.
-func ownership(c *nftables.Conn, sock *netlink.Conn, t *nftables.Table) (tagged int, err error) {
 	own := chainNames(t.Family)
 	chains, err := c.ListChainsOfTableFamily(t.Family)
 	if err != nil {
-		return 0, fmt.Errorf("quarantine: list chains of %s %s: %w", familyName(t.Family), t.Name, err)
+		return fmt.Errorf("quarantine: list chains of %s %s: %w", familyName(t.Family), t.Name, err)
 	}
 	for _, ch := range chains {
 		if ch.Table == nil || ch.Table.Name != t.Name {
@@ -213,19 +206,76 @@ func ownership(c *nftables.Conn, sock *netlink.Conn, t *nftables.Table) (tagged 
 		}
 		tags, err := ruleTags(sock, t, ch.Name)
 		if err != nil {
-			return 0, fmt.Errorf("quarantine: list rules of %s %s chain %s: %w", familyName(t.Family), t.Name, ch.Name, err)
+			return fmt.Errorf("quarantine: list rules of %s %s chain %s: %w", familyName(t.Family), t.Name, ch.Name, err)
 		}
 		foreign := len(tags) == 0 && !slices.Contains(own, ch.Name)
 		for _, tag := range tags {
 			foreign = foreign || !strings.HasPrefix(tag, ruleTagPrefix)
 		}
 		if foreign {
-			return 0, fmt.Errorf("%w: %s %s chain %s holds no rule or one without the %q comment; not deleting or rebuilding it (delete it by hand if it is iotgw's)",
+			return fmt.Errorf("%w: %s %s chain %s holds no rule or one without the %q comment; not deleting or rebuilding it (delete it by hand if it is iotgw's)",
 				errForeignTable, familyName(t.Family), t.Name, ch.Name, ruleTagPrefix+"<fingerprint>")
 		}
-		tagged += len(tags)
 	}
-	return tagged, nil
+	return nil
+}
+
+// builtByUs reports whether a table under another name than ours is
+// provably one iotgw built (under a name configured before): every chain
+// and set has a name iotgw gives, and its rules, one at least, all carry
+// the same tag of iotgw's form ("iotgw " and eight hex digits). A rule
+// comment that merely starts "iotgw " does not make another program's
+// table ours.
+func builtByUs(c *nftables.Conn, sock *netlink.Conn, t *nftables.Table) bool {
+	sets, err := c.GetSets(t)
+	if err != nil {
+		return false
+	}
+	own := setNames(t.Family)
+	for _, s := range sets {
+		if !slices.Contains(own, s.Name) {
+			return false
+		}
+	}
+	chains, err := c.ListChainsOfTableFamily(t.Family)
+	if err != nil {
+		return false
+	}
+	ownChains := chainNames(t.Family)
+	var tag string
+	for _, ch := range chains {
+		if ch.Table == nil || ch.Table.Name != t.Name {
+			continue
+		}
+		if !slices.Contains(ownChains, ch.Name) {
+			return false
+		}
+		tags, err := ruleTags(sock, t, ch.Name)
+		if err != nil {
+			return false
+		}
+		for _, g := range tags {
+			if !isLayoutTag(g) || (tag != "" && g != tag) {
+				return false
+			}
+			tag = g
+		}
+	}
+	return tag != ""
+}
+
+// isLayoutTag: s is a rule tag as layout.fingerprint makes them.
+func isLayoutTag(s string) bool {
+	fp, ok := strings.CutPrefix(s, ruleTagPrefix)
+	if !ok || len(fp) != 8 {
+		return false
+	}
+	for _, c := range fp {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // matchesStructure compares a table's sets, chains and rules with the
@@ -882,8 +932,8 @@ func (n *NFTables) Uninstall(ctx context.Context) ([]string, error) {
 				if err := checkOwned(c, sock, n.table(family)); err != nil {
 					return nil, err
 				}
-			} else if tagged, err := ownership(c, sock, t); err != nil || tagged == 0 {
-				continue // another firewall's, or one that cannot be told
+			} else if !builtByUs(c, sock, t) {
+				continue // another program's, or one that cannot be told
 			}
 			c.DelTable(&nftables.Table{Name: t.Name, Family: family})
 			deleted = append(deleted, familyName(family)+" "+t.Name)

@@ -305,8 +305,10 @@ func TestUninstallFindsRenamedTables(t *testing.T) {
 	if err := old.Reconcile(ctx, kernelEntries()); err != nil {
 		t.Fatal(err)
 	}
-	// Someone else's table with a chain of one of iotgw's names.
+	// Someone else's table with a chain of one of iotgw's names, and
+	// another program's whose rule comment happens to start "iotgw ".
 	loadRuleset(t, ns, "table inet mine {\n\tchain forward {\n\t\ttype filter hook forward priority 10; policy accept;\n\t\tcounter comment \"mine\"\n\t}\n}\n")
+	loadRuleset(t, ns, "table inet nas_rules {\n\tset allowed {\n\t\ttype ipv4_addr\n\t}\n\tchain prerouting {\n\t\ttype filter hook prerouting priority 0; policy accept;\n\t\tip saddr @allowed counter comment \"iotgw exception: NAS\"\n\t}\n}\n")
 	n, err := NewNFTables(Config{NoticePort: 8080}, WithNetNSFd(netnstest.Fd(t, ns)))
 	if err != nil {
 		t.Fatal(err)
@@ -318,7 +320,7 @@ func TestUninstallFindsRenamedTables(t *testing.T) {
 	if want := []string{"inet iotgw_home", "bridge iotgw_home"}; !slices.Equal(deleted, want) {
 		t.Errorf("deleted %v, want %v", deleted, want)
 	}
-	if tables := netnstest.CmdIn(t, ns, "nft", "list", "tables"); tables != "table inet fw4\ntable inet mine\n" {
+	if tables := netnstest.CmdIn(t, ns, "nft", "list", "tables"); tables != "table inet fw4\ntable inet mine\ntable inet nas_rules\n" {
 		t.Errorf("after Uninstall the tables are:\n%s", tables)
 	}
 }
