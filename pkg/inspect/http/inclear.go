@@ -22,7 +22,9 @@ import (
 //     /ncsi.txt), Firefox (/success.txt, /canonical.html),
 //     NetworkManager on GNOME (/check_network_status.txt) and Kindle
 //     (/kindle-wifi/wifistub.html).
-//   - CONNECT, which opens a tunnel, usually for TLS.
+//   - CONNECT to a port of TLS (443 and kin): a tunnel for TLS. One to
+//     another port may carry anything in clear, and the tunnel is not
+//     inspected.
 
 var connectivityPaths = [...]string{
 	"/generate_204", "/gen_204", "/hotspot-detect.html", "/library/test/success.html",
@@ -38,7 +40,13 @@ var certificateSuffixes = [...]string{".crl", ".crt", ".cer", ".p7c"}
 func inClearByDesign(method, host, path []byte, ocspBody bool) bool {
 	switch string(method) {
 	case "CONNECT":
-		return true
+		// The target is an authority ("host:port"), in path as the
+		// request has it or in host from the Host header.
+		target := path
+		if len(target) == 0 {
+			target = host
+		}
+		return tlsPort(target)
 	case "POST":
 		return ocspBody
 	case "GET", "HEAD":
@@ -57,6 +65,25 @@ func inClearByDesign(method, host, path []byte, ocspBody bool) bool {
 	}
 	last := path[bytes.LastIndexByte(path, '/')+1:]
 	return ocspHost(host) && len(last) > 0 && last[0] == 'M'
+}
+
+// tlsPorts are ports whose protocol starts with a TLS handshake: HTTPS,
+// MQTT, IMAP, POP3 and SMTP submission over TLS, DNS over TLS, SIP over
+// TLS, Apple push.
+var tlsPorts = [...]string{"443", "8443", "8883", "993", "995", "465", "853", "5061", "5223"}
+
+// tlsPort: authority ends in one of tlsPorts.
+func tlsPort(authority []byte) bool {
+	i := bytes.LastIndexByte(authority, ':')
+	if i < 0 || bytes.IndexByte(authority[i:], ']') >= 0 {
+		return false
+	}
+	for _, p := range tlsPorts {
+		if string(authority[i+1:]) == p {
+			return true
+		}
+	}
+	return false
 }
 
 // ocspHost: the host is a CA's OCSP responder by its name: a first

@@ -23,7 +23,9 @@ func (p *Protocol) FlowStarted(f *inspect.Flow) {
 // known, so that a connection open for days (MQTT to a cloud on 1883)
 // is reported at once, and one still open at a restart at all.
 func (p *Protocol) FlowIdentified(f *inspect.Flow) {
-	if !mayStartTLS(f.App()) && !judgedByAnalyzer(f.App()) {
+	// A connection the capture joined late (a restart) may never show
+	// the request its analyzer judges by: counted as it is.
+	if !mayStartTLS(f.App()) && (!judgedByAnalyzer(f.App()) || !f.Opened()) {
 		p.use.observe(f)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -322,10 +323,22 @@ func TestInClearByDesignIsNoFinding(t *testing.T) {
 	if got := c.Kind(event.KindPlaintextProtocol); len(got) != 0 {
 		t.Fatalf("%d findings for HTTP in clear by design: %v", len(got), got)
 	}
+	// A tunnel to a port that is not TLS's, and a connection the
+	// capture joined after a restart, are counted.
+	inspecttest.NewTCP(e, "192.168.1.10:42000", "203.0.113.40:3128").
+		Client("CONNECT api.example:80 HTTP/1.1\r\nHost: api.example:80\r\n\r\n").
+		Server("HTTP/1.1 200 Connection established\r\n\r\n").Close()
+	inspecttest.JoinTCP(e, "192.168.1.10:42001", "203.0.113.41:80").
+		Client("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n")
+	for _, dst := range []string{"203.0.113.40", "203.0.113.41"} {
+		if !slices.ContainsFunc(c.Kind(event.KindPlaintextProtocol), func(ev *event.Event) bool { return ev.Evidence["destination"] == dst }) {
+			t.Errorf("no finding for %s", dst)
+		}
+	}
 	inspecttest.NewTCP(e, "192.168.1.10:41000", "203.0.113.30:80").
 		Client("GET /generate_204 HTTP/1.1\r\nHost: cloud.example\r\n\r\n").Server("HTTP/1.1 204 No Content\r\n\r\n").
 		Client("POST /api/telemetry HTTP/1.1\r\nHost: cloud.example\r\nContent-Length: 2\r\n\r\n{}")
-	if got := c.Kind(event.KindPlaintextProtocol); len(got) != 1 || got[0].Evidence["destination"] != "203.0.113.30" {
+	if got := c.Kind(event.KindPlaintextProtocol); len(got) != 3 || got[2].Evidence["destination"] != "203.0.113.30" {
 		t.Fatalf("findings %v, want one for 203.0.113.30 once the connection carried an API call", got)
 	}
 }
