@@ -480,12 +480,16 @@ func (d *Daemon) Release(ctx context.Context, mac hwaddr.MAC) error {
 		}
 		return fmt.Errorf("%w: the device is not quarantined", api.ErrConflict)
 	}
-	// Policy would quarantine it again at its next evaluation, whatever
-	// the release says.
-	rule := policy.RuleFor(&d.cfg.Policy, d.devicePolicyInput(mac, nil))
+	// What policy would say right after the release: with every
+	// finding known, only a force rule (in enforce mode, untrusted)
+	// quarantines again at once, whatever the release says.
+	dev, _ := d.pipe.Inventory().Lookup(device.Key{MAC: mac})
+	in := d.devicePolicyInput(mac, dev)
+	in.ReleasedAt = now
+	v := policy.Evaluate(&d.cfg.Policy, in, now)
 	d.mu.Unlock()
-	if rule != nil && (rule.Force == config.ActionQuarantine || rule.Force == config.ActionIsolate) {
-		return fmt.Errorf("%w: the configuration's rule for this device forces %s (policy.devices); change the rule to release it", api.ErrConflict, rule.Force)
+	if v.Enforce && (v.Action == config.ActionQuarantine || v.Action == config.ActionIsolate) {
+		return fmt.Errorf("%w: policy would quarantine it again at once (%s); change the configuration's rule for it (policy.devices) to release it", api.ErrConflict, v.Note)
 	}
 	return d.applyOwner(ctx, mac, plan{release: true, why: "released by you", released: now})
 }

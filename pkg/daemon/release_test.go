@@ -108,7 +108,8 @@ func TestPlanStaleAfterReload(t *testing.T) {
 
 // TestReleaseOfForcedDeviceRefused: a device the configuration forces
 // into quarantine would be quarantined again at its next evaluation; the
-// release is refused with the reason instead of undone later.
+// release is refused with the reason instead of undone later, unless
+// monitor mode keeps the rule from quarantining.
 func TestReleaseOfForcedDeviceRefused(t *testing.T) {
 	fake := newFake(t)
 	h, _ := startForced(t, fake, t.TempDir())
@@ -119,5 +120,17 @@ func TestReleaseOfForcedDeviceRefused(t *testing.T) {
 	}
 	if _, ok := quarantined(t, fake)[x]; !ok {
 		t.Error("the refused release took the device out of quarantine")
+	}
+	// In monitor mode the rule quarantines nobody: the quarantine it
+	// left is the owner's to end.
+	cfg := config.Default()
+	cfg.Policy.Devices = []config.DeviceRule{{MAC: x, Force: config.ActionQuarantine}}
+	h.d.Reload(cfg)
+	h.settle()
+	if err := h.d.Release(context.Background(), x); err != nil {
+		t.Fatalf("Release in monitor mode: %v", err)
+	}
+	if _, ok := quarantined(t, fake)[x]; ok {
+		t.Error("still quarantined after the release in monitor mode")
 	}
 }

@@ -81,7 +81,7 @@ func rank(a config.Action) int {
 // now (offline analysis) ignores the grace period.
 func Evaluate(p *config.Policy, d *Device, now time.Time) Verdict {
 	v := Verdict{Action: config.ActionIgnore, Enforce: p.Mode == "enforce"}
-	rule := RuleFor(p, d)
+	rule := ruleFor(p, d)
 	// counts per kind, and those since the owner's release: only findings
 	// the owner has not seen count towards a threshold for isolating or
 	// quarantining again.
@@ -181,10 +181,10 @@ func actionFor(p *config.Policy, f *event.Event) config.Action {
 	return a
 }
 
-// RuleFor is the device rule Evaluate applies to d: the owner's run-time
+// ruleFor is the device rule Evaluate applies to d: the owner's run-time
 // decisions, or else the configuration's rule for its MAC; nil if
 // neither.
-func RuleFor(p *config.Policy, d *Device) *config.DeviceRule {
+func ruleFor(p *config.Policy, d *Device) *config.DeviceRule {
 	if d.Owner != nil {
 		return d.Owner
 	}
