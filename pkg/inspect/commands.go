@@ -9,10 +9,18 @@ const maxPipelined = 16
 // POP3, RFC 2449 PIPELINING), with those replies, and keeps the logins
 // the commands carried until then: a client may send several logins
 // before the first verdict. K is the protocol's own kinds of command.
+//
+// After a gap in either direction replies can no longer be matched to
+// commands: every later verdict is unknown.
 type CommandQueue[K ~uint8] struct {
 	cmds       [maxPipelined]QueuedCommand[K]
 	head, size int
-	logins     loginQueue
+	// dropped counts commands not queued (the queue was full) whose
+	// replies are still due after the queued ones'; while any are, new
+	// commands are not queued either, so that replies stay in order.
+	dropped  int
+	unpaired bool // a gap: verdicts are unknown from then on
+	logins   loginQueue
 }
 
 // QueuedCommand is a command awaiting its reply.
@@ -23,7 +31,8 @@ type QueuedCommand[K ~uint8] struct {
 
 // Push queues a command and returns its slot, -1 with the queue full.
 func (q *CommandQueue[K]) Push(kind K) int {
-	if q.size == len(q.cmds) {
+	if q.size == len(q.cmds) || q.dropped > 0 {
+		q.dropped++
 		return -1
 	}
 	slot := (q.head + q.size) % len(q.cmds)
@@ -33,14 +42,15 @@ func (q *CommandQueue[K]) Push(kind K) int {
 }
 
 // Login classifies l at once and keeps it for the reply to the command in
-// slot; a command that was not queued (slot -1) gets no verdict.
+// slot; a command that was not queued (slot -1) gets no verdict: it is
+// reported at once, and the logins waiting keep theirs.
 func (q *CommandQueue[K]) Login(f *Flow, l *Login, slot int) {
-	t := q.logins.keep(f, l)
 	if slot < 0 || slot >= len(q.cmds) {
-		q.logins.settle(f, t, OutcomeUnknown)
+		c := f.Classify(l)
+		f.ReportCredential(&c, OutcomeUnknown, f.LoginSubject())
 		return
 	}
-	q.cmds[slot].ticket = t
+	q.cmds[slot].ticket = q.logins.keep(f, l)
 }
 
 // Next returns the oldest command awaiting its reply.
@@ -52,25 +62,32 @@ func (q *CommandQueue[K]) Next() (QueuedCommand[K], bool) {
 }
 
 // Pop takes the oldest command off the queue: a final reply answers it.
+// A reply to a command that was not queued answers none (false).
 func (q *CommandQueue[K]) Pop() (QueuedCommand[K], bool) {
 	c, ok := q.Next()
-	if ok {
+	switch {
+	case ok:
 		q.head = (q.head + 1) % len(q.cmds)
 		q.size--
+	case q.dropped > 0:
+		q.dropped--
 	}
 	return c, ok
 }
 
 // Settle reports the login c carried, if any, with the reply's verdict o.
 func (q *CommandQueue[K]) Settle(f *Flow, c QueuedCommand[K], o Outcome) {
+	if q.unpaired {
+		o = OutcomeUnknown
+	}
 	q.logins.settle(f, c.ticket, o)
 }
 
 // Lost forgets the queued commands when the conversation lost its place
 // (a gap): replies can no longer be matched, so the logins waiting are
-// reported, their outcome unknown.
+// reported, their outcome unknown, and so are the later ones.
 func (q *CommandQueue[K]) Lost(f *Flow) {
-	q.head, q.size = 0, 0
+	q.head, q.size, q.dropped, q.unpaired = 0, 0, 0, true
 	q.logins.flush(f)
 }
 

@@ -182,7 +182,9 @@ func isCode(b []byte) bool {
 // commands, so the logins waiting for theirs get none.
 func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
 	a.lines.Resync(dir)
-	a.multiline = [3]byte{}
+	if dir == inspect.ToClient {
+		a.multiline = [3]byte{} // the reply's end may be lost; a client gap leaves it as it was
+	}
 	a.commands.Lost(f)
 }
 

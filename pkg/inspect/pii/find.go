@@ -266,9 +266,9 @@ func (s *finder) fieldAt(b []byte, i int) {
 	var vs, ve int
 	switch {
 	case c == ':' && ke == i && (ks == 0 || b[ks-1] == '\n'):
-		// "Name: value" header line; an ignored one with its
-		// continuation lines, which hold more message ids.
-		vs, ve = lineAfter(b, i+1, s.labels.labels[li].kind == labelIgnore)
+		// "Name: value" header line; a mail header of message ids
+		// with its continuation lines, which hold more of them.
+		vs, ve = lineAfter(b, i+1, messageIDHeader(s.labels.labels[li].field))
 	case c == '=' && s.form:
 		vs, ve = valueUntil(b, i+1, '&')
 	default:
@@ -390,6 +390,17 @@ func valueUntil(b []byte, i int, stop byte) (start, end int) {
 		i++
 	}
 	return i, i + len(s)
+}
+
+// messageIDHeader: a mail header of message ids, which folds its list of
+// them over lines (other ignored labels may head a YAML block of
+// personal fields).
+func messageIDHeader(field string) bool {
+	switch field {
+	case "message_id", "in_reply_to", "references", "content_id":
+		return true
+	}
+	return false
 }
 
 // lineAfter returns the rest of the line after a header's colon, without

@@ -72,6 +72,7 @@ func TestFindPositive(t *testing.T) {
 		{"email_mailto", `<a href="mailto:carol@example.net">`, []found{{"email", ""}}},
 		{"email_in_name_field", `{"from":"Alice <alice@example.com>"}`, []found{{"email", ""}}},
 		{"email_sentence_end", `write to dave@example.com.`, []found{{"email", ""}}},
+		{"yaml_block_under_an_ignored_key", "version: 2\nbuild:\n  owner: kim@example.com\n  phone: +49 30 1234567\n", []found{{"email", ""}, {"phone", ""}}},
 		{"email_after_folded_ids", "References: <CAKx8+Y3q@mail.example.com>\r\n <CAJw2=Zp@mail.example.org>\r\nTo: Ivan\r\n <ivan@example.com>\r\n", []found{{"email", ""}}},
 		{"email_after_label_colon", `owner email:erin@example.org; E-Mail:frank@example.net`, []found{{"email", "email"}, {"email", "email"}}},
 		{"email_login_id", `{"loginId":"grace@example.com","userId":"heidi@example.org"}`, []found{{"email", "login_id"}, {"email", "user_id"}}},
