@@ -207,7 +207,7 @@ func (a *analyzer) line(f *inspect.Flow, dir inspect.Dir, h *half, line []byte) 
 }
 
 func (a *analyzer) startLine(h *half, line []byte) bool {
-	h.methodLen, h.status, h.stale, h.callID, h.cseq, h.contentLength = 0, 0, false, 0, -1, 0
+	h.methodLen, h.status, h.stale, h.callID, h.cseq, h.cseqMethod, h.contentLength = 0, 0, false, 0, -1, 0, 0
 	if bytes.HasPrefix(line, []byte("SIP/2.0 ")) {
 		if len(line) < 11 {
 			return false
@@ -304,8 +304,8 @@ func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
 // entry is reported with an unknown outcome.
 func (a *analyzer) enqueue(f *inspect.Flow, p pending) {
 	for i := range a.queue {
-		if q := &a.queue[i]; q.used && q.dir == p.dir && q.callID == p.callID && q.cseq == p.cseq {
-			return
+		if q := &a.queue[i]; q.used && q.dir == p.dir && q.callID == p.callID && q.cseq == p.cseq && q.cseqMethod == p.cseqMethod {
+			return // a retransmission
 		}
 	}
 	if a.queue[len(a.queue)-1].used {

@@ -162,6 +162,12 @@ func TestSyntheticLogins(t *testing.T) {
 				Server("SIP/2.0 200 OK\r\nCall-ID: c9\r\nCSeq: 2 CANCEL\r\n\r\n").
 				Server("SIP/2.0 401 Unauthorized\r\nCall-ID: c9\r\nCSeq: 2 INVITE\r\n\r\n")
 		}, []string{"no"}},
+		{"cancel_with_a_login_is_no_retransmission", false, func(c *inspecttest.Conv) {
+			c.Client("INVITE sip:100@pbx SIP/2.0\r\nCall-ID: c8\r\nCSeq: 2 INVITE\r\n" + digest + "Content-Length: 0\r\n\r\n").
+				Client("CANCEL sip:100@pbx SIP/2.0\r\nCall-ID: c8\r\nCSeq: 2 CANCEL\r\n" + digest + "Content-Length: 0\r\n\r\n").
+				Server("SIP/2.0 200 OK\r\nCall-ID: c8\r\nCSeq: 2 CANCEL\r\n\r\n").
+				Server("SIP/2.0 401 Unauthorized\r\nCall-ID: c8\r\nCSeq: 2 INVITE\r\n\r\n")
+		}, []string{"yes", "no"}},
 		{"response_in_the_same_direction_does_not_answer", false, func(c *inspecttest.Conv) {
 			c.Client(register + "CSeq: 69 REGISTER\r\n" + digest + "\r\n").Client(ok("69"))
 		}, []string{"unknown"}},
