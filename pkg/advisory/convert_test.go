@@ -1,6 +1,7 @@
 package advisory_test
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ func TestDeviceSoftwareConverts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ms := h.Current().Match([]advisory.Software{sw}); len(ms) == 0 || ms[0].Software != sw {
+	if ms := h.Current().Match([]advisory.Software{sw}); len(ms) == 0 || !reflect.DeepEqual(ms[0].Software, sw) {
 		t.Errorf("converted software did not match: %+v", ms)
 	}
 }

@@ -25,7 +25,8 @@ const maxSourceLen = 64
 type Software struct {
 	Product string    // as seen on the wire or a canonical id: "BusyBox", "dropbear", "hikvision:ds-2cd2132f-is"
 	Version string    // "1.19.4", "2014.63", "V5.4.0 build 160530"
-	Source  string    // where it was seen: "ssh banner", "upnp description"…
+	Source  string    // where it was seen: "banner/ssh", "upnp"…
+	Also    []string  // other sources that reported the same version
 	Seen    time.Time // when it was last seen
 }
 
@@ -196,8 +197,14 @@ func ToEvent(m Match, device event.Endpoint, at time.Time) *event.Event {
 	if cves != "" {
 		ev.Evidence["cve"] = cves
 	}
-	if src := m.Software.Source; src != "" && len(src) <= maxSourceLen && printable(src) {
-		ev.Evidence["software_source"] = src
+	var sources []string
+	for _, src := range append([]string{m.Software.Source}, m.Software.Also...) {
+		if src != "" && len(src) <= maxSourceLen && printable(src) && !strings.Contains(src, ",") {
+			sources = append(sources, src)
+		}
+	}
+	if len(sources) > 0 {
+		ev.Evidence["software_source"] = strings.Join(sources, ",")
 	}
 	return ev
 }

@@ -1,6 +1,7 @@
 package advisory
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -147,7 +148,7 @@ func TestMatchKeepsInputOrder(t *testing.T) {
 	if len(ms) != 2 || ms[0].Product != "vsftpd" || ms[1].Product != "rompager" {
 		t.Fatalf("matches = %+v, want vsftpd then rompager", ms)
 	}
-	if ms[1].Software != sw[2] || ms[1].Fixed != "4.34" || ms[1].Version.String() != "4.07" {
+	if !reflect.DeepEqual(ms[1].Software, sw[2]) || ms[1].Fixed != "4.34" || ms[1].Version.String() != "4.07" {
 		t.Errorf("match = %+v, want the input software, fixed 4.34 and version 4.07", ms[1])
 	}
 }

@@ -21,39 +21,56 @@ type Software struct {
 	// Source is where it was seen: the observation kind and, for banners,
 	// the protocol ("banner/telnet", "http_server", "ssdp", "upnp",
 	// "mdns", "dhcp").
-	Source string    `json:"source"`
-	Seen   time.Time `json:"seen"` // last seen
+	Source string `json:"source"`
+	// Also are the other sources that reported this version, at most
+	// maxAlso: each one reporting another version later takes this one
+	// back.
+	Also []string  `json:"also,omitempty"`
+	Seen time.Time `json:"seen"` // last seen
+}
+
+// maxAlso bounds Software.Also: a version has a handful of sources.
+const maxAlso = 4
+
+// reportedBy: source reported this version.
+func (s *Software) reportedBy(source string) bool {
+	return s.Source == source || slices.Contains(s.Also, source)
 }
 
 // maxSoftware bounds a device's software list; beyond it new products are
 // dropped (a device runs a handful).
 const maxSoftware = 16
 
-// addSoftware records product/version, refreshing Seen for a repeat. A
-// source reporting another version of a product it reported before
-// replaces it: the device was updated (or downgraded), and the stale
-// version must not keep matching advisories. An older report arriving
-// late changes nothing.
+// addSoftware records product/version, refreshing Seen for a repeat and
+// noting another source that reports it. A source reporting another
+// version of a product it reported before replaces that version,
+// whichever other sources reported it too: the device was updated (or
+// downgraded), and the stale version must not keep matching advisories
+// (a telnet banner seen before the update that turned telnet off does not
+// keep the old BusyBox alive once DHCP names the new one). An older
+// report of the first source arriving late changes nothing.
 func (d *Device) addSoftware(s Software) {
-	// The same source's earlier report first: another source may already
-	// name the new version, and the old one must go all the same.
-	for i := range d.Software {
+	for i := 0; i < len(d.Software); {
 		o := &d.Software[i]
-		if o.Product != s.Product || o.Source != s.Source || o.Version == s.Version {
+		if o.Product != s.Product || o.Version == s.Version || !o.reportedBy(s.Source) {
+			i++
 			continue
 		}
-		if s.Seen.Before(o.Seen) {
+		if o.Source == s.Source && s.Seen.Before(o.Seen) {
 			return // an older report arriving late
 		}
 		d.Software = slices.Delete(d.Software, i, i+1)
 		d.swGen++
-		break
 	}
 	for i := range d.Software {
 		o := &d.Software[i]
 		if o.Product == s.Product && o.Version == s.Version {
 			if s.Seen.After(o.Seen) {
 				o.Seen = s.Seen
+			}
+			if !o.reportedBy(s.Source) && len(o.Also) < maxAlso {
+				o.Also = append(o.Also, s.Source)
+				d.swGen++
 			}
 			return
 		}

@@ -158,3 +158,29 @@ func TestUpdateToTheVersionAnotherSourceReported(t *testing.T) {
 		t.Errorf("software %v: busybox 1.24.1 missing", sw)
 	}
 }
+
+// TestUpdateReportedByASecondSource: two sources reported one version (a
+// telnet banner, then DHCP); after an update that turned telnet off only
+// DHCP reports the new version, and the old one goes all the same.
+func TestUpdateReportedByASecondSource(t *testing.T) {
+	const cam = "c0:56:e3:1a:2b:3c"
+	inv := newInv()
+	ban := obs(cam, "192.168.1.64", event.KindBanner, event.Evidence{"protocol": "telnet", "banner": "BusyBox v1.19.4 (2016-05-12 10:11:45 CST) built-in shell (ash)"})
+	ban.Time = t0
+	inv.File(ban)
+	dhcp := func(vc string, at time.Time) {
+		ev := obs(cam, "192.168.1.64", event.KindDHCP, event.Evidence{"protocol": "dhcpv4", "message_type": "discover", "client_mac": cam, "vendor_class": vc})
+		ev.Time = at
+		inv.File(ev)
+	}
+	dhcp("udhcp 1.19.4", t0.Add(time.Hour))
+	sw := device(t, inv, cam).Software
+	if i := slices.IndexFunc(sw, func(s Software) bool { return s.Version == "1.19.4" }); i < 0 || sw[i].Source != "banner/telnet" || !slices.Equal(sw[i].Also, []string{"dhcp"}) {
+		t.Fatalf("software %+v: want 1.19.4 from the banner, also from DHCP", sw)
+	}
+	dhcp("udhcp 1.36.1", t0.Add(48*time.Hour))
+	sw = device(t, inv, cam).Software
+	if slices.ContainsFunc(sw, func(s Software) bool { return s.Version == "1.19.4" }) {
+		t.Errorf("software %+v: DHCP reported 1.19.4 then 1.36.1, yet 1.19.4 stays", sw)
+	}
+}

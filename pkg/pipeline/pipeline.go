@@ -160,8 +160,11 @@ func (p *Pipeline) matchAdvisories(d *device.Device, cause *event.Event, newFeed
 	for _, m := range feed.Match(sw) {
 		ev := advisory.ToEvent(m, ep, cause.Time)
 		ev.Source, ev.Packet = cause.Source, cause.Packet
+		// A repeat is filed again only when its facts changed: a new
+		// feed, or another source reporting the version (which policy
+		// weighs).
 		old := d.Filed(ev.DedupKey())
-		if old != nil && (!newFeed || sameAdvisoryFacts(old, ev)) {
+		if old != nil && sameAdvisoryFacts(old, ev) {
 			continue
 		}
 		if old != nil {

@@ -7,6 +7,7 @@ package policy
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/config"
@@ -178,7 +179,31 @@ func actionFor(p *config.Policy, f *event.Event) config.Action {
 	if f.Kind == event.KindOutdatedFirmware && a == config.ActionQuarantine && p.QuarantineExploitedOnly && f.Evidence["exploited"] != "yes" {
 		return config.ActionAlert
 	}
+	if f.Kind == event.KindOutdatedFirmware && (a == config.ActionQuarantine || a == config.ActionIsolate) && forgeableOnly(f.Evidence["software_source"]) {
+		return config.ActionAlert
+	}
 	return a
+}
+
+// forgeableOnly reports whether every source in the comma list sources
+// gives a version in one connectionless datagram that anyone on the LAN
+// can send in a device's name (its MAC and address as source): SSDP and
+// mDNS announcements, DHCP, SIP and SNMP over UDP. A version only they
+// report alerts; it takes one seen over a connection with the device (a
+// TCP banner, a Server header, the UPnP description the router fetches)
+// to quarantine.
+func forgeableOnly(sources string) bool {
+	if sources == "" {
+		return false // findings filed before sources were recorded
+	}
+	for src := range strings.SplitSeq(sources, ",") {
+		switch src {
+		case "ssdp", "mdns", "dhcp", "banner/sip", "banner/snmp":
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // ruleFor is the device rule Evaluate applies to d: the owner's run-time

@@ -67,6 +67,14 @@ func TestEvaluate(t *testing.T) {
 		{name: "below_min_severity", device: Device{MAC: cam, Findings: []*event.Event{info}}, want: config.ActionIgnore},
 		{name: "outdated_exploited_quarantine", device: Device{MAC: cam, Findings: []*event.Event{outdatedExploited}}, want: config.ActionQuarantine, reasons: 1},
 		{name: "outdated_not_exploited_alert", device: Device{MAC: cam, Findings: []*event.Event{outdated}}, want: config.ActionAlert, reasons: 1},
+		// A version only one forged datagram needs to claim (SSDP, mDNS,
+		// DHCP) alerts; one seen over a connection too quarantines.
+		{name: "outdated_exploited_from_announcements_only_alert", device: Device{MAC: cam, Findings: []*event.Event{
+			finding(event.KindOutdatedFirmware, event.SeverityCritical, event.Evidence{"exploited": "yes", "software_source": "ssdp,dhcp"})}},
+			want: config.ActionAlert, reasons: 1},
+		{name: "outdated_exploited_confirmed_over_tcp", device: Device{MAC: cam, Findings: []*event.Event{
+			finding(event.KindOutdatedFirmware, event.SeverityCritical, event.Evidence{"exploited": "yes", "software_source": "ssdp,http_server"})}},
+			want: config.ActionQuarantine, reasons: 1},
 		{name: "outdated_any_when_configured", tweak: func(p *config.Policy) { p.QuarantineExploitedOnly = false },
 			device: Device{MAC: cam, Findings: []*event.Event{outdated}}, want: config.ActionQuarantine, reasons: 1},
 		{name: "trusted_downgraded", tweak: withRule(config.DeviceRule{Trusted: true}),
