@@ -171,6 +171,7 @@ type pending struct {
 	seq         uint32
 	head        bool // HEAD: the response has no body
 	connect     bool // CONNECT: a 2xx response starts a tunnel
+	proxied     bool // absolute-form target: asked of a proxy
 	creds       [2]pendingCred
 	firmware    string // host and path of a firmware download, "" if none
 	updateCheck bool   // firmware is a check for updates, not an image
@@ -189,6 +190,7 @@ type reply struct {
 	session bool // it sets a cookie, other than deleting one
 	stale   bool // its challenge says only the nonce was stale
 	toLogin bool // it redirects to a login or error page
+	via     bool // a proxy relayed it (Via header)
 }
 
 type analyzer struct {
@@ -410,6 +412,8 @@ func (a *analyzer) responseHeader(name, value []byte) {
 		a.reply.session = a.reply.session || setsCookie(value)
 	case inspect.EqualFold(name, "Location"):
 		a.reply.toLogin = loginPage(value)
+	case inspect.EqualFold(name, "Via"):
+		a.reply.via = true
 	}
 }
 

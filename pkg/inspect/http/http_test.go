@@ -744,6 +744,28 @@ func TestObservations(t *testing.T) {
 	}
 }
 
+// TestProxiedAnswersNameNoServer: a LAN proxy relays the origin's Server
+// header; it is not the proxy's, and any web site could name a version
+// with known holes in it. Answers to absolute-form requests or with a
+// Via header make no http_server observation; the proxy's own does.
+func TestProxiedAnswersNameNoServer(t *testing.T) {
+	col := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, col, nil, New(nil))
+	c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.5:3128")
+	c.Client("GET http://legacy.example.com/ HTTP/1.1\r\nHost: legacy.example.com\r\n\r\n").
+		Server("HTTP/1.1 200 OK\r\nServer: Apache/2.2.15 (CentOS) OpenSSL/1.0.1e-fips\r\nContent-Length: 0\r\n\r\n").
+		Client("GET / HTTP/1.1\r\nHost: legacy.example.com\r\n\r\n").
+		Server("HTTP/1.1 200 OK\r\nServer: Apache/2.2.15\r\nVia: 1.1 squid\r\nContent-Length: 0\r\n\r\n").
+		Client("GET /squid-internal-static/icons/x HTTP/1.1\r\nHost: 192.168.1.5:3128\r\n\r\n").
+		Server("HTTP/1.1 200 OK\r\nServer: squid/5.7\r\nContent-Length: 0\r\n\r\n")
+	c.Close()
+	e.Flush()
+	servers := col.Kind(event.KindHTTPServer)
+	if len(servers) != 1 || servers[0].Evidence["server"] != "squid/5.7" {
+		t.Fatalf("http_server %v, want only the proxy's own", evidences(servers))
+	}
+}
+
 // A User-Agent an app filled with its user's address or a token keeps
 // neither.
 func TestUserAgentScrubbed(t *testing.T) {

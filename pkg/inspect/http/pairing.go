@@ -28,6 +28,7 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 		seq:     a.reqSeq,
 		head:    string(method) == "HEAD",
 		connect: string(method) == "CONNECT",
+		proxied: inspect.HasPrefixFold(a.target[:a.targetLen], "http://"),
 		creds:   a.reqCreds,
 	}
 	a.reqCreds = [2]pendingCred{}
@@ -107,17 +108,26 @@ func (a *analyzer) pop() pending {
 // answer pairs a final response with the oldest queued request and
 // reports what the request carried. It returns whether that request was a
 // CONNECT.
+//
+// The Server header and realm of an answer a proxy relayed (to an
+// absolute-form request, or with a Via header) are the origin's, not the
+// flow's server's: a LAN proxy is not a web server whose version any
+// site could choose.
 func (a *analyzer) answer(f *inspect.Flow) (connect bool) {
-	a.observeServer(f)
 	a.curHead = false
-	if a.dropped > 0 {
-		a.dropped--
-		return false
-	}
-	if a.qLen == 0 {
+	if a.dropped > 0 || a.qLen == 0 {
+		if a.dropped > 0 {
+			a.dropped--
+		}
+		if !a.reply.via {
+			a.observeServer(f)
+		}
 		return false
 	}
 	e := a.pop()
+	if !a.reply.via && !e.proxied {
+		a.observeServer(f)
+	}
 	a.curHead = e.head
 	a.lastSeq, a.lastReply = e.seq, a.reply
 	a.resolve(f, e, a.reply)
