@@ -460,12 +460,27 @@ const (
 // version, its suites, the SSL 2.0 format) is the client's. A fault
 // counts against the end on the LAN: two devices on the LAN each get
 // their own finding; a device talking to the internet gets both ends'
-// (it accepted what its cloud chose).
+// (it accepted what its cloud chose). A LAN server an internet client
+// talks to answers only for what it agreed to, the version and suite of
+// its ServerHello: the offer is the client's (a scanner's probe of a
+// port-forwarded camera), which the server may have refused.
 func (a *analyzer) reportWeakness(f *inspect.Flow) {
 	if !a.sawClient && !a.sawServer {
 		return
 	}
 	var faults [2]weakness // by inspect.SubjectClient, inspect.SubjectServer
+	if !f.ClientLocal && f.ServerLocal {
+		if a.sawServer {
+			faults[inspect.SubjectServer].note(versionStrength(a.negotiated), reasonOldVersion)
+			if !a.serverIsSSLv2 {
+				faults[inspect.SubjectServer].note(suiteStrength(a.chosen), reasonWeakCipher)
+			}
+		}
+		if w := faults[inspect.SubjectServer]; len(w.reasons) > 0 {
+			a.emitWeakness(f, inspect.SubjectServer, w, a.negotiated)
+		}
+		return
+	}
 	serverSide, clientSide := inspect.SubjectClient, inspect.SubjectClient
 	if f.ServerLocal {
 		serverSide = inspect.SubjectServer
