@@ -133,7 +133,9 @@ func TestMalformedFiles(t *testing.T) {
 		{name: "unknown_link_type", data: pcapFile(t, capture.LinkType(147), frame), openErr: "unsupported link type 147"},
 		{name: "truncated_record", data: good[:24+16+60+16+30], readErr: "truncated record", packets: 1, offset: 24 + 16 + 60, wantOffset: true},
 		{name: "truncated_record_header", data: good[:24+16+60+8], readErr: "truncated record", packets: 1, offset: 24 + 16 + 60, wantOffset: true},
-		{name: "caplen_over_wire_len", data: corruptCaplen(good), readErr: "capture length exceeds", packets: 0, offset: 24, wantOffset: true},
+		// libpcap and tshark read such a record; the frame was at least
+		// as long as what was stored (TestPcapLengthFields).
+		{name: "caplen_over_wire_len", data: corruptCaplen(good), packets: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,6 +251,52 @@ func swapHeader(b []byte) {
 }
 
 // corruptCaplen makes the first record claim more captured than wire bytes.
+// TestPcapLengthFields: files of format 2.2 and older hold a record's
+// original length before its capture length, 2.3 files may; libpcap and
+// tshark read them swapped back, and a capture length over the original
+// length, as does iotgw.
+func TestPcapLengthFields(t *testing.T) {
+	data := bytes.Repeat([]byte{0xaa}, 60)
+	file := func(minor uint16, first, second uint32) []byte {
+		b := binary.LittleEndian.AppendUint32(nil, 0xa1b2c3d4)
+		b = binary.LittleEndian.AppendUint16(b, 2)
+		b = binary.LittleEndian.AppendUint16(b, minor)
+		b = append(b, make([]byte, 8)...)
+		b = binary.LittleEndian.AppendUint32(b, 65535)
+		b = binary.LittleEndian.AppendUint32(b, uint32(capture.LinkTypeEthernet))
+		b = binary.LittleEndian.AppendUint32(b, 1)
+		b = binary.LittleEndian.AppendUint32(b, 0)
+		b = binary.LittleEndian.AppendUint32(b, first)
+		b = binary.LittleEndian.AppendUint32(b, second)
+		return append(b, data...)
+	}
+	for _, tt := range []struct {
+		name   string
+		file   []byte
+		length int
+	}{
+		{"v2.2_swapped", file(2, 1514, 60), 1514},
+		{"v2.3_swapped", file(3, 1514, 60), 1514},
+		{"v2.3_in_order", file(3, 60, 1514), 1514},
+		{"v2.4", file(4, 60, 1514), 1514},
+		{"v2.4_caplen_over_len", file(4, 60, 56), 60},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := capture.NewReader(tt.name, bytes.NewReader(tt.file), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, info, err := r.ReadPacket()
+			if err != nil || len(d) != 60 || info.CaptureLength != 60 || info.Length != tt.length {
+				t.Fatalf("%d bytes, %+v, %v; want 60 bytes of a frame of %d", len(d), info, err, tt.length)
+			}
+			if _, _, err := r.ReadPacket(); err != io.EOF {
+				t.Fatalf("then %v, want EOF", err)
+			}
+		})
+	}
+}
+
 func corruptCaplen(good []byte) []byte {
 	b := append([]byte{}, good...)
 	binary.LittleEndian.PutUint32(b[24+12:24+16], 10) // wire length 10 < caplen 60

@@ -33,6 +33,10 @@ type pcapReader struct {
 	limit uint32
 	link  LinkType
 	start int64
+	// minor is the format's minor version: files before 2.3 hold a
+	// record's two lengths the other way round, 2.3 files may (libpcap
+	// swaps them back).
+	minor uint16
 }
 
 // newPcapReader reads the file header of a file whose first four bytes,
@@ -60,6 +64,7 @@ func newPcapReader(br *bufio.Reader, magic uint32) (*pcapReader, error) {
 	if major := r.order.Uint16(h[4:]); major != 2 {
 		return nil, fmt.Errorf("pcap: unsupported format version %d.%d", major, r.order.Uint16(h[6:]))
 	}
+	r.minor = r.order.Uint16(h[6:])
 	r.snaplen = r.order.Uint32(h[16:])
 	r.limit = min(max(r.snaplen, pcapMinLimit), maxRecord)
 	// The upper 16 bits of the field say whether frames end in an FCS.
@@ -80,12 +85,15 @@ func (r *pcapReader) next() ([]byte, Info, error) {
 	}
 	sec, frac := r.order.Uint32(h), r.order.Uint32(h[4:])
 	caplen, length := r.order.Uint32(h[8:]), r.order.Uint32(h[12:])
+	if r.minor < 3 || (r.minor == 3 && caplen > length) {
+		caplen, length = length, caplen // as libpcap reads 2.2 and older, and 2.3 files
+	}
 	if caplen > r.limit {
 		return nil, Info{}, fmt.Errorf("pcap: capture length %d exceeds the limit of %d bytes (snaplen %d)", caplen, r.limit, r.snaplen)
 	}
-	if caplen > length {
-		return nil, Info{}, fmt.Errorf("pcap: capture length exceeds original length: %d > %d", caplen, length)
-	}
+	// A writer that got the original length wrong (shorter than what it
+	// stored) loses the file nothing: the frame was at least as long.
+	length = max(length, caplen)
 	rec, err := r.s.next(pcapRecordHeaderLen + int(caplen))
 	if err != nil {
 		return nil, Info{}, readErr("pcap", "record", err)
