@@ -93,7 +93,10 @@ func (v Version) Comparable(w Version) bool { return v.prefix == w.prefix }
 // "T-KTM2AKUC-1234.5".
 func ParseVersion(s string) (Version, error) {
 	raw := strings.TrimSpace(s)
-	if i := strings.IndexByte(raw, '('); i > 0 {
+	// A trailing comment after a space ("1.2.3 (2016-05-12)") is no part
+	// of the version; a parenthesis inside one ("HS110(UK)_1.5.4") makes
+	// it no version this parser can order.
+	if i := strings.IndexByte(raw, '('); i > 0 && (raw[i-1] == ' ' || raw[i-1] == '\t') && strings.HasSuffix(raw, ")") {
 		raw = strings.TrimSpace(raw[:i])
 	}
 	if raw == "" {

@@ -130,6 +130,10 @@ func TestParseVersionRejects(t *testing.T) {
 		{"pre_release_word_only", "beta"},
 		{"lone_v", "v"},
 		{"comment_only", "(none)"},
+		// A parenthesis inside, not a trailing comment: no orderable
+		// version ("HS110" would sort below every number).
+		{"parenthesis_inside", "HS110(UK)_1.5.4"},
+		{"comment_not_at_the_end", "1.2 (x) 3"},
 		{"nul", "1.2\x00"},
 		{"newline", "1.2\n3"},
 		{"non_ascii", "1.2é"},
