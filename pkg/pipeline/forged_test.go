@@ -87,3 +87,34 @@ func frame(t *testing.T, src net.HardwareAddr, srcIP, dstIP net.IP, transport go
 	}
 	return append([]byte(nil), buf.Bytes()...)
 }
+
+// TestPassiveSSHBanner: a camera's SSH server names its version in clear
+// at every connection; passive inspection files it as software, which the
+// advisory feed matches (dropbear 2014.63: CVE-2016-7406 and kin).
+func TestPassiveSSHBanner(t *testing.T) {
+	p, err := New(config.Default(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	camera := net.HardwareAddr{0xc0, 0x56, 0xe3, 0x1a, 0x2b, 0x3c}
+	laptop := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x10}
+	ts := time.Unix(1700000000, 0)
+	p.HandleFrame(frame(t, laptop, net.IP{192, 168, 1, 10}, net.IP{192, 168, 1, 64}, &layers.TCP{SrcPort: 40000, DstPort: 22, Seq: 1, ACK: true, PSH: true, Window: 512},
+		"SSH-2.0-OpenSSH_9.2p1\r\n"), capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts})
+	p.HandleFrame(frame(t, camera, net.IP{192, 168, 1, 64}, net.IP{192, 168, 1, 10}, &layers.TCP{SrcPort: 22, DstPort: 40000, Seq: 1, ACK: true, PSH: true, Window: 512},
+		"SSH-2.0-dropbear_2014.63\r\n"), capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts.Add(time.Millisecond)})
+	p.Flush()
+	mac, _ := hwaddr.Parse(camera.String())
+	for _, d := range p.Inventory().Devices() {
+		if d.MAC() != mac {
+			continue
+		}
+		for _, f := range d.Findings {
+			if f.Kind == event.KindOutdatedFirmware && f.Evidence["product"] == "dropbear" && f.Evidence["software_source"] == "banner/ssh" {
+				return
+			}
+		}
+		t.Fatalf("software %+v, findings %d: no dropbear advisory from the passive banner", d.Software, len(d.Findings))
+	}
+	t.Fatal("no camera in the inventory")
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/inspect/smtp"
 	"github.com/iotgw/iotgw/pkg/inspect/snmp"
 	"github.com/iotgw/iotgw/pkg/inspect/ssdp"
+	"github.com/iotgw/iotgw/pkg/inspect/ssh"
 	"github.com/iotgw/iotgw/pkg/inspect/telnet"
 	"github.com/iotgw/iotgw/pkg/inspect/tls"
 )
@@ -38,6 +39,7 @@ func All() []inspect.Protocol {
 		pop3.New(),
 		imap.New(),
 		telnet.New(),
+		ssh.New(),
 		mqtt.New(scanner),
 		snmp.New(),
 		dhcp.New(),

@@ -1,0 +1,107 @@
+package ssh
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+)
+
+// kexinit stands in for the binary packets after the identification.
+const kexinit = "\x00\x00\x01\x14\x0a\x14\x9f\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x00\x00\x00\x2ecurve25519-sha256"
+
+func TestIdentification(t *testing.T) {
+	tests := []struct {
+		name   string
+		script func(c *inspecttest.Conv)
+		banner string // "" for none
+	}{
+		{"server_first", func(c *inspecttest.Conv) {
+			c.Server("SSH-2.0-dropbear_2014.63\r\n").Client("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n" + kexinit).Server(kexinit)
+		}, "SSH-2.0-dropbear_2014.63"},
+		{"client_first", func(c *inspecttest.Conv) {
+			c.Client("SSH-2.0-OpenSSH_9.2p1\r\n" + kexinit).Server("SSH-2.0-OpenSSH_7.4p1\r\n" + kexinit)
+		}, "SSH-2.0-OpenSSH_7.4p1"},
+		{"split_and_bare_lf", func(c *inspecttest.Conv) {
+			c.Server("SSH-2.0-drop").Server("bear_2019.78\n" + kexinit)
+		}, "SSH-2.0-dropbear_2019.78"},
+		{"lines_before", func(c *inspecttest.Conv) {
+			c.Server("Welcome to the hall camera\r\nUnauthorized access prohibited\r\nSSH-2.0-dropbear_2017.75\r\n")
+		}, "SSH-2.0-dropbear_2017.75"},
+		{"no_identification", func(c *inspecttest.Conv) {
+			c.Server(strings.Repeat("not ssh\r\n", maxLinesBefore+2) + "SSH-2.0-dropbear_2017.75\r\n")
+		}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New())
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:22")
+			tt.script(c)
+			c.Close()
+			e.Flush()
+			got := col.Kind(event.KindBanner)
+			if tt.banner == "" {
+				if len(got) != 0 {
+					t.Fatalf("banners %v, want none", got)
+				}
+				return
+			}
+			if len(got) != 1 || got[0].Evidence["protocol"] != "ssh" || got[0].Evidence["banner"] != tt.banner || got[0].Device.IP != "192.168.1.20" {
+				t.Fatalf("banners %v, want %q about the server", got, tt.banner)
+			}
+		})
+	}
+}
+
+func TestMatch(t *testing.T) {
+	tests := []struct {
+		name, port string
+		dir        inspect.Dir
+		b          string
+		want       inspect.Confidence
+	}{
+		{"identification_any_port", "8022", inspect.ToClient, "SSH-2.0-x\r\n", inspect.ContentMatch},
+		{"client_identification", "8022", inspect.ToServer, "SSH-2.0-x\r\n", inspect.ContentMatch},
+		{"ssh_port", "22", inspect.ToClient, "hello\r\n", inspect.PortMatch},
+		{"other", "8022", inspect.ToClient, "hello\r\n", inspect.NoMatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := inspecttest.FirstMatch(t, New(), true, "192.168.1.10:40000", "192.168.1.20:"+tt.port, tt.dir, []byte(tt.b))
+			if got != tt.want {
+				t.Errorf("Match = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestClientBytesNotHeld: the client's binary packets are consumed, not
+// held waiting for a line end that never comes.
+func TestClientBytesNotHeld(t *testing.T) {
+	s := inspecttest.NewSession(t, New(), "198.51.100.7:22")
+	s.Client("SSH-2.0-OpenSSH_9.2p1\r\n")
+	f, a := s.Analyzer(t)
+	if n := a.Feed(f, inspect.ToServer, []byte(kexinit)); n != len(kexinit) {
+		t.Errorf("consumed %d of %d client bytes", n, len(kexinit))
+	}
+	inspecttest.ExchangeNoAllocs(t, f, a, []byte(kexinit), []byte("Please wait\r\n"))
+}
+
+func FuzzAnalyzer(f *testing.F) {
+	f.Add([]byte("SSH-2.0-dropbear_2014.63\r\n"), []byte("SSH-2.0-OpenSSH_9.2\r\n"+kexinit))
+	f.Add([]byte("a\nb\nSSH-1.99-x\n"), []byte(""))
+	f.Fuzz(func(t *testing.T, server, client []byte) {
+		col := &inspecttest.Collector{}
+		e := inspecttest.Engine(t, col, nil, New())
+		c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:22")
+		c.ServerBytes(server).ClientBytes(client)
+		c.Close()
+		e.Flush()
+		if n := len(col.Kind(event.KindBanner)); n > 1 {
+			t.Fatalf("%d banners from one connection", n)
+		}
+	})
+}
