@@ -107,6 +107,7 @@ func FetchDescription(ctx context.Context, location string, opts FetchOptions) (
 	if err != nil {
 		return ssdp.Description{}, fmt.Errorf("upnp fetch: %w", err)
 	}
+	desc.Server = resp.Header.Get("Server")
 	return desc, nil
 }
 

@@ -39,6 +39,7 @@ func TestFetchDescription(t *testing.T) {
 	dev := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/desc.xml":
+			w.Header().Set("Server", "Linux/3.10 UPnP/1.0 GoAhead-http/3.6.4")
 			w.Write(xml)
 		case "/moved":
 			http.Redirect(w, r, "/desc.xml", http.StatusFound)
@@ -106,6 +107,9 @@ func TestFetchDescription(t *testing.T) {
 			case tc.wantErr == nil && !tc.anyErr:
 				if err != nil {
 					t.Fatal(err)
+				}
+				if desc.Server != "Linux/3.10 UPnP/1.0 GoAhead-http/3.6.4" {
+					t.Errorf("Server %q, want the answer's header", desc.Server)
 				}
 				if desc.Device.Manufacturer != "Hikvision" || desc.Device.ModelName != "DS-2CD2032-I" {
 					t.Errorf("description %+v", desc.Device)

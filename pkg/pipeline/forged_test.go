@@ -2,67 +2,85 @@ package pipeline
 
 import (
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/iotgw/iotgw/pkg/audit"
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/inspect/ssdp"
 	"github.com/iotgw/iotgw/pkg/policy"
 )
 
 // TestForgedAnnouncementDoesNotQuarantine: one SSDP NOTIFY anyone on the
 // LAN can send with a device's MAC and address, naming an exploited
-// server version, makes an alert and no quarantine; the same version in
-// the device's own HTTP answer, over a TCP connection, does.
+// server version, makes an alert and no quarantine; the same version
+// named over a connection with the device does: the Server header of the
+// description the router fetches, or of the device's own HTTP answer.
 func TestForgedAnnouncementDoesNotQuarantine(t *testing.T) {
-	cfg := config.Default()
-	p, err := New(cfg, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	victim := net.HardwareAddr{0xec, 0xb5, 0xfa, 0x11, 0x22, 0x33}
 	mac, _ := hwaddr.Parse(victim.String())
 	ts := time.Unix(1700000000, 0)
+	const stack = "Linux/3.14 UPnP/1.0 GoAhead-Webs/2.5.0"
 	notify := "NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=100\r\n" +
-		"LOCATION: http://192.168.1.30:80/description.xml\r\nSERVER: Linux/3.14 UPnP/1.0 GoAhead-Webs/2.5.0\r\n" +
+		"LOCATION: http://192.168.1.30:80/description.xml\r\nSERVER: " + stack + "\r\n" +
 		"NTS: ssdp:alive\r\nNT: upnp:rootdevice\r\nUSN: uuid:2f402f80-da50-11e1-9b23-001788000001::upnp:rootdevice\r\n\r\n"
-	p.HandleFrame(frame(t, victim, net.IP{192, 168, 1, 30}, net.IP{239, 255, 255, 250}, &layers.UDP{SrcPort: 1900, DstPort: 1900}, notify),
-		capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts})
-	verdict := func() (config.Action, int) {
-		for _, d := range p.Inventory().Devices() {
-			if d.MAC() != mac {
-				continue
-			}
-			n := 0
-			for _, f := range d.Findings {
-				if f.Kind == event.KindOutdatedFirmware {
-					n++
-				}
-			}
-			return policy.Evaluate(&cfg.Policy, &policy.Device{MAC: mac, Findings: d.Findings}, time.Time{}).Action, n
-		}
-		t.Fatal("no such device")
-		return "", 0
-	}
-	if action, n := verdict(); n == 0 || action == config.ActionQuarantine {
-		t.Fatalf("after the NOTIFY: %d outdated findings, verdict %s; want a finding that does not quarantine", n, action)
-	}
-	// The device's own web server, answering a connection, names it.
 	client := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x10}
-	req := frame(t, client, net.IP{192, 168, 1, 10}, net.IP{192, 168, 1, 30}, &layers.TCP{SrcPort: 40000, DstPort: 80, Seq: 1, ACK: true, PSH: true, Window: 512},
-		"GET / HTTP/1.1\r\nHost: 192.168.1.30\r\n\r\n")
-	resp := frame(t, victim, net.IP{192, 168, 1, 30}, net.IP{192, 168, 1, 10}, &layers.TCP{SrcPort: 80, DstPort: 40000, Seq: 1, ACK: true, PSH: true, Window: 512},
-		"HTTP/1.1 200 OK\r\nServer: GoAhead-Webs/2.5.0\r\nContent-Length: 0\r\n\r\n")
-	p.HandleFrame(req, capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts.Add(time.Second)})
-	p.HandleFrame(resp, capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts.Add(2 * time.Second)})
-	p.Flush()
-	if action, _ := verdict(); action != config.ActionQuarantine {
-		t.Errorf("after the device's own Server header: verdict %s, want quarantine", action)
+	tests := []struct {
+		name    string
+		confirm func(p *Pipeline)
+	}{
+		{"fetched_description", func(p *Pipeline) {
+			p.Inject(audit.UPnPEvent(mac, netip.MustParseAddr("192.168.1.30"), "http://192.168.1.30:80/description.xml",
+				ssdp.Description{Server: stack}, ts.Add(time.Second)))
+		}},
+		{"own_http_answer", func(p *Pipeline) {
+			p.HandleFrame(frame(t, client, net.IP{192, 168, 1, 10}, net.IP{192, 168, 1, 30}, &layers.TCP{SrcPort: 40000, DstPort: 80, Seq: 1, ACK: true, PSH: true, Window: 512},
+				"GET / HTTP/1.1\r\nHost: 192.168.1.30\r\n\r\n"), capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts.Add(time.Second)})
+			p.HandleFrame(frame(t, victim, net.IP{192, 168, 1, 30}, net.IP{192, 168, 1, 10}, &layers.TCP{SrcPort: 80, DstPort: 40000, Seq: 1, ACK: true, PSH: true, Window: 512},
+				"HTTP/1.1 200 OK\r\nServer: GoAhead-Webs/2.5.0\r\nContent-Length: 0\r\n\r\n"), capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts.Add(2 * time.Second)})
+			p.Flush()
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := config.Default()
+			p, err := New(cfg, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.HandleFrame(frame(t, victim, net.IP{192, 168, 1, 30}, net.IP{239, 255, 255, 250}, &layers.UDP{SrcPort: 1900, DstPort: 1900}, notify),
+				capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts})
+			verdict := func() (config.Action, int) {
+				for _, d := range p.Inventory().Devices() {
+					if d.MAC() != mac {
+						continue
+					}
+					n := 0
+					for _, f := range d.Findings {
+						if f.Kind == event.KindOutdatedFirmware {
+							n++
+						}
+					}
+					return policy.Evaluate(&cfg.Policy, &policy.Device{MAC: mac, Findings: d.Findings}, time.Time{}).Action, n
+				}
+				t.Fatal("no such device")
+				return "", 0
+			}
+			if action, n := verdict(); n == 0 || action == config.ActionQuarantine {
+				t.Fatalf("after the NOTIFY: %d outdated findings, verdict %s; want a finding that does not quarantine", n, action)
+			}
+			tt.confirm(p)
+			if action, _ := verdict(); action != config.ActionQuarantine {
+				t.Errorf("after the confirmation: verdict %s, want quarantine", action)
+			}
+		})
 	}
 }
 

@@ -18,7 +18,9 @@ import (
 // pkg/advisory/feed.json). The feed marks the libupnp SSDP overflows
 // (CVE-2012-5958, IOTGW-2012-0001) as not exploited, and the default
 // policy quarantines outdated firmware only for exploited holes, so a
-// libupnp banner alone would only raise an alert.
+// libupnp banner alone would only raise an alert. The TV also answers the
+// router's fetch of its description with it: a version only an SSDP
+// announcement names, which anyone could forge, would only alert.
 const tvServer = "Linux/3.10 UPnP/1.0 GoAhead-http/3.6.4"
 
 // Timeouts of the assertions: polls with a deadline, never a sleep.

@@ -20,12 +20,17 @@ const (
 	UPnPSerial       = "serial"           // already redacted
 	UPnPFriendlyName = "friendly_name"
 	UPnPDeviceType   = "device_type"
+	UPnPServer       = "server" // the Server header of the HTTP answer
 )
+
+// maxServer bounds the Server header kept, as the HTTP analyzer does.
+const maxServer = 160
 
 // UPnPEvidence is the evidence of a KindUPnP observation for a parsed
 // device description: the root device's fields under the keys above, the
 // serial number redacted (it identifies one unit), the first vendor
-// version element as firmware_version. The active fetcher files it.
+// version element as firmware_version, and the Server header the device
+// answered with. The active fetcher files it.
 func UPnPEvidence(desc ssdp.Description) event.Evidence {
 	d := desc.Device
 	ev := event.Evidence{}
@@ -44,6 +49,10 @@ func UPnPEvidence(desc ssdp.Description) event.Evidence {
 	}
 	if len(d.Versions) > 0 {
 		set(UPnPFirmware, d.Versions[0].Value)
+	}
+	if desc.Server != "" {
+		// As the HTTP analyzer scrubs a Server header it reads.
+		ev[UPnPServer] = inspect.Scrubbed([]byte(desc.Server), maxServer)
 	}
 	return ev
 }
@@ -96,6 +105,7 @@ func Signals(ev *event.Event, fn func(sig Signal, value string)) {
 		emit(fn, SigUPnPFirmware, e[UPnPFirmware])
 		emit(fn, SigUPnPDeviceType, e[UPnPDeviceType])
 		emit(fn, SigInstance, e[UPnPFriendlyName])
+		emit(fn, SigServer, e[UPnPServer])
 	case event.KindHTTPClient:
 		emit(fn, SigUserAgent, e["user_agent"])
 		emit(fn, SigDomain, hostOnly(e["host"]))

@@ -16,6 +16,10 @@ import (
 type Description struct {
 	URLBase string // deprecated by UPnP 1.1, still sent by old stacks
 	Device  Device // the root device
+	// Server is the Server header of the HTTP answer that carried the
+	// description (set by whoever fetched it; the XML has none): the
+	// device's own web stack, named over a connection with it.
+	Server string
 }
 
 // Device is one device of a description. Values are trimmed, stripped of
