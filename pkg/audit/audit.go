@@ -302,14 +302,26 @@ func (a *Auditor) Audit(ctx context.Context, t Target) (Report, []*event.Event, 
 	if err != nil {
 		return Report{}, nil, err
 	}
-	r := &run{a: a, t: t, addr: addr, report: Report{Addr: addr}}
+	// An address can change hands during the audit (the device left,
+	// the owner's NAS took its address): every connection is checked,
+	// and one to another host ends the audit with nothing filed.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	r := &run{a: a, t: t, addr: addr, report: Report{Addr: addr}, moved: cancel}
 	a.log.Info("audit start", "device", t.MAC.String(), "addr", addr.String())
-	if err := r.checkPorts(ctx); err != nil {
+	err = r.checkPorts(ctx)
+	if err == nil {
+		r.grabBanners(ctx)
+		r.exposedServices()
+		err = r.testLogins(ctx)
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, ErrNotPresent) {
+		a.log.Info("audit stopped: the address changed hands", "device", t.MAC.String(), "err", cause)
+		return Report{Addr: addr}, nil, cause
+	}
+	if err != nil && r.report.Stop == "" {
 		return r.report, r.events, err
 	}
-	r.grabBanners(ctx)
-	r.exposedServices()
-	err = r.testLogins(ctx)
 	a.log.Info("audit done", "device", t.MAC.String(), "open", r.report.OpenPorts,
 		"attempts", r.report.Attempts, "stop", string(r.report.Stop))
 	return r.report, r.events, err
@@ -325,6 +337,9 @@ type run struct {
 	local  netip.AddrPort // the router's side of the last connection
 	// checked is how many ports the port check tried.
 	checked int
+	// moved ends the audit's context when a connection reached another
+	// host than the device.
+	moved context.CancelCauseFunc
 }
 
 func (r *run) hostPort(port uint16) string {
@@ -338,6 +353,16 @@ func (r *run) dial(ctx context.Context, port uint16) (net.Conn, error) {
 	c, err := r.a.opts.Dialer.DialContext(ctx, "tcp", r.hostPort(port))
 	if err != nil {
 		return nil, &dialError{err}
+	}
+	if h := r.a.opts.HolderOf; h != nil {
+		// The connect made the kernel resolve the address anew: it
+		// must still be the device's, or nothing more is sent.
+		if mac, ok := h(r.addr); !ok || mac != r.t.MAC {
+			c.Close()
+			err := fmt.Errorf("%w: %s is at %s now, not %s", ErrNotPresent, r.addr, mac, r.t.MAC)
+			r.moved(err)
+			return nil, err
+		}
 	}
 	if ap, err := netip.ParseAddrPort(c.LocalAddr().String()); err == nil {
 		r.local = ap

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -831,5 +832,34 @@ func TestBeginOnlyBeforeLogins(t *testing.T) {
 				t.Errorf("Begin called %d times, want %d", begun, tc.begun)
 			}
 		})
+	}
+}
+
+// TestAddressChangesHands: the device's address goes to another host
+// after the audit picked it (the kernel resolves it anew at the connect):
+// no login reaches that host, nothing is filed about the device, and the
+// audit ends with ErrNotPresent, so it is not counted as done.
+func TestAddressChangesHands(t *testing.T) {
+	nas := hwaddr.MAC{0x02, 0, 0, 0, 0, 0x0b}
+	f := &fakeTelnet{user: "admin", password: "admin"}
+	d := newMapDialer()
+	d.route(lan("23"), f.start(t))
+	var lookups atomic.Int32
+	holder := func(netip.Addr) (hwaddr.MAC, bool) {
+		if lookups.Add(1) == 1 {
+			return devMAC, true // when the audit picks the address
+		}
+		return nas, true
+	}
+	a := newAuditor(t, d, func(o *Options) { o.HolderOf = holder })
+	rep, evs, err := a.Audit(context.Background(), target())
+	if !errors.Is(err, ErrNotPresent) {
+		t.Fatalf("Audit: %v, want ErrNotPresent", err)
+	}
+	if len(evs) != 0 || rep.Attempts != 0 {
+		t.Errorf("report %+v, events %v: something filed about the device", rep, evs)
+	}
+	if n := f.attempts.Load(); n != 0 {
+		t.Errorf("%d logins reached the host that took the address", n)
 	}
 }
