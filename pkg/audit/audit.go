@@ -335,8 +335,8 @@ type run struct {
 	report Report
 	events []*event.Event
 	local  netip.AddrPort // the router's side of the last connection
-	// checked is how many ports the port check tried.
-	checked int
+	// checked are the ports the port check tried.
+	checked []uint16
 	// moved ends the audit's context when a connection reached another
 	// host than the device.
 	moved context.CancelCauseFunc

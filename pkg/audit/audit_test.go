@@ -277,9 +277,15 @@ func TestDefaultLogins(t *testing.T) {
 				if len(found) > 0 {
 					t.Fatalf("unexpected finding %+v", found[0])
 				}
+				// No login service: nothing was tried, which is no pass
+				// (a web form may still take a default password).
+				want := "none_found"
+				if tc.wantStop == StopNoService {
+					want = "untested"
+				}
 				obs := auditCheck(evs, "default_login")
-				if obs == nil || obs.Evidence["result"] != "none_found" {
-					t.Fatalf("no default_login none_found observation: %+v", obs)
+				if obs == nil || obs.Evidence["result"] != want {
+					t.Fatalf("no default_login %s observation: %+v", want, obs)
 				}
 			} else {
 				if len(found) != 1 {
@@ -587,6 +593,23 @@ func TestCleanDevice(t *testing.T) {
 	}
 	if len(evs) != 2 {
 		t.Errorf("%d events, want 2", len(evs))
+	}
+}
+
+// TestPortListWithoutTelnetOrFTP: a port list the owner configured
+// without telnet's and FTP's ports says nothing of them: the port check
+// is no pass for 5.6-1.
+func TestPortListWithoutTelnetOrFTP(t *testing.T) {
+	d := newMapDialer()
+	web := &fakeWeb{user: "admin", password: "unique-pw-80"}
+	d.route(lan("8080"), web.start(t))
+	a := newAuditor(t, d, func(o *Options) { o.MaxAttempts = 2; o.Ports = []uint16{80, 8080} })
+	_, evs, err := a.Audit(context.Background(), target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ports := auditCheck(evs, "ports"); ports == nil || ports.Evidence["result"] != "untested" || !strings.Contains(ports.Summary, "23,2323,21") {
+		t.Fatalf("ports observation %+v, want untested naming 23,2323,21", ports)
 	}
 }
 

@@ -224,8 +224,10 @@ func (r *run) loginsDone(stop Stop, err error) error {
 		ev.Evidence["result"] = "stopped"
 		ev.Summary = fmt.Sprintf("default-login test stopped after %d attempts: the device showed signs of locking out", r.report.Attempts)
 	case StopNoService:
-		ev.Evidence["result"] = "none_found"
-		ev.Summary = "no login service to test (telnet, SSH, HTTP/RTSP authentication, FTP)"
+		// Nothing was tried: a login form on the device's web page, which
+		// the audit does not test, may still take a default password.
+		ev.Evidence["result"] = "untested"
+		ev.Summary = "no login service the audit tests (telnet, SSH, HTTP/RTSP authentication, FTP)"
 	default:
 		ev.Evidence["result"] = "none_found"
 		ev.Summary = fmt.Sprintf("no default login accepted in %d attempts (%s)", r.report.Attempts, strings.Join(r.report.Services, ", "))

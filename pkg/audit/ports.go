@@ -46,7 +46,7 @@ func (r *run) checkPorts(ctx context.Context) error {
 			ports = append(ports, p)
 		}
 	}
-	r.checked = len(ports)
+	r.checked = ports
 	for i, p := range ports {
 		if i > 0 {
 			if err := sleep(ctx, r.a.opts.PortDelay); err != nil {
@@ -249,7 +249,15 @@ func (r *run) exposedServices() {
 	ev.Severity = event.SeverityInfo
 	ev.Evidence["check"] = "ports"
 	ev.Evidence["result"] = "none_found"
-	ev.Evidence["ports_checked"] = fmt.Sprint(r.checked)
+	ev.Evidence["ports_checked"] = fmt.Sprint(len(r.checked))
+	if missed := slices.DeleteFunc(slices.Concat(telnetPorts, ftpPorts), func(p uint16) bool { return slices.Contains(r.checked, p) }); len(missed) > 0 {
+		// A configured port list without them says nothing of telnet
+		// or FTP: no pass for 5.6-1 on it.
+		ev.Evidence["result"] = "untested"
+		ev.Summary = "telnet and FTP ports not in the checked list (" + joinPorts(missed) + " left out)"
+		r.events = append(r.events, ev)
+		return
+	}
 	if len(r.report.OpenPorts) > 0 {
 		ev.Evidence["ports"] = joinPorts(r.report.OpenPorts)
 		ev.Summary = "no telnet or FTP port open (open: " + ev.Evidence["ports"] + ")"
