@@ -40,6 +40,10 @@ type service struct {
 	next     int
 	failures int
 	try      func(context.Context, creds.Candidate) (attempt, error)
+	// sentPasswords are the passwords a service that asks for a password
+	// only was sent: a candidate with another user and the same password
+	// would be the same failed login again, a step nearer a lockout.
+	sentPasswords []string
 }
 
 func (s *service) name() string { return s.proto + ":" + strconv.Itoa(int(s.port)) }
@@ -72,6 +76,10 @@ func (r *run) testLogins(ctx context.Context) error {
 		s := nextService(services, &turn)
 		if s == nil {
 			return r.loginsDone(StopExhausted, nil)
+		}
+		if s.sentPasswords != nil && slices.Contains(s.sentPasswords, s.cands[s.next].Password) {
+			s.next++
+			continue
 		}
 		if !first {
 			if err := sleep(ctx, r.a.opts.AttemptDelay); err != nil {
@@ -106,6 +114,9 @@ func (r *run) testLogins(ctx context.Context) error {
 		case outcomeLockout:
 			r.a.log.Info("audit: device signals lockout", "device", r.t.MAC.String(), "service", s.name())
 			return r.loginsDone(StopLockout, nil)
+		}
+		if res.noUser && res.sent {
+			s.sentPasswords = append(s.sentPasswords, cand.Password)
 		}
 		s.failures++
 		s.next++

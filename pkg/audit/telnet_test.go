@@ -1,7 +1,12 @@
 package audit
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"net"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -152,5 +157,45 @@ func TestWithoutEcho(t *testing.T) {
 		if got := string(withoutEcho([]byte(tc.text), tc.line)); got != tc.want {
 			t.Errorf("withoutEcho(%q, %q) = %q, want %q", tc.text, tc.line, got, tc.want)
 		}
+	}
+}
+
+// TestPasswordOnlyServiceGetsEachPasswordOnce: a telnet service that asks
+// for a password only (many DVR and router command lines) would get the
+// same password again for another user name of the list: a failed login
+// that teaches nothing, and a step nearer a lockout.
+func TestPasswordOnlyServiceGetsEachPasswordOnce(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	ln := serve(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		c.Write([]byte("\r\nPassword: "))
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		got = append(got, strings.TrimRight(line, "\r\n"))
+		mu.Unlock()
+		c.Write([]byte("\r\nBad password\r\n"))
+	})
+	d := newMapDialer()
+	d.route(lan("23"), ln.Addr().String())
+	a := newAuditor(t, d, nil)
+	rep, _, err := a.Audit(context.Background(), target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	seen := map[string]int{}
+	for _, p := range got {
+		seen[p]++
+	}
+	if len(got) == 0 || rep.Attempts != len(got) {
+		t.Fatalf("the device received %d passwords, the report says %d attempts", len(got), rep.Attempts)
+	}
+	if len(seen) < len(got) {
+		t.Errorf("the same password sent %d times more than once: %d of the %d failed logins taught nothing", len(got)-len(seen), len(got)-len(seen), len(got))
 	}
 }
