@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,10 +75,19 @@ type muxFrame struct {
 	err  error
 }
 
+// ErrAFPacket32 is OpenAFPacket's refusal on 32-bit builds (MIPS and
+// ARMv7 routers): gopacket v1.7.7's TPacket updates a 64-bit counter
+// atomically at a field offset that is not 8-byte aligned there, which
+// faults at the first read. Use NFLOG there.
+var ErrAFPacket32 = errors.New("capture: afpacket is not available on 32-bit builds (gopacket's ring reader faults on an unaligned 64-bit atomic); use nflog")
+
 // OpenAFPacket opens a ring on each of cfg.Interfaces with cfg.Filter
 // attached. The source stops when ctx ends: ReadPacket then returns
 // ctx.Err() within the poll timeout.
 func OpenAFPacket(ctx context.Context, cfg AFPacketConfig) (*AFPacket, error) {
+	if strconv.IntSize == 32 {
+		return nil, ErrAFPacket32
+	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
