@@ -204,7 +204,7 @@ func New(opts Options) (*Auditor, error) {
 	setDefault(&opts.ConnectTimeout, DefaultConnectTimeout)
 	setDefault(&opts.BannerTimeout, DefaultBannerTimeout)
 	setDefault(&opts.ResponseTimeout, DefaultResponseTimeout)
-	if opts.Ports == nil {
+	if len(opts.Ports) == 0 { // none named (also "ports = []"): the default list
 		opts.Ports = DefaultPorts
 	}
 	opts.Ports = slices.Clone(opts.Ports)

@@ -886,3 +886,12 @@ func TestAddressChangesHands(t *testing.T) {
 		t.Errorf("%d logins reached the host that took the address", n)
 	}
 }
+
+// TestEmptyPortListIsTheDefault: "ports = []" in the configuration names
+// no port, which means the default list, not a check of none.
+func TestEmptyPortListIsTheDefault(t *testing.T) {
+	a := newAuditor(t, newMapDialer(), func(o *Options) { o.Ports = []uint16{} })
+	if !slices.Equal(a.opts.Ports, DefaultPorts) {
+		t.Fatalf("ports %v, want the default list", a.opts.Ports)
+	}
+}

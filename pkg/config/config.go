@@ -524,8 +524,8 @@ func (c *Config) validate() []*Error {
 	if c.Audit.ConnectTimeout.Duration <= 0 || c.Audit.ResponseTimeout.Duration <= 0 || c.Audit.PortDelay.Duration < 0 {
 		bad("audit", "timeouts must be positive")
 	}
-	if len(c.Audit.Ports) == 0 || len(c.Audit.Ports) > 64 {
-		bad("audit.ports", "1 to 64 ports")
+	if len(c.Audit.Ports) > 64 {
+		bad("audit.ports", "at most 64 ports (none: the default list)")
 	}
 	for _, p := range c.Audit.Ports {
 		if p < 1 || p > 65535 {
