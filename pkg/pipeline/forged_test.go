@@ -16,6 +16,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/inspect/ssdp"
 	"github.com/iotgw/iotgw/pkg/policy"
+	"github.com/iotgw/iotgw/pkg/store"
 )
 
 // TestForgedAnnouncementDoesNotQuarantine: one SSDP NOTIFY anyone on the
@@ -135,4 +136,58 @@ func TestPassiveSSHBanner(t *testing.T) {
 		t.Fatalf("software %+v, findings %d: no dropbear advisory from the passive banner", d.Software, len(d.Findings))
 	}
 	t.Fatal("no camera in the inventory")
+}
+
+// TestRestartKeepsAConfirmation: after a restart the software is learnt
+// again one source at a time; the first SSDP NOTIFY must not downgrade a
+// restored finding the fetched description had confirmed (the daemon
+// would release the device as policy no longer calling for it).
+func TestRestartKeepsAConfirmation(t *testing.T) {
+	victim := net.HardwareAddr{0xec, 0xb5, 0xfa, 0x11, 0x22, 0x33}
+	mac, _ := hwaddr.Parse(victim.String())
+	ts := time.Unix(1700000000, 0)
+	const stack = "Linux/3.14 UPnP/1.0 GoAhead-Webs/2.5.0"
+	notify := "NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=100\r\n" +
+		"LOCATION: http://192.168.1.30:80/description.xml\r\nSERVER: " + stack + "\r\n" +
+		"NTS: ssdp:alive\r\nNT: upnp:rootdevice\r\nUSN: uuid:2f402f80-da50-11e1-9b23-001788000001::upnp:rootdevice\r\n\r\n"
+	cfg := config.Default()
+	verdict := func(p *Pipeline) config.Action {
+		for _, d := range p.Inventory().Devices() {
+			if d.MAC() == mac {
+				return policy.Evaluate(&cfg.Policy, &policy.Device{MAC: mac, Findings: d.Findings}, time.Time{}).Action
+			}
+		}
+		t.Fatal("no such device")
+		return ""
+	}
+	p, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.HandleFrame(frame(t, victim, net.IP{192, 168, 1, 30}, net.IP{239, 255, 255, 250}, &layers.UDP{SrcPort: 1900, DstPort: 1900}, notify),
+		capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts})
+	p.Inject(audit.UPnPEvent(mac, netip.MustParseAddr("192.168.1.30"), "http://192.168.1.30:80/description.xml",
+		ssdp.Description{Server: stack}, ts.Add(time.Second)))
+	if a := verdict(p); a != config.ActionQuarantine {
+		t.Fatalf("before the restart: %s, want quarantine", a)
+	}
+	var rec store.DeviceRecord
+	for _, d := range p.Inventory().Devices() {
+		if d.MAC() == mac {
+			rec = store.DeviceRecord{MAC: mac, FirstSeen: d.FirstSeen, LastSeen: d.LastSeen, Addrs: d.Addrs}
+			for _, f := range d.Findings {
+				rec.Findings = append(rec.Findings, *f)
+			}
+		}
+	}
+	restarted, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	restarted.Restore([]store.DeviceRecord{rec})
+	restarted.HandleFrame(frame(t, victim, net.IP{192, 168, 1, 30}, net.IP{239, 255, 255, 250}, &layers.UDP{SrcPort: 1900, DstPort: 1900}, notify),
+		capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts.Add(time.Hour)})
+	if a := verdict(restarted); a != config.ActionQuarantine {
+		t.Errorf("after the restart and a NOTIFY: %s, want the confirmed quarantine kept", a)
+	}
 }

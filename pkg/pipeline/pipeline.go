@@ -164,8 +164,16 @@ func (p *Pipeline) matchAdvisories(d *device.Device, cause *event.Event, newFeed
 		// feed, or another source reporting the version (which policy
 		// weighs).
 		old := d.Filed(ev.DedupKey())
-		if old != nil && sameAdvisoryFacts(old, ev) {
-			continue
+		if old != nil {
+			// The sources of a version only grow: after a restart the
+			// software is learnt again, one source at a time, and the
+			// first announcement must not take back a confirmation.
+			if srcs := unionSources(old.Evidence["software_source"], ev.Evidence["software_source"]); srcs != "" {
+				ev.Evidence["software_source"] = srcs
+			}
+			if sameAdvisoryFacts(old, ev) {
+				continue
+			}
 		}
 		if old != nil {
 			ev.Time, ev.LastTime, ev.Count = old.Time, old.LastTime, old.Count
@@ -174,6 +182,20 @@ func (p *Pipeline) matchAdvisories(d *device.Device, cause *event.Event, newFeed
 		fanout{p}.Emit(ev)
 	}
 	p.withdrawSuperseded(d, feed, sw, ep, cause)
+}
+
+// unionSources joins two comma lists of software sources, a's first,
+// without repeats.
+func unionSources(a, b string) string {
+	var out []string
+	for _, list := range []string{a, b} {
+		for src := range strings.SplitSeq(list, ",") {
+			if src != "" && !slices.Contains(out, src) {
+				out = append(out, src)
+			}
+		}
+	}
+	return strings.Join(out, ",")
 }
 
 // withdrawSuperseded takes back the outdated_firmware findings about a
