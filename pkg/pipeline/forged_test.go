@@ -25,13 +25,7 @@ import (
 // named over a connection with the device does: the Server header of the
 // description the router fetches, or of the device's own HTTP answer.
 func TestForgedAnnouncementDoesNotQuarantine(t *testing.T) {
-	victim := net.HardwareAddr{0xec, 0xb5, 0xfa, 0x11, 0x22, 0x33}
-	mac, _ := hwaddr.Parse(victim.String())
-	ts := time.Unix(1700000000, 0)
-	const stack = "Linux/3.14 UPnP/1.0 GoAhead-Webs/2.5.0"
-	notify := "NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=100\r\n" +
-		"LOCATION: http://192.168.1.30:80/description.xml\r\nSERVER: " + stack + "\r\n" +
-		"NTS: ssdp:alive\r\nNT: upnp:rootdevice\r\nUSN: uuid:2f402f80-da50-11e1-9b23-001788000001::upnp:rootdevice\r\n\r\n"
+	victim, mac, ts, stack, notify := announcer()
 	client := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x10}
 	tests := []struct {
 		name    string
@@ -83,6 +77,19 @@ func TestForgedAnnouncementDoesNotQuarantine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// announcer is the device of the forged-announcement tests: its MAC, the
+// capture's start, the exploited server stack it announces (GoAhead 2.5.0,
+// CVE-2017-17562) and its SSDP NOTIFY naming it.
+func announcer() (net.HardwareAddr, hwaddr.MAC, time.Time, string, string) {
+	victim := net.HardwareAddr{0xec, 0xb5, 0xfa, 0x11, 0x22, 0x33}
+	mac, _ := hwaddr.Parse(victim.String())
+	const stack = "Linux/3.14 UPnP/1.0 GoAhead-Webs/2.5.0"
+	notify := "NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=100\r\n" +
+		"LOCATION: http://192.168.1.30:80/description.xml\r\nSERVER: " + stack + "\r\n" +
+		"NTS: ssdp:alive\r\nNT: upnp:rootdevice\r\nUSN: uuid:2f402f80-da50-11e1-9b23-001788000001::upnp:rootdevice\r\n\r\n"
+	return victim, mac, time.Unix(1700000000, 0), stack, notify
 }
 
 // frame builds an Ethernet/IPv4 frame carrying transport (UDP or TCP)
@@ -143,13 +150,7 @@ func TestPassiveSSHBanner(t *testing.T) {
 // restored finding the fetched description had confirmed (the daemon
 // would release the device as policy no longer calling for it).
 func TestRestartKeepsAConfirmation(t *testing.T) {
-	victim := net.HardwareAddr{0xec, 0xb5, 0xfa, 0x11, 0x22, 0x33}
-	mac, _ := hwaddr.Parse(victim.String())
-	ts := time.Unix(1700000000, 0)
-	const stack = "Linux/3.14 UPnP/1.0 GoAhead-Webs/2.5.0"
-	notify := "NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=100\r\n" +
-		"LOCATION: http://192.168.1.30:80/description.xml\r\nSERVER: " + stack + "\r\n" +
-		"NTS: ssdp:alive\r\nNT: upnp:rootdevice\r\nUSN: uuid:2f402f80-da50-11e1-9b23-001788000001::upnp:rootdevice\r\n\r\n"
+	victim, mac, ts, stack, notify := announcer()
 	cfg := config.Default()
 	verdict := func(p *Pipeline) config.Action {
 		for _, d := range p.Inventory().Devices() {
