@@ -77,6 +77,10 @@ type vote struct {
 	key   string // normalised value: votes with equal keys combine
 	value string
 	ev    Evidence
+	// also are the other sources of repeats folded into this vote (the
+	// same rule matching a Server header in SSDP and in the fetched
+	// description), at most maxAlso: a firmware's confirmations.
+	also []string
 }
 
 // Bounds of what identifies one device.
@@ -114,6 +118,10 @@ func (inv *Inventory) addVote(d *Device, f field, value string, ev Evidence) {
 		if v.key == key {
 			if ev.Time.After(v.ev.Time) {
 				v.ev.Time = ev.Time
+			}
+			if ev.Source != v.ev.Source && !slices.Contains(v.also, ev.Source) && len(v.also) < maxAlso {
+				v.also = append(v.also, ev.Source)
+				d.dirty = true
 			}
 			return
 		}
@@ -190,7 +198,18 @@ func (inv *Inventory) refresh(d *Device) {
 	if fw := id.Firmware; fw.Value != "" {
 		if p := firmwareProduct(id.Vendor.Value, id.Model.Value); p != "" {
 			ev := fw.Evidence[0]
-			d.setFirmware(Software{Product: p, Version: fw.Value, Source: ev.Source, Seen: ev.Time})
+			s := Software{Product: p, Version: fw.Value, Source: ev.Source, Seen: ev.Time}
+			key := voteKey(fieldFirmware, fw.Value)
+			for i := range d.votes {
+				if v := &d.votes[i]; v.field == fieldFirmware && v.key == key {
+					for _, src := range append([]string{v.ev.Source}, v.also...) {
+						if !s.reportedBy(src) && len(s.Also) < maxAlso {
+							s.Also = append(s.Also, src) // every source that named it
+						}
+					}
+				}
+			}
+			d.setFirmware(s)
 		}
 	}
 }

@@ -96,6 +96,12 @@ func (d *Device) setFirmware(s Software) {
 			if s.Seen.After(o.Seen) {
 				o.Seen = s.Seen
 			}
+			for _, src := range append([]string{s.Source}, s.Also...) {
+				if !o.reportedBy(src) && len(o.Also) < maxAlso {
+					o.Also = append(o.Also, src) // a confirmation, which policy weighs
+					d.swGen++
+				}
+			}
 		} else {
 			*o = s
 			d.swGen++

@@ -3,6 +3,7 @@ package device
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,5 +183,27 @@ func TestUpdateReportedByASecondSource(t *testing.T) {
 	sw = device(t, inv, cam).Software
 	if slices.ContainsFunc(sw, func(s Software) bool { return s.Version == "1.19.4" }) {
 		t.Errorf("software %+v: DHCP reported 1.19.4 then 1.36.1, yet 1.19.4 stays", sw)
+	}
+}
+
+// TestFirmwareConfirmationRecorded: a Hue bridge's firmware named by its
+// SSDP SERVER header and again by the Server header of the description
+// the router fetched keeps both sources, the second a confirmation policy
+// weighs.
+func TestFirmwareConfirmationRecorded(t *testing.T) {
+	const hue = "ec:b5:fa:11:22:33"
+	const server = "Hue/1.0 UPnP/1.0 IpBridge/1.26.0"
+	inv := newInv()
+	inv.File(obs(hue, "192.168.1.30", event.KindSSDP, event.Evidence{"server": server, "message": "notify"}))
+	u := obs(hue, "192.168.1.30", event.KindUPnP, event.Evidence{"manufacturer": "Signify", "model_name": "BSB002", "server": server})
+	u.Time = t0.Add(time.Second)
+	inv.File(u)
+	sw := device(t, inv, hue).Software
+	i := slices.IndexFunc(sw, func(s Software) bool { return s.Version == "1.26.0" && strings.Contains(s.Product, ":") })
+	if i < 0 {
+		t.Fatalf("software %+v: no firmware 1.26.0", sw)
+	}
+	if got := append([]string{sw[i].Source}, sw[i].Also...); !slices.Contains(got, "ssdp") || !slices.Contains(got, "upnp") {
+		t.Errorf("firmware %s sources %v, want ssdp and upnp", sw[i].Product, got)
 	}
 }
