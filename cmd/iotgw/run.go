@@ -611,7 +611,7 @@ func startAudit(cfg *config.Config, d *daemon.Daemon, log *slog.Logger, run func
 	onLAN := netwatch.OnLAN(cfg.LAN.Interfaces)
 	var upnp *audit.UPnPFetcher
 	if cfg.Audit.FetchUPnP {
-		upnp = audit.NewUPnPFetcher(nil, sink, audit.FetchOptions{OnLAN: onLAN}, log)
+		upnp = audit.NewUPnPFetcher(nil, sink, audit.FetchOptions{OnLAN: onLAN, HolderOf: netwatch.HolderOf(cfg.LAN.Interfaces)}, log)
 		run("upnp fetcher", upnp.Run)
 	}
 	var sched *audit.Scheduler

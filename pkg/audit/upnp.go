@@ -41,6 +41,13 @@ type FetchOptions struct {
 	// OnLAN, when set, must confirm that the kernel sends to the host
 	// through a LAN interface (see Options.OnLAN).
 	OnLAN func(netip.Addr) bool
+	// MAC is the device the description is fetched for, and HolderOf,
+	// when set, gives the MAC the kernel's neighbour table places at an
+	// address after the connect: another host answering at the device's
+	// address (one that took it, or one spoofing ARP) gets no request,
+	// and its answer confirms nothing about the device.
+	MAC      hwaddr.MAC
+	HolderOf func(netip.Addr) (hwaddr.MAC, bool)
 }
 
 // FetchDescription fetches and parses the UPnP device description at an
@@ -75,7 +82,15 @@ func FetchDescription(ctx context.Context, location string, opts FetchOptions) (
 				if err != nil || ap.Addr() != host {
 					return nil, fmt.Errorf("%w: dial %s", ErrNotLAN, addr)
 				}
-				return dialer.DialContext(ctx, network, addr)
+				c, err := dialer.DialContext(ctx, network, addr)
+				if err != nil || opts.HolderOf == nil {
+					return c, err
+				}
+				if mac, ok := opts.HolderOf(host); !ok || mac != opts.MAC {
+					c.Close()
+					return nil, fmt.Errorf("%w: %s answers for %s, not %s", ErrNotPresent, mac, host, opts.MAC)
+				}
+				return c, nil
 			},
 			DisableKeepAlives:      true,
 			MaxResponseHeaderBytes: maxHeaderBytes,
@@ -320,7 +335,7 @@ func (f *UPnPFetcher) Run(ctx context.Context) error {
 			return ctx.Err()
 		case job := <-f.queue:
 			opts := f.opts
-			opts.Addrs = job.addrs
+			opts.Addrs, opts.MAC = job.addrs, job.mac
 			desc, err := FetchDescription(ctx, job.location, opts)
 			if err != nil {
 				f.log.Info("upnp description not fetched", "device", job.mac.String(), "err", err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/inspect/ssdp"
 )
 
@@ -36,9 +37,11 @@ func TestFetchDescription(t *testing.T) {
 	t.Cleanup(other.Close)
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
+	var descHits atomic.Int32
 	dev := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/desc.xml":
+			descHits.Add(1)
 			w.Header().Set("Server", "Linux/3.10 UPnP/1.0 GoAhead-http/3.6.4")
 			w.Write(xml)
 		case "/moved":
@@ -73,6 +76,9 @@ func TestFetchDescription(t *testing.T) {
 		anyErr   bool
 		noDial   bool
 		offLAN   bool // the kernel would not send to the host through the LAN
+		// holder is who the neighbour table places at the address after
+		// the connect: "" no check, "device", "other" or "none".
+		holder string
 	}{
 		{name: "ok", location: "http://" + lan("49152") + "/desc.xml"},
 		{name: "same_host_redirect", location: "http://" + lan("49152") + "/moved"},
@@ -92,6 +98,11 @@ func TestFetchDescription(t *testing.T) {
 		// host the LAN does not reach (the router itself, the WAN side).
 		{name: "zone", location: "http://[fe80::1%25wan]:49152/desc.xml", wantErr: ErrNotLAN, noDial: true},
 		{name: "off_lan", location: "http://" + lan("49152") + "/desc.xml", offLAN: true, wantErr: ErrNotLAN, noDial: true},
+		// The connect reached whoever answers at the address now: only
+		// the device's MAC there lets the request go out.
+		{name: "holder_is_device", location: "http://" + lan("49152") + "/desc.xml", holder: "device"},
+		{name: "another_host_answers", location: "http://" + lan("49152") + "/desc.xml", holder: "other", wantErr: ErrNotPresent},
+		{name: "no_neighbour_entry", location: "http://" + lan("49152") + "/desc.xml", holder: "none", wantErr: ErrNotPresent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,9 +111,22 @@ func TestFetchDescription(t *testing.T) {
 			if addrs == nil {
 				addrs = devAddrs
 			}
-			desc, err := FetchDescription(context.Background(), tc.location, FetchOptions{
+			opts := FetchOptions{
 				Addrs: addrs, Dialer: d, Timeout: 200 * time.Millisecond,
-				OnLAN: func(netip.Addr) bool { return !tc.offLAN }})
+				OnLAN: func(netip.Addr) bool { return !tc.offLAN }, MAC: devMAC}
+			if tc.holder != "" {
+				opts.HolderOf = func(netip.Addr) (hwaddr.MAC, bool) {
+					switch tc.holder {
+					case "device":
+						return devMAC, true
+					case "other":
+						return hwaddr.MAC{0x02, 0, 0, 0, 0, 0x66}, true
+					}
+					return hwaddr.MAC{}, false
+				}
+			}
+			hitsBefore := descHits.Load()
+			desc, err := FetchDescription(context.Background(), tc.location, opts)
 			switch {
 			case tc.wantErr == nil && !tc.anyErr:
 				if err != nil {
@@ -121,6 +145,9 @@ func TestFetchDescription(t *testing.T) {
 			default:
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("err %v, want %v", err, tc.wantErr)
+				}
+				if errors.Is(err, ErrNotPresent) && descHits.Load() != hitsBefore {
+					t.Error("the request went to the host that is not the device")
 				}
 			}
 			if dials := d.dialed()[before:]; tc.noDial && len(dials) > 0 {
