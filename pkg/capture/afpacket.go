@@ -8,13 +8,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/afpacket"
 	"golang.org/x/net/bpf"
 )
 
@@ -28,10 +25,6 @@ const retK = 0x06
 // With several interfaces each ring has a goroutine that reads one frame,
 // hands it over and waits until the reader asks for the next frame: still
 // no copy, and at most one frame per ring in flight.
-//
-// Frames that arrive in the instant between binding a ring and attaching
-// its filter are not filtered (the library binds first); the decoder
-// copes with any frame.
 type AFPacket struct {
 	rings   []*ring
 	ctx     context.Context
@@ -61,33 +54,21 @@ type AFPacket struct {
 
 type ring struct {
 	name    string
-	tp      *afpacket.TPacket
+	tp      *tpRing
 	release chan struct{} // the reader is done with this ring's frame
-	// Last values of the library's 32-bit socket counters, to add deltas
-	// to the 64-bit totals.
-	lastPackets, lastDrops uint32
 }
 
 type muxFrame struct {
 	ring *ring
 	data []byte
-	ci   gopacket.CaptureInfo
+	info Info
 	err  error
 }
-
-// ErrAFPacket32 is OpenAFPacket's refusal on 32-bit builds (MIPS and
-// ARMv7 routers): gopacket v1.7.7's TPacket updates a 64-bit counter
-// atomically at a field offset that is not 8-byte aligned there, which
-// faults at the first read. Use NFLOG there.
-var ErrAFPacket32 = errors.New("capture: afpacket is not available on 32-bit builds (gopacket's ring reader faults on an unaligned 64-bit atomic); use nflog")
 
 // OpenAFPacket opens a ring on each of cfg.Interfaces with cfg.Filter
 // attached. The source stops when ctx ends: ReadPacket then returns
 // ctx.Err() within the poll timeout.
 func OpenAFPacket(ctx context.Context, cfg AFPacketConfig) (*AFPacket, error) {
-	if strconv.IntSize == 32 {
-		return nil, ErrAFPacket32
-	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -143,28 +124,9 @@ func OpenAFPacket(ctx context.Context, cfg AFPacketConfig) (*AFPacket, error) {
 }
 
 func openRing(name string, cfg AFPacketConfig, filter []bpf.RawInstruction) (*ring, error) {
-	tp, err := afpacket.NewTPacket(
-		afpacket.OptInterface(name),
-		afpacket.OptTPacketVersion(afpacket.TPacketVersion3),
-		afpacket.OptBlockSize(cfg.BlockSize),
-		afpacket.OptNumBlocks(cfg.NumBlocks),
-		afpacket.OptFrameSize(cfg.FrameSize),
-		afpacket.OptBlockTimeout(cfg.BlockTimeout),
-		afpacket.OptPollTimeout(cfg.PollTimeout),
-		afpacket.OptAddVLANHeader(cfg.RestoreVLAN),
-	)
+	tp, err := openTPRing(name, cfg, filter)
 	if err != nil {
 		return nil, fmt.Errorf("afpacket %s: %w", name, err)
-	}
-	if err := tp.SetBPF(filter); err != nil {
-		tp.Close()
-		return nil, fmt.Errorf("afpacket %s: attach filter: %w", name, err)
-	}
-	if cfg.Promiscuous {
-		if err := tp.SetPromiscuous(true); err != nil {
-			tp.Close()
-			return nil, fmt.Errorf("afpacket %s: promiscuous mode: %w", name, err)
-		}
 	}
 	return &ring{name: name, tp: tp, release: make(chan struct{}, 1)}, nil
 }
@@ -268,13 +230,7 @@ func (a *AFPacket) ReadPacket() ([]byte, Info, error) {
 		a.pending = f.ring
 	}
 	a.packets.Add(1)
-	return f.data, Info{
-		Timestamp:     f.ci.Timestamp,
-		CaptureLength: f.ci.CaptureLength,
-		Length:        f.ci.Length,
-		LinkType:      LinkTypeEthernet,
-		Interface:     f.ci.InterfaceIndex,
-	}, nil
+	return f.data, f.info, nil
 }
 
 // readRing waits for the next frame of r, looking at the stop flag after
@@ -284,9 +240,9 @@ func (a *AFPacket) readRing(r *ring) muxFrame {
 		if a.stopped.Load() {
 			return muxFrame{err: a.end()}
 		}
-		data, ci, err := r.tp.ZeroCopyReadPacketData()
+		data, info, err := r.tp.next()
 		switch {
-		case errors.Is(err, afpacket.ErrTimeout):
+		case errors.Is(err, errPollTimeout):
 			continue
 		case err != nil:
 			if up, known := a.up(r.name); known && !up {
@@ -297,7 +253,7 @@ func (a *AFPacket) readRing(r *ring) muxFrame {
 			}
 			return muxFrame{err: fmt.Errorf("afpacket %s: %w", r.name, err)}
 		}
-		return muxFrame{ring: r, data: data, ci: ci}
+		return muxFrame{ring: r, data: data, info: info}
 	}
 }
 
@@ -352,7 +308,7 @@ func (a *AFPacket) Close() error {
 	a.statsMu.Lock()
 	defer a.statsMu.Unlock()
 	for _, r := range a.rings {
-		if err := r.tp.SetBPF([]bpf.RawInstruction{{Op: retK, K: 0}}); err != nil {
+		if err := r.tp.setFilter([]bpf.RawInstruction{{Op: retK, K: 0}}); err != nil {
 			errs = append(errs, fmt.Errorf("afpacket %s: detach: %w", r.name, err))
 		}
 	}
@@ -369,7 +325,7 @@ func (a *AFPacket) release() {
 	}
 	a.collectLocked()
 	for _, r := range a.rings {
-		r.tp.Close()
+		r.tp.close()
 	}
 	a.closeProbe()
 	a.released = true
@@ -381,14 +337,12 @@ func (a *AFPacket) release() {
 // collectLocked adds what the kernel counted since the last call.
 func (a *AFPacket) collectLocked() {
 	for _, r := range a.rings {
-		_, v3, err := r.tp.SocketStats()
+		p, d, err := r.tp.stats()
 		if err != nil {
 			continue
 		}
-		p, d := uint32(v3.Packets()), uint32(v3.Drops())
-		a.kernel += uint64(p - r.lastPackets)
-		a.drops += uint64(d - r.lastDrops)
-		r.lastPackets, r.lastDrops = p, d
+		a.kernel += uint64(p)
+		a.drops += uint64(d)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 // TestOpen opens each mode through the one switch, in a namespace with a
 // veth, and reads a frame from the AF_PACKET source.
 func TestOpen(t *testing.T) {
-	requireRing(t)
+	requireRoot(t)
 	router, device := netnstest.New(t, "iotgwcap", "rtr"), netnstest.New(t, "iotgwcap", "dev")
 	netnstest.Veth(t, router, "lan0", "10.98.8.1/24", device, "eth0", "10.98.8.2/24")
 	ctx, cancel := context.WithCancel(context.Background())

@@ -238,7 +238,7 @@ func TestNFLOGConnectionStart(t *testing.T) {
 // connection) against plain AF_PACKET capture of the router's LAN port.
 // Run with -v to see the figures.
 func TestNFLOGFraction(t *testing.T) {
-	requireRing(t) // compares with an AF_PACKET ring
+	requireRoot(t)
 	const size = 5 << 20
 	lab := newNFLOGLab(t)
 	lab.serve(t, size)

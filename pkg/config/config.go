@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -301,21 +300,6 @@ const (
 	maxStoreBytes   = 16 << 20
 )
 
-// CaptureAuto is the capture mode the configuration may name to take
-// AutoCaptureMode.
-const CaptureAuto = "auto"
-
-// AutoCaptureMode is the live capture mode "auto" stands for: afpacket
-// (sees LAN-to-LAN traffic and discovery), except on 32-bit builds (MIPS
-// and ARMv7 routers), where gopacket v1.7.7's AF_PACKET ring reader
-// faults on an unaligned 64-bit atomic at its first read: nflog there.
-func AutoCaptureMode() string {
-	if strconv.IntSize == 32 {
-		return "nflog"
-	}
-	return "afpacket"
-}
-
 // Default returns the configuration used when no file exists.
 func Default() *Config {
 	return &Config{
@@ -361,7 +345,7 @@ func Default() *Config {
 		},
 		Daemon: Daemon{Socket: "/var/run/iotgw.sock", LogLevel: "info"},
 		Capture: Capture{
-			Mode:          AutoCaptureMode(),
+			Mode:          "afpacket",
 			Interfaces:    []string{"br-lan"},
 			RingBlocks:    16,
 			NFLOGGroup:    7,
@@ -442,9 +426,6 @@ func Parse(path string, data []byte) (*Config, error) {
 	var errs Errors
 	for _, k := range md.Undecoded() {
 		errs = append(errs, &Error{File: path, Line: lines.find(k), Key: k.String(), Msg: "unknown key"})
-	}
-	if cfg.Capture.Mode == CaptureAuto {
-		cfg.Capture.Mode = AutoCaptureMode()
 	}
 	for _, v := range cfg.validate() {
 		v.File = path
@@ -604,17 +585,13 @@ func (c *Config) validate() []*Error {
 	}
 	cp := &c.Capture
 	switch cp.Mode {
-	case "afpacket":
-		if strconv.IntSize == 32 {
-			bad("capture.mode", "afpacket is not available on this 32-bit build: the ring reader it uses (gopacket v1.7.7) faults on an unaligned 64-bit atomic there; use nflog, or auto")
-		}
-	case "nflog":
+	case "afpacket", "nflog":
 	case "pcap":
 		if cp.File == "" {
 			bad("capture.file", "mode pcap needs a capture file")
 		}
 	default:
-		bad("capture.mode", "%q: want auto, afpacket, nflog or pcap", cp.Mode)
+		bad("capture.mode", "%q: want afpacket, nflog or pcap", cp.Mode)
 	}
 	if cp.Mode == "afpacket" {
 		if len(cp.Interfaces) == 0 {

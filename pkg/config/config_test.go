@@ -2,7 +2,6 @@ package config
 
 import (
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -249,24 +248,5 @@ func TestFeedURLErrorHidesTheURL(t *testing.T) {
 	_, err := Parse("test.toml", []byte("[advisory]\nfeed_url = \"ftp://feed:CorrectHorse@example.com/feed\"\n"))
 	if err == nil || !strings.Contains(err.Error(), "advisory.feed_url") || strings.Contains(err.Error(), "CorrectHorse") {
 		t.Errorf("error %v", err)
-	}
-}
-
-// TestCaptureModeAuto: "auto", the shipped configuration's mode, is
-// afpacket on 64-bit builds and nflog on 32-bit ones (MIPS and ARMv7
-// routers), where gopacket's ring reader faults; afpacket named there is
-// refused with the reason. Run with GOARCH=386 for the 32-bit side.
-func TestCaptureModeAuto(t *testing.T) {
-	want := "afpacket"
-	if strconv.IntSize == 32 {
-		want = "nflog"
-	}
-	cfg, err := Parse("auto.toml", []byte("[capture]\nmode = \"auto\"\n"))
-	if err != nil || cfg.Capture.Mode != want || Default().Capture.Mode != want {
-		t.Fatalf("auto on a %d-bit build: %v, %v (default %q); want %s", strconv.IntSize, cfg, err, Default().Capture.Mode, want)
-	}
-	_, err = Parse("afpacket.toml", []byte("[capture]\nmode = \"afpacket\"\n"))
-	if refused := err != nil && strings.Contains(err.Error(), "capture.mode"); refused != (strconv.IntSize == 32) {
-		t.Errorf("afpacket named on a %d-bit build: %v", strconv.IntSize, err)
 	}
 }
