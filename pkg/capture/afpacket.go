@@ -196,7 +196,8 @@ func (a *AFPacket) up(name string) (up, known bool) {
 }
 
 // ReadPacket returns the next frame, borrowed from the ring until the
-// next call. After Close it returns io.EOF, after the context ends its
+// next call, and only while the source is reachable: a source dropped
+// without Close has its rings unmapped by the garbage collector. After Close it returns io.EOF, after the context ends its
 // error.
 func (a *AFPacket) ReadPacket() ([]byte, Info, error) {
 	a.readMu.Lock()

@@ -113,6 +113,12 @@ const (
 // a router.
 const maxRingBytes = 64 << 20
 
+// Upper bounds of the AF_PACKET timeouts.
+const (
+	maxBlockTimeout = 65535 * time.Millisecond
+	maxPollTimeout  = time.Hour
+)
+
 func (c AFPacketConfig) withDefaults() (AFPacketConfig, error) {
 	if len(c.Interfaces) == 0 {
 		return c, errors.New("afpacket: no interface")
@@ -137,12 +143,16 @@ func (c AFPacketConfig) withDefaults() (AFPacketConfig, error) {
 	switch {
 	case c.BlockSize < 0 || c.NumBlocks < 0 || c.FrameSize < 0 || c.Snaplen < 0:
 		return c, errors.New("afpacket: negative ring size or snap length")
-	case c.BlockSize*c.NumBlocks > maxRingBytes:
-		return c, fmt.Errorf("afpacket: ring of %d bytes, at most %d", c.BlockSize*c.NumBlocks, maxRingBytes)
+	case c.BlockSize > maxRingBytes/c.NumBlocks: // no product that overflows a 32-bit int
+		return c, fmt.Errorf("afpacket: ring of %d × %d bytes, at most %d", c.NumBlocks, c.BlockSize, maxRingBytes)
 	case c.FrameSize%16 != 0 || c.BlockSize%c.FrameSize != 0:
 		return c, fmt.Errorf("afpacket: frame size %d must be a multiple of 16 dividing the block size %d", c.FrameSize, c.BlockSize)
 	case c.BlockTimeout < time.Millisecond || c.PollTimeout < time.Millisecond || c.MissingCheck < time.Millisecond:
 		return c, errors.New("afpacket: block and poll timeouts and the missing check must be at least 1ms")
+	case c.BlockTimeout > maxBlockTimeout || c.PollTimeout > maxPollTimeout:
+		// The kernel keeps the block timeout in 16 bits of milliseconds,
+		// and poll takes a C int of them.
+		return c, fmt.Errorf("afpacket: block timeout at most %v, poll timeout at most %v", maxBlockTimeout, maxPollTimeout)
 	}
 	return c, nil
 }

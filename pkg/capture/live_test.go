@@ -19,6 +19,11 @@ func TestAFPacketConfigDefaults(t *testing.T) {
 		{"frame_not_aligned", AFPacketConfig{Interfaces: []string{"x"}, FrameSize: 1000}, "multiple of 16"},
 		{"frame_not_dividing_block", AFPacketConfig{Interfaces: []string{"x"}, FrameSize: 3 << 10}, "dividing"},
 		{"poll_timeout_too_short", AFPacketConfig{Interfaces: []string{"x"}, PollTimeout: time.Microsecond}, "1ms"},
+		// 1 MiB × 4096 is 0 in a 32-bit int: no product is trusted.
+		{"ring_size_wraps_int32", AFPacketConfig{Interfaces: []string{"x"}, BlockSize: 1 << 20, NumBlocks: 4096}, "at most"},
+		// The kernel keeps the block timeout in 16 bits of milliseconds.
+		{"block_timeout_wraps", AFPacketConfig{Interfaces: []string{"x"}, BlockTimeout: 65536 * time.Millisecond}, "block timeout at most"},
+		{"poll_timeout_too_long", AFPacketConfig{Interfaces: []string{"x"}, PollTimeout: 30 * 24 * time.Hour}, "poll timeout at most"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,10 +32,10 @@ type tpRing struct {
 	poll      int // poll timeout, ms
 	vlan      bool
 
-	cur    int  // block being read or waited for
-	inUse  bool // cur is ours (TP_STATUS_USER) until released
-	left   int  // frames of cur not handed out yet
-	offset int  // next frame header, from the start of mem
+	cur   int    // block being read or waited for
+	inUse bool   // cur is ours (TP_STATUS_USER) until released
+	left  int    // frames of cur not handed out yet
+	rel   uint64 // next frame header, from the start of cur (checked when read)
 	// scratch holds a frame with its VLAN tag put back: one buffer per
 	// ring, valid like a ring frame until the next call.
 	scratch []byte
@@ -77,12 +77,17 @@ const (
 	pktVLANTCI  = 32
 	pktVLANTPID = 36
 	pktHdrLen   = 48
+	blockHdrLen = 48 // struct tpacket_block_desc
 
 	tpStatusKernel        = 0
 	tpStatusUser          = 1 << 0
 	tpStatusVLANValid     = 1 << 4
 	tpStatusVLANTPIDValid = 1 << 6
 )
+
+// bpfMaxInstructions is the kernel's limit on a classic BPF program
+// (BPF_MAXINSNS).
+const bpfMaxInstructions = 4096
 
 // errPollTimeout: no frame arrived within the poll timeout.
 var errPollTimeout = errors.New("afpacket: poll timeout")
@@ -159,8 +164,8 @@ func (r *tpRing) setup(cfg AFPacketConfig, filter []bpf.RawInstruction) error {
 
 // setFilter attaches a classic BPF program in place of the last.
 func (r *tpRing) setFilter(filter []bpf.RawInstruction) error {
-	if len(filter) == 0 {
-		return errors.New("empty filter")
+	if len(filter) == 0 || len(filter) > bpfMaxInstructions {
+		return fmt.Errorf("filter of %d instructions: want 1 to %d", len(filter), bpfMaxInstructions)
 	}
 	prog := make([]unix.SockFilter, len(filter))
 	for i, ins := range filter {
@@ -198,8 +203,11 @@ func (r *tpRing) next() ([]byte, Info, error) {
 		if atomic.LoadUint32(r.blockStatus(r.cur))&tpStatusUser != 0 {
 			base := r.cur * r.blockSize
 			r.inUse = true
-			r.left = int(r.u32(base + blockNumPkts))
-			r.offset = base + int(r.u32(base+blockFirstPkt))
+			// No more frames than headers fit in a block, whatever the
+			// word says; the offsets are checked frame by frame, in 64
+			// bits so that no kernel value wraps a 32-bit int.
+			r.left = int(min(uint64(r.u32(base+blockNumPkts)), uint64(r.blockSize/pktHdrLen)))
+			r.rel = uint64(r.u32(base + blockFirstPkt))
 			continue
 		}
 		fds := []unix.PollFd{{Fd: int32(r.fd), Events: unix.POLLIN | unix.POLLERR}}
@@ -222,31 +230,35 @@ func (r *tpRing) next() ([]byte, Info, error) {
 	}
 }
 
-// frame reads the frame header at r.offset and moves to the next.
+// frame reads the frame header at r.rel and moves to the next. A header
+// or frame outside the block is an error, after which the block goes
+// back to the kernel at the next call.
 func (r *tpRing) frame() ([]byte, Info, error) {
-	blockEnd := (r.cur + 1) * r.blockSize
-	h := r.offset
-	if h < 0 || h+pktHdrLen > blockEnd {
-		return nil, Info{}, fmt.Errorf("afpacket: frame header at %d outside block %d", h, r.cur)
+	bs := uint64(r.blockSize)
+	if r.rel < blockHdrLen || r.rel+pktHdrLen > bs {
+		r.left = 0
+		return nil, Info{}, fmt.Errorf("afpacket: frame header at %d outside block %d", r.rel, r.cur)
 	}
-	snap, length := int(r.u32(h+pktSnaplen)), int(r.u32(h+pktLen))
-	start := h + int(binary.NativeEndian.Uint16(r.mem[h+pktMac:]))
-	if start+snap > blockEnd || start < h {
-		return nil, Info{}, fmt.Errorf("afpacket: frame of %d bytes at %d outside block %d", snap, start, r.cur)
+	h := r.cur*r.blockSize + int(r.rel)
+	snap, mac := uint64(r.u32(h+pktSnaplen)), uint64(binary.NativeEndian.Uint16(r.mem[h+pktMac:]))
+	if mac < pktHdrLen || r.rel+mac+snap > bs {
+		r.left = 0
+		return nil, Info{}, fmt.Errorf("afpacket: frame of %d bytes at %d+%d outside block %d", snap, r.rel, mac, r.cur)
 	}
+	start := h + int(mac)
+	length := int(min(uint64(r.u32(h+pktLen)), 1<<30)) // a length beyond any frame is still positive
 	status := r.u32(h + pktStatus)
 	info := Info{
 		Timestamp:     time.Unix(int64(r.u32(h+pktSec)), int64(r.u32(h+pktNsec))),
-		CaptureLength: snap,
+		CaptureLength: int(snap),
 		Length:        length,
 		LinkType:      LinkTypeEthernet,
 		Interface:     r.ifindex,
 	}
-	data := r.mem[start : start+snap : start+snap]
+	end := start + int(snap)
+	data := r.mem[start:end:end]
 	r.left--
-	if r.left > 0 {
-		r.offset = h + int(r.u32(h+pktNextOff))
-	}
+	r.rel += uint64(r.u32(h + pktNextOff))
 	if r.vlan && status&tpStatusVLANValid != 0 && snap >= 12 {
 		tpid := uint16(0x8100)
 		if status&tpStatusVLANTPIDValid != 0 {

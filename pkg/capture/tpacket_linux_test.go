@@ -144,7 +144,9 @@ func TestTPRingReadsBlocks(t *testing.T) {
 }
 
 // TestTPRingRefusesBadOffsets: offsets that point outside their block
-// are an error, never a read of another block or a panic.
+// are an error, never a read of another block or a panic, also where a
+// kernel value does not fit a 32-bit int; the block then goes back to
+// the kernel.
 func TestTPRingRefusesBadOffsets(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -153,18 +155,33 @@ func TestTPRingRefusesBadOffsets(t *testing.T) {
 		{"first_frame_past_block", func(mem []byte) { binary.NativeEndian.PutUint32(mem[blockFirstPkt:], 4090) }},
 		{"snaplen_past_block", func(mem []byte) { binary.NativeEndian.PutUint32(mem[48+pktSnaplen:], 8000) }},
 		{"next_past_block", func(mem []byte) { binary.NativeEndian.PutUint32(mem[48+pktNextOff:], 1<<30) }},
+		{"next_back_into_block_header", func(mem []byte) { binary.NativeEndian.PutUint32(mem[48+pktNextOff:], 0xffffff00) }},
+		{"snaplen_negative_as_int32", func(mem []byte) { binary.NativeEndian.PutUint32(mem[48+pktSnaplen:], 0x80000000) }},
+		{"first_frame_wraps_int32", func(mem []byte) { binary.NativeEndian.PutUint32(mem[blockFirstPkt:], 0x7ffffff0) }},
+		{"first_frame_in_block_header", func(mem []byte) { binary.NativeEndian.PutUint32(mem[blockFirstPkt:], 8) }},
+		{"mac_inside_frame_header", func(mem []byte) { binary.NativeEndian.PutUint16(mem[48+pktMac:], 4) }},
+		{"num_pkts_negative_as_int32", func(mem []byte) {
+			binary.NativeEndian.PutUint32(mem[blockNumPkts:], 0xffffffff)
+			binary.NativeEndian.PutUint32(mem[48+64+16+pktNextOff:], 1<<20) // the second frame points away
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := fakeRing(t, 4096, []fakeFrame{{data: ethFrame(0x0800, "a")}, {data: ethFrame(0x0800, "b")}})
 			tc.mangle(r.mem)
 			var err error
-			for range 2 {
+			for range 3 { // the two frames, then what the block's word claims
 				if _, _, err = r.next(); err != nil {
 					break
 				}
 			}
 			if err == nil || !strings.Contains(err.Error(), "outside block") {
 				t.Fatalf("err %v, want a frame outside its block", err)
+			}
+			if _, _, err := r.next(); err != errPollTimeout {
+				t.Fatalf("read after the bad frame: %v, want the wait for the next block", err)
+			}
+			if s := binary.NativeEndian.Uint32(r.mem[blockStatusOff:]); s != tpStatusKernel {
+				t.Errorf("block status %#x after a bad frame: not given back", s)
 			}
 		})
 	}
