@@ -291,13 +291,16 @@ func TestRoutineChangesCoalesce(t *testing.T) {
 func TestQuietNetworkCostsNoWrites(t *testing.T) {
 	h := newHarness(t)
 	s := h.open()
-	stop := h.run(s)
 	devs := sampleState().Devices
 	for _, d := range devs {
 		if err := s.PutDevice(d); err != nil {
 			t.Fatal(err)
 		}
 	}
+	// The writer starts after the devices are in: running, it could
+	// write the first one's urgent change before the others came, and a
+	// slow machine (qemu) does so.
+	stop := h.run(s)
 	h.clock.tick <- t0
 	for i := range 50 {
 		for _, d := range devs {
