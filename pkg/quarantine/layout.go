@@ -620,27 +620,18 @@ func reachable(b builder, cfg Config) map[Mode][][]match {
 	return reach
 }
 
-// chainNames lists the chains that some configuration builds in a table
-// of family f: one with every optional chain (capture, the DNS proxy, LAN
-// interfaces, bridge conntrack).
-func chainNames(f nftables.TableFamily) []string {
+// ownNames lists the chains and sets that some configuration builds in a
+// table of family f: those of one with every optional part (capture, the
+// DNS proxy, LAN interfaces, bridge conntrack).
+func ownNames(f nftables.TableFamily) (chains, sets []string) {
 	def := everyTable(f)
-	names := make([]string, 0, len(def.chains))
 	for _, c := range def.chains {
-		names = append(names, c.name)
+		chains = append(chains, c.name)
 	}
-	return names
-}
-
-// setNames are the names of every set any configuration builds in a
-// table of family f.
-func setNames(f nftables.TableFamily) []string {
-	def := everyTable(f)
-	names := make([]string, 0, len(def.sets))
 	for _, s := range def.sets {
-		names = append(names, s.name)
+		sets = append(sets, s.name)
 	}
-	return names
+	return chains, sets
 }
 
 // everyTable is the table of family f with every optional part built.

@@ -195,7 +195,7 @@ var errForeignTable = errors.New("quarantine: table is not iotgw's")
 // its table whichever configuration built it (`uninstall-rules` knows
 // only the table's name).
 func checkOwned(c *nftables.Conn, sock *netlink.Conn, t *nftables.Table) error {
-	own := chainNames(t.Family)
+	own, _ := ownNames(t.Family)
 	chains, err := c.ListChainsOfTableFamily(t.Family)
 	if err != nil {
 		return fmt.Errorf("quarantine: list chains of %s %s: %w", familyName(t.Family), t.Name, err)
@@ -231,9 +231,9 @@ func builtByUs(c *nftables.Conn, sock *netlink.Conn, t *nftables.Table) bool {
 	if err != nil {
 		return false
 	}
-	own := setNames(t.Family)
+	ownChains, ownSets := ownNames(t.Family)
 	for _, s := range sets {
-		if !slices.Contains(own, s.Name) {
+		if !slices.Contains(ownSets, s.Name) {
 			return false
 		}
 	}
@@ -241,7 +241,6 @@ func builtByUs(c *nftables.Conn, sock *netlink.Conn, t *nftables.Table) bool {
 	if err != nil {
 		return false
 	}
-	ownChains := chainNames(t.Family)
 	var tag string
 	for _, ch := range chains {
 		if ch.Table == nil || ch.Table.Name != t.Name {
