@@ -110,6 +110,26 @@ func isUpdateCheck(method, host, path, agent []byte) bool {
 	return false
 }
 
+// updateCheckPath is the path an update check's finding names: a segment
+// of eight or more characters with anything but letters, '-' and '_' in
+// it is left out ("..."), as check endpoints put the device's serial, MAC
+// or IMEI there ("/api/ota/device/SN12345678/check"), which must not
+// reach the owner's page and alerts in clear; "/api/v2/check" and
+// "/get-latest-version" stay whole.
+func updateCheckPath(path []byte) []byte {
+	out := make([]byte, 0, len(path))
+	for i, seg := range bytes.Split(path, []byte("/")) {
+		if i > 0 {
+			out = append(out, '/')
+		}
+		if len(seg) >= 8 && bytes.ContainsFunc(seg, func(r rune) bool { return r >= 0x80 || !isLetter(byte(r)) && r != '-' && r != '_' }) {
+			seg = []byte("...")
+		}
+		out = append(out, seg...)
+	}
+	return out
+}
+
 func foldIn(s []byte, list []string) bool {
 	for _, v := range list {
 		if inspect.EqualFold(s, v) {

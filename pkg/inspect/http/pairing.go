@@ -48,7 +48,7 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 	case string(method) == "GET" && isFirmwarePath(path):
 		e.firmware = firmwareURL(f, host, path)
 	case !f.ServerLocal && path != nil && isUpdateCheck(method, host, path, a.agent[:a.agentLen]):
-		e.firmware, e.updateCheck = firmwareURL(f, host, path), true
+		e.firmware, e.updateCheck = firmwareURL(f, host, updateCheckPath(path)), true
 	}
 	if !a.reportedCleartext && (a.targetCut || !inClearByDesign(method, host, path, a.ocspBody)) {
 		a.reportedCleartext = true
