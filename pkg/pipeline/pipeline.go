@@ -131,19 +131,20 @@ func (f fanout) Emit(ev *event.Event) {
 		s.Emit(ev)
 	}
 	if d != nil && d.SoftwareChanged() {
-		f.p.matchAdvisories(d, ev, false)
+		f.p.matchAdvisories(d, ev)
 	}
 }
 
 // matchAdvisories compares a device's software with the advisory feed and
 // emits an outdated_firmware finding for each new match; cause is the
-// observation that revealed the version. With newFeed (the feed changed
-// since the device was matched) a finding whose advisory the feed now
-// describes otherwise (exploited since, fixed in another version, another
-// severity) is replaced by one with the feed's facts, first seen when the
-// old one was, so that policy, the page and the alert go by what the feed
-// says now, and a release the owner gave knowing the finding still holds.
-func (p *Pipeline) matchAdvisories(d *device.Device, cause *event.Event, newFeed bool) {
+// observation that revealed the version. A finding filed before whose
+// facts changed (a new feed describing the advisory otherwise: exploited
+// since, fixed in another version, another severity; or another source
+// reporting the version) is replaced by one with the new facts, first
+// seen when the old one was, so that policy, the page and the alert go by
+// what holds now, and a release the owner gave knowing the finding still
+// holds.
+func (p *Pipeline) matchAdvisories(d *device.Device, cause *event.Event) {
 	d.MarkSoftwareMatched()
 	sw := make([]advisory.Software, len(d.Software))
 	for i, s := range d.Software {
@@ -174,8 +175,6 @@ func (p *Pipeline) matchAdvisories(d *device.Device, cause *event.Event, newFeed
 			if sameAdvisoryFacts(old, ev) {
 				continue
 			}
-		}
-		if old != nil {
 			ev.Time, ev.LastTime, ev.Count = old.Time, old.LastTime, old.Count
 			p.inv.Withdraw(d, old)
 		}
@@ -260,7 +259,7 @@ func sameAdvisoryFacts(a, b *event.Event) bool {
 func (p *Pipeline) RematchAdvisories() {
 	for _, d := range p.inv.Devices() {
 		if len(d.Software) > 0 {
-			p.matchAdvisories(d, &event.Event{Time: d.LastSeen}, true)
+			p.matchAdvisories(d, &event.Event{Time: d.LastSeen})
 		}
 	}
 	p.WithdrawUnsupported()

@@ -40,9 +40,10 @@ func emailAt(b []byte, at, atLen int) (start, end int, ok bool) {
 }
 
 // addressLabelBefore: b ends in a word that says an address follows the
-// colon ("mailto:", "email:", "E-Mail:"), so it is no URL userinfo.
+// colon ("mailto:", "email:", "E-Mail:", which "mail:" covers), so it is
+// no URL userinfo.
 func addressLabelBefore(b []byte) bool {
-	for _, w := range [...]string{"mailto:", "email:", "e-mail:", "mail:"} {
+	for _, w := range [...]string{"mailto:", "email:", "mail:"} {
 		if hasSuffixFold(b, w) && (len(b) == len(w) || !isAlnum(b[len(b)-len(w)-1])) {
 			return true
 		}
