@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"time"
@@ -12,7 +12,7 @@ import (
 
 // errAddressesChanged ends a DNS proxy whose router addresses changed, for
 // keepServing to start it again on the new ones.
-var errAddressesChanged = errors.New("the router's LAN addresses changed")
+var errAddressesChanged = fmt.Errorf("the router's LAN addresses changed: %w", errServeAgain)
 
 // proxyAddressCheck is how often the router's LAN addresses are compared
 // with those the DNS proxy listens on.

@@ -29,6 +29,11 @@ type keeper struct {
 	healthy time.Duration
 }
 
+// errServeAgain, wrapped in serve's error, asks for serve to run again at
+// once: its settings changed (the router's addresses), nothing failed, so
+// no failure is counted, no problem raised and no back-off waited.
+var errServeAgain = errors.New("settings changed")
+
 // keepServing runs serve until ctx ends and never gives up: a listener
 // failing (an address not up yet, a port in use) must not stop
 // enforcement, which a daemon exiting for it would. serve calls up once
@@ -56,6 +61,10 @@ func (k keeper) run(ctx context.Context, key string, pr problemReporter, log *sl
 		}
 		if ctx.Err() != nil {
 			return
+		}
+		if errors.Is(err, errServeAgain) {
+			log.Info("serving anew", "service", key, "why", err)
+			continue
 		}
 		if err == nil {
 			err = errors.New("stopped without an error")
