@@ -190,8 +190,14 @@ func Redact(s []byte) string {
 // scanner) tries default passwords on must not be quarantined for
 // resisting. About the server, such a login is only one sent in clear.
 func (f *Flow) ReportCredential(c *Credential, outcome Outcome, subject Subject) {
+	f.reportLogin(c, outcome, subject, SubjectServer)
+}
+
+// reportLogin files c about subject; receiver is the end that checked
+// the login, whose refusal of a default password is a pass for it.
+func (f *Flow) reportLogin(c *Credential, outcome Outcome, subject, receiver Subject) {
 	f.engine.Stats.LoginsReported++
-	refused := c.Class == ClassDefault && outcome == OutcomeRejected && subject == SubjectServer
+	refused := c.Class == ClassDefault && outcome == OutcomeRejected && subject == receiver
 	f.Emit(subject, credentialEvent(c, outcome, refused))
 }
 
@@ -211,9 +217,7 @@ func (f *Flow) ReportLogin(c *Credential, outcome Outcome, dir Dir) {
 	if receiverLocal || !senderLocal {
 		subject = receiver
 	}
-	f.engine.Stats.LoginsReported++
-	refused := c.Class == ClassDefault && outcome == OutcomeRejected && subject == receiver
-	f.Emit(subject, credentialEvent(c, outcome, refused))
+	f.reportLogin(c, outcome, subject, receiver)
 }
 
 // credentialEvent is the finding for a classified login, without the
