@@ -549,11 +549,25 @@ func (s *finder) pairs(b []byte) {
 	// object: a cloud's device list holds the account's address beside
 	// rooms named "Living Room".
 	fields := (s.postcode && s.city) || s.nNameParts >= 2
+	// Each object start is a scan back through b: found once per
+	// supporting match, not once per name and match.
+	var objs [maxMatches]int
+	nObjs := 0
+	if !fields {
+		for _, m := range s.matches {
+			if m.kind == kindEmail || m.kind == kindPhone || m.kind == kindAddress {
+				objs[nObjs] = objectStart(b, m.start)
+				nObjs++
+			}
+		}
+	}
 	for _, n := range s.names[:s.nNames] {
 		support := fields
-		obj := objectStart(b, n.start)
-		for _, m := range s.matches {
-			support = support || (m.kind == kindEmail || m.kind == kindPhone || m.kind == kindAddress) && objectStart(b, m.start) == obj
+		if !support && nObjs > 0 {
+			obj := objectStart(b, n.start)
+			for _, o := range objs[:nObjs] {
+				support = support || o == obj
+			}
 		}
 		if support {
 			s.add(kindName, n.label, n.start, n.end)
