@@ -14,7 +14,6 @@ package tls
 
 import (
 	"encoding/binary"
-	"slices"
 	"strings"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -442,13 +441,21 @@ func (a *analyzer) serverHello(f *inspect.Flow, msg []byte, sslv2 bool) {
 	})
 }
 
-// Reasons for a weak_tls finding, as named in its evidence.
+// reason is why a weak_tls finding was filed; a weakness holds a set of
+// them, named in its evidence in this order whichever end noted them.
+type reason uint8
+
 const (
-	reasonOldVersion      = "old_version"       // SSL or TLS 1.0/1.1 negotiated, or the best the client offers
-	reasonWeakCipher      = "weak_cipher"       // the server chose a weak suite
-	reasonOnlyWeakOffered = "only_weak_offered" // the client offers no strong suite
-	reasonSSLv2Hello      = "sslv2_hello"       // the client speaks the SSL 2.0 hello format
+	reasonOldVersion      reason = 1 << iota // SSL or TLS 1.0/1.1 negotiated, or the best the client offers
+	reasonWeakCipher                         // the server chose a weak suite
+	reasonSSLv2Hello                         // the client speaks the SSL 2.0 hello format
+	reasonOnlyWeakOffered                    // the client offers no strong suite
 )
+
+// reasonNames are the evidence's names of the reasons, bit by bit.
+func reasonNames() [4]string {
+	return [4]string{"old_version", "weak_cipher", "sslv2_hello", "only_weak_offered"}
+}
 
 // reportWeakness emits the flow's weak_tls findings, if any: once, when
 // the flow's inspection ends. The negotiated version and suite come from
@@ -476,7 +483,7 @@ func (a *analyzer) reportWeakness(f *inspect.Flow) {
 				faults[inspect.SubjectServer].note(suiteStrength(a.chosen), reasonWeakCipher)
 			}
 		}
-		if w := faults[inspect.SubjectServer]; len(w.reasons) > 0 {
+		if w := faults[inspect.SubjectServer]; w.reasons != 0 {
 			a.emitWeakness(f, inspect.SubjectServer, w, a.negotiated)
 		}
 		return
@@ -511,7 +518,7 @@ func (a *analyzer) reportWeakness(f *inspect.Flow) {
 		faults[clientSide].note(a.bestOffered, reasonOnlyWeakOffered)
 	}
 	for subject, w := range faults {
-		if len(w.reasons) > 0 {
+		if w.reasons != 0 {
 			a.emitWeakness(f, inspect.Subject(subject), w, version)
 		}
 	}
@@ -519,22 +526,31 @@ func (a *analyzer) reportWeakness(f *inspect.Flow) {
 
 // weakness is what one end of a flow is to blame for.
 type weakness struct {
-	reasons []string
+	reasons reason
 	worst   strength
 }
 
-func (w *weakness) note(s strength, reason string) {
-	if s == strong || s == signaling || slices.Contains(w.reasons, reason) {
+func (w *weakness) note(s strength, r reason) {
+	if s == strong || s == signaling {
 		return
 	}
-	// In the one order, whichever end noted them.
-	w.reasons = append(w.reasons, reason)
-	slices.SortFunc(w.reasons, func(x, y string) int { return reasonRank(x) - reasonRank(y) })
+	w.reasons |= r
 	w.worst = max(w.worst, s)
 }
 
-func reasonRank(r string) int {
-	return slices.Index([]string{reasonOldVersion, reasonWeakCipher, reasonSSLv2Hello, reasonOnlyWeakOffered}, r)
+// String names the reasons as the evidence lists them: "old_version,weak_cipher".
+func (r reason) String() string {
+	var b strings.Builder
+	for i, name := range reasonNames() {
+		if r&(1<<i) == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(name)
+	}
+	return b.String()
 }
 
 func (a *analyzer) emitWeakness(f *inspect.Flow, subject inspect.Subject, w weakness, version uint16) {
@@ -544,7 +560,7 @@ func (a *analyzer) emitWeakness(f *inspect.Flow, subject inspect.Subject, w weak
 	}
 	ev := event.Evidence{
 		"tls_version": versionName(version),
-		"reason":      strings.Join(w.reasons, ","),
+		"reason":      w.reasons.String(),
 	}
 	summary := "Weak TLS: " + versionName(version)
 	if a.sawServer && !a.serverIsSSLv2 {
