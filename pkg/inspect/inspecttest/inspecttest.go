@@ -137,7 +137,13 @@ var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 // NewTCP starts a TCP conversation ("192.168.1.10:50000" → "203.0.113.5:21")
 // with a handshake.
 func NewTCP(e *inspect.Engine, client, server string) *Conv {
+	return NewTCPAt(e, client, server, 0)
+}
+
+// NewTCPAt is NewTCP with the handshake at the base time plus after.
+func NewTCPAt(e *inspect.Engine, client, server string, after time.Duration) *Conv {
 	c := newConv(e, client, server, true)
+	c.now = c.now.Add(after)
 	c.cseq, c.sseq = 1000, 5000
 	c.send(inspect.ToServer, nil, inspect.TCPFlagSYN)
 	c.send(inspect.ToClient, nil, inspect.TCPFlagSYN|inspect.TCPFlagACK)

@@ -2,6 +2,7 @@ package plaintext
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -93,6 +94,11 @@ func cleartextApp(app string) (ok bool, severity event.Severity) {
 // oldest is forgotten first, so a flood costs repeats, never memory.
 const maxUse = 4096
 
+// reportAgain is how long an aggregate goes without being reported
+// again while its flows go on, so that the finding's last sighting is
+// never older than a day.
+const reportAgain = 24 * time.Hour
+
 type useKey struct {
 	device deviceKey
 	dst    netip.Addr
@@ -100,11 +106,17 @@ type useKey struct {
 }
 
 type useEntry struct {
-	key   useKey
-	flows uint64
+	key      useKey
+	flows    uint64 // seen
+	reported uint64 // counted in findings filed so far
+	at       int64  // capture time of the last finding filed, Unix ns
 }
 
-// useTable aggregates cleartext protocol use towards the internet.
+// useTable aggregates cleartext protocol use towards the internet: one
+// finding at the first flow, then one each time the count doubles or a
+// day has passed, carrying the flows since the last one as its count, so
+// that the inventory's count of the finding is the flows seen while the
+// events stay a handful per destination.
 type useTable struct {
 	index   map[useKey]int32
 	entries []useEntry // insertion ring, at most maxUse
@@ -122,12 +134,19 @@ func (t *useTable) observe(f *inspect.Flow) {
 	if !ok {
 		return
 	}
+	now := f.Engine().Now().UnixNano()
 	k := useKey{device: clientDevice(f), dst: f.Server().Addr().Unmap(), app: f.App()}
-	if i, seen := t.index[k]; seen {
-		t.entries[i].flows++
+	i, seen := t.index[k]
+	if !seen {
+		i = t.insert(k)
+	}
+	u := &t.entries[i]
+	u.flows++
+	if seen && u.flows < 2*u.reported && time.Duration(now-u.at) < reportAgain {
 		return
 	}
-	t.insert(k)
+	count := u.flows - u.reported
+	u.reported, u.at = u.flows, now
 	dst := netip.AddrPortFrom(k.dst, f.Server().Port()).String()
 	f.Emit(inspect.SubjectClient, &event.Event{
 		Type:       event.TypeFinding,
@@ -136,28 +155,31 @@ func (t *useTable) observe(f *inspect.Flow) {
 		Capability: event.CapSecureCommunication,
 		Provision:  "5.5-1",
 		Summary:    fmt.Sprintf("Unencrypted %s to %s on the internet", strings.ToUpper(f.App()), dst),
+		Count:      int(min(count, math.MaxInt32)),
 		Evidence: event.Evidence{
 			"protocol":    f.App(),
 			"destination": k.dst.String(),
 			"port":        strconv.Itoa(int(f.Server().Port())),
-			"flows":       "1",
 		},
 	})
 }
 
-func (t *useTable) insert(k useKey) {
+// insert adds k with no flows yet and returns its index.
+func (t *useTable) insert(k useKey) int32 {
 	if t.index == nil {
 		t.index = make(map[useKey]int32)
 	}
 	if len(t.entries) < maxUse {
 		t.index[k] = int32(len(t.entries))
-		t.entries = append(t.entries, useEntry{key: k, flows: 1})
-		return
+		t.entries = append(t.entries, useEntry{key: k})
+		return int32(len(t.entries) - 1)
 	}
-	delete(t.index, t.entries[t.next].key)
-	t.entries[t.next] = useEntry{key: k, flows: 1}
-	t.index[k] = int32(t.next)
+	i := t.next
+	delete(t.index, t.entries[i].key)
+	t.entries[i] = useEntry{key: k}
+	t.index[k] = int32(i)
 	t.next = (t.next + 1) % maxUse
+	return int32(i)
 }
 
 // Scanning: a device that opens connections to many different addresses

@@ -344,7 +344,7 @@ func TestInClearByDesignIsNoFinding(t *testing.T) {
 }
 
 func TestPlaintextProtocolUse(t *testing.T) {
-	e, c, p := httpEngine(t)
+	e, c, _ := httpEngine(t)
 	get := "GET / HTTP/1.1\r\nHost: cloud\r\n\r\n"
 	for i := range 3 { // three flows, one finding
 		inspecttest.NewTCP(e, fmt.Sprintf("192.168.1.10:%d", 40000+i), "203.0.113.5:80").Client(get).Close()
@@ -355,13 +355,17 @@ func TestPlaintextProtocolUse(t *testing.T) {
 	inspecttest.NewTCP(e, "192.168.1.10:44000", "203.0.113.7:23").Client("\xff\xfd\x18").Close() // telnet
 	inspecttest.NewTCP(e, "192.168.1.10:45000", "203.0.113.8:5000").Client("hello\n").Close()    // generic text
 	e.Flush()
-	got := c.Kind(event.KindPlaintextProtocol)
+	flows := map[string]int{} // by finding, as the inventory counts them
 	var lines []string
-	for _, ev := range got {
-		lines = append(lines, fmt.Sprintf("%s %s %s:%s %s %s", ev.Device.IP, ev.Evidence["protocol"], ev.Evidence["destination"],
-			ev.Evidence["port"], ev.Severity, ev.Provision))
-		if ev.Capability != event.CapSecureCommunication || ev.Evidence["flows"] != "1" {
-			t.Errorf("capability %d flows %s", ev.Capability, ev.Evidence["flows"])
+	for _, ev := range c.Kind(event.KindPlaintextProtocol) {
+		line := fmt.Sprintf("%s %s %s:%s %s %s", ev.Device.IP, ev.Evidence["protocol"], ev.Evidence["destination"],
+			ev.Evidence["port"], ev.Severity, ev.Provision)
+		if flows[line] == 0 {
+			lines = append(lines, line)
+		}
+		flows[line] += ev.Count
+		if ev.Capability != event.CapSecureCommunication {
+			t.Errorf("capability %d", ev.Capability)
 		}
 	}
 	want := []string{
@@ -372,9 +376,43 @@ func TestPlaintextProtocolUse(t *testing.T) {
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("findings:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
-	k := useKey{device: deviceKey{mac: hwaddr.MAC{0x02, 0, 0, 0, 0, 0x01}}, dst: netip.MustParseAddr("203.0.113.5"), app: "http"}
-	if i, ok := p.use.index[k]; !ok || p.use.entries[i].flows != 3 {
-		t.Fatalf("repeat count for %v not 3: %v", k, p.use.entries)
+	if got := flows[want[0]]; got != 2 {
+		// Filed at the first and second flow; the third waits for the fourth.
+		t.Errorf("flows counted for %s: %d, want 2", want[0], got)
+	}
+}
+
+// TestPlaintextUseReportedAgain: an aggregate is filed again, with the
+// flows since it was last filed as the count, when the count doubles or
+// a day has passed, so that the inventory's count is the flows seen and
+// the last sighting is at most a day old, at a handful of events.
+func TestPlaintextUseReportedAgain(t *testing.T) {
+	get := "GET / HTTP/1.1\r\nHost: cloud\r\n\r\n"
+	tests := []struct {
+		name   string
+		starts []time.Duration // of each flow to the same destination
+		counts []int           // of the findings filed
+	}{
+		{"first_flow", []time.Duration{0}, []int{1}},
+		{"doubling", make([]time.Duration, 9), []int{1, 1, 2, 4}}, // the ninth waits for the sixteenth
+		{"a_day_later", []time.Duration{0, time.Minute, 25 * time.Hour}, []int{1, 1, 1}},
+		{"within_the_day", []time.Duration{0, time.Minute, 23 * time.Hour}, []int{1, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, c, _ := httpEngine(t)
+			for i, at := range tt.starts {
+				inspecttest.NewTCPAt(e, fmt.Sprintf("192.168.1.10:%d", 40000+i), "203.0.113.5:80", at).Client(get).Close()
+			}
+			e.Flush()
+			var counts []int
+			for _, ev := range c.Kind(event.KindPlaintextProtocol) {
+				counts = append(counts, ev.Count)
+			}
+			if !slices.Equal(counts, tt.counts) {
+				t.Errorf("counts filed %v, want %v", counts, tt.counts)
+			}
+		})
 	}
 }
 
