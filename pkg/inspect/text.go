@@ -146,12 +146,15 @@ func (s *DotBody) Scan(b []byte) (n int, end bool) {
 }
 
 // Scrubbed is Printable with what a device may have put in a free-text
-// header (a User-Agent, an MQTT client ID) hidden: e-mail addresses, and
+// header (a User-Agent, an MQTT client ID) hidden: e-mail addresses (a
+// percent-encoded "@" too), numbers long enough to be a phone number,
+// an IMEI or an account (ten digits or more, or seven after a "+"), and
 // the values of key=value or key:value pairs whose key names a secret
 // (token, key, auth, pass, pwd, secret, session, sid). Each becomes ***.
+// Versions, build numbers and dates are shorter and stay.
 func Scrubbed(b []byte, max int) string {
 	s := Printable(b, max)
-	if !strings.ContainsAny(s, "@=:") {
+	if !strings.ContainsAny(s, "@=:%") && !hasLongNumber(s) {
 		return s
 	}
 	var out strings.Builder
@@ -166,7 +169,7 @@ func Scrubbed(b []byte, max int) string {
 		case isEmailLike(word):
 			out.WriteString("***")
 		default:
-			out.WriteString(scrubPair(word))
+			writeHidingNumbers(&out, scrubPair(word))
 		}
 		if end < len(s) {
 			out.WriteByte(s[end])
@@ -177,6 +180,71 @@ func Scrubbed(b []byte, max int) string {
 	return out.String()
 }
 
+// Long numbers: ten digits or more, or seven or more after a "+" (an
+// international phone number).
+const (
+	minLongNumber = 10
+	minPlusNumber = 7
+)
+
+// numberAt is the length of the long number starting at s[i], or 0.
+func numberAt(s string, i int) int {
+	j := i
+	if s[j] == '+' {
+		j++
+	}
+	k := j
+	for k < len(s) && s[k] >= '0' && s[k] <= '9' {
+		k++
+	}
+	if k-j >= minLongNumber || j > i && k-j >= minPlusNumber {
+		return k - i
+	}
+	return 0
+}
+
+func hasLongNumber(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if (i == 0 || !isDigit(s[i-1])) && numberAt(s, i) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// writeHidingNumbers writes w with each long number in it as ***.
+func writeHidingNumbers(out *strings.Builder, w string) {
+	for i := 0; i < len(w); i++ {
+		if i == 0 || !isDigit(w[i-1]) {
+			if n := numberAt(w, i); n > 0 && !uuidNodeAt(w, i, n) {
+				out.WriteString("***")
+				i += n - 1
+				continue
+			}
+		}
+		out.WriteByte(w[i])
+	}
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// uuidNodeAt: w[i:i+n] is the last group of a UUID (8-4-4-4-12 hex
+// digits), which may be all decimal digits: a USN's, not a number.
+func uuidNodeAt(w string, i, n int) bool {
+	const prefix = len("xxxxxxxx-xxxx-xxxx-xxxx-")
+	if n != 12 || i < prefix || i+n < len(w) && isHex(w[i+n]) {
+		return false
+	}
+	for j, c := range []byte(w[i-prefix : i]) {
+		if dash := j == 8 || j == 13 || j == 18 || j == 23; dash != (c == '-') || !dash && !isHex(c) {
+			return false
+		}
+	}
+	return i == prefix || !isHex(w[i-prefix-1])
+}
+
+func isHex(c byte) bool { return isDigit(c) || c|0x20 >= 'a' && c|0x20 <= 'f' }
+
 // scrubBreak ends a word of a free-text header.
 func scrubBreak(c byte) bool {
 	switch c {
@@ -186,9 +254,16 @@ func scrubBreak(c byte) bool {
 	return false
 }
 
+// isEmailLike: local@domain.tld, the "@" as such or percent-encoded.
 func isEmailLike(w string) bool {
-	at := strings.IndexByte(w, '@')
-	return at > 0 && strings.Contains(w[at+1:], ".")
+	at, n := strings.IndexByte(w, '@'), 1
+	if at < 0 {
+		if at = strings.Index(w, "%40"); at < 0 {
+			return false
+		}
+		n = 3
+	}
+	return at > 0 && strings.Contains(w[at+n:], ".")
 }
 
 // scrubPair hides the value of key=value or key:value when the key names

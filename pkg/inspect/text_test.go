@@ -50,6 +50,14 @@ func TestScrubbed(t *testing.T) {
 		{"Server: Linux/3.10 UPnP/1.0", "Server: Linux/3.10 UPnP/1.0"},
 		{"PASSWORD=hunter2&x=1", "PASSWORD=***&x=1"},
 		{"http://192.168.1.5:49152/desc.xml?auth=abc&v=2", "http://192.168.1.5:49152/desc.xml?auth=***&v=2"},
+		{"MyApp/1.0 (alice.smith%40example.com)", "MyApp/1.0 (***)"},
+		{"imei:490154203237518", "imei:***"},
+		{"tracker/+4917612345678", "tracker/***"},
+		{"acct5551234567-v2", "acct***-v2"},
+		{"uuid:2f402f80-da50-11e1-9b23-001788112233::upnp:rootdevice", "uuid:2f402f80-da50-11e1-9b23-001788112233::upnp:rootdevice"},
+		{"x-9b23-001788112233", "x-9b23-***"},                                                        // no UUID before it
+		{"cam/+49123 build 20240115 fw 5.7.3.1234567", "cam/+49123 build 20240115 fw 5.7.3.1234567"}, // short numbers stay
+		{"Dalvik/2.1.0 (Linux; U; Android 13; SM-A536B Build/TP1A.220624.014)", "Dalvik/2.1.0 (Linux; U; Android 13; SM-A536B Build/TP1A.220624.014)"},
 	} {
 		if got := Scrubbed([]byte(tc.in), 160); got != tc.want {
 			t.Errorf("Scrubbed(%q) = %q, want %q", tc.in, got, tc.want)
