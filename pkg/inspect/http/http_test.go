@@ -537,6 +537,23 @@ func TestCutNumberIsNotACard(t *testing.T) {
 	}
 }
 
+// TestEmailInRequestPath: a REST path names the account it is about; a
+// single "/" before the address is a path, not URL userinfo.
+func TestEmailInRequestPath(t *testing.T) {
+	for _, target := range []string{
+		"/api/v1/users/alice.smith@example.com/devices",
+		"/api/v1/users/alice.smith%40example.com",
+	} {
+		c := &inspecttest.Collector{}
+		e := inspecttest.Engine(t, c, nil, New(pii.New()))
+		inspecttest.NewTCP(e, inspecttest.LANClient, "203.0.113.5:80").Client("GET " + target + " HTTP/1.1\r\nHost: api\r\n\r\n").Close()
+		e.Flush()
+		if got := c.Kind(event.KindPersonalData); len(got) != 1 || got[0].Evidence["data_kind"] != "email" {
+			t.Errorf("%s: findings %v, want one e-mail", target, evidences(got))
+		}
+	}
+}
+
 // TestWebPageContactIsNotTheOwners: a web page's contact details from the
 // internet are not the owner's personal data: free text in a response
 // from outside is not reported, a labelled field (an API's answer) is.

@@ -26,8 +26,8 @@ func emailAt(b []byte, at, atLen int) (start, end int, ok bool) {
 		switch p := b[start-1]; {
 		case isLocalByte(p), p >= 0x80: // longer than maxLocal, or not ASCII
 			return 0, 0, false
-		case p == '/':
-			return 0, 0, false // "http://user@host": userinfo
+		case p == '/' && start > 1 && b[start-2] == '/':
+			return 0, 0, false // "http://user@host": userinfo; "/users/alice@…" is a path
 		case p == ':' && !addressLabelBefore(b[:start]):
 			return 0, 0, false // "user:password@host": userinfo
 		}
@@ -103,10 +103,23 @@ func domainAt(b []byte, i int) (end int, ok bool) {
 			return 0, false
 		}
 	}
-	if isFileExtension(tld) || isScaleSuffix(b[i:]) {
+	if isFileExtension(tld) || isScaleSuffix(b[i:]) || isLocalNetworkTLD(tld) {
 		return 0, false
 	}
 	return j, true
+}
+
+// isLocalNetworkTLD: names that only a local network resolves ("pi@raspberrypi.local",
+// a build host's "jenkins@ci01.localdomain"): no mail goes there, they
+// name a login on a machine (RFC 6762, RFC 8375, and common router and
+// corporate defaults).
+func isLocalNetworkTLD(tld []byte) bool {
+	for _, t := range [...]string{"local", "localdomain", "lan", "home", "internal", "intranet", "corp", "arpa", "localhost"} {
+		if equalFold(tld, t) {
+			return true
+		}
+	}
+	return false
 }
 
 func validDomainLabel(l []byte) bool {

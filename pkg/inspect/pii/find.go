@@ -97,6 +97,7 @@ const (
 	maxMatches = 16
 	maxSpans   = 64
 	maxNames   = 4
+	maxPairs   = 4   // SSIDs and generic passwords looked at
 	maxValue   = 256 // bytes of one field value looked at
 	// maxFolded bounds an ignored header with its continuation lines
 	// (a References header lists a thread's message ids).
@@ -118,9 +119,12 @@ type finder struct {
 	lat, lon       span
 	hasLat         bool
 	hasLon         bool
-	ssid           bool
-	wifiKey        span
+	ssids          [maxPairs]int // where valid SSIDs start
+	nSSIDs         int
+	wifiKey        span // the first under a Wi-Fi key's own label
 	hasWiFiKey     bool
+	passwords      [maxPairs]span // under a bare "password", "key" …
+	nPasswords     int
 	names          [maxNames]span
 	nNames         int
 	nNameParts     int  // of nNames, from first- or last-name fields
@@ -166,7 +170,7 @@ func (s *finder) find(b []byte, cut inspect.Cut, form bool) []match {
 	s.form = form
 	s.matches = s.matchBuf[:0]
 	s.nSpans, s.nextSpan = 0, 0
-	s.hasLat, s.hasLon, s.ssid, s.hasWiFiKey, s.nNames, s.nNameParts, s.postcode, s.city = false, false, false, false, 0, 0, false, false
+	s.hasLat, s.hasLon, s.nSSIDs, s.hasWiFiKey, s.nPasswords, s.nNames, s.nNameParts, s.postcode, s.city = false, false, 0, false, 0, 0, 0, false, false
 	for i := 0; i < len(b); i++ {
 		switch c := b[i]; s.start[c] {
 		case startSeparator:
@@ -275,7 +279,7 @@ func (s *finder) fieldAt(b []byte, i int) {
 		vs, ve = valueAfter(b, i+1, c)
 	}
 	// The key ends at the separator, never at a cut end.
-	s.field(b, li, vs, ve, !s.nearStart(b, ks), !s.nearEnd(b, ve))
+	s.field(b, li, vs, ve, !s.nearStart(b, ks), !s.nearEnd(b, ve), s.labels.bare(b[ks:ke], li))
 }
 
 // keyBefore finds the key ending at the separator b[sep]: a quoted string,
@@ -454,7 +458,9 @@ func endsToken(c byte, sep byte) bool {
 // is a string the label alone makes personal (stringValued): its front is
 // still the secret or the name sent in clear. A value checked by its
 // shape may be the front of a longer one that has another.
-func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool) {
+//
+// bare: the key is the label alone ("password", not "admin_password").
+func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole, bare bool) {
 	sp := span{label: li, start: vs, end: ve}
 	s.spans[s.nextSpan] = sp
 	s.nextSpan = (s.nextSpan + 1) % maxSpans
@@ -466,7 +472,11 @@ func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool) {
 	v := b[vs:ve]
 	switch lk {
 	case labelPhone:
-		if isPhone(v) {
+		// A bare number under "cell" is a mobile network's cell id
+		// ({"mcc":262,"lac":12345,"cell":26534571}); a number in a
+		// contact's "cell" field is written as a string.
+		cellID := s.labels.labels[li].field == "cell" && !(vs > 0 && (b[vs-1] == '"' || b[vs-1] == '\'')) && allDigits(v)
+		if isPhone(v) && !cellID {
 			s.add(kindPhone, li, vs, ve)
 		}
 	case labelLat:
@@ -502,10 +512,20 @@ func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool) {
 			s.add(kindSerial, li, vs, ve)
 		}
 	case labelSSID:
-		s.ssid = s.ssid || isSSID(v)
-	case labelWiFiKey, labelPassword:
-		if isWiFiKey(v) && (!s.hasWiFiKey || s.labels.labels[s.wifiKey.label].kind == labelPassword) {
+		if isSSID(v) && s.nSSIDs < maxPairs {
+			s.ssids[s.nSSIDs] = vs
+			s.nSSIDs++
+		}
+	case labelWiFiKey:
+		if !s.hasWiFiKey && isWiFiKey(v) {
 			s.wifiKey, s.hasWiFiKey = sp, true
+		}
+	case labelPassword:
+		// Another service's password ("mqtt_password", "admin_password")
+		// is no Wi-Fi key whatever network the device reports.
+		if bare && isWiFiKey(v) && s.nPasswords < maxPairs {
+			s.passwords[s.nPasswords] = sp
+			s.nPasswords++
 		}
 	case labelNamePart:
 		if s.nNames < maxNames && isPersonName(v, 1) {
@@ -535,9 +555,7 @@ func (s *finder) pairs(b []byte) {
 	if s.hasLat && s.hasLon && !(zeroCoord(b[s.lat.start:s.lat.end]) && zeroCoord(b[s.lon.start:s.lon.end])) {
 		s.add(kindLocation, s.lat.label, s.lat.start, s.lat.end)
 	}
-	if s.ssid && s.hasWiFiKey {
-		s.add(kindWiFi, s.wifiKey.label, s.wifiKey.start, s.wifiKey.end)
-	}
+	s.pairWiFi(b)
 	if s.nNames == 0 {
 		return
 	}
@@ -571,6 +589,29 @@ func (s *finder) pairs(b []byte) {
 		}
 		if support {
 			s.add(kindName, n.label, n.start, n.end)
+		}
+	}
+}
+
+// pairWiFi reports a Wi-Fi key beside an SSID: one under a Wi-Fi key's
+// own label ("psk", "wifi_password") anywhere in the payload, else a
+// bare "password" or "key" only in the SSID's own object: a device's
+// status names the network it is on beside its cloud or MQTT login.
+func (s *finder) pairWiFi(b []byte) {
+	if s.nSSIDs == 0 {
+		return
+	}
+	if s.hasWiFiKey {
+		s.add(kindWiFi, s.wifiKey.label, s.wifiKey.start, s.wifiKey.end)
+		return
+	}
+	for _, p := range s.passwords[:s.nPasswords] {
+		obj := objectStart(b, p.start)
+		for _, at := range s.ssids[:s.nSSIDs] {
+			if objectStart(b, at) == obj {
+				s.add(kindWiFi, p.label, p.start, p.end)
+				return
+			}
 		}
 	}
 }
@@ -686,7 +727,15 @@ func (s *finder) freeAt(b []byte, i int) int {
 			return en - 1
 		}
 	default: // a digit
-		en, ok := cardAt(b, i)
+		en, spaced, ok := cardAt(b, i)
+		if ok && spaced && !paymentWordBefore(b, i) {
+			// Four numbers of four digits are as often readings
+			// ("adc raw: 4012 3987 4001 3996", one in ten passing
+			// Luhn); spaced groups count under a card's label or
+			// after a word of payment.
+			label, _ := s.context(kindCard, i, en)
+			ok = label >= 0
+		}
 		if ok {
 			s.addFree(b, kindCard, i, en)
 		}
@@ -696,15 +745,16 @@ func (s *finder) freeAt(b []byte, i int) int {
 }
 
 // cardAt reads the digit run starting at b[i] (single spaces or dashes
-// allowed between groups) and reports whether it is a payment card number.
-// end is where the run stops, so the caller skips it whole.
-func cardAt(b []byte, i int) (end int, ok bool) {
+// allowed between groups) and reports whether it is a payment card number
+// and whether its groups are separated by spaces. end is where the run
+// stops, so the caller skips it whole.
+func cardAt(b []byte, i int) (end int, spaced, ok bool) {
 	j := i
 	for j < len(b) && isDigit(b[j]) {
 		j++
 	}
 	if j-i < 13 && (j == len(b) || (b[j] != ' ' && b[j] != '-')) {
-		return j, false // the common short number
+		return j, false, false // the common short number
 	}
 	var digits [19]byte
 	var groups [8]int
@@ -717,7 +767,7 @@ func cardAt(b []byte, i int) (end int, ok bool) {
 				for j < len(b) && (isDigit(b[j]) || b[j] == ' ' || b[j] == '-') {
 					j++
 				}
-				return j, false // longer than any card
+				return j, false, false // longer than any card
 			}
 			digits[n] = c
 			n++
@@ -737,27 +787,41 @@ func cardAt(b []byte, i int) (end int, ok bool) {
 	groups[ng] = cur
 	ng++
 	if n < 13 {
-		return end, false
+		return end, false, false
 	}
 	if i > 0 {
 		switch p := b[i-1]; {
 		case isAlnum(p), p == '.', p == '-', p == '+', p == '_', p == '/', p == '@', p >= 0x80:
-			return end, false
+			return end, false, false
 		}
 	}
 	if end < len(b) {
 		switch c := b[end]; {
 		case isLetter(c), c == '_', c == '@', c >= 0x80:
-			return end, false
+			return end, false, false
 		case c == '.' && end+1 < len(b) && isDigit(b[end+1]):
-			return end, false
+			return end, false, false
 		}
 	}
 	d := digits[:n]
 	if sep != 0 && !cardGrouping(groups[:ng]) {
-		return end, false
+		return end, false, false
 	}
-	return end, !allSame(d) && cardScheme(d) && luhn(d)
+	return end, sep == ' ', !allSame(d) && cardScheme(d) && luhn(d)
+}
+
+// paymentWordBefore: a word of payment ends within the 24 bytes before
+// b[i] ("pay", "card", "visa", "amex", "cc").
+func paymentWordBefore(b []byte, i int) bool {
+	from := max(0, i-24)
+	for _, w := range [...]string{"pay", "payment", "card", "credit", "debit", "visa", "mastercard", "amex", "cc", "pan", "karte", "kreditkarte", "carte", "tarjeta"} {
+		for j := from; j+len(w) <= i; j++ {
+			if equalFold(b[j:j+len(w)], w) && (j == 0 || !isLetter(b[j-1])) && (j+len(w) == len(b) || !isLetter(b[j+len(w)])) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // e164At reads an international number starting with the "+" at b[i]:
@@ -786,6 +850,9 @@ func e164At(b []byte, i int) (end int, ok bool) {
 				return 0, false
 			}
 			continue
+		}
+		if c == '-' && b[j-1] == ' ' {
+			break // " -0567": the sign of the next reading ("+2034 -0567")
 		}
 		if (c == ' ' || c == '-' || c == '(' || c == ')') && seps < 2 {
 			seps++
@@ -845,24 +912,37 @@ func nmeaAt(b []byte, i int) (end int, ok bool) {
 	if hexVal(b[star+1])<<4|hexVal(b[star+2]) != sum {
 		return 0, false
 	}
-	// Fields after the sentence type: the latitude must be there, and RMC
-	// must say the fix is valid ("A").
+	// Fields after the sentence type: the sentence must say it has a
+	// fix (GGA's quality above 0, RMC's and GLL's status "A"), and the
+	// position must be there and not 0,0, which a module sends before
+	// its first fix.
 	body := b[i+7 : star]
-	latField := 1 // GGA: time, lat
+	latField, fixField := 1, 5 // GGA: time, lat, N/S, lon, E/W, quality
 	switch {
 	case rmc:
-		if status := nthField(body, 1); len(status) != 1 || status[0] != 'A' {
-			return 0, false
-		}
-		latField = 2
+		latField, fixField = 2, 1 // time, status, lat …
 	case gll:
-		latField = 0
+		latField, fixField = 0, 5 // lat, N/S, lon, E/W, time, status
 	}
-	lat := nthField(body, latField)
-	if len(lat) < 4 || !isDigit(lat[0]) {
+	fix := nthField(body, fixField)
+	if len(fix) != 1 || (gga && (fix[0] < '1' || fix[0] > '9')) || (!gga && fix[0] != 'A') {
+		return 0, false
+	}
+	lat, lon := nthField(body, latField), nthField(body, latField+2)
+	if len(lat) < 4 || !isDigit(lat[0]) || len(lon) < 4 || !isDigit(lon[0]) || zeroNMEA(lat) && zeroNMEA(lon) {
 		return 0, false
 	}
 	return star + 3, true
+}
+
+// zeroNMEA: an NMEA coordinate field of zeros ("0000.0000").
+func zeroNMEA(f []byte) bool {
+	for _, c := range f {
+		if c != '0' && c != '.' {
+			return false
+		}
+	}
+	return true
 }
 
 func hexVal(c byte) byte {

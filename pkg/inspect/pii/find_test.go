@@ -126,6 +126,13 @@ func TestFindPositive(t *testing.T) {
 		// The account's address supports no room or home of its list.
 		{"email_supports_only_its_object", `{"email":"alice@example.com","homes":[{"name":"My Home","rooms":[{"name":"Living Room"}]}]}`,
 			[]found{{"email", "email"}}},
+		{"nmea_gll", "$GPGLL,4916.45,N,12311.12,W,225444,A,*1D\r\n", []found{{"nmea", ""}}},
+		{"device_and_owner_email", `{"name":"Front Door Camera","owner_email":"alice@example.com"}`, []found{{"email", "email"}}},
+		{"wifi_key_in_wifi_object", `{"wifi":{"ssid":"HomeNet","password":"hunter2hunter2"},"mqtt":{"password":"x"}}`, []found{{"wifi_credentials", "password"}}},
+		{"email_in_path", `/api/v1/users/alice.smith@example.com/devices`, []found{{"email", ""}}},
+		{"phone_in_contact_cell", `{"name":"x","cell":"5551234567"}`, []found{{"phone", "cell"}}},
+		{"card_spaces_labelled", `{"card":"4111 1111 1111 1111"}`, []found{{"card", "card"}}},
+		{"card_spaces_after_payment", `payment 4111 1111 1111 1111`, []found{{"card", ""}}},
 		{"email_supports_its_object", `{"users":[{"name":"Alice Smith","email":"alice@example.com"}],"rooms":[{"name":"Living Room"}]}`,
 			[]found{{"email", "email"}, {"name", "name"}}},
 	}
@@ -221,6 +228,24 @@ func TestFindNegative(t *testing.T) {
 		{"dates", `2024-01-01T12:00:00+01:00 and 20240101120000`},
 		{"empty", ``},
 		{"binary", "\x00\x01\x02@\xff\xfe+1234567890123\x00"},
+		{"device_name_with_weather_city", `{"name":"Kitchen Sensor","location":{"city":"Berlin","zip":"10115"}}`},
+		{"coordinates_printed_with_%f", `{"lat":52.520000,"lon":13.400000}`},
+		{"indoor_position_metres", `{"position":[2.5312,4.1250,1.2000]}`},
+		{"ptz_pan_tilt_degrees", `{"ptz":{"position":[45.1250,-10.5000]}}`},
+		{"mqtt_password_beside_ssid", `{"ssid":"HomeNet","rssi":-61,"mqtt":{"user":"dev","password":"mqttsecret1"}}`},
+		{"admin_password_beside_ssid", `{"ssid":"HomeNet","admin_password":"mqttsecret1"}`},
+		{"wifi_key_masked_word", `{"ssid":"HomeNet","password":"**REDACTED**"}`},
+		{"wifi_key_masked_tag", `{"ssid":"HomeNet","psk":"<hidden>"}`},
+		{"cell_id", `{"mcc":262,"mnc":1,"lac":12345,"cell":26534571}`},
+		{"nmea_gga_no_fix_zero_position", "$GPGGA,000000.000,0000.0000,N,00000.0000,E,0,00,99.9,0.0,M,0.0,M,,*54\r\n"},
+		{"nmea_gll_void", "$GPGLL,4916.45,N,12311.12,W,225444,V,N*44\r\n"},
+		{"nmea_rmc_zero_position", "$GPRMC,225446,A,0000.0000,N,00000.0000,E,000.0,000.0,060180,,*11\r\n"},
+		{"adc_readings", "adc raw: 4012 3987 4001 3996\n"},
+		{"ip_address_and_word", `{"ip_address":"192.168.1.10 dhcp"}`},
+		{"mdns_host", "ssh session pi@raspberrypi.local\n"},
+		{"build_host", `{"kernel":"Linux version 4.14.0 (jenkins@ci-build01.localdomain) #1 SMP"}`},
+		{"signed_readings", "imu +2034 -0567 -0012\n"},
+		{"card_spaces_in_a_word", "capacity 4111 1111 1111 1111"},
 	}
 	s := newFinder()
 	for _, tt := range tests {

@@ -89,8 +89,6 @@ func newLabels() []label {
 		{field: "longitude", kind: labelLon},
 		{field: "location", kind: labelLocation},
 		{field: "loc", kind: labelLocation, exact: true},
-		{field: "position", kind: labelLocation},
-		{field: "pos", kind: labelLocation, exact: true},
 		{field: "coords", kind: labelLocation},
 		{field: "coordinates", kind: labelLocation},
 		{field: "gps", kind: labelLocation},
@@ -254,6 +252,18 @@ func (x *labelIndex) mayMatch(key []byte) bool {
 // lookup returns the index of the longest label that is the whole key or
 // its last word, or -1. Word boundaries are separators ("_", "-", ".",
 // space, brackets) and lower-to-upper case changes ("serialNumber").
+// bare reports whether key is label li's name alone, without words
+// before it.
+func (x *labelIndex) bare(key []byte, li int) bool {
+	n := 0
+	for _, c := range key {
+		if isAlnum(c) {
+			n++
+		}
+	}
+	return n == len(x.labels[li].norm)
+}
+
 func (x *labelIndex) lookup(key []byte) int {
 	if len(key) == 0 || len(key) > maxKey || !x.mayMatch(key) {
 		return -1

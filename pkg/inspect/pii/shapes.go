@@ -1,5 +1,7 @@
 package pii
 
+import "github.com/iotgw/iotgw/pkg/inspect"
+
 // Shape checks: each says whether a value looks like one kind of personal
 // datum. They work on borrowed bytes and never allocate.
 
@@ -8,6 +10,15 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
 func isAlnum(c byte) bool { return isDigit(c) || isLetter(c) }
+
+func allDigits(v []byte) bool {
+	for _, c := range v {
+		if !isDigit(c) {
+			return false
+		}
+	}
+	return len(v) > 0
+}
 
 func isHex(c byte) bool { return isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
 
@@ -263,7 +274,7 @@ func isSerial(v []byte) bool {
 // raw 64-hex-digit PSK; not one character repeated, which is how pages
 // and APIs mask a key ("********").
 func isWiFiKey(v []byte) bool {
-	if len(v) < 8 || len(v) > 64 || allSame(v) {
+	if len(v) < 8 || len(v) > 64 || allSame(v) || isMask(v) {
 		return false
 	}
 	for _, c := range v {
@@ -272,6 +283,20 @@ func isWiFiKey(v []byte) bool {
 		}
 	}
 	return true
+}
+
+// isMask: what a device's status page sends in place of a key it keeps
+// to itself ("**REDACTED**", "<hidden>", "(masked)").
+func isMask(v []byte) bool {
+	if inspect.ContainsFold(v, "***") || v[0] == '<' && v[len(v)-1] == '>' {
+		return true
+	}
+	for _, w := range [...]string{"redacted", "hidden", "masked", "removed", "not set", "notset"} {
+		if inspect.ContainsFold(v, w) {
+			return true
+		}
+	}
+	return false
 }
 
 func isSSID(v []byte) bool { return len(v) >= 1 && len(v) <= 32 }
@@ -305,7 +330,37 @@ func isPersonName(v []byte, words int) bool {
 			return false
 		}
 	}
-	return true
+	return !namesAThing(v)
+}
+
+// namesAThing: a word of v names a device or a room ("Front Door Camera",
+// "Kitchen Sensor"), which the name fields of a smart-home app hold far
+// more often than people. Words that are also common surnames (Hall,
+// Bridge, Fan) are left out.
+func namesAThing(v []byte) bool {
+	for len(v) > 0 {
+		i := 0
+		for i < len(v) && v[i] != ' ' && v[i] != '-' {
+			i++
+		}
+		for _, w := range [...]string{
+			"camera", "cam", "sensor", "lamp", "light", "lights", "bulb", "doorbell", "door", "lock",
+			"room", "kitchen", "bedroom", "bathroom", "garage", "garden", "hallway", "office",
+			"plug", "switch", "socket", "outlet", "thermostat", "tv", "speaker", "hub", "gateway",
+			"router", "printer", "vacuum", "heater", "sprinkler", "meter", "blinds", "window",
+			"porch", "patio", "basement", "attic", "monitor", "alarm", "siren", "motion", "display",
+			"station", "strip",
+		} {
+			if equalFold(v[:i], w) {
+				return true
+			}
+		}
+		if i == len(v) {
+			break
+		}
+		v = v[i+1:]
+	}
+	return false
 }
 
 // isStreet: a house number and a street name: a digit, a run of at least
@@ -316,7 +371,7 @@ func isStreet(v []byte) bool {
 		return false
 	}
 	digit, space, run, maxRun := false, false, 0, 0
-	for _, c := range v {
+	for i, c := range v {
 		switch {
 		case isDigit(c):
 			digit = true
@@ -327,6 +382,8 @@ func isStreet(v []byte) bool {
 		case c == ' ':
 			space = true
 			run = 0
+		case c == '.' && i > 0 && isDigit(v[i-1]) && i+1 < len(v) && isDigit(v[i+1]):
+			return false // "192.168.1.10 dhcp", "v1.2 build": a number with a point is no house number
 		case c == '.' || c == ',' || c == '-' || c == '\'' || c == '#':
 			run = 0
 		default:
@@ -405,8 +462,20 @@ func parseCoord(v []byte) (c coord, ok bool) {
 // significantDecimals counts the decimals a fraction was written with. A
 // float32 printed as a float64 trails noise after its real digits
 // ("52.52000045776367", "13.399999618530273"): in a fraction that long, a
-// run of four 0s or 9s ends what was meant.
+// run of four 0s or 9s ends what was meant. Six decimals is C's %f and
+// toFixed(6): trailing 0s there are the format's ("52.520000" is the
+// city's 52.52), while fewer were written on purpose ("52.5200").
 func significantDecimals(frac []byte) int {
+	if len(frac) == 6 {
+		n := len(frac)
+		for n > 0 && frac[n-1] == '0' {
+			n--
+		}
+		if n == 0 {
+			return len(frac) // 0.000000: zeroCoord judges it
+		}
+		return n
+	}
 	if len(frac) < 9 {
 		return len(frac)
 	}
