@@ -119,7 +119,8 @@ type Quarantine struct {
 type Store struct {
 	Path string `toml:"path"`
 	// WriteInterval: routine changes are written at most this often, to
-	// spare the router's flash; owner actions are written at once.
+	// spare the router's flash (at least 1m); owner actions are written
+	// at once.
 	WriteInterval Duration `toml:"write_interval"`
 	MaxBytes      int      `toml:"max_bytes"`
 }
@@ -642,8 +643,10 @@ func (c *Config) validate() []*Error {
 			bad("store.path", "%s is a directory: want the path of a file in it, such as %s", sp, filepath.Join(sp, "state.json"))
 		}
 	}
-	if c.Store.WriteInterval.Duration < time.Second {
-		bad("store.write_interval", "at least 1s")
+	// Each routine write rewrites the whole state, up to max_bytes, and on
+	// a busy network something routine changes in nearly every interval.
+	if w := c.Store.WriteInterval.Duration; w < time.Minute {
+		bad("store.write_interval", "%v is too short: at least 1m, to spare the router's flash (owner actions and quarantines are written at once anyway)", w)
 	}
 	if c.Store.MaxBytes < 64<<10 || c.Store.MaxBytes > maxStoreBytes {
 		bad("store.max_bytes", "%d is out of range (65536 to %d)", c.Store.MaxBytes, maxStoreBytes)

@@ -82,6 +82,7 @@ func TestParse(t *testing.T) {
 		{name: "table_leading_digit", input: "[quarantine]\ntable = \"4fw\"\n", err: "quarantine.table: \"4fw\" is not an nft identifier"},
 		{name: "table_quote", input: "[quarantine]\ntable = 'a\"b'\n", err: "quarantine.table"},
 		{name: "table_too_long", input: "[quarantine]\ntable = \"" + strings.Repeat("a", 250) + "\"\n", err: "quarantine.table"},
+		{name: "write_interval_too_short", input: "[store]\nwrite_interval = \"30s\"\n", err: "test.toml:2: store.write_interval: 30s is too short: at least 1m,"},
 		{name: "several_errors", input: "[inspect]\nmax_flows = 3\nbyte_budget = 1\n", err: "test.toml:3: inspect.byte_budget"},
 	}
 	for _, tt := range tests {
@@ -155,6 +156,12 @@ func TestValidateCatchesWhatBreaksRun(t *testing.T) {
 		{"store_path_trailing_slash", "[store]\npath = \"/etc/iotgw/\"\n", "store.path"},
 		{"store_path_relative", "[store]\npath = \"state.json\"\n", "store.path"},
 		{"store_max_bytes_16MiB", "[store]\nmax_bytes = 16777216\n", ""},
+		// Every interval can rewrite the whole state: flash wears.
+		{"store_write_interval_1m", "[store]\nwrite_interval = \"1m\"\n", ""},
+		{"store_write_interval_1s", "[store]\nwrite_interval = \"1s\"\n", "store.write_interval"},
+		{"store_write_interval_59s", "[store]\nwrite_interval = \"59s\"\n", "store.write_interval"},
+		{"store_write_interval_zero", "[store]\nwrite_interval = \"0s\"\n", "store.write_interval"},
+		{"store_write_interval_negative", "[store]\nwrite_interval = \"-10m\"\n", "store.write_interval"},
 		{"store_max_bytes_too_big", "[store]\nmax_bytes = 1099511627776\n", "store.max_bytes"},
 		{"stream_memory_64MiB", "[inspect]\nstream_buffer = 65536\nmax_buffers = 1024\n", ""},
 		{"stream_memory_too_big", "[inspect]\nstream_buffer = 1048576\nmax_buffers = 1024\n", "inspect.max_buffers"},

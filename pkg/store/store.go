@@ -10,8 +10,9 @@
 // owner decisions are still there after either. /tmp would be RAM and
 // forget them. Because flash wears, writes are coalesced: routine changes
 // (devices, findings, verdicts, the outbox) are written at most once per
-// write interval (default 10 minutes); a device that is merely seen again
-// causes no write of its own; owner actions and quarantine changes are
+// write interval (default 10 minutes); a device that is merely seen again,
+// or repeats a finding it already has, causes no write of its own; owner
+// actions and quarantine changes are
 // written at once, in the background; and a final write happens when
 // Run's context ends.
 //
@@ -156,7 +157,7 @@ type Stats struct {
 	FindingsForgotten uint64
 	// OutboxDropped counts alerts dropped because the outbox was full.
 	OutboxDropped uint64
-	Dirty         bool // changes not yet written (last-seen times aside)
+	Dirty         bool // changes not yet written (seen-again data aside: last-seen times, repeat counts)
 	// LoadError says why the state file found at start was not used:
 	// damaged, and moved aside or not; empty when it was read or absent.
 	// An unreadable file is LastError until a write succeeds.
@@ -184,9 +185,11 @@ type Store struct {
 	nextID      uint64
 	gen         uint64 // bumped by every change worth a write
 	writtenGen  uint64 // gen of the last file written
-	// seenGen is bumped by device updates that change only LastSeen: they
-	// ride along with the next write, or the final one, but never cause a
-	// write of their own, so a quiet network costs no flash writes.
+	// seenGen is bumped by device updates that change only seen-again
+	// data (see onlySeenChanged): they ride along with the next write, or
+	// the final one, but never cause a write of their own, so a quiet
+	// network, or a device repeating what it is known for, costs no
+	// flash writes.
 	seenGen        uint64
 	writtenSeenGen uint64
 	stats          Stats
@@ -285,8 +288,11 @@ func (s *Store) PutDevice(d DeviceRecord) error {
 	return nil
 }
 
-// onlySeenChanged reports whether two records differ at most in LastSeen.
-// Field by field, not reflect.DeepEqual, which costs hundreds of
+// onlySeenChanged reports whether two records differ at most in
+// seen-again data: LastSeen and their findings' Count and LastTime. A
+// camera that retries its default login every few seconds changes only
+// those; were that a change worth a write, every interval would rewrite
+// the whole state for it. Field by field, not reflect.DeepEqual, which costs hundreds of
 // allocations per device; TestOnlySeenChangedCoversEveryField keeps the
 // list complete.
 func onlySeenChanged(a, b *DeviceRecord) bool {
@@ -303,12 +309,14 @@ func onlySeenChanged(a, b *DeviceRecord) bool {
 	return true
 }
 
+// sameEvent reports whether two findings are the same but for a repeat:
+// Count and LastTime are left out (see onlySeenChanged).
 func sameEvent(a, b *event.Event) bool {
 	return a.V == b.V && a.Time.Equal(b.Time) && a.Type == b.Type && a.Kind == b.Kind && a.Severity == b.Severity &&
 		a.Capability == b.Capability && a.Provision == b.Provision && a.Device == b.Device &&
 		(a.Flow == nil) == (b.Flow == nil) && (a.Flow == nil || *a.Flow == *b.Flow) &&
 		a.Summary == b.Summary && maps.Equal(a.Evidence, b.Evidence) && a.Source == b.Source &&
-		a.Packet == b.Packet && a.Verified == b.Verified && a.Count == b.Count && a.LastTime.Equal(b.LastTime)
+		a.Packet == b.Packet && a.Verified == b.Verified
 }
 
 // keptLocked: the device of mac has a quarantine or an owner decision,
@@ -674,7 +682,7 @@ func (s *Store) Run(ctx context.Context) error {
 }
 
 // Flush writes the state now if anything changed since the last write,
-// including last-seen times.
+// including seen-again data (last-seen times, repeat counts).
 func (s *Store) Flush() error { return s.flush(causeFinal) }
 
 // cause is why a write happens.
@@ -683,7 +691,7 @@ type cause int
 const (
 	causeRoutine cause = iota // the interval's tick
 	causeUrgent               // an owner action or quarantine change
-	causeFinal                // shutdown or Flush: last-seen times count too
+	causeFinal                // shutdown or Flush: seen-again data counts too
 )
 
 func (s *Store) flush(c cause) error {

@@ -326,7 +326,7 @@ func TestQuietNetworkCostsNoWrites(t *testing.T) {
 	s = h.open()
 	stop = h.run(s)
 	d := devs[0]
-	d.Findings[0].Count = 2
+	d.Findings[0].Verified = true
 	if err := s.PutDevice(d); err != nil {
 		t.Fatal(err)
 	}
@@ -335,12 +335,78 @@ func TestQuietNetworkCostsNoWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st := s.Stats(); st.Writes != 1 {
-		t.Errorf("stats %+v, want one write for a changed count", st)
+		t.Errorf("stats %+v, want one write for a finding now verified", st)
+	}
+}
+
+// TestRepeatedFindingCostsNoWrites: a device repeating a finding it
+// already has (a camera retrying its default login every few seconds)
+// changes only the finding's count and last time. Like a last-seen time,
+// that rides along with the next real change or the final write; it used
+// to cost a whole-state write at every interval.
+func TestRepeatedFindingCostsNoWrites(t *testing.T) {
+	h := newHarness(t)
+	s := h.open()
+	d := sampleState().Devices[0]
+	if err := s.PutDevice(d); err != nil {
+		t.Fatal(err)
+	}
+	stop := h.run(s)
+	h.clock.tick <- t0
+	repeat := func(i int) {
+		t.Helper()
+		at := t0.Add(time.Duration(i) * time.Minute)
+		d.Findings[0].Count, d.Findings[0].LastTime, d.LastSeen = i+1, at, at
+		if err := s.PutDevice(d); err != nil {
+			t.Fatal(err)
+		}
+		h.clock.tick <- at
+	}
+	for i := 1; i <= 60; i++ {
+		repeat(i)
+	}
+	h.clock.tick <- t0.Add(time.Hour) // Run takes it once the last tick's write, if any, is done
+	if st := s.Stats(); st.Writes != 1 || st.Dirty {
+		t.Fatalf("stats %+v after an hour of repeats, want the first write only", st)
+	}
+	// Anything else about the finding is a real change: written at the
+	// next tick, repeats included.
+	d.Findings[0].Severity = event.SeverityCritical
+	repeat(61)
+	waitWrites(t, s, 2)
+	if got := h.open().Snapshot().Devices[0].Findings[0]; got.Count != 62 || got.Severity != event.SeverityCritical {
+		t.Errorf("file has count %d, severity %v; want 62, critical", got.Count, got.Severity)
+	}
+	for i := 62; i <= 70; i++ {
+		repeat(i)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Writes != 3 {
+		t.Errorf("stats %+v, want the final write to take the last repeats", st)
+	}
+	got := h.open().Snapshot().Devices[0]
+	if want := t0.Add(70 * time.Minute); got.Findings[0].Count != 71 || !got.Findings[0].LastTime.Equal(want) || !got.LastSeen.Equal(want) {
+		t.Errorf("after shutdown the file has count %d, last time %v, last seen %v; want 71, %v, %v",
+			got.Findings[0].Count, got.Findings[0].LastTime, got.LastSeen, want, want)
+	}
+	// Flush, as the CLI calls it, takes them too.
+	s = h.open()
+	d.Findings[0].Count = 72
+	if err := s.PutDevice(d); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.open().Snapshot().Devices[0].Findings[0].Count; got != 72 {
+		t.Errorf("after Flush the file has count %d, want 72", got)
 	}
 }
 
 // TestOnlySeenChangedCoversEveryField: a change to any field but
-// LastSeen is a change worth a write. If event.Event or DeviceRecord
+// LastSeen and a finding's Count and LastTime is a change worth a write. If event.Event or DeviceRecord
 // gains a field, the field counts below fail until onlySeenChanged
 // compares it.
 func TestOnlySeenChangedCoversEveryField(t *testing.T) {
@@ -386,8 +452,13 @@ func TestOnlySeenChangedCoversEveryField(t *testing.T) {
 		{"event_source", f(func(e *event.Event) { e.Source = "wlan0" }), false},
 		{"event_packet", f(func(e *event.Event) { e.Packet++ }), false},
 		{"event_verified", f(func(e *event.Event) { e.Verified = true }), false},
-		{"event_count", f(func(e *event.Event) { e.Count++ }), false},
-		{"event_last_time", f(func(e *event.Event) { e.LastTime = e.Time.Add(time.Minute) }), false},
+		{"event_count", f(func(e *event.Event) { e.Count++ }), true},
+		{"event_last_time", f(func(e *event.Event) { e.LastTime = e.Time.Add(time.Minute) }), true},
+		{"event_repeat_and_seen", func(d *DeviceRecord) {
+			d.Findings[0].Count++
+			d.Findings[0].LastTime = d.LastSeen.Add(time.Hour)
+			d.LastSeen = d.Findings[0].LastTime
+		}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -64,7 +64,7 @@ interfaces = ["br-lan"]
 
 [store]
 path = %q
-write_interval = "1s"
+write_interval = "1m"
 
 [web]
 port = %d

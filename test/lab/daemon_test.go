@@ -60,7 +60,7 @@ update_domains = ["fw.example-tv.com"]
 
 [store]
 path = %q
-write_interval = "1s"
+write_interval = "1m"
 `, lanPrefix, l.path("iotgw.sock"), routerLAN, captureMode, noticePort, l.path("state.json")))
 }
 

@@ -95,7 +95,7 @@ file = "/tmp/demo.pcap"
 interfaces = ["br-lan"]
 
 [store]
-write_interval = "1s"
+write_interval = "1m"
 `, 0o600)
 	if out, err := sh("/etc/init.d/iotgw", "restart"); err != nil {
 		t.Fatalf("restart: %v\n%s", err, out)
