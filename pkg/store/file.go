@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/iotgw/iotgw/internal/statefile"
+	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
@@ -37,6 +38,19 @@ type document struct {
 	Decisions    []*Decision     `json:"decisions,omitempty"`
 	Outbox       []*OutboxItem   `json:"outbox,omitempty"`
 	MutedAlerts  []string        `json:"muted_alert_channels,omitempty"`
+
+	// unreadable lists, by table, the records decode dropped.
+	unreadable []unreadable
+}
+
+// unreadable is what decode dropped of one table: records it could not
+// parse (a value a newer build added, a field of the wrong type), or the
+// whole table as one when it is not a list.
+type unreadable struct {
+	table   string
+	records int
+	first   error // why the first one was dropped
+	kept    int   // of which kept in a safe form (quarantines by MAC)
 }
 
 // Files beside the state file.
@@ -53,7 +67,11 @@ const (
 func readLimit(maxBytes int) int64 { return max(4*int64(maxBytes), minReadLimit) }
 
 // decode reads a state file of any supported schema. It returns the
-// schema the file had.
+// schema the file had. A file that is not one JSON object, or of a
+// schema this version does not read, is an error; within it, each
+// table and each record is decoded on its own, so that one record this
+// version cannot parse costs that record, not the owner's decisions and
+// the quarantines beside it (doc.unreadable lists what was dropped).
 func decode(data []byte) (*document, int, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
@@ -83,11 +101,121 @@ func decode(data []byte) (*document, int, error) {
 			return nil, from, err
 		}
 	}
-	var doc document
-	if err := json.Unmarshal(data, &doc); err != nil {
+	var env struct {
+		NextOutboxID json.RawMessage `json:"next_outbox_id"`
+		Devices      json.RawMessage `json:"devices"`
+		Verdicts     json.RawMessage `json:"verdicts"`
+		Quarantines  json.RawMessage `json:"quarantines"`
+		Decisions    json.RawMessage `json:"decisions"`
+		Outbox       json.RawMessage `json:"outbox"`
+		MutedAlerts  json.RawMessage `json:"muted_alert_channels"`
+	}
+	if err := json.Unmarshal(data, &env); err != nil {
 		return nil, from, fmt.Errorf("schema %d state: %w", from, err)
 	}
-	return &doc, from, nil
+	doc := &document{Schema: SchemaVersion}
+	// The outbox's next id is also found from the items' ids (adoptOutbox).
+	if len(env.NextOutboxID) > 0 {
+		if err := json.Unmarshal(env.NextOutboxID, &doc.NextOutboxID); err != nil {
+			doc.note("next_outbox_id", err, false)
+		}
+	}
+	doc.Devices = decodeTable(doc, "devices", env.Devices, doc.decodeDevice)
+	doc.Verdicts = decodeTable(doc, "verdicts", env.Verdicts, decodeRecord[*Verdict])
+	doc.Quarantines = decodeTable(doc, "quarantines", env.Quarantines, decodeQuarantine)
+	doc.Decisions = decodeTable(doc, "decisions", env.Decisions, decodeRecord[*Decision])
+	doc.Outbox = decodeTable(doc, "outbox", env.Outbox, decodeRecord[*OutboxItem])
+	doc.MutedAlerts = decodeTable(doc, "muted_alert_channels", env.MutedAlerts, decodeRecord[string])
+	return doc, from, nil
+}
+
+// note counts one record of table that did not decode; kept: it is kept
+// in a safe form all the same.
+func (doc *document) note(table string, err error, kept bool) {
+	i := slices.IndexFunc(doc.unreadable, func(u unreadable) bool { return u.table == table })
+	if i < 0 {
+		doc.unreadable = append(doc.unreadable, unreadable{table: table, first: err})
+		i = len(doc.unreadable) - 1
+	}
+	u := &doc.unreadable[i]
+	u.records++
+	if kept {
+		u.kept++
+	}
+}
+
+// decodeTable decodes the JSON list raw record by record with item,
+// which says whether to keep a record and why it did not decode. A table
+// that is not a list is left out whole, as one unreadable record.
+func decodeTable[T any](doc *document, table string, raw json.RawMessage, item func(json.RawMessage) (T, bool, error)) []T {
+	var items []json.RawMessage
+	if len(raw) > 0 && json.Unmarshal(raw, &items) != nil {
+		doc.note(table, errors.New("not a list"), false)
+		return nil
+	}
+	out := make([]T, 0, len(items))
+	for _, b := range items {
+		rec, keep, err := item(b)
+		if err != nil {
+			doc.note(table, err, keep)
+		}
+		if keep {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// decodeRecord decodes one record as it is; a null record decodes as a
+// nil pointer, which adopt drops and counts.
+func decodeRecord[T any](b json.RawMessage) (T, bool, error) {
+	var rec T
+	err := json.Unmarshal(b, &rec)
+	return rec, err == nil, err
+}
+
+// decodeDevice decodes a device finding by finding: a finding this
+// version cannot parse (a severity or kind a newer build added) costs
+// that finding, counted in DroppedFindings, not the device's identity
+// and audit hold.
+func (doc *document) decodeDevice(b json.RawMessage) (*DeviceRecord, bool, error) {
+	var raw *struct {
+		DeviceRecord
+		Findings []json.RawMessage `json:"findings"` // shadows DeviceRecord.Findings
+	}
+	if err := json.Unmarshal(b, &raw); err != nil || raw == nil {
+		return nil, err == nil, err
+	}
+	rec := raw.DeviceRecord
+	for _, f := range raw.Findings {
+		var ev event.Event
+		if err := json.Unmarshal(f, &ev); err != nil {
+			doc.note("findings", err, false)
+			rec.DroppedFindings++
+			continue
+		}
+		rec.Findings = append(rec.Findings, ev)
+	}
+	return &rec, true, nil
+}
+
+// decodeQuarantine keeps a quarantine record that does not decode as a
+// quarantine of its MAC, with no end: after a reboot the kernel holds
+// nothing, and dropping the record would free a device that was cut off
+// for a reason. adopt makes it a block by policy, as it does a record
+// that lacks its mode and author.
+func decodeQuarantine(b json.RawMessage) (*Quarantine, bool, error) {
+	q, ok, err := decodeRecord[*Quarantine](b)
+	if ok {
+		return q, true, nil
+	}
+	var id struct {
+		MAC hwaddr.MAC `json:"mac"`
+	}
+	if json.Unmarshal(b, &id) != nil || id.MAC.IsZero() {
+		return nil, false, err
+	}
+	return &Quarantine{MAC: id.MAC}, true, err
 }
 
 // trimReport says what the size cap left out of one file.
@@ -305,11 +433,12 @@ func (s *Store) load() {
 		s.moveAside(err)
 		return
 	}
-	dropped := s.adopt(doc)
+	dropped := s.reportUnreadable(doc.unreadable, data) + s.adopt(doc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if from != SchemaVersion || dropped > 0 {
-		// Write the upgraded or cleaned state with the next routine write.
+	if from != SchemaVersion || dropped > 0 || len(doc.unreadable) > 0 {
+		// Write the upgraded or cleaned state with the next routine write
+		// (records dropped unread are in the copy reportUnreadable kept).
 		s.gen = 1
 	}
 	level := slog.LevelInfo
@@ -319,6 +448,34 @@ func (s *Store) load() {
 	s.log.Log(context.Background(), level, "state loaded", "path", path, "schema", from, "devices", len(s.devices),
 		"quarantines", len(s.quarantines), "decisions", len(s.decisions), "alerts", len(s.outbox),
 		"records_dropped", dropped)
+}
+
+// reportUnreadable keeps a copy of a state file some of whose records
+// decode dropped, since the next write leaves them out, and logs what was
+// dropped per table. It returns how many records were dropped.
+func (s *Store) reportUnreadable(tables []unreadable, data []byte) int {
+	if len(tables) == 0 {
+		return 0
+	}
+	path := s.opts.Path
+	dst := s.asideName()
+	if err := statefile.Write(dst, data); err != nil {
+		s.log.Error("cannot keep a copy of the state file; the records dropped from it are lost at the next write",
+			"path", path, "copy", dst, "err", err)
+		dst = ""
+	} else {
+		s.pruneAside()
+	}
+	dropped := 0
+	for _, t := range tables {
+		dropped += t.records - t.kept
+		args := []any{"path", path, "table", t.table, "records", t.records, "reason", clip(t.first.Error(), maxReasonInLog), "copy", dst}
+		if t.kept > 0 {
+			args = append(args, "kept_as_block_by_mac", t.kept)
+		}
+		s.log.Warn("unreadable records in the state file; left out, the rest is loaded", args...)
+	}
+	return dropped
 }
 
 // adopt takes the records of a decoded file through the same checks and
@@ -438,14 +595,7 @@ func (s *Store) moveAside(reason error) {
 		s.noteLoadError(fmt.Sprintf("the state file's path %s is a directory; nothing is saved", path))
 		return
 	}
-	stamp := s.clock.Now().UTC().Format("20060102T150405Z")
-	dst := path + corruptInfix + stamp
-	for i := 1; i < 100; i++ {
-		if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		dst = fmt.Sprintf("%s%s%s-%d", path, corruptInfix, stamp, i)
-	}
+	dst := s.asideName()
 	if err := os.Rename(path, dst); err != nil {
 		s.log.Error("state file unreadable and cannot be moved aside; starting with an empty state, the next write replaces it",
 			"path", path, "reason", why, "err", err)
@@ -460,7 +610,27 @@ func (s *Store) moveAside(reason error) {
 	s.log.Warn("state file unreadable; moved aside, starting with an empty state",
 		"path", path, "moved_to", dst, "reason", why)
 	s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and moved to %s; the saved quarantines and decisions are lost", why, dst))
-	copies := siblings(path, corruptInfix)
+	s.pruneAside()
+}
+
+// asideName returns a free name for a copy of the state file kept
+// aside: <name>.corrupt-<UTC time>, then -1, -2 … within one second.
+func (s *Store) asideName() string {
+	path := s.opts.Path
+	stamp := s.clock.Now().UTC().Format("20060102T150405Z")
+	dst := path + corruptInfix + stamp
+	for i := 1; i < 100; i++ {
+		if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		dst = fmt.Sprintf("%s%s%s-%d", path, corruptInfix, stamp, i)
+	}
+	return dst
+}
+
+// pruneAside keeps only the newest few copies kept aside, to spare flash.
+func (s *Store) pruneAside() {
+	copies := siblings(s.opts.Path, corruptInfix)
 	for _, old := range copies[:max(0, len(copies)-maxCorruptCopies)] {
 		if err := os.Remove(old); err != nil {
 			s.log.Warn("cannot remove an old corrupt state copy", "path", old, "err", err)

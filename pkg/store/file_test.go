@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -61,9 +62,6 @@ func TestCorruptFileMovedAside(t *testing.T) {
 		{"negative_schema", []byte(`{"schema":-1}`), "invalid schema -1"},
 		{"fractional_schema", []byte(`{"schema":1.5}`), "cannot unmarshal number 1.5"},
 		{"string_schema", []byte(`{"schema":"1"}`), "cannot unmarshal string"},
-		{"bad_mac", []byte(`{"schema":1,"devices":[{"mac":"zz:zz"}]}`), "invalid MAC address"},
-		{"bad_time", []byte(`{"schema":1,"quarantines":[{"mac":"c0:56:e3:00:00:01","mode":"block","since":"yesterday","by":"policy"}]}`), "cannot parse"},
-		{"devices_not_a_list", []byte(`{"schema":1,"devices":{"mac":"c0:56:e3:00:00:01"}}`), "cannot unmarshal object"},
 		{"payload_not_json", []byte(`{"schema":1,"outbox":[{"id":1,"payload":nope}]}`), "invalid character"},
 		{"v0_owner_not_boolean", []byte(`{"quarantines":[{"mac":"c0:56:e3:00:00:01","mode":"block","owner":"yes"}]}`), "owner is string, want a boolean"},
 		{"v0_exempt_not_string", []byte(`{"decisions":[{"mac":"c0:56:e3:00:00:01","exempt":7}]}`), "exempt is json.Number, want a string"},
@@ -86,6 +84,127 @@ func TestCorruptFileMovedAside(t *testing.T) {
 			if !bytes.Equal(moved, tt.content) {
 				t.Error("the moved file's content changed")
 			}
+		})
+	}
+}
+
+// TestUnreadableRecordsLeftOut: a record the reader cannot parse (a
+// value a newer build added, a field of the wrong type) is left out on
+// its own; the owner's decisions, the quarantines and every other record
+// are loaded, the file is kept as read in a copy beside it, and a warning
+// names the table and the reason. It used to move the whole file aside.
+func TestUnreadableRecordsLeftOut(t *testing.T) {
+	good := string(validFile(t))
+	newerSeverity := strings.Replace(good, `"severity":"high"`, `"severity":"severe"`, 1)
+	if newerSeverity == good {
+		t.Fatal("no severity in the sample file")
+	}
+	const tv = `"mac":"c0:56:e3:00:00:02"`
+	tests := []struct {
+		name    string
+		content string
+		table   string // in the warning
+		reason  string
+		check   func(t *testing.T, st State)
+	}{
+		{"finding_of_a_newer_severity", newerSeverity, "findings", "unknown severity", func(t *testing.T, st State) {
+			want := sampleState()
+			want.Devices[0].Findings, want.Devices[0].DroppedFindings = nil, 1
+			diffJSON(t, st, want)
+		}},
+		{"device_bad_mac", `{"schema":1,"devices":[{"mac":"zz:zz"},{` + tv + `}],"decisions":[{` + tv + `,"trusted":true}]}`,
+			"devices", "invalid MAC address", func(t *testing.T, st State) {
+				if len(st.Devices) != 1 || len(st.Decisions) != 1 || !st.Decisions[0].Trusted {
+					t.Errorf("devices %+v, decisions %+v; want the TV and its decision", st.Devices, st.Decisions)
+				}
+			}},
+		{"decision_wrong_type", `{"schema":1,"decisions":[{"mac":"c0:56:e3:00:00:01","trusted":"yes"},{` + tv + `,"name":"TV"}]}`,
+			"decisions", "cannot unmarshal string", func(t *testing.T, st State) {
+				if len(st.Decisions) != 1 || st.Decisions[0].Name != "TV" {
+					t.Errorf("decisions %+v, want the TV's only", st.Decisions)
+				}
+			}},
+		// Dropping a quarantine would free the device once a reboot has
+		// emptied the kernel's sets: it is kept by its MAC instead.
+		{"quarantine_kept_by_mac", `{"schema":1,"quarantines":[{"mac":"c0:56:e3:00:00:01","mode":"isolate","since":"yesterday","until":"2026-03-05T00:00:00Z","by":"owner"},{"mode":7}]}`,
+			"quarantines", "cannot parse", func(t *testing.T, st State) {
+				want := []Quarantine{{MAC: mac(1), Mode: "block", By: ActorPolicy}}
+				diffJSON(t, st.Quarantines, want)
+			}},
+		{"quarantine_kept_is_reported", `{"schema":1,"quarantines":[{"mac":"c0:56:e3:00:00:01","mode":"block","since":"yesterday","by":"policy"}]}`,
+			"quarantines", "kept_as_block_by_mac=1", func(t *testing.T, st State) {
+				if len(st.Quarantines) != 1 {
+					t.Errorf("quarantines %+v, want one", st.Quarantines)
+				}
+			}},
+		{"devices_not_a_list", `{"schema":1,"devices":{` + tv + `},"decisions":[{` + tv + `,"trusted":true}]}`,
+			"devices", "not a list", func(t *testing.T, st State) {
+				if len(st.Devices) != 0 || len(st.Decisions) != 1 {
+					t.Errorf("devices %+v, decisions %+v; want the decision only", st.Devices, st.Decisions)
+				}
+			}},
+		{"outbox_item_bad_id", `{"schema":1,"next_outbox_id":9,"outbox":[{"id":"one","payload":{}},{"id":4,"payload":{"a":1}}]}`,
+			"outbox", "cannot unmarshal string", func(t *testing.T, st State) {
+				if len(st.Outbox) != 1 || st.Outbox[0].ID != 4 {
+					t.Errorf("outbox %+v, want item 4 only", st.Outbox)
+				}
+			}},
+		{"next_outbox_id_bad", `{"schema":1,"next_outbox_id":"nine","outbox":[{"id":4,"payload":{}}]}`,
+			"next_outbox_id", "cannot unmarshal string", func(t *testing.T, st State) {
+				if len(st.Outbox) != 1 {
+					t.Errorf("outbox %+v, want item 4", st.Outbox)
+				}
+			}},
+		{"muted_channel_not_a_name", `{"schema":1,"muted_alert_channels":["phone",7]}`,
+			"muted_alert_channels", "cannot unmarshal number", func(t *testing.T, st State) {
+				if !slices.Equal(st.MutedAlertChannels, []string{"phone"}) {
+					t.Errorf("muted %v, want phone", st.MutedAlertChannels)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			if err := os.MkdirAll(filepath.Dir(h.path), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(h.path, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := h.open()
+			tt.check(t, s.Snapshot())
+			if got := s.Stats().LoadError; got != "" {
+				t.Errorf("LoadError %q: nothing the owner decided is lost", got)
+			}
+			dst := h.path + ".corrupt-20260304T050607Z"
+			if kept, err := os.ReadFile(dst); err != nil || string(kept) != tt.content {
+				t.Errorf("copy of the file as read: %v, %q", err, kept)
+			}
+			var line string
+			for l := range strings.SplitSeq(h.logs.String(), "\n") {
+				if strings.Contains(l, "unreadable records") {
+					line = l
+				}
+			}
+			for _, want := range []string{"level=WARN", "table=" + tt.table, tt.reason, "copy=" + dst} {
+				if !strings.Contains(line, want) {
+					t.Errorf("log line %q lacks %q; all logs:\n%s", line, want, h.logs.String())
+				}
+			}
+			// The next write leaves the unreadable records out, and
+			// what was kept reads back as it was.
+			if !s.Stats().Dirty {
+				t.Error("not dirty: the cleaned state would not be written")
+			}
+			if err := s.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			before := len(h.logs.String())
+			again := h.open()
+			if strings.Contains(h.logs.String()[before:], "unreadable") {
+				t.Error("the rewritten file still has unreadable records")
+			}
+			diffJSON(t, again.Snapshot(), s.Snapshot())
 		})
 	}
 }

@@ -26,6 +26,8 @@ func FuzzDecode(f *testing.F) {
 		`{"quarantines":[{"mac":"c0:56:e3:00:00:01","owner":true,"expires":null}]}`,
 		`{"schema":1,"quarantines":[{"mac":"00:00:00:00:00:00","mode":"","by":"x"}]}`,
 		`{"schema":1,"quarantines":[{"mac":"c0:56:e3:00:00:01","mode":"block","by":"firewall"}]}`,
+		`{"schema":1,"quarantines":[{"mac":"c0:56:e3:00:00:01","since":"x"}],"devices":{}}`,
+		`{"schema":1,"devices":[{"mac":"c0:56:e3:00:00:01","findings":[{"severity":"severe"},{"severity":"high"}]}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -49,6 +51,9 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("cannot read back what was written (schema %d): %v\n%s", from, err, again)
 		}
 		s2 := newStore(opts)
+		if len(doc2.unreadable) != 0 {
+			t.Errorf("unreadable records on the second read: %+v", doc2.unreadable)
+		}
 		if dropped := s2.adopt(doc2); dropped != 0 {
 			t.Errorf("%d records dropped on the second read", dropped)
 		}

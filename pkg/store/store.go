@@ -26,7 +26,10 @@
 // point the file holds either the old or the new state. A file that cannot
 // be read as a state (empty, truncated, not JSON, a newer schema) is moved
 // aside to <name>.corrupt-<timestamp> with a warning, and the daemon starts
-// empty. Opening never fails and never panics.
+// empty. Within a readable file, a record that cannot be read (a value a
+// newer build added) is left out on its own with a warning, and a copy of
+// the file as read is kept under the same name. Opening never fails and
+// never panics.
 //
 // The store only ever receives events whose evidence is already redacted
 // (see pkg/event); it holds no password and no personal datum in clear.
@@ -211,7 +214,8 @@ type Store struct {
 }
 
 // Open loads the state at opts.Path. A missing file gives an empty store;
-// an unreadable or corrupt one is moved aside (see the package doc).
+// an unreadable or corrupt one is moved aside, and unreadable records
+// within a readable one are left out (see the package doc).
 // Leftover temporary files from an interrupted write are removed. Open
 // never fails: problems are logged and the store starts empty.
 func Open(opts Options) *Store {
