@@ -56,7 +56,7 @@ type unreadable struct {
 // Files beside the state file.
 const (
 	corruptInfix     = ".corrupt-" // <name>.corrupt-<timestamp>: moved aside
-	maxCorruptCopies = 3           // older copies are deleted to spare flash
+	maxCorruptCopies = 3           // older copies (by mtime) are deleted to spare flash
 	minReadLimit     = 16 << 20
 	maxReasonInLog   = 200
 )
@@ -464,7 +464,7 @@ func (s *Store) reportUnreadable(tables []unreadable, data []byte) int {
 			"path", path, "copy", dst, "err", err)
 		dst = ""
 	} else {
-		s.pruneAside()
+		s.pruneAside(dst)
 	}
 	dropped := 0
 	for _, t := range tables {
@@ -610,7 +610,7 @@ func (s *Store) moveAside(reason error) {
 	s.log.Warn("state file unreadable; moved aside, starting with an empty state",
 		"path", path, "moved_to", dst, "reason", why)
 	s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and moved to %s; the saved quarantines and decisions are lost", why, dst))
-	s.pruneAside()
+	s.pruneAside(dst)
 }
 
 // asideName returns a free name for a copy of the state file kept
@@ -628,12 +628,40 @@ func (s *Store) asideName() string {
 	return dst
 }
 
-// pruneAside keeps only the newest few copies kept aside, to spare flash.
-func (s *Store) pruneAside() {
-	copies := siblings(s.opts.Path, corruptInfix)
-	for _, old := range copies[:max(0, len(copies)-maxCorruptCopies)] {
-		if err := os.Remove(old); err != nil {
-			s.log.Warn("cannot remove an old corrupt state copy", "path", old, "err", err)
+// pruneAside keeps the copy just made (made) and the newest others up to
+// maxCorruptCopies in all, to spare flash. Newest by modification time,
+// not by name: a copy named while the clock was behind (a router without
+// an RTC before NTP) would sort first, and "-10" sorts before "-2".
+func (s *Store) pruneAside(made string) {
+	type aside struct {
+		path string
+		mod  time.Time
+	}
+	var others []aside
+	for _, p := range siblings(s.opts.Path, corruptInfix) {
+		if p == made {
+			continue
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		others = append(others, aside{p, fi.ModTime()})
+	}
+	// Oldest first; within one mtime, a shorter name (no -N, a smaller N)
+	// came first.
+	slices.SortFunc(others, func(a, b aside) int {
+		if c := a.mod.Compare(b.mod); c != 0 {
+			return c
+		}
+		if c := len(a.path) - len(b.path); c != 0 {
+			return c
+		}
+		return strings.Compare(a.path, b.path)
+	})
+	for _, old := range others[:max(0, len(others)-(maxCorruptCopies-1))] {
+		if err := os.Remove(old.path); err != nil {
+			s.log.Warn("cannot remove an old corrupt state copy", "path", old.path, "err", err)
 		}
 	}
 }

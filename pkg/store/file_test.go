@@ -351,6 +351,72 @@ func TestCorruptCopiesBounded(t *testing.T) {
 	}
 }
 
+// TestCorruptCopiesPrunedByAge: the copies kept beside the state file
+// are pruned oldest first by modification time, never the one just made.
+// By name, a copy stamped while the clock was behind (a router without an
+// RTC before NTP) was deleted at once, and "-10" sorted before "-2".
+func TestCorruptCopiesPrunedByAge(t *testing.T) {
+	type copyAt struct {
+		suffix string // after .corrupt-
+		mod    time.Time
+	}
+	now := time.Now()
+	bad := strings.Replace(string(validFile(t)), `"severity":"high"`, `"severity":"severe"`, 1)
+	tests := []struct {
+		name     string
+		clock    time.Time // names the new copy
+		content  string    // the state file: moved aside if torn, copied if partly readable
+		stateMod time.Time // the state file's; a moved file keeps it
+		existing []copyAt
+		want     []string // suffixes left, sorted by name
+	}{
+		{"clock_behind_at_boot", time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), "{torn", now,
+			[]copyAt{{"20260101T000000Z", now.Add(-3 * time.Hour)}, {"20260102T000000Z", now.Add(-2 * time.Hour)}, {"20260103T000000Z", now.Add(-time.Hour)}},
+			[]string{"20250101T000000Z", "20260102T000000Z", "20260103T000000Z"}},
+		{"suffix_ten_after_two", t0, "{torn", now,
+			[]copyAt{{"20260304T050607Z-9", now.Add(-3 * time.Minute)}, {"20260304T050607Z-2", now.Add(-2 * time.Minute)}, {"20260304T050607Z-10", now.Add(-time.Minute)}},
+			[]string{"20260304T050607Z", "20260304T050607Z-10", "20260304T050607Z-2"}},
+		{"moved_file_oldest", t0, "{torn", now.Add(-10 * time.Hour),
+			[]copyAt{{"20260301T000000Z", now.Add(-3 * time.Hour)}, {"20260302T000000Z", now.Add(-2 * time.Hour)}, {"20260303T000000Z", now.Add(-time.Hour)}},
+			[]string{"20260302T000000Z", "20260303T000000Z", "20260304T050607Z"}},
+		{"copy_while_others_in_the_future", t0, bad, now,
+			[]copyAt{{"20260305T000000Z", now.Add(time.Hour)}, {"20260306T000000Z", now.Add(2 * time.Hour)}, {"20260307T000000Z", now.Add(3 * time.Hour)}},
+			[]string{"20260304T050607Z", "20260306T000000Z", "20260307T000000Z"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.clock.now = tt.clock
+			if err := os.MkdirAll(filepath.Dir(h.path), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range tt.existing {
+				p := h.path + corruptInfix + c.suffix
+				if err := os.WriteFile(p, []byte("old"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chtimes(p, c.mod, c.mod); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(h.path, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(h.path, tt.stateMod, tt.stateMod); err != nil {
+				t.Fatal(err)
+			}
+			h.open()
+			var got []string
+			for _, p := range siblings(h.path, corruptInfix) {
+				got = append(got, strings.TrimPrefix(p, h.path+corruptInfix))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("copies left %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestRenameIsTheCommitPoint: a crash before the rename leaves temporary
 // files, complete or not; they are ignored and removed, and the old state
 // is what the daemon starts with.
