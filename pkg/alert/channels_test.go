@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net"
@@ -349,6 +350,7 @@ func TestNetworkErrorHidesToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	closed := "http://" + l.Addr().String()
+	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	for _, tc := range []struct {
 		channel ChannelConfig
@@ -360,6 +362,10 @@ func TestNetworkErrorHidesToken(t *testing.T) {
 		{ChannelConfig{Type: TypeNtfy, URL: closed, Topic: "ZZsecretTopicZZ"}, []string{"ZZsecretTopicZZ"}, closed},
 		{ChannelConfig{Type: TypeWebhook, URL: closed + "/api/webhook/ZZsecret%20hookZZ", Secret: "0123456789abcdef"},
 			[]string{"ZZsecret%20hookZZ", "ZZsecret hookZZ", "hookZZ"}, closed},
+		// A host name may be the secret (eo….m.pipedream.net); localhost
+		// stands in for one that resolves without DNS.
+		{ChannelConfig{Type: TypeWebhook, URL: fmt.Sprintf("http://localhost:%d/", port), Secret: "0123456789abcdef"},
+			[]string{"localhost"}, fmt.Sprintf("http://***:%d/", port)},
 	} {
 		d, err := New(Config{Channels: []ChannelConfig{tc.channel}}, Options{Outbox: &memOutbox{}})
 		if err != nil {

@@ -455,6 +455,14 @@ func (s *settings) secrets() []string {
 		// A webhook URL's path or query is often its only secret
 		// (Home Assistant's webhook id); Go's errors quote it escaped.
 		out = append(out, u.Path, u.EscapedPath(), u.RawQuery)
+		// Some services put it in the host name instead
+		// (eo….m.pipedream.net), which Go's errors quote too. An IP
+		// address is no secret and says where the alert went.
+		if host := u.Hostname(); host != "" {
+			if _, err := netip.ParseAddr(host); err != nil {
+				out = append(out, host)
+			}
+		}
 	}
 	return out
 }

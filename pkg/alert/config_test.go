@@ -262,6 +262,49 @@ func TestConfigErrorsHideURLSecrets(t *testing.T) {
 	}
 }
 
+// TestWebhookSecretsHideTheHost: some webhook services put the secret in
+// the host name (Pipedream's eo….m.pipedream.net), and Go's transport
+// errors quote the host, in the URL and in the lookup. An IP address is
+// no secret and still says where the alert went.
+func TestWebhookSecretsHideTheHost(t *testing.T) {
+	for _, tc := range []struct {
+		name, url, msg string
+		hidden, kept   []string
+	}{
+		{"host_is_the_secret", "https://eo4f9c2a7b1d3e.m.pipedream.net",
+			`webhook: Post "https://eo4f9c2a7b1d3e.m.pipedream.net": dial tcp: lookup eo4f9c2a7b1d3e.m.pipedream.net: no such host`,
+			[]string{"eo4f9c2a7b1d3e"}, []string{`Post "https://***"`, "no such host"}},
+		{"host_with_port", "https://hooks.example.net:8443/x",
+			`webhook: Post "https://hooks.example.net:8443/x": dial tcp: lookup hooks.example.net on 192.168.1.1:53: no such host`,
+			[]string{"hooks.example.net"}, []string{"https://***:8443/x", "192.168.1.1:53"}},
+		{"ipv4_literal_kept", "http://192.168.1.20:8123/api/webhook/ZZhookidZZ",
+			`webhook: Post "http://192.168.1.20:8123/api/webhook/ZZhookidZZ": dial tcp 192.168.1.20:8123: connect: connection refused`,
+			[]string{"ZZhookidZZ"}, []string{"http://192.168.1.20:8123", "dial tcp 192.168.1.20:8123"}},
+		{"ipv6_literal_kept", "http://[fd00::20]:8123/ZZhookidZZ",
+			`webhook: Post "http://[fd00::20]:8123/ZZhookidZZ": dial tcp [fd00::20]:8123: connect: connection refused`,
+			[]string{"ZZhookidZZ"}, []string{"http://[fd00::20]:8123", "dial tcp [fd00::20]:8123"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Channels: []ChannelConfig{{Type: TypeWebhook, URL: tc.url, Secret: "0123456789abcdef"}}}
+			all, err := cfg.build(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := newRedactor(all[0].secrets()).text(tc.msg)
+			for _, s := range tc.hidden {
+				if strings.Contains(msg, s) {
+					t.Errorf("error shows %q: %s", s, msg)
+				}
+			}
+			for _, s := range tc.kept {
+				if !strings.Contains(msg, s) {
+					t.Errorf("error %q lacks %q", msg, s)
+				}
+			}
+		})
+	}
+}
+
 // A channel that sends its credential unencrypted to another host works,
 // as it did before, but the log says so unless the owner set
 // insecure_plaintext.
