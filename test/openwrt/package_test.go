@@ -92,7 +92,7 @@ func TestIPKControl(t *testing.T) {
 	fields := []struct{ key, re string }{
 		{"Package", `^iotgw$`},
 		{"Version", `^\d+\.\d+\.\d+(~git\d{8}\.\d{6}\.[0-9a-f]{8})?-\d+$`},
-		{"Depends", `^libc, kmod-nft-core, kmod-nft-nat, kmod-nft-bridge, kmod-nfnetlink-log, ca-bundle$`},
+		{"Depends", `^libc, kmod-nft-core, kmod-nft-nat, kmod-nft-bridge, kmod-nft-fib, kmod-nfnetlink-log, kmod-nf-conntrack-netlink, ca-bundle$`},
 		{"Architecture", `^x86_64$`},
 		{"Section", `^net$`},
 		{"Source", `^feeds/iotgw/iotgw$`},
@@ -130,6 +130,42 @@ func TestIPKControl(t *testing.T) {
 		if m.Header.Mode != 0o755 || !bytes.HasPrefix(m.Data, []byte("#!/bin/sh\n")) {
 			t.Errorf("%s: mode %o, starts %q; want an executable sh script", s, m.Header.Mode, m.Data[:min(len(m.Data), 12)])
 		}
+	}
+}
+
+// The package depends on every kernel module package pkg/quarantine's
+// table names: a module no other package pulls in is missing on a
+// default image, and the rules that need it fail there.
+func TestIPKDependsOnKernelModules(t *testing.T) {
+	p := openIPK(t, findPackage(t, packagesDir(t), "iotgw_*_x86_64.ipk"))
+	readme, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "pkg/quarantine/README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(readme), "\n## Kernel modules\n")
+	if !ok {
+		t.Fatal("pkg/quarantine/README.md has no section Kernel modules")
+	}
+	table, _, _ = strings.Cut(table, "\n## ")
+	deps := map[string]bool{}
+	for _, d := range strings.Split(p.Fields["Depends"], ", ") {
+		deps[d] = true
+	}
+	kmod := regexp.MustCompile("`(kmod-[a-z0-9-]+)`")
+	n := 0
+	for _, line := range strings.Split(table, "\n") {
+		if !strings.HasPrefix(line, "|") {
+			continue
+		}
+		for _, m := range kmod.FindAllStringSubmatch(line, -1) {
+			n++
+			if !deps[m[1]] {
+				t.Errorf("the README's table needs %s; Depends is %q", m[1], p.Fields["Depends"])
+			}
+		}
+	}
+	if n < 8 {
+		t.Fatalf("found %d kmod packages in the README's table", n)
 	}
 }
 
