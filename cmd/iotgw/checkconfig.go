@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+
+	"github.com/iotgw/iotgw/pkg/pipeline"
 )
 
 func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
@@ -12,9 +14,15 @@ func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 	if ok, code := parseNoArgs(fs, args); !ok {
 		return code
 	}
-	_, path, err := load()
+	cfg, path, err := load()
 	if err != nil {
 		fmt.Fprintf(stderr, "iotgw check-config: %v\n", err)
+		return exitUsage
+	}
+	// The init script starts the daemon only after this check: a key
+	// file `run` cannot use would have procd respawn it until it gives up.
+	if _, err := pipeline.HashKey(cfg.Inspect.SecretFile); err != nil {
+		fmt.Fprintf(stderr, "iotgw check-config: %s: %v\n", path, err)
 		return exitUsage
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", path)

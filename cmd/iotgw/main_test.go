@@ -82,6 +82,43 @@ func TestCheckConfigReportsLine(t *testing.T) {
 	}
 }
 
+// check-config refuses a key file that `run` would refuse (the pipeline's
+// rule): the init script starts the daemon only when the check passes.
+func TestCheckConfigSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name   string
+		noFile bool
+		secret string
+		code   int
+		stderr string
+	}{
+		{name: "missing", noFile: true, code: exitUsage, stderr: "secret file: open "},
+		{name: "empty", code: exitUsage, stderr: "want at least 16 bytes"},
+		{name: "15_bytes", secret: "0123456789abcde\n", code: exitUsage, stderr: "want at least 16 bytes"},
+		{name: "16_bytes", secret: "0123456789abcdef", code: exitOK},
+		{name: "64_hex_digits", secret: strings.Repeat("a1", 32), code: exitOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			secret := filepath.Join(dir, tt.name+".key")
+			if !tt.noFile {
+				if err := os.WriteFile(secret, []byte(tt.secret), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			conf := filepath.Join(dir, tt.name+".toml")
+			if err := os.WriteFile(conf, []byte("[inspect]\nsecret_file = \""+secret+"\"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := run(t, "check-config", "--config", conf)
+			if code != tt.code || !strings.Contains(stderr, tt.stderr) || (code == exitOK) != strings.HasSuffix(stdout, ": ok\n") {
+				t.Errorf("exit %d, stdout %q, stderr %q; want %d and %q", code, stdout, stderr, tt.code, tt.stderr)
+			}
+		})
+	}
+}
+
 // A damaged file is reported once with its name and offset, the packets
 // before the damage still count, and the other files are analyzed.
 func TestAnalyzeTruncatedFile(t *testing.T) {

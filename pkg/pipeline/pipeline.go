@@ -59,7 +59,7 @@ type Options struct {
 
 // New builds a pipeline from the configuration.
 func New(cfg *config.Config, opt Options) (*Pipeline, error) {
-	key, err := hashKey(cfg.Inspect.SecretFile)
+	key, err := HashKey(cfg.Inspect.SecretFile)
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +106,10 @@ func New(cfg *config.Config, opt Options) (*Pipeline, error) {
 	return p, nil
 }
 
-// hashKey reads the key for hashes of secrets, or makes a random one.
-func hashKey(path string) ([]byte, error) {
+// HashKey reads the key for hashes of secrets from path, or makes a
+// random one when path is empty. `iotgw check-config` calls it too, so
+// that a file New would refuse fails the check rather than the start.
+func HashKey(path string) ([]byte, error) {
 	if path == "" {
 		k := make([]byte, 32)
 		_, err := rand.Read(k)

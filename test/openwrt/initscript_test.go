@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,6 +48,14 @@ func TestInitScript(t *testing.T) {
 	// stubbed stands a recorder in for the daemon's binary.
 	stubbed := func(t *testing.T, root string) {
 		writeRootFile(t, root, "usr/bin/iotgw", "#!/bin/sh\necho \"$*\" >>/tmp/iotgw.calls\n", 0o755)
+	}
+	const ownKey = "the owner's own key, kept\n"
+	keyIs := func(want string) func(t *testing.T, root string) {
+		return func(t *testing.T, root string) {
+			if got, err := os.ReadFile(filepath.Join(root, "etc/iotgw/secret")); string(got) != want {
+				t.Errorf("key %q (%v), want %q", got, err, want)
+			}
+		}
 	}
 	lines := func(parts ...[]string) []string {
 		var all []string
@@ -95,6 +104,40 @@ func TestInitScript(t *testing.T) {
 			actions: [][]string{{"start"}},
 			want:    lines([]string{"action start", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
 			output:  "the running daemon keeps its settings",
+		},
+		{
+			// A first-install script that failed leaves no key: start
+			// makes it as that script would, and the daemon starts.
+			name:    "start_makes_a_missing_key",
+			actions: [][]string{{"start"}},
+			want:    lines([]string{"action start", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
+			check: func(t *testing.T, root string) {
+				path := filepath.Join(root, "etc/iotgw/secret")
+				key, err := os.ReadFile(path)
+				if err != nil || !regexp.MustCompile(`^[0-9a-f]{64}$`).Match(key) {
+					t.Errorf("key %q (%v): want 64 hex digits", key, err)
+				}
+				if fi, err := os.Stat(path); err != nil || fi.Mode() != 0o600 {
+					t.Errorf("key mode: %v (%v), want 0600", fi.Mode(), err)
+				}
+			},
+		},
+		{
+			name:    "start_keeps_the_key",
+			setup:   func(t *testing.T, root string) { writeRootFile(t, root, "etc/iotgw/secret", ownKey, 0o600) },
+			actions: [][]string{{"start"}},
+			want:    lines([]string{"action start", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
+			check:   keyIs(ownKey),
+		},
+		{
+			// `run` would exit at once for want of a key, and procd
+			// respawn it until it gave up. The owner's key stays.
+			name:    "start_refuses_a_short_key",
+			setup:   func(t *testing.T, root string) { writeRootFile(t, root, "etc/iotgw/secret", "0123456789\n", 0o600) },
+			actions: [][]string{{"start"}},
+			want:    lines([]string{"action start", "begin iotgw"}, triggers, []string{"end iotgw"}),
+			output:  "want at least 16 bytes",
+			check:   keyIs("0123456789\n"),
 		},
 		{
 			name:    "lan_change_restarts",

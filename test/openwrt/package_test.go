@@ -39,6 +39,7 @@ func TestIPKLayout(t *testing.T) {
 		{"./usr/bin/iotgw", 0o755},
 		{"./etc/init.d/iotgw", 0o755},
 		{"./etc/uci-defaults/90-iotgw", 0o755},
+		{"./usr/share/iotgw/secret.sh", 0o644},
 		// The TOML may hold alert tokens; the UCI file follows OpenWrt's
 		// INSTALL_CONF (0600).
 		{"./etc/iotgw/iotgw.toml", 0o600},
