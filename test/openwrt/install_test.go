@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,7 +23,7 @@ const demoCamera = "c0:56:e3:1a:2b:3c" // logs in with factory-default credentia
 // camera with real nftables, a reload keeps the quarantine, and removal
 // stops the daemon and deletes iotgw's tables.
 func TestInstallRunRemove(t *testing.T) {
-	requireRoot(t, "chroot")
+	requireRoot(t, "chroot", "nsenter")
 	ipk := findPackage(t, packagesDir(t), "iotgw_*_x86_64.ipk")
 	root := newRoot(t)
 	copyFile(t, ipk, filepath.Join(root, "tmp/iotgw.ipk"), 0o644)
@@ -35,7 +34,7 @@ func TestInstallRunRemove(t *testing.T) {
 	netnstest.Cmd(t, "ip", "-n", ns, "link", "add", "br-lan", "type", "bridge")
 	netnstest.Cmd(t, "ip", "-n", ns, "addr", "add", "192.168.50.1/24", "dev", "br-lan")
 	netnstest.Cmd(t, "ip", "-n", ns, "link", "set", "br-lan", "up")
-	t.Cleanup(func() { killDaemon(root) }) // before the namespace goes
+	withProc(t, root) // the prerm's pidof; its cleanup ends the daemon
 
 	sh := func(args ...string) (string, error) { return inRoot(root, ns, args...) }
 	logs := func() string {
@@ -125,14 +124,16 @@ write_interval = "1m"
 	}
 
 	// Removal: the daemon stops, its tables go, its data stays.
+	removing := time.Now()
 	out, err = sh("/bin/opkg", "remove", "iotgw")
+	t.Logf("opkg remove: %v (the prerm waits for the daemon to exit)", time.Since(removing).Round(10*time.Millisecond))
 	if err != nil {
 		t.Fatalf("opkg remove: %v\n%s", err, out)
 	}
 	if !strings.Contains(out, "removed nftables tables inet iotgw, bridge iotgw") {
 		t.Errorf("removal output lacks uninstall-rules:\n%s", out)
 	}
-	if syscall.Kill(pid, 0) == nil {
+	if _, err := sh("kill", "-0", strconv.Itoa(pid)); err == nil {
 		t.Errorf("daemon (pid %d) still running after removal", pid)
 	}
 	if tables := netnstest.CmdIn(t, ns, "nft", "list", "tables"); strings.Contains(tables, "iotgw") {
@@ -175,15 +176,4 @@ func daemonPid(t *testing.T, root string) int {
 		t.Fatal(err)
 	}
 	return pid
-}
-
-// killDaemon ends a daemon a failed test left running.
-func killDaemon(root string) {
-	b, err := os.ReadFile(filepath.Join(root, "var/run/iotgw.pid"))
-	if err != nil {
-		return
-	}
-	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
 }

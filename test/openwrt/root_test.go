@@ -5,7 +5,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/iotgw/iotgw/internal/netnstest"
@@ -103,13 +106,46 @@ func unpackData(t *testing.T, p *ipkg, root string) {
 	}
 }
 
+// pidNamespaces holds, for a root given a /proc by withProc, the pid of
+// the init of the pid namespace its commands run in.
+var pidNamespaces sync.Map // root → pid, as a string
+
+// withProc makes what inRoot runs in root see a /proc, as on the router,
+// so that pidof works; and only this root's processes, not the daemons
+// other tests run. The commands run in a pid namespace whose init is a
+// sleeping process, and a mount namespace of its own holds root/proc:
+// killing that init when the test ends kills everything started in the
+// namespace, and the mount goes with it.
+func withProc(t *testing.T, root string) {
+	t.Helper()
+	init := exec.Command("sleep", "infinity")
+	init.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS}
+	if err := init.Start(); err != nil {
+		t.Fatalf("pid namespace: %v", err)
+	}
+	t.Cleanup(func() {
+		pidNamespaces.Delete(root)
+		_ = init.Process.Kill()
+		_ = init.Wait()
+	})
+	pid := strconv.Itoa(init.Process.Pid)
+	// Private first: the new mount namespace shares the host's
+	// propagation, and the mount would appear on the host too.
+	netnstest.Cmd(t, "nsenter", "-t", pid, "-m", "-p", "--", "sh", "-c",
+		`mount --make-rprivate / && mount -t proc proc "$1"`, "sh", filepath.Join(root, "proc"))
+	pidNamespaces.Store(root, pid)
+}
+
 // inRoot runs a command chrooted into root, in network namespace ns
 // when ns is not empty, and returns its combined output.
 func inRoot(root, ns string, args ...string) (string, error) {
-	chroot := append([]string{root}, args...)
-	cmd := exec.Command("chroot", chroot...)
+	name, args := "chroot", append([]string{root}, args...)
+	if init, ok := pidNamespaces.Load(root); ok {
+		name, args = "nsenter", append([]string{"-t", init.(string), "-m", "-p", "--", "chroot"}, args...)
+	}
+	cmd := exec.Command(name, args...)
 	if ns != "" {
-		cmd = netnstest.Command(ns, "chroot", chroot...)
+		cmd = netnstest.Command(ns, name, args...)
 	}
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp"}
 	out, err := cmd.CombinedOutput()
