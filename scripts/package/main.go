@@ -115,15 +115,27 @@ func selectTargets(list string) ([]target, error) {
 	return sel, nil
 }
 
-// source identifies what is packaged: the commit, its time, and the
-// version, a release tag (v1.2.3 → 1.2.3) or the feed's version with
-// "~git<date>.<time>.<commit>" (sorts before that release, and after
-// every build of an earlier commit: opkg compares the date and the time
-// as numbers, and would compare commit hashes of one day at random).
+// source identifies what is packaged: the commit, its time, whether the
+// working tree differs from it, and the version. That is the release tag
+// (v1.2.3 → 1.2.3), or between releases the feed's PKG_VERSION, the last
+// release (the feed fetches v$(PKG_VERSION)), with
+// "+git<date>.<time>.<commit>": after that release and before the next,
+// as opkg compares versions (dpkg's algorithm; "~" would sort before the
+// release, and opkg would refuse every later build as a downgrade once
+// it shipped), and after every build of an earlier commit (opkg compares
+// the date and the time as numbers, and would compare commit hashes of
+// one day at random).
+//
+// A tree with uncommitted changes to tracked files, as `git describe
+// --dirty` sees it, is built all the same, as a development build never
+// taken for the commit it names: always the "+git" form, even at a tag,
+// with ".dirty" after the commit. Refusing it would stop `make package`
+// and the package's tests on every edit in progress.
 type source struct {
 	Commit string
 	Epoch  int64
 	Tag    string
+	Dirty  bool
 }
 
 func gitSource(repo, commit string) (source, error) {
@@ -147,14 +159,23 @@ func gitSource(repo, commit string) (source, error) {
 	if tag, err := git(repo, "describe", "--tags", "--exact-match", "--match", "v[0-9]*", "HEAD"); err == nil {
 		s.Tag = strings.TrimPrefix(tag, "v")
 	}
+	changes, err := git(repo, "status", "--porcelain", "--untracked-files=no")
+	if err != nil {
+		return s, err
+	}
+	s.Dirty = changes != ""
 	return s, nil
 }
 
 func (s source) version(feedVersion string) string {
-	if s.Tag != "" {
+	if s.Tag != "" && !s.Dirty {
 		return s.Tag
 	}
-	return feedVersion + "~git" + time.Unix(s.Epoch, 0).UTC().Format("20060102.150405") + "." + s.Commit
+	v := feedVersion + "+git" + time.Unix(s.Epoch, 0).UTC().Format("20060102.150405") + "." + s.Commit
+	if s.Dirty {
+		v += ".dirty"
+	}
+	return v
 }
 
 func git(dir string, args ...string) (string, error) {
