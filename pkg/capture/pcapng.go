@@ -217,6 +217,13 @@ func tsUnit(v byte) (uint64, bool) {
 	return unit, true
 }
 
+// A packet's time must be one an event can carry: RFC 3339, as JSON
+// writes times, has four-digit years.
+const (
+	minYear = 0
+	maxYear = 9999
+)
+
 // time converts a timestamp in the interface's units.
 func (ifc *ngInterface) time(ts uint64) time.Time {
 	sec, frac := ts/ifc.unit, ts%ifc.unit
@@ -252,8 +259,12 @@ func (r *pcapngReader) packet(b []byte, enhanced bool) ([]byte, Info, error) {
 		return nil, Info{}, fmt.Errorf("pcapng: %s: captured length %d overruns its block of %d bytes", kind, caplen, len(b))
 	}
 	ifc := &r.ifaces[id]
+	at := ifc.time(ts)
+	if y := at.Year(); y < minYear || y > maxYear {
+		return nil, Info{}, fmt.Errorf("pcapng: %s: timestamp %#x of interface %d is in the year %d", kind, ts, id, y)
+	}
 	info := Info{
-		Timestamp:     ifc.time(ts),
+		Timestamp:     at,
 		CaptureLength: int(caplen),
 		Length:        wireLength(length),
 		LinkType:      ifc.link,

@@ -417,6 +417,11 @@ func TestPcapNGBadBlocks(t *testing.T) {
 			}
 			f.block(6, append(body, make([]byte, 12)...))
 		}, err: "captured length 13 overruns its block"},
+		{name: "timestamp_past_year_9999", bad: func(f *ngFile) { f.epb(0, 0x0fffffff<<32, frame, 10) }, err: "timestamp 0xfffffff00000000 of interface 0 is in the year"},
+		{name: "timestamp_before_year_0", pre: func(f *ngFile) {
+			past := int64(-1) << 40 // if_tsoffset: some 35,000 years back
+			f.idb(1, 0, f.opt(14, binary.LittleEndian.AppendUint64(nil, uint64(past))))
+		}, bad: func(f *ngFile) { f.epb(1, 1, frame, 10) }, err: "of interface 1 is in the year"},
 		{name: "tsresol_10_to_minus_20", bad: func(f *ngFile) { f.idb(1, 0, f.opt(9, []byte{20})) }, err: "timestamp resolution 0x14 out of range"},
 		{name: "tsresol_2_to_minus_64", bad: func(f *ngFile) { f.idb(1, 0, f.opt(9, []byte{0x80 | 64})) }, err: "timestamp resolution 0xc0 out of range"},
 		{name: "option_overruns_block", bad: func(f *ngFile) {
