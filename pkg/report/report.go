@@ -65,7 +65,11 @@ type Summary struct {
 
 // Build assembles the summary from the inventory and the policy.
 func Build(inputs []Input, c Counters, inv *device.Inventory, pol *config.Policy) *Summary {
-	s := &Summary{V: event.SchemaVersion, Type: "summary", Inputs: inputs, Counters: c, Mode: pol.Mode}
+	// Empty lists, not null: a reader iterates them without a check.
+	s := &Summary{V: event.SchemaVersion, Type: "summary", Inputs: inputs, Counters: c, Mode: pol.Mode, Devices: []*Device{}}
+	if s.Inputs == nil {
+		s.Inputs = []Input{}
+	}
 	for _, d := range inv.Devices() {
 		rd := &Device{
 			Key:       d.Key.String(),

@@ -85,3 +85,18 @@ func TestSummaryOutputs(t *testing.T) {
 		t.Errorf("MaxSeverity %v %v", max, ok)
 	}
 }
+
+// TestEmptySummaryHasLists: with no device (an empty capture) the JSON
+// summary has [] where a reader iterates, not null.
+func TestEmptySummaryHasLists(t *testing.T) {
+	inv := device.NewInventory(16, func(netip.Addr) bool { return true })
+	var js bytes.Buffer
+	if err := Build(nil, Counters{}, inv, &config.Default().Policy).WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"inputs":[]`, `"devices":[]`} {
+		if !strings.Contains(js.String(), want) {
+			t.Errorf("summary %s lacks %s", js.String(), want)
+		}
+	}
+}
