@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/capture"
@@ -35,14 +36,21 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitUsage
 	}
 	var threshold event.Severity
-	failEnabled := *failOn != "none"
+	failEnabled := !strings.EqualFold(*failOn, "none")
 	if failEnabled {
 		s, err := event.ParseSeverity(*failOn)
 		if err != nil {
-			fmt.Fprintf(stderr, "iotgw analyze: --fail-on: %v\n", err)
+			fmt.Fprintf(stderr, "iotgw analyze: --fail-on: %v, or none\n", err)
 			return exitUsage
 		}
 		threshold = s
+	}
+	if *eventsPath != "" {
+		if in := sameFileAs(*eventsPath, fs.Args()); in != "" {
+			// Creating the events file would empty the capture first.
+			fmt.Fprintf(stderr, "iotgw analyze: --events %s is the capture %s to read\n", *eventsPath, in)
+			return exitUsage
+		}
 	}
 	cfg, _, err := load()
 	if err != nil {
@@ -95,9 +103,11 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitUsage
 	}
 
-	inputs, inputErr := analyzeFiles(ctx, p, fs.Args(), stderr, *quiet)
+	inputs, skipped, inputErr := analyzeFiles(ctx, p, fs.Args(), stderr, *quiet)
 	p.Flush()
-	sum := report.Build(inputs, counters(p), p.Inventory(), &cfg.Policy)
+	c := counters(p)
+	c.UnknownLink += skipped
+	sum := report.Build(inputs, c, p.Inventory(), &cfg.Policy)
 	if *jsonOut {
 		err = sum.WriteJSON(out)
 	} else {
@@ -129,12 +139,28 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return exitOK
 }
 
+// sameFileAs returns the name among names that is the file at path, if
+// path exists.
+func sameFileAs(path string, names []string) string {
+	out, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	for _, n := range names {
+		if in, err := os.Stat(n); err == nil && os.SameFile(out, in) {
+			return n
+		}
+	}
+	return ""
+}
+
 // analyzeFiles runs every file through p. A file that cannot be read to
 // its end is reported (once, naming the file and offset) and the rest
-// still run; what was read before the error counts.
-func analyzeFiles(ctx context.Context, p *pipeline.Pipeline, names []string, stderr io.Writer, quiet bool) ([]report.Input, bool) {
-	var inputs []report.Input
-	failed := false
+// still run; what was read before the error counts. A file with frames
+// but none of a link type iotgw decodes (a Wi-Fi monitor capture) is an
+// error too: nothing in it was inspected. skipped counts the frames left
+// out for their link type.
+func analyzeFiles(ctx context.Context, p *pipeline.Pipeline, names []string, stderr io.Writer, quiet bool) (inputs []report.Input, skipped uint64, failed bool) {
 	for _, name := range names {
 		in := report.Input{Name: name}
 		src, err := capture.OpenFile(name)
@@ -167,13 +193,20 @@ func analyzeFiles(ctx context.Context, p *pipeline.Pipeline, names []string, std
 		default:
 			packets = src.Packets()
 		}
+		n, link := src.Skipped()
+		skipped += uint64(n)
+		if n > 0 && packets == 0 && in.Error == "" {
+			in.Error = fmt.Sprintf("%s: %v %d: none of its %d frames can be inspected", name, capture.ErrUnsupportedLinkType, link, n)
+			fmt.Fprintf(stderr, "iotgw analyze: %s\n", in.Error)
+			failed = true
+		}
 		in.Packets = packets
 		inputs = append(inputs, in)
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	return inputs, failed
+	return inputs, skipped, failed
 }
 
 func counters(p *pipeline.Pipeline) report.Counters {

@@ -117,11 +117,30 @@ func newFlagSet(name, args string, stderr io.Writer) *flag.FlagSet {
 
 // parseFlags parses args; the second result is the exit status to return
 // when parsing did not succeed (help asked for, or a bad flag).
+//
+// Flags may follow arguments ("analyze x.pcap --json"), as owners type
+// them; after "--" everything is an argument (a file named "-x.pcap").
 func parseFlags(fs *flag.FlagSet, args []string) (ok bool, code int) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return false, exitOK
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return false, exitOK
+			}
+			return false, exitUsage
 		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
+	}
+	// Leave the arguments where fs.Args finds them.
+	if err := fs.Parse(append([]string{"--"}, positional...)); err != nil {
 		return false, exitUsage
 	}
 	return true, exitOK

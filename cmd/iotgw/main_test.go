@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -41,6 +42,9 @@ func TestDispatch(t *testing.T) {
 		{"analyze_fail_on_high", []string{"analyze", "--config", "/dev/null", "--fail-on", "high", demo}, exitFindings, "default_credentials", ""},
 		{"analyze_fail_on_critical", []string{"analyze", "--config", "/dev/null", "--fail-on", "critical", demo}, exitFindings, "outdated_firmware", ""},
 		{"analyze_fail_on_none", []string{"analyze", "--config", "/dev/null", "--fail-on", "none", demo}, exitOK, "", ""},
+		{"analyze_fail_on_none_upper_case", []string{"analyze", "--config", "/dev/null", "--fail-on", "NONE", demo}, exitOK, "", ""},
+		{"analyze_flags_after_the_file", []string{"analyze", demo, "--config", "/dev/null", "--fail-on", "high"}, exitFindings, "default_credentials", ""},
+		{"analyze_dashes_end_flags", []string{"analyze", "--config", "/dev/null", "--", "--json"}, exitUsage, "", "--json"},
 		{"check_config_ok", []string{"check-config", "--config", "../../iotgw.example.toml"}, exitOK, "iotgw.example.toml: ok", ""},
 		// A word left over is refused, not ignored: the path of a
 		// configuration without --config must not act on the default one.
@@ -151,6 +155,60 @@ func TestAnalyzeTruncatedFile(t *testing.T) {
 	}
 	if len(sum.Inputs) != 2 || sum.Inputs[0].Packets == 0 || sum.Inputs[0].Error == "" || sum.Inputs[1].Error != "" {
 		t.Errorf("inputs %+v", sum.Inputs)
+	}
+}
+
+// TestAnalyzeEventsNotOverAnInput: --events naming a capture to read is
+// refused before the file is created, which would empty it.
+func TestAnalyzeEventsNotOverAnInput(t *testing.T) {
+	data, err := os.ReadFile(demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.pcap")
+	if err := os.WriteFile(in, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.pcap")
+	if err := os.Symlink(in, link); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run(t, "analyze", "--config", "/dev/null", "--quiet", "--events", link, in)
+	if code != exitUsage || !strings.Contains(stderr, "is the capture") {
+		t.Errorf("exit %d, stderr %q; want %d and a refusal", code, stderr, exitUsage)
+	}
+	if got, err := os.ReadFile(in); err != nil || len(got) != len(data) {
+		t.Errorf("the capture has %d bytes (%v), want %d", len(got), err, len(data))
+	}
+}
+
+// TestAnalyzeNothingInspectable: a pcapng whose only interface is of a
+// link type iotgw does not decode (802.11 with radiotap, as Wireshark
+// writes a monitor capture) fails rather than passing as a clean capture
+// of 0 packets.
+func TestAnalyzeNothingInspectable(t *testing.T) {
+	le := binary.LittleEndian
+	block := func(typ uint32, body []byte) []byte {
+		n := uint32(12 + len(body))
+		b := le.AppendUint32(le.AppendUint32(nil, typ), n)
+		return le.AppendUint32(append(b, body...), n)
+	}
+	shb := le.AppendUint64(le.AppendUint16(le.AppendUint16(le.AppendUint32(nil, 0x1a2b3c4d), 1), 0), ^uint64(0))
+	idb := le.AppendUint32(le.AppendUint16(le.AppendUint16(nil, 127), 0), 0) // radiotap
+	frame := make([]byte, 16)
+	epb := append(le.AppendUint32(le.AppendUint32(le.AppendUint32(le.AppendUint32(le.AppendUint32(nil, 0), 0), 1), 16), 16), frame...)
+	file := slices.Concat(block(0x0a0d0d0a, shb), block(1, idb), block(6, epb), block(6, epb))
+	path := filepath.Join(t.TempDir(), "wifi.pcapng")
+	if err := os.WriteFile(path, file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, "analyze", "--config", "/dev/null", "--quiet", "--json", path)
+	if code != exitUsage || !strings.Contains(stderr, "unsupported link type 127: none of its 2 frames can be inspected") {
+		t.Errorf("exit %d, stderr %q; want %d and the link type named", code, stderr, exitUsage)
+	}
+	if !strings.Contains(stdout, `"unknown_link":2`) {
+		t.Errorf("summary %q does not count the 2 frames left out", trim(stdout))
 	}
 }
 

@@ -53,14 +53,16 @@ type frameReader interface {
 // than its name, and either of them gzip-compressed. Mixed link types in
 // pcapng (one per interface) are kept.
 type File struct {
-	name    string
-	closer  io.Closer // nil for readers opened with NewReader
-	counter *countingReader
-	buf     *bufio.Reader
-	r       frameReader
-	packets int
-	size    int64
-	err     error // what ended reading; later calls return it again
+	name     string
+	closer   io.Closer // nil for readers opened with NewReader
+	counter  *countingReader
+	buf      *bufio.Reader
+	r        frameReader
+	packets  int
+	skipped  int      // frames of a link type not decoded
+	skipLink LinkType // the first such link type
+	size     int64
+	err      error // what ended reading; later calls return it again
 }
 
 // countingReader counts the bytes handed to the bufio.Reader above it; the
@@ -184,6 +186,10 @@ func (fr *File) Offset() int64 { return fr.counter.n - int64(fr.buf.Buffered()) 
 // Packets is the number of frames returned so far.
 func (fr *File) Packets() int64 { return int64(fr.packets) }
 
+// Skipped is the number of frames left out for their link type, and the
+// first such type.
+func (fr *File) Skipped() (int, LinkType) { return fr.skipped, fr.skipLink }
+
 // Size is the file's size in bytes, for progress reports.
 func (fr *File) Size() int64 { return fr.size }
 
@@ -207,6 +213,10 @@ func (fr *File) ReadPacket() ([]byte, Info, error) {
 		if !SupportedLinkType(info.LinkType) {
 			// One pcapng interface of an unsupported type (USB,
 			// Bluetooth) does not spoil the others: skip its packets.
+			if fr.skipped == 0 {
+				fr.skipLink = info.LinkType
+			}
+			fr.skipped++
 			continue
 		}
 		if info.Timestamp.IsZero() {
