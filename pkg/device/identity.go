@@ -44,6 +44,21 @@ type Attribute struct {
 	Alternatives []Alternative `json:"alternatives,omitempty"`
 }
 
+// OnlyChip reports whether the value rests on chip evidence alone (see
+// Evidence.Chip): a vendor that made a part of the device, not known to
+// have made the device.
+func (a Attribute) OnlyChip() bool {
+	if a.Value == "" || len(a.Evidence) == 0 {
+		return false
+	}
+	for _, ev := range a.Evidence {
+		if !ev.Chip {
+			return false
+		}
+	}
+	return true
+}
+
 // Alternative is a rival value of an attribute.
 type Alternative struct {
 	Value string  `json:"value"`
@@ -58,6 +73,9 @@ type Evidence struct {
 	Rule   string    `json:"rule"`   // rule id in rules.toml or dhcp_prl.toml
 	Weight float64   `json:"weight"`
 	Time   time.Time `json:"time"`
+	// Chip is set on a vendor vote of a rule that names the maker of a
+	// part of the device (radio chip, module, SDK), not of the device.
+	Chip bool `json:"chip,omitempty"`
 }
 
 type field uint8
@@ -157,7 +175,9 @@ func voteKey(f field, v string) string {
 // addMatch turns a rule match into votes and software.
 func (inv *Inventory) addMatch(d *Device, m fingerprint.Match, ev Evidence) {
 	ev.Rule, ev.Weight = m.Rule.ID, m.Weight
-	inv.addVote(d, fieldVendor, m.Vendor, ev)
+	vendorEv := ev
+	vendorEv.Chip = m.Rule.Chip
+	inv.addVote(d, fieldVendor, m.Vendor, vendorEv)
 	inv.addVote(d, fieldType, m.Type, ev)
 	inv.addVote(d, fieldModel, m.Model, ev)
 	inv.addVote(d, fieldFirmware, m.Firmware, ev)

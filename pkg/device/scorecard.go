@@ -70,7 +70,7 @@ func Scorecard(d *Device, contacts *Vendors) Card {
 	card := Card{Device: d.Key.String()}
 
 	vendor := d.Identity.Vendor
-	if vendor.Value != "" && contacts != nil {
+	if vendor.Value != "" && !vendor.OnlyChip() && contacts != nil {
 		card.Vendor = vendor.Value
 		if vi, ok := contacts.Lookup(vendor.Value); ok {
 			card.Contact = vi
@@ -201,6 +201,10 @@ func (s scorer) p521(vendor Attribute, vi *VendorInfo) Provision {
 	switch {
 	case vendor.Value == "":
 		p.Reasons = []string{"vendor not identified"}
+	case vendor.OnlyChip():
+		// The chip maker's policy covers its chip, not the firmware
+		// and product of whoever built the device around it.
+		p.Reasons = []string{"maker not identified: " + vendor.Value + " made a part of it (" + vendor.Evidence[0].Rule + ")"}
 	case vi == nil:
 		p.Reasons = []string{vendor.Value + " is not in the vendor security table"}
 	case vi.NoneFound:

@@ -202,6 +202,40 @@ source = "test table: Acme's site checked on 2025-06-01, no policy"
 	}
 }
 
+// TestScorecardChipMaker: a vendor named only by the maker of the
+// device's radio chip or SDK (its OUI, an SDK's default host name) is not
+// the maker whose disclosure policy covers the device.
+func TestScorecardChipMaker(t *testing.T) {
+	tests := []struct {
+		name     string
+		mac      string
+		hostname string
+		want     Status
+		reason   string
+		vendor   string // the card's vendor: the device's maker
+	}{
+		{"esp8266_plug_of_no_name", "24:0a:c4:12:34:56", "ESP_123456", Unknown, "made a part of it", ""},
+		{"espressif_oui_only", "24:0a:c4:12:34:56", "", Unknown, "made a part of it", ""},
+		{"intel_nic_only", "3c:a9:f4:6a:7b:8c", "", Unknown, "made a part of it", ""},
+		{"shelly_on_an_esp", "24:0a:c4:12:34:56", "shelly1-A1B2C3", Unknown, "no disclosure policy known for Shelly", "Shelly"},
+		{"hikvision_oui", "c0:56:e3:1a:2b:3c", "", Pass, "Hikvision", "Hikvision"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			inv.Emit(dhcp(tt.mac, event.Evidence{"hostname": tt.hostname, "prl": "1,3,28,6"}))
+			card := Scorecard(device(t, inv, tt.mac), nil)
+			st, r := statusOf(card, "5.2-1")
+			if st != tt.want || !strings.Contains(strings.Join(r, " "), tt.reason) {
+				t.Errorf("5.2-1 = %s %q, want %s with %q", st, r, tt.want, tt.reason)
+			}
+			if card.Vendor != tt.vendor || tt.vendor == "" && card.Contact != nil {
+				t.Errorf("card vendor %q contact %+v, want vendor %q", card.Vendor, card.Contact, tt.vendor)
+			}
+		})
+	}
+}
+
 func TestScorecardTLSCount(t *testing.T) {
 	inv := newInv()
 	m := mustMAC("00:11:22:33:44:55")

@@ -94,6 +94,10 @@ type Rule struct {
 	Weight   float64 `toml:"weight"`   // 0 < w <= 1 for identity outputs
 	Software string  `toml:"software"` // product id, lower case: "busybox"
 	Version  string  `toml:"version"`  // template of the product's version
+	// Chip marks a vendor that made a part of the product (its radio
+	// chip, network module or SDK), not the product: the OUI of an
+	// ESP8266 plug names Espressif whoever sold the plug.
+	Chip bool `toml:"chip"`
 
 	re *regexp.Regexp
 }
@@ -280,6 +284,9 @@ func (r *Rule) check() error {
 	}
 	if r.Version != "" && r.Software == "" {
 		return errors.New("version without software")
+	}
+	if r.Chip && r.Vendor == "" {
+		return errors.New("chip without vendor")
 	}
 	for _, t := range []string{r.Vendor, r.Type, r.Model, r.Firmware, r.OS, r.Version} {
 		if n := maxGroupRef(t); n > groups {

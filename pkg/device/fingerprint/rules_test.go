@@ -366,6 +366,7 @@ func TestParseRejects(t *testing.T) {
 		{"bad_product", base + "regex = 'a'\nsoftware = \"BusyBox\"\n", "product id"},
 		{"unknown_key", base + "regex = 'a'\ntype = \"camera\"\nweight = 0.5\ncolour = \"red\"\n", "unknown key"},
 		{"duplicate_id", base + "regex = 'a'\ntype = \"camera\"\nweight = 0.5\n" + base + "regex = 'b'\ntype = \"camera\"\nweight = 0.5\n", "duplicate"},
+		{"chip_without_vendor", base + "regex = 'a'\nos = \"lwIP\"\nchip = true\nweight = 0.5\n", "chip without vendor"},
 		{"parent_cycle", "[parents]\na = \"b\"\nb = \"a\"\n", "ancestor"},
 	}
 	for _, tt := range tests {
