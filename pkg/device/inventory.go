@@ -689,16 +689,15 @@ func (inv *Inventory) file(d *Device, ev *event.Event) {
 	}
 	if old, ok := d.filed[string(inv.key)]; ok {
 		old.Count = max(old.Count, 1) + max(ev.Count, 1)
-		latest := old.LastTime
-		if latest.IsZero() {
-			latest = old.Time
-		}
+		latest := lastSeen(old)
 		if ev.Kind == KindAudit && !ev.Time.Before(latest) {
 			// An audit's result is a state: the latest one stands
 			// ("stopped" one week, "none_found" the next).
 			old.Summary, old.Evidence = ev.Summary, ev.Evidence
 		}
-		if ev.Time.After(old.LastTime) {
+		if ev.Time.After(old.LastTime) && !ev.Time.Before(old.Time) {
+			// Not for one that arrives late: LastTime before Time would
+			// make the next late audit result look like the latest.
 			old.LastTime = ev.Time
 		}
 		if ev.Severity > old.Severity {
@@ -712,13 +711,24 @@ func (inv *Inventory) file(d *Device, ev *event.Event) {
 		// is more severe, so that the default login after 64 plaintext
 		// connections still reaches policy while findings of the same
 		// weight cannot push out the reason for a quarantine. A pinned
-		// (quarantined) device keeps what it has. Observations keep
-		// the first ones.
-		if _, pinned := inv.pinned[d.Key]; !ev.IsFinding() || pinned {
-			return
+		// (quarantined) device keeps the findings it has. An audit's
+		// result displaces the routine observation seen longest ago: it
+		// is a state, one per check, that the scorecard needs however
+		// many connections a phone has filled the list with. Other
+		// observations keep the first ones.
+		i := -1
+		switch {
+		case ev.IsFinding():
+			if _, pinned := inv.pinned[d.Key]; !pinned {
+				i = weakest(*list, nil)
+				if ev.Severity <= (*list)[i].Severity {
+					i = -1
+				}
+			}
+		case ev.Kind == KindAudit:
+			i = weakest(*list, isAudit)
 		}
-		i := weakest(*list)
-		if ev.Severity <= (*list)[i].Severity {
+		if i < 0 {
 			return
 		}
 		delete(d.filed, (*list)[i].DedupKey())
@@ -729,16 +739,22 @@ func (inv *Inventory) file(d *Device, ev *event.Event) {
 }
 
 // weakest is the index of the least severe event, the one last seen
-// longest ago among equals.
-func weakest(list []*event.Event) int {
-	w := 0
-	for i, ev := range list[1:] {
-		if ev.Severity < list[w].Severity || ev.Severity == list[w].Severity && lastSeen(ev).Before(lastSeen(list[w])) {
-			w = i + 1
+// longest ago among equals, passing over those keep holds (nil: none);
+// -1 when it holds them all.
+func weakest(list []*event.Event, keep func(*event.Event) bool) int {
+	w := -1
+	for i, ev := range list {
+		if keep != nil && keep(ev) {
+			continue
+		}
+		if w < 0 || ev.Severity < list[w].Severity || ev.Severity == list[w].Severity && lastSeen(ev).Before(lastSeen(list[w])) {
+			w = i
 		}
 	}
 	return w
 }
+
+func isAudit(ev *event.Event) bool { return ev.Kind == KindAudit }
 
 func lastSeen(ev *event.Event) time.Time {
 	if ev.LastTime.After(ev.Time) {

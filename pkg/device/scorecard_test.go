@@ -2,6 +2,7 @@ package device
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -141,7 +142,9 @@ func TestScorecard(t *testing.T) {
 
 // TestScorecardAuditResults: the audit files its port check and its
 // default-login test one after the other; both count, and a later result
-// of one check replaces the earlier.
+// of one check replaces the earlier, also on a busy device whose
+// observations are full (a phone or TV fills them with connections in
+// minutes).
 func TestScorecardAuditResults(t *testing.T) {
 	const mac, ip = "00:11:22:33:44:55", "192.168.1.5"
 	audit := func(at time.Duration, check, result string) *event.Event {
@@ -163,20 +166,45 @@ func TestScorecardAuditResults(t *testing.T) {
 			map[string]Status{"5.1-1": Unknown}},
 		{"late_arrival_of_an_older_result", []*event.Event{audit(7*24*time.Hour, "default_login", "none_found"), audit(0, "default_login", "stopped")},
 			map[string]Status{"5.1-1": Pass}},
+		{"two_late_arrivals", []*event.Event{audit(7*24*time.Hour, "default_login", "none_found"), audit(0, "default_login", "stopped"), audit(24*time.Hour, "default_login", "stopped")},
+			map[string]Status{"5.1-1": Pass}},
+	}
+	// busy fills the device's observations with TLS connections.
+	busy := func(inv *Inventory) {
+		for i := range maxObservation + 6 {
+			flow := &event.Flow{Transport: "tcp", App: "tls", Client: event.Endpoint{MAC: mac, IP: ip, Local: true},
+				Server: event.Endpoint{IP: fmt.Sprintf("203.0.113.%d", i+1), Port: 443}, Direction: event.LANToWAN}
+			ev := obs(mac, ip, event.KindTLSClient, event.Evidence{"sni": "example.com"})
+			ev.Flow, ev.Time = flow, t0.Add(-time.Hour+time.Duration(i)*time.Second)
+			inv.Emit(ev)
+		}
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			inv := newInv()
-			for _, ev := range tt.events {
-				inv.Emit(ev)
-			}
-			card := Scorecard(device(t, inv, mac), nil)
-			for id, want := range tt.want {
-				if st, r := statusOf(card, id); st != want {
-					t.Errorf("%s = %s (%v), want %s", id, st, r, want)
+		for _, full := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/full=%v", tt.name, full), func(t *testing.T) {
+				inv := newInv()
+				if full {
+					busy(inv)
 				}
-			}
-		})
+				for _, ev := range tt.events {
+					ev := *ev // filing folds repeats into the event it keeps
+					inv.Emit(&ev)
+				}
+				d := device(t, inv, mac)
+				card := Scorecard(d, nil)
+				for id, want := range tt.want {
+					if st, r := statusOf(card, id); st != want {
+						t.Errorf("%s = %s (%v), want %s", id, st, r, want)
+					}
+				}
+				if len(d.Observations) > maxObservation {
+					t.Errorf("%d observations, over the cap %d", len(d.Observations), maxObservation)
+				}
+				if full && d.Filed(d.Observations[0].DedupKey()) == nil {
+					t.Error("a displaced observation is still indexed")
+				}
+			})
+		}
 	}
 }
 
