@@ -186,6 +186,21 @@ func TestCorpusMDNSVirtualMachine(t *testing.T) {
 	t.Fatal("no device named johanna-QEMU-Virtual-Machine")
 }
 
+// TestCorpusWeakCipherScorecard: TLS 1.2 with TLS_RSA_WITH_RC4_128_MD5
+// (MANIFEST.tsv) protects neither credentials nor personal data.
+func TestCorpusWeakCipherScorecard(t *testing.T) {
+	inv := run(t, inspecttest.CorpusFile(t, "zeek-tls-tls1.2.pcap"))
+	card := device.Scorecard(lookup(t, inv, "b8:f6:b1:16:11:6d"), nil)
+	want := map[string]device.Status{"5.5-1": device.Fail, "5.5-7": device.Unknown, "5.8-2": device.Unknown}
+	for _, cp := range card.Capabilities {
+		for _, p := range cp.Provisions {
+			if w, ok := want[p.ID]; ok && p.Status != w {
+				t.Errorf("%s = %s %q, want %s", p.ID, p.Status, p.Reasons, w)
+			}
+		}
+	}
+}
+
 // TestDemoScorecards checks the label of each demo device.
 func TestDemoScorecards(t *testing.T) {
 	inv := run(t, inspecttest.RepoFile(t, "testdata/demo.pcap"))

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/device/fingerprint"
@@ -101,11 +102,11 @@ type Address struct {
 
 // trafficCounts are what the scorecard needs to pass provision 5.5-1: how
 // many connections the device opened to the internet, and how many of
-// them were seen to negotiate TLS 1.2 or newer.
+// them were seen to negotiate TLS 1.2 or newer with a strong suite.
 type trafficCounts struct {
 	wanConns   uint32 // SYNs to addresses outside the LAN, retransmits not counted
-	tlsStrong  uint32 // ServerHellos of TLS >= 1.2 on those connections
-	tlsWeak    uint32 // ServerHellos of older versions
+	tlsStrong  uint32 // ServerHellos of TLS >= 1.2 on those connections, less those of a weak suite
+	tlsWeak    uint32 // ServerHellos of older versions or of a weak suite
 	lastDst    netip.Addr
 	lastPort   uint16
 	lastSeq    uint32
@@ -553,6 +554,9 @@ func (inv *Inventory) File(ev *event.Event) *Device {
 		d.LastSeen = ev.Time
 	}
 	inv.file(d, ev)
+	if ev.Kind == event.KindWeakTLS {
+		d.noteWeakSuite(ev)
+	}
 	if !ev.IsFinding() && t != trustNone {
 		inv.learn(d, ev, t)
 	}
@@ -601,6 +605,32 @@ func (inv *Inventory) noteWANServer(ev *event.Event) {
 		d.traffic.tlsStrong++
 	default:
 		d.traffic.tlsWeak++
+	}
+}
+
+// noteWeakSuite moves an internet session of d from strong to weak when
+// the TLS analyzer found its suite weak. noteWANServer counted its
+// ServerHello by version alone; the analyzer, which grades suites, says
+// so at the flow's end in a weak_tls finding against the device as the
+// client, with reason weak_cipher. With reason old_version too the
+// version was below TLS 1.2, and the session already counts as weak.
+func (d *Device) noteWeakSuite(ev *event.Event) {
+	f := ev.Flow
+	if f == nil || f.Server.Local || !f.Client.Local || f.Client.IP != ev.Device.IP {
+		return
+	}
+	weakSuite := false
+	for r := range strings.SplitSeq(ev.Evidence["reason"], ",") {
+		switch r {
+		case "old_version":
+			return
+		case "weak_cipher":
+			weakSuite = true
+		}
+	}
+	if t := &d.traffic; weakSuite && t.tlsStrong > 0 {
+		t.tlsStrong--
+		t.tlsWeak++
 	}
 }
 

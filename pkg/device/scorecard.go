@@ -248,21 +248,25 @@ func (s scorer) p537() Provision {
 }
 
 // strongInternet says whether every connection the device opened to the
-// internet was seen to negotiate TLS 1.2 or newer.
+// internet was seen to negotiate TLS 1.2 or newer with a strong suite,
+// and no weak_tls finding stands against the device.
 func (s scorer) strongInternet() (string, bool) {
 	t := s.d.traffic
-	if t.wanConns == 0 || t.tlsWeak > 0 || t.tlsStrong < t.wanConns {
+	if t.wanConns == 0 || t.tlsWeak > 0 || t.tlsStrong < t.wanConns || len(s.findings(kinds(event.KindWeakTLS))) > 0 {
 		return "", false
 	}
-	return fmt.Sprintf("all %d internet connections seen used TLS 1.2 or newer", t.wanConns), true
+	return fmt.Sprintf("all %d internet connections seen used TLS 1.2 or newer with a strong cipher", t.wanConns), true
 }
 
 func (s scorer) internetUnknown() string {
 	t := s.d.traffic
+	if weak := s.findings(kinds(event.KindWeakTLS)); len(weak) > 0 {
+		return weak[0]
+	}
 	if t.wanConns == 0 {
 		return "no internet connection opened by the device seen"
 	}
-	return fmt.Sprintf("%d of %d internet connections seen were TLS 1.2 or newer", t.tlsStrong, t.wanConns)
+	return fmt.Sprintf("%d of %d internet connections seen were TLS 1.2 or newer with a strong cipher", t.tlsStrong, t.wanConns)
 }
 
 func (s scorer) p551() Provision {

@@ -290,6 +290,63 @@ func TestScorecardTLSCount(t *testing.T) {
 	}
 }
 
+// TestScorecardTLSSuite: an internet session counts as protected only
+// when its suite is strong too (the TLS analyzer's weak_tls finding says
+// when it is not), and no provision passes on TLS while a weak_tls
+// finding stands.
+func TestScorecardTLSSuite(t *testing.T) {
+	m := mustMAC("00:11:22:33:44:55")
+	wan := &event.Flow{Transport: "tcp", Client: event.Endpoint{MAC: m.String(), IP: "192.168.1.5", Local: true},
+		Server: event.Endpoint{IP: "203.0.113.10", Port: 443}, Direction: event.LANToWAN}
+	lan := &event.Flow{Transport: "tcp", Client: event.Endpoint{IP: "192.168.1.9", Local: true},
+		Server: event.Endpoint{MAC: m.String(), IP: "192.168.1.5", Port: 443, Local: true}}
+	hello := func(version, cipher string) *event.Event {
+		return &event.Event{Time: t0, Type: event.TypeObservation, Kind: event.KindTLSServer,
+			Device: event.Endpoint{IP: "203.0.113.10", Port: 443}, Flow: wan,
+			Evidence: event.Evidence{"tls_version_id": version, "cipher": cipher}}
+	}
+	weak := func(flow *event.Flow, version, cipher, reason string) *event.Event {
+		f := finding(event.KindWeakTLS, "Weak TLS: "+version+" with "+cipher, event.Evidence{"tls_version": version, "cipher": cipher, "reason": reason})
+		f.Flow, f.Severity = flow, event.SeverityMedium
+		return f
+	}
+	tests := []struct {
+		name   string
+		events []*event.Event
+		want   Status // of 5.5-7 and 5.8-2
+		strong uint32 // internet sessions counted as protected
+	}{
+		{"tls12_strong_suite", []*event.Event{hello("0x0303", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256")}, Pass, 1},
+		{"tls12_rc4", []*event.Event{hello("0x0303", "TLS_RSA_WITH_RC4_128_MD5"),
+			weak(wan, "TLS 1.2", "TLS_RSA_WITH_RC4_128_MD5", "weak_cipher")}, Unknown, 0},
+		{"tls10_rc4", []*event.Event{hello("0x0301", "TLS_RSA_WITH_RC4_128_MD5"),
+			weak(wan, "TLS 1.0", "TLS_RSA_WITH_RC4_128_MD5", "old_version,weak_cipher")}, Unknown, 0},
+		// The device's own web page on the LAN with RC4: its internet
+		// sessions were strong, but it does use a weak suite.
+		{"weak_lan_server", []*event.Event{hello("0x0304", "TLS_AES_128_GCM_SHA256"),
+			weak(lan, "TLS 1.2", "TLS_RSA_WITH_RC4_128_SHA", "weak_cipher")}, Unknown, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			inv.ObservePacket(synPacket(m, "192.168.1.5", "203.0.113.10", 40000, 1))
+			for _, ev := range tt.events {
+				inv.Emit(ev)
+			}
+			d := device(t, inv, m.String())
+			card := Scorecard(d, nil)
+			for _, id := range []string{"5.5-7", "5.8-2"} {
+				if st, r := statusOf(card, id); st != tt.want {
+					t.Errorf("%s = %s %q, want %s", id, st, r, tt.want)
+				}
+			}
+			if d.traffic.tlsStrong != tt.strong || d.traffic.tlsStrong+d.traffic.tlsWeak != 1 {
+				t.Errorf("traffic %+v, want %d strong of 1", d.traffic, tt.strong)
+			}
+		})
+	}
+}
+
 func TestWriteText(t *testing.T) {
 	inv := newInv()
 	inv.Emit(dhcp("c0:56:e3:1a:2b:3c", event.Evidence{"vendor_class": "HIKVISION"}))
