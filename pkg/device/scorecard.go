@@ -159,9 +159,11 @@ func unknown(p Provision, reason string) Provision {
 	return p
 }
 
-// acceptedLogins are accepted logins seen with a password that is not a
-// factory default: the device's password was changed. An empty password,
-// an anonymous guest login or a token says nothing about the password.
+// acceptedLogins are accepted logins to the device seen with a password
+// that is not a factory default: the device's password was changed. An
+// empty password, an anonymous guest login or a token says nothing about
+// the password, nor does a login the device made to another server (a
+// mail client's to its provider: the user's account, not the device's).
 func (s scorer) acceptedLogins() []string {
 	return s.findings(func(e *event.Event) bool {
 		switch e.Evidence["password_class"] {
@@ -169,31 +171,31 @@ func (s scorer) acceptedLogins() []string {
 			return false
 		}
 		return (e.Kind == event.KindPlaintextCredentials || e.Kind == event.KindWeakCredentials) &&
-			e.Evidence["accepted"] == "yes"
+			e.Evidence["accepted"] == "yes" && s.servedByDevice(e)
 	})
 }
 
 func (s scorer) p511() Provision {
 	pass := ""
 	if l := s.acceptedLogins(); len(l) > 0 {
-		pass = "login seen with a password that is not a factory default: " + l[0]
+		pass = "login to the device seen with a password that is not a factory default: " + l[0]
 	} else if sum, ok := s.audited("default_login"); ok {
 		pass = "default-login audit found none: " + sum
 	}
 	return unknown(verdict("5.1-1", "No universal default passwords", s.findings(kinds(event.KindDefaultCredentials)), pass),
-		"no login to or from the device seen, and no audit yet")
+		"no login to the device seen, and no audit yet")
 }
 
 func (s scorer) p512() Provision {
 	pass := ""
 	for _, f := range s.d.Findings {
-		if f.Kind == event.KindPlaintextCredentials && f.Evidence["password_class"] == "unique" && f.Evidence["accepted"] == "yes" {
-			pass = "login seen with a unique password: " + f.Summary
+		if f.Kind == event.KindPlaintextCredentials && f.Evidence["password_class"] == "unique" && f.Evidence["accepted"] == "yes" && s.servedByDevice(f) {
+			pass = "login to the device seen with a unique password: " + f.Summary
 			break
 		}
 	}
 	return unknown(verdict("5.1-2", "Passwords not easily guessable", s.findings(kinds(event.KindWeakCredentials)), pass),
-		"no password of the device seen")
+		"no login to the device with its password seen")
 }
 
 func (s scorer) p521(vendor Attribute, vi *VendorInfo) Provision {

@@ -16,6 +16,14 @@ func finding(kind event.Kind, summary string, ev event.Evidence) *event.Event {
 		Device: event.Endpoint{MAC: "00:11:22:33:44:55", IP: "192.168.1.5", Local: true}, Evidence: ev}
 }
 
+// servedBy makes e about a login to its device's service on port.
+func servedBy(e *event.Event, port uint16) *event.Event {
+	srv := e.Device
+	srv.Port = port
+	e.Flow = &event.Flow{Transport: "tcp", Client: event.Endpoint{IP: "192.168.1.9", Local: true}, Server: srv}
+	return e
+}
+
 func statusOf(c Card, id string) (Status, []string) {
 	for _, cp := range c.Capabilities {
 		for _, p := range cp.Provisions {
@@ -52,21 +60,31 @@ func TestScorecard(t *testing.T) {
 			}(),
 		}, map[string]Status{"5.1-1": Fail, "5.5-7": Unknown}, ""},
 		{"changed_password_accepted", []*event.Event{
-			finding(event.KindPlaintextCredentials, "FTP login sent without encryption (user a***, unique, accepted: yes)",
-				event.Evidence{"protocol": "ftp", "password_class": "unique", "accepted": "yes"}),
-		}, map[string]Status{"5.1-1": Pass}, "not a factory default"},
+			servedBy(finding(event.KindPlaintextCredentials, "FTP login sent without encryption (user a***, unique, accepted: yes)",
+				event.Evidence{"protocol": "ftp", "password_class": "unique", "accepted": "yes"}), 21),
+		}, map[string]Status{"5.1-1": Pass, "5.1-2": Pass}, "login to the device seen"},
+		// A login the device made to an internet service (a mail
+		// client's) is the user's account, not the device's password.
+		{"login_to_an_internet_service", []*event.Event{
+			func() *event.Event {
+				e := finding(event.KindPlaintextCredentials, "SMTP login sent without encryption (user ga***, unique, accepted: yes)",
+					event.Evidence{"protocol": "smtp", "password_class": "unique", "accepted": "yes"})
+				e.Flow = &event.Flow{Transport: "tcp", App: "smtp", Client: e.Device, Server: event.Endpoint{IP: "217.12.11.66", Port: 587}, Direction: event.LANToWAN}
+				return e
+			}(),
+		}, map[string]Status{"5.1-1": Unknown, "5.1-2": Unknown}, "no login to the device"},
 		// Logins that say nothing about the device's password: no pass.
 		{"anonymous_login_accepted", []*event.Event{
-			finding(event.KindPlaintextCredentials, "FTP anonymous login, no password needed (user an***, accepted: yes)",
-				event.Evidence{"protocol": "ftp", "password_class": "anonymous", "accepted": "yes"}),
+			servedBy(finding(event.KindPlaintextCredentials, "FTP anonymous login, no password needed (user an***, accepted: yes)",
+				event.Evidence{"protocol": "ftp", "password_class": "anonymous", "accepted": "yes"}), 21),
 		}, map[string]Status{"5.1-1": Unknown}, ""},
 		{"empty_password_accepted", []*event.Event{
-			finding(event.KindPlaintextCredentials, "MQTT login sent without encryption (user te***, empty, accepted: yes)",
-				event.Evidence{"protocol": "mqtt", "password_class": "empty", "accepted": "yes"}),
+			servedBy(finding(event.KindPlaintextCredentials, "MQTT login sent without encryption (user te***, empty, accepted: yes)",
+				event.Evidence{"protocol": "mqtt", "password_class": "empty", "accepted": "yes"}), 1883),
 		}, map[string]Status{"5.1-1": Unknown}, ""},
 		{"token_accepted", []*event.Event{
-			finding(event.KindPlaintextCredentials, "HTTP login sent without encryption (token, accepted: yes)",
-				event.Evidence{"protocol": "http", "password_class": "token", "accepted": "yes"}),
+			servedBy(finding(event.KindPlaintextCredentials, "HTTP login sent without encryption (token, accepted: yes)",
+				event.Evidence{"protocol": "http", "password_class": "token", "accepted": "yes"}), 80),
 		}, map[string]Status{"5.1-1": Unknown}, ""},
 		{"audit_found_no_ports", []*event.Event{
 			obs("00:11:22:33:44:55", "192.168.1.5", KindAudit, event.Evidence{"check": "ports", "result": "none_found"}),
