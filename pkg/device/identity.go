@@ -235,9 +235,11 @@ func (inv *Inventory) refresh(d *Device) {
 }
 
 // runsApps reports whether signals other than domains say the device is
-// a phone or a computer, or runs iOS, macOS or Windows: a device whose
-// owner installs apps. Its domains then name the apps (the Hue, Sonos or
-// camera app resolving its vendor's cloud), not what the device is.
+// a phone or a computer, or runs Android, iOS, macOS or Windows: a device
+// whose owner installs apps. Its domains then name the apps (the Hue,
+// Sonos or camera app resolving its vendor's cloud), not what the device
+// is. Android counts whatever the form factor: a Fire TV or an Android
+// TV box installs the same apps as a phone.
 func runsApps(votes []vote) bool {
 	for i := range votes {
 		v := &votes[i]
@@ -247,7 +249,7 @@ func runsApps(votes []vote) bool {
 		switch {
 		case v.field == fieldType && (v.key == "phone" || v.key == "computer"):
 			return true
-		case v.field == fieldOS && (v.key == "ios" || v.key == "macos" || v.key == "windows"):
+		case v.field == fieldOS && (v.key == "android" || v.key == "ios" || v.key == "macos" || v.key == "windows"):
 			return true
 		}
 	}

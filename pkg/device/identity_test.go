@@ -170,7 +170,10 @@ func TestAppDomainsDoNotNameAPhone(t *testing.T) {
 		vendor, typ  string
 		domainsCount bool
 	}{
-		{"android_phone", event.Evidence{"vendor_class": "android-dhcp-13", "prl": "1,3,6,15,26,28,51,58,59,43,114,108"}, "", "phone", false},
+		// Android's DHCP client says Android, not phone: a Fire TV
+		// sends it too.
+		{"android_phone", event.Evidence{"vendor_class": "android-dhcp-13", "prl": "1,3,6,15,26,28,51,58,59,43,114,108"}, "", TypeUnknown, false},
+		{"android_phone_by_name", event.Evidence{"vendor_class": "android-dhcp-7", "hostname": "android-3f2a9c0b1d4e5f60"}, "", "phone", false},
 		{"unknown_device", event.Evidence{"prl": "1,3,28,6"}, "Philips Hue", "", true},
 	}
 	for _, tt := range tests {
@@ -201,6 +204,37 @@ func TestAppDomainsDoNotNameAPhone(t *testing.T) {
 			}
 			if tt.domainsCount && id.Vendor.Value == "" {
 				t.Errorf("no vendor from the domains: %+v", id.Vendor)
+			}
+		})
+	}
+}
+
+// TestAndroidDHCPClientNamesTheOS: phones, Fire TV sticks, Echo Shows
+// and Android TV boxes all send android-dhcp-*; it says Android, and the
+// type comes from elsewhere or stays unknown.
+func TestAndroidDHCPClientNamesTheOS(t *testing.T) {
+	tests := []struct {
+		name        string
+		mac         string
+		hostname    string
+		mdns        event.Evidence // nil: none
+		vendor, typ string
+	}{
+		{"fire_tv_stick", "f0:27:2d:11:22:33", "amazon-1a2b3c4d5", nil, "Amazon", TypeUnknown},
+		{"android_tv_box", "da:a1:19:00:00:03", "", event.Evidence{"hostname": "living-room", "services": "_androidtvremote2._tcp"}, "", "tv"},
+		{"old_android_phone", "da:a1:19:00:00:04", "android-3f2a9c0b1d4e5f60", nil, "", "phone"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			inv.Emit(dhcp(tt.mac, event.Evidence{"hostname": tt.hostname, "vendor_class": "android-dhcp-9", "prl": "1,3,6,15,26,28,51,58,59,43"}))
+			inv.Emit(obs(tt.mac, "192.168.1.30", event.KindDNSQuery, event.Evidence{"name": "avs-alexa-eu.amazon.com"}))
+			if tt.mdns != nil {
+				inv.Emit(obs(tt.mac, "192.168.1.30", event.KindMDNS, tt.mdns))
+			}
+			id := device(t, inv, tt.mac).Identity
+			if id.OS.Value != "Android" || id.Type.Value != tt.typ || id.Vendor.Value != tt.vendor {
+				t.Errorf("vendor %q type %q os %q, want %q %q Android", id.Vendor.Value, id.Type.Value, id.OS.Value, tt.vendor, tt.typ)
 			}
 		})
 	}

@@ -39,7 +39,7 @@ var ruleCases = []ruleCase{
 
 	// DHCP.
 	{SigDHCPVendorClass, "MSFT 5.0", "dhcp-vc-msft", "os=Windows"},
-	{SigDHCPVendorClass, "android-dhcp-13", "dhcp-vc-android", "os=Android|type=phone"},
+	{SigDHCPVendorClass, "android-dhcp-13", "dhcp-vc-android", "os=Android"},
 	{SigDHCPVendorClass, "dhcpcd-6.11.5:Linux-4.1.18-v7+:armv7l:BCM2709", "dhcp-vc-dhcpcd", "os=Linux|sw=dhcpcd|ver=6.11.5"},
 	{SigDHCPVendorClass, "dhcpcd-6.11.5:Linux-4.1.18-v7+:armv7l:BCM2709", "dhcp-vc-dhcpcd-kernel", "sw=linux|ver=4.1.18"},
 	{SigDHCPVendorClass, "dhcpcd-6.11.5:Linux-4.1.18-v7+:armv7l:BCM2709", "dhcp-vc-raspberry-pi", "vendor=Raspberry Pi|type=computer"},
