@@ -240,6 +240,39 @@ func TestAndroidDHCPClientNamesTheOS(t *testing.T) {
 	}
 }
 
+// TestESPFirmwareOS: Tasmota and ESPHome run on lwIP; the stack's DHCP
+// signature supports the firmware's name instead of outvoting it, and
+// the firmware's name is no maker.
+func TestESPFirmwareOS(t *testing.T) {
+	tests := []struct {
+		name     string
+		hostname string
+		mdns     event.Evidence // nil: none
+		os       string
+	}{
+		{"tasmota", "tasmota-1A2B3C-0123", nil, "Tasmota"},
+		{"esphome", "ESP_12AB34", event.Evidence{"hostname": "kitchen-sensor", "services": "_esphomelib._tcp"}, "ESPHome"},
+		{"plain_esp_sdk", "ESP_12AB34", nil, "lwIP"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			const mac = "24:0a:c4:12:34:57" // Espressif
+			inv.Emit(dhcp(mac, event.Evidence{"hostname": tt.hostname, "prl": "1,3,28,6"}))
+			if tt.mdns != nil {
+				inv.Emit(obs(mac, "192.168.1.20", event.KindMDNS, tt.mdns))
+			}
+			id := device(t, inv, mac).Identity
+			if id.OS.Value != tt.os || len(id.OS.Alternatives) != 0 {
+				t.Errorf("os %q (alternatives %v), want %q alone", id.OS.Value, id.OS.Alternatives, tt.os)
+			}
+			if id.Vendor.Value != "Espressif" || !id.Vendor.OnlyChip() {
+				t.Errorf("vendor %+v, want the chip maker alone", id.Vendor)
+			}
+		})
+	}
+}
+
 func TestPrivateMACHasNoOUIVendor(t *testing.T) {
 	inv := newInv()
 	// 02:00:00… and da:… have the locally administered bit set.

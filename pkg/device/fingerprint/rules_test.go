@@ -91,6 +91,7 @@ var ruleCases = []ruleCase{
 	{SigHostname, "PS5-123", "host-playstation", "vendor=Sony|type=game_console"},
 	{SigHostname, "johanna-QEMU-Virtual-Machine", "host-virtual-machine", "type=computer"},
 	{SigMQTTClientID, "DVES_3A2B1C", "host-tasmota", "os=Tasmota|type=plug"},
+	{SigHostname, "tasmota-1A2B3C-0123", "host-tasmota", "os=Tasmota|type=plug"},
 	{SigHostname, "shellyplug-s-7C87CE", "host-shelly", "vendor=Shelly|type=plug"},
 
 	// mDNS.
@@ -241,6 +242,7 @@ var ruleMisses = []ruleCase{
 	{SigHostname, "ipcamera.example", "host-tv", ""},
 	{SigHostname, "HS1100", "host-kasa", ""},
 	{SigHostname, "android-3f2a", "host-android-default", ""},
+	{SigHostname, "tasmota-1A2B3C-0123", "host-brand-prefix", ""}, // firmware, not a maker
 	{SigDHCPVendorClass, "MSFT 98", "dhcp-vc-msft", ""},
 	{SigDHCPVendorClass, "udhcp", "dhcp-vc-udhcp", ""},
 	{SigDHCPPRL, "1,3,6,12,15,28,42,43", "prl-busybox-udhcpc", ""},
