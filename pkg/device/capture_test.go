@@ -186,6 +186,21 @@ func TestCorpusSSDPRouter(t *testing.T) {
 	t.Fatal("no device with an SSDP observation")
 }
 
+// TestCorpusMDNSOtherHostsRecords: a host sends answers for names of its
+// own addresses and one for another's (MANIFEST.tsv: v6-unrelated.local
+// → fe80::1, sent from fe80::200:deff:fead:beef); only its own name is
+// its own.
+func TestCorpusMDNSOtherHostsRecords(t *testing.T) {
+	inv := run(t, inspecttest.CorpusFile(t, "zeek-dns-mdns-no-assoc.pcap"))
+	var names []string
+	for _, h := range lookup(t, inv, "02:00:de:ad:be:ef").Hostnames {
+		names = append(names, h.Name)
+	}
+	if want := []string{"unrelated-reply-a", "unrelated-reply-aaaa"}; !slices.Equal(names, want) {
+		t.Errorf("host names %q, want %q", names, want)
+	}
+}
+
 func TestCorpusMDNSVirtualMachine(t *testing.T) {
 	// A QEMU guest announcing _ipp._tcp: a computer sharing a printer,
 	// not a printer.

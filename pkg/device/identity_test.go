@@ -1,6 +1,7 @@
 package device
 
 import (
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -268,6 +269,61 @@ func TestESPFirmwareOS(t *testing.T) {
 			}
 			if id.Vendor.Value != "Espressif" || !id.Vendor.OnlyChip() {
 				t.Errorf("vendor %+v, want the chip maker alone", id.Vendor)
+			}
+		})
+	}
+}
+
+// TestMDNSOfAnotherAddress: an announcement is the sender's own when its
+// address records name one of the sender's addresses, or none at all;
+// one naming only other addresses relays another host's records (an
+// access point reflecting mDNS), which say nothing about the sender.
+func TestMDNSOfAnotherAddress(t *testing.T) {
+	printer := event.Evidence{"hostname": "HP-LaserJet-M404", "services": "_ipp._tcp,_pdl-datastream._tcp",
+		"txt_ty": "HP LaserJet Pro M404dn", "txt_usb_mfg": "HP"}
+	with := func(ev event.Evidence, addrs string) event.Evidence {
+		out := maps.Clone(ev)
+		if addrs != "" {
+			out["addresses"] = addrs
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		known string // an address the sender used before, if any
+		ip    string // the sender's
+		mdns  event.Evidence
+		own   bool
+	}{
+		{"own_address", "", "192.168.1.40", with(printer, "192.168.1.40"), true},
+		{"its_other_address", "192.168.1.40", "fe80::1234", with(printer, "192.168.1.40,fe80::99"), true},
+		{"no_address_records", "", "192.168.1.40", with(printer, ""), true},
+		{"relayed_by_an_access_point", "", "192.168.1.2", with(printer, "192.168.1.40"), false},
+		{"relayed_v4_mapped", "", "192.168.1.2", with(printer, "::ffff:192.168.1.40"), false},
+		// Its link-local address, announced over IPv4 before it sent
+		// from it: nothing says it is another's.
+		{"link_local_over_ipv4", "", "192.168.1.40", with(printer, "fe80::99"), true},
+		{"another_link_local", "", "fe80::1234", with(printer, "fe80::99"), false},
+		{"held_by_another_device", "", "2001:db8::2", with(printer, "2001:db8::40"), false},
+		{"unknown_global_ipv6", "", "2001:db8::2", with(printer, "2001:db8::41"), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			const mac = "f0:9f:c2:01:02:03" // Ubiquiti
+			if tt.known != "" {
+				inv.Seen(mustMAC(mac), netip.MustParseAddr(tt.known), "", "neighbour", t0)
+			}
+			inv.Seen(mustMAC("3c:2a:f4:00:00:40"), netip.MustParseAddr("2001:db8::40"), "", "neighbour", t0)
+			inv.Emit(obs(mac, tt.ip, event.KindMDNS, tt.mdns))
+			d := device(t, inv, mac)
+			id := d.Identity
+			took := len(d.Hostnames) > 0 || id.Type.Value == "printer" || id.Vendor.Value == "HP" || id.Model.Value != ""
+			if took != tt.own {
+				t.Errorf("identity taken %v, want %v: hostnames %v, %s %s %q", took, tt.own, d.Hostnames, id.Vendor.Value, id.Type.Value, id.Model.Value)
+			}
+			if len(d.Observations) != 1 {
+				t.Errorf("%d observations, want the announcement filed", len(d.Observations))
 			}
 		})
 	}

@@ -379,11 +379,17 @@ func movedOn(addrs []Address, i int, now time.Time) bool {
 		return false
 	}
 	for _, b := range addrs[i+1:] {
-		if b.Addr.Is4() == a.Is4() && b.Addr.IsLinkLocalUnicast() == a.IsLinkLocalUnicast() {
+		if sameKind(a, b.Addr) {
 			return true
 		}
 	}
 	return false
+}
+
+// sameKind reports whether a and b are both IPv4, both IPv6 link-local
+// or both other IPv6 addresses.
+func sameKind(a, b netip.Addr) bool {
+	return a.Is4() == b.Is4() && a.IsLinkLocalUnicast() == b.IsLinkLocalUnicast()
 }
 
 // forget takes d out of the devices map.
@@ -557,6 +563,9 @@ func (inv *Inventory) File(ev *event.Event) *Device {
 	if ev.Kind == event.KindWeakTLS {
 		d.noteWeakSuite(ev)
 	}
+	if ev.Kind == event.KindMDNS && !inv.announcedBy(d, ev.Evidence["addresses"]) {
+		t = trustNone
+	}
 	if !ev.IsFinding() && t != trustNone {
 		inv.learn(d, ev, t)
 	}
@@ -632,6 +641,43 @@ func (d *Device) noteWeakSuite(ev *event.Event) {
 		t.tlsStrong--
 		t.tlsWeak++
 	}
+}
+
+// announcedBy reports whether an mDNS announcement from d whose address
+// records name addrs (a comma list) is d's own: no address record, or
+// one that may be d's. A responder puts its address records beside its
+// host name, services and TXT records (RFC 6763 12), so an announcement
+// whose addresses are all someone else's relays that host's records: an
+// access point reflecting mDNS between its networks, a Bonjour Sleep
+// Proxy answering for a sleeping Mac. An address is d's when d used it,
+// and someone else's when another device holds it, or when d holds
+// another of its kind that a host has only one of (IPv4, IPv6
+// link-local); otherwise nothing contradicts it (a host announces its
+// link-local address over IPv4 before it sends from it, and has many
+// global IPv6 addresses). An announcement with one record of d's and
+// others is taken whole: responders send their own records together.
+func (inv *Inventory) announcedBy(d *Device, addrs string) bool {
+	if addrs == "" {
+		return true
+	}
+	for s := range strings.SplitSeq(addrs, ",") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			continue
+		}
+		a = a.Unmap()
+		if slices.Contains(d.Addrs, a) {
+			return true
+		}
+		if k, ok := inv.byIP[a]; ok && k != d.Key {
+			continue
+		}
+		single := a.Is4() || a.IsLinkLocalUnicast()
+		if !single || !slices.ContainsFunc(d.Addrs, func(b netip.Addr) bool { return sameKind(a, b) }) {
+			return true
+		}
+	}
+	return false
 }
 
 // existing finds the device of an endpoint without making one.
