@@ -1,6 +1,7 @@
 package device
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"testing"
@@ -30,6 +31,11 @@ func TestDHCPFiledUnderItsClient(t *testing.T) {
 		for k, v := range extra {
 			ev[k] = v
 		}
+		return ev
+	}
+	dhcpv6 := func(extra event.Evidence) event.Evidence {
+		ev := event.Evidence{"protocol": "dhcpv6", "message_type": "solicit", "vendor_enterprise": "311", "vendor_class": "MSFT 5.0", "fqdn": "DESKTOP-AB12CD3"}
+		maps.Copy(ev, extra)
 		return ev
 	}
 	tests := []struct {
@@ -103,6 +109,25 @@ func TestDHCPFiledUnderItsClient(t *testing.T) {
 			evidence: event.Evidence{"protocol": "dhcpv6", "message_type": "solicit", "client_mac": wired,
 				"vendor_class": "dhcpcd-9.4.1:Linux-5.15.0:x86_64:GenuineIntel", "fqdn": "laptop"},
 			learner: victim, software: true, clean: []string{wired},
+		},
+		{
+			name:     "DHCPv6 relayed for a client on another link",
+			frameMAC: relay, frameIP: "fe80::211:22ff:fe33:4455",
+			evidence: dhcpv6(event.Evidence{"client_mac": victim, "relay_ip": "2001:db8:5::1"}),
+			learner:  victim, clean: []string{relay}, notAddr: "fe80::211:22ff:fe33:4455",
+		},
+		{
+			name:     "DHCPv6 relayed, a DUID without a MAC",
+			frameMAC: relay, frameIP: "fe80::211:22ff:fe33:4455",
+			evidence: dhcpv6(event.Evidence{"relay_ip": "::"}),
+			clean:    []string{relay},
+		},
+		{
+			name:     "DHCPv6 relay forged for a client on this link",
+			onLink:   victim,
+			frameMAC: attacker, frameIP: "fe80::c256:e3ff:fe1a:2b3c",
+			evidence: dhcpv6(event.Evidence{"client_mac": victim, "relay_ip": "2001:db8:5::1"}),
+			clean:    []string{victim, attacker},
 		},
 	}
 	for _, tt := range tests {

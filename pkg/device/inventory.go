@@ -844,7 +844,7 @@ func lastSeen(ev *event.Event) time.Time {
 func (inv *Inventory) deviceFor(ev *event.Event) (d *Device, t trust) {
 	ts := ev.Time
 	macText, withIP := ev.Device.MAC, true
-	if ev.Kind == event.KindDHCP && ev.Evidence["client_mac"] != "" {
+	if ev.Kind == event.KindDHCP && (ev.Evidence["client_mac"] != "" || ev.Evidence["relay_ip"] != "") {
 		macText, t = inv.dhcpClient(ev)
 		// A relayed message comes from the relay's address.
 		withIP = t != trustRelayed
@@ -885,12 +885,14 @@ func (inv *Inventory) deviceFor(ev *event.Event) (d *Device, t trust) {
 // and plant a host name and software on it. So it names the device only
 // when the frame came from that MAC, when no frame MAC is known (a
 // capture without a link layer, a reply to a client that has not sent on
-// the flow), or when a relay agent forwarded a DHCPv4 message for a client
-// not seen on this link. Otherwise the frame's sender gets the message: a
-// DHCPv6 client sends its own messages and its DUID may keep another
-// interface's MAC, so its content is still its own; a DHCPv4 message
-// with a foreign chaddr describes another client (a MAC-rewriting
-// repeater's, or a forger's victim) and is trusted for nothing.
+// the flow), or when a relay agent forwarded the message (DHCPv4 giaddr,
+// a DHCPv6 Relay-Forward: relay_ip) for a client not seen on this link.
+// Otherwise the frame's sender gets the message: a DHCPv6 client sends
+// its own messages and its DUID may keep another interface's MAC, so
+// its content is still its own unless relayed; a relayed message, or a
+// DHCPv4 message with a foreign chaddr, describes another client (a
+// MAC-rewriting repeater's, or a forger's victim) and is trusted for
+// nothing.
 func (inv *Inventory) dhcpClient(ev *event.Event) (macText string, t trust) {
 	client := ev.Evidence["client_mac"]
 	cm, err := hwaddr.Parse(client)
@@ -903,10 +905,11 @@ func (inv *Inventory) dhcpClient(ev *event.Event) (macText string, t trust) {
 	if fm, err := hwaddr.Parse(ev.Device.MAC); err == nil && fm == cm {
 		return client, trustOwn
 	}
-	if ev.Evidence["protocol"] == "dhcpv6" {
+	relayed := ev.Evidence["relay_ip"] != ""
+	if ev.Evidence["protocol"] == "dhcpv6" && !relayed {
 		return ev.Device.MAC, trustOwn
 	}
-	if ev.Evidence["relay_ip"] != "" {
+	if relayed {
 		// A client seen on this link talks to the server itself; a
 		// relayed message for it is forged.
 		if d, ok := inv.devices[Key{MAC: cm}]; !ok || !d.onLink {

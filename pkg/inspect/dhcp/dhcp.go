@@ -20,7 +20,10 @@
 //	client_mac    aa:bb:cc:dd:ee:ff: v4 chaddr; v6 the MAC inside a
 //	              DUID-LLT or DUID-LL with Ethernet hardware type
 //	client_ip     v4 ciaddr, when the client already has an address
-//	relay_ip      v4 giaddr, when a relay agent forwarded the message
+//	relay_ip      v4 giaddr, when a relay agent forwarded the message;
+//	              v6 the link-address of the innermost Relay-Forward
+//	              ("::" when the relay left it unspecified): the message
+//	              is a client's that the sender relayed
 //	hostname      v4 option 12, trailing NULs removed, printable ASCII
 //	prl           v4 option 55 as decimal codes "1,3,6,15" (the classic
 //	              DHCP fingerprint, order preserved)

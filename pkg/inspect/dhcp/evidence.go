@@ -155,6 +155,9 @@ func v6Evidence(m *v6Message, ev event.Evidence) {
 			ev["client_mac"] = formatMAC(mac)
 		}
 	}
+	if m.relayLink != nil {
+		ev["relay_ip"] = netip.AddrFrom16([16]byte(m.relayLink)).String()
+	}
 	if m.oro != nil {
 		ev["oro"] = decimalList(m.oro, 2)
 	}

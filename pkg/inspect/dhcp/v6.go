@@ -41,10 +41,13 @@ type v6Message struct {
 	oro         []byte // pairs of bytes
 	vendorClass []byte // enterprise number then length-prefixed data
 	fqdn        []byte // flags byte then a DNS wire-format name
+	// relayLink is the link-address of the innermost Relay-Forward
+	// envelope (16 bytes), nil when the message came from its client.
+	relayLink []byte
 }
 
 // parseV6 parses a DHCPv6 datagram into m, opening Relay-Forward
-// envelopes. It reports false when the datagram is not a well-formed
+// envelopes (and noting that it did). It reports false when the datagram is not a well-formed
 // DHCPv6 message. It does not allocate.
 func parseV6(b []byte, m *v6Message) bool {
 	*m = v6Message{}
@@ -63,6 +66,7 @@ func parseV6(b []byte, m *v6Message) bool {
 		if !ok {
 			return false
 		}
+		m.relayLink = b[2:18]
 		b = inner
 	}
 	m.msgType = b[0]
