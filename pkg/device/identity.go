@@ -263,6 +263,21 @@ type candidate struct {
 	depth      int
 	maxWeight  float64
 	latest     time.Time // of its own votes
+	// direct: a vote of it or of an ancestor comes from the device
+	// itself (not a domain it resolved, nor a chip maker's vendor).
+	direct bool
+}
+
+// strongDirect is the score from the device's own signals above which
+// domain votes cannot outvote them: the OUI registrant's weight, which
+// names the maker on its own.
+const strongDirect = 0.5
+
+// isDirect reports whether a vote comes from what the device says of
+// itself and names its maker or kind: not a domain it resolved (a DNS
+// forwarder resolves every household device's), nor a chip maker.
+func (v *vote) isDirect() bool {
+	return v.ev.Signal != string(fingerprint.SigDomain) && !v.ev.Chip
 }
 
 // combine concludes one attribute from the votes: each value's votes
@@ -314,19 +329,38 @@ func (inv *Inventory) combine(votes []vote, f field, skipDomains bool) Attribute
 	related := func(a, b *candidate) bool {
 		return slices.Contains(ancestors(a), b) || slices.Contains(ancestors(b), a)
 	}
+	best := 0.0 // of the values the device's own signals support
 	for _, c := range cands {
 		miss := 1.0
 		for _, v := range c.own {
 			miss *= 1 - v.ev.Weight
+			c.direct = c.direct || v.isDirect()
 		}
 		anc := ancestors(c)
 		c.depth = len(anc)
 		for _, a := range anc {
 			for _, v := range a.own {
 				miss *= 1 - v.ev.Weight
+				c.direct = c.direct || v.isDirect()
 			}
 		}
 		c.score = 1 - miss
+		if c.direct {
+			best = max(best, c.score)
+		}
+	}
+	if best >= strongDirect {
+		// Values named by domains alone stay below what the device's
+		// own signals say: a NAS forwarding the household's queries
+		// (Pi-hole, AdGuard Home) resolves the TV's, the speaker's and
+		// the camera's clouds, and their many weak votes must not
+		// outvote its OUI and host name. They still support the value
+		// they agree with, and name a device that says little itself.
+		for _, c := range cands {
+			if !c.direct {
+				c.score = min(c.score, math.Nextafter(best, 0))
+			}
+		}
 	}
 	slices.SortFunc(cands, func(a, b *candidate) int {
 		if a.score != b.score {

@@ -329,6 +329,45 @@ func TestMDNSOfAnotherAddress(t *testing.T) {
 	}
 }
 
+// TestDomainsDoNotOutvoteTheDevice: domain votes cannot outvote strong
+// evidence the device gives of itself (its OUI, host name): a NAS running
+// a DNS forwarder for the household resolves every device's cloud. They
+// still support what the device says, and name a device that says
+// little of itself (a chip maker's OUI is not its maker).
+func TestDomainsDoNotOutvoteTheDevice(t *testing.T) {
+	household := []string{"api.roku.com", "log-ingestion.samsungacr.com", "avs-alexa-eu.amazon.com", "ws.meethue.com", "fw.ring.com", "a2.tuyaeu.com", "api.sonos.com"}
+	tests := []struct {
+		name        string
+		mac         string
+		dhcp        event.Evidence
+		domains     []string
+		vendor, typ string
+		fromDomains bool // the vendor's evidence includes a domain
+	}{
+		{"nas_forwarding_the_household", "00:11:32:17:49:f0", event.Evidence{"hostname": "nas1", "prl": "1,28,2,3,15,6,12"}, household, "Synology", "nas", false},
+		{"plug_on_a_chip_makers_module", "24:0a:c4:12:34:56", event.Evidence{"prl": "1,3,28,6"}, []string{"a2.tuyaeu.com"}, "Tuya", "plug", true},
+		{"hue_bridge_resolving_its_cloud", "00:17:88:01:02:03", event.Evidence{"prl": "1,3,28,6"}, []string{"ws.meethue.com"}, "Philips Hue", "hub", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			inv.Emit(dhcp(tt.mac, tt.dhcp))
+			for _, name := range tt.domains {
+				inv.Emit(obs(tt.mac, "192.168.1.4", event.KindDNSQuery, event.Evidence{"name": name}))
+			}
+			id := device(t, inv, tt.mac).Identity
+			if id.Vendor.Value != tt.vendor || id.Type.Value != tt.typ {
+				t.Errorf("vendor %q type %q (alternatives %v, %v), want %q %q", id.Vendor.Value, id.Type.Value,
+					id.Vendor.Alternatives, id.Type.Alternatives, tt.vendor, tt.typ)
+			}
+			domainEv := slices.ContainsFunc(id.Vendor.Evidence, func(e Evidence) bool { return e.Signal == string(fingerprint.SigDomain) })
+			if domainEv != tt.fromDomains {
+				t.Errorf("vendor evidence %+v: from domains %v, want %v", id.Vendor.Evidence, domainEv, tt.fromDomains)
+			}
+		})
+	}
+}
+
 func TestPrivateMACHasNoOUIVendor(t *testing.T) {
 	inv := newInv()
 	// 02:00:00… and da:… have the locally administered bit set.
