@@ -465,6 +465,16 @@ func (c *Config) validate() []*Error {
 			bad("lan.lease_files", "%q: want an absolute path", f)
 		}
 	}
+	for _, p := range []struct{ key, path string }{
+		{"inspect.secret_file", c.Inspect.SecretFile},
+		{"daemon.socket", c.Daemon.Socket},
+		{"capture.file", c.Capture.File},
+		{"advisory.feed_file", c.Advisory.FeedFile},
+	} {
+		if p.path != "" && !filepath.IsAbs(p.path) {
+			bad(p.key, "%q: want an absolute path (the daemon's working directory is not the owner's)", p.path)
+		}
+	}
 	if c.LAN.AwayAfter.Duration < time.Minute {
 		bad("lan.away_after", "at least 1m")
 	}

@@ -119,6 +119,11 @@ func TestValidateCatchesWhatBreaksRun(t *testing.T) {
 		key        string // "" when the file is valid
 	}{
 		{"dnsproxy_on_notice_port", "[dnsproxy]\nport = 8088\n", "dnsproxy.port"},
+		// The daemon's working directory is not the owner's.
+		{"secret_file_relative", "[inspect]\nsecret_file = \"rel.key\"\n", "inspect.secret_file"},
+		{"socket_relative", "[daemon]\nsocket = \"iotgw.sock\"\n", "daemon.socket"},
+		{"capture_file_relative", "[capture]\nmode = \"pcap\"\nfile = \"x.pcap\"\n", "capture.file"},
+		{"feed_file_relative", "[advisory]\nfeed_file = \"feed.json\"\n", "advisory.feed_file"},
 		{"dnsproxy_on_web_port", "[dnsproxy]\nport = 8443\n", "dnsproxy.port"},
 		{"notice_on_dnsproxy_port", "[quarantine]\nnotice_port = 5354\n", "dnsproxy.port"},
 		{"web_on_dnsproxy_port", "[web]\nport = 5354\n", "dnsproxy.port"},
