@@ -186,6 +186,9 @@ func analyzeFiles(ctx context.Context, p *pipeline.Pipeline, names []string, std
 			in.Error = err.Error()
 			fmt.Fprintf(stderr, "iotgw analyze: %v\n", err)
 			failed = true
+		case err != nil && ctx.Err() != nil:
+			in.Error = fmt.Sprintf("%s: interrupted after %d packets", name, src.Packets())
+			failed = true
 		case err != nil:
 			in.Error = fmt.Sprintf("%s: %v", name, err)
 			fmt.Fprintf(stderr, "iotgw analyze: %s\n", in.Error)
@@ -203,6 +206,13 @@ func analyzeFiles(ctx context.Context, p *pipeline.Pipeline, names []string, std
 		in.Packets = packets
 		inputs = append(inputs, in)
 		if ctx.Err() != nil {
+			// The report covers what was read, and says what was not.
+			rest := names[len(inputs):]
+			for _, n := range rest {
+				inputs = append(inputs, report.Input{Name: n, Error: n + ": not read (interrupted)"})
+			}
+			fmt.Fprintf(stderr, "iotgw analyze: interrupted in %s; %d more file(s) not read\n", name, len(rest))
+			failed = true
 			break
 		}
 	}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/iotgw/iotgw/pkg/pipeline"
 )
@@ -25,6 +27,19 @@ func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "iotgw check-config: %s: %v\n", path, err)
 		return exitUsage
 	}
-	fmt.Fprintf(stdout, "%s: ok\n", path)
+	if _, err := fmt.Fprintf(stdout, "%s: %s\n", path, checkedState(path)); err != nil {
+		fmt.Fprintf(stderr, "iotgw check-config: %v\n", err)
+		return exitUsage
+	}
 	return exitOK
+}
+
+// checkedState is what check-config says of a configuration it loaded:
+// only the default path may be missing (Load refuses a named one), and
+// then nothing was read, which "ok" alone would hide.
+func checkedState(path string) string {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return "not found; the defaults apply, and they are ok"
+	}
+	return "ok"
 }

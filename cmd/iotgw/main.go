@@ -165,6 +165,9 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	if ok, code := parseNoArgs(fs, args); !ok {
 		return code
 	}
-	fmt.Fprintf(stdout, "iotgw %s (commit %s, %s %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if _, err := fmt.Fprintf(stdout, "iotgw %s (commit %s, %s %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH); err != nil {
+		fmt.Fprintf(stderr, "iotgw version: %v\n", err)
+		return exitUsage
+	}
 	return exitOK
 }

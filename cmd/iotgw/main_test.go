@@ -75,6 +75,40 @@ func trim(s string) string {
 	return s
 }
 
+// TestCheckedState: a default configuration that is missing is said to
+// be missing, not checked.
+func TestCheckedState(t *testing.T) {
+	dir := t.TempDir()
+	present := filepath.Join(dir, "iotgw.toml")
+	if err := os.WriteFile(present, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		present:                         "ok",
+		filepath.Join(dir, "none.toml"): "not found; the defaults apply, and they are ok",
+	} {
+		if got := checkedState(path); got != want {
+			t.Errorf("checkedState(%s) = %q, want %q", path, got, want)
+		}
+	}
+}
+
+// TestWriteErrorsFail: a command whose output cannot be written (a full
+// disk, /dev/full) does not exit 0.
+func TestWriteErrorsFail(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Close()
+	for _, args := range [][]string{{"version"}, {"check-config", "--config", "../../iotgw.example.toml"}} {
+		var errb bytes.Buffer
+		if code := dispatch(context.Background(), args, full, &errb); code == exitOK {
+			t.Errorf("%v to /dev/full: exit 0, stderr %q", args, errb.String())
+		}
+	}
+}
+
 func TestCheckConfigReportsLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bad.toml")
 	if err := os.WriteFile(path, []byte("[inspect]\nmax_flows = 100\nmax_flowz = 3\n"), 0o600); err != nil {
@@ -155,6 +189,21 @@ func TestAnalyzeTruncatedFile(t *testing.T) {
 	}
 	if len(sum.Inputs) != 2 || sum.Inputs[0].Packets == 0 || sum.Inputs[0].Error == "" || sum.Inputs[1].Error != "" {
 		t.Errorf("inputs %+v", sum.Inputs)
+	}
+}
+
+// TestAnalyzeInterrupted: an interrupted run says so, and names the
+// files it did not read, rather than blaming the input.
+func TestAnalyzeInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	code := runAnalyze(ctx, []string{"--config", "/dev/null", "--quiet", "--json", demo, demo, demo}, &out, &errb)
+	if code != exitUsage || !strings.Contains(errb.String(), "interrupted in "+demo+"; 2 more file(s) not read") || strings.Contains(errb.String(), "context canceled") {
+		t.Errorf("exit %d, stderr %q", code, errb.String())
+	}
+	if n := strings.Count(out.String(), "not read (interrupted)"); n != 2 || !strings.Contains(out.String(), "interrupted after 0 packets") {
+		t.Errorf("summary %q: want the first file interrupted and two not read", trim(out.String()))
 	}
 }
 
