@@ -475,9 +475,13 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 			e.deliverHeld(f, dir)
 		}
 	}
-	if flags&(TCPFlagRST|TCPFlagFIN) != 0 {
-		// Nothing comes after the end: a hole still open is a gap.
+	if flags&TCPFlagRST != 0 {
+		// Nothing comes after a reset: a hole still open is a gap. A FIN
+		// leaves it open: the bytes before the FIN may still come, and
+		// an ACK past them, a reset or the flow's end closes it.
 		e.flushHeld(f, dir)
+	}
+	if flags&(TCPFlagRST|TCPFlagFIN) != 0 {
 		lostTail(f, dir, p)
 	}
 	if flags&TCPFlagRST != 0 {
@@ -521,7 +525,9 @@ func markLost(f *Flow, d Dir, seq uint32) {
 // direction of an inspected flow within maxHoldAhead, in a stream buffer
 // until they come. The hole becomes a gap when the peer's ACK shows the
 // capture lost its bytes (the receiver had them), when another segment
-// past a hole comes, or when the direction or the flow ends. A segment
+// past a hole comes, or when the direction is reset or the flow ends; a
+// FIN does not close it, since the bytes before the FIN may still come
+// (its segment overtook them, or they are retransmitted). A segment
 // further than maxJump ahead is not the stream's unless an ACK says the
 // capture lost that much: a forged one would move the stream's place past
 // every real byte.
@@ -626,8 +632,8 @@ func (e *Engine) deliverHeld(f *Flow, dir Dir) {
 }
 
 // flushHeld declares the hole in front of the segment held in dir a gap
-// and hands the segment on: the bytes before it will not come (the flow
-// or the capture ends, or the direction's end was seen).
+// and hands the segment on: the bytes before it will not come (the peer
+// acknowledged them, the flow was reset, the flow or the capture ends).
 func (e *Engine) flushHeld(f *Flow, dir Dir) {
 	in := f.inspection()
 	if in == nil || in.held[dir].n == 0 {

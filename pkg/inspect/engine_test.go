@@ -107,6 +107,11 @@ func TestStreamReassembly(t *testing.T) {
 		{"gap_reported_by_the_next_segment", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 110, A, "zz", 2), seg(ToServer, 112, A, "yy", 3)}, false, "abzzyy", 1},
 		{"two_holes", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 110, A, "zz", 2), seg(ToServer, 120, A, "yy", 3)}, false, "abzzyy", 2},
 		{"swapped_segments_reordered", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "USER a\r\n", 1), seg(ToServer, 116, A, "ret\r\n", 2), seg(ToServer, 108, A, "PASS sec", 3)}, false, "USER a\r\nPASS secret\r\n", 0},
+		// A FIN says nothing comes after it, not that nothing comes
+		// before it: the hole in front of it is filled when its bytes come.
+		{"fin_with_data_overtakes_the_hole", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "USER a\r\n", 1), seg(ToServer, 116, TCPFlagFIN|A, "ret\r\n", 2), seg(ToServer, 108, A, "PASS sec", 3)}, false, "USER a\r\nPASS secret\r\n", 0},
+		{"bare_fin_behind_a_held_segment", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "USER a\r\n", 1), seg(ToServer, 116, A, "ret\r\n", 2), seg(ToServer, 121, TCPFlagFIN|A, "", 2), seg(ToServer, 108, A, "PASS sec", 3)}, false, "USER a\r\nPASS secret\r\n", 0},
+		{"hole_before_a_fin_never_filled", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "USER a\r\n", 1), seg(ToServer, 116, TCPFlagFIN|A, "ret\r\n", 2)}, false, "USER a\r\nret\r\n", 1},
 		{"held_segment_overlapped_by_the_late_one", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 103, A, "def", 2), seg(ToServer, 102, A, "cde", 3)}, false, "abcdef", 0},
 		// With the other direction captured, a segment past a hole that
 		// cannot be held and that no ACK shows lost is not the stream's:
@@ -186,6 +191,7 @@ func TestEnded(t *testing.T) {
 		{"peer_acks_lost_tail", []*Packet{seg(ToServer, 100, A, "ab", 1), acking(seg(ToClient, 500, R, "", 2), 110)}, 0, [2]bool{false, true}},
 		{"peer_acks_what_was_read", []*Packet{seg(ToServer, 100, A, "ab", 1), acking(seg(ToClient, 500, R, "", 2), 102)}, 0, [2]bool{true, true}},
 		{"peer_acks_fin", []*Packet{seg(ToServer, 100, A, "ab", 1), seg(ToServer, 102, F, "", 2), acking(seg(ToClient, 500, F, "", 3), 103)}, 0, [2]bool{true, true}},
+		{"fin_overtakes_the_bytes_before_it", []*Packet{seg(ToServer, 100, A, "ab", 1), seg(ToServer, 104, F, "ef", 2), seg(ToServer, 102, A, "cd", 3), seg(ToClient, 500, F, "", 4)}, 0, [2]bool{true, true}},
 		{"reordered_tail_before_close", []*Packet{seg(ToServer, 100, A, "ab", 1), seg(ToServer, 104, F, "", 2), seg(ToServer, 102, A, "cd", 3), seg(ToClient, 500, F, "", 4)}, 0, [2]bool{true, true}},
 		{"stopped_before_close", []*Packet{seg(ToClient, 500, F, "ok", 1), seg(ToServer, 100, A, "abcdef", 2)}, 4, [2]bool{false, true}},
 	}
