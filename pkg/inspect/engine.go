@@ -521,13 +521,15 @@ func markLost(f *Flow, d Dir, seq uint32) {
 }
 
 // Reordering. A segment that comes before the bytes in front of it
-// (swapped on the way, one of them retransmitted) is held, one per
-// direction of an inspected flow within maxHoldAhead, in a stream buffer
-// until they come. The hole becomes a gap when the peer's ACK shows the
-// capture lost its bytes (the receiver had them), when another segment
-// past a hole comes, or when the direction is reset or the flow ends; a
-// FIN does not close it, since the bytes before the FIN may still come
-// (its segment overtook them, or they are retransmitted). A segment
+// (swapped on the way, one of them retransmitted) is held, within
+// maxHoldAhead, in a stream buffer of an inspected flow until they come;
+// the segments that touch it join it in that one buffer per direction, up
+// to its size. The hole becomes a gap when the peer's ACK shows the
+// capture lost its bytes (the receiver had them), when a segment that
+// cannot join the held ones comes (a second hole, a full buffer), or
+// when the direction is reset or the flow ends; a FIN does not close
+// it, since the bytes before the FIN may still come (its segment
+// overtook them, or they are retransmitted). A segment
 // further than maxJump ahead is not the stream's unless an ACK says the
 // capture lost that much: a forged one would move the stream's place past
 // every real byte.
@@ -589,15 +591,19 @@ func (e *Engine) lossConfirmed(f *Flow, dir Dir) bool {
 }
 
 // hold keeps a segment that came diff bytes ahead of f's place in dir,
-// and reports whether it did.
+// and reports whether it did, or whether it dropped the segment as a
+// copy of bytes already held.
 func (e *Engine) hold(f *Flow, dir Dir, seq uint32, data []byte, diff int32) bool {
 	in := f.inspection()
-	if in == nil || diff > maxHoldAhead || len(data) > e.bufs.size {
+	if in == nil {
 		return false
 	}
 	h := &in.held[dir]
 	if h.n > 0 {
-		return false // a second hole, or the first one real: a gap
+		return e.holdMore(h, seq, data)
+	}
+	if diff > maxHoldAhead || len(data) > e.bufs.size {
+		return false
 	}
 	id := e.bufs.get()
 	if id == 0 {
@@ -605,6 +611,36 @@ func (e *Engine) hold(f *Flow, dir Dir, seq uint32, data []byte, diff int32) boo
 		return false
 	}
 	h.seq, h.n, h.buf = seq, uint32(copy(e.bufs.bytes(id), data)), id
+	e.Stats.Reordered++
+	return true
+}
+
+// holdMore joins a segment to the held bytes h when it touches or
+// overlaps them, within the one buffer: after a loss, fast retransmit
+// repairs the hole only after three or more segments past it came. A
+// segment within the held bytes (a duplicate) is dropped. One that
+// leaves a second hole, or does not fit, is not held.
+func (e *Engine) holdMore(h *heldSegment, seq uint32, data []byte) bool {
+	off := int64(int32(seq - h.seq)) // where data starts, from the held start
+	n, end := int64(h.n), off+int64(len(data))
+	lo, hi := min(off, 0), max(end, n)
+	switch {
+	case off > n || end < 0:
+		return false
+	case lo == 0 && hi == n:
+		return true
+	case hi-lo > int64(e.bufs.size):
+		return false
+	}
+	buf := e.bufs.bytes(h.buf)
+	if lo < 0 { // data starts before the held bytes: move them up
+		copy(buf[-lo:], buf[:n])
+		copy(buf, data[:-lo])
+	}
+	if end > n {
+		copy(buf[n-lo:], data[n-off:])
+	}
+	h.seq, h.n = h.seq+uint32(lo), uint32(hi-lo)
 	e.Stats.Reordered++
 	return true
 }

@@ -232,8 +232,8 @@ func (a *lineAnalyzer) Gap(*Flow, Dir) {}
 func (a *lineAnalyzer) Close(*Flow)    { a.p.pool.Put(a) }
 
 // TestFlowChurnNoAlloc: flows that start, leave a partial line in a
-// stream buffer and are reset, over and over, allocate nothing once the
-// pools have grown.
+// stream buffer, hold segments past a hole and are reset, over and over,
+// allocate nothing once the pools have grown.
 func TestFlowChurnNoAlloc(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxFlows = 64
@@ -245,7 +245,12 @@ func TestFlowChurnNoAlloc(t *testing.T) {
 			seq   uint32
 			flags uint8
 			data  string
-		}{{1, TCPFlagACK, "USER a\r\nPA"}, {12, TCPFlagACK, "SS b\r\nxx"}, {20, TCPFlagRST, ""}} {
+		}{
+			{1, TCPFlagACK, "USER a\r\nPA"},
+			// A hole, held bytes, one joining them, a duplicate, the fill.
+			{15, TCPFlagACK, "\r\nx"}, {18, TCPFlagACK, "x"}, {15, TCPFlagACK, "\r\n"}, {11, TCPFlagACK, "SS b"},
+			{19, TCPFlagRST, ""},
+		} {
 			at += time.Millisecond
 			p := seg(ToServer, s.seq, s.flags, s.data, at)
 			p.SrcPort = uint16(5000 + i)
@@ -261,7 +266,8 @@ func TestFlowChurnNoAlloc(t *testing.T) {
 	if a := testing.AllocsPerRun(50, run); a != 0 {
 		t.Errorf("%v allocations per 40 flows", a)
 	}
-	if e.Stats.FlowsCreated < 40*51 || e.insps.inUse() != 0 {
-		t.Errorf("%d flows created, %d still inspected: the churn did not happen", e.Stats.FlowsCreated, e.insps.inUse())
+	if e.Stats.FlowsCreated < 40*51 || e.insps.inUse() != 0 || e.Stats.Reordered < 40*51*2 || e.Stats.Gaps != 0 {
+		t.Errorf("%d flows created, %d still inspected, %d segments held, %d gaps: the churn did not happen",
+			e.Stats.FlowsCreated, e.insps.inUse(), e.Stats.Reordered, e.Stats.Gaps)
 	}
 }

@@ -91,6 +91,7 @@ func seg(dir Dir, seq uint32, flags uint8, data string, at time.Duration) *Packe
 
 func TestStreamReassembly(t *testing.T) {
 	const A = TCPFlagACK
+	withAck := func(p *Packet, ack uint32) *Packet { p.Ack = ack; return p }
 	tests := []struct {
 		name     string
 		pkts     []*Packet
@@ -104,7 +105,7 @@ func TestStreamReassembly(t *testing.T) {
 		// A segment past a hole waits for the hole's bytes; when they do
 		// not come (the capture ends), the hole is a gap.
 		{"gap_reported", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 110, A, "zz", 2)}, false, "abzz", 1},
-		{"gap_reported_by_the_next_segment", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 110, A, "zz", 2), seg(ToServer, 112, A, "yy", 3)}, false, "abzzyy", 1},
+		{"held_segment_continued", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 110, A, "zz", 2), seg(ToServer, 112, A, "yy", 3)}, false, "abzzyy", 1},
 		{"two_holes", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 110, A, "zz", 2), seg(ToServer, 120, A, "yy", 3)}, false, "abzzyy", 2},
 		{"swapped_segments_reordered", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "USER a\r\n", 1), seg(ToServer, 116, A, "ret\r\n", 2), seg(ToServer, 108, A, "PASS sec", 3)}, false, "USER a\r\nPASS secret\r\n", 0},
 		// A FIN says nothing comes after it, not that nothing comes
@@ -112,6 +113,24 @@ func TestStreamReassembly(t *testing.T) {
 		{"fin_with_data_overtakes_the_hole", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "USER a\r\n", 1), seg(ToServer, 116, TCPFlagFIN|A, "ret\r\n", 2), seg(ToServer, 108, A, "PASS sec", 3)}, false, "USER a\r\nPASS secret\r\n", 0},
 		{"bare_fin_behind_a_held_segment", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "USER a\r\n", 1), seg(ToServer, 116, A, "ret\r\n", 2), seg(ToServer, 121, TCPFlagFIN|A, "", 2), seg(ToServer, 108, A, "PASS sec", 3)}, false, "USER a\r\nPASS secret\r\n", 0},
 		{"hole_before_a_fin_never_filled", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "USER a\r\n", 1), seg(ToServer, 116, TCPFlagFIN|A, "ret\r\n", 2)}, false, "USER a\r\nret\r\n", 1},
+		// After a loss, fast retransmit repairs the hole once three
+		// duplicate ACKs came, so three or more segments past it come
+		// first: they join the held one.
+		{"fast_retransmit", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), withAck(seg(ToClient, 499, TCPFlagSYN|A, "", 0), 100),
+			seg(ToServer, 100, A, "GET / HT", 1),
+			seg(ToServer, 116, A, "Authoriz", 2), withAck(seg(ToClient, 500, A, "", 2), 108),
+			seg(ToServer, 124, A, "ation: B", 3), withAck(seg(ToClient, 500, A, "", 3), 108),
+			seg(ToServer, 132, A, "asic eA==", 4), withAck(seg(ToClient, 500, A, "", 4), 108),
+			seg(ToServer, 108, A, "TP/1.1\r\n", 5)}, false, "GET / HTTP/1.1\r\nAuthorization: Basic eA==", 0},
+		{"held_in_reverse_order", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1),
+			seg(ToServer, 106, A, "gh", 2), seg(ToServer, 104, A, "ef", 3), seg(ToServer, 103, A, "def", 4), seg(ToServer, 102, A, "c", 5)}, false, "abcdefgh", 0},
+		{"duplicate_of_the_held_segment_dropped", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "USER a\r\n", 1),
+			seg(ToServer, 116, A, "ret\r\n", 2), seg(ToServer, 116, A, "ret\r\n", 2), seg(ToServer, 117, A, "et", 2), seg(ToServer, 108, A, "PASS sec", 3)}, false, "USER a\r\nPASS secret\r\n", 0},
+		// What is held fits one stream buffer: a segment that does not
+		// declares the hole a gap.
+		{"held_bytes_fill_the_buffer", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1),
+			seg(ToServer, 110, A, strings.Repeat("x", 4000), 2), seg(ToServer, 4110, A, strings.Repeat("y", 200), 3), seg(ToServer, 102, A, "cdefghij", 4)},
+			false, "ab" + strings.Repeat("x", 4000) + strings.Repeat("y", 200), 1},
 		{"held_segment_overlapped_by_the_late_one", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "ab", 1), seg(ToServer, 103, A, "def", 2), seg(ToServer, 102, A, "cde", 3)}, false, "abcdef", 0},
 		// With the other direction captured, a segment past a hole that
 		// cannot be held and that no ACK shows lost is not the stream's:

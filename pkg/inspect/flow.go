@@ -373,8 +373,8 @@ type inspection struct {
 	// direction, checked against the byte budget (at most 1 MiB).
 	inspected [2]uint32
 	half      [2]halfStream
-	// held is a segment per direction that came before the bytes in
-	// front of it; acked the peer's highest ACK past the stream's place;
+	// held are bytes per direction (one segment, or several that touch)
+	// that came before the bytes in front of them; acked the peer's highest ACK past the stream's place;
 	// reopen a client's SYN for a new connection on the flow's ports.
 	held   [2]heldSegment
 	acked  [2]ackMark
@@ -387,8 +387,8 @@ type ackMark struct {
 	valid bool
 }
 
-// heldSegment is a TCP segment kept in a stream buffer until the bytes
-// before it come.
+// heldSegment is a run of TCP bytes (one segment, or several that touch)
+// kept in a stream buffer until the bytes before it come.
 type heldSegment struct {
 	seq uint32
 	n   uint32 // bytes held; 0 for none
