@@ -140,6 +140,7 @@ type Engine struct {
 	secretSum  []byte    // secretMAC's last sum
 	names      addrNames
 
+	reopens  [reopenSlots]reopenMark
 	pap      [maxPAP]papPending
 	papNext  uint8
 	verdicts map[[32]byte]verdict
@@ -398,23 +399,43 @@ func isServicePort(port uint16) bool {
 	return false
 }
 
+// reopenSlots is how many clients' SYNs for a new connection on the
+// ports of a flow the engine remembers at once (noteReopen). A SYN-ACK
+// follows its SYN within a round trip, so a few suffice; a flow's place
+// is chosen by its key's hash, so the lookup costs nothing.
+const reopenSlots = 64
+
+// reopenMark is a client's SYN for another sequence number on the ports
+// of the flow whose key hashes to hash.
+type reopenMark struct {
+	hash, isn uint32
+	valid     bool
+}
+
 // noteReopen remembers a client's SYN for another sequence number on the
-// ports of an inspected flow: a new connection if the server's SYN-ACK
-// takes it (reopened).
+// ports of f: a new connection if the server's SYN-ACK takes it
+// (reopened). It is kept beside the flow table, not in the inspection,
+// because the ports of a flow without one (an unanswered SYN, a flow
+// whose inspection stopped) are reused too.
 func (e *Engine) noteReopen(f *Flow, isn uint32) {
-	if in := f.inspection(); in != nil {
-		in.reopen = ackMark{seq: isn, valid: true}
-	}
+	e.reopens[f.hash%reopenSlots] = reopenMark{hash: f.hash, isn: isn, valid: true}
 }
 
 // reopened reports whether p, a SYN-ACK from f's server, takes the SYN
 // for a new connection noteReopen saw, and returns that SYN's number.
 func (e *Engine) reopened(f *Flow, p *Packet) (uint32, bool) {
-	in := f.inspection()
-	if p.Kind != KindTCP || p.TCPFlags&(TCPFlagSYN|TCPFlagACK) != TCPFlagSYN|TCPFlagACK || in == nil || !in.reopen.valid {
+	m := e.reopens[f.hash%reopenSlots]
+	if p.Kind != KindTCP || p.TCPFlags&(TCPFlagSYN|TCPFlagACK) != TCPFlagSYN|TCPFlagACK || !m.valid || m.hash != f.hash {
 		return 0, false
 	}
-	return in.reopen.seq, p.Ack == in.reopen.seq+1
+	return m.isn, p.Ack == m.isn+1
+}
+
+// forgetReopen drops what noteReopen remembered of f, which is closing.
+func (e *Engine) forgetReopen(f *Flow) {
+	if m := &e.reopens[f.hash%reopenSlots]; m.hash == f.hash {
+		*m = reopenMark{}
+	}
 }
 
 func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
@@ -888,6 +909,7 @@ func (e *Engine) expire() {
 }
 
 func (e *Engine) closeFlow(f *Flow) {
+	e.forgetReopen(f)
 	outer := e.busy
 	e.busy, e.closing = f, true
 	if f.IsTCP() && !f.has(flagStopped) {

@@ -271,3 +271,65 @@ func TestFlowChurnNoAlloc(t *testing.T) {
 			e.Stats.FlowsCreated, e.insps.inUse(), e.Stats.Reordered, e.Stats.Gaps)
 	}
 }
+
+// TestTCPPathsNoAlloc: the TCP paths that are not the steady state (a
+// port reused for a new connection, ...) allocate nothing once the pools
+// have grown.
+func TestTCPPathsNoAlloc(t *testing.T) {
+	const A = TCPFlagACK
+	type step struct {
+		dir        Dir
+		seq, ack   uint32
+		flags      uint8
+		data       string
+		sinceStart time.Duration
+	}
+	tests := []struct {
+		name  string
+		flows uint64 // created per round
+		steps []step
+	}{
+		{"port_reused", 2, []step{
+			{ToServer, 99, 0, TCPFlagSYN, "", 0}, {ToClient, 499, 100, TCPFlagSYN | A, "", 0}, {ToServer, 100, 500, A, "USER a\r\nPA", 0},
+			{ToServer, 3000000000, 0, TCPFlagSYN, "", time.Second}, {ToClient, 7000, 3000000001, TCPFlagSYN | A, "", time.Second},
+			{ToServer, 3000000001, 7001, A, "USER b\r\nPA", time.Second}, {ToServer, 3000000011, 7001, TCPFlagRST, "", time.Second},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.MaxFlows = 64
+			e := testEngine(t, cfg, &lineProto{})
+			pkts := make([]*Packet, len(tt.steps))
+			for i, s := range tt.steps {
+				pkts[i] = seg(s.dir, s.seq, s.flags, s.data, s.sinceStart)
+				pkts[i].Ack = s.ack
+			}
+			var p Packet
+			port, at := uint16(0), time.Duration(0)
+			round := func() {
+				port = 5000 + (port+1)%100
+				at += time.Minute
+				for _, q := range pkts {
+					p = *q
+					p.Timestamp = p.Timestamp.Add(at)
+					if q.SrcPort == 40000 {
+						p.SrcPort = port
+					} else {
+						p.DstPort = port
+					}
+					e.HandlePacket(&p)
+				}
+			}
+			round()
+			created := e.Stats.FlowsCreated
+			if a := testing.AllocsPerRun(100, round); a != 0 {
+				t.Errorf("%v allocations per round", a)
+			}
+			// AllocsPerRun runs round once more to warm up.
+			if n := e.Stats.FlowsCreated - created; e.Flows() != 0 || n != 101*tt.flows {
+				t.Errorf("%d flows left, %d created, want 0 and %d: the rounds did not happen", e.Flows(), n, 101*tt.flows)
+			}
+		})
+	}
+}

@@ -911,31 +911,37 @@ func TestUDPExpiresBehindIdleTCP(t *testing.T) {
 // TestReopenedPorts: a client's SYN for another sequence number on the
 // ports of a connection opens a new one only when the server's SYN-ACK
 // takes it; a challenge ACK (RFC 5961) keeps the connection as it was.
+// Flows without an analyzer are reopened too: an unanswered SYN, a flow
+// whose inspection stopped.
 func TestReopenedPorts(t *testing.T) {
 	const A = TCPFlagACK
 	withAck := func(p *Packet, ack uint32) *Packet { p.Ack = ack; return p }
 	first := []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), withAck(seg(ToClient, 499, TCPFlagSYN|A, "", 0), 100), seg(ToServer, 100, A, "hello\r\n", 1)}
+	reopen := []*Packet{seg(ToServer, 3000000000, TCPFlagSYN, "", time.Minute),
+		withAck(seg(ToClient, 7000, TCPFlagSYN|A, "", time.Minute), 3000000001), withAck(seg(ToServer, 3000000001, A, "USER root\r\n", time.Minute), 7001)}
 	tests := []struct {
-		name  string
-		then  []*Packet
-		want  string
-		flows uint64
+		name   string
+		first  []*Packet
+		then   []*Packet
+		stopAt int
+		want   string
+		flows  uint64
 	}{
-		{"server_takes_the_new_syn", []*Packet{seg(ToServer, 3000000000, TCPFlagSYN, "", 2),
-			withAck(seg(ToClient, 7000, TCPFlagSYN|A, "", 2), 3000000001), seg(ToServer, 3000000001, A, "USER root\r\n", 3)},
-			"hello\r\nUSER root\r\n", 2},
-		{"challenge_ack_keeps_the_connection", []*Packet{seg(ToServer, 3000000000, TCPFlagSYN, "", 2),
+		{"server_takes_the_new_syn", first, reopen, 0, "hello\r\nUSER root\r\n", 2},
+		{"challenge_ack_keeps_the_connection", first, []*Packet{seg(ToServer, 3000000000, TCPFlagSYN, "", 2),
 			withAck(seg(ToClient, 500, A, "", 2), 107), seg(ToServer, 107, A, "PASS x\r\n", 3)},
-			"hello\r\nPASS x\r\n", 1},
-		{"syn_ack_for_another_syn", []*Packet{seg(ToServer, 3000000000, TCPFlagSYN, "", 2),
+			0, "hello\r\nPASS x\r\n", 1},
+		{"syn_ack_for_another_syn", first, []*Packet{seg(ToServer, 3000000000, TCPFlagSYN, "", 2),
 			withAck(seg(ToClient, 7000, TCPFlagSYN|A, "", 2), 12345), seg(ToServer, 107, A, "PASS x\r\n", 3)},
-			"hello\r\nPASS x\r\n", 1},
+			0, "hello\r\nPASS x\r\n", 1},
+		{"after_an_unanswered_syn", []*Packet{seg(ToServer, 1000, TCPFlagSYN, "", 0)}, reopen, 0, "USER root\r\n", 2},
+		{"after_inspection_stopped", first, reopen, 1, "hello\r\nUSER root\r\n", 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &recorder{match: ContentMatch}
+			r := &recorder{match: ContentMatch, stopAt: tt.stopAt}
 			e := testEngine(t, DefaultConfig(), r)
-			for _, p := range slices.Concat(first, tt.then) {
+			for _, p := range slices.Concat(tt.first, tt.then) {
 				e.HandlePacket(p)
 			}
 			e.Flush()

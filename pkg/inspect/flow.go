@@ -291,7 +291,6 @@ func (f *Flow) releaseInspection() {
 		}
 		in.held[i], in.acked[i] = heldSegment{}, ackMark{}
 	}
-	in.reopen = ackMark{}
 	e.insps.put(f.insp)
 	f.insp = 0
 }
@@ -374,11 +373,10 @@ type inspection struct {
 	inspected [2]uint32
 	half      [2]halfStream
 	// held are bytes per direction (one segment, or several that touch)
-	// that came before the bytes in front of them; acked the peer's highest ACK past the stream's place;
-	// reopen a client's SYN for a new connection on the flow's ports.
-	held   [2]heldSegment
-	acked  [2]ackMark
-	reopen ackMark
+	// that came before the bytes in front of them; acked the peer's
+	// highest ACK past the stream's place.
+	held  [2]heldSegment
+	acked [2]ackMark
 }
 
 // ackMark is an acknowledgement number, when one was seen.
