@@ -111,7 +111,7 @@ type EngineStats struct {
 	BudgetStops    uint64 // flows whose byte budget ran out
 	Gaps           uint64 // TCP bytes missing (loss, reordering, full buffer)
 	Reordered      uint64 // TCP segments held until the bytes before them came
-	OutOfWindow    uint64 // TCP segments further ahead than any window, no ACK showing loss: dropped
+	OutOfWindow    uint64 // TCP segments further ahead than any window, no ACK showing loss, and RSTs far from the stream's place: dropped
 	BufferFull     uint64 // no pending-stream buffer was free
 	Unidentified   uint64 // flows no protocol claimed
 	InspectLimit   uint64 // deliveries not inspected because MaxInspected were busy (the flow is tried again)
@@ -497,6 +497,10 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 		}
 	}
 	if flags&TCPFlagRST != 0 {
+		if !e.resetInWindow(f, dir, p.Seq) {
+			e.Stats.OutOfWindow++
+			return
+		}
 		// Nothing comes after a reset: a hole still open is a gap. A FIN
 		// leaves it open: the bytes before the FIN may still come, and
 		// an ACK past them, a reset or the flow's end closes it.
@@ -515,6 +519,29 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 			e.closeFlow(f)
 		}
 	}
+}
+
+// resetInWindow reports whether a RST sent in dir with sequence number
+// seq may end f. A receiver takes a RST only at the next sequence number
+// it expects and answers one elsewhere in its window with a challenge
+// ACK (RFC 5961 3.2); the capture may have missed bytes the receiver
+// has, so a RST within maxJump of the stream's place, or of the peer's
+// ACK past it, counts. One further away is a blind forgery, which would
+// end the flow's inspection with a single segment. Where the place is
+// not known (the direction not seen, inspection stopped so the place is
+// no longer followed), a RST is taken.
+func (e *Engine) resetInWindow(f *Flow, dir Dir, seq uint32) bool {
+	if !f.has(flagSynced<<dir) || f.has(flagStopped) {
+		return true
+	}
+	in := f.inspection()
+	return near(seq, f.nextSeq[dir]) || in != nil && in.acked[dir].valid && near(seq, in.acked[dir].seq)
+}
+
+// near reports whether seq is within maxJump of place, either way.
+func near(seq, place uint32) bool {
+	d := int32(seq - place)
+	return d >= -maxJump && d <= maxJump
 }
 
 // lostTail marks a direction whose end the analyzer did not read: a FIN

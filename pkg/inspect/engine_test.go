@@ -89,6 +89,16 @@ func seg(dir Dir, seq uint32, flags uint8, data string, at time.Duration) *Packe
 	return p
 }
 
+// play runs pkts through a new engine whose one protocol is r.
+func play(t testing.TB, cfg Config, r *recorder, pkts ...*Packet) *Engine {
+	t.Helper()
+	e := testEngine(t, cfg, r)
+	for _, p := range pkts {
+		e.HandlePacket(p)
+	}
+	return e
+}
+
 func TestStreamReassembly(t *testing.T) {
 	const A = TCPFlagACK
 	withAck := func(p *Packet, ack uint32) *Packet { p.Ack = ack; return p }
@@ -162,10 +172,7 @@ func TestStreamReassembly(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &recorder{match: ContentMatch, lineMode: tt.lineMode}
-			e := testEngine(t, DefaultConfig(), r)
-			for _, p := range tt.pkts {
-				e.HandlePacket(p)
-			}
+			e := play(t, DefaultConfig(), r, tt.pkts...)
 			e.Flush()
 			if got := r.got[ToServer].String(); got != tt.want {
 				t.Errorf("stream = %q, want %q", got, tt.want)
@@ -439,6 +446,48 @@ func TestFinAndRstCloseFlows(t *testing.T) {
 	e.HandlePacket(seg(ToClient, 1, TCPFlagRST, "", 5))
 	if e.Flows() != 0 {
 		t.Errorf("flow still open after RST")
+	}
+}
+
+// TestResetInWindow: a RST ends the flow only near the place its
+// sender's stream reached (or the peer's ACK past it), or when that place
+// is not known; one far from it, a blind forgery, is dropped and the
+// stream goes on.
+func TestResetInWindow(t *testing.T) {
+	const A = TCPFlagACK
+	withAck := func(p *Packet, ack uint32) *Packet { p.Ack = ack; return p }
+	open := []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), withAck(seg(ToClient, 499, TCPFlagSYN|A, "", 0), 100), seg(ToServer, 100, A, "USER a\r\n", 1)}
+	tests := []struct {
+		name   string
+		pkts   []*Packet
+		stopAt int
+		reset  bool
+	}{
+		{"at_the_next_sequence_number", slices.Concat(open, []*Packet{seg(ToServer, 108, TCPFlagRST, "", 2)}), 0, true},
+		{"from_the_peer", slices.Concat(open, []*Packet{seg(ToClient, 500, TCPFlagRST, "", 2)}), 0, true},
+		{"after_bytes_the_capture_missed", slices.Concat(open, []*Packet{seg(ToServer, 5000, TCPFlagRST, "", 2)}), 0, true},
+		{"behind_the_stream", slices.Concat(open, []*Packet{seg(ToServer, 104, TCPFlagRST, "", 2)}), 0, true},
+		{"far_ahead", slices.Concat(open, []*Packet{seg(ToServer, 108+0x80000000, TCPFlagRST, "", 2)}), 0, false},
+		{"far_behind", slices.Concat(open, []*Packet{seg(ToServer, 1<<32+108-1<<20, TCPFlagRST|A, "", 2)}), 0, false},
+		{"near_an_ack_past_a_capture_loss", slices.Concat(open, []*Packet{withAck(seg(ToClient, 500, A, "", 2), 108+1<<20), seg(ToServer, 109+1<<20, TCPFlagRST, "", 3)}), 0, true},
+		{"direction_not_seen", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToClient, 0x80000000, TCPFlagRST, "", 1)}, 0, true},
+		{"inspection_stopped", []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToServer, 100, A, "abcd", 1), seg(ToServer, 100+0x80000000, TCPFlagRST, "", 2)}, 4, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &recorder{match: ContentMatch, stopAt: tt.stopAt}
+			e := play(t, DefaultConfig(), r, tt.pkts...)
+			if reset := e.Flows() == 0; reset != tt.reset {
+				t.Fatalf("flow reset %v, want %v", reset, tt.reset)
+			}
+			if tt.reset {
+				return
+			}
+			e.HandlePacket(seg(ToServer, 108, A, "PASS x\r\n", 3))
+			if got := r.got[ToServer].String(); got != "USER a\r\nPASS x\r\n" || r.closed != 0 || e.Stats.OutOfWindow != 1 {
+				t.Errorf("after the RST: stream %q, %d analyzers closed, %d dropped; want the stream whole, none closed, 1 dropped", got, r.closed, e.Stats.OutOfWindow)
+			}
+		})
 	}
 }
 
@@ -940,10 +989,7 @@ func TestReopenedPorts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &recorder{match: ContentMatch, stopAt: tt.stopAt}
-			e := testEngine(t, DefaultConfig(), r)
-			for _, p := range slices.Concat(tt.first, tt.then) {
-				e.HandlePacket(p)
-			}
+			e := play(t, DefaultConfig(), r, slices.Concat(tt.first, tt.then)...)
 			e.Flush()
 			if got := r.got[ToServer].String(); got != tt.want || e.Stats.FlowsCreated != tt.flows {
 				t.Errorf("stream %q over %d flows, want %q over %d", got, e.Stats.FlowsCreated, tt.want, tt.flows)
