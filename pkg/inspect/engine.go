@@ -108,7 +108,7 @@ type EngineStats struct {
 	FlowsCreated   uint64
 	FlowsEvicted   uint64 // pushed out by a full table
 	FlowsExpired   uint64 // idle timeout
-	BudgetStops    uint64 // flows whose byte budget ran out
+	BudgetStops    uint64 // flow directions whose byte budget ran out
 	Gaps           uint64 // TCP bytes missing (loss, reordering, full buffer)
 	Reordered      uint64 // TCP segments held until the bytes before them came
 	OutOfWindow    uint64 // TCP segments further ahead than any window, no ACK showing loss, and RSTs far from the stream's place: dropped
@@ -794,18 +794,40 @@ func (e *Engine) deliver(f *Flow, dir Dir, data []byte) {
 		return
 	}
 	left := e.cfg.ByteBudget - int(in.inspected[dir])
-	if left <= 0 {
-		e.Stats.BudgetStops++
-		f.set(flagCut << dir)
+	spent := len(data) > left
+	if spent {
+		data = data[:left]
+	}
+	if len(data) > 0 {
+		in.inspected[dir] += uint32(len(data))
+		a := in.analyzer
+		e.feedStream(f, in, dir, data)
+		if f.analyzer() != a {
+			return // stopped, or upgraded to TLS with a budget of its own
+		}
+	}
+	if spent {
+		e.cut(f, dir)
+	}
+}
+
+// cut ends the reading of dir, whose byte budget is spent. The budget is
+// per direction: a large download must not keep the login sent after it
+// on the same connection from being read. Once both directions are
+// spent, inspection stops.
+func (e *Engine) cut(f *Flow, dir Dir) {
+	if f.has(flagCut << dir) {
+		return
+	}
+	f.set(flagCut << dir)
+	e.Stats.BudgetStops++
+	if f.has(flagCut << (1 - dir)) {
 		f.StopInspection()
 		return
 	}
-	if len(data) > left {
-		data = data[:left]
-		f.set(flagCut << dir)
-	}
-	in.inspected[dir] += uint32(len(data))
-	e.feedStream(f, in, dir, data)
+	// What the analyzer reads of dir ends here, short of the
+	// direction's end: as after lost bytes.
+	e.gap(f, dir)
 }
 
 // maxProtocols is how many protocols a flow's one-byte app number can name.

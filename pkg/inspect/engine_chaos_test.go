@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -273,7 +274,8 @@ func TestFlowChurnNoAlloc(t *testing.T) {
 }
 
 // TestTCPPathsNoAlloc: the TCP paths that are not the steady state (a
-// port reused for a new connection, a RST dropped, ...) allocate nothing
+// port reused for a new connection, a RST dropped, a direction's budget
+// spent) allocate nothing
 // once the pools have grown.
 func TestTCPPathsNoAlloc(t *testing.T) {
 	const A = TCPFlagACK
@@ -293,6 +295,10 @@ func TestTCPPathsNoAlloc(t *testing.T) {
 			{ToServer, 99, 0, TCPFlagSYN, "", 0}, {ToClient, 499, 100, TCPFlagSYN | A, "", 0}, {ToServer, 100, 500, A, "USER a\r\nPA", 0},
 			{ToServer, 3000000000, 0, TCPFlagSYN, "", time.Second}, {ToClient, 7000, 3000000001, TCPFlagSYN | A, "", time.Second},
 			{ToServer, 3000000001, 7001, A, "USER b\r\nPA", time.Second}, {ToServer, 3000000011, 7001, TCPFlagRST, "", time.Second},
+		}},
+		{"one_direction_spent", 1, []step{
+			{ToServer, 99, 0, TCPFlagSYN, "", 0}, {ToClient, 499, 100, TCPFlagSYN | A, "", 0}, {ToServer, 100, 500, A, "USER a\r\nPA", 0},
+			{ToClient, 500, 110, A, strings.Repeat("x\n", 9000), 0}, {ToServer, 110, 18500, A, "SS b\r\n", 0}, {ToServer, 116, 18500, TCPFlagRST, "", 0},
 		}},
 		{"forged_reset_dropped", 1, []step{
 			{ToServer, 99, 0, TCPFlagSYN, "", 0}, {ToClient, 499, 100, TCPFlagSYN | A, "", 0}, {ToServer, 100, 500, A, "USER a\r\nPA", 0},

@@ -292,21 +292,44 @@ func TestStreamBufferOverflow(t *testing.T) {
 	}
 }
 
+// TestByteBudget: the budget is per direction. Bytes past it are not
+// read, the analyzer hears of a gap, and the other direction is still
+// read until its budget is spent too, which ends inspection.
 func TestByteBudget(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.ByteBudget = 1000
-	r := &recorder{match: ContentMatch}
-	e := testEngine(t, cfg, r)
-	seq := uint32(1)
-	for i := 0; i < 10; i++ {
-		e.HandlePacket(seg(ToServer, seq, TCPFlagACK, string(bytes.Repeat([]byte("a"), 300)), time.Duration(i)))
-		seq += 300
+	const A = TCPFlagACK
+	big := strings.Repeat("a", 300)
+	tests := []struct {
+		name   string
+		client int // 300-byte segments from each side
+		server int
+		got    [2]int
+		gaps   [2]int
+		closed int
+	}{
+		{"within", 3, 3, [2]int{900, 900}, [2]int{0, 0}, 0},
+		{"client_spent", 10, 3, [2]int{1000, 900}, [2]int{1, 0}, 0},
+		{"server_spent", 1, 10, [2]int{300, 1000}, [2]int{0, 1}, 0},
+		{"both_spent", 10, 10, [2]int{1000, 1000}, [2]int{0, 1}, 1},
 	}
-	if got := r.got[ToServer].Len(); got != 1000 {
-		t.Errorf("inspected %d bytes, want the budget of 1000", got)
-	}
-	if r.closed != 1 || e.Stats.BudgetStops != 1 {
-		t.Errorf("closed %d, budget stops %d; want 1, 1", r.closed, e.Stats.BudgetStops)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.ByteBudget = 1000
+			r := &recorder{match: ContentMatch}
+			e := testEngine(t, cfg, r)
+			for i := range max(tt.client, tt.server) {
+				if i < tt.server {
+					e.HandlePacket(seg(ToClient, 1+uint32(i)*300, A, big, time.Duration(i)))
+				}
+				if i < tt.client {
+					e.HandlePacket(seg(ToServer, 1+uint32(i)*300, A, big, time.Duration(i)))
+				}
+			}
+			got := [2]int{r.got[ToServer].Len(), r.got[ToClient].Len()}
+			if got != tt.got || r.gaps != tt.gaps || r.closed != tt.closed {
+				t.Errorf("inspected %v bytes with %v gaps, %d closed; want %v, %v, %d", got, r.gaps, r.closed, tt.got, tt.gaps, tt.closed)
+			}
+		})
 	}
 }
 
@@ -695,9 +718,12 @@ func TestInspectionsGoBack(t *testing.T) {
 		switch round % 4 {
 		case 0: // reset
 			send(port, 1+uint32(len(partial)), TCPFlagRST, "")
-		case 1: // budget spent
+		case 1: // both directions' budgets spent
 			send(port, 1+uint32(len(partial)), TCPFlagACK, strings.Repeat("x", 300))
-			send(port, 301+uint32(len(partial)), TCPFlagACK, "y")
+			at += time.Millisecond
+			p := seg(ToClient, 500, TCPFlagACK, strings.Repeat("y\n", 150), at)
+			p.DstPort = port
+			e.HandlePacket(p)
 		case 2: // a gap, then left for eviction or the flush
 			send(port, 100, TCPFlagACK, "z")
 		case 3: // the analyzer stops itself

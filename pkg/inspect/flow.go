@@ -97,8 +97,8 @@ const (
 	// flagFIN (and flagFIN<<ToClient): the direction has sent a FIN.
 	flagFIN
 	_
-	// flagStopped: inspection has ended (budget spent, analyzer done, no
-	// protocol matched); the flow is still counted.
+	// flagStopped: inspection has ended (both directions' budgets spent,
+	// analyzer done, no protocol matched); the flow is still counted.
 	flagStopped
 	// flagIdentified: protocol identification has run.
 	flagIdentified
@@ -240,7 +240,8 @@ func (f *Flow) match(k FlowKey) (ok, clientIsA bool) {
 
 // StopInspection ends analysis of the flow: the analyzer is closed and no
 // further payload is delivered. TLS analyzers call it after the handshake
-// messages they need; the engine calls it when the byte budget is spent.
+// messages they need; the engine calls it when the byte budgets of both
+// directions are spent.
 func (f *Flow) StopInspection() {
 	if f.has(flagStopped) {
 		return

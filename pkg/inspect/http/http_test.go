@@ -852,6 +852,34 @@ func TestLoginPage(t *testing.T) {
 	}
 }
 
+// TestLoginAfterLargeResponse: on a keep-alive connection the login page
+// is fetched, then the credentials sent. The byte budget is per
+// direction: a response larger than the server's does not keep the
+// client's request from being read.
+func TestLoginAfterLargeResponse(t *testing.T) {
+	for _, size := range []int{2000, 20000} {
+		t.Run(itoa(size), func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New(nil))
+			c := inspecttest.NewTCP(e, "192.168.1.10:50000", "192.168.1.20:80")
+			c.Client("GET /login HTTP/1.1\r\nHost: cam\r\n\r\n")
+			resp := "HTTP/1.1 200 OK\r\nContent-Length: " + itoa(size) + "\r\n\r\n" + strings.Repeat("x", size)
+			for len(resp) > 0 {
+				n := min(1400, len(resp))
+				c.Server(resp[:n])
+				resp = resp[n:]
+			}
+			c.Client("GET /admin HTTP/1.1\r\nHost: cam\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			c.Close()
+			e.Flush()
+			if n := len(col.Findings()); n != 1 {
+				t.Errorf("%d login findings, want 1", n)
+			}
+		})
+	}
+}
+
 func TestIsFirmwarePath(t *testing.T) {
 	tests := []struct {
 		path string
