@@ -33,7 +33,7 @@ type PacketObserver interface {
 
 // Config bounds the engine's memory and sets what counts as the LAN.
 type Config struct {
-	MaxFlows     int           // flow table entries; the least recently used is evicted beyond
+	MaxFlows     int           // flow table entries; beyond, one of the least recently used is evicted (flowTable.victim)
 	MaxInspected int           // flows with an analyzer at once; beyond, new flows are only counted
 	ByteBudget   int           // payload bytes inspected per flow direction
 	StreamBuffer int           // bytes of one pending-stream buffer
@@ -351,7 +351,7 @@ func (e *Engine) HandlePacket(p *Packet) {
 
 func (e *Engine) newFlow(p *Packet) *Flow {
 	if e.table.full() {
-		e.closeFlow(e.table.oldest())
+		e.closeFlow(e.table.victim())
 		e.Stats.FlowsEvicted++
 	}
 	src := netip.AddrPortFrom(p.Src, p.SrcPort)

@@ -434,6 +434,57 @@ func TestFlowTableCapAndEviction(t *testing.T) {
 	})
 }
 
+// TestEvictionPrefersUninspected: a full table evicts, among its least
+// recently used flows, an unanswered SYN before a flow without
+// inspection before one being inspected, so a SYN sweep does not push
+// out the login it overlaps; when all of those are inspected, the least
+// recently used goes.
+func TestEvictionPrefersUninspected(t *testing.T) {
+	const A = TCPFlagACK
+	from := func(port uint16, p *Packet) *Packet { p.SrcPort = port; return p }
+	tests := []struct {
+		name         string
+		maxInspected int
+		// The order in which flows 1 and 2 (data) and 3 (a SYN) go in a
+		// sweep of 100 SYNs, by client port - 40000.
+		want []uint16
+	}{
+		// Flow 2 finds the one inspection taken by flow 1.
+		{"unanswered_syn_then_uninspected", 1, []uint16{3, 2}},
+		{"all_inspected", 16, []uint16{3, 1, 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.MaxFlows, cfg.MaxInspected = 16, tt.maxInspected
+			e := play(t, cfg, &recorder{match: ContentMatch},
+				from(40001, seg(ToServer, 1, A, "x", 0)), from(40002, seg(ToServer, 1, A, "y", 1)), from(40003, seg(ToServer, 1, TCPFlagSYN, "", 2)))
+			for port := uint16(41000); e.Flows() < cfg.MaxFlows; port++ {
+				e.HandlePacket(from(port, seg(ToServer, 1, A, "z", time.Second)))
+			}
+			var gone []uint16
+			for port := uint16(42000); port < 42100; port++ {
+				e.HandlePacket(from(port, seg(ToServer, 1, TCPFlagSYN, "", 2*time.Second)))
+				live := map[uint16]bool{}
+				e.table.each(func(f *Flow) { live[f.Client().Port()] = true })
+				for _, p := range []uint16{1, 2, 3} {
+					if !live[40000+p] && !slices.Contains(gone, p) {
+						gone = append(gone, p)
+					}
+				}
+			}
+			if !slices.Equal(gone, tt.want) {
+				t.Errorf("flows evicted in the order %v, want %v", gone, tt.want)
+			}
+			syn := from(0, seg(ToServer, 1, TCPFlagSYN, "", 3*time.Second))
+			evicted := e.Stats.FlowsEvicted
+			if a := testing.AllocsPerRun(100, func() { syn.SrcPort++; e.HandlePacket(syn) }); a != 0 || e.Stats.FlowsEvicted != evicted+101 {
+				t.Errorf("%v allocations per evicting SYN, %d evicted of 101", a, e.Stats.FlowsEvicted-evicted)
+			}
+		})
+	}
+}
+
 func TestIdleExpiry(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.UDPIdle = time.Minute

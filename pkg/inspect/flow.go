@@ -458,8 +458,8 @@ func (p *slotPool[T]) put(id int32) {
 // flowTable holds the flows: slots in a pool of chunks allocated as the
 // table fills (so memory follows the busiest moment, never more than
 // max flows), an open-addressing index of slot numbers, and an LRU list
-// so that the least recently used flow is evicted when the table is full
-// and idle flows expire from the tail.
+// so that one of the least recently used flows is evicted when the table
+// is full (victim) and idle flows expire from the tail.
 //
 // The index is a power-of-two array of slot numbers, at least twice the
 // flow cap so probes stay short, with linear probing and backward-shift
@@ -588,6 +588,46 @@ func (t *flowTable) oldest() *Flow {
 		return a
 	}
 	return b
+}
+
+// evictScan is how many flows at the tail of each LRU list a full table
+// weighs for eviction: few enough that a flood's every new flow costs
+// little, enough to pass over the flows being inspected at the tail.
+const evictScan = 8
+
+// victim returns the flow a full table evicts: among the evictScan least
+// recently used flows of each list, a half-open TCP flow (a SYN nobody
+// answered, which a scanning device leaves by the thousand) before a flow
+// without inspection, before one being inspected, the least recently
+// used first within each kind. A SYN sweep then does not push out the
+// login it overlaps.
+func (t *flowTable) victim() *Flow {
+	var best *Flow
+	bestRank := 3
+	for l := range t.lru {
+		for i, n := t.lru[l].tail, 0; i != 0 && n < evictScan; i, n = t.at(i).prev, n+1 {
+			f := t.at(i)
+			if r := f.evictRank(); r < bestRank || r == bestRank && f.last < best.last {
+				best, bestRank = f, r
+			}
+			if bestRank == 0 {
+				return best // the oldest of its list; the other list has none
+			}
+		}
+	}
+	return best
+}
+
+// evictRank orders flows for eviction, the first to go lowest: 0 for a
+// half-open TCP flow (no answer, no bytes), 1 without inspection, 2 with.
+func (f *Flow) evictRank() int {
+	switch {
+	case f.IsTCP() && !f.has(flagSynced<<ToClient) && f.Bytes == [2]uint32{}:
+		return 0
+	case f.insp == 0:
+		return 1
+	}
+	return 2
 }
 
 // oldestOf returns the least recently used flow of list l (0: TCP, 1:
