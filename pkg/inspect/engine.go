@@ -944,11 +944,27 @@ func clampConsumed(n, max int) int {
 // expire closes flows idle past their timeout, oldest first in each of
 // the table's lists (TCP, the others); it stops at the first flow still
 // alive in each, so the cost is proportional to what expires.
+//
+// A flow last seen after now was seen before the capture clock stepped
+// back (a router's clock corrected by NTP): its idleness is counted from
+// now, and it goes to the front of its list, lest it stop the expiry of
+// every flow behind it until the clock catches up. A few per packet keep
+// the cost after a step bounded.
 func (e *Engine) expire() {
+	now := e.now.UnixNano()
 	for l, idle := range [2]time.Duration{e.cfg.TCPIdle, e.cfg.UDPIdle} {
-		for {
+		for rebased := 0; ; {
 			f := e.table.oldestOf(l)
-			if f == nil || e.now.UnixNano()-f.last < int64(idle) {
+			if f == nil {
+				break
+			}
+			if f.last > now && rebased < maxRebased {
+				f.last = now
+				e.table.touchOldest(l)
+				rebased++
+				continue
+			}
+			if now-f.last < int64(idle) {
 				break
 			}
 			e.Stats.FlowsExpired++
@@ -956,6 +972,10 @@ func (e *Engine) expire() {
 		}
 	}
 }
+
+// maxRebased is how many flows last seen in the capture clock's future
+// one packet moves to the front of a list (expire).
+const maxRebased = 8
 
 func (e *Engine) closeFlow(f *Flow) {
 	e.forgetReopen(f)

@@ -502,6 +502,37 @@ func TestIdleExpiry(t *testing.T) {
 	}
 }
 
+// TestExpiryAfterClockStepsBack: flows seen before the capture clock
+// stepped back (NTP correcting a router clock that ran ahead) do not
+// keep the flows seen after the step from expiring.
+func TestExpiryAfterClockStepsBack(t *testing.T) {
+	for _, before := range []int{1, 20} {
+		t.Run(fmt.Sprint(before), func(t *testing.T) {
+			e := testEngine(t, DefaultConfig(), &recorder{match: ContentMatch})
+			send := func(port int, at time.Duration) {
+				p := seg(ToServer, 100, TCPFlagACK, "x\n", at)
+				p.SrcPort = uint16(port)
+				e.HandlePacket(p)
+			}
+			for i := range before { // before the step
+				send(40000+i, 5*time.Hour)
+			}
+			for i := range 100 { // after it: flows that go idle
+				send(41000+i, time.Duration(i)*time.Second)
+			}
+			// Those seen before it count as idle from the step on.
+			send(42000, time.Hour)
+			if want := uint64(100 + before); e.Stats.FlowsExpired != want {
+				t.Errorf("an hour later, %d flows expired, want %d", e.Stats.FlowsExpired, want)
+			}
+			send(42001, 2*time.Hour)
+			if want := uint64(100 + before + 1); e.Stats.FlowsExpired != want {
+				t.Errorf("another hour later, %d flows expired, want %d", e.Stats.FlowsExpired, want)
+			}
+		})
+	}
+}
+
 func TestFinAndRstCloseFlows(t *testing.T) {
 	r := &recorder{match: ContentMatch}
 	e := testEngine(t, DefaultConfig(), r)

@@ -655,6 +655,9 @@ func (t *flowTable) unlink(i int32) {
 	f.prev, f.next = 0, 0
 }
 
+// touchOldest moves the least recently used flow of list l to the front.
+func (t *flowTable) touchOldest(l int) { t.touch(t.lru[l].tail) }
+
 func (t *flowTable) touch(i int32) {
 	if t.list(t.at(i)).head == i {
 		return
