@@ -343,3 +343,96 @@ func TestTCPPathsNoAlloc(t *testing.T) {
 		})
 	}
 }
+
+// runRecorder's analyzers keep what they read of the client's stream as
+// runs: a gap starts a new one.
+type runRecorder struct{ runs [][]byte }
+
+func (r *runRecorder) Name() string                        { return "runs" }
+func (r *runRecorder) Match(*Flow, Dir, []byte) Confidence { return ContentMatch }
+func (r *runRecorder) NewAnalyzer(*Flow) Analyzer          { return r }
+func (r *runRecorder) Close(*Flow)                         {}
+
+func (r *runRecorder) Feed(_ *Flow, dir Dir, b []byte) int {
+	if dir == ToServer {
+		if len(r.runs) == 0 {
+			r.runs = append(r.runs, nil)
+		}
+		r.runs[len(r.runs)-1] = append(r.runs[len(r.runs)-1], b...)
+	}
+	return len(b)
+}
+
+func (r *runRecorder) Gap(_ *Flow, dir Dir) {
+	if dir == ToServer {
+		r.runs = append(r.runs, nil)
+	}
+}
+
+// FuzzTCPReassembly sends pieces of a client's stream in the order the
+// input chooses (reordered, repeated, overlapping, some never), with the
+// server's ACKs, FINs and a RST: whatever comes, the analyzer reads the
+// stream's bytes in order and none twice, each run between gaps a piece
+// of it after the one before, and the engine's pools stay consistent.
+func FuzzTCPReassembly(f *testing.F) {
+	stream := make([]byte, 6000)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range stream {
+		stream[i] = byte(rng.Uint32())
+	}
+	f.Add(uint32(100), []byte{0, 0, 8, 0, 0, 16, 5, 0, 0, 8, 8, 0})
+	f.Add(uint32(0xfffffff0), []byte{0, 0, 20, 0, 0, 40, 20, 1, 0, 60, 20, 2, 0, 20, 20, 3, 0, 80, 0, 5})
+	f.Add(uint32(7), []byte{0, 100, 200, 0, 0, 100, 200, 0, 0, 0, 100, 0, 0, 250, 0, 6, 0, 0, 250, 0})
+	f.Fuzz(func(t *testing.T, isn uint32, ops []byte) {
+		r := &runRecorder{}
+		cfg := DefaultConfig()
+		cfg.ByteBudget, cfg.StreamBuffer, cfg.MaxBuffers = MaxByteBudget, 512, 3
+		e := testEngine(t, cfg, r)
+		at := time.Duration(0)
+		send := func(p *Packet) {
+			at += time.Millisecond
+			p.Timestamp = t0.Add(at)
+			e.HandlePacket(p)
+			checkPools(t, e)
+		}
+		send(seg(ToServer, isn, TCPFlagSYN, "", 0))
+		synAck := seg(ToClient, 7, TCPFlagSYN|TCPFlagACK, "", 0)
+		synAck.Ack = isn + 1
+		send(synAck)
+	play:
+		for ; len(ops) >= 4; ops = ops[4:] {
+			off := int(ops[0])<<8 | int(ops[1])
+			off %= len(stream)
+			end := min(off+int(ops[2]), len(stream))
+			seq := isn + 1 + uint32(off)
+			switch ops[3] % 8 {
+			case 5: // the server acknowledges up to off
+				p := seg(ToClient, 8, TCPFlagACK, "", 0)
+				p.Ack = seq
+				send(p)
+			case 6:
+				send(seg(ToServer, seq, TCPFlagFIN|TCPFlagACK, "", 0))
+			case 7: // what comes after a reset is another flow's
+				send(seg(ToServer, seq, TCPFlagRST, "", 0))
+				break play
+			default:
+				p := seg(ToServer, seq, TCPFlagACK, "", 0)
+				p.Payload = stream[off:end]
+				send(p)
+			}
+		}
+		e.Flush()
+		checkPools(t, e)
+		pos := 0
+		for _, run := range r.runs {
+			if len(run) == 0 {
+				continue
+			}
+			i := bytes.Index(stream[pos:], run)
+			if i < 0 {
+				t.Fatalf("a run of %d bytes is not the stream's after byte %d: bytes twice or out of order", len(run), pos)
+			}
+			pos += i + len(run)
+		}
+	})
+}
