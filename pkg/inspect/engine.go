@@ -310,13 +310,16 @@ func (e *Engine) HandlePacket(p *Packet) {
 	} else if srcIsA := key.A == src; clientIsA != srcIsA {
 		dir = ToClient
 	}
-	if isn, ok := e.reopened(f, p); !isNew && dir == ToClient && ok {
-		// The server took a client's SYN for a new connection on the
-		// ports of this one: a new flow, its client side from that SYN.
-		e.closeFlow(f)
-		f, isNew = e.newFlow(p), true
-		f.nextSeq[ToServer] = isn + 1
-		f.set(flagSynced | flagOpened)
+	if !isNew && dir == ToClient {
+		if isn, ok := e.reopened(f, p); ok {
+			// The server took a client's SYN for a new connection on
+			// the ports of this one: a new flow, its client side from
+			// that SYN.
+			e.closeFlow(f)
+			f, isNew = e.newFlow(p), true
+			f.nextSeq[ToServer] = isn + 1
+			f.set(flagSynced | flagOpened)
+		}
 	}
 	e.busy = f
 	f.last = p.Timestamp.UnixNano()
@@ -400,9 +403,10 @@ func isServicePort(port uint16) bool {
 }
 
 // reopenSlots is how many clients' SYNs for a new connection on the
-// ports of a flow the engine remembers at once (noteReopen). A SYN-ACK
-// follows its SYN within a round trip, so a few suffice; a flow's place
-// is chosen by its key's hash, so the lookup costs nothing.
+// ports of a flow without an inspection the engine remembers at once
+// (noteReopen). A SYN-ACK follows its SYN within a round trip, so a few
+// suffice; a flow's place is chosen by its key's hash, so the lookup
+// costs nothing.
 const reopenSlots = 64
 
 // reopenMark is a client's SYN for another sequence number on the ports
@@ -414,18 +418,29 @@ type reopenMark struct {
 
 // noteReopen remembers a client's SYN for another sequence number on the
 // ports of f: a new connection if the server's SYN-ACK takes it
-// (reopened). It is kept beside the flow table, not in the inspection,
-// because the ports of a flow without one (an unanswered SYN, a flow
-// whose inspection stopped) are reused too.
+// (reopened). An inspected flow keeps it in its inspection, where no
+// other flow's SYN can displace it; the ports of a flow without one (an
+// unanswered SYN, a flow whose inspection stopped) are reused too, and
+// its mark goes to a small table beside the flow table, best effort.
 func (e *Engine) noteReopen(f *Flow, isn uint32) {
+	if in := f.inspection(); in != nil {
+		in.reopen = ackMark{seq: isn, valid: true}
+		return
+	}
 	e.reopens[f.hash%reopenSlots] = reopenMark{hash: f.hash, isn: isn, valid: true}
 }
 
 // reopened reports whether p, a SYN-ACK from f's server, takes the SYN
 // for a new connection noteReopen saw, and returns that SYN's number.
 func (e *Engine) reopened(f *Flow, p *Packet) (uint32, bool) {
+	if p.Kind != KindTCP || p.TCPFlags&(TCPFlagSYN|TCPFlagACK) != TCPFlagSYN|TCPFlagACK {
+		return 0, false
+	}
+	if in := f.inspection(); in != nil && in.reopen.valid {
+		return in.reopen.seq, p.Ack == in.reopen.seq+1
+	}
 	m := e.reopens[f.hash%reopenSlots]
-	if p.Kind != KindTCP || p.TCPFlags&(TCPFlagSYN|TCPFlagACK) != TCPFlagSYN|TCPFlagACK || !m.valid || m.hash != f.hash {
+	if !m.valid || m.hash != f.hash {
 		return 0, false
 	}
 	return m.isn, p.Ack == m.isn+1
@@ -482,6 +497,9 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 				// one would move its place past every real byte.
 				e.Stats.OutOfWindow++
 				data = nil
+			case f.has(flagCut << dir):
+				// Nothing of the direction is read any more: its
+				// place follows, with no gap to report.
 			default:
 				e.Stats.Gaps++
 				e.gap(f, dir)
@@ -643,8 +661,8 @@ func (e *Engine) lossConfirmed(f *Flow, dir Dir) bool {
 // copy of bytes already held.
 func (e *Engine) hold(f *Flow, dir Dir, seq uint32, data []byte, diff int32) bool {
 	in := f.inspection()
-	if in == nil {
-		return false
+	if in == nil || f.has(flagCut<<dir) {
+		return false // nothing of a spent direction is read: no buffer for it
 	}
 	h := &in.held[dir]
 	if h.n > 0 {
@@ -826,7 +844,14 @@ func (e *Engine) cut(f *Flow, dir Dir) {
 		return
 	}
 	// What the analyzer reads of dir ends here, short of the
-	// direction's end: as after lost bytes.
+	// direction's end: as after lost bytes. A segment held past a hole
+	// will never be read; its buffer goes back to the pool.
+	if in := f.inspection(); in != nil {
+		if h := &in.held[dir]; h.n > 0 {
+			e.bufs.put(h.buf, int(h.n))
+			*h = heldSegment{}
+		}
+	}
 	e.gap(f, dir)
 }
 

@@ -1065,6 +1065,72 @@ func TestUDPExpiresBehindIdleTCP(t *testing.T) {
 	}
 }
 
+// TestSpentDirectionHoldsNoBuffer: a direction whose byte budget is spent
+// holds no stream buffer for a segment past a hole, which the other
+// direction, still read, may need.
+func TestSpentDirectionHoldsNoBuffer(t *testing.T) {
+	const A = TCPFlagACK
+	cfg := DefaultConfig()
+	cfg.ByteBudget = 1000
+	cfg.MaxBuffers = 1
+	r := &recorder{match: ContentMatch}
+	e := play(t, cfg, r, seg(ToServer, 1, A, strings.Repeat("a", 1100), 0), // the client's budget spent
+		seg(ToServer, 2101, A, "late", 1)) // past a hole in the spent direction
+	// The other direction, still read, needs the one buffer past a hole.
+	e.HandlePacket(seg(ToClient, 1, A, "ok", 2))
+	e.HandlePacket(seg(ToClient, 20, A, "PASS secret\r\n", 3))
+	e.HandlePacket(seg(ToClient, 3, A, "................."[:17], 4))
+	if e.Stats.BufferFull != 0 || r.gaps[ToClient] != 0 {
+		t.Errorf("buffer full %d, gaps to client %d: the spent direction holds a buffer", e.Stats.BufferFull, r.gaps[ToClient])
+	}
+}
+
+// TestReopenNotDisplacedByOtherFlows: another host's SYN for a new
+// connection on its own ports, on a flow whose hash falls in the same
+// slot of the engine's table, does not erase an inspected flow's: the
+// victim's new connection on reused ports is still read.
+func TestReopenNotDisplacedByOtherFlows(t *testing.T) {
+	const A = TCPFlagACK
+	withAck := func(p *Packet, ack uint32) *Packet { p.Ack = ack; return p }
+	r := &recorder{match: ContentMatch}
+	e := testEngine(t, DefaultConfig(), r)
+	for _, p := range []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), withAck(seg(ToClient, 499, TCPFlagSYN|A, "", 0), 100), seg(ToServer, 100, A, "hello\r\n", 1)} {
+		e.HandlePacket(p)
+	}
+	var victim *Flow
+	e.table.each(func(f *Flow) { victim = f })
+	// Another host: a port whose flow lands in the victim's slot.
+	att := func(port uint16, seq uint32, flags uint8) *Packet {
+		p := seg(ToServer, seq, flags, "", 2*time.Second)
+		p.Src = netip.MustParseAddr("192.168.1.66")
+		p.SrcPort = port
+		return p
+	}
+	var ap uint16
+	for port := uint16(1024); ; port++ {
+		e.HandlePacket(att(port, 5, TCPFlagSYN))
+		var hit bool
+		e.table.each(func(f *Flow) {
+			if f != victim && f.Client().Port() == port && f.hash%reopenSlots == victim.hash%reopenSlots {
+				hit = true
+			}
+		})
+		if hit {
+			ap = port
+			break
+		}
+	}
+	// The victim reuses its ports; the other SYN comes within the round trip.
+	e.HandlePacket(seg(ToServer, 3000000000, TCPFlagSYN, "", time.Minute))
+	e.HandlePacket(att(ap, 900000, TCPFlagSYN))
+	e.HandlePacket(withAck(seg(ToClient, 7000, TCPFlagSYN|A, "", time.Minute), 3000000001))
+	e.HandlePacket(withAck(seg(ToServer, 3000000001, A, "USER root\r\n", time.Minute), 7001))
+	e.Flush()
+	if got := r.got[ToServer].String(); got != "hello\r\nUSER root\r\n" {
+		t.Errorf("victim stream %q, want the login read", got)
+	}
+}
+
 // TestReopenedPorts: a client's SYN for another sequence number on the
 // ports of a connection opens a new one only when the server's SYN-ACK
 // takes it; a challenge ACK (RFC 5961) keeps the connection as it was.

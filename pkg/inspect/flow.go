@@ -292,6 +292,7 @@ func (f *Flow) releaseInspection() {
 		}
 		in.held[i], in.acked[i] = heldSegment{}, ackMark{}
 	}
+	in.reopen = ackMark{}
 	e.insps.put(f.insp)
 	f.insp = 0
 }
@@ -378,6 +379,9 @@ type inspection struct {
 	// highest ACK past the stream's place.
 	held  [2]heldSegment
 	acked [2]ackMark
+	// reopen: a client's SYN for a new connection on the flow's ports
+	// (Engine.noteReopen).
+	reopen ackMark
 }
 
 // ackMark is an acknowledgement number, when one was seen.
