@@ -91,6 +91,12 @@ type span struct {
 	start, end int
 }
 
+// keyed is a labelled value and the prefix of its key (labelIndex.prefix).
+type keyed struct {
+	span
+	prefix uint32
+}
+
 // Caps on what one call records; a payload with more is not more
 // interesting, and the caps keep the scratch space fixed.
 const (
@@ -119,11 +125,11 @@ type finder struct {
 	lat, lon       span
 	hasLat         bool
 	hasLon         bool
-	ssids          [maxPairs]int // where valid SSIDs start
+	ssids          [maxPairs]keyed // valid SSIDs
 	nSSIDs         int
 	wifiKey        span // the first under a Wi-Fi key's own label
 	hasWiFiKey     bool
-	passwords      [maxPairs]span // under a bare "password", "key" …
+	passwords      [maxPairs]keyed // under "password", "key" …
 	nPasswords     int
 	names          [maxNames]span
 	nNames         int
@@ -279,7 +285,7 @@ func (s *finder) fieldAt(b []byte, i int) {
 		vs, ve = valueAfter(b, i+1, c)
 	}
 	// The key ends at the separator, never at a cut end.
-	s.field(b, li, vs, ve, !s.nearStart(b, ks), !s.nearEnd(b, ve), s.labels.bare(b[ks:ke], li))
+	s.field(b, li, vs, ve, !s.nearStart(b, ks), !s.nearEnd(b, ve), s.labels.prefix(b[ks:ke], li))
 }
 
 // keyBefore finds the key ending at the separator b[sep]: a quoted string,
@@ -459,8 +465,8 @@ func endsToken(c byte, sep byte) bool {
 // still the secret or the name sent in clear. A value checked by its
 // shape may be the front of a longer one that has another.
 //
-// bare: the key is the label alone ("password", not "admin_password").
-func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole, bare bool) {
+// prefix: the words of the key before the label (labelIndex.prefix).
+func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool, prefix uint32) {
 	sp := span{label: li, start: vs, end: ve}
 	s.spans[s.nextSpan] = sp
 	s.nextSpan = (s.nextSpan + 1) % maxSpans
@@ -488,7 +494,11 @@ func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole, bare bool) {
 			s.lon, s.hasLon = sp, true
 		}
 	case labelLocation:
-		if isLatLonPair(v) {
+		// An array under "position" is a camera's pan and tilt or a
+		// robot's place in metres as often as a place on Earth; a
+		// "lat,lon" string there is a place.
+		pos := s.labels.labels[li].field == "position" || s.labels.labels[li].field == "pos"
+		if isLatLonPair(v) && !(pos && v[0] == '[') {
 			s.add(kindLocation, li, vs, ve)
 		}
 	case labelIMEI:
@@ -513,7 +523,7 @@ func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole, bare bool) {
 		}
 	case labelSSID:
 		if isSSID(v) && s.nSSIDs < maxPairs {
-			s.ssids[s.nSSIDs] = vs
+			s.ssids[s.nSSIDs] = keyed{sp, prefix}
 			s.nSSIDs++
 		}
 	case labelWiFiKey:
@@ -521,10 +531,8 @@ func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole, bare bool) {
 			s.wifiKey, s.hasWiFiKey = sp, true
 		}
 	case labelPassword:
-		// Another service's password ("mqtt_password", "admin_password")
-		// is no Wi-Fi key whatever network the device reports.
-		if bare && isWiFiKey(v) && s.nPasswords < maxPairs {
-			s.passwords[s.nPasswords] = sp
+		if isWiFiKey(v) && s.nPasswords < maxPairs {
+			s.passwords[s.nPasswords] = keyed{sp, prefix}
 			s.nPasswords++
 		}
 	case labelNamePart:
@@ -595,8 +603,10 @@ func (s *finder) pairs(b []byte) {
 
 // pairWiFi reports a Wi-Fi key beside an SSID: one under a Wi-Fi key's
 // own label ("psk", "wifi_password") anywhere in the payload, else a
-// bare "password" or "key" only in the SSID's own object: a device's
-// status names the network it is on beside its cloud or MQTT login.
+// "password" or "key" in the SSID's own object whose key has no other
+// words before it than the SSID's ("password" beside "ssid",
+// "sta_password" beside "sta_ssid"): a device's status names the network
+// it is on beside its cloud or MQTT login ("mqtt_password").
 func (s *finder) pairWiFi(b []byte) {
 	if s.nSSIDs == 0 {
 		return
@@ -607,8 +617,8 @@ func (s *finder) pairWiFi(b []byte) {
 	}
 	for _, p := range s.passwords[:s.nPasswords] {
 		obj := objectStart(b, p.start)
-		for _, at := range s.ssids[:s.nSSIDs] {
-			if objectStart(b, at) == obj {
+		for _, id := range s.ssids[:s.nSSIDs] {
+			if (p.prefix == 0 || p.prefix == id.prefix) && objectStart(b, id.start) == obj {
 				s.add(kindWiFi, p.label, p.start, p.end)
 				return
 			}

@@ -133,6 +133,11 @@ func TestFindPositive(t *testing.T) {
 		{"phone_in_contact_cell", `{"name":"x","cell":"5551234567"}`, []found{{"phone", "cell"}}},
 		{"card_spaces_labelled", `{"card":"4111 1111 1111 1111"}`, []found{{"card", "card"}}},
 		{"card_spaces_after_payment", `payment 4111 1111 1111 1111`, []found{{"card", ""}}},
+		{"wifi_prefixed_pair", `{"sta_ssid":"HomeNet","sta_password":"hunter2hunter2"}`, []found{{"wifi_credentials", "password"}}},
+		{"wifi_key_holding_a_mask_word", `{"ssid":"HomeNet","password":"HiddenValley42"}`, []found{{"wifi_credentials", "password"}}},
+		{"wifi_key_in_brackets", `{"ssid":"HomeNet","psk":"<MyPass123>"}`, []found{{"wifi_credentials", "psk"}}},
+		{"location_position_string", `{"position":"52.516275,13.377704"}`, []found{{"location", "position"}}},
+		{"name_with_a_thing_surname", `{"name":"Alice Light","email":"alice@example.com"}`, []found{{"email", "email"}, {"name", "name"}}},
 		{"email_supports_its_object", `{"users":[{"name":"Alice Smith","email":"alice@example.com"}],"rooms":[{"name":"Living Room"}]}`,
 			[]found{{"email", "email"}, {"name", "name"}}},
 	}
@@ -245,6 +250,8 @@ func TestFindNegative(t *testing.T) {
 		{"mdns_host", "ssh session pi@raspberrypi.local\n"},
 		{"build_host", `{"kernel":"Linux version 4.14.0 (jenkins@ci-build01.localdomain) #1 SMP"}`},
 		{"signed_readings", "imu +2034 -0567 -0012\n"},
+		{"wifi_password_of_another_prefix", `{"sta_ssid":"HomeNet","ap_password":"hunter2hunter2"}`},
+		{"wifi_key_masked_in_parentheses", `{"ssid":"HomeNet","password":"(not set)"}`},
 		{"card_spaces_in_a_word", "capacity 4111 1111 1111 1111"},
 	}
 	s := newFinder()

@@ -89,6 +89,8 @@ func newLabels() []label {
 		{field: "longitude", kind: labelLon},
 		{field: "location", kind: labelLocation},
 		{field: "loc", kind: labelLocation, exact: true},
+		{field: "position", kind: labelLocation},
+		{field: "pos", kind: labelLocation, exact: true},
 		{field: "coords", kind: labelLocation},
 		{field: "coordinates", kind: labelLocation},
 		{field: "gps", kind: labelLocation},
@@ -252,16 +254,31 @@ func (x *labelIndex) mayMatch(key []byte) bool {
 // lookup returns the index of the longest label that is the whole key or
 // its last word, or -1. Word boundaries are separators ("_", "-", ".",
 // space, brackets) and lower-to-upper case changes ("serialNumber").
-// bare reports whether key is label li's name alone, without words
-// before it.
-func (x *labelIndex) bare(key []byte, li int) bool {
+// prefix is a hash of the words of key before label li's name ("sta" of
+// "sta_password"), 0 when there are none: an SSID and a password with
+// the same prefix (sta_ssid, sta_password) are one network's.
+func (x *labelIndex) prefix(key []byte, li int) uint32 {
 	n := 0
 	for _, c := range key {
 		if isAlnum(c) {
 			n++
 		}
 	}
-	return n == len(x.labels[li].norm)
+	n -= len(x.labels[li].norm)
+	if n <= 0 {
+		return 0
+	}
+	h := uint32(2166136261) // FNV-1a
+	for _, c := range key {
+		if n == 0 {
+			break
+		}
+		if isAlnum(c) {
+			h = (h ^ uint32(lowerByte(c))) * 16777619
+			n--
+		}
+	}
+	return h | 1 // never 0
 }
 
 func (x *labelIndex) lookup(key []byte) int {

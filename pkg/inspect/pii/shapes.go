@@ -286,15 +286,32 @@ func isWiFiKey(v []byte) bool {
 }
 
 // isMask: what a device's status page sends in place of a key it keeps
-// to itself ("**REDACTED**", "<hidden>", "(masked)").
+// to itself: stars ("**REDACTED**", "abc***"), or a word that says so,
+// alone or in brackets ("<hidden>", "(masked)", "not set"). A key that
+// merely holds such a word ("HiddenValley42") is a key.
 func isMask(v []byte) bool {
-	if inspect.ContainsFold(v, "***") || v[0] == '<' && v[len(v)-1] == '>' {
+	if inspect.ContainsFold(v, "***") {
 		return true
 	}
-	for _, w := range [...]string{"redacted", "hidden", "masked", "removed", "not set", "notset"} {
-		if inspect.ContainsFold(v, w) {
+	i, j := 0, len(v)
+	for i < j && isMaskPunct(v[i]) {
+		i++
+	}
+	for j > i && isMaskPunct(v[j-1]) {
+		j--
+	}
+	for _, w := range [...]string{"redacted", "hidden", "masked", "removed", "not set", "notset", "not_set", "secret", "password"} {
+		if equalFold(v[i:j], w) {
 			return true
 		}
+	}
+	return false
+}
+
+func isMaskPunct(c byte) bool {
+	switch c {
+	case '*', '<', '>', '(', ')', '[', ']', '{', '}', ' ', '_', '-', '.':
+		return true
 	}
 	return false
 }
@@ -335,8 +352,8 @@ func isPersonName(v []byte, words int) bool {
 
 // namesAThing: a word of v names a device or a room ("Front Door Camera",
 // "Kitchen Sensor"), which the name fields of a smart-home app hold far
-// more often than people. Words that are also common surnames (Hall,
-// Bridge, Fan) are left out.
+// more often than people. Words that are also surnames (Hall, Bridge,
+// Fan, Light) are left out.
 func namesAThing(v []byte) bool {
 	for len(v) > 0 {
 		i := 0
@@ -344,7 +361,7 @@ func namesAThing(v []byte) bool {
 			i++
 		}
 		for _, w := range [...]string{
-			"camera", "cam", "sensor", "lamp", "light", "lights", "bulb", "doorbell", "door", "lock",
+			"camera", "cam", "sensor", "lamp", "lights", "bulb", "doorbell", "door", "lock",
 			"room", "kitchen", "bedroom", "bathroom", "garage", "garden", "hallway", "office",
 			"plug", "switch", "socket", "outlet", "thermostat", "tv", "speaker", "hub", "gateway",
 			"router", "printer", "vacuum", "heater", "sprinkler", "meter", "blinds", "window",
