@@ -479,7 +479,9 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 			e.noteReopen(f, p.Seq)
 		}
 	}
-	if len(data) > 0 && !f.has(flagStopped) {
+	// A direction whose budget is spent is read no more: its bytes cost
+	// nothing more than a stopped flow's (a long download's).
+	if len(data) > 0 && !f.has(flagStopped) && !f.has(flagCut<<dir) {
 		if !f.has(flagSynced << dir) {
 			f.nextSeq[dir] = seq
 			f.set(flagSynced << dir)
@@ -497,9 +499,6 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 				// one would move its place past every real byte.
 				e.Stats.OutOfWindow++
 				data = nil
-			case f.has(flagCut << dir):
-				// Nothing of the direction is read any more: its
-				// place follows, with no gap to report.
 			default:
 				e.Stats.Gaps++
 				e.gap(f, dir)
@@ -546,10 +545,10 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 // has, so a RST within maxJump of the stream's place, or of the peer's
 // ACK past it, counts. One further away is a blind forgery, which would
 // end the flow's inspection with a single segment. Where the place is
-// not known (the direction not seen, inspection stopped so the place is
-// no longer followed), a RST is taken.
+// not known (the direction not seen, its budget spent or inspection
+// stopped, so the place is no longer followed), a RST is taken.
 func (e *Engine) resetInWindow(f *Flow, dir Dir, seq uint32) bool {
-	if !f.has(flagSynced<<dir) || f.has(flagStopped) {
+	if !f.has(flagSynced<<dir) || f.has(flagStopped) || f.has(flagCut<<dir) {
 		return true
 	}
 	in := f.inspection()
@@ -661,8 +660,8 @@ func (e *Engine) lossConfirmed(f *Flow, dir Dir) bool {
 // copy of bytes already held.
 func (e *Engine) hold(f *Flow, dir Dir, seq uint32, data []byte, diff int32) bool {
 	in := f.inspection()
-	if in == nil || f.has(flagCut<<dir) {
-		return false // nothing of a spent direction is read: no buffer for it
+	if in == nil {
+		return false
 	}
 	h := &in.held[dir]
 	if h.n > 0 {
