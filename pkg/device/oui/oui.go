@@ -11,7 +11,6 @@
 package oui
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	_ "embed"
@@ -67,65 +66,83 @@ func (t *Table) Lookup(p uint32) (Vendor, bool) {
 // Len is the number of assignments in the table.
 func (t *Table) Len() int { return len(t.prefixes) }
 
+// maxTable bounds the decompressed table (about 1 MB today), and maxLine
+// one of its lines.
+const (
+	maxTable = 8 << 20
+	maxLine  = 4096
+)
+
 // Parse reads a gzip-compressed table in the format scripts/oui writes.
+// It decompresses the table whole and keeps the names section as one
+// string that the spans point into: a line's text is never copied on its
+// own (the table is read at every start, so this is start-up time).
 func Parse(r io.Reader) (*Table, error) {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return nil, fmt.Errorf("oui table: %w", err)
 	}
 	defer zr.Close()
-	sc := bufio.NewScanner(zr)
-	sc.Buffer(make([]byte, 4096), 4096)
-	line := 0
-	next := func() (string, bool) {
-		if !sc.Scan() {
-			return "", false
+	data, err := io.ReadAll(io.LimitReader(zr, maxTable+1))
+	if err != nil {
+		return nil, fmt.Errorf("oui table: %w", err)
+	}
+	if len(data) > maxTable {
+		return nil, fmt.Errorf("oui table: more than %d bytes", maxTable)
+	}
+	line, pos := 0, 0
+	// next returns the next line and where it starts in data.
+	next := func() ([]byte, int, bool) {
+		if pos >= len(data) {
+			return nil, pos, false
+		}
+		at := pos
+		end := bytes.IndexByte(data[pos:], '\n')
+		if end < 0 {
+			end = len(data) - pos
+			pos = len(data)
+		} else {
+			pos += end + 1
 		}
 		line++
-		return sc.Text(), true
+		return data[at : at+end], at, true
 	}
-	bad := func(what string) error {
-		if err := sc.Err(); err != nil {
-			return fmt.Errorf("oui table: line %d: %w", line+1, err)
-		}
-		return fmt.Errorf("oui table: line %d: %s", line, what)
-	}
+	bad := func(what string) error { return fmt.Errorf("oui table: line %d: %s", line, what) }
+	tooLong := func(l []byte) bool { return len(l) > maxLine }
 	t := &Table{}
-	h, ok := next()
-	if !ok || !strings.HasPrefix(h, "# ") {
+	h, _, ok := next()
+	if !ok || !bytes.HasPrefix(h, []byte("# ")) {
 		return nil, bad("want a header comment")
 	}
-	t.Source = strings.TrimPrefix(h, "# ")
+	if tooLong(h) {
+		return nil, bad("line too long")
+	}
+	t.Source = string(h[2:])
 	n, err := count(next, "N", 1<<16)
 	if err != nil {
 		return nil, bad(err.Error())
 	}
-	var text strings.Builder
 	t.spans = make([]span, n)
+	namesStart, namesEnd := pos, pos
 	for i := range n {
-		l, ok := next()
-		if !ok || l == "" {
+		l, at, ok := next()
+		if !ok || len(l) == 0 {
 			return nil, bad("want an organisation name")
 		}
-		full, short, found := strings.Cut(l, "\t")
-		if !found {
-			short = full
+		if tooLong(l) {
+			return nil, bad("line too long")
 		}
-		var s span
-		s.full = uint32(text.Len())
-		text.WriteString(full)
-		s.fullEnd = uint32(text.Len())
-		if short == full {
-			s.short, s.shortEnd = s.full, s.fullEnd
-		} else {
-			s.short = uint32(text.Len())
-			text.WriteString(short)
-			s.shortEnd = uint32(text.Len())
+		from := uint32(at - namesStart)
+		s := span{full: from, fullEnd: from + uint32(len(l))}
+		s.short, s.shortEnd = s.full, s.fullEnd
+		if tab := bytes.IndexByte(l, '\t'); tab >= 0 {
+			s.fullEnd = from + uint32(tab)
+			s.short = s.fullEnd + 1
 		}
 		t.spans[i] = s
+		namesEnd = at + len(l)
 	}
-	// The builder grew by doubling; keep only what the names need.
-	t.text = strings.Clone(text.String())
+	t.text = string(data[namesStart:namesEnd])
 	m, err := count(next, "P", 1<<24)
 	if err != nil {
 		return nil, bad(err.Error())
@@ -133,39 +150,70 @@ func Parse(r io.Reader) (*Table, error) {
 	t.prefixes = make([]uint32, m)
 	t.names = make([]uint16, m)
 	for i := range m {
-		l, ok := next()
+		l, _, ok := next()
 		if !ok || len(l) < 8 || l[6] != ' ' {
 			return nil, bad("want a prefix line")
 		}
-		p, err := strconv.ParseUint(l[:6], 16, 32)
-		if err != nil {
+		p, ok := parseHex24(l[:6])
+		if !ok {
 			return nil, bad("bad prefix")
 		}
-		k, err := strconv.ParseUint(l[7:], 10, 16)
-		if err != nil || int(k) >= n {
+		k, ok := parseIndex(l[7:])
+		if !ok || k >= n {
 			return nil, bad("bad name index")
 		}
-		if i > 0 && uint32(p) <= t.prefixes[i-1] {
+		if i > 0 && p <= t.prefixes[i-1] {
 			return nil, bad("prefixes out of order")
 		}
-		t.prefixes[i], t.names[i] = uint32(p), uint16(k)
+		t.prefixes[i], t.names[i] = p, uint16(k)
 	}
-	if _, ok := next(); ok {
+	if _, _, ok := next(); ok {
 		return nil, bad("trailing data")
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("oui table: %w", err)
 	}
 	return t, nil
 }
 
+// parseHex24 reads six hex digits.
+func parseHex24(b []byte) (uint32, bool) {
+	var v uint32
+	for _, c := range b {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | uint32(c)
+	}
+	return v, true
+}
+
+// parseIndex reads a decimal name index below 1<<16.
+func parseIndex(b []byte) (int, bool) {
+	if len(b) == 0 || len(b) > 5 {
+		return 0, false
+	}
+	v := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v, v < 1<<16
+}
+
 // count reads a "<tag> <n>" line with 0 < n <= limit.
-func count(next func() (string, bool), tag string, limit int) (int, error) {
-	l, ok := next()
+func count(next func() ([]byte, int, bool), tag string, limit int) (int, error) {
+	b, _, ok := next()
 	if !ok {
 		return 0, fmt.Errorf("want %q count", tag)
 	}
-	rest, found := strings.CutPrefix(l, tag+" ")
+	rest, found := strings.CutPrefix(string(b), tag+" ")
 	if !found {
 		return 0, fmt.Errorf("want %q count", tag)
 	}
