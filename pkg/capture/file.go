@@ -136,7 +136,8 @@ func (fr *File) open() error {
 		// A second buffer, so that records are handed out from it as from
 		// an uncompressed file; fr.buf still counts the compressed bytes
 		// for Offset.
-		src = bufio.NewReaderSize(gz, bufSize)
+		gz.Multistream(false) // gzipMembers goes from one member to the next
+		src = bufio.NewReaderSize(&gzipMembers{gz: gz, in: fr.buf}, bufSize)
 		if magic, err = peekMagic(src); err != nil {
 			return fmt.Errorf("gzip: %w", err)
 		}
@@ -224,6 +225,38 @@ func (fr *File) ReadPacket() ([]byte, Info, error) {
 		}
 		fr.packets++
 		return data, info, nil
+	}
+}
+
+// gzipMembers reads the members of a gzip file one after the other, as
+// gzip -d does, and names what follows the last one when it is no
+// member: gzip's own reader takes it for a damaged next member, which
+// reached the owner as a record cut short.
+type gzipMembers struct {
+	gz *gzip.Reader
+	in *bufio.Reader
+}
+
+func (m *gzipMembers) Read(p []byte) (int, error) {
+	for {
+		n, err := m.gz.Read(p)
+		switch {
+		case err != io.EOF:
+			return n, err
+		case n > 0:
+			return n, nil // another member may follow: say so at the next call
+		}
+		head, _ := m.in.Peek(2)
+		switch {
+		case len(head) == 0:
+			return 0, io.EOF
+		case len(head) < 2 || uint16(head[0])|uint16(head[1])<<8 != magicGzip:
+			return 0, errors.New("gzip: data after the end of the compressed capture")
+		}
+		if err := m.gz.Reset(m.in); err != nil {
+			return 0, fmt.Errorf("gzip: next member: %w", err)
+		}
+		m.gz.Multistream(false)
 	}
 }
 

@@ -306,3 +306,38 @@ func corruptCaplen(good []byte) []byte {
 func ciFor(frame []byte) gopacket.CaptureInfo {
 	return gopacket.CaptureInfo{Timestamp: time.Unix(1700000000, 0), CaptureLength: len(frame), Length: len(frame)}
 }
+
+// TestGzipMembers: a gzip file of several members (gzip a.pcap; cat
+// b.gz >> a.gz) is read whole, as gzip -d reads it; bytes after the last
+// member that are no member are named for what they are, after every
+// packet before them.
+func TestGzipMembers(t *testing.T) {
+	whole := pcapNoT(capture.LinkTypeEthernet, make([]byte, 60), make([]byte, 70), make([]byte, 80))
+	cut := len(whole) - 16 - 80 // the third record starts here
+	twoMembers := append(gzipped(t, whole[:cut]), gzipped(t, whole[cut:])...)
+	tests := []struct {
+		name   string
+		data   []byte
+		frames int
+		err    string
+	}{
+		{"one_member", gzipped(t, whole), 3, ""},
+		{"two_members", twoMembers, 3, ""},
+		{"garbage_after", append(gzipped(t, whole), "garbage\n"...), 3, "data after the end of the compressed capture"},
+		{"long_garbage_after", append(gzipped(t, whole), bytes.Repeat([]byte("x"), 100)...), 3, "data after the end of the compressed capture"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := readFrames(tt.data)
+			if len(got) != tt.frames {
+				t.Errorf("%d frames, want %d", len(got), tt.frames)
+			}
+			switch {
+			case tt.err == "" && err != nil:
+				t.Errorf("error %v", err)
+			case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+				t.Errorf("error %v, want one saying %q", err, tt.err)
+			}
+		})
+	}
+}
