@@ -485,6 +485,38 @@ func TestEvictionPrefersUninspected(t *testing.T) {
 	}
 }
 
+// TestEvictionAnsweredSYNIsNoHalfOpen: a SYN the server answered is a
+// connection on its way, not a sweep's probe: it goes after older flows
+// without inspection, not first.
+func TestEvictionAnsweredSYNIsNoHalfOpen(t *testing.T) {
+	const A = TCPFlagACK
+	from := func(port uint16, p *Packet) *Packet { p.SrcPort = port; return p }
+	cfg := DefaultConfig()
+	cfg.MaxFlows, cfg.MaxInspected = 16, 1
+	synAck := seg(ToClient, 499, TCPFlagSYN|A, "", 3)
+	synAck.DstPort, synAck.Ack = 40003, 2
+	e := play(t, cfg, &recorder{match: ContentMatch},
+		from(40001, seg(ToServer, 1, A, "x", 0)), from(40002, seg(ToServer, 1, A, "y", 1)),
+		from(40003, seg(ToServer, 1, TCPFlagSYN, "", 2)), synAck)
+	for port := uint16(41000); e.Flows() < cfg.MaxFlows; port++ {
+		e.HandlePacket(from(port, seg(ToServer, 1, A, "z", time.Second)))
+	}
+	var gone []uint16
+	for port := uint16(42000); port < 42100 && len(gone) < 2; port++ {
+		e.HandlePacket(from(port, seg(ToServer, 1, TCPFlagSYN, "", 2*time.Second)))
+		live := map[uint16]bool{}
+		e.table.each(func(f *Flow) { live[f.Client().Port()] = true })
+		for _, p := range []uint16{2, 3} {
+			if !live[40000+p] && !slices.Contains(gone, p) {
+				gone = append(gone, p)
+			}
+		}
+	}
+	if !slices.Equal(gone, []uint16{2, 3}) {
+		t.Errorf("flows evicted in the order %v, want the older uninspected flow 2 before the answered SYN 3", gone)
+	}
+}
+
 func TestIdleExpiry(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.UDPIdle = time.Minute
