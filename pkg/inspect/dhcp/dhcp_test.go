@@ -478,3 +478,27 @@ func FuzzParseV6(f *testing.F) {
 		}
 	})
 }
+
+// TestCodeListsBounded: an option-code list goes into evidence with at
+// most maxListItems codes, however long the option (DHCPv6's ORO may
+// name 32,767): a flood of such messages costs little memory.
+func TestCodeListsBounded(t *testing.T) {
+	tests := []struct {
+		name  string
+		b     []byte
+		width int
+		items int
+	}{
+		{"prl_short", []byte{1, 3, 6, 15}, 1, 4},
+		{"prl_255", bytes.Repeat([]byte{7}, 255), 1, maxListItems},
+		{"oro_700", bytes.Repeat([]byte{0, 23}, 700), 2, maxListItems},
+		{"oro_odd_length", []byte{0, 23, 0, 24, 0}, 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := strings.Count(decimalList(tt.b, tt.width), ",") + 1; got != tt.items {
+				t.Errorf("%d codes listed, want %d", got, tt.items)
+			}
+		})
+	}
+}

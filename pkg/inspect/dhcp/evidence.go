@@ -18,6 +18,10 @@ const (
 	maxURL       = 255 // MUD URL: an option's full length
 	maxHexBytes  = 64  // client id, DUID, vendor-specific
 	maxAddresses = 4   // DNS servers
+	// maxListItems bounds an option-code list (option 55, DHCPv6's ORO,
+	// which may list 32,767 codes): real clients ask for a few dozen,
+	// and a fingerprint of a longer list matches nothing anyway.
+	maxListItems = 64
 )
 
 func v4TypeName(t byte) string {
@@ -198,6 +202,7 @@ func ipv4List(b []byte) string {
 
 // decimalList formats a list of width-byte big-endian codes as "1,3,6".
 func decimalList(b []byte, width int) string {
+	b = b[:min(len(b), maxListItems*width)]
 	out := make([]byte, 0, len(b)*4)
 	for i := 0; i+width <= len(b); i += width {
 		if i > 0 {
