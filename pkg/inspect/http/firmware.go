@@ -110,19 +110,23 @@ func isUpdateCheck(method, host, path, agent []byte) bool {
 	return false
 }
 
-// updateCheckPath is the path an update check's finding names: a segment
-// of eight or more characters with anything but letters, '-' and '_' in
-// it is left out ("..."), as check endpoints put the device's serial, MAC
-// or IMEI there ("/api/ota/device/SN12345678/check"), which must not
-// reach the owner's page and alerts in clear; "/api/v2/check" and
-// "/get-latest-version" stay whole.
-func updateCheckPath(path []byte) []byte {
+// idMaskedPath is the path a firmware finding names: a segment of eight
+// or more characters with anything but letters, '-' and '_' in it is left
+// out ("..."), as update endpoints and download paths put the device's
+// serial, MAC or IMEI there ("/api/ota/device/SN12345678/check",
+// "/ota/AA:BB:CC:DD:EE:FF/fw.bin"), which must not reach the owner's page
+// and alerts in clear; "/api/v2/check" and "/get-latest-version" stay
+// whole. keepFile keeps the last segment, a download's file name
+// ("cam_5.7.3_build220112.bin" says which image it was).
+func idMaskedPath(path []byte, keepFile bool) []byte {
 	out := make([]byte, 0, len(path))
-	for i, seg := range bytes.Split(path, []byte("/")) {
+	segs := bytes.Split(path, []byte("/"))
+	for i, seg := range segs {
 		if i > 0 {
 			out = append(out, '/')
 		}
-		if len(seg) >= 8 && bytes.ContainsFunc(seg, func(r rune) bool { return r >= 0x80 || !isLetter(byte(r)) && r != '-' && r != '_' }) {
+		last := i == len(segs)-1
+		if !(keepFile && last) && len(seg) >= 8 && bytes.ContainsFunc(seg, func(r rune) bool { return r >= 0x80 || !isLetter(byte(r)) && r != '-' && r != '_' }) {
 			seg = []byte("...")
 		}
 		out = append(out, seg...)

@@ -1029,6 +1029,10 @@ func TestFirmwareOverHTTP(t *testing.T) {
 			c.Client("GET /api/ota/device/SN12345678/AA:BB:CC:DD:EE:FF/check HTTP/1.1\r\nHost: api.vendor.example\r\n\r\n").
 				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 		}, "api.vendor.example/api/ota/device/.../.../check", "200", true},
+		{"download_with_device_ids", func(c *inspecttest.Conv) {
+			c.Client("GET /ota/AA:BB:CC:DD:EE:FF/cam_5.7.3_build220112.bin HTTP/1.1\r\nHost: dl.vendor.example\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, "dl.vendor.example/ota/.../cam_5.7.3_build220112.bin", "200", false},
 		{"browser_reads_a_firmware_page", func(c *inspecttest.Conv) {
 			c.Client("GET /support/camera HTTP/1.1\r\nHost: update.vendor.example\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\n\r\n").
 				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")

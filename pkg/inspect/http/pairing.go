@@ -46,9 +46,9 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 	}
 	switch {
 	case string(method) == "GET" && isFirmwarePath(path):
-		e.firmware = firmwareURL(f, host, path)
+		e.firmware = firmwareURL(f, host, idMaskedPath(path, true))
 	case !f.ServerLocal && path != nil && isUpdateCheck(method, host, path, a.agent[:a.agentLen]):
-		e.firmware, e.updateCheck = firmwareURL(f, host, updateCheckPath(path)), true
+		e.firmware, e.updateCheck = firmwareURL(f, host, idMaskedPath(path, false)), true
 	}
 	if !a.reportedCleartext && (a.targetCut || !inClearByDesign(method, host, path, a.ocspBody)) {
 		a.reportedCleartext = true
