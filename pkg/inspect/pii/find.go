@@ -285,7 +285,7 @@ func (s *finder) fieldAt(b []byte, i int) {
 		vs, ve = valueAfter(b, i+1, c)
 	}
 	// The key ends at the separator, never at a cut end.
-	s.field(b, li, vs, ve, !s.nearStart(b, ks), !s.nearEnd(b, ve), s.labels.prefix(b[ks:ke], li))
+	s.field(b, li, vs, ve, !s.nearStart(b, ks), !s.nearEnd(b, ve), b[ks:ke])
 }
 
 // keyBefore finds the key ending at the separator b[sep]: a quoted string,
@@ -464,9 +464,7 @@ func endsToken(c byte, sep byte) bool {
 // is a string the label alone makes personal (stringValued): its front is
 // still the secret or the name sent in clear. A value checked by its
 // shape may be the front of a longer one that has another.
-//
-// prefix: the words of the key before the label (labelIndex.prefix).
-func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool, prefix uint32) {
+func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool, key []byte) {
 	sp := span{label: li, start: vs, end: ve}
 	s.spans[s.nextSpan] = sp
 	s.nextSpan = (s.nextSpan + 1) % maxSpans
@@ -476,13 +474,13 @@ func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool, prefix ui
 		return
 	}
 	v := b[vs:ve]
+	if s.labels.labels[li].textOnly && bareNumberOrArray(b, vs, v) {
+		// {"mcc":262,"lac":12345,"cell":26534571}, {"position":[45.1,-10.5]}
+		return
+	}
 	switch lk {
 	case labelPhone:
-		// A bare number under "cell" is a mobile network's cell id
-		// ({"mcc":262,"lac":12345,"cell":26534571}); a number in a
-		// contact's "cell" field is written as a string.
-		cellID := s.labels.labels[li].field == "cell" && !(vs > 0 && (b[vs-1] == '"' || b[vs-1] == '\'')) && allDigits(v)
-		if isPhone(v) && !cellID {
+		if isPhone(v) {
 			s.add(kindPhone, li, vs, ve)
 		}
 	case labelLat:
@@ -494,11 +492,7 @@ func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool, prefix ui
 			s.lon, s.hasLon = sp, true
 		}
 	case labelLocation:
-		// An array under "position" is a camera's pan and tilt or a
-		// robot's place in metres as often as a place on Earth; a
-		// "lat,lon" string there is a place.
-		pos := s.labels.labels[li].field == "position" || s.labels.labels[li].field == "pos"
-		if isLatLonPair(v) && !(pos && v[0] == '[') {
+		if isLatLonPair(v) {
 			s.add(kindLocation, li, vs, ve)
 		}
 	case labelIMEI:
@@ -523,7 +517,7 @@ func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool, prefix ui
 		}
 	case labelSSID:
 		if isSSID(v) && s.nSSIDs < maxPairs {
-			s.ssids[s.nSSIDs] = keyed{sp, prefix}
+			s.ssids[s.nSSIDs] = keyed{sp, s.labels.prefix(key, li)}
 			s.nSSIDs++
 		}
 	case labelWiFiKey:
@@ -532,7 +526,7 @@ func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool, prefix ui
 		}
 	case labelPassword:
 		if isWiFiKey(v) && s.nPasswords < maxPairs {
-			s.passwords[s.nPasswords] = keyed{sp, prefix}
+			s.passwords[s.nPasswords] = keyed{sp, s.labels.prefix(key, li)}
 			s.nPasswords++
 		}
 	case labelNamePart:
@@ -615,15 +609,26 @@ func (s *finder) pairWiFi(b []byte) {
 		s.add(kindWiFi, s.wifiKey.label, s.wifiKey.start, s.wifiKey.end)
 		return
 	}
+	var objs [maxPairs]int // of each SSID, found once
+	for i, id := range s.ssids[:s.nSSIDs] {
+		objs[i] = objectStart(b, id.start)
+	}
 	for _, p := range s.passwords[:s.nPasswords] {
 		obj := objectStart(b, p.start)
-		for _, id := range s.ssids[:s.nSSIDs] {
-			if (p.prefix == 0 || p.prefix == id.prefix) && objectStart(b, id.start) == obj {
+		for i, id := range s.ssids[:s.nSSIDs] {
+			if (p.prefix == 0 || p.prefix == id.prefix) && objs[i] == obj {
 				s.add(kindWiFi, p.label, p.start, p.end)
 				return
 			}
 		}
 	}
+}
+
+// bareNumberOrArray: the value v at b[vs] is not quoted and is a run of
+// digits or an array.
+func bareNumberOrArray(b []byte, vs int, v []byte) bool {
+	quoted := vs > 0 && (b[vs-1] == '"' || b[vs-1] == '\'')
+	return !quoted && len(v) > 0 && (allDigits(v) || v[0] == '[')
 }
 
 // objectStart is where the innermost JSON object holding b[i] starts, or

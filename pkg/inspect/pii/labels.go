@@ -43,7 +43,12 @@ type label struct {
 	// exact: the whole key only. Otherwise the label also matches as the
 	// last word of a longer key ("gps_lat", "userEmail", "device.serial").
 	exact bool
-	norm  string // field lower-cased without separators, set by newLabels
+	// textOnly: a bare number or array under the label means something
+	// else (a mobile network's cell id under "cell", a camera's pan and
+	// tilt or a robot's place in metres under "position"); only a string
+	// or form value counts.
+	textOnly bool
+	norm     string // field lower-cased without separators, set by newLabels
 }
 
 // maxKey bounds the field names looked at; longer keys are not labels.
@@ -77,7 +82,7 @@ func newLabels() []label {
 		{field: "tel", kind: labelPhone},
 		{field: "mobile", kind: labelPhone},
 		{field: "mobile_number", kind: labelPhone},
-		{field: "cell", kind: labelPhone, exact: true},
+		{field: "cell", kind: labelPhone, exact: true, textOnly: true},
 		{field: "cellphone", kind: labelPhone},
 		{field: "msisdn", kind: labelPhone},
 
@@ -89,8 +94,8 @@ func newLabels() []label {
 		{field: "longitude", kind: labelLon},
 		{field: "location", kind: labelLocation},
 		{field: "loc", kind: labelLocation, exact: true},
-		{field: "position", kind: labelLocation},
-		{field: "pos", kind: labelLocation, exact: true},
+		{field: "position", kind: labelLocation, textOnly: true},
+		{field: "pos", kind: labelLocation, exact: true, textOnly: true},
 		{field: "coords", kind: labelLocation},
 		{field: "coordinates", kind: labelLocation},
 		{field: "gps", kind: labelLocation},
@@ -251,9 +256,6 @@ func (x *labelIndex) mayMatch(key []byte) bool {
 	return n == 2 && x.ends[last[0]][last[1]/64]&(1<<(last[1]%64)) != 0
 }
 
-// lookup returns the index of the longest label that is the whole key or
-// its last word, or -1. Word boundaries are separators ("_", "-", ".",
-// space, brackets) and lower-to-upper case changes ("serialNumber").
 // prefix is a hash of the words of key before label li's name ("sta" of
 // "sta_password"), 0 when there are none: an SSID and a password with
 // the same prefix (sta_ssid, sta_password) are one network's.
@@ -281,6 +283,9 @@ func (x *labelIndex) prefix(key []byte, li int) uint32 {
 	return h | 1 // never 0
 }
 
+// lookup returns the index of the longest label that is the whole key or
+// its last word, or -1. Word boundaries are separators ("_", "-", ".",
+// space, brackets) and lower-to-upper case changes ("serialNumber").
 func (x *labelIndex) lookup(key []byte) int {
 	if len(key) == 0 || len(key) > maxKey || !x.mayMatch(key) {
 		return -1
