@@ -728,8 +728,15 @@ func (e *Engine) deliverHeld(f *Flow, dir Dir) {
 		f.nextSeq[dir] = h.seq + h.n
 		e.deliver(f, dir, data)
 	}
-	e.delivering = heldSegment{}
-	e.bufs.put(h.buf, int(h.n))
+	e.dropHeld(&e.delivering)
+}
+
+// dropHeld gives a held segment's buffer back to the pool and forgets it.
+func (e *Engine) dropHeld(h *heldSegment) {
+	if h.n > 0 {
+		e.bufs.put(h.buf, int(h.n))
+	}
+	*h = heldSegment{}
 }
 
 // flushHeld declares the hole in front of the segment held in dir a gap
@@ -846,10 +853,7 @@ func (e *Engine) cut(f *Flow, dir Dir) {
 	// direction's end: as after lost bytes. A segment held past a hole
 	// will never be read; its buffer goes back to the pool.
 	if in := f.inspection(); in != nil {
-		if h := &in.held[dir]; h.n > 0 {
-			e.bufs.put(h.buf, int(h.n))
-			*h = heldSegment{}
-		}
+		e.dropHeld(&in.held[dir])
 	}
 	e.gap(f, dir)
 }
@@ -1032,10 +1036,7 @@ func (e *Engine) survive() {
 	if rerr, ok := r.(runtime.Error); ok {
 		p.Reason = rerr.Error()
 	}
-	if h := e.delivering; h.n > 0 {
-		e.bufs.put(h.buf, int(h.n)) // a held segment being delivered
-		e.delivering = heldSegment{}
-	}
+	e.dropHeld(&e.delivering) // a held segment being delivered
 	if f := e.busy; f != nil && f.has(flagInUse) {
 		if app := f.App(); app != "" {
 			p.Protocol = app

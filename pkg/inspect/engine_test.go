@@ -1102,18 +1102,35 @@ func TestUDPExpiresBehindIdleTCP(t *testing.T) {
 // direction, still read, may need.
 func TestSpentDirectionHoldsNoBuffer(t *testing.T) {
 	const A = TCPFlagACK
-	cfg := DefaultConfig()
-	cfg.ByteBudget = 1000
-	cfg.MaxBuffers = 1
-	r := &recorder{match: ContentMatch}
-	e := play(t, cfg, r, seg(ToServer, 1, A, strings.Repeat("a", 1100), 0), // the client's budget spent
-		seg(ToServer, 2101, A, "late", 1)) // past a hole in the spent direction
-	// The other direction, still read, needs the one buffer past a hole.
-	e.HandlePacket(seg(ToClient, 1, A, "ok", 2))
-	e.HandlePacket(seg(ToClient, 20, A, "PASS secret\r\n", 3))
-	e.HandlePacket(seg(ToClient, 3, A, "................."[:17], 4))
-	if e.Stats.BufferFull != 0 || r.gaps[ToClient] != 0 {
-		t.Errorf("buffer full %d, gaps to client %d: the spent direction holds a buffer", e.Stats.BufferFull, r.gaps[ToClient])
+	tests := []struct {
+		name   string
+		client []*Packet
+	}{
+		{"held_after_the_budget_is_spent", []*Packet{
+			seg(ToServer, 1, A, strings.Repeat("a", 1100), 0), // the client's budget spent
+			seg(ToServer, 2101, A, "late", 1),                 // past a hole in the spent direction
+		}},
+		{"held_before_the_budget_is_spent", []*Packet{
+			seg(ToServer, 1, A, "a", 0),
+			seg(ToServer, 2101, A, "late", 1),                 // held past a hole
+			seg(ToServer, 2, A, strings.Repeat("b", 1100), 1), // spends the budget; the hole stays
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.ByteBudget = 1000
+			cfg.MaxBuffers = 1
+			r := &recorder{match: ContentMatch}
+			e := play(t, cfg, r, tt.client...)
+			// The other direction, still read, needs the one buffer past a hole.
+			e.HandlePacket(seg(ToClient, 1, A, "ok", 2))
+			e.HandlePacket(seg(ToClient, 20, A, "PASS secret\r\n", 3))
+			e.HandlePacket(seg(ToClient, 3, A, "................."[:17], 4))
+			if e.Stats.BufferFull != 0 || r.gaps[ToClient] != 0 {
+				t.Errorf("buffer full %d, gaps to client %d: the spent direction holds a buffer", e.Stats.BufferFull, r.gaps[ToClient])
+			}
+		})
 	}
 }
 

@@ -287,10 +287,8 @@ func (f *Flow) releaseInspection() {
 	in := e.insps.at(f.insp)
 	for i := range in.half {
 		e.releaseBuffer(&in.half[i])
-		if h := &in.held[i]; h.n > 0 {
-			e.bufs.put(h.buf, int(h.n))
-		}
-		in.held[i], in.acked[i] = heldSegment{}, ackMark{}
+		e.dropHeld(&in.held[i])
+		in.acked[i] = ackMark{}
 	}
 	in.reopen = ackMark{}
 	e.insps.put(f.insp)
