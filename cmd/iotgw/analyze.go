@@ -187,7 +187,8 @@ func analyzeFiles(ctx context.Context, p *pipeline.Pipeline, names []string, std
 			fmt.Fprintf(stderr, "iotgw analyze: %v\n", err)
 			failed = true
 		case err != nil && ctx.Err() != nil:
-			in.Error = fmt.Sprintf("%s: interrupted after %d packets", name, src.Packets())
+			packets = src.Packets() // the progress callback may lag
+			in.Error = fmt.Sprintf("%s: interrupted after %d packets", name, packets)
 			failed = true
 		case err != nil:
 			in.Error = fmt.Sprintf("%s: %v", name, err)

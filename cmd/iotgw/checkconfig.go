@@ -23,9 +23,12 @@ func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	// The init script starts the daemon only after this check: a key
 	// file `run` cannot use would have procd respawn it until it gives up.
-	if _, err := pipeline.HashKey(cfg.Inspect.SecretFile); err != nil {
-		fmt.Fprintf(stderr, "iotgw check-config: %s: %v\n", path, err)
-		return exitUsage
+	// An empty secret_file means a random key per start: nothing to check.
+	if sf := cfg.Inspect.SecretFile; sf != "" {
+		if _, err := pipeline.HashKey(sf); err != nil {
+			fmt.Fprintf(stderr, "iotgw check-config: %s: %v\n", path, err)
+			return exitUsage
+		}
 	}
 	if _, err := fmt.Fprintf(stdout, "%s: %s\n", path, checkedState(path)); err != nil {
 		fmt.Fprintf(stderr, "iotgw check-config: %v\n", err)
