@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -334,5 +335,44 @@ func TestAnalyzeJSON(t *testing.T) {
 		if strings.Contains(stdout, secret) {
 			t.Errorf("output contains the secret %q", secret)
 		}
+	}
+}
+
+func TestAnalyzeGC(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want gcSettings
+	}{
+		{"unset", nil, gcSettings{percent: 400, limit: 48 << 20}},
+		{"GOGC set", map[string]string{"GOGC": "off"}, gcSettings{limit: 48 << 20}},
+		{"GOMEMLIMIT set", map[string]string{"GOMEMLIMIT": "1GiB"}, gcSettings{percent: 400}},
+		{"both set", map[string]string{"GOGC": "50", "GOMEMLIMIT": "1GiB"}, gcSettings{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := analyzeGC(func(k string) string { return tc.env[k] }); got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestAnalyzeRestoresGC: the settings are the run's, not the process's
+// (the tests, and any caller, go on with their own).
+func TestAnalyzeRestoresGC(t *testing.T) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		t.Skip("the environment sets the collector")
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(77))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(300 << 20))
+	if code, _, stderr := run(t, "analyze", "--config", "/dev/null", "--quiet", demo); code != exitFindings && code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if got := debug.SetGCPercent(77); got != 77 {
+		t.Errorf("GOGC after analyze: %d, want 77", got)
+	}
+	if got := debug.SetMemoryLimit(-1); got != 300<<20 {
+		t.Errorf("memory limit after analyze: %d, want %d", got, 300<<20)
 	}
 }
