@@ -117,7 +117,9 @@ const (
 // RTSP, HTTPS, MQTT, UPnP HTTP servers and the alternate telnet and web
 // ports. UDP services (SSDP 1900, WS-Discovery 3702) are not probed: a
 // connect check says nothing about them, and SSDP is seen passively.
-var DefaultPorts = []uint16{21, 22, 23, 80, 443, 554, 1883, 2323, 5000, 8000, 8080, 8443, 49152}
+func DefaultPorts() []uint16 {
+	return []uint16{21, 22, 23, 80, 443, 554, 1883, 2323, 5000, 8000, 8080, 8443, 49152}
+}
 
 // Target is a device to audit.
 type Target struct {
@@ -205,9 +207,10 @@ func New(opts Options) (*Auditor, error) {
 	setDefault(&opts.BannerTimeout, DefaultBannerTimeout)
 	setDefault(&opts.ResponseTimeout, DefaultResponseTimeout)
 	if len(opts.Ports) == 0 { // none named (also "ports = []"): the default list
-		opts.Ports = DefaultPorts
+		opts.Ports = DefaultPorts()
+	} else {
+		opts.Ports = slices.Clone(opts.Ports)
 	}
-	opts.Ports = slices.Clone(opts.Ports)
 	if opts.Dialer == nil {
 		opts.Dialer = &net.Dialer{}
 	}

@@ -891,7 +891,7 @@ func TestAddressChangesHands(t *testing.T) {
 // no port, which means the default list, not a check of none.
 func TestEmptyPortListIsTheDefault(t *testing.T) {
 	a := newAuditor(t, newMapDialer(), func(o *Options) { o.Ports = []uint16{} })
-	if !slices.Equal(a.opts.Ports, DefaultPorts) {
+	if !slices.Equal(a.opts.Ports, DefaultPorts()) {
 		t.Fatalf("ports %v, want the default list", a.opts.Ports)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/iotgw/iotgw/pkg/alert"
+	"github.com/iotgw/iotgw/pkg/audit"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/inspect"
@@ -303,33 +304,33 @@ const (
 
 // Default returns the configuration used when no file exists.
 func Default() *Config {
+	// The packages' own defaults, so that a library user and the daemon
+	// agree.
+	insp := inspect.DefaultConfig()
+	var auditPorts []int
+	for _, p := range audit.DefaultPorts() {
+		auditPorts = append(auditPorts, int(p))
+	}
 	return &Config{
 		LAN: LAN{
-			Prefixes: []netip.Prefix{
-				netip.MustParsePrefix("10.0.0.0/8"),
-				netip.MustParsePrefix("172.16.0.0/12"),
-				netip.MustParsePrefix("192.168.0.0/16"),
-				netip.MustParsePrefix("169.254.0.0/16"),
-				netip.MustParsePrefix("fc00::/7"),
-				netip.MustParsePrefix("fe80::/10"),
-			},
+			Prefixes:   insp.LAN,
 			Interfaces: []string{"br-lan"},
 			AwayAfter:  Duration{30 * time.Minute},
 			LeaseFiles: []string{"/tmp/dhcp.leases", "/tmp/hosts/odhcpd"},
 		},
-		Audit: Audit{Interval: Duration{7 * 24 * time.Hour}, MaxAttempts: 10, AttemptDelay: Duration{time.Second},
-			PortDelay: Duration{100 * time.Millisecond}, ConnectTimeout: Duration{time.Second}, ResponseTimeout: Duration{5 * time.Second},
-			Ports: []int{21, 22, 23, 80, 443, 554, 1883, 2323, 5000, 8000, 8080, 8443, 49152}, FetchUPnP: true},
+		Audit: Audit{Interval: Duration{7 * 24 * time.Hour}, MaxAttempts: audit.DefaultMaxAttempts, AttemptDelay: Duration{audit.DefaultAttemptDelay},
+			PortDelay: Duration{audit.DefaultPortDelay}, ConnectTimeout: Duration{audit.DefaultConnectTimeout}, ResponseTimeout: Duration{audit.DefaultResponseTimeout},
+			Ports: auditPorts, FetchUPnP: true},
 		DNSProxy: DNSProxy{Enabled: true, Port: 5354, Upstream: netip.MustParseAddrPort("127.0.0.1:53"), LocalDomains: []string{"lan"}},
 		Advisory: Advisory{RefreshInterval: Duration{24 * time.Hour}, MaxFeedBytes: 4 << 20, FetchTimeout: Duration{30 * time.Second}},
 		Inspect: Inspect{
-			MaxFlows:     32768,
-			MaxInspected: 1024,
-			ByteBudget:   16384,
-			StreamBuffer: 4096,
-			MaxBuffers:   1024,
-			TCPIdle:      Duration{10 * time.Minute},
-			UDPIdle:      Duration{time.Minute},
+			MaxFlows:     insp.MaxFlows,
+			MaxInspected: insp.MaxInspected,
+			ByteBudget:   insp.ByteBudget,
+			StreamBuffer: insp.StreamBuffer,
+			MaxBuffers:   insp.MaxBuffers,
+			TCPIdle:      Duration{insp.TCPIdle},
+			UDPIdle:      Duration{insp.UDPIdle},
 			MaxDevices:   1024,
 		},
 		Policy: Policy{

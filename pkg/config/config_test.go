@@ -147,7 +147,8 @@ func TestValidateCatchesWhatBreaksRun(t *testing.T) {
 		{"lan_second_interface_bad", "[lan]\ninterfaces = [\"br-lan\", \"\"]\n", "lan.interfaces"},
 		{"lease_file_relative", "[lan]\nlease_files = [\"dhcp.leases\"]\n", "lan.lease_files"},
 		{"lease_files_none", "[lan]\nlease_files = []\n", ""},
-		{"audit_ports_none_is_the_default_list", "[audit]\nports = []\n", ""},
+		// The audit reads no port as its default list (TestEmptyPortListIsTheDefault).
+		{"audit_ports_none", "[audit]\nports = []\n", ""},
 		{"capture_interface_too_long", "[capture]\ninterfaces = [\"br-lan-guest-iot0\"]\n", "capture.interfaces"},
 		{"capture_interface_unused_by_nflog", "[capture]\nmode = \"nflog\"\ninterfaces = []\n", ""},
 		{"conntrack_mark_other_bits", "[capture]\nconntrack_mark = 0x30000000\n", ""},
