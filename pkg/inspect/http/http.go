@@ -175,6 +175,7 @@ type pending struct {
 	creds       [2]pendingCred
 	firmware    string // host and path of a firmware download, "" if none
 	updateCheck bool   // firmware is a check for updates, not an image
+	cookie      bool   // the request carried a Cookie header
 }
 
 type pendingCred struct {
@@ -188,9 +189,12 @@ type pendingCred struct {
 type reply struct {
 	status  int
 	session bool // it sets a cookie, other than deleting one
-	stale   bool // its challenge says only the nonce was stale
-	toLogin bool // it redirects to a login or error page
-	via     bool // a proxy relayed it (Via header)
+	// appSession: one of the cookies set is not a web framework's
+	// default session cookie (genericSession).
+	appSession bool
+	stale      bool // its challenge says only the nonce was stale
+	toLogin    bool // it redirects to a login or error page
+	via        bool // a proxy relayed it (Via header)
 }
 
 type analyzer struct {
@@ -207,6 +211,7 @@ type analyzer struct {
 	hostLen   int
 	agent     [maxAgent]byte
 	agentLen  int
+	reqCookie bool   // the request being read carries a Cookie header
 	reqSeq    uint32 // sequence number of the request being read
 	reqCreds  [2]pendingCred
 	basic     [basicScratch]byte // decoded Basic credential or unescaped Digest user
@@ -360,7 +365,7 @@ func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []b
 	a.methodLen = copy(a.method[:], method)
 	a.targetLen = copy(a.target[:], target)
 	a.targetCut = len(target) > a.targetLen
-	a.hostLen, a.agentLen, a.ocspBody = 0, 0, false
+	a.hostLen, a.agentLen, a.ocspBody, a.reqCookie = 0, 0, false, false
 	a.reqSeq = a.nextSeq
 	a.nextSeq++
 	if a.proto.scanner != nil {
@@ -390,6 +395,8 @@ func (a *analyzer) requestHeader(f *inspect.Flow, name, value []byte) {
 		a.ocspBody = inspect.HasPrefixFold(value, "application/ocsp-request")
 	case inspect.EqualFold(name, "User-Agent"):
 		a.agentLen = copy(a.agent[:], value)
+	case inspect.EqualFold(name, "Cookie"):
+		a.reqCookie = true
 	case inspect.EqualFold(name, "Authorization"):
 		a.headerLogin(f, value, false)
 	case inspect.EqualFold(name, "Proxy-Authorization"):
@@ -409,7 +416,10 @@ func (a *analyzer) responseHeader(name, value []byte) {
 	case inspect.EqualFold(name, "Proxy-Authenticate"):
 		a.reply.stale = a.reply.stale || httpauth.Stale(value)
 	case inspect.EqualFold(name, "Set-Cookie"):
-		a.reply.session = a.reply.session || setsCookie(value)
+		if setsCookie(value) {
+			a.reply.session = true
+			a.reply.appSession = a.reply.appSession || !genericSession(value)
+		}
 	case inspect.EqualFold(name, "Location"):
 		a.reply.toLogin = loginPage(value)
 	case inspect.EqualFold(name, "Via"):

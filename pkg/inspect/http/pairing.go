@@ -30,6 +30,7 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 		connect: string(method) == "CONNECT",
 		proxied: inspect.HasPrefixFold(a.target[:a.targetLen], "http://"),
 		creds:   a.reqCreds,
+		cookie:  a.reqCookie,
 	}
 	a.reqCreds = [2]pendingCred{}
 	target := a.target[:a.targetLen]
@@ -92,7 +93,7 @@ func (a *analyzer) bodyCred(f *inspect.Flow, c pendingCred) {
 	}
 	o := inspect.OutcomeUnknown
 	if a.lastSeq == a.reqSeq {
-		o = a.outcome(a.lastReply, c)
+		o = a.outcome(a.lastReply, c, a.reqCookie)
 	}
 	f.ReportCredential(&c.cred, o, f.LoginSubject())
 }
@@ -139,7 +140,7 @@ func (a *analyzer) answer(f *inspect.Flow) (connect bool) {
 func (a *analyzer) resolve(f *inspect.Flow, e pending, r reply) {
 	for i := range e.creds {
 		if c := e.creds[i]; c.used {
-			f.ReportCredential(&c.cred, a.outcome(r, c), f.LoginSubject())
+			f.ReportCredential(&c.cred, a.outcome(r, c, e.cookie), f.LoginSubject())
 		}
 	}
 	if e.firmware != "" {
@@ -157,10 +158,14 @@ func (a *analyzer) resolve(f *inspect.Flow, e pending, r reply) {
 // and an error page as often as with a success page, so 200 alone says
 // nothing; a 2xx or 3xx that sets a cookie (a session) means accepted,
 // unless it redirects to a login or error page, and 401 or 403 means
-// rejected. A cookie set only to delete one is no session.
+// rejected. A cookie set only to delete one is no session, nor, in a 2xx
+// to a request that carried no cookie, a web framework's default session
+// cookie (PHPSESSID): a client without one gets it with the first page,
+// whatever its login did.
 //
 // Anything else, or pairing made unreliable by lost bytes, is unknown.
-func (a *analyzer) outcome(r reply, c pendingCred) inspect.Outcome {
+// cookie is whether the login's request carried a Cookie header.
+func (a *analyzer) outcome(r reply, c pendingCred, cookie bool) inspect.Outcome {
 	if a.unpaired || r.status == 0 {
 		return inspect.OutcomeUnknown
 	}
@@ -168,7 +173,11 @@ func (a *analyzer) outcome(r reply, c pendingCred) inspect.Outcome {
 	took := r.status >= 200 && r.status < 400
 	switch {
 	case c.form:
-		took = took && r.session && !r.toLogin
+		session := r.session
+		if r.status < 300 && !cookie {
+			session = r.appSession
+		}
+		took = took && session && !r.toLogin
 	default:
 		refused = httpauth.Refused(r.status, c.proxy, r.stale)
 	}

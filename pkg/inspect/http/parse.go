@@ -218,6 +218,23 @@ func setsCookie(v []byte) bool {
 	return true
 }
 
+// genericSession reports whether a Set-Cookie value sets the default
+// session cookie of a web framework, which a server starts on any page a
+// client without one asks for, login or not. Names are the frameworks'
+// documented defaults: PHP's session.name, Java servlets, ASP.NET,
+// classic ASP (ASPSESSIONID and eight letters), Express, Perl's
+// CGI::Session, CodeIgniter, Laravel.
+func genericSession(v []byte) bool {
+	name, _, _ := bytes.Cut(v, []byte("="))
+	name = bytes.TrimSpace(name)
+	for _, g := range [...]string{"PHPSESSID", "JSESSIONID", "ASP.NET_SessionId", "connect.sid", "CGISESSID", "ci_session", "laravel_session"} {
+		if inspect.EqualFold(name, g) {
+			return true
+		}
+	}
+	return inspect.HasPrefixFold(name, "ASPSESSIONID")
+}
+
 // fourDigitYear finds the year of a cookie date: its first run of
 // exactly four digits.
 func fourDigitYear(date []byte) (int, bool) {
