@@ -27,6 +27,11 @@ type Identity struct {
 	// SYN is the TCP SYN signature of the device's first connection,
 	// "ttl:window:mss:options" (see fingerprint.SYN).
 	SYN string `json:"tcp_syn,omitempty"`
+	// DNSServer is set once the device was seen answering DNS for other
+	// hosts of the LAN (a Pi-hole, a NAS or a second router forwarding
+	// the household's lookups): the names it resolves are theirs, and
+	// domains do not vote on what it is.
+	DNSServer bool `json:"dns_server,omitempty"`
 }
 
 // TypeUnknown is the device type when no signal names one.
@@ -117,6 +122,9 @@ const ouiWeight = 0.5
 // addVote records a vote, folding a repeat of the same rule and value;
 // a firmware vote replaces the one of the same rule and source.
 func (inv *Inventory) addVote(d *Device, f field, value string, ev Evidence) {
+	if d.Identity.DNSServer && ev.Signal == string(fingerprint.SigDomain) {
+		return // see markDNSServer
+	}
 	value = strings.TrimSpace(value)
 	if value == "" {
 		return
@@ -232,6 +240,26 @@ func (inv *Inventory) refresh(d *Device) {
 			d.setFirmware(s)
 		}
 	}
+}
+
+// markDNSServer records that d answers DNS for other LAN hosts, and
+// drops its domain votes for good. A forwarder looks up upstream every
+// name its clients ask for, from its own address: the Fire TV's lookups
+// through a NAS would make the NAS "Amazon, tv". Capping domain votes
+// below the device's own evidence (see strongDirect) does not help one
+// that says little of itself. Dropping them rather than skipping them
+// in combine keeps the household's names from filling d's votes
+// (maxVotes) and crowding out its own later evidence. The names of its
+// connections (TLS SNI, HTTP Host) go too: a router that also NATs, or
+// a filtering proxy, carries its clients' connections from its address,
+// and nothing tells them from its own.
+func (d *Device) markDNSServer() {
+	if d.Identity.DNSServer {
+		return
+	}
+	d.Identity.DNSServer = true
+	d.votes = slices.DeleteFunc(d.votes, func(v vote) bool { return v.ev.Signal == string(fingerprint.SigDomain) })
+	d.dirty = true
 }
 
 // runsApps reports whether signals other than domains say the device is

@@ -222,13 +222,50 @@ func (inv *Inventory) ObservePacket(p *inspect.Packet) {
 			inv.touch(p.ARPSenderMAC, p.ARPSenderIP, p.Timestamp, 0)
 		}
 	case p.Src.IsValid() && inv.isLocal(p.Src):
-		if p.HasMAC && !p.SrcMAC.IsZero() && !p.SrcMAC.IsMulticast() && !inv.isRouted(p.SrcMAC, p.Src) {
-			d := inv.touch(p.SrcMAC, p.Src, p.Timestamp, p.Length)
-			if d != nil && p.Kind == inspect.KindTCP && p.TCPFlags&(inspect.TCPFlagSYN|inspect.TCPFlagACK) == inspect.TCPFlagSYN {
-				inv.observeSYN(d, p)
+		var d *Device
+		switch {
+		case p.HasMAC:
+			if !p.SrcMAC.IsZero() && !p.SrcMAC.IsMulticast() && !inv.isRouted(p.SrcMAC, p.Src) {
+				d = inv.touch(p.SrcMAC, p.Src, p.Timestamp, p.Length)
+			}
+		case p.SrcPort == portDNS:
+			// No link layer: events made the device, by its address.
+			if k, ok := inv.byIP[p.Src.Unmap()]; ok {
+				d = inv.devices[k]
 			}
 		}
+		if d == nil {
+			return
+		}
+		if p.Kind == inspect.KindTCP && p.TCPFlags&(inspect.TCPFlagSYN|inspect.TCPFlagACK) == inspect.TCPFlagSYN {
+			inv.observeSYN(d, p)
+		}
+		if p.SrcPort == portDNS && inv.answersLANHost(p) {
+			d.markDNSServer()
+		}
 	}
+}
+
+// portDNS is the port of unicast DNS.
+const portDNS = 53
+
+// answersLANHost reports whether p, from port 53, is a DNS server's
+// answer to another host of the LAN: UDP, or TCP but for a reset (the
+// kernel's reply to a probe of a closed port), to a LAN unicast address
+// other than its source, and not to port 53 (that may be a query from a
+// resolver bound to the port). It does not allocate.
+func (inv *Inventory) answersLANHost(p *inspect.Packet) bool {
+	switch {
+	case p.DstPort == portDNS:
+		return false
+	case p.Kind == inspect.KindTCP:
+		if p.TCPFlags&inspect.TCPFlagRST != 0 {
+			return false
+		}
+	case p.Kind != inspect.KindUDP:
+		return false
+	}
+	return p.Dst.IsValid() && p.Dst != p.Src && !p.Dst.IsMulticast() && inv.isLocal(p.Dst)
 }
 
 // observeSYN keeps the first SYN's stack signature and counts connections
@@ -421,6 +458,9 @@ func (inv *Inventory) merge(d, old *Device) {
 	for _, h := range old.Hostnames {
 		d.addHostname(h.Name, h.Source, h.FirstSeen)
 		d.addHostname(h.Name, h.Source, h.LastSeen)
+	}
+	if old.Identity.DNSServer {
+		d.markDNSServer() // before old's votes come: its domains go
 	}
 	for _, v := range old.votes {
 		inv.addVote(d, v.field, v.value, v.ev)

@@ -1,0 +1,169 @@
+package device
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/iotgw/iotgw/pkg/device/fingerprint"
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
+
+// dnsReply is a packet from port 53 of src to a client port of dst.
+func dnsReply(mac, src, dst string, kind inspect.Kind, flags uint8) *inspect.Packet {
+	p := &inspect.Packet{Timestamp: t0, Kind: kind, Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst),
+		SrcPort: 53, DstPort: 41000, TCPFlags: flags, Length: 120}
+	if mac != "" {
+		p.HasMAC, p.SrcMAC = true, mustMAC(mac)
+	}
+	return p
+}
+
+// TestDNSServerNotNamedByDomains: a device that answers DNS for other LAN
+// hosts forwards their lookups upstream from its own address. A NAS or a
+// Pi-hole saying little of itself (its own evidence below what caps
+// domain votes) was named after the Fire TV, the Samsung TV and the
+// Alexa speaker whose names it resolved. Its own evidence still names
+// it; a device resolving its own names, and one that only resets a
+// probe of port 53, are still named by their domains.
+func TestDNSServerNotNamedByDomains(t *testing.T) {
+	// The household's lookups, as a forwarder sends them upstream.
+	household := []string{"avs-alexa-eu.amazon.com", "log-ingestion.samsungacr.com", "api.roku.com", "a2.tuyaeu.com"}
+	const (
+		client = "192.168.1.30" // the Fire TV asking the forwarder
+		piMAC  = "da:a1:19:00:00:53"
+	)
+	tests := []struct {
+		name    string
+		mac     string // "" : a capture without a link layer
+		ip      string
+		dhcp    event.Evidence // nil: none
+		domains []string
+		// The device's packet: nil for none.
+		reply       *inspect.Packet
+		replyFirst  bool // the answer is seen before the lookups
+		server      bool
+		vendor, typ string
+		os          string
+		fromDomains bool // some attribute rests on a domain
+	}{
+		{
+			name: "pihole_vm_answers_the_lan", mac: piMAC, ip: "192.168.1.53",
+			dhcp: event.Evidence{"hostname": "pihole", "vendor_class": "udhcp 1.36.1"}, domains: household,
+			reply:  dnsReply(piMAC, "192.168.1.53", client, inspect.KindUDP, 0),
+			server: true, vendor: "", typ: TypeUnknown, os: "Linux",
+		},
+		{
+			name: "answer_seen_before_the_lookups", mac: piMAC, ip: "192.168.1.53",
+			dhcp: event.Evidence{"hostname": "pihole", "vendor_class": "udhcp 1.36.1"}, domains: household,
+			reply: dnsReply(piMAC, "192.168.1.53", client, inspect.KindUDP, 0), replyFirst: true,
+			server: true, vendor: "", typ: TypeUnknown, os: "Linux",
+		},
+		{
+			// A NAS on a NIC maker's OUI: chip evidence is not its own
+			// strong word, so the cap on domain votes did not hold.
+			name: "nas_on_a_realtek_nic_over_tcp", mac: "00:e0:4c:00:00:02", ip: "192.168.1.4",
+			domains: household,
+			reply:   dnsReply("00:e0:4c:00:00:02", "192.168.1.4", client, inspect.KindTCP, inspect.TCPFlagACK|inspect.TCPFlagPSH),
+			server:  true, vendor: "REALTEK", typ: TypeUnknown,
+		},
+		{
+			name: "no_link_layer", ip: "192.168.1.53", domains: household,
+			reply:  dnsReply("", "192.168.1.53", client, inspect.KindUDP, 0),
+			server: true, vendor: "", typ: TypeUnknown,
+		},
+		// Negative cases.
+		{
+			name: "hue_bridge_resolving_its_cloud", mac: "00:17:88:01:02:03", ip: "192.168.1.60",
+			dhcp: event.Evidence{"prl": "1,3,28,6"}, domains: []string{"ws.meethue.com"},
+			vendor: "Philips Hue", typ: "hub", fromDomains: true,
+		},
+		{
+			name: "tuya_plug_resets_a_probe_of_port_53", mac: "24:0a:c4:12:34:56", ip: "192.168.1.61",
+			dhcp: event.Evidence{"prl": "1,3,28,6"}, domains: []string{"a2.tuyaeu.com"},
+			reply:  dnsReply("24:0a:c4:12:34:56", "192.168.1.61", client, inspect.KindTCP, inspect.TCPFlagRST|inspect.TCPFlagACK),
+			vendor: "Tuya", typ: "plug", fromDomains: true,
+		},
+		{
+			// Answering a host on the internet (a forwarded port) is not
+			// resolving for the household.
+			name: "answer_to_the_internet", mac: "24:0a:c4:12:34:56", ip: "192.168.1.61",
+			dhcp: event.Evidence{"prl": "1,3,28,6"}, domains: []string{"a2.tuyaeu.com"},
+			reply:  dnsReply("24:0a:c4:12:34:56", "192.168.1.61", "203.0.113.9", inspect.KindUDP, 0),
+			vendor: "Tuya", typ: "plug", fromDomains: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			if tt.dhcp != nil {
+				inv.Emit(dhcp(tt.mac, tt.dhcp))
+			}
+			if tt.reply != nil && tt.replyFirst {
+				inv.ObservePacket(tt.reply)
+			}
+			var d *Device
+			for _, name := range tt.domains {
+				d = inv.File(obs(tt.mac, tt.ip, event.KindDNSQuery, event.Evidence{"name": name, "qtype": "A"}))
+			}
+			if tt.reply != nil && !tt.replyFirst {
+				inv.ObservePacket(tt.reply)
+			}
+			d, _ = inv.Lookup(d.Key)
+			id := d.Identity
+			if id.DNSServer != tt.server {
+				t.Errorf("dns_server %v, want %v", id.DNSServer, tt.server)
+			}
+			if id.Vendor.Value != tt.vendor || id.Type.Value != tt.typ || tt.os != "" && id.OS.Value != tt.os {
+				t.Errorf("vendor %q type %q os %q (alternatives %v, %v), want %q %q %q", id.Vendor.Value, id.Type.Value, id.OS.Value,
+					id.Vendor.Alternatives, id.Type.Alternatives, tt.vendor, tt.typ, tt.os)
+			}
+			domainEv := 0
+			for _, a := range []Attribute{id.Vendor, id.Type, id.Model, id.OS} {
+				for _, e := range a.Evidence {
+					if e.Signal == string(fingerprint.SigDomain) {
+						domainEv++
+					}
+				}
+			}
+			if (domainEv > 0) != tt.fromDomains {
+				t.Errorf("%d pieces of domain evidence, want some: %v", domainEv, tt.fromDomains)
+			}
+			if tt.server {
+				for _, v := range d.votes {
+					if v.ev.Signal == string(fingerprint.SigDomain) {
+						t.Errorf("a domain vote kept: %+v", v)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestDNSServerMergedAddressDevice: what a capture told of an address
+// before its MAC was known, its answering DNS for others included, goes
+// with it to the MAC's device.
+func TestDNSServerMergedAddressDevice(t *testing.T) {
+	inv := newInv()
+	const ip = "192.168.1.53"
+	inv.Emit(obs("", ip, event.KindDNSQuery, event.Evidence{"name": "avs-alexa-eu.amazon.com"}))
+	inv.ObservePacket(dnsReply("", ip, "192.168.1.30", inspect.KindUDP, 0))
+	m, _ := hwaddr.Parse("da:a1:19:00:00:53")
+	inv.ObservePacket(&inspect.Packet{Timestamp: t0, Kind: inspect.KindUDP, HasMAC: true, SrcMAC: m,
+		Src: netip.MustParseAddr(ip), Dst: netip.MustParseAddr("203.0.113.53"), SrcPort: 40000, DstPort: 53})
+	inv.Emit(obs(m.String(), ip, event.KindDNSQuery, event.Evidence{"name": "log-ingestion.samsungacr.com"}))
+	id := device(t, inv, m.String()).Identity
+	if !id.DNSServer || id.Vendor.Value != "" || id.Type.Value != TypeUnknown {
+		t.Errorf("dns_server %v, vendor %q, type %q: want a DNS server named by nothing", id.DNSServer, id.Vendor.Value, id.Type.Value)
+	}
+}
+
+func TestObserveDNSAnswerAllocatesNothing(t *testing.T) {
+	inv := newInv()
+	p := dnsReply("da:a1:19:00:00:53", "192.168.1.53", "192.168.1.30", inspect.KindUDP, 0)
+	inv.ObservePacket(p)
+	if n := testing.AllocsPerRun(1000, func() { inv.ObservePacket(p) }); n != 0 {
+		t.Fatalf("ObservePacket allocates %v times for a known DNS server's answer", n)
+	}
+}
