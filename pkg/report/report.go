@@ -271,6 +271,10 @@ func identityLine(d *Device) string {
 	if d.Identity.PrivateMAC {
 		parts = append(parts, "private (randomised) MAC")
 	}
+	if d.Identity.DNSServer {
+		// Says why the domains it resolves did not name it.
+		parts = append(parts, "DNS server for other devices")
+	}
 	return strings.Join(parts, ", ")
 }
 
