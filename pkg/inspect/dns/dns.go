@@ -18,7 +18,13 @@
 // mDNS: one event.KindMDNS per distinct announcement per flow. A response
 // (solicited or not) and the proposed records of a probe describe the
 // sender, which is the event's Device; the known answers a query carries
-// describe other devices and are ignored. Evidence keys:
+// describe other devices and are ignored. A response naming several hosts
+// (a Bonjour Sleep Proxy answering for a sleeping Mac beside its own
+// records, an mDNS reflector packing relayed records with its own) is
+// split by host, at most 4: when a host's address record is the sender's
+// address, only such hosts are reported, else one event per host with
+// address records, for the device layer to check against the sender's
+// addresses; records tied to no one host are left out. Evidence keys:
 //
 //	hostname   the host name of A/AAAA records (else of an SRV target or
 //	           a reverse-lookup PTR target) under .local, without ".local"

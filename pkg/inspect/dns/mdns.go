@@ -3,6 +3,7 @@ package dns
 import (
 	"bytes"
 	"encoding/binary"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -45,16 +46,230 @@ func (a *analyzer) mdnsMessage(f *inspect.Flow, dir inspect.Dir, b []byte) {
 	if !r.init(b, h) {
 		return
 	}
-	var ev mdnsEvidence
+	// The sender's address: the records of a host that has it are the
+	// sender's own.
+	sender := f.Client().Addr()
+	if dir == inspect.ToClient {
+		sender = f.Server().Addr()
+	}
+	var hosts hostTable
 	var rec record
 	for r.next(&rec) {
-		// A probe's authority section holds the records the sender wants
-		// to own; a query's answers are known answers about others.
-		if h.response || rec.section == 1 {
-			ev.add(b, &rec, &a.name)
+		if a.fromSender(&rec) {
+			hosts.link(b, &rec, sender.Unmap(), &a.name)
 		}
 	}
-	a.report(f, dir, ev.evidence(), "mDNS announcement")
+	var evs [maxHosts]mdnsEvidence
+	r.init(b, h)
+	for r.next(&rec) {
+		if !a.fromSender(&rec) {
+			continue
+		}
+		g := 0
+		if hosts.n > 1 {
+			if g = hosts.groupOf(b, &rec, &a.name); g < 0 {
+				continue // tied to no one host of several
+			}
+		}
+		evs[g].add(b, &rec, &a.name)
+	}
+	for g := range max(hosts.n, 1) {
+		if hosts.n <= 1 || hosts.reported(g, len(evs[g].addresses) > 0) {
+			a.report(f, dir, evs[g].evidence(), "mDNS announcement")
+		}
+	}
+}
+
+// fromSender reports whether a record of the current message describes
+// its sender's side: a response's records, and the authority section of
+// a probe (the records the sender wants to own). A query's answers are
+// known answers about others.
+func (a *analyzer) fromSender(rec *record) bool {
+	return a.hdr.response || rec.section == 1
+}
+
+// Bounds of splitting one announcement by host.
+const (
+	maxHosts     = 4
+	maxInstances = 16
+)
+
+// hostTable splits an announcement by the hosts it names, for one that
+// carries the records of several: a Bonjour Sleep Proxy or an Apple TV
+// answering for a sleeping Mac beside its own records, an mDNS reflector
+// packing its own services with those it relays. A host is a name under
+// .local owning address records or targeted by an SRV record; a service
+// instance belongs to its SRV target, its TXT and PTR records to the
+// instance. Instances are known by their first label, which links a
+// host's _device-info TXT record (no SRV of its own) to the instances of
+// its services. Names compare as hashes with ASCII case folded; nothing
+// allocates.
+type hostTable struct {
+	key    [maxHosts]uint64
+	sender [maxHosts]bool // one of its address records is the sender's address
+	n      int
+	anyOwn bool // some host has the sender's address
+	inst   [maxInstances]instanceHost
+	ni     int
+}
+
+type instanceHost struct {
+	key  uint64
+	host int // -1: SRV records tie it to two hosts
+}
+
+// link records the host a record names, and the host of a service
+// instance.
+func (t *hostTable) link(msg []byte, rec *record, sender netip.Addr, scratch *[maxName]byte) {
+	switch rec.typ {
+	case typeA, typeAAAA:
+		host, ok := localHost(rec.owner)
+		if !ok {
+			return
+		}
+		i := t.host(foldKey(host), true)
+		if addr, ok := recordAddr(rec); ok && i >= 0 && addr.Unmap() == sender {
+			t.sender[i], t.anyOwn = true, true
+		}
+	case typeSRV:
+		if len(rec.rdata) <= 6 {
+			return
+		}
+		n, _, _, ok := readName(msg, rec.rdOff+6, scratch)
+		if !ok {
+			return
+		}
+		host, ok := localHost(scratch[:n])
+		if !ok {
+			return
+		}
+		i := t.host(foldKey(host), true)
+		if label, ok := instanceLabel(rec.owner, rec.ownerFirst); ok {
+			t.linkInstance(foldKey(label), i)
+		}
+	case typePTR:
+		if !hasSuffixFold(rec.owner, ".arpa") {
+			return
+		}
+		if n, _, _, ok := readName(msg, rec.rdOff, scratch); ok {
+			if host, ok := localHost(scratch[:n]); ok {
+				t.host(foldKey(host), true)
+			}
+		}
+	}
+}
+
+// host is the index of a host, added when add is set and there is room;
+// -1 when it is not (or cannot be) in the table.
+func (t *hostTable) host(key uint64, add bool) int {
+	for i := range t.n {
+		if t.key[i] == key {
+			return i
+		}
+	}
+	if !add || t.n == maxHosts {
+		return -1
+	}
+	t.key[t.n] = key
+	t.n++
+	return t.n - 1
+}
+
+func (t *hostTable) linkInstance(key uint64, host int) {
+	if host < 0 {
+		return
+	}
+	for i := range t.ni {
+		if in := &t.inst[i]; in.key == key {
+			if in.host != host {
+				in.host = -1
+			}
+			return
+		}
+	}
+	if t.ni < maxInstances {
+		t.inst[t.ni] = instanceHost{key, host}
+		t.ni++
+	}
+}
+
+func (t *hostTable) instance(name []byte, first int) int {
+	label, ok := instanceLabel(name, first)
+	if !ok {
+		return -1
+	}
+	key := foldKey(label)
+	for i := range t.ni {
+		if t.inst[i].key == key {
+			return t.inst[i].host
+		}
+	}
+	return -1
+}
+
+// groupOf is the index of the host a record belongs to; -1 when it
+// belongs to none of them, or may belong to several (a service type
+// enumeration, a TXT record of an instance without an SRV record).
+func (t *hostTable) groupOf(msg []byte, rec *record, scratch *[maxName]byte) int {
+	switch rec.typ {
+	case typeA, typeAAAA:
+		if host, ok := localHost(rec.owner); ok {
+			return t.host(foldKey(host), false)
+		}
+	case typeSRV, typeTXT:
+		if host, ok := localHost(rec.owner); ok {
+			return t.host(foldKey(host), false)
+		}
+		return t.instance(rec.owner, rec.ownerFirst)
+	case typePTR:
+		n, first, _, ok := readName(msg, rec.rdOff, scratch)
+		if !ok {
+			return -1
+		}
+		if hasSuffixFold(rec.owner, ".arpa") {
+			if host, ok := localHost(scratch[:n]); ok {
+				return t.host(foldKey(host), false)
+			}
+			return -1
+		}
+		return t.instance(scratch[:n], first)
+	}
+	return -1
+}
+
+// reported says whether the records of host g of several are reported
+// as the sender's: when some host has the sender's address, those hosts
+// only; else those with address records, which the device layer checks
+// against the addresses it knows of the sender. A host of several with
+// no address record may be anyone's.
+func (t *hostTable) reported(g int, hasAddrs bool) bool {
+	if t.anyOwn {
+		return t.sender[g]
+	}
+	return hasAddrs
+}
+
+// instanceLabel is the instance part of a DNS-SD service instance name
+// ("Living Room" of "Living Room._airplay._tcp.local"); first is the
+// length of its first label.
+func instanceLabel(name []byte, first int) ([]byte, bool) {
+	svc, ok := cutServiceType(name)
+	if !ok || first == 0 || len(name) != first+1+len(svc)+len(".local") {
+		return nil, false
+	}
+	return name[:first], true
+}
+
+// foldKey hashes a name with ASCII case folded: DNS names compare so.
+func foldKey(b []byte) uint64 {
+	h := newFNV()
+	for _, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h = (h ^ fnv(c)) * 1099511628211
+	}
+	return uint64(h)
 }
 
 // mdnsQuery reports the service types a query browses for. Its answer
@@ -200,8 +415,8 @@ func (m *mdnsEvidence) instanceOf(name []byte, first int) {
 		return
 	}
 	m.addList(&m.services, lowerString(svc))
-	if m.instance == "" && first > 0 && len(name) == first+1+len(svc)+len(".local") {
-		m.instance = inspect.Printable(name[:first], maxLabel)
+	if label, ok := instanceLabel(name, first); ok && m.instance == "" {
+		m.instance = inspect.Printable(label, maxLabel)
 	}
 }
 
