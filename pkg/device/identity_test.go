@@ -306,6 +306,11 @@ func TestMDNSOfAnotherAddress(t *testing.T) {
 		{"another_link_local", "", "fe80::1234", with(printer, "fe80::99"), false},
 		{"held_by_another_device", "", "2001:db8::2", with(printer, "2001:db8::40"), false},
 		{"unknown_global_ipv6", "", "2001:db8::2", with(printer, "2001:db8::41"), true},
+		// A host with an address of someone else's is someone else,
+		// whatever global IPv6 addresses nothing is known of.
+		{"another_ipv4_beside_unknown_ipv6", "", "192.168.1.2", with(printer, "192.168.1.40,2001:db8::41"), false},
+		{"held_by_another_beside_unknown_ipv6", "", "2001:db8::2", with(printer, "2001:db8::40,2001:db8::41"), false},
+		{"its_own_beside_unknown_ipv6", "", "192.168.1.40", with(printer, "192.168.1.40,2001:db8::41"), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

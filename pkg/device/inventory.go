@@ -685,21 +685,24 @@ func (d *Device) noteWeakSuite(ev *event.Event) {
 
 // announcedBy reports whether an mDNS announcement from d whose address
 // records name addrs (a comma list) is d's own: no address record, or
-// one that may be d's. A responder puts its address records beside its
-// host name, services and TXT records (RFC 6763 12), so an announcement
-// whose addresses are all someone else's relays that host's records: an
-// access point reflecting mDNS between its networks, a Bonjour Sleep
-// Proxy answering for a sleeping Mac. An address is d's when d used it,
-// and someone else's when another device holds it, or when d holds
-// another of its kind that a host has only one of (IPv4, IPv6
-// link-local); otherwise nothing contradicts it (a host announces its
-// link-local address over IPv4 before it sends from it, and has many
-// global IPv6 addresses). An announcement with one record of d's and
-// others is taken whole: responders send their own records together.
+// one that is d's, or none that is someone else's. A responder puts its
+// address records beside its host name, services and TXT records (RFC
+// 6763 12), and the DNS analyzer splits an announcement naming several
+// hosts into one per host; so addresses of someone else's relay that
+// host's records: an access point reflecting mDNS between its networks,
+// a Bonjour Sleep Proxy answering for a sleeping Mac. An address is d's
+// when d used it, and someone else's when another device holds it, or
+// when d holds another of its kind that a host has only one of (IPv4,
+// IPv6 link-local); otherwise nothing contradicts it (a host announces
+// its link-local address over IPv4 before it sends from it, and has many
+// global IPv6 addresses). One address of d's makes the host d, whatever
+// the others (an address just moved to d); one of someone else's makes
+// it another host, whatever unknown global IPv6 addresses it has beside.
 func (inv *Inventory) announcedBy(d *Device, addrs string) bool {
 	if addrs == "" {
 		return true
 	}
+	other := false
 	for s := range strings.SplitSeq(addrs, ",") {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
@@ -710,14 +713,15 @@ func (inv *Inventory) announcedBy(d *Device, addrs string) bool {
 			return true
 		}
 		if k, ok := inv.byIP[a]; ok && k != d.Key {
+			other = true
 			continue
 		}
 		single := a.Is4() || a.IsLinkLocalUnicast()
-		if !single || !slices.ContainsFunc(d.Addrs, func(b netip.Addr) bool { return sameKind(a, b) }) {
-			return true
+		if single && slices.ContainsFunc(d.Addrs, func(b netip.Addr) bool { return sameKind(a, b) }) {
+			other = true
 		}
 	}
-	return false
+	return !other
 }
 
 // existing finds the device of an endpoint without making one.
