@@ -31,9 +31,10 @@ func mdnsResponse(t *testing.T, records ...string) []byte {
 	return b
 }
 
-// announce runs mDNS datagrams from mac at src through the DNS analyzer
-// into a new inventory, as the pipeline does.
-func announce(t *testing.T, mac hwaddr.MAC, src string, msgs ...[]byte) *device.Inventory {
+// inspecting returns an inventory fed by an engine running the DNS
+// analyzer, as the pipeline wires them, with a LAN of the private and
+// link-local ranges.
+func inspecting(t *testing.T) (*inspect.Engine, *device.Inventory) {
 	t.Helper()
 	cfg := inspect.DefaultConfig()
 	cfg.HashKey = []byte("device test fixed key, 32 bytes!")
@@ -44,16 +45,30 @@ func announce(t *testing.T, mac hwaddr.MAC, src string, msgs ...[]byte) *device.
 	if err != nil {
 		t.Fatal(err)
 	}
-	from := netip.MustParseAddr(src)
-	group := netip.MustParseAddr("224.0.0.251")
-	if from.Is6() {
-		group = netip.MustParseAddr("ff02::fb")
+	return e, inv
+}
+
+// udp is a UDP datagram from mac at src to dst ("192.168.1.2:5353").
+func udp(at time.Time, mac hwaddr.MAC, src, dst string, payload []byte) *inspect.Packet {
+	s, d := netip.MustParseAddrPort(src), netip.MustParseAddrPort(dst)
+	return &inspect.Packet{Timestamp: at, Length: 42 + len(payload), HasMAC: true, SrcMAC: mac,
+		Src: s.Addr(), Dst: d.Addr(), SrcPort: s.Port(), DstPort: d.Port(), IPProto: 17, TTL: 64,
+		Kind: inspect.KindUDP, Payload: payload}
+}
+
+var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// announce runs mDNS datagrams from mac at src through the DNS analyzer
+// into a new inventory.
+func announce(t *testing.T, mac hwaddr.MAC, src string, msgs ...[]byte) *device.Inventory {
+	t.Helper()
+	e, inv := inspecting(t)
+	from, group := src+":5353", "224.0.0.251:5353"
+	if netip.MustParseAddr(src).Is6() {
+		from, group = "["+src+"]:5353", "[ff02::fb]:5353"
 	}
-	ts := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for i, m := range msgs {
-		e.HandlePacket(&inspect.Packet{Timestamp: ts.Add(time.Duration(i) * time.Second), Length: 42 + len(m), HasMAC: true, SrcMAC: mac,
-			DstMAC: hwaddr.MAC{0x01, 0x00, 0x5e, 0, 0, 0xfb}, Src: from, Dst: group, IPProto: 17, TTL: 255,
-			SrcPort: 5353, DstPort: 5353, Kind: inspect.KindUDP, Payload: m})
+		e.HandlePacket(udp(epoch.Add(time.Duration(i)*time.Second), mac, from, group, m))
 	}
 	e.Flush()
 	return inv
