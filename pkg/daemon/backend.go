@@ -93,6 +93,9 @@ func (d *Daemon) viewLocked(mac hwaddr.MAC, dev *device.Device) api.Device {
 		if id.PrivateMAC {
 			v.Identity["private_mac"] = "yes"
 		}
+		if id.DNSServer {
+			v.Identity["dns_server"] = "yes" // why no domain names it
+		}
 		for _, h := range dev.Hostnames {
 			v.Hostnames = append(v.Hostnames, h.Name)
 		}
