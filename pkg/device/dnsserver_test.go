@@ -10,10 +10,21 @@ import (
 	"github.com/iotgw/iotgw/pkg/inspect"
 )
 
-// dnsReply is a packet from port 53 of src to a client port of dst.
+// response is the header of a DNS response (ID 0x1a2b, QR and RD set,
+// one question) and its question, "a.example A".
+var response = []byte{0x1a, 0x2b, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'a', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 1, 0, 1}
+
+// dnsReply is a packet from port 53 of src to a client port of dst,
+// carrying a DNS response unless it is a TCP handshake or reset.
 func dnsReply(mac, src, dst string, kind inspect.Kind, flags uint8) *inspect.Packet {
 	p := &inspect.Packet{Timestamp: t0, Kind: kind, Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst),
 		SrcPort: 53, DstPort: 41000, TCPFlags: flags, Length: 120}
+	switch {
+	case kind == inspect.KindUDP:
+		p.Payload = response
+	case flags&(inspect.TCPFlagSYN|inspect.TCPFlagRST) == 0:
+		p.Payload = append([]byte{0, byte(len(response))}, response...)
+	}
 	if mac != "" {
 		p.HasMAC, p.SrcMAC = true, mustMAC(mac)
 	}
@@ -83,6 +94,14 @@ func TestDNSServerNotNamedByDomains(t *testing.T) {
 			name: "tuya_plug_resets_a_probe_of_port_53", mac: "24:0a:c4:12:34:56", ip: "192.168.1.61",
 			dhcp: event.Evidence{"prl": "1,3,28,6"}, domains: []string{"a2.tuyaeu.com"},
 			reply:  dnsReply("24:0a:c4:12:34:56", "192.168.1.61", client, inspect.KindTCP, inspect.TCPFlagRST|inspect.TCPFlagACK),
+			vendor: "Tuya", typ: "plug", fromDomains: true,
+		},
+		{
+			// Its open port answers a scan's SYN: nothing says it
+			// resolves for anyone.
+			name: "tuya_plug_with_port_53_open", mac: "24:0a:c4:12:34:56", ip: "192.168.1.61",
+			dhcp: event.Evidence{"prl": "1,3,28,6"}, domains: []string{"a2.tuyaeu.com"},
+			reply:  dnsReply("24:0a:c4:12:34:56", "192.168.1.61", client, inspect.KindTCP, inspect.TCPFlagSYN|inspect.TCPFlagACK),
 			vendor: "Tuya", typ: "plug", fromDomains: true,
 		},
 		{

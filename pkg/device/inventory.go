@@ -250,19 +250,27 @@ func (inv *Inventory) ObservePacket(p *inspect.Packet) {
 const portDNS = 53
 
 // answersLANHost reports whether p, from port 53, is a DNS server's
-// answer to another host of the LAN: UDP, or TCP but for a reset (the
-// kernel's reply to a probe of a closed port), to a LAN unicast address
-// other than its source, and not to port 53 (that may be a query from a
-// resolver bound to the port). It does not allocate.
+// response to another host of the LAN: a UDP datagram or the first TCP
+// segment of a DNS message with the response bit set, to a LAN unicast
+// address other than its source, and not to port 53 (that may be a
+// query from a resolver bound to the port). A handshake or a reset is
+// not: a scan or the router's port audit gets those from any host
+// listening on the port, or not. It does not allocate.
 func (inv *Inventory) answersLANHost(p *inspect.Packet) bool {
+	const dnsFlags = 2 // offset of the QR bit's byte in a DNS header
+	msg := p.Payload
 	switch {
 	case p.DstPort == portDNS:
 		return false
 	case p.Kind == inspect.KindTCP:
-		if p.TCPFlags&inspect.TCPFlagRST != 0 {
+		if p.TCPFlags&inspect.TCPFlagRST != 0 || len(msg) < 2 {
 			return false
 		}
+		msg = msg[2:] // the message's length
 	case p.Kind != inspect.KindUDP:
+		return false
+	}
+	if len(msg) < 12 || msg[dnsFlags]&0x80 == 0 {
 		return false
 	}
 	return p.Dst.IsValid() && p.Dst != p.Src && !p.Dst.IsMulticast() && inv.isLocal(p.Dst)
