@@ -10,10 +10,14 @@
 // The event's Device is the flow's client, the querying device. Evidence
 // keys (a contract with the device layer):
 //
-//	name     the first question's name, lower case, no trailing dot
-//	qtype    its type: "A", "AAAA", "HTTPS", "TYPE65280"
-//	answers  A and AAAA values of the response, at most 8, joined by ","
-//	rcode    the response code when it is not NOERROR ("NXDOMAIN")
+//	name       the first question's name, lower case, no trailing dot
+//	qtype      its type: "A", "AAAA", "HTTPS", "TYPE65280"
+//	answers    A and AAAA values of the response, at most 8, joined by ","
+//	rcode      the response code when it is not NOERROR ("NXDOMAIN")
+//	iterative  "yes" when the query did not ask for recursion (RD clear):
+//	           a recursive resolver (unbound behind a Pi-hole) asking an
+//	           authoritative server, most likely for its clients; stub
+//	           resolvers always ask for recursion
 //
 // mDNS: one event.KindMDNS per distinct announcement per flow. A response
 // (solicited or not) and the proposed records of a probe describe the
@@ -131,6 +135,7 @@ type analyzer struct {
 // pendingQuery is a query awaiting its response.
 type pendingQuery struct {
 	used    bool
+	rd      bool
 	key     uint64
 	qtype   uint16
 	nameLen uint8

@@ -206,10 +206,10 @@ func TestUnicast(t *testing.T) {
 		{"query_and_answer", func(c *inspecttest.Conv) {
 			c.ClientBytes(query(1, "Tuya.Example.COM.", typeA)).ServerBytes(answer(1, "tuya.example.com", typeA, 0,
 				rr{"tuya.example.com", 5, name("edge.example.net")}, a("edge.example.net", 198, 51, 100, 7)))
-		}, []want{{event.KindDNSQuery, "192.168.1.10", map[string]string{"name": "tuya.example.com", "qtype": "A", "answers": "198.51.100.7", "-rcode": ""}}}},
+		}, []want{{event.KindDNSQuery, "192.168.1.10", map[string]string{"name": "tuya.example.com", "qtype": "A", "answers": "198.51.100.7", "-rcode": "", "-iterative": ""}}}},
 		{"unanswered_reported_at_close", func(c *inspecttest.Conv) {
 			c.ClientBytes(query(1, "c2.example", typeA))
-		}, []want{{event.KindDNSQuery, "192.168.1.10", map[string]string{"name": "c2.example", "-answers": ""}}}},
+		}, []want{{event.KindDNSQuery, "192.168.1.10", map[string]string{"name": "c2.example", "-answers": "", "-iterative": ""}}}},
 		{"retransmit_reported_once", func(c *inspecttest.Conv) {
 			c.ClientBytes(query(1, "a.example", typeA)).ClientBytes(query(2, "a.example", typeA)).
 				ServerBytes(answer(2, "a.example", typeA, 0, a("a.example", 192, 0, 2, 1))).ServerBytes(answer(1, "a.example", typeA, 0))
@@ -222,12 +222,25 @@ func TestUnicast(t *testing.T) {
 			{event.KindDNSQuery, "", map[string]string{"qtype": "AAAA", "answers": "2001:db8::1"}},
 			{event.KindDNSQuery, "", map[string]string{"qtype": "A", "-answers": ""}},
 		}},
+		// A recursive resolver asks an authoritative server without
+		// asking for recursion; a stub always asks for it.
+		{"iterative_query", func(c *inspecttest.Conv) {
+			c.ClientBytes(msg{id: 5, qs: []question{{"avs-alexa-eu.amazon.com", typeA}}}.bytes()).
+				ServerBytes(msg{id: 5, flags: 0x8400, qs: []question{{"avs-alexa-eu.amazon.com", typeA}},
+					an: []rr{a("avs-alexa-eu.amazon.com", 198, 51, 100, 9)}}.bytes())
+		}, []want{{event.KindDNSQuery, "", map[string]string{"name": "avs-alexa-eu.amazon.com", "iterative": "yes", "answers": "198.51.100.9"}}}},
+		{"iterative_unanswered", func(c *inspecttest.Conv) {
+			c.ClientBytes(msg{id: 6, qs: []question{{"amazon.com", 2}}}.bytes())
+		}, []want{{event.KindDNSQuery, "", map[string]string{"name": "amazon.com", "qtype": "NS", "iterative": "yes"}}}},
+		{"iterative_response_without_query", func(c *inspecttest.Conv) {
+			c.ServerBytes(msg{id: 7, flags: 0x8400, qs: []question{{"late.example", typeA}}}.bytes())
+		}, []want{{event.KindDNSQuery, "", map[string]string{"name": "late.example", "iterative": "yes"}}}},
 		{"nxdomain", func(c *inspecttest.Conv) {
 			c.ClientBytes(query(7, "nope.example", typeA)).ServerBytes(answer(7, "nope.example", typeA, 3))
 		}, []want{{event.KindDNSQuery, "", map[string]string{"rcode": "NXDOMAIN"}}}},
 		{"response_without_query", func(c *inspecttest.Conv) {
 			c.ServerBytes(answer(9, "late.example", 65, 0))
-		}, []want{{event.KindDNSQuery, "192.168.1.10", map[string]string{"name": "late.example", "qtype": "HTTPS"}}}},
+		}, []want{{event.KindDNSQuery, "192.168.1.10", map[string]string{"name": "late.example", "qtype": "HTTPS", "-iterative": ""}}}},
 		{"more_queries_than_pending_slots", func(c *inspecttest.Conv) {
 			c.ClientBytes(query(1, "one.example", typeA)).ClientBytes(query(2, "two.example", typeA)).ClientBytes(query(3, "three.example", typeA))
 		}, []want{

@@ -23,7 +23,7 @@ func (a *analyzer) unicastMessage(f *inspect.Flow, b []byte) {
 		return
 	}
 	if !h.response {
-		a.addPending(f, key, name, h.qtype)
+		a.addPending(f, key, name, h.qtype, h.rd)
 		return
 	}
 	// The response names the question again: the pending copy is no
@@ -38,10 +38,10 @@ func (a *analyzer) unicastMessage(f *inspect.Flow, b []byte) {
 	if h.rcode != 0 {
 		rcode = rcodeName(h.rcode)
 	}
-	a.reportQuery(f, key, name, h.qtype, a.answers(b), rcode)
+	a.reportQuery(f, key, name, h.qtype, h.rd, a.answers(b), rcode)
 }
 
-func (a *analyzer) addPending(f *inspect.Flow, key uint64, name []byte, qtype uint16) {
+func (a *analyzer) addPending(f *inspect.Flow, key uint64, name []byte, qtype uint16, rd bool) {
 	free := -1
 	for i := range a.pending {
 		p := &a.pending[i]
@@ -59,7 +59,7 @@ func (a *analyzer) addPending(f *inspect.Flow, key uint64, name []byte, qtype ui
 		free = len(a.pending) - 1
 	}
 	p := &a.pending[free]
-	p.used, p.key, p.qtype = true, key, qtype
+	p.used, p.key, p.qtype, p.rd = true, key, qtype, rd
 	p.nameLen = uint8(copy(p.name[:], name))
 }
 
@@ -73,10 +73,10 @@ func (a *analyzer) flushPending(f *inspect.Flow, i int) {
 	if a.reported.has(p.key) {
 		return
 	}
-	a.reportQuery(f, p.key, p.name[:p.nameLen], p.qtype, "", "")
+	a.reportQuery(f, p.key, p.name[:p.nameLen], p.qtype, p.rd, "", "")
 }
 
-func (a *analyzer) reportQuery(f *inspect.Flow, key uint64, name []byte, qtype uint16, answers, rcode string) {
+func (a *analyzer) reportQuery(f *inspect.Flow, key uint64, name []byte, qtype uint16, rd bool, answers, rcode string) {
 	a.reported.add(key)
 	ev := &event.Event{
 		Type:     event.TypeObservation,
@@ -90,6 +90,11 @@ func (a *analyzer) reportQuery(f *inspect.Flow, key uint64, name []byte, qtype u
 	}
 	if rcode != "" {
 		ev.Evidence["rcode"] = rcode
+	}
+	if !rd {
+		// Stub resolvers always ask for recursion; a recursive
+		// resolver asking authoritative servers does not.
+		ev.Evidence["iterative"] = "yes"
 	}
 	f.Emit(inspect.SubjectClient, ev)
 }

@@ -13,6 +13,7 @@ const headerLen = 12
 // header is the fixed DNS header and the first question.
 type header struct {
 	response       bool
+	rd             bool // recursion desired (RFC 1035 4.1.1); a response copies it
 	opcode         uint8
 	rcode          uint8
 	qd, an, ns, ar uint16
@@ -44,6 +45,7 @@ func parseHeader(b []byte, h *header, name *[maxName]byte) bool {
 	}
 	flags := binary.BigEndian.Uint16(b[2:])
 	h.response = flags&0x8000 != 0
+	h.rd = flags&0x0100 != 0
 	h.opcode = uint8(flags>>11) & 0xf
 	h.rcode = uint8(flags & 0xf)
 	h.qd = binary.BigEndian.Uint16(b[4:])
