@@ -51,6 +51,8 @@ func TestDNSServerNotNamedByDomains(t *testing.T) {
 		ip      string
 		dhcp    event.Evidence // nil: none
 		domains []string
+		// iterative: the lookups asked for no recursion.
+		iterative bool
 		// The device's packet: nil for none.
 		reply       *inspect.Packet
 		replyFirst  bool // the answer is seen before the lookups
@@ -83,6 +85,13 @@ func TestDNSServerNotNamedByDomains(t *testing.T) {
 			name: "no_link_layer", ip: "192.168.1.53", domains: household,
 			reply:  dnsReply("", "192.168.1.53", client, inspect.KindUDP, 0),
 			server: true, vendor: "", typ: TypeUnknown,
+		},
+		{
+			// unbound behind a Pi-hole, its clients on wired ports the
+			// capture does not see: it asks authoritative servers.
+			name: "recursive_resolver_asks_authoritative_servers", mac: piMAC, ip: "192.168.1.53",
+			dhcp: event.Evidence{"hostname": "pihole", "vendor_class": "udhcp 1.36.1"}, domains: household, iterative: true,
+			server: true, vendor: "", typ: TypeUnknown, os: "Linux",
 		},
 		// Negative cases.
 		{
@@ -124,7 +133,11 @@ func TestDNSServerNotNamedByDomains(t *testing.T) {
 			}
 			var d *Device
 			for _, name := range tt.domains {
-				d = inv.File(obs(tt.mac, tt.ip, event.KindDNSQuery, event.Evidence{"name": name, "qtype": "A"}))
+				ev := event.Evidence{"name": name, "qtype": "A"}
+				if tt.iterative {
+					ev["iterative"] = "yes"
+				}
+				d = inv.File(obs(tt.mac, tt.ip, event.KindDNSQuery, ev))
 			}
 			if tt.reply != nil && !tt.replyFirst {
 				inv.ObservePacket(tt.reply)

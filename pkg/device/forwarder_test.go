@@ -15,8 +15,10 @@ import (
 // no maker) for its Alexa endpoint; the Pi-hole asks its upstream from
 // its own address and answers the Fire TV. The DNS analyzer files the
 // upstream lookup as the Pi-hole's; its answer to the Fire TV shows it
-// resolves for others, and no domain names it. The Fire TV's own lookup
-// names it, asking the Pi-hole or the router.
+// resolves for others, and no domain names it. So does its asking an
+// authoritative server without recursion, as unbound does, where its
+// clients are not seen. The Fire TV's own lookup names it, asking the
+// Pi-hole or the router.
 func TestForwarderOnTheWire(t *testing.T) {
 	const name = "avs-alexa-eu.amazon.com."
 	query := new(miekg.Msg).SetQuestion(name, miekg.TypeA)
@@ -32,6 +34,18 @@ func TestForwarderOnTheWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, err := answer.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same lookup as unbound sends it to the name's authoritative
+	// server: no recursion asked for, an authoritative answer.
+	query.RecursionDesired = false
+	answer.RecursionDesired, answer.RecursionAvailable, answer.Authoritative = false, false, true
+	qIter, err := query.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	aIter, err := answer.Pack()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +72,14 @@ func TestForwarderOnTheWire(t *testing.T) {
 				udp(at(21), pihole, "192.168.1.53:53", "192.168.1.30:41000", a),
 			}
 		}, []want{{pihole, true, false}, {fireTV, false, true}}},
+		// unbound on the Pi-hole resolves iteratively; the Fire TV
+		// asking it is not seen (a wired port switched in hardware).
+		{"unbound_resolves_for_unseen_clients", func(at func(int) time.Time) []*inspect.Packet {
+			return []*inspect.Packet{
+				udp(at(1), pihole, "192.168.1.53:52000", "205.251.242.103:53", qIter),
+				udp(at(20), router, "205.251.242.103:53", "192.168.1.53:52000", aIter),
+			}
+		}, []want{{pihole, true, false}}},
 		// Negative: the Fire TV asks the router, which answers it.
 		{"fire_tv_asks_the_router", func(at func(int) time.Time) []*inspect.Packet {
 			return []*inspect.Packet{

@@ -29,7 +29,8 @@ type Identity struct {
 	SYN string `json:"tcp_syn,omitempty"`
 	// DNSServer is set once the device was seen answering DNS for other
 	// hosts of the LAN (a Pi-hole, a NAS or a second router forwarding
-	// the household's lookups): the names it resolves are theirs, and
+	// the household's lookups), or resolving names iteratively as a
+	// recursive resolver does: the names it resolves are theirs, and
 	// domains do not vote on what it is.
 	DNSServer bool `json:"dns_server,omitempty"`
 }
@@ -242,8 +243,8 @@ func (inv *Inventory) refresh(d *Device) {
 	}
 }
 
-// markDNSServer records that d answers DNS for other LAN hosts, and
-// drops its domain votes for good. A forwarder looks up upstream every
+// markDNSServer records that d answers DNS for other LAN hosts, or
+// resolves iteratively, and drops its domain votes for good. A forwarder looks up upstream every
 // name its clients ask for, from its own address: the Fire TV's lookups
 // through a NAS would make the NAS "Amazon, tv". Capping domain votes
 // below the device's own evidence (see strongDirect) does not help one

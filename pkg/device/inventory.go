@@ -614,6 +614,11 @@ func (inv *Inventory) File(ev *event.Event) *Device {
 	if ev.Kind == event.KindMDNS && !inv.announcedBy(d, ev.Evidence["addresses"]) {
 		t = trustNone
 	}
+	if ev.Kind == event.KindDNSQuery && ev.Evidence["iterative"] == "yes" {
+		// A recursive resolver's lookups: its clients' names, even
+		// where the capture does not see it answer them.
+		d.markDNSServer()
+	}
 	if !ev.IsFinding() && t != trustNone {
 		inv.learn(d, ev, t)
 	}
