@@ -32,12 +32,13 @@ func dnsReply(mac, src, dst string, kind inspect.Kind, flags uint8) *inspect.Pac
 }
 
 // TestDNSServerNotNamedByDomains: a device that answers DNS for other LAN
-// hosts forwards their lookups upstream from its own address. A NAS or a
-// Pi-hole saying little of itself (its own evidence below what caps
-// domain votes) was named after the Fire TV, the Samsung TV and the
-// Alexa speaker whose names it resolved. Its own evidence still names
-// it; a device resolving its own names, and one that only resets a
-// probe of port 53, are still named by their domains.
+// hosts, or resolves iteratively, looks up their names from its own
+// address. A NAS or a Pi-hole saying little of itself (its own evidence
+// below what caps domain votes) was named after the Fire TV, the Samsung
+// TV and the Alexa speaker whose names it resolved. Its own evidence
+// still names it; a device resolving its own names, and one whose port
+// 53 only resets or completes a scan's handshake, are still named by
+// their domains.
 func TestDNSServerNotNamedByDomains(t *testing.T) {
 	// The household's lookups, as a forwarder sends them upstream.
 	household := []string{"avs-alexa-eu.amazon.com", "log-ingestion.samsungacr.com", "api.roku.com", "a2.tuyaeu.com"}
