@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -758,6 +759,72 @@ func BenchmarkDecodeAndFlow(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		d.Decode(frames[i&4095], info, &p)
 		e.HandlePacket(&p)
+	}
+}
+
+// BenchmarkDecodeAndInspect measures the per-packet cost of decoding a
+// frame, finding its flow among 512 inspected ones (16 from each of 32
+// hosts) and handing its 512 bytes, a whole line, to the flow's analyzer.
+func BenchmarkDecodeAndInspect(b *testing.B) {
+	const flows, size = 512, 512
+	payload := append(bytes.Repeat([]byte("z"), size-1), '\n')
+	frames := make([][]byte, flows)
+	for i := range frames {
+		ip := ip4(layers.IPProtocolTCP)
+		ip.SrcIP = net.IP{192, 168, byte(1 + i/16), 10}
+		tc := tcp("PA")
+		tc.SrcPort = layers.TCPPort(20000 + i%16)
+		frames[i] = frame(b, eth(layers.EthernetTypeIPv4), ip, tc, gopacket.Payload(payload))
+	}
+	cfg := DefaultConfig()
+	cfg.ByteBudget = MaxByteBudget
+	e := testEngine(b, cfg, &lineProto{})
+	d := NewDecoder()
+	var p Packet
+	info := capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: t0}
+	// Packet i is flow i%flows's in round i/flows, which brings the next
+	// bytes of the stream; the budget lasts this many rounds.
+	const rounds = MaxByteBudget / size
+	send := func(i int) {
+		d.Decode(frames[i%flows], info, &p)
+		p.Seq += uint32(i / flows % rounds * size)
+		e.HandlePacket(&p)
+	}
+	for i := range flows {
+		send(i)
+	}
+	if n := e.insps.inUse(); n != flows {
+		b.Fatalf("%d flows inspected, want %d", n, flows)
+	}
+	b.SetBytes(int64(len(frames[0])))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := flows; i < b.N+flows; i++ {
+		if i%(flows*rounds) == 0 { // every budget spent: the flows start anew
+			b.StopTimer()
+			e.Flush()
+			b.StartTimer()
+		}
+		send(i)
+	}
+}
+
+// BenchmarkNewInspectedFlow measures a flow's inspection from its start
+// to its end: its first bytes (an inspection and an analyzer taken) and
+// its reset (both given back).
+func BenchmarkNewInspectedFlow(b *testing.B) {
+	e := testEngine(b, DefaultConfig(), &lineProto{})
+	data := seg(ToServer, 1, TCPFlagACK, "USER a\r\n", 0)
+	rst := seg(ToServer, 9, TCPFlagRST, "", 0)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		data.SrcPort = uint16(1024 + i%60000)
+		rst.SrcPort = data.SrcPort
+		e.HandlePacket(data)
+		e.HandlePacket(rst)
+	}
+	if e.insps.inUse() != 0 || e.Flows() != 0 {
+		b.Fatalf("%d flows left, %d inspected", e.Flows(), e.insps.inUse())
 	}
 }
 
