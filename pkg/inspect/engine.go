@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/maphash"
 	"math"
 	"net/netip"
 	"runtime"
@@ -34,7 +35,7 @@ type PacketObserver interface {
 // Config bounds the engine's memory and sets what counts as the LAN.
 type Config struct {
 	MaxFlows     int           // flow table entries; beyond, one of the least recently used is evicted (flowTable.victim)
-	MaxInspected int           // flows with an analyzer at once; beyond, new flows are only counted
+	MaxInspected int           // flows with an analyzer at once, a share of them per host (hostShareDiv); beyond, new flows are only counted
 	ByteBudget   int           // payload bytes inspected per flow direction
 	StreamBuffer int           // bytes of one pending-stream buffer
 	MaxBuffers   int           // pending-stream buffers in all
@@ -115,6 +116,7 @@ type EngineStats struct {
 	BufferFull     uint64 // no pending-stream buffer was free
 	Unidentified   uint64 // flows no protocol claimed
 	InspectLimit   uint64 // deliveries not inspected because MaxInspected were busy (the flow is tried again)
+	HostLimit      uint64 // deliveries not inspected, with inspections free, because the client's host held its share (the flow is tried again)
 	Panics         uint64 // panics survived (Options.OnPanic)
 	EventsEmitted  uint64
 	LoginsReported uint64
@@ -139,6 +141,11 @@ type Engine struct {
 	secretMAC  hash.Hash // HMAC-SHA-256 under the secret-hash key, reset per use
 	secretSum  []byte    // secretMAC's last sum
 	names      addrNames
+
+	// hosts counts the inspections held per client host (hostOf); one
+	// may hold at most hostShare.
+	hosts     [hostBuckets]uint32
+	hostShare uint32
 
 	reopens  [reopenSlots]reopenMark
 	pap      [maxPAP]papPending
@@ -217,6 +224,7 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 		table:      newFlowTable(cfg.MaxFlows),
 		insps:      slotPool[inspection]{shift: extraChunkShift},
 		bufs:       newBufferPool(cfg.StreamBuffer, cfg.MaxBuffers),
+		hostShare:  uint32(max(1, cfg.MaxInspected/hostShareDiv)),
 		protocols:  opt.Protocols,
 		classifier: opt.Classifier,
 		sink:       opt.Sink,
@@ -785,16 +793,12 @@ func (e *Engine) gap(f *Flow, dir Dir) {
 // protocol on first data and enforcing the byte budget.
 func (e *Engine) deliver(f *Flow, dir Dir, data []byte) {
 	if !f.has(flagIdentified) {
-		if e.insps.inUse() >= e.cfg.MaxInspected {
-			// Analyzer state is what costs memory per flow; beyond the
-			// cap a flood's flows are tracked but not inspected. The
-			// flow is tried again with its next bytes: slots free up
-			// as flows end.
-			e.Stats.InspectLimit++
+		host, ok := e.admit(f)
+		if !ok {
 			return
 		}
 		f.set(flagIdentified)
-		if !e.identify(f, dir, data) {
+		if !e.identify(f, dir, data, host) {
 			e.Stats.Unidentified++
 			f.set(flagStopped)
 			return
@@ -861,7 +865,63 @@ func (e *Engine) cut(f *Flow, dir Dir) {
 // maxProtocols is how many protocols a flow's one-byte app number can name.
 const maxProtocols = 255
 
-func (e *Engine) identify(f *Flow, dir Dir, data []byte) bool {
+// Fair share. One host (a compromised camera, a misbehaving app) that
+// opens thousands of connections and sends a few bytes on each must not
+// take every inspection, and with them the stream buffers their partial
+// lines hold, from the other devices until the flows time out: the
+// default-password login another device types meanwhile would go
+// unread. So no host holds more than 1/hostShareDiv of MaxInspected
+// (at least one).
+//
+// The host is the flow's client address: the client opens flows, so it
+// is who spends inspections; a server cannot make them (its answers
+// join the client's flows); every capture has it (a MAC is missing from
+// NFLOG and tunnel captures, and is the router's for a client on the
+// internet); and it caps one host on the internet hammering a forwarded
+// port just as one on the LAN. A host with many addresses (IPv6 privacy
+// addresses, forged sources) gets a share per address: the share only
+// bounds what one address takes.
+//
+// Counters are per bucket of a keyed hash of the address, a fixed array,
+// so memory is bounded whatever the number of hosts and nothing is
+// allocated. Hosts whose addresses fall in one bucket share one share:
+// a collision only makes the cap stricter for them (with 50 devices, a
+// given one shares its bucket with another with a chance of about 1.2%),
+// and the key is the flow table's, random per engine, so that traffic
+// cannot aim at another host's bucket.
+const (
+	hostShareDiv = 8
+	hostBuckets  = 4096 // a power of two; 16 KiB of counters
+)
+
+// hostOf is the bucket of f's client in e.hosts.
+func (e *Engine) hostOf(f *Flow) uint32 { return e.hostBucket(f.Client().Addr()) }
+
+// hostBucket is the bucket of the host a in e.hosts.
+func (e *Engine) hostBucket(a netip.Addr) uint32 {
+	b := a.As16() // an IPv4 address as its mapped form: one host
+	return uint32(maphash.Bytes(e.table.seed, b[:])) & (hostBuckets - 1)
+}
+
+// admit reports whether f, not inspected yet, may take an inspection
+// now, and its client's bucket. Analyzer state is what costs memory per
+// flow: beyond MaxInspected in all, or the client's share, a flow is
+// tracked but not inspected. It is counted and tried again with its
+// next bytes, since inspections free up as flows end.
+func (e *Engine) admit(f *Flow) (host uint32, ok bool) {
+	host = e.hostOf(f)
+	switch {
+	case e.insps.inUse() >= e.cfg.MaxInspected:
+		e.Stats.InspectLimit++
+		return host, false
+	case e.hosts[host] >= e.hostShare:
+		e.Stats.HostLimit++
+		return host, false
+	}
+	return host, true
+}
+
+func (e *Engine) identify(f *Flow, dir Dir, data []byte, host uint32) bool {
 	var best Protocol
 	var bestIndex int
 	var conf Confidence
@@ -878,7 +938,7 @@ func (e *Engine) identify(f *Flow, dir Dir, data []byte) bool {
 		return false
 	}
 	f.app = uint8(bestIndex + 1)
-	f.setAnalyzer(best.NewAnalyzer(f))
+	f.setAnalyzer(best.NewAnalyzer(f), host)
 	return f.insp != 0
 }
 

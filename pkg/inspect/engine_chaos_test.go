@@ -134,11 +134,40 @@ func checkPools(t *testing.T, e *Engine) {
 	if n := len(held); n != e.insps.inUse() || n > e.cfg.MaxInspected {
 		t.Fatalf("%d flows inspected, pool lends %d, cap %d", n, e.insps.inUse(), e.cfg.MaxInspected)
 	}
+	checkHosts(t, e)
 	if len(bufs)+len(e.bufs.free) != len(e.bufs.bufs) {
 		t.Fatalf("buffers: %d held + %d free, %d allocated", len(bufs), len(e.bufs.free), len(e.bufs.bufs))
 	}
 	if len(ipv6) != e.table.ipv6.inUse() {
 		t.Fatalf("IPv6 pool lends %d entries, flows hold %d", e.table.ipv6.inUse(), len(ipv6))
+	}
+}
+
+// checkHosts asserts the per-host counts of inspections: each is the
+// number of inspecting flows whose client falls in its bucket, within
+// the share; none is left over from a flow whose inspection ended.
+func checkHosts(t testing.TB, e *Engine) {
+	t.Helper()
+	want := map[uint32]uint32{}
+	e.table.each(func(f *Flow) {
+		if in := f.inspection(); in != nil {
+			if in.host != e.hostOf(f) {
+				t.Fatalf("inspection of %v counted in bucket %d, its client's is %d", f.Client(), in.host, e.hostOf(f))
+			}
+			want[in.host]++
+		}
+	})
+	var sum uint32
+	for _, n := range e.hosts {
+		sum += n
+	}
+	if sum != uint32(e.insps.inUse()) {
+		t.Fatalf("hosts count %d inspections, %d are lent", sum, e.insps.inUse())
+	}
+	for b, n := range want {
+		if e.hosts[b] != n || n > e.hostShare {
+			t.Fatalf("bucket %d counts %d inspections, flows hold %d, share %d", b, e.hosts[b], n, e.hostShare)
+		}
 	}
 }
 
@@ -148,6 +177,12 @@ func checkPools(t *testing.T, e *Engine) {
 // through small pools to chaotic analyzers, with and without a TLS
 // protocol, and checks the bookkeeping after every packet and the flush.
 func TestEngineBookkeepingUnderChaos(t *testing.T) {
+	var limits EngineStats // summed over the seeds
+	defer func() {
+		if limits.InspectLimit == 0 || limits.HostLimit == 0 {
+			t.Errorf("the pool's cap refused %d flows, the host's share %d: not both reached", limits.InspectLimit, limits.HostLimit)
+		}
+	}()
 	for seed := range uint64(120) {
 		rng := rand.New(rand.NewPCG(seed, 1))
 		live := map[*chaosAnalyzer]bool{}
@@ -189,6 +224,14 @@ func TestEngineBookkeepingUnderChaos(t *testing.T) {
 			}
 			p := seg(dir, seq, flags, "", at)
 			p.Payload = payload[:n]
+			// Eight clients, so that both a host's share and the
+			// pool's cap are reached.
+			client := netip.AddrFrom4([4]byte{192, 168, 1, byte(10 + port%8)})
+			if dir == ToServer {
+				p.Src = client
+			} else {
+				p.Dst = client
+			}
 			if port%3 == 0 { // an IPv6 flow: its addresses live in the table's pool
 				p.Src, p.Dst = netip.AddrFrom16(p.Src.As16()), netip.AddrFrom16(p.Dst.As16())
 			}
@@ -204,6 +247,8 @@ func TestEngineBookkeepingUnderChaos(t *testing.T) {
 				t.Fatalf("seed %d: %d analyzers open, engine counts %d", seed, len(live), e.insps.inUse())
 			}
 		}
+		limits.InspectLimit += e.Stats.InspectLimit
+		limits.HostLimit += e.Stats.HostLimit
 		e.Flush()
 		checkPools(t, e)
 		if e.insps.inUse() != 0 || len(live) != 0 || e.table.ipv6.inUse() != 0 {

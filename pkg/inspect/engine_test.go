@@ -442,7 +442,6 @@ func TestFlowTableCapAndEviction(t *testing.T) {
 // recently used goes.
 func TestEvictionPrefersUninspected(t *testing.T) {
 	const A = TCPFlagACK
-	from := func(port uint16, p *Packet) *Packet { p.SrcPort = port; return p }
 	tests := []struct {
 		name         string
 		maxInspected int
@@ -458,8 +457,20 @@ func TestEvictionPrefersUninspected(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.MaxFlows, cfg.MaxInspected = 16, tt.maxInspected
-			e := play(t, cfg, &recorder{match: ContentMatch},
-				from(40001, seg(ToServer, 1, A, "x", 0)), from(40002, seg(ToServer, 1, A, "y", 1)), from(40003, seg(ToServer, 1, TCPFlagSYN, "", 2)))
+			e := testEngine(t, cfg, &recorder{match: ContentMatch})
+			// Each flow from a host of its own: only MaxInspected
+			// limits inspection here, not a host's share.
+			hosts, byPort := distinctHosts(e, 128), map[uint16]netip.Addr{}
+			from := func(port uint16, p *Packet) *Packet {
+				if _, ok := byPort[port]; !ok {
+					byPort[port] = hosts[len(byPort)%len(hosts)]
+				}
+				p.Src, p.SrcPort = byPort[port], port
+				return p
+			}
+			for _, p := range []*Packet{from(40001, seg(ToServer, 1, A, "x", 0)), from(40002, seg(ToServer, 1, A, "y", 1)), from(40003, seg(ToServer, 1, TCPFlagSYN, "", 2))} {
+				e.HandlePacket(p)
+			}
 			for port := uint16(41000); e.Flows() < cfg.MaxFlows; port++ {
 				e.HandlePacket(from(port, seg(ToServer, 1, A, "z", time.Second)))
 			}
@@ -857,9 +868,10 @@ func TestMaxInspected(t *testing.T) {
 	cfg.MaxInspected = 2
 	r := &recorder{match: ContentMatch}
 	e := testEngine(t, cfg, r)
+	hosts := distinctHosts(e, 4) // not held back by a host's share
 	send := func(port uint16, flags uint8, at time.Duration) {
 		p := seg(ToServer, 1, flags, "x", at)
-		p.SrcPort = port
+		p.Src, p.SrcPort = hosts[port%4], port
 		e.HandlePacket(p)
 	}
 	send(1001, TCPFlagACK, 0)
@@ -885,11 +897,12 @@ func TestInspectionsGoBack(t *testing.T) {
 	cfg.ByteBudget = 256
 	r := &recorder{match: ContentMatch, lineMode: true, stopAt: 600}
 	e := testEngine(t, cfg, r)
+	hosts := distinctHosts(e, 40) // a host a round: the pool's cap is tested, not the share
 	at := time.Duration(0)
 	send := func(port uint16, seq uint32, flags uint8, data string) {
 		at += time.Millisecond
 		p := seg(ToServer, seq, flags, data, at)
-		p.SrcPort = port
+		p.Src, p.SrcPort = hosts[port-2000], port
 		e.HandlePacket(p)
 	}
 	partial := "USER a\r\nPAS" // leaves "PAS" pending
@@ -903,7 +916,7 @@ func TestInspectionsGoBack(t *testing.T) {
 			send(port, 1+uint32(len(partial)), TCPFlagACK, strings.Repeat("x", 300))
 			at += time.Millisecond
 			p := seg(ToClient, 500, TCPFlagACK, strings.Repeat("y\n", 150), at)
-			p.DstPort = port
+			p.Dst, p.DstPort = hosts[round], port
 			e.HandlePacket(p)
 		case 2: // a gap, then left for eviction or the flush
 			send(port, 100, TCPFlagACK, "z")
@@ -1147,9 +1160,11 @@ func TestUDPExpiresBehindIdleTCP(t *testing.T) {
 	r := &recorder{match: ContentMatch}
 	e := testEngine(t, cfg, r)
 	e.HandlePacket(seg(ToServer, 100, TCPFlagACK, "x", 0))
+	// A host a flow, each within its share.
+	hosts := distinctHosts(e, cfg.MaxInspected)
 	for i := range cfg.MaxInspected - 1 { // every slot but the TCP flow's
 		e.HandlePacket(&Packet{Timestamp: t0.Add(time.Second), Kind: KindUDP, IPProto: IPProtocolUDP,
-			Src: netip.MustParseAddr("192.168.1.10"), SrcPort: uint16(50000 + i),
+			Src: hosts[i], SrcPort: uint16(50000 + i),
 			Dst: netip.MustParseAddr("192.168.1.1"), DstPort: 53, Payload: []byte("query")})
 	}
 	if e.Stats.InspectLimit != 0 {

@@ -291,17 +291,23 @@ func (f *Flow) releaseInspection() {
 		in.acked[i] = ackMark{}
 	}
 	in.reopen = ackMark{}
+	e.hosts[in.host]--
 	e.insps.put(f.insp)
 	f.insp = 0
 }
 
-// setAnalyzer starts analysis with a, which may be nil (no analyzer).
-func (f *Flow) setAnalyzer(a Analyzer) {
+// setAnalyzer starts analysis with a, which may be nil (no analyzer);
+// host is the client's bucket (Engine.hostOf), whose count the
+// inspection adds to until it is released.
+func (f *Flow) setAnalyzer(a Analyzer, host uint32) {
 	if a == nil {
 		return
 	}
-	f.insp = f.engine.insps.get()
-	f.engine.insps.at(f.insp).analyzer = a
+	e := f.engine
+	f.insp = e.insps.get()
+	in := e.insps.at(f.insp)
+	in.analyzer, in.host = a, host
+	e.hosts[host]++
 }
 
 // Ended reports whether what the analyzer read last in dir is the true
@@ -356,8 +362,9 @@ func (f *Flow) StartTLS() {
 	}
 	// The handshake gets a fresh inspection, so a fresh budget: the
 	// plaintext part may have used most of it, and TLS inspection stops
-	// after the hellos anyway.
-	f.setAnalyzer(tls.NewAnalyzer(f))
+	// after the hellos anyway. It takes the share the plaintext one
+	// gave back.
+	f.setAnalyzer(tls.NewAnalyzer(f), f.engine.hostOf(f))
 	if f.insp == 0 {
 		f.set(flagStopped)
 	}
@@ -380,6 +387,9 @@ type inspection struct {
 	// reopen: a client's SYN for a new connection on the flow's ports
 	// (Engine.noteReopen).
 	reopen ackMark
+	// host is the client's bucket in Engine.hosts, kept so that the
+	// release takes back from the count exactly what was added to it.
+	host uint32
 }
 
 // ackMark is an acknowledgement number, when one was seen.

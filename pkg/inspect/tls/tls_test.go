@@ -690,7 +690,10 @@ func TestHelloBuffers(t *testing.T) {
 
 	var flows []*segments
 	for i := 0; i <= maxHelloBuffers; i++ {
-		s := newSegments(e, "192.168.1.10:"+itoa(uint16(20000+i)), "203.0.113.5:443")
+		// From 16 hosts, each far within its share of the engine's
+		// inspections.
+		client := "192.168.1." + itoa(uint16(10+i%16)) + ":" + itoa(uint16(20000+i))
+		s := newSegments(e, client, "203.0.113.5:443")
 		s.data(inspect.ToServer, ch[:20])
 		flows = append(flows, s)
 	}

@@ -1,0 +1,196 @@
+package inspect
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// distinctHosts returns n client addresses whose counters in e.hosts
+// differ, so that a test's hosts do not share a share by chance (the
+// buckets' key is random per engine).
+func distinctHosts(e *Engine, n int) []netip.Addr {
+	used := map[uint32]bool{}
+	var out []netip.Addr
+	for i := 0; len(out) < n; i++ {
+		a := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
+		if b := e.hostBucket(a); !used[b] {
+			used[b] = true
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// TestHostShare: a host holds at most its share of MaxInspected (an
+// eighth, at least one); its further flows are counted in HostLimit and
+// tried again with their next bytes, another host's flows are inspected
+// meanwhile, and one of the host's flows ending makes room for the next.
+func TestHostShare(t *testing.T) {
+	const A = TCPFlagACK
+	tests := []struct {
+		name         string
+		maxInspected int
+		share        int
+	}{
+		{"default", 1024, 128},
+		{"small", 16, 2},
+		{"at_least_one", 7, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.MaxInspected = tt.maxInspected
+			r := &recorder{match: ContentMatch}
+			e := testEngine(t, cfg, r)
+			hosts := distinctHosts(e, 2)
+			greedy, other := hosts[0], hosts[1]
+			send := func(host netip.Addr, port uint16, seq uint32, flags uint8, data string) {
+				p := seg(ToServer, seq, flags, data, time.Second)
+				p.Src, p.SrcPort = host, port
+				e.HandlePacket(p)
+			}
+			for i := range tt.share + 10 {
+				send(greedy, uint16(1000+i), 1, A, "x")
+			}
+			if n := e.insps.inUse(); n != tt.share || e.Stats.HostLimit != 10 || e.Stats.InspectLimit != 0 {
+				t.Fatalf("%d flows of one host inspected, %d refused for the share, %d for the cap; want %d, 10, 0",
+					n, e.Stats.HostLimit, e.Stats.InspectLimit, tt.share)
+			}
+			send(other, 40000, 1, A, "USER root\n")
+			if got := r.got[ToServer].String(); !strings.HasSuffix(got, "xUSER root\n") {
+				t.Fatalf("stream %q: another host's flow not inspected", got)
+			}
+			// A refused flow is tried again with its next bytes, and is
+			// inspected once one of the host's flows has ended.
+			refused := uint16(1000 + tt.share)
+			send(greedy, refused, 2, A, "y")
+			send(greedy, 1000, 2, TCPFlagRST, "")
+			send(greedy, refused, 3, A, "z")
+			if got := r.got[ToServer].String(); !strings.HasSuffix(got, "USER root\nz") || e.Stats.HostLimit != 11 {
+				t.Errorf("stream %q, %d refused for the share: want the refused flow read after a slot freed, 11 refused", got, e.Stats.HostLimit)
+			}
+			checkPools(t, e)
+		})
+	}
+}
+
+// TestHostCountsReturnToZero ends inspected flows of three hosts every
+// way an inspection can end: their hosts' counts go back to zero, and
+// after the flush every count is zero. A leak would shrink a host's
+// share for good.
+func TestHostCountsReturnToZero(t *testing.T) {
+	const A = TCPFlagACK
+	// send sends p on flow i (0, 1) of host h, p built as from
+	// 192.168.1.10:40000 to 203.0.113.5:21.
+	type sender func(h, i int, p *Packet)
+	each := func(send sender, p func() *Packet) {
+		for h := range 3 {
+			for i := range 2 {
+				send(h, i, p())
+			}
+		}
+	}
+	withAck := func(p *Packet, ack uint32) *Packet { p.Ack = ack; return p }
+	tests := []struct {
+		name   string
+		cfg    func(*Config)
+		protos []Protocol // nil: a line protocol with STARTTLS, and TLS
+		then   func(e *Engine, send sender)
+	}{
+		{"reset", nil, nil, func(_ *Engine, send sender) {
+			each(send, func() *Packet { return seg(ToServer, 11, TCPFlagRST, "", time.Second) })
+		}},
+		{"fin_both_ways", nil, nil, func(_ *Engine, send sender) {
+			each(send, func() *Packet { return seg(ToServer, 11, TCPFlagFIN|A, "", time.Second) })
+			each(send, func() *Packet { return seg(ToClient, 500, TCPFlagFIN|A, "", time.Second) })
+		}},
+		{"expired", nil, nil, func(_ *Engine, send sender) {
+			send(3, 0, seg(ToServer, 1, TCPFlagSYN, "", 11*time.Minute))
+		}},
+		{"evicted", nil, nil, func(_ *Engine, send sender) {
+			// A fourth host's inspected flows push every older one out.
+			for i := range 16 {
+				send(3, i, seg(ToServer, 1, A, "z\n", time.Second))
+			}
+		}},
+		{"reopened_ports", nil, nil, func(_ *Engine, send sender) {
+			each(send, func() *Packet { return seg(ToServer, 3000000000, TCPFlagSYN, "", time.Second) })
+			each(send, func() *Packet { return withAck(seg(ToClient, 7000, TCPFlagSYN|A, "", time.Second), 3000000001) })
+		}},
+		{"budgets_spent", func(c *Config) { c.ByteBudget = 256 }, nil, func(_ *Engine, send sender) {
+			each(send, func() *Packet { return seg(ToServer, 11, A, strings.Repeat("x", 300), time.Second) })
+			each(send, func() *Packet { return seg(ToClient, 500, A, strings.Repeat("y\n", 150), time.Second) })
+		}},
+		{"analyzer_stops", nil, []Protocol{upgradeProto{"line"}}, func(_ *Engine, send sender) {
+			// STARTTLS without a TLS protocol stops inspection.
+			each(send, func() *Packet { return seg(ToServer, 11, A, "SS b\r\nSTARTTLS\r\n", time.Second) })
+		}},
+		{"starttls_then_reset", nil, nil, func(e *Engine, send sender) {
+			each(send, func() *Packet { return seg(ToServer, 11, A, "SS b\r\nSTARTTLS\r\n", time.Second) })
+			if e.insps.inUse() != 6 {
+				t.Errorf("%d flows inspected after STARTTLS, want the 6 handed to TLS", e.insps.inUse())
+			}
+			checkHosts(t, e) // each TLS inspection took the share the plaintext one gave back
+			each(send, func() *Packet { return seg(ToServer, 27, TCPFlagRST, "", time.Second) })
+		}},
+		{"analyzer_panics", nil, []Protocol{&boom{}}, func(_ *Engine, send sender) {
+			each(send, func() *Packet { return seg(ToServer, 11, A, "feed!...", time.Second) })
+		}},
+		{"flushed", nil, nil, func(e *Engine, _ sender) { e.Flush() }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.MaxFlows = 16
+			cfg.HashKey = []byte("engine test key")
+			if tt.cfg != nil {
+				tt.cfg(&cfg)
+			}
+			protos := tt.protos
+			if protos == nil {
+				protos = []Protocol{upgradeProto{"line"}, upgradeProto{"tls"}}
+			}
+			var panics int
+			e, err := NewEngine(cfg, Options{Protocols: protos, Sink: &discard{}, OnPanic: func(Panic) { panics++ }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			hosts := distinctHosts(e, 4)
+			send := func(h, i int, p *Packet) {
+				if p.SrcPort == 40000 {
+					p.Src, p.SrcPort = hosts[h], uint16(40000+i)
+				} else {
+					p.Dst, p.DstPort = hosts[h], uint16(40000+i)
+				}
+				e.HandlePacket(p)
+				checkPools(t, e)
+			}
+			// Two flows from each of three hosts, each with a partial
+			// line pending.
+			each(send, func() *Packet { return seg(ToServer, 1, A, "USER a\r\nPA", 0) })
+			for h := range 3 {
+				if n := e.hosts[e.hostBucket(hosts[h])]; n != 2 {
+					t.Fatalf("host %d counts %d inspections, want 2", h, n)
+				}
+			}
+			tt.then(e, send)
+			for h := range 3 {
+				if n := e.hosts[e.hostBucket(hosts[h])]; n != 0 {
+					t.Errorf("host %d counts %d inspections after its flows' ends", h, n)
+				}
+			}
+			if tt.name == "analyzer_panics" && panics != 6 {
+				t.Errorf("%d panics survived, want 6", panics)
+			}
+			e.Flush()
+			checkPools(t, e)
+			for b, n := range e.hosts {
+				if n != 0 {
+					t.Fatalf("after the flush bucket %d counts %d inspections", b, n)
+				}
+			}
+		})
+	}
+}
