@@ -117,6 +117,7 @@ type EngineStats struct {
 	Unidentified   uint64 // flows no protocol claimed
 	InspectLimit   uint64 // deliveries not inspected because MaxInspected were busy (the flow is tried again)
 	HostLimit      uint64 // deliveries not inspected, with inspections free, because the client's host held its share (the flow is tried again)
+	Reclaimed      uint64 // inspections taken from TCP flows idle for reclaimIdle, for a new flow or a stream buffer
 	Panics         uint64 // panics survived (Options.OnPanic)
 	EventsEmitted  uint64
 	LoginsReported uint64
@@ -146,6 +147,9 @@ type Engine struct {
 	// may hold at most hostShare.
 	hosts     [hostBuckets]uint32
 	hostShare uint32
+	// hand is the inspection the sweep for idle ones weighed last
+	// (reclaim).
+	hand int32
 
 	reopens  [reopenSlots]reopenMark
 	pap      [maxPAP]papPending
@@ -678,7 +682,7 @@ func (e *Engine) hold(f *Flow, dir Dir, seq uint32, data []byte, diff int32) boo
 	if diff > maxHoldAhead || len(data) > e.bufs.size {
 		return false
 	}
-	id := e.bufs.get()
+	id := e.getBuffer(f)
 	if id == 0 {
 		e.Stats.BufferFull++
 		return false
@@ -813,6 +817,7 @@ func (e *Engine) deliver(f *Flow, dir Dir, data []byte) {
 	if in == nil {
 		return
 	}
+	in.fed = f.last
 	if !f.IsTCP() {
 		// The budget bounds work on connections; UDP analyzers read
 		// small, separate datagrams, and broadcast conversations (every
@@ -906,19 +911,102 @@ func (e *Engine) hostBucket(a netip.Addr) uint32 {
 // admit reports whether f, not inspected yet, may take an inspection
 // now, and its client's bucket. Analyzer state is what costs memory per
 // flow: beyond MaxInspected in all, or the client's share, a flow is
-// tracked but not inspected. It is counted and tried again with its
-// next bytes, since inspections free up as flows end.
+// tracked but not inspected, unless a TCP flow's inspection has gone
+// idle and is taken for it: of a flow of the same host when the host
+// holds its share, so that the share holds. A flow refused is counted
+// and tried again with its next bytes, since inspections free up as
+// flows end or go idle.
 func (e *Engine) admit(f *Flow) (host uint32, ok bool) {
 	host = e.hostOf(f)
+	full, atShare := e.insps.inUse() >= e.cfg.MaxInspected, e.hosts[host] >= e.hostShare
 	switch {
-	case e.insps.inUse() >= e.cfg.MaxInspected:
+	case !full && !atShare, e.reclaim(f, host, atShare, false):
+		return host, true
+	case full:
 		e.Stats.InspectLimit++
-		return host, false
-	case e.hosts[host] >= e.hostShare:
+	default:
 		e.Stats.HostLimit++
-		return host, false
 	}
-	return host, true
+	return host, false
+}
+
+// Reclaiming idle inspections. The share keeps one host from taking
+// every inspection at once, not many hosts (or one with many addresses)
+// from taking them all with flows that send a few bytes and go quiet
+// until their idle timeout, ten minutes for TCP. So when a new flow
+// finds no inspection free, or its host at its share, or a flow finds
+// no stream buffer free, a TCP flow that had no payload byte read for
+// reclaimIdle loses its inspection to it, as if its analyzer had
+// stopped (stopIdle), for good: what it sends later is the middle of a
+// conversation no analyzer followed, and an inspection that came back
+// could be lost again at once. UDP flows keep theirs until they expire, which
+// for UDP is soon (a minute by default), and a shared broadcast
+// conversation (every DHCP client's) must stay inspected.
+//
+// Candidates are found as the flow table finds its victims, by weighing
+// a few: a hand sweeps the pool reclaimScan inspections at a time, so
+// that a flood's every refused packet costs little and successive tries
+// weigh every inspection.
+const (
+	// reclaimIdle is far longer than a login's exchange (prompt, user,
+	// password, a verdict a server delays by seconds), and a tenth of
+	// the TCP idle timeout a flood's flows would otherwise hold their
+	// inspections for.
+	reclaimIdle = time.Minute
+	reclaimScan = 8
+)
+
+// reclaim stops, for the flow f, the inspection of a TCP flow idle for
+// reclaimIdle among the next reclaimScan inspections the hand comes to:
+// one of the host bucket host if sameHost, one holding a stream buffer
+// if needBuf. It reports whether it did.
+func (e *Engine) reclaim(f *Flow, host uint32, sameHost, needBuf bool) bool {
+	n := e.insps.used
+	if n == 0 {
+		return false
+	}
+	now := e.now.UnixNano()
+	for range min(reclaimScan, n) {
+		e.hand = e.hand%n + 1
+		in := e.insps.at(e.hand)
+		g := in.flow
+		switch {
+		case g == nil || g == f || g == e.busy || !g.IsTCP():
+			continue // free, the flow at hand, or UDP
+		case in.fed > now:
+			// Fed before the capture clock stepped back: idle from now,
+			// as expire counts it.
+			in.fed = now
+			continue
+		case now-in.fed < int64(reclaimIdle), sameHost && in.host != host, needBuf && !in.holdsBuffer():
+			continue
+		}
+		e.Stats.Reclaimed++
+		e.stopIdle(g)
+		return true
+	}
+	return false
+}
+
+// stopIdle ends the inspection of g, idle, for another flow, as its
+// analyzer's StopInspection would: Close reports what is pending (a
+// login whose verdict never came, its outcome unknown), Ended tells it
+// that g did not end, and the buffers go back to the pool, wiped.
+func (e *Engine) stopIdle(g *Flow) {
+	outer, closing := e.busy, e.closing
+	e.busy, e.closing = g, false // a panic in Close is g's
+	g.StopInspection()
+	e.busy, e.closing = outer, closing
+}
+
+// getBuffer takes a stream buffer for f; with none free, the buffers of
+// an idle inspection (reclaim), or 0.
+func (e *Engine) getBuffer(f *Flow) int32 {
+	id := e.bufs.get()
+	if id == 0 && e.reclaim(f, 0, false, true) {
+		id = e.bufs.get()
+	}
+	return id
 }
 
 func (e *Engine) identify(f *Flow, dir Dir, data []byte, host uint32) bool {
@@ -966,7 +1054,7 @@ func (e *Engine) feedStream(f *Flow, in *inspection, dir Dir, data []byte) {
 		}
 		rest := data[n:]
 		if hs.buf == 0 {
-			hs.buf = e.bufs.get()
+			hs.buf = e.getBuffer(f)
 		}
 		if hs.buf == 0 || len(rest) > e.bufs.size {
 			if hs.buf == 0 {

@@ -179,8 +179,9 @@ func checkHosts(t testing.TB, e *Engine) {
 func TestEngineBookkeepingUnderChaos(t *testing.T) {
 	var limits EngineStats // summed over the seeds
 	defer func() {
-		if limits.InspectLimit == 0 || limits.HostLimit == 0 {
-			t.Errorf("the pool's cap refused %d flows, the host's share %d: not both reached", limits.InspectLimit, limits.HostLimit)
+		if limits.InspectLimit == 0 || limits.HostLimit == 0 || limits.Reclaimed == 0 {
+			t.Errorf("the pool's cap refused %d flows, the host's share %d, %d idle inspections reclaimed: not every limit reached",
+				limits.InspectLimit, limits.HostLimit, limits.Reclaimed)
 		}
 	}()
 	for seed := range uint64(120) {
@@ -194,12 +195,21 @@ func TestEngineBookkeepingUnderChaos(t *testing.T) {
 		cfg.MaxFlows, cfg.MaxInspected = 16, 6
 		cfg.ByteBudget, cfg.StreamBuffer, cfg.MaxBuffers = 600, 512, 5
 		cfg.TCPIdle = 50 * time.Millisecond
+		// Half the seeds keep idle flows long enough for their
+		// inspections to be reclaimed.
+		reclaiming := seed%4 >= 2
+		if reclaiming {
+			cfg.TCPIdle = 10 * time.Minute
+		}
 		e := testEngine(t, cfg, protos...)
 		seqs := map[[2]int]uint32{}
 		at := time.Duration(0)
 		payload := make([]byte, 700)
 		for range 3000 {
 			at += time.Duration(rng.IntN(3)) * time.Millisecond
+			if reclaiming && rng.IntN(200) == 0 {
+				at += reclaimIdle
+			}
 			port, dir := uint16(3000+rng.IntN(24)), Dir(rng.IntN(2))
 			k := [2]int{int(port), int(dir)}
 			seq := seqs[k]
@@ -249,6 +259,7 @@ func TestEngineBookkeepingUnderChaos(t *testing.T) {
 		}
 		limits.InspectLimit += e.Stats.InspectLimit
 		limits.HostLimit += e.Stats.HostLimit
+		limits.Reclaimed += e.Stats.Reclaimed
 		e.Flush()
 		checkPools(t, e)
 		if e.insps.inUse() != 0 || len(live) != 0 || e.table.ipv6.inUse() != 0 {
@@ -320,8 +331,9 @@ func TestFlowChurnNoAlloc(t *testing.T) {
 
 // TestTCPPathsNoAlloc: the TCP paths that are not the steady state (a
 // port reused for a new connection, a RST dropped, a direction's budget
-// spent) allocate nothing
-// once the pools have grown.
+// spent, a flow refused for its host's share, an idle inspection or its
+// buffer taken for a new flow) allocate nothing once the pools have
+// grown.
 func TestTCPPathsNoAlloc(t *testing.T) {
 	const A = TCPFlagACK
 	type step struct {
@@ -331,30 +343,62 @@ func TestTCPPathsNoAlloc(t *testing.T) {
 		data       string
 		sinceStart time.Duration
 	}
+	// client is a step's client: one of two hosts, on the round's port
+	// plus port.
+	type client struct {
+		host int
+		port uint16
+	}
+	idle := reclaimIdle + time.Second
 	tests := []struct {
 		name  string
+		cfg   func(*Config)
 		flows uint64 // created per round
 		steps []step
+		from  []client // per step; nil: all from one client
+		stats EngineStats
 	}{
-		{"port_reused", 2, []step{
+		{name: "port_reused", flows: 2, steps: []step{
 			{ToServer, 99, 0, TCPFlagSYN, "", 0}, {ToClient, 499, 100, TCPFlagSYN | A, "", 0}, {ToServer, 100, 500, A, "USER a\r\nPA", 0},
 			{ToServer, 3000000000, 0, TCPFlagSYN, "", time.Second}, {ToClient, 7000, 3000000001, TCPFlagSYN | A, "", time.Second},
 			{ToServer, 3000000001, 7001, A, "USER b\r\nPA", time.Second}, {ToServer, 3000000011, 7001, TCPFlagRST, "", time.Second},
 		}},
-		{"one_direction_spent", 1, []step{
+		{name: "one_direction_spent", flows: 1, steps: []step{
 			{ToServer, 99, 0, TCPFlagSYN, "", 0}, {ToClient, 499, 100, TCPFlagSYN | A, "", 0}, {ToServer, 100, 500, A, "USER a\r\nPA", 0},
 			{ToClient, 500, 110, A, strings.Repeat("x\n", 9000), 0}, {ToServer, 110, 18500, A, "SS b\r\n", 0}, {ToServer, 116, 18500, TCPFlagRST, "", 0},
 		}},
-		{"forged_reset_dropped", 1, []step{
+		{name: "forged_reset_dropped", flows: 1, steps: []step{
 			{ToServer, 99, 0, TCPFlagSYN, "", 0}, {ToClient, 499, 100, TCPFlagSYN | A, "", 0}, {ToServer, 100, 500, A, "USER a\r\nPA", 0},
 			{ToServer, 0x80000000, 0, TCPFlagRST, "", 0}, {ToServer, 110, 500, A, "SS b\r\n", 0}, {ToServer, 116, 500, TCPFlagRST, "", 0},
 		}},
+		// A share of one: the host's second flow waits for its first to end.
+		{name: "host_at_share", cfg: func(c *Config) { c.MaxInspected = 8 }, flows: 2, steps: []step{
+			{ToServer, 1, 0, A, "USER a\r\nPA", 0}, {ToServer, 1, 0, A, "USER b\r\n", 0}, {ToServer, 11, 0, TCPFlagRST, "", 0},
+			{ToServer, 9, 0, A, "PASS b\r\nUS", 0}, {ToServer, 19, 0, TCPFlagRST, "", 0},
+		}, from: []client{{0, 0}, {0, 1}, {0, 0}, {0, 1}, {0, 1}}, stats: EngineStats{HostLimit: 1}},
+		// The one inspection, idle, goes to another host's flow, refused
+		// before; the idle flow is read no more.
+		{name: "idle_inspection_reclaimed", cfg: func(c *Config) { c.MaxInspected = 1 }, flows: 2, steps: []step{
+			{ToServer, 1, 0, A, "USER a\r\nPA", 0}, {ToServer, 1, 0, A, "USER b\r\n", time.Second},
+			{ToServer, 9, 0, A, "PASS b\r\nUS", idle}, {ToServer, 11, 0, A, "SS a\r\n", idle},
+			{ToServer, 17, 0, TCPFlagRST, "", idle}, {ToServer, 19, 0, TCPFlagRST, "", idle},
+		}, from: []client{{0, 0}, {1, 0}, {1, 0}, {0, 0}, {0, 0}, {1, 0}}, stats: EngineStats{InspectLimit: 1, Reclaimed: 1}},
+		// The one stream buffer, held by an idle flow, goes to another's
+		// partial line.
+		{name: "idle_buffer_reclaimed", cfg: func(c *Config) { c.MaxBuffers = 1 }, flows: 2, steps: []step{
+			{ToServer, 1, 0, A, "USER a\r\nPA", 0}, {ToServer, 1, 0, A, "USER b\r\nPA", idle},
+			{ToServer, 11, 0, TCPFlagRST, "", idle}, {ToServer, 11, 0, TCPFlagRST, "", idle},
+		}, from: []client{{0, 0}, {1, 0}, {0, 0}, {1, 0}}, stats: EngineStats{Reclaimed: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.MaxFlows = 64
+			if tt.cfg != nil {
+				tt.cfg(&cfg)
+			}
 			e := testEngine(t, cfg, &lineProto{})
+			hosts := distinctHosts(e, 2)
 			pkts := make([]*Packet, len(tt.steps))
 			for i, s := range tt.steps {
 				pkts[i] = seg(s.dir, s.seq, s.flags, s.data, s.sinceStart)
@@ -364,26 +408,43 @@ func TestTCPPathsNoAlloc(t *testing.T) {
 			port, at := uint16(0), time.Duration(0)
 			round := func() {
 				port = 5000 + (port+1)%100
-				at += time.Minute
-				for _, q := range pkts {
+				at += 2 * time.Minute // past the last step's time
+				for i, q := range pkts {
 					p = *q
 					p.Timestamp = p.Timestamp.Add(at)
+					c := client{-1, 0}
+					if tt.from != nil {
+						c = tt.from[i]
+					}
 					if q.SrcPort == 40000 {
-						p.SrcPort = port
+						p.SrcPort = port + c.port
+						if c.host >= 0 {
+							p.Src = hosts[c.host]
+						}
 					} else {
-						p.DstPort = port
+						p.DstPort = port + c.port
+						if c.host >= 0 {
+							p.Dst = hosts[c.host]
+						}
 					}
 					e.HandlePacket(&p)
 				}
 			}
 			round()
-			created := e.Stats.FlowsCreated
+			created, stats := e.Stats.FlowsCreated, e.Stats
 			if a := testing.AllocsPerRun(100, round); a != 0 {
 				t.Errorf("%v allocations per round", a)
 			}
 			// AllocsPerRun runs round once more to warm up.
 			if n := e.Stats.FlowsCreated - created; e.Flows() != 0 || n != 101*tt.flows {
 				t.Errorf("%d flows left, %d created, want 0 and %d: the rounds did not happen", e.Flows(), n, 101*tt.flows)
+			}
+			got := EngineStats{HostLimit: e.Stats.HostLimit - stats.HostLimit, InspectLimit: e.Stats.InspectLimit - stats.InspectLimit,
+				Reclaimed: e.Stats.Reclaimed - stats.Reclaimed, BufferFull: e.Stats.BufferFull - stats.BufferFull}
+			want := EngineStats{HostLimit: 101 * tt.stats.HostLimit, InspectLimit: 101 * tt.stats.InspectLimit, Reclaimed: 101 * tt.stats.Reclaimed}
+			if got != want {
+				t.Errorf("over 101 rounds: %d refused for the share, %d for the cap, %d reclaimed, %d buffers missing; want %d, %d, %d, 0",
+					got.HostLimit, got.InspectLimit, got.Reclaimed, got.BufferFull, want.HostLimit, want.InspectLimit, want.Reclaimed)
 			}
 		})
 	}

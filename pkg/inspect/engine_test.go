@@ -1057,6 +1057,15 @@ func TestStreamBuffersWiped(t *testing.T) {
 			e.HandlePacket(p)
 		}},
 		{"flushed", func(_ func(uint32, uint8, string), e *Engine) { e.Flush() }},
+		// Idle, its inspection taken by another host's new flow.
+		{"reclaimed", func(_ func(uint32, uint8, string), e *Engine) {
+			p := seg(ToServer, 1, TCPFlagACK, "USER b\r\n", reclaimIdle+time.Second)
+			p.Src = netip.MustParseAddr("192.168.1.11")
+			e.HandlePacket(p)
+			if e.Stats.Reclaimed != 1 {
+				t.Errorf("%d inspections reclaimed, want 1", e.Stats.Reclaimed)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1066,6 +1075,9 @@ func TestStreamBuffersWiped(t *testing.T) {
 			cfg.ByteBudget = 512
 			if tt.name == "budget_spent" {
 				cfg.ByteBudget = 256 // spent before the buffer is full
+			}
+			if tt.name == "reclaimed" {
+				cfg.MaxInspected = 1 // the new flow finds none free
 			}
 			e := testEngine(t, cfg, upgradeProto{"line"}, upgradeProto{"tls"})
 			send := func(seq uint32, flags uint8, data string) {

@@ -139,6 +139,32 @@ func TestHostCountsReturnToZero(t *testing.T) {
 			each(send, func() *Packet { return seg(ToServer, 11, A, "feed!...", time.Second) })
 		}},
 		{"flushed", nil, nil, func(e *Engine, _ sender) { e.Flush() }},
+		{"reclaimed_at_the_share", func(c *Config) { c.MaxInspected = 16 }, nil, func(e *Engine, send sender) {
+			// Each host, at its share of 2, takes its idle flows'
+			// inspections for two new flows, which then end.
+			for h := range 3 {
+				for i := 2; i < 4; i++ {
+					send(h, i, seg(ToServer, 1, A, "USER b\r\nPA", reclaimIdle+time.Second))
+				}
+			}
+			if e.Stats.Reclaimed != 6 {
+				t.Errorf("%d inspections reclaimed, want 6", e.Stats.Reclaimed)
+			}
+			for h := range 3 {
+				for i := 2; i < 4; i++ {
+					send(h, i, seg(ToServer, 11, TCPFlagRST, "", reclaimIdle+time.Second))
+				}
+			}
+		}},
+		{"reclaimed_for_buffers", func(c *Config) { c.MaxBuffers = 6 }, nil, func(e *Engine, send sender) {
+			// A fourth host's partial lines need the idle flows' buffers.
+			for i := range 6 {
+				send(3, i, seg(ToServer, 1, A, "USER b\r\nPA", reclaimIdle+time.Second))
+			}
+			if e.Stats.Reclaimed != 6 || e.Stats.BufferFull != 0 {
+				t.Errorf("%d inspections reclaimed, %d buffers missing; want 6, 0", e.Stats.Reclaimed, e.Stats.BufferFull)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -190,6 +216,139 @@ func TestHostCountsReturnToZero(t *testing.T) {
 				if n != 0 {
 					t.Fatalf("after the flush bucket %d counts %d inspections", b, n)
 				}
+			}
+		})
+	}
+}
+
+// TestIdleInspectionReclaimed: when a new flow finds every inspection
+// taken, or its host at its share, or no stream buffer free, a TCP flow
+// that had no payload byte for reclaimIdle loses its inspection to it:
+// its analyzer is closed as by StopInspection (its ends not real ends),
+// its buffers go back, it is read no more. Flows active within
+// reclaimIdle, UDP flows, and other hosts' flows when the host is at its
+// share keep theirs.
+func TestIdleInspectionReclaimed(t *testing.T) {
+	const A = TCPFlagACK
+	// pkt is a packet to the server of flow port of host: TCP from
+	// sequence number 1 on, or a UDP datagram.
+	type pkt struct {
+		host int
+		port uint16
+		seq  uint32
+		data string
+		at   time.Duration
+		udp  bool
+	}
+	partial := func(host int, port uint16, at time.Duration) pkt {
+		return pkt{host, port, 1, "USER a\r\nPA", at, false}
+	}
+	idle := reclaimIdle + time.Second
+	tests := []struct {
+		name      string
+		cfg       func(*Config)
+		hold      []pkt // the flows that take the inspections
+		next      []pkt // a new flow's bytes
+		reclaimed bool
+		refused   string // "cap" or "share" when next is not read
+		victim    int    // the flow of hold that loses its inspection
+	}{
+		{"pool_full", func(c *Config) { c.MaxInspected = 4 },
+			[]pkt{partial(0, 1, 0), partial(1, 1, 0), partial(2, 1, 0), partial(3, 1, 0)},
+			[]pkt{partial(4, 1, idle)}, true, "", 0},
+		{"pool_full_not_idle_yet", func(c *Config) { c.MaxInspected = 4 },
+			[]pkt{partial(0, 1, 0), partial(1, 1, 0), partial(2, 1, 0), partial(3, 1, 0)},
+			[]pkt{partial(4, 1, reclaimIdle-time.Second)}, false, "cap", 0},
+		{"pool_full_lately_active", func(c *Config) { c.MaxInspected = 2 },
+			[]pkt{partial(0, 1, 0), partial(1, 1, 0), {0, 1, 11, "SS a\r\n", 30 * time.Second, false}, {1, 1, 11, "SS b\r\n", 30 * time.Second, false}},
+			[]pkt{partial(4, 1, idle)}, false, "cap", 0},
+		{"pool_full_of_udp", func(c *Config) { c.MaxInspected, c.UDPIdle = 2, 10*time.Minute },
+			[]pkt{{0, 1, 0, "query", 0, true}, {1, 1, 0, "query", 0, true}},
+			[]pkt{partial(4, 1, idle)}, false, "cap", 0},
+		{"host_at_share", func(c *Config) { c.MaxInspected = 16 }, // a share of 2
+			[]pkt{partial(0, 1, 0), partial(0, 2, 0)},
+			[]pkt{partial(0, 3, idle)}, true, "", 0},
+		{"host_at_share_others_idle", func(c *Config) { c.MaxInspected = 16 },
+			[]pkt{partial(1, 1, 0), partial(2, 1, 0), partial(0, 1, reclaimIdle), partial(0, 2, reclaimIdle)},
+			[]pkt{partial(0, 3, idle)}, false, "share", 0},
+		{"buffers_taken", func(c *Config) { c.MaxBuffers = 2 },
+			[]pkt{partial(0, 1, 0), partial(1, 1, 0)},
+			[]pkt{partial(2, 1, idle)}, true, "", 0},
+		// A segment past a hole is held in a buffer until the bytes
+		// before it come.
+		{"buffers_taken_by_a_held_segment", func(c *Config) { c.MaxBuffers = 1 },
+			[]pkt{partial(0, 1, 0)},
+			[]pkt{{1, 1, 1, "USER b\r\n", idle, false}, {1, 1, 20, "later", idle, false}}, true, "", 0},
+		{"buffers_taken_not_by_the_first_idle", func(c *Config) { c.MaxBuffers = 1 },
+			[]pkt{{0, 1, 1, "USER a\r\n", 0, false}, partial(1, 1, 0)},
+			[]pkt{partial(2, 1, idle)}, true, "", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.TCPIdle = 10 * time.Minute
+			tt.cfg(&cfg)
+			r := &recorder{match: ContentMatch, lineMode: true}
+			e := testEngine(t, cfg, r)
+			hosts := distinctHosts(e, 5)
+			send := func(p pkt) {
+				q := seg(ToServer, p.seq, A, p.data, p.at)
+				if p.udp {
+					q.Kind, q.IPProto = KindUDP, IPProtocolUDP
+				}
+				q.Src, q.SrcPort = hosts[p.host], 40000+p.port
+				e.HandlePacket(q)
+				checkPools(t, e)
+			}
+			for _, p := range tt.hold {
+				send(p)
+			}
+			held, closed := r.got[ToServer].Len(), r.closed
+			lent := len(e.bufs.bufs) - len(e.bufs.free)
+			for _, p := range tt.next {
+				send(p)
+			}
+			read := r.got[ToServer].Len() > held
+			if read != (tt.refused == "") || e.Stats.BufferFull != 0 || r.gaps[ToServer] != 0 {
+				t.Errorf("new flow read: %v (%d refused for the cap, %d for the share), %d buffers missing, %d gaps; want read: %v",
+					read, e.Stats.InspectLimit, e.Stats.HostLimit, e.Stats.BufferFull, r.gaps[ToServer], tt.refused == "")
+			}
+			if refused := map[string]uint64{"cap": e.Stats.InspectLimit, "share": e.Stats.HostLimit}; tt.refused != "" && refused[tt.refused] != 1 {
+				t.Errorf("refused for the cap %d, for the share %d; want once for the %s", e.Stats.InspectLimit, e.Stats.HostLimit, tt.refused)
+			}
+			var want uint64
+			if tt.reclaimed {
+				want = 1
+			}
+			if e.Stats.Reclaimed != want || r.closed-closed != int(want) {
+				t.Fatalf("%d inspections reclaimed, %d analyzers closed; want %d", e.Stats.Reclaimed, r.closed-closed, want)
+			}
+			if !tt.reclaimed {
+				return
+			}
+			// The idle flow's analyzer was told its flow had not ended,
+			// its buffer is back and wiped, and it is read no more; the
+			// new flow's partial line took a buffer.
+			if r.done != [2]bool{} {
+				t.Errorf("Ended %v for a flow that goes on", r.done)
+			}
+			if n := len(e.bufs.bufs) - len(e.bufs.free); n != lent {
+				t.Errorf("%d buffers lent, want %d: the idle flow's given back, the new one's taken", n, lent)
+			}
+			var stopped *Flow
+			e.table.each(func(f *Flow) {
+				if f.has(flagStopped) {
+					stopped = f
+				}
+			})
+			v := tt.hold[tt.victim]
+			if stopped == nil || stopped.Client() != netip.AddrPortFrom(hosts[v.host], 40000+v.port) || stopped.insp != 0 {
+				t.Fatalf("flow stopped: %v, want the idle one of host %d, without an inspection", stopped, v.host)
+			}
+			got := r.got[ToServer].Len()
+			send(pkt{v.host, v.port, 11, "SS a\r\n", idle, false})
+			if r.got[ToServer].Len() != got {
+				t.Errorf("the flow that lost its inspection is still read")
 			}
 		})
 	}

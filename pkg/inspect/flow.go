@@ -306,7 +306,7 @@ func (f *Flow) setAnalyzer(a Analyzer, host uint32) {
 	e := f.engine
 	f.insp = e.insps.get()
 	in := e.insps.at(f.insp)
-	in.analyzer, in.host = a, host
+	in.analyzer, in.flow, in.fed, in.host = a, f, f.last, host
 	e.hosts[host]++
 }
 
@@ -322,9 +322,9 @@ func (f *Flow) setAnalyzer(a Analyzer, host uint32) {
 //     the peer acknowledging bytes never captured all make the end a cut.
 //
 // Inspection that stops before the flow closes (budget, StartTLS, the
-// analyzer's own stop) closes the analyzer at that moment, when the
-// engine is not closing the flow: its end is real only if the side had
-// closed already.
+// analyzer's own stop, an idle inspection taken for another flow)
+// closes the analyzer at that moment, when the engine is not closing
+// the flow: its end is real only if the side had closed already.
 func (f *Flow) Ended(dir Dir) bool {
 	e := f.engine
 	return (f.has(flagFIN<<dir) || e.closing && e.busy == f) && !f.has(flagCut<<dir) && !f.has(flagLost<<dir)
@@ -387,9 +387,20 @@ type inspection struct {
 	// reopen: a client's SYN for a new connection on the flow's ports
 	// (Engine.noteReopen).
 	reopen ackMark
+	// flow is the flow inspected, for the sweep that reclaims idle
+	// inspections (Engine.reclaim); fed the capture time (Unix
+	// nanoseconds) of the latest bytes handed to the analyzer, or of the
+	// inspection's start.
+	flow *Flow
+	fed  int64
 	// host is the client's bucket in Engine.hosts, kept so that the
 	// release takes back from the count exactly what was added to it.
 	host uint32
+}
+
+// holdsBuffer reports whether the inspection holds a stream buffer.
+func (in *inspection) holdsBuffer() bool {
+	return in.half[0].buf|in.half[1].buf|in.held[0].buf|in.held[1].buf != 0
 }
 
 // ackMark is an acknowledgement number, when one was seen.
