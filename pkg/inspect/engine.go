@@ -877,7 +877,9 @@ const maxProtocols = 255
 // lines hold, from the other devices until the flows time out: the
 // default-password login another device types meanwhile would go
 // unread. So no host holds more than 1/hostShareDiv of MaxInspected
-// (at least one).
+// (at least one), and so no more than four stream buffers for each of
+// those (two directions' pending bytes and held segments); a flow that
+// finds no buffer free takes an idle flow's (reclaim).
 //
 // The host is the flow's client address: the client opens flows, so it
 // is who spends inspections; a server cannot make them (its answers
@@ -955,8 +957,8 @@ func (e *Engine) admit(f *Flow) (host uint32, ok bool) {
 // reclaimIdle loses its inspection to it, as if its analyzer had
 // stopped (stopIdle), for good: what it sends later is the middle of a
 // conversation no analyzer followed, and an inspection that came back
-// could be lost again at once. UDP flows keep theirs until they expire, which
-// for UDP is soon (a minute by default), and a shared broadcast
+// could be lost again at once. UDP flows keep theirs until they expire,
+// which for UDP is soon (a minute by default), and a shared broadcast
 // conversation (every DHCP client's) must stay inspected.
 //
 // Candidates are found as the flow table finds its victims, by weighing
