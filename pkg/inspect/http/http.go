@@ -175,7 +175,7 @@ type pending struct {
 	creds       [2]pendingCred
 	firmware    string // host and path of a firmware download, "" if none
 	updateCheck bool   // firmware is a check for updates, not an image
-	cookie      bool   // the request carried a Cookie header
+	cookies     uint16 // the framework session cookies the request carried
 }
 
 type pendingCred struct {
@@ -187,14 +187,15 @@ type pendingCred struct {
 
 // reply is what a response says about the logins of its request.
 type reply struct {
-	status  int
-	session bool // it sets a cookie, other than deleting one
-	// appSession: one of the cookies set is not a web framework's
-	// default session cookie (genericSession).
+	status int
+	// appSession: it sets a cookie of the application's own
+	// (classifyCookie), other than deleting one.
 	appSession bool
-	stale      bool // its challenge says only the nonce was stale
-	toLogin    bool // it redirects to a login or error page
-	via        bool // a proxy relayed it (Via header)
+	// frameworkSessions: the framework session cookies it sets.
+	frameworkSessions uint16
+	stale             bool // its challenge says only the nonce was stale
+	toLogin           bool // it redirects to a login or error page
+	via               bool // a proxy relayed it (Via header)
 }
 
 type analyzer struct {
@@ -202,20 +203,20 @@ type analyzer struct {
 	half  [2]half
 
 	// The request being read.
-	method    [16]byte
-	methodLen int
-	target    [maxTarget]byte
-	targetLen int
-	targetCut bool // the request target was longer than maxTarget
-	host      [maxHost]byte
-	hostLen   int
-	agent     [maxAgent]byte
-	agentLen  int
-	reqCookie bool   // the request being read carries a Cookie header
-	reqSeq    uint32 // sequence number of the request being read
-	reqCreds  [2]pendingCred
-	basic     [basicScratch]byte // decoded Basic credential or unescaped Digest user
-	form      formScratch
+	method     [16]byte
+	methodLen  int
+	target     [maxTarget]byte
+	targetLen  int
+	targetCut  bool // the request target was longer than maxTarget
+	host       [maxHost]byte
+	hostLen    int
+	agent      [maxAgent]byte
+	agentLen   int
+	reqCookies uint16 // framework session cookies of the request being read
+	reqSeq     uint32 // sequence number of the request being read
+	reqCreds   [2]pendingCred
+	basic      [basicScratch]byte // decoded Basic credential or unescaped Digest user
+	form       formScratch
 
 	// The response being read.
 	reply     reply
@@ -365,7 +366,7 @@ func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []b
 	a.methodLen = copy(a.method[:], method)
 	a.targetLen = copy(a.target[:], target)
 	a.targetCut = len(target) > a.targetLen
-	a.hostLen, a.agentLen, a.ocspBody, a.reqCookie = 0, 0, false, false
+	a.hostLen, a.agentLen, a.ocspBody, a.reqCookies = 0, 0, false, 0
 	a.reqSeq = a.nextSeq
 	a.nextSeq++
 	if a.proto.scanner != nil {
@@ -396,7 +397,7 @@ func (a *analyzer) requestHeader(f *inspect.Flow, name, value []byte) {
 	case inspect.EqualFold(name, "User-Agent"):
 		a.agentLen = copy(a.agent[:], value)
 	case inspect.EqualFold(name, "Cookie"):
-		a.reqCookie = true
+		a.reqCookies |= frameworkCookies(value)
 	case inspect.EqualFold(name, "Authorization"):
 		a.headerLogin(f, value, false)
 	case inspect.EqualFold(name, "Proxy-Authorization"):
@@ -417,8 +418,13 @@ func (a *analyzer) responseHeader(name, value []byte) {
 		a.reply.stale = a.reply.stale || httpauth.Stale(value)
 	case inspect.EqualFold(name, "Set-Cookie"):
 		if setsCookie(value) {
-			a.reply.session = true
-			a.reply.appSession = a.reply.appSession || !genericSession(value)
+			name, _, _ := bytes.Cut(value, []byte("="))
+			switch kind, bit := classifyCookie(bytes.TrimSpace(name)); kind {
+			case cookieApp:
+				a.reply.appSession = true
+			case cookieFramework:
+				a.reply.frameworkSessions |= bit
+			}
 		}
 	case inspect.EqualFold(name, "Location"):
 		a.reply.toLogin = loginPage(value)

@@ -226,30 +226,44 @@ func TestSyntheticLogins(t *testing.T) {
 				Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
 				Server("HTTP/1.1 303 See Other\r\nSet-Cookie: sid=2\r\nLocation: /index.html?msg=auth_failed\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "form", "unique", "unknown"}, {"a***", "form", "unique", "unknown"}}},
-		// A failed login's error page starts the framework's session for a
-		// client that had none: no verdict. The same cookie replacing the
-		// one the client sent, or a cookie the application names, is one.
+		// A failed login's page starts the framework's session for a
+		// client that had none, and sets CSRF tokens: no verdict, whatever
+		// else the client sent. The framework session the client sent,
+		// issued anew, or a cookie the application names, is one.
 		{"form_first_visit_framework_session", func(c *inspecttest.Conv) {
 			body := "username=admin&password=" + secret
-			for _, cookie := range []string{"PHPSESSID=9a1f; path=/", "JSESSIONID=A1B2; Path=/; HttpOnly", "ASPSESSIONIDQQGGGNCG=LKJ; path=/"} {
-				c.Client("POST /login.php HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
-					Server("HTTP/1.1 200 OK\r\nSet-Cookie: " + cookie + "\r\nContent-Length: 0\r\n\r\n")
+			for _, r := range []struct{ cookie, setCookie, status string }{
+				{"", "PHPSESSID=9a1f; path=/", "200 OK"},
+				{"", "JSESSIONID=A1B2; Path=/; HttpOnly", "200 OK"},
+				{"", "ASPSESSIONIDQQGGGNCG=LKJ; path=/", "200 OK"},
+				{"Cookie: language=en\r\n", "PHPSESSID=9a1f; path=/", "200 OK"},
+				{"Cookie: JSESSIONID=old\r\n", "PHPSESSID=9a1f; path=/", "200 OK"},
+				{"", "XSRF-TOKEN=eyJpdiI6; path=/\r\nSet-Cookie: laravel_session=eyJpdiI7; path=/; httponly", "200 OK"},
+				{"", ".AspNetCore.Antiforgery.9fXoN5jHCXs=CfDJ8; path=/", "200 OK"},
+				{"", "PHPSESSID=9a1f; path=/\r\nLocation: /status.php", "302 Found"},
+			} {
+				c.Client("POST /login.php HTTP/1.1\r\n" + r.cookie + "Content-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+					Server("HTTP/1.1 " + r.status + "\r\nSet-Cookie: " + r.setCookie + "\r\nContent-Length: 0\r\n\r\n")
 			}
-		}, []want{{"a***", "form", "unique", "unknown"}, {"a***", "form", "unique", "unknown"}, {"a***", "form", "unique", "unknown"}}},
+		}, slices.Repeat([]want{{"a***", "form", "unique", "unknown"}}, 8)},
 		{"form_framework_session_renewed", func(c *inspecttest.Conv) {
 			body := "username=admin&password=" + secret
-			c.Client("POST /login.php HTTP/1.1\r\nCookie: PHPSESSID=0ld\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
-				Server("HTTP/1.1 200 OK\r\nSet-Cookie: PHPSESSID=n3w; path=/\r\nContent-Length: 0\r\n\r\n")
-		}, []want{{"a***", "form", "unique", "yes"}}},
+			c.Client("POST /login.php HTTP/1.1\r\nCookie: language=en; PHPSESSID=0ld\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 200 OK\r\nSet-Cookie: PHPSESSID=n3w; path=/\r\nContent-Length: 0\r\n\r\n").
+				Client("POST /login.php HTTP/1.1\r\nCookie: PHPSESSID=0ld\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 302 Found\r\nSet-Cookie: PHPSESSID=n3w; path=/\r\nLocation: /status.php\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "form", "unique", "yes"}, {"a***", "form", "unique", "yes"}}},
 		{"form_first_visit_app_cookie", func(c *inspecttest.Conv) {
 			body := "luci_username=root&luci_password=" + secret
 			c.Client("POST /cgi-bin/luci HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
 				Server("HTTP/1.1 200 OK\r\nSet-Cookie: PHPSESSID=9a1f\r\nSet-Cookie: sysauth=f00d; path=/cgi-bin/luci\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"r***", "form", "unique", "yes"}}},
-		{"form_first_visit_redirect_with_session", func(c *inspecttest.Conv) {
+		// The answer comes before the body: the request's cookies still
+		// judge it.
+		{"form_early_answer_renews_session", func(c *inspecttest.Conv) {
 			body := "username=admin&password=" + secret
-			c.Client("POST /login.php HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
-				Server("HTTP/1.1 302 Found\r\nSet-Cookie: PHPSESSID=9a1f\r\nLocation: /status.php\r\nContent-Length: 0\r\n\r\n")
+			c.Client("POST /login.php HTTP/1.1\r\nCookie: PHPSESSID=0ld\r\nExpect: 100-continue\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n").
+				Server("HTTP/1.1 302 Found\r\nSet-Cookie: PHPSESSID=n3w\r\nLocation: /status.php\r\nContent-Length: 0\r\n\r\n").Client(body)
 		}, []want{{"a***", "form", "unique", "yes"}}},
 		{"form_cookie_deleted", func(c *inspecttest.Conv) {
 			body := "username=admin&password=" + secret

@@ -30,7 +30,7 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 		connect: string(method) == "CONNECT",
 		proxied: inspect.HasPrefixFold(a.target[:a.targetLen], "http://"),
 		creds:   a.reqCreds,
-		cookie:  a.reqCookie,
+		cookies: a.reqCookies,
 	}
 	a.reqCreds = [2]pendingCred{}
 	target := a.target[:a.targetLen]
@@ -93,7 +93,7 @@ func (a *analyzer) bodyCred(f *inspect.Flow, c pendingCred) {
 	}
 	o := inspect.OutcomeUnknown
 	if a.lastSeq == a.reqSeq {
-		o = a.outcome(a.lastReply, c, a.reqCookie)
+		o = a.outcome(a.lastReply, c, a.reqCookies)
 	}
 	f.ReportCredential(&c.cred, o, f.LoginSubject())
 }
@@ -140,7 +140,7 @@ func (a *analyzer) answer(f *inspect.Flow) (connect bool) {
 func (a *analyzer) resolve(f *inspect.Flow, e pending, r reply) {
 	for i := range e.creds {
 		if c := e.creds[i]; c.used {
-			f.ReportCredential(&c.cred, a.outcome(r, c, e.cookie), f.LoginSubject())
+			f.ReportCredential(&c.cred, a.outcome(r, c, e.cookies), f.LoginSubject())
 		}
 	}
 	if e.firmware != "" {
@@ -156,16 +156,16 @@ func (a *analyzer) resolve(f *inspect.Flow, e pending, r reply) {
 //
 // Forms and query strings: servers answer a failed form login with 200
 // and an error page as often as with a success page, so 200 alone says
-// nothing; a 2xx or 3xx that sets a cookie (a session) means accepted,
+// nothing; a 2xx or 3xx that sets a session cookie means accepted,
 // unless it redirects to a login or error page, and 401 or 403 means
-// rejected. A cookie set only to delete one is no session, nor, in a 2xx
-// to a request that carried no cookie, a web framework's default session
-// cookie (PHPSESSID): a client without one gets it with the first page,
-// whatever its login did.
+// rejected. A session cookie is one the application names itself, or a
+// framework's session cookie (PHPSESSID) the request carried, issued
+// anew at login (classifyCookie); a cookie set only to delete one is
+// none.
 //
 // Anything else, or pairing made unreliable by lost bytes, is unknown.
-// cookie is whether the login's request carried a Cookie header.
-func (a *analyzer) outcome(r reply, c pendingCred, cookie bool) inspect.Outcome {
+// cookies are the framework session cookies the login's request carried.
+func (a *analyzer) outcome(r reply, c pendingCred, cookies uint16) inspect.Outcome {
 	if a.unpaired || r.status == 0 {
 		return inspect.OutcomeUnknown
 	}
@@ -173,10 +173,7 @@ func (a *analyzer) outcome(r reply, c pendingCred, cookie bool) inspect.Outcome 
 	took := r.status >= 200 && r.status < 400
 	switch {
 	case c.form:
-		session := r.session
-		if r.status < 300 && !cookie {
-			session = r.appSession
-		}
+		session := r.appSession || r.frameworkSessions&cookies != 0
 		took = took && session && !r.toLogin
 	default:
 		refused = httpauth.Refused(r.status, c.proxy, r.stale)

@@ -218,21 +218,59 @@ func setsCookie(v []byte) bool {
 	return true
 }
 
-// genericSession reports whether a Set-Cookie value sets the default
-// session cookie of a web framework, which a server starts on any page a
-// client without one asks for, login or not. Names are the frameworks'
-// documented defaults: PHP's session.name, Java servlets, ASP.NET,
-// classic ASP (ASPSESSIONID and eight letters), Express, Perl's
-// CGI::Session, CodeIgniter, Laravel.
-func genericSession(v []byte) bool {
-	name, _, _ := bytes.Cut(v, []byte("="))
-	name = bytes.TrimSpace(name)
-	for _, g := range [...]string{"PHPSESSID", "JSESSIONID", "ASP.NET_SessionId", "connect.sid", "CGISESSID", "ci_session", "laravel_session"} {
+// Cookie names by what setting one says about a login. A framework's
+// default session cookie is started on any page a client without one
+// asks for, login or not; set again to a client that sent it, it is the
+// new session ID frameworks issue at login. A CSRF token cookie comes
+// with every form and says nothing. Any other cookie is the
+// application's own (LuCI's sysauth) and taken as a session.
+//
+// The names are the frameworks' documented defaults: PHP's session.name,
+// Java servlets, ASP.NET, Express, Perl's CGI::Session, CodeIgniter,
+// Laravel, classic ASP (ASPSESSIONID and eight letters); the CSRF cookies
+// of Angular/Laravel, Django, Express's csurf, Rails-style forms and
+// ASP.NET's antiforgery.
+const (
+	cookieApp = iota
+	cookieFramework
+	cookieCSRF
+)
+
+// classifyCookie returns the kind of cookie name and, for a framework's
+// session cookie, its bit in a set of them.
+func classifyCookie(name []byte) (kind int, bit uint16) {
+	for i, g := range [...]string{"PHPSESSID", "JSESSIONID", "ASP.NET_SessionId", "connect.sid", "CGISESSID", "ci_session", "laravel_session"} {
 		if inspect.EqualFold(name, g) {
-			return true
+			return cookieFramework, 1 << i
 		}
 	}
-	return inspect.HasPrefixFold(name, "ASPSESSIONID")
+	if inspect.HasPrefixFold(name, "ASPSESSIONID") {
+		return cookieFramework, 1 << 7
+	}
+	for _, t := range [...]string{"XSRF-TOKEN", "csrftoken", "_csrf", "csrf_token", "__RequestVerificationToken"} {
+		if inspect.EqualFold(name, t) {
+			return cookieCSRF, 0
+		}
+	}
+	if inspect.HasPrefixFold(name, ".AspNetCore.Antiforgery.") {
+		return cookieCSRF, 0
+	}
+	return cookieApp, 0
+}
+
+// frameworkCookies returns the set of framework session cookies a Cookie
+// header carries.
+func frameworkCookies(header []byte) uint16 {
+	var set uint16
+	for len(header) > 0 {
+		var pair []byte
+		pair, header, _ = bytes.Cut(header, []byte(";"))
+		name, _, _ := bytes.Cut(pair, []byte("="))
+		if kind, bit := classifyCookie(bytes.TrimSpace(name)); kind == cookieFramework {
+			set |= bit
+		}
+	}
+	return set
 }
 
 // fourDigitYear finds the year of a cookie date: its first run of
