@@ -327,7 +327,10 @@ type gcSettings struct {
 // some megabytes. The default GOGC=100 collects that heap every few
 // megabytes of events; collecting at five times the live heap, under a
 // soft limit well inside the 64 MB the job is allowed, costs about a
-// tenth less time (BENCHMARKS.md). GOGC and GOMEMLIMIT in the
+// tenth less time (BENCHMARKS.md). A live heap past half the limit
+// (flow tables configured far above the defaults) is collected more
+// often than GOGC=100 would, up to the runtime's cap of half the CPU:
+// the limit keeps the job inside its memory. GOGC and GOMEMLIMIT in the
 // environment win, as they do for any Go program.
 func analyzeGC(getenv func(string) string) gcSettings {
 	var s gcSettings

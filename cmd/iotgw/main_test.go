@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -358,16 +360,45 @@ func TestAnalyzeGC(t *testing.T) {
 	}
 }
 
-// TestAnalyzeRestoresGC: the settings are the run's, not the process's
-// (the tests, and any caller, go on with their own).
-func TestAnalyzeRestoresGC(t *testing.T) {
+// TestAnalyzeGCDuringRun: the settings are in force while the capture is
+// read, and the run's, not the process's, afterwards (the tests, and any
+// caller, go on with their own). The capture comes through a pipe, so
+// the test looks while analyze is reading it.
+func TestAnalyzeGCDuringRun(t *testing.T) {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		t.Skip("the environment sets the collector")
 	}
+	capture, err := os.ReadFile(demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(t.TempDir(), "demo.pcap")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	defer debug.SetGCPercent(debug.SetGCPercent(77))
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(300 << 20))
-	if code, _, stderr := run(t, "analyze", "--config", "/dev/null", "--quiet", demo); code != exitFindings && code != exitOK {
-		t.Fatalf("exit %d: %s", code, stderr)
+	done := make(chan string, 1)
+	go func() {
+		code, _, stderr := run(t, "analyze", "--config", "/dev/null", "--quiet", fifo)
+		done <- fmt.Sprintf("exit %d: %s", code, stderr)
+	}()
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0) // returns once analyze opened it
+	if err != nil {
+		t.Fatal(err)
+	}
+	during := debug.SetGCPercent(-1)
+	debug.SetGCPercent(during)
+	limit := debug.SetMemoryLimit(-1)
+	if _, err := w.Write(capture); err != nil {
+		t.Error(err)
+	}
+	w.Close()
+	if res := <-done; !strings.HasPrefix(res, "exit 0") && !strings.HasPrefix(res, "exit 1") {
+		t.Fatal(res)
+	}
+	if want := analyzeGC(os.Getenv); during != want.percent || limit != want.limit {
+		t.Errorf("while reading: GOGC %d, limit %d; want %+v", during, limit, want)
 	}
 	if got := debug.SetGCPercent(77); got != 77 {
 		t.Errorf("GOGC after analyze: %d, want 77", got)
