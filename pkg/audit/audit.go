@@ -69,7 +69,7 @@ type Options struct {
 	// ResponseTimeout bounds one login exchange: prompts, the verdict
 	// (default 5 s; real login programs delay a failure by 2 to 3 s).
 	ResponseTimeout time.Duration
-	// Ports are the TCP ports checked (default DefaultPorts).
+	// Ports are the TCP ports checked (default DefaultPorts()).
 	Ports []uint16
 	// LAN, when set, further restricts targets to these prefixes; an
 	// address must be private, unique-local or link-local in any case.
@@ -113,7 +113,7 @@ const (
 	maxPorts = 64
 )
 
-// DefaultPorts are the common IoT service ports: FTP, SSH, telnet, HTTP,
+// DefaultPorts returns the common IoT service ports: FTP, SSH, telnet, HTTP,
 // RTSP, HTTPS, MQTT, UPnP HTTP servers and the alternate telnet and web
 // ports. UDP services (SSDP 1900, WS-Discovery 3702) are not probed: a
 // connect check says nothing about them, and SSDP is seen passively.
