@@ -327,6 +327,9 @@ const (
 	AreaOffload = "offload"
 	// AreaCaptureLoss: the packet source keeps losing packets.
 	AreaCaptureLoss = "capture-loss"
+	// AreaInspectionFull: new connections keep going uninspected, every
+	// inspection being busy or their device holding its share.
+	AreaInspectionFull = "inspection-full"
 	// AreaCaptureInterfaces: a capture interface does not exist (a guest
 	// bridge that is down); the others are read.
 	AreaCaptureInterfaces = "capture-interfaces"
@@ -366,6 +369,10 @@ func problemWords(area string) (title, body, resolved string, ok bool) {
 		return "iotgw is missing packets",
 			"The router hands iotgw packets faster than it reads them, and the rest are lost uninspected: logins in them go unnoticed. Quarantines still hold. A bigger ring (capture.ring_blocks) or capture.mode = \"nflog\" helps.",
 			"iotgw reads every packet again", true
+	case AreaInspectionFull:
+		return "iotgw cannot inspect every connection",
+			"More connections are open than iotgw inspects at once (inspect.max_inspected), or one device opens so many that it holds its share of them, so new connections go uninspected: logins in them may go unnoticed. Connections idle for a minute give way. Quarantines still hold.",
+			"iotgw inspects every new connection again", true
 	case AreaCaptureInterfaces:
 		return "iotgw is not watching part of the network",
 			"A capture interface (capture.interfaces) does not exist, such as a guest network's bridge while its Wi-Fi is off, so its traffic goes uninspected. iotgw watches the others and starts on it when it appears. Quarantines still hold.",
@@ -394,9 +401,13 @@ func FromProblem(area, detail string, at time.Time) Alert {
 		Facts: map[string]string{"area": area, "status": "failing"}}
 	if title, body, _, ok := problemWords(area); ok {
 		a.Title, a.Body = title, body
-		if area == AreaCaptureInterfaces {
+		switch area {
+		case AreaCaptureInterfaces:
 			// Part of the network, often by the owner's choice (a guest
 			// Wi-Fi on a schedule): told, not an emergency.
+			a.Severity, a.Urgent = event.SeverityMedium, false
+		case AreaInspectionFull:
+			// A busy evening can fill the inspections for a while.
 			a.Severity, a.Urgent = event.SeverityMedium, false
 		}
 	} else if protocol, ok := strings.CutPrefix(area, AreaAnalyzer); ok {

@@ -148,12 +148,14 @@ type Daemon struct {
 	reconsidered time.Time
 	capState     string
 	// capLoss is the open source's loss counter (nil: none, or not
-	// open); capLostBefore what closed sources lost; lossCheckedAt and
-	// lostAtCheck the last loss check (checkCaptureLoss).
+	// open); capLostBefore what closed sources lost; lossSteps the loss
+	// checks (checkCaptureLoss); fullSteps and shareSteps the checks of
+	// uninspected connections (checkInspection).
 	capLoss       capture.LossReporter
 	capLostBefore uint64
-	lossCheckedAt time.Time
-	lostAtCheck   uint64
+	lossSteps     minuteDelta
+	fullSteps     minuteDelta
+	shareSteps    minuteDelta
 	// handedOverAt is when device records were last handed to the store.
 	handedOverAt time.Time
 
@@ -560,33 +562,65 @@ func (d *Daemon) capturedLostLocked() uint64 {
 	return n
 }
 
-// Capture loss: checked once a minute; this many packets lost in one
-// raise the problem, a minute without loss clears it. A few lost in a
-// burst are no news; a steady loss means logins go unnoticed.
+// Capture loss and uninspected connections: checked once a minute; this
+// many packets lost, or deliveries of new connections left uninspected,
+// in one raise the problem, a minute without any clears it. A few in a
+// burst are no news; a steady count means logins go unnoticed.
 const (
 	lossCheck     = time.Minute
 	lossThreshold = 100
 )
 
+// minuteDelta follows a counter that only grows, minute by minute.
+type minuteDelta struct {
+	at   time.Time
+	last uint64
+}
+
+// step returns how much n grew since the last step and true, once a
+// minute has passed since then; false before, and at the first step,
+// which only starts the count.
+func (m *minuteDelta) step(now time.Time, n uint64) (uint64, bool) {
+	if !m.at.IsZero() && now.Sub(m.at) < lossCheck {
+		return 0, false
+	}
+	first := m.at.IsZero()
+	delta := n - m.last
+	m.at, m.last = now, n
+	return delta, !first
+}
+
 // checkCaptureLoss raises the problem capture-loss while the packet
 // source keeps losing packets.
 func (d *Daemon) checkCaptureLoss(now time.Time) {
 	d.mu.Lock()
-	if now.Sub(d.lossCheckedAt) < lossCheck {
-		d.mu.Unlock()
-		return
-	}
-	first := d.lossCheckedAt.IsZero()
-	lost := d.capturedLostLocked()
-	delta := lost - d.lostAtCheck
-	d.lossCheckedAt, d.lostAtCheck = now, lost
+	delta, ok := d.lossSteps.step(now, d.capturedLostLocked())
 	d.mu.Unlock()
+	d.minuteProblem(alert.AreaCaptureLoss, delta, ok, fmt.Sprintf("%d packets lost in the last minute", delta))
+}
+
+// checkInspection raises the problem inspection-full while new
+// connections keep going uninspected: every inspection busy, or their
+// device at its share.
+func (d *Daemon) checkInspection(now time.Time) {
+	d.mu.Lock()
+	es := d.pipe.Engine().Stats
+	full, share := d.fullSteps.step(now, es.InspectLimit)
+	atShare, _ := d.shareSteps.step(now, es.HostLimit)
+	d.mu.Unlock()
+	detail := fmt.Sprintf("%d packets of new connections uninspected in the last minute: %d with every inspection busy, %d from a device at its share", full+atShare, full, atShare)
+	d.minuteProblem(alert.AreaInspectionFull, full+atShare, share, detail)
+}
+
+// minuteProblem raises area when a minute counted lossThreshold or more,
+// and clears it after a minute that counted none.
+func (d *Daemon) minuteProblem(area string, delta uint64, ok bool, detail string) {
 	switch {
-	case first:
+	case !ok:
 	case delta >= lossThreshold:
-		d.problem(alert.AreaCaptureLoss, fmt.Sprintf("%d packets lost in the last minute", delta))
+		d.problem(area, detail)
 	case delta == 0:
-		d.clearProblem(alert.AreaCaptureLoss)
+		d.clearProblem(area)
 	}
 }
 
@@ -641,6 +675,7 @@ func (d *Daemon) tick(now time.Time) {
 	d.persistDevices(now)
 	d.checkStore()
 	d.checkCaptureLoss(now)
+	d.checkInspection(now)
 }
 
 // checkStore shows the owner a state that cannot be saved, and clears

@@ -16,6 +16,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
 	"github.com/iotgw/iotgw/pkg/netwatch"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 )
@@ -406,5 +407,62 @@ func TestMissingCaptureInterface(t *testing.T) {
 		if a.Title == stopped {
 			t.Errorf("the owner was told %q", a.Title)
 		}
+	}
+}
+
+// TestUninspectedConnectionsAreAProblem: a minute in which new
+// connections kept going uninspected (every inspection busy, or their
+// device at its share) is a problem for the owner, with both counts; a
+// minute with none ends it.
+func TestUninspectedConnectionsAreAProblem(t *testing.T) {
+	cfg := enforcingConfig()
+	cfg.Inspect.MaxInspected = 8 // a device's share is 1
+	opened := make(chan *lossySource, 1)
+	h := launch(t, cfg, newFake(t), t.TempDir(), false, func(d *Deps) {
+		d.OpenSource = func(ctx context.Context) (capture.Source, error) {
+			src := &lossySource{ctx: ctx}
+			opened <- src
+			return src, nil
+		}
+	})
+	defer h.stop()
+	<-opened
+	eventually(t, "the daemon reads its source", func() bool { return h.d.Status().Capture == "running" })
+	// A request whose headers never end keeps its inspection.
+	const partial = "GET /index.html HTTP/1.1\r\nHost: cam\r\n"
+	hold := func(client string) *inspecttest.Conv {
+		return inspecttest.NewTCP(h.d.pipe.Engine(), client, "192.168.1.200:80").Client(partial)
+	}
+	refuse := func(c *inspecttest.Conv, n int) {
+		for range n {
+			c.Client("x")
+		}
+	}
+	t0 := time.Now().Add(time.Hour) // after any check of the daemon's own
+	h.d.checkInspection(t0)
+	h.d.mu.Lock()
+	hold("192.168.1.10:40000")
+	refuse(hold("192.168.1.10:40001"), 59) // the device's share is taken
+	for i := range 7 {
+		hold(fmt.Sprintf("192.168.1.%d:40000", 11+i))
+	}
+	refuse(hold("192.168.1.30:40000"), 59) // every inspection is busy
+	h.d.mu.Unlock()
+
+	h.d.checkInspection(t0.Add(30 * time.Second)) // not a minute yet
+	if slices.Contains(problemAreas(h.d), alert.AreaInspectionFull) {
+		t.Fatal("checked before a minute passed")
+	}
+	h.d.checkInspection(t0.Add(lossCheck))
+	want := alert.AreaInspectionFull + ": 120 packets of new connections uninspected in the last minute: 60 with every inspection busy, 60 from a device at its share"
+	if got := h.d.Status().Problems; !slices.Contains(got, want) {
+		t.Fatalf("problems %q, want %q", got, want)
+	}
+	h.d.checkInspection(t0.Add(2 * lossCheck))
+	if slices.Contains(problemAreas(h.d), alert.AreaInspectionFull) {
+		t.Error("problem still raised after a minute with every connection inspected")
+	}
+	if got := h.alerts.problemAreas("resolved"); !slices.Contains(got, alert.AreaInspectionFull) {
+		t.Errorf("resolved alerts %v, want %s", got, alert.AreaInspectionFull)
 	}
 }
