@@ -240,6 +240,7 @@ func counters(p *pipeline.Pipeline) report.Counters {
 		FlowsEvicted: es.FlowsEvicted,
 		BudgetStops:  es.BudgetStops,
 		Gaps:         es.Gaps,
+		Uninspected:  es.InspectLimit + es.HostLimit,
 	}
 }
 

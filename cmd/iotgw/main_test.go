@@ -195,6 +195,36 @@ func TestAnalyzeTruncatedFile(t *testing.T) {
 	}
 }
 
+// TestAnalyzeCountsUninspected: connections turned away by a full pool
+// of inspections are counted in the summary and told in the text, so the
+// reader knows logins may be missing; with the default pool, none are.
+func TestAnalyzeCountsUninspected(t *testing.T) {
+	small := filepath.Join(t.TempDir(), "small.toml")
+	if err := os.WriteFile(small, []byte("[inspect]\nmax_inspected = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		config string
+		some   bool
+	}{{"/dev/null", false}, {small, true}} {
+		_, stdout, _ := run(t, "analyze", "--config", tc.config, "--quiet", "--json", "--findings-only", demo)
+		lines := strings.Split(strings.TrimSpace(stdout), "\n")
+		var sum struct {
+			Counters struct {
+				Uninspected uint64 `json:"uninspected"`
+			} `json:"counters"`
+		}
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
+			t.Fatal(err)
+		}
+		_, text, _ := run(t, "analyze", "--config", tc.config, "--quiet", demo)
+		told := strings.Contains(text, "packets of new connections not inspected")
+		if (sum.Counters.Uninspected > 0) != tc.some || told != tc.some {
+			t.Errorf("config %s: uninspected %d, told %v; want some: %v", tc.config, sum.Counters.Uninspected, told, tc.some)
+		}
+	}
+}
+
 // TestAnalyzeInterrupted: an interrupted run says so, and names the
 // files it did not read, rather than blaming the input.
 func TestAnalyzeInterrupted(t *testing.T) {

@@ -35,6 +35,10 @@ type Counters struct {
 	FlowsEvicted uint64 `json:"flows_evicted"`
 	BudgetStops  uint64 `json:"budget_stops"`
 	Gaps         uint64 `json:"tcp_gaps"`
+	// Uninspected counts packets of new connections read while every
+	// inspection was busy or their host held its share: logins in them
+	// may be missed.
+	Uninspected uint64 `json:"uninspected"`
 }
 
 // Device is one device's part of the report.
@@ -159,6 +163,10 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if s.Counters.Truncated+s.Counters.Fragments+s.Counters.UnknownLink > 0 {
 		ew.printf("  %d truncated frames, %d IP fragments (not reassembled), %d frames of unknown link type\n",
 			s.Counters.Truncated, s.Counters.Fragments, s.Counters.UnknownLink)
+	}
+	if s.Counters.Uninspected > 0 {
+		ew.printf("  %d packets of new connections not inspected: every inspection busy, or their device at its share (inspect.max_inspected)\n",
+			s.Counters.Uninspected)
 	}
 	for _, d := range s.Devices {
 		ew.printf("\n%s\n", deviceTitle(d))
