@@ -577,6 +577,80 @@ func TestExpiryAfterClockStepsBack(t *testing.T) {
 	}
 }
 
+// TestClockStepBackBoundedPerPacket: one packet after the step moves at
+// most maxRebased of the flows seen before it, so the work a packet does
+// stays bounded however many flows the step left in the future; the
+// packets after it move the rest.
+func TestClockStepBackBoundedPerPacket(t *testing.T) {
+	const before = 25
+	if maxRebased < 1 || maxRebased > 8 {
+		t.Fatalf("maxRebased %d: a packet should move a few flows, at least one", maxRebased)
+	}
+	e := testEngine(t, DefaultConfig(), &recorder{match: ContentMatch})
+	send := func(port int, at time.Duration) {
+		p := seg(ToServer, 100, TCPFlagACK, "x\n", at)
+		p.SrcPort = uint16(port)
+		e.HandlePacket(p)
+	}
+	inFuture := func() int {
+		n := 0
+		for f := e.table.oldestOf(0); f != nil; f = e.table.prevOf(f) {
+			if f.last > e.now.UnixNano() {
+				n++
+			}
+		}
+		return n
+	}
+	for i := range before {
+		send(40000+i, 5*time.Hour)
+	}
+	for i := 0; ; i++ {
+		want := max(before-(i+1)*maxRebased, 0)
+		send(41000+i, time.Duration(i)*time.Second)
+		if got := inFuture(); got != want {
+			t.Fatalf("after packet %d past the step: %d flows still in the future, want %d", i+1, got, want)
+		}
+		if want == 0 {
+			break
+		}
+	}
+}
+
+// TestReopenMarkEndsWithItsFlow: a client's SYN for a new connection,
+// noted on a flow without an inspection, goes with that flow when it
+// closes. The server's late SYN-ACK for it must not end the next flow
+// on the same ports and start another from that SYN's number.
+func TestReopenMarkEndsWithItsFlow(t *testing.T) {
+	const A = TCPFlagACK
+	withAck := func(p *Packet, ack uint32) *Packet { p.Ack = ack; return p }
+	r := &recorder{match: ContentMatch}
+	play(t, DefaultConfig(), r,
+		// A handshake and nothing else: no inspection.
+		seg(ToServer, 99, TCPFlagSYN, "", 0), withAck(seg(ToClient, 499, TCPFlagSYN|A, "", 1), 100), seg(ToServer, 100, A, "", 2),
+		seg(ToServer, 4999, TCPFlagSYN, "", 3), // a new connection's SYN: noted
+		seg(ToServer, 100, TCPFlagRST, "", 4),  // the old one ends
+		// The next connection on the ports, then the late SYN-ACK for
+		// the noted SYN.
+		seg(ToServer, 6999, TCPFlagSYN, "", 5), withAck(seg(ToClient, 899, TCPFlagSYN|A, "", 6), 7000), seg(ToServer, 7000, A, "", 7),
+		withAck(seg(ToClient, 499, TCPFlagSYN|A, "", 8), 5000),
+		seg(ToServer, 7000, A, "USER admin\r\n", 9),
+	)
+	if r.started != 2 || r.ended != 1 {
+		t.Errorf("%d flows started, %d ended; want the two connections, the first ended", r.started, r.ended)
+	}
+	if got := r.got[ToServer].String(); got != "USER admin\r\n" || r.gaps != [2]int{} {
+		t.Errorf("the connection's bytes read as %q, gaps %v", got, r.gaps)
+	}
+}
+
+// prevOf is the flow used just after f in f's list, nil after the last.
+func (t *flowTable) prevOf(f *Flow) *Flow {
+	if f.prev == 0 {
+		return nil
+	}
+	return t.at(f.prev)
+}
+
 func TestFinAndRstCloseFlows(t *testing.T) {
 	r := &recorder{match: ContentMatch}
 	e := testEngine(t, DefaultConfig(), r)
