@@ -28,6 +28,9 @@ type Software struct {
 	Source  string    // where it was seen: "banner/ssh", "upnp"…
 	Also    []string  // other sources that reported the same version
 	Seen    time.Time // when it was last seen
+	// Disputed are claims of other versions the device layer did not
+	// believe ("dhcp 1.36.1"); matching ignores them.
+	Disputed []string
 }
 
 // Match is one advisory that applies to one piece of software.

@@ -27,9 +27,12 @@ func everyHoleConfig() *config.Config {
 }
 
 // The TV is quarantined for its miniupnpd 1.6 (this owner quarantines
-// every known hole). It is updated and announces miniupnpd 2.3.3: the
-// finding about 1.6 is withdrawn, and the quarantine waits for the owner,
-// who knows whether they updated it; released, it stays free.
+// every known hole), which its SSDP announcement and its HTTP server's
+// Server header name. It is updated and announces miniupnpd 2.3.3: an
+// announcement, which anyone on the LAN can send in its name, changes
+// nothing; its HTTP server naming 2.3.3 too withdraws the finding about
+// 1.6, and the quarantine waits for the owner, who knows whether they
+// updated it; released, it stays free.
 func TestUpdatedDeviceWaitsForTheOwner(t *testing.T) {
 	cfg := everyHoleConfig()
 	fake, dir := newFake(t), t.TempDir()
@@ -39,35 +42,41 @@ func TestUpdatedDeviceWaitsForTheOwner(t *testing.T) {
 	if _, ok := quarantined(t, fake)[tv]; !ok {
 		t.Fatal("the TV with miniupnpd 1.6 is not quarantined")
 	}
-	// The TV's own announcement, now with the new version.
-	h.d.mu.Lock()
-	dev, _ := h.d.pipe.Inventory().Lookup(device.Key{MAC: tv})
-	var ann *event.Event
-	for _, o := range dev.Observations {
-		if o.Kind == event.KindSSDP {
+	// The TV's own word, now with the new version: first its
+	// announcement, then its HTTP server's header.
+	updated := func(kind event.Kind) *event.Event {
+		t.Helper()
+		h.d.mu.Lock()
+		defer h.d.mu.Unlock()
+		dev, _ := h.d.pipe.Inventory().Lookup(device.Key{MAC: tv})
+		for _, o := range dev.Observations {
+			if o.Kind != kind {
+				continue
+			}
 			c := copyEvent(o)
-			ann = &c
-			break
+			for k, v := range c.Evidence {
+				if strings.Contains(v, "MiniUPnPd/1.6") {
+					c.Evidence[k] = strings.ReplaceAll(v, "MiniUPnPd/1.6", "MiniUPnPd/2.3.3")
+					c.Time = time.Now()
+					return &c
+				}
+			}
 		}
+		t.Fatalf("no %s observation of the TV names MiniUPnPd/1.6", kind)
+		return nil
 	}
-	h.d.mu.Unlock()
-	if ann == nil {
-		t.Fatal("no SSDP announcement from the TV to repeat")
+	inject := func(ev *event.Event) {
+		h.d.mu.Lock()
+		h.d.pipe.Inject(ev)
+		h.d.mu.Unlock()
+		h.settle()
 	}
-	changed := false
-	for k, v := range ann.Evidence {
-		if strings.Contains(v, "MiniUPnPd/1.6") {
-			ann.Evidence[k], changed = strings.ReplaceAll(v, "MiniUPnPd/1.6", "MiniUPnPd/2.3.3"), true
-		}
+	announcement, server := updated(event.KindSSDP), updated(event.KindHTTPServer)
+	inject(announcement)
+	if v, _ := h.d.Device(tv); v.Quarantine == nil || v.Quarantine.By == string(store.ActorUpdate) {
+		t.Fatalf("after an announcement alone: record %+v; want the policy quarantine kept", v.Quarantine)
 	}
-	if !changed {
-		t.Fatalf("announcement %v names no MiniUPnPd/1.6", ann.Evidence)
-	}
-	ann.Time = time.Now()
-	h.d.mu.Lock()
-	h.d.pipe.Inject(ann)
-	h.d.mu.Unlock()
-	h.settle()
+	inject(server)
 	v, _ := h.d.Device(tv)
 	if _, ok := quarantined(t, fake)[tv]; !ok || v.Quarantine == nil || v.Quarantine.By != string(store.ActorUpdate) {
 		t.Fatalf("after the TV's own word: kernel %v, record %+v; want it held for the owner", quarantined(t, fake)[tv], v.Quarantine)

@@ -24,17 +24,114 @@ type Software struct {
 	Source string `json:"source"`
 	// Also are the other sources that reported this version, at most
 	// maxAlso: each one reporting another version later takes this one
-	// back.
+	// back, unless a source of a firmer basis reported it too (see
+	// addSoftware).
 	Also []string  `json:"also,omitempty"`
 	Seen time.Time `json:"seen"` // last seen
+	// Disputed are claims ("dhcp 1.36.1": source and version) that named
+	// another version of the product while a firmer source reported this
+	// one, at most maxDisputed, the latest last. They are not believed:
+	// the device may have changed since its firmer source last spoke, or
+	// someone else sent them in its name.
+	Disputed []string `json:"disputed,omitempty"`
 }
 
-// maxAlso bounds Software.Also: a version has a handful of sources.
-const maxAlso = 4
+// Bounds of one Software: a version has a handful of sources, and what
+// disputes it is a note.
+const (
+	maxAlso     = 4
+	maxDisputed = 4
+)
 
 // reportedBy: source reported this version.
 func (s *Software) reportedBy(source string) bool {
 	return s.Source == source || slices.Contains(s.Also, source)
+}
+
+// basis is how firmly a source's report of a version is the device's
+// own word. A report takes back no version and outvotes no firmware that
+// a firmer source reported: a neighbour must not make a patched device
+// look outdated, nor hide a vulnerable version, by announcing another in
+// its name.
+type basis uint8
+
+const (
+	// basisClaim: one datagram anyone on the LAN can send with the
+	// device's MAC and address: DHCP, SSDP and mDNS announcements, SIP
+	// and SNMP. policy's forgeableOnly lists the same sources.
+	basisClaim basis = iota
+	// basisConn: over a connection with the device, but not what its
+	// server greeted a client with: the UPnP description the router
+	// fetched from the device's address and MAC at the LOCATION a claim
+	// named, and the device's client strings (User-Agent, MQTT client
+	// id).
+	basisConn
+	// basisServed: what the device served as the server of a TCP
+	// connection the router saw: its banners and HTTP Server header.
+	// Events are filed under the MAC of the frames: a host that takes
+	// over the device's address by spoofing ARP answers from its own MAC
+	// and serves under that; only one that also forges the device's MAC
+	// passes for it, which nothing on the wire tells apart.
+	basisServed
+)
+
+// sourceBasis is the basis of a Software source. A source not named here
+// (a new one) counts as a connection, as policy counts it.
+func sourceBasis(source string) basis {
+	switch source {
+	case "dhcp", "ssdp", "mdns", "banner/sip", "banner/snmp":
+		return basisClaim
+	case "http_server", "banner/ftp", "banner/imap", "banner/pop3", "banner/rtsp", "banner/smtp", "banner/ssh", "banner/telnet":
+		return basisServed
+	}
+	return basisConn
+}
+
+// basis is the firmest basis of the sources that reported s.
+func (s *Software) basis() basis {
+	return sourcesBasis(s.Source, s.Also)
+}
+
+func sourcesBasis(first string, also []string) basis {
+	b := sourceBasis(first)
+	for _, src := range also {
+		b = max(b, sourceBasis(src))
+	}
+	return b
+}
+
+// withSource adds src to also, the sources beside first, at most
+// maxAlso, and reports whether it did. When full, a firmer src takes the
+// place of a claim: a handful of forged claims confirming a version must
+// not keep out the source that stands for it.
+func withSource(also []string, first, src string) ([]string, bool) {
+	if src == first || slices.Contains(also, src) {
+		return also, false
+	}
+	if len(also) < maxAlso {
+		return append(also, src), true
+	}
+	if sourceBasis(src) > basisClaim {
+		for i, a := range also {
+			if sourceBasis(a) == basisClaim {
+				also[i] = src
+				return also, true
+			}
+		}
+	}
+	return also, false
+}
+
+// dispute notes claim ("source version") on s, once; the oldest note
+// goes when full.
+func (s *Software) dispute(claim string) {
+	if slices.Contains(s.Disputed, claim) {
+		return
+	}
+	if len(s.Disputed) >= maxDisputed {
+		s.Disputed = slices.Delete(s.Disputed, 0, 1)
+	}
+	s.Disputed = append(s.Disputed, claim)
 }
 
 // maxSoftware bounds a device's software list; beyond it new products are
@@ -42,14 +139,25 @@ func (s *Software) reportedBy(source string) bool {
 const maxSoftware = 16
 
 // addSoftware records product/version, refreshing Seen for a repeat and
-// noting another source that reports it. A source reporting another
-// version of a product it reported before replaces that version,
-// whichever other sources reported it too: the device was updated (or
-// downgraded), and the stale version must not keep matching advisories
-// (a telnet banner seen before the update that turned telnet off does not
-// keep the old BusyBox alive once DHCP names the new one). An older
-// report of the first source arriving late changes nothing.
+// noting another source that reports it.
+//
+// A source reporting another version of a product it reported before
+// takes that version back (the device was updated or downgraded, and the
+// stale version must not keep matching advisories), unless a source of a
+// firmer basis reported it too: a telnet banner's BusyBox stays when
+// DHCP names another, which anyone can send in the device's name, until
+// a banner names the new one. An older report of the first source
+// arriving late changes nothing.
+//
+// A claim naming another version than a firmer source reports is noted
+// on that version (Disputed), not recorded: it would match advisories
+// the device's own server disproves. Likewise a firmer report supersedes
+// the versions of the product only claims named. A report without a
+// version ("GoAhead-Webs") disproves none. Sources beyond claims keep
+// their own reports beside each other (two servers of a device may run
+// different builds).
 func (d *Device) addSoftware(s Software) {
+	b := s.basis()
 	for i := 0; i < len(d.Software); {
 		o := &d.Software[i]
 		if o.Product != s.Product || o.Version == s.Version || !o.reportedBy(s.Source) {
@@ -58,6 +166,10 @@ func (d *Device) addSoftware(s Software) {
 		}
 		if o.Source == s.Source && s.Seen.Before(o.Seen) {
 			return // an older report arriving late
+		}
+		if o.basis() > b {
+			i++ // a firmer source still reports it
+			continue
 		}
 		d.Software = slices.Delete(d.Software, i, i+1)
 		d.swGen++
@@ -68,11 +180,38 @@ func (d *Device) addSoftware(s Software) {
 			if s.Seen.After(o.Seen) {
 				o.Seen = s.Seen
 			}
-			if !o.reportedBy(s.Source) && len(o.Also) < maxAlso {
-				o.Also = append(o.Also, s.Source)
-				d.swGen++
+			d.confirm(o, s.Source)
+			for _, src := range s.Also {
+				d.confirm(o, src)
+			}
+			for _, c := range s.Disputed {
+				o.dispute(c)
 			}
 			return
+		}
+	}
+	rival := func(o *Software) bool { return o.Product == s.Product && o.Version != "" && s.Version != "" }
+	if b == basisClaim {
+		disputed := false
+		for i := range d.Software {
+			if o := &d.Software[i]; rival(o) && o.basis() > basisClaim {
+				o.dispute(s.Source + " " + s.Version)
+				disputed = true
+			}
+		}
+		if disputed {
+			return
+		}
+	} else {
+		for i := 0; i < len(d.Software); {
+			o := &d.Software[i]
+			if !rival(o) || o.basis() > basisClaim {
+				i++
+				continue
+			}
+			s.dispute(o.Source + " " + o.Version)
+			d.Software = slices.Delete(d.Software, i, i+1)
+			d.swGen++
 		}
 	}
 	if len(d.Software) >= maxSoftware {
@@ -81,6 +220,15 @@ func (d *Device) addSoftware(s Software) {
 	}
 	d.Software = append(d.Software, s)
 	d.swGen++
+}
+
+// confirm records that src reported o's version too: a confirmation,
+// which policy weighs, and which may make o's basis firmer.
+func (d *Device) confirm(o *Software, src string) {
+	var added bool
+	if o.Also, added = withSource(o.Also, o.Source, src); added {
+		d.swGen++
+	}
 }
 
 // setFirmware records s, the firmware of the device's identified model,
@@ -96,11 +244,9 @@ func (d *Device) setFirmware(s Software) {
 			if s.Seen.After(o.Seen) {
 				o.Seen = s.Seen
 			}
-			for _, src := range append([]string{s.Source}, s.Also...) {
-				if !o.reportedBy(src) && len(o.Also) < maxAlso {
-					o.Also = append(o.Also, src) // a confirmation, which policy weighs
-					d.swGen++
-				}
+			d.confirm(o, s.Source)
+			for _, src := range s.Also {
+				d.confirm(o, src)
 			}
 		} else {
 			*o = s

@@ -83,9 +83,15 @@ func TestFirmwareAndSoftwareUpdates(t *testing.T) {
 		{
 			name: "another source keeps its own report",
 			events: []*event.Event{banner("BusyBox v1.19.4 (2016-05-12 10:11:45 CST) built-in shell (ash)", "telnet", hour(0)),
+				banner("(BusyBox v1.24.1) FTP server ready", "ftp", hour(1))},
+			software: []string{"busybox 1.19.4", "busybox 1.24.1"},
+		},
+		{
+			name: "a claim of another version than a served one is not recorded",
+			events: []*event.Event{banner("BusyBox v1.19.4 (2016-05-12 10:11:45 CST) built-in shell (ash)", "telnet", hour(0)),
 				obs(cam, "192.168.1.64", event.KindDHCP, event.Evidence{"protocol": "dhcpv4", "message_type": "discover",
 					"client_mac": cam, "vendor_class": "udhcp 1.24.1"})},
-			software: []string{"busybox 1.19.4", "busybox 1.24.1"},
+			software: []string{"busybox 1.19.4"},
 		},
 	}
 	for _, tt := range tests {
@@ -160,20 +166,24 @@ func TestUpdateToTheVersionAnotherSourceReported(t *testing.T) {
 	}
 }
 
-// TestUpdateReportedByASecondSource: two sources reported one version (a
-// telnet banner, then DHCP); after an update that turned telnet off only
-// DHCP reports the new version, and the old one goes all the same.
-func TestUpdateReportedByASecondSource(t *testing.T) {
+// TestUpdateReportedOnlyByAClaim: two sources reported one version (a
+// telnet banner, then DHCP); DHCP, which anyone can send in the device's
+// name, then names another. The banner's version stays, with the claim
+// noted against it, until a banner names the new one.
+func TestUpdateReportedOnlyByAClaim(t *testing.T) {
 	const cam = "c0:56:e3:1a:2b:3c"
 	inv := newInv()
-	ban := obs(cam, "192.168.1.64", event.KindBanner, event.Evidence{"protocol": "telnet", "banner": "BusyBox v1.19.4 (2016-05-12 10:11:45 CST) built-in shell (ash)"})
-	ban.Time = t0
-	inv.File(ban)
+	banner := func(version string, at time.Time) {
+		ev := obs(cam, "192.168.1.64", event.KindBanner, event.Evidence{"protocol": "telnet", "banner": "BusyBox v" + version + " (2016-05-12 10:11:45 CST) built-in shell (ash)"})
+		ev.Time = at
+		inv.File(ev)
+	}
 	dhcp := func(vc string, at time.Time) {
 		ev := obs(cam, "192.168.1.64", event.KindDHCP, event.Evidence{"protocol": "dhcpv4", "message_type": "discover", "client_mac": cam, "vendor_class": vc})
 		ev.Time = at
 		inv.File(ev)
 	}
+	banner("1.19.4", t0)
 	dhcp("udhcp 1.19.4", t0.Add(time.Hour))
 	sw := device(t, inv, cam).Software
 	if i := slices.IndexFunc(sw, func(s Software) bool { return s.Version == "1.19.4" }); i < 0 || sw[i].Source != "banner/telnet" || !slices.Equal(sw[i].Also, []string{"dhcp"}) {
@@ -181,8 +191,13 @@ func TestUpdateReportedByASecondSource(t *testing.T) {
 	}
 	dhcp("udhcp 1.36.1", t0.Add(48*time.Hour))
 	sw = device(t, inv, cam).Software
-	if slices.ContainsFunc(sw, func(s Software) bool { return s.Version == "1.19.4" }) {
-		t.Errorf("software %+v: DHCP reported 1.19.4 then 1.36.1, yet 1.19.4 stays", sw)
+	if len(sw) != 1 || sw[0].Version != "1.19.4" || !slices.Equal(sw[0].Disputed, []string{"dhcp 1.36.1"}) {
+		t.Errorf("software %+v: want the banner's 1.19.4, disputed by DHCP's 1.36.1", sw)
+	}
+	banner("1.36.1", t0.Add(49*time.Hour))
+	sw = device(t, inv, cam).Software
+	if len(sw) != 1 || sw[0].Version != "1.36.1" || sw[0].Source != "banner/telnet" {
+		t.Errorf("software %+v: want the banner's 1.36.1 alone", sw)
 	}
 }
 

@@ -1,0 +1,232 @@
+package device
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+)
+
+// claimCam is the device of the version tests: its MAC, at 192.168.1.64.
+const claimCam = "c0:56:e3:1a:2b:3c"
+
+// at is an observation of kind about claimCam, h hours after t0.
+func at(h int, kind event.Kind, ev event.Evidence) *event.Event {
+	o := obs(claimCam, "192.168.1.64", kind, ev)
+	o.Time = t0.Add(time.Duration(h) * time.Hour)
+	return o
+}
+
+// Served: a telnet banner, an SSH banner, an HTTP Server header.
+func telnetBusyBox(h int, version string) *event.Event {
+	return at(h, event.KindBanner, event.Evidence{"protocol": "telnet", "banner": "BusyBox v" + version + " (2016-05-12 10:11:45 CST) built-in shell (ash)"})
+}
+
+func sshDropbear(h int, version string) *event.Event {
+	return at(h, event.KindBanner, event.Evidence{"protocol": "ssh", "banner": "SSH-2.0-dropbear_" + version})
+}
+
+func httpServer(h int, server string) *event.Event {
+	return at(h, event.KindHTTPServer, event.Evidence{"server": server})
+}
+
+// Claims: a SIP header, a DHCP vendor class, an SSDP NOTIFY, mDNS TXT.
+func sipBanner(h int, text string) *event.Event {
+	return at(h, event.KindBanner, event.Evidence{"protocol": "sip", "banner": text, "header": "User-Agent"})
+}
+
+func dhcpVendorClass(h int, vc string) *event.Event {
+	return at(h, event.KindDHCP, event.Evidence{"protocol": "dhcpv4", "message_type": "discover", "client_mac": claimCam, "vendor_class": vc})
+}
+
+func ssdpNotify(h int, server string) *event.Event {
+	return at(h, event.KindSSDP, event.Evidence{"message": "notify", "server": server})
+}
+
+func mdnsTXT(h int, key, value string) *event.Event {
+	return at(h, event.KindMDNS, event.Evidence{"hostname": "hue.local", "txt_" + key: value})
+}
+
+// Between the two: the description the router fetched.
+func upnpDescription(h int, ev event.Evidence) *event.Event { return at(h, event.KindUPnP, ev) }
+
+// versionCase is one sequence of reports and what claimCam then runs.
+type versionCase struct {
+	name   string
+	events []*event.Event
+	// software is the expected "product version" list of the products
+	// it names, in order.
+	software []string
+	// disputed, when set, are the claims noted on the first entry of
+	// software.
+	disputed []string
+	firmware string // Identity.Firmware, when set
+}
+
+func (tt *versionCase) run(t *testing.T) {
+	inv := newInv()
+	for _, ev := range tt.events {
+		inv.File(ev)
+	}
+	d := device(t, inv, claimCam)
+	var products []string
+	for _, s := range tt.software {
+		products = append(products, s[:strings.IndexByte(s, ' ')])
+	}
+	var got []string
+	var first *Software
+	for i, s := range d.Software {
+		if slices.Contains(products, s.Product) {
+			got = append(got, s.Product+" "+s.Version)
+			if first == nil {
+				first = &d.Software[i]
+			}
+		}
+	}
+	if !slices.Equal(got, tt.software) {
+		t.Errorf("software %q, want %q (all: %+v)", got, tt.software, d.Software)
+	}
+	if tt.disputed != nil && (first == nil || !slices.Equal(first.Disputed, tt.disputed)) {
+		t.Errorf("disputed %+v, want %q", first, tt.disputed)
+	}
+	if tt.firmware != "" && d.Identity.Firmware.Value != tt.firmware {
+		t.Errorf("firmware %q (alternatives %+v), want %q", d.Identity.Firmware.Value, d.Identity.Firmware.Alternatives, tt.firmware)
+	}
+}
+
+// TestClaimsDoNotOverrideServedVersions: DHCP, SSDP, mDNS and SIP or
+// SNMP datagrams are claims anyone on the LAN can send with a device's
+// MAC and address. A version the device served itself (a TCP banner, the
+// Server header of its HTTP answer) stands against them: a claim neither
+// takes it back nor puts a rival version of the product beside it, and a
+// served version supersedes the versions only claims named. The UPnP
+// description the router fetched stands between the two. A source that
+// reports another version was updated, and a device known only from
+// claims still has their versions.
+func TestClaimsDoNotOverrideServedVersions(t *testing.T) {
+	tests := []versionCase{
+		{
+			name:     "DHCP takes back no BusyBox the telnet banner served",
+			events:   []*event.Event{telnetBusyBox(0, "1.19.4"), dhcpVendorClass(1, "udhcp 1.19.4"), dhcpVendorClass(2, "udhcp 1.36.1")},
+			software: []string{"busybox 1.19.4"},
+			disputed: []string{"dhcp 1.36.1"},
+		},
+		{
+			name: "SSDP takes back no GoAhead the Server header served",
+			events: []*event.Event{httpServer(0, "GoAhead-Webs/2.5.0"), ssdpNotify(1, "UPnP/1.0 GoAhead-Webs/2.5.0"),
+				ssdpNotify(2, "UPnP/1.0 GoAhead-Webs/3.6.5")},
+			software: []string{"goahead 2.5.0"},
+			disputed: []string{"ssdp 3.6.5"},
+		},
+		{
+			name:     "a SIP datagram takes back no dropbear the SSH banner served",
+			events:   []*event.Event{sshDropbear(0, "2014.63"), sipBanner(1, "dropbear_2014.63"), sipBanner(2, "dropbear_2019.78")},
+			software: []string{"dropbear 2014.63"},
+			disputed: []string{"banner/sip 2019.78"},
+		},
+		{
+			name:     "a claim puts no older version beside a served one",
+			events:   []*event.Event{httpServer(0, "GoAhead-Webs/3.6.5"), ssdpNotify(1, "UPnP/1.0 GoAhead-Webs/2.5.0")},
+			software: []string{"goahead 3.6.5"},
+			disputed: []string{"ssdp 2.5.0"},
+		},
+		{
+			name:     "a served version supersedes what only a claim named",
+			events:   []*event.Event{ssdpNotify(0, "UPnP/1.0 GoAhead-Webs/2.5.0"), httpServer(1, "GoAhead-Webs/3.6.5")},
+			software: []string{"goahead 3.6.5"},
+			disputed: []string{"ssdp 2.5.0"},
+		},
+		{
+			name: "a served version stands against the fetched description's, which keeps its own",
+			events: []*event.Event{httpServer(0, "GoAhead-Webs/2.5.0"), upnpDescription(1, event.Evidence{"server": "GoAhead-Webs/2.5.0"}),
+				upnpDescription(2, event.Evidence{"server": "GoAhead-Webs/3.6.5"})},
+			software: []string{"goahead 2.5.0", "goahead 3.6.5"},
+		},
+		{
+			name: "SSDP takes back no version the fetched description confirmed",
+			events: []*event.Event{ssdpNotify(0, "UPnP/1.0 GoAhead-Webs/2.5.0"), upnpDescription(1, event.Evidence{"server": "GoAhead-Webs/2.5.0"}),
+				ssdpNotify(2, "UPnP/1.0 GoAhead-Webs/3.6.5")},
+			software: []string{"goahead 2.5.0"},
+			disputed: []string{"ssdp 3.6.5"},
+		},
+		{
+			name:     "a served header without a version disputes no claimed one",
+			events:   []*event.Event{ssdpNotify(0, "UPnP/1.0 GoAhead-Webs/2.5.0"), httpServer(1, "GoAhead-Webs"), ssdpNotify(2, "UPnP/1.0 GoAhead-Webs/2.5.0")},
+			software: []string{"goahead 2.5.0", "goahead "},
+		},
+		// What must still work.
+		{
+			name:     "a newer banner replaces an older one",
+			events:   []*event.Event{sshDropbear(0, "2014.63"), sshDropbear(1, "2019.78")},
+			software: []string{"dropbear 2019.78"},
+		},
+		{
+			name:     "the served source's update takes back what a claim confirmed",
+			events:   []*event.Event{telnetBusyBox(0, "1.19.4"), dhcpVendorClass(1, "udhcp 1.19.4"), telnetBusyBox(2, "1.36.1")},
+			software: []string{"busybox 1.36.1"},
+		},
+		{
+			name:     "a claim confirming the served version is recorded",
+			events:   []*event.Event{httpServer(0, "GoAhead-Webs/2.5.0"), ssdpNotify(1, "UPnP/1.0 GoAhead-Webs/2.5.0")},
+			software: []string{"goahead 2.5.0"},
+		},
+		{
+			name:     "a version only DHCP names",
+			events:   []*event.Event{dhcpVendorClass(0, "udhcp 1.24.1")},
+			software: []string{"busybox 1.24.1"},
+		},
+		{
+			name:     "an update only DHCP names",
+			events:   []*event.Event{dhcpVendorClass(0, "udhcp 1.24.1"), dhcpVendorClass(1, "udhcp 1.36.1")},
+			software: []string{"busybox 1.36.1"},
+		},
+		{
+			name:     "an update only SSDP names",
+			events:   []*event.Event{ssdpNotify(0, "UPnP/1.0 GoAhead-Webs/2.5.0"), ssdpNotify(1, "UPnP/1.0 GoAhead-Webs/3.6.5")},
+			software: []string{"goahead 3.6.5"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, tt.run)
+	}
+}
+
+// TestClaimsDoNotCrowdOutAServedSource: with the sources of a version
+// full of claims, the served source that confirms it still gets in, and
+// a claim naming another version then takes it back no more.
+func TestClaimsDoNotCrowdOutAServedSource(t *testing.T) {
+	var d Device
+	for i, src := range []string{"ssdp", "dhcp", "mdns", "banner/sip", "banner/snmp", "http_server"} {
+		d.addSoftware(Software{Product: "goahead", Version: "2.5.0", Source: src, Seen: t0.Add(time.Duration(i) * time.Minute)})
+	}
+	d.addSoftware(Software{Product: "goahead", Version: "3.6.5", Source: "ssdp", Seen: t0.Add(time.Hour)})
+	if len(d.Software) != 1 || d.Software[0].Version != "2.5.0" || !d.Software[0].reportedBy("http_server") {
+		t.Errorf("software %+v, want 2.5.0 confirmed by http_server", d.Software)
+	}
+}
+
+// TestBannerFromAnotherMAC: a host that took over the device's address
+// by spoofing ARP answers connections to it with frames from its own
+// MAC; the banner it serves is filed under that MAC, and the device's
+// software and address stay as they were.
+func TestBannerFromAnotherMAC(t *testing.T) {
+	const cam, spoofer = "c0:56:e3:1a:2b:3c", "02:00:00:00:00:66"
+	inv := newInv()
+	ban := func(mac, version string, h int) {
+		ev := obs(mac, "192.168.1.64", event.KindBanner, event.Evidence{"protocol": "ssh", "banner": "SSH-2.0-dropbear_" + version})
+		ev.Time = t0.Add(time.Duration(h) * time.Minute)
+		inv.File(ev)
+	}
+	ban(cam, "2019.78", 0)
+	ban(spoofer, "2014.63", 1)
+	d := device(t, inv, cam)
+	if len(d.Software) != 1 || d.Software[0].Version != "2019.78" || !slices.Contains(d.Addrs, netip.MustParseAddr("192.168.1.64")) {
+		t.Errorf("device: software %+v, addresses %v; want dropbear 2019.78 at 192.168.1.64", d.Software, d.Addrs)
+	}
+	if s := device(t, inv, spoofer).Software; len(s) != 1 || s[0].Version != "2014.63" {
+		t.Errorf("spoofer: software %+v, want its own dropbear 2014.63", s)
+	}
+}
