@@ -194,6 +194,67 @@ func TestClaimsDoNotOverrideServedVersions(t *testing.T) {
 	}
 }
 
+// TestClaimsDoNotOverrideServedFirmware: the firmware the device served
+// (a Hue bridge's or a Sonos speaker's Server header) is its identity's
+// and its firmware entry's against the later, heavier or more numerous
+// votes of claims and of the fetched description; a source that
+// confirmed it does not follow a claim to another firmware. The served
+// source's own update counts, and a device known only from claims still
+// gets their firmware.
+func TestClaimsDoNotOverrideServedFirmware(t *testing.T) {
+	hue := func(v string) string { return "Hue/1.0 UPnP/1.0 IpBridge/" + v }
+	model := upnpDescription(0, event.Evidence{"manufacturer": "Signify", "model_name": "BSB002"})
+	const fw = "philipshue:bsb002"
+	tests := []versionCase{
+		{
+			name:     "a later SSDP firmware loses to the served one",
+			events:   []*event.Event{model, httpServer(1, hue("1.50.0")), ssdpNotify(2, hue("1.20.0"))},
+			software: []string{fw + " 1.50.0"},
+			firmware: "1.50.0",
+		},
+		{
+			name:     "a served confirmation does not follow a claim to another firmware",
+			events:   []*event.Event{model, ssdpNotify(1, hue("1.50.0")), httpServer(2, hue("1.50.0")), ssdpNotify(3, hue("1.20.0"))},
+			software: []string{fw + " 1.50.0"},
+			firmware: "1.50.0",
+		},
+		{
+			name:     "claims together outvote no served firmware",
+			events:   []*event.Event{model, httpServer(1, hue("1.50.0")), mdnsTXT(2, "fv", "1.20.0"), ssdpNotify(2, hue("1.20.0"))},
+			software: []string{fw + " 1.50.0"},
+			firmware: "1.50.0",
+		},
+		{
+			name: "a later description's firmware loses to the served one",
+			events: []*event.Event{httpServer(0, "Linux UPnP/1.0 Sonos/63.2-88230 (ZPS12)"),
+				upnpDescription(1, event.Evidence{"manufacturer": "Sonos, Inc.", "firmware_version": "57.3-77280"})},
+			firmware: "63.2-88230",
+		},
+		// What must still work.
+		{
+			name:     "a firmware update only SSDP names",
+			events:   []*event.Event{model, ssdpNotify(1, hue("1.20.0")), ssdpNotify(2, hue("1.50.0"))},
+			software: []string{fw + " 1.50.0"},
+			firmware: "1.50.0",
+		},
+		{
+			name:     "a served firmware update",
+			events:   []*event.Event{model, httpServer(1, hue("1.20.0")), ssdpNotify(2, hue("1.20.0")), httpServer(3, hue("1.50.0"))},
+			software: []string{fw + " 1.50.0"},
+			firmware: "1.50.0",
+		},
+		{
+			name:     "a claim confirming the served firmware",
+			events:   []*event.Event{model, httpServer(1, hue("1.50.0")), ssdpNotify(2, hue("1.50.0"))},
+			software: []string{fw + " 1.50.0"},
+			firmware: "1.50.0",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, tt.run)
+	}
+}
+
 // TestClaimsDoNotCrowdOutAServedSource: with the sources of a version
 // full of claims, the served source that confirms it still gets in, and
 // a claim naming another version then takes it back no more.

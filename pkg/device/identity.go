@@ -121,7 +121,8 @@ const (
 const ouiWeight = 0.5
 
 // addVote records a vote, folding a repeat of the same rule and value;
-// a firmware vote replaces the one of the same rule and source.
+// a firmware vote replaces the one of the same rule and source, unless
+// other sources named the old firmware too.
 func (inv *Inventory) addVote(d *Device, f field, value string, ev Evidence) {
 	if d.Identity.DNSServer && ev.Signal == string(fingerprint.SigDomain) {
 		return // see markDNSServer
@@ -146,8 +147,8 @@ func (inv *Inventory) addVote(d *Device, f field, value string, ev Evidence) {
 			if ev.Time.After(v.ev.Time) {
 				v.ev.Time = ev.Time
 			}
-			if ev.Source != v.ev.Source && !slices.Contains(v.also, ev.Source) && len(v.also) < maxAlso {
-				v.also = append(v.also, ev.Source)
+			var added bool
+			if v.also, added = withSource(v.also, v.ev.Source, ev.Source); added {
 				d.dirty = true
 			}
 			return
@@ -156,11 +157,20 @@ func (inv *Inventory) addVote(d *Device, f field, value string, ev Evidence) {
 			// The same rule and source naming another firmware: the
 			// device was updated (or downgraded), and only its latest
 			// report counts; an older one arriving late changes nothing.
-			if !ev.Time.Before(v.ev.Time) {
+			if ev.Time.Before(v.ev.Time) {
+				return
+			}
+			if len(v.also) == 0 {
 				v.key, v.value, v.ev = key, value, ev
 				d.dirty = true
+				return
 			}
-			return
+			// Other sources named the old firmware too, and still do:
+			// it stays theirs (a forged NOTIFY must not carry the Server
+			// header's confirmation to its own firmware), and this
+			// source's new one gets a vote of its own.
+			v.ev.Source, v.also = v.also[0], slices.Delete(v.also, 0, 1)
+			d.dirty = true
 		}
 	}
 	if len(d.votes) >= maxVotes {
@@ -232,9 +242,7 @@ func (inv *Inventory) refresh(d *Device) {
 			for i := range d.votes {
 				if v := &d.votes[i]; v.field == fieldFirmware && v.key == key {
 					for _, src := range append([]string{v.ev.Source}, v.also...) {
-						if !s.reportedBy(src) && len(s.Also) < maxAlso {
-							s.Also = append(s.Also, src) // every source that named it
-						}
+						s.Also, _ = withSource(s.Also, s.Source, src) // every source that named it
 					}
 				}
 			}
@@ -287,6 +295,7 @@ func runsApps(votes []vote) bool {
 
 type candidate struct {
 	key, value string
+	basis      basis   // the firmest of its own votes' sources
 	own        []*vote // votes for this value itself
 	score      float64 // with the votes of its ancestors
 	depth      int
@@ -313,7 +322,8 @@ func (v *vote) isDirect() bool {
 // combine as 1 - Π(1 - w) (independent pieces of evidence), a type or OS
 // also counting the votes of its more general values ("Linux" for
 // "Android"); the highest score wins (ties: the more specific, for
-// firmware the more recently reported, then alphabetical), and a rival
+// firmware the more recently reported, then alphabetical), a firmware
+// of a firmer basis (see sourceBasis) whatever the scores, and a rival
 // that is not an ancestor or descendant lowers the confidence to
 // s1·s1/(s1+s2). skipDomains leaves the votes of domain rules out (see
 // runsApps).
@@ -332,6 +342,7 @@ func (inv *Inventory) combine(votes []vote, f field, skipDomains bool) Attribute
 			cands = append(cands, c)
 		}
 		c.own = append(c.own, v)
+		c.basis = max(c.basis, sourcesBasis(v.ev.Source, v.also))
 		if v.ev.Time.After(c.latest) {
 			c.latest = v.ev.Time
 		}
@@ -392,6 +403,12 @@ func (inv *Inventory) combine(votes []vote, f field, skipDomains bool) Attribute
 		}
 	}
 	slices.SortFunc(cands, func(a, b *candidate) int {
+		if f == fieldFirmware && a.basis != b.basis {
+			// A firmware the device served outranks one the fetched
+			// description names, which outranks claims anyone can send
+			// in its name, however many or heavy: see addSoftware.
+			return cmp.Compare(b.basis, a.basis)
+		}
 		if a.score != b.score {
 			return cmp.Compare(b.score, a.score)
 		}

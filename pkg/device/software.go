@@ -232,8 +232,9 @@ func (d *Device) confirm(o *Software, src string) {
 }
 
 // setFirmware records s, the firmware of the device's identified model,
-// in place of any other version of it: a device runs one firmware, which
-// its Identity names whichever source said so.
+// in place of any other version of it: a device runs one firmware, the
+// one its Identity names (combine ranks firmware of a firmer basis
+// first, so a claim does not replace a served one here either).
 func (d *Device) setFirmware(s Software) {
 	for i := range d.Software {
 		o := &d.Software[i]

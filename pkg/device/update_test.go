@@ -70,7 +70,7 @@ func TestFirmwareAndSoftwareUpdates(t *testing.T) {
 			events: []*event.Event{
 				sonos(event.KindUPnP, "firmware_version", "57.3-77280", hour(0)),
 				sonos(event.KindUPnP, "manufacturer", "Sonos, Inc.", hour(0)),
-				sonos(event.KindHTTPServer, "server", "Linux UPnP/1.0 Sonos/63.2-88230 (ZPS12)", hour(1)),
+				sonos(event.KindUPnP, "server", "Linux UPnP/1.0 Sonos/63.2-88230 (ZPS12)", hour(1)),
 			},
 			firmware: "63.2-88230",
 		},
