@@ -192,3 +192,69 @@ func TestRestartKeepsAConfirmation(t *testing.T) {
 		t.Errorf("after the restart and a NOTIFY: %s, want the confirmed quarantine kept", a)
 	}
 }
+
+// TestForgedNotifyDoesNotOverrideServedVersion: the camera's own HTTP
+// answer names its GoAhead version; NOTIFYs anyone on the LAN can send
+// in its name, first confirming that version and then naming another,
+// neither take back the served version with its finding (the camera
+// would look updated and leave quarantine) nor put a vulnerable version
+// beside a patched one.
+func TestForgedNotifyDoesNotOverrideServedVersion(t *testing.T) {
+	victim, mac, ts, _, _ := announcer()
+	client := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x10}
+	notify := func(version string) string {
+		return "NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=100\r\n" +
+			"LOCATION: http://192.168.1.30:80/description.xml\r\nSERVER: Linux/3.14 UPnP/1.0 GoAhead-Webs/" + version + "\r\n" +
+			"NTS: ssdp:alive\r\nNT: upnp:rootdevice\r\nUSN: uuid:2f402f80-da50-11e1-9b23-001788000001::upnp:rootdevice\r\n\r\n"
+	}
+	tests := []struct {
+		served, first, then string
+		findings            int
+		action              config.Action
+	}{
+		{served: "2.5.0", first: "2.5.0", then: "3.6.5", findings: 1, action: config.ActionQuarantine},
+		{served: "3.6.5", first: "3.6.5", then: "2.5.0", findings: 0, action: config.ActionIgnore},
+	}
+	for _, tt := range tests {
+		t.Run("served_"+tt.served+"_claimed_"+tt.then, func(t *testing.T) {
+			cfg := config.Default()
+			p, err := New(cfg, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.HandleFrame(frame(t, client, net.IP{192, 168, 1, 10}, net.IP{192, 168, 1, 30}, &layers.TCP{SrcPort: 40000, DstPort: 80, Seq: 1, ACK: true, PSH: true, Window: 512},
+				"GET / HTTP/1.1\r\nHost: 192.168.1.30\r\n\r\n"), capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts})
+			p.HandleFrame(frame(t, victim, net.IP{192, 168, 1, 30}, net.IP{192, 168, 1, 10}, &layers.TCP{SrcPort: 80, DstPort: 40000, Seq: 1, ACK: true, PSH: true, Window: 512},
+				"HTTP/1.1 200 OK\r\nServer: GoAhead-Webs/"+tt.served+"\r\nContent-Length: 0\r\n\r\n"), capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts.Add(time.Second)})
+			p.Flush()
+			for i, v := range []string{tt.first, tt.then} {
+				p.HandleFrame(frame(t, victim, net.IP{192, 168, 1, 30}, net.IP{239, 255, 255, 250}, &layers.UDP{SrcPort: 1900, DstPort: 1900}, notify(v)),
+					capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts.Add(time.Duration(i+2) * time.Minute)})
+			}
+			for _, d := range p.Inventory().Devices() {
+				if d.MAC() != mac {
+					continue
+				}
+				var outdated []string
+				for _, f := range d.Findings {
+					if f.Kind == event.KindOutdatedFirmware && f.Evidence["product"] == "goahead" {
+						outdated = append(outdated, f.Evidence["version"]+" from "+f.Evidence["software_source"])
+					}
+				}
+				if len(outdated) != tt.findings {
+					t.Errorf("goahead findings %q, want %d about the served %s (software %+v)", outdated, tt.findings, tt.served, d.Software)
+				}
+				for _, o := range d.Observations {
+					if o.Kind == event.KindFirmwareUpdated {
+						t.Errorf("observed %q", o.Summary)
+					}
+				}
+				if a := policy.Evaluate(&cfg.Policy, &policy.Device{MAC: mac, Findings: d.Findings}, time.Time{}).Action; a != tt.action {
+					t.Errorf("verdict %s, want %s", a, tt.action)
+				}
+				return
+			}
+			t.Fatal("no such device")
+		})
+	}
+}
