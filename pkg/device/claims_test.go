@@ -291,3 +291,33 @@ func TestBannerFromAnotherMAC(t *testing.T) {
 		t.Errorf("spoofer: software %+v, want its own dropbear 2014.63", s)
 	}
 }
+
+// TestSupersedes: a version takes the place of one that an outdated
+// finding was filed about only when a source as firm as the finding's
+// firmest reported it.
+func TestSupersedes(t *testing.T) {
+	tests := []struct {
+		source  string
+		also    []string
+		finding string // the finding's software_source
+		want    bool
+	}{
+		{"ssdp", nil, "http_server", false},
+		{"ssdp", []string{"dhcp", "mdns"}, "banner/ssh", false},
+		{"ssdp", nil, "ssdp,upnp", false},
+		{"ssdp", nil, "", false}, // filed before sources were recorded
+		{"ssdp", nil, "ssdp", true},
+		{"dhcp", nil, "banner/sip,ssdp", true},
+		{"upnp", nil, "ssdp,upnp", true},
+		{"upnp", nil, "http_server", false},
+		{"ssdp", []string{"http_server"}, "banner/telnet,dhcp", true},
+		{"banner/telnet", nil, "", true},
+		{"http_client", nil, "ssdp", true},
+	}
+	for _, tt := range tests {
+		s := Software{Product: "goahead", Version: "3.6.5", Source: tt.source, Also: tt.also}
+		if got := s.Supersedes(tt.finding); got != tt.want {
+			t.Errorf("%s %v supersedes a finding from %q: %v, want %v", tt.source, tt.also, tt.finding, got, tt.want)
+		}
+	}
+}

@@ -134,6 +134,25 @@ func (s *Software) dispute(claim string) {
 	s.Disputed = append(s.Disputed, claim)
 }
 
+// Supersedes reports whether s may stand for its product in place of a
+// version that sources reported (a comma list, as an outdated_firmware
+// finding's software_source): whether a source of s is at least as firm
+// as the firmest of them. A finding outlives a restart, the software it
+// came from does not; until the device's server speaks again, a claim
+// must not take back what it said. An empty list (a finding filed
+// before sources were recorded) counts as a connection, as policy
+// counts it.
+func (s *Software) Supersedes(sources string) bool {
+	need := basisConn
+	if sources != "" {
+		need = basisClaim
+		for src := range strings.SplitSeq(sources, ",") {
+			need = max(need, sourceBasis(src))
+		}
+	}
+	return s.basis() >= need
+}
+
 // maxSoftware bounds a device's software list; beyond it new products are
 // dropped (a device runs a handful).
 const maxSoftware = 16

@@ -258,3 +258,69 @@ func TestForgedNotifyDoesNotOverrideServedVersion(t *testing.T) {
 		})
 	}
 }
+
+// TestRestartKeepsAServedVersion: after a restart the device's software
+// is learnt again, one report at a time. A NOTIFY in the camera's name
+// naming a patched GoAhead before its HTTP server is seen again does not
+// withdraw the finding its own Server header gave (the camera would
+// leave a pending quarantine); the camera's own answer naming the
+// patched version does.
+func TestRestartKeepsAServedVersion(t *testing.T) {
+	victim, mac, ts, _, _ := announcer()
+	client := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x10}
+	answer := func(t *testing.T, p *Pipeline, version string, at time.Time, port uint16) {
+		p.HandleFrame(frame(t, client, net.IP{192, 168, 1, 10}, net.IP{192, 168, 1, 30}, &layers.TCP{SrcPort: layers.TCPPort(port), DstPort: 80, Seq: 1, ACK: true, PSH: true, Window: 512},
+			"GET / HTTP/1.1\r\nHost: 192.168.1.30\r\n\r\n"), capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: at})
+		p.HandleFrame(frame(t, victim, net.IP{192, 168, 1, 30}, net.IP{192, 168, 1, 10}, &layers.TCP{SrcPort: 80, DstPort: layers.TCPPort(port), Seq: 1, ACK: true, PSH: true, Window: 512},
+			"HTTP/1.1 200 OK\r\nServer: GoAhead-Webs/"+version+"\r\nContent-Length: 0\r\n\r\n"), capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: at.Add(time.Millisecond)})
+		p.Flush()
+	}
+	findings := func(p *Pipeline) (n int) {
+		for _, d := range p.Inventory().Devices() {
+			if d.MAC() != mac {
+				continue
+			}
+			for _, f := range d.Findings {
+				if f.Kind == event.KindOutdatedFirmware && f.Evidence["product"] == "goahead" {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	cfg := config.Default()
+	p, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer(t, p, "2.5.0", ts, 40000)
+	var rec store.DeviceRecord
+	for _, d := range p.Inventory().Devices() {
+		if d.MAC() == mac {
+			rec = store.DeviceRecord{MAC: mac, FirstSeen: d.FirstSeen, LastSeen: d.LastSeen, Addrs: d.Addrs}
+			for _, f := range d.Findings {
+				rec.Findings = append(rec.Findings, *f)
+			}
+		}
+	}
+	if n := findings(p); n != 1 {
+		t.Fatalf("before the restart: %d goahead findings, want 1", n)
+	}
+	restarted, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	restarted.Restore([]store.DeviceRecord{rec})
+	notify := "NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=100\r\n" +
+		"LOCATION: http://192.168.1.30:80/description.xml\r\nSERVER: Linux/3.14 UPnP/1.0 GoAhead-Webs/3.6.5\r\n" +
+		"NTS: ssdp:alive\r\nNT: upnp:rootdevice\r\nUSN: uuid:2f402f80-da50-11e1-9b23-001788000001::upnp:rootdevice\r\n\r\n"
+	restarted.HandleFrame(frame(t, victim, net.IP{192, 168, 1, 30}, net.IP{239, 255, 255, 250}, &layers.UDP{SrcPort: 1900, DstPort: 1900}, notify),
+		capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts.Add(time.Hour)})
+	if n := findings(restarted); n != 1 {
+		t.Errorf("after the restart and a NOTIFY naming 3.6.5: %d goahead findings, want the served 2.5.0's kept", n)
+	}
+	answer(t, restarted, "3.6.5", ts.Add(2*time.Hour), 40001)
+	if n := findings(restarted); n != 0 {
+		t.Errorf("after the camera's own answer naming 3.6.5: %d goahead findings, want none", n)
+	}
+}

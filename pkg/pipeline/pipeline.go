@@ -204,12 +204,14 @@ func unionSources(a, b string) string {
 // of the same product: it was updated, and its quarantine for the old
 // version should end. Silence is no update: a product the device does not
 // report now (after a restart, before its banner is seen again) keeps its
-// findings.
+// findings. Nor is a claim (see device.Software.Supersedes): after a
+// restart a NOTIFY anyone can send in the device's name must not take
+// back the version its own server named. sw is d.Software converted.
 func (p *Pipeline) withdrawSuperseded(d *device.Device, feed *advisory.Feed, sw []advisory.Software, ep event.Endpoint, cause *event.Event) {
-	running := map[string][]string{} // canonical product → parsed versions reported
-	for _, s := range sw {
+	running := map[string][]versionReport{} // canonical product → versions reported
+	for i, s := range sw {
 		if id, v, ok := feed.Canonical(s); ok {
-			running[id] = append(running[id], v.String())
+			running[id] = append(running[id], versionReport{v.String(), &d.Software[i]})
 		}
 	}
 	var gone []*event.Event
@@ -217,8 +219,11 @@ func (p *Pipeline) withdrawSuperseded(d *device.Device, feed *advisory.Feed, sw 
 		if f.Kind != event.KindOutdatedFirmware {
 			continue
 		}
-		now, reported := running[f.Evidence["product"]]
-		if reported && !slices.Contains(now, f.Evidence["version"]) {
+		now := running[f.Evidence["product"]]
+		if len(now) == 0 || slices.ContainsFunc(now, func(r versionReport) bool { return r.version == f.Evidence["version"] }) {
+			continue
+		}
+		if slices.ContainsFunc(now, func(r versionReport) bool { return r.sw.Supersedes(f.Evidence["software_source"]) }) {
 			gone = append(gone, f)
 		}
 	}
@@ -229,9 +234,24 @@ func (p *Pipeline) withdrawSuperseded(d *device.Device, feed *advisory.Feed, sw 
 		}
 		fanout{p}.Emit(&event.Event{V: event.SchemaVersion, Time: cause.Time, Type: event.TypeObservation,
 			Kind: event.KindFirmwareUpdated, Severity: event.SeverityInfo, Device: ep, Source: cause.Source,
-			Summary:  fmt.Sprintf("%s %s replaced by %s: %s no longer applies", product, from, strings.Join(running[product], ", "), f.Evidence["advisory"]),
-			Evidence: event.Evidence{"product": product, "from": from, "to": strings.Join(running[product], ","), "advisory": f.Evidence["advisory"]}})
+			Summary:  fmt.Sprintf("%s %s replaced by %s: %s no longer applies", product, from, strings.Join(versions(running[product]), ", "), f.Evidence["advisory"]),
+			Evidence: event.Evidence{"product": product, "from": from, "to": strings.Join(versions(running[product]), ","), "advisory": f.Evidence["advisory"]}})
 	}
+}
+
+// versionReport is one version of a product a device reports.
+type versionReport struct {
+	version string // as the feed parsed it
+	sw      *device.Software
+}
+
+// versions lists the versions of reports.
+func versions(reports []versionReport) []string {
+	out := make([]string, len(reports))
+	for i, r := range reports {
+		out[i] = r.version
+	}
+	return out
 }
 
 // sameAdvisoryFacts: a and b say the same of one advisory and version.
