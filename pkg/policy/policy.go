@@ -191,7 +191,9 @@ func actionFor(p *config.Policy, f *event.Event) config.Action {
 // mDNS announcements, DHCP, SIP and SNMP over UDP. A version only they
 // report alerts; it takes one seen over a connection with the device (a
 // TCP banner, a Server header, the UPnP description the router fetches)
-// to quarantine.
+// to quarantine. The device layer counts the same sources as claims
+// (device's sourceBasis), which take back no version a firmer source
+// reported.
 func forgeableOnly(sources string) bool {
 	if sources == "" {
 		return false // findings filed before sources were recorded
