@@ -38,8 +38,19 @@ type Device struct {
 	Trusted    bool              `json:"trusted,omitempty"`
 	Findings   []*event.Event    `json:"findings,omitempty"`
 	Identity   map[string]string `json:"identity,omitempty"`
+	Software   []Software        `json:"software,omitempty"`
 	Scorecard  any               `json:"scorecard,omitempty"`
 	Traffic    []TrafficPoint    `json:"traffic,omitempty"`
+}
+
+// Software is a product and version the device showed, and where.
+type Software struct {
+	Product string `json:"product"`
+	Version string `json:"version,omitempty"`
+	Source  string `json:"source"`
+	// Disputed are claims that named another version ("dhcp 1.36.1"),
+	// not believed over Source.
+	Disputed []string `json:"disputed,omitempty"`
 }
 
 // TrafficPoint is a device's traffic in one interval, for the timeline.

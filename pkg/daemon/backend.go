@@ -99,6 +99,10 @@ func (d *Daemon) viewLocked(mac hwaddr.MAC, dev *device.Device) api.Device {
 		for _, h := range dev.Hostnames {
 			v.Hostnames = append(v.Hostnames, h.Name)
 		}
+		for _, sw := range dev.Software {
+			v.Software = append(v.Software, api.Software{Product: sw.Product, Version: sw.Version, Source: sw.Source,
+				Disputed: slices.Clone(sw.Disputed)})
+		}
 		card := device.Scorecard(dev, nil)
 		v.Scorecard = &card
 	}

@@ -257,6 +257,13 @@ func TestPolicyQuarantinesTheCamera(t *testing.T) {
 	if p, _ := h.d.Device(plug); p.State != api.StateAlert {
 		t.Errorf("plug state %s, want alert", p.State)
 	}
+	// The owner sees the software a finding would be matched against:
+	// the camera's telnet banner names its BusyBox.
+	if !slices.ContainsFunc(dev.Software, func(s api.Software) bool {
+		return s.Product == "busybox" && s.Version == "1.19.3" && s.Source == "banner/telnet"
+	}) {
+		t.Errorf("camera software %+v, want BusyBox 1.19.3 from its telnet banner", dev.Software)
+	}
 }
 
 // cutFails is the fake enforcer with conntrack deletion failing after

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/iotgw/iotgw/internal/markup"
+	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/device"
 	"github.com/iotgw/iotgw/pkg/event"
 )
@@ -119,10 +120,40 @@ func deviceContent(w *markup.Writer, v *view) {
 		facts(w, p.D.Identity)
 		w.Raw("</dl>\n</section>\n")
 	}
+	softwareSection(w, p.D.Software)
 	w.Raw("\n")
 	scorecardSection(w, p.Card)
 	w.Raw("\n")
 	findingsSection(w, p)
+}
+
+// softwareSection lists the products and versions the device showed:
+// what outdated-firmware findings are matched against, and where each
+// was seen, with the claims that named another version.
+func softwareSection(w *markup.Writer, sw []api.Software) {
+	if len(sw) == 0 {
+		return
+	}
+	w.Raw("<section class=\"card\" id=\"software\">\n  <h2>Software</h2>\n  <table><thead><tr><th>Product</th><th>Version</th><th>Seen in</th></tr></thead><tbody>\n")
+	for _, s := range sw {
+		w.Raw("  <tr><td>")
+		w.Text(s.Product)
+		w.Raw("</td><td>")
+		if s.Version == "" {
+			w.Raw("not named")
+		} else {
+			w.Text(s.Version)
+		}
+		w.Raw("</td><td>")
+		w.Text(s.Source)
+		if len(s.Disputed) > 0 {
+			w.Raw("<br><small>not believed: ")
+			w.Text(strings.Join(s.Disputed, ", "))
+			w.Raw("</small>")
+		}
+		w.Raw("</td></tr>\n")
+	}
+	w.Raw("  </tbody></table>\n</section>\n")
 }
 
 func deviceActions(w *markup.Writer, v *view, p devicePage) {

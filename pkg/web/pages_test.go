@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iotgw/iotgw/internal/markup"
+	"github.com/iotgw/iotgw/pkg/api"
 )
 
 // TestRenderPanicIs500: a page function that fails sends a whole error
@@ -40,6 +41,40 @@ func TestRenderPanicIs500(t *testing.T) {
 			}
 			if tt.status != http.StatusOK && (strings.Contains(string(body), "half") || !strings.Contains(logged.String(), "panics")) {
 				t.Errorf("body %q, log %q: want no part of the page and the reason logged", body, logged.String())
+			}
+		})
+	}
+}
+
+// TestSoftwareSection: each product the device showed, its version (or
+// that it named none), where it was seen, and the claims not believed;
+// the device's text escaped; no section for a device that showed none.
+func TestSoftwareSection(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sw   []api.Software
+		want []string
+	}{
+		{"none", nil, nil},
+		{"served_and_disputed", []api.Software{
+			{Product: "busybox", Version: "1.19.4", Source: "banner/telnet", Disputed: []string{"dhcp 1.36.1"}},
+			{Product: "goahead", Source: "http_server"},
+		}, []string{`id="software"`, "<td>busybox</td><td>1.19.4</td><td>banner/telnet<br><small>not believed: dhcp 1.36.1</small></td>",
+			"<td>goahead</td><td>not named</td><td>http_server</td>"}},
+		{"device_text_escaped", []api.Software{{Product: "<script>x</script>", Version: `1"2`, Source: "ssdp"}},
+			[]string{"<td>&lt;script&gt;x&lt;/script&gt;</td><td>1&#34;2</td>"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var w markup.Writer
+			softwareSection(&w, tc.sw)
+			got := string(w.Bytes())
+			if len(tc.want) == 0 && got != "" {
+				t.Errorf("wrote %q for no software", got)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(got, want) {
+					t.Errorf("missing %q in %q", want, got)
+				}
 			}
 		})
 	}
