@@ -14,10 +14,12 @@
 //	qtype      its type: "A", "AAAA", "HTTPS", "TYPE65280"
 //	answers    A and AAAA values of the response, at most 8, joined by ","
 //	rcode      the response code when it is not NOERROR ("NXDOMAIN")
-//	iterative  "yes" when the query did not ask for recursion (RD clear):
-//	           a recursive resolver (unbound behind a Pi-hole) asking an
-//	           authoritative server, most likely for its clients; stub
-//	           resolvers always ask for recursion
+//	iterative  "yes" when the client's query, seen on the flow, did not
+//	           ask for recursion (RD clear): a recursive resolver (unbound
+//	           behind a Pi-hole) asking an authoritative server, most
+//	           likely for its clients; stub resolvers always ask for
+//	           recursion. Never from a response's RD bit, which is the
+//	           responder's to set
 //
 // mDNS: one event.KindMDNS per distinct announcement per flow. A response
 // (solicited or not) and the proposed records of a probe describe the
@@ -134,12 +136,12 @@ type analyzer struct {
 
 // pendingQuery is a query awaiting its response.
 type pendingQuery struct {
-	used    bool
-	rd      bool
-	key     uint64
-	qtype   uint16
-	nameLen uint8
-	name    [maxName]byte
+	used      bool
+	iterative bool // the client asked for no recursion
+	key       uint64
+	qtype     uint16
+	nameLen   uint8
+	name      [maxName]byte
 }
 
 func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
@@ -199,7 +201,7 @@ func (a *analyzer) message(f *inspect.Flow, dir inspect.Dir, b []byte) {
 		a.mdnsMessage(f, dir, b)
 		return
 	}
-	a.unicastMessage(f, b)
+	a.unicastMessage(f, dir, b)
 }
 
 // hashRing remembers the last hashes added, without allocating.

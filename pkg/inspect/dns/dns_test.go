@@ -232,9 +232,21 @@ func TestUnicast(t *testing.T) {
 		{"iterative_unanswered", func(c *inspecttest.Conv) {
 			c.ClientBytes(msg{id: 6, qs: []question{{"amazon.com", 2}}}.bytes())
 		}, []want{{event.KindDNSQuery, "", map[string]string{"name": "amazon.com", "qtype": "NS", "iterative": "yes"}}}},
-		{"iterative_response_without_query", func(c *inspecttest.Conv) {
+		// Negative cases: the RD bit of anything but the client's query
+		// is not the client's word. One datagram "from 8.8.8.8:53"
+		// without RD, a query or a response, reaches any client port
+		// (from the LAN, or through a forwarded port); a server may
+		// clear RD answering a stub that set it.
+		{"response_without_rd_and_without_query", func(c *inspecttest.Conv) {
 			c.ServerBytes(msg{id: 7, flags: 0x8400, qs: []question{{"late.example", typeA}}}.bytes())
-		}, []want{{event.KindDNSQuery, "", map[string]string{"name": "late.example", "iterative": "yes"}}}},
+		}, []want{{event.KindDNSQuery, "", map[string]string{"name": "late.example", "-iterative": ""}}}},
+		{"stub_query_answered_without_rd", func(c *inspecttest.Conv) {
+			c.ClientBytes(query(8, "stub.example", typeA)).
+				ServerBytes(msg{id: 8, flags: 0x8000, qs: []question{{"stub.example", typeA}}}.bytes())
+		}, []want{{event.KindDNSQuery, "", map[string]string{"name": "stub.example", "-iterative": ""}}}},
+		{"query_without_rd_from_the_server_side", func(c *inspecttest.Conv) {
+			c.ServerBytes(msg{id: 9, qs: []question{{"forged.example", typeA}}}.bytes())
+		}, []want{{event.KindDNSQuery, "", map[string]string{"name": "forged.example", "-iterative": ""}}}},
 		{"nxdomain", func(c *inspecttest.Conv) {
 			c.ClientBytes(query(7, "nope.example", typeA)).ServerBytes(answer(7, "nope.example", typeA, 3))
 		}, []want{{event.KindDNSQuery, "", map[string]string{"rcode": "NXDOMAIN"}}}},

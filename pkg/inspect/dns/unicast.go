@@ -11,7 +11,7 @@ const maxAnswers = 8
 
 // unicastMessage pairs queries with responses. The flow's client is the
 // querying device whichever side sent the message.
-func (a *analyzer) unicastMessage(f *inspect.Flow, b []byte) {
+func (a *analyzer) unicastMessage(f *inspect.Flow, dir inspect.Dir, b []byte) {
 	h := &a.hdr
 	if h.qd == 0 {
 		return
@@ -23,25 +23,33 @@ func (a *analyzer) unicastMessage(f *inspect.Flow, b []byte) {
 		return
 	}
 	if !h.response {
-		a.addPending(f, key, name, h.qtype, h.rd)
+		// Only the client's own query says whether it asked for
+		// recursion: one the server side sends is anyone's datagram
+		// "from port 53".
+		a.addPending(f, key, name, h.qtype, !h.rd && dir == inspect.ToServer)
 		return
 	}
 	// The response names the question again: the pending copy is no
 	// longer needed, and a response whose query was not seen (capture
-	// started late, asymmetric routing) stands on its own.
+	// started late, asymmetric routing) stands on its own. Its RD bit
+	// is the responder's word, not the client's: anyone can send a
+	// datagram "from 8.8.8.8:53" with it clear, and a server may clear
+	// it answering a query that set it.
+	iterative := false
 	for i := range a.pending {
-		if a.pending[i].used && a.pending[i].key == key {
-			a.pending[i].used = false
+		if p := &a.pending[i]; p.used && p.key == key {
+			p.used = false
+			iterative = iterative || p.iterative
 		}
 	}
 	rcode := ""
 	if h.rcode != 0 {
 		rcode = rcodeName(h.rcode)
 	}
-	a.reportQuery(f, key, name, h.qtype, h.rd, a.answers(b), rcode)
+	a.reportQuery(f, key, name, h.qtype, iterative, a.answers(b), rcode)
 }
 
-func (a *analyzer) addPending(f *inspect.Flow, key uint64, name []byte, qtype uint16, rd bool) {
+func (a *analyzer) addPending(f *inspect.Flow, key uint64, name []byte, qtype uint16, iterative bool) {
 	free := -1
 	for i := range a.pending {
 		p := &a.pending[i]
@@ -59,7 +67,7 @@ func (a *analyzer) addPending(f *inspect.Flow, key uint64, name []byte, qtype ui
 		free = len(a.pending) - 1
 	}
 	p := &a.pending[free]
-	p.used, p.key, p.qtype, p.rd = true, key, qtype, rd
+	p.used, p.key, p.qtype, p.iterative = true, key, qtype, iterative
 	p.nameLen = uint8(copy(p.name[:], name))
 }
 
@@ -73,10 +81,10 @@ func (a *analyzer) flushPending(f *inspect.Flow, i int) {
 	if a.reported.has(p.key) {
 		return
 	}
-	a.reportQuery(f, p.key, p.name[:p.nameLen], p.qtype, p.rd, "", "")
+	a.reportQuery(f, p.key, p.name[:p.nameLen], p.qtype, p.iterative, "", "")
 }
 
-func (a *analyzer) reportQuery(f *inspect.Flow, key uint64, name []byte, qtype uint16, rd bool, answers, rcode string) {
+func (a *analyzer) reportQuery(f *inspect.Flow, key uint64, name []byte, qtype uint16, iterative bool, answers, rcode string) {
 	a.reported.add(key)
 	ev := &event.Event{
 		Type:     event.TypeObservation,
@@ -91,7 +99,7 @@ func (a *analyzer) reportQuery(f *inspect.Flow, key uint64, name []byte, qtype u
 	if rcode != "" {
 		ev.Evidence["rcode"] = rcode
 	}
-	if !rd {
+	if iterative {
 		// Stub resolvers always ask for recursion; a recursive
 		// resolver asking authoritative servers does not.
 		ev.Evidence["iterative"] = "yes"
