@@ -6,13 +6,20 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/device/fingerprint"
 	"github.com/iotgw/iotgw/pkg/event"
-	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/inspect"
 )
 
 // response is the header of a DNS response (ID 0x1a2b, QR and RD set,
 // one question) and its question, "a.example A".
 var response = []byte{0x1a, 0x2b, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'a', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 1, 0, 1}
+
+// Servers a recursive resolver asks for avs-alexa-eu.amazon.com: a
+// root server, a .com server, one of Amazon's.
+const (
+	rootServer   = "198.41.0.4"
+	comServer    = "192.5.6.30"
+	amazonServer = "205.251.242.103"
+)
 
 // dnsReply is a packet from port 53 of src to a client port of dst,
 // carrying a DNS response unless it is a TCP handshake or reset.
@@ -52,8 +59,9 @@ func TestDNSServerNotNamedByDomains(t *testing.T) {
 		ip      string
 		dhcp    event.Evidence // nil: none
 		domains []string
-		// iterative: the lookups asked for no recursion.
-		iterative bool
+		// iterative: the lookups asked these servers, in turn, for no
+		// recursion; nil: they asked for it.
+		iterative []string
 		// The device's packet: nil for none.
 		reply       *inspect.Packet
 		replyFirst  bool // the answer is seen before the lookups
@@ -91,14 +99,37 @@ func TestDNSServerNotNamedByDomains(t *testing.T) {
 			// unbound behind a Pi-hole, its clients on wired ports the
 			// capture does not see: it asks authoritative servers.
 			name: "recursive_resolver_asks_authoritative_servers", mac: piMAC, ip: "192.168.1.53",
-			dhcp: event.Evidence{"hostname": "pihole", "vendor_class": "udhcp 1.36.1"}, domains: household, iterative: true,
-			server: true, vendor: "", typ: TypeUnknown, os: "Linux",
+			dhcp: event.Evidence{"hostname": "pihole", "vendor_class": "udhcp 1.36.1"}, domains: household,
+			iterative: []string{rootServer, comServer, amazonServer},
+			server:    true, vendor: "", typ: TypeUnknown, os: "Linux",
 		},
 		// Negative cases.
 		{
 			name: "hue_bridge_resolving_its_cloud", mac: "00:17:88:01:02:03", ip: "192.168.1.60",
 			dhcp: event.Evidence{"prl": "1,3,28,6"}, domains: []string{"ws.meethue.com"},
 			vendor: "Philips Hue", typ: "hub", fromDomains: true,
+		},
+		{
+			// One server asked without recursion, again and again: a
+			// stub with RD clear, not a resolver walking the tree.
+			name: "plug_asks_its_dns_server_without_recursion", mac: "24:0a:c4:12:34:56", ip: "192.168.1.61",
+			dhcp: event.Evidence{"prl": "1,3,28,6"}, domains: []string{"a2.tuyaeu.com", "a3.tuyaeu.com", "m2.tuyaeu.com"},
+			iterative: []string{"8.8.8.8"},
+			vendor:    "Tuya", typ: "plug", fromDomains: true,
+		},
+		{
+			name: "plug_asks_two_servers_without_recursion", mac: "24:0a:c4:12:34:56", ip: "192.168.1.61",
+			dhcp: event.Evidence{"prl": "1,3,28,6"}, domains: []string{"a2.tuyaeu.com", "a3.tuyaeu.com", "m2.tuyaeu.com"},
+			iterative: []string{"8.8.8.8", "1.1.1.1"},
+			vendor:    "Tuya", typ: "plug", fromDomains: true,
+		},
+		{
+			// LAN servers asked without recursion say nothing of
+			// resolving the internet's names for others.
+			name: "plug_asks_lan_servers_without_recursion", mac: "24:0a:c4:12:34:56", ip: "192.168.1.61",
+			dhcp: event.Evidence{"prl": "1,3,28,6"}, domains: []string{"a2.tuyaeu.com", "a3.tuyaeu.com", "m2.tuyaeu.com"},
+			iterative: []string{"192.168.1.1", "192.168.1.2", "192.168.1.3"},
+			vendor:    "Tuya", typ: "plug", fromDomains: true,
 		},
 		{
 			name: "tuya_plug_resets_a_probe_of_port_53", mac: "24:0a:c4:12:34:56", ip: "192.168.1.61",
@@ -133,12 +164,13 @@ func TestDNSServerNotNamedByDomains(t *testing.T) {
 				inv.ObservePacket(tt.reply)
 			}
 			var d *Device
-			for _, name := range tt.domains {
-				ev := event.Evidence{"name": name, "qtype": "A"}
-				if tt.iterative {
-					ev["iterative"] = "yes"
+			for i, name := range tt.domains {
+				ev := obs(tt.mac, tt.ip, event.KindDNSQuery, event.Evidence{"name": name, "qtype": "A"})
+				if tt.iterative != nil {
+					ev.Evidence["iterative"] = "yes"
+					ev.Flow = &event.Flow{Transport: "udp", Client: ev.Device, Server: event.Endpoint{IP: tt.iterative[i%len(tt.iterative)]}}
 				}
-				d = inv.File(obs(tt.mac, tt.ip, event.KindDNSQuery, ev))
+				d = inv.File(ev)
 			}
 			if tt.reply != nil && !tt.replyFirst {
 				inv.ObservePacket(tt.reply)
@@ -175,20 +207,60 @@ func TestDNSServerNotNamedByDomains(t *testing.T) {
 }
 
 // TestDNSServerMergedAddressDevice: what a capture told of an address
-// before its MAC was known, its answering DNS for others included, goes
-// with it to the MAC's device.
+// before its MAC was known goes with it to the MAC's device: its
+// answering DNS for others, and the servers it asked without recursion,
+// which count with those it asks later.
 func TestDNSServerMergedAddressDevice(t *testing.T) {
-	inv := newInv()
 	const ip = "192.168.1.53"
-	inv.Emit(obs("", ip, event.KindDNSQuery, event.Evidence{"name": "avs-alexa-eu.amazon.com"}))
-	inv.ObservePacket(dnsReply("", ip, "192.168.1.30", inspect.KindUDP, 0))
-	m, _ := hwaddr.Parse("da:a1:19:00:00:53")
-	inv.ObservePacket(&inspect.Packet{Timestamp: t0, Kind: inspect.KindUDP, HasMAC: true, SrcMAC: m,
-		Src: netip.MustParseAddr(ip), Dst: netip.MustParseAddr("203.0.113.53"), SrcPort: 40000, DstPort: 53})
-	inv.Emit(obs(m.String(), ip, event.KindDNSQuery, event.Evidence{"name": "log-ingestion.samsungacr.com"}))
-	id := device(t, inv, m.String()).Identity
-	if !id.DNSServer || id.Vendor.Value != "" || id.Type.Value != TypeUnknown {
-		t.Errorf("dns_server %v, vendor %q, type %q: want a DNS server named by nothing", id.DNSServer, id.Vendor.Value, id.Type.Value)
+	m := mustMAC("da:a1:19:00:00:53")
+	lookup := func(mac, name, server string) func(*Inventory) {
+		return func(inv *Inventory) {
+			ev := obs(mac, ip, event.KindDNSQuery, event.Evidence{"name": name})
+			if server != "" {
+				ev.Evidence["iterative"] = "yes"
+				ev.Flow = &event.Flow{Transport: "udp", Client: ev.Device, Server: event.Endpoint{IP: server}}
+			}
+			inv.Emit(ev)
+		}
+	}
+	answer := func(inv *Inventory) { inv.ObservePacket(dnsReply("", ip, "192.168.1.30", inspect.KindUDP, 0)) }
+	tests := []struct {
+		name          string
+		before, after []func(*Inventory)
+		server        bool
+	}{
+		{"answered_the_lan_before_its_mac",
+			[]func(*Inventory){lookup("", "avs-alexa-eu.amazon.com", ""), answer},
+			[]func(*Inventory){lookup(m.String(), "log-ingestion.samsungacr.com", "")}, true},
+		{"asked_servers_without_recursion_before_and_after_its_mac",
+			[]func(*Inventory){lookup("", "avs-alexa-eu.amazon.com", rootServer), lookup("", "avs-alexa-eu.amazon.com", comServer)},
+			[]func(*Inventory){lookup(m.String(), "avs-alexa-eu.amazon.com", amazonServer)}, true},
+		// Negative: two servers, one of them asked again.
+		{"asked_two_servers_without_recursion",
+			[]func(*Inventory){lookup("", "avs-alexa-eu.amazon.com", rootServer), lookup("", "avs-alexa-eu.amazon.com", comServer)},
+			[]func(*Inventory){lookup(m.String(), "avs-alexa-eu.amazon.com", rootServer)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			// The Fire TV the answer goes to.
+			inv.Emit(obs("f0:27:2d:00:00:30", "192.168.1.30", event.KindDHCP, event.Evidence{"hostname": "firetv"}))
+			for _, step := range tt.before {
+				step(inv)
+			}
+			inv.ObservePacket(&inspect.Packet{Timestamp: t0, Kind: inspect.KindUDP, HasMAC: true, SrcMAC: m,
+				Src: netip.MustParseAddr(ip), Dst: netip.MustParseAddr("203.0.113.53"), SrcPort: 40000, DstPort: 53})
+			for _, step := range tt.after {
+				step(inv)
+			}
+			id := device(t, inv, m.String()).Identity
+			if id.DNSServer != tt.server {
+				t.Errorf("dns_server %v, want %v", id.DNSServer, tt.server)
+			}
+			if tt.server && (id.Vendor.Value != "" || id.Type.Value != TypeUnknown) {
+				t.Errorf("vendor %q, type %q: want a DNS server named by nothing", id.Vendor.Value, id.Type.Value)
+			}
+		})
 	}
 }
 

@@ -15,10 +15,11 @@ import (
 // no maker) for its Alexa endpoint; the Pi-hole asks its upstream from
 // its own address and answers the Fire TV. The DNS analyzer files the
 // upstream lookup as the Pi-hole's; its answer to the Fire TV shows it
-// resolves for others, and no domain names it. So does its asking an
-// authoritative server without recursion, as unbound does, where its
-// clients are not seen. The Fire TV's own lookup names it, asking the
-// Pi-hole or the router.
+// resolves for others, and no domain names it. So does its asking
+// servers across the internet without recursion, as unbound does, where
+// its clients are not seen. The Fire TV's own lookup names it, asking
+// the Pi-hole or the router, and answers without RD it did not ask for
+// that way mark nothing.
 func TestForwarderOnTheWire(t *testing.T) {
 	const name = "avs-alexa-eu.amazon.com."
 	query := new(miekg.Msg).SetQuestion(name, miekg.TypeA)
@@ -72,14 +73,43 @@ func TestForwarderOnTheWire(t *testing.T) {
 				udp(at(21), pihole, "192.168.1.53:53", "192.168.1.30:41000", a),
 			}
 		}, []want{{pihole, true, false}, {fireTV, false, true}}},
-		// unbound on the Pi-hole resolves iteratively; the Fire TV
-		// asking it is not seen (a wired port switched in hardware).
+		// unbound on the Pi-hole resolves iteratively, asking a root,
+		// a .com and an Amazon server; the Fire TV asking it is not
+		// seen (a wired port switched in hardware).
 		{"unbound_resolves_for_unseen_clients", func(at func(int) time.Time) []*inspect.Packet {
 			return []*inspect.Packet{
-				udp(at(1), pihole, "192.168.1.53:52000", "205.251.242.103:53", qIter),
-				udp(at(20), router, "205.251.242.103:53", "192.168.1.53:52000", aIter),
+				udp(at(1), pihole, "192.168.1.53:52000", "198.41.0.4:53", qIter),
+				udp(at(20), router, "198.41.0.4:53", "192.168.1.53:52000", aIter),
+				udp(at(21), pihole, "192.168.1.53:52001", "192.5.6.30:53", qIter),
+				udp(at(40), router, "192.5.6.30:53", "192.168.1.53:52001", aIter),
+				udp(at(41), pihole, "192.168.1.53:52002", "205.251.242.103:53", qIter),
+				udp(at(60), router, "205.251.242.103:53", "192.168.1.53:52002", aIter),
 			}
 		}, []want{{pihole, true, false}}},
+		// Negative: datagrams "from" public resolvers without RD, to a
+		// client port of the Fire TV that asked nothing (sent from the
+		// LAN, or through a forwarded port), are not its lookups.
+		{"answers_without_rd_forged_to_the_fire_tv", func(at func(int) time.Time) []*inspect.Packet {
+			return []*inspect.Packet{
+				udp(at(0), fireTV, "192.168.1.30:41000", "192.168.1.1:53", q),
+				udp(at(20), router, "192.168.1.1:53", "192.168.1.30:41000", a),
+				udp(at(30), router, "8.8.8.8:53", "192.168.1.30:33333", aIter),
+				udp(at(31), router, "1.1.1.1:53", "192.168.1.30:33333", aIter),
+				udp(at(32), router, "9.9.9.9:53", "192.168.1.30:33333", aIter),
+			}
+		}, []want{{fireTV, false, true}}},
+		// Negative: resolvers that clear RD answering the Fire TV,
+		// which asked for recursion.
+		{"fire_tv_answered_without_rd", func(at func(int) time.Time) []*inspect.Packet {
+			return []*inspect.Packet{
+				udp(at(0), fireTV, "192.168.1.30:41000", "8.8.8.8:53", q),
+				udp(at(20), router, "8.8.8.8:53", "192.168.1.30:41000", aIter),
+				udp(at(21), fireTV, "192.168.1.30:41001", "1.1.1.1:53", q),
+				udp(at(40), router, "1.1.1.1:53", "192.168.1.30:41001", aIter),
+				udp(at(41), fireTV, "192.168.1.30:41002", "9.9.9.9:53", q),
+				udp(at(60), router, "9.9.9.9:53", "192.168.1.30:41002", aIter),
+			}
+		}, []want{{fireTV, false, true}}},
 		// Negative: the Fire TV asks the router, which answers it.
 		{"fire_tv_asks_the_router", func(at func(int) time.Time) []*inspect.Packet {
 			return []*inspect.Packet{

@@ -30,8 +30,9 @@ type Identity struct {
 	// DNSServer is set once the device was seen answering DNS for other
 	// hosts of the LAN (a Pi-hole, a NAS or a second router forwarding
 	// the household's lookups), or resolving names iteratively as a
-	// recursive resolver does: the names it resolves are theirs, and
-	// domains do not vote on what it is.
+	// recursive resolver does (asking servers across the internet
+	// without recursion): the names it resolves are theirs, and domains
+	// do not vote on what it is.
 	DNSServer bool `json:"dns_server,omitempty"`
 }
 

@@ -91,6 +91,9 @@ type Device struct {
 	hasSYN           bool
 	synVoted         bool
 	traffic          trafficCounts
+	// iterServers are the internet servers the device asked without
+	// recursion, until one more marks it (see askedIteratively).
+	iterServers [iterativeServers - 1]netip.Addr
 }
 
 // Address is one address of a device with when it was used.
@@ -470,6 +473,11 @@ func (inv *Inventory) merge(d, old *Device) {
 	if old.Identity.DNSServer {
 		d.markDNSServer() // before old's votes come: its domains go
 	}
+	for _, srv := range old.iterServers {
+		if srv.IsValid() {
+			d.askedIteratively(srv)
+		}
+	}
 	for _, v := range old.votes {
 		inv.addVote(d, v.field, v.value, v.ev)
 	}
@@ -615,14 +623,55 @@ func (inv *Inventory) File(ev *event.Event) *Device {
 		t = trustNone
 	}
 	if ev.Kind == event.KindDNSQuery && ev.Evidence["iterative"] == "yes" {
-		// A recursive resolver's lookups: its clients' names, even
-		// where the capture does not see it answer them.
-		d.markDNSServer()
+		inv.noteIterative(d, ev)
 	}
 	if !ev.IsFinding() && t != trustNone {
 		inv.learn(d, ev, t)
 	}
 	return d
+}
+
+// iterativeServers is how many internet servers a device must ask
+// without recursion to count as a recursive resolver. Resolving one name
+// iteratively asks a root, a TLD's and the name's own servers; a stub
+// clearing RD for an odd lookup (a diagnostic tool, a buggy SDK) asks
+// one, and a LAN server asked so says nothing of the internet's names.
+const iterativeServers = 3
+
+// noteIterative counts a lookup d asked without recursion (dns_query
+// evidence iterative=yes, which the DNS analyzer takes only from the
+// client's own query) towards marking it a DNS server: a recursive
+// resolver's lookups are its clients' names, even where the capture
+// does not see it answer them.
+func (inv *Inventory) noteIterative(d *Device, ev *event.Event) {
+	f := ev.Flow
+	if f == nil || f.Client.IP != ev.Device.IP {
+		return
+	}
+	srv, err := netip.ParseAddr(f.Server.IP)
+	if err != nil || inv.isLocal(srv.Unmap()) {
+		return
+	}
+	d.askedIteratively(srv.Unmap())
+}
+
+// askedIteratively records that d asked srv without recursion, and marks
+// d once it asked iterativeServers distinct servers so. The servers are
+// kept in a fixed array: no allocation, and nothing more once marked.
+func (d *Device) askedIteratively(srv netip.Addr) {
+	if d.Identity.DNSServer {
+		return
+	}
+	for i, a := range d.iterServers {
+		switch a {
+		case srv:
+			return
+		case netip.Addr{}:
+			d.iterServers[i] = srv
+			return
+		}
+	}
+	d.markDNSServer()
 }
 
 // trust is how far an event's content describes the device it is filed
