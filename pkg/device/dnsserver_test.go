@@ -38,6 +38,12 @@ func dnsReply(mac, src, dst string, kind inspect.Kind, flags uint8) *inspect.Pac
 	return p
 }
 
+// with returns p as f changes it.
+func with(p *inspect.Packet, f func(*inspect.Packet)) *inspect.Packet {
+	f(p)
+	return p
+}
+
 // TestDNSServerNotNamedByDomains: a device that answers DNS for other LAN
 // hosts, or resolves iteratively, looks up their names from its own
 // address. A NAS or a Pi-hole saying little of itself (its own evidence
@@ -93,6 +99,13 @@ func TestDNSServerNotNamedByDomains(t *testing.T) {
 		{
 			name: "no_link_layer", ip: "192.168.1.53", domains: household,
 			reply:  dnsReply("", "192.168.1.53", client, inspect.KindUDP, 0),
+			server: true, vendor: "", typ: TypeUnknown,
+		},
+		{
+			// BIND with query-source port 53 asking the forwarder: a LAN
+			// host it resolves for all the same.
+			name: "answers_a_resolver_bound_to_port_53", mac: piMAC, ip: "192.168.1.53", domains: household,
+			reply:  with(dnsReply(piMAC, "192.168.1.53", client, inspect.KindUDP, 0), func(p *inspect.Packet) { p.DstPort = 53 }),
 			server: true, vendor: "", typ: TypeUnknown,
 		},
 		{

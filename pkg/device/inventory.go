@@ -255,16 +255,15 @@ const portDNS = 53
 // answersLANHost reports whether p, from port 53, is a DNS server's
 // response to another host of the LAN: a UDP datagram or the first TCP
 // segment of a DNS message with the response bit set, to a LAN unicast
-// address other than its source, and not to port 53 (that may be a
-// query from a resolver bound to the port). A handshake or a reset is
-// not: a scan or the router's port audit gets those from any host
-// listening on the port, or not. It does not allocate.
+// address other than its source. A response to port 53 counts: it
+// answers a resolver bound to the port, a LAN host all the same. A
+// handshake or a reset is not: a scan or the router's port audit gets
+// those from any host listening on the port, or not. It does not
+// allocate.
 func (inv *Inventory) answersLANHost(p *inspect.Packet) bool {
 	const dnsFlags = 2 // offset of the QR bit's byte in a DNS header
 	msg := p.Payload
 	switch {
-	case p.DstPort == portDNS:
-		return false
 	case p.Kind == inspect.KindTCP:
 		if p.TCPFlags&inspect.TCPFlagRST != 0 || len(msg) < 2 {
 			return false
