@@ -6,12 +6,16 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/device/fingerprint"
 	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/inspect"
 )
 
 // response is the header of a DNS response (ID 0x1a2b, QR and RD set,
 // one question) and its question, "a.example A".
 var response = []byte{0x1a, 0x2b, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'a', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 1, 0, 1}
+
+// query is the query that response answers (QR clear).
+var query = []byte{0x1a, 0x2b, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'a', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 1, 0, 1}
 
 // Servers a recursive resolver asks for avs-alexa-eu.amazon.com: a
 // root server, a .com server, one of Amazon's.
@@ -21,19 +25,23 @@ const (
 	amazonServer = "205.251.242.103"
 )
 
+// fireTVMAC is the MAC of the Fire TV (192.168.1.30) the answers go to.
+const fireTVMAC = "f0:27:2d:00:00:30"
+
 // dnsReply is a packet from port 53 of src to a client port of dst,
-// carrying a DNS response unless it is a TCP handshake or reset.
+// carrying a DNS response unless it is a TCP handshake. With a link
+// layer (mac set) the frame goes to the Fire TV's MAC.
 func dnsReply(mac, src, dst string, kind inspect.Kind, flags uint8) *inspect.Packet {
 	p := &inspect.Packet{Timestamp: t0, Kind: kind, Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst),
 		SrcPort: 53, DstPort: 41000, TCPFlags: flags, Length: 120}
 	switch {
 	case kind == inspect.KindUDP:
 		p.Payload = response
-	case flags&(inspect.TCPFlagSYN|inspect.TCPFlagRST) == 0:
+	case flags&inspect.TCPFlagSYN == 0:
 		p.Payload = append([]byte{0, byte(len(response))}, response...)
 	}
 	if mac != "" {
-		p.HasMAC, p.SrcMAC = true, mustMAC(mac)
+		p.HasMAC, p.SrcMAC, p.DstMAC = true, mustMAC(mac), mustMAC(fireTVMAC)
 	}
 	return p
 }
@@ -44,14 +52,23 @@ func with(p *inspect.Packet, f func(*inspect.Packet)) *inspect.Packet {
 	return p
 }
 
+// onTheLink is lan as the pipeline's engine says it: multicast and
+// broadcast addresses never leave the link either.
+func onTheLink(a netip.Addr) bool {
+	return lan(a) || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255})
+}
+
 // TestDNSServerNotNamedByDomains: a device that answers DNS for other LAN
 // hosts, or resolves iteratively, looks up their names from its own
 // address. A NAS or a Pi-hole saying little of itself (its own evidence
 // below what caps domain votes) was named after the Fire TV, the Samsung
 // TV and the Alexa speaker whose names it resolved. Its own evidence
-// still names it; a device resolving its own names, and one whose port
-// 53 only resets or completes a scan's handshake, are still named by
-// their domains.
+// still names it. Still named by their domains: a device resolving its
+// own names, or asking one internet server, or LAN servers, without
+// recursion; and one sending from port 53 a handshake, a reset (data
+// and all), a query, an answer to itself, to the internet, to a
+// multicast group or to a subnet's broadcast address (by its MAC, or
+// without one, by no device holding the address).
 func TestDNSServerNotNamedByDomains(t *testing.T) {
 	// The household's lookups, as a forwarder sends them upstream.
 	household := []string{"avs-alexa-eu.amazon.com", "log-ingestion.samsungacr.com", "api.roku.com", "a2.tuyaeu.com"}
@@ -102,6 +119,12 @@ func TestDNSServerNotNamedByDomains(t *testing.T) {
 			server: true, vendor: "", typ: TypeUnknown,
 		},
 		{
+			// A Linux cooked capture keeps the sender's MAC only.
+			name: "cooked_capture", mac: piMAC, ip: "192.168.1.53", domains: household,
+			reply:  with(dnsReply(piMAC, "192.168.1.53", client, inspect.KindUDP, 0), func(p *inspect.Packet) { p.DstMAC = hwaddr.MAC{} }),
+			server: true, vendor: "", typ: TypeUnknown,
+		},
+		{
 			// BIND with query-source port 53 asking the forwarder: a LAN
 			// host it resolves for all the same.
 			name: "answers_a_resolver_bound_to_port_53", mac: piMAC, ip: "192.168.1.53", domains: household,
@@ -145,10 +168,60 @@ func TestDNSServerNotNamedByDomains(t *testing.T) {
 			vendor:    "Tuya", typ: "plug", fromDomains: true,
 		},
 		{
+			// A reset may carry data (RFC 9293 3.5.3); the connection
+			// ends with it, and what it carries answers nobody.
 			name: "tuya_plug_resets_a_probe_of_port_53", mac: "24:0a:c4:12:34:56", ip: "192.168.1.61",
 			dhcp: event.Evidence{"prl": "1,3,28,6"}, domains: []string{"a2.tuyaeu.com"},
 			reply:  dnsReply("24:0a:c4:12:34:56", "192.168.1.61", client, inspect.KindTCP, inspect.TCPFlagRST|inspect.TCPFlagACK),
 			vendor: "Tuya", typ: "plug", fromDomains: true,
+		},
+		{
+			// A resolver bound to port 53 asking an upstream on another
+			// port (unbound on 5335) sends a query, not an answer.
+			name: "query_from_port_53", mac: "24:0a:c4:12:34:56", ip: "192.168.1.61",
+			dhcp: event.Evidence{"prl": "1,3,28,6"}, domains: []string{"a2.tuyaeu.com"},
+			reply: with(dnsReply("24:0a:c4:12:34:56", "192.168.1.61", client, inspect.KindUDP, 0), func(p *inspect.Packet) {
+				p.DstPort, p.Payload = 5335, query
+			}),
+			vendor: "Tuya", typ: "plug", fromDomains: true,
+		},
+		{
+			name: "answer_to_its_own_address", mac: "24:0a:c4:12:34:56", ip: "192.168.1.61",
+			dhcp: event.Evidence{"prl": "1,3,28,6"}, domains: []string{"a2.tuyaeu.com"},
+			reply: with(dnsReply("24:0a:c4:12:34:56", "192.168.1.61", "192.168.1.61", inspect.KindUDP, 0), func(p *inspect.Packet) {
+				p.DstMAC = p.SrcMAC
+			}),
+			vendor: "Tuya", typ: "plug", fromDomains: true,
+		},
+		{
+			// An access point converting multicast to unicast frames
+			// for its Wi-Fi clients: a group's address, a host's MAC.
+			name: "answer_to_a_multicast_group_in_a_unicast_frame", mac: "24:0a:c4:12:34:56", ip: "192.168.1.61",
+			dhcp: event.Evidence{"prl": "1,3,28,6"}, domains: []string{"a2.tuyaeu.com"},
+			reply:  dnsReply("24:0a:c4:12:34:56", "192.168.1.61", "224.0.0.251", inspect.KindUDP, 0),
+			vendor: "Tuya", typ: "plug", fromDomains: true,
+		},
+		{
+			name: "answer_to_the_subnet_broadcast", mac: "24:0a:c4:12:34:56", ip: "192.168.1.61",
+			dhcp: event.Evidence{"prl": "1,3,28,6"}, domains: []string{"a2.tuyaeu.com"},
+			reply: with(dnsReply("24:0a:c4:12:34:56", "192.168.1.61", "192.168.1.255", inspect.KindUDP, 0), func(p *inspect.Packet) {
+				p.DstMAC = mustMAC("ff:ff:ff:ff:ff:ff")
+			}),
+			vendor: "Tuya", typ: "plug", fromDomains: true,
+		},
+		{
+			name: "answer_to_the_subnet_broadcast_in_a_cooked_capture", mac: "24:0a:c4:12:34:56", ip: "192.168.1.61",
+			dhcp: event.Evidence{"prl": "1,3,28,6"}, domains: []string{"a2.tuyaeu.com"},
+			reply: with(dnsReply("24:0a:c4:12:34:56", "192.168.1.61", "192.168.1.255", inspect.KindUDP, 0), func(p *inspect.Packet) {
+				p.DstMAC = hwaddr.MAC{}
+			}),
+			vendor: "Tuya", typ: "plug", fromDomains: true,
+		},
+		{
+			name: "answer_to_the_subnet_broadcast_without_a_link_layer", ip: "192.168.1.61",
+			domains: []string{"a2.tuyaeu.com"},
+			reply:   dnsReply("", "192.168.1.61", "192.168.1.255", inspect.KindUDP, 0),
+			vendor:  "Tuya", typ: "plug", fromDomains: true,
 		},
 		{
 			// Its open port answers a scan's SYN: nothing says it
@@ -169,7 +242,9 @@ func TestDNSServerNotNamedByDomains(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			inv := newInv()
+			inv := NewInventory(64, onTheLink)
+			// The Fire TV is known by its address.
+			inv.Emit(obs("", client, event.KindDNSQuery, event.Evidence{"name": "avs-alexa-eu.amazon.com", "qtype": "A"}))
 			if tt.dhcp != nil {
 				inv.Emit(dhcp(tt.mac, tt.dhcp))
 			}
@@ -257,7 +332,7 @@ func TestDNSServerMergedAddressDevice(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			inv := newInv()
 			// The Fire TV the answer goes to.
-			inv.Emit(obs("f0:27:2d:00:00:30", "192.168.1.30", event.KindDHCP, event.Evidence{"hostname": "firetv"}))
+			inv.Emit(obs(fireTVMAC, "192.168.1.30", event.KindDHCP, event.Evidence{"hostname": "firetv"}))
 			for _, step := range tt.before {
 				step(inv)
 			}
@@ -278,10 +353,17 @@ func TestDNSServerMergedAddressDevice(t *testing.T) {
 }
 
 func TestObserveDNSAnswerAllocatesNothing(t *testing.T) {
-	inv := newInv()
-	p := dnsReply("da:a1:19:00:00:53", "192.168.1.53", "192.168.1.30", inspect.KindUDP, 0)
-	inv.ObservePacket(p)
-	if n := testing.AllocsPerRun(1000, func() { inv.ObservePacket(p) }); n != 0 {
-		t.Fatalf("ObservePacket allocates %v times for a known DNS server's answer", n)
+	for _, mac := range []string{"da:a1:19:00:00:53", ""} {
+		inv := newInv()
+		inv.Emit(obs("", "192.168.1.30", event.KindDNSQuery, event.Evidence{"name": "avs-alexa-eu.amazon.com"}))
+		inv.Emit(obs(mac, "192.168.1.53", event.KindDNSQuery, event.Evidence{"name": "api.roku.com"}))
+		p := dnsReply(mac, "192.168.1.53", "192.168.1.30", inspect.KindUDP, 0)
+		inv.ObservePacket(p)
+		if n := testing.AllocsPerRun(1000, func() { inv.ObservePacket(p) }); n != 0 {
+			t.Errorf("mac %q: ObservePacket allocates %v times for a known DNS server's answer", mac, n)
+		}
+		if k, ok := inv.byIP[netip.MustParseAddr("192.168.1.53")]; !ok || !inv.devices[k].Identity.DNSServer {
+			t.Errorf("mac %q: the answer marked no DNS server", mac)
+		}
 	}
 }

@@ -209,7 +209,12 @@ func (inv *Inventory) isRouted(mac hwaddr.MAC, addr netip.Addr) bool {
 }
 
 // ObservePacket implements inspect.PacketObserver: a LAN source address
-// with a MAC makes or refreshes a device. Known devices cost no
+// with a MAC makes or refreshes a device, and its first SYN gives its
+// stack's signature. A device's DNS response to another LAN host marks
+// it a DNS server (see answersLANHost). A capture without a link layer
+// makes no device from packets (events make them, by address); its
+// packets from port 53 are read for such a response, which marks the
+// device known by the source address. Known devices cost no
 // allocation.
 func (inv *Inventory) ObservePacket(p *inspect.Packet) {
 	switch {
@@ -253,13 +258,21 @@ func (inv *Inventory) ObservePacket(p *inspect.Packet) {
 const portDNS = 53
 
 // answersLANHost reports whether p, from port 53, is a DNS server's
-// response to another host of the LAN: a UDP datagram or the first TCP
-// segment of a DNS message with the response bit set, to a LAN unicast
-// address other than its source. A response to port 53 counts: it
-// answers a resolver bound to the port, a LAN host all the same. A
-// handshake or a reset is not: a scan or the router's port audit gets
-// those from any host listening on the port, or not. It does not
-// allocate.
+// response to another host of the LAN: a UDP datagram, or a TCP segment
+// whose data starts as a DNS message does (a length, then a header),
+// with the response bit set, to a LAN unicast address other than its
+// source. The packet path keeps no stream state, so a later segment of a
+// long answer whose bytes read so counts too: it is still the server's
+// answer. A response to port 53 counts: it answers a resolver bound to
+// the port, a LAN host all the same. A handshake or a reset is not one:
+// a scan or the router's port audit gets those from any host listening
+// on the port, or not, and a reset's data are no answer. Nor is a
+// broadcast: the prefix length is not known here, so a subnet's
+// broadcast address (192.168.1.255) reads as a host's; a frame to a
+// group MAC (ff:ff:ff:ff:ff:ff, a multicast's) is not to a host, and
+// where the packet names no destination MAC (no link layer, a Linux
+// cooked capture) the address must be one a device is known by. It
+// does not allocate.
 func (inv *Inventory) answersLANHost(p *inspect.Packet) bool {
 	const dnsFlags = 2 // offset of the QR bit's byte in a DNS header
 	msg := p.Payload
@@ -275,7 +288,14 @@ func (inv *Inventory) answersLANHost(p *inspect.Packet) bool {
 	if len(msg) < 12 || msg[dnsFlags]&0x80 == 0 {
 		return false
 	}
-	return p.Dst.IsValid() && p.Dst != p.Src && !p.Dst.IsMulticast() && inv.isLocal(p.Dst)
+	if !p.Dst.IsValid() || p.Dst == p.Src || p.Dst.IsMulticast() || !inv.isLocal(p.Dst) {
+		return false
+	}
+	if !p.DstMAC.IsZero() {
+		return !p.DstMAC.IsMulticast()
+	}
+	_, known := inv.byIP[p.Dst.Unmap()]
+	return known
 }
 
 // observeSYN keeps the first SYN's stack signature and counts connections
