@@ -1,6 +1,7 @@
 package device
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -296,7 +297,8 @@ func TestDNSServerNotNamedByDomains(t *testing.T) {
 
 // TestDNSServerMergedAddressDevice: what a capture told of an address
 // before its MAC was known goes with it to the MAC's device: its
-// answering DNS for others, and the servers it asked without recursion,
+// answering DNS for others, its own evidence however many domain votes
+// the MAC's device held, and the servers it asked without recursion,
 // which count with those it asks later.
 func TestDNSServerMergedAddressDevice(t *testing.T) {
 	const ip = "192.168.1.53"
@@ -312,21 +314,39 @@ func TestDNSServerMergedAddressDevice(t *testing.T) {
 		}
 	}
 	answer := func(inv *Inventory) { inv.ObservePacket(dnsReply("", ip, "192.168.1.30", inspect.KindUDP, 0)) }
+	// The address's own word: udhcpc's vendor class names Linux.
+	udhcp := func(inv *Inventory) {
+		inv.Emit(obs("", ip, event.KindDHCP, event.Evidence{"vendor_class": "udhcp 1.36.1"}))
+	}
+	// The MAC's device, known by another address, full of the
+	// household's domain votes.
+	fullOfDomains := func(inv *Inventory) {
+		d := inv.get(Key{MAC: m}, t0)
+		for i := range maxVotes {
+			inv.addVote(d, fieldVendor, fmt.Sprintf("Vendor %d", i), Evidence{Signal: string(fingerprint.SigDomain),
+				Source: string(event.KindDNSQuery), Value: fmt.Sprintf("api.vendor%d.example", i), Rule: fmt.Sprintf("domain-%d", i), Weight: 0.2, Time: t0})
+		}
+	}
 	tests := []struct {
 		name          string
 		before, after []func(*Inventory)
 		server        bool
+		os            string
 	}{
 		{"answered_the_lan_before_its_mac",
 			[]func(*Inventory){lookup("", "avs-alexa-eu.amazon.com", ""), answer},
-			[]func(*Inventory){lookup(m.String(), "log-ingestion.samsungacr.com", "")}, true},
+			[]func(*Inventory){lookup(m.String(), "log-ingestion.samsungacr.com", "")}, true, ""},
+		// The mark comes before the address's votes: the MAC's domain
+		// votes leave room for them (maxVotes).
+		{"answered_the_lan_beside_a_mac_full_of_domains",
+			[]func(*Inventory){fullOfDomains, udhcp, answer}, nil, true, "Linux"},
 		{"asked_servers_without_recursion_before_and_after_its_mac",
 			[]func(*Inventory){lookup("", "avs-alexa-eu.amazon.com", rootServer), lookup("", "avs-alexa-eu.amazon.com", comServer)},
-			[]func(*Inventory){lookup(m.String(), "avs-alexa-eu.amazon.com", amazonServer)}, true},
+			[]func(*Inventory){lookup(m.String(), "avs-alexa-eu.amazon.com", amazonServer)}, true, ""},
 		// Negative: two servers, one of them asked again.
 		{"asked_two_servers_without_recursion",
 			[]func(*Inventory){lookup("", "avs-alexa-eu.amazon.com", rootServer), lookup("", "avs-alexa-eu.amazon.com", comServer)},
-			[]func(*Inventory){lookup(m.String(), "avs-alexa-eu.amazon.com", rootServer)}, false},
+			[]func(*Inventory){lookup(m.String(), "avs-alexa-eu.amazon.com", rootServer)}, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -347,6 +367,9 @@ func TestDNSServerMergedAddressDevice(t *testing.T) {
 			}
 			if tt.server && (id.Vendor.Value != "" || id.Type.Value != TypeUnknown) {
 				t.Errorf("vendor %q, type %q: want a DNS server named by nothing", id.Vendor.Value, id.Type.Value)
+			}
+			if id.OS.Value != tt.os {
+				t.Errorf("os %q, want %q", id.OS.Value, tt.os)
 			}
 		})
 	}
