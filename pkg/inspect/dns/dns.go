@@ -27,10 +27,11 @@
 // describe other devices and are ignored. A response naming several hosts
 // (a Bonjour Sleep Proxy answering for a sleeping Mac beside its own
 // records, an mDNS reflector packing relayed records with its own) is
-// split by host, at most 4: when a host's address record is the sender's
-// address, only such hosts are reported, else one event per host with
-// address records, for the device layer to check against the sender's
-// addresses; records tied to no one host are left out. Evidence keys:
+// split by host, at most 4, those with an address record of the
+// sender's address first: when there are such hosts, only they are
+// reported, else one event per host with address records, for the
+// device layer to check against the sender's addresses; records tied to
+// no one host are left out. Evidence keys:
 //
 //	hostname   the host name of A/AAAA records (else of an SRV target or
 //	           a reverse-lookup PTR target) under .local, without ".local"

@@ -47,7 +47,8 @@ func (a *analyzer) mdnsMessage(f *inspect.Flow, dir inspect.Dir, b []byte) {
 		return
 	}
 	// The sender's address: the records of a host that has it are the
-	// sender's own.
+	// sender's own. Its hosts go into the table first, so that a
+	// response naming more hosts than the table holds keeps them.
 	sender := f.Client().Addr()
 	if dir == inspect.ToClient {
 		sender = f.Server().Addr()
@@ -56,7 +57,13 @@ func (a *analyzer) mdnsMessage(f *inspect.Flow, dir inspect.Dir, b []byte) {
 	var rec record
 	for r.next(&rec) {
 		if a.fromSender(&rec) {
-			hosts.link(b, &rec, sender.Unmap(), &a.name)
+			hosts.own(&rec, sender.Unmap())
+		}
+	}
+	r.init(b, h)
+	for r.next(&rec) {
+		if a.fromSender(&rec) {
+			hosts.link(b, &rec, &a.name)
 		}
 	}
 	var evs [maxHosts]mdnsEvidence
@@ -118,18 +125,27 @@ type instanceHost struct {
 	host int // -1: SRV records tie it to two hosts
 }
 
+// own adds the host of an address record carrying the sender's address,
+// as the sender's.
+func (t *hostTable) own(rec *record, sender netip.Addr) {
+	addr, ok := recordAddr(rec)
+	if !ok || addr.Unmap() != sender {
+		return
+	}
+	if host, ok := localHost(rec.owner); ok {
+		if i := t.host(foldKey(host), true); i >= 0 {
+			t.sender[i], t.anyOwn = true, true
+		}
+	}
+}
+
 // link records the host a record names, and the host of a service
 // instance.
-func (t *hostTable) link(msg []byte, rec *record, sender netip.Addr, scratch *[maxName]byte) {
+func (t *hostTable) link(msg []byte, rec *record, scratch *[maxName]byte) {
 	switch rec.typ {
 	case typeA, typeAAAA:
-		host, ok := localHost(rec.owner)
-		if !ok {
-			return
-		}
-		i := t.host(foldKey(host), true)
-		if addr, ok := recordAddr(rec); ok && i >= 0 && addr.Unmap() == sender {
-			t.sender[i], t.anyOwn = true, true
+		if host, ok := localHost(rec.owner); ok {
+			t.host(foldKey(host), true)
 		}
 	case typeSRV:
 		if len(rec.rdata) <= 6 {

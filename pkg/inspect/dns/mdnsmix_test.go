@@ -73,6 +73,22 @@ var (
 	}
 )
 
+// relayed are the records of six hosts an mDNS reflector relays, none
+// of them the sender: relayed[i] is host-i (192.168.1.10i) with an
+// _ipp._tcp instance.
+var relayed = func() [][]string {
+	var out [][]string
+	for i := 1; i <= 6; i++ {
+		n := string(rune('0' + i))
+		out = append(out, []string{
+			`Printer\ ` + n + `._ipp._tcp.local. 120 IN SRV 0 0 631 host-` + n + `.local.`,
+			`Printer\ ` + n + `._ipp._tcp.local. 4500 IN TXT "ty=Printer ` + n + `"`,
+			`host-` + n + `.local. 120 IN A 192.168.1.10` + n,
+		})
+	}
+	return out
+}()
+
 func cat(parts ...[]string) []string {
 	var out []string
 	for _, p := range parts {
@@ -114,6 +130,57 @@ func TestMDNSMixedAnnouncement(t *testing.T) {
 			cat(appleTVAnswers, sleepingMacAnswers), sleepingMacAddrs,
 			[]want{{event.KindMDNS, "192.168.1.10", map[string]string{"hostname": "Bobs-MacBook-Pro",
 				"addresses": "192.168.1.20,fe80::8a66:5aff:fe11:2220", "instance": "Bob...s MacBook Pro", "services": "_device-info._tcp,_smb._tcp", "txt_model": "MacBookPro18,3"}}}},
+		// The sender's host fifth of six: it is looked for first, and
+		// the table's four places do not leave it out.
+		{"sender_fifth_of_six_hosts", "192.168.1.2:5353",
+			cat(relayed[0], relayed[1], relayed[2], relayed[3], []string{piExtra[0], piExtra[4]}, relayed[4]), nil,
+			[]want{{event.KindMDNS, "192.168.1.2", map[string]string{"hostname": "raspberrypi", "addresses": "192.168.1.2",
+				"services": "_ssh._tcp", "-txt_ty": ""}}}},
+		// Six hosts, none the sender: the first four are reported, for
+		// the device layer to check.
+		{"more_hosts_than_the_table_holds", "192.168.1.2:5353", cat(relayed...), nil,
+			[]want{
+				{event.KindMDNS, "192.168.1.2", map[string]string{"hostname": "host-1", "txt_ty": "Printer 1"}},
+				{event.KindMDNS, "192.168.1.2", map[string]string{"hostname": "host-2", "txt_ty": "Printer 2"}},
+				{event.KindMDNS, "192.168.1.2", map[string]string{"hostname": "host-3", "txt_ty": "Printer 3"}},
+				{event.KindMDNS, "192.168.1.2", map[string]string{"hostname": "host-4", "txt_ty": "Printer 4"}},
+			}},
+		// The Mac's file sharing has the Apple TV's instance name:
+		// records of instances by that name (its _device-info TXT
+		// record) may be either's, and go to neither.
+		{"instance_name_of_two_hosts", "192.168.1.10:5353",
+			[]string{
+				appleTVAnswers[1],
+				`Living\ Room._smb._tcp.local. 120 IN SRV 0 0 445 Bobs-MacBook-Pro.local.`,
+				`Living\ Room._device-info._tcp.local. 4500 IN TXT "model=MacBookPro18,3" "osxvers=23"`,
+			}, cat(appleTVAddrs, sleepingMacAddrs),
+			[]want{{event.KindMDNS, "192.168.1.10", map[string]string{"hostname": "Living-Room",
+				"addresses": "192.168.1.10,fe80::1c2b:3aff:fe4d:5e10", "-txt_model": "", "-txt_osxvers": "", "-services": ""}}}},
+		// A service PTR joins its instance's host, by the instance's
+		// name, even where the response carries no SRV record of that
+		// service.
+		{"instance_ptr_without_its_srv", "192.168.1.10:5353",
+			cat(appleTVAnswers, []string{`_companion-link._tcp.local. 4500 IN PTR Living\ Room._companion-link._tcp.local.`},
+				sleepingMacAnswers), cat(appleTVAddrs, sleepingMacAddrs),
+			[]want{{event.KindMDNS, "192.168.1.10", map[string]string{"hostname": "Living-Room",
+				"services": "_airplay._tcp,_companion-link._tcp,_device-info._tcp"}}}},
+		// A reverse-lookup PTR names a host: the reflector relays the
+		// printer's beside its own records, and the response is split
+		// (the service type enumeration, anyone's, is left out).
+		{"reverse_ptr_of_another_host", "192.168.1.2:5353",
+			[]string{piAnswers[0], piAnswers[1], `40.1.168.192.in-addr.arpa. 120 IN PTR HP-LaserJet-M404.local.`},
+			[]string{piExtra[0], piExtra[4]},
+			[]want{{event.KindMDNS, "192.168.1.2", map[string]string{"hostname": "raspberrypi", "services": "_ssh._tcp"}}}},
+		// A service PTR names an instance; one pointing at a host name
+		// (a buggy responder) names no second host, and the response
+		// is the sender's whole.
+		{"service_ptr_to_a_host_name", "192.168.1.2:5353",
+			[]string{
+				`_services._dns-sd._udp.local. 4500 IN PTR _ssh._tcp.local.`,
+				`_services._dns-sd._udp.local. 4500 IN PTR _http._tcp.local.`,
+				`_http._tcp.local. 4500 IN PTR raspberrypi-web.local.`,
+			}, []string{piExtra[0], piExtra[4]},
+			[]want{{event.KindMDNS, "192.168.1.2", map[string]string{"hostname": "raspberrypi", "services": "_http._tcp,_ssh._tcp"}}}},
 		// Negative cases: one host's records, reported whole.
 		{"apple_tv_alone", "192.168.1.10:5353", appleTVAnswers, appleTVAddrs,
 			[]want{{event.KindMDNS, "192.168.1.10", appleTV}}},
