@@ -43,6 +43,12 @@
 //	txt_<key>  TXT values of the keys md, model, fv, ty, manufacturer,
 //	           usb_mfg, usb_mdl, vendor, fn, ve, version, osxvers, am
 //	           (key in lower case, value printable ASCII, at most 64 bytes)
+//	several_hosts  "yes" on each host's event of a response split by host
+//	           where no host has the sender's address: a Thread border
+//	           router (a HomePod) relays its accessories' records, by
+//	           their addresses on the mesh's prefix. The device layer
+//	           then takes a host as the sender's only by an address the
+//	           sender used
 //	queried_services  for a query: the service types it browses for
 //
 // Allocation: messages are read in place by the package's own wire reader

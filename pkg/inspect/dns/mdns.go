@@ -81,9 +81,18 @@ func (a *analyzer) mdnsMessage(f *inspect.Flow, dir inspect.Dir, b []byte) {
 		evs[g].add(b, &rec, &a.name)
 	}
 	for g := range max(hosts.n, 1) {
-		if hosts.n <= 1 || hosts.reported(g, len(evs[g].addresses) > 0) {
-			a.report(f, dir, evs[g].evidence(), "mDNS announcement")
+		if hosts.n > 1 && !hosts.reported(g, len(evs[g].addresses) > 0) {
+			continue
 		}
+		ev := evs[g].evidence()
+		if hosts.n > 1 && !hosts.anyOwn {
+			// No host has the sender's address: a Thread border
+			// router (a HomePod) relays accessories' records by
+			// their addresses on the mesh's prefix, which nothing
+			// says are not the sender's.
+			ev["several_hosts"] = "yes"
+		}
+		a.report(f, dir, ev, "mDNS announcement")
 	}
 }
 

@@ -106,7 +106,8 @@ func cat(parts ...[]string) []string {
 // host is reported whole, as before.
 func TestMDNSMixedAnnouncement(t *testing.T) {
 	appleTV := map[string]string{"hostname": "Living-Room", "addresses": "192.168.1.10,fe80::1c2b:3aff:fe4d:5e10",
-		"services": "_airplay._tcp,_device-info._tcp", "instance": "Living Room", "txt_model": "AppleTV11,1", "-txt_osxvers": ""}
+		"services": "_airplay._tcp,_device-info._tcp", "instance": "Living Room", "txt_model": "AppleTV11,1", "-txt_osxvers": "",
+		"-several_hosts": ""}
 	tests := []struct {
 		name          string
 		sender        string
@@ -129,21 +130,23 @@ func TestMDNSMixedAnnouncement(t *testing.T) {
 		{"own_records_without_addresses", "192.168.1.10:5353",
 			cat(appleTVAnswers, sleepingMacAnswers), sleepingMacAddrs,
 			[]want{{event.KindMDNS, "192.168.1.10", map[string]string{"hostname": "Bobs-MacBook-Pro",
-				"addresses": "192.168.1.20,fe80::8a66:5aff:fe11:2220", "instance": "Bob...s MacBook Pro", "services": "_device-info._tcp,_smb._tcp", "txt_model": "MacBookPro18,3"}}}},
+				"addresses": "192.168.1.20,fe80::8a66:5aff:fe11:2220", "instance": "Bob...s MacBook Pro", "services": "_device-info._tcp,_smb._tcp", "txt_model": "MacBookPro18,3",
+				"several_hosts": "yes"}}}},
 		// The sender's host fifth of six: it is looked for first, and
 		// the table's four places do not leave it out.
 		{"sender_fifth_of_six_hosts", "192.168.1.2:5353",
 			cat(relayed[0], relayed[1], relayed[2], relayed[3], []string{piExtra[0], piExtra[4]}, relayed[4]), nil,
 			[]want{{event.KindMDNS, "192.168.1.2", map[string]string{"hostname": "raspberrypi", "addresses": "192.168.1.2",
-				"services": "_ssh._tcp", "-txt_ty": ""}}}},
+				"services": "_ssh._tcp", "-txt_ty": "", "-several_hosts": ""}}}},
 		// Six hosts, none the sender: the first four are reported, for
-		// the device layer to check.
+		// the device layer to check, each saying it shared the
+		// response.
 		{"more_hosts_than_the_table_holds", "192.168.1.2:5353", cat(relayed...), nil,
 			[]want{
-				{event.KindMDNS, "192.168.1.2", map[string]string{"hostname": "host-1", "txt_ty": "Printer 1"}},
-				{event.KindMDNS, "192.168.1.2", map[string]string{"hostname": "host-2", "txt_ty": "Printer 2"}},
-				{event.KindMDNS, "192.168.1.2", map[string]string{"hostname": "host-3", "txt_ty": "Printer 3"}},
-				{event.KindMDNS, "192.168.1.2", map[string]string{"hostname": "host-4", "txt_ty": "Printer 4"}},
+				{event.KindMDNS, "192.168.1.2", map[string]string{"hostname": "host-1", "txt_ty": "Printer 1", "several_hosts": "yes"}},
+				{event.KindMDNS, "192.168.1.2", map[string]string{"hostname": "host-2", "txt_ty": "Printer 2", "several_hosts": "yes"}},
+				{event.KindMDNS, "192.168.1.2", map[string]string{"hostname": "host-3", "txt_ty": "Printer 3", "several_hosts": "yes"}},
+				{event.KindMDNS, "192.168.1.2", map[string]string{"hostname": "host-4", "txt_ty": "Printer 4", "several_hosts": "yes"}},
 			}},
 		// The Mac's file sharing has the Apple TV's instance name:
 		// records of instances by that name (its _device-info TXT
