@@ -277,7 +277,9 @@ func TestESPFirmwareOS(t *testing.T) {
 // TestMDNSOfAnotherAddress: an announcement is the sender's own when its
 // address records name one of the sender's addresses, or none at all;
 // one naming only other addresses relays another host's records (an
-// access point reflecting mDNS), which say nothing about the sender.
+// access point reflecting mDNS), which say nothing about the sender. A
+// host of a response naming several is the sender's only by an address
+// the sender used.
 func TestMDNSOfAnotherAddress(t *testing.T) {
 	printer := event.Evidence{"hostname": "HP-LaserJet-M404", "services": "_ipp._tcp,_pdl-datastream._tcp",
 		"txt_ty": "HP LaserJet Pro M404dn", "txt_usb_mfg": "HP"}
@@ -287,6 +289,10 @@ func TestMDNSOfAnotherAddress(t *testing.T) {
 			out["addresses"] = addrs
 		}
 		return out
+	}
+	several := func(ev event.Evidence) event.Evidence {
+		ev["several_hosts"] = "yes"
+		return ev
 	}
 	tests := []struct {
 		name  string
@@ -311,6 +317,12 @@ func TestMDNSOfAnotherAddress(t *testing.T) {
 		{"another_ipv4_beside_unknown_ipv6", "", "192.168.1.2", with(printer, "192.168.1.40,2001:db8::41"), false},
 		{"held_by_another_beside_unknown_ipv6", "", "2001:db8::2", with(printer, "2001:db8::40,2001:db8::41"), false},
 		{"its_own_beside_unknown_ipv6", "", "192.168.1.40", with(printer, "192.168.1.40,2001:db8::41"), true},
+		// One host of a response naming several, none by the address
+		// it came from (a Thread border router's accessories): only
+		// an address the sender used makes it the sender's.
+		{"one_of_several_by_its_other_address", "192.168.1.40", "fe80::1234", several(with(printer, "192.168.1.40,fe80::99")), true},
+		{"one_of_several_by_an_unknown_ula", "", "192.168.1.2", several(with(printer, "fd5a:1b2c:3d4e:1::41")), false},
+		{"one_of_several_without_address_records", "", "192.168.1.40", several(with(printer, "")), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

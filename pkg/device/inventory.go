@@ -638,7 +638,7 @@ func (inv *Inventory) File(ev *event.Event) *Device {
 	if ev.Kind == event.KindWeakTLS {
 		d.noteWeakSuite(ev)
 	}
-	if ev.Kind == event.KindMDNS && !inv.announcedBy(d, ev.Evidence["addresses"]) {
+	if ev.Kind == event.KindMDNS && !inv.announcedBy(d, ev.Evidence["addresses"], ev.Evidence["several_hosts"] == "yes") {
 		t = trustNone
 	}
 	if ev.Kind == event.KindDNSQuery && ev.Evidence["iterative"] == "yes" {
@@ -779,11 +779,16 @@ func (d *Device) noteWeakSuite(ev *event.Event) {
 // global IPv6 addresses). One address of d's makes the host d, whatever
 // the others (an address just moved to d); one of someone else's makes
 // it another host, whatever unknown global IPv6 addresses it has beside.
-func (inv *Inventory) announcedBy(d *Device, addrs string) bool {
+// severalHosts: the announcement is one host of several, none with the
+// address d sent it from; then only an address of d's makes it d's. A
+// Thread border router (a HomePod) relays its accessories' records with
+// their addresses on the mesh's prefix, which nothing above contradicts:
+// it was named after the Eve sensor it relayed.
+func (inv *Inventory) announcedBy(d *Device, addrs string, severalHosts bool) bool {
 	if addrs == "" {
-		return true
+		return !severalHosts
 	}
-	other := false
+	other := severalHosts
 	for s := range strings.SplitSeq(addrs, ",") {
 		a, err := netip.ParseAddr(s)
 		if err != nil {

@@ -171,3 +171,68 @@ func TestMixedMDNSAnnouncementIdentity(t *testing.T) {
 		})
 	}
 }
+
+// TestBorderRouterRelaysAccessories: a HomePod serving as a Thread border
+// router announces its accessories' records, each host with its address
+// on the mesh's ULA prefix, in a response of its own over IPv4. Split by
+// host, none with the sender's address, they gave the HomePod the
+// accessories' host names and the Eve sensor's model. Only a host with
+// an address the HomePod used is its own; a response naming one host is
+// judged as before.
+func TestBorderRouterRelaysAccessories(t *testing.T) {
+	const (
+		ipv4 = "192.168.1.15"
+		ula  = "fd5a:1b2c:3d4e:0:1c2b:3aff:fe4d:5e15" // the HomePod's own
+	)
+	homePod := hwaddr.MAC{0x28, 0xcf, 0xda, 0, 0, 0x15} // Apple
+	own := []string{
+		`Living\ Room._airplay._tcp.local. 120 IN SRV 0 0 7000 Living-Room-HomePod.local.`,
+		`Living\ Room._airplay._tcp.local. 4500 IN TXT "model=AudioAccessory5,1"`,
+		`Living-Room-HomePod.local. 120 IN AAAA ` + ula,
+	}
+	accessories := []string{
+		`Eve\ Motion\ 1A2B._hap._udp.local. 120 IN SRV 0 0 5683 EveMotion.local.`,
+		`Eve\ Motion\ 1A2B._hap._udp.local. 4500 IN TXT "md=Eve Motion" "ci=10"`,
+		`EveMotion.local. 120 IN AAAA fd5a:1b2c:3d4e:1:8c4f:2a11:7e3b:9d01`,
+		`Nanoleaf\ A1._hap._udp.local. 120 IN SRV 0 0 5683 Nanoleaf-A1.local.`,
+		`Nanoleaf\ A1._hap._udp.local. 4500 IN TXT "md=NL42" "ci=5"`,
+		`Nanoleaf-A1.local. 120 IN AAAA fd5a:1b2c:3d4e:1:4411:22ff:fe33:4455`,
+	}
+	tests := []struct {
+		name      string
+		usedULA   bool // the HomePod sent from its ULA address before
+		records   []string
+		model     string
+		hostnames []string
+	}{
+		{"accessories_alone", true, accessories, "", nil},
+		{"accessories_beside_its_own_records", true, slices.Concat(accessories, own), "AudioAccessory5,1", []string{"Living-Room-HomePod"}},
+		// Its own records among others, by an address it never sent
+		// from: nothing says which host is the sender.
+		{"own_records_by_an_address_not_seen", false, slices.Concat(own, accessories), "", nil},
+		// Negative case: its own records alone, unknown ULA and all,
+		// are its own as before.
+		{"own_records_alone", false, own, "AudioAccessory5,1", []string{"Living-Room-HomePod"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, inv := inspecting(t)
+			if tt.usedULA {
+				e.HandlePacket(udp(epoch, homePod, "["+ula+"]:5353", "[ff02::fb]:5353", nil))
+			}
+			e.HandlePacket(udp(epoch.Add(time.Second), homePod, ipv4+":5353", "224.0.0.251:5353", mdnsResponse(t, tt.records...)))
+			e.Flush()
+			d, ok := inv.Lookup(device.Key{MAC: homePod})
+			if !ok {
+				t.Fatal("no device")
+			}
+			var names []string
+			for _, h := range d.Hostnames {
+				names = append(names, h.Name)
+			}
+			if m := d.Identity.Model; m.Value != tt.model || !slices.Equal(names, tt.hostnames) {
+				t.Errorf("model %q (alternatives %v), host names %q; want %q, %q", m.Value, m.Alternatives, names, tt.model, tt.hostnames)
+			}
+		})
+	}
+}
