@@ -24,6 +24,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/dns"
 )
 
 // Key identifies a device: its MAC when known, else its IP address.
@@ -236,7 +237,7 @@ func (inv *Inventory) ObservePacket(p *inspect.Packet) {
 			if !p.SrcMAC.IsZero() && !p.SrcMAC.IsMulticast() && !inv.isRouted(p.SrcMAC, p.Src) {
 				d = inv.touch(p.SrcMAC, p.Src, p.Timestamp, p.Length)
 			}
-		case p.SrcPort == portDNS:
+		case p.SrcPort == dns.Port:
 			// No link layer: events made the device, by its address.
 			if k, ok := inv.byIP[p.Src.Unmap()]; ok {
 				d = inv.devices[k]
@@ -248,14 +249,11 @@ func (inv *Inventory) ObservePacket(p *inspect.Packet) {
 		if p.Kind == inspect.KindTCP && p.TCPFlags&(inspect.TCPFlagSYN|inspect.TCPFlagACK) == inspect.TCPFlagSYN {
 			inv.observeSYN(d, p)
 		}
-		if p.SrcPort == portDNS && inv.answersLANHost(p) {
+		if p.SrcPort == dns.Port && inv.answersLANHost(p) {
 			d.markDNSServer()
 		}
 	}
 }
-
-// portDNS is the port of unicast DNS.
-const portDNS = 53
 
 // answersLANHost reports whether p, from port 53, is a DNS server's
 // response to another host of the LAN: a UDP datagram, or a TCP segment

@@ -74,16 +74,17 @@ func New() *Protocol { return &Protocol{} }
 // Name implements inspect.Protocol.
 func (*Protocol) Name() string { return "dns" }
 
-const (
-	portDNS  = 53
-	portMDNS = 5353
-)
+// Port is the port of unicast DNS; the device inventory reads a DNS
+// server's answers from it too.
+const Port = 53
+
+const portMDNS = 5353
 
 // Match implements inspect.Protocol: the DNS ports, proven by a header
 // and question that parse.
 func (*Protocol) Match(f *inspect.Flow, _ inspect.Dir, b []byte) inspect.Confidence {
 	switch {
-	case isPort(f, portDNS):
+	case isPort(f, Port):
 		if f.IsTCP() {
 			if len(b) < 2 {
 				return inspect.PortMatch
