@@ -285,17 +285,8 @@ func instanceLabel(name []byte, first int) ([]byte, bool) {
 	return name[:first], true
 }
 
-// foldKey hashes a name with ASCII case folded: DNS names compare so.
-func foldKey(b []byte) uint64 {
-	h := newFNV()
-	for _, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		h = (h ^ fnv(c)) * 1099511628211
-	}
-	return uint64(h)
-}
+// foldKey hashes a name with ASCII case folded.
+func foldKey(b []byte) uint64 { return uint64(newFNV().fold(b)) }
 
 // mdnsQuery reports the service types a query browses for. Its answer
 // section lists records the sender already knows, about other devices,
