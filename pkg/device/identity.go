@@ -253,16 +253,17 @@ func (inv *Inventory) refresh(d *Device) {
 }
 
 // markDNSServer records that d answers DNS for other LAN hosts, or
-// resolves iteratively, and drops its domain votes for good. A forwarder looks up upstream every
-// name its clients ask for, from its own address: the Fire TV's lookups
-// through a NAS would make the NAS "Amazon, tv". Capping domain votes
-// below the device's own evidence (see strongDirect) does not help one
-// that says little of itself. Dropping them rather than skipping them
-// in combine keeps the household's names from filling d's votes
-// (maxVotes) and crowding out its own later evidence. The names of its
-// connections (TLS SNI, HTTP Host) go too: a router that also NATs, or
-// a filtering proxy, carries its clients' connections from its address,
-// and nothing tells them from its own.
+// resolves iteratively, and drops its domain votes for good. A
+// forwarder looks up upstream every name its clients ask for, from its
+// own address: the Fire TV's lookups through a NAS would make the NAS
+// "Amazon, tv". Capping domain votes below the device's own evidence
+// (see strongDirect) does not help one that says little of itself.
+// Dropping them rather than skipping them in combine keeps the
+// household's names from filling d's votes (maxVotes) and crowding out
+// its own later evidence. The names of its connections (TLS SNI, HTTP
+// Host) go too: a router that also NATs, or a filtering proxy, carries
+// its clients' connections from its address, and nothing tells them
+// from its own.
 func (d *Device) markDNSServer() {
 	if d.Identity.DNSServer {
 		return
