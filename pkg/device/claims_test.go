@@ -64,6 +64,10 @@ type versionCase struct {
 	// software.
 	disputed []string
 	firmware string // Identity.Firmware, when set
+	// firmwareSources, when set, are the sources of each vote for
+	// firmware ("http_server" for one vote, "ssdp+http_server" for a
+	// vote with a confirmation), in vote order.
+	firmwareSources []string
 }
 
 func (tt *versionCase) run(t *testing.T) {
@@ -94,6 +98,17 @@ func (tt *versionCase) run(t *testing.T) {
 	}
 	if tt.firmware != "" && d.Identity.Firmware.Value != tt.firmware {
 		t.Errorf("firmware %q (alternatives %+v), want %q", d.Identity.Firmware.Value, d.Identity.Firmware.Alternatives, tt.firmware)
+	}
+	if tt.firmwareSources != nil {
+		var srcs []string
+		for _, v := range d.votes {
+			if v.field == fieldFirmware && v.key == voteKey(fieldFirmware, tt.firmware) {
+				srcs = append(srcs, strings.Join(append([]string{v.ev.Source}, v.also...), "+"))
+			}
+		}
+		if !slices.Equal(srcs, tt.firmwareSources) {
+			t.Errorf("votes for firmware %s from %q, want %q", tt.firmware, srcs, tt.firmwareSources)
+		}
 	}
 }
 
@@ -217,6 +232,9 @@ func TestClaimsDoNotOverrideServedFirmware(t *testing.T) {
 			events:   []*event.Event{model, ssdpNotify(1, hue("1.50.0")), httpServer(2, hue("1.50.0")), ssdpNotify(3, hue("1.20.0"))},
 			software: []string{fw + " 1.50.0"},
 			firmware: "1.50.0",
+			// The vote stays the Server header's: a source lost on the
+			// way leaves the served firmware with a claim's basis.
+			firmwareSources: []string{"http_server"},
 		},
 		{
 			name:     "claims together outvote no served firmware",

@@ -170,7 +170,11 @@ func (inv *Inventory) addVote(d *Device, f field, value string, ev Evidence) {
 			// it stays theirs (a forged NOTIFY must not carry the Server
 			// header's confirmation to its own firmware), and this
 			// source's new one gets a vote of its own.
-			v.ev.Source, v.also = v.also[0], slices.Delete(v.also, 0, 1)
+			// Read the source before deleting it: in one assignment Go
+			// may call slices.Delete first, which clears the slot.
+			src := v.also[0]
+			v.also = slices.Delete(v.also, 0, 1)
+			v.ev.Source = src
 			d.dirty = true
 		}
 	}
