@@ -243,6 +243,22 @@ func TestClaimsDoNotOverrideServedFirmware(t *testing.T) {
 			firmware: "1.50.0",
 		},
 		{
+			name: "a source that names another firmware confirms the old one no more",
+			events: []*event.Event{model, ssdpNotify(1, hue("1.20.0")), httpServer(2, hue("1.20.0")), httpServer(3, hue("1.50.0")),
+				ssdpNotify(4, hue("1.20.0")), mdnsTXT(4, "fv", "1.20.0")},
+			software:        []string{fw + " 1.50.0"},
+			firmware:        "1.50.0",
+			firmwareSources: []string{"http_server"},
+		},
+		{
+			name: "a source's older report arriving late keeps its confirmation",
+			events: []*event.Event{model, ssdpNotify(1, hue("1.50.0")), httpServer(3, hue("1.50.0")), httpServer(2, hue("1.20.0")),
+				ssdpNotify(4, hue("1.20.0"))},
+			software:        []string{fw + " 1.50.0"},
+			firmware:        "1.50.0",
+			firmwareSources: []string{"http_server"},
+		},
+		{
 			name: "a later description's firmware loses to the served one",
 			events: []*event.Event{httpServer(0, "Linux UPnP/1.0 Sonos/63.2-88230 (ZPS12)"),
 				upnpDescription(1, event.Evidence{"manufacturer": "Sonos, Inc.", "firmware_version": "57.3-77280"})},
@@ -337,5 +353,48 @@ func TestSupersedes(t *testing.T) {
 		if got := s.Supersedes(tt.finding); got != tt.want {
 			t.Errorf("%s %v supersedes a finding from %q: %v, want %v", tt.source, tt.also, tt.finding, got, tt.want)
 		}
+	}
+}
+
+// TestFirmwareTieGoesToTheFirmSourcesLatest: two firmware votes of equal
+// weight, each served by a source of its own; the later served report
+// wins the tie, and a claim repeating the other one does not make it the
+// later.
+func TestFirmwareTieGoesToTheFirmSourcesLatest(t *testing.T) {
+	tests := []struct {
+		name  string
+		votes []Evidence // Value is the firmware
+		want  string
+	}{
+		{
+			name:  "the later served report",
+			votes: []Evidence{{Source: "banner/telnet", Value: "1.20", Time: t0}, {Source: "http_server", Value: "1.50", Time: t0.Add(time.Hour)}},
+			want:  "1.50",
+		},
+		{
+			name: "a claim repeating the earlier does not make it the later",
+			votes: []Evidence{{Source: "banner/telnet", Value: "1.20", Time: t0}, {Source: "http_server", Value: "1.50", Time: t0.Add(time.Hour)},
+				{Source: "ssdp", Value: "1.20", Time: t0.Add(2 * time.Hour)}},
+			want: "1.50",
+		},
+		{
+			name: "the earlier served again",
+			votes: []Evidence{{Source: "banner/telnet", Value: "1.20", Time: t0}, {Source: "http_server", Value: "1.50", Time: t0.Add(time.Hour)},
+				{Source: "banner/telnet", Value: "1.20", Time: t0.Add(2 * time.Hour)}},
+			want: "1.20",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			var d Device
+			for _, ev := range tt.votes {
+				ev.Rule, ev.Weight, ev.Signal = "fw", 0.5, "http_server"
+				inv.addVote(&d, fieldFirmware, ev.Value, ev)
+			}
+			if got := inv.combine(d.votes, fieldFirmware, false); got.Value != tt.want {
+				t.Errorf("firmware %q (alternatives %+v), want %q", got.Value, got.Alternatives, tt.want)
+			}
+		})
 	}
 }

@@ -106,6 +106,61 @@ type vote struct {
 	// same rule matching a Server header in SSDP and in the fetched
 	// description), at most maxAlso: a firmware's confirmations.
 	also []string
+	// srcAt and alsoAt are when ev.Source and each of also last reported
+	// the value (ev.Time is the latest of any): firmware ranks equal
+	// sources by the latest report of its firmest, which a claim folded
+	// in must not refresh.
+	srcAt  time.Time
+	alsoAt []time.Time
+}
+
+// confirm folds src's report at ts into v and reports whether src is a
+// new source of it. When also is full, a firmer src takes the place of
+// a claim, as in withSource.
+func (v *vote) confirm(src string, ts time.Time) bool {
+	if ts.After(v.ev.Time) {
+		v.ev.Time = ts
+	}
+	if src == v.ev.Source {
+		if ts.After(v.srcAt) {
+			v.srcAt = ts
+		}
+		return false
+	}
+	if i := slices.Index(v.also, src); i >= 0 {
+		if ts.After(v.alsoAt[i]) {
+			v.alsoAt[i] = ts
+		}
+		return false
+	}
+	if len(v.also) < maxAlso {
+		v.also, v.alsoAt = append(v.also, src), append(v.alsoAt, ts)
+		return true
+	}
+	if sourceBasis(src) > basisClaim {
+		for i, a := range v.also {
+			if sourceBasis(a) == basisClaim {
+				v.also[i], v.alsoAt[i] = src, ts
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// firm is the firmest basis of v's sources and the latest report of a
+// source of that basis.
+func (v *vote) firm() (basis, time.Time) {
+	b, at := sourceBasis(v.ev.Source), v.srcAt
+	for i, src := range v.also {
+		switch sb := sourceBasis(src); {
+		case sb > b:
+			b, at = sb, v.alsoAt[i]
+		case sb == b && v.alsoAt[i].After(at):
+			at = v.alsoAt[i]
+		}
+	}
+	return b, at
 }
 
 // Bounds of what identifies one device.
@@ -141,15 +196,25 @@ func (inv *Inventory) addVote(d *Device, f field, value string, ev Evidence) {
 	}
 	for i := range d.votes {
 		v := &d.votes[i]
-		if v.field != f || v.ev.Rule != ev.Rule {
+		if v.field != f {
+			continue
+		}
+		if f == fieldFirmware && v.key != key {
+			// A source naming another firmware no longer confirms this
+			// one, whatever the rule: a forged NOTIFY repeating the old
+			// firmware must not find the Server header's confirmation
+			// still on it. A report older than the confirmation changes
+			// nothing.
+			if j := slices.Index(v.also, ev.Source); j >= 0 && !ev.Time.Before(v.alsoAt[j]) {
+				v.also, v.alsoAt = slices.Delete(v.also, j, j+1), slices.Delete(v.alsoAt, j, j+1)
+				d.dirty = true
+			}
+		}
+		if v.ev.Rule != ev.Rule {
 			continue
 		}
 		if v.key == key {
-			if ev.Time.After(v.ev.Time) {
-				v.ev.Time = ev.Time
-			}
-			var added bool
-			if v.also, added = withSource(v.also, v.ev.Source, ev.Source); added {
+			if v.confirm(ev.Source, ev.Time) {
 				d.dirty = true
 			}
 			return
@@ -158,23 +223,22 @@ func (inv *Inventory) addVote(d *Device, f field, value string, ev Evidence) {
 			// The same rule and source naming another firmware: the
 			// device was updated (or downgraded), and only its latest
 			// report counts; an older one arriving late changes nothing.
-			if ev.Time.Before(v.ev.Time) {
+			if ev.Time.Before(v.srcAt) {
 				return
 			}
 			if len(v.also) == 0 {
-				v.key, v.value, v.ev = key, value, ev
+				v.key, v.value, v.ev, v.srcAt = key, value, ev, ev.Time
 				d.dirty = true
 				return
 			}
 			// Other sources named the old firmware too, and still do:
 			// it stays theirs (a forged NOTIFY must not carry the Server
 			// header's confirmation to its own firmware), and this
-			// source's new one gets a vote of its own.
-			// Read the source before deleting it: in one assignment Go
-			// may call slices.Delete first, which clears the slot.
-			src := v.also[0]
-			v.also = slices.Delete(v.also, 0, 1)
-			v.ev.Source = src
+			// source's new one gets a vote of its own. Read the source
+			// before deleting it: in one assignment Go may call
+			// slices.Delete first, which clears the slot.
+			v.ev.Source, v.srcAt = v.also[0], v.alsoAt[0]
+			v.also, v.alsoAt = slices.Delete(v.also, 0, 1), slices.Delete(v.alsoAt, 0, 1)
 			d.dirty = true
 		}
 	}
@@ -182,7 +246,7 @@ func (inv *Inventory) addVote(d *Device, f field, value string, ev Evidence) {
 		d.DroppedEvents++
 		return
 	}
-	d.votes = append(d.votes, vote{field: f, key: key, value: value, ev: ev})
+	d.votes = append(d.votes, vote{field: f, key: key, value: value, ev: ev, srcAt: ev.Time})
 	d.dirty = true
 }
 
@@ -306,7 +370,7 @@ type candidate struct {
 	score      float64 // with the votes of its ancestors
 	depth      int
 	maxWeight  float64
-	latest     time.Time // of its own votes
+	latest     time.Time // of its own votes' sources of basis
 	// direct: a vote of it or of an ancestor comes from the device
 	// itself (not a domain it resolved, nor a chip maker's vendor).
 	direct bool
@@ -348,9 +412,13 @@ func (inv *Inventory) combine(votes []vote, f field, skipDomains bool) Attribute
 			cands = append(cands, c)
 		}
 		c.own = append(c.own, v)
-		c.basis = max(c.basis, sourcesBasis(v.ev.Source, v.also))
-		if v.ev.Time.After(c.latest) {
-			c.latest = v.ev.Time
+		// latest is of the sources that give c its basis: a claim
+		// repeating a served firmware must not make it the later one.
+		switch b, at := v.firm(); {
+		case len(c.own) == 1 || b > c.basis:
+			c.basis, c.latest = b, at
+		case b == c.basis && at.After(c.latest):
+			c.latest = at
 		}
 		if v.ev.Weight > c.maxWeight {
 			c.maxWeight, c.value = v.ev.Weight, v.value
