@@ -155,10 +155,15 @@ func TestClaimsDoNotOverrideServedVersions(t *testing.T) {
 			disputed: []string{"ssdp 2.5.0"},
 		},
 		{
-			name: "a served version stands against the fetched description's, which keeps its own",
+			name:     "a recent served version and the fetched description's stand beside each other",
+			events:   []*event.Event{httpServer(0, "GoAhead-Webs/2.5.0"), upnpDescription(2, event.Evidence{"server": "GoAhead-Webs/3.6.5"})},
+			software: []string{"goahead 2.5.0", "goahead 3.6.5"},
+		},
+		{
+			name: "the fetched description's update takes back what it confirmed",
 			events: []*event.Event{httpServer(0, "GoAhead-Webs/2.5.0"), upnpDescription(1, event.Evidence{"server": "GoAhead-Webs/2.5.0"}),
 				upnpDescription(2, event.Evidence{"server": "GoAhead-Webs/3.6.5"})},
-			software: []string{"goahead 2.5.0", "goahead 3.6.5"},
+			software: []string{"goahead 3.6.5"},
 		},
 		{
 			name: "SSDP takes back no version the fetched description confirmed",
@@ -172,7 +177,32 @@ func TestClaimsDoNotOverrideServedVersions(t *testing.T) {
 			events:   []*event.Event{ssdpNotify(0, "UPnP/1.0 GoAhead-Webs/2.5.0"), httpServer(1, "GoAhead-Webs"), ssdpNotify(2, "UPnP/1.0 GoAhead-Webs/2.5.0")},
 			software: []string{"goahead 2.5.0", "goahead "},
 		},
+		{
+			name: "a forged claim does not replace a banner the device keeps serving",
+			events: []*event.Event{telnetBusyBox(0, "1.19.4"), dhcpVendorClass(1, "udhcp 1.19.4"), telnetBusyBox(20, "1.19.4"),
+				dhcpVendorClass(30, "udhcp 1.36.1")},
+			software: []string{"busybox 1.19.4"},
+			disputed: []string{"dhcp 1.36.1"},
+		},
+		{
+			name: "a claim confirming a served version does not keep it from aging",
+			events: []*event.Event{httpServer(0, "GoAhead-Webs/2.5.0"), ssdpNotify(20, "UPnP/1.0 GoAhead-Webs/2.5.0"),
+				upnpDescription(30, event.Evidence{"server": "GoAhead-Webs/3.6.5"})},
+			software: []string{"goahead 3.6.5"},
+		},
 		// What must still work.
+		{
+			name: "a served version not seen for a day gives way to a claim's update",
+			events: []*event.Event{telnetBusyBox(0, "1.19.4"), dhcpVendorClass(1, "udhcp 1.19.4"), dhcpVendorClass(2, "udhcp 1.36.1"),
+				dhcpVendorClass(30, "udhcp 1.36.1")},
+			software: []string{"busybox 1.36.1"},
+		},
+		{
+			name: "a served version not seen for a day gives way to the fetched description's",
+			events: []*event.Event{httpServer(0, "GoAhead-Webs/2.5.0"), ssdpNotify(1, "UPnP/1.0 GoAhead-Webs/3.6.5"),
+				upnpDescription(1, event.Evidence{"server": "GoAhead-Webs/3.6.5"}), upnpDescription(30, event.Evidence{"server": "GoAhead-Webs/3.6.5"})},
+			software: []string{"goahead 3.6.5"},
+		},
 		{
 			name:     "a newer banner replaces an older one",
 			events:   []*event.Event{sshDropbear(0, "2014.63"), sshDropbear(1, "2019.78")},
@@ -259,10 +289,16 @@ func TestClaimsDoNotOverrideServedFirmware(t *testing.T) {
 			firmwareSources: []string{"http_server"},
 		},
 		{
-			name: "a later description's firmware loses to the served one",
+			name: "the fetched description's firmware ranks with the served one",
 			events: []*event.Event{httpServer(0, "Linux UPnP/1.0 Sonos/63.2-88230 (ZPS12)"),
 				upnpDescription(1, event.Evidence{"manufacturer": "Sonos, Inc.", "firmware_version": "57.3-77280"})},
-			firmware: "63.2-88230",
+			firmware: "57.3-77280",
+		},
+		{
+			name: "a later claim's firmware loses to the fetched description's",
+			events: []*event.Event{upnpDescription(0, event.Evidence{"manufacturer": "Sonos, Inc.", "firmware_version": "57.3-77280"}),
+				ssdpNotify(1, "Linux UPnP/1.0 Sonos/63.2-88230 (ZPS12)")},
+			firmware: "57.3-77280",
 		},
 		// What must still work.
 		{
@@ -343,7 +379,8 @@ func TestSupersedes(t *testing.T) {
 		{"ssdp", nil, "ssdp", true},
 		{"dhcp", nil, "banner/sip,ssdp", true},
 		{"upnp", nil, "ssdp,upnp", true},
-		{"upnp", nil, "http_server", false},
+		{"upnp", nil, "http_server", true},
+		{"upnp", nil, "banner/telnet,ssdp", true},
 		{"ssdp", []string{"http_server"}, "banner/telnet,dhcp", true},
 		{"banner/telnet", nil, "", true},
 		{"http_client", nil, "ssdp", true},

@@ -26,8 +26,11 @@ type Software struct {
 	// maxAlso: each one reporting another version later takes this one
 	// back, unless a source of a firmer basis reported it too (see
 	// addSoftware).
-	Also []string  `json:"also,omitempty"`
-	Seen time.Time `json:"seen"` // last seen
+	Also []string `json:"also,omitempty"`
+	// Seen is when a source of its firmest basis last reported it: a
+	// claim repeating a served version does not keep it fresh (see
+	// servedFresh).
+	Seen time.Time `json:"seen"`
 	// Disputed are claims ("dhcp 1.36.1": source and version) that named
 	// another version of the product while a firmer source reported this
 	// one, at most maxDisputed, the latest last. They are not believed:
@@ -61,17 +64,18 @@ const (
 	// and SNMP. policy's forgeableOnly lists the same sources.
 	basisClaim basis = iota
 	// basisConn: over a connection with the device, but not what its
-	// server greeted a client with: the UPnP description the router
-	// fetched from the device's address and MAC at the LOCATION a claim
-	// named, and the device's client strings (User-Agent, MQTT client
-	// id).
+	// server greeted a client with: the device's client strings
+	// (User-Agent, MQTT client id).
 	basisConn
 	// basisServed: what the device served as the server of a TCP
-	// connection the router saw: its banners and HTTP Server header.
-	// Events are filed under the MAC of the frames: a host that takes
-	// over the device's address by spoofing ARP answers from its own MAC
-	// and serves under that; only one that also forges the device's MAC
-	// passes for it, which nothing on the wire tells apart.
+	// connection: its banners and HTTP Server header the router saw
+	// pass, and the UPnP description the router fetched itself, which
+	// it requests only when, after the connect, the kernel's neighbour
+	// table places the device's MAC at the address. Events are filed
+	// under the MAC of the frames: a host that takes over the device's
+	// address by spoofing ARP answers from its own MAC and serves under
+	// that; only one that also forges the device's MAC passes for it,
+	// which nothing on the wire tells apart.
 	basisServed
 )
 
@@ -81,10 +85,37 @@ func sourceBasis(source string) basis {
 	switch source {
 	case "dhcp", "ssdp", "mdns", "banner/sip", "banner/snmp":
 		return basisClaim
-	case "http_server", "banner/ftp", "banner/imap", "banner/pop3", "banner/rtsp", "banner/smtp", "banner/ssh", "banner/telnet":
+	case "http_client", "banner/mqtt":
+		return basisConn
+	case "http_server", "upnp", "banner/ftp", "banner/imap", "banner/pop3", "banner/rtsp", "banner/smtp", "banner/ssh", "banner/telnet":
 		return basisServed
 	}
 	return basisConn
+}
+
+// servedFresh is how long a version a firmer source reported stands
+// against another version announced since (by a claim, or in the
+// description the router fetched after a NOTIFY). A banner is seen only
+// when a client connects to the device; announcements come on the
+// device's own schedule (SSDP every half hour or so, DHCP at each
+// renewal, mostly within half a day). A day without the banner while the
+// device announces another version is an update that switched the server
+// off, or moved it, far more often than a forger who waited out a day
+// in which no client used the device.
+const servedFresh = 24 * time.Hour
+
+// announced reports whether source reports versions on the device's own
+// schedule, without a client connecting: its claims, and the description
+// the router fetches when one names it.
+func announced(source string) bool {
+	return source == "upnp" || sourceBasis(source) == basisClaim
+}
+
+// stale reports whether s, reporting o's product, may take o's place
+// although a firmer source reported o: s is announced and o has not been
+// reported firmly for servedFresh.
+func (s *Software) stale(o *Software) bool {
+	return announced(s.Source) && s.Seen.Sub(o.Seen) >= servedFresh
 }
 
 // basis is the firmest basis of the sources that reported s.
@@ -193,16 +224,24 @@ func (d *Device) addSoftware(s Software) {
 		d.Software = slices.Delete(d.Software, i, i+1)
 		d.swGen++
 	}
+	if announced(s.Source) && s.Version != "" {
+		for i := 0; i < len(d.Software); {
+			o := &d.Software[i]
+			if o.Product != s.Product || o.Version == s.Version || o.Version == "" || o.basis() == basisClaim || !s.stale(o) {
+				i++
+				continue
+			}
+			// Not served for a day while the device announces another
+			// version: it was updated and switched the server off, and
+			// the old version must not match advisories for good.
+			d.Software = slices.Delete(d.Software, i, i+1)
+			d.swGen++
+		}
+	}
 	for i := range d.Software {
 		o := &d.Software[i]
 		if o.Product == s.Product && o.Version == s.Version {
-			if s.Seen.After(o.Seen) {
-				o.Seen = s.Seen
-			}
-			d.confirm(o, s.Source)
-			for _, src := range s.Also {
-				d.confirm(o, src)
-			}
+			d.confirmAll(o, &s)
 			for _, c := range s.Disputed {
 				o.dispute(c)
 			}
@@ -241,6 +280,18 @@ func (d *Device) addSoftware(s Software) {
 	d.swGen++
 }
 
+// confirmAll records that s's sources reported o's version too, and
+// refreshes o.Seen when s is as firm as o's firmest source.
+func (d *Device) confirmAll(o, s *Software) {
+	d.confirm(o, s.Source)
+	for _, src := range s.Also {
+		d.confirm(o, src)
+	}
+	if s.Seen.After(o.Seen) && s.basis() >= o.basis() {
+		o.Seen = s.Seen
+	}
+}
+
 // confirm records that src reported o's version too: a confirmation,
 // which policy weighs, and which may make o's basis firmer.
 func (d *Device) confirm(o *Software, src string) {
@@ -261,13 +312,7 @@ func (d *Device) setFirmware(s Software) {
 			continue
 		}
 		if o.Version == s.Version {
-			if s.Seen.After(o.Seen) {
-				o.Seen = s.Seen
-			}
-			d.confirm(o, s.Source)
-			for _, src := range s.Also {
-				d.confirm(o, src)
-			}
+			d.confirmAll(o, &s)
 		} else {
 			*o = s
 			d.swGen++

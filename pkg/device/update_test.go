@@ -169,7 +169,8 @@ func TestUpdateToTheVersionAnotherSourceReported(t *testing.T) {
 // TestUpdateReportedOnlyByAClaim: two sources reported one version (a
 // telnet banner, then DHCP); DHCP, which anyone can send in the device's
 // name, then names another. The banner's version stays, with the claim
-// noted against it, until a banner names the new one.
+// noted against it, while the banner is seen; a banner naming the new
+// one replaces it.
 func TestUpdateReportedOnlyByAClaim(t *testing.T) {
 	const cam = "c0:56:e3:1a:2b:3c"
 	inv := newInv()
@@ -189,12 +190,12 @@ func TestUpdateReportedOnlyByAClaim(t *testing.T) {
 	if i := slices.IndexFunc(sw, func(s Software) bool { return s.Version == "1.19.4" }); i < 0 || sw[i].Source != "banner/telnet" || !slices.Equal(sw[i].Also, []string{"dhcp"}) {
 		t.Fatalf("software %+v: want 1.19.4 from the banner, also from DHCP", sw)
 	}
-	dhcp("udhcp 1.36.1", t0.Add(48*time.Hour))
+	dhcp("udhcp 1.36.1", t0.Add(2*time.Hour))
 	sw = device(t, inv, cam).Software
 	if len(sw) != 1 || sw[0].Version != "1.19.4" || !slices.Equal(sw[0].Disputed, []string{"dhcp 1.36.1"}) {
 		t.Errorf("software %+v: want the banner's 1.19.4, disputed by DHCP's 1.36.1", sw)
 	}
-	banner("1.36.1", t0.Add(49*time.Hour))
+	banner("1.36.1", t0.Add(3*time.Hour))
 	sw = device(t, inv, cam).Software
 	if len(sw) != 1 || sw[0].Version != "1.36.1" || sw[0].Source != "banner/telnet" {
 		t.Errorf("software %+v: want the banner's 1.36.1 alone", sw)
@@ -220,5 +221,42 @@ func TestFirmwareConfirmationRecorded(t *testing.T) {
 	}
 	if got := append([]string{sw[i].Source}, sw[i].Also...); !slices.Contains(got, "ssdp") || !slices.Contains(got, "upnp") {
 		t.Errorf("firmware %s sources %v, want ssdp and upnp", sw[i].Product, got)
+	}
+}
+
+// TestUpdateReportedByASecondSource: two sources reported one version (a
+// telnet banner, then DHCP); after an update that turned telnet off only
+// DHCP reports the new version. While the banner is recent the claim is
+// only noted; a day after the banner was last seen DHCP's version
+// replaces it.
+func TestUpdateReportedByASecondSource(t *testing.T) {
+	const cam = "c0:56:e3:1a:2b:3c"
+	tests := []struct {
+		name  string
+		after time.Duration // from the banner to DHCP's new version
+		want  string
+	}{
+		{"an hour", 2 * time.Hour, "1.19.4"},
+		{"just under a day", servedFresh - time.Second, "1.19.4"},
+		{"a day", servedFresh, "1.36.1"},
+		{"two days", 48 * time.Hour, "1.36.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			file := func(kind event.Kind, ev event.Evidence, at time.Time) {
+				o := obs(cam, "192.168.1.64", kind, ev)
+				o.Time = at
+				inv.File(o)
+			}
+			file(event.KindBanner, event.Evidence{"protocol": "telnet", "banner": "BusyBox v1.19.4 (2016-05-12 10:11:45 CST) built-in shell (ash)"}, t0)
+			dhcp := event.Evidence{"protocol": "dhcpv4", "message_type": "discover", "client_mac": cam, "vendor_class": "udhcp 1.19.4"}
+			file(event.KindDHCP, dhcp, t0.Add(time.Hour))
+			dhcp = event.Evidence{"protocol": "dhcpv4", "message_type": "discover", "client_mac": cam, "vendor_class": "udhcp 1.36.1"}
+			file(event.KindDHCP, dhcp, t0.Add(tt.after))
+			if sw := device(t, inv, cam).Software; len(sw) != 1 || sw[0].Version != tt.want {
+				t.Errorf("software %+v, want busybox %s alone", sw, tt.want)
+			}
+		})
 	}
 }

@@ -338,7 +338,7 @@ func TestClaimSourcesAgree(t *testing.T) {
 			Evidence: event.Evidence{"product": "goahead", "version": "2.5.0", "exploited": "yes", "software_source": src}}
 		forgeable := policy.Evaluate(&cfg.Policy, &policy.Device{MAC: mac, Findings: []*event.Event{f}}, time.Time{}).Action != config.ActionQuarantine
 		s := device.Software{Product: "goahead", Version: "3.6.5", Source: src}
-		claim := s.Supersedes("ssdp") && !s.Supersedes("upnp")
+		claim := s.Supersedes("ssdp") && !s.Supersedes("http_client")
 		if forgeable != claim {
 			t.Errorf("%s: policy forgeable %v, device claim %v", src, forgeable, claim)
 		}
