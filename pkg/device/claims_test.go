@@ -384,6 +384,9 @@ func TestSupersedes(t *testing.T) {
 		{"ssdp", []string{"http_server"}, "banner/telnet,dhcp", true},
 		{"banner/telnet", nil, "", true},
 		{"http_client", nil, "ssdp", true},
+		// A source no list classes is as weak as a claim.
+		{"banner/newproto", nil, "http_client", false},
+		{"banner/newproto", nil, "ssdp", true},
 	}
 	for _, tt := range tests {
 		s := Software{Product: "goahead", Version: "3.6.5", Source: tt.source, Also: tt.also}

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
 )
 
 // Software is one product and version seen on a device: a banner's
@@ -52,46 +54,21 @@ func (s *Software) reportedBy(source string) bool {
 }
 
 // basis is how firmly a source's report of a version is the device's
-// own word. A report takes back no version and outvotes no firmware that
-// a firmer source reported: a neighbour must not make a patched device
-// look outdated, nor hide a vulnerable version, by announcing another in
-// its name.
-type basis uint8
+// own word (event.SourceTrust, which policy reads too). A report takes
+// back no version and outvotes no firmware that a firmer source
+// reported: a neighbour must not make a patched device look outdated,
+// nor hide a vulnerable version, by announcing another in its name.
+type basis = event.Trust
 
 const (
-	// basisClaim: one datagram anyone on the LAN can send with the
-	// device's MAC and address: DHCP, SSDP and mDNS announcements, SIP
-	// and SNMP. policy's forgeableOnly lists the same sources.
-	basisClaim basis = iota
-	// basisConn: over a connection with the device, but not what its
-	// server greeted a client with: the device's client strings
-	// (User-Agent, MQTT client id).
-	basisConn
-	// basisServed: what the device served as the server of a TCP
-	// connection: its banners and HTTP Server header the router saw
-	// pass, and the UPnP description the router fetched itself, which
-	// it requests only when, after the connect, the kernel's neighbour
-	// table places the device's MAC at the address. Events are filed
-	// under the MAC of the frames: a host that takes over the device's
-	// address by spoofing ARP answers from its own MAC and serves under
-	// that; only one that also forges the device's MAC passes for it,
-	// which nothing on the wire tells apart.
-	basisServed
+	basisClaim  = event.TrustClaim
+	basisConn   = event.TrustConnection
+	basisServed = event.TrustServed
 )
 
-// sourceBasis is the basis of a Software source. A source not named here
-// (a new one) counts as a connection, as policy counts it.
-func sourceBasis(source string) basis {
-	switch source {
-	case "dhcp", "ssdp", "mdns", "banner/sip", "banner/snmp":
-		return basisClaim
-	case "http_client", "banner/mqtt":
-		return basisConn
-	case "http_server", "upnp", "banner/ftp", "banner/imap", "banner/pop3", "banner/rtsp", "banner/smtp", "banner/ssh", "banner/telnet":
-		return basisServed
-	}
-	return basisConn
-}
+// sourceBasis is the basis of a Software source; a source not classed
+// counts as a claim.
+func sourceBasis(source string) basis { return event.SourceTrust(source) }
 
 // servedFresh is how long a version a firmer source reported stands
 // against another version announced since (by a claim, or in the
@@ -171,8 +148,8 @@ func (s *Software) dispute(claim string) {
 // as the firmest of them. A finding outlives a restart, the software it
 // came from does not; until the device's server speaks again, a claim
 // must not take back what it said. An empty list (a finding filed
-// before sources were recorded) counts as a connection, as policy
-// counts it.
+// before sources were recorded) counts as a connection: policy
+// quarantines on such a finding, and a claim must not take it back.
 func (s *Software) Supersedes(sources string) bool {
 	need := basisConn
 	if sources != "" {

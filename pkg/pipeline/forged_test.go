@@ -12,7 +12,6 @@ import (
 	"github.com/iotgw/iotgw/pkg/audit"
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
-	"github.com/iotgw/iotgw/pkg/device"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/inspect/ssdp"
@@ -323,24 +322,5 @@ func TestRestartKeepsAServedVersion(t *testing.T) {
 	answer(t, restarted, "3.6.5", ts.Add(2*time.Hour), 40001)
 	if n := findings(restarted); n != 0 {
 		t.Errorf("after the camera's own answer naming 3.6.5: %d goahead findings, want none", n)
-	}
-}
-
-// TestClaimSourcesAgree: the sources policy does not quarantine on alone
-// are the ones the device layer takes for claims, which take back no
-// version a firmer source reported.
-func TestClaimSourcesAgree(t *testing.T) {
-	cfg := config.Default()
-	mac, _ := hwaddr.Parse("c0:56:e3:1a:2b:3c")
-	for _, src := range []string{"dhcp", "ssdp", "mdns", "banner/sip", "banner/snmp", "upnp", "http_server", "http_client",
-		"banner/ssh", "banner/telnet", "banner/ftp", "banner/smtp", "banner/pop3", "banner/imap", "banner/rtsp", "banner/mqtt", "tcp_syn"} {
-		f := &event.Event{Time: time.Unix(1700000000, 0), Type: event.TypeFinding, Kind: event.KindOutdatedFirmware, Severity: event.SeverityCritical,
-			Evidence: event.Evidence{"product": "goahead", "version": "2.5.0", "exploited": "yes", "software_source": src}}
-		forgeable := policy.Evaluate(&cfg.Policy, &policy.Device{MAC: mac, Findings: []*event.Event{f}}, time.Time{}).Action != config.ActionQuarantine
-		s := device.Software{Product: "goahead", Version: "3.6.5", Source: src}
-		claim := s.Supersedes("ssdp") && !s.Supersedes("http_client")
-		if forgeable != claim {
-			t.Errorf("%s: policy forgeable %v, device claim %v", src, forgeable, claim)
-		}
 	}
 }

@@ -186,22 +186,19 @@ func actionFor(p *config.Policy, f *event.Event) config.Action {
 }
 
 // forgeableOnly reports whether every source in the comma list sources
-// gives a version in one connectionless datagram that anyone on the LAN
-// can send in a device's name (its MAC and address as source): SSDP and
-// mDNS announcements, DHCP, SIP and SNMP over UDP. A version only they
-// report alerts; it takes one seen over a connection with the device (a
-// TCP banner, a Server header, the UPnP description the router fetches)
-// to quarantine. The device layer counts the same sources as claims
-// (device's sourceBasis), which take back no version a firmer source
-// reported.
+// is a claim (event.SourceTrust): one connectionless datagram anyone on
+// the LAN can send in a device's name (SSDP and mDNS announcements,
+// DHCP, SIP and SNMP over UDP), or a source not classed. A version only
+// they report alerts; it takes one seen over a connection with the
+// device (a TCP banner, a Server header, the UPnP description the router
+// fetches) to quarantine. The device layer reads the same list: a claim
+// takes back no version a firmer source reported.
 func forgeableOnly(sources string) bool {
 	if sources == "" {
 		return false // findings filed before sources were recorded
 	}
 	for src := range strings.SplitSeq(sources, ",") {
-		switch src {
-		case "ssdp", "mdns", "dhcp", "banner/sip", "banner/snmp":
-		default:
+		if event.SourceTrust(src) != event.TrustClaim {
 			return false
 		}
 	}

@@ -72,6 +72,10 @@ func TestEvaluate(t *testing.T) {
 		{name: "outdated_exploited_from_announcements_only_alert", device: Device{MAC: cam, Findings: []*event.Event{
 			finding(event.KindOutdatedFirmware, event.SeverityCritical, event.Evidence{"exploited": "yes", "software_source": "ssdp,dhcp"})}},
 			want: config.ActionAlert, reasons: 1},
+		// A source no list classes is as weak as a claim.
+		{name: "outdated_exploited_from_unknown_source_alert", device: Device{MAC: cam, Findings: []*event.Event{
+			finding(event.KindOutdatedFirmware, event.SeverityCritical, event.Evidence{"exploited": "yes", "software_source": "ssdp,banner/newproto"})}},
+			want: config.ActionAlert, reasons: 1},
 		{name: "outdated_exploited_confirmed_over_tcp", device: Device{MAC: cam, Findings: []*event.Event{
 			finding(event.KindOutdatedFirmware, event.SeverityCritical, event.Evidence{"exploited": "yes", "software_source": "ssdp,http_server"})}},
 			want: config.ActionQuarantine, reasons: 1},
