@@ -438,3 +438,30 @@ func TestFirmwareTieGoesToTheFirmSourcesLatest(t *testing.T) {
 		})
 	}
 }
+
+// TestRepeatedReportsAllocateNothing: a NOTIFY repeated every few seconds
+// (by the device, or by a forger to cost the router memory) reporting a
+// version already recorded, or a claim already noted against a served
+// version, allocates nothing.
+func TestRepeatedReportsAllocateNothing(t *testing.T) {
+	tests := []struct {
+		name   string
+		repeat Software
+	}{
+		{"a confirmation", Software{Product: "goahead", Version: "2.5.0", Source: "ssdp"}},
+		{"a disputed claim", Software{Product: "goahead", Version: "3.6.5", Source: "ssdp"}},
+		{"a served repeat", Software{Product: "goahead", Version: "2.5.0", Source: "http_server"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var d Device
+			d.addSoftware(Software{Product: "goahead", Version: "2.5.0", Source: "http_server", Seen: t0})
+			s := tt.repeat
+			s.Seen = t0.Add(time.Minute)
+			d.addSoftware(s)
+			if n := testing.AllocsPerRun(100, func() { d.addSoftware(s) }); n != 0 {
+				t.Errorf("%v allocations per repeat (software %+v)", n, d.Software)
+			}
+		})
+	}
+}

@@ -130,9 +130,20 @@ func withSource(also []string, first, src string) ([]string, bool) {
 	return also, false
 }
 
-// dispute notes claim ("source version") on s, once; the oldest note
-// goes when full.
-func (s *Software) dispute(claim string) {
+// dispute notes the claim that source reports version on s, once; the
+// oldest note goes when full. The note is built only when added: a
+// forger repeating a disputed NOTIFY must not cost an allocation each.
+func (s *Software) dispute(source, version string) {
+	for _, c := range s.Disputed {
+		if len(c) == len(source)+1+len(version) && c[len(source)] == ' ' && c[:len(source)] == source && c[len(source)+1:] == version {
+			return
+		}
+	}
+	s.addDispute(source + " " + version)
+}
+
+// addDispute notes claim ("source version"), once.
+func (s *Software) addDispute(claim string) {
 	if slices.Contains(s.Disputed, claim) {
 		return
 	}
@@ -220,7 +231,7 @@ func (d *Device) addSoftware(s Software) {
 		if o.Product == s.Product && o.Version == s.Version {
 			d.confirmAll(o, &s)
 			for _, c := range s.Disputed {
-				o.dispute(c)
+				o.addDispute(c)
 			}
 			return
 		}
@@ -230,7 +241,7 @@ func (d *Device) addSoftware(s Software) {
 		disputed := false
 		for i := range d.Software {
 			if o := &d.Software[i]; rival(o) && o.basis() > basisClaim {
-				o.dispute(s.Source + " " + s.Version)
+				o.dispute(s.Source, s.Version)
 				disputed = true
 			}
 		}
@@ -244,7 +255,7 @@ func (d *Device) addSoftware(s Software) {
 				i++
 				continue
 			}
-			s.dispute(o.Source + " " + o.Version)
+			s.dispute(o.Source, o.Version)
 			d.Software = slices.Delete(d.Software, i, i+1)
 			d.swGen++
 		}
