@@ -465,3 +465,79 @@ func TestRepeatedReportsAllocateNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeKeepsConfirmations: when an address-keyed device is merged
+// into the device its MAC names, the sources that confirmed its firmware
+// votes and software versions, and the claims disputing them, come too:
+// without them a served firmware would be left as a claim's.
+func TestMergeKeepsConfirmations(t *testing.T) {
+	fw := func(src, version string, h int) Evidence {
+		return Evidence{Signal: "http_server", Source: src, Value: version, Rule: "fw", Weight: 0.5, Time: t0.Add(time.Duration(h) * time.Hour)}
+	}
+	tests := []struct {
+		name      string
+		into, old []Evidence // firmware votes
+		intoSW    []Software // software of the device merged into
+		oldSW     []Software // and of the merged one
+		votes     []string   // sources of each firmware vote after, "+" joined
+		software  []string   // "product version source+also disputed…"
+	}{
+		{
+			name:  "a firmware vote's confirmations",
+			old:   []Evidence{fw("ssdp", "1.50", 1), fw("http_server", "1.50", 2)},
+			votes: []string{"ssdp+http_server"},
+		},
+		{
+			name:  "confirmations joining the device's own vote",
+			into:  []Evidence{fw("mdns", "1.50", 0)},
+			old:   []Evidence{fw("ssdp", "1.50", 1), fw("http_server", "1.50", 2)},
+			votes: []string{"mdns+ssdp+http_server"},
+		},
+		{
+			name:     "a version's sources and disputes, into a version the device has",
+			intoSW:   []Software{{Product: "goahead", Version: "2.5.0", Source: "ssdp", Seen: t0}},
+			oldSW:    []Software{{Product: "goahead", Version: "2.5.0", Source: "http_server", Also: []string{"upnp"}, Disputed: []string{"mdns 3.6.5"}, Seen: t0}},
+			software: []string{"goahead 2.5.0 ssdp+http_server+upnp mdns 3.6.5"},
+		},
+		{
+			name:     "a version's sources and disputes, new to the device",
+			oldSW:    []Software{{Product: "goahead", Version: "2.5.0", Source: "http_server", Also: []string{"upnp"}, Disputed: []string{"mdns 3.6.5"}, Seen: t0}},
+			software: []string{"goahead 2.5.0 http_server+upnp mdns 3.6.5"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			var d, old Device
+			for _, ev := range tt.into {
+				inv.addVote(&d, fieldFirmware, ev.Value, ev)
+			}
+			for _, ev := range tt.old {
+				inv.addVote(&old, fieldFirmware, ev.Value, ev)
+			}
+			for _, s := range tt.intoSW {
+				d.addSoftware(s)
+			}
+			for _, s := range tt.oldSW {
+				old.addSoftware(s)
+			}
+			inv.merge(&d, &old)
+			var votes []string
+			for _, v := range d.votes {
+				if v.field == fieldFirmware {
+					votes = append(votes, strings.Join(append([]string{v.ev.Source}, v.also...), "+"))
+				}
+			}
+			if !slices.Equal(votes, tt.votes) {
+				t.Errorf("firmware votes from %q, want %q", votes, tt.votes)
+			}
+			var sw []string
+			for _, s := range d.Software {
+				sw = append(sw, strings.Join(append([]string{s.Product, s.Version, strings.Join(append([]string{s.Source}, s.Also...), "+")}, s.Disputed...), " "))
+			}
+			if !slices.Equal(sw, tt.software) {
+				t.Errorf("software %q, want %q", sw, tt.software)
+			}
+		})
+	}
+}

@@ -496,7 +496,15 @@ func (inv *Inventory) merge(d, old *Device) {
 		}
 	}
 	for _, v := range old.votes {
-		inv.addVote(d, v.field, v.value, v.ev)
+		// Each source at its own time: the confirmations are what gives
+		// a served firmware its rank.
+		ev := v.ev
+		ev.Time = v.srcAt
+		inv.addVote(d, v.field, v.value, ev)
+		for i, src := range v.also {
+			ev.Source, ev.Time = src, v.alsoAt[i]
+			inv.addVote(d, v.field, v.value, ev)
+		}
 	}
 	for _, sw := range old.Software {
 		d.addSoftware(sw)
