@@ -1,6 +1,7 @@
 package device
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -537,6 +538,91 @@ func TestMergeKeepsConfirmations(t *testing.T) {
 			}
 			if !slices.Equal(sw, tt.software) {
 				t.Errorf("software %q, want %q", sw, tt.software)
+			}
+		})
+	}
+}
+
+// TestFirmwareRanksByAllItsSources: a firmware an SSDP NOTIFY named
+// first and the Server header confirmed ranks as served, above a
+// heavier claim's; the confirmation is not its first source.
+func TestFirmwareRanksByAllItsSources(t *testing.T) {
+	tests := []struct {
+		name  string
+		votes []Evidence // Value is the firmware
+		want  string
+	}{
+		{
+			name: "a served confirmation",
+			votes: []Evidence{{Source: "ssdp", Value: "1.50", Rule: "hue", Weight: 0.5, Time: t0}, {Source: "http_server", Value: "1.50", Rule: "hue", Weight: 0.5, Time: t0.Add(time.Hour)},
+				{Source: "mdns", Value: "1.20", Rule: "hue-txt", Weight: 0.9, Time: t0.Add(2 * time.Hour)}},
+			want: "1.50",
+		},
+		{
+			name: "claims only: the heavier",
+			votes: []Evidence{{Source: "ssdp", Value: "1.50", Rule: "hue", Weight: 0.5, Time: t0}, {Source: "dhcp", Value: "1.50", Rule: "hue", Weight: 0.5, Time: t0.Add(time.Hour)},
+				{Source: "mdns", Value: "1.20", Rule: "hue-txt", Weight: 0.9, Time: t0.Add(2 * time.Hour)}},
+			want: "1.20",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			var d Device
+			for _, ev := range tt.votes {
+				inv.addVote(&d, fieldFirmware, ev.Value, ev)
+			}
+			if got := inv.combine(d.votes, fieldFirmware, false); got.Value != tt.want {
+				t.Errorf("firmware %q (alternatives %+v), want %q", got.Value, got.Alternatives, tt.want)
+			}
+		})
+	}
+}
+
+// TestReportNotesBounded: however many sources confirm a version or a
+// firmware vote, and however many versions claims dispute, each list
+// holds its bound, the served source and the latest dispute kept.
+func TestReportNotesBounded(t *testing.T) {
+	tests := []struct {
+		name    string
+		sources int // distinct claim sources confirming, then http_server
+		claims  int // distinct versions claimed against the served one
+	}{
+		{name: "sources", sources: 3 * maxAlso},
+		{name: "disputes", claims: 3 * maxDisputed},
+		{name: "both", sources: 2 * maxAlso, claims: 2 * maxDisputed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			var d Device
+			report := func(src, version string, i int) {
+				ts := t0.Add(time.Duration(i) * time.Minute)
+				d.addSoftware(Software{Product: "goahead", Version: version, Source: src, Seen: ts})
+				inv.addVote(&d, fieldFirmware, version, Evidence{Source: src, Value: version, Rule: "fw", Weight: 0.5, Time: ts})
+			}
+			for i := range tt.sources {
+				report(fmt.Sprintf("claim%d", i), "2.5.0", i)
+			}
+			report("http_server", "2.5.0", tt.sources)
+			for i := range tt.claims {
+				report(fmt.Sprintf("claim%d", tt.sources+i), fmt.Sprintf("3.%d", i), tt.sources+1+i)
+			}
+			i := slices.IndexFunc(d.Software, func(s Software) bool { return s.Version == "2.5.0" })
+			if i < 0 {
+				t.Fatalf("software %+v: 2.5.0 gone", d.Software)
+			}
+			s := d.Software[i]
+			if len(s.Also) > maxAlso || !s.reportedBy("http_server") {
+				t.Errorf("2.5.0 from %s, also %q: want at most %d, http_server among them", s.Source, s.Also, maxAlso)
+			}
+			if len(s.Disputed) > maxDisputed || (tt.claims > 0 && s.Disputed[len(s.Disputed)-1] != fmt.Sprintf("claim%d 3.%d", tt.sources+tt.claims-1, tt.claims-1)) {
+				t.Errorf("2.5.0 disputed %q: want at most %d, the latest last", s.Disputed, maxDisputed)
+			}
+			for _, v := range d.votes {
+				if len(v.also) > maxAlso || len(v.alsoAt) != len(v.also) {
+					t.Errorf("vote for %s from %s, also %q at %v: want at most %d, each with its time", v.value, v.ev.Source, v.also, v.alsoAt, maxAlso)
+				}
 			}
 		})
 	}
