@@ -206,12 +206,12 @@ func unionSources(a, b string) string {
 // report now (after a restart, before its banner is seen again) keeps its
 // findings. Nor is a claim (see device.Software.Supersedes): after a
 // restart a NOTIFY anyone can send in the device's name must not take
-// back the version its own server named. sw is d.Software converted.
+// back the version its own server named.
 func (p *Pipeline) withdrawSuperseded(d *device.Device, feed *advisory.Feed, sw []advisory.Software, ep event.Endpoint, cause *event.Event) {
 	running := map[string][]versionReport{} // canonical product → versions reported
 	for i, s := range sw {
 		if id, v, ok := feed.Canonical(s); ok {
-			running[id] = append(running[id], versionReport{v.String(), &d.Software[i]})
+			running[id] = append(running[id], versionReport{v.String(), device.Software(sw[i])})
 		}
 	}
 	var gone []*event.Event
@@ -242,7 +242,7 @@ func (p *Pipeline) withdrawSuperseded(d *device.Device, feed *advisory.Feed, sw 
 // versionReport is one version of a product a device reports.
 type versionReport struct {
 	version string // as the feed parsed it
-	sw      *device.Software
+	sw      device.Software // converted from sw itself, whatever d.Software holds now
 }
 
 // versions lists the versions of reports.
