@@ -478,9 +478,9 @@ func (inv *Inventory) combine(votes []vote, f field, skipDomains bool) Attribute
 	}
 	slices.SortFunc(cands, func(a, b *candidate) int {
 		if f == fieldFirmware && a.basis != b.basis {
-			// A firmware the device served outranks one the fetched
-			// description names, which outranks claims anyone can send
-			// in its name, however many or heavy: see addSoftware.
+			// A firmware the device served (or the fetched description
+			// names) outranks claims anyone can send in its name,
+			// however many or heavy: see addSoftware.
 			return cmp.Compare(b.basis, a.basis)
 		}
 		if a.score != b.score {

@@ -183,9 +183,9 @@ const maxSoftware = 16
 // takes that version back (the device was updated or downgraded, and the
 // stale version must not keep matching advisories), unless a source of a
 // firmer basis reported it too: a telnet banner's BusyBox stays when
-// DHCP names another, which anyone can send in the device's name, until
-// a banner names the new one. An older report of the first source
-// arriving late changes nothing.
+// DHCP names another, which anyone can send in the device's name, while
+// the banner is seen. An older report of the first source arriving late
+// changes nothing.
 //
 // A claim naming another version than a firmer source reports is noted
 // on that version (Disputed), not recorded: it would match advisories
@@ -193,7 +193,8 @@ const maxSoftware = 16
 // the versions of the product only claims named. A report without a
 // version ("GoAhead-Webs") disproves none. Sources beyond claims keep
 // their own reports beside each other (two servers of a device may run
-// different builds).
+// different builds). A firmer version not reported firmly for
+// servedFresh gives way to one announced since (see stale).
 func (d *Device) addSoftware(s Software) {
 	b := s.basis()
 	for i := 0; i < len(d.Software); {

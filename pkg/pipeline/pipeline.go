@@ -241,7 +241,7 @@ func (p *Pipeline) withdrawSuperseded(d *device.Device, feed *advisory.Feed, sw 
 
 // versionReport is one version of a product a device reports.
 type versionReport struct {
-	version string // as the feed parsed it
+	version string          // as the feed parsed it
 	sw      device.Software // converted from sw itself, whatever d.Software holds now
 }
 
