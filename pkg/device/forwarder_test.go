@@ -50,6 +50,10 @@ func TestForwarderOnTheWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	other, err := new(miekg.Msg).SetQuestion("example.org.", miekg.TypeA).Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var (
 		fireTV = hwaddr.MAC{0xf0, 0x27, 0x2d, 0, 0, 0x30}   // Amazon
 		pihole = hwaddr.MAC{0xda, 0xa1, 0x19, 0, 0, 0x53}   // private
@@ -98,6 +102,17 @@ func TestForwarderOnTheWire(t *testing.T) {
 				udp(at(32), router, "9.9.9.9:53", "192.168.1.30:33333", aIter),
 			}
 		}, []want{{fireTV, false, true}}},
+		// Negative: answers "from" public resolvers to a Fire TV that
+		// asked for none of them (sent from the LAN, or through a
+		// forwarded port) name it by no domain: only its own queries
+		// are its lookups. The one it sent names nothing.
+		{"answers_forged_to_a_device_that_asked_nothing", func(at func(int) time.Time) []*inspect.Packet {
+			return []*inspect.Packet{
+				udp(at(0), fireTV, "192.168.1.30:41000", "192.168.1.1:53", other),
+				udp(at(20), router, "8.8.8.8:53", "192.168.1.30:33333", a),
+				udp(at(21), router, "1.1.1.1:53", "192.168.1.30:41000", a),
+			}
+		}, []want{{fireTV, false, false}}},
 		// Negative: resolvers that clear RD answering the Fire TV,
 		// which asked for recursion.
 		{"fire_tv_answered_without_rd", func(at func(int) time.Time) []*inspect.Packet {

@@ -7,8 +7,14 @@
 //
 // Unicast DNS: one event.KindDNSQuery per query name and type per flow,
 // reported when the response arrives (or when the flow ends without one).
-// The event's Device is the flow's client, the querying device. Evidence
-// keys (a contract with the device layer):
+// The event's Device is the flow's client, the querying device. Only the
+// client's own query files a lookup: a response completes a query seen
+// on the flow (same name, type and message id) and is otherwise
+// ignored, as is a query from the server side. Anyone can send a
+// datagram "from 8.8.8.8:53" to a client port (from the LAN, or through
+// a forwarded port), and the name it carries would be a domain vote on
+// the device; a capture that starts after the query loses that lookup.
+// Evidence keys (a contract with the device layer):
 //
 //	name       the first question's name, lower case, no trailing dot
 //	qtype      its type: "A", "AAAA", "HTTPS", "TYPE65280"
@@ -142,14 +148,30 @@ type analyzer struct {
 	lost [2]bool
 }
 
+// maxIDs is how many message ids of a query's retransmits are kept: a
+// stub may send each retry with a new id, and the answer may be to any.
+const maxIDs = 4
+
 // pendingQuery is a query awaiting its response.
 type pendingQuery struct {
 	used      bool
 	iterative bool // the client asked for no recursion
+	nIDs      uint8
+	ids       [maxIDs]uint16 // of the client's sends, the first ones
 	key       uint64
 	qtype     uint16
 	nameLen   uint8
 	name      [maxName]byte
+}
+
+// hasID reports whether the client sent the query with message id id.
+func (p *pendingQuery) hasID(id uint16) bool {
+	for _, v := range p.ids[:p.nIDs] {
+		if v == id {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {

@@ -239,20 +239,47 @@ func TestUnicast(t *testing.T) {
 		// clear RD answering a stub that set it.
 		{"response_without_rd_and_without_query", func(c *inspecttest.Conv) {
 			c.ServerBytes(msg{id: 7, flags: 0x8400, qs: []question{{"late.example", typeA}}}.bytes())
-		}, []want{{event.KindDNSQuery, "", map[string]string{"name": "late.example", "-iterative": ""}}}},
+		}, nil},
 		{"stub_query_answered_without_rd", func(c *inspecttest.Conv) {
 			c.ClientBytes(query(8, "stub.example", typeA)).
 				ServerBytes(msg{id: 8, flags: 0x8000, qs: []question{{"stub.example", typeA}}}.bytes())
 		}, []want{{event.KindDNSQuery, "", map[string]string{"name": "stub.example", "-iterative": ""}}}},
 		{"query_without_rd_from_the_server_side", func(c *inspecttest.Conv) {
 			c.ServerBytes(msg{id: 9, qs: []question{{"forged.example", typeA}}}.bytes())
-		}, []want{{event.KindDNSQuery, "", map[string]string{"name": "forged.example", "-iterative": ""}}}},
+		}, nil},
 		{"nxdomain", func(c *inspecttest.Conv) {
 			c.ClientBytes(query(7, "nope.example", typeA)).ServerBytes(answer(7, "nope.example", typeA, 3))
 		}, []want{{event.KindDNSQuery, "", map[string]string{"rcode": "NXDOMAIN"}}}},
+		// Only the client's query files a lookup; a response completes
+		// one seen on the flow by name, type and id. A datagram "from
+		// port 53" the client never asked for (from the LAN, or through
+		// a forwarded port) would otherwise plant a domain vote; a
+		// capture that missed the query loses that lookup.
+		{"forged_response_without_query", func(c *inspecttest.Conv) {
+			c.ServerBytes(answer(9, "amazon-adsystem.com", typeA, 0, a("amazon-adsystem.com", 203, 0, 113, 66)))
+		}, nil},
 		{"response_without_query", func(c *inspecttest.Conv) {
 			c.ServerBytes(answer(9, "late.example", 65, 0))
-		}, []want{{event.KindDNSQuery, "192.168.1.10", map[string]string{"name": "late.example", "qtype": "HTTPS", "-iterative": ""}}}},
+		}, nil},
+		{"response_to_a_query_with_another_id", func(c *inspecttest.Conv) {
+			c.ClientBytes(query(1, "a.example", typeA)).ServerBytes(answer(2, "a.example", typeA, 0, a("a.example", 203, 0, 113, 66)))
+		}, []want{{event.KindDNSQuery, "192.168.1.10", map[string]string{"name": "a.example", "-answers": ""}}}},
+		{"response_to_another_name", func(c *inspecttest.Conv) {
+			c.ClientBytes(query(1, "a.example", typeA)).ServerBytes(answer(1, "roku.com", typeA, 0, a("roku.com", 203, 0, 113, 66)))
+		}, []want{{event.KindDNSQuery, "", map[string]string{"name": "a.example", "-answers": ""}}}},
+		{"forged_answer_before_the_real_one", func(c *inspecttest.Conv) {
+			c.ClientBytes(query(1, "a.example", typeA)).
+				ServerBytes(answer(2, "a.example", typeA, 0, a("a.example", 203, 0, 113, 66))).
+				ServerBytes(answer(1, "a.example", typeA, 0, a("a.example", 198, 51, 100, 7)))
+		}, []want{{event.KindDNSQuery, "", map[string]string{"name": "a.example", "answers": "198.51.100.7"}}}},
+		{"query_and_response_file_once", func(c *inspecttest.Conv) {
+			c.ClientBytes(query(1, "a.example", typeA)).
+				ServerBytes(answer(1, "a.example", typeA, 0, a("a.example", 198, 51, 100, 7))).
+				ServerBytes(answer(1, "a.example", typeA, 0, a("a.example", 198, 51, 100, 7)))
+		}, []want{{event.KindDNSQuery, "192.168.1.10", map[string]string{"name": "a.example", "answers": "198.51.100.7"}}}},
+		{"response_from_the_client_side", func(c *inspecttest.Conv) {
+			c.ClientBytes(answer(1, "a.example", typeA, 0, a("a.example", 198, 51, 100, 7)))
+		}, nil},
 		{"more_queries_than_pending_slots", func(c *inspecttest.Conv) {
 			c.ClientBytes(query(1, "one.example", typeA)).ClientBytes(query(2, "two.example", typeA)).ClientBytes(query(3, "three.example", typeA))
 		}, []want{
@@ -265,7 +292,7 @@ func TestUnicast(t *testing.T) {
 		}, []want{{event.KindDNSQuery, "", map[string]string{"name": "a?[2jb.example"}}}},
 		{"answer_section_truncated", func(c *inspecttest.Conv) {
 			b := answer(1, "t.example", typeA, 0, a("t.example", 192, 0, 2, 1))
-			c.ServerBytes(b[:len(b)-2])
+			c.ClientBytes(query(1, "t.example", typeA)).ServerBytes(b[:len(b)-2])
 		}, []want{{event.KindDNSQuery, "", map[string]string{"name": "t.example", "-answers": ""}}}},
 		{"update_opcode_ignored", func(c *inspecttest.Conv) {
 			c.ClientBytes(msg{id: 1, flags: 5 << 11, qs: []question{{"zone.example", 6}}}.bytes())
@@ -321,6 +348,13 @@ func TestTCP(t *testing.T) {
 				c.ServerBytes(r[i : i+1])
 			}
 		}, []want{{event.KindDNSQuery, "", map[string]string{"name": "big.example", "answers": "192.0.2.9"}}}},
+		{"response_without_query", func(c *inspecttest.Conv) {
+			c.ServerBytes(r)
+		}, nil},
+		{"response_with_another_id", func(c *inspecttest.Conv) {
+			c.ClientBytes(q2).ServerBytes(tcpFrame(msg{id: 7, flags: 0x8180, qs: []question{{"second.example", typeA}},
+				an: []rr{a("second.example", 203, 0, 113, 66)}}.bytes()))
+		}, []want{{event.KindDNSQuery, "", map[string]string{"name": "second.example", "-answers": ""}}}},
 		{"oversized_message_skipped", func(c *inspecttest.Conv) {
 			c.ClientBytes(q)
 			c.ServerBytes(huge)
@@ -424,9 +458,11 @@ func TestSteadyStateDoesNotAllocate(t *testing.T) {
 	if len(p.Analyzers) != 2 || len(col.Events) != 2 {
 		t.Fatalf("%d analyzers, %d events; want 2 and 2", len(p.Analyzers), len(col.Events))
 	}
+	forged := msg{id: 9, flags: 0x8180, qs: []question{{"b.example", typeA}}, an: []rr{a("b.example", 203, 0, 113, 66)}}.bytes()
 	n := testing.AllocsPerRun(100, func() {
-		p.Analyzers[0].Feed(p.Flows[0], inspect.ToServer, query) // a retransmit
-		p.Analyzers[1].Feed(p.Flows[1], inspect.ToServer, ann)   // a periodic announcement
+		p.Analyzers[0].Feed(p.Flows[0], inspect.ToServer, query)  // a retransmit
+		p.Analyzers[0].Feed(p.Flows[0], inspect.ToClient, forged) // a response to nothing asked
+		p.Analyzers[1].Feed(p.Flows[1], inspect.ToServer, ann)    // a periodic announcement
 		p.Analyzers[1].Feed(p.Flows[1], inspect.ToServer, browse)
 	})
 	if n != 0 {

@@ -16,6 +16,12 @@ func (a *analyzer) unicastMessage(f *inspect.Flow, dir inspect.Dir, b []byte) {
 	if h.qd == 0 {
 		return
 	}
+	// Only the client's query is its word: a query or a response the
+	// server side sends is anyone's datagram "from port 53", and so is a
+	// "response" the client sends.
+	if h.response != (dir == inspect.ToClient) {
+		return
+	}
 	name := a.name[:h.nameLen]
 	normalizeName(name)
 	key := uint64(newFNV().bytes(name).uint16(h.qtype))
@@ -23,38 +29,49 @@ func (a *analyzer) unicastMessage(f *inspect.Flow, dir inspect.Dir, b []byte) {
 		return
 	}
 	if !h.response {
-		// Only the client's own query says whether it asked for
-		// recursion: one the server side sends is anyone's datagram
-		// "from port 53".
-		a.addPending(f, key, name, h.qtype, !h.rd && dir == inspect.ToServer)
+		a.addPending(f, key, h.id, name, h.qtype, !h.rd)
 		return
 	}
-	// The response names the question again: the pending copy is no
-	// longer needed, and a response whose query was not seen (capture
-	// started late, asymmetric routing) stands on its own. Its RD bit
-	// is the responder's word, not the client's: anyone can send a
-	// datagram "from 8.8.8.8:53" with it clear, and a server may clear
-	// it answering a query that set it.
-	iterative := false
-	for i := range a.pending {
-		if p := &a.pending[i]; p.used && p.key == key {
-			p.used = false
-			iterative = iterative || p.iterative
-		}
+	// A response only completes a query the client sent, by its name,
+	// type and id; one that matches none (forged, or the capture missed
+	// the query) files nothing. Its RD bit is the responder's word, not
+	// the client's: a server may clear it answering a query that set it.
+	i := a.pendingFor(key, h.id)
+	if i < 0 {
+		return
 	}
+	p := &a.pending[i]
+	p.used = false
 	rcode := ""
 	if h.rcode != 0 {
 		rcode = rcodeName(h.rcode)
 	}
-	a.reportQuery(f, key, name, h.qtype, iterative, a.answers(b), rcode)
+	a.reportQuery(f, key, name, h.qtype, p.iterative, a.answers(b), rcode)
 }
 
-func (a *analyzer) addPending(f *inspect.Flow, key uint64, name []byte, qtype uint16, iterative bool) {
+// pendingFor is the index of the pending query with key sent with id id,
+// or -1.
+func (a *analyzer) pendingFor(key uint64, id uint16) int {
+	for i := range a.pending {
+		if p := &a.pending[i]; p.used && p.key == key && p.hasID(id) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (a *analyzer) addPending(f *inspect.Flow, key uint64, id uint16, name []byte, qtype uint16, iterative bool) {
 	free := -1
 	for i := range a.pending {
 		p := &a.pending[i]
 		if p.used && p.key == key {
-			return // a retransmit
+			// A retransmit: its response may carry its id. Past
+			// maxIDs the first ids stay; retries that many are rare.
+			if !p.hasID(id) && int(p.nIDs) < len(p.ids) {
+				p.ids[p.nIDs] = id
+				p.nIDs++
+			}
+			return
 		}
 		if !p.used && free < 0 {
 			free = i
@@ -68,6 +85,7 @@ func (a *analyzer) addPending(f *inspect.Flow, key uint64, name []byte, qtype ui
 	}
 	p := &a.pending[free]
 	p.used, p.key, p.qtype, p.iterative = true, key, qtype, iterative
+	p.ids[0], p.nIDs = id, 1
 	p.nameLen = uint8(copy(p.name[:], name))
 }
 

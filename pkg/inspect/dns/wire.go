@@ -12,6 +12,7 @@ const headerLen = 12
 
 // header is the fixed DNS header and the first question.
 type header struct {
+	id             uint16 // pairs a response with its query
 	response       bool
 	rd             bool // recursion desired (RFC 1035 4.1.1); a response copies it
 	opcode         uint8
@@ -43,6 +44,7 @@ func parseHeader(b []byte, h *header, name *[maxName]byte) bool {
 	if len(b) < headerLen {
 		return false
 	}
+	h.id = binary.BigEndian.Uint16(b)
 	flags := binary.BigEndian.Uint16(b[2:])
 	h.response = flags&0x8000 != 0
 	h.rd = flags&0x0100 != 0
