@@ -301,6 +301,41 @@ func TestClaimsDoNotOverrideServedFirmware(t *testing.T) {
 				ssdpNotify(1, "Linux UPnP/1.0 Sonos/63.2-88230 (ZPS12)")},
 			firmware: "57.3-77280",
 		},
+		// A served firmware ages as a served version does (servedFresh):
+		// one not served for a day gives way in the identity, as in the
+		// software list, to another announced since; a claim repeating
+		// it keeps it no fresher.
+		{
+			name:     "a served firmware not seen for a day gives way to an announced update",
+			events:   []*event.Event{model, httpServer(1, hue("1.20.0")), ssdpNotify(26, hue("1.50.0"))},
+			software: []string{fw + " 1.50.0"},
+			firmware: "1.50.0",
+		},
+		{
+			name: "a served firmware not seen for a day gives way to the fetched description's",
+			events: []*event.Event{httpServer(0, "Linux UPnP/1.0 Sonos/63.2-88230 (ZPS12)"),
+				upnpDescription(30, event.Evidence{"manufacturer": "Sonos, Inc.", "firmware_version": "57.3-77280"})},
+			firmware: "57.3-77280",
+		},
+		{
+			name: "claims repeating the old firmware do not keep it fresh",
+			events: []*event.Event{model, httpServer(1, hue("1.20.0")), ssdpNotify(20, hue("1.20.0")), mdnsTXT(23, "fv", "1.20.0"),
+				ssdpNotify(26, hue("1.50.0")), mdnsTXT(27, "fv", "1.20.0")},
+			software: []string{fw + " 1.50.0"},
+			firmware: "1.50.0",
+		},
+		{
+			name:     "a served firmware seen within the day keeps its place",
+			events:   []*event.Event{model, httpServer(1, hue("1.20.0")), ssdpNotify(20, hue("1.50.0"))},
+			software: []string{fw + " 1.20.0"},
+			firmware: "1.20.0",
+		},
+		{
+			name:     "a served firmware served again keeps its place",
+			events:   []*event.Event{model, httpServer(1, hue("1.20.0")), httpServer(10, hue("1.20.0")), ssdpNotify(30, hue("1.50.0"))},
+			software: []string{fw + " 1.20.0"},
+			firmware: "1.20.0",
+		},
 		// What must still work.
 		{
 			name:     "a firmware update only SSDP names",

@@ -163,6 +163,21 @@ func (v *vote) firm() (basis, time.Time) {
 	return b, at
 }
 
+// announcedAt is the latest report of v by a source that reports on the
+// device's own schedule (see announced), zero when none did.
+func (v *vote) announcedAt() time.Time {
+	var at time.Time
+	if announced(v.ev.Source) {
+		at = v.srcAt
+	}
+	for i, src := range v.also {
+		if announced(src) && v.alsoAt[i].After(at) {
+			at = v.alsoAt[i]
+		}
+	}
+	return at
+}
+
 // Bounds of what identifies one device.
 const (
 	maxVotes        = 128
@@ -371,6 +386,11 @@ type candidate struct {
 	depth      int
 	maxWeight  float64
 	latest     time.Time // of its own votes' sources of basis
+	// announced is the latest report of it by an announced source;
+	// stale: a firmware of a firmer basis than claims that another
+	// firmware was announced servedFresh after (see Software.stale).
+	announced time.Time
+	stale     bool
 	// direct: a vote of it or of an ancestor comes from the device
 	// itself (not a domain it resolved, nor a chip maker's vendor).
 	direct bool
@@ -393,7 +413,8 @@ func (v *vote) isDirect() bool {
 // also counting the votes of its more general values ("Linux" for
 // "Android"); the highest score wins (ties: the more specific, for
 // firmware the more recently reported, then alphabetical), a firmware
-// of a firmer basis (see sourceBasis) whatever the scores, and a rival
+// of a firmer basis (see sourceBasis) whatever the scores unless it has
+// gone stale (see servedFresh), and a rival
 // that is not an ancestor or descendant lowers the confidence to
 // s1·s1/(s1+s2). skipDomains leaves the votes of domain rules out (see
 // runsApps).
@@ -423,9 +444,28 @@ func (inv *Inventory) combine(votes []vote, f field, skipDomains bool) Attribute
 		if v.ev.Weight > c.maxWeight {
 			c.maxWeight, c.value = v.ev.Weight, v.value
 		}
+		if f == fieldFirmware {
+			if at := v.announcedAt(); at.After(c.announced) {
+				c.announced = at
+			}
+		}
 	}
 	if len(cands) == 0 {
 		return Attribute{}
+	}
+	if f == fieldFirmware {
+		// The firm basis of a firmware ages as a served version does in
+		// the software list: not reported firmly for a day while the
+		// device announces another, it was most likely updated and its
+		// server switched off. Its latest is of its firm sources only,
+		// so a claim repeating it keeps it no fresher.
+		for _, c := range cands {
+			for _, o := range cands {
+				if c.basis > basisClaim && o != c && o.announced.Sub(c.latest) >= servedFresh {
+					c.stale = true
+				}
+			}
+		}
 	}
 	hier := f == fieldType || f == fieldOS
 	ancestors := func(c *candidate) []*candidate {
@@ -477,6 +517,14 @@ func (inv *Inventory) combine(votes []vote, f field, skipDomains bool) Attribute
 		}
 	}
 	slices.SortFunc(cands, func(a, b *candidate) int {
+		if a.stale != b.stale {
+			// Only firmware goes stale: it gives way to the one
+			// announced since, as its software entry does.
+			if a.stale {
+				return 1
+			}
+			return -1
+		}
 		if f == fieldFirmware && a.basis != b.basis {
 			// A firmware the device served (or the fetched description
 			// names) outranks claims anyone can send in its name,
