@@ -69,6 +69,9 @@ type versionCase struct {
 	// firmware ("http_server" for one vote, "ssdp+http_server" for a
 	// vote with a confirmation), in vote order.
 	firmwareSources []string
+	// seen, when set, is the hour after t0 of the first software
+	// entry's Seen.
+	seen int
 }
 
 func (tt *versionCase) run(t *testing.T) {
@@ -96,6 +99,9 @@ func (tt *versionCase) run(t *testing.T) {
 	}
 	if tt.disputed != nil && (first == nil || !slices.Equal(first.Disputed, tt.disputed)) {
 		t.Errorf("disputed %+v, want %q", first, tt.disputed)
+	}
+	if tt.seen != 0 && (first == nil || !first.Seen.Equal(t0.Add(time.Duration(tt.seen)*time.Hour))) {
+		t.Errorf("seen %+v, want %d h after t0", first, tt.seen)
 	}
 	if tt.firmware != "" && d.Identity.Firmware.Value != tt.firmware {
 		t.Errorf("firmware %q (alternatives %+v), want %q", d.Identity.Firmware.Value, d.Identity.Firmware.Alternatives, tt.firmware)
@@ -323,6 +329,13 @@ func TestClaimsDoNotOverrideServedFirmware(t *testing.T) {
 				ssdpNotify(26, hue("1.50.0")), mdnsTXT(27, "fv", "1.20.0")},
 			software: []string{fw + " 1.50.0"},
 			firmware: "1.50.0",
+		},
+		{
+			name:     "a claim repeating the served firmware does not refresh its entry",
+			events:   []*event.Event{model, httpServer(1, hue("1.20.0")), ssdpNotify(20, hue("1.20.0"))},
+			software: []string{fw + " 1.20.0"},
+			firmware: "1.20.0",
+			seen:     1,
 		},
 		{
 			name:     "a served firmware seen within the day keeps its place",

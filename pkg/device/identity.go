@@ -321,12 +321,21 @@ func (inv *Inventory) refresh(d *Device) {
 	if fw := id.Firmware; fw.Value != "" {
 		if p := firmwareProduct(id.Vendor.Value, id.Model.Value); p != "" {
 			ev := fw.Evidence[0]
-			s := Software{Product: p, Version: fw.Value, Source: ev.Source, Seen: ev.Time}
+			s := Software{Product: p, Version: fw.Value, Source: ev.Source}
 			key := voteKey(fieldFirmware, fw.Value)
+			var firm basis
 			for i := range d.votes {
 				if v := &d.votes[i]; v.field == fieldFirmware && v.key == key {
 					for _, src := range append([]string{v.ev.Source}, v.also...) {
 						s.Also, _ = withSource(s.Also, s.Source, src) // every source that named it
+					}
+					// Seen is of its firmest sources, as combine
+					// ranks it: a claim folded in must not refresh it.
+					switch b, at := v.firm(); {
+					case s.Seen.IsZero() || b > firm:
+						firm, s.Seen = b, at
+					case b == firm && at.After(s.Seen):
+						s.Seen = at
 					}
 				}
 			}
