@@ -937,12 +937,15 @@ func (e *Engine) hostHash(b []byte) uint32 {
 func (e *Engine) admit(f *Flow) (host uint32, ok bool) {
 	host = e.hostOf(f)
 	full, atShare := e.insps.inUse() >= e.cfg.MaxInspected, e.hosts[host] >= e.hostShare
-	switch {
-	case !full && !atShare, e.reclaim(f, host, atShare, false):
+	if !full && !atShare {
 		return host, true
-	case full:
+	}
+	if e.reclaim(f, host, atShare, false) {
+		return host, true
+	}
+	if full {
 		e.Stats.InspectLimit++
-	default:
+	} else {
 		e.Stats.HostLimit++
 	}
 	return host, false
@@ -987,21 +990,24 @@ func (e *Engine) reclaim(f *Flow, host uint32, sameHost, needBuf bool) bool {
 	for range min(reclaimScan, n) {
 		e.hand = e.hand%n + 1
 		in := e.insps.at(e.hand)
-		g := in.flow
-		switch {
-		case g == nil || g == f || g == e.busy || !g.IsTCP():
-			continue // free, the flow at hand, or UDP
-		case in.fed > now:
+		if in.fed > now {
 			// Fed before the capture clock stepped back: idle from now,
 			// as expire counts it.
 			in.fed = now
 			continue
-		case now-in.fed < int64(reclaimIdle), sameHost && in.host != host, needBuf && !in.holdsBuffer():
+		}
+		// The inspection's own fields first: most inspections are not
+		// idle, and their flows lie elsewhere in memory.
+		if now-in.fed < int64(reclaimIdle) || sameHost && in.host != host || needBuf && !in.holdsBuffer() {
 			continue
 		}
-		e.Stats.Reclaimed++
-		e.stopIdle(g)
-		return true
+		// A free slot has no flow; the flow at hand (one being closed
+		// may be long idle) is not its own victim; UDP flows keep theirs.
+		if g := in.flow; g != nil && g != f && g.IsTCP() {
+			e.Stats.Reclaimed++
+			e.stopIdle(g)
+			return true
+		}
 	}
 	return false
 }
