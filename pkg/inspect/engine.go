@@ -38,7 +38,7 @@ type Config struct {
 	MaxInspected int           // flows with an analyzer at once, a share of them per host (hostShareDiv); beyond, new flows are only counted
 	ByteBudget   int           // payload bytes inspected per flow direction
 	StreamBuffer int           // bytes of one pending-stream buffer
-	MaxBuffers   int           // pending-stream buffers in all
+	MaxBuffers   int           // pending-stream buffers in all, a share of them per host (hostShareDiv)
 	TCPIdle      time.Duration // a TCP flow idle this long is expired
 	UDPIdle      time.Duration // a UDP flow idle this long is expired
 	LAN          []netip.Prefix
@@ -114,6 +114,7 @@ type EngineStats struct {
 	Reordered      uint64 // TCP segments held until the bytes before them came
 	OutOfWindow    uint64 // TCP segments further ahead than any window, no ACK showing loss, and RSTs far from the stream's place: dropped
 	BufferFull     uint64 // no pending-stream buffer was free
+	HostBuffers    uint64 // no pending-stream buffer given, with buffers free, because the client's host held its share of them
 	Unidentified   uint64 // flows no protocol claimed
 	InspectLimit   uint64 // deliveries not inspected because MaxInspected were busy (the flow is tried again)
 	HostLimit      uint64 // deliveries not inspected, with inspections free, because the client's host held its share (the flow is tried again)
@@ -164,11 +165,17 @@ type Engine struct {
 	// hand is the inspection the sweep for idle ones weighed last
 	// (reclaim).
 	hand      int32
-	hostShare uint32
-	// hosts counts the inspections held per client host (hostOf); one
-	// may hold at most hostShare. Last, so that its 16 KiB do not come
-	// between the fields every packet reads.
-	hosts [hostBuckets]uint32
+	hostShare uint32 // inspections a host may hold
+	bufShare  uint32 // stream buffers a host may hold
+	// hosts counts the inspections and stream buffers held per client
+	// host (hostOf). Last, so that its 32 KiB do not come between the
+	// fields every packet reads.
+	hosts [hostBuckets]hostCount
+}
+
+// hostCount is what one bucket of client hosts holds.
+type hostCount struct {
+	insps, bufs uint32
 }
 
 // Options wires an engine to its collaborators.
@@ -230,6 +237,7 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 		insps:      slotPool[inspection]{shift: extraChunkShift},
 		bufs:       newBufferPool(cfg.StreamBuffer, cfg.MaxBuffers),
 		hostShare:  uint32(max(1, cfg.MaxInspected/hostShareDiv)),
+		bufShare:   uint32(max(2, cfg.MaxBuffers/hostShareDiv)),
 		protocols:  opt.Protocols,
 		classifier: opt.Classifier,
 		sink:       opt.Sink,
@@ -683,9 +691,8 @@ func (e *Engine) hold(f *Flow, dir Dir, seq uint32, data []byte, diff int32) boo
 	if diff > maxHoldAhead || len(data) > e.bufs.size {
 		return false
 	}
-	id := e.getBuffer(f)
+	id := e.getBuffer(f, in.host)
 	if id == 0 {
-		e.Stats.BufferFull++
 		return false
 	}
 	h.seq, h.n, h.buf = seq, uint32(copy(e.bufs.bytes(id), data)), id
@@ -747,7 +754,7 @@ func (e *Engine) deliverHeld(f *Flow, dir Dir) {
 // dropHeld gives a held segment's buffer back to the pool and forgets it.
 func (e *Engine) dropHeld(h *heldSegment) {
 	if h.n > 0 {
-		e.bufs.put(h.buf, int(h.n))
+		e.putBuffer(h.buf, int(h.n))
 	}
 	*h = heldSegment{}
 }
@@ -877,9 +884,15 @@ const maxProtocols = 255
 // lines hold, from the other devices until the flows time out: the
 // default-password login another device types meanwhile would go
 // unread. So no host holds more than 1/hostShareDiv of MaxInspected
-// (at least one), and so no more than four stream buffers for each of
-// those (two directions' pending bytes and held segments); a flow that
-// finds no buffer free takes an idle flow's (reclaim).
+// (at least one), nor of MaxBuffers (at least two: a partial line each
+// way). Buffers need a share of their own: an inspection may hold four
+// (two directions' pending bytes and held segments), so two hosts
+// within their shares of inspections could take every buffer, and
+// another device's password split over two segments would be lost. A
+// host at its share of buffers takes one of its own idle flows'
+// (reclaim), or else its flow reads on as after lost bytes: that costs
+// the flow asking, not the host's other flows or other hosts. A flow
+// that finds no buffer free at all takes an idle flow's.
 //
 // The host is the flow's client address: the client opens flows, so it
 // is who spends inspections; a server cannot make them (its answers
@@ -936,7 +949,7 @@ func (e *Engine) hostHash(b []byte) uint32 {
 // flows end or go idle.
 func (e *Engine) admit(f *Flow) (host uint32, ok bool) {
 	host = e.hostOf(f)
-	full, atShare := e.insps.inUse() >= e.cfg.MaxInspected, e.hosts[host] >= e.hostShare
+	full, atShare := e.insps.inUse() >= e.cfg.MaxInspected, e.hosts[host].insps >= e.hostShare
 	if !full && !atShare {
 		return host, true
 	}
@@ -1023,14 +1036,33 @@ func (e *Engine) stopIdle(g *Flow) {
 	e.busy, e.closing = outer, closing
 }
 
-// getBuffer takes a stream buffer for f; with none free, the buffers of
-// an idle inspection (reclaim), or 0.
-func (e *Engine) getBuffer(f *Flow) int32 {
-	id := e.bufs.get()
-	if id == 0 && e.reclaim(f, 0, false, true) {
-		id = e.bufs.get()
+// getBuffer takes a stream buffer for f, whose client is in the bucket
+// host; with none free, or the host holding its share, the buffers of an
+// idle inspection (reclaim) of any host or of the same one; or 0, which
+// it counts.
+func (e *Engine) getBuffer(f *Flow, host uint32) int32 {
+	if e.hosts[host].bufs >= e.bufShare && !e.reclaim(f, host, true, true) {
+		e.Stats.HostBuffers++
+		return 0
 	}
+	id := e.bufs.get(host)
+	if id == 0 && e.reclaim(f, 0, false, true) {
+		id = e.bufs.get(host)
+	}
+	if id == 0 {
+		e.Stats.BufferFull++
+		return 0
+	}
+	e.hosts[host].bufs++
 	return id
+}
+
+// putBuffer gives buffer id (0: none) back to the pool and its count
+// back to the host it was taken for; the first used bytes are wiped.
+func (e *Engine) putBuffer(id int32, used int) {
+	if id != 0 {
+		e.hosts[e.bufs.put(id, used)].bufs--
+	}
 }
 
 func (e *Engine) identify(f *Flow, dir Dir, data []byte, host uint32) bool {
@@ -1078,12 +1110,9 @@ func (e *Engine) feedStream(f *Flow, in *inspection, dir Dir, data []byte) {
 		}
 		rest := data[n:]
 		if hs.buf == 0 {
-			hs.buf = e.getBuffer(f)
+			hs.buf = e.getBuffer(f, in.host)
 		}
 		if hs.buf == 0 || len(rest) > e.bufs.size {
-			if hs.buf == 0 {
-				e.Stats.BufferFull++
-			}
 			e.gap(f, dir)
 			return
 		}
@@ -1127,7 +1156,7 @@ func (e *Engine) feedStream(f *Flow, in *inspection, dir Dir, data []byte) {
 // releaseBuffer gives hs's buffer back to the pool, wiping what it held:
 // a partial line may be half a password.
 func (e *Engine) releaseBuffer(hs *halfStream) {
-	e.bufs.put(hs.buf, int(hs.pending))
+	e.putBuffer(hs.buf, int(hs.pending))
 	hs.buf, hs.pending = 0, 0
 }
 

@@ -143,30 +143,47 @@ func checkPools(t *testing.T, e *Engine) {
 	}
 }
 
-// checkHosts asserts the per-host counts of inspections: each is the
-// number of inspecting flows whose client falls in its bucket, within
-// the share; none is left over from a flow whose inspection ended.
+// checkHosts asserts the per-host counts of inspections and stream
+// buffers: each is the number of inspecting flows, and of buffers they
+// hold, whose client falls in its bucket, within the shares; none is
+// left over from a flow whose inspection ended.
 func checkHosts(t testing.TB, e *Engine) {
 	t.Helper()
-	want := map[uint32]uint32{}
+	want := map[uint32]hostCount{}
+	var lent uint32
 	e.table.each(func(f *Flow) {
-		if in := f.inspection(); in != nil {
-			if in.host != e.hostOf(f) {
-				t.Fatalf("inspection of %v counted in bucket %d, its client's is %d", f.Client(), in.host, e.hostOf(f))
-			}
-			want[in.host]++
+		in := f.inspection()
+		if in == nil {
+			return
 		}
+		if in.host != e.hostOf(f) {
+			t.Fatalf("inspection of %v counted in bucket %d, its client's is %d", f.Client(), in.host, e.hostOf(f))
+		}
+		c := want[in.host]
+		c.insps++
+		for _, id := range [4]int32{in.half[0].buf, in.half[1].buf, in.held[0].buf, in.held[1].buf} {
+			if id == 0 {
+				continue
+			}
+			if owner := uint32(e.bufs.owner[id-1]); owner != in.host {
+				t.Fatalf("buffer %d of %v counted in bucket %d, its client's is %d", id, f.Client(), owner, in.host)
+			}
+			c.bufs++
+			lent++
+		}
+		want[in.host] = c
 	})
-	var sum uint32
+	var sum hostCount
 	for _, n := range e.hosts {
-		sum += n
+		sum.insps += n.insps
+		sum.bufs += n.bufs
 	}
-	if sum != uint32(e.insps.inUse()) {
-		t.Fatalf("hosts count %d inspections, %d are lent", sum, e.insps.inUse())
+	if sum.insps != uint32(e.insps.inUse()) || sum.bufs != lent {
+		t.Fatalf("hosts count %d inspections and %d buffers, %d and %d are lent", sum.insps, sum.bufs, e.insps.inUse(), lent)
 	}
 	for b, n := range want {
-		if e.hosts[b] != n || n > e.hostShare {
-			t.Fatalf("bucket %d counts %d inspections, flows hold %d, share %d", b, e.hosts[b], n, e.hostShare)
+		if e.hosts[b] != n || n.insps > e.hostShare || n.bufs > e.bufShare {
+			t.Fatalf("bucket %d counts %+v, flows hold %+v, shares %d and %d", b, e.hosts[b], n, e.hostShare, e.bufShare)
 		}
 	}
 }
@@ -179,9 +196,9 @@ func checkHosts(t testing.TB, e *Engine) {
 func TestEngineBookkeepingUnderChaos(t *testing.T) {
 	var limits EngineStats // summed over the seeds
 	defer func() {
-		if limits.InspectLimit == 0 || limits.HostLimit == 0 || limits.Reclaimed == 0 {
-			t.Errorf("the pool's cap refused %d flows, the host's share %d, %d idle inspections reclaimed: not every limit reached",
-				limits.InspectLimit, limits.HostLimit, limits.Reclaimed)
+		if limits.InspectLimit == 0 || limits.HostLimit == 0 || limits.Reclaimed == 0 || limits.HostBuffers == 0 || limits.BufferFull == 0 {
+			t.Errorf("the pool's cap refused %d flows, the host's share %d, %d idle inspections reclaimed, %d buffers refused for the host's share, %d missing: not every limit reached",
+				limits.InspectLimit, limits.HostLimit, limits.Reclaimed, limits.HostBuffers, limits.BufferFull)
 		}
 	}()
 	for seed := range uint64(120) {
@@ -260,6 +277,8 @@ func TestEngineBookkeepingUnderChaos(t *testing.T) {
 		limits.InspectLimit += e.Stats.InspectLimit
 		limits.HostLimit += e.Stats.HostLimit
 		limits.Reclaimed += e.Stats.Reclaimed
+		limits.HostBuffers += e.Stats.HostBuffers
+		limits.BufferFull += e.Stats.BufferFull
 		e.Flush()
 		checkPools(t, e)
 		if e.insps.inUse() != 0 || len(live) != 0 || e.table.ipv6.inUse() != 0 {
@@ -331,9 +350,9 @@ func TestFlowChurnNoAlloc(t *testing.T) {
 
 // TestTCPPathsNoAlloc: the TCP paths that are not the steady state (a
 // port reused for a new connection, a RST dropped, a direction's budget
-// spent, a flow refused for its host's share, an idle inspection or its
-// buffer taken for a new flow) allocate nothing once the pools have
-// grown.
+// spent, a flow refused for its host's share, a stream buffer refused
+// for it, an idle inspection or its buffer taken for a new flow or for
+// the same host's) allocate nothing once the pools have grown.
 func TestTCPPathsNoAlloc(t *testing.T) {
 	const A = TCPFlagACK
 	type step struct {
@@ -389,6 +408,17 @@ func TestTCPPathsNoAlloc(t *testing.T) {
 			{ToServer, 1, 0, A, "USER a\r\nPA", 0}, {ToServer, 1, 0, A, "USER b\r\nPA", idle},
 			{ToServer, 11, 0, TCPFlagRST, "", idle}, {ToServer, 11, 0, TCPFlagRST, "", idle},
 		}, from: []client{{0, 0}, {1, 0}, {0, 0}, {1, 0}}, stats: EngineStats{Reclaimed: 1}},
+		// A share of two buffers: the host's third partial line finds
+		// none, though the pool has more.
+		{name: "host_at_buffer_share", cfg: func(c *Config) { c.MaxBuffers = 16 }, flows: 3, steps: []step{
+			{ToServer, 1, 0, A, "USER a\r\nPA", 0}, {ToServer, 1, 0, A, "USER b\r\nPA", 0}, {ToServer, 1, 0, A, "USER c\r\nPA", 0},
+			{ToServer, 11, 0, TCPFlagRST, "", 0}, {ToServer, 11, 0, TCPFlagRST, "", 0}, {ToServer, 11, 0, TCPFlagRST, "", 0},
+		}, from: []client{{0, 0}, {0, 1}, {0, 2}, {0, 0}, {0, 1}, {0, 2}}, stats: EngineStats{HostBuffers: 1}},
+		// The same, a minute later: the host's idle flow gives its buffer.
+		{name: "idle_buffer_of_the_host_reclaimed", cfg: func(c *Config) { c.MaxBuffers = 16 }, flows: 3, steps: []step{
+			{ToServer, 1, 0, A, "USER a\r\nPA", 0}, {ToServer, 1, 0, A, "USER b\r\nPA", 0}, {ToServer, 1, 0, A, "USER c\r\nPA", idle},
+			{ToServer, 11, 0, TCPFlagRST, "", idle}, {ToServer, 11, 0, TCPFlagRST, "", idle}, {ToServer, 11, 0, TCPFlagRST, "", idle},
+		}, from: []client{{0, 0}, {0, 1}, {0, 2}, {0, 0}, {0, 1}, {0, 2}}, stats: EngineStats{Reclaimed: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -440,11 +470,13 @@ func TestTCPPathsNoAlloc(t *testing.T) {
 				t.Errorf("%d flows left, %d created, want 0 and %d: the rounds did not happen", e.Flows(), n, 101*tt.flows)
 			}
 			got := EngineStats{HostLimit: e.Stats.HostLimit - stats.HostLimit, InspectLimit: e.Stats.InspectLimit - stats.InspectLimit,
-				Reclaimed: e.Stats.Reclaimed - stats.Reclaimed, BufferFull: e.Stats.BufferFull - stats.BufferFull}
-			want := EngineStats{HostLimit: 101 * tt.stats.HostLimit, InspectLimit: 101 * tt.stats.InspectLimit, Reclaimed: 101 * tt.stats.Reclaimed}
+				Reclaimed: e.Stats.Reclaimed - stats.Reclaimed, BufferFull: e.Stats.BufferFull - stats.BufferFull,
+				HostBuffers: e.Stats.HostBuffers - stats.HostBuffers}
+			want := EngineStats{HostLimit: 101 * tt.stats.HostLimit, InspectLimit: 101 * tt.stats.InspectLimit, Reclaimed: 101 * tt.stats.Reclaimed,
+				HostBuffers: 101 * tt.stats.HostBuffers}
 			if got != want {
-				t.Errorf("over 101 rounds: %d refused for the share, %d for the cap, %d reclaimed, %d buffers missing; want %d, %d, %d, 0",
-					got.HostLimit, got.InspectLimit, got.Reclaimed, got.BufferFull, want.HostLimit, want.InspectLimit, want.Reclaimed)
+				t.Errorf("over 101 rounds: %d refused for the share, %d for the cap, %d reclaimed, %d buffers missing, %d refused for the buffer share; want %d, %d, %d, 0, %d",
+					got.HostLimit, got.InspectLimit, got.Reclaimed, got.BufferFull, got.HostBuffers, want.HostLimit, want.InspectLimit, want.Reclaimed, want.HostBuffers)
 			}
 		})
 	}

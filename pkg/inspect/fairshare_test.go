@@ -157,12 +157,16 @@ func TestHostCountsReturnToZero(t *testing.T) {
 			}
 		}},
 		{"reclaimed_for_buffers", func(c *Config) { c.MaxBuffers = 6 }, nil, func(e *Engine, send sender) {
-			// A fourth host's partial lines need the idle flows' buffers.
-			for i := range 6 {
-				send(3, i, seg(ToServer, 1, A, "USER b\r\nPA", reclaimIdle+time.Second))
+			// Three more hosts' partial lines need the idle flows'
+			// buffers: two each, a host's share.
+			for h := 3; h < 6; h++ {
+				for i := range 2 {
+					send(h, i, seg(ToServer, 1, A, "USER b\r\nPA", reclaimIdle+time.Second))
+				}
 			}
-			if e.Stats.Reclaimed != 6 || e.Stats.BufferFull != 0 {
-				t.Errorf("%d inspections reclaimed, %d buffers missing; want 6, 0", e.Stats.Reclaimed, e.Stats.BufferFull)
+			if e.Stats.Reclaimed != 6 || e.Stats.BufferFull+e.Stats.HostBuffers != 0 {
+				t.Errorf("%d inspections reclaimed, %d buffers missing, %d refused for the share; want 6, 0, 0",
+					e.Stats.Reclaimed, e.Stats.BufferFull, e.Stats.HostBuffers)
 			}
 		}},
 	}
@@ -183,7 +187,7 @@ func TestHostCountsReturnToZero(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			hosts := distinctHosts(e, 4)
+			hosts := distinctHosts(e, 6)
 			send := func(h, i int, p *Packet) {
 				if p.SrcPort == 40000 {
 					p.Src, p.SrcPort = hosts[h], uint16(40000+i)
@@ -197,13 +201,13 @@ func TestHostCountsReturnToZero(t *testing.T) {
 			// line pending.
 			each(send, func() *Packet { return seg(ToServer, 1, A, "USER a\r\nPA", 0) })
 			for h := range 3 {
-				if n := e.hosts[e.hostBucket(hosts[h])]; n != 2 {
+				if n := e.hosts[e.hostBucket(hosts[h])].insps; n != 2 {
 					t.Fatalf("host %d counts %d inspections, want 2", h, n)
 				}
 			}
 			tt.then(e, send)
 			for h := range 3 {
-				if n := e.hosts[e.hostBucket(hosts[h])]; n != 0 {
+				if n := e.hosts[e.hostBucket(hosts[h])].insps; n != 0 {
 					t.Errorf("host %d counts %d inspections after its flows' ends", h, n)
 				}
 			}
@@ -213,8 +217,8 @@ func TestHostCountsReturnToZero(t *testing.T) {
 			e.Flush()
 			checkPools(t, e)
 			for b, n := range e.hosts {
-				if n != 0 {
-					t.Fatalf("after the flush bucket %d counts %d inspections", b, n)
+				if n != (hostCount{}) {
+					t.Fatalf("after the flush bucket %d counts %+v", b, n)
 				}
 			}
 		})
@@ -351,5 +355,61 @@ func TestIdleInspectionReclaimed(t *testing.T) {
 				t.Errorf("the flow that lost its inspection is still read")
 			}
 		})
+	}
+}
+
+// TestHostBufferShare: a host holds at most its share of the stream
+// buffers (an eighth, at least two), whether for partial lines or for
+// segments held past a hole; its next partial line is read as after a
+// gap, while another host's is kept whole. A minute later the host's
+// new partial line takes the buffer of one of its own idle flows, not of
+// another host's.
+func TestHostBufferShare(t *testing.T) {
+	const A = TCPFlagACK
+	cfg := DefaultConfig()
+	cfg.MaxBuffers = 32 // a share of 4
+	r := &recorder{match: ContentMatch, lineMode: true}
+	e := testEngine(t, cfg, r)
+	if e.bufShare != 4 {
+		t.Fatalf("share of %d buffers, want 4", e.bufShare)
+	}
+	hosts := distinctHosts(e, 2)
+	greedy, other := hosts[0], hosts[1]
+	send := func(host netip.Addr, port uint16, seq uint32, data string, at time.Duration) {
+		p := seg(ToServer, seq, A, data, at)
+		p.Src, p.SrcPort = host, port
+		e.HandlePacket(p)
+		checkPools(t, e)
+	}
+	// Two flows each with a partial line and a segment past a hole.
+	for port := range uint16(2) {
+		send(greedy, 1000+port, 1, "USER a\r\nPA", 0)
+		send(greedy, 1000+port, 20, "x\r\n", 0)
+	}
+	send(greedy, 1002, 1, "USER a\r\nPA", time.Second)
+	if e.Stats.HostBuffers != 1 || r.gaps[ToServer] != 1 || e.hosts[e.hostBucket(greedy)].bufs != 4 {
+		t.Fatalf("%d buffers refused for the share, %d gaps, the host holds %d buffers; want 1, 1, 4",
+			e.Stats.HostBuffers, r.gaps[ToServer], e.hosts[e.hostBucket(greedy)].bufs)
+	}
+	send(other, 2000, 1, "USER b\r\nPA", time.Second)
+	send(other, 2000, 11, "SS b\r\n", time.Second)
+	if got := r.got[ToServer].String(); !strings.HasSuffix(got, "USER b\r\nPASS b\r\n") || r.gaps[ToServer] != 1 {
+		t.Fatalf("stream %q with %d gaps: another host's partial line was not kept", got, r.gaps[ToServer])
+	}
+	send(other, 2001, 1, "USER c\r\nPA", time.Second) // idle, beside the host's
+	idle := reclaimIdle + 2*time.Second
+	send(greedy, 1003, 1, "USER d\r\nPA", idle)
+	send(greedy, 1003, 11, "SS d\r\n", idle)
+	if got := r.got[ToServer].String(); !strings.HasSuffix(got, "USER d\r\nPASS d\r\n") || e.Stats.Reclaimed != 1 || e.Stats.HostBuffers != 1 {
+		t.Fatalf("stream %q, %d reclaimed, %d refused for the share: want the host's own idle buffer taken", got, e.Stats.Reclaimed, e.Stats.HostBuffers)
+	}
+	var stopped *Flow
+	e.table.each(func(f *Flow) {
+		if f.has(flagStopped) {
+			stopped = f
+		}
+	})
+	if stopped == nil || stopped.Client().Addr() != greedy {
+		t.Errorf("flow stopped: %v, want one of the host's idle ones", stopped)
 	}
 }

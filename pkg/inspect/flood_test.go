@@ -19,9 +19,10 @@ import (
 // and go quiet: partial command lines, ClientHellos cut short, a byte of
 // telnet. A factory-default login another device sends afterwards, over
 // telnet, FTP or HTTP, is still found: a few seconds later when one host
-// floods, since it holds only its share of the inspections and of the
-// buffers; a minute later when sixteen do, since the flood's idle flows
-// then give their inspections up.
+// floods, or two whose flows each take four stream buffers, since each
+// holds only its share of the inspections and of the buffers; a minute
+// later when sixteen do, since the flood's idle flows then give their
+// inspections up.
 func TestFloodDoesNotHideLogins(t *testing.T) {
 	cl, err := creds.New()
 	if err != nil {
@@ -34,42 +35,62 @@ func TestFloodDoesNotHideLogins(t *testing.T) {
 		name, port, data string
 		hosts            int
 		loginAfter       time.Duration
+		flows            int                                                              // 0: 3000
+		open             func(e *inspect.Engine, client, server string, at time.Duration) // nil: a handshake, then data
+		reclaims         bool                                                             // the flood fills the pool: the login takes an idle inspection
+		buffers          bool                                                             // the flood's hosts reach their share of stream buffers
 	}{
-		{"partial_ftp_lines", "21", "USER a\r\nPA", 1, 5 * time.Second},
-		{"cut_client_hellos", "443", cutHello, 1, 5 * time.Second},
-		{"idle_telnet", "23", "\xff\xfb\x1f", 1, 5 * time.Second},
-		{"partial_ftp_lines_from_16_hosts", "21", "USER a\r\nPA", 16, 65 * time.Second},
-		{"cut_client_hellos_from_16_hosts", "443", cutHello, 16, 65 * time.Second},
+		{name: "partial_ftp_lines", port: "21", data: "USER a\r\nPA", hosts: 1, loginAfter: 5 * time.Second},
+		{name: "cut_client_hellos", port: "443", data: cutHello, hosts: 1, loginAfter: 5 * time.Second},
+		{name: "idle_telnet", port: "23", data: "\xff\xfb\x1f", hosts: 1, loginAfter: 5 * time.Second},
+		{name: "ftp_holes_both_ways_from_2_hosts", port: "21", hosts: 2, loginAfter: 5 * time.Second, flows: 400, open: ftpHolesBothWays, buffers: true},
+		{name: "partial_ftp_lines_from_16_hosts", port: "21", data: "USER a\r\nPA", hosts: 16, loginAfter: 65 * time.Second, reclaims: true},
+		{name: "cut_client_hellos_from_16_hosts", port: "443", data: cutHello, hosts: 16, loginAfter: 65 * time.Second, reclaims: true},
 	}
 	logins := []struct {
-		proto, server string
-		script        func(c *inspecttest.Conv)
+		name, proto, server string
+		script              func(c *inspecttest.Conv)
 	}{
-		{"telnet", "192.168.1.50:23", func(c *inspecttest.Conv) {
+		{"telnet", "telnet", "192.168.1.50:23", func(c *inspecttest.Conv) {
 			c.Server("login: ").ClientChars("root\r\n").Server("Password: ").ClientChars("xc3511\r\n").Server("\r\n# ")
 		}},
-		{"ftp", "192.168.1.50:21", func(c *inspecttest.Conv) {
+		{"ftp", "ftp", "192.168.1.50:21", func(c *inspecttest.Conv) {
 			c.Server("220 NAS FTP\r\n").Client("USER admin\r\n").Server("331 Password required\r\n").
 				Client("PASS admin\r\n").Server("230 Logged in\r\n")
 		}},
-		{"http", "192.168.1.50:80", func(c *inspecttest.Conv) {
+		// The password split over two segments: its first half waits in
+		// a stream buffer.
+		{"ftp_split_password", "ftp", "192.168.1.50:21", func(c *inspecttest.Conv) {
+			c.Server("220 NAS FTP\r\n").Client("USER admin\r\n").Server("331 Password required\r\n").
+				Client("PASS ad").Client("min\r\n").Server("230 Logged in\r\n")
+		}},
+		{"http", "http", "192.168.1.50:80", func(c *inspecttest.Conv) {
 			c.Client("GET / HTTP/1.1\r\nHost: nas\r\nAuthorization: Basic " + base64.StdEncoding.EncodeToString([]byte("admin:admin")) + "\r\n\r\n").
 				Server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		}},
 	}
 	for _, fl := range floods {
 		for _, lg := range logins {
-			t.Run(fl.name+"/"+lg.proto, func(t *testing.T) {
+			t.Run(fl.name+"/"+lg.name, func(t *testing.T) {
 				var col inspecttest.Collector
 				e := routerEngine(t, &col, cl)
 				var flood []netip.Addr
 				for h := range fl.hosts {
 					flood = append(flood, netip.AddrFrom4([4]byte{192, 168, 1, byte(100 + h)}))
 				}
-				for i := range 3000 {
-					c := inspecttest.NewTCPAt(e, netip.AddrPortFrom(flood[i%len(flood)], uint16(10000+i)).String(),
+				open := fl.open
+				if open == nil {
+					open = func(e *inspect.Engine, client, server string, at time.Duration) {
+						inspecttest.NewTCPAt(e, client, server, at).Client(fl.data)
+					}
+				}
+				flows := fl.flows
+				if flows == 0 {
+					flows = 3000
+				}
+				for i := range flows {
+					open(e, netip.AddrPortFrom(flood[i%len(flood)], uint16(10000+i)).String(),
 						fmt.Sprintf("198.51.100.%d:%s", 1+i%200, fl.port), time.Duration(i)*time.Millisecond)
-					c.Client(fl.data)
 				}
 				if e.Stats.HostLimit+e.Stats.InspectLimit == 0 {
 					t.Fatalf("the flood took no more inspections than it was given: %+v", e.Stats)
@@ -82,16 +103,40 @@ func TestFloodDoesNotHideLogins(t *testing.T) {
 					found = found || ev.Evidence["protocol"] == lg.proto && ev.Device.IP == "192.168.1.50"
 				}
 				if !found {
-					t.Errorf("the default %s login was missed after the flood (%d inspections refused for the cap, %d for the share)",
-						lg.proto, e.Stats.InspectLimit, e.Stats.HostLimit)
+					t.Errorf("the default %s login was missed after the flood (%d inspections refused for the cap, %d for the share; %d stream buffers missing)",
+						lg.proto, e.Stats.InspectLimit, e.Stats.HostLimit, e.Stats.BufferFull)
 				}
-				if fl.hosts > 1 && (e.Stats.InspectLimit == 0 || e.Stats.Reclaimed == 0) {
+				if fl.buffers && e.Stats.HostBuffers == 0 {
+					t.Errorf("no stream buffer refused for a host's share: the flood did not take its hosts' shares")
+				}
+				if fl.reclaims && (e.Stats.InspectLimit == 0 || e.Stats.Reclaimed == 0) {
 					t.Errorf("%d flows refused for the cap, %d idle inspections reclaimed: the flood did not fill the pool, or the login took no idle inspection",
 						e.Stats.InspectLimit, e.Stats.Reclaimed)
 				}
 			})
 		}
 	}
+}
+
+// ftpHolesBothWays is an FTP connection that takes four stream buffers
+// and keeps them: a partial line and a segment past a hole in each
+// direction. The ACKs do not reach past the holes, so nothing says the
+// missing bytes were lost rather than late.
+func ftpHolesBothWays(e *inspect.Engine, client, server string, at time.Duration) {
+	c, s := netip.MustParseAddrPort(client), netip.MustParseAddrPort(server)
+	send := func(dir inspect.Dir, seq, ack uint32, data string) {
+		p := &inspect.Packet{Timestamp: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Add(at), Kind: inspect.KindTCP,
+			IPProto: inspect.IPProtocolTCP, TCPFlags: inspect.TCPFlagACK | inspect.TCPFlagPSH, Seq: seq, Ack: ack, Payload: []byte(data)}
+		p.Src, p.SrcPort, p.Dst, p.DstPort = c.Addr(), c.Port(), s.Addr(), s.Port()
+		if dir == inspect.ToClient {
+			p.Src, p.SrcPort, p.Dst, p.DstPort = s.Addr(), s.Port(), c.Addr(), c.Port()
+		}
+		e.HandlePacket(p)
+	}
+	send(inspect.ToServer, 1000, 5000, "USER a\r\nPA")
+	send(inspect.ToClient, 5000, 1010, "220 NAS")
+	send(inspect.ToServer, 1015, 5007, "SS b\r\n")
+	send(inspect.ToClient, 5012, 1010, "331 x\r\n")
 }
 
 // routerEngine is an engine with a router's configuration (the

@@ -291,7 +291,7 @@ func (f *Flow) releaseInspection() {
 		in.acked[i] = ackMark{}
 	}
 	in.reopen = ackMark{}
-	e.hosts[in.host]--
+	e.hosts[in.host].insps--
 	e.insps.put(f.insp)
 	f.insp = 0
 }
@@ -307,7 +307,7 @@ func (f *Flow) setAnalyzer(a Analyzer, host uint32) {
 	f.insp = e.insps.get()
 	in := e.insps.at(f.insp)
 	in.analyzer, in.flow, in.fed, in.host = a, f, f.last, host
-	e.hosts[host]++
+	e.hosts[host].insps++
 }
 
 // Ended reports whether what the analyzer read last in dir is the true
@@ -745,19 +745,28 @@ func (t *flowTable) each(fn func(*Flow)) {
 type bufferPool struct {
 	size, max int
 	bufs      [][]byte // buffer n is bufs[n-1]
+	// owner is the host bucket each buffer was taken for: a buffer may
+	// go back after its inspection is gone (a held segment being
+	// delivered), and its host's count must drop all the same.
+	owner     []uint16
 	free      []int32
 	exhausted uint64
 }
 
+// A host bucket fits a buffer's owner.
+const _ uint16 = hostBuckets - 1
+
 func newBufferPool(size, max int) bufferPool {
-	return bufferPool{size: size, max: max, bufs: make([][]byte, 0, max), free: make([]int32, 0, max)}
+	return bufferPool{size: size, max: max, bufs: make([][]byte, 0, max), owner: make([]uint16, 0, max), free: make([]int32, 0, max)}
 }
 
-// get returns a buffer's number, or 0 when all max are in use.
-func (p *bufferPool) get() int32 {
+// get returns a buffer's number, taken for the host bucket host, or 0
+// when all max are in use.
+func (p *bufferPool) get(host uint32) int32 {
 	if n := len(p.free); n > 0 {
 		id := p.free[n-1]
 		p.free = p.free[:n-1]
+		p.owner[id-1] = uint16(host)
 		return id
 	}
 	if len(p.bufs) >= p.max {
@@ -765,17 +774,18 @@ func (p *bufferPool) get() int32 {
 		return 0
 	}
 	p.bufs = append(p.bufs, make([]byte, p.size))
+	p.owner = append(p.owner, uint16(host))
 	return int32(len(p.bufs))
 }
 
 // put gives buffer id back after clearing its first used bytes, the only
 // ones its holder left non-zero, so a free buffer keeps no stream bytes
-// and the per-packet cost is what was written, not the buffer size.
-func (p *bufferPool) put(id int32, used int) {
-	if id > 0 {
-		clear(p.bufs[id-1][:used])
-		p.free = append(p.free, id)
-	}
+// and the per-packet cost is what was written, not the buffer size. It
+// returns the host bucket the buffer was taken for.
+func (p *bufferPool) put(id int32, used int) (host uint32) {
+	clear(p.bufs[id-1][:used])
+	p.free = append(p.free, id)
+	return uint32(p.owner[id-1])
 }
 
 // bytes is buffer id's memory, its full size.
