@@ -442,7 +442,9 @@ type reopenMark struct {
 // (reopened). An inspected flow keeps it in its inspection, where no
 // other flow's SYN can displace it; the ports of a flow without one (an
 // unanswered SYN, a flow whose inspection stopped) are reused too, and
-// its mark goes to a small table beside the flow table, best effort.
+// its mark goes to a small table beside the flow table, best effort, as
+// does an inspection's when the inspection ends before its flow
+// (releaseInspection).
 func (e *Engine) noteReopen(f *Flow, isn uint32) {
 	if in := f.inspection(); in != nil {
 		in.reopen = ackMark{seq: isn, valid: true}
@@ -1207,7 +1209,6 @@ func (e *Engine) expire() {
 const maxRebased = 8
 
 func (e *Engine) closeFlow(f *Flow) {
-	e.forgetReopen(f)
 	outer := e.busy
 	e.busy, e.closing = f, true
 	if f.IsTCP() && !f.has(flagStopped) {
@@ -1220,8 +1221,15 @@ func (e *Engine) closeFlow(f *Flow) {
 			o.FlowClosed(f)
 		}
 	}
-	e.table.remove(f)
+	e.removeFlow(f)
 	e.busy, e.closing = outer, false
+}
+
+// removeFlow frees f's slot and forgets a SYN noted on its ports, which
+// the release of its inspection may have just moved to e.reopens.
+func (e *Engine) removeFlow(f *Flow) {
+	e.forgetReopen(f)
+	e.table.remove(f)
 }
 
 // survive recovers a panic for Options.OnPanic: the busy flow's
@@ -1245,7 +1253,7 @@ func (e *Engine) survive() {
 		f.releaseInspection()
 		f.set(flagStopped)
 		if e.closing {
-			e.table.remove(f)
+			e.removeFlow(f)
 		}
 	}
 	e.busy, e.closing = nil, false

@@ -141,6 +141,15 @@ func checkPools(t *testing.T, e *Engine) {
 	if len(ipv6) != e.table.ipv6.inUse() {
 		t.Fatalf("IPv6 pool lends %d entries, flows hold %d", e.table.ipv6.inUse(), len(ipv6))
 	}
+	// A noted SYN ends with its flow: a mark left behind would let a
+	// late SYN-ACK end the next flow on the same ports.
+	hashes := map[uint32]bool{}
+	e.table.each(func(f *Flow) { hashes[f.hash] = true })
+	for i, m := range e.reopens {
+		if m.valid && !hashes[m.hash] {
+			t.Fatalf("reopen mark %d outlives its flow", i)
+		}
+	}
 }
 
 // checkHosts asserts the per-host counts of inspections and stream

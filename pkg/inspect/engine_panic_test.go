@@ -70,6 +70,7 @@ func TestEngineSurvivesPanics(t *testing.T) {
 		name      string
 		payload   string
 		rst       bool // end the flow with a reset after the payload
+		reopen    bool // a SYN for a new connection on the ports before the reset
 		protocol  string
 		inspected bool // the flow is still inspected afterwards
 		flows     int  // flows in the table afterwards
@@ -77,6 +78,8 @@ func TestEngineSurvivesPanics(t *testing.T) {
 		{name: "feed", payload: "feed!pas", protocol: "boom", flows: 1},
 		{name: "match", payload: "match!", protocol: "packet", flows: 1},
 		{name: "close", payload: "close!", rst: true, protocol: "boom", flows: 0},
+		// The SYN's mark must not outlive the flow (checkPools).
+		{name: "close_after_a_syn_for_the_ports", payload: "close!", rst: true, reopen: true, protocol: "boom", flows: 0},
 		{name: "observer", payload: "observe!", rst: true, protocol: "boom", flows: 0},
 		{name: "none", payload: "fine", protocol: "", inspected: true, flows: 1},
 	}
@@ -107,6 +110,9 @@ func TestEngineSurvivesPanics(t *testing.T) {
 			}
 			e.HandlePacket(seg(ToServer, 99, TCPFlagSYN, "", 0))
 			e.HandlePacket(seg(ToServer, 100, TCPFlagACK, tt.payload, 1))
+			if tt.reopen {
+				e.HandlePacket(seg(ToServer, 3000000000, TCPFlagSYN, "", 2))
+			}
 			if tt.rst {
 				e.HandlePacket(seg(ToServer, 100+uint32(len(tt.payload)), TCPFlagRST, "", 2))
 			}

@@ -643,6 +643,35 @@ func TestReopenMarkEndsWithItsFlow(t *testing.T) {
 	}
 }
 
+// TestReopenMarkSurvivesReclaim: a client's SYN for a new connection on
+// the ports of an idle inspected flow is noted in its inspection; when
+// another host's flow takes that inspection before the server's SYN-ACK
+// comes, the mark must go with the flow, not with the inspection, or the
+// new connection is never read.
+func TestReopenMarkSurvivesReclaim(t *testing.T) {
+	const A = TCPFlagACK
+	withAck := func(p *Packet, ack uint32) *Packet { p.Ack = ack; return p }
+	other := func(p *Packet) *Packet { p.Src, p.SrcPort = netip.MustParseAddr("192.168.1.66"), 5000; return p }
+	idle := reclaimIdle + time.Second
+	cfg := DefaultConfig()
+	cfg.MaxInspected = 1
+	r := &recorder{match: ContentMatch}
+	e := play(t, cfg, r,
+		seg(ToServer, 99, TCPFlagSYN, "", 0), withAck(seg(ToClient, 499, TCPFlagSYN|A, "", 0), 100), seg(ToServer, 100, A, "hello\r\n", 1),
+		seg(ToServer, 3000000000, TCPFlagSYN, "", idle), // the ports reused: noted
+		other(seg(ToServer, 1, A, "x\r\n", idle)),       // takes the idle inspection
+		other(seg(ToServer, 4, TCPFlagRST, "", idle)),   // and gives it back
+		withAck(seg(ToClient, 7000, TCPFlagSYN|A, "", idle), 3000000001),
+		withAck(seg(ToServer, 3000000001, A, "USER root\r\n", idle), 7001),
+	)
+	if e.Stats.Reclaimed != 1 {
+		t.Fatalf("%d inspections reclaimed, want 1", e.Stats.Reclaimed)
+	}
+	if got := r.got[ToServer].String(); got != "hello\r\nx\r\nUSER root\r\n" || e.Stats.FlowsCreated != 3 {
+		t.Errorf("stream %q over %d flows, want the new connection's login read over 3", got, e.Stats.FlowsCreated)
+	}
+}
+
 // prevOf is the flow used just after f in f's list, nil after the last.
 func (t *flowTable) prevOf(f *Flow) *Flow {
 	if f.prev == 0 {

@@ -290,7 +290,12 @@ func (f *Flow) releaseInspection() {
 		e.dropHeld(&in.held[i])
 		in.acked[i] = ackMark{}
 	}
-	in.reopen = ackMark{}
+	if in.reopen.valid {
+		// The flow may outlive its inspection (stopped, taken for an
+		// idle one's): a SYN for its ports noted meanwhile must still
+		// let the server's SYN-ACK start the new connection.
+		e.reopens[f.hash%reopenSlots] = reopenMark{hash: f.hash, isn: in.reopen.seq, valid: true}
+	}
 	e.hosts[in.host].insps--
 	e.insps.put(f.insp)
 	f.insp = 0
