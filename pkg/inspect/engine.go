@@ -118,7 +118,7 @@ type EngineStats struct {
 	Unidentified   uint64 // flows no protocol claimed
 	InspectLimit   uint64 // deliveries not inspected because MaxInspected were busy (the flow is tried again)
 	HostLimit      uint64 // deliveries not inspected, with inspections free, because the client's host held its share (the flow is tried again)
-	Reclaimed      uint64 // inspections taken from TCP flows idle for reclaimIdle, for a new flow or a stream buffer
+	Reclaimed      uint64 // inspections taken, for a new flow or a stream buffer, from TCP flows idle for reclaimIdle or joined without a handshake (reclaim)
 	Panics         uint64 // panics survived (Options.OnPanic)
 	EventsEmitted  uint64
 	LoginsReported uint64
@@ -903,7 +903,17 @@ const maxProtocols = 255
 // internet); and it caps one host on the internet hammering a forwarded
 // port just as one on the LAN. A host with many addresses (IPv6 privacy
 // addresses, forged sources) gets a share per address: the share only
-// bounds what one address takes.
+// bounds what one address takes. Hosts behind one address (a NAT router
+// on the LAN, its own network behind it) get one share between them.
+//
+// An address can be forged. Flows start from data alone, as a capture
+// that begins mid-connection needs, so a LAN host sending a byte now
+// and then on a hundred connections in a device's name would fill that
+// device's share, never idle, and its own logins would go unread. So a
+// flow whose handshake was seen, finding its host at its share, takes
+// the inspection of one of the host's flows whose handshake was not,
+// idle or not (reclaim): the forger must forge the handshakes too. One
+// who does can still use up the device's share.
 //
 // Counters are per bucket of a keyed hash of the address, a fixed array,
 // so memory is bounded whatever the number of hosts and nothing is
@@ -945,10 +955,10 @@ func (e *Engine) hostHash(b []byte) uint32 {
 // now, and its client's bucket. Analyzer state is what costs memory per
 // flow: beyond MaxInspected in all, or the client's share, a flow is
 // tracked but not inspected, unless a TCP flow's inspection has gone
-// idle and is taken for it: of a flow of the same host when the host
-// holds its share, so that the share holds. A flow refused is counted
-// and tried again with its next bytes, since inspections free up as
-// flows end or go idle.
+// idle (or, at the share, was never opened) and is taken for it: of a
+// flow of the same host when the host holds its share, so that the
+// share holds. A flow refused is counted and tried again with its next
+// bytes, since inspections free up as flows end or go idle.
 func (e *Engine) admit(f *Flow) (host uint32, ok bool) {
 	host = e.hostOf(f)
 	full, atShare := e.insps.inUse() >= e.cfg.MaxInspected, e.hosts[host].insps >= e.hostShare
@@ -977,12 +987,14 @@ func (e *Engine) admit(f *Flow) (host uint32, ok bool) {
 // conversation no analyzer followed, and an inspection that came back
 // could be lost again at once. UDP flows keep theirs until they expire,
 // which for UDP is soon (a minute by default), and a shared broadcast
-// conversation (every DHCP client's) must stay inspected.
+// conversation (every DHCP client's) must stay inspected. Within a
+// host's share, a flow whose handshake was not seen gives way to one
+// whose was even when it is not idle (see the fair share).
 //
 // Candidates are found as the flow table finds its victims, by weighing
 // a few: a hand sweeps the pool reclaimScan inspections at a time, so
 // that a flood's every refused packet costs little and successive tries
-// weigh every inspection.
+// weigh every inspection; of those weighed, the longest idle goes.
 const (
 	// reclaimIdle is far longer than a login's exchange (prompt, user,
 	// password, a verdict a server delays by seconds), and a tenth of
@@ -995,13 +1007,18 @@ const (
 // reclaim stops, for the flow f, the inspection of a TCP flow idle for
 // reclaimIdle among the next reclaimScan inspections the hand comes to:
 // one of the host bucket host if sameHost, one holding a stream buffer
-// if needBuf. It reports whether it did.
+// if needBuf. When f's handshake was seen and sameHost, a flow of the
+// host whose handshake was not is taken too, idle or not (forged flows,
+// see the fair share). The longest idle of those weighed goes. It
+// reports whether one did.
 func (e *Engine) reclaim(f *Flow, host uint32, sameHost, needBuf bool) bool {
 	n := e.insps.used
 	if n == 0 {
 		return false
 	}
+	displace := sameHost && f.Opened()
 	now := e.now.UnixNano()
+	var victim *inspection
 	for range min(reclaimScan, n) {
 		e.hand = e.hand%n + 1
 		in := e.insps.at(e.hand)
@@ -1009,26 +1026,30 @@ func (e *Engine) reclaim(f *Flow, host uint32, sameHost, needBuf bool) bool {
 			// Fed before the capture clock stepped back: idle from now,
 			// as expire counts it.
 			in.fed = now
-			continue
 		}
 		// The inspection's own fields first: most inspections are not
 		// idle, and their flows lie elsewhere in memory.
-		if now-in.fed < int64(reclaimIdle) || sameHost && in.host != host || needBuf && !in.holdsBuffer() {
+		idle := now-in.fed >= int64(reclaimIdle)
+		if !idle && !displace || sameHost && in.host != host || needBuf && !in.holdsBuffer() ||
+			victim != nil && in.fed >= victim.fed {
 			continue
 		}
 		// A free slot has no flow; the flow at hand (one being closed
 		// may be long idle) is not its own victim; UDP flows keep theirs.
-		if g := in.flow; g != nil && g != f && g.IsTCP() {
-			e.Stats.Reclaimed++
-			e.stopIdle(g)
-			return true
+		if g := in.flow; g != nil && g != f && g.IsTCP() && (idle || !g.Opened()) {
+			victim = in
 		}
 	}
-	return false
+	if victim == nil {
+		return false
+	}
+	e.Stats.Reclaimed++
+	e.stopIdle(victim.flow)
+	return true
 }
 
-// stopIdle ends the inspection of g, idle, for another flow, as its
-// analyzer's StopInspection would: Close reports what is pending (a
+// stopIdle ends the inspection of g, idle or never opened, for another
+// flow (reclaim), as its analyzer's StopInspection would: Close reports what is pending (a
 // login whose verdict never came, its outcome unknown), Ended tells it
 // that g did not end, and the buffers go back to the pool, wiped.
 func (e *Engine) stopIdle(g *Flow) {

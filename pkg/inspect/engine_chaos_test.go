@@ -361,7 +361,8 @@ func TestFlowChurnNoAlloc(t *testing.T) {
 // port reused for a new connection, a RST dropped, a direction's budget
 // spent, a flow refused for its host's share, a stream buffer refused
 // for it, an idle inspection or its buffer taken for a new flow or for
-// the same host's) allocate nothing once the pools have grown.
+// the same host's, an unopened flow's taken for an opened one) allocate
+// nothing once the pools have grown.
 func TestTCPPathsNoAlloc(t *testing.T) {
 	const A = TCPFlagACK
 	type step struct {
@@ -417,6 +418,13 @@ func TestTCPPathsNoAlloc(t *testing.T) {
 			{ToServer, 1, 0, A, "USER a\r\nPA", 0}, {ToServer, 1, 0, A, "USER b\r\nPA", idle},
 			{ToServer, 11, 0, TCPFlagRST, "", idle}, {ToServer, 11, 0, TCPFlagRST, "", idle},
 		}, from: []client{{0, 0}, {1, 0}, {0, 0}, {1, 0}}, stats: EngineStats{Reclaimed: 1}},
+		// A share of one, held by a flow joined without a handshake: the
+		// host's flow with one takes it.
+		{name: "unopened_flow_displaced", cfg: func(c *Config) { c.MaxInspected = 8 }, flows: 2, steps: []step{
+			{ToServer, 1, 0, A, "USER a\r\nPA", 0}, {ToServer, 99, 0, TCPFlagSYN, "", time.Second},
+			{ToClient, 499, 100, TCPFlagSYN | A, "", time.Second}, {ToServer, 100, 500, A, "USER b\r\n", time.Second},
+			{ToServer, 11, 0, TCPFlagRST, "", time.Second}, {ToServer, 108, 500, TCPFlagRST, "", time.Second},
+		}, from: []client{{0, 0}, {0, 1}, {0, 1}, {0, 1}, {0, 0}, {0, 1}}, stats: EngineStats{Reclaimed: 1}},
 		// A share of two buffers: the host's third partial line finds
 		// none, though the pool has more.
 		{name: "host_at_buffer_share", cfg: func(c *Config) { c.MaxBuffers = 16 }, flows: 3, steps: []step{

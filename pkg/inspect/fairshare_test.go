@@ -413,3 +413,79 @@ func TestHostBufferShare(t *testing.T) {
 		t.Errorf("flow stopped: %v, want one of the host's idle ones", stopped)
 	}
 }
+
+// TestUnopenedFlowsGiveWay: at its host's share, a new flow whose
+// handshake was seen takes the inspection of one of the host's flows
+// whose handshake was not, though it is not idle: of those weighed, the
+// one fed longest ago. A new flow without a handshake takes none, and
+// flows whose handshakes were seen keep theirs until they are idle.
+func TestUnopenedFlowsGiveWay(t *testing.T) {
+	const A = TCPFlagACK
+	tests := []struct {
+		name       string
+		heldOpened bool // the flows holding the share had handshakes
+		newOpened  bool // the new flow has one
+		reclaimed  bool
+		victimPort uint16
+	}{
+		{name: "opened_takes_unopened", newOpened: true, reclaimed: true, victimPort: 2},
+		{name: "unopened_takes_none"},
+		{name: "opened_keep_theirs", heldOpened: true, newOpened: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.MaxInspected = 16 // a share of 2
+			r := &recorder{match: ContentMatch, lineMode: true}
+			e := testEngine(t, cfg, r)
+			hosts := distinctHosts(e, 2)
+			send := func(host int, port uint16, dir Dir, seq uint32, flags uint8, data string, at time.Duration) {
+				p := seg(dir, seq, flags, data, at)
+				if dir == ToServer {
+					p.Src, p.SrcPort = hosts[host], 40000+port
+				} else {
+					p.Dst, p.DstPort = hosts[host], 40000+port
+				}
+				p.Ack = 500
+				e.HandlePacket(p)
+				checkPools(t, e)
+			}
+			open := func(host int, port uint16, at time.Duration) {
+				send(host, port, ToServer, 0, TCPFlagSYN, "", at)
+				send(host, port, ToClient, 499, TCPFlagSYN|A, "", at)
+			}
+			// Flow 1, the first the sweep weighs, is fed last: flow 2 is
+			// idle longest. Another host's flow, idle longer still, is
+			// not the host's to take.
+			send(1, 1, ToServer, 1, A, "USER o\r\n", 0)
+			for _, port := range []uint16{1, 2} {
+				if tt.heldOpened {
+					open(0, port, time.Second)
+				}
+				send(0, port, ToServer, 1, A, "USER a\r\n", time.Second)
+			}
+			send(0, 1, ToServer, 9, A, "PASS a\r\n", 10*time.Second)
+			if tt.newOpened {
+				open(0, 3, 20*time.Second)
+			}
+			send(0, 3, ToServer, 1, A, "USER b\r\n", 20*time.Second)
+			read := strings.HasSuffix(r.got[ToServer].String(), "USER b\r\n")
+			if read != tt.reclaimed || (e.Stats.Reclaimed == 1) != tt.reclaimed || (e.Stats.HostLimit == 1) == tt.reclaimed {
+				t.Fatalf("new flow read: %v, %d inspections taken, %d refused for the share; want read: %v",
+					read, e.Stats.Reclaimed, e.Stats.HostLimit, tt.reclaimed)
+			}
+			if !tt.reclaimed {
+				return
+			}
+			var stopped []uint16
+			e.table.each(func(f *Flow) {
+				if f.has(flagStopped) {
+					stopped = append(stopped, f.Client().Port()-40000)
+				}
+			})
+			if len(stopped) != 1 || stopped[0] != tt.victimPort || r.done != [2]bool{} {
+				t.Errorf("flows stopped %v, want the host's flow %d; Ended %v", stopped, tt.victimPort, r.done)
+			}
+		})
+	}
+}

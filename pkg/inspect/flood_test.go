@@ -118,6 +118,47 @@ func TestFloodDoesNotHideLogins(t *testing.T) {
 	}
 }
 
+// TestForgedFlowsDoNotBlindADevice: a LAN host forging another
+// device's address sends data segments, without handshakes, on 200
+// connections "from" it, each a partial FTP line kept alive with a byte
+// every 50 seconds: the device's share of the inspections is full and
+// none of them is idle. The device's own FTP login, whose handshake the
+// router sees, still takes the inspection of one of them.
+func TestForgedFlowsDoNotBlindADevice(t *testing.T) {
+	cl, err := creds.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var col inspecttest.Collector
+	e := routerEngine(t, &col, cl)
+	const device = "192.168.1.30"
+	var forged []*inspecttest.Conv
+	for i := range 200 {
+		c := inspecttest.JoinTCP(e, fmt.Sprintf("%s:%d", device, 10000+i), fmt.Sprintf("198.51.100.%d:21", 1+i%200))
+		forged = append(forged, c.Client("USER a\r\nPA"))
+	}
+	for range 2 {
+		for _, c := range forged {
+			c.Wait(50 * time.Second).Client("S")
+		}
+	}
+	if e.Stats.HostLimit == 0 {
+		t.Fatalf("the forged flows took no more inspections than the share: %+v", e.Stats)
+	}
+	c := inspecttest.NewTCPAt(e, device+":50000", "192.168.1.50:21", 110*time.Second)
+	c.Server("220 NAS FTP\r\n").Client("USER admin\r\n").Server("331 Password required\r\n").
+		Client("PASS admin\r\n").Server("230 Logged in\r\n")
+	c.Close()
+	var found bool
+	for _, ev := range col.Kind(event.KindDefaultCredentials) {
+		found = found || ev.Evidence["protocol"] == "ftp" && ev.Device.IP == "192.168.1.50"
+	}
+	if !found {
+		t.Errorf("the device's default FTP login was missed behind flows forged in its name (%d deliveries refused for the share, %d inspections taken)",
+			e.Stats.HostLimit, e.Stats.Reclaimed)
+	}
+}
+
 // ftpHolesBothWays is an FTP connection that takes four stream buffers
 // and keeps them: a partial line and a segment past a hole in each
 // direction. The ACKs do not reach past the holes, so nothing says the

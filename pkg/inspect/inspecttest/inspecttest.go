@@ -170,6 +170,12 @@ func (c *Conv) SYN(dir inspect.Dir) *Conv {
 	return c
 }
 
+// Wait lets d pass before the conversation's next packet.
+func (c *Conv) Wait(d time.Duration) *Conv {
+	c.now = c.now.Add(d)
+	return c
+}
+
 // NewUDP starts a UDP conversation.
 func NewUDP(e *inspect.Engine, client, server string) *Conv {
 	return newConv(e, client, server, false)
