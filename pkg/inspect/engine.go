@@ -105,23 +105,29 @@ func (c *Config) Validate() error {
 
 // EngineStats counts what the engine did. Fields only grow.
 type EngineStats struct {
-	Packets        uint64
-	FlowsCreated   uint64
-	FlowsEvicted   uint64 // pushed out by a full table
-	FlowsExpired   uint64 // idle timeout
-	BudgetStops    uint64 // flow directions whose byte budget ran out
-	Gaps           uint64 // TCP bytes missing (loss, reordering, full buffer)
-	Reordered      uint64 // TCP segments held until the bytes before them came
-	OutOfWindow    uint64 // TCP segments further ahead than any window, no ACK showing loss, and RSTs far from the stream's place: dropped
-	BufferFull     uint64 // no pending-stream buffer was free
-	HostBuffers    uint64 // no pending-stream buffer given, with buffers free, because the client's host held its share of them
-	Unidentified   uint64 // flows no protocol claimed
-	InspectLimit   uint64 // deliveries not inspected because MaxInspected were busy (the flow is tried again)
-	HostLimit      uint64 // deliveries not inspected, with inspections free, because the client's host held its share (the flow is tried again)
-	Reclaimed      uint64 // inspections taken, for a new flow or a stream buffer, from TCP flows idle for reclaimIdle or joined without a handshake (reclaim)
-	Panics         uint64 // panics survived (Options.OnPanic)
-	EventsEmitted  uint64
-	LoginsReported uint64
+	Packets      uint64
+	FlowsCreated uint64
+	FlowsEvicted uint64 // pushed out by a full table
+	FlowsExpired uint64 // idle timeout
+	BudgetStops  uint64 // flow directions whose byte budget ran out
+	Gaps         uint64 // TCP bytes missing (loss, reordering, full buffer)
+	Reordered    uint64 // TCP segments held until the bytes before them came
+	OutOfWindow  uint64 // TCP segments further ahead than any window, no ACK showing loss, and RSTs far from the stream's place: dropped
+	BufferFull   uint64 // no pending-stream buffer was free
+	HostBuffers  uint64 // no pending-stream buffer given, with buffers free, because the client's host held its share of them
+	Unidentified uint64 // flows no protocol claimed
+	InspectLimit uint64 // deliveries not inspected because MaxInspected were busy (the flow is tried again)
+	HostLimit    uint64 // deliveries not inspected, with inspections free, because the client's host held its share (the flow is tried again)
+	// Flows refused an inspection, each counted once, for the first
+	// reason: every inspection busy, or the client's host at its share.
+	// Their logins may go unread; a refused download's every segment
+	// counts in InspectLimit or HostLimit, but it is one connection.
+	FlowsRefusedBusy  uint64
+	FlowsRefusedShare uint64
+	Reclaimed         uint64 // inspections taken, for a new flow or a stream buffer, from TCP flows idle for reclaimIdle or joined without a handshake (reclaim)
+	Panics            uint64 // panics survived (Options.OnPanic)
+	EventsEmitted     uint64
+	LoginsReported    uint64
 }
 
 // Engine runs packets through the flow table and the analyzers. It is not
@@ -972,6 +978,14 @@ func (e *Engine) admit(f *Flow) (host uint32, ok bool) {
 		e.Stats.InspectLimit++
 	} else {
 		e.Stats.HostLimit++
+	}
+	if !f.has(flagRefused) {
+		f.set(flagRefused)
+		if full {
+			e.Stats.FlowsRefusedBusy++
+		} else {
+			e.Stats.FlowsRefusedShare++
+		}
 	}
 	return host, false
 }

@@ -488,12 +488,13 @@ func TestTCPPathsNoAlloc(t *testing.T) {
 			}
 			got := EngineStats{HostLimit: e.Stats.HostLimit - stats.HostLimit, InspectLimit: e.Stats.InspectLimit - stats.InspectLimit,
 				Reclaimed: e.Stats.Reclaimed - stats.Reclaimed, BufferFull: e.Stats.BufferFull - stats.BufferFull,
-				HostBuffers: e.Stats.HostBuffers - stats.HostBuffers}
+				HostBuffers: e.Stats.HostBuffers - stats.HostBuffers, FlowsRefusedBusy: e.Stats.FlowsRefusedBusy - stats.FlowsRefusedBusy,
+				FlowsRefusedShare: e.Stats.FlowsRefusedShare - stats.FlowsRefusedShare}
+			// Each refused flow is refused once a round.
 			want := EngineStats{HostLimit: 101 * tt.stats.HostLimit, InspectLimit: 101 * tt.stats.InspectLimit, Reclaimed: 101 * tt.stats.Reclaimed,
-				HostBuffers: 101 * tt.stats.HostBuffers}
+				HostBuffers: 101 * tt.stats.HostBuffers, FlowsRefusedBusy: 101 * tt.stats.InspectLimit, FlowsRefusedShare: 101 * tt.stats.HostLimit}
 			if got != want {
-				t.Errorf("over 101 rounds: %d refused for the share, %d for the cap, %d reclaimed, %d buffers missing, %d refused for the buffer share; want %d, %d, %d, 0, %d",
-					got.HostLimit, got.InspectLimit, got.Reclaimed, got.BufferFull, got.HostBuffers, want.HostLimit, want.InspectLimit, want.Reclaimed, want.HostBuffers)
+				t.Errorf("over 101 rounds: got %+v, want %+v", got, want)
 			}
 		})
 	}

@@ -489,3 +489,37 @@ func TestUnopenedFlowsGiveWay(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusedFlowsCountedOnce: a flow refused an inspection counts once
+// among the refused flows, for the first reason it was refused, however
+// many of its deliveries are refused (each counted in InspectLimit or
+// HostLimit).
+func TestRefusedFlowsCountedOnce(t *testing.T) {
+	const A = TCPFlagACK
+	cfg := DefaultConfig()
+	cfg.MaxInspected = 8 // a share of 1
+	r := &recorder{match: ContentMatch}
+	e := testEngine(t, cfg, r)
+	hosts := distinctHosts(e, 9)
+	seqs := map[[2]int]uint32{}
+	send := func(host int, port uint16, n int) {
+		for range n {
+			k := [2]int{host, int(port)}
+			seqs[k]++
+			p := seg(ToServer, seqs[k], A, "x", time.Second)
+			p.Src, p.SrcPort = hosts[host], port
+			e.HandlePacket(p)
+		}
+	}
+	send(0, 1000, 1)
+	send(0, 1001, 50) // a bulk upload past the host's share
+	for h := 1; h < 8; h++ {
+		send(h, 1000, 1)
+	}
+	send(8, 1000, 30) // every inspection busy
+	send(0, 1001, 20) // the same flow, now refused for the cap
+	if s := e.Stats; s.FlowsRefusedShare != 1 || s.FlowsRefusedBusy != 1 || s.HostLimit != 50 || s.InspectLimit != 50 {
+		t.Errorf("refused flows: %d for the share, %d for the cap; deliveries %d, %d; want 1, 1, 50, 50",
+			s.FlowsRefusedShare, s.FlowsRefusedBusy, s.HostLimit, s.InspectLimit)
+	}
+}

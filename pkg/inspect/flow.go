@@ -82,8 +82,9 @@ type Flow struct {
 	app uint8
 }
 
-// flowFlags are a flow's yes-or-no states, one bit each.
-type flowFlags uint16
+// flowFlags are a flow's yes-or-no states, one bit each. 32 bits take
+// no more room than 16: they fill the slot's padding.
+type flowFlags uint32
 
 const (
 	// flagInUse: the table slot holds a flow.
@@ -123,6 +124,9 @@ const (
 	// known.
 	flagOpened
 	_
+	// flagRefused: the flow was refused an inspection at least once and
+	// counted in EngineStats.FlowsRefusedBusy or FlowsRefusedShare.
+	flagRefused
 )
 
 func (f *Flow) has(flag flowFlags) bool { return f.flags&flag != 0 }
