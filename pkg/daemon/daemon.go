@@ -149,13 +149,14 @@ type Daemon struct {
 	capState     string
 	// capLoss is the open source's loss counter (nil: none, or not
 	// open); capLostBefore what closed sources lost; lossSteps the loss
-	// checks (checkCaptureLoss); fullSteps and shareSteps the checks of
-	// uninspected connections (checkInspection).
+	// checks (checkCaptureLoss); busySteps, shareSteps and reclaimSteps
+	// the checks of uninspected connections (checkInspection).
 	capLoss       capture.LossReporter
 	capLostBefore uint64
 	lossSteps     minuteDelta
-	fullSteps     minuteDelta
+	busySteps     minuteDelta
 	shareSteps    minuteDelta
+	reclaimSteps  minuteDelta
 	// handedOverAt is when device records were last handed to the store.
 	handedOverAt time.Time
 
@@ -563,12 +564,19 @@ func (d *Daemon) capturedLostLocked() uint64 {
 }
 
 // Capture loss and uninspected connections: checked once a minute; this
-// many packets lost, or deliveries of new connections left uninspected,
-// in one raise the problem, a minute without any clears it. A few in a
-// burst are no news; a steady count means logins go unnoticed.
+// many packets lost, or new connections left uninspected, in one raise
+// the problem, a minute without any clears it. A few in a burst are no
+// news; a steady count means logins go unnoticed.
+//
+// Uninspected connections are counted once each, however many packets
+// they carry, and each may hide a login, so their threshold is lower.
+// A burst past the inspections or a device's share (an app opening
+// dozens of connections at once) leaves a few out until others end;
+// twenty in a minute means the pool or a share stays full.
 const (
-	lossCheck     = time.Minute
-	lossThreshold = 100
+	lossCheck            = time.Minute
+	lossThreshold        = 100
+	uninspectedThreshold = 20
 )
 
 // minuteDelta follows a counter that only grows, minute by minute.
@@ -596,7 +604,7 @@ func (d *Daemon) checkCaptureLoss(now time.Time) {
 	d.mu.Lock()
 	delta, ok := d.lossSteps.step(now, d.capturedLostLocked())
 	d.mu.Unlock()
-	d.minuteProblem(alert.AreaCaptureLoss, delta, ok, fmt.Sprintf("%d packets lost in the last minute", delta))
+	d.minuteProblem(alert.AreaCaptureLoss, delta, lossThreshold, ok, fmt.Sprintf("%d packets lost in the last minute", delta))
 }
 
 // checkInspection raises the problem inspection-full while new
@@ -605,19 +613,22 @@ func (d *Daemon) checkCaptureLoss(now time.Time) {
 func (d *Daemon) checkInspection(now time.Time) {
 	d.mu.Lock()
 	es := d.pipe.Engine().Stats
-	full, share := d.fullSteps.step(now, es.InspectLimit)
-	atShare, _ := d.shareSteps.step(now, es.HostLimit)
+	refusedBusy, minutePassed := d.busySteps.step(now, es.FlowsRefusedBusy)
+	refusedShare, _ := d.shareSteps.step(now, es.FlowsRefusedShare)
+	reclaimed, _ := d.reclaimSteps.step(now, es.Reclaimed)
 	d.mu.Unlock()
-	detail := fmt.Sprintf("%d packets of new connections uninspected in the last minute: %d with every inspection busy, %d from a device at its share", full+atShare, full, atShare)
-	d.minuteProblem(alert.AreaInspectionFull, full+atShare, share, detail)
+	refused := refusedBusy + refusedShare
+	detail := fmt.Sprintf("%d new connections uninspected in the last minute: %d with every inspection busy, %d from a device at its share; "+
+		"inspections taken from connections idle for a minute or joined without a handshake: %d", refused, refusedBusy, refusedShare, reclaimed)
+	d.minuteProblem(alert.AreaInspectionFull, refused, uninspectedThreshold, minutePassed, detail)
 }
 
-// minuteProblem raises area when a minute counted lossThreshold or more,
+// minuteProblem raises area when a minute counted threshold or more,
 // and clears it after a minute that counted none.
-func (d *Daemon) minuteProblem(area string, delta uint64, ok bool, detail string) {
+func (d *Daemon) minuteProblem(area string, delta, threshold uint64, ok bool, detail string) {
 	switch {
 	case !ok:
-	case delta >= lossThreshold:
+	case delta >= threshold:
 		d.problem(area, detail)
 	case delta == 0:
 		d.clearProblem(area)

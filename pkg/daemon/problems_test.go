@@ -410,10 +410,11 @@ func TestMissingCaptureInterface(t *testing.T) {
 	}
 }
 
-// TestUninspectedConnectionsAreAProblem: a minute in which new
-// connections kept going uninspected (every inspection busy, or their
-// device at its share) is a problem for the owner, with both counts; a
-// minute with none ends it.
+// TestUninspectedConnectionsAreAProblem: a minute in which many new
+// connections went uninspected (every inspection busy, or their device
+// at its share) is a problem for the owner, with both counts and the
+// inspections taken back from idle connections; one connection refused
+// however many of its packets come is not; a minute with none ends it.
 func TestUninspectedConnectionsAreAProblem(t *testing.T) {
 	cfg := enforcingConfig()
 	cfg.Inspect.MaxInspected = 8 // a device's share is 1
@@ -428,37 +429,67 @@ func TestUninspectedConnectionsAreAProblem(t *testing.T) {
 	defer h.stop()
 	<-opened
 	eventually(t, "the daemon reads its source", func() bool { return h.d.Status().Capture == "running" })
+	e := h.d.pipe.Engine()
+	refused := func() uint64 { return e.Stats.FlowsRefusedBusy + e.Stats.FlowsRefusedShare }
 	// A request whose headers never end keeps its inspection.
 	const partial = "GET /index.html HTTP/1.1\r\nHost: cam\r\n"
 	hold := func(client string) *inspecttest.Conv {
-		return inspecttest.NewTCP(h.d.pipe.Engine(), client, "192.168.1.200:80").Client(partial)
+		return inspecttest.NewTCP(e, client, "192.168.1.200:80").Client(partial)
 	}
-	refuse := func(c *inspecttest.Conv, n int) {
-		for range n {
-			c.Client("x")
-		}
-	}
-	t0 := time.Now().Add(time.Hour) // after any check of the daemon's own
-	h.d.checkInspection(t0)
+	// Seven devices hold inspections, one of which gives its back; the
+	// engine's key for hosts is random, so a device whose share another
+	// one's address shares by chance is passed over.
 	h.d.mu.Lock()
 	hold("192.168.1.10:40000")
-	refuse(hold("192.168.1.10:40001"), 59) // the device's share is taken
-	for i := range 7 {
-		hold(fmt.Sprintf("192.168.1.%d:40000", 11+i))
+	var spare string
+	for i, held := 11, 0; held < 7; i++ {
+		n := refused()
+		c := hold(fmt.Sprintf("192.168.1.%d:40000", i))
+		if refused() > n {
+			continue
+		}
+		if held++; held == 7 {
+			c.Close()
+			spare = fmt.Sprintf("192.168.1.%d", i)
+		}
 	}
-	refuse(hold("192.168.1.30:40000"), 59) // every inspection is busy
 	h.d.mu.Unlock()
+	t0 := time.Now().Add(time.Hour) // after any check of the daemon's own
+	h.d.checkInspection(t0)
 
-	h.d.checkInspection(t0.Add(30 * time.Second)) // not a minute yet
-	if slices.Contains(problemAreas(h.d), alert.AreaInspectionFull) {
-		t.Fatal("checked before a minute passed")
+	// One connection past the device's share, a bulk upload: one
+	// connection, whatever its packets.
+	h.d.mu.Lock()
+	c := hold("192.168.1.10:40001")
+	for range 200 {
+		c.Client("x")
 	}
+	h.d.mu.Unlock()
+	h.d.checkInspection(t0.Add(30 * time.Second)) // not a minute yet
 	h.d.checkInspection(t0.Add(lossCheck))
-	want := alert.AreaInspectionFull + ": 120 packets of new connections uninspected in the last minute: 60 with every inspection busy, 60 from a device at its share"
+	if slices.Contains(problemAreas(h.d), alert.AreaInspectionFull) {
+		t.Fatalf("one refused connection raised the problem: %q", h.d.Status().Problems)
+	}
+
+	// Ten past the share; the spare device fills the last inspection;
+	// ten with every inspection busy; and one a minute on, which takes
+	// an idle connection's inspection.
+	h.d.mu.Lock()
+	for i := range 10 {
+		hold(fmt.Sprintf("192.168.1.10:%d", 40002+i))
+	}
+	hold(spare + ":40001")
+	for i := range 10 {
+		hold(fmt.Sprintf("192.168.1.30:%d", 40000+i))
+	}
+	inspecttest.NewTCPAt(e, "192.168.1.40:40000", "192.168.1.200:80", 2*time.Minute).Client(partial)
+	h.d.mu.Unlock()
+	h.d.checkInspection(t0.Add(2 * lossCheck))
+	want := alert.AreaInspectionFull + ": 20 new connections uninspected in the last minute: 10 with every inspection busy, 10 from a device at its share; inspections taken from connections idle for a minute or joined without a handshake: 1"
 	if got := h.d.Status().Problems; !slices.Contains(got, want) {
 		t.Fatalf("problems %q, want %q", got, want)
 	}
-	h.d.checkInspection(t0.Add(2 * lossCheck))
+	h.d.checkInspection(t0.Add(3 * lossCheck))
 	if slices.Contains(problemAreas(h.d), alert.AreaInspectionFull) {
 		t.Error("problem still raised after a minute with every connection inspected")
 	}
