@@ -240,7 +240,8 @@ func counters(p *pipeline.Pipeline) report.Counters {
 		FlowsEvicted: es.FlowsEvicted,
 		BudgetStops:  es.BudgetStops,
 		Gaps:         es.Gaps,
-		Uninspected:  es.InspectLimit + es.HostLimit,
+		Uninspected:  es.FlowsRefusedBusy + es.FlowsRefusedShare,
+		Reclaimed:    es.Reclaimed,
 	}
 }
 

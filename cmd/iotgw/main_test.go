@@ -196,8 +196,10 @@ func TestAnalyzeTruncatedFile(t *testing.T) {
 }
 
 // TestAnalyzeCountsUninspected: connections turned away by a full pool
-// of inspections are counted in the summary and told in the text, so the
-// reader knows logins may be missing; with the default pool, none are.
+// of inspections are counted in the summary, each once however many
+// packets it carried, and told in the text, so the reader knows logins
+// may be missing; with the default pool, none are. The inspections
+// taken from idle connections are counted beside them.
 func TestAnalyzeCountsUninspected(t *testing.T) {
 	small := filepath.Join(t.TempDir(), "small.toml")
 	if err := os.WriteFile(small, []byte("[inspect]\nmax_inspected = 1\n"), 0o600); err != nil {
@@ -211,16 +213,20 @@ func TestAnalyzeCountsUninspected(t *testing.T) {
 		lines := strings.Split(strings.TrimSpace(stdout), "\n")
 		var sum struct {
 			Counters struct {
-				Uninspected uint64 `json:"uninspected"`
+				Flows       uint64  `json:"flows"`
+				Uninspected uint64  `json:"uninspected"`
+				Reclaimed   *uint64 `json:"reclaimed"`
 			} `json:"counters"`
 		}
 		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
 			t.Fatal(err)
 		}
+		c := sum.Counters
 		_, text, _ := run(t, "analyze", "--config", tc.config, "--quiet", demo)
-		told := strings.Contains(text, "packets of new connections not inspected")
-		if (sum.Counters.Uninspected > 0) != tc.some || told != tc.some {
-			t.Errorf("config %s: uninspected %d, told %v; want some: %v", tc.config, sum.Counters.Uninspected, told, tc.some)
+		told := strings.Contains(text, fmt.Sprintf("%d new connections not inspected", c.Uninspected))
+		if (c.Uninspected > 0) != tc.some || told != tc.some || c.Uninspected > c.Flows || c.Reclaimed == nil {
+			t.Errorf("config %s: %d of %d connections uninspected, told %v, reclaimed %v; want some: %v, at most every connection, reclaimed counted",
+				tc.config, c.Uninspected, c.Flows, told, c.Reclaimed, tc.some)
 		}
 	}
 }

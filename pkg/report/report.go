@@ -35,10 +35,14 @@ type Counters struct {
 	FlowsEvicted uint64 `json:"flows_evicted"`
 	BudgetStops  uint64 `json:"budget_stops"`
 	Gaps         uint64 `json:"tcp_gaps"`
-	// Uninspected counts packets of new connections read while every
-	// inspection was busy or their host held its share: logins in them
-	// may be missed.
+	// Uninspected counts connections refused an inspection, each once,
+	// because every inspection was busy or their host held its share:
+	// logins in them may be missed.
 	Uninspected uint64 `json:"uninspected"`
+	// Reclaimed counts inspections taken, for new connections or their
+	// stream buffers, from connections idle for a minute or joined
+	// without a handshake: what those send later is not read.
+	Reclaimed uint64 `json:"reclaimed"`
 }
 
 // Device is one device's part of the report.
@@ -165,8 +169,12 @@ func (s *Summary) WriteText(w io.Writer) error {
 			s.Counters.Truncated, s.Counters.Fragments, s.Counters.UnknownLink)
 	}
 	if s.Counters.Uninspected > 0 {
-		ew.printf("  %d packets of new connections not inspected: every inspection busy, or their device at its share (inspect.max_inspected)\n",
+		ew.printf("  %d new connections not inspected: every inspection busy, or their device at its share (inspect.max_inspected)\n",
 			s.Counters.Uninspected)
+	}
+	if s.Counters.Reclaimed > 0 {
+		ew.printf("  %d inspections taken from connections idle for a minute or joined without a handshake, for others\n",
+			s.Counters.Reclaimed)
 	}
 	for _, d := range s.Devices {
 		ew.printf("\n%s\n", deviceTitle(d))

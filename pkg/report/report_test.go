@@ -100,3 +100,36 @@ func TestEmptySummaryHasLists(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectionCountersTold: connections left uninspected and
+// inspections taken from idle connections are told in the text, and
+// only when there are some.
+func TestInspectionCountersTold(t *testing.T) {
+	inv := device.NewInventory(16, func(netip.Addr) bool { return true })
+	for _, tc := range []struct {
+		c    Counters
+		want []string
+		not  []string
+	}{
+		{Counters{Packets: 10}, nil, []string{"not inspected", "taken from"}},
+		{Counters{Packets: 10, Uninspected: 3, Reclaimed: 2}, []string{
+			"3 new connections not inspected",
+			"2 inspections taken from connections idle for a minute or joined without a handshake",
+		}, nil},
+	} {
+		var text bytes.Buffer
+		if err := Build(nil, tc.c, inv, &config.Default().Policy).WriteText(&text); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(text.String(), w) {
+				t.Errorf("text lacks %q:\n%s", w, text.String())
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(text.String(), w) {
+				t.Errorf("text has %q:\n%s", w, text.String())
+			}
+		}
+	}
+}
