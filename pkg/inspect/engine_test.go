@@ -32,7 +32,8 @@ type recorder struct {
 	match    Confidence
 	stopAt   int // StopInspection after this many bytes to the server; 0: never
 	lineMode bool
-	done     [2]bool // Flow.Ended per direction when the analyzer closed
+	done     [2]bool   // Flow.Ended per direction when the analyzer closed
+	dones    [][2]bool // done of every analyzer closed, in order
 }
 
 func (r *recorder) Name() string { return "rec" }
@@ -60,6 +61,7 @@ func (a *recAnalyzer) Gap(_ *Flow, dir Dir) { a.r.gaps[dir]++ }
 func (a *recAnalyzer) Close(f *Flow) {
 	a.r.closed++
 	a.r.done = [2]bool{f.Ended(ToServer), f.Ended(ToClient)}
+	a.r.dones = append(a.r.dones, a.r.done)
 }
 
 type discard struct{ n int }

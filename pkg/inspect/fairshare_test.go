@@ -523,3 +523,117 @@ func TestRefusedFlowsCountedOnce(t *testing.T) {
 			s.FlowsRefusedShare, s.FlowsRefusedBusy, s.HostLimit, s.InspectLimit)
 	}
 }
+
+// TestReclaimSweepGoesRound: each try weighs the next reclaimScan
+// inspections, so successive tries weigh them all: a new flow finds the
+// idle ones though the first it weighs are busy.
+func TestReclaimSweepGoesRound(t *testing.T) {
+	const A = TCPFlagACK
+	cfg := DefaultConfig()
+	cfg.MaxInspected = 2 * reclaimScan
+	r := &recorder{match: ContentMatch, lineMode: true}
+	e := testEngine(t, cfg, r)
+	hosts := distinctHosts(e, 2*reclaimScan+1)
+	send := func(h int, seq uint32, data string, at time.Duration) {
+		p := seg(ToServer, seq, A, data, at)
+		p.Src = hosts[h]
+		e.HandlePacket(p)
+	}
+	for h := range 2 * reclaimScan {
+		send(h, 1, "USER a\r\n", 0)
+	}
+	for h := range reclaimScan { // the first weighed are busy again
+		send(h, 9, "PASS a\r\n", reclaimIdle)
+	}
+	newcomer := 2 * reclaimScan
+	send(newcomer, 1, "USER b\r\n", reclaimIdle+time.Second)
+	if e.Stats.Reclaimed != 0 || e.Stats.InspectLimit != 1 {
+		t.Fatalf("%d reclaimed, %d refused: the first try should weigh the busy inspections only", e.Stats.Reclaimed, e.Stats.InspectLimit)
+	}
+	send(newcomer, 9, "PASS b\r\n", reclaimIdle+time.Second)
+	if !strings.HasSuffix(r.got[ToServer].String(), "PASS b\r\n") || e.Stats.Reclaimed != 1 {
+		t.Errorf("%d reclaimed, stream %q: the second try did not come to the idle inspections", e.Stats.Reclaimed, r.got[ToServer].String())
+	}
+}
+
+// TestReclaimAfterClockStepsBack: an inspection fed before the capture
+// clock stepped back counts as idle from the step, as expire counts its
+// flow: it is taken a minute after the step, not a minute after the
+// time it was fed.
+func TestReclaimAfterClockStepsBack(t *testing.T) {
+	const A = TCPFlagACK
+	cfg := DefaultConfig()
+	cfg.MaxInspected = 1
+	r := &recorder{match: ContentMatch, lineMode: true}
+	e := testEngine(t, cfg, r)
+	hosts := distinctHosts(e, 2)
+	send := func(h int, seq uint32, data string, at time.Duration) {
+		p := seg(ToServer, seq, A, data, at)
+		p.Src = hosts[h]
+		e.HandlePacket(p)
+	}
+	send(0, 1, "USER a\r\n", 5*time.Hour) // the clock ran ahead
+	send(1, 1, "USER b\r\n", 0)           // stepped back: the one inspection is busy
+	send(1, 9, "PASS b\r\n", reclaimIdle+time.Second)
+	if got := r.got[ToServer].String(); got != "USER a\r\nPASS b\r\n" || e.Stats.Reclaimed != 1 {
+		t.Errorf("stream %q, %d reclaimed: the inspection fed before the step was not idle a minute after it", got, e.Stats.Reclaimed)
+	}
+}
+
+// TestReclaimWhileClosing: a flow closing (FINs both ways) hands on its
+// held segment, whose partial line needs a stream buffer, and none is
+// free: an idle flow's inspection is taken. That flow did not end, and
+// its analyzer must not be told it did, though the engine is closing a
+// flow at that moment.
+func TestReclaimWhileClosing(t *testing.T) {
+	const A = TCPFlagACK
+	cfg := DefaultConfig()
+	cfg.MaxBuffers = 16 // a host's share is 2
+	r := &recorder{match: ContentMatch, lineMode: true}
+	e := testEngine(t, cfg, r)
+	hosts := distinctHosts(e, 16)
+	send := func(h int, dir Dir, seq uint32, flags uint8, data string, at time.Duration) {
+		p := seg(dir, seq, flags, data, at)
+		if dir == ToServer {
+			p.Src = hosts[h]
+		} else {
+			p.Dst = hosts[h]
+		}
+		e.HandlePacket(p)
+		checkPools(t, e)
+	}
+	for h := 1; h < 16; h++ { // fifteen idle partial lines, a buffer each
+		send(h, ToServer, 1, A, "USER a\r\nPA", 0)
+	}
+	at := reclaimIdle + time.Second
+	send(0, ToServer, 1, A, "USER b\r\n", at)
+	send(0, ToServer, 14, A, "SS b", at) // past a hole: the last buffer
+	send(0, ToServer, 18, TCPFlagFIN|A, "", at)
+	send(0, ToClient, 500, TCPFlagFIN|A, "", at)
+	if e.Stats.Reclaimed != 1 || len(r.dones) != 2 {
+		t.Fatalf("%d reclaimed, %d analyzers closed; want the idle one's and the closing one's", e.Stats.Reclaimed, len(r.dones))
+	}
+	if r.dones[0] != [2]bool{} {
+		t.Errorf("the idle flow's analyzer was told its directions ended: %v", r.dones[0])
+	}
+}
+
+// TestMappedClientIsOneHost: an IPv4 client, plain or IPv6-mapped (a
+// dual-stack capture), counts in one bucket, so it has one share.
+func TestMappedClientIsOneHost(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxInspected = 8 // a share of 1
+	e := testEngine(t, cfg, &recorder{match: ContentMatch})
+	plain, mapped := netip.MustParseAddr("192.168.1.10"), netip.MustParseAddr("::ffff:192.168.1.10")
+	if e.hostBucket(plain) != e.hostBucket(mapped) {
+		t.Fatalf("buckets %d and %d for one host", e.hostBucket(plain), e.hostBucket(mapped))
+	}
+	e.HandlePacket(seg(ToServer, 1, TCPFlagACK, "x", 0))
+	p := seg(ToServer, 1, TCPFlagACK, "x", 0)
+	p.Src, p.Dst = mapped, netip.MustParseAddr("2001:db8::1")
+	e.HandlePacket(p)
+	checkPools(t, e)
+	if e.Stats.HostLimit != 1 || e.insps.inUse() != 1 {
+		t.Errorf("%d refused for the share, %d inspected: the mapped client took a share of its own", e.Stats.HostLimit, e.insps.inUse())
+	}
+}
