@@ -930,7 +930,7 @@ const maxProtocols = 255
 // cannot aim at another host's bucket.
 const (
 	hostShareDiv = 8
-	hostBuckets  = 4096 // a power of two; 16 KiB of counters
+	hostBuckets  = 4096 // a power of two; 32 KiB of counters
 )
 
 // hostOf is the bucket of f's client in e.hosts.
@@ -1063,9 +1063,10 @@ func (e *Engine) reclaim(f *Flow, host uint32, sameHost, needBuf bool) bool {
 }
 
 // stopIdle ends the inspection of g, idle or never opened, for another
-// flow (reclaim), as its analyzer's StopInspection would: Close reports what is pending (a
-// login whose verdict never came, its outcome unknown), Ended tells it
-// that g did not end, and the buffers go back to the pool, wiped.
+// flow (reclaim), as its analyzer's StopInspection would: Close reports
+// what is pending (a login whose verdict never came, its outcome
+// unknown), Ended tells it that g did not end, and the buffers go back
+// to the pool, wiped.
 func (e *Engine) stopIdle(g *Flow) {
 	outer, closing := e.busy, e.closing
 	e.busy, e.closing = g, false // a panic in Close is g's
