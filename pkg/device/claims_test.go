@@ -273,6 +273,27 @@ func TestClaimsDoNotOverrideServedFirmware(t *testing.T) {
 			// way leaves the served firmware with a claim's basis.
 			firmwareSources: []string{"http_server"},
 		},
+		// The identity is worked out again for a repeat of a firmware it
+		// does not show: the update a device keeps announcing after its
+		// web server went, the version it serves again after a claim.
+		{
+			name: "an update announced every hour takes over a day after the last served report",
+			events: append([]*event.Event{model, httpServer(1, hue("1.20.0"))},
+				func() (evs []*event.Event) {
+					for h := 2; h <= 40; h++ {
+						evs = append(evs, ssdpNotify(h, hue("1.50.0")))
+					}
+					return evs
+				}()...),
+			software: []string{fw + " 1.50.0"},
+			firmware: "1.50.0",
+		},
+		{
+			name:     "a firmware served again wins back from a claim that outlived its age",
+			events:   []*event.Event{model, httpServer(1, hue("1.20.0")), ssdpNotify(26, hue("1.50.0")), httpServer(27, hue("1.20.0"))},
+			software: []string{fw + " 1.20.0"},
+			firmware: "1.20.0",
+		},
 		{
 			name:     "claims together outvote no served firmware",
 			events:   []*event.Event{model, httpServer(1, hue("1.50.0")), mdnsTXT(2, "fv", "1.20.0"), ssdpNotify(2, hue("1.20.0"))},

@@ -229,7 +229,10 @@ func (inv *Inventory) addVote(d *Device, f field, value string, ev Evidence) {
 			continue
 		}
 		if v.key == key {
-			if v.confirm(ev.Source, ev.Time) {
+			// A repeat of a firmware the identity does not show moves the
+			// report times its ranking and ageing go by: the update a
+			// device keeps announcing, the version it serves again.
+			if v.confirm(ev.Source, ev.Time) || (f == fieldFirmware && v.value != d.Identity.Firmware.Value) {
 				d.dirty = true
 			}
 			return
