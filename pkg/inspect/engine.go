@@ -915,11 +915,12 @@ const maxProtocols = 255
 // An address can be forged. Flows start from data alone, as a capture
 // that begins mid-connection needs, so a LAN host sending a byte now
 // and then on a hundred connections in a device's name would fill that
-// device's share, never idle, and its own logins would go unread. So a
-// flow whose handshake was seen, finding its host at its share, takes
-// the inspection of one of the host's flows whose handshake was not,
-// idle or not (reclaim): the forger must forge the handshakes too. One
-// who does can still use up the device's share.
+// device's share, never idle, and its own logins would go unread; over
+// nine addresses, the whole pool. So a flow whose handshake was seen,
+// finding its host at its share, takes the inspection of one of the
+// host's flows whose handshake was not, idle or not, and finding the
+// pool full, one of any host's (reclaim): the forger must forge the
+// handshakes too. One who does can still use up the device's share.
 //
 // Counters are per bucket of a keyed hash of the address, a fixed array,
 // so memory is bounded whatever the number of hosts and nothing is
@@ -1001,9 +1002,9 @@ func (e *Engine) admit(f *Flow) (host uint32, ok bool) {
 // conversation no analyzer followed, and an inspection that came back
 // could be lost again at once. UDP flows keep theirs until they expire,
 // which for UDP is soon (a minute by default), and a shared broadcast
-// conversation (every DHCP client's) must stay inspected. Within a
-// host's share, a flow whose handshake was not seen gives way to one
-// whose was even when it is not idle (see the fair share).
+// conversation (every DHCP client's) must stay inspected. A flow whose
+// handshake was not seen gives way to one whose was even when it is not
+// idle (see the fair share).
 //
 // Candidates are found as the flow table finds its victims, by weighing
 // a few: a hand sweeps the pool reclaimScan inspections at a time, so
@@ -1021,16 +1022,17 @@ const (
 // reclaim stops, for the flow f, the inspection of a TCP flow idle for
 // reclaimIdle among the next reclaimScan inspections the hand comes to:
 // one of the host bucket host if sameHost, one holding a stream buffer
-// if needBuf. When f's handshake was seen and sameHost, a flow of the
-// host whose handshake was not is taken too, idle or not (forged flows,
-// see the fair share). The longest idle of those weighed goes. It
+// if needBuf. When f's handshake was seen, a flow whose handshake was
+// not (of the host, if sameHost) is taken too, idle or not: forged
+// flows spread over many addresses must not hold the whole pool either
+// (see the fair share). The longest idle of those weighed goes. It
 // reports whether one did.
 func (e *Engine) reclaim(f *Flow, host uint32, sameHost, needBuf bool) bool {
 	n := e.insps.used
 	if n == 0 {
 		return false
 	}
-	displace := sameHost && f.Opened()
+	displace := f.Opened()
 	now := e.now.UnixNano()
 	var victim *inspection
 	for range min(reclaimScan, n) {

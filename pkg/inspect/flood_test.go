@@ -129,33 +129,49 @@ func TestForgedFlowsDoNotBlindADevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var col inspecttest.Collector
-	e := routerEngine(t, &col, cl)
 	const device = "192.168.1.30"
-	var forged []*inspecttest.Conv
-	for i := range 200 {
-		c := inspecttest.JoinTCP(e, fmt.Sprintf("%s:%d", device, 10000+i), fmt.Sprintf("198.51.100.%d:21", 1+i%200))
-		forged = append(forged, c.Client("USER a\r\nPA"))
-	}
-	for range 2 {
-		for _, c := range forged {
-			c.Wait(50 * time.Second).Client("S")
-		}
-	}
-	if e.Stats.HostLimit == 0 {
-		t.Fatalf("the forged flows took no more inspections than the share: %+v", e.Stats)
-	}
-	c := inspecttest.NewTCPAt(e, device+":50000", "192.168.1.50:21", 110*time.Second)
-	c.Server("220 NAS FTP\r\n").Client("USER admin\r\n").Server("331 Password required\r\n").
-		Client("PASS admin\r\n").Server("230 Logged in\r\n")
-	c.Close()
-	var found bool
-	for _, ev := range col.Kind(event.KindDefaultCredentials) {
-		found = found || ev.Evidence["protocol"] == "ftp" && ev.Device.IP == "192.168.1.50"
-	}
-	if !found {
-		t.Errorf("the device's default FTP login was missed behind flows forged in its name (%d deliveries refused for the share, %d inspections taken)",
-			e.Stats.HostLimit, e.Stats.Reclaimed)
+	for _, tc := range []struct {
+		name    string
+		senders []string // the addresses the flows are forged from
+		perAddr int
+	}{
+		// More than the device's share, in its name.
+		{"in_the_devices_name", []string{device}, 200},
+		// The whole pool, over nine other addresses.
+		{"over_nine_other_addresses", []string{"192.168.1.100", "192.168.1.101", "192.168.1.102", "192.168.1.103",
+			"192.168.1.104", "192.168.1.105", "192.168.1.106", "192.168.1.107", "192.168.1.108"}, 128},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var col inspecttest.Collector
+			e := routerEngine(t, &col, cl)
+			var forged []*inspecttest.Conv
+			for _, from := range tc.senders {
+				for i := range tc.perAddr {
+					c := inspecttest.JoinTCP(e, fmt.Sprintf("%s:%d", from, 10000+i), fmt.Sprintf("198.51.100.%d:21", 1+i%200))
+					forged = append(forged, c.Client("USER a\r\nPA"))
+				}
+			}
+			for range 2 {
+				for _, c := range forged {
+					c.Wait(50 * time.Second).Client("S")
+				}
+			}
+			if e.Stats.HostLimit+e.Stats.InspectLimit == 0 {
+				t.Fatalf("the forged flows took no more inspections than there are: %+v", e.Stats)
+			}
+			c := inspecttest.NewTCPAt(e, device+":50000", "192.168.1.50:21", 110*time.Second)
+			c.Server("220 NAS FTP\r\n").Client("USER admin\r\n").Server("331 Password required\r\n").
+				Client("PASS admin\r\n").Server("230 Logged in\r\n")
+			c.Close()
+			var found bool
+			for _, ev := range col.Kind(event.KindDefaultCredentials) {
+				found = found || ev.Evidence["protocol"] == "ftp" && ev.Device.IP == "192.168.1.50"
+			}
+			if !found {
+				t.Errorf("the device's default FTP login was missed behind forged flows (refused: %d for the share, %d busy; %d inspections taken)",
+					e.Stats.FlowsRefusedShare, e.Stats.FlowsRefusedBusy, e.Stats.Reclaimed)
+			}
+		})
 	}
 }
 
