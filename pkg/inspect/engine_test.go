@@ -1379,6 +1379,52 @@ func TestReopenNotDisplacedByOtherFlows(t *testing.T) {
 	}
 }
 
+// TestReopenOfClosingFlowKeepsOthers: an inspected flow reopened on its
+// ports closes, and the SYN noted in its inspection goes with it; it must
+// not first push out the SYN another flow, without an inspection, noted
+// in the same slot of the engine's table, whose new connection would
+// then go unread.
+func TestReopenOfClosingFlowKeepsOthers(t *testing.T) {
+	const A = TCPFlagACK
+	withAck := func(p *Packet, ack uint32) *Packet { p.Ack = ack; return p }
+	r := &recorder{match: ContentMatch}
+	e := testEngine(t, DefaultConfig(), r)
+	for _, p := range []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), withAck(seg(ToClient, 499, TCPFlagSYN|A, "", 0), 100), seg(ToServer, 100, A, "hello\r\n", 1)} {
+		e.HandlePacket(p)
+	}
+	var inspected *Flow
+	e.table.each(func(f *Flow) { inspected = f })
+	other := func(port uint16, dir Dir, seq uint32, flags uint8, data string) *Packet {
+		p := seg(dir, seq, flags, data, 2*time.Second)
+		if dir == ToServer {
+			p.Src, p.SrcPort = netip.MustParseAddr("192.168.1.66"), port
+		} else {
+			p.Dst, p.DstPort = netip.MustParseAddr("192.168.1.66"), port
+		}
+		return p
+	}
+	var port uint16 // of a flow in the inspected one's slot
+	for p := uint16(1024); port == 0; p++ {
+		e.HandlePacket(other(p, ToServer, 5, TCPFlagSYN, ""))
+		e.table.each(func(f *Flow) {
+			if f != inspected && f.Client().Port() == p && f.hash%reopenSlots == inspected.hash%reopenSlots {
+				port = p
+			}
+		})
+	}
+	e.HandlePacket(other(port, ToServer, 900000, TCPFlagSYN, "")) // its new connection's SYN
+	// The inspected flow's ports are reused, and its server takes the SYN.
+	e.HandlePacket(seg(ToServer, 3000000000, TCPFlagSYN, "", time.Minute))
+	e.HandlePacket(withAck(seg(ToClient, 7000, TCPFlagSYN|A, "", time.Minute), 3000000001))
+	// Then the other server takes its client's.
+	e.HandlePacket(withAck(other(port, ToClient, 8000, TCPFlagSYN|A, ""), 900001))
+	e.HandlePacket(withAck(other(port, ToServer, 900001, A, "USER other\r\n"), 8001))
+	e.Flush()
+	if got := r.got[ToServer].String(); !strings.Contains(got, "USER other\r\n") {
+		t.Errorf("streams to servers %q: the other flow's new connection was not read", got)
+	}
+}
+
 // TestReopenedPorts: a client's SYN for another sequence number on the
 // ports of a connection opens a new one only when the server's SYN-ACK
 // takes it; a challenge ACK (RFC 5961) keeps the connection as it was.

@@ -294,10 +294,12 @@ func (f *Flow) releaseInspection() {
 		e.dropHeld(&in.held[i])
 		in.acked[i] = ackMark{}
 	}
-	if in.reopen.valid {
+	if in.reopen.valid && !(e.closing && e.busy == f) {
 		// The flow may outlive its inspection (stopped, taken for an
 		// idle one's): a SYN for its ports noted meanwhile must still
-		// let the server's SYN-ACK start the new connection.
+		// let the server's SYN-ACK start the new connection. A flow
+		// being closed leaves the table, and its mark with it; moving
+		// the mark would only push out another flow's.
 		e.reopens[f.hash%reopenSlots] = reopenMark{hash: f.hash, isn: in.reopen.seq, valid: true}
 	}
 	e.hosts[in.host].insps--
