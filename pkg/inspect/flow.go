@@ -46,8 +46,8 @@ func makeKey(a, b netip.AddrPort, proto IPProtocol) FlowKey {
 // ones in a pool beside the table (Client and Server rebuild them; a
 // netip.AddrPort takes 32), the key is not stored (Key derives it), times
 // are Unix nanoseconds, the protocol is a number, counters are 32 bits,
-// the flags are bits, and fields go from the widest alignment to the
-// narrowest so there is no padding.
+// the flags are bits, and fields are ordered so that there is no
+// padding (TestFlowSize).
 type Flow struct {
 	first, last int64 // capture times of the first and latest packet
 	engine      *Engine
