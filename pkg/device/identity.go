@@ -148,19 +148,33 @@ func (v *vote) confirm(src string, ts time.Time) bool {
 	return false
 }
 
+// firmest is the firmest basis of some reports and the latest report
+// at that basis: what a firmware ranks by, which a claim folded in
+// beside a served report must not refresh.
+type firmest struct {
+	basis basis
+	at    time.Time
+	any   bool
+}
+
+func (f *firmest) add(b basis, at time.Time) {
+	switch {
+	case !f.any || b > f.basis:
+		f.basis, f.at, f.any = b, at, true
+	case b == f.basis && at.After(f.at):
+		f.at = at
+	}
+}
+
 // firm is the firmest basis of v's sources and the latest report of a
 // source of that basis.
-func (v *vote) firm() (basis, time.Time) {
-	b, at := sourceBasis(v.ev.Source), v.srcAt
+func (v *vote) firm() firmest {
+	var f firmest
+	f.add(sourceBasis(v.ev.Source), v.srcAt)
 	for i, src := range v.also {
-		switch sb := sourceBasis(src); {
-		case sb > b:
-			b, at = sb, v.alsoAt[i]
-		case sb == b && v.alsoAt[i].After(at):
-			at = v.alsoAt[i]
-		}
+		f.add(sourceBasis(src), v.alsoAt[i])
 	}
-	return b, at
+	return f
 }
 
 // announcedAt is the latest report of v by a source that reports on the
@@ -326,22 +340,19 @@ func (inv *Inventory) refresh(d *Device) {
 			ev := fw.Evidence[0]
 			s := Software{Product: p, Version: fw.Value, Source: ev.Source}
 			key := voteKey(fieldFirmware, fw.Value)
-			var firm basis
+			var firm firmest
 			for i := range d.votes {
 				if v := &d.votes[i]; v.field == fieldFirmware && v.key == key {
 					for _, src := range append([]string{v.ev.Source}, v.also...) {
 						s.Also, _ = withSource(s.Also, s.Source, src) // every source that named it
 					}
 					// Seen is of its firmest sources, as combine
-					// ranks it: a claim folded in must not refresh it.
-					switch b, at := v.firm(); {
-					case s.Seen.IsZero() || b > firm:
-						firm, s.Seen = b, at
-					case b == firm && at.After(s.Seen):
-						s.Seen = at
-					}
+					// ranks it.
+					vf := v.firm()
+					firm.add(vf.basis, vf.at)
 				}
 			}
+			s.Seen = firm.at
 			d.setFirmware(s)
 		}
 	}
@@ -392,12 +403,13 @@ func runsApps(votes []vote) bool {
 
 type candidate struct {
 	key, value string
-	basis      basis   // the firmest of its own votes' sources
-	own        []*vote // votes for this value itself
-	score      float64 // with the votes of its ancestors
-	depth      int
-	maxWeight  float64
-	latest     time.Time // of its own votes' sources of basis
+	// firm is the firmest basis of its own votes' sources and their
+	// latest report at it.
+	firm      firmest
+	own       []*vote // votes for this value itself
+	score     float64 // with the votes of its ancestors
+	depth     int
+	maxWeight float64
 	// announced is the latest report of it by an announced source;
 	// stale: a firmware of a firmer basis than claims that another
 	// firmware was announced servedFresh after (see Software.stale).
@@ -445,14 +457,8 @@ func (inv *Inventory) combine(votes []vote, f field, skipDomains bool) Attribute
 			cands = append(cands, c)
 		}
 		c.own = append(c.own, v)
-		// latest is of the sources that give c its basis: a claim
-		// repeating a served firmware must not make it the later one.
-		switch b, at := v.firm(); {
-		case len(c.own) == 1 || b > c.basis:
-			c.basis, c.latest = b, at
-		case b == c.basis && at.After(c.latest):
-			c.latest = at
-		}
+		vf := v.firm()
+		c.firm.add(vf.basis, vf.at)
 		if v.ev.Weight > c.maxWeight {
 			c.maxWeight, c.value = v.ev.Weight, v.value
 		}
@@ -473,7 +479,7 @@ func (inv *Inventory) combine(votes []vote, f field, skipDomains bool) Attribute
 		// so a claim repeating it keeps it no fresher.
 		for _, c := range cands {
 			for _, o := range cands {
-				if c.basis > basisClaim && o != c && o.announced.Sub(c.latest) >= servedFresh {
+				if c.firm.basis > basisClaim && o != c && o.announced.Sub(c.firm.at) >= servedFresh {
 					c.stale = true
 				}
 			}
@@ -537,11 +543,11 @@ func (inv *Inventory) combine(votes []vote, f field, skipDomains bool) Attribute
 			}
 			return -1
 		}
-		if f == fieldFirmware && a.basis != b.basis {
+		if f == fieldFirmware && a.firm.basis != b.firm.basis {
 			// A firmware the device served (or the fetched description
 			// names) outranks claims anyone can send in its name,
 			// however many or heavy: see addSoftware.
-			return cmp.Compare(b.basis, a.basis)
+			return cmp.Compare(b.firm.basis, a.firm.basis)
 		}
 		if a.score != b.score {
 			return cmp.Compare(b.score, a.score)
@@ -549,10 +555,10 @@ func (inv *Inventory) combine(votes []vote, f field, skipDomains bool) Attribute
 		if a.depth != b.depth {
 			return cmp.Compare(b.depth, a.depth)
 		}
-		if f == fieldFirmware && !a.latest.Equal(b.latest) {
+		if f == fieldFirmware && !a.firm.at.Equal(b.firm.at) {
 			// Equal sources disagreeing on firmware: the later report
 			// is more likely what runs after an update.
-			return b.latest.Compare(a.latest)
+			return b.firm.at.Compare(a.firm.at)
 		}
 		return cmp.Compare(a.key, b.key)
 	})
