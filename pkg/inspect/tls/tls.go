@@ -14,6 +14,7 @@ package tls
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 	"strings"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -28,7 +29,7 @@ type Protocol struct {
 }
 
 // New returns the TLS protocol.
-func New() *Protocol { return &Protocol{} }
+func New() *Protocol { return &Protocol{bufs: helloBuffers{seed: maphash.MakeSeed()}} }
 
 // Name implements inspect.Protocol.
 func (*Protocol) Name() string { return "tls" }
@@ -127,9 +128,10 @@ func sslv2HelloShape(b []byte) shape {
 }
 
 // NewAnalyzer implements inspect.Protocol.
-func (p *Protocol) NewAnalyzer(*inspect.Flow) inspect.Analyzer {
+func (p *Protocol) NewAnalyzer(f *inspect.Flow) inspect.Analyzer {
 	a := p.pool.Get()
 	a.proto = p
+	a.host = p.bufs.hostOf(f)
 	return a
 }
 
@@ -142,23 +144,44 @@ const maxHello = 8 << 10
 // maxHelloBuffers caps the hellos being reassembled at once (2 MiB). A
 // hello is normally complete within a few segments, so few are lent at a
 // time; the cap keeps a flood of half-sent hellos from costing more.
-const maxHelloBuffers = 256
+// One client address borrows at most an eighth of them, as it holds at
+// most an eighth of the engine's inspections: a device that leaves
+// hundreds of hellos half-sent cannot keep another's, split over two
+// segments as a post-quantum key share makes it, from being read.
+const (
+	maxHelloBuffers     = 256
+	maxHelloBuffersHost = maxHelloBuffers / 8
+	// helloHostBuckets counts borrowers by a keyed hash of the client
+	// address: fixed memory whatever the number of hosts; hosts in one
+	// bucket share one share, which only makes it stricter for them.
+	helloHostBuckets = 1024
+)
 
 // helloBuffers lends reassembly buffers to the flows whose hello is
 // incomplete, so that a flow waiting for its ServerHello, or one whose
 // hellos are done, holds none.
 type helloBuffers struct {
-	free []*[maxHello]byte
-	lent int
+	free   []*[maxHello]byte
+	lent   int
+	byHost [helloHostBuckets]uint8
+	seed   maphash.Seed
 }
 
-// get returns a buffer, or nil when maxHelloBuffers are lent. Buffers are
-// not cleared: a side reads only the bytes it wrote.
-func (p *helloBuffers) get() *[maxHello]byte {
-	if p.lent >= maxHelloBuffers {
+// hostOf is the bucket of f's client address.
+func (p *helloBuffers) hostOf(f *inspect.Flow) uint16 {
+	a := f.Client().Addr().Unmap().As16()
+	return uint16(maphash.Bytes(p.seed, a[:]) % helloHostBuckets)
+}
+
+// get returns a buffer for a flow of the client bucket host, or nil when
+// maxHelloBuffers are lent or the host holds its share. Buffers are not
+// cleared: a side reads only the bytes it wrote.
+func (p *helloBuffers) get(host uint16) *[maxHello]byte {
+	if p.lent >= maxHelloBuffers || p.byHost[host] >= maxHelloBuffersHost {
 		return nil
 	}
 	p.lent++
+	p.byHost[host]++
 	if n := len(p.free); n > 0 {
 		b := p.free[n-1]
 		p.free = p.free[:n-1]
@@ -167,8 +190,9 @@ func (p *helloBuffers) get() *[maxHello]byte {
 	return new([maxHello]byte)
 }
 
-func (p *helloBuffers) put(b *[maxHello]byte) {
+func (p *helloBuffers) put(b *[maxHello]byte, host uint16) {
 	p.lent--
+	p.byHost[host]--
 	p.free = append(p.free, b)
 }
 
@@ -176,6 +200,7 @@ func (p *helloBuffers) put(b *[maxHello]byte) {
 // direction, and what the ClientHello said until the verdict is reported.
 type analyzer struct {
 	proto  *Protocol
+	host   uint16 // the client's bucket in proto.bufs
 	client side
 	server side
 
@@ -211,7 +236,7 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 		s = &a.server
 	}
 	for len(data) > 0 && !s.done {
-		k, msg := s.next(&a.proto.bufs, data, dir == inspect.ToClient)
+		k, msg := s.next(&a.proto.bufs, a.host, data, dir == inspect.ToClient)
 		data = data[k:]
 		if msg == nil {
 			continue
@@ -223,7 +248,7 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 		}
 	}
 	if s.done {
-		s.release(&a.proto.bufs)
+		s.release(&a.proto.bufs, a.host)
 	}
 	if a.server.done {
 		// The server's hello decides; after it (or once its direction is
@@ -234,11 +259,12 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 }
 
 // next consumes a prefix of data: record header bytes, or record body
-// bytes that it adds to the message, in a buffer borrowed from bufs. It
+// bytes that it adds to the message, in a buffer borrowed from bufs for
+// the client bucket host. It
 // returns how many bytes it consumed and, once the message is complete,
 // its body (without the handshake header), valid until s is released. It
 // marks s done when the message is complete or cannot be had.
-func (s *side) next(bufs *helloBuffers, data []byte, fromServer bool) (int, []byte) {
+func (s *side) next(bufs *helloBuffers, host uint16, data []byte, fromServer bool) (int, []byte) {
 	if !s.inRecord {
 		return s.header(data, fromServer), nil
 	}
@@ -249,7 +275,7 @@ func (s *side) next(bufs *helloBuffers, data []byte, fromServer bool) (int, []by
 		s.inRecord = false
 	}
 	if s.buf == nil {
-		if s.buf = bufs.get(); s.buf == nil {
+		if s.buf = bufs.get(host); s.buf == nil {
 			s.done = true
 			return k, nil
 		}
@@ -285,10 +311,11 @@ func (s *side) next(bufs *helloBuffers, data []byte, fromServer bool) (int, []by
 	return k, nil
 }
 
-// release returns the side's buffer, if it holds one.
-func (s *side) release(bufs *helloBuffers) {
+// release returns the side's buffer, if it holds one, to the client
+// bucket host.
+func (s *side) release(bufs *helloBuffers, host uint16) {
 	if s.buf != nil {
-		bufs.put(s.buf)
+		bufs.put(s.buf, host)
 		s.buf = nil
 	}
 }
@@ -348,12 +375,12 @@ func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 		s = &a.server
 	}
 	s.done = true
-	s.release(&a.proto.bufs)
+	s.release(&a.proto.bufs, a.host)
 }
 
 func (a *analyzer) Close(f *inspect.Flow) {
-	a.client.release(&a.proto.bufs)
-	a.server.release(&a.proto.bufs)
+	a.client.release(&a.proto.bufs, a.host)
+	a.server.release(&a.proto.bufs, a.host)
 	a.reportWeakness(f)
 	a.proto.pool.Put(a)
 }

@@ -2,7 +2,9 @@ package tls
 
 import (
 	"bytes"
+	"hash/maphash"
 	"maps"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -690,9 +692,9 @@ func TestHelloBuffers(t *testing.T) {
 
 	var flows []*segments
 	for i := 0; i <= maxHelloBuffers; i++ {
-		// From 16 hosts, each far within its share of the engine's
-		// inspections.
-		client := "192.168.1." + itoa(uint16(10+i%16)) + ":" + itoa(uint16(20000+i))
+		// From 64 hosts, each far within its share of the engine's
+		// inspections and of the hello buffers.
+		client := "192.168.1." + itoa(uint16(10+i%64)) + ":" + itoa(uint16(20000+i))
 		s := newSegments(e, client, "203.0.113.5:443")
 		s.data(inspect.ToServer, ch[:20])
 		flows = append(flows, s)
@@ -709,5 +711,53 @@ func TestHelloBuffers(t *testing.T) {
 	e.Flush()
 	if p.bufs.lent != 0 {
 		t.Errorf("%d buffers still lent after every flow closed", p.bufs.lent)
+	}
+}
+
+// TestHelloBuffersPerHost: two devices leaving hellos half-sent on
+// hundreds of connections hold an eighth of the hello buffers each, and
+// a third device's ClientHello split over two segments is still read;
+// the counts return to zero as the flows close.
+func TestHelloBuffersPerHost(t *testing.T) {
+	p := New()
+	col := &inspecttest.Collector{}
+	cfg := inspect.DefaultConfig()
+	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
+	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{p}, Sink: col})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := records(hello{version: versionTLS12, ciphers: []uint16{0xc02f}, exts: []ext{sniExt("pool.example")}}.message())
+	// Addresses in distinct buckets, so that each has a share of its own.
+	bucket := func(addr string) uint16 {
+		a := netip.MustParseAddr(addr).As16()
+		return uint16(maphash.Bytes(p.bufs.seed, a[:]) % helloHostBuckets)
+	}
+	var hosts []string
+	used := map[uint16]bool{}
+	for i := 10; len(hosts) < 3; i++ {
+		addr := "192.168.1." + itoa(uint16(i))
+		if b := bucket(addr); !used[b] {
+			used[b] = true
+			hosts = append(hosts, addr)
+		}
+	}
+	for _, h := range hosts[:2] {
+		for i := range maxHelloBuffers / 2 { // between them, every hello buffer there is
+			newSegments(e, h+":"+itoa(uint16(20000+i)), "203.0.113.5:443").data(inspect.ToServer, ch[:20])
+		}
+	}
+	if want := 2 * maxHelloBuffersHost; p.bufs.lent != want {
+		t.Fatalf("%d buffers lent to two hosts, want %d", p.bufs.lent, want)
+	}
+	third := newSegments(e, hosts[2]+":40000", "203.0.113.5:443")
+	third.data(inspect.ToServer, ch[:20])
+	third.data(inspect.ToServer, ch[20:])
+	if got := len(col.Kind(event.KindTLSClient)); got != 1 {
+		t.Errorf("%d ClientHellos read, want the third device's", got)
+	}
+	e.Flush()
+	if p.bufs.lent != 0 || p.bufs.byHost != [helloHostBuckets]uint8{} {
+		t.Errorf("%d buffers still lent after every flow closed (per host: not all zero)", p.bufs.lent)
 	}
 }
