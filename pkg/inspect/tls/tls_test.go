@@ -670,19 +670,26 @@ func BenchmarkFeedHello(b *testing.B) {
 	}
 }
 
-// TestHelloBuffers: reassembly buffers are lent only while a hello is
-// incomplete, at most maxHelloBuffers at once; a flow past the cap is
-// abandoned, the others are unaffected, and every buffer comes back.
-func TestHelloBuffers(t *testing.T) {
-	p := New()
-	col := &inspecttest.Collector{}
+// helloPool is an engine whose one protocol is p, and a ClientHello's
+// records for it.
+func helloPool(t *testing.T) (p *Protocol, col *inspecttest.Collector, e *inspect.Engine, ch []byte) {
+	t.Helper()
+	p, col = New(), &inspecttest.Collector{}
 	cfg := inspect.DefaultConfig()
 	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
 	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{p}, Sink: col})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch := records(hello{version: versionTLS12, ciphers: []uint16{0xc02f}, exts: []ext{sniExt("pool.example")}}.message())
+	ch = records(hello{version: versionTLS12, ciphers: []uint16{0xc02f}, exts: []ext{sniExt("pool.example")}}.message())
+	return p, col, e, ch
+}
+
+// TestHelloBuffers: reassembly buffers are lent only while a hello is
+// incomplete, at most maxHelloBuffers at once; a flow past the cap is
+// abandoned, the others are unaffected, and every buffer comes back.
+func TestHelloBuffers(t *testing.T) {
+	p, col, e, ch := helloPool(t)
 
 	waiting := newSegments(e, "192.168.1.9:40000", "203.0.113.5:443")
 	waiting.data(inspect.ToServer, ch)
@@ -719,15 +726,7 @@ func TestHelloBuffers(t *testing.T) {
 // a third device's ClientHello split over two segments is still read;
 // the counts return to zero as the flows close.
 func TestHelloBuffersPerHost(t *testing.T) {
-	p := New()
-	col := &inspecttest.Collector{}
-	cfg := inspect.DefaultConfig()
-	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
-	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{p}, Sink: col})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch := records(hello{version: versionTLS12, ciphers: []uint16{0xc02f}, exts: []ext{sniExt("pool.example")}}.message())
+	p, col, e, ch := helloPool(t)
 	// Addresses in distinct buckets, so that each has a share of its own.
 	bucket := func(addr string) uint16 {
 		a := netip.MustParseAddr(addr).As16()
