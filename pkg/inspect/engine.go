@@ -295,6 +295,14 @@ func (e *Engine) IsLocal(a netip.Addr) bool {
 
 var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 
+// linkWide reports whether f is a conversation of the whole link: to a
+// broadcast or multicast address, or from a client without an address
+// yet (DHCP).
+func (e *Engine) linkWide(f *Flow) bool {
+	c, s := f.Client().Addr().Unmap(), f.Server().Addr().Unmap()
+	return s.IsMulticast() || s == limitedBroadcast || c.IsUnspecified()
+}
+
 // Flows is the number of flows in the table.
 func (e *Engine) Flows() int { return e.table.len() }
 
@@ -1000,11 +1008,14 @@ func (e *Engine) admit(f *Flow) (host uint32, ok bool) {
 // reclaimIdle loses its inspection to it, as if its analyzer had
 // stopped (stopIdle), for good: what it sends later is the middle of a
 // conversation no analyzer followed, and an inspection that came back
-// could be lost again at once. UDP flows keep theirs until they expire,
-// which for UDP is soon (a minute by default), and a shared broadcast
-// conversation (every DHCP client's) must stay inspected. A flow whose
-// handshake was not seen gives way to one whose was even when it is not
-// idle (see the fair share).
+// could be lost again at once. A UDP flow gives way after
+// reclaimIdleUDP: its datagrams are exchanges of a second or so, and
+// datagrams from many forged addresses would otherwise hold every
+// inspection for the UDP idle timeout; a broadcast or multicast
+// conversation (every DHCP client's, mDNS, SSDP) keeps its inspection,
+// shared by every device on the link. A flow whose handshake was not
+// seen gives way to one whose was even when it is not idle (see the fair
+// share).
 //
 // Candidates are found as the flow table finds its victims, by weighing
 // a few: a hand sweeps the pool reclaimScan inspections at a time, so
@@ -1015,8 +1026,9 @@ const (
 	// password, a verdict a server delays by seconds), and a tenth of
 	// the TCP idle timeout a flood's flows would otherwise hold their
 	// inspections for.
-	reclaimIdle = time.Minute
-	reclaimScan = 8
+	reclaimIdle    = time.Minute
+	reclaimIdleUDP = 10 * time.Second
+	reclaimScan    = 8
 )
 
 // reclaim stops, for the flow f, the inspection of a TCP flow idle for
@@ -1045,14 +1057,18 @@ func (e *Engine) reclaim(f *Flow, host uint32, sameHost, needBuf bool) bool {
 		}
 		// The inspection's own fields first: most inspections are not
 		// idle, and their flows lie elsewhere in memory.
-		idle := now-in.fed >= int64(reclaimIdle)
-		if !idle && !displace || sameHost && in.host != host || needBuf && !in.holdsBuffer() ||
+		idleUDP := now-in.fed >= int64(reclaimIdleUDP)
+		if !idleUDP && !displace || sameHost && in.host != host || needBuf && !in.holdsBuffer() ||
 			victim != nil && in.fed >= victim.fed {
 			continue
 		}
 		// A free slot has no flow; the flow at hand (one being closed
-		// may be long idle) is not its own victim; UDP flows keep theirs.
-		if g := in.flow; g != nil && g != f && g.IsTCP() && (idle || !g.Opened()) {
+		// may be long idle) is not its own victim.
+		g := in.flow
+		if g == nil || g == f {
+			continue
+		}
+		if g.IsTCP() && (now-in.fed >= int64(reclaimIdle) || displace && !g.Opened()) || !g.IsTCP() && idleUDP && !e.linkWide(g) {
 			victim = in
 		}
 	}

@@ -266,9 +266,10 @@ func TestIdleInspectionReclaimed(t *testing.T) {
 		{"pool_full_lately_active", func(c *Config) { c.MaxInspected = 2 },
 			[]pkt{partial(0, 1, 0), partial(1, 1, 0), {0, 1, 11, "SS a\r\n", 30 * time.Second, false}, {1, 1, 11, "SS b\r\n", 30 * time.Second, false}},
 			[]pkt{partial(4, 1, idle)}, false, "cap", 0},
+		// UDP flows give way sooner (TestIdleUDPGivesWay), not at once.
 		{"pool_full_of_udp", func(c *Config) { c.MaxInspected, c.UDPIdle = 2, 10*time.Minute },
 			[]pkt{{0, 1, 0, "query", 0, true}, {1, 1, 0, "query", 0, true}},
-			[]pkt{partial(4, 1, idle)}, false, "cap", 0},
+			[]pkt{partial(4, 1, reclaimIdleUDP-time.Second)}, false, "cap", 0},
 		{"host_at_share", func(c *Config) { c.MaxInspected = 16 }, // a share of 2
 			[]pkt{partial(0, 1, 0), partial(0, 2, 0)},
 			[]pkt{partial(0, 3, idle)}, true, "", 0},
@@ -635,5 +636,47 @@ func TestMappedClientIsOneHost(t *testing.T) {
 	checkPools(t, e)
 	if e.Stats.HostLimit != 1 || e.insps.inUse() != 1 {
 		t.Errorf("%d refused for the share, %d inspected: the mapped client took a share of its own", e.Stats.HostLimit, e.insps.inUse())
+	}
+}
+
+// TestIdleUDPGivesWay: a UDP flow without a datagram for reclaimIdleUDP
+// gives its inspection to a new flow that finds none free, so datagrams
+// from many forged addresses cannot hold every inspection for the UDP
+// idle timeout; a conversation of the whole link (broadcast, multicast,
+// a DHCP client without an address) keeps its own.
+func TestIdleUDPGivesWay(t *testing.T) {
+	addr := netip.MustParseAddr
+	for _, tc := range []struct {
+		name           string
+		client, server netip.Addr
+		after          time.Duration
+		taken          bool
+	}{
+		{"unicast_idle", addr("192.168.1.77"), addr("203.0.113.5"), reclaimIdleUDP + time.Second, true},
+		{"unicast_not_idle_yet", addr("192.168.1.77"), addr("203.0.113.5"), reclaimIdleUDP - time.Second, false},
+		{"broadcast", addr("192.168.1.77"), addr("255.255.255.255"), reclaimIdle + time.Second, false},
+		{"multicast", addr("192.168.1.77"), addr("224.0.0.251"), reclaimIdle + time.Second, false},
+		{"dhcp_client_without_address", addr("0.0.0.0"), addr("192.168.1.1"), reclaimIdle + time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.MaxInspected, cfg.UDPIdle = 1, 10*time.Minute
+			r := &recorder{match: ContentMatch, lineMode: true}
+			e := testEngine(t, cfg, r)
+			q := seg(ToServer, 0, 0, "query\n", 0)
+			q.Kind, q.IPProto = KindUDP, IPProtocolUDP
+			q.Src, q.Dst = tc.client, tc.server
+			e.HandlePacket(q)
+			held := r.got[ToServer].Len()
+			open := []*Packet{seg(ToServer, 99, TCPFlagSYN, "", tc.after), seg(ToServer, 100, TCPFlagACK, "USER a\r\n", tc.after)}
+			for _, p := range open {
+				p.Src = addr("192.168.1.88")
+				e.HandlePacket(p)
+			}
+			checkPools(t, e)
+			if taken := r.got[ToServer].Len() > held; taken != tc.taken || (e.Stats.Reclaimed == 1) != tc.taken {
+				t.Errorf("the new flow read: %v, %d inspections taken; want taken: %v", taken, e.Stats.Reclaimed, tc.taken)
+			}
+		})
 	}
 }

@@ -22,7 +22,7 @@ import (
 // floods, or two whose flows each take four stream buffers, since each
 // holds only its share of the inspections and of the buffers; a minute
 // later when sixteen do, since the flood's idle flows then give their
-// inspections up.
+// inspections up, and seconds later when the flood is of datagrams.
 func TestFloodDoesNotHideLogins(t *testing.T) {
 	cl, err := creds.New()
 	if err != nil {
@@ -46,6 +46,12 @@ func TestFloodDoesNotHideLogins(t *testing.T) {
 		{name: "ftp_holes_both_ways_from_2_hosts", port: "21", hosts: 2, loginAfter: 5 * time.Second, flows: 400, open: ftpHolesBothWays, buffers: true},
 		{name: "partial_ftp_lines_from_16_hosts", port: "21", data: "USER a\r\nPA", hosts: 16, loginAfter: 65 * time.Second, reclaims: true},
 		{name: "cut_client_hellos_from_16_hosts", port: "443", data: cutHello, hosts: 16, loginAfter: 65 * time.Second, reclaims: true},
+		// Datagrams need no handshake, so any number of addresses can
+		// send them; their flows give way after a few seconds.
+		{name: "dns_queries_from_16_hosts", port: "53", hosts: 16, loginAfter: 15 * time.Second, reclaims: true,
+			open: func(e *inspect.Engine, client, server string, at time.Duration) {
+				inspecttest.NewUDP(e, client, server).Wait(at).Client(dnsQuery)
+			}},
 	}
 	logins := []struct {
 		name, proto, server string
@@ -117,6 +123,9 @@ func TestFloodDoesNotHideLogins(t *testing.T) {
 		}
 	}
 }
+
+// dnsQuery asks for example.com's A record.
+const dnsQuery = "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01"
 
 // TestForgedFlowsDoNotBlindADevice: a LAN host forging another
 // device's address sends data segments, without handshakes, on 200
