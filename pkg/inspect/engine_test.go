@@ -1333,6 +1333,43 @@ func TestSpentDirectionHoldsNoBuffer(t *testing.T) {
 	}
 }
 
+// reopenNeighbours is an engine with an inspected flow ("hello\r\n"
+// read) and the port of a flow of otherHost's, opened by a SYN, whose
+// hash falls in the inspected flow's slot of the table of noted SYNs.
+func reopenNeighbours(t *testing.T) (*Engine, *recorder, uint16) {
+	t.Helper()
+	r := &recorder{match: ContentMatch}
+	e := testEngine(t, DefaultConfig(), r)
+	synAck := seg(ToClient, 499, TCPFlagSYN|TCPFlagACK, "", 0)
+	synAck.Ack = 100
+	for _, p := range []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), synAck, seg(ToServer, 100, TCPFlagACK, "hello\r\n", 1)} {
+		e.HandlePacket(p)
+	}
+	var inspected *Flow
+	e.table.each(func(f *Flow) { inspected = f })
+	for port := uint16(1024); ; port++ {
+		e.HandlePacket(otherHost(port, ToServer, 5, TCPFlagSYN, ""))
+		var hit bool
+		e.table.each(func(f *Flow) {
+			hit = hit || f != inspected && f.Client().Port() == port && f.hash%reopenSlots == inspected.hash%reopenSlots
+		})
+		if hit {
+			return e, r, port
+		}
+	}
+}
+
+// otherHost is seg for the flow of 192.168.1.66:port to seg's server.
+func otherHost(port uint16, dir Dir, seq uint32, flags uint8, data string) *Packet {
+	p := seg(dir, seq, flags, data, 2*time.Second)
+	if dir == ToServer {
+		p.Src, p.SrcPort = netip.MustParseAddr("192.168.1.66"), port
+	} else {
+		p.Dst, p.DstPort = netip.MustParseAddr("192.168.1.66"), port
+	}
+	return p
+}
+
 // TestReopenNotDisplacedByOtherFlows: another host's SYN for a new
 // connection on its own ports, on a flow whose hash falls in the same
 // slot of the engine's table, does not erase an inspected flow's: the
@@ -1340,37 +1377,10 @@ func TestSpentDirectionHoldsNoBuffer(t *testing.T) {
 func TestReopenNotDisplacedByOtherFlows(t *testing.T) {
 	const A = TCPFlagACK
 	withAck := func(p *Packet, ack uint32) *Packet { p.Ack = ack; return p }
-	r := &recorder{match: ContentMatch}
-	e := testEngine(t, DefaultConfig(), r)
-	for _, p := range []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), withAck(seg(ToClient, 499, TCPFlagSYN|A, "", 0), 100), seg(ToServer, 100, A, "hello\r\n", 1)} {
-		e.HandlePacket(p)
-	}
-	var victim *Flow
-	e.table.each(func(f *Flow) { victim = f })
-	// Another host: a port whose flow lands in the victim's slot.
-	att := func(port uint16, seq uint32, flags uint8) *Packet {
-		p := seg(ToServer, seq, flags, "", 2*time.Second)
-		p.Src = netip.MustParseAddr("192.168.1.66")
-		p.SrcPort = port
-		return p
-	}
-	var ap uint16
-	for port := uint16(1024); ; port++ {
-		e.HandlePacket(att(port, 5, TCPFlagSYN))
-		var hit bool
-		e.table.each(func(f *Flow) {
-			if f != victim && f.Client().Port() == port && f.hash%reopenSlots == victim.hash%reopenSlots {
-				hit = true
-			}
-		})
-		if hit {
-			ap = port
-			break
-		}
-	}
+	e, r, ap := reopenNeighbours(t)
 	// The victim reuses its ports; the other SYN comes within the round trip.
 	e.HandlePacket(seg(ToServer, 3000000000, TCPFlagSYN, "", time.Minute))
-	e.HandlePacket(att(ap, 900000, TCPFlagSYN))
+	e.HandlePacket(otherHost(ap, ToServer, 900000, TCPFlagSYN, ""))
 	e.HandlePacket(withAck(seg(ToClient, 7000, TCPFlagSYN|A, "", time.Minute), 3000000001))
 	e.HandlePacket(withAck(seg(ToServer, 3000000001, A, "USER root\r\n", time.Minute), 7001))
 	e.Flush()
@@ -1387,38 +1397,14 @@ func TestReopenNotDisplacedByOtherFlows(t *testing.T) {
 func TestReopenOfClosingFlowKeepsOthers(t *testing.T) {
 	const A = TCPFlagACK
 	withAck := func(p *Packet, ack uint32) *Packet { p.Ack = ack; return p }
-	r := &recorder{match: ContentMatch}
-	e := testEngine(t, DefaultConfig(), r)
-	for _, p := range []*Packet{seg(ToServer, 99, TCPFlagSYN, "", 0), withAck(seg(ToClient, 499, TCPFlagSYN|A, "", 0), 100), seg(ToServer, 100, A, "hello\r\n", 1)} {
-		e.HandlePacket(p)
-	}
-	var inspected *Flow
-	e.table.each(func(f *Flow) { inspected = f })
-	other := func(port uint16, dir Dir, seq uint32, flags uint8, data string) *Packet {
-		p := seg(dir, seq, flags, data, 2*time.Second)
-		if dir == ToServer {
-			p.Src, p.SrcPort = netip.MustParseAddr("192.168.1.66"), port
-		} else {
-			p.Dst, p.DstPort = netip.MustParseAddr("192.168.1.66"), port
-		}
-		return p
-	}
-	var port uint16 // of a flow in the inspected one's slot
-	for p := uint16(1024); port == 0; p++ {
-		e.HandlePacket(other(p, ToServer, 5, TCPFlagSYN, ""))
-		e.table.each(func(f *Flow) {
-			if f != inspected && f.Client().Port() == p && f.hash%reopenSlots == inspected.hash%reopenSlots {
-				port = p
-			}
-		})
-	}
-	e.HandlePacket(other(port, ToServer, 900000, TCPFlagSYN, "")) // its new connection's SYN
+	e, r, port := reopenNeighbours(t)
+	e.HandlePacket(otherHost(port, ToServer, 900000, TCPFlagSYN, "")) // its new connection's SYN
 	// The inspected flow's ports are reused, and its server takes the SYN.
 	e.HandlePacket(seg(ToServer, 3000000000, TCPFlagSYN, "", time.Minute))
 	e.HandlePacket(withAck(seg(ToClient, 7000, TCPFlagSYN|A, "", time.Minute), 3000000001))
 	// Then the other server takes its client's.
-	e.HandlePacket(withAck(other(port, ToClient, 8000, TCPFlagSYN|A, ""), 900001))
-	e.HandlePacket(withAck(other(port, ToServer, 900001, A, "USER other\r\n"), 8001))
+	e.HandlePacket(withAck(otherHost(port, ToClient, 8000, TCPFlagSYN|A, ""), 900001))
+	e.HandlePacket(withAck(otherHost(port, ToServer, 900001, A, "USER other\r\n"), 8001))
 	e.Flush()
 	if got := r.got[ToServer].String(); !strings.Contains(got, "USER other\r\n") {
 		t.Errorf("streams to servers %q: the other flow's new connection was not read", got)

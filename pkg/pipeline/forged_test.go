@@ -172,15 +172,7 @@ func TestRestartKeepsAConfirmation(t *testing.T) {
 	if a := verdict(p); a != config.ActionQuarantine {
 		t.Fatalf("before the restart: %s, want quarantine", a)
 	}
-	var rec store.DeviceRecord
-	for _, d := range p.Inventory().Devices() {
-		if d.MAC() == mac {
-			rec = store.DeviceRecord{MAC: mac, FirstSeen: d.FirstSeen, LastSeen: d.LastSeen, Addrs: d.Addrs}
-			for _, f := range d.Findings {
-				rec.Findings = append(rec.Findings, *f)
-			}
-		}
-	}
+	rec := savedRecord(p, mac)
 	restarted, err := New(cfg, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -294,15 +286,7 @@ func TestRestartKeepsAServedVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	answer(t, p, "2.5.0", ts, 40000)
-	var rec store.DeviceRecord
-	for _, d := range p.Inventory().Devices() {
-		if d.MAC() == mac {
-			rec = store.DeviceRecord{MAC: mac, FirstSeen: d.FirstSeen, LastSeen: d.LastSeen, Addrs: d.Addrs}
-			for _, f := range d.Findings {
-				rec.Findings = append(rec.Findings, *f)
-			}
-		}
-	}
+	rec := savedRecord(p, mac)
 	if n := findings(p); n != 1 {
 		t.Fatalf("before the restart: %d goahead findings, want 1", n)
 	}
@@ -323,4 +307,19 @@ func TestRestartKeepsAServedVersion(t *testing.T) {
 	if n := findings(restarted); n != 0 {
 		t.Errorf("after the camera's own answer naming 3.6.5: %d goahead findings, want none", n)
 	}
+}
+
+// savedRecord is what the daemon saves of the device mac: its times,
+// addresses and findings (software is not saved).
+func savedRecord(p *Pipeline, mac hwaddr.MAC) store.DeviceRecord {
+	var rec store.DeviceRecord
+	for _, d := range p.Inventory().Devices() {
+		if d.MAC() == mac {
+			rec = store.DeviceRecord{MAC: mac, FirstSeen: d.FirstSeen, LastSeen: d.LastSeen, Addrs: d.Addrs}
+			for _, f := range d.Findings {
+				rec.Findings = append(rec.Findings, *f)
+			}
+		}
+	}
+	return rec
 }
