@@ -942,6 +942,19 @@ const (
 	hostBuckets  = 4096 // a power of two; 32 KiB of counters
 )
 
+// HostBuckets is the number of buckets client addresses are counted in
+// (HostBucket): an analyzer that lends something of its own per host
+// counts in as many.
+const HostBuckets = hostBuckets
+
+// HostBucket is the bucket client address a is counted in for its fair
+// share (see hostBucket).
+func (e *Engine) HostBucket(a netip.Addr) uint32 { return e.hostBucket(a) }
+
+// HostBucket is the bucket f's client address is counted in for its fair
+// share of the engine's inspections and buffers.
+func (f *Flow) HostBucket() uint32 { return f.engine.hostOf(f) }
+
 // hostOf is the bucket of f's client in e.hosts.
 func (e *Engine) hostOf(f *Flow) uint32 {
 	if !f.has(flagIPv6) {

@@ -14,7 +14,6 @@ package tls
 
 import (
 	"encoding/binary"
-	"hash/maphash"
 	"strings"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -29,7 +28,7 @@ type Protocol struct {
 }
 
 // New returns the TLS protocol.
-func New() *Protocol { return &Protocol{bufs: helloBuffers{seed: maphash.MakeSeed()}} }
+func New() *Protocol { return &Protocol{} }
 
 // Name implements inspect.Protocol.
 func (*Protocol) Name() string { return "tls" }
@@ -131,7 +130,7 @@ func sslv2HelloShape(b []byte) shape {
 func (p *Protocol) NewAnalyzer(f *inspect.Flow) inspect.Analyzer {
 	a := p.pool.Get()
 	a.proto = p
-	a.host = p.bufs.hostOf(f)
+	a.host = f.HostBucket()
 	return a
 }
 
@@ -145,16 +144,13 @@ const maxHello = 8 << 10
 // hello is normally complete within a few segments, so few are lent at a
 // time; the cap keeps a flood of half-sent hellos from costing more.
 // One client address borrows at most an eighth of them, as it holds at
-// most an eighth of the engine's inspections: a device that leaves
+// most an eighth of the engine's inspections, counted in the engine's
+// buckets (Flow.HostBucket): a device that leaves
 // hundreds of hellos half-sent cannot keep another's, split over two
 // segments as a post-quantum key share makes it, from being read.
 const (
 	maxHelloBuffers     = 256
 	maxHelloBuffersHost = maxHelloBuffers / 8
-	// helloHostBuckets counts borrowers by a keyed hash of the client
-	// address: fixed memory whatever the number of hosts; hosts in one
-	// bucket share one share, which only makes it stricter for them.
-	helloHostBuckets = 1024
 )
 
 // helloBuffers lends reassembly buffers to the flows whose hello is
@@ -163,20 +159,13 @@ const (
 type helloBuffers struct {
 	free   []*[maxHello]byte
 	lent   int
-	byHost [helloHostBuckets]uint8
-	seed   maphash.Seed
-}
-
-// hostOf is the bucket of f's client address.
-func (p *helloBuffers) hostOf(f *inspect.Flow) uint16 {
-	a := f.Client().Addr().Unmap().As16()
-	return uint16(maphash.Bytes(p.seed, a[:]) % helloHostBuckets)
+	byHost [inspect.HostBuckets]uint8
 }
 
 // get returns a buffer for a flow of the client bucket host, or nil when
 // maxHelloBuffers are lent or the host holds its share. Buffers are not
 // cleared: a side reads only the bytes it wrote.
-func (p *helloBuffers) get(host uint16) *[maxHello]byte {
+func (p *helloBuffers) get(host uint32) *[maxHello]byte {
 	if p.lent >= maxHelloBuffers || p.byHost[host] >= maxHelloBuffersHost {
 		return nil
 	}
@@ -190,7 +179,7 @@ func (p *helloBuffers) get(host uint16) *[maxHello]byte {
 	return new([maxHello]byte)
 }
 
-func (p *helloBuffers) put(b *[maxHello]byte, host uint16) {
+func (p *helloBuffers) put(b *[maxHello]byte, host uint32) {
 	p.lent--
 	p.byHost[host]--
 	p.free = append(p.free, b)
@@ -200,7 +189,7 @@ func (p *helloBuffers) put(b *[maxHello]byte, host uint16) {
 // direction, and what the ClientHello said until the verdict is reported.
 type analyzer struct {
 	proto  *Protocol
-	host   uint16 // the client's bucket in proto.bufs
+	host   uint32 // the client's bucket (Flow.HostBucket)
 	client side
 	server side
 
@@ -264,7 +253,7 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 // returns how many bytes it consumed and, once the message is complete,
 // its body (without the handshake header), valid until s is released. It
 // marks s done when the message is complete or cannot be had.
-func (s *side) next(bufs *helloBuffers, host uint16, data []byte, fromServer bool) (int, []byte) {
+func (s *side) next(bufs *helloBuffers, host uint32, data []byte, fromServer bool) (int, []byte) {
 	if !s.inRecord {
 		return s.header(data, fromServer), nil
 	}
@@ -313,7 +302,7 @@ func (s *side) next(bufs *helloBuffers, host uint16, data []byte, fromServer boo
 
 // release returns the side's buffer, if it holds one, to the client
 // bucket host.
-func (s *side) release(bufs *helloBuffers, host uint16) {
+func (s *side) release(bufs *helloBuffers, host uint32) {
 	if s.buf != nil {
 		bufs.put(s.buf, host)
 		s.buf = nil

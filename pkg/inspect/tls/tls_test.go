@@ -2,7 +2,6 @@ package tls
 
 import (
 	"bytes"
-	"hash/maphash"
 	"maps"
 	"net/netip"
 	"strings"
@@ -728,12 +727,9 @@ func TestHelloBuffers(t *testing.T) {
 func TestHelloBuffersPerHost(t *testing.T) {
 	p, col, e, ch := helloPool(t)
 	// Addresses in distinct buckets, so that each has a share of its own.
-	bucket := func(addr string) uint16 {
-		a := netip.MustParseAddr(addr).As16()
-		return uint16(maphash.Bytes(p.bufs.seed, a[:]) % helloHostBuckets)
-	}
+	bucket := func(addr string) uint32 { return e.HostBucket(netip.MustParseAddr(addr)) }
 	var hosts []string
-	used := map[uint16]bool{}
+	used := map[uint32]bool{}
 	for i := 10; len(hosts) < 3; i++ {
 		addr := "192.168.1." + itoa(uint16(i))
 		if b := bucket(addr); !used[b] {
@@ -756,7 +752,7 @@ func TestHelloBuffersPerHost(t *testing.T) {
 		t.Errorf("%d ClientHellos read, want the third device's", got)
 	}
 	e.Flush()
-	if p.bufs.lent != 0 || p.bufs.byHost != [helloHostBuckets]uint8{} {
+	if p.bufs.lent != 0 || p.bufs.byHost != [inspect.HostBuckets]uint8{} {
 		t.Errorf("%d buffers still lent after every flow closed (per host: not all zero)", p.bufs.lent)
 	}
 }
