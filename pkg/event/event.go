@@ -215,8 +215,20 @@ func (e *Event) AppendDedupKey(dst []byte) []byte {
 	}
 	flow := e.Flow != nil && e.Kind != KindScanning
 	service := flow && (e.aboutServer() || e.loginToInternet())
-	for _, k := range dedupEvidenceKeys {
+	// One pass over the evidence, not a lookup per key: every event
+	// filed builds its key, and most carry fewer fields than there are
+	// keys.
+	var values [len(dedupEvidenceKeys)]string
+	var present uint16
+	for k, v := range e.Evidence {
+		if i := dedupKeyIndex(k); i >= 0 {
+			values[i], present = v, present|1<<i
+		}
+	}
+	for i, k := range dedupEvidenceKeys {
 		switch {
+		case present&(1<<i) == 0:
+			continue
 		case k == "port" && service:
 			continue // the flow's server port ends the key
 		case k == "password_hash" && e.Kind == KindDefaultCredentials && flow && e.aboutServer():
@@ -225,10 +237,8 @@ func (e *Event) AppendDedupKey(dst []byte) []byte {
 			// active audit, which files it too, has no keyed hash.
 			continue
 		}
-		if v, ok := e.Evidence[k]; ok {
-			dst = append(dst, '|')
-			dst = append(dst, v...)
-		}
+		dst = append(dst, '|')
+		dst = append(dst, values[i]...)
 	}
 	if flow {
 		dst = append(dst, '|')
@@ -270,3 +280,39 @@ func (e *Event) aboutServer() bool {
 // dedupEvidenceKeys are the evidence fields that make two findings of one
 // kind on one device different findings.
 var dedupEvidenceKeys = [...]string{"protocol", "user", "password_class", "password_hash", "data_kind", "sample", "product", "version", "advisory", "tls_version", "cipher", "port", "url", "check"}
+
+// dedupKeyIndex is k's index in dedupEvidenceKeys, or -1: a switch the
+// compiler turns into a search by length and content.
+func dedupKeyIndex(k string) int {
+	switch k {
+	case "protocol":
+		return 0
+	case "user":
+		return 1
+	case "password_class":
+		return 2
+	case "password_hash":
+		return 3
+	case "data_kind":
+		return 4
+	case "sample":
+		return 5
+	case "product":
+		return 6
+	case "version":
+		return 7
+	case "advisory":
+		return 8
+	case "tls_version":
+		return 9
+	case "cipher":
+		return 10
+	case "port":
+		return 11
+	case "url":
+		return 12
+	case "check":
+		return 13
+	}
+	return -1
+}
