@@ -147,18 +147,35 @@ func (s *DotBody) Scan(b []byte) (n int, end bool) {
 
 // Scrubbed is Printable with what a device may have put in a free-text
 // header (a User-Agent, an MQTT client ID) hidden: e-mail addresses (a
-// percent-encoded "@" too), numbers long enough to be a phone number,
-// an IMEI or an account (ten digits or more, or seven after a "+"), and
-// the values of key=value or key:value pairs whose key names a secret
-// (token, key, auth, pass, pwd, secret, session, sid). Each becomes ***.
-// Versions, build numbers and dates are shorter and stay.
+// percent-encoded "@" too), the user and password before the "@" of a
+// URL, numbers long enough to be a phone number, an IMEI or an account
+// (ten digits or more, or seven after a "+"), the word after "Bearer" or
+// "Basic", and the values of key=value or key:value pairs whose key
+// names a secret (token, key, auth, pass, pwd, secret, session, sid, pin,
+// otp). Each becomes ***. Versions, build numbers and dates are shorter
+// and stay.
 func Scrubbed(b []byte, max int) string {
-	s := Printable(b, max)
-	if !strings.ContainsAny(s, "@=:%") && !hasLongNumber(s) {
-		return s
+	// Scrubbed first, cut after: an address or a number cut at max would
+	// no longer look like one, and its front would show. The lookahead
+	// sees whole any such word that crosses max.
+	s := Printable(b, max+scrubLookahead)
+	if strings.ContainsAny(s, "@=:%") || hasLongNumber(s) || containsFold(s, "bearer") || containsFold(s, "basic") {
+		s = scrub(s)
 	}
+	if len(s) > max {
+		s = strings.TrimRight(s[:max], " ")
+	}
+	return s
+}
+
+// scrubLookahead is how far past its cut Scrubbed reads: longer than an
+// e-mail address or a number it hides.
+const scrubLookahead = 256
+
+func scrub(s string) string {
 	var out strings.Builder
 	out.Grow(len(s))
+	credential := false // the previous word was an authorization scheme
 	for i := 0; i < len(s); {
 		end := i
 		for end < len(s) && !scrubBreak(s[end]) {
@@ -166,10 +183,16 @@ func Scrubbed(b []byte, max int) string {
 		}
 		word := s[i:end]
 		switch {
+		case word == "":
+		case credential:
+			out.WriteString("***")
 		case isEmailLike(word):
 			out.WriteString("***")
 		default:
-			writeHidingNumbers(&out, scrubPair(word))
+			writeHidingNumbers(&out, scrubPair(hideUserinfo(word)))
+		}
+		if word != "" {
+			credential = strings.EqualFold(word, "bearer") || strings.EqualFold(word, "basic")
 		}
 		if end < len(s) {
 			out.WriteByte(s[end])
@@ -178,6 +201,26 @@ func Scrubbed(b []byte, max int) string {
 		i = end
 	}
 	return out.String()
+}
+
+func containsFold(s, sub string) bool {
+	return ContainsFold([]byte(s), sub)
+}
+
+// hideUserinfo hides the userinfo before the "@" of a URL's authority
+// ("http://admin:hunter2@cam/x", "admin:hunter2@cam"); "user@localhost"
+// alone names no secret and stays.
+func hideUserinfo(w string) string {
+	start := 0
+	i := strings.Index(w, "://")
+	if i >= 0 {
+		start = i + len("://")
+	}
+	at := strings.IndexByte(w[start:], '@')
+	if at <= 0 || strings.ContainsAny(w[start:start+at], "/") || i < 0 && !strings.Contains(w[:at], ":") {
+		return w
+	}
+	return w[:start] + "***" + w[start+at:]
 }
 
 // Long numbers: ten digits or more, or seven or more after a "+" (an
@@ -278,6 +321,11 @@ func scrubPair(w string) string {
 		if strings.Contains(key, k) {
 			return w[:i+1] + "***"
 		}
+	}
+	// Short keys only whole: "pin" is in "ping" and "shipping".
+	switch key {
+	case "pin", "otp":
+		return w[:i+1] + "***"
 	}
 	return w
 }

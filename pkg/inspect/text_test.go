@@ -1,6 +1,9 @@
 package inspect
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestDotBody(t *testing.T) {
 	tests := []struct {
@@ -58,9 +61,33 @@ func TestScrubbed(t *testing.T) {
 		{"x-9b23-001788112233", "x-9b23-***"},                                                        // no UUID before it
 		{"cam/+49123 build 20240115 fw 5.7.3.1234567", "cam/+49123 build 20240115 fw 5.7.3.1234567"}, // short numbers stay
 		{"Dalvik/2.1.0 (Linux; U; Android 13; SM-A536B Build/TP1A.220624.014)", "Dalvik/2.1.0 (Linux; U; Android 13; SM-A536B Build/TP1A.220624.014)"},
+		{"fetch http://admin:hunter2@cam/x", "fetch http://***@cam/x"},
+		{"admin:hunter2@cam", "***@cam"},
+		{"Authorization: Bearer s3cr3tT0ken", "Authorization: Bearer ***"},
+		{"pin=4711 ping=3", "pin=*** ping=3"},
+		{"shipping=2 otp:123456", "shipping=2 otp:***"},
 	} {
 		if got := Scrubbed([]byte(tc.in), 160); got != tc.want {
 			t.Errorf("Scrubbed(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestScrubbedBeforeCut: what crosses the limit is hidden whole, not cut
+// into something that no longer looks like what it is.
+func TestScrubbedBeforeCut(t *testing.T) {
+	for _, tc := range []struct {
+		in, hidden string
+		max        int
+	}{
+		{strings.Repeat("a", 58) + " alice@example.com", "alice", 64},
+		{"homeassistant-android-" + strings.Repeat("x", 30) + "-anna.schmidt@gmail.com", "anna", 64},
+		{strings.Repeat("a", 150) + " 491715551234", "491715", 160},
+		{strings.Repeat("b", 140) + " imei 357938035643809", "35793803", 160},
+	} {
+		got := Scrubbed([]byte(tc.in), tc.max)
+		if strings.Contains(got, tc.hidden) || len(got) > tc.max {
+			t.Errorf("Scrubbed(%q, %d) = %q: shows %q or is too long", tc.in, tc.max, got, tc.hidden)
 		}
 	}
 }

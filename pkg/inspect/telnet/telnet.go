@@ -2,15 +2,16 @@
 // password prompts (RFC 854) and the server's verdict on each attempt,
 // and reports what the server shows before its first prompt as a banner
 // for fingerprinting ("(none) login:" is a BusyBox device without a host
-// name), less the echo of lines the client typed ahead of it. Option negotiation (RFC 855) is stripped byte by byte, so a
+// name): only on a connection seen from its start, up to the client's
+// first keystroke or a loss, since anything later may be the echo of
+// what was typed or a session's output. Option negotiation (RFC 855) is
+// stripped byte by byte, so a
 // command or subnegotiation split anywhere across segments is understood;
 // a user name announced with NEW-ENVIRON (RFC 1572) or AUTHENTICATION NAME
 // (RFC 2941) stands in for one the server did not ask for.
 package telnet
 
 import (
-	"hash/maphash"
-
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
 )
@@ -18,14 +19,10 @@ import (
 // Protocol is Telnet.
 type Protocol struct {
 	pool inspect.FreeList[analyzer]
-	// seed keys the hashes of typed-ahead lines, so that what an analyzer
-	// keeps to recognise their echo cannot be looked up in a table of
-	// common passwords.
-	seed maphash.Seed
 }
 
 // New returns the Telnet protocol.
-func New() *Protocol { return &Protocol{seed: maphash.MakeSeed()} }
+func New() *Protocol { return &Protocol{} }
 
 // Name implements inspect.Protocol.
 func (*Protocol) Name() string { return "telnet" }
@@ -72,7 +69,6 @@ const (
 	bannerLines   = 3   // meaningful lines before the first prompt kept for the banner
 	afterLines    = 8   // lines after a login searched for a firmware banner
 	typeAhead     = 2   // lines a client sends before the prompt that wants them
-	typedEarly    = 8   // lines typed before the first prompt whose echo is kept out of the banner
 )
 
 // clientLine is the line the client is typing, with its edits applied.
@@ -157,11 +153,11 @@ type analyzer struct {
 	// sending user and password at once), oldest first.
 	queue  [typeAhead]clientLine
 	queued int
-	// Keyed hashes of the first lines typed before the first prompt: a
-	// pty echoes a script's "root", "xc3511" before the login prompt, and
-	// that echo is no banner.
-	early  [typedEarly]uint64
-	nEarly int
+	// typedEarly: the client typed before the first prompt. A pty
+	// echoes a script's "root", "xc3511" (with its typing mistakes)
+	// before the login prompt: what the server says from then on is no
+	// banner.
+	typedEarly bool
 
 	user      [maxLine]byte
 	userLen   int
@@ -220,6 +216,9 @@ func (a *analyzer) feedClient(f *inspect.Flow, data []byte) {
 		}
 		switch ev {
 		case evData:
+			if !a.prompted {
+				a.typedEarly = true
+			}
 			l.add(b)
 		case evEraseChar:
 			l.erase()
@@ -305,9 +304,6 @@ func (a *analyzer) typedLine(f *inspect.Flow, line []byte, over bool) {
 		return
 	}
 	a.server.enter()
-	if !over && !a.prompted && !a.bannerDone {
-		a.rememberEarly(line)
-	}
 	if over {
 		// Garbage, or a line partly lost: it is no user and no password.
 		if a.phase == phaseWantUser || a.phase == phaseWantPass {
@@ -384,7 +380,7 @@ func (a *analyzer) serverLineEnd(f *inspect.Flow) {
 	}
 	switch {
 	case !a.bannerDone && !a.prompted:
-		if !a.isEarlyEcho(text) {
+		if a.bannerOpen(f) && !a.typedEarly {
 			a.addBannerLine(text)
 		}
 	case a.seekFirmware && !a.firmwareDone:
@@ -475,7 +471,7 @@ func (a *analyzer) confirmShell(f *inspect.Flow) {
 // options; no authentication option ran; nothing says a login happened;
 // and the prompt is a shell's ('#' or '$'), not a menu's or CLI's '>'.
 func (a *analyzer) openShell(f *inspect.Flow, prompt []byte) bool {
-	if !f.Opened() || !f.ServerLocal || a.gap || a.nEarly > 0 || a.queued > 0 || a.envLen > 0 || a.authOption {
+	if !f.Opened() || !f.ServerLocal || a.gap || a.typedEarly || a.queued > 0 || a.envLen > 0 || a.authOption {
 		return false
 	}
 	if t := trimRight(prompt); len(t) == 0 || t[len(t)-1] != '#' && t[len(t)-1] != '$' {
@@ -510,32 +506,13 @@ func (a *analyzer) prompt(f *inspect.Flow, k promptKind, text []byte) {
 	}
 }
 
-// rememberEarly keeps the hash of a line typed before the first prompt;
-// beyond typedEarly lines the first ones are kept, as they hold the user
-// and password of a script.
-func (a *analyzer) rememberEarly(line []byte) {
-	line = trimSpace(line)
-	if len(line) == 0 || a.nEarly == len(a.early) {
-		return
-	}
-	a.early[a.nEarly] = maphash.Bytes(a.proto.seed, line)
-	a.nEarly++
-}
-
-// isEarlyEcho reports whether a server line repeats a line the client
-// typed before the first prompt.
-func (a *analyzer) isEarlyEcho(text []byte) bool {
-	text = trimSpace(text)
-	if a.nEarly == 0 || len(text) == 0 {
-		return false
-	}
-	h := maphash.Bytes(a.proto.seed, text)
-	for _, e := range a.early[:a.nEarly] {
-		if e == h {
-			return true
-		}
-	}
-	return false
+// bannerOpen reports whether what the server says now can be part of its
+// banner: the connection was seen from its start (one joined later may
+// be in the middle of a session) and nothing was lost. A line must also
+// come before the client typed anything, or it may be the echo of what
+// was typed; the prompt that ends the banner is the server's own words.
+func (a *analyzer) bannerOpen(f *inspect.Flow) bool {
+	return f.Opened() && !a.gap
 }
 
 func (a *analyzer) addBannerLine(line []byte) {
@@ -562,7 +539,9 @@ func (a *analyzer) finishBanner(f *inspect.Flow, prompt []byte) {
 	if a.bannerDone {
 		return
 	}
-	a.appendBanner(prompt)
+	if a.bannerOpen(f) {
+		a.appendBanner(prompt)
+	}
 	a.emitBanner(f, "pre_login", a.banner[:a.bannerLen])
 	a.bannerDone = true
 }
@@ -591,7 +570,7 @@ func (a *analyzer) emitBanner(f *inspect.Flow, stage string, text []byte) {
 		Summary:  "Telnet server banner",
 		Evidence: event.Evidence{
 			"protocol": "telnet",
-			"banner":   inspect.Printable(text, maxBanner),
+			"banner":   inspect.Scrubbed(text, maxBanner),
 			"stage":    stage,
 		},
 	})

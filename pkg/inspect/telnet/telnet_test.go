@@ -483,16 +483,28 @@ func TestSyntheticLogins(t *testing.T) {
 			secrets: []string{"enable", "system"},
 		},
 		{
-			name:    "type_ahead_echo_after_a_late_banner",
-			segs:    join(cli("admin\r\n"), cli("Zte521\r\n"), srv("\r\nadmin\r\nZte521\r\nZXHN H108N\r\n"), srv("Login: "), srv("\r\nPassword: "), srv("\r\n$ ")),
-			want:    []login{{"yes", "a***", "Zte521"}},
-			banners: []string{"pre_login ZXHN H108N | Login:"},
+			name: "type_ahead_echo_after_a_late_banner",
+			segs: join(cli("admin\r\n"), cli("Zte521\r\n"), srv("\r\nadmin\r\nZte521\r\nZXHN H108N\r\n"), srv("Login: "), srv("\r\nPassword: "), srv("\r\n$ ")),
+			want: []login{{"yes", "a***", "Zte521"}},
+			// Lines after the client typed may be echo: only the prompt,
+			// the server's own words, is kept.
+			banners: []string{"pre_login Login:"},
+		},
+		{
+			// The echo of a line edited while typed is not the line: it
+			// must not reach the banner either.
+			name:    "edited_type_ahead_echo_not_in_banner",
+			segs:    join(cli("root\r\nxc3512\x7f1\r\n"), srv("root\r\nxc3512^?1\r\n(none) login: "), srv("\r\nPassword: "), srv("\r\n# ")),
+			want:    []login{{"yes", "r***", "xc3511"}},
+			banners: []string{"pre_login (none) login:"},
+			secrets: []string{"xc3512"},
 		},
 		{
 			name: "typing_without_prompts",
 			segs: join(srv("Hello\r\n"), cli("root\r\n"), cli("xc3511\r\n"), srv("bye\r\n")),
-			// The banner has no prompt; nothing was asked, so nothing is a password.
-			banners: []string{"pre_login Hello | bye"},
+			// The banner has no prompt; nothing was asked, so nothing is a
+			// password; what came after the typing may be its echo.
+			banners: []string{"pre_login Hello"},
 		},
 		{
 			name:    "shell_output_after_login_is_ignored",
@@ -578,6 +590,47 @@ func TestSyntheticLogins(t *testing.T) {
 				}
 				if strings.Join(got, "\n") != strings.Join(tt.banners, "\n") {
 					t.Errorf("banners\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.banners, "\n"))
+				}
+			}
+		})
+	}
+}
+
+// TestNoBannerFromJoinedSession: a capture that joins a connection after
+// its start may be in the middle of the owner's session; nothing the
+// server shows there is a banner.
+func TestNoBannerFromJoinedSession(t *testing.T) {
+	tests := []struct {
+		name    string
+		play    func(c *inspecttest.Conv)
+		secrets []string
+	}{
+		{"shell_output_then_typing", func(c *inspecttest.Conv) {
+			c.Server("wireless.default_radio0.key='Sup3rS3cretWifi'\r\nwireless.default_radio0.ssid='AnnaHome'\r\nroot@OpenWrt:~# ").Client("ls\r\n")
+		}, []string{"Sup3rS3cretWifi", "AnnaHome", "root@OpenWrt"}},
+		{"mail_then_close", func(c *inspecttest.Conv) {
+			c.Server("From: alice.smith@example.com\r\nSubject: hello\r\n")
+		}, []string{"alice.smith", "hello"}},
+		{"output_then_a_login_prompt", func(c *inspecttest.Conv) {
+			c.Server("exit\r\nlogout\r\nConnection to 10.0.0.7 closed by Anna\r\nlogin: ")
+		}, []string{"Anna", "logout"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New())
+			c := inspecttest.JoinTCP(e, "192.168.1.10:40000", "192.168.1.20:23")
+			tt.play(c)
+			c.Close()
+			e.Flush()
+			for _, s := range tt.secrets {
+				if inspecttest.Leaks(t, col.Events, s) {
+					t.Errorf("%q reached an event: %s", s, summary(col))
+				}
+			}
+			for _, b := range col.Kind(event.KindBanner) {
+				if b.Evidence["banner"] != "login:" {
+					t.Errorf("banner %q from a joined connection", b.Evidence["banner"])
 				}
 			}
 		})
