@@ -110,14 +110,17 @@ func isUpdateCheck(method, host, path, agent []byte) bool {
 	return false
 }
 
-// idMaskedPath is the path a firmware finding names: a segment of eight
-// or more characters with anything but letters, '-' and '_' in it is left
-// out ("..."), as update endpoints and download paths put the device's
-// serial, MAC or IMEI there ("/api/ota/device/SN12345678/check",
-// "/ota/AA:BB:CC:DD:EE:FF/fw.bin"), which must not reach the owner's page
+// idMaskedPath is the path a firmware finding names, with what may
+// identify the device or its owner left out ("..."), as update endpoints
+// and download paths put the device's serial, MAC or IMEI there
+// ("/api/ota/device/SN12345678/check", "/ota/AA:BB:CC:DD:EE:FF/fw.bin",
+// "/fota/357938035643809.bin"), and these must not reach the owner's page
 // and alerts in clear; "/api/v2/check" and "/get-latest-version" stay
-// whole. keepFile keeps the last segment, a download's file name
-// ("cam_5.7.3_build220112.bin" says which image it was).
+// whole. A directory segment goes when it is eight or more characters
+// with anything but letters, '-' and '_' in it, or holds an identifier
+// (identifying). keepFile keeps the last segment, a download's file name
+// ("cam_5.7.3_build220112.bin" says which image it was), unless it holds
+// an identifier.
 func idMaskedPath(path []byte, keepFile bool) []byte {
 	out := make([]byte, 0, len(path))
 	segs := bytes.Split(path, []byte("/"))
@@ -125,13 +128,96 @@ func idMaskedPath(path []byte, keepFile bool) []byte {
 		if i > 0 {
 			out = append(out, '/')
 		}
-		last := i == len(segs)-1
-		if !(keepFile && last) && len(seg) >= 8 && bytes.ContainsFunc(seg, func(r rune) bool { return r >= 0x80 || !isLetter(byte(r)) && r != '-' && r != '_' }) {
+		file := keepFile && i == len(segs)-1
+		switch {
+		case identifying(seg):
+			seg = []byte("...")
+		case !file && len(seg) >= 8 && bytes.ContainsFunc(seg, func(r rune) bool { return r >= 0x80 || !isLetter(byte(r)) && r != '-' && r != '_' }):
 			seg = []byte("...")
 		}
 		out = append(out, seg...)
 	}
 	return out
+}
+
+// Identifiers in a path: a run of this many digits is a phone number, an
+// IMEI or a serial, not a version or a date (8 digits); a run of this
+// many hex digits with a digit among them is a MAC address or a token;
+// a word this long that mixes upper case, lower case and digits is a
+// token.
+const (
+	idDigits = 9
+	idHex    = 12
+	idToken  = 12
+)
+
+// identifying reports whether a path segment holds something that may
+// identify a device or its owner: an "@" or "%40" (an address), a
+// percent escape (whatever it hides), a long number, a MAC address
+// written with separators, a long hex run or a random-looking token.
+func identifying(seg []byte) bool {
+	if bytes.ContainsAny(seg, "@%") || isMACLike(seg) {
+		return true
+	}
+	digits, hexRun, hexDigit := 0, 0, false
+	for _, c := range seg {
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+			hexRun++
+			hexDigit = true
+		case isHex(c):
+			digits = 0
+			hexRun++
+		default:
+			digits, hexRun, hexDigit = 0, 0, false
+		}
+		if digits >= idDigits || hexRun >= idHex && hexDigit {
+			return true
+		}
+	}
+	for word := range bytes.FieldsFuncSeq(seg, func(r rune) bool { return r == '.' || r == '_' || r == '-' }) {
+		if len(word) >= idToken && mixedCase(word) {
+			return true
+		}
+	}
+	return false
+}
+
+// isMACLike: six pairs of hex digits joined by ':' or '-'.
+func isMACLike(seg []byte) bool {
+	for i := 0; i+17 <= len(seg); i++ {
+		mac := seg[i : i+17]
+		ok := true
+		for j, c := range mac {
+			if j%3 == 2 {
+				ok = ok && (c == ':' || c == '-') && c == mac[2]
+			} else {
+				ok = ok && isHex(c)
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// mixedCase reports whether w has upper case letters, lower case letters
+// and digits: generated, not named.
+func mixedCase(w []byte) bool {
+	var upper, lower, digit bool
+	for _, c := range w {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			upper = true
+		case c >= 'a' && c <= 'z':
+			lower = true
+		case c >= '0' && c <= '9':
+			digit = true
+		}
+	}
+	return upper && lower && digit
 }
 
 func foldIn(s []byte, list []string) bool {
@@ -161,9 +247,13 @@ func containsWordFold(s []byte, w string) bool {
 func isLetter(c byte) bool { return (c|0x20) >= 'a' && (c|0x20) <= 'z' }
 
 // firmwareURL is the evidence for a download: host and path, no query.
-// Without a Host header the server's address stands in.
+// Without a Host header that names a host (and nothing else: no
+// "user:password@"), the server's address stands in.
 func firmwareURL(f *inspect.Flow, host, path []byte) string {
-	h := inspect.Printable(host, maxHost)
+	h := ""
+	if hostPort(host) {
+		h = inspect.Printable(host, maxHost)
+	}
 	if h == "" {
 		h = netip.AddrPortFrom(f.Server().Addr().Unmap(), f.Server().Port()).String()
 		if f.Server().Port() == 80 {

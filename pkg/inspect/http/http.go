@@ -612,7 +612,9 @@ func (a *analyzer) observeClient(f *inspect.Flow) {
 	if a.agentLen > 0 {
 		ev.Evidence["user_agent"] = inspect.Scrubbed(a.agent[:a.agentLen], maxValue)
 	}
-	if a.hostLen > 0 {
+	if a.hostLen > 0 && hostPort(a.host[:a.hostLen]) {
+		// Only a host: a header with more ("admin:pw@cam") names no
+		// server this device is known by.
 		ev.Evidence["host"] = inspect.Printable(a.host[:a.hostLen], maxHost)
 	}
 	f.Emit(inspect.SubjectClient, ev)

@@ -1072,6 +1072,24 @@ func TestFirmwareOverHTTP(t *testing.T) {
 			c.Client("GET /ota/AA:BB:CC:DD:EE:FF/cam_5.7.3_build220112.bin HTTP/1.1\r\nHost: dl.vendor.example\r\n\r\n").
 				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 		}, "dl.vendor.example/ota/.../cam_5.7.3_build220112.bin", "200", false},
+		{"imei_as_file_name", func(c *inspecttest.Conv) {
+			c.Client("GET /fota/357938035643809.bin HTTP/1.1\r\nHost: fw.vendor.example\r\n\r\n")
+		}, "fw.vendor.example/fota/...", "none", true},
+		{"mac_as_file_name", func(c *inspecttest.Conv) {
+			c.Client("GET /fw/a4cf129b3e01.bin HTTP/1.1\r\nHost: fw.vendor.example\r\n\r\n")
+		}, "fw.vendor.example/fw/...", "none", true},
+		{"signed_token_in_path", func(c *inspecttest.Conv) {
+			c.Client("GET /dl/AKIAxyz/k7Qd9Zp2LmXv4RtY.bin HTTP/1.1\r\nHost: fw.vendor.example\r\n\r\n")
+		}, "fw.vendor.example/dl/AKIAxyz/...", "none", true},
+		{"phone_number_segment", func(c *inspecttest.Conv) {
+			c.Client("GET /ota/555123456/fw.bin HTTP/1.1\r\nHost: fw.vendor.example\r\n\r\n")
+		}, "fw.vendor.example/ota/.../fw.bin", "none", true},
+		{"dated_image_stays", func(c *inspecttest.Conv) {
+			c.Client("GET /fw/cam_fw_20240115_v5.7.3.bin HTTP/1.1\r\nHost: fw.vendor.example\r\n\r\n")
+		}, "fw.vendor.example/fw/cam_fw_20240115_v5.7.3.bin", "none", true},
+		{"userinfo_in_host_header", func(c *inspecttest.Conv) {
+			c.Client("GET /firmware/fw.bin HTTP/1.1\r\nHost: admin:" + secret + "@fw.vendor.example\r\n\r\n")
+		}, "203.0.113.7/firmware/fw.bin", "none", true},
 		{"browser_reads_a_firmware_page", func(c *inspecttest.Conv) {
 			c.Client("GET /support/camera HTTP/1.1\r\nHost: update.vendor.example\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\n\r\n").
 				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
