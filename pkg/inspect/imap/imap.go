@@ -358,8 +358,10 @@ func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 	case t[0] == '*':
 		// Untagged data may carry literals: FETCH bodies and the like.
 		a.literal[inspect.ToClient], a.inResponse = trailingLiteral(line)
-		if first && (inspect.HasPrefixFold(rest, "OK") || inspect.HasPrefixFold(rest, "PREAUTH")) {
-			inspect.EmitGreeting(f, "imap", rest)
+		// Only on a connection seen from its start: joined later, the
+		// first "* OK" is any status. Who PREAUTH logged in is left out.
+		if first && f.Opened() && (inspect.HasPrefixFold(rest, "OK") || inspect.HasPrefixFold(rest, "PREAUTH")) {
+			inspect.EmitGreeting(f, "imap", withoutAccount(rest))
 		}
 	case t[0] == '+':
 		// A continuation: a SASL challenge, or the go-ahead for a literal.
@@ -429,4 +431,15 @@ func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 func (a *analyzer) Close(f *inspect.Flow) {
 	a.pending.Report(f, inspect.OutcomeUnknown)
 	a.proto.pool.Put(a)
+}
+
+// withoutAccount cuts a greeting before the account a PREAUTH names
+// ("PREAUTH IMAP4rev1 server logged in as Smith", RFC 3501).
+func withoutAccount(greeting []byte) []byte {
+	for i := range greeting {
+		if inspect.HasPrefixFold(greeting[i:], "logged in") {
+			return greeting[:i]
+		}
+	}
+	return greeting
 }

@@ -2,6 +2,7 @@ package imap
 
 import (
 	"encoding/base64"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -306,17 +307,50 @@ func TestSASLScratchWiped(t *testing.T) {
 	inspecttest.CheckLogins(t, s.End(), "imap", "192.168.1.10", []want{{"t***", "AUTHENTICATE CRAM-MD5", "hashed", "no"}, {"j***", "AUTHENTICATE PLAIN", "unique", "yes"}})
 }
 
-// A PREAUTH greeting that names the user's address keeps it out of the
-// banner.
-func TestGreetingScrubbed(t *testing.T) {
-	col := &inspecttest.Collector{}
-	e := inspecttest.Engine(t, col, nil, New())
-	c := inspecttest.NewTCP(e, "192.168.1.10:40000", server)
-	c.Server("* PREAUTH IMAP4rev1 Logged in as alice@example.com\r\n")
-	c.Close()
-	e.Flush()
-	b := col.Kind(event.KindBanner)
-	if len(b) != 1 || b[0].Evidence["banner"] != "PREAUTH IMAP4rev1 Logged in as ***" {
-		t.Errorf("banners %v, want the greeting without the address", col.Events)
+// TestGreeting: the banner is the greeting of a connection seen from its
+// start, without the account a PREAUTH names; a connection joined later
+// has no greeting, its first "* OK" is any status.
+func TestGreeting(t *testing.T) {
+	tests := []struct {
+		name   string
+		join   bool
+		server string
+		want   string // "" for no banner
+	}{
+		{"ok", false, "* OK [CAPABILITY IMAP4rev1] Dovecot ready.\r\n", "OK [CAPABILITY IMAP4rev1] Dovecot ready."},
+		{"preauth_names_an_address", false, "* PREAUTH IMAP4rev1 Logged in as alice@example.com\r\n", "PREAUTH IMAP4rev1"},
+		{"preauth_names_a_person", false, "* PREAUTH IMAP4rev1 server logged in as Anna Schmidt\r\n", "PREAUTH IMAP4rev1 server"},
+		{"joined_status", true, "* OK [UNSEEN 12] Message 12 from Anna Schmidt is first unseen\r\n", ""},
+		{"joined_preauth", true, "* PREAUTH IMAP4rev1 server logged in as Anna Schmidt\r\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New())
+			open := inspecttest.NewTCP
+			if tt.join {
+				open = inspecttest.JoinTCP
+			}
+			c := open(e, "192.168.1.10:40000", server)
+			c.Server(tt.server)
+			c.Close()
+			e.Flush()
+			var got []string
+			for _, b := range col.Kind(event.KindBanner) {
+				got = append(got, b.Evidence["banner"])
+			}
+			want := []string{tt.want}
+			if tt.want == "" {
+				want = nil
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("banners %q, want %q", got, want)
+			}
+			for _, s := range []string{"Anna", "alice"} {
+				if inspecttest.Leaks(t, col.Events, s) {
+					t.Errorf("%q reached an event", s)
+				}
+			}
+		})
 	}
 }

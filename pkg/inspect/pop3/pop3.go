@@ -277,7 +277,11 @@ func (a *analyzer) greeting(f *inspect.Flow, line []byte) {
 	if ts := timestamp(line); len(ts) <= len(a.timestamp) {
 		a.timestampLen = copy(a.timestamp[:], ts)
 	}
-	inspect.EmitGreeting(f, "pop3", line[len("+OK"):])
+	// On a connection joined after its start the first reply seen may be
+	// any "+OK", one naming the account ("+OK anna has 3 messages").
+	if f.Opened() {
+		inspect.EmitGreeting(f, "pop3", line[len("+OK"):])
+	}
 }
 
 // Gap loses the place in the conversation: replies can no longer be

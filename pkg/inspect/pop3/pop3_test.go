@@ -298,3 +298,32 @@ func TestSASLScratchWiped(t *testing.T) {
 	}
 	inspecttest.CheckLogins(t, s.End(), "pop3", "192.168.1.10", []want{{"j***", "AUTH LOGIN", "unique", "yes"}})
 }
+
+// TestGreetingOnlyFromStart: the first "+OK" of a connection joined after
+// its start may be any reply, one naming the account: it is no banner.
+func TestGreetingOnlyFromStart(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		join bool
+		want int
+	}{{"from_start", false, 1}, {"joined", true, 0}} {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New())
+			open := inspecttest.NewTCP
+			if tt.join {
+				open = inspecttest.JoinTCP
+			}
+			c := open(e, "192.168.1.10:40000", server)
+			c.Server("+OK Anna Schmidt has 3 messages (4711 octets)\r\n")
+			c.Close()
+			e.Flush()
+			if got := len(col.Kind(event.KindBanner)); got != tt.want {
+				t.Errorf("%d banners, want %d", got, tt.want)
+			}
+			if tt.join && inspecttest.Leaks(t, col.Events, "Anna") {
+				t.Error("the account's name reached an event")
+			}
+		})
+	}
+}
