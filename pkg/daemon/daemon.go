@@ -703,6 +703,12 @@ func (d *Daemon) checkStore() {
 // streamed to subscribers, and findings trigger policy. It runs on the
 // capture goroutine with d.mu held.
 func (d *Daemon) Emit(ev *event.Event) {
+	if isVisit(ev.Kind) && d.pipe.Inventory().RunsAppsAt(ev.Device) {
+		// What a phone or a computer looks up is its user's browsing:
+		// the inventory matched the name against its rules and forgot
+		// it, and neither the event log nor a stream shows it.
+		return
+	}
 	d.recent[d.next] = ev
 	d.next = (d.next + 1) % len(d.recent)
 	d.total++
@@ -740,6 +746,12 @@ func (d *Daemon) Emit(ev *event.Event) {
 	if known {
 		d.scheduleLocked(mac)
 	}
+}
+
+// isVisit reports whether events of kind name a place a device went:
+// a name it looked up, a TLS server name, an HTTP host.
+func isVisit(k event.Kind) bool {
+	return k == event.KindDNSQuery || k == event.KindTLSClient || k == event.KindHTTPClient
 }
 
 // scheduleLocked queues mac for evaluation without blocking. d.mu held.

@@ -1065,6 +1065,23 @@ func (inv *Inventory) HolderOf(ip netip.Addr) (hwaddr.MAC, bool) {
 	return k.MAC, true
 }
 
+// RunsAppsAt reports whether the device an event names (by MAC, or else
+// by address) is one whose owner installs apps (runsApps): a phone or a
+// computer, whose lookups are its user's browsing. It creates no device.
+func (inv *Inventory) RunsAppsAt(ep event.Endpoint) bool {
+	k, ok := Key{}, false
+	if mac, err := hwaddr.Parse(ep.MAC); err == nil && !mac.IsZero() {
+		k, ok = Key{MAC: mac}, true
+	} else if ip, err := netip.ParseAddr(ep.IP); err == nil {
+		k, ok = inv.byIP[ip.Unmap()]
+	}
+	if !ok {
+		return false
+	}
+	d, ok := inv.devices[k]
+	return ok && runsApps(d.votes)
+}
+
 // Restore makes the device of mac as a saved record had it: first and
 // last seen, and its addresses (oldest first), before its saved findings
 // are filed. A restarted daemon must not take a device for new, which

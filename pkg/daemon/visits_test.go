@@ -1,0 +1,77 @@
+package daemon
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/capture"
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/store"
+)
+
+// TestVisitsOfPersonalDevicesNotLogged: the names a phone or a computer
+// looks up are its user's browsing; the event log and its stream keep
+// them out, while a camera's stay (what it talks to is what it is).
+func TestVisitsOfPersonalDevicesNotLogged(t *testing.T) {
+	d, err := New(enforcingConfig(), routerOwn(), Deps{
+		Enforcer: newFake(t), Store: store.Open(store.Options{Path: t.TempDir() + "/state.json"}),
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OpenSource: func(ctx context.Context) (capture.Source, error) { <-ctx.Done(); return nil, ctx.Err() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const phone, camera = "f0:99:bf:00:00:01", "c0:56:e3:1a:2b:3c"
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	obs := func(mac, ip string, kind event.Kind, ev event.Evidence) *event.Event {
+		at = at.Add(time.Second)
+		return &event.Event{V: event.SchemaVersion, Time: at, Type: event.TypeObservation, Kind: kind,
+			Device: event.Endpoint{MAC: mac, IP: ip, Local: true}, Evidence: ev}
+	}
+	ch, cancel := d.Subscribe()
+	defer cancel()
+	d.mu.Lock()
+	d.pipe.Inject(obs(phone, "192.168.1.50", event.KindDHCP, event.Evidence{"message_type": "request", "vendor_class": "android-dhcp-14", "hostname": "Pixel-8"}))
+	for _, ev := range []*event.Event{
+		obs(phone, "192.168.1.50", event.KindDNSQuery, event.Evidence{"name": "clinic.example.org"}),
+		obs(phone, "192.168.1.50", event.KindTLSClient, event.Evidence{"sni": "clinic.example.org"}),
+		obs(phone, "192.168.1.50", event.KindHTTPClient, event.Evidence{"host": "clinic.example.org"}),
+		// Through the DNS proxy: known by its address only.
+		{V: event.SchemaVersion, Time: at, Type: event.TypeObservation, Kind: event.KindDNSQuery,
+			Device: event.Endpoint{IP: "192.168.1.50", Local: true}, Evidence: event.Evidence{"name": "clinic.example.org", "source": "dns_proxy"}},
+		obs(camera, "192.168.1.20", event.KindDNSQuery, event.Evidence{"name": "p2p.camcloud.example"}),
+	} {
+		d.pipe.Inject(ev)
+	}
+	d.mu.Unlock()
+
+	names := map[string]bool{}
+	for _, ev := range d.Events(api.EventFilter{Type: event.TypeObservation, Limit: 100}) {
+		if ev.Kind == event.KindDHCP {
+			continue
+		}
+		names[ev.Evidence["name"]+ev.Evidence["sni"]+ev.Evidence["host"]] = true
+	}
+	if names["clinic.example.org"] || !names["p2p.camcloud.example"] {
+		t.Errorf("event log names %v: want the camera's lookup, none of the phone's", names)
+	}
+	for range 2 { // the DHCP request and the camera's lookup
+		select {
+		case ev := <-ch:
+			if ev.Kind != event.KindDHCP && ev.Device.MAC != camera {
+				t.Errorf("streamed %s of %s", ev.Kind, ev.Device.MAC)
+			}
+		default:
+			t.Fatal("stream has fewer events than the log")
+		}
+	}
+	select {
+	case ev := <-ch:
+		t.Errorf("streamed %s of %s %v", ev.Kind, ev.Device.MAC, ev.Evidence)
+	default:
+	}
+}
