@@ -14,14 +14,7 @@ import (
 // Event streams are capped: a new one ends the oldest, whose reader sees
 // its channel closed; the others go on receiving.
 func TestSubscribersCapped(t *testing.T) {
-	d, err := New(enforcingConfig(), routerOwn(), Deps{
-		Enforcer: newFake(t), Store: store.Open(store.Options{Path: t.TempDir() + "/state.json"}),
-		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-		OpenSource: func(ctx context.Context) (capture.Source, error) { <-ctx.Done(); return nil, ctx.Err() },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := idleDaemon(t)
 	var chans []<-chan *event.Event
 	for range maxSubscribers + 3 {
 		ch, cancel := d.Subscribe()
@@ -41,4 +34,19 @@ func TestSubscribersCapped(t *testing.T) {
 			t.Errorf("stream %d: open %v, event %v; want the first 3 ended, the rest fed", i, open, ev)
 		}
 	}
+}
+
+// idleDaemon is a daemon that is not run: its capture source waits for
+// the end, so events reach it only as a test emits or injects them.
+func idleDaemon(t *testing.T) *Daemon {
+	t.Helper()
+	d, err := New(enforcingConfig(), routerOwn(), Deps{
+		Enforcer: newFake(t), Store: store.Open(store.Options{Path: t.TempDir() + "/state.json"}),
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OpenSource: func(ctx context.Context) (capture.Source, error) { <-ctx.Done(); return nil, ctx.Err() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

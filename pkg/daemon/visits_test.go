@@ -1,30 +1,18 @@
 package daemon
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/api"
-	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/event"
-	"github.com/iotgw/iotgw/pkg/store"
 )
 
 // TestVisitsOfPersonalDevicesNotLogged: the names a phone or a computer
 // looks up are its user's browsing; the event log and its stream keep
 // them out, while a camera's stay (what it talks to is what it is).
 func TestVisitsOfPersonalDevicesNotLogged(t *testing.T) {
-	d, err := New(enforcingConfig(), routerOwn(), Deps{
-		Enforcer: newFake(t), Store: store.Open(store.Options{Path: t.TempDir() + "/state.json"}),
-		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-		OpenSource: func(ctx context.Context) (capture.Source, error) { <-ctx.Done(); return nil, ctx.Err() },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := idleDaemon(t)
 	const phone, camera = "f0:99:bf:00:00:01", "c0:56:e3:1a:2b:3c"
 	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	obs := func(mac, ip string, kind event.Kind, ev event.Evidence) *event.Event {

@@ -327,11 +327,7 @@ func TestGreeting(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			col := &inspecttest.Collector{}
 			e := inspecttest.Engine(t, col, nil, New())
-			open := inspecttest.NewTCP
-			if tt.join {
-				open = inspecttest.JoinTCP
-			}
-			c := open(e, "192.168.1.10:40000", server)
+			c := inspecttest.OpenTCP(e, tt.join, "192.168.1.10:40000", server)
 			c.Server(tt.server)
 			c.Close()
 			e.Flush()

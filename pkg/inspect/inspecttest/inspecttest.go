@@ -159,6 +159,15 @@ func JoinTCP(e *inspect.Engine, client, server string) *Conv {
 	return c
 }
 
+// OpenTCP is NewTCP, or JoinTCP when joined: for tables of cases that
+// differ in whether the capture saw the connection's start.
+func OpenTCP(e *inspect.Engine, joined bool, client, server string) *Conv {
+	if joined {
+		return JoinTCP(e, client, server)
+	}
+	return NewTCP(e, client, server)
+}
+
 // SYN sends the handshake packet of dir alone (SYN, or SYN-ACK towards
 // the client), as when the capture missed the other.
 func (c *Conv) SYN(dir inspect.Dir) *Conv {

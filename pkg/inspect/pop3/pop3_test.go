@@ -310,11 +310,7 @@ func TestGreetingOnlyFromStart(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			col := &inspecttest.Collector{}
 			e := inspecttest.Engine(t, col, nil, New())
-			open := inspecttest.NewTCP
-			if tt.join {
-				open = inspecttest.JoinTCP
-			}
-			c := open(e, "192.168.1.10:40000", server)
+			c := inspecttest.OpenTCP(e, tt.join, "192.168.1.10:40000", server)
 			c.Server("+OK Anna Schmidt has 3 messages (4711 octets)\r\n")
 			c.Close()
 			e.Flush()

@@ -696,11 +696,7 @@ func TestOpenShell(t *testing.T) {
 			if server == "" {
 				server = "192.168.1.20:23"
 			}
-			open := inspecttest.NewTCP
-			if tt.join {
-				open = inspecttest.JoinTCP
-			}
-			c := open(e, "192.168.1.10:40000", server)
+			c := inspecttest.OpenTCP(e, tt.join, "192.168.1.10:40000", server)
 			tt.play(c)
 			c.Close()
 			e.Flush()
