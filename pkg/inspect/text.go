@@ -162,11 +162,60 @@ func Scrubbed(b []byte, max int) string {
 	if strings.ContainsAny(s, "@=:%") || hasLongNumber(s) || containsFold(s, "bearer") || containsFold(s, "basic") {
 		s = scrub(s)
 	}
+	if strings.IndexByte(s, '+') >= 0 {
+		s = hideSpacedPhones(s)
+	}
 	if len(s) > max {
 		s = strings.TrimRight(s[:max], " ")
 	}
 	return s
 }
+
+// hideSpacedPhones hides international phone numbers written in groups
+// ("+49 171 5551234", "+1 (555) 123-4567"), which the word-by-word scrub
+// sees as short numbers: a "+", then digit groups joined by one or two
+// separators, minPlusGroups digits or more in all.
+func hideSpacedPhones(s string) string {
+	var out strings.Builder
+	last := 0
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] != '+' || !isDigit(s[i+1]) || i > 0 && isDigit(s[i-1]) {
+			continue
+		}
+		digits, end := 0, i+1
+		for j := i + 1; j < len(s); j++ {
+			if isDigit(s[j]) {
+				digits++
+				end = j + 1
+				continue
+			}
+			// At most two separators between groups: ") ", " (".
+			k := j
+			for k < len(s) && k-j < 2 && strings.IndexByte(" -./()", s[k]) >= 0 {
+				k++
+			}
+			if k == j || k == len(s) || !isDigit(s[k]) {
+				break
+			}
+			j = k - 1
+		}
+		if digits < minPlusGroups {
+			continue
+		}
+		out.WriteString(s[last:i])
+		out.WriteString("***")
+		last, i = end, end-1
+	}
+	if last == 0 {
+		return s
+	}
+	out.WriteString(s[last:])
+	return out.String()
+}
+
+// minPlusGroups is how many digits a "+" and digit groups must hold to
+// be a phone number: the shortest national numbers with a country code.
+const minPlusGroups = 9
 
 // scrubLookahead is how far past its cut Scrubbed reads: longer than an
 // e-mail address or a number it hides.

@@ -65,6 +65,9 @@ func TestScrubbed(t *testing.T) {
 		{"admin:hunter2@cam", "***@cam"},
 		{"Authorization: Bearer s3cr3tT0ken", "Authorization: Bearer ***"},
 		{"pin=4711 ping=3", "pin=*** ping=3"},
+		{"call +49 171 5551234 now", "call *** now"},
+		{"tel:+1 (555) 123-4567;", "tel:***;"},
+		{"Linux/+5 1.2.3 build+2 4", "Linux/+5 1.2.3 build+2 4"},
 		{"shipping=2 otp:123456", "shipping=2 otp:***"},
 	} {
 		if got := Scrubbed([]byte(tc.in), 160); got != tc.want {
