@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,11 +14,12 @@ import (
 
 // builder makes the packages of one source tree.
 type builder struct {
-	repo    string
-	src     source
-	feed    *feedPackage
-	version string // package version, with the release: 0.1.0-1
-	mtime   time.Time
+	repo       string
+	src        source
+	feed       *feedPackage
+	version    string // ipk version, with the release: 0.1.0-1
+	apkVersion string // apk version, with the release: 0.1.0-r1
+	mtime      time.Time
 }
 
 func newBuilder(repo string, src source) (*builder, error) {
@@ -25,12 +27,17 @@ func newBuilder(repo string, src source) (*builder, error) {
 	if err != nil {
 		return nil, err
 	}
+	apkVersion, err := src.apkVersion(feed.Version, feed.Release)
+	if err != nil {
+		return nil, err
+	}
 	return &builder{
-		repo:    repo,
-		src:     src,
-		feed:    feed,
-		version: src.version(feed.Version) + "-" + feed.Release,
-		mtime:   time.Unix(src.Epoch, 0).UTC(),
+		repo:       repo,
+		src:        src,
+		feed:       feed,
+		version:    src.version(feed.Version) + "-" + feed.Release,
+		apkVersion: apkVersion,
+		mtime:      time.Unix(src.Epoch, 0).UTC(),
 	}, nil
 }
 
@@ -123,15 +130,22 @@ func (b *builder) goBuild(t target) ([]byte, error) {
 // package's own script (NAME.postinst-pkg / NAME.prerm-pkg) and
 // enable/start or stop/disable the init scripts.
 func maintainerScript(pkg, which string) []byte {
-	return []byte(fmt.Sprintf(`#!/bin/sh
-[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0
-[ -s "${IPKG_INSTROOT}/lib/functions.sh" ] || exit 0
+	return []byte("#!/bin/sh\n" + noScriptGuard + functionsPrologue(pkg) + fmt.Sprintf("default_%s \"$0\" \"$@\"\n", which))
+}
+
+// noScriptGuard skips a package's scripts when the installer is asked to.
+const noScriptGuard = `[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0` + "\n"
+
+// functionsPrologue loads OpenWrt's /lib/functions.sh (an image being
+// built may not have it yet) and names the package and the root for its
+// default_postinst and default_prerm.
+func functionsPrologue(pkg string) string {
+	return fmt.Sprintf(`[ -s "${IPKG_INSTROOT}/lib/functions.sh" ] || exit 0
 # shellcheck disable=SC1091
 . "${IPKG_INSTROOT}/lib/functions.sh"
 export root="${IPKG_INSTROOT}"
 export pkgname=%q
-default_%s "$0" "$@"
-`, pkg, which))
+`, pkg)
 }
 
 // description is the control file's multi-line Description value.
@@ -146,35 +160,71 @@ func description(title, text string) string {
 	return strings.Join(lines, "\n ")
 }
 
-func (b *builder) control(pkg, arch, section, license, maintainer, url, title, text string, depends []string) []controlField {
+// pkgMeta is what a package's ipk control file and apk .PKGINFO say of it.
+type pkgMeta struct {
+	Name, Section, License, Maintainer, URL, Title, Description string
+	Depends                                                     []string // runtime, without libc
+}
+
+// depends are m's dependencies as OpenWrt's build gives them: libc first.
+func (m pkgMeta) depends() []string { return append([]string{"libc"}, m.Depends...) }
+
+func (b *builder) control(m pkgMeta, arch string) []controlField {
 	return []controlField{
-		{"Package", pkg},
+		{"Package", m.Name},
 		{"Version", b.version},
-		{"Depends", strings.Join(append([]string{"libc"}, depends...), ", ")},
-		{"Source", "feeds/iotgw/" + pkg},
-		{"SourceName", pkg},
-		{"License", license},
-		{"Section", section},
+		{"Depends", strings.Join(m.depends(), ", ")},
+		{"Source", "feeds/iotgw/" + m.Name},
+		{"SourceName", m.Name},
+		{"License", m.License},
+		{"Section", m.Section},
 		{"SourceDateEpoch", strconv.FormatInt(b.src.Epoch, 10)},
-		{"URL", url},
-		{"Maintainer", maintainer},
+		{"URL", m.URL},
+		{"Maintainer", m.Maintainer},
 		{"Architecture", arch},
 		{"Installed-Size", ""},
-		{"Description", description(title, text)},
+		{"Description", description(m.Title, m.Description)},
 	}
 }
 
-func (b *builder) writeIotgw(t target, dir string) (string, error) {
+// pkginfo is .PKGINFO's fields but the datahash, as OpenWrt's build
+// passes them to apk: the description on one line, origin the ipk's
+// Source, one depend line for each dependency.
+func (b *builder) pkginfo(m pkgMeta, arch string) []controlField {
+	info := []controlField{
+		{"pkgname", m.Name},
+		{"pkgver", b.apkVersion},
+		{"pkgdesc", strings.Join(strings.Fields(m.Description), " ")},
+		{"url", m.URL},
+		{"builddate", strconv.FormatInt(b.src.Epoch, 10)},
+		{"size", ""},
+		{"arch", arch},
+		{"origin", "feeds/iotgw/" + m.Name},
+		{"commit", b.src.Commit},
+		{"maintainer", m.Maintainer},
+		{"license", m.License},
+	}
+	for _, d := range m.depends() {
+		info = append(info, controlField{"depend", d})
+	}
+	return info
+}
+
+// writeIotgw writes t's ipk and apk of iotgw, both with the same binary
+// and files.
+func (b *builder) writeIotgw(t target, dir string) ([]string, error) {
 	f := b.feed
 	files, err := b.iotgwFiles()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	bin, err := b.goBuild(t)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	files = append(files, entry{Path: "/usr/bin/iotgw", Mode: 0o755, Data: bin})
+	m := pkgMeta{Name: f.Name, Section: f.Section, License: f.License, Maintainer: f.Maintainer,
+		URL: f.URL, Title: f.Title, Description: f.Description, Depends: f.Depends}
 	scripts := []entry{
 		{Path: "/conffiles", Mode: 0o644, Data: []byte(strings.Join(f.Conffiles, "\n") + "\n")},
 		{Path: "/postinst", Mode: 0o755, Data: maintainerScript(f.Name, "postinst")},
@@ -186,13 +236,29 @@ func (b *builder) writeIotgw(t target, dir string) (string, error) {
 	if f.Prerm != "" {
 		scripts = append(scripts, entry{Path: "/prerm-pkg", Mode: 0o755, Data: []byte(f.Prerm)})
 	}
-	p := &ipk{
-		Control: b.control(f.Name, t.Arch, f.Section, f.License, f.Maintainer, f.URL, f.Title, f.Description, f.Depends),
-		Files:   files,
-		Scripts: scripts,
+	ipkName, err := b.write(&ipk{Control: b.control(m, t.Arch), Files: files, Scripts: scripts, MTime: b.mtime},
+		dir, fmt.Sprintf("%s_%s_%s.ipk", f.Name, b.version, t.Arch))
+	if err != nil {
+		return nil, err
+	}
+	a := &apk{
+		Info:    b.pkginfo(m, t.Arch),
+		Files:   append(append([]entry(nil), files...), apkPackageFiles(f.Name, files, f.Conffiles)...),
+		Scripts: apkScripts(f.Name, f.Postinst, f.Prerm),
 		MTime:   b.mtime,
 	}
-	return b.write(p, dir, fmt.Sprintf("%s_%s_%s.ipk", f.Name, b.version, t.Arch))
+	apkName, err := b.write(a, dir, b.apkName(f.Name, t.Arch))
+	if err != nil {
+		return nil, err
+	}
+	return []string{ipkName, apkName}, nil
+}
+
+// apkName is OpenWrt's name of an apk, NAME-VERSION.apk, in a directory
+// named by its apk architecture, as OpenWrt's package repositories are
+// laid out: apk's file name carries no architecture.
+func (b *builder) apkName(pkg, arch string) string {
+	return filepath.Join(arch, fmt.Sprintf("%s-%s.apk", pkg, b.apkVersion))
 }
 
 // luciPostinst is what LuCI's luci.mk adds: drop LuCI's caches and make
@@ -206,12 +272,14 @@ const luciPostinst = `#!/bin/sh
 }
 `
 
-func (b *builder) writeLuCI(dir string) (string, error) {
+// writeLuCI writes luci-app-iotgw's ipk (architecture all) and apk
+// (noarch, apk's name for it).
+func (b *builder) writeLuCI(dir string) ([]string, error) {
 	const name = "luci-app-iotgw"
 	base := filepath.Join(b.repo, "openwrt", name)
 	mk, err := readMakefile(filepath.Join(base, "Makefile"))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	var files []entry
 	for _, f := range []struct{ src, dst string }{
@@ -221,15 +289,17 @@ func (b *builder) writeLuCI(dir string) (string, error) {
 	} {
 		data, err := os.ReadFile(filepath.Join(base, f.src))
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		files = append(files, entry{Path: f.dst, Mode: 0o644, Data: data})
 	}
-	title := mk.vars["LUCI_TITLE"]
+	m := pkgMeta{Name: name, Section: "luci", License: mk.vars["PKG_LICENSE"], Maintainer: mk.vars["PKG_MAINTAINER"],
+		URL: b.feed.URL, Title: mk.vars["LUCI_TITLE"],
+		Description: "A LuCI page under Services that links to iotgw's own page on this router.",
+		Depends:     runtimeDepends(mk.vars["LUCI_DEPENDS"])}
 	p := &ipk{
-		Control: b.control(name, "all", "luci", mk.vars["PKG_LICENSE"], mk.vars["PKG_MAINTAINER"], b.feed.URL, title,
-			"A LuCI page under Services that links to iotgw's own page on this router.", runtimeDepends(mk.vars["LUCI_DEPENDS"])),
-		Files: files,
+		Control: b.control(m, "all"),
+		Files:   files,
 		Scripts: []entry{
 			{Path: "/postinst", Mode: 0o755, Data: maintainerScript(name, "postinst")},
 			{Path: "/postinst-pkg", Mode: 0o755, Data: []byte(luciPostinst)},
@@ -237,21 +307,46 @@ func (b *builder) writeLuCI(dir string) (string, error) {
 		},
 		MTime: b.mtime,
 	}
-	return b.write(p, dir, fmt.Sprintf("%s_%s_all.ipk", name, b.version))
+	ipkName, err := b.write(p, dir, fmt.Sprintf("%s_%s_all.ipk", name, b.version))
+	if err != nil {
+		return nil, err
+	}
+	a := &apk{
+		Info:    b.pkginfo(m, "noarch"),
+		Files:   append(append([]entry(nil), files...), apkPackageFiles(name, files, nil)...),
+		Scripts: apkScripts(name, luciPostinst, ""),
+		MTime:   b.mtime,
+	}
+	apkName, err := b.write(a, dir, b.apkName(name, "noarch"))
+	if err != nil {
+		return nil, err
+	}
+	return []string{ipkName, apkName}, nil
 }
 
-func (b *builder) write(p *ipk, dir, name string) (string, error) {
+// archive is a package format: ipk or apk.
+type archive interface {
+	build(w io.Writer) error
+}
+
+// write builds p into dir/name (name may hold a directory) through a
+// temporary file, so that an interrupted build leaves no partial package.
+func (b *builder) write(p archive, dir, name string) (string, error) {
 	var buf bytes.Buffer
 	if err := p.build(&buf); err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	dst := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return "", err
 	}
-	tmp := filepath.Join(dir, "."+name+".tmp")
+	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp")
 	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
 		return "", err
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+	if err := os.Rename(tmp, dst); err != nil {
 		return "", err
 	}
-	fmt.Printf("%s %d bytes\n", filepath.Join(dir, name), buf.Len())
+	fmt.Printf("%s %d bytes\n", dst, buf.Len())
 	return name, nil
 }

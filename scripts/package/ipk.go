@@ -94,9 +94,30 @@ func (p *ipk) controlFile(installedSize int) []byte {
 	return []byte(b.String())
 }
 
-// tarball writes entries below "./", sorted by name, with
-// every missing parent directory added (mode 0755).
+// tarball writes entries below "./", sorted by name, with every missing
+// parent directory added (mode 0755).
 func (p *ipk) tarball(entries []entry) ([]byte, error) {
+	all, err := tree(entries)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range all {
+		if err := writeEntry(tw, entryHeader(e, tarName(e.Path), p.MTime, tar.FormatGNU), e); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// tree is entries with the root and every missing parent directory
+// added (mode 0755), sorted by path, so that a directory comes before
+// what it holds.
+func tree(entries []entry) ([]entry, error) {
 	all := map[string]entry{"/": {Path: "/", Dir: true, Mode: 0o755}}
 	for _, e := range entries {
 		if !path.IsAbs(e.Path) || path.Clean(e.Path) != e.Path || e.Path == "/" {
@@ -114,40 +135,50 @@ func (p *ipk) tarball(entries []entry) ([]byte, error) {
 			}
 		}
 	}
-	names := make([]string, 0, len(all))
-	for n := range all {
-		names = append(names, n)
-	}
-	// By name: a directory comes before what it holds.
-	sort.Slice(names, func(i, j int) bool { return tarName(names[i]) < tarName(names[j]) })
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, n := range names {
-		e := all[n]
-		var err error
-		switch {
-		case e.Dir:
-			if !all[path.Dir(n)].Dir {
-				return nil, fmt.Errorf("path %q: parent is not a directory", n)
-			}
-			err = tw.WriteHeader(p.header(tarName(n), tar.TypeDir, e.Mode, 0))
-		case e.Target != "":
-			h := p.header(tarName(n), tar.TypeSymlink, 0o777, 0)
-			h.Linkname = e.Target
-			err = tw.WriteHeader(h)
-		default:
-			if err = tw.WriteHeader(p.header(tarName(n), tar.TypeReg, e.Mode, int64(len(e.Data)))); err == nil {
-				_, err = tw.Write(e.Data)
-			}
+	sorted := make([]entry, 0, len(all))
+	for _, e := range all {
+		if e.Path != "/" && !all[path.Dir(e.Path)].Dir {
+			return nil, fmt.Errorf("path %q: parent is not a directory", e.Path)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", n, err)
+		sorted = append(sorted, e)
+	}
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
+	return sorted, nil
+}
+
+// entryHeader is e's tar header under name: owner 0:0 by number, the
+// package's one mtime.
+func entryHeader(e entry, name string, mtime time.Time, format tar.Format) *tar.Header {
+	h := &tar.Header{
+		Name:     name,
+		Typeflag: tar.TypeReg,
+		Mode:     e.Mode,
+		Size:     int64(len(e.Data)),
+		ModTime:  mtime,
+		Format:   format,
+	}
+	switch {
+	case e.Dir:
+		h.Typeflag, h.Size = tar.TypeDir, 0
+		if !strings.HasSuffix(h.Name, "/") {
+			h.Name += "/"
 		}
+	case e.Target != "":
+		h.Typeflag, h.Mode, h.Size, h.Linkname = tar.TypeSymlink, 0o777, 0, e.Target
 	}
-	if err := tw.Close(); err != nil {
-		return nil, err
+	return h
+}
+
+// writeEntry writes h and, for a regular file, e's data.
+func writeEntry(tw *tar.Writer, h *tar.Header, e entry) error {
+	err := tw.WriteHeader(h)
+	if err == nil && h.Typeflag == tar.TypeReg {
+		_, err = tw.Write(e.Data)
 	}
-	return buf.Bytes(), nil
+	if err != nil {
+		return fmt.Errorf("%s: %w", e.Path, err)
+	}
+	return nil
 }
 
 // tarName is the member name: "./" for the root, "./etc/" for a

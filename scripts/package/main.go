@@ -1,11 +1,12 @@
 // Command package builds iotgw's OpenWrt packages without the OpenWrt
-// SDK: an iotgw .ipk for each common router architecture and
-// luci-app-iotgw (architecture all). It reads the package's metadata from
-// the feed (openwrt/*/Makefile) so that both builds describe the same
-// package, and it is reproducible: the binaries are built with
-// -trimpath and without cgo, and every archive member has owner 0, a
-// fixed mode and the time of the last commit (SOURCE_DATE_EPOCH
-// overrides it).
+// SDK: for each common router architecture an iotgw .ipk (opkg, OpenWrt
+// up to 24.10) and .apk (apk-tools v3, OpenWrt 25.x), and the same two
+// of luci-app-iotgw (architecture all; noarch for apk). It reads the
+// package's metadata from the feed (openwrt/*/Makefile) so that both
+// builds describe the same package, and it is reproducible: the
+// binaries are built with -trimpath and without cgo, and every archive
+// member has owner 0, a fixed mode and the time of the last commit
+// (SOURCE_DATE_EPOCH overrides it).
 //
 //	go run ./scripts/package [-out dist/openwrt] [-arch x86_64,mips_24kc]
 package main
@@ -81,17 +82,17 @@ func run(args []string) error {
 	}
 	var written []string
 	for _, t := range sel {
-		name, err := b.writeIotgw(t, *out)
+		names, err := b.writeIotgw(t, *out)
 		if err != nil {
 			return fmt.Errorf("%s: %w", t.Arch, err)
 		}
-		written = append(written, name)
+		written = append(written, names...)
 	}
-	name, err := b.writeLuCI(*out)
+	names, err := b.writeLuCI(*out)
 	if err != nil {
 		return fmt.Errorf("luci-app-iotgw: %w", err)
 	}
-	written = append(written, name)
+	written = append(written, names...)
 	return writeSums(*out, written)
 }
 
@@ -176,6 +177,30 @@ func (s source) version(feedVersion string) string {
 		v += ".dirty"
 	}
 	return v
+}
+
+// apkVersion is the version apk gets: its grammar has neither "+" nor
+// Debian's revision. The tag, or between releases
+// PKG_VERSION_git<date><time>, "_git" being a suffix apk sorts after the
+// release and the date and time one number, so that a build sorts after
+// the release, before the next and after the builds of earlier commits,
+// as the ipk's version does for opkg. A tree with changes adds "_p1",
+// after its commit's build and before the next commit's. Then
+// -r<PKG_RELEASE>. The commit goes in .PKGINFO's commit field: apk's
+// "~hash" would order two commits of one second by their hashes.
+func (s source) apkVersion(feedVersion, release string) (string, error) {
+	v := s.Tag
+	if s.Tag == "" || s.Dirty {
+		v = feedVersion + "_git" + time.Unix(s.Epoch, 0).UTC().Format("20060102150405")
+		if s.Dirty {
+			v += "_p1"
+		}
+	}
+	v += "-r" + release
+	if !validAPKVersion(v) {
+		return "", fmt.Errorf("apk version %q (tag %q, PKG_VERSION %q, PKG_RELEASE %q): not in apk's grammar, 1.2.3[a][_rc1|_p1…]-r1", v, s.Tag, feedVersion, release)
+	}
+	return v, nil
 }
 
 func git(dir string, args ...string) (string, error) {
