@@ -79,26 +79,7 @@ type member struct {
 // readTarGz reads every entry of a gzip'd tar, in archive order.
 func readTarGz(t testing.TB, data []byte) []member {
 	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("gzip: %v", err)
-	}
-	tr := tar.NewReader(zr)
-	var ms []member
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return ms
-		}
-		if err != nil {
-			t.Fatalf("tar: %v", err)
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatalf("tar %s: %v", h.Name, err)
-		}
-		ms = append(ms, member{h, b})
-	}
+	return readTar(t, gunzip(t, data))
 }
 
 // ipkg is an unpacked .ipk.
@@ -150,6 +131,118 @@ func openIPK(t testing.TB, path string) *ipkg {
 		p.Order = append(p.Order, k)
 	}
 	return p
+}
+
+// apkg is an unpacked .apk (Alpine's v2 format): its gzip members as
+// they are in the file, the control section's entries in order, the
+// data's by name, and .PKGINFO's fields (depend repeats).
+type apkg struct {
+	Members    [][]byte // compressed
+	ControlTar []byte   // member 1, uncompressed
+	Control    []member
+	DataTar    []byte // the last member, uncompressed
+	Data       map[string]member
+	Info       map[string][]string
+}
+
+func openAPK(t testing.TB, path string) *apkg {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &apkg{Members: gzipMembers(t, raw), Data: map[string]member{}, Info: map[string][]string{}}
+	if len(p.Members) < 2 {
+		t.Fatalf("%s: %d gzip members, want the control section and the data", path, len(p.Members))
+	}
+	p.ControlTar = gunzip(t, p.Members[0])
+	p.DataTar = gunzip(t, p.Members[len(p.Members)-1])
+	p.Control = readTar(t, p.ControlTar)
+	for _, m := range readTar(t, p.DataTar) {
+		p.Data[m.Header.Name] = m
+	}
+	if len(p.Control) == 0 || p.Control[0].Header.Name != ".PKGINFO" {
+		t.Fatalf("%s: the control section does not start with .PKGINFO", path)
+	}
+	for _, line := range strings.Split(strings.TrimRight(string(p.Control[0].Data), "\n"), "\n") {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, " = ")
+		if !ok {
+			t.Fatalf(".PKGINFO line %q: want \"key = value\"", line)
+		}
+		p.Info[k] = append(p.Info[k], v)
+	}
+	return p
+}
+
+// controlEntry is the control section's entry name, or nil.
+func (p *apkg) controlEntry(name string) *member {
+	for i := range p.Control {
+		if p.Control[i].Header.Name == name {
+			return &p.Control[i]
+		}
+	}
+	return nil
+}
+
+// gzipMembers splits concatenated gzip members, as apk reads them, each
+// as its compressed bytes.
+func gzipMembers(t testing.TB, raw []byte) [][]byte {
+	t.Helper()
+	// A bytes.Reader is an io.ByteReader: gzip reads no byte past the
+	// member it decompresses.
+	r := bytes.NewReader(raw)
+	var members [][]byte
+	for r.Len() > 0 {
+		start := len(raw) - r.Len()
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			t.Fatalf("gzip member at byte %d: %v", start, err)
+		}
+		zr.Multistream(false)
+		if _, err := io.Copy(io.Discard, zr); err != nil {
+			t.Fatalf("gzip member at byte %d: %v", start, err)
+		}
+		members = append(members, raw[start:len(raw)-r.Len()])
+	}
+	return members
+}
+
+func gunzip(t testing.TB, member []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(member))
+	if err != nil {
+		t.Fatalf("gzip: %v", err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("gzip: %v", err)
+	}
+	return b
+}
+
+// readTar reads every entry of a tar, in order; one without its
+// end-of-archive blocks too.
+func readTar(t testing.TB, data []byte) []member {
+	t.Helper()
+	tr := tar.NewReader(bytes.NewReader(data))
+	var ms []member
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return ms
+		}
+		if err != nil {
+			t.Fatalf("tar: %v", err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatalf("tar %s: %v", h.Name, err)
+		}
+		ms = append(ms, member{h, b})
+	}
 }
 
 // requireRoot skips a test that needs root for namespaces and chroot; as

@@ -343,7 +343,7 @@ func TestIPKReproducible(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, pattern := range []string{"iotgw_*_x86_64.ipk", "luci-app-iotgw_*_all.ipk"} {
+	for _, pattern := range []string{"iotgw_*_x86_64.ipk", "luci-app-iotgw_*_all.ipk", "x86_64/iotgw-*.apk", "noarch/luci-app-iotgw-*.apk"} {
 		var sums [2][32]byte
 		for i, dir := range dirs {
 			data, err := os.ReadFile(findPackage(t, dir, pattern))
@@ -364,6 +364,18 @@ func TestIPKReproducible(t *testing.T) {
 	for name, m := range p.Data {
 		if m.Header.ModTime.Unix() != 1700000000 {
 			t.Errorf("%s mtime %v, want SOURCE_DATE_EPOCH", name, m.Header.ModTime)
+		}
+	}
+	a := openAPK(t, findPackage(t, dirs[0], "x86_64/iotgw-*.apk"))
+	if v := a.Info["pkgver"]; len(v) != 1 || !regexp.MustCompile(`^\d+\.\d+\.\d+(_git20231114221320(_p1)?)?-r\d+$`).MatchString(v[0]) {
+		t.Errorf("pkgver %q: want the pinned date", v)
+	}
+	if c := a.Info["commit"]; len(c) != 1 || c[0] != "0123abcd" {
+		t.Errorf("commit %q, want the pinned 0123abcd", c)
+	}
+	for _, m := range append(a.Control, readTar(t, a.DataTar)...) {
+		if m.Header.ModTime.Unix() != 1700000000 {
+			t.Errorf("apk %s mtime %v, want SOURCE_DATE_EPOCH", m.Header.Name, m.Header.ModTime)
 		}
 	}
 }

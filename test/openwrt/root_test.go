@@ -18,7 +18,7 @@ import (
 // newRoot builds a scratch root file system for chroot: Debian's
 // busybox with its shared libraries and every applet linked where
 // busybox puts it, the stand-ins of OpenWrt's rc.common, functions.sh,
-// procd.sh and opkg, and the directories OpenWrt has in RAM.
+// procd.sh, opkg and apk, and the directories OpenWrt has in RAM.
 func newRoot(t *testing.T) string {
 	t.Helper()
 	busybox, err := exec.LookPath("busybox")
@@ -71,6 +71,7 @@ func newRoot(t *testing.T) string {
 		{"functions.sh", "lib/functions.sh", 0o644},
 		{"procd.sh", "lib/functions/procd.sh", 0o644},
 		{"opkg", "bin/opkg", 0o755},
+		{"apk", "usr/bin/apk", 0o755},
 	} {
 		copyFile(t, filepath.Join(standin, f.src), filepath.Join(root, f.dst), f.mode)
 	}

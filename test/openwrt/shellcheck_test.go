@@ -17,6 +17,8 @@ func TestShellcheck(t *testing.T) {
 	}
 	iotgw := openIPK(t, findPackage(t, packagesDir(t), "iotgw_*_x86_64.ipk"))
 	luci := openIPK(t, findPackage(t, packagesDir(t), "luci-app-iotgw_*_all.ipk"))
+	iotgwAPK := openAPK(t, findPackage(t, packagesDir(t), "x86_64/iotgw-*.apk"))
+	luciAPK := openAPK(t, findPackage(t, packagesDir(t), "noarch/luci-app-iotgw-*.apk"))
 	scripts := map[string][]byte{
 		"init.d/iotgw":                iotgw.Data["./etc/init.d/iotgw"].Data,
 		"uci-defaults/90-iotgw":       iotgw.Data["./etc/uci-defaults/90-iotgw"].Data,
@@ -28,6 +30,15 @@ func TestShellcheck(t *testing.T) {
 		"luci-app-iotgw.postinst":     luci.Control["./postinst"].Data,
 		"luci-app-iotgw.postinst-pkg": luci.Control["./postinst-pkg"].Data,
 		"luci-app-iotgw.prerm":        luci.Control["./prerm"].Data,
+	}
+	for _, name := range apkScriptNames {
+		for pkg, p := range map[string]*apkg{"iotgw": iotgwAPK, "luci-app-iotgw": luciAPK} {
+			if m := p.controlEntry(name); m != nil {
+				scripts["apk/"+pkg+name] = m.Data
+			} else {
+				scripts["apk/"+pkg+name] = nil
+			}
+		}
 	}
 	dir := t.TempDir()
 	for name, data := range scripts {

@@ -2,8 +2,9 @@
 # script uses (config_load, config_get, config_get_bool) over a minimal
 # parser, and default_postinst/default_prerm as OpenWrt's base-files
 # defines them: run uci-defaults, then the package's own NAME.postinst-pkg
-# or NAME.prerm-pkg, then enable and start or stop and disable its init
-# scripts.
+# or NAME.prerm-pkg (opkg; apk's scripts hold that code themselves), then
+# enable and start or stop and disable its init scripts, those of the
+# package's file list: opkg's, or apk's /lib/apk/packages/NAME.list.
 
 config_load() {
 	local section=""
@@ -37,9 +38,30 @@ config_get_bool() {
 	eval "$1=\$v"
 }
 
+# filelist is the package's list of files, as default_postinst finds it.
+filelist() {
+	if [ -f "/lib/apk/packages/$1.list" ]; then
+		echo "/lib/apk/packages/$1.list"
+	else
+		echo "/usr/lib/opkg/info/$1.list"
+	fi
+}
+
+# add_group_and_user: OpenWrt's adds the users and groups a package asks
+# for (Require-User, or apk's /lib/apk/packages/NAME.rusers); iotgw's
+# ask for none, and the stand-in fails should one ever.
+add_group_and_user() {
+	local pkgname=${pkgname:-$(basename "${1%.*}")}
+	if [ -s "/lib/apk/packages/$pkgname.rusers" ] || grep -qs '^Require-User:' "/usr/lib/opkg/info/$pkgname.control"; then
+		echo "functions.sh stand-in: $pkgname asks for users, which the stand-in does not add" >&2
+		return 1
+	fi
+}
+
 default_postinst() {
 	local pkgname=${pkgname:-$(basename "${1%.*}")}
-	local list="/usr/lib/opkg/info/$pkgname.list"
+	local list
+	list=$(filelist "$pkgname")
 	local ret=0 i
 	# As OpenWrt's: the package's script first, then the uci-defaults.
 	if [ -f "/usr/lib/opkg/info/$pkgname.postinst-pkg" ]; then
@@ -62,7 +84,8 @@ default_postinst() {
 
 default_prerm() {
 	local pkgname=${pkgname:-$(basename "${1%.*}")}
-	local list="/usr/lib/opkg/info/$pkgname.list"
+	local list
+	list=$(filelist "$pkgname")
 	local ret=0 i
 	if [ -f "/usr/lib/opkg/info/$pkgname.prerm-pkg" ]; then
 		# shellcheck disable=SC1090
