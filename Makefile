@@ -94,7 +94,8 @@ oui:
 
 # OpenWrt packages without the SDK, reproducibly: iotgw for x86_64,
 # aarch64 (cortex-a53, cortex-a72, generic), arm (cortex-a7, cortex-a15),
-# mipsel_24kc and mips_24kc, and luci-app-iotgw, in dist/openwrt (docs/openwrt.md).
+# mipsel_24kc and mips_24kc, and luci-app-iotgw, each as an .ipk (opkg) and
+# an .apk (OpenWrt 25.x, in <arch>/ and noarch/), in dist/openwrt (docs/openwrt.md).
 package:
 	$(GO) run ./scripts/package -out dist/openwrt
 
