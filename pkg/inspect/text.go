@@ -159,7 +159,7 @@ func Scrubbed(b []byte, max int) string {
 	// no longer look like one, and its front would show. The lookahead
 	// sees whole any such word that crosses max.
 	s := Printable(b, max+scrubLookahead)
-	if strings.ContainsAny(s, "@=:%") || hasLongNumber(s) || containsFold(s, "bearer") || containsFold(s, "basic") {
+	if strings.ContainsAny(s, "@=:%") || hasLongNumber(s) || hasAuthScheme(s) {
 		s = scrub(s)
 	}
 	if strings.IndexByte(s, '+') >= 0 {
@@ -252,8 +252,19 @@ func scrub(s string) string {
 	return out.String()
 }
 
-func containsFold(s, sub string) bool {
-	return ContainsFold([]byte(s), sub)
+// hasAuthScheme reports whether s holds "Bearer" or "Basic" in any case:
+// one pass looking at the b's, as every banner is checked.
+func hasAuthScheme(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i]|0x20 != 'b' {
+			continue
+		}
+		if rest := s[i:]; len(rest) >= len("basic") && (strings.EqualFold(rest[:len("basic")], "basic") ||
+			len(rest) >= len("bearer") && strings.EqualFold(rest[:len("bearer")], "bearer")) {
+			return true
+		}
+	}
+	return false
 }
 
 // hideUserinfo hides the userinfo before the "@" of a URL's authority

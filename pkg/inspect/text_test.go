@@ -117,3 +117,13 @@ func TestEscapeFilter(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkScrubbedBanner: every greeting and header filed goes through
+// Scrubbed.
+func BenchmarkScrubbedBanner(b *testing.B) {
+	in := []byte("ProFTPD 1.3.5 Server (Debian) [192.168.1.20] ready for action, welcome to the camera ftp service")
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = Scrubbed(in, 160)
+	}
+}
