@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -50,7 +51,7 @@ type Options struct {
 	MaxFeedBytes int64
 	// FetchTimeout bounds one LoadURL (DefaultFetchTimeout when 0).
 	FetchTimeout time.Duration
-	// Client fetches feeds; nil means a plain http.Client.
+	// Client fetches feeds; nil means feedClient's.
 	Client *http.Client
 	// Logger receives load results; nil means slog.Default().
 	Logger *slog.Logger
@@ -131,7 +132,7 @@ func newHolder(initial *Feed, keys []ed25519.PublicKey, opts Options) *Holder {
 		h.timeout = DefaultFetchTimeout
 	}
 	if h.client == nil {
-		h.client = &http.Client{}
+		h.client = feedClient()
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -280,6 +281,46 @@ func shownURL(u *url.URL) string {
 	c := *u
 	c.User, c.RawQuery, c.ForceQuery = nil, "", false
 	return c.String()
+}
+
+// feedClient fetches feeds. A redirect is followed only on the same
+// host, or to https on a host named by a name or a public address: the
+// signature keeps a bad feed out, but not the request itself, and a
+// feed server (or anyone on the path of an http:// feed URL) must not
+// make the router send requests into its LAN. A feed's headers are
+// small; Go's default allows 10 MB of them.
+func feedClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxResponseHeaderBytes = 16 << 10
+	return &http.Client{Transport: tr, CheckRedirect: feedRedirect}
+}
+
+// maxFeedRedirects is enough for a release download's hop to its storage.
+const maxFeedRedirects = 5
+
+func feedRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxFeedRedirects {
+		return fmt.Errorf("more than %d redirects", maxFeedRedirects)
+	}
+	first := via[0].URL
+	if req.URL.Scheme == first.Scheme && req.URL.Host == first.Host {
+		return nil
+	}
+	if req.URL.Scheme != "https" {
+		return fmt.Errorf("redirect to %s refused: only https leaves the feed's host", shownURL(req.URL))
+	}
+	host := req.URL.Hostname()
+	if a, err := netip.ParseAddr(host); err == nil && !publicAddr(a.Unmap()) || strings.EqualFold(host, "localhost") {
+		return fmt.Errorf("redirect to %s refused: not a public address", shownURL(req.URL))
+	}
+	return nil
+}
+
+// publicAddr reports whether a is an internet unicast address: not
+// loopback, link-local, private (RFC 1918, ULA), unspecified or
+// multicast.
+func publicAddr(a netip.Addr) bool {
+	return a.IsGlobalUnicast() && !a.IsPrivate()
 }
 
 func (h *Holder) fetch(ctx context.Context, u *url.URL, max int64) ([]byte, error) {

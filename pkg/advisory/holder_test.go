@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -556,4 +558,62 @@ func TestKeptFeed(t *testing.T) {
 			t.Errorf("active version %q, want 2030-01-03.1", got)
 		}
 	})
+}
+
+// TestFeedRedirects: a feed server may move the download on its own host
+// or to https elsewhere, but not make the router send a request to
+// another host in clear or to a LAN or loopback address.
+func TestFeedRedirects(t *testing.T) {
+	good, sig := signedFeed("2030-01-02.1")
+	var lanHits atomic.Int32
+	lan := feedServer(t, map[string]http.HandlerFunc{"/": func(http.ResponseWriter, *http.Request) { lanHits.Add(1) }})
+	to := func(target string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, target, http.StatusFound) }
+	}
+	feed := feedServer(t, map[string]http.HandlerFunc{
+		"/moved.json":             to("/feed.json"),
+		"/moved.json.sig":         to("/feed.json.sig"),
+		"/feed.json":              serveBytes(good),
+		"/feed.json.sig":          serveBytes(sig),
+		"/to-lan.json":            to(lan.URL + "/cgi-bin/reboot"),
+		"/to-https-loopback.json": to("https://127.0.0.2:1/cgi-bin/reboot"),
+		"/to-localhost.json":      to("https://localhost:1/x"),
+		"/loop.json":              to("/loop.json"),
+	})
+	for _, tt := range []struct {
+		path string
+		ok   bool
+	}{
+		{"/moved.json", true},
+		{"/to-lan.json", false},
+		{"/to-https-loopback.json", false},
+		{"/to-localhost.json", false},
+		{"/loop.json", false},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			h := newTestHolder(t, Options{})
+			err := h.LoadURL(context.Background(), feed.URL+tt.path)
+			if (err == nil) != tt.ok {
+				t.Errorf("LoadURL(%s): %v, want success %v", tt.path, err, tt.ok)
+			}
+		})
+	}
+	if n := lanHits.Load(); n != 0 {
+		t.Errorf("the LAN server got %d requests", n)
+	}
+}
+
+func TestPublicAddr(t *testing.T) {
+	for _, tt := range []struct {
+		addr   string
+		public bool
+	}{
+		{"203.0.113.7", true}, {"2001:db8::1", true},
+		{"127.0.0.1", false}, {"10.0.0.1", false}, {"192.168.1.10", false}, {"172.16.0.1", false},
+		{"169.254.1.1", false}, {"fd00::1", false}, {"fe80::1", false}, {"::1", false}, {"0.0.0.0", false}, {"224.0.0.1", false},
+	} {
+		if got := publicAddr(netip.MustParseAddr(tt.addr)); got != tt.public {
+			t.Errorf("publicAddr(%s) = %v, want %v", tt.addr, got, tt.public)
+		}
+	}
 }
