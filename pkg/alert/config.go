@@ -286,7 +286,8 @@ func checkType(s *settings) error {
 		if s.Token != "" && s.Username != "" {
 			return errors.New("token and username: give one or the other")
 		}
-		s.plainWarning = plaintextCredential(s, s.Token != "" || s.Password != "")
+		// The topic is the channel's password where no token is set.
+		s.plainWarning = plaintextCredential(s, true)
 		return httpURL("url", s.URL)
 	case TypeGotify:
 		if s.Token == "" {
@@ -315,6 +316,9 @@ func checkType(s *settings) error {
 		if len(s.Secret) < 16 {
 			return errors.New("secret: at least 16 characters, shared with the receiver to check the signature")
 		}
+		// The URL is a secret of its own (Home Assistant's webhook id):
+		// the signature keeps a forged alert out, not the URL in.
+		s.plainWarning = plaintextCredential(s, true)
 		return httpURL("url", s.URL)
 	case TypeEmail:
 		return checkEmail(s)
@@ -368,7 +372,7 @@ func plaintextCredential(s *settings, sendsCredential bool) string {
 	if a, err := netip.ParseAddr(u.Hostname()); err == nil && a.IsLoopback() || u.Hostname() == "localhost" {
 		return ""
 	}
-	return "sends its token or password unencrypted: use https (mqtts for MQTT), or set insecure_plaintext = true for a service on the LAN"
+	return "sends its token, password, topic or secret URL unencrypted: use https (mqtts for MQTT), or set insecure_plaintext = true for a service on the LAN"
 }
 
 func httpURL(key, raw string) error {

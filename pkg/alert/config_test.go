@@ -321,7 +321,10 @@ func TestPlaintextCredentialWarning(t *testing.T) {
 		{"gotify_http", ChannelConfig{Type: "gotify", URL: "http://192.168.1.5:8080", Token: "x"}, true},
 		{"gotify_http_loopback", ChannelConfig{Type: "gotify", URL: "http://127.0.0.1:8080", Token: "x"}, false},
 		{"ntfy_token_http", ChannelConfig{Type: "ntfy", URL: "http://ntfy.lan", Topic: "t", Token: "tk"}, true},
-		{"ntfy_topic_alone_http", ChannelConfig{Type: "ntfy", URL: "http://ntfy.lan", Topic: "t"}, false},
+		{"ntfy_topic_alone_http", ChannelConfig{Type: "ntfy", URL: "http://ntfy.lan", Topic: "t"}, true},
+		{"ntfy_topic_https", ChannelConfig{Type: "ntfy", Topic: "t"}, false},
+		{"webhook_http", ChannelConfig{Type: "webhook", URL: "http://ha.lan:8123/api/webhook/iotgw-7f3a", Secret: "0123456789abcdef"}, true},
+		{"webhook_https", ChannelConfig{Type: "webhook", URL: "https://ha.example/api/webhook/iotgw-7f3a", Secret: "0123456789abcdef"}, false},
 		{"telegram_http", ChannelConfig{Type: "telegram", URL: "http://tg.lan", Token: "1:AA", ChatID: "42"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
