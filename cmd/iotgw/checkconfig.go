@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/pipeline"
 )
 
@@ -29,6 +30,9 @@ func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 			fmt.Fprintf(stderr, "iotgw check-config: %s: %v\n", path, err)
 			return exitUsage
 		}
+	}
+	for _, w := range config.ExposedFiles(cfg, path) {
+		fmt.Fprintf(stderr, "iotgw check-config: warning: %s\n", w)
 	}
 	if _, err := fmt.Fprintf(stdout, "%s: %s\n", path, checkedState(path)); err != nil {
 		fmt.Fprintf(stderr, "iotgw check-config: %v\n", err)

@@ -56,6 +56,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	log := newLogger(stdout, stderr, cfg.Daemon.LogLevel)
+	for _, w := range config.ExposedFiles(cfg, path) {
+		log.Warn("a file with secrets is exposed: " + w)
+	}
 	if st, err := capdrop.ReadState(0); err == nil {
 		log.Info("privileges", "capabilities", st.Effective, "no_new_privs", st.NoNewPrivs)
 	}
