@@ -390,6 +390,21 @@ func (h *Holder) load(feed, sig []byte, origin string) error {
 	return nil
 }
 
+// StaleAfter is how old the feed in force may be, by its "generated"
+// time, before Refresh warns at each attempt: a feed server that keeps
+// serving the same feed, or a path that replays it, would otherwise hold
+// the router on it in silence, while a failed download is logged.
+const StaleAfter = 30 * 24 * time.Hour
+
+// warnIfStale logs when the feed in force is older than StaleAfter.
+func (h *Holder) warnIfStale(now time.Time) {
+	f := h.Current()
+	if age := now.Sub(f.Generated); age > StaleAfter {
+		h.log.Warn("advisory feed in force is old: the feed server has served nothing newer",
+			"active", f.Version, "generated", f.Generated.Format(time.DateOnly), "days", int(age.Hours()/24))
+	}
+}
+
 // Refresh loads the feed at rawURL now and then every interval
 // (DefaultRefreshInterval when not positive) until ctx ends. Failures are
 // logged and the active feed stays.
@@ -403,6 +418,9 @@ func (h *Holder) Refresh(ctx context.Context, rawURL string, interval time.Durat
 		if err := h.LoadURL(ctx, rawURL); err != nil && ctx.Err() == nil {
 			h.log.Warn("advisory feed refresh failed; keeping the active feed",
 				"active", h.Current().Version, "err", err)
+		}
+		if ctx.Err() == nil {
+			h.warnIfStale(time.Now())
 		}
 		select {
 		case <-ctx.Done():

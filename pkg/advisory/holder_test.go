@@ -617,3 +617,27 @@ func TestPublicAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestStaleFeedWarned: a feed in force past StaleAfter is logged at each
+// refresh, a fresh one is not.
+func TestStaleFeedWarned(t *testing.T) {
+	generated := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) // baseFeed's
+	for _, tt := range []struct {
+		name string
+		now  time.Time
+		warn bool
+	}{
+		{"fresh", generated.Add(24 * time.Hour), false},
+		{"just_inside", generated.Add(StaleAfter), false},
+		{"stale", generated.Add(StaleAfter + 24*time.Hour), true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			h := newTestHolder(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			h.warnIfStale(tt.now)
+			if got := strings.Contains(logs.String(), "advisory feed in force is old"); got != tt.warn {
+				t.Errorf("warned %v, want %v: %s", got, tt.warn, logs.String())
+			}
+		})
+	}
+}
