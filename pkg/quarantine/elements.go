@@ -2,6 +2,7 @@ package quarantine
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"sort"
 	"strings"
@@ -190,8 +191,9 @@ func dynamicSets(withAllow bool) []setDef {
 // quarantinedPrefix names the sets of every quarantined MAC and address.
 const quarantinedPrefix = "quarantined"
 
-// contents renders the state as set elements. The router's own addresses
-// are always in the protected sets.
+// contents renders the state as set elements, as the inet table holds
+// them (see forBridge for the bridge's). The router's own addresses are
+// always in the protected sets.
 func (s *state) contents(cfg Config) contents {
 	c := contents{}
 	for _, d := range dynamicSets(true) {
@@ -218,6 +220,36 @@ func (s *state) contents(cfg Config) contents {
 			c.add(setName(p, pairKind(a)), element{key: pairKey(mac, a), expires: e.Expires, comment: mac.String()})
 			c.add(setName(quarantinedPrefix, addrKind(a)), element{key: a.String()})
 		}
+	}
+	return c
+}
+
+// forBridge is c as the bridge table holds it: the protected address
+// sets without the router's own addresses (routers), whoever protected
+// them. A frame from or to one of them never crosses the bridge
+// legitimately (the router sends it, or takes it in, itself), so there
+// they would only open a channel through any quarantine: a LAN device
+// claiming the router's address as its source would reach a quarantined
+// device, and the quarantined device's frames naming the router as
+// destination would reach any MAC they are sent to. The other sets are
+// shared with c, not copied.
+func (c contents) forBridge(routers []netip.Addr) contents {
+	out := maps.Clone(c)
+	for _, k := range []keyKind{keyV4, keyV6} {
+		name := setName("protected", k)
+		kept := maps.Clone(c[name])
+		for _, a := range routers {
+			delete(kept, a.String())
+		}
+		out[name] = kept
+	}
+	return out
+}
+
+// forTable is c as the table of family f holds it.
+func (c contents) forTable(f nftables.TableFamily, cfg Config) contents {
+	if f == nftables.TableFamilyBridge {
+		return c.forBridge(cfg.RouterAddrs)
 	}
 	return c
 }

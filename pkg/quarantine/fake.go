@@ -160,9 +160,10 @@ func (f *Fake) Dump() string {
 	}
 	now := f.now()
 	f.st.expire(now)
-	c := f.st.contents(f.cfg)
+	all := f.st.contents(f.cfg)
 	var sb strings.Builder
 	for _, t := range []tableDef{f.layout.inet, f.layout.bridge} {
+		c := all.forTable(t.family, f.cfg)
 		sb.WriteString(t.structure(f.layout.name, f.layout.tag))
 		fam := familyName(t.family)
 		for _, d := range t.sets {

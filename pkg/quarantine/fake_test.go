@@ -132,8 +132,6 @@ add element inet iotgw block_mac { 02:00:00:00:00:10 comment "02:00:00:00:00:10"
 add element inet iotgw block_v4 { 10.99.0.10 comment "02:00:00:00:00:10" }
 add element inet iotgw block_v6 { fd99::10 comment "02:00:00:00:00:10" }
 add element inet iotgw quarantined_mac { 02:00:00:00:00:10 }
-add element bridge iotgw protected_v4 { 10.99.0.1 }
-add element bridge iotgw protected_v6 { fd99::1 }
 add element bridge iotgw block_mac { 02:00:00:00:00:10 comment "02:00:00:00:00:10" }
 add element bridge iotgw block_v4 { 10.99.0.10 comment "02:00:00:00:00:10" }
 add element bridge iotgw block_v6 { fd99::10 comment "02:00:00:00:00:10" }
@@ -153,9 +151,7 @@ add element bridge iotgw quarantined_v6 { fd99::10 }`,
 			steps: []step{quarantine(block), release(camera)},
 			want:  nil,
 			dump: `add element inet iotgw protected_v4 { 10.99.0.1 }
-add element inet iotgw protected_v6 { fd99::1 }
-add element bridge iotgw protected_v4 { 10.99.0.1 }
-add element bridge iotgw protected_v6 { fd99::1 }`,
+add element inet iotgw protected_v6 { fd99::1 }`,
 		},
 		{
 			name:  "release_unknown_is_no_error",
@@ -181,8 +177,6 @@ add element bridge iotgw protected_v6 { fd99::1 }`,
 add element inet iotgw protected_v6 { fd99::1 }
 add element inet iotgw updates_mac { 02:00:00:00:00:11 expires 1h0m0s comment "02:00:00:00:00:11" }
 add element inet iotgw quarantined_mac { 02:00:00:00:00:11 }
-add element bridge iotgw protected_v4 { 10.99.0.1 }
-add element bridge iotgw protected_v6 { fd99::1 }
 add element bridge iotgw updates_mac { 02:00:00:00:00:11 expires 1h0m0s comment "02:00:00:00:00:11" }
 add element bridge iotgw quarantined_mac { 02:00:00:00:00:11 }`,
 		},
@@ -216,8 +210,6 @@ add element inet iotgw protected_v6 { fd99::1 }
 add element inet iotgw isolate_mac { 02:00:00:00:00:10 comment "02:00:00:00:00:10" }
 add element inet iotgw isolate_v4 { 10.99.0.10 comment "02:00:00:00:00:10" }
 add element inet iotgw quarantined_mac { 02:00:00:00:00:10 }
-add element bridge iotgw protected_v4 { 10.99.0.1 }
-add element bridge iotgw protected_v6 { fd99::1 }
 add element bridge iotgw isolate_mac { 02:00:00:00:00:10 comment "02:00:00:00:00:10" }
 add element bridge iotgw isolate_v4 { 10.99.0.10 comment "02:00:00:00:00:10" }
 add element bridge iotgw isolate_pair_v4 { 02:00:00:00:00:10 . 10.99.0.10 comment "02:00:00:00:00:10" }
@@ -294,17 +286,13 @@ add element bridge iotgw quarantined_v4 { 10.99.0.10 }`,
 			dump: `add element inet iotgw protected_v4 { 10.99.0.1 }
 add element inet iotgw protected_v6 { fd99::1 }
 add element inet iotgw allow_v4 { 198.18.0.2 expires 1h0m0s }
-add element inet iotgw allow_v6 { 2001:2::2 expires 1m0s }
-add element bridge iotgw protected_v4 { 10.99.0.1 }
-add element bridge iotgw protected_v6 { fd99::1 }`,
+add element inet iotgw allow_v6 { 2001:2::2 expires 1m0s }`,
 		},
 		{
 			name:  "allow_expires",
 			steps: []step{allow(time.Minute, "198.18.0.2"), advance(time.Minute)},
 			dump: `add element inet iotgw protected_v4 { 10.99.0.1 }
-add element inet iotgw protected_v6 { fd99::1 }
-add element bridge iotgw protected_v4 { 10.99.0.1 }
-add element bridge iotgw protected_v6 { fd99::1 }`,
+add element inet iotgw protected_v6 { fd99::1 }`,
 		},
 		{name: "allow_zero_ttl", steps: []step{allow(0, "198.18.0.2")}, lastErr: ErrInvalid},
 		{name: "allow_unspecified", steps: []step{allow(time.Minute, "::")}, lastErr: ErrInvalid},

@@ -545,6 +545,19 @@ func fibDaddrLocal() match {
 	}
 }
 
+// fibSaddrNotLocal matches packets whose source address is none of the
+// router's own (any interface's). The route type is a host byte order
+// u32.
+func fibSaddrNotLocal() match {
+	return match{
+		text: "fib saddr type != local",
+		exprs: []expr.Any{
+			&expr.Fib{Register: 1, FlagSADDR: true, ResultADDRTYPE: true},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binary.NativeEndian.AppendUint32(nil, unix.RTN_LOCAL)},
+		},
+	}
+}
+
 func nflog(group uint16, snaplen uint32) match {
 	return match{
 		text: fmt.Sprintf("log group %d snaplen %d", group, snaplen),
@@ -790,8 +803,15 @@ func inetTable(cfg Config) tableDef {
 	for _, m := range modes {
 		forward.rules = append(forward.rules, rule(b.ether("saddr", setName(m.setPrefix(), keyMAC)), outOf[m]))
 	}
+	// A protected source address passes unless it is one of the router's
+	// own: the router never forwards what it sends itself, so a packet
+	// from its address is forged (from the WAN, say, naming the router's
+	// GUA) and would otherwise pass ahead of the rules that drop what is
+	// sent to a quarantined address. The kernel drops such IPv4 packets as
+	// martians before any hook; IPv6 has no such check. The route lookup
+	// costs only the packets whose source is protected.
 	for _, k := range addrKinds {
-		forward.rules = append(forward.rules, rule(b.addr(k, "saddr", setName("protected", k), false), pass))
+		forward.rules = append(forward.rules, rule(b.addr(k, "saddr", setName("protected", k), false), fibSaddrNotLocal(), pass))
 	}
 	for _, k := range addrKinds {
 		for _, m := range modes {

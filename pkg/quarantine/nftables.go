@@ -492,7 +492,7 @@ func (n *NFTables) queueDiff(c *nftables.Conn, v *kernelView, want contents, now
 		for _, d := range defs {
 			kinds[d.name] = d
 		}
-		for _, ch := range diff(t.have, want, defs) {
+		for _, ch := range diff(t.have, want.forTable(t.family, n.cfg), defs) {
 			queued = queued || len(ch.del) > 0 || len(ch.add) > 0
 			d := kinds[ch.set]
 			s := &nftables.Set{Table: n.table(t.family), Name: d.name, HasTimeout: d.timeout}
@@ -523,6 +523,7 @@ func (n *NFTables) queueDiff(c *nftables.Conn, v *kernelView, want contents, now
 
 func (n *NFTables) queueRebuild(c *nftables.Conn, l *layout, v *kernelView, want contents, now time.Time) error {
 	for _, def := range []tableDef{l.inet, l.bridge} {
+		want := want.forTable(def.family, n.cfg)
 		if v.exists[def.family] {
 			c.DelTable(n.table(def.family))
 		}

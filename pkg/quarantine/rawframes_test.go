@@ -84,6 +84,28 @@ func ipv4Frame(dstMAC, srcMAC hwaddr.MAC, src, dst netip.Addr, proto byte, id, o
 	return append(f, payload...)
 }
 
+// ipv6Frame wraps payload in an IPv6 header (next header proto) and an
+// Ethernet header.
+func ipv6Frame(dstMAC, srcMAC hwaddr.MAC, src, dst netip.Addr, proto byte, payload []byte) []byte {
+	f := ethernetFrame(dstMAC, srcMAC, unix.ETH_P_IPV6, 40, len(payload))
+	h := f[14:]
+	h[0] = 0x60
+	binary.BigEndian.PutUint16(h[4:], uint16(len(payload)))
+	h[6], h[7] = proto, 64
+	copy(h[8:], src.AsSlice())
+	copy(h[24:], dst.AsSlice())
+	return append(f, payload...)
+}
+
+// tcpAckWith is a TCP segment with PSH and ACK set carrying payload, as a
+// connection's data would be; its checksum is left stale (no rule, nor
+// the bridge, checks it).
+func tcpAckWith(src, dst netip.Addr, sport, dport uint16, payload string) []byte {
+	seg := tcpSYN(src, dst, sport, dport)
+	seg[13] = 0x18 // PSH|ACK
+	return append(seg, payload...)
+}
+
 // ipv4Payload returns the transport bytes of an unfragmented IPv4 frame
 // with protocol proto, or nil.
 func ipv4Payload(frame []byte, proto byte) []byte {
