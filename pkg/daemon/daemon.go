@@ -42,7 +42,11 @@ import (
 type Enforcer interface {
 	Reconcile(ctx context.Context, entries []quarantine.Entry) error
 	Quarantine(ctx context.Context, e quarantine.Entry) error
-	Release(ctx context.Context, mac hwaddr.MAC) error
+	// Release lifts a quarantine and deletes the connections its
+	// redirects left, of the entry's addresses and of addrs: the daemon
+	// passes those it had the entry hold, since an entry that ran out or
+	// that protection took out is gone from the kernel by then.
+	Release(ctx context.Context, mac hwaddr.MAC, addrs ...netip.Addr) error
 	SetProtected(ctx context.Context, macs []hwaddr.MAC, addrs []netip.Addr) error
 	Current(ctx context.Context) ([]quarantine.Entry, error)
 }
@@ -308,6 +312,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 	d.restoreOwnersLocked(snap.Decisions)
 	var entries []quarantine.Entry
 	var expired []hwaddr.MAC
+	expiredAddrs := map[hwaddr.MAC][]netip.Addr{}
 	for i := range snap.Quarantines {
 		q := snap.Quarantines[i]
 		if !q.Until.IsZero() && !q.Until.After(now) {
@@ -318,6 +323,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 				d.log.Warn("expiry of a quarantine not saved", "mac", q.MAC, "err", err)
 			}
 			expired = append(expired, q.MAC)
+			expiredAddrs[q.MAC] = d.unprotectedLocked(addrsOf(snap, q.MAC))
 			continue
 		}
 		d.metaFor(q.MAC).quarantine = &q
@@ -367,6 +373,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 		d.problem(alert.AreaNFTables, fmt.Sprintf("reconcile failed: %v", err))
 		return fmt.Errorf("daemon: reconcile quarantines: %w", err)
 	}
+	d.releaseExpired(ctx, expired, expiredAddrs, entries)
 	// Told as at run time: the owner's phone (and Home Assistant's
 	// quarantine sensor) still has the device quarantined.
 	for _, mac := range expired {
@@ -402,6 +409,30 @@ func (d *Daemon) restore(ctx context.Context) error {
 	}
 	d.log.Info("state restored", "devices", len(snap.Devices), "quarantines", len(entries), "decisions", len(snap.Decisions))
 	return nil
+}
+
+// releaseExpired releases the quarantines that ran out while the daemon
+// was down, as it would have at run time: the kernel timed their elements
+// out by itself, but not the connections their DNS redirect left, which a
+// device asking from a fixed source port keeps alive (and answered by the
+// DNS proxy) for as long as it asks. addrs are the addresses each entry
+// held; a device the kernel holds again (entries, a later quarantine kept
+// from the kernel) is left alone.
+func (d *Daemon) releaseExpired(ctx context.Context, expired []hwaddr.MAC, addrs map[hwaddr.MAC][]netip.Addr, entries []quarantine.Entry) {
+	d.kernelMu.Lock()
+	defer d.kernelMu.Unlock()
+	for _, mac := range expired {
+		if slices.ContainsFunc(entries, func(e quarantine.Entry) bool { return e.MAC == mac }) {
+			continue
+		}
+		err := d.deps.Enforcer.Release(ctx, mac, addrs[mac]...)
+		switch {
+		case errors.Is(err, quarantine.ErrConntrack):
+			d.problem("conntrack", fmt.Sprintf("%s: %v", mac, err))
+		case err != nil:
+			d.log.Warn("releasing a quarantine that ran out while stopped", "mac", mac, "err", err)
+		}
+	}
 }
 
 // keepKernelOnlyLocked keeps the quarantines the kernel holds and the

@@ -386,7 +386,13 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 	}
 	var err error
 	if p.release {
-		err = d.deps.Enforcer.Release(ctx, mac)
+		// The addresses the entry held, for the connections its redirects
+		// left: an entry that ran out or that protection took out is gone
+		// from the kernel already.
+		d.mu.Lock()
+		held := slices.Clone(d.metaFor(mac).kernelAddrs)
+		d.mu.Unlock()
+		err = d.deps.Enforcer.Release(ctx, mac, held...)
 	} else {
 		err = d.deps.Enforcer.Quarantine(ctx, p.entry)
 	}

@@ -4,13 +4,18 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/testclock"
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/quarantine"
 )
 
 // TestEvaluationDuringRelease: policy evaluates the camera right after
@@ -133,4 +138,96 @@ func TestReleaseOfForcedDeviceRefused(t *testing.T) {
 	if _, ok := quarantined(t, fake)[x]; ok {
 		t.Error("still quarantined after the release in monitor mode")
 	}
+}
+
+// releaseRecorder is the fake kernel noting the addresses each release
+// names for its connections.
+type releaseRecorder struct {
+	*quarantine.Fake
+	mu    sync.Mutex
+	addrs map[hwaddr.MAC][]netip.Addr
+}
+
+func (r *releaseRecorder) Release(ctx context.Context, mac hwaddr.MAC, addrs ...netip.Addr) error {
+	r.mu.Lock()
+	r.addrs[mac] = slices.Clone(addrs)
+	r.mu.Unlock()
+	return r.Fake.Release(ctx, mac, addrs...)
+}
+
+func (r *releaseRecorder) released(mac hwaddr.MAC) ([]netip.Addr, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a, ok := r.addrs[mac]
+	return a, ok
+}
+
+// TestReleaseNamesTheEntrysAddresses: however a quarantine ends, the
+// release names the addresses the entry held, so that the connections
+// its DNS redirect left are deleted, although by then the kernel holds no
+// entry to take them from: it timed out (at run time, or while the
+// daemon was stopped), or protection took it out (a reload trusting the
+// device).
+func TestReleaseNamesTheEntrysAddresses(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(t *testing.T, h *harness, clk *testclock.Clock, restart func() *harness) *harness
+	}{
+		{name: "ran_out", end: func(t *testing.T, h *harness, clk *testclock.Clock, _ func() *harness) *harness {
+			clk.Advance(2 * time.Hour)
+			h.d.evaluate(context.Background(), camera)
+			return h
+		}},
+		{name: "ran_out_while_stopped", end: func(t *testing.T, h *harness, clk *testclock.Clock, restart func() *harness) *harness {
+			h.stop()
+			clk.Advance(2 * time.Hour)
+			h = restart()
+			h.settle()
+			return h
+		}},
+		{name: "trusted_by_reload", end: func(t *testing.T, h *harness, _ *testclock.Clock, _ func() *harness) *harness {
+			next := enforcingConfig()
+			next.Policy.QuarantineFor.Duration = time.Hour
+			next.Policy.Devices = append(next.Policy.Devices, config.DeviceRule{MAC: camera, Trusted: true})
+			h.d.Reload(next)
+			eventually(t, "the trusted camera's quarantine is not released", func() bool {
+				dev, _ := h.d.Device(camera)
+				return dev.State != api.StateQuarantined
+			})
+			return h
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := newFake(t)
+			rec := &releaseRecorder{Fake: fake, addrs: map[hwaddr.MAC][]netip.Addr{}}
+			dir := t.TempDir()
+			cfg := enforcingConfig()
+			cfg.Policy.QuarantineFor.Duration = time.Hour
+			clk := testclock.New(time.Now())
+			with := func(d *Deps) { d.Now, d.Enforcer = clk.Now, rec }
+			h := start(t, cfg, fake, dir, with)
+			h.settle()
+			held := cameraEntry(t, fake).Addrs
+			if len(held) == 0 {
+				t.Fatal("camera quarantined with no address")
+			}
+			h = tc.end(t, h, clk, func() *harness { return launch(t, cfg, fake, dir, false, with) })
+			defer h.stop()
+			got, ok := rec.released(camera)
+			if !ok {
+				t.Fatal("the camera's quarantine was not released")
+			}
+			if !sameAddrSet(got, held) {
+				t.Errorf("release named %v, want the entry's %v", got, held)
+			}
+		})
+	}
+}
+
+// sameAddrSet: a and b hold the same addresses, in any order.
+func sameAddrSet(a, b []netip.Addr) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.SortFunc(a, netip.Addr.Compare)
+	slices.SortFunc(b, netip.Addr.Compare)
+	return slices.Equal(a, b)
 }

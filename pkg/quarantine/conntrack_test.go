@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -217,11 +218,70 @@ func TestNeighbourConnectionsCut(t *testing.T) {
 	}
 }
 
+// TestReleaseFlushesRedirectedDNS: a released device's DNS flow (what the
+// redirect to the DNS proxy left, which a resolver asking from a fixed
+// port keeps alive) is deleted however the release comes: before the
+// entry runs out; after the kernel timed it out (the daemon releases an
+// expired quarantine only then), when the last batch's state still names
+// its addresses; and after another change since, when only the caller's
+// addresses do.
+func TestReleaseFlushesRedirectedDNS(t *testing.T) {
+	const device = "10.99.0.10"
+	for _, tc := range []struct {
+		name          string
+		runOut        bool
+		changeBetween bool
+		callerAddrs   []netip.Addr
+	}{
+		{name: "before_it_runs_out"},
+		{name: "after_it_ran_out", runOut: true},
+		{name: "after_it_ran_out_and_another_change", runOut: true, changeBetween: true, callerAddrs: addrs(device)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			cfg := testCfg
+			cfg.DNSProxyPort = 5354
+			n, ns := kernelSetup(t, cfg)
+			// A rule that uses conntrack makes the namespace track
+			// connections; the device's address is the namespace's own.
+			netnstest.CmdIn(t, ns, "nft", "add table ip t; add chain ip t out { type filter hook output priority 0; }; add rule ip t out ct state new counter")
+			netnstest.CmdIn(t, ns, "ip", "link", "set", "lo", "up")
+			netnstest.CmdIn(t, ns, "ip", "addr", "add", device+"/32", "dev", "lo")
+			const term = 1200 * time.Millisecond
+			if err := n.Quarantine(ctx, Entry{MAC: camera, Addrs: addrs(device), Mode: ModeBlock, Expires: time.Now().Add(term)}); err != nil {
+				t.Fatal(err)
+			}
+			sendUDPFrom(t, ns, device, 40053, device, 53)
+			if trackedTo(t, ns, device, 53) == 0 {
+				t.Fatal("the device's DNS query is not tracked")
+			}
+			if tc.runOut {
+				time.Sleep(term + 300*time.Millisecond)
+			}
+			if tc.changeBetween {
+				if err := n.Quarantine(ctx, Entry{MAC: otherMAC, Mode: ModeBlock}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := n.Release(ctx, camera, tc.callerAddrs...); err != nil {
+				t.Fatal(err)
+			}
+			if got := trackedTo(t, ns, device, 53); got != 0 {
+				t.Errorf("%d DNS flows of the released device left", got)
+			}
+		})
+	}
+}
+
 // sendUDP sends one datagram in namespace ns from src to dst, port 9999.
-func sendUDP(t *testing.T, ns, src, dst string) {
+func sendUDP(t *testing.T, ns, src, dst string) { sendUDPFrom(t, ns, src, 0, dst, 9999) }
+
+// sendUDPFrom sends one datagram in namespace ns from src:sport (0: any
+// port) to dst:dport.
+func sendUDPFrom(t *testing.T, ns, src string, sport int, dst string, dport int) {
 	t.Helper()
 	err := netnstest.Run(ns, func() error {
-		c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP(src)}, &net.UDPAddr{IP: net.ParseIP(dst), Port: 9999})
+		c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP(src), Port: sport}, &net.UDPAddr{IP: net.ParseIP(dst), Port: dport})
 		if err != nil {
 			return err
 		}
@@ -235,13 +295,16 @@ func sendUDP(t *testing.T, ns, src, dst string) {
 }
 
 // tracked counts ns's conntrack entries from src to port 9999.
-func tracked(t *testing.T, ns, src string) int {
+func tracked(t *testing.T, ns, src string) int { return trackedTo(t, ns, src, 9999) }
+
+// trackedTo counts ns's conntrack entries from src to port dport.
+func trackedTo(t *testing.T, ns, src string, dport uint16) int {
 	t.Helper()
 	n := 0
 	err := netnstest.Run(ns, func() error {
 		flows, err := netlink.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
 		for _, f := range flows {
-			if f.Forward.SrcIP.Equal(net.ParseIP(src)) && f.Forward.DstPort == 9999 {
+			if f.Forward.SrcIP.Equal(net.ParseIP(src)) && f.Forward.DstPort == dport {
 				n++
 			}
 		}

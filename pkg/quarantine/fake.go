@@ -87,8 +87,9 @@ func (f *Fake) Quarantine(ctx context.Context, e Entry) error {
 	return f.apply(ctx, func(s *state, now time.Time) error { return s.quarantine(e, f.cfg, now) })
 }
 
-// Release: see NFTables.Release.
-func (f *Fake) Release(ctx context.Context, mac hwaddr.MAC) error {
+// Release: see NFTables.Release. The fake has no connections, so addrs
+// change nothing.
+func (f *Fake) Release(ctx context.Context, mac hwaddr.MAC, addrs ...netip.Addr) error {
 	return f.apply(ctx, func(s *state, _ time.Time) error {
 		delete(s.entries, mac)
 		return nil

@@ -24,7 +24,7 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata")
 type enforcer interface {
 	Reconcile(ctx context.Context, entries []Entry) error
 	Quarantine(ctx context.Context, e Entry) error
-	Release(ctx context.Context, mac hwaddr.MAC) error
+	Release(ctx context.Context, mac hwaddr.MAC, addrs ...netip.Addr) error
 	SetAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Duration) error
 	SetProtected(ctx context.Context, macs []hwaddr.MAC, addrs []netip.Addr) error
 	Current(ctx context.Context) ([]Entry, error)

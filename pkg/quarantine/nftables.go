@@ -803,18 +803,31 @@ func (n *NFTables) cutConnections(c connectionsToCut) error {
 // quarantined is no error.
 //
 // The connections its redirects left (to the DNS proxy, the notice page)
-// are deleted once the batch is in; a failed deletion returns
-// ErrConntrack, the release standing anyway.
-func (n *NFTables) Release(ctx context.Context, mac hwaddr.MAC) error {
-	var addrs []netip.Addr
+// are deleted once the batch is in, of the addresses the entry held and
+// of addrs, those the caller knew the entry by: by the time a quarantine
+// is released for running out, the kernel has timed its elements out, and
+// protection takes an entry out before the caller releases it, so the
+// entry alone would name none (the last batch's state still does, until
+// the next batch). A failed deletion returns ErrConntrack, the release
+// standing anyway.
+func (n *NFTables) Release(ctx context.Context, mac hwaddr.MAC, addrs ...netip.Addr) error {
+	flush := slices.Clone(addrs)
 	if err := n.apply(ctx, func(s *state, _ time.Time) error {
-		addrs = s.entries[mac].Addrs
+		held := s.entries[mac].Addrs
+		if n.last != nil {
+			held = slices.Concat(held, n.last.entries[mac].Addrs)
+		}
+		for _, a := range held {
+			if !slices.Contains(flush, a) {
+				flush = append(flush, a)
+			}
+		}
 		delete(s.entries, mac)
 		return nil
 	}); err != nil {
 		return err
 	}
-	if _, err := flushRedirected(n.opts, addrs, n.cfg.RouterAddrs); err != nil {
+	if _, err := flushRedirected(n.opts, flush, n.cfg.RouterAddrs); err != nil {
 		return fmt.Errorf("%w: %w", ErrConntrack, err)
 	}
 	return nil
