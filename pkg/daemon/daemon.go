@@ -1271,13 +1271,43 @@ func (d *Daemon) checkKernel(ctx context.Context) {
 		entries = append(entries, quarantine.Entry{MAC: mac, Addrs: m.kernelAddrs, Mode: mode, Expires: q.Until})
 	}
 	d.mu.Unlock()
-	if err := d.deps.Enforcer.Reconcile(ctx, entries); err != nil {
+	cut, err := splitConntrack(d.deps.Enforcer.Reconcile(ctx, entries))
+	if cut != nil && ctx.Err() == nil {
+		// The rules are in place; the connections of what it re-applied
+		// were not cut. That is the conntrack problem, as for a commit:
+		// under the check's key, the next check (which changes and cuts
+		// nothing) would tell the owner it was resolved.
+		d.problem("conntrack", fmt.Sprintf("keeping the quarantine rules in place: %v", cut))
+	}
+	if err != nil {
 		if ctx.Err() == nil {
 			d.problem(problemCheck, fmt.Sprintf("keeping the quarantine rules in place: %v", err))
 		}
 		return
 	}
 	d.clearProblem(problemCheck)
+}
+
+// splitConntrack separates from an enforcer's error the failed deletion
+// of connections (cut, errors.Is ErrConntrack: the rules went in) from
+// the rest (rest), either nil when absent.
+func splitConntrack(err error) (cut, rest error) {
+	if !errors.Is(err, quarantine.ErrConntrack) {
+		return nil, err
+	}
+	var rerr *quarantine.ReconcileError
+	if !errors.As(err, &rerr) {
+		return err, nil
+	}
+	var others []error
+	for _, e := range rerr.Unwrap() {
+		if errors.Is(e, quarantine.ErrConntrack) {
+			cut = errors.Join(cut, e)
+		} else {
+			others = append(others, e)
+		}
+	}
+	return cut, errors.Join(others...)
 }
 
 // rematchOnNewFeed matches every device's software again once a newer

@@ -22,7 +22,8 @@ import (
 )
 
 // flakyEnforcer fails the calls set to fail ("reconcile", "protected",
-// "quarantine/<mac>") and passes the others on.
+// "quarantine/<mac>"; "reconcile-cut" applies the change and fails the
+// cut of connections) and passes the others on.
 type flakyEnforcer struct {
 	Enforcer
 	mu   sync.Mutex
@@ -53,7 +54,12 @@ func (f *flakyEnforcer) Reconcile(ctx context.Context, entries []quarantine.Entr
 	if err := f.check("reconcile"); err != nil {
 		return err
 	}
-	return f.Enforcer.Reconcile(ctx, entries)
+	err := f.Enforcer.Reconcile(ctx, entries)
+	if cut := f.check("reconcile-cut"); err == nil && cut != nil {
+		// The rules went in; deleting the connections failed.
+		return fmt.Errorf("%w: %w", quarantine.ErrConntrack, cut)
+	}
+	return err
 }
 
 func (f *flakyEnforcer) Quarantine(ctx context.Context, e quarantine.Entry) error {
@@ -68,6 +74,30 @@ func (f *flakyEnforcer) SetProtected(ctx context.Context, macs []hwaddr.MAC, add
 		return err
 	}
 	return f.Enforcer.SetProtected(ctx, macs, addrs)
+}
+
+// TestKernelCheckCutFailureIsConntrackProblem: a kernel check whose rules
+// went in but whose deletion of connections failed is the conntrack
+// problem, as for a commit, not the check's: the next check, which
+// changes nothing and so cuts nothing, must not tell the owner it was
+// resolved, since the connections were never cut.
+func TestKernelCheckCutFailureIsConntrackProblem(t *testing.T) {
+	fake := newFake(t)
+	flaky := &flakyEnforcer{Enforcer: fake}
+	h := start(t, enforcingConfig(), fake, t.TempDir(), func(d *Deps) { d.Enforcer = flaky })
+	defer h.stop()
+	h.settle()
+	ctx := context.Background()
+	flaky.set("reconcile-cut", true)
+	h.d.checkKernel(ctx)
+	flaky.set("reconcile-cut", false)
+	h.d.checkKernel(ctx)
+	if got := problemAreas(h.d); !slices.Equal(got, []string{"conntrack"}) {
+		t.Errorf("problems %v after a check whose cut failed, want conntrack only", got)
+	}
+	if f, r := h.alerts.problemAreas("failing"), h.alerts.problemAreas("resolved"); !slices.Equal(f, []string{"conntrack"}) || len(r) != 0 {
+		t.Errorf("problem alerts failing %v, resolved %v; want conntrack failing, none resolved", f, r)
+	}
 }
 
 // Each source of an nftables problem clears only its own: another
