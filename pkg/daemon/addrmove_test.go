@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,5 +115,47 @@ func TestDUIDLeaseTakesNoLiveAddress(t *testing.T) {
 	h.settle()
 	if e := cameraEntry(t, fake); !slices.Contains(e.Addrs, v6) {
 		t.Errorf("a DHCPv6 lease naming the phone took %s out of the camera's entry %v", v6, e.Addrs)
+	}
+}
+
+// quarantineCounter is the fake kernel counting Quarantine calls.
+type quarantineCounter struct {
+	*quarantine.Fake
+	n atomic.Int32
+}
+
+func (c *quarantineCounter) Quarantine(ctx context.Context, e quarantine.Entry) error {
+	c.n.Add(1)
+	return c.Fake.Quarantine(ctx, e)
+}
+
+// TestAddressOrderIsNoChange: the inventory moves an address last when
+// the device uses it, so a device alternating between its IPv4 and IPv6
+// addresses reorders them all the time; the same addresses in another
+// order are no change to send the kernel (nor a state write, nor a log
+// line) at the next evaluation.
+func TestAddressOrderIsNoChange(t *testing.T) {
+	fake := newFake(t)
+	counter := &quarantineCounter{Fake: fake}
+	h := start(t, enforcingConfig(), fake, t.TempDir(), func(d *Deps) { d.Enforcer = counter })
+	defer h.stop()
+	h.settle()
+	ctx := context.Background()
+	h.d.presence(ctx, netwatch.NeighborSeen{MAC: camera, IP: netip.MustParseAddr("fd00::10"), Time: time.Now()})
+	h.settle()
+	held := cameraEntry(t, fake).Addrs
+	if len(held) < 2 {
+		t.Fatalf("camera's entry %v, want two addresses", held)
+	}
+	for _, a := range held {
+		// The camera uses the address again: the inventory moves it last.
+		h.d.presence(ctx, netwatch.NeighborSeen{MAC: camera, IP: a, Time: time.Now()})
+		h.settle()
+		before := counter.n.Load()
+		h.d.schedule(camera) // any evaluation: a finding, a reload, a retry
+		h.settle()
+		if n := counter.n.Load() - before; n != 0 {
+			t.Errorf("after the camera used %s: %d Quarantine calls for the same addresses", a, n)
+		}
 	}
 }

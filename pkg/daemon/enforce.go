@@ -309,12 +309,22 @@ func addrsMoved(m *deviceMeta, dev *device.Device, addrs []netip.Addr) bool {
 	return dev != nil && !sameAddrs(addrs, m.kernelAddrs)
 }
 
+// sameAddrs: a and b hold the same addresses, in any order. The
+// inventory moves an address last whenever the device uses it, which
+// changes nothing in the kernel: compared in order, a device alternating
+// between its IPv4 and IPv6 addresses would re-send its entry, write the
+// state and log at every evaluation.
 func sameAddrs(a, b []netip.Addr) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	for i := range a {
-		if a[i] != b[i] {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
 			return false
 		}
 	}
