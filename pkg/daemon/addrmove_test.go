@@ -8,9 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/device"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/netwatch"
+	"github.com/iotgw/iotgw/pkg/policy"
 	"github.com/iotgw/iotgw/pkg/quarantine"
+	"github.com/iotgw/iotgw/pkg/store"
 )
 
 // phone is the owner's phone, which DHCP gives addresses that were others'.
@@ -157,5 +161,57 @@ func TestAddressOrderIsNoChange(t *testing.T) {
 		if n := counter.n.Load() - before; n != 0 {
 			t.Errorf("after the camera used %s: %d Quarantine calls for the same addresses", a, n)
 		}
+	}
+}
+
+// TestHeldQuarantineFollowsAddresses: a quarantine that holds while
+// policy no longer calls for it (its grace period began again, the
+// device's record is younger than the quarantine, the device says it was
+// updated) still follows the device's addresses, as the owner's does: an
+// address DHCP gave to another device leaves the entry, else the kernel
+// would cut that device off, and a new one joins it.
+func TestHeldQuarantineFollowsAddresses(t *testing.T) {
+	h := start(t, enforcingConfig(), newFake(t), t.TempDir())
+	defer h.stop()
+	h.settle()
+	mac := hwaddr.MAC{0x02, 0, 0, 0, 0, 0x42}
+	since := time.Now().Add(-time.Hour)
+	kept, given, joined := netip.MustParseAddr("192.168.50.150"), netip.MustParseAddr("192.168.50.151"), netip.MustParseAddr("fd00::150")
+	for _, tc := range []struct {
+		name      string
+		v         policy.Verdict
+		claim     string
+		firstSeen time.Time
+		wantBy    store.Actor
+	}{
+		{name: "grace_period_again", v: policy.Verdict{Action: config.ActionAlert, Enforce: true, Pending: config.ActionQuarantine, PendingUntil: time.Now().Add(time.Hour)},
+			firstSeen: since.Add(-time.Hour), wantBy: store.ActorPolicy},
+		{name: "record_younger_than_quarantine", v: policy.Verdict{Action: config.ActionAlert, Enforce: true},
+			firstSeen: since.Add(time.Minute), wantBy: store.ActorPolicy},
+		{name: "update_claimed", v: policy.Verdict{Action: config.ActionAlert, Enforce: true}, claim: "firmware 2.1 installed",
+			firstSeen: since.Add(-time.Hour), wantBy: store.ActorUpdate},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := &store.Quarantine{MAC: mac, Mode: "block", Since: since, By: store.ActorPolicy, Reason: "exploited firmware"}
+			m := &deviceMeta{quarantine: q, kernelAddrs: []netip.Addr{kept, given}, updateClaim: tc.claim}
+			dev := &device.Device{Key: device.Key{MAC: mac}, FirstSeen: tc.firstSeen, Addrs: []netip.Addr{kept, joined}}
+			h.d.mu.Lock()
+			p := h.d.planLocked(mac, m, dev, tc.v, time.Now())
+			h.d.mu.Unlock()
+			if !p.apply || !sameAddrSet(p.entry.Addrs, dev.Addrs) {
+				t.Fatalf("plan apply %v with addresses %v, want the device's %v", p.apply, p.entry.Addrs, dev.Addrs)
+			}
+			if p.record.By != tc.wantBy || !p.record.Since.Equal(since) {
+				t.Errorf("plan record by %q since %v, want by %q since %v", p.record.By, p.record.Since, tc.wantBy, since)
+			}
+			// Unmoved, nothing to do but what the branch did before.
+			m.kernelAddrs = slices.Clone(dev.Addrs)
+			h.d.mu.Lock()
+			p = h.d.planLocked(mac, m, dev, tc.v, time.Now())
+			h.d.mu.Unlock()
+			if tc.claim == "" && (p.apply || p.release) {
+				t.Errorf("addresses unmoved: plan %+v, want none", p)
+			}
+		})
 	}
 }

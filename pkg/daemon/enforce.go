@@ -127,10 +127,7 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 		// The owner's quarantine stands until the owner releases it, and
 		// so does one kept from the kernel (its findings are lost); the
 		// device's new addresses still follow it.
-		if addrsMoved(m, dev, addrs) {
-			return d.entryPlan(mac, *q, addrs)
-		}
-		return plan{}
+		return d.followPlan(mac, *q, m, dev, addrs)
 	case q != nil && !v.Enforce:
 		// Monitor mode does not tighten the kernel, so switching to it
 		// keeps the quarantines in place (new addresses are not
@@ -151,17 +148,20 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 		// waits for the owner (store.ActorUpdate).
 		rec := *q
 		rec.By, rec.Reason = store.ActorUpdate, m.updateClaim
+		if addrsMoved(m, dev, addrs) {
+			return d.entryPlan(mac, rec, addrs)
+		}
 		return d.entryPlan(mac, rec, m.kernelAddrs)
 	case q != nil && !wants && v.Enforce && (v.Pending == config.ActionQuarantine || v.Pending == config.ActionIsolate):
 		// The grace period began again (a threshold reached anew):
-		// policy still wants the device held.
-		return plan{}
+		// policy still wants the device held, at its new addresses.
+		return d.followPlan(mac, *q, m, dev, addrs)
 	case q != nil && !wants && (dev == nil || dev.FirstSeen.After(q.Since)):
 		// The device's record is younger than its quarantine: the
 		// findings it was for were lost (the inventory or the store ran
 		// full), not answered. It holds until it expires or the owner
-		// releases it.
-		return plan{}
+		// releases it, following the device's addresses.
+		return d.followPlan(mac, *q, m, dev, addrs)
 	case q != nil && !wants:
 		return plan{release: true, why: "policy no longer calls for it"} // policy quarantined it, and no longer wants it
 	case q != nil:
@@ -298,6 +298,17 @@ func (d *Daemon) entryPlan(mac hwaddr.MAC, rec store.Quarantine, addrs []netip.A
 		mode = quarantine.ModeBlock
 	}
 	return plan{apply: true, record: rec, entry: quarantine.Entry{MAC: mac, Addrs: addrs, Mode: mode, Expires: rec.Until}}
+}
+
+// followPlan keeps a quarantine that holds as it is (rec) and re-sends it
+// only when the device's addresses (addrs) moved: an address DHCP gave to
+// another device must leave the entry, else the kernel cuts that device
+// off, and a new one must join it.
+func (d *Daemon) followPlan(mac hwaddr.MAC, rec store.Quarantine, m *deviceMeta, dev *device.Device, addrs []netip.Addr) plan {
+	if addrsMoved(m, dev, addrs) {
+		return d.entryPlan(mac, rec, addrs)
+	}
+	return plan{}
 }
 
 // addrsMoved: the kernel entry's addresses are no longer the device's
