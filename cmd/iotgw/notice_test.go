@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iotgw/iotgw/internal/testenv"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
 // The notice page answers distrusted devices: a header flood is refused
@@ -62,6 +63,29 @@ func TestNoticeServerSharesPerSource(t *testing.T) {
 	resp.Body.Close()
 }
 
+// A quarantined device that gives itself more addresses gets no more of
+// the notice page's slots: its share is counted by its MAC.
+func TestNoticeServerSharesPerDevice(t *testing.T) {
+	device := hwaddr.MAC{0x02, 0, 0, 0, 0, 0x0a}
+	addr := startNoticeWith(t, func(netip.Addr) bool { return true }, func(a netip.Addr) (hwaddr.MAC, bool) {
+		return device, a != netip.MustParseAddr("127.0.0.1")
+	})
+	// 127.0.0.2 and 127.0.0.3, half each: one device's share.
+	testenv.HoldConns(t, addr, maxNoticeConnsPerSource, maxNoticeConnsPerSource/2)
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 4)}}
+	extra, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	testenv.ExpectRefused(t, extra, []byte("GET / HTTP/1.0\r\n\r\n"), "a connection beyond one device's share, from a third address")
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatalf("another device was not served: %v", err)
+	}
+	resp.Body.Close()
+}
+
 // Only neighbours on the LAN are served: another source's connection is
 // closed unanswered.
 func TestNoticeServesOnlyTheLAN(t *testing.T) {
@@ -89,6 +113,12 @@ func startNotice(t *testing.T) string {
 // startNoticeFrom is startNotice serving the clients fromLAN admits.
 func startNoticeFrom(t *testing.T, fromLAN func(netip.Addr) bool) string {
 	t.Helper()
+	return startNoticeWith(t, fromLAN, nil)
+}
+
+// startNoticeWith is startNoticeFrom with holderOf for the shares.
+func startNoticeWith(t *testing.T, fromLAN func(netip.Addr) bool, holderOf func(netip.Addr) (hwaddr.MAC, bool)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +126,7 @@ func startNoticeFrom(t *testing.T, fromLAN func(netip.Addr) bool) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serveNotice(ctx, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("quarantined")) }), fromLAN)
+		done <- serveNotice(ctx, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("quarantined")) }), fromLAN, holderOf)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -223,7 +223,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 			return err
 		}
 		up()
-		return serveNotice(ctx, ln, notice.Handler(d), netwatch.OnLAN(cfg.LAN.Interfaces))
+		return serveNotice(ctx, ln, notice.Handler(d), netwatch.OnLAN(cfg.LAN.Interfaces), netwatch.HolderOf(cfg.LAN.Interfaces))
 	})
 	if cfg.Web.Enabled {
 		settings := newAlertSettings(alerts, st)
@@ -247,7 +247,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	wg.Add(1)
 	go func() { defer wg.Done(); d.Presence(ctx, presence) }()
 	if cfg.DNSProxy.Enabled {
-		deps := dnsproxy.Deps{Quarantine: blocked, Allow: enforcer, Observer: d, Logger: log}
+		deps := dnsproxy.Deps{Quarantine: blocked, Allow: enforcer, Observer: d, Logger: log, HolderOf: netwatch.HolderOf(cfg.LAN.Interfaces)}
 		current := func() []netip.Addr {
 			addrs, _, _ := routerIdentity(cfg)
 			return addrs
@@ -513,10 +513,12 @@ const maxNoticeConns = 64
 const maxNoticeConnsPerSource = 8
 
 // serveNotice serves the notice page on ln. Its clients are quarantined
-// devices: small headers, short timeouts, few connections.
-func serveNotice(ctx context.Context, ln net.Listener, h http.Handler, fromLAN func(netip.Addr) bool) error {
+// devices: small headers, short timeouts, few connections. holderOf
+// names the MAC at a client's address, so that a device's share is one
+// whatever addresses it gives itself (nil: per address).
+func serveNotice(ctx context.Context, ln net.Listener, h http.Handler, fromLAN func(netip.Addr) bool, holderOf func(netip.Addr) (hwaddr.MAC, bool)) error {
 	ln = lanListener{Listener: ln, fromLAN: fromLAN}
-	return serveHTTP(ctx, connlimit.New(ln, maxNoticeConns, maxNoticeConnsPerSource), &http.Server{
+	return serveHTTP(ctx, connlimit.New(ln, maxNoticeConns, maxNoticeConnsPerSource, connlimit.ByDevice(holderOf)), &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,

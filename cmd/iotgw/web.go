@@ -17,6 +17,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/daemon"
+	"github.com/iotgw/iotgw/pkg/netwatch"
 	"github.com/iotgw/iotgw/pkg/store"
 	"github.com/iotgw/iotgw/pkg/web"
 )
@@ -37,6 +38,7 @@ func serveWeb(ctx context.Context, cfg *config.Config, cfgPath string, b *daemon
 		Hostnames:  cfg.Web.Hostnames,
 		Policy:     b.Policy,
 		OwnerAt:    b.OwnerAt,
+		HolderOf:   netwatch.HolderOf(cfg.LAN.Interfaces),
 		ConfigPath: cfgPath,
 		Logger:     log,
 	}

@@ -11,13 +11,21 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
-// Listener serves at most total connections at once. Of them, one IP
-// address holds at most perSource, and one IPv6 /64 at most half the
-// total: a home LAN is a single /64, in which any host can give itself
-// as many addresses as it likes, so the /64 share keeps IPv6 from taking
-// the slots IPv4 clients (the owner's browser) need.
+// Listener serves at most total connections at once, and at most
+// perSource of them from one source.
+//
+// A source is a device when the listener counts by device (ByDevice) and
+// the device's MAC is known: a device on the LAN can give itself any free
+// IPv4 address (no DHCP needed) and any number of IPv6 addresses in the
+// LAN's /64, but the router reaches all of them at its one MAC. Otherwise
+// (no lookup, or no MAC for the address: loopback, a tunnel, a client
+// behind another router) a source is an IP address, and the IPv6 /64 of
+// such addresses holds at most half the total, so that made-up addresses
+// in it cannot take the slots the IPv4 clients need.
 //
 // Accept waits while all slots are taken, as x/net/netutil's
 // LimitListener does, so the excess waits in the kernel's backlog rather
@@ -27,34 +35,52 @@ type Listener struct {
 	net.Listener
 	perSource int
 	perPrefix int
+	holder    func(netip.Addr) (hwaddr.MAC, bool)
 	slots     chan struct{}
 	closeOnce sync.Once
 	done      chan struct{}
 
 	mu        sync.Mutex
-	byAddr    map[netip.Addr]int   // sources with open connections only
-	byPrefix  map[netip.Prefix]int // IPv6 /64s with open connections only
+	bySource  map[sourceKey]int    // sources with open connections only
+	byPrefix  map[netip.Prefix]int // IPv6 /64s of addresses without a MAC, with open connections only
 	refused   uint64
 	failures  int // consecutive Accept errors, for the back-off
 	sleepFunc func(time.Duration, <-chan struct{})
 }
 
-// New limits l to total connections, perSource from one address (at
-// least 1 and at most total) and half the total (at least perSource)
-// from one IPv6 /64.
-func New(l net.Listener, total, perSource int) *Listener {
+// Option configures a Listener.
+type Option func(*Listener)
+
+// ByDevice counts shares by device: holder returns the MAC that holds a
+// client's address on the LAN (netwatch.HolderOf: the kernel's neighbour
+// table), or false when it knows none. The router has just answered the
+// client's handshake, so a neighbour on the LAN has an entry. It is
+// called once per accepted connection, outside any lock. A nil holder
+// counts by address.
+func ByDevice(holder func(netip.Addr) (hwaddr.MAC, bool)) Option {
+	return func(l *Listener) { l.holder = holder }
+}
+
+// New limits l to total connections and perSource from one source (at
+// least 1 and at most total); addresses without a MAC share half the total
+// (at least perSource) per IPv6 /64.
+func New(l net.Listener, total, perSource int, opts ...Option) *Listener {
 	total = max(total, 1)
 	perSource = min(max(perSource, 1), total)
-	return &Listener{
+	ll := &Listener{
 		Listener:  l,
 		perSource: perSource,
 		perPrefix: max(total/2, perSource),
 		slots:     make(chan struct{}, total),
 		done:      make(chan struct{}),
-		byAddr:    map[netip.Addr]int{},
+		bySource:  map[sourceKey]int{},
 		byPrefix:  map[netip.Prefix]int{},
 		sleepFunc: sleep,
 	}
+	for _, o := range opts {
+		o(ll)
+	}
+	return ll
 }
 
 // Accept waits for a free slot and returns the next connection whose
@@ -75,7 +101,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		l.mu.Lock()
 		l.failures = 0
 		l.mu.Unlock()
-		src := sourceOf(c)
+		src := l.sourceOf(c)
 		if l.admit(src) {
 			return &conn{Conn: c, l: l, src: src}, nil
 		}
@@ -125,26 +151,27 @@ func (l *Listener) Refused() uint64 {
 	return l.refused
 }
 
-func (l *Listener) admit(src netip.Addr) bool {
+func (l *Listener) admit(src source) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	p, v6 := prefixOf(src)
-	if l.byAddr[src] >= l.perSource || v6 && l.byPrefix[p] >= l.perPrefix {
+	if l.bySource[src.key] >= l.perSource || src.prefix.IsValid() && l.byPrefix[src.prefix] >= l.perPrefix {
 		l.refused++
 		return false
 	}
-	l.byAddr[src]++
-	if v6 {
-		l.byPrefix[p]++
+	l.bySource[src.key]++
+	if src.prefix.IsValid() {
+		l.byPrefix[src.prefix]++
 	}
 	return true
 }
 
-func (l *Listener) release(src netip.Addr) {
+// release gives back what admit counted for src. src is the one admit
+// saw, not looked up again: the holder's answer may have changed since.
+func (l *Listener) release(src source) {
 	l.mu.Lock()
-	decrement(l.byAddr, src)
-	if p, v6 := prefixOf(src); v6 {
-		decrement(l.byPrefix, p)
+	decrement(l.bySource, src.key)
+	if src.prefix.IsValid() {
+		decrement(l.byPrefix, src.prefix)
 	}
 	l.mu.Unlock()
 	<-l.slots
@@ -160,23 +187,42 @@ func decrement[K comparable](m map[K]int, k K) {
 	}
 }
 
-// prefixOf is the /64 of an IPv6 source.
-func prefixOf(a netip.Addr) (netip.Prefix, bool) {
-	if !a.Is6() {
-		return netip.Prefix{}, false
-	}
-	return netip.PrefixFrom(a, 64).Masked(), true
+// sourceKey is what a share is counted against: a device's MAC, or, when
+// none is known, an address (and the MAC is zero).
+type sourceKey struct {
+	mac  hwaddr.MAC
+	addr netip.Addr
 }
 
-// sourceOf is the connection's remote IP address; connections without one
-// (a Unix socket) share the zero Addr.
-func sourceOf(c net.Conn) netip.Addr {
-	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		if a, ok := netip.AddrFromSlice(ta.IP); ok {
-			return a.Unmap()
+// source is a connection's share key and, for an IPv6 address without a
+// MAC, its /64 (an invalid Prefix otherwise).
+type source struct {
+	key    sourceKey
+	prefix netip.Prefix
+}
+
+// sourceOf is the source of the connection: its device when the holder
+// knows the MAC at its remote address, else that address (without zone).
+// Connections without an IP address (a Unix socket) share the zero Addr.
+func (l *Listener) sourceOf(c net.Conn) source {
+	ta, ok := c.RemoteAddr().(*net.TCPAddr)
+	if !ok {
+		return source{}
+	}
+	a := ta.AddrPort().Addr().Unmap() // with the zone of a link-local address
+	if !a.IsValid() {
+		return source{}
+	}
+	if l.holder != nil {
+		if mac, ok := l.holder(a); ok && !mac.IsZero() {
+			return source{key: sourceKey{mac: mac}}
 		}
 	}
-	return netip.Addr{}
+	src := source{key: sourceKey{addr: a.WithZone("")}}
+	if a.Is6() {
+		src.prefix = netip.PrefixFrom(a, 64).Masked()
+	}
+	return src
 }
 
 // conn gives its slot back on the first Close. It keeps what net/http
@@ -185,7 +231,7 @@ func sourceOf(c net.Conn) netip.Addr {
 type conn struct {
 	net.Conn
 	l       *Listener
-	src     netip.Addr
+	src     source
 	release sync.Once
 }
 

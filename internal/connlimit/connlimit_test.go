@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"syscall"
@@ -163,7 +164,7 @@ func TestSourcesForgotten(t *testing.T) {
 func remembered(l *Listener) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.byAddr) + len(l.byPrefix)
+	return len(l.bySource) + len(l.byPrefix)
 }
 
 func TestBounds(t *testing.T) {
@@ -209,8 +210,11 @@ type fakeConn struct {
 func (c *fakeConn) RemoteAddr() net.Addr { return c.remote }
 func (c *fakeConn) Close() error         { c.closed = true; return nil }
 
+// from is a connection from addr, which may carry a zone
+// ("fe80::1%br-lan").
 func from(addr string) *fakeConn {
-	return &fakeConn{remote: &net.TCPAddr{IP: net.ParseIP(addr), Port: 40000}}
+	a := netip.MustParseAddr(addr)
+	return &fakeConn{remote: &net.TCPAddr{IP: a.AsSlice(), Zone: a.Zone(), Port: 40000}}
 }
 
 // TestShares: one address holds perSource, one IPv6 /64 half the total,

@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/iotgw/iotgw/internal/testenv"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 )
 
@@ -318,6 +319,36 @@ func TestTCPConnectionShare(t *testing.T) {
 	}
 	testenv.ExpectRefused(t, held[1], append([]byte{byte(len(wire) >> 8), byte(len(wire))}, wire...), "a second connection from one client")
 	other, err := dns.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	q := query("www.example.test.", dns.TypeA)
+	if err := other.WriteMsg(q); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := other.ReadMsg(); err != nil || r.Id != q.Id {
+		t.Fatalf("another client was not served: %v %v", r, err)
+	}
+}
+
+// A device's TCP connections count against one share, whatever
+// addresses it comes from; a client without a MAC is still served.
+func TestTCPConnectionShareByDevice(t *testing.T) {
+	up := startUpstream(t)
+	cfg := testConfig(up.addr)
+	cfg.MaxTCPConns = 8
+	device := hwaddr.MAC{0x02, 0, 0, 0, 0, 0x0a}
+	holder := func(a netip.Addr) (hwaddr.MAC, bool) { return device, a != netip.MustParseAddr("127.0.0.1") }
+	p := startProxy(t, cfg, Deps{Quarantine: newFakeLookup(), Allow: &fakeAllow{}, HolderOf: holder})
+	addr := p.Addrs()[0].String()
+	held := testenv.HoldConns(t, addr, 3, 1) // from 127.0.0.2, .3, .4: one device, its share is 2
+	wire, err := query("www.example.test.", dns.TypeA).Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.ExpectRefused(t, held[2], append([]byte{byte(len(wire) >> 8), byte(len(wire))}, wire...), "a third connection from one device")
+	other, err := dns.Dial("tcp", addr) // from 127.0.0.1: no MAC
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/iotgw/iotgw/internal/connlimit"
 	"github.com/iotgw/iotgw/internal/freebind"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 )
 
@@ -118,8 +119,9 @@ type Config struct {
 	MaxUpstream int
 	// MaxTCPConns bounds open client TCP connections per listen address;
 	// further connections wait in the kernel's accept queue. One client
-	// address may hold a quarter of them and one IPv6 /64 half; further
-	// connections from them are closed.
+	// device (Deps.HolderOf), or address when no MAC is known for it, may
+	// hold a quarter of them, and the IPv6 addresses without a MAC in one
+	// /64 half; further connections from them are closed.
 	MaxTCPConns int
 	// MaxUDPSize is the largest UDP answer the proxy sends or asks the
 	// upstream for (EDNS payload size).
@@ -138,6 +140,11 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is optional (default time.Now); tests pass a fake clock.
 	Now func() time.Time
+	// HolderOf is optional: the MAC that holds a client's address on the
+	// LAN (netwatch.HolderOf), so that a device's TCP connections count
+	// against one share whatever addresses it gives itself. Without it,
+	// or for an address it knows no MAC for, shares are per address.
+	HolderOf func(netip.Addr) (hwaddr.MAC, bool)
 }
 
 // Stats are counters since New.
@@ -425,7 +432,7 @@ func (p *Proxy) listen(ctx context.Context) ([]*dns.Server, error) {
 		}
 		servers = append(servers,
 			&dns.Server{PacketConn: pc},
-			&dns.Server{Listener: connlimit.New(ln, p.cfg.MaxTCPConns, max(p.cfg.MaxTCPConns/4, 1))})
+			&dns.Server{Listener: connlimit.New(ln, p.cfg.MaxTCPConns, max(p.cfg.MaxTCPConns/4, 1), connlimit.ByDevice(p.deps.HolderOf))})
 		addrs = append(addrs, bound)
 	}
 	p.addrsMu.Lock()

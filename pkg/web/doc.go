@@ -12,5 +12,7 @@
 // Bounds: at most maxSessions sessions (the oldest is dropped), at most
 // maxLimited client addresses in the login rate limiter, one password hash
 // computed at a time (argon2id takes about 19 MiB while it runs), request
-// bodies of at most maxForm bytes.
+// bodies of at most maxForm bytes, at most MaxConns connections per
+// listener and MaxConnsPerSource per device (by its MAC on the LAN, see
+// Options.HolderOf).
 package web

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/iotgw/iotgw/internal/testenv"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
 func TestListenRefuses(t *testing.T) {
@@ -400,18 +401,59 @@ func TestServeSharesPerSource(t *testing.T) {
 	resp.Body.Close()
 }
 
+// A device's connections count against one share whatever addresses it
+// comes from: with the neighbour table saying 127.0.0.2 and 127.0.0.3 are
+// one device, its ninth connection is refused, and a client without a MAC
+// is still served.
+func TestServeSharesPerDevice(t *testing.T) {
+	device := mustMAC(t, "02:00:00:00:00:0a")
+	holder := func(a netip.Addr) (hwaddr.MAC, bool) {
+		switch a.String() {
+		case "127.0.0.2", "127.0.0.3":
+			return device, true
+		}
+		return hwaddr.MAC{}, false
+	}
+	addr := serve(t, loopbackServer(t, Options{HolderOf: holder}, &memStore{}))
+	testenv.HoldConns(t, addr, MaxConnsPerSource, MaxConnsPerSource/2) // half from each address
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 3)}}
+	extra, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	testenv.ExpectRefused(t, extra, []byte("GET /setup HTTP/1.0\r\n\r\n"), "a connection beyond one device's share, from its second address")
+	hc := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Get("http://" + addr + "/setup")
+	if err != nil {
+		t.Fatalf("a client without a MAC was not served: %v", err)
+	}
+	resp.Body.Close()
+}
+
 // serveLoopback serves a page with a fake backend on a loopback port
 // (HTTPS with cert) until the test ends, and returns its address.
 func serveLoopback(t *testing.T, cert *tls.Certificate) string {
 	t.Helper()
-	srv, err := New(Options{
-		Addrs:  []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 0)},
-		TLS:    cert,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}, newFakeBackend(time.Now()), &memStore{}, nil)
+	return serve(t, loopbackServer(t, Options{TLS: cert}, &memStore{}))
+}
+
+// loopbackServer is a page with a fake backend, opt and store for a
+// loopback port.
+func loopbackServer(t *testing.T, opt Options, store AuthStore) *Server {
+	t.Helper()
+	opt.Addrs = []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 0)}
+	opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := New(opt, newFakeBackend(time.Now()), store, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return srv
+}
+
+// serve serves srv until the test ends and returns its address.
+func serve(t *testing.T, srv *Server) string {
+	t.Helper()
 	lns, err := srv.Listen()
 	if err != nil {
 		t.Fatal(err)

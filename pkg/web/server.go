@@ -18,6 +18,7 @@ import (
 	"github.com/iotgw/iotgw/internal/freebind"
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
 // maxForm caps the body of a form or API request.
@@ -49,6 +50,12 @@ type Options struct {
 	// OwnerAt, when set, is told the address of every successful login:
 	// the device the owner manages iotgw from is never quarantined.
 	OwnerAt func(addr netip.Addr)
+	// HolderOf, when set, returns the MAC that holds a client's address
+	// on the LAN (netwatch.HolderOf): a device's connections then count
+	// against one share (MaxConnsPerSource), whatever addresses it gives
+	// itself. Without it, or for an address it knows no MAC for, shares
+	// are per address.
+	HolderOf func(netip.Addr) (hwaddr.MAC, bool)
 }
 
 // Server is the web page and the authenticated JSON API.
@@ -205,9 +212,10 @@ func Listen(addrs []netip.AddrPort, forbidden []netip.Addr) ([]net.Listener, err
 // once: a few browsers with their live views, and logins.
 const MaxConns = 32
 
-// MaxConnsPerSource is how many of them one address may hold: a browser
-// opens up to six to one host, event stream included, and a device on
-// the LAN holding connections open leaves the owner the rest.
+// MaxConnsPerSource is how many of them one device may hold (one address
+// when Options.HolderOf knows no MAC for it): a browser opens up to six to
+// one host, event stream included, and a device on the LAN holding
+// connections open leaves the owner the rest.
 const MaxConnsPerSource = 8
 
 // Serve serves on lns (HTTPS when Options.TLS is set) until ctx ends.
@@ -236,7 +244,7 @@ func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
 		// Each connection holds a goroutine and buffers, and logins queue
 		// for the one argon2id slot: beyond the cap, clients wait in the
 		// kernel's backlog instead of in the router's memory.
-		ln := connlimit.New(ln, MaxConns, MaxConnsPerSource)
+		ln := connlimit.New(ln, MaxConns, MaxConnsPerSource, connlimit.ByDevice(s.opt.HolderOf))
 		go func() {
 			var err error
 			if s.opt.TLS != nil {
