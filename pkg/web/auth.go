@@ -95,6 +95,9 @@ func (s *Server) identify(r *http.Request) (who, error) {
 		return w, nil
 	}
 	w.session, w.loggedIn = s.sessions.lookup(s.cookie(r, sessionCookie), st.Epoch)
+	if w.loggedIn {
+		markOwner(r) // its connection keeps the longer idle timeout
+	}
 	return w, nil
 }
 

@@ -14,5 +14,6 @@
 // computed at a time (argon2id takes about 19 MiB while it runs), request
 // bodies of at most maxForm bytes, at most MaxConns connections per
 // listener and MaxConnsPerSource per device (by its MAC on the LAN, see
-// Options.HolderOf).
+// Options.HolderOf), idle for at most idleTimeout once logged in and
+// guestIdleTimeout otherwise.
 package web

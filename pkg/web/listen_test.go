@@ -1,11 +1,13 @@
 package web
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -429,6 +431,101 @@ func TestServeSharesPerDevice(t *testing.T) {
 		t.Fatalf("a client without a MAC was not served: %v", err)
 	}
 	resp.Body.Close()
+}
+
+// A connection that has carried no logged-in session is closed after the
+// guest idle timeout; one that has stays open for the owner's next
+// request. Over HTTP and HTTPS.
+func TestServeGuestIdleTimeout(t *testing.T) {
+	for _, https := range []bool{false, true} {
+		t.Run(map[bool]string{false: "http", true: "https"}[https], func(t *testing.T) {
+			testGuestIdleTimeout(t, https)
+		})
+	}
+}
+
+func testGuestIdleTimeout(t *testing.T, https bool) {
+	const epoch = "e1"
+	store := &memStore{st: AuthState{PasswordHash: "$argon2id$stand-in", Epoch: epoch}}
+	var opt Options
+	cookie := sessionCookie
+	if https {
+		cert, err := LoadOrCreateCertificate(t.TempDir(), []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt.TLS = &cert
+		cookie = "__Host-" + sessionCookie
+	}
+	srv := loopbackServer(t, opt, store)
+	srv.guestIdle = 300 * time.Millisecond
+	addr := serve(t, srv)
+	id, _, err := srv.sessions.create(epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := func() (net.Conn, error) {
+		if https {
+			return tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+		}
+		return net.Dial("tcp", addr)
+	}
+	for _, tc := range []struct {
+		name, path, cookie string
+		status             int
+		closed             bool
+	}{
+		{"login page", "/login", "", http.StatusOK, true},
+		{"unknown session", "/session", cookie + "=" + strings.Repeat("A", 43), http.StatusUnauthorized, true},
+		{"logged in", "/session", cookie + "=" + id, http.StatusOK, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := dial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			get := func() {
+				t.Helper()
+				req := "GET " + tc.path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+				if tc.cookie != "" {
+					req += "Cookie: " + tc.cookie + "\r\n"
+				}
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := io.WriteString(c, req+"\r\n"); err != nil {
+					t.Fatal(err)
+				}
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != tc.status {
+					t.Fatalf("GET %s: %s, want %d", tc.path, resp.Status, tc.status)
+				}
+			}
+			get()
+			idleFrom := time.Now()
+			if tc.closed {
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if n, err := br.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
+					t.Fatalf("read on the idle connection: %d bytes, %v; want it closed", n, err)
+				}
+				if idle := time.Since(idleFrom); idle < srv.guestIdle/2 {
+					t.Errorf("closed after %v idle, before the guest timeout %v", idle, srv.guestIdle)
+				}
+				return
+			}
+			c.SetReadDeadline(time.Now().Add(4 * srv.guestIdle))
+			var ne net.Error
+			if _, err := br.Read(make([]byte, 1)); !errors.As(err, &ne) || !ne.Timeout() {
+				t.Fatalf("read on the owner's idle connection: %v; want it open", err)
+			}
+			get() // the next request on the same connection is served
+		})
+	}
 }
 
 // serveLoopback serves a page with a fake backend on a loopback port

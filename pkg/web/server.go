@@ -82,6 +82,9 @@ type Server struct {
 	// sessionRecheck is how often an event stream checks its session
 	// (the constant; shorter in tests).
 	sessionRecheck time.Duration
+	// guestIdle is how long a connection without a logged-in session
+	// stays idle (guestIdleTimeout; shorter in tests).
+	guestIdle time.Duration
 }
 
 // New builds the server. alerts may be nil (no alert engine): the alert
@@ -118,6 +121,7 @@ func New(opt Options, backend api.Backend, store AuthStore, alerts AlertSettings
 		api:            api.Handler(backend, opt.Logger),
 		sessions:       newSessions(opt.Now),
 		sessionRecheck: sessionRecheck,
+		guestIdle:      guestIdleTimeout,
 		logins:         newLimiter(opt.Now, true),
 		setups:         newLimiter(opt.Now, false),
 		passwords:      pc,
@@ -220,15 +224,18 @@ const MaxConnsPerSource = 8
 
 // Serve serves on lns (HTTPS when Options.TLS is set) until ctx ends.
 func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
+	guests := newGuestIdle(s.guestIdle)
 	srv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		// Requests end with ctx, so event streams do not hold up Shutdown.
 		BaseContext: func(net.Listener) context.Context { return ctx },
+		ConnContext: guests.connContext,
+		ConnState:   guests.connState,
 	}
 	// HTTP/1.1 only: iotgw is built without net/http's HTTP/2 (smaller
 	// on flash), and ServeTLS would still offer "h2" to browsers by ALPN
