@@ -216,17 +216,35 @@ func (d *Daemon) NoticeFor(addr netip.Addr) (notice.Info, bool) {
 	return notice.Info{}, false
 }
 
-// Observe implements dnsproxy.Observer: a name a client resolved through
-// the proxy becomes a dns_query observation of that device.
+// Observe implements dnsproxy.Observer: a name a quarantined device
+// resolved through the proxy becomes a dns_query observation of it. Only
+// quarantined devices' queries are redirected there; a query from any
+// other address (a LAN host writing to the proxy's port with another
+// device's address as its source) is no device's word and makes no
+// device.
 func (d *Daemon) Observe(o dnsproxy.Observation) {
-	ev := &event.Event{
-		V: event.SchemaVersion, Time: o.At, Type: event.TypeObservation, Kind: event.KindDNSQuery,
-		Device: event.Endpoint{IP: o.Client.String(), Local: true}, Summary: "DNS query through the proxy",
-		Evidence: event.Evidence{"name": o.Name, "source": "dns_proxy"},
-	}
 	d.mu.Lock()
-	d.pipe.Inject(ev)
-	d.mu.Unlock()
+	defer d.mu.Unlock()
+	mac, ok := d.quarantinedAtLocked(o.Client.Unmap())
+	if !ok {
+		return
+	}
+	d.pipe.Inject(&event.Event{
+		V: event.SchemaVersion, Time: o.At, Type: event.TypeObservation, Kind: event.KindDNSQuery,
+		Device:  event.Endpoint{MAC: mac.String(), IP: o.Client.Unmap().String(), Local: true},
+		Summary: "DNS query through the proxy", Evidence: event.Evidence{"name": o.Name, "source": "dns_proxy"},
+	})
+}
+
+// quarantinedAtLocked is the quarantined device whose kernel entry holds
+// addr. d.mu held.
+func (d *Daemon) quarantinedAtLocked(addr netip.Addr) (hwaddr.MAC, bool) {
+	for mac, m := range d.meta {
+		if m.quarantine != nil && slices.Contains(m.kernelAddrs, addr) {
+			return mac, true
+		}
+	}
+	return hwaddr.MAC{}, false
 }
 
 // blockedAddrs are the addresses of devices whose DNS the proxy answers

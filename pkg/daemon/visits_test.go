@@ -1,10 +1,14 @@
 package daemon
 
 import (
+	"context"
+	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/dnsproxy"
 	"github.com/iotgw/iotgw/pkg/event"
 )
 
@@ -61,5 +65,39 @@ func TestVisitsOfPersonalDevicesNotLogged(t *testing.T) {
 	case ev := <-ch:
 		t.Errorf("streamed %s of %s %v", ev.Kind, ev.Device.MAC, ev.Evidence)
 	default:
+	}
+}
+
+// TestProxyObservesQuarantinedOnly: the DNS proxy answers quarantined
+// devices; a query it sees from any other address (a LAN host writing to
+// its port with another device's address as its source) files nothing
+// and makes no device.
+func TestProxyObservesQuarantinedOnly(t *testing.T) {
+	h, fake := startQuarantined(t, enforcingConfig())
+	defer h.stop()
+	entries, err := fake.Current(context.Background())
+	if err != nil || len(entries) == 0 || len(entries[0].Addrs) == 0 {
+		t.Fatalf("quarantine entries %v, %v: want the camera's with its address", entries, err)
+	}
+	camAddr := entries[0].Addrs[0]
+	before := len(h.d.Devices())
+	at := time.Now()
+	for _, o := range []dnsproxy.Observation{
+		{At: at, Client: camAddr, Name: "update.camvendor.example"},
+		{At: at, Client: netip.MustParseAddr("192.168.1.77"), Name: "planted.example"}, // nobody's
+	} {
+		h.d.Observe(o)
+	}
+	var names []string
+	for _, ev := range h.d.Events(api.EventFilter{Kind: event.KindDNSQuery, Limit: 100}) {
+		if ev.Evidence["source"] == "dns_proxy" {
+			names = append(names, ev.Evidence["name"]+"@"+ev.Device.MAC)
+		}
+	}
+	if want := []string{"update.camvendor.example@" + entries[0].MAC.String()}; !slices.Equal(names, want) {
+		t.Errorf("proxy observations %q, want %q", names, want)
+	}
+	if after := len(h.d.Devices()); after != before {
+		t.Errorf("%d devices after the proxy's observations, %d before", after, before)
 	}
 }
