@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"bufio"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -40,11 +39,43 @@ const (
 	magicGzip        = 0x8b1f
 )
 
+// byteOrder is the byte order of a capture's writer. It is a concrete
+// type, so that reading a field inlines where a binary.ByteOrder would be
+// an indirect call per field of every record.
+type byteOrder bool
+
+const (
+	littleEndian byteOrder = false
+	bigEndian    byteOrder = true
+)
+
+func (o byteOrder) Uint16(b []byte) uint16 {
+	if o == bigEndian {
+		return binary.BigEndian.Uint16(b)
+	}
+	return binary.LittleEndian.Uint16(b)
+}
+
+func (o byteOrder) Uint32(b []byte) uint32 {
+	if o == bigEndian {
+		return binary.BigEndian.Uint32(b)
+	}
+	return binary.LittleEndian.Uint32(b)
+}
+
+func (o byteOrder) Uint64(b []byte) uint64 {
+	if o == bigEndian {
+		return binary.BigEndian.Uint64(b)
+	}
+	return binary.LittleEndian.Uint64(b)
+}
+
 // frameReader is what the pcap and pcapng readers offer.
 type frameReader interface {
-	// next returns the next frame, borrowed until the following call, or
-	// io.EOF at the end. Info.Timestamp is zero for a frame without one.
-	next() ([]byte, Info, error)
+	// next returns the next frame, borrowed until the following call, and
+	// describes it in info, or returns io.EOF at the end. Info.Timestamp
+	// is zero for a frame without one.
+	next(info *Info) ([]byte, error)
 	// at is the offset of the record or block that next last began.
 	at() int64
 }
@@ -55,27 +86,14 @@ type frameReader interface {
 type File struct {
 	name     string
 	closer   io.Closer // nil for readers opened with NewReader
-	counter  *countingReader
-	buf      *bufio.Reader
+	in       *stream   // the file's bytes, compressed or not
 	r        frameReader
+	info     Info // r's description of the frame; a local would escape
 	packets  int
 	skipped  int      // frames of a link type not decoded
 	skipLink LinkType // the first such link type
 	size     int64
 	err      error // what ended reading; later calls return it again
-}
-
-// countingReader counts the bytes handed to the bufio.Reader above it; the
-// bytes consumed are that count minus what bufio still holds.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // bufSize is the read buffer. Records that fit in it are handed out from
@@ -114,8 +132,7 @@ func OpenFile(name string) (*File, error) {
 // NewReader reads a capture from r; name is used in errors and size (may
 // be 0) for progress. Close does not close r.
 func NewReader(name string, r io.Reader, size int64) (*File, error) {
-	c := &countingReader{r: r}
-	fr := &File{name: name, counter: c, buf: bufio.NewReaderSize(c, bufSize), size: size}
+	fr := &File{name: name, in: newStream(r), size: size}
 	if err := fr.open(); err != nil {
 		return nil, &FormatError{File: name, Offset: 0, Err: err}
 	}
@@ -123,21 +140,22 @@ func NewReader(name string, r io.Reader, size int64) (*File, error) {
 }
 
 func (fr *File) open() error {
-	src := fr.buf
+	src := fr.in
 	magic, err := peekMagic(src)
 	if err != nil {
 		return err
 	}
 	if uint16(magic) == magicGzip {
-		gz, err := gzip.NewReader(fr.buf)
+		// gzip reads fr.in byte by byte (it is an io.ByteReader), so
+		// fr.in still counts the compressed bytes for Offset.
+		gz, err := gzip.NewReader(fr.in)
 		if err != nil {
 			return fmt.Errorf("gzip header: %w", err)
 		}
-		// A second buffer, so that records are handed out from it as from
-		// an uncompressed file; fr.buf still counts the compressed bytes
-		// for Offset.
+		// A second stream, so that records are handed out from it as
+		// from an uncompressed file.
 		gz.Multistream(false) // gzipMembers goes from one member to the next
-		src = bufio.NewReaderSize(&gzipMembers{gz: gz, in: fr.buf}, bufSize)
+		src = newStream(&gzipMembers{gz: gz, in: fr.in})
 		if magic, err = peekMagic(src); err != nil {
 			return fmt.Errorf("gzip: %w", err)
 		}
@@ -162,11 +180,11 @@ func (fr *File) open() error {
 	return nil
 }
 
-// peekMagic returns the first four bytes of br, read little-endian.
-func peekMagic(br *bufio.Reader) (uint32, error) {
-	head, err := br.Peek(4)
+// peekMagic returns the first four bytes of s, read little-endian.
+func peekMagic(s *stream) (uint32, error) {
+	head, err := s.peek(4)
 	if err != nil {
-		if errors.Is(err, io.EOF) {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			if len(head) == 0 {
 				return 0, errors.New("empty file: no capture header")
 			}
@@ -182,7 +200,7 @@ func (fr *File) Name() string { return fr.name }
 
 // Offset is the number of bytes of the file consumed so far (of the
 // compressed file, for a gzip-compressed one).
-func (fr *File) Offset() int64 { return fr.counter.n - int64(fr.buf.Buffered()) }
+func (fr *File) Offset() int64 { return fr.in.pos }
 
 // Packets is the number of frames returned so far.
 func (fr *File) Packets() int64 { return int64(fr.packets) }
@@ -202,8 +220,9 @@ func (fr *File) ReadPacket() ([]byte, Info, error) {
 	if fr.err != nil {
 		return nil, Info{}, fr.err
 	}
+	info := &fr.info
 	for {
-		data, info, err := fr.r.next()
+		data, err := fr.r.next(info)
 		if err != nil {
 			if err != io.EOF {
 				err = &FormatError{File: fr.name, Offset: fr.r.at(), Packets: fr.packets, Err: err}
@@ -224,7 +243,7 @@ func (fr *File) ReadPacket() ([]byte, Info, error) {
 			info.Timestamp = time.Unix(0, 0).UTC()
 		}
 		fr.packets++
-		return data, info, nil
+		return data, *info, nil
 	}
 }
 
@@ -234,7 +253,7 @@ func (fr *File) ReadPacket() ([]byte, Info, error) {
 // reached the owner as a record cut short.
 type gzipMembers struct {
 	gz *gzip.Reader
-	in *bufio.Reader
+	in *stream
 }
 
 func (m *gzipMembers) Read(p []byte) (int, error) {
@@ -246,7 +265,7 @@ func (m *gzipMembers) Read(p []byte) (int, error) {
 		case n > 0:
 			return n, nil // another member may follow: say so at the next call
 		}
-		head, _ := m.in.Peek(2)
+		head, _ := m.in.peek(2)
 		switch {
 		case len(head) == 0:
 			return 0, io.EOF
@@ -268,44 +287,91 @@ func (fr *File) Close() error {
 	return fr.closer.Close()
 }
 
-// stream hands out the bytes of a capture from a bufio.Reader, without a
-// copy where they fit in its buffer, and counts the bytes consumed.
+// stream hands out the bytes of a capture from its own read buffer,
+// without a copy where they fit in it, and counts the bytes consumed. It
+// is also the io.ByteReader gzip reads a compressed capture from, so that
+// the count is of the compressed bytes there.
 type stream struct {
-	r   *bufio.Reader
-	pos int64  // bytes consumed
-	big []byte // reused for records longer than r's buffer
+	src  io.Reader
+	buf  []byte
+	r, w int    // buf[r:w] is read and not yet consumed
+	err  error  // what ended src, once buf[r:w] is consumed
+	pos  int64  // bytes consumed
+	big  []byte // reused for records longer than buf
+}
+
+func newStream(src io.Reader) *stream {
+	return &stream{src: src, buf: make([]byte, bufSize)}
 }
 
 // peek returns the next n bytes, n at most the buffer's size, without
 // consuming them. io.EOF means the input ended before the first of them,
-// io.ErrUnexpectedEOF that it ended part way.
+// io.ErrUnexpectedEOF that it ended part way (peek then returns the
+// bytes there are).
 func (s *stream) peek(n int) ([]byte, error) {
-	b, err := s.r.Peek(n)
-	if err == io.EOF && len(b) > 0 {
-		err = io.ErrUnexpectedEOF
+	if n <= s.w-s.r {
+		return s.buf[s.r : s.r+n], nil
 	}
-	return b, err
+	return s.fill(n)
+}
+
+// fill reads until n bytes are buffered, n at most the buffer's size,
+// and returns them as peek does. It reads as much as the buffer takes,
+// so that a file is read in large blocks.
+func (s *stream) fill(n int) ([]byte, error) {
+	if s.r+n > len(s.buf) {
+		s.w = copy(s.buf, s.buf[s.r:s.w])
+		s.r = 0
+	}
+	for empty := 0; s.w-s.r < n && s.err == nil; {
+		m, err := s.src.Read(s.buf[s.w:])
+		s.w += m
+		s.err = err
+		// As bufio does: a reader that keeps returning nothing is broken.
+		if m > 0 {
+			empty = 0
+		} else if empty++; empty == 100 && err == nil {
+			s.err = io.ErrNoProgress
+		}
+	}
+	if avail := s.w - s.r; avail < n {
+		err := s.err
+		if err == io.EOF && avail > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return s.buf[s.r:s.w], err
+	}
+	return s.buf[s.r : s.r+n], nil
 }
 
 // next consumes the next n bytes and returns them, borrowed until the
 // next call; its errors are peek's.
 func (s *stream) next(n int) ([]byte, error) {
-	if n <= s.r.Size() {
-		b, err := s.peek(n)
+	if n <= s.w-s.r {
+		b := s.buf[s.r : s.r+n : s.r+n]
+		s.consume(n)
+		return b, nil
+	}
+	return s.nextSlow(n)
+}
+
+func (s *stream) nextSlow(n int) ([]byte, error) {
+	if n <= len(s.buf) {
+		b, err := s.fill(n)
 		if err != nil {
 			return nil, err
 		}
-		s.discard(n)
-		return b, nil
+		s.consume(n)
+		return b[:n:n], nil
 	}
 	// Longer than the buffer: copy, growing s.big only as the bytes
 	// arrive, so that a length from a damaged file cannot make it
 	// allocate more than the file holds.
 	s.big = s.big[:0]
 	for len(s.big) < n {
-		b, err := s.peek(min(n-len(s.big), s.r.Size()))
+		b, err := s.peek(min(n-len(s.big), len(s.buf)))
 		s.big = append(s.big, b...)
-		s.discard(len(b))
+		s.consume(len(b))
 		if err != nil {
 			if err == io.EOF && len(s.big) > 0 {
 				err = io.ErrUnexpectedEOF
@@ -316,9 +382,30 @@ func (s *stream) next(n int) ([]byte, error) {
 	return s.big, nil
 }
 
-func (s *stream) discard(n int) {
-	d, _ := s.r.Discard(n) // cannot fail: the bytes were peeked
-	s.pos += int64(d)
+func (s *stream) consume(n int) {
+	s.r += n
+	s.pos += int64(n)
+}
+
+// Read and ReadByte are for gzip, which reads a compressed file from s.
+func (s *stream) Read(p []byte) (int, error) {
+	if s.r == s.w && len(p) > 0 {
+		if _, err := s.fill(1); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, s.buf[s.r:s.w])
+	s.consume(n)
+	return n, nil
+}
+
+func (s *stream) ReadByte() (byte, error) {
+	b, err := s.peek(1)
+	if err != nil {
+		return 0, err
+	}
+	s.consume(1)
+	return b[0], nil
 }
 
 // readErr describes err, met while reading what in a file of the given

@@ -1,8 +1,6 @@
 package capture
 
 import (
-	"bufio"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
@@ -24,8 +22,8 @@ const (
 
 // pcapReader reads a classic pcap file.
 type pcapReader struct {
-	s       stream
-	order   binary.ByteOrder
+	s       *stream
+	order   byteOrder
 	nano    bool // the timestamp fraction is in nanoseconds, not microseconds
 	snaplen uint32
 	// limit is the longest record accepted: the larger of snaplen and
@@ -41,17 +39,17 @@ type pcapReader struct {
 
 // newPcapReader reads the file header of a file whose first four bytes,
 // read little-endian, are magic.
-func newPcapReader(br *bufio.Reader, magic uint32) (*pcapReader, error) {
-	r := &pcapReader{s: stream{r: br}}
+func newPcapReader(s *stream, magic uint32) (*pcapReader, error) {
+	r := &pcapReader{s: s}
 	switch magic {
 	case magicPcapMicro:
-		r.order = binary.LittleEndian
+		r.order = littleEndian
 	case magicPcapNano:
-		r.order, r.nano = binary.LittleEndian, true
+		r.order, r.nano = littleEndian, true
 	case magicPcapMicroBE:
-		r.order = binary.BigEndian
+		r.order = bigEndian
 	case magicPcapNanoBE:
-		r.order, r.nano = binary.BigEndian, true
+		r.order, r.nano = bigEndian, true
 	default:
 		return nil, fmt.Errorf("not a pcap or pcapng file (magic %08x)", magic)
 	}
@@ -74,14 +72,14 @@ func newPcapReader(br *bufio.Reader, magic uint32) (*pcapReader, error) {
 
 func (r *pcapReader) at() int64 { return r.start }
 
-func (r *pcapReader) next() ([]byte, Info, error) {
+func (r *pcapReader) next(info *Info) ([]byte, error) {
 	r.start = r.s.pos
 	h, err := r.s.peek(pcapRecordHeaderLen)
 	if err == io.EOF {
-		return nil, Info{}, io.EOF
+		return nil, io.EOF
 	}
 	if err != nil {
-		return nil, Info{}, readErr("pcap", "record", err)
+		return nil, readErr("pcap", "record", err)
 	}
 	sec, frac := r.order.Uint32(h), r.order.Uint32(h[4:])
 	caplen, length := r.order.Uint32(h[8:]), r.order.Uint32(h[12:])
@@ -89,26 +87,26 @@ func (r *pcapReader) next() ([]byte, Info, error) {
 		caplen, length = length, caplen // as libpcap reads 2.2 and older, and 2.3 files
 	}
 	if caplen > r.limit {
-		return nil, Info{}, fmt.Errorf("pcap: capture length %d exceeds the limit of %d bytes (snaplen %d)", caplen, r.limit, r.snaplen)
+		return nil, fmt.Errorf("pcap: capture length %d exceeds the limit of %d bytes (snaplen %d)", caplen, r.limit, r.snaplen)
 	}
 	// A writer that got the original length wrong (shorter than what it
 	// stored) loses the file nothing: the frame was at least as long.
 	length = max(length, caplen)
 	rec, err := r.s.next(pcapRecordHeaderLen + int(caplen))
 	if err != nil {
-		return nil, Info{}, readErr("pcap", "record", err)
+		return nil, readErr("pcap", "record", err)
 	}
 	ns := int64(frac)
 	if !r.nano {
 		ns *= 1000
 	}
-	info := Info{
+	*info = Info{
 		Timestamp:     time.Unix(int64(sec), ns).UTC(),
 		CaptureLength: int(caplen),
 		Length:        wireLength(length),
 		LinkType:      r.link,
 	}
-	return rec[pcapRecordHeaderLen:len(rec):len(rec)], info, nil
+	return rec[pcapRecordHeaderLen:len(rec):len(rec)], nil
 }
 
 // wireLength converts a file's 32-bit original length to an int that

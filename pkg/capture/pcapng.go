@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -49,14 +48,14 @@ type ngInterface struct {
 
 // pcapngReader reads a pcapng file.
 type pcapngReader struct {
-	s      stream
-	order  binary.ByteOrder // of the current section
-	ifaces []ngInterface    // of the current section
+	s      *stream
+	order  byteOrder     // of the current section
+	ifaces []ngInterface // of the current section
 	start  int64
 }
 
-func newPcapNGReader(br *bufio.Reader) (*pcapngReader, error) {
-	r := &pcapngReader{s: stream{r: br}, order: binary.LittleEndian}
+func newPcapNGReader(s *stream) (*pcapngReader, error) {
+	r := &pcapngReader{s: s, order: littleEndian}
 	b, err := r.block()
 	if err == io.EOF {
 		err = readErr("pcapng", "section header block", err)
@@ -75,11 +74,11 @@ func newPcapNGReader(br *bufio.Reader) (*pcapngReader, error) {
 
 func (r *pcapngReader) at() int64 { return r.start }
 
-func (r *pcapngReader) next() ([]byte, Info, error) {
+func (r *pcapngReader) next(info *Info) ([]byte, error) {
 	for {
 		b, err := r.block()
 		if err != nil {
-			return nil, Info{}, err
+			return nil, err
 		}
 		switch r.order.Uint32(b) {
 		case blockSHB:
@@ -87,16 +86,16 @@ func (r *pcapngReader) next() ([]byte, Info, error) {
 		case blockIDB:
 			err = r.addInterface(b)
 		case blockEPB:
-			return r.packet(b, true)
+			return r.packet(b, true, info)
 		case blockPB:
-			return r.packet(b, false)
+			return r.packet(b, false, info)
 		case blockSPB:
-			return r.simplePacket(b)
+			return r.simplePacket(b, info)
 		}
 		// Other blocks (name resolution, interface statistics, decryption
 		// secrets, custom) hold nothing a frame's decoder needs.
 		if err != nil {
-			return nil, Info{}, err
+			return nil, err
 		}
 	}
 }
@@ -116,9 +115,9 @@ func (r *pcapngReader) block() ([]byte, error) {
 	if binary.LittleEndian.Uint32(h) == blockSHB {
 		switch bom := binary.LittleEndian.Uint32(h[8:]); bom {
 		case byteOrderMagic:
-			r.order = binary.LittleEndian
+			r.order = littleEndian
 		case bits.ReverseBytes32(byteOrderMagic):
-			r.order = binary.BigEndian
+			r.order = bigEndian
 		default:
 			return nil, fmt.Errorf("pcapng: section header with a bad byte-order magic %08x", bom)
 		}
@@ -238,49 +237,49 @@ func (ifc *ngInterface) time(ts uint64) time.Time {
 
 // packet reads an Enhanced Packet Block or, laid out alike but for a
 // 16-bit interface number, an obsolete Packet Block.
-func (r *pcapngReader) packet(b []byte, enhanced bool) ([]byte, Info, error) {
+func (r *pcapngReader) packet(b []byte, enhanced bool, info *Info) ([]byte, error) {
 	kind := "packet block"
 	if enhanced {
 		kind = "enhanced packet block"
 	}
 	if len(b) < minEPB {
-		return nil, Info{}, fmt.Errorf("pcapng: %s too short (%d bytes)", kind, len(b))
+		return nil, fmt.Errorf("pcapng: %s too short (%d bytes)", kind, len(b))
 	}
 	id := r.order.Uint32(b[8:])
 	if !enhanced {
 		id = uint32(r.order.Uint16(b[8:])) // then a 16-bit drop count
 	}
 	if id >= uint32(len(r.ifaces)) {
-		return nil, Info{}, fmt.Errorf("pcapng: %s for interface %d, but the section has %d", kind, id, len(r.ifaces))
+		return nil, fmt.Errorf("pcapng: %s for interface %d, but the section has %d", kind, id, len(r.ifaces))
 	}
 	ts := uint64(r.order.Uint32(b[12:]))<<32 | uint64(r.order.Uint32(b[16:]))
 	caplen, length := r.order.Uint32(b[20:]), r.order.Uint32(b[24:])
 	if caplen > uint32(len(b)-minEPB) {
-		return nil, Info{}, fmt.Errorf("pcapng: %s: captured length %d overruns its block of %d bytes", kind, caplen, len(b))
+		return nil, fmt.Errorf("pcapng: %s: captured length %d overruns its block of %d bytes", kind, caplen, len(b))
 	}
 	ifc := &r.ifaces[id]
 	at := ifc.time(ts)
 	if y := at.Year(); y < minYear || y > maxYear {
-		return nil, Info{}, fmt.Errorf("pcapng: %s: timestamp %#x of interface %d is in the year %d", kind, ts, id, y)
+		return nil, fmt.Errorf("pcapng: %s: timestamp %#x of interface %d is in the year %d", kind, ts, id, y)
 	}
-	info := Info{
+	*info = Info{
 		Timestamp:     at,
 		CaptureLength: int(caplen),
 		Length:        wireLength(length),
 		LinkType:      ifc.link,
 		Interface:     int(id),
 	}
-	return b[28 : 28+caplen : 28+caplen], info, nil
+	return b[28 : 28+caplen : 28+caplen], nil
 }
 
 // simplePacket reads a Simple Packet Block: a packet of interface 0, with
 // no timestamp and only its original length.
-func (r *pcapngReader) simplePacket(b []byte) ([]byte, Info, error) {
+func (r *pcapngReader) simplePacket(b []byte, info *Info) ([]byte, error) {
 	if len(b) < minSPB {
-		return nil, Info{}, fmt.Errorf("pcapng: simple packet block too short (%d bytes)", len(b))
+		return nil, fmt.Errorf("pcapng: simple packet block too short (%d bytes)", len(b))
 	}
 	if len(r.ifaces) == 0 {
-		return nil, Info{}, errors.New("pcapng: simple packet block, but the section has no interface")
+		return nil, errors.New("pcapng: simple packet block, but the section has no interface")
 	}
 	ifc := &r.ifaces[0]
 	length := r.order.Uint32(b[8:])
@@ -290,6 +289,6 @@ func (r *pcapngReader) simplePacket(b []byte) ([]byte, Info, error) {
 	if ifc.snaplen != 0 {
 		caplen = min(caplen, ifc.snaplen)
 	}
-	info := Info{CaptureLength: int(caplen), Length: wireLength(length), LinkType: ifc.link}
-	return b[12 : 12+caplen : 12+caplen], info, nil
+	*info = Info{CaptureLength: int(caplen), Length: wireLength(length), LinkType: ifc.link}
+	return b[12 : 12+caplen : 12+caplen], nil
 }

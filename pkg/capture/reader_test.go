@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -44,6 +45,11 @@ func readFrames(data []byte) ([]frame, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readRest(f, len(data))
+}
+
+// readRest reads f, a capture of n bytes, to its end as readFrames does.
+func readRest(f *capture.File, n int) ([]frame, error) {
 	var out []frame
 	for {
 		b, info, err := f.ReadPacket()
@@ -57,8 +63,8 @@ func readFrames(data []byte) ([]frame, error) {
 			return out, fmt.Errorf("frame %d: %d bytes, CaptureLength %d", len(out), len(b), info.CaptureLength)
 		}
 		out = append(out, frame{Data: bytes.Clone(b), Info: info})
-		if len(out) > len(data) {
-			return out, fmt.Errorf("%d frames from %d bytes", len(out), len(data))
+		if len(out) > n {
+			return out, fmt.Errorf("%d frames from %d bytes", len(out), n)
 		}
 	}
 }
@@ -213,6 +219,81 @@ func TestTruncatedEverywhere(t *testing.T) {
 					if !sameFrame(got[i], full[i]) {
 						t.Fatalf("cut at %d: frame %d differs: %v", cut, i, got[i])
 					}
+				}
+			}
+		})
+	}
+}
+
+// TestShortReads: a source that hands over a few bytes at a time (a pipe,
+// stdin) or its last bytes with io.EOF gives the frames and offsets of
+// one read whole, frames longer than the read buffer included; an error
+// from it ends reading with a FormatError that wraps it, after the
+// frames before it.
+func TestShortReads(t *testing.T) {
+	small := bytes.Repeat([]byte{0xa5}, 61)
+	big := bytes.Repeat([]byte{0x5a}, 300<<10) // longer than the read buffer
+	ng := &ngFile{order: binary.LittleEndian}
+	ng.shb()
+	ng.idb(1, 0)
+	for _, fr := range [][]byte{small, big, small, big} {
+		ng.epb(0, 1, fr, uint32(len(fr)))
+	}
+	pcap := pcapFile(t, capture.LinkTypeEthernet, small, small, small)
+	broken := errors.New("broken")
+	for _, file := range []struct {
+		name string
+		data []byte
+	}{
+		{"pcap", pcap},
+		{"pcapng", ng.b},
+		{"pcapng_gzip", gzipped(t, ng.b)},
+	} {
+		want, err := readFrames(file.data)
+		if err != nil || len(want) == 0 {
+			t.Fatalf("%s: %d frames, %v", file.name, len(want), err)
+		}
+		for _, src := range []struct {
+			name string
+			wrap func(io.Reader) io.Reader
+		}{
+			{"one_byte", iotest.OneByteReader},
+			{"half", iotest.HalfReader},
+			{"data_err", iotest.DataErrReader},
+		} {
+			t.Run(file.name+"_"+src.name, func(t *testing.T) {
+				f, err := capture.NewReader("t", src.wrap(bytes.NewReader(file.data)), 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := readRest(f, len(file.data))
+				if err != nil || len(got) != len(want) {
+					t.Fatalf("%d frames, %v; want %d", len(got), err, len(want))
+				}
+				for i := range got {
+					if !sameFrame(got[i], want[i]) {
+						t.Fatalf("frame %d: %v, want %v", i, got[i], want[i])
+					}
+				}
+				if f.Offset() != int64(len(file.data)) {
+					t.Errorf("Offset %d at the end, want %d", f.Offset(), len(file.data))
+				}
+			})
+		}
+		t.Run(file.name+"_error", func(t *testing.T) {
+			cut := len(file.data) - 1
+			f, err := capture.NewReader("t", io.MultiReader(bytes.NewReader(file.data[:cut]), iotest.ErrReader(broken)), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := readRest(f, cut)
+			var fe *capture.FormatError
+			if !errors.As(err, &fe) || !errors.Is(err, broken) || fe.Packets != len(got) || len(got) > len(want) {
+				t.Fatalf("%d frames, %v; want a FormatError for %v", len(got), err, broken)
+			}
+			for i := range got {
+				if !sameFrame(got[i], want[i]) {
+					t.Fatalf("frame %d: %v, want %v", i, got[i], want[i])
 				}
 			}
 		})
