@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
@@ -134,7 +135,7 @@ type EngineStats struct {
 // safe for concurrent use: one engine per capture goroutine.
 type Engine struct {
 	cfg        Config
-	lan        []netip.Prefix
+	lan        lanPrefixes
 	table      *flowTable
 	bufs       bufferPool
 	insps      slotPool[inspection]
@@ -238,7 +239,7 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 	}
 	e := &Engine{
 		cfg:        cfg,
-		lan:        cfg.LAN,
+		lan:        newLANPrefixes(cfg.LAN),
 		table:      newFlowTable(cfg.MaxFlows),
 		insps:      slotPool[inspection]{shift: extraChunkShift},
 		bufs:       newBufferPool(cfg.StreamBuffer, cfg.MaxBuffers),
@@ -285,7 +286,48 @@ func (e *Engine) IsLocal(a netip.Addr) bool {
 	if a.IsUnspecified() || a.IsMulticast() || a == limitedBroadcast {
 		return true
 	}
-	for _, p := range e.lan {
+	return e.lan.contains(a)
+}
+
+// lanPrefixes are the configured LAN prefixes, the IPv4 ones as masked
+// numbers: every packet asks about its source, and a mask and a compare
+// cost less than netip.Prefix.Contains.
+type lanPrefixes struct {
+	v4 []prefix4
+	v6 []netip.Prefix
+}
+
+type prefix4 struct{ net, mask uint32 }
+
+func newLANPrefixes(prefixes []netip.Prefix) lanPrefixes {
+	var l lanPrefixes
+	for _, p := range prefixes {
+		switch {
+		case !p.IsValid():
+		case p.Addr().Is4():
+			a := p.Addr().As4()
+			mask := ^uint32(0) << (32 - p.Bits()) // 0 for a /0
+			l.v4 = append(l.v4, prefix4{net: binary.BigEndian.Uint32(a[:]) & mask, mask: mask})
+		default:
+			l.v6 = append(l.v6, p)
+		}
+	}
+	return l
+}
+
+// contains reports whether a prefix holds a, which is unmapped.
+func (l *lanPrefixes) contains(a netip.Addr) bool {
+	if a.Is4() {
+		v := a.As4()
+		n := binary.BigEndian.Uint32(v[:])
+		for _, p := range l.v4 {
+			if n&p.mask == p.net {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range l.v6 {
 		if p.Contains(a) {
 			return true
 		}

@@ -759,6 +759,46 @@ func TestIsLocal(t *testing.T) {
 	}
 }
 
+// TestIsLocalPrefixes: configured prefixes hold what netip.Prefix.Contains
+// says they hold, whatever their host bits and lengths.
+func TestIsLocalPrefixes(t *testing.T) {
+	addrs := []string{"0.0.0.0", "10.0.0.1", "10.255.255.255", "11.0.0.1", "192.168.1.1", "192.168.1.77",
+		"192.168.1.255", "192.168.2.1", "100.64.0.1", "100.127.255.255", "100.128.0.1", "203.0.113.9",
+		"255.255.255.255", "::ffff:192.168.1.5", "::ffff:11.0.0.1", "2001:db8::1", "2001:db8:1::1",
+		"fe80::1", "fe80::1%eth0", "fd12::1", "::1"}
+	for _, tt := range []struct {
+		name     string
+		prefixes []string
+	}{
+		{"host bits set", []string{"192.168.1.77/24", "10.1.2.3/8"}},
+		{"host and odd lengths", []string{"192.168.1.77/32", "100.64.0.0/10", "2001:db8::/48"}},
+		{"everything v4", []string{"0.0.0.0/0"}},
+		{"everything v6", []string{"::/0"}},
+		{"mapped prefix", []string{"::ffff:192.168.1.0/120"}},
+		{"v6 only", []string{"fe80::/10", "fc00::/7"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.LAN = nil
+			for _, p := range tt.prefixes {
+				cfg.LAN = append(cfg.LAN, netip.MustParsePrefix(p))
+			}
+			e := testEngine(t, cfg)
+			for _, s := range addrs {
+				a := netip.MustParseAddr(s)
+				u := a.Unmap()
+				want := u.IsUnspecified() || u.IsMulticast() || u == netip.AddrFrom4([4]byte{255, 255, 255, 255})
+				for _, p := range cfg.LAN {
+					want = want || p.Contains(u)
+				}
+				if got := e.IsLocal(a); got != want {
+					t.Errorf("IsLocal(%s) = %v, want %v", s, got, want)
+				}
+			}
+		})
+	}
+}
+
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
 		"":             "***",
