@@ -544,6 +544,17 @@ func (t *flowTable) len() int { return t.slots.inUse() }
 func (t *flowTable) at(i int32) *Flow { return t.slots.at(i) }
 
 func (t *flowTable) hash(k FlowKey) uint32 {
+	if k.A.Addr().Is4() && k.B.Addr().Is4() {
+		// Most flows: hashing 13 bytes costs half of hashing 37.
+		var b [2*6 + 1]byte
+		a4, b4 := k.A.Addr().As4(), k.B.Addr().As4()
+		copy(b[0:4], a4[:])
+		binary.BigEndian.PutUint16(b[4:], k.A.Port())
+		copy(b[6:10], b4[:])
+		binary.BigEndian.PutUint16(b[10:], k.B.Port())
+		b[12] = byte(k.Proto)
+		return uint32(maphash.Bytes(t.seed, b[:]))
+	}
 	var b [2*18 + 1]byte
 	a16, b16 := k.A.Addr().As16(), k.B.Addr().As16()
 	copy(b[0:16], a16[:])
