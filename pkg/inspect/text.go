@@ -403,6 +403,10 @@ const (
 	escCSI
 )
 
+// Idle reports whether f is outside any escape sequence: Skip then
+// passes every byte but ESC.
+func (f *EscapeFilter) Idle() bool { return f.state == escNone }
+
 // Skip reports whether b, the next byte of the stream, belongs to an
 // escape sequence.
 func (f *EscapeFilter) Skip(b byte) bool {

@@ -137,6 +137,33 @@ func (d *nvtDecoder) next(b byte) nvtEvent {
 	return evData
 }
 
+// plainRun is the length of b's leading run of bytes that are data in
+// stData and leave the state there: printable ASCII, and the bytes above
+// DEL but IAC. Control bytes are left to next, the common ones (CR, LF,
+// BS, ESC) and the rest alike.
+func plainRun(b []byte) int {
+	for i, c := range b {
+		if c < 0x20 || c == 0x7f || c == cmdIAC {
+			return i
+		}
+	}
+	return len(b)
+}
+
+// keepRun takes, inside a subnegotiation (stSub), the parameter bytes
+// before the next IAC at once, as next would take them one by one, and
+// returns how many it took.
+func (d *nvtDecoder) keepRun(b []byte) int {
+	n := 0
+	for n < len(b) && b[n] != cmdIAC { // runs are short: no call to IndexByte
+		n++
+	}
+	c := copy(d.sub[d.subLen:], b[:n])
+	d.subLen += c
+	d.subOver = d.subOver || c < n
+	return n
+}
+
 func (d *nvtDecoder) keep(b byte) {
 	if d.subLen == len(d.sub) {
 		d.subOver = true

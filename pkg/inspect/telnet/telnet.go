@@ -129,13 +129,30 @@ func (l *serverLine) enter() {
 
 func (l *serverLine) add(b byte) {
 	if l.n == len(l.buf) {
-		// Keep the tail: prompts are at the end of a line.
-		half := len(l.buf) / 2
-		l.n = copy(l.buf[:], l.buf[half:])
-		l.seen = max(l.seen-half, 0)
+		l.keepTail()
 	}
 	l.buf[l.n] = b
 	l.n++
+}
+
+// addText adds the bytes of text as add adds each.
+func (l *serverLine) addText(text []byte) {
+	for len(text) > 0 {
+		if l.n == len(l.buf) {
+			l.keepTail()
+		}
+		c := copy(l.buf[l.n:], text)
+		l.n += c
+		text = text[c:]
+	}
+}
+
+// keepTail makes room in a full line by dropping its first half: prompts
+// are at the end of a line.
+func (l *serverLine) keepTail() {
+	half := len(l.buf) / 2
+	l.n = copy(l.buf[:], l.buf[half:])
+	l.seen = max(l.seen-half, 0)
 }
 
 type analyzer struct {
@@ -205,7 +222,15 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 func (a *analyzer) feedClient(f *inspect.Flow, data []byte) {
 	d := &a.nvt[inspect.ToServer]
 	l := &a.client
-	for _, b := range data {
+	for len(data) > 0 {
+		if d.state == stSub {
+			if n := d.keepRun(data); n > 0 {
+				data = data[n:]
+				continue
+			}
+		}
+		b := data[0]
+		data = data[1:]
 		ev := d.next(b)
 		if a.shellCand && (ev == evData || ev == evLineEnd) {
 			a.confirmShell(f)
@@ -248,7 +273,25 @@ func (a *analyzer) noteOption(opt byte) {
 func (a *analyzer) feedServer(f *inspect.Flow, data []byte) {
 	d := &a.nvt[inspect.ToClient]
 	l := &a.server
-	for _, b := range data {
+	for len(data) > 0 {
+		// Most of what a server sends is text between line ends, commands
+		// and escape sequences, or a subnegotiation's parameters: each is
+		// taken a run at a time.
+		switch {
+		case d.state == stSub:
+			if n := d.keepRun(data); n > 0 {
+				data = data[n:]
+				continue
+			}
+		case d.state == stData && a.escapes.Idle():
+			if n := plainRun(data); n > 0 {
+				l.addText(data[:n])
+				data = data[n:]
+				continue
+			}
+		}
+		b := data[0]
+		data = data[1:]
 		switch d.next(b) {
 		case evData:
 			if !a.escapes.Skip(b) {

@@ -3,6 +3,7 @@ package telnet
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -741,6 +742,11 @@ func TestSplitAtEveryByte(t *testing.T) {
 		{"busybox_fail_then_success", busyboxFailThenSuccess()},
 		{"environ_user", join(srv(busyboxOffer+"\xff\xfd\x27"), cli(clientAnswer+subneg(optNewEnviron, "\x00\x00USER\x01admin")),
 			srv("\r\nPassword: "), cli("hunter22\r\x00"), srv("\r\nLogin incorrect\r\n(none) login: "), cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"), srv(busyboxShell))},
+		// Lines longer than the kept tail, with escapes, tabs and UTF-8.
+		{"long_lines", join(srv(busyboxOffer), cli(clientAnswer),
+			srv("\r\n"+strings.Repeat("Welcome\tto the \x1b[1mr\xc3\xa9seau\x1b[0m router. ", 12)+"\r\n\x1b[32m(none) login: \x1b[0m\x1b[6n"),
+			busyboxAttempt("root", "wrongpw1"), srv("\r\nLogin incorrect\r\n"+strings.Repeat("-", 700)+"(none) login: "),
+			busyboxAttempt("root", "xc3511"), srv(busyboxShell))},
 	}
 	for _, s := range sessions {
 		t.Run(s.name, func(t *testing.T) {
@@ -793,27 +799,56 @@ func TestNVTDecoder(t *testing.T) {
 		{"subneg_ended_by_will", "\xff\xfa\x18xx\xff\xfb\x01b", "b"},
 		{"invalid_after_iac", "\xff\x41b", "b"},
 		{"cr_then_iac", "a\r\xff\xfb\x01\nb", "a||b"},
+		{"subneg_at_limit", "\xff\xfa\x18" + strings.Repeat("x", maxSub) + "\xff\xf0b", "!b"},
+		{"subneg_over_limit", "\xff\xfa\x18" + strings.Repeat("x", maxSub-1) + "\xff\xffyz\xff\xf0b", "!b"},
+		{"text_and_controls", "a b\tc\x80\xfe\x1b[0m\x7fd", "a b\tc\x80\xfe\x1b[0m<d"},
+	}
+	// decode runs in through d; with runs, it takes the runs keepRun and
+	// plainRun take as the analyzer does. It returns the events and data
+	// as want has them, and each subnegotiation's parameters.
+	decode := func(in string, runs bool) (string, []string) {
+		var d nvtDecoder
+		var got []byte
+		var subs []string
+		for b := []byte(in); len(b) > 0; {
+			if runs && d.state == stSub {
+				if n := d.keepRun(b); n > 0 {
+					b = b[n:]
+					continue
+				}
+			}
+			if n := plainRun(b); runs && d.state == stData && n > 0 {
+				got = append(got, b[:n]...)
+				b = b[n:]
+				continue
+			}
+			c := b[0]
+			b = b[1:]
+			switch d.next(c) {
+			case evData:
+				got = append(got, c)
+			case evLineEnd:
+				got = append(got, '|')
+			case evEraseChar:
+				got = append(got, '<')
+			case evEraseLine:
+				got = append(got, '_')
+			case evSubneg:
+				got = append(got, '!')
+				opt, params, ok := d.subnegotiation()
+				subs = append(subs, fmt.Sprintf("%d %q %v", opt, params, ok))
+			}
+		}
+		return string(got), subs
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var d nvtDecoder
-			var got []byte
-			for i := 0; i < len(tt.in); i++ {
-				switch d.next(tt.in[i]) {
-				case evData:
-					got = append(got, tt.in[i])
-				case evLineEnd:
-					got = append(got, '|')
-				case evEraseChar:
-					got = append(got, '<')
-				case evEraseLine:
-					got = append(got, '_')
-				case evSubneg:
-					got = append(got, '!')
-				}
-			}
-			if string(got) != tt.want {
+			got, subs := decode(tt.in, false)
+			if got != tt.want {
 				t.Errorf("decoded %q, want %q", got, tt.want)
+			}
+			if got, runSubs := decode(tt.in, true); got != tt.want || !slices.Equal(runSubs, subs) {
+				t.Errorf("decoded by runs %q %q, want %q %q", got, runSubs, tt.want, subs)
 			}
 		})
 	}
