@@ -510,6 +510,14 @@ type flowTable struct {
 	// flow would keep every newer UDP flow (a DNS query each) from
 	// expiring behind it.
 	lru [2]lruList
+	// last is the slot lookup found for lastKey (0 for none), and
+	// lastClientIsA its orientation: packets come in runs of one flow (a
+	// burst of segments, a transfer), and a hit skips hashing the key
+	// and probing the index, whose buckets are seldom in cache. remove
+	// clears it.
+	last          int32
+	lastKey       FlowKey
+	lastClientIsA bool
 }
 
 // lruList is a doubly linked list of flows by slot number.
@@ -583,10 +591,15 @@ func (t *flowTable) find(k FlowKey, h uint32) (bucket uint32, slot int32, client
 
 // lookup returns k's flow, or nil, and whether k.A is its client.
 func (t *flowTable) lookup(k FlowKey) (f *Flow, clientIsA bool) {
+	if t.last != 0 && k == t.lastKey {
+		t.touch(t.last)
+		return t.at(t.last), t.lastClientIsA
+	}
 	_, i, clientIsA := t.find(k, t.hash(k))
 	if i == 0 {
 		return nil, false
 	}
+	t.last, t.lastKey, t.lastClientIsA = i, k, clientIsA
 	t.touch(i)
 	return t.at(i), clientIsA
 }
@@ -719,6 +732,9 @@ func (t *flowTable) remove(f *Flow) {
 	b, i, _ := t.find(f.Key(), f.hash)
 	if i == 0 || t.at(i) != f {
 		return
+	}
+	if i == t.last {
+		t.last = 0
 	}
 	t.unlink(i)
 	t.deleteBucket(b)
