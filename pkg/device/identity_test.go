@@ -553,7 +553,7 @@ func FuzzLearn(f *testing.F) {
 // TestAddressDeviceMergedIntoMAC: events for an address come before its
 // MAC is known; once a packet ties the two, the MAC device holds them,
 // and later events and packets reach that device, never the merged one
-// (the inventory remembers the device it found last).
+// (the inventory remembers the devices it found last).
 func TestAddressDeviceMergedIntoMAC(t *testing.T) {
 	inv := newInv()
 	const mac, ip = "50:c7:bf:0a:1b:2c", "192.168.1.77"
@@ -568,7 +568,7 @@ func TestAddressDeviceMergedIntoMAC(t *testing.T) {
 	later := inv.File(obs("", ip, event.KindDNSQuery, event.Evidence{"name": "b.example"}))
 	inv.ObservePacket(pkt)
 	d := device(t, inv, mac)
-	if later != d || len(inv.devices) != 1 || inv.last != d {
+	if later != d || len(inv.devices) != 1 || inv.recent[0] != d || inv.recent[1] == first {
 		t.Fatalf("later event went to %+v; %d devices, want only %s", later.Key, len(inv.devices), mac)
 	}
 	seen := 0

@@ -128,10 +128,11 @@ func (d *Device) Filed(key string) *event.Event { return d.filed[key] }
 // seen least recently is forgotten.
 type Inventory struct {
 	devices map[Key]*Device
-	// last is the device get returned last: packets come in runs from
-	// one device, and a hit skips hashing the key. Cleared when that
-	// device leaves devices.
-	last    *Device
+	// recent are the devices get returned last, the latest first:
+	// packets come in runs from one device, or from the two ends of a
+	// conversation in turn, and a hit skips hashing the key. A device
+	// leaving devices leaves recent too.
+	recent  [2]*Device
 	byIP    map[netip.Addr]Key
 	max     int
 	isLocal func(netip.Addr) bool
@@ -460,8 +461,10 @@ func sameKind(a, b netip.Addr) bool {
 // forget takes d out of the devices map.
 func (inv *Inventory) forget(d *Device) {
 	delete(inv.devices, d.Key)
-	if inv.last == d {
-		inv.last = nil
+	for i := range inv.recent {
+		if inv.recent[i] == d {
+			inv.recent[i] = nil
+		}
 	}
 }
 
@@ -519,11 +522,15 @@ func (inv *Inventory) merge(d, old *Device) {
 }
 
 func (inv *Inventory) get(k Key, ts time.Time) *Device {
-	if d := inv.last; d != nil && d.Key == k {
+	if d := inv.recent[0]; d != nil && d.Key == k {
+		return d
+	}
+	if d := inv.recent[1]; d != nil && d.Key == k {
+		inv.recent[0], inv.recent[1] = d, inv.recent[0]
 		return d
 	}
 	if d, ok := inv.devices[k]; ok {
-		inv.last = d
+		inv.recent[0], inv.recent[1] = d, inv.recent[0]
 		return d
 	}
 	if len(inv.devices) >= inv.max {
@@ -531,7 +538,7 @@ func (inv *Inventory) get(k Key, ts time.Time) *Device {
 	}
 	d := &Device{Key: k, FirstSeen: ts, LastSeen: ts, dirty: true}
 	inv.devices[k] = d
-	inv.last = d
+	inv.recent[0], inv.recent[1] = d, inv.recent[0]
 	inv.identifyMAC(d, ts)
 	return d
 }
