@@ -100,12 +100,13 @@ func (r *pcapReader) next(info *Info) ([]byte, error) {
 	if !r.nano {
 		ns *= 1000
 	}
-	*info = Info{
-		Timestamp:     time.Unix(int64(sec), ns).UTC(),
-		CaptureLength: int(caplen),
-		Length:        wireLength(length),
-		LinkType:      r.link,
-	}
+	// Field by field: a composite literal would be built in a temporary
+	// and copied, a store-forwarding stall on every packet.
+	info.Timestamp = time.Unix(int64(sec), ns).UTC()
+	info.CaptureLength = int(caplen)
+	info.Length = wireLength(length)
+	info.LinkType = r.link
+	info.Interface = 0
 	return rec[pcapRecordHeaderLen:len(rec):len(rec)], nil
 }
 
