@@ -370,8 +370,11 @@ func (e *Engine) HandlePacket(p *Packet) {
 	}
 	e.expire()
 	src, dst := netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort)
-	key := makeKey(src, dst, p.IPProto)
-	f, clientIsA := e.table.lookup(key)
+	// Built in place: makeKey's result, inlined, is copied, and the copy
+	// stalls on the stores that just wrote it.
+	key := FlowKey{A: src, B: dst, Proto: p.IPProto}
+	key.orient()
+	f, clientIsA := e.table.lookup(&key)
 	isNew := f == nil
 	dir := ToServer
 	if isNew {

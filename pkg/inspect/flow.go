@@ -31,10 +31,16 @@ type FlowKey struct {
 }
 
 func makeKey(a, b netip.AddrPort, proto IPProtocol) FlowKey {
-	if b.Compare(a) < 0 {
-		a, b = b, a
+	k := FlowKey{A: a, B: b, Proto: proto}
+	k.orient()
+	return k
+}
+
+// orient makes the lower endpoint A.
+func (k *FlowKey) orient() {
+	if k.B.Compare(k.A) < 0 {
+		k.A, k.B = k.B, k.A
 	}
-	return FlowKey{A: a, B: b, Proto: proto}
 }
 
 // Flow is one TCP connection or UDP conversation. Analyzers read its
@@ -232,7 +238,7 @@ func (f *Flow) IsTCP() bool { return f.Proto == IPProtocolTCP }
 
 // match reports whether f is the flow of k, and whether k.A is its
 // client, so a lookup orients the packet with the comparison it made.
-func (f *Flow) match(k FlowKey) (ok, clientIsA bool) {
+func (f *Flow) match(k *FlowKey) (ok, clientIsA bool) {
 	if f.Proto != k.Proto {
 		return false, false
 	}
@@ -551,7 +557,7 @@ func (t *flowTable) len() int { return t.slots.inUse() }
 
 func (t *flowTable) at(i int32) *Flow { return t.slots.at(i) }
 
-func (t *flowTable) hash(k FlowKey) uint32 {
+func (t *flowTable) hash(k *FlowKey) uint32 {
 	if k.A.Addr().Is4() && k.B.Addr().Is4() {
 		// Most flows: hashing 13 bytes costs half of hashing 37.
 		var b [2*6 + 1]byte
@@ -575,7 +581,7 @@ func (t *flowTable) hash(k FlowKey) uint32 {
 
 // find returns the bucket that holds k, or the empty bucket where it
 // would go, k's slot or 0, and whether k.A is the flow's client.
-func (t *flowTable) find(k FlowKey, h uint32) (bucket uint32, slot int32, clientIsA bool) {
+func (t *flowTable) find(k *FlowKey, h uint32) (bucket uint32, slot int32, clientIsA bool) {
 	for b := h & t.mask; ; b = (b + 1) & t.mask {
 		s := t.buckets[b]
 		if s == 0 {
@@ -589,9 +595,11 @@ func (t *flowTable) find(k FlowKey, h uint32) (bucket uint32, slot int32, client
 	}
 }
 
-// lookup returns k's flow, or nil, and whether k.A is its client.
-func (t *flowTable) lookup(k FlowKey) (f *Flow, clientIsA bool) {
-	if t.last != 0 && k == t.lastKey {
+// lookup returns k's flow, or nil, and whether k.A is its client. The
+// key, too large for registers, is passed by pointer here and below: a
+// copy read back right after the packet's key was written stalls.
+func (t *flowTable) lookup(k *FlowKey) (f *Flow, clientIsA bool) {
+	if t.last != 0 && *k == t.lastKey {
 		t.touch(t.last)
 		return t.at(t.last), t.lastClientIsA
 	}
@@ -599,7 +607,7 @@ func (t *flowTable) lookup(k FlowKey) (f *Flow, clientIsA bool) {
 	if i == 0 {
 		return nil, false
 	}
-	t.last, t.lastKey, t.lastClientIsA = i, k, clientIsA
+	t.last, t.lastKey, t.lastClientIsA = i, *k, clientIsA
 	t.touch(i)
 	return t.at(i), clientIsA
 }
@@ -609,8 +617,8 @@ func (t *flowTable) lookup(k FlowKey) (f *Flow, clientIsA bool) {
 func (t *flowTable) insert(e *Engine, client, server netip.AddrPort, proto IPProtocol) *Flow {
 	k := makeKey(client, server, proto)
 	i := t.slots.get()
-	h := t.hash(k)
-	b, _, _ := t.find(k, h)
+	h := t.hash(&k)
+	b, _, _ := t.find(&k, h)
 	t.buckets[b] = i
 	f := t.at(i)
 	f.engine = e
@@ -729,7 +737,8 @@ func (t *flowTable) remove(f *Flow) {
 	if !f.has(flagInUse) {
 		return
 	}
-	b, i, _ := t.find(f.Key(), f.hash)
+	k := f.Key()
+	b, i, _ := t.find(&k, f.hash)
 	if i == 0 || t.at(i) != f {
 		return
 	}

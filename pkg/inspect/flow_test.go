@@ -62,11 +62,11 @@ func TestFlowTableModel(t *testing.T) {
 				}
 				model[k] = true
 			case op == 1 && model[k]:
-				f, _ := tab.lookup(k)
+				f, _ := tab.lookup(&k)
 				tab.remove(f)
 				delete(model, k)
 			default:
-				f, clientIsA := tab.lookup(k)
+				f, clientIsA := tab.lookup(&k)
 				if (f != nil) != model[k] {
 					t.Fatalf("max %d step %d: lookup(%v) found %v, model says %v", max, step, k, f != nil, model[k])
 				}
