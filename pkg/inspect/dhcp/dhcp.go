@@ -59,6 +59,7 @@ package dhcp
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
@@ -67,10 +68,11 @@ import (
 // Protocol is DHCPv4 and DHCPv6.
 type Protocol struct {
 	pool inspect.FreeList[analyzer]
+	seed maphash.Seed // for the hashes of DHCPv4 messages (feedV4)
 }
 
 // New returns the DHCP protocol.
-func New() *Protocol { return &Protocol{} }
+func New() *Protocol { return &Protocol{seed: maphash.MakeSeed()} }
 
 // Name implements inspect.Protocol.
 func (*Protocol) Name() string { return "dhcp" }
@@ -176,7 +178,13 @@ func (a *analyzer) feedV4(f *inspect.Flow, dir inspect.Dir, data []byte) {
 		return
 	}
 	// A retransmit differs from the original only in secs (bytes 8-9).
-	if !a.remember(newHash().bytes(data[:8]).bytes(data[10:])) {
+	// The message is hundreds of bytes: maphash, not FNV a byte at a
+	// time.
+	var h maphash.Hash
+	h.SetSeed(a.proto.seed)
+	h.Write(data[:8])
+	h.Write(data[10:])
+	if !a.remember(hash(h.Sum64())) {
 		return
 	}
 	ev := newObservation()

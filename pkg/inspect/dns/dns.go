@@ -65,6 +65,7 @@ package dns
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 
 	"github.com/iotgw/iotgw/pkg/inspect"
 )
@@ -72,10 +73,11 @@ import (
 // Protocol is unicast DNS and mDNS.
 type Protocol struct {
 	pool inspect.FreeList[analyzer]
+	seed maphash.Seed // for the hashes of mDNS announcements (mdnsMessage)
 }
 
 // New returns the DNS protocol.
-func New() *Protocol { return &Protocol{} }
+func New() *Protocol { return &Protocol{seed: maphash.MakeSeed()} }
 
 // Name implements inspect.Protocol.
 func (*Protocol) Name() string { return "dns" }

@@ -3,6 +3,7 @@ package dns
 import (
 	"bytes"
 	"encoding/binary"
+	"hash/maphash"
 	"net/netip"
 	"slices"
 	"strings"
@@ -36,8 +37,9 @@ func (a *analyzer) mdnsMessage(f *inspect.Flow, dir inspect.Dir, b []byte) {
 		a.mdnsQuery(f, dir, b)
 		return
 	}
-	// Announcements repeat byte for byte; the ID is 0 or random.
-	key := uint64(newFNV().bytes(b[2:]))
+	// Announcements repeat byte for byte; the ID is 0 or random. They
+	// run to hundreds of bytes: maphash, not FNV a byte at a time.
+	key := maphash.Bytes(a.proto.seed, b[2:])
 	if a.seen.has(key) {
 		return
 	}
