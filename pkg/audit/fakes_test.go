@@ -104,6 +104,11 @@ type fakeTelnet struct {
 	// failDelay: how long a rejection takes (default 20 ms).
 	echo      bool
 	failDelay time.Duration
+	// failText replaces "\r\nLogin incorrect\r\n"; failPause is how long
+	// the fake waits after it before the next login prompt (a login
+	// program's failure delay).
+	failText  string
+	failPause time.Duration
 	// motd is written after a successful login, a moment before the
 	// shell prompt.
 	motd string
@@ -175,11 +180,16 @@ func (f *fakeTelnet) handle(c net.Conn) {
 			f.failDelay = 20 * time.Millisecond
 		}
 		time.Sleep(f.failDelay)
-		io.WriteString(c, "\r\nLogin incorrect\r\n")
+		if f.failText != "" {
+			io.WriteString(c, f.failText)
+		} else {
+			io.WriteString(c, "\r\nLogin incorrect\r\n")
+		}
 		if f.closeAfter > 0 && int(n) >= f.closeAfter {
 			f.ln.Close()
 			return
 		}
+		time.Sleep(f.failPause)
 	}
 }
 

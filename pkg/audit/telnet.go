@@ -122,9 +122,11 @@ const (
 )
 
 // Markers, matched in lower case. A shell prompt at the end wins over
-// everything (a banner after login may say "Last failed login" or
-// "unauthorized access prohibited"), then lockout over failure, failure
-// over the other prompts.
+// failure and lockout words in the lines before it (a banner after login
+// may say "Last failed login" or "unauthorized access prohibited"), then
+// lockout over failure, failure over the other prompts. A failure or
+// lockout word on the prompt's own line makes it no prompt ("Login failed
+// <1/3>").
 var (
 	lockoutMarkers = [][]byte{[]byte("too many"), []byte("locked"), []byte("try again later"),
 		[]byte("blocked"), []byte("temporarily disabled"), []byte("exceeded")}
@@ -172,8 +174,8 @@ func classifyGreeting(text []byte) screen {
 	return screenNone
 }
 
-// promptAt reads the prompt at the end of lower-case text. A shell
-// prompt is a line ending in #, $, > or %.
+// promptAt reads the prompt at the end of lower-case text: a login or
+// password prompt, or a shell prompt (shellLine).
 func promptAt(lower []byte) screen {
 	tail := bytes.TrimRight(lower, " \t\r\n\x00")
 	for _, p := range passwordPrompts {
@@ -186,10 +188,39 @@ func promptAt(lower []byte) screen {
 			return screenUser
 		}
 	}
-	if n := len(tail); n > 0 && bytes.IndexByte([]byte("#$>%"), tail[n-1]) >= 0 {
+	if shellLine(lower) {
 		return screenShell
 	}
 	return screenNone
+}
+
+// shellLine reports whether lower-case text ends in a shell or CLI
+// prompt: #, $, > or % as its very last byte (after spaces and NULs only:
+// a line that ends in a line break is a message, such as a rule of '#'
+// under "Login incorrect", not a prompt), on a line that says nothing of
+// failure or lockout ("Login failed <1/3>"), is not a rule of marks
+// ("#####") and is not a percentage ("100%").
+func shellLine(lower []byte) bool {
+	t := bytes.TrimRight(lower, " \t\x00")
+	n := len(t)
+	if n == 0 || bytes.IndexByte([]byte("#$>%"), t[n-1]) < 0 {
+		return false
+	}
+	if t[n-1] == '%' && n > 1 && t[n-2] >= '0' && t[n-2] <= '9' {
+		return false
+	}
+	line := t[bytes.LastIndexAny(t, "\r\n")+1:]
+	if len(bytes.Trim(line, " \t\x00"+string(t[n-1]))) == 0 && bytes.Count(line, t[n-1:]) > 1 {
+		return false
+	}
+	for _, markers := range [][][]byte{failureMarkers, lockoutMarkers} {
+		for _, m := range markers {
+			if bytes.Contains(line, m) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Bounds of a telnet session's text window.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/iotgw/iotgw/pkg/event"
 )
 
 func TestTelnetReader(t *testing.T) {
@@ -70,6 +72,19 @@ func TestClassify(t *testing.T) {
 		{"banner_unauthorized_then_shell", "WARNING: Unauthorized access is prohibited\r\nroot@cam:~# ", screenShell, screenShell},
 		{"banner_locked_then_shell", "Accounts are locked after 5 invalid attempts\r\n$ ", screenShell, screenShell},
 		{"banner_failed_no_prompt_yet", "Last failed login: Tue Nov 24 10:02:11\r\n", screenFailed, screenNone},
+		// A failure message whose last line ends in a prompt mark is no
+		// shell: the mark must be the last byte, on a line that is not a
+		// rule, a percentage or itself the failure or lockout message.
+		{"failure_then_rule_line", "\r\nLogin incorrect\r\n##############################\r\n", screenFailed, screenNone},
+		{"failure_then_rule_unterminated", "\r\nLogin incorrect\r\n######", screenFailed, screenNone},
+		{"failure_counter_in_angle_brackets", "\r\nLogin failed <1/3>", screenFailed, screenNone},
+		{"failure_with_percentage", "\r\nAuthentication failed ... 100%", screenFailed, screenNone},
+		{"percentage_alone", "Checking ... 100%", screenNone, screenNone},
+		{"lockout_counter", "\r\nToo many failures <3/3>", screenLocked, screenLocked},
+		{"shell_after_line_break_is_a_message", "BusyBox v1.19.3 built-in shell (ash)\r\n#\r\n", screenNone, screenNone},
+		{"shell_prompt_nul_padded", "\r\n# \x00\x00", screenShell, screenShell},
+		{"zsh_percent", "cam% ", screenShell, screenShell},
+		{"single_hash", "\r\n#", screenShell, screenShell},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -197,5 +212,44 @@ func TestPasswordOnlyServiceGetsEachPasswordOnce(t *testing.T) {
 	}
 	if len(seen) < len(got) {
 		t.Errorf("the same password sent %d times more than once: %d of the %d failed logins taught nothing", len(got)-len(seen), len(got)-len(seen), len(got))
+	}
+}
+
+// TestTelnetFailureTextIsNotAShell: a device that rejects every password
+// with a failure message whose last line ends in a prompt mark, then
+// pauses past the settle time before its next login prompt, must not be
+// reported as a shell: that would file a rejected password as a verified
+// default login and get the device quarantined.
+func TestTelnetFailureTextIsNotAShell(t *testing.T) {
+	tests := []struct {
+		name     string
+		failText string
+		wantStop Stop
+	}{
+		{"rule_of_hashes_under_login_incorrect", "\r\nLogin incorrect\r\n##############################\r\n", StopExhausted},
+		{"rule_of_hashes_unterminated", "\r\nLogin incorrect\r\n##############################", StopExhausted},
+		{"attempt_counter", "\r\nLogin failed <1/3>", StopExhausted},
+		{"progress_percentage", "\r\nAuthentication failed, retrying ... 100%", StopExhausted},
+		{"lockout_counter", "\r\nToo many failures <3/3>", StopLockout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeTelnet{user: "root", password: "unique-pw-77", failText: tt.failText, failPause: 2 * settle}
+			d := newMapDialer()
+			d.route(lan("23"), f.start(t))
+			a := newAuditor(t, d, func(o *Options) {
+				o.Candidates = fixedList{{User: "root", Password: "xc3511"}, {User: "admin", Password: "admin"}}
+			})
+			rep, evs, err := a.Audit(context.Background(), target())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if found := findKind(evs, event.KindDefaultCredentials); len(found) != 0 {
+				t.Fatalf("a rejected password reported as accepted: %s", found[0].Summary)
+			}
+			if rep.Stop != tt.wantStop || int(f.attempts.Load()) != rep.Attempts {
+				t.Errorf("stop %s, %d attempts, the device saw %d; want %s", rep.Stop, rep.Attempts, f.attempts.Load(), tt.wantStop)
+			}
+		})
 	}
 }
