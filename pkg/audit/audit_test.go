@@ -895,3 +895,49 @@ func TestEmptyPortListIsTheDefault(t *testing.T) {
 		t.Fatalf("ports %v, want the default list", a.opts.Ports)
 	}
 }
+
+// TestRTSPDigestNonce: the Digest answer goes on the connection whose
+// DESCRIBE got the challenge, as live555 (which keeps the nonce per
+// connection) needs; a server that closes after every response gets the
+// answer on a new connection. Each candidate costs the device one answer,
+// and none carries a nonce its connection was not given.
+func TestRTSPDigestNonce(t *testing.T) {
+	tests := []struct {
+		name      string
+		closeEach bool
+		password  string
+		wantStop  Stop
+	}{
+		{"live555_default", false, "admin", StopFound},
+		{"live555_unique", false, "unique-pw-81", StopCap},
+		{"closes_after_each_response_default", true, "admin", StopFound},
+		{"closes_after_each_response_unique", true, "unique-pw-81", StopCap},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeRTSP{user: "admin", password: tt.password, closeEach: tt.closeEach}
+			d := newMapDialer()
+			d.route(lan("554"), f.start(t))
+			a := newAuditor(t, d, nil)
+			rep, evs, err := a.Audit(context.Background(), target())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Stop != tt.wantStop {
+				t.Fatalf("stop %s, want %s (report %+v, events %v)", rep.Stop, tt.wantStop, rep, evs)
+			}
+			if n := f.attempts.Load(); int(n) != rep.Attempts {
+				t.Errorf("the device saw %d answers, the report says %d attempts", n, rep.Attempts)
+			}
+			if n := f.wrongNonce.Load(); n != 0 {
+				t.Errorf("%d answers carried a nonce their connection was not given", n)
+			}
+			if tt.wantStop == StopFound {
+				found := findKind(evs, event.KindDefaultCredentials)
+				if len(found) != 1 || found[0].Evidence["protocol"] != "rtsp" || found[0].Evidence["mechanism"] != "Digest" {
+					t.Errorf("findings %v", found)
+				}
+			}
+		})
+	}
+}

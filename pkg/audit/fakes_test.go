@@ -336,34 +336,59 @@ func (f *fakeWeb) check(method, auth string) bool {
 	return false
 }
 
-// fakeRTSP answers DESCRIBE, asking for Digest credentials.
+// fakeRTSP answers DESCRIBE, asking for Digest credentials, like live555
+// (the RTSP server of many cameras): it serves requests on a connection
+// until the client leaves, and the nonce belongs to the connection that
+// got the 401 (each 401 sets a new one); an answer with any other nonce is
+// refused whatever its password. With closeEach it closes the connection
+// after every response and takes any nonce it issued instead.
 type fakeRTSP struct {
 	user, password string
-	attempts       atomic.Int32
+	closeEach      bool
+
+	attempts   atomic.Int32 // answers received
+	wrongNonce atomic.Int32 // answers with a nonce the connection was not given
+	conns      atomic.Int32
+	nonces     sync.Map // every nonce issued (closeEach)
 }
 
 func (f *fakeRTSP) start(t *testing.T) string {
 	web := &fakeWeb{user: f.user, password: f.password, digest: true}
 	ln := serve(t, func(c net.Conn) {
+		n := f.conns.Add(1)
 		tp := textproto.NewReader(bufio.NewReader(c))
-		line, err := tp.ReadLine()
-		if err != nil || !strings.HasPrefix(line, "DESCRIBE rtsp://") || !strings.HasSuffix(line, " RTSP/1.0") {
-			return
-		}
-		h, err := tp.ReadMIMEHeader()
-		if err != nil {
-			return
-		}
-		cseq := h.Get("CSeq")
-		if auth := h.Get("Authorization"); auth != "" {
-			f.attempts.Add(1)
-			if web.check("DESCRIBE", auth) {
-				fmt.Fprintf(c, "RTSP/1.0 200 OK\r\nCSeq: %s\r\nContent-Type: application/sdp\r\nContent-Length: 0\r\n\r\n", cseq)
+		nonce := "" // this connection's
+		for i := 0; ; i++ {
+			line, err := tp.ReadLine()
+			if err != nil || !strings.HasPrefix(line, "DESCRIBE rtsp://") || !strings.HasSuffix(line, " RTSP/1.0") {
+				return
+			}
+			h, err := tp.ReadMIMEHeader()
+			if err != nil {
+				return
+			}
+			cseq := h.Get("CSeq")
+			if auth := h.Get("Authorization"); auth != "" {
+				f.attempts.Add(1)
+				d, _ := httpauth.ParseDigest([]byte(strings.TrimPrefix(auth, "Digest ")))
+				_, issued := f.nonces.Load(string(d.Nonce))
+				ok := nonce != "" && string(d.Nonce) == nonce || f.closeEach && issued
+				if !ok {
+					f.wrongNonce.Add(1)
+				}
+				if ok && web.check("DESCRIBE", auth) {
+					fmt.Fprintf(c, "RTSP/1.0 200 OK\r\nCSeq: %s\r\nContent-Type: application/sdp\r\nContent-Length: 0\r\n\r\n", cseq)
+					return
+				}
+			}
+			nonce = fmt.Sprintf("c%dn%d", n, i)
+			f.nonces.Store(nonce, true)
+			fmt.Fprintf(c, "RTSP/1.0 401 Unauthorized\r\nCSeq: %s\r\nWWW-Authenticate: Digest realm=\"LIVE555 Streaming Media\", nonce=\"%s\"\r\n\r\n",
+				cseq, nonce)
+			if f.closeEach {
 				return
 			}
 		}
-		fmt.Fprintf(c, "RTSP/1.0 401 Unauthorized\r\nCSeq: %s\r\nWWW-Authenticate: Digest realm=\"RTSP\", nonce=\"abc%d\"\r\n\r\n",
-			cseq, f.attempts.Load())
 	})
 	return ln.Addr().String()
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -32,7 +33,12 @@ type rtspResponse struct {
 // when the server answers 401 with a Basic or Digest challenge.
 func (r *run) probeRTSP(ctx context.Context, port uint16) (*rtspService, error) {
 	s := &rtspService{r: r, port: port, url: "rtsp://" + r.hostPort(port) + "/"}
-	resp, err := s.describe(ctx, "")
+	c, err := s.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	resp, err := c.describe(s.url, "")
 	if err != nil {
 		return nil, err
 	}
@@ -47,29 +53,100 @@ func (r *run) probeRTSP(ctx context.Context, port uint16) (*rtspService, error) 
 	return s, nil
 }
 
-// describe sends one DESCRIBE on a new connection and reads the status
-// and headers of the answer (the SDP body is not needed).
-func (s *rtspService) describe(ctx context.Context, authorization string) (rtspResponse, error) {
+// rtspConn is one RTSP connection: requests are numbered from CSeq 1.
+type rtspConn struct {
+	c        net.Conn
+	lr       io.LimitedReader // bounds each response
+	br       *bufio.Reader
+	cseq     int
+	deadline time.Time
+	stop     func() bool
+}
+
+// How long a server's close after a response is waited for, and the most
+// bytes of a response body skipped to reuse its connection.
+const (
+	rtspCloseWait = 100 * time.Millisecond
+	maxRTSPBody   = 4 << 10
+)
+
+// connect opens a connection to the service, bounded by the response
+// timeout and ended with ctx.
+func (s *rtspService) connect(ctx context.Context) (*rtspConn, error) {
 	c, err := s.r.dial(ctx, s.port)
 	if err != nil {
-		return rtspResponse{}, err
+		return nil, err
 	}
-	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
-	defer stop()
-	if err := c.SetDeadline(time.Now().Add(s.r.a.opts.ResponseTimeout)); err != nil {
-		return rtspResponse{}, fmt.Errorf("rtsp: set deadline: %w", err)
+	rc := &rtspConn{c: c, deadline: time.Now().Add(s.r.a.opts.ResponseTimeout)}
+	rc.stop = context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+	if err := c.SetDeadline(rc.deadline); err != nil {
+		rc.close()
+		return nil, fmt.Errorf("rtsp: set deadline: %w", err)
 	}
+	rc.lr.R = c
+	rc.br = bufio.NewReader(&rc.lr)
+	return rc, nil
+}
+
+func (rc *rtspConn) close() {
+	rc.stop()
+	rc.c.Close()
+}
+
+// describe sends the next DESCRIBE on the connection and reads the status
+// and headers of the answer (the SDP body is not needed).
+func (rc *rtspConn) describe(url, authorization string) (rtspResponse, error) {
+	rc.cseq++
 	var req strings.Builder
-	fmt.Fprintf(&req, "DESCRIBE %s RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\nUser-Agent: %s\r\n", s.url, userAgent)
+	fmt.Fprintf(&req, "DESCRIBE %s RTSP/1.0\r\nCSeq: %d\r\nAccept: application/sdp\r\nUser-Agent: %s\r\n", url, rc.cseq, userAgent)
 	if authorization != "" {
 		fmt.Fprintf(&req, "Authorization: %s\r\n", authorization)
 	}
 	req.WriteString("\r\n")
-	if _, err := io.WriteString(c, req.String()); err != nil {
+	if _, err := io.WriteString(rc.c, req.String()); err != nil {
 		return rtspResponse{}, fmt.Errorf("rtsp: send: %w", err)
 	}
-	return readRTSPResponse(bufio.NewReader(io.LimitReader(c, maxHeaderBytes)))
+	rc.lr.N = maxHeaderBytes
+	resp, err := readRTSPResponse(rc.br)
+	if err != nil {
+		return resp, err
+	}
+	if got := resp.header.Get("CSeq"); got != "" && strings.TrimSpace(got) != strconv.Itoa(rc.cseq) {
+		return resp, fmt.Errorf("rtsp: answer to CSeq %q, want %d", got, rc.cseq)
+	}
+	return resp, nil
+}
+
+// reusable reports whether the server keeps the connection open after
+// resp for another request: it did not say "Connection: close", its body
+// (if any) is short enough to skip, and it has not closed the connection
+// within a moment. A server that closed before the next request is sent
+// cannot have read it.
+func (rc *rtspConn) reusable(resp rtspResponse) bool {
+	if strings.EqualFold(strings.TrimSpace(resp.header.Get("Connection")), "close") {
+		return false
+	}
+	if cl := resp.header.Get("Content-Length"); cl != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(cl))
+		if err != nil || n < 0 || n > maxRTSPBody {
+			return false
+		}
+		rc.lr.N = int64(n)
+		if _, err := io.CopyN(io.Discard, rc.br, int64(n)); err != nil {
+			return false
+		}
+	}
+	if err := rc.c.SetReadDeadline(earlier(rc.deadline, time.Now().Add(rtspCloseWait))); err != nil {
+		return false
+	}
+	rc.lr.N = 1
+	_, err := rc.br.Peek(1)
+	if rc.c.SetReadDeadline(rc.deadline) != nil {
+		return false
+	}
+	// Silence is an open connection; bytes nobody asked for or a close
+	// are not.
+	return isTimeout(err)
 }
 
 // readRTSPResponse reads a status line and headers.
@@ -92,7 +169,12 @@ func readRTSPResponse(br *bufio.Reader) (rtspResponse, error) {
 	return rtspResponse{status: status, header: h}, nil
 }
 
-// login tries one candidate. 2xx/3xx, and 404 (the server checked the
+// login tries one candidate on a connection of its own. With Digest, the
+// connection first gets a DESCRIBE without credentials (CSeq 1), whose
+// challenge the answer (CSeq 2) uses: servers such as live555 keep the
+// nonce per connection and refuse an answer on another one, whatever its
+// password. A new connection is opened for the answer only when the
+// server closes the first. 2xx/3xx, and 404 (the server checked the
 // credentials before looking the stream up: the unauthenticated DESCRIBE
 // of the same URL got 401), are acceptance; 401 is rejection.
 func (s *rtspService) login(ctx context.Context, cand creds.Candidate) (attempt, error) {
@@ -100,12 +182,35 @@ func (s *rtspService) login(ctx context.Context, cand creds.Candidate) (attempt,
 	if s.ch.digest {
 		res.mechanism = "Digest"
 	}
-	resp, err := s.describe(ctx, s.ch.authorization("DESCRIBE", s.url, cand.User, cand.Password))
+	c, err := s.connect(ctx)
 	if err != nil {
-		res.sent = !isDialError(err)
 		return res, err
 	}
-	res.sent = true
+	defer func() { c.close() }()
+	if s.ch.digest {
+		resp, err := c.describe(s.url, "")
+		if err != nil {
+			return res, err
+		}
+		ch, ok := parseChallenges(resp.header.Values("WWW-Authenticate"))
+		if resp.status != 401 || !ok {
+			return res, fmt.Errorf("rtsp: DESCRIBE without credentials answered %d: %w", resp.status, errNoAuth)
+		}
+		s.ch = ch
+		if !c.reusable(resp) {
+			c.close()
+			again, err := s.connect(ctx)
+			if err != nil {
+				return res, err
+			}
+			c = again
+		}
+	}
+	resp, err := c.describe(s.url, s.ch.authorization("DESCRIBE", s.url, cand.User, cand.Password))
+	res.sent = true // the answer may have reached the server even if no reply came
+	if err != nil {
+		return res, err
+	}
 	switch {
 	case resp.status == 404:
 		res.outcome = outcomeAccepted
