@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -937,6 +938,62 @@ func TestRTSPDigestNonce(t *testing.T) {
 				if len(found) != 1 || found[0].Evidence["protocol"] != "rtsp" || found[0].Evidence["mechanism"] != "Digest" {
 					t.Errorf("findings %v", found)
 				}
+			}
+		})
+	}
+}
+
+// multiLine is an FTP multi-line reply of n lines with code.
+func multiLine(code string, n int, last string) string {
+	var b strings.Builder
+	for i := 1; i < n; i++ {
+		fmt.Fprintf(&b, "%s-line %d of the site's notice\r\n", code, i)
+	}
+	return b.String() + code + " " + last + "\r\n"
+}
+
+// TestFTPLongReplies: a reply that does not end within the lines the
+// audit reads leaves the service untested: its rest would be read as the
+// answer to USER, PASS would never be sent and each candidate would count
+// as a rejected login. A long reply to PASS still gives its verdict.
+func TestFTPLongReplies(t *testing.T) {
+	tests := []struct {
+		name              string
+		password          string
+		greeting, welcome string
+		wantStop          Stop
+		wantResult        string // of the default_login observation; "" for a finding
+	}{
+		{"greeting_within_the_cap", "admin", multiLine("220", maxReplyLines, "ready"), "", StopFound, ""},
+		{"greeting_over_the_cap", "admin", multiLine("220", maxReplyLines+9, "ready"), "", StopExhausted, "untested"},
+		// The end of an overlong line must not pass for the USER reply
+		// (here a 230, "logged in without a password").
+		{"greeting_line_over_the_cap", "unique-pw-82", "220 " + strings.Repeat("x", maxReplyLine-4) + "230 ready\r\n", "", StopExhausted, "untested"},
+		{"long_welcome_after_login", "admin", "", multiLine("230", maxReplyLines+9, "Login successful."), StopFound, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeFTP{user: "admin", password: tt.password, greeting: tt.greeting, welcome: tt.welcome}
+			d := newMapDialer()
+			d.route(lan("21"), f.start(t))
+			a := newAuditor(t, d, nil)
+			rep, evs, err := a.Audit(context.Background(), target())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Stop != tt.wantStop || int(f.attempts.Load()) != rep.Attempts {
+				t.Fatalf("stop %s, %d attempts, the device got %d passwords; want %s", rep.Stop, rep.Attempts, f.attempts.Load(), tt.wantStop)
+			}
+			found := findKind(evs, event.KindDefaultCredentials)
+			obs := auditCheck(evs, "default_login")
+			if tt.wantResult == "" {
+				if len(found) != 1 || found[0].Evidence["protocol"] != "ftp" {
+					t.Errorf("findings %v", found)
+				}
+				return
+			}
+			if len(found) != 0 || obs == nil || obs.Evidence["result"] != tt.wantResult || obs.Evidence["untested"] != "ftp:21" {
+				t.Errorf("findings %v, observation %+v; want result %s", found, obs, tt.wantResult)
 			}
 		})
 	}

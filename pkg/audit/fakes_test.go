@@ -393,15 +393,25 @@ func (f *fakeRTSP) start(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// fakeFTP accepts one user/password pair.
+// fakeFTP accepts one user/password pair. greeting and welcome, when
+// set, replace its 220 greeting and its 230 reply (vsftpd's banner_file
+// and a login message file make them as long as the site likes).
 type fakeFTP struct {
-	user, password string
-	attempts       atomic.Int32
+	user, password    string
+	greeting, welcome string
+	attempts          atomic.Int32
 }
 
 func (f *fakeFTP) start(t *testing.T) string {
+	greeting, welcome := f.greeting, f.welcome
+	if greeting == "" {
+		greeting = "220-Welcome\r\n220 (vsFTPd 2.3.4)\r\n"
+	}
+	if welcome == "" {
+		welcome = "230 Login successful.\r\n"
+	}
 	ln := serve(t, func(c net.Conn) {
-		io.WriteString(c, "220-Welcome\r\n220 (vsFTPd 2.3.4)\r\n")
+		io.WriteString(c, greeting)
 		br := bufio.NewReader(c)
 		var user string
 		for {
@@ -417,7 +427,7 @@ func (f *fakeFTP) start(t *testing.T) string {
 			case "PASS":
 				f.attempts.Add(1)
 				if user == f.user && arg == f.password {
-					io.WriteString(c, "230 Login successful.\r\n")
+					io.WriteString(c, welcome)
 				} else {
 					io.WriteString(c, "530 Login incorrect.\r\n")
 				}

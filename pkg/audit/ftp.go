@@ -2,7 +2,9 @@ package audit
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -56,7 +58,11 @@ func (r *run) ftpLogin(ctx context.Context, port uint16, cand creds.Candidate) (
 		}
 		res.sent = true
 		code, text, err = readFTPReply(br)
-		if err != nil {
+		switch {
+		case errors.Is(err, errFTPReplyTooLong):
+			// The first line's code is the verdict (a long 230 is a
+			// welcome message); nothing but QUIT is sent after it.
+		case err != nil:
 			res.outcome = outcomeRejected
 			return res, nil // hung up after the password: not accepted
 		}
@@ -75,15 +81,23 @@ func (r *run) ftpLogin(ctx context.Context, port uint16, cand creds.Candidate) (
 	return res, nil
 }
 
+// errFTPReplyTooLong is a reply that does not end within maxReplyLines
+// lines of at most maxReplyLine bytes: the rest of it would be read as
+// the answer to the next command.
+var errFTPReplyTooLong = errors.New("ftp: reply longer than the audit reads")
+
 // readFTPReply reads one reply, multi-line ones included (RFC 959 section
-// 4.2), and returns its code and text.
+// 4.2), and returns its code and text. A reply whose closing line does not
+// come within the bounds is errFTPReplyTooLong, with the code of its first
+// line.
 func readFTPReply(br *bufio.Reader) (int, string, error) {
 	var text []byte
 	first := ""
 	for n := 0; n < maxReplyLines; n++ {
-		line, err := readLine(br, maxReplyLine)
+		line, err := readReplyLine(br)
 		if err != nil {
-			return 0, "", err
+			code, _ := strconv.Atoi(first)
+			return code, string(text), err
 		}
 		if len(line) < 3 {
 			if first == "" {
@@ -98,16 +112,44 @@ func readFTPReply(br *bufio.Reader) (int, string, error) {
 				return 0, "", fmt.Errorf("reply without a code")
 			}
 			if len(line) == 3 || line[3] != '-' {
-				break
+				return ftpCode(first), string(text), nil
 			}
 			continue
 		}
 		if string(line[:3]) == first && (len(line) == 3 || line[3] == ' ') {
-			break
+			return ftpCode(first), string(text), nil
 		}
 	}
-	code, _ := strconv.Atoi(first)
-	return code, string(text), nil
+	return ftpCode(first), string(text), fmt.Errorf("%w: no last line within %d lines", errFTPReplyTooLong, maxReplyLines)
+}
+
+// readReplyLine reads a line of at most maxReplyLine bytes before its
+// line end, and returns it without the line end.
+func readReplyLine(br *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		b, err := br.ReadByte()
+		if err != nil {
+			return nil, err
+		}
+		if b == '\n' {
+			line = bytes.TrimSuffix(line, []byte("\r"))
+			if len(line) > maxReplyLine {
+				break
+			}
+			return line, nil
+		}
+		if len(line) > maxReplyLine {
+			break
+		}
+		line = append(line, b)
+	}
+	return nil, fmt.Errorf("%w: a line over %d bytes", errFTPReplyTooLong, maxReplyLine)
+}
+
+func ftpCode(s string) int {
+	code, _ := strconv.Atoi(s)
+	return code
 }
 
 func isDigits(b []byte) bool {
