@@ -998,3 +998,55 @@ func TestFTPLongReplies(t *testing.T) {
 		})
 	}
 }
+
+// TestSSHWithoutAuthentication: an SSH server that lets anyone in without
+// authentication is a finding of class none (no login), naming no
+// password: x/crypto/ssh asks for "none" before the password, so the
+// first default tried would otherwise seem accepted. The handshake that
+// finds it sends no password to a server that does check them.
+func TestSSHWithoutAuthentication(t *testing.T) {
+	tests := []struct {
+		name      string
+		fake      *fakeSSH
+		wantStop  Stop
+		wantClass string // of the finding; "" for none
+	}{
+		{"no_authentication", &fakeSSH{noAuth: true}, StopFound, "none"},
+		{"default_password", &fakeSSH{user: "root", password: "xc3511"}, StopFound, "default"},
+		{"unique_password", &fakeSSH{user: "root", password: "unique-pw-83"}, StopCap, ""},
+		{"unique_keyboard_interactive", &fakeSSH{user: "root", password: "unique-pw-83", interactive: true}, StopCap, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newMapDialer()
+			d.route(lan("22"), tt.fake.start(t))
+			a := newAuditor(t, d, nil)
+			rep, evs, err := a.Audit(context.Background(), target())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Stop != tt.wantStop || int(tt.fake.attempts.Load()) != rep.Attempts {
+				t.Fatalf("stop %s, %d attempts, the device got %d passwords; want %s", rep.Stop, rep.Attempts, tt.fake.attempts.Load(), tt.wantStop)
+			}
+			found := findKind(evs, event.KindDefaultCredentials)
+			if tt.wantClass == "" {
+				if len(found) != 0 {
+					t.Errorf("findings %v", found)
+				}
+				return
+			}
+			if len(found) != 1 {
+				t.Fatalf("%d findings, want 1", len(found))
+			}
+			e := found[0].Evidence
+			if e["password_class"] != tt.wantClass || e["protocol"] != "ssh" || e["verified"] != "yes" || e["accepted"] != "yes" {
+				t.Errorf("evidence %v", e)
+			}
+			if tt.wantClass == "none" {
+				if e["mechanism"] != "no login" || e["user"] != "" || e["password"] != "" || e["default_source"] != "" || rep.Attempts != 0 {
+					t.Errorf("no-login finding names a login: evidence %v, %d attempts", e, rep.Attempts)
+				}
+			}
+		})
+	}
+}

@@ -219,11 +219,16 @@ func (f *fakeTelnet) readLine(br *bufio.Reader) (string, error) {
 
 // fakeSSH is an SSH server accepting one user/password pair. With
 // interactive it offers keyboard-interactive alone and, like PAM, asks
-// for the password up to three times on one connection.
+// for the password up to three times on one connection. With noAuth it
+// lets anyone in without authentication (dropbear built without password
+// checks, sshd with PermitEmptyPasswords and an account without one):
+// the "none" method succeeds.
 type fakeSSH struct {
 	user, password string
 	interactive    bool
-	attempts       atomic.Int32
+	noAuth         bool
+	attempts       atomic.Int32 // passwords received
+	logins         atomic.Int32 // connections that authenticated
 }
 
 func (f *fakeSSH) start(t *testing.T) string {
@@ -244,6 +249,7 @@ func (f *fakeSSH) start(t *testing.T) string {
 			return nil, errors.New("denied")
 		},
 		ServerVersion: "SSH-2.0-dropbear_2014.63",
+		NoClientAuth:  f.noAuth,
 	}
 	if f.interactive {
 		cfg.PasswordCallback = nil
@@ -267,6 +273,7 @@ func (f *fakeSSH) start(t *testing.T) string {
 		if err != nil {
 			return
 		}
+		f.logins.Add(1)
 		defer conn.Close()
 		go ssh.DiscardRequests(reqs)
 		for ch := range chans {

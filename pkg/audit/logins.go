@@ -266,6 +266,10 @@ func (r *run) defaultFinding(s *service, cand creds.Candidate, res attempt) *eve
 		e["password_class"] = string(inspect.ClassNone)
 		e["mechanism"] = res.mechanism
 		ev.Summary = strings.ToUpper(s.proto) + " gives a shell without any login (no password at all, verified by audit)"
+		if s.proto != "telnet" {
+			// No session is opened: what the login gives is not seen.
+			ev.Summary = strings.ToUpper(s.proto) + " lets anyone log in without authentication (no password at all, verified by audit)"
+		}
 		r.report.Found = &Found{Protocol: s.proto, Port: s.port}
 		return ev
 	}

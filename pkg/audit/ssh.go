@@ -23,18 +23,74 @@ type sshService struct {
 	r           *run
 	port        uint16
 	interactive bool // the server refused "password": use keyboard-interactive
+	probed      bool // the handshake without authentication was made
 }
 
 // login tries one candidate. The host key is not checked: the audit tests
 // the device and trusts nothing it says; no session is opened after an
-// accepted login.
+// accepted login. Before the first candidate, a handshake offering no
+// method at all finds a server that needs no authentication: x/crypto/ssh
+// asks for "none" before the password, so such a server would otherwise
+// seem to accept whatever default was tried first.
 func (s *sshService) login(ctx context.Context, cand creds.Candidate) (attempt, error) {
+	if !s.probed {
+		s.probed = true
+		res, err := s.withoutAuth(ctx, cand.User)
+		if err != nil || res.outcome != outcomeRejected {
+			return res, err
+		}
+	}
 	res, err := s.try(ctx, cand)
 	if errors.Is(err, errSSHMethod) && !s.interactive {
 		s.interactive = true
 		return s.try(ctx, cand)
 	}
 	return res, err
+}
+
+// withoutAuth makes a handshake offering no authentication method: only
+// "none" is asked, which servers do not count as a failed login (OpenSSH
+// counts the first "none" of a connection as no failure). Success is a
+// login without any password (noLogin); otherwise the outcome is
+// rejected and nothing was sent.
+func (s *sshService) withoutAuth(ctx context.Context, user string) (attempt, error) {
+	res := attempt{mechanism: "no login"}
+	c, err := s.r.dial(ctx, s.port)
+	if err != nil {
+		return res, err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+	defer stop()
+	if err := c.SetDeadline(time.Now().Add(s.r.a.opts.ResponseTimeout)); err != nil {
+		return res, fmt.Errorf("ssh: set deadline: %w", err)
+	}
+	kexDone := false
+	cfg := &ssh.ClientConfig{
+		User:            user,
+		HostKeyCallback: func(string, net.Addr, ssh.PublicKey) error { kexDone = true; return nil },
+		ClientVersion:   "SSH-2.0-iotgw_audit",
+		Timeout:         s.r.a.opts.ResponseTimeout,
+	}
+	conn, chans, reqs, err := ssh.NewClientConn(c, s.r.hostPort(s.port), cfg)
+	if err == nil {
+		res.outcome, res.noLogin = outcomeAccepted, true
+		go ssh.DiscardRequests(reqs)
+		go func() {
+			for ch := range chans {
+				ch.Reject(ssh.Prohibited, "audit")
+			}
+		}()
+		conn.Close()
+		return res, nil
+	}
+	switch {
+	case lockoutText(err.Error()):
+		res.outcome = outcomeLockout
+	case !kexDone:
+		return res, fmt.Errorf("ssh: before authentication: %w", err)
+	}
+	return res, nil
 }
 
 // errSSHMethod says the server does not offer the method used.
