@@ -148,6 +148,11 @@ func FromEvent(ev *event.Event, dev Device) (a Alert, ok bool) {
 			// A shell without a login: there is no password to change.
 			a.Title = "No password at all on " + name
 			a.Body = fmt.Sprintf("%s gives a shell over %s to anyone on the network, without asking for a login. Turn that service off or set a password on the device; until then iotgw may quarantine it.", name, orWord(proto, "the network"))
+			if ev0("any_password") == "yes" {
+				// The audit got in with a random password: the
+				// device asks for one and checks nothing.
+				a.Body = fmt.Sprintf("%s accepts any password over %s: anyone on the network can log in. Turn that service off or update the device; until then iotgw may quarantine it.", name, orWord(proto, "the network"))
+			}
 			a.DedupKey = key(a.Kind, d, ev0("protocol"), serverKey(ev))
 			a.Urgent = true
 			setFacts(a.Facts, ev, "protocol", "mechanism", "accepted", "password_class")

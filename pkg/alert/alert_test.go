@@ -48,6 +48,9 @@ func TestFromEvent(t *testing.T) {
 	cloudLogin.Evidence["protocol"] = "ftp"
 	openShell := credEvent("yes")
 	openShell.Evidence = event.Evidence{"protocol": "telnet", "mechanism": "no login", "password_class": "none", "accepted": "yes"}
+	anyPassword := credEvent("yes")
+	anyPassword.Evidence = event.Evidence{"protocol": "ssh", "mechanism": "password", "user": "ro***", "password_class": "none",
+		"any_password": "yes", "accepted": "yes", "verified": "yes"}
 	for _, tc := range []struct {
 		name      string
 		ev        *event.Event
@@ -72,6 +75,10 @@ func TestFromEvent(t *testing.T) {
 			kind: KindDefaultCredentials, urgent: true, title: "No password at all on Hall camera",
 			body:  []string{"Hall camera gives a shell over TELNET to anyone", "without asking for a login"},
 			dedup: "default_credentials|c0:56:e3:00:00:01|telnet|", absent: []string{"factory-default"}, factCount: 4},
+		{name: "any_password", ev: anyPassword, dev: Device{Name: "Hall camera"},
+			kind: KindDefaultCredentials, urgent: true, title: "No password at all on Hall camera",
+			body:  []string{"Hall camera accepts any password over SSH"},
+			dedup: "default_credentials|c0:56:e3:00:00:01|ssh|", absent: []string{"factory-default", "without asking", "ro***"}, factCount: 4},
 		{name: "outdated_exploited_is_urgent", ev: outdated, dev: Device{Vendor: "Hikvision", Model: "DS-2CD"},
 			kind: KindOutdatedFirmware, urgent: true, title: "Outdated software on Hikvision DS-2CD",
 			body:  []string{"5.4.0", "CVE-2021-36260", "Attackers are exploiting them", "Update to 5.5.800"},

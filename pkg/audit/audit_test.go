@@ -365,9 +365,10 @@ func TestTelnetRefusesEveryOption(t *testing.T) {
 	if _, _, err := a.Audit(context.Background(), target()); err != nil {
 		t.Fatal(err)
 	}
-	// Two connections (banner, login) refuse 4 options each.
-	if got := f.refused.Load(); got != 8 {
-		t.Errorf("client sent %d refusals, want 8", got)
+	// Three connections (banner, login, the check with a random
+	// password) refuse 4 options each.
+	if got := f.refused.Load(); got != 12 {
+		t.Errorf("client sent %d refusals, want 12", got)
 	}
 }
 
@@ -1048,5 +1049,97 @@ func TestSSHWithoutAuthentication(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAcceptsAnyPassword: after an accepted login, one more attempt with a
+// random password tells a service that takes any password (a finding of
+// class none that names no default) from one that has the default; the
+// check counts as an attempt and is not made when the cap leaves no room.
+func TestAcceptsAnyPassword(t *testing.T) {
+	type fake struct {
+		port  string
+		start func(t *testing.T) (addr string, logins func() int32)
+	}
+	protocols := map[string]func(any bool) fake{
+		"telnet": func(any bool) fake {
+			return fake{"23", func(t *testing.T) (string, func() int32) {
+				f := &fakeTelnet{user: "root", password: "xc3511", anyPassword: any}
+				return f.start(t), f.attempts.Load
+			}}
+		},
+		"ssh": func(any bool) fake {
+			return fake{"22", func(t *testing.T) (string, func() int32) {
+				f := &fakeSSH{user: "root", password: "xc3511", anyPassword: any}
+				return f.start(t), f.attempts.Load
+			}}
+		},
+		"http": func(any bool) fake {
+			return fake{"80", func(t *testing.T) (string, func() int32) {
+				f := &fakeWeb{user: "root", password: "xc3511", digest: true, anyPassword: any}
+				return f.start(t), f.attempts.Load
+			}}
+		},
+		"rtsp": func(any bool) fake {
+			return fake{"554", func(t *testing.T) (string, func() int32) {
+				f := &fakeRTSP{user: "root", password: "xc3511", anyPassword: any}
+				return f.start(t), f.attempts.Load
+			}}
+		},
+		"ftp": func(any bool) fake {
+			return fake{"21", func(t *testing.T) (string, func() int32) {
+				f := &fakeFTP{user: "root", password: "xc3511", anyPassword: any}
+				return f.start(t), f.attempts.Load
+			}}
+		},
+	}
+	tests := []struct {
+		name         string
+		any          bool
+		maxAttempts  int
+		wantAny      string // evidence any_password
+		wantClass    string
+		wantAttempts int
+	}{
+		{"any_password", true, 0, "yes", "none", 2},
+		{"default_only", false, 0, "no", "default", 2},
+		{"no_room_under_the_cap", true, 1, "untested", "default", 1},
+	}
+	for _, proto := range []string{"telnet", "ssh", "http", "rtsp", "ftp"} {
+		for _, tt := range tests {
+			t.Run(proto+"_"+tt.name, func(t *testing.T) {
+				f := protocols[proto](tt.any)
+				d := newMapDialer()
+				addr, logins := f.start(t)
+				d.route(lan(f.port), addr)
+				a := newAuditor(t, d, func(o *Options) {
+					o.Candidates = fixedList{{User: "root", Password: "xc3511", Source: "Mirai", Vendor: "Xiongmai"}}
+					o.MaxAttempts = tt.maxAttempts
+				})
+				rep, evs, err := a.Audit(context.Background(), target())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rep.Stop != StopFound || rep.Attempts != tt.wantAttempts || int(logins()) != rep.Attempts {
+					t.Fatalf("stop %s, %d attempts, the device saw %d; want found after %d", rep.Stop, rep.Attempts, logins(), tt.wantAttempts)
+				}
+				found := findKind(evs, event.KindDefaultCredentials)
+				if len(found) != 1 {
+					t.Fatalf("%d findings, want 1", len(found))
+				}
+				e := found[0].Evidence
+				if e["any_password"] != tt.wantAny || e["password_class"] != tt.wantClass || e["protocol"] != proto ||
+					e["accepted"] != "yes" || e["verified"] != "yes" || e["user"] != "r***" {
+					t.Errorf("evidence %v", e)
+				}
+				if tt.wantAny == "yes" {
+					if e["password"] != "" || e["default_source"] != "" || e["default_vendor"] != "" || !strings.Contains(found[0].Summary, "any password") {
+						t.Errorf("a service taking any password names a default: %s %v", found[0].Summary, e)
+					}
+				} else if e["password"] != "xc***" || e["default_source"] != "Mirai" {
+					t.Errorf("evidence %v", e)
+				}
+			})
+		}
 	}
 }

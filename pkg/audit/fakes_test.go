@@ -115,10 +115,13 @@ type fakeTelnet struct {
 	// openShell: a shell prompt at once, no login asked; greeting: a
 	// prompt-like line written before the login prompt, greetDelay ahead
 	// of it.
-	openShell  bool
-	greeting   string
-	greetDelay time.Duration
-	ln         net.Listener
+	openShell bool
+	// anyPassword: the user gets in with any password (a login that
+	// checks the user name only).
+	anyPassword bool
+	greeting    string
+	greetDelay  time.Duration
+	ln          net.Listener
 
 	attempts atomic.Int32 // passwords received
 	failures atomic.Int32
@@ -166,7 +169,7 @@ func (f *fakeTelnet) handle(c net.Conn) {
 			io.WriteString(c, pass+"\r\n")
 		}
 		f.attempts.Add(1)
-		if user == f.user && pass == f.password {
+		if user == f.user && (pass == f.password || f.anyPassword) {
 			if f.motd != "" {
 				io.WriteString(c, f.motd)
 				time.Sleep(100 * time.Millisecond)
@@ -227,6 +230,7 @@ type fakeSSH struct {
 	user, password string
 	interactive    bool
 	noAuth         bool
+	anyPassword    bool         // the user gets in with any password
 	attempts       atomic.Int32 // passwords received
 	logins         atomic.Int32 // connections that authenticated
 }
@@ -243,7 +247,7 @@ func (f *fakeSSH) start(t *testing.T) string {
 	cfg := &ssh.ServerConfig{
 		PasswordCallback: func(m ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
 			f.attempts.Add(1)
-			if m.User() == f.user && string(pw) == f.password {
+			if m.User() == f.user && (string(pw) == f.password || f.anyPassword) {
 				return &ssh.Permissions{}, nil
 			}
 			return nil, errors.New("denied")
@@ -260,7 +264,7 @@ func (f *fakeSSH) start(t *testing.T) string {
 					return nil, err
 				}
 				f.attempts.Add(1)
-				if m.User() == f.user && len(answers) == 1 && answers[0] == f.password {
+				if m.User() == f.user && len(answers) == 1 && (answers[0] == f.password || f.anyPassword) {
 					return &ssh.Permissions{}, nil
 				}
 			}
@@ -287,6 +291,7 @@ func (f *fakeSSH) start(t *testing.T) string {
 type fakeWeb struct {
 	user, password string
 	digest         bool
+	anyPassword    bool // the user gets in with any password
 	// lockAfter > 0: after that many failures, answer 429.
 	lockAfter int
 	attempts  atomic.Int32
@@ -331,14 +336,14 @@ func (f *fakeWeb) check(method, auth string) bool {
 	case scheme == httpauth.SchemeBasic && !f.digest:
 		var buf [httpauth.MaxBasic]byte
 		u, p, ok := httpauth.Basic(rest, &buf)
-		return ok && string(u) == f.user && string(p) == f.password
+		return ok && string(u) == f.user && (string(p) == f.password || f.anyPassword)
 	case scheme == httpauth.SchemeDigest && f.digest:
 		d, ok := httpauth.ParseDigest(rest)
 		if !ok || string(d.Username) != f.user {
 			return false
 		}
 		verify := d.Verifier([]byte(method))
-		return verify != nil && verify([]byte(f.password))
+		return verify != nil && (verify([]byte(f.password)) || f.anyPassword)
 	}
 	return false
 }
@@ -352,6 +357,7 @@ func (f *fakeWeb) check(method, auth string) bool {
 type fakeRTSP struct {
 	user, password string
 	closeEach      bool
+	anyPassword    bool // the user gets in with any password
 
 	attempts   atomic.Int32 // answers received
 	wrongNonce atomic.Int32 // answers with a nonce the connection was not given
@@ -360,7 +366,7 @@ type fakeRTSP struct {
 }
 
 func (f *fakeRTSP) start(t *testing.T) string {
-	web := &fakeWeb{user: f.user, password: f.password, digest: true}
+	web := &fakeWeb{user: f.user, password: f.password, digest: true, anyPassword: f.anyPassword}
 	ln := serve(t, func(c net.Conn) {
 		n := f.conns.Add(1)
 		tp := textproto.NewReader(bufio.NewReader(c))
@@ -406,6 +412,7 @@ func (f *fakeRTSP) start(t *testing.T) string {
 type fakeFTP struct {
 	user, password    string
 	greeting, welcome string
+	anyPassword       bool // the user gets in with any password
 	attempts          atomic.Int32
 }
 
@@ -433,7 +440,7 @@ func (f *fakeFTP) start(t *testing.T) string {
 				io.WriteString(c, "331 Please specify the password.\r\n")
 			case "PASS":
 				f.attempts.Add(1)
-				if user == f.user && arg == f.password {
+				if user == f.user && (arg == f.password || f.anyPassword) {
 					io.WriteString(c, welcome)
 				} else {
 					io.WriteString(c, "530 Login incorrect.\r\n")

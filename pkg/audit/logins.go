@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
@@ -29,6 +30,9 @@ type attempt struct {
 	mechanism string
 	noUser    bool // the service asked for a password only
 	noLogin   bool // the service gave a shell without asking for anything
+	// anyPassword is what the check after an accepted login found: "yes"
+	// (a random password was accepted too), "no", or "untested".
+	anyPassword string
 }
 
 // service is a login service of the device and where its candidate list
@@ -110,6 +114,9 @@ func (r *run) testLogins(ctx context.Context) error {
 		}
 		switch res.outcome {
 		case outcomeAccepted:
+			if !res.noLogin {
+				res.anyPassword = r.acceptsAnyPassword(ctx, s, cand)
+			}
 			return r.found(s, cand, res)
 		case outcomeLockout:
 			r.a.log.Info("audit: device signals lockout", "device", r.t.MAC.String(), "service", s.name())
@@ -121,6 +128,40 @@ func (r *run) testLogins(ctx context.Context) error {
 		s.failures++
 		s.next++
 	}
+}
+
+// acceptsAnyPassword checks an accepted login once more with a random
+// password for the same user, so that a service that takes any password
+// is not reported as having a named factory default. The check is a login
+// attempt like the others: it waits AttemptDelay, counts, and is made only
+// when MaxAttempts leaves room for it ("untested" otherwise). It comes
+// after the device accepted a login, which login counters commonly take
+// as the end of a run of failures, and is the only attempt after it.
+func (r *run) acceptsAnyPassword(ctx context.Context, s *service, cand creds.Candidate) string {
+	if r.report.Attempts >= r.a.opts.MaxAttempts {
+		return "untested"
+	}
+	if err := sleep(ctx, r.a.opts.AttemptDelay); err != nil {
+		return "untested"
+	}
+	res, err := s.try(ctx, creds.Candidate{User: cand.User, Password: randomPassword()})
+	if res.sent {
+		r.report.Attempts++
+	}
+	switch {
+	case err != nil || !res.sent || ctx.Err() != nil:
+		r.a.log.Info("audit: no answer to the check with a random password", "device", r.t.MAC.String(), "service", s.name(), "err", err)
+		return "untested"
+	case res.outcome == outcomeAccepted:
+		return "yes"
+	}
+	return "no"
+}
+
+// randomPassword returns a password no device ships: 26 random base32
+// characters (130 bits).
+func randomPassword() string {
+	return rand.Text()
 }
 
 // nextService returns the next service with candidates left, round-robin
@@ -279,6 +320,20 @@ func (r *run) defaultFinding(s *service, cand creds.Candidate, res attempt) *eve
 		user = inspect.Redact([]byte(cand.User))
 		e["user"] = user
 		who = "user " + user + ", "
+	}
+	if res.anyPassword != "" {
+		e["any_password"] = res.anyPassword
+	}
+	if res.anyPassword == "yes" {
+		// A random password got in too: no default to name, and no
+		// password to change, only a check to put back.
+		e["password_class"] = string(inspect.ClassNone)
+		if res.mechanism != "" {
+			e["mechanism"] = res.mechanism
+		}
+		ev.Summary = fmt.Sprintf("%s accepts any password (%saccepted: yes, verified by audit)", strings.ToUpper(s.proto), who)
+		r.report.Found = &Found{Protocol: s.proto, Port: s.port, User: user}
+		return ev
 	}
 	if cand.Password != "" {
 		e["password"] = inspect.Redact([]byte(cand.Password))
