@@ -50,6 +50,7 @@ func commands() []command {
 		{"uninstall-rules", "delete iotgw's nftables tables (package removal)", runUninstallRules},
 		{"setup-code", "print the one-time code that sets the web page's password (--reset: forget it)", runSetupCode},
 		{"check-config", "validate the configuration file", runCheckConfig},
+		{"fw4-include", "print the rules OpenWrt's firewall (fw4) needs for iotgw's redirects", runFW4Include},
 		{"version", "print version, commit and Go version", runVersion},
 	}
 }

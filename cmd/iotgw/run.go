@@ -126,17 +126,12 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	for _, err := range unread {
 		log.Warn("router identity: an interface cannot be read now; its addresses and MAC are not known to be the router's", "err", err)
 	}
-	qcfg := quarantine.Config{
-		RouterAddrs:   routerAddrs,
-		LANPrefixes:   cfg.LAN.Prefixes,
-		NoticePort:    uint16(cfg.Quarantine.NoticePort),
-		IsolateLAN:    cfg.Quarantine.IsolateLAN,
-		TableName:     cfg.Quarantine.Table,
-		LANInterfaces: cfg.LAN.Interfaces,
-	}
-	if cfg.DNSProxy.Enabled {
-		qcfg.DNSProxyPort = uint16(cfg.DNSProxy.Port)
-	}
+	qcfg := redirectPorts(cfg)
+	qcfg.RouterAddrs = routerAddrs
+	qcfg.LANPrefixes = cfg.LAN.Prefixes
+	qcfg.IsolateLAN = cfg.Quarantine.IsolateLAN
+	qcfg.TableName = cfg.Quarantine.Table
+	qcfg.LANInterfaces = cfg.LAN.Interfaces
 	if cfg.Capture.Mode == capture.ModeNFLOG {
 		qcfg.Capture = quarantine.CaptureConfig{Enabled: true, Group: uint16(cfg.Capture.NFLOGGroup),
 			Snaplen: uint32(cfg.Capture.NFLOGSnaplen), Bytes: uint64(cfg.Capture.BudgetBytes), Mark: uint32(cfg.Capture.ConntrackMark)}

@@ -1,6 +1,7 @@
 package openwrt
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/iotgw/iotgw/pkg/quarantine"
 )
 
 // The init script against the procd stand-in: each case installs the
@@ -49,6 +52,42 @@ func TestInitScript(t *testing.T) {
 	stubbed := func(t *testing.T, root string) {
 		writeRootFile(t, root, "usr/bin/iotgw", "#!/bin/sh\necho \"$*\" >>/tmp/iotgw.calls\n", 0o755)
 	}
+	// withFW4 stands a recorder in for firewall4's fw4 command; its
+	// check exits with status checkStatus.
+	withFW4 := func(checkStatus int) func(t *testing.T, root string) {
+		return func(t *testing.T, root string) {
+			writeRootFile(t, root, "sbin/fw4", fmt.Sprintf("#!/bin/sh\necho \"$*\" >>/tmp/fw4.calls\n[ \"$2\" != check ] || exit %d\n", checkStatus), 0o755)
+		}
+	}
+	const fw4Rules = "var/etc/iotgw/fw4/input.nft"
+	// fw4Did checks the fw4 commands the script ran and the rules it
+	// left for fw4's include (none without ports): those `iotgw
+	// fw4-include` prints for the DNS proxy's and notice page's ports.
+	fw4Did := func(calls []string, ports ...int) func(t *testing.T, root string) {
+		return func(t *testing.T, root string) {
+			got, _ := os.ReadFile(filepath.Join(root, "tmp/fw4.calls"))
+			if strings.Join(calls, "\n") != strings.TrimSpace(string(got)) {
+				t.Errorf("fw4 calls %q, want %q", got, calls)
+			}
+			rules, err := os.ReadFile(filepath.Join(root, fw4Rules))
+			if len(ports) == 0 {
+				if !os.IsNotExist(err) {
+					t.Errorf("%s left: %q (%v)", fw4Rules, rules, err)
+				}
+				return
+			}
+			want := quarantine.FW4Input(quarantine.Config{DNSProxyPort: uint16(ports[0]), NoticePort: uint16(ports[1])})
+			if !strings.HasSuffix(string(rules), "\n"+want) {
+				t.Errorf("%s:\n%s\nwant the rules:\n%s", fw4Rules, rules, want)
+			}
+			if left, _ := filepath.Glob(filepath.Join(root, "var/etc/iotgw/fw4/*")); len(left) != 1 {
+				t.Errorf("files beside the rules: %q", left)
+			}
+		}
+	}
+	otherPorts := func(t *testing.T, root string) {
+		writeRootFile(t, root, "etc/iotgw/iotgw.toml", "[dnsproxy]\nport = 5399\n[quarantine]\nnotice_port = 8099\n", 0o600)
+	}
 	const ownKey = "the owner's own key, kept\n"
 	keyIs := func(want string) func(t *testing.T, root string) {
 		return func(t *testing.T, root string) {
@@ -78,6 +117,51 @@ func TestInitScript(t *testing.T) {
 			name:    "start",
 			actions: [][]string{{"start"}},
 			want:    lines([]string{"action start", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
+		},
+		{
+			// Without fw4 (not OpenWrt's firewall4): no rules to write.
+			name:    "start_without_fw4",
+			actions: [][]string{{"start"}},
+			want:    lines([]string{"action start", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
+			check:   fw4Did(nil),
+		},
+		{
+			// The rules for fw4's include are written, checked, and fw4
+			// reloaded to read them; a start with the same rules
+			// leaves fw4 alone.
+			name:    "start_writes_fw4_rules_and_reloads_fw4",
+			setup:   withFW4(0),
+			actions: [][]string{{"start"}, {"restart"}},
+			want:    lines([]string{"action start", "begin iotgw"}, instance, triggers, []string{"end iotgw", "action restart", "stop iotgw", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
+			check:   fw4Did([]string{"-q check", "-q reload"}, 5354, 8088),
+		},
+		{
+			// Other ports after a restart: other rules, fw4 reloaded.
+			name:    "restart_with_other_ports_reloads_fw4",
+			setup:   withFW4(0),
+			actions: [][]string{{"start"}, {"otherPorts"}, {"restart"}},
+			want:    lines([]string{"action start", "begin iotgw"}, instance, triggers, []string{"end iotgw", "action restart", "stop iotgw", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
+			check:   fw4Did([]string{"-q check", "-q reload", "-q check", "-q reload"}, 5399, 8099),
+		},
+		{
+			// Rules fw4's check refuses would fail its every reload: they
+			// are taken away, the owner told, the daemon started.
+			name:    "start_removes_fw4_rules_fw4_refuses",
+			setup:   withFW4(1),
+			actions: [][]string{{"start"}},
+			want:    lines([]string{"action start", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
+			output:  "fw4 refused its rules for the redirects",
+			check:   fw4Did([]string{"-q check"}),
+		},
+		{
+			// A file that is not valid: the running daemon keeps its
+			// ports, and fw4 its rules.
+			name:    "start_with_a_bad_config_writes_no_fw4_rules",
+			setup:   func(t *testing.T, root string) { withFW4(0)(t, root); running(t, root); badConfig(t, root) },
+			actions: [][]string{{"start"}},
+			want:    lines([]string{"action start", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
+			output:  "the running daemon keeps its settings",
+			check:   fw4Did(nil),
 		},
 		{
 			name: "start_disabled_in_uci",
@@ -233,6 +317,10 @@ func TestInitScript(t *testing.T) {
 			var out string
 			var err error
 			for _, a := range tc.actions {
+				if a[0] == "otherPorts" {
+					otherPorts(t, root)
+					continue
+				}
 				out, err = inRoot(root, "", append([]string{"/etc/init.d/iotgw"}, a...)...)
 			}
 			if (err != nil) != tc.wantErr {

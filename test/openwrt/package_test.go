@@ -40,6 +40,10 @@ func TestIPKLayout(t *testing.T) {
 		{"./etc/init.d/iotgw", 0o755},
 		{"./etc/uci-defaults/90-iotgw", 0o755},
 		{"./usr/share/iotgw/secret.sh", 0o644},
+		// fw4 includes it in its input chain (firewall4's automatic
+		// includes: /usr/share/nftables.d/chain-pre/<chain>/*.nft).
+		{"./usr/share/nftables.d/chain-pre/input/iotgw.nft", 0o644},
+		{"./usr/share/nftables.d/chain-pre/input/", 0o755},
 		// The TOML may hold alert tokens; the UCI file follows OpenWrt's
 		// INSTALL_CONF (0600).
 		{"./etc/iotgw/iotgw.toml", 0o600},
@@ -71,6 +75,18 @@ func TestIPKLayout(t *testing.T) {
 	}
 	if got := string(p.Data["./lib/upgrade/keep.d/iotgw"].Data); got != "/etc/iotgw/\n" {
 		t.Errorf("keep.d lists %q, want /etc/iotgw/ (configuration, state and key)", got)
+	}
+	// The include holds no rule of its own, only the include of the
+	// rules the init script writes, by a pattern (nft fails on a named
+	// file that is missing, as it is before iotgw's first start).
+	var stmts []string
+	for _, l := range strings.Split(string(p.Data["./usr/share/nftables.d/chain-pre/input/iotgw.nft"].Data), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			stmts = append(stmts, l)
+		}
+	}
+	if want := `include "` + fw4RulesPattern + `"`; len(stmts) != 1 || stmts[0] != want {
+		t.Errorf("fw4 include: statements %q, want only %s", stmts, want)
 	}
 	var caps map[string][]string
 	if err := json.Unmarshal(p.Data["./etc/capabilities/iotgw.json"].Data, &caps); err != nil {
