@@ -338,6 +338,9 @@ const (
 	// AreaCaptureInterfaces: a capture interface does not exist (a guest
 	// bridge that is down); the others are read.
 	AreaCaptureInterfaces = "capture-interfaces"
+	// AreaFW4Include: OpenWrt's firewall (fw4) is loaded without the
+	// package's rules for iotgw's redirects.
+	AreaFW4Include = "fw4-include"
 )
 
 // problemWords is what the owner reads of a problem in area: the title
@@ -386,6 +389,10 @@ func problemWords(area string) (title, body, resolved string, ok bool) {
 		return "iotgw cannot see offloaded traffic",
 			"The firewall's flow offloading (Network → Firewall → Routing/NAT Offloading) passes connections around iotgw's inspection, so default passwords and personal data sent in them go unnoticed. Quarantines still hold. Turn offloading off for iotgw to inspect.",
 			"iotgw sees all traffic again", true
+	case AreaFW4Include:
+		return "The firewall may block quarantined devices' DNS",
+			"OpenWrt's firewall (fw4) is loaded without the rules the iotgw package has it include for iotgw's redirects, so in a network whose firewall zone rejects input (a guest network) quarantined devices get no DNS answers and no notice page. Quarantines still hold. service iotgw restart writes the rules for the configured ports and reloads the firewall.",
+			"The firewall lets quarantined devices reach iotgw's DNS proxy and notice page again", true
 	case AreaDNSProxy:
 		return "iotgw's DNS proxy is down",
 			"Quarantined devices cannot look up names, not even their update servers. Quarantines still hold. iotgw keeps retrying.",
@@ -413,6 +420,10 @@ func FromProblem(area, detail string, at time.Time) Alert {
 			a.Severity, a.Urgent = event.SeverityMedium, false
 		case AreaInspectionFull:
 			// A busy evening can fill the inspections for a while.
+			a.Severity, a.Urgent = event.SeverityMedium, false
+		case AreaFW4Include:
+			// Quarantines hold; what is lost is quarantined devices'
+			// DNS and notice page, and only in a rejecting zone.
 			a.Severity, a.Urgent = event.SeverityMedium, false
 		}
 	} else if protocol, ok := strings.CutPrefix(area, AreaAnalyzer); ok {

@@ -1222,6 +1222,7 @@ func (d *Daemon) kernelLoop(ctx context.Context) {
 		if now := d.now(); now.Sub(offloadChecked) >= offloadCheck {
 			offloadChecked = now
 			d.checkOffload(ctx)
+			d.checkFW4Include(ctx)
 		}
 		d.checkKernel(ctx)
 	}
@@ -1248,6 +1249,37 @@ func (d *Daemon) checkOffload(ctx context.Context) {
 		return
 	}
 	d.problem(alert.AreaOffload, "flowtables "+strings.Join(names, ", "))
+}
+
+// fw4Reader is what an Enforcer offers to check that fw4's input chain
+// holds the OpenWrt package's rules for iotgw's redirects.
+type fw4Reader interface {
+	FW4InputMissing(ctx context.Context) (missing []string, ok bool, err error)
+}
+
+// checkFW4Include raises the problem "fw4-include" while fw4's input
+// chain lacks a rule of quarantine.FW4Input for the configured ports (the
+// package's include missing or not reloaded after a change of port): a
+// zone whose input is reject rejects quarantined devices' redirected DNS
+// and HTTP. Without fw4 (not OpenWrt, or its firewall stopped) there is
+// nothing to check.
+func (d *Daemon) checkFW4Include(ctx context.Context) {
+	r, ok := d.deps.Enforcer.(fw4Reader)
+	if !ok {
+		return
+	}
+	missing, ok, err := r.FW4InputMissing(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("reading fw4's input chain", "err", err)
+		}
+		return
+	}
+	if !ok || len(missing) == 0 {
+		d.clearProblem(alert.AreaFW4Include)
+		return
+	}
+	d.problem(alert.AreaFW4Include, "fw4's input chain lacks: "+strings.Join(missing, "; "))
 }
 
 // checkKernel makes the kernel's quarantines equal to the daemon's view.

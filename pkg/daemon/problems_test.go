@@ -319,6 +319,35 @@ func TestOffloadIsAProblem(t *testing.T) {
 	}
 }
 
+// TestFW4IncludeIsAProblem: while fw4 is loaded without the package's
+// rules for iotgw's redirects, the owner is told quarantined devices in a
+// rejecting zone lose DNS; with the rules, or without fw4, there is no
+// problem.
+func TestFW4IncludeIsAProblem(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	ctx := context.Background()
+	h.d.checkFW4Include(ctx)
+	if slices.Contains(problemAreas(h.d), alert.AreaFW4Include) {
+		t.Fatal("fw4-include problem without fw4")
+	}
+	fake.SetFW4InputMissing([]string{"iotgw: DNS redirected to iotgw's proxy (udp 53 to 5354)"}, true)
+	h.d.checkFW4Include(ctx)
+	if !slices.Contains(problemAreas(h.d), alert.AreaFW4Include) {
+		t.Fatalf("problems %v with fw4 lacking a rule, want fw4-include", problemAreas(h.d))
+	}
+	fake.SetFW4InputMissing(nil, true)
+	h.d.checkFW4Include(ctx)
+	if slices.Contains(problemAreas(h.d), alert.AreaFW4Include) {
+		t.Error("fw4-include problem once fw4 holds the rules")
+	}
+	if got := h.alerts.problemAreas("resolved"); !slices.Contains(got, alert.AreaFW4Include) {
+		t.Errorf("resolved alerts %v, want fw4-include", got)
+	}
+}
+
 // lossySource is a quiet live source whose kernel lost packets.
 type lossySource struct {
 	ctx  context.Context

@@ -23,6 +23,26 @@ type Fake struct {
 	st        *state
 	// flowtables is what Flowtables reports (SetFlowtables).
 	flowtables []string
+	// fw4Missing and fw4 are what FW4InputMissing reports
+	// (SetFW4InputMissing).
+	fw4Missing []string
+	fw4        bool
+}
+
+// SetFW4InputMissing sets what FW4InputMissing reports: whether fw4's
+// input chain is there (ok), and which of FW4Input's rules it lacks.
+func (f *Fake) SetFW4InputMissing(missing []string, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fw4Missing, f.fw4 = append([]string(nil), missing...), ok
+}
+
+// FW4InputMissing reports what SetFW4InputMissing set; a new fake has no
+// fw4.
+func (f *Fake) FW4InputMissing(context.Context) ([]string, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.fw4Missing...), f.fw4, nil
 }
 
 // SetFlowtables sets the flowtables Flowtables reports, as if fw4's flow

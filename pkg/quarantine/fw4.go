@@ -1,8 +1,15 @@
 package quarantine
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
+
+	"github.com/google/nftables/userdata"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // fw4Rule is one accept that OpenWrt's firewall4 needs in its input chain
@@ -65,12 +72,98 @@ func FW4Input(cfg Config) string {
 	return b.String()
 }
 
-// FW4InputComments are the comments of FW4Input's rules, by which they
-// are found in fw4's chain.
+// FW4InputComments are the comments of FW4Input's rules, by which
+// FW4InputMissing finds them in fw4's chain.
 func FW4InputComments(cfg Config) []string {
 	var cs []string
 	for _, r := range fw4Rules(cfg) {
 		cs = append(cs, r.comment())
 	}
 	return cs
+}
+
+// FW4InputMissing reads fw4's input chain (table inet fw4, chain input)
+// and returns the comments of FW4Input's rules for the backend's Config
+// that it lacks. It only reads; fw4's table is never changed. A ruleset
+// without fw4's chain (no firewall4, or it is stopped) has nothing
+// missing: ok is false then.
+func (n *NFTables) FW4InputMissing(ctx context.Context) (missing []string, ok bool, err error) {
+	if err := n.mu.lock(ctx); err != nil {
+		return nil, false, err
+	}
+	defer n.mu.unlock()
+	_, sock, err := n.conn()
+	if err != nil {
+		return nil, false, err
+	}
+	defer sock.Close()
+	have, ok, err := ruleComments(sock, "fw4", "input")
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	for _, cm := range FW4InputComments(n.cfg) {
+		if !slices.Contains(have, cm) {
+			missing = append(missing, cm)
+		}
+	}
+	return missing, true, nil
+}
+
+// ruleComments reads the comments of the rules of an inet chain, and
+// nothing else of them: google/nftables cannot parse every expression
+// fw4 (or FW4Input: a ct direction) puts in its rules. ok is false when
+// the chain does not exist.
+func ruleComments(sock *netlink.Conn, table, chain string) (comments []string, ok bool, err error) {
+	nfgen := []byte{unix.NFPROTO_INET, unix.NFNETLINK_V0, 0, 0}
+	enc := netlink.NewAttributeEncoder()
+	enc.String(unix.NFTA_CHAIN_TABLE, table)
+	enc.String(unix.NFTA_CHAIN_NAME, chain)
+	attrs, err := enc.Encode()
+	if err != nil {
+		return nil, false, err
+	}
+	_, err = sock.Execute(netlink.Message{
+		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETCHAIN), Flags: netlink.Request},
+		Data:   append(slices.Clone(nfgen), attrs...),
+	})
+	if errors.Is(err, unix.ENOENT) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("quarantine: read inet %s %s: %w", table, chain, err)
+	}
+	enc = netlink.NewAttributeEncoder()
+	enc.String(unix.NFTA_RULE_TABLE, table)
+	enc.String(unix.NFTA_RULE_CHAIN, chain)
+	if attrs, err = enc.Encode(); err != nil {
+		return nil, false, err
+	}
+	msgs, err := sock.Execute(netlink.Message{
+		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETRULE), Flags: netlink.Request | netlink.Dump},
+		Data:   append(slices.Clone(nfgen), attrs...),
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("quarantine: read the rules of inet %s %s: %w", table, chain, err)
+	}
+	for _, m := range msgs {
+		if len(m.Data) < 4 {
+			continue
+		}
+		ad, err := netlink.NewAttributeDecoder(m.Data[4:])
+		if err != nil {
+			return nil, false, fmt.Errorf("quarantine: read the rules of inet %s %s: %w", table, chain, err)
+		}
+		for ad.Next() {
+			if ad.Type() != unix.NFTA_RULE_USERDATA {
+				continue
+			}
+			if cm, ok := userdata.GetString(ad.Bytes(), userdata.TypeComment); ok {
+				comments = append(comments, cm)
+			}
+		}
+		if err := ad.Err(); err != nil {
+			return nil, false, fmt.Errorf("quarantine: read the rules of inet %s %s: %w", table, chain, err)
+		}
+	}
+	return comments, true, nil
 }

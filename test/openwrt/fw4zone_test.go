@@ -293,6 +293,10 @@ func TestFW4GuestZoneRedirects(t *testing.T) {
 			t.Errorf("fw4's input chain lacks %q:\n%s", cm, chain)
 		}
 	}
+	missing, ok, err := n.FW4InputMissing(ctx)
+	if err != nil || !ok || len(missing) != 0 {
+		t.Errorf("FW4InputMissing = %q, %v, %v; want none missing", missing, ok, err)
+	}
 	proxyAsked.reset()
 	runZoneChecks(t, "with the include", append(quarantined, unquarantined...))
 	for _, s := range proxyAsked.sources() {
@@ -355,6 +359,22 @@ func TestFW4GuestZoneRedirects(t *testing.T) {
 		t.Errorf("fw4's reload and restart changed iotgw's tables:\n%s\nbefore:\n%s", got, before)
 	}
 	runZoneChecks(t, "after fw4's restart", quarantined[:2])
+
+	// A rules file missing one rule (ports changed, fw4 not reloaded):
+	// the daemon's check names it.
+	lines := strings.SplitAfter(quarantine.FW4Input(cfg), "\n")
+	if err := os.WriteFile(filepath.Join(rulesDir, "input.nft"), []byte(strings.Join(lines[:2], "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fw4Load(true)
+	missing, ok, err = n.FW4InputMissing(ctx)
+	if err != nil || !ok || len(missing) != 1 || !strings.Contains(missing[0], fmt.Sprint(noticePort)) {
+		t.Errorf("FW4InputMissing = %q, %v, %v; want the notice page's rule", missing, ok, err)
+	}
+	nft(t, router, "delete table inet fw4\n")
+	if missing, ok, err = n.FW4InputMissing(ctx); err != nil || ok || len(missing) != 0 {
+		t.Errorf("without fw4: FW4InputMissing = %q, %v, %v; want not ok, nothing missing", missing, ok, err)
+	}
 }
 
 // zoneCheck is one connection from a host: DNS over dns ("udp", "tcp")
