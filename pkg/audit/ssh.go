@@ -55,40 +55,19 @@ func (s *sshService) login(ctx context.Context, cand creds.Candidate) (attempt, 
 // rejected and nothing was sent.
 func (s *sshService) withoutAuth(ctx context.Context, user string) (attempt, error) {
 	res := attempt{mechanism: "no login"}
-	c, err := s.r.dial(ctx, s.port)
+	kexDone, authErr, err := s.handshake(ctx, user, nil)
 	if err != nil {
 		return res, err
 	}
-	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
-	defer stop()
-	if err := c.SetDeadline(time.Now().Add(s.r.a.opts.ResponseTimeout)); err != nil {
-		return res, fmt.Errorf("ssh: set deadline: %w", err)
-	}
-	kexDone := false
-	cfg := &ssh.ClientConfig{
-		User:            user,
-		HostKeyCallback: func(string, net.Addr, ssh.PublicKey) error { kexDone = true; return nil },
-		ClientVersion:   "SSH-2.0-iotgw_audit",
-		Timeout:         s.r.a.opts.ResponseTimeout,
-	}
-	conn, chans, reqs, err := ssh.NewClientConn(c, s.r.hostPort(s.port), cfg)
-	if err == nil {
+	if authErr == nil {
 		res.outcome, res.noLogin = outcomeAccepted, true
-		go ssh.DiscardRequests(reqs)
-		go func() {
-			for ch := range chans {
-				ch.Reject(ssh.Prohibited, "audit")
-			}
-		}()
-		conn.Close()
 		return res, nil
 	}
 	switch {
-	case lockoutText(err.Error()):
+	case lockoutText(authErr.Error()):
 		res.outcome = outcomeLockout
 	case !kexDone:
-		return res, fmt.Errorf("ssh: before authentication: %w", err)
+		return res, fmt.Errorf("ssh: before authentication: %w", authErr)
 	}
 	return res, nil
 }
@@ -117,39 +96,15 @@ func (s *sshService) try(ctx context.Context, cand creds.Candidate) (attempt, er
 			return []string{cand.Password}, nil
 		})
 	}
-	c, err := s.r.dial(ctx, s.port)
+	kexDone, authErr, err := s.handshake(ctx, cand.User, []ssh.AuthMethod{method})
 	if err != nil {
 		return res, err
 	}
-	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
-	defer stop()
-	if err := c.SetDeadline(time.Now().Add(s.r.a.opts.ResponseTimeout)); err != nil {
-		return res, fmt.Errorf("ssh: set deadline: %w", err)
-	}
-	kexDone := false
-	cfg := &ssh.ClientConfig{
-		User: cand.User,
-		Auth: []ssh.AuthMethod{method},
-		// Any host key: the audit tests the device, it does not trust
-		// it. The callback marks the end of key exchange.
-		HostKeyCallback: func(string, net.Addr, ssh.PublicKey) error { kexDone = true; return nil },
-		ClientVersion:   "SSH-2.0-iotgw_audit",
-		Timeout:         s.r.a.opts.ResponseTimeout,
-	}
-	conn, chans, reqs, err := ssh.NewClientConn(c, s.r.hostPort(s.port), cfg)
-	if err == nil {
+	if authErr == nil {
 		res.sent, res.outcome = true, outcomeAccepted
-		go ssh.DiscardRequests(reqs)
-		go func() {
-			for ch := range chans {
-				ch.Reject(ssh.Prohibited, "audit")
-			}
-		}()
-		conn.Close()
 		return res, nil
 	}
-	msg := err.Error()
+	msg := authErr.Error()
 	switch {
 	case strings.Contains(msg, "unable to authenticate"):
 		// "attempted methods [none]" means the method was not on offer:
@@ -168,13 +123,58 @@ func (s *sshService) try(ctx context.Context, cand creds.Candidate) (attempt, er
 		return res, nil
 	}
 	if !kexDone {
-		return res, fmt.Errorf("ssh: before authentication: %w", err)
+		return res, fmt.Errorf("ssh: before authentication: %w", authErr)
 	}
 	// Transport errors during authentication (the server hung up after
 	// the password) may have cost the device a failed login: count it.
 	res.sent = true
 	res.outcome = outcomeRejected
 	return res, nil
+}
+
+// handshake dials the SSH port and makes one client handshake as user,
+// offering auth (nil offers only "none"), bounded by the response timeout
+// and by ctx. Both the probe without authentication and every candidate
+// go through it, so that they dial, time out and treat the server alike.
+// Any host key is taken: the audit tests the device, it does not trust
+// it. An accepted login is closed at once, its channels refused: no
+// session is opened.
+//
+// err is a failure to reach the port; authErr is the handshake's own
+// error, nil when the server accepted the login; kexDone says whether key
+// exchange had ended before it, so that the caller can tell an answer to
+// the login from a transport failure that sent nothing.
+func (s *sshService) handshake(ctx context.Context, user string, auth []ssh.AuthMethod) (kexDone bool, authErr, err error) {
+	c, err := s.r.dial(ctx, s.port)
+	if err != nil {
+		return false, nil, err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+	defer stop()
+	if err := c.SetDeadline(time.Now().Add(s.r.a.opts.ResponseTimeout)); err != nil {
+		return false, nil, fmt.Errorf("ssh: set deadline: %w", err)
+	}
+	cfg := &ssh.ClientConfig{
+		User: user,
+		Auth: auth,
+		// The callback marks the end of key exchange.
+		HostKeyCallback: func(string, net.Addr, ssh.PublicKey) error { kexDone = true; return nil },
+		ClientVersion:   "SSH-2.0-iotgw_audit",
+		Timeout:         s.r.a.opts.ResponseTimeout,
+	}
+	conn, chans, reqs, authErr := ssh.NewClientConn(c, s.r.hostPort(s.port), cfg)
+	if authErr != nil {
+		return kexDone, authErr, nil
+	}
+	go ssh.DiscardRequests(reqs)
+	go func() {
+		for ch := range chans {
+			ch.Reject(ssh.Prohibited, "audit")
+		}
+	}()
+	conn.Close()
+	return kexDone, nil, nil
 }
 
 // lockoutText reports whether a server message says it is refusing
