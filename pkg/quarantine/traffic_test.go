@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -57,25 +56,14 @@ func newLab(t *testing.T) *lab {
 	t.Helper()
 	l := &lab{router: netnstest.New(t, "iotgwq", "router"), device: netnstest.New(t, "iotgwq", "device"), peer: netnstest.New(t, "iotgwq", "peer"), wan: netnstest.New(t, "iotgwq", "wan")}
 	ipr := func(ns string, args ...string) { netnstest.Cmd(t, "ip", append([]string{"-n", ns}, args...)...) }
-	for _, ns := range []string{l.router, l.device, l.peer, l.wan} {
-		// No duplicate address detection: link-local addresses would be
-		// tentative, and IPv6 dead, for the first second or two.
-		netnstest.CmdIn(t, ns, "sh", "-c", "echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad && echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad")
-	}
+	netnstest.NoDAD(t, l.router, l.device, l.peer, l.wan)
 
 	ipr(l.router, "link", "add", "br0", "type", "bridge")
-	for _, h := range []struct {
-		ns, port string
-		mac      hwaddr.MAC
-		v4, v6   string
-	}{{l.device, "lan0", deviceMAC, deviceV4, deviceV6}, {l.peer, "lan1", peerMAC, peerV4, peerV6}} {
-		ipr(l.router, "link", "add", h.port, "type", "veth", "peer", "name", "eth0", "netns", h.ns)
-		ipr(l.router, "link", "set", h.port, "master", "br0", "up")
-		ipr(h.ns, "link", "set", "eth0", "address", h.mac.String(), "up")
-		ipr(h.ns, "addr", "add", h.v4+"/24", "dev", "eth0")
-		ipr(h.ns, "addr", "add", h.v6+"/64", "dev", "eth0", "nodad")
-		ipr(h.ns, "route", "add", "default", "via", routerV4)
-		ipr(h.ns, "-6", "route", "add", "default", "via", routerV6)
+	for _, h := range []netnstest.LANHost{
+		{NS: l.device, Port: "lan0", MAC: deviceMAC.String(), V4: deviceV4 + "/24", V6: deviceV6 + "/64"},
+		{NS: l.peer, Port: "lan1", MAC: peerMAC.String(), V4: peerV4 + "/24", V6: peerV6 + "/64"},
+	} {
+		netnstest.BridgeHost(t, l.router, "br0", h, routerV4, routerV6)
 	}
 	ipr(l.router, "addr", "add", routerV4+"/24", "dev", "br0")
 	ipr(l.router, "addr", "add", routerV6+"/64", "dev", "br0", "nodad")
@@ -100,20 +88,20 @@ func newLab(t *testing.T) *lab {
 		"echo 0 > /proc/sys/net/bridge/bridge-nf-call-iptables; echo 0 > /proc/sys/net/bridge/bridge-nf-call-ip6tables").Run()
 
 	// Servers: each TCP listener answers with its name, the UDP ones echo.
-	l.serveTCP(t, l.wan, "[::]:80", "wan-http")
-	l.serveTCP(t, l.wan, "[::]:443", "wan")
-	l.serveTCP(t, l.peer, "[::]:443", "peer")
-	l.serveTCP(t, l.device, "[::]:443", "device")
-	l.serveTCP(t, l.router, fmt.Sprintf("[::]:%d", noticePort), "notice")
-	l.serveTCP(t, l.router, "[::]:2222", "router-admin")
+	netnstest.ServeName(t, l.wan, "[::]:80", "wan-http", nil)
+	netnstest.ServeName(t, l.wan, "[::]:443", "wan", nil)
+	netnstest.ServeName(t, l.peer, "[::]:443", "peer", nil)
+	netnstest.ServeName(t, l.device, "[::]:443", "device", nil)
+	netnstest.ServeName(t, l.router, fmt.Sprintf("[::]:%d", noticePort), "notice", nil)
+	netnstest.ServeName(t, l.router, "[::]:2222", "router-admin", nil)
 	l.serveUDP(t, l.router, "0.0.0.0:67")
 	l.serveUDP(t, l.device, "[::]:5000")
 	l.serveUDP(t, l.peer, "[::]:5000")
 	// DNS: the router's resolver, the DNS proxy (stopped in the crash
 	// stage) and a public resolver on the WAN.
-	l.serveDNS(t, l.router, "[::]:53", "192.0.2.1")
-	l.stopProxy = l.serveDNS(t, l.router, fmt.Sprintf("[::]:%d", dnsProxyPort), "192.0.2.2")
-	l.serveDNS(t, l.wan, "[::]:53", "192.0.2.3")
+	netnstest.ServeDNS(t, l.router, "[::]:53", "192.0.2.1", nil)
+	l.stopProxy = netnstest.ServeDNS(t, l.router, fmt.Sprintf("[::]:%d", dnsProxyPort), "192.0.2.2", nil)
+	netnstest.ServeDNS(t, l.wan, "[::]:53", "192.0.2.3", nil)
 
 	// Neighbour discovery takes a moment on fresh links.
 	start := time.Now()
@@ -122,32 +110,13 @@ func newLab(t *testing.T) *lab {
 			if _, err := tcp(c[0], c[1], 443); err == nil {
 				break
 			} else if time.Since(start) > 10*time.Second {
-				t.Fatalf("lab not ready: %s → %s: %v", nsRole(c[0]), c[1], err)
+				t.Fatalf("lab not ready: %s → %s: %v", netnstest.Role(c[0]), c[1], err)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	t.Logf("lab ready after %v", time.Since(start))
 	return l
-}
-
-func (l *lab) serveTCP(t *testing.T, ns, addr, name string) {
-	t.Helper()
-	var ln net.Listener
-	if err := netnstest.Run(ns, func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
-		t.Fatalf("listen %s in %s: %v", addr, ns, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			fmt.Fprintf(c, "%s\n", name)
-			c.Close()
-		}
-	}()
 }
 
 func (l *lab) serveUDP(t *testing.T, ns, addr string) {
@@ -169,52 +138,6 @@ func (l *lab) serveUDP(t *testing.T, ns, addr string) {
 	}()
 }
 
-// serveDNS answers A queries over UDP and TCP on addr in ns with answer,
-// other queries with no data. The returned stop closes both listeners
-// (the test's end does too).
-func (l *lab) serveDNS(t *testing.T, ns, addr, answer string) (stop func()) {
-	t.Helper()
-	ip := net.ParseIP(answer)
-	handler := dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(q)
-		if len(q.Question) == 1 && q.Question[0].Qtype == dns.TypeA {
-			m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 30}, A: ip}}
-		}
-		_ = w.WriteMsg(m)
-	})
-	var pc net.PacketConn
-	var ln net.Listener
-	err := netnstest.Run(ns, func() (err error) {
-		if pc, err = net.ListenPacket("udp", addr); err != nil {
-			return err
-		}
-		ln, err = net.Listen("tcp", addr)
-		return err
-	})
-	if err != nil {
-		t.Fatalf("listen dns %s in %s: %v", addr, ns, err)
-	}
-	servers := []*dns.Server{{PacketConn: pc, Handler: handler}, {Listener: ln, Handler: handler}}
-	for _, srv := range servers {
-		go func() { _ = srv.ActivateAndServe() }()
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			// Shutdown fails for a server not yet started; closing the
-			// sockets stops it either way.
-			for _, srv := range servers {
-				_ = srv.Shutdown()
-			}
-			pc.Close()
-			ln.Close()
-		})
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
 // dnsQuery asks server (over UDP or TCP) from ns for an A record and
 // returns the name of the lab server that answered, "refused" if the
 // query was turned away at once.
@@ -223,11 +146,7 @@ func dnsQuery(ns, server string, port int, overUDP bool) (string, error) {
 	if overUDP {
 		network = "udp"
 	}
-	var c net.Conn
-	err := netnstest.Run(ns, func() (err error) {
-		c, err = net.DialTimeout(network, net.JoinHostPort(server, fmt.Sprint(port)), dialTimeout)
-		return err
-	})
+	c, err := netnstest.Dial(ns, network, net.JoinHostPort(server, fmt.Sprint(port)), dialTimeout)
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return "refused", nil
 	}
@@ -240,28 +159,14 @@ func dnsQuery(ns, server string, port int, overUDP bool) (string, error) {
 
 // dnsExchange asks over c and names the server that answered.
 func dnsExchange(c net.Conn) (string, error) {
-	c.SetDeadline(time.Now().Add(dialTimeout))
-	conn := &dns.Conn{Conn: c}
-	q := new(dns.Msg)
-	q.SetQuestion("probe.example.test.", dns.TypeA)
-	if err := conn.WriteMsg(q); err != nil {
-		return "", err
-	}
-	r, err := conn.ReadMsg()
+	ip, err := netnstest.QueryA(c, dialTimeout)
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return "refused", nil
 	}
 	if err != nil {
 		return "", err
 	}
-	if len(r.Answer) != 1 || r.Id != q.Id {
-		return "", fmt.Errorf("answer %v", r)
-	}
-	a, ok := r.Answer[0].(*dns.A)
-	if !ok {
-		return "", fmt.Errorf("answer %v", r.Answer[0])
-	}
-	return dnsServerNames[a.A.String()], nil
+	return dnsServerNames[ip.String()], nil
 }
 
 // dnsChecks asks, from one host, the router (IPv4 and IPv6, UDP and TCP)
@@ -279,27 +184,12 @@ func dnsChecks(from, router, resolver string) []check {
 
 // tcp connects from ns and returns the name the server answered with.
 func tcp(ns string, ip string, port int) (string, error) {
-	var c net.Conn
-	err := netnstest.Run(ns, func() (err error) {
-		c, err = net.DialTimeout("tcp", net.JoinHostPort(ip, fmt.Sprint(port)), dialTimeout)
-		return err
-	})
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(dialTimeout))
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return strings.TrimSpace(line), err
+	return netnstest.FetchLine(ns, net.JoinHostPort(ip, fmt.Sprint(port)), dialTimeout)
 }
 
 // udp sends a datagram from ns and waits for the echo.
 func udp(ns string, ip string, port int) error {
-	var c net.Conn
-	err := netnstest.Run(ns, func() (err error) {
-		c, err = net.Dial("udp", net.JoinHostPort(ip, fmt.Sprint(port)))
-		return err
-	})
+	c, err := netnstest.Dial(ns, "udp", net.JoinHostPort(ip, fmt.Sprint(port)), 0)
 	if err != nil {
 		return err
 	}
@@ -339,11 +229,8 @@ func (l *lab) expectOwnerResolves(t *testing.T, stage string, checks []check) {
 // udpRefused reports whether a datagram from ns to ip:port is refused
 // (an ICMP port unreachable came back) rather than lost.
 func udpRefused(ns, ip string, port int) bool {
-	var c net.Conn
-	if err := netnstest.Run(ns, func() (err error) {
-		c, err = net.Dial("udp", net.JoinHostPort(ip, fmt.Sprint(port)))
-		return err
-	}); err != nil {
+	c, err := netnstest.Dial(ns, "udp", net.JoinHostPort(ip, fmt.Sprint(port)), 0)
+	if err != nil {
 		return false
 	}
 	defer c.Close()
@@ -351,7 +238,7 @@ func udpRefused(ns, ip string, port int) bool {
 	if _, err := c.Write([]byte("ping")); err != nil {
 		return errors.Is(err, syscall.ECONNREFUSED)
 	}
-	_, err := c.Read(make([]byte, 16))
+	_, err = c.Read(make([]byte, 16))
 	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
@@ -392,12 +279,10 @@ func (l *lab) expect(t *testing.T, stage string, checks []check) {
 	wg.Wait()
 	for i, c := range checks {
 		if got[i] != c.want {
-			t.Errorf("%s: %s → [%s]:%d udp=%v dns=%v: got %q, want %q", stage, nsRole(c.from), c.to, c.port, c.udp, c.dns, got[i], c.want)
+			t.Errorf("%s: %s → [%s]:%d udp=%v dns=%v: got %q, want %q", stage, netnstest.Role(c.from), c.to, c.port, c.udp, c.dns, got[i], c.want)
 		}
 	}
 }
-
-func nsRole(ns string) string { return ns[strings.LastIndex(ns, "-")+1:] }
 
 func TestTraffic(t *testing.T) {
 	requireRoot(t)

@@ -1,7 +1,6 @@
 package openwrt
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -140,22 +139,13 @@ func TestFW4GuestZoneRedirects(t *testing.T) {
 	other := netnstest.New(t, "iotgwo", "other")
 	wan := netnstest.New(t, "iotgwo", "wan")
 	ipr := func(ns string, args ...string) { netnstest.Cmd(t, "ip", append([]string{"-n", ns}, args...)...) }
-	for _, ns := range []string{router, device, other, wan} {
-		netnstest.CmdIn(t, ns, "sh", "-c", "echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad && echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad")
-	}
+	netnstest.NoDAD(t, router, device, other, wan)
 	ipr(router, "link", "add", "br-guest", "type", "bridge")
-	for _, h := range []struct {
-		ns, port string
-		mac      hwaddr.MAC
-		v4, v6   string
-	}{{device, "guest0", deviceMAC, deviceV4, deviceV6}, {other, "guest1", otherMAC, otherV4, "fd03::11"}} {
-		ipr(router, "link", "add", h.port, "type", "veth", "peer", "name", "eth0", "netns", h.ns)
-		ipr(router, "link", "set", h.port, "master", "br-guest", "up")
-		ipr(h.ns, "link", "set", "eth0", "address", h.mac.String(), "up")
-		ipr(h.ns, "addr", "add", h.v4+"/24", "dev", "eth0")
-		ipr(h.ns, "addr", "add", h.v6+"/64", "dev", "eth0", "nodad")
-		ipr(h.ns, "route", "add", "default", "via", routerV4)
-		ipr(h.ns, "-6", "route", "add", "default", "via", routerV6)
+	for _, h := range []netnstest.LANHost{
+		{NS: device, Port: "guest0", MAC: deviceMAC.String(), V4: deviceV4 + "/24", V6: deviceV6 + "/64"},
+		{NS: other, Port: "guest1", MAC: otherMAC.String(), V4: otherV4 + "/24", V6: "fd03::11/64"},
+	} {
+		netnstest.BridgeHost(t, router, "br-guest", h, routerV4, routerV6)
 	}
 	ipr(router, "addr", "add", routerV4+"/24", "dev", "br-guest")
 	ipr(router, "addr", "add", routerV6+"/64", "dev", "br-guest", "nodad")
@@ -183,11 +173,11 @@ func TestFW4GuestZoneRedirects(t *testing.T) {
 	// page; the proxy notes who asked it. A public resolver and a web
 	// server on the WAN.
 	proxyAsked := &askedBy{}
-	serveZoneDNS(t, router, "[::]:53", "192.0.2.1", nil)
-	serveZoneDNS(t, router, fmt.Sprintf("[::]:%d", proxyPort), "192.0.2.2", proxyAsked)
-	serveZoneDNS(t, wan, "[::]:53", "192.0.2.3", nil)
-	serveZoneTCP(t, router, fmt.Sprintf("[::]:%d", noticePort), "notice", proxyAsked)
-	serveZoneTCP(t, wan, "[::]:80", "wan-http", nil)
+	netnstest.ServeDNS(t, router, "[::]:53", "192.0.2.1", nil)
+	netnstest.ServeDNS(t, router, fmt.Sprintf("[::]:%d", proxyPort), "192.0.2.2", proxyAsked.add)
+	netnstest.ServeDNS(t, wan, "[::]:53", "192.0.2.3", nil)
+	netnstest.ServeName(t, router, fmt.Sprintf("[::]:%d", noticePort), "notice", proxyAsked.add)
+	netnstest.ServeName(t, wan, "[::]:80", "wan-http", nil)
 
 	// The package's include, and the rules it includes, where this test
 	// can write them.
@@ -409,24 +399,19 @@ func runZoneChecks(t *testing.T, stage string, checks []zoneCheck) {
 			if c.dns != "" {
 				what = "dns/" + c.dns
 			}
-			t.Errorf("%s: %s from %s to %s port %d: got %q, want %q", stage, what, nsRole(c.from), c.to, c.port, got, c.want)
+			t.Errorf("%s: %s from %s to %s port %d: got %q, want %q", stage, what, netnstest.Role(c.from), c.to, c.port, got, c.want)
 		}
 	}
 }
-
-// nsRole is the role part of a namespace's name, for messages.
-func nsRole(ns string) string { return ns[strings.LastIndex(ns, "-")+1:] }
 
 var zoneAnswers = map[string]string{"192.0.2.1": "dnsmasq", "192.0.2.2": "proxy", "192.0.2.3": "resolver"}
 
 const zoneTimeout = 800 * time.Millisecond
 
+// zoneDNS asks server:port from ns over network for an A record and
+// names the server that answered; "refused" is a reject.
 func zoneDNS(ns, server string, port int, network string) (string, error) {
-	var c net.Conn
-	err := netnstest.Run(ns, func() (err error) {
-		c, err = net.DialTimeout(network, net.JoinHostPort(server, fmt.Sprint(port)), zoneTimeout)
-		return err
-	})
+	c, err := netnstest.Dial(ns, network, net.JoinHostPort(server, fmt.Sprint(port)), zoneTimeout)
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return "refused", nil
 	}
@@ -434,46 +419,24 @@ func zoneDNS(ns, server string, port int, network string) (string, error) {
 		return "", err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(zoneTimeout))
-	conn := &dns.Conn{Conn: c}
-	q := new(dns.Msg)
-	q.SetQuestion("probe.example.test.", dns.TypeA)
-	if err := conn.WriteMsg(q); err != nil {
-		return "", err
-	}
-	r, err := conn.ReadMsg()
+	ip, err := netnstest.QueryA(c, zoneTimeout)
 	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
 		return "refused", nil
 	}
 	if err != nil {
 		return "", err
 	}
-	if len(r.Answer) != 1 {
-		return "", fmt.Errorf("answer %v", r)
-	}
-	a, ok := r.Answer[0].(*dns.A)
-	if !ok {
-		return "", fmt.Errorf("answer %v", r.Answer[0])
-	}
-	return zoneAnswers[a.A.String()], nil
+	return zoneAnswers[ip.String()], nil
 }
 
+// zoneTCP connects from ns to ip:port and returns the line the server
+// sent; "refused" is a reject.
 func zoneTCP(ns, ip string, port int) (string, error) {
-	var c net.Conn
-	err := netnstest.Run(ns, func() (err error) {
-		c, err = net.DialTimeout("tcp", net.JoinHostPort(ip, fmt.Sprint(port)), zoneTimeout)
-		return err
-	})
+	line, err := netnstest.FetchLine(ns, net.JoinHostPort(ip, fmt.Sprint(port)), zoneTimeout)
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return "refused", nil
 	}
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(zoneTimeout))
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return strings.TrimSpace(line), err
+	return line, err
 }
 
 // sendFrom sends, from ns and source address from (any when empty), a
@@ -516,9 +479,6 @@ type askedBy struct {
 }
 
 func (a *askedBy) add(addr net.Addr) {
-	if a == nil {
-		return
-	}
 	host, _, err := net.SplitHostPort(addr.String())
 	if err != nil {
 		return
@@ -548,59 +508,4 @@ func (a *askedBy) sources() []string {
 		s = append(s, k)
 	}
 	return s
-}
-
-// serveZoneDNS answers A queries over UDP and TCP on addr in ns with
-// answer, noting each asker in asked (when not nil).
-func serveZoneDNS(t *testing.T, ns, addr, answer string, asked *askedBy) {
-	t.Helper()
-	ip := net.ParseIP(answer)
-	handler := dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
-		asked.add(w.RemoteAddr())
-		m := new(dns.Msg)
-		m.SetReply(q)
-		if len(q.Question) == 1 && q.Question[0].Qtype == dns.TypeA {
-			m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 30}, A: ip}}
-		}
-		_ = w.WriteMsg(m)
-	})
-	var pc net.PacketConn
-	var ln net.Listener
-	err := netnstest.Run(ns, func() (err error) {
-		if pc, err = net.ListenPacket("udp", addr); err != nil {
-			return err
-		}
-		ln, err = net.Listen("tcp", addr)
-		return err
-	})
-	if err != nil {
-		t.Fatalf("listen dns %s in %s: %v", addr, ns, err)
-	}
-	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: handler}, {Listener: ln, Handler: handler}} {
-		go func() { _ = srv.ActivateAndServe() }()
-		t.Cleanup(func() { _ = srv.Shutdown() })
-	}
-	t.Cleanup(func() { pc.Close(); ln.Close() })
-}
-
-// serveZoneTCP sends name to each connection on addr in ns, noting each
-// peer in asked (when not nil).
-func serveZoneTCP(t *testing.T, ns, addr, name string, asked *askedBy) {
-	t.Helper()
-	var ln net.Listener
-	if err := netnstest.Run(ns, func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
-		t.Fatalf("listen %s in %s: %v", addr, ns, err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			asked.add(c.RemoteAddr())
-			fmt.Fprintf(c, "%s\n", name)
-			c.Close()
-		}
-	}()
 }
