@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
 	"testing"
@@ -90,23 +91,13 @@ func apkTokens(v string) []apkToken {
 func tokenCmp(a, b apkToken) int {
 	switch {
 	case a.kind == tokSuffix:
-		return cmpInt(a.suffix, b.suffix)
+		return cmp.Compare(a.suffix, b.suffix)
 	case a.kind == tokDigit && (a.value[0] == '0' || b.value[0] == '0'), a.kind == tokLetter, a.kind == tokHash:
 		return strings.Compare(a.value, b.value)
 	}
 	x, _ := strconv.ParseUint(a.value, 10, 64)
 	y, _ := strconv.ParseUint(b.value, 10, 64)
-	return cmpInt(x, y)
-}
-
-func cmpInt[T int | uint64](a, b T) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Compare(x, y)
 }
 
 // apkCompare is apk-tools v3's version comparison: the first token that
@@ -129,7 +120,7 @@ func apkCompare(a, b string) int {
 	case y.kind == tokSuffix && y.suffix < suffixNone:
 		return 1
 	}
-	return -cmpInt(x.kind, y.kind)
+	return -cmp.Compare(x.kind, y.kind)
 }
 
 // The comparison above against orders apk's documentation states:
@@ -187,13 +178,6 @@ func TestAPKVersionGrammar(t *testing.T) {
 // (TestVersionOrder): a build after its release, before the next, after
 // the builds of earlier commits; a tree with changes after its commit.
 func TestAPKVersionOrder(t *testing.T) {
-	commitA := source{Epoch: 1700000000, Commit: "ffffffff"} // 2023-11-14 22:13:20 UTC
-	commitB := source{Epoch: 1700000060, Commit: "00000000"} // a minute later, a lower hash
-	commitC := source{Epoch: 1700086400, Commit: "12345678"} // the next day
-	dirtyA := commitA
-	dirtyA.Dirty = true
-	dirtyTag := source{Epoch: 1700000000, Commit: "ffffffff", Tag: "0.1.0", Dirty: true}
-
 	ordered := []struct {
 		name  string
 		src   source

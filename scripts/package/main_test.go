@@ -8,6 +8,17 @@ import (
 	"testing"
 )
 
+// The builds whose versions TestVersionOrder (ipk) and TestAPKVersionOrder
+// (apk) both put in order, so that the two formats are shown to sort the
+// same builds alike.
+var (
+	commitA  = source{Epoch: 1700000000, Commit: "ffffffff"}              // 2023-11-14 22:13:20 UTC
+	commitB  = source{Epoch: 1700000060, Commit: "00000000"}              // a minute later, a lower hash
+	commitC  = source{Epoch: 1700086400, Commit: "12345678"}              // the next day
+	dirtyA   = source{Epoch: 1700000000, Commit: "ffffffff", Dirty: true} // commitA with changes in the tree
+	dirtyTag = source{Epoch: 1700000000, Commit: "ffffffff", Tag: "0.1.0", Dirty: true}
+)
+
 // The versions `make package` gives, with the feed's release appended as
 // opkg sees them, in the order opkg must upgrade through them. opkg
 // compares versions with dpkg's algorithm; dpkg --compare-versions is
@@ -16,12 +27,6 @@ func TestVersionOrder(t *testing.T) {
 	if _, err := exec.LookPath("dpkg"); err != nil {
 		t.Fatalf("dpkg, the reference for opkg's version order: %v", err)
 	}
-	commitA := source{Epoch: 1700000000, Commit: "ffffffff"} // 2023-11-14 22:13:20 UTC
-	commitB := source{Epoch: 1700000060, Commit: "00000000"} // a minute later, a lower hash
-	commitC := source{Epoch: 1700086400, Commit: "12345678"} // the next day
-	dirtyA := commitA
-	dirtyA.Dirty = true
-	dirtyTag := source{Epoch: 1700000000, Commit: "ffffffff", Tag: "0.1.0", Dirty: true}
 
 	ordered := []struct{ name, version, want string }{
 		// The old scheme's "~git" build of a commit after 0.0.9 sorted
