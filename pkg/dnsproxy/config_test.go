@@ -2,6 +2,7 @@ package dnsproxy
 
 import (
 	"context"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"strings"
@@ -92,11 +93,7 @@ func TestRunListenError(t *testing.T) {
 // TestServeAgainAfterListenError: a Serve that failed to listen may be
 // called again, and calls up once it listens.
 func TestServeAgainAfterListenError(t *testing.T) {
-	busy, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	taken := busy.LocalAddr().(*net.UDPAddr).AddrPort()
+	busy, taken := portBelowEphemeral(t)
 	p, err := New(Config{Listen: []netip.AddrPort{taken}, NoticeV4: netip.MustParseAddr("192.168.1.1")},
 		Deps{Quarantine: newFakeLookup(), Logger: quietLogger()})
 	if err != nil {
@@ -114,6 +111,27 @@ func TestServeAgainAfterListenError(t *testing.T) {
 	if got := p.Addrs(); len(got) != 1 || got[0] != taken {
 		t.Errorf("listened on %v, want %v", got, taken)
 	}
+}
+
+// portBelowEphemeral holds a loopback UDP port whose TCP twin is free,
+// below the kernel's range for outgoing connections (32768 up, by
+// default): a port from that range, once let go, can become the local
+// port of another test's connection before the proxy binds it again.
+func portBelowEphemeral(t *testing.T) (net.PacketConn, netip.AddrPort) {
+	t.Helper()
+	for range 100 {
+		ap := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(20000+rand.IntN(10000)))
+		tcp, err := net.Listen("tcp", ap.String())
+		if err != nil {
+			continue
+		}
+		tcp.Close()
+		if udp, err := net.ListenPacket("udp", ap.String()); err == nil {
+			return udp, ap
+		}
+	}
+	t.Fatal("no free loopback port between 20000 and 30000")
+	return nil, netip.AddrPort{}
 }
 
 // TestListenAddressNotUpYet: an address not on any interface yet (as an
