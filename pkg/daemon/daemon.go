@@ -734,10 +734,11 @@ func (d *Daemon) checkStore() {
 // streamed to subscribers, and findings trigger policy. It runs on the
 // capture goroutine with d.mu held.
 func (d *Daemon) Emit(ev *event.Event) {
-	if isVisit(ev.Kind) && d.pipe.Inventory().RunsAppsAt(ev.Device) {
-		// What a phone or a computer looks up is its user's browsing:
-		// the inventory matched the name against its rules and forgot
-		// it, and neither the event log nor a stream shows it.
+	if isVisit(ev.Kind) && d.pipe.Inventory().BrowsesAt(ev.Device) {
+		// What a phone or a computer looks up is its user's browsing,
+		// and what a LAN resolver asks upstream its clients': the
+		// inventory matched the name against its rules and forgot it,
+		// and neither the event log nor a stream shows it.
 		return
 	}
 	d.recent[d.next] = ev

@@ -101,3 +101,35 @@ func TestProxyObservesQuarantinedOnly(t *testing.T) {
 		t.Errorf("%d devices after the proxy's observations, %d before", after, before)
 	}
 }
+
+// TestVisitsOfLANResolverNotLogged: a resolver on the LAN (it resolves
+// iteratively, asking internet servers without recursion) asks upstream
+// what its clients look up; once it is known as one, its lookups stay out
+// of the event log.
+func TestVisitsOfLANResolverNotLogged(t *testing.T) {
+	d := idleDaemon(t)
+	const pihole, ip = "02:00:00:00:00:53", "192.168.1.53"
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	lookup := func(server, name string, iterative bool) *event.Event {
+		at = at.Add(time.Second)
+		ev := event.Evidence{"name": name}
+		if iterative {
+			ev["iterative"] = "yes"
+		}
+		return &event.Event{V: event.SchemaVersion, Time: at, Type: event.TypeObservation, Kind: event.KindDNSQuery,
+			Device: event.Endpoint{MAC: pihole, IP: ip, Local: true}, Evidence: ev,
+			Flow: &event.Flow{Transport: "udp", App: "dns", Client: event.Endpoint{MAC: pihole, IP: ip, Port: 40000, Local: true},
+				Server: event.Endpoint{IP: server, Port: 53}}}
+	}
+	d.mu.Lock()
+	for _, root := range []string{"198.41.0.4", "199.9.14.201", "192.33.4.12"} {
+		d.pipe.Inject(lookup(root, "com", true))
+	}
+	d.pipe.Inject(lookup("203.0.113.53", "clinic.example.org", false))
+	d.mu.Unlock()
+	for _, ev := range d.Events(api.EventFilter{Kind: event.KindDNSQuery, Limit: 100}) {
+		if ev.Evidence["name"] == "clinic.example.org" {
+			t.Errorf("the resolver's lookup of a client's name is in the event log")
+		}
+	}
+}

@@ -1072,10 +1072,12 @@ func (inv *Inventory) HolderOf(ip netip.Addr) (hwaddr.MAC, bool) {
 	return k.MAC, true
 }
 
-// RunsAppsAt reports whether the device an event names (by MAC, or else
-// by address) is one whose owner installs apps (runsApps): a phone or a
-// computer, whose lookups are its user's browsing. It creates no device.
-func (inv *Inventory) RunsAppsAt(ep event.Endpoint) bool {
+// BrowsesAt reports whether what the device an event names (by MAC, or
+// else by address) looks up is people's browsing: it is one whose owner
+// installs apps (runsApps: a phone or a computer), or a DNS server on the
+// LAN (a Pi-hole forwarding its clients' lookups as its own). It creates
+// no device.
+func (inv *Inventory) BrowsesAt(ep event.Endpoint) bool {
 	k, ok := Key{}, false
 	if mac, err := hwaddr.Parse(ep.MAC); err == nil && !mac.IsZero() {
 		k, ok = Key{MAC: mac}, true
@@ -1086,7 +1088,7 @@ func (inv *Inventory) RunsAppsAt(ep event.Endpoint) bool {
 		return false
 	}
 	d, ok := inv.devices[k]
-	return ok && runsApps(d.votes)
+	return ok && (d.Identity.DNSServer || runsApps(d.votes))
 }
 
 // Restore makes the device of mac as a saved record had it: first and
