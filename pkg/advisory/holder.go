@@ -10,12 +10,14 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/iotgw/iotgw/internal/statefile"
@@ -284,15 +286,40 @@ func shownURL(u *url.URL) string {
 }
 
 // feedClient fetches feeds. A redirect is followed only on the same
-// host, or to https on a host named by a name or a public address: the
-// signature keeps a bad feed out, but not the request itself, and a
-// feed server (or anyone on the path of an http:// feed URL) must not
-// make the router send requests into its LAN. A feed's headers are
-// small; Go's default allows 10 MB of them.
+// host, or to https elsewhere, and no host but the configured one is
+// dialled at an address that is not public (a name may resolve into the
+// LAN): the signature keeps a bad feed out, but not the request itself,
+// and a feed server (or anyone on the path of an http:// feed URL) must
+// not make the router send requests into its LAN. The feed is fetched
+// directly, not through a proxy from the environment (which would be
+// dialled at a LAN address too). A feed's headers are small; Go's
+// default allows 10 MB of them.
 func feedClient() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	tr.DialContext = dialFeed
 	tr.MaxResponseHeaderBytes = 16 << 10
 	return &http.Client{Transport: tr, CheckRedirect: feedRedirect}
+}
+
+// feedHostKey is the context key under which fetch names the configured
+// URL's host: the one host the client may reach at a LAN or loopback
+// address (a feed mirrored on the LAN).
+type feedHostKey struct{}
+
+// dialFeed dials addr; for any host but the configured one, only at a
+// public address, checked on the address the name resolved to.
+func dialFeed(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	if host, _, err := net.SplitHostPort(addr); err != nil || host != ctx.Value(feedHostKey{}) {
+		d.ControlContext = func(_ context.Context, _, address string, _ syscall.RawConn) error {
+			if ap, err := netip.ParseAddrPort(address); err != nil || !publicAddr(ap.Addr().Unmap()) {
+				return fmt.Errorf("%s refused: not a public address", address)
+			}
+			return nil
+		}
+	}
+	return d.DialContext(ctx, network, addr)
 }
 
 // maxFeedRedirects is enough for a release download's hop to its storage.
@@ -317,14 +344,20 @@ func feedRedirect(req *http.Request, via []*http.Request) error {
 }
 
 // publicAddr reports whether a is an internet unicast address: not
-// loopback, link-local, private (RFC 1918, ULA), unspecified or
-// multicast.
+// loopback, link-local, private (RFC 1918, ULA), shared (RFC 6598,
+// carrier-grade NAT), unspecified or multicast.
 func publicAddr(a netip.Addr) bool {
+	if a.Is4() {
+		if b := a.As4(); b[0] == 100 && b[1]&0xc0 == 64 {
+			return false
+		}
+	}
 	return a.IsGlobalUnicast() && !a.IsPrivate()
 }
 
 func (h *Holder) fetch(ctx context.Context, u *url.URL, max int64) ([]byte, error) {
 	shown := shownURL(u)
+	ctx = context.WithValue(ctx, feedHostKey{}, u.Hostname())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("advisory feed %s: %w", shown, err)

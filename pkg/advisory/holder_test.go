@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -603,6 +604,54 @@ func TestFeedRedirects(t *testing.T) {
 	}
 }
 
+// TestDialFeed: a host a redirect named (a name may resolve into the LAN)
+// is dialled only at a public address; the configured feed host may be
+// on the LAN.
+func TestDialFeed(t *testing.T) {
+	var conns atomic.Int32
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			c.Close()
+		}
+	}()
+	addr := ln.Addr().String()
+	for _, tt := range []struct {
+		name, feedHost string
+		ok             bool
+	}{
+		{"configured_host_on_loopback", "127.0.0.1", true},
+		{"other_host_at_loopback", "feed.example", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := conns.Load()
+			c, err := dialFeed(context.WithValue(context.Background(), feedHostKey{}, tt.feedHost), "tcp", addr)
+			if err == nil {
+				c.Close()
+			}
+			if (err == nil) != tt.ok {
+				t.Fatalf("dialFeed: %v, want success %v", err, tt.ok)
+			}
+			// The refusal comes before connect: nothing reached the server.
+			for i := 0; !tt.ok && i < 20 && conns.Load() == before; i++ {
+				time.Sleep(time.Millisecond)
+			}
+			if !tt.ok && conns.Load() != before {
+				t.Error("the refused dial reached the server")
+			}
+		})
+	}
+}
+
 func TestPublicAddr(t *testing.T) {
 	for _, tt := range []struct {
 		addr   string
@@ -610,7 +659,7 @@ func TestPublicAddr(t *testing.T) {
 	}{
 		{"203.0.113.7", true}, {"2001:db8::1", true},
 		{"127.0.0.1", false}, {"10.0.0.1", false}, {"192.168.1.10", false}, {"172.16.0.1", false},
-		{"169.254.1.1", false}, {"fd00::1", false}, {"fe80::1", false}, {"::1", false}, {"0.0.0.0", false}, {"224.0.0.1", false},
+		{"169.254.1.1", false}, {"100.64.0.1", false}, {"100.127.255.254", false}, {"100.128.0.1", true}, {"fd00::1", false}, {"fe80::1", false}, {"::1", false}, {"0.0.0.0", false}, {"224.0.0.1", false},
 	} {
 		if got := publicAddr(netip.MustParseAddr(tt.addr)); got != tt.public {
 			t.Errorf("publicAddr(%s) = %v, want %v", tt.addr, got, tt.public)
