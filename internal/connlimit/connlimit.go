@@ -1,7 +1,8 @@
-// Package connlimit bounds the connections a listener serves, in all and
-// from any one source, so that one device on the LAN (a compromised camera
-// holding connections open) cannot take every slot of the owner's page,
-// the notice page or the DNS proxy from the others.
+// Package connlimit bounds the connections a listener serves, in all,
+// from any one address and from any one device, so that one device on the
+// LAN (a compromised camera holding connections open) cannot take every
+// slot of the owner's page, the notice page or the DNS proxy from the
+// others.
 package connlimit
 
 import (
@@ -15,67 +16,98 @@ import (
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
-// Listener serves at most total connections at once, and at most
-// perSource of them from one source.
+// Listener serves at most total connections at once, at most perSource
+// of them from one address, and at most half the total (at least
+// perSource) from one group of addresses.
 //
-// A source is a device when the listener counts by device (ByDevice) and
-// the device's MAC is known: a device on the LAN can give itself any free
-// IPv4 address (no DHCP needed) and any number of IPv6 addresses in the
-// LAN's /64, but the router reaches all of them at its one MAC. Otherwise
-// (no lookup, or no MAC for the address: loopback, a tunnel, a client
-// behind another router) a source is an IP address, and the IPv6 /64 of
-// such addresses holds at most half the total, so that made-up addresses
-// in it cannot take the slots the IPv4 clients need.
+// The group is the device when the listener counts by device (ByDevice)
+// and the holder knows the address's MAC: a device on the LAN can give
+// itself any free IPv4 address (no DHCP needed) and any number of IPv6
+// addresses in the LAN's /64, but the router reaches all of them at its
+// one MAC, so however many addresses it makes up, it holds at most half
+// the slots and the owner has the other half. The share stays per
+// address: a Wi-Fi extender in client mode that rewrites MACs, or a
+// relayd pseudo-bridge, puts every host behind it under its one MAC, and
+// a camera there must not take the owner's laptop's share behind the same
+// extender. Without a MAC (no lookup; loopback, a tunnel, a client behind
+// another router) an IPv6 address's group is its /64, so that made-up
+// addresses in it cannot take the slots the IPv4 clients need; an IPv4
+// address without a MAC is in no group.
 //
 // Accept waits while all slots are taken, as x/net/netutil's
 // LimitListener does, so the excess waits in the kernel's backlog rather
-// than in memory. A connection beyond its source's share is closed at
-// once instead: waiting for it would hold up every other source.
+// than in memory. A connection beyond its address's share or its group's
+// is closed at once instead: waiting for it would hold up every other
+// source.
 type Listener struct {
 	net.Listener
 	perSource int
-	perPrefix int
+	perGroup  int
 	holder    func(netip.Addr) (hwaddr.MAC, bool)
 	slots     chan struct{}
 	closeOnce sync.Once
 	done      chan struct{}
 
 	mu        sync.Mutex
-	bySource  map[sourceKey]int    // sources with open connections only
-	byPrefix  map[netip.Prefix]int // IPv6 /64s of addresses without a MAC, with open connections only
+	bySource  map[netip.Addr]int  // addresses (without zone) with open connections only
+	byGroup   map[group]int       // groups with open connections only
+	holders   map[netip.Addr]held // the holder's recent answers, by address with zone
 	refused   uint64
 	failures  int // consecutive Accept errors, for the back-off
 	sleepFunc func(time.Duration, <-chan struct{})
+	now       func() time.Time
 }
 
 // Option configures a Listener.
 type Option func(*Listener)
 
-// ByDevice counts shares by device: holder returns the MAC that holds a
-// client's address on the LAN (netwatch.HolderOf: the kernel's neighbour
-// table), or false when it knows none. The router has just answered the
-// client's handshake, so a neighbour on the LAN has an entry. It is
-// called once per accepted connection, outside any lock. A nil holder
-// counts by address.
+// ByDevice groups addresses by device: holder returns the MAC that holds
+// a client's address on the LAN (netwatch.HolderOf: the kernel's
+// neighbour table), or false when it knows none. The router has just
+// answered the client's handshake, so a neighbour on the LAN has an
+// entry. It is called outside any lock, not for loopback addresses, and
+// at most once per address in holderTTL (its answers are kept, for at
+// most maxHolders addresses): a lookup can cost a dump of the whole table,
+// and a device opening connections one after another must not make every
+// other client wait for as many. A nil holder groups IPv6 addresses by
+// /64 only.
 func ByDevice(holder func(netip.Addr) (hwaddr.MAC, bool)) Option {
 	return func(l *Listener) { l.holder = holder }
 }
 
-// New limits l to total connections and perSource from one source (at
-// least 1 and at most total); addresses without a MAC share half the total
-// (at least perSource) per IPv6 /64.
+// holderTTL is how long a holder's answer is kept: a neighbour entry
+// outlives it, and an address that moves to another device is counted
+// against the old one for a few seconds at most.
+const holderTTL = 5 * time.Second
+
+// maxHolders bounds the answers kept; when it is reached, expired ones are
+// dropped, and all of them if none has expired.
+const maxHolders = 256
+
+// held is a holder's answer for an address: its MAC, or the zero MAC when
+// it knew none.
+type held struct {
+	mac     hwaddr.MAC
+	expires time.Time
+}
+
+// New limits l to total connections, perSource from one address (at least
+// 1 and at most total) and half the total (at least perSource) from one
+// group.
 func New(l net.Listener, total, perSource int, opts ...Option) *Listener {
 	total = max(total, 1)
 	perSource = min(max(perSource, 1), total)
 	ll := &Listener{
 		Listener:  l,
 		perSource: perSource,
-		perPrefix: max(total/2, perSource),
+		perGroup:  max(total/2, perSource),
 		slots:     make(chan struct{}, total),
 		done:      make(chan struct{}),
-		bySource:  map[sourceKey]int{},
-		byPrefix:  map[netip.Prefix]int{},
+		bySource:  map[netip.Addr]int{},
+		byGroup:   map[group]int{},
+		holders:   map[netip.Addr]held{},
 		sleepFunc: sleep,
+		now:       time.Now,
 	}
 	for _, o := range opts {
 		o(ll)
@@ -101,9 +133,14 @@ func (l *Listener) Accept() (net.Conn, error) {
 		l.mu.Lock()
 		l.failures = 0
 		l.mu.Unlock()
-		src := l.sourceOf(c)
-		if l.admit(src) {
-			return &conn{Conn: c, l: l, src: src}, nil
+		a := remoteAddr(c)
+		// A connection beyond its address's share is refused before the
+		// holder is asked: a flood from one address costs no lookups.
+		if !l.overShare(a.WithZone("")) {
+			src := source{addr: a.WithZone(""), group: l.groupOf(a)}
+			if l.admit(src) {
+				return &conn{Conn: c, l: l, src: src}, nil
+			}
 		}
 		c.Close()
 		<-l.slots
@@ -151,16 +188,29 @@ func (l *Listener) Refused() uint64 {
 	return l.refused
 }
 
+// overShare reports whether addr already holds its share, counting the
+// connection as refused if so.
+func (l *Listener) overShare(addr netip.Addr) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.bySource[addr] >= l.perSource {
+		l.refused++
+		return true
+	}
+	return false
+}
+
 func (l *Listener) admit(src source) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.bySource[src.key] >= l.perSource || src.prefix.IsValid() && l.byPrefix[src.prefix] >= l.perPrefix {
+	inGroup := src.group != group{}
+	if l.bySource[src.addr] >= l.perSource || inGroup && l.byGroup[src.group] >= l.perGroup {
 		l.refused++
 		return false
 	}
-	l.bySource[src.key]++
-	if src.prefix.IsValid() {
-		l.byPrefix[src.prefix]++
+	l.bySource[src.addr]++
+	if inGroup {
+		l.byGroup[src.group]++
 	}
 	return true
 }
@@ -169,9 +219,9 @@ func (l *Listener) admit(src source) bool {
 // saw, not looked up again: the holder's answer may have changed since.
 func (l *Listener) release(src source) {
 	l.mu.Lock()
-	decrement(l.bySource, src.key)
-	if src.prefix.IsValid() {
-		decrement(l.byPrefix, src.prefix)
+	decrement(l.bySource, src.addr)
+	if src.group != (group{}) {
+		decrement(l.byGroup, src.group)
 	}
 	l.mu.Unlock()
 	<-l.slots
@@ -187,42 +237,83 @@ func decrement[K comparable](m map[K]int, k K) {
 	}
 }
 
-// sourceKey is what a share is counted against: a device's MAC, or, when
-// none is known, an address (and the MAC is zero).
-type sourceKey struct {
-	mac  hwaddr.MAC
-	addr netip.Addr
-}
-
-// source is a connection's share key and, for an IPv6 address without a
-// MAC, its /64 (an invalid Prefix otherwise).
-type source struct {
-	key    sourceKey
+// group is what addresses share half the total against: a device's MAC,
+// or, for an IPv6 address without one, its /64. The zero group is none.
+type group struct {
+	mac    hwaddr.MAC
 	prefix netip.Prefix
 }
 
-// sourceOf is the source of the connection: its device when the holder
-// knows the MAC at its remote address, else that address (without zone).
-// Connections without an IP address (a Unix socket) share the zero Addr.
-func (l *Listener) sourceOf(c net.Conn) source {
+// source is what a connection was admitted on: its address (without
+// zone) and its group.
+type source struct {
+	addr  netip.Addr
+	group group
+}
+
+// remoteAddr is c's remote address, IPv4 unmapped, with the zone of a
+// link-local address; the zero Addr for a connection without an IP
+// address (a Unix socket), which all share.
+func remoteAddr(c net.Conn) netip.Addr {
 	ta, ok := c.RemoteAddr().(*net.TCPAddr)
 	if !ok {
-		return source{}
+		return netip.Addr{}
 	}
-	a := ta.AddrPort().Addr().Unmap() // with the zone of a link-local address
+	return ta.AddrPort().Addr().Unmap()
+}
+
+// groupOf is a's group: the device the holder knows at a, else for IPv6
+// its /64, else none.
+func (l *Listener) groupOf(a netip.Addr) group {
 	if !a.IsValid() {
-		return source{}
+		return group{}
 	}
-	if l.holder != nil {
-		if mac, ok := l.holder(a); ok && !mac.IsZero() {
-			return source{key: sourceKey{mac: mac}}
+	if mac, ok := l.holderOf(a); ok {
+		return group{mac: mac}
+	}
+	if a.Is6() {
+		return group{prefix: netip.PrefixFrom(a.WithZone(""), 64).Masked()}
+	}
+	return group{}
+}
+
+// holderOf asks the holder for the MAC at a (with its zone: fe80::1 on
+// two interfaces is two neighbours), or answers from a recent answer.
+// Loopback addresses have no MAC and are not asked about.
+func (l *Listener) holderOf(a netip.Addr) (hwaddr.MAC, bool) {
+	if l.holder == nil || a.IsLoopback() {
+		return hwaddr.MAC{}, false
+	}
+	l.mu.Lock()
+	h, ok := l.holders[a]
+	now := l.now()
+	l.mu.Unlock()
+	if !ok || !now.Before(h.expires) {
+		h = held{expires: now.Add(holderTTL)}
+		if mac, ok := l.holder(a); ok {
+			h.mac = mac
+		}
+		l.mu.Lock()
+		l.remember(a, h, now)
+		l.mu.Unlock()
+	}
+	return h.mac, !h.mac.IsZero()
+}
+
+// remember keeps h for a, making room when maxHolders answers are kept:
+// the expired ones go, or all of them if none has expired. l.mu is held.
+func (l *Listener) remember(a netip.Addr, h held, now time.Time) {
+	if _, ok := l.holders[a]; !ok && len(l.holders) >= maxHolders {
+		for k, v := range l.holders {
+			if !now.Before(v.expires) {
+				delete(l.holders, k)
+			}
+		}
+		if len(l.holders) >= maxHolders {
+			clear(l.holders)
 		}
 	}
-	src := source{key: sourceKey{addr: a.WithZone("")}}
-	if a.Is6() {
-		src.prefix = netip.PrefixFrom(a, 64).Masked()
-	}
-	return src
+	l.holders[a] = h
 }
 
 // conn gives its slot back on the first Close. It keeps what net/http

@@ -160,11 +160,11 @@ func TestSourcesForgotten(t *testing.T) {
 	}
 }
 
-// remembered is how many addresses and prefixes l keeps counts for.
+// remembered is how many addresses and groups l keeps counts for.
 func remembered(l *Listener) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.bySource) + len(l.byPrefix)
+	return len(l.bySource) + len(l.byGroup)
 }
 
 func TestBounds(t *testing.T) {
