@@ -419,29 +419,6 @@ func TestHolderAnswersKept(t *testing.T) {
 	}
 }
 
-// lanView reports each connection that ln accepts from 127.0.0.N as one
-// from 192.168.1.N: a LAN client, which the holder is asked about, over
-// a real connection.
-type lanView struct{ net.Listener }
-
-func (l lanView) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	a := c.RemoteAddr().(*net.TCPAddr).AddrPort()
-	ip := a.Addr().As4()
-	ip[0], ip[1], ip[2] = 192, 168, 1
-	return lanConn{c, net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(ip), a.Port()))}, nil
-}
-
-type lanConn struct {
-	net.Conn
-	remote net.Addr
-}
-
-func (c lanConn) RemoteAddr() net.Addr { return c.remote }
-
 // TestDeviceShareOverTCP: over real connections, each address of a
 // device holds its share and the device half the total; an address
 // without a MAC is still served.
@@ -451,7 +428,7 @@ func TestDeviceShareOverTCP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := New(lanView{ln}, 8, 2, ByDevice(h.lookup))
+	l := New(testenv.LANView(ln), 8, 2, ByDevice(h.lookup))
 	addr := ln.Addr().String()
 	accepted := served(t, l)
 	for _, src := range []string{"127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.3"} {

@@ -1,7 +1,8 @@
 // Package testenv holds what the end-to-end tests share about their
 // surroundings: the repository's root, programs that live in sbin, the
 // daemon built from this tree, stopping the programs they start, and
-// holding connections open from several loopback sources.
+// holding connections open from several loopback sources, which a
+// listener can see as LAN clients.
 package testenv
 
 import (
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,3 +139,37 @@ func ExpectRefused(t testing.TB, c net.Conn, request []byte, what string) {
 		t.Errorf("%s: read gave %d bytes, %v; want the connection closed unanswered", what, n, err)
 	}
 }
+
+// LANView reports each connection that ln accepts from a loopback source
+// 127.0.0.N as one from 192.168.1.N: a LAN client, which a listener that
+// counts by device asks the neighbour table about, over a real connection.
+func LANView(ln net.Listener) net.Listener { return lanView{ln} }
+
+type lanView struct{ net.Listener }
+
+func (l lanView) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return c, nil
+	}
+	ap := tc.RemoteAddr().(*net.TCPAddr).AddrPort()
+	if a := ap.Addr().Unmap(); a.Is4() && a.IsLoopback() {
+		ip := a.As4()
+		ip[0], ip[1], ip[2] = 192, 168, 1
+		return lanConn{tc, net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(ip), ap.Port()))}, nil
+	}
+	return c, nil
+}
+
+// lanConn keeps what net/http looks for on a *net.TCPConn (CloseWrite,
+// ReadFrom).
+type lanConn struct {
+	*net.TCPConn
+	remote net.Addr
+}
+
+func (c lanConn) RemoteAddr() net.Addr { return c.remote }

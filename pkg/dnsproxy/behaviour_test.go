@@ -317,18 +317,24 @@ func TestTCPConnectionShare(t *testing.T) {
 	expectShareKept(t, addr, held[1], "a second connection from one client")
 }
 
-// A device's TCP connections count against one share, whatever
-// addresses it comes from; a client without a MAC is still served.
+// Each client address holds a quarter of the TCP connections and one
+// device's addresses half: with the neighbour table saying 192.168.1.2,
+// .3 and .4 (the loopback sources 127.0.0.2, .3 and .4 seen as LAN
+// clients) are one device, a connection from its third address is closed
+// while a client without a MAC is still served.
 func TestTCPConnectionShareByDevice(t *testing.T) {
 	up := startUpstream(t)
 	cfg := testConfig(up.addr)
 	cfg.MaxTCPConns = 8
 	device := hwaddr.MAC{0x02, 0, 0, 0, 0, 0x0a}
-	holder := func(a netip.Addr) (hwaddr.MAC, bool) { return device, a != netip.MustParseAddr("127.0.0.1") }
-	p := startProxy(t, cfg, Deps{Quarantine: newFakeLookup(), Allow: &fakeAllow{}, HolderOf: holder})
+	holder := func(a netip.Addr) (hwaddr.MAC, bool) {
+		return device, netip.MustParsePrefix("192.168.1.2/31").Contains(a) || a == netip.MustParseAddr("192.168.1.4")
+	}
+	p := startProxyWith(t, cfg, Deps{Quarantine: newFakeLookup(), Allow: &fakeAllow{}, HolderOf: holder},
+		func(p *Proxy) { p.wrapTCP = testenv.LANView })
 	addr := p.Addrs()[0].String()
-	held := testenv.HoldConns(t, addr, 3, 1) // from 127.0.0.2, .3, .4: one device, its share is 2
-	expectShareKept(t, addr, held[2], "a third connection from one device")
+	held := testenv.HoldConns(t, addr, 5, 2) // 127.0.0.2 and .3 hold their shares, the device half of 8
+	expectShareKept(t, addr, held[4], "a connection from a device's third address")
 }
 
 // expectShareKept checks both sides of a TCP connection share: a query

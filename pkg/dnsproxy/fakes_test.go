@@ -314,12 +314,22 @@ func testConfig(up netip.AddrPort) Config {
 // returned nil.
 func startProxy(t *testing.T, cfg Config, deps Deps) *Proxy {
 	t.Helper()
+	return startProxyWith(t, cfg, deps, nil)
+}
+
+// startProxyWith is startProxy with setup applied to the proxy (unless
+// nil) before it listens.
+func startProxyWith(t *testing.T, cfg Config, deps Deps, setup func(*Proxy)) *Proxy {
+	t.Helper()
 	if deps.Logger == nil {
 		deps.Logger = quietLogger()
 	}
 	p, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(p)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -180,6 +180,10 @@ type Proxy struct {
 	allowPause atomic.Int64
 	observe    *observations
 
+	// wrapTCP, when set (by tests), wraps each TCP listener before the
+	// connection limit.
+	wrapTCP func(net.Listener) net.Listener
+
 	readyOnce sync.Once
 	ready     chan struct{}
 	addrsMu   sync.Mutex
@@ -429,6 +433,9 @@ func (p *Proxy) listen(ctx context.Context) ([]*dns.Server, error) {
 		if err != nil {
 			closeServers(servers)
 			return nil, err
+		}
+		if p.wrapTCP != nil {
+			ln = p.wrapTCP(ln)
 		}
 		servers = append(servers,
 			&dns.Server{PacketConn: pc},

@@ -403,28 +403,38 @@ func TestServeSharesPerSource(t *testing.T) {
 	resp.Body.Close()
 }
 
-// A device's connections count against one share whatever addresses it
-// comes from: with the neighbour table saying 127.0.0.2 and 127.0.0.3 are
-// one device, its ninth connection is refused, and a client without a MAC
-// is still served.
+// Each address holds its own share, and a device's addresses together
+// half the connections: with the neighbour table saying 192.168.1.2, .3
+// and .4 (the loopback sources 127.0.0.2, .3 and .4 seen as LAN clients)
+// are one device, it holds a share from each of two addresses, and a
+// connection beyond the share of one, or from its third address, is
+// refused, while a client without a MAC is still served.
 func TestServeSharesPerDevice(t *testing.T) {
 	device := mustMAC(t, "02:00:00:00:00:0a")
 	holder := func(a netip.Addr) (hwaddr.MAC, bool) {
 		switch a.String() {
-		case "127.0.0.2", "127.0.0.3":
+		case "192.168.1.2", "192.168.1.3", "192.168.1.4":
 			return device, true
 		}
 		return hwaddr.MAC{}, false
 	}
-	addr := serve(t, loopbackServer(t, Options{HolderOf: holder}, &memStore{}))
-	testenv.HoldConns(t, addr, MaxConnsPerSource, MaxConnsPerSource/2) // half from each address
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 3)}}
-	extra, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
+	addr := serveWrapped(t, loopbackServer(t, Options{HolderOf: holder}, &memStore{}), testenv.LANView)
+	testenv.HoldConns(t, addr, MaxConns/2, MaxConnsPerSource) // a share from each of two addresses
+	for _, src := range []struct {
+		ip   net.IP
+		what string
+	}{
+		{net.IPv4(127, 0, 0, 3), "a connection beyond one address's share"},
+		{net.IPv4(127, 0, 0, 4), "a connection from a device's third address, beyond its half"},
+	} {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src.ip}}
+		extra, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer extra.Close()
+		testenv.ExpectRefused(t, extra, []byte("GET /setup HTTP/1.0\r\n\r\n"), src.what)
 	}
-	defer extra.Close()
-	testenv.ExpectRefused(t, extra, []byte("GET /setup HTTP/1.0\r\n\r\n"), "a connection beyond one device's share, from its second address")
 	hc := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := hc.Get("http://" + addr + "/setup")
 	if err != nil {
@@ -551,9 +561,21 @@ func loopbackServer(t *testing.T, opt Options, store AuthStore) *Server {
 // serve serves srv until the test ends and returns its address.
 func serve(t *testing.T, srv *Server) string {
 	t.Helper()
+	return serveWrapped(t, srv, nil)
+}
+
+// serveWrapped is serve with each of srv's listeners wrapped by wrap
+// (unless nil).
+func serveWrapped(t *testing.T, srv *Server, wrap func(net.Listener) net.Listener) string {
+	t.Helper()
 	lns, err := srv.Listen()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wrap != nil {
+		for i, ln := range lns {
+			lns[i] = wrap(ln)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
