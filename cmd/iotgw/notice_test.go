@@ -63,22 +63,33 @@ func TestNoticeServerSharesPerSource(t *testing.T) {
 	resp.Body.Close()
 }
 
-// A quarantined device that gives itself more addresses gets no more of
-// the notice page's slots: its share is counted by its MAC.
+// A quarantined device that gives itself more addresses gets at most half
+// the notice page's slots: each address holds its share, and the
+// addresses its MAC holds half the total together. The loopback sources
+// 127.0.0.2 to .6 are seen as the LAN clients 192.168.1.2 to .6, which
+// the neighbour table says are one device.
 func TestNoticeServerSharesPerDevice(t *testing.T) {
 	device := hwaddr.MAC{0x02, 0, 0, 0, 0, 0x0a}
 	addr := startNoticeWith(t, func(netip.Addr) bool { return true }, func(a netip.Addr) (hwaddr.MAC, bool) {
-		return device, a != netip.MustParseAddr("127.0.0.1")
+		return device, netip.MustParsePrefix("192.168.1.0/24").Contains(a) && a != netip.MustParseAddr("192.168.1.1")
 	})
-	// 127.0.0.2 and 127.0.0.3, half each: one device's share.
-	testenv.HoldConns(t, addr, maxNoticeConnsPerSource, maxNoticeConnsPerSource/2)
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 4)}}
-	extra, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
+	// 127.0.0.2 to .5, a share each: half of the slots.
+	testenv.HoldConns(t, addr, maxNoticeConns/2, maxNoticeConnsPerSource)
+	for _, src := range []struct {
+		ip   net.IP
+		what string
+	}{
+		{net.IPv4(127, 0, 0, 5), "a connection beyond one address's share"},
+		{net.IPv4(127, 0, 0, 6), "a connection from a fifth address of a device holding half"},
+	} {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src.ip}}
+		extra, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer extra.Close()
+		testenv.ExpectRefused(t, extra, []byte("GET / HTTP/1.0\r\n\r\n"), src.what)
 	}
-	defer extra.Close()
-	testenv.ExpectRefused(t, extra, []byte("GET / HTTP/1.0\r\n\r\n"), "a connection beyond one device's share, from a third address")
 	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + addr + "/")
 	if err != nil {
 		t.Fatalf("another device was not served: %v", err)
@@ -95,7 +106,7 @@ func TestNoticeServesOnlyTheLAN(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.ExpectRefused(t, conn, []byte("GET / HTTP/1.0\r\n\r\n"), "a connection from off the LAN")
-	allowed := startNoticeFrom(t, func(a netip.Addr) bool { return a == netip.MustParseAddr("127.0.0.1") })
+	allowed := startNoticeFrom(t, func(a netip.Addr) bool { return a == netip.MustParseAddr("192.168.1.1") })
 	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + allowed + "/")
 	if err != nil {
 		t.Fatalf("a LAN client was not served: %v", err)
@@ -116,7 +127,9 @@ func startNoticeFrom(t *testing.T, fromLAN func(netip.Addr) bool) string {
 	return startNoticeWith(t, fromLAN, nil)
 }
 
-// startNoticeWith is startNoticeFrom with holderOf for the shares.
+// startNoticeWith is startNoticeFrom with holderOf for the shares. The
+// page sees its loopback clients 127.0.0.N as LAN clients 192.168.1.N
+// (testenv.LANView).
 func startNoticeWith(t *testing.T, fromLAN func(netip.Addr) bool, holderOf func(netip.Addr) (hwaddr.MAC, bool)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -126,7 +139,7 @@ func startNoticeWith(t *testing.T, fromLAN func(netip.Addr) bool, holderOf func(
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serveNotice(ctx, ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("quarantined")) }), fromLAN, holderOf)
+		done <- serveNotice(ctx, testenv.LANView(ln), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("quarantined")) }), fromLAN, holderOf)
 	}()
 	t.Cleanup(func() {
 		cancel()
