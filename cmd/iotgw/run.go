@@ -503,14 +503,16 @@ func claimSocketPath(path string) error {
 // router's memory.
 const maxNoticeConns = 64
 
-// maxNoticeConnsPerSource is one device's share of them: its browser and
-// its own software retrying, while other quarantined devices are served.
+// maxNoticeConnsPerSource is one client address's share of them: a
+// device's browser and its own software retrying, while other quarantined
+// devices are served. A device's addresses hold half of them together.
 const maxNoticeConnsPerSource = 8
 
 // serveNotice serves the notice page on ln. Its clients are quarantined
 // devices: small headers, short timeouts, few connections. holderOf
-// names the MAC at a client's address, so that a device's share is one
-// whatever addresses it gives itself (nil: per address).
+// names the MAC at a client's address, so that a device holds at most
+// half the connections whatever addresses it gives itself (nil: only IPv6
+// addresses are grouped, by /64); each address holds its own share.
 func serveNotice(ctx context.Context, ln net.Listener, h http.Handler, fromLAN func(netip.Addr) bool, holderOf func(netip.Addr) (hwaddr.MAC, bool)) error {
 	ln = lanListener{Listener: ln, fromLAN: fromLAN}
 	return serveHTTP(ctx, connlimit.New(ln, maxNoticeConns, maxNoticeConnsPerSource, connlimit.ByDevice(holderOf)), &http.Server{

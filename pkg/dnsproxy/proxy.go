@@ -119,9 +119,9 @@ type Config struct {
 	MaxUpstream int
 	// MaxTCPConns bounds open client TCP connections per listen address;
 	// further connections wait in the kernel's accept queue. One client
-	// device (Deps.HolderOf), or address when no MAC is known for it, may
-	// hold a quarter of them, and the IPv6 addresses without a MAC in one
-	// /64 half; further connections from them are closed.
+	// address may hold a quarter of them, and the addresses of one device
+	// (Deps.HolderOf), or the IPv6 addresses without a MAC in one /64,
+	// half; further connections from them are closed.
 	MaxTCPConns int
 	// MaxUDPSize is the largest UDP answer the proxy sends or asks the
 	// upstream for (EDNS payload size).
@@ -141,9 +141,11 @@ type Deps struct {
 	// Now is optional (default time.Now); tests pass a fake clock.
 	Now func() time.Time
 	// HolderOf is optional: the MAC that holds a client's address on the
-	// LAN (netwatch.HolderOf), so that a device's TCP connections count
-	// against one share whatever addresses it gives itself. Without it,
-	// or for an address it knows no MAC for, shares are per address.
+	// LAN (netwatch.HolderOf), so that a device's TCP connections from all
+	// the addresses it gives itself hold at most half of MaxTCPConns
+	// (each address still holds its own quarter). Without it, or for an
+	// address it knows no MAC for, only IPv6 addresses are grouped, by
+	// /64.
 	HolderOf func(netip.Addr) (hwaddr.MAC, bool)
 }
 

@@ -13,7 +13,7 @@
 // maxLimited client addresses in the login rate limiter, one password hash
 // computed at a time (argon2id takes about 19 MiB while it runs), request
 // bodies of at most maxForm bytes, at most MaxConns connections per
-// listener and MaxConnsPerSource per device (by its MAC on the LAN, see
-// Options.HolderOf), idle for at most idleTimeout once logged in and
-// guestIdleTimeout otherwise.
+// listener, MaxConnsPerSource per client address and half of MaxConns per
+// device (by its MAC on the LAN, see Options.HolderOf), idle for at most
+// idleTimeout once logged in and guestIdleTimeout otherwise.
 package web

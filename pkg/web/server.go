@@ -51,10 +51,11 @@ type Options struct {
 	// the device the owner manages iotgw from is never quarantined.
 	OwnerAt func(addr netip.Addr)
 	// HolderOf, when set, returns the MAC that holds a client's address
-	// on the LAN (netwatch.HolderOf): a device's connections then count
-	// against one share (MaxConnsPerSource), whatever addresses it gives
-	// itself. Without it, or for an address it knows no MAC for, shares
-	// are per address.
+	// on the LAN (netwatch.HolderOf): a device's connections from all the
+	// addresses it gives itself then hold at most half of MaxConns (each
+	// address still holds its own MaxConnsPerSource). Without it, or for
+	// an address it knows no MAC for, only IPv6 addresses are grouped, by
+	// /64.
 	HolderOf func(netip.Addr) (hwaddr.MAC, bool)
 }
 
@@ -216,10 +217,12 @@ func Listen(addrs []netip.AddrPort, forbidden []netip.Addr) ([]net.Listener, err
 // once: a few browsers with their live views, and logins.
 const MaxConns = 32
 
-// MaxConnsPerSource is how many of them one device may hold (one address
-// when Options.HolderOf knows no MAC for it): a browser opens up to six to
-// one host, event stream included, and a device on the LAN holding
-// connections open leaves the owner the rest.
+// MaxConnsPerSource is how many of them one client address may hold: a
+// browser opens up to six to one host, event stream included. The
+// addresses of one device (Options.HolderOf) hold at most half of
+// MaxConns together, so a device on the LAN holding connections open from
+// made-up addresses leaves the owner the other half, and hosts behind one
+// extender's MAC each keep their own share.
 const MaxConnsPerSource = 8
 
 // Serve serves on lns (HTTPS when Options.TLS is set) until ctx ends.
