@@ -28,8 +28,9 @@ import (
 // the slots and the owner has the other half. The share stays per
 // address: a Wi-Fi extender in client mode that rewrites MACs, or a
 // relayd pseudo-bridge, puts every host behind it under its one MAC, and
-// a camera there must not take the owner's laptop's share behind the same
-// extender. Without a MAC (no lookup; loopback, a tunnel, a client behind
+// a camera there holding its share must not take the owner's laptop's
+// behind the same extender (though the half they share can be taken by
+// a camera using two addresses). Without a MAC (no lookup; loopback, a tunnel, a client behind
 // another router) an IPv6 address's group is its /64, so that made-up
 // addresses in it cannot take the slots the IPv4 clients need; an IPv4
 // address without a MAC is in no group.
@@ -52,6 +53,7 @@ type Listener struct {
 	bySource  map[netip.Addr]int  // addresses (without zone) with open connections only
 	byGroup   map[group]int       // groups with open connections only
 	holders   map[netip.Addr]held // the holder's recent answers, by address with zone
+	uses      uint64              // connections looked up, the clock of held.used
 	refused   uint64
 	failures  int // consecutive Accept errors, for the back-off
 	sleepFunc func(time.Duration, <-chan struct{})
@@ -89,6 +91,7 @@ const maxHolders = 256
 type held struct {
 	mac     hwaddr.MAC
 	expires time.Time
+	used    uint64 // when it last answered for a connection, in l.uses
 }
 
 // New limits l to total connections, perSource from one address (at least
@@ -287,9 +290,15 @@ func (l *Listener) holderOf(a netip.Addr) (hwaddr.MAC, bool) {
 	l.mu.Lock()
 	h, ok := l.holders[a]
 	now := l.now()
+	l.uses++
+	if ok && now.Before(h.expires) {
+		h.used = l.uses
+		l.holders[a] = h
+	}
+	uses := l.uses
 	l.mu.Unlock()
 	if !ok || !now.Before(h.expires) {
-		h = held{expires: now.Add(holderTTL)}
+		h = held{expires: now.Add(holderTTL), used: uses}
 		if mac, ok := l.holder(a); ok {
 			h.mac = mac
 		}
@@ -301,16 +310,22 @@ func (l *Listener) holderOf(a netip.Addr) (hwaddr.MAC, bool) {
 }
 
 // remember keeps h for a, making room when maxHolders answers are kept:
-// the expired ones go, or all of them if none has expired. l.mu is held.
+// the expired ones go, or else the one least recently used. Not all of
+// them: a device making up new addresses would then have every other
+// client's answer looked up again, where now a client that keeps
+// connecting (the owner's browser) keeps its answer. l.mu is held.
 func (l *Listener) remember(a netip.Addr, h held, now time.Time) {
 	if _, ok := l.holders[a]; !ok && len(l.holders) >= maxHolders {
+		var stalest netip.Addr
 		for k, v := range l.holders {
 			if !now.Before(v.expires) {
 				delete(l.holders, k)
+			} else if !stalest.IsValid() || v.used < l.holders[stalest].used {
+				stalest = k
 			}
 		}
 		if len(l.holders) >= maxHolders {
-			clear(l.holders)
+			delete(l.holders, stalest)
 		}
 	}
 	l.holders[a] = h

@@ -222,7 +222,7 @@ const MaxConns = 32
 // addresses of one device (Options.HolderOf) hold at most half of
 // MaxConns together, so a device on the LAN holding connections open from
 // made-up addresses leaves the owner the other half, and hosts behind one
-// extender's MAC each keep their own share.
+// extender's MAC each have their own share within the half they share.
 const MaxConnsPerSource = 8
 
 // Serve serves on lns (HTTPS when Options.TLS is set) until ctx ends.
