@@ -303,23 +303,37 @@ func feedClient() *http.Client {
 }
 
 // feedHostKey is the context key under which fetch names the configured
-// URL's host: the one host the client may reach at a LAN or loopback
-// address (a feed mirrored on the LAN).
+// URL's host and port: the one service the client may reach at a LAN or
+// loopback address (a feed mirrored on the LAN); not another port of
+// that host, which a redirect could name.
 type feedHostKey struct{}
 
-// dialFeed dials addr; for any host but the configured one, only at a
-// public address, checked on the address the name resolved to.
+// dialFeed dials addr; for any service but the configured one, only at
+// a public address, checked on the address the name resolved to.
 func dialFeed(ctx context.Context, network, addr string) (net.Conn, error) {
 	d := net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
-	if host, _, err := net.SplitHostPort(addr); err != nil || host != ctx.Value(feedHostKey{}) {
+	if addr != ctx.Value(feedHostKey{}) {
 		d.ControlContext = func(_ context.Context, _, address string, _ syscall.RawConn) error {
 			if ap, err := netip.ParseAddrPort(address); err != nil || !publicAddr(ap.Addr().Unmap()) {
-				return fmt.Errorf("%s refused: not a public address", address)
+				return errors.New("refused: not a public address")
 			}
 			return nil
 		}
 	}
 	return d.DialContext(ctx, network, addr)
+}
+
+// hostPort is u's host and port as the transport dials it: the scheme's
+// port when u names none.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // maxFeedRedirects is enough for a release download's hop to its storage.
@@ -357,16 +371,20 @@ func publicAddr(a netip.Addr) bool {
 
 func (h *Holder) fetch(ctx context.Context, u *url.URL, max int64) ([]byte, error) {
 	shown := shownURL(u)
-	ctx = context.WithValue(ctx, feedHostKey{}, u.Hostname())
+	ctx = context.WithValue(ctx, feedHostKey{}, hostPort(u))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("advisory feed %s: %w", shown, err)
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
-		// Its *url.Error names the URL with the query.
+		// Its *url.Error names the URL with the query; a redirect's
+		// target is named as shown.
 		if ue := (*url.Error)(nil); errors.As(err, &ue) {
 			err = ue.Err
+			if to, perr := url.Parse(ue.URL); perr == nil && to.String() != u.String() {
+				err = fmt.Errorf("redirected to %s: %w", shownURL(to), err)
+			}
 		}
 		return nil, fmt.Errorf("advisory feed %s: %w", shown, err)
 	}

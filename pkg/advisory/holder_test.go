@@ -629,8 +629,9 @@ func TestDialFeed(t *testing.T) {
 		name, feedHost string
 		ok             bool
 	}{
-		{"configured_host_on_loopback", "127.0.0.1", true},
-		{"other_host_at_loopback", "feed.example", false},
+		{"configured_host_on_loopback", addr, true},
+		{"other_host_at_loopback", "feed.example:443", false},
+		{"configured_host_other_port", "127.0.0.1:1", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before := conns.Load()
@@ -641,11 +642,18 @@ func TestDialFeed(t *testing.T) {
 			if (err == nil) != tt.ok {
 				t.Fatalf("dialFeed: %v, want success %v", err, tt.ok)
 			}
+			if tt.ok {
+				// Counted before the next case looks.
+				for conns.Load() == before {
+					time.Sleep(time.Millisecond)
+				}
+				return
+			}
 			// The refusal comes before connect: nothing reached the server.
-			for i := 0; !tt.ok && i < 20 && conns.Load() == before; i++ {
+			for i := 0; i < 20 && conns.Load() == before; i++ {
 				time.Sleep(time.Millisecond)
 			}
-			if !tt.ok && conns.Load() != before {
+			if conns.Load() != before {
 				t.Error("the refused dial reached the server")
 			}
 		})
