@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/creds"
+	inspecthttp "github.com/iotgw/iotgw/pkg/inspect/http"
 	"github.com/iotgw/iotgw/pkg/inspect/protocols"
 	"github.com/iotgw/iotgw/pkg/store"
 )
@@ -350,9 +352,27 @@ func (p *Pipeline) Restore(devices []store.DeviceRecord) {
 		for j := range rec.Findings {
 			ev := rec.Findings[j]
 			ev.Device.MAC = rec.MAC.String()
+			remask(&ev)
 			p.inv.RestoreFinding(rec.MAC, &ev)
 		}
 	}
+}
+
+// remask hides, in a finding an earlier version saved, what the
+// inspector hides today: a firmware URL's identifiers (its file name
+// named an IMEI or a MAC before the rule that hides them).
+func remask(ev *event.Event) {
+	if ev.Kind != event.KindFirmwareOverHTTP {
+		return
+	}
+	old := ev.Evidence["url"]
+	masked := inspecthttp.MaskFirmwareURL(old, ev.Evidence["request"] != "update_check")
+	if old == "" || masked == old {
+		return
+	}
+	ev.Evidence = maps.Clone(ev.Evidence)
+	ev.Evidence["url"] = masked
+	ev.Summary = strings.ReplaceAll(ev.Summary, old, masked)
 }
 
 // Inject files an event that did not come from a packet (the DNS proxy,

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -261,5 +262,51 @@ func TestRestoreLeavesAddressesToTheRecords(t *testing.T) {
 	}
 	if d, _ := p.Inventory().Lookup(device.Key{MAC: camera}); len(d.Findings) != 1 {
 		t.Errorf("camera's findings after the restart: %v", d.Findings)
+	}
+}
+
+// TestRestoreRemasksFirmwareURLs: a firmware_over_http finding saved by
+// an earlier version, whose URL named the device's IMEI as the file
+// name, comes back without it, in the evidence and the summary; one with
+// nothing to hide comes back as saved.
+func TestRestoreRemasksFirmwareURLs(t *testing.T) {
+	const imei = "357938035643809"
+	tests := []struct {
+		name, url, request, want string
+	}{
+		{"imei_file", "fw.vendor.example/fota/" + imei + ".bin", "", "fw.vendor.example/fota/..."},
+		{"userinfo_host", "admin:hunter22@fw.vendor.example/fw.bin", "", ".../fw.bin"},
+		{"check_with_serial", "api.vendor.example/ota/SN12345678/check", "update_check", "api.vendor.example/ota/.../check"},
+		{"nothing_to_hide", "fw.vendor.example/fw/cam_5.7.3.bin", "", "fw.vendor.example/fw/cam_5.7.3.bin"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := New(config.Default(), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			camera := hwaddr.MAC{0x02, 0, 0, 0, 0, 0x0c}
+			ev := event.Event{V: 1, Time: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC), Type: event.TypeFinding,
+				Kind: event.KindFirmwareOverHTTP, Severity: event.SeverityMedium, Device: event.Endpoint{MAC: camera.String(), Local: true},
+				Summary:  "Firmware or software update downloaded over plain HTTP from " + tt.url,
+				Evidence: event.Evidence{"url": tt.url, "status": "200"}}
+			if tt.request != "" {
+				ev.Evidence["request"] = tt.request
+			}
+			p.Restore([]store.DeviceRecord{{MAC: camera, Findings: []event.Event{ev}}})
+			d, ok := p.Inventory().Lookup(device.Key{MAC: camera})
+			if !ok || len(d.Findings) != 1 {
+				t.Fatalf("findings after the restart: %v", d)
+			}
+			got := d.Findings[0]
+			if got.Evidence["url"] != tt.want || !strings.HasSuffix(got.Summary, "from "+tt.want) {
+				t.Errorf("url %q, summary %q: want %q", got.Evidence["url"], got.Summary, tt.want)
+			}
+			for _, s := range []string{imei, "hunter22", "SN12345678"} {
+				if strings.Contains(got.Evidence["url"]+got.Summary, s) {
+					t.Errorf("%q is still in the restored finding", s)
+				}
+			}
+		})
 	}
 }

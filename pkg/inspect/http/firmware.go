@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"net/netip"
+	"strings"
 
 	"github.com/iotgw/iotgw/pkg/inspect"
 )
@@ -245,6 +246,23 @@ func containsWordFold(s []byte, w string) bool {
 }
 
 func isLetter(c byte) bool { return (c|0x20) >= 'a' && (c|0x20) <= 'z' }
+
+// MaskFirmwareURL applies today's rules to the url evidence of a
+// firmware_over_http finding filed by an earlier version (host and path,
+// "fw.example/fota/357938035643809.bin"): identifiers in the path go as
+// "...", the file name too when it holds one (file: a download, not an
+// update check), and a host that is more than a host and port goes
+// whole. A restored finding must not show what a new one would not.
+func MaskFirmwareURL(url string, file bool) string {
+	host, path, ok := strings.Cut(url, "/")
+	if !hostPort([]byte(host)) {
+		host = "..."
+	}
+	if !ok {
+		return host
+	}
+	return host + string(idMaskedPath([]byte("/"+path), file))
+}
 
 // firmwareURL is the evidence for a download: host and path, no query.
 // Without a Host header that names a host (and nothing else: no
