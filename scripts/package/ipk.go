@@ -64,10 +64,8 @@ func (p *ipk) build(w io.Writer) error {
 		name string
 		data []byte
 	}{{"./debian-binary", []byte("2.0\n")}, {"./data.tar.gz", data}, {"./control.tar.gz", ctrl}} {
-		if err := tw.WriteHeader(p.header(f.name, tar.TypeReg, 0o644, int64(len(f.data)))); err != nil {
-			return fmt.Errorf("ipk: %w", err)
-		}
-		if _, err := tw.Write(f.data); err != nil {
+		e := entry{Path: f.name, Mode: 0o644, Data: f.data}
+		if err := writeEntry(tw, entryHeader(e, f.name, p.MTime, tar.FormatGNU), e); err != nil {
 			return fmt.Errorf("ipk: %w", err)
 		}
 	}
@@ -188,20 +186,6 @@ func tarName(p string) string {
 		return "./"
 	}
 	return "." + p
-}
-
-func (p *ipk) header(name string, typ byte, mode, size int64) *tar.Header {
-	if typ == tar.TypeDir && !strings.HasSuffix(name, "/") {
-		name += "/"
-	}
-	return &tar.Header{
-		Name:     name,
-		Typeflag: typ,
-		Mode:     mode,
-		Size:     size,
-		ModTime:  p.MTime,
-		Format:   tar.FormatGNU,
-	}
 }
 
 // gzipBytes compresses b with no name and no time in the header.
