@@ -310,12 +310,8 @@ func TestAPKUnpacksLikeIPK(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ipk := openIPK(t, findPackage(t, packagesDir(t), tc.ipk))
 			ipkRoot, apkRoot := t.TempDir(), t.TempDir()
-			for _, m := range ipk.Outer {
-				if m.Header.Name == "./data.tar.gz" {
-					untar(t, ipkRoot, "-", m.Data)
-				}
-			}
-			untar(t, apkRoot, findPackage(t, packagesDir(t), tc.apk), nil)
+			unpackData(t, ipk, ipkRoot)
+			untar(t, apkRoot, findPackage(t, packagesDir(t), tc.apk))
 			want, got := treeOf(t, ipkRoot), treeOf(t, apkRoot)
 			for _, extra := range append([]string{".PKGINFO", "lib/apk", "lib/apk/packages"}, apkScriptNames...) {
 				delete(got, extra)
@@ -342,14 +338,10 @@ func TestAPKUnpacksLikeIPK(t *testing.T) {
 	}
 }
 
-// untar runs `tar -xzf file -C dir`, file "-" reading stdin.
-func untar(t *testing.T, dir, file string, stdin []byte) {
+// untar runs `tar -xzf file -C dir`.
+func untar(t *testing.T, dir, file string) {
 	t.Helper()
-	cmd := exec.Command("tar", "-xzf", file, "-C", dir)
-	if stdin != nil {
-		cmd.Stdin = strings.NewReader(string(stdin))
-	}
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if out, err := exec.Command("tar", "-xzf", file, "-C", dir).CombinedOutput(); err != nil {
 		t.Fatalf("tar -xzf %s: %v\n%s", file, err, out)
 	}
 }
