@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -97,7 +98,7 @@ func TestAPKDataMatchesIPK(t *testing.T) {
 			for name, m := range p.Data {
 				w, ok := want[name]
 				switch {
-				case !ok && !contains(added, name):
+				case !ok && !slices.Contains(added, name):
 					t.Errorf("%s: in the apk, not in the ipk", name)
 				case ok:
 					compareEntry(t, name, m, w)
@@ -126,15 +127,6 @@ func TestAPKDataMatchesIPK(t *testing.T) {
 			}
 		})
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, l := range list {
-		if l == s {
-			return true
-		}
-	}
-	return false
 }
 
 // compareEntry checks that an apk data entry is the ipk's.
