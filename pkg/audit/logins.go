@@ -321,6 +321,9 @@ func (r *run) defaultFinding(s *service, cand creds.Candidate, res attempt) *eve
 		e["user"] = user
 		who = "user " + user + ", "
 	}
+	if res.mechanism != "" {
+		e["mechanism"] = res.mechanism
+	}
 	if res.anyPassword != "" {
 		e["any_password"] = res.anyPassword
 	}
@@ -328,9 +331,6 @@ func (r *run) defaultFinding(s *service, cand creds.Candidate, res attempt) *eve
 		// A random password got in too: no default to name, and no
 		// password to change, only a check to put back.
 		e["password_class"] = string(inspect.ClassNone)
-		if res.mechanism != "" {
-			e["mechanism"] = res.mechanism
-		}
 		ev.Summary = fmt.Sprintf("%s accepts any password (%saccepted: yes, verified by audit)", strings.ToUpper(s.proto), who)
 		r.report.Found = &Found{Protocol: s.proto, Port: s.port, User: user}
 		return ev
@@ -345,9 +345,6 @@ func (r *run) defaultFinding(s *service, cand creds.Candidate, res attempt) *eve
 	}
 	if cand.Source != "" {
 		e["default_source"] = cand.Source
-	}
-	if res.mechanism != "" {
-		e["mechanism"] = res.mechanism
 	}
 	ev.Summary = fmt.Sprintf("%s login with factory-default credentials (%saccepted: yes, verified by audit)", strings.ToUpper(s.proto), who)
 	r.report.Found = &Found{Protocol: s.proto, Port: s.port, User: user}
