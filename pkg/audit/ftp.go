@@ -96,8 +96,7 @@ func readFTPReply(br *bufio.Reader) (int, string, error) {
 	for n := 0; n < maxReplyLines; n++ {
 		line, err := readReplyLine(br)
 		if err != nil {
-			code, _ := strconv.Atoi(first)
-			return code, string(text), err
+			return ftpCode(first), string(text), err
 		}
 		if len(line) < 3 {
 			if first == "" {
@@ -147,6 +146,7 @@ func readReplyLine(br *bufio.Reader) ([]byte, error) {
 	return nil, fmt.Errorf("%w: a line over %d bytes", errFTPReplyTooLong, maxReplyLine)
 }
 
+// ftpCode is a reply's code, 0 when there is none.
 func ftpCode(s string) int {
 	code, _ := strconv.Atoi(s)
 	return code
