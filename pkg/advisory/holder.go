@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/inetaddr"
 	"github.com/iotgw/iotgw/internal/statefile"
 )
 
@@ -314,7 +315,7 @@ func dialFeed(ctx context.Context, network, addr string) (net.Conn, error) {
 	d := net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	if addr != ctx.Value(feedHostKey{}) {
 		d.ControlContext = func(_ context.Context, _, address string, _ syscall.RawConn) error {
-			if ap, err := netip.ParseAddrPort(address); err != nil || !publicAddr(ap.Addr().Unmap()) {
+			if ap, err := netip.ParseAddrPort(address); err != nil || !inetaddr.Public(ap.Addr().Unmap()) {
 				return errors.New("refused: not a public address")
 			}
 			return nil
@@ -351,22 +352,10 @@ func feedRedirect(req *http.Request, via []*http.Request) error {
 		return fmt.Errorf("redirect to %s refused: only https leaves the feed's host", shownURL(req.URL))
 	}
 	host := req.URL.Hostname()
-	if a, err := netip.ParseAddr(host); err == nil && !publicAddr(a.Unmap()) || strings.EqualFold(host, "localhost") {
+	if a, err := netip.ParseAddr(host); err == nil && !inetaddr.Public(a.Unmap()) || strings.EqualFold(host, "localhost") {
 		return fmt.Errorf("redirect to %s refused: not a public address", shownURL(req.URL))
 	}
 	return nil
-}
-
-// publicAddr reports whether a is an internet unicast address: not
-// loopback, link-local, private (RFC 1918, ULA), shared (RFC 6598,
-// carrier-grade NAT), unspecified or multicast.
-func publicAddr(a netip.Addr) bool {
-	if a.Is4() {
-		if b := a.As4(); b[0] == 100 && b[1]&0xc0 == 64 {
-			return false
-		}
-	}
-	return a.IsGlobalUnicast() && !a.IsPrivate()
 }
 
 func (h *Holder) fetch(ctx context.Context, u *url.URL, max int64) ([]byte, error) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/iotgw/iotgw/internal/inetaddr"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 )
 
@@ -85,32 +86,14 @@ func chainEnd(name string, answer []dns.RR) string {
 	return name
 }
 
-// specialPurpose are IANA special-purpose ranges that IsGlobalUnicast
-// and IsPrivate let through but that reach no update host and may reach
-// the ISP's or the router's side (RFC 6890 and its updates): "this
-// network", shared address space (carrier-grade NAT), IETF protocol
-// assignments, benchmarking, reserved, IPv6 discard-only. (The
-// documentation ranges route nowhere; the tests use them as the
-// internet.)
-var specialPurpose = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("198.18.0.0/15"),
-	netip.MustParsePrefix("240.0.0.0/4"),
-	netip.MustParsePrefix("100::/64"),
-}
-
 // allowable reports whether a may go into the allow sets.
 func (p *Proxy) allowable(a netip.Addr) bool {
-	if !a.IsGlobalUnicast() || a.IsPrivate() {
+	if !inetaddr.Public(a) {
 		return false
 	}
-	for _, set := range [][]netip.Prefix{specialPurpose, p.cfg.NotAllowed} {
-		for _, pr := range set {
-			if pr.Contains(a) {
-				return false
-			}
+	for _, pr := range p.cfg.NotAllowed {
+		if pr.Contains(a) {
+			return false
 		}
 	}
 	return true
