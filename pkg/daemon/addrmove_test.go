@@ -198,7 +198,7 @@ func TestHeldQuarantineFollowsAddresses(t *testing.T) {
 			h.d.mu.Lock()
 			p := h.d.planLocked(mac, m, dev, tc.v, time.Now())
 			h.d.mu.Unlock()
-			if !p.apply || !sameAddrSet(p.entry.Addrs, dev.Addrs) {
+			if !p.apply || !sameAddrs(p.entry.Addrs, dev.Addrs) {
 				t.Fatalf("plan apply %v with addresses %v, want the device's %v", p.apply, p.entry.Addrs, dev.Addrs)
 			}
 			if p.record.By != tc.wantBy || !p.record.Since.Equal(since) {

@@ -326,20 +326,10 @@ func addrsMoved(m *deviceMeta, dev *device.Device, addrs []netip.Addr) bool {
 // between its IPv4 and IPv6 addresses would re-send its entry, write the
 // state and log at every evaluation.
 func sameAddrs(a, b []netip.Addr) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for _, x := range a {
-		if !slices.Contains(b, x) {
-			return false
-		}
-	}
-	for _, x := range b {
-		if !slices.Contains(a, x) {
-			return false
-		}
-	}
-	return true
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.SortFunc(a, netip.Addr.Compare)
+	slices.SortFunc(b, netip.Addr.Compare)
+	return slices.Equal(a, b)
 }
 
 func (d *Daemon) policyQuarantinesLocked() int {

@@ -217,17 +217,9 @@ func TestReleaseNamesTheEntrysAddresses(t *testing.T) {
 			if !ok {
 				t.Fatal("the camera's quarantine was not released")
 			}
-			if !sameAddrSet(got, held) {
+			if !sameAddrs(got, held) {
 				t.Errorf("release named %v, want the entry's %v", got, held)
 			}
 		})
 	}
-}
-
-// sameAddrSet: a and b hold the same addresses, in any order.
-func sameAddrSet(a, b []netip.Addr) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.SortFunc(a, netip.Addr.Compare)
-	slices.SortFunc(b, netip.Addr.Compare)
-	return slices.Equal(a, b)
 }
