@@ -2,7 +2,6 @@ package quarantine
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -36,16 +35,7 @@ func TestRouterAddressesOpenNoPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wanMAC hwaddr.MAC
-	if err := netnstest.Run(l.router, func() error {
-		ifi, err := net.InterfaceByName("wan0")
-		if err == nil {
-			wanMAC = hwaddr.FromBytes(ifi.HardwareAddr)
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	wanMAC := hwaddr.FromBytes(netnstest.Interface(t, l.router, "wan0").HardwareAddr)
 	ip := netip.MustParseAddr
 	dev4, dev6, peer4, peer6 := ip(deviceV4), ip(deviceV6), ip(peerV4), ip(peerV6)
 	router4, router6, routerGUA := ip(routerV4), ip(routerV6), ip("2001:2::1")
@@ -79,16 +69,7 @@ func TestRouterAddressesOpenNoPath(t *testing.T) {
 	}
 	// The WAN host's own MAC as the source, so that the router takes the
 	// frame as any other from there.
-	var wanHostMAC hwaddr.MAC
-	if err := netnstest.Run(l.wan, func() error {
-		ifi, err := net.InterfaceByName("eth0")
-		if err == nil {
-			wanHostMAC = hwaddr.FromBytes(ifi.HardwareAddr)
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	wanHostMAC := hwaddr.FromBytes(netnstest.Interface(t, l.wan, "eth0").HardwareAddr)
 	for _, p := range probes {
 		if p.from == l.wan {
 			copy(p.frame[6:12], wanHostMAC[:])
