@@ -53,3 +53,24 @@ func TestExposedFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestExposedFileOwner: a private key file owned by another user than
+// root (or the daemon's own) is named: that user can change it.
+func TestExposedFileOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give a file to another user")
+	}
+	key := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(key, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(key, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	c := Default()
+	c.Inspect.SecretFile = key
+	got := ExposedFiles(c, filepath.Join(t.TempDir(), "absent.toml"))
+	if len(got) != 1 || !strings.Contains(got[0], "is owned by uid 65534") {
+		t.Errorf("warnings %q, want one naming uid 65534", got)
+	}
+}
