@@ -110,7 +110,7 @@ func (tt *versionCase) run(t *testing.T) {
 		var srcs []string
 		for _, v := range d.votes {
 			if v.field == fieldFirmware && v.key == voteKey(fieldFirmware, tt.firmware) {
-				srcs = append(srcs, strings.Join(append([]string{v.ev.Source}, v.also...), "+"))
+				srcs = append(srcs, v.sources())
 			}
 		}
 		if !slices.Equal(srcs, tt.firmwareSources) {
@@ -118,6 +118,25 @@ func (tt *versionCase) run(t *testing.T) {
 		}
 	}
 }
+
+// checkFirmwareVotes files votes (each Value the firmware it votes for)
+// in order on a device of their own and checks the firmware they
+// combine to.
+func checkFirmwareVotes(t *testing.T, votes []Evidence, want string) {
+	t.Helper()
+	inv := newInv()
+	var d Device
+	for _, ev := range votes {
+		inv.addVote(&d, fieldFirmware, ev.Value, ev)
+	}
+	if got := inv.combine(d.votes, fieldFirmware, false); got.Value != want {
+		t.Errorf("firmware %q (alternatives %+v), want %q", got.Value, got.Alternatives, want)
+	}
+}
+
+// sources is "ssdp+http_server" for a vote from ssdp that http_server
+// confirmed.
+func (v *vote) sources() string { return strings.Join(append([]string{v.ev.Source}, v.also...), "+") }
 
 // TestClaimsDoNotOverrideServedVersions: DHCP, SSDP, mDNS and SIP or
 // SNMP datagrams are claims anyone on the LAN can send with a device's
@@ -496,15 +515,11 @@ func TestFirmwareTieGoesToTheFirmSourcesLatest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			inv := newInv()
-			var d Device
-			for _, ev := range tt.votes {
-				ev.Rule, ev.Weight, ev.Signal = "fw", 0.5, "http_server"
-				inv.addVote(&d, fieldFirmware, ev.Value, ev)
+			votes := slices.Clone(tt.votes)
+			for i := range votes {
+				votes[i].Rule, votes[i].Weight, votes[i].Signal = "fw", 0.5, "http_server"
 			}
-			if got := inv.combine(d.votes, fieldFirmware, false); got.Value != tt.want {
-				t.Errorf("firmware %q (alternatives %+v), want %q", got.Value, got.Alternatives, tt.want)
-			}
+			checkFirmwareVotes(t, votes, tt.want)
 		})
 	}
 }
@@ -595,7 +610,7 @@ func TestMergeKeepsConfirmations(t *testing.T) {
 			var votes []string
 			for _, v := range d.votes {
 				if v.field == fieldFirmware {
-					votes = append(votes, strings.Join(append([]string{v.ev.Source}, v.also...), "+"))
+					votes = append(votes, v.sources())
 				}
 			}
 			if !slices.Equal(votes, tt.votes) {
@@ -635,16 +650,7 @@ func TestFirmwareRanksByAllItsSources(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			inv := newInv()
-			var d Device
-			for _, ev := range tt.votes {
-				inv.addVote(&d, fieldFirmware, ev.Value, ev)
-			}
-			if got := inv.combine(d.votes, fieldFirmware, false); got.Value != tt.want {
-				t.Errorf("firmware %q (alternatives %+v), want %q", got.Value, got.Alternatives, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkFirmwareVotes(t, tt.votes, tt.want) })
 	}
 }
 
