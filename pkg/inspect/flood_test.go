@@ -225,11 +225,11 @@ func victim(t *testing.T, e *inspect.Engine, flood []netip.Addr) string {
 	t.Helper()
 	taken := map[uint32]bool{}
 	for _, a := range flood {
-		taken[inspect.HostBucket(e, a)] = true
+		taken[e.HostBucket(a)] = true
 	}
 	for i := 20; i < 60; i++ {
 		a := netip.AddrFrom4([4]byte{192, 168, 1, byte(i)})
-		if !taken[inspect.HostBucket(e, a)] {
+		if !taken[e.HostBucket(a)] {
 			return a.String()
 		}
 	}
