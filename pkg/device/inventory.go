@@ -526,11 +526,11 @@ func (inv *Inventory) get(k Key, ts time.Time) *Device {
 		return d
 	}
 	if d := inv.recent[1]; d != nil && d.Key == k {
-		inv.recent[0], inv.recent[1] = d, inv.recent[0]
+		inv.remember(d)
 		return d
 	}
 	if d, ok := inv.devices[k]; ok {
-		inv.recent[0], inv.recent[1] = d, inv.recent[0]
+		inv.remember(d)
 		return d
 	}
 	if len(inv.devices) >= inv.max {
@@ -538,10 +538,13 @@ func (inv *Inventory) get(k Key, ts time.Time) *Device {
 	}
 	d := &Device{Key: k, FirstSeen: ts, LastSeen: ts, dirty: true}
 	inv.devices[k] = d
-	inv.recent[0], inv.recent[1] = d, inv.recent[0]
+	inv.remember(d)
 	inv.identifyMAC(d, ts)
 	return d
 }
+
+// remember puts d first in recent, the device there before it second.
+func (inv *Inventory) remember(d *Device) { inv.recent[0], inv.recent[1] = d, inv.recent[0] }
 
 // identifyMAC adds what a new device's MAC says: a private address, or
 // the OUI's registrant and the rules about it.
