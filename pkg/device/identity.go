@@ -116,7 +116,7 @@ type vote struct {
 
 // confirm folds src's report at ts into v and reports whether src is a
 // new source of it. When also is full, a firmer src takes the place of
-// a claim, as in withSource.
+// a claim (sourceSlot).
 func (v *vote) confirm(src string, ts time.Time) bool {
 	if ts.After(v.ev.Time) {
 		v.ev.Time = ts
@@ -133,17 +133,13 @@ func (v *vote) confirm(src string, ts time.Time) bool {
 		}
 		return false
 	}
-	if len(v.also) < maxAlso {
+	switch i := sourceSlot(v.also, src); {
+	case i == len(v.also):
 		v.also, v.alsoAt = append(v.also, src), append(v.alsoAt, ts)
 		return true
-	}
-	if sourceBasis(src) > basisClaim {
-		for i, a := range v.also {
-			if sourceBasis(a) == basisClaim {
-				v.also[i], v.alsoAt[i] = src, ts
-				return true
-			}
-		}
+	case i >= 0:
+		v.also[i], v.alsoAt[i] = src, ts
+		return true
 	}
 	return false
 }

@@ -116,18 +116,31 @@ func withSource(also []string, first, src string) ([]string, bool) {
 	if src == first || slices.Contains(also, src) {
 		return also, false
 	}
-	if len(also) < maxAlso {
+	switch i := sourceSlot(also, src); {
+	case i == len(also):
 		return append(also, src), true
+	case i >= 0:
+		also[i] = src
+		return also, true
+	}
+	return also, false
+}
+
+// sourceSlot is where src, a new source, goes among also, sources of
+// one report that hold at most maxAlso: len(also) while there is room;
+// when full, a claim's index for a firmer src; else -1.
+func sourceSlot(also []string, src string) int {
+	if len(also) < maxAlso {
+		return len(also)
 	}
 	if sourceBasis(src) > basisClaim {
 		for i, a := range also {
 			if sourceBasis(a) == basisClaim {
-				also[i] = src
-				return also, true
+				return i
 			}
 		}
 	}
-	return also, false
+	return -1
 }
 
 // dispute notes the claim that source reports version on s, once; the
