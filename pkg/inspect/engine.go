@@ -340,7 +340,7 @@ var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 // linkWide reports whether f is a conversation of the whole link: to a
 // broadcast or multicast address, or from a client without an address
 // yet (DHCP).
-func (e *Engine) linkWide(f *Flow) bool {
+func (f *Flow) linkWide() bool {
 	c, s := f.Client().Addr().Unmap(), f.Server().Addr().Unmap()
 	return s.IsMulticast() || s == limitedBroadcast || c.IsUnspecified()
 }
@@ -1126,7 +1126,7 @@ func (e *Engine) reclaim(f *Flow, host uint32, sameHost, needBuf bool) bool {
 		if g == nil || g == f {
 			continue
 		}
-		if g.IsTCP() && (now-in.fed >= int64(reclaimIdle) || displace && !g.Opened()) || !g.IsTCP() && idleUDP && !e.linkWide(g) {
+		if g.IsTCP() && (now-in.fed >= int64(reclaimIdle) || displace && !g.Opened()) || !g.IsTCP() && idleUDP && !g.linkWide() {
 			victim = in
 		}
 	}
