@@ -23,6 +23,14 @@ func distinctHosts(e *Engine, n int) []netip.Addr {
 	return out
 }
 
+// sendFrom hands e an ACK segment of data, sent to the server at seq,
+// from the client address src.
+func sendFrom(e *Engine, src netip.Addr, seq uint32, data string, at time.Duration) {
+	p := seg(ToServer, seq, TCPFlagACK, data, at)
+	p.Src = src
+	e.HandlePacket(p)
+}
+
 // TestHostShare: a host holds at most its share of MaxInspected (an
 // eighth, at least one); its further flows are counted in HostLimit and
 // tried again with their next bytes, another host's flows are inspected
@@ -529,29 +537,23 @@ func TestRefusedFlowsCountedOnce(t *testing.T) {
 // inspections, so successive tries weigh them all: a new flow finds the
 // idle ones though the first it weighs are busy.
 func TestReclaimSweepGoesRound(t *testing.T) {
-	const A = TCPFlagACK
 	cfg := DefaultConfig()
 	cfg.MaxInspected = 2 * reclaimScan
 	r := &recorder{match: ContentMatch, lineMode: true}
 	e := testEngine(t, cfg, r)
 	hosts := distinctHosts(e, 2*reclaimScan+1)
-	send := func(h int, seq uint32, data string, at time.Duration) {
-		p := seg(ToServer, seq, A, data, at)
-		p.Src = hosts[h]
-		e.HandlePacket(p)
-	}
 	for h := range 2 * reclaimScan {
-		send(h, 1, "USER a\r\n", 0)
+		sendFrom(e, hosts[h], 1, "USER a\r\n", 0)
 	}
 	for h := range reclaimScan { // the first weighed are busy again
-		send(h, 9, "PASS a\r\n", reclaimIdle)
+		sendFrom(e, hosts[h], 9, "PASS a\r\n", reclaimIdle)
 	}
 	newcomer := 2 * reclaimScan
-	send(newcomer, 1, "USER b\r\n", reclaimIdle+time.Second)
+	sendFrom(e, hosts[newcomer], 1, "USER b\r\n", reclaimIdle+time.Second)
 	if e.Stats.Reclaimed != 0 || e.Stats.InspectLimit != 1 {
 		t.Fatalf("%d reclaimed, %d refused: the first try should weigh the busy inspections only", e.Stats.Reclaimed, e.Stats.InspectLimit)
 	}
-	send(newcomer, 9, "PASS b\r\n", reclaimIdle+time.Second)
+	sendFrom(e, hosts[newcomer], 9, "PASS b\r\n", reclaimIdle+time.Second)
 	if !strings.HasSuffix(r.got[ToServer].String(), "PASS b\r\n") || e.Stats.Reclaimed != 1 {
 		t.Errorf("%d reclaimed, stream %q: the second try did not come to the idle inspections", e.Stats.Reclaimed, r.got[ToServer].String())
 	}
@@ -562,20 +564,14 @@ func TestReclaimSweepGoesRound(t *testing.T) {
 // flow: it is taken a minute after the step, not a minute after the
 // time it was fed.
 func TestReclaimAfterClockStepsBack(t *testing.T) {
-	const A = TCPFlagACK
 	cfg := DefaultConfig()
 	cfg.MaxInspected = 1
 	r := &recorder{match: ContentMatch, lineMode: true}
 	e := testEngine(t, cfg, r)
 	hosts := distinctHosts(e, 2)
-	send := func(h int, seq uint32, data string, at time.Duration) {
-		p := seg(ToServer, seq, A, data, at)
-		p.Src = hosts[h]
-		e.HandlePacket(p)
-	}
-	send(0, 1, "USER a\r\n", 5*time.Hour) // the clock ran ahead
-	send(1, 1, "USER b\r\n", 0)           // stepped back: the one inspection is busy
-	send(1, 9, "PASS b\r\n", reclaimIdle+time.Second)
+	sendFrom(e, hosts[0], 1, "USER a\r\n", 5*time.Hour) // the clock ran ahead
+	sendFrom(e, hosts[1], 1, "USER b\r\n", 0)           // stepped back: the one inspection is busy
+	sendFrom(e, hosts[1], 9, "PASS b\r\n", reclaimIdle+time.Second)
 	if got := r.got[ToServer].String(); got != "USER a\r\nPASS b\r\n" || e.Stats.Reclaimed != 1 {
 		t.Errorf("stream %q, %d reclaimed: the inspection fed before the step was not idle a minute after it", got, e.Stats.Reclaimed)
 	}
