@@ -988,9 +988,13 @@ const (
 )
 
 // HostBuckets is the number of buckets client addresses are counted in
-// (HostBucket): an analyzer that lends something of its own per host
-// counts in as many.
-const HostBuckets = hostBuckets
+// (HostBucket), and 1/HostShareDiv the share of the engine's inspections
+// and buffers one may hold: an analyzer that lends something of its own
+// per host counts in as many, and lends one as much.
+const (
+	HostBuckets  = hostBuckets
+	HostShareDiv = hostShareDiv
+)
 
 // HostBucket is the bucket client address a is counted in for its fair
 // share (see hostBucket).

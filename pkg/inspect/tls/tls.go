@@ -143,14 +143,14 @@ const maxHello = 8 << 10
 // maxHelloBuffers caps the hellos being reassembled at once (2 MiB). A
 // hello is normally complete within a few segments, so few are lent at a
 // time; the cap keeps a flood of half-sent hellos from costing more.
-// One client address borrows at most an eighth of them, as it holds at
-// most an eighth of the engine's inspections, counted in the engine's
-// buckets (Flow.HostBucket): a device that leaves
-// hundreds of hellos half-sent cannot keep another's, split over two
-// segments as a post-quantum key share makes it, from being read.
+// One client address borrows at most 1/HostShareDiv of them, the share
+// of the engine's inspections it may hold, counted in the engine's
+// buckets (Flow.HostBucket): a device that leaves hundreds of hellos
+// half-sent cannot keep another's, split over two segments as a
+// post-quantum key share makes it, from being read.
 const (
 	maxHelloBuffers     = 256
-	maxHelloBuffersHost = maxHelloBuffers / 8
+	maxHelloBuffersHost = maxHelloBuffers / inspect.HostShareDiv
 )
 
 // helloBuffers lends reassembly buffers to the flows whose hello is
