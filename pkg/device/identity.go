@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/device/fingerprint"
+	"github.com/iotgw/iotgw/pkg/event"
 )
 
 // Identity is what the inventory concludes a device is. Each attribute
@@ -148,12 +149,12 @@ func (v *vote) confirm(src string, ts time.Time) bool {
 // at that basis: what a firmware ranks by, which a claim folded in
 // beside a served report must not refresh.
 type firmest struct {
-	basis basis
+	basis event.Trust
 	at    time.Time
 	any   bool
 }
 
-func (f *firmest) add(b basis, at time.Time) {
+func (f *firmest) add(b event.Trust, at time.Time) {
 	switch {
 	case !f.any || b > f.basis:
 		f.basis, f.at, f.any = b, at, true
@@ -166,9 +167,9 @@ func (f *firmest) add(b basis, at time.Time) {
 // source of that basis.
 func (v *vote) firm() firmest {
 	var f firmest
-	f.add(sourceBasis(v.ev.Source), v.srcAt)
+	f.add(event.SourceTrust(v.ev.Source), v.srcAt)
 	for i, src := range v.also {
-		f.add(sourceBasis(src), v.alsoAt[i])
+		f.add(event.SourceTrust(src), v.alsoAt[i])
 	}
 	return f
 }
@@ -433,7 +434,7 @@ func (v *vote) isDirect() bool {
 // also counting the votes of its more general values ("Linux" for
 // "Android"); the highest score wins (ties: the more specific, for
 // firmware the more recently reported, then alphabetical), a firmware
-// of a firmer basis (see sourceBasis) whatever the scores unless it has
+// of a firmer basis (see event.SourceTrust) whatever the scores unless it has
 // gone stale (see servedFresh), and a rival
 // that is not an ancestor or descendant lowers the confidence to
 // s1·s1/(s1+s2). skipDomains leaves the votes of domain rules out (see
@@ -475,7 +476,7 @@ func (inv *Inventory) combine(votes []vote, f field, skipDomains bool) Attribute
 		// so a claim repeating it keeps it no fresher.
 		for _, c := range cands {
 			for _, o := range cands {
-				if c.firm.basis > basisClaim && o != c && o.announced.Sub(c.firm.at) >= servedFresh {
+				if c.firm.basis > event.TrustClaim && o != c && o.announced.Sub(c.firm.at) >= servedFresh {
 					c.stale = true
 				}
 			}

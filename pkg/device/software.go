@@ -53,22 +53,12 @@ func (s *Software) reportedBy(source string) bool {
 	return s.Source == source || slices.Contains(s.Also, source)
 }
 
-// basis is how firmly a source's report of a version is the device's
-// own word (event.SourceTrust, which policy reads too). A report takes
-// back no version and outvotes no firmware that a firmer source
-// reported: a neighbour must not make a patched device look outdated,
-// nor hide a vulnerable version, by announcing another in its name.
-type basis = event.Trust
-
-const (
-	basisClaim  = event.TrustClaim
-	basisConn   = event.TrustConnection
-	basisServed = event.TrustServed
-)
-
-// sourceBasis is the basis of a Software source; a source not classed
-// counts as a claim.
-func sourceBasis(source string) basis { return event.SourceTrust(source) }
+// A report's basis is how firmly its source's report of a version is
+// the device's own word (event.SourceTrust, which policy reads too). A
+// report takes back no version and outvotes no firmware that a firmer
+// source reported: a neighbour must not make a patched device look
+// outdated, nor hide a vulnerable version, by announcing another in its
+// name.
 
 // servedFresh is how long a version a firmer source reported stands
 // against another version announced since (by a claim, or in the
@@ -85,7 +75,7 @@ const servedFresh = 24 * time.Hour
 // schedule, without a client connecting: its claims, and the description
 // the router fetches when one names it.
 func announced(source string) bool {
-	return source == "upnp" || sourceBasis(source) == basisClaim
+	return source == "upnp" || event.SourceTrust(source) == event.TrustClaim
 }
 
 // stale reports whether s, reporting o's product, may take o's place
@@ -96,14 +86,14 @@ func (s *Software) stale(o *Software) bool {
 }
 
 // basis is the firmest basis of the sources that reported s.
-func (s *Software) basis() basis {
+func (s *Software) basis() event.Trust {
 	return sourcesBasis(s.Source, s.Also)
 }
 
-func sourcesBasis(first string, also []string) basis {
-	b := sourceBasis(first)
+func sourcesBasis(first string, also []string) event.Trust {
+	b := event.SourceTrust(first)
 	for _, src := range also {
-		b = max(b, sourceBasis(src))
+		b = max(b, event.SourceTrust(src))
 	}
 	return b
 }
@@ -133,9 +123,9 @@ func sourceSlot(also []string, src string) int {
 	if len(also) < maxAlso {
 		return len(also)
 	}
-	if sourceBasis(src) > basisClaim {
+	if event.SourceTrust(src) > event.TrustClaim {
 		for i, a := range also {
-			if sourceBasis(a) == basisClaim {
+			if event.SourceTrust(a) == event.TrustClaim {
 				return i
 			}
 		}
@@ -175,11 +165,11 @@ func (s *Software) addDispute(claim string) {
 // before sources were recorded) counts as a connection: policy
 // quarantines on such a finding, and a claim must not take it back.
 func (s *Software) Supersedes(sources string) bool {
-	need := basisConn
+	need := event.TrustConnection
 	if sources != "" {
-		need = basisClaim
+		need = event.TrustClaim
 		for src := range strings.SplitSeq(sources, ",") {
-			need = max(need, sourceBasis(src))
+			need = max(need, event.SourceTrust(src))
 		}
 	}
 	return s.basis() >= need
@@ -229,7 +219,7 @@ func (d *Device) addSoftware(s Software) {
 	if announced(s.Source) && s.Version != "" {
 		for i := 0; i < len(d.Software); {
 			o := &d.Software[i]
-			if o.Product != s.Product || o.Version == s.Version || o.Version == "" || o.basis() == basisClaim || !s.stale(o) {
+			if o.Product != s.Product || o.Version == s.Version || o.Version == "" || o.basis() == event.TrustClaim || !s.stale(o) {
 				i++
 				continue
 			}
@@ -251,10 +241,10 @@ func (d *Device) addSoftware(s Software) {
 		}
 	}
 	rival := func(o *Software) bool { return o.Product == s.Product && o.Version != "" && s.Version != "" }
-	if b == basisClaim {
+	if b == event.TrustClaim {
 		disputed := false
 		for i := range d.Software {
-			if o := &d.Software[i]; rival(o) && o.basis() > basisClaim {
+			if o := &d.Software[i]; rival(o) && o.basis() > event.TrustClaim {
 				o.dispute(s.Source, s.Version)
 				disputed = true
 			}
@@ -265,7 +255,7 @@ func (d *Device) addSoftware(s Software) {
 	} else {
 		for i := 0; i < len(d.Software); {
 			o := &d.Software[i]
-			if !rival(o) || o.basis() > basisClaim {
+			if !rival(o) || o.basis() > event.TrustClaim {
 				i++
 				continue
 			}
