@@ -525,10 +525,11 @@ func serveNotice(ctx context.Context, ln net.Listener, h http.Handler, fromLAN f
 	})
 }
 
-// lanListener accepts only connections from neighbours on the LAN
-// interfaces. The notice page listens on every address, since the
-// redirect sends a device to whichever router address it reached; the
-// WAN side is never served, whatever the firewall allows.
+// lanListener accepts only the connections whose client fromLAN admits
+// and closes the others unanswered. The notice page listens on every
+// address, since the redirect sends a device to whichever router address
+// it reached, and admits neighbours on the LAN interfaces: the WAN side
+// is never served, whatever the firewall allows.
 type lanListener struct {
 	net.Listener
 	fromLAN func(netip.Addr) bool

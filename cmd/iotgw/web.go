@@ -60,8 +60,10 @@ func serveWeb(ctx context.Context, cfg *config.Config, cfgPath string, b *daemon
 	if err != nil {
 		return err
 	}
-	for _, ln := range lns {
+	admit := webClients(addrs, netwatch.OnLAN(cfg.LAN.Interfaces))
+	for i, ln := range lns {
 		log.Info("web page listening", "address", ln.Addr().String(), "https", opt.TLS != nil)
+		lns[i] = lanListener{Listener: ln, fromLAN: admit}
 	}
 	up()
 	return srv.Serve(ctx, lns)
@@ -227,6 +229,19 @@ func restoreMutedChannels(d *alert.Dispatcher, st *store.Store, log *slog.Logger
 
 func (a alertSettings) SendTest(ctx context.Context, name string) error {
 	return a.d.SendTest(ctx, name)
+}
+
+// webClients admits the page's clients: the owner on the LAN, a shell on
+// the router itself (loopback, or the address the page listens on), an
+// SSH tunnel. The page listens on LAN addresses only, but a host on the
+// WAN side can still send to them, and the firewall alone kept it out: an
+// owner who opened the port on the WAN zone, or a router without fw4,
+// would have put the login form on the internet.
+func webClients(listen []netip.Addr, fromLAN func(netip.Addr) bool) func(netip.Addr) bool {
+	return func(a netip.Addr) bool {
+		a = a.Unmap()
+		return a.IsLoopback() || slices.Contains(listen, a) || fromLAN(a)
+	}
 }
 
 // defaultListen picks the LAN addresses the page listens on, and its

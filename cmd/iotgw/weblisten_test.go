@@ -31,3 +31,33 @@ func TestDefaultListen(t *testing.T) {
 		})
 	}
 }
+
+// TestWebClients: the page admits loopback, its own addresses (a shell on
+// the router) and what the LAN check admits; a host the route check puts
+// elsewhere (the WAN side) is refused, whichever address it reached.
+func TestWebClients(t *testing.T) {
+	neighbour := netip.MustParseAddr("192.168.1.23")
+	fromLAN := func(a netip.Addr) bool { return a == neighbour || a == netip.MustParseAddr("fd12::23") }
+	admit := webClients([]netip.Addr{netip.MustParseAddr("192.168.1.1"), netip.MustParseAddr("fd12::1")}, fromLAN)
+	tests := []struct {
+		client string
+		want   bool
+	}{
+		{"127.0.0.1", true},
+		{"::1", true},
+		{"192.168.1.1", true},
+		{"::ffff:192.168.1.1", true}, // as an IPv6 socket reports it
+		{"fd12::1", true},
+		{"192.168.1.23", true},
+		{"::ffff:192.168.1.23", true},
+		{"fd12::23", true},
+		{"203.0.113.9", false},
+		{"192.168.1.24", false}, // in the LAN's prefix, but not on it (the route check said no)
+		{"2001:db8::9", false},
+	}
+	for _, tt := range tests {
+		if got := admit(netip.MustParseAddr(tt.client)); got != tt.want {
+			t.Errorf("client %s admitted %v, want %v", tt.client, got, tt.want)
+		}
+	}
+}

@@ -125,6 +125,23 @@ func TestLab(t *testing.T) {
 		}
 	})
 
+	t.Run("web_page_only_on_the_lan", func(t *testing.T) {
+		// The page listens on the router's LAN address. A host on the WAN
+		// side routing to that address through the router (an upstream
+		// router's LAN, the ISP) reaches the socket: the lab's router has
+		// no firewall, so only the page's own check keeps it out.
+		url := fmt.Sprintf("https://%s:%d/", routerLAN, webPort)
+		curl := []string{"curl", "-sSk", "--max-time", "3", "-o", "/dev/null", "-w", "%{http_code}", url}
+		if out, err := l.in("laptop", 10*time.Second, curl...); err != nil || out == "000" {
+			t.Errorf("the laptop on the LAN did not get the page at %s: %v (status %s)", url, err, out)
+		}
+		l.must("ip", "-n", l.ns("wan"), "route", "add", lanPrefix, "via", routerWAN)
+		defer l.must("ip", "-n", l.ns("wan"), "route", "del", lanPrefix, "via", routerWAN)
+		if out, err := l.in("wan", 10*time.Second, curl...); err == nil {
+			t.Errorf("the WAN host got the page at %s: status %s", url, out)
+		}
+	})
+
 	t.Run("tv_quarantined_for_exploited_firmware", func(t *testing.T) {
 		err := poll(quarantineDeadline, pollEvery, func() (bool, string) {
 			ok, err := l.setHas("block_mac", tv.mac)

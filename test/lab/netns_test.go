@@ -26,6 +26,7 @@ const (
 	cloudHost  = "203.0.113.10" // DNS, HTTP with Basic auth, MQTT, TLS, iperf3
 	updateHost = "203.0.113.20" // the TV vendor's firmware server
 	noticePort = 8088
+	webPort    = 8443 // the page's default port, which the lab keeps
 
 	routerMAC = "94:83:c4:77:00:01" // GL Technologies (a GL.iNet router)
 
