@@ -119,3 +119,35 @@ func TestProxyConfigKeepsTheLANOut(t *testing.T) {
 		t.Errorf("link-local prefix in %v", onLink)
 	}
 }
+
+// TestProxyConfigLinkLocal: a link-local address is listened on only with
+// its interface as zone (a socket cannot bind one without), and never
+// stands for the notice page nor becomes an invalid prefix.
+func TestProxyConfigLinkLocal(t *testing.T) {
+	lookup := func(name string) (ifaceIdentity, error) {
+		if name != "br-lan" {
+			return ifaceIdentity{}, errors.New("no such interface")
+		}
+		return ifaceIdentity{addrs: []netip.Addr{netip.MustParseAddr("192.168.1.1"), netip.MustParseAddr("fe80::1")}}, nil
+	}
+	linkLocal := linkLocalAddrs([]string{"br-lan", "br-guest"}, lookup)
+	if want := []netip.Addr{netip.MustParseAddr("fe80::1%br-lan")}; !slices.Equal(linkLocal, want) {
+		t.Fatalf("linkLocalAddrs = %v, want %v", linkLocal, want)
+	}
+	cfg := config.Default()
+	routerAddrs := append([]netip.Addr{netip.MustParseAddr("192.168.1.1"), netip.MustParseAddr("fe80::1")}, linkLocal...)
+	pc := proxyConfig(cfg, routerAddrs, nil)
+	port := uint16(cfg.DNSProxy.Port)
+	want := []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("192.168.1.1"), port), netip.AddrPortFrom(linkLocal[0], port)}
+	if !slices.Equal(pc.Listen, want) {
+		t.Errorf("Listen = %v, want %v", pc.Listen, want)
+	}
+	if pc.NoticeV6.IsValid() {
+		t.Errorf("NoticeV6 = %v, want none (a link-local address is no answer to give)", pc.NoticeV6)
+	}
+	for _, p := range pc.NotAllowed {
+		if !p.IsValid() {
+			t.Errorf("NotAllowed holds an invalid prefix: %v", pc.NotAllowed)
+		}
+	}
+}

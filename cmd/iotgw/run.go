@@ -245,7 +245,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 		deps := dnsproxy.Deps{Quarantine: blocked, Allow: enforcer, Observer: d, Logger: log, HolderOf: netwatch.HolderOf(cfg.LAN.Interfaces)}
 		current := func() []netip.Addr {
 			addrs, _, _ := routerIdentity(cfg)
-			return addrs
+			return append(addrs, linkLocalAddrs(cfg.LAN.Interfaces, systemInterface)...)
 		}
 		background(alert.AreaDNSProxy, func(ctx context.Context, up func()) error {
 			return serveDNSProxy(ctx, up, current, proxyAddressCheck, func(addrs []netip.Addr) (*dnsproxy.Proxy, error) {
@@ -298,6 +298,25 @@ func onLinkPrefixes(names []string, lookup func(string) (ifaceIdentity, error)) 
 		for _, p := range id.prefixes {
 			if !p.Addr().IsLinkLocalUnicast() && !p.Addr().IsLoopback() && !slices.Contains(out, p) {
 				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// linkLocalAddrs are the IPv6 link-local addresses of the named
+// interfaces, each with its interface as zone; an interface missing now
+// gives none.
+func linkLocalAddrs(names []string, lookup func(string) (ifaceIdentity, error)) []netip.Addr {
+	var out []netip.Addr
+	for _, name := range names {
+		id, err := lookup(name)
+		if err != nil {
+			continue
+		}
+		for _, a := range id.addrs {
+			if a.Is6() && a.IsLinkLocalUnicast() {
+				out = append(out, a.WithZone(name))
 			}
 		}
 	}
@@ -363,7 +382,11 @@ func routerIdentityFrom(cfg *config.Config, lookup func(string) (ifaceIdentity, 
 // for update domains may allow no address of the LAN: its configured
 // prefixes (private ranges by default), the prefixes on its interfaces
 // (onLink: a delegated global IPv6 prefix is the LAN too) and the
-// router's own addresses.
+// router's own addresses. A link-local address with its interface as
+// zone is listened on and nothing else: the kernel redirects a query
+// sent to the router's link-local address (a resolver announced so, or
+// every LAN query in the "all" mode) to the link-local address of the
+// interface it came in on.
 func proxyConfig(cfg *config.Config, routerAddrs []netip.Addr, onLink []netip.Prefix) dnsproxy.Config {
 	pc := dnsproxy.Config{
 		Upstream:      cfg.DNSProxy.Upstream,
@@ -375,9 +398,15 @@ func proxyConfig(cfg *config.Config, routerAddrs []netip.Addr, onLink []netip.Pr
 		AllQuarantined: true,
 	}
 	for _, a := range routerAddrs {
-		pc.NotAllowed = append(pc.NotAllowed, netip.PrefixFrom(a, a.BitLen()))
+		if a.Zone() == "" {
+			pc.NotAllowed = append(pc.NotAllowed, netip.PrefixFrom(a, a.BitLen()))
+		}
 	}
 	for _, a := range routerAddrs {
+		if a.IsLinkLocalUnicast() && a.Zone() != "" {
+			pc.Listen = append(pc.Listen, netip.AddrPortFrom(a, uint16(cfg.DNSProxy.Port)))
+			continue
+		}
 		if a.IsLoopback() || a.IsLinkLocalUnicast() {
 			continue
 		}

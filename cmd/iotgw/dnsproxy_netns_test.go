@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/internal/netnstest"
+	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/dnsproxy"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/quarantine"
+)
+
+// TestDNSProxyAnswersAtLinkLocal: a quarantined device that asks the
+// router's link-local address for DNS (a resolver announced so) is
+// redirected by the kernel to the link-local address of the interface
+// the query came in on, not to the addresses the proxy took from the
+// router's identity; the proxy listens there too, so the device gets the
+// notice answer instead of a refusal, over UDP and TCP.
+func TestDNSProxyAnswersAtLinkLocal(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces, nftables)")
+	}
+	const (
+		routerV4, routerV6 = "192.168.9.1", "fd09::1"
+		proxyPort          = 5354
+	)
+	deviceMAC, _ := hwaddr.Parse("02:00:00:00:09:10")
+	router := netnstest.New(t, "iotgwll", "router")
+	device := netnstest.New(t, "iotgwll", "device")
+	netnstest.NoDAD(t, router, device)
+	netnstest.CmdIn(t, router, "ip", "link", "add", "br-lan", "type", "bridge")
+	netnstest.BridgeHost(t, router, "br-lan", netnstest.LANHost{NS: device, Port: "lan0", MAC: deviceMAC.String(),
+		V4: "192.168.9.10/24", V6: "fd09::10/64"}, routerV4, routerV6)
+	netnstest.CmdIn(t, router, "ip", "addr", "add", routerV4+"/24", "dev", "br-lan")
+	netnstest.CmdIn(t, router, "ip", "addr", "add", routerV6+"/64", "dev", "br-lan", "nodad")
+	netnstest.CmdIn(t, router, "ip", "link", "set", "br-lan", "up")
+
+	cfg := config.Default()
+	cfg.LAN.Interfaces = []string{"br-lan"}
+	cfg.Daemon.RouterAddresses = nil
+	cfg.DNSProxy.Port = proxyPort
+	// The kernel gives the bridge its link-local address once a port is
+	// up, a moment after.
+	var addrs, linkLocal []netip.Addr
+	for deadline := time.Now().Add(10 * time.Second); len(linkLocal) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		err := netnstest.Run(router, func() error {
+			addrs, _, _ = routerIdentity(cfg)
+			linkLocal = linkLocalAddrs(cfg.LAN.Interfaces, systemInterface)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(linkLocal) == 0 {
+		t.Fatal("br-lan got no link-local address")
+	}
+
+	n, err := quarantine.NewNFTables(quarantine.Config{
+		RouterAddrs:   addrs,
+		LANPrefixes:   []netip.Prefix{netip.MustParsePrefix("192.168.9.0/24"), netip.MustParsePrefix("fd09::/64")},
+		LANInterfaces: cfg.LAN.Interfaces,
+		NoticePort:    8088,
+		DNSProxyPort:  proxyPort,
+	}, quarantine.WithNetNSFd(netnstest.Fd(t, router)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := n.SetProtected(ctx, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Reconcile(ctx, []quarantine.Entry{{MAC: deviceMAC, Mode: quarantine.ModeBlock,
+		Addrs: []netip.Addr{netip.MustParseAddr("192.168.9.10"), netip.MustParseAddr("fd09::10")}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	p, err := dnsproxy.New(proxyConfig(cfg, append(addrs, linkLocal...), nil),
+		dnsproxy.Deps{Quarantine: &dnsproxy.AddrSet{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- netnstest.Run(router, func() error { return p.Serve(ctx, func() { close(up) }) }) }()
+	select {
+	case <-up:
+	case err := <-done:
+		t.Fatalf("the proxy did not start: %v", err)
+	}
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("proxy: %v", err)
+		}
+	}()
+
+	for _, network := range []string{"udp", "tcp"} {
+		for _, ll := range linkLocal {
+			to := net.JoinHostPort(ll.WithZone("eth0").String(), "53")
+			c, err := netnstest.Dial(device, network, to, 3*time.Second)
+			if err != nil {
+				t.Errorf("%s to %s: %v", network, to, err)
+				continue
+			}
+			got, err := netnstest.QueryA(c, 3*time.Second)
+			c.Close()
+			if err != nil || !got.Equal(net.ParseIP(routerV4)) {
+				t.Errorf("%s query to %s: %v, %v; want the notice address %s from the proxy", network, to, got, err, routerV4)
+			}
+		}
+	}
+}
