@@ -174,6 +174,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 		OpenSource: func(ctx context.Context) (capture.Source, error) { return openSource(ctx, cfg, live) },
 		Logger:     log,
 		Version:    version,
+		HolderOf:   netwatch.HolderOf(cfg.LAN.Interfaces),
 		Blocked: func(addrs []netip.Addr) {
 			if blocked != nil {
 				if err := blocked.Replace(addrs); err != nil {

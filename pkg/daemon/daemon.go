@@ -109,6 +109,13 @@ type Deps struct {
 	// updates-only quarantine whenever they change (the DNS proxy answers
 	// them with the notice page).
 	Blocked func(addrs []netip.Addr)
+	// HolderOf, when set, names the MAC the kernel's neighbour table has
+	// for a LAN address (netwatch.HolderOf): the owner's device at a
+	// login. The kernel learns it from the frames that carry the login's
+	// connection; the inventory keeps an address with a device that took
+	// it until that device leaves it, and so can name a squatter. Nil:
+	// the inventory's word (tests, captures read from a file).
+	HolderOf func(netip.Addr) (hwaddr.MAC, bool)
 }
 
 // Options are the safety settings that are not in the policy table.
@@ -1032,27 +1039,48 @@ func (d *Daemon) devicePolicyInput(mac hwaddr.MAC, dev *device.Device) *policy.D
 
 // isProtected: the router's own MACs and addresses, management addresses.
 func (d *Daemon) isProtected(mac hwaddr.MAC, dev *device.Device) bool {
-	if d.routerOrOwnerMAC(mac) {
-		return true
-	}
+	return d.routerOrOwnerMAC(mac) || d.protectedByAddress(dev)
+}
+
+// protectedByAddress: the device holds one of the router's addresses, a
+// management address, or the address of an owner's login where no MAC
+// was known (the owner's device is protected by its MAC otherwise,
+// wherever it is now, so that a device taking the address later is not),
+// and uses no other IPv4 address. Anyone can send a frame from a free
+// address: a device that does so from a management address whose PC is
+// off, while it keeps its own, is not shielded from quarantine by it.
+// The kernel's sets still let the PC's traffic through by address, and a
+// device quarantined by its MAC is stopped before that rule.
+func (d *Daemon) protectedByAddress(dev *device.Device) bool {
 	if dev == nil {
 		return false
 	}
-	for _, a := range dev.Addrs {
-		if slices.Contains(d.opt.RouterAddrs, a) || slices.Contains(d.cfg.Daemon.ManagementAddresses, a) {
-			return true
+	protected := d.protectedAddrsLocked()
+	var held *device.Address
+	for i, a := range dev.Addresses {
+		if slices.Contains(protected, a.Addr) && (held == nil || a.LastSeen.After(held.LastSeen)) {
+			held = &dev.Addresses[i]
 		}
 	}
-	// The owner's device is protected by its MAC above, wherever it is
-	// now; by the address only where no MAC was known at the login, so
-	// that a device taking the address later does not become protected.
-	for _, o := range d.owners {
-		if o.mac.IsZero() && slices.Contains(dev.Addrs, o.addr) {
-			return true
+	if held == nil {
+		return false
+	}
+	for _, a := range dev.Addresses {
+		// The device's other IPv4 address is its own while it used it
+		// within addrIdle of the protected one: a PC moved from its
+		// DHCP address to a static management one is protected again
+		// once the old one lies unused that long.
+		if a.Addr.Is4() && !slices.Contains(protected, a.Addr) && a.LastSeen.After(held.LastSeen.Add(-addrIdle)) {
+			return false
 		}
 	}
-	return false
+	return true
 }
+
+// addrIdle is how long a device must have left its own IPv4 address
+// unused before a protected address it uses protects it: the inventory's
+// time for an address to pass to another device.
+const addrIdle = 10 * time.Minute
 
 // Problem sources of the nftables area that are not a device's commit.
 const (
@@ -1502,7 +1530,11 @@ func (d *Daemon) OwnerAt(addr netip.Addr) {
 		return
 	}
 	o := ownerSeen{addr: addr}
-	o.mac, _ = d.pipe.Inventory().HolderOf(addr)
+	if d.deps.HolderOf != nil {
+		o.mac, _ = d.deps.HolderOf(addr)
+	} else {
+		o.mac, _ = d.pipe.Inventory().HolderOf(addr)
+	}
 	unchanged := false
 	if i := slices.IndexFunc(d.owners, func(x ownerSeen) bool { return x == o || !o.mac.IsZero() && x.mac == o.mac }); i >= 0 {
 		// Logged in again from the same device: it becomes the most

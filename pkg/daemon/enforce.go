@@ -465,7 +465,11 @@ func (d *Daemon) Quarantine(ctx context.Context, mac hwaddr.MAC, mode string, du
 		d.mu.Unlock()
 		return api.ErrNotFound
 	}
-	if d.isProtected(mac, dev) || d.trustedLocked(mac, d.metaFor(mac)) {
+	// Protection by an address does not stop the owner: a device can
+	// send from a management address whose PC is off, and the owner who
+	// saw it do so must be able to hold it by its MAC (the kernel stops
+	// its frames before it lets the address through).
+	if d.macProtectedLocked(mac, d.metaFor(mac)) {
 		d.mu.Unlock()
 		return api.ErrProtected
 	}
