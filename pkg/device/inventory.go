@@ -844,6 +844,18 @@ func (inv *Inventory) existing(ep event.Endpoint) *Device {
 // learn adds what an observation says about the device it is filed under.
 // Relayed DHCP gives no software: whoever sends it can name any client,
 // and software is what raises findings.
+// joinedSource marks the source of what a server sent on a connection
+// whose opening was not seen ("http_server/joined"): two made-up frames
+// with a device's MAC, one of them "its" answer, are such a connection,
+// and event.SourceTrust gives a source it does not list only a claim's
+// trust, on which policy quarantines nothing.
+func joinedSource(ev *event.Event, source string) string {
+	if ev.Flow != nil && ev.Flow.Joined {
+		return source + "/joined"
+	}
+	return source
+}
+
 func (inv *Inventory) learn(d *Device, ev *event.Event, t trust) {
 	if t == trustRelayed {
 		d.relayed = true
@@ -854,6 +866,9 @@ func (inv *Inventory) learn(d *Device, ev *event.Event, t trust) {
 		if p := ev.Evidence["protocol"]; p != "" {
 			source += "/" + p
 		}
+		source = joinedSource(ev, source)
+	case event.KindHTTPServer:
+		source = joinedSource(ev, source)
 	case event.KindDHCP:
 		if ev.Evidence["message_type"] != "ack" {
 			d.addHostname(ev.Evidence["hostname"], "dhcp", ev.Time)

@@ -167,6 +167,10 @@ type Flow struct {
 	Server    Endpoint  `json:"server"`
 	App       string    `json:"app,omitempty"`
 	Direction Direction `json:"direction"`
+	// Joined: a TCP connection whose opening was not seen (the capture
+	// joined it late, or its frames were made up without one): what its
+	// server sent is the word of whoever sent those frames.
+	Joined bool `json:"joined,omitempty"`
 }
 
 // Event is one finding or observation. It is what JSON lines, the store,

@@ -1472,6 +1472,7 @@ func (f *Flow) eventFlow() *event.Flow {
 		Server:    f.engine.endpoint(f.Server(), f.ServerMAC, f.ServerLocal),
 		App:       f.App(),
 		Direction: direction(f.ClientLocal, f.ServerLocal),
+		Joined:    f.IsTCP() && !f.Opened(),
 	}
 }
 

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/audit"
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/device"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/inspect/ssdp"
@@ -36,11 +38,9 @@ func TestForgedAnnouncementDoesNotQuarantine(t *testing.T) {
 				ssdp.Description{Server: stack}, ts.Add(time.Second)))
 		}},
 		{"own_http_answer", func(p *Pipeline) {
-			p.HandleFrame(frame(t, client, net.IP{192, 168, 1, 10}, net.IP{192, 168, 1, 30}, &layers.TCP{SrcPort: 40000, DstPort: 80, Seq: 1, ACK: true, PSH: true, Window: 512},
-				"GET / HTTP/1.1\r\nHost: 192.168.1.30\r\n\r\n"), capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts.Add(time.Second)})
-			p.HandleFrame(frame(t, victim, net.IP{192, 168, 1, 30}, net.IP{192, 168, 1, 10}, &layers.TCP{SrcPort: 80, DstPort: 40000, Seq: 1, ACK: true, PSH: true, Window: 512},
-				"HTTP/1.1 200 OK\r\nServer: GoAhead-Webs/2.5.0\r\nContent-Length: 0\r\n\r\n"), capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts.Add(2 * time.Second)})
-			p.Flush()
+			tcpExchange(t, p, peer{client, net.IP{192, 168, 1, 10}, 40000}, peer{victim, net.IP{192, 168, 1, 30}, 80},
+				"GET / HTTP/1.1\r\nHost: 192.168.1.30\r\n\r\n", "HTTP/1.1 200 OK\r\nServer: GoAhead-Webs/2.5.0\r\nContent-Length: 0\r\n\r\n",
+				ts.Add(time.Second), true)
 		}},
 	}
 	for _, tt := range tests {
@@ -114,6 +114,36 @@ func frame(t *testing.T, src net.HardwareAddr, srcIP, dstIP net.IP, transport go
 	return append([]byte(nil), buf.Bytes()...)
 }
 
+// peer is one end of a TCP connection tcpExchange sends.
+type peer struct {
+	mac  net.HardwareAddr
+	ip   net.IP
+	port uint16
+}
+
+// tcpExchange sends a connection from client to server as a capture sees
+// it: the handshake when opened (else frames a capture joins late, or
+// that anyone made up with the server's MAC), the client's request, the
+// server's answer; a millisecond apart from at.
+func tcpExchange(t *testing.T, p *Pipeline, client, server peer, request, answer string, at time.Time, opened bool) {
+	t.Helper()
+	n := 0
+	send := func(from, to peer, tcp *layers.TCP, payload string) {
+		tcp.SrcPort, tcp.DstPort, tcp.Window = layers.TCPPort(from.port), layers.TCPPort(to.port), 512
+		p.HandleFrame(frame(t, from.mac, from.ip, to.ip, tcp, payload),
+			capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: at.Add(time.Duration(n) * time.Millisecond)})
+		n++
+	}
+	if opened {
+		send(client, server, &layers.TCP{SYN: true}, "")
+		send(server, client, &layers.TCP{SYN: true, ACK: true, Ack: 1}, "")
+		send(client, server, &layers.TCP{ACK: true, Seq: 1, Ack: 1}, "")
+	}
+	send(client, server, &layers.TCP{ACK: true, PSH: true, Seq: 1, Ack: 1}, request)
+	send(server, client, &layers.TCP{ACK: true, PSH: true, Seq: 1, Ack: 1 + uint32(len(request))}, answer)
+	p.Flush()
+}
+
 // TestPassiveSSHBanner: a camera's SSH server names its version in clear
 // at every connection; passive inspection files it as software, which the
 // advisory feed matches (dropbear 2014.63: CVE-2016-7406 and kin).
@@ -125,11 +155,8 @@ func TestPassiveSSHBanner(t *testing.T) {
 	camera := net.HardwareAddr{0xc0, 0x56, 0xe3, 0x1a, 0x2b, 0x3c}
 	laptop := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x10}
 	ts := time.Unix(1700000000, 0)
-	p.HandleFrame(frame(t, laptop, net.IP{192, 168, 1, 10}, net.IP{192, 168, 1, 64}, &layers.TCP{SrcPort: 40000, DstPort: 22, Seq: 1, ACK: true, PSH: true, Window: 512},
-		"SSH-2.0-OpenSSH_9.2p1\r\n"), capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts})
-	p.HandleFrame(frame(t, camera, net.IP{192, 168, 1, 64}, net.IP{192, 168, 1, 10}, &layers.TCP{SrcPort: 22, DstPort: 40000, Seq: 1, ACK: true, PSH: true, Window: 512},
-		"SSH-2.0-dropbear_2014.63\r\n"), capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts.Add(time.Millisecond)})
-	p.Flush()
+	tcpExchange(t, p, peer{laptop, net.IP{192, 168, 1, 10}, 40000}, peer{camera, net.IP{192, 168, 1, 64}, 22},
+		"SSH-2.0-OpenSSH_9.2p1\r\n", "SSH-2.0-dropbear_2014.63\r\n", ts, true)
 	mac, _ := hwaddr.Parse(camera.String())
 	for _, d := range p.Inventory().Devices() {
 		if d.MAC() != mac {
@@ -214,24 +241,16 @@ func TestForgedNotifyDoesNotOverrideServedVersion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p.HandleFrame(frame(t, client, net.IP{192, 168, 1, 10}, net.IP{192, 168, 1, 30}, &layers.TCP{SrcPort: 40000, DstPort: 80, Seq: 1, ACK: true, PSH: true, Window: 512},
-				"GET / HTTP/1.1\r\nHost: 192.168.1.30\r\n\r\n"), capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts})
-			p.HandleFrame(frame(t, victim, net.IP{192, 168, 1, 30}, net.IP{192, 168, 1, 10}, &layers.TCP{SrcPort: 80, DstPort: 40000, Seq: 1, ACK: true, PSH: true, Window: 512},
-				"HTTP/1.1 200 OK\r\nServer: GoAhead-Webs/"+tt.served+"\r\nContent-Length: 0\r\n\r\n"), capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts.Add(time.Second)})
-			p.Flush()
+			tcpExchange(t, p, peer{client, net.IP{192, 168, 1, 10}, 40000}, peer{victim, net.IP{192, 168, 1, 30}, 80},
+				"GET / HTTP/1.1\r\nHost: 192.168.1.30\r\n\r\n", "HTTP/1.1 200 OK\r\nServer: GoAhead-Webs/"+tt.served+"\r\nContent-Length: 0\r\n\r\n", ts, true)
 			for i, v := range []string{tt.first, tt.then} {
 				p.HandleFrame(frame(t, victim, net.IP{192, 168, 1, 30}, net.IP{239, 255, 255, 250}, &layers.UDP{SrcPort: 1900, DstPort: 1900}, notify(v)),
 					capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: ts.Add(time.Duration(i+2) * time.Minute)})
 			}
-			for _, d := range p.Inventory().Devices() {
-				if d.MAC() != mac {
-					continue
-				}
+			if d, goahead := goAheadFindings(t, p, mac); d != nil {
 				var outdated []string
-				for _, f := range d.Findings {
-					if f.Kind == event.KindOutdatedFirmware && f.Evidence["product"] == "goahead" {
-						outdated = append(outdated, f.Evidence["version"]+" from "+f.Evidence["software_source"])
-					}
+				for _, f := range goahead {
+					outdated = append(outdated, f.Evidence["version"]+" from "+f.Evidence["software_source"])
 				}
 				if len(outdated) != tt.findings {
 					t.Errorf("goahead findings %q, want %d about the served %s (software %+v)", outdated, tt.findings, tt.served, d.Software)
@@ -261,24 +280,12 @@ func TestRestartKeepsAServedVersion(t *testing.T) {
 	victim, mac, ts, _, _ := announcer()
 	client := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x10}
 	answer := func(t *testing.T, p *Pipeline, version string, at time.Time, port uint16) {
-		p.HandleFrame(frame(t, client, net.IP{192, 168, 1, 10}, net.IP{192, 168, 1, 30}, &layers.TCP{SrcPort: layers.TCPPort(port), DstPort: 80, Seq: 1, ACK: true, PSH: true, Window: 512},
-			"GET / HTTP/1.1\r\nHost: 192.168.1.30\r\n\r\n"), capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: at})
-		p.HandleFrame(frame(t, victim, net.IP{192, 168, 1, 30}, net.IP{192, 168, 1, 10}, &layers.TCP{SrcPort: 80, DstPort: layers.TCPPort(port), Seq: 1, ACK: true, PSH: true, Window: 512},
-			"HTTP/1.1 200 OK\r\nServer: GoAhead-Webs/"+version+"\r\nContent-Length: 0\r\n\r\n"), capture.Info{LinkType: capture.LinkTypeEthernet, Timestamp: at.Add(time.Millisecond)})
-		p.Flush()
+		tcpExchange(t, p, peer{client, net.IP{192, 168, 1, 10}, port}, peer{victim, net.IP{192, 168, 1, 30}, 80},
+			"GET / HTTP/1.1\r\nHost: 192.168.1.30\r\n\r\n", "HTTP/1.1 200 OK\r\nServer: GoAhead-Webs/"+version+"\r\nContent-Length: 0\r\n\r\n", at, true)
 	}
-	findings := func(p *Pipeline) (n int) {
-		for _, d := range p.Inventory().Devices() {
-			if d.MAC() != mac {
-				continue
-			}
-			for _, f := range d.Findings {
-				if f.Kind == event.KindOutdatedFirmware && f.Evidence["product"] == "goahead" {
-					n++
-				}
-			}
-		}
-		return n
+	findings := func(p *Pipeline) int {
+		_, goahead := goAheadFindings(t, p, mac)
+		return len(goahead)
 	}
 	cfg := config.Default()
 	p, err := New(cfg, Options{})
@@ -322,4 +329,78 @@ func savedRecord(p *Pipeline, mac hwaddr.MAC) store.DeviceRecord {
 		}
 	}
 	return rec
+}
+
+// TestMadeUpServerAnswer: two frames anyone on the LAN can send, a
+// request and "the device's" answer on a connection whose opening was
+// never seen, carry only a claim's weight: a served exploited version
+// this way quarantines nothing, replaces no version the device served on
+// a connection seen from its start, and withdraws no finding such a
+// version gave.
+func TestMadeUpServerAnswer(t *testing.T) {
+	victim, mac, ts, _, _ := announcer()
+	attacker := peer{net.HardwareAddr{0x02, 0, 0, 0, 0, 0x66}, net.IP{192, 168, 1, 66}, 0}
+	device := peer{victim, net.IP{192, 168, 1, 30}, 80}
+	answer := func(p *Pipeline, version string, at time.Time, port uint16, opened bool) {
+		attacker.port = port
+		tcpExchange(t, p, attacker, device, "GET / HTTP/1.1\r\nHost: 192.168.1.30\r\n\r\n",
+			"HTTP/1.1 200 OK\r\nServer: GoAhead-Webs/"+version+"\r\nContent-Length: 0\r\n\r\n", at, opened)
+	}
+	tests := []struct {
+		name       string
+		served     string // on an opened connection first, if set
+		madeUp     string
+		wantSource string // of the goahead finding; "" for none
+		want       config.Action
+	}{
+		{name: "exploited_version_alone", madeUp: "2.5.0", wantSource: "http_server/joined", want: config.ActionAlert},
+		{name: "after_a_served_patched_version", served: "3.6.5", madeUp: "2.5.0", want: config.ActionIgnore},
+		{name: "patched_version_after_a_served_exploited_one", served: "2.5.0", madeUp: "3.6.5", wantSource: "http_server", want: config.ActionQuarantine},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := config.Default()
+			p, err := New(cfg, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.served != "" {
+				answer(p, tt.served, ts, 40001, true)
+			}
+			answer(p, tt.madeUp, ts.Add(time.Minute), 40002, false)
+			if d, goahead := goAheadFindings(t, p, mac); d != nil {
+				var sources []string
+				for _, f := range goahead {
+					sources = append(sources, f.Evidence["software_source"])
+				}
+				if want := []string{tt.wantSource}; tt.wantSource == "" && len(sources) != 0 || tt.wantSource != "" && !slices.Equal(sources, want) {
+					t.Errorf("goahead findings from %q, want from %q (software %+v)", sources, tt.wantSource, d.Software)
+				}
+				if a := policy.Evaluate(&cfg.Policy, &policy.Device{MAC: mac, Findings: d.Findings}, time.Time{}).Action; a != tt.want {
+					t.Errorf("verdict %s, want %s", a, tt.want)
+				}
+				return
+			}
+			t.Fatal("no such device")
+		})
+	}
+}
+
+// goAheadFindings are the outdated_firmware findings about GoAhead of the
+// device mac, and the device; nil when the inventory has no such device.
+func goAheadFindings(t *testing.T, p *Pipeline, mac hwaddr.MAC) (*device.Device, []*event.Event) {
+	t.Helper()
+	for _, d := range p.Inventory().Devices() {
+		if d.MAC() != mac {
+			continue
+		}
+		var out []*event.Event
+		for _, f := range d.Findings {
+			if f.Kind == event.KindOutdatedFirmware && f.Evidence["product"] == "goahead" {
+				out = append(out, f)
+			}
+		}
+		return d, out
+	}
+	return nil, nil
 }
