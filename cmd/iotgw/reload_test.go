@@ -1,12 +1,27 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
 	"net/netip"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/iotgw/iotgw/pkg/alert"
+	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/audit"
+	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/daemon"
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/quarantine"
+	"github.com/iotgw/iotgw/pkg/store"
 )
 
 // TestNeedRestart: a reload names the sections it did not apply, and only
@@ -23,6 +38,7 @@ func TestNeedRestart(t *testing.T) {
 			c.Daemon.ManagementAddresses = []netip.Addr{netip.MustParseAddr("192.168.1.50")}
 		}, nil},
 		{"feed file", func(c *config.Config) { c.Advisory.FeedFile = "/etc/iotgw/feed.json" }, nil},
+		{"audit", func(c *config.Config) { c.Audit.Enabled, c.Audit.MaxAttempts = true, 3 }, nil},
 		{"web and dns proxy", func(c *config.Config) { c.Web.Port++; c.DNSProxy.Port++ }, []string{"dnsproxy", "web"}},
 		{"an alert channel", func(c *config.Config) {
 			c.Alert.Channels = []alert.ChannelConfig{{Type: alert.TypeNtfy, Name: "phone", Topic: "x"}}
@@ -34,5 +50,158 @@ func TestNeedRestart(t *testing.T) {
 		if got := needRestart(running, next); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// reloadHarness is a daemon with fakes for the kernel parts, the active
+// audit run by runners the test makes, and the reloader the daemon's
+// SIGHUP uses.
+type reloadHarness struct {
+	d      *daemon.Daemon
+	audits *auditControl
+	r      *reloader
+	st     *store.Store
+	// made are the audit sections a runner was built for.
+	made chan config.Audit
+	// audits are the contexts of the audits begun, in order.
+	begun chan context.Context
+}
+
+func newReloadHarness(t *testing.T, cfg *config.Config) *reloadHarness {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	fake, err := quarantine.NewFake(quarantine.Config{NoticePort: 8081})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.Open(store.Options{Path: filepath.Join(t.TempDir(), "state.json"), Logger: log})
+	d, err := daemon.New(cfg, daemon.Options{}, daemon.Deps{Enforcer: fake, Store: st, Logger: log,
+		OpenSource: func(ctx context.Context) (capture.Source, error) { <-ctx.Done(); return nil, ctx.Err() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &reloadHarness{d: d, st: st, made: make(chan config.Audit, 8), begun: make(chan context.Context, 8)}
+	h.audits, _, err = newAuditControl(cfg, d, log, func(a config.Audit) (audit.Runner, error) {
+		h.made <- a
+		return blockedRunner{begun: h.begun}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.audits.set(cfg.Audit); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = h.audits.sched.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	h.r = &reloader{running: cfg, path: "iotgw.toml", d: d, audits: h.audits, log: log}
+	return h
+}
+
+// blockedRunner is an audit that tries no login and lasts until its
+// context ends.
+type blockedRunner struct{ begun chan<- context.Context }
+
+func (b blockedRunner) Audit(ctx context.Context, _ audit.Target) (audit.Report, []*event.Event, error) {
+	b.begun <- ctx
+	<-ctx.Done()
+	return audit.Report{}, nil, ctx.Err()
+}
+
+var reloadCamera = hwaddr.MAC{0x02, 0, 0, 0, 0, 0x20}
+
+// addCamera makes the daemon know a device at 192.168.1.20.
+func (h *reloadHarness) addCamera() {
+	h.d.Record(&event.Event{V: event.SchemaVersion, Time: time.Now(), Type: event.TypeObservation, Kind: event.KindBanner,
+		Device:  event.Endpoint{MAC: reloadCamera.String(), IP: "192.168.1.20", Local: true},
+		Summary: "banner", Evidence: event.Evidence{"banner": "camera"}})
+}
+
+func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no %s", what)
+	}
+	panic("unreachable")
+}
+
+// TestReloadSwitchesTheAudit: audit.enabled = false on reload cancels the
+// audit running, stops the scheduler and refuses the owner's request
+// with a conflict; enabled again, it runs with the new options.
+func TestReloadSwitchesTheAudit(t *testing.T) {
+	cfg := config.Default()
+	cfg.Audit.Enabled, cfg.Audit.NewDevices = true, true
+	h := newReloadHarness(t, cfg)
+	waitFor(t, h.made, "auditor at start")
+	h.addCamera()
+	ctx := context.Background()
+	if err := h.d.Audit(ctx, reloadCamera); err != nil {
+		t.Fatalf("audit while on: %v", err)
+	}
+	running := waitFor(t, h.begun, "audit begun")
+
+	off := *cfg
+	off.Audit.Enabled = false
+	if err := h.r.apply(&off); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-running.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the running audit's context is not cancelled after the reload switched the audit off")
+	}
+	err := h.d.Audit(ctx, reloadCamera)
+	if !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), "enabled = false") {
+		t.Errorf("audit request while off: %v, want a conflict naming enabled = false", err)
+	}
+	if h.audits.sched.Consider(audit.Target{MAC: reloadCamera, Addrs: []netip.Addr{netip.MustParseAddr("192.168.1.20")}}) {
+		t.Error("the scheduler still takes new devices after the audit was switched off")
+	}
+	select {
+	case <-h.begun:
+		t.Fatal("an audit began after the audit was switched off")
+	case <-time.After(100 * time.Millisecond):
+	}
+
+	on := *cfg
+	on.Audit.MaxAttempts, on.Audit.Ports = 3, []int{23}
+	if err := h.r.apply(&on); err != nil {
+		t.Fatal(err)
+	}
+	if a := waitFor(t, h.made, "auditor after the reload"); a.MaxAttempts != 3 || !slices.Equal(a.Ports, []int{23}) {
+		t.Errorf("auditor built with %+v, want max_attempts 3 and ports [23]", a)
+	}
+	if err := h.d.Audit(ctx, reloadCamera); err != nil {
+		t.Fatalf("audit after switching it on again: %v", err)
+	}
+	running = waitFor(t, h.begun, "audit begun after switching it on again")
+
+	// Another option change cancels the running audit, which tried no
+	// login and so runs again with the new auditor.
+	slower := on
+	slower.Audit.AttemptDelay.Duration = 5 * time.Second
+	if err := h.r.apply(&slower); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, running.Done(), "cancel of the audit under the old options")
+	if a := waitFor(t, h.made, "auditor after the second reload"); a.AttemptDelay.Duration != 5*time.Second {
+		t.Errorf("auditor built with %+v, want attempt_delay 5s", a)
+	}
+	waitFor(t, h.begun, "the cut audit run again")
+
+	// A reload that leaves the section alone leaves the audit running.
+	same := slower
+	same.Policy.Mode = "enforce"
+	if err := h.r.apply(&same); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-h.made:
+		t.Errorf("an unchanged [audit] built a new auditor: %+v", a)
+	case <-time.After(100 * time.Millisecond):
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -24,14 +23,11 @@ import (
 	"github.com/iotgw/iotgw/pkg/advisory"
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/api"
-	"github.com/iotgw/iotgw/pkg/audit"
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/daemon"
 	"github.com/iotgw/iotgw/pkg/dnsproxy"
-	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
-	"github.com/iotgw/iotgw/pkg/inspect/creds"
 	"github.com/iotgw/iotgw/pkg/netwatch"
 	"github.com/iotgw/iotgw/pkg/notice"
 	"github.com/iotgw/iotgw/pkg/quarantine"
@@ -227,9 +223,15 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 			return serveWeb(ctx, cfg, cfgPath, d, settings, log, up)
 		})
 	}
-	if err := startAudit(cfg, d, log, run); err != nil {
+	audits, upnp, err := newAuditControl(cfg, d, log, auditorFor(cfg, log))
+	if err != nil {
 		return err
 	}
+	if err := audits.set(cfg.Audit); err != nil {
+		return err
+	}
+	run("upnp fetcher", upnp.Run)
+	run("audit", audits.sched.Run)
 	run("daemon", d.Run)
 	run("alerts", alerts.Run)
 	if cfg.Advisory.FeedURL != "" {
@@ -254,7 +256,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 			})
 		})
 	}
-	reloadOnHUP(ctx, hup, cfg, cfgPath, d, adv, log)
+	reloadOnHUP(ctx, hup, &reloader{running: cfg, path: cfgPath, d: d, adv: adv, audits: audits, log: log})
 	log.Info("iotgw running", "version", version, "capture", cfg.Capture.Mode, "interfaces", cfg.Capture.Interfaces,
 		"mode", cfg.Policy.Mode, "router", routerAddrs)
 	wg.Wait()
@@ -591,101 +593,6 @@ func serveHTTP(ctx context.Context, ln net.Listener, srv *http.Server) error {
 	}
 	return nil
 }
-
-// reloadOnHUP re-reads the configuration on SIGHUP: policy changes take
-// effect without dropping quarantines; a bad file is logged and ignored.
-func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, running *config.Config, path string, d *daemon.Daemon, adv *advisory.Holder, log *slog.Logger) {
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				cfg, err := config.Load(path, true)
-				if err != nil {
-					log.Error("reload: configuration rejected, keeping the running one", "err", err)
-					continue
-				}
-				d.Reload(cfg)
-				loadFeedFile(adv, cfg, log)
-				if later := needRestart(running, cfg); len(later) > 0 {
-					log.Warn("reload: these sections changed and take effect at the next restart (service iotgw restart)", "sections", later)
-				}
-				log.Info("configuration reloaded", "path", path)
-			}
-		}
-	}()
-}
-
-// needRestart names the sections of next that differ from running and
-// that a reload does not apply: all but [policy], the management
-// addresses and the advisory feed file.
-func needRestart(running, next *config.Config) []string {
-	a, b := *running, *next
-	a.Policy, b.Policy = config.Policy{}, config.Policy{}
-	a.Daemon.ManagementAddresses, b.Daemon.ManagementAddresses = nil, nil
-	a.Advisory.FeedFile, b.Advisory.FeedFile = "", ""
-	var out []string
-	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-	for i := range va.NumField() {
-		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
-			out = append(out, va.Type().Field(i).Tag.Get("toml"))
-		}
-	}
-	return out
-}
-
-// startAudit sets up the UPnP description fetcher and, when enabled, the
-// active audit, and hands them to the daemon before it starts.
-func startAudit(cfg *config.Config, d *daemon.Daemon, log *slog.Logger, run func(string, func(context.Context) error)) error {
-	sink := recordSink{d}
-	// Nothing the audit or the description fetch sends leaves the LAN
-	// interfaces: not the router itself, not the WAN side.
-	onLAN := netwatch.OnLAN(cfg.LAN.Interfaces)
-	var upnp *audit.UPnPFetcher
-	if cfg.Audit.FetchUPnP {
-		upnp = audit.NewUPnPFetcher(nil, sink, audit.FetchOptions{OnLAN: onLAN, HolderOf: netwatch.HolderOf(cfg.LAN.Interfaces)}, log)
-		run("upnp fetcher", upnp.Run)
-	}
-	var sched *audit.Scheduler
-	if cfg.Audit.Enabled {
-		cl, err := creds.New()
-		if err != nil {
-			return err
-		}
-		a := cfg.Audit
-		ports := make([]uint16, len(a.Ports))
-		for i, p := range a.Ports {
-			ports[i] = uint16(p)
-		}
-		auditor, err := audit.New(audit.Options{
-			MaxAttempts: a.MaxAttempts, AttemptDelay: a.AttemptDelay.Duration, PortDelay: a.PortDelay.Duration,
-			ConnectTimeout: a.ConnectTimeout.Duration, ResponseTimeout: a.ResponseTimeout.Duration,
-			Ports: ports, LAN: cfg.LAN.Prefixes, OnLAN: onLAN, HolderOf: netwatch.HolderOf(cfg.LAN.Interfaces),
-			Candidates: cl, Logger: log,
-		})
-		if err != nil {
-			return err
-		}
-		sched, err = audit.NewScheduler(auditor, sink, audit.SchedulerOptions{NewDevices: a.NewDevices, Interval: a.Interval.Duration,
-			Current: d.AuditTarget, Logger: log,
-			// Saved with the device: see Daemon.SaveAuditTime.
-			Started: func(t audit.Target) { d.SaveAuditTime(t.MAC) },
-			Done:    func(t audit.Target, _ audit.Report, _ error) { d.SaveAuditTime(t.MAC) }})
-		if err != nil {
-			return err
-		}
-		run("audit", sched.Run)
-	}
-	d.SetAudit(upnp, sched)
-	return nil
-}
-
-// recordSink files the audit's events through the daemon, from the
-// audit's own goroutines.
-type recordSink struct{ d *daemon.Daemon }
-
-func (r recordSink) Emit(ev *event.Event) { r.d.Record(ev) }
 
 // keptFeedName is the newest advisory feed installed, kept beside the
 // state file.

@@ -60,6 +60,10 @@ const (
 // ErrQueueFull is returned by Request when the queue is full.
 var ErrQueueFull = errors.New("audit: queue full")
 
+// ErrOff is returned by Request while the audit is switched off
+// (Reconfigure with a nil runner).
+var ErrOff = errors.New("audit: the active audit is off")
+
 // ErrTooSoon is returned by Request for a device audited less than
 // MinRequestGap ago, or held after it showed signs of locking out.
 var ErrTooSoon = errors.New("audit: the device was audited too recently")
@@ -79,11 +83,10 @@ const (
 // daemon considers (new ones, and known ones again after Interval) when
 // NewDevices is on, and devices asked for on demand, which go first.
 type Scheduler struct {
-	runner Runner
-	sink   Sink
-	opts   SchedulerOptions
-	log    *slog.Logger
-	wake   chan struct{}
+	sink Sink
+	opts SchedulerOptions
+	log  *slog.Logger
+	wake chan struct{}
 
 	mu    sync.Mutex
 	queue []Target
@@ -92,12 +95,17 @@ type Scheduler struct {
 	requested int
 	last      map[hwaddr.MAC]time.Time
 	running   hwaddr.MAC // the device being audited; zero between audits
+	// runner audits; nil while the audit is off.
+	runner Runner
+	// cut cancels the running audit's context (nil between audits).
+	cut context.CancelFunc
 }
 
-// NewScheduler returns a scheduler feeding sink; Run starts it.
+// NewScheduler returns a scheduler feeding sink; Run starts it. A nil
+// runner starts it switched off (see Reconfigure).
 func NewScheduler(runner Runner, sink Sink, opts SchedulerOptions) (*Scheduler, error) {
-	if runner == nil || sink == nil {
-		return nil, errors.New("audit: scheduler needs a runner and a sink")
+	if sink == nil {
+		return nil, errors.New("audit: scheduler needs a sink")
 	}
 	if opts.Interval < 0 || opts.QueueSize < 0 || opts.Remember < 0 {
 		return nil, errors.New("audit: negative scheduler limit")
@@ -126,12 +134,9 @@ func NewScheduler(runner Runner, sink Sink, opts SchedulerOptions) (*Scheduler, 
 // whether t is queued. A full queue drops t: the next Consider brings it
 // back.
 func (s *Scheduler) Consider(t Target) bool {
-	if !s.opts.NewDevices {
-		return false
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t.MAC == s.running {
+	if !s.opts.NewDevices || s.runner == nil || t.MAC == s.running {
 		return false
 	}
 	if at, ok := s.last[t.MAC]; ok && s.opts.Now().Sub(at) < s.opts.Interval {
@@ -157,6 +162,9 @@ func (s *Scheduler) Consider(t Target) bool {
 func (s *Scheduler) Request(t Target) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.runner == nil {
+		return ErrOff
+	}
 	if t.MAC == s.running {
 		// Its time is recorded only when it ends: without this, a second
 		// request would pass the gap and the lockout hold.
@@ -185,6 +193,30 @@ func (s *Scheduler) Request(t Target) error {
 	s.requested++
 	s.signal()
 	return nil
+}
+
+// Reconfigure replaces the runner and the automatic-audit settings, as a
+// configuration reload does; a nil runner switches the audit off and
+// empties the queue. The running audit is cancelled either way: the
+// owner who turns the audit off or down does so because it locks
+// accounts or trips alarms, and the old runner's options are what did
+// it. A cancelled audit that tried a login counts as done, as at
+// shutdown; one that tried none runs again first, with the new runner.
+// The memory of past audits (Seed, LastAudit) stays.
+func (s *Scheduler) Reconfigure(runner Runner, newDevices bool, interval time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.runner = runner
+	s.opts.NewDevices = newDevices
+	setDefault(&interval, DefaultInterval)
+	s.opts.Interval = interval
+	if runner == nil {
+		s.queue, s.requested = nil, 0
+	}
+	if s.cut != nil {
+		s.cut()
+	}
+	s.signal()
 }
 
 // Seed records an audit of mac that ended at when before this scheduler
@@ -218,7 +250,7 @@ func (s *Scheduler) Queued() int {
 // Run audits queued devices, one at a time, until ctx is done.
 func (s *Scheduler) Run(ctx context.Context) error {
 	for {
-		t, requested, ok := s.pop()
+		t, requested, runner, actx, ok := s.pop(ctx)
 		if !ok {
 			select {
 			case <-ctx.Done():
@@ -244,20 +276,28 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				s.opts.Started(t)
 			}
 		}
-		report, events, err := s.runner.Audit(ctx, t)
-		if ctx.Err() != nil {
-			// Cut short by shutdown: the logins it tried count, or
-			// restarts could add up to more tries than one audit makes
-			// and lock the device's account. One that tried none runs
-			// again after the restart.
+		report, events, err := runner.Audit(actx, t)
+		if actx.Err() != nil {
+			// Cut short by shutdown or Reconfigure: the logins it tried
+			// count, or restarts could add up to more tries than one
+			// audit makes and lock the device's account. One that tried
+			// none runs again: after the restart, or now with the new
+			// runner.
 			if report.Attempts > 0 {
 				s.finish(t.MAC, s.opts.Now())
 				if s.opts.Done != nil {
-					s.opts.Done(t, report, ctx.Err())
+					s.opts.Done(t, report, actx.Err())
 				}
+			} else {
+				s.requeue(t, requested)
 			}
-			return ctx.Err()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.log.Info("audit stopped: its settings changed", "device", t.MAC.String(), "logins_tried", report.Attempts)
+			continue
 		}
+		s.endRun()
 		if errors.Is(err, ErrNotPresent) {
 			// Nothing reached the device: it is audited when it is back.
 			s.finish(t.MAC, time.Time{})
@@ -286,13 +326,48 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 }
 
-// pop takes the next target off the queue; requested: the owner asked
-// for it.
-func (s *Scheduler) pop() (t Target, requested, ok bool) {
+// requeue puts back, first, an audit cut short before any login while
+// the audit is still on; it is done with otherwise.
+func (s *Scheduler) requeue(t Target, requested bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.queue) == 0 {
-		return Target{}, false, false
+	s.running = hwaddr.MAC{}
+	s.endRunLocked()
+	if s.runner == nil || s.indexLocked(t.MAC) >= 0 {
+		return
+	}
+	t.Begin = nil
+	if requested {
+		s.queue = slices.Insert(s.queue, 0, t)
+		s.requested++
+	} else {
+		s.queue = slices.Insert(s.queue, s.requested, t)
+	}
+	s.signal()
+}
+
+// endRun releases the running audit's context.
+func (s *Scheduler) endRun() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.endRunLocked()
+}
+
+func (s *Scheduler) endRunLocked() {
+	if s.cut != nil {
+		s.cut()
+		s.cut = nil
+	}
+}
+
+// pop takes the next target off the queue, with the runner to audit it
+// and its context, which Reconfigure cancels; requested: the owner asked
+// for it.
+func (s *Scheduler) pop(ctx context.Context) (t Target, requested bool, runner Runner, actx context.Context, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) == 0 || s.runner == nil {
+		return Target{}, false, nil, nil, false
 	}
 	t = s.queue[0]
 	s.queue = slices.Delete(s.queue, 0, 1)
@@ -301,7 +376,8 @@ func (s *Scheduler) pop() (t Target, requested, ok bool) {
 		requested = true
 	}
 	s.running = t.MAC
-	return t, requested, true
+	actx, s.cut = context.WithCancel(ctx)
+	return t, requested, s.runner, actx, true
 }
 
 // finish ends the running audit of mac, remembered as done at when
@@ -310,6 +386,7 @@ func (s *Scheduler) finish(mac hwaddr.MAC, when time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.running = hwaddr.MAC{}
+	s.endRunLocked()
 	if !when.IsZero() {
 		s.rememberLocked(mac, when)
 	}

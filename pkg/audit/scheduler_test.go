@@ -551,3 +551,90 @@ func TestSchedulerSavesStart(t *testing.T) {
 		t.Errorf("handed on %q, want the start, then the end", saved)
 	}
 }
+
+// TestSchedulerReconfigure: a reload's new runner cancels the running
+// audit, which runs again with it when it tried no login; switching off
+// cancels the running audit, empties the queue and refuses requests; the
+// memory of audits outlasts both.
+func TestSchedulerReconfigure(t *testing.T) {
+	old := &fakeRunner{gate: make(chan struct{})}
+	next := &fakeRunner{gate: make(chan struct{}), cut: 2}
+	done := make(chan Target, 10)
+	s, err := NewScheduler(old, &sliceSink{}, SchedulerOptions{Logger: quietLogger(),
+		Done: func(t Target, _ Report, _ error) { done <- t }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Run(ctx) }()
+	defer func() { cancel(); <-stopped }()
+	started := func(r *fakeRunner, n int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			r.mu.Lock()
+			got := len(r.order)
+			r.mu.Unlock()
+			if got >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("runner began %d audits, want %d", got, n)
+			}
+		}
+	}
+	if err := s.Request(tgt(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Request(tgt(2)); err != nil {
+		t.Fatal(err)
+	}
+	started(old, 1)
+	old.mu.Lock()
+	cut := old.order[0] // the later request went first
+	old.mu.Unlock()
+
+	// New options: the audit under the old ones stops; it tried no
+	// login, so it runs again first, with the new runner.
+	s.Reconfigure(next, false, 0)
+	started(next, 1)
+	next.mu.Lock()
+	first := next.order[0]
+	next.mu.Unlock()
+	if first != cut {
+		t.Errorf("the new runner began with %s, want the cut audit of %s", first, cut)
+	}
+
+	// Off: the running audit stops at once and counts (it tried
+	// logins); the queue is emptied; requests are refused.
+	s.Reconfigure(nil, true, 0)
+	select {
+	case got := <-done:
+		if got.MAC != cut {
+			t.Errorf("done %s, want %s", got.MAC, cut)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the running audit did not stop when the audit was switched off")
+	}
+	if n := s.Queued(); n != 0 {
+		t.Errorf("%d audits still queued while off", n)
+	}
+	if err := s.Request(tgt(3)); !errors.Is(err, ErrOff) {
+		t.Errorf("request while off: %v, want ErrOff", err)
+	}
+	if s.Consider(tgt(3)) {
+		t.Error("consider while off queued a device")
+	}
+	if _, ok := s.LastAudit(cut); !ok {
+		t.Error("the cut audit that tried logins is not remembered")
+	}
+
+	// On again: the memory stayed, so the device just audited waits.
+	s.Reconfigure(&fakeRunner{gate: make(chan struct{})}, true, 0)
+	if err := s.Request(Target{MAC: cut}); !errors.Is(err, ErrTooSoon) {
+		t.Errorf("request of a device just audited, after switching on again: %v, want ErrTooSoon", err)
+	}
+	if err := s.Request(tgt(3)); err != nil {
+		t.Errorf("request after switching on again: %v", err)
+	}
+}

@@ -3,7 +3,10 @@ package daemon
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net/netip"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
 	"github.com/iotgw/iotgw/pkg/store"
 )
 
@@ -110,5 +114,71 @@ func TestAuditKeepsTheRelease(t *testing.T) {
 	h.settle()
 	if _, ok := quarantined(t, fake)[camera]; ok {
 		t.Error("the audit's verification of the login the owner released the camera for quarantined it again")
+	}
+}
+
+// TestReloadAudit: a reload's [audit] section takes effect at once:
+// fetch_upnp off stops the offers of descriptions, and a changed section
+// offers every device to the audit at the next step rather than within
+// the hour (one switched on may never have seen them).
+func TestReloadAudit(t *testing.T) {
+	fa := &fakeAudits{}
+	cfg := enforcingConfig()
+	d, err := New(cfg, routerOwn(), Deps{
+		Enforcer: newFake(t), Store: store.Open(store.Options{Path: t.TempDir() + "/state.json"}),
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OpenSource: func(ctx context.Context) (capture.Source, error) { <-ctx.Done(); return nil, ctx.Err() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.deps.Audits, d.deps.UPnP = fa, fa
+	play := func() {
+		src, err := capture.OpenFile(inspecttest.RepoFile(t, "testdata/demo.pcap"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		for {
+			data, info, err := src.ReadPacket()
+			if err != nil {
+				return
+			}
+			d.mu.Lock()
+			d.pipe.HandleFrame(data, info)
+			d.mu.Unlock()
+		}
+	}
+	start := time.Now()
+	play()
+	d.announceNew(start)
+	for i, tc := range []struct {
+		name      string
+		change    func(a *config.Audit)
+		offers    bool // descriptions offered to the fetcher
+		offeredAt bool // devices offered to the audit at once
+	}{
+		{"unchanged", func(*config.Audit) {}, true, false},
+		{"fetch_upnp off", func(a *config.Audit) { a.FetchUPnP = false }, false, true},
+		{"fetch_upnp on, new devices audited", func(a *config.Audit) { a.FetchUPnP, a.NewDevices = true, true }, true, true},
+	} {
+		fa.mu.Lock()
+		fa.offered, fa.considered = nil, nil
+		fa.mu.Unlock()
+		next := *d.cfg
+		tc.change(&next.Audit)
+		d.Reload(&next)
+		d.Record(&event.Event{V: event.SchemaVersion, Time: time.Now(), Type: event.TypeObservation, Kind: event.KindSSDP,
+			Device:  event.Endpoint{MAC: camera.String(), Local: true},
+			Summary: "SSDP announcement", Evidence: event.Evidence{"location": "http://192.168.50.20:49152/" + strconv.Itoa(i) + ".xml"}})
+		d.announceNew(start.Add(time.Minute))
+		fa.mu.Lock()
+		if got := len(fa.offered) > 0; got != tc.offers {
+			t.Errorf("%s: descriptions offered %v, want %v", tc.name, got, tc.offers)
+		}
+		if got := slices.Contains(fa.considered, camera); got != tc.offeredAt {
+			t.Errorf("%s: camera offered to the audit at once %v, want %v", tc.name, got, tc.offeredAt)
+		}
+		fa.mu.Unlock()
 	}
 }

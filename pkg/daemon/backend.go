@@ -280,6 +280,10 @@ func (d *Daemon) Audit(_ context.Context, mac hwaddr.MAC) error {
 		return api.ErrProtected
 	}
 	err := d.deps.Audits.Request(t)
+	if errors.Is(err, audit.ErrOff) {
+		// Switched off by a reload since the daemon started.
+		return fmt.Errorf("%w: the active audit is off ([audit] enabled = false)", api.ErrConflict)
+	}
 	if errors.Is(err, audit.ErrQueueFull) || errors.Is(err, audit.ErrTooSoon) {
 		return fmt.Errorf("%w: %v", api.ErrConflict, err)
 	}

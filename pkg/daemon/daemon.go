@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"sort"
@@ -760,7 +761,7 @@ func (d *Daemon) Emit(ev *event.Event) {
 	mac, err := hwaddr.Parse(ev.Device.MAC)
 	known := err == nil && !mac.IsZero()
 	if !ev.IsFinding() {
-		if ev.Kind == event.KindSSDP && d.deps.UPnP != nil && ev.Evidence["location"] != "" {
+		if ev.Kind == event.KindSSDP && d.deps.UPnP != nil && d.cfg.Audit.FetchUPnP && ev.Evidence["location"] != "" {
 			d.offerUPnPLocked(ev)
 		}
 		if ev.Kind == event.KindFirmwareUpdated && known {
@@ -1166,15 +1167,23 @@ func (d *Daemon) Status() api.Status {
 }
 
 // Reload takes a new configuration's policy (mode, actions, rules,
-// thresholds) and management addresses, pushes the protections they imply
-// to the kernel and re-evaluates every device; quarantines stay as they
-// are until the new verdicts say otherwise. Packet-path settings need a
-// restart.
+// thresholds), management addresses and [audit] section, pushes the
+// protections they imply to the kernel and re-evaluates every device;
+// quarantines stay as they are until the new verdicts say otherwise.
+// The audit scheduler is reconfigured by its owner (cmd/iotgw); the
+// daemon only offers every device to it again. Packet-path settings need
+// a restart.
 func (d *Daemon) Reload(cfg *config.Config) {
 	d.mu.Lock()
 	next := *d.cfg
 	next.Policy = cfg.Policy
 	next.Daemon.ManagementAddresses = cfg.Daemon.ManagementAddresses
+	if !reflect.DeepEqual(next.Audit, cfg.Audit) {
+		next.Audit = cfg.Audit
+		// Devices announced while the audit was off were never offered
+		// to it: the next step offers them all, not within the hour.
+		d.reconsidered = time.Time{}
+	}
 	d.cfg = &next
 	d.mu.Unlock()
 	// Before the re-evaluation, so that a device no longer trusted can be

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"reflect"
+
+	"github.com/iotgw/iotgw/pkg/advisory"
+	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/daemon"
+)
+
+// reloader applies a re-read configuration to the running daemon.
+type reloader struct {
+	// running is the configuration the daemon started with: what a
+	// reload cannot apply is compared with it.
+	running *config.Config
+	path    string
+	d       *daemon.Daemon
+	adv     *advisory.Holder
+	audits  *auditControl
+	log     *slog.Logger
+}
+
+// reloadOnHUP re-reads the configuration on SIGHUP and applies it; a bad
+// file is logged and ignored as a whole.
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, r *reloader) {
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				cfg, err := config.Load(r.path, true)
+				if err != nil {
+					r.log.Error("reload: configuration rejected, keeping the running one", "err", err)
+					continue
+				}
+				if err := r.apply(cfg); err != nil {
+					r.log.Error("reload: configuration not applied, keeping the running one", "err", err)
+					continue
+				}
+				r.log.Info("configuration reloaded", "path", r.path)
+			}
+		}
+	}()
+}
+
+// apply puts cfg in force: the audit first, which the owner switches off
+// when it locks accounts or trips alarms, then the policy and the rest.
+// Quarantines stay as they are until the new verdicts say otherwise.
+func (r *reloader) apply(cfg *config.Config) error {
+	runner, auditChanged, err := r.audits.prepare(cfg.Audit)
+	if err != nil {
+		return err
+	}
+	if auditChanged {
+		r.audits.apply(cfg.Audit, runner)
+	}
+	r.d.Reload(cfg)
+	loadFeedFile(r.adv, cfg, r.log)
+	if later := needRestart(r.running, cfg); len(later) > 0 {
+		r.log.Warn("reload: these sections changed and take effect at the next restart (service iotgw restart)", "sections", later)
+	}
+	return nil
+}
+
+// needRestart names the sections of next that differ from running and
+// that a reload does not apply: all but [policy], [audit], the
+// management addresses and the advisory feed file.
+func needRestart(running, next *config.Config) []string {
+	a, b := *running, *next
+	a.Policy, b.Policy = config.Policy{}, config.Policy{}
+	a.Audit, b.Audit = config.Audit{}, config.Audit{}
+	a.Daemon.ManagementAddresses, b.Daemon.ManagementAddresses = nil, nil
+	a.Advisory.FeedFile, b.Advisory.FeedFile = "", ""
+	var out []string
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	for i := range va.NumField() {
+		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			out = append(out, va.Type().Field(i).Tag.Get("toml"))
+		}
+	}
+	return out
+}
