@@ -7,6 +7,7 @@ import (
 	"reflect"
 
 	"github.com/iotgw/iotgw/pkg/advisory"
+	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/daemon"
 )
@@ -20,6 +21,7 @@ type reloader struct {
 	d       *daemon.Daemon
 	adv     *advisory.Holder
 	audits  *auditControl
+	alerts  alertSettings
 	log     *slog.Logger
 }
 
@@ -58,6 +60,12 @@ func (r *reloader) apply(cfg *config.Config) error {
 	if auditChanged {
 		r.audits.apply(cfg.Audit, runner)
 	}
+	// Before the policy: what its new verdicts raise goes to the new
+	// channels. Load checked the section; only a ca_file gone since
+	// fails here, and the channels in force stay.
+	if err := r.alerts.reconfigure(cfg.Alert, r.log); err != nil {
+		r.log.Error("reload: alert channels not changed", "err", err)
+	}
 	r.d.Reload(cfg)
 	loadFeedFile(r.adv, cfg, r.log)
 	if later := needRestart(r.running, cfg); len(later) > 0 {
@@ -67,12 +75,13 @@ func (r *reloader) apply(cfg *config.Config) error {
 }
 
 // needRestart names the sections of next that differ from running and
-// that a reload does not apply: all but [policy], [audit], the
+// that a reload does not apply: all but [policy], [audit], [alert], the
 // management addresses and the advisory feed file.
 func needRestart(running, next *config.Config) []string {
 	a, b := *running, *next
 	a.Policy, b.Policy = config.Policy{}, config.Policy{}
 	a.Audit, b.Audit = config.Audit{}, config.Audit{}
+	a.Alert, b.Alert = alert.Config{}, alert.Config{}
 	a.Daemon.ManagementAddresses, b.Daemon.ManagementAddresses = nil, nil
 	a.Advisory.FeedFile, b.Advisory.FeedFile = "", ""
 	var out []string

@@ -217,8 +217,8 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 		up()
 		return serveNotice(ctx, ln, notice.Handler(d), netwatch.OnLAN(cfg.LAN.Interfaces), netwatch.HolderOf(cfg.LAN.Interfaces))
 	})
+	settings := newAlertSettings(alerts, st)
 	if cfg.Web.Enabled {
-		settings := newAlertSettings(alerts, st)
 		background(alert.AreaWeb, func(ctx context.Context, up func()) error {
 			return serveWeb(ctx, cfg, cfgPath, d, settings, log, up)
 		})
@@ -256,7 +256,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 			})
 		})
 	}
-	reloadOnHUP(ctx, hup, &reloader{running: cfg, path: cfgPath, d: d, adv: adv, audits: audits, log: log})
+	reloadOnHUP(ctx, hup, &reloader{running: cfg, path: cfgPath, d: d, adv: adv, audits: audits, alerts: settings, log: log})
 	log.Info("iotgw running", "version", version, "capture", cfg.Capture.Mode, "interfaces", cfg.Capture.Interfaces,
 		"mode", cfg.Policy.Mode, "router", routerAddrs)
 	wg.Wait()

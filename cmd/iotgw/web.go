@@ -227,6 +227,19 @@ func restoreMutedChannels(d *alert.Dispatcher, st *store.Store, log *slog.Logger
 	}
 }
 
+// reconfigure rebuilds the channels from a reloaded [alert] section (see
+// alert.Dispatcher.Reconfigure) and forgets the owner's switches of the
+// channels it took out, as a restart would.
+func (a alertSettings) reconfigure(cfg alert.Config, log *slog.Logger) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.d.Reconfigure(cfg); err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
+	restoreMutedChannels(a.d, a.st, log)
+	return nil
+}
+
 func (a alertSettings) SendTest(ctx context.Context, name string) error {
 	return a.d.SendTest(ctx, name)
 }

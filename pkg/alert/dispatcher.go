@@ -2,6 +2,7 @@ package alert
 
 import (
 	"bytes"
+	"cmp"
 	"container/list"
 	"context"
 	"crypto/rand"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -74,16 +76,24 @@ var ErrUnknownChannel = errors.New("alert: no such channel")
 // channel that wants it, and delivers them: per channel in order, within
 // its rate limit (coalescing a backlog into a digest), holding non-urgent
 // alerts through quiet hours, retrying failures with back-off. Notify,
-// SendTest, MarkSeen and Status are safe for concurrent use; Run delivers.
-// One Dispatcher per outbox.
+// SendTest, MarkSeen, Status and Reconfigure are safe for concurrent use;
+// Run delivers. One Dispatcher per outbox.
 type Dispatcher struct {
-	opts     Options
-	log      *slog.Logger
-	now      func() time.Time
+	opts   Options
+	log    *slog.Logger
+	now    func() time.Time
+	outbox Outbox
+
+	// setMu guards the channel set, what goes with it, and the start of
+	// workers; Notify holds it shared while it queues, so that a channel
+	// Reconfigure took out gets nothing after it returned.
+	setMu    sync.RWMutex
 	baseURL  string
-	outbox   Outbox
+	timeZone string
 	channels []*channel
 	share    int
+	runCtx   context.Context // Run's, while it runs
+	workers  sync.WaitGroup
 
 	mu    sync.Mutex // guards dedup
 	dedup *lru
@@ -99,6 +109,10 @@ type channel struct {
 	// off is set when the owner switched the channel off on the page: it
 	// takes no new alerts (queued ones are still delivered).
 	off atomic.Bool
+	// stop ends the channel's worker, done is closed once it has ended;
+	// both nil until Run starts it. Under Dispatcher.setMu.
+	stop context.CancelFunc
+	done chan struct{}
 
 	mu     sync.Mutex
 	queue  []*item // by outbox id: FIFO
@@ -176,20 +190,190 @@ func New(cfg Config, opts Options) (*Dispatcher, error) {
 		return nil, err
 	}
 	d := &Dispatcher{opts: opts, log: opts.Logger.With("component", "alert"), now: opts.Now,
-		baseURL: strings.TrimRight(cfg.BaseURL, "/"), outbox: opts.Outbox, dedup: newLRU(opts.DedupEntries)}
+		baseURL: strings.TrimRight(cfg.BaseURL, "/"), timeZone: cfg.TimeZone, outbox: opts.Outbox, dedup: newLRU(opts.DedupEntries)}
 	for i := range all {
-		s := &all[i]
-		ch := &channel{settings: *s, sender: newSender(s, opts), redact: newRedactor(s.secrets()),
-			bucket: newBucket(s.rate, s.burst), wake: make(chan struct{}, 1)}
-		ch.status.Name, ch.status.Type = s.Name, s.Type
-		if s.plainWarning != "" {
-			d.log.Warn("alert channel "+s.plainWarning, "channel", s.Name)
-		}
-		d.channels = append(d.channels, ch)
+		d.channels = append(d.channels, d.newChannel(&all[i]))
 	}
-	d.share = max(minChannelShare, opts.MaxPending/max(len(d.channels), 1))
+	d.share = shareOf(opts, len(d.channels))
 	d.restore()
 	return d, nil
+}
+
+// shareOf is each of n channels' share of Options.MaxPending.
+func shareOf(opts Options, n int) int {
+	return max(minChannelShare, opts.MaxPending/max(n, 1))
+}
+
+func (d *Dispatcher) newChannel(s *settings) *channel {
+	ch := &channel{settings: *s, sender: newSender(s, d.opts), redact: newRedactor(s.secrets()),
+		bucket: newBucket(s.rate, s.burst), wake: make(chan struct{}, 1)}
+	ch.status.Name, ch.status.Type = s.Name, s.Type
+	if s.plainWarning != "" {
+		d.log.Warn("alert channel "+s.plainWarning, "channel", s.Name)
+	}
+	return ch
+}
+
+// Reconfigure puts a reloaded [alert] section in force without a
+// restart. A channel whose settings are unchanged goes on as it was. One
+// taken out stops at once, an attempt in flight included, and its
+// queued alerts are dropped. One whose settings changed (a new URL, a
+// token, quiet hours, the time zone) gets a new sender at once and keeps
+// its queue, the owner's switch, its counters and, at the same rate and
+// burst, its rate limit. A new one starts. An invalid section changes
+// nothing.
+func (d *Dispatcher) Reconfigure(cfg Config) error {
+	all, err := cfg.build(d.opts.Location)
+	if err != nil {
+		return err
+	}
+	type handover struct{ from, to *channel }
+	var changed []handover
+	var gone []*channel
+
+	d.setMu.Lock()
+	sameZone := d.opts.Location != nil || cfg.TimeZone == d.timeZone
+	old := make(map[string]*channel, len(d.channels))
+	for _, ch := range d.channels {
+		old[ch.Name] = ch
+	}
+	next := make([]*channel, 0, len(all))
+	for i := range all {
+		s := &all[i]
+		o := old[s.Name]
+		delete(old, s.Name)
+		if o != nil && sameZone && sameSettings(&o.settings, s) {
+			next = append(next, o)
+			continue
+		}
+		ch := d.newChannel(s)
+		next = append(next, ch)
+		if o == nil {
+			d.startLocked(ch)
+			continue
+		}
+		ch.off.Store(o.off.Load())
+		changed = append(changed, handover{from: o, to: ch})
+		d.stopLocked(o)
+	}
+	for _, o := range d.channels {
+		if _, ok := old[o.Name]; ok {
+			gone = append(gone, o)
+			d.stopLocked(o)
+		}
+	}
+	d.channels, d.share = next, shareOf(d.opts, len(next))
+	d.baseURL, d.timeZone = strings.TrimRight(cfg.BaseURL, "/"), cfg.TimeZone
+	d.setMu.Unlock()
+
+	// The old workers end promptly: their sends are cancelled.
+	for _, h := range changed {
+		d.waitStopped(h.from)
+	}
+	for _, o := range gone {
+		d.waitStopped(o)
+		o.mu.Lock()
+		for _, it := range o.queue {
+			d.ack(it.id)
+		}
+		if n := len(o.queue); n > 0 {
+			d.log.Warn("dropping the queued alerts of a channel taken out of the configuration", "channel", o.Name, "alerts", n)
+		}
+		o.queue = nil
+		o.mu.Unlock()
+		closeSender(o)
+	}
+	d.setMu.Lock()
+	defer d.setMu.Unlock()
+	for _, h := range changed {
+		d.handOverLocked(h.from, h.to)
+		closeSender(h.from)
+		d.startLocked(h.to)
+	}
+	return nil
+}
+
+// sameSettings: a channel built from b would send as one built from a.
+func sameSettings(a, b *settings) bool {
+	if !reflect.DeepEqual(a.ChannelConfig, b.ChannelConfig) {
+		return false
+	}
+	if a.roots == nil || b.roots == nil {
+		return a.roots == b.roots
+	}
+	return a.roots.Equal(b.roots)
+}
+
+// handOverLocked gives to what from held: its queue, due now, before
+// what to was given since, its counters and, at the same rate and burst,
+// its tokens.
+// from's worker has ended. d.setMu held.
+func (d *Dispatcher) handOverLocked(from, to *channel) {
+	from.mu.Lock()
+	defer from.mu.Unlock()
+	to.mu.Lock()
+	defer to.mu.Unlock()
+	// The waits were the old settings' failures (a wrong URL or token
+	// the owner just fixed): the new ones are tried at once.
+	for _, it := range from.queue {
+		if !it.next.IsZero() {
+			it.next, it.planned = time.Time{}, time.Time{}
+			if err := d.outbox.SetNextAttempt(it.id, it.next); err != nil && !errors.Is(err, store.ErrNotFound) {
+				d.log.Warn("cannot reschedule an alert in the outbox", "err", err)
+			}
+		}
+	}
+	to.queue = append(from.queue, to.queue...)
+	from.queue = nil
+	slices.SortStableFunc(to.queue, func(a, b *item) int { return cmp.Compare(a.id, b.id) })
+	for len(to.queue) > d.share {
+		d.dropOldestLocked(to)
+	}
+	st := from.status
+	st.Name, st.Type = to.Name, to.Type
+	to.status = st
+	if from.rate == to.rate && from.burst == to.burst {
+		to.bucket = from.bucket
+	}
+}
+
+// startLocked starts ch's worker if Run runs. d.setMu held.
+func (d *Dispatcher) startLocked(ch *channel) {
+	if d.runCtx == nil || d.runCtx.Err() != nil {
+		return
+	}
+	ctx, stop := context.WithCancel(d.runCtx)
+	done := make(chan struct{})
+	ch.stop, ch.done = stop, done
+	d.workers.Add(1)
+	go func() {
+		defer d.workers.Done()
+		defer close(done)
+		d.work(ctx, ch)
+	}()
+}
+
+// stopLocked cancels ch's worker, if it runs. d.setMu held.
+func (d *Dispatcher) stopLocked(ch *channel) {
+	if ch.stop != nil {
+		ch.stop()
+	}
+}
+
+// waitStopped waits for ch's worker, stopped, to end.
+func (d *Dispatcher) waitStopped(ch *channel) {
+	d.setMu.RLock()
+	done := ch.done
+	d.setMu.RUnlock()
+	if done != nil {
+		<-done
+	}
+}
+
+func closeSender(ch *channel) {
+	if c, ok := ch.sender.(io.Closer); ok {
+		_ = c.Close()
+	}
 }
 
 // newSender builds the Sender for a validated channel.
@@ -269,7 +453,9 @@ func (d *Dispatcher) channel(name string) *channel {
 // It fills a's ID, its time if unset and, from base_url, its URL. It returns the number of
 // channels the alert was queued for. It does not block on the network.
 func (d *Dispatcher) Notify(a Alert) int {
-	d.prepare(&a)
+	d.setMu.RLock()
+	defer d.setMu.RUnlock()
+	d.prepareLocked(&a)
 	var h uint64
 	if a.DedupKey != "" {
 		h = a.contentHash()
@@ -368,8 +554,8 @@ func (d *Dispatcher) MarkSeen(alerts ...Alert) {
 	}
 }
 
-// prepare fills the alert's ID, time and link.
-func (d *Dispatcher) prepare(a *Alert) {
+// prepareLocked fills the alert's ID, time and link. d.setMu held.
+func (d *Dispatcher) prepareLocked(a *Alert) {
 	if a.ID == "" {
 		a.ID = strings.ToLower(rand.Text())
 	}
@@ -430,12 +616,14 @@ func (d *Dispatcher) ack(id uint64) {
 // quiet hours, rate limit and outbox, and returns the outcome for the
 // page (secrets removed from the error).
 func (d *Dispatcher) SendTest(ctx context.Context, name string) error {
+	d.setMu.RLock()
 	ch := d.channel(name)
+	a := FromTest(d.now())
+	d.prepareLocked(&a)
+	d.setMu.RUnlock()
 	if ch == nil {
 		return fmt.Errorf("%w: %q", ErrUnknownChannel, name)
 	}
-	a := FromTest(d.now())
-	d.prepare(&a)
 	ctx, cancel := context.WithTimeout(ctx, d.opts.SendTimeout)
 	defer cancel()
 	err := ch.redact.err(ch.sender.Send(ctx, a))
@@ -451,6 +639,8 @@ func (d *Dispatcher) SendTest(ctx context.Context, name string) error {
 
 // Status describes every channel, in configuration order.
 func (d *Dispatcher) Status() []ChannelStatus {
+	d.setMu.RLock()
+	defer d.setMu.RUnlock()
 	out := make([]ChannelStatus, 0, len(d.channels))
 	for _, ch := range d.channels {
 		ch.mu.Lock()
@@ -470,6 +660,8 @@ func (d *Dispatcher) Status() []ChannelStatus {
 // The dispatcher does not remember it across restarts (the daemon keeps
 // it in its store); the configuration file decides which channels exist.
 func (d *Dispatcher) SetEnabled(name string, on bool) error {
+	d.setMu.RLock()
+	defer d.setMu.RUnlock()
 	for _, ch := range d.channels {
 		if ch.Name == name {
 			ch.off.Store(!on)
@@ -479,19 +671,25 @@ func (d *Dispatcher) SetEnabled(name string, on bool) error {
 	return fmt.Errorf("alert: no channel named %q", name)
 }
 
-// Run delivers queued alerts until ctx ends, one worker per channel, then
-// closes the channels' connections. What is not delivered stays in the
-// outbox for the next start.
+// Run delivers queued alerts until ctx ends, one worker per channel
+// (Reconfigure starts and stops them too), then closes the channels'
+// connections. What is not delivered stays in the outbox for the next
+// start.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
+	d.setMu.Lock()
+	d.runCtx = ctx
 	for _, ch := range d.channels {
-		wg.Go(func() { d.work(ctx, ch) })
+		d.startLocked(ch)
 	}
-	wg.Wait()
-	for _, ch := range d.channels {
-		if c, ok := ch.sender.(io.Closer); ok {
-			_ = c.Close()
-		}
+	d.setMu.Unlock()
+	<-ctx.Done()
+	d.setMu.Lock()
+	d.runCtx = nil
+	chans := d.channels
+	d.setMu.Unlock()
+	d.workers.Wait()
+	for _, ch := range chans {
+		closeSender(ch)
 	}
 	return nil
 }
@@ -582,7 +780,9 @@ func (d *Dispatcher) step(ctx context.Context, ch *channel) (next time.Time, bus
 			parts[i] = it.alert
 		}
 		msg = digest(parts)
+		d.setMu.RLock()
 		msg.URL = d.baseURL
+		d.setMu.RUnlock()
 		if msg.URL != "" {
 			msg.URL += "/"
 		}

@@ -1,0 +1,158 @@
+package alert
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// hook is a webhook receiver on loopback: got has the alerts it took,
+// and while fail is set it answers 500; hold makes it wait for the
+// client to give up: entered is told when a request came, cut when the
+// client gave it up.
+type hook struct {
+	*httptest.Server
+	got          chan Alert
+	fail, hold   bool
+	entered, cut chan struct{}
+}
+
+func newHook(t *testing.T, fail, hold bool) *hook {
+	h := &hook{got: make(chan Alert, 16), fail: fail, hold: hold, entered: make(chan struct{}, 16), cut: make(chan struct{}, 16)}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var a Alert
+		_ = json.NewDecoder(r.Body).Decode(&a)
+		if h.hold {
+			h.entered <- struct{}{}
+			<-r.Context().Done()
+			h.cut <- struct{}{}
+			return
+		}
+		if h.fail {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		h.got <- a
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+func receive[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no %s", what)
+	}
+	panic("unreachable")
+}
+
+// TestReconfigure: a channel taken out stops at once, its send in flight
+// included, and its queue is dropped; one whose URL changed sends its
+// queue, back-off forgotten, to the new URL with its counters and the
+// owner's switch kept; base_url applies to the next alert.
+func TestReconfigure(t *testing.T) {
+	held, failing, fixed := newHook(t, false, true), newHook(t, true, false), newHook(t, false, false)
+	outbox := &memOutbox{}
+	cfg := Config{Channels: []ChannelConfig{
+		webhookChannel("held", func(c *ChannelConfig) { c.URL = held.URL }),
+		webhookChannel("moved", func(c *ChannelConfig) { c.URL = failing.URL }),
+		webhookChannel("muted", nil),
+	}}
+	d, err := New(cfg, Options{Outbox: outbox, MinBackoff: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetEnabled("muted", false); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	d.Notify(testAlert(1, false))
+	d.Notify(testAlert(2, true))
+	// The failing channel tried and waits an hour; the held one is
+	// sending.
+	receive(t, held.entered, "send to the held channel")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if st := status(d, "moved"); st.Failed > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the failing channel never tried")
+		}
+	}
+
+	cfg.BaseURL = "http://192.168.1.1:8080"
+	cfg.Channels = []ChannelConfig{
+		webhookChannel("moved", func(c *ChannelConfig) { c.URL = fixed.URL }),
+		webhookChannel("muted", nil),
+	}
+	if err := d.Reconfigure(cfg); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, held.cut, "cancel of the send in flight to the channel taken out")
+	titles := map[string]bool{}
+	for range 2 {
+		titles[receive(t, fixed.got, "queued alert at the new URL").Title] = true
+	}
+	if !titles["alert 1"] || !titles["alert 2"] {
+		t.Errorf("new URL got %v, want the two queued alerts", titles)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		st := status(d, "moved")
+		if st.Failed > 0 && st.Sent == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("moved channel's counters %+v: want the failures before and the 2 sent", st)
+		}
+	}
+	if st := status(d, "muted"); st.Enabled {
+		t.Error("the owner's switch of an unchanged channel was lost")
+	}
+	if _, ok := statusOf(d, "held"); ok {
+		t.Error("the channel taken out is still shown")
+	}
+	d.Notify(Alert{Kind: KindNewDevice, Severity: 3, Title: "after", Body: "b", Device: &Device{MAC: "02:00:00:00:00:01"}})
+	if a := receive(t, fixed.got, "alert after the reload"); a.URL != "http://192.168.1.1:8080/devices/02:00:00:00:00:01" {
+		t.Errorf("link %q, want the new base_url's", a.URL)
+	}
+	// Nothing the channel taken out held is left to send at a restart.
+	for deadline := time.Now().Add(5 * time.Second); outbox.len() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox holds %d alerts, want none", outbox.len())
+		}
+	}
+
+	// An invalid section changes nothing.
+	bad := cfg
+	bad.Channels = []ChannelConfig{{Type: TypeWebhook, Name: "short", URL: fixed.URL, Secret: "short"}}
+	if err := d.Reconfigure(bad); err == nil {
+		t.Error("an invalid section was taken")
+	}
+	if _, ok := statusOf(d, "moved"); !ok {
+		t.Error("an invalid section took channels out")
+	}
+}
+
+func statusOf(d *Dispatcher, name string) (ChannelStatus, bool) {
+	for _, st := range d.Status() {
+		if st.Name == name {
+			return st, true
+		}
+	}
+	return ChannelStatus{}, false
+}
+
+func status(d *Dispatcher, name string) ChannelStatus {
+	st, _ := statusOf(d, name)
+	return st
+}
