@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
+	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/dnsproxy"
 )
 
@@ -70,4 +72,49 @@ func sameAddrs(a, b []netip.Addr) bool {
 		}
 	}
 	return true
+}
+
+// proxyRules holds the DNS proxy's settings a reload changes (update and
+// local domains, upstream) and the proxy built last: a reload reaches
+// the one serving, and the one started when the router's addresses
+// change is built with them.
+type proxyRules struct {
+	mu    sync.Mutex
+	rules dnsproxy.Rules
+	proxy *dnsproxy.Proxy
+}
+
+func newProxyRules(cfg *config.Config) *proxyRules {
+	return &proxyRules{rules: rulesOf(cfg)}
+}
+
+func rulesOf(cfg *config.Config) dnsproxy.Rules {
+	return dnsproxy.Rules{UpdateDomains: cfg.DNSProxy.UpdateDomains, LocalDomains: cfg.DNSProxy.LocalDomains, Upstream: cfg.DNSProxy.Upstream}
+}
+
+// build makes a proxy of pc with the rules in force.
+func (r *proxyRules) build(pc dnsproxy.Config, deps dnsproxy.Deps) (*dnsproxy.Proxy, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pc.UpdateDomains, pc.LocalDomains, pc.Upstream = r.rules.UpdateDomains, r.rules.LocalDomains, r.rules.Upstream
+	p, err := dnsproxy.New(pc, deps)
+	if err != nil {
+		return nil, err
+	}
+	r.proxy = p
+	return p, nil
+}
+
+// set puts rules in force, on the proxy serving too; rules it refuses
+// change nothing.
+func (r *proxyRules) set(rules dnsproxy.Rules) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.proxy != nil {
+		if err := r.proxy.SetRules(rules); err != nil {
+			return fmt.Errorf("dns proxy: %w", err)
+		}
+	}
+	r.rules = rules
+	return nil
 }

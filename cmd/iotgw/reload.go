@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"os"
 	"reflect"
 
@@ -22,6 +23,7 @@ type reloader struct {
 	adv     *advisory.Holder
 	audits  *auditControl
 	alerts  alertSettings
+	dns     *proxyRules // nil without the DNS proxy
 	log     *slog.Logger
 }
 
@@ -66,6 +68,13 @@ func (r *reloader) apply(cfg *config.Config) error {
 	if err := r.alerts.reconfigure(cfg.Alert, r.log); err != nil {
 		r.log.Error("reload: alert channels not changed", "err", err)
 	}
+	// Before the policy too: a quarantine it turns to updates-only
+	// must find the new update domains in force.
+	if r.dns != nil {
+		if err := r.dns.set(rulesOf(cfg)); err != nil {
+			r.log.Error("reload: DNS proxy domains and upstream not changed", "err", err)
+		}
+	}
 	r.d.Reload(cfg)
 	loadFeedFile(r.adv, cfg, r.log)
 	if later := needRestart(r.running, cfg); len(later) > 0 {
@@ -76,12 +85,16 @@ func (r *reloader) apply(cfg *config.Config) error {
 
 // needRestart names the sections of next that differ from running and
 // that a reload does not apply: all but [policy], [audit], [alert], the
-// management addresses and the advisory feed file.
+// DNS proxy's domains and upstream, the management addresses and the
+// advisory feed file.
 func needRestart(running, next *config.Config) []string {
 	a, b := *running, *next
 	a.Policy, b.Policy = config.Policy{}, config.Policy{}
 	a.Audit, b.Audit = config.Audit{}, config.Audit{}
 	a.Alert, b.Alert = alert.Config{}, alert.Config{}
+	for _, c := range []*config.Config{&a, &b} {
+		c.DNSProxy.UpdateDomains, c.DNSProxy.LocalDomains, c.DNSProxy.Upstream = nil, nil, netip.AddrPort{}
+	}
 	a.Daemon.ManagementAddresses, b.Daemon.ManagementAddresses = nil, nil
 	a.Advisory.FeedFile, b.Advisory.FeedFile = "", ""
 	var out []string

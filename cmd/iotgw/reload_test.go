@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -17,12 +18,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/audit"
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/daemon"
+	"github.com/iotgw/iotgw/pkg/dnsproxy"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/quarantine"
@@ -45,6 +49,10 @@ func TestNeedRestart(t *testing.T) {
 		{"feed file", func(c *config.Config) { c.Advisory.FeedFile = "/etc/iotgw/feed.json" }, nil},
 		{"audit", func(c *config.Config) { c.Audit.Enabled, c.Audit.MaxAttempts = true, 3 }, nil},
 		{"web and dns proxy", func(c *config.Config) { c.Web.Port++; c.DNSProxy.Port++ }, []string{"dnsproxy", "web"}},
+		{"dns proxy domains and upstream", func(c *config.Config) {
+			c.DNSProxy.UpdateDomains, c.DNSProxy.LocalDomains = []string{"vendor.test"}, []string{"home.arpa"}
+			c.DNSProxy.Upstream = netip.MustParseAddrPort("127.0.0.1:5353")
+		}, nil},
 		{"an alert channel", func(c *config.Config) {
 			c.Alert.Channels = []alert.ChannelConfig{{Type: alert.TypeNtfy, Name: "phone", Topic: "x"}}
 		}, nil},
@@ -300,5 +308,99 @@ func TestReloadAlertChannels(t *testing.T) {
 	}
 	if want := map[string]bool{"kept": false, "moved": true, "added": true}; !maps.Equal(on, want) {
 		t.Errorf("channels after the reload: %v, want %v", on, want)
+	}
+}
+
+// allowRecorder is the quarantine's allow set: what the DNS proxy let
+// quarantined devices reach.
+type allowRecorder struct {
+	mu    sync.Mutex
+	addrs []netip.Addr
+}
+
+func (a *allowRecorder) SetAllowed(_ context.Context, addrs []netip.Addr, _ time.Duration) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.addrs = append(a.addrs, addrs...)
+	return nil
+}
+
+func (a *allowRecorder) has(addr netip.Addr) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Contains(a.addrs, addr)
+}
+
+// TestReloadUpdateDomains: a reload's dnsproxy.update_domains are what
+// the proxy serving lets quarantined devices resolve and reach from the
+// next query, and what a proxy started anew (the router's addresses
+// changed) is built with.
+func TestReloadUpdateDomains(t *testing.T) {
+	// The router's resolver, on loopback.
+	fw := netip.MustParseAddr("203.0.113.7")
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolver := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg).SetReply(r)
+		if q := r.Question[0]; q.Qtype == dns.TypeA && q.Name == "fw.vendor.test." {
+			m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 300}, A: fw.AsSlice()}}
+		}
+		_ = w.WriteMsg(m)
+	})}
+	go func() { _ = resolver.ActivateAndServe() }()
+	t.Cleanup(func() { _ = resolver.Shutdown() })
+
+	cfg := config.Default()
+	cfg.DNSProxy.Upstream = pc.LocalAddr().(*net.UDPAddr).AddrPort()
+	cfg.DNSProxy.UpdateDomains = nil
+	h := newReloadHarness(t, cfg)
+	h.r.dns = newProxyRules(cfg)
+	allow := &allowRecorder{}
+	serve := func() netip.AddrPort {
+		t.Helper()
+		p, err := h.r.dns.build(proxyConfigFor([]netip.Addr{netip.MustParseAddr("127.0.0.1")}),
+			dnsproxy.Deps{Quarantine: &dnsproxy.AddrSet{}, Allow: allow, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		up := make(chan struct{})
+		go func() { defer close(done); _ = p.Serve(ctx, func() { close(up) }) }()
+		t.Cleanup(func() { cancel(); <-done })
+		waitFor(t, up, "DNS proxy up")
+		return p.Addrs()[0]
+	}
+	resolve := func(at netip.AddrPort) netip.Addr {
+		t.Helper()
+		r, _, err := (&dns.Client{Timeout: 5 * time.Second}).Exchange(new(dns.Msg).SetQuestion("fw.vendor.test.", dns.TypeA), at.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rr := range r.Answer {
+			if a, ok := rr.(*dns.A); ok {
+				got, _ := netip.AddrFromSlice(a.A)
+				return got.Unmap()
+			}
+		}
+		return netip.Addr{}
+	}
+	first := serve()
+	if got := resolve(first); got == fw || allow.has(fw) {
+		t.Fatalf("before the reload: answered %s, allowed %v; want the notice page, nothing allowed", got, allow.has(fw))
+	}
+	next := *cfg
+	next.DNSProxy.UpdateDomains = []string{"vendor.test"}
+	next.Policy.QuarantineMode = "updates-only"
+	if err := h.r.apply(&next); err != nil {
+		t.Fatal(err)
+	}
+	if got := resolve(first); got != fw || !allow.has(fw) {
+		t.Errorf("after the reload: answered %s, allowed %v; want the update server, allowed", got, allow.has(fw))
+	}
+	if got := resolve(serve()); got != fw {
+		t.Errorf("a proxy started anew after the reload answered %s, want the update server", got)
 	}
 }

@@ -244,7 +244,9 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	run("netwatch", func(ctx context.Context) error { return watcher.Run(ctx, presence) })
 	wg.Add(1)
 	go func() { defer wg.Done(); d.Presence(ctx, presence) }()
+	var dnsRules *proxyRules
 	if cfg.DNSProxy.Enabled {
+		dnsRules = newProxyRules(cfg)
 		deps := dnsproxy.Deps{Quarantine: blocked, Allow: enforcer, Observer: d, Logger: log, HolderOf: netwatch.HolderOf(cfg.LAN.Interfaces)}
 		current := func() []netip.Addr {
 			addrs, _, _ := routerIdentity(cfg)
@@ -252,11 +254,11 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 		}
 		background(alert.AreaDNSProxy, func(ctx context.Context, up func()) error {
 			return serveDNSProxy(ctx, up, current, proxyAddressCheck, func(addrs []netip.Addr) (*dnsproxy.Proxy, error) {
-				return dnsproxy.New(proxyConfig(cfg, addrs, onLinkPrefixes(cfg.LAN.Interfaces, systemInterface)), deps)
+				return dnsRules.build(proxyConfig(cfg, addrs, onLinkPrefixes(cfg.LAN.Interfaces, systemInterface)), deps)
 			})
 		})
 	}
-	reloadOnHUP(ctx, hup, &reloader{running: cfg, path: cfgPath, d: d, adv: adv, audits: audits, alerts: settings, log: log})
+	reloadOnHUP(ctx, hup, &reloader{running: cfg, path: cfgPath, d: d, adv: adv, audits: audits, alerts: settings, dns: dnsRules, log: log})
 	log.Info("iotgw running", "version", version, "capture", cfg.Capture.Mode, "interfaces", cfg.Capture.Interfaces,
 		"mode", cfg.Policy.Mode, "router", routerAddrs)
 	wg.Wait()

@@ -53,7 +53,7 @@ func TestNewConfig(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if p.cfg.Upstream.String() != "127.0.0.1:53" || p.cfg.NoticeTTL != DefaultNoticeTTL || len(p.local) != 1 || p.local[0] != "lan." {
+				if p.cfg.Upstream.String() != "127.0.0.1:53" || p.cfg.NoticeTTL != DefaultNoticeTTL || len(p.names.Load().local) != 1 || p.names.Load().local[0] != "lan." {
 					t.Errorf("defaults not applied: %+v", p.cfg)
 				}
 				return

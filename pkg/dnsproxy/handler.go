@@ -95,7 +95,7 @@ func (p *Proxy) respond(ctx context.Context, client netip.Addr, req *dns.Msg, tc
 	switch {
 	case p.isLocal(q):
 		return p.forward(ctx, req, tcp)
-	case inDomains(q.Name, p.updates):
+	case inDomains(q.Name, p.names.Load().updates):
 		p.st.updateLookups.Add(1)
 		return p.forwardUpdate(ctx, req, tcp, quarantined)
 	case !quarantined:
@@ -158,7 +158,7 @@ func (p *Proxy) isLocal(q dns.Question) bool {
 			return slices.ContainsFunc(p.cfg.LANPrefixes, func(pr netip.Prefix) bool { return pr.Contains(a) })
 		}
 	}
-	return inDomains(q.Name, p.local)
+	return inDomains(q.Name, p.names.Load().local)
 }
 
 // reverseAddr is the address a reverse-lookup name names: four decimal

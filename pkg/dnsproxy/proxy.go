@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -168,15 +169,15 @@ type Stats struct {
 
 // Proxy is the DNS forwarder. Create it with New, start it with Serve.
 type Proxy struct {
-	cfg     Config
-	deps    Deps
-	log     *slog.Logger
-	now     func() time.Time
-	up      exchanger
-	slots   chan struct{} // one per upstream query in flight
-	updates []string      // canonical FQDNs
-	local   []string      // canonical FQDNs
-	allow   *allowCache
+	cfg   Config
+	deps  Deps
+	log   *slog.Logger
+	now   func() time.Time
+	up    exchanger
+	slots chan struct{} // one per upstream query in flight
+	// names are the update and local domains, which SetRules replaces.
+	names atomic.Pointer[domains]
+	allow *allowCache
 	// allowPause holds allow-set updates back (Unix nanoseconds) after
 	// one failed, so that a failing backend is not asked at every query.
 	allowPause atomic.Int64
@@ -200,15 +201,15 @@ type counters struct {
 	malformed, truncated                                  atomic.Uint64
 }
 
-// New checks cfg, fills in defaults and returns a proxy that is not yet
-// listening.
-func New(cfg Config, deps Deps) (*Proxy, error) {
-	if err := applyDefaults(&cfg); err != nil {
-		return nil, err
-	}
-	if deps.Quarantine == nil {
-		return nil, errors.New("dnsproxy: Deps.Quarantine is required")
-	}
+// domains are the names forwarded for quarantined clients, canonical
+// FQDNs.
+type domains struct {
+	updates, local []string
+}
+
+// newDomains checks and canonicalises the domains of cfg, with defaults
+// applied.
+func newDomains(cfg Config, deps Deps) (*domains, error) {
 	updates, err := canonicalDomains(cfg.UpdateDomains)
 	if err != nil {
 		return nil, fmt.Errorf("dnsproxy: update_domains: %w", err)
@@ -219,6 +220,22 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 	local, err := canonicalDomains(cfg.LocalDomains)
 	if err != nil {
 		return nil, fmt.Errorf("dnsproxy: local_domains: %w", err)
+	}
+	return &domains{updates: updates, local: local}, nil
+}
+
+// New checks cfg, fills in defaults and returns a proxy that is not yet
+// listening.
+func New(cfg Config, deps Deps) (*Proxy, error) {
+	if err := applyDefaults(&cfg); err != nil {
+		return nil, err
+	}
+	if deps.Quarantine == nil {
+		return nil, errors.New("dnsproxy: Deps.Quarantine is required")
+	}
+	names, err := newDomains(cfg, deps)
+	if err != nil {
+		return nil, err
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
@@ -233,13 +250,46 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 		now:     deps.Now,
 		up:      newUpstream(cfg),
 		slots:   make(chan struct{}, cfg.MaxUpstream),
-		updates: updates,
-		local:   local,
 		allow:   newAllowCache(quarantine.MaxAllowed),
 		observe: newObservations(deps.Observer, deps.Now),
 		ready:   make(chan struct{}),
 	}
+	p.names.Store(names)
 	return p, nil
+}
+
+// Rules are the settings a running proxy takes without listening anew:
+// what a configuration reload may change. Zero values take the defaults
+// of Config.
+type Rules struct {
+	UpdateDomains []string
+	LocalDomains  []string
+	Upstream      netip.AddrPort
+}
+
+// SetRules puts r in force for the queries that come after it. An update
+// host's address already allowed stays so until its TTL ends (at most
+// AllowTTLMax): the kernel's allow sets have no owner per name. Invalid
+// rules change nothing.
+func (p *Proxy) SetRules(r Rules) error {
+	cfg := p.cfg
+	cfg.UpdateDomains, cfg.LocalDomains, cfg.Upstream = r.UpdateDomains, r.LocalDomains, r.Upstream
+	if err := applyDefaults(&cfg); err != nil {
+		return err
+	}
+	// The addresses bound, which a listen port 0 leaves out of cfg.
+	if slices.Contains(p.Addrs(), cfg.Upstream) {
+		return fmt.Errorf("dnsproxy: upstream %s is a listen address (a loop)", cfg.Upstream)
+	}
+	names, err := newDomains(cfg, p.deps)
+	if err != nil {
+		return err
+	}
+	if u, ok := p.up.(*upstream); ok {
+		u.setAddr(cfg.Upstream)
+	}
+	p.names.Store(names)
+	return nil
 }
 
 func applyDefaults(cfg *Config) error {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 )
@@ -15,18 +17,25 @@ type exchanger interface {
 	exchange(ctx context.Context, m *dns.Msg, network string) (*dns.Msg, error)
 }
 
-// upstream talks to Config.Upstream, the only resolver the proxy uses.
+// upstream talks to Config.Upstream, the only resolver the proxy uses;
+// Proxy.SetRules may change it.
 type upstream struct {
-	addr     string
+	addr     atomic.Pointer[string]
 	udp, tcp *dns.Client
 }
 
 func newUpstream(cfg Config) *upstream {
-	return &upstream{
-		addr: cfg.Upstream.String(),
-		udp:  &dns.Client{Net: "udp", UDPSize: uint16(cfg.MaxUDPSize), Timeout: cfg.UpstreamTimeout},
-		tcp:  &dns.Client{Net: "tcp", Timeout: cfg.UpstreamTimeout},
+	u := &upstream{
+		udp: &dns.Client{Net: "udp", UDPSize: uint16(cfg.MaxUDPSize), Timeout: cfg.UpstreamTimeout},
+		tcp: &dns.Client{Net: "tcp", Timeout: cfg.UpstreamTimeout},
 	}
+	u.setAddr(cfg.Upstream)
+	return u
+}
+
+func (u *upstream) setAddr(a netip.AddrPort) {
+	s := a.String()
+	u.addr.Store(&s)
 }
 
 func (u *upstream) exchange(ctx context.Context, m *dns.Msg, network string) (*dns.Msg, error) {
@@ -34,7 +43,7 @@ func (u *upstream) exchange(ctx context.Context, m *dns.Msg, network string) (*d
 	if network == "tcp" {
 		c = u.tcp
 	}
-	r, _, err := c.ExchangeContext(ctx, m, u.addr)
+	r, _, err := c.ExchangeContext(ctx, m, *u.addr.Load())
 	return r, err
 }
 
