@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"reflect"
+	"strings"
 
 	"github.com/iotgw/iotgw/pkg/advisory"
 	"github.com/iotgw/iotgw/pkg/alert"
@@ -77,32 +78,60 @@ func (r *reloader) apply(cfg *config.Config) error {
 	}
 	r.d.Reload(cfg)
 	loadFeedFile(r.adv, cfg, r.log)
-	if later := needRestart(r.running, cfg); len(later) > 0 {
-		r.log.Warn("reload: these sections changed and take effect at the next restart (service iotgw restart)", "sections", later)
-	}
+	r.noteRestart(cfg)
 	return nil
 }
 
-// needRestart names the sections of next that differ from running and
-// that a reload does not apply: all but [policy], [audit], [alert], the
-// DNS proxy's domains and upstream, the management addresses and the
-// advisory feed file.
+// needRestart names the settings ("section.key") of next that differ
+// from running and that a reload does not apply: all but [policy],
+// [audit], [alert], the DNS proxy's domains and upstream, the management
+// addresses and the advisory feed file.
 func needRestart(running, next *config.Config) []string {
 	a, b := *running, *next
-	a.Policy, b.Policy = config.Policy{}, config.Policy{}
-	a.Audit, b.Audit = config.Audit{}, config.Audit{}
-	a.Alert, b.Alert = alert.Config{}, alert.Config{}
 	for _, c := range []*config.Config{&a, &b} {
+		c.Policy, c.Audit, c.Alert = config.Policy{}, config.Audit{}, alert.Config{}
+		c.Daemon.ManagementAddresses = nil
+		c.Advisory.FeedFile = ""
 		c.DNSProxy.UpdateDomains, c.DNSProxy.LocalDomains, c.DNSProxy.Upstream = nil, nil, netip.AddrPort{}
 	}
-	a.Daemon.ManagementAddresses, b.Daemon.ManagementAddresses = nil, nil
-	a.Advisory.FeedFile, b.Advisory.FeedFile = "", ""
 	var out []string
 	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
 	for i := range va.NumField() {
-		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
-			out = append(out, va.Type().Field(i).Tag.Get("toml"))
+		section := tomlName(va.Type().Field(i))
+		sa, sb := va.Field(i), vb.Field(i)
+		if sa.Kind() != reflect.Struct {
+			if !reflect.DeepEqual(sa.Interface(), sb.Interface()) {
+				out = append(out, section)
+			}
+			continue
+		}
+		for j := range sa.NumField() {
+			if !reflect.DeepEqual(sa.Field(j).Interface(), sb.Field(j).Interface()) {
+				out = append(out, section+"."+tomlName(sa.Type().Field(j)))
+			}
 		}
 	}
 	return out
+}
+
+func tomlName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+	if name == "" {
+		return f.Name
+	}
+	return name
+}
+
+// noteRestart raises the problem that names the settings changed since
+// the start that wait for a restart, or clears it when there are none
+// (a later reload put them back). Problems are not saved: a restart,
+// which puts the settings in force, starts without it.
+func (r *reloader) noteRestart(cfg *config.Config) {
+	later := needRestart(r.running, cfg)
+	if len(later) == 0 {
+		r.d.ClearProblem(alert.AreaRestart)
+		return
+	}
+	r.log.Warn("reload: these settings changed and take effect at the next restart (service iotgw restart)", "settings", later)
+	r.d.SetProblem(alert.AreaRestart, strings.Join(later, ", ")+" (service iotgw restart)")
 }

@@ -48,7 +48,13 @@ func TestNeedRestart(t *testing.T) {
 		}, nil},
 		{"feed file", func(c *config.Config) { c.Advisory.FeedFile = "/etc/iotgw/feed.json" }, nil},
 		{"audit", func(c *config.Config) { c.Audit.Enabled, c.Audit.MaxAttempts = true, 3 }, nil},
-		{"web and dns proxy", func(c *config.Config) { c.Web.Port++; c.DNSProxy.Port++ }, []string{"dnsproxy", "web"}},
+		{"web and dns proxy", func(c *config.Config) { c.Web.Port++; c.DNSProxy.Port++ }, []string{"dnsproxy.port", "web.port"}},
+		{"isolate_lan, router addresses, LAN prefixes, secret file", func(c *config.Config) {
+			c.Quarantine.IsolateLAN = !c.Quarantine.IsolateLAN
+			c.Daemon.RouterAddresses = []netip.Addr{netip.MustParseAddr("192.168.1.1")}
+			c.LAN.Prefixes = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+			c.Inspect.SecretFile = "/etc/iotgw/secret"
+		}, []string{"lan.prefixes", "inspect.secret_file", "daemon.router_addresses", "quarantine.isolate_lan"}},
 		{"dns proxy domains and upstream", func(c *config.Config) {
 			c.DNSProxy.UpdateDomains, c.DNSProxy.LocalDomains = []string{"vendor.test"}, []string{"home.arpa"}
 			c.DNSProxy.Upstream = netip.MustParseAddrPort("127.0.0.1:5353")
@@ -56,7 +62,7 @@ func TestNeedRestart(t *testing.T) {
 		{"an alert channel", func(c *config.Config) {
 			c.Alert.Channels = []alert.ChannelConfig{{Type: alert.TypeNtfy, Name: "phone", Topic: "x"}}
 		}, nil},
-		{"log level", func(c *config.Config) { c.Daemon.LogLevel = "debug" }, []string{"daemon"}},
+		{"log level", func(c *config.Config) { c.Daemon.LogLevel = "debug" }, []string{"daemon.log_level"}},
 	} {
 		running, next := config.Default(), config.Default()
 		tc.change(next)
@@ -402,5 +408,73 @@ func TestReloadUpdateDomains(t *testing.T) {
 	}
 	if got := resolve(serve()); got != fw {
 		t.Errorf("a proxy started anew after the reload answered %s, want the update server", got)
+	}
+}
+
+// TestReloadRestartProblem: a reload that changes a setting it cannot
+// apply raises the problem "restart" naming it, shown in the status; a
+// later reload that puts it back clears it; a daemon started with the
+// setting (restarted) has no such problem.
+func TestReloadRestartProblem(t *testing.T) {
+	start := config.Default()
+	h := newReloadHarness(t, start)
+	problems := func() []string {
+		var out []string
+		for _, p := range h.d.Status().Problems {
+			if strings.HasPrefix(p, alert.AreaRestart+":") {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(c *config.Config)
+		want   []string // named in the problem; none: no problem
+	}{
+		{"isolate_lan and the web page", func(c *config.Config) {
+			c.Quarantine.IsolateLAN = !c.Quarantine.IsolateLAN
+			c.Web.Enabled = !c.Web.Enabled
+		}, []string{"quarantine.isolate_lan", "web.enabled", "service iotgw restart"}},
+		{"policy only", func(c *config.Config) { c.Policy.Mode = "enforce" }, nil},
+		{"capture and LAN", func(c *config.Config) {
+			c.Capture.NFLOGGroup++
+			c.LAN.Prefixes = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+		}, []string{"capture.nflog_group", "lan.prefixes"}},
+		{"put back", func(*config.Config) {}, nil},
+	} {
+		next := *start
+		tc.change(&next)
+		if err := h.r.apply(&next); err != nil {
+			t.Fatal(err)
+		}
+		got := problems()
+		if len(tc.want) == 0 {
+			if len(got) != 0 {
+				t.Errorf("%s: problems %q, want none", tc.name, got)
+			}
+			continue
+		}
+		if len(got) != 1 {
+			t.Errorf("%s: problems %q, want one", tc.name, got)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(got[0], w) {
+				t.Errorf("%s: problem %q does not name %s", tc.name, got[0], w)
+			}
+		}
+	}
+
+	// Restarted with the new settings: the same reload changes nothing.
+	changed := *start
+	changed.Quarantine.IsolateLAN = !changed.Quarantine.IsolateLAN
+	h = newReloadHarness(t, &changed)
+	same := changed
+	if err := h.r.apply(&same); err != nil {
+		t.Fatal(err)
+	}
+	if got := problems(); len(got) != 0 {
+		t.Errorf("after a restart: problems %q, want none", got)
 	}
 }

@@ -341,6 +341,9 @@ const (
 	// AreaFW4Include: OpenWrt's firewall (fw4) is loaded without the
 	// package's rules for iotgw's redirects.
 	AreaFW4Include = "fw4-include"
+	// AreaRestart: a reload changed settings that take effect only at a
+	// restart; the detail names them.
+	AreaRestart = "restart"
 )
 
 // problemWords is what the owner reads of a problem in area: the title
@@ -393,6 +396,10 @@ func problemWords(area string) (title, body, resolved string, ok bool) {
 		return "The firewall may block quarantined devices' DNS",
 			"OpenWrt's firewall (fw4) is loaded without the rules the iotgw package has it include for iotgw's redirects, so in a network whose firewall zone rejects input (a guest network) quarantined devices get no DNS answers and no notice page. Quarantines still hold. service iotgw restart writes the rules for the configured ports and reloads the firewall.",
 			"The firewall lets quarantined devices reach iotgw's DNS proxy and notice page again", true
+	case AreaRestart:
+		return "iotgw needs a restart for new settings",
+			"The configuration was reloaded, but some of its changes take effect only when iotgw restarts (service iotgw restart); until then the settings at start stay in force.",
+			"iotgw runs with the settings in the configuration file", true
 	case AreaDNSProxy:
 		return "iotgw's DNS proxy is down",
 			"Quarantined devices cannot look up names, not even their update servers. Quarantines still hold. iotgw keeps retrying.",
@@ -425,6 +432,9 @@ func FromProblem(area, detail string, at time.Time) Alert {
 			// Quarantines hold; what is lost is quarantined devices'
 			// DNS and notice page, and only in a rejecting zone.
 			a.Severity, a.Urgent = event.SeverityMedium, false
+		case AreaRestart:
+			// Nothing failed: the owner's change waits.
+			a.Severity, a.Urgent = event.SeverityMedium, false
 		}
 	} else if protocol, ok := strings.CutPrefix(area, AreaAnalyzer); ok {
 		// One connection unread is not an emergency.
@@ -436,7 +446,11 @@ func FromProblem(area, detail string, at time.Time) Alert {
 		a.Body = "iotgw has a problem in " + area + "."
 	}
 	if detail = clip(detail, maxReason); detail != "" {
-		a.Body += " Error: " + detail
+		if area == AreaRestart {
+			a.Body += " Changed: " + detail
+		} else {
+			a.Body += " Error: " + detail
+		}
 	}
 	a.DedupKey = key(a.Kind, Device{}, area)
 	finish(&a)

@@ -204,11 +204,11 @@ func TestFromProblem(t *testing.T) {
 // TestProblemAreasWorded: every area the daemon raises has its own words
 // for the owner, failing and resolved, not the generic fallback.
 func TestProblemAreasWorded(t *testing.T) {
-	for _, area := range []string{AreaCapture, AreaNFTables, AreaState, AreaNotice, AreaWeb, AreaDNSProxy, AreaOffload, AreaCaptureLoss, AreaCaptureInterfaces, AreaInspectionFull, AreaFW4Include} {
+	for _, area := range []string{AreaCapture, AreaNFTables, AreaState, AreaNotice, AreaWeb, AreaDNSProxy, AreaOffload, AreaCaptureLoss, AreaCaptureInterfaces, AreaInspectionFull, AreaFW4Include, AreaRestart} {
 		p, r := FromProblem(area, "bind: address already in use", t0), FromProblemResolved(area, t0)
 		// Part of the network unwatched, often by the owner's choice, is
 		// not urgent.
-		urgent := area != AreaCaptureInterfaces && area != AreaInspectionFull && area != AreaFW4Include
+		urgent := area != AreaCaptureInterfaces && area != AreaInspectionFull && area != AreaFW4Include && area != AreaRestart
 		if strings.HasPrefix(p.Title, "iotgw problem") || !strings.Contains(p.Body, "address already in use") || p.Urgent != urgent {
 			t.Errorf("%s: problem %q: %q", area, p.Title, p.Body)
 		}
