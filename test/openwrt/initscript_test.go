@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iotgw/iotgw/internal/testenv"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 )
 
@@ -340,6 +341,46 @@ func TestInitScript(t *testing.T) {
 				tc.check(t, root)
 			}
 		})
+	}
+}
+
+// An image's build enables the service with the image's rc.common and
+// IPKG_INSTROOT set (OpenWrt's default_postinst), and rc.common reads the
+// init script for that verb too: whatever the script sources at its top
+// level is then looked for on the build host, where the package is not
+// installed, and a failed "." ends a POSIX shell. The chroot is the build
+// host here, the package is installed under /img only.
+func TestInitScriptEnableInImage(t *testing.T) {
+	requireRoot(t, "chroot")
+	p := openIPK(t, findPackage(t, packagesDir(t), "iotgw_*_x86_64.ipk"))
+	host := newRoot(t)
+	img := filepath.Join(host, "img")
+	if err := os.Mkdir(img, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	unpackData(t, p, img)
+	standin := filepath.Join(testenv.RepoRoot(t), "test/openwrt/testdata/standin")
+	for _, f := range []struct{ src, dst string }{
+		{"rc.common", "etc/rc.common"},
+		{"functions.sh", "lib/functions.sh"},
+		{"procd.sh", "lib/functions/procd.sh"},
+	} {
+		copyFile(t, filepath.Join(standin, f.src), filepath.Join(img, f.dst), 0o755)
+	}
+	if _, err := os.Stat(filepath.Join(host, "usr/share/iotgw")); !os.IsNotExist(err) {
+		t.Fatalf("the build host has /usr/share/iotgw (%v)", err)
+	}
+	out, err := inRoot(host, "", "env", "IPKG_INSTROOT=/img", "/bin/sh", "/img/etc/rc.common", "/img/etc/init.d/iotgw", "enable")
+	if err != nil {
+		t.Errorf("enable with IPKG_INSTROOT: %v\n%s", err, out)
+	}
+	for _, link := range []string{"S95iotgw", "K10iotgw"} {
+		if target, err := os.Readlink(filepath.Join(img, "etc/rc.d", link)); err != nil || target != "../init.d/iotgw" {
+			t.Errorf("image's /etc/rc.d/%s -> %q (%v), want ../init.d/iotgw", link, target, err)
+		}
+	}
+	if links, _ := filepath.Glob(filepath.Join(host, "etc/rc.d/*")); len(links) != 0 {
+		t.Errorf("links made on the build host: %q", links)
 	}
 }
 
