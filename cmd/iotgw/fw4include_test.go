@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iotgw/iotgw/internal/netnstest"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 )
 
@@ -45,5 +46,67 @@ func TestFW4Include(t *testing.T) {
 	}
 	if code, _, stderr := run(t, "fw4-include", "--config", filepath.Join(dir, "missing.toml")); code != exitUsage || stderr == "" {
 		t.Errorf("a missing file: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// fw4-include --check reads fw4's running input chain: 0 when fw4 is
+// not loaded or has every rule for the configured ports, 1 when one is
+// missing (a fw4 reload after the package's removal), which has the init
+// script reload fw4. Run in a namespace of its own, so that the host's
+// firewall plays no part.
+func TestFW4IncludeCheck(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (a network namespace)")
+	}
+	ns := netnstest.New(t, "iotgwfw4", "rtr")
+	path := filepath.Join(t.TempDir(), "iotgw.toml")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ports := quarantine.Config{NoticePort: 8088, DNSProxyPort: 5354}
+	check := func(t *testing.T) (code int, stdout, stderr string) {
+		t.Helper()
+		if err := netnstest.Run(ns, func() error {
+			code, stdout, stderr = run(t, "fw4-include", "--check", "--config", path)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return code, stdout, stderr
+	}
+	nft := func(t *testing.T, script string) {
+		t.Helper()
+		cmd := netnstest.Command(ns, "nft", "-f", "-")
+		cmd.Stdin = strings.NewReader(script)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("nft: %v\n%s", err, out)
+		}
+	}
+	// fw4's table as a reload leaves it, with the include's rules or not.
+	fw4 := func(rules string) string {
+		return "table inet fw4\nflush table inet fw4\ntable inet fw4 {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tiifname \"lo\" accept\n" +
+			rules + "\t\tct state established,related accept\n\t}\n}\n"
+	}
+	all := quarantine.FW4Input(ports)
+	notice := all[strings.LastIndex(strings.TrimSuffix(all, "\n"), "\n")+1:]
+	for _, step := range []struct {
+		name, ruleset string
+		code          int
+		stdout        string
+	}{
+		{"fw4_not_loaded", "", exitOK, "fw4 is not loaded"},
+		{"fw4_without_the_rules", fw4(""), exitFW4Missing, "lacks: iotgw: DNS redirected to iotgw's proxy (udp 53 to 5354); iotgw: DNS redirected to iotgw's proxy (tcp 53 to 5354); iotgw: HTTP"},
+		{"fw4_with_one_rule", fw4(notice), exitFW4Missing, "lacks: iotgw: DNS redirected to iotgw's proxy (udp 53 to 5354); iotgw: DNS redirected to iotgw's proxy (tcp 53 to 5354)\n"},
+		{"fw4_with_every_rule", fw4(all), exitOK, "has every rule"},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			if step.ruleset != "" {
+				nft(t, step.ruleset)
+			}
+			code, stdout, stderr := check(t)
+			if code != step.code || !strings.Contains(stdout, step.stdout) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d, stdout with %q", code, stdout, stderr, step.code, step.stdout)
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iotgw/iotgw/internal/netnstest"
 	"github.com/iotgw/iotgw/internal/testenv"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 )
@@ -86,8 +87,17 @@ func TestInitScript(t *testing.T) {
 			}
 		}
 	}
-	otherPorts := func(t *testing.T, root string) {
-		writeRootFile(t, root, "etc/iotgw/iotgw.toml", "[dnsproxy]\nport = 5399\n[quarantine]\nnotice_port = 8099\n", 0o600)
+	// steps are actions of the test's own between the script's.
+	steps := map[string]func(t *testing.T, root, ns string){
+		"otherPorts": func(t *testing.T, root, _ string) {
+			writeRootFile(t, root, "etc/iotgw/iotgw.toml", "[dnsproxy]\nport = 5399\n[quarantine]\nnotice_port = 8099\n", 0o600)
+		},
+		// fw4 loaded (reloaded) with or without the include's rules for
+		// the default ports, as `iotgw fw4-include --check` reads it.
+		"fw4WithoutRules": func(t *testing.T, _, ns string) { nft(t, ns, fw4InputTable("")) },
+		"fw4WithRules": func(t *testing.T, _, ns string) {
+			nft(t, ns, fw4InputTable(quarantine.FW4Input(quarantine.Config{DNSProxyPort: 5354, NoticePort: 8088})))
+		},
 	}
 	const ownKey = "the owner's own key, kept\n"
 	keyIs := func(want string) func(t *testing.T, root string) {
@@ -133,6 +143,23 @@ func TestInitScript(t *testing.T) {
 			name:    "start_writes_fw4_rules_and_reloads_fw4",
 			setup:   withFW4(0),
 			actions: [][]string{{"start"}, {"restart"}},
+			want:    lines([]string{"action start", "begin iotgw"}, instance, triggers, []string{"end iotgw", "action restart", "stop iotgw", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
+			check:   fw4Did([]string{"-q check", "-q reload"}, 5354, 8088),
+		},
+		{
+			// The package removed and installed again within one boot: a
+			// fw4 reload in between dropped the rules, the file is as it
+			// was. The chain lacks them, so fw4 is reloaded.
+			name:    "restart_reloads_fw4_that_lacks_the_rules",
+			setup:   withFW4(0),
+			actions: [][]string{{"start"}, {"fw4WithoutRules"}, {"restart"}},
+			want:    lines([]string{"action start", "begin iotgw"}, instance, triggers, []string{"end iotgw", "action restart", "stop iotgw", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
+			check:   fw4Did([]string{"-q check", "-q reload", "-q reload"}, 5354, 8088),
+		},
+		{
+			name:    "restart_leaves_fw4_that_has_the_rules",
+			setup:   withFW4(0),
+			actions: [][]string{{"start"}, {"fw4WithRules"}, {"restart"}},
 			want:    lines([]string{"action start", "begin iotgw"}, instance, triggers, []string{"end iotgw", "action restart", "stop iotgw", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
 			check:   fw4Did([]string{"-q check", "-q reload"}, 5354, 8088),
 		},
@@ -312,17 +339,20 @@ func TestInitScript(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			root := newRoot(t)
 			unpackData(t, p, root)
+			// A namespace of its own: `iotgw fw4-include --check` reads
+			// its ruleset, not the host's.
+			ns := netnstest.New(t, "iotgwinit", "rtr")
 			if tc.setup != nil {
 				tc.setup(t, root)
 			}
 			var out string
 			var err error
 			for _, a := range tc.actions {
-				if a[0] == "otherPorts" {
-					otherPorts(t, root)
+				if step, ok := steps[a[0]]; ok {
+					step(t, root, ns)
 					continue
 				}
-				out, err = inRoot(root, "", append([]string{"/etc/init.d/iotgw"}, a...)...)
+				out, err = inRoot(root, ns, append([]string{"/etc/init.d/iotgw"}, a...)...)
 			}
 			if (err != nil) != tc.wantErr {
 				t.Errorf("last action: err %v, want error %v\n%s", err, tc.wantErr, out)
@@ -382,6 +412,14 @@ func TestInitScriptEnableInImage(t *testing.T) {
 	if links, _ := filepath.Glob(filepath.Join(host, "etc/rc.d/*")); len(links) != 0 {
 		t.Errorf("links made on the build host: %q", links)
 	}
+}
+
+// fw4InputTable is fw4's table as a reload leaves it, trimmed to an
+// input chain with rules in it.
+func fw4InputTable(rules string) string {
+	return "table inet fw4\nflush table inet fw4\ntable inet fw4 {\n\tchain input {\n" +
+		"\t\ttype filter hook input priority filter; policy accept;\n" +
+		"\t\tiifname \"lo\" accept\n" + rules + "\t\tct state established,related accept\n\t}\n}\n"
 }
 
 func writeRootFile(t *testing.T, root, rel, data string, mode os.FileMode) {

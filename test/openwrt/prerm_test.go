@@ -97,10 +97,19 @@ func TestPrermWaitsForTheDaemon(t *testing.T) {
 	t.Run("prerm_waits_for_the_daemon", func(t *testing.T) {
 		t.Parallel()
 		sh, calls := install(t)
+		// The rules the init script writes for fw4's include where fw4
+		// is installed: removal takes them, or a reinstall within the
+		// same boot finds them unchanged.
+		if _, err := sh("sh", "-c", "mkdir -p /var/etc/iotgw/fw4 && echo '# rules' >/var/etc/iotgw/fw4/input.nft"); err != nil {
+			t.Fatal(err)
+		}
 		timed(t, sh, "/bin/opkg", "remove", "iotgw")
 		want := "daemon running\ndaemon exiting\ndaemon exited\nuninstall-rules, the daemon gone\n"
 		if got := calls(); got != want {
 			t.Errorf("calls:\n%s\nwant:\n%s", got, want)
+		}
+		if out, err := sh("ls", "-d", "/var/etc/iotgw"); err == nil {
+			t.Errorf("/var/etc/iotgw left after removal: %s", out)
 		}
 	})
 
