@@ -24,8 +24,9 @@ func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	// The init script starts the daemon only after this check: a key
 	// file `run` cannot use would have procd respawn it until it gives up.
-	// An empty secret_file means a random key per start: nothing to check.
-	if sf := cfg.Inspect.SecretFile; sf != "" {
+	// An empty secret_file means a random key per start, and a missing or
+	// empty file one `run` makes: nothing to check.
+	if sf := cfg.Inspect.SecretFile; sf != "" && !pipeline.KeyToMake(sf) {
 		if _, err := pipeline.HashKey(sf); err != nil {
 			fmt.Fprintf(stderr, "iotgw check-config: %s: %v\n", path, err)
 			return exitUsage

@@ -30,6 +30,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/netwatch"
 	"github.com/iotgw/iotgw/pkg/notice"
+	"github.com/iotgw/iotgw/pkg/pipeline"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 	"github.com/iotgw/iotgw/pkg/store"
 )
@@ -52,6 +53,17 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	log := newLogger(stdout, stderr, cfg.Daemon.LogLevel)
+	// The package leaves the key to the daemon (see pipeline.EnsureKey).
+	if sf := cfg.Inspect.SecretFile; sf != "" {
+		made, err := pipeline.EnsureKey(sf)
+		if err != nil {
+			log.Error("stopped", "err", err)
+			return 1
+		}
+		if made {
+			log.Info("made the key for the hashes of captured passwords", "file", sf)
+		}
+	}
 	for _, w := range config.ExposedFiles(cfg, path) {
 		log.Warn("a file with secrets is exposed: " + w)
 	}

@@ -6,12 +6,15 @@ package pipeline
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -106,6 +109,65 @@ func New(cfg *config.Config, opt Options) (*Pipeline, error) {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	return p, nil
+}
+
+// KeyToMake says whether EnsureKey would make the key file path: it is
+// missing or empty. `iotgw check-config` passes such a file, since `iotgw
+// run` makes it.
+func KeyToMake(path string) bool {
+	fi, err := os.Stat(path)
+	return errors.Is(err, fs.ErrNotExist) || (err == nil && fi.Mode().IsRegular() && fi.Size() == 0)
+}
+
+// EnsureKey makes the key file path (secret_file) when it is missing or
+// empty: 32 bytes from crypto/rand as 64 hex digits, mode 0600, its
+// directory made 0700 if missing. The daemon makes it, not a shell
+// script at boot: crypto/rand reads getrandom(2), which waits until the
+// kernel's generator is seeded, where /dev/urandom early in an image's
+// first boot (before any seed file exists) would not. A file with
+// content is the owner's and stays, even one HashKey refuses. made says
+// whether it was made.
+func EnsureKey(path string) (made bool, err error) {
+	if !KeyToMake(path) {
+		return false, nil
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return false, fmt.Errorf("pipeline: secret file: %w", err)
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return false, fmt.Errorf("pipeline: secret file: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".new-*") // mode 0600
+	if err != nil {
+		return false, fmt.Errorf("pipeline: secret file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = io.WriteString(tmp, hex.EncodeToString(key))
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, fmt.Errorf("pipeline: secret file: %w", err)
+	}
+	// A link never replaces a key another process made meanwhile; an
+	// empty file is replaced.
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		if !KeyToMake(path) {
+			return false, nil
+		}
+		err = os.Rename(tmp.Name(), path)
+		if err != nil {
+			return false, fmt.Errorf("pipeline: secret file: %w", err)
+		}
+	} else if err != nil {
+		return false, fmt.Errorf("pipeline: secret file: %w", err)
+	}
+	return true, nil
 }
 
 // HashKey reads the key for hashes of secrets from path, or makes a

@@ -86,7 +86,6 @@ func (b *builder) iotgwFiles() ([]entry, error) {
 		{"iotgw.config", "/etc/config/iotgw", 0o600},
 		{"iotgw.init", "/etc/init.d/iotgw", 0o755},
 		{"iotgw.uci-defaults", "/etc/uci-defaults/90-iotgw", 0o755},
-		{"iotgw.secret.sh", "/usr/share/iotgw/secret.sh", 0o644},
 		{"iotgw.fw4-input.nft", "/usr/share/nftables.d/chain-pre/input/iotgw.nft", 0o644},
 		{"iotgw.capabilities", "/etc/capabilities/iotgw.json", 0o644},
 		{"iotgw.upgrade", "/lib/upgrade/keep.d/iotgw", 0o644},

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -218,19 +217,15 @@ func TestInitScript(t *testing.T) {
 			output:  "the running daemon keeps its settings",
 		},
 		{
-			// A first-install script that failed leaves no key: start
-			// makes it as that script would, and the daemon starts.
-			name:    "start_makes_a_missing_key",
+			// No key yet: the daemon makes it when it starts, not the
+			// script (it waits for the kernel's random generator to be
+			// seeded); check-config passes it.
+			name:    "start_without_a_key",
 			actions: [][]string{{"start"}},
 			want:    lines([]string{"action start", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
 			check: func(t *testing.T, root string) {
-				path := filepath.Join(root, "etc/iotgw/secret")
-				key, err := os.ReadFile(path)
-				if err != nil || !regexp.MustCompile(`^[0-9a-f]{64}$`).Match(key) {
-					t.Errorf("key %q (%v): want 64 hex digits", key, err)
-				}
-				if fi, err := os.Stat(path); err != nil || fi.Mode() != 0o600 {
-					t.Errorf("key mode: %v (%v), want 0600", fi.Mode(), err)
+				if _, err := os.Stat(filepath.Join(root, "etc/iotgw/secret")); !os.IsNotExist(err) {
+					t.Errorf("the script made the key (%v)", err)
 				}
 			},
 		},

@@ -55,12 +55,7 @@ func TestInstallRunRemove(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "etc/uci-defaults/90-iotgw")); !os.IsNotExist(err) {
 		t.Errorf("uci-defaults script still there (it failed, or did not run): %v", err)
 	}
-	secret, err := os.ReadFile(filepath.Join(root, "etc/iotgw/secret"))
-	if err != nil || !regexp.MustCompile(`^[0-9a-f]{64}$`).Match(secret) {
-		t.Errorf("secret file %q (%v): want 64 hex digits from /dev/urandom", secret, err)
-	}
 	for path, mode := range map[string]os.FileMode{
-		"etc/iotgw/secret":     0o600,
 		"etc/iotgw/iotgw.toml": 0o600,
 		"etc/iotgw":            0o700 | os.ModeDir,
 		"etc/init.d/iotgw":     0o755,
@@ -80,6 +75,14 @@ func TestInstallRunRemove(t *testing.T) {
 		out, err := sh("/usr/bin/iotgw", "status")
 		return err == nil && strings.Contains(out, "capture running"), out
 	})
+	// The daemon made the key at its first start (pipeline.EnsureKey).
+	secret, err := os.ReadFile(filepath.Join(root, "etc/iotgw/secret"))
+	if err != nil || !regexp.MustCompile(`^[0-9a-f]{64}$`).Match(secret) {
+		t.Errorf("secret file %q (%v): want 64 hex digits", secret, err)
+	}
+	if fi, err := os.Stat(filepath.Join(root, "etc/iotgw/secret")); err != nil || fi.Mode() != 0o600 {
+		t.Errorf("secret file: mode %v (%v), want 0600", fi.Mode(), err)
+	}
 
 	// The owner turns on enforcement; a capture file stands in for the LAN.
 	writeRootFile(t, root, "etc/iotgw/iotgw.toml", `[policy]

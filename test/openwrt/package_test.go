@@ -41,7 +41,6 @@ func TestIPKLayout(t *testing.T) {
 		{"./usr/bin/iotgw", 0o755},
 		{"./etc/init.d/iotgw", 0o755},
 		{"./etc/uci-defaults/90-iotgw", 0o755},
-		{"./usr/share/iotgw/secret.sh", 0o644},
 		// fw4 includes it in its input chain (firewall4's automatic
 		// includes: /usr/share/nftables.d/chain-pre/<chain>/*.nft).
 		{"./usr/share/nftables.d/chain-pre/input/iotgw.nft", 0o644},

@@ -22,7 +22,6 @@ func TestShellcheck(t *testing.T) {
 	scripts := map[string][]byte{
 		"init.d/iotgw":                iotgw.Data["./etc/init.d/iotgw"].Data,
 		"uci-defaults/90-iotgw":       iotgw.Data["./etc/uci-defaults/90-iotgw"].Data,
-		"iotgw/secret.sh":             iotgw.Data["./usr/share/iotgw/secret.sh"].Data,
 		"iotgw.postinst":              iotgw.Control["./postinst"].Data,
 		"iotgw.postinst-pkg":          iotgw.Control["./postinst-pkg"].Data,
 		"iotgw.prerm":                 iotgw.Control["./prerm"].Data,
