@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/pipeline"
@@ -14,6 +15,7 @@ import (
 func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("check-config", "", stderr)
 	load := configFlagSet(fs)
+	lanDevice := fs.String("lan-device", "", "the LAN's network device (OpenWrt's init script passes netifd's for lan): warn when the configuration does not name it")
 	if ok, code := parseNoArgs(fs, args); !ok {
 		return code
 	}
@@ -32,7 +34,11 @@ func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 			return exitUsage
 		}
 	}
-	for _, w := range config.ExposedFiles(cfg, path) {
+	warnings := config.ExposedFiles(cfg, path)
+	if *lanDevice != "" {
+		warnings = append(warnings, lanDeviceUnnamed(cfg, *lanDevice)...)
+	}
+	for _, w := range warnings {
 		fmt.Fprintf(stderr, "iotgw check-config: warning: %s\n", w)
 	}
 	if _, err := fmt.Fprintf(stdout, "%s: %s\n", path, checkedState(path)); err != nil {
@@ -50,4 +56,19 @@ func checkedState(path string) string {
 		return "not found; the defaults apply, and they are ok"
 	}
 	return "ok"
+}
+
+// lanDeviceUnnamed says where cfg does not name dev, the LAN's device:
+// the example configuration names br-lan, and a router whose LAN is a
+// single port without a bridge, or a renamed bridge, would otherwise go
+// unwatched with nothing in the log but the daemon's problem.
+func lanDeviceUnnamed(cfg *config.Config, dev string) []string {
+	var out []string
+	if !slices.Contains(cfg.LAN.Interfaces, dev) {
+		out = append(out, fmt.Sprintf("lan.interfaces %q does not name %s, the LAN's device (ifstatus lan)", cfg.LAN.Interfaces, dev))
+	}
+	if cfg.Capture.Mode == "afpacket" && !slices.Contains(cfg.Capture.Interfaces, dev) {
+		out = append(out, fmt.Sprintf("capture.interfaces %q does not name %s, the LAN's device (ifstatus lan): its traffic is not captured", cfg.Capture.Interfaces, dev))
+	}
+	return out
 }

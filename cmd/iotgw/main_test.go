@@ -162,6 +162,43 @@ func TestCheckConfigSecretFile(t *testing.T) {
 	}
 }
 
+// check-config --lan-device warns (exit 0) when the configuration does
+// not name the LAN's device among the LAN and, in afpacket mode, the
+// capture interfaces: the OpenWrt init script passes netifd's device
+// for lan and logs the warnings.
+func TestCheckConfigLANDevice(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, toml, dev string
+		warnings        []string
+	}{
+		{"br_lan_named", "", "br-lan", nil},
+		{"plain_port", "", "eth1", []string{`lan.interfaces ["br-lan"] does not name eth1`, `capture.interfaces ["br-lan"] does not name eth1`}},
+		{"plain_port_named", "[lan]\ninterfaces = [\"eth1\"]\n[capture]\ninterfaces = [\"eth1\"]\n", "eth1", nil},
+		// nflog does not read the capture interfaces.
+		{"nflog", "[lan]\ninterfaces = [\"eth1\"]\n[capture]\nmode = \"nflog\"\n", "eth1", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conf := filepath.Join(dir, tc.name+".toml")
+			if err := os.WriteFile(conf, []byte(tc.toml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := run(t, "check-config", "--config", conf, "--lan-device", tc.dev)
+			if code != exitOK || !strings.HasSuffix(stdout, ": ok\n") {
+				t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+			}
+			if got := strings.Count(stderr, "warning: "); got != len(tc.warnings) {
+				t.Errorf("%d warnings, want %d: %q", got, len(tc.warnings), stderr)
+			}
+			for _, w := range tc.warnings {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr %q lacks %q", stderr, w)
+				}
+			}
+		})
+	}
+}
+
 // A damaged file is reported once with its name and offset, the packets
 // before the damage still count, and the other files are analyzed.
 func TestAnalyzeTruncatedFile(t *testing.T) {

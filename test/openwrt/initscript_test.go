@@ -106,6 +106,12 @@ func TestInitScript(t *testing.T) {
 			}
 		}
 	}
+	// lanIs writes what the netifd stand-in says of lan.
+	lanIs := func(status ...string) func(t *testing.T, root string) {
+		return func(t *testing.T, root string) {
+			writeRootFile(t, root, "tmp/netifd.lan", strings.Join(status, "\n")+"\n", 0o644)
+		}
+	}
 	lines := func(parts ...[]string) []string {
 		var all []string
 		for _, p := range parts {
@@ -113,6 +119,8 @@ func TestInitScript(t *testing.T) {
 		}
 		return all
 	}
+
+	started := lines([]string{"action start", "begin iotgw"}, instance, triggers, []string{"end iotgw"})
 
 	tests := []struct {
 		name    string
@@ -247,17 +255,65 @@ func TestInitScript(t *testing.T) {
 			check:   keyIs("0123456789\n"),
 		},
 		{
-			name:    "lan_change_restarts",
-			actions: [][]string{{"lan_changed"}},
-			want:    lines([]string{"action lan_changed", "stop iotgw", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
+			// netifd's update for lan with a new IPv4 address: the web
+			// page listens on the old one, restart.
+			name:    "lan_change_restarts_for_a_new_address",
+			setup:   lanIs("device br-lan", "ipaddrs 192.168.1.1", "ipaddrs6 fd00::1 2001:db8:1::1"),
+			actions: [][]string{{"start"}, {"netifd", "device br-lan", "ipaddrs 192.168.2.1", "ipaddrs6 fd00::1 2001:db8:1::1"}, {"lan_changed"}},
+			want:    lines(started, []string{"action lan_changed", "stop iotgw", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
+		},
+		{
+			// An update that changed nothing the daemon took at start
+			// (netifd sends them for many reasons) keeps its flows.
+			name:    "lan_update_with_the_same_addresses_keeps_the_daemon",
+			setup:   lanIs("device br-lan", "ipaddrs 192.168.1.1", "ipaddrs6 fd00::1 2001:db8:1::1"),
+			actions: [][]string{{"start"}, {"lan_changed"}},
+			want:    lines(started, []string{"action lan_changed"}),
+		},
+		{
+			// A new delegated prefix: the page listens on the IPv4 and
+			// ULA addresses, and the DNS proxy follows by itself.
+			name:    "lan_new_ipv6_prefix_keeps_the_daemon",
+			setup:   lanIs("device br-lan", "ipaddrs 192.168.1.1", "ipaddrs6 fd00::1 2001:db8:1::1"),
+			actions: [][]string{{"start"}, {"netifd", "device br-lan", "ipaddrs 192.168.1.1", "ipaddrs6 2001:db8:2::1 fd00::1"}, {"lan_changed"}},
+			want:    lines(started, []string{"action lan_changed"}),
+		},
+		{
+			// Only global IPv6 addresses: the page listens on those.
+			name:    "lan_new_ipv6_prefix_restarts_without_ipv4",
+			setup:   lanIs("device br-lan", "ipaddrs6 2001:db8:1::1"),
+			actions: [][]string{{"start"}, {"netifd", "device br-lan", "ipaddrs6 2001:db8:2::1"}, {"lan_changed"}},
+			want:    lines(started, []string{"action lan_changed", "stop iotgw", "begin iotgw"}, instance, triggers, []string{"end iotgw"}),
+		},
+		{
+			// lan down: nothing to listen on; the daemon's sockets stay
+			// for the address to come back, and the same one does not
+			// restart it.
+			name:    "lan_down_and_up_keeps_the_daemon",
+			setup:   lanIs("device br-lan", "ipaddrs 192.168.1.1"),
+			actions: [][]string{{"start"}, {"netifd"}, {"lan_changed"}, {"netifd", "device br-lan", "ipaddrs 192.168.1.1"}, {"lan_changed"}},
+			want:    lines(started, []string{"action lan_changed", "action lan_changed"}),
 		},
 		{
 			// A restart would refuse the file and leave no daemon.
-			name:    "lan_change_with_a_bad_config_keeps_the_daemon",
-			setup:   func(t *testing.T, root string) { running(t, root); badConfig(t, root) },
+			name: "lan_change_with_a_bad_config_keeps_the_daemon",
+			setup: func(t *testing.T, root string) {
+				lanIs("ipaddrs 192.168.1.1")(t, root)
+				running(t, root)
+				badConfig(t, root)
+			},
 			actions: [][]string{{"lan_changed"}},
 			want:    []string{"action lan_changed"},
 			output:  "not restarted for the change of the LAN interface",
+		},
+		{
+			// A LAN that is a plain port, not the br-lan the default
+			// configuration names: said at start, which goes on.
+			name:    "start_warns_of_an_unnamed_lan_device",
+			setup:   lanIs("device eth1", "ipaddrs 192.168.1.1"),
+			actions: [][]string{{"start"}},
+			want:    lines(started),
+			output:  `capture.interfaces ["br-lan"] does not name eth1`,
 		},
 		{
 			// SIGHUP: the daemon re-reads the TOML, quarantines stay.
@@ -343,6 +399,10 @@ func TestInitScript(t *testing.T) {
 			var out string
 			var err error
 			for _, a := range tc.actions {
+				if a[0] == "netifd" {
+					lanIs(a[1:]...)(t, root)
+					continue
+				}
 				if step, ok := steps[a[0]]; ok {
 					step(t, root, ns)
 					continue

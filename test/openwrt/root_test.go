@@ -70,6 +70,7 @@ func newRoot(t *testing.T) string {
 		{"rc.common", "etc/rc.common", 0o755},
 		{"functions.sh", "lib/functions.sh", 0o644},
 		{"procd.sh", "lib/functions/procd.sh", 0o644},
+		{"network.sh", "lib/functions/network.sh", 0o644},
 		{"opkg", "bin/opkg", 0o755},
 		{"apk", "usr/bin/apk", 0o755},
 	} {
