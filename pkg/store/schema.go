@@ -17,15 +17,11 @@ func migrate(data []byte, from int) ([]byte, error) {
 		return nil, fmt.Errorf("schema %d state: %w", from, err)
 	}
 	for v := from; v < SchemaVersion; v++ {
-		var err error
 		switch v {
 		case 0:
-			err = migrateV0(doc)
+			migrateV0(doc)
 		default:
-			err = fmt.Errorf("no migration from schema %d", v)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("migrate schema %d to %d: %w", v, v+1, err)
+			return nil, fmt.Errorf("no migration from schema %d to %d", v, v+1)
 		}
 	}
 	doc["schema"] = SchemaVersion
@@ -38,44 +34,46 @@ func migrate(data []byte, from int) ([]byte, error) {
 
 // migrateV0 upgrades schema 0, the draft layout (no "schema" field): a
 // quarantine's end was "expires" and its author a boolean "owner"; a
-// decision's exempt kinds were one comma-separated string.
-func migrateV0(doc map[string]any) error {
+// decision's exempt kinds were one comma-separated string. It rewrites
+// record by record what it recognises and leaves anything else to the
+// typed decoding, which drops (and reports) an unreadable record on its
+// own, as it does in a current file: one odd record must not cost the
+// owner's other decisions and the quarantines.
+func migrateV0(doc map[string]any) {
 	for _, q := range records(doc, "quarantines") {
 		if v, ok := q["expires"]; ok {
 			q["until"] = v
 			delete(q, "expires")
 		}
-		by := ActorPolicy
-		if v, ok := q["owner"]; ok {
-			owner, isBool := v.(bool)
-			if !isBool {
-				return fmt.Errorf("quarantine of %v: owner is %T, want a boolean", q["mac"], v)
+		v, ok := q["owner"]
+		delete(q, "owner")
+		switch owner, isBool := v.(bool); {
+		case !ok:
+			if _, has := q["by"]; !has { // else the current shape already
+				q["by"] = string(ActorPolicy)
 			}
-			if owner {
-				by = ActorOwner
-			}
-			delete(q, "owner")
+		case isBool && !owner:
+			q["by"] = string(ActorPolicy)
+		case owner:
+			q["by"] = string(ActorOwner)
 		}
-		q["by"] = string(by)
+		// An author that is not a boolean is left unset: adopt keeps the
+		// quarantine as policy's, with a warning, rather than free the
+		// device.
 	}
 	for _, d := range records(doc, "decisions") {
-		v, ok := d["exempt"]
-		if !ok {
-			continue
-		}
-		list, isString := v.(string)
-		if !isString {
-			return fmt.Errorf("decision about %v: exempt is %T, want a string", d["mac"], v)
-		}
-		var kinds []any
-		for k := range strings.SplitSeq(list, ",") {
-			if k = strings.TrimSpace(k); k != "" {
-				kinds = append(kinds, k)
+		// A list is the current shape already (a file half upgraded by
+		// hand); another type is the typed decoding's to reject.
+		if list, ok := d["exempt"].(string); ok {
+			var kinds []any
+			for k := range strings.SplitSeq(list, ",") {
+				if k = strings.TrimSpace(k); k != "" {
+					kinds = append(kinds, k)
+				}
 			}
+			d["exempt"] = kinds
 		}
-		d["exempt"] = kinds
 	}
-	return nil
 }
 
 // records returns the objects in doc[key]; entries that are not objects

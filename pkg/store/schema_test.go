@@ -115,3 +115,69 @@ func TestMigrateKeepsLargeNumbersExact(t *testing.T) {
 		t.Errorf("ids %d, %d changed by the migration", doc.NextOutboxID, doc.Outbox[0].ID)
 	}
 }
+
+// TestMigrateV0RecordByRecord: a schema 0 record the migration does not
+// recognise costs that record at most, never the file: the quarantines
+// and the owner's other decisions load. It used to move the whole file
+// aside, so that after a reboot quarantined devices went free and
+// trusted ones lost their trust.
+func TestMigrateV0RecordByRecord(t *testing.T) {
+	const (
+		quarantine = `{"mac":"c0:56:e3:00:00:01","mode":"block","since":"2024-01-01T00:00:00Z","owner":true}`
+		trusted    = `{"mac":"c0:56:e3:00:00:02","trusted":true}`
+	)
+	tests := []struct {
+		name        string
+		content     string
+		quarantines []Quarantine
+		decisions   []Decision
+		warning     string // a log line that must be there; "" for none
+	}{
+		{"exempt_already_a_list",
+			`{"quarantines":[` + quarantine + `],"decisions":[` + trusted + `,{"mac":"c0:56:e3:00:00:03","exempt":["weak_tls"]}]}`,
+			[]Quarantine{{MAC: mac(1), Mode: "block", Since: at("2024-01-01T00:00:00Z"), By: ActorOwner}},
+			[]Decision{{MAC: mac(2), Trusted: true}, {MAC: mac(3), Exempt: []event.Kind{event.KindWeakTLS}}},
+			""},
+		{"exempt_a_number",
+			`{"quarantines":[` + quarantine + `],"decisions":[` + trusted + `,{"mac":"c0:56:e3:00:00:03","exempt":7}]}`,
+			[]Quarantine{{MAC: mac(1), Mode: "block", Since: at("2024-01-01T00:00:00Z"), By: ActorOwner}},
+			[]Decision{{MAC: mac(2), Trusted: true}},
+			"table=decisions records=1"},
+		{"owner_not_a_boolean",
+			`{"quarantines":[{"mac":"c0:56:e3:00:00:01","mode":"isolate","owner":"yes"}],"decisions":[` + trusted + `]}`,
+			[]Quarantine{{MAC: mac(1), Mode: "isolate", By: ActorPolicy}},
+			[]Decision{{MAC: mac(2), Trusted: true}},
+			"quarantine with an unknown author"},
+		{"author_already_set",
+			`{"quarantines":[{"mac":"c0:56:e3:00:00:01","mode":"block","by":"owner"}]}`,
+			[]Quarantine{{MAC: mac(1), Mode: "block", By: ActorOwner}}, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			if err := os.MkdirAll(filepath.Dir(h.path), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(h.path, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := h.open()
+			st := s.Snapshot()
+			diffJSON(t, st.Quarantines, tt.quarantines)
+			diffJSON(t, st.Decisions, tt.decisions)
+			if got := s.Stats().LoadError; got != "" {
+				t.Errorf("LoadError %q, want none", got)
+			}
+			logs := h.logs.String()
+			if strings.Contains(logs, "moved aside") {
+				t.Errorf("file moved aside:\n%s", logs)
+			}
+			if tt.warning != "" && !strings.Contains(logs, tt.warning) {
+				t.Errorf("logs lack %q:\n%s", tt.warning, logs)
+			}
+			if tt.warning == "" && strings.Contains(logs, "level=WARN") {
+				t.Errorf("unexpected warning:\n%s", logs)
+			}
+		})
+	}
+}
