@@ -296,10 +296,14 @@ const (
 // Memory caps a router with 128 MB can afford: the inspector's stream
 // buffers in all (the default is 4 MiB), and the state file, whose
 // findings the store also keeps in memory and reads back (the default
-// is 4 MiB).
+// is 4 MiB). Opening a state file at the cap holds about 3 times the file
+// live, twice that before the collector runs (pkg/store
+// TestOpenMemoryBounded: ~21 MiB live for the 7 MiB file of an 8 MiB
+// cap), and every write encodes the whole state again: a 16 MiB cap
+// needs ~50 MiB of heap to open its file.
 const (
 	maxStreamMemory = 64 << 20
-	maxStoreBytes   = 16 << 20
+	maxStoreBytes   = 8 << 20
 )
 
 // Default returns the configuration used when no file exists.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -57,22 +58,41 @@ type unreadable struct {
 const (
 	corruptInfix     = ".corrupt-" // <name>.corrupt-<timestamp>: moved aside
 	maxCorruptCopies = 3           // older copies (by mtime) are deleted to spare flash
-	minReadLimit     = 16 << 20
 	maxReasonInLog   = 200
 )
 
-// readLimit bounds what Open reads into memory. It is well above
-// MaxBytes because quarantines and decisions are written even when they
-// alone exceed the cap.
-func readLimit(maxBytes int) int64 { return max(4*int64(maxBytes), minReadLimit) }
+// What a file holds besides the tables the size cap can shorten: the
+// envelope (schema, written, next_outbox_id, the tables' names) and the
+// muted alert channels at their caps, each name escaped at worst.
+const (
+	envelopeJSON = 256
+	maxMutedJSON = MaxMutedAlertChannels * (6*maxChannelNameLen + 3)
+)
 
-// decode reads a state file of any supported schema. It returns the
-// schema the file had. A file that is not one JSON object, or of a
-// schema this version does not read, is an error; within it, each
-// table and each record is decoded on its own, so that one record this
-// version cannot parse costs that record, not the owner's decisions and
-// the quarantines beside it (doc.unreadable lists what was dropped).
-func decode(data []byte) (*document, int, error) {
+// readLimit bounds what Open reads into memory: maxBytes, plus what a
+// write puts over it at most, all quarantines and decisions at their
+// encoded bounds, since those are written even when they alone exceed
+// the cap. Every file the store writes is within it (encode).
+func readLimit(maxBytes, maxDevices int) int64 {
+	return int64(maxBytes) + int64(maxDevices)*(maxQuarantineJSON+maxDecisionJSON+2) + envelopeJSON + maxMutedJSON
+}
+
+// errTruncated: the file ends inside the document (a torn write).
+var errTruncated = errors.New("unexpected end of JSON input")
+
+// decode reads a state file of any supported schema; a device keeps its
+// maxFindings newest findings. It returns the schema the file had. A
+// file that is not one JSON object, or of a schema this version does not
+// read, is an error; within it, each table and each record is decoded on
+// its own, so that one record this version cannot parse costs that
+// record, not the owner's decisions and the quarantines beside it
+// (doc.unreadable lists what was dropped).
+//
+// Tables are read from the file as a stream, record by record, and a
+// device's findings one by one, keeping only the newest: memory holds
+// the file, the records kept and one record being read, however many
+// findings a damaged or hostile file lists.
+func decode(data []byte, maxFindings int) (*document, int, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, 0, errors.New("empty file")
@@ -80,15 +100,9 @@ func decode(data []byte) (*document, int, error) {
 	if trimmed[0] != '{' {
 		return nil, 0, errors.New("not a JSON object")
 	}
-	var head struct {
-		Schema *int `json:"schema"`
-	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, 0, fmt.Errorf("not a valid JSON document: %w", err)
-	}
-	from := 0 // schema 0 files have no "schema" field
-	if head.Schema != nil {
-		from = *head.Schema
+	from, err := schemaOf(data)
+	if err != nil {
+		return nil, from, err
 	}
 	switch {
 	case from < 0:
@@ -96,37 +110,109 @@ func decode(data []byte) (*document, int, error) {
 	case from > SchemaVersion:
 		return nil, from, fmt.Errorf("schema %d is newer than this version reads (%d)", from, SchemaVersion)
 	case from < SchemaVersion:
-		var err error
 		if data, err = migrate(data, from); err != nil {
 			return nil, from, err
 		}
 	}
-	var env struct {
-		NextOutboxID json.RawMessage `json:"next_outbox_id"`
-		Devices      json.RawMessage `json:"devices"`
-		Verdicts     json.RawMessage `json:"verdicts"`
-		Quarantines  json.RawMessage `json:"quarantines"`
-		Decisions    json.RawMessage `json:"decisions"`
-		Outbox       json.RawMessage `json:"outbox"`
-		MutedAlerts  json.RawMessage `json:"muted_alert_channels"`
-	}
-	if err := json.Unmarshal(data, &env); err != nil {
-		return nil, from, fmt.Errorf("schema %d state: %w", from, err)
-	}
 	doc := &document{Schema: SchemaVersion}
-	// The outbox's next id is also found from the items' ids (adoptOutbox).
-	if len(env.NextOutboxID) > 0 {
-		if err := json.Unmarshal(env.NextOutboxID, &doc.NextOutboxID); err != nil {
-			doc.note("next_outbox_id", err, false)
+	if err := doc.decodeTables(json.NewDecoder(bytes.NewReader(data)), maxFindings); err != nil {
+		return nil, from, err
+	}
+	return doc, from, nil
+}
+
+// schemaOf reads the file's "schema" field: from the first member, where
+// the store writes it, without parsing the rest; else (an older or
+// hand-edited file) from a parse of the whole document. Absent is 0.
+func schemaOf(data []byte) (int, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err == nil && tok == json.Delim('{') {
+		if key, err := dec.Token(); err == nil && key == "schema" {
+			var v int
+			if err := dec.Decode(&v); err != nil {
+				return 0, fmt.Errorf("not a valid schema: %w", syntaxOr(err))
+			}
+			return v, nil
 		}
 	}
-	doc.Devices = decodeTable(doc, "devices", env.Devices, doc.decodeDevice)
-	doc.Verdicts = decodeTable(doc, "verdicts", env.Verdicts, decodeRecord[*Verdict])
-	doc.Quarantines = decodeTable(doc, "quarantines", env.Quarantines, decodeQuarantine)
-	doc.Decisions = decodeTable(doc, "decisions", env.Decisions, decodeRecord[*Decision])
-	doc.Outbox = decodeTable(doc, "outbox", env.Outbox, decodeRecord[*OutboxItem])
-	doc.MutedAlerts = decodeTable(doc, "muted_alert_channels", env.MutedAlerts, decodeRecord[string])
-	return doc, from, nil
+	var head struct {
+		Schema *int `json:"schema"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return 0, fmt.Errorf("not a valid JSON document: %w", err)
+	}
+	if head.Schema == nil {
+		return 0, nil
+	}
+	return *head.Schema, nil
+}
+
+// syntaxOr names a stream that ended inside a value as encoding/json's
+// Unmarshal does.
+func syntaxOr(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return errTruncated
+	}
+	return err
+}
+
+// decodeTables reads the top-level object of a current-schema file from
+// dec. An error is the file's (not JSON, truncated, trailing bytes); a
+// record's own is noted in doc.unreadable.
+func (doc *document) decodeTables(dec *json.Decoder, maxFindings int) error {
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return fmt.Errorf("not a valid JSON document: %w", syntaxOr(err))
+		}
+		key, _ := tok.(string)
+		// encoding/json matches names without regard to case; so does this.
+		switch strings.ToLower(key) {
+		case "next_outbox_id":
+			// The outbox's next id is also found from the items' ids
+			// (adoptOutbox).
+			var raw json.RawMessage
+			if err = dec.Decode(&raw); err == nil {
+				if uerr := json.Unmarshal(raw, &doc.NextOutboxID); uerr != nil {
+					doc.note("next_outbox_id", uerr, false)
+				}
+			}
+		case "devices":
+			doc.Devices, err = decodeList(dec, doc, "devices", func(dec *json.Decoder) (*DeviceRecord, bool, error) {
+				return doc.decodeDevice(dec, maxFindings)
+			})
+		case "verdicts":
+			doc.Verdicts, err = decodeList(dec, doc, "verdicts", rawItem(decodeRecord[*Verdict]))
+		case "quarantines":
+			doc.Quarantines, err = decodeList(dec, doc, "quarantines", rawItem(decodeQuarantine))
+		case "decisions":
+			doc.Decisions, err = decodeList(dec, doc, "decisions", rawItem(decodeRecord[*Decision]))
+		case "outbox":
+			doc.Outbox, err = decodeList(dec, doc, "outbox", rawItem(decodeRecord[*OutboxItem]))
+		case "muted_alert_channels":
+			doc.MutedAlerts, err = decodeList(dec, doc, "muted_alert_channels", rawItem(decodeRecord[string]))
+		default: // "schema" (read already), "written", fields a newer build added
+			err = skipValue(dec)
+		}
+		if err != nil {
+			return fmt.Errorf("not a valid JSON document: %w", syntaxOr(err))
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return err
+	}
+	// One document and nothing else but white space: a second one, or
+	// zeros after it, is a torn or foreign write.
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			err = errors.New("invalid character after top-level value")
+		}
+		return fmt.Errorf("not a valid JSON document: %w", err)
+	}
+	return nil
 }
 
 // note counts one record of table that did not decode; kept: it is kept
@@ -144,18 +230,72 @@ func (doc *document) note(table string, err error, kept bool) {
 	}
 }
 
-// decodeTable decodes the JSON list raw record by record with item,
-// which says whether to keep a record and why it did not decode. A table
-// that is not a list is left out whole, as one unreadable record.
-func decodeTable[T any](doc *document, table string, raw json.RawMessage, item func(json.RawMessage) (T, bool, error)) []T {
-	var items []json.RawMessage
-	if len(raw) > 0 && json.Unmarshal(raw, &items) != nil {
-		doc.note(table, errors.New("not a list"), false)
-		return nil
+// expectDelim reads one token from dec, which must be d.
+func expectDelim(dec *json.Decoder, d json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return fmt.Errorf("not a valid JSON document: %w", syntaxOr(err))
 	}
-	out := make([]T, 0, len(items))
-	for _, b := range items {
-		rec, keep, err := item(b)
+	if tok != d {
+		return fmt.Errorf("not a valid JSON document: %v where %v was expected", tok, d)
+	}
+	return nil
+}
+
+// skipValue reads past the next value in dec, token by token: a large
+// value costs its largest string, not its size.
+func skipValue(dec *json.Decoder) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	return skipRest(dec, tok)
+}
+
+// skipRest reads past the rest of a value whose first token, tok, was
+// read already.
+func skipRest(dec *json.Decoder, tok json.Token) error {
+	depth := 0
+	for {
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 {
+			return nil
+		}
+		var err error
+		if tok, err = dec.Token(); err != nil {
+			return err
+		}
+	}
+}
+
+// decodeList reads the JSON list at dec record by record with item,
+// which says whether to keep a record and why it did not decode. A table
+// that is not a list is left out whole, as one unreadable record. The
+// error is the stream's (bad JSON, truncated); a record's own goes to
+// doc.note.
+func decodeList[T any](dec *json.Decoder, doc *document, table string, item func(*json.Decoder) (T, bool, error)) ([]T, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if tok != json.Delim('[') {
+		if tok != nil { // null is an empty table
+			doc.note(table, errors.New("not a list"), false)
+		}
+		return nil, skipRest(dec, tok)
+	}
+	var out []T
+	for dec.More() {
+		rec, keep, err := item(dec)
+		var se streamError
+		if errors.As(err, &se) {
+			return nil, se.err
+		}
 		if err != nil {
 			doc.note(table, err, keep)
 		}
@@ -163,7 +303,34 @@ func decodeTable[T any](doc *document, table string, raw json.RawMessage, item f
 			out = append(out, rec)
 		}
 	}
-	return out
+	_, err = dec.Token() // ]
+	return out, err
+}
+
+// isStreamError: Decoder.Decode failed to read a value (bad JSON, the
+// end of the input), not to convert one; decoding cannot go on.
+func isStreamError(err error) bool {
+	var se *json.SyntaxError
+	return errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// streamError is an error of the stream, not of one record: decoding
+// stops.
+type streamError struct{ err error }
+
+func (e streamError) Error() string { return e.err.Error() }
+
+// rawItem reads one whole record from the stream and decodes it with
+// decodeRaw.
+func rawItem[T any](decodeRaw func(json.RawMessage) (T, bool, error)) func(*json.Decoder) (T, bool, error) {
+	return func(dec *json.Decoder) (T, bool, error) {
+		var b json.RawMessage
+		if err := dec.Decode(&b); err != nil {
+			var zero T
+			return zero, false, streamError{err}
+		}
+		return decodeRaw(b)
+	}
 }
 
 // decodeRecord decodes one record as it is; a null record decodes as a
@@ -174,29 +341,128 @@ func decodeRecord[T any](b json.RawMessage) (T, bool, error) {
 	return rec, err == nil, err
 }
 
-// decodeDevice decodes a device finding by finding: a finding this
-// version cannot parse (a severity or kind a newer build added) costs
-// that finding, counted in DroppedFindings, not the device's identity
-// and audit hold.
-func (doc *document) decodeDevice(b json.RawMessage) (*DeviceRecord, bool, error) {
-	var raw *struct {
-		DeviceRecord
-		Findings []json.RawMessage `json:"findings"` // shadows DeviceRecord.Findings
+// decodeDevice reads one device from the stream, finding by finding: a
+// finding this version cannot parse (a severity or kind a newer build
+// added) costs that finding, counted in DroppedFindings, not the
+// device's identity and audit hold; and of its findings only the
+// maxFindings newest are kept, the others counted in DroppedFindings as
+// PutDevice would count them.
+func (doc *document) decodeDevice(dec *json.Decoder, maxFindings int) (*DeviceRecord, bool, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, false, streamError{err}
 	}
-	if err := json.Unmarshal(b, &raw); err != nil || raw == nil {
-		return nil, err == nil, err
+	if tok == nil {
+		return nil, true, nil
 	}
-	rec := raw.DeviceRecord
-	for _, f := range raw.Findings {
-		var ev event.Event
-		if err := json.Unmarshal(f, &ev); err != nil {
-			doc.note("findings", err, false)
-			rec.DroppedFindings++
+	if tok != json.Delim('{') {
+		if err := skipRest(dec, tok); err != nil {
+			return nil, false, streamError{err}
+		}
+		return nil, false, fmt.Errorf("a device record is an object, not %v", tok)
+	}
+	// The other fields are put back together and decoded as one object,
+	// so that a field added to DeviceRecord needs nothing here.
+	var (
+		rest     = []byte{'{'}
+		findings = newest{n: maxFindings}
+		notList  bool
+	)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, false, streamError{err}
+		}
+		key, _ := tok.(string)
+		if strings.EqualFold(key, "findings") {
+			if notList, err = findings.read(dec); err != nil {
+				return nil, false, streamError{err}
+			}
 			continue
 		}
-		rec.Findings = append(rec.Findings, ev)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, false, streamError{err}
+		}
+		if len(rest) > 1 {
+			rest = append(rest, ',')
+		}
+		k, _ := json.Marshal(key) // a string always encodes
+		rest = append(append(append(rest, k...), ':'), v...)
 	}
+	if _, err := dec.Token(); err != nil { // }
+		return nil, false, streamError{err}
+	}
+	var rec DeviceRecord
+	if err := json.Unmarshal(append(rest, '}'), &rec); err != nil {
+		return nil, false, err
+	}
+	if notList {
+		return nil, false, errors.New("findings: not a list")
+	}
+	for range findings.unreadable {
+		doc.note("findings", findings.firstErr, false)
+	}
+	rec.Findings = findings.kept
+	rec.DroppedFindings += findings.unreadable + findings.dropped
 	return &rec, true, nil
+}
+
+// newest keeps the n newest findings read (by findingTime; of equal
+// times, the later in the list), in their order in the list, as
+// newestFindings would of them all.
+type newest struct {
+	n          int
+	kept       []event.Event
+	dropped    int // older than the n kept
+	unreadable int
+	firstErr   error
+}
+
+// read reads a list of findings from dec; notList: the value was not
+// one (and was skipped). The error is the stream's.
+func (k *newest) read(dec *json.Decoder) (notList bool, err error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return false, err
+	}
+	if tok != json.Delim('[') {
+		return tok != nil, skipRest(dec, tok)
+	}
+	for dec.More() {
+		var ev event.Event
+		if err := dec.Decode(&ev); err != nil {
+			if isStreamError(err) {
+				return false, err
+			}
+			if k.unreadable == 0 {
+				k.firstErr = err
+			}
+			k.unreadable++
+			continue
+		}
+		k.add(ev)
+	}
+	_, err = dec.Token() // ]
+	return false, err
+}
+
+func (k *newest) add(ev event.Event) {
+	if len(k.kept) < k.n {
+		k.kept = append(k.kept, ev)
+		return
+	}
+	k.dropped++
+	oldest := 0
+	for i := range k.kept {
+		if findingTime(&k.kept[i]).Before(findingTime(&k.kept[oldest])) {
+			oldest = i
+		}
+	}
+	if findingTime(&ev).Before(findingTime(&k.kept[oldest])) {
+		return // ev is the oldest
+	}
+	k.kept = append(slices.Delete(k.kept, oldest, oldest+1), ev)
 }
 
 // decodeQuarantine keeps a quarantine record that does not decode as a
@@ -220,15 +486,18 @@ func decodeQuarantine(b json.RawMessage) (*Quarantine, bool, error) {
 
 // trimReport says what the size cap left out of one file.
 type trimReport struct {
-	findings, devices, outbox int
-	overCap                   bool
+	findings, devices, verdicts, outbox int
+	overCap                             bool
 }
 
 // encode marshals doc within maxBytes, leaving out the oldest findings
 // first, then whole devices (least recently seen, without quarantine or
-// decision) with their verdicts, then the oldest alerts. Quarantines and
-// decisions are never left out: if they alone exceed the cap the file is
-// written anyway. doc's slices are replaced, never its records.
+// decision) with their verdicts, then the oldest alerts, then the
+// verdicts and devices left (those of quarantined or decided devices).
+// Quarantines and decisions are never left out: if they alone exceed the
+// cap the file is written anyway, and then holds nothing else but the
+// muted alert channels, within readLimit. doc's slices are replaced,
+// never its records.
 func encode(doc *document, maxBytes int) ([]byte, trimReport, error) {
 	var t trimReport
 	b, err := json.Marshal(doc)
@@ -247,6 +516,14 @@ func encode(doc *document, maxBytes int) ([]byte, trimReport, error) {
 	if b, t.outbox, err = trimOutbox(doc, b, maxBytes); err != nil {
 		return nil, t, err
 	}
+	if b, t.verdicts, err = trimVerdicts(doc, b, maxBytes); err != nil {
+		return nil, t, err
+	}
+	var kept int
+	if b, kept, err = trimKeptDevices(doc, b, maxBytes); err != nil {
+		return nil, t, err
+	}
+	t.devices += kept
 	t.overCap = len(b) > maxBytes
 	return b, t, nil
 }
@@ -349,6 +626,39 @@ func trimDevices(doc *document, b []byte, maxBytes int) ([]byte, int, error) {
 	return shed(doc, b, maxBytes, len(cand), apply)
 }
 
+// trimVerdicts leaves out the verdicts trimDevices kept, oldest first:
+// policy recomputes a verdict, and the owner's word is in the decision.
+func trimVerdicts(doc *document, b []byte, maxBytes int) ([]byte, int, error) {
+	base := doc.Verdicts
+	orig := slices.Clone(base)
+	slices.SortStableFunc(orig, func(a, b *Verdict) int { return a.Time.Compare(b.Time) })
+	apply := func(k int) {
+		gone := make(map[*Verdict]bool, k)
+		for _, v := range orig[:k] {
+			gone[v] = true
+		}
+		doc.Verdicts = slices.DeleteFunc(slices.Clone(base), func(v *Verdict) bool { return gone[v] })
+	}
+	return shed(doc, b, maxBytes, len(orig), apply)
+}
+
+// trimKeptDevices leaves out, least recently seen first, the devices
+// trimDevices kept for their quarantine or decision, which stay: the
+// device's identity is shown to the owner, the quarantine is enforced.
+func trimKeptDevices(doc *document, b []byte, maxBytes int) ([]byte, int, error) {
+	base := doc.Devices
+	orig := slices.Clone(base)
+	slices.SortStableFunc(orig, func(a, b *DeviceRecord) int { return a.LastSeen.Compare(b.LastSeen) })
+	apply := func(k int) {
+		gone := make(map[*DeviceRecord]bool, k)
+		for _, d := range orig[:k] {
+			gone[d] = true
+		}
+		doc.Devices = slices.DeleteFunc(slices.Clone(base), func(d *DeviceRecord) bool { return gone[d] })
+	}
+	return shed(doc, b, maxBytes, len(orig), apply)
+}
+
 func trimOutbox(doc *document, b []byte, maxBytes int) ([]byte, int, error) {
 	orig := doc.Outbox // by ID: oldest first
 	apply := func(k int) { doc.Outbox = orig[k:] }
@@ -404,13 +714,13 @@ func (s *Store) load() {
 	if len(removed) > 0 {
 		s.log.Info("removed temporary files of an interrupted write; the state file is unaffected", "path", path, "files", len(removed))
 	}
-	data, err := s.readFile(path, readLimit(s.opts.MaxBytes))
+	data, err := s.readFile(path, readLimit(s.opts.MaxBytes, s.opts.MaxDevices))
 	// A read the system failed (EIO on tired flash, EACCES, EMFILE) says
 	// nothing about the file: try again, and if it still fails, keep it
 	// as it is for the next start rather than call it corrupt.
 	for i := 0; i < readRetries && isReadFailure(err); i++ {
 		time.Sleep(readRetryDelay)
-		data, err = s.readFile(path, readLimit(s.opts.MaxBytes))
+		data, err = s.readFile(path, readLimit(s.opts.MaxBytes, s.opts.MaxDevices))
 	}
 	if noFile(err) {
 		s.log.Info("no saved state; starting empty", "path", path)
@@ -427,7 +737,7 @@ func (s *Store) load() {
 	var doc *document
 	from := SchemaVersion
 	if err == nil {
-		doc, from, err = decode(data)
+		doc, from, err = decode(data, s.opts.MaxFindingsPerDevice)
 	}
 	if err != nil {
 		s.moveAside(err)
@@ -514,10 +824,11 @@ func (s *Store) adopt(doc *document) int {
 	// seen device for each new one, so a lowered MaxDevices keeps the
 	// most recently seen.
 	slices.SortStableFunc(doc.Devices, func(a, b *DeviceRecord) int { return a.LastSeen.Compare(b.LastSeen) })
-	for _, d := range doc.Devices {
+	for i, d := range doc.Devices {
 		if s.PutDevice(*d) != nil {
 			dropped++
 		}
+		doc.Devices[i] = nil // PutDevice copied it: the decoded one can go now, not after all
 	}
 	for _, v := range doc.Verdicts {
 		if v == nil || s.PutVerdict(*v) != nil {

@@ -221,7 +221,7 @@ func TestUnreadablePathMovedAside(t *testing.T) {
 				return err
 			}
 			defer f.Close()
-			return f.Truncate(readLimit(DefaultMaxBytes) + 1) // sparse: costs no disk
+			return f.Truncate(readLimit(DefaultMaxBytes, DefaultMaxDevices) + 1) // sparse: costs no disk
 		}, "over the read limit"},
 	}
 	for _, tt := range tests {

@@ -33,7 +33,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	opts := Options{MaxDevices: 8, MaxFindingsPerDevice: 4, MaxOutbox: 4}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		doc, _, err := decode(data)
+		doc, _, err := decode(data, opts.MaxFindingsPerDevice)
 		if err != nil {
 			return
 		}
@@ -46,7 +46,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("cannot encode an accepted state: %v", err)
 		}
-		doc2, from, err := decode(again)
+		doc2, from, err := decode(again, opts.MaxFindingsPerDevice)
 		if err != nil || from != SchemaVersion {
 			t.Fatalf("cannot read back what was written (schema %d): %v\n%s", from, err, again)
 		}

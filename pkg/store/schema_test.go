@@ -107,7 +107,7 @@ func TestMigrateV0Golden(t *testing.T) {
 func TestMigrateKeepsLargeNumbersExact(t *testing.T) {
 	// Generic JSON would turn 2^53+1 into a float and lose the last bit.
 	in := []byte(`{"next_outbox_id": 9007199254740993, "outbox": [{"id": 9007199254740992, "payload": {}}]}`)
-	doc, from, err := decode(in)
+	doc, from, err := decode(in, DefaultMaxFindingsPerDevice)
 	if err != nil || from != 0 {
 		t.Fatalf("decode: %v (schema %d)", err, from)
 	}

@@ -151,7 +151,7 @@ type Stats struct {
 	LastWrite    time.Time // zero before the first write
 	LastError    error     // of the last write attempt; nil after a success
 	// Left out of the last file because of MaxBytes.
-	TrimmedFindings, TrimmedDevices, TrimmedOutbox int
+	TrimmedFindings, TrimmedDevices, TrimmedVerdicts, TrimmedOutbox int
 	// OverCap: the last file exceeded MaxBytes with only quarantines and
 	// decisions left.
 	OverCap bool
@@ -736,6 +736,7 @@ func (s *Store) flush(c cause) error {
 	s.stats.BytesTotal += uint64(len(data))
 	s.stats.LastWrite = doc.Written
 	s.stats.TrimmedFindings, s.stats.TrimmedDevices, s.stats.TrimmedOutbox = trim.findings, trim.devices, trim.outbox
+	s.stats.TrimmedVerdicts = trim.verdicts
 	s.stats.OverCap = trim.overCap
 	s.logTrimLocked(trim, len(data))
 	return nil
@@ -758,7 +759,8 @@ func (s *Store) logTrimLocked(t trimReport, size int) {
 		msg = "state over its size cap even with only quarantines and decisions; written anyway"
 	}
 	s.log.Log(context.Background(), level, msg, "path", s.opts.Path, "max_bytes", s.opts.MaxBytes, "bytes", size,
-		"findings_left_out", t.findings, "devices_left_out", t.devices, "alerts_left_out", t.outbox)
+		"findings_left_out", t.findings, "devices_left_out", t.devices, "alerts_left_out", t.outbox,
+		"verdicts_left_out", t.verdicts)
 }
 
 // document copies the tables' record pointers, sorted; the records

@@ -161,6 +161,17 @@ const (
 // owner-given name, of up to four bytes each.
 const maxOwnerNameLen = 64 * utf8.UTFMax
 
+// Encoded size bounds of one quarantine and one decision, and of one
+// exempt kind (the longest kind is 21 bytes). The size cap never leaves
+// these records out, so the read limit must hold all of them at
+// MaxDevices (readLimit); normalize cuts free text until a record fits,
+// which for text without characters JSON escapes never happens.
+const (
+	maxQuarantineJSON = 1 << 10
+	maxDecisionJSON   = 3 << 10
+	maxKindJSON       = 48
+)
+
 // clip cuts s to at most n bytes without splitting a UTF-8 sequence.
 func clip(s string, n int) string {
 	if len(s) <= n {
@@ -171,6 +182,29 @@ func clip(s string, n int) string {
 		i--
 	}
 	return s[:i]
+}
+
+// clipJSON cuts s, as clip does, to what JSON encodes in at most n bytes
+// (quotes aside). It counts an escaped character at the longest form
+// encoding/json may give it (\u00XX), so it never undercounts.
+func clipJSON(s string, n int) string {
+	used := 0
+	for i := 0; i < len(s); {
+		r, w := utf8.DecodeRuneInString(s[i:])
+		enc := w
+		switch {
+		case r == utf8.RuneError, r < 0x20, r == '<', r == '>', r == '&', r == '\u2028', r == '\u2029':
+			enc = 6
+		case r == '"', r == '\\':
+			enc = 2
+		}
+		if used+enc > n {
+			return s[:i]
+		}
+		used += enc
+		i += w
+	}
+	return s
 }
 
 // findingTime is the time that orders findings: when last seen.
@@ -273,20 +307,31 @@ func (v Verdict) normalize(maxReasons int) Verdict {
 }
 
 func (q Quarantine) normalize() Quarantine {
-	q.Mode = clip(q.Mode, maxModeLen)
+	q.Mode = clipJSON(q.Mode, maxModeLen)
 	q.Reason = clip(q.Reason, maxReasonLen)
+	reason := q.Reason
+	q.Reason = ""
+	if rest, err := json.Marshal(q); err == nil { // an error fails the write, not this
+		reason = clipJSON(reason, maxQuarantineJSON-len(rest)-len(`,"reason":""`))
+	}
+	q.Reason = reason
 	return q
 }
 
 func (d Decision) normalize() Decision {
-	d.Name = clip(d.Name, maxOwnerNameLen)
-	d.Force = clip(d.Force, maxActionLen)
+	d.Force = clipJSON(d.Force, maxActionLen)
 	if len(d.Exempt) > MaxExempt {
 		d.Exempt = d.Exempt[:MaxExempt]
 	}
 	d = d.clone()
 	for i, k := range d.Exempt {
-		d.Exempt[i] = event.Kind(clip(string(k), maxNameLen))
+		d.Exempt[i] = event.Kind(clipJSON(string(k), maxKindJSON))
 	}
+	name := clip(d.Name, maxOwnerNameLen)
+	d.Name = ""
+	if rest, err := json.Marshal(d); err == nil {
+		name = clipJSON(name, maxDecisionJSON-len(rest)-len(`,"name":""`))
+	}
+	d.Name = name
 	return d
 }
