@@ -90,29 +90,46 @@ var ErrTooLarge = errors.New("file too large")
 // It opens without blocking: a FIFO someone left at the path must not
 // hang the daemon's start.
 func Read(path string, limit int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	data, size, err := read(path, limit)
+	if err == nil && size > limit {
+		err = fmt.Errorf("%w: %s has %d bytes, over the read limit of %d", ErrTooLarge, path, size, limit)
+	}
 	if err != nil {
 		return nil, err
+	}
+	return data, nil
+}
+
+// ReadPrefix reads the first n bytes of path, or all of it if it is
+// shorter, with Read's checks: the beginning of a file over a read limit
+// may still be of use.
+func ReadPrefix(path string, n int64) ([]byte, error) {
+	data, _, err := read(path, n)
+	return data, err
+}
+
+// read reads at most limit bytes of the regular file path and says how
+// large the file is (at least limit+1 if it grew over the limit while
+// read).
+func read(path string, limit int64) ([]byte, int64, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, 0, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file (%s)", path, fi.Mode().Type())
-	}
-	if fi.Size() > limit {
-		return nil, fmt.Errorf("%w: %s has %d bytes, over the read limit of %d", ErrTooLarge, path, fi.Size(), limit)
+		return nil, 0, fmt.Errorf("%s: not a regular file (%s)", path, fi.Mode().Type())
 	}
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, 0, fmt.Errorf("read %s: %w", path, err)
 	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%w: %s grew over the read limit of %d bytes", ErrTooLarge, path, limit)
-	}
-	return data, nil
+	size := max(fi.Size(), int64(len(data)))
+	return data[:min(int64(len(data)), limit)], size, nil
 }
 
 // RemoveTemps removes the temporary files an interrupted Write of path

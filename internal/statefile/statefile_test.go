@@ -109,6 +109,35 @@ func TestRead(t *testing.T) {
 	}
 }
 
+// TestReadPrefix: the beginning of a file over a limit, with Read's
+// checks.
+func TestReadPrefix(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("12345"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		path string
+		n    int64
+		want string // content, or a part of the error
+	}{
+		{"shorter", file, 9, "12345"},
+		{"exact", file, 5, "12345"},
+		{"longer", file, 3, "123"},
+		{"directory", dir, 5, "not a regular file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := ReadPrefix(tt.path, tt.n)
+			if err == nil && string(b) != tt.want || err != nil && !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("ReadPrefix = %q, %v; want %q", b, err, tt.want)
+			}
+		})
+	}
+}
+
 func TestRemoveTemps(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.json")

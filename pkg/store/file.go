@@ -29,19 +29,29 @@ const SchemaVersion = 1
 
 // document is the file: the state plus its envelope. Records are shared
 // pointers to the store's immutable records.
+//
+// The order of the members is the order in the file, and matters: the
+// schema first, read before the rest; then what must never be lost, the
+// quarantines and the owner's decisions, written even when empty so that
+// a reader knows it has them all; the bulk, devices with their findings,
+// last. A file cut short or damaged in its bulk (a torn write, the read
+// limit) still holds them whole (decode keeps what precedes the damage).
 type document struct {
 	Schema       int             `json:"schema"`
 	Written      time.Time       `json:"written,omitzero"`
 	NextOutboxID uint64          `json:"next_outbox_id,omitempty"`
-	Devices      []*DeviceRecord `json:"devices,omitempty"`
-	Verdicts     []*Verdict      `json:"verdicts,omitempty"`
-	Quarantines  []*Quarantine   `json:"quarantines,omitempty"`
-	Decisions    []*Decision     `json:"decisions,omitempty"`
-	Outbox       []*OutboxItem   `json:"outbox,omitempty"`
+	Quarantines  []*Quarantine   `json:"quarantines"`
+	Decisions    []*Decision     `json:"decisions"`
 	MutedAlerts  []string        `json:"muted_alert_channels,omitempty"`
+	Outbox       []*OutboxItem   `json:"outbox,omitempty"`
+	Verdicts     []*Verdict      `json:"verdicts,omitempty"`
+	Devices      []*DeviceRecord `json:"devices,omitempty"`
 
 	// unreadable lists, by table, the records decode dropped.
 	unreadable []unreadable
+	// The quarantines, the decisions were read to the end of their list
+	// (a damaged file's may have been cut short).
+	quarantinesRead, decisionsRead bool
 }
 
 // unreadable is what decode dropped of one table: records it could not
@@ -92,6 +102,10 @@ var errTruncated = errors.New("unexpected end of JSON input")
 // device's findings one by one, keeping only the newest: memory holds
 // the file, the records kept and one record being read, however many
 // findings a damaged or hostile file lists.
+//
+// A file damaged after its schema (cut short, bad JSON, bytes after the
+// document) is an error with a document all the same: the records read
+// whole before the damage. Nil: nothing could be read.
 func decode(data []byte, maxFindings int) (*document, int, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
@@ -115,10 +129,7 @@ func decode(data []byte, maxFindings int) (*document, int, error) {
 		}
 	}
 	doc := &document{Schema: SchemaVersion}
-	if err := doc.decodeTables(json.NewDecoder(bytes.NewReader(data)), maxFindings); err != nil {
-		return nil, from, err
-	}
-	return doc, from, nil
+	return doc, from, doc.decodeTables(json.NewDecoder(bytes.NewReader(data)), maxFindings)
 }
 
 // schemaOf reads the file's "schema" field: from the first member, where
@@ -157,8 +168,9 @@ func syntaxOr(err error) error {
 }
 
 // decodeTables reads the top-level object of a current-schema file from
-// dec. An error is the file's (not JSON, truncated, trailing bytes); a
-// record's own is noted in doc.unreadable.
+// dec. An error is the file's (not JSON, truncated, trailing bytes), and
+// doc holds what was read before it; a record's own is noted in
+// doc.unreadable.
 func (doc *document) decodeTables(dec *json.Decoder, maxFindings int) error {
 	if err := expectDelim(dec, '{'); err != nil {
 		return err
@@ -188,8 +200,10 @@ func (doc *document) decodeTables(dec *json.Decoder, maxFindings int) error {
 			doc.Verdicts, err = decodeList(dec, doc, "verdicts", rawItem(decodeRecord[*Verdict]))
 		case "quarantines":
 			doc.Quarantines, err = decodeList(dec, doc, "quarantines", rawItem(decodeQuarantine))
+			doc.quarantinesRead = err == nil
 		case "decisions":
 			doc.Decisions, err = decodeList(dec, doc, "decisions", rawItem(decodeRecord[*Decision]))
+			doc.decisionsRead = err == nil
 		case "outbox":
 			doc.Outbox, err = decodeList(dec, doc, "outbox", rawItem(decodeRecord[*OutboxItem]))
 		case "muted_alert_channels":
@@ -276,8 +290,8 @@ func skipRest(dec *json.Decoder, tok json.Token) error {
 // decodeList reads the JSON list at dec record by record with item,
 // which says whether to keep a record and why it did not decode. A table
 // that is not a list is left out whole, as one unreadable record. The
-// error is the stream's (bad JSON, truncated); a record's own goes to
-// doc.note.
+// error is the stream's (bad JSON, truncated), returned with the records
+// read whole before it; a record's own goes to doc.note.
 func decodeList[T any](dec *json.Decoder, doc *document, table string, item func(*json.Decoder) (T, bool, error)) ([]T, error) {
 	tok, err := dec.Token()
 	if err != nil {
@@ -294,7 +308,7 @@ func decodeList[T any](dec *json.Decoder, doc *document, table string, item func
 		rec, keep, err := item(dec)
 		var se streamError
 		if errors.As(err, &se) {
-			return nil, se.err
+			return out, se.err
 		}
 		if err != nil {
 			doc.note(table, err, keep)
@@ -303,8 +317,10 @@ func decodeList[T any](dec *json.Decoder, doc *document, table string, item func
 			out = append(out, rec)
 		}
 	}
-	_, err = dec.Token() // ]
-	return out, err
+	if _, err = dec.Token(); err != nil { // ]
+		return out, err
+	}
+	return out, nil
 }
 
 // isStreamError: Decoder.Decode failed to read a value (bad JSON, the
@@ -714,13 +730,14 @@ func (s *Store) load() {
 	if len(removed) > 0 {
 		s.log.Info("removed temporary files of an interrupted write; the state file is unaffected", "path", path, "files", len(removed))
 	}
-	data, err := s.readFile(path, readLimit(s.opts.MaxBytes, s.opts.MaxDevices))
+	limit := readLimit(s.opts.MaxBytes, s.opts.MaxDevices)
+	data, err := s.readFile(path, limit)
 	// A read the system failed (EIO on tired flash, EACCES, EMFILE) says
 	// nothing about the file: try again, and if it still fails, keep it
 	// as it is for the next start rather than call it corrupt.
 	for i := 0; i < readRetries && isReadFailure(err); i++ {
 		time.Sleep(readRetryDelay)
-		data, err = s.readFile(path, readLimit(s.opts.MaxBytes, s.opts.MaxDevices))
+		data, err = s.readFile(path, limit)
 	}
 	if noFile(err) {
 		s.log.Info("no saved state; starting empty", "path", path)
@@ -735,18 +752,34 @@ func (s *Store) load() {
 		return
 	}
 	var doc *document
-	from := SchemaVersion
-	if err == nil {
-		doc, from, err = decode(data, s.opts.MaxFindingsPerDevice)
+	from, damage := SchemaVersion, err
+	switch {
+	case err == nil:
+		doc, from, damage = decode(data, s.opts.MaxFindingsPerDevice)
+	case errors.Is(err, statefile.ErrTooLarge):
+		// Its beginning may hold the quarantines and decisions whole
+		// (they come first); what is over the limit is not read.
+		if data, err = statefile.ReadPrefix(path, limit); err == nil {
+			doc, from, _ = decode(data, s.opts.MaxFindingsPerDevice)
+		}
 	}
-	if err != nil {
-		s.moveAside(err)
+	if damage != nil && doc == nil {
+		s.moveAside(damage)
 		return
 	}
-	dropped := s.reportUnreadable(doc.unreadable, data) + s.adopt(doc)
+	aside := ""
+	if damage != nil {
+		aside = s.salvage(doc, damage)
+	}
+	dropped := s.reportUnreadable(doc.unreadable, data, aside) + s.adopt(doc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if from != SchemaVersion || dropped > 0 || len(doc.unreadable) > 0 {
+	switch {
+	case damage != nil:
+		// The file was moved aside: put what was kept back on flash at
+		// once, or a power cut before the next interval loses it all.
+		s.changedLocked(true)
+	case from != SchemaVersion || dropped > 0 || len(doc.unreadable) > 0:
 		// Write the upgraded or cleaned state with the next routine write
 		// (records dropped unread are in the copy reportUnreadable kept).
 		s.gen = 1
@@ -761,20 +794,24 @@ func (s *Store) load() {
 }
 
 // reportUnreadable keeps a copy of a state file some of whose records
-// decode dropped, since the next write leaves them out, and logs what was
-// dropped per table. It returns how many records were dropped.
-func (s *Store) reportUnreadable(tables []unreadable, data []byte) int {
+// decode dropped, since the next write leaves them out, unless the file
+// was moved aside already (to aside), and logs what was dropped per
+// table. It returns how many records were dropped.
+func (s *Store) reportUnreadable(tables []unreadable, data []byte, aside string) int {
 	if len(tables) == 0 {
 		return 0
 	}
 	path := s.opts.Path
-	dst := s.asideName()
-	if err := statefile.Write(dst, data); err != nil {
-		s.log.Error("cannot keep a copy of the state file; the records dropped from it are lost at the next write",
-			"path", path, "copy", dst, "err", err)
-		dst = ""
-	} else {
-		s.pruneAside(dst)
+	dst := aside
+	if dst == "" {
+		dst = s.asideName()
+		if err := statefile.Write(dst, data); err != nil {
+			s.log.Error("cannot keep a copy of the state file; the records dropped from it are lost at the next write",
+				"path", path, "copy", dst, "err", err)
+			dst = ""
+		} else {
+			s.pruneAside(dst)
+		}
 	}
 	dropped := 0
 	for _, t := range tables {
@@ -906,22 +943,64 @@ func (s *Store) moveAside(reason error) {
 		s.noteLoadError(fmt.Sprintf("the state file's path %s is a directory; nothing is saved", path))
 		return
 	}
-	dst := s.asideName()
-	if err := os.Rename(path, dst); err != nil {
+	dst, err := s.renameAside()
+	if err != nil {
 		s.log.Error("state file unreadable and cannot be moved aside; starting with an empty state, the next write replaces it",
 			"path", path, "reason", why, "err", err)
 		s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and could not be moved aside (%v); the saved quarantines and decisions are lost", why, err))
 		return
+	}
+	s.log.Warn("state file unreadable; moved aside, starting with an empty state",
+		"path", path, "moved_to", dst, "reason", why)
+	s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and moved to %s; the saved quarantines and decisions are lost", why, dst))
+}
+
+// salvage moves aside a state file damaged after its beginning (cut
+// short by a torn write or the read limit, bad JSON, bytes after the
+// document) whose records before the damage decode read into doc, and
+// says what is kept. The owner hears of it (LoadError) only if the
+// quarantines or decisions may be among what is lost: the store writes
+// them first, so damage in the devices, the bulk, costs neither. It
+// returns where the file went, "" if it stayed.
+func (s *Store) salvage(doc *document, damage error) string {
+	path := s.opts.Path
+	why := clip(damage.Error(), maxReasonInLog)
+	whole := doc.quarantinesRead && doc.decisionsRead
+	kept := fmt.Sprintf("kept the %d quarantines and %d decisions read before the damage", len(doc.Quarantines), len(doc.Decisions))
+	dst, err := s.renameAside()
+	if err != nil {
+		s.log.Error("state file damaged and cannot be moved aside; keeping what was read before the damage, the next write replaces it",
+			"path", path, "reason", why, "err", err, "quarantines", len(doc.Quarantines), "decisions", len(doc.Decisions),
+			"devices", len(doc.Devices), "quarantines_and_decisions_whole", whole)
+		if !whole {
+			s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and could not be moved aside (%v); %s, any after it are lost", why, err, kept))
+		}
+		return ""
+	}
+	s.log.Warn("state file damaged; moved aside, keeping what was read before the damage",
+		"path", path, "moved_to", dst, "reason", why, "quarantines", len(doc.Quarantines), "decisions", len(doc.Decisions),
+		"devices", len(doc.Devices), "quarantines_and_decisions_whole", whole)
+	if !whole {
+		s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and moved to %s; %s, any after it are lost", why, dst, kept))
+	}
+	return dst
+}
+
+// renameAside renames the state file to a free <name>.corrupt-<time>
+// and keeps only the newest few such copies.
+func (s *Store) renameAside() (string, error) {
+	path := s.opts.Path
+	dst := s.asideName()
+	if err := os.Rename(path, dst); err != nil {
+		return "", err
 	}
 	dir, _ := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
 	_ = statefile.SyncDir(dir) // the move is a courtesy; the next write syncs again
-	s.log.Warn("state file unreadable; moved aside, starting with an empty state",
-		"path", path, "moved_to", dst, "reason", why)
-	s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and moved to %s; the saved quarantines and decisions are lost", why, dst))
 	s.pruneAside(dst)
+	return dst, nil
 }
 
 // asideName returns a free name for a copy of the state file kept

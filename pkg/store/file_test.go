@@ -40,7 +40,6 @@ func validFile(t *testing.T) []byte {
 // empty state, keeps the bad file under a new name, says so in one warning
 // and writes a fresh file afterwards.
 func TestCorruptFileMovedAside(t *testing.T) {
-	good := validFile(t)
 	tests := []struct {
 		name    string
 		content []byte
@@ -48,15 +47,11 @@ func TestCorruptFileMovedAside(t *testing.T) {
 	}{
 		{"zero_length", nil, "empty file"},
 		{"whitespace_only", []byte(" \n\t"), "empty file"},
-		{"truncated_half", good[:len(good)/2], "unexpected end of JSON input"},
-		{"truncated_last_byte", good[:len(good)-1], "unexpected end of JSON input"},
 		{"all_zeros_torn_write", make([]byte, 4096), "not a JSON object"},
 		{"binary_garbage", []byte("\x00\x01\xfe\xffPK\x03\x04"), "not a JSON object"},
 		{"bad_json", []byte(`{"schema":1,"devices":[}`), "invalid character"},
 		{"top_level_array", []byte(`[{"schema":1}]`), "not a JSON object"},
 		{"top_level_null", []byte(`null`), "not a JSON object"},
-		{"trailing_garbage", append(append([]byte{}, good...), "xyz"...), "invalid character"},
-		{"zeros_after_document", append(append([]byte{}, good...), make([]byte, 512)...), "invalid character"},
 		{"two_documents", []byte(`{"schema":1}{"schema":1}`), "invalid character"},
 		{"newer_schema", []byte(`{"schema":2,"devices":[]}`), "schema 2 is newer than this version reads (1)"},
 		{"negative_schema", []byte(`{"schema":-1}`), "invalid schema -1"},
@@ -86,6 +81,137 @@ func TestCorruptFileMovedAside(t *testing.T) {
 	}
 }
 
+// TestDamagedFileKeepsOwnerRecords: a file damaged after its beginning
+// (cut short by a torn write, bytes after the document, over the read
+// limit) keeps the records read whole before the damage. The store
+// writes the quarantines and the owner's decisions first, so damage in
+// the devices, the bulk of the file, costs neither: the file is moved
+// aside with a warning, what was read is written back at once, and the
+// owner is not told of a loss (LoadError). Damage before they were read
+// whole is a loss the owner hears of, with what was kept. All of it used
+// to be lost with any damage.
+func TestDamagedFileKeepsOwnerRecords(t *testing.T) {
+	good := validFile(t)
+	devices := bytes.Index(good, []byte(`"devices":`))
+	if devices < 0 || devices < bytes.Index(good, []byte(`"decisions":`)) {
+		t.Fatal("the store does not write the devices after the decisions")
+	}
+	const (
+		q1 = `{"mac":"c0:56:e3:00:00:01","mode":"block","since":"2026-03-04T05:06:07Z","by":"owner"}`
+		q2 = `{"mac":"c0:56:e3:00:00:02","mode":"block","since":"2026-03-04T05:06:07Z","by":"policy"}`
+		tv = `{"mac":"c0:56:e3:00:00:02","trusted":true}`
+	)
+	all := func(t *testing.T, st State) {
+		want := sampleState()
+		want.Outbox = st.Outbox
+		diffJSON(t, st, want)
+	}
+	tests := []struct {
+		name    string
+		content []byte
+		options func(*Options)
+		reason  string // in the warning
+		lost    string // in LoadError; "" for none
+		check   func(t *testing.T, st State)
+	}{
+		{"truncated_in_devices", good[:devices+(len(good)-devices)/2], nil, "unexpected end of JSON input", "",
+			func(t *testing.T, st State) {
+				want := sampleState()
+				diffJSON(t, st.Quarantines, want.Quarantines)
+				diffJSON(t, st.Decisions, want.Decisions)
+				diffJSON(t, st.MutedAlertChannels, want.MutedAlertChannels)
+				diffJSON(t, st.Verdicts, want.Verdicts)
+			}},
+		{"truncated_last_byte", good[:len(good)-1], nil, "unexpected end of JSON input", "", all},
+		{"trailing_garbage", append(slices.Clone(good), "xyz"...), nil, "invalid character", "", all},
+		{"zeros_after_document", append(slices.Clone(good), make([]byte, 512)...), nil, "invalid character", "", all},
+		{"bad_json_in_devices", []byte(`{"schema":1,"quarantines":[` + q1 + `],"decisions":[` + tv + `],"devices":[{"mac":}]}`), nil,
+			"invalid character", "", func(t *testing.T, st State) {
+				if len(st.Quarantines) != 1 || len(st.Decisions) != 1 {
+					t.Errorf("quarantines %+v, decisions %+v; want one each", st.Quarantines, st.Decisions)
+				}
+			}},
+		{"truncated_in_quarantines", []byte(`{"schema":1,"quarantines":[` + q1 + `,` + q2[:30]), nil,
+			"unexpected end of JSON input", "kept the 1 quarantines and 0 decisions read before the damage, any after it are lost",
+			func(t *testing.T, st State) {
+				if len(st.Quarantines) != 1 || st.Quarantines[0].MAC != mac(1) {
+					t.Errorf("quarantines %+v, want the first", st.Quarantines)
+				}
+			}},
+		// The previous order, devices first: the decisions cannot have
+		// been read.
+		{"devices_first_truncated", []byte(`{"schema":1,"devices":[{"mac":"c0:56:e3:00:00:01"},{"mac":"c0:5`), nil,
+			"unexpected end of JSON input", "kept the 0 quarantines and 0 decisions",
+			func(t *testing.T, st State) {
+				if len(st.Devices) != 1 {
+					t.Errorf("devices %+v, want the first", st.Devices)
+				}
+			}},
+		{"over_read_limit", []byte(`{"schema":1,"quarantines":[` + q1 + `,` + q2 + `],"decisions":[` + tv + `],"devices":[{"mac":"c0:56:e3:00:00:01","identity":{"vendor":"` +
+			strings.Repeat("v", 200<<10) + `"}}]}`),
+			func(o *Options) { o.MaxBytes, o.MaxDevices = MinMaxBytes, 8 }, "over the read limit", "",
+			func(t *testing.T, st State) {
+				if len(st.Quarantines) != 2 || len(st.Decisions) != 1 || len(st.Devices) != 0 {
+					t.Errorf("quarantines %+v, decisions %+v, devices %+v; want the two and the one, no device", st.Quarantines, st.Decisions, st.Devices)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			o := h.options()
+			if tt.options != nil {
+				tt.options(&o)
+				if int64(len(tt.content)) <= readLimit(o.MaxBytes, o.MaxDevices) {
+					t.Fatalf("file of %d bytes within the read limit", len(tt.content))
+				}
+			}
+			if err := os.MkdirAll(filepath.Dir(h.path), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(h.path, tt.content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := Open(o)
+			st := s.Snapshot()
+			tt.check(t, st)
+			dst := h.path + ".corrupt-20260304T050607Z"
+			if moved, err := os.ReadFile(dst); err != nil || !bytes.Equal(moved, tt.content) {
+				t.Errorf("file not moved aside as it was: %v", err)
+			}
+			var line string
+			for l := range strings.SplitSeq(h.logs.String(), "\n") {
+				if strings.Contains(l, "state file damaged") {
+					line = l
+				}
+			}
+			for _, want := range []string{"level=WARN", "moved_to=" + dst, tt.reason, fmt.Sprintf("quarantines_and_decisions_whole=%v", tt.lost == "")} {
+				if !strings.Contains(line, want) {
+					t.Errorf("log line %q lacks %q; all logs:\n%s", line, want, h.logs)
+				}
+			}
+			got := s.Stats().LoadError
+			if tt.lost == "" && got != "" || !strings.Contains(got, tt.lost) {
+				t.Errorf("LoadError %q, want %q", got, tt.lost)
+			}
+			// What was kept goes back on flash at once (the file is gone),
+			// and reads back the same.
+			if !s.Stats().Dirty {
+				t.Fatal("what was kept is not to be written")
+			}
+			stop := h.run(s)
+			waitWrites(t, s, 1)
+			if st := s.Stats(); st.UrgentWrites != 1 {
+				t.Errorf("stats %+v, want one urgent write", st)
+			}
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			diffJSON(t, Open(o).Snapshot(), s.Snapshot())
+		})
+	}
+}
+
 // TestUnreadableRecordsLeftOut: a record the reader cannot parse (a
 // value a newer build added, a field of the wrong type) is left out on
 // its own; the owner's decisions, the quarantines and every other record
@@ -93,9 +219,10 @@ func TestCorruptFileMovedAside(t *testing.T) {
 // names the table and the reason. It used to move the whole file aside.
 func TestUnreadableRecordsLeftOut(t *testing.T) {
 	good := string(validFile(t))
-	newerSeverity := strings.Replace(good, `"severity":"high"`, `"severity":"severe"`, 1)
-	if newerSeverity == good {
-		t.Fatal("no severity in the sample file")
+	findings := strings.Index(good, `"findings":`) // verdicts' reasons have severities too
+	newerSeverity := good[:findings] + strings.Replace(good[findings:], `"severity":"high"`, `"severity":"severe"`, 1)
+	if findings < 0 || newerSeverity == good {
+		t.Fatal("no finding's severity in the sample file")
 	}
 	const tv = `"mac":"c0:56:e3:00:00:02"`
 	tests := []struct {

@@ -24,12 +24,14 @@
 // Every write replaces the file atomically (temporary file in the same
 // directory, fsync, rename, fsync of the directory): after a crash at any
 // point the file holds either the old or the new state. A file that cannot
-// be read as a state (empty, truncated, not JSON, a newer schema) is moved
-// aside to <name>.corrupt-<timestamp> with a warning, and the daemon starts
-// empty. Within a readable file, a record that cannot be read (a value a
-// newer build added) is left out on its own with a warning, and a copy of
-// the file as read is kept under the same name. Opening never fails and
-// never panics.
+// be read as a state (empty, not JSON, a newer schema) is moved aside to
+// <name>.corrupt-<timestamp> with a warning, and the daemon starts empty;
+// one damaged after its beginning (truncated, over the read limit) is
+// moved aside too, but what precedes the damage is kept, and the file
+// holds the quarantines and decisions first. Within a readable file, a
+// record that cannot be read (a value a newer build added) is left out on
+// its own with a warning, and a copy of the file as read is kept under
+// the same name. Opening never fails and never panics.
 //
 // The store only ever receives events whose evidence is already redacted
 // (see pkg/event); it holds no password and no personal datum in clear.
