@@ -10,6 +10,7 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/pipeline"
+	"github.com/iotgw/iotgw/pkg/store"
 )
 
 func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) int {
@@ -34,7 +35,7 @@ func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 			return exitUsage
 		}
 	}
-	warnings := config.ExposedFiles(cfg, path)
+	warnings := configWarnings(cfg, path)
 	if *lanDevice != "" {
 		warnings = append(warnings, lanDeviceUnnamed(cfg, *lanDevice)...)
 	}
@@ -69,6 +70,20 @@ func lanDeviceUnnamed(cfg *config.Config, dev string) []string {
 	}
 	if cfg.Capture.Mode == "afpacket" && !slices.Contains(cfg.Capture.Interfaces, dev) {
 		out = append(out, fmt.Sprintf("capture.interfaces %q does not name %s, the LAN's device (ifstatus lan): its traffic is not captured", cfg.Capture.Interfaces, dev))
+	}
+	return out
+}
+
+// configWarnings are what check-config and run tell of a configuration
+// that loads but is not what its owner likely meant.
+func configWarnings(cfg *config.Config, path string) []string {
+	var out []string
+	for _, w := range config.ExposedFiles(cfg, path) {
+		out = append(out, "a file with secrets is exposed: "+w)
+	}
+	if cfg.Store.MaxBytes > store.MaxMaxBytes {
+		out = append(out, fmt.Sprintf("store.max_bytes %d is taken as %d: a larger state file needs more memory to open than a router can spare",
+			cfg.Store.MaxBytes, store.MaxMaxBytes))
 	}
 	return out
 }

@@ -177,6 +177,8 @@ func TestCheckConfigLANDevice(t *testing.T) {
 		{"plain_port_named", "[lan]\ninterfaces = [\"eth1\"]\n[capture]\ninterfaces = [\"eth1\"]\n", "eth1", nil},
 		// nflog does not read the capture interfaces.
 		{"nflog", "[lan]\ninterfaces = [\"eth1\"]\n[capture]\nmode = \"nflog\"\n", "eth1", nil},
+		// Allowed once, honoured as 8 MiB now.
+		{"store_16MiB", "[store]\nmax_bytes = 16777216\n", "br-lan", []string{"store.max_bytes 16777216 is taken as 8388608"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conf := filepath.Join(dir, tc.name+".toml")

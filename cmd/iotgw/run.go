@@ -64,8 +64,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			log.Info("made the key for the hashes of captured passwords", "file", sf)
 		}
 	}
-	for _, w := range config.ExposedFiles(cfg, path) {
-		log.Warn("a file with secrets is exposed: " + w)
+	for _, w := range configWarnings(cfg, path) {
+		log.Warn(w)
 	}
 	if st, err := capdrop.ReadState(0); err == nil {
 		log.Info("privileges", "capabilities", st.Effective, "no_new_privs", st.NoNewPrivs)

@@ -66,6 +66,11 @@ const (
 	// MinMaxBytes is the smallest size cap honoured; smaller values are
 	// raised to it.
 	MinMaxBytes = 64 << 10
+	// MaxMaxBytes is the largest size cap honoured; larger values are
+	// lowered to it. Opening a file at this cap holds ~3 times the file
+	// live (TestOpenMemoryBounded); one written at 16 MiB needs ~50 MiB
+	// of heap, more than a router with 128 MB can spare.
+	MaxMaxBytes = 8 << 20
 )
 
 // Errors returned by the mutating methods.
@@ -125,7 +130,7 @@ func (o Options) withDefaults() Options {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = DefaultMaxBytes
 	}
-	o.MaxBytes = max(o.MaxBytes, MinMaxBytes)
+	o.MaxBytes = min(max(o.MaxBytes, MinMaxBytes), MaxMaxBytes)
 	if o.MaxDevices <= 0 {
 		o.MaxDevices = DefaultMaxDevices
 	}

@@ -238,6 +238,9 @@ func TestDefaults(t *testing.T) {
 	if o := (Options{MaxBytes: 1000}).withDefaults(); o.MaxBytes != MinMaxBytes {
 		t.Errorf("tiny MaxBytes became %d, want %d", o.MaxBytes, MinMaxBytes)
 	}
+	if o := (Options{MaxBytes: 16 << 20}).withDefaults(); o.MaxBytes != MaxMaxBytes {
+		t.Errorf("MaxBytes of 16 MiB became %d, want %d", o.MaxBytes, MaxMaxBytes)
+	}
 	h := newHarness(t)
 	s := h.open()
 	stop := h.run(s)
