@@ -405,8 +405,10 @@ func decodeIPv4(b []byte, p *Packet) (payload []byte, ok bool) {
 }
 
 // validIPv4Options walks the option list; a length that overruns the
-// header, or is too small for the option's own two bytes and data, makes
-// the header unusable.
+// header, or is too small for the option's own two bytes, makes the
+// header unusable. An option of just those two bytes is valid: Linux
+// delivers such a packet (ip_options_compile), and a login carrying one
+// must not pass unseen.
 func validIPv4Options(b []byte, p *Packet) bool {
 	for len(b) > 0 {
 		switch b[0] {
@@ -420,7 +422,7 @@ func validIPv4Options(b []byte, p *Packet) bool {
 			p.Truncated = true
 			return false
 		}
-		if b[1] <= 2 {
+		if b[1] < 2 {
 			return false
 		}
 		b = b[b[1]:]

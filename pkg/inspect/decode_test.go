@@ -158,6 +158,8 @@ func TestDecode(t *testing.T) {
 		{"ethernet_padding_not_payload", capture.LinkTypeEthernet, append(frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), gopacket.Payload("x")), 0, 0, 0, 0), KindUDP, "192.168.1.10", "x", 0, true, false, false},
 		{"ipv4_router_alert_option", capture.LinkTypeRaw, withIPv4Options(t, mustHex("94040000"), payload), KindTCP, "192.168.1.10", "USER admin\r\n", 0, false, false, false},
 		{"ipv4_option_overruns_header", capture.LinkTypeRaw, withIPv4Options(t, mustHex("94080000"), payload), KindUnknown, "", "", 0, false, false, true},
+		{"ipv4_option_without_data", capture.LinkTypeRaw, withIPv4Options(t, mustHex("9e020101"), payload), KindTCP, "192.168.1.10", "USER admin\r\n", 0, false, false, false},
+		{"ipv4_option_length_1", capture.LinkTypeRaw, withIPv4Options(t, mustHex("9e010101"), payload), KindUnknown, "", "", 0, false, false, false},
 		{"ipv4_version_6_in_ipv4_ethertype", capture.LinkTypeEthernet, setBytes(frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp("PA"), payload), 14, 0x65), KindUnknown, "", "", 0, true, false, false},
 		{"tcp_data_offset_below_5", capture.LinkTypeRaw, setBytes(frame(t, ip4(layers.IPProtocolTCP), tcp("PA"), payload), 20+12, 0x40), KindIP, "192.168.1.10", "", 0, false, false, false},
 	}
