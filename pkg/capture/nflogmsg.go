@@ -241,7 +241,10 @@ func (r *nflogBatch) next() (data []byte, info Info, ok bool) {
 		// payloadOff ≥ nfgen header + attribute header, so with the
 		// netlink header at least 24 bytes of this message precede it.
 		start := nlmsgHeaderLen + p.payloadOff - etherHeaderLen
-		frame := msg[start : nlmsgHeaderLen+p.payloadOff+p.payloadLen]
+		// Capped at the payload: the rest of the datagram (the next
+		// messages) is not the caller's to append to.
+		end := nlmsgHeaderLen + p.payloadOff + p.payloadLen
+		frame := msg[start:end:end]
 		copy(frame[0:6], p.dstMAC[:])
 		copy(frame[6:12], p.srcMAC[:])
 		binary.BigEndian.PutUint16(frame[12:14], p.hwProtocol)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // Two NFULNL_MSG_PACKET messages as a little-endian kernel sent them for
@@ -303,6 +304,11 @@ func TestNFLOGBatch(t *testing.T) {
 				if !ok {
 					break
 				}
+				// A frame ends where its payload does: appending to it
+				// must not overwrite the next message in the datagram.
+				if cap(data) != len(data) {
+					t.Errorf("frame %d: capacity %d beyond its %d bytes", len(frames), cap(data), len(data))
+				}
 				frames, infos = append(frames, bytes.Clone(data)), append(infos, info)
 			}
 			if len(frames) != 3 {
@@ -421,7 +427,12 @@ func FuzzNFLOGBatch(f *testing.F) {
 			}
 			// The frame lies inside the datagram, over the bytes in front
 			// of the payload: its IP part is what the kernel sent.
-			start := cap(datagram) - cap(data)
+			// Frames are capped at their end, so their place is found
+			// from the addresses.
+			start := int(uintptr(unsafe.Pointer(unsafe.SliceData(data))) - uintptr(unsafe.Pointer(unsafe.SliceData(datagram))))
+			if cap(data) != len(data) {
+				t.Fatalf("frame of %d bytes has capacity %d", len(data), cap(data))
+			}
 			if start < 0 || start+len(data) > len(datagram) || !bytes.Equal(data[etherHeaderLen:], orig[start+etherHeaderLen:start+len(data)]) {
 				t.Fatalf("frame at %d of %d bytes is not the payload in the datagram", start, len(datagram))
 			}
