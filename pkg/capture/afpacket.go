@@ -56,6 +56,7 @@ type ring struct {
 	name    string
 	tp      *tpRing
 	release chan struct{} // the reader is done with this ring's frame
+	routed  *routedCopies // several rings only: the sent copies to drop
 }
 
 type muxFrame struct {
@@ -108,6 +109,22 @@ func OpenAFPacket(ctx context.Context, cfg AFPacketConfig) (*AFPacket, error) {
 	if len(a.rings) == 0 {
 		a.release()
 		return nil, fmt.Errorf("afpacket: none of the interfaces %v exists", cfg.Interfaces)
+	}
+	if len(a.rings) > 1 {
+		// A packet routed between two captured interfaces is seen on
+		// both: keep one copy, so that the inspectors see each packet once.
+		names := make([]string, len(a.rings))
+		for i, r := range a.rings {
+			names[i] = r.name
+		}
+		rcs, err := newRoutedCopies(names)
+		if err != nil {
+			a.release()
+			return nil, err
+		}
+		for i, r := range a.rings {
+			r.routed = rcs[i]
+		}
 	}
 	if len(a.missing) > 0 {
 		go a.watchMissing(cfg.MissingCheck)
@@ -253,6 +270,9 @@ func (a *AFPacket) readRing(r *ring) muxFrame {
 				return muxFrame{err: fmt.Errorf("afpacket %s: %w (%w)", r.name, ErrInterfacesChanged, err)}
 			}
 			return muxFrame{err: fmt.Errorf("afpacket %s: %w", r.name, err)}
+		}
+		if r.routed != nil && info.Outgoing && r.routed.copied(data) {
+			continue // the received copy came, or comes, from another ring
 		}
 		return muxFrame{ring: r, data: data, info: info}
 	}

@@ -17,6 +17,10 @@ type Info struct {
 	Length        int      // bytes on the wire
 	LinkType      LinkType // how to decode data
 	Interface     int      // pcapng interface index, the kernel's ifindex for live sources, or 0
+	// Outgoing: the host sent the frame (AF_PACKET's PACKET_OUTGOING), its
+	// own or one it routed; false for received frames and for sources
+	// that cannot tell.
+	Outgoing bool
 }
 
 // Source yields frames one at a time. The data returned by ReadPacket is

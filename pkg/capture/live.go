@@ -60,6 +60,8 @@ func DefaultLiveConfig() LiveConfig {
 // ring of BlockSize × NumBlocks bytes (2 MiB by default), locked in
 // memory shared with the kernel: that is all the memory the source uses.
 type AFPacketConfig struct {
+	// Interfaces to capture. With several, a packet the router routes
+	// from one to another is read once, as received from its sender.
 	Interfaces []string
 	// Filter is the classic BPF program attached to every ring (see
 	// FilterFor); nil passes every frame.

@@ -78,6 +78,14 @@ const (
 	pktVLANTPID = 36
 	pktHdrLen   = 48
 	blockHdrLen = 48 // struct tpacket_block_desc
+	// struct sockaddr_ll follows the frame header at
+	// TPACKET_ALIGN(sizeof(struct tpacket3_hdr)) = 48: family (2),
+	// protocol (2), ifindex (4), hatype (2), pkttype (1), halen (1),
+	// addr (8). The kernel puts the frame after it.
+	sllPktType = pktHdrLen + 10
+	sllEnd     = pktHdrLen + 20
+
+	packetOutgoing = 4 // PACKET_OUTGOING, a sll_pkttype
 
 	tpStatusKernel        = 0
 	tpStatusUser          = 1 << 0
@@ -241,7 +249,7 @@ func (r *tpRing) frame() ([]byte, Info, error) {
 	}
 	h := r.cur*r.blockSize + int(r.rel)
 	snap, mac := uint64(r.u32(h+pktSnaplen)), uint64(binary.NativeEndian.Uint16(r.mem[h+pktMac:]))
-	if mac < pktHdrLen || r.rel+mac+snap > bs {
+	if mac < sllEnd || r.rel+mac+snap > bs {
 		r.left = 0
 		return nil, Info{}, fmt.Errorf("afpacket: frame of %d bytes at %d+%d outside block %d", snap, r.rel, mac, r.cur)
 	}
@@ -254,6 +262,7 @@ func (r *tpRing) frame() ([]byte, Info, error) {
 		Length:        length,
 		LinkType:      LinkTypeEthernet,
 		Interface:     r.ifindex,
+		Outgoing:      r.mem[h+sllPktType] == packetOutgoing,
 	}
 	end := start + int(snap)
 	data := r.mem[start:end:end]

@@ -21,6 +21,7 @@ type fakeFrame struct {
 	vlanTPID uint16 // 0: no TPID given
 	vlan     bool
 	sec      uint32
+	outgoing bool // sll_pkttype PACKET_OUTGOING, else PACKET_HOST
 }
 
 // fakeRing lays out blocks as the kernel does (host byte order, frames
@@ -38,7 +39,7 @@ func fakeRing(t *testing.T, blockSize int, blocks ...[]fakeFrame) *tpRing {
 		ne.PutUint32(mem[base+blockFirstPkt:], uint32(first))
 		h := base + first
 		for j, f := range frames {
-			const mac = 64 // tp_mac: header and room, aligned
+			const mac = 82 // tp_mac as the kernel sets it for Ethernet: after the header and sockaddr_ll, the network header aligned
 			size := (mac + len(f.data) + 15) &^ 15
 			if h+size > base+blockSize {
 				t.Fatalf("fake block %d overflows", i)
@@ -61,6 +62,9 @@ func fakeRing(t *testing.T, blockSize int, blocks ...[]fakeFrame) *tpRing {
 			ne.PutUint32(mem[h+pktLen:], uint32(length))
 			ne.PutUint32(mem[h+pktStatus:], status)
 			ne.PutUint16(mem[h+pktMac:], mac)
+			if f.outgoing {
+				mem[h+sllPktType] = packetOutgoing
+			}
 			copy(mem[h+mac:], f.data)
 			if j < len(frames)-1 {
 				ne.PutUint32(mem[h+pktNextOff:], uint32(size))
@@ -86,7 +90,7 @@ func TestTPRingReadsBlocks(t *testing.T) {
 	r := fakeRing(t, 4096,
 		[]fakeFrame{
 			{data: ethFrame(0x0800, "first"), sec: 100},
-			{data: ethFrame(0x0800, "second"), length: 1514},
+			{data: ethFrame(0x0800, "second"), length: 1514, outgoing: true},
 			{data: ethFrame(0x0800, "tagged"), vlan: true, vlanTCI: 0x2064},
 		},
 		[]fakeFrame{
@@ -116,7 +120,7 @@ func TestTPRingReadsBlocks(t *testing.T) {
 		if !bytes.Equal(data, w.data) || info.CaptureLength != w.capLen || info.Length != w.length {
 			t.Errorf("frame %d: % x (%d of %d), want % x (%d of %d)", i, data, info.CaptureLength, info.Length, w.data, w.capLen, w.length)
 		}
-		if info.Interface != 7 || info.LinkType != LinkTypeEthernet {
+		if info.Interface != 7 || info.LinkType != LinkTypeEthernet || info.Outgoing != (i == 1) {
 			t.Errorf("frame %d: %+v", i, info)
 		}
 		if i == 0 && !info.Timestamp.Equal(time.Unix(100, 0)) {
@@ -160,9 +164,10 @@ func TestTPRingRefusesBadOffsets(t *testing.T) {
 		{"first_frame_wraps_int32", func(mem []byte) { binary.NativeEndian.PutUint32(mem[blockFirstPkt:], 0x7ffffff0) }},
 		{"first_frame_in_block_header", func(mem []byte) { binary.NativeEndian.PutUint32(mem[blockFirstPkt:], 8) }},
 		{"mac_inside_frame_header", func(mem []byte) { binary.NativeEndian.PutUint16(mem[48+pktMac:], 4) }},
+		{"mac_inside_sockaddr_ll", func(mem []byte) { binary.NativeEndian.PutUint16(mem[48+pktMac:], 60) }},
 		{"num_pkts_negative_as_int32", func(mem []byte) {
 			binary.NativeEndian.PutUint32(mem[blockNumPkts:], 0xffffffff)
-			binary.NativeEndian.PutUint32(mem[48+64+16+pktNextOff:], 1<<20) // the second frame points away
+			binary.NativeEndian.PutUint32(mem[48+112+pktNextOff:], 1<<20) // the second frame (after the first's 82+15 bytes, aligned) points away
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
