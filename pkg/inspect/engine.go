@@ -147,6 +147,7 @@ type Engine struct {
 	sink       Sink
 	packetObs  PacketObserver
 	router     func(hwaddr.MAC, netip.Addr) bool
+	routerMAC  func(hwaddr.MAC) bool
 	secretMAC  hash.Hash // HMAC-SHA-256 under the secret-hash key, reset per use
 	secretSum  []byte    // secretMAC's last sum
 	names      addrNames
@@ -200,6 +201,12 @@ type Options struct {
 	// router's MAC on the LAN. Called on the goroutine that handles
 	// packets.
 	Router func(mac hwaddr.MAC, addr netip.Addr) bool
+	// RouterMAC, when set, says whether mac is one of the router's own. A
+	// frame from it that is not the router's own (Router false) was
+	// routed: its MAC is not the sender's, so it does not name the flow's
+	// endpoint (a packet routed between two captured bridges is seen with
+	// both MACs). Called on the goroutine that handles packets.
+	RouterMAC func(mac hwaddr.MAC) bool
 	// OnPanic, when set, makes the engine survive a panic of an analyzer
 	// (or of anything it runs for a packet): the flow at hand is no
 	// longer inspected, its analyzer is dropped without another call, and
@@ -250,6 +257,7 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 		sink:       opt.Sink,
 		packetObs:  opt.Packets,
 		router:     opt.Router,
+		routerMAC:  opt.RouterMAC,
 		onPanic:    opt.OnPanic,
 		secretMAC:  hmac.New(sha256.New, key),
 		verdicts:   make(map[[32]byte]verdict),
@@ -412,10 +420,15 @@ func (e *Engine) HandlePacket(p *Packet) {
 		f.Bytes[dir] = math.MaxUint32
 	}
 	if p.HasMAC {
+		var mac *hwaddr.MAC
 		if dir == ToServer && f.ClientLocal {
-			f.ClientMAC = p.SrcMAC
+			mac = &f.ClientMAC
 		} else if dir == ToClient && f.ServerLocal {
-			f.ServerMAC = p.SrcMAC
+			mac = &f.ServerMAC
+		}
+		// A routed copy keeps what the sender's copy taught.
+		if mac != nil && *mac != p.SrcMAC && !e.routed(p) {
+			*mac = p.SrcMAC
 		}
 	}
 	if isNew && !f.has(flagRouter) {
@@ -430,6 +443,12 @@ func (e *Engine) HandlePacket(p *Packet) {
 	if len(p.Payload) > 0 && !f.has(flagStopped) {
 		e.deliver(f, dir, p.Payload)
 	}
+}
+
+// routed says whether p came with the router's MAC but not from the
+// router: its source MAC is not the sender's.
+func (e *Engine) routed(p *Packet) bool {
+	return e.routerMAC != nil && e.routerMAC(p.SrcMAC) && (e.router == nil || !e.router(p.SrcMAC, p.Src.Unmap()))
 }
 
 func (e *Engine) newFlow(p *Packet) *Flow {

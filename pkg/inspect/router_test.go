@@ -3,7 +3,9 @@ package inspect_test
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
@@ -112,6 +114,104 @@ func TestRefusedDefaultLogin(t *testing.T) {
 			if f.Kind != tc.kind || f.Device.IP != tc.device || f.Evidence["accepted"] != tc.accepted || f.Evidence["password_class"] != "default" {
 				t.Errorf("%s about %s (accepted %s, class %s), want %s about %s (accepted %s, class default)",
 					f.Kind, f.Device.IP, f.Evidence["accepted"], f.Evidence["password_class"], tc.kind, tc.device, tc.accepted)
+			}
+		})
+	}
+}
+
+// With two capture interfaces (br-lan and br-iot) a packet the router
+// routes between them may be read twice: received from its sender, and
+// sent on by the router with the router's MAC, in either order. The
+// endpoints' MACs come from the senders' copies only, so that a camera
+// that accepts a default password is the finding's device, not the
+// router (which is never quarantined). The router's own frames still
+// give its MAC.
+func TestRoutedCopyKeepsDeviceMAC(t *testing.T) {
+	cl, err := creds.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	routerMAC := hwaddr.MAC{0x02, 0, 0, 0, 0, 0xfe}
+	routerAddrs := []netip.Addr{netip.MustParseAddr("192.168.1.1"), netip.MustParseAddr("192.168.2.1")}
+	client := netip.MustParseAddrPort("192.168.1.20:40000")
+	clientMAC := hwaddr.MAC{0x02, 0, 0, 0, 0, 0x20}
+	for _, tc := range []struct {
+		name        string
+		routerFirst bool
+		server      netip.AddrPort
+		serverMAC   hwaddr.MAC
+	}{
+		{"device_copy_first", false, netip.MustParseAddrPort("192.168.2.10:21"), hwaddr.MAC{0x02, 0, 0, 0, 0, 0x10}},
+		{"router_copy_first", true, netip.MustParseAddrPort("192.168.2.10:21"), hwaddr.MAC{0x02, 0, 0, 0, 0, 0x10}},
+		{"router_is_the_server", false, netip.MustParseAddrPort("192.168.2.1:21"), routerMAC},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var col inspecttest.Collector
+			cfg := inspect.DefaultConfig()
+			cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
+			e, err := inspect.NewEngine(cfg, inspect.Options{
+				Protocols:  []inspect.Protocol{ftp.New()},
+				Classifier: cl,
+				Sink:       &col,
+				Router: func(m hwaddr.MAC, a netip.Addr) bool {
+					return m == routerMAC && slices.Contains(routerAddrs, a)
+				},
+				RouterMAC: func(m hwaddr.MAC) bool { return m == routerMAC },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			seq := map[bool]uint32{true: 1000, false: 5000} // by toServer
+			// send feeds one segment as the capture reads it: from its
+			// sender, and, routed, once more with the router's MAC.
+			send := func(toServer bool, flags uint8, data string) {
+				src, dst, srcMAC, dstMAC := client, tc.server, clientMAC, tc.serverMAC
+				if !toServer {
+					src, dst, srcMAC, dstMAC = dst, src, dstMAC, srcMAC
+				}
+				copies := []hwaddr.MAC{srcMAC, routerMAC}
+				if srcMAC == routerMAC || dstMAC == routerMAC {
+					copies = copies[:1] // to or from the router itself: not routed
+				} else if tc.routerFirst {
+					copies[0], copies[1] = copies[1], copies[0]
+				}
+				for _, mac := range copies {
+					now = now.Add(time.Millisecond)
+					p := &inspect.Packet{Timestamp: now, HasMAC: true, Kind: inspect.KindTCP, IPProto: 6, TTL: 64,
+						Src: src.Addr(), Dst: dst.Addr(), SrcPort: src.Port(), DstPort: dst.Port(),
+						SrcMAC: mac, DstMAC: dstMAC, TCPFlags: flags, Seq: seq[toServer], Ack: seq[!toServer],
+						Payload: []byte(data), Length: 54 + len(data)}
+					if mac == routerMAC && srcMAC != routerMAC {
+						p.TTL = 63
+					}
+					e.HandlePacket(p)
+				}
+				seq[toServer] += uint32(len(data))
+				if flags&(inspect.TCPFlagSYN|inspect.TCPFlagFIN) != 0 {
+					seq[toServer]++
+				}
+			}
+			send(true, inspect.TCPFlagSYN, "")
+			send(false, inspect.TCPFlagSYN|inspect.TCPFlagACK, "")
+			send(true, inspect.TCPFlagACK, "")
+			for _, s := range []struct {
+				toServer bool
+				line     string
+			}{{false, "220 camera FTP\r\n"}, {true, "USER admin\r\n"}, {false, "331 password\r\n"}, {true, "PASS admin\r\n"}, {false, "230 Logged in\r\n"}} {
+				send(s.toServer, inspect.TCPFlagACK|inspect.TCPFlagPSH, s.line)
+			}
+			send(true, inspect.TCPFlagFIN|inspect.TCPFlagACK, "")
+			send(false, inspect.TCPFlagFIN|inspect.TCPFlagACK, "")
+			e.Flush()
+			got := col.Kind(event.KindDefaultCredentials)
+			if len(got) != 1 {
+				t.Fatalf("%d default-credentials findings, want 1: %v", len(got), col.Events)
+			}
+			want := tc.serverMAC.String()
+			if f := got[0]; f.Flow.Server.MAC != want || f.Flow.Client.MAC != clientMAC.String() || f.Device.MAC != want {
+				t.Errorf("finding about %s, flow %s → %s; want about %s, flow %s → %s",
+					f.Device.MAC, f.Flow.Client.MAC, f.Flow.Server.MAC, want, clientMAC, want)
 			}
 		})
 	}

@@ -104,6 +104,7 @@ func New(cfg *config.Config, opt Options) (*Pipeline, error) {
 		Packets:    p.inv,
 		OnPanic:    opt.OnPanic,
 		Router:     opt.Router,
+		RouterMAC:  opt.RouterMAC,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
