@@ -55,6 +55,10 @@ const (
 	etherTypeARP   = 0x0806
 	etherTypeDot1Q = 0x8100
 	etherTypeIPv6  = 0x86dd
+	etherTypePPPoE = 0x8864 // session stage
+
+	pppoeHeaderLen = 6
+	pppProtocolPAP = 0xc023
 
 	ipProtoTCP = 6
 	ipProtoUDP = 17
@@ -75,7 +79,9 @@ const (
 //   - IPv4 and IPv6 TCP and UDP whose source or destination port is in
 //     ports (every TCP and UDP packet with ports.AllPayload);
 //   - TCP segments with SYN set to or from any port (SYN fingerprints,
-//     scan detection).
+//     scan detection);
+//   - PPPoE session frames carrying PAP (a PPPoE client's login, which
+//     the inspectors read).
 //
 // Everything else is dropped in the kernel: ICMP, other protocols, IPv6
 // packets with extension headers, and non-first IPv4 fragments, which
@@ -104,6 +110,7 @@ func FilterFor(ports PortSet) ([]bpf.RawInstruction, error) {
 	for _, base := range []uint32{etherHeaderLen, etherHeaderLen + dot1QHeaderLen} {
 		network(&a, base)
 		transport(&a, base, set, ports.AllPayload)
+		pppoe(&a, base)
 	}
 	a.label("accept")
 	a.emit(bpf.RetConstant{Val: acceptWhole})
@@ -115,6 +122,17 @@ func FilterFor(ports PortSet) ([]bpf.RawInstruction, error) {
 func ethertypes(a *assembler, base uint32) {
 	a.jumpIfFar(bpf.JumpEqual, etherTypeIPv4, label("ip4", base))
 	a.jumpIfFar(bpf.JumpEqual, etherTypeIPv6, label("ip6", base))
+	a.jumpIfFar(bpf.JumpEqual, etherTypePPPoE, label("pppoe", base))
+	a.emit(bpf.RetConstant{Val: 0})
+}
+
+// pppoe passes a PPPoE session frame at base whose PPP protocol is PAP.
+// The field is uncompressed: RFC 2516 forbids protocol field compression
+// on PPPoE, and PAP's number has no one-byte form.
+func pppoe(a *assembler, base uint32) {
+	a.label(label("pppoe", base))
+	a.emit(bpf.LoadAbsolute{Off: base + pppoeHeaderLen, Size: 2})
+	a.jumpIfFar(bpf.JumpEqual, pppProtocolPAP, "accept")
 	a.emit(bpf.RetConstant{Val: 0})
 }
 

@@ -111,6 +111,16 @@ func TestFilterFor(t *testing.T) {
 		// Port 0x5000 at the offset an IHL-blind filter would read.
 		return frame(t, eth(layers.EthernetTypeIPv4), ip, tcp(40000, dport, false, true), payload)
 	}
+	// PPPoE session frames: version/type, code, session, length, then the
+	// PPP protocol and what it carries.
+	pppoe := func(vlan bool, pppProto uint16, body string) []byte {
+		b := []byte{0x11, 0x00, 0x00, 0x01, 0, byte(2 + len(body)), byte(pppProto >> 8), byte(pppProto)}
+		if vlan {
+			return frame(t, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypePPPoESession), gopacket.Payload(append(b, body...)))
+		}
+		return frame(t, eth(layers.EthernetTypePPPoESession), gopacket.Payload(append(b, body...)))
+	}
+	papAdmin := "\x01\x01\x00\x10\x05admin\x05admin" // Authenticate-Request admin/admin
 	ports := PortSet{Ports: DefaultPorts()}
 	all := PortSet{AllPayload: true}
 	tests := []struct {
@@ -167,6 +177,13 @@ func TestFilterFor(t *testing.T) {
 		{"all_icmp", all, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolICMPv4), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0)}), false},
 		{"all_nonfirst_fragment", all, fragTail(), false},
 		{"all_arp", all, frame(t, eth(layers.EthernetTypeARP), arp()), true},
+		{"pppoe_pap", ports, pppoe(false, 0xc023, papAdmin), true},
+		{"vlan_pppoe_pap", ports, pppoe(true, 0xc023, papAdmin), true},
+		{"no_ports_pppoe_pap", PortSet{}, pppoe(false, 0xc023, papAdmin), true},
+		{"pppoe_lcp", ports, pppoe(false, 0xc021, "\x01\x01\x00\x04"), false},
+		{"pppoe_chap", ports, pppoe(true, 0xc223, "\x01\x01\x00\x04"), false},
+		{"pppoe_protocol_cut", ports, pppoe(false, 0xc023, "")[:14+7], false},
+		{"pppoe_discovery", ports, frame(t, eth(layers.EthernetTypePPPoEDiscovery), gopacket.Payload("\x11\x09\x00\x00\x00\x00")), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
