@@ -106,10 +106,10 @@ func OpenAFPacket(ctx context.Context, cfg AFPacketConfig) (*AFPacket, error) {
 		}
 		a.rings = append(a.rings, r)
 	}
-	if len(a.rings) == 0 {
-		a.release()
-		return nil, fmt.Errorf("afpacket: none of the interfaces %v exists", cfg.Interfaces)
-	}
+	// With SkipMissing, none there is no error: the source reads nothing
+	// and ends, for the caller to open it again, once the watcher sees
+	// one up (a bridge a network restart took away and brings back).
+	// Without, a missing interface already failed openRing.
 	if len(a.rings) > 1 {
 		// A packet routed between two captured interfaces is seen on
 		// both: keep one copy, so that the inspectors see each packet once.
@@ -234,6 +234,8 @@ func (a *AFPacket) ReadPacket() ([]byte, Info, error) {
 	if len(a.rings) == 1 {
 		f = a.readRing(a.rings[0])
 	} else {
+		// With no ring (every interface missing) frames is nil: the
+		// wait ends with the source.
 		select {
 		case f = <-a.frames:
 		case <-a.done:

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -534,8 +535,8 @@ func TestAFPacketVLAN(t *testing.T) {
 // interfaces that exist and are up and names the others; when one of
 // them comes up (in the namespace the source was opened in, whatever
 // thread looks), or one it reads goes down or away, the source ends with
-// ErrInterfacesChanged, and opened again it reads what is there. With
-// none there, or without SkipMissing, opening fails.
+// ErrInterfacesChanged, and opened again it reads what is there.
+// Without SkipMissing, opening fails.
 func TestAFPacketSkipsMissing(t *testing.T) {
 	requireRoot(t)
 	router, device := netnstest.New(t, "iotgwcap", "rtr"), netnstest.New(t, "iotgwcap", "dev")
@@ -550,17 +551,9 @@ func TestAFPacketSkipsMissing(t *testing.T) {
 		})
 		return src, err
 	}
-	for _, tt := range []struct {
-		name string
-		cfg  AFPacketConfig
-	}{
-		{"none_exists", AFPacketConfig{Interfaces: []string{"gone0", "gone1"}, SkipMissing: true}},
-		{"missing_without_skip", AFPacketConfig{Interfaces: []string{"lan0", "lan1"}}},
-	} {
-		if src, err := open(tt.cfg); err == nil {
-			src.Close()
-			t.Errorf("%s: opened, want an error", tt.name)
-		}
+	if src, err := open(AFPacketConfig{Interfaces: []string{"lan0", "lan1"}}); err == nil {
+		src.Close()
+		t.Error("lan1 missing without SkipMissing: opened, want an error")
 	}
 
 	both := AFPacketConfig{Interfaces: []string{"lan0", "lan1"}, SkipMissing: true}
@@ -621,5 +614,96 @@ func TestAFPacketSkipsMissing(t *testing.T) {
 	defer src.Close()
 	if got := src.Missing(); !slices.Equal(got, []string{"lan1"}) {
 		t.Errorf("after lan1 was deleted Missing() = %v, want [lan1]", got)
+	}
+}
+
+// TestAFPacketWaitsForOnlyInterface: with SkipMissing and the only
+// interface down or gone at open (br-lan during a network restart), the
+// source opens with no ring, reads nothing, and ends with
+// ErrInterfacesChanged once the interface is up, so that the caller
+// opens it again within MissingCheck instead of failing and backing off;
+// opened again it reads the interface. Close ends a source with no ring.
+func TestAFPacketWaitsForOnlyInterface(t *testing.T) {
+	requireRoot(t)
+	router, device := netnstest.New(t, "iotgwcap", "rtr"), netnstest.New(t, "iotgwcap", "dev")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // ends a hung read, never a slow one
+	defer cancel()
+	open := func(names ...string) (src *AFPacket, err error) {
+		cfg := AFPacketConfig{Interfaces: names, SkipMissing: true, PollTimeout: 20 * time.Millisecond, MissingCheck: 20 * time.Millisecond}
+		err = netnstest.Run(router, func() error {
+			src, err = OpenAFPacket(ctx, cfg)
+			return err
+		})
+		return src, err
+	}
+	// Gone: opens, reads nothing, Close ends it.
+	src, err := open("gone0", "gone1")
+	if err != nil {
+		t.Fatalf("every interface gone: %v", err)
+	}
+	if got := src.Missing(); !slices.Equal(got, []string{"gone0", "gone1"}) || len(src.rings) != 0 {
+		t.Errorf("Missing() = %v with %d rings, want both and none", got, len(src.rings))
+	}
+	ended := make(chan error, 1)
+	go func() { _, _, err := src.ReadPacket(); ended <- err }()
+	src.Close()
+	if err := <-ended; !errors.Is(err, io.EOF) {
+		t.Errorf("ReadPacket after Close = %v, want io.EOF", err)
+	}
+
+	// Down at open, then up.
+	netnstest.Veth(t, router, "lan0", "10.98.10.1/24", device, "eth0", "10.98.10.2/24")
+	netnstest.Cmd(t, "ip", "-n", router, "link", "set", "lan0", "down")
+	if src, err = open("lan0"); err != nil {
+		t.Fatalf("lan0 down: %v", err)
+	}
+	if got := src.Missing(); !slices.Equal(got, []string{"lan0"}) {
+		t.Errorf("Missing() = %v, want [lan0]", got)
+	}
+	go func() {
+		for {
+			if _, _, err := src.ReadPacket(); err != nil {
+				ended <- err
+				return
+			}
+		}
+	}()
+	netnstest.Cmd(t, "ip", "-n", router, "link", "set", "lan0", "up")
+	select {
+	case err := <-ended:
+		if !errors.Is(err, ErrInterfacesChanged) {
+			t.Fatalf("ReadPacket = %v, want ErrInterfacesChanged", err)
+		}
+	case <-time.After(20 * time.Second): // a hang, not a slow machine
+		t.Fatal("the source did not end when lan0 came up")
+	}
+	src.Close()
+
+	if src, err = open("lan0"); err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if len(src.rings) != 1 || len(src.Missing()) != 0 {
+		t.Fatalf("opened again: %d rings, missing %v", len(src.rings), src.Missing())
+	}
+	if err := netnstest.Run(device, func() error {
+		c, err := net.Dial("udp4", "10.98.10.1:9")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("after the interface came back"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		data, _, err := src.ReadPacket()
+		if err != nil {
+			t.Fatalf("the datagram sent after lan0 came back was not read: %v", err)
+		}
+		if strings.Contains(string(data), "after the interface came back") {
+			return
+		}
 	}
 }

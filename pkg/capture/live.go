@@ -93,10 +93,10 @@ type AFPacketConfig struct {
 	RestoreVLAN bool
 	// SkipMissing opens rings on the interfaces that exist and are up and
 	// leaves out the others (a guest bridge switched off), which Missing
-	// names; it fails only when none is there. Once one of them is up
-	// (looked for every MissingCheck, default 10 s), or a ring's interface
-	// goes down or away, ReadPacket returns ErrInterfacesChanged, for the
-	// caller to open the source again.
+	// names; with none there, the source reads nothing until one is. Once
+	// one of them is up (looked for every MissingCheck, default 10 s), or
+	// a ring's interface goes down or away, ReadPacket returns
+	// ErrInterfacesChanged, for the caller to open the source again.
 	SkipMissing  bool
 	MissingCheck time.Duration
 }
