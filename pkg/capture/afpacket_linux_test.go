@@ -707,3 +707,72 @@ func TestAFPacketWaitsForOnlyInterface(t *testing.T) {
 		}
 	}
 }
+
+// TestAFPacketFilterIPv6DestOpts: the kernel runs the filter's skipping
+// of IPv6 extension headers as the VM does: a datagram to a wanted port
+// sent with a destination options header is read.
+func TestAFPacketFilterIPv6DestOpts(t *testing.T) {
+	requireRoot(t)
+	router, device := netnstest.New(t, "iotgwcap", "rtr"), netnstest.New(t, "iotgwcap", "dev")
+	netnstest.NoDAD(t, router, device)
+	netnstest.Veth(t, router, "lan0", "fd98:11::1/64", device, "eth0", "fd98:11::2/64")
+	filter, err := FilterFor(PortSet{Ports: []uint16{5353}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // ends a hung read, never a slow one
+	defer cancel()
+	src := openIn(t, router, ctx, AFPacketConfig{Interfaces: []string{"lan0"}, Filter: filter})
+	defer src.Close()
+	const msg = "behind destination options"
+	if err := netnstest.Run(device, func() error {
+		c, err := net.Dial("udp6", "[fd98:11::1]:5353")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		rc, err := c.(*net.UDPConn).SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		// Next header (the kernel's), length 0 (8 bytes), PadN of 4.
+		opts := string([]byte{0, 0, 1, 4, 0, 0, 0, 0})
+		if err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptString(int(fd), unix.IPPROTO_IPV6, unix.IPV6_DSTOPTS, opts)
+		}); err != nil {
+			return err
+		}
+		if serr != nil {
+			return fmt.Errorf("IPV6_DSTOPTS: %w", serr)
+		}
+		if _, err = c.Write([]byte(msg)); err != nil {
+			return err
+		}
+		// Then one without, read after it if it was read at all.
+		plain, err := net.Dial("udp6", "[fd98:11::1]:5353")
+		if err != nil {
+			return err
+		}
+		defer plain.Close()
+		_, err = plain.Write([]byte("plain"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		data, _, err := src.ReadPacket()
+		if err != nil {
+			t.Fatalf("the datagram was not read: %v", err)
+		}
+		if bytes.HasSuffix(data, []byte("plain")) {
+			t.Fatal("the datagram with destination options was dropped, the plain one after it read")
+		}
+		if bytes.Contains(data, []byte(msg)) {
+			if len(data) < 14+40 || data[14+6] != 60 {
+				t.Fatalf("read without a destination options header: % x", data[:min(len(data), 60)])
+			}
+			return
+		}
+	}
+}

@@ -63,6 +63,15 @@ const (
 	ipProtoTCP = 6
 	ipProtoUDP = 17
 
+	// IPv6 extension headers the filter skips, as the decoder does.
+	ipProtoHopByHop = 0
+	ipProtoRouting  = 43
+	ipProtoDestOpts = 60
+	// ipv6ExtHeaders is how many the filter skips: a hop-by-hop header
+	// and one other; more are rare, and each adds 13 instructions per
+	// tagging.
+	ipv6ExtHeaders = 2
+
 	ipv4FragOffsetMask = 0x1fff
 	ipv6HeaderLen      = 40
 	tcpFlagsOffset     = 13
@@ -84,8 +93,10 @@ const (
 //     the inspectors read).
 //
 // Everything else is dropped in the kernel: ICMP, other protocols, IPv6
-// packets with extension headers, and non-first IPv4 fragments, which
-// carry no ports and which the decoder does not reassemble. First
+// packets with more than two extension headers before TCP or UDP (of
+// hop-by-hop, routing and destination options; the decoder skips these)
+// or with a fragment header, and non-first IPv4 fragments, which carry
+// no ports and which the decoder does not reassemble. First IPv4
 // fragments have ports and pass like whole packets. A tag the kernel
 // stripped into packet metadata (VLAN offload) is not in the frame, so
 // such frames match as untagged. Passed frames are kept whole; see
@@ -154,13 +165,36 @@ func network(a *assembler, base uint32) {
 	a.emit(bpf.LoadMemShift{Off: base})
 	a.jumpTo(l4)
 
+	// IPv6: X is the offset of the header whose type A holds, from
+	// base. Up to ipv6ExtHeaders extension headers the decoder skips are
+	// skipped here too, unrolled (classic BPF jumps only forward).
 	a.label(label("ip6", base))
 	a.emit(bpf.LoadAbsolute{Off: base + 6, Size: 1})
-	a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
-	a.jumpIf(bpf.JumpEqual, ipProtoTCP, label("ip6ok", base), "")
-	a.jumpIf(bpf.JumpEqual, ipProtoUDP, label("ip6ok", base), reject)
-	a.label(label("ip6ok", base))
 	a.emit(bpf.LoadConstant{Dst: bpf.RegX, Val: ipv6HeaderLen})
+	for i := range ipv6ExtHeaders + 1 {
+		ext := label(fmt.Sprintf("ip6ext%d", i), base)
+		a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
+		a.jumpIf(bpf.JumpEqual, ipProtoTCP, label("ip6ok", base), "")
+		if i == ipv6ExtHeaders {
+			a.jumpIf(bpf.JumpEqual, ipProtoUDP, label("ip6ok", base), reject)
+			break
+		}
+		a.jumpIf(bpf.JumpEqual, ipProtoUDP, label("ip6ok", base), "")
+		a.jumpIf(bpf.JumpEqual, ipProtoHopByHop, ext, "")
+		a.jumpIf(bpf.JumpEqual, ipProtoRouting, ext, "")
+		a.jumpIf(bpf.JumpEqual, ipProtoDestOpts, ext, reject)
+		a.label(ext)
+		// Next header at +0, length at +1 in 8-byte units after the
+		// first 8.
+		a.emit(bpf.LoadIndirect{Off: base + 1, Size: 1})
+		a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 1})
+		a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftLeft, Val: 3})
+		a.emit(bpf.ALUOpX{Op: bpf.ALUOpAdd})
+		a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 1})
+		a.emit(bpf.LoadIndirect{Off: base, Size: 1})
+		a.emit(bpf.LoadScratch{Dst: bpf.RegX, N: 1})
+	}
+	a.label(label("ip6ok", base))
 	a.jumpTo(l4)
 
 	a.label(reject)

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"testing"
@@ -121,6 +122,43 @@ func TestFilterFor(t *testing.T) {
 		return frame(t, eth(layers.EthernetTypePPPoESession), gopacket.Payload(append(b, body...)))
 	}
 	papAdmin := "\x01\x01\x00\x10\x05admin\x05admin" // Authenticate-Request admin/admin
+	// IPv6 with extension headers before TCP to port 80: each is next
+	// header, length in 8-byte units after the first 8, options (PadN).
+	withExt := func(vlan bool, dport uint16, exts ...layers.IPProtocol) []byte {
+		first := layers.IPProtocolTCP
+		var hdrs []byte
+		for i, e := range exts {
+			if i == 0 {
+				first = e
+			}
+			next := byte(layers.IPProtocolTCP)
+			if i+1 < len(exts) {
+				next = byte(exts[i+1])
+			}
+			if i == 1 {
+				// 16 bytes: a length of 1.
+				hdrs = append(hdrs, next, 1, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+				continue
+			}
+			hdrs = append(hdrs, next, 0, 1, 4, 0, 0, 0, 0)
+		}
+		ls := []gopacket.SerializableLayer{eth(layers.EthernetTypeIPv6)}
+		if vlan {
+			ls = []gopacket.SerializableLayer{eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv6)}
+		}
+		b := frame(t, append(ls, ip6(first), gopacket.Payload(hdrs))...)
+		// The segment by hand: frame would want a network layer for
+		// its checksum, which the filter does not read.
+		seg := binary.BigEndian.AppendUint16(nil, 40000)
+		seg = binary.BigEndian.AppendUint16(seg, dport)
+		seg = append(seg, 0, 0, 0, 1, 0, 0, 0, 0, 5<<4, 0x10, 2, 0, 0, 0, 0, 0)
+		seg = append(seg, payload...)
+		b = append(b, seg...)
+		// The IPv6 payload length as the extension headers and segment.
+		l3 := len(b) - len(seg) - len(hdrs) - 40
+		binary.BigEndian.PutUint16(b[l3+4:], uint16(len(hdrs)+len(seg)))
+		return b
+	}
 	ports := PortSet{Ports: DefaultPorts()}
 	all := PortSet{AllPayload: true}
 	tests := []struct {
@@ -177,6 +215,15 @@ func TestFilterFor(t *testing.T) {
 		{"all_icmp", all, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolICMPv4), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0)}), false},
 		{"all_nonfirst_fragment", all, fragTail(), false},
 		{"all_arp", all, frame(t, eth(layers.EthernetTypeARP), arp()), true},
+		{"ipv6_destopts_tcp_to_http", ports, withExt(false, 80, layers.IPProtocolIPv6Destination), true},
+		{"ipv6_hop_by_hop_tcp_to_http", ports, withExt(false, 80, layers.IPProtocolIPv6HopByHop), true},
+		{"ipv6_two_ext_tcp_to_http", ports, withExt(false, 80, layers.IPProtocolIPv6HopByHop, layers.IPProtocolIPv6Routing), true},
+		{"vlan_ipv6_two_ext_tcp_to_http", ports, withExt(true, 80, layers.IPProtocolIPv6HopByHop, layers.IPProtocolIPv6Destination), true},
+		{"ipv6_destopts_tcp_other", ports, withExt(false, 9999, layers.IPProtocolIPv6Destination), false},
+		{"ipv6_two_ext_tcp_other", ports, withExt(false, 9999, layers.IPProtocolIPv6HopByHop, layers.IPProtocolIPv6Destination), false},
+		{"ipv6_three_ext", ports, withExt(false, 80, layers.IPProtocolIPv6HopByHop, layers.IPProtocolIPv6Destination, layers.IPProtocolIPv6Routing), false},
+		{"all_ipv6_destopts_tcp", all, withExt(false, 9999, layers.IPProtocolIPv6Destination), true},
+		{"ipv6_ext_cut", ports, withExt(false, 80, layers.IPProtocolIPv6Destination)[:14+40+1], false},
 		{"pppoe_pap", ports, pppoe(false, 0xc023, papAdmin), true},
 		{"vlan_pppoe_pap", ports, pppoe(true, 0xc023, papAdmin), true},
 		{"no_ports_pppoe_pap", PortSet{}, pppoe(false, 0xc023, papAdmin), true},
