@@ -386,7 +386,7 @@ func problemWords(area string) (title, body, resolved string, ok bool) {
 			"iotgw inspects every new connection again", true
 	case AreaCaptureInterfaces:
 		return "iotgw is not watching part of the network",
-			"A capture interface (capture.interfaces) does not exist, such as a guest network's bridge while its Wi-Fi is off, so its traffic goes uninspected. iotgw watches the others and starts on it when it appears. Quarantines still hold.",
+			"A capture interface (capture.interfaces) does not exist, such as a guest network's bridge while its Wi-Fi is off, so its traffic goes uninspected. iotgw starts on it when it appears (the status page names it), and watches any others meanwhile. Quarantines still hold.",
 			"iotgw watches every capture interface again", true
 	case AreaOffload:
 		return "iotgw cannot see offloaded traffic",
