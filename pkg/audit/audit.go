@@ -160,8 +160,11 @@ type Report struct {
 	OpenPorts []uint16
 	// Services are the login services tested ("telnet:23", "http:80").
 	Services []string
-	// Untested are the services dropped because they did not behave as
-	// the protocol says (no prompt recognised, a broken answer).
+	// Untested are the open login services not tried to the end of their
+	// list: dropped because they did not behave as the protocol says (no
+	// prompt recognised, a broken answer), or not tested at all (a web
+	// page asking for no Basic or Digest credentials, a second telnet or
+	// web port).
 	Untested []string
 	Attempts int
 	Stop     Stop
@@ -340,6 +343,8 @@ type run struct {
 	local  netip.AddrPort // the router's side of the last connection
 	// checked are the ports the port check tried.
 	checked []uint16
+	// services are the login services the login test tries.
+	services []*service
 	// moved ends the audit's context when a connection reached another
 	// host than the device.
 	moved context.CancelCauseFunc

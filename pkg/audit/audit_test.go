@@ -279,10 +279,15 @@ func TestDefaultLogins(t *testing.T) {
 					t.Fatalf("unexpected finding %+v", found[0])
 				}
 				// No login service: nothing was tried, which is no pass
-				// (a web form may still take a default password).
+				// (a web form may still take a default password). A
+				// test stopped at the cap did not try the whole list:
+				// incomplete, no pass either.
 				want := "none_found"
-				if tc.wantStop == StopNoService {
+				switch tc.wantStop {
+				case StopNoService:
 					want = "untested"
+				case StopCap:
+					want = "incomplete"
 				}
 				obs := auditCheck(evs, "default_login")
 				if obs == nil || obs.Evidence["result"] != want {
@@ -579,7 +584,8 @@ func TestCleanDevice(t *testing.T) {
 	web := &fakeWeb{user: "admin", password: "unique-pw-80"}
 	d.route(lan("443"), "127.0.0.1:1") // refused
 	d.route(lan("8080"), web.start(t))
-	a := newAuditor(t, d, func(o *Options) { o.MaxAttempts = 2 })
+	list := fixedList{{User: "admin", Password: "admin"}, {User: "root", Password: "12345"}}
+	a := newAuditor(t, d, func(o *Options) { o.MaxAttempts = 2; o.Candidates = list })
 	_, evs, err := a.Audit(context.Background(), target())
 	if err != nil {
 		t.Fatal(err)
@@ -1141,5 +1147,67 @@ func TestAcceptsAnyPassword(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestLoginAuditCompleteness: the default-login test files none_found,
+// the result the scorecard passes 5.1-1 on, only when it tried the whole
+// list on every open login service; a test stopped at its attempt cap,
+// or one that left an open login service untested (a web page without a
+// Basic or Digest challenge, whose form the audit does not fill in, a
+// second telnet port), is incomplete and names what it did not try.
+func TestLoginAuditCompleteness(t *testing.T) {
+	two := fixedList{{User: "admin", Password: "admin"}, {User: "root", Password: "12345"}}
+	tests := []struct {
+		name         string
+		max          int
+		routes       func(t *testing.T, d *mapDialer)
+		wantStop     Stop
+		wantResult   string
+		wantUntested string
+		wantSummary  string
+	}{
+		{"cap_before_the_list_ends", 1, func(t *testing.T, d *mapDialer) {
+			d.route(lan("23"), (&fakeTelnet{user: "root", password: "unique-pw-1"}).start(t))
+		}, StopCap, "incomplete", "", "tried telnet:23 1 of 2"},
+		{"whole_list_tried", 10, func(t *testing.T, d *mapDialer) {
+			d.route(lan("23"), (&fakeTelnet{user: "root", password: "unique-pw-1"}).start(t))
+		}, StopExhausted, "none_found", "", "the whole list on telnet:23"},
+		{"web_page_without_a_challenge", 10, func(t *testing.T, d *mapDialer) {
+			d.route(lan("23"), (&fakeTelnet{user: "root", password: "unique-pw-1"}).start(t))
+			ln := serve(t, func(c net.Conn) {
+				io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			})
+			d.route(lan("80"), ln.Addr().String())
+		}, StopExhausted, "incomplete", "http:80", "not tested: http:80"},
+		{"second_telnet_port", 10, func(t *testing.T, d *mapDialer) {
+			d.route(lan("23"), (&fakeTelnet{user: "root", password: "unique-pw-1"}).start(t))
+			d.route(lan("2323"), (&fakeTelnet{user: "root", password: "unique-pw-2"}).start(t))
+		}, StopExhausted, "incomplete", "telnet:2323", "not tested: telnet:2323"},
+		{"only_a_web_page_without_a_challenge", 10, func(t *testing.T, d *mapDialer) {
+			ln := serve(t, func(c net.Conn) {
+				io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			})
+			d.route(lan("8080"), ln.Addr().String())
+		}, StopNoService, "untested", "http:8080", "not tested: http:8080"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newMapDialer()
+			tc.routes(t, d)
+			a := newAuditor(t, d, func(o *Options) { o.MaxAttempts = tc.max; o.Candidates = two })
+			rep, evs, err := a.Audit(context.Background(), target())
+			if err != nil {
+				t.Fatal(err)
+			}
+			obs := auditCheck(evs, "default_login")
+			if rep.Stop != tc.wantStop || obs == nil {
+				t.Fatalf("stop %q, want %q; observation %+v", rep.Stop, tc.wantStop, obs)
+			}
+			if obs.Evidence["result"] != tc.wantResult || obs.Evidence["untested"] != tc.wantUntested || !strings.Contains(obs.Summary, tc.wantSummary) {
+				t.Errorf("result %q untested %q summary %q; want %q, %q, %q",
+					obs.Evidence["result"], obs.Evidence["untested"], obs.Summary, tc.wantResult, tc.wantUntested, tc.wantSummary)
+			}
+		})
 	}
 }

@@ -59,6 +59,7 @@ func (s *service) name() string { return s.proto + ":" + strconv.Itoa(int(s.port
 // every list is tried.
 func (r *run) testLogins(ctx context.Context) error {
 	services, err := r.loginServices(ctx)
+	r.services = services
 	if err != nil {
 		return r.loginsDone(StopCancelled, err)
 	}
@@ -74,12 +75,14 @@ func (r *run) testLogins(ctx context.Context) error {
 	first := true
 	turn := 0
 	for {
-		if r.report.Attempts >= r.a.opts.MaxAttempts {
-			return r.loginsDone(StopCap, nil)
-		}
+		// The list's end first: a list tried to its end at the cap is
+		// tried, not cut short.
 		s := nextService(services, &turn)
 		if s == nil {
 			return r.loginsDone(StopExhausted, nil)
+		}
+		if r.report.Attempts >= r.a.opts.MaxAttempts {
+			return r.loginsDone(StopCap, nil)
 		}
 		if s.sentPasswords != nil && slices.Contains(s.sentPasswords, s.cands[s.next].Password) {
 			s.next++
@@ -179,24 +182,38 @@ func nextService(services []*service, turn *int) *service {
 
 // loginServices lists the open services to test, in order. HTTP and RTSP
 // count only when they ask for Basic or Digest credentials; of several
-// web ports the first that does is tested.
+// web ports the first that does is tested. Every other open port of a
+// login protocol is listed in the report's Untested: a second telnet
+// port, a web page that asks for no Basic or Digest credentials (its login
+// may be a form, which the audit does not fill in), the web ports after
+// the tested one, an RTSP server without a challenge. A default password
+// may still open any of them, so the audit is no proof for them.
 func (r *run) loginServices(ctx context.Context) ([]*service, error) {
 	var out []*service
 	add := func(proto string, port uint16, try func(context.Context, creds.Candidate) (attempt, error)) {
 		cands := r.a.opts.Candidates.Candidates(proto, r.t.Vendor)
 		if len(cands) > 0 {
 			out = append(out, &service{proto: proto, port: port, cands: cands, try: try})
+		} else {
+			r.untested(proto, port)
 		}
 	}
 	if p, ok := r.firstOpen(telnetPorts); ok {
 		add("telnet", p, func(ctx context.Context, c creds.Candidate) (attempt, error) { return r.telnetLogin(ctx, p, c) })
+		r.untestedOpen("telnet", telnetPorts, p)
 	}
 	if p, ok := r.firstOpen(sshPorts); ok {
 		s := &sshService{r: r, port: p}
 		add("ssh", p, s.login)
+		r.untestedOpen("ssh", sshPorts, p)
 	}
+	tested := false
 	for _, p := range append(slices.Clone(httpPorts), httpsPorts...) {
 		if !r.isOpen(p) {
+			continue
+		}
+		if tested {
+			r.untested("http", p)
 			continue
 		}
 		if err := sleep(ctx, r.a.opts.PortDelay); err != nil {
@@ -205,10 +222,11 @@ func (r *run) loginServices(ctx context.Context) ([]*service, error) {
 		w, err := r.probeWeb(ctx, p, slices.Contains(httpsPorts, p))
 		if err != nil {
 			r.a.log.Debug("audit: no HTTP login", "device", r.t.MAC.String(), "port", p, "err", err)
+			r.untested("http", p)
 			continue
 		}
 		add("http", p, w.login)
-		break
+		tested = true
 	}
 	if p, ok := r.firstOpen(rtspPorts); ok {
 		if err := sleep(ctx, r.a.opts.PortDelay); err != nil {
@@ -218,12 +236,29 @@ func (r *run) loginServices(ctx context.Context) ([]*service, error) {
 			add("rtsp", p, rs.login)
 		} else {
 			r.a.log.Debug("audit: no RTSP login", "device", r.t.MAC.String(), "port", p, "err", err)
+			r.untested("rtsp", p)
 		}
+		r.untestedOpen("rtsp", rtspPorts, p)
 	}
 	if p, ok := r.firstOpen(ftpPorts); ok {
 		add("ftp", p, func(ctx context.Context, c creds.Candidate) (attempt, error) { return r.ftpLogin(ctx, p, c) })
+		r.untestedOpen("ftp", ftpPorts, p)
 	}
 	return out, ctx.Err()
+}
+
+// untested lists proto on port in the report's Untested.
+func (r *run) untested(proto string, port uint16) {
+	r.report.Untested = append(r.report.Untested, proto+":"+strconv.Itoa(int(port)))
+}
+
+// untestedOpen lists the open ports of ports other than tested.
+func (r *run) untestedOpen(proto string, ports []uint16, tested uint16) {
+	for _, p := range ports {
+		if p != tested && r.isOpen(p) {
+			r.untested(proto, p)
+		}
+	}
 }
 
 func (r *run) firstOpen(ports []uint16) (uint16, bool) {
@@ -233,6 +268,20 @@ func (r *run) firstOpen(ports []uint16) (uint16, bool) {
 		}
 	}
 	return 0, false
+}
+
+// progress says how far the login test got on each service: "telnet:23
+// 10 of 127".
+func (r *run) progress() string {
+	parts := make([]string, 0, len(r.services))
+	for _, s := range r.services {
+		if slices.Contains(r.report.Untested, s.name()) {
+			parts = append(parts, s.name()+" dropped")
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %d of %d", s.name(), s.next, len(s.cands)))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // found ends the login test with the verified default_credentials
@@ -270,19 +319,36 @@ func (r *run) loginsDone(stop Stop, err error) error {
 		r.events = append(r.events, ev)
 		return nil
 	}
-	switch stop {
-	case StopLockout:
+	switch {
+	case stop == StopLockout:
 		// Not a clean result: the audit did not get to try its list.
 		ev.Evidence["result"] = "stopped"
 		ev.Summary = fmt.Sprintf("default-login test stopped after %d attempts: the device showed signs of locking out", r.report.Attempts)
-	case StopNoService:
+	case stop == StopNoService:
 		// Nothing was tried: a login form on the device's web page, which
 		// the audit does not test, may still take a default password.
 		ev.Evidence["result"] = "untested"
 		ev.Summary = "no login service the audit tests (telnet, SSH, HTTP/RTSP authentication, FTP)"
+		if len(r.report.Untested) > 0 {
+			ev.Summary += "; not tested: " + strings.Join(r.report.Untested, ", ")
+		}
+	case stop == StopCap:
+		// The list was not tried to its end: a default further down
+		// it, or on a service not tested, may still be accepted.
+		ev.Evidence["result"] = "incomplete"
+		ev.Evidence["tried"] = r.progress()
+		ev.Summary = fmt.Sprintf("default-login test incomplete: stopped at the cap of %d attempts, tried %s", r.a.opts.MaxAttempts, ev.Evidence["tried"])
+		if len(r.report.Untested) > 0 {
+			ev.Summary += "; not tested: " + strings.Join(r.report.Untested, ", ")
+		}
+	case stop == StopExhausted && len(r.report.Untested) > 0:
+		ev.Evidence["result"] = "incomplete"
+		ev.Evidence["tried"] = r.progress()
+		ev.Summary = fmt.Sprintf("no default login accepted in %d attempts (%s), but not tested: %s", r.report.Attempts, strings.Join(r.report.Services, ", "), strings.Join(r.report.Untested, ", "))
 	default:
+		// Every candidate of every open login service was tried.
 		ev.Evidence["result"] = "none_found"
-		ev.Summary = fmt.Sprintf("no default login accepted in %d attempts (%s)", r.report.Attempts, strings.Join(r.report.Services, ", "))
+		ev.Summary = fmt.Sprintf("no default login accepted in %d attempts, the whole list on %s", r.report.Attempts, strings.Join(r.report.Services, ", "))
 	}
 	r.events = append(r.events, ev)
 	return nil

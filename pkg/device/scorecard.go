@@ -133,12 +133,49 @@ func kinds(ks ...event.Kind) func(*event.Event) bool {
 }
 
 func (s scorer) audited(check string) (string, bool) {
+	o := s.audit(check)
+	if o == nil || o.Evidence["result"] != "none_found" {
+		return "", false
+	}
+	return o.Summary, true
+}
+
+// audit returns the device's latest audit result of check, or nil.
+func (s scorer) audit(check string) *event.Event {
 	for _, o := range s.d.Observations {
-		if o.Kind == KindAudit && o.Evidence["check"] == check && o.Evidence["result"] == "none_found" {
-			return o.Summary, true
+		if o.Kind == KindAudit && o.Evidence["check"] == check {
+			return o
 		}
 	}
-	return "", false
+	return nil
+}
+
+// loginAudit returns the default-login audit's result when it is proof
+// that no default login opens the services it lists: the whole candidate
+// list tried on every open login service ("stop" "exhausted", nothing
+// "untested"). Otherwise it returns why it is no proof ("" when there
+// is no audit result at all). A test stopped at its attempt cap tried
+// 10 of some 127 candidates: no proof, whatever an older audit wrote in
+// "result".
+func (s scorer) loginAudit() (proof *event.Event, why string) {
+	o := s.audit("default_login")
+	if o == nil {
+		return nil, ""
+	}
+	e := o.Evidence
+	switch {
+	case e["result"] != "none_found":
+		return nil, "default-login audit gave no answer: " + o.Summary
+	case e["stop"] != "exhausted":
+		why := "default-login audit did not record that it tried its whole list"
+		if e["stop"] == "cap" {
+			why = "default-login audit stopped at its attempt cap after " + e["attempts"] + " attempts, before the end of the list"
+		}
+		return nil, why
+	case e["untested"] != "":
+		return nil, "default-login audit did not test " + e["untested"]
+	}
+	return o, ""
 }
 
 func verdict(id, title string, fails []string, passReason string) Provision {
@@ -177,13 +214,16 @@ func (s scorer) acceptedLogins() []string {
 
 func (s scorer) p511() Provision {
 	pass := ""
+	audit, why := s.loginAudit()
 	if l := s.acceptedLogins(); len(l) > 0 {
 		pass = "login to the device seen with a password that is not a factory default: " + l[0]
-	} else if sum, ok := s.audited("default_login"); ok {
-		pass = "default-login audit found none: " + sum
+	} else if audit != nil {
+		pass = "default-login audit found none: " + audit.Summary
 	}
-	return unknown(verdict("5.1-1", "No universal default passwords", s.findings(kinds(event.KindDefaultCredentials)), pass),
-		"no login to the device seen, and no audit yet")
+	if why == "" {
+		why = "no login to the device seen, and no audit yet"
+	}
+	return unknown(verdict("5.1-1", "No universal default passwords", s.findings(kinds(event.KindDefaultCredentials)), pass), why)
 }
 
 func (s scorer) p512() Provision {

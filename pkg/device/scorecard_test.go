@@ -50,7 +50,7 @@ func TestScorecard(t *testing.T) {
 	}{
 		{"nothing_seen", nil, map[string]Status{"5.1-1": Unknown, "5.2-1": Unknown, "5.3-2": Unknown, "5.5-1": Unknown, "5.6-1": Unknown, "5.7-2": Unknown}, ""},
 		{"audit_found_no_default_login", []*event.Event{
-			obs("00:11:22:33:44:55", "192.168.1.5", KindAudit, event.Evidence{"check": "default_login", "result": "none_found", "attempts": "12"}),
+			obs("00:11:22:33:44:55", "192.168.1.5", KindAudit, event.Evidence{"check": "default_login", "result": "none_found", "stop": "exhausted", "attempts": "12"}),
 		}, map[string]Status{"5.1-1": Pass}, ""},
 		{"verified_default_login", []*event.Event{
 			func() *event.Event {
@@ -167,6 +167,9 @@ func TestScorecardAuditResults(t *testing.T) {
 	const mac, ip = "00:11:22:33:44:55", "192.168.1.5"
 	audit := func(at time.Duration, check, result string) *event.Event {
 		ev := obs(mac, ip, KindAudit, event.Evidence{"check": check, "result": result})
+		if result == "none_found" {
+			ev.Evidence["stop"] = "exhausted"
+		}
 		ev.Time = t0.Add(at)
 		ev.Summary = check + " " + result
 		return ev
@@ -223,6 +226,46 @@ func TestScorecardAuditResults(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestScorecardLoginAuditCompleteness: the default-login audit passes
+// 5.1-1 only when it tried its whole list on every open login service. A
+// test stopped at its attempt cap (10 of some 127 candidates), one that
+// left a service untested, or one that stopped for a lockout is no
+// proof, whatever its result says (audits before the distinction wrote
+// none_found for a capped run).
+func TestScorecardLoginAuditCompleteness(t *testing.T) {
+	const mac, ip = "00:11:22:33:44:55", "192.168.1.5"
+	tests := []struct {
+		name     string
+		evidence event.Evidence
+		want     Status
+		reason   string
+	}{
+		{"whole_list_on_every_service", event.Evidence{"result": "none_found", "stop": "exhausted", "attempts": "127", "protocols": "telnet:23"}, Pass, "audit found none"},
+		{"capped_run_filed_as_none_found", event.Evidence{"result": "none_found", "stop": "cap", "attempts": "10", "protocols": "telnet:23", "untested": "http:80"}, Unknown, "attempt cap after 10 attempts"},
+		{"capped_run", event.Evidence{"result": "incomplete", "stop": "cap", "attempts": "10", "tried": "telnet:23 10 of 127"}, Unknown, "default-login audit gave no answer"},
+		{"exhausted_with_a_service_untested", event.Evidence{"result": "none_found", "stop": "exhausted", "attempts": "20", "untested": "http:80"}, Unknown, "did not test http:80"},
+		{"no_stop_recorded", event.Evidence{"result": "none_found", "attempts": "12"}, Unknown, "whole list"},
+		{"lockout", event.Evidence{"result": "stopped", "stop": "lockout", "attempts": "3"}, Unknown, "gave no answer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			ev := obs(mac, ip, KindAudit, tt.evidence)
+			ev.Evidence["check"] = "default_login"
+			ev.Summary = "audit " + tt.name
+			inv.Emit(ev)
+			card := Scorecard(device(t, inv, mac), nil)
+			st, r := statusOf(card, "5.1-1")
+			if st != tt.want || !strings.Contains(strings.Join(r, " "), tt.reason) {
+				t.Errorf("5.1-1 = %s %q, want %s with %q", st, r, tt.want, tt.reason)
+			}
+			if tt.want != Pass && card.Capabilities[0].Status == Pass {
+				t.Errorf("capability 1 passes on %v", tt.evidence)
+			}
+		})
 	}
 }
 
