@@ -196,31 +196,118 @@ func unknown(p Provision, reason string) Provision {
 	return p
 }
 
-// acceptedLogins are accepted logins to the device seen with a password
-// that is not a factory default: the device's password was changed. An
-// empty password, an anonymous guest login or a token says nothing about
-// the password, nor does a login the device made to another server (a
-// mail client's to its provider: the user's account, not the device's).
-func (s scorer) acceptedLogins() []string {
-	return s.findings(func(e *event.Event) bool {
-		switch e.Evidence["password_class"] {
-		case "empty", "anonymous", "token":
-			return false
-		}
-		return (e.Kind == event.KindPlaintextCredentials || e.Kind == event.KindWeakCredentials) &&
-			e.Evidence["accepted"] == "yes" && s.servedByDevice(e)
-	})
+// changedLogin reports whether e is an accepted login to the device
+// with a password that is not a factory default: that service's password
+// was changed. An empty password, an anonymous guest login or a token
+// says nothing about the password, nor does a login the device made to
+// another server (a mail client's to its provider: the user's account,
+// not the device's).
+func (s scorer) changedLogin(e *event.Event) bool {
+	switch e.Evidence["password_class"] {
+	case "empty", "anonymous", "token":
+		return false
+	}
+	return (e.Kind == event.KindPlaintextCredentials || e.Kind == event.KindWeakCredentials) &&
+		e.Evidence["accepted"] == "yes" && s.servedByDevice(e)
 }
 
-func (s scorer) p511() Provision {
-	pass := ""
-	audit, why := s.loginAudit()
-	if l := s.acceptedLogins(); len(l) > 0 {
-		pass = "login to the device seen with a password that is not a factory default: " + l[0]
-	} else if audit != nil {
-		pass = "default-login audit found none: " + audit.Summary
+// loginProtocols are the protocols whose servers ask for a password: a
+// banner, a Server header or a port of one shows a login service of the
+// device, whose password 5.1-1 covers as much as any other.
+var loginProtocols = map[string]bool{"telnet": true, "ssh": true, "ftp": true, "http": true, "rtsp": true}
+
+// loginService is one login service of the device, by port.
+type loginService struct {
+	name    string // "telnet:23"
+	covered string // why no default opens it; "" when nothing says so
+}
+
+// loginServices lists the login services seen on the device, by port,
+// in the order first seen: the services of logins to it and of its
+// login protocols' banners and headers, the open ports the port check
+// and the login audit name. Each says whether an accepted non-default
+// login or a complete default-login audit covers it.
+func (s scorer) loginServices(audit *event.Event) []loginService {
+	var out []loginService
+	idx := map[string]int{}
+	add := func(proto, port, covered string) {
+		if port == "" || port == "0" {
+			return
+		}
+		i, ok := idx[port]
+		if !ok {
+			i = len(out)
+			idx[port] = i
+			out = append(out, loginService{name: proto + ":" + port})
+		}
+		if out[i].covered == "" {
+			out[i].covered = covered
+		}
 	}
-	if why == "" {
+	for _, e := range append(append([]*event.Event{}, s.d.Findings...), s.d.Observations...) {
+		proto := e.Evidence["protocol"]
+		if proto == "" && e.Flow != nil {
+			proto = e.Flow.App
+		}
+		switch {
+		case e.Kind == event.KindExposedService:
+			add(proto, e.Evidence["port"], "")
+		case !s.servedByDevice(e):
+		case e.Kind == event.KindPlaintextCredentials || e.Kind == event.KindWeakCredentials || e.Kind == event.KindDefaultCredentials:
+			covered := ""
+			if s.changedLogin(e) {
+				covered = "password changed: " + e.Summary
+			}
+			add(proto, strconv.Itoa(int(e.Flow.Server.Port)), covered)
+		case loginProtocols[proto] || e.Kind == event.KindHTTPServer:
+			if proto == "" {
+				proto = "http"
+			}
+			add(proto, strconv.Itoa(int(e.Flow.Server.Port)), "")
+		}
+	}
+	if a := s.audit("default_login"); a != nil {
+		covered := ""
+		if a == audit {
+			covered = "default-login audit found none in its whole list"
+		}
+		for _, list := range []string{a.Evidence["protocols"], a.Evidence["untested"]} {
+			for svc := range strings.SplitSeq(list, ",") {
+				if proto, port, ok := strings.Cut(strings.TrimSpace(svc), ":"); ok {
+					add(proto, port, covered)
+				}
+			}
+			covered = ""
+		}
+	}
+	return out
+}
+
+// p511 passes only when every login service seen on the device is
+// covered: 5.1-1 is about all of the device's passwords, and one changed
+// password (the web page's) says nothing of another service's (telnet's
+// factory root password).
+func (s scorer) p511() Provision {
+	audit, why := s.loginAudit()
+	services := s.loginServices(audit)
+	var covered, open []string
+	for _, svc := range services {
+		if svc.covered != "" {
+			covered = append(covered, svc.name+" ("+svc.covered+")")
+		} else {
+			open = append(open, svc.name)
+		}
+	}
+	pass := ""
+	switch {
+	case len(covered) > 0 && len(open) == 0:
+		pass = "every login service seen is covered: " + strings.Join(covered, "; ")
+	case len(covered) > 0:
+		why = "password checked on " + strings.Join(covered, "; ") + "; not tested: " + strings.Join(open, ", ")
+	case why != "":
+	case len(open) > 0:
+		why = "login service seen but not tested: " + strings.Join(open, ", ")
+	default:
 		why = "no login to the device seen, and no audit yet"
 	}
 	return unknown(verdict("5.1-1", "No universal default passwords", s.findings(kinds(event.KindDefaultCredentials)), pass), why)

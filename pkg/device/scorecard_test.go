@@ -50,7 +50,7 @@ func TestScorecard(t *testing.T) {
 	}{
 		{"nothing_seen", nil, map[string]Status{"5.1-1": Unknown, "5.2-1": Unknown, "5.3-2": Unknown, "5.5-1": Unknown, "5.6-1": Unknown, "5.7-2": Unknown}, ""},
 		{"audit_found_no_default_login", []*event.Event{
-			obs("00:11:22:33:44:55", "192.168.1.5", KindAudit, event.Evidence{"check": "default_login", "result": "none_found", "stop": "exhausted", "attempts": "12"}),
+			obs("00:11:22:33:44:55", "192.168.1.5", KindAudit, event.Evidence{"check": "default_login", "result": "none_found", "stop": "exhausted", "attempts": "12", "protocols": "telnet:23"}),
 		}, map[string]Status{"5.1-1": Pass}, ""},
 		{"verified_default_login", []*event.Event{
 			func() *event.Event {
@@ -62,7 +62,7 @@ func TestScorecard(t *testing.T) {
 		{"changed_password_accepted", []*event.Event{
 			servedBy(finding(event.KindPlaintextCredentials, "FTP login sent without encryption (user a***, unique, accepted: yes)",
 				event.Evidence{"protocol": "ftp", "password_class": "unique", "accepted": "yes"}), 21),
-		}, map[string]Status{"5.1-1": Pass, "5.1-2": Pass}, "login to the device seen"},
+		}, map[string]Status{"5.1-1": Pass, "5.1-2": Pass}, "FTP login sent without encryption"},
 		// A login the device made to an internet service (a mail
 		// client's) is the user's account, not the device's password.
 		{"login_to_an_internet_service", []*event.Event{
@@ -169,6 +169,7 @@ func TestScorecardAuditResults(t *testing.T) {
 		ev := obs(mac, ip, KindAudit, event.Evidence{"check": check, "result": result})
 		if result == "none_found" {
 			ev.Evidence["stop"] = "exhausted"
+			ev.Evidence["protocols"] = "telnet:23"
 		}
 		ev.Time = t0.Add(at)
 		ev.Summary = check + " " + result
@@ -264,6 +265,68 @@ func TestScorecardLoginAuditCompleteness(t *testing.T) {
 			}
 			if tt.want != Pass && card.Capabilities[0].Status == Pass {
 				t.Errorf("capability 1 passes on %v", tt.evidence)
+			}
+		})
+	}
+}
+
+// TestScorecardLoginCoverage: 5.1-1 covers every password of the
+// device. One service's changed password passes it only when no other
+// login service of the device is seen, or a complete audit covers the
+// others; a telnet server seen on the same device keeps it unknown.
+func TestScorecardLoginCoverage(t *testing.T) {
+	const mac, ip = "00:11:22:33:44:55", "192.168.1.5"
+	server := func(e *event.Event, port uint16) *event.Event {
+		e.Flow = &event.Flow{Transport: "tcp", Server: event.Endpoint{IP: ip, Port: port, Local: true}, Client: event.Endpoint{IP: "192.168.1.9", Local: true}}
+		return e
+	}
+	webChanged := func() *event.Event {
+		return servedBy(finding(event.KindPlaintextCredentials, "HTTP login sent without encryption (user ad***, unique, accepted: yes)",
+			event.Evidence{"protocol": "http", "password_class": "unique", "accepted": "yes"}), 80)
+	}
+	telnetBanner := func() *event.Event {
+		return server(obs(mac, ip, event.KindBanner, event.Evidence{"protocol": "telnet", "banner": "ipcam login:", "stage": "pre_login"}), 23)
+	}
+	audit := func(ev event.Evidence) *event.Event {
+		ev["check"] = "default_login"
+		return obs(mac, ip, KindAudit, ev)
+	}
+	tests := []struct {
+		name   string
+		events []*event.Event
+		want   Status
+		reason string
+	}{
+		{"web_password_changed_only_service", []*event.Event{webChanged()}, Pass, "http:80 (password changed"},
+		{"web_password_changed_telnet_banner", []*event.Event{webChanged(), telnetBanner()}, Unknown, "not tested: telnet:23"},
+		{"web_password_changed_telnet_open", []*event.Event{webChanged(),
+			finding(event.KindExposedService, "TELNET open on port 23", event.Evidence{"protocol": "telnet", "port": "23"})}, Unknown, "not tested: telnet:23"},
+		{"web_password_changed_ftp_login_refused", []*event.Event{webChanged(),
+			servedBy(finding(event.KindPlaintextCredentials, "FTP login sent without encryption (user a***, unique, accepted: no)", event.Evidence{"protocol": "ftp", "password_class": "unique", "accepted": "no"}), 21)}, Unknown, "ftp:21"},
+		{"telnet_password_changed_web_server", []*event.Event{
+			server(servedBy(finding(event.KindPlaintextCredentials, "TELNET login sent without encryption (user ro***, unique, accepted: yes)",
+				event.Evidence{"protocol": "telnet", "password_class": "unique", "accepted": "yes"}), 23), 23),
+			server(obs(mac, ip, event.KindHTTPServer, event.Evidence{"server": "Boa"}), 80)}, Unknown, "not tested: http:80"},
+		{"web_password_changed_audit_capped_on_telnet", []*event.Event{webChanged(),
+			audit(event.Evidence{"result": "incomplete", "stop": "cap", "attempts": "10", "protocols": "telnet:23"})}, Unknown, "not tested: telnet:23"},
+		{"web_password_changed_audit_of_telnet_complete", []*event.Event{webChanged(), telnetBanner(),
+			audit(event.Evidence{"result": "none_found", "stop": "exhausted", "attempts": "79", "protocols": "telnet:23"})}, Pass, "telnet:23 (default-login audit found none"},
+		{"complete_audit_but_a_telnet_port_it_did_not_see", []*event.Event{server(obs(mac, ip, event.KindBanner, event.Evidence{"protocol": "telnet", "banner": "login:"}), 2424),
+			audit(event.Evidence{"result": "none_found", "stop": "exhausted", "attempts": "79", "protocols": "http:80"})}, Unknown, "not tested: telnet:2424"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			for _, ev := range tt.events {
+				inv.Emit(ev)
+			}
+			card := Scorecard(device(t, inv, mac), nil)
+			st, r := statusOf(card, "5.1-1")
+			if st != tt.want || !strings.Contains(strings.Join(r, " "), tt.reason) {
+				t.Errorf("5.1-1 = %s %q, want %s with %q", st, r, tt.want, tt.reason)
+			}
+			if tt.want != Pass && card.Capabilities[0].Status == Pass {
+				t.Error("capability 1 passes")
 			}
 		})
 	}
