@@ -197,17 +197,18 @@ func unknown(p Provision, reason string) Provision {
 }
 
 // changedLogin reports whether e is an accepted login to the device
-// with a password that is not a factory default: that service's password
-// was changed. An empty password, an anonymous guest login or a token
-// says nothing about the password, nor does a login the device made to
-// another server (a mail client's to its provider: the user's account,
-// not the device's).
+// with a unique password, one checked against the factory-default list
+// and the common passwords and found on neither: that service's password
+// was changed. A weak password (short, the user's name, a common one)
+// is as easy to guess as a default and often is one the list lacks
+// ("12345"); an empty password, an anonymous guest login or a token says
+// nothing about the password; a hashed one (Digest, APOP) was not always
+// checked against the whole list (a response is tried against at most
+// creds.MaxVerify candidates, and not at all without a verifier). Nor
+// does a login the device made to another server count (a mail client's
+// to its provider: the user's account, not the device's).
 func (s scorer) changedLogin(e *event.Event) bool {
-	switch e.Evidence["password_class"] {
-	case "empty", "anonymous", "token":
-		return false
-	}
-	return (e.Kind == event.KindPlaintextCredentials || e.Kind == event.KindWeakCredentials) &&
+	return e.Kind == event.KindPlaintextCredentials && e.Evidence["password_class"] == "unique" &&
 		e.Evidence["accepted"] == "yes" && s.servedByDevice(e)
 }
 

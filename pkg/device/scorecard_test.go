@@ -298,6 +298,12 @@ func TestScorecardLoginCoverage(t *testing.T) {
 		reason string
 	}{
 		{"web_password_changed_only_service", []*event.Event{webChanged()}, Pass, "http:80 (password changed"},
+		// Only a unique password is a changed one: a weak one is as
+		// easy to guess as a default (and often one the list lacks).
+		{"weak_password_accepted", []*event.Event{servedBy(finding(event.KindWeakCredentials, "HTTP login with a weak password sent in clear (user ad***, accepted: yes)",
+			event.Evidence{"protocol": "http", "password_class": "weak", "accepted": "yes"}), 80)}, Unknown, "http:80"},
+		{"hashed_password_accepted", []*event.Event{servedBy(finding(event.KindPlaintextCredentials, "HTTP login sent without encryption (user ad***, hashed, accepted: yes)",
+			event.Evidence{"protocol": "http", "password_class": "hashed", "accepted": "yes"}), 80)}, Unknown, "http:80"},
 		{"web_password_changed_telnet_banner", []*event.Event{webChanged(), telnetBanner()}, Unknown, "not tested: telnet:23"},
 		{"web_password_changed_telnet_open", []*event.Event{webChanged(),
 			finding(event.KindExposedService, "TELNET open on port 23", event.Evidence{"protocol": "telnet", "port": "23"})}, Unknown, "not tested: telnet:23"},
