@@ -158,10 +158,17 @@ func FromEvent(ev *event.Event, dev Device) (a Alert, ok bool) {
 			setFacts(a.Facts, ev, "protocol", "mechanism", "accepted", "password_class")
 			break
 		}
-		if isServer(ev) {
+		// "Logged in" only for a login that got in: one refused, or
+		// whose answer was not seen (a trap's community), was sent.
+		switch {
+		case isServer(ev) && accepted == "yes":
 			what = fmt.Sprintf("Someone logged in to %s over %s with its factory-default password", name, orWord(proto, "the network"))
-		} else {
+		case isServer(ev):
+			what = fmt.Sprintf("Someone sent a factory-default password to %s over %s", name, orWord(proto, "the network"))
+		case accepted == "yes":
 			what = fmt.Sprintf("%s logged in to a service%s over %s with a factory-default password", name, atHost(ev), orWord(proto, "the network"))
+		default:
+			what = fmt.Sprintf("%s sent a factory-default password to a service%s over %s", name, atHost(ev), orWord(proto, "the network"))
 		}
 		switch accepted {
 		case "yes":
@@ -169,7 +176,7 @@ func FromEvent(ev *event.Event, dev Device) (a Alert, ok bool) {
 		case "no":
 			what += "; the login was refused."
 		default:
-			what += "."
+			what += "; whether it was accepted was not seen."
 		}
 		a.Body = what + " Anyone who knows the vendor's default can do the same. Change the password on the device; until then iotgw may quarantine it."
 		a.DedupKey = key(a.Kind, d, ev0("protocol"), serverKey(ev))

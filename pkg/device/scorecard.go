@@ -311,7 +311,26 @@ func (s scorer) p511() Provision {
 	default:
 		why = "no login to the device seen, and no audit yet"
 	}
-	return unknown(verdict("5.1-1", "No universal default passwords", s.findings(kinds(event.KindDefaultCredentials)), pass), why)
+	// A default whose acceptance was not seen (the client sent it and
+	// the answer was missed, a trap's community sent by the device to a
+	// manager) says the password was tried, not that the device has it:
+	// no fail, and no pass either.
+	for _, e := range s.d.Findings {
+		if e.Kind == event.KindDefaultCredentials && !acceptedDefault(e) {
+			pass, why = "", "default tried, outcome not seen: "+e.Summary
+			if e.Evidence["accepted"] == "no" {
+				pass, why = "", "default tried, refused: "+e.Summary
+			}
+			break
+		}
+	}
+	return unknown(verdict("5.1-1", "No universal default passwords", s.findings(acceptedDefault), pass), why)
+}
+
+// acceptedDefault reports whether e is a default login that got in: one
+// seen accepted, or the audit's verified one.
+func acceptedDefault(e *event.Event) bool {
+	return e.Kind == event.KindDefaultCredentials && (e.Verified || e.Evidence["accepted"] == "yes")
 }
 
 func (s scorer) p512() Provision {
@@ -322,8 +341,20 @@ func (s scorer) p512() Provision {
 			break
 		}
 	}
-	return unknown(verdict("5.1-2", "Passwords not easily guessable", s.findings(kinds(event.KindWeakCredentials)), pass),
-		"no login to the device with its password seen")
+	// A weak password fails 5.1-2 when the device took it: a login it
+	// refused, or whose answer was not seen, or one it sent to another
+	// server, is no weak password of its own.
+	fails := s.findings(func(e *event.Event) bool {
+		return e.Kind == event.KindWeakCredentials && e.Evidence["accepted"] == "yes" && s.servedByDevice(e)
+	})
+	why := "no login to the device with its password seen"
+	if tried := s.findings(func(e *event.Event) bool {
+		return e.Kind == event.KindWeakCredentials && e.Evidence["accepted"] != "yes" && e.Evidence["accepted"] != "no" && s.servedByDevice(e)
+	}); len(tried) > 0 {
+		// It may be the device's password: no pass on another login.
+		pass, why = "", "weak password sent to the device, outcome not seen: "+tried[0]
+	}
+	return unknown(verdict("5.1-2", "Passwords not easily guessable", fails, pass), why)
 }
 
 func (s scorer) p521(vendor Attribute, vi *VendorInfo) Provision {

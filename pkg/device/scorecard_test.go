@@ -338,6 +338,63 @@ func TestScorecardLoginCoverage(t *testing.T) {
 	}
 }
 
+// TestScorecardLoginOutcome: 5.1-1 fails on a default login that got in
+// (seen accepted, or the audit's), 5.1-2 on a weak password the device
+// accepted as the server. A default whose answer was not seen (an SNMP
+// trap's community, sent by the device to its manager; a login whose
+// reply the capture missed) or a weak password the device refused or
+// never answered is no fail: unknown, saying what was sent.
+func TestScorecardLoginOutcome(t *testing.T) {
+	const mac, ip = "00:11:22:33:44:55", "192.168.1.5"
+	trap := finding(event.KindDefaultCredentials, "SNMP community string with factory-default credentials (accepted: unknown)",
+		event.Evidence{"protocol": "snmp", "password_class": "default", "accepted": "unknown"})
+	trap.Flow = &event.Flow{Transport: "udp", Client: event.Endpoint{IP: ip, Port: 1024, Local: true}, Server: event.Endpoint{IP: "192.168.1.2", Port: 162, Local: true}}
+	weak := func(accepted string) *event.Event {
+		return servedBy(finding(event.KindWeakCredentials, "FTP login with a weak password sent in clear (user b***, accepted: "+accepted+")",
+			event.Evidence{"protocol": "ftp", "password_class": "weak", "accepted": accepted}), 21)
+	}
+	uniqueFTP := servedBy(finding(event.KindPlaintextCredentials, "FTP login sent without encryption (user a***, unique, accepted: yes)",
+		event.Evidence{"protocol": "ftp", "password_class": "unique", "accepted": "yes"}), 21)
+	tests := []struct {
+		name   string
+		events []*event.Event
+		id     string
+		want   Status
+		reason string
+	}{
+		{"snmp_trap_community", []*event.Event{trap}, "5.1-1", Unknown, "default tried, outcome not seen"},
+		{"default_outcome_not_seen", []*event.Event{servedBy(finding(event.KindDefaultCredentials, "TELNET login with factory-default credentials (user ro***, accepted: unknown)",
+			event.Evidence{"protocol": "telnet", "password_class": "default", "accepted": "unknown"}), 23)}, "5.1-1", Unknown, "default tried, outcome not seen"},
+		{"default_accepted", []*event.Event{servedBy(finding(event.KindDefaultCredentials, "TELNET login with factory-default credentials (user ro***, accepted: yes)",
+			event.Evidence{"protocol": "telnet", "password_class": "default", "accepted": "yes"}), 23)}, "5.1-1", Fail, "accepted: yes"},
+		{"unknown_default_blocks_the_pass", []*event.Event{uniqueFTP, servedBy(finding(event.KindDefaultCredentials, "FTP login with factory-default credentials (user a***, accepted: unknown)",
+			event.Evidence{"protocol": "ftp", "password_class": "default", "accepted": "unknown"}), 21)}, "5.1-1", Unknown, "outcome not seen"},
+		{"weak_refused_by_the_device", []*event.Event{weak("no")}, "5.1-2", Unknown, ""},
+		{"weak_outcome_not_seen", []*event.Event{weak("unknown")}, "5.1-2", Unknown, "outcome not seen"},
+		{"weak_accepted", []*event.Event{weak("yes")}, "5.1-2", Fail, "accepted: yes"},
+		{"weak_sent_by_the_device_elsewhere", []*event.Event{func() *event.Event {
+			e := finding(event.KindWeakCredentials, "MQTT login with a weak password sent in clear (user pl***, accepted: yes)",
+				event.Evidence{"protocol": "mqtt", "password_class": "weak", "accepted": "yes"})
+			e.Flow = &event.Flow{Transport: "tcp", Client: event.Endpoint{IP: ip, Local: true}, Server: event.Endpoint{IP: "203.0.113.9", Port: 1883}, Direction: event.LANToWAN}
+			return e
+		}()}, "5.1-2", Unknown, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			for _, ev := range tt.events {
+				ev := *ev
+				inv.Emit(&ev)
+			}
+			card := Scorecard(device(t, inv, mac), nil)
+			st, r := statusOf(card, tt.id)
+			if st != tt.want || !strings.Contains(strings.Join(r, " "), tt.reason) {
+				t.Errorf("%s = %s %q, want %s with %q", tt.id, st, r, tt.want, tt.reason)
+			}
+		})
+	}
+}
+
 func TestScorecardVendorWithoutPolicy(t *testing.T) {
 	table, err := ParseVendors([]byte(`
 [[vendor]]
@@ -480,7 +537,7 @@ func TestScorecardTLSSuite(t *testing.T) {
 func TestWriteText(t *testing.T) {
 	inv := newInv()
 	inv.Emit(dhcp("c0:56:e3:1a:2b:3c", event.Evidence{"vendor_class": "HIKVISION"}))
-	f := finding(event.KindDefaultCredentials, "FTP login with factory-default credentials (user a***, accepted: yes)", event.Evidence{"protocol": "ftp"})
+	f := finding(event.KindDefaultCredentials, "FTP login with factory-default credentials (user a***, accepted: yes)", event.Evidence{"protocol": "ftp", "accepted": "yes"})
 	f.Device.MAC = "c0:56:e3:1a:2b:3c"
 	inv.Emit(f)
 	card := Scorecard(device(t, inv, "c0:56:e3:1a:2b:3c"), nil)

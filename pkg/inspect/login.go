@@ -189,15 +189,19 @@ func Redact(s []byte) string {
 // have it: a LAN device that someone (a compromised neighbour, a
 // scanner) tries default passwords on must not be quarantined for
 // resisting. About the server, such a login is only one sent in clear.
+// So is a weak password it refused: a brute force of common passwords
+// against a server that refuses them all is no weak password of the
+// server's.
 func (f *Flow) ReportCredential(c *Credential, outcome Outcome, subject Subject) {
 	f.reportLogin(c, outcome, subject, SubjectServer)
 }
 
 // reportLogin files c about subject; receiver is the end that checked
-// the login, whose refusal of a default password is a pass for it.
+// the login, whose refusal of a default or weak password is a pass for
+// it.
 func (f *Flow) reportLogin(c *Credential, outcome Outcome, subject, receiver Subject) {
 	f.engine.Stats.LoginsReported++
-	refused := c.Class == ClassDefault && outcome == OutcomeRejected && subject == receiver
+	refused := outcome == OutcomeRejected && subject == receiver
 	f.Emit(subject, credentialEvent(c, outcome, refused))
 }
 
@@ -221,9 +225,9 @@ func (f *Flow) ReportLogin(c *Credential, outcome Outcome, dir Dir) {
 }
 
 // credentialEvent is the finding for a classified login, without the
-// flow and device the caller adds; refusedDefault: a default password
-// the subject refused (see ReportCredential).
-func credentialEvent(c *Credential, outcome Outcome, refusedDefault bool) *event.Event {
+// flow and device the caller adds; refused: the subject checked the
+// login and refused it (see ReportCredential).
+func credentialEvent(c *Credential, outcome Outcome, refused bool) *event.Event {
 	ev := &event.Event{Type: event.TypeFinding, Evidence: event.Evidence{
 		"protocol":       c.Protocol,
 		"mechanism":      c.Mechanism,
@@ -252,7 +256,7 @@ func credentialEvent(c *Credential, outcome Outcome, refusedDefault bool) *event
 	// Concatenation: one allocation for a summary every login repeats.
 	proto := strings.ToUpper(c.Protocol)
 	switch {
-	case c.Class == ClassDefault && refusedDefault:
+	case c.Class == ClassDefault && refused:
 		ev.Kind, ev.Severity = event.KindPlaintextCredentials, event.SeverityMedium
 		ev.Capability, ev.Provision = event.CapSecureCommunication, "5.5-7"
 		ev.Summary = proto + " " + what + " sent without encryption, a factory-default password the device refused (" + who + "accepted: " + outcome.String() + ")"
@@ -265,6 +269,10 @@ func credentialEvent(c *Credential, outcome Outcome, refusedDefault bool) *event
 		ev.Kind, ev.Severity = event.KindPlaintextCredentials, event.SeverityLow
 		ev.Capability, ev.Provision = event.CapSecureCommunication, "5.5-7"
 		ev.Summary = proto + " anonymous login, no password needed (" + who + "accepted: " + outcome.String() + ")"
+	case c.Class == ClassWeak && refused:
+		ev.Kind, ev.Severity = event.KindPlaintextCredentials, event.SeverityMedium
+		ev.Capability, ev.Provision = event.CapSecureCommunication, "5.5-7"
+		ev.Summary = proto + " " + what + " sent without encryption, a weak password the device refused (" + who + "accepted: " + outcome.String() + ")"
 	case c.Class == ClassWeak:
 		ev.Kind, ev.Severity = event.KindWeakCredentials, event.SeverityMedium
 		ev.Capability, ev.Provision = event.CapNoDefaultPasswords, "5.1-2"

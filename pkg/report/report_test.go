@@ -51,7 +51,7 @@ func TestGroupFindings(t *testing.T) {
 func TestSummaryOutputs(t *testing.T) {
 	inv := device.NewInventory(16, func(netip.Addr) bool { return true })
 	f := ev(event.KindDefaultCredentials, event.SeverityHigh, "TELNET login with factory-default credentials (user r***, accepted: yes)",
-		event.Evidence{"protocol": "telnet"})
+		event.Evidence{"protocol": "telnet", "accepted": "yes"})
 	f.Device = event.Endpoint{MAC: "c0:56:e3:1a:2b:3c", IP: "192.168.1.20", Local: true}
 	inv.Emit(f)
 	s := Build([]Input{{Name: "x.pcap", Packets: 10}}, Counters{Packets: 10}, inv, &config.Default().Policy)
