@@ -307,7 +307,7 @@ func (s scorer) p511() Provision {
 		why = "password checked on " + strings.Join(covered, "; ") + "; not tested: " + strings.Join(open, ", ")
 	case why != "":
 	case len(open) > 0:
-		why = "login service seen but not tested: " + strings.Join(open, ", ")
+		why = "not tested: " + strings.Join(open, ", ") + " (no login to it seen, and no complete audit)"
 	default:
 		why = "no login to the device seen, and no audit yet"
 	}
@@ -388,7 +388,23 @@ func (s scorer) p521(vendor Attribute, vi *VendorInfo) Provision {
 }
 
 func (s scorer) p532() Provision {
-	p := verdict("5.3-2", "No known-vulnerable software", s.findings(kinds(event.KindOutdatedFirmware)), "")
+	// A version only claims report (a DHCP vendor class, an SSDP or
+	// mDNS announcement: one datagram anyone on the LAN can send in the
+	// device's name) is no fact about the device: policy does not
+	// quarantine on it, and it fails nothing here either.
+	served := func(e *event.Event) bool {
+		return e.Kind == event.KindOutdatedFirmware && !event.ClaimsOnly(e.Evidence["software_source"])
+	}
+	p := verdict("5.3-2", "No known-vulnerable software", s.findings(served), "")
+	if p.Status == Unknown {
+		for _, e := range s.d.Findings {
+			if e.Kind == event.KindOutdatedFirmware && !served(e) {
+				p.Reasons = []string{"a claimed version matched an advisory (reported only by " + e.Evidence["software_source"] +
+					", which anyone on the network can send in the device's name): " + e.Summary}
+				return p
+			}
+		}
+	}
 	if p.Status == Unknown {
 		if len(s.d.Software) == 0 {
 			p.Reasons = []string{"no software version identified"}

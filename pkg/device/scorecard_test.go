@@ -395,6 +395,45 @@ func TestScorecardLoginOutcome(t *testing.T) {
 	}
 }
 
+// TestScorecardClaimedVersion: an advisory matched on a version only
+// claims report (DHCP, SSDP, mDNS: datagrams anyone on the LAN can send
+// in the device's name) does not fail 5.3-2, as policy does not
+// quarantine on it; a version the device served (a banner, a Server
+// header) does, and so does a finding filed before sources were
+// recorded.
+func TestScorecardClaimedVersion(t *testing.T) {
+	outdated := func(sources string) *event.Event {
+		ev := event.Evidence{"product": "busybox", "version": "1.35.0"}
+		if sources != "" {
+			ev["software_source"] = sources
+		}
+		return finding(event.KindOutdatedFirmware, "busybox 1.35.0 has known vulnerabilities (CVE-2022-28391)", ev)
+	}
+	tests := []struct {
+		name    string
+		sources string
+		want    Status
+		reason  string
+	}{
+		{"dhcp_vendor_class_only", "dhcp", Unknown, "a claimed version matched an advisory (reported only by dhcp"},
+		{"announcements_only", "ssdp,mdns", Unknown, "reported only by ssdp,mdns"},
+		{"telnet_banner", "banner/telnet", Fail, "CVE-2022-28391"},
+		{"claim_and_banner", "dhcp,banner/telnet", Fail, "CVE-2022-28391"},
+		{"sources_not_recorded", "", Fail, "CVE-2022-28391"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			inv.Emit(outdated(tt.sources))
+			card := Scorecard(device(t, inv, "00:11:22:33:44:55"), nil)
+			st, r := statusOf(card, "5.3-2")
+			if st != tt.want || !strings.Contains(strings.Join(r, " "), tt.reason) {
+				t.Errorf("5.3-2 = %s %q, want %s with %q", st, r, tt.want, tt.reason)
+			}
+		})
+	}
+}
+
 func TestScorecardVendorWithoutPolicy(t *testing.T) {
 	table, err := ParseVendors([]byte(`
 [[vendor]]

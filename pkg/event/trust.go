@@ -1,5 +1,7 @@
 package event
 
+import "strings"
+
 // Trust is how firmly a software source (an outdated_firmware finding's
 // software_source, a device's Software.Source) is the device's own word.
 // The device layer lets no report replace a version a firmer source
@@ -33,4 +35,22 @@ func SourceTrust(source string) Trust {
 		return TrustServed
 	}
 	return TrustClaim
+}
+
+// ClaimsOnly reports whether every source in the comma list sources (an
+// outdated_firmware finding's software_source) is a claim: one
+// connectionless datagram anyone on the LAN can send in a device's name.
+// An empty list (a finding filed before sources were recorded) is not.
+// Policy quarantines on no finding only claims support, and the
+// scorecard fails no provision on one.
+func ClaimsOnly(sources string) bool {
+	if sources == "" {
+		return false
+	}
+	for src := range strings.SplitSeq(sources, ",") {
+		if SourceTrust(src) != TrustClaim {
+			return false
+		}
+	}
+	return true
 }

@@ -7,7 +7,6 @@ package policy
 import (
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/config"
@@ -194,15 +193,7 @@ func actionFor(p *config.Policy, f *event.Event) config.Action {
 // fetches) to quarantine. The device layer reads the same list: a claim
 // takes back no version a firmer source reported.
 func forgeableOnly(sources string) bool {
-	if sources == "" {
-		return false // findings filed before sources were recorded
-	}
-	for src := range strings.SplitSeq(sources, ",") {
-		if event.SourceTrust(src) != event.TrustClaim {
-			return false
-		}
-	}
-	return true
+	return event.ClaimsOnly(sources) // "": findings filed before sources were recorded
 }
 
 // ruleFor is the device rule Evaluate applies to d: the owner's run-time
