@@ -364,7 +364,8 @@ func (s scorer) p521(vendor Attribute, vi *VendorInfo) Provision {
 		p.Reasons = []string{"vendor not identified"}
 	case vendor.OnlyChip():
 		// The chip maker's policy covers its chip, not the firmware
-		// and product of whoever built the device around it.
+		// and product of whoever built the device around it; a
+		// hypervisor maker's (a virtual NIC's OUI) not the guest's.
 		p.Reasons = []string{"maker not identified: " + vendor.Value + " made a part of it (" + vendor.Evidence[0].Rule + ")"}
 	case vi == nil:
 		p.Reasons = []string{vendor.Value + " is not in the vendor security table"}
@@ -373,16 +374,15 @@ func (s scorer) p521(vendor Attribute, vi *VendorInfo) Provision {
 		p.Reasons = []string{vi.Name + " publishes no disclosure policy (" + vi.Source + ")"}
 	case vi.Policy == "":
 		p.Reasons = []string{"no disclosure policy known for " + vi.Name}
+	case vi.Unsure:
+		// Written from memory and not re-checked: a hint, not proof.
+		p.Reasons = []string{"table entry not verified: " + vi.Name + " may publish " + vi.Policy}
+	case vendor.Confidence < 0.5:
+		// Maybe not this vendor's device at all.
+		p.Reasons = []string{fmt.Sprintf("vendor uncertain (%s, confidence %.2f); %s publishes %s", vendor.Value, vendor.Confidence, vi.Name, vi.Policy)}
 	default:
 		p.Status = Pass
-		r := vi.Name + " publishes " + vi.Policy
-		if vi.Unsure {
-			r += " (table entry not verified)"
-		}
-		if vendor.Confidence < 0.5 {
-			r += fmt.Sprintf(" (vendor confidence %.2f)", vendor.Confidence)
-		}
-		p.Reasons = []string{r}
+		p.Reasons = []string{vi.Name + " publishes " + vi.Policy}
 	}
 	return p
 }

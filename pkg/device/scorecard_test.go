@@ -125,9 +125,11 @@ func TestScorecard(t *testing.T) {
 				return e
 			}(),
 		}, map[string]Status{"5.3-2": Unknown}, "busybox 1.19.4"},
-		{"hikvision_policy", []*event.Event{
+		// A DHCP vendor class alone ties the device to Hikvision with
+		// confidence 0.41: the policy is a hint, not a pass.
+		{"hikvision_policy_vendor_uncertain", []*event.Event{
 			dhcp("00:11:22:33:44:55", event.Evidence{"vendor_class": "HIKVISION", "hostname": "ipcam"}),
-		}, map[string]Status{"5.2-1": Pass}, "hikvision.com"},
+		}, map[string]Status{"5.2-1": Unknown}, "vendor uncertain (Hikvision, confidence 0.41); Hikvision publishes https://www.hikvision.com"},
 		{"vendor_not_in_table", []*event.Event{
 			dhcp("00:11:22:33:44:55", event.Evidence{"vendor_class": "netgear-ish"}),
 			obs("00:11:22:33:44:55", "192.168.1.5", event.KindUPnP, event.Evidence{"manufacturer": "Acme Widgets Co.,Ltd."}),
@@ -434,6 +436,51 @@ func TestScorecardClaimedVersion(t *testing.T) {
 	}
 }
 
+// TestScorecardUnsureVendor: 5.2-1 passes only on a verified table entry
+// for a vendor identified with confidence 0.5 or more; an entry written
+// from memory, or a vendor the device is only weakly tied to, leaves it
+// unknown with the policy URL as a hint.
+func TestScorecardUnsureVendor(t *testing.T) {
+	table, err := ParseVendors([]byte(`
+[[vendor]]
+name = "Acme"
+aliases = ["acme widgets"]
+policy = "https://acme.example/security"
+kind = "psirt"
+source = "test table"
+
+[[vendor]]
+name = "Bolt"
+aliases = ["bolt devices"]
+policy = "https://bolt.example/security"
+kind = "psirt"
+source = "test table: from memory"
+unsure = true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		vendor Attribute
+		want   Status
+		reason string
+	}{
+		{"verified_and_sure", Attribute{Value: "Acme", Confidence: 0.85}, Pass, "Acme publishes https://acme.example/security"},
+		{"entry_not_verified", Attribute{Value: "Bolt", Confidence: 0.85}, Unknown, "table entry not verified: Bolt may publish https://bolt.example/security"},
+		{"vendor_uncertain", Attribute{Value: "Acme", Confidence: 0.3}, Unknown, "vendor uncertain (Acme, confidence 0.30); Acme publishes https://acme.example/security"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vi, _ := table.Lookup(tt.vendor.Value)
+			p := scorer{d: &Device{}}.p521(tt.vendor, vi)
+			if p.Status != tt.want || !strings.Contains(strings.Join(p.Reasons, " "), tt.reason) {
+				t.Errorf("5.2-1 = %s %q, want %s with %q", p.Status, p.Reasons, tt.want, tt.reason)
+			}
+		})
+	}
+}
+
 func TestScorecardVendorWithoutPolicy(t *testing.T) {
 	table, err := ParseVendors([]byte(`
 [[vendor]]
@@ -473,6 +520,10 @@ func TestScorecardChipMaker(t *testing.T) {
 		{"intel_nic_only", "3c:a9:f4:6a:7b:8c", "", Unknown, "made a part of it", ""},
 		{"shelly_on_an_esp", "24:0a:c4:12:34:56", "shelly1-A1B2C3", Unknown, "no disclosure policy known for Shelly", "Shelly"},
 		{"hikvision_oui", "c0:56:e3:1a:2b:3c", "", Pass, "Hikvision", "Hikvision"},
+		// A virtual NIC's OUI names the hypervisor's maker, not the
+		// guest's: no pass on VMware's policy for a VM.
+		{"vmware_guest", "00:0c:29:1f:74:06", "", Unknown, "made a part of it", ""},
+		{"virtualbox_guest", "08:00:27:12:34:56", "", Unknown, "made a part of it", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
