@@ -207,9 +207,13 @@ func unknown(p Provision, reason string) Provision {
 // creds.MaxVerify candidates, and not at all without a verifier). Nor
 // does a login the device made to another server count (a mail client's
 // to its provider: the user's account, not the device's).
+//
+// Nor does a login on a connection whose handshake was not seen (a
+// joined flow): the "accepted" reply is the word of whoever sent those
+// frames, which need not be the device.
 func (s scorer) changedLogin(e *event.Event) bool {
 	return e.Kind == event.KindPlaintextCredentials && e.Evidence["password_class"] == "unique" &&
-		e.Evidence["accepted"] == "yes" && s.servedByDevice(e)
+		e.Evidence["accepted"] == "yes" && s.servedByDevice(e) && !e.Flow.Joined
 }
 
 // loginProtocols are the protocols whose servers ask for a password: a
@@ -336,7 +340,7 @@ func acceptedDefault(e *event.Event) bool {
 func (s scorer) p512() Provision {
 	pass := ""
 	for _, f := range s.d.Findings {
-		if f.Kind == event.KindPlaintextCredentials && f.Evidence["password_class"] == "unique" && f.Evidence["accepted"] == "yes" && s.servedByDevice(f) {
+		if s.changedLogin(f) {
 			pass = "login to the device seen with a unique password: " + f.Summary
 			break
 		}

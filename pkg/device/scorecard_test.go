@@ -300,6 +300,13 @@ func TestScorecardLoginCoverage(t *testing.T) {
 		reason string
 	}{
 		{"web_password_changed_only_service", []*event.Event{webChanged()}, Pass, "http:80 (password changed"},
+		// A connection whose handshake was not seen: its "accepted"
+		// is the word of whoever sent the frames.
+		{"joined_flow", []*event.Event{func() *event.Event {
+			e := webChanged()
+			e.Flow.Joined = true
+			return e
+		}()}, Unknown, "not tested: http:80"},
 		// Only a unique password is a changed one: a weak one is as
 		// easy to guess as a default (and often one the list lacks).
 		{"weak_password_accepted", []*event.Event{servedBy(finding(event.KindWeakCredentials, "HTTP login with a weak password sent in clear (user ad***, accepted: yes)",
@@ -374,6 +381,13 @@ func TestScorecardLoginOutcome(t *testing.T) {
 		{"weak_refused_by_the_device", []*event.Event{weak("no")}, "5.1-2", Unknown, ""},
 		{"weak_outcome_not_seen", []*event.Event{weak("unknown")}, "5.1-2", Unknown, "outcome not seen"},
 		{"weak_accepted", []*event.Event{weak("yes")}, "5.1-2", Fail, "accepted: yes"},
+		{"unique_on_a_joined_flow", []*event.Event{func() *event.Event {
+			e := *uniqueFTP
+			f := *e.Flow
+			f.Joined = true
+			e.Flow = &f
+			return &e
+		}()}, "5.1-2", Unknown, "no login to the device"},
 		{"weak_sent_by_the_device_elsewhere", []*event.Event{func() *event.Event {
 			e := finding(event.KindWeakCredentials, "MQTT login with a weak password sent in clear (user pl***, accepted: yes)",
 				event.Evidence{"protocol": "mqtt", "password_class": "weak", "accepted": "yes"})
