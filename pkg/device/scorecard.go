@@ -493,15 +493,51 @@ func (s scorer) p561() Provision {
 			}
 		}
 	}
-	pass := ""
+	// The port check looks for telnet and FTP among a dozen ports:
+	// finding neither says nothing of whether the device's other
+	// interfaces (open ports, radios, debug ports) are in use. No pass.
+	why := "no port audit yet"
 	if sum, ok := s.audited("ports"); ok {
-		pass = "port audit found no exposed service: " + sum
+		why = "port audit found no telnet or FTP (" + sum + "); whether every unused interface is disabled is not known"
 	}
-	return unknown(verdict("5.6-1", "Unused interfaces disabled", fails, pass), "no port audit yet")
+	return unknown(verdict("5.6-1", "Unused interfaces disabled", fails, ""), why)
 }
 
-// versionInBanner finds "name/1.2" or "name 1.2"-style versions.
-var versionInBanner = regexp.MustCompile(`[A-Za-z][\w-]*[/ _]v?[0-9]+\.[0-9]+`)
+// versionInBanner finds "name/1.2" or "name 1.2"-style versions: the
+// separator, a "v", and the dotted numbers.
+var versionInBanner = regexp.MustCompile(`[A-Za-z][\w-]*([/ _])(v?)([0-9]+(?:\.[0-9]+)+)`)
+
+// hasVersion reports whether text names a software version. An IPv4
+// address ("connected to 192.168.1.5") and a time after a space ("at
+// 10.30") are not one.
+func hasVersion(text string) bool {
+	for _, m := range versionInBanner.FindAllStringSubmatch(text, -1) {
+		sep, v, num := m[1], m[2], m[3]
+		parts := strings.Split(num, ".")
+		if len(parts) == 4 && allBelow(parts, 256) {
+			continue // an address
+		}
+		if sep == " " && v == "" && len(parts) == 2 && len(parts[1]) == 2 && len(parts[0]) <= 2 && below(parts[0], 24) && below(parts[1], 60) {
+			continue // a time of day
+		}
+		return true
+	}
+	return false
+}
+
+func allBelow(parts []string, n int) bool {
+	for _, p := range parts {
+		if !below(p, n) {
+			return false
+		}
+	}
+	return true
+}
+
+func below(s string, n int) bool {
+	v, err := strconv.Atoi(s)
+	return err == nil && v < n
+}
 
 func (s scorer) p562() Provision {
 	var fails []string
@@ -522,7 +558,7 @@ func (s scorer) p562() Provision {
 			continue
 		}
 		// UPnP requires "OS/version UPnP/1.0 product/version" in SERVER.
-		if strings.Contains(text, "UPnP/") || !versionInBanner.MatchString(text) {
+		if strings.Contains(text, "UPnP/") || !hasVersion(text) {
 			continue
 		}
 		fails = append(fails, fmt.Sprintf("discloses %q to unauthenticated clients", text))
