@@ -311,7 +311,7 @@ func (s scorer) p511() Provision {
 		why = "password checked on " + strings.Join(covered, "; ") + "; not tested: " + strings.Join(open, ", ")
 	case why != "":
 	case len(open) > 0:
-		why = "not tested: " + strings.Join(open, ", ") + " (no login to it seen, and no complete audit)"
+		why = "not tested: " + strings.Join(open, ", ") + " (no accepted login with a unique password seen, and no complete audit)"
 	default:
 		why = "no login to the device seen, and no audit yet"
 	}

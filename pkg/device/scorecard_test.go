@@ -316,6 +316,9 @@ func TestScorecardLoginCoverage(t *testing.T) {
 		{"web_password_changed_telnet_banner", []*event.Event{webChanged(), telnetBanner()}, Unknown, "not tested: telnet:23"},
 		{"web_password_changed_telnet_open", []*event.Event{webChanged(),
 			finding(event.KindExposedService, "TELNET open on port 23", event.Evidence{"protocol": "telnet", "port": "23"})}, Unknown, "not tested: telnet:23"},
+		{"ftp_login_refused_only", []*event.Event{
+			servedBy(finding(event.KindPlaintextCredentials, "FTP login sent without encryption (user a***, unique, accepted: no)", event.Evidence{"protocol": "ftp", "password_class": "unique", "accepted": "no"}), 21)},
+			Unknown, "not tested: ftp:21 (no accepted login with a unique password seen"},
 		{"web_password_changed_ftp_login_refused", []*event.Event{webChanged(),
 			servedBy(finding(event.KindPlaintextCredentials, "FTP login sent without encryption (user a***, unique, accepted: no)", event.Evidence{"protocol": "ftp", "password_class": "unique", "accepted": "no"}), 21)}, Unknown, "ftp:21"},
 		{"telnet_password_changed_web_server", []*event.Event{
