@@ -102,7 +102,7 @@ func TestDefaultLoginAfterManyPlaintextFindings(t *testing.T) {
 			event.Evidence{"protocol": "http"}), srv, "http"))
 	}
 	h.d.Record(finding(plugEP, time.Now(), event.KindDefaultCredentials, event.SeverityHigh,
-		"HTTP login with factory-default credentials (user a***)", event.Evidence{"protocol": "http", "user": "a***"}))
+		"HTTP login with factory-default credentials (user a***)", event.Evidence{"protocol": "http", "user": "a***", "accepted": "yes"}))
 	h.settle()
 	if quarantined(t, fake)[plug] == "" {
 		dev, _ := h.d.Device(plug)

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"maps"
 	"testing"
 	"time"
 
@@ -26,7 +27,11 @@ func counted(e *event.Event, n int) *event.Event {
 func later(e *event.Event, d time.Duration, n int) *event.Event {
 	c := counted(e, n)
 	c.Time = t0.Add(d)
-	c.Evidence = event.Evidence{"protocol": "telnet"}
+	c.Evidence = maps.Clone(e.Evidence)
+	if c.Evidence == nil {
+		c.Evidence = event.Evidence{}
+	}
+	c.Evidence["protocol"] = "telnet"
 	return c
 }
 
@@ -39,7 +44,7 @@ func isolateAtThree(p *config.Policy) {
 var cam = hwaddr.MAC{0xc0, 0x56, 0xe3, 1, 2, 3}
 
 func TestEvaluate(t *testing.T) {
-	defaultCreds := finding(event.KindDefaultCredentials, event.SeverityHigh, nil)
+	defaultCreds := finding(event.KindDefaultCredentials, event.SeverityHigh, event.Evidence{"accepted": "yes"})
 	plaintext := finding(event.KindPlaintextProtocol, event.SeverityLow, nil)
 	info := finding(event.KindPlaintextProtocol, event.SeverityInfo, nil)
 	outdatedExploited := finding(event.KindOutdatedFirmware, event.SeverityHigh, event.Evidence{"exploited": "yes"})
@@ -162,7 +167,7 @@ func TestEvaluatePure(t *testing.T) {
 	p := config.Default().Policy
 	d := Device{MAC: cam, Findings: []*event.Event{
 		finding(event.KindPlaintextProtocol, event.SeverityLow, nil),
-		finding(event.KindDefaultCredentials, event.SeverityHigh, nil),
+		finding(event.KindDefaultCredentials, event.SeverityHigh, event.Evidence{"accepted": "yes"}),
 	}}
 	a, b := Evaluate(&p, &d, time.Time{}), Evaluate(&p, &d, time.Time{})
 	if a.Action != b.Action || len(a.Reasons) != len(b.Reasons) || a.Reasons[0] != b.Reasons[0] {
@@ -210,5 +215,36 @@ func TestGraceStartsWhenThresholdIsReached(t *testing.T) {
 	p.Actions["plaintext_credentials"] = config.ActionAlert
 	if v := Evaluate(&p, d, now); !v.StrongSince.IsZero() {
 		t.Fatalf("alert only: StrongSince %v", v.StrongSince)
+	}
+}
+
+// TestDefaultLoginSeenAccepted: a default login quarantines only where
+// the server was seen to accept it, on a connection seen from its
+// handshake or by the router's own audit; one whose answer was not seen,
+// or on a connection anyone could have made up, alerts.
+func TestDefaultLoginSeenAccepted(t *testing.T) {
+	opened := &event.Flow{Transport: "tcp"}
+	joined := &event.Flow{Transport: "tcp", Joined: true}
+	tests := []struct {
+		name     string
+		accepted string
+		flow     *event.Flow
+		want     config.Action
+	}{
+		{"accepted_on_an_opened_connection", "yes", opened, config.ActionQuarantine},
+		{"accepted_in_the_audit", "yes", nil, config.ActionQuarantine},
+		{"answer_not_seen", "unknown", opened, config.ActionAlert},
+		{"no_answer_recorded", "", opened, config.ActionAlert},
+		{"accepted_on_a_joined_connection", "yes", joined, config.ActionAlert},
+	}
+	p := config.Default().Policy
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := finding(event.KindDefaultCredentials, event.SeverityHigh, event.Evidence{"accepted": tt.accepted})
+			f.Flow = tt.flow
+			if got := Evaluate(&p, &Device{MAC: cam, Findings: []*event.Event{f}}, t0).Action; got != tt.want {
+				t.Errorf("verdict %s, want %s", got, tt.want)
+			}
+		})
 	}
 }
