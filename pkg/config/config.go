@@ -511,8 +511,10 @@ func (c *Config) validate() []*Error {
 			}
 		}
 	}
-	if a := &c.Audit; a.MaxAttempts < 1 || a.MaxAttempts > 100 {
-		bad("audit.max_attempts", "%d is out of range (1 to 100)", a.MaxAttempts)
+	// Up to the whole default list on five services (about 127 each): an
+	// owner may want an audit that can rule a default out, not a sample.
+	if a := &c.Audit; a.MaxAttempts < 1 || a.MaxAttempts > 1000 {
+		bad("audit.max_attempts", "%d is out of range (1 to 1000)", a.MaxAttempts)
 	}
 	if c.Audit.AttemptDelay.Duration < 100*time.Millisecond {
 		bad("audit.attempt_delay", "at least 100ms, to stay polite")

@@ -149,6 +149,9 @@ func TestValidateCatchesWhatBreaksRun(t *testing.T) {
 		{"lease_files_none", "[lan]\nlease_files = []\n", ""},
 		// The audit reads no port as its default list (TestEmptyPortListIsTheDefault).
 		{"audit_ports_none", "[audit]\nports = []\n", ""},
+		// The whole default list on five services fits.
+		{"audit_max_attempts_whole_list", "[audit]\nmax_attempts = 640\n", ""},
+		{"audit_max_attempts_too_many", "[audit]\nmax_attempts = 1001\n", "audit.max_attempts"},
 		{"capture_interface_too_long", "[capture]\ninterfaces = [\"br-lan-guest-iot0\"]\n", "capture.interfaces"},
 		{"capture_interface_unused_by_nflog", "[capture]\nmode = \"nflog\"\ninterfaces = []\n", ""},
 		{"conntrack_mark_other_bits", "[capture]\nconntrack_mark = 0x30000000\n", ""},
