@@ -140,9 +140,8 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	qcfg.IsolateLAN = cfg.Quarantine.IsolateLAN
 	qcfg.TableName = cfg.Quarantine.Table
 	qcfg.LANInterfaces = cfg.LAN.Interfaces
-	if cfg.Capture.Mode == capture.ModeNFLOG {
-		qcfg.Capture = quarantine.CaptureConfig{Enabled: true, Group: uint16(cfg.Capture.NFLOGGroup),
-			Snaplen: uint32(cfg.Capture.NFLOGSnaplen), Bytes: uint64(cfg.Capture.BudgetBytes), Mark: uint32(cfg.Capture.ConntrackMark)}
+	qcfg.Capture = captureRules(cfg)
+	if qcfg.Capture.Enabled {
 		if err := quarantine.EnableConntrackAccounting(); err != nil {
 			return fmt.Errorf("conntrack accounting: %w", err)
 		}
@@ -447,7 +446,25 @@ func liveConfig(cfg *config.Config) capture.LiveConfig {
 	live.AFPacket.SkipMissing = true
 	live.Ports.AllPayload = cfg.Capture.AllPorts
 	live.NFLOG.Group = uint16(cfg.Capture.NFLOGGroup)
+	live.Ports.SpentMark = captureRules(cfg).PacketMark
 	return live
+}
+
+// captureRules is the budget part of iotgw's forward rules: in nflog
+// mode they copy each direction's first bytes to NFLOG; in afpacket mode
+// with a packet mark they mark the packets past the budget, which the
+// ring's filter then drops. Both read conntrack's counters.
+func captureRules(cfg *config.Config) quarantine.CaptureConfig {
+	c := quarantine.CaptureConfig{Enabled: true, Bytes: uint64(cfg.Capture.BudgetBytes), Mark: uint32(cfg.Capture.ConntrackMark)}
+	switch {
+	case cfg.Capture.Mode == capture.ModeNFLOG:
+		c.Group, c.Snaplen = uint16(cfg.Capture.NFLOGGroup), uint32(cfg.Capture.NFLOGSnaplen)
+	case cfg.Capture.Mode == capture.ModeAFPacket && cfg.Capture.PacketMark != 0:
+		c.PacketMark = uint32(cfg.Capture.PacketMark)
+	default:
+		return quarantine.CaptureConfig{}
+	}
+	return c
 }
 
 // openSource opens the configured live source; mode "pcap" replays a

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -236,6 +237,78 @@ func TestAFPacketFilterOnVeth(t *testing.T) {
 	st := src.Stats()
 	if st.Packets != uint64(len(seen)) || st.Kernel < st.Packets {
 		t.Errorf("stats %+v after reading %d frames", st, len(seen))
+	}
+}
+
+// TestAFPacketSpentMark checks in the kernel what x/net/bpf's VM cannot
+// run: a frame the router sends whose packet mark has the filter's
+// SpentMark bit is dropped, one with other bits passes. SO_MARK gives
+// the sent packets their mark, as iotgw's forward rule does for
+// forwarded ones. The marker goes last, unmarked (frames of one ring
+// arrive in order).
+func TestAFPacketSpentMark(t *testing.T) {
+	requireRoot(t)
+	router, device := netnstest.New(t, "iotgwcap", "rtr"), netnstest.New(t, "iotgwcap", "dev")
+	netnstest.Veth(t, router, "lan0", "10.98.3.1/24", device, "eth0", "10.98.3.2/24")
+
+	const bit = 0x20000000
+	filter, err := FilterFor(PortSet{Ports: []uint16{5353}, SpentMark: bit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src := openIn(t, router, ctx, AFPacketConfig{Interfaces: []string{"lan0"}, Filter: filter})
+	defer src.Close()
+	const marker = "unmarked-last"
+	frames := collect(src, func(f seenFrame) bool { return bytes.Contains(f.payload, []byte(marker)) })
+
+	if err := netnstest.Run(router, func() error {
+		send := func(mark int, payload string) error {
+			d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+				var serr error
+				if err := rc.Control(func(fd uintptr) {
+					serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_MARK, mark)
+				}); err != nil {
+					return err
+				}
+				return serr
+			}}
+			c, err := d.Dial("udp4", "10.98.3.2:5353")
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_, err = c.Write([]byte(payload))
+			return err
+		}
+		for _, p := range []struct {
+			mark    int
+			payload string
+		}{{bit, "spent"}, {bit | 0x3f00, "spent-among-others"}, {0x3f00, "other-bits"}, {0, marker}} {
+			if err := send(p.mark, p.payload); err != nil {
+				return fmt.Errorf("mark %#x: %w", p.mark, err)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	var seen []seenFrame
+	select {
+	case seen = <-frames:
+	case <-time.After(20 * time.Second):
+		src.Close()
+		t.Fatal("the unmarked marker was never captured")
+	}
+	for _, s := range []string{"spent", "spent-among-others"} {
+		if slices.ContainsFunc(seen, func(f seenFrame) bool { return string(f.payload) == s }) {
+			t.Errorf("%q, sent with the spent bit, passed the filter", s)
+		}
+	}
+	if !hasPayload(seen, "other-bits") {
+		t.Error(`"other-bits", sent with other mark bits only, was dropped`)
 	}
 }
 

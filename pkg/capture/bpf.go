@@ -17,6 +17,12 @@ type PortSet struct {
 	// fragment), whatever its ports: the mode for generic plaintext
 	// inspection, which finds protocols by content on any port.
 	AllPayload bool
+	// SpentMark, when not zero, drops every frame whose packet mark
+	// (skb->mark) has any of its bits, before anything else is read:
+	// iotgw's forward rules set it on the packets of a connection
+	// direction whose capture budget is spent, and the mark survives to
+	// the tap on the LAN interface's transmit path.
+	SpentMark uint32
 }
 
 // MaxFilterPorts caps PortSet.Ports so that every jump of the filter stays
@@ -92,6 +98,9 @@ const (
 //   - PPPoE session frames carrying PAP (a PPPoE client's login, which
 //     the inspectors read).
 //
+// With ports.SpentMark, a frame whose packet mark has one of its bits is
+// dropped first, whatever it carries.
+//
 // Everything else is dropped in the kernel: ICMP, other protocols, IPv6
 // packets with more than two extension headers before TCP or UDP (of
 // hop-by-hop, routing and destination options; the decoder skips these)
@@ -110,6 +119,14 @@ func FilterFor(ports PortSet) ([]bpf.RawInstruction, error) {
 	set = slices.Compact(set)
 
 	var a assembler
+	if ports.SpentMark != 0 {
+		// Nearly every frame of a bulk transfer to the LAN ends here, on
+		// two instructions that read no packet byte.
+		a.emit(bpf.LoadExtension{Num: bpf.ExtMark})
+		a.jumpIf(bpf.JumpBitsSet, ports.SpentMark, "", "unspent")
+		a.emit(bpf.RetConstant{Val: 0})
+		a.label("unspent")
+	}
 	a.emit(bpf.LoadAbsolute{Off: etherTypeOffset, Size: 2})
 	a.jumpIfFar(bpf.JumpEqual, etherTypeARP, "accept")
 	a.jumpIf(bpf.JumpEqual, etherTypeDot1Q, "vlan", "")

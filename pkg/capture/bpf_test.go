@@ -298,6 +298,87 @@ func TestFilterForPortLimits(t *testing.T) {
 	}
 }
 
+// withMark stands in for the kernel's packet mark, which x/net/bpf's VM
+// does not know: it replaces every load of the mark with a load of mark.
+func withMark(t testing.TB, prog []bpf.RawInstruction, mark uint32) []bpf.RawInstruction {
+	t.Helper()
+	ins, ok := bpf.Disassemble(prog)
+	if !ok {
+		t.Fatal("filter does not disassemble")
+	}
+	for i, in := range ins {
+		if ext, ok := in.(bpf.LoadExtension); ok && ext.Num == bpf.ExtMark {
+			ins[i] = bpf.LoadConstant{Dst: bpf.RegA, Val: mark}
+		}
+	}
+	out, err := bpf.Assemble(ins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestFilterForSpentMark(t *testing.T) {
+	const bit = 0x20000000
+	plain, err := FilterFor(PortSet{Ports: DefaultPorts()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := FilterFor(PortSet{Ports: DefaultPorts(), SpentMark: bit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The kernel runs the real program: the mark test comes first and
+	// the rest is the filter without it, instruction for instruction
+	// (every jump is relative).
+	head, err := bpf.Assemble([]bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtMark},
+		bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: bit, SkipTrue: 0, SkipFalse: 1},
+		bpf.RetConstant{Val: 0},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prog) != len(plain)+len(head) {
+		t.Fatalf("%d instructions, want %d", len(prog), len(plain)+len(head))
+	}
+	for i, want := range head {
+		if prog[i] != want {
+			t.Errorf("instruction %d = %+v, want %+v", i, prog[i], want)
+		}
+	}
+	for i, raw := range plain {
+		if prog[i+len(head)] != raw {
+			t.Errorf("instruction %d = %+v, want %+v as without the mark", i+len(head), prog[i+len(head)], raw)
+		}
+	}
+
+	http := frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(80, 40000, false, true), gopacket.Payload(make([]byte, 1000)))
+	vlanHTTP := frame(t, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp(443, 40000, false, true), gopacket.Payload(make([]byte, 1000)))
+	icmp := frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolICMPv4), &layers.ICMPv4{})
+	tests := []struct {
+		name string
+		mark uint32
+		data []byte
+		pass bool
+	}{
+		{"unmarked", 0, http, true},
+		{"unmarked_vlan_ipv6", 0, vlanHTTP, true},
+		{"spent", bit, http, false},
+		{"spent_vlan_ipv6", bit, vlanHTTP, false},
+		{"spent_among_other_bits", bit | 0x3f00 | 0xff, http, false},
+		{"other_bits_only", ^uint32(bit), http, true},
+		{"other_bits_icmp_still_dropped", 0x3f00, icmp, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := runFilter(t, withMark(t, prog, tt.mark), tt.data) != 0; got != tt.pass {
+				t.Errorf("passed %v, want %v", got, tt.pass)
+			}
+		})
+	}
+}
+
 func TestAssemblerJumpTooFar(t *testing.T) {
 	var a assembler
 	a.jumpIf(bpf.JumpEqual, 1, "end", "")

@@ -103,6 +103,12 @@ type Capture struct {
 	// one per spent direction (see quarantine.CaptureConfig);
 	// change it if another program on the router uses these bits.
 	ConntrackMark int64 `toml:"conntrack_mark"`
+	// PacketMark is one bit of the packet mark that, in afpacket mode,
+	// iotgw's forward rules set on forwarded packets of a connection
+	// direction past BudgetBytes, and that the ring's filter drops (see
+	// quarantine.CaptureConfig.PacketMark). 0: every packet on the
+	// inspectors' ports goes to the daemon, as before.
+	PacketMark int64 `toml:"packet_mark"`
 }
 
 // Quarantine configures enforcement.
@@ -360,6 +366,7 @@ func Default() *Config {
 			NFLOGSnaplen:  2048,
 			BudgetBytes:   16384,
 			ConntrackMark: quarantine.DefaultCaptureMark,
+			PacketMark:    quarantine.DefaultPacketMark,
 		},
 		Quarantine: Quarantine{NoticePort: 8088, Table: "iotgw"},
 		Store:      Store{Path: "/etc/iotgw/state.json", WriteInterval: Duration{10 * time.Minute}, MaxBytes: 4 << 20},
@@ -641,6 +648,9 @@ func (c *Config) validate() []*Error {
 	}
 	if m := cp.ConntrackMark; m <= 0 || m > math.MaxUint32 || !quarantine.ValidCaptureMark(uint32(m)) {
 		bad("capture.conntrack_mark", "%#x: want two bits of a 32-bit mark, such as 0xc000", m)
+	}
+	if m := cp.PacketMark; m < 0 || m > math.MaxUint32 || (m != 0 && !quarantine.ValidPacketMark(uint32(m))) {
+		bad("capture.packet_mark", "%#x: want one bit of a 32-bit mark, such as %#x, or 0 for none", m, quarantine.DefaultPacketMark)
 	}
 	if q := c.Quarantine.NoticePort; q < 1 || q > 65535 {
 		bad("quarantine.notice_port", "%d is not a port", q)

@@ -160,6 +160,11 @@ func TestValidateCatchesWhatBreaksRun(t *testing.T) {
 		{"conntrack_mark_zero", "[capture]\nconntrack_mark = 0\n", "capture.conntrack_mark"},
 		{"conntrack_mark_past_32_bits", "[capture]\nconntrack_mark = 0x300000000\n", "capture.conntrack_mark"},
 		{"conntrack_mark_negative", "[capture]\nconntrack_mark = -0x4000\n", "capture.conntrack_mark"},
+		{"packet_mark_other_bit", "[capture]\npacket_mark = 0x1000000\n", ""},
+		{"packet_mark_off", "[capture]\npacket_mark = 0\n", ""},
+		{"packet_mark_two_bits", "[capture]\npacket_mark = 0x30000000\n", "capture.packet_mark"},
+		{"packet_mark_past_32_bits", "[capture]\npacket_mark = 0x100000000\n", "capture.packet_mark"},
+		{"packet_mark_negative", "[capture]\npacket_mark = -0x20000000\n", "capture.packet_mark"},
 		// A directory is not a state file: the store would move it aside.
 		{"store_path_directory", "[store]\npath = \"/etc\"\n", "store.path"},
 		{"store_path_trailing_slash", "[store]\npath = \"/etc/iotgw/\"\n", "store.path"},

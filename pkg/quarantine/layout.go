@@ -513,6 +513,21 @@ func ctMarkSet(bits uint32) match {
 	}
 }
 
+// metaMarkSet sets bits in the packet's mark and keeps the others, which
+// routing, shaping or other firewalls may use. The kernel keeps the mark
+// in host byte order.
+func metaMarkSet(bits uint32) match {
+	return match{
+		text: fmt.Sprintf("meta mark set meta mark | 0x%08x", bits),
+		exprs: []expr.Any{
+			load(expr.MetaKeyMARK),
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+				Mask: binary.NativeEndian.AppendUint32(nil, ^bits), Xor: binary.NativeEndian.AppendUint32(nil, bits)},
+			&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
+		},
+	}
+}
+
 // iifname, oifname and oifnameNot match the input or output interface by
 // its exact name, which the kernel compares as IFNAMSIZ bytes, zero
 // padded.
@@ -601,7 +616,7 @@ var addrKinds = []keyKind{keyV4, keyV6}
 // whether the kernel has bridge conntrack (nf_conntrack_bridge), without
 // which the bridge table has no capture chain.
 func newLayout(cfg Config, bridgeCT bool) *layout {
-	l := &layout{name: cfg.TableName, lan: lanSets(cfg.LANPrefixes), bridgeCapture: cfg.Capture.Enabled && bridgeCT}
+	l := &layout{name: cfg.TableName, lan: lanSets(cfg.LANPrefixes), bridgeCapture: cfg.Capture.Enabled && cfg.Capture.PacketMark == 0 && bridgeCT}
 	l.inet = inetTable(cfg)
 	l.bridge = bridgeTable(cfg, bridgeCT)
 	l.tag = ruleTagPrefix + l.fingerprint()
@@ -931,9 +946,19 @@ func inetTable(cfg Config) tableDef {
 func spentFastPath(c CaptureConfig) []ruleDef {
 	return []ruleDef{
 		// Replies first: a home network mostly downloads.
-		rule(repliedNotExpected(), ctDirection("reply"), ctMarkAll(c.replyBit()), verdict(expr.VerdictReturn)),
-		rule(repliedNotExpected(), ctDirection("original"), ctMarkAll(c.originalBit()), verdict(expr.VerdictReturn)),
+		rule(slices.Concat([]match{repliedNotExpected(), ctDirection("reply"), ctMarkAll(c.replyBit())}, spentVerdict(c))...),
+		rule(slices.Concat([]match{repliedNotExpected(), ctDirection("original"), ctMarkAll(c.originalBit())}, spentVerdict(c))...),
 	}
+}
+
+// spentVerdict is what becomes of a packet whose direction's budget is
+// spent: it passes, with afpacket capture marked for the capture filter
+// to drop.
+func spentVerdict(c CaptureConfig) []match {
+	if c.PacketMark != 0 {
+		return []match{metaMarkSet(c.PacketMark), verdict(expr.VerdictReturn)}
+	}
+	return []match{verdict(expr.VerdictReturn)}
 }
 
 // captureRules copy the first bytes and the first packets of each direction
@@ -942,14 +967,20 @@ func spentFastPath(c CaptureConfig) []ruleDef {
 // first, in one rule per direction, and note it in the connection's mark
 // for the cheaper test in front of them. Needs conntrack accounting
 // (nf_conntrack_acct).
+//
+// With a packet mark (afpacket capture) nothing is copied here: the first
+// two rules also mark the packet, and what is left passes unmarked to the
+// capture's filter.
 func captureRules(c CaptureConfig) []ruleDef {
-	return []ruleDef{
+	rules := []ruleDef{
 		// Replies first: a home network mostly downloads.
-		rule(ctBudgetSpent("reply", c.Bytes, c.Packets), ctMarkSet(c.replyBit()), verdict(expr.VerdictReturn)),
-		rule(ctBudgetSpent("original", c.Bytes, c.Packets), ctMarkSet(c.originalBit()), verdict(expr.VerdictReturn)),
-		rule(notTCPOrUDP(), verdict(expr.VerdictReturn)),
-		rule(nflog(c.Group, c.Snaplen)),
+		rule(slices.Concat([]match{ctBudgetSpent("reply", c.Bytes, c.Packets), ctMarkSet(c.replyBit())}, spentVerdict(c))...),
+		rule(slices.Concat([]match{ctBudgetSpent("original", c.Bytes, c.Packets), ctMarkSet(c.originalBit())}, spentVerdict(c))...),
 	}
+	if c.PacketMark != 0 {
+		return rules
+	}
+	return append(rules, rule(notTCPOrUDP(), verdict(expr.VerdictReturn)), rule(nflog(c.Group, c.Snaplen)))
 }
 
 // toProtectedChain is where frames to the owner's (protected) devices go
@@ -1069,7 +1100,9 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 		}
 	}
 	chains := []chainDef{forward, toProtected}
-	if cfg.Capture.Enabled && bridgeCT {
+	// Marking a bridged frame would be in vain: the capture on the
+	// bridge has its copy before the bridge's forward hook.
+	if cfg.Capture.Enabled && cfg.Capture.PacketMark == 0 && bridgeCT {
 		chains = append(chains, chainDef{
 			name: "capture", hook: nftables.ChainHookForward, prio: prioBridgeCapture, typ: nftables.ChainTypeFilter,
 			rules: append(spentFastPath(cfg.Capture), captureRules(cfg.Capture)...),

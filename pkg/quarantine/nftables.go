@@ -102,7 +102,9 @@ func (n *NFTables) BridgeConntrack() bool {
 
 func (n *NFTables) getLayout(c *nftables.Conn) *layout {
 	if n.layout == nil {
-		bridgeCT := n.cfg.Capture.Enabled && probeBridgeConntrack(c, n.cfg)
+		// With a packet mark the bridge table has no capture chain
+		// (bridgeTable): nothing to probe for.
+		bridgeCT := n.cfg.Capture.Enabled && n.cfg.Capture.PacketMark == 0 && probeBridgeConntrack(c, n.cfg)
 		n.layout = newLayout(n.cfg, bridgeCT)
 	}
 	return n.layout

@@ -107,7 +107,9 @@ func TestNFTablesLayoutMatchesNFT(t *testing.T) {
 	proxyOnly.Capture = CaptureConfig{Enabled: true, Group: 7, Snaplen: 512, Bytes: 8192, Packets: 3}
 	all := dnsCfg()
 	all.Capture = CaptureConfig{Enabled: true, Group: 7, Snaplen: 512, Bytes: 8192}
-	for i, cfg := range []Config{testCfg, proxyOnly, all} {
+	marking := dnsCfg()
+	marking.Capture = CaptureConfig{Enabled: true, Bytes: 8192, PacketMark: DefaultPacketMark}
+	for i, cfg := range []Config{testCfg, proxyOnly, all, marking} {
 		n, ns := kernelSetup(t, cfg)
 		if err := n.Reconcile(context.Background(), kernelEntries()); err != nil {
 			t.Fatal(err)

@@ -102,7 +102,8 @@ const MaxAllowed = 1024
 // CaptureConfig sets up the byte-budget capture fast path: the first Bytes
 // bytes and the first Packets packets of each direction of every TCP and
 // UDP connection are copied to NFLOG group Group, at most Snaplen bytes per
-// packet.
+// packet. With PacketMark, nothing is copied: the rules mark the packets
+// past the budget for the AF_PACKET capture's filter instead.
 type CaptureConfig struct {
 	Enabled bool
 	Group   uint16
@@ -122,7 +123,32 @@ type CaptureConfig struct {
 	// touched.
 	// Zero: DefaultCaptureMark.
 	Mark uint32
+	// PacketMark, when not zero, is one bit of the packet mark (meta
+	// mark) that the forward rules set on every forwarded packet of a
+	// direction whose budget is spent, instead of copying the first
+	// packets to NFLOG (Group and Snaplen are then unused). The
+	// AF_PACKET capture's filter drops packets with the bit (see
+	// capture.PortSet.SpentMark): the forward hook runs after the
+	// routing decision and before the packet is handed to the LAN
+	// interface, whose transmit tap sees the mark. No other bit is
+	// touched. Only the bridge table's copy of the rules is left out:
+	// frames bridged between LAN ports are copied to the capture
+	// before the bridge's forward hook.
+	PacketMark uint32
 }
+
+// ValidPacketMark reports whether m can be CaptureConfig.PacketMark: one
+// bit.
+func ValidPacketMark(m uint32) bool { return bits.OnesCount32(m) == 1 }
+
+// DefaultPacketMark is the packet mark bit afpacket capture asks for by
+// default: bit 29. The packet mark is shared by everything on the router
+// that routes, shapes or filters by it; this bit is outside what the
+// usual OpenWrt packages take: mwan3 (0x3F00), SQM's and qos-scripts'
+// marks (the low byte), pbr and vpn-policy-routing (0x00FF0000),
+// Tailscale (0x40000, 0x80000 in its mask 0xFF0000), WireGuard's usual
+// fwmark 0xCA6C and Kubernetes' 0x4000 and 0x8000. fw4 sets none.
+const DefaultPacketMark = 0x20000000
 
 // DefaultCapturePackets is CaptureConfig.Packets unless set: the
 // handshake's packet and the first data packet of each direction.
@@ -229,8 +255,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.NoticePort == 0 {
 		return c, fmt.Errorf("%w config: notice port is 0", ErrInvalid)
 	}
-	if c.Capture.Enabled && (c.Capture.Bytes == 0 || c.Capture.Snaplen == 0) {
+	if c.Capture.Enabled && (c.Capture.Bytes == 0 || (c.Capture.Snaplen == 0 && c.Capture.PacketMark == 0)) {
 		return c, fmt.Errorf("%w config: capture needs a byte budget and a snap length", ErrInvalid)
+	}
+	if c.Capture.PacketMark != 0 && !ValidPacketMark(c.Capture.PacketMark) {
+		return c, fmt.Errorf("%w config: capture packet mark 0x%08x: want exactly one bit", ErrInvalid, c.Capture.PacketMark)
 	}
 	if c.Capture.Packets == 0 {
 		c.Capture.Packets = DefaultCapturePackets
