@@ -112,6 +112,17 @@ func TestLabAFPacketSpent(t *testing.T) {
 	})
 }
 
+// unmarkedConfig is the daemon's afpacket configuration with
+// capture.packet_mark = 0: no marks, every frame on the inspectors'
+// ports is read.
+func (l *lab) unmarkedConfig() string {
+	cfg, err := os.ReadFile(l.daemonConfig("afpacket"))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return l.writeFile("iotgw-afpacket-unmarked.toml", strings.Replace(string(cfg), "[capture]\n", "[capture]\npacket_mark = 0\n", 1))
+}
+
 // maxSpentRead bounds the frames from the router to the laptop that the
 // daemon may read during the download: those of the budget (16 KiB,
 // about a dozen), of the laptop's other traffic (DHCP, ARP), of

@@ -52,8 +52,9 @@ func TestLabThroughput(t *testing.T) {
 	}
 	// "rules" is iotgw's nftables tables (the nflog layout, with the
 	// capture chain and conntrack accounting) without a running daemon:
-	// the kernel's share of the cost.
-	modes := []string{"none", "rules", "afpacket", "nflog"}
+	// the kernel's share of the cost. "afpacket-unmarked" is afpacket
+	// with capture.packet_mark = 0: every frame on the port is read.
+	modes := []string{"none", "rules", "afpacket-unmarked", "afpacket", "nflog"}
 	samples := map[bulkPath]map[string][]bulkSample{}
 	for _, p := range paths {
 		samples[p] = map[string][]bulkSample{}
@@ -131,11 +132,16 @@ func (l *lab) measureBulk(t *testing.T, bin, mode string, paths []bulkPath) ([]b
 	if mode == "none" {
 		return transferAll(transfer)
 	}
-	capture := mode
-	if mode == "rules" {
-		capture = "nflog"
+	config := ""
+	switch mode {
+	case "rules":
+		config = l.daemonConfig("nflog")
+	case "afpacket-unmarked":
+		config = l.unmarkedConfig()
+	default:
+		config = l.daemonConfig(mode)
 	}
-	d := l.newDaemon(bin, l.daemonConfig(capture))
+	d := l.newDaemon(bin, config)
 	d.start(t)
 	var ss []bulkSample
 	var err error
