@@ -472,17 +472,7 @@ func TestAFPacketCloseWhileLent(t *testing.T) {
 	router, device := netnstest.New(t, "iotgwcap", "rtr"), netnstest.New(t, "iotgwcap", "dev")
 	netnstest.Veth(t, router, "lan0", "10.98.6.1/24", device, "eth0", "10.98.6.2/24")
 	src := openIn(t, router, context.Background(), AFPacketConfig{Interfaces: []string{"lan0"}})
-	if err := netnstest.Run(device, func() error {
-		c, err := net.Dial("udp4", "10.98.6.1:9")
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_, err = c.Write([]byte("lent-frame"))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	sendDatagram(t, device, "udp4", "10.98.6.1:9", "lent-frame")
 	var data []byte
 	for !bytes.Contains(data, []byte("lent-frame")) {
 		var err error
@@ -759,17 +749,7 @@ func TestAFPacketWaitsForOnlyInterface(t *testing.T) {
 	if len(src.rings) != 1 || len(src.Missing()) != 0 {
 		t.Fatalf("opened again: %d rings, missing %v", len(src.rings), src.Missing())
 	}
-	if err := netnstest.Run(device, func() error {
-		c, err := net.Dial("udp4", "10.98.10.1:9")
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_, err = c.Write([]byte("after the interface came back"))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	sendDatagram(t, device, "udp4", "10.98.10.1:9", "after the interface came back")
 	for {
 		data, _, err := src.ReadPacket()
 		if err != nil {

@@ -3,8 +3,11 @@
 package capture
 
 import (
+	"net"
 	"os"
 	"testing"
+
+	"github.com/iotgw/iotgw/internal/netnstest"
 )
 
 // requireRoot skips tests that build network namespaces when not root;
@@ -13,5 +16,21 @@ func requireRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to build network namespaces")
+	}
+}
+
+// sendDatagram sends payload in one datagram from namespace ns to addr.
+func sendDatagram(t *testing.T, ns, network, addr, payload string) {
+	t.Helper()
+	if err := netnstest.Run(ns, func() error {
+		c, err := net.Dial(network, addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte(payload))
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

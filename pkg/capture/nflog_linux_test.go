@@ -132,17 +132,7 @@ func (l *nflogLab) download(t *testing.T, path string) int64 {
 // connection, so the router logs it, after everything sent before it.
 func (l *nflogLab) sentinel(t *testing.T, marker string) {
 	t.Helper()
-	if err := netnstest.Run(l.device, func() error {
-		c, err := net.Dial("udp4", labServer+":9")
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_, err = c.Write([]byte(marker))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	sendDatagram(t, l.device, "udp4", labServer+":9", marker)
 }
 
 func (l *nflogLab) openNFLOG(t *testing.T, ctx context.Context) *NFLOG {
