@@ -15,7 +15,6 @@ import (
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
-	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
 	"github.com/iotgw/iotgw/pkg/store"
 )
 
@@ -133,24 +132,8 @@ func TestReloadAudit(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.deps.Audits, d.deps.UPnP = fa, fa
-	play := func() {
-		src, err := capture.OpenFile(inspecttest.RepoFile(t, "testdata/demo.pcap"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer src.Close()
-		for {
-			data, info, err := src.ReadPacket()
-			if err != nil {
-				return
-			}
-			d.mu.Lock()
-			d.pipe.HandleFrame(data, info)
-			d.mu.Unlock()
-		}
-	}
 	start := time.Now()
-	play()
+	playDemo(t, d)
 	d.announceNew(start)
 	for i, tc := range []struct {
 		name      string

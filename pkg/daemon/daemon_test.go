@@ -671,20 +671,7 @@ func TestAuditAndUPnPHooks(t *testing.T) {
 	}
 	d.SetAudit(nil, nil)
 	d.deps.Audits, d.deps.UPnP = fa, fa
-	src, err := capture.OpenFile(inspecttest.RepoFile(t, "testdata/demo.pcap"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	for {
-		data, info, err := src.ReadPacket()
-		if err != nil {
-			break
-		}
-		d.mu.Lock()
-		d.pipe.HandleFrame(data, info)
-		d.mu.Unlock()
-	}
+	playDemo(t, d)
 	if err := d.Audit(ctx, camera); err != nil {
 		t.Fatal(err)
 	}
@@ -1080,5 +1067,25 @@ func TestAnalyzerPanicReported(t *testing.T) {
 	}
 	if n := al.kinds()["daemon_problem"]; n != 2 {
 		t.Errorf("%d problem alerts, want 2 (one per protocol): %v", n, al.kinds())
+	}
+}
+
+// playDemo hands the bundled capture to d's pipeline, as the capture
+// loop does.
+func playDemo(t *testing.T, d *Daemon) {
+	t.Helper()
+	src, err := capture.OpenFile(inspecttest.RepoFile(t, "testdata/demo.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	for {
+		data, info, err := src.ReadPacket()
+		if err != nil {
+			return
+		}
+		d.mu.Lock()
+		d.pipe.HandleFrame(data, info)
+		d.mu.Unlock()
 	}
 }
