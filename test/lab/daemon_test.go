@@ -422,3 +422,22 @@ func running(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i > 0 && i+2 < len(s) && s[i+2] != 'Z'
 }
+
+// cameraLoginQuarantines has the camera log in to its cloud with its
+// factory default (HTTP Basic admin:admin) and asserts the daemon blocks
+// it for that.
+func (l *lab) cameraLoginQuarantines(t *testing.T, d *daemon, cam host) {
+	t.Helper()
+	out, err := l.dev("camera", 10*time.Second, "curl", "-sS", "--max-time", "3", "-u", "admin:admin",
+		"-o", "/dev/null", "-w", "%{http_code}", "http://"+cloudHost+"/api/status.json")
+	if err != nil || strings.TrimSpace(out) != "200" {
+		t.Fatalf("camera's cloud login: %q, %v", out, err)
+	}
+	if err := poll(quarantineDeadline, pollEvery, func() (bool, string) {
+		ok, err := l.setHas("block_mac", cam.mac)
+		return ok, fmt.Sprintf("camera %s not in block_mac (%v)", cam.mac, err)
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, l.logs())
+	}
+	l.assertQuarantinedFor(t, d, cam, "block", "default_credentials/http")
+}

@@ -65,18 +65,7 @@ func TestLabNFLOG(t *testing.T) {
 	})
 
 	t.Run("camera_quarantined_after_default_login", func(t *testing.T) {
-		out, err := l.dev("camera", 10*time.Second, "curl", "-sS", "--max-time", "3", "-u", "admin:admin",
-			"-o", "/dev/null", "-w", "%{http_code}", "http://"+cloudHost+"/api/status.json")
-		if err != nil || strings.TrimSpace(out) != "200" {
-			t.Fatalf("camera's cloud login: %q, %v", out, err)
-		}
-		if err := poll(quarantineDeadline, pollEvery, func() (bool, string) {
-			ok, err := l.setHas("block_mac", cam.mac)
-			return ok, fmt.Sprintf("camera %s not in block_mac (%v)", cam.mac, err)
-		}); err != nil {
-			t.Fatalf("%v\n%s", err, l.logs())
-		}
-		l.assertQuarantinedFor(t, d, cam, "block", "default_credentials/http")
+		l.cameraLoginQuarantines(t, d, cam)
 	})
 
 	t.Run("plug_alerted_but_working", func(t *testing.T) {
