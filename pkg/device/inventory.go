@@ -107,14 +107,74 @@ type Address struct {
 // trafficCounts are what the scorecard needs to pass provision 5.5-1: how
 // many connections the device opened to the internet, and how many of
 // them were seen to negotiate TLS 1.2 or newer with a strong suite.
+//
+// A ServerHello is credited only to a connection whose SYN was counted:
+// conns remembers the latest counted ones, so that a retransmitted SYN
+// is not counted again however other SYNs interleave, and a ServerHello
+// counts once, for its own connection. One whose connection is no
+// longer remembered (more than wanConnSlots opened since) or was never
+// counted (a joined connection, a SYN missed) credits nothing: the
+// count of TLS connections can only fall short of the connections, and
+// the scorecard then says unknown, never pass.
 type trafficCounts struct {
-	wanConns   uint32 // SYNs to addresses outside the LAN, retransmits not counted
-	tlsStrong  uint32 // ServerHellos of TLS >= 1.2 on those connections, less those of a weak suite
-	tlsWeak    uint32 // ServerHellos of older versions or of a weak suite
-	lastDst    netip.Addr
-	lastPort   uint16
-	lastSeq    uint32
-	hasLastSYN bool
+	wanConns  uint32 // SYNs to addresses outside the LAN, retransmits not counted
+	tlsStrong uint32 // counted connections whose ServerHello was TLS >= 1.2, less those of a weak suite
+	tlsWeak   uint32 // counted connections whose ServerHello was older or of a weak suite
+	conns     [wanConnSlots]wanConn
+	next      uint8 // the slot the next counted connection takes
+}
+
+// wanConnSlots bounds the connections a device's TLS credit can be
+// matched to: a ServerHello comes a round trip after its SYN, and a
+// device opens a handful of connections in that time.
+const wanConnSlots = 16
+
+// wanConn is one counted internet connection of a device, by its SYN.
+type wanConn struct {
+	dst     netip.Addr
+	dstPort uint16
+	srcPort uint16
+	seq     uint32
+	tls     uint8 // tlsNone, tlsStrong or tlsWeak: what it was credited
+}
+
+const (
+	tlsNone uint8 = iota
+	tlsStrong
+	tlsWeak
+)
+
+// count counts a SYN to dst:dstPort from srcPort with sequence number
+// seq, unless it retransmits a remembered one. It does not allocate.
+func (t *trafficCounts) count(dst netip.Addr, dstPort, srcPort uint16, seq uint32) {
+	for i := range t.conns {
+		c := &t.conns[i]
+		if c.srcPort == srcPort && c.dstPort == dstPort && c.dst == dst && c.dst.IsValid() {
+			if c.seq == seq {
+				return // a retransmitted SYN
+			}
+			// The same ports again with another sequence number: a new
+			// connection in the old one's place.
+			*c = wanConn{dst: dst, dstPort: dstPort, srcPort: srcPort, seq: seq}
+			t.wanConns++
+			return
+		}
+	}
+	t.conns[t.next] = wanConn{dst: dst, dstPort: dstPort, srcPort: srcPort, seq: seq}
+	t.next = (t.next + 1) % wanConnSlots
+	t.wanConns++
+}
+
+// conn returns the remembered connection from srcPort to dst:dstPort,
+// or nil.
+func (t *trafficCounts) conn(dst netip.Addr, dstPort, srcPort uint16) *wanConn {
+	for i := range t.conns {
+		c := &t.conns[i]
+		if c.srcPort == srcPort && c.dstPort == dstPort && c.dst == dst && c.dst.IsValid() {
+			return c
+		}
+	}
+	return nil
 }
 
 // MAC returns the device's MAC, zero when unknown.
@@ -308,12 +368,7 @@ func (inv *Inventory) observeSYN(d *Device, p *inspect.Packet) {
 	if !p.Dst.IsValid() || inv.isLocal(p.Dst) {
 		return
 	}
-	t := &d.traffic
-	if t.hasLastSYN && t.lastDst == p.Dst && t.lastPort == p.SrcPort && t.lastSeq == p.Seq {
-		return // a retransmitted SYN
-	}
-	t.lastDst, t.lastPort, t.lastSeq, t.hasLastSYN = p.Dst, p.SrcPort, p.Seq, true
-	t.wanConns++
+	d.traffic.count(p.Dst.Unmap(), p.DstPort, p.SrcPort, p.Seq)
 }
 
 func (inv *Inventory) touch(mac hwaddr.MAC, ip netip.Addr, ts time.Time, n int) *Device {
@@ -512,6 +567,9 @@ func (inv *Inventory) merge(d, old *Device) {
 	for _, sw := range old.Software {
 		d.addSoftware(sw)
 	}
+	// The counts add up; old's remembered connections are not carried
+	// over, so a ServerHello of one of them credits nothing (unknown,
+	// not pass).
 	d.traffic.wanConns += old.traffic.wanConns
 	d.traffic.tlsStrong += old.traffic.tlsStrong
 	d.traffic.tlsWeak += old.traffic.tlsWeak
@@ -734,24 +792,42 @@ func (d *Device) seenOnLink() {
 }
 
 // noteWANServer counts the TLS version an internet server negotiated with
-// a LAN device, for that device's scorecard.
+// a LAN device, for that device's scorecard: once per connection, and
+// only for a connection whose SYN the device was counted for. A joined
+// connection (its opening not seen) credits nothing: two made-up frames
+// would otherwise cover a connection in clear.
 func (inv *Inventory) noteWANServer(ev *event.Event) {
 	f := ev.Flow
-	if ev.Kind != event.KindTLSServer || !f.Client.Local || f.Server.Local {
+	if ev.Kind != event.KindTLSServer || !f.Client.Local || f.Server.Local || f.Joined {
 		return
 	}
 	d := inv.existing(f.Client)
 	if d == nil {
 		return
 	}
+	c := d.traffic.wanConnOf(f)
+	if c == nil || c.tls != tlsNone {
+		return
+	}
 	v, err := strconv.ParseUint(ev.Evidence["tls_version_id"], 0, 16)
 	switch {
 	case err != nil:
 	case v >= 0x0303: // TLS 1.2
+		c.tls = tlsStrong
 		d.traffic.tlsStrong++
 	default:
+		c.tls = tlsWeak
 		d.traffic.tlsWeak++
 	}
+}
+
+// wanConnOf returns the remembered connection of f, or nil.
+func (t *trafficCounts) wanConnOf(f *event.Flow) *wanConn {
+	dst, err := netip.ParseAddr(f.Server.IP)
+	if err != nil || f.Server.Port == 0 || f.Client.Port == 0 {
+		return nil
+	}
+	return t.conn(dst.Unmap(), f.Server.Port, f.Client.Port)
 }
 
 // noteWeakSuite moves an internet session of d from strong to weak when
@@ -774,7 +850,18 @@ func (d *Device) noteWeakSuite(ev *event.Event) {
 			weakSuite = true
 		}
 	}
-	if t := &d.traffic; weakSuite && t.tlsStrong > 0 {
+	if !weakSuite {
+		return
+	}
+	// Only the connection's own strong credit moves; one not remembered
+	// is left as it is, and the finding itself keeps the device from a
+	// pass.
+	if t := &d.traffic; t.tlsStrong > 0 {
+		c := t.wanConnOf(f)
+		if c == nil || c.tls != tlsStrong {
+			return
+		}
+		c.tls = tlsWeak
 		t.tlsStrong--
 		t.tlsWeak++
 	}

@@ -606,24 +606,91 @@ func TestScorecardTLSCount(t *testing.T) {
 	m := mustMAC("00:11:22:33:44:55")
 	inv.ObservePacket(synPacket(m, "192.168.1.5", "203.0.113.10", 40000, 1))
 	inv.ObservePacket(synPacket(m, "192.168.1.5", "203.0.113.11", 40001, 7))
-	hello := func(version string) *event.Event {
+	hello := func(server string, port uint16, version string) *event.Event {
 		return &event.Event{Time: t0, Type: event.TypeObservation, Kind: event.KindTLSServer,
-			Device:   event.Endpoint{IP: "203.0.113.10", Port: 443},
-			Flow:     &event.Flow{Transport: "tcp", Client: event.Endpoint{MAC: m.String(), IP: "192.168.1.5", Local: true}, Server: event.Endpoint{IP: "203.0.113.10", Port: 443}, Direction: event.LANToWAN},
+			Device: event.Endpoint{IP: server, Port: 443},
+			Flow: &event.Flow{Transport: "tcp", Client: event.Endpoint{MAC: m.String(), IP: "192.168.1.5", Port: port, Local: true},
+				Server: event.Endpoint{IP: server, Port: 443}, Direction: event.LANToWAN},
 			Evidence: event.Evidence{"tls_version_id": version}}
 	}
-	inv.Emit(hello("0x0304"))
+	inv.Emit(hello("203.0.113.10", 40000, "0x0304"))
 	d := device(t, inv, m.String())
 	if st, r := statusOf(Scorecard(d, nil), "5.5-1"); st != Unknown || !strings.Contains(r[0], "1 of 2") {
 		t.Fatalf("one of two connections TLS: 5.5-1 = %s %q", st, r)
 	}
-	inv.Emit(hello("0x0303"))
+	// A second ServerHello of the same connection (a duplicated frame)
+	// covers no other connection.
+	inv.Emit(hello("203.0.113.10", 40000, "0x0304"))
+	if st, r := statusOf(Scorecard(d, nil), "5.5-1"); st != Unknown || !strings.Contains(r[0], "1 of 2") {
+		t.Fatalf("a ServerHello counted twice: 5.5-1 = %s %q", st, r)
+	}
+	inv.Emit(hello("203.0.113.11", 40001, "0x0303"))
 	if st, _ := statusOf(Scorecard(d, nil), "5.5-1"); st != Pass {
 		t.Fatalf("both TLS 1.2+: 5.5-1 = %s", st)
 	}
-	inv.Emit(hello("0x0301"))
+	inv.ObservePacket(synPacket(m, "192.168.1.5", "203.0.113.12", 40002, 9))
+	inv.Emit(hello("203.0.113.12", 40002, "0x0301"))
 	if st, _ := statusOf(Scorecard(d, nil), "5.5-1"); st != Unknown {
 		t.Fatalf("a TLS 1.0 session: 5.5-1 = %s", st)
+	}
+}
+
+// TestScorecardTLSCreditPerConnection: a ServerHello counts only for the
+// connection whose SYN was counted. A SYN to one server (the device's
+// connection in clear) and a TLS 1.3 ServerHello on another connection,
+// joined late or whose SYN was never seen, are two frames anyone can
+// make up: no pass. Before the fix each counted as one of "all 1".
+func TestScorecardTLSCreditPerConnection(t *testing.T) {
+	m := mustMAC("00:11:22:33:44:55")
+	hello := func(port uint16, joined bool) *event.Event {
+		return &event.Event{Time: t0, Type: event.TypeObservation, Kind: event.KindTLSServer,
+			Device: event.Endpoint{IP: "198.51.100.7", Port: 443},
+			Flow: &event.Flow{Transport: "tcp", Joined: joined, Client: event.Endpoint{MAC: m.String(), IP: "192.168.1.5", Port: port, Local: true},
+				Server: event.Endpoint{IP: "198.51.100.7", Port: 443}, Direction: event.LANToWAN},
+			Evidence: event.Evidence{"tls_version_id": "0x0304"}}
+	}
+	tests := []struct {
+		name  string
+		hello *event.Event
+	}{
+		{"joined", hello(50000, true)},
+		{"syn_not_seen", hello(50000, false)},
+		// The counted SYN's own ports, but the connection was joined.
+		{"joined_same_ports", func() *event.Event {
+			e := hello(40000, true)
+			e.Flow.Server.IP, e.Device.IP = "203.0.113.10", "203.0.113.10"
+			return e
+		}()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			inv.ObservePacket(synPacket(m, "192.168.1.5", "203.0.113.10", 40000, 1))
+			inv.Emit(tt.hello)
+			card := Scorecard(device(t, inv, m.String()), nil)
+			for _, id := range []string{"5.5-1", "5.5-7", "5.8-2"} {
+				if st, r := statusOf(card, id); st == Pass {
+					t.Errorf("%s = PASS %q on a ServerHello of another connection", id, r)
+				}
+			}
+		})
+	}
+}
+
+// TestInternetSYNRetransmitInterleaved: a retransmitted SYN is one
+// connection even when another SYN came between (before the fix only
+// the last SYN was remembered: A, B, A counted 3).
+func TestInternetSYNRetransmitInterleaved(t *testing.T) {
+	m := mustMAC("00:11:22:33:44:55")
+	inv := newInv()
+	inv.ObservePacket(synPacket(m, "192.168.1.5", "203.0.113.10", 40000, 1))
+	inv.ObservePacket(synPacket(m, "192.168.1.5", "203.0.113.11", 40001, 7))
+	inv.ObservePacket(synPacket(m, "192.168.1.5", "203.0.113.10", 40000, 1))
+	inv.ObservePacket(synPacket(m, "192.168.1.5", "203.0.113.11", 40001, 7))
+	// The same ports later with a new sequence number: a new connection.
+	inv.ObservePacket(synPacket(m, "192.168.1.5", "203.0.113.10", 40000, 99))
+	if d := device(t, inv, m.String()); d.traffic.wanConns != 3 {
+		t.Errorf("%d internet connections, want 3", d.traffic.wanConns)
 	}
 }
 
@@ -633,7 +700,7 @@ func TestScorecardTLSCount(t *testing.T) {
 // finding stands.
 func TestScorecardTLSSuite(t *testing.T) {
 	m := mustMAC("00:11:22:33:44:55")
-	wan := &event.Flow{Transport: "tcp", Client: event.Endpoint{MAC: m.String(), IP: "192.168.1.5", Local: true},
+	wan := &event.Flow{Transport: "tcp", Client: event.Endpoint{MAC: m.String(), IP: "192.168.1.5", Port: 40000, Local: true},
 		Server: event.Endpoint{IP: "203.0.113.10", Port: 443}, Direction: event.LANToWAN}
 	lan := &event.Flow{Transport: "tcp", Client: event.Endpoint{IP: "192.168.1.9", Local: true},
 		Server: event.Endpoint{MAC: m.String(), IP: "192.168.1.5", Port: 443, Local: true}}
