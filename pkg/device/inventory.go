@@ -276,8 +276,8 @@ func (inv *Inventory) isRouted(mac hwaddr.MAC, addr netip.Addr) bool {
 // it a DNS server (see answersLANHost). A capture without a link layer
 // makes no device from packets (events make them, by address); its
 // packets from port 53 are read for such a response, which marks the
-// device known by the source address. Known devices cost no
-// allocation.
+// device known by the source address, and its SYNs to the internet
+// count that device's connections. Known devices cost no allocation.
 func (inv *Inventory) ObservePacket(p *inspect.Packet) {
 	switch {
 	case p.Kind == inspect.KindARP:
@@ -303,6 +303,17 @@ func (inv *Inventory) ObservePacket(p *inspect.Packet) {
 			if k, ok := inv.byIP[p.Src.Unmap()]; ok {
 				d = inv.devices[k]
 			}
+		case p.Kind == inspect.KindTCP && p.TCPFlags&(inspect.TCPFlagSYN|inspect.TCPFlagACK) == inspect.TCPFlagSYN:
+			// No link layer (NFLOG): the device known by the address
+			// counts the connection, as its ServerHellos are filed
+			// by address too. Its stack signature is not taken: a
+			// forwarding hook sees the TTL already decremented.
+			if k, ok := inv.byIP[p.Src.Unmap()]; ok && p.Dst.IsValid() && !inv.isLocal(p.Dst) {
+				if d := inv.devices[k]; d != nil {
+					d.traffic.count(p.Dst.Unmap(), p.DstPort, p.SrcPort, p.Seq)
+				}
+			}
+			return
 		}
 		if d == nil {
 			return

@@ -3,6 +3,7 @@ package device
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -780,4 +781,37 @@ func mustMAC(s string) hwaddr.MAC {
 		panic(err)
 	}
 	return m
+}
+
+// TestInternetConnectionsWithoutLinkLayer: an NFLOG capture carries no
+// MAC; the device known by the source address counts the connection,
+// as its ServerHello is filed by address. Before the fix no SYN was
+// counted there (5.5-1: "no internet connection opened by the device
+// seen" while ServerHellos were counted).
+func TestInternetConnectionsWithoutLinkLayer(t *testing.T) {
+	inv := newInv()
+	inv.Emit(obs("", "192.168.1.5", event.KindDNSQuery, event.Evidence{"name": "api.example.com"}))
+	syn := synPacket(hwaddr.MAC{}, "192.168.1.5", "203.0.113.10", 40000, 1)
+	syn.HasMAC = false
+	inv.ObservePacket(syn)
+	inv.ObservePacket(syn) // a retransmit
+	if n := testing.AllocsPerRun(100, func() { inv.ObservePacket(syn) }); n != 0 {
+		t.Errorf("ObservePacket allocates %v times for a SYN without a link layer", n)
+	}
+	inv.Emit(&event.Event{Time: t0, Type: event.TypeObservation, Kind: event.KindTLSServer,
+		Device: event.Endpoint{IP: "203.0.113.10", Port: 443},
+		Flow: &event.Flow{Transport: "tcp", Client: event.Endpoint{IP: "192.168.1.5", Port: 40000, Local: true},
+			Server: event.Endpoint{IP: "203.0.113.10", Port: 443}, Direction: event.LANToWAN},
+		Evidence: event.Evidence{"tls_version_id": "0x0304"}})
+	k, ok := inv.byIP[netip.MustParseAddr("192.168.1.5")]
+	if !ok {
+		t.Fatal("no device for 192.168.1.5")
+	}
+	d := inv.devices[k]
+	if d.traffic.wanConns != 1 || d.Identity.SYN != "" {
+		t.Errorf("%d internet connections, SYN signature %q; want 1 and none", d.traffic.wanConns, d.Identity.SYN)
+	}
+	if st, r := statusOf(Scorecard(d, nil), "5.5-1"); st != Pass {
+		t.Errorf("5.5-1 = %s %q, want pass: its one connection was TLS 1.3", st, r)
+	}
 }
