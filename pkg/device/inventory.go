@@ -92,6 +92,7 @@ type Device struct {
 	hasSYN           bool
 	synVoted         bool
 	traffic          trafficCounts
+	lanClear         lanCleartext
 	// iterServers are the internet servers the device asked without
 	// recursion, until one more marks it (see askedIteratively).
 	iterServers [iterativeServers - 1]netip.Addr
@@ -122,6 +123,84 @@ type trafficCounts struct {
 	tlsWeak   uint32 // counted connections whose ServerHello was older or of a weak suite
 	conns     [wanConnSlots]wanConn
 	next      uint8 // the slot the next counted connection takes
+}
+
+// lanCleartext records the device's part, as client or server, in
+// application flows in clear between LAN devices: plaintext_protocol
+// observations (telnet, FTP, RTSP, MQTT, mail, HTTP content its analyzer
+// judged worth encrypting) and logins seen on the wire. Secure
+// communication passes on no internet evidence while it uses them. It
+// keeps a count and the first reasons: bounded, and never forgotten the
+// way an observation of a full list is.
+type lanCleartext struct {
+	n       uint32 // events seen: flows and the logins on them
+	reasons [maxLANClearReasons]string
+	more    bool // a reason found no room
+}
+
+const maxLANClearReasons = 3
+
+// add counts a flow in clear and keeps its reason while there is room:
+// plain names the use ("sent telnet in clear to …"), login the same with
+// a login seen, which stands for it, so one flow gives one reason.
+func (l *lanCleartext) add(plain, login string, isLogin bool) {
+	want := plain
+	if isLogin {
+		want = login
+	}
+	l.n++
+	for i, r := range l.reasons {
+		switch {
+		case r == want || (!isLogin && r == login):
+			return
+		case isLogin && r == plain:
+			l.reasons[i] = login
+			return
+		case r == "":
+			l.reasons[i] = want
+			return
+		}
+	}
+	l.more = true
+}
+
+// noteLANCleartext marks the client and the server of a LAN flow in
+// clear: ev is a plaintext_protocol observation of a flow between LAN
+// devices, or a login seen on the wire on one (not the audit's own,
+// verified logins: the router's). A made-up event can only keep a pass
+// away, never give one.
+func (inv *Inventory) noteLANCleartext(ev *event.Event) {
+	f := ev.Flow
+	if f == nil || !f.Client.Local || !f.Server.Local {
+		return
+	}
+	proto := ev.Evidence["protocol"]
+	if proto == "" {
+		proto = f.App
+	}
+	login := false
+	switch ev.Kind {
+	case event.KindPlaintextProtocol:
+		if ev.IsFinding() || ev.Evidence["scope"] != "lan" {
+			return
+		}
+	case event.KindPlaintextCredentials, event.KindDefaultCredentials, event.KindWeakCredentials:
+		if ev.Verified {
+			return
+		}
+		login = true
+	default:
+		return
+	}
+	if proto == "" {
+		proto = "an unnamed protocol"
+	}
+	if c := inv.existing(f.Client); c != nil {
+		c.lanClear.add("sent "+proto+" in clear to "+f.Server.IP, "sent a "+proto+" login in clear to "+f.Server.IP, login)
+	}
+	if d := inv.existing(f.Server); d != nil {
+		d.lanClear.add("serves "+proto+" in clear on the LAN", "took a "+proto+" login in clear from "+f.Client.IP, login)
+	}
 }
 
 // wanConnSlots bounds the connections a device's TLS credit can be
@@ -581,6 +660,13 @@ func (inv *Inventory) merge(d, old *Device) {
 	// The counts add up; old's remembered connections are not carried
 	// over, so a ServerHello of one of them credits nothing (unknown,
 	// not pass).
+	n, more := d.lanClear.n+old.lanClear.n, d.lanClear.more || old.lanClear.more
+	for _, r := range old.lanClear.reasons {
+		if r != "" {
+			d.lanClear.add(r, r, false)
+		}
+	}
+	d.lanClear.n, d.lanClear.more = n, d.lanClear.more || more
 	d.traffic.wanConns += old.traffic.wanConns
 	d.traffic.tlsStrong += old.traffic.tlsStrong
 	d.traffic.tlsWeak += old.traffic.tlsWeak
@@ -720,6 +806,7 @@ func (inv *Inventory) File(ev *event.Event) *Device {
 		d.LastSeen = ev.Time
 	}
 	inv.file(d, ev)
+	inv.noteLANCleartext(ev)
 	if ev.Kind == event.KindWeakTLS {
 		d.noteWeakSuite(ev)
 	}

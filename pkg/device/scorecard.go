@@ -428,15 +428,19 @@ func (s scorer) p537() Provision {
 		"no update download seen")
 }
 
-// strongInternet says whether every connection the device opened to the
-// internet was seen to negotiate TLS 1.2 or newer with a strong suite,
-// and no weak_tls finding stands against the device.
+// strongInternet says whether every TCP connection the device opened to
+// the internet was seen to negotiate TLS 1.2 or newer with a strong
+// suite, no weak_tls finding stands against the device, and the device
+// was seen in no application flow in clear on the LAN: a camera that
+// serves telnet in clear to the LAN, or a laptop that logs in to it so,
+// does not communicate securely whatever its cloud connections did.
+// UDP to the internet is not counted: the pass says TCP.
 func (s scorer) strongInternet() (string, bool) {
 	t := s.d.traffic
-	if t.wanConns == 0 || t.tlsWeak > 0 || t.tlsStrong < t.wanConns || len(s.findings(kinds(event.KindWeakTLS))) > 0 {
+	if t.wanConns == 0 || t.tlsWeak > 0 || t.tlsStrong < t.wanConns || len(s.findings(kinds(event.KindWeakTLS))) > 0 || s.d.lanClear.n > 0 {
 		return "", false
 	}
-	return fmt.Sprintf("all %d internet connections seen used TLS 1.2 or newer with a strong cipher", t.wanConns), true
+	return fmt.Sprintf("all %d internet TCP connections seen used TLS 1.2 or newer with a strong cipher", t.wanConns), true
 }
 
 func (s scorer) internetUnknown() string {
@@ -444,10 +448,26 @@ func (s scorer) internetUnknown() string {
 	if weak := s.findings(kinds(event.KindWeakTLS)); len(weak) > 0 {
 		return weak[0]
 	}
+	var internet string
 	if t.wanConns == 0 {
-		return "no internet connection opened by the device seen"
+		internet = "no internet TCP connection opened by the device seen"
+	} else {
+		internet = fmt.Sprintf("%d of %d internet TCP connections seen were TLS 1.2 or newer with a strong cipher", t.tlsStrong, t.wanConns)
 	}
-	return fmt.Sprintf("%d of %d internet connections seen were TLS 1.2 or newer with a strong cipher", t.tlsStrong, t.wanConns)
+	if l := s.d.lanClear; l.n > 0 {
+		var seen []string
+		for _, r := range l.reasons {
+			if r != "" {
+				seen = append(seen, r)
+			}
+		}
+		lan := strings.Join(seen, "; ")
+		if l.more {
+			lan += "; and more in clear on the LAN"
+		}
+		return lan + "; " + internet
+	}
+	return internet
 }
 
 func (s scorer) p551() Provision {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -813,5 +814,82 @@ func TestInternetConnectionsWithoutLinkLayer(t *testing.T) {
 	}
 	if st, r := statusOf(Scorecard(d, nil), "5.5-1"); st != Pass {
 		t.Errorf("5.5-1 = %s %q, want pass: its one connection was TLS 1.3", st, r)
+	}
+}
+
+// TestScorecardLANCleartext: a device that takes part in an application
+// flow in clear on the LAN, as server or client, gets no pass on secure
+// communication (5.5-1, 5.5-7, 5.8-2) whatever its internet connections
+// did: unknown, naming what was seen. Before the fix only internet
+// traffic was judged, and a camera serving telnet to the LAN, or a
+// laptop logging in to it so, passed on one TLS connection.
+func TestScorecardLANCleartext(t *testing.T) {
+	const mac, ip, peer = "00:11:22:33:44:55", "192.168.1.5", "192.168.1.9"
+	m := mustMAC(mac)
+	self := event.Endpoint{MAC: mac, IP: ip, Local: true}
+	other := event.Endpoint{MAC: "00:11:22:33:44:99", IP: peer, Local: true}
+	lanUse := func(client, server event.Endpoint, proto string, port uint16) *event.Event {
+		server.Port = port
+		return &event.Event{Time: t0, Type: event.TypeObservation, Kind: event.KindPlaintextProtocol, Device: client,
+			Flow:     &event.Flow{Transport: "tcp", App: proto, Client: client, Server: server, Direction: event.LANToLAN},
+			Evidence: event.Evidence{"protocol": proto, "destination": server.IP, "port": strconv.Itoa(int(port)), "scope": "lan"}}
+	}
+	login := func(client, server event.Endpoint, verified bool) *event.Event {
+		server.Port = 23
+		kind := event.KindPlaintextCredentials
+		if verified {
+			kind = event.KindDefaultCredentials // the audit's own login
+		}
+		return &event.Event{Time: t0, Type: event.TypeFinding, Kind: kind, Device: server, Verified: verified,
+			Severity: event.SeverityMedium, Summary: "Telnet login sent without encryption",
+			Flow:     &event.Flow{Transport: "tcp", App: "telnet", Client: client, Server: server, Direction: event.LANToLAN},
+			Evidence: event.Evidence{"protocol": "telnet", "user": "ro***"}}
+	}
+	tests := []struct {
+		name   string
+		events []*event.Event
+		reason string // "": pass
+	}{
+		{"internet_tls_only", nil, ""},
+		{"serves_telnet", []*event.Event{lanUse(other, self, "telnet", 23)}, "serves telnet in clear on the LAN"},
+		{"serves_http", []*event.Event{lanUse(other, self, "http", 80)}, "serves http in clear on the LAN"},
+		{"sends_rtsp", []*event.Event{lanUse(self, other, "rtsp", 554)}, "sent rtsp in clear to " + peer},
+		{"sends_login", []*event.Event{lanUse(self, other, "telnet", 23), login(self, other, false)}, "sent a telnet login in clear to " + peer},
+		{"takes_login", []*event.Event{login(other, self, false)}, "took a telnet login in clear from " + peer},
+		// The router's own audit login is not the device's traffic.
+		{"audit_login", []*event.Event{login(event.Endpoint{IP: "192.168.1.1", Local: true}, self, true)}, ""},
+		// An observation of the device's web server is no flow in clear
+		// worth reporting (the HTTP analyzer judges that).
+		{"http_server_banner", []*event.Event{func() *event.Event {
+			e := obs(mac, ip, event.KindHTTPServer, event.Evidence{"server": "Boa"})
+			e.Flow = &event.Flow{Transport: "tcp", App: "http", Client: other, Server: event.Endpoint{MAC: mac, IP: ip, Port: 80, Local: true}, Direction: event.LANToLAN}
+			return e
+		}()}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			inv.ObservePacket(synPacket(m, ip, "203.0.113.10", 40000, 1))
+			inv.ObservePacket(synPacket(mustMAC(other.MAC), peer, "203.0.113.11", 40000, 1))
+			inv.Emit(&event.Event{Time: t0, Type: event.TypeObservation, Kind: event.KindTLSServer,
+				Device: event.Endpoint{IP: "203.0.113.10", Port: 443},
+				Flow: &event.Flow{Transport: "tcp", Client: event.Endpoint{MAC: mac, IP: ip, Port: 40000, Local: true},
+					Server: event.Endpoint{IP: "203.0.113.10", Port: 443}, Direction: event.LANToWAN},
+				Evidence: event.Evidence{"tls_version_id": "0x0304"}})
+			for _, ev := range tt.events {
+				inv.Emit(ev)
+			}
+			card := Scorecard(device(t, inv, mac), nil)
+			for _, id := range []string{"5.5-1", "5.5-7", "5.8-2"} {
+				st, r := statusOf(card, id)
+				switch {
+				case tt.reason == "" && st != Pass:
+					t.Errorf("%s = %s %q, want pass", id, st, r)
+				case tt.reason != "" && (st == Pass || st == Unknown && !strings.Contains(strings.Join(r, " "), tt.reason)):
+					// A login in clear to the device fails 5.5-7 itself.
+					t.Errorf("%s = %s %q, want unknown saying %q", id, st, r, tt.reason)
+				}
+			}
+		})
 	}
 }

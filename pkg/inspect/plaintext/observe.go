@@ -116,7 +116,11 @@ type useEntry struct {
 // finding at the first flow, then one each time the count doubles or a
 // day has passed, carrying the flows since the last one as its count, so
 // that the inventory's count of the finding is the flows seen while the
-// events stay a handful per destination.
+// events stay a handful per destination. Use between two LAN devices is
+// aggregated the same way into observations (evidence scope=lan): not
+// sent over the internet, so no 5.5-1 finding, but what keeps either
+// device's scorecard from passing secure communication on its internet
+// connections alone.
 type useTable struct {
 	index   map[useKey]int32
 	entries []useEntry // insertion ring, at most maxUse
@@ -124,8 +128,8 @@ type useTable struct {
 }
 
 func (t *useTable) observe(f *inspect.Flow) {
-	if !f.ClientLocal || f.ServerLocal {
-		return // internet use only: LAN-to-LAN is not sent over the internet
+	if !f.ClientLocal {
+		return // from the internet: the router's firewall's business
 	}
 	if f.UpgradedToTLS() {
 		return // STARTTLS: the session went on encrypted
@@ -148,6 +152,23 @@ func (t *useTable) observe(f *inspect.Flow) {
 	count := u.flows - u.reported
 	u.reported, u.at = u.flows, now
 	dst := netip.AddrPortFrom(k.dst, f.Server().Port()).String()
+	if f.ServerLocal {
+		f.Emit(inspect.SubjectClient, &event.Event{
+			Type:       event.TypeObservation,
+			Kind:       event.KindPlaintextProtocol,
+			Severity:   event.SeverityInfo,
+			Capability: event.CapSecureCommunication,
+			Summary:    fmt.Sprintf("Unencrypted %s to %s on the LAN", strings.ToUpper(f.App()), dst),
+			Count:      int(min(count, math.MaxInt32)),
+			Evidence: event.Evidence{
+				"protocol":    f.App(),
+				"destination": k.dst.String(),
+				"port":        strconv.Itoa(int(f.Server().Port())),
+				"scope":       "lan",
+			},
+		})
+		return
+	}
 	f.Emit(inspect.SubjectClient, &event.Event{
 		Type:       event.TypeFinding,
 		Kind:       event.KindPlaintextProtocol,

@@ -2,7 +2,8 @@
 // that need more than one flow. The analyzer takes the text flows that no
 // real protocol claims and hands their payload to the personal-data
 // scanner. As a flow observer it aggregates cleartext application
-// protocols that devices use towards the internet (plaintext_protocol)
+// protocols that devices use towards the internet (plaintext_protocol
+// findings) and between LAN devices (plaintext_protocol observations),
 // and spots devices that scan the internet for telnet and other
 // management ports the way Mirai-style malware does (scanning).
 //

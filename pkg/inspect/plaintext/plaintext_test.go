@@ -358,6 +358,9 @@ func TestPlaintextProtocolUse(t *testing.T) {
 	flows := map[string]int{} // by finding, as the inventory counts them
 	var lines []string
 	for _, ev := range c.Kind(event.KindPlaintextProtocol) {
+		if !ev.IsFinding() {
+			continue // LAN to LAN: TestPlaintextProtocolOnTheLAN
+		}
 		line := fmt.Sprintf("%s %s %s:%s %s %s", ev.Device.IP, ev.Evidence["protocol"], ev.Evidence["destination"],
 			ev.Evidence["port"], ev.Severity, ev.Provision)
 		if flows[line] == 0 {
@@ -808,4 +811,33 @@ func runTCP(t *testing.T, script func(*inspecttest.Conv)) *inspecttest.Collector
 	conv.Close()
 	e.Flush()
 	return c
+}
+
+// TestPlaintextProtocolOnTheLAN: a flow in clear between two LAN devices
+// is an observation (scope lan), aggregated as internet use is: no 5.5-1
+// finding, but what keeps both devices' secure communication from a
+// pass. Before, LAN flows were not reported at all.
+func TestPlaintextProtocolOnTheLAN(t *testing.T) {
+	e, c, _ := httpEngine(t)
+	get := "GET /admin HTTP/1.1\r\nHost: tv\r\n\r\n"
+	for i := range 3 {
+		inspecttest.NewTCP(e, fmt.Sprintf("192.168.1.10:%d", 42000+i), "192.168.1.20:80").Client(get).Close()
+	}
+	inspecttest.NewTCP(e, "192.168.1.10:44000", "192.168.1.21:23").Client("\xff\xfd\x18").Close() // telnet
+	inspecttest.NewTCP(e, "192.168.1.10:44001", "192.168.1.21:53").Client("\x00\x1d").Close()     // not an app in clear
+	e.Flush()
+	var lines []string
+	for _, ev := range c.Kind(event.KindPlaintextProtocol) {
+		if ev.IsFinding() || ev.Severity != event.SeverityInfo || ev.Evidence["scope"] != "lan" || ev.Provision != "" {
+			t.Errorf("%s %s %q %+v: want an observation of scope lan", ev.Type, ev.Severity, ev.Provision, ev.Evidence)
+		}
+		if !ev.Flow.Client.Local || !ev.Flow.Server.Local {
+			t.Errorf("flow %+v", ev.Flow)
+		}
+		lines = append(lines, fmt.Sprintf("%s %s %s:%s", ev.Device.IP, ev.Evidence["protocol"], ev.Evidence["destination"], ev.Evidence["port"]))
+	}
+	want := []string{"192.168.1.10 http 192.168.1.20:80", "192.168.1.10 http 192.168.1.20:80", "192.168.1.10 telnet 192.168.1.21:23"}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("observations:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
 }
