@@ -18,8 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
-
+	"github.com/iotgw/iotgw/internal/testenv"
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/audit"
@@ -31,6 +30,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 	"github.com/iotgw/iotgw/pkg/store"
+	"github.com/miekg/dns"
 )
 
 // TestNeedRestart: a reload names the sections it did not apply, and only
@@ -143,17 +143,6 @@ func (h *reloadHarness) addCamera() {
 		Summary: "banner", Evidence: event.Evidence{"banner": "camera"}})
 }
 
-func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(5 * time.Second):
-		t.Fatalf("no %s", what)
-	}
-	panic("unreachable")
-}
-
 // TestReloadSwitchesTheAudit: audit.enabled = false on reload cancels the
 // audit running, stops the scheduler and refuses the owner's request
 // with a conflict; enabled again, it runs with the new options.
@@ -161,13 +150,13 @@ func TestReloadSwitchesTheAudit(t *testing.T) {
 	cfg := config.Default()
 	cfg.Audit.Enabled, cfg.Audit.NewDevices = true, true
 	h := newReloadHarness(t, cfg)
-	waitFor(t, h.made, "auditor at start")
+	testenv.Receive(t, h.made, "auditor at start")
 	h.addCamera()
 	ctx := context.Background()
 	if err := h.d.Audit(ctx, reloadCamera); err != nil {
 		t.Fatalf("audit while on: %v", err)
 	}
-	running := waitFor(t, h.begun, "audit begun")
+	running := testenv.Receive(t, h.begun, "audit begun")
 
 	off := *cfg
 	off.Audit.Enabled = false
@@ -197,13 +186,13 @@ func TestReloadSwitchesTheAudit(t *testing.T) {
 	if err := h.r.apply(&on); err != nil {
 		t.Fatal(err)
 	}
-	if a := waitFor(t, h.made, "auditor after the reload"); a.MaxAttempts != 3 || !slices.Equal(a.Ports, []int{23}) {
+	if a := testenv.Receive(t, h.made, "auditor after the reload"); a.MaxAttempts != 3 || !slices.Equal(a.Ports, []int{23}) {
 		t.Errorf("auditor built with %+v, want max_attempts 3 and ports [23]", a)
 	}
 	if err := h.d.Audit(ctx, reloadCamera); err != nil {
 		t.Fatalf("audit after switching it on again: %v", err)
 	}
-	running = waitFor(t, h.begun, "audit begun after switching it on again")
+	running = testenv.Receive(t, h.begun, "audit begun after switching it on again")
 
 	// Another option change cancels the running audit, which tried no
 	// login and so runs again with the new auditor.
@@ -212,11 +201,11 @@ func TestReloadSwitchesTheAudit(t *testing.T) {
 	if err := h.r.apply(&slower); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, running.Done(), "cancel of the audit under the old options")
-	if a := waitFor(t, h.made, "auditor after the second reload"); a.AttemptDelay.Duration != 5*time.Second {
+	testenv.Receive(t, running.Done(), "cancel of the audit under the old options")
+	if a := testenv.Receive(t, h.made, "auditor after the second reload"); a.AttemptDelay.Duration != 5*time.Second {
 		t.Errorf("auditor built with %+v, want attempt_delay 5s", a)
 	}
-	waitFor(t, h.begun, "the cut audit run again")
+	testenv.Receive(t, h.begun, "the cut audit run again")
 
 	// A reload that leaves the section alone leaves the audit running.
 	same := slower
@@ -271,8 +260,8 @@ func TestReloadAlertChannels(t *testing.T) {
 		h.alerts.d.Notify(alert.Alert{Kind: alert.KindNewDevice, Severity: event.SeverityHigh, Title: title, Body: title})
 	}
 	notify("before")
-	waitFor(t, gone.got, "alert at the channel to be taken out")
-	waitFor(t, movedFrom.got, "alert at the moved channel's old address")
+	testenv.Receive(t, gone.got, "alert at the channel to be taken out")
+	testenv.Receive(t, movedFrom.got, "alert at the moved channel's old address")
 	// Settled too: a send cut by the reload would go to the new address.
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
 		sent := 0
@@ -293,10 +282,10 @@ func TestReloadAlertChannels(t *testing.T) {
 		t.Fatal(err)
 	}
 	notify("after")
-	if got := waitFor(t, movedTo.got, "alert at the moved channel's new address"); got != "after" {
+	if got := testenv.Receive(t, movedTo.got, "alert at the moved channel's new address"); got != "after" {
 		t.Errorf("moved channel got %q", got)
 	}
-	if got := waitFor(t, added.got, "alert at the added channel"); got != "after" {
+	if got := testenv.Receive(t, added.got, "alert at the added channel"); got != "after" {
 		t.Errorf("added channel got %q", got)
 	}
 	select {
@@ -376,7 +365,7 @@ func TestReloadUpdateDomains(t *testing.T) {
 		up := make(chan struct{})
 		go func() { defer close(done); _ = p.Serve(ctx, func() { close(up) }) }()
 		t.Cleanup(func() { cancel(); <-done })
-		waitFor(t, up, "DNS proxy up")
+		testenv.Receive(t, up, "DNS proxy up")
 		return p.Addrs()[0]
 	}
 	resolve := func(at netip.AddrPort) netip.Addr {

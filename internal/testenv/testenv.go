@@ -173,3 +173,16 @@ type lanConn struct {
 }
 
 func (c lanConn) RemoteAddr() net.Addr { return c.remote }
+
+// Receive returns the next value from ch, failing t after five seconds
+// without one (a hung test ends; a slow one is not timed).
+func Receive[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no %s", what)
+	}
+	panic("unreachable")
+}

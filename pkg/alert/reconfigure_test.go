@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/iotgw/iotgw/internal/testenv"
 )
 
 // hook is a webhook receiver on loopback: got has the alerts it took,
@@ -41,17 +43,6 @@ func newHook(t *testing.T, fail, hold bool) *hook {
 	return h
 }
 
-func receive[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(5 * time.Second):
-		t.Fatalf("no %s", what)
-	}
-	panic("unreachable")
-}
-
 // TestReconfigure: a channel taken out stops at once, its send in flight
 // included, and its queue is dropped; one whose URL changed sends its
 // queue, back-off forgotten, to the new URL with its counters and the
@@ -80,7 +71,7 @@ func TestReconfigure(t *testing.T) {
 	d.Notify(testAlert(2, true))
 	// The failing channel tried and waits an hour; the held one is
 	// sending.
-	receive(t, held.entered, "send to the held channel")
+	testenv.Receive(t, held.entered, "send to the held channel")
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
 		if st := status(d, "moved"); st.Failed > 0 {
 			break
@@ -98,10 +89,10 @@ func TestReconfigure(t *testing.T) {
 	if err := d.Reconfigure(cfg); err != nil {
 		t.Fatal(err)
 	}
-	receive(t, held.cut, "cancel of the send in flight to the channel taken out")
+	testenv.Receive(t, held.cut, "cancel of the send in flight to the channel taken out")
 	titles := map[string]bool{}
 	for range 2 {
-		titles[receive(t, fixed.got, "queued alert at the new URL").Title] = true
+		titles[testenv.Receive(t, fixed.got, "queued alert at the new URL").Title] = true
 	}
 	if !titles["alert 1"] || !titles["alert 2"] {
 		t.Errorf("new URL got %v, want the two queued alerts", titles)
@@ -122,7 +113,7 @@ func TestReconfigure(t *testing.T) {
 		t.Error("the channel taken out is still shown")
 	}
 	d.Notify(Alert{Kind: KindNewDevice, Severity: 3, Title: "after", Body: "b", Device: &Device{MAC: "02:00:00:00:00:01"}})
-	if a := receive(t, fixed.got, "alert after the reload"); a.URL != "http://192.168.1.1:8080/devices/02:00:00:00:00:01" {
+	if a := testenv.Receive(t, fixed.got, "alert after the reload"); a.URL != "http://192.168.1.1:8080/devices/02:00:00:00:00:01" {
 		t.Errorf("link %q, want the new base_url's", a.URL)
 	}
 	// Nothing the channel taken out held is left to send at a restart.
