@@ -62,12 +62,7 @@ func TestCorruptFileMovedAside(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			if err := os.MkdirAll(filepath.Dir(h.path), 0o700); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(h.path, tt.content, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			h.writeFile(tt.content)
 			s := h.open()
 			checkMovedAside(t, h, s, tt.reason)
 			moved, err := os.ReadFile(h.path + ".corrupt-20260304T050607Z")
@@ -166,12 +161,7 @@ func TestDamagedFileKeepsOwnerRecords(t *testing.T) {
 					t.Fatalf("file of %d bytes within the read limit", len(tt.content))
 				}
 			}
-			if err := os.MkdirAll(filepath.Dir(h.path), 0o700); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(h.path, tt.content, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			h.writeFile(tt.content)
 			s := Open(o)
 			st := s.Snapshot()
 			tt.check(t, st)
@@ -290,12 +280,7 @@ func TestUnreadableRecordsLeftOut(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			if err := os.MkdirAll(filepath.Dir(h.path), 0o700); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(h.path, []byte(tt.content), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			h.writeFile([]byte(tt.content))
 			s := h.open()
 			tt.check(t, s.Snapshot())
 			if got := s.Stats().LoadError; got != "" {
@@ -754,12 +739,7 @@ func TestReadFailureKeepsFile(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			if err := os.MkdirAll(filepath.Dir(h.path), 0o700); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(h.path, good, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			h.writeFile(good)
 			s := newStore(h.options())
 			failures := tc.failures
 			s.readFile = func(path string, limit int64) ([]byte, error) {

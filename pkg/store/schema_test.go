@@ -39,12 +39,7 @@ func TestMigrateV0Golden(t *testing.T) {
 			if explicit {
 				data = []byte(strings.Replace(string(data), "{", `{"schema": 0,`, 1))
 			}
-			if err := os.MkdirAll(filepath.Dir(h.path), 0o700); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(h.path, data, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			h.writeFile(data)
 			s := h.open()
 			want := State{
 				Devices: []DeviceRecord{{
@@ -155,12 +150,7 @@ func TestMigrateV0RecordByRecord(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			if err := os.MkdirAll(filepath.Dir(h.path), 0o700); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(h.path, []byte(tt.content), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			h.writeFile([]byte(tt.content))
 			s := h.open()
 			st := s.Snapshot()
 			diffJSON(t, st.Quarantines, tt.quarantines)

@@ -92,6 +92,17 @@ func (h *harness) options() Options {
 
 func (h *harness) open() *Store { return Open(h.options()) }
 
+// writeFile puts content where the store reads its state file.
+func (h *harness) writeFile(content []byte) {
+	h.t.Helper()
+	if err := os.MkdirAll(filepath.Dir(h.path), 0o700); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := os.WriteFile(h.path, content, 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
 // run starts s.Run and returns a func that cancels it and returns its
 // result.
 func (h *harness) run(s *Store) func() error {
