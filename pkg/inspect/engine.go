@@ -161,6 +161,11 @@ type Engine struct {
 	packetNo int64
 	Stats    EngineStats
 
+	// logins are the login findings built so far, by what they follow
+	// from (see credentialEvent); the engine copies them and never
+	// changes one.
+	logins map[loginEventKey]*event.Event
+
 	onPanic func(Panic)
 	// busy is the flow whose analyzer or observers the engine is running,
 	// and closing says that flow is being closed: what a panic abandons.
@@ -261,6 +266,7 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 		onPanic:    opt.OnPanic,
 		secretMAC:  hmac.New(sha256.New, key),
 		verdicts:   make(map[[32]byte]verdict),
+		logins:     make(map[loginEventKey]*event.Event),
 	}
 	for _, p := range opt.Protocols {
 		if o, ok := p.(FlowObserver); ok {

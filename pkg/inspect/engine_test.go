@@ -9,7 +9,9 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -1121,6 +1123,55 @@ func TestHashedLoginVerdictCache(t *testing.T) {
 	if cl.calls != 3 {
 		t.Errorf("another user shared the cached verdict (%d calls)", cl.calls)
 	}
+}
+
+// The memo of login findings answers each credential, outcome and
+// refusal with the finding built for exactly those, however often and in
+// whatever order they come, and stays bounded.
+func TestLoginEventMemo(t *testing.T) {
+	e := testEngine(t, DefaultConfig())
+	base := Credential{Protocol: "ftp", Mechanism: "USER/PASS", User: "ad***", Class: ClassDefault,
+		SecretHash: "0123456789abcdef", SecretShape: "ad***", DefaultVendor: "acme", DefaultSource: "list", Kind: SecretPassword}
+	creds := []Credential{base}
+	for _, change := range []func(*Credential){
+		func(c *Credential) { c.Class = ClassWeak },
+		func(c *Credential) { c.Class = ClassUnique },
+		func(c *Credential) { c.User = "" },
+		func(c *Credential) { c.SecretHash = "fedcba9876543210" },
+		func(c *Credential) { c.Protocol = "pop3" },
+		func(c *Credential) { c.Kind = SecretCommunity },
+		func(c *Credential) { c.DefaultVendor, c.DefaultSource = "", "" },
+	} {
+		c := base
+		change(&c)
+		creds = append(creds, c)
+	}
+	check := func(c *Credential, o Outcome, refused bool) {
+		t.Helper()
+		got := e.credentialEvent(c, o, refused)
+		if want := credentialEvent(c, o, refused); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%+v, %s, refused %v:\n got %+v\nwant %+v", *c, o, refused, got, want)
+		}
+		// What the engine adds to its copy is not the next one's.
+		got.Time, got.Count, got.Device.IP = t0, 7, "192.0.2.1"
+	}
+	for range 2 {
+		for i := range creds {
+			for _, o := range []Outcome{OutcomeUnknown, OutcomeAccepted, OutcomeRejected} {
+				check(&creds[i], o, false)
+				check(&creds[i], o, true)
+			}
+		}
+	}
+	for i := range maxLoginEvents + 10 {
+		c := base
+		c.User = strconv.Itoa(i)
+		check(&c, OutcomeAccepted, false)
+	}
+	if n := len(e.logins); n > maxLoginEvents {
+		t.Errorf("memo holds %d findings, bound %d", n, maxLoginEvents)
+	}
+	check(&creds[0], OutcomeRejected, true)
 }
 
 // upgradeProto's analyzers consume whole lines and turn the flow into

@@ -202,7 +202,36 @@ func (f *Flow) ReportCredential(c *Credential, outcome Outcome, subject Subject)
 func (f *Flow) reportLogin(c *Credential, outcome Outcome, subject, receiver Subject) {
 	f.engine.Stats.LoginsReported++
 	refused := outcome == OutcomeRejected && subject == receiver
-	f.Emit(subject, credentialEvent(c, outcome, refused))
+	f.Emit(subject, f.engine.credentialEvent(c, outcome, refused))
+}
+
+// maxLoginEvents bounds the memo of login findings' content.
+const maxLoginEvents = 1024
+
+// loginEventKey is what a login finding's content follows from: fields
+// of a Credential, all redacted or hashed, so the memo keeps no secret.
+type loginEventKey struct {
+	cred    Credential
+	outcome Outcome
+	refused bool
+}
+
+// credentialEvent is the package's credentialEvent, memoised: a device
+// repeats its login on every connection, and building the evidence and
+// summary again costs more than the finding's filing. The copies share
+// the evidence map and summary, as every consumer of an event does.
+func (e *Engine) credentialEvent(c *Credential, outcome Outcome, refused bool) *event.Event {
+	k := loginEventKey{*c, outcome, refused}
+	t, ok := e.logins[k]
+	if !ok {
+		t = credentialEvent(c, outcome, refused)
+		if len(e.logins) >= maxLoginEvents {
+			clear(e.logins)
+		}
+		e.logins[k] = t
+	}
+	ev := *t
+	return &ev
 }
 
 // ReportLogin is ReportCredential for a login sent in dir, about the

@@ -74,7 +74,7 @@ func (e *Engine) handlePAP(p *Packet) {
 func (e *Engine) reportPAP(s *papPending, o Outcome) {
 	s.used = false
 	e.Stats.LoginsReported++
-	ev := credentialEvent(&s.cred, o, false) // the subject is the client
+	ev := e.credentialEvent(&s.cred, o, false) // the subject is the client
 	ev.V = event.SchemaVersion
 	ev.Time = e.now
 	ev.Device = event.Endpoint{MAC: s.client.String()}
