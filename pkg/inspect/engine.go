@@ -161,10 +161,10 @@ type Engine struct {
 	packetNo int64
 	Stats    EngineStats
 
-	// logins are the login findings built so far, by what they follow
-	// from (see credentialEvent); the engine copies them and never
-	// changes one.
-	logins map[loginEventKey]*event.Event
+	// Events built before, by what they follow from: a repeat is a copy
+	// (see eventMemo).
+	logins    eventMemo[loginEventKey]
+	greetings eventMemo[greetingKey]
 
 	onPanic func(Panic)
 	// busy is the flow whose analyzer or observers the engine is running,
@@ -266,7 +266,8 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 		onPanic:    opt.OnPanic,
 		secretMAC:  hmac.New(sha256.New, key),
 		verdicts:   make(map[[32]byte]verdict),
-		logins:     make(map[loginEventKey]*event.Event),
+		logins:     make(eventMemo[loginEventKey]),
+		greetings:  make(eventMemo[greetingKey]),
 	}
 	for _, p := range opt.Protocols {
 		if o, ok := p.(FlowObserver); ok {

@@ -1163,13 +1163,13 @@ func TestLoginEventMemo(t *testing.T) {
 			}
 		}
 	}
-	for i := range maxLoginEvents + 10 {
+	for i := range maxMemoEvents + 10 {
 		c := base
 		c.User = strconv.Itoa(i)
 		check(&c, OutcomeAccepted, false)
 	}
-	if n := len(e.logins); n > maxLoginEvents {
-		t.Errorf("memo holds %d findings, bound %d", n, maxLoginEvents)
+	if n := len(e.logins); n > maxMemoEvents {
+		t.Errorf("memo holds %d findings, bound %d", n, maxMemoEvents)
 	}
 	check(&creds[0], OutcomeRejected, true)
 }

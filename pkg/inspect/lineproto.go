@@ -84,11 +84,18 @@ func FirstLine(b []byte) []byte {
 // EmitGreeting reports a server's greeting as a banner of protocol ("pop3"),
 // keeping at most 160 printable bytes of text.
 func EmitGreeting(f *Flow, protocol string, text []byte) {
-	f.Emit(SubjectServer, &event.Event{
-		Type:     event.TypeObservation,
-		Kind:     event.KindBanner,
-		Severity: event.SeverityInfo,
-		Summary:  strings.ToUpper(protocol) + " server greeting",
-		Evidence: event.Evidence{"protocol": protocol, "banner": Scrubbed(text, 160)},
-	})
+	k := greetingKey{protocol, Scrubbed(text, 160)}
+	f.Emit(SubjectServer, f.engine.greetings.copyOf(k, func() *event.Event {
+		return &event.Event{
+			Type:     event.TypeObservation,
+			Kind:     event.KindBanner,
+			Severity: event.SeverityInfo,
+			Summary:  strings.ToUpper(protocol) + " server greeting",
+			Evidence: event.Evidence{"protocol": protocol, "banner": k.banner},
+		}
+	}))
 }
+
+// greetingKey is what a greeting's banner follows from: the text as
+// scrubbed.
+type greetingKey struct{ protocol, banner string }

@@ -205,9 +205,6 @@ func (f *Flow) reportLogin(c *Credential, outcome Outcome, subject, receiver Sub
 	f.Emit(subject, f.engine.credentialEvent(c, outcome, refused))
 }
 
-// maxLoginEvents bounds the memo of login findings' content.
-const maxLoginEvents = 1024
-
 // loginEventKey is what a login finding's content follows from: fields
 // of a Credential, all redacted or hashed, so the memo keeps no secret.
 type loginEventKey struct {
@@ -218,20 +215,11 @@ type loginEventKey struct {
 
 // credentialEvent is the package's credentialEvent, memoised: a device
 // repeats its login on every connection, and building the evidence and
-// summary again costs more than the finding's filing. The copies share
-// the evidence map and summary, as every consumer of an event does.
+// summary again costs more than the finding's filing.
 func (e *Engine) credentialEvent(c *Credential, outcome Outcome, refused bool) *event.Event {
-	k := loginEventKey{*c, outcome, refused}
-	t, ok := e.logins[k]
-	if !ok {
-		t = credentialEvent(c, outcome, refused)
-		if len(e.logins) >= maxLoginEvents {
-			clear(e.logins)
-		}
-		e.logins[k] = t
-	}
-	ev := *t
-	return &ev
+	return e.logins.copyOf(loginEventKey{*c, outcome, refused}, func() *event.Event {
+		return credentialEvent(c, outcome, refused)
+	})
 }
 
 // ReportLogin is ReportCredential for a login sent in dir, about the

@@ -5,6 +5,8 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
+	"net/netip"
+	"strconv"
 	"testing"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -321,5 +323,35 @@ func TestGreetingOnlyFromStart(t *testing.T) {
 				t.Error("the account's name reached an event")
 			}
 		})
+	}
+}
+
+// Each greeting is reported with its own banner and server, however
+// often the same one came before (the engine copies a repeat).
+func TestGreetingRepeats(t *testing.T) {
+	col := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, col, nil, New())
+	sessions := []struct{ server, greeting, banner string }{
+		{"198.51.100.7:110", "+OK ready\r\n", "ready"},
+		{"198.51.100.8:110", "+OK other server\r\n", "other server"},
+		{"198.51.100.7:110", "+OK ready\r\n", "ready"},
+		{"198.51.100.9:110", "+OK ready\r\n", "ready"},
+		{"198.51.100.8:110", "+OK mail for joe@example.com\r\n", "mail for ***"},
+	}
+	for i, s := range sessions {
+		inspecttest.NewTCP(e, "192.168.1.10:"+strconv.Itoa(50000+i), s.server).Server(s.greeting).Close()
+	}
+	banners := col.Kind(event.KindBanner)
+	if len(banners) != len(sessions) {
+		t.Fatalf("%d banners, want %d", len(banners), len(sessions))
+	}
+	for i, b := range banners {
+		s := sessions[i]
+		if b.Evidence["banner"] != s.banner || b.Evidence["protocol"] != "pop3" || b.Summary != "POP3 server greeting" {
+			t.Errorf("session %d: %q %v", i, b.Summary, b.Evidence)
+		}
+		if want := netip.MustParseAddrPort(s.server); b.Device.IP != want.Addr().String() || b.Device.Port != want.Port() {
+			t.Errorf("session %d: about %+v, want %s", i, b.Device, s.server)
+		}
 	}
 }
