@@ -181,9 +181,10 @@ type Engine struct {
 	hostShare uint32 // inspections a host may hold
 	bufShare  uint32 // stream buffers a host may hold
 	// hosts counts the inspections and stream buffers held per client
-	// host (hostOf). Last, so that its 32 KiB do not come between the
-	// fields every packet reads.
+	// host (hostOf). Last with flows, so that their 32 and 22 KiB do not
+	// come between the fields every packet reads.
 	hosts [hostBuckets]hostCount
+	flows flowTexts
 }
 
 // hostCount is what one bucket of client hosts holds.
@@ -1487,7 +1488,18 @@ func (f *Flow) ReportCleartext() {
 	}
 }
 
+// eventFlow is the flow as events name it, shared with the events of
+// flows made alike (see flowTexts).
 func (f *Flow) eventFlow() *event.Flow {
+	k := flowText{f.Client(), f.Server(), f.ClientMAC, f.ServerMAC, f.Proto, f.app, f.ClientLocal, f.ServerLocal}
+	slot := &f.engine.flows[k.slot()]
+	if slot.flow == nil || slot.key != k {
+		slot.key, slot.flow = k, f.newEventFlow()
+	}
+	return slot.flow
+}
+
+func (f *Flow) newEventFlow() *event.Flow {
 	transport := "udp"
 	if f.IsTCP() {
 		transport = "tcp"

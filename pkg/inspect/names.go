@@ -3,6 +3,7 @@ package inspect
 import (
 	"net/netip"
 
+	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
@@ -53,4 +54,27 @@ func ipSlot(a netip.Addr) uint {
 
 func macSlot(m hwaddr.MAC) uint {
 	return (uint(m[5]) ^ uint(m[4])<<3 ^ uint(m[3])<<5) % nameSlots
+}
+
+// flowTexts remembers the event form of recent flows, so that the events
+// of a flow, and of one that comes back on the same addresses and ports
+// (a DHCP or mDNS exchange, a device logging in to its service again),
+// share one event.Flow: no consumer changes an event's. Direct-mapped
+// like addrNames.
+type flowTexts [nameSlots]struct {
+	key  flowText
+	flow *event.Flow
+}
+
+// flowText is everything an event.Flow is made from.
+type flowText struct {
+	client, server           netip.AddrPort
+	clientMAC, serverMAC     hwaddr.MAC
+	proto                    IPProtocol
+	app                      uint8
+	clientLocal, serverLocal bool
+}
+
+func (k *flowText) slot() uint {
+	return (ipSlot(k.client.Addr()) ^ ipSlot(k.server.Addr())<<1 ^ uint(k.client.Port()) ^ uint(k.server.Port())<<2) % nameSlots
 }

@@ -40,3 +40,51 @@ func TestAddrNames(t *testing.T) {
 		}
 	}
 }
+
+// A flow's event form is remembered by everything it is made from: flows
+// that share a slot of the cache, and a flow that changes (its MACs
+// learnt, its protocol identified), each get their own.
+func TestEventFlowMemo(t *testing.T) {
+	e := testEngine(t, DefaultConfig(), &recorder{}, upgradeProto{"tls"})
+	server := netip.MustParseAddrPort("203.0.113.5:21")
+	changes := []func(f *Flow){
+		func(f *Flow) {},
+		func(f *Flow) { f.ClientMAC = hwaddr.MAC{2, 0, 0, 0, 0, 1} },
+		func(f *Flow) { f.ServerMAC = hwaddr.MAC{2, 0, 0, 0, 0, 2} },
+		func(f *Flow) { f.app = 1 },
+		func(f *Flow) { f.app = 2 },
+		func(f *Flow) { f.ClientLocal = true },
+		func(f *Flow) { f.ServerLocal = true },
+	}
+	var flows []*Flow
+	for _, proto := range []IPProtocol{IPProtocolTCP, IPProtocolUDP} {
+		for i := range 3 {
+			// Client ports nameSlots apart: one slot for all.
+			client := netip.AddrPortFrom(netip.MustParseAddr("192.168.1.10"), uint16(40000+i*nameSlots))
+			flows = append(flows, e.table.insert(e, client, server, proto))
+		}
+	}
+	// What the test is about: the cache has to tell these apart.
+	k0 := flowText{client: flows[0].Client(), server: server}
+	for _, f := range flows {
+		if k := (flowText{client: f.Client(), server: server}); k.slot() != k0.slot() {
+			t.Fatal("the flows meant to share a slot do not")
+		}
+	}
+	check := func(f *Flow) {
+		t.Helper()
+		if got, want := f.eventFlow(), f.newEventFlow(); *got != *want {
+			t.Errorf("%v: event flow %+v, want %+v", f.Client(), *got, *want)
+		}
+	}
+	for _, change := range changes {
+		for _, f := range flows {
+			check(f) // remembered as it is
+			change(f)
+			check(f)
+		}
+		for _, f := range flows {
+			check(f) // after the others took the slot
+		}
+	}
+}
