@@ -22,6 +22,10 @@ import (
 // not the subnet, decides), and what it forwards from an interface that
 // is not captured (the internet's side of a device's connections). The
 // source MAC cannot tell these apart: every sent frame has the router's.
+// Known limit: with masquerade between two captured zones (uncommon
+// between LAN zones on OpenWrt), the received copy of a reply carries
+// the router's address, and the sent copy dropped here was the only one
+// with the device's.
 type routedCopies struct {
 	from  []netip.Prefix // the subnets of the other captured interfaces
 	local []netip.Addr   // the router's own addresses
@@ -60,17 +64,29 @@ func newRoutedCopies(names []string) ([]*routedCopies, error) {
 			}
 		}
 	}
-	out := make([]*routedCopies, len(names))
-	for i := range names {
+	return routedFor(subnets, local), nil
+}
+
+// routedFor makes the recognisers from each interface's subnets. An
+// interface without a subnet of its own (a bridge's port, an unnumbered
+// link) gets none: what it sends is bridged as often as routed, and a
+// frame a bridge passes between two of its ports is seen on no other
+// ring.
+func routedFor(subnets [][]netip.Prefix, local []netip.Addr) []*routedCopies {
+	out := make([]*routedCopies, len(subnets))
+	for i := range subnets {
+		if len(subnets[i]) == 0 {
+			continue
+		}
 		rc := &routedCopies{local: local}
-		for j := range names {
+		for j := range subnets {
 			if j != i {
 				rc.from = append(rc.from, subnets[j]...)
 			}
 		}
 		out[i] = rc
 	}
-	return out, nil
+	return out
 }
 
 func prefixOf(a net.Addr) (netip.Prefix, bool) {

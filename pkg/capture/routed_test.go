@@ -66,3 +66,22 @@ func TestRoutedCopies(t *testing.T) {
 		t.Errorf("%v allocations per frame", n)
 	}
 }
+
+// TestRoutedForUnnumbered: an interface without a subnet of its own (a
+// bridge's port captured beside the bridge) drops nothing: a phone's
+// frame to a camera bridged out of it has a source in the bridge's
+// subnet and is seen on no other ring.
+func TestRoutedForUnnumbered(t *testing.T) {
+	lan := []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24")}
+	iot := []netip.Prefix{netip.MustParsePrefix("192.168.2.0/24")}
+	rcs := routedFor([][]netip.Prefix{lan, nil, iot}, nil)
+	if rcs[1] != nil {
+		t.Errorf("the unnumbered port got a recogniser of %v", rcs[1].from)
+	}
+	if rcs[0] == nil || len(rcs[0].from) != 1 || rcs[0].from[0] != iot[0] {
+		t.Errorf("br-lan's recogniser: %+v, want the IoT subnet alone", rcs[0])
+	}
+	if rcs[2] == nil || len(rcs[2].from) != 1 || rcs[2].from[0] != lan[0] {
+		t.Errorf("br-iot's recogniser: %+v, want the LAN subnet alone", rcs[2])
+	}
+}
