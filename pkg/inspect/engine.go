@@ -1491,7 +1491,7 @@ func (f *Flow) ReportCleartext() {
 // eventFlow is the flow as events name it, shared with the events of
 // flows made alike (see flowTexts).
 func (f *Flow) eventFlow() *event.Flow {
-	k := flowText{f.Client(), f.Server(), f.ClientMAC, f.ServerMAC, f.Proto, f.app, f.ClientLocal, f.ServerLocal}
+	k := flowText{f.Client(), f.Server(), f.ClientMAC, f.ServerMAC, f.Proto, f.app, f.ClientLocal, f.ServerLocal, f.joined()}
 	slot := &f.engine.flows[k.slot()]
 	if slot.flow == nil || slot.key != k {
 		slot.key, slot.flow = k, f.newEventFlow()
@@ -1510,9 +1510,12 @@ func (f *Flow) newEventFlow() *event.Flow {
 		Server:    f.engine.endpoint(f.Server(), f.ServerMAC, f.ServerLocal),
 		App:       f.App(),
 		Direction: direction(f.ClientLocal, f.ServerLocal),
-		Joined:    f.IsTCP() && !f.Opened(),
+		Joined:    f.joined(),
 	}
 }
+
+// joined: a TCP connection whose opening was not seen.
+func (f *Flow) joined() bool { return f.IsTCP() && !f.Opened() }
 
 func (e *Engine) endpoint(ap netip.AddrPort, mac hwaddr.MAC, local bool) event.Endpoint {
 	ep := event.Endpoint{IP: e.names.ip(ap.Addr().Unmap()), Port: ap.Port(), Local: local}

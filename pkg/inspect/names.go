@@ -73,6 +73,11 @@ type flowText struct {
 	proto                    IPProtocol
 	app                      uint8
 	clientLocal, serverLocal bool
+	// joined: the connection's opening was not seen. A flow seen from
+	// its handshake and one the capture joined on the same ports name
+	// the same endpoints and must not share an event.Flow: policy and
+	// the scorecard weigh what their server says differently.
+	joined bool
 }
 
 func (k *flowText) slot() uint {

@@ -55,6 +55,8 @@ func TestEventFlowMemo(t *testing.T) {
 		func(f *Flow) { f.app = 2 },
 		func(f *Flow) { f.ClientLocal = true },
 		func(f *Flow) { f.ServerLocal = true },
+		// Joined until both SYNs are seen (UDP never is).
+		func(f *Flow) { f.flags |= flagOpened | flagOpened<<ToClient },
 	}
 	var flows []*Flow
 	for _, proto := range []IPProtocol{IPProtocolTCP, IPProtocolUDP} {
