@@ -334,7 +334,7 @@ func (s scorer) p511() Provision {
 // acceptedDefault reports whether e is a default login that got in: one
 // seen accepted, or the audit's verified one.
 func acceptedDefault(e *event.Event) bool {
-	return e.Kind == event.KindDefaultCredentials && (e.Verified || e.Evidence["accepted"] == "yes")
+	return e.Kind == event.KindDefaultCredentials && e.SeenAccepted()
 }
 
 func (s scorer) p512() Provision {

@@ -381,6 +381,14 @@ func TestScorecardLoginOutcome(t *testing.T) {
 			event.Evidence{"protocol": "telnet", "password_class": "default", "accepted": "unknown"}), 23)}, "5.1-1", Unknown, "default tried, outcome not seen"},
 		{"default_accepted", []*event.Event{servedBy(finding(event.KindDefaultCredentials, "TELNET login with factory-default credentials (user ro***, accepted: yes)",
 			event.Evidence{"protocol": "telnet", "password_class": "default", "accepted": "yes"}), 23)}, "5.1-1", Fail, "accepted: yes"},
+		// "Accepted" on a connection whose opening was not seen: two
+		// made-up frames, as policy weighs it.
+		{"default_accepted_on_a_joined_flow", []*event.Event{func() *event.Event {
+			e := servedBy(finding(event.KindDefaultCredentials, "TELNET login with factory-default credentials (user ro***, accepted: yes)",
+				event.Evidence{"protocol": "telnet", "password_class": "default", "accepted": "yes"}), 23)
+			e.Flow.Joined = true
+			return e
+		}()}, "5.1-1", Unknown, "outcome not seen"},
 		{"unknown_default_blocks_the_pass", []*event.Event{uniqueFTP, servedBy(finding(event.KindDefaultCredentials, "FTP login with factory-default credentials (user a***, accepted: unknown)",
 			event.Evidence{"protocol": "ftp", "password_class": "default", "accepted": "unknown"}), 21)}, "5.1-1", Unknown, "outcome not seen"},
 		{"weak_refused_by_the_device", []*event.Event{weak("no")}, "5.1-2", Unknown, ""},

@@ -320,3 +320,12 @@ func dedupKeyIndex(k string) int {
 	}
 	return -1
 }
+
+// SeenAccepted reports whether the login e reports was seen accepted by
+// its server on a connection seen from its handshake, or verified by the
+// router's own audit. Policy quarantines on a default login only then,
+// and the scorecard fails 5.1-1 only then: an answer whose frames came
+// on a connection the capture joined is the word of whoever sent them.
+func (e *Event) SeenAccepted() bool {
+	return e.Verified || e.Evidence["accepted"] == "yes" && (e.Flow == nil || !e.Flow.Joined)
+}

@@ -181,21 +181,15 @@ func actionFor(p *config.Policy, f *event.Event) config.Action {
 	if f.Kind == event.KindOutdatedFirmware && (a == config.ActionQuarantine || a == config.ActionIsolate) && forgeableOnly(f.Evidence["software_source"]) {
 		return config.ActionAlert
 	}
-	if f.Kind == event.KindDefaultCredentials && (a == config.ActionQuarantine || a == config.ActionIsolate) && !seenAccepted(f) {
+	// A default tried whose answer was not seen may have been refused
+	// (a scan from the internet against a forwarded port, a capture
+	// that missed the reply), and a connection whose opening was not
+	// seen may be two frames anyone made up in the device's name: both
+	// alert, as the scorecard leaves 5.1-1 undecided for them.
+	if f.Kind == event.KindDefaultCredentials && (a == config.ActionQuarantine || a == config.ActionIsolate) && !f.SeenAccepted() {
 		return config.ActionAlert
 	}
 	return a
-}
-
-// seenAccepted: the server was seen to accept the default login, on a
-// connection seen from its handshake (or by the router's own audit). A
-// default tried whose answer was not seen may have been refused (a scan
-// from the internet against a forwarded port, a capture that missed the
-// reply), and a connection whose opening was not seen may be two frames
-// anyone made up in the device's name: both alert, as the scorecard
-// leaves 5.1-1 undecided for them.
-func seenAccepted(f *event.Event) bool {
-	return f.Evidence["accepted"] == "yes" && (f.Flow == nil || !f.Flow.Joined)
 }
 
 // forgeableOnly reports whether every source in the comma list sources
