@@ -225,6 +225,7 @@ var loginProtocols = map[string]bool{"telnet": true, "ssh": true, "ftp": true, "
 type loginService struct {
 	name    string // "telnet:23"
 	covered string // why no default opens it; "" when nothing says so
+	changed bool   // a login with a unique password to it was seen accepted
 }
 
 // loginServices lists the login services seen on the device, by port,
@@ -235,7 +236,7 @@ type loginService struct {
 func (s scorer) loginServices(audit *event.Event) []loginService {
 	var out []loginService
 	idx := map[string]int{}
-	add := func(proto, port, covered string) {
+	add := func(proto, port, covered string, changed bool) {
 		if port == "" || port == "0" {
 			return
 		}
@@ -248,6 +249,7 @@ func (s scorer) loginServices(audit *event.Event) []loginService {
 		if out[i].covered == "" {
 			out[i].covered = covered
 		}
+		out[i].changed = out[i].changed || changed
 	}
 	for _, e := range append(append([]*event.Event{}, s.d.Findings...), s.d.Observations...) {
 		proto := e.Evidence["protocol"]
@@ -256,19 +258,19 @@ func (s scorer) loginServices(audit *event.Event) []loginService {
 		}
 		switch {
 		case e.Kind == event.KindExposedService:
-			add(proto, e.Evidence["port"], "")
+			add(proto, e.Evidence["port"], "", false)
 		case !s.servedByDevice(e):
 		case e.Kind == event.KindPlaintextCredentials || e.Kind == event.KindWeakCredentials || e.Kind == event.KindDefaultCredentials:
-			covered := ""
-			if s.changedLogin(e) {
+			covered, changed := "", s.changedLogin(e)
+			if changed {
 				covered = "password changed: " + e.Summary
 			}
-			add(proto, strconv.Itoa(int(e.Flow.Server.Port)), covered)
+			add(proto, strconv.Itoa(int(e.Flow.Server.Port)), covered, changed)
 		case loginProtocols[proto] || e.Kind == event.KindHTTPServer:
 			if proto == "" {
 				proto = "http"
 			}
-			add(proto, strconv.Itoa(int(e.Flow.Server.Port)), "")
+			add(proto, strconv.Itoa(int(e.Flow.Server.Port)), "", false)
 		}
 	}
 	if a := s.audit("default_login"); a != nil {
@@ -279,7 +281,7 @@ func (s scorer) loginServices(audit *event.Event) []loginService {
 		for _, list := range []string{a.Evidence["protocols"], a.Evidence["untested"]} {
 			for svc := range strings.SplitSeq(list, ",") {
 				if proto, port, ok := strings.Cut(strings.TrimSpace(svc), ":"); ok {
-					add(proto, port, covered)
+					add(proto, port, covered, false)
 				}
 			}
 			covered = ""
@@ -352,6 +354,21 @@ func (s scorer) p512() Provision {
 		return e.Kind == event.KindWeakCredentials && e.Evidence["accepted"] == "yes" && s.servedByDevice(e)
 	})
 	why := "no login to the device with its password seen"
+	// One unique password is its service's: like 5.1-1, the provision
+	// is about all of the device's passwords, and a complete audit of
+	// defaults says nothing of how guessable the others are.
+	if pass != "" {
+		var others []string
+		for _, svc := range s.loginServices(nil) {
+			if !svc.changed {
+				others = append(others, svc.name)
+			}
+		}
+		if len(others) > 0 {
+			why = pass + "; none seen on " + strings.Join(others, ", ")
+			pass = ""
+		}
+	}
 	if tried := s.findings(func(e *event.Event) bool {
 		return e.Kind == event.KindWeakCredentials && e.Evidence["accepted"] != "yes" && e.Evidence["accepted"] != "no" && s.servedByDevice(e)
 	}); len(tried) > 0 {

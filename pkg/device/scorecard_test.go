@@ -350,6 +350,32 @@ func TestScorecardLoginCoverage(t *testing.T) {
 			}
 		})
 	}
+
+	// 5.1-2 likewise: one unique password is its own service's, and an
+	// audit that found no default says nothing of how guessable the
+	// other services' passwords are.
+	for _, tt := range []struct {
+		name   string
+		events []*event.Event
+		want   Status
+		reason string
+	}{
+		{"5.1-2_web_password_changed_only_service", []*event.Event{webChanged()}, Pass, "unique password"},
+		{"5.1-2_web_password_changed_telnet_banner", []*event.Event{webChanged(), telnetBanner()}, Unknown, "none seen on telnet:23"},
+		{"5.1-2_web_password_changed_audit_of_telnet_complete", []*event.Event{webChanged(), telnetBanner(),
+			audit(event.Evidence{"result": "none_found", "stop": "exhausted", "attempts": "79", "protocols": "telnet:23"})}, Unknown, "none seen on telnet:23"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			for _, ev := range tt.events {
+				inv.Emit(ev)
+			}
+			st, r := statusOf(Scorecard(device(t, inv, mac), nil), "5.1-2")
+			if st != tt.want || !strings.Contains(strings.Join(r, " "), tt.reason) {
+				t.Errorf("5.1-2 = %s %q, want %s with %q", st, r, tt.want, tt.reason)
+			}
+		})
+	}
 }
 
 // TestScorecardLoginOutcome: 5.1-1 fails on a default login that got in
