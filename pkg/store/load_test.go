@@ -80,7 +80,7 @@ func hostileFile(size, perDevice int) []byte {
 // (10 MiB → ~150 MiB), an out-of-memory at every start on a router.
 func TestOpenMemoryBounded(t *testing.T) {
 	if testing.Short() {
-		t.Skip("writes and reads files of several MiB")
+		t.Skip("writes and reads files of several MiB; not in -short mode")
 	}
 	tests := []struct {
 		name     string
