@@ -145,6 +145,20 @@ func Dial(ns, network, address string, timeout time.Duration) (net.Conn, error) 
 	return c, err
 }
 
+// Send sends payload in one write from namespace ns to address on
+// network ("udp4", "tcp" …), and closes the socket.
+func Send(ns, network, address string, payload []byte) error {
+	return Run(ns, func() error {
+		c, err := net.Dial(network, address)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write(payload)
+		return err
+	})
+}
+
 // FetchLine connects over TCP from ns to address and returns the line
 // the server sent (a ServeName server's name), without its line end;
 // connecting and reading each take at most timeout.

@@ -161,7 +161,7 @@ func TestAFPacketFilterOnVeth(t *testing.T) {
 	go drain(lnOther)
 
 	const marker = "GET /wanted-last HTTP/1.0"
-	frames := collect(src, func(f seenFrame) bool { return bytes.Contains(f.payload, []byte(marker)) })
+	frames := collect(src, isSentinel(marker))
 
 	// Built here: t.Fatal must not run on the goroutine Run switches into
 	// the namespace, which would then never report back.
@@ -203,13 +203,7 @@ func TestAFPacketFilterOnVeth(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var seen []seenFrame
-	select {
-	case seen = <-frames:
-	case <-time.After(20 * time.Second):
-		src.Close()
-		t.Fatal("the wanted marker was never captured")
-	}
+	seen := waitFrames(t, frames, "wanted marker")
 	for _, s := range []string{"unwanted-udp", "unwanted-icmp", "unwanted-tcp"} {
 		if hasPayload(seen, s) {
 			t.Errorf("%q passed the filter", s)
@@ -261,7 +255,7 @@ func TestAFPacketSpentMark(t *testing.T) {
 	src := openIn(t, router, ctx, AFPacketConfig{Interfaces: []string{"lan0"}, Filter: filter})
 	defer src.Close()
 	const marker = "unmarked-last"
-	frames := collect(src, func(f seenFrame) bool { return bytes.Contains(f.payload, []byte(marker)) })
+	frames := collect(src, isSentinel(marker))
 
 	if err := netnstest.Run(router, func() error {
 		send := func(mark int, payload string) error {
@@ -295,13 +289,7 @@ func TestAFPacketSpentMark(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var seen []seenFrame
-	select {
-	case seen = <-frames:
-	case <-time.After(20 * time.Second):
-		src.Close()
-		t.Fatal("the unmarked marker was never captured")
-	}
+	seen := waitFrames(t, frames, "unmarked marker")
 	for _, s := range []string{"spent", "spent-among-others"} {
 		if slices.ContainsFunc(seen, func(f seenFrame) bool { return string(f.payload) == s }) {
 			t.Errorf("%q, sent with the spent bit, passed the filter", s)

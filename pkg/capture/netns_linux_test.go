@@ -3,7 +3,6 @@
 package capture
 
 import (
-	"net"
 	"os"
 	"testing"
 
@@ -22,15 +21,7 @@ func requireRoot(t *testing.T) {
 // sendDatagram sends payload in one datagram from namespace ns to addr.
 func sendDatagram(t *testing.T, ns, network, addr, payload string) {
 	t.Helper()
-	if err := netnstest.Run(ns, func() error {
-		c, err := net.Dial(network, addr)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_, err = c.Write([]byte(payload))
-		return err
-	}); err != nil {
+	if err := netnstest.Send(ns, network, addr, []byte(payload)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -814,15 +814,7 @@ func (l *lab) nflogDuring(t *testing.T, c CaptureConfig, traffic func(), markers
 // a flow of its own.
 func (l *lab) sendUDP(t *testing.T, payload string) {
 	t.Helper()
-	if err := netnstest.Run(l.device, func() error {
-		c, err := net.Dial("udp", net.JoinHostPort(wanV4, "9"))
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_, err = c.Write([]byte(payload))
-		return err
-	}); err != nil {
+	if err := netnstest.Send(l.device, "udp", net.JoinHostPort(wanV4, "9"), []byte(payload)); err != nil {
 		t.Fatal(err)
 	}
 }
