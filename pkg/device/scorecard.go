@@ -323,10 +323,16 @@ func (s scorer) p511() Provision {
 	// no fail, and no pass either.
 	for _, e := range s.d.Findings {
 		if e.Kind == event.KindDefaultCredentials && !acceptedDefault(e) {
-			pass, why = "", "default tried, outcome not seen: "+e.Summary
-			if e.Evidence["accepted"] == "no" {
-				pass, why = "", "default tried, refused: "+e.Summary
+			switch e.Evidence["accepted"] {
+			case "no":
+				why = "default tried, refused: " + e.Summary
+			case "yes":
+				// Only on a connection the capture joined (SeenAccepted).
+				why = "default accepted on a connection seen only from its middle, unconfirmed: " + e.Summary
+			default:
+				why = "default tried, outcome not seen: " + e.Summary
 			}
+			pass = ""
 			break
 		}
 	}

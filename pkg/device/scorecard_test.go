@@ -414,7 +414,7 @@ func TestScorecardLoginOutcome(t *testing.T) {
 				event.Evidence{"protocol": "telnet", "password_class": "default", "accepted": "yes"}), 23)
 			e.Flow.Joined = true
 			return e
-		}()}, "5.1-1", Unknown, "outcome not seen"},
+		}()}, "5.1-1", Unknown, "default accepted on a connection seen only from its middle, unconfirmed"},
 		{"unknown_default_blocks_the_pass", []*event.Event{uniqueFTP, servedBy(finding(event.KindDefaultCredentials, "FTP login with factory-default credentials (user a***, accepted: unknown)",
 			event.Evidence{"protocol": "ftp", "password_class": "default", "accepted": "unknown"}), 21)}, "5.1-1", Unknown, "outcome not seen"},
 		{"weak_refused_by_the_device", []*event.Event{weak("no")}, "5.1-2", Unknown, ""},
