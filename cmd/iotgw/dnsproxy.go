@@ -45,7 +45,7 @@ func serveDNSProxy(ctx context.Context, up func(), current func() []netip.Addr, 
 				return
 			case <-t.C:
 			}
-			if now := current(); !sameAddrs(now, addrs) {
+			if now := current(); !sameSet(now, addrs) {
 				close(changed)
 				cancel()
 				return
@@ -61,8 +61,8 @@ func serveDNSProxy(ctx context.Context, up func(), current func() []netip.Addr, 
 	return err
 }
 
-// sameAddrs: a and b hold the same addresses, in any order.
-func sameAddrs(a, b []netip.Addr) bool {
+// sameSet: a and b hold the same elements, in any order.
+func sameSet[T comparable](a, b []T) bool {
 	if len(a) != len(b) {
 		return false
 	}

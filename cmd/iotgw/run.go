@@ -244,6 +244,12 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	run("upnp fetcher", upnp.Run)
 	run("audit", audits.sched.Run)
 	run("daemon", d.Run)
+	run("lan prefixes", func(ctx context.Context) error {
+		t := time.NewTicker(proxyAddressCheck)
+		defer t.Stop()
+		followOnLink(ctx, func() []netip.Prefix { return onLinkPrefixes(cfg.LAN.Interfaces, systemInterface) }, t.C, d.SetOnLink, log)
+		return nil
+	})
 	run("alerts", alerts.Run)
 	if cfg.Advisory.FeedURL != "" {
 		run("advisory feed", func(ctx context.Context) error {

@@ -811,6 +811,15 @@ func (d *Daemon) schedule(mac hwaddr.MAC) {
 	}
 }
 
+// SetOnLink sets the prefixes on the LAN interfaces, which inspection
+// counts as the LAN beside the configured ones (a delegated global IPv6
+// prefix).
+func (d *Daemon) SetOnLink(prefixes []netip.Prefix) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.pipe.Engine().SetOnLink(prefixes)
+}
+
 // SetProblem raises a problem of a part outside the daemon, keyed
 // "area" or "area/source" (a listener that cannot open): the page shows
 // it and the owner is alerted. detail must not carry a secret.

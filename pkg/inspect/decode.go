@@ -22,6 +22,7 @@ const (
 	IPProtocolIPv6     IPProtocol = 41 // IPv6 in IP (6in4)
 	IPProtocolRouting  IPProtocol = 43
 	IPProtocolFragment IPProtocol = 44
+	IPProtocolICMPv6   IPProtocol = 58
 	IPProtocolDestOpts IPProtocol = 60
 )
 
@@ -68,7 +69,7 @@ type Packet struct {
 	Window           uint16
 	TCPOptions       []byte // raw option bytes of a TCP header (for SYN fingerprints)
 
-	Payload []byte // transport payload, or the PPP PAP payload for KindPAP
+	Payload []byte // transport payload, the ICMPv6 message, or the PPP PAP payload for KindPAP
 
 	Kind      Kind
 	Truncated bool // the capture cut a header short
@@ -354,6 +355,8 @@ func decodeIP(b []byte, version uint8, p *Packet) {
 			decodeTCP(next, p)
 		case IPProtocolUDP:
 			decodeUDP(next, p)
+		case IPProtocolICMPv6:
+			p.Payload = next // for router advertisements
 		case IPProtocolIPIP:
 			version, b = 4, next
 			continue

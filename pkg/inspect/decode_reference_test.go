@@ -73,6 +73,7 @@ func (r *reference) decode(data []byte, lt capture.LinkType) (want inspect.Packe
 		}
 	}
 	ipLayers := 0
+	var ipPayload []byte // of the last IP header, for ICMPv6
 	for _, l := range decoded {
 		switch l {
 		case layers.LayerTypeEthernet:
@@ -107,6 +108,7 @@ func (r *reference) decode(data []byte, lt capture.LinkType) (want inspect.Packe
 			want.Src, want.Dst = netip.AddrFrom4([4]byte(r.ip4.SrcIP)), netip.AddrFrom4([4]byte(r.ip4.DstIP))
 			want.IPProto, want.TTL = inspect.IPProtocol(r.ip4.Protocol), r.ip4.TTL
 			want.Fragment = r.ip4.Flags&layers.IPv4MoreFragments != 0 || r.ip4.FragOffset != 0
+			ipPayload = r.ip4.Payload
 		case layers.LayerTypeIPv6:
 			if r.ip6.Version != 6 {
 				return want, false
@@ -119,9 +121,11 @@ func (r *reference) decode(data []byte, lt capture.LinkType) (want inspect.Packe
 				want.IPProto = inspect.IPProtocol(r.ip6.HopByHop.NextHeader)
 			}
 			want.Fragment = want.IPProto == inspect.IPProtocolFragment
+			ipPayload = r.ip6.Payload
 		case layers.LayerTypeIPv6Routing, layers.LayerTypeIPv6Destination:
 			want.IPProto = inspect.IPProtocol(r.ip6x.NextHeader)
 			want.Fragment = want.IPProto == inspect.IPProtocolFragment
+			ipPayload = r.ip6x.Payload
 		case layers.LayerTypeTCP:
 			if want.Fragment {
 				return want, ipLayers == 1
@@ -146,6 +150,9 @@ func (r *reference) decode(data []byte, lt capture.LinkType) (want inspect.Packe
 			// receiver would accept.
 			return want, false
 		}
+	}
+	if want.Kind == inspect.KindIP && want.IPProto == inspect.IPProtocolICMPv6 && !want.Fragment && len(ipPayload) > 0 {
+		want.Payload = ipPayload
 	}
 	return want, ipLayers <= 1
 }

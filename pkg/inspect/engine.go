@@ -136,6 +136,7 @@ type EngineStats struct {
 type Engine struct {
 	cfg        Config
 	lan        lanPrefixes
+	onLink     onLink
 	table      *flowTable
 	bufs       bufferPool
 	insps      slotPool[inspection]
@@ -295,14 +296,15 @@ func (e *Engine) SetSource(name string) {
 func (e *Engine) Now() time.Time { return e.now }
 
 // IsLocal reports whether a belongs to the LAN: inside the configured
-// prefixes, or an address that never leaves the link (unspecified, as a
+// prefixes or those on the LAN (SetOnLink, router advertisements), or an
+// address that never leaves the link (unspecified, as a
 // DHCP client's source; broadcast; multicast).
 func (e *Engine) IsLocal(a netip.Addr) bool {
 	a = a.Unmap()
 	if a.IsUnspecified() || a.IsMulticast() || a == limitedBroadcast {
 		return true
 	}
-	return e.lan.contains(a)
+	return e.lan.contains(a) || e.onLink.all.contains(a)
 }
 
 // lanPrefixes are the configured LAN prefixes, the IPv4 ones as masked
@@ -380,6 +382,9 @@ func (e *Engine) HandlePacket(p *Packet) {
 	if p.Kind == KindPAP {
 		e.handlePAP(p)
 		return
+	}
+	if p.Kind == KindIP && p.IPProto == IPProtocolICMPv6 {
+		e.routerAdvert(p)
 	}
 	if (p.Kind != KindTCP && p.Kind != KindUDP) || p.Fragment {
 		return

@@ -92,22 +92,37 @@ func announcer() (net.HardwareAddr, hwaddr.MAC, time.Time, string, string) {
 	return victim, mac, time.Unix(1700000000, 0), stack, notify
 }
 
-// frame builds an Ethernet/IPv4 frame carrying transport (UDP or TCP)
-// and payload.
+// frame builds an Ethernet/IPv4 frame, or IPv6 between IPv6 addresses,
+// carrying transport (UDP, TCP or ICMPv6) and payload.
 func frame(t *testing.T, src net.HardwareAddr, srcIP, dstIP net.IP, transport gopacket.SerializableLayer, payload string) []byte {
 	t.Helper()
-	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, SrcIP: srcIP, DstIP: dstIP}
-	switch l := transport.(type) {
+	type checksummed interface {
+		SetNetworkLayerForChecksum(gopacket.NetworkLayer) error
+	}
+	var ip interface {
+		gopacket.NetworkLayer
+		gopacket.SerializableLayer
+	}
+	etherType := layers.EthernetTypeIPv4
+	proto := layers.IPProtocolTCP
+	switch transport.(type) {
 	case *layers.UDP:
-		ip.Protocol = layers.IPProtocolUDP
-		_ = l.SetNetworkLayerForChecksum(ip)
-	case *layers.TCP:
-		ip.Protocol = layers.IPProtocolTCP
+		proto = layers.IPProtocolUDP
+	case *layers.ICMPv6:
+		proto = layers.IPProtocolICMPv6
+	}
+	if srcIP.To4() == nil {
+		etherType = layers.EthernetTypeIPv6
+		ip = &layers.IPv6{Version: 6, HopLimit: 255, NextHeader: proto, SrcIP: srcIP, DstIP: dstIP}
+	} else {
+		ip = &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: proto, SrcIP: srcIP, DstIP: dstIP}
+	}
+	if l, ok := transport.(checksummed); ok {
 		_ = l.SetNetworkLayerForChecksum(ip)
 	}
 	buf := gopacket.NewSerializeBuffer()
 	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
-		&layers.Ethernet{SrcMAC: src, DstMAC: net.HardwareAddr{0x94, 0x83, 0xc4, 0, 0, 1}, EthernetType: layers.EthernetTypeIPv4},
+		&layers.Ethernet{SrcMAC: src, DstMAC: net.HardwareAddr{0x94, 0x83, 0xc4, 0, 0, 1}, EthernetType: etherType},
 		ip, transport, gopacket.Payload(payload)); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,95 @@
+package inspect
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"slices"
+)
+
+// onLink holds the LAN's prefixes beyond the configured ones: a global
+// IPv6 prefix the ISP delegates to the LAN (or a routed public IPv4
+// subnet) is not in the private ranges [lan] prefixes hold by default,
+// and without it a laptop's connection to an internet server over IPv6
+// reads as one between two internet hosts: the server becomes a
+// "device", its banner a LAN device's software.
+type onLink struct {
+	kernel []netip.Prefix // the LAN interfaces' own (Engine.SetOnLink)
+	fromRA []netip.Prefix // advertised by the router, oldest first
+	all    lanPrefixes    // kernel and fromRA, rebuilt when they change
+}
+
+// maxRAPrefixes bounds the prefixes learned from router advertisements;
+// a LAN has one or two (a new delegation beside the deprecated one).
+const maxRAPrefixes = 8
+
+// SetOnLink sets the prefixes on the LAN interfaces, which count as the
+// LAN beside the configured ones. Like HandlePacket, it must not run
+// concurrently with the engine.
+func (e *Engine) SetOnLink(prefixes []netip.Prefix) {
+	var kept []netip.Prefix
+	for _, p := range prefixes {
+		p = p.Masked()
+		if p.IsValid() && !e.lan.contains(p.Addr().Unmap()) && !slices.Contains(kept, p) {
+			kept = append(kept, p)
+		}
+	}
+	e.onLink.kernel = kept
+	e.onLink.rebuild()
+}
+
+func (o *onLink) rebuild() {
+	o.all = newLANPrefixes(append(slices.Clip(o.kernel), o.fromRA...))
+}
+
+// ICMPv6 router advertisement (RFC 4861 section 4.2) and its prefix
+// information option (section 4.6.2).
+const (
+	icmpv6RouterAdvert  = 134
+	raHeaderLen         = 16 // ICMPv6 header and the RA's fixed fields
+	ndOptPrefixInfo     = 3
+	prefixInfoLen       = 32
+	prefixInfoOnLink    = 0x80 // the L flag
+	minAdvertisedPrefix = 48   // shorter ones are no LAN's (SLAAC wants /64)
+)
+
+// routerAdvert learns the on-link prefixes of a router advertisement:
+// one a receiving host would accept (hop limit 255, from a link-local
+// address) and, where the engine knows the router's MACs (a live
+// capture), sent from one of them; a capture file has no router to ask,
+// and what it shows is taken. It allocates only for a prefix not known.
+func (e *Engine) routerAdvert(p *Packet) {
+	b := p.Payload
+	if len(b) < raHeaderLen || b[0] != icmpv6RouterAdvert || b[1] != 0 || p.TTL != 255 || !p.Src.IsLinkLocalUnicast() {
+		return
+	}
+	if e.routerMAC != nil && (!p.HasMAC || !e.routerMAC(p.SrcMAC)) {
+		return
+	}
+	for opts := b[raHeaderLen:]; len(opts) >= 8; {
+		n := int(opts[1]) * 8
+		if n == 0 || n > len(opts) {
+			return // malformed: a receiving host drops the whole message
+		}
+		if opts[0] == ndOptPrefixInfo && n == prefixInfoLen {
+			e.learnPrefix(opts[:n])
+		}
+		opts = opts[n:]
+	}
+}
+
+func (e *Engine) learnPrefix(opt []byte) {
+	bits := int(opt[2])
+	if opt[3]&prefixInfoOnLink == 0 || bits < minAdvertisedPrefix || bits > 128 || binary.BigEndian.Uint32(opt[4:8]) == 0 {
+		return
+	}
+	pfx, err := netip.AddrFrom16([16]byte(opt[16:32])).Prefix(bits)
+	if err != nil || !pfx.Addr().IsGlobalUnicast() || e.lan.contains(pfx.Addr()) || slices.Contains(e.onLink.fromRA, pfx) {
+		return
+	}
+	o := &e.onLink
+	if len(o.fromRA) == maxRAPrefixes {
+		o.fromRA = slices.Delete(o.fromRA, 0, 1)
+	}
+	o.fromRA = append(o.fromRA, pfx)
+	o.rebuild()
+}

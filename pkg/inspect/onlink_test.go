@@ -1,0 +1,127 @@
+package inspect
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+)
+
+// routerAdvertisement builds an ICMPv6 router advertisement holding one
+// prefix information option.
+func routerAdvertisement(prefix netip.Prefix, flags byte, validLifetime uint32, optLen byte) []byte {
+	b := make([]byte, raHeaderLen, raHeaderLen+prefixInfoLen)
+	b[0] = icmpv6RouterAdvert
+	opt := make([]byte, prefixInfoLen)
+	opt[0], opt[1], opt[2], opt[3] = ndOptPrefixInfo, optLen, byte(prefix.Bits()), flags
+	binary.BigEndian.PutUint32(opt[4:8], validLifetime)
+	binary.BigEndian.PutUint32(opt[8:12], validLifetime)
+	a := prefix.Addr().As16()
+	copy(opt[16:], a[:])
+	return append(b, opt...)
+}
+
+func TestOnLinkPrefixes(t *testing.T) {
+	router, other := hwaddr.MAC{0x94, 0x83, 0xc4, 0x50, 0, 1}, hwaddr.MAC{2, 0, 0, 0, 0, 0x66}
+	delegated := netip.MustParsePrefix("2001:db8:5:1::/64")
+	laptop, server := netip.MustParseAddr("2001:db8:5:1::10"), netip.MustParseAddr("2a00:1450:4001:80b::5")
+	isRouter := func(m hwaddr.MAC) bool { return m == router }
+	good := routerAdvertisement(delegated, prefixInfoOnLink|0x40, 86400, 4)
+	advert := func(payload []byte, from hwaddr.MAC, hopLimit uint8, src string) *Packet {
+		return &Packet{Kind: KindIP, IPProto: IPProtocolICMPv6, TTL: hopLimit, HasMAC: true, SrcMAC: from,
+			Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr("ff02::1"), Payload: payload, Timestamp: t0}
+	}
+	tests := []struct {
+		name      string
+		routerMAC func(hwaddr.MAC) bool // nil: a capture file
+		set       []netip.Prefix        // SetOnLink
+		packet    *Packet
+		local     bool
+	}{
+		{"nothing_known", nil, nil, nil, false},
+		{"set_by_the_daemon", isRouter, []netip.Prefix{delegated, netip.MustParsePrefix("192.168.1.0/24")}, nil, true},
+		{"advertised_in_a_capture_file", nil, nil, advert(good, other, 255, "fe80::1"), true},
+		{"advertised_by_the_router", isRouter, nil, advert(good, router, 255, "fe80::1"), true},
+		{"advertised_by_another_host_live", isRouter, nil, advert(good, other, 255, "fe80::1"), false},
+		{"hop_limit_not_255", nil, nil, advert(good, router, 64, "fe80::1"), false},
+		{"not_from_link_local", nil, nil, advert(good, router, 255, "2001:db8:5:1::1"), false},
+		{"not_on_link", nil, nil, advert(routerAdvertisement(delegated, 0x40, 86400, 4), router, 255, "fe80::1"), false},
+		{"expired", nil, nil, advert(routerAdvertisement(delegated, prefixInfoOnLink, 0, 4), router, 255, "fe80::1"), false},
+		{"too_short_for_a_lan", nil, nil, advert(routerAdvertisement(netip.MustParsePrefix("2a00:1450::/32"), prefixInfoOnLink, 86400, 4), router, 255, "fe80::1"), false},
+		{"option_length_zero", nil, nil, advert(routerAdvertisement(delegated, prefixInfoOnLink, 86400, 0), router, 255, "fe80::1"), false},
+		{"option_longer_than_the_message", nil, nil, advert(routerAdvertisement(delegated, prefixInfoOnLink, 86400, 5), router, 255, "fe80::1"), false},
+		{"truncated", nil, nil, advert(good[:raHeaderLen+8], router, 255, "fe80::1"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.HashKey = []byte("engine test key")
+			e, err := NewEngine(cfg, Options{Sink: &discard{}, RouterMAC: tt.routerMAC})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.set != nil {
+				e.SetOnLink(tt.set)
+			}
+			if tt.packet != nil {
+				e.HandlePacket(tt.packet)
+			}
+			if got := e.IsLocal(laptop); got != tt.local {
+				t.Errorf("IsLocal(%v) = %v, want %v", laptop, got, tt.local)
+			}
+			if e.IsLocal(server) {
+				t.Errorf("IsLocal(%v): an internet server counts as the LAN", server)
+			}
+			if !e.IsLocal(netip.MustParseAddr("192.168.1.7")) {
+				t.Error("the configured private prefixes no longer count")
+			}
+		})
+	}
+}
+
+// TestOnLinkBounded: a stream of advertisements of ever new prefixes
+// keeps the newest maxRAPrefixes, and a repeat costs nothing.
+func TestOnLinkBounded(t *testing.T) {
+	e := testEngine(t, DefaultConfig())
+	for i := range 3 * maxRAPrefixes {
+		p := netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, byte(i)}), 64)
+		e.HandlePacket(&Packet{Kind: KindIP, IPProto: IPProtocolICMPv6, TTL: 255, Src: netip.MustParseAddr("fe80::1"),
+			Payload: routerAdvertisement(p, prefixInfoOnLink, 600, 4), Timestamp: t0})
+	}
+	if n := len(e.onLink.fromRA); n != maxRAPrefixes {
+		t.Fatalf("%d prefixes kept, want %d", n, maxRAPrefixes)
+	}
+	newest := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 3*maxRAPrefixes - 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9})
+	oldest := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9})
+	if !e.IsLocal(newest) || e.IsLocal(oldest) {
+		t.Errorf("IsLocal(newest) = %v, IsLocal(oldest) = %v; want true, false", e.IsLocal(newest), e.IsLocal(oldest))
+	}
+	again := &Packet{Kind: KindIP, IPProto: IPProtocolICMPv6, TTL: 255, Src: netip.MustParseAddr("fe80::1"),
+		Payload: routerAdvertisement(netip.PrefixFrom(newest, 64).Masked(), prefixInfoOnLink, 600, 4), Timestamp: t0}
+	if n := testing.AllocsPerRun(100, func() { e.HandlePacket(again) }); n != 0 {
+		t.Errorf("a repeated advertisement allocates %v times", n)
+	}
+}
+
+// FuzzRouterAdvert: any ICMPv6 message leaves the learned prefixes
+// bounded, each an advertised LAN's: global unicast, /48 to /128.
+func FuzzRouterAdvert(f *testing.F) {
+	f.Add(routerAdvertisement(netip.MustParsePrefix("2001:db8:5:1::/64"), prefixInfoOnLink, 600, 4))
+	f.Add(routerAdvertisement(netip.MustParsePrefix("2001:db8::/32"), prefixInfoOnLink, 600, 4))
+	f.Add([]byte{icmpv6RouterAdvert, 0})
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		e := testEngine(t, DefaultConfig())
+		for range 2 {
+			e.HandlePacket(&Packet{Kind: KindIP, IPProto: IPProtocolICMPv6, TTL: 255, Src: netip.MustParseAddr("fe80::1"), Payload: msg, Timestamp: t0})
+		}
+		if len(e.onLink.fromRA) > maxRAPrefixes {
+			t.Fatalf("%d prefixes learned", len(e.onLink.fromRA))
+		}
+		for _, p := range e.onLink.fromRA {
+			if !p.Addr().IsGlobalUnicast() || p.Bits() < minAdvertisedPrefix || p != p.Masked() {
+				t.Errorf("learned %v", p)
+			}
+		}
+	})
+}
