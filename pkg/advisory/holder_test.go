@@ -54,7 +54,7 @@ func TestEmbeddedFeedIsSignedAndVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewHolder: %v", err)
 	}
-	if v := h.Current().Version; v != "2026-11-25.1" {
+	if v := h.Current().Version; v != "2026-11-27.1" {
 		t.Errorf("embedded feed version %q", v)
 	}
 	feed, _ := embedded.ReadFile("feed.json")

@@ -143,6 +143,7 @@ var ruleCases = []ruleCase{
 	{SigServer, "Linux/3.10 UPnP/1.0 MiniUPnPd/1.6", "server-miniupnpd", "sw=miniupnpd|ver=1.6"},
 	{SigServer, "UPnP/Tomato 1.28.7500 MIPSR2Toastman-RT K26 USB Ext UPnP/1.0 MiniUPnPd/1.6", "server-tomato", "type=router|os=Tomato|fw=Tomato 1.28.7500"},
 	{SigServer, "Linux/2.6.36, UPnP/1.0, Portable SDK for UPnP devices/1.6.18", "server-libupnp", "sw=libupnp|ver=1.6.18"},
+	{SigServer, "Linux/2.4.22-1.2115.nptl, UPnP/1.0, Intel SDK for UPnP devices /1.2", "server-libupnp", "sw=libupnp|ver=1.2"},
 	{SigServer, "Microsoft-Windows/10.0 UPnP/1.0 UPnP-Device-Host/1.0", "server-windows-upnp", "os=Windows"},
 	{SigServer, "Microsoft-IIS/10.0", "server-windows-upnp", "os=Windows"},
 	{SigServer, "Synology/DSM/192.168.1.10", "server-synology", "vendor=Synology|type=nas"},
