@@ -467,15 +467,24 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 	case phaseWantPassPrompt:
 		switch {
 		case loggedIn(text, partial, false):
-			// In without a password: report the empty one.
 			a.server.done()
-			a.login(f, nil)
+			if a.queued > 0 {
+				a.unrecognisedPassword(f)
+			} else {
+				// In without a password: report the empty one.
+				a.login(f, nil)
+			}
 			a.accepted(f)
 			return
 		case refused(text):
 			a.server.done()
+			a.unrecognisedPassword(f)
 			a.phase = phaseIdle
 			return
+		case a.queued > 0 && promptOf(text) == promptUser:
+			// Asked for a user again: the lines typed since answered
+			// something else than the next prompt.
+			a.unrecognisedPassword(f)
 		}
 	}
 	if k := promptOf(text); k != promptNone {
@@ -528,12 +537,33 @@ func (a *analyzer) openShell(f *inspect.Flow, prompt []byte) bool {
 	return true
 }
 
+// unrecognisedPassword settles an attempt whose user was typed and that
+// the server decided with no password prompt recognised in between, when
+// the client typed a line since: it answered a prompt worded in a way
+// promptOf does not know ("Kennwort:"), or was typed ahead of a shell
+// that asked for nothing. It is reported as the password, the outcome
+// unknown: it is never an empty password accepted, nor the next user
+// name. Without such a line nothing is reported.
+func (a *analyzer) unrecognisedPassword(f *inspect.Flow) {
+	if a.queued == 0 {
+		return
+	}
+	a.dequeue(func(line []byte) { a.login(f, line) })
+	a.pending.Report(f, inspect.OutcomeUnknown)
+	a.dropQueue()
+}
+
+// dropQueue forgets and wipes the lines typed ahead.
+func (a *analyzer) dropQueue() {
+	a.queued = 0
+	clear(a.queue[:])
+}
+
 func (a *analyzer) accepted(f *inspect.Flow) {
 	a.pending.Report(f, inspect.OutcomeAccepted)
 	a.phase = phaseShell
 	a.seekFirmware = true
-	a.queued = 0
-	clear(a.queue[:])
+	a.dropQueue()
 }
 
 func (a *analyzer) prompt(f *inspect.Flow, k promptKind, text []byte) {

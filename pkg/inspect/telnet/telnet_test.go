@@ -10,6 +10,7 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/creds"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
 )
 
@@ -82,8 +83,14 @@ func subneg(option byte, params string) string {
 // run plays segments between a LAN client and a LAN telnet server.
 func run(t testing.TB, segs []seg) *inspecttest.Collector {
 	t.Helper()
+	return runWith(t, nil, segs)
+}
+
+// runWith is run with cl classifying the logins.
+func runWith(t testing.TB, cl inspect.Classifier, segs []seg) *inspecttest.Collector {
+	t.Helper()
 	col := &inspecttest.Collector{}
-	e := inspecttest.Engine(t, col, nil, New())
+	e := inspecttest.Engine(t, col, cl, New())
 	c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:23")
 	for _, s := range segs {
 		if s.dir == inspect.ToServer {
@@ -226,6 +233,9 @@ type login struct {
 	user     string // redacted; "" when no user was given
 	password string // "" for an empty password
 }
+
+// strongPassword is no default and no weak password.
+const strongPassword = "Vq7#pL9!zR2m"
 
 func TestSyntheticLogins(t *testing.T) {
 	const iac = "\xff"
@@ -436,6 +446,37 @@ func TestSyntheticLogins(t *testing.T) {
 			want: []login{{"yes", "r***", ""}},
 		},
 		{
+			// A password prompt in words promptOf does not know: the
+			// line typed after the user name is no empty password.
+			name: "unrecognised_password_prompt_line_is_no_empty_password",
+			segs: join(srv("\r\nlogin: "), echoed("admin"), cli("\r\n"), srv("\r\nKennwort: "), typed(strongPassword), cli("\r\n"),
+				srv("\r\n\r\nBusyBox v1.31.1 built-in shell (ash)\r\n# ")),
+			want:    []login{{"unknown", "a***", strongPassword}},
+			secrets: []string{strongPassword},
+		},
+		{
+			// Refused: the line typed is not the next attempt's user.
+			name: "unrecognised_password_prompt_refused_then_next_attempt",
+			segs: join(srv("login: "), cli("admin\r\n"), srv("Kennwort: "), cli("guess-one\r\n"), srv("\r\nLogin incorrect\r\nlogin: "),
+				cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"), srv("\r\n# ")),
+			want:    []login{{"unknown", "a***", "guess-one"}, {"yes", "r***", "xc3511"}},
+			secrets: []string{"guess-one", "xc3511"},
+		},
+		{
+			name: "unrecognised_password_prompt_then_login_prompt_again",
+			segs: join(srv("login: "), cli("admin\r\n"), srv("Kennwort: "), cli("guess-one\r\n"), srv("\r\nlogin: "),
+				cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"), srv("\r\n# ")),
+			want:    []login{{"unknown", "a***", "guess-one"}, {"yes", "r***", "xc3511"}},
+			secrets: []string{"guess-one", "xc3511"},
+		},
+		{
+			// Typed ahead before a shell that asked for no password: the
+			// empty password is not concluded, the line is no verdict.
+			name: "line_typed_ahead_of_a_shell_is_no_empty_password",
+			segs: join(srv("(none) login: "), cli("root\r\nxc3511\r\n"), srv("root\r\n"+busyboxShell)),
+			want: []login{{"unknown", "r***", "xc3511"}},
+		},
+		{
 			name: "last_login_split_is_not_a_prompt",
 			segs: join(srv("login: "), cli("pi\r\n"), srv("Password: "), cli("raspberry\r\n"), srv("\r\nLast login:"), srv(" Mon Jan  1 10:00:00 2024 from 192.168.1.5\r\n"), srv("pi@raspberrypi:~ $ ")),
 			want: []login{{"yes", "***", "raspberry"}},
@@ -592,6 +633,55 @@ func TestSyntheticLogins(t *testing.T) {
 				if strings.Join(got, "\n") != strings.Join(tt.banners, "\n") {
 					t.Errorf("banners\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.banners, "\n"))
 				}
+			}
+		})
+	}
+}
+
+// TestDefaultVerdicts runs logins past the real default list: a strong
+// password typed at a prompt must never make a factory default accepted
+// (admin with an empty password, or the user name taken for the
+// password), while a default typed at a prompt the analyzer knows is one.
+// want lists each credential finding as "kind accepted".
+func TestDefaultVerdicts(t *testing.T) {
+	cl, err := creds.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shell := srv("\r\n\r\nBusyBox v1.31.1 built-in shell (ash)\r\n# ")
+	// attempt logs in as admin at userPrompt, password at passPrompt.
+	attempt := func(userPrompt, passPrompt, password string) []seg {
+		return join(srv("\r\n"+userPrompt), echoed("admin"), cli("\r\n"), srv("\r\n"+passPrompt), typed(password), cli("\r\n"), shell)
+	}
+	const (
+		defaultYes     = "default_credentials yes"
+		defaultUnknown = "default_credentials unknown"
+		plainYes       = "plaintext_credentials yes"
+		plainUnknown   = "plaintext_credentials unknown"
+	)
+	tests := []struct {
+		name string
+		segs []seg
+		want []string
+	}{
+		{"known_prompts_default", attempt("login: ", "Password: ", "admin"), []string{defaultYes}},
+		{"known_prompts_strong", attempt("login: ", "Password: ", strongPassword), []string{plainYes}},
+		{"no_password_asked_is_the_empty_default", join(srv("\r\nlogin: "), echoed("admin"), cli("\r\n"), shell), []string{defaultYes}},
+		{"unrecognised_password_prompt_strong", attempt("login: ", "Kennwort: ", strongPassword), []string{plainUnknown}},
+		{"unrecognised_password_prompt_default", attempt("login: ", "Kennwort: ", "admin"), []string{defaultUnknown}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := runWith(t, cl, tt.segs)
+			var got []string
+			for _, f := range col.Findings() {
+				got = append(got, string(f.Kind)+" "+f.Evidence["accepted"])
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("findings %q, want %q:\n%s", got, tt.want, strings.Join(summary(col), "\n"))
+			}
+			if inspecttest.Leaks(t, col.Events, strongPassword) {
+				t.Error("the password leaked into an event")
 			}
 		})
 	}
