@@ -1,6 +1,10 @@
 package telnet
 
-import "github.com/iotgw/iotgw/pkg/inspect"
+import (
+	"bytes"
+
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
 
 // promptKind is what a server's prompt asks for.
 type promptKind uint8
@@ -11,12 +15,26 @@ const (
 	promptPassword
 )
 
-// Prompt endings, compared case-insensitively after trailing spaces are
-// trimmed: "(none) login: ", "Username:", "Password: ".
+// Prompts are read from the phrase before the mark that ends them, ':'
+// or '>', with spaces trimmed around the mark ("Password : ") and a
+// bracketed aside at the phrase's end set aside ("Password (8-16
+// characters):"), compared case-insensitively. A password prompt's
+// phrase ends in a password word ("Password", "Enter the password",
+// "root@cam's password", ">>User password") or names whose it is
+// ("Password for admin"); a user prompt's phrase ends in a user word
+// ("(none) login", "Username", "User Name"). A word counts whole: "pass"
+// is not the end of "bypass". A line with no mark at its end is no
+// prompt, so neither is "Password changed successfully" nor "Password
+// incorrect".
 var (
-	userPrompts     = [...]string{"login:", "username:", "user name:", "user:"}
-	passwordPrompts = [...]string{"password:", "passwd:", "pass:"}
+	userWords     = [...]string{"login", "username", "user name", "user"}
+	passwordWords = [...]string{"password", "passwd", "passcode", "passphrase", "pass"}
 )
+
+// maxForWords bounds the words after "for" in "Password for admin:"
+// ("for user admin on cam"): a longer clause is a sentence, not a
+// prompt.
+const maxForWords = 4
 
 // Server output that says a login was accepted, however the line ends.
 // They win over refusals on the same line ("There were 3 failed login
@@ -35,10 +53,14 @@ var refusedMarks = [...]string{"incorrect", "failed", "failure", "denied", "inva
 // password: the login was accepted, and the device wants another.
 var changeMarks = [...]string{"new", "retype", "re-enter", "current", "change", "confirm"}
 
-// passwordChange reports whether a password prompt asks for a new one.
+// passwordChange reports whether a password prompt asks for a new one:
+// a change mark before its password word ("Retype new password:",
+// "(current) UNIX password:"), not in the name of whose it is
+// ("Password for newuser:").
 func passwordChange(text []byte) bool {
+	head := text[:indexFold(text, "pass")]
 	for _, m := range changeMarks {
-		if inspect.ContainsFold(text, m) {
+		if inspect.ContainsFold(head, m) {
 			return true
 		}
 	}
@@ -49,25 +71,103 @@ func passwordChange(text []byte) bool {
 // login or password prompt.
 func promptOf(text []byte) promptKind {
 	t := trimRight(text)
-	if len(t) == 0 || t[len(t)-1] != ':' {
+	end := len(t)
+	for end > 0 && (t[end-1] == ':' || t[end-1] == '>') {
+		end--
+	}
+	if end == len(t) {
 		return promptNone
 	}
+	mark := t[len(t)-1]
+	phrase := trimRight(t[:end])
 	// "Last login:" starts a line that is not a prompt; seen before the
-	// rest of the line arrives it would look like one.
-	if inspect.ContainsFold(t, "last login") {
+	// rest of the line arrives it would look like one. Markup is not one
+	// either: "</password>".
+	if inspect.ContainsFold(phrase, "last login") || mark == '>' && bytes.IndexByte(phrase, '<') >= 0 {
 		return promptNone
 	}
-	for _, p := range passwordPrompts {
-		if hasSuffixFold(t, p) {
-			return promptPassword
-		}
-	}
-	for _, p := range userPrompts {
-		if hasSuffixFold(t, p) {
-			return promptUser
-		}
+	phrase = withoutAside(phrase)
+	switch {
+	case endsInWord(phrase, passwordWords[:]) || passwordFor(phrase):
+		return promptPassword
+	case endsInWord(phrase, userWords[:]):
+		return promptUser
 	}
 	return promptNone
+}
+
+// withoutAside cuts a bracketed aside from the end of a prompt's phrase:
+// "Password (8-16 characters)", "Username [admin]".
+func withoutAside(phrase []byte) []byte {
+	if len(phrase) == 0 {
+		return phrase
+	}
+	var open byte
+	switch phrase[len(phrase)-1] {
+	case ')':
+		open = '('
+	case ']':
+		open = '['
+	default:
+		return phrase
+	}
+	if i := bytes.LastIndexByte(phrase, open); i >= 0 {
+		return trimRight(phrase[:i])
+	}
+	return phrase
+}
+
+// endsInWord reports whether phrase ends in one of words, whole: what
+// comes before it is no letter.
+func endsInWord(phrase []byte, words []string) bool {
+	for _, w := range words {
+		if hasSuffixFold(phrase, w) && !isLetter(phrase, len(phrase)-len(w)-1) {
+			return true
+		}
+	}
+	return false
+}
+
+// passwordFor reports whether phrase asks for someone's password:
+// "Password for admin", "Enter password for user admin". The clause
+// after "for" is a few words saying nothing of a failure.
+func passwordFor(phrase []byte) bool {
+	i := lastIndexFold(phrase, " for ")
+	if i < 0 || !endsInWord(phrase[:i], passwordWords[:]) {
+		return false
+	}
+	who := trimSpace(phrase[i+len(" for "):])
+	return len(who) > 0 && bytes.Count(who, []byte(" ")) < maxForWords && !refused(who)
+}
+
+func isLetter(b []byte, i int) bool {
+	if i < 0 {
+		return false
+	}
+	c := b[i] | 0x20
+	return 'a' <= c && c <= 'z'
+}
+
+// indexFold is the index of the first t in s, ignoring ASCII case, or
+// len(s).
+func indexFold(s []byte, t string) int {
+	for i := 0; i+len(t) <= len(s); i++ {
+		if inspect.HasPrefixFold(s[i:], t) {
+			return i
+		}
+	}
+	return len(s)
+}
+
+// lastIndexFold is the index of the last t in s, ignoring ASCII case, or
+// -1.
+func lastIndexFold(s []byte, t string) int {
+	for i := len(s) - len(t); i >= 0; i-- {
+		if inspect.HasPrefixFold(s[i:], t) {
+			return i
+		}
+	}
+	return -1
 }
 
 // loggedIn reports whether text says the login succeeded. partial is set
@@ -103,14 +203,19 @@ func refused(text []byte) bool {
 	return false
 }
 
+// isShellPrompt reports whether text ends like a shell's or a CLI's
+// prompt; a login or password prompt ending in '>' ("Enter the
+// password>") is none.
 func isShellPrompt(text []byte) bool {
 	t := trimRight(text)
 	if len(t) == 0 {
 		return false
 	}
 	switch t[len(t)-1] {
-	case '#', '$', '>':
+	case '#', '$':
 		return true
+	case '>':
+		return promptOf(t) == promptNone
 	}
 	return false
 }

@@ -446,6 +446,35 @@ func TestSyntheticLogins(t *testing.T) {
 			want: []login{{"yes", "r***", ""}},
 		},
 		{
+			name: "password_for_user_prompt",
+			segs: join(srv("\r\nlogin: "), echoed("admin"), cli("\r\n"), srv("\r\nPassword for admin: "), typed(strongPassword), cli("\r\n"), srv(busyboxShell)),
+			want: []login{{"yes", "a***", strongPassword}},
+		},
+		{
+			name: "space_before_colon_prompt",
+			segs: join(srv("\r\nlogin: "), echoed("admin"), cli("\r\n"), srv("\r\nPassword : "), typed(strongPassword), cli("\r\n"), srv(busyboxShell)),
+			want: []login{{"yes", "a***", strongPassword}},
+		},
+		{
+			name: "angle_password_prompt",
+			segs: join(srv("\r\nlogin: "), echoed("admin"), cli("\r\n"), srv("\r\nEnter the password> "), typed(strongPassword), cli("\r\n"), srv(busyboxShell)),
+			want: []login{{"yes", "a***", strongPassword}},
+		},
+		{
+			// The prompt asked again is a refusal, not a CLI's '>' prompt.
+			name: "angle_password_prompt_asked_again",
+			segs: join(srv("login: "), cli("admin\r\n"), srv("Enter the password> "), cli("guess-one\r\n"), srv("\r\nEnter the password> "),
+				cli("guess-two\r\n"), srv("\r\nEnter the password> ")),
+			want: []login{{"no", "a***", "guess-one"}, {"no", "a***", "guess-two"}},
+		},
+		{
+			// "new" in whose password it is makes no password change.
+			name: "password_for_newuser_asked_again",
+			segs: join(srv("login: "), cli("newadmin\r\n"), srv("Password for newadmin: "), cli("guess-one\r\n"),
+				srv("\r\nPassword for newadmin: "), cli("guess-two\r\n"), srv("\r\nLogin incorrect\r\n")),
+			want: []login{{"no", "ne***", "guess-one"}, {"no", "ne***", "guess-two"}},
+		},
+		{
 			// A password prompt in words promptOf does not know: the
 			// line typed after the user name is no empty password.
 			name: "unrecognised_password_prompt_line_is_no_empty_password",
@@ -667,6 +696,12 @@ func TestDefaultVerdicts(t *testing.T) {
 		{"known_prompts_default", attempt("login: ", "Password: ", "admin"), []string{defaultYes}},
 		{"known_prompts_strong", attempt("login: ", "Password: ", strongPassword), []string{plainYes}},
 		{"no_password_asked_is_the_empty_default", join(srv("\r\nlogin: "), echoed("admin"), cli("\r\n"), shell), []string{defaultYes}},
+		{"password_for_user_default", attempt("login: ", "Password for admin: ", "admin"), []string{defaultYes}},
+		{"password_for_user_strong", attempt("login: ", "Password for admin: ", strongPassword), []string{plainYes}},
+		{"space_before_colon_default", attempt("login: ", "Password : ", "admin"), []string{defaultYes}},
+		{"space_before_colon_strong", attempt("login: ", "Password : ", strongPassword), []string{plainYes}},
+		{"angle_password_prompt_default", attempt("login: ", "Enter the password> ", "admin"), []string{defaultYes}},
+		{"angle_password_prompt_strong", attempt("login: ", "Enter the password> ", strongPassword), []string{plainYes}},
 		{"unrecognised_password_prompt_strong", attempt("login: ", "Kennwort: ", strongPassword), []string{plainUnknown}},
 		{"unrecognised_password_prompt_default", attempt("login: ", "Kennwort: ", "admin"), []string{defaultUnknown}},
 	}
@@ -999,12 +1034,33 @@ func TestPromptOf(t *testing.T) {
 		{"PASSWORD:", promptPassword},
 		{"passwd:", promptPassword},
 		{"Pass: ", promptPassword},
+		{"Password for admin: ", promptPassword},
+		{"Password : ", promptPassword},
+		{"Enter the password> ", promptPassword},
+		{"root@cam's password: ", promptPassword},
+		{">>User password:", promptPassword},
+		{"Enter passcode:", promptPassword},
+		{"Enter passphrase: ", promptPassword},
+		{"Password (8-16 characters): ", promptPassword},
+		{"Enter password for user admin on cam:", promptPassword},
+		{"(current) UNIX password:", promptPassword},
 		{"Last login:", promptNone},
 		{"login", promptNone},
 		{"Date:", promptNone},
 		{"", promptNone},
 		{"   ", promptNone},
+		{":", promptNone},
 		{"Login incorrect", promptNone},
+		{"Password changed successfully", promptNone},
+		{"Password incorrect", promptNone},
+		{"Password incorrect: try again", promptNone},
+		{"Password for admin incorrect:", promptNone},
+		{"Password for the next login will be required from tomorrow:", promptNone},
+		{"Your password has expired:", promptNone},
+		{"Bypass:", promptNone},
+		{"</password>", promptNone},
+		{"router>", promptNone},
+		{"Main menu>", promptNone},
 	}
 	for _, tt := range tests {
 		if got := promptOf([]byte(tt.text)); got != tt.want {
