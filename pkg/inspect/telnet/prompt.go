@@ -22,12 +22,12 @@ const (
 // phrase ends in a password word ("Password", "Enter the password",
 // "root@cam's password", ">>User password") or names whose it is
 // ("Password for admin"); a user prompt's phrase ends in a user word
-// ("(none) login", "Username", "User Name"). A word counts whole: "pass"
-// is not the end of "bypass". A line with no mark at its end is no
-// prompt, so neither is "Password changed successfully" nor "Password
-// incorrect".
+// ("(none) login", "Username", "User Name", "login as", "Login Name",
+// "Account", "User ID"). A word counts whole: "pass" is not the end of
+// "bypass". A line with no mark at its end is no prompt, so neither is
+// "Password changed successfully" nor "Password incorrect".
 var (
-	userWords     = [...]string{"login", "username", "user name", "user"}
+	userWords     = [...]string{"login", "login as", "login name", "login id", "username", "user name", "user", "user id", "userid", "account"}
 	passwordWords = [...]string{"password", "passwd", "passcode", "passphrase", "pass"}
 )
 

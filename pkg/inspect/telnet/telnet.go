@@ -9,6 +9,14 @@
 // command or subnegotiation split anywhere across segments is understood;
 // a user name announced with NEW-ENVIRON (RFC 1572) or AUTHENTICATION NAME
 // (RFC 2941) stands in for one the server did not ask for.
+//
+// Lines typed ahead of the prompt that wants them answer the prompts in
+// turn, but a prompt the analyzer does not recognise must not shift them:
+// with no user prompt recognised, the line typed after a password prompt
+// is the password (the one typed before it the user); and a line typed
+// after the user name, when the server decides with no password prompt
+// recognised, is reported as the password with the outcome unknown,
+// never as an empty password accepted.
 package telnet
 
 import (
@@ -170,6 +178,13 @@ type analyzer struct {
 	// sending user and password at once), oldest first.
 	queue  [typeAhead]clientLine
 	queued int
+	// deferred: a password prompt came while lines typed with no user
+	// prompt recognised wait in the queue. The first may be a user name
+	// typed at a prompt promptOf does not know ("Usuario:"), so the
+	// line typed after the password prompt is the password
+	// (passwordAfterPrompt); only if the server goes on without one are
+	// the queued lines the login (loginTypedAhead).
+	deferred bool
 	// typedEarly: the client typed before the first prompt. A pty
 	// echoes a script's "root", "xc3511" (with its typing mistakes)
 	// before the login prompt: what the server says from then on is no
@@ -358,6 +373,9 @@ func (a *analyzer) typedLine(f *inspect.Flow, line []byte, over bool) {
 	case phaseWantUser:
 		a.setUser(line)
 	case phaseWantPass:
+		if a.deferred {
+			a.passwordAfterPrompt()
+		}
 		a.login(f, line)
 	case phaseIdle, phaseWantPassPrompt:
 		// Typed ahead of the prompt that wants it.
@@ -390,6 +408,33 @@ func (a *analyzer) login(f *inspect.Flow, secret []byte) {
 	}
 	a.pending.Keep(f, &inspect.Login{Protocol: "telnet", Mechanism: "login prompt", User: user, Secret: secret})
 	a.phase, a.refusal, a.welcomed = phaseVerdict, false, false
+}
+
+// userKnown reports whether the attempt has a user: typed at a login
+// prompt, or announced by a Telnet option.
+func (a *analyzer) userKnown() bool { return a.userTyped || a.envLen > 0 }
+
+// passwordAfterPrompt settles a deferred password prompt at the line
+// typed after it, which is the password: the first line typed before it
+// is the user name when none is known, the rest is dropped.
+func (a *analyzer) passwordAfterPrompt() {
+	a.deferred = false
+	if !a.userKnown() {
+		a.dequeue(a.setUser)
+	}
+	a.dropQueue()
+}
+
+// loginTypedAhead settles a deferred password prompt when the server
+// goes on with no line typed after it: the lines typed ahead were the
+// login. Of two, the first is the user name when none is known: a user
+// given at a prompt not recognised must not be taken for the password.
+func (a *analyzer) loginTypedAhead(f *inspect.Flow) {
+	a.deferred = false
+	if a.queued > 1 && !a.userKnown() {
+		a.dequeue(a.setUser)
+	}
+	a.dequeue(func(line []byte) { a.login(f, line) })
 }
 
 // enqueue keeps a typed-ahead line. The first lines answer the first
@@ -436,6 +481,12 @@ func (a *analyzer) serverLineEnd(f *inspect.Flow) {
 // (partial) at the end of a segment.
 func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 	a.shellCand = false
+	if a.deferred && a.client.n == 0 && (meaningful(text) || loggedIn(text, partial, false)) {
+		// The server goes on after the password prompt while the client
+		// types nothing (what it prints as the client types is echo):
+		// the lines typed ahead were the login, and this is its verdict.
+		a.loginTypedAhead(f)
+	}
 	switch a.phase {
 	case phaseShell:
 		return
@@ -563,6 +614,7 @@ func (a *analyzer) accepted(f *inspect.Flow) {
 	a.pending.Report(f, inspect.OutcomeAccepted)
 	a.phase = phaseShell
 	a.seekFirmware = true
+	a.deferred = false
 	a.dropQueue()
 }
 
@@ -571,11 +623,17 @@ func (a *analyzer) prompt(f *inspect.Flow, k promptKind, text []byte) {
 	a.finishBanner(f, text)
 	switch k {
 	case promptUser:
-		a.phase, a.userLen, a.userTyped = phaseWantUser, 0, false
+		a.phase, a.userLen, a.userTyped, a.deferred = phaseWantUser, 0, false, false
 		a.dequeue(a.setUser)
 	case promptPassword:
+		// Without a user prompt answered, lines typed ahead may hold a
+		// user name given at a prompt not recognised: wait for the line
+		// typed after this one.
+		a.deferred = a.queued > 0 && a.phase != phaseWantPassPrompt
 		a.phase = phaseWantPass
-		a.dequeue(func(line []byte) { a.login(f, line) })
+		if !a.deferred {
+			a.dequeue(func(line []byte) { a.login(f, line) })
+		}
 	}
 }
 
@@ -672,6 +730,9 @@ func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 func (a *analyzer) Close(f *inspect.Flow) {
 	if !a.bannerDone && a.bannerLen > 0 {
 		a.finishBanner(f, nil)
+	}
+	if a.deferred {
+		a.loginTypedAhead(f)
 	}
 	outcome := inspect.OutcomeUnknown
 	switch {

@@ -475,6 +475,87 @@ func TestSyntheticLogins(t *testing.T) {
 			want: []login{{"no", "ne***", "guess-one"}, {"no", "ne***", "guess-two"}},
 		},
 		{
+			name: "login_as_prompt",
+			segs: join(srv("\r\nlogin as: "), echoed("root"), cli("\r\n"), srv("\r\nroot@cam's password: "), typed("xc3511"), cli("\r\n"), srv("\r\n# ")),
+			want: []login{{"yes", "r***", "xc3511"}},
+		},
+		{
+			name: "login_name_prompt",
+			segs: join(srv("\r\nLogin Name: "), echoed("admin"), cli("\r\n"), srv("\r\nPassword: "), typed(strongPassword), cli("\r\n"), srv(busyboxShell)),
+			want: []login{{"yes", "a***", strongPassword}},
+		},
+		{
+			name: "username_space_before_colon_prompt",
+			segs: join(srv("\r\nUsername : "), echoed("admin"), cli("\r\n"), srv("\r\nPassword : "), typed(strongPassword), cli("\r\n"), srv(busyboxShell)),
+			want: []login{{"yes", "a***", strongPassword}},
+		},
+		{
+			name: "account_prompt",
+			segs: join(srv("\r\nAccount: "), echoed("admin"), cli("\r\n"), srv("\r\nPassword: "), typed(strongPassword), cli("\r\n"), srv(busyboxShell)),
+			want: []login{{"yes", "a***", strongPassword}},
+		},
+		{
+			// A user prompt in words promptOf does not know: the line
+			// typed after the password prompt is the password, the one
+			// before it the user.
+			name: "unrecognised_user_prompt_password_typed_after_prompt",
+			segs: join(srv("\r\nUsuario: "), echoed("admin"), cli("\r\n"), srv("\r\nPassword: "), typed(strongPassword), cli("\r\n"), srv(busyboxShell)),
+			want: []login{{"yes", "a***", strongPassword}},
+		},
+		{
+			// The password echoed as it is typed, on the line after the
+			// prompt, is not the server going on without it.
+			name: "unrecognised_user_prompt_password_echoed",
+			segs: join(srv("\r\nUsuario: "), echoed("admin"), cli("\r\n"), srv("\r\nPassword:\r\n"), echoed(strongPassword), cli("\r\n"), srv("\r\n# ")),
+			want: []login{{"yes", "a***", strongPassword}},
+		},
+		{
+			name: "unrecognised_user_prompt_empty_password",
+			segs: join(srv("\r\nUsuario: "), echoed("admin"), cli("\r\n"), srv("\r\nPassword: "), cli("\r\n"), srv(busyboxShell)),
+			want: []login{{"yes", "a***", ""}},
+		},
+		{
+			name: "unrecognised_user_prompt_refused",
+			segs: join(srv("\r\nUsuario: "), cli("admin\r\n"), srv("admin\r\nPassword: "), cli("guess-one\r\n"), srv("\r\nLogin incorrect\r\n")),
+			want: []login{{"no", "a***", "guess-one"}},
+		},
+		{
+			// Two lines typed ahead with no user prompt recognised: the
+			// first is the user, not the password.
+			name: "unrecognised_user_prompt_two_lines_typed_ahead",
+			segs: join(srv("\r\nUsuario: "), cli("admin\r\n"+strongPassword+"\r\n"), srv("admin\r\nPassword: "), srv("\r\n# ")),
+			want: []login{{"yes", "a***", strongPassword}},
+		},
+		{
+			// One line typed ahead of a password-only prompt is the
+			// password.
+			name: "password_typed_ahead_of_password_only_prompt",
+			segs: join(cli("1234\r\n"), srv("\r\nPassword: "), srv("\r\nrouter> ")),
+			want: []login{{"yes", "", "1234"}},
+		},
+		{
+			name: "password_typed_ahead_refused",
+			segs: join(cli("1234\r\n"), srv("\r\nPassword: "), srv("\r\nLogin incorrect\r\n")),
+			want: []login{{"no", "", "1234"}},
+		},
+		{
+			name: "password_typed_ahead_then_closed",
+			segs: join(cli("1234\r\n"), srv("\r\nPassword: ")),
+			want: []login{{"unknown", "", "1234"}},
+		},
+		{
+			// A server that echoes the password: the echo is no greeting.
+			name: "echoed_password_is_no_greeting",
+			segs: join(srv("login: "), cli("admin\r\n"), srv("admin\r\nPassword: "), cli("welcome\r\n"), srv("welcome\r\n"),
+				srv("\r\nLogin incorrect\r\n"), cli("x"), srv("login: ")),
+			want: []login{{"no", "a***", "welcome"}},
+		},
+		{
+			name: "echoed_password_refused",
+			segs: join(srv("login: "), echoed("root"), cli("\r\n"), srv("\r\nPassword: "), echoed("wrong"), cli("\r\n"), srv("\r\nLogin incorrect\r\nlogin: ")),
+			want: []login{{"no", "r***", "wrong"}},
+		},
+		{
 			// A password prompt in words promptOf does not know: the
 			// line typed after the user name is no empty password.
 			name: "unrecognised_password_prompt_line_is_no_empty_password",
@@ -702,6 +783,16 @@ func TestDefaultVerdicts(t *testing.T) {
 		{"space_before_colon_strong", attempt("login: ", "Password : ", strongPassword), []string{plainYes}},
 		{"angle_password_prompt_default", attempt("login: ", "Enter the password> ", "admin"), []string{defaultYes}},
 		{"angle_password_prompt_strong", attempt("login: ", "Enter the password> ", strongPassword), []string{plainYes}},
+		{"login_as_default", attempt("login as: ", "Password: ", "admin"), []string{defaultYes}},
+		{"login_as_strong", attempt("login as: ", "Password: ", strongPassword), []string{plainYes}},
+		{"login_name_default", attempt("Login Name: ", "Password: ", "admin"), []string{defaultYes}},
+		{"login_name_strong", attempt("Login Name: ", "Password: ", strongPassword), []string{plainYes}},
+		{"username_space_before_colon_default", attempt("Username : ", "Password: ", "admin"), []string{defaultYes}},
+		{"username_space_before_colon_strong", attempt("Username : ", "Password: ", strongPassword), []string{plainYes}},
+		{"account_default", attempt("Account: ", "Password: ", "admin"), []string{defaultYes}},
+		{"account_strong", attempt("Account: ", "Password: ", strongPassword), []string{plainYes}},
+		{"unrecognised_user_prompt_default", attempt("Usuario: ", "Password: ", "admin"), []string{defaultYes}},
+		{"unrecognised_user_prompt_strong", attempt("Usuario: ", "Password: ", strongPassword), []string{plainYes}},
 		{"unrecognised_password_prompt_strong", attempt("login: ", "Kennwort: ", strongPassword), []string{plainUnknown}},
 		{"unrecognised_password_prompt_default", attempt("login: ", "Kennwort: ", "admin"), []string{defaultUnknown}},
 	}
@@ -1044,6 +1135,15 @@ func TestPromptOf(t *testing.T) {
 		{"Password (8-16 characters): ", promptPassword},
 		{"Enter password for user admin on cam:", promptPassword},
 		{"(current) UNIX password:", promptPassword},
+		{"login as: ", promptUser},
+		{"Login Name: ", promptUser},
+		{"Username : ", promptUser},
+		{"Account: ", promptUser},
+		{"User ID:", promptUser},
+		{"Userid:", promptUser},
+		{"Login ID: ", promptUser},
+		{"Username> ", promptUser},
+		{">>User name:", promptUser},
 		{"Last login:", promptNone},
 		{"login", promptNone},
 		{"Date:", promptNone},
