@@ -1,9 +1,11 @@
 // Package snmp reads SNMP v1, v2c and v3 message headers on UDP (RFC 1157,
 // RFC 3416, RFC 3412/3414). It reports every community string a flow
 // carries as a credential sent in clear, with the agent's answer as its
-// verdict, and reports SNMPv3 users with their security level as
-// observations, so that an agent serving requests without authentication
-// shows up on its scorecard.
+// verdict: a Response accepts only when it answers a request seen, with
+// its request-id and community; a lone Response, which anyone on the LAN
+// can send in an agent's name, proves nothing. SNMPv3 users are reported
+// with their security level as observations, so that an agent serving
+// requests without authentication shows up on its scorecard.
 package snmp
 
 import (
@@ -88,6 +90,8 @@ type message struct {
 	flags     byte   // v3 msgFlags
 	user      []byte // v3 USM msgUserName
 	pdu       byte   // PDU tag; 0 for an encrypted v3 scoped PDU
+	requestID int64  // of a PDU but a v1 trap, when hasID
+	hasID     bool
 }
 
 // parse decodes the header of one SNMP message into m.
@@ -193,18 +197,53 @@ func (m *message) readPDU(b []byte) bool {
 	if tag == pduTrapV1 {
 		first = tagOID
 	}
-	if _, _, ok := expect(content, first); !ok {
+	id, _, ok := expect(content, first)
+	if !ok {
 		return false
 	}
 	m.pdu = tag
+	if tag != pduTrapV1 {
+		m.requestID, m.hasID = requestID(id)
+	}
 	return true
+}
+
+// requestID reads a request-id's contents, two's complement. It is an
+// Integer32 (RFC 3416), but agents that count it unsigned send five
+// bytes: up to eight are read, so that equal values compare equal
+// however they are encoded.
+func requestID(c []byte) (int64, bool) {
+	if len(c) == 0 || len(c) > 8 {
+		return 0, false
+	}
+	v := int64(int8(c[0]))
+	for _, x := range c[1:] {
+		v = v<<8 | int64(x)
+	}
+	return v, true
 }
 
 // maxEntries bounds the distinct communities and v3 users remembered per
 // flow. A flow that tries more (a scanner guessing communities from one
-// socket) has its further requests ignored; a Response, the proof of a
-// right guess, is still reported.
+// socket) has its further requests ignored; a Response to one of them,
+// the proof of a right guess, is still reported.
 const maxEntries = 8
+
+// maxRequests bounds the v1/v2c requests remembered per flow until their
+// Response; past it the oldest is forgotten. A manager with more
+// requests outstanding on one socket loses only the proof of the
+// oldest.
+const maxRequests = 16
+
+// request is a v1/v2c request seen, which only a Response with its
+// request-id, from the end it was sent to, answers. Its community is
+// kept as its hashKey.
+type request struct {
+	id   int64
+	key  uint64
+	dir  inspect.Dir // the direction it was sent in
+	used bool
+}
 
 // entry is one community or v3 user seen on the flow. Only a hash of the
 // name is kept to recognise it again.
@@ -212,6 +251,11 @@ type entry struct {
 	key     uint64
 	used    bool
 	pending bool // seen, verdict not reported yet
+	// loose: a Response with this community answered no request seen.
+	// Anyone on the LAN can send one in an agent's name, so it accepts
+	// nothing; but the agent may have answered a request the capture
+	// missed, so the community is no longer refused either.
+	loose   bool
 	v3      bool
 	subject inspect.Subject
 	cred    inspect.Credential // community: classified on first sight
@@ -220,8 +264,10 @@ type entry struct {
 }
 
 type analyzer struct {
-	proto   *Protocol
-	entries [maxEntries]entry
+	proto    *Protocol
+	entries  [maxEntries]entry
+	requests [maxRequests]request
+	nextReq  int // the slot the next request takes, oldest first
 }
 
 // Feed implements inspect.Analyzer: one datagram per call.
@@ -239,25 +285,42 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 }
 
 // community handles a v1 or v2c message. A request's community is
-// reported when the agent answers (accepted) or the flow ends (unknown:
-// agents drop wrong communities silently); a trap's right away.
+// reported when the agent answers it (accepted: a Response with the
+// request's request-id and community, from the end the request went to)
+// or the flow ends (refused: agents drop wrong communities silently); a
+// trap's right away. A Response that answers no request seen accepts
+// nothing: its community is reported, the outcome unknown.
 func (a *analyzer) community(f *inspect.Flow, dir inspect.Dir, m *message) {
 	key := hashKey(byte(m.version), 0, m.community)
 	e := a.find(key)
 	switch m.pdu {
 	case pduResponse:
+		if e != nil && !e.pending {
+			return
+		}
+		o := inspect.OutcomeUnknown
+		if a.answered(key, dir, m) {
+			o = inspect.OutcomeAccepted
+		}
 		if e == nil {
 			e = a.add(key)
 			cred := a.classify(f, m)
 			if e == nil { // no room: report without remembering
-				f.ReportCredential(&cred, inspect.OutcomeAccepted, f.LoginSubject())
+				f.ReportCredential(&cred, o, f.LoginSubject())
 				return
 			}
 			e.cred, e.subject, e.pending = cred, f.LoginSubject(), true
 		}
-		a.reportCommunity(f, e, inspect.OutcomeAccepted)
+		if o == inspect.OutcomeAccepted {
+			a.reportCommunity(f, e, o)
+		} else {
+			e.loose = true
+		}
 	case pduReport:
 	default:
+		if m.pdu != pduTrapV1 && m.pdu != pduTrapV2 && (e == nil || e.pending) {
+			a.remember(key, dir, m)
+		}
 		if e != nil {
 			return
 		}
@@ -273,6 +336,39 @@ func (a *analyzer) community(f *inspect.Flow, dir inspect.Dir, m *message) {
 			a.reportCommunity(f, e, inspect.OutcomeUnknown)
 		}
 	}
+}
+
+// remember keeps a request for the Response that answers it; a
+// retransmission (the same request-id, community and direction) is kept
+// once.
+func (a *analyzer) remember(key uint64, dir inspect.Dir, m *message) {
+	if !m.hasID {
+		return
+	}
+	r := request{id: m.requestID, key: key, dir: dir, used: true}
+	for i := range a.requests {
+		if a.requests[i] == r {
+			return
+		}
+	}
+	a.requests[a.nextReq] = r
+	a.nextReq = (a.nextReq + 1) % len(a.requests)
+}
+
+// answered reports whether a Response sent in dir answers a request
+// remembered, which it then forgets.
+func (a *analyzer) answered(key uint64, dir inspect.Dir, m *message) bool {
+	if !m.hasID {
+		return false
+	}
+	want := request{id: m.requestID, key: key, dir: 1 - dir, used: true}
+	for i := range a.requests {
+		if a.requests[i] == want {
+			a.requests[i] = request{}
+			return true
+		}
+	}
+	return false
 }
 
 func (a *analyzer) classify(f *inspect.Flow, m *message) inspect.Credential {
@@ -447,16 +543,19 @@ func (*analyzer) Gap(*inspect.Flow, inspect.Dir) {}
 // Close implements inspect.Analyzer: requests never answered are
 // reported as refused, since an agent discards a request with a wrong
 // community without a word (RFC 1157 section 4.1): a sweep trying
-// "public" on every host must not make each a device that has it.
+// "public" on every host must not make each a device that has it. A
+// community seen in a Response that answered no request seen is
+// unknown.
 func (a *analyzer) Close(f *inspect.Flow) {
 	for i := range a.entries {
 		e := &a.entries[i]
-		if !e.used {
-			continue
-		}
-		if e.v3 {
+		switch {
+		case !e.used:
+		case e.v3:
 			a.observeUser(f, e, inspect.OutcomeUnknown)
-		} else {
+		case e.loose:
+			a.reportCommunity(f, e, inspect.OutcomeUnknown)
+		default:
 			a.reportCommunity(f, e, inspect.OutcomeRejected)
 		}
 	}

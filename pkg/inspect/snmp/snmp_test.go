@@ -152,10 +152,16 @@ func octets(s string) []byte { return tlv(tagOctets, []byte(s)) }
 func integ(v byte) []byte { return tlv(tagInteger, []byte{v}) }
 
 // pdu is a request or response PDU with one variable binding
-// (sysDescr.0 = NULL).
-func pdu(tag byte) []byte {
+// (sysDescr.0 = NULL), request-id 42.
+func pdu(tag byte) []byte { return pduID(tag, 42) }
+
+// pduID is pdu with request-id id, one byte.
+func pduID(tag, id byte) []byte { return pduRawID(tag, []byte{id}) }
+
+// pduRawID is pdu with the request-id's contents as given.
+func pduRawID(tag byte, id []byte) []byte {
 	vb := tlv(tagSequence, tlv(tagSequence, tlv(tagOID, []byte{0x2b, 6, 1, 2, 1, 1, 1, 0}), []byte{0x05, 0}))
-	return tlv(tag, integ(42), integ(0), integ(0), vb)
+	return tlv(tag, tlv(tagInteger, id), integ(0), integ(0), vb)
 }
 
 func trapV1() []byte {
@@ -210,8 +216,48 @@ func TestSynthetic(t *testing.T) {
 		{"two_communities_one_answered", "192.168.1.20:161", func(c *inspecttest.Conv) {
 			c.ClientBytes(community(versionV2c, "wrong-Comm1", pdu(pduGet))).ClientBytes(get).ServerBytes(resp)
 		}, []want{{"yes", "192.168.1.20"}, {"no", "192.168.1.20"}}, nil},
+		// One datagram any LAN host can send in the agent's name: the
+		// community is told, but nothing was seen accepting it.
 		{"response_without_request", "192.168.1.20:161", func(c *inspecttest.Conv) {
 			c.ServerBytes(resp)
+		}, []want{{"unknown", "192.168.1.20"}}, nil},
+		{"response_to_another_request_id", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ClientBytes(get).ServerBytes(community(versionV2c, comm, pduID(pduResponse, 43)))
+		}, []want{{"unknown", "192.168.1.20"}}, nil},
+		{"response_with_another_community", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ClientBytes(get).ServerBytes(community(versionV2c, "wrong-Comm1", pdu(pduResponse)))
+		}, []want{{"no", "192.168.1.20"}, {"unknown", "192.168.1.20"}}, nil},
+		{"response_sent_the_way_the_request_went", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ClientBytes(get).ClientBytes(resp)
+		}, []want{{"unknown", "192.168.1.20"}}, nil},
+		{"lone_response_then_a_request_answered", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ServerBytes(resp).ClientBytes(get).ServerBytes(resp)
+		}, []want{{"yes", "192.168.1.20"}}, nil},
+		{"walk_answered_in_turn", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			for id := range byte(5) {
+				c.ClientBytes(community(versionV2c, comm, pduID(pduGetNext, id))).ServerBytes(community(versionV2c, comm, pduID(pduResponse, id)))
+			}
+		}, []want{{"yes", "192.168.1.20"}}, nil},
+		{"request_id_encoded_unsigned", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			id := []byte{0x00, 0xff, 0xff, 0xff, 0xfe}
+			c.ClientBytes(community(versionV2c, comm, pduRawID(pduGet, id))).ServerBytes(community(versionV2c, comm, pduRawID(pduResponse, id)))
+		}, []want{{"yes", "192.168.1.20"}}, nil},
+		{"request_id_encoded_longer", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ClientBytes(community(versionV2c, comm, pduRawID(pduGet, []byte{0, 0, 42}))).ServerBytes(resp)
+		}, []want{{"yes", "192.168.1.20"}}, nil},
+		// The table of requests is bounded: the oldest is forgotten,
+		// and its answer proves nothing; the newest is still there.
+		{"oldest_request_forgotten", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			for id := range byte(maxRequests + 1) {
+				c.ClientBytes(community(versionV2c, comm, pduID(pduGet, id)))
+			}
+			c.ServerBytes(community(versionV2c, comm, pduID(pduResponse, 0)))
+		}, []want{{"unknown", "192.168.1.20"}}, nil},
+		{"newest_request_kept", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			for id := range byte(maxRequests + 1) {
+				c.ClientBytes(community(versionV2c, comm, pduID(pduGet, id)))
+			}
+			c.ServerBytes(community(versionV2c, comm, pduID(pduResponse, maxRequests)))
 		}, []want{{"yes", "192.168.1.20"}}, nil},
 		{"trap_v2_about_sender", "192.168.1.1:162", func(c *inspecttest.Conv) {
 			c.ClientBytes(community(versionV2c, comm, pdu(pduTrapV2))).ClientBytes(community(versionV2c, comm, pdu(pduTrapV2)))
@@ -434,20 +480,34 @@ func (s *steadyFlow) send(dir inspect.Dir, data []byte) {
 }
 
 func TestGetResponseDoesNotAllocate(t *testing.T) {
-	s := newSteadyFlow(t)
-	get, resp := get2c(comm), community(versionV2c, comm, pdu(pduResponse))
-	s.send(inspect.ToServer, get)
-	s.send(inspect.ToClient, resp)
-	before := s.e.Stats.LoginsReported
-	allocs := testing.AllocsPerRun(1000, func() {
-		s.send(inspect.ToServer, get)
-		s.send(inspect.ToClient, resp)
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocations per request and response, want 0", allocs)
+	tests := []struct {
+		name     string
+		response []byte
+		logins   uint64 // reported by the first exchange, and in all
+	}{
+		{"answered", community(versionV2c, comm, pdu(pduResponse)), 1},
+		// Each request remembered, each Response looked up in vain:
+		// the community waits for the end of the flow.
+		{"answering_another_request", community(versionV2c, comm, pduID(pduResponse, 7)), 0},
 	}
-	if before != 1 || s.e.Stats.LoginsReported != 1 {
-		t.Errorf("%d logins reported, want 1", s.e.Stats.LoginsReported)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSteadyFlow(t)
+			get := get2c(comm)
+			s.send(inspect.ToServer, get)
+			s.send(inspect.ToClient, tt.response)
+			before := s.e.Stats.LoginsReported
+			allocs := testing.AllocsPerRun(1000, func() {
+				s.send(inspect.ToServer, get)
+				s.send(inspect.ToClient, tt.response)
+			})
+			if allocs != 0 {
+				t.Errorf("%v allocations per request and response, want 0", allocs)
+			}
+			if before != tt.logins || s.e.Stats.LoginsReported != tt.logins {
+				t.Errorf("%d logins reported, want %d", s.e.Stats.LoginsReported, tt.logins)
+			}
+		})
 	}
 }
 
@@ -505,33 +565,43 @@ func distinctive(s []byte) bool {
 }
 
 // A sweep trying "public" on a host that never answers does not make the
-// host a device with the default community: only an answer does.
+// host a device with the default community: only its answer does. Nor
+// does a Response no request was seen for: any LAN host can send that
+// one datagram in the agent's name.
 func TestDefaultCommunityNeedsAnAnswer(t *testing.T) {
 	cl, err := creds.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	public := community(versionV2c, "public", pdu(pduGet))
+	get := community(versionV2c, "public", pdu(pduGet))
+	resp := community(versionV2c, "public", pdu(pduResponse))
 	for _, tc := range []struct {
 		name     string
-		answered bool
+		script   func(c *inspecttest.Conv)
 		kind     event.Kind
+		accepted string
 	}{
-		{"answered", true, event.KindDefaultCredentials},
-		{"unanswered", false, event.KindPlaintextCredentials},
+		{"answered", func(c *inspecttest.Conv) { c.ClientBytes(get).ServerBytes(resp) }, event.KindDefaultCredentials, "yes"},
+		{"unanswered", func(c *inspecttest.Conv) { c.ClientBytes(get) }, event.KindPlaintextCredentials, "no"},
+		{"lone_response", func(c *inspecttest.Conv) { c.ServerBytes(resp) }, event.KindDefaultCredentials, "unknown"},
+		{"response_to_another_request", func(c *inspecttest.Conv) {
+			c.ClientBytes(get).ServerBytes(community(versionV2c, "public", pduID(pduResponse, 7)))
+		}, event.KindDefaultCredentials, "unknown"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			col := &inspecttest.Collector{}
 			e := inspecttest.Engine(t, col, cl, New())
 			c := inspecttest.NewUDP(e, "192.168.1.10:40000", "192.168.1.30:161")
-			c.ClientBytes(public)
-			if tc.answered {
-				c.ServerBytes(community(versionV2c, "public", pdu(pduResponse)))
-			}
+			tc.script(c)
 			e.Flush()
 			got := col.Findings()
-			if len(got) != 1 || got[0].Kind != tc.kind || got[0].Device.IP != "192.168.1.30" || got[0].Evidence["password_class"] != "default" {
-				t.Fatalf("findings %v, want one %s about 192.168.1.30 (class default)", got, tc.kind)
+			if len(got) != 1 || got[0].Kind != tc.kind || got[0].Device.IP != "192.168.1.30" || got[0].Evidence["password_class"] != "default" ||
+				got[0].Evidence["accepted"] != tc.accepted {
+				t.Fatalf("findings %v, want one %s about 192.168.1.30 (class default), accepted %s", got, tc.kind, tc.accepted)
+			}
+			// What policy quarantines on and the scorecard fails 5.1-1 for.
+			if seen := got[0].SeenAccepted(); seen != (tc.accepted == "yes") {
+				t.Errorf("SeenAccepted %v, want %v", seen, !seen)
 			}
 		})
 	}
