@@ -1,7 +1,9 @@
 // Package imap finds IMAP logins (RFC 3501 and RFC 9051: LOGIN with atoms,
 // quoted strings or literals; AUTHENTICATE with PLAIN, LOGIN, CRAM-MD5,
 // XOAUTH2, OAUTHBEARER, with or without SASL-IR) and the tagged verdict on
-// them, reports the server's greeting as a banner, and stops at STARTTLS.
+// them (up to four logins a client sends ahead of their replies each wait
+// for the reply with their tag), reports the server's greeting as a
+// banner, and stops at STARTTLS.
 // Literals that are not login arguments (APPEND messages, FETCH bodies)
 // stream through unread and unbuffered.
 package imap
@@ -70,6 +72,10 @@ func (p *Protocol) NewAnalyzer(*inspect.Flow) inspect.Analyzer {
 const (
 	maxTag = 64
 	maxArg = 256
+	// maxPending bounds the logins awaiting their tagged verdict: a
+	// client may send several LOGIN commands before the first answer
+	// (RFC 3501 section 5.5). Past it the oldest is reported unknown.
+	maxPending = 4
 	// maxLiteral bounds a literal size read from the wire, so that the
 	// count of bytes to skip cannot overflow.
 	maxLiteral = 1 << 40
@@ -89,6 +95,13 @@ func (t *tag) set(b []byte) {
 }
 
 func (t *tag) is(b []byte) bool { return t.n > 0 && bytes.Equal(t.b[:t.n], b) }
+
+// pendingLogin is a login and the tag of the command whose tagged reply
+// is its verdict.
+type pendingLogin struct {
+	tag   tag
+	login inspect.PendingLogin
+}
 
 // login collects the two astring arguments of LOGIN, which may arrive as
 // literals spread over several segments.
@@ -124,12 +137,14 @@ type analyzer struct {
 	proto   *Protocol
 	lines   inspect.Lines
 	auth    sasl.Exchange
-	pending inspect.PendingLogin
 	greeted bool
 
-	verdictTag tag // the LOGIN or AUTHENTICATE whose login is pending
-	authTag    tag // the AUTHENTICATE in progress
-	tlsTag     tag // a STARTTLS awaiting its reply
+	// pending holds the logins awaiting their verdicts, oldest first.
+	pending  [maxPending]pendingLogin
+	npending int
+
+	authTag tag // the AUTHENTICATE in progress
+	tlsTag  tag // a STARTTLS awaiting its reply
 
 	// The client command being read; it continues after each literal.
 	inCommand bool
@@ -266,8 +281,7 @@ func (a *analyzer) continueCommand(f *inspect.Flow, text []byte) {
 			Mechanism: "LOGIN",
 			User:      l.args[0][:l.argLen[0]],
 			Secret:    l.args[1][:l.argLen[1]],
-		})
-		a.verdictTag = a.cmdTag
+		}, &a.cmdTag)
 	}
 	// Classified or not to be: the password must not outlive the command.
 	*l = login{}
@@ -332,15 +346,40 @@ func literalLen(text []byte) int {
 func (a *analyzer) respond(f *inspect.Flow, line []byte) {
 	a.auth.Handle(line, &a.proto.scratch, func(l inspect.Login) {
 		l.Mechanism = "AUTHENTICATE " + l.Mechanism
-		a.report(f, &l)
-		a.verdictTag = a.authTag
+		a.report(f, &l, &a.authTag)
 	})
 }
 
-// report classifies a login at once and keeps it for the tagged verdict.
-func (a *analyzer) report(f *inspect.Flow, l *inspect.Login) {
+// report classifies a login at once and keeps it for the reply tagged
+// t. With maxPending logins waiting, the oldest is reported unknown.
+func (a *analyzer) report(f *inspect.Flow, l *inspect.Login, t *tag) {
 	l.Protocol = "imap"
-	a.pending.Keep(f, l)
+	if a.npending == len(a.pending) {
+		a.settle(f, 0, inspect.OutcomeUnknown)
+	}
+	p := &a.pending[a.npending]
+	a.npending++
+	p.tag = *t
+	p.login.Keep(f, l)
+}
+
+// settle reports pending login i with outcome o and forgets it.
+func (a *analyzer) settle(f *inspect.Flow, i int, o inspect.Outcome) {
+	a.pending[i].login.Report(f, o)
+	copy(a.pending[i:a.npending], a.pending[i+1:a.npending])
+	a.npending--
+	a.pending[a.npending] = pendingLogin{}
+}
+
+// pendingFor is the oldest pending login whose verdict the reply tagged
+// t is, or -1.
+func (a *analyzer) pendingFor(t []byte) int {
+	for i := range a.npending {
+		if a.pending[i].tag.is(t) {
+			return i
+		}
+	}
+	return -1
 }
 
 // ServerLine implements inspect.LineHandler: a tagged or untagged
@@ -381,18 +420,17 @@ func (a *analyzer) tagged(f *inspect.Flow, t, rest []byte) {
 		a.authTag.n = 0
 		a.auth.End()
 	}
-	if a.verdictTag.is(t) {
-		a.verdictTag.n = 0
+	if i := a.pendingFor(t); i >= 0 {
 		switch {
 		case ok:
-			a.pending.Report(f, inspect.OutcomeAccepted)
+			a.settle(f, i, inspect.OutcomeAccepted)
 		case inspect.EqualFold(status, "BAD"), inspect.ContainsFold(rest, "[UNAVAILABLE]"), inspect.ContainsFold(rest, "[EXPIRED]"):
 			// A malformed command, a server that cannot check now
 			// (RFC 5530), a password that was right but is out of date:
 			// no refusal of the password.
-			a.pending.Report(f, inspect.OutcomeUnknown)
+			a.settle(f, i, inspect.OutcomeUnknown)
 		default:
-			a.pending.Report(f, inspect.OutcomeRejected)
+			a.settle(f, i, inspect.OutcomeRejected)
 		}
 	}
 	if a.inCommand && a.cmdTag.is(t) {
@@ -429,7 +467,9 @@ func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 }
 
 func (a *analyzer) Close(f *inspect.Flow) {
-	a.pending.Report(f, inspect.OutcomeUnknown)
+	for a.npending > 0 {
+		a.settle(f, 0, inspect.OutcomeUnknown)
+	}
 	a.proto.pool.Put(a)
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/creds"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
 	"github.com/iotgw/iotgw/pkg/inspect/sasl"
 )
@@ -87,6 +88,35 @@ func TestSyntheticLogins(t *testing.T) {
 		{"verdict_by_tag_not_order", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("a1 NOOP\r\na2 LOGIN joe s3cret-Pass\r\n").Server("a1 NO nothing\r\n").Server("a2 OK\r\n")
 		}, []want{{"j***", "LOGIN", "unique", "yes"}}},
+		{"pipelined_logins_each_judged", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 LOGIN joe wrong-Pass\r\na2 LOGIN joe s3cret-Pass\r\n").
+				Server("a1 NO [AUTHENTICATIONFAILED] bad\r\na2 OK done\r\n")
+		}, []want{{"j***", "LOGIN", "unique", "no"}, {"j***", "LOGIN", "unique", "yes"}}},
+		{"pipelined_logins_answered_out_of_order", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 LOGIN joe s3cret-Pass\r\na2 LOGIN ann wrong-Pass\r\n").
+				Server("a2 NO bad\r\n").Server("a1 OK done\r\n")
+		}, []want{{"a***", "LOGIN", "unique", "no"}, {"j***", "LOGIN", "unique", "yes"}}},
+		{"pipelined_login_and_authenticate", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a1 LOGIN joe wrong-Pass\r\na2 AUTHENTICATE PLAIN " + plain + "\r\n").
+				Server("a1 NO bad\r\na2 OK\r\n")
+		}, []want{{"j***", "LOGIN", "unique", "no"}, {"jo***", "AUTHENTICATE PLAIN", "unique", "yes"}}},
+		{"pipelined_beyond_the_bound", func(c *inspecttest.Conv) {
+			// The oldest of five is given up unknown; the four others
+			// still get their verdicts.
+			c.Server(greeting).Client("a1 LOGIN joe wrong-1\r\na2 LOGIN joe wrong-2\r\na3 LOGIN joe wrong-3\r\na4 LOGIN joe wrong-4\r\na5 LOGIN joe s3cret-Pass\r\n").
+				Server("a1 NO\r\na2 NO\r\na3 NO\r\na4 NO\r\na5 OK\r\n")
+		}, []want{{"j***", "LOGIN", "unique", "unknown"}, {"j***", "LOGIN", "unique", "no"}, {"j***", "LOGIN", "unique", "no"},
+			{"j***", "LOGIN", "unique", "no"}, {"j***", "LOGIN", "unique", "yes"}}},
+		{"same_tag_reused_in_turn", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client(". LOGIN joe wrong-Pass\r\n").Server(". NO bad\r\n").
+				Client(". LOGIN joe s3cret-Pass\r\n").Server(". OK yes\r\n")
+		}, []want{{"j***", "LOGIN", "unique", "no"}, {"j***", "LOGIN", "unique", "yes"}}},
+		{"same_tag_pipelined_first_answered_first", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client(". LOGIN joe wrong-Pass\r\n. LOGIN joe s3cret-Pass\r\n").Server(". NO bad\r\n. OK yes\r\n")
+		}, []want{{"j***", "LOGIN", "unique", "no"}, {"j***", "LOGIN", "unique", "yes"}}},
+		{"lowercase_command_literal_user_quoted_password", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("a login {15}\r\n").Server("+ go\r\n").Client("joe@example.com \"s3cret-\\\\Pass\"\r\n").Server("a ok\r\n")
+		}, []want{{"jo***", "LOGIN", "unique", "yes"}}},
 		{"no_verdict", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("a1 LOGIN joe s3cret-Pass\r\n").Server("a7 OK\r\n")
 		}, []want{{"j***", "LOGIN", "unique", "unknown"}}},
@@ -137,6 +167,42 @@ func TestSyntheticLogins(t *testing.T) {
 			c.Server("* OK hi\n").Client("a1 LOGIN joe s3cret-Pass\n").Server("a1 OK\n")
 		}, []want{{"j***", "LOGIN", "unique", "yes"}}},
 	}, "s3cret-Pass", "joe@example.com")
+}
+
+// TestDefaultLoginVerdicts: a factory default that a LAN server refuses,
+// among pipelined logins, is a refusal (no default the server has); one
+// it accepts is a default.
+func TestDefaultLoginVerdicts(t *testing.T) {
+	cl, err := creds.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		client string
+		server string
+		want   []string // "kind class accepted" per finding
+	}{
+		{"pipelined_default_refused", "a1 LOGIN admin admin\r\na2 LOGIN admin s3cret-Pass\r\n", "a1 NO [AUTHENTICATIONFAILED] bad\r\na2 OK\r\n",
+			[]string{"plaintext_credentials default no", "plaintext_credentials unique yes"}},
+		{"default_accepted", "a1 LOGIN admin admin\r\n", "a1 OK\r\n", []string{"default_credentials default yes"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := inspecttest.NewClassifiedSession(t, cl, New(), "192.168.1.20:143")
+			s.Server(greeting).Client(tt.client).Server(tt.server)
+			var got []string
+			for _, f := range s.End().Findings() {
+				got = append(got, string(f.Kind)+" "+f.Evidence["password_class"]+" "+f.Evidence["accepted"])
+				if f.Device.IP != "192.168.1.20" {
+					t.Errorf("finding about %v, want the LAN server", f.Device)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("findings %q, want %q", got, tt.want)
+			}
+		})
+	}
 }
 
 func TestTrailingLiteral(t *testing.T) {
