@@ -381,11 +381,12 @@ func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
 }
 
 // flushMessageCreds reports the credentials of a request whose headers
-// were cut short.
+// were cut short, about the device that checks them, as any other:
+// either end of a SIP flow sends requests.
 func (a *analyzer) flushMessageCreds(f *inspect.Flow, h *half) {
 	for i := range h.creds {
 		if c := &h.creds[i]; c.used {
-			f.ReportCredential(&c.cred, inspect.OutcomeUnknown, f.LoginSubject())
+			f.ReportLogin(&c.cred, inspect.OutcomeUnknown, c.dir)
 		}
 	}
 	h.creds = [2]pending{}

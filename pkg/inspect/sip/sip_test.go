@@ -214,24 +214,66 @@ func TestSyntheticLogins(t *testing.T) {
 	}
 }
 
-// TestLoginFiledAgainstTheChecker: over UDP the flow's client is whoever
-// spoke first; a PBX that sent OPTIONS before the phone's REGISTER is the
-// flow's client, and the finding is still about the PBX, the LAN device
-// that checked and accepted the password.
+// TestLoginFiledAgainstTheChecker: a login is about the LAN device that
+// checks it, the end the request went to, whichever end of the flow that
+// is. Over UDP the flow's client is whoever spoke first; a PBX that sent
+// OPTIONS before the phone's REGISTER is the flow's client, and the
+// finding is still about the PBX. On TCP a PBX may send its own requests
+// back over the phone's connection (RFC 5923): their credentials are the
+// phone's to check, also when the headers are cut short by a loss or the
+// end of the connection.
 func TestLoginFiledAgainstTheChecker(t *testing.T) {
-	col := &inspecttest.Collector{}
-	e := inspecttest.Engine(t, col, nil, New())
-	c := inspecttest.NewUDP(e, "192.168.1.1:5060", "192.168.1.50:5060")
-	c.Client("OPTIONS sip:phone@192.168.1.50 SIP/2.0\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").
-		Server("SIP/2.0 200 OK\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\n\r\n").
-		Server(register + "CSeq: 69 REGISTER\r\n" + digest + "Content-Length: 0\r\n\r\n").
-		Client(ok("69"))
-	c.Close()
-	e.Flush()
-	got := col.Kind(event.KindPlaintextCredentials)
-	if len(got) != 1 || got[0].Device.IP != "192.168.1.1" || got[0].Evidence["accepted"] != "yes" {
-		t.Fatalf("logins %v, want one accepted, about the PBX 192.168.1.1", evidences(got))
+	const pbx, phone = "192.168.1.1", "192.168.1.50"
+	cut := "REGISTER sip:pbx SIP/2.0\r\nCall-ID: t9\r\nCSeq: 1 REGISTER\r\n" + digest
+	tests := []struct {
+		name           string
+		tcp            bool
+		client, server string
+		script         func(c *inspecttest.Conv)
+		device         string
+		accepted       string
+	}{
+		{"answered_request_from_the_flow_server_over_udp", false, pbx + ":5060", phone + ":5060", func(c *inspecttest.Conv) {
+			c.Client("OPTIONS sip:phone@192.168.1.50 SIP/2.0\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").
+				Server("SIP/2.0 200 OK\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\n\r\n").
+				Server(register + "CSeq: 69 REGISTER\r\n" + digest + "Content-Length: 0\r\n\r\n").
+				Client(ok("69"))
+		}, pbx, "yes"},
+		{"request_from_the_client_cut_by_the_end", true, phone + ":40000", pbx + ":5060", func(c *inspecttest.Conv) {
+			c.Client(cut)
+		}, pbx, "unknown"},
+		{"request_from_the_server_cut_by_the_end", true, phone + ":40000", pbx + ":5060", func(c *inspecttest.Conv) {
+			c.Server(cut)
+		}, phone, "unknown"},
+		{"request_from_the_server_cut_by_a_loss", true, phone + ":40000", pbx + ":5060", func(c *inspecttest.Conv) {
+			c.Server(cut).Lose(inspect.ToClient, 40).Server("Content-Length: 0\r\n\r\n")
+		}, phone, "unknown"},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New())
+			c := inspecttest.NewUDP(e, tt.client, tt.server)
+			if tt.tcp {
+				c = inspecttest.NewTCP(e, tt.client, tt.server)
+			}
+			tt.script(c)
+			c.Close()
+			e.Flush()
+			got := col.Kind(event.KindPlaintextCredentials)
+			if len(got) != 1 || got[0].Device.IP != tt.device || got[0].Evidence["accepted"] != tt.accepted {
+				t.Fatalf("logins %v about %v, want one about %s, accepted %s", evidences(got), devices(got), tt.device, tt.accepted)
+			}
+		})
+	}
+}
+
+func devices(evs []*event.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.Device.IP
+	}
+	return out
 }
 
 // defaultsClassifier knows one default password and tries it through
