@@ -22,12 +22,16 @@ const (
 type papPending struct {
 	client hwaddr.MAC
 	id     uint8
+	peer   uint64 // papPeerKey of the Peer-ID
 	cred   Credential
 	used   bool
 }
 
 // handlePAP reads one PAP frame: a request is classified and kept until
-// the peer's Ack or Nak with the same identifier arrives.
+// the peer's Ack or Nak with the same identifier arrives. A request sent
+// again until a reply comes (RFC 1334 section 2.2.1), with the same
+// identifier and Peer-ID, is one login: it takes the place of the one
+// kept, and the reply reports it once.
 func (e *Engine) handlePAP(p *Packet) {
 	b := p.Payload
 	if len(b) < 4 {
@@ -51,11 +55,21 @@ func (e *Engine) handlePAP(p *Packet) {
 		}
 		secret := rest[1 : 1+int(rest[0])]
 		cred := e.classify(&Login{Protocol: "pap", Mechanism: "PPP PAP", User: user, Secret: secret})
+		req := papPending{client: p.SrcMAC, id: id, peer: papPeerKey(user), cred: cred, used: true}
+		if s := e.papRetransmitted(&req); s != nil {
+			if s.cred != cred {
+				// Sent again with another password: the first is
+				// reported unknown, the reply is the second's.
+				e.reportPAP(s, OutcomeUnknown)
+			}
+			*s = req
+			return
+		}
 		slot := &e.pap[int(e.papNext)%maxPAP]
 		if slot.used { // the oldest request never got an answer
 			e.reportPAP(slot, OutcomeUnknown)
 		}
-		*slot = papPending{client: p.SrcMAC, id: id, cred: cred, used: true}
+		*slot = req
 		e.papNext++
 	case papAck, papNak:
 		for i := range e.pap {
@@ -69,6 +83,27 @@ func (e *Engine) handlePAP(p *Packet) {
 			}
 		}
 	}
+}
+
+// papRetransmitted returns the pending request r repeats: the same
+// client, identifier and Peer-ID; nil if none.
+func (e *Engine) papRetransmitted(r *papPending) *papPending {
+	for i := range e.pap {
+		if s := &e.pap[i]; s.used && s.client == r.client && s.id == r.id && s.peer == r.peer {
+			return s
+		}
+	}
+	return nil
+}
+
+// papPeerKey is FNV-1a over a Peer-ID, so that a retransmission is
+// recognised without keeping the user name.
+func papPeerKey(peer []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range peer {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return h
 }
 
 func (e *Engine) reportPAP(s *papPending, o Outcome) {

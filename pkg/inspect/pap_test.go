@@ -1,6 +1,7 @@
 package inspect_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -34,20 +35,34 @@ func TestPAP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ack := func(id byte) *inspect.Packet { return papFrame(bras, cpe, []byte{2, id, 0, 5, 0}) }
+	nak := func(id byte) *inspect.Packet { return papFrame(bras, cpe, []byte{3, id, 0, 5, 0}) }
+	request := func(id byte, user, pass string) *inspect.Packet {
+		return papFrame(cpe, bras, papRequest(id, user, pass))
+	}
 	tests := []struct {
-		name     string
-		frames   []*inspect.Packet
-		logins   int
-		accepted string
-		class    string
+		name   string
+		frames []*inspect.Packet
+		want   []string // "accepted class" per login, in order
 	}{
-		{"ack", []*inspect.Packet{papFrame(cpe, bras, papRequest(1, "cisco", "cisco")), papFrame(bras, cpe, []byte{2, 1, 0, 5, 0})}, 1, "yes", "default"},
-		{"nak", []*inspect.Packet{papFrame(cpe, bras, papRequest(7, "isp-user-42", "Tr1cky-Secret!")), papFrame(bras, cpe, []byte{3, 7, 0, 5, 0})}, 1, "no", "unique"},
-		{"no_answer", []*inspect.Packet{papFrame(cpe, bras, papRequest(9, "isp-user-42", "Tr1cky-Secret!"))}, 1, "unknown", "unique"},
-		{"ack_for_other_id", []*inspect.Packet{papFrame(cpe, bras, papRequest(1, "isp-user-42", "Tr1cky-Secret!")), papFrame(bras, cpe, []byte{2, 2, 0, 5, 0})}, 1, "unknown", "unique"},
-		{"length_lies", []*inspect.Packet{papFrame(cpe, bras, []byte{1, 1, 0, 200, 5, 'c'})}, 0, "", ""},
-		{"user_length_overruns", []*inspect.Packet{papFrame(cpe, bras, []byte{1, 1, 0, 7, 9, 'c', 'd'})}, 0, "", ""},
-		{"too_short", []*inspect.Packet{papFrame(cpe, bras, []byte{1})}, 0, "", ""},
+		{"ack", []*inspect.Packet{request(1, "cisco", "cisco"), ack(1)}, []string{"yes default"}},
+		{"nak", []*inspect.Packet{request(7, "isp-user-42", "Tr1cky-Secret!"), nak(7)}, []string{"no unique"}},
+		{"no_answer", []*inspect.Packet{request(9, "isp-user-42", "Tr1cky-Secret!")}, []string{"unknown unique"}},
+		{"ack_for_other_id", []*inspect.Packet{request(1, "isp-user-42", "Tr1cky-Secret!"), ack(2)}, []string{"unknown unique"}},
+		// Sent again before the reply: one login, reported once.
+		{"retransmission_reported_once", []*inspect.Packet{request(1, "cisco", "cisco"), request(1, "cisco", "cisco"), request(1, "cisco", "cisco"), ack(1)},
+			[]string{"yes default"}},
+		{"retransmission_refused_once", []*inspect.Packet{request(3, "isp-user-42", "Tr1cky-Secret!"), request(3, "isp-user-42", "Tr1cky-Secret!"), nak(3)},
+			[]string{"no unique"}},
+		{"retransmission_unanswered_once", []*inspect.Packet{request(3, "isp-user-42", "Tr1cky-Secret!"), request(3, "isp-user-42", "Tr1cky-Secret!")},
+			[]string{"unknown unique"}},
+		// The same identifier and Peer-ID with another password: the
+		// reply is the last one's.
+		{"sent_again_with_another_password", []*inspect.Packet{request(4, "cisco", "cisco"), request(4, "cisco", "Tr1cky-Secret!"), ack(4)},
+			[]string{"unknown default", "yes unique"}},
+		{"length_lies", []*inspect.Packet{papFrame(cpe, bras, []byte{1, 1, 0, 200, 5, 'c'})}, nil},
+		{"user_length_overruns", []*inspect.Packet{papFrame(cpe, bras, []byte{1, 1, 0, 7, 9, 'c', 'd'})}, nil},
+		{"too_short", []*inspect.Packet{papFrame(cpe, bras, []byte{1})}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,16 +72,15 @@ func TestPAP(t *testing.T) {
 				e.HandlePacket(f)
 			}
 			e.Flush()
-			got := col.Findings()
-			if len(got) != tt.logins {
-				t.Fatalf("%d findings, want %d", len(got), tt.logins)
+			var got []string
+			for _, ev := range col.Findings() {
+				got = append(got, ev.Evidence["accepted"]+" "+ev.Evidence["password_class"])
+				if ev.Evidence["protocol"] != "pap" || ev.Device.MAC != cpe.String() {
+					t.Errorf("event %+v", ev)
+				}
 			}
-			if tt.logins == 0 {
-				return
-			}
-			ev := got[0]
-			if ev.Evidence["accepted"] != tt.accepted || ev.Evidence["password_class"] != tt.class || ev.Evidence["protocol"] != "pap" || ev.Device.MAC != cpe.String() {
-				t.Errorf("event %+v", ev)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("logins %q, want %q", got, tt.want)
 			}
 			if inspecttest.Leaks(t, col.Events, "Tr1cky-Secret!") || inspecttest.Leaks(t, col.Events, "isp-user-42") {
 				t.Error("secret leaked")
