@@ -363,9 +363,15 @@ func (a *analyzer) typedLine(f *inspect.Flow, line []byte, over bool) {
 	}
 	a.server.enter()
 	if over {
-		// Garbage, or a line partly lost: it is no user and no password.
+		// Garbage, or a line partly lost: it is no user and no password,
+		// and the lines typed before a deferred password prompt are no
+		// login either: the password was typed after it.
 		if a.phase == phaseWantUser || a.phase == phaseWantPass {
 			a.phase, a.userLen, a.userTyped = phaseIdle, 0, false
+		}
+		if a.deferred {
+			a.deferred = false
+			a.dropQueue()
 		}
 		return
 	}

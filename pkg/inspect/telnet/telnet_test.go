@@ -1269,6 +1269,14 @@ func TestGap(t *testing.T) {
 			want:   []string{"accepted=yes"},
 		},
 		{
+			// The password typed after a deferred prompt is lost: the
+			// user name typed before it is no password.
+			name:   "client_gap_inside_password_after_unrecognised_user_prompt",
+			before: join(srv("Usuario: "), cli("admin\r\n"), srv("admin\r\nPassword: "), cli("Vq7")),
+			lost:   seg{inspect.ToServer, "#pL"},
+			after:  join(cli("9!zR2m\r\n"), srv("\r\n# ")),
+		},
+		{
 			name:   "server_gap_inside_verdict_line",
 			before: join(srv("login: "), cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"), srv("\r\nLogin in")),
 			lost:   seg{inspect.ToClient, "correct"},
