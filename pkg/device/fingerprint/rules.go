@@ -107,7 +107,12 @@ type Match struct {
 	Rule                              *Rule
 	Vendor, Type, Model, Firmware, OS string
 	Software, Version                 string
-	Weight                            float64
+	// Distribution names the distribution whose build the software is,
+	// by a marker in the value it was read from ("Debian" for
+	// "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3"; see Distribution); ""
+	// for an upstream build, and for a match without software.
+	Distribution string
+	Weight       float64
 }
 
 // Rules is the parsed rule set.
@@ -367,8 +372,12 @@ func (r *Rule) expand(value string, idx []int) Match {
 		}
 		return strings.TrimSpace(string(r.re.ExpandString(nil, t, value, idx)))
 	}
-	return Match{
+	m := Match{
 		Rule: r, Vendor: x(r.Vendor), Type: r.Type, Model: x(r.Model), Firmware: x(r.Firmware),
 		OS: x(r.OS), Software: r.Software, Version: x(r.Version), Weight: r.Weight,
 	}
+	if r.Software != "" {
+		m.Distribution = Distribution(value)
+	}
+	return m
 }
