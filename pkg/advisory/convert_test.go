@@ -15,9 +15,9 @@ import (
 // matches.
 func TestDeviceSoftwareConverts(t *testing.T) {
 	seen := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
-	d := device.Software{Product: "dropbear", Version: "2014.63", Source: "banner/ssh", Seen: seen}
+	d := device.Software{Product: "dropbear", Version: "2014.63", Source: "banner/ssh", Seen: seen, Distribution: "Debian"}
 	sw := advisory.Software(d)
-	if sw.Product != d.Product || sw.Version != d.Version || sw.Source != d.Source || !sw.Seen.Equal(seen) {
+	if sw.Product != d.Product || sw.Version != d.Version || sw.Source != d.Source || !sw.Seen.Equal(seen) || sw.Distribution != d.Distribution {
 		t.Fatalf("conversion lost a field: %+v", sw)
 	}
 	h, err := advisory.NewHolder(advisory.Options{})

@@ -19,6 +19,10 @@ const Provision = "5.3-8"
 // maxSourceLen caps the Software.Source text copied into evidence.
 const maxSourceLen = 64
 
+// maxDistributionLen caps the Software.Distribution text copied into
+// evidence.
+const maxDistributionLen = 32
+
 // Software is one product and version seen on a device. It has the same
 // fields as the device package's Software; the device layer converts
 // (advisory must not import device, which imports advisory to match).
@@ -31,6 +35,10 @@ type Software struct {
 	// Disputed are claims of other versions the device layer did not
 	// believe ("dhcp 1.36.1"); matching ignores them.
 	Disputed []string
+	// Distribution names the Linux distribution whose build this is
+	// ("Debian"), empty for an upstream build: such a build may carry a
+	// fix without the version changing, and the finding says so.
+	Distribution string
 }
 
 // Match is one advisory that applies to one piece of software.
@@ -165,7 +173,8 @@ func (a *Advisory) EventSeverity() event.Severity {
 
 // ToEvent turns a match into an outdated_firmware finding about device,
 // at time at. Its evidence carries only data the feed validated (product
-// id, advisory, CVEs, URLs) and the parsed version string.
+// id, advisory, CVEs, URLs), the parsed version string, the sources that
+// reported it and, for a distribution's build, the distribution's name.
 func ToEvent(m Match, device event.Endpoint, at time.Time) *event.Event {
 	a := m.Advisory
 	cves := strings.Join(a.CVEs(), ",")
@@ -209,7 +218,27 @@ func ToEvent(m Match, device event.Endpoint, at time.Time) *event.Event {
 	if len(sources) > 0 {
 		ev.Evidence["software_source"] = strings.Join(sources, ",")
 	}
+	if dist := distribution(m.Software); dist != "" {
+		ev.Evidence[event.EvidenceDistributionBuild] = "yes"
+		ev.Evidence[event.EvidenceDistribution] = dist
+	}
 	return ev
+}
+
+// distribution is s's distribution when it is a name fit for evidence
+// and text: letters and spaces, at most maxDistributionLen bytes; else
+// "" (an upstream build, or a name no marker gave).
+func distribution(s Software) string {
+	d := s.Distribution
+	if d == "" || len(d) > maxDistributionLen || strings.TrimSpace(d) != d {
+		return ""
+	}
+	for _, r := range d {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == ' ') {
+			return ""
+		}
+	}
+	return d
 }
 
 func summary(m Match, cves string) string {
@@ -234,6 +263,9 @@ func summary(m Match, cves string) string {
 	}
 	if a.DatabaseSpecific.Exploited {
 		b.WriteString("; exploited in the wild")
+	}
+	if dist := distribution(m.Software); dist != "" {
+		fmt.Fprintf(&b, "; a distribution build (%s): the fix may be backported without the version changing, check %s's security tracker", dist, dist)
 	}
 	return b.String()
 }

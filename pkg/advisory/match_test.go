@@ -171,6 +171,7 @@ func TestToEvent(t *testing.T) {
 		severity     event.Severity
 		evidence     event.Evidence
 		summaryParts []string
+		summaryLacks []string
 	}{
 		{
 			name:     "exploited_raises_to_critical",
@@ -182,6 +183,34 @@ func TestToEvent(t *testing.T) {
 				"url": "https://nvd.nist.gov/vuln/detail/CVE-2014-0160", "software_source": "tls banner",
 			},
 			summaryParts: []string{"openssl 1.0.1f", "CVE-2014-0160", "fixed in 1.0.1g", "exploited"},
+			summaryLacks: []string{"distribution", "backported"},
+		},
+		// A distribution's build of the same version: marked, and the
+		// summary sends the owner to the distribution's tracker.
+		{
+			name:     "distribution_build",
+			sw:       Software{Product: "OpenSSL", Version: "1.0.1f", Source: "http_server", Distribution: "Ubuntu"},
+			severity: event.SeverityCritical,
+			evidence: event.Evidence{
+				"product": "openssl", "version": "1.0.1f", "advisory": "IOTGW-2014-0003",
+				"cve": "CVE-2014-0160", "fixed": "1.0.1g", "exploited": "yes", "end_of_life": "no",
+				"url": "https://nvd.nist.gov/vuln/detail/CVE-2014-0160", "software_source": "http_server",
+				"distribution_build": "yes", "distribution": "Ubuntu",
+			},
+			summaryParts: []string{"openssl 1.0.1f", "CVE-2014-0160", "distribution build (Ubuntu)", "may be backported", "check Ubuntu's security tracker"},
+		},
+		// A name no marker gives (not letters and spaces) reaches
+		// neither the evidence nor the summary.
+		{
+			name:     "distribution_name_not_a_name",
+			sw:       Software{Product: "OpenSSL", Version: "1.0.1f", Source: "http_server", Distribution: "<b>Debian</b>"},
+			severity: event.SeverityCritical,
+			evidence: event.Evidence{
+				"product": "openssl", "version": "1.0.1f", "advisory": "IOTGW-2014-0003",
+				"cve": "CVE-2014-0160", "fixed": "1.0.1g", "exploited": "yes", "end_of_life": "no",
+				"url": "https://nvd.nist.gov/vuln/detail/CVE-2014-0160", "software_source": "http_server",
+			},
+			summaryLacks: []string{"Debian", "distribution"},
 		},
 		{
 			name:     "end_of_life_has_no_fix",
@@ -233,6 +262,11 @@ func TestToEvent(t *testing.T) {
 			for _, p := range tc.summaryParts {
 				if !strings.Contains(ev.Summary, p) {
 					t.Errorf("summary %q lacks %q", ev.Summary, p)
+				}
+			}
+			for _, p := range tc.summaryLacks {
+				if strings.Contains(ev.Summary, p) {
+					t.Errorf("summary %q says %q", ev.Summary, p)
 				}
 			}
 		})

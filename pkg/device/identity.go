@@ -300,7 +300,7 @@ func (inv *Inventory) addMatch(d *Device, m fingerprint.Match, ev Evidence) {
 	inv.addVote(d, fieldFirmware, m.Firmware, ev)
 	inv.addVote(d, fieldOS, m.OS, ev)
 	if m.Software != "" {
-		d.addSoftware(Software{Product: m.Software, Version: m.Version, Source: ev.Source, Seen: ev.Time})
+		d.addSoftware(Software{Product: m.Software, Version: m.Version, Source: ev.Source, Seen: ev.Time, Distribution: m.Distribution})
 	}
 }
 

@@ -39,6 +39,15 @@ type Software struct {
 	// the device may have changed since its firmer source last spoke, or
 	// someone else sent them in its name.
 	Disputed []string `json:"disputed,omitempty"`
+	// Distribution names the Linux distribution whose package this is
+	// ("Debian", "Ubuntu", "Red Hat"…), by a marker in the text the
+	// version was read from ("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3";
+	// see fingerprint.Distribution): such a build may carry fixes the
+	// upstream version does not, so a match is the distribution's
+	// tracker's to confirm. Empty for an upstream build, or one whose
+	// text does not say. It is what the firmest sources of the version
+	// say (see confirmAll).
+	Distribution string `json:"distribution,omitempty"`
 }
 
 // Bounds of one Software: a version has a handful of sources, and what
@@ -274,7 +283,24 @@ func (d *Device) addSoftware(s Software) {
 
 // confirmAll records that s's sources reported o's version too, and
 // refreshes o.Seen when s is as firm as o's firmest source.
+//
+// Whether o is a distribution's build is the word of its firmest
+// sources, as its version is: a firmer s decides; one as firm keeps the
+// mark only when it says the same (upstream, the reading that
+// quarantines, wins a tie); a weaker one changes nothing. So a claim
+// neither marks a version the device's own server gave as upstream,
+// which would turn its quarantine into an alert, nor unmarks one it
+// gave as a distribution's.
 func (d *Device) confirmAll(o, s *Software) {
+	switch sb, ob := s.basis(), o.basis(); {
+	case o.Distribution == s.Distribution || sb < ob:
+	case sb > ob:
+		o.Distribution = s.Distribution
+		d.swGen++
+	case o.Distribution != "":
+		o.Distribution = ""
+		d.swGen++
+	}
 	d.confirm(o, s.Source)
 	for _, src := range s.Also {
 		d.confirm(o, src)

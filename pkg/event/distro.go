@@ -1,0 +1,19 @@
+package event
+
+// Evidence keys of an outdated_firmware finding about a Linux
+// distribution's build of the software (advisory.Software.Distribution):
+// EvidenceDistributionBuild is "yes" and EvidenceDistribution names the
+// distribution ("Debian"); both are absent for an upstream build.
+const (
+	EvidenceDistributionBuild = "distribution_build"
+	EvidenceDistribution      = "distribution"
+)
+
+// DistributionBuild reports whether e is an outdated_firmware finding
+// about a distribution's build. Distributions backport security fixes
+// without changing the upstream version (Debian 12's OpenSSH 9.2p1
+// carries the fix of CVE-2024-6387), so its version is no proof the
+// device is vulnerable: the distribution's security tracker says.
+func DistributionBuild(e *Event) bool {
+	return e.Kind == KindOutdatedFirmware && e.Evidence[EvidenceDistributionBuild] == "yes"
+}
