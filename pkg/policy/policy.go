@@ -181,6 +181,13 @@ func actionFor(p *config.Policy, f *event.Event) config.Action {
 	if f.Kind == event.KindOutdatedFirmware && (a == config.ActionQuarantine || a == config.ActionIsolate) && forgeableOnly(f.Evidence["software_source"]) {
 		return config.ActionAlert
 	}
+	// A distribution's build may carry the fix without its version
+	// changing (Debian 12's OpenSSH 9.2p1 is patched against
+	// CVE-2024-6387): the version is no proof, and the owner checks the
+	// distribution's security tracker, which the finding names.
+	if (a == config.ActionQuarantine || a == config.ActionIsolate) && event.DistributionBuild(f) {
+		return config.ActionAlert
+	}
 	// A default tried whose answer was not seen may have been refused
 	// (a scan from the internet against a forwarded port, a capture
 	// that missed the reply), and a connection whose opening was not

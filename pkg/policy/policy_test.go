@@ -84,6 +84,24 @@ func TestEvaluate(t *testing.T) {
 		{name: "outdated_exploited_confirmed_over_tcp", device: Device{MAC: cam, Findings: []*event.Event{
 			finding(event.KindOutdatedFirmware, event.SeverityCritical, event.Evidence{"exploited": "yes", "software_source": "ssdp,http_server"})}},
 			want: config.ActionQuarantine, reasons: 1},
+		// A distribution's build may carry the fix under the upstream
+		// version (Debian, Ubuntu, Red Hat backport): it alerts, whatever
+		// the action and however firm its source; an upstream build of
+		// the version quarantines.
+		{name: "outdated_exploited_distribution_build_alert", device: Device{MAC: cam, Findings: []*event.Event{
+			finding(event.KindOutdatedFirmware, event.SeverityCritical, event.Evidence{"exploited": "yes", "software_source": "http_server", "distribution_build": "yes", "distribution": "Ubuntu"})}},
+			want: config.ActionAlert, reasons: 1},
+		{name: "outdated_distribution_build_alert_when_any_configured", tweak: func(p *config.Policy) { p.QuarantineExploitedOnly = false },
+			device: Device{MAC: cam, Findings: []*event.Event{
+				finding(event.KindOutdatedFirmware, event.SeverityHigh, event.Evidence{"software_source": "banner/ssh", "distribution_build": "yes", "distribution": "Debian"})}},
+			want: config.ActionAlert, reasons: 1},
+		{name: "outdated_distribution_build_alert_when_isolating", tweak: func(p *config.Policy) { p.Actions["outdated_firmware"] = config.ActionIsolate },
+			device: Device{MAC: cam, Findings: []*event.Event{
+				finding(event.KindOutdatedFirmware, event.SeverityCritical, event.Evidence{"exploited": "yes", "software_source": "http_server", "distribution_build": "yes"})}},
+			want: config.ActionAlert, reasons: 1},
+		{name: "outdated_exploited_upstream_build_quarantine", device: Device{MAC: cam, Findings: []*event.Event{
+			finding(event.KindOutdatedFirmware, event.SeverityCritical, event.Evidence{"exploited": "yes", "software_source": "http_server", "distribution_build": "no"})}},
+			want: config.ActionQuarantine, reasons: 1},
 		{name: "outdated_any_when_configured", tweak: func(p *config.Policy) { p.QuarantineExploitedOnly = false },
 			device: Device{MAC: cam, Findings: []*event.Event{outdated}}, want: config.ActionQuarantine, reasons: 1},
 		{name: "trusted_downgraded", tweak: withRule(config.DeviceRule{Trusted: true}),
