@@ -1,9 +1,11 @@
 package device
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/pkg/advisory"
 	"github.com/iotgw/iotgw/pkg/event"
 )
 
@@ -106,4 +108,82 @@ func TestDistributionMarkFollowsFirmestSource(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestScorecardDistributionBuild: an advisory matched on a distribution's
+// build, which may carry the fix under the upstream version (every
+// Raspberry Pi on Debian 12 runs OpenSSH 9.2p1 patched against
+// regreSSHion), leaves the provision on known-vulnerable software
+// unknown and sends the owner to the distribution's tracker; its finding
+// says so. The same version built upstream fails it.
+func TestScorecardDistributionBuild(t *testing.T) {
+	tests := []struct {
+		name     string
+		kind     event.Kind
+		evidence event.Evidence
+		software string // product and version the provision's reasons name
+		cve      string // of a finding about it
+		want     Status
+		reason   string
+	}{
+		{"debian_openssh", event.KindBanner, event.Evidence{"protocol": "ssh", "banner": "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3"},
+			"openssh 9.2p1", "CVE-2024-6387", Unknown,
+			"distribution build (Debian): the fix may be backported; check Debian's security tracker for openssh 9.2p1 ("},
+		{"ubuntu_openssl", event.KindHTTPServer, event.Evidence{"server": "Apache/2.4.7 (Ubuntu) OpenSSL/1.0.1f"},
+			"openssl 1.0.1f", "CVE-2014-0160", Unknown,
+			"distribution build (Ubuntu): the fix may be backported; check Ubuntu's security tracker for openssl 1.0.1f ("},
+		{"upstream_openssh", event.KindBanner, event.Evidence{"protocol": "ssh", "banner": "SSH-2.0-OpenSSH_9.2p1"},
+			"openssh 9.2p1", "CVE-2024-6387", Fail, "CVE-2024-6387"},
+		{"upstream_openssl", event.KindHTTPServer, event.Evidence{"server": "Apache/2.4.7 OpenSSL/1.0.1f"},
+			"openssl 1.0.1f", "CVE-2014-0160", Fail, "CVE-2014-0160"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			const mac = "b8:27:eb:1a:2b:3c"
+			inv.File(obs(mac, "192.168.1.64", tt.kind, tt.evidence))
+			for _, m := range advisoryMatches(t, device(t, inv, mac)) {
+				inv.Emit(advisory.ToEvent(m, event.Endpoint{MAC: mac, IP: "192.168.1.64", Local: true}, t0))
+			}
+			d := device(t, inv, mac)
+			distro := tt.want == Unknown
+			seen := false
+			for _, f := range d.Findings {
+				if f.Kind != event.KindOutdatedFirmware || !strings.Contains(f.Evidence["cve"], tt.cve) {
+					continue
+				}
+				seen = true
+				if event.DistributionBuild(f) != distro || distro && !strings.Contains(f.Summary, "the fix may be backported") {
+					t.Errorf("finding %q evidence %v: distribution build %v, want %v", f.Summary, f.Evidence, event.DistributionBuild(f), distro)
+				}
+			}
+			if !seen {
+				t.Fatalf("no finding about %s (software %+v)", tt.cve, d.Software)
+			}
+			st, reasons := vulnerableSoftware(t, Scorecard(d, nil), tt.software)
+			if st != tt.want || !strings.Contains(strings.Join(reasons, " "), tt.reason) {
+				t.Errorf("provision %s %q, want %s with %q", st, reasons, tt.want, tt.reason)
+			}
+		})
+	}
+}
+
+// vulnerableSoftware is the status and reasons of the software-updates
+// provision whose reasons name software ("openssh 9.2p1"): the one on
+// known-vulnerable software, whatever its number.
+func vulnerableSoftware(t *testing.T, c Card, software string) (Status, []string) {
+	t.Helper()
+	for _, cp := range c.Capabilities {
+		if cp.Capability != event.CapSoftwareUpdates {
+			continue
+		}
+		for _, p := range cp.Provisions {
+			if strings.Contains(strings.Join(p.Reasons, " "), software) {
+				return p.Status, p.Reasons
+			}
+		}
+		t.Fatalf("no software-updates provision names %s: %+v", software, cp.Provisions)
+	}
+	t.Fatal("no software-updates capability")
+	return "", nil
 }

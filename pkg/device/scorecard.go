@@ -418,14 +418,19 @@ func (s scorer) p532() Provision {
 	// A version only claims report (a DHCP vendor class, an SSDP or
 	// mDNS announcement: one datagram anyone on the LAN can send in the
 	// device's name) is no fact about the device: policy does not
-	// quarantine on it, and it fails nothing here either.
+	// quarantine on it, and it fails nothing here either. Nor does a
+	// distribution's build, which may carry the fix (distributionReason).
 	served := func(e *event.Event) bool {
-		return e.Kind == event.KindOutdatedFirmware && !event.ClaimsOnly(e.Evidence["software_source"])
+		return e.Kind == event.KindOutdatedFirmware && !event.ClaimsOnly(e.Evidence["software_source"]) && !event.DistributionBuild(e)
 	}
 	p := verdict("5.3-2", "No known-vulnerable software", s.findings(served), "")
 	if p.Status == Unknown {
 		for _, e := range s.d.Findings {
 			if e.Kind == event.KindOutdatedFirmware && !served(e) {
+				if !event.ClaimsOnly(e.Evidence["software_source"]) {
+					p.Reasons = []string{distributionReason(e)} // a distribution build
+					return p
+				}
 				p.Reasons = []string{"a claimed version matched an advisory (reported only by " + e.Evidence["software_source"] +
 					", which anyone on the network can send in the device's name): " + e.Summary}
 				return p

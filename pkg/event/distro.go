@@ -13,8 +13,9 @@ const (
 // about a distribution's build. Distributions backport security fixes
 // without changing the upstream version (Debian 12's OpenSSH 9.2p1
 // carries the fix of CVE-2024-6387), so its version is no proof the
-// device is vulnerable, and policy alerts on it rather than quarantine
-// or isolate: the distribution's security tracker says.
+// device is vulnerable: policy alerts on it rather than quarantine or
+// isolate, and the scorecard leaves its provision unknown, pointing the
+// owner at the distribution's security tracker.
 func DistributionBuild(e *Event) bool {
 	return e.Kind == KindOutdatedFirmware && e.Evidence[EvidenceDistributionBuild] == "yes"
 }
