@@ -232,6 +232,19 @@ func (p *Pipeline) matchAdvisories(d *device.Device, cause *event.Event) {
 		// feed, or another source reporting the version (which policy
 		// weighs).
 		old := d.Filed(ev.DedupKey())
+		if sw := device.Software(m.Software); old != nil && event.DistributionBuild(old) != event.DistributionBuild(ev) && !sw.Supersedes(old.Evidence["software_source"]) {
+			// Whether the version is a distribution's build is its
+			// sources' word, as the version is: after a restart an
+			// announcement must not turn the quarantine the device's
+			// own Server header gave into an alert by marking the
+			// version a distribution's, nor unmarking it bring one back.
+			m.Software.Distribution = ""
+			if event.DistributionBuild(old) {
+				m.Software.Distribution = old.Evidence[event.EvidenceDistribution]
+			}
+			ev = advisory.ToEvent(m, ep, cause.Time)
+			ev.Source, ev.Packet = cause.Source, cause.Packet
+		}
 		if old != nil {
 			// The sources of a version only grow: after a restart the
 			// software is learnt again, one source at a time, and the
