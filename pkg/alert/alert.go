@@ -188,9 +188,13 @@ func FromEvent(ev *event.Event, dev Device) (a Alert, ok bool) {
 		a.Title = "Outdated software on " + name
 		sw := strings.TrimSpace(orWord(product, "Its software") + " " + version)
 		var b strings.Builder
-		if ev0("end_of_life") == "yes" {
+		switch {
+		case ev0("end_of_life") == "yes" && event.DistributionBuild(ev):
+			// Its distribution may still maintain it.
+			fmt.Fprintf(&b, "%s on %s is no longer maintained upstream.", sw, name)
+		case ev0("end_of_life") == "yes":
 			fmt.Fprintf(&b, "%s on %s no longer receives security updates.", sw, name)
-		} else {
+		default:
 			fmt.Fprintf(&b, "%s on %s has known security holes", sw, name)
 			if cve := ev0("cve"); cve != "" {
 				fmt.Fprintf(&b, " (%s)", cve)
@@ -200,15 +204,25 @@ func FromEvent(ev *event.Event, dev Device) (a Alert, ok bool) {
 		if ev0("exploited") == "yes" {
 			b.WriteString(" Attackers are exploiting them.")
 		}
-		switch fixed := ev0("fixed"); fixed {
-		case "", "none":
+		dist := ev0(event.EvidenceDistribution)
+		if dist == "" {
+			dist = "the distribution"
+		}
+		switch fixed := ev0("fixed"); {
+		case event.DistributionBuild(ev):
+			// The version is no proof: the distribution backports
+			// fixes without changing it.
+			fmt.Fprintf(&b, " It is %s's build, which may carry the fix without the version changing: check %s's security tracker for %s, and update the device's packages if the fix is not in.",
+				dist, dist, orWord(product, "the package"))
+		case fixed == "", fixed == "none":
 			b.WriteString(" No fixed version is known: consider replacing the device or keeping it off the internet.")
 		default:
 			fmt.Fprintf(&b, " Update to %s or later.", fixed)
 		}
 		a.Body = b.String()
 		a.DedupKey = key(a.Kind, d, product, ev0("advisory"))
-		setFacts(a.Facts, ev, "product", "version", "advisory", "cve", "fixed", "exploited", "end_of_life", "url")
+		setFacts(a.Facts, ev, "product", "version", "advisory", "cve", "fixed", "exploited", "end_of_life", "url",
+			event.EvidenceDistributionBuild, event.EvidenceDistribution)
 	case event.KindPersonalData:
 		a.Kind = KindPersonalData
 		dataKind := ev0("data_kind")

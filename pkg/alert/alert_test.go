@@ -38,6 +38,16 @@ func TestFromEvent(t *testing.T) {
 	eol := &event.Event{Time: t0, Type: event.TypeFinding, Kind: event.KindOutdatedFirmware, Severity: event.SeverityMedium,
 		Device:   event.Endpoint{MAC: "c0:56:e3:00:00:02"},
 		Evidence: event.Evidence{"product": "BusyBox", "version": "1.19", "end_of_life": "yes", "fixed": "none"}}
+	// Debian 12's OpenSSH 9.2p1, patched against regreSSHion: the
+	// version is no proof, Debian's tracker is.
+	debian := &event.Event{Time: t0, Type: event.TypeFinding, Kind: event.KindOutdatedFirmware, Severity: event.SeverityHigh,
+		Device: event.Endpoint{MAC: "b8:27:eb:00:00:04"},
+		Evidence: event.Evidence{"product": "openssh", "version": "9.2p1", "advisory": "IOTGW-2024-0001", "cve": "CVE-2024-6387",
+			"fixed": "9.8p1", "exploited": "no", "end_of_life": "no", "url": "https://example.com/adv",
+			"distribution_build": "yes", "distribution": "Debian"}}
+	centosEOL := &event.Event{Time: t0, Type: event.TypeFinding, Kind: event.KindOutdatedFirmware, Severity: event.SeverityMedium,
+		Device:   event.Endpoint{MAC: "b8:27:eb:00:00:05"},
+		Evidence: event.Evidence{"product": "openssl", "version": "1.0.1e", "end_of_life": "yes", "fixed": "1.1.1", "distribution_build": "yes", "distribution": "CentOS"}}
 	pii := &event.Event{Time: t0, Type: event.TypeFinding, Kind: event.KindPersonalData, Severity: event.SeverityMedium,
 		Device: event.Endpoint{MAC: "c0:56:e3:00:00:03", IP: "192.168.1.30"},
 		Evidence: event.Evidence{"data_kind": "email", "sample": "al***@ex***", "where": "body", "field": "email",
@@ -94,6 +104,12 @@ func TestFromEvent(t *testing.T) {
 		{name: "end_of_life", ev: eol, kind: KindOutdatedFirmware, title: "Outdated software on device c0:56:e3:00:00:02",
 			body:  []string{"no longer receives security updates", "No fixed version is known"},
 			dedup: "outdated_firmware|c0:56:e3:00:00:02|BusyBox|", factCount: 4},
+		{name: "distribution_build", ev: debian, dev: Device{Name: "Pi"}, kind: KindOutdatedFirmware, title: "Outdated software on Pi",
+			body:  []string{"openssh 9.2p1 on Pi has known security holes (CVE-2024-6387)", "It is Debian's build, which may carry the fix without the version changing", "check Debian's security tracker for openssh"},
+			dedup: "outdated_firmware|b8:27:eb:00:00:04|openssh|IOTGW-2024-0001", absent: []string{"Update to 9.8p1"}, factCount: 10},
+		{name: "distribution_build_end_of_life", ev: centosEOL, kind: KindOutdatedFirmware, title: "Outdated software on device b8:27:eb:00:00:05",
+			body:  []string{"openssl 1.0.1e on device b8:27:eb:00:00:05 is no longer maintained upstream", "check CentOS's security tracker"},
+			dedup: "outdated_firmware|b8:27:eb:00:00:05|openssl|", absent: []string{"no longer receives security updates", "Update to"}, factCount: 6},
 		{name: "personal_data_without_sample", ev: pii, dev: Device{Name: "Scale"},
 			kind: KindPersonalData, title: "Personal data sent in clear by Scale",
 			body:  []string{"Scale sent an e-mail address unencrypted to 203.0.113.7:80"},

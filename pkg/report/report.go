@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -263,6 +264,12 @@ func advisorySummary(evs []*event.Event) string {
 	s := fmt.Sprintf("%s %s matches %d advisories (%s)", evs[0].Evidence["product"], evs[0].Evidence["version"], len(evs), strings.Join(shown, ", "))
 	if exploited {
 		s += "; exploited in the wild"
+	}
+	// One product and version, one build: said when every finding says
+	// it is a distribution's.
+	if !slices.ContainsFunc(evs, func(e *event.Event) bool { return !event.DistributionBuild(e) }) {
+		dist := evs[0].Evidence[event.EvidenceDistribution]
+		s += fmt.Sprintf("; a distribution build (%s): the fixes may be backported without the version changing, check %s's security tracker", dist, dist)
 	}
 	return s
 }

@@ -48,6 +48,38 @@ func TestGroupFindings(t *testing.T) {
 	}
 }
 
+// TestGroupFindingsDistributionBuild: a distribution's build's line says
+// the fixes may be backported, when every finding of it says it is one.
+func TestGroupFindingsDistributionBuild(t *testing.T) {
+	ssh := func(cve, dist string) *event.Event {
+		e := ev(event.KindOutdatedFirmware, event.SeverityHigh, "openssh 9.2p1 "+cve, event.Evidence{"product": "openssh", "version": "9.2p1", "cve": cve})
+		if dist != "" {
+			e.Evidence["distribution_build"], e.Evidence["distribution"] = "yes", dist
+		}
+		return e
+	}
+	tests := []struct {
+		name string
+		fs   []*event.Event
+		want string
+	}{
+		{"debian", []*event.Event{ssh("CVE-2023-38408", "Debian"), ssh("CVE-2024-6387", "Debian")},
+			"openssh 9.2p1 matches 2 advisories (CVE-2023-38408, CVE-2024-6387); a distribution build (Debian): the fixes may be backported without the version changing, check Debian's security tracker"},
+		{"upstream", []*event.Event{ssh("CVE-2023-38408", ""), ssh("CVE-2024-6387", "")},
+			"openssh 9.2p1 matches 2 advisories (CVE-2023-38408, CVE-2024-6387)"},
+		{"not_all_marked", []*event.Event{ssh("CVE-2023-38408", "Debian"), ssh("CVE-2024-6387", "")},
+			"openssh 9.2p1 matches 2 advisories (CVE-2023-38408, CVE-2024-6387)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := groupFindings(tt.fs)
+			if len(got) != 1 || got[0].ev.Summary != tt.want {
+				t.Errorf("groups %+v, want one %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestSummaryOutputs(t *testing.T) {
 	inv := device.NewInventory(16, func(netip.Addr) bool { return true })
 	f := ev(event.KindDefaultCredentials, event.SeverityHigh, "TELNET login with factory-default credentials (user r***, accepted: yes)",
