@@ -51,6 +51,10 @@ type Software struct {
 	// Disputed are claims that named another version ("dhcp 1.36.1"),
 	// not believed over Source.
 	Disputed []string `json:"disputed,omitempty"`
+	// Distribution names the Linux distribution whose build this is
+	// ("Debian"), which may carry fixes its version does not show;
+	// empty for an upstream build.
+	Distribution string `json:"distribution,omitempty"`
 }
 
 // TrafficPoint is a device's traffic in one interval, for the timeline.

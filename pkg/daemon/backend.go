@@ -101,7 +101,7 @@ func (d *Daemon) viewLocked(mac hwaddr.MAC, dev *device.Device) api.Device {
 		}
 		for _, sw := range dev.Software {
 			v.Software = append(v.Software, api.Software{Product: sw.Product, Version: sw.Version, Source: sw.Source,
-				Disputed: slices.Clone(sw.Disputed)})
+				Disputed: slices.Clone(sw.Disputed), Distribution: sw.Distribution})
 		}
 		card := device.Scorecard(dev, nil)
 		v.Scorecard = &card

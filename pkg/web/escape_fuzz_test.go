@@ -74,7 +74,7 @@ func fuzzPages(s [6]string, quarantined bool) [][]byte {
 			Reasons: []policy.Reason{{Severity: event.SeverityHigh, Summary: summary}}},
 		Findings: []*event.Event{finding},
 		Identity: map[string]string{"vendor": vendor, banner: host},
-		Software: []api.Software{{Product: banner, Version: host, Source: evidence, Disputed: []string{summary, name}}, {Product: vendor, Source: banner}},
+		Software: []api.Software{{Product: banner, Version: host, Source: evidence, Disputed: []string{summary, name}, Distribution: name}, {Product: vendor, Source: banner}},
 		Scorecard: device.Card{Contact: &device.VendorInfo{Name: vendor, Policy: evidence},
 			Capabilities: []device.CapabilityCard{{Capability: 1, Name: name, Status: device.Status(vendor),
 				Provisions: []device.Provision{{ID: evidence, Title: summary, Status: device.Status(banner), Reasons: []string{banner, host}}}}},

@@ -144,6 +144,12 @@ func softwareSection(w *markup.Writer, sw []api.Software) {
 		} else {
 			w.Text(s.Version)
 		}
+		if s.Distribution != "" {
+			// Its version may not show the fixes it carries.
+			w.Raw("<br><small>")
+			w.Text(s.Distribution)
+			w.Raw(" build: fixes may be backported</small>")
+		}
 		w.Raw("</td><td>")
 		w.Text(s.Source)
 		if len(s.Disputed) > 0 {

@@ -47,7 +47,8 @@ func TestRenderPanicIs500(t *testing.T) {
 }
 
 // TestSoftwareSection: each product the device showed, its version (or
-// that it named none), where it was seen, and the claims not believed;
+// that it named none) and whose build it is when a distribution's, where
+// it was seen, and the claims not believed;
 // the device's text escaped; no section for a device that showed none.
 func TestSoftwareSection(t *testing.T) {
 	for _, tc := range []struct {
@@ -61,6 +62,8 @@ func TestSoftwareSection(t *testing.T) {
 			{Product: "goahead", Source: "http_server"},
 		}, []string{`id="software"`, "<td>busybox</td><td>1.19.4</td><td>banner/telnet<br><small>not believed: dhcp 1.36.1</small></td>",
 			"<td>goahead</td><td>not named</td><td>http_server</td>"}},
+		{"distribution_build", []api.Software{{Product: "openssh", Version: "9.2p1", Source: "banner/ssh", Distribution: "Debian"}},
+			[]string{"<td>openssh</td><td>9.2p1<br><small>Debian build: fixes may be backported</small></td><td>banner/ssh</td>"}},
 		{"device_text_escaped", []api.Software{{Product: "<script>x</script>", Version: `1"2`, Source: "ssdp"}},
 			[]string{"<td>&lt;script&gt;x&lt;/script&gt;</td><td>1&#34;2</td>"}},
 	} {
