@@ -258,13 +258,13 @@ func TestDemoScorecards(t *testing.T) {
 			"5.1-2": device.Unknown,
 			// busybox 1.35.0 comes from its DHCP vendor class only: a
 			// claim anyone on the LAN can send, no fact to fail on.
-			"5.3-2": device.Unknown,
+			"5.3-8": device.Unknown,
 			"5.5-7": device.Fail, // that password in clear
 			"5.8-2": device.Fail, // e-mail and location in clear
 		}},
 		{"8c:79:f5:3d:4e:5f", map[string]device.Status{
 			"5.3-7": device.Fail, // firmware over plain HTTP
-			"5.3-2": device.Fail, // miniupnpd 1.6 from its own HTTP Server header
+			"5.3-8": device.Fail, // miniupnpd 1.6 from its own HTTP Server header
 			// Samsung's table entry was written from memory, not
 			// re-checked: its URL is a hint, not a pass.
 			"5.2-1": device.Unknown,

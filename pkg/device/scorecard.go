@@ -80,7 +80,7 @@ func Scorecard(d *Device, contacts *Vendors) Card {
 	caps := []CapabilityCard{
 		{Capability: event.CapNoDefaultPasswords, Provisions: []Provision{s.p511(), s.p512()}},
 		{Capability: event.CapDisclosurePolicy, Provisions: []Provision{s.p521(vendor, card.Contact)}},
-		{Capability: event.CapSoftwareUpdates, Provisions: []Provision{s.p532(), s.p537()}},
+		{Capability: event.CapSoftwareUpdates, Provisions: []Provision{s.p538(), s.p537()}},
 		{Capability: event.CapSecureCommunication, Provisions: []Provision{s.p551(), s.p557()}},
 		{Capability: event.CapPersonalData, Provisions: []Provision{s.p582()}},
 	}
@@ -414,7 +414,7 @@ func (s scorer) p521(vendor Attribute, vi *VendorInfo) Provision {
 	return p
 }
 
-func (s scorer) p532() Provision {
+func (s scorer) p538() Provision {
 	// A version only claims report (a DHCP vendor class, an SSDP or
 	// mDNS announcement: one datagram anyone on the LAN can send in the
 	// device's name) is no fact about the device: policy does not
@@ -423,7 +423,7 @@ func (s scorer) p532() Provision {
 	served := func(e *event.Event) bool {
 		return e.Kind == event.KindOutdatedFirmware && !event.ClaimsOnly(e.Evidence["software_source"]) && !event.DistributionBuild(e)
 	}
-	p := verdict("5.3-2", "No known-vulnerable software", s.findings(served), "")
+	p := verdict("5.3-8", "Security updates timely: no known-vulnerable software", s.findings(served), "")
 	if p.Status == Unknown {
 		for _, e := range s.d.Findings {
 			if e.Kind == event.KindOutdatedFirmware && !served(e) {

@@ -50,7 +50,7 @@ func TestScorecard(t *testing.T) {
 		want   map[string]Status
 		reason string // expected in the reasons of the first provision in want
 	}{
-		{"nothing_seen", nil, map[string]Status{"5.1-1": Unknown, "5.2-1": Unknown, "5.3-2": Unknown, "5.5-1": Unknown, "5.6-1": Unknown, "5.7-2": Unknown}, ""},
+		{"nothing_seen", nil, map[string]Status{"5.1-1": Unknown, "5.2-1": Unknown, "5.3-8": Unknown, "5.5-1": Unknown, "5.6-1": Unknown, "5.7-2": Unknown}, ""},
 		{"audit_found_no_default_login", []*event.Event{
 			obs("00:11:22:33:44:55", "192.168.1.5", KindAudit, event.Evidence{"check": "default_login", "result": "none_found", "stop": "exhausted", "attempts": "12", "protocols": "telnet:23"}),
 		}, map[string]Status{"5.1-1": Pass}, ""},
@@ -119,14 +119,14 @@ func TestScorecard(t *testing.T) {
 		}, map[string]Status{"5.5-1": Fail}, "TLS 1.0"},
 		{"outdated", []*event.Event{
 			finding(event.KindOutdatedFirmware, "dropbear 2014.63 is affected by CVE-2016-7406", nil),
-		}, map[string]Status{"5.3-2": Fail}, "CVE-2016-7406"},
+		}, map[string]Status{"5.3-8": Fail}, "CVE-2016-7406"},
 		{"software_without_advisory", []*event.Event{
 			func() *event.Event {
 				e := obs("00:11:22:33:44:55", "192.168.1.5", event.KindBanner, event.Evidence{"protocol": "telnet", "banner": "BusyBox v1.19.4", "stage": "after_login"})
 				e.Flow = telnetServer
 				return e
 			}(),
-		}, map[string]Status{"5.3-2": Unknown}, "busybox 1.19.4"},
+		}, map[string]Status{"5.3-8": Unknown}, "busybox 1.19.4"},
 		// A DHCP vendor class alone ties the device to Hikvision with
 		// confidence 0.41: the policy is a hint, not a pass.
 		{"hikvision_policy_vendor_uncertain", []*event.Event{
@@ -452,7 +452,7 @@ func TestScorecardLoginOutcome(t *testing.T) {
 
 // TestScorecardClaimedVersion: an advisory matched on a version only
 // claims report (DHCP, SSDP, mDNS: datagrams anyone on the LAN can send
-// in the device's name) does not fail 5.3-2, as policy does not
+// in the device's name) does not fail 5.3-8, as policy does not
 // quarantine on it; a version the device served (a banner, a Server
 // header) does, and so does a finding filed before sources were
 // recorded.
@@ -481,9 +481,9 @@ func TestScorecardClaimedVersion(t *testing.T) {
 			inv := newInv()
 			inv.Emit(outdated(tt.sources))
 			card := Scorecard(device(t, inv, "00:11:22:33:44:55"), nil)
-			st, r := statusOf(card, "5.3-2")
+			st, r := statusOf(card, "5.3-8")
 			if st != tt.want || !strings.Contains(strings.Join(r, " "), tt.reason) {
-				t.Errorf("5.3-2 = %s %q, want %s with %q", st, r, tt.want, tt.reason)
+				t.Errorf("5.3-8 = %s %q, want %s with %q", st, r, tt.want, tt.reason)
 			}
 		})
 	}
