@@ -45,7 +45,9 @@ const (
 
 // Packet is one decoded frame. The caller owns it and reuses it; Payload
 // and TCPOptions point into the frame passed to Decode (borrowed bytes, valid
-// until the frame's buffer is reused).
+// until the frame's buffer is reused), or, in a datagram reassembled from
+// IP fragments (Reassembled), into the Decoder's reassembly buffer, valid
+// until the next call of Decode or Flush.
 type Packet struct {
 	Timestamp time.Time
 	Length    int // bytes on the wire
@@ -61,7 +63,12 @@ type Packet struct {
 	Src, Dst netip.Addr
 	IPProto  IPProtocol
 	TTL      uint8 // IPv4 TTL or IPv6 hop limit
-	Fragment bool  // an IP fragment; not decoded further
+	// Fragment: an IP fragment that did not complete a datagram (it is
+	// held for reassembly, or its datagram was dropped); not decoded
+	// further. Reassembled: this frame's fragment completed a datagram,
+	// which the rest of the Packet describes as if it had come whole.
+	Fragment    bool
+	Reassembled bool
 
 	SrcPort, DstPort uint16
 	TCPFlags         uint8 // see TCPFlag*
@@ -103,8 +110,10 @@ type DecodeStats struct {
 	Frames      uint64
 	Undecoded   uint64 // link or network layer not readable
 	Truncated   uint64 // a header was cut by the snap length
-	Fragments   uint64 // IPv4/IPv6 fragments (counted, not reassembled)
+	Fragments   uint64 // IPv4 fragments and IPv6 fragment headers seen
 	UnknownLink uint64 // frames of a link type the decoder does not know
+	// Defrag says what became of the fragments' datagrams.
+	Defrag DefragStats
 }
 
 // Decoder reads the link, network and transport headers of frames in
@@ -118,9 +127,16 @@ type DecodeStats struct {
 // packet truncated and uses what is there, and bytes past the IP length
 // (Ethernet padding) are not payload.
 //
+// IP fragments of TCP and UDP are put together again (see DefragDatagrams):
+// the fragment that completes a datagram decodes as the whole datagram,
+// the others as fragments (Packet.Fragment). A Decoder holds the
+// reassembly buffers, allocated on the first fragment it sees; call Flush
+// at the end of a capture to count datagrams left incomplete.
+//
 // A Decoder is not safe for concurrent use; use one per goroutine.
 type Decoder struct {
-	Stats DecodeStats
+	Stats  DecodeStats
+	defrag *defragger // nil until the first fragment
 }
 
 // NewDecoder returns a Decoder ready for every supported link type.
@@ -131,23 +147,26 @@ func NewDecoder() *Decoder { return &Decoder{} }
 func (d *Decoder) Decode(data []byte, info capture.Info, p *Packet) {
 	*p = Packet{Timestamp: info.Timestamp, Length: info.Length}
 	d.Stats.Frames++
+	if d.defrag != nil && d.defrag.delivered >= 0 {
+		d.defrag.release() // the last datagram's bytes, wiped
+	}
 	switch info.LinkType {
 	case capture.LinkTypeEthernet:
-		decodeEthernet(data, p)
+		d.decodeEthernet(data, p)
 	case capture.LinkTypeLinuxSLL:
-		decodeLinuxSLL(data, p)
+		d.decodeLinuxSLL(data, p)
 	case capture.LinkTypeLinuxSLL2:
-		decodeLinuxSLL2(data, p)
+		d.decodeLinuxSLL2(data, p)
 	case capture.LinkTypeNull, capture.LinkTypeLoop:
-		decodeLoopback(data, p)
+		d.decodeLoopback(data, p)
 	case capture.LinkTypeIPv4:
-		decodeIP(data, 4, p)
+		d.decodeIP(data, 4, p)
 	case capture.LinkTypeIPv6:
-		decodeIP(data, 6, p)
+		d.decodeIP(data, 6, p)
 	case capture.LinkTypeRaw, capture.LinkTypeRawDLT12, capture.LinkTypeRawDLT14:
-		decodeRawIP(data, p)
+		d.decodeRawIP(data, p)
 	case capture.LinkTypeNFLOG:
-		decodeRawIP(nflogPayload(data), p)
+		d.decodeRawIP(nflogPayload(data), p)
 	default:
 		d.Stats.UnknownLink++
 		return
@@ -158,12 +177,18 @@ func (d *Decoder) Decode(data []byte, info capture.Info, p *Packet) {
 	if p.Kind == KindUnknown {
 		d.Stats.Undecoded++
 	}
-	if p.Fragment {
-		d.Stats.Fragments++
+}
+
+// Flush gives up the datagrams whose fragments are still incomplete, as
+// at the end of a capture, counting them (DefragStats.Incomplete), and
+// wipes the reassembly buffers.
+func (d *Decoder) Flush() {
+	if d.defrag != nil {
+		d.defrag.flush(&d.Stats.Defrag)
 	}
 }
 
-func decodeEthernet(b []byte, p *Packet) {
+func (d *Decoder) decodeEthernet(b []byte, p *Packet) {
 	if len(b) < 14 {
 		p.Truncated = true
 		return
@@ -171,12 +196,12 @@ func decodeEthernet(b []byte, p *Packet) {
 	p.HasMAC = true
 	p.DstMAC = hwaddr.FromBytes(b[0:6])
 	p.SrcMAC = hwaddr.FromBytes(b[6:12])
-	decodeEtherPayload(binary.BigEndian.Uint16(b[12:14]), b[14:], p)
+	d.decodeEtherPayload(binary.BigEndian.Uint16(b[12:14]), b[14:], p)
 }
 
 // decodeLinuxSLL reads the 16-byte header of Linux cooked captures (v1):
 // packet type, ARPHRD type, address length, 8 address bytes, protocol.
-func decodeLinuxSLL(b []byte, p *Packet) {
+func (d *Decoder) decodeLinuxSLL(b []byte, p *Packet) {
 	if len(b) < 16 {
 		p.Truncated = true
 		return
@@ -186,14 +211,14 @@ func decodeLinuxSLL(b []byte, p *Packet) {
 		p.SrcMAC = hwaddr.FromBytes(b[6:12])
 	}
 	if cookedCarriesEtherType(binary.BigEndian.Uint16(b[2:4])) {
-		decodeEtherPayload(binary.BigEndian.Uint16(b[14:16]), b[16:], p)
+		d.decodeEtherPayload(binary.BigEndian.Uint16(b[14:16]), b[16:], p)
 	}
 }
 
 // decodeLinuxSLL2 reads the 20-byte v2 header: protocol, reserved,
 // interface index, ARPHRD type, packet type, address length, 8 address
 // bytes.
-func decodeLinuxSLL2(b []byte, p *Packet) {
+func (d *Decoder) decodeLinuxSLL2(b []byte, p *Packet) {
 	if len(b) < 20 {
 		p.Truncated = true
 		return
@@ -203,7 +228,7 @@ func decodeLinuxSLL2(b []byte, p *Packet) {
 		p.SrcMAC = hwaddr.FromBytes(b[12:18])
 	}
 	if cookedCarriesEtherType(binary.BigEndian.Uint16(b[8:10])) {
-		decodeEtherPayload(binary.BigEndian.Uint16(b[0:2]), b[20:], p)
+		d.decodeEtherPayload(binary.BigEndian.Uint16(b[0:2]), b[20:], p)
 	}
 }
 
@@ -222,7 +247,7 @@ func cookedCarriesEtherType(arphrd uint16) bool {
 // decodeLoopback reads BSD loopback's 4-byte address family, stored in the
 // byte order of the host that wrote it (DLT_NULL) or big-endian
 // (DLT_LOOP); families are below 256, so the zero bytes tell the order.
-func decodeLoopback(b []byte, p *Packet) {
+func (d *Decoder) decodeLoopback(b []byte, p *Packet) {
 	if len(b) < 4 {
 		p.Truncated = true
 		return
@@ -233,25 +258,25 @@ func decodeLoopback(b []byte, p *Packet) {
 	}
 	switch family {
 	case 2: // AF_INET everywhere
-		decodeIP(b[4:], 4, p)
+		d.decodeIP(b[4:], 4, p)
 	case 10, 24, 28, 30: // AF_INET6 on Linux, NetBSD/OpenBSD, FreeBSD, macOS
-		decodeIP(b[4:], 6, p)
+		d.decodeIP(b[4:], 6, p)
 	}
 }
 
-func decodeRawIP(b []byte, p *Packet) {
+func (d *Decoder) decodeRawIP(b []byte, p *Packet) {
 	if len(b) == 0 {
 		return
 	}
 	switch v := b[0] >> 4; v {
 	case 4, 6:
-		decodeIP(b, v, p)
+		d.decodeIP(b, v, p)
 	}
 }
 
 // decodeEtherPayload follows VLAN tags (802.1Q, and 802.1ad outer tags)
 // to the protocol they carry.
-func decodeEtherPayload(etherType uint16, b []byte, p *Packet) {
+func (d *Decoder) decodeEtherPayload(etherType uint16, b []byte, p *Packet) {
 	for len(b) > 0 {
 		switch etherType {
 		case etherTypeVLAN, etherTypeQinQ:
@@ -263,13 +288,13 @@ func decodeEtherPayload(etherType uint16, b []byte, p *Packet) {
 			etherType, b = binary.BigEndian.Uint16(b[2:4]), b[4:]
 			continue
 		case etherTypeIPv4:
-			decodeIP(b, 4, p)
+			d.decodeIP(b, 4, p)
 		case etherTypeIPv6:
-			decodeIP(b, 6, p)
+			d.decodeIP(b, 6, p)
 		case etherTypeARP:
 			decodeARP(b, p)
 		case etherTypePPPoE:
-			decodePPPoE(b, p)
+			d.decodePPPoE(b, p)
 		}
 		return
 	}
@@ -299,7 +324,7 @@ func decodeARP(b []byte, p *Packet) {
 
 // decodePPPoE reads a PPPoE session header (RFC 2516) and the PPP protocol
 // field after it, on the way to IP or to a PAP login.
-func decodePPPoE(b []byte, p *Packet) {
+func (d *Decoder) decodePPPoE(b []byte, p *Packet) {
 	if len(b) < 6 {
 		p.Truncated = true
 		return
@@ -326,9 +351,9 @@ func decodePPPoE(b []byte, p *Packet) {
 	}
 	switch proto {
 	case pppProtocolIPv4:
-		decodeIP(payload, 4, p)
+		d.decodeIP(payload, 4, p)
 	case pppProtocolIPv6:
-		decodeIP(payload, 6, p)
+		d.decodeIP(payload, 6, p)
 	case pppProtocolPAP:
 		p.Kind = KindPAP
 		p.Payload = payload
@@ -337,8 +362,9 @@ func decodePPPoE(b []byte, p *Packet) {
 
 // decodeIP reads an IP header of the given version and what it carries,
 // following IP-in-IP and 6in4 tunnels to the innermost packet, whose
-// addresses then describe the flow.
-func decodeIP(b []byte, version uint8, p *Packet) {
+// addresses then describe the flow. A fragment goes to reassembly; the
+// one that completes its datagram goes on with the datagram's bytes.
+func (d *Decoder) decodeIP(b []byte, version uint8, p *Packet) {
 	for len(b) > 0 {
 		var next []byte
 		var ok bool
@@ -347,7 +373,10 @@ func decodeIP(b []byte, version uint8, p *Packet) {
 		} else {
 			next, ok = decodeIPv6(b, p)
 		}
-		if !ok || p.Fragment || len(next) == 0 {
+		if ok && p.Fragment {
+			next, ok = d.reassemble(b, next, version, p)
+		}
+		if !ok || len(next) == 0 {
 			return
 		}
 		switch p.IPProto {
@@ -435,7 +464,8 @@ func validIPv4Options(b []byte, p *Packet) bool {
 
 // decodeIPv6 fills the IP fields, skips extension headers (hop-by-hop,
 // routing, destination options) and returns the payload after them, cut
-// to the header's payload length. A fragment header ends decoding.
+// to the header's payload length. After a fragment header (p.Fragment)
+// the payload starts with it.
 func decodeIPv6(b []byte, p *Packet) (payload []byte, ok bool) {
 	if len(b) < 40 {
 		p.Truncated = true
@@ -455,24 +485,29 @@ func decodeIPv6(b []byte, p *Packet) (payload []byte, ok bool) {
 	p.Src = netip.AddrFrom16([16]byte(b[8:24]))
 	p.Dst = netip.AddrFrom16([16]byte(b[24:40]))
 	p.TTL = b[7]
-	next := IPProtocol(b[6])
-	for next == IPProtocolHopByHop || next == IPProtocolRouting || next == IPProtocolDestOpts {
-		if len(payload) < 2 {
-			p.Truncated = p.Truncated || len(payload) == 1
-			p.IPProto = next
-			return nil, true
-		}
-		n := (int(payload[1]) + 1) * 8
-		if n > len(payload) {
-			p.Truncated = true
-			p.IPProto = next
-			return nil, true
-		}
-		next, payload = IPProtocol(payload[0]), payload[n:]
-	}
-	p.IPProto = next
-	p.Fragment = next == IPProtocolFragment
+	p.IPProto, payload = skipIPv6Ext(IPProtocol(b[6]), payload, p)
+	p.Fragment = p.IPProto == IPProtocolFragment
 	return payload, true
+}
+
+// skipIPv6Ext skips the extension headers the decoder passes over
+// (hop-by-hop, routing, destination options) from b, whose first header
+// is of type next. It returns the type of the header after them and the
+// bytes from it, or nil where an extension header is cut short.
+func skipIPv6Ext(next IPProtocol, b []byte, p *Packet) (IPProtocol, []byte) {
+	for next == IPProtocolHopByHop || next == IPProtocolRouting || next == IPProtocolDestOpts {
+		if len(b) < 2 {
+			p.Truncated = p.Truncated || len(b) == 1
+			return next, nil
+		}
+		n := (int(b[1]) + 1) * 8
+		if n > len(b) {
+			p.Truncated = true
+			return next, nil
+		}
+		next, b = IPProtocol(b[0]), b[n:]
+	}
+	return next, b
 }
 
 func decodeTCP(b []byte, p *Packet) {
