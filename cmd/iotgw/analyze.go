@@ -231,17 +231,19 @@ func analyzeFiles(ctx context.Context, p *pipeline.Pipeline, names []string, std
 func counters(p *pipeline.Pipeline) report.Counters {
 	ds, es := p.Decoder().Stats, p.Engine().Stats
 	return report.Counters{
-		Packets:      ds.Frames,
-		Flows:        es.FlowsCreated,
-		Undecoded:    ds.Undecoded,
-		Truncated:    ds.Truncated,
-		Fragments:    ds.Fragments,
-		UnknownLink:  ds.UnknownLink,
-		FlowsEvicted: es.FlowsEvicted,
-		BudgetStops:  es.BudgetStops,
-		Gaps:         es.Gaps,
-		Uninspected:  es.FlowsRefusedBusy + es.FlowsRefusedShare,
-		Reclaimed:    es.Reclaimed,
+		Packets:           ds.Frames,
+		Flows:             es.FlowsCreated,
+		Undecoded:         ds.Undecoded,
+		Truncated:         ds.Truncated,
+		Fragments:         ds.Fragments,
+		Reassembled:       ds.Defrag.Reassembled,
+		ReassemblyDropped: ds.Defrag.Dropped(),
+		UnknownLink:       ds.UnknownLink,
+		FlowsEvicted:      es.FlowsEvicted,
+		BudgetStops:       es.BudgetStops,
+		Gaps:              es.Gaps,
+		Uninspected:       es.FlowsRefusedBusy + es.FlowsRefusedShare,
+		Reclaimed:         es.Reclaimed,
 	}
 }
 

@@ -488,5 +488,9 @@ func (p *Pipeline) Run(ctx context.Context, name string, src capture.Source, pro
 	}
 }
 
-// Flush ends every open flow so that pending findings are reported.
-func (p *Pipeline) Flush() { p.eng.Flush() }
+// Flush ends every open flow so that pending findings are reported, and
+// gives up the datagrams whose IP fragments are still incomplete.
+func (p *Pipeline) Flush() {
+	p.eng.Flush()
+	p.dec.Flush()
+}

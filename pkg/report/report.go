@@ -36,6 +36,12 @@ type Counters struct {
 	FlowsEvicted uint64 `json:"flows_evicted"`
 	BudgetStops  uint64 `json:"budget_stops"`
 	Gaps         uint64 `json:"tcp_gaps"`
+	// Reassembled counts datagrams put together from IP fragments (and
+	// inspected as if whole); ReassemblyDropped those given up, as
+	// incomplete, overlapping fragments that disagree, malformed, or
+	// past the size reassembly holds. Fragments counts the fragments.
+	Reassembled       uint64 `json:"reassembled"`
+	ReassemblyDropped uint64 `json:"reassembly_dropped"`
 	// Uninspected counts connections refused an inspection, each once,
 	// because every inspection was busy or their host held its share:
 	// logins in them may be missed.
@@ -165,9 +171,12 @@ func (s *Summary) WriteText(w io.Writer) error {
 			ew.printf("  error: %s\n", in.Error)
 		}
 	}
-	if s.Counters.Truncated+s.Counters.Fragments+s.Counters.UnknownLink > 0 {
-		ew.printf("  %d truncated frames, %d IP fragments (not reassembled), %d frames of unknown link type\n",
-			s.Counters.Truncated, s.Counters.Fragments, s.Counters.UnknownLink)
+	if s.Counters.Truncated+s.Counters.UnknownLink > 0 {
+		ew.printf("  %d truncated frames, %d frames of unknown link type\n", s.Counters.Truncated, s.Counters.UnknownLink)
+	}
+	if s.Counters.Fragments > 0 {
+		ew.printf("  %d IP fragments: %d datagrams reassembled and inspected, %d dropped (incomplete, overlapping with other bytes, malformed or too large)\n",
+			s.Counters.Fragments, s.Counters.Reassembled, s.Counters.ReassemblyDropped)
 	}
 	if s.Counters.Uninspected > 0 {
 		ew.printf("  %d new connections not inspected: every inspection busy, or their device at its share (inspect.max_inspected)\n",
