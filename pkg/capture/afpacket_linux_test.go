@@ -5,6 +5,7 @@ package capture
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -814,6 +815,57 @@ func TestAFPacketFilterIPv6DestOpts(t *testing.T) {
 				t.Fatalf("read without a destination options header: % x", data[:min(len(data), 60)])
 			}
 			return
+		}
+	}
+}
+
+// TestAFPacketFilterFragments: datagrams above the MTU, which the
+// device's kernel sends in IP fragments, pass the filter whole over IPv4
+// and IPv6, every fragment, though their port is not one the filter
+// lists: the ports are only in the first fragment.
+func TestAFPacketFilterFragments(t *testing.T) {
+	requireRoot(t)
+	router, device := netnstest.New(t, "iotgwcap", "rtr"), netnstest.New(t, "iotgwcap", "dev")
+	netnstest.NoDAD(t, router, device)
+	netnstest.Veth(t, router, "lan0", "10.98.1.1/24", device, "eth0", "10.98.1.2/24")
+	netnstest.Cmd(t, "ip", "-n", router, "addr", "add", "fd98:12::1/64", "dev", "lan0")
+	netnstest.Cmd(t, "ip", "-n", device, "addr", "add", "fd98:12::2/64", "dev", "eth0")
+	filter, err := FilterFor(PortSet{Ports: []uint16{5353}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // ends a hung read, never a slow one
+	defer cancel()
+	src := openIn(t, router, ctx, AFPacketConfig{Interfaces: []string{"lan0"}, Filter: filter})
+	defer src.Close()
+	const size = 3000 // a UDP payload: 3008 bytes in fragments of at most 1480
+	big := bytes.Repeat([]byte("f"), size)
+	for _, addr := range []string{"10.98.1.1:9999", "[fd98:12::1]:9999"} {
+		if err := netnstest.Send(device, "udp", addr, big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sendDatagram(t, device, "udp4", "10.98.1.1:5353", "fragments-sentinel")
+	// The fragments' IP payload bytes, by IP version.
+	got := map[int]int{}
+	for {
+		data, _, err := src.ReadPacket()
+		if err != nil {
+			t.Fatalf("the sentinel was not read: %v; fragment bytes read %v", err, got)
+		}
+		if bytes.Contains(data, []byte("fragments-sentinel")) {
+			break
+		}
+		switch {
+		case len(data) >= 14+20 && data[12] == 0x08 && data[13] == 0x00 && binary.BigEndian.Uint16(data[14+6:])&0x3fff != 0:
+			got[4] += int(binary.BigEndian.Uint16(data[14+2:])) - int(data[14]&0x0f)*4
+		case len(data) >= 14+48 && data[12] == 0x86 && data[13] == 0xdd && data[14+6] == 44:
+			got[6] += int(binary.BigEndian.Uint16(data[14+4:])) - 8
+		}
+	}
+	for _, v := range []int{4, 6} {
+		if got[v] != size+8 {
+			t.Errorf("IPv%d: %d bytes of fragments read, want the whole %d-byte datagram", v, got[v], size+8)
 		}
 	}
 }

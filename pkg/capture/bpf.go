@@ -13,9 +13,9 @@ type PortSet struct {
 	// Ports are TCP and UDP ports; a packet passes when its source or its
 	// destination port is one of them. At most MaxFilterPorts.
 	Ports []uint16
-	// AllPayload passes every TCP and UDP packet (unfragmented or first
-	// fragment), whatever its ports: the mode for generic plaintext
-	// inspection, which finds protocols by content on any port.
+	// AllPayload passes every TCP and UDP packet, whatever its ports:
+	// the mode for generic plaintext inspection, which finds protocols by
+	// content on any port. (IP fragments of TCP and UDP pass either way.)
 	AllPayload bool
 	// SpentMark, when not zero, drops every frame whose packet mark
 	// (skb->mark) has any of its bits, before anything else is read:
@@ -66,22 +66,23 @@ const (
 	pppoeHeaderLen = 6
 	pppProtocolPAP = 0xc023
 
-	ipProtoTCP = 6
-	ipProtoUDP = 17
+	ipProtoTCP      = 6
+	ipProtoUDP      = 17
+	ipProtoFragment = 44 // IPv6 fragment header
 
 	// IPv6 extension headers the filter skips, as the decoder does.
 	ipProtoHopByHop = 0
 	ipProtoRouting  = 43
 	ipProtoDestOpts = 60
 	// ipv6ExtHeaders is how many the filter skips: a hop-by-hop header
-	// and one other; more are rare, and each adds 13 instructions per
+	// and one other; more are rare, and each adds 14 instructions per
 	// tagging.
 	ipv6ExtHeaders = 2
 
-	ipv4FragOffsetMask = 0x1fff
-	ipv6HeaderLen      = 40
-	tcpFlagsOffset     = 13
-	tcpFlagSYN         = 0x02
+	ipv4MFOffsetMask = 0x3fff // more-fragments bit and fragment offset
+	ipv6HeaderLen    = 40
+	tcpFlagsOffset   = 13
+	tcpFlagSYN       = 0x02
 
 	// acceptWhole is the return value that keeps a whole frame: the
 	// kernel keeps min(return value, frame length) bytes.
@@ -95,18 +96,23 @@ const (
 //     ports (every TCP and UDP packet with ports.AllPayload);
 //   - TCP segments with SYN set to or from any port (SYN fingerprints,
 //     scan detection);
+//   - IP fragments of TCP and UDP: IPv4 fragments (more-fragments set or
+//     an offset) whose protocol is TCP or UDP, and IPv6 packets with a
+//     fragment header, behind up to two extension headers, whose next
+//     header is TCP or UDP, for the decoder to reassemble. Only a
+//     datagram's first fragment has ports, so fragments pass whatever
+//     the ports: a first fragment judged by them would leave the
+//     others, which must pass, to wait out reassembly's timeout;
 //   - PPPoE session frames carrying PAP (a PPPoE client's login, which
 //     the inspectors read).
 //
 // With ports.SpentMark, a frame whose packet mark has one of its bits is
 // dropped first, whatever it carries.
 //
-// Everything else is dropped in the kernel: ICMP, other protocols, IPv6
-// packets with more than two extension headers before TCP or UDP (of
-// hop-by-hop, routing and destination options; the decoder skips these)
-// or with a fragment header, and non-first IPv4 fragments, which carry
-// no ports and which the decoder does not reassemble. First IPv4
-// fragments have ports and pass like whole packets. A tag the kernel
+// Everything else is dropped in the kernel: ICMP, other protocols and
+// their fragments, IPv6 packets with more than two extension headers
+// before TCP, UDP or a fragment header (of hop-by-hop, routing and
+// destination options; the decoder skips these). A tag the kernel
 // stripped into packet metadata (VLAN offload) is not in the frame, so
 // such frames match as untagged. Passed frames are kept whole; see
 // AFPacketConfig.Snaplen to cut them.
@@ -166,10 +172,13 @@ func pppoe(a *assembler, base uint32) {
 
 // network reads the IPv4 or IPv6 header at base: it keeps only TCP and
 // UDP, stores the protocol in scratch slot 0 and leaves the transport
-// header's offset from base in X.
+// header's offset from base in X. A fragment of TCP or UDP is accepted
+// here.
 func network(a *assembler, base uint32) {
 	l4 := label("l4", base)
 	reject := label("reject", base)
+	frag := label("frag", base)
+	ip6frag := label("ip6frag", base)
 
 	a.label(label("ip4", base))
 	a.emit(bpf.LoadAbsolute{Off: base + 9, Size: 1})
@@ -178,13 +187,14 @@ func network(a *assembler, base uint32) {
 	a.jumpIf(bpf.JumpEqual, ipProtoUDP, label("ip4ok", base), reject)
 	a.label(label("ip4ok", base))
 	a.emit(bpf.LoadAbsolute{Off: base + 6, Size: 2})
-	a.jumpIf(bpf.JumpBitsSet, ipv4FragOffsetMask, reject, "")
+	a.jumpIf(bpf.JumpBitsSet, ipv4MFOffsetMask, frag, "")
 	a.emit(bpf.LoadMemShift{Off: base})
 	a.jumpTo(l4)
 
 	// IPv6: X is the offset of the header whose type A holds, from
 	// base. Up to ipv6ExtHeaders extension headers the decoder skips are
-	// skipped here too, unrolled (classic BPF jumps only forward).
+	// skipped here too, unrolled (classic BPF jumps only forward), to
+	// TCP, UDP or a fragment header.
 	a.label(label("ip6", base))
 	a.emit(bpf.LoadAbsolute{Off: base + 6, Size: 1})
 	a.emit(bpf.LoadConstant{Dst: bpf.RegX, Val: ipv6HeaderLen})
@@ -192,11 +202,12 @@ func network(a *assembler, base uint32) {
 		ext := label(fmt.Sprintf("ip6ext%d", i), base)
 		a.emit(bpf.StoreScratch{Src: bpf.RegA, N: 0})
 		a.jumpIf(bpf.JumpEqual, ipProtoTCP, label("ip6ok", base), "")
+		a.jumpIf(bpf.JumpEqual, ipProtoUDP, label("ip6ok", base), "")
 		if i == ipv6ExtHeaders {
-			a.jumpIf(bpf.JumpEqual, ipProtoUDP, label("ip6ok", base), reject)
+			a.jumpIf(bpf.JumpEqual, ipProtoFragment, ip6frag, reject)
 			break
 		}
-		a.jumpIf(bpf.JumpEqual, ipProtoUDP, label("ip6ok", base), "")
+		a.jumpIf(bpf.JumpEqual, ipProtoFragment, ip6frag, "")
 		a.jumpIf(bpf.JumpEqual, ipProtoHopByHop, ext, "")
 		a.jumpIf(bpf.JumpEqual, ipProtoRouting, ext, "")
 		a.jumpIf(bpf.JumpEqual, ipProtoDestOpts, ext, reject)
@@ -213,6 +224,15 @@ func network(a *assembler, base uint32) {
 	}
 	a.label(label("ip6ok", base))
 	a.jumpTo(l4)
+
+	// A fragment header: next header at +0, the same in every fragment
+	// (RFC 8200), so that a non-first fragment says what it carries.
+	a.label(ip6frag)
+	a.emit(bpf.LoadIndirect{Off: base, Size: 1})
+	a.jumpIf(bpf.JumpEqual, ipProtoTCP, frag, "")
+	a.jumpIf(bpf.JumpEqual, ipProtoUDP, frag, reject)
+	a.label(frag)
+	a.jumpTo("accept")
 
 	a.label(reject)
 	a.emit(bpf.RetConstant{Val: 0})

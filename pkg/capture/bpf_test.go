@@ -101,10 +101,38 @@ func TestFilterFor(t *testing.T) {
 		ip.FragOffset = 185
 		return frame(t, eth(layers.EthernetTypeIPv4), ip, gopacket.Payload("\x00\x17\x00\x17 rest of a segment"))
 	}
-	firstFrag := func() []byte {
+	firstFrag := func(dport uint16) []byte {
 		ip := ip4(layers.IPProtocolTCP)
 		ip.Flags = layers.IPv4MoreFragments
-		return frame(t, eth(layers.EthernetTypeIPv4), ip, tcp(40000, 23, false, true), payload)
+		return frame(t, eth(layers.EthernetTypeIPv4), ip, tcp(40000, dport, false, true), payload)
+	}
+	// A last fragment (offset, no MF) of a protocol.
+	lastFrag := func(proto layers.IPProtocol, ls ...gopacket.SerializableLayer) []byte {
+		ip := ip4(proto)
+		ip.FragOffset = 185
+		return frame(t, append(append(ls, ip), gopacket.Payload("rest of a datagram"))...)
+	}
+	// IPv6 fragment headers: next header, reserved, offset and M,
+	// identification; a non-first one of UDP, its bytes looking like
+	// ports 53 → 53.
+	frag6 := func(next layers.IPProtocol, ls ...gopacket.SerializableLayer) []byte {
+		hdr := &layers.IPv6Fragment{NextHeader: next, FragmentOffset: 154, Identification: 1}
+		return frame(t, append(ls, ip6(layers.IPProtocolIPv6Fragment), hdr, gopacket.Payload("\x00\x35\x00\x35 rest"))...)
+	}
+	// A fragment header behind a hop-by-hop header (router alert) and
+	// hops-1 destination options headers.
+	hopFrag6 := func(hops int) []byte {
+		var b []byte
+		for i := range hops {
+			next := byte(layers.IPProtocolIPv6Destination)
+			if i == hops-1 {
+				next = byte(layers.IPProtocolIPv6Fragment)
+			}
+			b = append(b, next, 0, 5, 2, 0, 0, 1, 0)
+		}
+		b = append(b, byte(layers.IPProtocolUDP), 0, 0x04, 0xd0, 0, 0, 0, 1)
+		b = append(b, "rest"...)
+		return frame(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolIPv6HopByHop), gopacket.Payload(b))
 	}
 	withOptions := func(dport uint16) []byte {
 		ip := ip4(layers.IPProtocolTCP)
@@ -182,8 +210,13 @@ func TestFilterFor(t *testing.T) {
 		{"ipv4_icmp", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolICMPv4), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0)}), false},
 		{"ipv4_options_tcp_to_telnet", ports, withOptions(23), true},
 		{"ipv4_options_tcp_other", ports, withOptions(9999), false},
-		{"ipv4_first_fragment", ports, firstFrag(), true},
-		{"ipv4_nonfirst_fragment", ports, fragTail(), false},
+		{"ipv4_first_fragment", ports, firstFrag(23), true},
+		{"ipv4_first_fragment_other_ports", ports, firstFrag(9999), true},
+		{"ipv4_nonfirst_fragment", ports, fragTail(), true},
+		{"ipv4_last_fragment_udp", ports, lastFrag(layers.IPProtocolUDP, eth(layers.EthernetTypeIPv4)), true},
+		{"ipv4_fragment_icmp", ports, lastFrag(layers.IPProtocolICMPv4, eth(layers.EthernetTypeIPv4)), false},
+		{"ipv4_fragment_gre", ports, lastFrag(layers.IPProtocolGRE, eth(layers.EthernetTypeIPv4)), false},
+		{"no_ports_fragment", PortSet{}, fragTail(), true},
 		{"ipv4_header_cut", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 23, false, true))[:14+12], false},
 		{"ipv4_ports_cut", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 23, false, true))[:14+20+1], false},
 		{"ipv6_tcp_to_tls", ports, frame(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp(40000, 443, false, true), payload), true},
@@ -191,7 +224,15 @@ func TestFilterFor(t *testing.T) {
 		{"ipv6_udp_other", ports, frame(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolUDP), udp(40000, 9999), payload), false},
 		{"ipv6_tcp_syn_any_port", ports, frame(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp(40000, 9999, true, false)), true},
 		{"ipv6_icmp", ports, frame(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolICMPv6), gopacket.Payload("\x80\x00\x00\x00\x00\x17\x00\x17")), false},
-		{"ipv6_fragment_header", ports, frame(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolIPv6Fragment), gopacket.Payload("\x06\x00\x00\x01\x00\x00\x00\x01\x00\x17\x00\x17")), false},
+		{"ipv6_fragment_header_tcp_first", ports, frame(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolIPv6Fragment), gopacket.Payload("\x06\x00\x00\x01\x00\x00\x00\x01\x9c\x40\x27\x0f")), true},
+		{"ipv6_fragment_udp", ports, frag6(layers.IPProtocolUDP, eth(layers.EthernetTypeIPv6)), true},
+		{"ipv6_fragment_icmp", ports, frag6(layers.IPProtocolICMPv6, eth(layers.EthernetTypeIPv6)), false},
+		{"ipv6_fragment_destopts", ports, frag6(layers.IPProtocolIPv6Destination, eth(layers.EthernetTypeIPv6)), false},
+		{"ipv6_hop_by_hop_fragment_udp", ports, hopFrag6(1), true},
+		{"ipv6_two_ext_fragment_udp", ports, hopFrag6(2), true},
+		{"ipv6_three_ext_fragment_udp", ports, hopFrag6(3), false},
+		{"ipv6_fragment_header_cut", ports, frag6(layers.IPProtocolUDP, eth(layers.EthernetTypeIPv6))[:14+40], false},
+		{"vlan_ipv6_fragment_udp", ports, frag6(layers.IPProtocolUDP, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv6)), true},
 		{"ipv6_hop_by_hop", ports, frame(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolIPv6HopByHop), gopacket.Payload("\x3a\x00\x05\x02\x00\x00\x01\x00")), false},
 		{"vlan_ipv4_tcp_mqtt", ports, frame(t, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 1883, false, true), payload), true},
 		{"vlan_ipv4_tcp_other", ports, frame(t, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 9999, false, true), payload), false},
@@ -199,7 +240,8 @@ func TestFilterFor(t *testing.T) {
 			ip := ip4(layers.IPProtocolUDP)
 			ip.FragOffset = 100
 			return frame(t, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv4), ip, gopacket.Payload("\x00\x35\x00\x35"))
-		}(), false},
+		}(), true},
+		{"vlan_ipv4_fragment_icmp", ports, lastFrag(layers.IPProtocolICMPv4, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv4)), false},
 		{"vlan_ipv6_udp_ssdp", ports, frame(t, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv6), ip6(layers.IPProtocolUDP), udp(40000, 1900), payload), true},
 		{"vlan_ipv6_tcp_syn", ports, frame(t, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp(40000, 9999, true, false)), true},
 		{"vlan_ipv6_tcp_other", ports, frame(t, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp(40000, 9999, false, true)), false},
@@ -213,7 +255,8 @@ func TestFilterFor(t *testing.T) {
 		{"all_ipv4_tcp_other", all, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 9999, false, true), payload), true},
 		{"all_vlan_ipv6_udp_other", all, frame(t, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv6), ip6(layers.IPProtocolUDP), udp(40000, 9999), payload), true},
 		{"all_icmp", all, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolICMPv4), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0)}), false},
-		{"all_nonfirst_fragment", all, fragTail(), false},
+		{"all_nonfirst_fragment", all, fragTail(), true},
+		{"all_fragment_icmp", all, lastFrag(layers.IPProtocolICMPv4, eth(layers.EthernetTypeIPv4)), false},
 		{"all_arp", all, frame(t, eth(layers.EthernetTypeARP), arp()), true},
 		{"ipv6_destopts_tcp_to_http", ports, withExt(false, 80, layers.IPProtocolIPv6Destination), true},
 		{"ipv6_hop_by_hop_tcp_to_http", ports, withExt(false, 80, layers.IPProtocolIPv6HopByHop), true},

@@ -38,6 +38,11 @@ const (
 // (see nflogBatch for how the header is made) borrowed from the receive
 // buffer until the next ReadPacket. Not safe for concurrent ReadPacket;
 // Close and Stats may be called from any goroutine.
+//
+// The log rules match on conntrack, which reassembles IP fragments
+// before its hooks: a fragmented datagram is logged whole (up to the
+// snap length), and the decoder's reassembly has nothing to do here. It
+// is for AF_PACKET, which sees frames as they are on the wire.
 type NFLOG struct {
 	conn  *netlink.Conn
 	raw   syscall.RawConn
