@@ -1,5 +1,6 @@
 // Package inspect owns the packet path from a frame to what it reveals:
-// the Decoder, which reads link, IP and transport headers in place; the
+// the Decoder, which reads link, IP and transport headers in place and
+// puts IP fragments of TCP and UDP together again in a fixed pool; the
 // Engine's flow table, which follows every TCP connection and UDP
 // conversation with a fixed memory budget and delivers their bytes in
 // order to one Analyzer per flow; and the privacy boundary for
