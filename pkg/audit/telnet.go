@@ -12,6 +12,7 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/creds"
+	"github.com/iotgw/iotgw/pkg/inspect/telnet"
 )
 
 // Telnet protocol bytes (RFC 854, RFC 855).
@@ -132,8 +133,6 @@ var (
 		[]byte("blocked"), []byte("temporarily disabled"), []byte("exceeded")}
 	failureMarkers = [][]byte{[]byte("incorrect"), []byte("failed"), []byte("failure"), []byte("invalid"),
 		[]byte("denied"), []byte("wrong"), []byte("bad password"), []byte("unauthorized"), []byte("not authorized")}
-	userPrompts     = [][]byte{[]byte("login:"), []byte("username:"), []byte("user name:"), []byte("user:"), []byte("login as:")}
-	passwordPrompts = [][]byte{[]byte("password:"), []byte("passwd:"), []byte("pass:")}
 )
 
 // classify reads the text a server sent since the client's last line:
@@ -175,18 +174,15 @@ func classifyGreeting(text []byte) screen {
 }
 
 // promptAt reads the prompt at the end of lower-case text: a login or
-// password prompt, or a shell prompt (shellLine).
+// password prompt, as passive inspection reads them on its last line, or
+// a shell prompt (shellLine).
 func promptAt(lower []byte) screen {
 	tail := bytes.TrimRight(lower, " \t\r\n\x00")
-	for _, p := range passwordPrompts {
-		if bytes.HasSuffix(tail, p) {
-			return screenPassword
-		}
-	}
-	for _, p := range userPrompts {
-		if bytes.HasSuffix(tail, p) {
-			return screenUser
-		}
+	switch telnet.PromptOf(tail[bytes.LastIndexAny(tail, "\r\n")+1:]) {
+	case telnet.PromptPassword:
+		return screenPassword
+	case telnet.PromptUser:
+		return screenUser
 	}
 	if shellLine(lower) {
 		return screenShell

@@ -85,6 +85,14 @@ func TestClassify(t *testing.T) {
 		{"shell_prompt_nul_padded", "\r\n# \x00\x00", screenShell, screenShell},
 		{"zsh_percent", "cam% ", screenShell, screenShell},
 		{"single_hash", "\r\n#", screenShell, screenShell},
+		// The prompts passive inspection reads (telnet.PromptOf): one
+		// ending in '>' that asks for a password is no CLI.
+		{"password_for_user", "admin\r\nPassword for admin: ", screenPassword, screenPassword},
+		{"password_prompt_with_angle", "\r\nEnter the password> ", screenPassword, screenPassword},
+		{"space_before_colon", "\r\nUsername : ", screenUser, screenUser},
+		{"login_as", "login as: ", screenUser, screenUser},
+		{"account", "\r\nAccount: ", screenUser, screenUser},
+		{"huawei_user_name", "\r\n>>User name:", screenUser, screenUser},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

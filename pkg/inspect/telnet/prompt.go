@@ -6,13 +6,15 @@ import (
 	"github.com/iotgw/iotgw/pkg/inspect"
 )
 
-// promptKind is what a server's prompt asks for.
-type promptKind uint8
+// PromptKind is what a server's prompt asks for.
+type PromptKind uint8
+
+// The prompt kinds, as PromptOf reads them.
 
 const (
-	promptNone promptKind = iota
-	promptUser
-	promptPassword
+	PromptNone PromptKind = iota
+	PromptUser
+	PromptPassword
 )
 
 // Prompts are read from the phrase before the mark that ends them, ':'
@@ -67,16 +69,18 @@ func passwordChange(text []byte) bool {
 	return false
 }
 
-// promptOf reports whether text, the server's current line, ends in a
-// login or password prompt.
-func promptOf(text []byte) promptKind {
+// PromptOf reports whether text, the server's current line, ends in a
+// login or password prompt. The router's active audit reads prompts
+// with it too, so that what passive inspection takes for a login, the
+// audit can answer.
+func PromptOf(text []byte) PromptKind {
 	t := trimRight(text)
 	end := len(t)
 	for end > 0 && (t[end-1] == ':' || t[end-1] == '>') {
 		end--
 	}
 	if end == len(t) {
-		return promptNone
+		return PromptNone
 	}
 	mark := t[len(t)-1]
 	phrase := trimRight(t[:end])
@@ -84,16 +88,16 @@ func promptOf(text []byte) promptKind {
 	// rest of the line arrives it would look like one. Markup is not one
 	// either: "</password>".
 	if inspect.ContainsFold(phrase, "last login") || mark == '>' && bytes.IndexByte(phrase, '<') >= 0 {
-		return promptNone
+		return PromptNone
 	}
 	phrase = withoutAside(phrase)
 	switch {
 	case endsInWord(phrase, passwordWords[:]) || passwordFor(phrase):
-		return promptPassword
+		return PromptPassword
 	case endsInWord(phrase, userWords[:]):
-		return promptUser
+		return PromptUser
 	}
-	return promptNone
+	return PromptNone
 }
 
 // withoutAside cuts a bracketed aside from the end of a prompt's phrase:
@@ -215,7 +219,7 @@ func isShellPrompt(text []byte) bool {
 	case '#', '$':
 		return true
 	case '>':
-		return promptOf(t) == promptNone
+		return PromptOf(t) == PromptNone
 	}
 	return false
 }

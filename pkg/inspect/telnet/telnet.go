@@ -180,7 +180,7 @@ type analyzer struct {
 	queued int
 	// deferred: a password prompt came while lines typed with no user
 	// prompt recognised wait in the queue. The first may be a user name
-	// typed at a prompt promptOf does not know ("Usuario:"), so the
+	// typed at a prompt PromptOf does not know ("Usuario:"), so the
 	// line typed after the password prompt is the password
 	// (passwordAfterPrompt); only if the server goes on without one are
 	// the queued lines the login (loginTypedAhead).
@@ -506,13 +506,13 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 			a.server.done()
 			a.refusal = true
 			return
-		case promptOf(text) == promptPassword && passwordChange(text):
+		case PromptOf(text) == PromptPassword && passwordChange(text):
 			// "New password:", "(current) UNIX password:": in, and made
 			// to change it; what is typed next is no login.
 			a.server.done()
 			a.accepted(f)
 			return
-		case promptOf(text) != promptNone:
+		case PromptOf(text) != PromptNone:
 			// Asked again: the attempt failed. The prompt is read below.
 			a.pending.Report(f, inspect.OutcomeRejected)
 			a.phase = phaseIdle
@@ -538,13 +538,13 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 			a.unrecognisedPassword(f)
 			a.phase = phaseIdle
 			return
-		case a.queued > 0 && promptOf(text) == promptUser:
+		case a.queued > 0 && PromptOf(text) == PromptUser:
 			// Asked for a user again: the lines typed since answered
 			// something else than the next prompt.
 			a.unrecognisedPassword(f)
 		}
 	}
-	if k := promptOf(text); k != promptNone {
+	if k := PromptOf(text); k != PromptNone {
 		a.server.done()
 		a.prompt(f, k, text)
 		return
@@ -597,7 +597,7 @@ func (a *analyzer) openShell(f *inspect.Flow, prompt []byte) bool {
 // unrecognisedPassword settles an attempt whose user was typed and that
 // the server decided with no password prompt recognised in between, when
 // the client typed a line since: it answered a prompt worded in a way
-// promptOf does not know ("Kennwort:"), or was typed ahead of a shell
+// PromptOf does not know ("Kennwort:"), or was typed ahead of a shell
 // that asked for nothing. It is reported as the password, the outcome
 // unknown: it is never an empty password accepted, nor the next user
 // name. Without such a line nothing is reported.
@@ -624,14 +624,14 @@ func (a *analyzer) accepted(f *inspect.Flow) {
 	a.dropQueue()
 }
 
-func (a *analyzer) prompt(f *inspect.Flow, k promptKind, text []byte) {
+func (a *analyzer) prompt(f *inspect.Flow, k PromptKind, text []byte) {
 	a.prompted = true
 	a.finishBanner(f, text)
 	switch k {
-	case promptUser:
+	case PromptUser:
 		a.phase, a.userLen, a.userTyped, a.deferred = phaseWantUser, 0, false, false
 		a.dequeue(a.setUser)
-	case promptPassword:
+	case PromptPassword:
 		// Without a user prompt answered, lines typed ahead may hold a
 		// user name given at a prompt not recognised: wait for the line
 		// typed after this one.

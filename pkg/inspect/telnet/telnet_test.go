@@ -495,7 +495,7 @@ func TestSyntheticLogins(t *testing.T) {
 			want: []login{{"yes", "a***", strongPassword}},
 		},
 		{
-			// A user prompt in words promptOf does not know: the line
+			// A user prompt in words PromptOf does not know: the line
 			// typed after the password prompt is the password, the one
 			// before it the user.
 			name: "unrecognised_user_prompt_password_typed_after_prompt",
@@ -556,7 +556,7 @@ func TestSyntheticLogins(t *testing.T) {
 			want: []login{{"no", "r***", "wrong"}},
 		},
 		{
-			// A password prompt in words promptOf does not know: the
+			// A password prompt in words PromptOf does not know: the
 			// line typed after the user name is no empty password.
 			name: "unrecognised_password_prompt_line_is_no_empty_password",
 			segs: join(srv("\r\nlogin: "), echoed("admin"), cli("\r\n"), srv("\r\nKennwort: "), typed(strongPassword), cli("\r\n"),
@@ -1113,58 +1113,58 @@ func TestUserFromSubneg(t *testing.T) {
 func TestPromptOf(t *testing.T) {
 	tests := []struct {
 		text string
-		want promptKind
+		want PromptKind
 	}{
-		{"(none) login: ", promptUser},
-		{"camera-1 login:", promptUser},
-		{"Login:   ", promptUser},
-		{"Username: ", promptUser},
-		{"User Name:", promptUser},
-		{"user:\t", promptUser},
-		{"Password: ", promptPassword},
-		{"PASSWORD:", promptPassword},
-		{"passwd:", promptPassword},
-		{"Pass: ", promptPassword},
-		{"Password for admin: ", promptPassword},
-		{"Password : ", promptPassword},
-		{"Enter the password> ", promptPassword},
-		{"root@cam's password: ", promptPassword},
-		{">>User password:", promptPassword},
-		{"Enter passcode:", promptPassword},
-		{"Enter passphrase: ", promptPassword},
-		{"Password (8-16 characters): ", promptPassword},
-		{"Enter password for user admin on cam:", promptPassword},
-		{"(current) UNIX password:", promptPassword},
-		{"login as: ", promptUser},
-		{"Login Name: ", promptUser},
-		{"Username : ", promptUser},
-		{"Account: ", promptUser},
-		{"User ID:", promptUser},
-		{"Userid:", promptUser},
-		{"Login ID: ", promptUser},
-		{"Username> ", promptUser},
-		{">>User name:", promptUser},
-		{"Last login:", promptNone},
-		{"login", promptNone},
-		{"Date:", promptNone},
-		{"", promptNone},
-		{"   ", promptNone},
-		{":", promptNone},
-		{"Login incorrect", promptNone},
-		{"Password changed successfully", promptNone},
-		{"Password incorrect", promptNone},
-		{"Password incorrect: try again", promptNone},
-		{"Password for admin incorrect:", promptNone},
-		{"Password for the next login will be required from tomorrow:", promptNone},
-		{"Your password has expired:", promptNone},
-		{"Bypass:", promptNone},
-		{"</password>", promptNone},
-		{"router>", promptNone},
-		{"Main menu>", promptNone},
+		{"(none) login: ", PromptUser},
+		{"camera-1 login:", PromptUser},
+		{"Login:   ", PromptUser},
+		{"Username: ", PromptUser},
+		{"User Name:", PromptUser},
+		{"user:\t", PromptUser},
+		{"Password: ", PromptPassword},
+		{"PASSWORD:", PromptPassword},
+		{"passwd:", PromptPassword},
+		{"Pass: ", PromptPassword},
+		{"Password for admin: ", PromptPassword},
+		{"Password : ", PromptPassword},
+		{"Enter the password> ", PromptPassword},
+		{"root@cam's password: ", PromptPassword},
+		{">>User password:", PromptPassword},
+		{"Enter passcode:", PromptPassword},
+		{"Enter passphrase: ", PromptPassword},
+		{"Password (8-16 characters): ", PromptPassword},
+		{"Enter password for user admin on cam:", PromptPassword},
+		{"(current) UNIX password:", PromptPassword},
+		{"login as: ", PromptUser},
+		{"Login Name: ", PromptUser},
+		{"Username : ", PromptUser},
+		{"Account: ", PromptUser},
+		{"User ID:", PromptUser},
+		{"Userid:", PromptUser},
+		{"Login ID: ", PromptUser},
+		{"Username> ", PromptUser},
+		{">>User name:", PromptUser},
+		{"Last login:", PromptNone},
+		{"login", PromptNone},
+		{"Date:", PromptNone},
+		{"", PromptNone},
+		{"   ", PromptNone},
+		{":", PromptNone},
+		{"Login incorrect", PromptNone},
+		{"Password changed successfully", PromptNone},
+		{"Password incorrect", PromptNone},
+		{"Password incorrect: try again", PromptNone},
+		{"Password for admin incorrect:", PromptNone},
+		{"Password for the next login will be required from tomorrow:", PromptNone},
+		{"Your password has expired:", PromptNone},
+		{"Bypass:", PromptNone},
+		{"</password>", PromptNone},
+		{"router>", PromptNone},
+		{"Main menu>", PromptNone},
 	}
 	for _, tt := range tests {
-		if got := promptOf([]byte(tt.text)); got != tt.want {
-			t.Errorf("promptOf(%q) = %d, want %d", tt.text, got, tt.want)
+		if got := PromptOf([]byte(tt.text)); got != tt.want {
+			t.Errorf("PromptOf(%q) = %d, want %d", tt.text, got, tt.want)
 		}
 	}
 }
