@@ -1287,6 +1287,30 @@ func TestSteadyStateAllocsScanned(t *testing.T) {
 	}
 }
 
+// scannedRequest is a polling device's report with an encoded query and
+// form, to a server on the internet: what the payload scanner reads on
+// every request.
+var scannedRequest = func() []byte {
+	body := "id=42&temp=21.5&note=all+good%21"
+	return []byte("POST /api/v1/report?dev=sensor%2D7&fw=1.2+beta HTTP/1.1\r\nHost: 203.0.113.5\r\nUser-Agent: iot-agent/1.0\r\n" +
+		"Accept: application/json\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+}()
+
+// BenchmarkScannedRequest: the same exchange, again and again, with the
+// payload scanner on.
+func BenchmarkScannedRequest(b *testing.B) {
+	s := inspecttest.NewStream(b, New(pii.New()), "192.168.1.10:40000", "203.0.113.5:80")
+	s.Exchange(scannedRequest, keepAliveResponse)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(scannedRequest) + len(keepAliveResponse)))
+	for b.Loop() {
+		s.Exchange(scannedRequest, keepAliveResponse)
+	}
+	if s.Engine.Stats.BudgetStops != 0 {
+		b.Errorf("the byte budget stopped inspection %d times: the benchmark measured the engine idle", s.Engine.Stats.BudgetStops)
+	}
+}
+
 func BenchmarkKeepAlive(b *testing.B) {
 	s := newKeepAlive(b)
 	b.ReportAllocs()
