@@ -104,6 +104,7 @@ const (
 	maxSpans   = 64
 	maxNames   = 4
 	maxPairs   = 4   // SSIDs and generic passwords looked at
+	maxCards   = 2   // card numbers that count only in a payment form
 	maxValue   = 256 // bytes of one field value looked at
 	// maxFolded bounds an ignored header with its continuation lines
 	// (a References header lists a thread's message ids).
@@ -135,6 +136,11 @@ type finder struct {
 	nNames         int
 	nNameParts     int  // of nNames, from first- or last-name fields
 	postcode, city bool // a valid postcode, a valid city
+	// Card numbers that are the whole value of a field not named for a
+	// card: they count only beside a payment field (cvc, exp_month).
+	cards   [maxCards]span
+	nCards  int
+	payment bool // a payment field (cvc, exp_month) was seen
 
 	// start classifies the bytes where a scan step begins.
 	start [256]uint8
@@ -177,6 +183,7 @@ func (s *finder) find(b []byte, cut inspect.Cut, form bool) []match {
 	s.matches = s.matchBuf[:0]
 	s.nSpans, s.nextSpan = 0, 0
 	s.hasLat, s.hasLon, s.nSSIDs, s.hasWiFiKey, s.nPasswords, s.nNames, s.nNameParts, s.postcode, s.city = false, false, 0, false, 0, 0, 0, false, false
+	s.nCards, s.payment = 0, false
 	for i := 0; i < len(b); i++ {
 		switch c := b[i]; s.start[c] {
 		case startSeparator:
@@ -548,6 +555,8 @@ func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool, key []byt
 		s.postcode = s.postcode || isPostcode(v)
 	case labelCity:
 		s.city = s.city || isCity(v)
+	case labelPayment:
+		s.payment = s.payment || len(v) > 0
 	}
 }
 
@@ -558,6 +567,13 @@ func (s *finder) pairs(b []byte) {
 		s.add(kindLocation, s.lat.label, s.lat.start, s.lat.end)
 	}
 	s.pairWiFi(b)
+	if s.payment {
+		// A payment form: its number field need not be named for a
+		// card ({"number":"4111…","cvc":"123","exp_month":"12"}).
+		for _, c := range s.cards[:s.nCards] {
+			s.add(kindCard, c.label, c.start, c.end)
+		}
+	}
 	if s.nNames == 0 {
 		return
 	}
@@ -682,31 +698,134 @@ func (s *finder) addFree(b []byte, k dataKind, start, end int) {
 	if drop || s.nearStart(b, start) || s.nearEnd(b, end) {
 		return
 	}
-	if k == kindCard && label < 0 && bareJSONNumber(b, start, end) {
-		// Telemetry writes counters as JSON numbers (a nanosecond
-		// uptime has 16 digits); APIs write card numbers as strings,
-		// and a labelled field still counts.
-		return
-	}
 	s.add(k, label, start, end)
 }
 
-// bareJSONNumber: b[start:end] is a JSON number value: after ':', '[' or
-// ',' and before ',', '}' or ']', blanks aside.
-func bareJSONNumber(b []byte, start, end int) bool {
-	i := start - 1
+// addCard records a number that has a payment card's shape, written
+// together or in groups (grouped). Under a card's label it is one.
+// Otherwise, a number that is the whole value of a field is what the
+// field's key says it is: a card only if a word of the key names a
+// payment ("cc", "card_no", "visaNumber") or the payload is a payment
+// form (pairs); "cid=4000001234567899", {"imeisv":"3548760512345606"},
+// {"bytes_rx":"5105105105105100"} and {"uptime_ns":4000000000000002} are
+// ids, counters and versions. In free text, a grouped number needs a
+// word of payment before it: four numbers of four digits are as often
+// readings ("adc raw: 4012 3987 4001 3996", one in ten passing Luhn).
+func (s *finder) addCard(b []byte, start, end int, grouped bool) {
+	label, drop := s.context(kindCard, start, end)
+	if drop || s.nearStart(b, start) || s.nearEnd(b, end) {
+		return
+	}
+	if label < 0 {
+		if ks, ke, whole := wholeValue(b, start, end); whole {
+			if !namesPayment(b[ks:ke]) {
+				if s.nCards < maxCards {
+					s.cards[s.nCards] = span{label: -1, start: start, end: end}
+					s.nCards++
+				}
+				return
+			}
+		} else if grouped && !paymentWordBefore(b, start) {
+			return
+		}
+	}
+	s.add(kindCard, label, start, end)
+}
+
+// wholeValue reports whether b[start:end] is the whole value of a field,
+// and returns the field's key (empty in an array): a JSON number or
+// string after a key or in an array (escaped JSON's too), a key=value
+// value, an XML element's text, or the rest of a "Key: value" line.
+func wholeValue(b []byte, start, end int) (ks, ke int, ok bool) {
+	i, j := start-1, end
+	if i < 0 {
+		return 0, 0, false
+	}
+	if q := b[i]; q == '"' || q == '\'' {
+		if j+1 < len(b) && b[j] == '\\' && b[j+1] == q {
+			j++ // a string of escaped JSON: \"4111…\"
+		}
+		if j >= len(b) || b[j] != q {
+			return 0, 0, false
+		}
+		i--
+		if i >= 0 && b[i] == '\\' {
+			i--
+		}
+		for i >= 0 && (b[i] == ' ' || b[i] == '\t') {
+			i--
+		}
+		if i < 0 {
+			return 0, 0, false
+		}
+		switch b[i] {
+		case ':', '=':
+			ks, ke = keyBefore(b, i)
+			return ks, ke, true
+		case '[', ',':
+			return 0, 0, true
+		}
+		return 0, 0, false
+	}
+	if b[i] == '>' {
+		if j < len(b) && b[j] == '<' {
+			ks, ke = tagBefore(b, i)
+			return ks, ke, true
+		}
+		return 0, 0, false
+	}
 	for i >= 0 && (b[i] == ' ' || b[i] == '\t') {
 		i--
 	}
-	if i < 0 || (b[i] != ':' && b[i] != '[' && b[i] != ',') {
-		return false
+	if i < 0 {
+		return 0, 0, false
 	}
-	j := end
-	for j < len(b) && (b[j] == ' ' || b[j] == '\t' || b[j] == '\r' || b[j] == '\n') {
+	sep := b[i]
+	if sep != ':' && sep != '=' && sep != '[' && sep != ',' {
+		return 0, 0, false
+	}
+	for j < len(b) && (b[j] == ' ' || b[j] == '\t') {
 		j++
 	}
-	return j < len(b) && (b[j] == ',' || b[j] == '}' || b[j] == ']')
+	if j < len(b) {
+		switch c := b[j]; {
+		case c == '\r', c == '\n', c == ',', c == ';', c == '}', c == ']':
+		case c == '&' && sep == '=':
+		case j > end && sep == '=': // "cid=4000001234567899 v=2" in a log line
+		default:
+			return 0, 0, false
+		}
+	}
+	if sep == ':' || sep == '=' {
+		ks, ke = keyBefore(b, i)
+	}
+	return ks, ke, true
 }
+
+// namesPayment: a whole word of the key names a payment card or a
+// payment ("cc", "card_no", "visaNumber"; not "discardCount").
+func namesPayment(key []byte) bool {
+	for i := 0; i < len(key); {
+		if !isLetter(key[i]) {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(key) && isLetter(key[j]) && !('a' <= key[j-1] && key[j-1] <= 'z' && 'A' <= key[j] && key[j] <= 'Z') {
+			j++
+		}
+		for _, w := range paymentWords {
+			if equalFold(key[i:j], w) {
+				return true
+			}
+		}
+		i = j
+	}
+	return false
+}
+
+// paymentWords say that a number nearby is a payment card's.
+var paymentWords = [...]string{"pay", "payment", "card", "credit", "debit", "visa", "mastercard", "amex", "cc", "pan", "karte", "kreditkarte", "carte", "tarjeta"}
 
 // freeAt looks for a datum that proves itself without a label at b[i]:
 // an e-mail address, a "+" phone number, a payment card number or an NMEA
@@ -742,17 +861,9 @@ func (s *finder) freeAt(b []byte, i int) int {
 			return en - 1
 		}
 	default: // a digit
-		en, spaced, ok := cardAt(b, i)
-		if ok && spaced && !paymentWordBefore(b, i) {
-			// Four numbers of four digits are as often readings
-			// ("adc raw: 4012 3987 4001 3996", one in ten passing
-			// Luhn); spaced groups count under a card's label or
-			// after a word of payment.
-			label, _ := s.context(kindCard, i, en)
-			ok = label >= 0
-		}
+		en, grouped, ok := cardAt(b, i)
 		if ok {
-			s.addFree(b, kindCard, i, en)
+			s.addCard(b, i, en, grouped)
 		}
 		return en - 1
 	}
@@ -761,9 +872,9 @@ func (s *finder) freeAt(b []byte, i int) int {
 
 // cardAt reads the digit run starting at b[i] (single spaces or dashes
 // allowed between groups) and reports whether it is a payment card number
-// and whether its groups are separated by spaces. end is where the run
-// stops, so the caller skips it whole.
-func cardAt(b []byte, i int) (end int, spaced, ok bool) {
+// and whether it is written in groups. end is where the run stops, so the
+// caller skips it whole.
+func cardAt(b []byte, i int) (end int, grouped, ok bool) {
 	j := i
 	for j < len(b) && isDigit(b[j]) {
 		j++
@@ -822,14 +933,14 @@ func cardAt(b []byte, i int) (end int, spaced, ok bool) {
 	if sep != 0 && !cardGrouping(groups[:ng]) {
 		return end, false, false
 	}
-	return end, sep == ' ', !allSame(d) && cardScheme(d) && luhn(d)
+	return end, sep != 0, !allSame(d) && cardScheme(d) && luhn(d)
 }
 
 // paymentWordBefore: a word of payment ends within the 24 bytes before
 // b[i] ("pay", "card", "visa", "amex", "cc").
 func paymentWordBefore(b []byte, i int) bool {
 	from := max(0, i-24)
-	for _, w := range [...]string{"pay", "payment", "card", "credit", "debit", "visa", "mastercard", "amex", "cc", "pan", "karte", "kreditkarte", "carte", "tarjeta"} {
+	for _, w := range paymentWords {
 		for j := from; j+len(w) <= i; j++ {
 			if equalFold(b[j:j+len(w)], w) && (j == 0 || !isLetter(b[j-1])) && (j+len(w) == len(b) || !isLetter(b[j+len(w)])) {
 				return true

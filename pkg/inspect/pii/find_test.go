@@ -99,7 +99,11 @@ func TestFindPositive(t *testing.T) {
 		{"card_dashes", `cc=5555-5555-5555-4444`, []found{{"card", ""}}},
 		{"card_amex_grouped", `amex 3782 822463 10005.`, []found{{"card", ""}}},
 		{"card_mastercard_2series", `{"pan":"2223000048400011"}`, []found{{"card", "pan"}}},
-		{"card_discover", `number=6011111111111117`, []found{{"card", ""}}},
+		{"card_in_payment_form", `number=6011111111111117&exp_month=12&exp_year=2027&cvc=123`, []found{{"card", ""}}},
+		{"card_in_json_payment_form", `{"number":"4111111111111111","cvc":"123"}`, []found{{"card", ""}}},
+		{"card_key_names_payment", `{"cc_no":"4111111111111111"}`, []found{{"card", ""}}},
+		{"card_number_key_names_payment", `{"cardNo":5555555555554444}`, []found{{"card", ""}}},
+		{"card_dashes_after_payment", `card no. 4111-1111-1111-1111`, []found{{"card", ""}}},
 		{"imei_labelled", `{"imei":"490154203237518"}`, []found{{"imei", "imei"}}},
 		{"imei_header", "IMEI: 35-209900-176148-1\r\n", []found{{"imei", "imei"}}},
 		{"imei_device_id", `{"deviceId":"352099001761481"}`, []found{{"imei", "device_id"}}},
@@ -253,6 +257,20 @@ func TestFindNegative(t *testing.T) {
 		{"wifi_password_of_another_prefix", `{"sta_ssid":"HomeNet","ap_password":"hunter2hunter2"}`},
 		{"wifi_key_masked_in_parentheses", `{"ssid":"HomeNet","password":"(not set)"}`},
 		{"card_spaces_in_a_word", "capacity 4111 1111 1111 1111"},
+		// A number that is a field's whole value is what the key says.
+		{"card_shaped_imeisv", `{"imeisv":"3548760512345606"}`},
+		{"card_shaped_counter_string", `{"bytes_rx":"5105105105105100"}`},
+		{"card_shaped_query_id", "GET /api/v1/status?cid=4000001234567899&v=2 HTTP/1.1"},
+		{"card_shaped_query_value", "GET /api/v1/status?ref=4000001234567899&v=2 HTTP/1.1"},
+		{"card_shaped_log_value", "poll ref=4000001234567899 v=2\n"},
+		{"card_shaped_xml_text", `<imeisv>3548760512345606</imeisv>`},
+		{"card_shaped_header", "X-Trace: 4000001234567899\r\nHost: x\r\n"},
+		{"card_shaped_escaped_json", `{"data":"{\"bytes_rx\":\"5105105105105100\"}"}`},
+		{"card_shaped_without_payment_form", `number=6011111111111117`},
+		{"card_shaped_session_id", `{"msgid":"4000001234567899","sessionId":"4111111111111111"}`},
+		// Dash groups, like space groups, need a word of payment.
+		{"card_dashes_in_code", `{"activation_code":"4000-0012-3456-7899"}`},
+		{"card_dashes_in_text", "code 4000-0012-3456-7899 accepted"},
 	}
 	s := newFinder()
 	for _, tt := range tests {
@@ -305,6 +323,11 @@ func TestLabelLookup(t *testing.T) {
 		{"wifi_key", "wifi_key"},
 		{"api_key", ""},
 		{strings.Repeat("a", 70) + "email", ""},
+		{"msgid", "msg_id"},
+		{"sessionId", "session_id"},
+		{"cid", "cid"},
+		{"card_cvc", "cvc"},
+		{"expMonth", "exp_month"},
 	}
 	for _, tt := range tests {
 		got := ""

@@ -32,6 +32,7 @@ const (
 	labelPostcode           // supports names and addresses, never reported alone
 	labelCity               // supports names and addresses, never reported alone
 	labelCard               // a payment card number
+	labelPayment            // a card's security code or expiry: the payload is a payment form
 )
 
 // label is one known field name. field is what findings report: the
@@ -164,6 +165,20 @@ func newLabels() []label {
 		{field: "cc_number", kind: labelCard},
 		{field: "ccnum", kind: labelCard},
 		{field: "pan", kind: labelCard, exact: true},
+		// A card's security code and expiry: beside them, a number
+		// field that has a card's shape is the card's.
+		{field: "cvc", kind: labelPayment},
+		{field: "cvc2", kind: labelPayment},
+		{field: "cvv", kind: labelPayment},
+		{field: "cvv2", kind: labelPayment},
+		{field: "csc", kind: labelPayment},
+		{field: "card_expiry", kind: labelPayment},
+		{field: "exp_month", kind: labelPayment},
+		{field: "exp_year", kind: labelPayment},
+		{field: "expiry_month", kind: labelPayment},
+		{field: "expiry_year", kind: labelPayment},
+		{field: "expiration_month", kind: labelPayment},
+		{field: "expiration_year", kind: labelPayment},
 
 		// Values that look like cards, phones or e-mail addresses but are
 		// not personal data: identifiers, times, digests, mail plumbing.
@@ -195,6 +210,14 @@ func newLabels() []label {
 		{field: "imsi", kind: labelIgnore},
 		{field: "version", kind: labelIgnore},
 		{field: "build", kind: labelIgnore},
+		// Ids whose "id" is no word of its own ("msgid", "sessionId"
+		// is one already) or is the whole key.
+		{field: "msg_id", kind: labelIgnore},
+		{field: "session_id", kind: labelIgnore},
+		{field: "request_id", kind: labelIgnore},
+		{field: "trace_id", kind: labelIgnore},
+		{field: "cid", kind: labelIgnore, exact: true},
+		{field: "sid", kind: labelIgnore, exact: true},
 	}
 	for i := range ls {
 		ls[i].norm = normalizeLabel(ls[i].field)
