@@ -562,8 +562,7 @@ func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool, key []byt
 
 // pairs reports the fields that only count together.
 func (s *finder) pairs(b []byte) {
-	// 0,0 is what a GPS module sends before its first fix, not a place.
-	if s.hasLat && s.hasLon && !(zeroCoord(b[s.lat.start:s.lat.end]) && zeroCoord(b[s.lon.start:s.lon.end])) {
+	if s.hasLat && s.hasLon && !nearNullIsland(b[s.lat.start:s.lat.end], b[s.lon.start:s.lon.end]) {
 		s.add(kindLocation, s.lat.label, s.lat.start, s.lat.end)
 	}
 	s.pairWiFi(b)

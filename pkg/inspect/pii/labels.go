@@ -49,7 +49,22 @@ type label struct {
 	// tilt or a robot's place in metres under "position"); only a string
 	// or form value counts.
 	textOnly bool
-	norm     string // field lower-cased without separators, set by newLabels
+	// place: as the last word of a longer key, only after a word that
+	// names a place ("gps_lat", "homeLon"); "acc_lat" and "accel_long"
+	// are a vehicle's lateral and longitudinal acceleration, "avg_lat"
+	// a latency.
+	place bool
+	norm  string // field lower-cased without separators, set by newLabels
+}
+
+// placeWords name what a short latitude or longitude label may follow in
+// a key (label.place).
+var placeWords = [...]string{
+	"gps", "gnss", "geo", "loc", "location", "pos", "position", "coord", "coords",
+	"home", "house", "user", "device", "dev", "my", "current", "cur", "last",
+	"center", "centre", "map", "place", "site", "station", "point", "poi", "marker",
+	"start", "end", "dest", "destination", "origin", "pickup", "dropoff", "target",
+	"fix", "exif", "photo", "image", "img", "vehicle", "car", "tracker", "event",
 }
 
 // maxKey bounds the field names looked at; longer keys are not labels.
@@ -87,11 +102,11 @@ func newLabels() []label {
 		{field: "cellphone", kind: labelPhone},
 		{field: "msisdn", kind: labelPhone},
 
-		{field: "lat", kind: labelLat},
+		{field: "lat", kind: labelLat, place: true},
 		{field: "latitude", kind: labelLat},
-		{field: "lon", kind: labelLon},
-		{field: "lng", kind: labelLon},
-		{field: "long", kind: labelLon},
+		{field: "lon", kind: labelLon, place: true},
+		{field: "lng", kind: labelLon, place: true},
+		{field: "long", kind: labelLon, place: true},
 		{field: "longitude", kind: labelLon},
 		{field: "location", kind: labelLocation},
 		{field: "loc", kind: labelLocation, exact: true},
@@ -349,9 +364,30 @@ func (x *labelIndex) lookup(key []byte) int {
 		if m > n || m <= bestLen || (l.exact && m != n) || !wordStart[n-m] {
 			continue
 		}
+		if l.place && m != n && !placeWordIn(norm[:n-m], wordStart[:n-m]) {
+			continue
+		}
 		if string(norm[n-m:n]) == l.norm {
 			best, bestLen = int(i), m
 		}
 	}
 	return best
+}
+
+// placeWordIn: a word of the normalised key front norm (its words start
+// where wordStart says) is one of placeWords.
+func placeWordIn(norm []byte, wordStart []bool) bool {
+	for i := 0; i < len(norm); {
+		j := i + 1
+		for j < len(norm) && !wordStart[j] {
+			j++
+		}
+		for _, w := range placeWords {
+			if string(norm[i:j]) == w {
+				return true
+			}
+		}
+		i = j
+	}
+	return false
 }

@@ -489,7 +489,7 @@ func significantDecimals(frac []byte) int {
 			n--
 		}
 		if n == 0 {
-			return len(frac) // 0.000000: zeroCoord judges it
+			return len(frac) // 0.000000: nearNullIsland judges it
 		}
 		return n
 	}
@@ -520,10 +520,14 @@ func preciseCoord(v []byte, limit float64) bool {
 	return ok && c.decimals >= 4 && c.val >= -limit && c.val <= limit
 }
 
-// zeroCoord: the value reads as a coordinate of 0.
-func zeroCoord(v []byte) bool {
-	c, ok := parseCoord(v)
-	return ok && c.val == 0
+// nearNullIsland: a latitude and a longitude both below 1 degree. That
+// is the ocean off Africa, and what a camera's pan and tilt, a vacuum's
+// map position or a vehicle's lateral and longitudinal acceleration look
+// like; 0,0 is what a GPS module sends before its first fix.
+func nearNullIsland(lat, lon []byte) bool {
+	a, okA := parseCoord(lat)
+	b, okB := parseCoord(lon)
+	return okA && okB && abs(a.val) < 1 && abs(b.val) < 1
 }
 
 // isLatLonPair reads "lat,lon" ("," or "%2C", optional spaces), or "[a, b]"
@@ -550,9 +554,7 @@ func isLatLonPair(v []byte) bool {
 	}
 	rest = trimSpace(rest)
 	b, ok := parseCoord(rest)
-	// Both below 1 degree is the ocean off Africa, and what a camera's
-	// pan and tilt or a vacuum's map position look like.
-	if !ok || a.decimals < 4 || b.decimals < 4 || (abs(a.val) < 1 && abs(b.val) < 1) {
+	if !ok || a.decimals < 4 || b.decimals < 4 || (abs(a.val) < 1 && abs(b.val) < 1) { // see nearNullIsland
 		return false
 	}
 	tail := trimSpace(rest[b.n:])
