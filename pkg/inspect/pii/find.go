@@ -1,6 +1,10 @@
 package pii
 
-import "github.com/iotgw/iotgw/pkg/inspect"
+import (
+	"slices"
+
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
 
 // dataKind is what a finding holds.
 type dataKind uint8
@@ -123,19 +127,22 @@ type finder struct {
 
 	// Fields that only count together: latitude with longitude, an SSID
 	// with a Wi-Fi key, names next to other personal fields.
-	lat, lon       span
-	hasLat         bool
-	hasLon         bool
-	ssids          [maxPairs]keyed // valid SSIDs
-	nSSIDs         int
-	wifiKey        span // the first under a Wi-Fi key's own label
-	hasWiFiKey     bool
-	passwords      [maxPairs]keyed // under "password", "key" …
-	nPasswords     int
-	names          [maxNames]span
-	nNames         int
-	nNameParts     int  // of nNames, from first- or last-name fields
-	postcode, city bool // a valid postcode, a valid city
+	lat, lon   span
+	hasLat     bool
+	hasLon     bool
+	ssids      [maxPairs]keyed // valid SSIDs
+	nSSIDs     int
+	wifiKey    span // the first under a Wi-Fi key's own label
+	hasWiFiKey bool
+	passwords  [maxPairs]keyed // under "password", "key" …
+	nPasswords int
+	names      [maxNames]span
+	nNames     int
+	nNameParts int // of nNames, from first- or last-name fields
+	// Where valid postcodes and cities start: together in a name's own
+	// object they support it.
+	postcodes, cities   [maxPairs]int
+	nPostcodes, nCities int
 	// Card numbers that are the whole value of a field not named for a
 	// card: they count only beside a payment field (cvc, exp_month).
 	cards   [maxCards]span
@@ -182,7 +189,7 @@ func (s *finder) find(b []byte, cut inspect.Cut, form bool) []match {
 	s.form = form
 	s.matches = s.matchBuf[:0]
 	s.nSpans, s.nextSpan = 0, 0
-	s.hasLat, s.hasLon, s.nSSIDs, s.hasWiFiKey, s.nPasswords, s.nNames, s.nNameParts, s.postcode, s.city = false, false, 0, false, 0, 0, 0, false, false
+	s.hasLat, s.hasLon, s.nSSIDs, s.hasWiFiKey, s.nPasswords, s.nNames, s.nNameParts, s.nPostcodes, s.nCities = false, false, 0, false, 0, 0, 0, 0, 0
 	s.nCards, s.payment = 0, false
 	for i := 0; i < len(b); i++ {
 		switch c := b[i]; s.start[c] {
@@ -543,7 +550,7 @@ func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool, key []byt
 			s.nNameParts++
 		}
 	case labelName:
-		if s.nNames < maxNames && isPersonName(v, 2) {
+		if s.nNames < maxNames && isPersonName(v, 2) && !namesAThing(v) {
 			s.names[s.nNames] = sp
 			s.nNames++
 		}
@@ -552,9 +559,15 @@ func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool, key []byt
 			s.add(kindAddress, li, vs, ve)
 		}
 	case labelPostcode:
-		s.postcode = s.postcode || isPostcode(v)
+		if s.nPostcodes < maxPairs && isPostcode(v) {
+			s.postcodes[s.nPostcodes] = vs
+			s.nPostcodes++
+		}
 	case labelCity:
-		s.city = s.city || isCity(v)
+		if s.nCities < maxPairs && isCity(v) {
+			s.cities[s.nCities] = vs
+			s.nCities++
+		}
 	case labelPayment:
 		s.payment = s.payment || len(v) > 0
 	}
@@ -576,33 +589,40 @@ func (s *finder) pairs(b []byte) {
 	if s.nNames == 0 {
 		return
 	}
-	// A first and a last name support each other, and a postcode with a
-	// city; two plain "name" fields do not: a list of rooms or lamps
-	// ("Living Room", "Kitchen Light") has many, nor does a postcode
-	// alone ({"name":"Front Door","zip":"10115"}). An e-mail address, a
-	// phone number or a street supports only a name in its own JSON
+	// A first and a last name support each other; two plain "name"
+	// fields do not: a list of rooms or lamps ("Living Room", "Kitchen
+	// Light") has many. An e-mail address, a phone number, a street, or
+	// a postcode with a city support only a name in their own JSON
 	// object: a cloud's device list holds the account's address beside
-	// rooms named "Living Room".
-	fields := (s.postcode && s.city) || s.nNameParts >= 2
+	// rooms named "Living Room", and its home's postcode and city beside
+	// devices named "Ceiling Fan"; nor does a postcode alone
+	// ({"name":"Front Door","zip":"10115"}).
+	parts := s.nNameParts >= 2
 	// Each object start is a scan back through b: found once per
-	// supporting match, not once per name and match.
+	// supporting field, not once per name and field.
 	var objs [maxMatches]int
+	var pcObjs, cityObjs [maxPairs]int
 	nObjs := 0
-	if !fields {
+	if !parts {
 		for _, m := range s.matches {
 			if m.kind == kindEmail || m.kind == kindPhone || m.kind == kindAddress {
 				objs[nObjs] = objectStart(b, m.start)
 				nObjs++
 			}
 		}
+		for i, p := range s.postcodes[:s.nPostcodes] {
+			pcObjs[i] = objectStart(b, p)
+		}
+		for i, c := range s.cities[:s.nCities] {
+			cityObjs[i] = objectStart(b, c)
+		}
 	}
 	for _, n := range s.names[:s.nNames] {
-		support := fields
-		if !support && nObjs > 0 {
+		support := parts
+		if !support && (nObjs > 0 || s.nPostcodes > 0 && s.nCities > 0) {
 			obj := objectStart(b, n.start)
-			for _, o := range objs[:nObjs] {
-				support = support || o == obj
-			}
+			support = slices.Contains(objs[:nObjs], obj) ||
+				slices.Contains(pcObjs[:s.nPostcodes], obj) && slices.Contains(cityObjs[:s.nCities], obj)
 		}
 		if support {
 			s.add(kindName, n.label, n.start, n.end)

@@ -127,6 +127,11 @@ func TestFindPositive(t *testing.T) {
 		{"address_street", `{"street":"Hauptstraße 5","postcode":"10115","city":"Berlin"}`, []found{{"address", "street"}}},
 		{"address_line", `{"address":"1600 Amphitheatre Parkway, Mountain View"}`, []found{{"address", "address"}}},
 		{"address_supports_name", `{"full_name":"Alice Smith","zip":"10115","city":"Berlin"}`, []found{{"name", "full_name"}}},
+		{"postcode_and_city_support_their_object", `{"owner":{"name":"Alice Smith","zip":"10115","city":"Berlin"},"devices":[{"name":"Jane Doe"}]}`,
+			[]found{{"name", "name"}}},
+		{"appliance_names_beside_contacts", `[{"name":"Ceiling Fan","email":"alice@example.com"},{"name":"Coffee Maker","phone":"+4930123456"}]`,
+			[]found{{"email", "email"}, {"phone", "phone"}}},
+		{"surname_that_names_a_thing", `{"first_name":"Bingbing","last_name":"Fan"}`, []found{{"name", "first_name"}, {"name", "last_name"}}},
 		{"exif_gps", `{"GPSLatitude":52.520008,"GPSLongitude":13.404954}`, []found{{"location", "latitude"}}},
 		{"phone_in_contact", `{"contact":"+49 30 1234567"}`, []found{{"phone", ""}}},
 		// The account's address supports no room or home of its list.
@@ -247,6 +252,9 @@ func TestFindNegative(t *testing.T) {
 		{"empty", ``},
 		{"binary", "\x00\x01\x02@\xff\xfe+1234567890123\x00"},
 		{"device_name_with_weather_city", `{"name":"Kitchen Sensor","location":{"city":"Berlin","zip":"10115"}}`},
+		// The home's postcode and city support no device in the list.
+		{"device_names_beside_a_home_address", `{"home":{"city":"Berlin","zip":"10115"},"devices":[{"name":"Max Mustermann"},{"name":"Anna Schmidt"}]}`},
+		{"device_list_beside_a_home_address", `{"home":{"city":"Berlin","zip":"10115"},"devices":[{"name":"Ceiling Fan"},{"name":"Coffee Maker"}]}`},
 		{"coordinates_printed_with_%f", `{"lat":52.520000,"lon":13.400000}`},
 		{"indoor_position_metres", `{"position":[2.5312,4.1250,1.2000]}`},
 		{"ptz_pan_tilt_degrees", `{"ptz":{"position":[45.1250,-10.5000]}}`},

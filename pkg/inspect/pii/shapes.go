@@ -321,6 +321,7 @@ func isSSID(v []byte) bool { return len(v) >= 1 && len(v) <= 32 }
 // isPersonName: 2 to 64 bytes of letters (UTF-8 letters included), spaces,
 // hyphens, apostrophes and dots, starting with a letter, no digits, not a
 // placeholder. words is the number of space-separated words required.
+// Whether a bare "name" names a thing is namesAThing's to say.
 func isPersonName(v []byte, words int) bool {
 	if len(v) < 2 || len(v) > 64 || !(isLetter(v[0]) || v[0] >= 0x80) {
 		return false
@@ -347,13 +348,15 @@ func isPersonName(v []byte, words int) bool {
 			return false
 		}
 	}
-	return !namesAThing(v)
+	return true
 }
 
-// namesAThing: a word of v names a device or a room ("Front Door Camera",
-// "Kitchen Sensor"), which the name fields of a smart-home app hold far
-// more often than people. Words that are also surnames (Hall, Bridge,
-// Fan, Light) are left out.
+// namesAThing: a word of v names a device, an appliance or a room ("Front
+// Door Camera", "Kitchen Sensor", "Ceiling Fan", "Coffee Maker"), which
+// the "name" fields of a smart-home app hold far more often than people.
+// Words that are common surnames (Hall, Bridge, Light, Bell, Wall, Plant)
+// are left out; first- and last-name fields are not checked (a last_name
+// "Fan" is a person's).
 func namesAThing(v []byte) bool {
 	for len(v) > 0 {
 		i := 0
@@ -367,6 +370,15 @@ func namesAThing(v []byte) bool {
 			"router", "printer", "vacuum", "heater", "sprinkler", "meter", "blinds", "window",
 			"porch", "patio", "basement", "attic", "monitor", "alarm", "siren", "motion", "display",
 			"station", "strip",
+			"fan", "fans", "maker", "machine", "tree", "purifier", "humidifier", "dehumidifier",
+			"fridge", "refrigerator", "freezer", "oven", "microwave", "kettle", "dishwasher", "washer",
+			"dryer", "toaster", "cooker", "airfryer", "coffee", "espresso", "robot", "mower", "charger",
+			"boiler", "pump", "valve", "feeder", "aquarium", "radiator", "conditioner", "aircon",
+			"heating", "ceiling", "christmas", "projector", "console", "phone", "tablet", "laptop",
+			"curtain", "curtains", "shutter", "shutters", "shade", "shades", "chime", "detector", "smoke",
+			"led", "leds", "nightlight", "bed", "desk", "sofa", "couch", "dining", "laundry", "nursery",
+			"balcony", "terrace", "driveway", "shed", "pantry", "closet", "entrance", "stairs",
+			"upstairs", "downstairs", "lounge",
 		} {
 			if equalFold(v[:i], w) {
 				return true
