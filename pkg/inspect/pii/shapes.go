@@ -197,7 +197,8 @@ func isPhone(v []byte) bool {
 }
 
 // isMAC: six hex octets separated by ":" or "-", three groups of four
-// separated by ".", or twelve hex digits; not all zeros, not broadcast.
+// separated by ".", or twelve hex digits, that can be a device's own
+// address (unicastMAC).
 func isMAC(v []byte) bool {
 	var hex [12]byte
 	n := 0
@@ -245,7 +246,24 @@ func isMAC(v []byte) bool {
 	default:
 		return false
 	}
-	return !allSame(hex[:]) || (hex[0] != '0' && hex[0] != 'f')
+	return unicastMAC(&hex)
+}
+
+// unicastMAC: twelve lower-case hex digits are an address a device can
+// have. Not one digit repeated (00:…, ff:…, "111111111111",
+// "aaaaaaaaaaaa"); not a group address (the first octet's lowest bit:
+// broadcast, multicast such as 01:00:5e:… and 33:33:…), since a
+// device's own address is unicast; not the IANA block 00:00:5e (VRRP's
+// virtual router addresses, documentation examples); and not an address
+// whose vendor or device half is all zeros: 02:00:00:00:00:00 is what
+// iOS and Android return in place of the Wi-Fi MAC an app may not read,
+// 00:00:00:xx:xx:xx and xx:xx:xx:00:00:00 are placeholders.
+func unicastMAC(hex *[12]byte) bool {
+	if allSame(hex[:]) || hexVal(hex[1])&1 == 1 {
+		return false
+	}
+	oui, nic := string(hex[:6]), string(hex[6:])
+	return oui != "000000" && oui != "00005e" && nic != "000000"
 }
 
 // isSerial: 6 to 32 letters, digits and dashes with at least one digit,
