@@ -161,11 +161,23 @@ func newLabels() []label {
 		{field: "full_name", kind: labelNamePart},
 		{field: "name", kind: labelName, exact: true},
 
+		// "address" alone is the whole key: as a last word it is as often
+		// an IP, I2C, BLE or server address (ip_address, i2c_address);
+		// the keys that name a postal address say so.
 		{field: "street", kind: labelStreet},
 		{field: "street_address", kind: labelStreet},
-		{field: "address", kind: labelStreet},
+		{field: "address", kind: labelStreet, exact: true},
 		{field: "address1", kind: labelStreet},
+		{field: "address2", kind: labelStreet},
 		{field: "address_line1", kind: labelStreet},
+		{field: "address_line2", kind: labelStreet},
+		{field: "home_address", kind: labelStreet},
+		{field: "postal_address", kind: labelStreet},
+		{field: "mailing_address", kind: labelStreet},
+		{field: "billing_address", kind: labelStreet},
+		{field: "shipping_address", kind: labelStreet},
+		{field: "delivery_address", kind: labelStreet},
+		{field: "residential_address", kind: labelStreet},
 		{field: "postcode", kind: labelPostcode},
 		{field: "postal_code", kind: labelPostcode},
 		{field: "zip", kind: labelPostcode},

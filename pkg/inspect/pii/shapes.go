@@ -410,34 +410,99 @@ func namesAThing(v []byte) bool {
 	return false
 }
 
-// isStreet: a house number and a street name: a digit, a run of at least
-// three letters, a space, and none of the characters of addresses that
-// are not postal (IP, host, URL, MAC, e-mail).
+// isStreet: a street address: a house number and a street name. Words
+// and numbers are separated by spaces and commas; the value must hold a
+// house number (1 to 5 digits, a letter after them or a range allowed:
+// "5", "221B", "12-14") and a word of three or more letters that is no
+// room, floor or unit ("Room 101", "Suite 200", "Floor 3" name a place
+// in a building, not a home's address); any other characters than
+// letters, digits, space and ". , - ' #" (IP, host, URL, MAC and e-mail
+// addresses: "@ / : = < {") or a number with a decimal point ("192.168.1.10
+// dhcp", "v1.2 build") refuse it. "0x76 BME280" (an I2C address and a
+// chip) has no house number and no word of letters alone.
 func isStreet(v []byte) bool {
 	if len(v) < 5 || len(v) > 128 {
 		return false
 	}
-	digit, space, run, maxRun := false, false, 0, 0
 	for i, c := range v {
 		switch {
-		case isDigit(c):
-			digit = true
-			run = 0
-		case isLetter(c) || c >= 0x80:
-			run++
-			maxRun = max(maxRun, run)
-		case c == ' ':
-			space = true
-			run = 0
-		case c == '.' && i > 0 && isDigit(v[i-1]) && i+1 < len(v) && isDigit(v[i+1]):
-			return false // "192.168.1.10 dhcp", "v1.2 build": a number with a point is no house number
-		case c == '.' || c == ',' || c == '-' || c == '\'' || c == '#':
-			run = 0
+		case isAlnum(c) || c >= 0x80 || c == ' ' || c == ',' || c == '\'' || c == '#' || c == '-':
+		case c == '.':
+			if i > 0 && isDigit(v[i-1]) && i+1 < len(v) && isDigit(v[i+1]) {
+				return false
+			}
 		default:
 			return false
 		}
 	}
-	return digit && space && maxRun >= 3
+	number, name := false, false
+	for rest := v; len(rest) > 0; {
+		i := 0
+		for i < len(rest) && rest[i] != ' ' && rest[i] != ',' {
+			i++
+		}
+		w := rest[:i]
+		number = number || houseNumber(w)
+		name = name || streetWord(w)
+		if i == len(rest) {
+			break
+		}
+		rest = rest[i+1:]
+	}
+	return number && name
+}
+
+// houseNumber: 1 to 5 digits, then at most one letter ("221B") or a
+// range ("12-14"), and nothing else.
+func houseNumber(w []byte) bool {
+	n := 0
+	for n < len(w) && isDigit(w[n]) {
+		n++
+	}
+	if n == 0 || n > 5 {
+		return false
+	}
+	rest := w[n:]
+	switch {
+	case len(rest) == 0:
+		return true
+	case len(rest) == 1:
+		return isLetter(rest[0])
+	case rest[0] == '-':
+		return allDigits(rest[1:]) && len(rest) <= 6
+	}
+	return false
+}
+
+// streetWord: a word of at least three letters (UTF-8 letters too, and
+// "." "-" "'" inside: "St.", "Saint-Denis", "O'Connell") that does not
+// name a room, a floor or a unit in a building, or a part of a device.
+func streetWord(w []byte) bool {
+	letters := 0
+	for _, c := range w {
+		switch {
+		case isLetter(c) || c >= 0x80:
+			letters++
+		case c == '.' || c == '-' || c == '\'':
+		default:
+			return false
+		}
+	}
+	if letters < 3 {
+		return false
+	}
+	for _, u := range [...]string{
+		"room", "rooms", "raum", "zimmer", "floor", "etage", "level", "suite", "unit", "apt", "apt.",
+		"apartment", "flat", "building", "bldg", "block", "wing", "zone", "area", "sector", "section",
+		"channel", "slot", "port", "bus", "node", "sensor", "device", "register", "bank", "page",
+		"bay", "desk", "office", "lab", "ward", "rack", "shelf", "cabinet", "locker", "box", "pin",
+		"gpio", "i2c", "spi", "addr", "address", "number", "version", "firmware", "model", "type",
+	} {
+		if equalFold(w, u) {
+			return false
+		}
+	}
+	return true
 }
 
 // isPostcode: 3 to 10 letters, digits, spaces and dashes with a digit.
