@@ -870,7 +870,9 @@ func (s *finder) freeAt(b []byte, i int) int {
 			}
 		}
 	case c == '+':
-		if en, ok := e164At(b, i); ok {
+		// Outside a form, a value after "=" ends at a blank: in
+		// "temp=+21 1700000000" the number is "+21".
+		if en, ok := e164At(b, i, !s.form && i > 0 && b[i-1] == '='); ok {
 			s.addFree(b, kindPhone, i, en)
 			return en - 1
 		}
@@ -971,8 +973,11 @@ func paymentWordBefore(b []byte, i int) bool {
 
 // e164At reads an international number starting with the "+" at b[i]:
 // a country code starting 1-9, 10 to 15 digits in all, single spaces,
-// dashes or a "(0)" trunk prefix between groups.
-func e164At(b []byte, i int) (end int, ok bool) {
+// dashes or a "(0)" trunk prefix between groups, and no separator inside
+// the country code ("+21 1700000000" is a reading and a time: every
+// code starting 21 has three digits). With blankEnds, a blank ends the
+// number.
+func e164At(b []byte, i int, blankEnds bool) (end int, ok bool) {
 	if i > 0 {
 		switch p := b[i-1]; {
 		case isAlnum(p), p == '+', p == '-', p == '.', p == '_', p == '/', p >= 0x80:
@@ -982,13 +987,20 @@ func e164At(b []byte, i int) (end int, ok bool) {
 	if i+1 >= len(b) || b[i+1] < '1' || b[i+1] > '9' {
 		return 0, false
 	}
-	n, seps := 0, 0
+	n, seps, first := 0, 0, 0 // first: digits before the first separator
+	var cc [2]byte            // the first two digits
 	j := i + 1
 	last := j
 	for ; j < len(b); j++ {
 		c := b[j]
 		if isDigit(c) {
+			if n < len(cc) {
+				cc[n] = c
+			}
 			n++
+			if n == j-i {
+				first = n
+			}
 			seps = 0
 			last = j + 1
 			if n > 15 {
@@ -999,6 +1011,9 @@ func e164At(b []byte, i int) (end int, ok bool) {
 		if c == '-' && b[j-1] == ' ' {
 			break // " -0567": the sign of the next reading ("+2034 -0567")
 		}
+		if blankEnds && (c == ' ' || c == '\t') {
+			break
+		}
 		if (c == ' ' || c == '-' || c == '(' || c == ')') && seps < 2 {
 			seps++
 			continue
@@ -1007,7 +1022,7 @@ func e164At(b []byte, i int) (end int, ok bool) {
 	}
 	// Country code 1 (NANP) is followed by exactly ten digits: "+1234567890"
 	// in a log line is a signed number, not a phone.
-	if n < 10 || b[i+1] == '1' && n != 11 {
+	if n < 10 || b[i+1] == '1' && n != 11 || first < countryCodeLen(cc) {
 		return 0, false
 	}
 	if last < len(b) {
@@ -1134,4 +1149,20 @@ func indexByte(b []byte, c byte) int {
 		}
 	}
 	return -1
+}
+
+// countryCodeLen is the length of the E.164 country code whose first
+// two digits are d: 1 for North America (1) and Russia and Kazakhstan
+// (7), 2 for the two-digit codes, else 3.
+func countryCodeLen(d [2]byte) int {
+	if d[0] == '1' || d[0] == '7' {
+		return 1
+	}
+	switch prefixNum(d[:], 2) {
+	case 20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49,
+		51, 52, 53, 54, 55, 56, 57, 58, 60, 61, 62, 63, 64, 65, 66, 81, 82, 84, 86,
+		90, 91, 92, 93, 94, 95, 98:
+		return 2
+	}
+	return 3
 }

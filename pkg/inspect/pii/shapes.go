@@ -193,7 +193,45 @@ func isPhone(v []byte) bool {
 	}
 	var buf [16]byte
 	d, ok := digitsOf(v, " -()/", buf[:])
-	return ok && 7 <= len(d) && len(d) <= 15 && !allSame(d)
+	return ok && 7 <= len(d) && len(d) <= 15 && !allSame(d) && !isDate(v)
+}
+
+// isDate: a date written with "/", "." or "-" between its three numbers
+// ("15/01/2024", "01.15.2024", "2024-01-15"): a day and a month of one
+// or two digits and a year of two or four, or the year first.
+func isDate(v []byte) bool {
+	var groups [3][]byte
+	n, from := 0, 0
+	var sep byte
+	for i := 0; i <= len(v); i++ {
+		if i < len(v) && isDigit(v[i]) {
+			continue
+		}
+		if i < len(v) && (v[i] != '/' && v[i] != '.' && v[i] != '-' || sep != 0 && v[i] != sep) {
+			return false
+		}
+		if n == len(groups) || i == from {
+			return false
+		}
+		if i < len(v) {
+			sep = v[i]
+		}
+		groups[n] = v[from:i]
+		n++
+		from = i + 1
+	}
+	if n != 3 {
+		return false
+	}
+	y, a, b := groups[2], groups[0], groups[1]
+	if len(groups[0]) == 4 {
+		y, a, b = groups[0], groups[1], groups[2]
+	}
+	if len(y) != 4 && len(y) != 2 || len(a) > 2 || len(b) > 2 {
+		return false
+	}
+	x, z := prefixNum(a, len(a)), prefixNum(b, len(b))
+	return x >= 1 && z >= 1 && (x <= 31 && z <= 12 || x <= 12 && z <= 31)
 }
 
 // isMAC: six hex octets separated by ":" or "-", three groups of four
