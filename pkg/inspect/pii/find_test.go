@@ -82,6 +82,8 @@ func TestFindPositive(t *testing.T) {
 		{"phone_e164_nanp_grouped", `call +1 415 555 2671`, []found{{"phone", ""}}},
 		{"phone_after_equals_unspaced", "caller=+4930123456 ok", []found{{"phone", ""}}},
 		{"phone_labelled_slashes", `{"phone":"030/1234567"}`, []found{{"phone", "phone"}}},
+		{"phone_labelled_dots", `{"phone":"415.555.2671"}`, []found{{"phone", "phone"}}},
+		{"phone_labelled_dots_in_pairs", `{"tel":"01.23.45.67.89"}`, []found{{"phone", "tel"}}},
 		{"phone_labelled_groups_not_a_date", `{"phone":"12-34-5678"}`, []found{{"phone", "phone"}}},
 		{"phone_labelled_national", `{"phone":"0301234567"}`, []found{{"phone", "phone"}}},
 		{"phone_labelled_number", `{"phoneNumber":5551234567}`, []found{{"phone", "phone_number"}}},
@@ -295,6 +297,8 @@ func TestFindNegative(t *testing.T) {
 		// Outside a form a value after "=" ends at a blank.
 		{"reading_and_epoch_after_equals", "temp=+30 1700000000 hum=40"},
 		{"phone_label_date", `{"phone":"15/01/2024","mobile":"2024-01-15","tel":"01.15.2024"}`},
+		{"phone_label_ip_address", `{"phone":"192.168.100.10","mobile":"10.0.0.25"}`},
+		{"phone_label_decimal", `{"phone":"12345678.9","tel":"030.1234567.8"}`},
 		{"wifi_password_of_another_prefix", `{"sta_ssid":"HomeNet","ap_password":"hunter2hunter2"}`},
 		{"wifi_key_masked_in_parentheses", `{"ssid":"HomeNet","password":"(not set)"}`},
 		{"card_spaces_in_a_word", "capacity 4111 1111 1111 1111"},

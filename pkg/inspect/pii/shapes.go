@@ -179,8 +179,9 @@ func isIMEI(v []byte) bool {
 }
 
 // isPhone: a labelled phone number in national or international form: 7 to
-// 15 digits, an optional leading "+" (or "%2B"), separators " -()/" and
-// nothing else; not one digit repeated.
+// 15 digits, an optional leading "+" (or "%2B"), separators " -()/." and
+// nothing else; not one digit repeated, not a date, and dotted only in
+// groups of two digits or more that are no IPv4 address (dottedPhone).
 func isPhone(v []byte) bool {
 	switch {
 	case len(v) > 0 && v[0] == '+':
@@ -192,8 +193,36 @@ func isPhone(v []byte) bool {
 		return false
 	}
 	var buf [16]byte
-	d, ok := digitsOf(v, " -()/", buf[:])
-	return ok && 7 <= len(d) && len(d) <= 15 && !allSame(d) && !isDate(v)
+	d, ok := digitsOf(v, " -()/.", buf[:])
+	return ok && 7 <= len(d) && len(d) <= 15 && !allSame(d) && !isDate(v) && dottedPhone(v)
+}
+
+// dottedPhone: a number written with dots ("415.555.2671",
+// "01.23.45.67.89") has groups of two digits or more between its dots
+// and spaces, and is no IPv4 address ("192.168.100.10", a VoIP phone's
+// address under "phone"); a decimal ("12345678.9") has a shorter group.
+// A number without dots passes.
+func dottedPhone(v []byte) bool {
+	if indexByte(v, '.') < 0 {
+		return true
+	}
+	groups, run, ipv4 := 0, 0, true
+	for i := 0; i <= len(v); i++ {
+		if i < len(v) && isDigit(v[i]) {
+			run++
+			continue
+		}
+		if i < len(v) && v[i] != '.' && v[i] != ' ' {
+			return false // "-", "(" or "/" beside dots: no form numbers are written in
+		}
+		if run < 2 {
+			return false
+		}
+		ipv4 = ipv4 && run <= 3 && prefixNum(v[i-run:i], run) <= 255 && (i == len(v) || v[i] == '.')
+		groups++
+		run = 0
+	}
+	return !(ipv4 && groups == 4)
 }
 
 // isDate: a date written with "/", "." or "-" between its three numbers
