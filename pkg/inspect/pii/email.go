@@ -30,6 +30,8 @@ func emailAt(b []byte, at, atLen int) (start, end int, ok bool) {
 			return 0, 0, false // "http://user@host": userinfo; "/users/alice@…" is a path
 		case p == ':' && !addressLabelBefore(b[:start]):
 			return 0, 0, false // "user:password@host": userinfo
+		case p == '(' && kernelVersionBefore(b[:start-1]):
+			return 0, 0, false // "Linux version 4.9.37 (build@fw-ci.vendor.com)": the build host
 		}
 	}
 	if isRoleMailbox(local) || isMessageIDLocal(local) {
@@ -49,6 +51,24 @@ func addressLabelBefore(b []byte) bool {
 		}
 	}
 	return false
+}
+
+// kernelVersionBefore: b ends in "Linux version " and a version, the
+// start of a kernel's banner (/proc/version, the first line of dmesg),
+// where "(user@host)" names the account and machine that built it.
+func kernelVersionBefore(b []byte) bool {
+	if len(b) == 0 || b[len(b)-1] != ' ' {
+		return false
+	}
+	b = b[:len(b)-1]
+	i := len(b)
+	for i > 0 && b[i-1] != ' ' && len(b)-i < 64 {
+		i--
+	}
+	if i == len(b) || i == 0 || b[i-1] != ' ' {
+		return false
+	}
+	return hasSuffixFold(b[:i-1], "linux version")
 }
 
 func isLocalByte(c byte) bool {

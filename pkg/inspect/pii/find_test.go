@@ -152,6 +152,8 @@ func TestFindPositive(t *testing.T) {
 		{"device_and_owner_email", `{"name":"Front Door Camera","owner_email":"alice@example.com"}`, []found{{"email", "email"}}},
 		{"wifi_key_in_wifi_object", `{"wifi":{"ssid":"HomeNet","password":"hunter2hunter2"},"mqtt":{"password":"x"}}`, []found{{"wifi_credentials", "password"}}},
 		{"email_in_path", `/api/v1/users/alice.smith@example.com/devices`, []found{{"email", ""}}},
+		{"email_in_parentheses_after_a_version", `firmware 2.1 (alice@example.com)`, []found{{"email", ""}}},
+		{"email_after_a_kernel_banner", "Linux version 4.9.37 (build@fw-ci.vendor.com) #1 SMP owner alice@example.com", []found{{"email", ""}}},
 		{"phone_in_contact_cell", `{"name":"x","cell":"5551234567"}`, []found{{"phone", "cell"}}},
 		{"card_spaces_labelled", `{"card":"4111 1111 1111 1111"}`, []found{{"card", "card"}}},
 		{"card_spaces_after_payment", `payment 4111 1111 1111 1111`, []found{{"card", ""}}},
@@ -289,6 +291,8 @@ func TestFindNegative(t *testing.T) {
 		{"ip_address_and_word", `{"ip_address":"192.168.1.10 dhcp"}`},
 		{"mdns_host", "ssh session pi@raspberrypi.local\n"},
 		{"build_host", `{"kernel":"Linux version 4.14.0 (jenkins@ci-build01.localdomain) #1 SMP"}`},
+		{"kernel_build_host", `{"kernel":"Linux version 4.9.37 (build@fw-ci.vendor.com) #1 SMP"}`},
+		{"kernel_build_host_in_dmesg", "[    0.000000] Linux version 5.10.176 (builder@buildhost.example.org) (gcc 12.3.0) #0 SMP\n"},
 		{"signed_readings", "imu +2034 -0567 -0012\n"},
 		// A reading and a time: no code starting 21 has two digits.
 		{"reading_and_epoch", `temp=+21 1700000000`},
