@@ -371,26 +371,54 @@ func isWiFiKey(v []byte) bool {
 }
 
 // isMask: what a device's status page sends in place of a key it keeps
-// to itself: stars ("**REDACTED**", "abc***"), or a word that says so,
-// alone or in brackets ("<hidden>", "(masked)", "not set"). A key that
-// merely holds such a word ("HiddenValley42") is a key.
+// to itself: stars ("**REDACTED**", "abc***"); only mask characters
+// ("XXXX-XXXX", "########", "xxxx xxxx"); or a word, or words run
+// together, that say so or that nothing is there, alone or in brackets
+// ("<hidden>", "(not set)", "undefined", "null", "not configured"). A
+// key that merely holds such a word ("HiddenValley42", "Null-Island-7")
+// is a key.
 func isMask(v []byte) bool {
 	if inspect.ContainsFold(v, "***") {
 		return true
 	}
-	i, j := 0, len(v)
-	for i < j && isMaskPunct(v[i]) {
-		i++
+	maskOnly := true
+	for _, c := range v {
+		maskOnly = maskOnly && (c == 'x' || c == 'X' || c == '#' || c == '?' || isMaskPunct(c))
 	}
-	for j > i && isMaskPunct(v[j-1]) {
-		j--
+	if maskOnly {
+		return true
 	}
-	for _, w := range [...]string{"redacted", "hidden", "masked", "removed", "not set", "notset", "not_set", "secret", "password"} {
-		if equalFold(v[i:j], w) {
+	var word [24]byte
+	n := 0
+	for _, c := range v {
+		switch {
+		case isLetter(c):
+			if n == len(word) {
+				return false
+			}
+			word[n] = lowerByte(c)
+			n++
+		case isMaskPunct(c) || c == '/':
+		default:
+			return false
+		}
+	}
+	for _, w := range maskWords {
+		if string(word[:n]) == w {
 			return true
 		}
 	}
 	return false
+}
+
+// maskWords, lower case and run together, stand in for a key: redacted,
+// or none there.
+var maskWords = [...]string{
+	"redacted", "hidden", "hide", "masked", "mask", "removed", "omitted", "filtered", "censored",
+	"secret", "password", "passphrase", "sensitive", "protected", "private", "encrypted",
+	"notset", "unset", "isset", "set", "configured", "notconfigured", "unconfigured",
+	"stored", "saved", "changed", "unchanged", "notshown", "notavailable", "unavailable",
+	"undefined", "null", "nil", "none", "empty", "blank", "unknown", "default", "placeholder",
 }
 
 func isMaskPunct(c byte) bool {
