@@ -299,7 +299,7 @@ func (s *finder) fieldAt(b []byte, i int) {
 		vs, ve = valueAfter(b, i+1, c)
 	}
 	// The key ends at the separator, never at a cut end.
-	s.field(b, li, vs, ve, !s.nearStart(b, ks), !s.nearEnd(b, ve), b[ks:ke])
+	s.field(b, li, ks, ke, vs, ve, !s.nearStart(b, ks), !s.nearEnd(b, ve))
 }
 
 // keyBefore finds the key ending at the separator b[sep]: a quoted string,
@@ -478,7 +478,8 @@ func endsToken(c byte, sep byte) bool {
 // is a string the label alone makes personal (stringValued): its front is
 // still the secret or the name sent in clear. A value checked by its
 // shape may be the front of a longer one that has another.
-func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool, key []byte) {
+func (s *finder) field(b []byte, li, ks, ke, vs, ve int, keyWhole, whole bool) {
+	key := b[ks:ke]
 	sp := span{label: li, start: vs, end: ve}
 	s.spans[s.nextSpan] = sp
 	s.nextSpan = (s.nextSpan + 1) % maxSpans
@@ -518,6 +519,10 @@ func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool, key []byt
 			s.add(kindMAC, li, vs, ve)
 		}
 	case labelSerial, labelDeviceID:
+		// A JSON number under a quoted key is a counter as often
+		// (Shelly's "serial":1 counts configuration changes,
+		// {"sn":123456}); a serial is written as a string.
+		jsonNumber := ke < len(b) && (b[ke] == '"' || b[ke] == '\'') && vs > 0 && b[vs-1] != '"' && b[vs-1] != '\'' && allDigits(v)
 		switch {
 		// Under a serial's or an id's label a bare twelve hex digits
 		// ("201904123456") are as likely a serial: only a MAC written
@@ -526,7 +531,7 @@ func (s *finder) field(b []byte, li, vs, ve int, keyWhole, whole bool, key []byt
 			s.add(kindMAC, li, vs, ve)
 		case isIMEI(v):
 			s.add(kindIMEI, li, vs, ve)
-		case isSerial(v):
+		case !jsonNumber && isSerial(v):
 			s.add(kindSerial, li, vs, ve)
 		}
 	case labelSSID:

@@ -334,12 +334,15 @@ func unicastMAC(hex *[12]byte) bool {
 }
 
 // isSerial: 6 to 32 letters, digits and dashes with at least one digit,
-// not one character repeated and not a 32-digit hex digest.
+// not one character repeated and not a 32-digit hex digest. Digits alone
+// are a serial only from 8 of them on, and not as a run (12345678) or a
+// date (20240115): six or seven digits are as often a counter, a code or
+// a PIN.
 func isSerial(v []byte) bool {
 	if len(v) < 6 || len(v) > 32 {
 		return false
 	}
-	digits, hex := 0, 0
+	digits, hex, letters := 0, 0, 0
 	for _, c := range v {
 		switch {
 		case isDigit(c):
@@ -347,12 +350,44 @@ func isSerial(v []byte) bool {
 			hex++
 		case isHex(c):
 			hex++
-		case isLetter(c) || c == '-':
+			letters++
+		case isLetter(c):
+			letters++
+		case c == '-':
 		default:
 			return false
 		}
 	}
-	return digits > 0 && !allSame(v) && !(len(v) == 32 && hex == 32)
+	if digits == 0 || allSame(v) || len(v) == 32 && hex == 32 {
+		return false
+	}
+	if letters == 0 {
+		var buf [32]byte
+		d, _ := digitsOf(v, "-", buf[:])
+		return len(d) >= 8 && !digitRun(d) && !compactDate(d)
+	}
+	return true
+}
+
+// digitRun: each digit one more, or one less, than the one before
+// ("12345678", "0123456789", "98765432"): a placeholder.
+func digitRun(d []byte) bool {
+	up, down := true, true
+	for i := 1; i < len(d); i++ {
+		up = up && d[i] == d[i-1]+1
+		down = down && d[i] == d[i-1]-1
+	}
+	return up || down
+}
+
+// compactDate: eight digits that read as a date, year first
+// ("20240115").
+func compactDate(d []byte) bool {
+	if len(d) != 8 || !(d[0] == '1' && d[1] == '9' || d[0] == '2' && d[1] == '0') {
+		return false
+	}
+	m, day := prefixNum(d[4:], 2), prefixNum(d[6:], 2)
+	return 1 <= m && m <= 12 && 1 <= day && day <= 31
 }
 
 // isWiFiKey: a WPA passphrase (8 to 63 printable ASCII characters) or a
