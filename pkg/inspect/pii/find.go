@@ -105,6 +105,13 @@ type keyed struct {
 // interesting, and the caps keep the scratch space fixed.
 const (
 	maxMatches = 16
+	// Of maxMatches, the slots kept for what pairs finds once the
+	// payload is read: a location, a Wi-Fi key, a card in a payment
+	// form and the names. Matches found on the way stop short of them,
+	// so a Wi-Fi scan of many access points leaves room for the
+	// position it was sent with.
+	maxPaired  = 3 + maxNames
+	maxSupport = 16 // e-mail addresses, phone numbers, streets that may support a name
 	maxSpans   = 64
 	maxNames   = 4
 	maxPairs   = 4   // SSIDs and generic passwords looked at
@@ -121,6 +128,10 @@ type finder struct {
 
 	matches  []match // backed by matchBuf
 	matchBuf [maxMatches]match
+	// support holds where each e-mail address, phone number and street
+	// starts, also those add merged into an earlier match.
+	support  [maxSupport]int
+	nSupport int
 	// spans is a ring of the most recent labelled values.
 	spans            [maxSpans]span
 	nSpans, nextSpan int
@@ -157,6 +168,9 @@ type finder struct {
 	cutStart, cutEnd bool
 	// form: b is a decoded query or form, whose values run to "&".
 	form bool
+	// ids: MAC addresses, serial numbers and IMEIs count (the payload
+	// leaves the home network).
+	ids bool
 }
 
 // Values of finder.start.
@@ -178,16 +192,19 @@ func newFinder() *finder {
 }
 
 // find returns the personal data in b. The result is valid until the next
-// call. cut says which ends of b are cuts from a longer payload.
+// call. cut says which ends of b are cuts from a longer payload; form that
+// b is a decoded query or form; ids that device identifiers (MAC
+// addresses, serial numbers, IMEIs) count.
 //
 // One pass: a separator (":", "=", ">") may open a labelled value, and
 // the bytes a free-text datum starts with are checked against the values
 // opened before them, so only the most recent maxSpans values need to be
 // remembered however long b is.
-func (s *finder) find(b []byte, cut inspect.Cut, form bool) []match {
+func (s *finder) find(b []byte, cut inspect.Cut, form, ids bool) []match {
 	s.cutStart, s.cutEnd = cut&inspect.CutStart != 0, cut&inspect.CutEnd != 0
-	s.form = form
+	s.form, s.ids = form, ids
 	s.matches = s.matchBuf[:0]
+	s.nSupport = 0
 	s.nSpans, s.nextSpan = 0, 0
 	s.hasLat, s.hasLon, s.nSSIDs, s.hasWiFiKey, s.nPasswords, s.nNames, s.nNameParts, s.nPostcodes, s.nCities = false, false, 0, false, 0, 0, 0, 0, 0
 	s.nCards, s.payment = 0, false
@@ -255,18 +272,37 @@ func stringValued(k labelKind) bool {
 	return false
 }
 
-// add records a match. Labelled values were checked for a cut by field,
-// free-text ones by addFree.
+// add records a match found on the way through the payload, leaving
+// maxPaired slots to pairs. Labelled values were checked for a cut by
+// field, free-text ones by addFree.
 func (s *finder) add(k dataKind, label, start, end int) {
-	if len(s.matches) == maxMatches {
+	if (k == kindEmail || k == kindPhone || k == kindAddress) && s.nSupport < maxSupport {
+		s.support[s.nSupport] = start
+		s.nSupport++
+	}
+	s.addUpTo(maxMatches-maxPaired, k, label, start, end)
+}
+
+// addUpTo records a match unless limit matches are recorded or it would
+// be the same finding as one that is: a flow reports each (kind, label)
+// once, so a second MAC under "macAddress" (a Wi-Fi scan's next access
+// point) takes no slot. Device identifiers count only when the payload
+// leaves the home network (ids): on the LAN they reach no third party.
+func (s *finder) addUpTo(limit int, k dataKind, label, start, end int) {
+	if len(s.matches) >= limit || !s.ids && (k == kindMAC || k == kindSerial || k == kindIMEI) {
 		return
 	}
 	for _, m := range s.matches {
-		if start < m.end && m.start < end {
+		if m.kind == k && m.label == label || start < m.end && m.start < end {
 			return
 		}
 	}
 	s.matches = append(s.matches, match{kind: k, label: label, start: start, end: end})
+}
+
+// addPaired records a match of pairs, which may take the slots add left.
+func (s *finder) addPaired(k dataKind, label, start, end int) {
+	s.addUpTo(maxMatches, k, label, start, end)
 }
 
 // fieldAt looks at a separator for a labelled value: `"key": value`
@@ -581,14 +617,14 @@ func (s *finder) field(b []byte, li, ks, ke, vs, ve int, keyWhole, whole bool) {
 // pairs reports the fields that only count together.
 func (s *finder) pairs(b []byte) {
 	if s.hasLat && s.hasLon && !nearNullIsland(b[s.lat.start:s.lat.end], b[s.lon.start:s.lon.end]) {
-		s.add(kindLocation, s.lat.label, s.lat.start, s.lat.end)
+		s.addPaired(kindLocation, s.lat.label, s.lat.start, s.lat.end)
 	}
 	s.pairWiFi(b)
 	if s.payment {
 		// A payment form: its number field need not be named for a
 		// card ({"number":"4111…","cvc":"123","exp_month":"12"}).
 		for _, c := range s.cards[:s.nCards] {
-			s.add(kindCard, c.label, c.start, c.end)
+			s.addPaired(kindCard, c.label, c.start, c.end)
 		}
 	}
 	if s.nNames == 0 {
@@ -605,15 +641,13 @@ func (s *finder) pairs(b []byte) {
 	parts := s.nNameParts >= 2
 	// Each object start is a scan back through b: found once per
 	// supporting field, not once per name and field.
-	var objs [maxMatches]int
+	var objs [maxSupport]int
 	var pcObjs, cityObjs [maxPairs]int
 	nObjs := 0
 	if !parts {
-		for _, m := range s.matches {
-			if m.kind == kindEmail || m.kind == kindPhone || m.kind == kindAddress {
-				objs[nObjs] = objectStart(b, m.start)
-				nObjs++
-			}
+		for _, at := range s.support[:s.nSupport] {
+			objs[nObjs] = objectStart(b, at)
+			nObjs++
 		}
 		for i, p := range s.postcodes[:s.nPostcodes] {
 			pcObjs[i] = objectStart(b, p)
@@ -630,7 +664,7 @@ func (s *finder) pairs(b []byte) {
 				slices.Contains(pcObjs[:s.nPostcodes], obj) && slices.Contains(cityObjs[:s.nCities], obj)
 		}
 		if support {
-			s.add(kindName, n.label, n.start, n.end)
+			s.addPaired(kindName, n.label, n.start, n.end)
 		}
 	}
 }
@@ -646,7 +680,7 @@ func (s *finder) pairWiFi(b []byte) {
 		return
 	}
 	if s.hasWiFiKey {
-		s.add(kindWiFi, s.wifiKey.label, s.wifiKey.start, s.wifiKey.end)
+		s.addPaired(kindWiFi, s.wifiKey.label, s.wifiKey.start, s.wifiKey.end)
 		return
 	}
 	var objs [maxPairs]int // of each SSID, found once
@@ -657,7 +691,7 @@ func (s *finder) pairWiFi(b []byte) {
 		obj := objectStart(b, p.start)
 		for i, id := range s.ssids[:s.nSSIDs] {
 			if (p.prefix == 0 || p.prefix == id.prefix) && objs[i] == obj {
-				s.add(kindWiFi, p.label, p.start, p.end)
+				s.addPaired(kindWiFi, p.label, p.start, p.end)
 				return
 			}
 		}

@@ -20,8 +20,13 @@ func (s *finder) results(b []byte, cut inspect.Cut) []found {
 }
 
 func (s *finder) resultsOf(b []byte, cut inspect.Cut, form bool) []found {
+	return s.resultsWith(b, cut, form, true)
+}
+
+// resultsWith is resultsOf with or without device identifiers (ids).
+func (s *finder) resultsWith(b []byte, cut inspect.Cut, form, ids bool) []found {
 	var out []found
-	for _, m := range s.find(b, cut, form) {
+	for _, m := range s.find(b, cut, form, ids) {
 		f := found{kind: m.kind.String()}
 		if m.label >= 0 {
 			f.field = s.labels.labels[m.label].field
@@ -74,7 +79,8 @@ func TestFindPositive(t *testing.T) {
 		{"email_sentence_end", `write to dave@example.com.`, []found{{"email", ""}}},
 		{"yaml_block_under_an_ignored_key", "version: 2\nbuild:\n  owner: kim@example.com\n  phone: +49 30 1234567\n", []found{{"email", ""}, {"phone", ""}}},
 		{"email_after_folded_ids", "References: <CAKx8+Y3q@mail.example.com>\r\n <CAJw2=Zp@mail.example.org>\r\nTo: Ivan\r\n <ivan@example.com>\r\n", []found{{"email", ""}}},
-		{"email_after_label_colon", `owner email:erin@example.org; E-Mail:frank@example.net`, []found{{"email", "email"}, {"email", "email"}}},
+		// Two under one label are one finding of the flow: one match.
+		{"email_after_label_colon", `owner email:erin@example.org; E-Mail:frank@example.net`, []found{{"email", "email"}}},
 		{"email_login_id", `{"loginId":"grace@example.com","userId":"heidi@example.org"}`, []found{{"email", "login_id"}, {"email", "user_id"}}},
 		{"phone_e164_free", `call +49 30 1234567 now`, []found{{"phone", ""}}},
 		{"phone_e164_trunk", `tel +49 (0)30 12345678`, []found{{"phone", ""}}},
@@ -518,6 +524,51 @@ func TestFindAtCut(t *testing.T) {
 			got := s.results([]byte(tt.in), tt.cut)
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("find(%q, %d) = %v, want %v", tt.in, tt.cut, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestMatchCap: what only counts together (a position, a Wi-Fi key, a
+// name) is found once the payload is read; the matches found before it
+// leave room for it, and matches that would be one finding (a Wi-Fi
+// scan's many access points under one label) or that do not count (MACs
+// on the LAN) take none.
+func TestMatchCap(t *testing.T) {
+	var aps, labels []string
+	for i := range 16 {
+		aps = append(aps, fmt.Sprintf(`{"macAddress":"a4:cf:12:9b:3e:%02x","signalStrength":-60}`, i+1))
+	}
+	// Sixteen findings of their own: one per e-mail label.
+	for _, k := range []string{"email", "mail", "username", "e_mail", "email_address", "user", "login", "account", "contact", "login_id", "login_name", "user_id", "account_id"} {
+		labels = append(labels, fmt.Sprintf(`{%q:"alice@example.com"}`, k))
+	}
+	scan := `"wifiAccessPoints":[` + strings.Join(aps, ",") + `]`
+	tests := []struct {
+		name string
+		in   string
+		ids  bool
+		want []found
+	}{
+		{"position_after_access_points", `{"position":{"latitude":52.520008,"longitude":13.404954},` + scan + `}`, true,
+			[]found{{"mac", "mac_address"}, {"location", "latitude"}}},
+		{"wifi_key_after_access_points", `{"sta":{"ssid":"HomeNet","password":"hunter2hunter2"},` + scan + `}`, true,
+			[]found{{"mac", "mac_address"}, {"wifi_credentials", "password"}}},
+		{"access_points_on_the_lan", `{"latitude":52.520008,"longitude":13.404954,` + scan + `}`, false,
+			[]found{{"location", "latitude"}}},
+		{"position_after_many_labels", `[` + strings.Join(labels, ",") + `,{"lat":52.520008,"lon":13.404954}]`, true,
+			[]found{{"email", "email"}, {"email", "mail"}, {"email", "username"}, {"email", "email_address"}, {"email", "user"},
+				{"email", "login"}, {"email", "account"}, {"email", "contact"}, {"email", "login_id"}, {"location", "lat"}}},
+		// A second user's e-mail address, merged into the first, still
+		// supports the name beside it.
+		{"merged_match_supports_its_name", `[{"email":"alice@example.com"},{"name":"Bob Jones","email":"bob@example.com"}]`, true,
+			[]found{{"email", "email"}, {"name", "name"}}},
+	}
+	s := newFinder()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := s.resultsWith([]byte(tt.in), 0, false, tt.ids); !equalFound(got, tt.want) {
+				t.Errorf("find(%d bytes) = %v, want %v", len(tt.in), got, tt.want)
 			}
 		})
 	}

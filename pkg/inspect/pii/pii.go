@@ -47,14 +47,12 @@ func (s *Scanner) ScanPayload(f *inspect.Flow, dir inspect.Dir, where string, b 
 	if !senderLocal && !receiverLocal {
 		return // transit between two outside hosts: no device of ours
 	}
-	matches := s.find.find(b, cut, where == inspect.WhereURL || where == inspect.WhereForm)
+	// Device identifiers (MACs, serials, IMEIs) identify a device to
+	// third parties: only worth reporting when they leave the home
+	// network.
+	matches := s.find.find(b, cut, where == inspect.WhereURL || where == inspect.WhereForm, senderLocal && !receiverLocal)
 	for i := range matches {
 		m := &matches[i]
-		if (m.kind == kindMAC || m.kind == kindSerial || m.kind == kindIMEI) && !(senderLocal && !receiverLocal) {
-			// Device identifiers identify a device to third parties:
-			// only worth reporting when they leave the home network.
-			continue
-		}
 		if where == inspect.WhereResponseBody && m.label < 0 && (!senderLocal || receiverLocal) {
 			// Free text of a web response is as likely the page's own
 			// (a shop's imprint, a printer page's support address) as

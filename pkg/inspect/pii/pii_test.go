@@ -77,6 +77,12 @@ func TestFindingEvents(t *testing.T) {
 			"serial", event.SeverityMedium, "lan_to_wan", "192.168.1.10", "203.0.113.5:80", "SN12345678X"},
 		{"mac_to_wan", lanDevice, wanServer, false, `{"mac":"a4:cf:12:9b:3e:01"}`,
 			"mac", event.SeverityMedium, "lan_to_wan", "192.168.1.10", "203.0.113.5:80", "a4:cf:12:9b:3e:01"},
+		// The MACs of a Wi-Fi scan do not count on the LAN, and take no
+		// room from the position beside them.
+		{"position_beside_access_points_on_the_lan", lanDevice, lanServer, false,
+			`{"aps":[` + strings.Repeat(`{"bssid":"a4:cf:12:9b:3e:01","mac":"a4:cf:12:9b:3e:02","hwaddr":"a4:cf:12:9b:3e:03"},`, 16) +
+				`{}],"lat":52.520008,"lon":13.404954}`,
+			"location", event.SeverityLow, "lan_to_lan", "192.168.1.10", "192.168.1.20:80", "52.520008"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
