@@ -355,6 +355,9 @@ func keyBefore(b []byte, sep int) (start, end int) {
 		if start == 0 || b[start-1] != q || end-start > maxKey {
 			return 0, 0
 		}
+		if end > start && b[end-1] == '\\' {
+			end-- // a key of JSON inside a JSON string: \"ssid\":
+		}
 		return start, end
 	}
 	end = j
@@ -394,7 +397,8 @@ func tagBefore(b []byte, gt int) (start, end int) {
 
 // valueAfter finds the value that starts at b[i], after the separator sep:
 // a quoted string, a bracketed array, or a bare token. Objects have no
-// value of their own (their fields are found one by one).
+// value of their own (their fields are found one by one). A string of
+// JSON inside a JSON string (escapedString) is a string too.
 func valueAfter(b []byte, i int, sep byte) (start, end int) {
 	if sep == '>' {
 		return valueUntil(b, i, '<')
@@ -426,12 +430,46 @@ func valueAfter(b []byte, i int, sep byte) (start, end int) {
 		return i, end
 	case '{':
 		return i, i
+	case '\\':
+		if i+1 < len(b) && b[i+1] == '"' {
+			return escapedString(b, i+2)
+		}
 	}
 	end = i
 	for end < len(b) && end-i < maxValue && !endsToken(b[end], sep) {
 		end++
 	}
 	return i, end
+}
+
+// escapedString returns the string that starts at b[i] after an escaped
+// quote: JSON sent as a JSON string's value
+// ({"data":"{\"ssid\":\"HomeNet\"}"}), one level deep. It ends at the
+// next escaped quote that is not itself escaped (\\\" is a quote inside
+// it). Nothing is copied: the value's bytes are as sent.
+func escapedString(b []byte, i int) (start, end int) {
+	end = i
+	for end < len(b) && end-i <= maxValue {
+		if b[end] != '\\' || end+1 == len(b) {
+			end++
+			continue
+		}
+		switch b[end+1] {
+		case '"':
+			return i, end
+		case '\\':
+			// An escaped backslash: it escapes what follows in the
+			// inner string, an escaped quote (\\\") or anything else.
+			end += 2
+			if end+1 < len(b) && b[end] == '\\' {
+				end++
+			}
+			end++
+		default:
+			end += 2
+		}
+	}
+	return i, min(end, len(b))
 }
 
 // valueUntil returns the value that starts at b[i] and runs to the next

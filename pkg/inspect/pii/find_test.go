@@ -174,6 +174,12 @@ func TestFindPositive(t *testing.T) {
 		{"wifi_key_in_brackets", `{"ssid":"HomeNet","psk":"<MyPass123>"}`, []found{{"wifi_credentials", "psk"}}},
 		{"location_position_string", `{"position":"52.516275,13.377704"}`, []found{{"location", "position"}}},
 		{"name_with_a_thing_surname", `{"name":"Alice Light","email":"alice@example.com"}`, []found{{"email", "email"}, {"name", "name"}}},
+		// JSON sent as a JSON string's value.
+		{"escaped_json_wifi", `{"data":"{\"ssid\":\"HomeNet\",\"password\":\"hunter2hunter2\"}"}`, []found{{"wifi_credentials", "password"}}},
+		{"escaped_json_phone", `{"data":"{\"phone\":\"0301234567\"}"}`, []found{{"phone", "phone"}}},
+		{"escaped_json_imei", `{"data":"{\"imei\":\"490154203237518\"}"}`, []found{{"imei", "imei"}}},
+		{"escaped_json_location", `{"data":"{\"lat\":\"52.520008\",\"lon\":\"13.404954\"}"}`, []found{{"location", "lat"}}},
+		{"escaped_json_after_an_inner_quote", `{"data":"{\"note\":\"say \\\"hi\\\"\",\"phone\":\"0301234567\"}"}`, []found{{"phone", "phone"}}},
 		{"email_supports_its_object", `{"users":[{"name":"Alice Smith","email":"alice@example.com"}],"rooms":[{"name":"Living Room"}]}`,
 			[]found{{"email", "email"}, {"name", "name"}}},
 	}
@@ -337,6 +343,9 @@ func TestFindNegative(t *testing.T) {
 		{"card_shaped_log_value", "poll ref=4000001234567899 v=2\n"},
 		{"card_shaped_xml_text", `<imeisv>3548760512345606</imeisv>`},
 		{"card_shaped_header", "X-Trace: 4000001234567899\r\nHost: x\r\n"},
+		{"escaped_json_masked_key", `{"data":"{\"ssid\":\"HomeNet\",\"password\":\"********\"}"}`},
+		{"escaped_json_device_name", `{"data":"{\"name\":\"Ceiling Fan\",\"zip\":\"10115\",\"city\":\"Berlin\"}"}`},
+		{"escaped_json_phone_that_is_a_date", `{"data":"{\"phone\":\"15/01/2024\"}"}`},
 		{"card_shaped_escaped_json", `{"data":"{\"bytes_rx\":\"5105105105105100\"}"}`},
 		{"card_shaped_without_payment_form", `number=6011111111111117`},
 		{"card_shaped_session_id", `{"msgid":"4000001234567899","sessionId":"4111111111111111"}`},
