@@ -621,6 +621,39 @@ func TestWebPageContactIsNotTheOwners(t *testing.T) {
 	}
 }
 
+// TestGeoIPAnswerPassedOn: a weather clock asks a geo-IP service where it
+// is (its answer is a guess of the city, not reported) and passes the
+// answer on to a weather API: no finding either. Its own position, or
+// the same sent by another device, is one.
+func TestGeoIPAnswerPassedOn(t *testing.T) {
+	body := `{"status":"success","city":"Berlin","zip":"10115","lat":52.5196,"lon":13.4069}`
+	geoIP := "GET /json HTTP/1.1\r\nHost: ip-api.com\r\n\r\n"
+	answer := "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	tests := []struct {
+		name    string
+		client  string
+		request string
+		want    int
+	}{
+		{"weather_query", "192.168.1.10:40001", "GET /data/2.5/weather?lat=52.5196&lon=13.4069&appid=x HTTP/1.1\r\nHost: api.openweathermap.org\r\n\r\n", 0},
+		{"weather_query_rounded", "192.168.1.10:40001", "GET /v1/forecast?latitude=52.52&longitude=13.41 HTTP/1.1\r\nHost: api.open-meteo.com\r\n\r\n", 0},
+		{"own_position", "192.168.1.10:40001", "GET /data/2.5/weather?lat=52.5163&lon=13.3777&appid=x HTTP/1.1\r\nHost: api.openweathermap.org\r\n\r\n", 1},
+		{"another_device", "192.168.1.11:40001", "GET /data/2.5/weather?lat=52.5196&lon=13.4069&appid=x HTTP/1.1\r\nHost: api.openweathermap.org\r\n\r\n", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, c, nil, New(pii.New()))
+			inspecttest.NewTCP(e, "192.168.1.10:40000", "208.95.112.1:80").Client(geoIP).Server(answer).Close()
+			inspecttest.NewTCP(e, tt.client, "203.0.113.9:80").Client(tt.request).Close()
+			e.Flush()
+			if got := c.Kind(event.KindPersonalData); len(got) != tt.want {
+				t.Errorf("findings %v, want %d", evidences(got), tt.want)
+			}
+		})
+	}
+}
+
 // TestEncodedPersonalData: a form or query string is scanned as the server
 // reads it, percent-escapes and '+' decoded; an escaped '&' or '=' stays
 // part of its value, and a body that is not a form is scanned as sent.

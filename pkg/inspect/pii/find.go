@@ -87,6 +87,9 @@ type match struct {
 	kind       dataKind
 	label      int
 	start, end int
+	// at holds a location's two numbers, latitude and longitude or a
+	// pair's in their order, as they were written.
+	at [2]coord
 }
 
 // span is the value of a labelled field.
@@ -275,12 +278,12 @@ func stringValued(k labelKind) bool {
 // add records a match found on the way through the payload, leaving
 // maxPaired slots to pairs. Labelled values were checked for a cut by
 // field, free-text ones by addFree.
-func (s *finder) add(k dataKind, label, start, end int) {
+func (s *finder) add(k dataKind, label, start, end int) bool {
 	if (k == kindEmail || k == kindPhone || k == kindAddress) && s.nSupport < maxSupport {
 		s.support[s.nSupport] = start
 		s.nSupport++
 	}
-	s.addUpTo(maxMatches-maxPaired, k, label, start, end)
+	return s.addUpTo(maxMatches-maxPaired, k, label, start, end)
 }
 
 // addUpTo records a match unless limit matches are recorded or it would
@@ -288,21 +291,28 @@ func (s *finder) add(k dataKind, label, start, end int) {
 // once, so a second MAC under "macAddress" (a Wi-Fi scan's next access
 // point) takes no slot. Device identifiers count only when the payload
 // leaves the home network (ids): on the LAN they reach no third party.
-func (s *finder) addUpTo(limit int, k dataKind, label, start, end int) {
+// It reports whether m was recorded.
+func (s *finder) addUpTo(limit int, k dataKind, label, start, end int) bool {
 	if len(s.matches) >= limit || !s.ids && (k == kindMAC || k == kindSerial || k == kindIMEI) {
-		return
+		return false
 	}
 	for _, m := range s.matches {
 		if m.kind == k && m.label == label || start < m.end && m.start < end {
-			return
+			return false
 		}
 	}
 	s.matches = append(s.matches, match{kind: k, label: label, start: start, end: end})
+	return true
+}
+
+// locatedAt sets the numbers of the location match just recorded.
+func (s *finder) locatedAt(a, b coord) {
+	s.matches[len(s.matches)-1].at = [2]coord{a, b}
 }
 
 // addPaired records a match of pairs, which may take the slots add left.
-func (s *finder) addPaired(k dataKind, label, start, end int) {
-	s.addUpTo(maxMatches, k, label, start, end)
+func (s *finder) addPaired(k dataKind, label, start, end int) bool {
+	return s.addUpTo(maxMatches, k, label, start, end)
 }
 
 // fieldAt looks at a separator for a labelled value: `"key": value`
@@ -581,8 +591,8 @@ func (s *finder) field(b []byte, li, ks, ke, vs, ve int, keyWhole, whole bool) {
 			s.lon, s.hasLon = sp, true
 		}
 	case labelLocation:
-		if isLatLonPair(v) {
-			s.add(kindLocation, li, vs, ve)
+		if a, c, ok := latLonPair(v); ok && s.add(kindLocation, li, vs, ve) {
+			s.locatedAt(a, c)
 		}
 	case labelIMEI:
 		if isIMEI(v) {
@@ -654,8 +664,11 @@ func (s *finder) field(b []byte, li, ks, ke, vs, ve int, keyWhole, whole bool) {
 
 // pairs reports the fields that only count together.
 func (s *finder) pairs(b []byte) {
-	if s.hasLat && s.hasLon && !nearNullIsland(b[s.lat.start:s.lat.end], b[s.lon.start:s.lon.end]) {
-		s.addPaired(kindLocation, s.lat.label, s.lat.start, s.lat.end)
+	if s.hasLat && s.hasLon && !nearNullIsland(b[s.lat.start:s.lat.end], b[s.lon.start:s.lon.end]) &&
+		s.addPaired(kindLocation, s.lat.label, s.lat.start, s.lat.end) {
+		lat, _ := parseCoord(b[s.lat.start:s.lat.end])
+		lon, _ := parseCoord(b[s.lon.start:s.lon.end])
+		s.locatedAt(lat, lon)
 	}
 	s.pairWiFi(b)
 	if s.payment {

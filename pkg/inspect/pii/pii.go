@@ -13,6 +13,7 @@ package pii
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -25,6 +26,7 @@ import (
 type Scanner struct {
 	find *finder
 	seen seenTable
+	geo  geoMemory
 }
 
 var _ inspect.PayloadScanner = (*Scanner)(nil)
@@ -65,7 +67,13 @@ func (s *Scanner) ScanPayload(f *inspect.Flow, dir inspect.Dir, where string, b 
 		if m.kind == kindLocation && !senderLocal {
 			// A position an internet host sends a device is its own
 			// guess (a geo-IP or weather service's city centre for the
-			// device's address), not the home's disclosed.
+			// device's address), not the home's disclosed; the device
+			// may pass it on (to a weather API), and that is no
+			// finding either.
+			s.geo.remember(receiver(f, dir), m)
+			continue
+		}
+		if m.kind == kindLocation && s.geo.echoes(sender(f, dir), m) {
 			continue
 		}
 		if !s.seen.first(f, dir, m) {
@@ -203,4 +211,119 @@ func (t *seenTable) first(f *inspect.Flow, dir inspect.Dir, m *match) bool {
 	e.ids[e.n] = id
 	e.n++
 	return true
+}
+
+// sender and receiver are the addresses of the ends of f that sent and
+// received what went in direction dir.
+func sender(f *inspect.Flow, dir inspect.Dir) netip.Addr {
+	if dir == inspect.ToClient {
+		return f.Server().Addr().Unmap()
+	}
+	return f.Client().Addr().Unmap()
+}
+
+func receiver(f *inspect.Flow, dir inspect.Dir) netip.Addr {
+	if dir == inspect.ToClient {
+		return f.Client().Addr().Unmap()
+	}
+	return f.Server().Addr().Unmap()
+}
+
+// The positions devices received from the internet, so that one passed
+// back out (a weather clock that asks a geo-IP service where it is and
+// then asks a weather API about that place) is not reported as the
+// home's. The memory is fixed: geoDevices devices, the one that received
+// a position longest ago forgotten first, and geoPerDevice positions
+// each, the oldest forgotten first. It keeps only the two numbers,
+// rounded to 1e-7 degrees, in memory.
+const (
+	geoDevices   = 64
+	geoPerDevice = 4
+	geoScale     = 1e7 // fixed-point units per degree
+)
+
+// geoFix is a position in 1e-7 degrees, its two numbers in the order
+// they were written.
+type geoFix [2]int64
+
+type geoDevice struct {
+	addr  netip.Addr
+	fixes [geoPerDevice]geoFix
+	n     int // fixes held
+	next  int // the one to replace next
+}
+
+type geoMemory struct {
+	devs [geoDevices]geoDevice
+	used int // devs in use: until a device receives a position, none
+	next int
+}
+
+func (g *geoMemory) device(addr netip.Addr) *geoDevice {
+	for i := range g.devs[:g.used] {
+		if g.devs[i].addr == addr {
+			return &g.devs[i]
+		}
+	}
+	return nil
+}
+
+// remember records the position of m, received from the internet by the
+// device at addr.
+func (g *geoMemory) remember(addr netip.Addr, m *match) {
+	fix := geoFix{toFixed(m.at[0]), toFixed(m.at[1])}
+	d := g.device(addr)
+	if d == nil {
+		d = &g.devs[g.next]
+		g.next = (g.next + 1) % geoDevices
+		g.used = min(g.used+1, geoDevices)
+		*d = geoDevice{addr: addr}
+	}
+	for _, f := range d.fixes[:d.n] {
+		if f == fix {
+			return
+		}
+	}
+	d.fixes[d.next] = fix
+	d.next = (d.next + 1) % geoPerDevice
+	d.n = min(d.n+1, geoPerDevice)
+}
+
+// echoes reports whether the position of m, sent by the device at addr,
+// is one it received from the internet, the same to the digits sent (a
+// received 52.519634 sent as 52.5196 or 52.51963 is the same; 52.519612
+// sent after 52.5196 received is not), its two numbers in either order
+// (GeoJSON writes longitude first).
+func (g *geoMemory) echoes(addr netip.Addr, m *match) bool {
+	d := g.device(addr)
+	if d == nil {
+		return false
+	}
+	for _, f := range d.fixes[:d.n] {
+		if sameTo(m.at[0], f[0]) && sameTo(m.at[1], f[1]) || sameTo(m.at[0], f[1]) && sameTo(m.at[1], f[0]) {
+			return true
+		}
+	}
+	return false
+}
+
+func toFixed(c coord) int64 { return int64(math.Round(c.val * geoScale)) }
+
+// sameTo: the number sent, with its decimals, is the received one
+// rounded or cut to that many decimals.
+func sameTo(sent coord, received int64) bool {
+	d := min(sent.decimals, 7)
+	scale := int64(1)
+	for range 7 - d {
+		scale *= 10
+	}
+	s := int64(math.Round(sent.val * geoScale / float64(scale)))
+	cut := received / scale // toward zero
+	rounded := cut
+	if r := received % scale; 2*r >= scale {
+		rounded++
+	} else if 2*r <= -scale {
+		rounded--
+	}
+	return s == cut || s == rounded
 }

@@ -419,3 +419,73 @@ func TestPersonalDataToClientNamedWithoutPort(t *testing.T) {
 		t.Errorf("two polls are two alerts: %q and %q", a0.DedupKey, a1.DedupKey)
 	}
 }
+
+// TestGeoIPAnswerEchoed: a position a device received from the internet
+// (a geo-IP service's guess of its city) and passes on is not reported;
+// its own position, or the same sent by another device, is.
+func TestGeoIPAnswerEchoed(t *testing.T) {
+	const answer = `{"status":"success","city":"Berlin","lat":52.519634,"lon":13.406911}`
+	other := "192.168.1.11:40000"
+	tests := []struct {
+		name     string
+		received string // the answer, from the internet or from the LAN
+		from     string
+		sender   string // the device that sends sent
+		sent     string
+		want     int
+	}{
+		{"same_digits", answer, wanServer, lanDevice, `{"lat":52.519634,"lon":13.406911}`, 0},
+		{"rounded", answer, wanServer, lanDevice, `GET /weather?lat=52.5196&lon=13.4069`, 0},
+		{"cut", answer, wanServer, lanDevice, `{"lat":52.51963,"lon":13.40691}`, 0},
+		{"rounded_up", `{"lat":52.519666,"lon":13.406977}`, wanServer, lanDevice, `{"lat":52.5197,"lon":13.4070}`, 0},
+		{"cut_not_rounded", `{"lat":52.519666,"lon":13.406977}`, wanServer, lanDevice, `{"lat":52.5196,"lon":13.4069}`, 0},
+		{"neither_rounded_nor_cut", `{"lat":52.519666,"lon":13.406977}`, wanServer, lanDevice, `{"lat":52.5195,"lon":13.4069}`, 1},
+		{"in_one_value", answer, wanServer, lanDevice, `{"loc":"52.5196,13.4069"}`, 0},
+		{"geojson_order", answer, wanServer, lanDevice, `{"coordinates":[13.406911,52.519634]}`, 0},
+		{"printed_with_more_zeros", `{"lat":52.5196,"lon":13.4069}`, wanServer, lanDevice, `{"lat":52.519600,"lon":13.406900}`, 0},
+
+		{"more_digits_than_received", `{"lat":52.5196,"lon":13.4069}`, wanServer, lanDevice, `{"lat":52.519612,"lon":13.406911}`, 1},
+		{"own_position", answer, wanServer, lanDevice, `{"lat":48.137154,"lon":11.576124}`, 1},
+		{"one_number_the_same", answer, wanServer, lanDevice, `{"lat":52.519634,"lon":13.412345}`, 1},
+		{"another_device", answer, wanServer, other, `{"lat":52.519634,"lon":13.406911}`, 1},
+		// A hub on the LAN that tells a device the home's position
+		// discloses nothing; the device that sends it out does.
+		{"received_from_the_lan", answer, lanServer, lanDevice, `{"lat":52.519634,"lon":13.406911}`, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, c, _ := newTestEngine(t)
+			inspecttest.NewTCP(e, lanDevice, tt.from).Server(tt.received).Close()
+			inspecttest.NewTCP(e, strings.Replace(tt.sender, ":40000", ":40001", 1), wanServer).Client(tt.sent).Close()
+			e.Flush()
+			var got []event.Evidence
+			for _, ev := range c.Kind(event.KindPersonalData) {
+				if ev.Evidence["direction"] == "lan_to_wan" {
+					got = append(got, ev.Evidence)
+				}
+			}
+			if len(got) != tt.want {
+				t.Errorf("findings %v, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestGeoIPMemoryBounded: the positions devices received are kept for
+// geoDevices devices; the device that received one longest ago is
+// forgotten first, and its echo is reported again.
+func TestGeoIPMemoryBounded(t *testing.T) {
+	const answer = `{"lat":52.519634,"lon":13.406911}`
+	e, c, _ := newTestEngine(t)
+	for i := range geoDevices + 1 {
+		inspecttest.NewTCP(e, fmt.Sprintf("192.168.2.%d:40000", i+1), wanServer).Server(answer).Close()
+	}
+	for _, dev := range []string{"192.168.2.1:40001", "192.168.2.2:40001"} {
+		inspecttest.NewTCP(e, dev, wanServer).Client(answer).Close()
+	}
+	e.Flush()
+	got := c.Kind(event.KindPersonalData)
+	if len(got) != 1 || got[0].Device.IP != "192.168.2.1" {
+		t.Errorf("findings %v, want the first device's, forgotten", evidenceOf(got))
+	}
+}

@@ -755,18 +755,18 @@ func nearNullIsland(lat, lon []byte) bool {
 	return okA && okB && abs(a.val) < 1 && abs(b.val) < 1
 }
 
-// isLatLonPair reads "lat,lon" ("," or "%2C", optional spaces), or "[a, b]"
-// in either order (GeoJSON writes longitude first). Both must be precise,
-// in range, and not both zero.
-func isLatLonPair(v []byte) bool {
+// latLonPair reads "lat,lon" ("," or "%2C", optional spaces), or "[a, b]"
+// in either order (GeoJSON writes longitude first), and returns its two
+// numbers in their order. Both must be precise, in range, and not both
+// below 1 degree.
+func latLonPair(v []byte) (a, b coord, ok bool) {
 	bracket := len(v) > 0 && v[0] == '['
 	if bracket {
 		v = v[1:]
 	}
 	v = trimSpace(v)
-	a, ok := parseCoord(v)
-	if !ok {
-		return false
+	if a, ok = parseCoord(v); !ok {
+		return a, b, false
 	}
 	rest := v[a.n:]
 	switch {
@@ -775,12 +775,12 @@ func isLatLonPair(v []byte) bool {
 	case len(rest) > 2 && rest[0] == '%' && rest[1] == '2' && (rest[2] == 'C' || rest[2] == 'c'):
 		rest = rest[3:]
 	default:
-		return false
+		return a, b, false
 	}
 	rest = trimSpace(rest)
-	b, ok := parseCoord(rest)
+	b, ok = parseCoord(rest)
 	if !ok || a.decimals < 4 || b.decimals < 4 || (abs(a.val) < 1 && abs(b.val) < 1) { // see nearNullIsland
-		return false
+		return a, b, false
 	}
 	tail := trimSpace(rest[b.n:])
 	if bracket {
@@ -792,21 +792,21 @@ func isLatLonPair(v []byte) bool {
 				n++
 			}
 			if n == 0 {
-				return false
+				return a, b, false
 			}
 			tail = trimSpace(alt[n:])
 		}
 		if len(tail) == 0 || tail[0] != ']' {
-			return false
+			return a, b, false
 		}
 	} else if len(tail) > 0 && tail[0] != ',' {
-		return false
+		return a, b, false
 	}
 	latLon := abs(a.val) <= 90 && abs(b.val) <= 180
 	if bracket {
 		latLon = latLon || abs(b.val) <= 90 && abs(a.val) <= 180
 	}
-	return latLon
+	return a, b, latLon
 }
 
 func abs(f float64) float64 {
