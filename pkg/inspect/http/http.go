@@ -3,7 +3,7 @@
 // with the server's verdict taken from the paired response; firmware
 // downloaded without TLS; the client's User-Agent and the server's Server
 // header and authentication realm for fingerprinting; and, through a
-// PayloadScanner, personal data in URLs and bodies.
+// PayloadScanner, personal data in URLs, request headers and bodies.
 //
 // Messages are parsed incrementally in the engine's stream buffer: headers
 // line by line, bodies by Content-Length or chunked coding. Only a short
@@ -325,6 +325,9 @@ func (a *analyzer) line(f *inspect.Flow, dir inspect.Dir, h *half, line []byte) 
 		a.framingHeader(h, name, value)
 		if dir == inspect.ToServer {
 			a.requestHeader(f, name, value)
+			if a.proto.scanner != nil && f.ClientLocal {
+				a.scanHeader(f, name, line)
+			}
 		} else {
 			a.responseHeader(name, value)
 		}
@@ -403,6 +406,24 @@ func (a *analyzer) requestHeader(f *inspect.Flow, name, value []byte) {
 	case inspect.EqualFold(name, "Proxy-Authorization"):
 		a.headerLogin(f, value, true)
 	}
+}
+
+// scanHeader hands a request header line of a LAN client (the caller
+// checks that, and that there is a scanner) to the payload scanner
+// ("X-IMEI: 490154203237518", "From: alice@example.com"). Not
+// Authorization, Proxy-Authorization and Cookie: their credentials and
+// session tokens are the login analyzers' (a Digest username is a
+// login's user, not a second finding), nor the framing headers every
+// request has, which hold no personal data. A header from an internet
+// client is the client's, not the home's.
+func (a *analyzer) scanHeader(f *inspect.Flow, name, line []byte) {
+	for _, h := range [...]string{"Authorization", "Proxy-Authorization", "Cookie", "Host", "Content-Length", "Content-Type",
+		"Transfer-Encoding", "Connection", "Accept", "Accept-Encoding", "Accept-Language", "Cache-Control"} {
+		if inspect.EqualFold(name, h) {
+			return
+		}
+	}
+	a.proto.scanner.ScanPayload(f, inspect.ToServer, "header", line, 0)
 }
 
 func (a *analyzer) responseHeader(name, value []byte) {

@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -618,6 +619,56 @@ func TestWebPageContactIsNotTheOwners(t *testing.T) {
 	want := map[string]int{"email/wan_to_lan/email": 1, "email/lan_to_wan/": 1, "phone/lan_to_wan/": 1}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("findings %v, want %v", got, want)
+	}
+}
+
+// TestRequestHeadersScanned: a LAN client's request headers are scanned
+// like a body, all but the credentials the login analyzers read.
+func TestRequestHeadersScanned(t *testing.T) {
+	const wan, lan = "203.0.113.5:80", "192.168.1.20:80"
+	tests := []struct {
+		name           string
+		client, server string
+		headers        string
+		want           []string // data_kind/field/where/direction of each finding
+		logins         int
+	}{
+		{"imei_and_from", inspecttest.LANClient, wan, "X-IMEI: 490154203237518\r\nFrom: alice.smith@example.com\r\n",
+			[]string{"email//header/lan_to_wan", "imei/imei/header/lan_to_wan"}, 0},
+		{"serial_and_mac", inspecttest.LANClient, wan, "X-Device-Serial: FX0023A7781\r\nX-MAC: a4:cf:12:9b:3e:01\r\n",
+			[]string{"mac/mac/header/lan_to_wan", "serial/serial/header/lan_to_wan"}, 0},
+		{"position", inspecttest.LANClient, wan, "X-Latitude: 52.520008\r\nX-Longitude: 13.404954\r\nGeo-Position: 52.520008;13.404954\r\n",
+			nil, 0},
+		{"lan_server_gets_no_device_ids", inspecttest.LANClient, lan, "X-IMEI: 490154203237518\r\nFrom: alice.smith@example.com\r\n",
+			[]string{"email//header/lan_to_lan"}, 0},
+		// The login analyzers read these: one login, no personal data.
+		{"authorization", inspecttest.LANClient, wan, "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("alice@example.com:"+secret)) + "\r\n",
+			nil, 1},
+		{"cookie", inspecttest.LANClient, wan, "Cookie: email=alice%40example.com; phone=%2B4930123456\r\n", nil, 0},
+		{"ordinary_headers", inspecttest.LANClient, wan, "User-Agent: Mozilla/5.0 (Linux; Android 12; SM-G991B Build/SP1A.210812.016)\r\nAccept: */*\r\n" +
+			"X-Request-ID: 4000001234567899\r\nX-Trace: 5105105105105100\r\nDate: 15/01/2024\r\n", nil, 0},
+		// An internet client's headers are its own.
+		{"internet_client", "198.51.100.7:40000", lan, "From: crawler-ops@example.com\r\n", nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, c, nil, New(pii.New()))
+			inspecttest.NewTCP(e, tt.client, tt.server).Client("GET /fw/check HTTP/1.1\r\nHost: update\r\n" + tt.headers + "\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").Close()
+			e.Flush()
+			var got []string
+			for _, ev := range c.Kind(event.KindPersonalData) {
+				got = append(got, ev.Evidence["data_kind"]+"/"+ev.Evidence["field"]+"/"+ev.Evidence["where"]+"/"+ev.Evidence["direction"])
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("findings %q, want %q", got, tt.want)
+			}
+			if n := len(c.Kind(event.KindPlaintextCredentials)); n != tt.logins {
+				t.Errorf("%d logins, want %d", n, tt.logins)
+			}
+		})
 	}
 }
 
@@ -1362,7 +1413,7 @@ type checkingScanner struct{ t *testing.T }
 
 func (c *checkingScanner) ScanPayload(_ *inspect.Flow, _ inspect.Dir, where string, b []byte, _ inspect.Cut) {
 	switch {
-	case where == "url":
+	case where == "url" || where == "header":
 	case where == "body" || where == "form" || where == "response_body":
 		if len(b) == 0 || len(b) > maxBody {
 			c.t.Fatalf("%s of %d bytes handed to the scanner", where, len(b))
