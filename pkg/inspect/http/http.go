@@ -237,6 +237,9 @@ type analyzer struct {
 	lastSeq   uint32
 	lastReply reply
 
+	// setupPage is the path of the request being read if it is a
+	// device's Wi-Fi setup page (setupPath), else "".
+	setupPage         string
 	ocspBody          bool // the request being read is application/ocsp-request
 	reportedCleartext bool // a request not in clear by design was seen
 	sawClient         bool // http_client observation sent
@@ -367,13 +370,18 @@ func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []b
 		return false
 	}
 	a.methodLen = copy(a.method[:], method)
+	a.setupPage = ""
+	if a.proto.scanner != nil {
+		_, path, _ := splitTarget(target)
+		a.setupPage = setupPath(path)
+	}
 	a.targetLen = copy(a.target[:], target)
 	a.targetCut = len(target) > a.targetLen
 	a.hostLen, a.agentLen, a.ocspBody, a.reqCookies = 0, 0, false, 0
 	a.reqSeq = a.nextSeq
 	a.nextSeq++
 	if a.proto.scanner != nil {
-		a.proto.scanDecoded(f, dir, inspect.WhereURL, target, 0, isURL) // the whole line: not the buffer
+		a.proto.scanDecoded(f, dir, inspect.WhereURL, target, 0, isURL, "") // the whole line: not the buffer
 	}
 	return true
 }
@@ -544,7 +552,7 @@ func (a *analyzer) finishBody(f *inspect.Flow, dir inspect.Dir, h *half, ended b
 		}
 		switch {
 		case dir == inspect.ToServer && (h.kind == bodyForm || h.kind == bodyUnknown && looksLikeForm(body)):
-			a.proto.scanDecoded(f, dir, inspect.WhereForm, body, inspect.CutEndIf(cut), isForm)
+			a.proto.scanDecoded(f, dir, inspect.WhereForm, body, inspect.CutEndIf(cut), isForm, a.setupPage)
 		default:
 			s.ScanPayload(f, dir, where, body, inspect.CutEndIf(cut))
 		}
@@ -558,18 +566,38 @@ const (
 	isForm        // a URL-encoded form body
 )
 
+// setupPath returns path if it is the page a device's firmware takes its
+// Wi-Fi network and key on (ESP WiFiManager's /wifisave, Tasmota's /wi
+// and its console's /cs), else "".
+func setupPath(path []byte) string {
+	for _, p := range [...]string{"/wifisave", "/wi", "/cs"} {
+		if string(path) == p {
+			return p
+		}
+	}
+	return ""
+}
+
 // scanDecoded hands b to the payload scanner as the server will read it:
-// "phone=%2B49+30+1234567" is "+49 30 1234567". What the scanner was
-// handed is wiped after: a form may hold a password.
-func (p *Protocol) scanDecoded(f *inspect.Flow, dir inspect.Dir, where string, b []byte, cut inspect.Cut, what int) {
-	if len(b) > len(p.decoded) || !bytes.ContainsAny(b, "%+") {
+// "phone=%2B49+30+1234567" is "+49 30 1234567". A form posted to a Wi-Fi
+// setup page goes behind its path and a "?" (page), as a GET of the form
+// would carry it: the scanner reads the page's short field names (s, p)
+// there only. What the scanner was handed is wiped after: a form may
+// hold a password.
+func (p *Protocol) scanDecoded(f *inspect.Flow, dir inspect.Dir, where string, b []byte, cut inspect.Cut, what int, page string) {
+	if len(b)+len(page)+1 > len(p.decoded) || page == "" && !bytes.ContainsAny(b, "%+") {
 		p.scanner.ScanPayload(f, dir, where, b, cut)
 		return
 	}
 	n := 0
+	if page != "" {
+		n = copy(p.decoded[:], page)
+		p.decoded[n] = '?'
+		n++
+	}
 	if what == isURL {
 		path, _, _ := bytes.Cut(b, []byte("?"))
-		n = percentDecode(p.decoded[:], path, keepSeparators)
+		n += percentDecode(p.decoded[n:], path, keepSeparators)
 		b = b[len(path):]
 	}
 	n += percentDecode(p.decoded[n:], b, plusIsSpace|keepSeparators)

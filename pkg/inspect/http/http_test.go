@@ -717,11 +717,16 @@ func TestEncodedPersonalData(t *testing.T) {
 		return head + "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
 	}
 	const form = "application/x-www-form-urlencoded"
+	postTo := func(path, body string) string {
+		return "POST " + path + " HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	}
 	tests := []struct {
 		name    string
 		request string
 		want    []string // data_kind/field/where of each finding
 	}{
+		{"wifimanager_post_to_its_page", postTo("/wifisave", "s=HomeNet&p=hunter2hunter2"), []string{"wifi_credentials/p/form"}},
+		{"wifimanager_fields_posted_elsewhere", postTo("/search", "s=HomeNet&p=hunter2hunter2"), nil},
 		{"form_phone", post(form, "id=7&phone=%2B49+30+1234567"), []string{"phone/phone/form"}},
 		{"form_free_text_phone", post(form, "msg=call+%2B49+30+1234567+today"), []string{"phone//form"}},
 		{"form_without_content_type", post("", "id=7&phone=%2B49+30+1234567"), []string{"phone/phone/form"}},
@@ -729,6 +734,13 @@ func TestEncodedPersonalData(t *testing.T) {
 		{"form_names_with_spaces", post(form, "first_name=Anna+Maria&last_name=van+der+Berg&email=anna%40example.com"), []string{"email/email/form", "name/first_name/form", "name/last_name/form"}},
 		{"query_phone", "GET /reg?phone=%2B1-415-555-2671 HTTP/1.1\r\n\r\n", []string{"phone/phone/url"}},
 		{"query_location", "GET /up?lat=52.5200%30&lon=13.4050%31 HTTP/1.1\r\n\r\n", []string{"location/lat/url"}},
+
+		// Wi-Fi setup pages of device firmware, by GET and POST.
+		{"wifimanager_get", "GET /wifisave?s=Home+Net&p=correct%20horse HTTP/1.1\r\n\r\n", []string{"wifi_credentials/p/url"}},
+		{"short_fields_posted_to_an_api", post(form, "s=HomeNet&p=hunter2hunter2"), nil},
+		{"tasmota_wifi_page", "GET /wi?s1=HomeNet&p1=hunter2hunter2&s2=&p2=****&h=%25s-%04d&c=&save= HTTP/1.1\r\n\r\n", []string{"wifi_credentials/p1/url"}},
+		{"tasmota_backlog", "GET /cm?user=admin&password=x&cmnd=Backlog%20SSId1%20HomeNet%3B%20Password1%20hunter2hunter2 HTTP/1.1\r\n\r\n",
+			[]string{"wifi_credentials/password/url"}},
 
 		{"query_plus_is_a_space", "GET /call?n=+49+30+1234567 HTTP/1.1\r\n\r\n", nil},
 		{"escaped_separator_stays_in_value", post(form, "note=a%26phone%3D0301234567"), nil},

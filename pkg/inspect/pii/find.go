@@ -174,6 +174,11 @@ type finder struct {
 	// ids: MAC addresses, serial numbers and IMEIs count (the payload
 	// leaves the home network).
 	ids bool
+	// setup: the query or form is sent to a Wi-Fi setup page (setupPage).
+	setup uint8
+	// password is the index of the label "password", the field of a Wi-Fi
+	// key set by a Tasmota command.
+	password int
 }
 
 // Values of finder.start.
@@ -185,6 +190,7 @@ const (
 
 func newFinder() *finder {
 	s := &finder{labels: newLabelIndex()}
+	s.password = s.labels.field("password")
 	for _, c := range "@%\\+$0123456789" {
 		s.start[c] = startFree
 	}
@@ -205,7 +211,10 @@ func newFinder() *finder {
 // remembered however long b is.
 func (s *finder) find(b []byte, cut inspect.Cut, form, ids bool) []match {
 	s.cutStart, s.cutEnd = cut&inspect.CutStart != 0, cut&inspect.CutEnd != 0
-	s.form, s.ids = form, ids
+	s.form, s.ids, s.setup = form, ids, setupNone
+	if form {
+		s.setup = setupPage(b)
+	}
 	s.matches = s.matchBuf[:0]
 	s.nSupport = 0
 	s.nSpans, s.nextSpan = 0, 0
@@ -330,6 +339,9 @@ func (s *finder) fieldAt(b []byte, i int) {
 		return
 	}
 	li := s.labels.lookup(b[ks:ke])
+	if li < 0 && s.setup != setupNone {
+		li = s.labels.setupLabel(b[ks:ke], s.setup)
+	}
 	if li < 0 {
 		return
 	}
@@ -659,6 +671,68 @@ func (s *finder) field(b []byte, li, ks, ke, vs, ve int, keyWhole, whole bool) {
 		}
 	case labelPayment:
 		s.payment = s.payment || len(v) > 0
+	case labelCommand:
+		s.backlog(b, vs, ve)
+	}
+}
+
+// backlog reads a Tasmota command list for a Wi-Fi network set with its
+// key: "Backlog SSId1 HomeNet; Password1 hunter2hunter2" (Backlog0 too;
+// the commands are SSId1, SSId2, Password1, Password2, any case, their
+// values run to the next ";"). A name and a key of the same network
+// are Wi-Fi credentials; a key alone or another network's is not, as
+// for labelled fields.
+func (s *finder) backlog(b []byte, vs, ve int) {
+	const word = "backlog"
+	i := vs + len(word)
+	if i >= ve || !equalFold(b[vs:i], word) {
+		return
+	}
+	if b[i] == '0' {
+		i++
+	}
+	if i >= ve || b[i] != ' ' {
+		return
+	}
+	var ssid, key [2]span // of networks 1 and 2
+	for i < ve {
+		j := i
+		for j < ve && b[j] != ';' {
+			j++
+		}
+		a, z := i, j // the command, without surrounding blanks
+		for a < z && (b[a] == ' ' || b[a] == '\t') {
+			a++
+		}
+		for z > a && (b[z-1] == ' ' || b[z-1] == '\t') {
+			z--
+		}
+		n := a
+		for n < z && b[n] != ' ' {
+			n++
+		}
+		name := b[a:n]
+		for n < z && b[n] == ' ' {
+			n++
+		}
+		val := span{label: s.password, start: n, end: z}
+		if len(name) > 1 && (name[len(name)-1] == '1' || name[len(name)-1] == '2') {
+			net := name[len(name)-1] - '1'
+			switch {
+			case equalFold(name[:len(name)-1], "ssid"):
+				ssid[net] = val
+			case equalFold(name[:len(name)-1], "password"):
+				key[net] = val
+			}
+		}
+		i = j + 1
+	}
+	for net := range ssid {
+		id, k := ssid[net], key[net]
+		if id.end > id.start && isSSID(b[id.start:id.end]) && k.end > k.start && isWiFiKey(b[k.start:k.end]) {
+			s.add(kindWiFi, k.label, k.start, k.end)
+			return
+		}
 	}
 }
 
@@ -789,7 +863,7 @@ func (s *finder) context(k dataKind, start, end int) (label int, drop bool) {
 			k == kindPhone && lk == labelPhone,
 			k == kindCard && lk == labelCard:
 			label = sp.label
-		case lk == labelName || lk == labelNamePart,
+		case lk == labelName || lk == labelNamePart || lk == labelCommand,
 			k == kindPhone && lk == labelEmail:
 			// "Alice <alice@example.com>": the address is still
 			// reported; so is a "+" number in a contact field.

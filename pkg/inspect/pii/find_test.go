@@ -52,11 +52,29 @@ func TestFindFormValues(t *testing.T) {
 		{"value_empty", "phone=&lat=1", true, nil},
 		{"value_spaces_only", "phone=   &lat=1", true, nil},
 		{"key_value_pairs_of_text", "lat=52.5200 lon=13.4050", false, []found{{"location", "lat"}}},
+
+		// Wi-Fi setup pages: their short field names count on their own
+		// paths only (the HTTP analyzer puts a form's path before it).
+		{"wifimanager_form", "/wifisave?s=HomeNet&p=hunter2hunter2", true, []found{{"wifi_credentials", "p"}}},
+		{"wifimanager_absolute_form", "http://192.168.4.1/wifisave?s=Home Net&p=correct horse", true, []found{{"wifi_credentials", "p"}}},
+		{"tasmota_wifi_form", "/wi?s1=HomeNet&p1=hunter2hunter2&s2=&p2=****&h=tasmota-1234&c=&save=", true, []found{{"wifi_credentials", "p1"}}},
+		{"tasmota_second_network", "/wi?s1=HomeNet&p1=****&s2=Cafe&p2=espresso-2024&save=", true, []found{{"wifi_credentials", "p2"}}},
+		{"tasmota_backlog", "/cm?cmnd=Backlog SSId1 HomeNet;Password1 hunter2hunter2", true, []found{{"wifi_credentials", "password"}}},
+		{"tasmota_backlog_in_console", "/cs?c2=7&c1=Backlog0 ssid2 Cafe Net; password2 espresso-2024 ;Restart 1", true, []found{{"wifi_credentials", "password"}}},
+		{"short_fields_elsewhere", "s=HomeNet&p=hunter2hunter2", true, nil},
+		{"short_fields_on_another_path", "/search?s=HomeNet&p=hunter2hunter2", true, nil},
+		{"wifimanager_path_not_a_form", "/wifisave?s=HomeNet&p=hunter2hunter2", false, nil},
+		{"tasmota_fields_on_wifimanager_path", "/wifisave?s1=HomeNet&p1=hunter2hunter2", true, nil},
+		{"tasmota_form_key_unchanged", "/wi?s1=HomeNet&p1=****&save=", true, nil},
+		{"tasmota_backlog_without_key", "/cm?cmnd=Backlog SSId1 HomeNet; Power ON", true, nil},
+		{"tasmota_backlog_keys_of_two_networks", "/cm?cmnd=Backlog SSId1 HomeNet; Password2 hunter2hunter2", true, nil},
+		{"tasmota_backlog_beside_web_login", "/cm?user=admin&password=hunter2hunter2&cmnd=Backlog SSId1 HomeNet", true, nil},
+		{"tasmota_console_field_elsewhere", "/cm?c1=Backlog SSId1 HomeNet;Password1 hunter2hunter2", true, nil},
 	}
 	s := newFinder()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := s.resultsOf([]byte(tt.in), 0, tt.form); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			if got := s.resultsOf([]byte(tt.in), 0, tt.form); !equalFound(got, tt.want) {
 				t.Errorf("find(%q, form %v) = %v, want %v", tt.in, tt.form, got, tt.want)
 			}
 		})

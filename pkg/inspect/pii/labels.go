@@ -33,6 +33,16 @@ const (
 	labelCity               // supports names and addresses, never reported alone
 	labelCard               // a payment card number
 	labelPayment            // a card's security code or expiry: the payload is a payment form
+	labelCommand            // a Tasmota command: a Backlog may set a network and its key
+)
+
+// Wi-Fi setup pages of device firmware, whose forms name their fields
+// too briefly to be labels anywhere else (label.setup).
+const (
+	setupNone           uint8 = iota
+	setupWiFiManager          // ESP WiFiManager's /wifisave: s, p
+	setupTasmotaWiFi          // Tasmota's /wi: s1, p1, s2, p2
+	setupTasmotaConsole       // Tasmota's web console /cs: c1, a command
 )
 
 // label is one known field name. field is what findings report: the
@@ -54,6 +64,9 @@ type label struct {
 	// are a vehicle's lateral and longitudinal acceleration, "avg_lat"
 	// a latency.
 	place bool
+	// setup: the label is a field of that Wi-Fi setup page's form only,
+	// and only the whole key.
+	setup uint8
 	norm  string // field lower-cased without separators, set by newLabels
 }
 
@@ -152,6 +165,14 @@ func newLabels() []label {
 		{field: "pass", kind: labelPassword, exact: true},
 		{field: "pwd", kind: labelPassword, exact: true},
 		{field: "key", kind: labelPassword, exact: true},
+		{field: "s", kind: labelSSID, exact: true, setup: setupWiFiManager},
+		{field: "p", kind: labelWiFiKey, exact: true, setup: setupWiFiManager},
+		{field: "s1", kind: labelSSID, exact: true, setup: setupTasmotaWiFi},
+		{field: "s2", kind: labelSSID, exact: true, setup: setupTasmotaWiFi},
+		{field: "p1", kind: labelWiFiKey, exact: true, setup: setupTasmotaWiFi},
+		{field: "p2", kind: labelWiFiKey, exact: true, setup: setupTasmotaWiFi},
+		{field: "cmnd", kind: labelCommand, exact: true},
+		{field: "c1", kind: labelCommand, exact: true, setup: setupTasmotaConsole},
 
 		{field: "first_name", kind: labelNamePart},
 		{field: "given_name", kind: labelNamePart},
@@ -277,6 +298,9 @@ type labelIndex struct {
 func newLabelIndex() *labelIndex {
 	x := &labelIndex{labels: newLabels()}
 	for i, l := range x.labels {
+		if l.setup != setupNone {
+			continue // found by setupLabel only
+		}
 		c := l.norm[len(l.norm)-1]
 		x.byLast[c] = append(x.byLast[c], uint8(i))
 		if len(l.norm) >= 2 {
@@ -376,10 +400,7 @@ func (x *labelIndex) lookup(key []byte) int {
 		if m > n || m <= bestLen || (l.exact && m != n) || !wordStart[n-m] {
 			continue
 		}
-		if l.place && m != n && !placeWordIn(norm[:n-m], wordStart[:n-m]) {
-			continue
-		}
-		if string(norm[n-m:n]) == l.norm {
+		if string(norm[n-m:n]) == l.norm && (!l.place || m == n || placeWordIn(norm[:n-m], wordStart[:n-m])) {
 			best, bestLen = int(i), m
 		}
 	}
@@ -402,4 +423,64 @@ func placeWordIn(norm []byte, wordStart []bool) bool {
 		i = j
 	}
 	return false
+}
+
+// setupLabel returns the index of the label of the Wi-Fi setup page
+// setup that is the whole key, or -1.
+func (x *labelIndex) setupLabel(key []byte, setup uint8) int {
+	for i := range x.labels {
+		if l := &x.labels[i]; l.setup == setup && equalFold(key, l.norm) {
+			return i
+		}
+	}
+	return -1
+}
+
+// field returns the index of the label named field.
+func (x *labelIndex) field(field string) int {
+	for i := range x.labels {
+		if x.labels[i].field == field && x.labels[i].setup == setupNone {
+			return i
+		}
+	}
+	panic("pii: no label " + field)
+}
+
+// setupPage says which Wi-Fi setup page the query or form b is sent to,
+// by the request path at its start ("/wifisave?s=…&p=…"; the HTTP
+// analyzer puts a setup page's path before its form body). The paths
+// are the firmware's own, whole: ESP WiFiManager's /wifisave, Tasmota's
+// /wi and its console's /cs, also in a proxy's absolute form.
+func setupPage(b []byte) uint8 {
+	q := indexByte(b, '?')
+	if q < 0 {
+		return setupNone
+	}
+	path := b[:q]
+	if i := indexOf(path, "://"); i >= 0 {
+		rest := path[i+3:]
+		j := indexByte(rest, '/')
+		if j < 0 {
+			return setupNone
+		}
+		path = rest[j:]
+	}
+	switch string(path) {
+	case "/wifisave":
+		return setupWiFiManager
+	case "/wi":
+		return setupTasmotaWiFi
+	case "/cs":
+		return setupTasmotaConsole
+	}
+	return setupNone
+}
+
+func indexOf(b []byte, s string) int {
+	for i := 0; i+len(s) <= len(b); i++ {
+		if string(b[i:i+len(s)]) == s {
+			return i
+		}
+	}
+	return -1
 }
