@@ -584,25 +584,91 @@ func setupPath(path []byte) string {
 // would carry it: the scanner reads the page's short field names (s, p)
 // there only. What the scanner was handed is wiped after: a form may
 // hold a password.
+//
+// b may be longer than the buffer (a request line arrives whole, however
+// long): it is decoded in chunks of whole fields, cut after a "&". A
+// field longer than the buffer is decoded in pieces that overlap by
+// decodedOverlap bytes and are handed on as cut (inspect.Cut) where they
+// were cut, so a datum across a piece's end is found whole in the next.
 func (p *Protocol) scanDecoded(f *inspect.Flow, dir inspect.Dir, where string, b []byte, cut inspect.Cut, what int, page string) {
-	if len(b)+len(page)+1 > len(p.decoded) || page == "" && !bytes.ContainsAny(b, "%+") {
-		p.scanner.ScanPayload(f, dir, where, b, cut)
+	if page == "" && !bytes.ContainsAny(b, "%+") {
+		p.scanner.ScanPayload(f, dir, where, b, cut) // decoded, it would be the same
 		return
 	}
-	n := 0
-	if page != "" {
-		n = copy(p.decoded[:], page)
-		p.decoded[n] = '?'
-		n++
-	}
+	pathLen := 0
 	if what == isURL {
 		path, _, _ := bytes.Cut(b, []byte("?"))
-		n += percentDecode(p.decoded[n:], path, keepSeparators)
-		b = b[len(path):]
+		pathLen = len(path)
 	}
-	n += percentDecode(p.decoded[n:], b, plusIsSpace|keepSeparators)
+	chunkCut := cut & inspect.CutStart
+	start := p.startChunk(page) // the page's path, in every chunk
+	n := start
+	for pos := 0; pos < len(b); {
+		// The next field: the path, or a query or form field with its "&".
+		end, mode := pathLen, keepSeparators
+		if pos >= pathLen {
+			end, mode = len(b), plusIsSpace|keepSeparators
+			if i := bytes.IndexByte(b[pos:], '&'); i >= 0 {
+				end = pos + i + 1
+			}
+		}
+		if n+end-pos <= len(p.decoded) {
+			n += percentDecode(p.decoded[n:], b[pos:end], mode)
+			pos = end
+			continue
+		}
+		if n > start {
+			// The chunk ends after a whole field: no cut.
+			p.scanChunk(f, dir, where, n, chunkCut)
+			chunkCut = 0
+			n = start
+			continue
+		}
+		// A field longer than the buffer: its front, cut, and the rest
+		// from a little before the cut.
+		end = pos + len(p.decoded) - n
+		end = escapeStart(b, pos, end)
+		n += percentDecode(p.decoded[n:], b[pos:end], mode)
+		p.scanChunk(f, dir, where, n, chunkCut|inspect.CutEnd)
+		chunkCut = inspect.CutStart
+		n = start
+		pos = escapeStart(b, pos+1, end-decodedOverlap)
+	}
+	p.scanChunk(f, dir, where, n, chunkCut|cut&inspect.CutEnd)
+}
+
+// decodedOverlap is how many raw bytes a piece of a long field repeats of
+// the one before: a datum this long across the cut is seen whole.
+const decodedOverlap = 64
+
+// startChunk writes the path of a setup page and "?" at the start of the
+// decoded buffer and returns their length.
+func (p *Protocol) startChunk(page string) int {
+	if page == "" {
+		return 0
+	}
+	n := copy(p.decoded[:], page)
+	p.decoded[n] = '?'
+	return n + 1
+}
+
+// scanChunk hands the first n decoded bytes to the scanner and wipes them.
+func (p *Protocol) scanChunk(f *inspect.Flow, dir inspect.Dir, where string, n int, cut inspect.Cut) {
 	p.scanner.ScanPayload(f, dir, where, p.decoded[:n], cut)
 	clear(p.decoded[:n])
+}
+
+// escapeStart moves i, between from and len(b), back to the start of a
+// percent escape it would split ("%2|B"), so that the bytes before i
+// decode whole; never before from.
+func escapeStart(b []byte, from, i int) int {
+	i = max(from, min(i, len(b)))
+	for k := 1; k <= 2; k++ {
+		if i-k >= from && b[i-k] == '%' {
+			return i - k
+		}
+	}
+	return i
 }
 
 // looksLikeForm reports whether a body without a Content-Type is a form

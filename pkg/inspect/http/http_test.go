@@ -742,6 +742,12 @@ func TestEncodedPersonalData(t *testing.T) {
 		{"tasmota_backlog", "GET /cm?user=admin&password=x&cmnd=Backlog%20SSId1%20HomeNet%3B%20Password1%20hunter2hunter2 HTTP/1.1\r\n\r\n",
 			[]string{"wifi_credentials/password/url"}},
 
+		// A request line longer than the decoding buffer, in chunks.
+		{"long_query", "GET /t?pad=" + strings.Repeat("a", 3000) + "&phone=%2B49+30+1234567&x=1 HTTP/1.1\r\n\r\n", []string{"phone/phone/url"}},
+		{"long_query_field", "GET /t?note=" + strings.Repeat("a+", 1016) + "%2B49+30+1234567+now&x=1 HTTP/1.1\r\n\r\n", []string{"phone//url"}},
+		{"long_path", "GET /" + strings.Repeat("p", 5000) + "?phone=%2B49+30+1234567 HTTP/1.1\r\n\r\n", []string{"phone/phone/url"}},
+		{"long_query_cut_number", "GET /t?n=" + strings.Repeat("1", 2100) + "&x=%2B HTTP/1.1\r\n\r\n", nil},
+
 		{"query_plus_is_a_space", "GET /call?n=+49+30+1234567 HTTP/1.1\r\n\r\n", nil},
 		{"escaped_separator_stays_in_value", post(form, "note=a%26phone%3D0301234567"), nil},
 		{"text_body_not_decoded", post("text/plain", "reading 7 %2B49+30+1234567"), nil},
@@ -787,6 +793,47 @@ func TestScannerHandedDecoded(t *testing.T) {
 	if n := len(bytes.Trim(p.decoded[:], "\x00")); n != 0 {
 		t.Errorf("%d decoded bytes kept after the scan", n)
 	}
+}
+
+// TestLongTargetDecodedInChunks: a request target longer than the
+// decoding buffer is handed on decoded, in chunks of whole fields, a
+// longer field in overlapping pieces marked as cut; nothing is kept.
+func TestLongTargetDecodedInChunks(t *testing.T) {
+	rec := &cutRecorder{}
+	p := New(rec)
+	e := inspecttest.Engine(t, &inspecttest.Collector{}, nil, p)
+	long := strings.Repeat("b", 5000)
+	target := "/t?a=" + strings.Repeat("x", 1500) + "&b=" + long + "&c=%2B1+2"
+	inspecttest.NewTCP(e, inspecttest.LANClient, "203.0.113.5:80").Client("GET " + target + " HTTP/1.1\r\n\r\n").Close()
+	e.Flush()
+	var joined string
+	for i, c := range rec.calls {
+		if len(c.data) > maxLine {
+			t.Errorf("chunk %d: %d bytes", i, len(c.data))
+		}
+		joined += c.data
+	}
+	want := []inspect.Cut{0, inspect.CutEnd, inspect.CutStart | inspect.CutEnd, inspect.CutStart}
+	if !slices.Equal(rec.cuts, want) {
+		t.Errorf("cuts %v, want %v", rec.cuts, want)
+	}
+	if !strings.HasPrefix(rec.calls[0].data, "/t?a=x") || !strings.HasSuffix(joined, "&c=+1 2") || strings.Count(joined, "b") < len(long) {
+		t.Errorf("chunks do not cover the target: %d calls, %d bytes", len(rec.calls), len(joined))
+	}
+	if n := len(bytes.Trim(p.decoded[:], "\x00")); n != 0 {
+		t.Errorf("%d decoded bytes kept after the scan", n)
+	}
+}
+
+// cutRecorder records what it is handed and the cuts.
+type cutRecorder struct {
+	recordingScanner
+	cuts []inspect.Cut
+}
+
+func (r *cutRecorder) ScanPayload(f *inspect.Flow, dir inspect.Dir, where string, b []byte, cut inspect.Cut) {
+	r.recordingScanner.ScanPayload(f, dir, where, b, cut)
+	r.cuts = append(r.cuts, cut)
 }
 
 // TestBodyEndedByClose: a body delimited by the end of the connection is
