@@ -195,6 +195,38 @@ func TestSyntheticLogins(t *testing.T) {
 				Client(body[:10]).Client(body[10:]).
 				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "form", "unique", "no"}}},
+		// Router pages send the typed password hashed beside an empty
+		// field of the plain name: the empty field is no password.
+		{"form_empty_password_field_then_hashed", func(c *inspecttest.Conv) {
+			body := "username=admin&password=&encPassword=9f86d081884c7d659a2feaa0c55ad015"
+			c.Client("POST /login.cgi HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "form", "hashed", "no"}}},
+		{"json_empty_password_field_then_hashed", func(c *inspecttest.Conv) {
+			body := `{"username":"admin","password":"","passwordHash":"9f86d081884c7d659a2feaa0c55ad015"}`
+			c.Client("POST /api/login HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "json", "hashed", "no"}}},
+		{"form_filled_password_field_after_empty", func(c *inspecttest.Conv) {
+			body := "user=admin&pass=&password=" + secret + "&pwd_md5=&confirm_password=other-Pass"
+			c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "form", "unique", "no"}}},
+		{"form_clear_password_beats_hashed", func(c *inspecttest.Conv) {
+			body := "user=admin&password_md5=21232f297a57a5a743894a0e4a801fc3&password=" + secret
+			c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "form", "unique", "no"}}},
+		{"form_hex_digest_in_password_field", func(c *inspecttest.Conv) {
+			body := "user=admin&password=5F4DCC3B5AA765D61D8327DEB882CF99"
+			c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "form", "hashed", "no"}}},
+		{"form_only_empty_password_field", func(c *inspecttest.Conv) {
+			body := "user=admin&password=&lang=en"
+			c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "form", "empty", "no"}}},
 		{"form_url_decoded", func(c *inspecttest.Conv) {
 			body := "Email=ad%6Din%40x&Passwd=s3cret%2DPass"
 			c.Client("POST /l HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
@@ -907,6 +939,57 @@ func TestDigestDefaultPassword(t *testing.T) {
 			}
 			if inspecttest.Leaks(t, col.Events, "Circle Of Life") {
 				t.Error("password leaked")
+			}
+		})
+	}
+}
+
+// TestFormHashedPassword: a password a login page hashed before sending
+// it is a hashed secret. The default list is tried on a plain hex digest
+// through Verify, as on a Digest response; the digest's text is never
+// taken for the password, and an empty field of the plain name beside it
+// is no empty password (admin with no password is a default).
+func TestFormHashedPassword(t *testing.T) {
+	cl, err := creds.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		form     = "application/x-www-form-urlencoded"
+		refused  = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"
+		accepted = "HTTP/1.1 302 Found\r\nSet-Cookie: sysauth=abc; path=/\r\nLocation: /index.html\r\nContent-Length: 0\r\n\r\n"
+	)
+	post := func(ctype, body string) string {
+		return "POST /login.cgi HTTP/1.1\r\nHost: r\r\nContent-Type: " + ctype + "\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body
+	}
+	tests := []struct {
+		name, request, response string
+		kind                    event.Kind
+		class                   string
+	}{
+		{"md5_of_a_default_accepted", post(form, "username=ubnt&password=&encPassword=ba86f2bbe107c7c57eb5f2690775c712"), accepted,
+			event.KindDefaultCredentials, "default"},
+		{"sha1_of_a_default_refused", post(form, "username=admin&password_sha1=D033E22AE348AEB5660FC2140AEC35850C4DA997"), refused,
+			event.KindPlaintextCredentials, "default"},
+		{"sha256_of_a_default_json", post("application/json", `{"username":"ubnt","password":"","pwdHash":"1af4cfa0ae8cb48c99dec1e17e2e78e1c0dc8d84194c078537c79b2bfb1096d4"}`), accepted,
+			event.KindDefaultCredentials, "default"},
+		{"digest_of_no_default", post(form, "username=admin&password=&encPassword=9f86d081884c7d659a2feaa0c55ad015"), accepted,
+			event.KindPlaintextCredentials, "hashed"},
+		{"encrypted_password", post(form, "username=admin&password=&encPassword="+strings.Repeat("a1", 128)), accepted,
+			event.KindPlaintextCredentials, "hashed"},
+		{"empty_password_alone_is_a_default", post(form, "username=admin&password="), refused,
+			event.KindPlaintextCredentials, "default"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := inspecttest.NewClassifiedSession(t, cl, New(nil), "192.168.1.20:80")
+			s.Client(tt.request).Server(tt.response)
+			got := s.End().Findings()
+			if len(got) != 1 || got[0].Kind != tt.kind || got[0].Evidence["password_class"] != tt.class {
+				t.Fatalf("findings %v, want one %s of class %s", evidences(got), tt.kind, tt.class)
+			}
+			if got[0].Evidence["password"] != "" || got[0].Evidence["password_hash"] != "" {
+				t.Errorf("a hashed login shows a password: %v", got[0].Evidence)
 			}
 		})
 	}

@@ -2,6 +2,12 @@ package http
 
 import (
 	"bytes"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"hash"
 	"unicode/utf8"
 
 	"github.com/iotgw/iotgw/pkg/inspect"
@@ -83,20 +89,110 @@ func (a *analyzer) bodyLogin(f *inspect.Flow, kind bodyKind, body []byte, cut bo
 }
 
 // formCred classifies the login the form scratch holds, if it has a
-// password field, and wipes the scratch.
+// password field, and wipes the scratch. A password the page hashed or
+// encoded before sending it is classified as a hashed secret, as a Digest
+// response is: the default list is tried on it through a Verify that
+// recomputes a plain MD5, SHA-1 or SHA-256 hex digest, and never compared
+// with the digest's text as if it were the password.
 func (a *analyzer) formCred(f *inspect.Flow, mechanism string) (pendingCred, bool) {
 	s := &a.form
 	defer s.reset()
-	if !s.hasPass {
+	if s.passRank == passNone {
 		return pendingCred{}, false
 	}
-	c := f.Classify(&inspect.Login{
+	l := inspect.Login{
 		Protocol:  "http",
 		Mechanism: mechanism,
 		User:      s.user[:s.userLen],
 		Secret:    s.pass[:s.passLen],
-	})
+	}
+	if s.passRank == passHashed {
+		l.Kind, l.Secret = inspect.SecretHashed, nil
+		l.Verify = digestVerifier(s.pass[:s.passLen])
+		l.Challenge = [][]byte{s.pass[:s.passLen]}
+	}
+	c := f.Classify(&l)
 	return pendingCred{used: true, form: true, cred: c}, true
+}
+
+// Password fields by what their value shows of the password; a field
+// replaces the one kept when it shows more. Router pages send
+// "password=&encPassword=<digest>": the empty field is the page's
+// leftover, not the password.
+const (
+	passNone   = iota
+	passEmpty  // an empty field
+	passHashed // a hash or encoding of the password (hashedField)
+	passClear  // the password itself
+)
+
+// hashMarks are the parts of a field name that say its value is a hash
+// or an encoding of the password, not the password.
+var hashMarks = [...]string{"hash", "md5", "sha", "enc", "crypt", "cipher", "digest"}
+
+// hashedPasswordName reports whether a field name says it holds a
+// password's hash or encoding: "encPassword", "password_md5", "pwdhash",
+// "passwordHash".
+func hashedPasswordName(name []byte) bool {
+	if !inspect.ContainsFold(name, "pass") && !inspect.ContainsFold(name, "pwd") {
+		return false
+	}
+	for _, m := range hashMarks {
+		if inspect.ContainsFold(name, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// hashedField reports whether a password field's value is a hash or an
+// encoding of the password: its name says so, or it is the hex digits of
+// an MD5, SHA-1 or SHA-256 digest (32, 40 or 64), which no one types as
+// a password.
+func hashedField(name, value []byte) bool {
+	return hashedPasswordName(name) || digestHash(value) != nil
+}
+
+// digestHash returns the hash whose hex digest value could be, by its
+// length; nil if value is not hex digits of such a length.
+func digestHash(value []byte) func() hash.Hash {
+	var h func() hash.Hash
+	switch len(value) {
+	case 2 * md5.Size:
+		h = md5.New
+	case 2 * sha1.Size:
+		h = sha1.New
+	case 2 * sha256.Size:
+		h = sha256.New
+	default:
+		return nil
+	}
+	for _, c := range value {
+		if !isHex(c) {
+			return nil
+		}
+	}
+	return h
+}
+
+// digestVerifier returns a Verify for a password field that holds a hex
+// digest: it reports whether a candidate's plain digest is that value.
+// nil when value is no such digest (an RSA-encrypted or salted password
+// cannot be recomputed). It copies what it needs.
+func digestVerifier(value []byte) func(candidate []byte) bool {
+	newHash := digestHash(value)
+	if newHash == nil {
+		return nil
+	}
+	want := make([]byte, len(value)/2)
+	if _, err := hex.Decode(want, value); err != nil {
+		return nil
+	}
+	return func(candidate []byte) bool {
+		h := newHash()
+		h.Write(candidate)
+		return subtle.ConstantTimeCompare(h.Sum(nil), want) == 1
+	}
 }
 
 // formScratch collects the user and password fields of one form.
@@ -106,7 +202,7 @@ type formScratch struct {
 	userRank int // 0: none yet; see fieldRank
 	pass     [maxPass]byte
 	passLen  int
-	hasPass  bool
+	passRank int // passNone, passEmpty, passHashed or passClear
 	name     [maxFieldName]byte
 	value    [maxPass]byte
 	valueLen int
@@ -119,7 +215,7 @@ func (s *formScratch) reset() {
 	// name also takes every JSON string that is not a key: a password in
 	// an array ("params":["pw"]) lands there.
 	clear(s.name[:])
-	s.userLen, s.userRank, s.passLen, s.hasPass, s.valueLen = 0, 0, 0, false, 0
+	s.userLen, s.userRank, s.passLen, s.passRank, s.valueLen = 0, 0, 0, passNone, 0
 }
 
 // field considers one decoded name and value (held in s.value).
@@ -128,9 +224,18 @@ func (s *formScratch) field(name []byte) {
 	case rank == rankPassword && passwordSetting(name, s.value[:s.valueLen]):
 		// "remember_password": 1 is a choice about a password, not one.
 	case rank == rankPassword:
-		if !s.hasPass {
-			s.hasPass = true
-			s.passLen = copy(s.pass[:], s.value[:s.valueLen])
+		// The first field that shows the most of the password wins.
+		v, r := s.value[:s.valueLen], passClear
+		switch {
+		case len(v) == 0:
+			r = passEmpty
+		case hashedField(name, v):
+			r = passHashed
+		}
+		if r > s.passRank {
+			s.passRank = r
+			clear(s.pass[:s.passLen])
+			s.passLen = copy(s.pass[:], v)
 		}
 	case rank > s.userRank:
 		s.userRank = rank
@@ -315,13 +420,16 @@ var (
 )
 
 // fieldRank says what a form field's name makes it, ignoring ASCII case:
-// "password", "j_password" and "loginPwd" are passwords; "user", "email"
-// and "j_username" are users.
+// "password", "j_password", "loginPwd" and "passwordHash" are passwords;
+// "user", "email" and "j_username" are users.
 func fieldRank(name []byte) int {
 	for _, n := range passwordNames {
 		if inspect.EqualFold(name, n) {
 			return rankPassword
 		}
+	}
+	if hashedPasswordName(name) {
+		return rankPassword
 	}
 	for _, s := range passwordSuffixes {
 		if hasSuffixFold(name, s) {
