@@ -17,6 +17,7 @@ package http
 
 import (
 	"bytes"
+	"hash/maphash"
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
@@ -44,11 +45,14 @@ type Protocol struct {
 	// decoded holds a URL or form, percent-decoded for the scanner, while
 	// it is scanned; one engine goroutine uses a Protocol.
 	decoded [maxLine]byte
+	seed    maphash.Seed // for the hashes of page names (pending.page)
 }
 
 // New returns the HTTP protocol. scanner, which may be nil, is handed
 // request targets and body prefixes to look for personal data in.
-func New(scanner inspect.PayloadScanner) *Protocol { return &Protocol{scanner: scanner} }
+func New(scanner inspect.PayloadScanner) *Protocol {
+	return &Protocol{scanner: scanner, seed: maphash.MakeSeed()}
+}
 
 // Name implements inspect.Protocol.
 func (*Protocol) Name() string { return "http" }
@@ -176,6 +180,10 @@ type pending struct {
 	firmware    string // host and path of a firmware download, "" if none
 	updateCheck bool   // firmware is a check for updates, not an image
 	cookies     uint16 // the framework session cookies the request carried
+	// page is the hash of the last segment of the request's path
+	// (Protocol.pageHash): a form in the answer that posts there is the
+	// login form again.
+	page uint64
 }
 
 type pendingCred struct {
@@ -196,7 +204,19 @@ type reply struct {
 	stale             bool // its challenge says only the nonce was stale
 	toLogin           bool // it redirects to a login or error page
 	via               bool // a proxy relayed it (Via header)
+	// page is what its body showed, for a form login answered 2xx
+	// (answerPage); pageUnread until the body is read.
+	page pageVerdict
 }
+
+// pageVerdict is what the body of a 2xx answer to a form login shows.
+type pageVerdict uint8
+
+const (
+	pageUnread pageVerdict = iota // empty, not read whole (longer than maxBody, cut) or not read yet
+	pageOther                     // read whole: no login form, no failure message
+	pageLogin                     // a login form again, or a failure message
+)
 
 type analyzer struct {
 	proto *Protocol
@@ -236,6 +256,10 @@ type analyzer struct {
 	// response.
 	lastSeq   uint32
 	lastReply reply
+	// The form logins of the request the response being read answers,
+	// when it is a 2xx: their verdict waits for its body (answerPage).
+	wait    pending
+	waiting bool
 
 	// setupPage is the path of the request being read if it is a
 	// device's Wi-Fi setup page (setupPath), else "".
@@ -526,6 +550,9 @@ func (a *analyzer) bodyBytes(h *half, b []byte) {
 // and the direction waits for the next start line.
 func (a *analyzer) endMessage(f *inspect.Flow, dir inspect.Dir, h *half) {
 	a.finishBody(f, dir, h, true)
+	if dir == inspect.ToClient {
+		a.resolveWait(f)
+	}
 	h.state = stStart
 }
 
@@ -538,10 +565,13 @@ func (a *analyzer) finishBody(f *inspect.Flow, dir inspect.Dir, h *half, ended b
 	}
 	h.bodyFinal = true
 	body := h.body[:h.bodyLen]
+	cut := h.bodyCut || !ended
+	if dir == inspect.ToClient && a.waiting && len(body) > 0 && !cut && h.kind != bodyBinary {
+		a.reply.page = answerPage(body, a.wait.page, a.proto.seed)
+	}
 	if len(body) == 0 {
 		return
 	}
-	cut := h.bodyCut || !ended
 	if dir == inspect.ToServer {
 		a.bodyLogin(f, h.kind, body, cut)
 	}
@@ -691,6 +721,7 @@ func (a *analyzer) lose(f *inspect.Flow, dir inspect.Dir, h *half) {
 		a.dropTarget() // request head cut short: never read now
 		a.reportUnqueued(f)
 	}
+	a.resolveWait(f)
 	a.flushPending(f)
 }
 
@@ -707,6 +738,7 @@ func (a *analyzer) Close(f *inspect.Flow) {
 		h := &a.half[dir]
 		a.finishBody(f, dir, h, h.state == stUntilClose && f.Ended(dir))
 	}
+	a.resolveWait(f)
 	a.reportUnqueued(f)
 	a.flushPending(f)
 	a.proto.pool.Put(a)

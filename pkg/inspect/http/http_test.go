@@ -250,7 +250,7 @@ func TestSyntheticLogins(t *testing.T) {
 		{"form_chunked_body", func(c *inspecttest.Conv) {
 			c.Client("POST /login HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n" +
 				"9\r\nuser=root\r\n" + "a\r\n&passwd=s3\r\n" + "9\r\ncret-Pass\r\n" + "0\r\n\r\n").
-				Server("HTTP/1.1 200 OK\r\nSet-Cookie: s=1\r\nContent-Length: 0\r\n\r\n")
+				Server("HTTP/1.1 200 OK\r\nSet-Cookie: s=1\r\nContent-Length: 9\r\n\r\nWelcome!\n")
 		}, []want{{"r***", "form", "unique", "yes"}}},
 		{"form_redirect_back_to_login", func(c *inspecttest.Conv) {
 			body := "username=admin&password=" + secret
@@ -282,15 +282,66 @@ func TestSyntheticLogins(t *testing.T) {
 		{"form_framework_session_renewed", func(c *inspecttest.Conv) {
 			body := "username=admin&password=" + secret
 			c.Client("POST /login.php HTTP/1.1\r\nCookie: language=en; PHPSESSID=0ld\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
-				Server("HTTP/1.1 200 OK\r\nSet-Cookie: PHPSESSID=n3w; path=/\r\nContent-Length: 0\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nSet-Cookie: PHPSESSID=n3w; path=/\r\nContent-Length: 15\r\n\r\n<h1>Status</h1>").
 				Client("POST /login.php HTTP/1.1\r\nCookie: PHPSESSID=0ld\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
 				Server("HTTP/1.1 302 Found\r\nSet-Cookie: PHPSESSID=n3w; path=/\r\nLocation: /status.php\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "form", "unique", "yes"}, {"a***", "form", "unique", "yes"}}},
 		{"form_first_visit_app_cookie", func(c *inspecttest.Conv) {
 			body := "luci_username=root&luci_password=" + secret
 			c.Client("POST /cgi-bin/luci HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
-				Server("HTTP/1.1 200 OK\r\nSet-Cookie: PHPSESSID=9a1f\r\nSet-Cookie: sysauth=f00d; path=/cgi-bin/luci\r\nContent-Length: 0\r\n\r\n")
+				Server("HTTP/1.1 200 OK\r\nSet-Cookie: PHPSESSID=9a1f\r\nSet-Cookie: sysauth=f00d; path=/cgi-bin/luci\r\nContent-Length: 17\r\n\r\n<h1>Overview</h1>")
 		}, []want{{"r***", "form", "unique", "yes"}}},
+		// A 200 with a session cookie is a verdict only with a page that
+		// is read whole and is not the login form again: Flask keeps
+		// "Invalid password" in its session cookie, Rails sets its
+		// cookie on every answer.
+		{"form_200_login_form_again_flash_cookie", func(c *inspecttest.Conv) {
+			body := "username=admin&password=" + secret
+			page := "<html><form action=/login>Invalid username or password</form></html>"
+			c.Client("POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nSet-Cookie: session=eyJfZmxhc2hlcyI6W3siIHQiOlsiZXJyb3IiLCJJbnZhbGlkIl19XX0.Z1.abc; HttpOnly; Path=/\r\nContent-Length: " + itoa(len(page)) + "\r\n\r\n" + page)
+		}, []want{{"a***", "form", "unique", "unknown"}}},
+		{"form_200_answers_with_login_pages", func(c *inspecttest.Conv) {
+			body := "username=admin&password=" + secret
+			for _, page := range []string{
+				`<form method="post" action="/cgi-bin/login.cgi?lang=en"><input name="user">`,
+				`<form method=post><input name=user>`, // no action: posts to the page shown
+				`<form action="http://192.168.1.20/cgi-bin/login.cgi">`,
+				`<div><input TYPE = 'Password' name="pwd"></div>`,
+				`<input type=password name=pwd>`,
+				`{"status":"error","message":"Incorrect password"}`,
+				`{"code":-1,"msg":"Login failed"}`,
+			} {
+				c.Client("POST /cgi-bin/login.cgi HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+					Server("HTTP/1.1 200 OK\r\nSet-Cookie: _app_session=Zm9v; path=/; HttpOnly\r\nContent-Length: " + itoa(len(page)) + "\r\n\r\n" + page)
+			}
+		}, slices.Repeat([]want{{"a***", "form", "unique", "unknown"}}, 7)},
+		{"form_200_cookie_alone", func(c *inspecttest.Conv) {
+			body := "username=admin&password=" + secret
+			c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 200 OK\r\nSet-Cookie: sid=1\r\nContent-Length: 0\r\n\r\n").
+				Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 204 No Content\r\nSet-Cookie: sid=2\r\n\r\n")
+		}, []want{{"a***", "form", "unique", "unknown"}, {"a***", "form", "unique", "unknown"}}},
+		{"form_200_page_too_long_to_read_whole", func(c *inspecttest.Conv) {
+			body := "username=admin&password=" + secret
+			page := "<html>" + strings.Repeat("<p>dashboard</p>", maxBody/16) + "<form action=/login><input type=password></form></html>"
+			c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 200 OK\r\nSet-Cookie: sid=1\r\nContent-Length: " + itoa(len(page)) + "\r\n\r\n" + page)
+		}, []want{{"a***", "form", "unique", "unknown"}}},
+		{"form_200_other_page_chunked", func(c *inspecttest.Conv) {
+			body := "username=admin&password=" + secret
+			c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 200 OK\r\nSet-Cookie: sid=1\r\nTransfer-Encoding: chunked\r\n\r\n" +
+					"1a\r\n<h1>Cameras</h1><form acti\r\n" + "19\r\non=/search><input name=q>\r\n0\r\n\r\n")
+		}, []want{{"a***", "form", "unique", "yes"}}},
+		{"form_200_answer_before_the_body", func(c *inspecttest.Conv) {
+			body := "username=admin&password=" + secret
+			c.Client("POST /login HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nSet-Cookie: sid=1\r\nContent-Length: 15\r\n\r\n{\"result\":\"ok\"}").Client(body).
+				Client("POST /login HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nSet-Cookie: sid=1\r\nContent-Length: 15\r\n\r\n{\"result\":").Client(body).Server("\"ok\"}")
+		}, []want{{"a***", "form", "unique", "yes"}, {"a***", "form", "unique", "yes"}}},
 		// The answer comes before the body: the request's cookies still
 		// judge it.
 		{"form_early_answer_renews_session", func(c *inspecttest.Conv) {
@@ -331,7 +382,7 @@ func TestSyntheticLogins(t *testing.T) {
 		{"json_login", func(c *inspecttest.Conv) {
 			body := `{"method":"login","params":{"username":"admin","password":"s3cret-Pass"}}`
 			c.Client("POST /api HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
-				Server("HTTP/1.1 200 OK\r\nSet-Cookie: s=1\r\nContent-Length: 0\r\n\r\n")
+				Server("HTTP/1.1 200 OK\r\nSet-Cookie: s=1\r\nContent-Length: 15\r\n\r\n{\"result\":\"ok\"}")
 		}, []want{{"a***", "json", "unique", "yes"}}},
 		{"json_escapes_and_numbers", func(c *inspecttest.Conv) {
 			body := `{"user":"ad\u006din","pin":1,"passWord":"s3cret\u002dPass"}`
@@ -349,11 +400,11 @@ func TestSyntheticLogins(t *testing.T) {
 		{"numeric_password_kept", func(c *inspecttest.Conv) {
 			body := `{"username":"admin","password":1234}`
 			c.Client("POST /api HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
-				Server("HTTP/1.1 200 OK\r\nSet-Cookie: s=1\r\nContent-Length: 0\r\n\r\n")
+				Server("HTTP/1.1 200 OK\r\nSet-Cookie: s=1\r\nContent-Length: 15\r\n\r\n{\"result\":\"ok\"}")
 		}, []want{{"a***", "json", "unique", "yes"}}},
 		{"query_login", func(c *inspecttest.Conv) {
 			c.Client("GET /cgi-bin/CGIProxy.fcgi?cmd=getDevState&usr=admin&pwd=" + secret + " HTTP/1.1\r\n\r\n").
-				Server("HTTP/1.1 200 OK\r\nSet-Cookie: x=1\r\nContent-Length: 0\r\n\r\n")
+				Server("HTTP/1.1 200 OK\r\nSet-Cookie: x=1\r\nContent-Length: 43\r\n\r\n<CGI_Result><result>0</result></CGI_Result>")
 		}, []want{{"a***", "query", "unique", "yes"}}},
 		{"query_empty_password", func(c *inspecttest.Conv) {
 			c.Client("GET /snapshot.cgi?user=admin&pwd= HTTP/1.1\r\n\r\n").Server("HTTP/1.1 200 OK\r\n\r\n")
@@ -1113,6 +1164,31 @@ func TestLoginPage(t *testing.T) {
 	for _, tt := range tests {
 		if got := loginPage([]byte(tt.location)); got != tt.want {
 			t.Errorf("loginPage(%q) = %v, want %v", tt.location, got, tt.want)
+		}
+	}
+}
+
+func TestAnswerPage(t *testing.T) {
+	p := New(nil)
+	page := p.pageHash([]byte("/cgi-bin/login.cgi"))
+	tests := []struct {
+		body string
+		want pageVerdict
+	}{
+		{`<h1>Status</h1><form action="/cgi-bin/reboot.cgi"><input type="submit"></form>`, pageOther},
+		{`<form data-action="/x" action='/cgi-bin/status.cgi'>`, pageOther},
+		{`{"token":"eyJhbGciOi","passwordless":true,"password_expires":90}`, pageOther},
+		{`<input type="text" name="password">`, pageOther}, // a field named so, not a password input
+		{`<FORM ACTION="login.cgi" METHOD="POST">`, pageLogin},
+		{`<form action='/cgi-bin/login.cgi#top'>`, pageLogin},
+		{`<form data-action="/x">`, pageLogin}, // no action: posts to the page shown
+		{"<input\ttype\n=\n\"PASSWORD\">", pageLogin},
+		{`{"error":"Wrong password"}`, pageLogin},
+		{`Access denied`, pageLogin},
+	}
+	for _, tt := range tests {
+		if got := answerPage([]byte(tt.body), page, p.seed); got != tt.want {
+			t.Errorf("answerPage(%q) = %v, want %v", tt.body, got, tt.want)
 		}
 	}
 }

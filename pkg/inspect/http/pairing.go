@@ -38,6 +38,7 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 		a.attach(f, e, c)
 	}
 	host, path, ambiguous := splitTarget(target)
+	e.page = a.proto.pageHash(path)
 	header := a.host[:a.hostLen]
 	if ambiguous && !bytes.EqualFold(host, header) {
 		path = nil // "http://cdn/npm/fw@1.2.3/x.bin": no made-up URL
@@ -91,6 +92,10 @@ func (a *analyzer) bodyCred(f *inspect.Flow, c pendingCred) {
 			return
 		}
 	}
+	if a.waiting && a.wait.seq == a.reqSeq {
+		a.attach(f, &a.wait, c) // the answer's body decides
+		return
+	}
 	o := inspect.OutcomeUnknown
 	if a.lastSeq == a.reqSeq {
 		o = a.outcome(a.lastReply, c, a.reqCookies)
@@ -131,8 +136,32 @@ func (a *analyzer) answer(f *inspect.Flow) (connect bool) {
 	}
 	a.curHead = e.head
 	a.lastSeq, a.lastReply = e.seq, a.reply
+	if a.reply.status >= 200 && a.reply.status < 300 {
+		// A form login's verdict hangs on the page the answer shows; a
+		// body still to come may bring one too (an early answer).
+		a.wait, a.waiting = pending{seq: e.seq, cookies: e.cookies, page: e.page}, true
+		for i, c := range e.creds {
+			if c.form {
+				a.wait.creds[i], e.creds[i] = c, pendingCred{}
+			}
+		}
+	}
 	a.resolve(f, e, a.reply)
 	return e.connect
+}
+
+// resolveWait reports the form logins that waited for the body of their
+// 2xx answer, once it is read or will never be.
+func (a *analyzer) resolveWait(f *inspect.Flow) {
+	if !a.waiting {
+		return
+	}
+	a.waiting = false
+	if a.lastSeq == a.wait.seq {
+		a.lastReply = a.reply // with what the body showed, for a form still to come
+	}
+	a.resolve(f, a.wait, a.reply)
+	a.wait = pending{}
 }
 
 // resolve reports a request's credentials and firmware download given
@@ -156,12 +185,17 @@ func (a *analyzer) resolve(f *inspect.Flow, e pending, r reply) {
 //
 // Forms and query strings: servers answer a failed form login with 200
 // and an error page as often as with a success page, so 200 alone says
-// nothing; a 2xx or 3xx that sets a session cookie means accepted,
-// unless it redirects to a login or error page, and 401 or 403 means
-// rejected. A session cookie is one the application names itself, or a
-// framework's session cookie (PHPSESSID) the request carried, issued
-// anew at login (classifyCookie); a cookie set only to delete one is
-// none.
+// nothing, and 401 or 403 means rejected. A session cookie is one the
+// application names itself, or a framework's session cookie (PHPSESSID)
+// the request carried, issued anew at login (classifyCookie); a cookie
+// set only to delete one is none. A 3xx that sets one means accepted,
+// unless it redirects to a login or error page. On a 2xx a session
+// cookie alone is weak evidence: frameworks set one on every answer
+// (Rails) or keep the "Invalid password" message in it (Flask). It
+// means accepted only when the whole body was read (at most maxBody
+// bytes) and shows neither a login form nor a failure message
+// (answerPage); an empty body, or one too long to read whole, leaves
+// the login unknown.
 //
 // Anything else, or pairing made unreliable by lost bytes, is unknown.
 // cookies are the framework session cookies the login's request carried.
@@ -174,7 +208,7 @@ func (a *analyzer) outcome(r reply, c pendingCred, cookies uint16) inspect.Outco
 	switch {
 	case c.form:
 		session := r.appSession || r.frameworkSessions&cookies != 0
-		took = took && session && !r.toLogin
+		took = took && session && !r.toLogin && (r.status >= 300 || r.page == pageOther)
 	default:
 		refused = httpauth.Refused(r.status, c.proxy, r.stale)
 	}

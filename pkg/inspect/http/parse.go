@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"hash/maphash"
 
 	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/httpauth"
@@ -314,3 +315,143 @@ func loginPage(location []byte) bool {
 	}
 	return false
 }
+
+// pageHash is the hash of the last segment of a request path, the page a
+// form posts to: "login.cgi" of "/cgi-bin/login.cgi".
+func (p *Protocol) pageHash(path []byte) uint64 {
+	return maphash.Bytes(p.seed, lastSegment(path))
+}
+
+// lastSegment is what follows the last '/' of a path.
+func lastSegment(path []byte) []byte {
+	if i := bytes.LastIndexByte(path, '/'); i >= 0 {
+		return path[i+1:]
+	}
+	return path
+}
+
+// failureWords are the words of a failed login's message ("Invalid
+// password", "Login failed", "Access denied", "Unauthorized").
+var failureWords = [...]string{"invalid", "incorrect", "wrong", "fail", "denied", "unauthori"}
+
+// answerPage says what the whole body of a 2xx answer to a form login
+// shows: pageLogin for a password input (type="password"), a form that
+// posts back to page (the hash of the last segment of the login's path:
+// its action names it, or it has none and posts to the page shown), or a
+// failure message; else pageOther.
+func answerPage(body []byte, page uint64, seed maphash.Seed) pageVerdict {
+	if passwordInput(body) {
+		return pageLogin
+	}
+	for _, w := range failureWords {
+		if inspect.ContainsFold(body, w) {
+			return pageLogin
+		}
+	}
+	for rest := body; ; {
+		i := indexFold(rest, "<form")
+		if i < 0 {
+			break
+		}
+		rest = rest[i+len("<form"):]
+		tag := rest
+		if j := bytes.IndexByte(tag, '>'); j >= 0 {
+			tag = tag[:j]
+		}
+		action, ok := attribute(tag, "action")
+		if !ok || len(action) == 0 {
+			return pageLogin // posts to the page shown: the login's
+		}
+		if i := bytes.Index(action, []byte("://")); i >= 0 {
+			action = action[i+3:]
+			if j := bytes.IndexByte(action, '/'); j >= 0 {
+				action = action[j:]
+			} else {
+				action = nil
+			}
+		}
+		if i := bytes.IndexAny(action, "?#"); i >= 0 {
+			action = action[:i]
+		}
+		if maphash.Bytes(seed, lastSegment(action)) == page {
+			return pageLogin
+		}
+	}
+	return pageOther
+}
+
+// passwordInput reports whether markup holds an input of type password:
+// type="password", type='password' or type=password, in any case.
+func passwordInput(b []byte) bool {
+	for off := 0; ; {
+		i := indexFold(b[off:], "password")
+		if i < 0 {
+			return false
+		}
+		i += off
+		off = i + len("password")
+		j := i
+		if j > 0 && (b[j-1] == '"' || b[j-1] == '\'') {
+			j--
+		}
+		for j > 0 && isSpace(b[j-1]) {
+			j--
+		}
+		if j == 0 || b[j-1] != '=' {
+			continue
+		}
+		j--
+		for j > 0 && isSpace(b[j-1]) {
+			j--
+		}
+		if j >= 4 && inspect.EqualFold(b[j-4:j], "type") {
+			return true
+		}
+	}
+}
+
+// attribute returns the value of the attribute name in the inside of a
+// tag (`method=post action="/login"`), quoted or not.
+func attribute(tag []byte, name string) ([]byte, bool) {
+	for off := 0; ; {
+		i := indexFold(tag[off:], name)
+		if i < 0 {
+			return nil, false
+		}
+		i += off
+		off = i + len(name)
+		if i > 0 && !isSpace(tag[i-1]) {
+			continue // "data-action"
+		}
+		v := bytes.TrimLeft(tag[off:], " \t\r\n")
+		if len(v) == 0 || v[0] != '=' {
+			continue
+		}
+		v = bytes.TrimLeft(v[1:], " \t\r\n")
+		if len(v) > 0 && (v[0] == '"' || v[0] == '\'') {
+			q := v[0]
+			v = v[1:]
+			if j := bytes.IndexByte(v, q); j >= 0 {
+				v = v[:j]
+			}
+			return v, true
+		}
+		if j := bytes.IndexAny(v, " \t\r\n>"); j >= 0 {
+			v = v[:j]
+		}
+		return v, true
+	}
+}
+
+// indexFold is the index of the first t in s, ignoring ASCII case; -1 if
+// none.
+func indexFold(s []byte, t string) int {
+	for i := 0; i+len(t) <= len(s); i++ {
+		if inspect.HasPrefixFold(s[i:], t) {
+			return i
+		}
+	}
+	return -1
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
