@@ -1,5 +1,7 @@
 package inspect
 
+import "time"
+
 // Analyzer parses one application protocol on one flow. The engine calls
 // it from a single goroutine.
 //
@@ -20,6 +22,18 @@ type Analyzer interface {
 	// Close ends the flow: report what is pending (a login whose reply
 	// was never seen) and release per-flow state. f is invalid afterwards.
 	Close(f *Flow)
+}
+
+// Waker is an optional extra for Analyzers that hold something back for
+// a while, a verdict that a later answer may still overturn: after
+// Flow.WakeAt, Wake is called once that time has come, at the first
+// packet the engine handles then, whichever flow it belongs to, so that
+// a flow that falls silent (a kernel capture budget spent, an idle
+// keep-alive connection) does not keep it back until it closes. now is
+// the capture time of that packet. Close, not Wake, is called if the
+// flow ends first.
+type Waker interface {
+	Wake(f *Flow, now time.Time)
 }
 
 // Confidence says how sure a Protocol is that a flow carries it.

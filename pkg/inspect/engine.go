@@ -153,7 +153,13 @@ type Engine struct {
 	secretSum  []byte    // secretMAC's last sum
 	names      addrNames
 
-	reopens  [reopenSlots]reopenMark
+	reopens [reopenSlots]reopenMark
+	// wakes are the inspections whose analyzers asked to be woken
+	// (Flow.WakeAt), one entry each, and due the earliest time asked
+	// for (0: none); dueWakes is wakeDue's scratch.
+	wakes    []wake
+	dueWakes []wake
+	nextWake int64
 	pap      [maxPAP]papPending
 	papNext  uint8
 	verdicts map[[32]byte]verdict
@@ -390,6 +396,9 @@ func (e *Engine) HandlePacket(p *Packet) {
 		return
 	}
 	e.expire()
+	if e.nextWake != 0 && e.now.UnixNano() >= e.nextWake {
+		e.wakeDue()
+	}
 	src, dst := netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort)
 	// Built in place: makeKey's result, inlined, is copied, and the copy
 	// stalls on the stores that just wrote it.
@@ -1348,6 +1357,52 @@ func (e *Engine) expire() {
 			}
 			e.Stats.FlowsExpired++
 			e.closeFlow(f)
+		}
+	}
+}
+
+// wake is an inspection whose analyzer asked to be woken, with its flow:
+// an inspection given back and taken again by another flow is not the
+// one that asked.
+type wake struct {
+	f    *Flow
+	insp int32
+}
+
+// wakeDue wakes the analyzers whose time has come (Flow.WakeAt), and
+// forgets the entries of inspections since given back. A panic in Wake
+// is the woken flow's.
+func (e *Engine) wakeDue() {
+	now := e.now.UnixNano()
+	keep, due := e.wakes[:0], e.dueWakes[:0]
+	e.nextWake = 0
+	for _, w := range e.wakes {
+		in := e.insps.at(w.insp)
+		switch {
+		case in.flow != w.f || in.wake == 0:
+			// Given back (and perhaps taken again: its new flow has an
+			// entry of its own).
+		case in.wake > now:
+			keep = append(keep, w)
+			if e.nextWake == 0 || in.wake < e.nextWake {
+				e.nextWake = in.wake
+			}
+		default:
+			in.wake = 0
+			due = append(due, w)
+		}
+	}
+	clear(e.wakes[len(keep):])
+	e.wakes, e.dueWakes = keep, due
+	for i, w := range due {
+		due[i] = wake{}
+		if w.f.insp != w.insp || !w.f.has(flagInUse) {
+			continue // a Wake before it closed the flow
+		}
+		if wk, ok := e.insps.at(w.insp).analyzer.(Waker); ok {
+			e.busy = w.f
+			wk.Wake(w.f, e.now)
+			e.busy = nil
 		}
 	}
 }

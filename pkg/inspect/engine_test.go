@@ -1581,3 +1581,72 @@ func TestRefusedFlowTriedAgain(t *testing.T) {
 		t.Errorf("InspectLimit %d, want 1", e.Stats.InspectLimit)
 	}
 }
+
+// waker is a Protocol whose analyzers ask, at every datagram whose
+// payload is a duration ("5s"), to be woken that long after it, and
+// record when they are.
+type waker struct {
+	woken  []string // port of the flow, and capture time since t0
+	closed int
+}
+
+func (w *waker) Name() string                        { return "waker" }
+func (w *waker) Match(*Flow, Dir, []byte) Confidence { return ContentMatch }
+func (w *waker) NewAnalyzer(*Flow) Analyzer          { return &wakerAnalyzer{w: w} }
+func (a *wakerAnalyzer) Gap(*Flow, Dir)              {}
+func (a *wakerAnalyzer) Close(*Flow)                 { a.w.closed++ }
+func (a *wakerAnalyzer) Wake(f *Flow, now time.Time) {
+	a.w.woken = append(a.w.woken, fmt.Sprint(f.Client().Port(), " ", now.Sub(t0)))
+}
+
+type wakerAnalyzer struct{ w *waker }
+
+func (a *wakerAnalyzer) Feed(f *Flow, _ Dir, data []byte) int {
+	if d, err := time.ParseDuration(string(data)); err == nil {
+		f.WakeAt(f.Last().Add(d))
+	}
+	return len(data)
+}
+
+// TestWakeAt: an analyzer is woken at the first packet of any flow once
+// its time has come, once, at the earliest time it asked for; not after
+// its flow closed.
+func TestWakeAt(t *testing.T) {
+	udp := func(port uint16, at time.Duration, payload string) *Packet {
+		return &Packet{Timestamp: t0.Add(at), Kind: KindUDP, IPProto: IPProtocolUDP,
+			Src: netip.MustParseAddr("192.168.1.10"), Dst: netip.MustParseAddr("192.168.1.1"), SrcPort: port, DstPort: 9, Payload: []byte(payload)}
+	}
+	tests := []struct {
+		name string
+		pkts []*Packet
+		want []string
+	}{
+		{"woken_by_another_flow", []*Packet{udp(5000, 0, "5s"), udp(5001, 4*time.Second, "x"), udp(5001, 6*time.Second, "x"), udp(5001, 7*time.Second, "x")},
+			[]string{"5000 6s"}},
+		{"earliest_time_asked_for", []*Packet{udp(5000, 0, "5s"), udp(5000, time.Second, "2s"), udp(5000, 2*time.Second, "9s"), udp(5001, 3*time.Second, "x"), udp(5001, 20*time.Second, "x")},
+			[]string{"5000 3s"}},
+		{"asked_again_after_waking", []*Packet{udp(5000, 0, "1s"), udp(5001, 2*time.Second, "x"), udp(5000, 3*time.Second, "1s"), udp(5001, 5*time.Second, "x")},
+			[]string{"5000 2s", "5000 5s"}},
+		{"two_flows", []*Packet{udp(5000, 0, "2s"), udp(5002, 0, "1s"), udp(5001, 3*time.Second, "x")},
+			[]string{"5000 3s", "5002 3s"}},
+		{"not_after_the_flow_closed", []*Packet{udp(5000, 0, "2m"), udp(5001, 61*time.Second, "x"), udp(5001, 3*time.Minute, "x")}, // UDPIdle 1m closes 5000
+			nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.UDPIdle = time.Minute
+			w := &waker{}
+			e := testEngine(t, cfg, w)
+			for _, p := range tt.pkts {
+				e.HandlePacket(p)
+			}
+			if !slices.Equal(w.woken, tt.want) {
+				t.Errorf("woken %q, want %q", w.woken, tt.want)
+			}
+			if len(e.wakes) != 0 {
+				t.Errorf("%d wakes left", len(e.wakes))
+			}
+		})
+	}
+}

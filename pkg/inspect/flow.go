@@ -327,6 +327,31 @@ func (f *Flow) setAnalyzer(a Analyzer, host uint32) {
 	e.hosts[host].insps++
 }
 
+// WakeAt asks for the analyzer's Wake (see Waker) at capture time t, or
+// sooner if it asked for an earlier time already. Without an analyzer,
+// or one that is no Waker, it does nothing.
+func (f *Flow) WakeAt(t time.Time) {
+	in := f.inspection()
+	if in == nil {
+		return
+	}
+	if _, ok := in.analyzer.(Waker); !ok {
+		return
+	}
+	at := max(t.UnixNano(), 1)
+	if in.wake != 0 && in.wake <= at {
+		return
+	}
+	e := f.engine
+	if in.wake == 0 {
+		e.wakes = append(e.wakes, wake{f: f, insp: f.insp})
+	}
+	in.wake = at
+	if e.nextWake == 0 || at < e.nextWake {
+		e.nextWake = at
+	}
+}
+
 // Ended reports whether what the analyzer read last in dir is the true
 // end of what that side of the flow sent, so that a datum running into it
 // is whole. Analyzers ask it in Close. The direction's end is real when
@@ -413,6 +438,9 @@ type inspection struct {
 	// host is the client's bucket in Engine.hosts, kept so that the
 	// release takes back from the count exactly what was added to it.
 	host uint32
+	// wake is when the analyzer asked to be woken (Flow.WakeAt), in Unix
+	// nanoseconds of capture time; 0: not.
+	wake int64
 }
 
 // holdsBuffer reports whether the inspection holds a stream buffer.
