@@ -78,7 +78,7 @@ func TestLab(t *testing.T) {
 		sent := time.Now()
 		login := make(chan string, 1)
 		go func() {
-			out, err := l.dev("camera", 10*time.Second, "curl", "-sS", "--max-time", "3", "-u", "admin:admin",
+			out, err := l.dev("camera", 10*time.Second, "curl", "-sS", "--max-time", "3", "--anyauth", "-u", "admin:admin",
 				"-o", "/dev/null", "-w", "%{http_code}", "http://"+cloudHost+"/api/status.json")
 			login <- fmt.Sprintf("%s (err %v)", out, err)
 		}()
@@ -444,7 +444,10 @@ func (l *lab) httpGet(role, url string) (int, string, error) {
 func (l *lab) httpGetAuth(role, url, userPass string) (int, string, error) {
 	args := []string{"curl", "-sS", "--max-time", "3", "-w", "\n%{http_code}", url}
 	if userPass != "" {
-		args = append(args, "-u", userPass)
+		// As a browser does: the credentials once the server asks for
+		// them. Sent with the first request, a 200 would not show that
+		// the server needed them.
+		args = append(args, "--anyauth", "-u", userPass)
 	}
 	out, err := l.dev(role, 10*time.Second, args...)
 	if err != nil {

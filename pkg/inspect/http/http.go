@@ -1,6 +1,8 @@
 // Package http inspects plain HTTP/1.x: credentials in Authorization
 // headers (Basic, Digest, Bearer) and in login forms and query strings,
-// with the server's verdict taken from the paired response; firmware
+// with the server's verdict taken from the paired response (for
+// Authorization credentials, httpauth.Judge's: a 2xx accepts one only
+// where the server is known to demand it; for forms, outcome's); firmware
 // downloaded without TLS; the client's User-Agent and the server's Server
 // header and authentication realm for fingerprinting; and, through a
 // PayloadScanner, personal data in URLs, request headers and bodies.
@@ -18,6 +20,7 @@ package http
 import (
 	"bytes"
 	"hash/maphash"
+	"time"
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
@@ -46,12 +49,15 @@ type Protocol struct {
 	// it is scanned; one engine goroutine uses a Protocol.
 	decoded [maxLine]byte
 	seed    maphash.Seed // for the hashes of page names (pending.page)
+	// mem remembers, across connections, what servers challenged and
+	// refused, for the verdicts on Authorization credentials.
+	mem *httpauth.Memory
 }
 
 // New returns the HTTP protocol. scanner, which may be nil, is handed
 // request targets and body prefixes to look for personal data in.
 func New(scanner inspect.PayloadScanner) *Protocol {
-	return &Protocol{scanner: scanner, seed: maphash.MakeSeed()}
+	return &Protocol{scanner: scanner, seed: maphash.MakeSeed(), mem: httpauth.NewMemory()}
 }
 
 // Name implements inspect.Protocol.
@@ -184,6 +190,10 @@ type pending struct {
 	// (Protocol.pageHash): a form in the answer that posts there is the
 	// login form again.
 	page uint64
+	// spaces are the protection spaces of the request: a challenge in
+	// its answer protects them, and its Authorization credentials were
+	// demanded if they were challenged.
+	spaces httpauth.Spaces
 }
 
 type pendingCred struct {
@@ -191,6 +201,9 @@ type pendingCred struct {
 	form  bool // from a form or query string, not an Authorization header
 	proxy bool // from Proxy-Authorization: a 407 judges it, a 401 does not
 	cred  inspect.Credential
+	// Of an Authorization credential: its identity and the nonce of a
+	// Digest response (httpauth.Sent).
+	id, nonce uint64
 }
 
 // reply is what a response says about the logins of its request.
@@ -201,9 +214,9 @@ type reply struct {
 	appSession bool
 	// frameworkSessions: the framework session cookies it sets.
 	frameworkSessions uint16
-	stale             bool // its challenge says only the nonce was stale
-	toLogin           bool // it redirects to a login or error page
-	via               bool // a proxy relayed it (Via header)
+	challenge         httpauth.Challenge // its WWW- and Proxy-Authenticate headers
+	toLogin           bool               // it redirects to a login or error page
+	via               bool               // a proxy relayed it (Via header)
 	// page is what its body showed, for a form login answered 2xx
 	// (answerPage); pageUnread until the body is read.
 	page pageVerdict
@@ -264,6 +277,10 @@ type analyzer struct {
 	// setupPage is the path of the request being read if it is a
 	// device's Wi-Fi setup page (setupPath), else "".
 	setupPage         string
+	// judge keeps what the server challenged and refused on the flow,
+	// and the acceptances of Authorization credentials held back.
+	judge httpauth.Judge
+
 	ocspBody          bool // the request being read is application/ocsp-request
 	reportedCleartext bool // a request not in clear by design was seen
 	sawClient         bool // http_client observation sent
@@ -356,7 +373,7 @@ func (a *analyzer) line(f *inspect.Flow, dir inspect.Dir, h *half, line []byte) 
 				a.scanHeader(f, name, line)
 			}
 		} else {
-			a.responseHeader(name, value)
+			a.responseHeader(f, name, value)
 		}
 	case stChunkSize:
 		size, ok := parseChunkSize(line)
@@ -458,7 +475,7 @@ func (a *analyzer) scanHeader(f *inspect.Flow, name, line []byte) {
 	a.proto.scanner.ScanPayload(f, inspect.ToServer, "header", line, 0)
 }
 
-func (a *analyzer) responseHeader(name, value []byte) {
+func (a *analyzer) responseHeader(f *inspect.Flow, name, value []byte) {
 	switch {
 	case inspect.EqualFold(name, "Server"):
 		a.serverLen = copy(a.server[:], value)
@@ -466,9 +483,9 @@ func (a *analyzer) responseHeader(name, value []byte) {
 		if a.realmLen == 0 {
 			a.realmLen = unescapedRealm(a.realm[:], value)
 		}
-		a.reply.stale = a.reply.stale || httpauth.Stale(value)
+		a.reply.challenge.Add(a.proto.mem, f.Server(), value, false)
 	case inspect.EqualFold(name, "Proxy-Authenticate"):
-		a.reply.stale = a.reply.stale || httpauth.Stale(value)
+		a.reply.challenge.Add(a.proto.mem, f.Server(), value, true)
 	case inspect.EqualFold(name, "Set-Cookie"):
 		if setsCookie(value) {
 			name, _, _ := bytes.Cut(value, []byte("="))
@@ -725,6 +742,10 @@ func (a *analyzer) lose(f *inspect.Flow, dir inspect.Dir, h *half) {
 	a.flushPending(f)
 }
 
+// Wake implements inspect.Waker: acceptances held back (httpauth.Judge)
+// are due.
+func (a *analyzer) Wake(f *inspect.Flow, now time.Time) { a.judge.Wake(f, a.proto.mem, now) }
+
 func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
 	a.lose(f, dir, &a.half[dir])
 }
@@ -739,6 +760,7 @@ func (a *analyzer) Close(f *inspect.Flow) {
 		a.finishBody(f, dir, h, h.state == stUntilClose && f.Ended(dir))
 	}
 	a.resolveWait(f)
+	a.judge.Close(f, a.proto.mem) // acceptances of requests before those never answered
 	a.reportUnqueued(f)
 	a.flushPending(f)
 	a.proto.pool.Put(a)

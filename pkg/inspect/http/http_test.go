@@ -29,11 +29,14 @@ func TestCorpus(t *testing.T) {
 		server   string // first http_server server
 		findings int    // all findings, logins included
 	}{
-		{"zeek-http-basic-auth-with-colon.pcap", []login{{"t***", "Basic", "unique", "yes"}}, []string{"1:34", "dGVzdDoxOjM0"},
+		// Basic sent without a challenge: Python's SimpleHTTP server
+		// checks no credentials at all, and cPanel's answers a
+		// script's 304 (a cached file) without a word about them.
+		{"zeek-http-basic-auth-with-colon.pcap", []login{{"t***", "Basic", "unique", "unknown"}}, []string{"1:34", "dGVzdDoxOjM0"},
 			"python-requests/2.31.0", "172.24.133.205:8000", "SimpleHTTP/0.6 Python/3.10.6", 1},
-		{"zeek-http-basic-auth-with-extra-space.pcap", []login{{"t***", "Basic", "unique", "yes"}}, []string{"1234", "dGVzdDoxMjM0"},
+		{"zeek-http-basic-auth-with-extra-space.pcap", []login{{"t***", "Basic", "unique", "unknown"}}, []string{"1234", "dGVzdDoxMjM0"},
 			"python-requests/2.31.0", "172.24.133.205:8000", "SimpleHTTP/0.6 Python/3.10.6", 1},
-		{"arkime-http-basicauth.pcap", []login{{"us***", "Basic", "unique", "yes"}}, []string{"passworddddd", "dXNlcnJycnI6cGFzc3dvcmRkZGRk"},
+		{"arkime-http-basicauth.pcap", []login{{"us***", "Basic", "unique", "unknown"}}, []string{"passworddddd", "dXNlcnJycnI6cGFzc3dvcmRkZGRk"},
 			"Mozilla/5.0 (Windows NT 5.1; rv:32.0) Gecko/20100101 Firefox/32.0", "10.000.000.001:1234", "cpsrvd/11.44.1.19", 1},
 		{"arkime-http-digestauth.pcap", []login{{"us***", "Digest", "hashed", "unknown"}}, nil,
 			"xxxxxxxxxxxxxxxxxx", "xxxxxxx.xxxxxxxxxxx.xxx", "", 1},
@@ -94,11 +97,28 @@ func evidences(evs []*event.Event) []event.Evidence {
 // The password of every synthetic login; it must never leave the analyzer.
 const secret = "s3cret-Pass"
 
+// digestMufasa is RFC 2617's example Digest header (password "Circle Of
+// Life") for GET /dir/index.html.
+const digestMufasa = "Authorization: Digest username=\"Mufasa\", realm=\"testrealm@host.com\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", uri=\"/dir/index.html\", qop=auth, nc=00000001, cnonce=\"0a4f113b\", response=\"6629fae49393a05397450978507c4ef1\"\r\n"
+
 // b64 of "admin:s3cret-Pass" and "root:s3cret-Pass".
 const (
 	basicAdmin = "YWRtaW46czNjcmV0LVBhc3M="
 	basicRoot  = "cm9vdDpzM2NyZXQtUGFzcw=="
 )
+
+// A request without credentials and the web server's challenge: the
+// server demands credentials for "/" and everything below it. A 2xx to
+// credentials says they were taken only where the server demands them.
+const (
+	unauthenticated = "GET / HTTP/1.1\r\n\r\n"
+	challenge401    = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"cam\"\r\nContent-Length: 0\r\n\r\n"
+)
+
+// challenged opens c with a challenge for "/".
+func challenged(c *inspecttest.Conv) *inspecttest.Conv {
+	return c.Client(unauthenticated).Server(challenge401)
+}
 
 func TestSyntheticLogins(t *testing.T) {
 	type want struct{ user, mechanism, class, accepted string }
@@ -107,16 +127,80 @@ func TestSyntheticLogins(t *testing.T) {
 		script func(c *inspecttest.Conv)
 		want   []want
 	}{
-		{"basic_accepted", func(c *inspecttest.Conv) {
-			c.Client("GET / HTTP/1.1\r\nHost: cam\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+		{"basic_after_challenge_accepted", func(c *inspecttest.Conv) {
+			c.Client("GET / HTTP/1.1\r\nHost: cam\r\n\r\n").
+				Server("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"IP Camera\"\r\nContent-Length: 0\r\n\r\n").
+				Client("GET / HTTP/1.1\r\nHost: cam\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
 				Server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		}, []want{{"a***", "Basic", "unique", "yes"}}},
+		// Sent without a challenge (curl -u, scripts, scanners): a 2xx
+		// does not say the server needed the credential.
+		{"basic_preemptive_is_unknown", func(c *inspecttest.Conv) {
+			c.Client("GET / HTTP/1.1\r\nHost: cam\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}, []want{{"a***", "Basic", "unique", "unknown"}}},
+		{"basic_on_public_page_then_refused", func(c *inspecttest.Conv) {
+			c.Client("GET / HTTP/1.1\r\nHost: cam\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi").
+				Client("GET /ISAPI/Security/userCheck HTTP/1.1\r\nHost: cam\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"cam\"\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "Basic", "unique", "unknown"}, {"a***", "Basic", "unique", "no"}}},
+		// The challenge protects its directory and what is below it:
+		// a page elsewhere answered 200 proves nothing.
+		{"challenge_elsewhere_then_public_page", func(c *inspecttest.Conv) {
+			c.Client("GET /ISAPI/Security/userCheck HTTP/1.1\r\nHost: cam\r\n\r\n").
+				Server("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"cam\"\r\nContent-Length: 0\r\n\r\n").
+				Client("GET /doc/page/login.asp HTTP/1.1\r\nHost: cam\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi").
+				Client("GET /ISAPI/Security/userCheck HTTP/1.1\r\nHost: 192.168.1.20\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi") // another origin than the one challenged
+		}, []want{{"a***", "Basic", "unique", "unknown"}, {"a***", "Basic", "unique", "unknown"}}},
+		{"challenge_covers_deeper_paths", func(c *inspecttest.Conv) {
+			c.Client("GET /cgi-bin/main.cgi HTTP/1.1\r\n\r\n").
+				Server("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"cam\"\r\nContent-Length: 0\r\n\r\n").
+				Client("GET /cgi-bin/admin/param.cgi?action=list HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}, []want{{"a***", "Basic", "unique", "yes"}}},
+		// A refusal of the credential wins: before an acceptance, or
+		// after one that is still held back.
+		{"refused_then_200_is_unknown", func(c *inspecttest.Conv) {
+			challenged(c).Client("GET /a HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"cam\"\r\nContent-Length: 0\r\n\r\n").
+				Client("GET /b HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "Basic", "unique", "no"}, {"a***", "Basic", "unique", "unknown"}}},
+		{"accepted_then_refused_is_unknown", func(c *inspecttest.Conv) {
+			challenged(c).Client("GET /a HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").
+				Client("GET /b HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").
+				Client("GET /c HTTP/1.1\r\nAuthorization: Basic " + basicRoot + "\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").
+				Client("GET /admin/ HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "Basic", "unique", "unknown"}, {"a***", "Basic", "unique", "unknown"}, {"a***", "Basic", "unique", "no"}, {"r***", "Basic", "unique", "yes"}}},
+		{"more_accepted_credentials_than_held", func(c *inspecttest.Conv) {
+			challenged(c)
+			for i := 1; i <= 5; i++ {
+				auth := base64.StdEncoding.EncodeToString([]byte("user" + itoa(i) + ":" + secret))
+				c.Client("GET / HTTP/1.1\r\nAuthorization: Basic " + auth + "\r\n\r\n").Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+			}
+		}, slices.Repeat([]want{{"u***", "Basic", "unique", "yes"}}, 5)},
+		{"redirect_to_login_page_refuses", func(c *inspecttest.Conv) {
+			challenged(c).Client("GET /cgi-bin/main.cgi HTTP/1.1\r\nHost: cam\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 302 Found\r\nLocation: /login.html?error=1\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "Basic", "unique", "no"}}},
+		{"401_without_challenge_demands_nothing", func(c *inspecttest.Conv) {
+			c.Client("GET /a HTTP/1.1\r\nAuthorization: Basic " + basicRoot + "\r\n\r\n" +
+				"GET /b HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("HTTP/1.1 401 No\r\nContent-Length: 0\r\n\r\n").Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"r***", "Basic", "unique", "no"}, {"a***", "Basic", "unique", "unknown"}}},
 		{"basic_rejected", func(c *inspecttest.Conv) {
 			c.Client("GET / HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
 				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "Basic", "unique", "no"}}},
 		{"basic_redirect_accepted", func(c *inspecttest.Conv) {
-			c.Client("GET /admin HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+			challenged(c).Client("GET /admin HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
 				Server("HTTP/1.1 302 Found\r\nLocation: /x\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "Basic", "unique", "yes"}}},
 		{"proxy_authorization_407", func(c *inspecttest.Conv) {
@@ -134,18 +218,19 @@ func TestSyntheticLogins(t *testing.T) {
 			c.Client("GET / HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\nAccept: */*\r\n")
 		}, []want{{"a***", "Basic", "unique", "unknown"}}},
 		{"one_char_per_segment", func(c *inspecttest.Conv) {
-			c.ClientChars("GET / HTTP/1.1\r\nAuthorization:   Basic  " + basicAdmin + "  \r\n\r\n").
+			challenged(c).ClientChars("GET / HTTP/1.1\r\nAuthorization:   Basic  " + basicAdmin + "  \r\n\r\n").
 				Server("HTTP/1.1 2").Server("00 OK\r\nContent-Len").Server("gth: 0\r\n\r\n")
 		}, []want{{"a***", "Basic", "unique", "yes"}}},
 		{"bare_lf", func(c *inspecttest.Conv) {
-			c.Client("GET / HTTP/1.0\nAuthorization: Basic " + basicAdmin + "\n\n").Server("HTTP/1.0 200 OK\n\nbody")
+			c.Client("GET / HTTP/1.0\n\n").Server("HTTP/1.0 401 Unauthorized\nWWW-Authenticate: Basic realm=cam\nContent-Length: 0\n\n").
+				Client("GET / HTTP/1.0\nAuthorization: Basic " + basicAdmin + "\n\n").Server("HTTP/1.0 200 OK\n\nbody")
 		}, []want{{"a***", "Basic", "unique", "yes"}}},
 		{"pipelined_in_order", func(c *inspecttest.Conv) {
-			c.Client("GET /a HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n" +
+			challenged(c).Client("GET /a HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n" +
 				"GET /b HTTP/1.1\r\nAuthorization: Basic " + basicRoot + "\r\n\r\n").
 				Server("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" +
 					"HTTP/1.1 401 Unauthorized\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n")
-		}, []want{{"a***", "Basic", "unique", "yes"}, {"r***", "Basic", "unique", "no"}}},
+		}, []want{{"r***", "Basic", "unique", "no"}, {"a***", "Basic", "unique", "yes"}}}, // an acceptance is held back
 		{"keepalive_second_request", func(c *inspecttest.Conv) {
 			c.Client("GET /a HTTP/1.1\r\n\r\n").Server("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc").
 				Client("GET /b HTTP/1.1\r\nAuthorization: Basic " + basicRoot + "\r\n\r\n").
@@ -157,16 +242,22 @@ func TestSyntheticLogins(t *testing.T) {
 				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "Basic", "unique", "no"}}},
 		{"interim_100_continue", func(c *inspecttest.Conv) {
-			c.Client("PUT /x HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n").
+			challenged(c).Client("PUT /x HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n").
 				Server("HTTP/1.1 100 Continue\r\n\r\n").Client("data").
 				Server("HTTP/1.1 204 No Content\r\n\r\n")
 		}, []want{{"a***", "Basic", "unique", "yes"}}},
 		{"long_header_line_skipped", func(c *inspecttest.Conv) {
-			c.Client("GET / HTTP/1.1\r\nCookie: " + strings.Repeat("z", 3000) + "\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+			challenged(c).Client("GET / HTTP/1.1\r\nCookie: " + strings.Repeat("z", 3000) + "\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
 				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "Basic", "unique", "yes"}}},
-		{"bearer_token", func(c *inspecttest.Conv) {
+		{"bearer_token_preemptive", func(c *inspecttest.Conv) {
 			c.Client("GET /api HTTP/1.1\r\nAuthorization: Bearer " + secret + "\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"", "Bearer", "token", "unknown"}}},
+		{"bearer_token_after_challenge", func(c *inspecttest.Conv) {
+			c.Client("GET /api/devices HTTP/1.1\r\n\r\n").
+				Server("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"api\"\r\nContent-Length: 0\r\n\r\n").
+				Client("GET /api/devices HTTP/1.1\r\nAuthorization: Bearer " + secret + "\r\n\r\n").
 				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"", "Bearer", "token", "yes"}}},
 		{"unknown_scheme", func(c *inspecttest.Conv) {
@@ -175,8 +266,19 @@ func TestSyntheticLogins(t *testing.T) {
 		{"basic_without_colon", func(c *inspecttest.Conv) {
 			c.Client("GET / HTTP/1.1\r\nAuthorization: Basic YWRtaW4=\r\n\r\n").Server("HTTP/1.1 200 OK\r\n\r\n")
 		}, nil},
-		{"digest", func(c *inspecttest.Conv) {
-			c.Client("GET /dir/index.html HTTP/1.1\r\nAuthorization: Digest username=\"Mufasa\", realm=\"testrealm@host.com\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", uri=\"/dir/index.html\", qop=auth, nc=00000001, cnonce=\"0a4f113b\", response=\"6629fae49393a05397450978507c4ef1\"\r\n\r\n").
+		// A Digest response answers a nonce: one the server was seen to
+		// issue proves the challenge; one it was not (made up, or from a
+		// challenge before the capture) proves nothing.
+		{"digest_nonce_never_issued", func(c *inspecttest.Conv) {
+			c.Client("GET /other/x HTTP/1.1\r\n\r\n").
+				Server("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"testrealm@host.com\", qop=\"auth\", nonce=\"other\"\r\nContent-Length: 0\r\n\r\n").
+				Client("GET /dir/index.html HTTP/1.1\r\n" + digestMufasa + "\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"Mu***", "Digest", "hashed", "unknown"}}},
+		{"digest_answering_issued_nonce", func(c *inspecttest.Conv) {
+			c.Client("GET /x HTTP/1.1\r\n\r\n").
+				Server("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"x\"\r\nWWW-Authenticate: Digest realm=\"testrealm@host.com\", qop=\"auth,auth-int\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"\r\nContent-Length: 0\r\n\r\n").
+				Client("GET /dir/index.html HTTP/1.1\r\n" + digestMufasa + "\r\n").
 				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"Mu***", "Digest", "hashed", "yes"}}},
 		{"form_login_session_cookie", func(c *inspecttest.Conv) {
@@ -360,15 +462,22 @@ func TestSyntheticLogins(t *testing.T) {
 					Server("HTTP/1.1 200 OK\r\nSet-Cookie: " + cookie + "\r\nContent-Length: 0\r\n\r\n")
 			}
 		}, []want{{"a***", "form", "unique", "unknown"}, {"a***", "form", "unique", "unknown"}, {"a***", "form", "unique", "unknown"}}},
+		// 407 and Proxy-Authenticate are the proxy's, 401 and
+		// WWW-Authenticate the origin's: each judges its own header. A
+		// refusal by one is none by the other, and each challenge
+		// demands only its own credential.
 		{"proxy_and_origin_logins_judged_apart", func(c *inspecttest.Conv) {
 			req := "GET / HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\nProxy-Authorization: Basic " + basicRoot + "\r\n\r\n"
-			c.Client(req).Server("HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n").
-				Client(req).Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n").
-				Client(req).Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+			swapped := "GET / HTTP/1.1\r\nAuthorization: Basic " + basicRoot + "\r\nProxy-Authorization: Basic " + basicAdmin + "\r\n\r\n"
+			c.Client(req).Server("HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"proxy\"\r\nContent-Length: 0\r\n\r\n").
+				Client(req).Server("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"cam\"\r\nContent-Length: 0\r\n\r\n").
+				Client(req).Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").
+				Client(swapped).Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 		}, []want{
 			{"a***", "Basic", "unique", "unknown"}, {"r***", "Basic", "unique", "no"},
 			{"a***", "Basic", "unique", "no"}, {"r***", "Basic", "unique", "unknown"},
-			{"a***", "Basic", "unique", "yes"}, {"r***", "Basic", "unique", "yes"},
+			{"a***", "Basic", "unique", "unknown"}, {"r***", "Basic", "unique", "unknown"}, // each refused before
+			{"r***", "Basic", "unique", "yes"}, {"a***", "Basic", "unique", "yes"},
 		}},
 		{"stale_nonce_is_no_refusal", func(c *inspecttest.Conv) {
 			auth := "Digest username=\"admin\", realm=\"cam\", nonce=\"old\", uri=\"/\", response=\"6629fae49393a05397450978507c4ef1\""
@@ -426,7 +535,8 @@ func TestSyntheticLogins(t *testing.T) {
 			c.Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
 		}, nil},
 		{"garbage_then_request", func(c *inspecttest.Conv) {
-			c.Client("junk\x00\x01\r\nmore junk\r\nGET / HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+			c.Client("junk\x00\x01\r\nmore junk\r\n" + unauthenticated).Server(challenge401).
+				Client("GET / HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
 				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "Basic", "unique", "yes"}}},
 		{"deep_pipeline_stays_paired", func(c *inspecttest.Conv) {
@@ -992,6 +1102,185 @@ func TestDigestDefaultPassword(t *testing.T) {
 				t.Error("password leaked")
 			}
 		})
+	}
+}
+
+// TestDefaultLoginVerdicts plays, with the real classifier, logins with
+// factory-default passwords and says whether one is a quarantine's
+// ground: a default_credentials finding seen accepted
+// (event.Event.SeenAccepted). A camera's own login after its challenge
+// is; a neighbour's scan with defaults, and pages that re-render a login
+// form, are not.
+func TestDefaultLoginVerdicts(t *testing.T) {
+	cl, err := creds.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	basic := func(userPass string) string {
+		return "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(userPass)) + "\r\n"
+	}
+	post := func(target, ctype, body string) string {
+		return "POST " + target + " HTTP/1.1\r\nHost: r\r\nContent-Type: " + ctype + "\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body
+	}
+	const form = "application/x-www-form-urlencoded"
+	tests := []struct {
+		name       string
+		script     func(c *inspecttest.Conv)
+		defaults   int  // default_credentials findings
+		quarantine bool // one of them seen accepted
+	}{
+		{"camera_login_after_challenge", func(c *inspecttest.Conv) {
+			c.Client("GET /ISAPI/Security/userCheck HTTP/1.1\r\nHost: cam\r\n\r\n").
+				Server("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"IP Camera\"\r\nContent-Length: 0\r\n\r\n").
+				Client("GET /ISAPI/Security/userCheck HTTP/1.1\r\nHost: cam\r\n" + basic("admin:12345") + "\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, 1, true},
+		{"neighbour_scan_public_page_then_refused", func(c *inspecttest.Conv) {
+			c.Client("GET / HTTP/1.1\r\nHost: cam\r\n" + basic("admin:12345") + "\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi").
+				Client("GET /ISAPI/Security/userCheck HTTP/1.1\r\nHost: cam\r\n" + basic("admin:12345") + "\r\n").
+				Server("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"cam\"\r\nContent-Length: 0\r\n\r\n")
+		}, 1, false}, // the 200's, unknown; the refusal is a plaintext_credentials finding
+		{"neighbour_scan_redirected_to_login_page", func(c *inspecttest.Conv) {
+			c.Client("GET /cgi-bin/main.cgi HTTP/1.1\r\nHost: cam\r\n" + basic("admin:admin") + "\r\n").
+				Server("HTTP/1.1 302 Found\r\nLocation: /login.html?error=1\r\nContent-Length: 0\r\n\r\n")
+		}, 0, false},
+		{"neighbour_scan_preemptive_digest", func(c *inspecttest.Conv) {
+			// admin/12345 on nonce "n", which the camera never issued.
+			c.Client("GET / HTTP/1.1\r\nAuthorization: Digest username=\"admin\", realm=\"IP Camera\", nonce=\"n\", uri=\"/\", response=\"be568518607df2630875aff0073346bd\"\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, 1, false},
+		{"router_form_empty_password_field_then_hash", func(c *inspecttest.Conv) {
+			c.Client(post("/login.cgi", form, "username=admin&password=&encPassword=9f86d081884c7d659a2feaa0c55ad015")).
+				Server("HTTP/1.1 302 Found\r\nSet-Cookie: sysauth=abc; path=/\r\nLocation: /index.html\r\nContent-Length: 0\r\n\r\n")
+		}, 0, false},
+		{"router_json_empty_password_field_then_hash", func(c *inspecttest.Conv) {
+			c.Client(post("/api/login", "application/json", `{"username":"admin","password":"","passwordHash":"9f86d081884c7d659a2feaa0c55ad015"}`)).
+				Server("HTTP/1.1 200 OK\r\nSet-Cookie: token=abc; path=/\r\nContent-Length: 2\r\n\r\n{}")
+		}, 0, false},
+		{"hub_form_failed_login_flash_cookie", func(c *inspecttest.Conv) {
+			page := "<html><form action=/login>Invalid username or password</form></html>"
+			c.Client(post("/login", form, "username=admin&password=admin")).
+				Server("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nSet-Cookie: session=eyJfZmxhc2hlcyI6W119.Z1.abc; HttpOnly; Path=/\r\nContent-Length: " + itoa(len(page)) + "\r\n\r\n" + page)
+		}, 1, false},
+		{"hub_form_login_redirected_with_session", func(c *inspecttest.Conv) {
+			c.Client(post("/login", form, "username=admin&password=admin")).
+				Server("HTTP/1.1 302 Found\r\nSet-Cookie: session=eyJ1c2VyIjoxfQ.Z1.abc; HttpOnly; Path=/\r\nLocation: /dashboard\r\nContent-Length: 0\r\n\r\n")
+		}, 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := inspecttest.NewClassifiedSession(t, cl, New(nil), "192.168.1.64:80")
+			tt.script(s.Conv)
+			defaults := s.End().Kind(event.KindDefaultCredentials)
+			seen := false
+			for _, ev := range defaults {
+				seen = seen || ev.SeenAccepted()
+			}
+			if len(defaults) != tt.defaults || seen != tt.quarantine {
+				t.Errorf("default_credentials %v, want %d, seen accepted: %v", evidences(defaults), tt.defaults, tt.quarantine)
+			}
+		})
+	}
+}
+
+// TestHeaderVerdictAcrossConnections: what a server challenged or
+// refused on one connection judges the credentials of the next, within
+// the memory's bounds: clients answer a challenge on a new connection
+// (busybox httpd closes each one), scanners probe on many.
+func TestHeaderVerdictAcrossConnections(t *testing.T) {
+	const (
+		server  = "192.168.1.20:80"
+		other   = "192.168.1.21:80"
+		ok      = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+		refused = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"cam\"\r\nContent-Length: 0\r\n\r\n"
+	)
+	get := func(path, auth string) string {
+		return "GET " + path + " HTTP/1.1\r\nHost: cloud.example.com\r\n" + auth + "\r\n"
+	}
+	admin := "Authorization: Basic " + basicAdmin + "\r\n"
+	type want struct{ user, accepted string }
+	tests := []struct {
+		name   string
+		script func(e *inspect.Engine)
+		want   []want
+	}{
+		{"challenge_then_login_on_a_new_connection", func(e *inspect.Engine) {
+			inspecttest.NewTCP(e, "192.168.1.10:40000", server).Client(get("/api/status.json", "")).Server(refused).Close()
+			inspecttest.NewTCPAt(e, "192.168.1.10:40001", server, time.Second).Client(get("/api/status.json", admin)).Server(ok).Close()
+		}, []want{{"a***", "yes"}}},
+		{"challenge_by_another_server", func(e *inspect.Engine) {
+			inspecttest.NewTCP(e, "192.168.1.10:40000", other).Client(get("/api/status.json", "")).Server(refused).Close()
+			inspecttest.NewTCPAt(e, "192.168.1.10:40001", server, time.Second).Client(get("/api/status.json", admin)).Server(ok).Close()
+		}, []want{{"a***", "unknown"}}},
+		{"challenge_forgotten_after_an_hour", func(e *inspect.Engine) {
+			inspecttest.NewTCP(e, "192.168.1.10:40000", server).Client(get("/api/status.json", "")).Server(refused).Close()
+			inspecttest.NewTCPAt(e, "192.168.1.10:40001", server, 2*time.Hour).Client(get("/api/status.json", admin)).Server(ok).Close()
+		}, []want{{"a***", "unknown"}}},
+		{"refused_on_one_connection_then_200_on_another", func(e *inspect.Engine) {
+			inspecttest.NewTCP(e, "192.168.1.30:40000", server).Client(get("/api/x", admin)).Server(refused).Close()
+			inspecttest.NewTCPAt(e, "192.168.1.30:40001", server, time.Second).Client(get("/api/status.json", admin)).Server(ok).Close()
+		}, []want{{"a***", "no"}, {"a***", "unknown"}}},
+		{"held_acceptance_then_refused_on_another_connection", func(e *inspect.Engine) {
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", server).Client(get("/api/status.json", "")).Server(refused).
+				Client(get("/api/status.json", admin)).Server(ok)
+			inspecttest.NewTCP(e, "192.168.1.30:40001", server).Client(get("/api/config", admin)).Server(refused).Close()
+			c.Close()
+		}, []want{{"a***", "no"}, {"a***", "unknown"}}},
+		{"digest_nonce_issued_on_another_connection", func(e *inspect.Engine) {
+			inspecttest.NewTCP(e, "192.168.1.10:40000", server).Client("GET /other/ HTTP/1.1\r\n\r\n").
+				Server("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"testrealm@host.com\", qop=\"auth\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\"\r\nContent-Length: 0\r\n\r\n").Close()
+			inspecttest.NewTCPAt(e, "192.168.1.10:40001", server, time.Second).Client("GET /dir/index.html HTTP/1.1\r\n" + digestMufasa + "\r\n").Server(ok).Close()
+		}, []want{{"Mu***", "yes"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New(nil))
+			tt.script(e)
+			e.Flush()
+			got := col.Kind(event.KindPlaintextCredentials)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d logins, want %d: %v", len(got), len(tt.want), evidences(got))
+			}
+			for i, w := range tt.want {
+				if userOf(got[i].Evidence) != w.user || got[i].Evidence["accepted"] != w.accepted {
+					t.Errorf("login %d: %v, want %+v", i, got[i].Evidence, w)
+				}
+			}
+		})
+	}
+}
+
+// TestAcceptanceHeldBack: an acceptance is reported when the connection
+// ends, or ten seconds later at the first packet the engine sees, of
+// this flow or another (a keep-alive connection may fall silent, or its
+// capture budget be spent): long enough for a refusal that follows to
+// make it unknown, short enough for a quarantine.
+func TestAcceptanceHeldBack(t *testing.T) {
+	col := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, col, nil, New(nil))
+	logins := func() []*event.Event { return col.Kind(event.KindPlaintextCredentials) }
+	c := challenged(inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:80")).
+		Client("GET / HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+		Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	if got := logins(); len(got) != 0 {
+		t.Fatalf("reported at once: %v", evidences(got))
+	}
+	c.Wait(9 * time.Second).Client("GET /a HTTP/1.1\r\n\r\n")
+	if got := logins(); len(got) != 0 {
+		t.Fatalf("reported after 9 s: %v", evidences(got))
+	}
+	// Silent from now on; a packet of another flow wakes it.
+	inspecttest.NewTCPAt(e, "192.168.1.11:40000", "192.168.1.21:80", 11*time.Second)
+	got := logins()
+	if len(got) != 1 || got[0].Evidence["accepted"] != "yes" || got[0].Device.IP != "192.168.1.20" {
+		t.Fatalf("after 10 s: %v, want the login to 192.168.1.20 accepted", evidences(got))
+	}
+	c.Close()
+	e.Flush()
+	if got := logins(); len(got) != 1 {
+		t.Errorf("reported again at the end: %v", evidences(got))
 	}
 }
 

@@ -27,21 +27,22 @@ const (
 func (a *analyzer) headerLogin(f *inspect.Flow, value []byte, proxy bool) {
 	scheme, rest := httpauth.Split(value)
 	l := inspect.Login{Protocol: "http", Mechanism: scheme.String()}
-	var c inspect.Credential
+	var s httpauth.Sent
 	if scheme == httpauth.SchemeBearer {
 		token, _ := inspect.CutWord(rest)
 		if len(token) == 0 {
 			return
 		}
 		l.Secret, l.Kind = token, inspect.SecretToken
-		c = f.Classify(&l)
+		s.Cred = f.Classify(&l)
+		s.ID = a.proto.mem.ID(&s.Cred, nil, nil)
 	} else {
 		var ok bool
-		if c, ok = httpauth.Classify(f, &l, scheme, rest, a.method[:a.methodLen], &a.basic); !ok {
+		if s, ok = httpauth.ClassifySent(f, a.proto.mem, &l, scheme, rest, a.method[:a.methodLen], &a.basic); !ok {
 			return
 		}
 	}
-	a.addRequestCred(f, pendingCred{used: true, proxy: proxy, cred: c})
+	a.addRequestCred(f, pendingCred{used: true, proxy: proxy, cred: s.Cred, id: s.ID, nonce: s.Nonce})
 }
 
 // queryLogin looks for a login in the query string of a request target

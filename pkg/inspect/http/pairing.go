@@ -34,18 +34,24 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 	}
 	a.reqCreds = [2]pendingCred{}
 	target := a.target[:a.targetLen]
+	host, path, ambiguous := splitTarget(target)
+	header := a.host[:a.hostLen]
+	origin := host
+	if len(origin) == 0 {
+		origin = header
+	}
+	// The request's place: where a challenge in its answer protects,
+	// and, when it carries Authorization credentials, whether they were
+	// challenged.
+	e.spaces = a.proto.mem.Spaces(f.Server(), origin, path, e.creds[0].used)
+	e.page = a.proto.pageHash(path)
 	if c, ok := a.queryLogin(f, target, a.targetCut); ok {
 		a.attach(f, e, c)
 	}
-	host, path, ambiguous := splitTarget(target)
-	e.page = a.proto.pageHash(path)
-	header := a.host[:a.hostLen]
 	if ambiguous && !bytes.EqualFold(host, header) {
 		path = nil // "http://cdn/npm/fw@1.2.3/x.bin": no made-up URL
 	}
-	if len(host) == 0 {
-		host = header
-	}
+	host = origin
 	switch {
 	case string(method) == "GET" && isFirmwarePath(path):
 		e.firmware = firmwareURL(f, host, idMaskedPath(path, true))
@@ -98,7 +104,7 @@ func (a *analyzer) bodyCred(f *inspect.Flow, c pendingCred) {
 	}
 	o := inspect.OutcomeUnknown
 	if a.lastSeq == a.reqSeq {
-		o = a.outcome(a.lastReply, c, a.reqCookies)
+		o = a.outcome(a.lastReply, a.reqCookies)
 	}
 	f.ReportCredential(&c.cred, o, f.LoginSubject())
 }
@@ -136,6 +142,9 @@ func (a *analyzer) answer(f *inspect.Flow) (connect bool) {
 	}
 	a.curHead = e.head
 	a.lastSeq, a.lastReply = e.seq, a.reply
+	if !a.unpaired {
+		a.judge.Answered(a.proto.mem, &e.spaces, &httpauth.Answer{Status: a.reply.status, Challenge: a.reply.challenge}, f.Last().UnixNano())
+	}
 	if a.reply.status >= 200 && a.reply.status < 300 {
 		// A form login's verdict hangs on the page the answer shows; a
 		// body still to come may bring one too (an early answer).
@@ -165,11 +174,20 @@ func (a *analyzer) resolveWait(f *inspect.Flow) {
 }
 
 // resolve reports a request's credentials and firmware download given
-// its response (status 0: none seen).
+// its response (status 0: none seen). Authorization credentials go to
+// the judge (httpauth.Judge), which may hold an acceptance back.
 func (a *analyzer) resolve(f *inspect.Flow, e pending, r reply) {
 	for i := range e.creds {
-		if c := e.creds[i]; c.used {
-			f.ReportCredential(&c.cred, a.outcome(r, c, e.cookies), f.LoginSubject())
+		c := e.creds[i]
+		switch {
+		case !c.used:
+		case c.form:
+			f.ReportCredential(&c.cred, a.outcome(r, e.cookies), f.LoginSubject())
+		case a.unpaired || r.status == 0:
+			f.ReportCredential(&c.cred, inspect.OutcomeUnknown, f.LoginSubject())
+		default:
+			s := httpauth.Sent{Cred: c.cred, ID: c.id, Nonce: c.nonce, Proxy: c.proxy}
+			a.judge.Report(f, a.proto.mem, &s, &e.spaces, &httpauth.Answer{Status: r.status, Challenge: r.challenge, ToLogin: r.toLogin})
 		}
 	}
 	if e.firmware != "" {
@@ -177,15 +195,12 @@ func (a *analyzer) resolve(f *inspect.Flow, e pending, r reply) {
 	}
 }
 
-// outcome is the server's verdict on a login from its response.
+// outcome is the server's verdict on a form or query login from its
+// response; Authorization credentials are judged by httpauth.Judge.
 //
-// Authorization headers: 2xx and 3xx mean the server took them; a
-// refusal is as httpauth.Refused says (401 the origin's, 407 the
-// proxy's, none when only the Digest nonce was stale).
-//
-// Forms and query strings: servers answer a failed form login with 200
-// and an error page as often as with a success page, so 200 alone says
-// nothing, and 401 or 403 means rejected. A session cookie is one the
+// Servers answer a failed form login with 200 and an error page as often
+// as with a success page, so 200 alone says nothing, and 401 or 403
+// means rejected. A session cookie is one the
 // application names itself, or a framework's session cookie (PHPSESSID)
 // the request carried, issued anew at login (classifyCookie); a cookie
 // set only to delete one is none. A 3xx that sets one means accepted,
@@ -199,19 +214,13 @@ func (a *analyzer) resolve(f *inspect.Flow, e pending, r reply) {
 //
 // Anything else, or pairing made unreliable by lost bytes, is unknown.
 // cookies are the framework session cookies the login's request carried.
-func (a *analyzer) outcome(r reply, c pendingCred, cookies uint16) inspect.Outcome {
+func (a *analyzer) outcome(r reply, cookies uint16) inspect.Outcome {
 	if a.unpaired || r.status == 0 {
 		return inspect.OutcomeUnknown
 	}
 	refused := r.status == 401 || r.status == 403
-	took := r.status >= 200 && r.status < 400
-	switch {
-	case c.form:
-		session := r.appSession || r.frameworkSessions&cookies != 0
-		took = took && session && !r.toLogin && (r.status >= 300 || r.page == pageOther)
-	default:
-		refused = httpauth.Refused(r.status, c.proxy, r.stale)
-	}
+	session := r.appSession || r.frameworkSessions&cookies != 0
+	took := r.status >= 200 && r.status < 400 && session && !r.toLogin && (r.status >= 300 || r.page == pageOther)
 	switch {
 	case refused:
 		return inspect.OutcomeRejected

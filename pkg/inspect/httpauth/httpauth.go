@@ -2,7 +2,9 @@
 // Authorization and Proxy-Authorization headers (Basic, RFC 7617; Digest,
 // RFC 2617/7616; Bearer, RFC 6750) and the realm of a challenge, and
 // recomputes Digest responses so that a classifier can test candidate
-// passwords against a challenge-response login.
+// passwords against a challenge-response login. Judge and Memory give
+// the server's verdict on such a credential from its answer
+// (verdict.go).
 //
 // Parsing never allocates: results borrow the header bytes, and Basic
 // credentials are decoded into a scratch array the caller owns. Only
