@@ -3,8 +3,8 @@
 // RFC 2617/7616; Bearer, RFC 6750) and the realm of a challenge, and
 // recomputes Digest responses so that a classifier can test candidate
 // passwords against a challenge-response login. Judge and Memory give
-// the server's verdict on such a credential from its answer
-// (verdict.go).
+// the server's verdict on such a credential from its answer, for HTTP
+// and RTSP (verdict.go).
 //
 // Parsing never allocates: results borrow the header bytes, and Basic
 // credentials are decoded into a scratch array the caller owns. Only

@@ -3,6 +3,11 @@
 // paired by CSeq with the server's verdict, and the server's Server header
 // and authentication realm, which name the camera's firmware.
 //
+// The verdict is httpauth.Judge's, as for HTTP: a 2xx says a credential
+// was taken only where the camera is known to demand one, after a 401
+// challenge for the stream's URL (or a Digest nonce it issued). OPTIONS,
+// which cameras answer to anyone, proves nothing, whatever it carried.
+//
 // Messages are read line by line in the engine's stream buffer; bodies
 // (SDP) and interleaved RTP/RTCP frames ('$', channel, length) are skipped
 // without buffering.
@@ -11,6 +16,7 @@ package rtsp
 import (
 	"bytes"
 	"encoding/binary"
+	"time"
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
@@ -28,10 +34,13 @@ const (
 // Protocol is RTSP over TCP.
 type Protocol struct {
 	pool inspect.FreeList[analyzer]
+	// mem remembers, across connections, what cameras challenged and
+	// refused.
+	mem *httpauth.Memory
 }
 
 // New returns the RTSP protocol.
-func New() *Protocol { return &Protocol{} }
+func New() *Protocol { return &Protocol{mem: httpauth.NewMemory()} }
 
 // Name implements inspect.Protocol.
 func (*Protocol) Name() string { return "rtsp" }
@@ -111,11 +120,20 @@ type half struct {
 	cseq          int64 // -1: none
 }
 
+// pending is a credential awaiting the answer to its request.
 type pending struct {
-	used  bool
-	proxy bool // from Proxy-Authorization
-	cseq  int64
-	cred  inspect.Credential
+	used bool
+	cseq int64
+	sent httpauth.Sent
+	// spaces are the protection spaces of the request's URL.
+	spaces httpauth.Spaces
+}
+
+// request is a request's place, kept by CSeq for a challenge in its
+// answer.
+type request struct {
+	cseq       int64
+	own, proxy uint64 // httpauth.Spaces Own and Proxy
 }
 
 type analyzer struct {
@@ -125,18 +143,24 @@ type analyzer struct {
 	// The client request being read.
 	method    [16]byte
 	methodLen int
+	reqSpaces httpauth.Spaces // of its URL
 	reqCreds  [2]pending
 	scratch   [httpauth.MaxBasic]byte
+	// recent are the places of the latest requests, for the challenges
+	// in their answers.
+	recent     [maxPending]request
+	nextRecent int
 
 	// The server response being read.
 	status    int
-	stale     bool // its challenge says only the nonce was stale
+	challenge httpauth.Challenge // its WWW- and Proxy-Authenticate headers
 	server    [maxServer]byte
 	serverLen int
 	realm     [maxRealm]byte
 	realmLen  int
 
 	queue     [maxPending]pending
+	judge     httpauth.Judge // what the camera challenged and refused, and acceptances held back
 	sawServer bool
 	sawRealm  bool
 }
@@ -184,7 +208,7 @@ func (a *analyzer) line(f *inspect.Flow, dir inspect.Dir, h *half, line []byte) 
 		if len(line) == 0 && h.state == stStart {
 			return
 		}
-		if a.startLine(dir, h, line) {
+		if a.startLine(f, dir, h, line) {
 			h.state = stHeaders
 		} else {
 			h.state = stResync
@@ -204,7 +228,7 @@ func (a *analyzer) line(f *inspect.Flow, dir inspect.Dir, h *half, line []byte) 
 }
 
 // startLine reads "METHOD uri RTSP/x.y" or "RTSP/x.y code reason".
-func (a *analyzer) startLine(dir inspect.Dir, h *half, line []byte) bool {
+func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []byte) bool {
 	h.contentLength, h.cseq = 0, -1
 	if isStatusLine(line) {
 		if len(line) < 12 {
@@ -219,12 +243,12 @@ func (a *analyzer) startLine(dir inspect.Dir, h *half, line []byte) bool {
 		}
 		h.request = false
 		if dir == inspect.ToClient {
-			a.status, a.stale = code, false
+			a.status, a.challenge = code, httpauth.Challenge{}
 			a.serverLen, a.realmLen = 0, 0
 		}
 		return true
 	}
-	method, _ := inspect.CutWord(line)
+	method, rest := inspect.CutWord(line)
 	if len(method) == 0 || len(method) > len(a.method) || !bytes.Contains(line, []byte(" RTSP/")) {
 		return false
 	}
@@ -236,8 +260,27 @@ func (a *analyzer) startLine(dir inspect.Dir, h *half, line []byte) bool {
 	h.request = true
 	if dir == inspect.ToServer {
 		a.methodLen = copy(a.method[:], method)
+		uri, _ := inspect.CutWord(rest)
+		a.reqSpaces = a.proto.mem.Spaces(f.Server(), nil, urlPath(uri), true)
 	}
 	return true
+}
+
+// urlPath is the path of an RTSP URL ("rtsp://cam:554/Streaming/101?x"
+// → "/Streaming/101"); "*" and a URL without a path have none.
+func urlPath(uri []byte) []byte {
+	if i := bytes.Index(uri, []byte("://")); i >= 0 {
+		uri = uri[i+3:]
+		j := bytes.IndexByte(uri, '/')
+		if j < 0 {
+			return nil
+		}
+		uri = uri[j:]
+	}
+	if i := bytes.IndexAny(uri, "?#"); i >= 0 {
+		uri = uri[:i]
+	}
+	return uri
 }
 
 func (a *analyzer) header(f *inspect.Flow, dir inspect.Dir, h *half, name, value []byte) {
@@ -252,9 +295,9 @@ func (a *analyzer) header(f *inspect.Flow, dir inspect.Dir, h *half, name, value
 		if a.realmLen == 0 {
 			a.realmLen = httpauth.Unescape(a.realm[:], httpauth.Realm(value))
 		}
-		a.stale = a.stale || httpauth.Stale(value)
+		a.challenge.Add(a.proto.mem, f.Server(), value, false)
 	case !h.request && dir == inspect.ToClient && inspect.EqualFold(name, "Proxy-Authenticate"):
-		a.stale = a.stale || httpauth.Stale(value)
+		a.challenge.Add(a.proto.mem, f.Server(), value, true)
 	case h.request && dir == inspect.ToServer && inspect.EqualFold(name, "Authorization"):
 		a.login(f, value, false)
 	case h.request && dir == inspect.ToServer && inspect.EqualFold(name, "Proxy-Authorization"):
@@ -282,25 +325,31 @@ func parseDecimal(value []byte, max int64) int64 {
 func (a *analyzer) login(f *inspect.Flow, value []byte, proxy bool) {
 	scheme, rest := httpauth.Split(value)
 	l := inspect.Login{Protocol: "rtsp", Mechanism: scheme.String()}
-	c, ok := httpauth.Classify(f, &l, scheme, rest, a.method[:a.methodLen], &a.scratch)
+	s, ok := httpauth.ClassifySent(f, a.proto.mem, &l, scheme, rest, a.method[:a.methodLen], &a.scratch)
 	if !ok {
 		return // RTSP logins are read for Basic and Digest only
 	}
+	s.Proxy = proxy
+	// Cameras answer OPTIONS to anyone: its 2xx proves nothing.
+	s.Unchecked = string(a.method[:a.methodLen]) == "OPTIONS"
 	for i := range a.reqCreds {
 		if !a.reqCreds[i].used {
-			a.reqCreds[i] = pending{used: true, proxy: proxy, cred: c}
+			a.reqCreds[i] = pending{used: true, sent: s}
 			return
 		}
 	}
-	f.ReportCredential(&c, inspect.OutcomeUnknown, f.LoginSubject())
+	f.ReportCredential(&s.Cred, inspect.OutcomeUnknown, f.LoginSubject())
 }
 
 func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
 	switch {
 	case h.request && dir == inspect.ToServer:
+		a.recent[a.nextRecent%maxPending] = request{cseq: h.cseq, own: a.reqSpaces.Own, proxy: a.reqSpaces.Proxy}
+		a.nextRecent++
 		for i := range a.reqCreds {
 			if a.reqCreds[i].used {
 				a.reqCreds[i].cseq = h.cseq
+				a.reqCreds[i].spaces = a.reqSpaces
 				a.enqueue(f, a.reqCreds[i])
 			}
 		}
@@ -308,6 +357,7 @@ func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
 	case !h.request && dir == inspect.ToClient:
 		a.observeServer(f)
 		if a.status >= 200 { // 1xx is interim
+			a.challenged(f, h.cseq)
 			a.answer(f, h.cseq)
 		}
 	}
@@ -317,11 +367,34 @@ func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
 	}
 }
 
+// challenged records what a response shows of the camera's demands
+// (httpauth.Judge.Answered), for the request with its CSeq (without
+// one, the latest).
+func (a *analyzer) challenged(f *inspect.Flow, cseq int64) {
+	if a.nextRecent == 0 {
+		return
+	}
+	r := a.recent[(a.nextRecent-1)%maxPending]
+	if cseq >= 0 {
+		r = request{}
+		for _, q := range a.recent {
+			if q.cseq == cseq && q.own != 0 {
+				r = q
+			}
+		}
+		if r.own == 0 {
+			return // not a request we saw
+		}
+	}
+	sp := httpauth.Spaces{Own: r.own, Proxy: r.proxy}
+	a.judge.Answered(a.proto.mem, &sp, &httpauth.Answer{Status: a.status, Challenge: a.challenge}, f.Last().UnixNano())
+}
+
 // enqueue keeps a credential until the response with its CSeq; with the
 // queue full, the oldest is reported with an unknown outcome.
 func (a *analyzer) enqueue(f *inspect.Flow, p pending) {
 	if a.queue[len(a.queue)-1].used {
-		a.report(f, 0, 0, false)
+		a.report(f, 0, false)
 	}
 	for i := range a.queue {
 		if !a.queue[i].used {
@@ -337,7 +410,7 @@ func (a *analyzer) answer(f *inspect.Flow, cseq int64) {
 	for i := 0; i < len(a.queue); {
 		p := &a.queue[i]
 		if p.used && (p.cseq == cseq || cseq < 0) {
-			a.report(f, i, a.status, a.stale)
+			a.report(f, i, true)
 			if cseq < 0 {
 				return
 			}
@@ -347,20 +420,17 @@ func (a *analyzer) answer(f *inspect.Flow, cseq int64) {
 	}
 }
 
-// report emits queue entry i with the verdict of status (0: none seen)
-// and the challenge's staleness, and closes the gap it leaves.
-func (a *analyzer) report(f *inspect.Flow, i, status int, stale bool) {
+// report hands queue entry i to the judge with the response being read,
+// if answered, else with none seen, and closes the gap it leaves.
+func (a *analyzer) report(f *inspect.Flow, i int, answered bool) {
 	p := a.queue[i]
-	o := inspect.OutcomeUnknown
-	switch {
-	case httpauth.Refused(status, p.proxy, stale):
-		o = inspect.OutcomeRejected
-	case status >= 200 && status < 400:
-		o = inspect.OutcomeAccepted
-	}
 	copy(a.queue[i:], a.queue[i+1:])
 	a.queue[len(a.queue)-1] = pending{}
-	f.ReportCredential(&p.cred, o, f.LoginSubject())
+	var ans *httpauth.Answer
+	if answered {
+		ans = &httpauth.Answer{Status: a.status, Challenge: a.challenge}
+	}
+	a.judge.Report(f, a.proto.mem, &p.sent, &p.spaces, ans)
 }
 
 // observeServer reports the Server header as the banner, and the realm
@@ -401,16 +471,21 @@ func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
 func (a *analyzer) flushRequestCreds(f *inspect.Flow) {
 	for i := range a.reqCreds {
 		if c := &a.reqCreds[i]; c.used {
-			f.ReportCredential(&c.cred, inspect.OutcomeUnknown, f.LoginSubject())
+			f.ReportCredential(&c.sent.Cred, inspect.OutcomeUnknown, f.LoginSubject())
 		}
 	}
 	a.reqCreds = [2]pending{}
 }
 
+// Wake implements inspect.Waker: acceptances held back (httpauth.Judge)
+// are due.
+func (a *analyzer) Wake(f *inspect.Flow, now time.Time) { a.judge.Wake(f, a.proto.mem, now) }
+
 func (a *analyzer) Close(f *inspect.Flow) {
+	a.judge.Close(f, a.proto.mem) // acceptances of requests before those never answered
 	a.flushRequestCreds(f)
 	for a.queue[0].used {
-		a.report(f, 0, 0, false)
+		a.report(f, 0, false)
 	}
 	a.proto.pool.Put(a)
 }

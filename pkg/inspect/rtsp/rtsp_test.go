@@ -21,6 +21,17 @@ const (
 	secret     = "s3cret-Pass"
 )
 
+// A DESCRIBE without credentials and the camera's challenge: it demands
+// credentials for the stream's directory. A 2xx to credentials says they
+// were taken only where the camera demands them.
+const challenge = "DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 100\r\nAccept: application/sdp\r\n\r\n"
+const challenge401 = "RTSP/1.0 401 Unauthorized\r\nCSeq: 100\r\nWWW-Authenticate: Basic realm=\"IP Camera\"\r\n\r\n"
+
+// challenged opens c with the camera's challenge.
+func challenged(c *inspecttest.Conv) *inspecttest.Conv {
+	return c.Client(challenge).Server(challenge401)
+}
+
 var sdp = "v=0\r\no=- 1 1 IN IP4 192.168.1.64\r\ns=Media Presentation\r\nm=video 0 RTP/AVP 96\r\na=control:trackID=1\r\n"
 
 // cameraSession is a VLC-to-camera session in the shape of RFC 2326
@@ -125,7 +136,7 @@ func TestSyntheticLogins(t *testing.T) {
 	}{
 		{"basic_rejected_then_accepted", func(c *inspecttest.Conv) {
 			c.Client("DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 2\r\nAuthorization: Basic " + basicRoot + "\r\n\r\n").
-				Server("RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\n\r\n").
+				Server("RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\nWWW-Authenticate: Basic realm=\"IP Camera\"\r\n\r\n").
 				Client("DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 3\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
 				Server("RTSP/1.0 200 OK\r\nCSeq: 3\r\nContent-Length: 3\r\n\r\nv=0")
 		}, []want{{"r***", "no"}, {"a***", "yes"}}},
@@ -142,12 +153,12 @@ func TestSyntheticLogins(t *testing.T) {
 				Server("RTSP/1.0 401 Unauthorized\r\nCSeq: 5\r\nWWW-Authenticate: Digest realm=\"cam\", nonce=\"n3\", stale=\"FALSE\"\r\n\r\n")
 		}, []want{{"a***", "unknown"}, {"a***", "no"}}},
 		{"responses_out_of_order", func(c *inspecttest.Conv) {
-			c.Client("DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 7\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n" +
+			challenged(c).Client("DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 7\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n" +
 				"GET_PARAMETER " + url + " RTSP/1.0\r\nCSeq: 8\r\nAuthorization: Basic " + basicRoot + "\r\n\r\n").
 				Server("RTSP/1.0 403 Forbidden\r\nCSeq: 8\r\n\r\nRTSP/1.0 200 OK\r\nCSeq: 7\r\n\r\n")
 		}, []want{{"r***", "no"}, {"a***", "yes"}}},
 		{"interim_then_final", func(c *inspecttest.Conv) {
-			c.Client("DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+			challenged(c).Client("DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
 				Server("RTSP/1.0 100 Continue\r\nCSeq: 1\r\n\r\nRTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n")
 		}, []want{{"a***", "yes"}}},
 		{"response_without_cseq_answers_oldest", func(c *inspecttest.Conv) {
@@ -161,13 +172,50 @@ func TestSyntheticLogins(t *testing.T) {
 			c.Client("DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 1\r\nAuthorization: Basic " + basicAdmin + "\r\n")
 		}, []want{{"a***", "unknown"}}},
 		{"one_char_per_segment", func(c *inspecttest.Conv) {
-			c.ClientChars("DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 9\r\nAuthorization: Basic  " + basicAdmin + "\r\n\r\n").
+			challenged(c).ClientChars("DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 9\r\nAuthorization: Basic  " + basicAdmin + "\r\n\r\n").
 				Server("RTSP/1.0 200 OK\r\nCSeq: 9\r\n\r\n")
 		}, []want{{"a***", "yes"}}},
 		{"rtsp_2_0", func(c *inspecttest.Conv) {
-			c.Client("DESCRIBE " + url + " RTSP/2.0\r\nCSeq: 1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+			challenged(c).Client("DESCRIBE " + url + " RTSP/2.0\r\nCSeq: 1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
 				Server("RTSP/2.0 200 OK\r\nCSeq: 1\r\n\r\n")
 		}, []want{{"a***", "yes"}}},
+		// Cameras answer OPTIONS to anyone: its 200 proves nothing, even
+		// after a challenge. A client that sends Basic with every
+		// request is judged where the camera checks it.
+		{"options_answered_is_no_acceptance", func(c *inspecttest.Conv) {
+			auth := "Authorization: Basic " + basicAdmin + "\r\n"
+			c.Client("OPTIONS rtsp://192.168.1.64/Streaming/Channels/101 RTSP/1.0\r\nCSeq: 1\r\n" + auth + "\r\n").
+				Server("RTSP/1.0 200 OK\r\nCSeq: 1\r\nPublic: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN\r\n\r\n").
+				Client("DESCRIBE rtsp://192.168.1.64/Streaming/Channels/101 RTSP/1.0\r\nCSeq: 2\r\n" + auth + "Accept: application/sdp\r\n\r\n").
+				Server("RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\nWWW-Authenticate: Basic realm=\"IP Camera\"\r\n\r\n")
+		}, []want{{"a***", "unknown"}, {"a***", "no"}}},
+		{"options_after_challenge_is_no_acceptance", func(c *inspecttest.Conv) {
+			challenged(c).Client("OPTIONS " + url + " RTSP/1.0\r\nCSeq: 2\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("RTSP/1.0 200 OK\r\nCSeq: 2\r\n\r\n")
+		}, []want{{"a***", "unknown"}}},
+		{"describe_without_challenge_is_unknown", func(c *inspecttest.Conv) {
+			c.Client("DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 2\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("RTSP/1.0 200 OK\r\nCSeq: 2\r\nContent-Length: 3\r\n\r\nv=0")
+		}, []want{{"a***", "unknown"}}},
+		{"challenge_for_another_stream", func(c *inspecttest.Conv) {
+			c.Client("DESCRIBE rtsp://192.168.1.64/live/ch1 RTSP/1.0\r\nCSeq: 1\r\n\r\n").
+				Server("RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\nWWW-Authenticate: Basic realm=\"IP Camera\"\r\n\r\n").
+				Client("DESCRIBE rtsp://192.168.1.64/public/ch0 RTSP/1.0\r\nCSeq: 2\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("RTSP/1.0 200 OK\r\nCSeq: 2\r\n\r\n")
+		}, []want{{"a***", "unknown"}}},
+		{"basic_session_after_challenge", func(c *inspecttest.Conv) {
+			auth := "Authorization: Basic " + basicAdmin + "\r\n"
+			challenged(c).Client("DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 2\r\n" + auth + "\r\n").Server("RTSP/1.0 200 OK\r\nCSeq: 2\r\n\r\n").
+				Client("SETUP " + url + "/trackID=1 RTSP/1.0\r\nCSeq: 3\r\n" + auth + "\r\n").Server("RTSP/1.0 200 OK\r\nCSeq: 3\r\n\r\n").
+				Client("PLAY " + url + " RTSP/1.0\r\nCSeq: 4\r\n" + auth + "\r\n").Server("RTSP/1.0 200 OK\r\nCSeq: 4\r\n\r\n")
+		}, []want{{"a***", "yes"}, {"a***", "yes"}, {"a***", "yes"}}},
+		{"setup_and_play_after_challenge_accepted_then_refused", func(c *inspecttest.Conv) {
+			auth := "Authorization: Basic " + basicAdmin + "\r\n"
+			challenged(c).Client("DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 2\r\n" + auth + "\r\n").Server("RTSP/1.0 200 OK\r\nCSeq: 2\r\n\r\n").
+				Client("SETUP " + url + "/trackID=1 RTSP/1.0\r\nCSeq: 3\r\n" + auth + "\r\n").Server("RTSP/1.0 200 OK\r\nCSeq: 3\r\n\r\n").
+				Client("PLAY " + url + " RTSP/1.0\r\nCSeq: 4\r\n" + auth + "\r\n").Server("RTSP/1.0 200 OK\r\nCSeq: 4\r\n\r\n").
+				Client("RECORD " + url + " RTSP/1.0\r\nCSeq: 5\r\n" + auth + "\r\n").Server("RTSP/1.0 403 Forbidden\r\nCSeq: 5\r\n\r\n")
+		}, []want{{"a***", "unknown"}, {"a***", "unknown"}, {"a***", "unknown"}, {"a***", "no"}}},
 		{"server_request_ignored", func(c *inspecttest.Conv) {
 			c.Server("SET_PARAMETER " + url + " RTSP/1.0\r\nCSeq: 1\r\nAuthorization: Basic " + basicAdmin + "\r\nContent-Length: 4\r\n\r\nx: y").
 				Client("RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n")
@@ -175,12 +223,12 @@ func TestSyntheticLogins(t *testing.T) {
 		{"queue_overflow_reports_oldest", func(c *inspecttest.Conv) {
 			var b bytes.Buffer
 			for i := 1; i <= maxPending+1; i++ {
-				b.WriteString("OPTIONS " + url + " RTSP/1.0\r\nCSeq: " + strconv.Itoa(i) + "\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n")
+				b.WriteString("GET_PARAMETER " + url + " RTSP/1.0\r\nCSeq: " + strconv.Itoa(i) + "\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n")
 			}
-			c.Client(b.String()).Server("RTSP/1.0 200 OK\r\nCSeq: 5\r\n\r\n")
+			challenged(c).Client(b.String()).Server("RTSP/1.0 200 OK\r\nCSeq: 5\r\n\r\n")
 		}, []want{{"a***", "unknown"}, {"a***", "yes"}, {"a***", "unknown"}, {"a***", "unknown"}, {"a***", "unknown"}}},
 		{"long_line_skipped", func(c *inspecttest.Conv) {
-			c.Client("DESCRIBE " + url + " RTSP/1.0\r\nX-Junk: " + string(bytes.Repeat([]byte("j"), 3000)) + "\r\nCSeq: 1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+			challenged(c).Client("DESCRIBE " + url + " RTSP/1.0\r\nX-Junk: " + string(bytes.Repeat([]byte("j"), 3000)) + "\r\nCSeq: 1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
 				Server("RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n")
 		}, []want{{"a***", "yes"}}},
 	}
