@@ -221,6 +221,17 @@ func TestSyntheticLogins(t *testing.T) {
 			challenged(c).ClientChars("GET / HTTP/1.1\r\nAuthorization:   Basic  " + basicAdmin + "  \r\n\r\n").
 				Server("HTTP/1.1 2").Server("00 OK\r\nContent-Len").Server("gth: 0\r\n\r\n")
 		}, []want{{"a***", "Basic", "unique", "yes"}}},
+		{"lowercase_header_and_scheme", func(c *inspecttest.Conv) {
+			challenged(c).Client("GET / HTTP/1.1\r\nauthorization:   basic    " + basicAdmin + "  \r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "Basic", "unique", "yes"}}},
+		{"digest_quoted_comma_in_realm_and_nonce", func(c *inspecttest.Conv) {
+			// Another path: only the nonce ties the login to the challenge.
+			c.Client("GET /other/x HTTP/1.1\r\n\r\n").
+				Server("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"a, b\", nonce=\"n, m\"\r\nContent-Length: 0\r\n\r\n").
+				Client("GET /x HTTP/1.1\r\nAuthorization: Digest username=\"admin\", realm=\"a, b\", nonce=\"n, m\", uri=\"/x\", response=\"0123456789abcdef0123456789abcdef\"\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "Digest", "hashed", "yes"}}},
 		{"bare_lf", func(c *inspecttest.Conv) {
 			c.Client("GET / HTTP/1.0\n\n").Server("HTTP/1.0 401 Unauthorized\nWWW-Authenticate: Basic realm=cam\nContent-Length: 0\n\n").
 				Client("GET / HTTP/1.0\nAuthorization: Basic " + basicAdmin + "\n\n").Server("HTTP/1.0 200 OK\n\nbody")
