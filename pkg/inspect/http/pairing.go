@@ -17,8 +17,8 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 		// The server is far behind: give up on the oldest request, but
 		// remember that its response is still due so that later ones
 		// stay paired.
-		e := a.pop()
-		a.resolve(f, e, reply{})
+		a.resolve(f, &a.queue[a.qHead], &reply{})
+		a.dropHead()
 		a.dropped++
 	}
 	e := &a.queue[(a.qHead+a.qLen)%maxPending]
@@ -43,10 +43,13 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 	// The request's place: where a challenge in its answer protects,
 	// and, when it carries Authorization credentials, whether they were
 	// challenged.
-	e.spaces = a.proto.mem.Spaces(f.Server(), origin, path, e.creds[0].used)
-	e.page = a.proto.pageHash(path)
-	if c, ok := a.queryLogin(f, target, a.targetCut); ok {
+	e.spaces = a.judge.Spaces(f, a.proto.mem, origin, path, e.creds[0].used)
+	c, query := a.queryLogin(f, target, a.targetCut)
+	if query {
 		a.attach(f, e, c)
+	}
+	if h := &a.half[inspect.ToServer]; query || h.chunked || h.contentLength > 0 {
+		e.page = a.proto.pageHash(path) // a form login may be judged by the page answered
 	}
 	if ambiguous && !bytes.EqualFold(host, header) {
 		path = nil // "http://cdn/npm/fw@1.2.3/x.bin": no made-up URL
@@ -104,17 +107,17 @@ func (a *analyzer) bodyCred(f *inspect.Flow, c pendingCred) {
 	}
 	o := inspect.OutcomeUnknown
 	if a.lastSeq == a.reqSeq {
-		o = a.outcome(a.lastReply, a.reqCookies)
+		o = a.outcome(&a.lastReply, a.reqCookies)
 	}
 	f.ReportCredential(&c.cred, o, f.LoginSubject())
 }
 
-func (a *analyzer) pop() pending {
-	e := a.queue[a.qHead]
+// dropHead takes the oldest queued request off the queue, handled: its
+// entry is read in place, and cleared only then.
+func (a *analyzer) dropHead() {
 	a.queue[a.qHead] = pending{}
 	a.qHead = (a.qHead + 1) % maxPending
 	a.qLen--
-	return e
 }
 
 // answer pairs a final response with the oldest queued request and
@@ -136,16 +139,16 @@ func (a *analyzer) answer(f *inspect.Flow) (connect bool) {
 		}
 		return false
 	}
-	e := a.pop()
+	e := &a.queue[a.qHead]
 	if !a.reply.via && !e.proxied {
 		a.observeServer(f)
 	}
 	a.curHead = e.head
 	a.lastSeq, a.lastReply = e.seq, a.reply
 	if !a.unpaired {
-		a.judge.Answered(a.proto.mem, &e.spaces, &httpauth.Answer{Status: a.reply.status, Challenge: a.reply.challenge}, f.Last().UnixNano())
+		a.judge.Answered(f, a.proto.mem, &e.spaces, &httpauth.Answer{Status: a.reply.status, Challenge: a.reply.challenge})
 	}
-	if a.reply.status >= 200 && a.reply.status < 300 {
+	if a.reply.status >= 200 && a.reply.status < 300 && (e.creds[0].form || e.creds[1].form || a.bodyToCome(e.seq)) {
 		// A form login's verdict hangs on the page the answer shows; a
 		// body still to come may bring one too (an early answer).
 		a.wait, a.waiting = pending{seq: e.seq, cookies: e.cookies, page: e.page}, true
@@ -155,8 +158,17 @@ func (a *analyzer) answer(f *inspect.Flow) (connect bool) {
 			}
 		}
 	}
-	a.resolve(f, e, a.reply)
-	return e.connect
+	a.resolve(f, e, &a.reply)
+	connect = e.connect
+	a.dropHead()
+	return connect
+}
+
+// bodyToCome reports whether request seq is the one being read and its
+// body is still to be read.
+func (a *analyzer) bodyToCome(seq uint32) bool {
+	h := &a.half[inspect.ToServer]
+	return seq == a.reqSeq && h.inBody && !h.bodyFinal
 }
 
 // resolveWait reports the form logins that waited for the body of their
@@ -169,16 +181,16 @@ func (a *analyzer) resolveWait(f *inspect.Flow) {
 	if a.lastSeq == a.wait.seq {
 		a.lastReply = a.reply // with what the body showed, for a form still to come
 	}
-	a.resolve(f, a.wait, a.reply)
+	a.resolve(f, &a.wait, &a.reply)
 	a.wait = pending{}
 }
 
 // resolve reports a request's credentials and firmware download given
 // its response (status 0: none seen). Authorization credentials go to
 // the judge (httpauth.Judge), which may hold an acceptance back.
-func (a *analyzer) resolve(f *inspect.Flow, e pending, r reply) {
+func (a *analyzer) resolve(f *inspect.Flow, e *pending, r *reply) {
 	for i := range e.creds {
-		c := e.creds[i]
+		c := &e.creds[i]
 		switch {
 		case !c.used:
 		case c.form:
@@ -214,7 +226,7 @@ func (a *analyzer) resolve(f *inspect.Flow, e pending, r reply) {
 //
 // Anything else, or pairing made unreliable by lost bytes, is unknown.
 // cookies are the framework session cookies the login's request carried.
-func (a *analyzer) outcome(r reply, cookies uint16) inspect.Outcome {
+func (a *analyzer) outcome(r *reply, cookies uint16) inspect.Outcome {
 	if a.unpaired || r.status == 0 {
 		return inspect.OutcomeUnknown
 	}
@@ -233,7 +245,8 @@ func (a *analyzer) outcome(r reply, cookies uint16) inspect.Outcome {
 // flushPending reports every queued request as unanswered.
 func (a *analyzer) flushPending(f *inspect.Flow) {
 	for a.qLen > 0 {
-		a.resolve(f, a.pop(), reply{})
+		a.resolve(f, &a.queue[a.qHead], &reply{})
+		a.dropHead()
 	}
 	a.dropped = 0
 }

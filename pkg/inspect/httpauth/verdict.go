@@ -120,47 +120,73 @@ func key64(h *maphash.Hash) uint64 {
 	return 1
 }
 
-// Spaces are the protection spaces a request falls in, as keys of a
-// Memory: the directory of its path on its origin, which a challenge to
-// it protects; the directories above it, whose challenges cover it too;
-// and the proxy it was sent through.
+// Spaces are the protection spaces of a request's origin credentials, as
+// keys of a Memory: the directory of its path on its origin, which a
+// challenge to it protects, and the directories above it, whose
+// challenges cover it too. (A proxy's is the proxy: Judge keeps its key.)
 type Spaces struct {
-	Own   uint64
-	Up    [MaxDepth]uint64 // ancestors of Own, from the root
-	NUp   uint8
-	Proxy uint64
+	Own uint64
+	Up  [MaxDepth]uint64 // ancestors of Own, from the root
+	NUp uint8
 }
 
-// Spaces returns the protection spaces of a request to server for path
-// (without its query) on origin (the Host, or the host of an absolute
-// target; nil for protocols whose URLs name the server itself). With
-// ancestors false only Own and Proxy are set: enough to record a
-// challenge to a request that carried no credential.
-func (m *Memory) Spaces(server netip.AddrPort, origin, path []byte, ancestors bool) Spaces {
+// spaces returns the protection spaces of a request for path (without
+// its query) on origin (the Host, or the host of an absolute target; nil
+// for protocols whose URLs name the server itself) to the server whose
+// serverKey is server. With ancestors false only Own is set: enough to
+// record a challenge to a request that carried no credential.
+//
+// Every request needs its Own, so it is cheap: keyed hashes of the
+// origin and of the directory, mixed with the server's, which a
+// connection computes once (Judge.Spaces).
+func (m *Memory) spaces(server uint64, origin, path []byte, ancestors bool) Spaces {
 	var sp Spaces
 	dir := path[:bytes.LastIndexByte(path, '/')+1]
 	if len(dir) == 0 {
 		dir = []byte("/") // "*", or a target without a path
 	}
-	var h maphash.Hash
-	m.hashServer(&h, server, keySpace)
-	h.Write(origin)
-	h.WriteByte(0)
+	base := mix(server, maphash.Bytes(m.seed, origin))
 	if ancestors {
 		for i := 0; i < len(dir)-1 && sp.NUp < MaxDepth; i++ {
 			if dir[i] == '/' {
-				h2 := h // the hash of origin and dir[:i+1], without writing the prefix twice
-				h2.Write(dir[:i+1])
-				sp.Up[sp.NUp] = key64(&h2)
+				sp.Up[sp.NUp] = mix(base, maphash.Bytes(m.seed, dir[:i+1]))
 				sp.NUp++
 			}
 		}
 	}
-	h.Write(dir)
-	sp.Own = key64(&h)
-	m.hashServer(&h, server, keyProxy)
-	sp.Proxy = key64(&h)
+	sp.Own = mix(base, maphash.Bytes(m.seed, dir))
 	return sp
+}
+
+// serverKey is the key of server under which its protection spaces are.
+func (m *Memory) serverKey(server netip.AddrPort) uint64 {
+	var h maphash.Hash
+	m.hashServer(&h, server, keySpace)
+	return key64(&h)
+}
+
+// mix combines two keyed hashes into a key (a multiply-xorshift
+// finalizer over an asymmetric combination: mix(a, b) != mix(b, a));
+// 0 is kept for "none".
+func mix(a, b uint64) uint64 {
+	x := a ^ (b*0x9e3779b97f4a7c15 + 0x632be59bd9b4e019 + a<<6 + a>>2)
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	if x == 0 {
+		return 1
+	}
+	return x
+}
+
+// proxyKey is the key of server as a proxy, the protection space of
+// Proxy-Authorization credentials.
+func (m *Memory) proxyKey(server netip.AddrPort) uint64 {
+	var h maphash.Hash
+	m.hashServer(&h, server, keyProxy)
+	return key64(&h)
 }
 
 // NonceKey is the key of a Digest nonce server issued or a response
@@ -282,6 +308,8 @@ type Answer struct {
 // challenged and refused on it, and the acceptances held back. Its zero
 // value is ready; Close reports what it holds.
 type Judge struct {
+	server     uint64 // Memory.serverKey of the server, once needed
+	proxy      uint64 // Memory.proxyKey of the server, once needed
 	challenges [judgeChallenges]uint64
 	nonces     [judgeNonces]uint64
 	refusals   [judgeRefusals]uint64
@@ -301,16 +329,17 @@ type held struct {
 	at      int64
 }
 
-// Answered records what a response to a request in spaces shows of the
-// server's demands: a 401 with a challenge protects the request's own
-// directory, a 407 with one the proxy, and Digest nonces it issued are
-// the server's.
-func (j *Judge) Answered(m *Memory, sp *Spaces, a *Answer, now int64) {
+// Answered records what a response to a request in spaces sp to f's
+// server shows of the server's demands: a 401 with a challenge protects
+// the request's own directory, a 407 with one the proxy, and Digest
+// nonces it issued are the server's.
+func (j *Judge) Answered(f *inspect.Flow, m *Memory, sp *Spaces, a *Answer) {
+	now := f.Last().UnixNano()
 	switch {
 	case a.Status == 401 && a.Challenge.Origin:
 		j.challenged(m, sp.Own, now)
 	case a.Status == 407 && a.Challenge.Proxy:
-		j.challenged(m, sp.Proxy, now)
+		j.challenged(m, j.proxyKey(f, m), now)
 	default:
 		return // a challenge header on any other answer demands nothing
 	}
@@ -321,6 +350,26 @@ func (j *Judge) Answered(m *Memory, sp *Spaces, a *Answer, now int64) {
 			m.put(k, now)
 		}
 	}
+}
+
+// Spaces returns the protection spaces of a request for path (without its
+// query) on origin (the Host, or the host of an absolute target; nil for
+// protocols whose URLs name the server itself) to f's server. With
+// ancestors false only Own is set: enough to record a challenge to a
+// request that carried no credential.
+func (j *Judge) Spaces(f *inspect.Flow, m *Memory, origin, path []byte, ancestors bool) Spaces {
+	if j.server == 0 {
+		j.server = m.serverKey(f.Server())
+	}
+	return m.spaces(j.server, origin, path, ancestors)
+}
+
+// proxyKey is the key of f's server as a proxy (Memory.proxyKey).
+func (j *Judge) proxyKey(f *inspect.Flow, m *Memory) uint64 {
+	if j.proxy == 0 {
+		j.proxy = m.proxyKey(f.Server())
+	}
+	return j.proxy
 }
 
 func (j *Judge) challenged(m *Memory, key uint64, now int64) {
@@ -350,7 +399,7 @@ func (j *Judge) Report(f *inspect.Flow, m *Memory, s *Sent, sp *Spaces, a *Answe
 	case Refused(a.Status, s.Proxy, a.Challenge.Stale) || took && a.Status >= 300 && a.ToLogin:
 		j.refused(f, m, refusal, now)
 		f.ReportCredential(&s.Cred, inspect.OutcomeRejected, f.LoginSubject())
-	case took && !s.Unchecked && !j.wasRefused(m, refusal, now) && j.demanded(m, s, sp, now):
+	case took && !s.Unchecked && !j.wasRefused(m, refusal, now) && j.demanded(f, m, s, sp, now):
 		j.hold(f, m, s, refusal, now)
 	default:
 		f.ReportCredential(&s.Cred, inspect.OutcomeUnknown, f.LoginSubject())
@@ -359,12 +408,13 @@ func (j *Judge) Report(f *inspect.Flow, m *Memory, s *Sent, sp *Spaces, a *Answe
 
 // demanded reports whether the server is known to demand s where it was
 // sent.
-func (j *Judge) demanded(m *Memory, s *Sent, sp *Spaces, now int64) bool {
+func (j *Judge) demanded(f *inspect.Flow, m *Memory, s *Sent, sp *Spaces, now int64) bool {
 	if s.Nonce != 0 && (j.known(j.nonces[:], s.Nonce) || m.has(s.Nonce, now)) {
 		return true
 	}
 	if s.Proxy {
-		return j.known(j.challenges[:], sp.Proxy) || m.has(sp.Proxy, now)
+		k := j.proxyKey(f, m)
+		return j.known(j.challenges[:], k) || m.has(k, now)
 	}
 	if j.known(j.challenges[:], sp.Own) || m.has(sp.Own, now) {
 		return true

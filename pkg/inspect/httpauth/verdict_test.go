@@ -38,8 +38,8 @@ func TestSpacesCover(t *testing.T) {
 	m := NewMemory()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := m.Spaces(tt.chalServer, []byte(tt.chalOrigin), []byte(tt.challenged), false)
-			r := m.Spaces(tt.reqServer, []byte(tt.reqOrigin), []byte(tt.requested), true)
+			c := m.spaces(m.serverKey(tt.chalServer), []byte(tt.chalOrigin), []byte(tt.challenged), false)
+			r := m.spaces(m.serverKey(tt.reqServer), []byte(tt.reqOrigin), []byte(tt.requested), true)
 			got := c.Own == r.Own
 			for _, k := range r.Up[:r.NUp] {
 				got = got || k == c.Own
@@ -120,8 +120,8 @@ func TestVerdictKeysNoAllocs(t *testing.T) {
 	cred := inspect.Credential{Mechanism: "Basic", SecretHash: "0123456789abcdef", Class: inspect.ClassUnique}
 	var sink uint64
 	allocs := testing.AllocsPerRun(100, func() {
-		sp := m.Spaces(server, origin, path, true)
-		sink += sp.Own + m.NonceKey(server, path) + m.ID(&cred, origin, nil) + m.refusedKey(server, sp.Own, true)
+		sp := m.spaces(m.serverKey(server), origin, path, true)
+		sink += sp.Own + m.NonceKey(server, path) + m.ID(&cred, origin, nil) + m.refusedKey(server, sp.Own, true) + m.proxyKey(server)
 		var c Challenge
 		c.Add(m, server, []byte(`Digest realm="x", nonce="n"`), false)
 	})

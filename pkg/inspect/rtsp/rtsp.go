@@ -25,6 +25,7 @@ import (
 
 const (
 	maxLine    = 2048 // a longer header line is skipped
+	maxPath    = 256  // a request path kept until its headers end
 	maxServer  = 256
 	maxRealm   = 128
 	maxPending = 4 // authenticated requests awaiting their response
@@ -98,6 +99,7 @@ func looksLikeRequest(b []byte) bool {
 func (p *Protocol) NewAnalyzer(*inspect.Flow) inspect.Analyzer {
 	a := p.pool.Get()
 	a.proto = p
+	a.lastCSeq = -2
 	return a
 }
 
@@ -129,13 +131,6 @@ type pending struct {
 	spaces httpauth.Spaces
 }
 
-// request is a request's place, kept by CSeq for a challenge in its
-// answer.
-type request struct {
-	cseq       int64
-	own, proxy uint64 // httpauth.Spaces Own and Proxy
-}
-
 type analyzer struct {
 	proto *Protocol
 	half  [2]half
@@ -143,13 +138,17 @@ type analyzer struct {
 	// The client request being read.
 	method    [16]byte
 	methodLen int
-	reqSpaces httpauth.Spaces // of its URL
 	reqCreds  [2]pending
 	scratch   [httpauth.MaxBasic]byte
-	// recent are the places of the latest requests, for the challenges
-	// in their answers.
-	recent     [maxPending]request
-	nextRecent int
+	// The path of the URL of the request being read or, once its head
+	// is read, the latest request, whose CSeq is lastCSeq: where its
+	// credentials were sent, and what a challenge in its answer
+	// protects. Its places are hashed only when needed: keep-alives
+	// carry no credentials and are not challenged. -1: longer than
+	// maxPath, no place known.
+	reqPath    [maxPath]byte
+	reqPathLen int
+	lastCSeq   int64 // -2: none (another request's head is being read)
 
 	// The server response being read.
 	status    int
@@ -261,16 +260,24 @@ func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []b
 	if dir == inspect.ToServer {
 		a.methodLen = copy(a.method[:], method)
 		uri, _ := inspect.CutWord(rest)
-		a.reqSpaces = a.proto.mem.Spaces(f.Server(), nil, urlPath(uri), true)
+		a.lastCSeq = -2
+		a.reqPathLen = -1
+		if path := urlPath(uri); len(path) <= len(a.reqPath) {
+			a.reqPathLen = copy(a.reqPath[:], path)
+		}
 	}
 	return true
 }
 
 // urlPath is the path of an RTSP URL ("rtsp://cam:554/Streaming/101?x"
-// → "/Streaming/101"); "*" and a URL without a path have none.
+// → "/Streaming/101"), after any user and password; "*" and a URL
+// without a path have none.
 func urlPath(uri []byte) []byte {
 	if i := bytes.Index(uri, []byte("://")); i >= 0 {
 		uri = uri[i+3:]
+		if k := bytes.LastIndexByte(uri, '@'); k >= 0 {
+			uri = uri[k+1:] // "user:pass@": a password may hold a '/'
+		}
 		j := bytes.IndexByte(uri, '/')
 		if j < 0 {
 			return nil
@@ -344,12 +351,15 @@ func (a *analyzer) login(f *inspect.Flow, value []byte, proxy bool) {
 func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
 	switch {
 	case h.request && dir == inspect.ToServer:
-		a.recent[a.nextRecent%maxPending] = request{cseq: h.cseq, own: a.reqSpaces.Own, proxy: a.reqSpaces.Proxy}
-		a.nextRecent++
+		a.lastCSeq = h.cseq
+		var sp httpauth.Spaces // none known without the path: never demanded
+		if a.reqCreds[0].used && a.reqPathLen >= 0 {
+			sp = a.judge.Spaces(f, a.proto.mem, nil, a.reqPath[:a.reqPathLen], true)
+		}
 		for i := range a.reqCreds {
 			if a.reqCreds[i].used {
 				a.reqCreds[i].cseq = h.cseq
-				a.reqCreds[i].spaces = a.reqSpaces
+				a.reqCreds[i].spaces = sp
 				a.enqueue(f, a.reqCreds[i])
 			}
 		}
@@ -368,26 +378,15 @@ func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
 }
 
 // challenged records what a response shows of the camera's demands
-// (httpauth.Judge.Answered), for the request with its CSeq (without
-// one, the latest).
+// (httpauth.Judge.Answered) when it answers the latest request (its
+// CSeq, or none): a challenge protects that request's place. The answer
+// to an earlier one of pipelined requests records nothing.
 func (a *analyzer) challenged(f *inspect.Flow, cseq int64) {
-	if a.nextRecent == 0 {
+	if a.status != 401 && a.status != 407 || a.lastCSeq == -2 || cseq >= 0 && cseq != a.lastCSeq || a.reqPathLen < 0 {
 		return
 	}
-	r := a.recent[(a.nextRecent-1)%maxPending]
-	if cseq >= 0 {
-		r = request{}
-		for _, q := range a.recent {
-			if q.cseq == cseq && q.own != 0 {
-				r = q
-			}
-		}
-		if r.own == 0 {
-			return // not a request we saw
-		}
-	}
-	sp := httpauth.Spaces{Own: r.own, Proxy: r.proxy}
-	a.judge.Answered(a.proto.mem, &sp, &httpauth.Answer{Status: a.status, Challenge: a.challenge}, f.Last().UnixNano())
+	sp := a.judge.Spaces(f, a.proto.mem, nil, a.reqPath[:a.reqPathLen], false)
+	a.judge.Answered(f, a.proto.mem, &sp, &httpauth.Answer{Status: a.status, Challenge: a.challenge})
 }
 
 // enqueue keeps a credential until the response with its CSeq; with the

@@ -258,6 +258,21 @@ func TestSyntheticLogins(t *testing.T) {
 	}
 }
 
+func TestURLPath(t *testing.T) {
+	tests := []struct{ uri, want string }{
+		{"rtsp://192.168.1.64:554/Streaming/Channels/101?transportmode=unicast", "/Streaming/Channels/101"},
+		{"rtsp://admin:pa/ss@cam/live/ch1", "/live/ch1"}, // the password is no path
+		{"rtsp://cam", ""},
+		{"*", "*"},
+		{"/stream#x", "/stream"},
+	}
+	for _, tt := range tests {
+		if got := string(urlPath([]byte(tt.uri))); got != tt.want {
+			t.Errorf("urlPath(%q) = %q, want %q", tt.uri, got, tt.want)
+		}
+	}
+}
+
 func TestMatch(t *testing.T) {
 	tests := []struct {
 		name    string
