@@ -25,7 +25,6 @@ import (
 
 const (
 	maxLine    = 2048 // a longer header line is skipped
-	maxPath    = 256  // a request path kept until its headers end
 	maxServer  = 256
 	maxRealm   = 128
 	maxPending = 4 // authenticated requests awaiting their response
@@ -140,15 +139,14 @@ type analyzer struct {
 	methodLen int
 	reqCreds  [2]pending
 	scratch   [httpauth.MaxBasic]byte
-	// The path of the URL of the request being read or, once its head
-	// is read, the latest request, whose CSeq is lastCSeq: where its
-	// credentials were sent, and what a challenge in its answer
-	// protects. Its places are hashed only when needed: keep-alives
-	// carry no credentials and are not challenged. -1: longer than
-	// maxPath, no place known.
-	reqPath    [maxPath]byte
-	reqPathLen int
-	lastCSeq   int64 // -2: none (another request's head is being read)
+	// reqSpaces are the places of the request being read (where its
+	// credentials were sent, what a challenge in its answer protects),
+	// hashed from its URL's path at once: the path is not kept, as some
+	// cameras take the password in it ("/user=admin_password=…").
+	// Once its head is read they are the latest request's, whose CSeq
+	// is lastCSeq (-2: none).
+	reqSpaces httpauth.Spaces
+	lastCSeq  int64
 
 	// The server response being read.
 	status    int
@@ -261,10 +259,7 @@ func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []b
 		a.methodLen = copy(a.method[:], method)
 		uri, _ := inspect.CutWord(rest)
 		a.lastCSeq = -2
-		a.reqPathLen = -1
-		if path := urlPath(uri); len(path) <= len(a.reqPath) {
-			a.reqPathLen = copy(a.reqPath[:], path)
-		}
+		a.reqSpaces = a.judge.Spaces(f, a.proto.mem, nil, urlPath(uri), true)
 	}
 	return true
 }
@@ -352,14 +347,10 @@ func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
 	switch {
 	case h.request && dir == inspect.ToServer:
 		a.lastCSeq = h.cseq
-		var sp httpauth.Spaces // none known without the path: never demanded
-		if a.reqCreds[0].used && a.reqPathLen >= 0 {
-			sp = a.judge.Spaces(f, a.proto.mem, nil, a.reqPath[:a.reqPathLen], true)
-		}
 		for i := range a.reqCreds {
 			if a.reqCreds[i].used {
 				a.reqCreds[i].cseq = h.cseq
-				a.reqCreds[i].spaces = sp
+				a.reqCreds[i].spaces = a.reqSpaces
 				a.enqueue(f, a.reqCreds[i])
 			}
 		}
@@ -382,11 +373,10 @@ func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
 // CSeq, or none): a challenge protects that request's place. The answer
 // to an earlier one of pipelined requests records nothing.
 func (a *analyzer) challenged(f *inspect.Flow, cseq int64) {
-	if a.status != 401 && a.status != 407 || a.lastCSeq == -2 || cseq >= 0 && cseq != a.lastCSeq || a.reqPathLen < 0 {
+	if a.status != 401 && a.status != 407 || a.lastCSeq == -2 || cseq >= 0 && cseq != a.lastCSeq {
 		return
 	}
-	sp := a.judge.Spaces(f, a.proto.mem, nil, a.reqPath[:a.reqPathLen], false)
-	a.judge.Answered(f, a.proto.mem, &sp, &httpauth.Answer{Status: a.status, Challenge: a.challenge})
+	a.judge.Answered(f, a.proto.mem, &a.reqSpaces, &httpauth.Answer{Status: a.status, Challenge: a.challenge})
 }
 
 // enqueue keeps a credential until the response with its CSeq; with the
