@@ -138,9 +138,13 @@ const (
 	bodyUnknown bodyKind = iota // no Content-Type
 	bodyForm                    // application/x-www-form-urlencoded
 	bodyJSON
-	bodyText   // other textual types
-	bodyBinary // images, media, archives: not scanned
+	bodyText      // other textual types
+	bodyBinary    // images, media, archives: not scanned
+	bodyMultipart // multipart/form-data: its fields read for logins, not scanned (uploads)
 )
+
+// maxBoundary is the longest multipart boundary (RFC 2046 section 5.1.1).
+const maxBoundary = 70
 
 // half is one direction's framing state.
 type half struct {
@@ -151,6 +155,8 @@ type half struct {
 	contentLength int64 // -1: none
 	chunked       bool
 	kind          bodyKind
+	boundary      [maxBoundary]byte // of a multipart/form-data body
+	boundaryLen   int
 	// Body prefix.
 	body      [maxBody]byte
 	bodyLen   int
@@ -163,6 +169,7 @@ func (h *half) resetMessage() {
 	h.contentLength = -1
 	h.chunked = false
 	h.kind = bodyUnknown
+	h.boundaryLen = 0
 	h.dropBody()
 	h.inBody = false
 	h.bodyFinal = false
@@ -437,6 +444,13 @@ func (a *analyzer) framingHeader(h *half, name, value []byte) {
 		h.chunked = inspect.ContainsFold(value, "chunked")
 	case inspect.EqualFold(name, "Content-Type"):
 		h.kind = classifyContentType(value)
+		if h.kind == bodyMultipart {
+			b := multipartBoundary(value)
+			if len(b) == 0 || len(b) > maxBoundary {
+				h.kind = bodyBinary // no boundary, no parts
+			}
+			h.boundaryLen = copy(h.boundary[:], b)
+		}
 	}
 }
 
@@ -590,9 +604,9 @@ func (a *analyzer) finishBody(f *inspect.Flow, dir inspect.Dir, h *half, ended b
 		return
 	}
 	if dir == inspect.ToServer {
-		a.bodyLogin(f, h.kind, body, cut)
+		a.bodyLogin(f, h, body, cut)
 	}
-	if s := a.proto.scanner; s != nil && h.kind != bodyBinary {
+	if s := a.proto.scanner; s != nil && h.kind != bodyBinary && h.kind != bodyMultipart {
 		where := "body"
 		if dir == inspect.ToClient {
 			where = inspect.WhereResponseBody

@@ -355,6 +355,37 @@ func TestSyntheticLogins(t *testing.T) {
 			c.Client("POST /c HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
 				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"r***", "form", "unique", "no"}}},
+		// multipart/form-data (RFC 7578): the fields of a small form,
+		// within the body prefix; files are no fields.
+		{"multipart_form_login", func(c *inspecttest.Conv) {
+			body := "--XX\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nadmin\r\n--XX\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n" + secret + "\r\n--XX--\r\n"
+			c.Client("POST /login HTTP/1.1\r\nHost: r\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 302 Found\r\nSet-Cookie: sid=1\r\nLocation: /\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "form", "unique", "yes"}}},
+		{"multipart_browser_form_with_file_and_preamble", func(c *inspecttest.Conv) {
+			const b = "----WebKitFormBoundary7MA4YWxkTrZu0gW"
+			body := "preamble\r\n--" + b + "\r\nContent-Disposition: form-data; name=\"cert\"; filename=\"password\"\r\nContent-Type: application/octet-stream\r\n\r\n" +
+				"password=admin\r\n--" + b + "\r\ncontent-disposition: form-data; name=user\r\nContent-Type: text/plain\r\n\r\nroot\r\n--" + b +
+				"\r\nContent-Disposition: form-data; name=\"pwd\"\r\n\r\n" + secret + "\r\n--" + b + "--"
+			c.Client("POST /cgi-bin/login.cgi HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=\"" + b + "\"\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"r***", "form", "unique", "no"}}},
+		{"multipart_bare_lf", func(c *inspecttest.Conv) {
+			body := "--b\nContent-Disposition: form-data; name=\"user\"\n\nadmin\n--b\nContent-Disposition: form-data; name=\"password\"\n\n" + secret + "\n--b--\n"
+			c.Client("POST /login HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "form", "unique", "no"}}},
+		{"multipart_part_not_closed_within_the_prefix", func(c *inspecttest.Conv) {
+			body := "--XX\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nadmin\r\n--XX\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n" +
+				"admin" + strings.Repeat("x", maxBody) + "\r\n--XX--\r\n"
+			c.Client("POST /login HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+		}, nil},
+		{"multipart_without_boundary", func(c *inspecttest.Conv) {
+			body := "--XX\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nadmin\r\n--XX\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n" + secret + "\r\n--XX--\r\n"
+			c.Client("POST /login HTTP/1.1\r\nContent-Type: multipart/form-data\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+		}, nil},
 		{"form_name_only_with_password", func(c *inspecttest.Conv) {
 			body := "name=bob&comment=hi"
 			c.Client("POST /c HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
@@ -1174,6 +1205,10 @@ func TestDefaultLoginVerdicts(t *testing.T) {
 			c.Client(post("/login", form, "username=admin&password=admin")).
 				Server("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nSet-Cookie: session=eyJfZmxhc2hlcyI6W119.Z1.abc; HttpOnly; Path=/\r\nContent-Length: " + itoa(len(page)) + "\r\n\r\n" + page)
 		}, 1, false},
+		{"camera_multipart_login_redirected_with_session", func(c *inspecttest.Conv) {
+			c.Client(post("/login", "multipart/form-data; boundary=XX", "--XX\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nadmin\r\n--XX\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\nadmin\r\n--XX--\r\n")).
+				Server("HTTP/1.1 302 Found\r\nSet-Cookie: sid=1\r\nLocation: /index.html\r\nContent-Length: 0\r\n\r\n")
+		}, 1, true},
 		{"hub_form_login_redirected_with_session", func(c *inspecttest.Conv) {
 			c.Client(post("/login", form, "username=admin&password=admin")).
 				Server("HTTP/1.1 302 Found\r\nSet-Cookie: session=eyJ1c2VyIjoxfQ.Z1.abc; HttpOnly; Path=/\r\nLocation: /dashboard\r\nContent-Length: 0\r\n\r\n")
@@ -1946,6 +1981,8 @@ func FuzzStream(f *testing.F) {
 	f.Add([]byte("POST /l HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nuser=\r\n0\r\n\r\n"), []byte("HTTP/1.1 401 x\r\nTransfer-Encoding: chunked\r\n\r\nz\r\n"), uint8(3))
 	f.Add([]byte("POST /api HTTP/1.1\r\nContent-Length: 30\r\n\r\n{\"user\":\"a\",\"password\":\"\\u00"), []byte("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"), uint8(1))
 	f.Add([]byte("GET /fw.bin?usr=a&pwd=b HTTP/1.1\r\nAuthorization: Digest username=\"a\", response=\"00\"\r\n\r\nHEAD / HTTP/1.1\r\n\r\n"), []byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"), uint8(7))
+	f.Add([]byte("POST /l HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=X\r\nContent-Length: 60\r\n\r\n--X\r\nContent-Disposition: form-data; name=pw\r\n\r\na\r\n--X--"), []byte("HTTP/1.1 200 OK\r\nSet-Cookie: s=1\r\nContent-Length: 9\r\n\r\n<form>"), uint8(5))
+	f.Add([]byte("GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nAuthorization: Basic YTpi\r\n\r\n"), []byte("HTTP/1.1 401 x\r\nWWW-Authenticate: Digest realm=r, nonce=n\r\n\r\nHTTP/1.1 302 x\r\nLocation: /login\r\n\r\n"), uint8(2))
 	// One engine per fuzz worker: Flush closes every flow between inputs,
 	// and building a flow table per input would dominate the run time.
 	col := &inspecttest.Collector{}

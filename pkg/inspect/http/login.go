@@ -62,15 +62,17 @@ func (a *analyzer) queryLogin(f *inspect.Flow, target []byte, cut bool) (pending
 	return a.formCred(f, "query")
 }
 
-// bodyLogin looks for a login in a request body prefix: URL-encoded and
-// JSON forms. A body without Content-Type is sniffed. cut says body ends
-// before the real body does.
-func (a *analyzer) bodyLogin(f *inspect.Flow, kind bodyKind, body []byte, cut bool) {
+// bodyLogin looks for a login in the body prefix of a request whose
+// framing h holds: URL-encoded, multipart and JSON forms. A body without
+// Content-Type is sniffed. cut says body ends before the real body does.
+func (a *analyzer) bodyLogin(f *inspect.Flow, h *half, body []byte, cut bool) {
 	a.form.reset()
 	mechanism := "form"
-	switch kind {
+	switch h.kind {
 	case bodyForm:
 		a.form.urlencoded(body, cut)
+	case bodyMultipart:
+		a.form.multipart(body, h.boundary[:h.boundaryLen])
 	case bodyJSON:
 		mechanism = "json"
 		a.form.json(body, cut)
@@ -269,6 +271,102 @@ func (s *formScratch) urlencoded(b []byte, cut bool) {
 		s.valueLen = percentDecode(s.value[:], rawValue, plusIsSpace)
 		s.field(s.name[:n])
 	}
+}
+
+// multipart reads the fields of a multipart/form-data body (RFC 7578):
+// parts between "--boundary" lines, each named by its
+// Content-Disposition. A file's part (one with a filename) is no login
+// field. A part without its closing delimiter in b is not read, whether
+// b was cut there or the body is malformed: its value may be the front
+// of a longer one. Only what the body prefix holds is read, so a small
+// login form, not one behind a large upload or a long hidden field.
+func (s *formScratch) multipart(b, boundary []byte) {
+	_, end := nextDelimiter(b, 0, boundary)
+	for end >= 0 {
+		rest := b[end:]
+		if bytes.HasPrefix(rest, []byte("--")) {
+			return // the close delimiter
+		}
+		eol := bytes.IndexByte(rest, '\n')
+		if eol < 0 {
+			return
+		}
+		part := rest[eol+1:]
+		head, value := part, []byte(nil)
+		switch i, j := bytes.Index(part, []byte("\r\n\r\n")), bytes.Index(part, []byte("\n\n")); {
+		case i >= 0 && (j < 0 || i < j):
+			head, value = part[:i], part[i+4:]
+		case j >= 0:
+			head, value = part[:j], part[j+2:]
+		default:
+			return
+		}
+		if len(head) > 0 && !bytes.Contains(head, []byte(":")) {
+			return
+		}
+		start, next := nextDelimiter(value, 0, boundary)
+		if start < 0 {
+			return // not closed within b
+		}
+		v := bytes.TrimSuffix(bytes.TrimSuffix(value[:start], []byte("\n")), []byte("\r"))
+		if n, ok := s.partName(head); ok {
+			s.valueLen = copy(s.value[:], v)
+			s.field(s.name[:n])
+		}
+		b, end = value, next
+	}
+}
+
+// nextDelimiter finds the first "--boundary" that starts a line of b at
+// or after from; it returns where the line starts and where the boundary
+// ends, or -1, -1.
+func nextDelimiter(b []byte, from int, boundary []byte) (start, end int) {
+	for from < len(b) {
+		i := bytes.Index(b[from:], boundary)
+		if i < 0 {
+			break
+		}
+		i += from
+		if i >= 2 && b[i-1] == '-' && b[i-2] == '-' && (i == 2 || b[i-3] == '\n') {
+			return i - 2, i + len(boundary)
+		}
+		from = i + 1
+	}
+	return -1, -1
+}
+
+// partName copies the field name of a multipart part's Content-Disposition
+// (form-data; name="password") into s.name and returns its length; false
+// for a file's part, a name too long to be a login field, or none.
+func (s *formScratch) partName(head []byte) (int, bool) {
+	for len(head) > 0 {
+		var line []byte
+		line, head, _ = bytes.Cut(head, []byte("\n"))
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok || !inspect.EqualFold(bytes.TrimSpace(name), "Content-Disposition") {
+			continue
+		}
+		var field []byte
+		found := false
+		_, params, _ := bytes.Cut(value, []byte(";"))
+		for len(params) > 0 {
+			var p []byte
+			p, params, _ = bytes.Cut(params, []byte(";"))
+			k, v, _ := bytes.Cut(p, []byte("="))
+			k, v = bytes.TrimSpace(k), bytes.Trim(bytes.TrimSpace(v), `"`)
+			switch {
+			case inspect.EqualFold(k, "filename"), inspect.EqualFold(k, "filename*"):
+				return 0, false
+			case inspect.EqualFold(k, "name"):
+				field, found = v, true
+			}
+		}
+		if !found || len(field) >= len(s.name) {
+			return 0, false
+		}
+		return copy(s.name[:], field), true
+	}
+	return 0, false
 }
 
 // How percentDecode reads its input.

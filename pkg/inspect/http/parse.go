@@ -95,6 +95,8 @@ func classifyContentType(v []byte) bodyKind {
 	switch {
 	case inspect.ContainsFold(v, "x-www-form-urlencoded"):
 		return bodyForm
+	case inspect.HasPrefixFold(v, "multipart/form-data"):
+		return bodyMultipart
 	case inspect.ContainsFold(v, "json"):
 		return bodyJSON
 	case inspect.HasPrefixFold(v, "image/"), inspect.HasPrefixFold(v, "video/"), inspect.HasPrefixFold(v, "audio/"),
@@ -455,3 +457,22 @@ func indexFold(s []byte, t string) int {
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// multipartBoundary returns the boundary parameter of a multipart
+// Content-Type, without its quotes; nil if it has none.
+func multipartBoundary(contentType []byte) []byte {
+	_, params, _ := bytes.Cut(contentType, []byte(";"))
+	for len(params) > 0 {
+		var p []byte
+		p, params, _ = bytes.Cut(params, []byte(";"))
+		name, value, _ := bytes.Cut(p, []byte("="))
+		if inspect.EqualFold(bytes.TrimSpace(name), "boundary") {
+			value = bytes.TrimSpace(value)
+			if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
+				value = value[1 : len(value)-1]
+			}
+			return value
+		}
+	}
+	return nil
+}
