@@ -155,8 +155,6 @@ type half struct {
 	contentLength int64 // -1: none
 	chunked       bool
 	kind          bodyKind
-	boundary      [maxBoundary]byte // of a multipart/form-data body
-	boundaryLen   int
 	// Body prefix.
 	body      [maxBody]byte
 	bodyLen   int
@@ -169,7 +167,6 @@ func (h *half) resetMessage() {
 	h.contentLength = -1
 	h.chunked = false
 	h.kind = bodyUnknown
-	h.boundaryLen = 0
 	h.dropBody()
 	h.inBody = false
 	h.bodyFinal = false
@@ -201,6 +198,9 @@ type pending struct {
 	// its answer protects them, and its Authorization credentials were
 	// demanded if they were challenged.
 	spaces httpauth.Spaces
+	// awaiting: answered 2xx, its form logins wait for the page
+	// (resolveWait); it stays at the head of the queue meanwhile.
+	awaiting bool
 }
 
 type pendingCred struct {
@@ -257,6 +257,9 @@ type analyzer struct {
 	reqCreds   [2]pendingCred
 	basic      [basicScratch]byte // decoded Basic credential or unescaped Digest user
 	form       formScratch
+	// The boundary of the request's multipart/form-data body.
+	boundary    [maxBoundary]byte
+	boundaryLen int
 
 	// The response being read.
 	reply     reply
@@ -276,10 +279,6 @@ type analyzer struct {
 	// response.
 	lastSeq   uint32
 	lastReply reply
-	// The form logins of the request the response being read answers,
-	// when it is a 2xx: their verdict waits for its body (answerPage).
-	wait    pending
-	waiting bool
 
 	// setupPage is the path of the request being read if it is a
 	// device's Wi-Fi setup page (setupPath), else "".
@@ -445,11 +444,13 @@ func (a *analyzer) framingHeader(h *half, name, value []byte) {
 	case inspect.EqualFold(name, "Content-Type"):
 		h.kind = classifyContentType(value)
 		if h.kind == bodyMultipart {
+			// Only a request's parts are read (for logins); its head
+			// is read whole before its body.
 			b := multipartBoundary(value)
-			if len(b) == 0 || len(b) > maxBoundary {
+			if len(b) == 0 || len(b) > maxBoundary || h != &a.half[inspect.ToServer] {
 				h.kind = bodyBinary // no boundary, no parts
 			}
-			h.boundaryLen = copy(h.boundary[:], b)
+			a.boundaryLen = copy(a.boundary[:], b)
 		}
 	}
 }
@@ -597,8 +598,8 @@ func (a *analyzer) finishBody(f *inspect.Flow, dir inspect.Dir, h *half, ended b
 	h.bodyFinal = true
 	body := h.body[:h.bodyLen]
 	cut := h.bodyCut || !ended
-	if dir == inspect.ToClient && a.waiting && len(body) > 0 && !cut && h.kind != bodyBinary {
-		a.reply.page = answerPage(body, a.wait.page, a.proto.seed)
+	if e := a.awaiting(); e != nil && dir == inspect.ToClient && len(body) > 0 && !cut && h.kind != bodyBinary {
+		a.reply.page = answerPage(body, e.page, a.proto.seed)
 	}
 	if len(body) == 0 {
 		return

@@ -72,7 +72,7 @@ func (a *analyzer) bodyLogin(f *inspect.Flow, h *half, body []byte, cut bool) {
 	case bodyForm:
 		a.form.urlencoded(body, cut)
 	case bodyMultipart:
-		a.form.multipart(body, h.boundary[:h.boundaryLen])
+		a.form.multipart(body, a.boundary[:a.boundaryLen])
 	case bodyJSON:
 		mechanism = "json"
 		a.form.json(body, cut)

@@ -13,7 +13,10 @@ import (
 // credentials from its headers and query string, and a firmware download.
 func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 	a.observeClient(f)
-	if a.qLen == maxPending {
+	switch {
+	case a.qLen == maxPending && a.queue[a.qHead].awaiting:
+		a.resolveWait(f) // answered, its page still coming: judged without it
+	case a.qLen == maxPending:
 		// The server is far behind: give up on the oldest request, but
 		// remember that its response is still due so that later ones
 		// stay paired.
@@ -46,7 +49,7 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 	e.spaces = a.judge.Spaces(f, a.proto.mem, origin, path, e.creds[0].used)
 	c, query := a.queryLogin(f, target, a.targetCut)
 	if query {
-		a.attach(f, e, c)
+		a.attach(f, &e.creds, c)
 	}
 	if h := &a.half[inspect.ToServer]; query || h.chunked || h.contentLength > 0 {
 		e.page = a.proto.pageHash(path) // a form login may be judged by the page answered
@@ -68,12 +71,13 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 	a.dropTarget()
 }
 
-// attach adds a credential to a queued request; with no room left it is
+// attach adds a credential to those of a request (a queued one, or one
+// whose form logins wait for their page); with no room left it is
 // reported at once, its outcome unknown.
-func (a *analyzer) attach(f *inspect.Flow, e *pending, c pendingCred) {
-	for i := range e.creds {
-		if !e.creds[i].used {
-			e.creds[i] = c
+func (a *analyzer) attach(f *inspect.Flow, creds *[2]pendingCred, c pendingCred) {
+	for i := range creds {
+		if !creds[i].used {
+			creds[i] = c
 			return
 		}
 	}
@@ -97,13 +101,9 @@ func (a *analyzer) addRequestCred(f *inspect.Flow, c pendingCred) {
 func (a *analyzer) bodyCred(f *inspect.Flow, c pendingCred) {
 	for i := 0; i < a.qLen; i++ {
 		if e := &a.queue[(a.qHead+i)%maxPending]; e.seq == a.reqSeq {
-			a.attach(f, e, c)
+			a.attach(f, &e.creds, c)
 			return
 		}
-	}
-	if a.waiting && a.wait.seq == a.reqSeq {
-		a.attach(f, &a.wait, c) // the answer's body decides
-		return
 	}
 	o := inspect.OutcomeUnknown
 	if a.lastSeq == a.reqSeq {
@@ -129,6 +129,7 @@ func (a *analyzer) dropHead() {
 // flow's server's: a LAN proxy is not a web server whose version any
 // site could choose.
 func (a *analyzer) answer(f *inspect.Flow) (connect bool) {
+	a.resolveWait(f) // the answer before ended (it always has: one at a time)
 	a.curHead = false
 	if a.dropped > 0 || a.qLen == 0 {
 		if a.dropped > 0 {
@@ -148,19 +149,16 @@ func (a *analyzer) answer(f *inspect.Flow) (connect bool) {
 	if !a.unpaired {
 		a.judge.Answered(f, a.proto.mem, &e.spaces, &httpauth.Answer{Status: a.reply.status, Challenge: a.reply.challenge})
 	}
-	if a.reply.status >= 200 && a.reply.status < 300 && (e.creds[0].form || e.creds[1].form || a.bodyToCome(e.seq)) {
-		// A form login's verdict hangs on the page the answer shows; a
-		// body still to come may bring one too (an early answer).
-		a.wait, a.waiting = pending{seq: e.seq, cookies: e.cookies, page: e.page}, true
-		for i, c := range e.creds {
-			if c.form {
-				a.wait.creds[i], e.creds[i] = c, pendingCred{}
-			}
-		}
-	}
+	// A form login's verdict hangs on the page a 2xx shows; a body
+	// still to come may bring one too (an early answer). The request
+	// then stays at the head of the queue until the answer's body is
+	// read (resolveWait): HTTP/1.1 answers come one at a time.
+	e.awaiting = a.reply.status >= 200 && a.reply.status < 300 && (e.creds[0].form || e.creds[1].form || a.bodyToCome(e.seq))
 	a.resolve(f, e, &a.reply)
 	connect = e.connect
-	a.dropHead()
+	if !e.awaiting {
+		a.dropHead()
+	}
 	return connect
 }
 
@@ -171,18 +169,32 @@ func (a *analyzer) bodyToCome(seq uint32) bool {
 	return seq == a.reqSeq && h.inBody && !h.bodyFinal
 }
 
+// awaiting is the request at the head of the queue when its form logins
+// wait for the page of its 2xx answer, being read; else nil.
+func (a *analyzer) awaiting() *pending {
+	if e := &a.queue[a.qHead]; a.qLen > 0 && e.awaiting {
+		return e
+	}
+	return nil
+}
+
 // resolveWait reports the form logins that waited for the body of their
-// 2xx answer, once it is read or will never be.
+// 2xx answer, once it is read or will never be, and takes their request
+// off the queue.
 func (a *analyzer) resolveWait(f *inspect.Flow) {
-	if !a.waiting {
+	e := a.awaiting()
+	if e == nil {
 		return
 	}
-	a.waiting = false
-	if a.lastSeq == a.wait.seq {
+	if a.lastSeq == e.seq {
 		a.lastReply = a.reply // with what the body showed, for a form still to come
 	}
-	a.resolve(f, &a.wait, &a.reply)
-	a.wait = pending{}
+	for i := range e.creds {
+		if c := &e.creds[i]; c.used && c.form {
+			f.ReportCredential(&c.cred, a.outcome(&a.reply, e.cookies), f.LoginSubject())
+		}
+	}
+	a.dropHead()
 }
 
 // resolve reports a request's credentials and firmware download given
@@ -193,6 +205,8 @@ func (a *analyzer) resolve(f *inspect.Flow, e *pending, r *reply) {
 		c := &e.creds[i]
 		switch {
 		case !c.used:
+		case c.form && e.awaiting:
+			// judged by resolveWait, with the page
 		case c.form:
 			f.ReportCredential(&c.cred, a.outcome(r, e.cookies), f.LoginSubject())
 		case a.unpaired || r.status == 0:

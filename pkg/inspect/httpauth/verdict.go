@@ -42,7 +42,7 @@ const (
 	judgeChallenges = 4 // protection spaces challenged on the connection
 	judgeNonces     = 4 // Digest nonces issued on it
 	judgeRefusals   = 4 // credentials refused on it
-	judgeHeld       = 4 // distinct accepted credentials held back
+	judgeHeld       = 2 // distinct accepted credentials held back (an origin's and a proxy's)
 	// MaxDepth is the most ancestor directories of a request path whose
 	// challenge makes it demanded; a challenge deeper than that covers
 	// only its own directory.
