@@ -137,12 +137,26 @@ var hashMarks = [...]string{"hash", "md5", "sha", "enc", "crypt", "cipher", "dig
 // password's hash or encoding: "encPassword", "password_md5", "pwdhash",
 // "passwordHash".
 func hashedPasswordName(name []byte) bool {
-	if !inspect.ContainsFold(name, "pass") && !inspect.ContainsFold(name, "pwd") {
+	if !namesPassword(name) {
 		return false
 	}
 	for _, m := range hashMarks {
 		if inspect.ContainsFold(name, m) {
 			return true
+		}
+	}
+	return false
+}
+
+// namesPassword reports whether name holds "pass" or "pwd", ignoring
+// ASCII case: one pass over it, as every field of every form and query
+// string is asked.
+func namesPassword(name []byte) bool {
+	for i, c := range name {
+		if c == 'p' || c == 'P' {
+			if rest := name[i+1:]; inspect.HasPrefixFold(rest, "ass") || inspect.HasPrefixFold(rest, "wd") {
+				return true
+			}
 		}
 	}
 	return false

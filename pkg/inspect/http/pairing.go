@@ -113,9 +113,10 @@ func (a *analyzer) bodyCred(f *inspect.Flow, c pendingCred) {
 }
 
 // dropHead takes the oldest queued request off the queue, handled: its
-// entry is read in place, and cleared only then.
+// entry is read in place. What it leaves in the slot holds no secret (a
+// Credential is classified) and is overwritten whole when the slot is
+// taken again.
 func (a *analyzer) dropHead() {
-	a.queue[a.qHead] = pending{}
 	a.qHead = (a.qHead + 1) % maxPending
 	a.qLen--
 }
