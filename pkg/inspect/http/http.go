@@ -280,13 +280,13 @@ type analyzer struct {
 	lastSeq   uint32
 	lastReply reply
 
-	// setupPage is the path of the request being read if it is a
-	// device's Wi-Fi setup page (setupPath), else "".
-	setupPage         string
 	// judge keeps what the server challenged and refused on the flow,
 	// and the acceptances of Authorization credentials held back.
 	judge httpauth.Judge
 
+	// setupPage is the path of the request being read if it is a
+	// device's Wi-Fi setup page (setupPath), else "".
+	setupPage         string
 	ocspBody          bool // the request being read is application/ocsp-request
 	reportedCleartext bool // a request not in clear by design was seen
 	sawClient         bool // http_client observation sent
