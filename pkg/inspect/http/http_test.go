@@ -2075,3 +2075,28 @@ func kept(a *analyzer) string {
 	}
 	return out.String()
 }
+
+// TestSecondHeldAcceptanceWoken: two credentials accepted 5 s apart on
+// one keep-alive connection are each reported holdFor after their
+// acceptance, though the flow keeps one wake time, the first's.
+func TestSecondHeldAcceptanceWoken(t *testing.T) {
+	col := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, col, nil, New(nil))
+	logins := func() []*event.Event { return col.Kind(event.KindPlaintextCredentials) }
+	c := challenged(inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:80")).
+		Client("GET / HTTP/1.1\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+		Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	c.Wait(5 * time.Second).
+		Client("GET / HTTP/1.1\r\nAuthorization: Basic " + basicRoot + "\r\n\r\n").
+		Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	// Packets of other flows move the capture clock; the connection
+	// stays open and quiet.
+	inspecttest.NewTCPAt(e, "192.168.1.11:40000", "192.168.1.21:80", 11*time.Second)
+	if got := logins(); len(got) != 1 || got[0].Evidence["accepted"] != "yes" {
+		t.Fatalf("after 11 s: %v, want admin accepted", evidences(got))
+	}
+	inspecttest.NewTCPAt(e, "192.168.1.12:40000", "192.168.1.21:80", 16*time.Second)
+	if got := logins(); len(got) != 2 || got[1].Evidence["accepted"] != "yes" {
+		t.Fatalf("after 16 s: %v, want admin and root accepted", evidences(got))
+	}
+}

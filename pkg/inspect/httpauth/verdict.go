@@ -476,14 +476,25 @@ func (j *Judge) hold(f *inspect.Flow, m *Memory, s *Sent, refusal uint64, now in
 	f.WakeAt(time.Unix(0, now+int64(holdFor)))
 }
 
-// Wake reports the acceptances held back for holdFor by now. Analyzers
-// call it from their inspect.Waker's Wake.
+// Wake reports the acceptances held back for holdFor by now, and asks
+// to be woken for the earliest one still held: the flow keeps one wake
+// time, the first asked for. Analyzers call it from their
+// inspect.Waker's Wake.
 func (j *Judge) Wake(f *inspect.Flow, m *Memory, now time.Time) {
 	t := now.UnixNano()
+	next := int64(0)
 	for i := range j.held {
-		if h := &j.held[i]; h.n > 0 && t-h.at >= int64(holdFor) {
+		h := &j.held[i]
+		switch {
+		case h.n == 0:
+		case t-h.at >= int64(holdFor):
 			j.settle(f, m, h, t)
+		case next == 0 || h.at < next:
+			next = h.at
 		}
+	}
+	if next != 0 {
+		f.WakeAt(time.Unix(0, next+int64(holdFor)))
 	}
 }
 
