@@ -147,32 +147,17 @@ func sameEvents(t *testing.T, got, want []*event.Event) {
 	}
 }
 
-// ber is a BER type-length-value with a definite length.
-func ber(tag byte, parts ...[]byte) []byte {
-	body := bytes.Join(parts, nil)
-	out := []byte{tag}
-	switch n := len(body); {
-	case n < 0x80:
-		out = append(out, byte(n))
-	case n < 0x100:
-		out = append(out, 0x81, byte(n))
-	default:
-		out = append(out, 0x82, byte(n>>8), byte(n))
-	}
-	return append(out, body...)
-}
-
 // snmpV2c is an SNMPv2c message with community comm: a PDU of type pdu
 // whose variable bindings set n OIDs to a 40-byte string each, the shape
 // of a management station configuring a device in one request.
 func snmpV2c(comm string, pdu byte, n int) []byte {
 	var vbs [][]byte
 	for i := range n {
-		oid := ber(0x06, []byte{0x2b, 6, 1, 4, 1, 0x81, 0x8e, 0x1f, 1, byte(i)})
-		vbs = append(vbs, ber(0x30, oid, ber(0x04, bytes.Repeat([]byte{'v'}, 40))))
+		oid := inspecttest.BER(0x06, []byte{0x2b, 6, 1, 4, 1, 0x81, 0x8e, 0x1f, 1, byte(i)})
+		vbs = append(vbs, inspecttest.BER(0x30, oid, inspecttest.BER(0x04, bytes.Repeat([]byte{'v'}, 40))))
 	}
-	integer := func(v byte) []byte { return ber(0x02, []byte{v}) }
-	return ber(0x30, integer(1), ber(0x04, []byte(comm)), ber(pdu, integer(42), integer(0), integer(0), ber(0x30, vbs...)))
+	integer := func(v byte) []byte { return inspecttest.BER(0x02, []byte{v}) }
+	return inspecttest.BER(0x30, integer(1), inspecttest.BER(0x04, []byte(comm)), inspecttest.BER(pdu, integer(42), integer(0), integer(0), inspecttest.BER(0x30, vbs...)))
 }
 
 // TestFragmentedLoginsAsWhole: a SIP INVITE whose Digest Authorization

@@ -1,7 +1,6 @@
 package snmp
 
 import (
-	"bytes"
 	"encoding/hex"
 	"net/netip"
 	"strings"
@@ -133,23 +132,9 @@ func TestCorpusDefaultCommunity(t *testing.T) {
 
 // BER builders for synthetic datagrams.
 
-func tlv(tag byte, parts ...[]byte) []byte {
-	body := bytes.Join(parts, nil)
-	out := []byte{tag}
-	switch n := len(body); {
-	case n < 0x80:
-		out = append(out, byte(n))
-	case n < 0x100:
-		out = append(out, 0x81, byte(n))
-	default:
-		out = append(out, 0x82, byte(n>>8), byte(n))
-	}
-	return append(out, body...)
-}
+func octets(s string) []byte { return inspecttest.BER(tagOctets, []byte(s)) }
 
-func octets(s string) []byte { return tlv(tagOctets, []byte(s)) }
-
-func integ(v byte) []byte { return tlv(tagInteger, []byte{v}) }
+func integ(v byte) []byte { return inspecttest.BER(tagInteger, []byte{v}) }
 
 // pdu is a request or response PDU with one variable binding
 // (sysDescr.0 = NULL), request-id 42.
@@ -160,27 +145,27 @@ func pduID(tag, id byte) []byte { return pduRawID(tag, []byte{id}) }
 
 // pduRawID is pdu with the request-id's contents as given.
 func pduRawID(tag byte, id []byte) []byte {
-	vb := tlv(tagSequence, tlv(tagSequence, tlv(tagOID, []byte{0x2b, 6, 1, 2, 1, 1, 1, 0}), []byte{0x05, 0}))
-	return tlv(tag, tlv(tagInteger, id), integ(0), integ(0), vb)
+	vb := inspecttest.BER(tagSequence, inspecttest.BER(tagSequence, inspecttest.BER(tagOID, []byte{0x2b, 6, 1, 2, 1, 1, 1, 0}), []byte{0x05, 0}))
+	return inspecttest.BER(tag, inspecttest.BER(tagInteger, id), integ(0), integ(0), vb)
 }
 
 func trapV1() []byte {
-	return tlv(pduTrapV1, tlv(tagOID, []byte{0x2b, 6, 1, 4, 1}), tlv(0x40, []byte{192, 168, 1, 20}),
-		integ(6), integ(1), tlv(0x43, []byte{1}), tlv(tagSequence))
+	return inspecttest.BER(pduTrapV1, inspecttest.BER(tagOID, []byte{0x2b, 6, 1, 4, 1}), inspecttest.BER(0x40, []byte{192, 168, 1, 20}),
+		integ(6), integ(1), inspecttest.BER(0x43, []byte{1}), inspecttest.BER(tagSequence))
 }
 
 func community(version byte, comm string, p []byte) []byte {
-	return tlv(tagSequence, integ(version), octets(comm), p)
+	return inspecttest.BER(tagSequence, integ(version), octets(comm), p)
 }
 
 func v3(flags byte, user string, scoped []byte) []byte {
-	usm := tlv(tagSequence, octets("\x80\x00\x1f\x88\x80"), integ(3), integ(36), octets(user), octets(""), octets(""))
-	global := tlv(tagSequence, integ(7), tlv(tagInteger, []byte{0x00, 0xff, 0xe3}), octets(string([]byte{flags})), integ(modelUSM))
-	return tlv(tagSequence, integ(versionV3), global, tlv(tagOctets, usm), scoped)
+	usm := inspecttest.BER(tagSequence, octets("\x80\x00\x1f\x88\x80"), integ(3), integ(36), octets(user), octets(""), octets(""))
+	global := inspecttest.BER(tagSequence, integ(7), inspecttest.BER(tagInteger, []byte{0x00, 0xff, 0xe3}), octets(string([]byte{flags})), integ(modelUSM))
+	return inspecttest.BER(tagSequence, integ(versionV3), global, inspecttest.BER(tagOctets, usm), scoped)
 }
 
 func scoped(p []byte) []byte {
-	return tlv(tagSequence, octets("\x80\x00\x1f\x88\x80"), octets(""), p)
+	return inspecttest.BER(tagSequence, octets("\x80\x00\x1f\x88\x80"), octets(""), p)
 }
 
 const comm = "s3cret-Comm"
