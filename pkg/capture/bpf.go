@@ -231,6 +231,8 @@ func network(a *assembler, base uint32) {
 	a.emit(bpf.LoadIndirect{Off: base, Size: 1})
 	a.jumpIf(bpf.JumpEqual, ipProtoTCP, frag, "")
 	a.jumpIf(bpf.JumpEqual, ipProtoUDP, frag, reject)
+	// A conditional jump reaches 255 instructions at most; accept is
+	// further: frag is the unconditional step to it.
 	a.label(frag)
 	a.jumpTo("accept")
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/iotgw/iotgw/pkg/advisory"
 	"github.com/iotgw/iotgw/pkg/event"
 )
 
@@ -423,7 +424,7 @@ func (s scorer) p538() Provision {
 	served := func(e *event.Event) bool {
 		return e.Kind == event.KindOutdatedFirmware && !event.ClaimsOnly(e.Evidence["software_source"]) && !event.DistributionBuild(e)
 	}
-	p := verdict("5.3-8", "Security updates timely: no known-vulnerable software", s.findings(served), "")
+	p := verdict(advisory.Provision, "Security updates timely: no known-vulnerable software", s.findings(served), "")
 	if p.Status == Unknown {
 		for _, e := range s.d.Findings {
 			if e.Kind == event.KindOutdatedFirmware && !served(e) {

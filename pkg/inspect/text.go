@@ -42,13 +42,17 @@ func EqualFold(s []byte, t string) bool {
 }
 
 // ContainsFold reports whether t occurs in s, ignoring ASCII case.
-func ContainsFold(s []byte, t string) bool {
+func ContainsFold(s []byte, t string) bool { return IndexFold(s, t) >= 0 }
+
+// IndexFold is the index of the first t in s, ignoring ASCII case; -1 if
+// none.
+func IndexFold(s []byte, t string) int {
 	for i := 0; i+len(t) <= len(s); i++ {
 		if HasPrefixFold(s[i:], t) {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 func lower(c byte) byte {

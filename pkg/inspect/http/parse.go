@@ -351,7 +351,7 @@ func answerPage(body []byte, page uint64, seed maphash.Seed) pageVerdict {
 		}
 	}
 	for rest := body; ; {
-		i := indexFold(rest, "<form")
+		i := inspect.IndexFold(rest, "<form")
 		if i < 0 {
 			break
 		}
@@ -386,7 +386,7 @@ func answerPage(body []byte, page uint64, seed maphash.Seed) pageVerdict {
 // type="password", type='password' or type=password, in any case.
 func passwordInput(b []byte) bool {
 	for off := 0; ; {
-		i := indexFold(b[off:], "password")
+		i := inspect.IndexFold(b[off:], "password")
 		if i < 0 {
 			return false
 		}
@@ -416,7 +416,7 @@ func passwordInput(b []byte) bool {
 // tag (`method=post action="/login"`), quoted or not.
 func attribute(tag []byte, name string) ([]byte, bool) {
 	for off := 0; ; {
-		i := indexFold(tag[off:], name)
+		i := inspect.IndexFold(tag[off:], name)
 		if i < 0 {
 			return nil, false
 		}
@@ -443,17 +443,6 @@ func attribute(tag []byte, name string) ([]byte, bool) {
 		}
 		return v, true
 	}
-}
-
-// indexFold is the index of the first t in s, ignoring ASCII case; -1 if
-// none.
-func indexFold(s []byte, t string) int {
-	for i := 0; i+len(t) <= len(s); i++ {
-		if inspect.HasPrefixFold(s[i:], t) {
-			return i
-		}
-	}
-	return -1
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }

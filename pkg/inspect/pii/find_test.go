@@ -2,6 +2,7 @@ package pii
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,7 +75,7 @@ func TestFindFormValues(t *testing.T) {
 	s := newFinder()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := s.resultsOf([]byte(tt.in), 0, tt.form); !equalFound(got, tt.want) {
+			if got := s.resultsOf([]byte(tt.in), 0, tt.form); !slices.Equal(got, tt.want) {
 				t.Errorf("find(%q, form %v) = %v, want %v", tt.in, tt.form, got, tt.want)
 			}
 		})
@@ -205,7 +206,7 @@ func TestFindPositive(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := s.results([]byte(tt.in), 0)
-			if !equalFound(got, tt.want) {
+			if !slices.Equal(got, tt.want) {
 				t.Errorf("find(%q) = %v, want %v", tt.in, got, tt.want)
 			}
 		})
@@ -381,18 +382,6 @@ func TestFindNegative(t *testing.T) {
 	}
 }
 
-func equalFound(a, b []found) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestLabelLookup(t *testing.T) {
 	x := newLabelIndex()
 	tests := []struct{ key, want string }{
@@ -566,7 +555,8 @@ func TestMatchCap(t *testing.T) {
 	for i := range 16 {
 		aps = append(aps, fmt.Sprintf(`{"macAddress":"a4:cf:12:9b:3e:%02x","signalStrength":-60}`, i+1))
 	}
-	// Sixteen findings of their own: one per e-mail label.
+	// Findings of their own, one per e-mail label: more than the
+	// slots not kept for paired kinds (maxMatches-maxPaired).
 	for _, k := range []string{"email", "mail", "username", "e_mail", "email_address", "user", "login", "account", "contact", "login_id", "login_name", "user_id", "account_id"} {
 		labels = append(labels, fmt.Sprintf(`{%q:"alice@example.com"}`, k))
 	}
@@ -594,7 +584,7 @@ func TestMatchCap(t *testing.T) {
 	s := newFinder()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := s.resultsWith([]byte(tt.in), 0, false, tt.ids); !equalFound(got, tt.want) {
+			if got := s.resultsWith([]byte(tt.in), 0, false, tt.ids); !slices.Equal(got, tt.want) {
 				t.Errorf("find(%d bytes) = %v, want %v", len(tt.in), got, tt.want)
 			}
 		})

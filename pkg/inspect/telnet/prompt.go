@@ -60,7 +60,10 @@ var changeMarks = [...]string{"new", "retype", "re-enter", "current", "change", 
 // "(current) UNIX password:"), not in the name of whose it is
 // ("Password for newuser:").
 func passwordChange(text []byte) bool {
-	head := text[:indexFold(text, "pass")]
+	head := text
+	if i := inspect.IndexFold(text, "pass"); i >= 0 {
+		head = text[:i]
+	}
 	for _, m := range changeMarks {
 		if inspect.ContainsFold(head, m) {
 			return true
@@ -150,17 +153,6 @@ func isLetter(b []byte, i int) bool {
 	}
 	c := b[i] | 0x20
 	return 'a' <= c && c <= 'z'
-}
-
-// indexFold is the index of the first t in s, ignoring ASCII case, or
-// len(s).
-func indexFold(s []byte, t string) int {
-	for i := 0; i+len(t) <= len(s); i++ {
-		if inspect.HasPrefixFold(s[i:], t) {
-			return i
-		}
-	}
-	return len(s)
 }
 
 // lastIndexFold is the index of the last t in s, ignoring ASCII case, or

@@ -493,9 +493,11 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 		// the lines typed ahead were the login, and this is its verdict.
 		a.loginTypedAhead(f)
 	}
-	switch a.phase {
-	case phaseShell:
+	if a.phase == phaseShell {
 		return
+	}
+	k := PromptOf(text)
+	switch a.phase {
 	case phaseVerdict:
 		switch {
 		case loggedIn(text, partial, a.refusal):
@@ -506,13 +508,13 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 			a.server.done()
 			a.refusal = true
 			return
-		case PromptOf(text) == PromptPassword && passwordChange(text):
+		case k == PromptPassword && passwordChange(text):
 			// "New password:", "(current) UNIX password:": in, and made
 			// to change it; what is typed next is no login.
 			a.server.done()
 			a.accepted(f)
 			return
-		case PromptOf(text) != PromptNone:
+		case k != PromptNone:
 			// Asked again: the attempt failed. The prompt is read below.
 			a.pending.Report(f, inspect.OutcomeRejected)
 			a.phase = phaseIdle
@@ -538,13 +540,13 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 			a.unrecognisedPassword(f)
 			a.phase = phaseIdle
 			return
-		case a.queued > 0 && PromptOf(text) == PromptUser:
+		case a.queued > 0 && k == PromptUser:
 			// Asked for a user again: the lines typed since answered
 			// something else than the next prompt.
 			a.unrecognisedPassword(f)
 		}
 	}
-	if k := PromptOf(text); k != PromptNone {
+	if k != PromptNone {
 		a.server.done()
 		a.prompt(f, k, text)
 		return
