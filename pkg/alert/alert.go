@@ -204,14 +204,11 @@ func FromEvent(ev *event.Event, dev Device) (a Alert, ok bool) {
 		if ev0("exploited") == "yes" {
 			b.WriteString(" Attackers are exploiting them.")
 		}
-		dist := ev0(event.EvidenceDistribution)
-		if dist == "" {
-			dist = "the distribution"
-		}
 		switch fixed := ev0("fixed"); {
 		case event.DistributionBuild(ev):
 			// The version is no proof: the distribution backports
 			// fixes without changing it.
+			dist := clip(event.DistributionName(ev), maxField)
 			fmt.Fprintf(&b, " It is %s's build, which may carry the fix without the version changing: check %s's security tracker for %s, and update the device's packages if the fix is not in.",
 				dist, dist, orWord(product, "the package"))
 		case fixed == "", fixed == "none":

@@ -14,10 +14,7 @@ import (
 // distribution left vulnerable is as outdated as any, but the network
 // cannot tell which it is.
 func distributionReason(e *event.Event) string {
-	dist := e.Evidence[event.EvidenceDistribution]
-	if dist == "" {
-		dist = "the distribution"
-	}
+	dist := event.DistributionName(e)
 	what := strings.TrimSpace(e.Evidence["product"] + " " + e.Evidence["version"])
 	ids := e.Evidence["cve"]
 	if ids == "" {
@@ -27,7 +24,7 @@ func distributionReason(e *event.Event) string {
 		what += " (" + strings.ReplaceAll(ids, ",", ", ") + ")"
 	}
 	owner := dist + "'s"
-	if dist == "the distribution" {
+	if e.Evidence[event.EvidenceDistribution] == "" {
 		owner = "its"
 	}
 	return "distribution build (" + dist + "): the fix may be backported; check " + owner + " security tracker for " + what

@@ -19,3 +19,12 @@ const (
 func DistributionBuild(e *Event) bool {
 	return e.Kind == KindOutdatedFirmware && e.Evidence[EvidenceDistributionBuild] == "yes"
 }
+
+// DistributionName is the distribution a DistributionBuild finding
+// names, "the distribution" where it names none.
+func DistributionName(e *Event) string {
+	if d := e.Evidence[EvidenceDistribution]; d != "" {
+		return d
+	}
+	return "the distribution"
+}
