@@ -285,7 +285,7 @@ type analyzer struct {
 	judge httpauth.Judge
 
 	// setupPage is the path of the request being read if it is a
-	// device's Wi-Fi setup page (setupPath), else "".
+	// device's Wi-Fi setup page (inspect.SetupPageAt), else "".
 	setupPage         string
 	ocspBody          bool // the request being read is application/ocsp-request
 	reportedCleartext bool // a request not in clear by design was seen
@@ -420,7 +420,7 @@ func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []b
 	a.setupPage = ""
 	if a.proto.scanner != nil {
 		_, path, _ := splitTarget(target)
-		a.setupPage = setupPath(path)
+		a.setupPage = inspect.SetupPageAt(path).Path()
 	}
 	a.targetLen = copy(a.target[:], target)
 	a.targetCut = len(target) > a.targetLen
@@ -627,18 +627,6 @@ const (
 	isURL  = iota // a request target: '+' is a space only in its query
 	isForm        // a URL-encoded form body
 )
-
-// setupPath returns path if it is the page a device's firmware takes its
-// Wi-Fi network and key on (ESP WiFiManager's /wifisave, Tasmota's /wi
-// and its console's /cs), else "".
-func setupPath(path []byte) string {
-	for _, p := range [...]string{"/wifisave", "/wi", "/cs"} {
-		if string(path) == p {
-			return p
-		}
-	}
-	return ""
-}
 
 // scanDecoded hands b to the payload scanner as the server will read it:
 // "phone=%2B49+30+1234567" is "+49 30 1234567". A form posted to a Wi-Fi

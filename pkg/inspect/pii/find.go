@@ -175,7 +175,7 @@ type finder struct {
 	// leaves the home network).
 	ids bool
 	// setup: the query or form is sent to a Wi-Fi setup page (setupPage).
-	setup uint8
+	setup inspect.SetupPage
 	// password is the index of the label "password", the field of a Wi-Fi
 	// key set by a Tasmota command.
 	password int
@@ -211,7 +211,7 @@ func newFinder() *finder {
 // remembered however long b is.
 func (s *finder) find(b []byte, cut inspect.Cut, form, ids bool) []match {
 	s.cutStart, s.cutEnd = cut&inspect.CutStart != 0, cut&inspect.CutEnd != 0
-	s.form, s.ids, s.setup = form, ids, setupNone
+	s.form, s.ids, s.setup = form, ids, inspect.NoSetupPage
 	if form {
 		s.setup = setupPage(b)
 	}
@@ -339,7 +339,7 @@ func (s *finder) fieldAt(b []byte, i int) {
 		return
 	}
 	li := s.labels.lookup(b[ks:ke])
-	if li < 0 && s.setup != setupNone {
+	if li < 0 && s.setup != inspect.NoSetupPage {
 		li = s.labels.setupLabel(b[ks:ke], s.setup)
 	}
 	if li < 0 {

@@ -7,6 +7,8 @@ package pii
 // address, a "+" phone number, a Luhn-valid card number, a checksummed NMEA
 // sentence) are reported.
 
+import "github.com/iotgw/iotgw/pkg/inspect"
+
 // labelKind says what a labelled value is, or that free text inside it is
 // not personal data (ids, timestamps, hashes).
 type labelKind uint8
@@ -36,15 +38,6 @@ const (
 	labelCommand            // a Tasmota command: a Backlog may set a network and its key
 )
 
-// Wi-Fi setup pages of device firmware, whose forms name their fields
-// too briefly to be labels anywhere else (label.setup).
-const (
-	setupNone           uint8 = iota
-	setupWiFiManager          // ESP WiFiManager's /wifisave: s, p
-	setupTasmotaWiFi          // Tasmota's /wi: s1, p1, s2, p2
-	setupTasmotaConsole       // Tasmota's web console /cs: c1, a command
-)
-
 // label is one known field name. field is what findings report: the
 // canonical spelling, never the bytes from the wire, so a crafted key
 // cannot carry data into an event.
@@ -66,7 +59,7 @@ type label struct {
 	place bool
 	// setup: the label is a field of that Wi-Fi setup page's form only,
 	// and only the whole key.
-	setup uint8
+	setup inspect.SetupPage
 	norm  string // field lower-cased without separators, set by newLabels
 }
 
@@ -165,14 +158,14 @@ func newLabels() []label {
 		{field: "pass", kind: labelPassword, exact: true},
 		{field: "pwd", kind: labelPassword, exact: true},
 		{field: "key", kind: labelPassword, exact: true},
-		{field: "s", kind: labelSSID, exact: true, setup: setupWiFiManager},
-		{field: "p", kind: labelWiFiKey, exact: true, setup: setupWiFiManager},
-		{field: "s1", kind: labelSSID, exact: true, setup: setupTasmotaWiFi},
-		{field: "s2", kind: labelSSID, exact: true, setup: setupTasmotaWiFi},
-		{field: "p1", kind: labelWiFiKey, exact: true, setup: setupTasmotaWiFi},
-		{field: "p2", kind: labelWiFiKey, exact: true, setup: setupTasmotaWiFi},
+		{field: "s", kind: labelSSID, exact: true, setup: inspect.WiFiManagerSave},
+		{field: "p", kind: labelWiFiKey, exact: true, setup: inspect.WiFiManagerSave},
+		{field: "s1", kind: labelSSID, exact: true, setup: inspect.TasmotaWiFi},
+		{field: "s2", kind: labelSSID, exact: true, setup: inspect.TasmotaWiFi},
+		{field: "p1", kind: labelWiFiKey, exact: true, setup: inspect.TasmotaWiFi},
+		{field: "p2", kind: labelWiFiKey, exact: true, setup: inspect.TasmotaWiFi},
 		{field: "cmnd", kind: labelCommand, exact: true},
-		{field: "c1", kind: labelCommand, exact: true, setup: setupTasmotaConsole},
+		{field: "c1", kind: labelCommand, exact: true, setup: inspect.TasmotaConsole},
 
 		{field: "first_name", kind: labelNamePart},
 		{field: "given_name", kind: labelNamePart},
@@ -298,7 +291,7 @@ type labelIndex struct {
 func newLabelIndex() *labelIndex {
 	x := &labelIndex{labels: newLabels()}
 	for i, l := range x.labels {
-		if l.setup != setupNone {
+		if l.setup != inspect.NoSetupPage {
 			continue // found by setupLabel only
 		}
 		c := l.norm[len(l.norm)-1]
@@ -427,7 +420,7 @@ func placeWordIn(norm []byte, wordStart []bool) bool {
 
 // setupLabel returns the index of the label of the Wi-Fi setup page
 // setup that is the whole key, or -1.
-func (x *labelIndex) setupLabel(key []byte, setup uint8) int {
+func (x *labelIndex) setupLabel(key []byte, setup inspect.SetupPage) int {
 	for i := range x.labels {
 		if l := &x.labels[i]; l.setup == setup && equalFold(key, l.norm) {
 			return i
@@ -439,7 +432,7 @@ func (x *labelIndex) setupLabel(key []byte, setup uint8) int {
 // field returns the index of the label named field.
 func (x *labelIndex) field(field string) int {
 	for i := range x.labels {
-		if x.labels[i].field == field && x.labels[i].setup == setupNone {
+		if x.labels[i].field == field && x.labels[i].setup == inspect.NoSetupPage {
 			return i
 		}
 	}
@@ -451,29 +444,21 @@ func (x *labelIndex) field(field string) int {
 // analyzer puts a setup page's path before its form body). The paths
 // are the firmware's own, whole: ESP WiFiManager's /wifisave, Tasmota's
 // /wi and its console's /cs, also in a proxy's absolute form.
-func setupPage(b []byte) uint8 {
+func setupPage(b []byte) inspect.SetupPage {
 	q := indexByte(b, '?')
 	if q < 0 {
-		return setupNone
+		return inspect.NoSetupPage
 	}
 	path := b[:q]
 	if i := indexOf(path, "://"); i >= 0 {
 		rest := path[i+3:]
 		j := indexByte(rest, '/')
 		if j < 0 {
-			return setupNone
+			return inspect.NoSetupPage
 		}
 		path = rest[j:]
 	}
-	switch string(path) {
-	case "/wifisave":
-		return setupWiFiManager
-	case "/wi":
-		return setupTasmotaWiFi
-	case "/cs":
-		return setupTasmotaConsole
-	}
-	return setupNone
+	return inspect.SetupPageAt(path)
 }
 
 func indexOf(b []byte, s string) int {
