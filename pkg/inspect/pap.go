@@ -22,7 +22,7 @@ const (
 type papPending struct {
 	client hwaddr.MAC
 	id     uint8
-	peer   uint64 // papPeerKey of the Peer-ID
+	peer   uint64 // FNV64 of the Peer-ID: a retransmission is recognised without keeping the user name
 	cred   Credential
 	used   bool
 }
@@ -55,7 +55,7 @@ func (e *Engine) handlePAP(p *Packet) {
 		}
 		secret := rest[1 : 1+int(rest[0])]
 		cred := e.classify(&Login{Protocol: "pap", Mechanism: "PPP PAP", User: user, Secret: secret})
-		req := papPending{client: p.SrcMAC, id: id, peer: papPeerKey(user), cred: cred, used: true}
+		req := papPending{client: p.SrcMAC, id: id, peer: FNV64(user), cred: cred, used: true}
 		if s := e.papRetransmitted(&req); s != nil {
 			if s.cred != cred {
 				// Sent again with another password: the first is
@@ -94,16 +94,6 @@ func (e *Engine) papRetransmitted(r *papPending) *papPending {
 		}
 	}
 	return nil
-}
-
-// papPeerKey is FNV-1a over a Peer-ID, so that a retransmission is
-// recognised without keeping the user name.
-func papPeerKey(peer []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range peer {
-		h = (h ^ uint64(c)) * 1099511628211
-	}
-	return h
 }
 
 func (e *Engine) reportPAP(s *papPending, o Outcome) {

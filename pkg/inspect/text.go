@@ -433,3 +433,13 @@ func (f *EscapeFilter) Skip(b byte) bool {
 	}
 	return false
 }
+
+// FNV64 is 64-bit FNV-1a over b: analyzers compare a field seen again
+// (a SIP Call-ID, a PAP Peer-ID) by it without keeping the field.
+func FNV64(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return h
+}

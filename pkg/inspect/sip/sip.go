@@ -234,12 +234,12 @@ func (a *analyzer) startLine(h *half, line []byte) bool {
 func (a *analyzer) header(f *inspect.Flow, dir inspect.Dir, h *half, name, value []byte) {
 	switch {
 	case inspect.EqualFold(name, "Call-ID") || inspect.EqualFold(name, "i"):
-		h.callID = fnv64(value)
+		h.callID = inspect.FNV64(value)
 	case inspect.EqualFold(name, "CSeq"):
 		num, method := inspect.CutWord(value)
 		h.cseq = parseDecimal(num, 1<<31)
 		method, _ = inspect.CutWord(method)
-		h.cseqMethod = fnv64(method)
+		h.cseqMethod = inspect.FNV64(method)
 	case inspect.EqualFold(name, "Content-Length") || inspect.EqualFold(name, "l"):
 		h.contentLength = int(parseDecimal(value, 1<<30))
 	case inspect.EqualFold(name, "User-Agent") || inspect.EqualFold(name, "Server"):
@@ -415,15 +415,4 @@ func parseDecimal(value []byte, max int64) int64 {
 		n = n*10 + d
 	}
 	return n
-}
-
-// fnv64 is FNV-1a: Call-IDs are compared by hash so that pending logins
-// need no copy of them.
-func fnv64(b []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return h
 }
