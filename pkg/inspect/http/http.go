@@ -204,13 +204,13 @@ type pending struct {
 }
 
 type pendingCred struct {
-	used  bool
-	form  bool // from a form or query string, not an Authorization header
-	proxy bool // from Proxy-Authorization: a 407 judges it, a 401 does not
-	cred  inspect.Credential
-	// Of an Authorization credential: its identity and the nonce of a
-	// Digest response (httpauth.Sent).
-	id, nonce uint64
+	used bool
+	form bool // from a form or query string, not an Authorization header
+	// sent is the credential and, of an Authorization one, what the
+	// judge needs: its identity, the nonce of a Digest response, and
+	// whether it came in Proxy-Authorization (a 407 judges it, a 401
+	// does not).
+	sent httpauth.Sent
 }
 
 // reply is what a response says about the logins of its request.

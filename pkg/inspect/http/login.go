@@ -42,7 +42,8 @@ func (a *analyzer) headerLogin(f *inspect.Flow, value []byte, proxy bool) {
 			return
 		}
 	}
-	a.addRequestCred(f, pendingCred{used: true, proxy: proxy, cred: s.Cred, id: s.ID, nonce: s.Nonce})
+	s.Proxy = proxy
+	a.addRequestCred(f, pendingCred{used: true, sent: s})
 }
 
 // queryLogin looks for a login in the query string of a request target
@@ -115,7 +116,7 @@ func (a *analyzer) formCred(f *inspect.Flow, mechanism string) (pendingCred, boo
 		l.Challenge = [][]byte{s.pass[:s.passLen]}
 	}
 	c := f.Classify(&l)
-	return pendingCred{used: true, form: true, cred: c}, true
+	return pendingCred{used: true, form: true, sent: httpauth.Sent{Cred: c}}, true
 }
 
 // Password fields by what their value shows of the password; a field

@@ -81,7 +81,7 @@ func (a *analyzer) attach(f *inspect.Flow, creds *[2]pendingCred, c pendingCred)
 			return
 		}
 	}
-	f.ReportCredential(&c.cred, inspect.OutcomeUnknown, f.LoginSubject())
+	f.ReportCredential(&c.sent.Cred, inspect.OutcomeUnknown, f.LoginSubject())
 }
 
 // addRequestCred keeps a credential from the headers of the request being
@@ -93,7 +93,7 @@ func (a *analyzer) addRequestCred(f *inspect.Flow, c pendingCred) {
 			return
 		}
 	}
-	f.ReportCredential(&c.cred, inspect.OutcomeUnknown, f.LoginSubject())
+	f.ReportCredential(&c.sent.Cred, inspect.OutcomeUnknown, f.LoginSubject())
 }
 
 // bodyCred places a login found in a request body: on its queued request,
@@ -109,7 +109,7 @@ func (a *analyzer) bodyCred(f *inspect.Flow, c pendingCred) {
 	if a.lastSeq == a.reqSeq {
 		o = a.outcome(&a.lastReply, a.reqCookies)
 	}
-	f.ReportCredential(&c.cred, o, f.LoginSubject())
+	f.ReportCredential(&c.sent.Cred, o, f.LoginSubject())
 }
 
 // dropHead takes the oldest queued request off the queue, handled: its
@@ -192,7 +192,7 @@ func (a *analyzer) resolveWait(f *inspect.Flow) {
 	}
 	for i := range e.creds {
 		if c := &e.creds[i]; c.used && c.form {
-			f.ReportCredential(&c.cred, a.outcome(&a.reply, e.cookies), f.LoginSubject())
+			f.ReportCredential(&c.sent.Cred, a.outcome(&a.reply, e.cookies), f.LoginSubject())
 		}
 	}
 	a.dropHead()
@@ -209,12 +209,11 @@ func (a *analyzer) resolve(f *inspect.Flow, e *pending, r *reply) {
 		case c.form && e.awaiting:
 			// judged by resolveWait, with the page
 		case c.form:
-			f.ReportCredential(&c.cred, a.outcome(r, e.cookies), f.LoginSubject())
+			f.ReportCredential(&c.sent.Cred, a.outcome(r, e.cookies), f.LoginSubject())
 		case a.unpaired || r.status == 0:
-			f.ReportCredential(&c.cred, inspect.OutcomeUnknown, f.LoginSubject())
+			a.judge.Report(f, a.proto.mem, &c.sent, &e.spaces, nil)
 		default:
-			s := httpauth.Sent{Cred: c.cred, ID: c.id, Nonce: c.nonce, Proxy: c.proxy}
-			a.judge.Report(f, a.proto.mem, &s, &e.spaces, &httpauth.Answer{Status: r.status, Challenge: r.challenge, ToLogin: r.toLogin})
+			a.judge.Report(f, a.proto.mem, &c.sent, &e.spaces, &httpauth.Answer{Status: r.status, Challenge: r.challenge, ToLogin: r.toLogin})
 		}
 	}
 	if e.firmware != "" {
@@ -271,7 +270,7 @@ func (a *analyzer) flushPending(f *inspect.Flow) {
 func (a *analyzer) reportUnqueued(f *inspect.Flow) {
 	for i := range a.reqCreds {
 		if c := &a.reqCreds[i]; c.used {
-			f.ReportCredential(&c.cred, inspect.OutcomeUnknown, f.LoginSubject())
+			f.ReportCredential(&c.sent.Cred, inspect.OutcomeUnknown, f.LoginSubject())
 		}
 	}
 	a.reqCreds = [2]pendingCred{}
