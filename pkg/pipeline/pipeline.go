@@ -226,13 +226,18 @@ func (p *Pipeline) matchAdvisories(d *device.Device, cause *event.Event) {
 	}
 	feed := p.adv.Current()
 	for _, m := range feed.Match(sw) {
-		ev := advisory.ToEvent(m, ep, cause.Time)
-		ev.Source, ev.Packet = cause.Source, cause.Packet
+		build := func() *event.Event {
+			ev := advisory.ToEvent(m, ep, cause.Time)
+			ev.Source, ev.Packet = cause.Source, cause.Packet
+			return ev
+		}
+		ev := build()
 		// A repeat is filed again only when its facts changed: a new
 		// feed, or another source reporting the version (which policy
 		// weighs).
 		old := d.Filed(ev.DedupKey())
-		if sw := device.Software(m.Software); old != nil && event.DistributionBuild(old) != event.DistributionBuild(ev) && !sw.Supersedes(old.Evidence["software_source"]) {
+		found := device.Software(m.Software)
+		if old != nil && event.DistributionBuild(old) != event.DistributionBuild(ev) && !found.Supersedes(old.Evidence["software_source"]) {
 			// Whether the version is a distribution's build is its
 			// sources' word, as the version is: after a restart an
 			// announcement must not turn the quarantine the device's
@@ -242,8 +247,7 @@ func (p *Pipeline) matchAdvisories(d *device.Device, cause *event.Event) {
 			if event.DistributionBuild(old) {
 				m.Software.Distribution = old.Evidence[event.EvidenceDistribution]
 			}
-			ev = advisory.ToEvent(m, ep, cause.Time)
-			ev.Source, ev.Packet = cause.Source, cause.Packet
+			ev = build()
 		}
 		if old != nil {
 			// The sources of a version only grow: after a restart the
