@@ -33,12 +33,29 @@ func (e *Engine) SetOnLink(prefixes []netip.Prefix) {
 			kept = append(kept, p)
 		}
 	}
+	if slices.Equal(kept, e.onLink.kernel) {
+		return
+	}
 	e.onLink.kernel = kept
-	e.onLink.rebuild()
+	e.onLinkChanged()
 }
 
-func (o *onLink) rebuild() {
+// onLinkChanged rebuilds the on-link set and places the open flows'
+// ends anew: a connection opened before the prefix was known (a capture
+// begun between two advertisements, the daemon's first seconds) or
+// after a renumbering would otherwise keep its old sides for as long as
+// it lasts, days for an MQTT session, and its logins and content would
+// go on being filed as internet traffic.
+func (e *Engine) onLinkChanged() {
+	o := &e.onLink
 	o.all = newLANPrefixes(append(slices.Clip(o.kernel), o.fromRA...))
+	t := e.table
+	for l := range t.lru {
+		for i := t.lru[l].head; i != 0; i = t.at(i).next {
+			f := t.at(i)
+			f.ClientLocal, f.ServerLocal = e.IsLocal(f.Client().Addr()), e.IsLocal(f.Server().Addr())
+		}
+	}
 }
 
 // ICMPv6 router advertisement (RFC 4861 section 4.2) and its prefix
@@ -91,5 +108,5 @@ func (e *Engine) learnPrefix(opt []byte) {
 		o.fromRA = slices.Delete(o.fromRA, 0, 1)
 	}
 	o.fromRA = append(o.fromRA, pfx)
-	o.rebuild()
+	e.onLinkChanged()
 }

@@ -125,3 +125,69 @@ func FuzzRouterAdvert(f *testing.F) {
 		}
 	})
 }
+
+// TestOnLinkPlacesOpenFlows: a connection opened before its prefix was
+// known takes its LAN sides when the prefix comes (from an advertisement
+// or the interfaces), and gives them up after a renumbering, rather than
+// keeping them for as long as it lasts.
+func TestOnLinkPlacesOpenFlows(t *testing.T) {
+	delegated := netip.MustParsePrefix("2001:db8:5:1::/64")
+	laptop := netip.MustParseAddrPort("[2001:db8:5:1::10]:40000")
+	camera := netip.MustParseAddrPort("[2001:db8:5:1::64]:1883")
+	server := netip.MustParseAddrPort("[2a00:1450:4001:80b::5]:1883")
+	syn := func(c, s netip.AddrPort) *Packet {
+		return &Packet{Kind: KindTCP, IPProto: IPProtocolTCP, TCPFlags: TCPFlagSYN, Timestamp: t0,
+			Src: c.Addr(), SrcPort: c.Port(), Dst: s.Addr(), DstPort: s.Port()}
+	}
+	advert := &Packet{Kind: KindIP, IPProto: IPProtocolICMPv6, TTL: 255, Src: netip.MustParseAddr("fe80::1"),
+		Dst: netip.MustParseAddr("ff02::1"), Payload: routerAdvertisement(delegated, prefixInfoOnLink, 600, 4), Timestamp: t0}
+	type sides struct{ client, server bool }
+	tests := []struct {
+		name        string
+		before      []netip.Prefix // SetOnLink before the connections open
+		change      func(e *Engine)
+		toCamera    sides
+		toInternet  sides
+		wantChanged bool
+	}{
+		{"advertised_later", nil, func(e *Engine) { e.HandlePacket(advert) }, sides{true, true}, sides{true, false}, true},
+		{"interfaces_read_later", nil, func(e *Engine) { e.SetOnLink([]netip.Prefix{delegated}) }, sides{true, true}, sides{true, false}, true},
+		{"renumbered", []netip.Prefix{delegated}, func(e *Engine) { e.SetOnLink([]netip.Prefix{netip.MustParsePrefix("2001:db8:7:1::/64")}) }, sides{false, false}, sides{false, false}, true},
+		{"unchanged", []netip.Prefix{delegated}, func(e *Engine) { e.SetOnLink([]netip.Prefix{delegated}) }, sides{true, true}, sides{true, false}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := testEngine(t, DefaultConfig())
+			if tt.before != nil {
+				e.SetOnLink(tt.before)
+			}
+			e.HandlePacket(syn(laptop, camera))
+			e.HandlePacket(syn(laptop, server))
+			flow := func(s netip.AddrPort) *Flow {
+				for l := range e.table.lru {
+					for i := e.table.lru[l].head; i != 0; i = e.table.at(i).next {
+						if f := e.table.at(i); f.Server() == s {
+							return f
+						}
+					}
+				}
+				t.Fatalf("no flow to %v", s)
+				return nil
+			}
+			was := sides{flow(camera).ClientLocal, flow(camera).ServerLocal}
+			tt.change(e)
+			for _, c := range []struct {
+				to   netip.AddrPort
+				want sides
+			}{{camera, tt.toCamera}, {server, tt.toInternet}} {
+				f := flow(c.to)
+				if got := (sides{f.ClientLocal, f.ServerLocal}); got != c.want {
+					t.Errorf("flow to %v: (client, server) local = %v, want %v", c.to, got, c.want)
+				}
+			}
+			if changed := was != tt.toCamera; changed != tt.wantChanged {
+				t.Errorf("the camera's flow changed sides: %v, want %v (before: %v)", changed, tt.wantChanged, was)
+			}
+		})
+	}
+}
