@@ -869,3 +869,108 @@ func TestAFPacketFilterFragments(t *testing.T) {
 		}
 	}
 }
+
+// TestAFPacketFilterFragmentsDestOpts: IPv6 fragments whose fragment
+// header is followed by a destination options header, which RFC 8200
+// places there (the decoder skips it after reassembly), pass the
+// kernel's run of the filter, every fragment, with and without a
+// destination options header before the fragment header as well. The
+// fragments are written by hand, since Linux puts a sender's destination
+// options before the fragment header.
+func TestAFPacketFilterFragmentsDestOpts(t *testing.T) {
+	requireRoot(t)
+	router, device := netnstest.New(t, "iotgwcap", "rtr"), netnstest.New(t, "iotgwcap", "dev")
+	netnstest.NoDAD(t, router, device)
+	netnstest.Veth(t, router, "lan0", "10.98.13.1/24", device, "eth0", "10.98.13.2/24")
+	routerMAC := netnstest.Interface(t, router, "lan0").HardwareAddr
+	filter, err := FilterFor(PortSet{Ports: []uint16{5353}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // ends a hung read, never a slow one
+	defer cancel()
+	src := openIn(t, router, ctx, AFPacketConfig{Interfaces: []string{"lan0"}, Filter: filter})
+	defer src.Close()
+
+	// The fragmentable part: destination options (PadN), then a UDP
+	// header to port 9999, which the filter does not list, and data.
+	const dataLen = 2000
+	body := []byte{ipProtoUDP, 0, 1, 4, 0, 0, 0, 0, 0x9c, 0x40, 0x27, 0x0f, 0, 0, 0, 0}
+	binary.BigEndian.PutUint16(body[12:], 8+dataLen)
+	body = append(body, bytes.Repeat([]byte("o"), dataLen)...)
+	const cut = 1232 // a multiple of 8
+	fragments := func(id uint32, before bool) [][]byte {
+		var out [][]byte
+		for _, off := range []int{0, cut} {
+			end := min(off+cut, len(body))
+			e := eth(layers.EthernetTypeIPv6)
+			e.DstMAC = routerMAC
+			fh := &layers.IPv6Fragment{NextHeader: layers.IPProtocolIPv6Destination, FragmentOffset: uint16(off / 8), MoreFragments: end < len(body), Identification: id}
+			ls := []gopacket.SerializableLayer{e}
+			if before {
+				ls = append(ls, ip6(layers.IPProtocolIPv6Destination), gopacket.Payload([]byte{ipProtoFragment, 0, 1, 4, 0, 0, 0, 0}))
+				out = append(out, frame(t, append(ls, gopacket.Payload(append(fragHeaderBytes(fh), body[off:end]...)))...))
+				continue
+			}
+			out = append(out, frame(t, append(ls, ip6(layers.IPProtocolIPv6Fragment), fh, gopacket.Payload(body[off:end]))...))
+		}
+		return out
+	}
+	ids := map[uint32]bool{0x51: false, 0x52: true}
+	if err := netnstest.Run(device, func() error {
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		ifc, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		to := &unix.SockaddrLinklayer{Ifindex: ifc.Index, Halen: 6}
+		copy(to.Addr[:], routerMAC)
+		for id, before := range ids {
+			for _, f := range fragments(id, before) {
+				if err := unix.Sendto(fd, f, 0, to); err != nil {
+					return fmt.Errorf("send: %w", err)
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sendDatagram(t, device, "udp4", "10.98.13.1:5353", "destopts-sentinel")
+	// Fragment data bytes read, by identification.
+	got := map[uint32]int{}
+	for {
+		data, _, err := src.ReadPacket()
+		if err != nil {
+			t.Fatalf("the sentinel was not read: %v; fragment bytes read %v", err, got)
+		}
+		if bytes.Contains(data, []byte("destopts-sentinel")) {
+			break
+		}
+		pkt := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
+		if fh, ok := pkt.Layer(layers.LayerTypeIPv6Fragment).(*layers.IPv6Fragment); ok {
+			got[fh.Identification] += len(fh.Payload)
+		}
+	}
+	for id, before := range ids {
+		if got[id] != len(body) {
+			t.Errorf("destination options before the fragment header %v: %d bytes of fragments read, want %d", before, got[id], len(body))
+		}
+	}
+}
+
+// fragHeaderBytes is fh as it goes on the wire, for a fragment header
+// behind an extension header gopacket cannot write.
+func fragHeaderBytes(fh *layers.IPv6Fragment) []byte {
+	b := []byte{byte(fh.NextHeader), 0, 0, 0}
+	off := fh.FragmentOffset << 3
+	if fh.MoreFragments {
+		off |= 1
+	}
+	binary.BigEndian.PutUint16(b[2:], off)
+	return binary.BigEndian.AppendUint32(b, fh.Identification)
+}

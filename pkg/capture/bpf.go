@@ -99,8 +99,11 @@ const (
 //   - IP fragments of TCP and UDP: IPv4 fragments (more-fragments set or
 //     an offset) whose protocol is TCP or UDP, and IPv6 packets with a
 //     fragment header, behind up to two extension headers, whose next
-//     header is TCP or UDP, for the decoder to reassemble. Only a
-//     datagram's first fragment has ports, so fragments pass whatever
+//     header is TCP, UDP or an extension header the decoder skips
+//     (destination options, as RFC 8200 orders them), for the decoder
+//     to reassemble: the set of IPv6 fragments the decoder reassembles,
+//     tunnels apart. Only a datagram's first fragment has ports, or
+//     what follows such an extension header, so fragments pass whatever
 //     the ports: a first fragment judged by them would leave the
 //     others, which must pass, to wait out reassembly's timeout;
 //   - PPPoE session frames carrying PAP (a PPPoE client's login, which
@@ -227,10 +230,17 @@ func network(a *assembler, base uint32) {
 
 	// A fragment header: next header at +0, the same in every fragment
 	// (RFC 8200), so that a non-first fragment says what it carries.
+	// An extension header there passes whatever follows it, as the
+	// decoder reassembles such datagrams (inspect's reassembles): only
+	// the first fragment holds what follows, and judging it alone would
+	// leave the others to wait out reassembly's timeout.
 	a.label(ip6frag)
 	a.emit(bpf.LoadIndirect{Off: base, Size: 1})
 	a.jumpIf(bpf.JumpEqual, ipProtoTCP, frag, "")
-	a.jumpIf(bpf.JumpEqual, ipProtoUDP, frag, reject)
+	a.jumpIf(bpf.JumpEqual, ipProtoUDP, frag, "")
+	a.jumpIf(bpf.JumpEqual, ipProtoDestOpts, frag, "")
+	a.jumpIf(bpf.JumpEqual, ipProtoHopByHop, frag, "")
+	a.jumpIf(bpf.JumpEqual, ipProtoRouting, frag, reject)
 	// A conditional jump reaches 255 instructions at most; accept is
 	// further: frag is the unconditional step to it.
 	a.label(frag)

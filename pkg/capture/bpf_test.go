@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"slices"
 	"testing"
 
 	"github.com/gopacket/gopacket"
@@ -227,7 +228,10 @@ func TestFilterFor(t *testing.T) {
 		{"ipv6_fragment_header_tcp_first", ports, frame(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolIPv6Fragment), gopacket.Payload("\x06\x00\x00\x01\x00\x00\x00\x01\x9c\x40\x27\x0f")), true},
 		{"ipv6_fragment_udp", ports, frag6(layers.IPProtocolUDP, eth(layers.EthernetTypeIPv6)), true},
 		{"ipv6_fragment_icmp", ports, frag6(layers.IPProtocolICMPv6, eth(layers.EthernetTypeIPv6)), false},
-		{"ipv6_fragment_destopts", ports, frag6(layers.IPProtocolIPv6Destination, eth(layers.EthernetTypeIPv6)), false},
+		{"ipv6_fragment_destopts", ports, frag6(layers.IPProtocolIPv6Destination, eth(layers.EthernetTypeIPv6)), true},
+		{"ipv6_fragment_no_next", ports, frag6(layers.IPProtocolNoNextHeader, eth(layers.EthernetTypeIPv6)), false},
+		{"ipv6_fragment_esp", ports, frag6(layers.IPProtocolESP, eth(layers.EthernetTypeIPv6)), false},
+		{"vlan_ipv6_fragment_destopts", ports, frag6(layers.IPProtocolIPv6Destination, eth(layers.EthernetTypeDot1Q), dot1q(layers.EthernetTypeIPv6)), true},
 		{"ipv6_hop_by_hop_fragment_udp", ports, hopFrag6(1), true},
 		{"ipv6_two_ext_fragment_udp", ports, hopFrag6(2), true},
 		{"ipv6_three_ext_fragment_udp", ports, hopFrag6(3), false},
@@ -488,4 +492,155 @@ func BenchmarkFilterVM(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(prog)), "instructions")
+}
+
+// ip6Hdr is one header of an IPv6 test packet after the fixed header:
+// an extension header, a fragment header, or the transport header.
+type ip6Hdr struct {
+	proto    uint8
+	nonFirst bool   // a fragment header with an offset: next says what it carries, and nothing follows
+	next     uint8  // a non-first fragment's next header
+	port     uint16 // TCP, UDP: the destination port
+	syn      bool
+}
+
+// ip6ChainFrame serialises chain behind an IPv6 header on Ethernet,
+// tagged with vlan. Extension headers take 8 bytes, or 16 at odd places,
+// for the filter's length arithmetic.
+func ip6ChainFrame(chain []ip6Hdr, vlan bool) []byte {
+	b := []byte{0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 0x10}
+	if vlan {
+		b = append(b, 0x81, 0x00, 0, 42)
+	}
+	b = append(b, 0x86, 0xdd)
+	l3 := len(b)
+	b = append(b, 0x60, 0, 0, 0, 0, 0, chain[0].proto, 64)
+	b = append(b, net.ParseIP("fd98::10")...)
+	b = append(b, net.ParseIP("fd98::1")...)
+	for i, h := range chain {
+		next := uint8(layers.IPProtocolNoNextHeader)
+		if i+1 < len(chain) {
+			next = chain[i+1].proto
+		}
+		switch h.proto {
+		case ipProtoHopByHop, ipProtoRouting, ipProtoDestOpts:
+			if i%2 == 1 {
+				b = append(b, next, 1, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+			} else {
+				b = append(b, next, 0, 1, 4, 0, 0, 0, 0)
+			}
+		case ipProtoFragment:
+			if h.nonFirst {
+				// Offset 1480, its bytes looking like ports 53 → 53.
+				b = append(b, h.next, 0, 0x05, 0xc8, 0, 0, 0, 7)
+				b = append(b, 0, 53, 0, 53, 0, 0, 0, 0)
+			} else {
+				b = append(b, next, 0, 0, 1, 0, 0, 0, 7)
+			}
+		case ipProtoTCP:
+			flags := byte(0x10)
+			if h.syn {
+				flags |= tcpFlagSYN
+			}
+			b = binary.BigEndian.AppendUint16(b, 40000)
+			b = binary.BigEndian.AppendUint16(b, h.port)
+			b = append(b, 0, 0, 0, 1, 0, 0, 0, 0, 5<<4, flags, 2, 0, 0, 0, 0, 0)
+		case ipProtoUDP:
+			b = binary.BigEndian.AppendUint16(b, 40000)
+			b = binary.BigEndian.AppendUint16(b, h.port)
+			b = append(b, 0, 12, 0, 0, 'd', 'a', 't', 'a')
+		default:
+			b = append(b, 0x80, 0, 0, 0, 0, 0, 0, 0)
+		}
+	}
+	binary.BigEndian.PutUint16(b[l3+4:], uint16(len(b)-l3-40))
+	return b
+}
+
+// ip6FilterModel is the rule FilterFor's IPv6 part implements: at most
+// ipv6ExtHeaders extension headers the decoder skips, then TCP or UDP
+// (judged by ports and SYN) or a fragment header whose next header is
+// TCP, UDP or one of those extension headers.
+func ip6FilterModel(chain []ip6Hdr, ports []uint16) bool {
+	skipped := func(p uint8) bool { return p == ipProtoHopByHop || p == ipProtoRouting || p == ipProtoDestOpts }
+	exts := 0
+	for i, h := range chain {
+		switch {
+		case skipped(h.proto):
+			if exts == ipv6ExtHeaders {
+				return false
+			}
+			exts++
+		case h.proto == ipProtoFragment:
+			next := h.next
+			if !h.nonFirst {
+				next = uint8(layers.IPProtocolNoNextHeader)
+				if i+1 < len(chain) {
+					next = chain[i+1].proto
+				}
+			}
+			return next == ipProtoTCP || next == ipProtoUDP || skipped(next)
+		case h.proto == ipProtoTCP:
+			return slices.Contains(ports, h.port) || h.syn
+		case h.proto == ipProtoUDP:
+			return slices.Contains(ports, h.port)
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// TestFilterIPv6Chains runs the filter over every IPv6 header chain of up
+// to four extension and fragment headers before a transport header or a
+// non-first fragment, untagged and tagged, and holds it to
+// ip6FilterModel.
+func TestFilterIPv6Chains(t *testing.T) {
+	ports := []uint16{53, 80}
+	prog, err := FilterFor(PortSet{Ports: ports})
+	if err != nil {
+		t.Fatal(err)
+	}
+	middles := []ip6Hdr{{proto: ipProtoHopByHop}, {proto: ipProtoRouting}, {proto: ipProtoDestOpts}, {proto: ipProtoFragment}}
+	tails := []ip6Hdr{
+		{proto: ipProtoTCP, port: 80}, {proto: ipProtoTCP, port: 9999}, {proto: ipProtoTCP, port: 9999, syn: true},
+		{proto: ipProtoUDP, port: 53}, {proto: ipProtoUDP, port: 9999},
+		{proto: uint8(layers.IPProtocolICMPv6)}, {proto: uint8(layers.IPProtocolNoNextHeader)},
+	}
+	for _, next := range []uint8{ipProtoTCP, ipProtoUDP, ipProtoDestOpts, ipProtoHopByHop, ipProtoRouting, ipProtoFragment, uint8(layers.IPProtocolICMPv6)} {
+		tails = append(tails, ip6Hdr{proto: ipProtoFragment, nonFirst: true, next: next})
+	}
+	var chains [][]ip6Hdr
+	prefixes := [][]ip6Hdr{nil}
+	for range 5 {
+		var longer [][]ip6Hdr
+		for _, pre := range prefixes {
+			for _, tail := range tails {
+				chains = append(chains, append(slices.Clone(pre), tail))
+			}
+			for _, m := range middles {
+				longer = append(longer, append(slices.Clone(pre), m))
+			}
+		}
+		prefixes = longer
+	}
+	passed := 0
+	for _, c := range chains {
+		want := ip6FilterModel(c, ports)
+		for _, vlan := range []bool{false, true} {
+			data := ip6ChainFrame(c, vlan)
+			n := runFilter(t, prog, data)
+			if got := n > 0; got != want {
+				t.Errorf("%+v (vlan %v): passed %v, want %v", c, vlan, got, want)
+			} else if got && n != len(data) {
+				t.Errorf("%+v (vlan %v): kept %d of %d bytes", c, vlan, n, len(data))
+			}
+			if n > 0 {
+				passed++
+			}
+		}
+	}
+	if passed == 0 || passed == 2*len(chains) {
+		t.Fatalf("%d of %d frames passed: the chains test nothing", passed, 2*len(chains))
+	}
 }
