@@ -238,6 +238,7 @@ func counters(p *pipeline.Pipeline) report.Counters {
 		Fragments:         ds.Fragments,
 		Reassembled:       ds.Defrag.Reassembled,
 		ReassemblyDropped: ds.Defrag.Dropped(),
+		ReassemblyCut:     ds.Defrag.Cut,
 		UnknownLink:       ds.UnknownLink,
 		FlowsEvicted:      es.FlowsEvicted,
 		BudgetStops:       es.BudgetStops,

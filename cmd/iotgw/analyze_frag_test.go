@@ -21,6 +21,13 @@ import (
 // completes.
 func fragmentedSIP(t *testing.T) string {
 	t.Helper()
+	return fragmentedSIPSnap(t, 65535)
+}
+
+// fragmentedSIPSnap is fragmentedSIP captured with the snap length
+// snaplen: longer frames are cut to it, as tcpdump -s cuts them.
+func fragmentedSIPSnap(t *testing.T, snaplen int) string {
+	t.Helper()
 	phone, pbx := net.HardwareAddr{0xc0, 0x56, 0xe3, 1, 2, 3}, net.HardwareAddr{0x02, 0, 0, 0, 0, 1}
 	phoneIP, pbxIP := net.IP{192, 168, 1, 2}, net.IP{192, 168, 1, 1}
 	serialise := func(ls ...gopacket.SerializableLayer) []byte {
@@ -73,13 +80,13 @@ func fragmentedSIP(t *testing.T) string {
 	}
 	defer f.Close()
 	w := pcapgo.NewWriter(f)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+	if err := w.WriteFileHeader(uint32(snaplen), layers.LinkTypeEthernet); err != nil {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 2, 1, 9, 0, 0, 0, time.UTC)
 	for i, b := range frames {
-		ci := gopacket.CaptureInfo{Timestamp: at.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(b), Length: len(b)}
-		if err := w.WritePacket(ci, b); err != nil {
+		ci := gopacket.CaptureInfo{Timestamp: at.Add(time.Duration(i) * time.Millisecond), CaptureLength: min(len(b), snaplen), Length: len(b)}
+		if err := w.WritePacket(ci, b[:ci.CaptureLength]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -129,5 +136,48 @@ func TestAnalyzeReassembles(t *testing.T) {
 	_, text, _ := run(t, "analyze", "--config", "/dev/null", "--quiet", path)
 	if !strings.Contains(text, "3 IP fragments: 1 datagrams reassembled and inspected, 1 dropped") || strings.Contains(text, "not reassembled") {
 		t.Errorf("text does not tell the fragments:\n%s", text)
+	}
+}
+
+// TestAnalyzeCutFragments: the same capture taken with a snap length
+// shorter than the first fragment: the datagram is not put together from
+// the cut fragment (the login in it is not read as if whole), and the
+// summary says how many datagrams a cut fragment cost, in JSON and in
+// the text.
+func TestAnalyzeCutFragments(t *testing.T) {
+	path := fragmentedSIPSnap(t, 1000)
+	_, stdout, stderr := run(t, "analyze", "--config", "/dev/null", "--quiet", "--json", path)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	var sum struct {
+		Counters struct {
+			Fragments         uint64 `json:"fragments"`
+			Reassembled       uint64 `json:"reassembled"`
+			ReassemblyDropped uint64 `json:"reassembly_dropped"`
+			ReassemblyCut     uint64 `json:"reassembly_cut"`
+		} `json:"counters"`
+		Devices []struct {
+			Findings []struct {
+				Kind     string            `json:"kind"`
+				Evidence map[string]string `json:"evidence"`
+			} `json:"findings"`
+		} `json:"devices"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
+		t.Fatalf("%v: %s (stderr %s)", err, trim(stdout), stderr)
+	}
+	if c := sum.Counters; c.Fragments != 3 || c.Reassembled != 0 || c.ReassemblyDropped != 2 || c.ReassemblyCut != 1 {
+		t.Errorf("counters %+v, want 3 fragments, none reassembled, 2 dropped, 1 of them cut", c)
+	}
+	for _, d := range sum.Devices {
+		for _, f := range d.Findings {
+			if f.Evidence["protocol"] == "sip" {
+				t.Errorf("a SIP finding from a datagram whose first fragment was cut: %+v", f)
+			}
+		}
+	}
+	_, text, _ := run(t, "analyze", "--config", "/dev/null", "--quiet", path)
+	if !strings.Contains(text, "3 IP fragments: 0 datagrams reassembled and inspected, 2 dropped") ||
+		!strings.Contains(text, "1 of the dropped datagrams had a fragment cut by the capture's snap length") {
+		t.Errorf("text does not tell the cut fragment:\n%s", text)
 	}
 }

@@ -40,8 +40,9 @@ const (
 // Close and Stats may be called from any goroutine.
 //
 // The log rules match on conntrack, which reassembles IP fragments
-// before its hooks: a fragmented datagram is logged whole (up to the
-// snap length), and the decoder's reassembly has nothing to do here. It
+// before its hooks: a fragmented datagram is logged whole up to the
+// rules' snap length (config's default keeps what the decoder would
+// reassemble), and the decoder's reassembly has nothing to do here. It
 // is for AF_PACKET, which sees frames as they are on the wire.
 type NFLOG struct {
 	conn  *netlink.Conn

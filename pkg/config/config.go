@@ -95,7 +95,8 @@ type Capture struct {
 	AllPorts bool `toml:"all_ports"`
 	// NFLOGGroup, NFLOGSnaplen and BudgetBytes set the nftables fast path:
 	// the first BudgetBytes of each direction of every forwarded
-	// connection go to NFLOG group NFLOGGroup, NFLOGSnaplen bytes a packet.
+	// connection go to NFLOG group NFLOGGroup, NFLOGSnaplen bytes a packet
+	// (see DefaultNFLOGSnaplen).
 	NFLOGGroup   int `toml:"nflog_group"`
 	NFLOGSnaplen int `toml:"nflog_snaplen"`
 	BudgetBytes  int `toml:"budget_bytes"`
@@ -293,6 +294,18 @@ var FindingKinds = []string{
 	"scanning", "outdated_firmware", "exposed_service",
 }
 
+// DefaultNFLOGSnaplen is capture.nflog_snaplen's default. Conntrack puts
+// IP fragments together before the log rule, so a fragmented datagram is
+// logged as one packet, cut to the snap length, and the inspectors would
+// read a part of it as if it were whole. This keeps a datagram as large
+// as the decoder itself reassembles from fragments (inspect.DefragMaxBytes
+// of transport header and payload) with its IP headers: at most 60 bytes
+// in IPv4, 40 and a few extension headers in IPv6. It keeps a byte
+// budget's worth (16 KiB) of a TCP segment GRO merged, too. What it costs
+// is bounded by the budget: only a direction's first bytes and first few
+// packets are logged.
+const DefaultNFLOGSnaplen = inspect.DefragMaxBytes + 128
+
 // Caps of the AF_PACKET rings, in 128 KiB blocks.
 const (
 	maxRingBlocks      = 128
@@ -363,7 +376,7 @@ func Default() *Config {
 			Interfaces:    []string{"br-lan"},
 			RingBlocks:    16,
 			NFLOGGroup:    7,
-			NFLOGSnaplen:  2048,
+			NFLOGSnaplen:  DefaultNFLOGSnaplen,
 			BudgetBytes:   16384,
 			ConntrackMark: quarantine.DefaultCaptureMark,
 			PacketMark:    quarantine.DefaultPacketMark,

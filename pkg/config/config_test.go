@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
 )
 
 func TestExampleFileIsTheDefault(t *testing.T) {
@@ -273,5 +274,28 @@ func TestFeedURLErrorHidesTheURL(t *testing.T) {
 	_, err := Parse("test.toml", []byte("[advisory]\nfeed_url = \"ftp://feed:CorrectHorse@example.com/feed\"\n"))
 	if err == nil || !strings.Contains(err.Error(), "advisory.feed_url") || strings.Contains(err.Error(), "CorrectHorse") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestDefaultNFLOGSnaplenKeepsReassembledDatagrams: in nflog mode the
+// kernel logs a fragmented datagram put together, cut to nflog_snaplen;
+// the default keeps whole every datagram the decoder would reassemble
+// from fragments on afpacket, with the largest IPv4 header (60 bytes),
+// and the example file says the same.
+func TestDefaultNFLOGSnaplenKeepsReassembledDatagrams(t *testing.T) {
+	const maxIPv4Header = 60
+	if got, want := Default().Capture.NFLOGSnaplen, inspect.DefragMaxBytes+maxIPv4Header; got < want {
+		t.Errorf("default nflog_snaplen %d cuts datagrams the decoder reassembles: want at least %d", got, want)
+	}
+	data, err := os.ReadFile("../../iotgw.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Parse("iotgw.example.toml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Capture.NFLOGSnaplen != Default().Capture.NFLOGSnaplen {
+		t.Errorf("example nflog_snaplen %d, default %d", cfg.Capture.NFLOGSnaplen, Default().Capture.NFLOGSnaplen)
 	}
 }

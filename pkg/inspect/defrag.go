@@ -56,7 +56,7 @@ type DefragStats struct {
 	// times out or is taken for another (see Dropped).
 	Overlaps   uint64 // two fragments overlap with different bytes
 	TooLarge   uint64 // a fragment ends past DefragMaxBytes, or past IP's 65535 bytes
-	Malformed  uint64 // a fragment with more to come whose length is no multiple of 8; two ends that disagree; bytes past the end
+	Malformed  uint64 // a fragment with more to come whose length is no multiple of 8; two ends that disagree; bytes past the end; an IP length of 0
 	Cut        uint64 // a fragment cut short by the capture's snap length
 	Incomplete uint64 // a fragment still missing DefragTimeout after the first came, or at Flush
 	Evicted    uint64 // pushed out, incomplete, by a newer datagram when every slot was taken
@@ -80,13 +80,14 @@ type defragKey struct {
 
 // fragment is what a fragment's IP header says of it.
 type fragment struct {
-	key   defragKey
-	off   int  // where its data goes in the datagram, in bytes
-	more  bool // more fragments follow (IPv4 MF, IPv6 M)
-	cut   bool // the capture cut its data short
-	limit int  // the furthest end the IP length field can express
-	ttl   uint8
-	next  IPProtocol // IPv6: the fragment header's next header
+	key     defragKey
+	off     int  // where its data goes in the datagram, in bytes
+	more    bool // more fragments follow (IPv4 MF, IPv6 M)
+	cut     bool // the capture cut its data short
+	unsized bool // its IP length is 0, which no fragment has (RFC 791, RFC 2675) and which would not show a cut
+	limit   int  // the furthest end the IP length field can express
+	ttl     uint8
+	next    IPProtocol // IPv6: the fragment header's next header
 }
 
 type slotState uint8
@@ -137,12 +138,14 @@ func (d *Decoder) reassemble(b, data []byte, version uint8, p *Packet) (payload 
 	var fr fragment
 	if version == 4 {
 		flags := binary.BigEndian.Uint16(b[6:8])
+		total := int(binary.BigEndian.Uint16(b[2:4]))
 		fr = fragment{
-			off:   int(flags&0x1fff) * 8,
-			more:  flags&0x2000 != 0,
-			cut:   int(binary.BigEndian.Uint16(b[2:4])) > len(b),
-			limit: 0xffff - int(b[0]&0x0f)*4,
-			ttl:   b[8],
+			off:     int(flags&0x1fff) * 8,
+			more:    flags&0x2000 != 0,
+			cut:     total > len(b),
+			unsized: total == 0,
+			limit:   0xffff - int(b[0]&0x0f)*4,
+			ttl:     b[8],
 		}
 		copy(fr.key.src[:], b[12:16])
 		copy(fr.key.dst[:], b[16:20])
@@ -163,13 +166,15 @@ func (d *Decoder) reassemble(b, data []byte, version uint8, p *Packet) (payload 
 		// headers before the fragment header: data and b share an array,
 		// so their capacities differ by what lies between.
 		unfragmentable := cap(b) - cap(data) - 40
+		length := int(binary.BigEndian.Uint16(b[4:6]))
 		fr = fragment{
-			off:   int(offFlags &^ 7),
-			more:  offFlags&1 != 0,
-			cut:   int(binary.BigEndian.Uint16(b[4:6])) > len(b)-40,
-			limit: 0xffff - unfragmentable,
-			ttl:   b[7],
-			next:  IPProtocol(data[0]),
+			off:     int(offFlags &^ 7),
+			more:    offFlags&1 != 0,
+			cut:     length > len(b)-40,
+			unsized: length == 0,
+			limit:   0xffff - unfragmentable,
+			ttl:     b[7],
+			next:    IPProtocol(data[0]),
 		}
 		fr.key.src, fr.key.dst = [16]byte(b[8:24]), [16]byte(b[24:40])
 		fr.key.id = binary.BigEndian.Uint32(data[4:8])
@@ -181,7 +186,16 @@ func (d *Decoder) reassemble(b, data []byte, version uint8, p *Packet) (payload 
 		if fr.off == 0 && !fr.more {
 			// An atomic fragment is a whole packet and is processed as
 			// one, apart from any other fragments of its identification
-			// (RFC 6946).
+			// (RFC 6946); one the capture cut is given up like any cut
+			// fragment, not counted as a whole datagram.
+			switch {
+			case fr.cut:
+				d.Stats.Defrag.Cut++
+				return nil, false
+			case fr.unsized:
+				d.Stats.Defrag.Malformed++
+				return nil, false
+			}
 			d.Stats.Defrag.Reassembled++
 			p.Fragment, p.Reassembled = false, true
 			p.IPProto, data = skipIPv6Ext(fr.next, data, p)
@@ -249,6 +263,9 @@ func (g *defragger) store(fr *fragment, data []byte, now int64, st *DefragStats)
 	switch {
 	case fr.cut:
 		g.drop(i, &st.Cut)
+		return nil, nil
+	case fr.unsized:
+		g.drop(i, &st.Malformed)
 		return nil, nil
 	case end > fr.limit || end > DefragMaxBytes:
 		g.drop(i, &st.TooLarge)

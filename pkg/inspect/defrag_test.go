@@ -23,6 +23,7 @@ type piece struct {
 	last     bool // no more fragments; also when end is the body's end
 	flip     bool // its bytes differ from the datagram's
 	cut      bool // the capture kept 100 bytes less of it
+	unsized  bool // its IP length field is 0
 	id       uint32
 	at       time.Duration
 	tcp      bool // a TCP segment's, not a UDP datagram's
@@ -96,6 +97,9 @@ func fragFrame(t testing.TB, version int, body []byte, pc piece) []byte {
 	} else {
 		fh := &layers.IPv6Fragment{NextHeader: proto, FragmentOffset: uint16(pc.off / 8), MoreFragments: more, Identification: id}
 		b = frame(t, ip6(layers.IPProtocolIPv6Fragment), fh, gopacket.Payload(data))
+	}
+	if pc.unsized {
+		clear(b[map[int]int{4: 2, 6: 4}[version]:][:2])
 	}
 	if pc.cut {
 		b = b[:len(b)-100]
@@ -175,9 +179,17 @@ func TestDefrag(t *testing.T) {
 		{"bytes_past_the_end", false, []piece{{off: 1480, end: 2960}, {off: 8, end: 1000, last: true}}, nil, DefragStats{Malformed: 1}},
 		{"more_past_the_end", false, []piece{{off: 2960, end: fragSize}, {off: 2960, end: fragSize + 8, last: false}, {off: 0, end: 2960}}, nil, DefragStats{Malformed: 1}},
 		{"cut_by_snaplen", false, []piece{{off: 0, end: 1480, cut: true}, {off: 1480, end: 2960}, {off: 2960, end: fragSize}}, nil, DefragStats{Cut: 1}},
+		{"last_cut_by_snaplen", false, []piece{{off: 0, end: 1480}, {off: 1480, end: fragSize, cut: true}}, nil, DefragStats{Cut: 1}},
+		// An IP length of 0 cannot show the capture's cut: the last
+		// fragment, cut, would end the datagram early.
+		{"unsized", false, []piece{{off: 0, end: 1480}, {off: 1480, end: fragSize, unsized: true}}, nil, DefragStats{Malformed: 1}},
+		{"unsized_last_cut", false, []piece{{off: 0, end: 1480}, {off: 1480, end: fragSize, unsized: true, cut: true}}, nil, DefragStats{Malformed: 1}},
+		{"unsized_first", false, []piece{{off: 0, end: 1480, unsized: true}, {off: 1480, end: fragSize}}, nil, DefragStats{Malformed: 1}},
 		{"other_id_apart", false, []piece{{off: 0, end: 1480, id: 1}, {off: 1480, end: 2960, id: 2}, {off: 2960, end: fragSize, id: 1}, {off: 1480, end: 2960, id: 1}}, []int{3}, DefragStats{Reassembled: 1, Incomplete: 1}},
 		{"again_after_done", false, []piece{{off: 0, end: 1480}, {off: 1480, end: fragSize}, {off: 1480, end: fragSize}, {off: 0, end: 1480}}, []int{1, 3}, DefragStats{Reassembled: 2}},
 		{"atomic", true, []piece{{off: 0, end: fragSize}}, []int{0}, DefragStats{Reassembled: 1}},
+		{"atomic_cut", true, []piece{{off: 0, end: fragSize, cut: true}}, nil, DefragStats{Cut: 1}},
+		{"atomic_unsized", true, []piece{{off: 0, end: fragSize, unsized: true}}, nil, DefragStats{Malformed: 1}},
 		{"atomic_apart_from_fragments", true, []piece{{off: 0, end: 1480}, {off: 0, end: fragSize}, {off: 1480, end: fragSize}}, []int{1, 2}, DefragStats{Reassembled: 2}},
 	}
 	for _, version := range []int{4, 6} {

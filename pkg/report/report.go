@@ -38,10 +38,14 @@ type Counters struct {
 	Gaps         uint64 `json:"tcp_gaps"`
 	// Reassembled counts datagrams put together from IP fragments (and
 	// inspected as if whole); ReassemblyDropped those given up, as
-	// incomplete, overlapping fragments that disagree, malformed, or
-	// past the size reassembly holds. Fragments counts the fragments.
+	// incomplete, overlapping fragments that disagree, malformed, past
+	// the size reassembly holds, or cut; ReassemblyCut those of them
+	// given up because the capture's snap length cut a fragment, which
+	// a larger snap length would have kept. Fragments counts the
+	// fragments.
 	Reassembled       uint64 `json:"reassembled"`
 	ReassemblyDropped uint64 `json:"reassembly_dropped"`
+	ReassemblyCut     uint64 `json:"reassembly_cut"`
 	// Uninspected counts connections refused an inspection, each once,
 	// because every inspection was busy or their host held its share:
 	// logins in them may be missed.
@@ -175,8 +179,11 @@ func (s *Summary) WriteText(w io.Writer) error {
 		ew.printf("  %d truncated frames, %d frames of unknown link type\n", s.Counters.Truncated, s.Counters.UnknownLink)
 	}
 	if s.Counters.Fragments > 0 {
-		ew.printf("  %d IP fragments: %d datagrams reassembled and inspected, %d dropped (incomplete, overlapping with other bytes, malformed or too large)\n",
+		ew.printf("  %d IP fragments: %d datagrams reassembled and inspected, %d dropped (incomplete, overlapping with other bytes, malformed, too large or cut)\n",
 			s.Counters.Fragments, s.Counters.Reassembled, s.Counters.ReassemblyDropped)
+		if s.Counters.ReassemblyCut > 0 {
+			ew.printf("  %d of the dropped datagrams had a fragment cut by the capture's snap length: not inspected\n", s.Counters.ReassemblyCut)
+		}
 	}
 	if s.Counters.Uninspected > 0 {
 		ew.printf("  %d new connections not inspected: every inspection busy, or their device at its share (inspect.max_inspected)\n",
