@@ -9,11 +9,13 @@
 //
 // Messages are parsed incrementally in the engine's stream buffer: headers
 // line by line, bodies by Content-Length or chunked coding. Only a short
-// prefix of each body is kept, in fixed per-flow storage; the rest is
-// skipped without buffering. A login field cut by that prefix, by the
-// request target's buffer or by the end of inspection (the byte budget)
-// is not read: its front may match a default password that the whole
-// value does not. Requests are paired with responses in order
+// prefix of each body is kept, in fixed per-flow storage, for the payload
+// scanner and the answer page; the rest is skipped without buffering. A
+// request body is also read as it comes by a form reader (form.go) that
+// keeps only the field being read, so a login form's fields are found
+// anywhere in the body. A login field cut by the request target's buffer
+// or by the end of inspection (the byte budget) is not read: its front
+// may match a default password that the whole value does not. Requests are paired with responses in order
 // through a small fixed queue, so keep-alive and pipelined flows work.
 package http
 
@@ -36,7 +38,7 @@ const (
 	maxAgent   = 256
 	maxServer  = 256
 	maxRealm   = 128
-	maxBody    = 2048 // body prefix kept for login forms and the payload scanner
+	maxBody    = 2048 // body prefix kept for the payload scanner and answer pages
 	maxPending = 4    // requests awaiting their response
 	maxValue   = 160  // printable length of an observed header value
 )
@@ -331,7 +333,7 @@ func (a *analyzer) step(f *inspect.Flow, dir inspect.Dir, h *half, data []byte) 
 		if n > h.remain {
 			n = h.remain
 		}
-		a.bodyBytes(h, data[:n])
+		a.bodyBytes(dir, h, data[:n])
 		h.remain -= n
 		if h.remain == 0 {
 			if h.state == stBody {
@@ -342,7 +344,7 @@ func (a *analyzer) step(f *inspect.Flow, dir inspect.Dir, h *half, data []byte) 
 		}
 		return int(n), true
 	case stUntilClose:
-		a.bodyBytes(h, data)
+		a.bodyBytes(dir, h, data)
 		return len(data), false
 	}
 	line, n, ok, more := h.lines.Next(data, maxLine)
@@ -568,11 +570,18 @@ func (a *analyzer) startBody(h *half, s state, n int64) {
 	h.dropBody()
 	h.inBody = true
 	h.bodyCut = false
+	if h == &a.half[inspect.ToServer] {
+		a.form.start(h.kind)
+	}
 }
 
 // bodyBytes keeps the first maxBody bytes of a body; the rest is skipped,
-// and bodyCut says so.
-func (a *analyzer) bodyBytes(h *half, b []byte) {
+// and bodyCut says so. A request's body is read whole, as it comes, for
+// a login form.
+func (a *analyzer) bodyBytes(dir inspect.Dir, h *half, b []byte) {
+	if dir == inspect.ToServer {
+		a.form.feed(b, a.boundary[:a.boundaryLen])
+	}
 	n := copy(h.body[h.bodyLen:], b)
 	h.bodyLen += n
 	h.bodyCut = h.bodyCut || n < len(b)
@@ -601,11 +610,13 @@ func (a *analyzer) finishBody(f *inspect.Flow, dir inspect.Dir, h *half, ended b
 	if e := a.awaiting(); e != nil && dir == inspect.ToClient && len(body) > 0 && !cut && h.kind != bodyBinary {
 		a.reply.page = answerPage(body, e.page, a.proto.seed)
 	}
+	if dir == inspect.ToServer {
+		// The form reader saw the whole body, past the prefix: only
+		// an end before the framing's cuts its last field.
+		a.bodyLogin(f, !ended)
+	}
 	if len(body) == 0 {
 		return
-	}
-	if dir == inspect.ToServer {
-		a.bodyLogin(f, h, body, cut)
 	}
 	if s := a.proto.scanner; s != nil && h.kind != bodyBinary && h.kind != bodyMultipart {
 		where := "body"
@@ -738,6 +749,7 @@ func (a *analyzer) lose(f *inspect.Flow, dir inspect.Dir, h *half) {
 	h.dropBody() // never handed on now
 	a.unpaired = true
 	if dir == inspect.ToServer {
+		a.form.reset() // a form cut by the gap is not read
 		a.dropTarget() // request head cut short: never read now
 		a.reportUnqueued(f)
 	}

@@ -355,8 +355,8 @@ func TestSyntheticLogins(t *testing.T) {
 			c.Client("POST /c HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
 				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"r***", "form", "unique", "no"}}},
-		// multipart/form-data (RFC 7578): the fields of a small form,
-		// within the body prefix; files are no fields.
+		// multipart/form-data (RFC 7578): the fields of a small form;
+		// files are no fields.
 		{"multipart_form_login", func(c *inspecttest.Conv) {
 			body := "--XX\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nadmin\r\n--XX\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n" + secret + "\r\n--XX--\r\n"
 			c.Client("POST /login HTTP/1.1\r\nHost: r\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
@@ -375,12 +375,15 @@ func TestSyntheticLogins(t *testing.T) {
 			c.Client("POST /login HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
 				Server("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "form", "unique", "no"}}},
-		{"multipart_part_not_closed_within_the_prefix", func(c *inspecttest.Conv) {
+		// A part that ends past the body prefix is read as it comes; of
+		// a value longer than the scratch, its front is classified,
+		// which is no default.
+		{"multipart_part_closed_past_the_prefix", func(c *inspecttest.Conv) {
 			body := "--XX\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nadmin\r\n--XX\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n" +
 				"admin" + strings.Repeat("x", maxBody) + "\r\n--XX--\r\n"
 			c.Client("POST /login HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
 				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
-		}, nil},
+		}, []want{{"a***", "form", "unique", "no"}}},
 		{"multipart_without_boundary", func(c *inspecttest.Conv) {
 			body := "--XX\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nadmin\r\n--XX\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n" + secret + "\r\n--XX--\r\n"
 			c.Client("POST /login HTTP/1.1\r\nContent-Type: multipart/form-data\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
@@ -661,10 +664,11 @@ func (d defaultsClassifier) Classify(l *inspect.Login) (inspect.PasswordClass, i
 	return "", inspect.DefaultMatch{}
 }
 
-// TestCutLoginIsNotClassified: a password cut short by the body prefix,
-// the target buffer or the byte budget must not be classified as if whole:
-// "admin", the front of "admin2024!Secure", is a factory default. A
-// password that ends within what is kept is still found.
+// TestCutLoginIsNotClassified: a password cut short by the target buffer
+// or the byte budget must not be classified as if whole: "admin", the
+// front of "admin2024!Secure", is a factory default. One that runs past
+// the body prefix is read whole. A password that ends within what is
+// kept is still found.
 func TestCutLoginIsNotClassified(t *testing.T) {
 	cl, err := creds.New()
 	if err != nil {
@@ -707,14 +711,14 @@ func TestCutLoginIsNotClassified(t *testing.T) {
 		script func(c *inspecttest.Conv)
 		want   int // default_credentials findings
 	}{
-		{"form_cut_by_body_prefix", func(c *inspecttest.Conv) {
+		{"form_across_body_prefix_end", func(c *inspecttest.Conv) {
 			c.Client(post(form, upTo(maxBody, "__VIEWSTATE=", "&user=admin&password=admin")+rest)).Server(accepted)
 		}, 0},
 		{"form_cut_by_budget", budgetLogin(post(form, "user=admin&password=admin"+rest), "password=admin"), 0},
 		{"query_cut_by_target_buffer", func(c *inspecttest.Conv) {
 			c.Client("GET " + upTo(maxTarget, "/cgi-bin/login.cgi?__VIEWSTATE=", "&usr=admin&pwd=admin") + rest + " HTTP/1.1\r\nHost: cam\r\n\r\n").Server(accepted)
 		}, 0},
-		{"json_cut_by_body_prefix", func(c *inspecttest.Conv) {
+		{"json_across_body_prefix_end", func(c *inspecttest.Conv) {
 			c.Client(post(json, upTo(maxBody, `{"state":"`, `","username":"admin","password":"admin`)+rest+`"}`)).Server(accepted)
 		}, 0},
 		{"json_cut_by_budget", budgetLogin(post(json, `{"username":"admin","password":"admin`+rest+`"}`), `"password":"admin`), 0},

@@ -8,7 +8,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"hash"
-	"unicode/utf8"
 
 	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/httpauth"
@@ -58,34 +57,24 @@ func (a *analyzer) queryLogin(f *inspect.Flow, target []byte, cut bool) (pending
 	if j := bytes.IndexByte(q, '#'); j >= 0 {
 		q, cut = q[:j], false // the fragment ends the query within what is kept
 	}
-	a.form.reset()
-	a.form.urlencoded(q, cut)
+	a.form.start(bodyForm)
+	a.form.feed(q, nil)
+	a.form.finish(cut)
 	return a.formCred(f, "query")
 }
 
-// bodyLogin looks for a login in the body prefix of a request whose
-// framing h holds: URL-encoded, multipart and JSON forms. A body without
-// Content-Type is sniffed. cut says body ends before the real body does.
-func (a *analyzer) bodyLogin(f *inspect.Flow, h *half, body []byte, cut bool) {
-	a.form.reset()
-	mechanism := "form"
-	switch h.kind {
-	case bodyForm:
-		a.form.urlencoded(body, cut)
-	case bodyMultipart:
-		a.form.multipart(body, a.boundary[:a.boundaryLen])
-	case bodyJSON:
-		mechanism = "json"
-		a.form.json(body, cut)
-	case bodyUnknown, bodyText:
-		if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '{' {
-			mechanism = "json"
-			a.form.json(body, cut)
-		} else {
-			a.form.urlencoded(body, cut)
-		}
-	default:
+// bodyLogin reports the login the form reader found in a request's body
+// (URL-encoded, multipart and JSON forms; a body without Content-Type is
+// sniffed), once the body has ended. cut says the body ended before its
+// framing did.
+func (a *analyzer) bodyLogin(f *inspect.Flow, cut bool) {
+	if a.form.mode == formNone {
 		return
+	}
+	a.form.finish(cut)
+	mechanism := "form"
+	if a.form.isJSON() {
+		mechanism = "json"
 	}
 	if c, ok := a.formCred(f, mechanism); ok {
 		a.bodyCred(f, c)
@@ -213,7 +202,8 @@ func digestVerifier(value []byte) func(candidate []byte) bool {
 	}
 }
 
-// formScratch collects the user and password fields of one form.
+// formScratch collects the user and password fields of one form, and is
+// the form reader's state (form.go).
 type formScratch struct {
 	user     [maxUser]byte
 	userLen  int
@@ -222,19 +212,34 @@ type formScratch struct {
 	passLen  int
 	passRank int // passNone, passEmpty, passHashed or passClear
 	name     [maxFieldName]byte
+	nameLen  int
 	value    [maxPass]byte
 	valueLen int
+
+	mode  uint8 // formNone, formURL …
+	state uint8 // within mode: urlName, jsonOut, partPreamble …
+	// A percent escape split across calls: 1 after '%', 2 after its
+	// first digit, pctHi.
+	pct   uint8
+	pctHi byte
+	// A JSON escape split across calls: esc, and the digits of \u.
+	esc    uint8
+	hex    [4]byte
+	hexLen int
+	// Multipart: bytes of "\n--boundary" matched; virtualLF says the
+	// line feed matched first was not the content's.
+	match     int
+	virtualLF bool
+	dashes    uint8  // after a boundary: a second '-' closes the body
+	tail      uint32 // the last four bytes of a part's head
+	partOver  bool   // a part's head or content did not fit in value
+	named     bool   // the part is a field with its name in name
 }
 
-func (s *formScratch) reset() {
-	clear(s.user[:])
-	clear(s.pass[:])
-	clear(s.value[:])
-	// name also takes every JSON string that is not a key: a password in
-	// an array ("params":["pw"]) lands there.
-	clear(s.name[:])
-	s.userLen, s.userRank, s.passLen, s.passRank, s.valueLen = 0, 0, 0, passNone, 0
-}
+// reset wipes the scratch, a password included. name also takes every
+// JSON string that is not a key: a password in an array
+// ("params":["pw"]) lands there.
+func (s *formScratch) reset() { *s = formScratch{} }
 
 // field considers one decoded name and value (held in s.value).
 func (s *formScratch) field(name []byte) {
@@ -259,95 +264,6 @@ func (s *formScratch) field(name []byte) {
 		s.userRank = rank
 		s.userLen = copy(s.user[:], s.value[:s.valueLen])
 	}
-}
-
-// urlencoded reads name=value pairs separated by '&'. When cut, b ends
-// before the form does, and its last pair, without an '&' after it, may
-// be the front of a longer value ("password=admin" of "admin2024!"): it is
-// not read.
-func (s *formScratch) urlencoded(b []byte, cut bool) {
-	for len(b) > 0 {
-		pair := b
-		if i := bytes.IndexByte(b, '&'); i >= 0 {
-			pair, b = b[:i], b[i+1:]
-		} else if cut {
-			return
-		} else {
-			b = nil
-		}
-		rawName, rawValue, ok := bytes.Cut(pair, []byte("="))
-		if !ok {
-			continue
-		}
-		n := percentDecode(s.name[:], rawName, plusIsSpace)
-		if n == len(s.name) { // too long (or exactly full) to be a login field
-			continue
-		}
-		s.valueLen = percentDecode(s.value[:], rawValue, plusIsSpace)
-		s.field(s.name[:n])
-	}
-}
-
-// multipart reads the fields of a multipart/form-data body (RFC 7578):
-// parts between "--boundary" lines, each named by its
-// Content-Disposition. A file's part (one with a filename) is no login
-// field. A part without its closing delimiter in b is not read, whether
-// b was cut there or the body is malformed: its value may be the front
-// of a longer one. Only what the body prefix holds is read, so a small
-// login form, not one behind a large upload or a long hidden field.
-func (s *formScratch) multipart(b, boundary []byte) {
-	_, end := nextDelimiter(b, 0, boundary)
-	for end >= 0 {
-		rest := b[end:]
-		if bytes.HasPrefix(rest, []byte("--")) {
-			return // the close delimiter
-		}
-		eol := bytes.IndexByte(rest, '\n')
-		if eol < 0 {
-			return
-		}
-		part := rest[eol+1:]
-		head, value := part, []byte(nil)
-		switch i, j := bytes.Index(part, []byte("\r\n\r\n")), bytes.Index(part, []byte("\n\n")); {
-		case i >= 0 && (j < 0 || i < j):
-			head, value = part[:i], part[i+4:]
-		case j >= 0:
-			head, value = part[:j], part[j+2:]
-		default:
-			return
-		}
-		if len(head) > 0 && !bytes.Contains(head, []byte(":")) {
-			return
-		}
-		start, next := nextDelimiter(value, 0, boundary)
-		if start < 0 {
-			return // not closed within b
-		}
-		v := bytes.TrimSuffix(bytes.TrimSuffix(value[:start], []byte("\n")), []byte("\r"))
-		if n, ok := s.partName(head); ok {
-			s.valueLen = copy(s.value[:], v)
-			s.field(s.name[:n])
-		}
-		b, end = value, next
-	}
-}
-
-// nextDelimiter finds the first "--boundary" that starts a line of b at
-// or after from; it returns where the line starts and where the boundary
-// ends, or -1, -1.
-func nextDelimiter(b []byte, from int, boundary []byte) (start, end int) {
-	for from < len(b) {
-		i := bytes.Index(b[from:], boundary)
-		if i < 0 {
-			break
-		}
-		i += from
-		if i >= 2 && b[i-1] == '-' && b[i-2] == '-' && (i == 2 || b[i-3] == '\n') {
-			return i - 2, i + len(boundary)
-		}
-		from = i + 1
-	}
-	return -1, -1
 }
 
 // partName copies the field name of a multipart part's Content-Disposition
@@ -415,107 +331,6 @@ func percentDecode(dst, src []byte, mode int) int {
 	return n
 }
 
-// json reads "key": value pairs at any depth of a JSON document. It is a
-// scanner, not a validator: a truncated or malformed body yields the
-// pairs before the damage. A string without its closing quote, or a
-// number that runs into the end of a cut body, may be the front of a
-// longer value and ends the scan.
-func (s *formScratch) json(b []byte, cut bool) {
-	for i := 0; i < len(b); {
-		if b[i] != '"' {
-			i++
-			continue
-		}
-		n, end, closed := jsonString(s.name[:], b, i)
-		if !closed {
-			return
-		}
-		i = end
-		j := skipSpace(b, i)
-		if j >= len(b) || b[j] != ':' {
-			continue // a string value, not a key
-		}
-		j = skipSpace(b, j+1)
-		if j >= len(b) {
-			return
-		}
-		switch c := b[j]; {
-		case c == '"':
-			var closed bool
-			if s.valueLen, i, closed = jsonString(s.value[:], b, j); !closed {
-				return
-			}
-		case c == '-' || (c >= '0' && c <= '9'):
-			k := j
-			for k < len(b) && (b[k] == '-' || b[k] == '+' || b[k] == '.' || b[k] == 'e' || b[k] == 'E' || (b[k] >= '0' && b[k] <= '9')) {
-				k++
-			}
-			if k == len(b) && cut {
-				return
-			}
-			s.valueLen, i = copy(s.value[:], b[j:k]), k
-		default:
-			i = j
-			continue // an object, array, or literal
-		}
-		if n < len(s.name) {
-			s.field(s.name[:n])
-		}
-	}
-}
-
-// jsonString decodes the JSON string starting at b[start] (a quote) into
-// dst and returns the bytes written and the index after the closing quote;
-// closed is false when b ends first.
-func jsonString(dst, b []byte, start int) (n, end int, closed bool) {
-	i := start + 1
-	for i < len(b) {
-		c := b[i]
-		if c == '"' {
-			return n, i + 1, true
-		}
-		if c == '\\' && i+1 < len(b) {
-			i++
-			switch b[i] {
-			case 'n':
-				c = '\n'
-			case 't':
-				c = '\t'
-			case 'r':
-				c = '\r'
-			case 'b':
-				c = '\b'
-			case 'f':
-				c = '\f'
-			case 'u':
-				if i+4 < len(b) && isHex(b[i+1]) && isHex(b[i+2]) && isHex(b[i+3]) && isHex(b[i+4]) {
-					r := rune(unhex(b[i+1]))<<12 | rune(unhex(b[i+2]))<<8 | rune(unhex(b[i+3]))<<4 | rune(unhex(b[i+4]))
-					i += 5
-					if n+utf8.RuneLen(r) <= len(dst) {
-						n += utf8.EncodeRune(dst[n:], r)
-					}
-					continue
-				}
-			default:
-				c = b[i] // \" \\ \/ and anything else: the character itself
-			}
-		}
-		if n < len(dst) {
-			dst[n] = c
-			n++
-		}
-		i++
-	}
-	return n, i, false
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
-		i++
-	}
-	return i
-}
-
 // Ranks of form fields: a password field, or how surely a field names the
 // user. "name" counts only when nothing better is present, and no field
 // counts without a password beside it.
@@ -535,7 +350,8 @@ var (
 
 // fieldRank says what a form field's name makes it, ignoring ASCII case:
 // "password", "j_password", "loginPwd" and "passwordHash" are passwords;
-// "user", "email" and "j_username" are users.
+// "user", "email", "j_username" and (case counts here) "txtUser" are
+// users.
 func fieldRank(name []byte) int {
 	for _, n := range passwordNames {
 		if inspect.EqualFold(name, n) {
@@ -560,10 +376,25 @@ func fieldRank(name []byte) int {
 			return rankUser
 		}
 	}
+	if camelUser(name) {
+		return rankUser
+	}
 	if inspect.EqualFold(name, "name") {
 		return rankName
 	}
 	return rankNone
+}
+
+// camelUser reports whether a field name ends in a capitalised "User"
+// after a lower-case letter or a digit, as ASP.NET pages name their
+// controls ("txtUser", "tbLoginUser"); "superuser" and "USER" do not.
+func camelUser(name []byte) bool {
+	n := len(name) - len("User")
+	if n < 1 || string(name[n:]) != "User" {
+		return false
+	}
+	c := name[n-1]
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
 }
 
 // passwordSetting reports whether a field named like a password only by
