@@ -681,6 +681,8 @@ func dataKindText(k string) string {
 		return "a person's name"
 	case "address":
 		return "a postal address"
+	case "device_password":
+		return "a device's password"
 	}
 	return "personal data"
 }

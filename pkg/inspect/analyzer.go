@@ -96,7 +96,7 @@ type PayloadScanner interface {
 	ScanPayload(f *Flow, dir Dir, where string, b []byte, cut Cut)
 }
 
-// Parts of HTTP messages that the scanner treats in a way of their own.
+// Parts of messages that the scanner treats in a way of their own.
 const (
 	// WhereResponseBody is an HTTP response's body: a web page, whose
 	// free text from the internet is the site's, not the owner's.
@@ -106,6 +106,10 @@ const (
 	// spaces and all.
 	WhereURL  = "url"
 	WhereForm = "form"
+	// WhereMQTTCommand is a Tasmota command published over MQTT, handed
+	// on as Tasmota's console takes it: the command, the last level of
+	// its topic (TasmotaCommand), a space and the payload.
+	WhereMQTTCommand = "mqtt_command"
 )
 
 // Cut says which ends of a payload handed to a PayloadScanner are where

@@ -21,11 +21,15 @@ import (
 type Protocol struct {
 	scanner inspect.PayloadScanner
 	pool    inspect.FreeList[analyzer]
+	// command holds a Tasmota command, with its payload, while it is
+	// scanned; one engine goroutine uses a Protocol.
+	command [inspect.MaxTasmotaCommand + 1 + maxPayload]byte
 }
 
 // New returns the MQTT protocol. scanner, when not nil, receives PUBLISH
-// topics ("mqtt_topic") and payload prefixes ("mqtt_payload"), and the
-// Will topic and message of a CONNECT under the same names.
+// topics ("mqtt_topic") and payload prefixes ("mqtt_payload", or, for a
+// Tasmota command topic, "mqtt_command": see scan), and the Will topic
+// and message of a CONNECT under the same names.
 func New(scanner inspect.PayloadScanner) *Protocol { return &Protocol{scanner: scanner} }
 
 // Name implements inspect.Protocol.
@@ -434,7 +438,10 @@ func (a *analyzer) publish(f *inspect.Flow, dir inspect.Dir, header byte, b []by
 }
 
 // scan hands a topic and payload to the scanner, each bounded; topicCut
-// and payloadCut say the capture already cut them short.
+// and payloadCut say the capture already cut them short. The payload of
+// a command to a Tasmota device goes behind the command and a space, as
+// Tasmota's console takes it ("Password1 hunter2…"): the payload alone
+// does not say what it sets.
 func (a *analyzer) scan(f *inspect.Flow, dir inspect.Dir, topic, payload []byte, topicCut, payloadCut bool) {
 	sc := a.proto.scanner
 	if sc == nil {
@@ -442,6 +449,16 @@ func (a *analyzer) scan(f *inspect.Flow, dir inspect.Dir, topic, payload []byte,
 	}
 	if len(topic) > 0 {
 		sc.ScanPayload(f, dir, "mqtt_topic", topic[:min(len(topic), maxTopic)], inspect.CutEndIf(topicCut || len(topic) > maxTopic))
+	}
+	if cmd := inspect.TasmotaCommand(topic); cmd != nil && !topicCut {
+		b := a.proto.command[:]
+		n := copy(b, cmd)
+		b[n] = ' '
+		n++
+		n += copy(b[n:], payload[:min(len(payload), maxPayload)])
+		sc.ScanPayload(f, dir, inspect.WhereMQTTCommand, b[:n], inspect.CutEndIf(payloadCut || len(payload) > maxPayload))
+		clear(b[:n]) // it may hold a password
+		return
 	}
 	if len(payload) > 0 {
 		sc.ScanPayload(f, dir, "mqtt_payload", payload[:min(len(payload), maxPayload)], inspect.CutEndIf(payloadCut || len(payload) > maxPayload))

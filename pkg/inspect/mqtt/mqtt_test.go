@@ -3,6 +3,7 @@ package mqtt
 import (
 	"bytes"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -678,5 +679,99 @@ func TestNoSecretKept(t *testing.T) {
 				t.Errorf("got %d logins, want %d", len(got), tt.logins)
 			}
 		})
+	}
+}
+
+// TestTasmotaCommands: a command published to a Tasmota device
+// ("cmnd/<device>/<Command>") that sets a Wi-Fi key or one of its
+// passwords sends that secret in clear. It is reported as personal data
+// without a character of it; a command that sets none, a mask or a
+// placeholder is not.
+func TestTasmotaCommands(t *testing.T) {
+	const key = "hunter2hunter2"
+	type found struct{ kind, field string }
+	wifi := []found{{"wifi_credentials", "password"}}
+	device := []found{{"device_password", "password"}}
+	tests := []struct {
+		name string
+		pubs [][]byte
+		want []found
+	}{
+		{"backlog_ssid_and_key", [][]byte{publish(0, "cmnd/tasmota_5E3C1A/Backlog", "SSID1 MyHome; Password1 "+key)}, wifi},
+		{"backlog0", [][]byte{publish(1, "cmnd/plug/Backlog0", "SSId1 MyHome;Password1 "+key)}, wifi},
+		{"backlog_any_case_second_network", [][]byte{publish(1, "cmnd/plug/Backlog", "ssid2 Cafe Net;PASSWORD2 "+key+" ;Restart 1")}, wifi},
+		{"separate_publishes", [][]byte{publish(0, "cmnd/plug/SSID1", "MyHome"), publish(0, "cmnd/plug/Password1", key)}, wifi},
+		{"password2_alone", [][]byte{publish(0, "cmnd/plug/password2", key)}, wifi},
+		{"prefix_second_in_full_topic", [][]byte{publish(0, "kitchen/plug/cmnd/Password1", key)}, wifi},
+		{"group_topic", [][]byte{publish(0, "cmnd/tasmotas/Backlog", "SSId1 MyHome;Password1 "+key)}, wifi},
+		{"web_password", [][]byte{publish(0, "cmnd/plug/WebPassword", "s3cretWeb")}, device},
+		{"mqtt_password_in_backlog", [][]byte{publish(0, "cmnd/plug/Backlog", "MqttHost 192.168.1.5; MqttUser plug; MqttPassword brokerPw")}, device},
+		{"wifi_and_web_password", [][]byte{publish(0, "cmnd/plug/Backlog", "SSID1 MyHome; Password1 "+key+"; WebPassword s3cretWeb")},
+			[]found{{"device_password", "password"}, {"wifi_credentials", "password"}}},
+
+		// Commands that send no secret.
+		{"power_on", [][]byte{publish(0, "cmnd/x/Power", "ON")}, nil},
+		{"backlog_without_password", [][]byte{publish(0, "cmnd/x/Backlog", "SSID1 MyHome; Power ON; Restart 1")}, nil},
+		{"password1_empty", [][]byte{publish(0, "cmnd/x/Password1", " ")}, nil},
+		{"password1_query", [][]byte{publish(0, "cmnd/x/Password1", "")}, nil},
+		{"password1_mask", [][]byte{publish(0, "cmnd/x/Password1", "****")}, nil},
+		{"password1_quote_placeholder", [][]byte{publish(0, "cmnd/x/Password1", `"`)}, nil},
+		{"password1_firmware_default", [][]byte{publish(0, "cmnd/x/Password1", "1")}, nil},
+		{"password1_too_short_for_wpa", [][]byte{publish(0, "cmnd/x/Password1", "secret")}, nil},
+		{"web_password_cleared", [][]byte{publish(0, "cmnd/x/WebPassword", "0")}, nil},
+		{"web_password_placeholders", [][]byte{publish(0, "cmnd/x/Backlog", `WebPassword "; MqttPassword ****; WebPassword 1`)}, nil},
+		{"password3_is_no_command", [][]byte{publish(0, "cmnd/x/Password3", key)}, nil},
+		{"ssid_alone", [][]byte{publish(0, "cmnd/x/SSID1", "MyHome")}, nil},
+		{"backlog_key_of_another_network", [][]byte{publish(0, "cmnd/x/Backlog", "SSID1 MyHome; Password2 "+key)}, nil},
+		// Not commands: a device's answer shows a mask, a telemetry
+		// topic is no command, and "cmnd" must be a level of its own.
+		{"result_with_mask", [][]byte{publish(0, "stat/x/RESULT", `{"Password1":"****"}`)}, nil},
+		{"telemetry_topic", [][]byte{publish(0, "tele/x/Password1", key)}, nil},
+		{"cmnd_not_a_level", [][]byte{publish(0, "mycmnd/x/Password1", key)}, nil},
+		{"command_is_the_device", [][]byte{publish(0, "x/cmnd", "Password1 "+key)}, nil},
+	}
+	v311 := connect(connectOpts{clientID: "DVES_5E3C1A"})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, c, nil, New(pii.New()))
+			conv := inspecttest.NewTCP(e, inspecttest.LANClient, "203.0.113.5:1883")
+			conv.ClientBytes(v311).ServerBytes(connack(0))
+			for _, p := range tt.pubs {
+				conv.ClientBytes(p)
+			}
+			conv.Close()
+			e.Flush()
+			var got []found
+			for _, ev := range c.Kind(event.KindPersonalData) {
+				got = append(got, found{ev.Evidence["data_kind"], ev.Evidence["field"]})
+				if ev.Evidence["sample"] != "***" || ev.Evidence["where"] != inspect.WhereMQTTCommand || ev.Severity != event.SeverityHigh {
+					t.Errorf("evidence %v, severity %v: want sample ***, where %s, high", ev.Evidence, ev.Severity, inspect.WhereMQTTCommand)
+				}
+			}
+			slices.SortFunc(got, func(a, b found) int { return strings.Compare(a.kind, b.kind) })
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("findings %v, want %v", got, tt.want)
+			}
+			for _, s := range []string{key, "s3cretWeb", "brokerPw"} {
+				if inspecttest.Leaks(t, c.Events, s) {
+					t.Errorf("%q leaked into an event", s)
+				}
+			}
+		})
+	}
+}
+
+func TestCommandPublishDoesNotAllocate(t *testing.T) {
+	sc := &countingScanner{}
+	s := newSteadyFlow(t, New(sc))
+	s.logIn(connect(connectOpts{clientID: "x"}), connack(0))
+	pub := publish(0, "cmnd/plug/Backlog", "SSID1 MyHome; Password1 hunter2hunter2")
+	allocs := testing.AllocsPerRun(1000, func() { s.send(inspect.ToServer, pub) })
+	if allocs != 0 {
+		t.Errorf("%v allocations per command PUBLISH segment, want 0", allocs)
+	}
+	if sc.n < 2000 {
+		t.Errorf("scanner saw %d parts: the publishes were not parsed", sc.n)
 	}
 }

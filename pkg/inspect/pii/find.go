@@ -21,6 +21,7 @@ const (
 	kindWiFi
 	kindName
 	kindAddress
+	kindDevicePassword // a device's own login, set by a command
 )
 
 // String is the evidence "data_kind" value.
@@ -48,6 +49,8 @@ func (k dataKind) String() string {
 		return "name"
 	case kindAddress:
 		return "address"
+	case kindDevicePassword:
+		return "device_password"
 	}
 	return "unknown"
 }
@@ -77,6 +80,8 @@ func (k dataKind) describe() string {
 		return "A person's name"
 	case kindAddress:
 		return "A postal address"
+	case kindDevicePassword:
+		return "A device's password"
 	}
 	return "Personal data"
 }
@@ -203,13 +208,14 @@ func newFinder() *finder {
 // find returns the personal data in b. The result is valid until the next
 // call. cut says which ends of b are cuts from a longer payload; form that
 // b is a decoded query or form; ids that device identifiers (MAC
-// addresses, serial numbers, IMEIs) count.
+// addresses, serial numbers, IMEIs) count; command that b is a Tasmota
+// command (inspect.WhereMQTTCommand).
 //
 // One pass: a separator (":", "=", ">") may open a labelled value, and
 // the bytes a free-text datum starts with are checked against the values
 // opened before them, so only the most recent maxSpans values need to be
 // remembered however long b is.
-func (s *finder) find(b []byte, cut inspect.Cut, form, ids bool) []match {
+func (s *finder) find(b []byte, cut inspect.Cut, form, ids, command bool) []match {
 	s.cutStart, s.cutEnd = cut&inspect.CutStart != 0, cut&inspect.CutEnd != 0
 	s.form, s.ids, s.setup = form, ids, inspect.NoSetupPage
 	if form {
@@ -227,6 +233,9 @@ func (s *finder) find(b []byte, cut inspect.Cut, form, ids bool) []match {
 		case startFree:
 			i = s.freeAt(b, i)
 		}
+	}
+	if command {
+		s.command(b, 0, len(b))
 	}
 	s.pairs(b)
 	return s.matches
@@ -672,58 +681,59 @@ func (s *finder) field(b []byte, li, ks, ke, vs, ve int, keyWhole, whole bool) {
 	case labelPayment:
 		s.payment = s.payment || len(v) > 0
 	case labelCommand:
-		s.backlog(b, vs, ve)
+		s.command(b, vs, ve)
 	}
 }
 
-// backlog reads a Tasmota command list for a Wi-Fi network set with its
-// key: "Backlog SSId1 HomeNet; Password1 hunter2hunter2" (Backlog0 too;
-// the commands are SSId1, SSId2, Password1, Password2, any case, their
-// values run to the next ";"). A name and a key of the same network
-// are Wi-Fi credentials; a key alone or another network's is not, as
-// for labelled fields.
-func (s *finder) backlog(b []byte, vs, ve int) {
+// command reads a Tasmota command for the secrets it sets: b[vs:ve] is
+// one command as Tasmota's console takes it ("Password1 hunter2hunter2",
+// the command name and its value) or a Backlog of them, separated by ";"
+// ("Backlog SSId1 HomeNet; Password1 hunter2hunter2"; Backlog0 too).
+// Command names are any case. A single command says by its name what it
+// sets: Password1 and Password2 a Wi-Fi network's key, WebPassword and
+// MqttPassword the device's web and MQTT logins. What counts in a
+// Backlog is in backlog.
+func (s *finder) command(b []byte, vs, ve int) {
 	const word = "backlog"
-	i := vs + len(word)
-	if i >= ve || !equalFold(b[vs:i], word) {
+	if i := vs + len(word); i < ve && equalFold(b[vs:i], word) {
+		if b[i] == '0' {
+			i++
+		}
+		if i < ve && b[i] == ' ' {
+			s.backlog(b, i, ve)
+		}
 		return
 	}
-	if b[i] == '0' {
-		i++
+	name, val := s.splitCommand(b, vs, ve)
+	switch what, _ := commandName(name); what {
+	case cmdWiFiKey:
+		if isWiFiKey(b[val.start:val.end]) {
+			s.add(kindWiFi, val.label, val.start, val.end)
+		}
+	case cmdDevicePassword:
+		s.devicePassword(b, val)
 	}
-	if i >= ve || b[i] != ' ' {
-		return
-	}
+}
+
+// backlog reads the commands of a Backlog, b[i:ve]; each value runs to
+// the next ";". A network's name and key in it are Wi-Fi credentials; a
+// key alone or another network's is not, as for labelled fields. A
+// device password counts alone.
+func (s *finder) backlog(b []byte, i, ve int) {
 	var ssid, key [2]span // of networks 1 and 2
 	for i < ve {
 		j := i
 		for j < ve && b[j] != ';' {
 			j++
 		}
-		a, z := i, j // the command, without surrounding blanks
-		for a < z && (b[a] == ' ' || b[a] == '\t') {
-			a++
-		}
-		for z > a && (b[z-1] == ' ' || b[z-1] == '\t') {
-			z--
-		}
-		n := a
-		for n < z && b[n] != ' ' {
-			n++
-		}
-		name := b[a:n]
-		for n < z && b[n] == ' ' {
-			n++
-		}
-		val := span{label: s.password, start: n, end: z}
-		if len(name) > 1 && (name[len(name)-1] == '1' || name[len(name)-1] == '2') {
-			net := name[len(name)-1] - '1'
-			switch {
-			case equalFold(name[:len(name)-1], "ssid"):
-				ssid[net] = val
-			case equalFold(name[:len(name)-1], "password"):
-				key[net] = val
-			}
+		name, val := s.splitCommand(b, i, j)
+		switch what, net := commandName(name); what {
+		case cmdSSID:
+			ssid[net] = val
+		case cmdWiFiKey:
+			key[net] = val
+		case cmdDevicePassword:
+			s.devicePassword(b, val)
 		}
 		i = j + 1
 	}
@@ -734,6 +744,62 @@ func (s *finder) backlog(b []byte, vs, ve int) {
 			return
 		}
 	}
+}
+
+// splitCommand splits the command b[a:z] into its name and its value,
+// without the blanks around them. The value is reported under the
+// label "password".
+func (s *finder) splitCommand(b []byte, a, z int) (name []byte, val span) {
+	for a < z && (b[a] == ' ' || b[a] == '\t') {
+		a++
+	}
+	for z > a && (b[z-1] == ' ' || b[z-1] == '\t') {
+		z--
+	}
+	n := a
+	for n < z && b[n] != ' ' {
+		n++
+	}
+	name = b[a:n]
+	for n < z && b[n] == ' ' {
+		n++
+	}
+	return name, span{label: s.password, start: n, end: z}
+}
+
+// devicePassword records the value of a WebPassword or MqttPassword
+// command if it is a password.
+func (s *finder) devicePassword(b []byte, val span) {
+	if isCommandPassword(b[val.start:val.end]) {
+		s.add(kindDevicePassword, val.label, val.start, val.end)
+	}
+}
+
+// What a Tasmota command sets (commandName).
+const (
+	cmdOther          = iota
+	cmdSSID           // SSId1, SSId2: a network's name
+	cmdWiFiKey        // Password1, Password2: a network's key
+	cmdDevicePassword // WebPassword, MqttPassword
+)
+
+// commandName says what the Tasmota command named name sets and, for a
+// network's name or key, which network (0 or 1).
+func commandName(name []byte) (what, net int) {
+	if equalFold(name, "webpassword") || equalFold(name, "mqttpassword") {
+		return cmdDevicePassword, 0
+	}
+	if len(name) < 2 || name[len(name)-1] != '1' && name[len(name)-1] != '2' {
+		return cmdOther, 0
+	}
+	net = int(name[len(name)-1] - '1')
+	switch base := name[:len(name)-1]; {
+	case equalFold(base, "ssid"):
+		return cmdSSID, net
+	case equalFold(base, "password"):
+		return cmdWiFiKey, net
+	}
+	return cmdOther, 0
 }
 
 // pairs reports the fields that only count together.

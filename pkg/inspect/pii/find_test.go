@@ -27,7 +27,7 @@ func (s *finder) resultsOf(b []byte, cut inspect.Cut, form bool) []found {
 // resultsWith is resultsOf with or without device identifiers (ids).
 func (s *finder) resultsWith(b []byte, cut inspect.Cut, form, ids bool) []found {
 	var out []found
-	for _, m := range s.find(b, cut, form, ids) {
+	for _, m := range s.find(b, cut, form, ids, false) {
 		f := found{kind: m.kind.String()}
 		if m.label >= 0 {
 			f.field = s.labels.labels[m.label].field
@@ -35,6 +35,66 @@ func (s *finder) resultsWith(b []byte, cut inspect.Cut, form, ids bool) []found 
 		out = append(out, f)
 	}
 	return out
+}
+
+// TestFindTasmotaCommand: a Tasmota command as the MQTT analyzer hands
+// it on (inspect.WhereMQTTCommand), the command and its payload: the
+// keys and passwords it sets, and the values that set none.
+func TestFindTasmotaCommand(t *testing.T) {
+	wifi := []found{{"wifi_credentials", "password"}}
+	device := []found{{"device_password", "password"}}
+	tests := []struct {
+		name string
+		in   string
+		want []found
+	}{
+		{"backlog", "Backlog SSID1 MyHome; Password1 secret123", wifi},
+		{"backlog0_any_case", "backlog0 ssid2 Cafe Net;password2 espresso-2024 ;Restart 1", wifi},
+		{"key_command", "Password1 secret123", wifi},
+		{"key_command_upper_case", "PASSWORD2 secret123", wifi},
+		{"key_with_spaces_and_semicolon", "Password1 correct horse; battery", wifi},
+		{"web_password", "WebPassword s3cret", device},
+		{"web_password_short", "webpassword 1234", device},
+		{"mqtt_password", "MqttPassword brokerPw", device},
+		{"backlog_of_both", "Backlog SSID1 MyHome; Password1 secret123; MqttPassword brokerPw", []found{{"device_password", "password"}, {"wifi_credentials", "password"}}},
+		{"email_in_a_command", "MqttUser alice@example.com", []found{{"email", ""}}},
+
+		{"power", "Power ON", nil},
+		{"backlog_without_password", "Backlog SSID1 MyHome; Power ON", nil},
+		{"key_empty", "Password1 ", nil},
+		{"key_query", "Password1", nil},
+		{"key_mask", "Password1 ****", nil},
+		{"key_mask_in_backlog", "Backlog SSID1 MyHome; Password1 ********", nil},
+		{"key_quote_placeholder", `Password1 "`, nil},
+		{"key_firmware_default", "Password1 1", nil},
+		{"key_too_short_for_wpa", "Password1 secret", nil},
+		{"web_password_cleared", "WebPassword 0", nil},
+		{"web_password_default", "WebPassword 1", nil},
+		{"web_password_quote_placeholder", `WebPassword "`, nil},
+		{"web_password_mask", "WebPassword ****", nil},
+		{"web_password_query", "WebPassword", nil},
+		{"mqtt_password_placeholder", "Backlog MqttUser plug; MqttPassword <hidden>", nil},
+		{"ssid_alone", "SSID1 MyHome", nil},
+		{"third_network", "Password3 secret123", nil},
+		{"name_runs_into_value", "Password1secret123", nil},
+		{"backlog_key_of_another_network", "Backlog SSID1 MyHome; Password2 secret123", nil},
+	}
+	s := newFinder()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []found
+			for _, m := range s.find([]byte(tt.in), 0, false, true, true) {
+				f := found{kind: m.kind.String()}
+				if m.label >= 0 {
+					f.field = s.labels.labels[m.label].field
+				}
+				got = append(got, f)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("find(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
 }
 
 // TestFindFormValues: in a decoded query or form a value runs to the
@@ -71,6 +131,11 @@ func TestFindFormValues(t *testing.T) {
 		{"tasmota_backlog_keys_of_two_networks", "/cm?cmnd=Backlog SSId1 HomeNet; Password2 hunter2hunter2", true, nil},
 		{"tasmota_backlog_beside_web_login", "/cm?user=admin&password=hunter2hunter2&cmnd=Backlog SSId1 HomeNet", true, nil},
 		{"tasmota_console_field_elsewhere", "/cm?c1=Backlog SSId1 HomeNet;Password1 hunter2hunter2", true, nil},
+		// A single command says by its name what it sets.
+		{"tasmota_single_key_command", "/cm?cmnd=Password1 hunter2hunter2", true, []found{{"wifi_credentials", "password"}}},
+		{"tasmota_web_password_command", "/cm?cmnd=WebPassword adminpass", true, []found{{"device_password", "password"}}},
+		{"tasmota_web_password_in_backlog", "/cs?c1=Backlog WebPassword adminpass; Restart 1", true, []found{{"device_password", "password"}}},
+		{"tasmota_key_command_masked", "/cm?cmnd=Password1 ****", true, nil},
 	}
 	s := newFinder()
 	for _, tt := range tests {

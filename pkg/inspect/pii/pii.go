@@ -52,7 +52,8 @@ func (s *Scanner) ScanPayload(f *inspect.Flow, dir inspect.Dir, where string, b 
 	// Device identifiers (MACs, serials, IMEIs) identify a device to
 	// third parties: only worth reporting when they leave the home
 	// network.
-	matches := s.find.find(b, cut, where == inspect.WhereURL || where == inspect.WhereForm, senderLocal && !receiverLocal)
+	matches := s.find.find(b, cut, where == inspect.WhereURL || where == inspect.WhereForm, senderLocal && !receiverLocal,
+		where == inspect.WhereMQTTCommand)
 	for i := range matches {
 		m := &matches[i]
 		if where == inspect.WhereResponseBody && m.label < 0 && (!senderLocal || receiverLocal) {
@@ -94,7 +95,7 @@ func (s *Scanner) report(f *inspect.Flow, dir inspect.Dir, where string, b []byt
 	severity := event.SeverityLow
 	if direction != event.LANToLAN {
 		severity = event.SeverityMedium
-		if m.kind == kindCard || m.kind == kindWiFi {
+		if m.kind == kindCard || m.kind == kindWiFi || m.kind == kindDevicePassword {
 			severity = event.SeverityHigh
 		}
 	}
@@ -136,10 +137,10 @@ func (s *Scanner) report(f *inspect.Flow, dir inspect.Dir, where string, b []byt
 }
 
 // sample is the redacted form of a match: at most two leading characters
-// and never more than a third of the value. Wi-Fi credentials show none:
-// their value is a key.
+// and never more than a third of the value. Wi-Fi credentials and device
+// passwords show none: their value is a key.
 func sample(m *match, b []byte) string {
-	if m.kind == kindWiFi {
+	if m.kind == kindWiFi || m.kind == kindDevicePassword {
 		return "***"
 	}
 	return inspect.Redact(b[m.start:m.end])

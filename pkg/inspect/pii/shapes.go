@@ -405,6 +405,22 @@ func isWiFiKey(v []byte) bool {
 	return true
 }
 
+// isCommandPassword: the value of a Tasmota command that sets a
+// password (WebPassword, MqttPassword) is one, unless it is Tasmota's
+// way to set none or the firmware's default ("0", "1", `"`), a mask
+// ("****", how Tasmota shows one), or not text.
+func isCommandPassword(v []byte) bool {
+	if len(v) == 0 || len(v) > maxValue || string(v) == "0" || string(v) == "1" || string(v) == `"` || isMask(v) {
+		return false
+	}
+	for _, c := range v {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 // isMask: what a device's status page sends in place of a key it keeps
 // to itself: stars ("**REDACTED**", "abc***"); only mask characters
 // ("XXXX-XXXX", "########", "xxxx xxxx"); or a word, or words run
