@@ -5,7 +5,9 @@
 // its request-id and community; a lone Response, which anyone on the LAN
 // can send in an agent's name, proves nothing. SNMPv3 users are reported
 // with their security level as observations, so that an agent serving
-// requests without authentication shows up on its scorecard.
+// requests without authentication shows up on its scorecard; their
+// verdict takes the same proof, a Response with the msgID of a request
+// seen.
 package snmp
 
 import (
@@ -87,11 +89,23 @@ const (
 type message struct {
 	version   int64
 	community []byte // v1, v2c
+	msgID     int64  // v3, when hasMsgID
+	hasMsgID  bool
 	flags     byte   // v3 msgFlags
 	user      []byte // v3 USM msgUserName
 	pdu       byte   // PDU tag; 0 for an encrypted v3 scoped PDU
 	requestID int64  // of a PDU but a v1 trap, when hasID
 	hasID     bool
+}
+
+// correlator is what ties a Response to its request: the msgID in v3
+// (RFC 3412 section 7.2), present where an encrypted PDU hides its
+// request-id; the request-id in v1 and v2c.
+func (m *message) correlator() (int64, bool) {
+	if m.version == versionV3 {
+		return m.msgID, m.hasMsgID
+	}
+	return m.requestID, m.hasID
 }
 
 // parse decodes the header of one SNMP message into m.
@@ -123,10 +137,11 @@ func (m *message) parseV3(b []byte) bool {
 	if !ok {
 		return false
 	}
-	var flags []byte
-	if _, global, ok = expect(global, tagInteger); !ok { // msgID
+	var id, flags []byte
+	if id, global, ok = expect(global, tagInteger); !ok {
 		return false
 	}
+	m.msgID, m.hasMsgID = requestID(id)
 	if _, global, ok = expect(global, tagInteger); !ok { // msgMaxSize
 		return false
 	}
@@ -229,15 +244,15 @@ func requestID(c []byte) (int64, bool) {
 // the proof of a right guess, is still reported.
 const maxEntries = 8
 
-// maxRequests bounds the v1/v2c requests remembered per flow until their
+// maxRequests bounds the requests remembered per flow until their
 // Response; past it the oldest is forgotten. A manager with more
 // requests outstanding on one socket loses only the proof of the
 // oldest.
 const maxRequests = 16
 
-// request is a v1/v2c request seen, which only a Response with its
-// request-id, from the end it was sent to, answers. Its community is
-// kept as its hashKey.
+// request is a request seen, which only a Response with its correlator,
+// from the end it was sent to, answers. Its community, or its v3 user and
+// security level, is kept as its hashKey.
 type request struct {
 	id   int64
 	key  uint64
@@ -339,13 +354,13 @@ func (a *analyzer) community(f *inspect.Flow, dir inspect.Dir, m *message) {
 }
 
 // remember keeps a request for the Response that answers it; a
-// retransmission (the same request-id, community and direction) is kept
-// once.
+// retransmission (the same correlator, key and direction) is kept once.
 func (a *analyzer) remember(key uint64, dir inspect.Dir, m *message) {
-	if !m.hasID {
+	id, ok := m.correlator()
+	if !ok {
 		return
 	}
-	r := request{id: m.requestID, key: key, dir: dir, used: true}
+	r := request{id: id, key: key, dir: dir, used: true}
 	for i := range a.requests {
 		if a.requests[i] == r {
 			return
@@ -358,10 +373,11 @@ func (a *analyzer) remember(key uint64, dir inspect.Dir, m *message) {
 // answered reports whether a Response sent in dir answers a request
 // remembered, which it then forgets.
 func (a *analyzer) answered(key uint64, dir inspect.Dir, m *message) bool {
-	if !m.hasID {
+	id, ok := m.correlator()
+	if !ok {
 		return false
 	}
-	want := request{id: m.requestID, key: key, dir: 1 - dir, used: true}
+	want := request{id: id, key: key, dir: 1 - dir, used: true}
 	for i := range a.requests {
 		if a.requests[i] == want {
 			a.requests[i] = request{}
@@ -395,8 +411,13 @@ func (a *analyzer) reportCommunity(f *inspect.Flow, e *entry, o inspect.Outcome)
 // v3 handles an SNMPv3 message. Engine discovery (an empty user name) is
 // part of every v3 exchange and says nothing. A named user is reported
 // once per flow as an observation with its security level and whether the
-// agent answered: a Response accepts, a Report (unknown user, unsupported
-// security level) refuses an unauthenticated request.
+// agent answered: a Response to a request seen (its msgID, user and
+// security level, from the end the request went to) accepts, a Report
+// (unknown user, unsupported security level) refuses an unauthenticated
+// request. A Response that answers no request seen accepts nothing, as
+// for a community: anyone on the LAN can send it in the agent's name. The
+// user then waits for a Response that does; at the end of the flow it is
+// unknown.
 func (a *analyzer) v3(f *inspect.Flow, dir inspect.Dir, m *message) {
 	if len(m.user) == 0 {
 		return
@@ -406,18 +427,29 @@ func (a *analyzer) v3(f *inspect.Flow, dir inspect.Dir, m *message) {
 	e := a.find(key)
 	switch m.pdu {
 	case pduResponse:
+		if e != nil && !e.pending {
+			return
+		}
+		answered := a.answered(key, dir, m)
 		if e == nil {
 			if e = a.add(key); e == nil {
 				return
 			}
 			initUser(e, m, f.LoginSubject())
 		}
-		a.observeUser(f, e, inspect.OutcomeAccepted)
+		if answered {
+			a.observeUser(f, e, inspect.OutcomeAccepted)
+		}
 	case pduReport:
 		if e != nil && level == 0 {
 			a.observeUser(f, e, inspect.OutcomeRejected)
 		}
 	default: // requests, notifications, and encrypted PDUs of unknown type
+		// An encrypted PDU may be a Response itself: only a request
+		// whose type is read waits for an answer.
+		if m.pdu != 0 && m.pdu != pduTrapV1 && m.pdu != pduTrapV2 && (e == nil || e.pending) {
+			a.remember(key, dir, m)
+		}
 		if e != nil {
 			return
 		}

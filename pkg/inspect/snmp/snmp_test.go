@@ -158,9 +158,13 @@ func community(version byte, comm string, p []byte) []byte {
 	return inspecttest.BER(tagSequence, integ(version), octets(comm), p)
 }
 
-func v3(flags byte, user string, scoped []byte) []byte {
+// v3 is an SNMPv3 message with msgID 7.
+func v3(flags byte, user string, scoped []byte) []byte { return v3ID(7, flags, user, scoped) }
+
+// v3ID is v3 with msgID id, one byte.
+func v3ID(id, flags byte, user string, scoped []byte) []byte {
 	usm := inspecttest.BER(tagSequence, octets("\x80\x00\x1f\x88\x80"), integ(3), integ(36), octets(user), octets(""), octets(""))
-	global := inspecttest.BER(tagSequence, integ(7), inspecttest.BER(tagInteger, []byte{0x00, 0xff, 0xe3}), octets(string([]byte{flags})), integ(modelUSM))
+	global := inspecttest.BER(tagSequence, integ(id), inspecttest.BER(tagInteger, []byte{0x00, 0xff, 0xe3}), octets(string([]byte{flags})), integ(modelUSM))
 	return inspecttest.BER(tagSequence, integ(versionV3), global, inspecttest.BER(tagOctets, usm), scoped)
 }
 
@@ -272,6 +276,28 @@ func TestSynthetic(t *testing.T) {
 		{"v3_authnopriv_answered", "192.168.1.20:161", func(c *inspecttest.Conv) {
 			c.ClientBytes(v3(0x05, "monitor", scoped(pdu(pduGet)))).ServerBytes(v3(0x01, "monitor", scoped(pdu(pduResponse))))
 		}, nil, []string{"authNoPriv/yes"}},
+		// As for a community, a Response proves the user accepted only
+		// when it answers a request seen: by its msgID, user and
+		// security level, from the end the request went to.
+		{"v3_response_without_request", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ServerBytes(v3(0, "monitor", scoped(pdu(pduResponse))))
+		}, nil, []string{"noAuthNoPriv/unknown"}},
+		{"v3_authnopriv_response_without_request", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ServerBytes(v3(0x01, "monitor", scoped(pdu(pduResponse))))
+		}, nil, []string{"authNoPriv/unknown"}},
+		{"v3_response_to_another_msgid", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ClientBytes(v3ID(7, 0x04, "monitor", scoped(pdu(pduGet)))).ServerBytes(v3ID(8, 0, "monitor", scoped(pdu(pduResponse))))
+		}, nil, []string{"noAuthNoPriv/unknown"}},
+		{"v3_response_sent_the_way_the_request_went", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ClientBytes(v3(0x04, "monitor", scoped(pdu(pduGet)))).ClientBytes(v3(0, "monitor", scoped(pdu(pduResponse))))
+		}, nil, []string{"noAuthNoPriv/unknown"}},
+		{"v3_response_at_another_security_level", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ClientBytes(v3(0x05, "monitor", scoped(pdu(pduGet)))).ServerBytes(v3(0, "monitor", scoped(pdu(pduResponse))))
+		}, nil, []string{"authNoPriv/unknown", "noAuthNoPriv/unknown"}},
+		{"v3_lone_response_then_a_request_answered", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ServerBytes(v3ID(9, 0, "monitor", scoped(pdu(pduResponse))))
+			c.ClientBytes(v3ID(10, 0x04, "monitor", scoped(pdu(pduGet)))).ServerBytes(v3ID(10, 0, "monitor", scoped(pdu(pduResponse))))
+		}, nil, []string{"noAuthNoPriv/yes"}},
 		{"v3_discovery_only", "192.168.1.20:161", func(c *inspecttest.Conv) {
 			c.ClientBytes(v3(0x04, "", scoped(pdu(pduGet)))).ServerBytes(v3(0, "", scoped(pdu(pduReport))))
 		}, nil, nil},
@@ -467,18 +493,22 @@ func (s *steadyFlow) send(dir inspect.Dir, data []byte) {
 func TestGetResponseDoesNotAllocate(t *testing.T) {
 	tests := []struct {
 		name     string
+		get      []byte
 		response []byte
 		logins   uint64 // reported by the first exchange, and in all
 	}{
-		{"answered", community(versionV2c, comm, pdu(pduResponse)), 1},
+		{"answered", get2c(comm), community(versionV2c, comm, pdu(pduResponse)), 1},
 		// Each request remembered, each Response looked up in vain:
 		// the community waits for the end of the flow.
-		{"answering_another_request", community(versionV2c, comm, pduID(pduResponse, 7)), 0},
+		{"answering_another_request", get2c(comm), community(versionV2c, comm, pduID(pduResponse, 7)), 0},
+		// A v3 user is an observation, no login.
+		{"v3_answered", v3(0x04, "monitor", scoped(pdu(pduGet))), v3(0, "monitor", scoped(pdu(pduResponse))), 0},
+		{"v3_answering_another_request", v3ID(7, 0x04, "monitor", scoped(pdu(pduGet))), v3ID(8, 0, "monitor", scoped(pdu(pduResponse))), 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSteadyFlow(t)
-			get := get2c(comm)
+			get := tt.get
 			s.send(inspect.ToServer, get)
 			s.send(inspect.ToClient, tt.response)
 			before := s.e.Stats.LoginsReported
