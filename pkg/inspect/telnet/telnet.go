@@ -16,7 +16,14 @@
 // is the password (the one typed before it the user); and a line typed
 // after the user name, when the server decides with no password prompt
 // recognised, is reported as the password with the outcome unknown,
-// never as an empty password accepted.
+// never as an empty password accepted. After an attempt the server
+// decided, lines typed ahead of a password prompt with no user prompt
+// recognised cannot be placed for certain: the first may answer a user
+// prompt not recognised or the password asked again alone, and lines
+// typed before the refusal were never seen as type-ahead. They are read
+// as in a first attempt, never paired with the last attempt's user, and
+// the login they make is reported with the outcome unknown, whatever the
+// server answers.
 package telnet
 
 import (
@@ -185,6 +192,17 @@ type analyzer struct {
 	// (passwordAfterPrompt); only if the server goes on without one are
 	// the queued lines the login (loginTypedAhead).
 	deferred bool
+	// guess: the deferred password prompt came after an attempt (see
+	// attempted), so which queued line answers which prompt is a guess;
+	// the login it settles is uncertain.
+	guess bool
+	// attempted: a password was typed since the last user prompt
+	// recognised, so a user known is that attempt's, not necessarily
+	// the next one's.
+	attempted bool
+	// uncertain: the pending login's pairing is a guess; whatever the
+	// server answers, its outcome is unknown.
+	uncertain bool
 	// typedEarly: the client typed before the first prompt. A pty
 	// echoes a script's "root", "xc3511" (with its typing mistakes)
 	// before the login prompt: what the server says from then on is no
@@ -370,7 +388,7 @@ func (a *analyzer) typedLine(f *inspect.Flow, line []byte, over bool) {
 			a.phase, a.userLen, a.userTyped = phaseIdle, 0, false
 		}
 		if a.deferred {
-			a.deferred = false
+			a.deferred, a.guess = false, false
 			a.dropQueue()
 		}
 		return
@@ -407,13 +425,24 @@ func (a *analyzer) setUser(line []byte) {
 // login classifies a typed password and keeps the credential until the
 // server's verdict arrives.
 func (a *analyzer) login(f *inspect.Flow, secret []byte) {
-	a.pending.Report(f, inspect.OutcomeUnknown)
+	a.report(f, inspect.OutcomeUnknown)
 	user := a.envUser[:a.envLen]
 	if a.userTyped {
 		user = a.user[:a.userLen]
 	}
 	a.pending.Keep(f, &inspect.Login{Protocol: "telnet", Mechanism: "login prompt", User: user, Secret: secret})
 	a.phase, a.refusal, a.welcomed = phaseVerdict, false, false
+	a.uncertain, a.guess, a.attempted = a.guess, false, true
+}
+
+// report reports the pending login with outcome o, or unknown when its
+// pairing was a guess.
+func (a *analyzer) report(f *inspect.Flow, o inspect.Outcome) {
+	if a.uncertain {
+		o = inspect.OutcomeUnknown
+	}
+	a.uncertain = false
+	a.pending.Report(f, o)
 }
 
 // userKnown reports whether the attempt has a user: typed at a login
@@ -441,6 +470,7 @@ func (a *analyzer) loginTypedAhead(f *inspect.Flow) {
 		a.dequeue(a.setUser)
 	}
 	a.dequeue(func(line []byte) { a.login(f, line) })
+	a.guess = false
 }
 
 // enqueue keeps a typed-ahead line. The first lines answer the first
@@ -516,7 +546,7 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 			return
 		case k != PromptNone:
 			// Asked again: the attempt failed. The prompt is read below.
-			a.pending.Report(f, inspect.OutcomeRejected)
+			a.report(f, inspect.OutcomeRejected)
 			a.phase = phaseIdle
 		case !a.refusal && inspect.ContainsFold(text, "welcome"):
 			a.server.done()
@@ -608,7 +638,7 @@ func (a *analyzer) unrecognisedPassword(f *inspect.Flow) {
 		return
 	}
 	a.dequeue(func(line []byte) { a.login(f, line) })
-	a.pending.Report(f, inspect.OutcomeUnknown)
+	a.report(f, inspect.OutcomeUnknown)
 	a.dropQueue()
 }
 
@@ -619,10 +649,10 @@ func (a *analyzer) dropQueue() {
 }
 
 func (a *analyzer) accepted(f *inspect.Flow) {
-	a.pending.Report(f, inspect.OutcomeAccepted)
+	a.report(f, inspect.OutcomeAccepted)
 	a.phase = phaseShell
 	a.seekFirmware = true
-	a.deferred = false
+	a.deferred, a.guess = false, false
 	a.dropQueue()
 }
 
@@ -632,12 +662,22 @@ func (a *analyzer) prompt(f *inspect.Flow, k PromptKind, text []byte) {
 	switch k {
 	case PromptUser:
 		a.phase, a.userLen, a.userTyped, a.deferred = phaseWantUser, 0, false, false
+		a.guess, a.attempted = false, false
 		a.dequeue(a.setUser)
 	case PromptPassword:
 		// Without a user prompt answered, lines typed ahead may hold a
 		// user name given at a prompt not recognised: wait for the line
 		// typed after this one.
 		a.deferred = a.queued > 0 && a.phase != phaseWantPassPrompt
+		if a.deferred && a.attempted {
+			// The user typed for the last attempt may have been asked
+			// again at a prompt not recognised, answered by a queued
+			// line or by one typed before the refusal and never
+			// queued: it is no longer this attempt's.
+			a.guess = true
+			clear(a.user[:a.userLen])
+			a.userLen, a.userTyped = 0, false
+		}
 		a.phase = phaseWantPass
 		if !a.deferred {
 			a.dequeue(func(line []byte) { a.login(f, line) })
@@ -749,6 +789,6 @@ func (a *analyzer) Close(f *inspect.Flow) {
 	case a.phase == phaseVerdict && a.welcomed:
 		outcome = inspect.OutcomeAccepted
 	}
-	a.pending.Report(f, outcome)
+	a.report(f, outcome)
 	a.proto.pool.Put(a)
 }

@@ -527,6 +527,44 @@ func TestSyntheticLogins(t *testing.T) {
 			want: []login{{"yes", "a***", strongPassword}},
 		},
 		{
+			// After a refusal, lines typed with no user prompt recognised
+			// at the next password prompt may answer a user prompt not
+			// recognised, or the password asked again alone: which line
+			// answers which prompt is uncertain. They are read as in a
+			// first attempt, never paired with the last attempt's user,
+			// and the verdict is unknown.
+			name: "refused_then_user_at_unrecognised_prompt_password_typed_after_prompt",
+			segs: join(srv("\r\nUsuario: "), cli("admin\r\n"), srv("admin\r\nPassword: "), cli("guess-one\r\n"),
+				srv("\r\nLogin incorrect\r\n\r\nUsuario: "), cli("root\r\n"), srv("root\r\nPassword: "), cli("xc3511\r\n"), srv("\r\n# ")),
+			want:    []login{{"no", "a***", "guess-one"}, {"unknown", "r***", "xc3511"}},
+			secrets: []string{"guess-one", "xc3511"},
+		},
+		{
+			name: "refused_then_user_and_password_typed_ahead_of_unrecognised_prompt",
+			segs: join(srv("\r\nUsuario: "), cli("admin\r\n"), srv("admin\r\nPassword: "), cli("guess-one\r\n"),
+				srv("\r\nLogin incorrect\r\n"), cli("root\r\n"+strongPassword+"\r\n"), srv("\r\nUsuario: "), srv("root\r\nPassword: "), srv("\r\n# ")),
+			want:    []login{{"no", "a***", "guess-one"}, {"unknown", "r***", strongPassword}},
+			secrets: []string{"guess-one", strongPassword},
+		},
+		{
+			// The line typed ahead answered the password prompt, but
+			// whose password it is cannot be told: a user typed before
+			// the refusal may have answered a user prompt not
+			// recognised.
+			name: "refused_then_one_line_typed_ahead_of_password_prompt",
+			segs: join(srv("login: "), cli("admin\r\n"), srv("Password: "), cli("guess-one\r\n"), srv("\r\nLogin incorrect\r\n"),
+				cli("xc3511\r\n"), srv("\r\nPassword: "), srv("\r\n# ")),
+			want:    []login{{"no", "a***", "guess-one"}, {"unknown", "", "xc3511"}},
+			secrets: []string{"guess-one", "xc3511"},
+		},
+		{
+			name: "refused_then_typed_ahead_refused_again",
+			segs: join(srv("\r\nUsuario: "), cli("admin\r\n"), srv("admin\r\nPassword: "), cli("guess-one\r\n"),
+				srv("\r\nLogin incorrect\r\n"), cli("root\r\nguess-two\r\n"), srv("\r\nUsuario: "), srv("root\r\nPassword: "), srv("\r\nLogin incorrect\r\n")),
+			want:    []login{{"no", "a***", "guess-one"}, {"unknown", "r***", "guess-two"}},
+			secrets: []string{"guess-one", "guess-two"},
+		},
+		{
 			// One line typed ahead of a password-only prompt is the
 			// password.
 			name: "password_typed_ahead_of_password_only_prompt",
@@ -768,6 +806,7 @@ func TestDefaultVerdicts(t *testing.T) {
 		defaultUnknown = "default_credentials unknown"
 		plainYes       = "plaintext_credentials yes"
 		plainUnknown   = "plaintext_credentials unknown"
+		plainNo        = "plaintext_credentials no"
 	)
 	tests := []struct {
 		name string
@@ -795,6 +834,17 @@ func TestDefaultVerdicts(t *testing.T) {
 		{"unrecognised_user_prompt_strong", attempt("Usuario: ", "Password: ", strongPassword), []string{plainYes}},
 		{"unrecognised_password_prompt_strong", attempt("login: ", "Kennwort: ", strongPassword), []string{plainUnknown}},
 		{"unrecognised_password_prompt_default", attempt("login: ", "Kennwort: ", "admin"), []string{defaultUnknown}},
+		// After a refusal, the next user typed ahead of a user prompt
+		// not recognised must not be taken for the password of the
+		// last attempt's user (admin/admin accepted), nor the next
+		// password paired with that user (admin/xc3511 accepted): the
+		// pairing is uncertain, the verdict unknown.
+		{"refused_then_pair_typed_ahead_is_no_default_accepted", join(srv("\r\nUsuario: "), cli("admin\r\n"), srv("admin\r\nPassword: "), cli("guess-one\r\n"),
+			srv("\r\nLogin incorrect\r\n"), cli("admin\r\n"+strongPassword+"\r\n"), srv("\r\nUsuario: "), srv("admin\r\nPassword: "), shell),
+			[]string{plainNo, plainUnknown}},
+		{"refused_then_default_typed_at_unrecognised_prompt", join(srv("\r\nUsuario: "), cli("admin\r\n"), srv("admin\r\nPassword: "), cli("guess-one\r\n"),
+			srv("\r\nLogin incorrect\r\n\r\nUsuario: "), cli("root\r\n"), srv("root\r\nPassword: "), typed("xc3511"), cli("\r\n"), shell),
+			[]string{plainNo, defaultUnknown}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -956,6 +1006,10 @@ func TestSplitAtEveryByte(t *testing.T) {
 		segs []seg
 	}{
 		{"busybox_fail_then_success", busyboxFailThenSuccess()},
+		// A refusal, then a user at a prompt not recognised and the
+		// password typed after the next one: the pairing stays a guess.
+		{"refused_then_unrecognised_user_prompt", join(srv("\r\nUsuario: "), cli("admin\r\n"), srv("admin\r\nPassword: "), cli("guess-one\r\n"),
+			srv("\r\nLogin incorrect\r\n\r\nUsuario: "), cli("root\r\n"), srv("root\r\nPassword: "), cli("xc3511\r\n"), srv(busyboxShell))},
 		{"environ_user", join(srv(busyboxOffer+"\xff\xfd\x27"), cli(clientAnswer+subneg(optNewEnviron, "\x00\x00USER\x01admin")),
 			srv("\r\nPassword: "), cli("hunter22\r\x00"), srv("\r\nLogin incorrect\r\n(none) login: "), cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"), srv(busyboxShell))},
 		// Lines longer than the kept tail, with escapes, tabs and UTF-8.
