@@ -59,6 +59,7 @@ func TestClassify(t *testing.T) {
 		{"shell_hash", "\r\n\r\nBusyBox v1.19.3 built-in shell (ash)\r\n# ", screenShell, screenShell},
 		{"shell_dollar", "admin@cam:~$ ", screenShell, screenShell},
 		{"cli", "\r\nDVR> ", screenShell, screenShell},
+		{"cli_host_named_user", "\r\ncam-user> ", screenShell, screenShell},
 		{"incorrect_then_prompt", "\r\nLogin incorrect\r\nipcam login: ", screenFailed, screenUser},
 		{"legal_notice_before_prompt", "Unauthorized access is denied\r\nlogin: ", screenFailed, screenUser},
 		{"too_many", "\r\nToo many login attempts, try again later\r\n", screenLocked, screenLocked},

@@ -26,8 +26,10 @@ const (
 // ("Password for admin"); a user prompt's phrase ends in a user word
 // ("(none) login", "Username", "User Name", "login as", "Login Name",
 // "Account", "User ID"). A word counts whole: "pass" is not the end of
-// "bypass". A line with no mark at its end is no prompt, so neither is
-// "Password changed successfully" nor "Password incorrect".
+// "bypass". Before a '>' it must not be glued to a host name either: a
+// CLI names its prompt after the host ("cam-user>", "nvr.user>"). A
+// line with no mark at its end is no prompt, so neither is "Password
+// changed successfully" nor "Password incorrect".
 var (
 	userWords     = [...]string{"login", "login as", "login name", "login id", "username", "user name", "user", "user id", "userid", "account"}
 	passwordWords = [...]string{"password", "passwd", "passcode", "passphrase", "pass"}
@@ -94,13 +96,28 @@ func PromptOf(text []byte) PromptKind {
 		return PromptNone
 	}
 	phrase = withoutAside(phrase)
+	host := mark == '>'
 	switch {
-	case endsInWord(phrase, passwordWords[:]) || passwordFor(phrase):
+	case endsInWord(phrase, passwordWords[:], host) || passwordFor(phrase, host):
 		return PromptPassword
-	case endsInWord(phrase, userWords[:]):
+	case endsInWord(phrase, userWords[:], host):
 		return PromptUser
 	}
 	return PromptNone
+}
+
+// oneWordAngle reports whether text, the server's current line, is one
+// word and a '>': "User>", "Username>". Right after a login such a user
+// prompt is more likely a CLI's, named after its mode or user, than the
+// login prompt asked again; one of more words ("User Name>") is a
+// sentence no CLI shows.
+func oneWordAngle(text []byte) bool {
+	t := trimRight(text)
+	if len(t) == 0 || t[len(t)-1] != '>' {
+		return false
+	}
+	phrase := trimSpace(bytes.TrimRight(t, ":>"))
+	return len(phrase) > 0 && !bytes.ContainsAny(phrase, " \t")
 }
 
 // withoutAside cuts a bracketed aside from the end of a prompt's phrase:
@@ -125,10 +142,12 @@ func withoutAside(phrase []byte) []byte {
 }
 
 // endsInWord reports whether phrase ends in one of words, whole: what
-// comes before it is no letter.
-func endsInWord(phrase []byte, words []string) bool {
+// comes before it is no letter, nor with host set a character of a host
+// name.
+func endsInWord(phrase []byte, words []string, host bool) bool {
 	for _, w := range words {
-		if hasSuffixFold(phrase, w) && !isLetter(phrase, len(phrase)-len(w)-1) {
+		i := len(phrase) - len(w) - 1
+		if hasSuffixFold(phrase, w) && !isLetter(phrase, i) && !(host && isHostChar(phrase, i)) {
 			return true
 		}
 	}
@@ -138,9 +157,9 @@ func endsInWord(phrase []byte, words []string) bool {
 // passwordFor reports whether phrase asks for someone's password:
 // "Password for admin", "Enter password for user admin". The clause
 // after "for" is a few words saying nothing of a failure.
-func passwordFor(phrase []byte) bool {
+func passwordFor(phrase []byte, host bool) bool {
 	i := lastIndexFold(phrase, " for ")
-	if i < 0 || !endsInWord(phrase[:i], passwordWords[:]) {
+	if i < 0 || !endsInWord(phrase[:i], passwordWords[:], host) {
 		return false
 	}
 	who := trimSpace(phrase[i+len(" for "):])
@@ -153,6 +172,20 @@ func isLetter(b []byte, i int) bool {
 	}
 	c := b[i] | 0x20
 	return 'a' <= c && c <= 'z'
+}
+
+// isHostChar reports whether b[i] is a digit or a mark a host name, or
+// a user@host, is written with; letters are isLetter's.
+func isHostChar(b []byte, i int) bool {
+	if i < 0 {
+		return false
+	}
+	switch c := b[i]; c {
+	case '-', '_', '.', '@':
+		return true
+	default:
+		return '0' <= c && c <= '9'
+	}
 }
 
 // lastIndexFold is the index of the last t in s, ignoring ASCII case, or

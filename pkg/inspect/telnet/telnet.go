@@ -217,7 +217,11 @@ type analyzer struct {
 
 	pending  inspect.PendingLogin
 	prompted bool // a login or password prompt was seen
-	gap      bool // bytes of either direction were lost
+	// loginPrompt is the FNV64 of the last user prompt's line: the
+	// device's own login prompt shown again is a refusal, never a CLI's
+	// prompt (cliPrompt).
+	loginPrompt uint64
+	gap         bool // bytes of either direction were lost
 	// authOption: the Telnet AUTHENTICATION or ENCRYPT option was
 	// negotiated, which can log a user in without any prompt.
 	authOption bool
@@ -544,6 +548,10 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 			a.server.done()
 			a.accepted(f)
 			return
+		case k == PromptUser && a.cliPrompt(text, partial, a.refusal):
+			a.server.done()
+			a.accepted(f)
+			return
 		case k != PromptNone:
 			// Asked again: the attempt failed. The prompt is read below.
 			a.report(f, inspect.OutcomeRejected)
@@ -555,7 +563,7 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 		}
 	case phaseWantPassPrompt:
 		switch {
-		case loggedIn(text, partial, false):
+		case loggedIn(text, partial, false) || k == PromptUser && a.cliPrompt(text, partial, false):
 			a.server.done()
 			if a.queued > 0 {
 				a.unrecognisedPassword(f)
@@ -588,6 +596,16 @@ func (a *analyzer) serverText(f *inspect.Flow, text []byte, partial bool) {
 		// last thing the server said, decides (confirmShell).
 		a.shellCand = true
 	}
+}
+
+// cliPrompt reports whether text, which PromptOf reads as a user prompt,
+// is a CLI's prompt that says the login just typed went through: it
+// waits for input on an unfinished line, is one word and a '>' ("User>",
+// as "admin>" or "router>" are), comes with no refusal said, and is not
+// the device's own login prompt shown again. At the start of a session,
+// after a refusal or as "User Name>" it is a login prompt.
+func (a *analyzer) cliPrompt(text []byte, partial, afterRefusal bool) bool {
+	return partial && !afterRefusal && oneWordAngle(text) && inspect.FNV64(trimSpace(text)) != a.loginPrompt
 }
 
 // confirmShell runs at the client's first keystroke after a shell-like
@@ -661,6 +679,7 @@ func (a *analyzer) prompt(f *inspect.Flow, k PromptKind, text []byte) {
 	a.finishBanner(f, text)
 	switch k {
 	case PromptUser:
+		a.loginPrompt = inspect.FNV64(trimSpace(text))
 		a.phase, a.userLen, a.userTyped, a.deferred = phaseWantUser, 0, false, false
 		a.guess, a.attempted = false, false
 		a.dequeue(a.setUser)

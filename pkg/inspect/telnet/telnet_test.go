@@ -468,6 +468,60 @@ func TestSyntheticLogins(t *testing.T) {
 			want: []login{{"no", "a***", "guess-one"}, {"no", "a***", "guess-two"}},
 		},
 		{
+			// A CLI's prompt after the password, named with a user word:
+			// the login went through, the prompt asks for a command.
+			name: "cli_prompt_user_word_after_password",
+			segs: join(srv("login: "), cli("admin\r\n"), srv("Password: "), cli("admin\r\n"), srv("\r\nUser> ")),
+			want: []login{{"yes", "a***", "admin"}},
+		},
+		{
+			name: "cli_prompt_host_named_user_after_password",
+			segs: join(srv("login: "), cli("admin\r\n"), srv("Password: "), cli("admin\r\n"), srv("\r\ncam-user>")),
+			want: []login{{"yes", "a***", "admin"}},
+		},
+		{
+			name: "cli_prompt_admin_after_password",
+			segs: join(srv("Username: "), cli("admin\r\n"), srv("Password: "), cli("admin\r\n"), srv("\r\nadmin> ")),
+			want: []login{{"yes", "a***", "admin"}},
+		},
+		{
+			// The command typed at the CLI is no user name, its
+			// output and the prompt again no refusal.
+			name:    "cli_prompt_then_command",
+			segs:    join(srv("login: "), cli("admin\r\n"), srv("Password: "), cli("admin\r\n"), srv("\r\nUser>"), cli("show secret\r\n"), srv("show secret\r\nsecret-value\r\nUser>"), cli("exit\r\n")),
+			want:    []login{{"yes", "a***", "admin"}},
+			secrets: []string{"show secret", "secret-value"},
+		},
+		{
+			// No password asked: the CLI's prompt after the user name
+			// is the login, with an empty password.
+			name: "cli_prompt_user_word_after_user_name",
+			segs: join(srv("login: "), cli("admin\r\n"), srv("admin\r\nUser> ")),
+			want: []login{{"yes", "a***", ""}},
+		},
+		{
+			// The device's own login prompt asked again, with no
+			// words of refusal, is still a refusal.
+			name: "angle_user_prompt_asked_again",
+			segs: join(srv("User> "), cli("admin\r\n"), srv("Password: "), cli("guess-one\r\n"), srv("\r\nUser> "),
+				cli("admin\r\n"), srv("Password: "), cli("guess-two\r\n"), srv("\r\nLogin incorrect\r\n")),
+			want: []login{{"no", "a***", "guess-one"}, {"no", "a***", "guess-two"}},
+		},
+		{
+			// A prompt of more than one word is no CLI's.
+			name: "user_name_angle_prompt_after_password",
+			segs: join(srv("login: "), cli("admin\r\n"), srv("Password: "), cli("guess-one\r\n"), srv("\r\nUser Name> "),
+				cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"), srv("\r\n# ")),
+			want: []login{{"no", "a***", "guess-one"}, {"yes", "r***", "xc3511"}},
+		},
+		{
+			// After a refusal a user prompt is one, however it ends.
+			name: "angle_user_prompt_after_refusal",
+			segs: join(srv("login: "), cli("admin\r\n"), srv("Password: "), cli("guess-one\r\n"), srv("\r\nLogin incorrect\r\nUser> "),
+				cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"), srv("\r\n# ")),
+			want: []login{{"no", "a***", "guess-one"}, {"yes", "r***", "xc3511"}},
+		},
+		{
 			// "new" in whose password it is makes no password change.
 			name: "password_for_newuser_asked_again",
 			segs: join(srv("login: "), cli("newadmin\r\n"), srv("Password for newadmin: "), cli("guess-one\r\n"),
@@ -834,6 +888,12 @@ func TestDefaultVerdicts(t *testing.T) {
 		{"unrecognised_user_prompt_strong", attempt("Usuario: ", "Password: ", strongPassword), []string{plainYes}},
 		{"unrecognised_password_prompt_strong", attempt("login: ", "Kennwort: ", strongPassword), []string{plainUnknown}},
 		{"unrecognised_password_prompt_default", attempt("login: ", "Kennwort: ", "admin"), []string{defaultUnknown}},
+		// A CLI's prompt after the default password is its acceptance,
+		// not the login prompt asked again.
+		{"cli_prompt_user_word_after_default", join(srv("\r\nlogin: "), echoed("admin"), cli("\r\n"), srv("\r\nPassword: "), typed("admin"), cli("\r\n"), srv("\r\nUser> ")),
+			[]string{defaultYes}},
+		{"cli_prompt_host_named_user_after_default", join(srv("\r\nlogin: "), echoed("admin"), cli("\r\n"), srv("\r\nPassword: "), typed("admin"), cli("\r\n"), srv("\r\ncam-user> ")),
+			[]string{defaultYes}},
 		// After a refusal, the next user typed ahead of a user prompt
 		// not recognised must not be taken for the password of the
 		// last attempt's user (admin/admin accepted), nor the next
@@ -1010,6 +1070,9 @@ func TestSplitAtEveryByte(t *testing.T) {
 		// password typed after the next one: the pairing stays a guess.
 		{"refused_then_unrecognised_user_prompt", join(srv("\r\nUsuario: "), cli("admin\r\n"), srv("admin\r\nPassword: "), cli("guess-one\r\n"),
 			srv("\r\nLogin incorrect\r\n\r\nUsuario: "), cli("root\r\n"), srv("root\r\nPassword: "), cli("xc3511\r\n"), srv(busyboxShell))},
+		// Refused, then in at a CLI whose prompt ends in a user word.
+		{"refused_then_cli_prompt", join(srv("\r\nlogin: "), busyboxAttempt("admin", "wrongpw1"), srv("\r\nLogin incorrect\r\nlogin: "),
+			busyboxAttempt("admin", "admin"), srv("\r\nUser> "))},
 		{"environ_user", join(srv(busyboxOffer+"\xff\xfd\x27"), cli(clientAnswer+subneg(optNewEnviron, "\x00\x00USER\x01admin")),
 			srv("\r\nPassword: "), cli("hunter22\r\x00"), srv("\r\nLogin incorrect\r\n(none) login: "), cli("root\r\n"), srv("Password: "), cli("xc3511\r\n"), srv(busyboxShell))},
 		// Lines longer than the kept tail, with escapes, tabs and UTF-8.
@@ -1197,6 +1260,14 @@ func TestPromptOf(t *testing.T) {
 		{"Userid:", PromptUser},
 		{"Login ID: ", PromptUser},
 		{"Username> ", PromptUser},
+		{"User>", PromptUser},
+		{"User Name> ", PromptUser},
+		{"cam-user>", PromptNone},
+		{"cam_user> ", PromptNone},
+		{"nvr.user>", PromptNone},
+		{"root@user>", PromptNone},
+		{"ipcam-password>", PromptNone},
+		{"cam-user:", PromptUser},
 		{">>User name:", PromptUser},
 		{"Last login:", PromptNone},
 		{"login", PromptNone},
