@@ -119,6 +119,16 @@ func TestFormLoginPastBodyPrefix(t *testing.T) {
 		{"multipart_value_with_a_delimiter_front", send(multipart, part("state", padding)+part("username", "admin")+
 			part("password", "admin\r\n------WebKitFormBoundaryQ3")+closing, 7), []login{{"a***", "form", "unique"}}},
 
+		// A multipart answer read while the request's body streams
+		// keeps the request's boundary.
+		{"response_boundary_mid_request", func(c *inspecttest.Conv) {
+			body := part("username", "admin") + part("password", "admin") + closing
+			cut := strings.Index(body, "admin\r\n------WebKitForm") + len("admin\r\n------WebKitForm")
+			c.Client(head(multipart, len(body)) + body[:cut])
+			c.Server("HTTP/1.1 100 Continue\r\nContent-Type: multipart/form-data; boundary=B\r\n\r\n")
+			c.Client(body[cut:]).Server(accepted)
+		}, []login{{"a***", "form", "default"}}},
+
 		// Not read: a field cut by the end of the flow, a name too
 		// long for a login field, a part never closed.
 		{"form_cut_by_flow_end_past_prefix", func(c *inspecttest.Conv) {

@@ -448,9 +448,12 @@ func (a *analyzer) framingHeader(h *half, name, value []byte) {
 		if h.kind == bodyMultipart {
 			// Only a request's parts are read (for logins); its head
 			// is read whole before its body.
+			// A response's boundary is not kept: it may come while the
+			// request's body is still being read with the request's.
 			b := multipartBoundary(value)
 			if len(b) == 0 || len(b) > maxBoundary || h != &a.half[inspect.ToServer] {
 				h.kind = bodyBinary // no boundary, no parts
+				break
 			}
 			a.boundaryLen = copy(a.boundary[:], b)
 		}

@@ -702,6 +702,8 @@ func TestTasmotaCommands(t *testing.T) {
 		{"backlog_any_case_second_network", [][]byte{publish(1, "cmnd/plug/Backlog", "ssid2 Cafe Net;PASSWORD2 "+key+" ;Restart 1")}, wifi},
 		{"separate_publishes", [][]byte{publish(0, "cmnd/plug/SSID1", "MyHome"), publish(0, "cmnd/plug/Password1", key)}, wifi},
 		{"password2_alone", [][]byte{publish(0, "cmnd/plug/password2", key)}, wifi},
+		{"password_without_index", [][]byte{publish(0, "cmnd/plug/Password", key)}, wifi},
+		{"backlog_without_indexes", [][]byte{publish(0, "cmnd/plug/Backlog", "SSId MyHome; Password "+key)}, wifi},
 		{"prefix_second_in_full_topic", [][]byte{publish(0, "kitchen/plug/cmnd/Password1", key)}, wifi},
 		{"group_topic", [][]byte{publish(0, "cmnd/tasmotas/Backlog", "SSId1 MyHome;Password1 "+key)}, wifi},
 		{"web_password", [][]byte{publish(0, "cmnd/plug/WebPassword", "s3cretWeb")}, device},

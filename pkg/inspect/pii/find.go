@@ -778,8 +778,8 @@ func (s *finder) devicePassword(b []byte, val span) {
 // What a Tasmota command sets (commandName).
 const (
 	cmdOther          = iota
-	cmdSSID           // SSId1, SSId2: a network's name
-	cmdWiFiKey        // Password1, Password2: a network's key
+	cmdSSID           // SSId, SSId1, SSId2: a network's name
+	cmdWiFiKey        // Password, Password1, Password2: a network's key
 	cmdDevicePassword // WebPassword, MqttPassword
 )
 
@@ -789,11 +789,13 @@ func commandName(name []byte) (what, net int) {
 	if equalFold(name, "webpassword") || equalFold(name, "mqttpassword") {
 		return cmdDevicePassword, 0
 	}
-	if len(name) < 2 || name[len(name)-1] != '1' && name[len(name)-1] != '2' {
-		return cmdOther, 0
+	// Without an index a command is its first network's (Tasmota's
+	// command handler starts the index at 1).
+	base := name
+	if n := len(name); n >= 2 && (name[n-1] == '1' || name[n-1] == '2') {
+		base, net = name[:n-1], int(name[n-1]-'1')
 	}
-	net = int(name[len(name)-1] - '1')
-	switch base := name[:len(name)-1]; {
+	switch {
 	case equalFold(base, "ssid"):
 		return cmdSSID, net
 	case equalFold(base, "password"):
