@@ -24,18 +24,25 @@ func (p *Protocol) FlowStarted(f *inspect.Flow) {
 // known, so that a connection open for days (MQTT to a cloud on 1883)
 // is reported at once, and one still open at a restart at all.
 func (p *Protocol) FlowIdentified(f *inspect.Flow) {
-	// A connection the capture joined late (a restart) may never show
-	// the request its analyzer judges by: counted as it is.
-	if !mayStartTLS(f.App()) && (!judgedByAnalyzer(f.App()) || !f.Opened()) {
+	if !mayStartTLS(f.App()) && (!judgedByAnalyzer(f.App()) || joinedLate(f)) {
 		p.use.observe(f)
 	}
 }
 
 // CleartextUsed implements inspect.CleartextObserver: the analyzer of a
 // protocol judgedByAnalyzer found content worth encrypting sent in clear.
+// A connection joined late was counted when identified: a flow counts
+// once.
 func (p *Protocol) CleartextUsed(f *inspect.Flow) {
-	p.use.observe(f)
+	if !joinedLate(f) {
+		p.use.observe(f)
+	}
 }
+
+// joinedLate: the capture joined the connection after its opening (a
+// restart), so it may never show the request an analyzer judges by, and
+// is counted as it is, when identified.
+func joinedLate(f *inspect.Flow) bool { return f.IsTCP() && !f.Opened() }
 
 // judgedByAnalyzer: the protocol's analyzer reports whether a flow's
 // content matters (Flow.ReportCleartext), since much of it is in clear

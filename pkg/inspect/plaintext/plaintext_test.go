@@ -302,6 +302,43 @@ func TestPlaintextProtocolOnOpenConnection(t *testing.T) {
 	}
 }
 
+// TestHTTPConnectionCountedOnce: an HTTP connection is one flow in the
+// plaintext_protocol aggregate whether its opening was seen (counted at
+// its first request worth encrypting) or the capture joined it after a
+// restart (counted when identified, not again at its first request).
+func TestHTTPConnectionCountedOnce(t *testing.T) {
+	post := "POST /api/telemetry HTTP/1.1\r\nHost: api.cloud.example\r\nContent-Length: 2\r\n\r\n{}"
+	tests := []struct {
+		name     string
+		conv     func(e *inspect.Engine, client, server string) *inspecttest.Conv
+		requests int
+	}{
+		{"opened", inspecttest.NewTCP, 1},
+		{"opened_two_requests", inspecttest.NewTCP, 2},
+		{"joined", inspecttest.JoinTCP, 1},
+		{"joined_two_requests", inspecttest.JoinTCP, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, c, _ := httpEngine(t)
+			conv := tt.conv(e, "192.168.1.10:40000", "203.0.113.5:80")
+			for range tt.requests {
+				conv.Client(post).Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+			}
+			conv.Close()
+			e.Flush()
+			got := c.Kind(event.KindPlaintextProtocol)
+			flows := 0
+			for _, ev := range got {
+				flows += ev.Count
+			}
+			if len(got) != 1 || flows != 1 {
+				t.Errorf("one HTTP connection: %d findings counting %d flows, want 1 finding counting 1", len(got), flows)
+			}
+		})
+	}
+}
+
 // TestInClearByDesignIsNoFinding: HTTP whose content needs no
 // encryption (signed OCSP answers and CRLs, captive-portal checks, a
 // CONNECT tunnel) makes no plaintext_protocol finding; the first other
