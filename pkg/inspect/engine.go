@@ -13,6 +13,7 @@ import (
 	"math"
 	"net/netip"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -365,8 +366,30 @@ var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 // broadcast or multicast address, or from a client without an address
 // yet (DHCP).
 func (f *Flow) linkWide() bool {
-	c, s := f.Client().Addr().Unmap(), f.Server().Addr().Unmap()
-	return s.IsMulticast() || s == limitedBroadcast || c.IsUnspecified()
+	return f.ToGroup() || f.Client().Addr().Unmap().IsUnspecified()
+}
+
+// ToGroup reports whether the flow's server address reaches a group of
+// hosts rather than one: a multicast address, the limited broadcast, or
+// the directed broadcast of a LAN prefix the engine knows (a configured
+// one or a LAN interface's). What a device sends there is discovery, no
+// conversation with another device.
+func (f *Flow) ToGroup() bool {
+	s := f.Server().Addr().Unmap()
+	if s.IsMulticast() || s == limitedBroadcast {
+		return true
+	}
+	if !s.Is4() {
+		return false
+	}
+	v := s.As4()
+	n := binary.BigEndian.Uint32(v[:])
+	for _, p := range f.engine.lan.v4 {
+		if n&p.mask == p.net && ^p.mask > 1 && n|p.mask == ^uint32(0) {
+			return true
+		}
+	}
+	return slices.Contains(f.engine.onLink.broadcasts, n)
 }
 
 // Flows is the number of flows in the table.

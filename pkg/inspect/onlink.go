@@ -16,6 +16,11 @@ type onLink struct {
 	kernel []netip.Prefix // the LAN interfaces' own (Engine.SetOnLink)
 	fromRA []netip.Prefix // advertised by the router, oldest first
 	all    lanPrefixes    // kernel and fromRA, rebuilt when they change
+	// broadcasts are the directed broadcast addresses of the LAN
+	// interfaces' IPv4 prefixes, those inside the configured prefixes
+	// (which kernel leaves out) included: a packet to one reaches every
+	// host on the link.
+	broadcasts []uint32
 }
 
 // maxRAPrefixes bounds the prefixes learned from router advertisements;
@@ -27,8 +32,12 @@ const maxRAPrefixes = 8
 // concurrently with the engine.
 func (e *Engine) SetOnLink(prefixes []netip.Prefix) {
 	var kept []netip.Prefix
+	e.onLink.broadcasts = e.onLink.broadcasts[:0]
 	for _, p := range prefixes {
 		p = p.Masked()
+		if b, ok := directedBroadcast(p); ok && !slices.Contains(e.onLink.broadcasts, b) {
+			e.onLink.broadcasts = append(e.onLink.broadcasts, b)
+		}
 		if p.IsValid() && !e.lan.contains(p.Addr().Unmap()) && !slices.Contains(kept, p) {
 			kept = append(kept, p)
 		}
@@ -38,6 +47,16 @@ func (e *Engine) SetOnLink(prefixes []netip.Prefix) {
 	}
 	e.onLink.kernel = kept
 	e.onLinkChanged()
+}
+
+// directedBroadcast is the broadcast address of an IPv4 prefix, the
+// host part all ones; a /31 or /32 has none (RFC 3021).
+func directedBroadcast(p netip.Prefix) (uint32, bool) {
+	if !p.IsValid() || !p.Addr().Is4() || p.Bits() > 30 {
+		return 0, false
+	}
+	a := p.Addr().As4()
+	return binary.BigEndian.Uint32(a[:]) | ^uint32(0)>>p.Bits(), true
 }
 
 // onLinkChanged rebuilds the on-link set and places the open flows'

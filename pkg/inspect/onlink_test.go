@@ -191,3 +191,51 @@ func TestOnLinkPlacesOpenFlows(t *testing.T) {
 		})
 	}
 }
+
+// TestToGroup: a flow to a multicast address, the limited broadcast or
+// the directed broadcast of a configured or interface prefix reaches a
+// group; a host address that ends in 255 inside a wider prefix, a
+// public address and a /31's address do not.
+func TestToGroup(t *testing.T) {
+	tests := []struct {
+		name   string
+		lan    []netip.Prefix // nil: DefaultLAN
+		onLink []netip.Prefix
+		server string
+		want   bool
+	}{
+		{"limited_broadcast", nil, nil, "255.255.255.255", true},
+		{"ipv4_multicast", nil, nil, "239.255.255.250", true},
+		{"ipv6_multicast", nil, nil, "ff02::1", true},
+		{"configured_prefix_broadcast", []netip.Prefix{netip.MustParsePrefix("192.168.7.0/24")}, nil, "192.168.7.255", true},
+		{"interface_prefix_broadcast", nil, []netip.Prefix{netip.MustParsePrefix("192.168.1.1/24")}, "192.168.1.255", true},
+		{"interface_prefix_host", nil, []netip.Prefix{netip.MustParsePrefix("192.168.0.1/23")}, "192.168.0.255", false},
+		{"interface_prefix_unknown", nil, nil, "192.168.1.255", false},
+		{"point_to_point", []netip.Prefix{netip.MustParsePrefix("192.168.7.0/31")}, nil, "192.168.7.1", false},
+		{"unicast", nil, nil, "192.168.1.20", false},
+		{"internet", nil, nil, "203.0.113.255", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.HashKey = []byte("engine test key")
+			if tt.lan != nil {
+				cfg.LAN = tt.lan
+			}
+			e, err := NewEngine(cfg, Options{Sink: &discard{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.SetOnLink(tt.onLink)
+			client := netip.MustParseAddrPort("192.168.1.10:50000")
+			server := netip.MustParseAddr(tt.server)
+			if server.Is6() {
+				client = netip.MustParseAddrPort("[fd00::10]:50000")
+			}
+			f := e.table.insert(e, client, netip.AddrPortFrom(server, 161), IPProtocolUDP)
+			if got := f.ToGroup(); got != tt.want {
+				t.Errorf("ToGroup() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -138,6 +138,12 @@ func (t *useTable) observe(f *inspect.Flow) {
 	if !f.ClientLocal {
 		return // from the internet: the router's firewall's business
 	}
+	if f.ToGroup() {
+		// Discovery (SNMP to the broadcast address, as printer discovery
+		// does) asks the link, no one device: like SSDP and mDNS, it is
+		// no cleartext conversation to hold against the sender.
+		return
+	}
 	if f.UpgradedToTLS() {
 		return // STARTTLS: the session went on encrypted
 	}

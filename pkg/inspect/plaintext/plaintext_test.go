@@ -15,6 +15,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/inspect/http"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
 	"github.com/iotgw/iotgw/pkg/inspect/pii"
+	"github.com/iotgw/iotgw/pkg/inspect/snmp"
 )
 
 // fakeProto stands in for a real analyzer: it claims flows whose first
@@ -876,5 +877,53 @@ func TestPlaintextProtocolOnTheLAN(t *testing.T) {
 	want := []string{"192.168.1.10 http 192.168.1.20:80", "192.168.1.10 http 192.168.1.20:80", "192.168.1.10 telnet 192.168.1.21:23"}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("observations:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestGroupDestinationsAreNoCleartextUse: discovery sent to a group (an
+// SNMP GetRequest to the broadcast address, as printer discovery does)
+// is no conversation with a device: no plaintext_protocol observation
+// against the sender, as for SSDP and mDNS. The directed broadcast of a
+// LAN interface's prefix counts as a group; the same request to one
+// printer is LAN cleartext use.
+func TestGroupDestinationsAreNoCleartextUse(t *testing.T) {
+	oid := inspecttest.BER(0x30, inspecttest.BER(0x30, inspecttest.BER(0x06, []byte{0x2b, 6, 1, 2, 1, 1, 1, 0}), []byte{0x05, 0}))
+	pdu := inspecttest.BER(0xa0, inspecttest.BER(0x02, []byte{42}), inspecttest.BER(0x02, []byte{0}), inspecttest.BER(0x02, []byte{0}), oid)
+	get := inspecttest.BER(0x30, inspecttest.BER(0x02, []byte{1}), inspecttest.BER(0x04, []byte("public")), pdu)
+	tests := []struct {
+		name   string
+		onLink []netip.Prefix
+		server string
+		want   int // plaintext_protocol events
+	}{
+		{"limited_broadcast", nil, "255.255.255.255:161", 0},
+		{"directed_broadcast_of_interface_prefix", []netip.Prefix{netip.MustParsePrefix("192.168.1.1/24")}, "192.168.1.255:161", 0},
+		{"directed_broadcast_of_configured_prefix", nil, "192.168.255.255:161", 0},
+		{"ipv4_multicast", nil, "224.0.0.1:161", 0},
+		{"ipv6_multicast", nil, "[ff02::1]:161", 0},
+		{"one_printer", []netip.Prefix{netip.MustParsePrefix("192.168.1.1/24")}, "192.168.1.20:161", 1},
+		{"host_in_wider_interface_prefix", []netip.Prefix{netip.MustParsePrefix("192.168.0.1/23")}, "192.168.0.255:161", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, c, nil, snmp.New(), New(pii.New()))
+			e.SetOnLink(tt.onLink)
+			client := "192.168.1.10:50000"
+			if strings.HasPrefix(tt.server, "[") {
+				client = "[fd00::10]:50000"
+			}
+			inspecttest.NewUDP(e, client, tt.server).ClientBytes(get)
+			e.Flush()
+			got := c.Kind(event.KindPlaintextProtocol)
+			if len(got) != tt.want {
+				t.Fatalf("%d plaintext_protocol events, want %d: %v", len(got), tt.want, got)
+			}
+			for _, ev := range got {
+				if ev.IsFinding() || ev.Evidence["scope"] != "lan" {
+					t.Errorf("%s %v: want an observation of scope lan", ev.Type, ev.Evidence)
+				}
+			}
+		})
 	}
 }
