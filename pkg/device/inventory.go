@@ -214,13 +214,17 @@ type wanConn struct {
 	dstPort uint16
 	srcPort uint16
 	seq     uint32
-	tls     uint8 // tlsNone, tlsStrong or tlsWeak: what it was credited
+	tls     uint8 // tlsNone, tlsStrong, tlsWeak or tlsUnknown: what it was credited
 }
 
 const (
 	tlsNone uint8 = iota
 	tlsStrong
 	tlsWeak
+	// tlsUnknown: TLS 1.2 or newer with a suite the TLS analyzer does not
+	// know: counted neither strong nor weak, so the connection keeps the
+	// device from a pass without failing it.
+	tlsUnknown
 )
 
 // count counts a SYN to dst:dstPort from srcPort with sequence number
@@ -893,7 +897,8 @@ func (d *Device) seenOnLink() {
 // a LAN device, for that device's scorecard: once per connection, and
 // only for a connection whose SYN the device was counted for. A joined
 // connection (its opening not seen) credits nothing: two made-up frames
-// would otherwise cover a connection in clear.
+// would otherwise cover a connection in clear. Nor does a suite the TLS
+// analyzer does not know: it may be a private, broken one.
 func (inv *Inventory) noteWANServer(ev *event.Event) {
 	f := ev.Flow
 	if ev.Kind != event.KindTLSServer || !f.Client.Local || f.Server.Local || f.Joined {
@@ -910,7 +915,9 @@ func (inv *Inventory) noteWANServer(ev *event.Event) {
 	v, err := strconv.ParseUint(ev.Evidence["tls_version_id"], 0, 16)
 	switch {
 	case err != nil:
-	case v >= 0x0303: // TLS 1.2
+	case v >= 0x0303 && ev.Evidence["cipher_strength"] == "unknown": // TLS 1.2
+		c.tls = tlsUnknown
+	case v >= 0x0303:
 		c.tls = tlsStrong
 		d.traffic.tlsStrong++
 	default:

@@ -787,6 +787,55 @@ func TestScorecardTLSSuite(t *testing.T) {
 	}
 }
 
+// TestScorecardTLSUnknownSuite: a ServerHello credits its connection as
+// strong only when the TLS analyzer knows its suite to be strong; one it
+// does not know (cipher_strength unknown) files no finding and is
+// neither strong nor weak, so the secure-communication provisions stay
+// unknown, never pass. A version below TLS 1.2 is weak whatever the
+// suite.
+func TestScorecardTLSUnknownSuite(t *testing.T) {
+	m := mustMAC("00:11:22:33:44:55")
+	wan := &event.Flow{Transport: "tcp", Client: event.Endpoint{MAC: m.String(), IP: "192.168.1.5", Port: 40000, Local: true},
+		Server: event.Endpoint{IP: "203.0.113.10", Port: 443}, Direction: event.LANToWAN}
+	tests := []struct {
+		name         string
+		version      string
+		strength     string // "" for none, as before the analyzer graded the suite
+		want         Status // of 5.5-1, 5.5-7 and 5.8-2
+		strong, weak uint32
+	}{
+		{"strong_suite", "0x0304", "strong", Pass, 1, 0},
+		{"ungraded", "0x0303", "", Pass, 1, 0},
+		{"unknown_suite", "0x0303", "unknown", Unknown, 0, 0},
+		{"unknown_suite_tls13", "0x0304", "unknown", Unknown, 0, 0},
+		{"unknown_suite_tls10", "0x0301", "unknown", Unknown, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			inv.ObservePacket(synPacket(m, "192.168.1.5", "203.0.113.10", 40000, 1))
+			ev := event.Evidence{"tls_version_id": tt.version, "cipher": "0x1337", "cipher_id": "0x1337"}
+			if tt.strength != "" {
+				ev["cipher_strength"] = tt.strength
+			}
+			hello := &event.Event{Time: t0, Type: event.TypeObservation, Kind: event.KindTLSServer,
+				Device: event.Endpoint{IP: "203.0.113.10", Port: 443}, Flow: wan, Evidence: ev}
+			inv.Emit(hello)
+			inv.Emit(hello) // a second ServerHello on the connection changes nothing
+			d := device(t, inv, m.String())
+			card := Scorecard(d, nil)
+			for _, id := range []string{"5.5-1", "5.5-7", "5.8-2"} {
+				if st, r := statusOf(card, id); st != tt.want {
+					t.Errorf("%s = %s %q, want %s", id, st, r, tt.want)
+				}
+			}
+			if d.traffic.tlsStrong != tt.strong || d.traffic.tlsWeak != tt.weak {
+				t.Errorf("traffic %+v, want %d strong and %d weak", d.traffic, tt.strong, tt.weak)
+			}
+		})
+	}
+}
+
 func TestWriteText(t *testing.T) {
 	inv := newInv()
 	inv.Emit(dhcp("c0:56:e3:1a:2b:3c", event.Evidence{"vendor_class": "HIKVISION"}))

@@ -144,7 +144,19 @@ func TestSuiteTable(t *testing.T) {
 		{0x5600, "TLS_FALLBACK_SCSV", signaling},
 		{0xc02f, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", strong},
 		{0x1303, "TLS_CHACHA20_POLY1305_SHA256", strong},
-		{0xcc13, "0xcc13", strong},              // pre-standard ChaCha20, not in the registry
+		{0xcc13, "0xcc13", unlisted}, // pre-standard ChaCha20, not in the registry
+		{0x1337, "0x1337", unlisted},
+		{0xfeff, "SSL_RSA_FIPS_WITH_3DES_EDE_CBC_SHA", weak},
+		{0xfefe, "SSL_RSA_FIPS_WITH_DES_CBC_SHA", weak},
+		{0xffe0, "SSL_RSA_OLDFIPS_WITH_3DES_EDE_CBC_SHA", weak},
+		{0xffe1, "SSL_RSA_OLDFIPS_WITH_DES_CBC_SHA", weak},
+		{0x001c, "SSL_FORTEZZA_DMS_WITH_NULL_SHA", insecure},
+		{0x001d, "SSL_FORTEZZA_DMS_WITH_FORTEZZA_CBC_SHA", weak},
+		{0x0080, "TLS_GOSTR341094_WITH_28147_CNT_IMIT", weak},
+		{0x0081, "TLS_GOSTR341001_WITH_28147_CNT_IMIT", weak},
+		{0x0082, "TLS_GOSTR341094_WITH_NULL_GOSTR3411", insecure},
+		{0x0083, "TLS_GOSTR341001_WITH_NULL_GOSTR3411", insecure},
+		{0xc102, "TLS_GOSTR341112_256_WITH_28147_CNT_IMIT", weak},
 		{0xc0b4, "TLS_SHA256_SHA256", insecure}, // integrity only
 		{0xc0b5, "TLS_SHA384_SHA384", insecure},
 		{0x0007, "TLS_RSA_WITH_IDEA_CBC_SHA", weak},

@@ -10,7 +10,8 @@ import (
 // is not in the table. Source: IANA "TLS Cipher Suites" registry
 // (tls-parameters, https://www.iana.org/assignments/tls-parameters).
 // The table holds the suites with a bulk cipher worth naming plus every
-// weak one; unlisted ids are printed in hex and never called weak.
+// weak one known, some from outside the registry (sources at each);
+// unlisted ids are printed in hex and graded neither strong nor weak.
 func cipherSuiteName(id uint16) string {
 	switch id {
 	case 0x0000:
@@ -466,6 +467,35 @@ func cipherSuiteName(id uint16) string {
 		return "TLS_DHE_DSS_EXPORT1024_WITH_RC4_56_SHA"
 	case 0x0066:
 		return "TLS_DHE_DSS_WITH_RC4_128_SHA"
+	// Not in the IANA registry: SSL 3.0's FORTEZZA suites (RFC 6101
+	// appendix A.6; 0x001E was later given to Kerberos) and Netscape's
+	// FIPS DES and 3DES suites, under the names of NSS's sslproto.h,
+	// which still defines them.
+	case 0x001C:
+		return "SSL_FORTEZZA_DMS_WITH_NULL_SHA"
+	case 0x001D:
+		return "SSL_FORTEZZA_DMS_WITH_FORTEZZA_CBC_SHA"
+	case 0xFEFE:
+		return "SSL_RSA_FIPS_WITH_DES_CBC_SHA"
+	case 0xFEFF:
+		return "SSL_RSA_FIPS_WITH_3DES_EDE_CBC_SHA"
+	case 0xFFE0:
+		return "SSL_RSA_OLDFIPS_WITH_3DES_EDE_CBC_SHA"
+	case 0xFFE1:
+		return "SSL_RSA_OLDFIPS_WITH_DES_CBC_SHA"
+	// Not in the IANA registry: the GOST 28147-89 suites of
+	// draft-chudov-cryptopro-cptls-04, under OpenSSL's names.
+	case 0x0080:
+		return "TLS_GOSTR341094_WITH_28147_CNT_IMIT"
+	case 0x0081:
+		return "TLS_GOSTR341001_WITH_28147_CNT_IMIT"
+	case 0x0082:
+		return "TLS_GOSTR341094_WITH_NULL_GOSTR3411"
+	case 0x0083:
+		return "TLS_GOSTR341001_WITH_NULL_GOSTR3411"
+	// GOST 28147-89 under 2012 keys (RFC 9189), in the registry.
+	case 0xC102:
+		return "TLS_GOSTR341112_256_WITH_28147_CNT_IMIT"
 	}
 	return ""
 }
@@ -481,17 +511,24 @@ func cipherName(id uint16) string {
 // strength grades a cipher suite for the weak_tls finding.
 type strength uint8
 
+// The order matters: a client's best offer is the least of its suites'
+// grades, and a weakness the worst of what it is blamed for.
 const (
-	strong    strength = iota // nothing known against it, or not in the table
-	weak                      // broken but still encrypting: RC4, DES, 3DES, IDEA, MD5 MAC
-	insecure                  // no real protection: NULL, EXPORT, anonymous key exchange, integrity only
-	signaling                 // not a cipher: SCSV values
+	strong strength = iota // in the table, nothing known against it
+	// unlisted: not in the table, so nothing is known of it: neither
+	// blamed (it may be newer than the table) nor credited as strong
+	// (it may be a private, broken one).
+	unlisted
+	weak      // broken but still encrypting: RC4, DES, 3DES, IDEA, GOST 28147, FORTEZZA, MD5 MAC
+	insecure  // no real protection: NULL, EXPORT, anonymous key exchange, integrity only
+	signaling // not a cipher: SCSV values
 )
 
-// suiteStrength grades a suite by the parts of its IANA name, so the
-// grading follows the table: anonymous key exchange (anon), no encryption
+// suiteStrength grades a suite by the parts of its name, so the grading
+// follows the table: anonymous key exchange (anon), no encryption
 // (NULL), export-grade keys (EXPORT) are insecure; RC4, single DES and
-// 3DES (Sweet32), and the MD5 MAC are weak.
+// the 64-bit block ciphers (3DES, IDEA, GOST 28147-89, FORTEZZA's
+// Skipjack: Sweet32), and the MD5 MAC are weak.
 func suiteStrength(id uint16) strength { return strengthTable()[id] }
 
 // strengthTable classifies every suite id once: a ClientHello offers
@@ -508,16 +545,17 @@ func classifySuite(id uint16) strength {
 	name := cipherSuiteName(id)
 	switch {
 	case name == "":
-		return strong
+		return unlisted
 	case strings.HasSuffix(name, "_SCSV"):
 		return signaling
 	case strings.Contains(name, "_anon_"), strings.Contains(name, "NULL"), strings.Contains(name, "EXPORT"),
 		name == "TLS_SHA256_SHA256", name == "TLS_SHA384_SHA384":
 		return insecure
 	case strings.Contains(name, "_RC4_"), strings.Contains(name, "_DES_"), strings.Contains(name, "DES40"),
-		strings.Contains(name, "3DES"), strings.Contains(name, "_IDEA_"), strings.HasSuffix(name, "_MD5"):
+		strings.Contains(name, "3DES"), strings.Contains(name, "_IDEA_"), strings.HasSuffix(name, "_MD5"),
+		strings.Contains(name, "_28147_"), strings.Contains(name, "_FORTEZZA_CBC_"):
 		// IDEA has 64-bit blocks, as 3DES (RFC 5469 removed it from TLS
-		// 1.2).
+		// 1.2), GOST 28147-89 and Skipjack.
 		return weak
 	}
 	return strong

@@ -446,6 +446,7 @@ func (a *analyzer) serverHello(f *inspect.Flow, msg []byte, sslv2 bool) {
 	if !s.SSLv2 {
 		ev["cipher"] = cipherName(s.CipherSuite)
 		ev["cipher_id"] = hex16(s.CipherSuite)
+		ev["cipher_strength"] = strengthName(suiteStrength(s.CipherSuite))
 		summary += ", " + ev["cipher"]
 	}
 	f.Emit(inspect.SubjectServer, &event.Event{
@@ -547,7 +548,7 @@ type weakness struct {
 }
 
 func (w *weakness) note(s strength, r reason) {
-	if s == strong || s == signaling {
+	if s == strong || s == unlisted || s == signaling {
 		return
 	}
 	w.reasons |= r
@@ -599,6 +600,22 @@ func (a *analyzer) emitWeakness(f *inspect.Flow, subject inspect.Subject, w weak
 		Summary:    summary,
 		Evidence:   ev,
 	})
+}
+
+// strengthName is a chosen suite's grade as the tls_server_hello
+// observation names it for the scorecard, which credits a connection as
+// strong only on "strong": a suite the table does not know, or a
+// signalling value, which is no suite, is "unknown".
+func strengthName(s strength) string {
+	switch s {
+	case strong:
+		return "strong"
+	case weak:
+		return "weak"
+	case insecure:
+		return "insecure"
+	}
+	return "unknown"
 }
 
 // sslv2HelloStrength grades the SSL 2.0 hello format: insecure when the

@@ -298,6 +298,26 @@ func TestWeakTLS(t *testing.T) {
 			"medium", "old_version", "TLS 1.0", "", "192.168.1.10"},
 		{"server_alert_instead_of_hello", hello{version: versionTLS12, ciphers: []uint16{0x0004}}, record(21, []byte{2, 40}), "192.168.1.10:40000", "203.0.113.5:443",
 			"medium", "only_weak_offered", "TLS 1.2", "", "192.168.1.10"},
+		// Suites outside the IANA registry that old stacks still speak.
+		{"server_chose_nss_fips_3des", hello{version: versionTLS12, ciphers: []uint16{0xc02f, 0xfeff}}, serverHello(versionTLS12, 0xfeff, 0), "192.168.1.10:40000", "203.0.113.5:443",
+			"medium", "weak_cipher", "TLS 1.2", "SSL_RSA_FIPS_WITH_3DES_EDE_CBC_SHA", "192.168.1.10"},
+		{"server_chose_nss_fips_des", hello{version: versionTLS12, ciphers: []uint16{0xc02f, 0xfefe}}, serverHello(versionTLS12, 0xfefe, 0), "192.168.1.10:40000", "203.0.113.5:443",
+			"medium", "weak_cipher", "TLS 1.2", "SSL_RSA_FIPS_WITH_DES_CBC_SHA", "192.168.1.10"},
+		{"server_chose_nss_oldfips_3des", hello{version: versionTLS12, ciphers: []uint16{0xc02f, 0xffe0}}, serverHello(versionTLS12, 0xffe0, 0), "192.168.1.10:40000", "203.0.113.5:443",
+			"medium", "weak_cipher", "TLS 1.2", "SSL_RSA_OLDFIPS_WITH_3DES_EDE_CBC_SHA", "192.168.1.10"},
+		{"server_chose_nss_oldfips_des", hello{version: versionTLS12, ciphers: []uint16{0xc02f, 0xffe1}}, serverHello(versionTLS12, 0xffe1, 0), "192.168.1.10:40000", "203.0.113.5:443",
+			"medium", "weak_cipher", "TLS 1.2", "SSL_RSA_OLDFIPS_WITH_DES_CBC_SHA", "192.168.1.10"},
+		{"server_chose_gost_28147", hello{version: versionTLS12, ciphers: []uint16{0xc02f, 0x0081}}, serverHello(versionTLS12, 0x0081, 0), "192.168.1.10:40000", "203.0.113.5:443",
+			"medium", "weak_cipher", "TLS 1.2", "TLS_GOSTR341001_WITH_28147_CNT_IMIT", "192.168.1.10"},
+		{"server_chose_gost_null", hello{version: versionTLS12, ciphers: []uint16{0xc02f, 0x0083}}, serverHello(versionTLS12, 0x0083, 0), "192.168.1.10:40000", "203.0.113.5:443",
+			"high", "weak_cipher", "TLS 1.2", "TLS_GOSTR341001_WITH_NULL_GOSTR3411", "192.168.1.10"},
+		{"server_chose_fortezza", hello{version: versionTLS10, ciphers: []uint16{0x001d}}, serverHello(versionTLS10, 0x001d, 0), "192.168.1.10:40000", "203.0.113.5:443",
+			"medium", "old_version,weak_cipher,only_weak_offered", "TLS 1.0", "SSL_FORTEZZA_DMS_WITH_FORTEZZA_CBC_SHA", "192.168.1.10"},
+		// A suite the table does not know is neither blamed nor credited.
+		{"server_chose_unlisted", hello{version: versionTLS12, ciphers: []uint16{0xc02f, 0x1337}}, serverHello(versionTLS12, 0x1337, 0), "192.168.1.10:40000", "203.0.113.5:443",
+			"", "", "", "", ""},
+		{"client_offers_weak_and_unlisted", hello{version: versionTLS12, ciphers: []uint16{0x000a, 0x1337}}, nil, "192.168.1.10:40000", "203.0.113.5:443",
+			"", "", "", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -330,6 +350,43 @@ func TestWeakTLS(t *testing.T) {
 			checkEvidence(t, w, "reason", tt.reason)
 			checkEvidence(t, w, "tls_version", tt.version)
 			checkEvidence(t, w, "cipher", tt.cipher)
+		})
+	}
+}
+
+// TestServerHelloCipherStrength: the tls_server_hello observation grades
+// the chosen suite, so that the scorecard credits a connection as strong
+// only for a suite the table knows to be: one it does not know (or a
+// signalling value, which is no suite) is "unknown", neither strong nor
+// weak.
+func TestServerHelloCipherStrength(t *testing.T) {
+	tests := []struct {
+		suite uint16
+		want  string
+	}{
+		{0xc02f, "strong"},
+		{0x1301, "strong"},
+		{0x000a, "weak"},
+		{0xfeff, "weak"},
+		{0x0002, "insecure"},
+		{0x1337, "unknown"},
+		{0xcc13, "unknown"},
+		{0x00ff, "unknown"},
+	}
+	for _, tt := range tests {
+		t.Run(hex16(tt.suite), func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New())
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "203.0.113.5:443")
+			c.ClientBytes(records(hello{version: versionTLS12, ciphers: []uint16{0xc02f, tt.suite}}.message()))
+			c.ServerBytes(serverHello(versionTLS12, tt.suite, 0))
+			c.Close()
+			e.Flush()
+			got := col.Kind(event.KindTLSServer)
+			if len(got) != 1 {
+				t.Fatalf("%d tls_server_hello observations, want 1", len(got))
+			}
+			checkEvidence(t, got[0], "cipher_strength", tt.want)
 		})
 	}
 }
