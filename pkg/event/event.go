@@ -218,7 +218,9 @@ func (e *Event) AppendDedupKey(dst []byte) []byte {
 		dst = append(dst, e.Device.IP...)
 	}
 	flow := e.Flow != nil && e.Kind != KindScanning
-	service := flow && (e.aboutServer() || e.loginToInternet())
+	// Cleartext use of a service known by name is one finding whichever
+	// of its addresses (a CDN's) each report came from.
+	service := flow && (e.aboutServer() || e.loginToInternet() || e.Kind == KindPlaintextProtocol && e.Evidence["server_name"] != "")
 	// One pass over the evidence, not a lookup per key: every event
 	// filed builds its key, and most carry fewer fields than there are
 	// keys.
@@ -283,7 +285,7 @@ func (e *Event) aboutServer() bool {
 
 // dedupEvidenceKeys are the evidence fields that make two findings of one
 // kind on one device different findings.
-var dedupEvidenceKeys = [...]string{"protocol", "user", "password_class", "password_hash", "data_kind", "sample", "product", "version", "advisory", "tls_version", "cipher", "port", "url", "check"}
+var dedupEvidenceKeys = [...]string{"protocol", "user", "password_class", "password_hash", "data_kind", "sample", "product", "version", "advisory", "tls_version", "cipher", "port", "url", "check", "server_name"}
 
 // dedupKeyIndex is k's index in dedupEvidenceKeys, or -1: a switch the
 // compiler turns into a search by length and content.
@@ -317,6 +319,8 @@ func dedupKeyIndex(k string) int {
 		return 12
 	case "check":
 		return 13
+	case "server_name":
+		return 14
 	}
 	return -1
 }

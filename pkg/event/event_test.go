@@ -48,6 +48,14 @@ func TestDedupKey(t *testing.T) {
 		{"plaintext_protocol_on_two_ports",
 			withEvidence(&Event{Kind: KindPlaintextProtocol, Device: ph, Flow: &Flow{App: "http", Client: ph, Server: cloud("198.51.100.4")}}, "port", "80"),
 			withEvidence(&Event{Kind: KindPlaintextProtocol, Device: ph, Flow: &Flow{App: "http", Client: ph, Server: cloud("198.51.100.4")}}, "port", "8080"), false},
+		// One service over a CDN's addresses, known by the name the
+		// device looked it up by, is one finding; two names are two.
+		{"plaintext_protocol_to_one_named_service",
+			withEvidence(&Event{Kind: KindPlaintextProtocol, Device: ph, Flow: &Flow{App: "http", Client: ph, Server: cloud("198.51.100.4")}}, "server_name", "api.cloud.example"),
+			withEvidence(&Event{Kind: KindPlaintextProtocol, Device: ph, Flow: &Flow{App: "http", Client: ph, Server: cloud("198.51.100.5")}}, "server_name", "api.cloud.example"), true},
+		{"plaintext_protocol_to_two_named_services",
+			withEvidence(&Event{Kind: KindPlaintextProtocol, Device: ph, Flow: &Flow{App: "http", Client: ph, Server: cloud("198.51.100.4")}}, "server_name", "api.cloud.example"),
+			withEvidence(&Event{Kind: KindPlaintextProtocol, Device: ph, Flow: &Flow{App: "http", Client: ph, Server: cloud("198.51.100.4")}}, "server_name", "ota.cloud.example"), false},
 		{"server_known_by_address_only",
 			login(Endpoint{IP: "192.168.1.101"}, ph, Endpoint{IP: "192.168.1.101", Port: 23}),
 			login(Endpoint{IP: "192.168.1.101"}, ph, Endpoint{IP: "192.168.1.101", Port: 2323}), false},

@@ -153,6 +153,7 @@ type Engine struct {
 	secretMAC  hash.Hash // HMAC-SHA-256 under the secret-hash key, reset per use
 	secretSum  []byte    // secretMAC's last sum
 	names      addrNames
+	servers    serverNames
 
 	reopens [reopenSlots]reopenMark
 	// wakes are the inspections whose analyzers asked to be woken

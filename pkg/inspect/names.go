@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"encoding/binary"
 	"net/netip"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -82,4 +83,48 @@ type flowText struct {
 
 func (k *flowText) slot() uint {
 	return (ipSlot(k.client.Addr()) ^ ipSlot(k.server.Addr())<<1 ^ uint(k.client.Port()) ^ uint(k.server.Port())<<2) % nameSlots
+}
+
+// serverSlots is the size of serverNames' table: the servers a home
+// network's devices reach within a few DNS lifetimes fit; a name lost
+// to a collision costs only a finding aggregated by address.
+const serverSlots = 1024
+
+// serverNames remembers the name a LAN client looked each address up by
+// (the question of a DNS answer that gave the address), so that use of
+// one service over the addresses its DNS rotates through (a CDN) can be
+// told as one. Direct-mapped like addrNames: the latest answer for an
+// address wins, and nothing is allocated for it, the name being the DNS
+// event's own string.
+type serverNames [serverSlots]struct {
+	addr netip.Addr
+	name string
+}
+
+func serverSlot(a netip.Addr) uint {
+	b := a.As16()
+	h := binary.LittleEndian.Uint64(b[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(b[8:])
+	h *= 0xff51afd7ed558ccd
+	return uint(h>>32) % serverSlots
+}
+
+// NoteServerName records that a LAN client's DNS query for name was
+// answered with a (unmapped by the caller); name should be the lower-case
+// name of the question, without the trailing dot.
+func (e *Engine) NoteServerName(a netip.Addr, name string) {
+	if name == "" || !a.IsValid() {
+		return
+	}
+	slot := &e.servers[serverSlot(a)]
+	slot.addr, slot.name = a, name
+}
+
+// ServerName is the name a LAN client last looked the flow's server
+// address up by, "" when no DNS answer seen gave it.
+func (f *Flow) ServerName() string {
+	a := f.Server().Addr().Unmap()
+	if slot := &f.engine.servers[serverSlot(a)]; slot.addr == a && slot.name != "" {
+		return slot.name
+	}
+	return ""
 }

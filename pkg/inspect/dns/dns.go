@@ -14,6 +14,9 @@
 // datagram "from 8.8.8.8:53" to a client port (from the LAN, or through
 // a forwarded port), and the name it carries would be a domain vote on
 // the device; a capture that starts after the query loses that lookup.
+// The addresses of an answer to a LAN device's query also name those
+// servers for the engine (Engine.NoteServerName), by which cleartext use
+// of one service over many addresses is told as one.
 // Evidence keys (a contract with the device layer):
 //
 //	name       the first question's name, lower case, no trailing dot
@@ -66,6 +69,7 @@ package dns
 import (
 	"encoding/binary"
 	"hash/maphash"
+	"net/netip"
 
 	"github.com/iotgw/iotgw/pkg/inspect"
 )
@@ -148,6 +152,10 @@ type analyzer struct {
 	// skip, and whether a gap lost the framing.
 	skip [2]int
 	lost [2]bool
+	// addrs are the A and AAAA values answers read last, for the
+	// engine's names of servers (noteNames) without reading them twice.
+	addrs  [maxAnswers]netip.Addr
+	nAddrs int
 }
 
 // maxIDs is how many message ids of a query's retransmits are kept: a

@@ -46,7 +46,21 @@ func (a *analyzer) unicastMessage(f *inspect.Flow, dir inspect.Dir, b []byte) {
 	if h.rcode != 0 {
 		rcode = rcodeName(h.rcode)
 	}
-	a.reportQuery(f, key, name, h.qtype, p.iterative, a.answers(b), rcode)
+	answers := a.answers(b)
+	s := a.reportQuery(f, key, name, h.qtype, p.iterative, answers, rcode)
+	if answers != "" && f.ClientLocal {
+		a.noteNames(f, s)
+	}
+}
+
+// noteNames tells the engine the name a LAN device looked the answer's
+// addresses up by, so that its connections to them are known by the
+// service (a CDN's rotating addresses are one). Only an answer to the
+// device's own query, as paired above, names anything.
+func (a *analyzer) noteNames(f *inspect.Flow, name string) {
+	for _, addr := range a.addrs[:a.nAddrs] {
+		f.Engine().NoteServerName(addr.Unmap(), name)
+	}
 }
 
 // pendingFor is the index of the pending query with key sent with id id,
@@ -102,14 +116,16 @@ func (a *analyzer) flushPending(f *inspect.Flow, i int) {
 	a.reportQuery(f, p.key, p.name[:p.nameLen], p.qtype, p.iterative, "", "")
 }
 
-func (a *analyzer) reportQuery(f *inspect.Flow, key uint64, name []byte, qtype uint16, iterative bool, answers, rcode string) {
+// reportQuery files the query and returns its name as the event has it.
+func (a *analyzer) reportQuery(f *inspect.Flow, key uint64, name []byte, qtype uint16, iterative bool, answers, rcode string) string {
 	a.reported.add(key)
+	s := string(name)
 	ev := &event.Event{
 		Type:     event.TypeObservation,
 		Kind:     event.KindDNSQuery,
 		Severity: event.SeverityInfo,
-		Summary:  "DNS query for " + string(name),
-		Evidence: event.Evidence{"name": string(name), "qtype": typeName(qtype)},
+		Summary:  "DNS query for " + s,
+		Evidence: event.Evidence{"name": s, "qtype": typeName(qtype)},
 	}
 	if answers != "" {
 		ev.Evidence["answers"] = answers
@@ -123,10 +139,12 @@ func (a *analyzer) reportQuery(f *inspect.Flow, key uint64, name []byte, qtype u
 		ev.Evidence["iterative"] = "yes"
 	}
 	f.Emit(inspect.SubjectClient, ev)
+	return s
 }
 
 // answers formats the A and AAAA values of a response's answer section.
 func (a *analyzer) answers(b []byte) string {
+	a.nAddrs = 0
 	var r recordReader
 	if !r.init(b, &a.hdr) {
 		return ""
@@ -143,7 +161,9 @@ func (a *analyzer) answers(b []byte) string {
 			out = append(out, ',')
 		}
 		out = addr.AppendTo(out)
+		a.addrs[n] = addr
 		n++
+		a.nAddrs = n
 	}
 	return string(out)
 }

@@ -97,7 +97,7 @@ func cleartextApp(app string) (ok bool, severity event.Severity) {
 	return false, 0
 }
 
-// maxUse bounds the (device, destination, protocol) aggregates; the
+// maxUse bounds the (device, service, protocol) aggregates; the
 // oldest is forgotten first, so a flood costs repeats, never memory.
 const maxUse = 4096
 
@@ -106,9 +106,15 @@ const maxUse = 4096
 // never older than a day.
 const reportAgain = 24 * time.Hour
 
+// useKey is an aggregate: a device's use of a protocol with one internet
+// service, known by the name the device looked it up by, so that a
+// service whose DNS rotates through a CDN's addresses is one; by the
+// address when the name is not known, and always on the LAN, where each
+// address is a device with a scorecard of its own.
 type useKey struct {
 	device deviceKey
-	dst    netip.Addr
+	dst    netip.Addr // zero when name is set
+	name   string
 	app    string
 }
 
@@ -123,7 +129,7 @@ type useEntry struct {
 // finding at the first flow, then one each time the count doubles or a
 // day has passed, carrying the flows since the last one as its count, so
 // that the inventory's count of the finding is the flows seen while the
-// events stay a handful per destination. Use between two LAN devices is
+// events stay a handful per service (useKey). Use between two LAN devices is
 // aggregated the same way into observations (evidence scope=lan): not
 // sent over the internet, so no 5.5-1 finding, but what keeps either
 // device's scorecard from passing secure communication on its internet
@@ -152,7 +158,13 @@ func (t *useTable) observe(f *inspect.Flow) {
 		return
 	}
 	now := f.Engine().Now().UnixNano()
-	k := useKey{device: clientDevice(f), dst: f.Server().Addr().Unmap(), app: f.App()}
+	addr := f.Server().Addr().Unmap()
+	k := useKey{device: clientDevice(f), dst: addr, app: f.App()}
+	if !f.ServerLocal {
+		if k.name = f.ServerName(); k.name != "" {
+			k.dst = netip.Addr{}
+		}
+	}
 	i, seen := t.index[k]
 	if !seen {
 		i = t.insert(k)
@@ -164,7 +176,7 @@ func (t *useTable) observe(f *inspect.Flow) {
 	}
 	count := u.flows - u.reported
 	u.reported, u.at = u.flows, now
-	dst := netip.AddrPortFrom(k.dst, f.Server().Port()).String()
+	dst := netip.AddrPortFrom(addr, f.Server().Port()).String()
 	if f.ServerLocal {
 		f.Emit(inspect.SubjectClient, &event.Event{
 			Type:       event.TypeObservation,
@@ -175,12 +187,21 @@ func (t *useTable) observe(f *inspect.Flow) {
 			Count:      int(min(count, math.MaxInt32)),
 			Evidence: event.Evidence{
 				"protocol":    f.App(),
-				"destination": k.dst.String(),
+				"destination": addr.String(),
 				"port":        strconv.Itoa(int(f.Server().Port())),
 				"scope":       "lan",
 			},
 		})
 		return
+	}
+	ev := event.Evidence{
+		"protocol":    f.App(),
+		"destination": addr.String(), // the address of the flow that filed it
+		"port":        strconv.Itoa(int(f.Server().Port())),
+	}
+	if k.name != "" {
+		ev["server_name"] = k.name
+		dst = k.name + " (" + dst + ")"
 	}
 	f.Emit(inspect.SubjectClient, &event.Event{
 		Type:       event.TypeFinding,
@@ -190,11 +211,7 @@ func (t *useTable) observe(f *inspect.Flow) {
 		Provision:  "5.5-1",
 		Summary:    fmt.Sprintf("Unencrypted %s to %s on the internet", strings.ToUpper(f.App()), dst),
 		Count:      int(min(count, math.MaxInt32)),
-		Evidence: event.Evidence{
-			"protocol":    f.App(),
-			"destination": k.dst.String(),
-			"port":        strconv.Itoa(int(f.Server().Port())),
-		},
+		Evidence:   ev,
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/dns"
 	"github.com/iotgw/iotgw/pkg/inspect/http"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
 	"github.com/iotgw/iotgw/pkg/inspect/pii"
@@ -923,6 +924,78 @@ func TestGroupDestinationsAreNoCleartextUse(t *testing.T) {
 				if ev.IsFinding() || ev.Evidence["scope"] != "lan" {
 					t.Errorf("%s %v: want an observation of scope lan", ev.Type, ev.Evidence)
 				}
+			}
+		})
+	}
+}
+
+// dnsExchange has client ask its resolver for name (type A) and get
+// addrs in answer.
+func dnsExchange(e *inspect.Engine, client string, id uint16, name string, addrs ...netip.Addr) {
+	question := []byte{}
+	for label := range strings.SplitSeq(name, ".") {
+		question = append(question, byte(len(label)))
+		question = append(question, label...)
+	}
+	question = append(question, 0, 0, 1, 0, 1) // root, type A, class IN
+	header := func(flags uint16, an int) []byte {
+		return []byte{byte(id >> 8), byte(id), byte(flags >> 8), byte(flags), 0, 1, 0, byte(an), 0, 0, 0, 0}
+	}
+	query := append(header(0x0100, 0), question...)
+	response := append(header(0x8180, len(addrs)), question...)
+	for _, a := range addrs {
+		ip := a.As4()
+		response = append(response, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4)
+		response = append(response, ip[:]...)
+	}
+	inspecttest.NewUDP(e, client, "192.168.1.1:53").ClientBytes(query).ServerBytes(response)
+}
+
+// TestCleartextUseAggregatesPerService: one device polling one service
+// whose DNS rotates through a CDN's addresses files what polling one
+// address would (a finding at the first flow, then as the count
+// doubles), not a finding per address; the evidence names the service
+// and one address. Without the name the address is the destination, and
+// two services on one device stay two.
+func TestCleartextUseAggregatesPerService(t *testing.T) {
+	cdn := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{203, 0, 113, byte(10 + i)}) }
+	tests := []struct {
+		name   string
+		flows  int
+		named  func(i int) string // the name the device resolved flow i's address by; "" for none
+		counts []int              // of the findings filed
+		names  []string           // their server_name evidence
+	}{
+		{"one_service_over_a_cdn", 50, func(int) string { return "api.cloud.example" },
+			[]int{1, 1, 2, 4, 8, 16}, []string{"api.cloud.example", "api.cloud.example", "api.cloud.example", "api.cloud.example", "api.cloud.example", "api.cloud.example"}},
+		{"no_name_known", 3, func(int) string { return "" },
+			[]int{1, 1, 1}, []string{"", "", ""}},
+		{"two_services", 4, func(i int) string { return []string{"api.cloud.example", "ota.cloud.example"}[i%2] },
+			[]int{1, 1, 1, 1}, []string{"api.cloud.example", "ota.cloud.example", "api.cloud.example", "ota.cloud.example"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, c, nil, dns.New(), http.New(nil), New(pii.New()))
+			for i := range tt.flows {
+				if name := tt.named(i); name != "" {
+					dnsExchange(e, fmt.Sprintf("192.168.1.10:%d", 30000+i), uint16(i), name, cdn(i))
+				}
+				inspecttest.NewTCP(e, fmt.Sprintf("192.168.1.10:%d", 40000+i), netip.AddrPortFrom(cdn(i), 80).String()).
+					Client("POST /api/telemetry HTTP/1.1\r\nHost: " + tt.named(i) + "\r\nContent-Length: 2\r\n\r\n{}").Close()
+			}
+			e.Flush()
+			var counts []int
+			var names []string
+			for _, ev := range c.Kind(event.KindPlaintextProtocol) {
+				counts = append(counts, ev.Count)
+				names = append(names, ev.Evidence["server_name"])
+				if a, err := netip.ParseAddr(ev.Evidence["destination"]); err != nil || a.As4()[2] != 113 {
+					t.Errorf("destination %q, want one of the service's addresses", ev.Evidence["destination"])
+				}
+			}
+			if !slices.Equal(counts, tt.counts) || !slices.Equal(names, tt.names) {
+				t.Errorf("findings counting %v for %q, want %v for %q", counts, names, tt.counts, tt.names)
 			}
 		})
 	}
