@@ -420,6 +420,9 @@ func (e *Engine) HandlePacket(p *Packet) {
 		return
 	}
 	e.expire()
+	if e.onLink.placeDue {
+		e.placeFlowsDue()
+	}
 	if e.nextWake != 0 && e.now.UnixNano() >= e.nextWake {
 		e.wakeDue()
 	}

@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"slices"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
 // onLink holds the LAN's prefixes beyond the configured ones: a global
@@ -16,6 +19,10 @@ type onLink struct {
 	kernel []netip.Prefix // the LAN interfaces' own (Engine.SetOnLink)
 	fromRA []netip.Prefix // advertised by the router, oldest first
 	all    lanPrefixes    // kernel and fromRA, rebuilt when they change
+	// placeDue: prefixes learned from advertisements since the flows
+	// were last placed (placeFlowsDue), at capture time placedAt.
+	placeDue bool
+	placedAt int64
 	// broadcasts are the directed broadcast addresses of the LAN
 	// interfaces' IPv4 prefixes, those inside the configured prefixes
 	// (which kernel leaves out) included: a packet to one reaches every
@@ -46,7 +53,8 @@ func (e *Engine) SetOnLink(prefixes []netip.Prefix) {
 		return
 	}
 	e.onLink.kernel = kept
-	e.onLinkChanged()
+	e.onLink.rebuild()
+	e.placeFlows()
 }
 
 // directedBroadcast is the broadcast address of an IPv4 prefix, the
@@ -59,22 +67,52 @@ func directedBroadcast(p netip.Prefix) (uint32, bool) {
 	return binary.BigEndian.Uint32(a[:]) | ^uint32(0)>>p.Bits(), true
 }
 
-// onLinkChanged rebuilds the on-link set and places the open flows'
-// ends anew: a connection opened before the prefix was known (a capture
-// begun between two advertisements, the daemon's first seconds) or
-// after a renumbering would otherwise keep its old sides for as long as
-// it lasts, days for an MQTT session, and its logins and content would
-// go on being filed as internet traffic.
-func (e *Engine) onLinkChanged() {
-	o := &e.onLink
+// rebuild makes the on-link set anew from its two sources.
+func (o *onLink) rebuild() {
 	o.all = newLANPrefixes(append(slices.Clip(o.kernel), o.fromRA...))
+}
+
+// placeFlows gives the open flows' ends their sides anew after the
+// on-link prefixes changed: a connection opened before the prefix was
+// known (a capture begun between two advertisements, the daemon's first
+// seconds) or kept across a renumbering would otherwise keep its old
+// sides for as long as it lasts, days for an MQTT session, and its
+// logins and content go on being filed as the wrong side's. An end no
+// longer on the LAN loses its MAC, which files events under a device.
+func (e *Engine) placeFlows() {
 	t := e.table
 	for l := range t.lru {
 		for i := t.lru[l].head; i != 0; i = t.at(i).next {
 			f := t.at(i)
 			f.ClientLocal, f.ServerLocal = e.IsLocal(f.Client().Addr()), e.IsLocal(f.Server().Addr())
+			if !f.ClientLocal {
+				f.ClientMAC = hwaddr.MAC{}
+			}
+			if !f.ServerLocal {
+				f.ServerMAC = hwaddr.MAC{}
+			}
 		}
 	}
+	e.onLink.placeDue = false
+}
+
+// placeEvery spaces the walks of the flow table that prefixes learned
+// from advertisements call for: a walk of a full table takes hundreds of
+// microseconds, and advertisements can be made to name a new prefix in
+// every option of every message (in a capture file anyone's are taken;
+// live, anyone can use the router's MAC).
+const placeEvery = time.Second
+
+// placeFlowsDue walks the flow table for the prefixes learned since the
+// last walk, unless one ran less than placeEvery ago by capture time.
+func (e *Engine) placeFlowsDue() {
+	now := e.now.UnixNano()
+	o := &e.onLink
+	if o.placedAt != 0 && now >= o.placedAt && now-o.placedAt < int64(placeEvery) {
+		return
+	}
+	o.placedAt = now
+	e.placeFlows()
 }
 
 // ICMPv6 router advertisement (RFC 4861 section 4.2) and its prefix
@@ -111,6 +149,9 @@ func (e *Engine) routerAdvert(p *Packet) {
 		}
 		opts = opts[n:]
 	}
+	if e.onLink.placeDue {
+		e.placeFlowsDue()
+	}
 }
 
 func (e *Engine) learnPrefix(opt []byte) {
@@ -127,5 +168,6 @@ func (e *Engine) learnPrefix(opt []byte) {
 		o.fromRA = slices.Delete(o.fromRA, 0, 1)
 	}
 	o.fromRA = append(o.fromRA, pfx)
-	e.onLinkChanged()
+	o.rebuild()
+	o.placeDue = true
 }

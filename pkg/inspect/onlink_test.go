@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
@@ -135,9 +136,10 @@ func TestOnLinkPlacesOpenFlows(t *testing.T) {
 	laptop := netip.MustParseAddrPort("[2001:db8:5:1::10]:40000")
 	camera := netip.MustParseAddrPort("[2001:db8:5:1::64]:1883")
 	server := netip.MustParseAddrPort("[2a00:1450:4001:80b::5]:1883")
+	laptopMAC := hwaddr.MAC{2, 0, 0, 0, 0, 0x10}
 	syn := func(c, s netip.AddrPort) *Packet {
 		return &Packet{Kind: KindTCP, IPProto: IPProtocolTCP, TCPFlags: TCPFlagSYN, Timestamp: t0,
-			Src: c.Addr(), SrcPort: c.Port(), Dst: s.Addr(), DstPort: s.Port()}
+			Src: c.Addr(), SrcPort: c.Port(), Dst: s.Addr(), DstPort: s.Port(), HasMAC: true, SrcMAC: laptopMAC}
 	}
 	advert := &Packet{Kind: KindIP, IPProto: IPProtocolICMPv6, TTL: 255, Src: netip.MustParseAddr("fe80::1"),
 		Dst: netip.MustParseAddr("ff02::1"), Payload: routerAdvertisement(delegated, prefixInfoOnLink, 600, 4), Timestamp: t0}
@@ -183,6 +185,9 @@ func TestOnLinkPlacesOpenFlows(t *testing.T) {
 				f := flow(c.to)
 				if got := (sides{f.ClientLocal, f.ServerLocal}); got != c.want {
 					t.Errorf("flow to %v: (client, server) local = %v, want %v", c.to, got, c.want)
+				}
+				if !f.ClientLocal && f.ClientMAC != (hwaddr.MAC{}) {
+					t.Errorf("flow to %v: the client is no longer on the LAN but keeps the MAC %v", c.to, f.ClientMAC)
 				}
 			}
 			if changed := was != tt.toCamera; changed != tt.wantChanged {
@@ -237,5 +242,54 @@ func TestToGroup(t *testing.T) {
 				t.Errorf("ToGroup() = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestOnLinkPlacementSpaced: advertisements naming new prefixes walk the
+// flow table at most once a second of capture time; the prefixes learned
+// in between take effect at the first packet after it.
+func TestOnLinkPlacementSpaced(t *testing.T) {
+	e := testEngine(t, DefaultConfig())
+	first, second := netip.MustParsePrefix("2001:db8:5:1::/64"), netip.MustParsePrefix("2001:db8:5:2::/64")
+	advert := func(p netip.Prefix, at time.Duration) *Packet {
+		return &Packet{Kind: KindIP, IPProto: IPProtocolICMPv6, TTL: 255, Src: netip.MustParseAddr("fe80::1"),
+			Dst: netip.MustParseAddr("ff02::1"), Payload: routerAdvertisement(p, prefixInfoOnLink, 600, 4), Timestamp: t0.Add(at)}
+	}
+	udp := func(client string, at time.Duration) *Packet {
+		c, s := netip.MustParseAddrPort(client), netip.MustParseAddrPort("[2a00:1450:4001:80b::5]:123")
+		return &Packet{Kind: KindUDP, IPProto: IPProtocolUDP, Timestamp: t0.Add(at), Payload: []byte{0x23},
+			Src: c.Addr(), SrcPort: c.Port(), Dst: s.Addr(), DstPort: s.Port()}
+	}
+	e.HandlePacket(udp("[2001:db8:5:1::10]:40000", 0))
+	e.HandlePacket(udp("[2001:db8:5:2::10]:40000", 0))
+	clientLocal := func(client string) bool {
+		a := netip.MustParseAddrPort(client)
+		for l := range e.table.lru {
+			for i := e.table.lru[l].head; i != 0; i = e.table.at(i).next {
+				if f := e.table.at(i); f.Client() == a {
+					return f.ClientLocal
+				}
+			}
+		}
+		t.Fatalf("no flow from %v", a)
+		return false
+	}
+	steps := []struct {
+		packet        *Packet
+		first, second bool // the flows' clients on the LAN after the packet
+	}{
+		{advert(first, 100*time.Millisecond), true, false},
+		{advert(second, 600*time.Millisecond), true, false}, // learned, placed later
+		{udp("[2001:db8:5:1::10]:40000", 900*time.Millisecond), true, false},
+		{udp("[2001:db8:5:1::10]:40000", 1200*time.Millisecond), true, true},
+	}
+	for i, s := range steps {
+		e.HandlePacket(s.packet)
+		if !e.IsLocal(netip.MustParseAddr("2001:db8:5:2::10")) && i >= 1 {
+			t.Fatalf("step %d: the second prefix was not learned", i)
+		}
+		if a, b := clientLocal("[2001:db8:5:1::10]:40000"), clientLocal("[2001:db8:5:2::10]:40000"); a != s.first || b != s.second {
+			t.Errorf("step %d: clients local = %v, %v; want %v, %v", i, a, b, s.first, s.second)
+		}
 	}
 }
