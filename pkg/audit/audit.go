@@ -28,10 +28,6 @@ import (
 	"github.com/iotgw/iotgw/pkg/inspect/creds"
 )
 
-// KindAudit is the observation filed when a check found nothing; its
-// string is the contract docs/fingerprinting.md names (device.KindAudit).
-const KindAudit event.Kind = "audit"
-
 // ErrNotLAN is returned for a target or URL outside the LAN: the audit
 // never sends a packet there.
 var ErrNotLAN = errors.New("audit: address is not a LAN address")

@@ -75,7 +75,7 @@ func findKind(evs []*event.Event, k event.Kind) []*event.Event {
 
 // auditCheck returns the audit observation of check, or nil.
 func auditCheck(evs []*event.Event, check string) *event.Event {
-	for _, e := range findKind(evs, KindAudit) {
+	for _, e := range findKind(evs, event.KindAudit) {
 		if e.Evidence["check"] == check {
 			return e
 		}

@@ -299,7 +299,7 @@ func (r *run) loginsDone(stop Stop, err error) error {
 	if stop == StopCancelled {
 		return err
 	}
-	ev := r.newEvent(event.TypeObservation, KindAudit, 0, "")
+	ev := r.newEvent(event.TypeObservation, event.KindAudit, 0, "")
 	ev.Severity = event.SeverityInfo
 	ev.Evidence["check"] = "default_login"
 	ev.Evidence["attempts"] = strconv.Itoa(r.report.Attempts)

@@ -245,7 +245,7 @@ func (r *run) exposedServices() {
 	if found {
 		return
 	}
-	ev := r.newEvent(event.TypeObservation, KindAudit, 0, "")
+	ev := r.newEvent(event.TypeObservation, event.KindAudit, 0, "")
 	ev.Severity = event.SeverityInfo
 	ev.Evidence["check"] = "ports"
 	ev.Evidence["result"] = "none_found"

@@ -41,7 +41,7 @@ func (f *fakeRunner) Audit(ctx context.Context, t Target) (Report, []*event.Even
 	if stop == "" {
 		stop = StopExhausted
 	}
-	return Report{Stop: stop}, []*event.Event{{Kind: KindAudit, Device: event.Endpoint{MAC: t.MAC.String()}}}, nil
+	return Report{Stop: stop}, []*event.Event{{Kind: event.KindAudit, Device: event.Endpoint{MAC: t.MAC.String()}}}, nil
 }
 
 type sliceSink struct {

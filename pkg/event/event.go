@@ -53,8 +53,6 @@ const (
 	KindBanner     Kind = "banner"
 	KindTLSClient  Kind = "tls_client_hello"
 	KindTLSServer  Kind = "tls_server_hello"
-	KindTCPSYN     Kind = "tcp_syn"
-	KindLoginSeen  Kind = "login"
 	// KindAudit reports an active check that found nothing (evidence
 	// check = default_login or ports, result = none_found).
 	KindAudit Kind = "audit"

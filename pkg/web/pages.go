@@ -331,7 +331,7 @@ type eventsPage struct {
 var observationKinds = []event.Kind{
 	event.KindDHCP, event.KindDNSQuery, event.KindMDNS, event.KindSSDP, event.KindUPnP,
 	event.KindHTTPClient, event.KindHTTPServer, event.KindBanner, event.KindTLSClient,
-	event.KindTLSServer, event.KindTCPSYN, event.KindLoginSeen,
+	event.KindTLSServer, event.KindAudit, event.KindFirmwareUpdated, event.KindAdvisoryWithdrawn,
 }
 
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, v *view) {
