@@ -18,8 +18,11 @@ import (
 //     word of its own, or
 //   - sits below a directory named firmware, fota, ota, upgrade or update
 //     and is not a web page, script, style sheet, image or manifest, nor
-//     a desktop system's update file (Windows Update's .cab and .msu,
-//     which a PC fetches over HTTP signed).
+//     a desktop system's signed update or installer (Windows Update's
+//     .cab and .msu, Defender's and the removal tool's .exe, .msi, a
+//     Mac's .dmg), nor a certificate or CRL (Windows fetches its root
+//     certificates from ctldl.windowsupdate.com/msdownload/update/…:
+//     signed, and in clear by design, see inclear.go).
 //
 // A path without a file name, or whose last extension is none of these,
 // is not: "/updates.html", "/static/app.bin.css", "/update/".
@@ -29,10 +32,64 @@ var (
 	updateWords = [...]string{"firmware", "update", "upgrade", "fota", "ota"}
 	updateDirs  = [...]string{"firmware", "fota", "ota", "upgrade", "update"}
 	webExts     = [...]string{"html", "htm", "php", "asp", "aspx", "jsp", "cgi", "js", "css", "json", "xml", "txt", "png", "jpg", "jpeg", "gif", "svg", "ico", "webp", "pdf", "md"}
-	desktopExts = [...]string{"cab", "msu", "msi", "esd", "psf", "appx", "msix"}
+	desktopExts = [...]string{"cab", "msu", "msi", "msp", "exe", "esd", "psf", "appx", "msix", "dmg", "crt", "cer", "crl", "p7c", "p7b"}
 	// compressedExts wrap a single file whose own extension still tells.
 	compressedExts = [...]string{"gz", "xz", "bz2", "zst", "lzma"}
 )
+
+// firmwareDownload reports whether a GET of path from host, by a client
+// whose User-Agent is agent, is a device's firmware or software update
+// (isFirmwarePath), but for two downloads that are not one:
+//
+//   - a macOS installer package (.pkg, also a firmware extension) from
+//     Apple's hosts (swcdn.apple.com, *.cdn-apple.com): signed, and a
+//     Mac's system update, not a device's firmware. From other hosts a
+//     .pkg stays an image: some NAS and camera firmware comes so.
+//   - a browser's download from a LAN server (serverLocal): the owner
+//     saving a device's configuration backup (/userRpm/config.bin) or
+//     log from its web page. Nothing updates itself by it, and the
+//     finding would go against the laptop. As the update-check rule
+//     (isUpdateCheck) does, a browser and the LAN each weigh against an
+//     update; here only both together rule one out: a device that is no
+//     browser fetching from the LAN (a mesh node from the main router,
+//     a bulb from its hub) updates in clear all the same, and a browser
+//     fetching an image from the internet is the owner updating a device
+//     by hand from a vendor's page in clear (and some TVs' updaters call
+//     themselves Mozilla).
+func firmwareDownload(host, path, agent []byte, serverLocal bool) bool {
+	if !isFirmwarePath(path) {
+		return false
+	}
+	if name := path[bytes.LastIndexByte(path, '/')+1:]; hasSuffixFold(name, ".pkg") && appleHost(host) {
+		return false
+	}
+	return !serverLocal || !inspect.HasPrefixFold(agent, "Mozilla/")
+}
+
+// appleHost: the host (a Host header, perhaps with a port) is Apple's:
+// apple.com or cdn-apple.com, or a name below them.
+func appleHost(host []byte) bool {
+	return inDomain(host, "apple.com") || inDomain(host, "cdn-apple.com")
+}
+
+// inDomain reports whether host, without its port or final dot, is
+// domain or a name below it, ignoring case.
+func inDomain(host []byte, domain string) bool {
+	host = hostName(host)
+	if len(host) == len(domain) {
+		return inspect.EqualFold(host, domain)
+	}
+	return len(host) > len(domain) && host[len(host)-len(domain)-1] == '.' && inspect.EqualFold(host[len(host)-len(domain):], domain)
+}
+
+// hostName is a Host header without its port and the final dot of a
+// fully qualified name ("example.com.:80" is "example.com").
+func hostName(host []byte) []byte {
+	if i := bytes.LastIndexByte(host, ':'); i >= 0 && bytes.IndexByte(host[i:], ']') < 0 {
+		host = host[:i]
+	}
+	return bytes.TrimSuffix(host, []byte("."))
+}
 
 func isFirmwarePath(path []byte) bool {
 	slash := bytes.LastIndexByte(path, '/')

@@ -59,7 +59,7 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 	}
 	host = origin
 	switch {
-	case string(method) == "GET" && isFirmwarePath(path):
+	case string(method) == "GET" && firmwareDownload(host, path, a.agent[:a.agentLen], f.ServerLocal):
 		e.firmware = firmwareURL(f, host, idMaskedPath(path, true))
 	case !f.ServerLocal && path != nil && isUpdateCheck(method, host, path, a.agent[:a.agentLen]):
 		e.firmware, e.updateCheck = firmwareURL(f, host, idMaskedPath(path, false)), true

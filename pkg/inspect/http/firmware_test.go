@@ -1,0 +1,91 @@
+package http
+
+import (
+	"testing"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+)
+
+// firmwareFindings plays one request and its answer ("" for none)
+// between client and server and returns the firmware_over_http findings.
+func firmwareFindings(t *testing.T, client, server, req, resp string) []*event.Event {
+	t.Helper()
+	col := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, col, nil, New(nil))
+	c := inspecttest.NewTCP(e, client, server)
+	c.Client(req)
+	if resp != "" {
+		c.Server(resp)
+	}
+	c.Close()
+	e.Flush()
+	return col.Kind(event.KindFirmwareOverHTTP)
+}
+
+const (
+	lanClient   = "192.168.1.10:40000"
+	wanServer   = "203.0.113.7:80"
+	imageAnswer = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 4\r\n\r\nABCD"
+)
+
+// TestFirmwareRequests: which downloads are a device's firmware or
+// software update fetched in clear, and which are not: signed desktop
+// system updates (Windows root certificates, Defender and MSRT, macOS
+// installers) and a browser saving a file from a LAN device's page.
+func TestFirmwareRequests(t *testing.T) {
+	tests := []struct {
+		name, server, req, resp string
+		url                     string // "" for no finding
+		status                  string
+		sev                     event.Severity
+	}{
+		// Signed desktop system updates: no device firmware.
+		{"windows_root_certificate", wanServer,
+			"GET /msdownload/update/v3/static/trustedr/en/8F43288AD272F3103B6FB1428485EA3014C0BCFE.crt HTTP/1.1\r\nHost: ctldl.windowsupdate.com\r\nUser-Agent: Microsoft-CryptoAPI/10.0\r\n\r\n",
+			imageAnswer, "", "", 0},
+		{"defender_definitions_exe", wanServer,
+			"GET /d/msdownload/update/software/defu/2024/01/am_delta_patch_1.403.1234.0_0a1b2c3d4e5f60718293a4b5c6d7e8f901234567.exe HTTP/1.1\r\nHost: download.windowsupdate.com\r\nUser-Agent: Microsoft BITS/7.8\r\n\r\n",
+			imageAnswer, "", "", 0},
+		{"msrt_exe", wanServer,
+			"GET /c/msdownload/update/software/uprl/2024/01/windows-kb890830-x64-v5.120_0a1b2c3d4e5f60718293a4b5c6d7e8f901234567.exe HTTP/1.1\r\nHost: download.windowsupdate.com\r\nUser-Agent: Microsoft BITS/7.8\r\n\r\n",
+			imageAnswer, "", "", 0},
+		{"macos_installer_pkg", wanServer,
+			"GET /content/downloads/41/33/052-22042-A_JQ7EGNLJPA/2xf3ko6sdsy2ah3jpfc4e8aahq0dz3k5xw/InstallAssistant.pkg HTTP/1.1\r\nHost: swcdn.apple.com\r\nUser-Agent: com.apple.appstored/1.0 CFNetwork/1408.0.4 Darwin/22.5.0\r\n\r\n",
+			imageAnswer, "", "", 0},
+		{"mac_disk_image_under_update", wanServer,
+			"GET /update/App-4.2.dmg HTTP/1.1\r\nHost: dl.vendor.example\r\nUser-Agent: Sparkle/2.0\r\n\r\n",
+			imageAnswer, "", "", 0},
+		// A .pkg from anyone else is still an image: some devices'
+		// firmware comes so.
+		{"device_pkg_elsewhere", wanServer,
+			"GET /fw/nas-7.2.pkg HTTP/1.1\r\nHost: dl.vendor.example\r\nUser-Agent: nasd/7.1\r\n\r\n",
+			imageAnswer, "dl.vendor.example/fw/nas-7.2.pkg", "200", event.SeverityMedium},
+		// The owner's browser saving the router's backup on the LAN.
+		{"browser_saves_lan_backup", "192.168.1.1:80",
+			"GET /userRpm/config.bin HTTP/1.1\r\nHost: 192.168.1.1\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64)\r\n\r\n",
+			imageAnswer, "", "", 0},
+		// A device that is no browser, fetching from a LAN server (a
+		// mesh node from the main router), is still reported.
+		{"device_fetches_from_lan", "192.168.1.1:80",
+			"GET /fw/mesh-node-2.1.bin HTTP/1.1\r\nHost: 192.168.1.1\r\nUser-Agent: meshd/2.0\r\n\r\n",
+			imageAnswer, "192.168.1.1/fw/mesh-node-2.1.bin", "200", event.SeverityMedium},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := firmwareFindings(t, lanClient, tt.server, tt.req, tt.resp)
+			if tt.url == "" {
+				for _, ev := range got {
+					t.Errorf("unwanted %s finding %q (evidence %v)", ev.Severity, ev.Summary, ev.Evidence)
+				}
+				return
+			}
+			if len(got) != 1 {
+				t.Fatalf("firmware findings %v, want one", evidences(got))
+			}
+			if ev := got[0]; ev.Evidence["url"] != tt.url || ev.Evidence["status"] != tt.status || ev.Severity != tt.sev {
+				t.Errorf("finding %s %v, want %s url %q status %q", ev.Severity, ev.Evidence, tt.sev, tt.url, tt.status)
+			}
+		})
+	}
+}
