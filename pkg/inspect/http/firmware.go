@@ -37,6 +37,103 @@ var (
 	compressedExts = [...]string{"gz", "xz", "bz2", "zst", "lzma"}
 )
 
+// What a request is to the firmware rules.
+type firmwareKind uint8
+
+const (
+	notFirmware     firmwareKind = iota
+	firmwareFile                 // a download of an image
+	firmwareCheck                // a check for updates (isUpdateCheck)
+	firmwareIfImage              // a download if it is answered with an image
+)
+
+// classifyFirmware says what a request is to the firmware rules, given
+// its User-Agent (agent), whether it carried the headers of the Arduino
+// ESP8266/ESP32 HTTP updater (espHeaders) and whether its server is on
+// the LAN. In order:
+//
+//   - a GET by the Arduino ESP8266/ESP32 HTTP updater (ESP8266httpUpdate,
+//     HTTPUpdate): its User-Agent ("ESP8266-http-Update",
+//     "ESP32-http-Update") or its x-ESP8266-… and x-ESP32-… headers
+//     (free space, sketch MD5, MAC). It only ever asks for an image, at
+//     any path (the library's example is /esp/update/arduino.php), and
+//     is answered the image or 304 for none: a download.
+//   - a GET that firmwareDownload takes for one: a download.
+//   - a check for updates (isUpdateCheck), to an internet server.
+//   - a GET, not a browser's, of a name without extension below a
+//     directory named as updateDirs ("/firmware/latest",
+//     "/api/v1/firmware/download/1234"): a download if its answer is an
+//     image (2xx, reply.image), as a version API answers JSON there.
+//
+// path is nil when the request's URL could not be told (splitTarget's
+// ambiguous): no rule then.
+func classifyFirmware(method, host, path, agent []byte, espHeaders, serverLocal bool) firmwareKind {
+	if path == nil {
+		return notFirmware
+	}
+	get := string(method) == "GET"
+	browser := inspect.HasPrefixFold(agent, "Mozilla/")
+	switch {
+	case get && !browser && (espHeaders || espUpdaterAgent(agent)):
+		return firmwareFile
+	case get && firmwareDownload(host, path, agent, serverLocal):
+		return firmwareFile
+	case !serverLocal && isUpdateCheck(method, host, path, agent):
+		return firmwareCheck
+	case get && !browser && extensionlessBelowUpdateDir(path):
+		return firmwareIfImage
+	}
+	return notFirmware
+}
+
+// espUpdaterAgent: the User-Agent of the Arduino cores' HTTP updaters.
+func espUpdaterAgent(agent []byte) bool {
+	return inspect.HasPrefixFold(agent, "ESP8266-http-Update") || inspect.HasPrefixFold(agent, "ESP32-http-Update")
+}
+
+// espUpdaterHeader: a request header the Arduino cores' HTTP updaters
+// send (x-ESP8266-STA-MAC, x-ESP32-sketch-md5, …).
+func espUpdaterHeader(name []byte) bool {
+	if len(name) < len("x-ESP32-") || name[0]|0x20 != 'x' || name[1] != '-' {
+		return false // every other header a request has
+	}
+	return inspect.HasPrefixFold(name, "x-ESP8266-") || inspect.HasPrefixFold(name, "x-ESP32-")
+}
+
+// extensionlessBelowUpdateDir: the path's file name has no extension and
+// a directory above it is named as updateDirs.
+func extensionlessBelowUpdateDir(path []byte) bool {
+	slash := bytes.LastIndexByte(path, '/')
+	if name := path[slash+1:]; len(name) == 0 || bytes.IndexByte(name, '.') >= 0 {
+		return false
+	}
+	return belowUpdateDir(path[:slash+1])
+}
+
+// belowUpdateDir: a segment of dir is named as updateDirs.
+func belowUpdateDir(dir []byte) bool {
+	for len(dir) > 0 {
+		n := bytes.IndexByte(dir, '/')
+		if n < 0 {
+			n = len(dir)
+		}
+		// Run on every GET: most segments are ruled out by their length
+		// or first letter (f, o, u) before five comparisons.
+		if c := dir[0] | 0x20; n >= 3 && n <= 8 && (c == 'f' || c == 'o' || c == 'u') && foldIn(dir[:n], updateDirs[:]) {
+			return true
+		}
+		dir = dir[min(n+1, len(dir)):]
+	}
+	return false
+}
+
+// imageContentType: a response's Content-Type says it is a file to be
+// stored, not a page or a document: what an image is answered as.
+func imageContentType(v []byte) bool {
+	return inspect.ContainsFold(v, "octet-stream") || inspect.ContainsFold(v, "zip") ||
+		inspect.ContainsFold(v, "x-tar") || inspect.ContainsFold(v, "x-binary") || inspect.ContainsFold(v, "firmware")
+}
+
 // firmwareDownload reports whether a GET of path from host, by a client
 // whose User-Agent is agent, is a device's firmware or software update
 // (isFirmwarePath), but for two downloads that are not one:
@@ -117,14 +214,7 @@ func isFirmwarePath(path []byte) bool {
 	case foldIn(ext, webExts[:]), foldIn(ext, desktopExts[:]):
 		return false
 	}
-	for len(dir) > 0 {
-		var seg []byte
-		seg, dir, _ = bytes.Cut(dir, []byte("/"))
-		if foldIn(seg, updateDirs[:]) {
-			return true
-		}
-	}
-	return false
+	return belowUpdateDir(dir)
 }
 
 // The update-check rule. A device's GET or POST to an internet server,
@@ -180,22 +270,30 @@ func isUpdateCheck(method, host, path, agent []byte) bool {
 // ("cam_5.7.3_build220112.bin" says which image it was), unless it holds
 // an identifier.
 func idMaskedPath(path []byte, keepFile bool) []byte {
-	out := make([]byte, 0, len(path))
-	segs := bytes.Split(path, []byte("/"))
-	for i, seg := range segs {
+	return appendIDMaskedPath(make([]byte, 0, len(path)), path, keepFile)
+}
+
+// appendIDMaskedPath appends idMaskedPath(path, keepFile) to dst.
+func appendIDMaskedPath(dst, path []byte, keepFile bool) []byte {
+	for i := 0; ; i++ {
+		seg, rest, more := bytes.Cut(path, []byte("/"))
 		if i > 0 {
-			out = append(out, '/')
+			dst = append(dst, '/')
 		}
-		file := keepFile && i == len(segs)-1
+		file := keepFile && !more
 		switch {
 		case identifying(seg):
-			seg = []byte("...")
+			dst = append(dst, "..."...)
 		case !file && len(seg) >= 8 && bytes.ContainsFunc(seg, func(r rune) bool { return r >= 0x80 || !isLetter(byte(r)) && r != '-' && r != '_' }):
-			seg = []byte("...")
+			dst = append(dst, "..."...)
+		default:
+			dst = append(dst, seg...)
 		}
-		out = append(out, seg...)
+		if !more {
+			return dst
+		}
+		path = rest
 	}
-	return out
 }
 
 // Identifiers in a path: a run of this many digits is a phone number, an
@@ -321,19 +419,47 @@ func MaskFirmwareURL(url string, file bool) string {
 	return host + string(idMaskedPath([]byte("/"+path), file))
 }
 
-// firmwareURL is the evidence for a download: host and path, no query.
-// Without a Host header that names a host (and nothing else: no
-// "user:password@"), the server's address stands in.
-func firmwareURL(f *inspect.Flow, host, path []byte) string {
-	h := ""
-	if hostPort(host) {
-		h = inspect.Printable(host, maxHost)
-	}
-	if h == "" {
-		h = netip.AddrPortFrom(f.Server().Addr().Unmap(), f.Server().Port()).String()
+// firmwareURL is the evidence for a firmware request: host and path, no
+// query, with what may identify the device left out (idMaskedPath;
+// keepFile: a download, whose file name stays). Without a Host header
+// that names a host (and nothing else: no "user:password@"), the
+// server's address stands in.
+func firmwareURL(f *inspect.Flow, host, path []byte, keepFile bool) string {
+	return string(appendFirmwareURL(make([]byte, 0, len(host)+len(path)), f, host, path, keepFile))
+}
+
+// appendFirmwareURL appends firmwareURL(f, host, path, keepFile) to dst,
+// printable as inspect.Printable makes it.
+func appendFirmwareURL(dst []byte, f *inspect.Flow, host, path []byte, keepFile bool) []byte {
+	if h := bytes.TrimSpace(host); hostPort(h) && len(h) > 0 {
+		dst = appendPrintable(dst, h[:min(len(h), maxHost)])
+	} else {
+		addr := f.Server().Addr().Unmap()
 		if f.Server().Port() == 80 {
-			h = f.Server().Addr().Unmap().String()
+			dst = addr.AppendTo(dst)
+		} else {
+			dst = netip.AddrPortFrom(addr, f.Server().Port()).AppendTo(dst)
 		}
 	}
-	return h + inspect.Printable(path, maxTarget)
+	start := len(dst)
+	dst = appendIDMaskedPath(dst, path, keepFile)
+	masked := bytes.TrimSpace(dst[start:])
+	n := copy(dst[start:], masked[:min(len(masked), maxTarget)])
+	for i := start; i < start+n; i++ {
+		if dst[i] < 0x20 || dst[i] >= 0x7f {
+			dst[i] = '.'
+		}
+	}
+	return dst[:start+n]
+}
+
+// appendPrintable appends b with what is not printable ASCII as '.'.
+func appendPrintable(dst, b []byte) []byte {
+	for _, c := range b {
+		if c < 0x20 || c >= 0x7f {
+			c = '.'
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -24,15 +25,20 @@ func firmwareFindings(t *testing.T, client, server, req, resp string) []*event.E
 }
 
 const (
-	lanClient   = "192.168.1.10:40000"
-	wanServer   = "203.0.113.7:80"
-	imageAnswer = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 4\r\n\r\nABCD"
+	lanClient    = "192.168.1.10:40000"
+	wanServer    = "203.0.113.7:80"
+	imageAnswer  = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 4\r\n\r\nABCD"
+	jsonAnswer   = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+	noUpdate     = "HTTP/1.1 304 Not Modified\r\n\r\n"
+	espUpdater   = "User-Agent: ESP8266-http-Update\r\nx-ESP8266-STA-MAC: 18:FE:AA:AA:AA:AA\r\nx-ESP8266-free-space: 671744\r\nx-ESP8266-sketch-size: 373124\r\nx-ESP8266-chip-size: 4194304\r\nx-ESP8266-sdk-version: 1.3.0\r\nx-ESP8266-version: 1.0\r\n"
+	esp32Updater = "User-Agent: ESP32-http-Update\r\nx-ESP32-STA-MAC: 24:0A:C4:00:00:01\r\nx-ESP32-version: 1.0\r\n"
 )
 
 // TestFirmwareRequests: which downloads are a device's firmware or
 // software update fetched in clear, and which are not: signed desktop
 // system updates (Windows root certificates, Defender and MSRT, macOS
-// installers) and a browser saving a file from a LAN device's page.
+// installers), a browser saving a file from a LAN device's page, and
+// what only looks like an update (a version API answered with JSON).
 func TestFirmwareRequests(t *testing.T) {
 	tests := []struct {
 		name, server, req, resp string
@@ -70,6 +76,37 @@ func TestFirmwareRequests(t *testing.T) {
 		{"device_fetches_from_lan", "192.168.1.1:80",
 			"GET /fw/mesh-node-2.1.bin HTTP/1.1\r\nHost: 192.168.1.1\r\nUser-Agent: meshd/2.0\r\n\r\n",
 			imageAnswer, "192.168.1.1/fw/mesh-node-2.1.bin", "200", event.SeverityMedium},
+		// The Arduino ESP8266/ESP32 HTTP updater: its User-Agent and
+		// x-ESP… headers; the server answers the image itself.
+		{"esp8266_updater", wanServer,
+			"GET /esp/update/arduino.php HTTP/1.1\r\nHost: iot.vendor.example\r\n" + espUpdater + "\r\n",
+			imageAnswer, "iot.vendor.example/esp/update/arduino.php", "200", event.SeverityMedium},
+		{"esp8266_updater_no_update", wanServer,
+			"GET /esp/update/arduino.php HTTP/1.1\r\nHost: iot.vendor.example\r\n" + espUpdater + "\r\n",
+			noUpdate, "iot.vendor.example/esp/update/arduino.php", "304", event.SeverityLow},
+		{"esp32_updater_no_extension", wanServer,
+			"GET /firmware/latest HTTP/1.1\r\nHost: iot.vendor.example\r\n" + esp32Updater + "\r\n",
+			imageAnswer, "iot.vendor.example/firmware/latest", "200", event.SeverityMedium},
+		{"esp_headers_without_agent", wanServer,
+			"GET /ota HTTP/1.1\r\nHost: iot.vendor.example\r\nUser-Agent: custom\r\nx-ESP32-STA-MAC: 24:0A:C4:00:00:01\r\n\r\n",
+			imageAnswer, "iot.vendor.example/ota", "200", event.SeverityMedium},
+		// A name without extension below a firmware directory: an image
+		// when answered as one.
+		{"no_extension_answered_image", wanServer,
+			"GET /api/v1/firmware/download/1234 HTTP/1.1\r\nHost: cloud.vendor.example\r\nUser-Agent: camd/1.2\r\n\r\n",
+			imageAnswer, "cloud.vendor.example/api/v1/firmware/download/1234", "200", event.SeverityMedium},
+		{"no_extension_answered_json", wanServer,
+			"GET /api/firmware/latest HTTP/1.1\r\nHost: cloud.vendor.example\r\nUser-Agent: camd/1.2\r\n\r\n",
+			jsonAnswer, "", "", 0},
+		{"no_extension_unanswered", wanServer,
+			"GET /api/v1/firmware/download/1234 HTTP/1.1\r\nHost: cloud.vendor.example\r\nUser-Agent: camd/1.2\r\n\r\n",
+			"", "", "", 0},
+		{"no_extension_by_browser", wanServer,
+			"GET /api/v1/firmware/download/1234 HTTP/1.1\r\nHost: cloud.vendor.example\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\n\r\n",
+			imageAnswer, "", "", 0},
+		{"browser_on_esp_update_page", wanServer,
+			"GET /esp/update/arduino.php HTTP/1.1\r\nHost: iot.vendor.example\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\n\r\n",
+			imageAnswer, "", "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,5 +124,43 @@ func TestFirmwareRequests(t *testing.T) {
 				t.Errorf("finding %s %v, want %s url %q status %q", ev.Severity, ev.Evidence, tt.sev, tt.url, tt.status)
 			}
 		})
+	}
+}
+
+// TestFirmwareIfImagePipelined: requests that are downloads only if
+// answered with an image are judged each by its own answer, also
+// pipelined, when the first holds the analyzer's URL buffer.
+func TestFirmwareIfImagePipelined(t *testing.T) {
+	req := func(n string) string {
+		return "GET /api/v1/firmware/download/" + n + " HTTP/1.1\r\nHost: cloud.vendor.example\r\nUser-Agent: camd/1.2\r\n\r\n"
+	}
+	col := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, col, nil, New(nil))
+	c := inspecttest.NewTCP(e, lanClient, wanServer)
+	c.Client(req("1") + req("2") + req("3")).Server(jsonAnswer + imageAnswer + imageAnswer).Client(req("4"))
+	c.Close()
+	e.Flush()
+	var urls []string
+	for _, ev := range col.Kind(event.KindFirmwareOverHTTP) {
+		urls = append(urls, ev.Evidence["url"])
+	}
+	want := []string{"cloud.vendor.example/api/v1/firmware/download/2", "cloud.vendor.example/api/v1/firmware/download/3"}
+	if strings.Join(urls, " ") != strings.Join(want, " ") {
+		t.Errorf("findings for %q, want %q", urls, want)
+	}
+}
+
+// TestVersionPollingAllocs: a device polling a version API below a
+// firmware directory, answered JSON, allocates nothing per request.
+func TestVersionPollingAllocs(t *testing.T) {
+	req := []byte("GET /api/firmware/latest HTTP/1.1\r\nHost: cloud.vendor.example\r\nUser-Agent: camd/1.2\r\n\r\n")
+	resp := []byte(jsonAnswer)
+	s := inspecttest.NewStream(t, New(nil), lanClient, wanServer)
+	s.Exchange(req, resp)
+	if allocs := testing.AllocsPerRun(200, func() { s.Exchange(req, resp) }); allocs != 0 {
+		t.Errorf("%v allocs per poll, want 0", allocs)
+	}
+	if got := s.Collector.Kind(event.KindFirmwareOverHTTP); len(got) != 0 {
+		t.Errorf("findings %v for JSON answers", evidences(got))
 	}
 }

@@ -41,6 +41,7 @@ const (
 	maxBody    = 2048 // body prefix kept for the payload scanner and answer pages
 	maxPending = 4    // requests awaiting their response
 	maxValue   = 160  // printable length of an observed header value
+	maxHeld    = 256  // a held firmware URL (analyzer.held); a longer one is copied
 )
 
 // Protocol is plain HTTP/1.x.
@@ -191,7 +192,11 @@ type pending struct {
 	creds       [2]pendingCred
 	firmware    string // host and path of a firmware download, "" if none
 	updateCheck bool   // firmware is a check for updates, not an image
-	cookies     uint16 // the framework session cookies the request carried
+	// ifImage: a firmware download if answered with an image
+	// (firmwareIfImage); its URL is firmware, or, if that is "", the
+	// analyzer's held.
+	ifImage bool
+	cookies uint16 // the framework session cookies the request carried
 	// page is the hash of the last segment of the request's path
 	// (Protocol.pageHash): a form in the answer that posts there is the
 	// login form again.
@@ -225,6 +230,7 @@ type reply struct {
 	frameworkSessions uint16
 	challenge         httpauth.Challenge // its WWW- and Proxy-Authenticate headers
 	toLogin           bool               // it redirects to a login or error page
+	image             bool               // its Content-Type is a file's (imageContentType)
 	via               bool               // a proxy relayed it (Via header)
 	// page is what its body showed, for a form login answered 2xx
 	// (answerPage); pageUnread until the body is read.
@@ -288,8 +294,15 @@ type analyzer struct {
 
 	// setupPage is the path of the request being read if it is a
 	// device's Wi-Fi setup page (inspect.SetupPageAt), else "".
-	setupPage         string
-	ocspBody          bool // the request being read is application/ocsp-request
+	setupPage  string
+	ocspBody   bool // the request being read is application/ocsp-request
+	espHeaders bool // the request being read has the ESP updaters' headers (espUpdaterHeader)
+	// held is the URL of the one queued request, heldSeq, that is a
+	// firmware download if answered with an image (heldLen > 0), so that
+	// a device polling a version API allocates nothing.
+	held              [maxHeld]byte
+	heldLen           int
+	heldSeq           uint32
 	reportedCleartext bool // a request not in clear by design was seen
 	sawClient         bool // http_client observation sent
 	sawServer         bool // http_server observation sent
@@ -427,6 +440,7 @@ func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []b
 	a.targetLen = copy(a.target[:], target)
 	a.targetCut = len(target) > a.targetLen
 	a.hostLen, a.agentLen, a.ocspBody, a.reqCookies = 0, 0, false, 0
+	a.espHeaders = false
 	a.reqSeq = a.nextSeq
 	a.nextSeq++
 	if a.proto.scanner != nil {
@@ -474,6 +488,8 @@ func (a *analyzer) requestHeader(f *inspect.Flow, name, value []byte) {
 		a.headerLogin(f, value, false)
 	case inspect.EqualFold(name, "Proxy-Authorization"):
 		a.headerLogin(f, value, true)
+	case espUpdaterHeader(name):
+		a.espHeaders = true
 	}
 }
 
@@ -516,6 +532,9 @@ func (a *analyzer) responseHeader(f *inspect.Flow, name, value []byte) {
 				a.reply.frameworkSessions |= bit
 			}
 		}
+	case inspect.EqualFold(name, "Content-Type"):
+		// Of interest only to a request that waits to learn it.
+		a.reply.image = a.qLen > 0 && a.queue[a.qHead].ifImage && imageContentType(value)
 	case inspect.EqualFold(name, "Location"):
 		a.reply.toLogin = loginPage(value)
 	case inspect.EqualFold(name, "Via"):

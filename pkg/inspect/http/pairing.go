@@ -58,17 +58,34 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 		path = nil // "http://cdn/npm/fw@1.2.3/x.bin": no made-up URL
 	}
 	host = origin
-	switch {
-	case string(method) == "GET" && firmwareDownload(host, path, a.agent[:a.agentLen], f.ServerLocal):
-		e.firmware = firmwareURL(f, host, idMaskedPath(path, true))
-	case !f.ServerLocal && path != nil && isUpdateCheck(method, host, path, a.agent[:a.agentLen]):
-		e.firmware, e.updateCheck = firmwareURL(f, host, idMaskedPath(path, false)), true
+	switch classifyFirmware(method, host, path, a.agent[:a.agentLen], a.espHeaders, f.ServerLocal) {
+	case firmwareFile:
+		e.firmware = firmwareURL(f, host, path, true)
+	case firmwareCheck:
+		e.firmware, e.updateCheck = firmwareURL(f, host, path, false), true
+	case firmwareIfImage:
+		a.holdFirmware(f, e, host, path)
 	}
 	if !a.reportedCleartext && (a.targetCut || !inClearByDesign(method, host, path, a.ocspBody)) {
 		a.reportedCleartext = true
 		f.ReportCleartext()
 	}
 	a.dropTarget()
+}
+
+// holdFirmware keeps the URL of a request that is a firmware download
+// only if answered with an image until its answer comes: in the
+// analyzer's held, which one such request at a time uses; another
+// queued meanwhile, or a URL too long for it, gets a copy of its own.
+func (a *analyzer) holdFirmware(f *inspect.Flow, e *pending, host, path []byte) {
+	e.ifImage = true
+	if a.heldLen == 0 {
+		if url := appendFirmwareURL(a.held[:0], f, host, path, true); len(url) > 0 && &url[0] == &a.held[0] {
+			a.heldLen, a.heldSeq = len(url), e.seq
+			return
+		}
+	}
+	e.firmware = firmwareURL(f, host, path, true)
 }
 
 // attach adds a credential to those of a request (a queued one, or one
@@ -216,7 +233,23 @@ func (a *analyzer) resolve(f *inspect.Flow, e *pending, r *reply) {
 			a.judge.Report(f, a.proto.mem, &c.sent, &e.spaces, &httpauth.Answer{Status: r.status, Challenge: r.challenge, ToLogin: r.toLogin})
 		}
 	}
-	if e.firmware != "" {
+	switch {
+	case e.ifImage:
+		url, n := e.firmware, 0
+		if a.heldLen > 0 && a.heldSeq == e.seq {
+			n, a.heldLen = a.heldLen, 0
+		}
+		// Only an answer seen, and paired for sure, tells.
+		if a.unpaired || r.status < 200 || r.status > 299 || !r.image {
+			break
+		}
+		if url == "" {
+			url = string(a.held[:n])
+		}
+		if url != "" {
+			reportFirmware(f, url, r.status, false)
+		}
+	case e.firmware != "":
 		reportFirmware(f, e.firmware, r.status, e.updateCheck)
 	}
 }
