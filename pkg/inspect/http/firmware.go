@@ -296,6 +296,39 @@ func appendIDMaskedPath(dst, path []byte, keepFile bool) []byte {
 	}
 }
 
+// appendIDMaskedHost appends a host name (and port) with each label that
+// holds an identifier (identifying) as "...": download hosts named after
+// the device ("a4cf129b3e01.dl.vendor.example",
+// "sn-357938035643809.dl.vendor.example") must not show it any more than
+// a path may. Only identifiers go: a label of a CDN's or a vendor's own
+// naming ("d3rlzbr8ymv9u5.cloudfront.net") says which server, not which
+// device. An IPv6 literal is an address, kept.
+func appendIDMaskedHost(dst, host []byte) []byte {
+	if len(host) > 0 && host[0] == '[' {
+		return append(dst, host...)
+	}
+	name, port, hasPort := bytes.Cut(host, []byte(":"))
+	for i := 0; ; i++ {
+		label, rest, more := bytes.Cut(name, []byte("."))
+		if i > 0 {
+			dst = append(dst, '.')
+		}
+		if identifying(label) {
+			dst = append(dst, "..."...)
+		} else {
+			dst = append(dst, label...)
+		}
+		if !more {
+			break
+		}
+		name = rest
+	}
+	if hasPort {
+		dst = append(append(dst, ':'), port...)
+	}
+	return dst
+}
+
 // Identifiers in a path: a run of this many digits is a phone number, an
 // IMEI or a serial, not a version or a date (8 digits); a run of this
 // many hex digits with a digit among them is a MAC address or a token;
@@ -404,13 +437,16 @@ func isLetter(c byte) bool { return (c|0x20) >= 'a' && (c|0x20) <= 'z' }
 
 // MaskFirmwareURL applies today's rules to the url evidence of a
 // firmware_over_http finding filed by an earlier version (host and path,
-// "fw.example/fota/357938035643809.bin"): identifiers in the path go as
-// "...", the file name too when it holds one (file: a download, not an
-// update check), and a host that is more than a host and port goes
-// whole. A restored finding must not show what a new one would not.
+// "fw.example/fota/357938035643809.bin"): identifiers in the path and in
+// the host's labels go as "...", the file name too when it holds one
+// (file: a download, not an update check), and a host that is more than
+// a host and port goes whole. A restored finding must not show what a
+// new one would not.
 func MaskFirmwareURL(url string, file bool) string {
 	host, path, ok := strings.Cut(url, "/")
-	if !hostPort([]byte(host)) {
+	if hostPort([]byte(host)) {
+		host = string(appendIDMaskedHost(nil, []byte(host)))
+	} else {
 		host = "..."
 	}
 	if !ok {
@@ -420,8 +456,8 @@ func MaskFirmwareURL(url string, file bool) string {
 }
 
 // firmwareURL is the evidence for a firmware request: host and path, no
-// query, with what may identify the device left out (idMaskedPath;
-// keepFile: a download, whose file name stays). Without a Host header
+// query, with what may identify the device left out (appendIDMaskedHost,
+// idMaskedPath; keepFile: a download, whose file name stays). Without a Host header
 // that names a host (and nothing else: no "user:password@"), the
 // server's address stands in.
 func firmwareURL(f *inspect.Flow, host, path []byte, keepFile bool) string {
@@ -432,7 +468,7 @@ func firmwareURL(f *inspect.Flow, host, path []byte, keepFile bool) string {
 // printable as inspect.Printable makes it.
 func appendFirmwareURL(dst []byte, f *inspect.Flow, host, path []byte, keepFile bool) []byte {
 	if h := bytes.TrimSpace(host); hostPort(h) && len(h) > 0 {
-		dst = appendPrintable(dst, h[:min(len(h), maxHost)])
+		dst = appendIDMaskedHost(dst, h[:min(len(h), maxHost)])
 	} else {
 		addr := f.Server().Addr().Unmap()
 		if f.Server().Port() == 80 {
@@ -451,15 +487,4 @@ func appendFirmwareURL(dst []byte, f *inspect.Flow, host, path []byte, keepFile 
 		}
 	}
 	return dst[:start+n]
-}
-
-// appendPrintable appends b with what is not printable ASCII as '.'.
-func appendPrintable(dst, b []byte) []byte {
-	for _, c := range b {
-		if c < 0x20 || c >= 0x7f {
-			c = '.'
-		}
-		dst = append(dst, c)
-	}
-	return dst
 }

@@ -164,3 +164,48 @@ func TestVersionPollingAllocs(t *testing.T) {
 		t.Errorf("findings %v for JSON answers", evidences(got))
 	}
 }
+
+// TestFirmwareURLMasksHostIDs: a download host named after the device
+// (its MAC, serial or IMEI as a label) shows the label as "...", as a
+// path segment would, in the url evidence and the summary.
+func TestFirmwareURLMasksHostIDs(t *testing.T) {
+	tests := []struct{ host, url, id string }{
+		{"a4cf129b3e01.dl.vendor.example", "....dl.vendor.example/fw/cam_5.7.3.bin", "a4cf129b3e01"},
+		{"sn-357938035643809.dl.vendor.example", "....dl.vendor.example/fw/cam_5.7.3.bin", "357938035643809"},
+		{"dl.A4CF129B3E01.vendor.example:8080", "dl.....vendor.example:8080/fw/cam_5.7.3.bin", "A4CF129B3E01"},
+		// Names a CDN or a vendor gives its own hosts stay.
+		{"d3rlzbr8ymv9u5.cloudfront.net", "d3rlzbr8ymv9u5.cloudfront.net/fw/cam_5.7.3.bin", ""},
+		{"fw-2024.vendor.example", "fw-2024.vendor.example/fw/cam_5.7.3.bin", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			got := firmwareFindings(t, lanClient, wanServer,
+				"GET /fw/cam_5.7.3.bin HTTP/1.1\r\nHost: "+tt.host+"\r\nUser-Agent: camd/1.2\r\n\r\n", imageAnswer)
+			if len(got) != 1 {
+				t.Fatalf("%d findings, want one", len(got))
+			}
+			if u := got[0].Evidence["url"]; u != tt.url {
+				t.Errorf("url %q, want %q", u, tt.url)
+			}
+			if tt.id != "" && strings.Contains(got[0].Summary, tt.id) {
+				t.Errorf("summary %q names %q", got[0].Summary, tt.id)
+			}
+		})
+	}
+}
+
+// TestMaskFirmwareURLHost: a finding an earlier version filed is masked
+// as a new one would be, its host too.
+func TestMaskFirmwareURLHost(t *testing.T) {
+	tests := []struct{ url, want string }{
+		{"a4cf129b3e01.dl.vendor.example/fw/cam.bin", "....dl.vendor.example/fw/cam.bin"},
+		{"sn-357938035643809.dl.vendor.example", "....dl.vendor.example"},
+		{"dl.vendor.example/fota/357938035643809.bin", "dl.vendor.example/fota/..."},
+		{"admin:pw@dl.vendor.example/fw.bin", ".../fw.bin"},
+	}
+	for _, tt := range tests {
+		if got := MaskFirmwareURL(tt.url, true); got != tt.want {
+			t.Errorf("MaskFirmwareURL(%q) = %q, want %q", tt.url, got, tt.want)
+		}
+	}
+}
