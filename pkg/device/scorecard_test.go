@@ -11,6 +11,10 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/inspect/http"
+	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+	"github.com/iotgw/iotgw/pkg/inspect/pii"
+	"github.com/iotgw/iotgw/pkg/inspect/plaintext"
 )
 
 func finding(kind event.Kind, summary string, ev event.Evidence) *event.Event {
@@ -972,6 +976,53 @@ func TestScorecardLANCleartext(t *testing.T) {
 					// A login in clear to the device fails 5.5-7 itself.
 					t.Errorf("%s = %s %q, want unknown saying %q", id, st, r, tt.reason)
 				}
+			}
+		})
+	}
+}
+
+// TestScorecardLANDiscovery: from the engine to the scorecard. A phone
+// whose one internet connection was TLS 1.3 keeps its pass on 5.5-1 when
+// it also fetches the router's UPnP description, asks it for a port
+// mapping or reads a Chromecast's DIAL description on the LAN, as it
+// keeps it for SSDP and mDNS; a LAN page in clear still takes it.
+func TestScorecardLANDiscovery(t *testing.T) {
+	const mac, ip = "02:00:00:00:00:01", "192.168.1.10" // inspecttest's client
+	soap := "POST /ctl/IPConn HTTP/1.1\r\nHost: 192.168.1.1:5000\r\nContent-Type: text/xml; charset=\"utf-8\"\r\n" +
+		"SOAPAction: \"urn:schemas-upnp-org:service:WANIPConnection:1#AddPortMapping\"\r\nContent-Length: 2\r\n\r\n<>"
+	tests := []struct {
+		name, server, req string
+		pass              bool
+	}{
+		{"internet_tls_only", "", "", true},
+		{"igd_description", "192.168.1.1:5000", "GET /rootDesc.xml HTTP/1.1\r\nHost: 192.168.1.1:5000\r\n\r\n", true},
+		{"igd_port_mapping", "192.168.1.1:5000", soap, true},
+		{"dial_description", "192.168.1.30:8008", "GET /ssdp/device-desc.xml HTTP/1.1\r\nHost: 192.168.1.30:8008\r\n\r\n", true},
+		{"lan_page", "192.168.1.30:8008", "GET /setup/eureka_info HTTP/1.1\r\nHost: 192.168.1.30:8008\r\n\r\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			m, _ := hwaddr.Parse(mac)
+			inv.ObservePacket(synPacket(m, ip, "203.0.113.10", 40000, 1))
+			inv.Emit(&event.Event{Time: t0, Type: event.TypeObservation, Kind: event.KindTLSServer,
+				Device: event.Endpoint{IP: "203.0.113.10", Port: 443},
+				Flow: &event.Flow{Transport: "tcp", Client: event.Endpoint{MAC: mac, IP: ip, Port: 40000, Local: true},
+					Server: event.Endpoint{IP: "203.0.113.10", Port: 443}, Direction: event.LANToWAN},
+				Evidence: event.Evidence{"tls_version_id": "0x0304"}})
+			if tt.req != "" {
+				col := &inspecttest.Collector{}
+				e := inspecttest.Engine(t, col, nil, http.New(nil), plaintext.New(pii.New()))
+				inspecttest.NewTCP(e, ip+":41000", tt.server).Client(tt.req).
+					Server("HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 2\r\n\r\n<>").Close()
+				e.Flush()
+				for _, ev := range col.Events {
+					inv.Emit(ev)
+				}
+			}
+			st, reasons := statusOf(Scorecard(device(t, inv, mac), nil), "5.5-1")
+			if (st == Pass) != tt.pass {
+				t.Errorf("5.5-1 = %s %q, want pass %v", st, reasons, tt.pass)
 			}
 		})
 	}

@@ -297,6 +297,7 @@ type analyzer struct {
 	setupPage  string
 	ocspBody   bool // the request being read is application/ocsp-request
 	espHeaders bool // the request being read has the ESP updaters' headers (espUpdaterHeader)
+	soapAction bool // the request being read has a SOAPAction header: UPnP control
 	// held is the URL of the one queued request, heldSeq, that is a
 	// firmware download if answered with an image (heldLen > 0), so that
 	// a device polling a version API allocates nothing.
@@ -440,7 +441,7 @@ func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []b
 	a.targetLen = copy(a.target[:], target)
 	a.targetCut = len(target) > a.targetLen
 	a.hostLen, a.agentLen, a.ocspBody, a.reqCookies = 0, 0, false, 0
-	a.espHeaders = false
+	a.espHeaders, a.soapAction = false, false
 	a.reqSeq = a.nextSeq
 	a.nextSeq++
 	if a.proto.scanner != nil {
@@ -490,6 +491,8 @@ func (a *analyzer) requestHeader(f *inspect.Flow, name, value []byte) {
 		a.headerLogin(f, value, true)
 	case espUpdaterHeader(name):
 		a.espHeaders = true
+	case inspect.EqualFold(name, "SOAPAction"):
+		a.soapAction = true
 	}
 }
 

@@ -25,6 +25,16 @@ import (
 //   - CONNECT to a port of TLS (443 and kin): a tunnel for TLS. One to
 //     another port may carry anything in clear, and the tunnel is not
 //     inspected.
+//   - Between two LAN hosts, UPnP and DIAL, the steps after SSDP
+//     discovery (UPnP Device Architecture 1.1 and 2.0 sections 2 to 4,
+//     DIAL 2.x section 5), which UPnP defines over plain HTTP only and
+//     which every control point (a phone, a TV, a console asking the
+//     router for a port mapping) uses as it uses SSDP and mDNS, exempt
+//     too: a GET of a device or service description (by its name:
+//     rootDesc.xml, description.xml, device-desc.xml, dd.xml, …), a
+//     control action (a POST with a SOAPAction header) and event
+//     subscriptions and notifications (SUBSCRIBE, UNSUBSCRIBE, NOTIFY).
+//     Towards the internet they are no discovery and count.
 
 var connectivityPaths = [...]string{
 	"/generate_204", "/gen_204", "/hotspot-detect.html", "/library/test/success.html",
@@ -34,10 +44,29 @@ var connectivityPaths = [...]string{
 
 var certificateSuffixes = [...]string{".crl", ".crt", ".cer", ".p7c"}
 
-// inClearByDesign reports whether a request is one of those above. path
-// is without its query; ocspBody: the Content-Type was
-// application/ocsp-request.
-func inClearByDesign(method, host, path []byte, ocspBody bool) bool {
+// descriptionSuffixes end the names UPnP and DIAL devices give their
+// description documents: rootDesc.xml (miniupnpd, MiniDLNA),
+// description.xml (Philips Hue, Windows), device-desc.xml (Chromecast's
+// DIAL), device_description.xml (Sonos), igddesc.xml and tr64desc.xml
+// (FRITZ!Box), desc.xml, and services' SCPDs (igdconnSCPD.xml); dd.xml
+// (DLNA renderers) is a name of its own.
+var descriptionSuffixes = [...]string{"desc.xml", "description.xml", "scpd.xml"}
+
+// clearRequest is what inClearByDesign judges a request by.
+type clearRequest struct {
+	method, host []byte
+	path         []byte // without the query
+	ocspBody     bool   // the Content-Type was application/ocsp-request
+	soapAction   bool   // it had a SOAPAction header
+	lan          bool   // between two LAN hosts
+}
+
+// inClearByDesign reports whether a request is one of those above.
+func inClearByDesign(r clearRequest) bool {
+	method, host, path := r.method, r.host, r.path
+	if r.lan && upnpRequest(r) {
+		return true
+	}
 	switch string(method) {
 	case "CONNECT":
 		// The target is an authority ("host:port"), in path as the
@@ -48,7 +77,7 @@ func inClearByDesign(method, host, path []byte, ocspBody bool) bool {
 		}
 		return tlsPort(target)
 	case "POST":
-		return ocspBody
+		return r.ocspBody
 	case "GET", "HEAD":
 	default:
 		return false
@@ -65,6 +94,30 @@ func inClearByDesign(method, host, path []byte, ocspBody bool) bool {
 	}
 	last := path[bytes.LastIndexByte(path, '/')+1:]
 	return ocspHost(host) && len(last) > 0 && last[0] == 'M'
+}
+
+// upnpRequest: a UPnP or DIAL description fetch, control action or
+// event subscription or notification, by its shape.
+func upnpRequest(r clearRequest) bool {
+	switch string(r.method) {
+	case "SUBSCRIBE", "UNSUBSCRIBE", "NOTIFY":
+		return true
+	case "POST":
+		return r.soapAction
+	case "GET", "HEAD":
+	default:
+		return false
+	}
+	name := r.path[bytes.LastIndexByte(r.path, '/')+1:]
+	if inspect.EqualFold(name, "dd.xml") {
+		return true
+	}
+	for _, s := range descriptionSuffixes {
+		if hasSuffixFold(name, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // tlsPorts are ports whose protocol starts with a TLS handshake: HTTPS,

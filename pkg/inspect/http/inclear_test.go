@@ -7,35 +7,54 @@ func TestInClearByDesign(t *testing.T) {
 		name, method, host, path string
 		ocspBody                 bool
 		want                     bool
+		soapAction, lan          bool
 	}{
-		{"ocsp_post", "POST", "ocsp.digicert.com", "/", true, true},
-		{"ocsp_post_any_host", "POST", "203.0.113.9", "/ocsp", true, true},
-		{"ocsp_get", "GET", "ocsp.pki.goog", "/gts1c3/MFIwUDBOMEwwSjAJBgUrDgMCGgUABBTH", false, true},
-		{"ocsp_get_lencr", "GET", "r11.o.lencr.org:80", "/MFMwUTBPME0wSzAJBgUrDgMCGgUABBR", false, true},
-		{"ocsp_get_microsoft", "GET", "oneocsp.microsoft.com", "/ocsp/MFQwUjBQME4wTDAJBgUrDgMCGgUABB", false, true},
-		{"ocsp_host_other_file", "GET", "ocsp.digicert.com", "/firmware.bin", false, false},
-		{"form_post", "POST", "ocsp.digicert.com", "/login", false, false},
-		{"crl", "GET", "crl3.digicert.com", "/DigiCertGlobalRootG2.crl", false, true},
-		{"ca_certificate", "GET", "cacerts.digicert.com", "/DigiCertTLSRSASHA2562020CA1-1.crt", false, true},
-		{"android_check", "GET", "connectivitycheck.gstatic.com", "/generate_204", false, true},
-		{"apple_check", "GET", "captive.apple.com", "/hotspot-detect.html", false, true},
-		{"windows_check", "GET", "www.msftconnecttest.com", "/connecttest.txt", false, true},
-		{"firefox_check", "GET", "detectportal.firefox.com", "/canonical.html", false, true},
-		{"head_check", "HEAD", "clients3.google.com", "/generate_204", false, true},
-		{"connect_tls", "CONNECT", "cloud.example:443", "", false, true},
-		{"connect_tls_target", "CONNECT", "proxy.example:3128", "cloud.example:8883", false, true},
-		{"connect_plain_port", "CONNECT", "api.example:80", "api.example:80", false, false},
-		{"connect_no_port", "CONNECT", "api.example", "", false, false},
-		{"connect_ipv6", "CONNECT", "", "[2001:db8::1]:443", false, true},
-		{"api_call", "GET", "api.cloud.example", "/v1/state", false, false},
-		{"root", "GET", "cam.example", "/", false, false},
-		{"check_path_posted", "POST", "cloud.example", "/generate_204", false, false},
-		{"put", "PUT", "cloud.example", "/x.crl", false, false},
+		{"ocsp_post", "POST", "ocsp.digicert.com", "/", true, true, false, false},
+		{"ocsp_post_any_host", "POST", "203.0.113.9", "/ocsp", true, true, false, false},
+		{"ocsp_get", "GET", "ocsp.pki.goog", "/gts1c3/MFIwUDBOMEwwSjAJBgUrDgMCGgUABBTH", false, true, false, false},
+		{"ocsp_get_lencr", "GET", "r11.o.lencr.org:80", "/MFMwUTBPME0wSzAJBgUrDgMCGgUABBR", false, true, false, false},
+		{"ocsp_get_microsoft", "GET", "oneocsp.microsoft.com", "/ocsp/MFQwUjBQME4wTDAJBgUrDgMCGgUABB", false, true, false, false},
+		{"ocsp_host_other_file", "GET", "ocsp.digicert.com", "/firmware.bin", false, false, false, false},
+		{"form_post", "POST", "ocsp.digicert.com", "/login", false, false, false, false},
+		{"crl", "GET", "crl3.digicert.com", "/DigiCertGlobalRootG2.crl", false, true, false, false},
+		{"ca_certificate", "GET", "cacerts.digicert.com", "/DigiCertTLSRSASHA2562020CA1-1.crt", false, true, false, false},
+		{"android_check", "GET", "connectivitycheck.gstatic.com", "/generate_204", false, true, false, false},
+		{"apple_check", "GET", "captive.apple.com", "/hotspot-detect.html", false, true, false, false},
+		{"windows_check", "GET", "www.msftconnecttest.com", "/connecttest.txt", false, true, false, false},
+		{"firefox_check", "GET", "detectportal.firefox.com", "/canonical.html", false, true, false, false},
+		{"head_check", "HEAD", "clients3.google.com", "/generate_204", false, true, false, false},
+		{"connect_tls", "CONNECT", "cloud.example:443", "", false, true, false, false},
+		{"connect_tls_target", "CONNECT", "proxy.example:3128", "cloud.example:8883", false, true, false, false},
+		{"connect_plain_port", "CONNECT", "api.example:80", "api.example:80", false, false, false, false},
+		{"connect_no_port", "CONNECT", "api.example", "", false, false, false, false},
+		{"connect_ipv6", "CONNECT", "", "[2001:db8::1]:443", false, true, false, false},
+		{"api_call", "GET", "api.cloud.example", "/v1/state", false, false, false, false},
+		{"root", "GET", "cam.example", "/", false, false, false, false},
+		{"check_path_posted", "POST", "cloud.example", "/generate_204", false, false, false, false},
+		{"put", "PUT", "cloud.example", "/x.crl", false, false, false, false},
+		// UPnP and DIAL between LAN hosts.
+		{"upnp_description", "GET", "192.168.1.1:5000", "/rootDesc.xml", false, true, false, true},
+		{"hue_description", "GET", "192.168.1.31", "/description.xml", false, true, false, true},
+		{"dial_description", "GET", "192.168.1.30:8008", "/ssdp/device-desc.xml", false, true, false, true},
+		{"sonos_description", "GET", "192.168.1.33:1400", "/xml/Device_Description.XML", false, true, false, true},
+		{"renderer_description", "HEAD", "192.168.1.32:49152", "/dd.xml", false, true, false, true},
+		{"fritzbox_scpd", "GET", "192.168.178.1:49000", "/igdconnSCPD.xml", false, true, false, true},
+		{"upnp_control", "POST", "192.168.1.1:5000", "/ctl/IPConn", false, true, true, true},
+		{"gena_subscribe", "SUBSCRIBE", "192.168.1.1:5000", "/evt/IPConn", false, true, false, true},
+		{"gena_notify", "NOTIFY", "192.168.1.10:49153", "/cb/1", false, true, false, true},
+		{"lan_post_without_soapaction", "POST", "192.168.1.1:5000", "/ctl/IPConn", false, false, false, true},
+		{"lan_other_xml", "GET", "192.168.1.1", "/admin/status.xml", false, false, false, true},
+		{"lan_description_put", "PUT", "192.168.1.1:5000", "/rootDesc.xml", false, false, false, true},
+		{"description_on_the_internet", "GET", "upnp.example", "/rootDesc.xml", false, false, false, false},
+		{"control_on_the_internet", "POST", "upnp.example", "/ctl/IPConn", false, false, true, false},
+		{"subscribe_on_the_internet", "SUBSCRIBE", "upnp.example", "/evt/IPConn", false, false, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := inClearByDesign([]byte(tt.method), []byte(tt.host), []byte(tt.path), tt.ocspBody); got != tt.want {
-				t.Errorf("inClearByDesign(%s %s%s) = %v, want %v", tt.method, tt.host, tt.path, got, tt.want)
+			r := clearRequest{method: []byte(tt.method), host: []byte(tt.host), path: []byte(tt.path),
+				ocspBody: tt.ocspBody, soapAction: tt.soapAction, lan: tt.lan}
+			if got := inClearByDesign(r); got != tt.want {
+				t.Errorf("inClearByDesign(%s %s%s, lan %v) = %v, want %v", tt.method, tt.host, tt.path, tt.lan, got, tt.want)
 			}
 		})
 	}

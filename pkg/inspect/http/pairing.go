@@ -66,7 +66,8 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 	case firmwareIfImage:
 		a.holdFirmware(f, e, host, path)
 	}
-	if !a.reportedCleartext && (a.targetCut || !inClearByDesign(method, host, path, a.ocspBody)) {
+	if !a.reportedCleartext && (a.targetCut || !inClearByDesign(clearRequest{method: method, host: host, path: path,
+		ocspBody: a.ocspBody, soapAction: a.soapAction, lan: f.ClientLocal && f.ServerLocal})) {
 		a.reportedCleartext = true
 		f.ReportCleartext()
 	}

@@ -382,6 +382,51 @@ func TestInClearByDesignIsNoFinding(t *testing.T) {
 	}
 }
 
+// TestLANDiscoveryIsNotCleartextUse: UPnP and DIAL description fetches
+// and UPnP control (SOAP) between LAN hosts are plain HTTP by design, as
+// SSDP and mDNS before them: no plaintext_protocol observation. The
+// same requests to the internet, and other LAN requests, still count.
+func TestLANDiscoveryIsNotCleartextUse(t *testing.T) {
+	get := func(path, host string) string {
+		return "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: Linux/5.10 UPnP/1.0 Portable SDK for UPnP devices/1.14\r\n\r\n"
+	}
+	soap := func(host string, action bool) string {
+		h := "POST /ctl/IPConn HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: text/xml; charset=\"utf-8\"\r\n"
+		if action {
+			h += "SOAPAction: \"urn:schemas-upnp-org:service:WANIPConnection:1#GetExternalIPAddress\"\r\n"
+		}
+		return h + "Content-Length: 2\r\n\r\n<>"
+	}
+	tests := []struct {
+		name, server, req string
+		want              int // plaintext_protocol events
+	}{
+		{"igd_description_from_router", "192.168.1.1:5000", get("/rootDesc.xml", "192.168.1.1:5000"), 0},
+		{"igd_control_to_router", "192.168.1.1:5000", soap("192.168.1.1:5000", true), 0},
+		{"dial_description", "192.168.1.30:8008", get("/ssdp/device-desc.xml", "192.168.1.30:8008"), 0},
+		{"hue_bridge_description", "192.168.1.31:80", get("/description.xml", "192.168.1.31"), 0},
+		{"renderer_description", "192.168.1.32:49152", get("/dd.xml", "192.168.1.32:49152"), 0},
+		{"description_case_ignored", "192.168.1.33:1400", get("/xml/Device_Description.XML", "192.168.1.33:1400"), 0},
+		// Not discovery: a post without SOAPAction, another page.
+		{"lan_post_without_soapaction", "192.168.1.1:5000", soap("192.168.1.1:5000", false), 1},
+		{"lan_admin_page", "192.168.1.1:80", get("/admin/status.xml", "192.168.1.1"), 1},
+		// Between LAN hosts only.
+		{"description_on_the_internet", "203.0.113.5:80", get("/rootDesc.xml", "203.0.113.5"), 1},
+		{"control_on_the_internet", "203.0.113.5:80", soap("203.0.113.5", true), 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, c, _ := httpEngine(t)
+			inspecttest.NewTCP(e, "192.168.1.10:40000", tt.server).Client(tt.req).
+				Server("HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 2\r\n\r\n<>").Close()
+			e.Flush()
+			if got := c.Kind(event.KindPlaintextProtocol); len(got) != tt.want {
+				t.Errorf("%d plaintext_protocol events %v, want %d", len(got), got, tt.want)
+			}
+		})
+	}
+}
+
 func TestPlaintextProtocolUse(t *testing.T) {
 	e, c, _ := httpEngine(t)
 	get := "GET / HTTP/1.1\r\nHost: cloud\r\n\r\n"
