@@ -21,7 +21,9 @@ import (
 //     /library/test/success.html), Windows NCSI (/connecttest.txt,
 //     /ncsi.txt), Firefox (/success.txt, /canonical.html),
 //     NetworkManager on GNOME (/check_network_status.txt) and Kindle
-//     (/kindle-wifi/wifistub.html).
+//     (/kindle-wifi/wifistub.html); and, where the path alone says
+//     nothing ("/"), at a host and path of their own
+//     (connectivityChecks).
 //   - CONNECT to a port of TLS (443 and kin): a tunnel for TLS. One to
 //     another port may carry anything in clear, and the tunnel is not
 //     inspected.
@@ -40,6 +42,21 @@ var connectivityPaths = [...]string{
 	"/generate_204", "/gen_204", "/hotspot-detect.html", "/library/test/success.html",
 	"/connecttest.txt", "/ncsi.txt", "/success.txt", "/canonical.html",
 	"/check_network_status.txt", "/kindle-wifi/wifistub.html",
+}
+
+// connectivityChecks are the connectivity checks named by their host and
+// path: the URIs Linux distributions configure NetworkManager with (its
+// [connectivity] uri, in the file each package installs), KDE Plasma's,
+// and Nintendo's consoles'.
+var connectivityChecks = [...]struct{ host, path string }{
+	{"connectivity-check.ubuntu.com", "/"},       // Ubuntu: network-manager-config-connectivity-ubuntu, 20-connectivity-ubuntu.conf
+	{"fedoraproject.org", "/static/hotspot.txt"}, // Fedora: NetworkManager-config-connectivity-fedora, 20-connectivity-fedora.conf
+	{"ping.archlinux.org", "/nm-check.txt"},      // Arch Linux: networkmanager, 20-connectivity.conf
+	{"network-test.debian.org", "/nm"},           // Debian: network-manager-config-connectivity-debian, 20-connectivity-debian.conf
+	{"conncheck.opensuse.org", "/"},              // openSUSE: NetworkManager-branding-openSUSE, conncheck.conf
+	{"networkcheck.kde.org", "/"},                // KDE Plasma and KDE neon
+	{"ctest.cdn.nintendo.net", "/"},              // Nintendo Switch (nifm)
+	{"conntest.nintendowifi.net", "/"},           // Nintendo 3DS and Wii U
 }
 
 var certificateSuffixes = [...]string{".crl", ".crt", ".cer", ".p7c"}
@@ -84,6 +101,11 @@ func inClearByDesign(r clearRequest) bool {
 	}
 	for _, p := range connectivityPaths {
 		if inspect.EqualFold(path, p) {
+			return true
+		}
+	}
+	for _, c := range connectivityChecks {
+		if inspect.EqualFold(path, c.path) && inspect.EqualFold(hostName(host), c.host) {
 			return true
 		}
 	}

@@ -427,6 +427,43 @@ func TestLANDiscoveryIsNotCleartextUse(t *testing.T) {
 	}
 }
 
+// TestConnectivityChecksAreNoFinding: the connectivity checks of
+// NetworkManager as Linux distributions configure it, and of the
+// Nintendo Switch and 3DS, are plain HTTP by design; other requests to
+// the same hosts are not.
+func TestConnectivityChecksAreNoFinding(t *testing.T) {
+	tests := []struct {
+		host, path string
+		want       int
+	}{
+		{"connectivity-check.ubuntu.com", "/", 0},
+		{"connectivity-check.ubuntu.com.", "/", 0}, // Ubuntu's configuration names the FQDN
+		{"networkcheck.kde.org", "/", 0},
+		{"fedoraproject.org", "/static/hotspot.txt", 0},
+		{"ping.archlinux.org", "/nm-check.txt", 0},
+		{"network-test.debian.org", "/nm", 0},
+		{"conncheck.opensuse.org", "/", 0},
+		{"ctest.cdn.nintendo.net", "/", 0},
+		{"conntest.nintendowifi.net", "/", 0},
+		{"CTEST.cdn.nintendo.net:80", "/", 0},
+		{"fedoraproject.org", "/wiki/Main_Page", 1},
+		{"connectivity-check.ubuntu.com", "/other", 1},
+		{"cloud.example", "/", 1},
+	}
+	for i, tt := range tests {
+		t.Run(tt.host+tt.path, func(t *testing.T) {
+			e, c, _ := httpEngine(t)
+			inspecttest.NewTCP(e, "192.168.1.10:40000", fmt.Sprintf("203.0.113.%d:80", 10+i)).
+				Client("GET " + tt.path + " HTTP/1.1\r\nHost: " + tt.host + "\r\nUser-Agent: NetworkManager/1.36\r\n\r\n").
+				Server("HTTP/1.1 204 No Content\r\n\r\n").Close()
+			e.Flush()
+			if got := c.Kind(event.KindPlaintextProtocol); len(got) != tt.want {
+				t.Errorf("%d plaintext_protocol events %v, want %d", len(got), got, tt.want)
+			}
+		})
+	}
+}
+
 func TestPlaintextProtocolUse(t *testing.T) {
 	e, c, _ := httpEngine(t)
 	get := "GET / HTTP/1.1\r\nHost: cloud\r\n\r\n"
