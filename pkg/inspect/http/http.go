@@ -196,7 +196,11 @@ type pending struct {
 	// (firmwareIfImage); its URL is firmware, or, if that is "", the
 	// analyzer's held.
 	ifImage bool
-	cookies uint16 // the framework session cookies the request carried
+	// clearUnlessHTTPS: the request carried nothing worth hiding, and is
+	// cleartext use unless its answer only sends it on to HTTPS
+	// (resolve).
+	clearUnlessHTTPS bool
+	cookies          uint16 // the framework session cookies the request carried
 	// page is the hash of the last segment of the request's path
 	// (Protocol.pageHash): a form in the answer that posts there is the
 	// login form again.
@@ -231,6 +235,7 @@ type reply struct {
 	challenge         httpauth.Challenge // its WWW- and Proxy-Authenticate headers
 	toLogin           bool               // it redirects to a login or error page
 	image             bool               // its Content-Type is a file's (imageContentType)
+	toHTTPS           bool               // its Location is https:// without a query (httpsLocation)
 	via               bool               // a proxy relayed it (Via header)
 	// page is what its body showed, for a form login answered 2xx
 	// (answerPage); pageUnread until the body is read.
@@ -298,6 +303,7 @@ type analyzer struct {
 	ocspBody   bool // the request being read is application/ocsp-request
 	espHeaders bool // the request being read has the ESP updaters' headers (espUpdaterHeader)
 	soapAction bool // the request being read has a SOAPAction header: UPnP control
+	cookieSent bool // the request being read has a Cookie header
 	// held is the URL of the one queued request, heldSeq, that is a
 	// firmware download if answered with an image (heldLen > 0), so that
 	// a device polling a version API allocates nothing.
@@ -441,7 +447,7 @@ func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []b
 	a.targetLen = copy(a.target[:], target)
 	a.targetCut = len(target) > a.targetLen
 	a.hostLen, a.agentLen, a.ocspBody, a.reqCookies = 0, 0, false, 0
-	a.espHeaders, a.soapAction = false, false
+	a.espHeaders, a.soapAction, a.cookieSent = false, false, false
 	a.reqSeq = a.nextSeq
 	a.nextSeq++
 	if a.proto.scanner != nil {
@@ -485,6 +491,7 @@ func (a *analyzer) requestHeader(f *inspect.Flow, name, value []byte) {
 		a.agentLen = copy(a.agent[:], value)
 	case inspect.EqualFold(name, "Cookie"):
 		a.reqCookies |= frameworkCookies(value)
+		a.cookieSent = true
 	case inspect.EqualFold(name, "Authorization"):
 		a.headerLogin(f, value, false)
 	case inspect.EqualFold(name, "Proxy-Authorization"):
@@ -540,6 +547,7 @@ func (a *analyzer) responseHeader(f *inspect.Flow, name, value []byte) {
 		a.reply.image = a.qLen > 0 && a.queue[a.qHead].ifImage && imageContentType(value)
 	case inspect.EqualFold(name, "Location"):
 		a.reply.toLogin = loginPage(value)
+		a.reply.toHTTPS = httpsLocation(value)
 	case inspect.EqualFold(name, "Via"):
 		a.reply.via = true
 	}

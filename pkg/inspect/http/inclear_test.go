@@ -1,6 +1,10 @@
 package http
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+)
 
 func TestInClearByDesign(t *testing.T) {
 	tests := []struct {
@@ -67,5 +71,33 @@ func TestInClearByDesign(t *testing.T) {
 				t.Errorf("inClearByDesign(%s %s%s, lan %v) = %v, want %v", tt.method, tt.host, tt.path, tt.lan, got, tt.want)
 			}
 		})
+	}
+}
+
+// redirected is a request that carries nothing and the redirect to
+// HTTPS that answers it: judged by its answer on every request of a
+// keep-alive connection, as none of them counts.
+var (
+	redirectedRequest = []byte("GET /static/site/index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\nAccept: text/html\r\n\r\n")
+	redirectAnswer    = []byte("HTTP/1.1 301 Moved Permanently\r\nLocation: https://www.example.com/static/site/index.html\r\nContent-Length: 0\r\n\r\n")
+)
+
+// TestRedirectedRequestAllocs: judging requests by their answer
+// allocates nothing.
+func TestRedirectedRequestAllocs(t *testing.T) {
+	s := inspecttest.NewStream(t, New(nil), "192.168.1.10:40000", "203.0.113.5:80")
+	s.Exchange(redirectedRequest, redirectAnswer)
+	if allocs := testing.AllocsPerRun(200, func() { s.Exchange(redirectedRequest, redirectAnswer) }); allocs != 0 {
+		t.Errorf("%v allocs per redirected request, want 0", allocs)
+	}
+}
+
+func BenchmarkRedirectedRequest(b *testing.B) {
+	s := inspecttest.NewStream(b, New(nil), "192.168.1.10:40000", "203.0.113.5:80")
+	s.Exchange(redirectedRequest, redirectAnswer)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(redirectedRequest) + len(redirectAnswer)))
+	for b.Loop() {
+		s.Exchange(redirectedRequest, redirectAnswer)
 	}
 }

@@ -68,10 +68,42 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 	}
 	if !a.reportedCleartext && (a.targetCut || !inClearByDesign(clearRequest{method: method, host: host, path: path,
 		ocspBody: a.ocspBody, soapAction: a.soapAction, lan: f.ClientLocal && f.ServerLocal})) {
-		a.reportedCleartext = true
-		f.ReportCleartext()
+		if a.sentNothing(method, target, path, e) {
+			e.clearUnlessHTTPS = true // judged by its answer (resolve)
+		} else {
+			a.reportedCleartext = true
+			f.ReportCleartext()
+		}
 	}
 	a.dropTarget()
+}
+
+// sentNothing reports whether the request being read (queued as e)
+// carried nothing worth hiding by what the analyzer knows of it: a GET
+// or HEAD of a path alone (no query or path parameters, no identifier
+// in a segment as the firmware rule finds them, no percent escape),
+// without a body, credentials or cookies. Such a request answered only
+// by a redirect to HTTPS (a browser's first visit to a typed name, the
+// owner opening iotgw's page with http://) is no cleartext use.
+func (a *analyzer) sentNothing(method, target, path []byte, e *pending) bool {
+	if string(method) != "GET" && string(method) != "HEAD" {
+		return false
+	}
+	h := &a.half[inspect.ToServer]
+	if a.targetCut || a.cookieSent || e.creds[0].used || e.creds[1].used || h.chunked || h.contentLength > 0 {
+		return false
+	}
+	if len(target) == 0 || target[0] != '/' || bytes.ContainsAny(target, "?;#") {
+		return false // a query, or an absolute form (a proxy's, perhaps with user:password@)
+	}
+	for rest := path; len(rest) > 0; {
+		var seg []byte
+		seg, rest, _ = bytes.Cut(rest, []byte("/"))
+		if identifying(seg) {
+			return false
+		}
+	}
+	return true
 }
 
 // holdFirmware keeps the URL of a request that is a firmware download
@@ -220,6 +252,12 @@ func (a *analyzer) resolveWait(f *inspect.Flow) {
 // its response (status 0: none seen). Authorization credentials go to
 // the judge (httpauth.Judge), which may hold an acceptance back.
 func (a *analyzer) resolve(f *inspect.Flow, e *pending, r *reply) {
+	if e.clearUnlessHTTPS && !a.reportedCleartext && (a.unpaired || !redirectToHTTPS(r)) {
+		// Unanswered (status 0: the connection ended, or lost bytes),
+		// or answered with more than a way to HTTPS: counted now.
+		a.reportedCleartext = true
+		f.ReportCleartext()
+	}
 	for i := range e.creds {
 		c := &e.creds[i]
 		switch {
@@ -253,6 +291,22 @@ func (a *analyzer) resolve(f *inspect.Flow, e *pending, r *reply) {
 	case e.firmware != "":
 		reportFirmware(f, e.firmware, r.status, e.updateCheck)
 	}
+}
+
+// redirectToHTTPS: the answer is a redirect (301, 302, 303, 307, 308) to
+// an https:// URL.
+func redirectToHTTPS(r *reply) bool {
+	switch r.status {
+	case 301, 302, 303, 307, 308:
+		return r.toHTTPS
+	}
+	return false
+}
+
+// httpsLocation: a Location header that leads to HTTPS and carries no
+// query, where a code or token sent back in clear would ride.
+func httpsLocation(v []byte) bool {
+	return inspect.HasPrefixFold(v, "https://") && bytes.IndexByte(v, '?') < 0
 }
 
 // outcome is the server's verdict on a form or query login from its

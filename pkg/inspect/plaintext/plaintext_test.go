@@ -293,10 +293,13 @@ func httpEngine(t testing.TB) (*inspect.Engine, *inspecttest.Collector, *Protoco
 
 // TestPlaintextProtocolOnOpenConnection: a connection that stays open
 // (MQTT or telnet to a cloud, for days) is reported once its protocol is
-// known, not when it ends.
+// known, not when it ends; HTTP once its request is read, or, for a
+// request that carried nothing, once the answer shows it was not only
+// sent on to HTTPS (TestRedirectToHTTPSIsNoCleartextUse).
 func TestPlaintextProtocolOnOpenConnection(t *testing.T) {
 	e, c, _ := httpEngine(t)
-	inspecttest.NewTCP(e, "192.168.1.10:40000", "203.0.113.5:80").Client("GET / HTTP/1.1\r\nHost: cloud\r\n\r\n")
+	inspecttest.NewTCP(e, "192.168.1.10:40000", "203.0.113.5:80").Client("GET / HTTP/1.1\r\nHost: cloud\r\n\r\n").
+		Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 	inspecttest.NewTCP(e, "192.168.1.10:40001", "203.0.113.7:23").Client("\xff\xfd\x18")
 	got := c.Kind(event.KindPlaintextProtocol)
 	if len(got) != 2 {
@@ -457,6 +460,70 @@ func TestConnectivityChecksAreNoFinding(t *testing.T) {
 				Client("GET " + tt.path + " HTTP/1.1\r\nHost: " + tt.host + "\r\nUser-Agent: NetworkManager/1.36\r\n\r\n").
 				Server("HTTP/1.1 204 No Content\r\n\r\n").Close()
 			e.Flush()
+			if got := c.Kind(event.KindPlaintextProtocol); len(got) != tt.want {
+				t.Errorf("%d plaintext_protocol events %v, want %d", len(got), got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRedirectToHTTPSIsNoCleartextUse: a request that carried nothing
+// worth hiding (no body, credentials, cookies or query, no identifier
+// in its path) and was only sent on to HTTPS is no cleartext use, on the
+// internet or the LAN (the owner typing http:// for iotgw's own page).
+// Anything more, another answer, or no answer before the connection
+// ends, counts as before.
+func TestRedirectToHTTPSIsNoCleartextUse(t *testing.T) {
+	const internet, lan = "203.0.113.5:80", "192.168.1.1:8443"
+	moved := func(code, location string) string {
+		return "HTTP/1.1 " + code + " Moved\r\nLocation: " + location + "\r\nContent-Length: 0\r\n\r\n"
+	}
+	get := "GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
+	tests := []struct {
+		name, server, req, resp string
+		then                    string // a later request on the connection
+		close                   bool
+		want                    int
+	}{
+		{"moved_permanently", internet, get, moved("301", "https://www.example.com/"), "", true, 0},
+		{"found", internet, get, moved("302", "https://www.example.com/"), "", true, 0},
+		{"see_other", internet, get, moved("303", "https://www.example.com/"), "", true, 0},
+		{"temporary", internet, get, moved("307", "https://www.example.com/"), "", true, 0},
+		{"permanent", internet, get, moved("308", "HTTPS://www.example.com/"), "", true, 0},
+		{"to_another_host", internet, get, moved("301", "https://example.com/"), "", true, 0},
+		{"head", internet, "HEAD /index.html HTTP/1.1\r\nHost: www.example.com\r\n\r\n", moved("301", "https://www.example.com/index.html"), "", true, 0},
+		{"answered_open", internet, get, moved("301", "https://www.example.com/"), "", false, 0},
+		{"lan_own_page", lan, "GET / HTTP/1.1\r\nHost: 192.168.1.1:8443\r\n\r\n", moved("308", "https://192.168.1.1:8443/"), "", true, 0},
+		// Something sent in clear all the same.
+		{"cookie", internet, "GET / HTTP/1.1\r\nHost: www.example.com\r\nCookie: sid=0123456789abcdef\r\n\r\n", moved("301", "https://www.example.com/"), "", true, 1},
+		{"query", internet, "GET /?q=flights HTTP/1.1\r\nHost: www.example.com\r\n\r\n", moved("301", "https://www.example.com/?q=flights"), "", true, 1},
+		{"basic_auth", internet, "GET / HTTP/1.1\r\nHost: www.example.com\r\nAuthorization: Basic YWRtaW46c2VjcmV0\r\n\r\n", moved("301", "https://www.example.com/"), "", true, 1},
+		{"body", internet, "POST /login HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: 2\r\n\r\n{}", moved("307", "https://www.example.com/login"), "", true, 1},
+		{"identifier_in_path", internet, "GET /device/357938035643809 HTTP/1.1\r\nHost: www.example.com\r\n\r\n", moved("301", "https://www.example.com/device/357938035643809"), "", true, 1},
+		{"location_with_query", internet, get, moved("302", "https://www.example.com/cb?code=0123456789"), "", true, 1},
+		// Not a redirect to HTTPS.
+		{"to_http", internet, get, moved("301", "http://www.example.com/home"), "", true, 1},
+		{"relative", internet, get, moved("302", "/home"), "", true, 1},
+		{"page", internet, get, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi", "", true, 1},
+		{"unanswered", internet, get, "", "", true, 1},
+		{"lan_unanswered", lan, "GET / HTTP/1.1\r\nHost: 192.168.1.1:8443\r\n\r\n", "", "", true, 1},
+		{"then_an_api_call", internet, get, moved("301", "https://www.example.com/"),
+			"POST /api/telemetry HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: 2\r\n\r\n{}", false, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, c, _ := httpEngine(t)
+			conv := inspecttest.NewTCP(e, "192.168.1.10:40000", tt.server).Client(tt.req)
+			if tt.resp != "" {
+				conv.Server(tt.resp)
+			}
+			if tt.then != "" {
+				conv.Client(tt.then)
+			}
+			if tt.close {
+				conv.Close()
+				e.Flush()
+			}
 			if got := c.Kind(event.KindPlaintextProtocol); len(got) != tt.want {
 				t.Errorf("%d plaintext_protocol events %v, want %d", len(got), got, tt.want)
 			}
