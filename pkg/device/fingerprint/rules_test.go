@@ -32,6 +32,8 @@ var ruleCases = []ruleCase{
 	{SigOUI, "Roku, Inc", "oui-roku", "type=media_player"},
 	{SigOUI, "Nintendo Co.,Ltd", "oui-game-consoles", "type=game_console"},
 	{SigOUI, "Brother Industries, LTD.", "oui-printer-makers", "type=printer"},
+	{SigOUI, "KYOCERA Document Solutions Inc.", "oui-printer-makers", "type=printer"},
+	{SigOUI, "Arlo Technology", "oui-ring-arlo", "type=camera"},
 	{SigOUI, "ecobee inc", "oui-thermostat-makers", "type=thermostat"},
 	{SigOUI, "AVM GmbH", "oui-router-makers", "type=router"},
 	{SigOUI, "Ring LLC", "oui-ring-arlo", "type=camera"},
@@ -261,6 +263,14 @@ var ruleMisses = []ruleCase{
 	{SigMDNSService, "_ipp._udp", "mdns-ipp", ""},
 	{SigUserAgent, "Mozilla/5.0 (Linux; Android) Tizen-like", "ua-tizen", ""},
 	{SigMDNSTXT, "modelx=foo", "mdns-txt-model", ""},
+	// Registrants whose names begin like a device maker's: a whole word
+	// is the maker, a prefix of another name is not.
+	{SigOUI, "ARLOTTO COMNET, INC.", "oui-ring-arlo", ""},
+	{SigOUI, "SonoSite, Inc.", "oui-speaker-makers", ""},
+	// Kyocera's phones and displays have prefixes of their own.
+	{SigOUI, "Kyocera Wireless Corp.", "oui-printer-makers", ""},
+	{SigOUI, "KYOCERA CORPORATION", "oui-printer-makers", ""},
+	{SigOUI, "KYOCERA Display Corporation", "oui-printer-makers", ""},
 }
 
 func describe(m Match) string {
