@@ -174,7 +174,7 @@ func TestAppDomainsDoNotNameAPhone(t *testing.T) {
 		// Android's DHCP client says Android, not phone: a Fire TV
 		// sends it too.
 		{"android_phone", event.Evidence{"vendor_class": "android-dhcp-13", "prl": "1,3,6,15,26,28,51,58,59,43,114,108"}, "", TypeUnknown, false},
-		{"android_phone_by_name", event.Evidence{"vendor_class": "android-dhcp-7", "hostname": "android-3f2a9c0b1d4e5f60"}, "", "phone", false},
+		{"android_phone_by_name", event.Evidence{"vendor_class": "android-dhcp-7", "hostname": "android-3f2a9c0b1d4e5f60"}, "", TypeUnknown, false},
 		{"unknown_device", event.Evidence{"prl": "1,3,28,6"}, "Philips Hue", "", true},
 	}
 	for _, tt := range tests {
@@ -211,8 +211,9 @@ func TestAppDomainsDoNotNameAPhone(t *testing.T) {
 }
 
 // TestAndroidDHCPClientNamesTheOS: phones, Fire TV sticks, Echo Shows
-// and Android TV boxes all send android-dhcp-*; it says Android, and the
-// type comes from elsewhere or stays unknown.
+// and Android TV boxes all send android-dhcp-*, and up to Android 7 the
+// host name android-<id>; they say Android, and the type comes from
+// elsewhere or stays unknown.
 func TestAndroidDHCPClientNamesTheOS(t *testing.T) {
 	tests := []struct {
 		name        string
@@ -223,7 +224,10 @@ func TestAndroidDHCPClientNamesTheOS(t *testing.T) {
 	}{
 		{"fire_tv_stick", "f0:27:2d:11:22:33", "amazon-1a2b3c4d5", nil, "Amazon", TypeUnknown},
 		{"android_tv_box", "da:a1:19:00:00:03", "", event.Evidence{"hostname": "living-room", "services": "_androidtvremote2._tcp"}, "", "tv"},
-		{"old_android_phone", "da:a1:19:00:00:04", "android-3f2a9c0b1d4e5f60", nil, "", "phone"},
+		// Android 7 and earlier named every device android-<id>, phone,
+		// tablet or TV box alike.
+		{"old_android_phone", "da:a1:19:00:00:04", "android-3f2a9c0b1d4e5f60", nil, "", TypeUnknown},
+		{"old_android_tv_box", "da:a1:19:00:00:05", "android-3f2a9c0b1d4e5f60", event.Evidence{"hostname": "android-3f2a9c0b1d4e5f60", "services": "_androidtvremote2._tcp"}, "", "tv"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -577,5 +581,36 @@ func TestAddressDeviceMergedIntoMAC(t *testing.T) {
 	}
 	if seen != 2 || d.Packets != 2 {
 		t.Errorf("the MAC device counts %d observations and %d packets, want 2 and 2", seen, d.Packets)
+	}
+}
+
+// TestGenericHostNameWords: a host name whose words only look like a
+// device type's or a maker's does not name one, and a computer is not
+// called a camera for its owner's name.
+func TestGenericHostNameWords(t *testing.T) {
+	tests := []struct {
+		name      string
+		mac       string // 00:14:22 is Dell's
+		dhcp      event.Evidence
+		typ       string
+		notVendor string
+	}{
+		// Windows' default name for user Cam's PC, Dell's OUI.
+		{"windows_pc_of_cam", "00:14:22:01:02:03", event.Evidence{"hostname": "CAM-PC", "vendor_class": "MSFT 5.0"}, "computer", ""},
+		{"laptop_of_cam", "da:14:22:01:02:03", event.Evidence{"hostname": "cam-laptop"}, "computer", ""},
+		{"imac_inside_a_word", "00:14:22:01:02:05", event.Evidence{"hostname": "climacontrol"}, TypeUnknown, "Apple"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			inv.Emit(dhcp(tt.mac, tt.dhcp))
+			id := device(t, inv, tt.mac).Identity
+			if id.Type.Value != tt.typ {
+				t.Errorf("type %q (alternatives %v), want %q", id.Type.Value, id.Type.Alternatives, tt.typ)
+			}
+			if tt.notVendor != "" && (id.Vendor.Value == tt.notVendor || id.OS.Value == "macOS") {
+				t.Errorf("vendor %q os %q from the host name %q", id.Vendor.Value, id.OS.Value, tt.dhcp["hostname"])
+			}
+		})
 	}
 }
