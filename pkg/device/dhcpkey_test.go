@@ -190,3 +190,51 @@ func advisoryMatches(t *testing.T, d *Device) []advisory.Match {
 	}
 	return h.Current().Match(sw)
 }
+
+// TestLeaseHostNames: a lease's host name is what the DHCP server was
+// told, by whoever wrote the client's MAC into chaddr (or into a DHCPv6
+// DUID): any LAN host can have the router record another device's MAC
+// with a name of its choosing. It names a device only until the device's
+// own DHCP names it, and a DUID's MAC, which the client wrote and which
+// may be another interface's, names none.
+func TestLeaseHostNames(t *testing.T) {
+	const mac = "3c:a9:f4:6a:7b:8c"
+	own := func(at time.Duration) *event.Event {
+		ev := obs(mac, "192.168.1.50", event.KindDHCP, event.Evidence{"protocol": "dhcpv4", "message_type": "request",
+			"client_mac": mac, "hostname": "annas-laptop"})
+		ev.Time = t0.Add(at)
+		return ev
+	}
+	tests := []struct {
+		name   string
+		before *event.Event // the device's own DHCP before the lease, or nil
+		after  *event.Event // and after it
+		source string
+		ip     string
+		want   []string
+	}{
+		{"forged lease after the device named itself", own(0), nil, SourceLease, "192.168.1.50", []string{"annas-laptop"}},
+		{"forged lease before the device named itself", nil, own(time.Minute), SourceLease, "192.168.1.50", []string{"annas-laptop"}},
+		{"DUID lease", nil, nil, SourceLeaseDUID, "2001:db8::50", nil},
+		{"lease of a device that named itself nowhere", nil, nil, SourceLease, "192.168.1.50", []string{"evil"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := NewInventory(64, lan)
+			if tt.before != nil {
+				inv.File(tt.before)
+			}
+			inv.Seen(mustMAC(mac), netip.MustParseAddr(tt.ip), "evil", tt.source, t0.Add(time.Second))
+			if tt.after != nil {
+				inv.File(tt.after)
+			}
+			var got []string
+			for _, h := range device(t, inv, mac).Hostnames {
+				got = append(got, h.Name)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("host names %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

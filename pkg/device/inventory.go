@@ -1064,6 +1064,11 @@ func (inv *Inventory) learn(d *Device, ev *event.Event, t trust) {
 	case event.KindDHCP:
 		if ev.Evidence["message_type"] != "ack" {
 			d.addHostname(ev.Evidence["hostname"], "dhcp", ev.Time)
+			if t == trustOwn && d.namedByDHCP() {
+				// Its own word replaces what a lease said: anyone can
+				// have the server record d's MAC with a name.
+				d.Hostnames = slices.DeleteFunc(d.Hostnames, func(h Hostname) bool { return h.Source == SourceLease })
+			}
 		}
 	case event.KindMDNS:
 		d.addHostname(ev.Evidence["hostname"], "mdns", ev.Time)
@@ -1416,8 +1421,9 @@ const (
 
 // Seen records that mac used ip at ts, from outside the packet path: the
 // kernel's neighbour table or a DHCP lease (source SourceLease or
-// SourceLeaseDUID). A hostname from a lease is kept as the device's name
-// for itself.
+// SourceLeaseDUID). A hostname from a DHCPv4 lease is kept as the
+// device's name for itself until the device's own DHCP names it (see
+// namedByDHCP); one from a DHCPv6 lease is not kept.
 func (inv *Inventory) Seen(mac hwaddr.MAC, ip netip.Addr, hostname, source string, ts time.Time) {
 	if mac.IsZero() || mac.IsMulticast() {
 		return
@@ -1434,8 +1440,19 @@ func (inv *Inventory) Seen(mac hwaddr.MAC, ip netip.Addr, hostname, source strin
 	if ip.IsValid() && !ip.IsUnspecified() {
 		inv.addAddr(d, ip, ts, source == SourceLease)
 	}
-	if hostname != "" {
+	if hostname != "" && source != SourceLeaseDUID && !d.namedByDHCP() {
 		d.addHostname(hostname, source, ts)
 		d.dirty = true
 	}
+}
+
+// namedByDHCP reports whether d's own DHCP messages gave it a host name.
+// The server records the name of whoever sent a message with d's MAC in
+// chaddr, which any LAN host can write: the packet path files such a
+// message under its sender, but the lease file keeps the name under d.
+// So a lease's name stands in only while d's own word is missing; a
+// DUID's MAC, which the client wrote (and may be another interface's),
+// names nothing.
+func (d *Device) namedByDHCP() bool {
+	return slices.ContainsFunc(d.Hostnames, func(h Hostname) bool { return h.Source == string(event.KindDHCP) })
 }
