@@ -243,8 +243,10 @@ func isVersionName(name string) bool {
 }
 
 // clean trims b, turns runs of white space into one space, drops other
-// control characters and invalid UTF-8, and cuts the result to maxField
-// bytes on a character boundary.
+// control characters, format characters (bidirectional overrides,
+// zero-width characters: the name shown would read otherwise than it is)
+// and invalid UTF-8, and cuts the result to maxField bytes on a
+// character boundary.
 func clean(b []byte) string {
 	b = bytes.TrimSpace(b)
 	var out strings.Builder
@@ -256,7 +258,7 @@ func clean(b []byte) string {
 			space = true
 			continue
 		}
-		if r == utf8.RuneError || unicode.IsControl(r) {
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
 			continue
 		}
 		need := utf8.RuneLen(r)

@@ -145,6 +145,9 @@ func TestParseDescriptionHostile(t *testing.T) {
 		{"empty", ``, 0, "no <device>"},
 		{"long_field_cut", head + "<device><modelName>" + strings.Repeat("é", 300) + "</modelName></device></root>", 0, ""},
 		{"control_chars_dropped", head + "<device><modelName> a\t b\nc\u009fd </modelName></device></root>", 0, ""},
+		// Bidirectional overrides and invisible characters would make the
+		// name shown read otherwise than it is.
+		{"format_chars_dropped", head + "<device><modelName>Hue\u202eegdirb\u202c\u200b\u2066x\u2069\ufeff</modelName></device></root>", 0, ""},
 		{"device_outside_device_list_ignored", head + "<device><vendor><device><UDN>fake</UDN></device></vendor><UDN>real</UDN></device></root>", 0, ""},
 		{"too_many_versions", head + "<device>" + strings.Repeat("<version>1</version>", 20) + "</device></root>", 0, ""},
 	}
@@ -165,6 +168,10 @@ func TestParseDescriptionHostile(t *testing.T) {
 			case "long_field_cut":
 				if len(d.Device.ModelName) != maxField || !strings.HasPrefix(d.Device.ModelName, "éé") {
 					t.Errorf("model name of %d bytes, want %d bytes of whole characters", len(d.Device.ModelName), maxField)
+				}
+			case "format_chars_dropped":
+				if d.Device.ModelName != "Hueegdirbx" {
+					t.Errorf("model name %q, want %q", d.Device.ModelName, "Hueegdirbx")
 				}
 			case "control_chars_dropped":
 				if d.Device.ModelName != "a b cd" {
