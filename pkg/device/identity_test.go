@@ -614,3 +614,37 @@ func TestGenericHostNameWords(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedPrinterIsNotTheHost: a computer sharing its USB printer
+// through CUPS (a Raspberry Pi print server, a Mac with printer sharing)
+// announces the queue with the printer's make and model; they name the
+// printer, not the computer.
+func TestSharedPrinterIsNotTheHost(t *testing.T) {
+	tests := []struct {
+		name, mac string
+		mdns      event.Evidence
+		vendor    string
+		typ       string
+	}{
+		{"raspberry_pi_print_server", "b8:27:eb:00:00:01", event.Evidence{"hostname": "pi", "services": "_ipp._tcp",
+			"txt_rp": "printers/HP_LaserJet", "txt_ty": "HP LaserJet 1020", "txt_usb_mfg": "HP", "txt_usb_mdl": "LaserJet 1020"}, "Raspberry Pi", "computer"},
+		{"mac_sharing_a_printer", "da:a1:19:00:00:10", event.Evidence{"hostname": "Annas-MacBook-Pro", "services": "_ipp._tcp",
+			"txt_rp": "printers/HP_LaserJet", "txt_ty": "HP LaserJet 1020", "txt_usb_mfg": "HP"}, "Apple", "computer"},
+		// A printer's own queue still names it.
+		{"network_printer", "da:a1:19:00:00:11", event.Evidence{"hostname": "BRW1234", "services": "_ipp._tcp",
+			"txt_rp": "ipp/print", "txt_ty": "Brother HL-L2350DW", "txt_usb_mfg": "Brother"}, "Brother", "printer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			inv.Emit(obs(tt.mac, "192.168.1.60", event.KindMDNS, tt.mdns))
+			id := device(t, inv, tt.mac).Identity
+			if id.Vendor.Value != tt.vendor || id.Type.Value != tt.typ {
+				t.Errorf("vendor %q type %q model %q, want %q %q", id.Vendor.Value, id.Type.Value, id.Model.Value, tt.vendor, tt.typ)
+			}
+			if tt.typ != "printer" && id.Model.Value != "" {
+				t.Errorf("model %q: the shared printer's", id.Model.Value)
+			}
+		})
+	}
+}

@@ -85,10 +85,13 @@ func Signals(ev *event.Event, fn func(sig Signal, value string)) {
 		for s := range strings.SplitSeq(e["services"], ",") {
 			emit(fn, SigMDNSService, s)
 		}
+		shared := sharedQueue(e["txt_rp"])
 		for k, v := range e {
-			if key, ok := strings.CutPrefix(k, "txt_"); ok && v != "" {
-				fn(SigMDNSTXT, key+"="+v)
+			key, ok := strings.CutPrefix(k, "txt_")
+			if !ok || v == "" || key == "rp" || shared && printerKey(key) {
+				continue
 			}
+			fn(SigMDNSTXT, key+"="+v)
 		}
 	case event.KindSSDP:
 		emit(fn, SigServer, e["server"])
@@ -120,6 +123,21 @@ func Signals(ev *event.Event, fn func(sig Signal, value string)) {
 		emit(fn, SigBanner, e["banner"])
 		emit(fn, SigMQTTClientID, e["client_id"])
 	}
+}
+
+// sharedQueue reports whether an IPP queue's resource path (TXT key rp)
+// is one CUPS shares from a computer (printers/<queue>, classes/<class>;
+// macOS printer sharing is CUPS too): the queue's make and model keys
+// are those of the printer on the computer's port, not the computer's.
+// A printer's own queue has another path (ipp/print).
+func sharedQueue(rp string) bool {
+	return strings.HasPrefix(rp, "printers/") || strings.HasPrefix(rp, "classes/")
+}
+
+// printerKey reports whether a TXT key names a printer's make or model
+// (Bonjour Printing Specification).
+func printerKey(k string) bool {
+	return k == "ty" || k == "usb_mfg" || k == "usb_mdl" || k == "product"
 }
 
 func emit(fn func(Signal, string), sig Signal, v string) {

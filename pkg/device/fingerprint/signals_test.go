@@ -35,6 +35,12 @@ func TestSignals(t *testing.T) {
 		{"mdns", event.KindMDNS, event.Evidence{"hostname": "samsung-tv", "services": "_airplay._tcp,_raop._tcp", "instance": "[TV] Samsung 7 Series (55)", "txt_model": "UE55TU7100", "addresses": "192.168.50.103"},
 			[]string{"hostname=samsung-tv", "instance=[TV] Samsung 7 Series (55)", "mdns_service=_airplay._tcp", "mdns_service=_raop._tcp", "mdns_txt=model=UE55TU7100"}},
 		{"mdns_query_browses_others", event.KindMDNS, event.Evidence{"queried_services": "_googlecast._tcp"}, nil},
+		// A CUPS queue the host shares (rp=printers/…): the printer
+		// keys describe the printer on its USB port, not the host.
+		{"mdns_shared_cups_queue", event.KindMDNS, event.Evidence{"hostname": "pi", "services": "_ipp._tcp", "txt_rp": "printers/HP_LaserJet", "txt_ty": "HP LaserJet 1020", "txt_usb_mfg": "HP", "txt_usb_mdl": "LaserJet 1020"},
+			[]string{"hostname=pi", "mdns_service=_ipp._tcp"}},
+		{"mdns_printer_own_queue", event.KindMDNS, event.Evidence{"hostname": "BRW1234", "services": "_ipp._tcp", "txt_rp": "ipp/print", "txt_ty": "Brother HL-L2350DW"},
+			[]string{"hostname=BRW1234", "mdns_service=_ipp._tcp", "mdns_txt=ty=Brother HL-L2350DW"}},
 		{"ssdp_notify", event.KindSSDP, event.Evidence{"message": "notify", "server": "Linux/3.10 UPnP/1.0 MiniUPnPd/1.6", "nt": "upnp:rootdevice"},
 			[]string{"server=Linux/3.10 UPnP/1.0 MiniUPnPd/1.6", "ssdp_type=upnp:rootdevice"}},
 		{"ssdp_msearch_target_is_not_the_sender", event.KindSSDP, event.Evidence{"message": "msearch", "st": "roku:ecp", "user_agent": "Linux/6.1 UPnP/1.1 demo-control-point/1.0"},

@@ -50,7 +50,7 @@
 //	instance   the first service instance name ("Living Room TV"),
 //	           printable ASCII
 //	txt_<key>  TXT values of the keys md, model, fv, ty, manufacturer,
-//	           usb_mfg, usb_mdl, vendor, fn, ve, version, osxvers, am
+//	           usb_mfg, usb_mdl, vendor, fn, ve, version, osxvers, am, rp
 //	           (key in lower case, value printable ASCII, at most 64 bytes)
 //	several_hosts  "yes" on each host's event of a response split by host
 //	           where no host has the sender's address: a Thread border

@@ -399,6 +399,13 @@ func TestMDNS(t *testing.T) {
 			srv(`Office._ipp._tcp.local`, 631, "BRW1234.local"),
 		)}, []want{{event.KindMDNS, "", map[string]string{"services": "_ipp._tcp", "instance": "Office",
 			"txt_ty": "Brother HL-L2350DW", "txt_usb_mfg": "Brother", "txt_usb_mdl": "HL-L2350DW", "hostname": "BRW1234", "-addresses": ""}}}},
+		// A computer sharing its USB printer through CUPS: rp names the
+		// queue, which tells the printer's keys from the host's.
+		{"cups_shared_queue", [][]byte{announce(
+			txt(`HP LaserJet @ pi._ipp._tcp.local`, "txtvers=1", "rp=printers/HP_LaserJet", "ty=HP LaserJet 1020", "usb_MFG=HP"),
+			srv(`HP LaserJet @ pi._ipp._tcp.local`, 631, "pi.local"),
+		)}, []want{{event.KindMDNS, "", map[string]string{"services": "_ipp._tcp", "hostname": "pi",
+			"txt_rp": "printers/HP_LaserJet", "txt_ty": "HP LaserJet 1020", "txt_usb_mfg": "HP"}}}},
 		{"homekit_and_airplay", [][]byte{announce(
 			ptr("_services._dns-sd._udp.local", "_hap._tcp.local"),
 			ptr("_services._dns-sd._udp.local", "_airplay._tcp.local"),

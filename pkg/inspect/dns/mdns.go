@@ -22,10 +22,12 @@ const (
 
 // isTXTKey reports whether a lower-case TXT key names a device's maker,
 // model or firmware (Apple AirPlay and HomeKit, Google Cast, IPP and
-// Bonjour printing, and vendors' own keys).
+// Bonjour printing, and vendors' own keys), or says whose they are: rp,
+// an IPP queue's path, is printers/… for a queue CUPS shares from a
+// computer, whose printer keys then describe the printer on its port.
 func isTXTKey(k string) bool {
 	switch k {
-	case "md", "model", "fv", "ty", "manufacturer", "usb_mfg", "usb_mdl", "vendor", "fn", "ve", "version", "osxvers", "am":
+	case "md", "model", "fv", "ty", "manufacturer", "usb_mfg", "usb_mdl", "vendor", "fn", "ve", "version", "osxvers", "am", "rp":
 		return true
 	}
 	return false
