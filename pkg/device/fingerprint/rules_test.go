@@ -219,7 +219,7 @@ var ruleCases = []ruleCase{
 	{SigDomain, "log-config.samsungacr.com", "dom-samsung-tv", "vendor=Samsung|type=tv"},
 	{SigDomain, "api.smartthings.com", "dom-smartthings", "vendor=Samsung|type=hub"},
 	{SigDomain, "msmgr.ws.sonos.com", "dom-sonos", "vendor=Sonos|type=speaker"},
-	{SigDomain, "frontdoor.nest.com", "dom-nest", "vendor=Google|type=thermostat"},
+	{SigDomain, "frontdoor.nest.com", "dom-nest", "vendor=Google"},
 	{SigDomain, "avs-alexa-eu.amazon.com", "dom-alexa", "vendor=Amazon|type=voice_assistant"},
 	{SigDomain, "scribe.logs.roku.com", "dom-roku", "vendor=Roku|type=media_player"},
 	{SigDomain, "diag.meethue.com", "dom-hue", "vendor=Philips Hue|type=hub"},
@@ -254,6 +254,8 @@ var ruleMisses = []ruleCase{
 	{SigHostname, "webcam-fan-laptop", "host-camera", ""},
 	// Cam is a name too: Windows' default <USER>-PC, a laptop.
 	{SigHostname, "CAM-PC", "host-camera", ""},
+	// Nest Labs' prefixes are its cameras' and smoke alarms' too.
+	{SigOUI, "Nest Labs Inc.", "oui-thermostat-makers", ""},
 	{SigHostname, "cam-laptop", "host-camera", ""},
 	// imac inside a word is no iMac.
 	{SigHostname, "Primacom", "host-mac", ""},
