@@ -391,7 +391,8 @@ func (s *Server) handlePolicy(w http.ResponseWriter, r *http.Request, v *view) {
 }
 
 // deviceName is what the owner calls a device: the name they gave, else
-// vendor and type, else a host name, else the MAC.
+// vendor and type, else the host name it gave itself last (as alerts
+// and reports name it), else the MAC.
 func deviceName(d api.Device) string {
 	if d.Name != "" {
 		return d.Name
@@ -399,8 +400,8 @@ func deviceName(d api.Device) string {
 	if vt := strings.TrimSpace(d.Vendor + " " + d.Type); vt != "" {
 		return vt
 	}
-	if len(d.Hostnames) > 0 {
-		return d.Hostnames[0]
+	if n := len(d.Hostnames); n > 0 {
+		return d.Hostnames[n-1]
 	}
 	return d.MAC
 }

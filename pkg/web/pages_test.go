@@ -82,3 +82,24 @@ func TestSoftwareSection(t *testing.T) {
 		})
 	}
 }
+
+func TestDeviceName(t *testing.T) {
+	tests := []struct {
+		name string
+		d    api.Device
+		want string
+	}{
+		{"owners_name", api.Device{Name: "Hall camera", Vendor: "Hikvision", Type: "camera", Hostnames: []string{"cam"}, MAC: "c0:56:e3:00:00:01"}, "Hall camera"},
+		{"vendor_and_type", api.Device{Vendor: "Hikvision", Type: "camera", Hostnames: []string{"cam"}}, "Hikvision camera"},
+		// Most recent last: the name it gives itself now, as alerts say.
+		{"latest_host_name", api.Device{Hostnames: []string{"espressif", "kitchen-plug"}, MAC: "24:0a:c4:00:00:01"}, "kitchen-plug"},
+		{"mac", api.Device{MAC: "24:0a:c4:00:00:01"}, "24:0a:c4:00:00:01"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := deviceName(tt.d); got != tt.want {
+				t.Errorf("deviceName = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
