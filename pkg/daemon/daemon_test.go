@@ -545,6 +545,43 @@ func TestMaxAutoQuarantine(t *testing.T) {
 	}
 }
 
+// TestSharedMACNotQuarantinedByPolicy: a MAC found to stand for several
+// hosts (here: it sent DHCP for another client, as a repeater that puts
+// its own MAC on its clients' frames does) is not held by policy, which
+// would cut off every host behind it: its quarantine is lifted and waits
+// for the owner, who can still confirm it.
+func TestSharedMACNotQuarantinedByPolicy(t *testing.T) {
+	fake := newFake(t)
+	h := start(t, enforcingConfig(), fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	if quarantined(t, fake)[camera] == "" {
+		t.Fatal("the camera was not quarantined by the capture's default login")
+	}
+	h.d.mu.Lock()
+	h.d.pipe.Inventory().File(&event.Event{Time: h.d.now(), Type: event.TypeObservation, Kind: event.KindDHCP,
+		Device:   event.Endpoint{MAC: camera.String(), IP: "0.0.0.0", Local: true},
+		Evidence: event.Evidence{"protocol": "dhcpv4", "message_type": "request", "client_mac": "3c:a9:f4:00:00:77"}})
+	h.d.mu.Unlock()
+	h.d.evaluate(context.Background(), camera)
+	if q := quarantined(t, fake); q[camera] != "" {
+		t.Errorf("a MAC standing for several hosts stays quarantined by policy: %v", q)
+	}
+	if dev, _ := h.d.Device(camera); dev.State != api.StatePending {
+		t.Errorf("camera state %s, want pending (awaiting confirmation)", dev.State)
+	}
+	h.d.evaluate(context.Background(), camera)
+	if q := quarantined(t, fake); q[camera] != "" {
+		t.Errorf("policy quarantined the shared MAC again: %v", q)
+	}
+	if err := h.d.Quarantine(context.Background(), camera, "", 0); err != nil {
+		t.Fatal(err)
+	}
+	if quarantined(t, fake)[camera] != quarantine.ModeBlock {
+		t.Error("the owner's confirmation did not quarantine")
+	}
+}
+
 // The API served by the daemon: the same handlers the CLI and page use.
 func TestAPI(t *testing.T) {
 	fake := newFake(t)

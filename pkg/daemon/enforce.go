@@ -118,6 +118,11 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 		return plan{release: true, why: "the quarantine's time ran out", released: q.Since}
 	}
 	wants := v.Enforce && (v.Action == config.ActionQuarantine || v.Action == config.ActionIsolate)
+	var sharedWhy string
+	var shared bool
+	if dev != nil && wants {
+		sharedWhy, shared = dev.SharedMAC(now)
+	}
 	switch {
 	case q != nil && d.macProtectedLocked(mac, m):
 		// The kernel's protected sets already released it (protection
@@ -164,6 +169,11 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 		return d.followPlan(mac, *q, m, dev, addrs)
 	case q != nil && !wants:
 		return plan{release: true, why: "policy no longer calls for it"} // policy quarantined it, and no longer wants it
+	case q != nil && q.By == store.ActorPolicy && shared:
+		// Found to stand for several hosts after policy held it: the
+		// owner decides, as for a new quarantine.
+		m.awaitingConfirmation = true
+		return plan{release: true, why: "its MAC is shared: " + sharedWhy}
 	case q != nil:
 		// Policy's quarantine follows the verdict: isolated for one
 		// finding, blocked when a worse one arrives, and back.
@@ -178,6 +188,16 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 		return plan{}
 	case !wants:
 		m.awaitingConfirmation = false
+		return plan{}
+	}
+	if shared {
+		// Quarantining the MAC would cut off every host behind it, not
+		// only the one policy is about.
+		if !m.awaitingConfirmation {
+			d.log.Warn("quarantine needs the owner's confirmation: the device's MAC stands for several hosts",
+				"mac", mac, "why", sharedWhy)
+		}
+		m.awaitingConfirmation = true
 		return plan{}
 	}
 	if d.policyQuarantinesLocked() >= d.cfg.Policy.MaxAutoQuarantine {

@@ -96,7 +96,31 @@ type Device struct {
 	// iterServers are the internet servers the device asked without
 	// recursion, until one more marks it (see askedIteratively).
 	iterServers [iterativeServers - 1]netip.Addr
+	// foreignDHCP is when the device last sent DHCPv4 for another client
+	// (see SharedMAC).
+	foreignDHCP time.Time
 }
+
+// SharedMAC says whether the device's MAC seems to stand for several
+// hosts, and why: within the last day it sent DHCPv4 for another client
+// (a foreign chaddr, and no relay agent's address), as a repeater in
+// client mode that puts its own MAC on its clients' frames does, or a
+// relayd pseudo-bridge. A quarantine of that MAC would cut off every
+// host behind it. A device can make itself look so with one forged
+// message (the owner is then asked, rather than the device quarantined
+// at once: the safe mistake); it cannot make another device look so
+// without sending from that device's MAC. Two IPv4 addresses used at
+// once are no sign: one forged ARP gives them.
+func (d *Device) SharedMAC(now time.Time) (why string, shared bool) {
+	if d.foreignDHCP.IsZero() || now.Sub(d.foreignDHCP) >= foreignDHCPMemory || d.foreignDHCP.After(now.Add(foreignDHCPMemory)) {
+		return "", false
+	}
+	return "it sent DHCP for other devices' MACs (a repeater or bridge that puts its own MAC on its clients' frames)", true
+}
+
+// foreignDHCPMemory is how long DHCP for another client marks a MAC
+// shared: its clients renew their leases at half their time, hours.
+const foreignDHCPMemory = 24 * time.Hour
 
 // Address is one address of a device with when it was used.
 type Address struct {
@@ -1202,8 +1226,9 @@ func lastSeen(ev *event.Event) time.Time {
 func (inv *Inventory) deviceFor(ev *event.Event) (d *Device, t trust) {
 	ts := ev.Time
 	macText, withIP := ev.Device.MAC, true
+	foreign := false
 	if ev.Kind == event.KindDHCP && (ev.Evidence["client_mac"] != "" || ev.Evidence["relay_ip"] != "") {
-		macText, t = inv.dhcpClient(ev)
+		macText, t, foreign = inv.dhcpClient(ev)
 		// A relayed message comes from the relay's address.
 		withIP = t != trustRelayed
 	}
@@ -1216,6 +1241,9 @@ func (inv *Inventory) deviceFor(ev *event.Event) (d *Device, t trust) {
 			d := inv.get(Key{MAC: mac}, ts)
 			if withIP && ip.IsValid() {
 				inv.addAddr(d, ip, ts, false)
+			}
+			if foreign && ts.After(d.foreignDHCP) {
+				d.foreignDHCP = ts
 			}
 			return d, t
 		}
@@ -1250,31 +1278,32 @@ func (inv *Inventory) deviceFor(ev *event.Event) (d *Device, t trust) {
 // its content is still its own unless relayed; a relayed message, or a
 // DHCPv4 message with a foreign chaddr, describes another client (a
 // MAC-rewriting repeater's, or a forger's victim) and is trusted for
-// nothing.
-func (inv *Inventory) dhcpClient(ev *event.Event) (macText string, t trust) {
+// nothing; foreign says so, for the sender's SharedMAC.
+func (inv *Inventory) dhcpClient(ev *event.Event) (macText string, t trust, foreign bool) {
 	client := ev.Evidence["client_mac"]
 	cm, err := hwaddr.Parse(client)
 	if err != nil || cm.IsZero() {
-		return ev.Device.MAC, trustNone
+		return ev.Device.MAC, trustNone, false
 	}
 	if ev.Device.MAC == "" {
-		return client, trustOwn
+		return client, trustOwn, false
 	}
 	if fm, err := hwaddr.Parse(ev.Device.MAC); err == nil && fm == cm {
-		return client, trustOwn
+		return client, trustOwn, false
 	}
 	relayed := ev.Evidence["relay_ip"] != ""
 	if ev.Evidence["protocol"] == "dhcpv6" && !relayed {
-		return ev.Device.MAC, trustOwn
+		return ev.Device.MAC, trustOwn, false
 	}
 	if relayed {
 		// A client seen on this link talks to the server itself; a
 		// relayed message for it is forged.
 		if d, ok := inv.devices[Key{MAC: cm}]; !ok || !d.onLink {
-			return client, trustRelayed
+			return client, trustRelayed, false
 		}
+		return ev.Device.MAC, trustNone, false
 	}
-	return ev.Device.MAC, trustNone
+	return ev.Device.MAC, trustNone, true
 }
 
 // HolderOf returns the MAC of the device that holds ip, if a device known

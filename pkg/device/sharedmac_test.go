@@ -1,0 +1,75 @@
+package device
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
+
+// TestSharedMAC: a MAC stands for several hosts when it sends DHCP for
+// other clients without a relay agent (a repeater in client mode puts
+// its own MAC on its clients' frames); not for a device's own DHCP, a
+// relay's, or two IPv4 addresses used at once, which one forged ARP
+// gives a device that would rather not be quarantined.
+func TestSharedMAC(t *testing.T) {
+	const (
+		extender = "b0:be:76:00:00:01"
+		client   = "3c:a9:f4:6a:7b:8c"
+	)
+	type frame struct {
+		ip string
+		at time.Duration
+	}
+	dhcpFrom := func(frameMAC string, extra event.Evidence) *event.Event {
+		ev := event.Evidence{"protocol": "dhcpv4", "message_type": "request", "client_mac": client, "hostname": "laptop"}
+		for k, v := range extra {
+			ev[k] = v
+		}
+		return obs(frameMAC, "0.0.0.0", event.KindDHCP, ev)
+	}
+	tests := []struct {
+		name   string
+		dhcp   *event.Event
+		frames []frame
+		now    time.Duration // since t0
+		want   string        // a word of the reason; "" for not shared
+	}{
+		{"dhcp_for_another_client", dhcpFrom(extender, nil), nil, time.Hour, "DHCP"},
+		{"dhcp_for_another_client_a_day_ago", dhcpFrom(extender, nil), nil, 25 * time.Hour, ""},
+		{"dhcp_relayed_by_an_agent", dhcpFrom(extender, event.Evidence{"relay_ip": "10.0.5.1"}), nil, time.Hour, ""},
+		{"own_dhcp", dhcpFrom(client, nil), nil, time.Hour, ""},
+		{"two_addresses_at_once", nil, []frame{{"192.168.1.20", 0}, {"192.168.1.21", time.Second}, {"192.168.1.20", 2 * time.Second}, {"192.168.1.21", 3 * time.Second}}, time.Minute, ""},
+		{"renumbered", nil, []frame{{"192.168.1.20", 0}, {"192.168.1.20", time.Minute}, {"192.168.1.21", 2 * time.Minute}, {"192.168.1.21", 3 * time.Minute}}, 4 * time.Minute, ""},
+		{"link_local_beside_its_own", nil, []frame{{"169.254.7.7", 0}, {"192.168.1.20", time.Second}, {"169.254.7.7", 2 * time.Second}, {"192.168.1.20", 3 * time.Second}}, time.Minute, ""},
+		{"an_old_overlap", nil, []frame{{"192.168.1.20", 0}, {"192.168.1.21", time.Second}, {"192.168.1.20", 2 * time.Second}, {"192.168.1.21", 3 * time.Second}, {"192.168.1.21", time.Hour}}, time.Hour, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := NewInventory(64, func(netip.Addr) bool { return true })
+			mac, _ := hwaddr.Parse(extender)
+			if tt.dhcp != nil {
+				inv.File(tt.dhcp)
+			}
+			for _, f := range tt.frames {
+				inv.ObservePacket(&inspect.Packet{Timestamp: t0.Add(f.at), Kind: inspect.KindUDP, HasMAC: true, SrcMAC: mac,
+					Src: netip.MustParseAddr(f.ip), Dst: netip.MustParseAddr("192.168.1.1")})
+			}
+			d, ok := inv.Lookup(Key{MAC: mac})
+			if !ok {
+				if tt.want != "" {
+					t.Fatal("no device for the extender's MAC")
+				}
+				return
+			}
+			why, shared := d.SharedMAC(t0.Add(tt.now))
+			if shared != (tt.want != "") || !strings.Contains(why, tt.want) {
+				t.Errorf("SharedMAC = %q, %v; want shared %v (%q)", why, shared, tt.want != "", tt.want)
+			}
+		})
+	}
+}
