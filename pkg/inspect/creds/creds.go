@@ -97,6 +97,22 @@ func tier(scope, p proto) int {
 	return -1
 }
 
+// tier is tier(e.scope, p) for this entry. A password-only entry (no
+// user) is not reached through the device group: the group stands for a
+// device's system accounts, and a bare password names none, so a
+// phone's web password "123456" says nothing about a VNC or POP3 login
+// with that password, which the weak tests judge instead.
+func (e *entry) tier(p proto) int {
+	t := tier(e.scope, p)
+	if t == 1 && e.user == "" {
+		if e.scope&pAny != 0 {
+			return 2
+		}
+		return -1
+	}
+	return t
+}
+
 // entry is one line of defaults.tsv.
 type entry struct {
 	scope    proto
@@ -205,7 +221,7 @@ func (c *Classifier) matchDefault(user, secret []byte, p proto) (inspect.Default
 		if e.password != string(secret) {
 			continue
 		}
-		t := tier(e.scope, p)
+		t := e.tier(p)
 		if t < 0 {
 			continue
 		}
@@ -222,7 +238,7 @@ func (c *Classifier) matchDefault(user, secret []byte, p proto) (inspect.Default
 	vendor := c.entries[best].vendor
 	for _, i := range idx {
 		e := &c.entries[i]
-		if e.vendor != vendor && e.password == string(secret) && tier(e.scope, p) == bestT {
+		if e.vendor != vendor && e.password == string(secret) && e.tier(p) == bestT {
 			if gen >= 0 {
 				best = gen
 			}
@@ -289,7 +305,7 @@ func (c *Classifier) classifyHashed(l *inspect.Login) (inspect.PasswordClass, in
 		idx := c.byUser[string(key)]
 		for n, i := range idx {
 			e := &c.entries[i]
-			if tier(e.scope, p) < 0 || c.triedBefore(idx[:n], e.password, p) {
+			if e.tier(p) < 0 || c.triedBefore(idx[:n], e.password, p) {
 				continue
 			}
 			if calls >= MaxVerify {
@@ -339,7 +355,7 @@ func (c *Classifier) classifyHashed(l *inspect.Login) (inspect.PasswordClass, in
 func (c *Classifier) triedBefore(earlier []int32, password string, p proto) bool {
 	for _, j := range earlier {
 		e := &c.entries[j]
-		if e.password == password && tier(e.scope, p) >= 0 {
+		if e.password == password && e.tier(p) >= 0 {
 			return true
 		}
 	}
@@ -358,7 +374,7 @@ func (c *Classifier) Candidates(protocol, vendor string) []Candidate {
 	var rs []ranked
 	for i := range c.entries {
 		e := &c.entries[i]
-		t := tier(e.scope, p)
+		t := e.tier(p)
 		if t < 0 {
 			continue
 		}

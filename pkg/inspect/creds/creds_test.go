@@ -117,6 +117,11 @@ func TestClassify(t *testing.T) {
 		{"openwrt_empty_root_ssh", login("ssh", "root", ""), inspect.ClassDefault, "OpenWrt", "OpenWrt"},
 		{"empty_root_telnet_shared", login("telnet", "root", ""), inspect.ClassDefault, "", miraiSource},
 		{"linksys_password_only", login("http", "", "admin"), inspect.ClassDefault, "Linksys", ""},
+		// A password-only entry keeps to the protocols it names: a bare
+		// password is no device account shared across the group.
+		{"password_only_unify_http", login("http", "", "123456"), inspect.ClassDefault, "Unify", "Unify"},
+		{"password_only_not_vnc", login("vnc", "", "123456"), inspect.ClassWeak, "", ""},
+		{"password_only_not_telnet", login("telnet", "", "admin"), inspect.ClassWeak, "", ""},
 		{"rabbitmq_mqtt", login("mqtt", "guest", "guest"), inspect.ClassDefault, "RabbitMQ", "RabbitMQ"},
 		{"activemq_mqtt_only", login("mqtt", "system", "manager"), inspect.ClassDefault, "ActiveMQ", ""},
 		{"activemq_mqtt_only_not_telnet", login("telnet", "system", "manager"), inspect.ClassWeak, "", ""},
@@ -358,6 +363,9 @@ func TestCandidates(t *testing.T) {
 	for _, g := range all {
 		if g.User == "system" && g.Password == "manager" {
 			t.Errorf("telnet: MQTT-only entry %+v", g)
+		}
+		if g.User == "" {
+			t.Errorf("telnet: password-only entry %+v of another protocol", g)
 		}
 	}
 	if len(all) <= len(c.Candidates("telnet", "no such vendor")) {

@@ -24,6 +24,11 @@
 //     admin/admin), and an entry scoped to the protocol still comes
 //     first.
 //   - An entry scoped "any" applies to every protocol except SNMP.
+//   - A password-only entry (no user: a phone's or a printer's web
+//     password) applies only to the protocols it names, or to all of
+//     them when scoped "any": the group rule rests on shared system
+//     accounts, and a bare password names no account. "123456" on a VNC
+//     login is judged weak, not a phone's default.
 //   - An entry scoped only to mqtt applies only to MQTT logins: broker
 //     accounts belong to broker software, not to the device.
 //   - SNMP communities (inspect.SecretCommunity, or protocol "snmp") have
