@@ -3,6 +3,8 @@ package creds
 import (
 	"crypto/md5"
 	"encoding/hex"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -125,6 +127,18 @@ func TestClassify(t *testing.T) {
 		{"rabbitmq_mqtt", login("mqtt", "guest", "guest"), inspect.ClassDefault, "RabbitMQ", "RabbitMQ"},
 		{"activemq_mqtt_only", login("mqtt", "system", "manager"), inspect.ClassDefault, "ActiveMQ", ""},
 		{"activemq_mqtt_only_not_telnet", login("telnet", "system", "manager"), inspect.ClassWeak, "", ""},
+		{"dlink_alphanetworks_telnet", login("telnet", "Alphanetworks", "wrgn22_dlwbr_dir615"), inspect.ClassDefault, "D-Link", "telnet-betterdefaultpasslist"},
+		{"dlink_alphanetworks_dir645_v1", login("telnet", "Alphanetworks", "wrgn39_dlob.hans_dir645_V1"), inspect.ClassDefault, "D-Link", "telnet-betterdefaultpasslist"},
+		{"dlink_alphanetworks_other_model", login("telnet", "Alphanetworks", "wrgn22_dlwbr_dir999"), "", "", ""},
+		{"adsl_epicrouter", login("telnet", "admin", "epicrouter"), inspect.ClassDefault, "", "telnet-betterdefaultpasslist"},
+		{"brother_access_password_only", login("http", "", "access"), inspect.ClassDefault, "Brother", "SecLists"},
+		{"brother_initpass", login("http", "", "initpass"), inspect.ClassDefault, "Brother", "Brother support FAQ"},
+		{"brother_initpass_not_vnc", login("vnc", "", "initpass"), "", "", ""},
+		{"canon_pixma", login("http", "ADMIN", "canon"), inspect.ClassDefault, "Canon", "ART171716"},
+		{"canon_pixma_user_folds", login("http", "admin", "canon"), inspect.ClassDefault, "Canon", "ART171716"},
+		{"canon_pixma_password_kept", login("http", "ADMIN", "Canon"), inspect.ClassWeak, "", ""},
+		{"openhabian_ssh", login("ssh", "openhabian", "openhabian"), inspect.ClassDefault, "openHABian", "openHABian documentation"},
+		{"openhabian_any", login("smb", "openhabian", "openhabian"), inspect.ClassDefault, "openHABian", ""},
 
 		// Case rules: user names fold, passwords do not.
 		{"user_case_folds", login("telnet", "ROOT", "xc3511"), inspect.ClassDefault, "", miraiSource},
@@ -414,9 +428,25 @@ func TestDataFiles(t *testing.T) {
 	if len(c.commonList) < 300 || len(c.commonList) > 1000 {
 		t.Errorf("common list: %d passwords, want 300 to 1000", len(c.commonList))
 	}
+	// README.md states the counts; keep it true.
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(readme)), " ")
+	for _, want := range []string{
+		fmt.Sprintf("%d entries: %d generic", len(c.entries), generic),
+		fmt.Sprintf("%d of %d named vendors", len(c.entries)-generic, len(vendors)),
+		fmt.Sprintf("%d of them are SNMP communities", snmp),
+		fmt.Sprintf("%d passwords, one per line", len(c.commonList)),
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("README.md does not say %q", want)
+		}
+	}
 	for _, v := range []string{"Hikvision", "Dahua", "Axis", "Foscam", "Amcrest", "Ubiquiti", "TP-Link",
 		"D-Link", "Netgear", "Linksys", "ASUS", "Zyxel", "Synology", "QNAP", "HP", "Raspberry Pi",
-		"MikroTik", "Huawei", "GeoVision", "Vivotek", "Reolink", "Mobotix"} {
+		"MikroTik", "Huawei", "GeoVision", "Vivotek", "Reolink", "Mobotix", "Brother", "Canon", "Xerox"} {
 		if !vendors[v] {
 			t.Errorf("no entry for %s", v)
 		}
