@@ -122,6 +122,11 @@ type entry struct {
 	pw       []byte // password, for Verify paths; never handed out
 	source   string
 	line     int
+	// seenOnly: matched in traffic but never offered to the audit (the
+	// scope's "seen-only"): a pair of one model, such as an account
+	// whose password names the model, would spend an audit's few
+	// attempts before the vendor's and the botnets' common pairs.
+	seenOnly bool
 }
 
 // Candidate is a default pair for an active audit.
@@ -375,7 +380,7 @@ func (c *Classifier) Candidates(protocol, vendor string) []Candidate {
 	for i := range c.entries {
 		e := &c.entries[i]
 		t := e.tier(p)
-		if t < 0 {
+		if t < 0 || e.seenOnly {
 			continue
 		}
 		var group int
@@ -512,11 +517,11 @@ func parseDefaults(name, data string) ([]entry, error) {
 				return nil, errf("field %d: %s", i+1, err)
 			}
 		}
-		scope, err := parseScope(f[0])
+		scope, seenOnly, err := parseScope(f[0])
 		if err != "" {
 			return nil, errf("scope: %s", err)
 		}
-		e := entry{scope: scope, vendor: unnone(f[1]), user: unnone(f[2]), password: unnone(f[3]), source: f[4], line: ln}
+		e := entry{scope: scope, vendor: unnone(f[1]), user: unnone(f[2]), password: unnone(f[3]), source: f[4], line: ln, seenOnly: seenOnly}
 		if e.source == none {
 			return nil, errf("no source")
 		}
@@ -570,24 +575,33 @@ func unnone(v string) string {
 	return v
 }
 
-func parseScope(v string) (proto, string) {
-	var s proto
+func parseScope(v string) (s proto, seenOnly bool, err string) {
 	for _, name := range strings.Split(v, ",") {
+		if name == "seen-only" {
+			if seenOnly {
+				return 0, false, fmt.Sprintf("%q listed twice", name)
+			}
+			seenOnly = true
+			continue
+		}
 		var bit proto
 		if name == "any" {
 			bit = pAny
 		} else {
 			bit = protoOf(name)
 			if bit == 0 || name != strings.ToLower(name) || name == "https" {
-				return 0, fmt.Sprintf("unknown protocol %q", name)
+				return 0, false, fmt.Sprintf("unknown protocol %q", name)
 			}
 		}
 		if s&bit != 0 {
-			return 0, fmt.Sprintf("%q listed twice", name)
+			return 0, false, fmt.Sprintf("%q listed twice", name)
 		}
 		s |= bit
 	}
-	return s, ""
+	if s == 0 {
+		return 0, false, "no protocol"
+	}
+	return s, seenOnly, ""
 }
 
 // parseCommon reads common-passwords.txt. Errors name the file and line.

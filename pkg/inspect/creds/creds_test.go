@@ -358,6 +358,23 @@ func TestCandidates(t *testing.T) {
 		t.Errorf("Dahua telnet: first %+v, want a telnet-scoped Dahua entry", dahua[0])
 	}
 
+	// One model's accounts (seen-only) are matched in traffic but not
+	// tried: they would spend the audit's ten attempts before D-Link's
+	// common pairs and the botnets'.
+	dlink := c.Candidates("telnet", "D-Link")
+	check("dlink", dlink)
+	for _, g := range dlink {
+		if g.User == "Alphanetworks" {
+			t.Errorf("D-Link telnet: one model's account %+v offered", g)
+		}
+	}
+	if len(dlink) < 5 || dlink[0] != (Candidate{"admin", "", "D-Link", dlink[0].Source}) || dlink[4].Vendor != "" {
+		t.Errorf("D-Link telnet: first %+v, want admin/(none), D-Link's other pairs, then the generic ones", dlink[:min(5, len(dlink))])
+	}
+	if class, m := c.Classify(login("telnet", "Alphanetworks", "wrgn49_dlob_dir600b")); class != inspect.ClassDefault || m.Vendor != "D-Link" {
+		t.Errorf("an Alphanetworks login in traffic: %s (%+v), want a D-Link default", class, m)
+	}
+
 	snmp := c.Candidates("snmp", "")
 	check("snmp", snmp)
 	if len(snmp) < 2 || snmp[0].Password != "public" || snmp[1].Password != "private" {
@@ -518,6 +535,8 @@ func TestParseErrors(t *testing.T) {
 		{"scope", "telnets\t(none)\troot\tpw\tsrc\n", `defaults.tsv:1: scope: unknown protocol "telnets"`},
 		{"scope_case", "Telnet\t(none)\troot\tpw\tsrc\n", `unknown protocol "Telnet"`},
 		{"scope_twice", "ssh,ssh\t(none)\troot\tpw\tsrc\n", `"ssh" listed twice`},
+		{"seen_only_alone", "seen-only\t(none)\troot\tpw\tsrc\n", "scope: no protocol"},
+		{"seen_only_twice", "telnet,seen-only,seen-only\t(none)\troot\tpw\tsrc\n", `"seen-only" listed twice`},
 		{"no_source", "ssh\t(none)\troot\tpw\t(none)\n", "defaults.tsv:1: no source"},
 		{"duplicate", good + "\nhttp\t(none)\tROOT\txc3511\tother\n", "defaults.tsv:3: duplicate of line 1"},
 		{"control", "ssh\t(none)\troot\tp\x01w\tsrc\n", "control character"},
