@@ -86,44 +86,64 @@ func (k *flowText) slot() uint {
 }
 
 // serverSlots is the size of serverNames' table: the servers a home
-// network's devices reach within a few DNS lifetimes fit; a name lost
-// to a collision costs only a finding aggregated by address.
-const serverSlots = 1024
+// network's devices reach within a few DNS lifetimes fit, an address
+// taking a slot for each device that looked it up; a name lost to a
+// collision costs only a finding aggregated by address.
+const serverSlots = 2048
 
-// serverNames remembers the name a LAN client looked each address up by
-// (the question of a DNS answer that gave the address), so that use of
-// one service over the addresses its DNS rotates through (a CDN) can be
-// told as one. Direct-mapped like addrNames: the latest answer for an
-// address wins, and nothing is allocated for it, the name being the DNS
-// event's own string.
+// serverNames remembers the name each LAN client looked an address up by
+// (the question of a DNS answer to its own query that gave the address),
+// so that its use of one service over the addresses its DNS rotates
+// through (a CDN) can be told as one. A name is the asking device's
+// alone: another host's answer (its own resolver's, or a forged one) must
+// not name, merge or rename a device's flows. Direct-mapped like
+// addrNames: the latest answer for a client and address wins, and nothing
+// is allocated for it, the name being the DNS event's own string.
 type serverNames [serverSlots]struct {
-	addr netip.Addr
-	name string
+	client, addr netip.Addr
+	name         string
 }
 
-func serverSlot(a netip.Addr) uint {
-	b := a.As16()
-	h := binary.LittleEndian.Uint64(b[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(b[8:])
+func serverSlot(client, a netip.Addr) uint {
+	b, c := a.As16(), client.As16()
+	h := binary.LittleEndian.Uint64(b[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(b[8:]) ^
+		binary.LittleEndian.Uint64(c[:8])*0xc2b2ae3d27d4eb4f ^ binary.LittleEndian.Uint64(c[8:])*0x165667b19e3779f9
+	return uint(mix64(h) % serverSlots)
+}
+
+// mix64 is MurmurHash3's finalizer: every input bit reaches the low bits
+// taken for the slot (an IPv4 address sits in the top bytes of the
+// second half of its 16-byte form, which a multiply alone carries only
+// upwards).
+func mix64(h uint64) uint64 {
+	h ^= h >> 33
 	h *= 0xff51afd7ed558ccd
-	return uint(h>>32) % serverSlots
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
 }
 
-// NoteServerName records that a LAN client's DNS query for name was
-// answered with a (unmapped by the caller); name should be the lower-case
-// name of the question, without the trailing dot.
-func (e *Engine) NoteServerName(a netip.Addr, name string) {
-	if name == "" || !a.IsValid() {
+// NoteServerName records that LAN client's DNS query for name was answered
+// with a (both unmapped by the caller); client is the DNS flow's client,
+// the device that asked. name should be the lower-case name of the
+// question, without the trailing dot.
+func (e *Engine) NoteServerName(client, a netip.Addr, name string) {
+	if name == "" || !a.IsValid() || !client.IsValid() {
 		return
 	}
-	slot := &e.servers[serverSlot(a)]
-	slot.addr, slot.name = a, name
+	slot := &e.servers[serverSlot(client, a)]
+	slot.client, slot.addr, slot.name = client, a, name
 }
 
-// ServerName is the name a LAN client last looked the flow's server
-// address up by, "" when no DNS answer seen gave it.
+// ServerName is the name the flow's client last looked the flow's server
+// address up by, "" when no DNS answer to that client gave it. A
+// resolver that forwards for others (a router's dnsmasq) files its
+// upstream queries under its own address: its clients' flows are not
+// named by them.
 func (f *Flow) ServerName() string {
-	a := f.Server().Addr().Unmap()
-	if slot := &f.engine.servers[serverSlot(a)]; slot.addr == a && slot.name != "" {
+	a, client := f.Server().Addr().Unmap(), f.Client().Addr().Unmap()
+	if slot := &f.engine.servers[serverSlot(client, a)]; slot.addr == a && slot.client == client && slot.name != "" {
 		return slot.name
 	}
 	return ""

@@ -90,3 +90,36 @@ func TestEventFlowMemo(t *testing.T) {
 		}
 	}
 }
+
+// The servers' table spreads the addresses of one network, which differ
+// in their last bytes, and one address looked up by many devices, over
+// its slots: a slot per key, few collisions.
+func TestServerSlotSpread(t *testing.T) {
+	tests := []struct {
+		name string
+		key  func(i int) (client, addr netip.Addr)
+	}{
+		{"one_client_many_servers", func(i int) (netip.Addr, netip.Addr) {
+			return netip.MustParseAddr("192.168.1.10"), netip.AddrFrom4([4]byte{203, 0, byte(113 + i/256), byte(i)})
+		}},
+		{"many_clients_one_server", func(i int) (netip.Addr, netip.Addr) {
+			return netip.AddrFrom4([4]byte{192, 168, byte(i / 256), byte(i)}), netip.MustParseAddr("203.0.113.5")
+		}},
+		{"ipv6", func(i int) (netip.Addr, netip.Addr) {
+			return netip.MustParseAddr("fd00::10"), netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i / 256), 15: byte(i)})
+		}},
+	}
+	const keys = 512
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			used := map[uint]bool{}
+			for i := range keys {
+				used[serverSlot(tt.key(i))] = true
+			}
+			// 512 keys thrown at random into 2048 slots fill about 453.
+			if len(used) < keys*8/10 {
+				t.Errorf("%d keys in %d slots", keys, len(used))
+			}
+		})
+	}
+}

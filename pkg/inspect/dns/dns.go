@@ -15,8 +15,8 @@
 // a forwarded port), and the name it carries would be a domain vote on
 // the device; a capture that starts after the query loses that lookup.
 // The addresses of an answer to a LAN device's query also name those
-// servers for the engine (Engine.NoteServerName), by which cleartext use
-// of one service over many addresses is told as one.
+// servers for that device's own flows (Engine.NoteServerName), by which
+// its cleartext use of one service over many addresses is told as one.
 // Evidence keys (a contract with the device layer):
 //
 //	name       the first question's name, lower case, no trailing dot

@@ -56,10 +56,12 @@ func (a *analyzer) unicastMessage(f *inspect.Flow, dir inspect.Dir, b []byte) {
 // noteNames tells the engine the name a LAN device looked the answer's
 // addresses up by, so that its connections to them are known by the
 // service (a CDN's rotating addresses are one). Only an answer to the
-// device's own query, as paired above, names anything.
+// device's own query, as paired above, names anything, and only the
+// device's own flows: the flow's client is the device that asked.
 func (a *analyzer) noteNames(f *inspect.Flow, name string) {
+	client := f.Client().Addr().Unmap()
 	for _, addr := range a.addrs[:a.nAddrs] {
-		f.Engine().NoteServerName(addr.Unmap(), name)
+		f.Engine().NoteServerName(client, addr.Unmap(), name)
 	}
 }
 

@@ -1149,3 +1149,77 @@ func TestCleartextUseAggregatesPerService(t *testing.T) {
 		})
 	}
 }
+
+// TestServerNameIsTheClientsOwn: a flow is known by the name its own
+// client looked the address up by; another LAN host's DNS answer for the
+// same address neither names the flow nor merges it into a service of
+// the client's.
+func TestServerNameIsTheClientsOwn(t *testing.T) {
+	type lookup struct {
+		client, name, addr string
+	}
+	type flow struct {
+		client, server, host string
+	}
+	tests := []struct {
+		name    string
+		lookups []lookup
+		flows   []flow
+		names   []string // server_name of the findings filed, in order
+	}{
+		{"another_device_resolved_the_address",
+			[]lookup{{"192.168.1.20:30000", "innocuous.example", "203.0.113.50"}},
+			[]flow{{"192.168.1.10:40000", "203.0.113.50:80", "exfil.example"}},
+			[]string{""}},
+		{"own_lookup_names_the_flow",
+			[]lookup{{"192.168.1.10:30000", "api.cloud.example", "203.0.113.50"}},
+			[]flow{{"192.168.1.10:40000", "203.0.113.50:80", "api.cloud.example"}},
+			[]string{"api.cloud.example"}},
+		{"each_device_its_own_name",
+			[]lookup{
+				{"192.168.1.10:30000", "api.cloud.example", "203.0.113.50"},
+				{"192.168.1.20:30000", "other.example", "203.0.113.50"},
+			},
+			[]flow{
+				{"192.168.1.10:40000", "203.0.113.50:80", "api.cloud.example"},
+				{"192.168.1.20:40000", "203.0.113.50:80", "other.example"},
+			},
+			[]string{"api.cloud.example", "other.example"}},
+		// Device .10 polls its service; another LAN host answering its own
+		// query for that name with another address must not fold .10's
+		// first flow to that address into the service: it is filed.
+		{"another_hosts_answer_merges_nothing",
+			[]lookup{
+				{"192.168.1.10:30000", "api.cloud.example", "203.0.113.10"},
+				{"192.168.1.66:30001", "api.cloud.example", "198.51.100.99"},
+			},
+			[]flow{
+				{"192.168.1.10:40000", "203.0.113.10:80", "api.cloud.example"},
+				{"192.168.1.10:40001", "203.0.113.10:80", "api.cloud.example"},
+				{"192.168.1.10:40002", "203.0.113.10:80", "api.cloud.example"},
+				{"192.168.1.10:41000", "198.51.100.99:80", "collector.other.example"},
+			},
+			[]string{"api.cloud.example", "api.cloud.example", ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, c, nil, dns.New(), http.New(nil), New(pii.New()))
+			for i, l := range tt.lookups {
+				dnsExchange(e, l.client, uint16(i+1), l.name, netip.MustParseAddr(l.addr))
+			}
+			for _, f := range tt.flows {
+				inspecttest.NewTCP(e, f.client, f.server).
+					Client("POST /upload HTTP/1.1\r\nHost: " + f.host + "\r\nContent-Length: 2\r\n\r\n{}").Close()
+			}
+			e.Flush()
+			var names []string
+			for _, ev := range c.Kind(event.KindPlaintextProtocol) {
+				names = append(names, ev.Evidence["server_name"])
+			}
+			if !slices.Equal(names, tt.names) {
+				t.Errorf("findings name %q, want %q", names, tt.names)
+			}
+		})
+	}
+}
