@@ -162,6 +162,34 @@ func TestSuiteTable(t *testing.T) {
 		{0x0007, "TLS_RSA_WITH_IDEA_CBC_SHA", weak},
 		{0x0064, "TLS_RSA_EXPORT1024_WITH_RC4_56_SHA", insecure},
 		{0x0066, "TLS_DHE_DSS_WITH_RC4_128_SHA", weak},
+		// The registry's AEAD families beyond AES-GCM and ChaCha20.
+		{0xc0a4, "TLS_PSK_WITH_AES_128_CCM", strong},
+		{0xc0a8, "TLS_PSK_WITH_AES_128_CCM_8", strong},
+		{0xc0aa, "TLS_PSK_DHE_WITH_AES_128_CCM_8", strong},
+		{0xc0ab, "TLS_PSK_DHE_WITH_AES_256_CCM_8", strong},
+		{0xd001, "TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256", strong},
+		{0xd002, "TLS_ECDHE_PSK_WITH_AES_256_GCM_SHA384", strong},
+		{0xd003, "TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256", strong},
+		{0xd005, "TLS_ECDHE_PSK_WITH_AES_128_CCM_SHA256", strong},
+		{0xd004, "0xd004", unlisted},
+		{0xc07c, "TLS_DHE_RSA_WITH_CAMELLIA_128_GCM_SHA256", strong},
+		{0xc08a, "TLS_ECDHE_RSA_WITH_CAMELLIA_128_GCM_SHA256", strong},
+		{0xc084, "TLS_DH_anon_WITH_CAMELLIA_128_GCM_SHA256", insecure},
+		{0xc05c, "TLS_ECDHE_ECDSA_WITH_ARIA_128_GCM_SHA256", strong},
+		{0xc060, "TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256", strong},
+		{0xc05a, "TLS_DH_anon_WITH_ARIA_128_GCM_SHA256", insecure},
+		{0xc03c, "TLS_RSA_WITH_ARIA_128_CBC_SHA256", strong},
+		{0x00be, "TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA256", strong},
+		{0x00c6, "TLS_SM4_GCM_SM3", strong},
+		{0x00c7, "TLS_SM4_CCM_SM3", strong},
+		{0xc0b0, "TLS_ECCPWD_WITH_AES_128_GCM_SHA256", strong},
+		{0xc100, "TLS_GOSTR341112_256_WITH_KUZNYECHIK_CTR_OMAC", strong},
+		{0xc103, "TLS_GOSTR341112_256_WITH_KUZNYECHIK_MGM_L", strong},
+		// Magma (GOST R 34.12-2015's 64-bit block cipher) as GOST
+		// 28147-89 at 0xc102: Sweet32.
+		{0xc101, "TLS_GOSTR341112_256_WITH_MAGMA_CTR_OMAC", weak},
+		{0xc104, "TLS_GOSTR341112_256_WITH_MAGMA_MGM_L", weak},
+		{0xc106, "TLS_GOSTR341112_256_WITH_MAGMA_MGM_S", weak},
 	}
 	for _, tt := range tests {
 		if got := cipherName(tt.id); got != tt.name {

@@ -372,6 +372,21 @@ func TestServerHelloCipherStrength(t *testing.T) {
 		{0x1337, "unknown"},
 		{0xcc13, "unknown"},
 		{0x00ff, "unknown"},
+		// Registered AEAD suites with a sound key exchange, common on
+		// embedded stacks (mbedTLS, wolfSSL) and national profiles.
+		{0xc0a4, "strong"},  // TLS_PSK_WITH_AES_128_CCM
+		{0xc0a8, "strong"},  // TLS_PSK_WITH_AES_128_CCM_8
+		{0xc0aa, "strong"},  // TLS_PSK_DHE_WITH_AES_128_CCM_8
+		{0xd001, "strong"},  // TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256
+		{0xd005, "strong"},  // TLS_ECDHE_PSK_WITH_AES_128_CCM_SHA256
+		{0xc07c, "strong"},  // TLS_DHE_RSA_WITH_CAMELLIA_128_GCM_SHA256
+		{0xc08a, "strong"},  // TLS_ECDHE_RSA_WITH_CAMELLIA_128_GCM_SHA256
+		{0xc05c, "strong"},  // TLS_ECDHE_ECDSA_WITH_ARIA_128_GCM_SHA256
+		{0xc060, "strong"},  // TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256
+		{0x00c6, "strong"},  // TLS_SM4_GCM_SM3
+		{0xc100, "strong"},  // TLS_GOSTR341112_256_WITH_KUZNYECHIK_CTR_OMAC
+		{0xc101, "weak"},    // TLS_GOSTR341112_256_WITH_MAGMA_CTR_OMAC: 64-bit blocks
+		{0xd004, "unknown"}, // unassigned between RFC 8442's suites
 	}
 	for _, tt := range tests {
 		t.Run(hex16(tt.suite), func(t *testing.T) {
