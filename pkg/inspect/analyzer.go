@@ -71,8 +71,11 @@ type FlowObserver interface {
 // FlowIdentifiedObserver is told once when a flow's protocol is known
 // (f.App() is set), before its analyzer reads the first bytes; an
 // optional extra for Protocols that report a flow's protocol without
-// waiting for its end (a connection may stay open for days). It may not
-// keep f.
+// waiting for its end (a connection may stay open for days). A UDP flow
+// whose first datagram is its server's (the answer to a request sent to
+// a group) is told when its client first sends on it, before the
+// analyzer reads that, and never if it does not: until then the client
+// has taken no part in it. It may not keep f.
 type FlowIdentifiedObserver interface {
 	FlowIdentified(f *Flow)
 }

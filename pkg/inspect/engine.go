@@ -489,8 +489,20 @@ func (e *Engine) HandlePacket(p *Packet) {
 		e.handleTCP(f, dir, p)
 		return
 	}
+	if dir == ToServer && len(p.Payload) > 0 && f.has(flagAwaitClient) {
+		f.flags &^= flagAwaitClient
+		e.flowIdentified(f)
+	}
 	if len(p.Payload) > 0 && !f.has(flagStopped) {
 		e.deliver(f, dir, p.Payload)
+	}
+}
+
+// flowIdentified tells the FlowIdentifiedObservers that f's protocol is
+// known and its client has sent on it.
+func (e *Engine) flowIdentified(f *Flow) {
+	for _, o := range e.identified {
+		o.FlowIdentified(f)
 	}
 }
 
@@ -944,10 +956,17 @@ func (e *Engine) deliver(f *Flow, dir Dir, data []byte) {
 			f.set(flagStopped)
 			return
 		}
-		if !f.has(flagRouter) {
-			for _, o := range e.identified {
-				o.FlowIdentified(f)
-			}
+		switch {
+		case f.has(flagRouter):
+			// The router's own: never observed.
+		case !f.IsTCP() && dir == ToClient:
+			// A datagram flow that begins with its server's: an answer
+			// to a request the client sent to a group (a printer's to a
+			// broadcast SNMP query). The client has said nothing to this
+			// server yet, and may never.
+			f.set(flagAwaitClient)
+		default:
+			e.flowIdentified(f)
 		}
 	}
 	in := f.inspection()

@@ -133,6 +133,9 @@ const (
 	// flagRefused: the flow was refused an inspection at least once and
 	// counted in EngineStats.FlowsRefusedBusy or FlowsRefusedShare.
 	flagRefused
+	// flagAwaitClient: a UDP flow identified on its server's datagram;
+	// its FlowIdentifiedObservers are told when its client first sends.
+	flagAwaitClient
 )
 
 func (f *Flow) has(flag flowFlags) bool { return f.flags&flag != 0 }

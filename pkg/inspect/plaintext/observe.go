@@ -22,7 +22,10 @@ func (p *Protocol) FlowStarted(f *inspect.Flow) {
 // FlowIdentified implements inspect.FlowIdentifiedObserver: a protocol
 // that cannot turn to TLS on its connection is counted as soon as it is
 // known, so that a connection open for days (MQTT to a cloud on 1883)
-// is reported at once, and one still open at a restart at all.
+// is reported at once, and one still open at a restart at all. A UDP
+// flow that began with its server's answer to a group request (a
+// printer's to a broadcast SNMP query) is told only once the client
+// sends on it: the answer alone is no use of the protocol by the client.
 func (p *Protocol) FlowIdentified(f *inspect.Flow) {
 	if !mayStartTLS(f.App()) && (!judgedByAnalyzer(f.App()) || joinedLate(f)) {
 		p.use.observe(f)

@@ -1078,6 +1078,54 @@ func TestGroupDestinationsAreNoCleartextUse(t *testing.T) {
 	}
 }
 
+// TestGroupRequestAnswersAreNoCleartextUse: a device that sends a
+// GetRequest to the broadcast address gets each printer's GetResponse
+// unicast from the printer's port 161, a flow of its own with the device
+// as its client. Having sent nothing on it, the device has used no
+// cleartext protocol with the printer; it has once it sends to the
+// printer on that flow (a follow-up query), and that is counted when it
+// does, not at the flow's end.
+func TestGroupRequestAnswersAreNoCleartextUse(t *testing.T) {
+	oid := inspecttest.BER(0x30, inspecttest.BER(0x30, inspecttest.BER(0x06, []byte{0x2b, 6, 1, 2, 1, 1, 1, 0}), []byte{0x05, 0}))
+	getPDU := inspecttest.BER(0xa0, inspecttest.BER(0x02, []byte{42}), inspecttest.BER(0x02, []byte{0}), inspecttest.BER(0x02, []byte{0}), oid)
+	get := inspecttest.BER(0x30, inspecttest.BER(0x02, []byte{1}), inspecttest.BER(0x04, []byte("public")), getPDU)
+	val := inspecttest.BER(0x30, inspecttest.BER(0x30, inspecttest.BER(0x06, []byte{0x2b, 6, 1, 2, 1, 1, 1, 0}), inspecttest.BER(0x04, []byte("HP LaserJet"))))
+	respPDU := inspecttest.BER(0xa2, inspecttest.BER(0x02, []byte{42}), inspecttest.BER(0x02, []byte{0}), inspecttest.BER(0x02, []byte{0}), val)
+	resp := inspecttest.BER(0x30, inspecttest.BER(0x02, []byte{1}), inspecttest.BER(0x04, []byte("public")), respPDU)
+	tests := []struct {
+		name     string
+		followUp bool // the device then queries the printer on the answer's flow
+		want     int  // plaintext_protocol events, before and after the flows end
+	}{
+		{"answers_only", false, 0},
+		{"unicast_follow_up", true, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, c, nil, snmp.New(), New(pii.New()))
+			inspecttest.NewUDP(e, "192.168.1.10:50000", "255.255.255.255:161").ClientBytes(get)
+			answer := inspecttest.NewUDP(e, "192.168.1.10:50000", "192.168.1.20:161").ServerBytes(resp)
+			if tt.followUp {
+				answer.ClientBytes(get)
+			}
+			if got := c.Kind(event.KindPlaintextProtocol); len(got) != tt.want {
+				t.Errorf("%d plaintext_protocol events while the flows are open, want %d: %v", len(got), tt.want, got)
+			}
+			e.Flush()
+			got := c.Kind(event.KindPlaintextProtocol)
+			if len(got) != tt.want {
+				t.Fatalf("%d plaintext_protocol events, want %d: %v", len(got), tt.want, got)
+			}
+			for _, ev := range got {
+				if ev.Evidence["destination"] != "192.168.1.20" || ev.Device.IP != "192.168.1.10" {
+					t.Errorf("%s from %v: want .10's use of the printer .20", ev.Summary, ev.Device)
+				}
+			}
+		})
+	}
+}
+
 // dnsExchange has client ask its resolver for name (type A) and get
 // addrs in answer.
 func dnsExchange(e *inspect.Engine, client string, id uint16, name string, addrs ...netip.Addr) {
