@@ -303,7 +303,14 @@ type analyzer struct {
 	ocspBody   bool // the request being read is application/ocsp-request
 	espHeaders bool // the request being read has the ESP updaters' headers (espUpdaterHeader)
 	soapAction bool // the request being read has a SOAPAction header: UPnP control
-	cookieSent bool // the request being read has a Cookie header
+	// bare: the request being read may carry nothing worth hiding so
+	// far: a GET or HEAD of a target without a query, on a flow not yet
+	// counted as cleartext use, whose headers are all quiet
+	// (quietHeader) — no Cookie, Authorization of any scheme, X-Api-Key,
+	// Host with an identifier, … — and none was dropped as too long.
+	// Only such a request can be exempt (sentNothing, inClearByDesign's
+	// connectivity checks), so only its headers are judged.
+	bare bool
 	// held is the URL of the one queued request, heldSeq, that is a
 	// firmware download if answered with an image (heldLen > 0), so that
 	// a device polling a version API allocates nothing.
@@ -368,8 +375,11 @@ func (a *analyzer) step(f *inspect.Flow, dir inspect.Dir, h *half, data []byte) 
 		return len(data), false
 	}
 	line, n, ok, more := h.lines.Next(data, maxLine)
-	if ok {
+	switch {
+	case ok:
 		a.line(f, dir, h, line)
+	case n > 0 && dir == inspect.ToServer && h.state == stHeaders:
+		a.bare = false // a header line too long to read: whatever it held
 	}
 	return n, more
 }
@@ -447,7 +457,9 @@ func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []b
 	a.targetLen = copy(a.target[:], target)
 	a.targetCut = len(target) > a.targetLen
 	a.hostLen, a.agentLen, a.ocspBody, a.reqCookies = 0, 0, false, 0
-	a.espHeaders, a.soapAction, a.cookieSent = false, false, false
+	a.espHeaders, a.soapAction = false, false
+	a.bare = !a.reportedCleartext && (string(method) == "GET" || string(method) == "HEAD") &&
+		!a.targetCut && !bytes.ContainsAny(target, "?;#")
 	a.reqSeq = a.nextSeq
 	a.nextSeq++
 	if a.proto.scanner != nil {
@@ -482,6 +494,9 @@ func (a *analyzer) framingHeader(h *half, name, value []byte) {
 }
 
 func (a *analyzer) requestHeader(f *inspect.Flow, name, value []byte) {
+	if a.bare && !quietHeader(name, value) {
+		a.bare = false
+	}
 	switch {
 	case inspect.EqualFold(name, "Host"):
 		a.hostLen = copy(a.host[:], value)
@@ -491,7 +506,6 @@ func (a *analyzer) requestHeader(f *inspect.Flow, name, value []byte) {
 		a.agentLen = copy(a.agent[:], value)
 	case inspect.EqualFold(name, "Cookie"):
 		a.reqCookies |= frameworkCookies(value)
-		a.cookieSent = true
 	case inspect.EqualFold(name, "Authorization"):
 		a.headerLogin(f, value, false)
 	case inspect.EqualFold(name, "Proxy-Authorization"):

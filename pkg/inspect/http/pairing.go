@@ -68,7 +68,7 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 	}
 	if !a.reportedCleartext && (a.targetCut || !inClearByDesign(clearRequest{method: method, host: host, path: path,
 		ocspBody: a.ocspBody, soapAction: a.soapAction, lan: f.ClientLocal && f.ServerLocal})) {
-		if a.sentNothing(method, target, path, e) {
+		if a.sentNothing(target, path, e) {
 			e.clearUnlessHTTPS = true // judged by its answer (resolve)
 		} else {
 			a.reportedCleartext = true
@@ -82,19 +82,18 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 // carried nothing worth hiding by what the analyzer knows of it: a GET
 // or HEAD of a path alone (no query or path parameters, no identifier
 // in a segment as the firmware rule finds them, no percent escape),
-// without a body, credentials or cookies. Such a request answered only
-// by a redirect to HTTPS (a browser's first visit to a typed name, the
-// owner opening iotgw's page with http://) is no cleartext use.
-func (a *analyzer) sentNothing(method, target, path []byte, e *pending) bool {
-	if string(method) != "GET" && string(method) != "HEAD" {
-		return false
-	}
+// without a body, credentials, cookies or any header but the quiet ones
+// a browser or plain client sends (quietHeader). Such a request
+// answered only by a redirect to HTTPS (a browser's first visit to a
+// typed name, the owner opening iotgw's page with http://) is no
+// cleartext use.
+func (a *analyzer) sentNothing(target, path []byte, e *pending) bool {
 	h := &a.half[inspect.ToServer]
-	if a.targetCut || a.cookieSent || e.creds[0].used || e.creds[1].used || h.chunked || h.contentLength > 0 {
-		return false
+	if !a.bare || e.creds[0].used || e.creds[1].used || h.chunked || h.contentLength > 0 {
+		return false // a.bare: GET or HEAD, no query, quiet headers
 	}
-	if len(target) == 0 || target[0] != '/' || bytes.ContainsAny(target, "?;#") {
-		return false // a query, or an absolute form (a proxy's, perhaps with user:password@)
+	if len(target) == 0 || target[0] != '/' {
+		return false // an absolute form (a proxy's, perhaps with user:password@)
 	}
 	for rest := path; len(rest) > 0; {
 		var seg []byte
@@ -104,6 +103,92 @@ func (a *analyzer) sentNothing(method, target, path []byte, e *pending) bool {
 		}
 	}
 	return true
+}
+
+// quietHeaders are the request headers browsers and plain clients (curl,
+// an OS's connectivity check) send of themselves: content negotiation,
+// connection and cache handling, conditionals on what the server sent
+// before, privacy and upgrade preferences, fetch metadata. Their values
+// are the client's or the server's, not a secret; each is still checked
+// for an identifier (quietHeader), as a device may put anything in any
+// header. Content-Length and Transfer-Encoding frame a body, which is
+// judged on its own.
+var quietHeaders = [...]string{
+	"Accept", "Connection", "Keep-Alive", "Cache-Control", "Pragma", "Upgrade-Insecure-Requests",
+	"DNT", "Sec-GPC", "Sec-Purpose", "Priority", "TE", "Content-Length", "Transfer-Encoding",
+}
+
+// quietHeaderPrefixes name families of quiet headers: Accept-Encoding,
+// Accept-Language and kin; If-Modified-Since, If-None-Match and kin;
+// fetch metadata (Sec-Fetch-Mode) and client hints (Sec-CH-UA).
+var quietHeaderPrefixes = [...]string{"Accept-", "If-", "Sec-Fetch-", "Sec-CH-"}
+
+// quietHeader reports whether a request header carries nothing worth
+// hiding: a Host without an identifier in a label (as appendIDMaskedHost
+// finds them: "357938035643809.devices.example"), or a User-Agent,
+// Referer or quiet header (quietHeaders) without an identifier in a
+// word ("SN 357938035643809", "MAC A4:CF:12:9B:3E:01"), a Referer
+// without a query too. Anything else may hold a credential or an
+// identifier: Cookie, Authorization and Proxy-Authorization of any
+// scheme, X-Api-Key, X-Device-Token, any header of an application's own.
+func quietHeader(name, value []byte) bool {
+	switch {
+	case inspect.EqualFold(name, "Host"):
+		host := hostName(value)
+		if len(host) > 0 && host[0] == '[' {
+			return true // an IPv6 literal: an address
+		}
+		// Label by label: identifying splits its words at the dots.
+		return !identifying(host)
+	case inspect.EqualFold(name, "Referer"):
+		return bytes.IndexByte(value, '?') < 0 && !identifyingWord(value)
+	case inspect.EqualFold(name, "User-Agent"):
+		return !identifyingWord(value)
+	}
+	return quietName(name) && !identifyingWord(value)
+}
+
+// quietName: name is one of quietHeaders or starts with one of
+// quietHeaderPrefixes.
+func quietName(name []byte) bool {
+	for _, h := range quietHeaders {
+		if inspect.EqualFold(name, h) {
+			return true
+		}
+	}
+	for _, p := range quietHeaderPrefixes {
+		if inspect.HasPrefixFold(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// identifyingWord reports whether a header value holds an identifier
+// (identifying) in one of its words, split where User-Agent products
+// and comments, lists and parameters split them: "Cam/2.1 (SN
+// 357938035643809)" holds one, "Mozilla/5.0 (X11; Linux x86_64)" none.
+func identifyingWord(v []byte) bool {
+	start := 0
+	for i := 0; i <= len(v); i++ {
+		if i < len(v) {
+			switch v[i] {
+			case '@', '%':
+				return true // as identifying has it
+			case ' ', '\t', ';', ',', '(', ')', '/', '=', '"':
+			default:
+				continue
+			}
+		}
+		// identifying finds nothing else in a word shorter than its
+		// shortest number, hex run, token or MAC address: most words
+		// are, and are passed over cheaply.
+		if i-start >= min(idDigits, idHex, idToken) && identifying(v[start:i]) {
+			return true
+		}
+		start = i + 1
+	}
+	return false
 }
 
 // holdFirmware keeps the URL of a request that is a firmware download

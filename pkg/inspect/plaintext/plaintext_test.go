@@ -479,6 +479,17 @@ func TestRedirectToHTTPSIsNoCleartextUse(t *testing.T) {
 		return "HTTP/1.1 " + code + " Moved\r\nLocation: " + location + "\r\nContent-Length: 0\r\n\r\n"
 	}
 	get := "GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
+	// A browser's first visit to a typed name, as Chrome sends it.
+	browser := "GET / HTTP/1.1\r\nHost: www.example.com\r\nConnection: keep-alive\r\nUpgrade-Insecure-Requests: 1\r\n" +
+		"User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36\r\n" +
+		"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8\r\n" +
+		"Sec-Fetch-Site: none\r\nSec-Fetch-Mode: navigate\r\nSec-Fetch-User: ?1\r\nSec-Fetch-Dest: document\r\n" +
+		"Sec-CH-UA: \"Not_A Brand\";v=\"8\", \"Chromium\";v=\"120\"\r\nSec-CH-UA-Mobile: ?0\r\nSec-CH-UA-Platform: \"Windows\"\r\n" +
+		"Accept-Encoding: gzip, deflate\r\nAccept-Language: de-DE,de;q=0.9,en;q=0.8\r\nDNT: 1\r\n\r\n"
+	// A device's API call, with what it adds to a bare request.
+	api := func(header string) string {
+		return "GET /v1/status HTTP/1.1\r\nHost: api.vendor.example\r\n" + header + "\r\n\r\n"
+	}
 	tests := []struct {
 		name, server, req, resp string
 		then                    string // a later request on the connection
@@ -494,6 +505,10 @@ func TestRedirectToHTTPSIsNoCleartextUse(t *testing.T) {
 		{"head", internet, "HEAD /index.html HTTP/1.1\r\nHost: www.example.com\r\n\r\n", moved("301", "https://www.example.com/index.html"), "", true, 0},
 		{"answered_open", internet, get, moved("301", "https://www.example.com/"), "", false, 0},
 		{"lan_own_page", lan, "GET / HTTP/1.1\r\nHost: 192.168.1.1:8443\r\n\r\n", moved("308", "https://192.168.1.1:8443/"), "", true, 0},
+		{"browser_first_visit", internet, browser, moved("301", "https://www.example.com/"), "", true, 0},
+		{"plain_client", internet, "GET / HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n", moved("301", "https://www.example.com/"), "", true, 0},
+		{"revisit", internet, "GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nIf-Modified-Since: Tue, 02 Jan 2024 10:00:00 GMT\r\n" +
+			"Cache-Control: max-age=0\r\nReferer: http://www.example.com/\r\n\r\n", moved("301", "https://www.example.com/index.html"), "", true, 0},
 		// Something sent in clear all the same.
 		{"cookie", internet, "GET / HTTP/1.1\r\nHost: www.example.com\r\nCookie: sid=0123456789abcdef\r\n\r\n", moved("301", "https://www.example.com/"), "", true, 1},
 		{"query", internet, "GET /?q=flights HTTP/1.1\r\nHost: www.example.com\r\n\r\n", moved("301", "https://www.example.com/?q=flights"), "", true, 1},
@@ -501,6 +516,19 @@ func TestRedirectToHTTPSIsNoCleartextUse(t *testing.T) {
 		{"body", internet, "POST /login HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: 2\r\n\r\n{}", moved("307", "https://www.example.com/login"), "", true, 1},
 		{"identifier_in_path", internet, "GET /device/357938035643809 HTTP/1.1\r\nHost: www.example.com\r\n\r\n", moved("301", "https://www.example.com/device/357938035643809"), "", true, 1},
 		{"location_with_query", internet, get, moved("302", "https://www.example.com/cb?code=0123456789"), "", true, 1},
+		// A secret or an identifier in a header.
+		{"api_key_header", internet, api("X-Api-Key: 0123456789abcdef01234567"), moved("301", "https://api.vendor.example/v1/status"), "", true, 1},
+		{"device_token_header", internet, api("X-Device-Token: 0123456789abcdef0123456789abcdef"), moved("301", "https://api.vendor.example/v1/status"), "", true, 1},
+		{"token_auth", internet, api("Authorization: Token 0123456789abcdef0123456789abcdef"), moved("301", "https://api.vendor.example/v1/status"), "", true, 1},
+		{"bearer_auth", internet, api("Authorization: Bearer 0123456789abcdef0123456789abcdef"), moved("301", "https://api.vendor.example/v1/status"), "", true, 1},
+		{"proxy_auth_other_scheme", internet, api("Proxy-Authorization: Negotiate 0123456789abcdef"), moved("301", "https://api.vendor.example/v1/status"), "", true, 1},
+		{"short_custom_header", internet, api("X-Region: eu"), moved("301", "https://api.vendor.example/v1/status"), "", true, 1},
+		{"imei_in_host", internet, "GET / HTTP/1.1\r\nHost: 357938035643809.devices.vendor.example\r\n\r\n", moved("301", "https://devices.vendor.example/"), "", true, 1},
+		{"mac_in_host", internet, "GET / HTTP/1.1\r\nHost: a4cf129b3e01.devices.vendor.example\r\n\r\n", moved("301", "https://devices.vendor.example/"), "", true, 1},
+		{"serial_in_user_agent", internet, api("User-Agent: Cam/2.1 (SN 357938035643809)"), moved("301", "https://api.vendor.example/v1/status"), "", true, 1},
+		{"mac_in_user_agent", internet, api("User-Agent: Cam/2.1 (MAC A4:CF:12:9B:3E:01)"), moved("301", "https://api.vendor.example/v1/status"), "", true, 1},
+		{"referer_with_query", internet, api("Referer: http://www.example.com/?session=0123456789"), moved("301", "https://api.vendor.example/v1/status"), "", true, 1},
+		{"token_in_accept", internet, api("Accept: application/json; key=0123456789abcdef0123"), moved("301", "https://api.vendor.example/v1/status"), "", true, 1},
 		// Not a redirect to HTTPS.
 		{"to_http", internet, get, moved("301", "http://www.example.com/home"), "", true, 1},
 		{"relative", internet, get, moved("302", "/home"), "", true, 1},
@@ -528,6 +556,47 @@ func TestRedirectToHTTPSIsNoCleartextUse(t *testing.T) {
 				t.Errorf("%d plaintext_protocol events %v, want %d", len(got), got, tt.want)
 			}
 		})
+	}
+}
+
+// TestCleartextExemptionsWithScanner: the requests exempt from
+// cleartext use, and those that are not, are told apart the same with
+// the HTTP analyzer's payload scanner on, as the daemon runs it.
+func TestCleartextExemptionsWithScanner(t *testing.T) {
+	moved := "HTTP/1.1 301 Moved\r\nLocation: https://api.vendor.example/v1/status\r\nContent-Length: 0\r\n\r\n"
+	tests := []struct {
+		name, server, req, resp string
+		want                    int
+	}{
+		{"redirected_bare_request", "203.0.113.5:80", "GET /v1/status HTTP/1.1\r\nHost: api.vendor.example\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n", moved, 0},
+		{"redirected_api_key", "203.0.113.5:80", "GET /v1/status HTTP/1.1\r\nHost: api.vendor.example\r\nX-Api-Key: 0123456789abcdef01234567\r\n\r\n", moved, 1},
+		{"redirected_imei_in_host", "203.0.113.5:80", "GET / HTTP/1.1\r\nHost: 357938035643809.devices.vendor.example\r\n\r\n", moved, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, c, nil, http.New(pii.New()), New(pii.New()))
+			inspecttest.NewTCP(e, "192.168.1.10:40000", tt.server).Client(tt.req).Server(tt.resp).Close()
+			e.Flush()
+			if got := c.Kind(event.KindPlaintextProtocol); len(got) != tt.want {
+				t.Errorf("%d plaintext_protocol events %v, want %d", len(got), got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLongHeaderLineCounts: a header line too long to read, dropped as
+// it arrives, may have held anything: the request it belongs to counts
+// even if only sent on to HTTPS.
+func TestLongHeaderLineCounts(t *testing.T) {
+	e, c, _ := httpEngine(t)
+	inspecttest.NewTCP(e, "192.168.1.10:40000", "203.0.113.5:80").
+		Client("GET / HTTP/1.1\r\nHost: www.example.com\r\nX-Blob: " + strings.Repeat("A", 3000)).
+		Client(strings.Repeat("A", 100) + "\r\n\r\n").
+		Server("HTTP/1.1 301 Moved\r\nLocation: https://www.example.com/\r\nContent-Length: 0\r\n\r\n").Close()
+	e.Flush()
+	if got := c.Kind(event.KindPlaintextProtocol); len(got) != 1 {
+		t.Errorf("%d plaintext_protocol events %v, want 1", len(got), got)
 	}
 }
 
