@@ -15,7 +15,10 @@ import (
 //   - CRLs and CA certificates from the URLs that certificates name
 //     (RFC 5280 sections 4.2.1.13 and 4.2.2.1): signed or public.
 //   - Connectivity and captive-portal checks, which must be plain HTTP
-//     for a portal to intercept them, at the paths the systems use:
+//     for a portal to intercept them, sent bare (clearRequest.bare: no
+//     query, body, credentials or header that may carry a secret or an
+//     identifier, since the Host names no server a device must use and
+//     a check needs none of them), at the paths the systems use:
 //     Android's NetworkMonitor (/generate_204, /gen_204), Apple's
 //     captive network assistant (/hotspot-detect.html,
 //     /library/test/success.html), Windows NCSI (/connecttest.txt,
@@ -76,6 +79,9 @@ type clearRequest struct {
 	ocspBody     bool   // the Content-Type was application/ocsp-request
 	soapAction   bool   // it had a SOAPAction header
 	lan          bool   // between two LAN hosts
+	// bare: a GET or HEAD without a query, body or credentials, whose
+	// headers are quiet (analyzer.bareRequest)
+	bare bool
 }
 
 // inClearByDesign reports whether a request is one of those above.
@@ -99,6 +105,21 @@ func inClearByDesign(r clearRequest) bool {
 	default:
 		return false
 	}
+	if r.bare && connectivityCheck(host, path) {
+		return true
+	}
+	for _, s := range certificateSuffixes {
+		if len(path) > len(s) && inspect.EqualFold(path[len(path)-len(s):], s) {
+			return true
+		}
+	}
+	last := path[bytes.LastIndexByte(path, '/')+1:]
+	return ocspHost(host) && len(last) > 0 && last[0] == 'M'
+}
+
+// connectivityCheck: the path of a connectivity check, or the host and
+// path of one (connectivityChecks).
+func connectivityCheck(host, path []byte) bool {
 	for _, p := range connectivityPaths {
 		if inspect.EqualFold(path, p) {
 			return true
@@ -109,13 +130,7 @@ func inClearByDesign(r clearRequest) bool {
 			return true
 		}
 	}
-	for _, s := range certificateSuffixes {
-		if len(path) > len(s) && inspect.EqualFold(path[len(path)-len(s):], s) {
-			return true
-		}
-	}
-	last := path[bytes.LastIndexByte(path, '/')+1:]
-	return ocspHost(host) && len(last) > 0 && last[0] == 'M'
+	return false
 }
 
 // upnpRequest: a UPnP or DIAL description fetch, control action or

@@ -65,10 +65,37 @@ func TestInClearByDesign(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// Bare, as the checks are sent (TestConnectivityCheckNotBare).
 			r := clearRequest{method: []byte(tt.method), host: []byte(tt.host), path: []byte(tt.path),
-				ocspBody: tt.ocspBody, soapAction: tt.soapAction, lan: tt.lan}
+				ocspBody: tt.ocspBody, soapAction: tt.soapAction, lan: tt.lan, bare: true}
 			if got := inClearByDesign(r); got != tt.want {
 				t.Errorf("inClearByDesign(%s %s%s, lan %v) = %v, want %v", tt.method, tt.host, tt.path, tt.lan, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestConnectivityCheckNotBare: a connectivity check that carries more
+// than its path (a query, a body, credentials, a header that is not
+// quiet) is no check; what is signed or public stays exempt however it
+// is asked for.
+func TestConnectivityCheckNotBare(t *testing.T) {
+	tests := []struct {
+		name, method, host, path string
+		want                     bool
+	}{
+		{"android_check", "GET", "connectivitycheck.gstatic.com", "/generate_204", false},
+		{"apple_check", "GET", "captive.apple.com", "/hotspot-detect.html", false},
+		{"ubuntu_check", "GET", "connectivity-check.ubuntu.com", "/", false},
+		{"fedora_check", "HEAD", "fedoraproject.org", "/static/hotspot.txt", false},
+		{"crl", "GET", "crl3.digicert.com", "/DigiCertGlobalRootG2.crl", true},
+		{"ocsp_get", "GET", "ocsp.pki.goog", "/gts1c3/MFIwUDBOMEwwSjAJBgUrDgMCGgUABBTH", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := clearRequest{method: []byte(tt.method), host: []byte(tt.host), path: []byte(tt.path)}
+			if got := inClearByDesign(r); got != tt.want {
+				t.Errorf("inClearByDesign(%s %s%s, not bare) = %v, want %v", tt.method, tt.host, tt.path, got, tt.want)
 			}
 		})
 	}

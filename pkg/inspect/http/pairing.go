@@ -67,7 +67,7 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 		a.holdFirmware(f, e, host, path)
 	}
 	if !a.reportedCleartext && (a.targetCut || !inClearByDesign(clearRequest{method: method, host: host, path: path,
-		ocspBody: a.ocspBody, soapAction: a.soapAction, lan: f.ClientLocal && f.ServerLocal})) {
+		ocspBody: a.ocspBody, soapAction: a.soapAction, lan: f.ClientLocal && f.ServerLocal, bare: a.bareRequest(e)})) {
 		if a.sentNothing(target, path, e) {
 			e.clearUnlessHTTPS = true // judged by its answer (resolve)
 		} else {
@@ -88,9 +88,8 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 // typed name, the owner opening iotgw's page with http://) is no
 // cleartext use.
 func (a *analyzer) sentNothing(target, path []byte, e *pending) bool {
-	h := &a.half[inspect.ToServer]
-	if !a.bare || e.creds[0].used || e.creds[1].used || h.chunked || h.contentLength > 0 {
-		return false // a.bare: GET or HEAD, no query, quiet headers
+	if !a.bareRequest(e) {
+		return false
 	}
 	if len(target) == 0 || target[0] != '/' {
 		return false // an absolute form (a proxy's, perhaps with user:password@)
@@ -103,6 +102,14 @@ func (a *analyzer) sentNothing(target, path []byte, e *pending) bool {
 		}
 	}
 	return true
+}
+
+// bareRequest reports whether the request being read (queued as e) is a
+// GET or HEAD of a target without a query, with quiet headers only
+// (analyzer.bare), no credentials and no body.
+func (a *analyzer) bareRequest(e *pending) bool {
+	h := &a.half[inspect.ToServer]
+	return a.bare && !e.creds[0].used && !e.creds[1].used && !h.chunked && h.contentLength <= 0
 }
 
 // quietHeaders are the request headers browsers and plain clients (curl,

@@ -438,26 +438,48 @@ func TestConnectivityChecksAreNoFinding(t *testing.T) {
 	tests := []struct {
 		host, path string
 		want       int
+		header     string // more than the check sends
 	}{
-		{"connectivity-check.ubuntu.com", "/", 0},
-		{"connectivity-check.ubuntu.com.", "/", 0}, // Ubuntu's configuration names the FQDN
-		{"networkcheck.kde.org", "/", 0},
-		{"fedoraproject.org", "/static/hotspot.txt", 0},
-		{"ping.archlinux.org", "/nm-check.txt", 0},
-		{"network-test.debian.org", "/nm", 0},
-		{"conncheck.opensuse.org", "/", 0},
-		{"ctest.cdn.nintendo.net", "/", 0},
-		{"conntest.nintendowifi.net", "/", 0},
-		{"CTEST.cdn.nintendo.net:80", "/", 0},
-		{"fedoraproject.org", "/wiki/Main_Page", 1},
-		{"connectivity-check.ubuntu.com", "/other", 1},
-		{"cloud.example", "/", 1},
+		{"connectivity-check.ubuntu.com", "/", 0, ""},
+		{"connectivity-check.ubuntu.com.", "/", 0, ""}, // Ubuntu's configuration names the FQDN
+		{"networkcheck.kde.org", "/", 0, ""},
+		{"fedoraproject.org", "/static/hotspot.txt", 0, ""},
+		{"ping.archlinux.org", "/nm-check.txt", 0, ""},
+		{"network-test.debian.org", "/nm", 0, ""},
+		{"conncheck.opensuse.org", "/", 0, ""},
+		{"ctest.cdn.nintendo.net", "/", 0, ""},
+		{"conntest.nintendowifi.net", "/", 0, ""},
+		{"CTEST.cdn.nintendo.net:80", "/", 0, ""},
+		{"fedoraproject.org", "/wiki/Main_Page", 1, ""},
+		{"connectivity-check.ubuntu.com", "/other", 1, ""},
+		{"cloud.example", "/", 1, ""},
+		// The checks' own headers.
+		{"connectivitycheck.gstatic.com", "/generate_204", 0, "Connection: Keep-Alive\r\nAccept-Encoding: gzip\r\n" +
+			"User-Agent: Dalvik/2.1.0 (Linux; U; Android 14; Pixel 8 Build/AP1A.240305.019.A1)"},
+		{"captive.apple.com", "/hotspot-detect.html", 0, "Accept: */*\r\nAccept-Language: en-GB,en;q=0.9\r\nAccept-Encoding: gzip, deflate\r\nConnection: keep-alive"},
+		// More than a check: a query, a body, a secret or an identifier.
+		{"connectivity-check.ubuntu.com", "/?user=admin&token=0123456789abcdef0123456789abcdef", 1, ""},
+		{"connectivitycheck.gstatic.com", "/generate_204?token=0123456789abcdef0123456789abcdef", 1, ""},
+		{"captive.apple.com", "/hotspot-detect.html;jsessionid=0123456789abcdef", 1, ""},
+		{"connectivity-check.ubuntu.com", "/", 1, "Content-Length: 2\r\n\r\n{}"},
+		{"connectivity-check.ubuntu.com", "/", 1, "X-Api-Key: 0123456789abcdef01234567"},
+		{"connectivitycheck.gstatic.com", "/generate_204", 1, "Authorization: Token 0123456789abcdef0123456789abcdef"},
+		{"connectivitycheck.gstatic.com", "/generate_204", 1, "Cookie: sid=0123456789abcdef"},
+		{"networkcheck.kde.org", "/", 1, "User-Agent: cam-fw/1.0 (SN 357938035643809)"},
 	}
 	for i, tt := range tests {
-		t.Run(tt.host+tt.path, func(t *testing.T) {
+		name := tt.host + tt.path
+		if h, _, ok := strings.Cut(tt.header, ":"); ok {
+			name += " with " + h
+		}
+		t.Run(name, func(t *testing.T) {
 			e, c, _ := httpEngine(t)
+			header := "User-Agent: NetworkManager/1.36"
+			if tt.header != "" {
+				header = tt.header
+			}
 			inspecttest.NewTCP(e, "192.168.1.10:40000", fmt.Sprintf("203.0.113.%d:80", 10+i)).
-				Client("GET " + tt.path + " HTTP/1.1\r\nHost: " + tt.host + "\r\nUser-Agent: NetworkManager/1.36\r\n\r\n").
+				Client("GET " + tt.path + " HTTP/1.1\r\nHost: " + tt.host + "\r\n" + header + "\r\n\r\n").
 				Server("HTTP/1.1 204 No Content\r\n\r\n").Close()
 			e.Flush()
 			if got := c.Kind(event.KindPlaintextProtocol); len(got) != tt.want {
@@ -571,6 +593,8 @@ func TestCleartextExemptionsWithScanner(t *testing.T) {
 		{"redirected_bare_request", "203.0.113.5:80", "GET /v1/status HTTP/1.1\r\nHost: api.vendor.example\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n", moved, 0},
 		{"redirected_api_key", "203.0.113.5:80", "GET /v1/status HTTP/1.1\r\nHost: api.vendor.example\r\nX-Api-Key: 0123456789abcdef01234567\r\n\r\n", moved, 1},
 		{"redirected_imei_in_host", "203.0.113.5:80", "GET / HTTP/1.1\r\nHost: 357938035643809.devices.vendor.example\r\n\r\n", moved, 1},
+		{"connectivity_check", "198.51.100.77:80", "GET / HTTP/1.1\r\nHost: connectivity-check.ubuntu.com\r\nUser-Agent: NetworkManager/1.46\r\n\r\n", "HTTP/1.1 204 No Content\r\n\r\n", 0},
+		{"connectivity_host_query_token", "198.51.100.77:80", "GET /?token=0123456789abcdef0123456789abcdef HTTP/1.1\r\nHost: connectivity-check.ubuntu.com\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
