@@ -988,8 +988,11 @@ func TestScorecardLANCleartext(t *testing.T) {
 // keeps it for SSDP and mDNS; a LAN page in clear still takes it.
 func TestScorecardLANDiscovery(t *testing.T) {
 	const mac, ip = "02:00:00:00:00:01", "192.168.1.10" // inspecttest's client
+	envelope := `<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>` +
+		`<u:AddPortMapping xmlns:u="urn:schemas-upnp-org:service:WANIPConnection:1"/></s:Body></s:Envelope>`
 	soap := "POST /ctl/IPConn HTTP/1.1\r\nHost: 192.168.1.1:5000\r\nContent-Type: text/xml; charset=\"utf-8\"\r\n" +
-		"SOAPAction: \"urn:schemas-upnp-org:service:WANIPConnection:1#AddPortMapping\"\r\nContent-Length: 2\r\n\r\n<>"
+		"SOAPAction: \"urn:schemas-upnp-org:service:WANIPConnection:1#AddPortMapping\"\r\n" +
+		fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(envelope), envelope)
 	tests := []struct {
 		name, server, req string
 		pass              bool

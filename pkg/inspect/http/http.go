@@ -303,6 +303,11 @@ type analyzer struct {
 	ocspBody   bool // the request being read is application/ocsp-request
 	espHeaders bool // the request being read has the ESP updaters' headers (espUpdaterHeader)
 	soapAction bool // the request being read has a SOAPAction header: UPnP control
+	xmlBody    bool // the request being read is typed text/xml or application/soap+xml, as SOAP is
+	// envelopeDue: the request being read is UPnP control by its head
+	// (upnpControl); unless its body begins as a SOAP envelope
+	// (soapEnvelope) it is cleartext use.
+	envelopeDue bool
 	// bare: the request being read may carry nothing worth hiding so
 	// far: a GET or HEAD of a target without a query, on a flow not yet
 	// counted as cleartext use, whose headers are all quiet
@@ -457,7 +462,7 @@ func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []b
 	a.targetLen = copy(a.target[:], target)
 	a.targetCut = len(target) > a.targetLen
 	a.hostLen, a.agentLen, a.ocspBody, a.reqCookies = 0, 0, false, 0
-	a.espHeaders, a.soapAction = false, false
+	a.espHeaders, a.soapAction, a.xmlBody = false, false, false
 	a.bare = !a.reportedCleartext && (string(method) == "GET" || string(method) == "HEAD") &&
 		!a.targetCut && !bytes.ContainsAny(target, "?;#")
 	a.reqSeq = a.nextSeq
@@ -502,6 +507,7 @@ func (a *analyzer) requestHeader(f *inspect.Flow, name, value []byte) {
 		a.hostLen = copy(a.host[:], value)
 	case inspect.EqualFold(name, "Content-Type"):
 		a.ocspBody = inspect.HasPrefixFold(value, "application/ocsp-request")
+		a.xmlBody = inspect.HasPrefixFold(value, "text/xml") || inspect.HasPrefixFold(value, "application/soap+xml")
 	case inspect.EqualFold(name, "User-Agent"):
 		a.agentLen = copy(a.agent[:], value)
 	case inspect.EqualFold(name, "Cookie"):
@@ -661,6 +667,12 @@ func (a *analyzer) finishBody(f *inspect.Flow, dir inspect.Dir, h *half, ended b
 		// The form reader saw the whole body, past the prefix: only
 		// an end before the framing's cuts its last field.
 		a.bodyLogin(f, !ended)
+		if a.envelopeDue {
+			a.envelopeDue = false
+			if !soapEnvelope(body) {
+				a.countCleartext(f) // a SOAPAction header on no SOAP message
+			}
+		}
 	}
 	if len(body) == 0 {
 		return
@@ -796,6 +808,10 @@ func (a *analyzer) lose(f *inspect.Flow, dir inspect.Dir, h *half) {
 	h.dropBody() // never handed on now
 	a.unpaired = true
 	if dir == inspect.ToServer {
+		if a.envelopeDue {
+			a.envelopeDue = false
+			a.countCleartext(f) // its body never read whole: not shown to be SOAP
+		}
 		a.form.reset() // a form cut by the gap is not read
 		a.dropTarget() // request head cut short: never read now
 		a.reportUnqueued(f)

@@ -37,8 +37,11 @@ import (
 //     router for a port mapping) uses as it uses SSDP and mDNS, exempt
 //     too: a GET of a device or service description (by its name:
 //     rootDesc.xml, description.xml, device-desc.xml, dd.xml, …), a
-//     control action (a POST with a SOAPAction header) and event
-//     subscriptions and notifications (SUBSCRIBE, UNSUBSCRIBE, NOTIFY).
+//     control action (a POST with a SOAPAction header whose body is a
+//     SOAP message: typed text/xml or application/soap+xml and
+//     beginning with an Envelope element, checked once it is read, as
+//     the header alone may ride on any POST) and event subscriptions
+//     and notifications (SUBSCRIBE, UNSUBSCRIBE, NOTIFY).
 //     Towards the internet they are no discovery and count.
 
 var connectivityPaths = [...]string{
@@ -78,6 +81,7 @@ type clearRequest struct {
 	path         []byte // without the query
 	ocspBody     bool   // the Content-Type was application/ocsp-request
 	soapAction   bool   // it had a SOAPAction header
+	soapBody     bool   // it has a body typed text/xml or application/soap+xml
 	lan          bool   // between two LAN hosts
 	// bare: a GET or HEAD without a query, body or credentials, whose
 	// headers are quiet (analyzer.bareRequest)
@@ -140,7 +144,7 @@ func upnpRequest(r clearRequest) bool {
 	case "SUBSCRIBE", "UNSUBSCRIBE", "NOTIFY":
 		return true
 	case "POST":
-		return r.soapAction
+		return upnpControl(r)
 	case "GET", "HEAD":
 	default:
 		return false
@@ -155,6 +159,38 @@ func upnpRequest(r clearRequest) bool {
 		}
 	}
 	return false
+}
+
+// upnpControl: a UPnP control action by its head, a POST with a
+// SOAPAction header and a body of SOAP's types; its body must still
+// begin as a SOAP envelope (soapEnvelope).
+func upnpControl(r clearRequest) bool {
+	return string(r.method) == "POST" && r.soapAction && r.soapBody
+}
+
+// soapEnvelope reports whether a request body begins as a SOAP message
+// (SOAP 1.1 section 4, SOAP 1.2 part 1 section 5): an Envelope element
+// of any namespace prefix, after a byte order mark, an XML declaration
+// and white space at most. A JSON or form body, or other XML, is none.
+func soapEnvelope(b []byte) bool {
+	const space = " \t\r\n"
+	b = bytes.TrimLeft(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")), space)
+	if bytes.HasPrefix(b, []byte("<?xml")) {
+		_, rest, ok := bytes.Cut(b, []byte("?>"))
+		if !ok {
+			return false
+		}
+		b = bytes.TrimLeft(rest, space)
+	}
+	if len(b) == 0 || b[0] != '<' {
+		return false
+	}
+	end := bytes.IndexAny(b, space+"/>")
+	if end < 0 {
+		return false // the name cut short
+	}
+	name := b[1:end]
+	return string(name[bytes.LastIndexByte(name, ':')+1:]) == "Envelope"
 }
 
 // tlsPorts are ports whose protocol starts with a TLS handshake: HTTPS,

@@ -65,9 +65,10 @@ func TestInClearByDesign(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// Bare, as the checks are sent (TestConnectivityCheckNotBare).
+			// Bare, as the checks are sent (TestConnectivityCheckNotBare);
+			// a SOAPAction with a SOAP body (TestSOAPActionWithoutSOAP).
 			r := clearRequest{method: []byte(tt.method), host: []byte(tt.host), path: []byte(tt.path),
-				ocspBody: tt.ocspBody, soapAction: tt.soapAction, lan: tt.lan, bare: true}
+				ocspBody: tt.ocspBody, soapAction: tt.soapAction, soapBody: tt.soapAction, lan: tt.lan, bare: true}
 			if got := inClearByDesign(r); got != tt.want {
 				t.Errorf("inClearByDesign(%s %s%s, lan %v) = %v, want %v", tt.method, tt.host, tt.path, tt.lan, got, tt.want)
 			}
@@ -96,6 +97,57 @@ func TestConnectivityCheckNotBare(t *testing.T) {
 			r := clearRequest{method: []byte(tt.method), host: []byte(tt.host), path: []byte(tt.path)}
 			if got := inClearByDesign(r); got != tt.want {
 				t.Errorf("inClearByDesign(%s %s%s, not bare) = %v, want %v", tt.method, tt.host, tt.path, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSOAPActionWithoutSOAP: a LAN POST with a SOAPAction header but no
+// body of SOAP's types is no UPnP control.
+func TestSOAPActionWithoutSOAP(t *testing.T) {
+	tests := []struct {
+		name                 string
+		soapAction, soapBody bool
+		want                 bool
+	}{
+		{"control", true, true, true},
+		{"soapaction_other_body", true, false, false},
+		{"soap_body_no_soapaction", false, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := clearRequest{method: []byte("POST"), host: []byte("192.168.1.1:5000"), path: []byte("/ctl/IPConn"),
+				soapAction: tt.soapAction, soapBody: tt.soapBody, lan: true}
+			if got := inClearByDesign(r); got != tt.want {
+				t.Errorf("inClearByDesign(POST, SOAPAction %v, SOAP body %v) = %v, want %v", tt.soapAction, tt.soapBody, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSOAPEnvelope(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       bool
+	}{
+		{"soap11", `<?xml version="1.0"?>` + "\r\n" + `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>`, true},
+		{"soap12", `<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body/></env:Envelope>`, true},
+		{"no_prefix", "<Envelope>", true},
+		{"bom_and_space", "\xef\xbb\xbf \r\n<?xml version='1.0' encoding='utf-8'?>\n\t<SOAP-ENV:Envelope\n xmlns:SOAP-ENV=\"x\">", true},
+		{"json", `{"ssid":"home"}`, false},
+		{"form", "ssid=home&lat=52.52", false},
+		{"other_xml", `<?xml version="1.0"?><config><ssid>home</ssid></config>`, false},
+		{"envelope_later", `<config><Envelope/></config>`, false},
+		{"envelope_like_name", `<s:EnvelopeX>`, false},
+		{"lower_case", `<s:envelope>`, false},
+		{"declaration_cut", `<?xml version="1.0"`, false},
+		{"name_cut", `<s:Envel`, false},
+		{"empty", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := soapEnvelope([]byte(tt.body)); got != tt.want {
+				t.Errorf("soapEnvelope(%q) = %v, want %v", tt.body, got, tt.want)
 			}
 		})
 	}

@@ -66,16 +66,30 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 	case firmwareIfImage:
 		a.holdFirmware(f, e, host, path)
 	}
-	if !a.reportedCleartext && (a.targetCut || !inClearByDesign(clearRequest{method: method, host: host, path: path,
-		ocspBody: a.ocspBody, soapAction: a.soapAction, lan: f.ClientLocal && f.ServerLocal, bare: a.bareRequest(e)})) {
+	h := &a.half[inspect.ToServer]
+	r := clearRequest{method: method, host: host, path: path, ocspBody: a.ocspBody,
+		soapAction: a.soapAction, soapBody: a.xmlBody && (h.chunked || h.contentLength > 0),
+		lan: f.ClientLocal && f.ServerLocal, bare: a.bareRequest(e)}
+	switch {
+	case a.reportedCleartext:
+	case a.targetCut || !inClearByDesign(r):
 		if a.sentNothing(target, path, e) {
 			e.clearUnlessHTTPS = true // judged by its answer (resolve)
 		} else {
-			a.reportedCleartext = true
-			f.ReportCleartext()
+			a.countCleartext(f)
 		}
+	case r.lan && upnpControl(r):
+		a.envelopeDue = true // judged by its body (finishBody)
 	}
 	a.dropTarget()
+}
+
+// countCleartext counts the flow as cleartext use, once.
+func (a *analyzer) countCleartext(f *inspect.Flow) {
+	if !a.reportedCleartext {
+		a.reportedCleartext = true
+		f.ReportCleartext()
+	}
 }
 
 // sentNothing reports whether the request being read (queued as e)
@@ -347,8 +361,7 @@ func (a *analyzer) resolve(f *inspect.Flow, e *pending, r *reply) {
 	if e.clearUnlessHTTPS && !a.reportedCleartext && (a.unpaired || !redirectToHTTPS(r)) {
 		// Unanswered (status 0: the connection ended, or lost bytes),
 		// or answered with more than a way to HTTPS: counted now.
-		a.reportedCleartext = true
-		f.ReportCleartext()
+		a.countCleartext(f)
 	}
 	for i := range e.creds {
 		c := &e.creds[i]

@@ -393,12 +393,21 @@ func TestLANDiscoveryIsNotCleartextUse(t *testing.T) {
 	get := func(path, host string) string {
 		return "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: Linux/5.10 UPnP/1.0 Portable SDK for UPnP devices/1.14\r\n\r\n"
 	}
-	soap := func(host string, action bool) string {
-		h := "POST /ctl/IPConn HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: text/xml; charset=\"utf-8\"\r\n"
+	envelope := `<?xml version="1.0"?>` + "\r\n" +
+		`<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/">` +
+		`<s:Body><u:GetExternalIPAddress xmlns:u="urn:schemas-upnp-org:service:WANIPConnection:1"/></s:Body></s:Envelope>`
+	post := func(host string, action bool, contentType, body string) string {
+		h := "POST /ctl/IPConn HTTP/1.1\r\nHost: " + host + "\r\n"
+		if contentType != "" {
+			h += "Content-Type: " + contentType + "\r\n"
+		}
 		if action {
 			h += "SOAPAction: \"urn:schemas-upnp-org:service:WANIPConnection:1#GetExternalIPAddress\"\r\n"
 		}
-		return h + "Content-Length: 2\r\n\r\n<>"
+		return h + fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
+	}
+	soap := func(host string, action bool) string {
+		return post(host, action, `text/xml; charset="utf-8"`, envelope)
 	}
 	tests := []struct {
 		name, server, req string
@@ -406,12 +415,24 @@ func TestLANDiscoveryIsNotCleartextUse(t *testing.T) {
 	}{
 		{"igd_description_from_router", "192.168.1.1:5000", get("/rootDesc.xml", "192.168.1.1:5000"), 0},
 		{"igd_control_to_router", "192.168.1.1:5000", soap("192.168.1.1:5000", true), 0},
+		{"soap12_control", "192.168.1.1:5000", post("192.168.1.1:5000", true, "application/soap+xml; charset=utf-8",
+			`<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body/></env:Envelope>`), 0},
+		{"control_without_declaration", "192.168.1.1:5000", post("192.168.1.1:5000", true, "text/xml",
+			"\r\n<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\"><SOAP-ENV:Body/></SOAP-ENV:Envelope>"), 0},
 		{"dial_description", "192.168.1.30:8008", get("/ssdp/device-desc.xml", "192.168.1.30:8008"), 0},
 		{"hue_bridge_description", "192.168.1.31:80", get("/description.xml", "192.168.1.31"), 0},
 		{"renderer_description", "192.168.1.32:49152", get("/dd.xml", "192.168.1.32:49152"), 0},
 		{"description_case_ignored", "192.168.1.33:1400", get("/xml/Device_Description.XML", "192.168.1.33:1400"), 0},
 		// Not discovery: a post without SOAPAction, another page.
 		{"lan_post_without_soapaction", "192.168.1.1:5000", soap("192.168.1.1:5000", false), 1},
+		// A SOAPAction header on what is no SOAP message.
+		{"soapaction_json", "192.168.1.20:8080", post("192.168.1.20:8080", true, "application/json",
+			`{"ssid":"home","lat":52.52,"lon":13.40}`), 1},
+		{"soapaction_form", "192.168.1.20:8080", post("192.168.1.20:8080", true, "application/x-www-form-urlencoded", "ssid=home&lat=52.52"), 1},
+		{"soapaction_no_content_type", "192.168.1.20:8080", post("192.168.1.20:8080", true, "", envelope), 1},
+		{"soapaction_no_body", "192.168.1.20:8080", post("192.168.1.20:8080", true, "text/xml", ""), 1},
+		{"soapaction_other_xml", "192.168.1.20:8080", post("192.168.1.20:8080", true, "text/xml",
+			`<?xml version="1.0"?><config><ssid>home</ssid><lat>52.52</lat></config>`), 1},
 		{"lan_admin_page", "192.168.1.1:80", get("/admin/status.xml", "192.168.1.1"), 1},
 		// Between LAN hosts only.
 		{"description_on_the_internet", "203.0.113.5:80", get("/rootDesc.xml", "203.0.113.5"), 1},
@@ -422,6 +443,39 @@ func TestLANDiscoveryIsNotCleartextUse(t *testing.T) {
 			e, c, _ := httpEngine(t)
 			inspecttest.NewTCP(e, "192.168.1.10:40000", tt.server).Client(tt.req).
 				Server("HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 2\r\n\r\n<>").Close()
+			e.Flush()
+			if got := c.Kind(event.KindPlaintextProtocol); len(got) != tt.want {
+				t.Errorf("%d plaintext_protocol events %v, want %d", len(got), got, tt.want)
+			}
+		})
+	}
+}
+
+// TestUPnPControlJudgedByItsBody: a control action is told from a POST
+// with a SOAPAction header by its body, however it arrives; one whose
+// body never came counts.
+func TestUPnPControlJudgedByItsBody(t *testing.T) {
+	head := "POST /ctl/IPConn HTTP/1.1\r\nHost: 192.168.1.1:5000\r\nContent-Type: text/xml\r\n" +
+		"SOAPAction: \"urn:schemas-upnp-org:service:WANIPConnection:1#GetExternalIPAddress\"\r\n"
+	envelope := `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>`
+	sized := head + fmt.Sprintf("Content-Length: %d\r\n\r\n", len(envelope))
+	tests := []struct {
+		name     string
+		segments []string
+		want     int
+	}{
+		{"body_in_a_later_segment", []string{sized, envelope[:10], envelope[10:]}, 0},
+		{"chunked", []string{head + "Transfer-Encoding: chunked\r\n\r\n", fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(envelope), envelope)}, 0},
+		{"closed_before_its_body", []string{sized}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, c, _ := httpEngine(t)
+			conv := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.1:5000")
+			for _, seg := range tt.segments {
+				conv.Client(seg)
+			}
+			conv.Close()
 			e.Flush()
 			if got := c.Kind(event.KindPlaintextProtocol); len(got) != tt.want {
 				t.Errorf("%d plaintext_protocol events %v, want %d", len(got), got, tt.want)
@@ -593,6 +647,11 @@ func TestCleartextExemptionsWithScanner(t *testing.T) {
 		{"redirected_bare_request", "203.0.113.5:80", "GET /v1/status HTTP/1.1\r\nHost: api.vendor.example\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n", moved, 0},
 		{"redirected_api_key", "203.0.113.5:80", "GET /v1/status HTTP/1.1\r\nHost: api.vendor.example\r\nX-Api-Key: 0123456789abcdef01234567\r\n\r\n", moved, 1},
 		{"redirected_imei_in_host", "203.0.113.5:80", "GET / HTTP/1.1\r\nHost: 357938035643809.devices.vendor.example\r\n\r\n", moved, 1},
+		{"upnp_control", "192.168.1.1:5000", "POST /ctl/IPConn HTTP/1.1\r\nHost: 192.168.1.1:5000\r\nContent-Type: text/xml\r\n" +
+			"SOAPAction: \"urn:schemas-upnp-org:service:WANIPConnection:1#GetExternalIPAddress\"\r\nContent-Length: 73\r\n\r\n" +
+			`<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/>`, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0},
+		{"soapaction_json", "192.168.1.20:8080", "POST /api/telemetry HTTP/1.1\r\nHost: 192.168.1.20:8080\r\nSOAPAction: x\r\n" +
+			"Content-Type: application/json\r\nContent-Length: 22\r\n\r\n{\"temp\":21.5,\"on\":true}", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 1},
 		{"connectivity_check", "198.51.100.77:80", "GET / HTTP/1.1\r\nHost: connectivity-check.ubuntu.com\r\nUser-Agent: NetworkManager/1.46\r\n\r\n", "HTTP/1.1 204 No Content\r\n\r\n", 0},
 		{"connectivity_host_query_token", "198.51.100.77:80", "GET /?token=0123456789abcdef0123456789abcdef HTTP/1.1\r\nHost: connectivity-check.ubuntu.com\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 1},
 	}
