@@ -96,29 +96,41 @@ func fragmentedSIPSnap(t *testing.T, snaplen int) string {
 	return path
 }
 
+// fragmentSummary is what the last line of analyze --json says of
+// fragments and findings.
+type fragmentSummary struct {
+	Counters struct {
+		Fragments         uint64 `json:"fragments"`
+		Reassembled       uint64 `json:"reassembled"`
+		ReassemblyDropped uint64 `json:"reassembly_dropped"`
+		ReassemblyCut     uint64 `json:"reassembly_cut"`
+	} `json:"counters"`
+	Devices []struct {
+		Findings []struct {
+			Kind     string            `json:"kind"`
+			Evidence map[string]string `json:"evidence"`
+		} `json:"findings"`
+	} `json:"devices"`
+}
+
+// analyzeFragments runs analyze --json on path and reads its summary.
+func analyzeFragments(t *testing.T, path string) (fragmentSummary, string) {
+	t.Helper()
+	_, stdout, stderr := run(t, "analyze", "--config", "/dev/null", "--quiet", "--json", path)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	var sum fragmentSummary
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
+		t.Fatalf("%v: %s (stderr %s)", err, trim(stdout), stderr)
+	}
+	return sum, stdout
+}
+
 // TestAnalyzeReassembles: a login in a fragmented datagram is found, and
 // the summary counts the fragments, the datagram reassembled and the one
 // left incomplete, in JSON and in the text.
 func TestAnalyzeReassembles(t *testing.T) {
 	path := fragmentedSIP(t)
-	_, stdout, stderr := run(t, "analyze", "--config", "/dev/null", "--quiet", "--json", path)
-	lines := strings.Split(strings.TrimSpace(stdout), "\n")
-	var sum struct {
-		Counters struct {
-			Fragments         uint64 `json:"fragments"`
-			Reassembled       uint64 `json:"reassembled"`
-			ReassemblyDropped uint64 `json:"reassembly_dropped"`
-		} `json:"counters"`
-		Devices []struct {
-			Findings []struct {
-				Kind     string            `json:"kind"`
-				Evidence map[string]string `json:"evidence"`
-			} `json:"findings"`
-		} `json:"devices"`
-	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
-		t.Fatalf("%v: %s (stderr %s)", err, trim(stdout), stderr)
-	}
+	sum, stdout := analyzeFragments(t, path)
 	if c := sum.Counters; c.Fragments != 3 || c.Reassembled != 1 || c.ReassemblyDropped != 1 {
 		t.Errorf("counters %+v, want 3 fragments, 1 datagram reassembled, 1 dropped", c)
 	}
@@ -146,25 +158,7 @@ func TestAnalyzeReassembles(t *testing.T) {
 // the text.
 func TestAnalyzeCutFragments(t *testing.T) {
 	path := fragmentedSIPSnap(t, 1000)
-	_, stdout, stderr := run(t, "analyze", "--config", "/dev/null", "--quiet", "--json", path)
-	lines := strings.Split(strings.TrimSpace(stdout), "\n")
-	var sum struct {
-		Counters struct {
-			Fragments         uint64 `json:"fragments"`
-			Reassembled       uint64 `json:"reassembled"`
-			ReassemblyDropped uint64 `json:"reassembly_dropped"`
-			ReassemblyCut     uint64 `json:"reassembly_cut"`
-		} `json:"counters"`
-		Devices []struct {
-			Findings []struct {
-				Kind     string            `json:"kind"`
-				Evidence map[string]string `json:"evidence"`
-			} `json:"findings"`
-		} `json:"devices"`
-	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
-		t.Fatalf("%v: %s (stderr %s)", err, trim(stdout), stderr)
-	}
+	sum, _ := analyzeFragments(t, path)
 	if c := sum.Counters; c.Fragments != 3 || c.Reassembled != 0 || c.ReassemblyDropped != 2 || c.ReassemblyCut != 1 {
 		t.Errorf("counters %+v, want 3 fragments, none reassembled, 2 dropped, 1 of them cut", c)
 	}

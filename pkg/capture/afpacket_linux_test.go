@@ -536,28 +536,8 @@ func TestAFPacketVLAN(t *testing.T) {
 					}
 				}
 			}()
-			if err := netnstest.Run(device, func() error {
-				// A raw packet socket: this kernel needs no VLAN device.
-				fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
-				if err != nil {
-					return err
-				}
-				defer unix.Close(fd)
-				ifc, err := net.InterfaceByName("eth0")
-				if err != nil {
-					return err
-				}
-				to := &unix.SockaddrLinklayer{Ifindex: ifc.Index, Halen: 6}
-				copy(to.Addr[:], routerMAC)
-				for _, f := range [][]byte{tagged(9999, "vlan-unwanted"), tagged(5353, marker)} {
-					if err := unix.Sendto(fd, f, 0, to); err != nil {
-						return err
-					}
-				}
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
+			// A raw packet socket: this kernel needs no VLAN device.
+			sendRawFrames(t, device, routerMAC, tagged(9999, "vlan-unwanted"), tagged(5353, marker))
 			var seen []seenTagged
 			select {
 			case seen = <-out:
@@ -917,28 +897,8 @@ func TestAFPacketFilterFragmentsDestOpts(t *testing.T) {
 		return out
 	}
 	ids := map[uint32]bool{0x51: false, 0x52: true}
-	if err := netnstest.Run(device, func() error {
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(fd)
-		ifc, err := net.InterfaceByName("eth0")
-		if err != nil {
-			return err
-		}
-		to := &unix.SockaddrLinklayer{Ifindex: ifc.Index, Halen: 6}
-		copy(to.Addr[:], routerMAC)
-		for id, before := range ids {
-			for _, f := range fragments(id, before) {
-				if err := unix.Sendto(fd, f, 0, to); err != nil {
-					return fmt.Errorf("send: %w", err)
-				}
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
+	for id, before := range ids {
+		sendRawFrames(t, device, routerMAC, fragments(id, before)...)
 	}
 	sendDatagram(t, device, "udp4", "10.98.13.1:5353", "destopts-sentinel")
 	// Fragment data bytes read, by identification.
@@ -973,4 +933,31 @@ func fragHeaderBytes(fh *layers.IPv6Fragment) []byte {
 	}
 	binary.BigEndian.PutUint16(b[2:], off)
 	return binary.BigEndian.AppendUint32(b, fh.Identification)
+}
+
+// sendRawFrames sends whole Ethernet frames from the namespace device's
+// eth0 to dst through a raw packet socket.
+func sendRawFrames(t *testing.T, device string, dst net.HardwareAddr, frames ...[]byte) {
+	t.Helper()
+	if err := netnstest.Run(device, func() error {
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("raw socket: %w", err)
+		}
+		defer unix.Close(fd)
+		ifc, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		to := &unix.SockaddrLinklayer{Ifindex: ifc.Index, Halen: 6}
+		copy(to.Addr[:], dst)
+		for _, f := range frames {
+			if err := unix.Sendto(fd, f, 0, to); err != nil {
+				return fmt.Errorf("send: %w", err)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
