@@ -595,17 +595,21 @@ type Hostname struct {
 	LastSeen  time.Time `json:"last_seen"`
 }
 
-// addHostname records a name, most recent last, at most maxHostnames.
+// addHostname records a name, the one used most recently last (the one
+// the page, alerts and reports show), at most maxHostnames: the least
+// recently used goes first.
 func (d *Device) addHostname(name, source string, ts time.Time) {
 	name = strings.TrimSuffix(strings.TrimSpace(name), ".")
 	if name == "" {
 		return
 	}
 	for i := range d.Hostnames {
-		h := &d.Hostnames[i]
+		h := d.Hostnames[i]
 		if strings.EqualFold(h.Name, name) && h.Source == source {
 			if ts.After(h.LastSeen) {
 				h.LastSeen = ts
+				copy(d.Hostnames[i:], d.Hostnames[i+1:])
+				d.Hostnames[len(d.Hostnames)-1] = h
 			}
 			return
 		}

@@ -1303,7 +1303,20 @@ func (inv *Inventory) dhcpClient(ev *event.Event) (macText string, t trust, fore
 		}
 		return ev.Device.MAC, trustNone, false
 	}
-	return ev.Device.MAC, trustNone, true
+	// Only what the frame's sender sent for another client marks it: an
+	// answer (an ACK) is filed under its receiver, whose MAC anyone
+	// answering in the server's name could address it to.
+	return ev.Device.MAC, trustNone, clientMessage(ev.Evidence["message_type"])
+}
+
+// clientMessage: a DHCPv4 message type only a client sends (the analyzer
+// files such a message, a BOOTREQUEST, under its sender).
+func clientMessage(t string) bool {
+	switch t {
+	case "discover", "request", "decline", "release", "inform":
+		return true
+	}
+	return false
 }
 
 // HolderOf returns the MAC of the device that holds ip, if a device known

@@ -43,6 +43,9 @@ func TestSharedMAC(t *testing.T) {
 		{"dhcp_for_another_client_a_day_ago", dhcpFrom(extender, nil), nil, 25 * time.Hour, ""},
 		{"dhcp_relayed_by_an_agent", dhcpFrom(extender, event.Evidence{"relay_ip": "10.0.5.1"}), nil, time.Hour, ""},
 		{"own_dhcp", dhcpFrom(client, nil), nil, time.Hour, ""},
+		// An answer is filed under its receiver: anyone answering in the
+		// server's name could address one to any device.
+		{"an_ack_it_received_for_another_client", dhcpFrom(extender, event.Evidence{"message_type": "ack", "assigned_ip": "192.168.1.77"}), nil, time.Hour, ""},
 		{"two_addresses_at_once", nil, []frame{{"192.168.1.20", 0}, {"192.168.1.21", time.Second}, {"192.168.1.20", 2 * time.Second}, {"192.168.1.21", 3 * time.Second}}, time.Minute, ""},
 		{"renumbered", nil, []frame{{"192.168.1.20", 0}, {"192.168.1.20", time.Minute}, {"192.168.1.21", 2 * time.Minute}, {"192.168.1.21", 3 * time.Minute}}, 4 * time.Minute, ""},
 		{"link_local_beside_its_own", nil, []frame{{"169.254.7.7", 0}, {"192.168.1.20", time.Second}, {"169.254.7.7", 2 * time.Second}, {"192.168.1.20", 3 * time.Second}}, time.Minute, ""},
@@ -71,5 +74,26 @@ func TestSharedMAC(t *testing.T) {
 				t.Errorf("SharedMAC = %q, %v; want shared %v (%q)", why, shared, tt.want != "", tt.want)
 			}
 		})
+	}
+}
+
+// TestLastHostName: the name a device gave last is last, also when it
+// goes back to an earlier one: the page, alerts and reports show it.
+func TestLastHostName(t *testing.T) {
+	inv := NewInventory(64, func(netip.Addr) bool { return true })
+	const m = "24:0a:c4:00:00:01"
+	for i, name := range []string{"kitchen-plug", "espressif", "kitchen-plug"} {
+		ev := obs(m, "192.168.1.20", event.KindDHCP, event.Evidence{"protocol": "dhcpv4", "message_type": "request", "client_mac": m, "hostname": name})
+		ev.Time = t0.Add(time.Duration(i) * time.Hour)
+		inv.File(ev)
+	}
+	mac, _ := hwaddr.Parse(m)
+	d, _ := inv.Lookup(Key{MAC: mac})
+	var names []string
+	for _, h := range d.Hostnames {
+		names = append(names, h.Name)
+	}
+	if len(names) != 2 || names[1] != "kitchen-plug" {
+		t.Errorf("host names %q, want espressif then kitchen-plug (the one given last)", names)
 	}
 }

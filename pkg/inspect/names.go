@@ -100,14 +100,35 @@ const serverSlots = 2048
 // addrNames: the latest answer for a client and address wins, and nothing
 // is allocated for it, the name being the DNS event's own string.
 type serverNames [serverSlots]struct {
-	client, addr netip.Addr
-	name         string
+	asker asker
+	addr  netip.Addr
+	name  string
 }
 
-func serverSlot(client, a netip.Addr) uint {
-	b, c := a.As16(), client.As16()
+// asker is the device that looked a name up: its MAC where the capture
+// shows it, so that a dual-stack device asking over IPv6 and connecting
+// over IPv4 is one asker; else (no link layer, or a frame the router
+// forwarded) its address.
+type asker struct {
+	mac  hwaddr.MAC
+	addr netip.Addr
+}
+
+// askerOf is the asker of f's client.
+func (e *Engine) askerOf(f *Flow) asker {
+	if m := f.ClientMAC; !m.IsZero() && (e.routerMAC == nil || !e.routerMAC(m)) {
+		return asker{mac: m}
+	}
+	return asker{addr: f.Client().Addr().Unmap()}
+}
+
+func serverSlot(k asker, a netip.Addr) uint {
+	b, c := a.As16(), k.addr.As16()
+	var m [8]byte
+	copy(m[:], k.mac[:])
 	h := binary.LittleEndian.Uint64(b[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(b[8:]) ^
-		binary.LittleEndian.Uint64(c[:8])*0xc2b2ae3d27d4eb4f ^ binary.LittleEndian.Uint64(c[8:])*0x165667b19e3779f9
+		binary.LittleEndian.Uint64(c[:8])*0xc2b2ae3d27d4eb4f ^ binary.LittleEndian.Uint64(c[8:])*0x165667b19e3779f9 ^
+		binary.LittleEndian.Uint64(m[:])*0x94d049bb133111eb
 	return uint(mix64(h) % serverSlots)
 }
 
@@ -124,26 +145,27 @@ func mix64(h uint64) uint64 {
 	return h
 }
 
-// NoteServerName records that LAN client's DNS query for name was answered
-// with a (both unmapped by the caller); client is the DNS flow's client,
-// the device that asked. name should be the lower-case name of the
+// NoteServerName records that the DNS query of dnsFlow's client for name
+// was answered with a (unmapped by the caller): dnsFlow's client is the
+// device that asked. name should be the lower-case name of the
 // question, without the trailing dot.
-func (e *Engine) NoteServerName(client, a netip.Addr, name string) {
-	if name == "" || !a.IsValid() || !client.IsValid() {
+func (e *Engine) NoteServerName(dnsFlow *Flow, a netip.Addr, name string) {
+	if name == "" || !a.IsValid() {
 		return
 	}
-	slot := &e.servers[serverSlot(client, a)]
-	slot.client, slot.addr, slot.name = client, a, name
+	k := e.askerOf(dnsFlow)
+	slot := &e.servers[serverSlot(k, a)]
+	slot.asker, slot.addr, slot.name = k, a, name
 }
 
 // ServerName is the name the flow's client last looked the flow's server
-// address up by, "" when no DNS answer to that client gave it. A
+// address up by, "" when no DNS answer to that device gave it. A
 // resolver that forwards for others (a router's dnsmasq) files its
-// upstream queries under its own address: its clients' flows are not
-// named by them.
+// upstream queries as its own: its clients' flows are not named by
+// them.
 func (f *Flow) ServerName() string {
-	a, client := f.Server().Addr().Unmap(), f.Client().Addr().Unmap()
-	if slot := &f.engine.servers[serverSlot(client, a)]; slot.addr == a && slot.client == client && slot.name != "" {
+	a, k := f.Server().Addr().Unmap(), f.engine.askerOf(f)
+	if slot := &f.engine.servers[serverSlot(k, a)]; slot.addr == a && slot.asker == k && slot.name != "" {
 		return slot.name
 	}
 	return ""

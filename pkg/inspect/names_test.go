@@ -114,7 +114,8 @@ func TestServerSlotSpread(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			used := map[uint]bool{}
 			for i := range keys {
-				used[serverSlot(tt.key(i))] = true
+				c, a := tt.key(i)
+				used[serverSlot(asker{addr: c}, a)] = true
 			}
 			// 512 keys thrown at random into 2048 slots fill about 453.
 			if len(used) < keys*8/10 {

@@ -59,9 +59,8 @@ func (a *analyzer) unicastMessage(f *inspect.Flow, dir inspect.Dir, b []byte) {
 // device's own query, as paired above, names anything, and only the
 // device's own flows: the flow's client is the device that asked.
 func (a *analyzer) noteNames(f *inspect.Flow, name string) {
-	client := f.Client().Addr().Unmap()
 	for _, addr := range a.addrs[:a.nAddrs] {
-		f.Engine().NoteServerName(client, addr.Unmap(), name)
+		f.Engine().NoteServerName(f, addr.Unmap(), name)
 	}
 }
 

@@ -464,7 +464,7 @@ func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []b
 	a.hostLen, a.agentLen, a.ocspBody, a.reqCookies = 0, 0, false, 0
 	a.espHeaders, a.soapAction, a.xmlBody = false, false, false
 	a.bare = !a.reportedCleartext && (string(method) == "GET" || string(method) == "HEAD") &&
-		!a.targetCut && !bytes.ContainsAny(target, "?;#")
+		!a.targetCut && bareTarget(target)
 	a.reqSeq = a.nextSeq
 	a.nextSeq++
 	if a.proto.scanner != nil {
@@ -496,6 +496,19 @@ func (a *analyzer) framingHeader(h *half, name, value []byte) {
 			a.boundaryLen = copy(a.boundary[:], b)
 		}
 	}
+}
+
+// bareTarget: a path alone, or Firefox's connectivity check, whose query
+// only names the address family it tests (/success.txt?ipv4, ?ipv6).
+func bareTarget(target []byte) bool {
+	if !bytes.ContainsAny(target, "?;#") {
+		return true
+	}
+	switch string(target) {
+	case "/success.txt?ipv4", "/success.txt?ipv6":
+		return true
+	}
+	return false
 }
 
 func (a *analyzer) requestHeader(f *inspect.Flow, name, value []byte) {

@@ -202,6 +202,13 @@ func newConv(e *inspect.Engine, client, server string, tcp bool) *Conv {
 	}
 }
 
+// ClientMAC gives the conversation's client the MAC m: conversations
+// from different hosts share one MAC unless told.
+func (c *Conv) ClientMAC(m hwaddr.MAC) *Conv {
+	c.cmac = m
+	return c
+}
+
 // Client sends data from the client in one segment or datagram.
 func (c *Conv) Client(data string) *Conv {
 	c.send(inspect.ToServer, []byte(data), inspect.TCPFlagACK|inspect.TCPFlagPSH)

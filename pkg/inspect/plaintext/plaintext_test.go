@@ -511,6 +511,10 @@ func TestConnectivityChecksAreNoFinding(t *testing.T) {
 		{"connectivitycheck.gstatic.com", "/generate_204", 0, "Connection: Keep-Alive\r\nAccept-Encoding: gzip\r\n" +
 			"User-Agent: Dalvik/2.1.0 (Linux; U; Android 14; Pixel 8 Build/AP1A.240305.019.A1)"},
 		{"captive.apple.com", "/hotspot-detect.html", 0, "Accept: */*\r\nAccept-Language: en-GB,en;q=0.9\r\nAccept-Encoding: gzip, deflate\r\nConnection: keep-alive"},
+		// Firefox's query names the address family it tests.
+		{"detectportal.firefox.com", "/success.txt?ipv4", 0, "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\nAccept: */*\r\nCache-Control: no-cache\r\nPragma: no-cache"},
+		{"detectportal.firefox.com", "/success.txt?ipv6", 0, ""},
+		{"detectportal.firefox.com", "/success.txt?ipv4&id=0123456789abcdef", 1, ""},
 		// More than a check: a query, a body, a secret or an identifier.
 		{"connectivity-check.ubuntu.com", "/?user=admin&token=0123456789abcdef0123456789abcdef", 1, ""},
 		{"connectivitycheck.gstatic.com", "/generate_204?token=0123456789abcdef0123456789abcdef", 1, ""},
@@ -1281,6 +1285,12 @@ func TestGroupRequestAnswersAreNoCleartextUse(t *testing.T) {
 // dnsExchange has client ask its resolver for name (type A) and get
 // addrs in answer.
 func dnsExchange(e *inspect.Engine, client string, id uint16, name string, addrs ...netip.Addr) {
+	dnsExchangeFrom(e, hwaddr.MAC{}, client, "192.168.1.1:53", id, name, addrs...)
+}
+
+// dnsExchangeFrom is dnsExchange from a client with MAC mac (the
+// conversations' default when zero) to server.
+func dnsExchangeFrom(e *inspect.Engine, mac hwaddr.MAC, client, server string, id uint16, name string, addrs ...netip.Addr) {
 	question := []byte{}
 	for label := range strings.SplitSeq(name, ".") {
 		question = append(question, byte(len(label)))
@@ -1297,7 +1307,11 @@ func dnsExchange(e *inspect.Engine, client string, id uint16, name string, addrs
 		response = append(response, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4)
 		response = append(response, ip[:]...)
 	}
-	inspecttest.NewUDP(e, client, "192.168.1.1:53").ClientBytes(query).ServerBytes(response)
+	conv := inspecttest.NewUDP(e, client, server)
+	if !mac.IsZero() {
+		conv.ClientMAC(mac)
+	}
+	conv.ClientBytes(query).ServerBytes(response)
 }
 
 // TestCleartextUseAggregatesPerService: one device polling one service
@@ -1361,6 +1375,15 @@ func TestServerNameIsTheClientsOwn(t *testing.T) {
 	type flow struct {
 		client, server, host string
 	}
+	// Each host its own MAC, as on a link; a dual-stack device's two
+	// addresses are one MAC.
+	macOf := func(client string) hwaddr.MAC {
+		a := netip.MustParseAddrPort(client).Addr()
+		if a.Is6() {
+			a = netip.MustParseAddr("192.168.1.10")
+		}
+		return hwaddr.MAC{0x02, 0, 0, 0, 0, a.As4()[3]}
+	}
 	tests := []struct {
 		name    string
 		lookups []lookup
@@ -1400,16 +1423,25 @@ func TestServerNameIsTheClientsOwn(t *testing.T) {
 				{"192.168.1.10:41000", "198.51.100.99:80", "collector.other.example"},
 			},
 			[]string{"api.cloud.example", "api.cloud.example", ""}},
+		// A dual-stack device asks over IPv6 and connects over IPv4.
+		{"asked_over_ipv6",
+			[]lookup{{"[fd00::10]:30000", "api.cloud.example", "203.0.113.50"}},
+			[]flow{{"192.168.1.10:40000", "203.0.113.50:80", "api.cloud.example"}},
+			[]string{"api.cloud.example"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &inspecttest.Collector{}
 			e := inspecttest.Engine(t, c, nil, dns.New(), http.New(nil), New(pii.New()))
 			for i, l := range tt.lookups {
-				dnsExchange(e, l.client, uint16(i+1), l.name, netip.MustParseAddr(l.addr))
+				server := "192.168.1.1:53"
+				if netip.MustParseAddrPort(l.client).Addr().Is6() {
+					server = "[fd00::1]:53"
+				}
+				dnsExchangeFrom(e, macOf(l.client), l.client, server, uint16(i+1), l.name, netip.MustParseAddr(l.addr))
 			}
 			for _, f := range tt.flows {
-				inspecttest.NewTCP(e, f.client, f.server).
+				inspecttest.NewTCP(e, f.client, f.server).ClientMAC(macOf(f.client)).
 					Client("POST /upload HTTP/1.1\r\nHost: " + f.host + "\r\nContent-Length: 2\r\n\r\n{}").Close()
 			}
 			e.Flush()
