@@ -22,18 +22,21 @@ const Version = "/api/v1"
 
 // Device is one device as the owner sees it.
 type Device struct {
-	MAC        string            `json:"mac"`
-	Name       string            `json:"name,omitempty"`
-	Vendor     string            `json:"vendor,omitempty"`
-	Type       string            `json:"type,omitempty"`
-	Model      string            `json:"model,omitempty"`
-	Addrs      []string          `json:"addresses,omitempty"`
-	Hostnames  []string          `json:"hostnames,omitempty"`
-	FirstSeen  time.Time         `json:"first_seen"`
-	LastSeen   time.Time         `json:"last_seen"`
-	Away       bool              `json:"away,omitempty"`
-	State      string            `json:"state"` // ok, alert, pending, quarantined, trusted
-	Verdict    policy.Verdict    `json:"verdict"`
+	MAC       string         `json:"mac"`
+	Name      string         `json:"name,omitempty"`
+	Vendor    string         `json:"vendor,omitempty"`
+	Type      string         `json:"type,omitempty"`
+	Model     string         `json:"model,omitempty"`
+	Addrs     []string       `json:"addresses,omitempty"`
+	Hostnames []string       `json:"hostnames,omitempty"`
+	FirstSeen time.Time      `json:"first_seen"`
+	LastSeen  time.Time      `json:"last_seen"`
+	Away      bool           `json:"away,omitempty"`
+	State     string         `json:"state"` // ok, alert, pending, quarantined, trusted
+	Verdict   policy.Verdict `json:"verdict"`
+	// Awaiting says why policy's quarantine waits for the owner's
+	// confirmation; "" when it does not.
+	Awaiting   string            `json:"awaiting,omitempty"`
 	Quarantine *Quarantine       `json:"quarantine,omitempty"`
 	Trusted    bool              `json:"trusted,omitempty"`
 	Findings   []*event.Event    `json:"findings,omitempty"`

@@ -112,6 +112,9 @@ func (d *Daemon) viewLocked(mac hwaddr.MAC, dev *device.Device) api.Device {
 		v.Name = m.decision.Name
 		v.Trusted = d.trustedLocked(mac, m) // by the owner here or by the configuration
 		v.Verdict = m.verdict
+		if m.quarantine == nil {
+			v.Awaiting = m.awaiting // the owner answered with a quarantine
+		}
 		if q := m.quarantine; q != nil {
 			v.Quarantine = &api.Quarantine{Mode: q.Mode, Since: q.Since, Until: q.Until, By: string(q.By), Reason: q.Reason}
 		}

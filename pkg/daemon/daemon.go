@@ -181,9 +181,10 @@ type deviceMeta struct {
 	decision   store.Decision
 	quarantine *store.Quarantine
 	verdict    policy.Verdict
-	// awaitingConfirmation is set when policy wanted a quarantine but
-	// max_auto_quarantine devices were already quarantined.
-	awaitingConfirmation bool
+	// awaiting says why policy's quarantine waits for the owner's
+	// confirmation (max_auto_quarantine reached, a shared MAC); "" when
+	// it does not.
+	awaiting string
 	// kernelAddrs are the addresses the kernel's quarantine entry has.
 	kernelAddrs []netip.Addr
 	// awayAt is the last sign of life before netwatch reported the device

@@ -533,8 +533,8 @@ func TestMaxAutoQuarantine(t *testing.T) {
 	if q := quarantined(t, fake); len(q) != 0 {
 		t.Errorf("quarantined without confirmation: %v", q)
 	}
-	if dev, _ := h.d.Device(camera); dev.State != api.StatePending {
-		t.Errorf("camera state %s, want pending (awaiting confirmation)", dev.State)
+	if dev, _ := h.d.Device(camera); dev.State != api.StatePending || !strings.Contains(dev.Awaiting, "max_auto_quarantine") {
+		t.Errorf("camera state %s (%q), want pending, waiting for the limit", dev.State, dev.Awaiting)
 	}
 	// The owner confirms.
 	if err := h.d.Quarantine(context.Background(), camera, "", 0); err != nil {
@@ -567,8 +567,8 @@ func TestSharedMACNotQuarantinedByPolicy(t *testing.T) {
 	if q := quarantined(t, fake); q[camera] != "" {
 		t.Errorf("a MAC standing for several hosts stays quarantined by policy: %v", q)
 	}
-	if dev, _ := h.d.Device(camera); dev.State != api.StatePending {
-		t.Errorf("camera state %s, want pending (awaiting confirmation)", dev.State)
+	if dev, _ := h.d.Device(camera); dev.State != api.StatePending || !strings.Contains(dev.Awaiting, "several devices") {
+		t.Errorf("camera state %s (%q), want pending, waiting because its MAC is shared", dev.State, dev.Awaiting)
 	}
 	h.d.evaluate(context.Background(), camera)
 	if q := quarantined(t, fake); q[camera] != "" {
@@ -579,6 +579,9 @@ func TestSharedMACNotQuarantinedByPolicy(t *testing.T) {
 	}
 	if quarantined(t, fake)[camera] != quarantine.ModeBlock {
 		t.Error("the owner's confirmation did not quarantine")
+	}
+	if dev, _ := h.d.Device(camera); dev.Awaiting != "" {
+		t.Errorf("still waiting after the owner's quarantine: %q", dev.Awaiting)
 	}
 }
 

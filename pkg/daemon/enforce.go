@@ -172,7 +172,7 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 	case q != nil && q.By == store.ActorPolicy && shared:
 		// Found to stand for several hosts after policy held it: the
 		// owner decides, as for a new quarantine.
-		m.awaitingConfirmation = true
+		m.awaiting = awaitShared + sharedWhy
 		return plan{release: true, why: "its MAC is shared: " + sharedWhy}
 	case q != nil:
 		// Policy's quarantine follows the verdict: isolated for one
@@ -187,28 +187,28 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 		}
 		return plan{}
 	case !wants:
-		m.awaitingConfirmation = false
+		m.awaiting = ""
 		return plan{}
 	}
 	if shared {
 		// Quarantining the MAC would cut off every host behind it, not
 		// only the one policy is about.
-		if !m.awaitingConfirmation {
+		if m.awaiting == "" {
 			d.log.Warn("quarantine needs the owner's confirmation: the device's MAC stands for several hosts",
 				"mac", mac, "why", sharedWhy)
 		}
-		m.awaitingConfirmation = true
+		m.awaiting = awaitShared + sharedWhy
 		return plan{}
 	}
 	if d.policyQuarantinesLocked() >= d.cfg.Policy.MaxAutoQuarantine {
-		if !m.awaitingConfirmation {
+		if m.awaiting == "" {
 			d.log.Warn("quarantine needs the owner's confirmation: too many devices quarantined by policy",
 				"mac", mac, "limit", d.cfg.Policy.MaxAutoQuarantine)
 		}
-		m.awaitingConfirmation = true
+		m.awaiting = fmt.Sprintf("policy already holds %d devices, its limit (policy.max_auto_quarantine)", d.cfg.Policy.MaxAutoQuarantine)
 		return plan{}
 	}
-	m.awaitingConfirmation = false
+	m.awaiting = ""
 	rec := store.Quarantine{MAC: mac, Mode: d.policyModeLocked(v), Since: now, By: store.ActorPolicy, Reason: reasonText(v)}
 	if d.cfg.Policy.QuarantineFor.Duration > 0 {
 		rec.Until = now.Add(d.cfg.Policy.QuarantineFor.Duration)
@@ -249,10 +249,13 @@ func (d *Daemon) pinLocked(mac hwaddr.MAC, m *deviceMeta) {
 // full.
 const maxWaitingPins = 32
 
+// awaitShared begins why a device with a shared MAC waits for the owner.
+const awaitShared = "its MAC stands for several devices, and blocking it would cut them all off: "
+
 // waiting: policy wants the device quarantined, after its grace period
 // or once the owner confirms.
 func (m *deviceMeta) waiting() bool {
-	return m.awaitingConfirmation || !m.verdict.PendingUntil.IsZero()
+	return m.awaiting != "" || !m.verdict.PendingUntil.IsZero()
 }
 
 // protectedMACsLocked lists the MACs of the kernel's protected set: the

@@ -404,6 +404,22 @@ func TestDevicePageShowsEvidence(t *testing.T) {
 	}
 }
 
+// TestDevicePageSaysWhyPolicyWaits: a device whose quarantine waits for
+// the owner says why on its page; one that waits for nothing has no
+// such card.
+func TestDevicePageSaysWhyPolicyWaits(t *testing.T) {
+	r, b, _ := loggedIn(t)
+	_, page := b.get("/devices/" + cameraMAC)
+	if strings.Contains(page, "Waiting for you") {
+		t.Error("a device policy does not wait on says it waits")
+	}
+	r.backend.devices[cameraMAC].Awaiting = "its MAC stands for several devices <b>"
+	_, page = b.get("/devices/" + cameraMAC)
+	if !strings.Contains(page, "Waiting for you") || !strings.Contains(page, "its MAC stands for several devices &lt;b&gt;") {
+		t.Errorf("the device page does not say why policy waits (escaped):\n%s", page)
+	}
+}
+
 // TestStreamEndsWithSession: an open event stream ends when its session
 // does (logout, a new password elsewhere, expiry), not only when the
 // browser closes it.

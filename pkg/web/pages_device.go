@@ -81,6 +81,11 @@ func deviceContent(w *markup.Writer, v *view) {
 		}
 		w.Raw("</p>\n</section>\n")
 	}
+	if d.Awaiting != "" {
+		w.Raw("<section class=\"card\">\n  <h2>Waiting for you</h2>\n  <p>Policy would quarantine this device, but waits for your confirmation: ")
+		w.Text(d.Awaiting)
+		w.Raw(". Quarantine it below to confirm, or mark it trusted.</p>\n</section>\n")
+	}
 	if vd := d.Verdict; len(vd.Reasons) > 0 {
 		w.Raw("<section class=\"card\">\n  <h2>Policy says: ")
 		w.Text(string(vd.Action))
