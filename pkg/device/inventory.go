@@ -1097,7 +1097,7 @@ func (inv *Inventory) learn(d *Device, ev *event.Event, t trust) {
 	case event.KindMDNS:
 		d.addHostname(ev.Evidence["hostname"], "mdns", ev.Time)
 	}
-	fingerprint.Signals(ev, func(sig fingerprint.Signal, value string) {
+	inv.rules.Signals(ev, func(sig fingerprint.Signal, value string) {
 		base := Evidence{Signal: string(sig), Source: source, Value: value, Time: ev.Time}
 		for _, m := range inv.match(sig, value) {
 			if t == trustRelayed {

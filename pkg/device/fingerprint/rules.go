@@ -115,9 +115,54 @@ type Match struct {
 	Weight       float64
 }
 
+// UPnPSoftware is an [[upnp_software]] entry of rules.toml: media
+// software (a DLNA server or renderer) recognised by the manufacturer
+// and modelName it announces in its UPnP device description. Such a
+// description names the software, not the device it runs on.
+type UPnPSoftware struct {
+	ID     string `toml:"id"`
+	Source string `toml:"source"`
+	// Matchers; an entry matches when each one it has matches.
+	Manufacturer []string `toml:"manufacturer"` // exact values, case-insensitive
+	Model        string   `toml:"model"`        // RE2 on modelName
+
+	re *regexp.Regexp
+}
+
+func (u *UPnPSoftware) check() error {
+	if u.ID == "" {
+		return errors.New("no id")
+	}
+	if strings.TrimSpace(u.Source) == "" {
+		return errors.New("no source")
+	}
+	if len(u.Manufacturer) == 0 && u.Model == "" {
+		return errors.New("want manufacturer or model")
+	}
+	if slices.ContainsFunc(u.Manufacturer, func(m string) bool { return strings.TrimSpace(m) == "" }) {
+		return errors.New("empty manufacturer")
+	}
+	if u.Model != "" {
+		re, err := regexp.Compile(u.Model)
+		if err != nil {
+			return err
+		}
+		u.re = re
+	}
+	return nil
+}
+
+func (u *UPnPSoftware) matches(manufacturer, model string) bool {
+	if len(u.Manufacturer) > 0 && !slices.ContainsFunc(u.Manufacturer, func(m string) bool { return strings.EqualFold(m, manufacturer) }) {
+		return false
+	}
+	return u.re == nil || u.re.MatchString(model)
+}
+
 // Rules is the parsed rule set.
 type Rules struct {
 	all      []*Rule
+	software []*UPnPSoftware // [[upnp_software]]
 	bySignal map[Signal][]*Rule
 	suffix   map[string][]*Rule // domain suffix → rules
 	equals   map[Signal]map[string][]*Rule
@@ -140,8 +185,9 @@ func (rs *Rules) Parent(v string) string { return rs.parents[v] }
 func (rs *Rules) All() []*Rule { return rs.all }
 
 type rulesFile struct {
-	Parents map[string]string `toml:"parents"`
-	Rules   []*Rule           `toml:"rule"`
+	Parents      map[string]string `toml:"parents"`
+	Rules        []*Rule           `toml:"rule"`
+	UPnPSoftware []*UPnPSoftware   `toml:"upnp_software"`
 }
 
 type prlFile struct {
@@ -226,7 +272,34 @@ func Parse(rules, prl []byte) (*Rules, error) {
 			}
 		}
 	}
+	seen := map[string]bool{}
+	for _, u := range rf.UPnPSoftware {
+		if err := u.check(); err != nil {
+			return nil, fmt.Errorf("upnp_software %q: %w", u.ID, err)
+		}
+		if seen[u.ID] {
+			return nil, fmt.Errorf("upnp_software %q: duplicate id", u.ID)
+		}
+		seen[u.ID] = true
+	}
+	rs.software = rf.UPnPSoftware
 	return rs, nil
+}
+
+// MediaSoftware returns the [[upnp_software]] entry that a UPnP
+// description's manufacturer and modelName match, or nil: the
+// description is then the software's, not the device's.
+func (rs *Rules) MediaSoftware(manufacturer, model string) *UPnPSoftware {
+	manufacturer, model = strings.TrimSpace(manufacturer), strings.TrimSpace(model)
+	if manufacturer == "" && model == "" {
+		return nil
+	}
+	for _, u := range rs.software {
+		if u.matches(manufacturer, model) {
+			return u
+		}
+	}
+	return nil
 }
 
 var productID = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)

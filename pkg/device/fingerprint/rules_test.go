@@ -401,6 +401,11 @@ func TestParseRejects(t *testing.T) {
 		{"duplicate_id", base + "regex = 'a'\ntype = \"camera\"\nweight = 0.5\n" + base + "regex = 'b'\ntype = \"camera\"\nweight = 0.5\n", "duplicate"},
 		{"chip_without_vendor", base + "regex = 'a'\nos = \"lwIP\"\nchip = true\nweight = 0.5\n", "chip without vendor"},
 		{"parent_cycle", "[parents]\na = \"b\"\nb = \"a\"\n", "ancestor"},
+		{"software_no_matcher", "[[upnp_software]]\nid = \"x\"\nsource = \"a real source\"\n", "manufacturer or model"},
+		{"software_no_source", "[[upnp_software]]\nid = \"x\"\nmanufacturer = [\"X\"]\n", "no source"},
+		{"software_bad_regex", "[[upnp_software]]\nid = \"x\"\nsource = \"a real source\"\nmodel = '(a'\n", "missing closing"},
+		{"software_empty_manufacturer", "[[upnp_software]]\nid = \"x\"\nsource = \"a real source\"\nmanufacturer = [\" \"]\n", "empty manufacturer"},
+		{"software_duplicate_id", strings.Repeat("[[upnp_software]]\nid = \"x\"\nsource = \"a real source\"\nmanufacturer = [\"X\"]\n", 2), "duplicate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -60,8 +60,10 @@ func UPnPEvidence(desc ssdp.Description) event.Evidence {
 // Signals calls fn for each signal an observation carries about the
 // device it is filed under. Events that describe another host (the
 // services an mDNS query browses for, the search target of an M-SEARCH,
-// a DHCP server's ACK) yield nothing of those parts.
-func Signals(ev *event.Event, fn func(sig Signal, value string)) {
+// a DHCP server's ACK) yield nothing of those parts, nor does a UPnP
+// description that media software serves (see MediaSoftware) of the
+// fields that name the software.
+func (rs *Rules) Signals(ev *event.Event, fn func(sig Signal, value string)) {
 	e := ev.Evidence
 	switch ev.Kind {
 	case event.KindDHCP:
@@ -103,11 +105,17 @@ func Signals(ev *event.Event, fn func(sig Signal, value string)) {
 			emit(fn, SigSSDPType, e["st"])
 		}
 	case event.KindUPnP:
-		emit(fn, SigUPnPManufacturer, e[UPnPManufacturer])
-		emit(fn, SigUPnPModel, e[UPnPModelName])
-		emit(fn, SigUPnPFirmware, e[UPnPFirmware])
-		emit(fn, SigUPnPDeviceType, e[UPnPDeviceType])
-		emit(fn, SigInstance, e[UPnPFriendlyName])
+		// Kodi or Plex on a PC would make it "XBMC Foundation, Kodi", a
+		// NAS by its MediaServer type; its friendlyName is the
+		// software's to choose too. The Server header stays: it says
+		// what served the description, as any HTTP answer's does.
+		if rs.MediaSoftware(e[UPnPManufacturer], e[UPnPModelName]) == nil {
+			emit(fn, SigUPnPManufacturer, e[UPnPManufacturer])
+			emit(fn, SigUPnPModel, e[UPnPModelName])
+			emit(fn, SigUPnPFirmware, e[UPnPFirmware])
+			emit(fn, SigUPnPDeviceType, e[UPnPDeviceType])
+			emit(fn, SigInstance, e[UPnPFriendlyName])
+		}
 		emit(fn, SigServer, e[UPnPServer])
 	case event.KindHTTPClient:
 		emit(fn, SigUserAgent, e["user_agent"])

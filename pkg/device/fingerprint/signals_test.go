@@ -10,9 +10,14 @@ import (
 	"github.com/iotgw/iotgw/pkg/inspect/ssdp"
 )
 
-func collect(ev *event.Event) []string {
+func collect(t *testing.T, ev *event.Event) []string {
+	t.Helper()
+	rs, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []string
-	Signals(ev, func(s Signal, v string) { out = append(out, string(s)+"="+v) })
+	rs.Signals(ev, func(s Signal, v string) { out = append(out, string(s)+"="+v) })
 	slices.Sort(out)
 	return out
 }
@@ -47,6 +52,13 @@ func TestSignals(t *testing.T) {
 			[]string{"user_agent=Linux/6.1 UPnP/1.1 demo-control-point/1.0"}},
 		{"upnp", event.KindUPnP, event.Evidence{"manufacturer": "Samsung Electronics", "model_name": "UE55TU7100", "firmware_version": "T-KTM2AKUC-1234.5", "device_type": "urn:schemas-upnp-org:device:MediaRenderer:1", "serial": "0A***", "friendly_name": "[TV] Samsung 7 Series (55)"},
 			[]string{"instance=[TV] Samsung 7 Series (55)", "upnp_device_type=urn:schemas-upnp-org:device:MediaRenderer:1", "upnp_firmware=T-KTM2AKUC-1234.5", "upnp_manufacturer=Samsung Electronics", "upnp_model=UE55TU7100"}},
+		// Media software on a PC names itself, not the PC: only the
+		// Server header of the answer is a signal.
+		{"upnp_kodi", event.KindUPnP, event.Evidence{"manufacturer": "XBMC Foundation", "model_name": "Kodi", "model_number": "21.0", "device_type": "urn:schemas-upnp-org:device:MediaRenderer:1", "friendly_name": "Kodi", "server": "UPnP/1.0 DLNADOC/1.50 Platinum/1.0.5.13"},
+			[]string{"server=UPnP/1.0 DLNADOC/1.50 Platinum/1.0.5.13"}},
+		{"upnp_wmp_sharing", event.KindUPnP, event.Evidence{"manufacturer": "Microsoft Corporation", "model_name": "Windows Media Player Sharing", "device_type": "urn:schemas-upnp-org:device:MediaServer:1"}, nil},
+		{"upnp_xbox_is_a_device", event.KindUPnP, event.Evidence{"manufacturer": "Microsoft Corporation", "model_name": "Xbox 360", "device_type": "urn:schemas-upnp-org:device:MediaRenderer:1"},
+			[]string{"upnp_device_type=urn:schemas-upnp-org:device:MediaRenderer:1", "upnp_manufacturer=Microsoft Corporation", "upnp_model=Xbox 360"}},
 		{"http_client", event.KindHTTPClient, event.Evidence{"user_agent": "curl/7.88.1", "host": "fw.example-tv.com:8080"}, []string{"domain=fw.example-tv.com", "user_agent=curl/7.88.1"}},
 		{"http_host_is_address", event.KindHTTPClient, event.Evidence{"host": "192.168.50.103:9197"}, nil},
 		{"http_host_is_v6_literal", event.KindHTTPClient, event.Evidence{"host": "[fe80::1]:80"}, nil},
@@ -60,11 +72,63 @@ func TestSignals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := collect(&event.Event{Kind: tt.kind, Evidence: tt.ev})
+			got := collect(t, &event.Event{Kind: tt.kind, Evidence: tt.ev})
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestMediaSoftware checks the [[upnp_software]] entries against the
+// manufacturer and modelName each software announces, and that device
+// makers' descriptions, DLNA servers included, match none.
+func TestMediaSoftware(t *testing.T) {
+	rs, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		manufacturer, model string
+		want                string // entry id; "" for none
+	}{
+		{"XBMC Foundation", "Kodi", "kodi"},
+		{"Microsoft Corporation", "Windows Media Player Sharing", "windows-media-player"},
+		{"Microsoft Corporation", "Windows Media Player", "windows-media-player"},
+		{"Microsoft", "Windows Media Player Sharing", "windows-media-player"}, // MythTV to an Xbox 360
+		{"Justin Maggard", "Windows Media Connect compatible (MiniDLNA)", "windows-media-connect-compatible"},
+		{"NETGEAR", "Windows Media Connect compatible (ReadyDLNA)", "windows-media-connect-compatible"},
+		{"Justin Maggard", "MiniDLNA", "minidlna"}, // model_name set in minidlna.conf
+		{" Plex, Inc. ", "Plex Media Server", "plex-media-server"},
+		{"Jellyfin", "Jellyfin Server", "jellyfin"},
+		{"emby", "Emby Server", "emby"},
+		// Devices, and look-alikes that are not the software.
+		{"Microsoft Corporation", "Xbox 360", ""},
+		{"Microsoft Corporation", "Windows Media Player Sharing Box", ""},
+		{"Synology Inc.", "DS920+", ""},
+		{"Samsung Electronics", "UE55TU7100", ""},
+		{"Sonos, Inc.", "Sonos One", ""},
+		{"XBMC Foundation Partner Ltd", "Kodi Box", ""},
+		{"", "", ""},
+	}
+	covered := map[string]bool{}
+	for _, tt := range tests {
+		got := ""
+		if u := rs.MediaSoftware(tt.manufacturer, tt.model); u != nil {
+			got = u.ID
+			covered[u.ID] = true
+		}
+		if got != tt.want {
+			t.Errorf("MediaSoftware(%q, %q) = %q, want %q", tt.manufacturer, tt.model, got, tt.want)
+		}
+	}
+	for _, u := range rs.software {
+		if !covered[u.ID] {
+			t.Errorf("upnp_software %s is exercised by no test case", u.ID)
+		}
+		if len(strings.TrimSpace(u.Source)) < 10 {
+			t.Errorf("upnp_software %s: source %q names no source", u.ID, u.Source)
+		}
 	}
 }
 
