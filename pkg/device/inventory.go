@@ -141,12 +141,18 @@ type Address struct {
 // counted (a joined connection, a SYN missed) credits nothing: the
 // count of TLS connections can only fall short of the connections, and
 // the scorecard then says unknown, never pass.
+//
+// The store does not save them: a restarted daemon judges the traffic
+// it sees from then on (see internetUDP).
 type trafficCounts struct {
 	wanConns  uint32 // SYNs to addresses outside the LAN, retransmits not counted
 	tlsStrong uint32 // counted connections whose ServerHello was TLS >= 1.2, less those of a weak suite
 	tlsWeak   uint32 // counted connections whose ServerHello was older or of a weak suite
 	conns     [wanConnSlots]wanConn
 	next      uint8 // the slot the next counted connection takes
+	// udp: datagrams to the internet that nothing judged, which keep
+	// the pass away whatever the TCP connections did.
+	udp internetUDP
 }
 
 // lanCleartext records the device's part, as client or server, in
@@ -383,8 +389,9 @@ func (inv *Inventory) isRouted(mac hwaddr.MAC, addr netip.Addr) bool {
 // it a DNS server (see answersLANHost). A capture without a link layer
 // makes no device from packets (events make them, by address); its
 // packets from port 53 are read for such a response, which marks the
-// device known by the source address, and its SYNs to the internet
-// count that device's connections. Known devices cost no allocation.
+// device known by the source address, and its SYNs and UDP datagrams to
+// the internet count for that device (countsAsInternetUDP). Known
+// devices cost no allocation.
 func (inv *Inventory) ObservePacket(p *inspect.Packet) {
 	switch {
 	case p.Kind == inspect.KindARP:
@@ -421,12 +428,26 @@ func (inv *Inventory) ObservePacket(p *inspect.Packet) {
 				}
 			}
 			return
+		case p.Kind == inspect.KindUDP:
+			// No link layer: the device known by the address, as for
+			// a SYN, so that NFLOG keeps the same passes away.
+			if inv.countsAsInternetUDP(p) {
+				if k, ok := inv.byIP[p.Src.Unmap()]; ok {
+					if d := inv.devices[k]; d != nil {
+						d.traffic.udp.add(p.DstPort)
+					}
+				}
+			}
+			return
 		}
 		if d == nil {
 			return
 		}
 		if p.Kind == inspect.KindTCP && p.TCPFlags&(inspect.TCPFlagSYN|inspect.TCPFlagACK) == inspect.TCPFlagSYN {
 			inv.observeSYN(d, p)
+		}
+		if p.Kind == inspect.KindUDP && inv.countsAsInternetUDP(p) {
+			d.traffic.udp.add(p.DstPort)
 		}
 		if p.SrcPort == dns.Port && inv.answersLANHost(p) {
 			d.markDNSServer()
@@ -698,6 +719,7 @@ func (inv *Inventory) merge(d, old *Device) {
 	d.traffic.wanConns += old.traffic.wanConns
 	d.traffic.tlsStrong += old.traffic.tlsStrong
 	d.traffic.tlsWeak += old.traffic.tlsWeak
+	d.traffic.udp.merge(old.traffic.udp)
 	if !d.hasSYN && old.hasSYN {
 		d.syn, d.synTime, d.hasSYN = old.syn, old.synTime, true
 	}

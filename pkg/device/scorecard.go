@@ -463,10 +463,12 @@ func (s scorer) p537() Provision {
 // was seen in no application flow in clear on the LAN: a camera that
 // serves telnet in clear to the LAN, or a laptop that logs in to it so,
 // does not communicate securely whatever its cloud connections did.
-// UDP to the internet is not counted: the pass says TCP.
+// Nor did the device send UDP to the internet on a port not known to
+// carry encrypted or infrastructure traffic (internetUDP): nothing
+// judged it, and CoAP or syslog in clear beside TLS is no best practice.
 func (s scorer) strongInternet() (string, bool) {
 	t := s.d.traffic
-	if t.wanConns == 0 || t.tlsWeak > 0 || t.tlsStrong < t.wanConns || len(s.findings(kinds(event.KindWeakTLS))) > 0 || s.d.lanClear.n > 0 {
+	if t.wanConns == 0 || t.tlsWeak > 0 || t.tlsStrong < t.wanConns || len(s.findings(kinds(event.KindWeakTLS))) > 0 || s.d.lanClear.n > 0 || t.udp.n > 0 {
 		return "", false
 	}
 	return fmt.Sprintf("all %d internet TCP connections seen used TLS 1.2 or newer with a strong cipher", t.wanConns), true
@@ -482,6 +484,11 @@ func (s scorer) internetUnknown() string {
 		internet = "no internet TCP connection opened by the device seen"
 	} else {
 		internet = fmt.Sprintf("%d of %d internet TCP connections seen were TLS 1.2 or newer with a strong cipher", t.tlsStrong, t.wanConns)
+	}
+	// The UDP comes first: with every TCP connection strong it is what
+	// keeps the pass away.
+	if udp := t.udp.reason(); udp != "" {
+		internet = udp + "; " + internet
 	}
 	if l := s.d.lanClear; l.n > 0 {
 		var seen []string

@@ -11,6 +11,7 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/http"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
 	"github.com/iotgw/iotgw/pkg/inspect/pii"
@@ -1026,6 +1027,114 @@ func TestScorecardLANDiscovery(t *testing.T) {
 			st, reasons := statusOf(Scorecard(device(t, inv, mac), nil), "5.5-1")
 			if (st == Pass) != tt.pass {
 				t.Errorf("5.5-1 = %s %q, want pass %v", st, reasons, tt.pass)
+			}
+		})
+	}
+}
+
+// udpPacket is a UDP datagram from the device to dst:port, with a link
+// layer (a frame to the router's MAC) when mac is not zero.
+func udpPacket(mac hwaddr.MAC, src, dst string, sport, dport uint16) *inspect.Packet {
+	return &inspect.Packet{Timestamp: t0, Kind: inspect.KindUDP, HasMAC: !mac.IsZero(), SrcMAC: mac,
+		DstMAC: mustMAC("00:00:5e:00:53:01"), Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst),
+		SrcPort: sport, DstPort: dport, Length: 100, Payload: []byte{0x40, 0x01, 0x00, 0x01}}
+}
+
+// TestScorecardInternetUDP: a device whose internet TCP connections were
+// all TLS 1.3 gets no pass on secure communication (5.5-1, 5.5-7, 5.8-2)
+// while it also sends UDP to the internet on a port not known to be
+// encrypted (CoAP, syslog, TFTP, a vendor's port): unknown, naming the
+// ports. DNS, NTP, QUIC and the other exempt ports, and multicast
+// discovery, keep the pass. No finding comes of it. Before the fix UDP
+// was not counted and CoAP in clear beside TLS passed.
+func TestScorecardInternetUDP(t *testing.T) {
+	const mac, ip = "00:11:22:33:44:55", "192.168.1.5"
+	m := mustMAC(mac)
+	type dgram struct {
+		dst          string
+		sport, dport uint16
+	}
+	tests := []struct {
+		name    string
+		noTCP   bool // the device opened no internet TCP connection
+		noLink  bool // an NFLOG capture: no link layer, the device known by address
+		dgrams  []dgram
+		reasons []string // nil: pass
+	}{
+		{"tls_only", false, false, nil, nil},
+		{"coap", false, false, []dgram{{"198.51.100.7", 40000, 5683}},
+			[]string{"sent UDP to internet port 5683 not known to be encrypted", "1 of 1 internet TCP connections"}},
+		{"coap_no_link_layer", false, true, []dgram{{"198.51.100.7", 40000, 5683}},
+			[]string{"sent UDP to internet port 5683 not known to be encrypted"}},
+		{"syslog_tftp_snmp_trap", false, false, []dgram{{"198.51.100.7", 514, 514}, {"198.51.100.8", 40001, 69}, {"198.51.100.9", 40002, 162}, {"198.51.100.9", 40003, 162}},
+			[]string{"sent UDP to internet ports 514, 69, 162 not known to be encrypted"}},
+		{"many_ports", false, false, []dgram{{"198.51.100.7", 40000, 5683}, {"198.51.100.7", 40000, 1883}, {"198.51.100.7", 40000, 514}, {"198.51.100.7", 40000, 9999}, {"198.51.100.7", 40000, 10000}},
+			[]string{"sent UDP to internet ports 5683, 1883, 514, 9999 and others not known to be encrypted"}},
+		{"udp_without_tcp", true, false, []dgram{{"198.51.100.7", 40000, 5683}},
+			[]string{"sent UDP to internet port 5683 not known to be encrypted", "no internet TCP connection opened by the device seen"}},
+		{"ntp_dns_quic", false, false, []dgram{{"198.51.100.7", 123, 123}, {"198.51.100.53", 40000, 53}, {"203.0.113.10", 40000, 443}}, nil},
+		{"ntp_dns_quic_no_link_layer", false, true, []dgram{{"198.51.100.7", 123, 123}, {"198.51.100.53", 40000, 53}, {"203.0.113.10", 40000, 443}}, nil},
+		{"vpn_stun_doq", false, false, []dgram{{"198.51.100.7", 40000, 500}, {"198.51.100.7", 4500, 4500}, {"198.51.100.7", 40000, 51820},
+			{"198.51.100.7", 40000, 1194}, {"198.51.100.7", 40000, 3478}, {"198.51.100.7", 40000, 19302}, {"198.51.100.7", 40000, 853}}, nil},
+		{"lan_and_multicast", false, false, []dgram{{"192.168.1.9", 40000, 5683}, {"239.255.255.250", 40000, 1900}, {"224.0.0.251", 5353, 5353}, {"255.255.255.255", 68, 67}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			link := m
+			if tt.noLink {
+				link = hwaddr.MAC{}
+			}
+			if !tt.noTCP {
+				syn := synPacket(link, ip, "203.0.113.10", 40000, 1)
+				syn.HasMAC = !tt.noLink
+				if tt.noLink {
+					inv.Emit(obs("", ip, event.KindDNSQuery, event.Evidence{"name": "api.example.com"}))
+				}
+				inv.ObservePacket(syn)
+				client := event.Endpoint{IP: ip, Port: 40000, Local: true}
+				if !tt.noLink {
+					client.MAC = mac
+				}
+				inv.Emit(&event.Event{Time: t0, Type: event.TypeObservation, Kind: event.KindTLSServer,
+					Device: event.Endpoint{IP: "203.0.113.10", Port: 443},
+					Flow: &event.Flow{Transport: "tcp", Client: client,
+						Server: event.Endpoint{IP: "203.0.113.10", Port: 443}, Direction: event.LANToWAN},
+					Evidence: event.Evidence{"tls_version_id": "0x0304"}})
+			} else {
+				inv.ObservePacket(udpPacket(m, ip, "192.168.1.1", 40000, 53)) // the device, known
+			}
+			for _, g := range tt.dgrams {
+				inv.ObservePacket(udpPacket(link, ip, g.dst, g.sport, g.dport))
+			}
+			var d *Device
+			if tt.noLink {
+				d = inv.devices[inv.byIP[netip.MustParseAddr(ip)]]
+			} else {
+				d = device(t, inv, mac)
+			}
+			if d == nil {
+				t.Fatal("no device")
+			}
+			card := Scorecard(d, nil)
+			for _, id := range []string{"5.5-1", "5.5-7", "5.8-2"} {
+				st, r := statusOf(card, id)
+				want := Pass
+				if tt.reasons != nil {
+					want = Unknown
+				}
+				if st != want {
+					t.Errorf("%s = %s %q, want %s", id, st, r, want)
+					continue
+				}
+				for _, w := range tt.reasons {
+					if !strings.Contains(strings.Join(r, " "), w) {
+						t.Errorf("%s reasons %q lack %q", id, r, w)
+					}
+				}
+			}
+			if len(d.Findings) != 0 {
+				t.Errorf("findings %v, want none", d.Findings)
 			}
 		})
 	}
