@@ -86,9 +86,6 @@ type clearRequest struct {
 	// bare: a GET or HEAD without a query, body or credentials, whose
 	// headers are quiet (analyzer.bareRequest)
 	bare bool
-	// resolved is the name the client looked the server's address up by
-	// (Flow.ServerName), "" when no DNS answer to it was seen.
-	resolved string
 }
 
 // inClearByDesign reports whether a request is one of those above.
@@ -112,7 +109,7 @@ func inClearByDesign(r clearRequest) bool {
 	default:
 		return false
 	}
-	if r.bare && connectivityCheck(host, path) && resolvedAs(r.resolved, host) {
+	if r.bare && connectivityCheck(host, path) {
 		return true
 	}
 	for _, s := range certificateSuffixes {
@@ -122,17 +119,6 @@ func inClearByDesign(r clearRequest) bool {
 	}
 	last := path[bytes.LastIndexByte(path, '/')+1:]
 	return ocspHost(host) && len(last) > 0 && last[0] == 'M'
-}
-
-// resolvedAs: the client looked the server up by the Host header's name,
-// or no lookup was seen (DNS over HTTPS, a capture begun later): a
-// connectivity check's Host sent to a server the device knows by another
-// name goes somewhere else, and is no check.
-func resolvedAs(resolved string, host []byte) bool {
-	if resolved == "" {
-		return true
-	}
-	return inspect.EqualFold(hostName(host), resolved)
 }
 
 // connectivityCheck: the path of a connectivity check, or the host and

@@ -70,9 +70,6 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 	r := clearRequest{method: method, host: host, path: path, ocspBody: a.ocspBody,
 		soapAction: a.soapAction, soapBody: a.xmlBody && (h.chunked || h.contentLength > 0),
 		lan: f.ClientLocal && f.ServerLocal, bare: a.bareRequest(e)}
-	if r.bare {
-		r.resolved = f.ServerName()
-	}
 	switch {
 	case a.reportedCleartext:
 	case a.targetCut || !inClearByDesign(r):

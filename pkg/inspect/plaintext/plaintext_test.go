@@ -547,39 +547,6 @@ func TestConnectivityChecksAreNoFinding(t *testing.T) {
 	}
 }
 
-// TestConnectivityCheckToAnotherServer: a connectivity check's Host sent
-// to an address the device looked up by another name goes to that other
-// service and counts; to one it looked up by the check's name, or with
-// no lookup seen, it is the check.
-func TestConnectivityCheckToAnotherServer(t *testing.T) {
-	tests := []struct {
-		name     string
-		resolved string // the name the device looked the server up by; "" for none
-		want     int
-	}{
-		{"resolved_as_the_check", "connectivity-check.ubuntu.com", 0},
-		{"no_lookup_seen", "", 0},
-		{"resolved_as_another_service", "collector.cloud.example", 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := &inspecttest.Collector{}
-			e := inspecttest.Engine(t, c, nil, dns.New(), http.New(nil), New(pii.New()))
-			server := netip.MustParseAddr("198.51.100.77")
-			if tt.resolved != "" {
-				dnsExchange(e, "192.168.1.10:30000", 1, tt.resolved, server)
-			}
-			inspecttest.NewTCP(e, "192.168.1.10:40000", "198.51.100.77:80").
-				Client("GET / HTTP/1.1\r\nHost: connectivity-check.ubuntu.com\r\nUser-Agent: NetworkManager/1.36\r\n\r\n").
-				Server("HTTP/1.1 204 No Content\r\n\r\n").Close()
-			e.Flush()
-			if got := c.Kind(event.KindPlaintextProtocol); len(got) != tt.want {
-				t.Errorf("%d plaintext_protocol events, want %d", len(got), tt.want)
-			}
-		})
-	}
-}
-
 // TestRedirectToHTTPSIsNoCleartextUse: a request that carried nothing
 // worth hiding (no body, credentials, cookies or query, no identifier
 // in its path) and was only sent on to HTTPS is no cleartext use, on the
