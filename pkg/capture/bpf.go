@@ -31,7 +31,8 @@ const MaxFilterPorts = 100
 
 // DefaultPorts are the ports the inspectors recognise protocols by: FTP,
 // telnet, SMTP, DNS, DHCP, HTTP, POP3, IMAP, SNMP, the TLS ports (hellos
-// and certificates), RTSP, MQTT, SSDP, SIP and mDNS.
+// and certificates), RTSP, MQTT, SSDP, SIP and mDNS; and TFTP, syslog and
+// CoAP, which devices send in clear.
 func DefaultPorts() []uint16 {
 	return []uint16{
 		21, 2121, // ftp
@@ -47,6 +48,10 @@ func DefaultPorts() []uint16 {
 		1883, // mqtt
 		1900, // ssdp
 		5060, // sip
+		// UDP that IoT devices send in clear, which the scorecard's
+		// count of internet UDP (5.5-1) and the personal-data scanner
+		// must see: TFTP, syslog, CoAP.
+		69, 514, 5683,
 	}
 }
 

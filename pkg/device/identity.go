@@ -606,6 +606,9 @@ func (d *Device) addHostname(name, source string, ts time.Time) {
 	for i := range d.Hostnames {
 		h := d.Hostnames[i]
 		if strings.EqualFold(h.Name, name) && h.Source == source {
+			if ts.Before(h.FirstSeen) {
+				d.Hostnames[i].FirstSeen = ts
+			}
 			if ts.After(h.LastSeen) {
 				h.LastSeen = ts
 				copy(d.Hostnames[i:], d.Hostnames[i+1:])

@@ -132,16 +132,18 @@ func udpExempt(port uint16) bool {
 
 // countsAsInternetUDP reports whether p is a UDP datagram to an internet
 // unicast address that udpExempt does not cover, by its destination
-// port, or by a source port below 1024 that it covers: no stack picks
-// an ephemeral port there, so a datagram from 53, 123 or 500 is that
-// service's answer (an IKE responder's, a DNS server's) to a client's
-// ephemeral port. A group MAC (broadcast, multicast) or a multicast,
-// broadcast, link-local or LAN address is no internet host. It does
-// not allocate.
+// port or its source port: a datagram from 53, 123 or 500 is that
+// service's answer (a DNS server's, an IKE responder's) to a client's
+// ephemeral port, and one from 51820, 1194 or 3478 a LAN VPN or STUN
+// server's to a roaming phone. A device could send clear UDP from one
+// of those ports to go uncounted; the count keeps a pass from being
+// wrong by accident, not a device bent on it. A group MAC (broadcast,
+// multicast) or a multicast, broadcast, link-local or LAN address is no
+// internet host. It does not allocate.
 func (inv *Inventory) countsAsInternetUDP(p *inspect.Packet) bool {
 	// The ports first: most of a LAN's UDP is DNS, NTP and QUIC, and
 	// they cost less to rule out than the address.
-	if p.Kind != inspect.KindUDP || udpExempt(p.DstPort) || (p.SrcPort < 1024 && udpExempt(p.SrcPort)) {
+	if p.Kind != inspect.KindUDP || udpExempt(p.DstPort) || udpExempt(p.SrcPort) {
 		return false
 	}
 	dst := p.Dst.Unmap()

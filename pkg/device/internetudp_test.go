@@ -12,7 +12,7 @@ import (
 // TestInternetUDPCounted: which datagrams count as UDP to the internet
 // that nothing judged, with a link layer and without one (NFLOG, the
 // device known by its address): unicast to a non-LAN address on a port
-// not exempt, by its destination port or a privileged source port.
+// not exempt, by its destination port or its source port.
 func TestInternetUDPCounted(t *testing.T) {
 	const ip = "192.168.1.5"
 	m := mustMAC("00:11:22:33:44:55")
@@ -37,9 +37,11 @@ func TestInternetUDPCounted(t *testing.T) {
 		{"ipv6_global", "2001:db8::7", 40000, 5683, hwaddr.MAC{}, false, false, true},
 		{"ipv4_mapped", "::ffff:198.51.100.7", 40000, 5683, hwaddr.MAC{}, false, false, true},
 		{"stun_range_end", "198.51.100.7", 40000, 19310, hwaddr.MAC{}, false, false, true},
-		// An ephemeral source port that happens to be an exempt
-		// service's above 1024 says nothing of the traffic.
-		{"high_exempt_source", "198.51.100.7", 3478, 5683, hwaddr.MAC{}, false, false, true},
+		// A LAN VPN or STUN server answering a roaming client's
+		// ephemeral port.
+		{"wireguard_server_answers", "198.51.100.7", 51820, 38211, hwaddr.MAC{}, false, false, false},
+		{"openvpn_server_answers", "198.51.100.7", 1194, 38211, hwaddr.MAC{}, false, false, false},
+		{"stun_server_answers", "198.51.100.7", 3478, 38211, hwaddr.MAC{}, false, false, false},
 		{"dns", "198.51.100.53", 40000, 53, hwaddr.MAC{}, false, false, false},
 		{"dhcp_relayed", "198.51.100.67", 68, 67, hwaddr.MAC{}, false, false, false},
 		{"dhcp_client_port", "198.51.100.67", 67, 68, hwaddr.MAC{}, false, false, false},

@@ -680,7 +680,12 @@ func (inv *Inventory) merge(d, old *Device) {
 	for _, ev := range old.Observations {
 		inv.file(d, ev)
 	}
-	for _, h := range old.Hostnames {
+	// Both devices' names, in the order they were last used, so that the
+	// one used last stays last and a full list drops the stalest.
+	names := append(slices.Clone(d.Hostnames), old.Hostnames...)
+	slices.SortStableFunc(names, func(a, b Hostname) int { return a.LastSeen.Compare(b.LastSeen) })
+	d.Hostnames = d.Hostnames[:0]
+	for _, h := range names {
 		d.addHostname(h.Name, h.Source, h.FirstSeen)
 		d.addHostname(h.Name, h.Source, h.LastSeen)
 	}

@@ -2,6 +2,7 @@ package device
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/iotgw/iotgw/pkg/device/fingerprint"
@@ -83,6 +84,28 @@ func TestMediaSoftwareDescription(t *testing.T) {
 			}
 		})
 	}
+
+	// A hardware maker's build of MiniDLNA (NETGEAR's ReadyDLNA) names
+	// the maker: that vote stays, the software's model and type do not.
+	t.Run("vendor_build", func(t *testing.T) {
+		const nas = "a0:40:a0:00:00:01"
+		inv := newInv()
+		inv.Emit(obs(nas, "192.168.1.60", event.KindUPnP, event.Evidence{"manufacturer": "NETGEAR",
+			"model_name": "Windows Media Connect compatible (ReadyDLNA)", "device_type": "urn:schemas-upnp-org:device:MediaServer:1"}))
+		d := device(t, inv, nas)
+		votes := map[field]bool{}
+		for _, v := range d.votes {
+			if v.ev.Source == string(event.KindUPnP) {
+				votes[v.field] = true
+			}
+		}
+		if !votes[fieldVendor] || votes[fieldModel] || votes[fieldType] {
+			t.Errorf("description votes %q, want the vendor's alone", upnpVotes(d))
+		}
+		if !strings.EqualFold(d.Identity.Vendor.Value, "netgear") {
+			t.Errorf("vendor = %q, want NETGEAR", d.Identity.Vendor.Value)
+		}
+	})
 
 	fixture := func(name string) event.Evidence {
 		f, err := os.Open("../inspect/ssdp/testdata/" + name)

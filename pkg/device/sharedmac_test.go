@@ -97,3 +97,25 @@ func TestLastHostName(t *testing.T) {
 		t.Errorf("host names %q, want espressif then kitchen-plug (the one given last)", names)
 	}
 }
+
+// TestMergedHostNamesKeepTheLastLast: when a device known by its address
+// merges into the one known by its MAC, the name used last stays last.
+func TestMergedHostNamesKeepTheLastLast(t *testing.T) {
+	inv := NewInventory(64, func(netip.Addr) bool { return true })
+	const ip = "192.168.1.77"
+	mac, _ := hwaddr.Parse("50:c7:bf:0a:1b:2c")
+	inv.File(obs("", ip, event.KindMDNS, event.Evidence{"hostname": "old-name"}))
+	named := obs(mac.String(), "", event.KindMDNS, event.Evidence{"hostname": "new-name"})
+	named.Time = t0.Add(2 * time.Hour)
+	inv.File(named)
+	inv.ObservePacket(&inspect.Packet{Timestamp: t0.Add(2*time.Hour + time.Minute), Kind: inspect.KindUDP, HasMAC: true, SrcMAC: mac,
+		Src: netip.MustParseAddr(ip), Dst: netip.MustParseAddr("192.168.1.1"), SrcPort: 40000, DstPort: 53}) // the MAC's device takes the address
+	d, _ := inv.Lookup(Key{MAC: mac})
+	var names []string
+	for _, h := range d.Hostnames {
+		names = append(names, h.Name)
+	}
+	if len(names) != 2 || names[1] != "new-name" {
+		t.Errorf("host names after the merge %q, want old-name then new-name", names)
+	}
+}

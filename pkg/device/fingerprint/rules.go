@@ -125,6 +125,10 @@ type UPnPSoftware struct {
 	// Matchers; an entry matches when each one it has matches.
 	Manufacturer []string `toml:"manufacturer"` // exact values, case-insensitive
 	Model        string   `toml:"model"`        // RE2 on modelName
+	// VendorBuilds: hardware makers ship the software in their own
+	// firmware and put their name in <manufacturer> (NETGEAR's
+	// ReadyDLNA), so the manufacturer still votes.
+	VendorBuilds bool `toml:"vendor_builds"`
 
 	re *regexp.Regexp
 }
@@ -294,12 +298,22 @@ func (rs *Rules) MediaSoftware(manufacturer, model string) *UPnPSoftware {
 	if manufacturer == "" && model == "" {
 		return nil
 	}
+	// An entry that names the software's own publisher wins over one a
+	// hardware maker's build shares (MiniDLNA's "Justin Maggard" and its
+	// Windows Media Connect model name): the publisher is no vendor.
+	var build *UPnPSoftware
 	for _, u := range rs.software {
-		if u.matches(manufacturer, model) {
+		if !u.matches(manufacturer, model) {
+			continue
+		}
+		if !u.VendorBuilds {
 			return u
 		}
+		if build == nil {
+			build = u
+		}
 	}
-	return nil
+	return build
 }
 
 var productID = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)

@@ -109,12 +109,15 @@ func (rs *Rules) Signals(ev *event.Event, fn func(sig Signal, value string)) {
 		// NAS by its MediaServer type; its friendlyName is the
 		// software's to choose too. The Server header stays: it says
 		// what served the description, as any HTTP answer's does.
-		if rs.MediaSoftware(e[UPnPManufacturer], e[UPnPModelName]) == nil {
+		switch sw := rs.MediaSoftware(e[UPnPManufacturer], e[UPnPModelName]); {
+		case sw == nil:
 			emit(fn, SigUPnPManufacturer, e[UPnPManufacturer])
 			emit(fn, SigUPnPModel, e[UPnPModelName])
 			emit(fn, SigUPnPFirmware, e[UPnPFirmware])
 			emit(fn, SigUPnPDeviceType, e[UPnPDeviceType])
 			emit(fn, SigInstance, e[UPnPFriendlyName])
+		case sw.VendorBuilds:
+			emit(fn, SigUPnPManufacturer, e[UPnPManufacturer])
 		}
 		emit(fn, SigServer, e[UPnPServer])
 	case event.KindHTTPClient:

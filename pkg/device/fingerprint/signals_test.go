@@ -95,8 +95,8 @@ func TestMediaSoftware(t *testing.T) {
 		{"XBMC Foundation", "Kodi", "kodi"},
 		{"Microsoft Corporation", "Windows Media Player Sharing", "windows-media-player"},
 		{"Microsoft Corporation", "Windows Media Player", "windows-media-player"},
-		{"Microsoft", "Windows Media Player Sharing", "windows-media-player"}, // MythTV to an Xbox 360
-		{"Justin Maggard", "Windows Media Connect compatible (MiniDLNA)", "windows-media-connect-compatible"},
+		{"Microsoft", "Windows Media Player Sharing", "windows-media-player"},         // MythTV to an Xbox 360
+		{"Justin Maggard", "Windows Media Connect compatible (MiniDLNA)", "minidlna"}, // the publisher's own entry wins over a build's
 		{"NETGEAR", "Windows Media Connect compatible (ReadyDLNA)", "windows-media-connect-compatible"},
 		{"Justin Maggard", "MiniDLNA", "minidlna"}, // model_name set in minidlna.conf
 		{" Plex, Inc. ", "Plex Media Server", "plex-media-server"},
