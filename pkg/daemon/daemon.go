@@ -715,6 +715,12 @@ func (d *Daemon) tick(now time.Time) {
 		if !m.retryAt.IsZero() && !now.Before(m.retryAt) {
 			due = append(due, mac)
 		}
+		// A quarantine waiting for the owner may no longer have to:
+		// another of policy's ended below max_auto_quarantine, or the
+		// shared MAC's mark ran out.
+		if m.awaiting != "" {
+			due = append(due, mac)
+		}
 	}
 	d.mu.Unlock()
 	for _, mac := range due {

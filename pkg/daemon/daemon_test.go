@@ -545,6 +545,44 @@ func TestMaxAutoQuarantine(t *testing.T) {
 	}
 }
 
+// TestWaitingQuarantineGoesOnWhenTheLimitFrees: with room for one
+// automatic quarantine, the second device policy wants waits, saying
+// why; once the owner releases the first, the second is quarantined at
+// the next tick, not at its next event.
+func TestWaitingQuarantineGoesOnWhenTheLimitFrees(t *testing.T) {
+	cfg := enforcingConfig()
+	cfg.Policy.MaxAutoQuarantine = 1
+	fake := newFake(t)
+	h := start(t, cfg, fake, t.TempDir())
+	defer h.stop()
+	h.settle()
+	second := hwaddr.MAC{0x02, 0, 0, 0, 2, 1}
+	h.d.seen(second, netip.MustParseAddr("192.168.50.211"), "", "neighbour", h.d.now())
+	h.d.Record(exploitedFirmware(second, "192.168.50.211"))
+	h.settle()
+	var held, waiting []hwaddr.MAC
+	for _, dev := range h.d.Devices() {
+		mac, _ := hwaddr.Parse(dev.MAC)
+		switch {
+		case dev.State == api.StateQuarantined:
+			held = append(held, mac)
+		case dev.Awaiting != "":
+			waiting = append(waiting, mac)
+		}
+	}
+	if len(held) != 1 || len(waiting) == 0 {
+		t.Fatalf("%d quarantined, %d waiting; want 1 and at least 1", len(held), len(waiting))
+	}
+	if err := h.d.Release(context.Background(), held[0]); err != nil {
+		t.Fatal(err)
+	}
+	h.d.tick(h.d.now())
+	h.settle()
+	if q := quarantined(t, fake); q[waiting[0]] == "" {
+		t.Errorf("the waiting device %s was not quarantined once the limit freed: %v", waiting[0], q)
+	}
+}
+
 // TestSharedMACNotQuarantinedByPolicy: a MAC found to stand for several
 // hosts (here: it sent DHCP for another client, as a repeater that puts
 // its own MAC on its clients' frames does) is not held by policy, which
