@@ -88,11 +88,7 @@ func TestLastHostName(t *testing.T) {
 		inv.File(ev)
 	}
 	mac, _ := hwaddr.Parse(m)
-	d, _ := inv.Lookup(Key{MAC: mac})
-	var names []string
-	for _, h := range d.Hostnames {
-		names = append(names, h.Name)
-	}
+	names := hostNamesOf(inv, mac)
 	if len(names) != 2 || names[1] != "kitchen-plug" {
 		t.Errorf("host names %q, want espressif then kitchen-plug (the one given last)", names)
 	}
@@ -110,12 +106,18 @@ func TestMergedHostNamesKeepTheLastLast(t *testing.T) {
 	inv.File(named)
 	inv.ObservePacket(&inspect.Packet{Timestamp: t0.Add(2*time.Hour + time.Minute), Kind: inspect.KindUDP, HasMAC: true, SrcMAC: mac,
 		Src: netip.MustParseAddr(ip), Dst: netip.MustParseAddr("192.168.1.1"), SrcPort: 40000, DstPort: 53}) // the MAC's device takes the address
+	names := hostNamesOf(inv, mac)
+	if len(names) != 2 || names[1] != "new-name" {
+		t.Errorf("host names after the merge %q, want old-name then new-name", names)
+	}
+}
+
+// hostNamesOf lists the host names of the device with mac, in order.
+func hostNamesOf(inv *Inventory, mac hwaddr.MAC) []string {
 	d, _ := inv.Lookup(Key{MAC: mac})
 	var names []string
 	for _, h := range d.Hostnames {
 		names = append(names, h.Name)
 	}
-	if len(names) != 2 || names[1] != "new-name" {
-		t.Errorf("host names after the merge %q, want old-name then new-name", names)
-	}
+	return names
 }
