@@ -183,8 +183,10 @@ type deviceMeta struct {
 	verdict    policy.Verdict
 	// awaiting says why policy's quarantine waits for the owner's
 	// confirmation (max_auto_quarantine reached, a shared MAC); "" when
-	// it does not.
-	awaiting string
+	// it does not. overLimit: it waits because of the limit, until the
+	// owner answers, policy no longer calls for it, or a reload.
+	awaiting  string
+	overLimit bool
 	// kernelAddrs are the addresses the kernel's quarantine entry has.
 	kernelAddrs []netip.Addr
 	// awayAt is the last sign of life before netwatch reported the device
@@ -715,9 +717,9 @@ func (d *Daemon) tick(now time.Time) {
 		if !m.retryAt.IsZero() && !now.Before(m.retryAt) {
 			due = append(due, mac)
 		}
-		// A quarantine waiting for the owner may no longer have to:
-		// another of policy's ended below max_auto_quarantine, or the
-		// shared MAC's mark ran out.
+		// A quarantine waiting for the owner may no longer have to: the
+		// shared MAC's mark ran out. (One waiting for the limit waits
+		// for the owner or a reload.)
 		if m.awaiting != "" {
 			due = append(due, mac)
 		}
@@ -1201,6 +1203,11 @@ func (d *Daemon) Reload(cfg *config.Config) {
 		d.reconsidered = time.Time{}
 	}
 	d.cfg = &next
+	// A new policy (a higher limit) is the owner's word on the
+	// quarantines waiting for the limit: they are judged again.
+	for _, m := range d.meta {
+		m.overLimit = false
+	}
 	d.mu.Unlock()
 	// Before the re-evaluation, so that a device no longer trusted can be
 	// quarantined and a newly trusted one is released.

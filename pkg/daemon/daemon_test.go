@@ -545,41 +545,56 @@ func TestMaxAutoQuarantine(t *testing.T) {
 	}
 }
 
-// TestWaitingQuarantineGoesOnWhenTheLimitFrees: with room for one
-// automatic quarantine, the second device policy wants waits, saying
-// why; once the owner releases the first, the second is quarantined at
-// the next tick, not at its next event.
-func TestWaitingQuarantineGoesOnWhenTheLimitFrees(t *testing.T) {
-	cfg := enforcingConfig()
-	cfg.Policy.MaxAutoQuarantine = 1
-	fake := newFake(t)
-	h := start(t, cfg, fake, t.TempDir())
-	defer h.stop()
-	h.settle()
-	second := hwaddr.MAC{0x02, 0, 0, 0, 2, 1}
-	h.d.seen(second, netip.MustParseAddr("192.168.50.211"), "", "neighbour", h.d.now())
-	h.d.Record(exploitedFirmware(second, "192.168.50.211"))
-	h.settle()
-	var held, waiting []hwaddr.MAC
-	for _, dev := range h.d.Devices() {
-		mac, _ := hwaddr.Parse(dev.MAC)
-		switch {
-		case dev.State == api.StateQuarantined:
-			held = append(held, mac)
-		case dev.Awaiting != "":
-			waiting = append(waiting, mac)
-		}
-	}
-	if len(held) != 1 || len(waiting) == 0 {
-		t.Fatalf("%d quarantined, %d waiting; want 1 and at least 1", len(held), len(waiting))
-	}
-	if err := h.d.Release(context.Background(), held[0]); err != nil {
-		t.Fatal(err)
-	}
-	h.d.tick(h.d.now())
-	h.settle()
-	if q := quarantined(t, fake); q[waiting[0]] == "" {
-		t.Errorf("the waiting device %s was not quarantined once the limit freed: %v", waiting[0], q)
+// TestWaitingQuarantineWaitsForTheOwner: with room for one automatic
+// quarantine, the second device policy wants waits, saying why, and goes
+// on waiting when the owner releases the first (a bad rule or feed would
+// otherwise quarantine one device for each the owner frees); a reload
+// with a higher limit, or the owner's own quarantine, ends the wait.
+func TestWaitingQuarantineWaitsForTheOwner(t *testing.T) {
+	for _, answer := range []string{"reload", "quarantine"} {
+		t.Run(answer, func(t *testing.T) {
+			cfg := enforcingConfig()
+			cfg.Policy.MaxAutoQuarantine = 1
+			fake := newFake(t)
+			h := start(t, cfg, fake, t.TempDir())
+			defer h.stop()
+			h.settle()
+			second := hwaddr.MAC{0x02, 0, 0, 0, 2, 1}
+			h.d.seen(second, netip.MustParseAddr("192.168.50.211"), "", "neighbour", h.d.now())
+			h.d.Record(exploitedFirmware(second, "192.168.50.211"))
+			h.settle()
+			if q := quarantined(t, fake); q[camera] == "" || q[second] != "" {
+				t.Fatalf("quarantined %v, want the camera alone", q)
+			}
+			if dev, _ := h.d.Device(second); !strings.Contains(dev.Awaiting, "max_auto_quarantine") {
+				t.Fatalf("the second device waits for %q, want the limit", dev.Awaiting)
+			}
+			if err := h.d.Release(context.Background(), camera); err != nil {
+				t.Fatal(err)
+			}
+			h.d.tick(h.d.now())
+			h.settle()
+			if q := quarantined(t, fake); q[second] != "" {
+				t.Fatalf("the waiting device was quarantined without the owner once the limit freed: %v", q)
+			}
+			switch answer {
+			case "reload":
+				more := enforcingConfig()
+				more.Policy.MaxAutoQuarantine = 3
+				h.d.Reload(more)
+			case "quarantine":
+				if err := h.d.Quarantine(context.Background(), second, "", 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.settle()
+			if q := quarantined(t, fake); q[second] == "" {
+				t.Errorf("after the owner's %s the device is not quarantined: %v", answer, q)
+			}
+			if dev, _ := h.d.Device(second); dev.Awaiting != "" {
+				t.Errorf("still waiting for %q", dev.Awaiting)
+			}
+		})
 	}
 }
 

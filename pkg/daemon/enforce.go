@@ -187,7 +187,7 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 		}
 		return plan{}
 	case !wants:
-		m.awaiting = ""
+		m.awaiting, m.overLimit = "", false
 		return plan{}
 	}
 	if shared {
@@ -200,12 +200,16 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 		m.awaiting = awaitShared + sharedWhy
 		return plan{}
 	}
-	if d.policyQuarantinesLocked() >= d.cfg.Policy.MaxAutoQuarantine {
+	// Beyond the limit each quarantine waits for the owner, also once
+	// the limit frees: a bad rule or feed that reached it would go on
+	// quarantining a device for every one the owner releases.
+	if m.overLimit || d.policyQuarantinesLocked() >= d.cfg.Policy.MaxAutoQuarantine {
 		if m.awaiting == "" {
 			d.log.Warn("quarantine needs the owner's confirmation: too many devices quarantined by policy",
 				"mac", mac, "limit", d.cfg.Policy.MaxAutoQuarantine)
 		}
-		m.awaiting = fmt.Sprintf("policy already holds %d devices, its limit (policy.max_auto_quarantine)", d.cfg.Policy.MaxAutoQuarantine)
+		m.overLimit = true
+		m.awaiting = fmt.Sprintf("when policy called for it, it already held %d devices, its limit (policy.max_auto_quarantine)", d.cfg.Policy.MaxAutoQuarantine)
 		return plan{}
 	}
 	m.awaiting = ""

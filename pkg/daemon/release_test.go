@@ -97,7 +97,8 @@ func TestPlanStaleAfterReload(t *testing.T) {
 		t.Fatal("quarantined while the capture played")
 	}
 	h.d.mu.Lock()
-	h.d.cfg.Policy.MaxAutoQuarantine = 3
+	h.d.cfg.Policy.MaxAutoQuarantine = 3 // a higher limit, as a reload gives it, without its re-evaluation
+	h.d.meta[camera].overLimit = false
 	h.d.mu.Unlock()
 	p, _, _ := h.d.policyPlan(camera, time.Now())
 	if !p.apply {

@@ -130,20 +130,29 @@ func udpExempt(port uint16) bool {
 	return port >= 19302 && port <= 19309
 }
 
+// clearUDPService: a port a UDP service in clear listens on, not a
+// client's ephemeral one: the well-known ones, MQTT-SN and CoAP.
+func clearUDPService(port uint16) bool {
+	return port < 1024 || port == 1883 || port == 5683
+}
+
 // countsAsInternetUDP reports whether p is a UDP datagram to an internet
 // unicast address that udpExempt does not cover, by its destination
 // port or its source port: a datagram from 53, 123 or 500 is that
 // service's answer (a DNS server's, an IKE responder's) to a client's
 // ephemeral port, and one from 51820, 1194 or 3478 a LAN VPN or STUN
-// server's to a roaming phone. A device could send clear UDP from one
-// of those ports to go uncounted; the count keeps a pass from being
-// wrong by accident, not a device bent on it. A group MAC (broadcast,
+// server's to a roaming phone. Above 1024 a source port may be a
+// client's ephemeral one by chance, so it exempts only an answer to an
+// ephemeral port, not a datagram to a service's (below 1024, MQTT-SN,
+// CoAP). A device could still send clear UDP from one of those ports
+// to go uncounted; the count keeps a pass from being wrong by
+// accident, not a device bent on it. A group MAC (broadcast,
 // multicast) or a multicast, broadcast, link-local or LAN address is no
 // internet host. It does not allocate.
 func (inv *Inventory) countsAsInternetUDP(p *inspect.Packet) bool {
 	// The ports first: most of a LAN's UDP is DNS, NTP and QUIC, and
 	// they cost less to rule out than the address.
-	if p.Kind != inspect.KindUDP || udpExempt(p.DstPort) || udpExempt(p.SrcPort) {
+	if p.Kind != inspect.KindUDP || udpExempt(p.DstPort) || udpExempt(p.SrcPort) && (p.SrcPort < 1024 || !clearUDPService(p.DstPort)) {
 		return false
 	}
 	dst := p.Dst.Unmap()

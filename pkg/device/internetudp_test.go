@@ -42,6 +42,10 @@ func TestInternetUDPCounted(t *testing.T) {
 		{"wireguard_server_answers", "198.51.100.7", 51820, 38211, hwaddr.MAC{}, false, false, false},
 		{"openvpn_server_answers", "198.51.100.7", 1194, 38211, hwaddr.MAC{}, false, false, false},
 		{"stun_server_answers", "198.51.100.7", 3478, 38211, hwaddr.MAC{}, false, false, false},
+		// A client's ephemeral port that happens to be one of those,
+		// sending to a clear service.
+		{"ephemeral_51820_to_coap", "198.51.100.7", 51820, 5683, hwaddr.MAC{}, false, false, true},
+		{"ephemeral_4500_to_syslog", "198.51.100.7", 4500, 514, hwaddr.MAC{}, false, false, true},
 		{"dns", "198.51.100.53", 40000, 53, hwaddr.MAC{}, false, false, false},
 		{"dhcp_relayed", "198.51.100.67", 68, 67, hwaddr.MAC{}, false, false, false},
 		{"dhcp_client_port", "198.51.100.67", 67, 68, hwaddr.MAC{}, false, false, false},

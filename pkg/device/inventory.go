@@ -680,15 +680,27 @@ func (inv *Inventory) merge(d, old *Device) {
 	for _, ev := range old.Observations {
 		inv.file(d, ev)
 	}
-	// Both devices' names, in the order they were last used, so that the
-	// one used last stays last and a full list drops the stalest.
+	// Both devices' names, one entry per name and source with the first
+	// and last use of either, in the order they were last used: the one
+	// used last stays last, and a full list drops the stalest.
 	names := append(slices.Clone(d.Hostnames), old.Hostnames...)
-	slices.SortStableFunc(names, func(a, b Hostname) int { return a.LastSeen.Compare(b.LastSeen) })
-	d.Hostnames = d.Hostnames[:0]
+	merged := names[:0]
 	for _, h := range names {
-		d.addHostname(h.Name, h.Source, h.FirstSeen)
-		d.addHostname(h.Name, h.Source, h.LastSeen)
+		i := slices.IndexFunc(merged, func(m Hostname) bool { return strings.EqualFold(m.Name, h.Name) && m.Source == h.Source })
+		if i < 0 {
+			merged = append(merged, h)
+			continue
+		}
+		if h.FirstSeen.Before(merged[i].FirstSeen) {
+			merged[i].FirstSeen = h.FirstSeen
+		}
+		if h.LastSeen.After(merged[i].LastSeen) {
+			merged[i].LastSeen = h.LastSeen
+		}
 	}
+	slices.SortStableFunc(merged, func(a, b Hostname) int { return a.LastSeen.Compare(b.LastSeen) })
+	merged = merged[max(0, len(merged)-maxHostnames):]
+	d.Hostnames = append(d.Hostnames[:0], merged...)
 	if old.Identity.DNSServer {
 		d.markDNSServer() // before old's votes come: its domains go
 	}

@@ -2,6 +2,7 @@ package device
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -120,4 +121,27 @@ func hostNamesOf(inv *Inventory, mac hwaddr.MAC) []string {
 		names = append(names, h.Name)
 	}
 	return names
+}
+
+// TestMergedHostNamesKeepFirstUse: a name both devices used keeps the
+// first use of either, also when more names than a device keeps were
+// used in between.
+func TestMergedHostNamesKeepFirstUse(t *testing.T) {
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	mac, _ := hwaddr.Parse("50:c7:bf:0a:1b:2c")
+	d := &Device{Key: Key{MAC: mac}}
+	old := &Device{Key: Key{IP: netip.MustParseAddr("192.168.1.77")}}
+	old.Hostnames = append(old.Hostnames, Hostname{Name: "cam", Source: "mdns", FirstSeen: at(0), LastSeen: at(1)})
+	for i := range 4 {
+		old.Hostnames = append(old.Hostnames, Hostname{Name: "o" + strconv.Itoa(i), Source: "mdns", FirstSeen: at(2 + i), LastSeen: at(2 + i)})
+		d.Hostnames = append(d.Hostnames, Hostname{Name: "d" + strconv.Itoa(i), Source: "mdns", FirstSeen: at(2 + i), LastSeen: at(2 + i)})
+	}
+	d.Hostnames = append(d.Hostnames, Hostname{Name: "cam", Source: "mdns", FirstSeen: at(7), LastSeen: at(10)})
+	NewInventory(64, func(netip.Addr) bool { return true }).merge(d, old)
+	if n := len(d.Hostnames); n != maxHostnames || d.Hostnames[n-1].Name != "cam" {
+		t.Fatalf("%d names, the last %q; want %d, cam last", n, d.Hostnames[n-1].Name, maxHostnames)
+	}
+	if cam := d.Hostnames[len(d.Hostnames)-1]; !cam.FirstSeen.Equal(at(0)) || !cam.LastSeen.Equal(at(10)) {
+		t.Errorf("cam used %v to %v, want t0 to t0+10m", cam.FirstSeen.Sub(t0), cam.LastSeen.Sub(t0))
+	}
 }
