@@ -409,6 +409,7 @@ func mixedCase(w []byte) bool {
 	return upper && lower && digit
 }
 
+// foldIn reports whether s is one of list, ignoring ASCII case.
 func foldIn(s []byte, list []string) bool {
 	for _, v := range list {
 		if inspect.EqualFold(s, v) {

@@ -124,10 +124,8 @@ func inClearByDesign(r clearRequest) bool {
 // connectivityCheck: the path of a connectivity check, or the host and
 // path of one (connectivityChecks).
 func connectivityCheck(host, path []byte) bool {
-	for _, p := range connectivityPaths {
-		if inspect.EqualFold(path, p) {
-			return true
-		}
+	if foldIn(path, connectivityPaths[:]) {
+		return true
 	}
 	for _, c := range connectivityChecks {
 		if inspect.EqualFold(path, c.path) && inspect.EqualFold(hostName(host), c.host) {

@@ -353,12 +353,7 @@ var (
 // "user", "email", "j_username" and (case counts here) "txtUser" are
 // users.
 func fieldRank(name []byte) int {
-	for _, n := range passwordNames {
-		if inspect.EqualFold(name, n) {
-			return rankPassword
-		}
-	}
-	if hashedPasswordName(name) {
+	if foldIn(name, passwordNames[:]) || hashedPasswordName(name) {
 		return rankPassword
 	}
 	for _, s := range passwordSuffixes {
@@ -366,10 +361,8 @@ func fieldRank(name []byte) int {
 			return rankPassword
 		}
 	}
-	for _, n := range userNames {
-		if inspect.EqualFold(name, n) {
-			return rankUser
-		}
+	if foldIn(name, userNames[:]) {
+		return rankUser
 	}
 	for _, s := range userSuffixes {
 		if hasSuffixFold(name, s) {
@@ -397,21 +390,14 @@ func camelUser(name []byte) bool {
 	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
 }
 
+// switchValues are the values of a setting that is on or off.
+var switchValues = [...]string{"0", "1", "on", "off", "true", "false", "yes", "no"}
+
 // passwordSetting reports whether a field named like a password only by
 // its ending ("remember_password", "savePwd") holds a switch (0, 1, on,
 // true …): a setting about the password.
 func passwordSetting(name, value []byte) bool {
-	for _, n := range passwordNames {
-		if inspect.EqualFold(name, n) {
-			return false
-		}
-	}
-	for _, f := range [...]string{"0", "1", "on", "off", "true", "false", "yes", "no"} {
-		if inspect.EqualFold(value, f) {
-			return true
-		}
-	}
-	return false
+	return !foldIn(name, passwordNames[:]) && foldIn(value, switchValues[:])
 }
 
 func hasSuffixFold(s []byte, suffix string) bool {

@@ -172,10 +172,8 @@ func quietHeader(name, value []byte) bool {
 // quietName: name is one of quietHeaders or starts with one of
 // quietHeaderPrefixes.
 func quietName(name []byte) bool {
-	for _, h := range quietHeaders {
-		if inspect.EqualFold(name, h) {
-			return true
-		}
+	if foldIn(name, quietHeaders[:]) {
+		return true
 	}
 	for _, p := range quietHeaderPrefixes {
 		if inspect.HasPrefixFold(name, p) {
