@@ -294,12 +294,12 @@ func TestSyntheticLogins(t *testing.T) {
 		}, []want{{"Mu***", "Digest", "hashed", "yes"}}},
 		{"form_login_session_cookie", func(c *inspecttest.Conv) {
 			body := "username=admin&password=" + secret + "&submit=Login"
-			c.Client("POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/login", "Content-Type: application/x-www-form-urlencoded\r\n", body)).
 				Server("HTTP/1.1 302 Found\r\nSet-Cookie: sid=1\r\nLocation: /\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "form", "unique", "yes"}}},
 		{"form_login_200_is_unknown", func(c *inspecttest.Conv) {
 			body := "user=admin&pwd=" + secret
-			c.Client("POST /login.cgi HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/login.cgi", "", body)).
 				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "form", "unique", "unknown"}}},
 		{"form_login_401", func(c *inspecttest.Conv) {
@@ -312,54 +312,54 @@ func TestSyntheticLogins(t *testing.T) {
 		// field of the plain name: the empty field is no password.
 		{"form_empty_password_field_then_hashed", func(c *inspecttest.Conv) {
 			body := "username=admin&password=&encPassword=9f86d081884c7d659a2feaa0c55ad015"
-			c.Client("POST /login.cgi HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/login.cgi", "Content-Type: application/x-www-form-urlencoded\r\n", body)).
 				Server("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "form", "hashed", "no"}}},
 		{"json_empty_password_field_then_hashed", func(c *inspecttest.Conv) {
 			body := `{"username":"admin","password":"","passwordHash":"9f86d081884c7d659a2feaa0c55ad015"}`
-			c.Client("POST /api/login HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/api/login", "Content-Type: application/json\r\n", body)).
 				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "json", "hashed", "no"}}},
 		{"form_filled_password_field_after_empty", func(c *inspecttest.Conv) {
 			body := "user=admin&pass=&password=" + secret + "&pwd_md5=&confirm_password=other-Pass"
-			c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/login", "", body)).
 				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "form", "unique", "no"}}},
 		{"form_clear_password_beats_hashed", func(c *inspecttest.Conv) {
 			body := "user=admin&password_md5=21232f297a57a5a743894a0e4a801fc3&password=" + secret
-			c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/login", "", body)).
 				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "form", "unique", "no"}}},
 		{"form_hex_digest_in_password_field", func(c *inspecttest.Conv) {
 			body := "user=admin&password=5F4DCC3B5AA765D61D8327DEB882CF99"
-			c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/login", "", body)).
 				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "form", "hashed", "no"}}},
 		{"form_only_empty_password_field", func(c *inspecttest.Conv) {
 			body := "user=admin&password=&lang=en"
-			c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/login", "", body)).
 				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "form", "empty", "no"}}},
 		{"form_url_decoded", func(c *inspecttest.Conv) {
 			body := "Email=ad%6Din%40x&Passwd=s3cret%2DPass"
-			c.Client("POST /l HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/l", "", body)).
 				Server("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"ad***", "form", "unique", "no"}}},
 		{"form_name_as_user", func(c *inspecttest.Conv) {
 			body := "name=bob&pass=" + secret
-			c.Client("POST /c HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/c", "", body)).
 				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"b***", "form", "unique", "no"}}},
 		{"form_user_field_beats_name", func(c *inspecttest.Conv) {
 			body := "name=Bob+Smith&login=root&passphrase=" + secret
-			c.Client("POST /c HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/c", "", body)).
 				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"r***", "form", "unique", "no"}}},
 		// multipart/form-data (RFC 7578): the fields of a small form;
 		// files are no fields.
 		{"multipart_form_login", func(c *inspecttest.Conv) {
 			body := "--XX\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nadmin\r\n--XX\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n" + secret + "\r\n--XX--\r\n"
-			c.Client("POST /login HTTP/1.1\r\nHost: r\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/login", "Host: r\r\nContent-Type: multipart/form-data; boundary=XX\r\n", body)).
 				Server("HTTP/1.1 302 Found\r\nSet-Cookie: sid=1\r\nLocation: /\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "form", "unique", "yes"}}},
 		{"multipart_browser_form_with_file_and_preamble", func(c *inspecttest.Conv) {
@@ -372,7 +372,7 @@ func TestSyntheticLogins(t *testing.T) {
 		}, []want{{"r***", "form", "unique", "no"}}},
 		{"multipart_bare_lf", func(c *inspecttest.Conv) {
 			body := "--b\nContent-Disposition: form-data; name=\"user\"\n\nadmin\n--b\nContent-Disposition: form-data; name=\"password\"\n\n" + secret + "\n--b--\n"
-			c.Client("POST /login HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/login", "Content-Type: multipart/form-data; boundary=b\r\n", body)).
 				Server("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "form", "unique", "no"}}},
 		// A part that ends past the body prefix is read as it comes; of
@@ -381,17 +381,17 @@ func TestSyntheticLogins(t *testing.T) {
 		{"multipart_part_closed_past_the_prefix", func(c *inspecttest.Conv) {
 			body := "--XX\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nadmin\r\n--XX\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n" +
 				"admin" + strings.Repeat("x", maxBody) + "\r\n--XX--\r\n"
-			c.Client("POST /login HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/login", "Content-Type: multipart/form-data; boundary=XX\r\n", body)).
 				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "form", "unique", "no"}}},
 		{"multipart_without_boundary", func(c *inspecttest.Conv) {
 			body := "--XX\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nadmin\r\n--XX\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\n" + secret + "\r\n--XX--\r\n"
-			c.Client("POST /login HTTP/1.1\r\nContent-Type: multipart/form-data\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/login", "Content-Type: multipart/form-data\r\n", body)).
 				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
 		}, nil},
 		{"form_name_only_with_password", func(c *inspecttest.Conv) {
 			body := "name=bob&comment=hi"
-			c.Client("POST /c HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/c", "", body)).
 				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 		}, nil},
 		{"form_chunked_body", func(c *inspecttest.Conv) {
@@ -401,9 +401,9 @@ func TestSyntheticLogins(t *testing.T) {
 		}, []want{{"r***", "form", "unique", "yes"}}},
 		{"form_redirect_back_to_login", func(c *inspecttest.Conv) {
 			body := "username=admin&password=" + secret
-			c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/login", "", body)).
 				Server("HTTP/1.1 302 Found\r\nSet-Cookie: sid=1\r\nLocation: https://cam.local/Login.html\r\nContent-Length: 0\r\n\r\n").
-				Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Client(postRequest("/login", "", body)).
 				Server("HTTP/1.1 303 See Other\r\nSet-Cookie: sid=2\r\nLocation: /index.html?msg=auth_failed\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "form", "unique", "unknown"}, {"a***", "form", "unique", "unknown"}}},
 		// A failed login's page starts the framework's session for a
@@ -428,14 +428,14 @@ func TestSyntheticLogins(t *testing.T) {
 		}, slices.Repeat([]want{{"a***", "form", "unique", "unknown"}}, 8)},
 		{"form_framework_session_renewed", func(c *inspecttest.Conv) {
 			body := "username=admin&password=" + secret
-			c.Client("POST /login.php HTTP/1.1\r\nCookie: language=en; PHPSESSID=0ld\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/login.php", "Cookie: language=en; PHPSESSID=0ld\r\n", body)).
 				Server("HTTP/1.1 200 OK\r\nSet-Cookie: PHPSESSID=n3w; path=/\r\nContent-Length: 15\r\n\r\n<h1>Status</h1>").
-				Client("POST /login.php HTTP/1.1\r\nCookie: PHPSESSID=0ld\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Client(postRequest("/login.php", "Cookie: PHPSESSID=0ld\r\n", body)).
 				Server("HTTP/1.1 302 Found\r\nSet-Cookie: PHPSESSID=n3w; path=/\r\nLocation: /status.php\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "form", "unique", "yes"}, {"a***", "form", "unique", "yes"}}},
 		{"form_first_visit_app_cookie", func(c *inspecttest.Conv) {
 			body := "luci_username=root&luci_password=" + secret
-			c.Client("POST /cgi-bin/luci HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/cgi-bin/luci", "", body)).
 				Server("HTTP/1.1 200 OK\r\nSet-Cookie: PHPSESSID=9a1f\r\nSet-Cookie: sysauth=f00d; path=/cgi-bin/luci\r\nContent-Length: 17\r\n\r\n<h1>Overview</h1>")
 		}, []want{{"r***", "form", "unique", "yes"}}},
 		// A 200 with a session cookie is a verdict only with a page that
@@ -445,7 +445,7 @@ func TestSyntheticLogins(t *testing.T) {
 		{"form_200_login_form_again_flash_cookie", func(c *inspecttest.Conv) {
 			body := "username=admin&password=" + secret
 			page := "<html><form action=/login>Invalid username or password</form></html>"
-			c.Client("POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/login", "Content-Type: application/x-www-form-urlencoded\r\n", body)).
 				Server("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nSet-Cookie: session=eyJfZmxhc2hlcyI6W3siIHQiOlsiZXJyb3IiLCJJbnZhbGlkIl19XX0.Z1.abc; HttpOnly; Path=/\r\nContent-Length: " + itoa(len(page)) + "\r\n\r\n" + page)
 		}, []want{{"a***", "form", "unique", "unknown"}}},
 		{"form_200_answers_with_login_pages", func(c *inspecttest.Conv) {
@@ -459,26 +459,26 @@ func TestSyntheticLogins(t *testing.T) {
 				`{"status":"error","message":"Incorrect password"}`,
 				`{"code":-1,"msg":"Login failed"}`,
 			} {
-				c.Client("POST /cgi-bin/login.cgi HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				c.Client(postRequest("/cgi-bin/login.cgi", "", body)).
 					Server("HTTP/1.1 200 OK\r\nSet-Cookie: _app_session=Zm9v; path=/; HttpOnly\r\nContent-Length: " + itoa(len(page)) + "\r\n\r\n" + page)
 			}
 		}, slices.Repeat([]want{{"a***", "form", "unique", "unknown"}}, 7)},
 		{"form_200_cookie_alone", func(c *inspecttest.Conv) {
 			body := "username=admin&password=" + secret
-			c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/login", "", body)).
 				Server("HTTP/1.1 200 OK\r\nSet-Cookie: sid=1\r\nContent-Length: 0\r\n\r\n").
-				Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				Client(postRequest("/login", "", body)).
 				Server("HTTP/1.1 204 No Content\r\nSet-Cookie: sid=2\r\n\r\n")
 		}, []want{{"a***", "form", "unique", "unknown"}, {"a***", "form", "unique", "unknown"}}},
 		{"form_200_page_too_long_to_read_whole", func(c *inspecttest.Conv) {
 			body := "username=admin&password=" + secret
 			page := "<html>" + strings.Repeat("<p>dashboard</p>", maxBody/16) + "<form action=/login><input type=password></form></html>"
-			c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/login", "", body)).
 				Server("HTTP/1.1 200 OK\r\nSet-Cookie: sid=1\r\nContent-Length: " + itoa(len(page)) + "\r\n\r\n" + page)
 		}, []want{{"a***", "form", "unique", "unknown"}}},
 		{"form_200_other_page_chunked", func(c *inspecttest.Conv) {
 			body := "username=admin&password=" + secret
-			c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/login", "", body)).
 				Server("HTTP/1.1 200 OK\r\nSet-Cookie: sid=1\r\nTransfer-Encoding: chunked\r\n\r\n" +
 					"1a\r\n<h1>Cameras</h1><form acti\r\n" + "19\r\non=/search><input name=q>\r\n0\r\n\r\n")
 		}, []want{{"a***", "form", "unique", "yes"}}},
@@ -503,7 +503,7 @@ func TestSyntheticLogins(t *testing.T) {
 				"sid=; Path=/",
 				"sid=x; Max-Age=0",
 			} {
-				c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+				c.Client(postRequest("/login", "", body)).
 					Server("HTTP/1.1 200 OK\r\nSet-Cookie: " + cookie + "\r\nContent-Length: 0\r\n\r\n")
 			}
 		}, []want{{"a***", "form", "unique", "unknown"}, {"a***", "form", "unique", "unknown"}, {"a***", "form", "unique", "unknown"}}},
@@ -535,17 +535,17 @@ func TestSyntheticLogins(t *testing.T) {
 		}, []want{{"a***", "Digest", "hashed", "unknown"}, {"a***", "Digest", "hashed", "unknown"}, {"a***", "Digest", "hashed", "no"}}},
 		{"json_login", func(c *inspecttest.Conv) {
 			body := `{"method":"login","params":{"username":"admin","password":"s3cret-Pass"}}`
-			c.Client("POST /api HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/api", "Content-Type: application/json\r\n", body)).
 				Server("HTTP/1.1 200 OK\r\nSet-Cookie: s=1\r\nContent-Length: 15\r\n\r\n{\"result\":\"ok\"}")
 		}, []want{{"a***", "json", "unique", "yes"}}},
 		{"json_escapes_and_numbers", func(c *inspecttest.Conv) {
 			body := `{"user":"ad\u006din","pin":1,"passWord":"s3cret\u002dPass"}`
-			c.Client("POST /api HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/api", "", body)).
 				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
 		}, []want{{"a***", "json", "unique", "no"}}},
 		{"password_settings_are_not_passwords", func(c *inspecttest.Conv) {
 			body := `{"name":"Kitchen","remember_password":1,"savePwd":true,"show_password":"on"}`
-			c.Client("POST /api HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/api", "", body)).
 				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 			form := "user=admin&remember_password=on"
 			c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(form)) + "\r\n\r\n" + form).
@@ -553,7 +553,7 @@ func TestSyntheticLogins(t *testing.T) {
 		}, nil},
 		{"numeric_password_kept", func(c *inspecttest.Conv) {
 			body := `{"username":"admin","password":1234}`
-			c.Client("POST /api HTTP/1.1\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).
+			c.Client(postRequest("/api", "", body)).
 				Server("HTTP/1.1 200 OK\r\nSet-Cookie: s=1\r\nContent-Length: 15\r\n\r\n{\"result\":\"ok\"}")
 		}, []want{{"a***", "json", "unique", "yes"}}},
 		{"query_login", func(c *inspecttest.Conv) {
@@ -681,7 +681,7 @@ func TestCutLoginIsNotClassified(t *testing.T) {
 		rest     = "2024!Secure" // of the password "admin2024!Secure"
 	)
 	post := func(ctype, body string) string {
-		return "POST /login HTTP/1.1\r\nHost: cam\r\nContent-Type: " + ctype + "\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+		return postRequest("/login", "Host: cam\r\nContent-Type: "+ctype+"\r\n", body)
 	}
 	// upTo pads between head and tail so that tail ends at byte n.
 	upTo := func(n int, head, tail string) string {
@@ -2034,7 +2034,7 @@ func TestNoSecretKept(t *testing.T) {
 	}
 	check("form_and_wifi_key_response", 1, func(c *inspecttest.Conv) {
 		body := "user=admin&password=" + pw
-		c.Client("POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body)
+		c.Client(postRequest("/login", "Content-Type: application/x-www-form-urlencoded\r\n", body))
 		resp := `{"ssid":"home","wifi_key":"` + pw + `"}`
 		c.Server("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + itoa(len(resp)) + "\r\n\r\n" + resp)
 	})
@@ -2044,7 +2044,7 @@ func TestNoSecretKept(t *testing.T) {
 	})
 	check("json_string_not_a_key", 0, func(c *inspecttest.Conv) {
 		body := `{"method":"login","params":["` + pw + `"]}`
-		c.Client("POST /rpc HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body).Server(ok)
+		c.Client(postRequest("/rpc", "Content-Type: application/json\r\n", body)).Server(ok)
 	})
 	check("gap_in_request_body", 0, func(c *inspecttest.Conv) {
 		c.Client("POST /login HTTP/1.1\r\nContent-Length: 100\r\n\r\nuser=admin&password="+pw).
@@ -2103,4 +2103,10 @@ func TestSecondHeldAcceptanceWoken(t *testing.T) {
 	if got := logins(); len(got) != 2 || got[1].Evidence["accepted"] != "yes" {
 		t.Fatalf("after 16 s: %v, want admin and root accepted", evidences(got))
 	}
+}
+
+// postRequest is a POST of body to path with headers (each ending in
+// CRLF) and its Content-Length.
+func postRequest(path, headers, body string) string {
+	return "POST " + path + " HTTP/1.1\r\n" + headers + "Content-Length: " + itoa(len(body)) + "\r\n\r\n" + body
 }
