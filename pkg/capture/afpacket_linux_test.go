@@ -828,20 +828,15 @@ func TestAFPacketFilterFragments(t *testing.T) {
 	sendDatagram(t, device, "udp4", "10.98.1.1:5353", "fragments-sentinel")
 	// The fragments' IP payload bytes, by IP version.
 	got := map[int]int{}
-	for {
-		data, _, err := src.ReadPacket()
-		if err != nil {
-			t.Fatalf("the sentinel was not read: %v; fragment bytes read %v", err, got)
-		}
-		if bytes.Contains(data, []byte("fragments-sentinel")) {
-			break
-		}
+	if err := readUntil(src, "fragments-sentinel", func(data []byte) {
 		switch {
 		case len(data) >= 14+20 && data[12] == 0x08 && data[13] == 0x00 && binary.BigEndian.Uint16(data[14+6:])&0x3fff != 0:
 			got[4] += int(binary.BigEndian.Uint16(data[14+2:])) - int(data[14]&0x0f)*4
 		case len(data) >= 14+48 && data[12] == 0x86 && data[13] == 0xdd && data[14+6] == 44:
 			got[6] += int(binary.BigEndian.Uint16(data[14+4:])) - 8
 		}
+	}); err != nil {
+		t.Fatalf("the sentinel was not read: %v; fragment bytes read %v", err, got)
 	}
 	for _, v := range []int{4, 6} {
 		if got[v] != size+8 {
@@ -903,18 +898,13 @@ func TestAFPacketFilterFragmentsDestOpts(t *testing.T) {
 	sendDatagram(t, device, "udp4", "10.98.13.1:5353", "destopts-sentinel")
 	// Fragment data bytes read, by identification.
 	got := map[uint32]int{}
-	for {
-		data, _, err := src.ReadPacket()
-		if err != nil {
-			t.Fatalf("the sentinel was not read: %v; fragment bytes read %v", err, got)
-		}
-		if bytes.Contains(data, []byte("destopts-sentinel")) {
-			break
-		}
+	if err := readUntil(src, "destopts-sentinel", func(data []byte) {
 		pkt := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
 		if fh, ok := pkt.Layer(layers.LayerTypeIPv6Fragment).(*layers.IPv6Fragment); ok {
 			got[fh.Identification] += len(fh.Payload)
 		}
+	}); err != nil {
+		t.Fatalf("the sentinel was not read: %v; fragment bytes read %v", err, got)
 	}
 	for id, before := range ids {
 		if got[id] != len(body) {
@@ -959,5 +949,20 @@ func sendRawFrames(t *testing.T, device string, dst net.HardwareAddr, frames ...
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// readUntil hands each frame src reads to each, until one holding
+// sentinel, which it does not hand on.
+func readUntil(src *AFPacket, sentinel string, each func(data []byte)) error {
+	for {
+		data, _, err := src.ReadPacket()
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(data, []byte(sentinel)) {
+			return nil
+		}
+		each(data)
 	}
 }
