@@ -536,12 +536,21 @@ func TestMaxAutoQuarantine(t *testing.T) {
 	if dev, _ := h.d.Device(camera); dev.State != api.StatePending || !strings.Contains(dev.Awaiting, "max_auto_quarantine") {
 		t.Errorf("camera state %s (%q), want pending, waiting for the limit", dev.State, dev.Awaiting)
 	}
-	// The owner confirms.
-	if err := h.d.Quarantine(context.Background(), camera, "", 0); err != nil {
+	ownerConfirms(t, h, fake, camera)
+}
+
+// ownerConfirms quarantines mac as the owner does on a quarantine that
+// waits for them, and checks that it holds and waits no more.
+func ownerConfirms(t *testing.T, h *harness, fake *quarantine.Fake, mac hwaddr.MAC) {
+	t.Helper()
+	if err := h.d.Quarantine(context.Background(), mac, "", 0); err != nil {
 		t.Fatal(err)
 	}
-	if quarantined(t, fake)[camera] != quarantine.ModeBlock {
-		t.Error("owner's confirmation did not quarantine")
+	if quarantined(t, fake)[mac] != quarantine.ModeBlock {
+		t.Error("the owner's confirmation did not quarantine")
+	}
+	if dev, _ := h.d.Device(mac); dev.Awaiting != "" {
+		t.Errorf("still waiting after the owner's quarantine: %q", dev.Awaiting)
 	}
 }
 
@@ -627,15 +636,7 @@ func TestSharedMACNotQuarantinedByPolicy(t *testing.T) {
 	if q := quarantined(t, fake); q[camera] != "" {
 		t.Errorf("policy quarantined the shared MAC again: %v", q)
 	}
-	if err := h.d.Quarantine(context.Background(), camera, "", 0); err != nil {
-		t.Fatal(err)
-	}
-	if quarantined(t, fake)[camera] != quarantine.ModeBlock {
-		t.Error("the owner's confirmation did not quarantine")
-	}
-	if dev, _ := h.d.Device(camera); dev.Awaiting != "" {
-		t.Errorf("still waiting after the owner's quarantine: %q", dev.Awaiting)
-	}
+	ownerConfirms(t, h, fake, camera)
 }
 
 // The API served by the daemon: the same handlers the CLI and page use.
