@@ -278,7 +278,13 @@ func (s *Server) postSetup(w http.ResponseWriter, r *http.Request, v *view) {
 	}
 	if !setupCodeMatches(r.PostFormValue("code"), st.SetupCodeHash) {
 		attempt = attemptFailed
-		s.log.Warn("web: wrong setup code", "client", client.String())
+		if ok, skipped := s.setupLog.take(); ok {
+			args := []any{"client", client.String()}
+			if skipped > 0 {
+				args = append(args, "more_not_logged", skipped)
+			}
+			s.log.Warn("web: wrong setup code", args...)
+		}
 		v.Error = "Wrong setup code. Read it on the router with `iotgw setup-code`."
 		s.renderPre(w, r, http.StatusUnauthorized, setupContent, v)
 		return

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -594,6 +596,40 @@ func TestSetupNotKeptOutByOthersGuesses(t *testing.T) {
 		if resp, _ := b.post("/setup", url.Values{"csrf": {tok}, "code": {"AAAA-BBBB-CCCC"}, "password": {goodPassword}, "confirm": {goodPassword}}); resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("guess %d: %s, want 401", i, resp.Status)
 		}
+	}
+	r.browser("192.168.50.104").setUp()
+}
+
+// Wrong setup codes from addresses a device makes up are all refused,
+// but do not each write a line: the log would turn over as fast as the
+// router answers.
+func TestWrongSetupCodesLogRationed(t *testing.T) {
+	r := newRig(t, false)
+	var log bytes.Buffer
+	r.srv.log = slog.New(slog.NewTextHandler(&log, nil))
+	guess := func(b *browser) {
+		t.Helper()
+		tok := b.formToken("/setup")
+		if resp, _ := b.post("/setup", url.Values{"csrf": {tok}, "code": {"AAAA-BBBB-CCCC"}, "password": {goodPassword}, "confirm": {goodPassword}}); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong code: %s, want 401", resp.Status)
+		}
+	}
+	const addrs = 100
+	for i := range addrs {
+		b := r.browser(fmt.Sprintf("[fd00::66:%x]", i+1))
+		for range freeFailures {
+			guess(b)
+		}
+	}
+	if n := strings.Count(log.String(), "wrong setup code"); n != logBurst {
+		t.Fatalf("%d wrong codes wrote %d lines, want %d:\n%s", addrs*freeFailures, n, logBurst, log.String())
+	}
+	log.Reset()
+	r.clock.Advance(logRefill)
+	guess(r.browser("[fd00::66:ffff]"))
+	want := fmt.Sprintf("more_not_logged=%d", addrs*freeFailures-logBurst)
+	if lines := strings.Count(log.String(), "wrong setup code"); lines != 1 || !strings.Contains(log.String(), want) {
+		t.Errorf("after %s: %q, want one line with %s", logRefill, log.String(), want)
 	}
 	r.browser("192.168.50.104").setUp()
 }

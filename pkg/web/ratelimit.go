@@ -184,3 +184,48 @@ func (l *limiter) evictStalest() {
 	}
 	delete(l.clients, oldest)
 }
+
+// Wrong setup codes are logged within a budget: their limiter has no
+// shared bucket, so a device making up addresses would otherwise write a
+// line per guess as fast as the router answers, and push everything
+// else out of the router's small log (OpenWrt's logd keeps a ring of
+// some 64 KiB in memory), its own earlier doings included. A burst of
+// logBurst lines, then one per logRefill; the line written says how
+// many were left out before it.
+const (
+	logBurst  = 10
+	logRefill = time.Minute
+)
+
+// logBudget rations the log lines of one kind of failure.
+type logBudget struct {
+	now func() time.Time
+
+	mu      sync.Mutex
+	tokens  float64
+	filled  time.Time
+	skipped int
+}
+
+func newLogBudget(now func() time.Time) *logBudget {
+	return &logBudget{now: now, tokens: logBurst, filled: now()}
+}
+
+// take reports whether a line may be written now and, if so, how many
+// were left out since the last one written.
+func (b *logBudget) take() (ok bool, skipped int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	if d := now.Sub(b.filled); d > 0 {
+		b.tokens = min(logBurst, b.tokens+float64(d)/float64(logRefill))
+		b.filled = now
+	}
+	if b.tokens < 1 {
+		b.skipped++
+		return false, 0
+	}
+	b.tokens--
+	skipped, b.skipped = b.skipped, 0
+	return true, skipped
+}

@@ -73,6 +73,7 @@ type Server struct {
 	sessions  *sessions
 	logins    *limiter
 	setups    *limiter
+	setupLog  *logBudget
 	passwords *passwordChecker
 	hosts     map[string]bool
 	// hashing lets one password hash run at a time: each costs argon2id's
@@ -125,6 +126,7 @@ func New(opt Options, backend api.Backend, store AuthStore, alerts AlertSettings
 		guestIdle:      guestIdleTimeout,
 		logins:         newLimiter(opt.Now, true),
 		setups:         newLimiter(opt.Now, false),
+		setupLog:       newLogBudget(opt.Now),
 		passwords:      pc,
 		hosts:          map[string]bool{},
 		hashing:        make(chan struct{}, 1),
