@@ -330,6 +330,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if !s.ownerPasswordOK(w, r, v, st.PasswordHash, r.PostFormValue("password"), "Wrong password.", render) {
 		return
 	}
+	s.setupMu.Lock()
+	defer s.setupMu.Unlock()
 	s.startSession(w, r, st.Epoch, next)
 }
 
@@ -347,7 +349,23 @@ func safeNext(next string) string {
 	return next
 }
 
+// startSession logs the browser in, in epoch, and sends it to next. The
+// password was checked against the hash of epoch, which another request
+// may have replaced since (a change in another tab, a reset): a login
+// with the old password then opens no session, earns no known-browser
+// cookie and does not make its device the owner's. The caller holds
+// setupMu, so that no new password comes between this check and
+// OwnerAt.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, epoch, next string) {
+	st, err := s.store.LoadAuth()
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if st.PasswordHash == "" || st.Epoch != epoch {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
 	if s.opt.OwnerAt != nil {
 		if a := clientAddr(r); a.IsValid() {
 			s.opt.OwnerAt(a)
@@ -360,10 +378,8 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, epoch, nex
 	}
 	s.setCookie(w, sessionCookie, id, 0)
 	s.setCookie(w, preCookie, "", -1)
-	if st, err := s.store.LoadAuth(); err == nil && st.PasswordHash != "" {
-		if v, err := knownBrowserToken(st.PasswordHash); err == nil {
-			s.setCookie(w, knownCookie, v, knownCookieAge)
-		}
+	if v, err := knownBrowserToken(st.PasswordHash); err == nil {
+		s.setCookie(w, knownCookie, v, knownCookieAge)
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }

@@ -2,11 +2,13 @@ package web
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -549,6 +551,63 @@ func TestPasswordChange(t *testing.T) {
 	}
 	if resp, _ := fresh.logIn(newPassword); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("the new password does not log in: %s", resp.Status)
+	}
+}
+
+// replacingStore answers one LoadAuth with the state it holds, then
+// holds next: a new password stored by another request (a change in
+// another tab, a reset) while the one that asked checks the old.
+type replacingStore struct {
+	*memStore
+	next *AuthState
+}
+
+func (s *replacingStore) LoadAuth() (AuthState, error) {
+	st, err := s.memStore.LoadAuth()
+	if s.next != nil {
+		err = errors.Join(err, s.memStore.SaveAuth(*s.next, ""))
+		s.next = nil
+	}
+	return st, err
+}
+
+// A login with a password that was replaced while it was checked opens
+// no session, earns no known-browser cookie and does not make its
+// device the owner's (never quarantined): whoever knew the old password
+// is not let back in by a change it raced.
+func TestLoginRacingNewPasswordRefused(t *testing.T) {
+	newHash, err := hashPassword("a new sentence nobody guesses")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		next AuthState
+	}{
+		{"changed", AuthState{PasswordHash: newHash, Epoch: "0123456789abcdef"}},
+		{"reset", AuthState{SetupCodeHash: hashSetupCode("K7QD-M2XP-4HWA"), Epoch: "0123456789abcdef"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, false)
+			r.browser("192.168.50.104").setUp()
+			owners := slices.Clone(r.owners)
+			old := r.browser("192.168.50.66")
+			tok := old.formToken("/login")
+			r.srv.store = &replacingStore{memStore: r.store, next: &tt.next}
+			resp, _ := old.post("/login", url.Values{"csrf": {tok}, "password": {goodPassword}})
+			if resp.StatusCode == http.StatusSeeOther && resp.Header.Get("Location") == "/" {
+				t.Errorf("the login with the replaced password was let in")
+			}
+			if !slices.Equal(r.owners, owners) {
+				t.Errorf("owner devices %v after the login with the replaced password, want %v", r.owners, owners)
+			}
+			for _, c := range resp.Cookies() {
+				if c.Value != "" && (c.Name == knownCookie || c.Name == sessionCookie) {
+					t.Errorf("the login with the replaced password got the cookie %s", c.Name)
+				}
+			}
+		})
 	}
 }
 
