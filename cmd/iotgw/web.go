@@ -34,13 +34,14 @@ func serveWeb(ctx context.Context, cfg *config.Config, cfgPath string, b *daemon
 		return err
 	}
 	opt := web.Options{
-		Forbidden:  forbidden,
-		Hostnames:  cfg.Web.Hostnames,
-		Policy:     b.Policy,
-		OwnerAt:    b.OwnerAt,
-		HolderOf:   netwatch.HolderOf(cfg.LAN.Interfaces),
-		ConfigPath: cfgPath,
-		Logger:     log,
+		Forbidden:    forbidden,
+		Hostnames:    cfg.Web.Hostnames,
+		Policy:       b.Policy,
+		OwnerAt:      b.OwnerAt,
+		ForgetOwners: b.ForgetOwners,
+		HolderOf:     netwatch.HolderOf(cfg.LAN.Interfaces),
+		ConfigPath:   cfgPath,
+		Logger:       log,
 	}
 	for _, a := range addrs {
 		opt.Addrs = append(opt.Addrs, netip.AddrPortFrom(a, uint16(cfg.Web.Port)))

@@ -1601,6 +1601,35 @@ func (d *Daemon) OwnerAt(addr netip.Addr) {
 	_ = d.updateProtected(context.Background()) // a failure is its problem
 }
 
+// ForgetOwners forgets the devices OwnerAt learnt, in the store too: the
+// page's password was changed, or set anew after a reset, which ended
+// every session. A device that logged in with the old password (a
+// browser the owner lost, someone the owner changed it to keep out) is
+// then no longer the owner's, and can be quarantined, until it logs in
+// with the new one; the browser that set the password does at once.
+func (d *Daemon) ForgetOwners() {
+	now := d.now()
+	d.mu.Lock()
+	var save []store.Decision
+	for _, m := range d.meta {
+		if !m.decision.OwnerLogin.IsZero() {
+			m.decision.OwnerLogin, m.decision.Updated = time.Time{}, now
+			save = append(save, m.decision)
+		}
+	}
+	forgot := len(d.owners) > 0
+	d.owners = nil
+	d.mu.Unlock()
+	for _, dec := range save {
+		if err := d.saveDecision(dec); err != nil {
+			d.log.Warn("the owner's former device not saved", "mac", dec.MAC, "err", err)
+		}
+	}
+	if forgot {
+		_ = d.updateProtected(context.Background()) // a failure is its problem
+	}
+}
+
 // restoreOwnersLocked takes back the owner's devices from the saved
 // decisions, latest login last. d.mu held.
 func (d *Daemon) restoreOwnersLocked(decisions []store.Decision) {

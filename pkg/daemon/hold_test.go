@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -210,6 +211,34 @@ func TestOwnerDevicesBounded(t *testing.T) {
 	}
 	if len(saved) != maxOwners || slices.Contains(saved, hwaddr.MAC{0x02, 0, 0, 0, 2, 0}) {
 		t.Errorf("saved owner devices %v, want the latest %d", saved, maxOwners)
+	}
+}
+
+// A new password on the page forgets the devices logins made the
+// owner's, in the kernel and the store: the owner can quarantine one
+// that logged in with the old password, and a restart does not bring its
+// protection back.
+func TestForgetOwners(t *testing.T) {
+	fake, dir := newFake(t), t.TempDir()
+	h := start(t, enforcingConfig(), fake, dir)
+	h.settle()
+	h.d.OwnerAt(netip.MustParseAddr("192.168.50.104")) // the laptop
+	if err := h.d.Quarantine(context.Background(), laptop, "", 0); !errors.Is(err, api.ErrProtected) {
+		t.Fatalf("quarantining the laptop while it is the owner's: %v, want ErrProtected", err)
+	}
+	h.d.ForgetOwners()
+	if strings.Contains(fake.Dump(), laptop.String()) {
+		t.Error("the laptop's MAC is still in the kernel's protected set")
+	}
+	if slices.ContainsFunc(h.store.Snapshot().Decisions, func(dec store.Decision) bool { return dec.MAC == laptop && !dec.OwnerLogin.IsZero() }) {
+		t.Error("the store still holds the laptop's owner login")
+	}
+	h.stop()
+	h = launch(t, enforcingConfig(), fake, dir, false)
+	defer h.stop()
+	h.settle()
+	if err := h.d.Quarantine(context.Background(), laptop, "", 0); err != nil {
+		t.Errorf("quarantining the former owner's device after a restart: %v", err)
 	}
 }
 

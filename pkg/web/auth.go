@@ -537,7 +537,8 @@ func (s *Server) ownerPasswordOK(w http.ResponseWriter, r *http.Request, v *view
 
 // setNewPassword checks the form's new password ("password", typed twice
 // with "confirm") and stores its hash in a new epoch, which ends every
-// session and forgets the setup code. It returns the epoch; a refused
+// session, forgets the setup code and the owner's devices
+// (Options.ForgetOwners). It returns the epoch; a refused
 // password is answered through render, any other failure with 500. The
 // caller holds setupMu.
 func (s *Server) setNewPassword(w http.ResponseWriter, r *http.Request, v *view, render func(status int)) (string, bool) {
@@ -551,6 +552,9 @@ func (s *Server) setNewPassword(w http.ResponseWriter, r *http.Request, v *view,
 	if err != nil {
 		s.serverError(w, r, err)
 		return "", false
+	}
+	if s.opt.ForgetOwners != nil {
+		s.opt.ForgetOwners()
 	}
 	return epoch, true
 }

@@ -554,6 +554,52 @@ func TestPasswordChange(t *testing.T) {
 	}
 }
 
+// A new password ends every session, and with them the owner's devices
+// learnt at logins (never quarantined): a device that logged in with the
+// old password is the owner's no more; the browser that set the new one
+// is.
+func TestNewPasswordForgetsOwnerDevices(t *testing.T) {
+	const newPassword = "a new sentence nobody guesses"
+	tests := []struct {
+		name string
+		// renew sets a new password from a browser of r's and returns
+		// its address.
+		renew func(t *testing.T, r *rig) string
+	}{
+		{"change", func(t *testing.T, r *rig) string {
+			b := r.browser("192.168.50.104")
+			if resp, _ := b.logIn(goodPassword); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("login: %s", resp.Status)
+			}
+			tok := b.formToken("/password")
+			if resp, body := b.post("/password", url.Values{"csrf": {tok}, "current": {goodPassword}, "password": {newPassword}, "confirm": {newPassword}}); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("change: %s\n%s", resp.Status, body)
+			}
+			return "192.168.50.104"
+		}},
+		{"setup_after_reset", func(t *testing.T, r *rig) string {
+			if _, err := ResetSetupCode(r.store); err != nil {
+				t.Fatal(err)
+			}
+			r.browser("192.168.50.107").setUp()
+			return "192.168.50.107"
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, false)
+			r.browser("192.168.50.104").setUp()
+			if resp, _ := r.browser("192.168.50.66").logIn(goodPassword); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("the other device's login: %s", resp.Status)
+			}
+			renewer := tt.renew(t, r)
+			if want := []netip.Addr{netip.MustParseAddr(renewer)}; !slices.Equal(r.owners, want) {
+				t.Errorf("owner devices after the new password: %v, want %v", r.owners, want)
+			}
+		})
+	}
+}
+
 // replacingStore answers one LoadAuth with the state it holds, then
 // holds next: a new password stored by another request (a change in
 // another tab, a reset) while the one that asked checks the old.

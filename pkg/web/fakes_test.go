@@ -213,11 +213,12 @@ func newRig(t *testing.T, https bool) *rig {
 	r := &rig{t: t, backend: newFakeBackend(c.Now()), store: &memStore{}, clock: c,
 		alerts: &fakeAlerts{channels: []ChannelView{{Name: "phone", Kind: "ntfy", Target: "ntfy.sh/…", Enabled: true}}}}
 	opt := Options{
-		Addrs:     []netip.AddrPort{netip.MustParseAddrPort(routerAddr + ":8443")},
-		Hostnames: []string{"router.lan", "NAS.Home."}, // a name as written in a zone file
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now:       c.Now,
-		OwnerAt:   func(a netip.Addr) { r.owners = append(r.owners, a) },
+		Addrs:        []netip.AddrPort{netip.MustParseAddrPort(routerAddr + ":8443")},
+		Hostnames:    []string{"router.lan", "NAS.Home."}, // a name as written in a zone file
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now:          c.Now,
+		OwnerAt:      func(a netip.Addr) { r.owners = append(r.owners, a) },
+		ForgetOwners: func() { r.owners = nil },
 	}
 	r.base = "http://" + routerAddr + ":8443"
 	if https {

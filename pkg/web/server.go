@@ -50,6 +50,12 @@ type Options struct {
 	// OwnerAt, when set, is told the address of every successful login:
 	// the device the owner manages iotgw from is never quarantined.
 	OwnerAt func(addr netip.Addr)
+	// ForgetOwners, when set, is called when a new password is stored
+	// (the first-run setup, also after a reset, and a change), which
+	// ends every session: the devices OwnerAt was told of are the
+	// owner's no more until they log in again. OwnerAt then hears of
+	// the browser that set the password.
+	ForgetOwners func()
 	// HolderOf, when set, returns the MAC that holds a client's address
 	// on the LAN (netwatch.HolderOf): a device's connections from all the
 	// addresses it gives itself then hold at most half of MaxConns (each
