@@ -266,9 +266,9 @@ func isUpdateCheck(method, host, path, agent []byte) bool {
 // and alerts in clear; "/api/v2/check" and "/get-latest-version" stay
 // whole. A directory segment goes when it is eight or more characters
 // with anything but letters, '-' and '_' in it, or holds an identifier
-// (identifying). keepFile keeps the last segment, a download's file name
-// ("cam_5.7.3_build220112.bin" says which image it was), unless it holds
-// an identifier.
+// (inspect.Identifying). keepFile keeps the last segment, a download's
+// file name ("cam_5.7.3_build220112.bin" says which image it was),
+// unless it holds an identifier.
 func idMaskedPath(path []byte, keepFile bool) []byte {
 	return appendIDMaskedPath(make([]byte, 0, len(path)), path, keepFile)
 }
@@ -282,7 +282,7 @@ func appendIDMaskedPath(dst, path []byte, keepFile bool) []byte {
 		}
 		file := keepFile && !more
 		switch {
-		case identifying(seg):
+		case inspect.Identifying(seg):
 			dst = append(dst, "..."...)
 		case !file && len(seg) >= 8 && bytes.ContainsFunc(seg, func(r rune) bool { return r >= 0x80 || !isLetter(byte(r)) && r != '-' && r != '_' }):
 			dst = append(dst, "..."...)
@@ -294,119 +294,6 @@ func appendIDMaskedPath(dst, path []byte, keepFile bool) []byte {
 		}
 		path = rest
 	}
-}
-
-// appendIDMaskedHost appends a host name (and port) with each label that
-// holds an identifier (identifying) as "...": download hosts named after
-// the device ("a4cf129b3e01.dl.vendor.example",
-// "sn-357938035643809.dl.vendor.example") must not show it any more than
-// a path may. Only identifiers go: a label of a CDN's or a vendor's own
-// naming ("d3rlzbr8ymv9u5.cloudfront.net") says which server, not which
-// device. An IPv6 literal is an address, kept.
-func appendIDMaskedHost(dst, host []byte) []byte {
-	if len(host) > 0 && host[0] == '[' {
-		return append(dst, host...)
-	}
-	name, port, hasPort := bytes.Cut(host, []byte(":"))
-	for i := 0; ; i++ {
-		label, rest, more := bytes.Cut(name, []byte("."))
-		if i > 0 {
-			dst = append(dst, '.')
-		}
-		if identifying(label) {
-			dst = append(dst, "..."...)
-		} else {
-			dst = append(dst, label...)
-		}
-		if !more {
-			break
-		}
-		name = rest
-	}
-	if hasPort {
-		dst = append(append(dst, ':'), port...)
-	}
-	return dst
-}
-
-// Identifiers in a path: a run of this many digits is a phone number, an
-// IMEI or a serial, not a version or a date (8 digits); a run of this
-// many hex digits with a digit among them is a MAC address or a token;
-// a word this long that mixes upper case, lower case and digits is a
-// token.
-const (
-	idDigits = 9
-	idHex    = 12
-	idToken  = 12
-)
-
-// identifying reports whether a path segment holds something that may
-// identify a device or its owner: an "@" or "%40" (an address), a
-// percent escape (whatever it hides), a long number, a MAC address
-// written with separators, a long hex run or a random-looking token.
-func identifying(seg []byte) bool {
-	if bytes.ContainsAny(seg, "@%") || isMACLike(seg) {
-		return true
-	}
-	digits, hexRun, hexDigit := 0, 0, false
-	for _, c := range seg {
-		switch {
-		case c >= '0' && c <= '9':
-			digits++
-			hexRun++
-			hexDigit = true
-		case isHex(c):
-			digits = 0
-			hexRun++
-		default:
-			digits, hexRun, hexDigit = 0, 0, false
-		}
-		if digits >= idDigits || hexRun >= idHex && hexDigit {
-			return true
-		}
-	}
-	for word := range bytes.FieldsFuncSeq(seg, func(r rune) bool { return r == '.' || r == '_' || r == '-' }) {
-		if len(word) >= idToken && mixedCase(word) {
-			return true
-		}
-	}
-	return false
-}
-
-// isMACLike: six pairs of hex digits joined by ':' or '-'.
-func isMACLike(seg []byte) bool {
-	for i := 0; i+17 <= len(seg); i++ {
-		mac := seg[i : i+17]
-		ok := true
-		for j, c := range mac {
-			if j%3 == 2 {
-				ok = ok && (c == ':' || c == '-') && c == mac[2]
-			} else {
-				ok = ok && isHex(c)
-			}
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
-}
-
-// mixedCase reports whether w has upper case letters, lower case letters
-// and digits: generated, not named.
-func mixedCase(w []byte) bool {
-	var upper, lower, digit bool
-	for _, c := range w {
-		switch {
-		case c >= 'A' && c <= 'Z':
-			upper = true
-		case c >= 'a' && c <= 'z':
-			lower = true
-		case c >= '0' && c <= '9':
-			digit = true
-		}
-	}
-	return upper && lower && digit
 }
 
 // foldIn reports whether s is one of list, ignoring ASCII case.
@@ -446,7 +333,7 @@ func isLetter(c byte) bool { return (c|0x20) >= 'a' && (c|0x20) <= 'z' }
 func MaskFirmwareURL(url string, file bool) string {
 	host, path, ok := strings.Cut(url, "/")
 	if hostPort([]byte(host)) {
-		host = string(appendIDMaskedHost(nil, []byte(host)))
+		host = inspect.IDMaskedHost(host)
 	} else {
 		host = "..."
 	}
@@ -457,10 +344,10 @@ func MaskFirmwareURL(url string, file bool) string {
 }
 
 // firmwareURL is the evidence for a firmware request: host and path, no
-// query, with what may identify the device left out (appendIDMaskedHost,
-// idMaskedPath; keepFile: a download, whose file name stays). Without a Host header
-// that names a host (and nothing else: no "user:password@"), the
-// server's address stands in.
+// query, with what may identify the device left out
+// (inspect.AppendIDMaskedHost, idMaskedPath; keepFile: a download, whose
+// file name stays). Without a Host header that names a host (and nothing
+// else: no "user:password@"), the server's address stands in.
 func firmwareURL(f *inspect.Flow, host, path []byte, keepFile bool) string {
 	return string(appendFirmwareURL(make([]byte, 0, len(host)+len(path)), f, host, path, keepFile))
 }
@@ -469,7 +356,7 @@ func firmwareURL(f *inspect.Flow, host, path []byte, keepFile bool) string {
 // printable as inspect.Printable makes it.
 func appendFirmwareURL(dst []byte, f *inspect.Flow, host, path []byte, keepFile bool) []byte {
 	if h := bytes.TrimSpace(host); hostPort(h) && len(h) > 0 {
-		dst = appendIDMaskedHost(dst, h[:min(len(h), maxHost)])
+		dst = inspect.AppendIDMaskedHost(dst, h[:min(len(h), maxHost)])
 	} else {
 		addr := f.Server().Addr().Unmap()
 		if f.Server().Port() == 80 {

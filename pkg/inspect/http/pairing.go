@@ -111,7 +111,7 @@ func (a *analyzer) sentNothing(target, path []byte, e *pending) bool {
 	for rest := path; len(rest) > 0; {
 		var seg []byte
 		seg, rest, _ = bytes.Cut(rest, []byte("/"))
-		if identifying(seg) {
+		if inspect.Identifying(seg) {
 			return false
 		}
 	}
@@ -145,11 +145,12 @@ var quietHeaders = [...]string{
 var quietHeaderPrefixes = [...]string{"Accept-", "If-", "Sec-Fetch-", "Sec-CH-"}
 
 // quietHeader reports whether a request header carries nothing worth
-// hiding: a Host without an identifier in a label (as appendIDMaskedHost
-// finds them: "357938035643809.devices.example"), or a User-Agent,
-// Referer or quiet header (quietHeaders) without an identifier in a
-// word ("SN 357938035643809", "MAC A4:CF:12:9B:3E:01"), a Referer
-// without a query too. Anything else may hold a credential or an
+// hiding: a Host without an identifier in a label (as
+// inspect.AppendIDMaskedHost finds them:
+// "357938035643809.devices.example"), or a User-Agent, Referer or quiet
+// header (quietHeaders) without an identifier in a word ("SN
+// 357938035643809", "MAC A4:CF:12:9B:3E:01"), a Referer without a query
+// too. Anything else may hold a credential or an
 // identifier: Cookie, Authorization and Proxy-Authorization of any
 // scheme, X-Api-Key, X-Device-Token, any header of an application's own.
 func quietHeader(name, value []byte) bool {
@@ -159,8 +160,8 @@ func quietHeader(name, value []byte) bool {
 		if len(host) > 0 && host[0] == '[' {
 			return true // an IPv6 literal: an address
 		}
-		// Label by label: identifying splits its words at the dots.
-		return !identifying(host)
+		// Label by label: Identifying splits its words at the dots.
+		return !inspect.Identifying(host)
 	case inspect.EqualFold(name, "Referer"):
 		return bytes.IndexByte(value, '?') < 0 && !identifyingWord(value)
 	case inspect.EqualFold(name, "User-Agent"):
@@ -184,8 +185,8 @@ func quietName(name []byte) bool {
 }
 
 // identifyingWord reports whether a header value holds an identifier
-// (identifying) in one of its words, split where User-Agent products
-// and comments, lists and parameters split them: "Cam/2.1 (SN
+// (inspect.Identifying) in one of its words, split where User-Agent
+// products and comments, lists and parameters split them: "Cam/2.1 (SN
 // 357938035643809)" holds one, "Mozilla/5.0 (X11; Linux x86_64)" none.
 func identifyingWord(v []byte) bool {
 	start := 0
@@ -193,16 +194,16 @@ func identifyingWord(v []byte) bool {
 		if i < len(v) {
 			switch v[i] {
 			case '@', '%':
-				return true // as identifying has it
+				return true // as inspect.Identifying has it
 			case ' ', '\t', ';', ',', '(', ')', '/', '=', '"':
 			default:
 				continue
 			}
 		}
-		// identifying finds nothing else in a word shorter than its
+		// Identifying finds nothing else in a word shorter than its
 		// shortest number, hex run, token or MAC address: most words
 		// are, and are passed over cheaply.
-		if i-start >= min(idDigits, idHex, idToken) && identifying(v[start:i]) {
+		if i-start >= inspect.MinIdentifierLen && inspect.Identifying(v[start:i]) {
 			return true
 		}
 		start = i + 1
