@@ -148,18 +148,24 @@ func mix64(h uint64) uint64 {
 // NoteServerName records that the DNS query of dnsFlow's client for name
 // was answered with a (unmapped by the caller): dnsFlow's client is the
 // device that asked. name should be the lower-case name of the
-// question, without the trailing dot.
+// question, without the trailing dot. It is kept as events show it, a
+// label that holds an identifier as "..." (IDMaskedHost): findings name
+// the service by it, and a device's names that differ only in such a
+// label ("a1b2c3d4e5f6.iot.vendor.example", one per device or per
+// session) are one service.
 func (e *Engine) NoteServerName(dnsFlow *Flow, a netip.Addr, name string) {
 	if name == "" || !a.IsValid() {
 		return
 	}
+	name = IDMaskedHost(name) // the caller's event string when it masked it already
 	k := e.askerOf(dnsFlow)
 	slot := &e.servers[serverSlot(k, a)]
 	slot.asker, slot.addr, slot.name = k, a, name
 }
 
 // ServerName is the name the flow's client last looked the flow's server
-// address up by, "" when no DNS answer to that device gave it. A
+// address up by, masked as NoteServerName keeps it, "" when no DNS
+// answer to that device gave it. A
 // resolver that forwards for others (a router's dnsmasq) files its
 // upstream queries as its own: its clients' flows are not named by
 // them.

@@ -19,7 +19,9 @@
 // its cleartext use of one service over many addresses is told as one.
 // Evidence keys (a contract with the device layer):
 //
-//	name       the first question's name, lower case, no trailing dot
+//	name       the first question's name, lower case, no trailing dot,
+//	           a label that holds an identifier as "..."
+//	           (inspect.IDMaskedHost)
 //	qtype      its type: "A", "AAAA", "HTTPS", "TYPE65280"
 //	answers    A and AAAA values of the response, at most 8, joined by ","
 //	rcode      the response code when it is not NOERROR ("NXDOMAIN")

@@ -320,6 +320,34 @@ func TestUnicast(t *testing.T) {
 	}
 }
 
+// TestQueryNameMasked: a name a device looks up that holds its
+// identifier shows the label as "..." in the dns_query observation,
+// evidence and summary; a service's own name stays whole.
+func TestQueryNameMasked(t *testing.T) {
+	tests := []struct{ query, want string }{
+		{"a1b2c3d4e5f6.iot.vendor.example", "....iot.vendor.example"},
+		{"Cam-A4CF129B3E01.Vendor.Example.", "....vendor.example"},
+		{"sn-357938035643809.devices.example", "....devices.example"},
+		{"time.windows.com", "time.windows.com"},
+		{"3.pool.ntp.org", "3.pool.ntp.org"},
+		{"api.tuya-eu.com", "api.tuya-eu.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New())
+			inspecttest.NewUDP(e, "192.168.1.10:40000", "192.168.1.1:53").
+				ClientBytes(msg{id: 1, flags: 0x0100, qs: []question{{tt.query, typeA}}}.bytes()).
+				ServerBytes(msg{id: 1, flags: 0x8180, qs: []question{{tt.query, typeA}}, an: []rr{a(tt.query, 198, 51, 100, 7)}}.bytes())
+			e.Flush()
+			checkEvents(t, col.Events, []want{{event.KindDNSQuery, "192.168.1.10", map[string]string{"name": tt.want, "answers": "198.51.100.7"}}})
+			if s := col.Events[0].Summary; s != "DNS query for "+tt.want {
+				t.Errorf("summary %q, want it to name %q", s, tt.want)
+			}
+		})
+	}
+}
+
 func tcpFrame(m []byte) []byte {
 	return append(binary.BigEndian.AppendUint16(nil, uint16(len(m))), m...)
 }

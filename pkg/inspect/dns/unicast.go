@@ -117,10 +117,13 @@ func (a *analyzer) flushPending(f *inspect.Flow, i int) {
 	a.reportQuery(f, p.key, p.name[:p.nameLen], p.qtype, p.iterative, "", "")
 }
 
-// reportQuery files the query and returns its name as the event has it.
+// reportQuery files the query and returns its name as the event has it:
+// with a label that holds an identifier as "..." (inspect.IDMaskedHost),
+// as vendors name a device's own cloud host after its MAC or serial
+// ("a1b2c3d4e5f6.iot.vendor.example").
 func (a *analyzer) reportQuery(f *inspect.Flow, key uint64, name []byte, qtype uint16, iterative bool, answers, rcode string) string {
 	a.reported.add(key)
-	s := string(name)
+	s := inspect.IDMaskedHost(string(name))
 	ev := &event.Event{
 		Type:     event.TypeObservation,
 		Kind:     event.KindDNSQuery,

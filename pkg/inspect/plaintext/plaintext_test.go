@@ -1335,6 +1335,12 @@ func TestCleartextUseAggregatesPerService(t *testing.T) {
 			[]int{1, 1, 1}, []string{"", "", ""}},
 		{"two_services", 4, func(i int) string { return []string{"api.cloud.example", "ota.cloud.example"}[i%2] },
 			[]int{1, 1, 1, 1}, []string{"api.cloud.example", "ota.cloud.example", "api.cloud.example", "ota.cloud.example"}},
+		// A name built from the device's identifier shows it as "...",
+		// and names that differ only there are one service.
+		{"identifier_in_the_name", 3, func(int) string { return "a1b2c3d4e5f6.iot.vendor.example" },
+			[]int{1, 1}, []string{"....iot.vendor.example", "....iot.vendor.example"}},
+		{"names_differing_in_an_identifier", 4, func(i int) string { return fmt.Sprintf("cam-00112233aa%02x.example.net", i) },
+			[]int{1, 1, 2}, []string{"....example.net", "....example.net", "....example.net"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1353,6 +1359,9 @@ func TestCleartextUseAggregatesPerService(t *testing.T) {
 			for _, ev := range c.Kind(event.KindPlaintextProtocol) {
 				counts = append(counts, ev.Count)
 				names = append(names, ev.Evidence["server_name"])
+				if n := ev.Evidence["server_name"]; n != "" && !strings.Contains(ev.Summary, " to "+n+" (") {
+					t.Errorf("summary %q does not name the service as %q", ev.Summary, n)
+				}
 				if a, err := netip.ParseAddr(ev.Evidence["destination"]); err != nil || a.As4()[2] != 113 {
 					t.Errorf("destination %q, want one of the service's addresses", ev.Evidence["destination"])
 				}
