@@ -874,8 +874,9 @@ func (a *analyzer) observeClient(f *inspect.Flow) {
 	}
 	if a.hostLen > 0 && hostPort(a.host[:a.hostLen]) {
 		// Only a host: a header with more ("admin:pw@cam") names no
-		// server this device is known by.
-		ev.Evidence["host"] = inspect.Printable(a.host[:a.hostLen], maxHost)
+		// server this device is known by. A label that holds the
+		// device's identifier goes, as in a firmware URL.
+		ev.Evidence["host"] = inspect.IDMaskedHost(inspect.Printable(a.host[:a.hostLen], maxHost))
 	}
 	f.Emit(inspect.SubjectClient, ev)
 }

@@ -1416,6 +1416,32 @@ func TestObservations(t *testing.T) {
 	}
 }
 
+// TestObservedHostMasked: the http_client observation's host shows a
+// label that holds the device's identifier as "...", its port kept; a
+// service's own name stays whole.
+func TestObservedHostMasked(t *testing.T) {
+	tests := []struct{ host, want string }{
+		{"a1b2c3d4e5f6.iot.vendor.example", "....iot.vendor.example"},
+		{"cam-00112233aabb.example.net:8080", "....example.net:8080"},
+		{"sn-357938035643809.devices.example", "....devices.example"},
+		{"xmpp.nest.com", "xmpp.nest.com"},
+		{"s3.eu-west-1.amazonaws.com", "s3.eu-west-1.amazonaws.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New(nil))
+			inspecttest.NewTCP(e, "192.168.1.10:40000", "203.0.113.5:80").
+				Client("GET /status HTTP/1.1\r\nHost: " + tt.host + "\r\nUser-Agent: camd/1.2\r\n\r\n").Close()
+			e.Flush()
+			clients := col.Kind(event.KindHTTPClient)
+			if len(clients) != 1 || clients[0].Evidence["host"] != tt.want {
+				t.Errorf("http_client %v, want host %q", evidences(clients), tt.want)
+			}
+		})
+	}
+}
+
 // TestProxiedAnswersNameNoServer: a LAN proxy relays the origin's Server
 // header; it is not the proxy's, and any web site could name a version
 // with known holes in it. Answers to absolute-form requests or with a

@@ -194,7 +194,7 @@ type analyzer struct {
 	server side
 
 	sawClient     bool
-	sni           string
+	sni           string   // the ClientHello's server name, as events show it
 	clientMax     uint16   // highest version offered
 	bestOffered   strength // of the strongest suite offered
 	sawServer     bool
@@ -406,7 +406,9 @@ func (a *analyzer) clientHello(f *inspect.Flow, msg []byte, sslv2 bool) {
 		ev["ja4"] = a.proto.fp.JA4(&h)
 	}
 	if h.ServerName != nil {
-		a.sni = inspect.Printable(h.ServerName, 255)
+		// A name the device chose: one built from its MAC or serial
+		// ("a4cf129b3e01.iot.vendor.example") must not show it.
+		a.sni = inspect.IDMaskedHost(inspect.Printable(h.ServerName, 255))
 		ev["sni"] = a.sni
 		summary += " for " + a.sni
 	}

@@ -354,6 +354,40 @@ func TestWeakTLS(t *testing.T) {
 	}
 }
 
+// TestServerNameMasked: a server name built from the device's identifier
+// shows the label as "..." in the hello's observation and a weak_tls
+// finding, evidence and summary; a service's own name stays whole.
+func TestServerNameMasked(t *testing.T) {
+	tests := []struct{ sni, want, id string }{
+		{"a1b2c3d4e5f6.iot.vendor.example", "....iot.vendor.example", "a1b2c3d4e5f6"},
+		{"cam-00112233aabb.example.net", "....example.net", "00112233aabb"},
+		{"sn-357938035643809.devices.example", "....devices.example", "357938035643809"},
+		{"iot-as-mqtt.cn-shanghai.aliyuncs.com", "iot-as-mqtt.cn-shanghai.aliyuncs.com", ""},
+		{"d3rlzbr8ymv9u5.cloudfront.net", "d3rlzbr8ymv9u5.cloudfront.net", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.sni, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New())
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "203.0.113.5:443")
+			c.ClientBytes(records(hello{version: versionTLS12, ciphers: []uint16{0xc02f, 0x000a}, exts: []ext{sniExt(tt.sni)}}.message()))
+			c.ServerBytes(serverHello(versionTLS12, 0x000a, 0))
+			c.Close()
+			e.Flush()
+			hellos, weak := col.Kind(event.KindTLSClient), col.Kind(event.KindWeakTLS)
+			if len(hellos) != 1 || len(weak) != 1 {
+				t.Fatalf("%d hellos and %d weak_tls findings, want one each: %v", len(hellos), len(weak), col.Events)
+			}
+			for _, ev := range []*event.Event{hellos[0], weak[0]} {
+				checkEvidence(t, ev, "sni", tt.want)
+				if !strings.Contains(ev.Summary, tt.want) || tt.id != "" && strings.Contains(ev.Summary, tt.id) {
+					t.Errorf("%s: summary %q, want it to name %q only", ev.Kind, ev.Summary, tt.want)
+				}
+			}
+		})
+	}
+}
+
 // TestServerHelloCipherStrength: the tls_server_hello observation grades
 // the chosen suite, so that the scorecard credits a connection as strong
 // only for a suite the table knows to be: one it does not know (or a
