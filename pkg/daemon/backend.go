@@ -15,6 +15,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/dnsproxy"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/notice"
 )
 
@@ -234,8 +235,10 @@ func (d *Daemon) Observe(o dnsproxy.Observation) {
 	}
 	d.pipe.Inject(&event.Event{
 		V: event.SchemaVersion, Time: o.At, Type: event.TypeObservation, Kind: event.KindDNSQuery,
-		Device:  event.Endpoint{MAC: mac.String(), IP: o.Client.Unmap().String(), Local: true},
-		Summary: "DNS query through the proxy", Evidence: event.Evidence{"name": o.Name, "source": "dns_proxy"},
+		Device: event.Endpoint{MAC: mac.String(), IP: o.Client.Unmap().String(), Local: true},
+		// A label that holds the device's identifier goes, as in a
+		// dns_query the capture files.
+		Summary: "DNS query through the proxy", Evidence: event.Evidence{"name": inspect.IDMaskedHost(o.Name), "source": "dns_proxy"},
 	})
 }
 

@@ -440,18 +440,30 @@ func (p *Pipeline) Restore(devices []store.DeviceRecord) {
 
 // remask hides, in a finding an earlier version saved, what the
 // inspector hides today: a firmware URL's identifiers (its file name
-// named an IMEI or a MAC before the rule that hides them).
+// named an IMEI or a MAC before the rule that hides them), and an
+// identifier in a label of the server name of a plaintext_protocol or
+// weak_tls finding (a1b2c3d4e5f6.iot.vendor.example, shown whole
+// before).
 func remask(ev *event.Event) {
-	if ev.Kind != event.KindFirmwareOverHTTP {
-		return
+	switch ev.Kind {
+	case event.KindFirmwareOverHTTP:
+		remaskField(ev, "url", inspecthttp.MaskFirmwareURL(ev.Evidence["url"], ev.Evidence["request"] != "update_check"))
+	case event.KindPlaintextProtocol:
+		remaskField(ev, "server_name", inspect.IDMaskedHost(ev.Evidence["server_name"]))
+	case event.KindWeakTLS:
+		remaskField(ev, "sni", inspect.IDMaskedHost(ev.Evidence["sni"]))
 	}
-	old := ev.Evidence["url"]
-	masked := inspecthttp.MaskFirmwareURL(old, ev.Evidence["request"] != "update_check")
+}
+
+// remaskField sets the evidence key to masked, and puts masked for the
+// old value in the summary, when they differ.
+func remaskField(ev *event.Event, key, masked string) {
+	old := ev.Evidence[key]
 	if old == "" || masked == old {
 		return
 	}
 	ev.Evidence = maps.Clone(ev.Evidence)
-	ev.Evidence["url"] = masked
+	ev.Evidence[key] = masked
 	ev.Summary = strings.ReplaceAll(ev.Summary, old, masked)
 }
 

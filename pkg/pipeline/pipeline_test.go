@@ -310,3 +310,45 @@ func TestRestoreRemasksFirmwareURLs(t *testing.T) {
 		})
 	}
 }
+
+// TestRestoreRemasksServerNames: a plaintext_protocol or weak_tls finding
+// saved by an earlier version, whose server name held the device's
+// identifier, comes back with the label as "...", in the evidence and
+// the summary; a service's own name comes back as saved.
+func TestRestoreRemasksServerNames(t *testing.T) {
+	tests := []struct {
+		name      string
+		kind      event.Kind
+		key, host string
+		summary   string // with %s for the host
+		want      string
+	}{
+		{"plaintext_mac_label", event.KindPlaintextProtocol, "server_name", "a1b2c3d4e5f6.iot.vendor.example",
+			"Unencrypted HTTP to %s (203.0.113.5:80) on the internet", "....iot.vendor.example"},
+		{"weak_tls_serial_label", event.KindWeakTLS, "sni", "sn-357938035643809.devices.example",
+			"Weak TLS: TLS 1.0 to %s", "....devices.example"},
+		{"service_name_kept", event.KindPlaintextProtocol, "server_name", "iot-as-mqtt.cn-shanghai.aliyuncs.com",
+			"Unencrypted MQTT to %s (203.0.113.5:1883) on the internet", "iot-as-mqtt.cn-shanghai.aliyuncs.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := New(config.Default(), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			camera := hwaddr.MAC{0x02, 0, 0, 0, 0, 0x0c}
+			p.Restore([]store.DeviceRecord{{MAC: camera, Findings: []event.Event{{V: 1,
+				Time: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC), Type: event.TypeFinding, Kind: tt.kind,
+				Severity: event.SeverityLow, Device: event.Endpoint{MAC: camera.String(), Local: true},
+				Summary: strings.ReplaceAll(tt.summary, "%s", tt.host), Evidence: event.Evidence{tt.key: tt.host}}}}})
+			d, ok := p.Inventory().Lookup(device.Key{MAC: camera})
+			if !ok || len(d.Findings) != 1 {
+				t.Fatalf("findings after the restart: %v", d)
+			}
+			got := d.Findings[0]
+			if want := strings.ReplaceAll(tt.summary, "%s", tt.want); got.Evidence[tt.key] != tt.want || got.Summary != want {
+				t.Errorf("%s %q, summary %q: want %q, %q", tt.key, got.Evidence[tt.key], got.Summary, tt.want, want)
+			}
+		})
+	}
+}
