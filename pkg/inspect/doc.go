@@ -7,6 +7,9 @@
 // credentials, where a login an analyzer read (Login) is classified
 // against the default and common password lists and leaves as a
 // Credential that holds only its class, a keyed hash and a redacted form.
+// Host names a device chose (a DNS question, a TLS server name, an HTTP
+// Host) leave with the labels that hold its identifier masked
+// (IDMaskedHost), by one rule for every analyzer.
 //
 // The protocol analyzers live in sub-packages (pkg/inspect/<protocol>),
 // listed in pkg/inspect/protocols. Analyzers borrow the bytes they are

@@ -238,6 +238,8 @@ var ruleCases = []ruleCase{
 	{SigDomain, "shelly-13-eu.shelly.cloud", "dom-shelly", "vendor=Shelly|type=plug"},
 	{SigDomain, "de.lgtvsdp.com", "dom-lg-tv", "vendor=LG|type=tv"},
 	{SigDomain, "www.hpeprint.com", "dom-printer-clouds", "type=printer"},
+	// A name as events show it, a label holding the device's MAC masked.
+	{SigDomain, "....devs.tplinkcloud.com", "dom-tplink-cloud", "vendor=TP-Link|type=plug"},
 
 	// TCP SYN signatures.
 	{SigTCPSYN, "64:64240:1460:M,S,T,N,W", "syn-linux", "os=Linux"},
