@@ -1,6 +1,9 @@
 package inspect
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestIDMaskedHost: labels that hold a device's identifier go, names
 // that services give themselves stay readable.
@@ -113,4 +116,31 @@ func TestIDMaskedHostAllocs(t *testing.T) {
 			t.Errorf("IDMaskedHost(%q): %v allocs, want %v", tt.host, n, tt.allocs)
 		}
 	}
+}
+
+// FuzzIDMaskedHost: whatever a device puts in a name, no label of the
+// masked name (but an IPv6 literal's) holds an identifier, masking again
+// changes nothing, and both forms agree.
+func FuzzIDMaskedHost(f *testing.F) {
+	for _, s := range []string{"a1b2c3d4e5f6.iot.vendor.com", "cam:357938035643809", "[2001:db8::1]:80", "x.y:8080", "a4:cf:12:9b:3e:01.v.example"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		masked := IDMaskedHost(host)
+		if again := IDMaskedHost(masked); again != masked {
+			t.Errorf("IDMaskedHost(%q) = %q, masked again %q", host, masked, again)
+		}
+		if got := string(AppendIDMaskedHost(nil, []byte(host))); got != masked {
+			t.Errorf("AppendIDMaskedHost(%q) = %q, IDMaskedHost %q", host, got, masked)
+		}
+		name, _ := splitPort(masked)
+		if ipv6Literal(name) {
+			return
+		}
+		for label := range strings.SplitSeq(name, ".") {
+			if Identifying(label) {
+				t.Errorf("IDMaskedHost(%q) = %q keeps label %q", host, masked, label)
+			}
+		}
+	})
 }
