@@ -49,6 +49,10 @@ type Enforcer interface {
 	// that protection took out is gone from the kernel by then.
 	Release(ctx context.Context, mac hwaddr.MAC, addrs ...netip.Addr) error
 	SetProtected(ctx context.Context, macs []hwaddr.MAC, addrs []netip.Addr) error
+	// SetRouterAddrs replaces the router's own addresses, which are
+	// protected like SetProtected's but kept out of the bridge's sets,
+	// where they would open a path past every quarantine.
+	SetRouterAddrs(ctx context.Context, addrs []netip.Addr) error
 	Current(ctx context.Context) ([]quarantine.Entry, error)
 }
 
@@ -1108,14 +1112,22 @@ const (
 )
 
 // updateProtected pushes the router's and trusted devices' MACs and
-// addresses to the kernel's protected sets.
+// addresses to the kernel's protected sets. The router's addresses go
+// first, and as the router's: one it gained since the start (a prefix
+// delegated later) is then never in the bridge's sets, not even between
+// the two changes.
 func (d *Daemon) updateProtected(ctx context.Context) error {
 	d.mu.Lock()
 	macs := d.protectedMACsLocked()
 	addrs := d.protectedAddrsLocked()
+	routers := slices.Clone(d.opt.RouterAddrs)
 	d.mu.Unlock()
 	d.kernelMu.Lock()
 	defer d.kernelMu.Unlock()
+	if err := d.deps.Enforcer.SetRouterAddrs(ctx, routers); err != nil {
+		d.problem(problemProtected, "updating the router's own addresses: "+err.Error())
+		return err
+	}
 	if err := d.deps.Enforcer.SetProtected(ctx, macs, addrs); err != nil {
 		d.problem(problemProtected, "updating the protected devices and addresses: "+err.Error())
 		return err

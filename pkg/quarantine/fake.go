@@ -126,6 +126,19 @@ func (f *Fake) SetProtected(ctx context.Context, macs []hwaddr.MAC, addrs []neti
 	return f.apply(ctx, func(s *state, _ time.Time) error { return s.protect(macs, addrs) })
 }
 
+// SetRouterAddrs: see NFTables.SetRouterAddrs.
+func (f *Fake) SetRouterAddrs(ctx context.Context, addrs []netip.Addr) error {
+	return f.apply(ctx, func(s *state, _ time.Time) error {
+		cfg, err := withRouterAddrs(f.cfg, addrs) // f.mu held
+		if err != nil {
+			return err
+		}
+		f.cfg = cfg
+		s.dropAddrs(func(a netip.Addr) bool { return containsAddr(cfg.RouterAddrs, a) })
+		return nil
+	})
+}
+
 // SetDNSRedirectAll: see NFTables.SetDNSRedirectAll.
 func (f *Fake) SetDNSRedirectAll(ctx context.Context, on bool) error {
 	f.mu.Lock()

@@ -27,6 +27,7 @@ type enforcer interface {
 	Release(ctx context.Context, mac hwaddr.MAC, addrs ...netip.Addr) error
 	SetAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Duration) error
 	SetProtected(ctx context.Context, macs []hwaddr.MAC, addrs []netip.Addr) error
+	SetRouterAddrs(ctx context.Context, addrs []netip.Addr) error
 	Current(ctx context.Context) ([]Entry, error)
 	Uninstall(ctx context.Context) ([]string, error)
 }
@@ -656,6 +657,54 @@ func TestFakeSetDNSRedirectAll(t *testing.T) {
 	}
 	if err := noIfaces.SetDNSRedirectAll(ctx, false); err != nil {
 		t.Errorf("switching off what is off: %v", err)
+	}
+}
+
+// TestFakeSetRouterAddrs: an address the router gains is protected in
+// the inet table and in no set of the bridge's, whoever else protects
+// it, and leaves the entry that held it; one it loses is its no more. An
+// invalid list changes nothing.
+func TestFakeSetRouterAddrs(t *testing.T) {
+	ctx := context.Background()
+	f, _ := newTestFake(t, testCfg)
+	if err := f.Quarantine(ctx, Entry{MAC: camera, Addrs: addrs("10.99.0.10", "fd99::10"), Mode: ModeBlock}); err != nil {
+		t.Fatal(err)
+	}
+	gained := append(slices.Clone(testCfg.RouterAddrs), netip.MustParseAddr("fd99::10"))
+	if err := f.SetRouterAddrs(ctx, gained); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetProtected(ctx, nil, gained); err != nil {
+		t.Fatal(err)
+	}
+	got := elementLines(f.Dump())
+	for _, w := range []struct {
+		line string
+		has  bool
+	}{
+		{`add element inet iotgw protected_v6 { fd99::1, fd99::10 }`, true},
+		{`add element bridge iotgw protected_v6`, false},
+		{`add element bridge iotgw block_v6`, false}, // the entry lost it
+		{`add element inet iotgw block_v4 { 10.99.0.10 comment "02:00:00:00:00:10" }`, true},
+	} {
+		if has := strings.Contains(got, w.line); has != w.has {
+			t.Errorf("after gaining fd99::10: has %q: %v, want %v\n%s", w.line, has, w.has, got)
+		}
+	}
+	if err := f.Quarantine(ctx, Entry{MAC: plug, Addrs: addrs("fd99::10"), Mode: ModeBlock}); !errors.Is(err, ErrProtected) {
+		t.Errorf("quarantine of the router's new address: %v, want ErrProtected", err)
+	}
+	if err := f.SetRouterAddrs(ctx, []netip.Addr{{}}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("invalid router address: %v, want ErrInvalid", err)
+	}
+	if err := f.SetRouterAddrs(ctx, testCfg.RouterAddrs); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetProtected(ctx, nil, testCfg.RouterAddrs); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Quarantine(ctx, Entry{MAC: plug, Addrs: addrs("fd99::10"), Mode: ModeBlock}); err != nil {
+		t.Errorf("quarantine of an address the router lost: %v", err)
 	}
 }
 

@@ -814,7 +814,9 @@ func (n *NFTables) cutConnections(c connectionsToCut) error {
 // standing anyway.
 func (n *NFTables) Release(ctx context.Context, mac hwaddr.MAC, addrs ...netip.Addr) error {
 	flush := slices.Clone(addrs)
+	var routers []netip.Addr
 	if err := n.apply(ctx, func(s *state, _ time.Time) error {
+		routers = slices.Clone(n.cfg.RouterAddrs)
 		held := s.entries[mac].Addrs
 		if n.last != nil {
 			held = slices.Concat(held, n.last.entries[mac].Addrs)
@@ -829,7 +831,7 @@ func (n *NFTables) Release(ctx context.Context, mac hwaddr.MAC, addrs ...netip.A
 	}); err != nil {
 		return err
 	}
-	if _, err := flushRedirected(n.opts, flush, n.cfg.RouterAddrs); err != nil {
+	if _, err := flushRedirected(n.opts, flush, routers); err != nil {
 		return fmt.Errorf("%w: %w", ErrConntrack, err)
 	}
 	return nil
@@ -847,6 +849,35 @@ func (n *NFTables) SetAllowed(ctx context.Context, addrs []netip.Addr, ttl time.
 // protected is released.
 func (n *NFTables) SetProtected(ctx context.Context, macs []hwaddr.MAC, addrs []netip.Addr) error {
 	return n.apply(ctx, func(s *state, _ time.Time) error { return s.protect(macs, addrs) })
+}
+
+// SetRouterAddrs replaces the router's own addresses (Config.RouterAddrs)
+// as they change while iotgw runs: a LAN interface that comes up late, an
+// IPv6 prefix delegated after the start or renumbered. Like those the
+// backend was made with, they are always protected, leave any entry that
+// holds one, and never enter the bridge table's sets (see forBridge):
+// protected through SetProtected alone, an address learnt later would
+// open the bridge's channel through every quarantine. If the batch fails,
+// the previous addresses stay.
+func (n *NFTables) SetRouterAddrs(ctx context.Context, addrs []netip.Addr) error {
+	if err := n.mu.lock(ctx); err != nil {
+		return err
+	}
+	defer n.mu.unlock()
+	cfg, err := withRouterAddrs(n.cfg, addrs)
+	if err != nil {
+		return err
+	}
+	old := n.cfg
+	n.cfg = cfg
+	err = n.applyLocked(ctx, func(s *state, _ time.Time) error {
+		s.dropAddrs(func(a netip.Addr) bool { return containsAddr(cfg.RouterAddrs, a) })
+		return nil
+	})
+	if err != nil {
+		n.cfg = old
+	}
+	return err
 }
 
 // SetDNSRedirectAll installs (on) or removes the DNS redirect for every LAN

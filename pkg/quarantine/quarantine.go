@@ -296,6 +296,13 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
+// withRouterAddrs is cfg with the router's own addresses replaced by
+// addrs, checked and normalised as the backends' constructors do.
+func withRouterAddrs(cfg Config, addrs []netip.Addr) (Config, error) {
+	cfg.RouterAddrs = addrs
+	return cfg.withDefaults()
+}
+
 // ValidInterfaceName accepts what the kernel accepts as an interface name
 // (1 to 15 bytes, not "." or "..", no '/', ':' or white space), less what
 // nft would read as a wildcard or could not print back plainly.
@@ -654,19 +661,20 @@ func (s *state) protect(macs []hwaddr.MAC, addrs []netip.Addr) error {
 		pa[a] = true
 	}
 	s.protectedMACs, s.protectedAddrs = pm, pa
-	for mac, e := range s.entries {
+	for mac := range s.entries {
 		if pm[mac] {
 			delete(s.entries, mac)
-			continue
 		}
-		kept := e.Addrs[:0:0]
-		for _, a := range e.Addrs {
-			if !pa[a] {
-				kept = append(kept, a)
-			}
-		}
-		e.Addrs = kept
+	}
+	s.dropAddrs(func(a netip.Addr) bool { return pa[a] })
+	return nil
+}
+
+// dropAddrs takes the addresses drop reports out of every entry; the
+// entries stay, held by their MACs.
+func (s *state) dropAddrs(drop func(netip.Addr) bool) {
+	for mac, e := range s.entries {
+		e.Addrs = slices.DeleteFunc(slices.Clone(e.Addrs), drop)
 		s.entries[mac] = e
 	}
-	return nil
 }

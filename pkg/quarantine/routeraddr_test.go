@@ -19,13 +19,31 @@ import (
 // must not talk through the bridge by naming the router instead of each
 // other, in either direction and whatever the protocol; and a WAN host
 // claiming the router's IPv6 address must not reach the blocked device.
-// Released, every probe arrives: they can see what they look for.
+// Released, every probe arrives: they can see what they look for. The
+// same holds for addresses the router gained after the backend was made
+// (a delegated prefix that came late), given to SetRouterAddrs and, as
+// the daemon does, to SetProtected.
 func TestRouterAddressesOpenNoPath(t *testing.T) {
 	requireRoot(t)
+	routers := addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1")
+	for _, tt := range []struct {
+		name    string
+		atStart []netip.Addr
+	}{
+		{"known_at_start", routers},
+		{"learnt_later", routers[:1]},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			testRouterAddressesOpenNoPath(t, tt.atStart, routers)
+		})
+	}
+}
+
+func testRouterAddressesOpenNoPath(t *testing.T, atStart, routers []netip.Addr) {
 	ctx := context.Background()
 	l := newLab(t)
 	cfg := Config{
-		RouterAddrs:   addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1"),
+		RouterAddrs:   atStart,
 		LANPrefixes:   []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd99::/64")},
 		NoticePort:    noticePort,
 		DNSProxyPort:  dnsProxyPort,
@@ -33,6 +51,12 @@ func TestRouterAddressesOpenNoPath(t *testing.T) {
 	}
 	n, err := NewNFTables(cfg, WithNetNSFd(netnstest.Fd(t, l.router)))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SetRouterAddrs(ctx, routers); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SetProtected(ctx, nil, routers); err != nil {
 		t.Fatal(err)
 	}
 	wanMAC := hwaddr.FromBytes(netnstest.Interface(t, l.router, "wan0").HardwareAddr)
