@@ -215,3 +215,39 @@ func TestHeldQuarantineFollowsAddresses(t *testing.T) {
 		})
 	}
 }
+
+// TestKeptEntryLetsGoOfAReusedAddress: a quarantine kept from the kernel
+// at start-up (the saved state was lost) whose device is gone, so the
+// inventory does not hold it, still lets go of an address DHCP gives to
+// another device: else the kernel's IP sets cut that device off (the
+// owner's phone, which then cannot even reach the page to release the
+// entry). Its MAC still holds it, and the address nobody else took stays.
+func TestKeptEntryLetsGoOfAReusedAddress(t *testing.T) {
+	fake := newFake(t)
+	ctx := context.Background()
+	gone := hwaddr.MAC{0x00, 0x12, 0x41, 0x0a, 0x0b, 0x0c}
+	reused, kept := netip.MustParseAddr("192.168.50.77"), netip.MustParseAddr("192.168.50.78")
+	if err := fake.Quarantine(ctx, quarantine.Entry{MAC: gone, Addrs: []netip.Addr{reused, kept}, Mode: quarantine.ModeBlock}); err != nil {
+		t.Fatal(err)
+	}
+	h := launch(t, enforcingConfig(), fake, t.TempDir(), false)
+	defer h.stop()
+	h.settle()
+	h.d.presence(ctx, netwatch.LeaseSeen{MAC: phone, IP: reused})
+	h.settle()
+	entries, err := fake.Current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(entries, func(e quarantine.Entry) bool { return e.MAC == gone })
+	if i < 0 {
+		t.Fatal("the kept quarantine was dropped")
+	}
+	if got := entries[i].Addrs; !slices.Equal(got, []netip.Addr{kept}) {
+		t.Errorf("the kept entry holds %v after %s went to the phone, want %v", got, reused, []netip.Addr{kept})
+	}
+	h.d.checkKernel(ctx)
+	if got := quarantined(t, fake); got[gone] != quarantine.ModeBlock || len(got) != 1 {
+		t.Errorf("after a kernel check: quarantines %v, want the kept one alone", got)
+	}
+}

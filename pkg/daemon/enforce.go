@@ -105,12 +105,7 @@ func (d *Daemon) policyPlan(mac hwaddr.MAC, now time.Time) (plan, policy.Verdict
 // planLocked decides the kernel change for a verdict. d.mu held.
 func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v policy.Verdict, now time.Time) plan {
 	q := m.quarantine
-	// The entry holds the device's addresses but protected ones, which
-	// the enforcer would drop: the kernel and m.kernelAddrs then agree.
-	var addrs []netip.Addr
-	if dev != nil {
-		addrs = d.unprotectedLocked(dev.Addrs)
-	}
+	addrs := d.entryAddrsLocked(mac, m, dev)
 	// An expired quarantine ends whoever set it, as a release as of its
 	// start: the findings it was for do not bring it back; new ones,
 	// first seen while it lasted, may.
@@ -132,7 +127,7 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 		// The owner's quarantine stands until the owner releases it, and
 		// so does one kept from the kernel (its findings are lost); the
 		// device's new addresses still follow it.
-		return d.followPlan(mac, *q, m, dev, addrs)
+		return d.followPlan(mac, *q, m, addrs)
 	case q != nil && !v.Enforce:
 		// Monitor mode does not tighten the kernel, so switching to it
 		// keeps the quarantines in place (new addresses are not
@@ -140,11 +135,9 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 		// them. An address the device no longer holds still leaves its
 		// entry: DHCP may have given it to another device, which the
 		// entry would block.
-		if dev != nil {
-			kept := slices.DeleteFunc(slices.Clone(m.kernelAddrs), func(a netip.Addr) bool { return !slices.Contains(addrs, a) })
-			if len(kept) < len(m.kernelAddrs) {
-				return d.entryPlan(mac, *q, kept)
-			}
+		kept := slices.DeleteFunc(slices.Clone(m.kernelAddrs), func(a netip.Addr) bool { return !slices.Contains(addrs, a) })
+		if len(kept) < len(m.kernelAddrs) {
+			return d.entryPlan(mac, *q, kept)
 		}
 		return plan{}
 	case q != nil && !wants && m.updateClaim != "":
@@ -153,20 +146,20 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 		// waits for the owner (store.ActorUpdate).
 		rec := *q
 		rec.By, rec.Reason = store.ActorUpdate, m.updateClaim
-		if addrsMoved(m, dev, addrs) {
+		if addrsMoved(m, addrs) {
 			return d.entryPlan(mac, rec, addrs)
 		}
 		return d.entryPlan(mac, rec, m.kernelAddrs)
 	case q != nil && !wants && v.Enforce && (v.Pending == config.ActionQuarantine || v.Pending == config.ActionIsolate):
 		// The grace period began again (a threshold reached anew):
 		// policy still wants the device held, at its new addresses.
-		return d.followPlan(mac, *q, m, dev, addrs)
+		return d.followPlan(mac, *q, m, addrs)
 	case q != nil && !wants && (dev == nil || dev.FirstSeen.After(q.Since)):
 		// The device's record is younger than its quarantine: the
 		// findings it was for were lost (the inventory or the store ran
 		// full), not answered. It holds until it expires or the owner
 		// releases it, following the device's addresses.
-		return d.followPlan(mac, *q, m, dev, addrs)
+		return d.followPlan(mac, *q, m, addrs)
 	case q != nil && !wants:
 		return plan{release: true, why: "policy no longer calls for it"} // policy quarantined it, and no longer wants it
 	case q != nil && q.By == store.ActorPolicy && shared:
@@ -182,7 +175,7 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 			rec.Mode, rec.Reason = mode, reasonText(v)
 			return d.entryPlan(mac, rec, addrs)
 		}
-		if addrsMoved(m, dev, addrs) {
+		if addrsMoved(m, addrs) {
 			return d.entryPlan(mac, *q, addrs)
 		}
 		return plan{}
@@ -331,20 +324,39 @@ func (d *Daemon) entryPlan(mac hwaddr.MAC, rec store.Quarantine, addrs []netip.A
 // only when the device's addresses (addrs) moved: an address DHCP gave to
 // another device must leave the entry, else the kernel cuts that device
 // off, and a new one must join it.
-func (d *Daemon) followPlan(mac hwaddr.MAC, rec store.Quarantine, m *deviceMeta, dev *device.Device, addrs []netip.Addr) plan {
-	if addrsMoved(m, dev, addrs) {
+func (d *Daemon) followPlan(mac hwaddr.MAC, rec store.Quarantine, m *deviceMeta, addrs []netip.Addr) plan {
+	if addrsMoved(m, addrs) {
 		return d.entryPlan(mac, rec, addrs)
 	}
 	return plan{}
 }
 
 // addrsMoved: the kernel entry's addresses are no longer the device's
-// current ones (addrs), even when it now has none: an address DHCP gave
-// to another device must leave the entry, and the MAC elements still
-// hold the device. A device the inventory no longer holds keeps its
-// entry: nothing says its addresses changed.
-func addrsMoved(m *deviceMeta, dev *device.Device, addrs []netip.Addr) bool {
-	return dev != nil && !sameAddrs(addrs, m.kernelAddrs)
+// current ones (addrs, from entryAddrsLocked), even when it now has
+// none: an address DHCP gave to another device must leave the entry, and
+// the MAC elements still hold the device.
+func addrsMoved(m *deviceMeta, addrs []netip.Addr) bool {
+	return !sameAddrs(addrs, m.kernelAddrs)
+}
+
+// entryAddrsLocked is what the kernel entry of mac's device (dev, nil
+// when the inventory does not hold it) should hold: its addresses but
+// protected ones, which the enforcer would drop, so that the kernel and
+// m.kernelAddrs agree. A device the inventory does not hold (a
+// quarantine kept from the kernel after the saved state was lost, the
+// device gone since) keeps the entry's addresses, since nothing says
+// they changed, except those another device holds now: DHCP gave them
+// on, and the entry would cut that device off (the owner's phone, which
+// could then not reach the page to release it). d.mu held.
+func (d *Daemon) entryAddrsLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device) []netip.Addr {
+	if dev != nil {
+		return d.unprotectedLocked(dev.Addrs)
+	}
+	inv := d.pipe.Inventory()
+	return slices.DeleteFunc(d.unprotectedLocked(m.kernelAddrs), func(a netip.Addr) bool {
+		holder, held := inv.HolderOf(a)
+		return held && holder != mac
+	})
 }
 
 // sameAddrs: a and b hold the same addresses, in any order. The
@@ -504,13 +516,7 @@ func (d *Daemon) Quarantine(ctx context.Context, mac hwaddr.MAC, mode string, du
 	if dur > 0 {
 		rec.Until = now.Add(dur)
 	}
-	// The entry holds the device's addresses but protected ones, which
-	// the enforcer would drop: the kernel and m.kernelAddrs then agree.
-	var addrs []netip.Addr
-	if dev != nil {
-		addrs = d.unprotectedLocked(dev.Addrs)
-	}
-	p := d.entryPlan(mac, rec, addrs)
+	p := d.entryPlan(mac, rec, d.entryAddrsLocked(mac, d.metaFor(mac), dev))
 	d.mu.Unlock()
 	return d.applyOwner(ctx, mac, p)
 }
