@@ -929,7 +929,10 @@ func (s *finder) context(k dataKind, start, end int) (label int, drop bool) {
 		switch {
 		case k == kindEmail && lk == labelEmail,
 			k == kindPhone && lk == labelPhone,
-			k == kindCard && lk == labelCard:
+			k == kindCard && lk == labelCard,
+			// {"gps":"$GPGGA,…"}: a tracker's fix as its GNSS
+			// module printed it, under a label of a position.
+			k == kindNMEA && lk == labelLocation:
 			label = sp.label
 		case lk == labelName || lk == labelNamePart || lk == labelCommand,
 			k == kindPhone && lk == labelEmail:

@@ -269,6 +269,11 @@ func TestFindPositive(t *testing.T) {
 		{"escaped_json_after_an_inner_quote", `{"data":"{\"note\":\"say \\\"hi\\\"\",\"phone\":\"0301234567\"}"}`, []found{{"phone", "phone"}}},
 		{"email_supports_its_object", `{"users":[{"name":"Alice Smith","email":"alice@example.com"}],"rooms":[{"name":"Living Room"}]}`,
 			[]found{{"email", "email"}, {"name", "name"}}},
+		// A tracker's position as its GNSS module printed it, under a
+		// label of a position: the sentence proves itself.
+		{"nmea_under_gps", `{"id":"trk-7","gps":"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47"}`, []found{{"nmea", "gps"}}},
+		{"nmea_under_location_xml", "<location>$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W*6A</location>", []found{{"nmea", "location"}}},
+		{"nmea_under_position_in_a_log_line", "id=7 position=$GPGLL,4916.45,N,12311.12,W,225444,A,*1D", []found{{"nmea", "position"}}},
 	}
 	s := newFinder()
 	for _, tt := range tests {
