@@ -932,7 +932,11 @@ func (s *finder) context(k dataKind, start, end int) (label int, drop bool) {
 			k == kindCard && lk == labelCard,
 			// {"gps":"$GPGGA,…"}: a tracker's fix as its GNSS
 			// module printed it, under a label of a position.
-			k == kindNMEA && lk == labelLocation:
+			k == kindNMEA && lk == labelLocation,
+			// {"name":"Alice","address":"alice@example.com"}: an
+			// address may be a mailbox's (isStreet refuses it as a
+			// street).
+			k == kindEmail && lk == labelStreet:
 			label = sp.label
 		case lk == labelName || lk == labelNamePart || lk == labelCommand,
 			k == kindPhone && lk == labelEmail:

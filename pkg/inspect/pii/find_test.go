@@ -274,6 +274,11 @@ func TestFindPositive(t *testing.T) {
 		{"nmea_under_gps", `{"id":"trk-7","gps":"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47"}`, []found{{"nmea", "gps"}}},
 		{"nmea_under_location_xml", "<location>$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W*6A</location>", []found{{"nmea", "location"}}},
 		{"nmea_under_position_in_a_log_line", "id=7 position=$GPGLL,4916.45,N,12311.12,W,225444,A,*1D", []found{{"nmea", "position"}}},
+		// Mail libraries and contact formats name a mailbox "address"
+		// (Nodemailer's and JSContact's {"name":…,"address":…}).
+		{"email_under_address", `{"from":{"name":"Alice Smith","address":"alice@example.com"},"subject":"Door opened"}`,
+			[]found{{"email", "address"}, {"name", "name"}}},
+		{"email_under_address_xml", "<recipient><address>alice@example.com</address></recipient>", []found{{"email", "address"}}},
 	}
 	s := newFinder()
 	for _, tt := range tests {
