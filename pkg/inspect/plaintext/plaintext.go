@@ -70,8 +70,9 @@ const (
 	// of a longer one, which the overlapping chunk sees whole.
 	chunk = 2048
 	// carrySize is the end of the previous payload kept per direction,
-	// to find data split across two segments.
-	carrySize = 64
+	// to find data split across two segments: enough for a whole NMEA
+	// sentence (at most 82 bytes).
+	carrySize = 96
 )
 
 // looksText reports whether at least 80% of the first bytes of b are

@@ -143,6 +143,8 @@ func TestNilScannerClaimsNothing(t *testing.T) {
 }
 
 func TestAnalyzerFindsPersonalData(t *testing.T) {
+	// A position fix as a u-blox module prints it: 71 bytes and CRLF.
+	const gga = "$GNGGA,092750.000,5321.6802,N,00630.3372,W,1,8,1.03,61.7,M,55.2,M,,*68\r\n"
 	tests := []struct {
 		name   string
 		script func(c *inspecttest.Conv)
@@ -168,6 +170,18 @@ func TestAnalyzerFindsPersonalData(t *testing.T) {
 				c.Client(`{"email":"alice@example.com"}` + "\n")
 			}
 		}, "email"},
+		// An NMEA sentence may be longer than 64 bytes: a serial-to-TCP
+		// bridge forwards a GNSS module's output as the UART hands it
+		// over, cut anywhere.
+		{"nmea_split_late", func(c *inspecttest.Conv) {
+			c.Client(gga[:len(gga)-4]).Client(gga[len(gga)-4:])
+		}, "nmea"},
+		{"nmea_one_char_per_segment", func(c *inspecttest.Conv) {
+			c.ClientChars(gga)
+		}, "nmea"},
+		{"nmea_at_the_end_of_the_stream", func(c *inspecttest.Conv) {
+			c.Client("$GPGSV,3,1,11,03,03,111,00,04,15,270,00,06,01,010,00,13,06,292,00*74\r\n").Client(strings.TrimSpace(gga))
+		}, "nmea"},
 		{"binary_after_text_not_reported", func(c *inspecttest.Conv) {
 			c.Client("HELLO 1\n").ClientBytes(append([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0xff, 0xfe, 0, 0, 0, 0, 0, 0, 0}, "alice@example.com"...))
 		}, ""},
@@ -226,10 +240,10 @@ func TestChunksAndSeams(t *testing.T) {
 
 func TestCarryKeepsLastBytes(t *testing.T) {
 	a := &analyzer{}
-	for _, s := range []string{"abc", strings.Repeat("x", 70), "12345", "", "6"} {
+	for _, s := range []string{"abc", strings.Repeat("x", carrySize+6), "12345", "", "6"} {
 		a.keepEnd(inspect.ToServer, []byte(s))
 	}
-	want := strings.Repeat("x", 58) + "123456"
+	want := strings.Repeat("x", carrySize-6) + "123456"
 	if got := string(a.carry[inspect.ToServer][:a.nc[inspect.ToServer]]); got != want {
 		t.Fatalf("carry %q, want %q", got, want)
 	}
