@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -28,9 +29,7 @@ func TestNoEventShowsTheDeviceIdentifier(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := p.Engine()
-	inspecttest.NewUDP(e, "192.168.1.10:30000", "192.168.1.1:53").
-		ClientBytes(dnsMessage(1, 0x0100, host)).
-		ServerBytes(dnsMessage(1, 0x8180, host, 203, 0, 113, 50))
+	inspecttest.NewUDP(e, "192.168.1.10:30000", "192.168.1.1:53").Lookup(1, host, netip.MustParseAddr("203.0.113.50"))
 	inspecttest.NewTCP(e, "192.168.1.10:40000", "203.0.113.50:443").ClientBytes(clientHello(t, host)).Close()
 	inspecttest.NewTCP(e, "192.168.1.10:40001", "203.0.113.50:80").
 		Client("POST /api/telemetry HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: camd/1.2\r\nContent-Length: 2\r\n\r\n{}").Close()
@@ -54,27 +53,6 @@ func TestNoEventShowsTheDeviceIdentifier(t *testing.T) {
 			t.Errorf("%s names the host %q, want %q", k, named[string(k)], masked)
 		}
 	}
-}
-
-// dnsMessage is a DNS message with one question (type A) for name and,
-// when addr is given, one A record answering it.
-func dnsMessage(id, flags uint16, name string, addr ...byte) []byte {
-	an := uint16(0)
-	if len(addr) == 4 {
-		an = 1
-	}
-	b := binary.BigEndian.AppendUint16(nil, id)
-	b = binary.BigEndian.AppendUint16(b, flags)
-	b = append(b, 0, 1, byte(an>>8), byte(an), 0, 0, 0, 0)
-	for label := range strings.SplitSeq(name, ".") {
-		b = append(append(b, byte(len(label))), label...)
-	}
-	b = append(b, 0, 0, 1, 0, 1) // root, type A, class IN
-	if an == 1 {
-		b = append(b, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4)
-		b = append(b, addr...)
-	}
-	return b
 }
 
 // clientHello is the first TLS record a Go client sends to serverName.

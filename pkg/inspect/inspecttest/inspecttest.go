@@ -242,6 +242,38 @@ func (c *Conv) ClientChars(s string) *Conv {
 	return c
 }
 
+// Lookup has the client ask for name in a DNS query with id (type A, or
+// AAAA when the first of addrs is an IPv6 address) and the server answer
+// with addrs: a device's own lookup, which names its flows to them.
+func (c *Conv) Lookup(id uint16, name string, addrs ...netip.Addr) *Conv {
+	qtype := byte(1) // A
+	if len(addrs) > 0 && !addrs[0].Unmap().Is4() {
+		qtype = 28 // AAAA
+	}
+	var question []byte
+	for label := range strings.SplitSeq(name, ".") {
+		question = append(question, byte(len(label)))
+		question = append(question, label...)
+	}
+	question = append(question, 0, 0, qtype, 0, 1) // root, type, class IN
+	header := func(flags uint16, an int) []byte {
+		return []byte{byte(id >> 8), byte(id), byte(flags >> 8), byte(flags), 0, 1, byte(an >> 8), byte(an), 0, 0, 0, 0}
+	}
+	response := append(header(0x8180, len(addrs)), question...)
+	for _, a := range addrs {
+		a = a.Unmap()
+		rtype := byte(1)
+		if !a.Is4() {
+			rtype = 28
+		}
+		// A pointer to the question's name, the type, class IN, a
+		// minute's TTL and the address.
+		response = append(response, 0xc0, 12, 0, rtype, 0, 1, 0, 0, 0, 60, 0, byte(a.BitLen()/8))
+		response = append(response, a.AsSlice()...)
+	}
+	return c.ClientBytes(append(header(0x0100, 0), question...)).ServerBytes(response)
+}
+
 // Lose skips n bytes of the stream sent in dir, as a capture that dropped
 // a segment does: the next segment arrives after a hole.
 func (c *Conv) Lose(dir inspect.Dir, n int) *Conv {

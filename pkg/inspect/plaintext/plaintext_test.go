@@ -1305,27 +1305,11 @@ func dnsExchange(e *inspect.Engine, client string, id uint16, name string, addrs
 // dnsExchangeFrom is dnsExchange from a client with MAC mac (the
 // conversations' default when zero) to server.
 func dnsExchangeFrom(e *inspect.Engine, mac hwaddr.MAC, client, server string, id uint16, name string, addrs ...netip.Addr) {
-	question := []byte{}
-	for label := range strings.SplitSeq(name, ".") {
-		question = append(question, byte(len(label)))
-		question = append(question, label...)
-	}
-	question = append(question, 0, 0, 1, 0, 1) // root, type A, class IN
-	header := func(flags uint16, an int) []byte {
-		return []byte{byte(id >> 8), byte(id), byte(flags >> 8), byte(flags), 0, 1, 0, byte(an), 0, 0, 0, 0}
-	}
-	query := append(header(0x0100, 0), question...)
-	response := append(header(0x8180, len(addrs)), question...)
-	for _, a := range addrs {
-		ip := a.As4()
-		response = append(response, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4)
-		response = append(response, ip[:]...)
-	}
 	conv := inspecttest.NewUDP(e, client, server)
 	if !mac.IsZero() {
 		conv.ClientMAC(mac)
 	}
-	conv.ClientBytes(query).ServerBytes(response)
+	conv.Lookup(id, name, addrs...)
 }
 
 // TestCleartextUseAggregatesPerService: one device polling one service
