@@ -98,7 +98,8 @@ const serverSlots = 2048
 // alone: another host's answer (its own resolver's, or a forged one) must
 // not name, merge or rename a device's flows. Direct-mapped like
 // addrNames: the latest answer for a client and address wins, and nothing
-// is allocated for it, the name being the DNS event's own string.
+// is allocated for it, the name being the DNS event's own string (or,
+// after a restart, a saved finding's: Engine.RestoreServerName).
 type serverNames [serverSlots]struct {
 	asker asker
 	addr  netip.Addr
@@ -157,8 +158,26 @@ func (e *Engine) NoteServerName(dnsFlow *Flow, a netip.Addr, name string) {
 	if name == "" || !a.IsValid() {
 		return
 	}
+	e.noteServerName(e.askerOf(dnsFlow), a, name)
+}
+
+// RestoreServerName records, as NoteServerName did before a restart, that
+// the device of mac looked a up by name: a saved finding's word, so that
+// the device's use of the service on its cached answer is the service
+// the finding named, not a new one by address. Like a name learnt since,
+// it holds until a newer answer for the address or another entry takes
+// its slot. A device asks by its MAC where the capture shows one (the
+// store keeps no other), so the names of one known by its address alone
+// are not restored.
+func (e *Engine) RestoreServerName(mac hwaddr.MAC, a netip.Addr, name string) {
+	if mac.IsZero() || name == "" || !a.IsValid() {
+		return
+	}
+	e.noteServerName(asker{mac: mac}, a.Unmap(), name)
+}
+
+func (e *Engine) noteServerName(k asker, a netip.Addr, name string) {
 	name = IDMaskedHost(name) // the caller's event string when it masked it already
-	k := e.askerOf(dnsFlow)
 	slot := &e.servers[serverSlot(k, a)]
 	slot.asker, slot.addr, slot.name = k, a, name
 }

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/iotgw/iotgw/pkg/advisory"
 	"github.com/iotgw/iotgw/pkg/capture"
@@ -424,18 +425,61 @@ func (p *Pipeline) Decoder() *inspect.Decoder { return p.dec }
 func (p *Pipeline) SetSource(name string) { p.eng.SetSource(name) }
 
 // Restore files findings persisted by an earlier run under their devices,
-// so that a restarted daemon knows what it knew.
+// so that a restarted daemon knows what it knew, and gives the engine
+// back the names their devices knew their cleartext services by.
 func (p *Pipeline) Restore(devices []store.DeviceRecord) {
 	for i := range devices {
 		rec := &devices[i]
 		p.inv.Restore(rec.MAC, rec.FirstSeen, rec.LastSeen, rec.Addrs)
+		var names []serverName
 		for j := range rec.Findings {
 			ev := rec.Findings[j]
 			ev.Device.MAC = rec.MAC.String()
 			remask(&ev)
 			p.inv.RestoreFinding(rec.MAC, &ev)
+			if n, ok := serverNameOf(&ev); ok && rec.LastSeen.Sub(n.seen) <= restoredNameAge {
+				names = append(names, n)
+			}
+		}
+		// The newest last: of two findings naming one address, the
+		// later name is the one the device last looked it up by.
+		slices.SortStableFunc(names, func(a, b serverName) int { return a.seen.Compare(b.seen) })
+		for _, n := range names {
+			p.eng.RestoreServerName(rec.MAC, n.addr, n.name)
 		}
 	}
+}
+
+// restoredNameAge is how long before its device was last seen a saved
+// cleartext finding may have been seen last for the engine to get its
+// server's name back. The inspector files a use that goes on again at
+// least daily, so a service the device still used then was seen within
+// a day of it; a name older than that is one the device stopped using,
+// whose address may serve another service since, and which a running
+// engine may well have lost to other lookups.
+const restoredNameAge = 48 * time.Hour
+
+// serverName is a name a device looked a server's address up by, as a
+// saved finding tells it.
+type serverName struct {
+	seen time.Time // the finding's last sighting
+	addr netip.Addr
+	name string
+}
+
+// serverNameOf is the name a plaintext_protocol finding gives its
+// service, with the address of the flow that filed it.
+func serverNameOf(ev *event.Event) (serverName, bool) {
+	name := ev.Evidence["server_name"]
+	addr, err := netip.ParseAddr(ev.Evidence["destination"])
+	if ev.Kind != event.KindPlaintextProtocol || !ev.IsFinding() || name == "" || err != nil {
+		return serverName{}, false
+	}
+	seen := ev.LastTime
+	if seen.Before(ev.Time) {
+		seen = ev.Time
+	}
+	return serverName{seen, addr, name}, true
 }
 
 // remask hides, in a finding an earlier version saved, what the
