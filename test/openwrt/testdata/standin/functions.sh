@@ -1,10 +1,11 @@
 # Test stand-in for OpenWrt's /lib/functions.sh: the UCI reading the init
 # script uses (config_load, config_get, config_get_bool) over a minimal
 # parser, and default_postinst/default_prerm as OpenWrt's base-files
-# defines them: run uci-defaults, then the package's own NAME.postinst-pkg
-# or NAME.prerm-pkg (opkg; apk's scripts hold that code themselves), then
-# enable and start or stop and disable its init scripts, those of the
-# package's file list: opkg's, or apk's /lib/apk/packages/NAME.list.
+# defines them: run the uci-defaults (postinst only), then the package's
+# own NAME.postinst-pkg or NAME.prerm-pkg (opkg; apk's scripts hold that
+# code themselves, after default_postinst/default_prerm), then enable and
+# start or stop and disable its init scripts, those of the package's file
+# list: opkg's, or apk's /lib/apk/packages/NAME.list.
 
 config_load() {
 	local section=""
@@ -63,17 +64,20 @@ default_postinst() {
 	local list
 	list=$(filelist "$pkgname")
 	local ret=0 i
-	# As OpenWrt's: the package's script first, then the uci-defaults.
-	if [ -f "/usr/lib/opkg/info/$pkgname.postinst-pkg" ]; then
-		# shellcheck disable=SC1090
-		( . "/usr/lib/opkg/info/$pkgname.postinst-pkg" )
-		ret=$?
-	fi
+	# As the base-files that reads apk's lists (the one modelled here):
+	# the uci-defaults first, then the package's script. Before it (23.05
+	# and earlier) the package's script ran first; iotgw's steps do not
+	# depend on the order.
 	if [ -z "$IPKG_INSTROOT" ]; then
 		for i in $(grep -s "^/etc/uci-defaults/" "$list"); do
 			# shellcheck disable=SC1090
 			( [ -f "$i" ] && cd "$(dirname "$i")" && . "$i" ) && rm -f "$i"
 		done
+	fi
+	if [ -f "/usr/lib/opkg/info/$pkgname.postinst-pkg" ]; then
+		# shellcheck disable=SC1090
+		( . "/usr/lib/opkg/info/$pkgname.postinst-pkg" )
+		ret=$?
 	fi
 	for i in $(grep -s "^/etc/init.d/" "$list"); do
 		[ "$PKG_UPGRADE" != "1" ] && "$i" enable
