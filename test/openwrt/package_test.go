@@ -396,3 +396,35 @@ func TestIPKReproducible(t *testing.T) {
 		}
 	}
 }
+
+// The SDK builds with the packages feed's Go and no other
+// (golang-package.mk sets GOTOOLCHAIN=local): the docs name the version
+// go.mod requires, so that a feed with an older Go is known before its
+// build stops.
+func TestDocsNameSDKGoVersion(t *testing.T) {
+	root := testenv.RepoRoot(t)
+	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^go ((\d+\.\d+)(\.\d+)?)$`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("go.mod has no go line")
+	}
+	docs, err := os.ReadFile(filepath.Join(root, "docs/openwrt.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sdk, _ := strings.Cut(string(docs), "\n## Build with the OpenWrt SDK\n")
+	sdk, _, _ = strings.Cut(sdk, "\n## ")
+	sdk = strings.Join(strings.Fields(sdk), " ")
+	for _, want := range []string{
+		"Go " + string(m[2]) + " or newer",
+		"`GOTOOLCHAIN=local`",
+		"`go.mod requires go >= " + string(m[1]) + "`",
+	} {
+		if !strings.Contains(sdk, want) {
+			t.Errorf("docs/openwrt.md, Build with the OpenWrt SDK, does not say %q (go.mod: %s)", want, m[0])
+		}
+	}
+}
