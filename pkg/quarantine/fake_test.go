@@ -520,7 +520,7 @@ func TestFakeDNSRules(t *testing.T) {
 				"add rule inet iotgw limited udp dport 53 accept",
 				"add rule inet iotgw limited tcp dport 53 accept",
 			},
-			absent: []string{"jump dns", "add chain inet iotgw dns", "5354", "fib daddr"},
+			absent: []string{"jump dns", "add chain inet iotgw dns", "5354", "fib daddr", "isolate_dns"},
 		},
 		{
 			name: "proxy_quarantined_only",
@@ -542,8 +542,23 @@ func TestFakeDNSRules(t *testing.T) {
 				"add rule inet iotgw limited udp dport 53 accept",
 				"add rule inet iotgw limited udp dport 5354 accept",
 				"add rule inet iotgw limited tcp dport 5354 accept",
+				// Nor through a resolver on the LAN, in the bridge.
+				"add chain bridge iotgw isolate_dns\n",
+				"add rule bridge iotgw forward ether saddr @isolate_mac jump isolate_dns",
+				"add rule bridge iotgw isolate_dns udp dport 53 drop",
+				"add rule bridge iotgw isolate_dns tcp dport 53 drop",
+				"add rule bridge iotgw isolate_dns udp dport 853 drop",
+				"add rule bridge iotgw isolate_dns tcp dport 853 drop",
+				"add rule bridge iotgw isolate_dns meta protocol 8021q drop",
+				"add rule bridge iotgw isolate_dns meta protocol 8021ad drop",
 			},
-			absent: []string{"fib daddr", "prerouting iifname"},
+			absent: []string{"fib daddr", "prerouting iifname", "5353"},
+		},
+		{
+			// The LAN is cut for isolate devices: nothing to single out.
+			name:   "proxy_isolate_lan",
+			cfg:    isolateLAN(proxyOnly),
+			absent: []string{"isolate_dns"},
 		},
 		{
 			name: "proxy_all",
@@ -576,6 +591,7 @@ func TestFakeDNSRules(t *testing.T) {
 			if tc.cfg.DNSProxyPort != 0 {
 				checkPreroutingOrder(t, dump)
 			}
+			checkIsolateDNSOrder(t, dump)
 		})
 	}
 }
@@ -625,6 +641,39 @@ func checkPreroutingOrder(t *testing.T, dump string) {
 				t.Errorf("rule %q after the redirect for all", r)
 			}
 		}
+	}
+}
+
+// isolateLAN is cfg with IsolateLAN set.
+func isolateLAN(cfg Config) Config {
+	cfg.IsolateLAN = true
+	return cfg
+}
+
+// checkIsolateDNSOrder: in the bridge's forward chain, the jump for an
+// isolate device's DNS, where there is one, comes after the owner's
+// frames are accepted and before frames to the owner's devices are
+// let through to_protected, which would take a query's TCP segments.
+func checkIsolateDNSOrder(t *testing.T, dump string) {
+	t.Helper()
+	at := map[string]int{}
+	n := 0
+	for _, l := range strings.Split(dump, "\n") {
+		if r, ok := strings.CutPrefix(l, "add rule bridge iotgw forward "); ok {
+			r, _, _ = strings.Cut(r, " comment")
+			if _, seen := at[r]; !seen {
+				at[r] = n
+			}
+			n++
+		}
+	}
+	jump, ok := at["ether saddr @isolate_mac jump isolate_dns"]
+	if !ok {
+		return
+	}
+	owner, toOwner := at["ether saddr @protected_mac accept"], at["ether daddr @protected_mac jump to_protected"]
+	if !(owner < jump && jump < toOwner) {
+		t.Errorf("bridge forward: owner's frames accepted at %d, isolate DNS jump %d, frames to the owner %d", owner, jump, toOwner)
 	}
 }
 

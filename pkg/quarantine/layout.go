@@ -155,6 +155,15 @@ func etherTypeIs(k keyKind) []expr.Any {
 	return []expr.Any{load(expr.MetaKeyPROTOCOL), eq(binary.BigEndian.AppendUint16(nil, ethertype))}
 }
 
+// metaProtocol matches frames of an EtherType (nft's name for it given),
+// read after the one VLAN tag the kernel takes off a frame as it arrives.
+func metaProtocol(name string, ethertype uint16) match {
+	return match{
+		text:  "meta protocol " + name,
+		exprs: []expr.Any{load(expr.MetaKeyPROTOCOL), eq(binary.BigEndian.AppendUint16(nil, ethertype))},
+	}
+}
+
 // isARP is the dependency of an ARP header match, as nft adds it in the
 // bridge family: the Ethernet type field.
 func isARP() []expr.Any {
@@ -1031,6 +1040,27 @@ func toProtectedChain(b builder, cut []Mode) chainDef {
 	return toProtected
 }
 
+// isolateDNSChain drops, in the bridge, what an isolate device sends its
+// LAN peers that a resolver would take: DNS over UDP and TCP (53), over
+// TLS (tcp 853) and over QUIC (udp 853), whatever the address (a
+// link-local resolver too), and frames whose type hides behind a second
+// VLAN tag, whose ports no rule can read (a single tag the kernel takes
+// off; a host's kernel takes priority tags off and answers). mDNS (5353)
+// and LLMNR (5355) resolve local names only, and pass. Everything else
+// returns.
+func isolateDNSChain() chainDef {
+	c := chainDef{name: "isolate_dns"}
+	for _, port := range []uint16{53, 853} {
+		for _, proto := range []string{"udp", "tcp"} {
+			c.rules = append(c.rules, rule(dport(proto, port), drop()))
+		}
+	}
+	c.rules = append(c.rules,
+		rule(metaProtocol("8021q", unix.ETH_P_8021Q), drop()),
+		rule(metaProtocol("8021ad", unix.ETH_P_8021AD), drop()))
+	return c
+}
+
 // bridgeTable cuts LAN-to-LAN traffic, which a bridge forwards between its
 // ports without ever passing the inet hooks.
 func bridgeTable(cfg Config, bridgeCT bool) tableDef {
@@ -1061,9 +1091,18 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	for _, set := range ownerFlowSets() {
 		forward.rules = append(forward.rules, rule(unicast(), b.ether("saddr", "protected_mac"), rememberFlow(set.kind, set.name)))
 	}
-	forward.rules = append(forward.rules,
-		rule(b.ether("saddr", "protected_mac"), accept()),
-		rule(b.ether("daddr", "protected_mac"), jump(toProtected.name)))
+	forward.rules = append(forward.rules, rule(b.ether("saddr", "protected_mac"), accept()))
+	// An isolate device reaches its LAN peers, but no resolver among them
+	// (a Pi-hole, often handed out by DHCP), which would look any name up
+	// on the internet for it: the tunnel the redirect to the DNS proxy
+	// closes on the router. Ahead of the frames to the owner's devices:
+	// the owner's resolver is no exception. Without a proxy the router's
+	// resolver answers it anyway, and with IsolateLAN its LAN is cut.
+	isolateDNS, cutDNS := isolateDNSChain(), cfg.DNSProxyPort != 0 && !cfg.IsolateLAN
+	if cutDNS {
+		forward.rules = append(forward.rules, rule(b.ether("saddr", setName(ModeIsolate.setPrefix(), keyMAC)), jump(isolateDNS.name)))
+	}
+	forward.rules = append(forward.rules, rule(b.ether("daddr", "protected_mac"), jump(toProtected.name)))
 	for _, k := range addrKinds {
 		forward.rules = append(forward.rules, rule(b.addr(k, "daddr", setName("protected", k), false), jump(toProtected.name)))
 	}
@@ -1100,6 +1139,9 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 		}
 	}
 	chains := []chainDef{forward, toProtected}
+	if cutDNS {
+		chains = append(chains, isolateDNS)
+	}
 	// Marking a bridged frame would be in vain: the capture on the
 	// bridge has its copy before the bridge's forward hook.
 	if cfg.Capture.Enabled && cfg.Capture.PacketMark == 0 && bridgeCT {

@@ -48,7 +48,7 @@ const (
 // The lab's DNS servers answer every A query with an address of their own
 // (documentation range, data only) that names them; "refused" stands for
 // a query the router turned away at once (ICMP port unreachable, RST).
-var dnsServerNames = map[string]string{"192.0.2.1": "dnsmasq", "192.0.2.2": "proxy", "192.0.2.3": "resolver"}
+var dnsServerNames = map[string]string{"192.0.2.1": "dnsmasq", "192.0.2.2": "proxy", "192.0.2.3": "resolver", "192.0.2.4": "lan-resolver"}
 
 var deviceMAC, peerMAC = mustMAC("02:00:00:00:00:10"), mustMAC("02:00:00:00:00:11")
 
