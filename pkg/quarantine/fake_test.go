@@ -520,7 +520,7 @@ func TestFakeDNSRules(t *testing.T) {
 				"add rule inet iotgw limited udp dport 53 accept",
 				"add rule inet iotgw limited tcp dport 53 accept",
 			},
-			absent: []string{"jump dns", "add chain inet iotgw dns", "5354", "fib daddr", "isolate_dns"},
+			absent: []string{"jump dns", "add chain inet iotgw dns", "5354", "fib daddr", "isolate_dns", "853"},
 		},
 		{
 			name: "proxy_quarantined_only",
@@ -551,6 +551,10 @@ func TestFakeDNSRules(t *testing.T) {
 				"add rule bridge iotgw isolate_dns tcp dport 853 drop",
 				"add rule bridge iotgw isolate_dns meta protocol 8021q drop",
 				"add rule bridge iotgw isolate_dns meta protocol 8021ad drop",
+				// Routed to another LAN segment, DNS over TLS and QUIC
+				// is dropped.
+				"add rule inet iotgw isolate_out udp dport 853 drop",
+				"add rule inet iotgw isolate_out tcp dport 853 drop",
 			},
 			absent: []string{"fib daddr", "prerouting iifname", "5353"},
 		},
@@ -558,7 +562,7 @@ func TestFakeDNSRules(t *testing.T) {
 			// The LAN is cut for isolate devices: nothing to single out.
 			name:   "proxy_isolate_lan",
 			cfg:    isolateLAN(proxyOnly),
-			absent: []string{"isolate_dns"},
+			absent: []string{"isolate_dns", "853"},
 		},
 		{
 			name: "proxy_all",
@@ -653,13 +657,32 @@ func isolateLAN(cfg Config) Config {
 // checkIsolateDNSOrder: in the bridge's forward chain, the jump for an
 // isolate device's DNS, where there is one, comes after the owner's
 // frames are accepted and before frames to the owner's devices are
-// let through to_protected, which would take a query's TCP segments.
+// let through to_protected, which would take a query's TCP segments;
+// in isolate_out, the drops of DNS over TLS and QUIC come before the
+// LAN is let through.
 func checkIsolateDNSOrder(t *testing.T, dump string) {
 	t.Helper()
+	bridge, isolateOut := ruleIndex(dump, "bridge", "forward"), ruleIndex(dump, "inet", "isolate_out")
+	if jump, ok := bridge["ether saddr @isolate_mac jump isolate_dns"]; ok {
+		owner, toOwner := bridge["ether saddr @protected_mac accept"], bridge["ether daddr @protected_mac jump to_protected"]
+		if !(owner < jump && jump < toOwner) {
+			t.Errorf("bridge forward: owner's frames accepted at %d, isolate DNS jump %d, frames to the owner %d", owner, jump, toOwner)
+		}
+	}
+	for r, i := range isolateOut {
+		if strings.Contains(r, "853") && i > 1 {
+			t.Errorf("isolate_out: %q at %d, after the LAN is let through", r, i)
+		}
+	}
+}
+
+// ruleIndex maps each rule of a chain in the dump, without its comment,
+// to its first position in the chain.
+func ruleIndex(dump, family, chain string) map[string]int {
 	at := map[string]int{}
 	n := 0
 	for _, l := range strings.Split(dump, "\n") {
-		if r, ok := strings.CutPrefix(l, "add rule bridge iotgw forward "); ok {
+		if r, ok := strings.CutPrefix(l, "add rule "+family+" iotgw "+chain+" "); ok {
 			r, _, _ = strings.Cut(r, " comment")
 			if _, seen := at[r]; !seen {
 				at[r] = n
@@ -667,14 +690,7 @@ func checkIsolateDNSOrder(t *testing.T, dump string) {
 			n++
 		}
 	}
-	jump, ok := at["ether saddr @isolate_mac jump isolate_dns"]
-	if !ok {
-		return
-	}
-	owner, toOwner := at["ether saddr @protected_mac accept"], at["ether daddr @protected_mac jump to_protected"]
-	if !(owner < jump && jump < toOwner) {
-		t.Errorf("bridge forward: owner's frames accepted at %d, isolate DNS jump %d, frames to the owner %d", owner, jump, toOwner)
-	}
+	return at
 }
 
 // TestFakeSetDNSRedirectAll switches mode "all" on and off: the rules come

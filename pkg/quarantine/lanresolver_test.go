@@ -111,12 +111,17 @@ func TestIsolateLANResolver(t *testing.T) {
 	ctx := context.Background()
 	l := newLab(t)
 	res := l.addLANResolver(t)
+	// wan0 stands in for a second LAN segment (a guest bridge), routed,
+	// and wanOtherV4 for a resolver there.
+	netnstest.ServeName(t, l.wan, "[::]:853", "segment-dot", nil)
+	l.serveUDP(t, l.wan, wanOtherV4+":853")
 	cfg := Config{
-		RouterAddrs:   addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1"),
-		LANPrefixes:   []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd99::/64")},
+		RouterAddrs: addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1"),
+		LANPrefixes: []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd99::/64"),
+			netip.MustParsePrefix(wanOtherV4 + "/32")},
 		NoticePort:    noticePort,
 		DNSProxyPort:  dnsProxyPort,
-		LANInterfaces: []string{"br0"},
+		LANInterfaces: []string{"br0", "wan0"},
 	}
 	n, err := NewNFTables(cfg, WithNetNSFd(netnstest.Fd(t, l.router)))
 	if err != nil {
@@ -139,7 +144,11 @@ func TestIsolateLANResolver(t *testing.T) {
 		{from: r, to: lanResolverV6, port: 53, dns: true, want: "lan-resolver"},
 	}
 	others = append(others, lanResolverChecks(p, "lan-resolver", "lan-dot", "echo")...)
+	others = append(others, check{from: d, to: wanOtherV4, port: 443, want: "wan"})
 	free := append(lanResolverChecks(d, "lan-resolver", "lan-dot", "echo"), others...)
+	free = append(free,
+		check{from: d, to: wanOtherV4, port: 853, want: "segment-dot"},
+		check{from: d, to: wanOtherV4, port: 853, udp: true, want: "echo"})
 	probes := func(stage string, want bool) {
 		t.Helper()
 		for tags := 1; tags <= 2; tags++ {
@@ -158,7 +167,12 @@ func TestIsolateLANResolver(t *testing.T) {
 	isolated := append(lanResolverChecks(d, "", "", ""), others...)
 	isolated = append(isolated,
 		check{from: d, to: routerV4, port: 53, dns: true, udp: true, want: "proxy"},
-		check{from: d, to: routerV6, port: 53, dns: true, want: "proxy"})
+		check{from: d, to: routerV6, port: 53, dns: true, want: "proxy"},
+		// Routed to another LAN segment, DNS is redirected to the
+		// proxy, and DNS over TLS and QUIC is dropped.
+		check{from: d, to: wanOtherV4, port: 53, dns: true, udp: true, want: "proxy"},
+		check{from: d, to: wanOtherV4, port: 853, want: ""},
+		check{from: d, to: wanOtherV4, port: 853, udp: true, want: ""})
 	l.expect(t, "isolate", isolated)
 	probes("isolate", false)
 

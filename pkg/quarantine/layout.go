@@ -858,6 +858,14 @@ func inetTable(cfg Config) tableDef {
 	for _, to := range reach[ModeUpdatesOnly] {
 		updatesOut.rules = append(updatesOut.rules, rule(slices.Concat(to, []match{pass})...))
 	}
+	// Routed to another LAN segment, an isolate device's DNS is
+	// redirected to the proxy; DNS over TLS and QUIC, which no redirect
+	// can answer, is dropped, as the bridge does on its own segment.
+	if cfg.DNSProxyPort != 0 && len(reach[ModeIsolate]) > 0 {
+		for _, proto := range []string{"udp", "tcp"} {
+			isolateOut.rules = append(isolateOut.rules, rule(dport(proto, 853), drop()))
+		}
+	}
 	for _, to := range reach[ModeIsolate] {
 		isolateOut.rules = append(isolateOut.rules, rule(slices.Concat(to, []match{pass})...))
 	}
