@@ -177,7 +177,10 @@ type Daemon struct {
 	handedOverAt time.Time
 
 	kernelMu sync.Mutex // serialises changes to the kernel
-	work     *workQueue
+	// protectedFailed: the last update of the protected sets failed,
+	// and the kernel check tries it again. kernelMu held.
+	protectedFailed bool
+	work            *workQueue
 }
 
 // deviceMeta is what the daemon adds to the inventory's view of a device.
@@ -1115,23 +1118,33 @@ const (
 // addresses to the kernel's protected sets. The router's addresses go
 // first, and as the router's: one it gained since the start (a prefix
 // delegated later) is then never in the bridge's sets, not even between
-// the two changes.
+// the two changes. A failure is the problem "nftables/protected" until
+// an update goes through; the kernel check tries again.
 func (d *Daemon) updateProtected(ctx context.Context) error {
+	d.kernelMu.Lock()
+	defer d.kernelMu.Unlock()
+	return d.updateProtectedLocked(ctx)
+}
+
+// updateProtectedLocked is updateProtected with kernelMu held. The sets
+// are read under it, so that the kernel keeps the latest of two updates.
+func (d *Daemon) updateProtectedLocked(ctx context.Context) error {
 	d.mu.Lock()
 	macs := d.protectedMACsLocked()
 	addrs := d.protectedAddrsLocked()
 	routers := slices.Clone(d.opt.RouterAddrs)
 	d.mu.Unlock()
-	d.kernelMu.Lock()
-	defer d.kernelMu.Unlock()
 	if err := d.deps.Enforcer.SetRouterAddrs(ctx, routers); err != nil {
+		d.protectedFailed = true
 		d.problem(problemProtected, "updating the router's own addresses: "+err.Error())
 		return err
 	}
 	if err := d.deps.Enforcer.SetProtected(ctx, macs, addrs); err != nil {
+		d.protectedFailed = true
 		d.problem(problemProtected, "updating the protected devices and addresses: "+err.Error())
 		return err
 	}
+	d.protectedFailed = false
 	d.clearProblem(problemProtected)
 	// The enforcer dropped these addresses from the quarantine entries
 	// that held them; the daemon's record of the entries follows.
@@ -1355,12 +1368,20 @@ func (d *Daemon) checkFW4Include(ctx context.Context) {
 	d.problem(alert.AreaFW4Include, "fw4's input chain lacks: "+strings.Join(missing, "; "))
 }
 
-// checkKernel makes the kernel's quarantines equal to the daemon's view.
-// The view is read under kernelMu: read before it, a quarantine committed
+// checkKernel makes the kernel's quarantines equal to the daemon's view,
+// after trying again an update of the protected sets that failed. The
+// view is read under kernelMu: read before it, a quarantine committed
 // meanwhile would be missing, and deleted (conntrack flows and all).
 func (d *Daemon) checkKernel(ctx context.Context) {
 	d.kernelMu.Lock()
 	defer d.kernelMu.Unlock()
+	// A failed update of the protected sets (a transient netlink error)
+	// would otherwise wait for the next change of the owner's devices or
+	// the router's addresses, which may never come. Before the
+	// quarantines, as at the start: protection wins.
+	if d.protectedFailed && ctx.Err() == nil {
+		_ = d.updateProtectedLocked(ctx) // a failure stays its problem
+	}
 	now := d.now()
 	d.mu.Lock()
 	var entries []quarantine.Entry

@@ -22,7 +22,7 @@ import (
 )
 
 // flakyEnforcer fails the calls set to fail ("reconcile", "protected",
-// "quarantine/<mac>"; "reconcile-cut" applies the change and fails the
+// "router-addrs", "quarantine/<mac>"; "reconcile-cut" applies the change and fails the
 // cut of connections) and passes the others on.
 type flakyEnforcer struct {
 	Enforcer
@@ -67,6 +67,13 @@ func (f *flakyEnforcer) Quarantine(ctx context.Context, e quarantine.Entry) erro
 		return err
 	}
 	return f.Enforcer.Quarantine(ctx, e)
+}
+
+func (f *flakyEnforcer) SetRouterAddrs(ctx context.Context, addrs []netip.Addr) error {
+	if err := f.check("router-addrs"); err != nil {
+		return err
+	}
+	return f.Enforcer.SetRouterAddrs(ctx, addrs)
 }
 
 func (f *flakyEnforcer) SetProtected(ctx context.Context, macs []hwaddr.MAC, addrs []netip.Addr) error {
@@ -174,6 +181,70 @@ func TestProblemsClearBySource(t *testing.T) {
 		t.Errorf("problems %v after the protected sets were set", problemAreas(h.d))
 	}
 	alerted(2, 2)
+}
+
+// TestFailedProtectedUpdateRetried: an update of the protected sets the
+// kernel refused (a transient netlink error), of the router's own
+// addresses or of the owner's, is tried again at each kernel check until
+// it goes through, without waiting for the next change, which may never
+// come; the problem stays until then and is cleared when it does.
+func TestFailedProtectedUpdateRetried(t *testing.T) {
+	ctx := context.Background()
+	gained := netip.MustParsePrefix("2001:db8:50::1/64")
+	management := netip.MustParseAddr("192.168.50.200")
+	tests := []struct {
+		name   string
+		call   string // the flaky enforcer's call that fails
+		change func(h *harness)
+		want   netip.Addr // protected in the inet table once applied
+	}{
+		{
+			name:   "router address gained",
+			call:   "router-addrs",
+			change: func(h *harness) { h.d.presence(ctx, netwatch.AddressChanged{Prefix: gained, Added: true}) },
+			want:   gained.Addr(),
+		},
+		{
+			name: "management address configured",
+			call: "protected",
+			change: func(h *harness) {
+				cfg := enforcingConfig()
+				cfg.Daemon.ManagementAddresses = []netip.Addr{management}
+				h.d.Reload(cfg)
+			},
+			want: management,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := newFake(t)
+			flaky := &flakyEnforcer{Enforcer: fake}
+			h := launch(t, enforcingConfig(), fake, t.TempDir(), false, func(d *Deps) { d.Enforcer = flaky })
+			defer h.stop()
+			h.settle()
+			state := func() (applied, problem bool) {
+				return protectedIn(fake.Dump(), "inet", tc.want), slices.Contains(problemAreas(h.d), alert.AreaNFTables)
+			}
+
+			flaky.set(tc.call, true)
+			tc.change(h)
+			if applied, problem := state(); applied || !problem {
+				t.Fatalf("after the refusal: %s protected %v, problem %v", tc.want, applied, problem)
+			}
+			h.d.checkKernel(ctx)
+			if applied, problem := state(); applied || !problem {
+				t.Fatalf("refused again: %s protected %v, problem %v", tc.want, applied, problem)
+			}
+			flaky.set(tc.call, false)
+			h.d.checkKernel(ctx)
+			if applied, problem := state(); !applied || problem {
+				t.Errorf("once the kernel took changes again: %s protected %v, problem %v; want protected, no problem", tc.want, applied, problem)
+			}
+			if f, r := h.alerts.problemAreas("failing"), h.alerts.problemAreas("resolved"); len(f) != 1 || len(r) != 1 {
+				t.Errorf("problem alerts failing %v, resolved %v; want one each", f, r)
+			}
+		})
+	}
 }
 
 // A device's failed quarantine stops being a problem once policy no
