@@ -352,26 +352,39 @@ func (r *run) hostPort(port uint16) string {
 
 // dial connects to port of the device within the connect timeout.
 func (r *run) dial(ctx context.Context, port uint16) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.a.opts.ConnectTimeout)
+	dctx, cancel := context.WithTimeout(ctx, r.a.opts.ConnectTimeout)
 	defer cancel()
-	c, err := r.a.opts.Dialer.DialContext(ctx, "tcp", r.hostPort(port))
-	if err != nil {
-		return nil, &dialError{err}
-	}
-	if h := r.a.opts.HolderOf; h != nil {
-		// The connect made the kernel resolve the address anew: it
-		// must still be the device's, or nothing more is sent.
+	c, err := r.a.opts.Dialer.DialContext(dctx, "tcp", r.hostPort(port))
+	if h := r.a.opts.HolderOf; h != nil && ctx.Err() == nil {
+		// The connect made the kernel resolve the address anew, and
+		// whatever its outcome: a refusal may come from a host that
+		// took the address, a timeout from the kernel still trying the
+		// device's old MAC. The address must still be the device's, or
+		// nothing more is sent and nothing learnt is the device's.
 		if mac, ok := h(r.addr); !ok || mac != r.t.MAC {
-			c.Close()
-			err := fmt.Errorf("%w: %s is at %s now, not %s", ErrNotPresent, r.addr, mac, r.t.MAC)
+			if c != nil {
+				c.Close()
+			}
+			err := fmt.Errorf("%w: %s", ErrNotPresent, holderText(r.addr, mac, ok, r.t.MAC))
 			r.moved(err)
 			return nil, err
 		}
+	}
+	if err != nil {
+		return nil, &dialError{err}
 	}
 	if ap, err := netip.ParseAddrPort(c.LocalAddr().String()); err == nil {
 		r.local = ap
 	}
 	return c, nil
+}
+
+// holderText says who the kernel places at addr instead of want.
+func holderText(addr netip.Addr, mac hwaddr.MAC, ok bool, want hwaddr.MAC) string {
+	if !ok {
+		return fmt.Sprintf("no host answers at %s now, not %s", addr, want)
+	}
+	return fmt.Sprintf("%s is at %s now, not %s", addr, mac, want)
 }
 
 func (r *run) isOpen(port uint16) bool {

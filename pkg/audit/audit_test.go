@@ -868,30 +868,53 @@ func TestBeginOnlyBeforeLogins(t *testing.T) {
 
 // TestAddressChangesHands: the device's address goes to another host
 // after the audit picked it (the kernel resolves it anew at the connect):
-// no login reaches that host, nothing is filed about the device, and the
-// audit ends with ErrNotPresent, so it is not counted as done.
+// no login reaches that host, nothing is filed about the device (not even
+// the refusals of the other host's closed ports, nor the timeouts of
+// connects the kernel sent to the device's old MAC before it gave up on
+// it), and the audit ends with ErrNotPresent, so it is not counted as
+// done.
 func TestAddressChangesHands(t *testing.T) {
 	nas := hwaddr.MAC{0x02, 0, 0, 0, 0, 0x0b}
-	f := &fakeTelnet{user: "admin", password: "admin"}
-	d := newMapDialer()
-	d.route(lan("23"), f.start(t))
-	var lookups atomic.Int32
-	holder := func(netip.Addr) (hwaddr.MAC, bool) {
-		if lookups.Add(1) == 1 {
-			return devMAC, true // when the audit picks the address
-		}
-		return nas, true
-	}
-	a := newAuditor(t, d, func(o *Options) { o.HolderOf = holder })
-	rep, evs, err := a.Audit(context.Background(), target())
-	if !errors.Is(err, ErrNotPresent) {
-		t.Fatalf("Audit: %v, want ErrNotPresent", err)
-	}
-	if len(evs) != 0 || rep.Attempts != 0 {
-		t.Errorf("report %+v, events %v: something filed about the device", rep, evs)
-	}
-	if n := f.attempts.Load(); n != 0 {
-		t.Errorf("%d logins reached the host that took the address", n)
+	for _, tc := range []struct {
+		name   string
+		dialer func(t *testing.T) (Dialer, *fakeTelnet)
+		now    func() (hwaddr.MAC, bool) // the kernel's word after the pick
+	}{
+		{"telnet_answers", func(t *testing.T) (Dialer, *fakeTelnet) {
+			f := &fakeTelnet{user: "admin", password: "admin"}
+			d := newMapDialer()
+			d.route(lan("23"), f.start(t))
+			return d, f
+		}, func() (hwaddr.MAC, bool) { return nas, true }},
+		{"every_port_refused", func(*testing.T) (Dialer, *fakeTelnet) { return newMapDialer(), nil },
+			func() (hwaddr.MAC, bool) { return nas, true }},
+		{"every_port_timed_out", func(*testing.T) (Dialer, *fakeTelnet) { return failingDialer{syscall.ETIMEDOUT}, nil },
+			func() (hwaddr.MAC, bool) { return hwaddr.MAC{}, false }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, f := tc.dialer(t)
+			var lookups atomic.Int32
+			holder := func(netip.Addr) (hwaddr.MAC, bool) {
+				if lookups.Add(1) == 1 {
+					return devMAC, true // when the audit picks the address
+				}
+				return tc.now()
+			}
+			a := newAuditor(t, d, func(o *Options) { o.HolderOf = holder })
+			rep, evs, err := a.Audit(context.Background(), target())
+			if !errors.Is(err, ErrNotPresent) {
+				t.Fatalf("Audit: %v, want ErrNotPresent", err)
+			}
+			if len(evs) != 0 || rep.Attempts != 0 || len(rep.OpenPorts) != 0 {
+				t.Errorf("report %+v, events %v: something filed about the device", rep, evs)
+			}
+			if f != nil && f.attempts.Load() != 0 {
+				t.Errorf("%d logins reached the host that took the address", f.attempts.Load())
+			}
+			if n := lookups.Load(); n != 2 {
+				t.Errorf("%d connects after the address changed hands, want 1", n-1)
+			}
+		})
 	}
 }
 

@@ -418,3 +418,62 @@ func TestLabAuditFindsExactlyTheDefaults(t *testing.T) {
 		noSecret(t, sink.evs, labUnique, "xc3511")
 	}
 }
+
+// TestLabAddressTakenByAnotherHost: a device left the LAN and DHCP gave
+// its address to another host, with no service open, that announced
+// nothing; the router's neighbour table still holds the device's MAC,
+// stale. The port check's first connects go to the old MAC and time out
+// until the kernel gives up on it and resolves the address anew; the
+// next ones reach the other host, which refuses them. That is no port
+// check of the device: once the kernel places the address at another
+// host, the audit stops, files nothing and ends with ErrNotPresent, so
+// that it is not counted as done.
+func TestLabAddressTakenByAnotherHost(t *testing.T) {
+	requireLab(t)
+	router := netnstest.New(t, "iotgwaud", "rtr")
+	const addr = "10.96.0.31"
+	devMAC := hwaddr.MAC{0x02, 0x96, 0, 0, 0, 0x31}
+	netnstest.Cmd(t, "ip", "-n", router, "link", "add", "br0", "type", "bridge")
+	netnstest.Cmd(t, "ip", "-n", router, "addr", "add", fmt.Sprintf("%s/%d", labRouterIP, labPrefix), "dev", "br0")
+	netnstest.Cmd(t, "ip", "-n", router, "link", "set", "br0", "up")
+	var dev, other string
+	for i, h := range []struct {
+		ns  *string
+		mac hwaddr.MAC
+	}{{&dev, devMAC}, {&other, hwaddr.MAC{0x02, 0x96, 0, 0, 0, 0x32}}} {
+		*h.ns = netnstest.New(t, "iotgwaud", fmt.Sprintf("h%d", i))
+		port := fmt.Sprintf("p%d", i)
+		netnstest.Cmd(t, "ip", "-n", router, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", *h.ns)
+		netnstest.Cmd(t, "ip", "-n", router, "link", "set", port, "master", "br0", "up")
+		netnstest.Cmd(t, "ip", "-n", *h.ns, "link", "set", "eth0", "address", h.mac.String(), "up")
+	}
+	netnstest.Cmd(t, "ip", "-n", dev, "addr", "add", fmt.Sprintf("%s/%d", addr, labPrefix), "dev", "eth0")
+	netnstest.ServeName(t, dev, addr+":23", "device", nil)
+	dialer := nsDialer{ns: router}
+	waitReady(t, dialer, addr+":23") // the router learns the device's MAC
+	// The device leaves, the other host gets its address, time passes:
+	// the router's entry for the address is stale, still the device's.
+	netnstest.Cmd(t, "ip", "-n", dev, "addr", "flush", "dev", "eth0")
+	netnstest.Cmd(t, "ip", "-n", other, "addr", "add", fmt.Sprintf("%s/%d", addr, labPrefix), "dev", "eth0")
+	netnstest.Cmd(t, "ip", "-n", router, "neigh", "change", addr, "dev", "br0", "nud", "stale")
+
+	a := newAuditor(t, dialer, func(o *Options) {
+		o.PortDelay, o.ConnectTimeout = DefaultPortDelay, DefaultConnectTimeout
+		o.LAN = []netip.Prefix{netip.MustParsePrefix("10.96.0.0/24")}
+		o.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+		holderOf := netwatch.HolderOf([]string{"br0"})
+		o.HolderOf = func(a netip.Addr) (mac hwaddr.MAC, ok bool) {
+			if err := netnstest.Run(router, func() error { mac, ok = holderOf(a); return nil }); err != nil {
+				t.Error(err)
+			}
+			return mac, ok
+		}
+	})
+	rep, evs, err := a.Audit(context.Background(), Target{MAC: devMAC, Addrs: []netip.Addr{netip.MustParseAddr(addr)}})
+	if !errors.Is(err, ErrNotPresent) {
+		t.Errorf("Audit: %v, want ErrNotPresent (report %+v)", err, rep)
+	}
+	for _, ev := range evs {
+		t.Errorf("filed about the device from another host's ports: %s %q", ev.Kind, ev.Summary)
+	}
+}
