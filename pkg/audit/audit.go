@@ -37,6 +37,11 @@ var ErrNotLAN = errors.New("audit: address is not a LAN address")
 // another host's. Nothing was sent; the audit is not counted as done.
 var ErrNotPresent = errors.New("audit: device not at its addresses now")
 
+// ErrWithdrawn ends an audit whose Target.Keep said no more logins: the
+// device is trusted, protected or gone since the audit began. What it
+// tried counts; no default_login result is filed.
+var ErrWithdrawn = errors.New("audit: withdrawn: the device may not be audited now")
+
 // Dialer opens TCP connections; *net.Dialer is one. Tests and the lab
 // pass their own.
 type Dialer interface {
@@ -136,6 +141,12 @@ type Target struct {
 	// in its middle does not let a restart audit the device again at
 	// once, adding up login attempts that could lock the device's account.
 	Begin func()
+	// Keep, when set, is asked before each login attempt: false ends the
+	// login test at once with ErrWithdrawn. The scheduler asks the daemon
+	// whether the device may still be audited: the owner who marks it
+	// trusted while its audit runs may be doing so because the failed
+	// logins just set off its alarm.
+	Keep func() bool
 }
 
 // Stop says why a login test ended.

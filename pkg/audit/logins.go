@@ -94,6 +94,10 @@ func (r *run) testLogins(ctx context.Context) error {
 			}
 		}
 		first = false
+		if r.t.Keep != nil && !r.t.Keep() {
+			r.a.log.Info("audit withdrawn: the device may not be audited now", "device", r.t.MAC.String(), "attempts", r.report.Attempts)
+			return r.loginsDone(StopCancelled, ErrWithdrawn)
+		}
 		cand := s.cands[s.next]
 		res, err := s.try(ctx, cand)
 		if res.sent {
@@ -145,6 +149,9 @@ func (r *run) acceptsAnyPassword(ctx context.Context, s *service, cand creds.Can
 		return "untested"
 	}
 	if err := sleep(ctx, r.a.opts.AttemptDelay); err != nil {
+		return "untested"
+	}
+	if r.t.Keep != nil && !r.t.Keep() {
 		return "untested"
 	}
 	res, err := s.try(ctx, creds.Candidate{User: cand.User, Password: randomPassword()})

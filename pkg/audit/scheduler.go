@@ -39,7 +39,8 @@ type SchedulerOptions struct {
 	// audit starts, which may be an hour after it was queued: its
 	// addresses now, and false when it is gone or protected since, or
 	// trusted since and not requested by the owner (the audit is then
-	// skipped).
+	// skipped). It is asked again before each login attempt (Target.Keep):
+	// false then ends the audit with ErrWithdrawn.
 	Current func(mac hwaddr.MAC, requested bool) (Target, bool)
 	// Started, if set, is called when an audit is about to try its first
 	// login; LastAudit is its start then, until it ends.
@@ -267,6 +268,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				continue
 			}
 			t.Addrs, t.Vendor = cur.Addrs, cur.Vendor
+			// Asked again before each login: the owner may trust the
+			// device, or use it, while its audit runs.
+			mac := t.MAC
+			t.Keep = func() bool { _, ok := s.opts.Current(mac, requested); return ok }
 		}
 		t.Begin = func() {
 			s.mu.Lock()
@@ -317,7 +322,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		for _, ev := range events {
 			s.sink.Emit(ev)
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrWithdrawn):
+			s.log.Info("audit stopped: the device is gone, protected or trusted now", "device", t.MAC.String(), "logins_tried", report.Attempts)
+		case err != nil:
 			s.log.Warn("audit failed", "device", t.MAC.String(), "err", err)
 		}
 		if s.opts.Done != nil {

@@ -638,3 +638,58 @@ func TestSchedulerReconfigure(t *testing.T) {
 		t.Errorf("request after switching on again: %v", err)
 	}
 }
+
+// TestSchedulerWithdrawsMidAudit: the owner marks a device trusted (or
+// starts using it, or it goes) while its automatic audit runs, perhaps
+// because the failed logins just set off its alarm: the audit tries no
+// further login. What it tried counts, and no default_login result is
+// filed for a test it did not finish.
+func TestSchedulerWithdrawsMidAudit(t *testing.T) {
+	f := &fakeTelnet{user: "root", password: "unique-pw-93"}
+	d := newMapDialer()
+	d.route(lan("23"), f.start(t))
+	const before = 2 // logins the device saw when the owner trusted it
+	current := func(m hwaddr.MAC, requested bool) (Target, bool) {
+		if f.attempts.Load() >= before && !requested {
+			return Target{}, false // trusted since
+		}
+		return target(), true
+	}
+	type end struct {
+		r   Report
+		err error
+	}
+	done := make(chan end, 1)
+	sink := &sliceSink{}
+	s, err := NewScheduler(newAuditor(t, d, nil), sink, SchedulerOptions{NewDevices: true, Current: current, Logger: quietLogger(),
+		Done: func(_ Target, r Report, err error) { done <- end{r, err} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	if !s.Consider(target()) {
+		t.Fatal("not queued")
+	}
+	var got end
+	select {
+	case got = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the audit did not end")
+	}
+	if n := f.attempts.Load(); n != before || got.r.Attempts != before {
+		t.Errorf("the device saw %d logins, the report says %d; want %d: none after it was trusted", n, got.r.Attempts, before)
+	}
+	if !errors.Is(got.err, ErrWithdrawn) {
+		t.Errorf("audit ended with %v, want ErrWithdrawn", got.err)
+	}
+	if _, ok := s.LastAudit(devMAC); !ok {
+		t.Error("the logins it tried do not count")
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if obs := auditCheck(sink.evs, "default_login"); obs != nil {
+		t.Errorf("a withdrawn test filed %q", obs.Summary)
+	}
+}
