@@ -165,3 +165,27 @@ func TestReloadAudit(t *testing.T) {
 		fa.mu.Unlock()
 	}
 }
+
+// TestAuditTargetSharedMAC: a MAC found to stand for several hosts (a
+// repeater that puts its own MAC on its clients' frames) is no target of
+// the automatic audit: the audit would go to whichever host behind it
+// used an address last, one the owner cannot trust or tell apart by its
+// MAC. The owner may still ask for it.
+func TestAuditTargetSharedMAC(t *testing.T) {
+	h := start(t, enforcingConfig(), newFake(t), t.TempDir())
+	defer h.stop()
+	h.settle()
+	if _, ok := h.d.AuditTarget(camera, false); !ok {
+		t.Fatal("camera is no audit target before its MAC is shared")
+	}
+	h.d.mu.Lock()
+	h.d.pipe.Inventory().File(&event.Event{Time: h.d.now(), Type: event.TypeObservation, Kind: event.KindDHCP,
+		Device:   event.Endpoint{MAC: camera.String(), IP: "0.0.0.0", Local: true},
+		Evidence: event.Evidence{"protocol": "dhcpv4", "message_type": "request", "client_mac": "3c:a9:f4:00:00:77"}})
+	h.d.mu.Unlock()
+	for _, requested := range []bool{false, true} {
+		if _, ok := h.d.AuditTarget(camera, requested); ok != requested {
+			t.Errorf("shared MAC, requested by the owner %v: audit target %v, want %v", requested, ok, requested)
+		}
+	}
+}

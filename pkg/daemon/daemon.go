@@ -970,15 +970,26 @@ func (d *Daemon) Record(ev *event.Event) {
 
 // AuditTarget is mac's audit target as the daemon knows it now; false
 // when the device is gone or protected since it was queued, or, for an
-// automatic audit (not requested by the owner), trusted since.
+// automatic audit (not requested by the owner), trusted since or found
+// to stand for several hosts.
 func (d *Daemon) AuditTarget(mac hwaddr.MAC, requested bool) (audit.Target, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	dev, ok := d.pipe.Inventory().Lookup(device.Key{MAC: mac})
-	if !ok || d.isProtected(mac, dev) || !requested && d.trustedLocked(mac, d.metaFor(mac)) {
+	if !ok || d.isProtected(mac, dev) || !requested && !d.autoAuditLocked(mac, dev, d.metaFor(mac)) {
 		return audit.Target{}, false
 	}
 	return d.auditTargetLocked(dev), true
+}
+
+// autoAuditLocked: the automatic audit may try logins on the device: the
+// owner does not trust it (its account may lock, its alarm sound), and
+// its MAC is not shared, for the audit would go to whichever host behind
+// a repeater used an address last, one the owner can neither trust nor
+// tell apart by its MAC. d.mu held.
+func (d *Daemon) autoAuditLocked(mac hwaddr.MAC, dev *device.Device, m *deviceMeta) bool {
+	_, shared := dev.SharedMAC(d.now())
+	return !shared && !d.trustedLocked(mac, m)
 }
 
 // auditTargetLocked describes a device for the audit. d.mu held.
@@ -1010,7 +1021,7 @@ func (d *Daemon) announceNew(now time.Time) {
 			// Known before: the scheduler, which the saved audit times
 			// seeded, queues it only if its audit is due (or it never
 			// had one: queued but not audited before a restart).
-			if again && !d.trustedLocked(mac, m) {
+			if again && d.autoAuditLocked(mac, dev, m) {
 				d.deps.Audits.Consider(d.auditTargetLocked(dev))
 			}
 			continue
@@ -1018,7 +1029,7 @@ func (d *Daemon) announceNew(now time.Time) {
 		m.announced = true
 		// A device the owner trusts (on the page or in the file) may
 		// lock its account or sound an alarm on failed logins.
-		if d.deps.Audits != nil && !d.trustedLocked(mac, m) {
+		if d.deps.Audits != nil && d.autoAuditLocked(mac, dev, m) {
 			d.deps.Audits.Consider(d.auditTargetLocked(dev))
 		}
 		if !quiet && d.deps.Alerts != nil {
