@@ -290,6 +290,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			// runner.
 			if report.Attempts > 0 {
 				s.finish(t.MAC, s.opts.Now())
+				// What it learnt is filed: a default login accepted
+				// just before the cut would otherwise wait a whole
+				// Interval to be found again.
+				for _, ev := range events {
+					s.sink.Emit(ev)
+				}
 				if s.opts.Done != nil {
 					s.opts.Done(t, report, actx.Err())
 				}

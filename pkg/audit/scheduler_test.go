@@ -693,3 +693,55 @@ func TestSchedulerWithdrawsMidAudit(t *testing.T) {
 		t.Errorf("a withdrawn test filed %q", obs.Summary)
 	}
 }
+
+// TestSchedulerCutShortFilesWhatItFound: an audit cut short by shutdown
+// or a reload after a default login was accepted (during the check with
+// a random password that follows it) counts as done, so its finding must
+// be filed: dropped, the device would wait a whole interval for the next
+// audit to find the default again.
+func TestSchedulerCutShortFilesWhatItFound(t *testing.T) {
+	for _, how := range []string{"shutdown", "audit_switched_off"} {
+		t.Run(how, func(t *testing.T) {
+			f := &fakeTelnet{user: "root", password: "xc3511"}
+			d := newMapDialer()
+			d.route(lan("23"), f.start(t))
+			// The check after the accepted login waits AttemptDelay: the
+			// cut comes then.
+			a := newAuditor(t, d, func(o *Options) { o.AttemptDelay = time.Minute })
+			sink := &sliceSink{}
+			done := make(chan error, 1)
+			s, err := NewScheduler(a, sink, SchedulerOptions{Logger: quietLogger(),
+				Done: func(_ Target, _ Report, err error) { done <- err }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go s.Run(ctx)
+			if err := s.Request(target()); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(10 * time.Second); f.attempts.Load() == 0; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("no login reached the device")
+				}
+			}
+			time.Sleep(time.Second) // the shell prompt settles; the check waits
+			if how == "shutdown" {
+				cancel()
+			} else {
+				s.Reconfigure(nil, false, 0)
+			}
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the audit did not stop")
+			}
+			sink.mu.Lock()
+			defer sink.mu.Unlock()
+			if found := findKind(sink.evs, event.KindDefaultCredentials); len(found) != 1 {
+				t.Errorf("%d default_credentials findings filed, want the one accepted before the cut", len(found))
+			}
+		})
+	}
+}
