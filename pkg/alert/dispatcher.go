@@ -476,17 +476,21 @@ func (d *Dispatcher) Notify(a Alert) int {
 		}
 		payload, err := encodePayload(envelope{V: 1, Channel: ch.Name, Alert: a})
 		var it store.OutboxItem
+		ch.mu.Lock()
 		if err == nil {
+			// Room first: the shares add up to the outbox's cap, and a
+			// full outbox drops its oldest alert, urgent or not, where
+			// the channel would drop its oldest ordinary one.
+			if len(ch.queue) >= d.share {
+				d.dropOldestLocked(ch)
+			}
 			it, err = d.outbox.Enqueue(payload, a.Urgent)
 		}
 		if err != nil {
+			ch.mu.Unlock()
 			failed = true
 			d.log.Error("cannot queue an alert", "channel", ch.Name, "kind", a.Kind, "err", err)
 			continue
-		}
-		ch.mu.Lock()
-		if len(ch.queue) >= d.share {
-			d.dropOldestLocked(ch)
 		}
 		ch.queue = append(ch.queue, &item{id: it.ID, alert: a})
 		if a.Urgent {

@@ -934,3 +934,46 @@ func TestUrgentAlertReachesFlashAtOnce(t *testing.T) {
 		t.Errorf("outbox asked for writes at once %v, want [false true]", h.outbox.urgent)
 	}
 }
+
+// TestFullQueueKeepsUrgentAcrossARestart: a channel whose service is
+// down fills its share of the store's outbox; each alert after that makes
+// room by dropping the channel's oldest ordinary alert, before it is
+// queued, so that the store, full, never drops its own oldest, which is
+// the quarantine alert the channel keeps. After a restart the urgent
+// alert is still there, and the store held every alert the channel did.
+func TestFullQueueKeepsUrgentAcrossARestart(t *testing.T) {
+	const maxPending = 16
+	path := t.TempDir() + "/state.json"
+	st := store.Open(store.Options{Path: path, MaxOutbox: maxPending})
+	cfg := Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}
+	d, err := New(cfg, Options{Outbox: st, MaxPending: maxPending})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Notify(testAlert(0, true))
+	for i := 1; i < 3*maxPending; i++ {
+		d.Notify(testAlert(i, false))
+	}
+	if p := status(d, "hook").Pending; len(st.Pending(0)) != p {
+		t.Errorf("the store holds %d alerts, the channel %d", len(st.Pending(0)), p)
+	}
+	if n := st.Stats().OutboxDropped; n != 0 {
+		t.Errorf("the store dropped %d alerts itself", n)
+	}
+	if err := st.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	d2, err := New(cfg, Options{Outbox: store.Open(store.Options{Path: path, MaxOutbox: maxPending}), MaxPending: maxPending})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := d2.channels[0].queue
+	if len(q) != maxPending || q[0].alert.Title != "alert 0" || q[1].alert.Title != fmt.Sprintf("alert %d", 2*maxPending+1) {
+		var titles []string
+		for _, it := range q {
+			titles = append(titles, it.alert.Title)
+		}
+		t.Errorf("after a restart the channel holds %q; want %d: the urgent alert 0, then the newest", titles, maxPending)
+	}
+}
