@@ -220,8 +220,9 @@ func (d *Dispatcher) newChannel(s *settings) *channel {
 // queued alerts are dropped. One whose settings changed (a new URL, a
 // token, quiet hours, the time zone) gets a new sender at once and keeps
 // its queue, the owner's switch, its counters and, at the same rate and
-// burst, its rate limit. A new one starts. An invalid section changes
-// nothing.
+// burst, its rate limit. A new one starts, and the queues that go on
+// are cut to the shares of the new number of channels. An invalid
+// section changes nothing.
 func (d *Dispatcher) Reconfigure(cfg Config) error {
 	all, err := cfg.build(d.opts.Location)
 	if err != nil {
@@ -264,6 +265,18 @@ func (d *Dispatcher) Reconfigure(cfg Config) error {
 	}
 	d.channels, d.share = next, shareOf(d.opts, len(next))
 	d.baseURL, d.timeZone = strings.TrimRight(cfg.BaseURL, "/"), cfg.TimeZone
+	// A new channel shrank the shares: the queues that go on are cut to
+	// theirs now, or together they overrun the outbox, which then drops
+	// its oldest alerts, whoever's, urgent or not.
+	for _, ch := range next {
+		ch.mu.Lock()
+		for len(ch.queue) > d.share {
+			if !d.dropOldestLocked(ch) {
+				break // the rest is being sent
+			}
+		}
+		ch.mu.Unlock()
+	}
 	d.setMu.Unlock()
 
 	// The old workers end promptly: their sends are cancelled.
@@ -574,17 +587,17 @@ func (d *Dispatcher) prepareLocked(a *Alert) {
 	}
 }
 
-// dropOldestLocked gives up the channel's oldest alert not being sent.
-// ch.mu held (or ch not yet shared).
+// dropOldestLocked gives up the channel's oldest alert not being sent,
+// and reports whether there was one. ch.mu held (or ch not yet shared).
 // The oldest ordinary alert goes first: an urgent one (a quarantine) is
 // dropped only when nothing else is left to drop.
-func (d *Dispatcher) dropOldestLocked(ch *channel) {
+func (d *Dispatcher) dropOldestLocked(ch *channel) bool {
 	i := slices.IndexFunc(ch.queue, func(it *item) bool { return !it.inFlight && !it.alert.Urgent })
 	if i < 0 {
 		i = slices.IndexFunc(ch.queue, func(it *item) bool { return !it.inFlight })
 	}
 	if i < 0 {
-		return
+		return false
 	}
 	it := ch.queue[i]
 	ch.queue = slices.Delete(ch.queue, i, i+1)
@@ -592,6 +605,7 @@ func (d *Dispatcher) dropOldestLocked(ch *channel) {
 	d.log.Warn("alert queue of a channel is full; dropped its oldest alert",
 		"channel", ch.Name, "max", d.share, "kind", it.alert.Kind, "urgent", it.alert.Urgent)
 	d.ack(it.id)
+	return true
 }
 
 // hurryLocked shortens the waits ahead of a newly queued urgent alert to

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/iotgw/iotgw/internal/testenv"
+	"github.com/iotgw/iotgw/pkg/store"
 )
 
 // hook is a webhook receiver on loopback: got has the alerts it took,
@@ -146,4 +147,55 @@ func statusOf(d *Dispatcher, name string) (ChannelStatus, bool) {
 func status(d *Dispatcher, name string) ChannelStatus {
 	st, _ := statusOf(d, name)
 	return st
+}
+
+// TestReconfigureSharesTheOutbox: a reload that adds a channel shrinks
+// every channel's share, and a queue that a broken channel filled under
+// the old share is cut to the new one at once, its oldest ordinary
+// alerts first. Otherwise the new channel's alerts push the broken one's
+// out of the store's outbox, the oldest first whether urgent or not, and
+// a quarantine alert queued for the broken channel is gone at the next
+// restart.
+func TestReconfigureSharesTheOutbox(t *testing.T) {
+	const maxPending = 16
+	path := t.TempDir() + "/state.json"
+	st := store.Open(store.Options{Path: path, MaxOutbox: maxPending})
+	cfg := Config{Channels: []ChannelConfig{webhookChannel("broken", nil)}}
+	d, err := New(cfg, Options{Outbox: st, MaxPending: maxPending})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nothing runs: the channel is as one whose service is down.
+	d.Notify(testAlert(0, true))
+	for i := 1; i < maxPending; i++ {
+		d.Notify(testAlert(i, false))
+	}
+	cfg.Channels = append(cfg.Channels, webhookChannel("new", nil))
+	if err := d.Reconfigure(cfg); err != nil {
+		t.Fatal(err)
+	}
+	share := maxPending / 2
+	if got := status(d, "broken").Pending; got != share {
+		t.Errorf("the broken channel holds %d alerts after the reload, want its new share of %d", got, share)
+	}
+	for i := maxPending; i < maxPending+share; i++ {
+		d.Notify(testAlert(i, false))
+	}
+	queued := map[string]bool{}
+	for _, it := range st.Pending(0) {
+		var env envelope
+		if err := json.Unmarshal(it.Payload, &env); err != nil {
+			t.Fatal(err)
+		}
+		queued[env.Channel+"/"+env.Alert.Title] = true
+	}
+	if !queued["broken/alert 0"] {
+		t.Error("the urgent alert queued for the broken channel was pushed out of the outbox by the new channel's alerts")
+	}
+	if n := len(st.Pending(0)); n > maxPending {
+		t.Errorf("outbox holds %d alerts, over its %d", n, maxPending)
+	}
+	if dropped := st.Stats().OutboxDropped; dropped != 0 {
+		t.Errorf("the store's outbox dropped %d alerts: the channels' shares overran it", dropped)
+	}
 }
