@@ -117,6 +117,8 @@ type channel struct {
 	mu     sync.Mutex
 	queue  []*item // by outbox id: FIFO
 	status ChannelStatus
+	// pushedOut counts the alerts a full queue dropped, for the log.
+	pushedOut uint64
 }
 
 // item is one alert waiting for one channel.
@@ -344,7 +346,7 @@ func (d *Dispatcher) handOverLocked(from, to *channel) {
 	}
 	st := from.status
 	st.Name, st.Type = to.Name, to.Type
-	to.status = st
+	to.status, to.pushedOut = st, from.pushedOut
 	if from.rate == to.rate && from.burst == to.burst {
 		to.bucket = from.bucket
 	}
@@ -602,8 +604,14 @@ func (d *Dispatcher) dropOldestLocked(ch *channel) bool {
 	it := ch.queue[i]
 	ch.queue = slices.Delete(ch.queue, i, i+1)
 	ch.status.Dropped++
-	d.log.Warn("alert queue of a channel is full; dropped its oldest alert",
-		"channel", ch.Name, "max", d.share, "kind", it.alert.Kind, "urgent", it.alert.Urgent)
+	ch.pushedOut++
+	// A flood logs the 1st, 2nd, 4th, 8th … drop, not a line per alert
+	// that would push the rest out of a router's small log; an urgent
+	// alert's drop is always worth its line.
+	if n := ch.pushedOut; n&(n-1) == 0 || it.alert.Urgent {
+		d.log.Warn("alert queue of a channel is full; dropped its oldest alert",
+			"channel", ch.Name, "max", d.share, "kind", it.alert.Kind, "urgent", it.alert.Urgent, "dropped", n)
+	}
 	d.ack(it.id)
 	return true
 }

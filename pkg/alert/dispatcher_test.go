@@ -1,10 +1,12 @@
 package alert
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -975,5 +977,34 @@ func TestFullQueueKeepsUrgentAcrossARestart(t *testing.T) {
 			titles = append(titles, it.alert.Title)
 		}
 		t.Errorf("after a restart the channel holds %q; want %d: the urgent alert 0, then the newest", titles, maxPending)
+	}
+}
+
+// TestFullQueueLogsAFewLines: a flood of alerts into a channel that
+// cannot deliver (a device announcing a new MAC address every moment,
+// the service down) drops the oldest, counted on the page, and logs
+// the first drops and then every power of two, as the retries do: a few
+// lines, not one per alert, which would push everything else out of a
+// router's small log.
+func TestFullQueueLogsAFewLines(t *testing.T) {
+	var logs bytes.Buffer
+	cfg := Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}
+	d, err := New(cfg, Options{Outbox: &memOutbox{}, MaxPending: 10, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const flood = 10 + 1000
+	for i := range flood {
+		d.Notify(testAlert(i, false))
+	}
+	if st := status(d, "hook"); st.Dropped != 1000 {
+		t.Errorf("dropped %d, want 1000", st.Dropped)
+	}
+	lines := strings.Count(logs.String(), "alert queue of a channel is full")
+	if lines < 1 || lines > 11 {
+		t.Errorf("%d log lines for 1000 alerts dropped, want 1 to 11 (1, 2, 4 … 512 and the count):\n%s", lines, clip(logs.String(), 400))
+	}
+	if !strings.Contains(logs.String(), "dropped=512") {
+		t.Errorf("the log does not count the drops:\n%s", clip(logs.String(), 400))
 	}
 }
