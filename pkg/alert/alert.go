@@ -532,6 +532,19 @@ func (a *Alert) contentHash() uint64 {
 	return h.Sum64()
 }
 
+// writeAtOnce reports whether a must reach flash as soon as it is queued,
+// so that a power cut while the internet is down does not lose it: an
+// urgent alert, but for a daemon problem, which the daemon finds again
+// when it starts (and one that comes and goes would otherwise rewrite
+// the state file at every turn). That the saved state was lost is not
+// found again.
+func (a *Alert) writeAtOnce() bool {
+	if a.Kind == KindDaemonProblem {
+		return a.Urgent && a.Facts["area"] == AreaStateLost
+	}
+	return a.Urgent
+}
+
 // isFinding reports whether a is about a finding (FromEvent) rather than
 // a state (a quarantine, a release, a daemon problem).
 func (a *Alert) isFinding() bool {

@@ -499,7 +499,7 @@ func (d *Dispatcher) Notify(a Alert) int {
 			if len(ch.queue) >= d.share {
 				d.dropOldestLocked(ch)
 			}
-			it, err = d.outbox.Enqueue(payload, a.Urgent)
+			it, err = d.outbox.Enqueue(payload, a.writeAtOnce())
 		}
 		if err != nil {
 			ch.mu.Unlock()

@@ -1008,3 +1008,25 @@ func TestFullQueueLogsAFewLines(t *testing.T) {
 		t.Errorf("the log does not count the drops:\n%s", clip(logs.String(), 400))
 	}
 }
+
+// TestProblemAlertsRideWithRoutineWrites: a daemon problem is urgent for
+// the phone, but the daemon finds it again after a restart, so its alert
+// waits for the next routine write instead of costing one of its own: a
+// problem that comes and goes (packets lost every other minute on a busy
+// evening) would otherwise rewrite the whole state on flash at every
+// turn. The alert that the saved state was lost tells of something a
+// restart does not find again, and is written at once.
+func TestProblemAlertsRideWithRoutineWrites(t *testing.T) {
+	h := newHarness(t, Config{Channels: []ChannelConfig{webhookChannel("hook", nil)}}, nil)
+	now := h.clock.Now()
+	for i := range 3 {
+		h.d.Notify(FromProblem(AreaCaptureLoss, fmt.Sprintf("%d packets lost in the last minute", 100+i), now))
+		h.d.Notify(FromProblemResolved(AreaCaptureLoss, now))
+	}
+	h.d.Notify(FromProblem(AreaStateLost, "the state file was damaged", now))
+	h.d.Notify(FromQuarantine(store.Quarantine{MAC: mac(1), Mode: "block", Since: now, By: store.ActorPolicy}, Device{}))
+	want := []bool{false, false, false, false, false, false, true, true}
+	if !slices.Equal(h.outbox.urgent, want) {
+		t.Errorf("outbox asked for writes at once %v, want %v", h.outbox.urgent, want)
+	}
+}
