@@ -369,3 +369,75 @@ func TestCancelDuringAStepSparesTheNext(t *testing.T) {
 		b.Close()
 	}
 }
+
+// scriptedConn is a broker that answers with fixed bytes, whatever it is
+// sent, and then closes; what the client writes is kept.
+type scriptedConn struct {
+	net.Conn // nil: only the methods below are used
+	answer   *bytes.Reader
+	sent     bytes.Buffer
+}
+
+func (c *scriptedConn) Read(p []byte) (int, error)       { return c.answer.Read(p) }
+func (c *scriptedConn) Write(p []byte) (int, error)      { return c.sent.Write(p) }
+func (c *scriptedConn) Close() error                     { return nil }
+func (c *scriptedConn) SetDeadline(time.Time) error      { return nil }
+func (c *scriptedConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *scriptedConn) SetWriteDeadline(time.Time) error { return nil }
+
+// FuzzSession: whatever a broker answers, a session neither panics nor
+// takes a publish as delivered without its PUBACK; it is established only
+// by a CONNACK that accepts a clean session; the password does not stay
+// in the session's buffer; and after a failed step nothing more is
+// sent.
+func FuzzSession(f *testing.F) {
+	for _, s := range [][]byte{
+		{0x20, 2, 0, 0, 0x40, 2, 0, 1, 0x40, 2, 0, 2},
+		{0x20, 2, 0, 0, 0xd0, 0, 0x40, 2, 0, 9, 0x40, 2, 0, 1},
+		{0x20, 2, 0, 5},
+		{0x20, 2, 1, 0},
+		{0x20, 0x82, 0, 0, 0},
+		{0x20, 2, 0, 0, 0x40, 0x80, 0x80, 0x80, 0x80, 1},
+		{0x20, 2, 0, 0, 0x30, 64},
+	} {
+		f.Add(s)
+	}
+	const password = "s3cret-pw"
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		nc := &scriptedConn{answer: bytes.NewReader(answer)}
+		c := &Conn{nc: nc, br: bufio.NewReaderSize(nc, 256), keepAlive: time.Minute, timeout: time.Minute}
+		o := Options{ClientID: "gw", Username: "u", Password: password, KeepAlive: time.Minute, Timeout: time.Minute}
+		err := c.connect(context.Background(), o, 60)
+		if bytes.Contains(c.buf[:cap(c.buf)], []byte(password)) {
+			t.Fatal("the password stays in the session's buffer")
+		}
+		if err != nil {
+			if c.broken == nil {
+				t.Fatalf("connect failed (%v) but the session is not broken", err)
+			}
+			return
+		}
+		if !bytes.HasPrefix(answer, []byte{0x20}) {
+			t.Fatalf("% x: a session without a CONNACK first", answer)
+		}
+		for id := uint16(1); id <= 2; id++ {
+			before := nc.sent.Len()
+			err := c.Publish(context.Background(), "iotgw/alert", []byte("x"), false)
+			if err != nil {
+				if c.broken == nil {
+					t.Fatalf("publish %d failed (%v) but the session is not broken", id, err)
+				}
+				if err := c.Publish(context.Background(), "iotgw/alert", []byte("y"), false); err == nil {
+					t.Fatal("a publish on a broken session succeeded")
+				}
+				if after := nc.sent.Len(); after != before+len("iotgw/alert")+7 {
+					t.Fatalf("sent %d bytes after a failed publish", after-before-len("iotgw/alert")-7)
+				}
+				break
+			}
+			if !bytes.Contains(answer, []byte{0x40, 2, 0, byte(id)}) {
+				t.Fatalf("% x: publish %d taken as delivered without its PUBACK", answer, id)
+			}
+		}
+	})
+}
