@@ -299,11 +299,15 @@ func (d *Dispatcher) Reconfigure(cfg Config) error {
 		closeSender(o)
 	}
 	d.setMu.Lock()
-	defer d.setMu.Unlock()
 	for _, h := range changed {
 		d.handOverLocked(h.from, h.to)
-		closeSender(h.from)
 		d.startLocked(h.to)
+	}
+	d.setMu.Unlock()
+	// Not under setMu, which Notify waits for on the packet path: an MQTT
+	// sender's Close waits for a test alert sent on it to give up.
+	for _, h := range changed {
+		closeSender(h.from)
 	}
 	return nil
 }

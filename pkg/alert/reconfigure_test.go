@@ -3,6 +3,7 @@ package alert
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -197,5 +198,55 @@ func TestReconfigureSharesTheOutbox(t *testing.T) {
 	}
 	if dropped := st.Stats().OutboxDropped; dropped != 0 {
 		t.Errorf("the store's outbox dropped %d alerts: the channels' shares overran it", dropped)
+	}
+}
+
+// TestReconfigureNeverHoldsNotify: a reload that changes an MQTT channel
+// closes its old connection, which waits for a test alert the owner sent
+// on it to a broker that does not answer (up to the connection's 15 s).
+// Notify, which the packet path calls, must not wait meanwhile: the
+// reload closes the old sender after it let go of the channel set.
+func TestReconfigureNeverHoldsNotify(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			accepted <- c // and never answer its CONNECT
+		}
+	}()
+	cfg := Config{Channels: []ChannelConfig{{Type: TypeMQTT, URL: "mqtt://" + l.Addr().String(), ClientID: "before"}}}
+	d, err := New(cfg, Options{Outbox: &memOutbox{}, SendTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tested := make(chan error, 1)
+	go func() { tested <- d.SendTest(context.Background(), TypeMQTT) }()
+	conn := testenv.Receive(t, accepted, "connection of the test alert")
+	defer func() {
+		conn.Close()
+		l.Close()
+		<-tested
+	}()
+
+	cfg.Channels[0].ClientID = "after"
+	reconfigured := make(chan error, 1)
+	go func() { reconfigured <- d.Reconfigure(cfg) }()
+	for i := range 20 {
+		notified := make(chan int, 1)
+		go func() { notified <- d.Notify(testAlert(i, false)) }()
+		select {
+		case <-notified:
+		case <-time.After(2 * time.Second):
+			t.Fatal("Notify waited for the reload, which waited for a test alert to a silent broker")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	conn.Close()
+	if err := testenv.Receive(t, reconfigured, "end of the reload"); err != nil {
+		t.Fatal(err)
 	}
 }
