@@ -337,6 +337,73 @@ func TestTCPConnectionShareByDevice(t *testing.T) {
 	expectShareKept(t, addr, held[4], "a connection from a device's third address")
 }
 
+// A client that stops reading its answers loses its TCP connection
+// within a write timeout, and with it the share of connections it held:
+// it cannot keep a slot for as long as it keeps the connection open.
+func TestTCPClientNotReading(t *testing.T) {
+	up := startUpstream(t)
+	cfg := testConfig(up.addr)
+	cfg.MaxTCPConns = 4 // one per client address
+	p := startProxyWith(t, cfg, Deps{Quarantine: newFakeLookup(), Allow: &fakeAllow{}},
+		func(p *Proxy) { p.wrapTCP = smallSendBuffers })
+	addr := p.Addrs()[0].String()
+
+	stuck, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Close()
+	if err := stuck.(*net.TCPConn).SetReadBuffer(1); err != nil {
+		t.Fatal(err)
+	}
+	// Queries for big.test. (4 KB answers), queued and never read: the
+	// answers fill the client's receive buffer and the proxy's send
+	// buffer, and the proxy's next write blocks.
+	wire, err := query("big.test.", dns.TypeTXT).Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queued []byte
+	for range 64 {
+		queued = append(queued, byte(len(wire)>>8), byte(len(wire)))
+		queued = append(queued, wire...)
+	}
+	if _, err := stuck.Write(queued); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another connection from the same address is refused while the
+	// stuck one holds the address's share, and served once it is gone.
+	deadline := time.Now().Add(3 * tcpWriteTimeout)
+	for {
+		c := &dns.Client{Net: "tcp", Timeout: time.Second}
+		q := query("www.example.test.", dns.TypeA)
+		r, _, err := c.Exchange(q, addr)
+		if err == nil && r.Id == q.Id {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a client that does not read still holds its connection after %s: %v", 3*tcpWriteTimeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// smallSendBuffers gives each accepted connection a send buffer of a few
+// kilobytes, as on a LAN link: over loopback the kernel sizes it for
+// 64 KB segments, megabytes, which would take the test long to fill.
+func smallSendBuffers(ln net.Listener) net.Listener { return sendBufferListener{ln} }
+
+type sendBufferListener struct{ net.Listener }
+
+func (l sendBufferListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		err = tc.SetWriteBuffer(4096)
+	}
+	return c, err
+}
+
 // expectShareKept checks both sides of a TCP connection share: a query
 // over beyond, a connection past the client's share, is met by a close
 // without an answer, while another client (a new connection from

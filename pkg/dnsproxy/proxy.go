@@ -489,9 +489,10 @@ func (p *Proxy) listen(ctx context.Context) ([]*dns.Server, error) {
 		if p.wrapTCP != nil {
 			ln = p.wrapTCP(ln)
 		}
+		limited := connlimit.New(ln, p.cfg.MaxTCPConns, max(p.cfg.MaxTCPConns/4, 1), connlimit.ByDevice(p.deps.HolderOf))
 		servers = append(servers,
 			&dns.Server{PacketConn: pc},
-			&dns.Server{Listener: connlimit.New(ln, p.cfg.MaxTCPConns, max(p.cfg.MaxTCPConns/4, 1), connlimit.ByDevice(p.deps.HolderOf))})
+			&dns.Server{Listener: writeDeadlines{limited}})
 		addrs = append(addrs, bound)
 	}
 	p.addrsMu.Lock()
@@ -520,4 +521,39 @@ func listenPair(ctx context.Context, lc *net.ListenConfig, want netip.AddrPort) 
 		}
 	}
 	return nil, nil, netip.AddrPort{}, fmt.Errorf("dnsproxy: no port free for both udp and tcp on %s", want.Addr())
+}
+
+// tcpWriteTimeout bounds the writing of one answer to a TCP client.
+// miekg/dns sets no write deadline (its Server.WriteTimeout is not used),
+// so a client that stops reading would block the server's write for as
+// long as it keeps the connection open, and hold its share of
+// MaxTCPConns with a single connection.
+const tcpWriteTimeout = 2 * time.Second
+
+// writeDeadlines gives each connection it accepts a deadline on every
+// write.
+type writeDeadlines struct{ net.Listener }
+
+func (l writeDeadlines) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return deadlineConn{c}, nil
+}
+
+// deadlineConn closes itself when a write fails, so that the server stops
+// at its next read instead of answering, and waiting out the deadline
+// for, each query the client queued.
+type deadlineConn struct{ net.Conn }
+
+func (c deadlineConn) Write(b []byte) (int, error) {
+	if err := c.SetWriteDeadline(time.Now().Add(tcpWriteTimeout)); err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Write(b)
+	if err != nil {
+		c.Close()
+	}
+	return n, err
 }
