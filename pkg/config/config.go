@@ -56,7 +56,8 @@ type DNSProxy struct {
 	Upstream netip.AddrPort `toml:"upstream"`
 	// UpdateDomains are names a quarantined device may still resolve and
 	// reach (its vendor's firmware servers), e.g. "update.example.com"
-	// (subdomains included).
+	// (subdomains included, but not names below a public suffix inside
+	// one; the proxy refuses a public suffix itself).
 	UpdateDomains []string `toml:"update_domains"`
 	// LocalDomains are forwarded for everyone (the router's own names).
 	LocalDomains []string `toml:"local_domains"`

@@ -34,6 +34,11 @@ func TestNewConfig(t *testing.T) {
 		{"bad_update_domain", func(c *Config, _ *Deps) { c.UpdateDomains = []string{"bad..name"} }, "update_domains"},
 		{"root_update_domain_would_allow_all", func(c *Config, _ *Deps) { c.UpdateDomains = []string{"."} }, "update_domains"},
 		{"empty_update_domain", func(c *Config, _ *Deps) { c.UpdateDomains = []string{" "} }, "update_domains"},
+		// Anyone registers names below these.
+		{"tld_update_domain", func(c *Config, _ *Deps) { c.UpdateDomains = []string{"com"} }, "public suffix"},
+		{"public_suffix_update_domain", func(c *Config, _ *Deps) { c.UpdateDomains = []string{"CloudFront.net."} }, "public suffix"},
+		{"single_label_update_domain", func(c *Config, _ *Deps) { c.UpdateDomains = []string{"lan"} }, "public suffix"},
+		{"registered_update_domain_ok", func(c *Config, _ *Deps) { c.UpdateDomains = []string{"d111111abcdef8.cloudfront.net"} }, ""},
 		{"bad_local_domain", func(c *Config, _ *Deps) { c.LocalDomains = []string{"a..b"} }, "local_domains"},
 		{"negative_timeout", func(c *Config, _ *Deps) { c.UpstreamTimeout = -time.Second }, "negative"},
 		{"negative_max_upstream", func(c *Config, _ *Deps) { c.MaxUpstream = -1 }, "negative"},

@@ -35,6 +35,10 @@ var zone = []string{
 	"nas.lan. 60 IN A 192.168.1.20",
 	"openwrt. 60 IN A 192.168.1.1",
 	"1.1.168.192.in-addr.arpa. 60 IN PTR openwrt.lan.",
+	// Names under public suffixes inside amazonaws.com: anyone's.
+	"vendor-fw.s3.amazonaws.com. 60 IN A 203.0.113.30",
+	"attacker.s3.amazonaws.com. 60 IN A 203.0.113.31",
+	"ec2-198-51-100-9.compute-1.amazonaws.com. 60 IN A 198.51.100.9",
 }
 
 // fakeUpstream is a DNS server on loopback standing in for dnsmasq. Names

@@ -95,7 +95,7 @@ func (p *Proxy) respond(ctx context.Context, client netip.Addr, req *dns.Msg, tc
 	switch {
 	case p.isLocal(q):
 		return p.forward(ctx, req, tcp)
-	case inDomains(q.Name, p.names.Load().updates):
+	case inUpdateDomains(q.Name, p.names.Load().updates):
 		p.st.updateLookups.Add(1)
 		return p.forwardUpdate(ctx, req, tcp, quarantined)
 	case !quarantined:

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+	"golang.org/x/net/publicsuffix"
 )
 
 // canonicalDomains validates domain names from the configuration and
@@ -31,6 +32,49 @@ func inDomains(name string, domains []string) bool {
 		}
 	}
 	return false
+}
+
+// checkUpdateDomains refuses update domains that are public suffixes
+// (com, co.uk, cloudfront.net, duckdns.org; a single label): anyone may
+// register names below them, which would resolve, and be allowed, for
+// quarantined devices. They take canonical names.
+func checkUpdateDomains(domains []string) error {
+	for _, d := range domains {
+		if publicSuffixLabels(d) >= dns.CountLabel(d) {
+			return fmt.Errorf("%q is a public suffix: anyone may register names below it", strings.TrimSuffix(d, "."))
+		}
+	}
+	return nil
+}
+
+// inUpdateDomains is inDomains for the update domains, within the name's
+// registrable domain: a name below a public suffix that lies inside an
+// update domain (a bucket in s3.amazonaws.com, an EC2 host in
+// compute-1.amazonaws.com, when the owner listed amazonaws.com) was
+// registered by someone else than whoever holds the update domain, maybe
+// by the attacker of a quarantined device.
+func inUpdateDomains(name string, domains []string) bool {
+	suffix := -1 // looked up for a name below an update domain only
+	for _, d := range domains {
+		if !dns.IsSubDomain(d, name) {
+			continue
+		}
+		if suffix < 0 {
+			suffix = publicSuffixLabels(name)
+		}
+		if dns.CountLabel(d) > suffix {
+			return true
+		}
+	}
+	return false
+}
+
+// publicSuffixLabels is the number of labels of name's public suffix: by
+// the Public Suffix List, or the last label for a name under no listed
+// one.
+func publicSuffixLabels(name string) int {
+	ps, _ := publicsuffix.PublicSuffix(strings.TrimSuffix(strings.ToLower(name), "."))
+	return strings.Count(ps, ".") + 1
 }
 
 // presentationName is the form observers get: lower case, no trailing dot.

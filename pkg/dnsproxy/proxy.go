@@ -211,6 +211,9 @@ type domains struct {
 // applied.
 func newDomains(cfg Config, deps Deps) (*domains, error) {
 	updates, err := canonicalDomains(cfg.UpdateDomains)
+	if err == nil {
+		err = checkUpdateDomains(updates)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dnsproxy: update_domains: %w", err)
 	}

@@ -203,6 +203,40 @@ func TestQuarantinedLocalNames(t *testing.T) {
 	}
 }
 
+// TestUpdateDomainsOfOthers: a name below an update domain is resolved
+// for a quarantined client only if whoever holds the update domain holds
+// it too. Below a public suffix inside the update domain (S3 buckets in
+// s3.amazonaws.com, EC2 hosts named after their address in
+// compute-1.amazonaws.com) anyone registers names, and an attacker's
+// host there would be let through the quarantine; an update domain that
+// is a public suffix itself is refused (see TestNewConfig).
+func TestUpdateDomainsOfOthers(t *testing.T) {
+	up := startUpstream(t)
+	cfg := testConfig(up.addr)
+	cfg.AllQuarantined = true
+	cfg.UpdateDomains = []string{"amazonaws.com", "vendor-fw.s3.amazonaws.com"}
+	allow := &fakeAllow{}
+	p := startProxy(t, cfg, Deps{Quarantine: newFakeLookup(), Allow: allow})
+	addr := p.Addrs()[0]
+	for _, tc := range []struct {
+		name   string
+		answer string
+	}{
+		{"vendor-fw.s3.amazonaws.com.", "203.0.113.30"}, // listed itself
+		{"attacker.s3.amazonaws.com.", "192.168.1.1"},   // a bucket below s3.amazonaws.com
+		{"ec2-198-51-100-9.compute-1.amazonaws.com.", "192.168.1.1"},
+	} {
+		r := ask(t, "udp", addr, query(tc.name, dns.TypeA))
+		if got := answerText(r); len(got) != 1 || !strings.HasPrefix(got[0], "A "+tc.answer+" ") {
+			t.Errorf("%s: answer %q, want %s", tc.name, got, tc.answer)
+		}
+	}
+	want := []netip.Addr{netip.MustParseAddr("203.0.113.30")}
+	if got := allow.taken(); len(got) != 1 || !slices.Equal(got[0].addrs, want) {
+		t.Errorf("allowed %v, want only %v", got, want)
+	}
+}
+
 func TestReverseAddr(t *testing.T) {
 	for _, tc := range []struct {
 		name string
