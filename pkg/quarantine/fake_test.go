@@ -517,8 +517,8 @@ func TestFakeDNSRules(t *testing.T) {
 			name: "proxy_off",
 			cfg:  testCfg,
 			present: []string{
-				"add rule inet iotgw limited udp dport 53 accept",
-				"add rule inet iotgw limited tcp dport 53 accept",
+				"add rule inet iotgw limited udp dport 53 fib saddr . iif oif exists accept",
+				"add rule inet iotgw limited tcp dport 53 fib saddr . iif oif exists accept",
 			},
 			absent: []string{"jump dns", "add chain inet iotgw dns", "5354", "fib daddr", "isolate_dns", "853"},
 		},
@@ -539,8 +539,8 @@ func TestFakeDNSRules(t *testing.T) {
 				// look any name up on the internet for them.
 				"add rule inet iotgw prerouting ether saddr @isolate_mac jump dns",
 				"add rule inet iotgw prerouting ip saddr @isolate_v4 jump dns",
-				"add rule inet iotgw limited udp dport 5354 accept",
-				"add rule inet iotgw limited tcp dport 5354 accept",
+				"add rule inet iotgw limited udp dport 5354 fib saddr . iif oif exists accept",
+				"add rule inet iotgw limited tcp dport 5354 fib saddr . iif oif exists accept",
 				// Nor through a resolver on the LAN, in the bridge.
 				"add chain bridge iotgw isolate_dns\n",
 				"add rule bridge iotgw forward ether saddr @isolate_mac jump isolate_dns",

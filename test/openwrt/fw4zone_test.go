@@ -327,15 +327,22 @@ func TestFW4GuestZoneRedirects(t *testing.T) {
 		t.Errorf("WAN-side packets reached iotgw's proxy or notice page from %q", got)
 	}
 	// The forged ones are redirected all the same (iotgw's NAT chain
-	// does not look at the interface): the include's reverse-path check
-	// is what keeps them out. Without it, a forged query gets through.
+	// does not look at the interface): reverse-path checks are what keep
+	// them out, the include's and the one on DNS in iotgw's limited
+	// chain, each on its own. Without both, a forged query gets through.
 	if err := os.WriteFile(filepath.Join(rulesDir, "input.nft"), []byte(strings.ReplaceAll(quarantine.FW4Input(cfg), " fib saddr . iif oif exists", "")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	fw4Load(true)
-	if got := wanReached(fromWAN[3:4]); len(got) != 1 || got[0] != deviceV4 {
-		t.Errorf("without the reverse-path check, a forged query reached the proxy from %q, want %s: the WAN check above proves nothing", got, deviceV4)
+	if got := wanReached(fromWAN[3:4]); len(got) != 0 {
+		t.Errorf("without the include's reverse-path check, a forged query reached the proxy from %q: iotgw's limited chain let it in", got)
 	}
+	handle := strings.TrimSpace(netnstest.CmdIn(t, router, "sh", "-c",
+		fmt.Sprintf("nft -e -a insert rule inet iotgw limited udp dport %d accept | sed -n 's/.*# handle //p'", proxyPort)))
+	if got := wanReached(fromWAN[3:4]); len(got) != 1 || got[0] != deviceV4 {
+		t.Errorf("without the reverse-path checks, a forged query reached the proxy from %q, want %s: the WAN check above proves nothing", got, deviceV4)
+	}
+	netnstest.CmdIn(t, router, "nft", "delete", "rule", "inet", "iotgw", "limited", "handle", handle)
 	writeRules()
 	fw4Load(true)
 
