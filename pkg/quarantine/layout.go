@@ -730,10 +730,11 @@ func inetTable(cfg Config) tableDef {
 		rule(dport("udp", 67), accept()),
 		rule(dport("udp", 547), accept()),
 	}}
-	// DNS only from an address on the LAN side: the answer goes to the
-	// query's source, from the address the device asked (the router's
-	// WAN address, say), so a query from an internet address the device
-	// made up would carry the name it chose to that host.
+	// DNS and the notice page only from an address on the LAN side: the
+	// answer goes to the source, from the address the device asked (the
+	// router's WAN address, say), so a query from an internet address
+	// the device made up would carry the name it chose to that host, and
+	// a SYN the SYN-ACK with its source port and sequence number.
 	dnsPort := uint16(53)
 	if cfg.DNSProxyPort != 0 {
 		dnsPort = cfg.DNSProxyPort
@@ -742,7 +743,7 @@ func inetTable(cfg Config) tableDef {
 		rule(dport("udp", dnsPort), fibSaddrIifExists(), accept()),
 		rule(dport("tcp", dnsPort), fibSaddrIifExists(), accept()))
 	limited.rules = append(limited.rules,
-		rule(dport("tcp", cfg.NoticePort), accept()),
+		rule(dport("tcp", cfg.NoticePort), fibSaddrIifExists(), accept()),
 		rule(icmpv6Type("nd-router-solicit", 133), accept()),
 		rule(icmpv6Type("nd-neighbor-solicit", 135), accept()),
 		rule(icmpv6Type("nd-neighbor-advert", 136), accept()),

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -1046,12 +1047,14 @@ func TestSpoofedDNSReachesNoResolver(t *testing.T) {
 	}
 }
 
-// TestForgedInternetSourceDNSUnanswered: a quarantined device's query
-// from an internet address it made up is not answered. The answer would
-// go to that address through the WAN, from the address the device asked
-// (the router's WAN address here, which the ISP lets out): the name the
-// device chose would reach a host on the internet of its choosing.
-func TestForgedInternetSourceDNSUnanswered(t *testing.T) {
+// TestForgedInternetSourceUnanswered: a quarantined device's query, or
+// connection to the notice page, from an internet address it made up is
+// not answered. The answer would go to that address through the WAN,
+// from the address the device asked (the router's WAN address here,
+// which the ISP lets out): the name the device chose, or the sequence
+// number and source port of its SYN in the SYN-ACK (48 bits a packet),
+// would reach a host on the internet of its choosing.
+func TestForgedInternetSourceUnanswered(t *testing.T) {
 	requireRoot(t)
 	ctx := context.Background()
 	l := newLab(t)
@@ -1105,6 +1108,24 @@ func TestForgedInternetSourceDNSUnanswered(t *testing.T) {
 		answered := err == nil && r.Unpack(buf[:nr]) == nil && r.Id == q.Id
 		if answered != tc.answered {
 			t.Errorf("a query from the device with its %s as source: answered %v, want %v", tc.name, answered, tc.answered)
+		}
+	}
+	for _, tc := range []struct {
+		name, src, at string
+		answered      bool
+	}{
+		{"own address", deviceV4, l.device, true}, // redirected to the notice page
+		{"internet address", wanV4, l.wan, false},
+	} {
+		src, dst := netip.MustParseAddr(tc.src), netip.MustParseAddr("198.18.0.1")
+		const sport = 43210
+		syn := ipv4Frame(routerMAC, deviceMAC, src, dst, unix.IPPROTO_TCP, 11, 0, false, tcpSYN(src, dst, sport, 80))
+		answered := sendSeeing(t, l.device, [][]byte{syn}, tc.at, func(f []byte) bool {
+			tcp := ipv4Payload(f, unix.IPPROTO_TCP)
+			return len(tcp) >= 14 && binary.BigEndian.Uint16(tcp[2:]) == sport && tcp[13]&0x12 == 0x12
+		})
+		if answered != tc.answered {
+			t.Errorf("a SYN to port 80 from the device with its %s as source: SYN-ACK %v, want %v", tc.name, answered, tc.answered)
 		}
 	}
 }
