@@ -333,6 +333,10 @@ func FromNewDevice(dev Device, at time.Time) Alert {
 const (
 	AreaCapture  = "capture"
 	AreaNFTables = "nftables"
+	// AreaConntrack: a quarantine or a release is in the firewall, but
+	// deleting the device's connections from before it (conntrack)
+	// failed, so those go on as they were.
+	AreaConntrack = "conntrack"
 	// AreaState: the state file cannot be written. AreaStateLost: the
 	// file found at start was damaged, so what it held is gone.
 	AreaState     = "state"
@@ -377,6 +381,10 @@ func problemWords(area string) (title, body, resolved string, ok bool) {
 		return "iotgw cannot enforce quarantines",
 			"Changing the firewall (nftables) failed, so a quarantine may not be in force. iotgw keeps retrying.",
 			"iotgw can enforce quarantines again", true
+	case AreaConntrack:
+		return "iotgw could not cut a device's open connections",
+			"The firewall holds the quarantines as it should, but deleting a device's connections from before the change (conntrack) failed: a quarantined device may keep the connections it had open until they end (new ones are blocked), and a released one may reach only the notice page for a while. Unplugging the device for a moment ends them.",
+			"iotgw cuts devices' connections again", true
 	case AreaState:
 		return "iotgw cannot save its state",
 			"Writing the state file failed, so quarantines and your decisions since then would be lost at a restart. iotgw keeps retrying.",

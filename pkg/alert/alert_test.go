@@ -228,7 +228,7 @@ func TestFromProblem(t *testing.T) {
 // TestProblemAreasWorded: every area the daemon raises has its own words
 // for the owner, failing and resolved, not the generic fallback.
 func TestProblemAreasWorded(t *testing.T) {
-	for _, area := range []string{AreaCapture, AreaNFTables, AreaState, AreaNotice, AreaWeb, AreaDNSProxy, AreaOffload, AreaCaptureLoss, AreaCaptureInterfaces, AreaInspectionFull, AreaFW4Include, AreaRestart} {
+	for _, area := range []string{AreaCapture, AreaNFTables, AreaState, AreaNotice, AreaWeb, AreaDNSProxy, AreaOffload, AreaCaptureLoss, AreaCaptureInterfaces, AreaInspectionFull, AreaFW4Include, AreaRestart, AreaConntrack} {
 		p, r := FromProblem(area, "bind: address already in use", t0), FromProblemResolved(area, t0)
 		// Part of the network unwatched, often by the owner's choice, is
 		// not urgent.

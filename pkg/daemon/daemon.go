@@ -446,7 +446,7 @@ func (d *Daemon) releaseExpired(ctx context.Context, expired []hwaddr.MAC, addrs
 		err := d.deps.Enforcer.Release(ctx, mac, addrs[mac]...)
 		switch {
 		case errors.Is(err, quarantine.ErrConntrack):
-			d.problem("conntrack", fmt.Sprintf("%s: %v", mac, err))
+			d.problem(alert.AreaConntrack, fmt.Sprintf("%s: %v", mac, err))
 		case err != nil:
 			d.log.Warn("releasing a quarantine that ran out while stopped", "mac", mac, "err", err)
 		}
@@ -500,7 +500,7 @@ func (d *Daemon) reconcileStored(ctx context.Context, entries []quarantine.Entry
 		return entries, nil, err
 	}
 	if errors.Is(err, quarantine.ErrConntrack) {
-		d.problem("conntrack", err.Error())
+		d.problem(alert.AreaConntrack, err.Error())
 	}
 	d.log.Warn("stored quarantines restored with changes", "err", err)
 	var kept []quarantine.Entry
@@ -1414,7 +1414,7 @@ func (d *Daemon) checkKernel(ctx context.Context) {
 		// were not cut. That is the conntrack problem, as for a commit:
 		// under the check's key, the next check (which changes and cuts
 		// nothing) would tell the owner it was resolved.
-		d.problem("conntrack", fmt.Sprintf("keeping the quarantine rules in place: %v", cut))
+		d.problem(alert.AreaConntrack, fmt.Sprintf("keeping the quarantine rules in place: %v", cut))
 	}
 	if err != nil {
 		if ctx.Err() == nil {

@@ -471,9 +471,9 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 	d.mu.Unlock()
 	d.kernelMu.Unlock()
 	if cutFailed {
-		d.problem("conntrack", fmt.Sprintf("%s: %v", mac, err))
+		d.problem(alert.AreaConntrack, fmt.Sprintf("%s: %v", mac, err))
 	} else if !p.release {
-		d.clearProblem("conntrack") // this quarantine's cut worked
+		d.clearProblem(alert.AreaConntrack) // this quarantine's cut worked
 	}
 	if d.deps.Blocked != nil {
 		d.deps.Blocked(blocked)

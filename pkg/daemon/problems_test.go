@@ -99,10 +99,10 @@ func TestKernelCheckCutFailureIsConntrackProblem(t *testing.T) {
 	h.d.checkKernel(ctx)
 	flaky.set("reconcile-cut", false)
 	h.d.checkKernel(ctx)
-	if got := problemAreas(h.d); !slices.Equal(got, []string{"conntrack"}) {
+	if got := problemAreas(h.d); !slices.Equal(got, []string{alert.AreaConntrack}) {
 		t.Errorf("problems %v after a check whose cut failed, want conntrack only", got)
 	}
-	if f, r := h.alerts.problemAreas("failing"), h.alerts.problemAreas("resolved"); !slices.Equal(f, []string{"conntrack"}) || len(r) != 0 {
+	if f, r := h.alerts.problemAreas("failing"), h.alerts.problemAreas("resolved"); !slices.Equal(f, []string{alert.AreaConntrack}) || len(r) != 0 {
 		t.Errorf("problem alerts failing %v, resolved %v; want conntrack failing, none resolved", f, r)
 	}
 }
