@@ -25,7 +25,32 @@ const TempInfix = ".tmp-"
 // 0700) if needed: write a temporary file in the same directory, fsync
 // it, rename it over path (the commit point), fsync the directory so the
 // rename itself is durable. On error no temporary file is left.
-func Write(path string, data []byte) (err error) {
+func Write(path string, data []byte) error {
+	return replace(path, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
+}
+
+// Copy makes dst a durable copy of the regular file src, as Write would
+// write it, and leaves src as it is: a file kept aside this way is on
+// flash before anything replaces the original, so a power cut at any
+// point leaves one or the other. Another kind of file at src (a FIFO)
+// is ErrNotRegular, and nothing is copied.
+func Copy(dst, src string) error {
+	in, _, err := openRegular(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	return replace(dst, func(f *os.File) error {
+		_, err := io.Copy(f, in)
+		return err
+	})
+}
+
+// replace writes path through fill as Write describes.
+func replace(path string, fill func(*os.File) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -51,7 +76,7 @@ func Write(path string, data []byte) (err error) {
 			_ = os.Remove(tmp)
 		}
 	}()
-	if _, err = f.Write(data); err != nil {
+	if err = fill(f); err != nil {
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
 	if err = f.Sync(); err != nil {
@@ -86,6 +111,10 @@ func SyncDir(dir string) error {
 // ErrTooLarge: the file is over the limit given to Read.
 var ErrTooLarge = errors.New("file too large")
 
+// ErrNotRegular: the path names something other than a regular file (a
+// directory, a FIFO, a device).
+var ErrNotRegular = errors.New("not a regular file")
+
 // Read reads path, which must be a regular file of at most limit bytes.
 // It opens without blocking: a FIFO someone left at the path must not
 // hang the daemon's start.
@@ -112,24 +141,36 @@ func ReadPrefix(path string, n int64) ([]byte, error) {
 // large the file is (at least limit+1 if it grew over the limit while
 // read).
 func read(path string, limit int64) ([]byte, int64, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, fi, err := openRegular(path)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, 0, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, 0, fmt.Errorf("%s: not a regular file (%s)", path, fi.Mode().Type())
-	}
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, 0, fmt.Errorf("read %s: %w", path, err)
 	}
 	size := max(fi.Size(), int64(len(data)))
 	return data[:min(int64(len(data)), limit)], size, nil
+}
+
+// openRegular opens path for reading if it is a regular file, without
+// blocking: a FIFO someone left at the path must not hang the caller.
+func openRegular(path string) (*os.File, fs.FileInfo, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
+	}
+	return f, fi, nil
 }
 
 // RemoveTemps removes the temporary files an interrupted Write of path

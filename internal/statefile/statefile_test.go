@@ -90,8 +90,8 @@ func TestRead(t *testing.T) {
 		{"within_limit", file, 5, "12345", nil},
 		{"over_limit", file, 4, "over the read limit", ErrTooLarge},
 		// Opening a FIFO for reading would block until a writer came.
-		{"fifo", fifo, 5, "not a regular file", nil},
-		{"directory", dir, 5, "not a regular file", nil},
+		{"fifo", fifo, 5, "not a regular file", ErrNotRegular},
+		{"directory", dir, 5, "not a regular file", ErrNotRegular},
 		{"missing", filepath.Join(dir, "none"), 5, "no such file", os.ErrNotExist},
 	}
 	for _, tt := range tests {
@@ -104,6 +104,65 @@ func TestRead(t *testing.T) {
 				t.Errorf("Read: %v, want an error saying %q", err, tt.want)
 			case tt.err != nil && !errors.Is(err, tt.err):
 				t.Errorf("Read: %v, want %v", err, tt.err)
+			}
+		})
+	}
+}
+
+// TestCopy: a copy holds the source's bytes, mode 0600, and leaves the
+// source as it was; a source that is not a regular file is refused
+// without hanging (a FIFO), and a failed copy leaves no file behind.
+func TestCopy(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "state.json")
+	content := []byte(`{"schema":1,"devices":[` + strings.Repeat(" ", 100<<10) + `]}`)
+	if err := os.WriteFile(src, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		src  string
+		dst  string
+		err  error // errors.Is; nil: the copy is made
+	}{
+		{"file", src, filepath.Join(dir, "aside", "state.json.corrupt-1"), nil},
+		{"fifo", fifo, filepath.Join(dir, "fifo.corrupt-1"), ErrNotRegular},
+		{"directory", dir, filepath.Join(dir, "dir.corrupt-1"), ErrNotRegular},
+		{"missing", filepath.Join(dir, "none"), filepath.Join(dir, "none.corrupt-1"), os.ErrNotExist},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Copy(tt.dst, tt.src)
+			if tt.err != nil {
+				if !errors.Is(err, tt.err) {
+					t.Errorf("Copy: %v, want %v", err, tt.err)
+				}
+				if _, err := os.Lstat(tt.dst); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("a refused copy left %s: %v", tt.dst, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(tt.dst)
+			if err != nil || !slices.Equal(got, content) {
+				t.Errorf("copy holds %d bytes (%v), want the source's %d", len(got), err, len(content))
+			}
+			if fi, err := os.Stat(tt.dst); err != nil || fi.Mode() != 0o600 {
+				t.Errorf("copy's mode: %v, %v; want 0600", fi.Mode(), err)
+			}
+			if got, err := os.ReadFile(tt.src); err != nil || !slices.Equal(got, content) {
+				t.Errorf("the source changed: %d bytes, %v", len(got), err)
+			}
+			for _, name := range entries(t, filepath.Dir(tt.dst)) {
+				if strings.Contains(name, TempInfix) {
+					t.Errorf("temporary file %s left", name)
+				}
 			}
 		})
 	}

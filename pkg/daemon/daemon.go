@@ -454,7 +454,7 @@ func (d *Daemon) releaseExpired(ctx context.Context, expired []hwaddr.MAC, addrs
 }
 
 // keepKernelOnlyLocked keeps the quarantines the kernel holds and the
-// saved state does not: the state was lost (moved aside as corrupt,
+// saved state does not: the state was lost (set aside as corrupt,
 // deleted) or the daemon died between the kernel change and the write.
 // Reconciling them away would free every quarantined device; the kernel
 // is the better record. A saved release does not make the kernel's entry

@@ -764,7 +764,7 @@ func (s *Store) load() {
 		}
 	}
 	if damage != nil && doc == nil {
-		s.moveAside(damage)
+		s.setAside(damage)
 		return
 	}
 	aside := ""
@@ -776,8 +776,8 @@ func (s *Store) load() {
 	defer s.mu.Unlock()
 	switch {
 	case damage != nil:
-		// The file was moved aside: put what was kept back on flash at
-		// once, or a power cut before the next interval loses it all.
+		// The damaged file stays until a write replaces it: put what was
+		// kept back on flash at once, not with the next interval's write.
 		s.changedLocked(true)
 	case from != SchemaVersion || dropped > 0 || len(doc.unreadable) > 0:
 		// Write the upgraded or cleaned state with the next routine write
@@ -794,8 +794,8 @@ func (s *Store) load() {
 }
 
 // reportUnreadable keeps a copy of a state file some of whose records
-// decode dropped, since the next write leaves them out, unless the file
-// was moved aside already (to aside), and logs what was dropped per
+// decode dropped, since the next write leaves them out, unless one was
+// kept already (aside), and logs what was dropped per
 // table. It returns how many records were dropped.
 func (s *Store) reportUnreadable(tables []unreadable, data []byte, aside string) int {
 	if len(tables) == 0 {
@@ -930,10 +930,10 @@ func (s *Store) adoptOutbox(doc *document) int {
 	return dropped
 }
 
-// moveAside renames an unreadable state file to <name>.corrupt-<time> so
-// the owner or a developer can look at it, and keeps only the newest few
-// such copies.
-func (s *Store) moveAside(reason error) {
+// setAside keeps a copy of an unreadable state file as
+// <name>.corrupt-<time> for the owner or a developer to look at, and has
+// the empty state written over it at once.
+func (s *Store) setAside(reason error) {
 	path := s.opts.Path
 	why := clip(reason.Error(), maxReasonInLog)
 	if fi, err := os.Lstat(path); err == nil && fi.IsDir() {
@@ -943,62 +943,75 @@ func (s *Store) moveAside(reason error) {
 		s.noteLoadError(fmt.Sprintf("the state file's path %s is a directory; nothing is saved", path))
 		return
 	}
-	dst, err := s.renameAside()
-	if err != nil {
-		s.log.Error("state file unreadable and cannot be moved aside; starting with an empty state, the next write replaces it",
+	if dst, err := s.copyAside(); err != nil {
+		s.log.Error("state file unreadable and cannot be set aside; starting with an empty state, the next write replaces it",
 			"path", path, "reason", why, "err", err)
-		s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and could not be moved aside (%v); the saved quarantines and decisions are lost", why, err))
-		return
+		s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and could not be set aside (%v); the saved quarantines and decisions are lost", why, err))
+	} else {
+		s.log.Warn("state file unreadable; set aside, starting with an empty state",
+			"path", path, "copy", dst, "reason", why)
+		s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and set aside as %s; the saved quarantines and decisions are lost", why, dst))
 	}
-	s.log.Warn("state file unreadable; moved aside, starting with an empty state",
-		"path", path, "moved_to", dst, "reason", why)
-	s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and moved to %s; the saved quarantines and decisions are lost", why, dst))
+	s.mu.Lock()
+	s.changedLocked(true)
+	s.mu.Unlock()
 }
 
-// salvage moves aside a state file damaged after its beginning (cut
+// salvage keeps a copy of a state file damaged after its beginning (cut
 // short by a torn write or the read limit, bad JSON, bytes after the
 // document) whose records before the damage decode read into doc, and
 // says what is kept. The owner hears of it (LoadError) only if the
 // quarantines or decisions may be among what is lost: the store writes
 // them first, so damage in the devices, the bulk, costs neither. It
-// returns where the file went, "" if it stayed.
+// returns the copy, "" if none was made.
 func (s *Store) salvage(doc *document, damage error) string {
 	path := s.opts.Path
 	why := clip(damage.Error(), maxReasonInLog)
 	whole := doc.quarantinesRead && doc.decisionsRead
 	kept := fmt.Sprintf("kept the %d quarantines and %d decisions read before the damage", len(doc.Quarantines), len(doc.Decisions))
-	dst, err := s.renameAside()
+	dst, err := s.copyAside()
 	if err != nil {
-		s.log.Error("state file damaged and cannot be moved aside; keeping what was read before the damage, the next write replaces it",
+		s.log.Error("state file damaged and cannot be set aside; keeping what was read before the damage, the next write replaces it",
 			"path", path, "reason", why, "err", err, "quarantines", len(doc.Quarantines), "decisions", len(doc.Decisions),
 			"devices", len(doc.Devices), "quarantines_and_decisions_whole", whole)
 		if !whole {
-			s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and could not be moved aside (%v); %s, any after it are lost", why, err, kept))
+			s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and could not be set aside (%v); %s, any after it are lost", why, err, kept))
 		}
 		return ""
 	}
-	s.log.Warn("state file damaged; moved aside, keeping what was read before the damage",
-		"path", path, "moved_to", dst, "reason", why, "quarantines", len(doc.Quarantines), "decisions", len(doc.Decisions),
+	s.log.Warn("state file damaged; set aside, keeping what was read before the damage",
+		"path", path, "copy", dst, "reason", why, "quarantines", len(doc.Quarantines), "decisions", len(doc.Decisions),
 		"devices", len(doc.Devices), "quarantines_and_decisions_whole", whole)
 	if !whole {
-		s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and moved to %s; %s, any after it are lost", why, dst, kept))
+		s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and set aside as %s; %s, any after it are lost", why, dst, kept))
 	}
 	return dst
 }
 
-// renameAside renames the state file to a free <name>.corrupt-<time>
-// and keeps only the newest few such copies.
-func (s *Store) renameAside() (string, error) {
+// copyAside copies the state file to a free <name>.corrupt-<time>, on
+// flash before it returns, keeps only the newest few such copies, and
+// leaves the file where it is for the next write to replace atomically.
+// Moving it away instead would open a window: a power cut before that
+// write left no file, so the next start found nothing, and had nothing
+// to tell the owner. Now it finds the damaged file again and tells
+// again. A path that is not a regular file (a FIFO) holds no state and
+// cannot be copied: it is renamed.
+func (s *Store) copyAside() (string, error) {
 	path := s.opts.Path
 	dst := s.asideName()
-	if err := os.Rename(path, dst); err != nil {
+	err := statefile.Copy(dst, path)
+	if errors.Is(err, statefile.ErrNotRegular) {
+		if err = os.Rename(path, dst); err == nil {
+			dir, _ := filepath.Split(path)
+			if dir == "" {
+				dir = "."
+			}
+			_ = statefile.SyncDir(dir) // the move is a courtesy; the next write syncs again
+		}
+	}
+	if err != nil {
 		return "", err
 	}
-	dir, _ := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	_ = statefile.SyncDir(dir) // the move is a courtesy; the next write syncs again
 	s.pruneAside(dst)
 	return dst, nil
 }

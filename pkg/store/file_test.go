@@ -37,8 +37,8 @@ func validFile(t *testing.T) []byte {
 }
 
 // TestCorruptFileMovedAside: whatever is at the path, Open starts with an
-// empty state, keeps the bad file under a new name, says so in one warning
-// and writes a fresh file afterwards.
+// empty state, keeps a copy of the bad file under a new name, says so in
+// one warning and writes a fresh file over it.
 func TestCorruptFileMovedAside(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -80,8 +80,8 @@ func TestCorruptFileMovedAside(t *testing.T) {
 // (cut short by a torn write, bytes after the document, over the read
 // limit) keeps the records read whole before the damage. The store
 // writes the quarantines and the owner's decisions first, so damage in
-// the devices, the bulk of the file, costs neither: the file is moved
-// aside with a warning, what was read is written back at once, and the
+// the devices, the bulk of the file, costs neither: the file is copied
+// aside with a warning, what was read is written over it at once, and the
 // owner is not told of a loss (LoadError). Damage before they were read
 // whole is a loss the owner hears of, with what was kept. All of it used
 // to be lost with any damage.
@@ -167,7 +167,7 @@ func TestDamagedFileKeepsOwnerRecords(t *testing.T) {
 			tt.check(t, st)
 			dst := h.path + ".corrupt-20260304T050607Z"
 			if moved, err := os.ReadFile(dst); err != nil || !bytes.Equal(moved, tt.content) {
-				t.Errorf("file not moved aside as it was: %v", err)
+				t.Errorf("file not set aside as it was: %v", err)
 			}
 			var line string
 			for l := range strings.SplitSeq(h.logs.String(), "\n") {
@@ -175,7 +175,7 @@ func TestDamagedFileKeepsOwnerRecords(t *testing.T) {
 					line = l
 				}
 			}
-			for _, want := range []string{"level=WARN", "moved_to=" + dst, tt.reason, fmt.Sprintf("quarantines_and_decisions_whole=%v", tt.lost == "")} {
+			for _, want := range []string{"level=WARN", "copy=" + dst, tt.reason, fmt.Sprintf("quarantines_and_decisions_whole=%v", tt.lost == "")} {
 				if !strings.Contains(line, want) {
 					t.Errorf("log line %q lacks %q; all logs:\n%s", line, want, h.logs)
 				}
@@ -184,8 +184,8 @@ func TestDamagedFileKeepsOwnerRecords(t *testing.T) {
 			if tt.lost == "" && got != "" || !strings.Contains(got, tt.lost) {
 				t.Errorf("LoadError %q, want %q", got, tt.lost)
 			}
-			// What was kept goes back on flash at once (the file is gone),
-			// and reads back the same.
+			// What was kept goes back on flash at once, over the damaged
+			// file, and reads back the same.
 			if !s.Stats().Dirty {
 				t.Fatal("what was kept is not to be written")
 			}
@@ -198,6 +198,57 @@ func TestDamagedFileKeepsOwnerRecords(t *testing.T) {
 				t.Fatal(err)
 			}
 			diffJSON(t, Open(o).Snapshot(), s.Snapshot())
+		})
+	}
+}
+
+// TestDamagedFileSurvivesPowerCut: a power cut after Open set a damaged
+// file aside and before the first write (Open does not write; Run does)
+// leaves the next start what the first one had: the records read before
+// the damage, and word of what was lost (LoadError), which the daemon
+// turns into the owner's alert. The file used to be renamed away first,
+// and the next start found no file: an empty state and no alert.
+func TestDamagedFileSurvivesPowerCut(t *testing.T) {
+	good := validFile(t)
+	devices := bytes.Index(good, []byte(`"devices":`))
+	const q1 = `{"mac":"c0:56:e3:00:00:01","mode":"block","since":"2026-03-04T05:06:07Z","by":"owner"}`
+	tests := []struct {
+		name    string
+		content []byte
+		lost    bool // LoadError is set
+	}{
+		{"unreadable", []byte("\x00\x01\xfe\xffPK\x03\x04"), true},
+		{"damaged_in_devices", good[:devices+(len(good)-devices)/2], false},
+		{"damaged_in_quarantines", []byte(`{"schema":1,"quarantines":[` + q1 + `,{"mac":"c0:5`), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.writeFile(tt.content)
+			first := h.open()
+			want, lost := first.Snapshot(), first.Stats().LoadError
+			if (lost != "") != tt.lost {
+				t.Fatalf("LoadError %q at the first start", lost)
+			}
+			// The power goes: no write. The next start:
+			h.clock.Advance(time.Second)
+			next := h.open()
+			if got := next.Stats().LoadError; (got != "") != tt.lost {
+				t.Errorf("LoadError %q after a power cut, want it set: %v", got, tt.lost)
+			}
+			diffJSON(t, next.Snapshot(), want)
+			if copies := siblings(h.path, corruptInfix); len(copies) == 0 {
+				t.Error("no copy of the damaged file kept")
+			}
+			// Once written, the file is whole and says nothing was lost.
+			if err := next.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			after := h.open()
+			if got := after.Stats().LoadError; got != "" {
+				t.Errorf("LoadError %q after the write", got)
+			}
+			diffJSON(t, after.Snapshot(), want)
 		})
 	}
 }
@@ -385,28 +436,29 @@ func checkMovedAside(t *testing.T, h *harness, s *Store, reason string) {
 	if st := s.Snapshot(); len(st.Devices)+len(st.Quarantines)+len(st.Decisions)+len(st.Verdicts)+len(st.Outbox) != 0 {
 		t.Errorf("state not empty: %+v", st)
 	}
-	if _, err := os.Lstat(h.path); !os.IsNotExist(err) {
-		t.Errorf("bad file still at the path: %v", err)
-	}
 	dst := h.path + ".corrupt-20260304T050607Z"
 	if _, err := os.Lstat(dst); err != nil {
-		t.Errorf("not moved aside: %v", err)
+		t.Errorf("not set aside: %v", err)
 	}
 	logs := h.logs.String()
 	var line string
 	for l := range strings.SplitSeq(logs, "\n") {
-		if strings.Contains(l, "moved aside") {
+		if strings.Contains(l, "set aside") {
 			line = l
 		}
 	}
-	for _, want := range []string{"level=WARN", "path=" + h.path, "moved_to=" + dst, reason} {
+	for _, want := range []string{"level=WARN", "path=" + h.path, "copy=" + dst, reason} {
 		if !strings.Contains(line, want) {
 			t.Errorf("log line %q lacks %q; all logs:\n%s", line, want, logs)
 		}
 	}
 	// And the daemon, so that the owner hears of the loss.
-	if got := s.Stats().LoadError; !strings.Contains(got, "moved to "+dst) || !strings.Contains(got, reason) {
+	if got := s.Stats().LoadError; !strings.Contains(got, "set aside as "+dst) || !strings.Contains(got, reason) {
 		t.Errorf("LoadError %q, want the reason %q and where the file went", got, reason)
+	}
+	// The empty state replaces the bad file at once.
+	if !s.Stats().Dirty {
+		t.Error("the empty state is not to be written over the bad file")
 	}
 	// The daemon carries on: the next write makes a good file.
 	if err := s.PutDecision(Decision{MAC: mac(1), Trusted: true}); err != nil {
@@ -664,7 +716,7 @@ func TestKilledMidWrite(t *testing.T) {
 
 		h := &harness{t: t, path: path, clock: newFakeClock(), logs: &logBuffer{}}
 		st := h.open().Snapshot()
-		if strings.Contains(h.logs.String(), "moved aside") {
+		if strings.Contains(h.logs.String(), "set aside") {
 			t.Fatalf("round %d: file corrupt after a kill:\n%s", round, h.logs)
 		}
 		if len(st.Devices) != 200 || len(st.Quarantines) != 1 {

@@ -67,7 +67,7 @@ func TestMigrateV0Golden(t *testing.T) {
 					Payload: json.RawMessage(`{"title":"Camera quarantined"}`)}},
 			}
 			diffJSON(t, s.Snapshot(), want)
-			if strings.Contains(h.logs.String(), "moved aside") || !strings.Contains(h.logs.String(), "schema=0") {
+			if strings.Contains(h.logs.String(), "set aside") || !strings.Contains(h.logs.String(), "schema=0") {
 				t.Errorf("want a plain load of schema 0:\n%s", h.logs)
 			}
 			if !s.Stats().Dirty {
@@ -159,8 +159,8 @@ func TestMigrateV0RecordByRecord(t *testing.T) {
 				t.Errorf("LoadError %q, want none", got)
 			}
 			logs := h.logs.String()
-			if strings.Contains(logs, "moved aside") {
-				t.Errorf("file moved aside:\n%s", logs)
+			if strings.Contains(logs, "set aside") {
+				t.Errorf("file set aside:\n%s", logs)
 			}
 			if tt.warning != "" && !strings.Contains(logs, tt.warning) {
 				t.Errorf("logs lack %q:\n%s", tt.warning, logs)

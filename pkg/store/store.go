@@ -24,11 +24,14 @@
 // Every write replaces the file atomically (temporary file in the same
 // directory, fsync, rename, fsync of the directory): after a crash at any
 // point the file holds either the old or the new state. A file that cannot
-// be read as a state (empty, not JSON, a newer schema) is moved aside to
-// <name>.corrupt-<timestamp> with a warning, and the daemon starts empty;
-// one damaged after its beginning (truncated, over the read limit) is
-// moved aside too, but what precedes the damage is kept, and the file
-// holds the quarantines and decisions first. Within a readable file, a
+// be read as a state (empty, not JSON, a newer schema) is copied aside to
+// <name>.corrupt-<timestamp> with a warning, the daemon starts empty, and
+// the empty state is written over it at once; one damaged after its
+// beginning (truncated, over the read limit) is copied aside too, but what
+// precedes the damage is kept and written back, and the file holds the
+// quarantines and decisions first. The copy is on flash before anything
+// replaces the file, so a power cut in between finds the damaged file
+// again at the next start, not an empty directory. Within a readable file, a
 // record that cannot be read (a value a newer build added) is left out on
 // its own with a warning, and a copy of the file as read is kept under
 // the same name. Opening never fails and never panics.
@@ -169,7 +172,7 @@ type Stats struct {
 	OutboxDropped uint64
 	Dirty         bool // changes not yet written (seen-again data aside: last-seen times, repeat counts)
 	// LoadError says why the state file found at start was not used:
-	// damaged, and moved aside or not; empty when it was read or absent.
+	// damaged, and set aside or not; empty when it was read or absent.
 	// An unreadable file is LastError until a write succeeds.
 	LoadError string
 }
@@ -221,7 +224,7 @@ type Store struct {
 }
 
 // Open loads the state at opts.Path. A missing file gives an empty store;
-// an unreadable or corrupt one is moved aside, and unreadable records
+// an unreadable or corrupt one is set aside, and unreadable records
 // within a readable one are left out (see the package doc).
 // Leftover temporary files from an interrupted write are removed. Open
 // never fails: problems are logged and the store starts empty.
