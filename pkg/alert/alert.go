@@ -4,7 +4,9 @@
 // webhook, e-mail, MQTT with Home Assistant discovery); and the Dispatcher
 // that deduplicates, filters, rate-limits, holds alerts through quiet
 // hours, and delivers them through a durable outbox with retries, in
-// order per channel. docs/alerts.md is the owner's guide.
+// order per channel; and the ProblemDamper, the hold-down that keeps a
+// daemon problem coming and going from flooding the phone.
+// docs/alerts.md is the owner's guide.
 //
 // An Alert never carries a password or a personal datum: builders copy
 // only whitelisted, non-secret evidence (protocol, data kind, product,

@@ -151,7 +151,10 @@ type Daemon struct {
 	subs     map[int]chan *event.Event
 	nextSub  int
 	problems map[string]string
-	started  time.Time
+	// damper holds back the phone's share of the problems' comings and
+	// goings (alert.ProblemHoldDown); problems is the live state.
+	damper  *alert.ProblemDamper
+	started time.Time
 	// owners are where the owner logged in to the page from, most recent
 	// last.
 	owners []ownerSeen
@@ -256,6 +259,7 @@ func New(cfg *config.Config, opt Options, deps Deps) (*Daemon, error) {
 		recent:   make([]*event.Event, opt.MaxEvents),
 		subs:     map[int]chan *event.Event{},
 		problems: map[string]string{},
+		damper:   alert.NewProblemDamper(),
 		work:     newWorkQueue(),
 	}
 	p, err := pipeline.New(cfg, pipeline.Options{Sinks: []inspect.Sink{d}, Advisories: deps.Advisories, OnPanic: d.analyzerPanicLocked,
@@ -742,6 +746,22 @@ func (d *Daemon) tick(now time.Time) {
 	d.checkStore()
 	d.checkCaptureLoss(now)
 	d.checkInspection(now)
+	d.announceProblems(now)
+}
+
+// announceProblems sends the problem alerts the hold-down let through by
+// now: that a problem is over, once it stayed clear long enough; that
+// one which came back is still there.
+func (d *Daemon) announceProblems(now time.Time) {
+	d.mu.Lock()
+	due := d.damper.Due(now)
+	d.mu.Unlock()
+	if d.deps.Alerts == nil {
+		return
+	}
+	for _, a := range due {
+		d.deps.Alerts.Notify(a)
+	}
 }
 
 // checkStore shows the owner a state that cannot be saved, and clears
@@ -853,7 +873,7 @@ func (d *Daemon) problem(key, msg string) {
 // Problems are kept by source, "area/source" ("nftables/check",
 // "nftables/<mac>"), so that each source clears only what it raised. The
 // owner hears by area: the first source failing raises the area's alert,
-// the last one to recover resolves it.
+// the last one to recover resolves it, both through the hold-down.
 func (d *Daemon) problemLocked(key, msg string) {
 	area := problemArea(key)
 	failing := d.areaFailingLocked(area)
@@ -862,8 +882,12 @@ func (d *Daemon) problemLocked(key, msg string) {
 	if changed {
 		d.log.Warn("problem", "area", area, "source", key, "detail", msg)
 	}
-	if !failing && d.deps.Alerts != nil {
-		d.deps.Alerts.Notify(alert.FromProblem(area, msg, d.now()))
+	if failing {
+		return
+	}
+	now := d.now()
+	if a := alert.FromProblem(area, msg, now); d.damper.Fail(a, now) && d.deps.Alerts != nil {
+		d.deps.Alerts.Notify(a)
 	}
 }
 
@@ -898,15 +922,16 @@ func (d *Daemon) analyzerPanicLocked(p inspect.Panic) {
 	d.problemLocked(alert.AreaAnalyzer+p.Protocol, "a bug: please report it with the daemon's log")
 }
 
+// clearProblem ends the problem key raised. The owner hears that its
+// area is over from announceProblems, once it stayed clear.
 func (d *Daemon) clearProblem(key string) {
 	area := problemArea(key)
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	_, had := d.problems[key]
 	delete(d.problems, key)
-	resolved := had && !d.areaFailingLocked(area)
-	d.mu.Unlock()
-	if resolved && d.deps.Alerts != nil {
-		d.deps.Alerts.Notify(alert.FromProblemResolved(area, d.now()))
+	if had && !d.areaFailingLocked(area) {
+		d.damper.Clear(area, d.now())
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/testclock"
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
@@ -167,9 +168,12 @@ func TestProblemsClearBySource(t *testing.T) {
 	if nftables() {
 		t.Errorf("problems %v after every source recovered", problemAreas(h.d))
 	}
+	alerted(1, 0) // not before it stayed clear
+	h.holdDownPassed()
 	alerted(1, 1)
 
-	// The protected sets: a failure is a problem until they are set.
+	// The protected sets: a failure is a problem until they are set. So
+	// soon after the area's alert, the page shows it, the phone does not.
 	flaky.set("protected", true)
 	h.d.OwnerAt(netip.MustParseAddr("192.168.50.104"))
 	if !nftables() {
@@ -180,7 +184,14 @@ func TestProblemsClearBySource(t *testing.T) {
 	if nftables() {
 		t.Errorf("problems %v after the protected sets were set", problemAreas(h.d))
 	}
-	alerted(2, 2)
+	h.holdDownPassed()
+	alerted(1, 1)
+}
+
+// holdDownPassed lets alert.ProblemHoldDown pass for the problem alerts:
+// the owner hears of the problems over since the daemon's now.
+func (h *harness) holdDownPassed() {
+	h.d.announceProblems(h.d.now().Add(alert.ProblemHoldDown))
 }
 
 // TestFailedProtectedUpdateRetried: an update of the protected sets the
@@ -240,6 +251,7 @@ func TestFailedProtectedUpdateRetried(t *testing.T) {
 			if applied, problem := state(); !applied || problem {
 				t.Errorf("once the kernel took changes again: %s protected %v, problem %v; want protected, no problem", tc.want, applied, problem)
 			}
+			h.holdDownPassed()
 			if f, r := h.alerts.problemAreas("failing"), h.alerts.problemAreas("resolved"); len(f) != 1 || len(r) != 1 {
 				t.Errorf("problem alerts failing %v, resolved %v; want one each", f, r)
 			}
@@ -260,6 +272,7 @@ func TestFailedCommitClearedWhenMoot(t *testing.T) {
 	if areas := problemAreas(h.d); slices.Contains(areas, alert.AreaNFTables) {
 		t.Errorf("problems %v after policy stopped calling for the quarantine", areas)
 	}
+	h.holdDownPassed()
 	if r := h.alerts.problemAreas("resolved"); !slices.Equal(r, []string{alert.AreaNFTables}) {
 		t.Errorf("resolved alerts %v, want one for nftables", r)
 	}
@@ -335,6 +348,7 @@ func TestFailedCommitClearedWhenForgotten(t *testing.T) {
 	if areas := problemAreas(h.d); slices.Contains(areas, alert.AreaNFTables) {
 		t.Errorf("problems %v after the device was forgotten", areas)
 	}
+	h.holdDownPassed()
 	if r := h.alerts.problemAreas("resolved"); !slices.Equal(r, []string{alert.AreaNFTables}) {
 		t.Errorf("resolved alerts %v, want one for nftables", r)
 	}
@@ -385,6 +399,7 @@ func TestOffloadIsAProblem(t *testing.T) {
 	if got := h.alerts.problemAreas("failing"); !slices.Contains(got, alert.AreaOffload) {
 		t.Errorf("failing alerts %v, want offload", got)
 	}
+	h.holdDownPassed()
 	if got := h.alerts.problemAreas("resolved"); !slices.Contains(got, alert.AreaOffload) {
 		t.Errorf("resolved alerts %v, want offload", got)
 	}
@@ -414,6 +429,7 @@ func TestFW4IncludeIsAProblem(t *testing.T) {
 	if slices.Contains(problemAreas(h.d), alert.AreaFW4Include) {
 		t.Error("fw4-include problem once fw4 holds the rules")
 	}
+	h.holdDownPassed()
 	if got := h.alerts.problemAreas("resolved"); !slices.Contains(got, alert.AreaFW4Include) {
 		t.Errorf("resolved alerts %v, want fw4-include", got)
 	}
@@ -623,7 +639,43 @@ func TestUninspectedConnectionsAreAProblem(t *testing.T) {
 	if slices.Contains(problemAreas(h.d), alert.AreaInspectionFull) {
 		t.Error("problem still raised after a minute with every connection inspected")
 	}
+	h.holdDownPassed()
 	if got := h.alerts.problemAreas("resolved"); !slices.Contains(got, alert.AreaInspectionFull) {
 		t.Errorf("resolved alerts %v, want %s", got, alert.AreaInspectionFull)
+	}
+}
+
+// TestFlappingProblemHeldDown: a problem that comes and goes every minute
+// reaches the owner's phone once, not with an urgent push and a
+// "resolved" one per cycle (720 a day), and is told over once it stayed
+// clear for alert.ProblemHoldDown; the page shows it live throughout.
+func TestFlappingProblemHeldDown(t *testing.T) {
+	clk := testclock.New(time.Now())
+	h := launch(t, enforcingConfig(), newFake(t), t.TempDir(), false, func(d *Deps) { d.Now = clk.Now })
+	defer h.stop()
+	h.settle()
+	const key = alert.AreaNotice + "/192.168.50.1:80"
+	showing := func() bool { return slices.Contains(problemAreas(h.d), alert.AreaNotice) }
+	for i := range 120 {
+		h.d.SetProblem(key, "listen tcp 192.168.50.1:80: bind: cannot assign requested address")
+		if !showing() {
+			t.Fatalf("cycle %d: the page does not show the problem", i)
+		}
+		clk.Advance(time.Minute)
+		h.d.tick(clk.Now())
+		h.d.ClearProblem(key)
+		if showing() {
+			t.Fatalf("cycle %d: the page shows the problem once it is over", i)
+		}
+		clk.Advance(time.Minute)
+		h.d.tick(clk.Now())
+	}
+	if f, r := h.alerts.problemAreas("failing"), h.alerts.problemAreas("resolved"); len(f) != 1 || len(r) != 0 {
+		t.Fatalf("two hours of flapping alerted failing %d times, resolved %d times; want once, and not yet resolved", len(f), len(r))
+	}
+	clk.Advance(alert.ProblemHoldDown)
+	h.d.tick(clk.Now())
+	if f, r := h.alerts.problemAreas("failing"), h.alerts.problemAreas("resolved"); len(f) != 1 || !slices.Equal(r, []string{alert.AreaNotice}) {
+		t.Errorf("after %v clear: failing %v, resolved %v; want one each", alert.ProblemHoldDown+time.Minute, f, r)
 	}
 }

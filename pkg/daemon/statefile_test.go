@@ -97,6 +97,7 @@ func TestStateWriteFailureIsAProblem(t *testing.T) {
 	if areas := problemAreas(h.d); slices.Contains(areas, alert.AreaState) {
 		t.Errorf("problems %v after a good write", areas)
 	}
+	h.holdDownPassed()
 	if failing, resolved := h.alerts.problemAreas("failing"), h.alerts.problemAreas("resolved"); !slices.Equal(failing, []string{alert.AreaState}) || !slices.Equal(resolved, []string{alert.AreaState}) {
 		t.Errorf("problem alerts failing %v, resolved %v; want one each for %s", failing, resolved, alert.AreaState)
 	}
