@@ -153,8 +153,10 @@ type Daemon struct {
 	problems map[string]string
 	// damper holds back the phone's share of the problems' comings and
 	// goings (alert.ProblemHoldDown); problems is the live state.
-	damper  *alert.ProblemDamper
-	started time.Time
+	damper *alert.ProblemDamper
+	// newDevices bounds the new-device alerts of a flood.
+	newDevices alert.NewDeviceLimiter
+	started    time.Time
 	// owners are where the owner logged in to the page from, most recent
 	// last.
 	owners []ownerSeen
@@ -1022,8 +1024,9 @@ func (d *Daemon) auditTargetLocked(dev *device.Device) audit.Target {
 	return audit.Target{MAC: dev.Key.MAC, Addrs: append([]netip.Addr(nil), dev.Addrs...), Vendor: dev.Identity.Vendor.Value}
 }
 
-// announceNew tells the owner about devices that joined the LAN and
-// offers them to the active audit.
+// announceNew tells the owner about devices that joined the LAN, a flood
+// of them bounded (alert.NewDeviceAlertsPerHour), and offers them to the
+// active audit.
 func (d *Daemon) announceNew(now time.Time) {
 	if d.deps.Alerts == nil && d.deps.Audits == nil {
 		return
@@ -1057,13 +1060,16 @@ func (d *Daemon) announceNew(now time.Time) {
 		if d.deps.Audits != nil && d.autoAuditLocked(mac, dev, m) {
 			d.deps.Audits.Consider(d.auditTargetLocked(dev))
 		}
-		if !quiet && d.deps.Alerts != nil {
+		if !quiet && d.deps.Alerts != nil && d.newDevices.Admit(now) {
 			ep := event.Endpoint{MAC: mac.String()}
 			if n := len(dev.Addrs); n > 0 {
 				ep.IP = dev.Addrs[n-1].String()
 			}
 			news = append(news, alert.FromNewDevice(d.alertDeviceLocked(ep), now))
 		}
+	}
+	if count, ok := d.newDevices.Due(now); ok && d.deps.Alerts != nil {
+		news = append(news, count)
 	}
 	d.mu.Unlock()
 	for _, a := range news {
