@@ -341,8 +341,11 @@ const (
 	AreaConntrack = "conntrack"
 	// AreaState: the state file cannot be written. AreaStateLost: the
 	// file found at start was damaged, so what it held is gone.
-	AreaState     = "state"
-	AreaStateLost = "state-lost"
+	// AreaStateNewer: the file found at start was a newer version's
+	// (a downgrade): kept aside, and read in part.
+	AreaState      = "state"
+	AreaStateLost  = "state-lost"
+	AreaStateNewer = "state-newer"
 	// AreaAnalyzer + a protocol ("analyzer-telnet"): an analyzer failed
 	// on a connection, which is no longer inspected; the rest goes on.
 	AreaAnalyzer = "analyzer-"
@@ -395,6 +398,11 @@ func problemWords(area string) (title, body, resolved string, ok bool) {
 		// Never cleared while the daemon runs: it tells of what was lost.
 		return "iotgw lost its saved state",
 			"The state file was damaged at start: quarantines and your decisions saved before are gone. Check the devices and decide again.",
+			"", true
+	case AreaStateNewer:
+		// Never cleared while the daemon runs, as AreaStateLost.
+		return "iotgw read a newer version's saved state",
+			"The state file was written by a newer iotgw, before a downgrade. This version kept the quarantines, your decisions and the devices; the devices' findings show again as they are seen. The newer file is kept beside the new one, unchanged.",
 			"", true
 	case AreaNotice:
 		return "iotgw cannot show the quarantine notice",
@@ -462,6 +470,9 @@ func FromProblem(area, detail string, at time.Time) Alert {
 			a.Severity, a.Urgent = event.SeverityMedium, false
 		case AreaRestart:
 			// Nothing failed: the owner's change waits.
+			a.Severity, a.Urgent = event.SeverityMedium, false
+		case AreaStateNewer:
+			// The owner downgraded, and what must hold was kept.
 			a.Severity, a.Urgent = event.SeverityMedium, false
 		}
 	} else if protocol, ok := strings.CutPrefix(area, AreaAnalyzer); ok {
@@ -546,11 +557,12 @@ func (a *Alert) contentHash() uint64 {
 // so that a power cut while the internet is down does not lose it: an
 // urgent alert, but for a daemon problem, which the daemon finds again
 // when it starts (and one that comes and goes would otherwise rewrite
-// the state file at every turn). That the saved state was lost is not
-// found again.
+// the state file at every turn). That the saved state was lost, or a
+// newer version's found, is not found again once the file is rewritten.
 func (a *Alert) writeAtOnce() bool {
 	if a.Kind == KindDaemonProblem {
-		return a.Urgent && a.Facts["area"] == AreaStateLost
+		area := a.Facts["area"]
+		return area == AreaStateLost || area == AreaStateNewer
 	}
 	return a.Urgent
 }

@@ -225,6 +225,27 @@ func TestFromProblem(t *testing.T) {
 	}
 }
 
+// TestStateProblemsWordedAndSaved: the problems a restart does not find
+// again, the saved state lost or a newer version's read, have their own
+// words, are never told over, and reach flash as soon as queued.
+func TestStateProblemsWordedAndSaved(t *testing.T) {
+	for _, tc := range []struct {
+		area   string
+		urgent bool
+	}{{AreaStateLost, true}, {AreaStateNewer, false}} {
+		p := FromProblem(tc.area, "schema 2", t0)
+		if strings.HasPrefix(p.Title, "iotgw problem") || p.Urgent != tc.urgent || !p.writeAtOnce() {
+			t.Errorf("%s: %q urgent %v, written at once %v", tc.area, p.Title, p.Urgent, p.writeAtOnce())
+		}
+		if _, _, resolved, _ := problemWords(tc.area); resolved != "" {
+			t.Errorf("%s: told over as %q", tc.area, resolved)
+		}
+	}
+	if p := FromProblem(AreaCaptureLoss, "", t0); p.writeAtOnce() {
+		t.Error("a problem found again at start is written at once")
+	}
+}
+
 // TestProblemAreasWorded: every area the daemon raises has its own words
 // for the owner, failing and resolved, not the generic fallback.
 func TestProblemAreasWorded(t *testing.T) {

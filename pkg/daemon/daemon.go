@@ -321,8 +321,12 @@ func (d *Daemon) readKernel(ctx context.Context) ([]quarantine.Entry, error) {
 // kernel match it: the same entries, once, however often it runs.
 func (d *Daemon) restore(ctx context.Context) error {
 	snap := d.deps.Store.Snapshot()
-	if lost := d.deps.Store.Stats().LoadError; lost != "" {
-		d.problem(alert.AreaStateLost, lost)
+	loaded := d.deps.Store.Stats()
+	if loaded.LoadError != "" {
+		d.problem(alert.AreaStateLost, loaded.LoadError)
+	}
+	if loaded.Downgrade != "" {
+		d.problem(alert.AreaStateNewer, loaded.Downgrade)
 	}
 	now := d.now()
 	kernel, err := d.readKernel(ctx)

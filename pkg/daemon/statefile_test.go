@@ -3,11 +3,13 @@ package daemon
 import (
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/alert"
+	"github.com/iotgw/iotgw/pkg/quarantine"
 	"github.com/iotgw/iotgw/pkg/store"
 )
 
@@ -50,6 +52,36 @@ func TestDamagedStateFileIsAProblem(t *testing.T) {
 	})
 	if got := h.alerts.problemAreas("failing"); !slices.Equal(got, []string{alert.AreaStateLost}) {
 		t.Errorf("problem alerts %v, want one for %s", got, alert.AreaStateLost)
+	}
+}
+
+// TestNewerStateFileKeepsQuarantines: after a firmware downgrade, the
+// state file a newer iotgw wrote gives the daemon its quarantines, which
+// the kernel holds again, and its owner's decisions; the owner hears of
+// the downgrade, not of a loss. It used to start empty.
+func TestNewerStateFileKeepsQuarantines(t *testing.T) {
+	dir := t.TempDir()
+	newer := `{"schema":` + strconv.Itoa(store.SchemaVersion+1) + `,
+ "quarantines":[{"mac":"` + camera.String() + `","mode":"block","since":"2026-03-04T05:06:07Z","by":"owner","reason":"you quarantined it"}],
+ "decisions":[{"mac":"` + plug.String() + `","name":"Kitchen plug","trusted":true}]}`
+	if err := os.WriteFile(dir+"/state.json", []byte(newer), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fake := newFake(t)
+	h := launch(t, enforcingConfig(), fake, dir, false)
+	defer h.stop()
+	eventually(t, "no state-newer problem after a newer state file", func() bool {
+		return slices.Contains(problemAreas(h.d), alert.AreaStateNewer)
+	})
+	h.settle()
+	if got := quarantined(t, fake)[camera]; got != quarantine.ModeBlock {
+		t.Errorf("the camera's quarantine from the newer file: %q, want block", got)
+	}
+	if dec := h.store.Snapshot().Decisions; len(dec) != 1 || !dec[0].Trusted {
+		t.Errorf("decisions %+v, want the plug trusted", dec)
+	}
+	if got := h.alerts.problemAreas("failing"); !slices.Equal(got, []string{alert.AreaStateNewer}) {
+		t.Errorf("problem alerts %v, want one for %s", got, alert.AreaStateNewer)
 	}
 }
 

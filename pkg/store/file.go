@@ -66,8 +66,9 @@ type unreadable struct {
 
 // Files beside the state file.
 const (
-	corruptInfix     = ".corrupt-" // <name>.corrupt-<timestamp>: moved aside
-	maxCorruptCopies = 3           // older copies (by mtime) are deleted to spare flash
+	corruptInfix     = ".corrupt-" // <name>.corrupt-<timestamp>: a damaged file's copy
+	newerInfix       = ".newer-"   // <name>.newer-<timestamp>: a newer build's file, kept after a downgrade
+	maxCorruptCopies = 3           // older copies (by mtime) are deleted to spare flash, per infix
 	maxReasonInLog   = 200
 )
 
@@ -92,8 +93,9 @@ var errTruncated = errors.New("unexpected end of JSON input")
 
 // decode reads a state file of any supported schema; a device keeps its
 // maxFindings newest findings. It returns the schema the file had. A
-// file that is not one JSON object, or of a schema this version does not
-// read, is an error; within it, each table and each record is decoded on
+// file that is not one JSON object, or of an invalid schema, is an
+// error; of a newer schema than this version writes, only the records
+// ownerRecordsOnly keeps are read; within it, each table and each record is decoded on
 // its own, so that one record this version cannot parse costs that
 // record, not the owner's decisions and the quarantines beside it
 // (doc.unreadable lists what was dropped).
@@ -122,7 +124,12 @@ func decode(data []byte, maxFindings int) (*document, int, error) {
 	case from < 0:
 		return nil, from, fmt.Errorf("invalid schema %d", from)
 	case from > SchemaVersion:
-		return nil, from, fmt.Errorf("schema %d is newer than this version reads (%d)", from, SchemaVersion)
+		// A newer build's file, found after a downgrade: read as this
+		// version reads its own, keeping only what fails safe if misread.
+		doc := &document{Schema: SchemaVersion}
+		err := doc.decodeTables(json.NewDecoder(bytes.NewReader(data)), maxFindings)
+		doc.ownerRecordsOnly()
+		return doc, from, err
 	case from < SchemaVersion:
 		if data, err = migrate(data, from); err != nil {
 			return nil, from, err
@@ -227,6 +234,31 @@ func (doc *document) decodeTables(dec *json.Decoder, maxFindings int) error {
 		return fmt.Errorf("not a valid JSON document: %w", err)
 	}
 	return nil
+}
+
+// ownerRecordsOnly keeps of a newer build's file what a downgrade must
+// not lose and what this version cannot misread into harm, where the
+// newer schema renamed or redefined a field: the quarantines (one it
+// cannot parse stays a block by its MAC, a mode it cannot read a
+// block), the owner's decisions and muted channels, and the devices
+// without their findings, so that they are not announced as new again.
+// Findings, verdicts and queued alerts, which a misread field could turn
+// into a quarantine or an alert, are left out; the devices show their
+// findings again.
+func (doc *document) ownerRecordsOnly() {
+	for _, d := range doc.Devices {
+		if d != nil {
+			d.Findings, d.DroppedFindings = nil, 0
+		}
+	}
+	doc.Verdicts, doc.Outbox, doc.NextOutboxID = nil, nil, 0
+	doc.unreadable = slices.DeleteFunc(doc.unreadable, func(u unreadable) bool {
+		switch u.table {
+		case "findings", "verdicts", "outbox", "next_outbox_id":
+			return true
+		}
+		return false
+	})
 }
 
 // note counts one record of table that did not decode; kept: it is kept
@@ -745,7 +777,8 @@ func (s *Store) load() {
 	}
 	if isReadFailure(err) {
 		s.mu.Lock()
-		s.held, s.stats.LastError = err, err
+		s.held = fmt.Errorf("it could not be read at start (%w)", err)
+		s.stats.LastError = err
 		s.mu.Unlock()
 		s.log.Error("state file unreadable; starting empty and leaving the file as it is (nothing is saved until a restart reads it)",
 			"path", path, "err", err)
@@ -767,9 +800,22 @@ func (s *Store) load() {
 		s.setAside(damage)
 		return
 	}
+	// A newer build's file (a downgrade) is kept under a name of its
+	// own, which copies of damaged files do not prune away.
+	newer := from > SchemaVersion
+	infix := corruptInfix
+	if newer {
+		infix = newerInfix
+	}
 	aside := ""
-	if damage != nil {
-		aside = s.salvage(doc, damage)
+	switch {
+	case damage != nil:
+		aside = s.salvage(doc, damage, infix)
+	case newer:
+		aside = s.keepNewer(from)
+	}
+	if newer {
+		s.noteDowngrade(from, doc, aside)
 	}
 	dropped := s.reportUnreadable(doc.unreadable, data, aside) + s.adopt(doc)
 	s.mu.Lock()
@@ -804,13 +850,13 @@ func (s *Store) reportUnreadable(tables []unreadable, data []byte, aside string)
 	path := s.opts.Path
 	dst := aside
 	if dst == "" {
-		dst = s.asideName()
+		dst = s.asideName(corruptInfix)
 		if err := statefile.Write(dst, data); err != nil {
 			s.log.Error("cannot keep a copy of the state file; the records dropped from it are lost at the next write",
 				"path", path, "copy", dst, "err", err)
 			dst = ""
 		} else {
-			s.pruneAside(dst)
+			s.pruneAside(dst, corruptInfix)
 		}
 	}
 	dropped := 0
@@ -943,7 +989,7 @@ func (s *Store) setAside(reason error) {
 		s.noteLoadError(fmt.Sprintf("the state file's path %s is a directory; nothing is saved", path))
 		return
 	}
-	if dst, err := s.copyAside(); err != nil {
+	if dst, err := s.copyAside(corruptInfix); err != nil {
 		s.log.Error("state file unreadable and cannot be set aside; starting with an empty state, the next write replaces it",
 			"path", path, "reason", why, "err", err)
 		s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and could not be set aside (%v); the saved quarantines and decisions are lost", why, err))
@@ -964,12 +1010,12 @@ func (s *Store) setAside(reason error) {
 // quarantines or decisions may be among what is lost: the store writes
 // them first, so damage in the devices, the bulk, costs neither. It
 // returns the copy, "" if none was made.
-func (s *Store) salvage(doc *document, damage error) string {
+func (s *Store) salvage(doc *document, damage error, infix string) string {
 	path := s.opts.Path
 	why := clip(damage.Error(), maxReasonInLog)
 	whole := doc.quarantinesRead && doc.decisionsRead
 	kept := fmt.Sprintf("kept the %d quarantines and %d decisions read before the damage", len(doc.Quarantines), len(doc.Decisions))
-	dst, err := s.copyAside()
+	dst, err := s.copyAside(infix)
 	if err != nil {
 		s.log.Error("state file damaged and cannot be set aside; keeping what was read before the damage, the next write replaces it",
 			"path", path, "reason", why, "err", err, "quarantines", len(doc.Quarantines), "decisions", len(doc.Decisions),
@@ -996,10 +1042,10 @@ func (s *Store) salvage(doc *document, damage error) string {
 // to tell the owner. Now it finds the damaged file again and tells
 // again. A path that is not a regular file (a FIFO) holds no state and
 // cannot be copied: it is renamed.
-func (s *Store) copyAside() (string, error) {
+func (s *Store) copyAside(infix string) (string, error) {
 	path := s.opts.Path
-	dst := s.asideName()
-	err := statefile.Copy(dst, path)
+	dst := s.asideName(infix)
+	err := s.copyFile(dst, path)
 	if errors.Is(err, statefile.ErrNotRegular) {
 		if err = os.Rename(path, dst); err == nil {
 			dir, _ := filepath.Split(path)
@@ -1012,36 +1058,68 @@ func (s *Store) copyAside() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s.pruneAside(dst)
+	s.pruneAside(dst, infix)
 	return dst, nil
 }
 
-// asideName returns a free name for a copy of the state file kept
-// aside: <name>.corrupt-<UTC time>, then -1, -2 … within one second.
-func (s *Store) asideName() string {
-	path := s.opts.Path
-	stamp := s.clock.Now().UTC().Format("20060102T150405Z")
-	dst := path + corruptInfix + stamp
-	for i := 1; i < 100; i++ {
-		if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		dst = fmt.Sprintf("%s%s%s-%d", path, corruptInfix, stamp, i)
+// keepNewer copies a newer build's state file aside, durably, before
+// anything replaces it, and returns the copy; "" if it could not be
+// made.
+func (s *Store) keepNewer(schema int) string {
+	dst, err := s.copyAside(newerInfix)
+	if err != nil {
+		s.log.Error("cannot keep a copy of a newer iotgw's state file; it is not written over",
+			"path", s.opts.Path, "schema", schema, "err", err)
+		return ""
 	}
 	return dst
 }
 
-// pruneAside keeps the copy just made (made) and the newest others up to
-// maxCorruptCopies in all, to spare flash. Newest by modification time,
+// noteDowngrade tells what became of a newer build's state file, kept
+// aside (aside) or not (""): then this run never writes over it.
+func (s *Store) noteDowngrade(schema int, doc *document, aside string) {
+	kept := fmt.Sprintf("kept its %d quarantines, %d decisions and %d devices, not their findings, verdicts or queued alerts",
+		len(doc.Quarantines), len(doc.Decisions), len(doc.Devices))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if aside == "" {
+		s.held = fmt.Errorf("it was written by a newer iotgw (schema %d) and could not be kept aside", schema)
+		s.stats.LastError = s.held
+		s.stats.Downgrade = fmt.Sprintf("the state file was written by a newer iotgw (schema %d); this version %s, and saves nothing until a copy can be kept", schema, kept)
+		return
+	}
+	s.log.Warn("state file of a newer iotgw; kept aside, reading its quarantines, decisions and devices",
+		"path", s.opts.Path, "schema", schema, "copy", aside, "quarantines", len(doc.Quarantines),
+		"decisions", len(doc.Decisions), "devices", len(doc.Devices))
+	s.stats.Downgrade = fmt.Sprintf("the state file was written by a newer iotgw (schema %d) and kept as %s; this version %s", schema, aside, kept)
+}
+
+// asideName returns a free name for a copy of the state file kept
+// aside: <name><infix><UTC time>, then -1, -2 … within one second.
+func (s *Store) asideName(infix string) string {
+	path := s.opts.Path
+	stamp := s.clock.Now().UTC().Format("20060102T150405Z")
+	dst := path + infix + stamp
+	for i := 1; i < 100; i++ {
+		if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		dst = fmt.Sprintf("%s%s%s-%d", path, infix, stamp, i)
+	}
+	return dst
+}
+
+// pruneAside keeps the copy just made (made) and the newest others of
+// the same infix up to maxCorruptCopies in all, to spare flash. Newest by modification time,
 // not by name: a copy named while the clock was behind (a router without
 // an RTC before NTP) would sort first, and "-10" sorts before "-2".
-func (s *Store) pruneAside(made string) {
+func (s *Store) pruneAside(made, infix string) {
 	type aside struct {
 		path string
 		mod  time.Time
 	}
 	var others []aside
-	for _, p := range siblings(s.opts.Path, corruptInfix) {
+	for _, p := range siblings(s.opts.Path, infix) {
 		if p == made {
 			continue
 		}

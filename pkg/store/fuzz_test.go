@@ -28,6 +28,8 @@ func FuzzDecode(f *testing.F) {
 		`{"schema":1,"quarantines":[{"mac":"c0:56:e3:00:00:01","mode":"block","by":"firewall"}]}`,
 		`{"schema":1,"quarantines":[{"mac":"c0:56:e3:00:00:01","since":"x"}],"devices":{}}`,
 		`{"schema":1,"devices":[{"mac":"c0:56:e3:00:00:01","findings":[{"severity":"severe"},{"severity":"high"}]}]}`,
+		`{"schema":3,"quarantines":[{"mac":"c0:56:e3:00:00:01","mode":{"x":1}}],"verdicts":[{"mac":"c0:56:e3:00:00:02"}],` +
+			`"devices":[{"mac":"c0:56:e3:00:00:02","findings":[{"severity":"high"}]}],"outbox":[{"id":3,"payload":1}]}`,
 	} {
 		f.Add([]byte(s))
 	}

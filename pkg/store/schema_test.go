@@ -171,3 +171,117 @@ func TestMigrateV0RecordByRecord(t *testing.T) {
 		})
 	}
 }
+
+// TestNewerSchemaKeepsOwnerRecords: a state file a newer build wrote,
+// found after a firmware downgrade, keeps its quarantines, the owner's
+// decisions and muted channels, and its devices without their findings;
+// it is kept aside, byte for byte, before anything replaces it, and the
+// owner is told (Downgrade). It used to be set aside as corrupt and the
+// daemon started empty: every quarantine and decision gone.
+func TestNewerSchemaKeepsOwnerRecords(t *testing.T) {
+	const newer = `{"schema":2,"written":"2027-01-01T00:00:00Z","next_outbox_id":9,
+ "zones":[{"name":"guest","isolated":true}],
+ "quarantines":[
+  {"mac":"c0:56:e3:00:00:01","mode":"block","since":"2026-12-01T00:00:00Z","by":"owner","zone":"guest"},
+  {"mac":"c0:56:e3:00:00:02","mode":"vlan-jail","since":"2026-12-01T00:00:00Z","by":"policy"},
+  {"mac":"c0:56:e3:00:00:03","mode":{"kind":"block"},"since":"2026-12-01T00:00:00Z","by":"policy"}],
+ "decisions":[{"mac":"c0:56:e3:00:00:04","name":"Living room TV","trusted":true,"updated":"2026-12-01T00:00:00Z"}],
+ "muted_alert_channels":["phone"],
+ "outbox":[{"id":8,"created":"2026-12-01T00:00:00Z","payload":{"v":2,"alert":{"kind":"zone_breach"}}}],
+ "verdicts":[{"mac":"c0:56:e3:00:00:05","action":"quarantine","enforce":true,"time":"2026-12-01T00:00:00Z"}],
+ "devices":[{"mac":"c0:56:e3:00:00:05","identity":{"vendor":"Hikvision"},"first_seen":"2026-11-01T00:00:00Z","last_seen":"2026-12-01T00:00:00Z",
+   "findings":[{"v":2,"time":"2026-12-01T00:00:00Z","type":"finding","kind":"default_credentials","severity":"high","device":{"mac":"c0:56:e3:00:00:05"},"summary":"default login"}],
+   "dropped_findings":4}]}`
+	h := newHarness(t)
+	h.writeFile([]byte(newer))
+	s := h.open()
+	st := s.Snapshot()
+	since := at("2026-12-01T00:00:00Z")
+	diffJSON(t, st.Quarantines, []Quarantine{
+		{MAC: mac(1), Mode: "block", Since: since, By: ActorOwner},
+		// A mode this version does not know is the daemon's to read
+		// (it enforces it as a block); a record it cannot parse stays a
+		// block by its MAC.
+		{MAC: mac(2), Mode: "vlan-jail", Since: since, By: ActorPolicy},
+		{MAC: mac(3), Mode: "block", By: ActorPolicy},
+	})
+	diffJSON(t, st.Decisions, []Decision{{MAC: mac(4), Name: "Living room TV", Trusted: true, Updated: since}})
+	diffJSON(t, st.MutedAlertChannels, []string{"phone"})
+	if len(st.Devices) != 1 || st.Devices[0].Identity.Vendor != "Hikvision" || len(st.Devices[0].Findings) != 0 || st.Devices[0].DroppedFindings != 0 {
+		t.Errorf("devices %+v, want the camera without its findings", st.Devices)
+	}
+	if len(st.Verdicts)+len(st.Outbox) != 0 {
+		t.Errorf("verdicts %+v, outbox %+v; want none read from a newer file", st.Verdicts, st.Outbox)
+	}
+	copyPath := h.path + ".newer-20260304T050607Z"
+	stats := s.Stats()
+	if !strings.Contains(stats.Downgrade, "schema 2") || !strings.Contains(stats.Downgrade, copyPath) ||
+		!strings.Contains(stats.Downgrade, "3 quarantines, 1 decisions and 1 devices") {
+		t.Errorf("Downgrade %q, want the schema, the copy and what was kept", stats.Downgrade)
+	}
+	if stats.LoadError != "" {
+		t.Errorf("LoadError %q: nothing the owner decided was lost", stats.LoadError)
+	}
+	if copies := siblings(h.path, corruptInfix); len(copies) != 0 {
+		t.Errorf("set aside as corrupt: %v", copies)
+	}
+	// Until the first write the newer file stays where it was: a power
+	// cut finds it again.
+	if b, _ := os.ReadFile(h.path); string(b) != newer {
+		t.Error("the newer file changed before the first write")
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(copyPath); err != nil || string(b) != newer {
+		t.Errorf("the newer file's copy: %v, changed %v", err, string(b) != newer)
+	}
+	if schema, _ := h.fileDoc()["schema"].(float64); schema != SchemaVersion {
+		t.Errorf("written in schema %v, want %d", h.fileDoc()["schema"], SchemaVersion)
+	}
+	again := h.open()
+	if got := again.Stats().Downgrade; got != "" {
+		t.Errorf("Downgrade %q after this version wrote the file", got)
+	}
+	diffJSON(t, again.Snapshot().Quarantines, st.Quarantines)
+	diffJSON(t, again.Snapshot().Decisions, st.Decisions)
+}
+
+// TestCopyAsideFails: a copy that cannot be made (a full overlay) of a
+// damaged file leaves the next write to replace it, and says so; of a
+// newer build's file, nothing is written over it.
+func TestCopyAsideFails(t *testing.T) {
+	errFull := &os.PathError{Op: "write", Path: "state.json.tmp-1", Err: os.ErrInvalid}
+	tests := []struct {
+		name      string
+		content   string
+		overwrite bool   // the first write replaces the file
+		note      string // in LoadError, or Downgrade
+	}{
+		{"damaged", `{"schema":1,"quarantines":[{"mac":"c0:56:e3:00:00:01","mode":"bl`, true, "could not be set aside"},
+		{"newer", `{"schema":2,"quarantines":[{"mac":"c0:56:e3:00:00:01","mode":"block","by":"owner"}]}`, false, "saves nothing until a copy can be kept"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.writeFile([]byte(tt.content))
+			s := newStore(h.options())
+			s.copyFile = func(dst, src string) error { return errFull }
+			s.load()
+			if st := s.Stats(); !strings.Contains(st.LoadError+st.Downgrade, tt.note) {
+				t.Errorf("LoadError %q, Downgrade %q; want %q", st.LoadError, st.Downgrade, tt.note)
+			}
+			if err := s.PutDecision(Decision{MAC: mac(2), Trusted: true}); err != nil {
+				t.Fatal(err)
+			}
+			err := s.Flush()
+			b, _ := os.ReadFile(h.path)
+			if replaced := string(b) != tt.content; replaced != tt.overwrite || (err == nil) != tt.overwrite {
+				t.Errorf("Flush: %v; file replaced %v, want %v", err, replaced, tt.overwrite)
+			}
+			if !tt.overwrite && s.Stats().LastError == nil {
+				t.Error("no LastError while nothing can be saved")
+			}
+		})
+	}
+}

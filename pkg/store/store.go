@@ -24,14 +24,18 @@
 // Every write replaces the file atomically (temporary file in the same
 // directory, fsync, rename, fsync of the directory): after a crash at any
 // point the file holds either the old or the new state. A file that cannot
-// be read as a state (empty, not JSON, a newer schema) is copied aside to
+// be read as a state (empty, not JSON, an invalid schema) is copied aside to
 // <name>.corrupt-<timestamp> with a warning, the daemon starts empty, and
 // the empty state is written over it at once; one damaged after its
 // beginning (truncated, over the read limit) is copied aside too, but what
 // precedes the damage is kept and written back, and the file holds the
 // quarantines and decisions first. The copy is on flash before anything
 // replaces the file, so a power cut in between finds the damaged file
-// again at the next start, not an empty directory. Within a readable file, a
+// again at the next start, not an empty directory. A file a newer build
+// wrote (found after a downgrade) is copied to <name>.newer-<timestamp>,
+// and its quarantines, the owner's decisions and its devices without
+// their findings are read; if no copy can be made, nothing is written
+// over it. Within a readable file, a
 // record that cannot be read (a value a newer build added) is left out on
 // its own with a warning, and a copy of the file as read is kept under
 // the same name. Opening never fails and never panics.
@@ -175,6 +179,10 @@ type Stats struct {
 	// damaged, and set aside or not; empty when it was read or absent.
 	// An unreadable file is LastError until a write succeeds.
 	LoadError string
+	// Downgrade says what became of a state file a newer iotgw wrote,
+	// found at start (after a downgrade): kept aside, and what was read
+	// of it; empty when none was found.
+	Downgrade string
 }
 
 // Store is the daemon's persisted state. All methods are safe for
@@ -215,12 +223,14 @@ type Store struct {
 	// every interval.
 	forgotUntil  map[hwaddr.MAC]time.Time
 	warnedBudget bool
-	// held is set when the file could not be read for a reason other
-	// than its content (EIO, EACCES): it may be sound, so this run never
-	// writes over it.
+	// held says why this run never writes over the file: it could not be
+	// read for a reason other than its content (EIO, EACCES) and may be
+	// sound, or a newer build wrote it and no copy of it could be kept.
 	held error
-	// readFile reads the state file (statefile.Read; tests replace it).
+	// readFile reads the state file (statefile.Read), copyFile keeps a
+	// copy of it aside (statefile.Copy); tests replace them.
 	readFile func(path string, limit int64) ([]byte, error)
+	copyFile func(dst, src string) error
 }
 
 // Open loads the state at opts.Path. A missing file gives an empty store;
@@ -250,6 +260,7 @@ func newStore(opts Options) *Store {
 		muted:       make(map[string]bool),
 		nextID:      1,
 		readFile:    statefile.Read,
+		copyFile:    statefile.Copy,
 	}
 }
 
@@ -714,7 +725,7 @@ func (s *Store) flush(c cause) error {
 	s.mu.Lock()
 	if s.held != nil {
 		s.mu.Unlock()
-		return fmt.Errorf("state file %s not written: it could not be read at start (%w)", s.opts.Path, s.held)
+		return fmt.Errorf("state file %s not written: %w", s.opts.Path, s.held)
 	}
 	gen, seenGen := s.gen, s.seenGen
 	if gen == s.writtenGen && (c != causeFinal || seenGen == s.writtenSeenGen) {
