@@ -236,9 +236,10 @@ func (d *Daemon) Observe(o dnsproxy.Observation) {
 	d.pipe.Inject(&event.Event{
 		V: event.SchemaVersion, Time: o.At, Type: event.TypeObservation, Kind: event.KindDNSQuery,
 		Device: event.Endpoint{MAC: mac.String(), IP: o.Client.Unmap().String(), Local: true},
-		// A label that holds the device's identifier goes, as in a
-		// dns_query the capture files.
-		Summary: "DNS query through the proxy", Evidence: event.Evidence{"name": inspect.IDMaskedHost(o.Name), "source": "dns_proxy"},
+		// A label that holds the device's identifier goes, judged in
+		// the case the device wrote it, as in a dns_query the capture
+		// files.
+		Summary: "DNS query through the proxy", Evidence: event.Evidence{"name": inspect.IDMaskedName(o.Name), "source": "dns_proxy"},
 	})
 }
 

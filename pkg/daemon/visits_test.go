@@ -87,6 +87,7 @@ func TestProxyObservesQuarantinedOnly(t *testing.T) {
 		{At: at, Client: camAddr, Name: "update.camvendor.example"},
 		{At: at, Client: netip.MustParseAddr("192.168.1.77"), Name: "planted.example"}, // nobody's
 		{At: at, Client: camAddr, Name: "a4cf129b3e01.p2p.camvendor.example"},
+		{At: at, Client: camAddr, Name: "Xk3Lm9Qw2Er7.Relay.CamVendor.example"}, // a token: mixed case
 	} {
 		h.d.Observe(o)
 	}
@@ -98,7 +99,7 @@ func TestProxyObservesQuarantinedOnly(t *testing.T) {
 	}
 	slices.Sort(names)
 	cam := "@" + entries[0].MAC.String()
-	if want := []string{"....p2p.camvendor.example" + cam, "update.camvendor.example" + cam}; !slices.Equal(names, want) {
+	if want := []string{"....p2p.camvendor.example" + cam, "....relay.camvendor.example" + cam, "update.camvendor.example" + cam}; !slices.Equal(names, want) {
 		t.Errorf("proxy observations %q, want %q", names, want)
 	}
 	if after := len(h.d.Devices()); after != before {

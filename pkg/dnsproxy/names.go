@@ -77,7 +77,8 @@ func publicSuffixLabels(name string) int {
 	return strings.Count(ps, ".") + 1
 }
 
-// presentationName is the form observers get: lower case, no trailing dot.
+// presentationName is the form observers get: no trailing dot, in the
+// case the client wrote it (see Observation.Name).
 func presentationName(fqdn string) string {
-	return strings.TrimSuffix(strings.ToLower(fqdn), ".")
+	return strings.TrimSuffix(fqdn, ".")
 }

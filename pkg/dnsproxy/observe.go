@@ -82,7 +82,14 @@ func (o *observations) key(client netip.Addr, name string) uint64 {
 	h.SetSeed(o.seed)
 	b := client.As16()
 	h.Write(b[:])
-	h.WriteString(name)
+	// In lower case: a name is the same name whatever case it came in.
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h.WriteByte(c)
+	}
 	return h.Sum64()
 }
 

@@ -45,8 +45,11 @@ type AllowSetter interface {
 // Observation says that a client asked for a name.
 type Observation struct {
 	Client netip.Addr
-	// Name is lower-case, without the trailing dot, in DNS presentation
-	// format (unusual bytes escaped as \DDD).
+	// Name is without the trailing dot, in DNS presentation format
+	// (unusual bytes escaped as \DDD), in the case the client wrote it:
+	// names compare in lower case, but a token that mixes cases
+	// ("Xk3Lm9Qw2Er7") is an identifier the observer may mask
+	// (inspect.IDMaskedName), which lower case would hide.
 	Name string
 	At   time.Time
 }

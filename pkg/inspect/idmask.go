@@ -152,6 +152,33 @@ func IDMaskedHost(host string) string {
 	return string(masked)
 }
 
+// AppendIDMaskedName appends a DNS name as events show it: each label
+// that holds an identifier as "..." (as AppendIDMaskedHost), judged in
+// the case the device wrote it, then in lower case. Lower case first
+// would hide a token ("Xk3Lm9Qw2Er7", which mixes cases) that the same
+// name as a TLS server name shows masked.
+func AppendIDMaskedName[T ~string | ~[]byte](dst []byte, name T) []byte {
+	start := len(dst)
+	dst = AppendIDMaskedHost(dst, name)
+	for i := start; i < len(dst); i++ {
+		if c := dst[i]; c >= 'A' && c <= 'Z' {
+			dst[i] = c + 'a' - 'A'
+		}
+	}
+	return dst
+}
+
+// IDMaskedName is name as AppendIDMaskedName has it; name itself,
+// without allocating, when that changes nothing.
+func IDMaskedName(name string) string {
+	var buf [300]byte // a DNS name (255) fits
+	masked := AppendIDMaskedName(buf[:0], name)
+	if string(masked) == name {
+		return name
+	}
+	return string(masked)
+}
+
 // splitPort cuts a port (':' and one to five digits) off the end of
 // host: a Host header's. A longer number after a ':' is no port and
 // stays in the name, where it is judged.

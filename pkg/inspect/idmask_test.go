@@ -66,6 +66,27 @@ func TestIDMaskedHost(t *testing.T) {
 	}
 }
 
+// TestIDMaskedName: a DNS name is judged in the case the device wrote
+// it, then shown in lower case.
+func TestIDMaskedName(t *testing.T) {
+	tests := []struct{ name, want string }{
+		{"Xk3Lm9Qw2Er7.push.example", "....push.example"},
+		{"xk3lm9qw2er7.push.example", "xk3lm9qw2er7.push.example"}, // lower case: a shard's
+		{"Cam-A4CF129B3E01.Vendor.Example", "....vendor.example"},
+		{"WWW.Google.COM", "www.google.com"},
+		{"time.windows.com", "time.windows.com"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := IDMaskedName(tt.name); got != tt.want {
+			t.Errorf("IDMaskedName(%q) = %q, want %q", tt.name, got, tt.want)
+		}
+		if got := string(AppendIDMaskedName([]byte("x "), []byte(tt.name))); got != "x "+tt.want {
+			t.Errorf("AppendIDMaskedName(%q) = %q, want %q", tt.name, got, "x "+tt.want)
+		}
+	}
+}
+
 // TestIdentifying: the shapes of an identifier in one word, and words of
 // the same length that are none.
 func TestIdentifying(t *testing.T) {

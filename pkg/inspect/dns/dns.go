@@ -21,7 +21,8 @@
 //
 //	name       the first question's name, lower case, no trailing dot,
 //	           a label that holds an identifier as "..."
-//	           (inspect.IDMaskedHost)
+//	           (inspect.IDMaskedName: judged in the case the query
+//	           wrote it)
 //	qtype      its type: "A", "AAAA", "HTTPS", "TYPE65280"
 //	answers    A and AAAA values of the response, at most 8, joined by ","
 //	rcode      the response code when it is not NOERROR ("NXDOMAIN")

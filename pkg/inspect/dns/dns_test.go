@@ -331,6 +331,10 @@ func TestQueryNameMasked(t *testing.T) {
 		{"time.windows.com", "time.windows.com"},
 		{"3.pool.ntp.org", "3.pool.ntp.org"},
 		{"api.tuya-eu.com", "api.tuya-eu.com"},
+		// A token mixes cases: judged as the device wrote it, as a
+		// TLS server name is, before the name is lower-cased.
+		{"Xk3Lm9Qw2Er7.push.example", "....push.example"},
+		{"D3RLZBR8YMV9U5.CloudFront.net", "d3rlzbr8ymv9u5.cloudfront.net"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {

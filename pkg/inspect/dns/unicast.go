@@ -23,8 +23,8 @@ func (a *analyzer) unicastMessage(f *inspect.Flow, dir inspect.Dir, b []byte) {
 		return
 	}
 	name := a.name[:h.nameLen]
-	normalizeName(name)
-	key := uint64(newFNV().bytes(name).uint16(h.qtype))
+	printableName(name)
+	key := uint64(newFNV().fold(name).uint16(h.qtype))
 	if a.reported.has(key) {
 		return
 	}
@@ -47,7 +47,8 @@ func (a *analyzer) unicastMessage(f *inspect.Flow, dir inspect.Dir, b []byte) {
 		rcode = rcodeName(h.rcode)
 	}
 	answers := a.answers(b)
-	s := a.reportQuery(f, key, name, h.qtype, p.iterative, answers, rcode)
+	// The name as the client's query wrote it: its case is the device's.
+	s := a.reportQuery(f, key, p.name[:p.nameLen], h.qtype, p.iterative, answers, rcode)
 	if answers != "" && f.ClientLocal {
 		a.noteNames(f, s)
 	}
@@ -118,12 +119,14 @@ func (a *analyzer) flushPending(f *inspect.Flow, i int) {
 }
 
 // reportQuery files the query and returns its name as the event has it:
-// with a label that holds an identifier as "..." (inspect.IDMaskedHost),
-// as vendors name a device's own cloud host after its MAC or serial
-// ("a1b2c3d4e5f6.iot.vendor.example").
+// in lower case, with a label that holds an identifier as "..."
+// (inspect.AppendIDMaskedName, which reads name in the case the device
+// wrote it), as vendors name a device's own cloud host after its MAC or
+// serial ("a1b2c3d4e5f6.iot.vendor.example").
 func (a *analyzer) reportQuery(f *inspect.Flow, key uint64, name []byte, qtype uint16, iterative bool, answers, rcode string) string {
 	a.reported.add(key)
-	s := inspect.IDMaskedHost(string(name))
+	var buf [3 * maxName]byte // "..." for each one-byte label
+	s := string(inspect.AppendIDMaskedName(buf[:0], name))
 	ev := &event.Event{
 		Type:     event.TypeObservation,
 		Kind:     event.KindDNSQuery,

@@ -124,14 +124,12 @@ func readName(b []byte, off int, out *[maxName]byte) (n, first, end int, ok bool
 	}
 }
 
-// normalizeName lower-cases a name in place and replaces bytes outside
-// printable ASCII with '?', for names reported as text.
-func normalizeName(b []byte) {
+// printableName replaces bytes outside printable ASCII with '?' in
+// place, for names reported as text. The case stays: the identifier
+// rule reads it (eventName), and the query's key folds it.
+func printableName(b []byte) {
 	for i, c := range b {
-		switch {
-		case 'A' <= c && c <= 'Z':
-			b[i] = c + 'a' - 'A'
-		case c <= ' ' || c >= 0x7f:
+		if c <= ' ' || c >= 0x7f {
 			b[i] = '?'
 		}
 	}
