@@ -1680,32 +1680,55 @@ func (d *Daemon) OwnerAt(addr netip.Addr) {
 	_ = d.updateProtected(context.Background()) // a failure is its problem
 }
 
-// ForgetOwners forgets the devices OwnerAt learnt, in the store too: the
-// page's password was changed, or set anew after a reset, which ended
-// every session. A device that logged in with the old password (a
-// browser the owner lost, someone the owner changed it to keep out) is
-// then no longer the owner's, and can be quarantined, until it logs in
-// with the new one; the browser that set the password does at once.
-func (d *Daemon) ForgetOwners() {
+// ForgetOwners forgets the devices OwnerAt learnt, in the store too, but
+// the one at keep: the page's password was changed, or set anew after a
+// reset, which ended every session. A device that logged in with the old
+// password (a browser the owner lost, someone the owner changed it to
+// keep out) is then no longer the owner's, and is judged again at once,
+// as a restart would judge it: policy may quarantine it, until it logs
+// in with the new password. The browser that set the password, at keep,
+// stays the owner's throughout: forgotten and then told of again
+// (OwnerAt), it could be quarantined in between.
+func (d *Daemon) ForgetOwners(keep netip.Addr) {
+	keep = keep.Unmap()
 	now := d.now()
 	d.mu.Lock()
-	var save []store.Decision
-	for _, m := range d.meta {
-		if !m.decision.OwnerLogin.IsZero() {
-			m.decision.OwnerLogin, m.decision.Updated = time.Time{}, now
-			save = append(save, m.decision)
+	var kept hwaddr.MAC
+	if keep.IsValid() {
+		if d.deps.HolderOf != nil {
+			kept, _ = d.deps.HolderOf(keep)
+		} else {
+			kept, _ = d.pipe.Inventory().HolderOf(keep)
 		}
 	}
-	forgot := len(d.owners) > 0
-	d.owners = nil
+	owners := slices.DeleteFunc(slices.Clone(d.owners), func(o ownerSeen) bool {
+		return !(o.addr.IsValid() && o.addr == keep || !kept.IsZero() && o.mac == kept)
+	})
+	var save []store.Decision
+	var forgotten []hwaddr.MAC
+	for mac, m := range d.meta {
+		if !m.decision.OwnerLogin.IsZero() && (kept.IsZero() || mac != kept) {
+			m.decision.OwnerLogin, m.decision.Updated = time.Time{}, now
+			save = append(save, m.decision)
+			forgotten = append(forgotten, mac)
+		}
+	}
+	forgot := len(owners) < len(d.owners) || len(forgotten) > 0
+	d.owners = owners
 	d.mu.Unlock()
 	for _, dec := range save {
 		if err := d.saveDecision(dec); err != nil {
 			d.log.Warn("the owner's former device not saved", "mac", dec.MAC, "err", err)
 		}
 	}
-	if forgot {
-		_ = d.updateProtected(context.Background()) // a failure is its problem
+	if !forgot {
+		return
+	}
+	// Before the re-evaluation, so that a device no longer protected
+	// can be quarantined.
+	_ = d.updateProtected(context.Background()) // a failure is its problem
+	for _, mac := range forgotten {
+		d.schedule(mac)
 	}
 }
 

@@ -226,7 +226,7 @@ func TestForgetOwners(t *testing.T) {
 	if err := h.d.Quarantine(context.Background(), laptop, "", 0); !errors.Is(err, api.ErrProtected) {
 		t.Fatalf("quarantining the laptop while it is the owner's: %v, want ErrProtected", err)
 	}
-	h.d.ForgetOwners()
+	h.d.ForgetOwners(netip.Addr{})
 	if strings.Contains(fake.Dump(), laptop.String()) {
 		t.Error("the laptop's MAC is still in the kernel's protected set")
 	}
@@ -437,5 +437,37 @@ func TestRouterMACLearntFromLink(t *testing.T) {
 	h.d.presence(ctx, netwatch.LinkChanged{Iface: "br-guest", Up: true, MAC: guest})
 	if err := h.d.Quarantine(ctx, guest, "", 0); !errors.Is(err, api.ErrProtected) {
 		t.Errorf("quarantine of the router's guest-bridge MAC: %v, want ErrProtected", err)
+	}
+}
+
+// A device protected only by an owner's login that policy would
+// quarantine is quarantined once a new password forgets it, as a restart
+// would, not at its next event, which may never come. The device that
+// set the password stays the owner's throughout.
+func TestForgetOwnersEnforcesPolicy(t *testing.T) {
+	h := start(t, enforcingConfig(), newFake(t), t.TempDir())
+	defer h.stop()
+	h.settle()
+	renewer, renewerAddr := hwaddr.MAC{0x02, 0, 0, 0, 3, 1}, netip.MustParseAddr("192.168.50.160")
+	h.d.seen(renewer, renewerAddr, "", "neighbour", time.Now())
+	h.d.OwnerAt(netip.MustParseAddr("192.168.50.104")) // the laptop
+	h.d.OwnerAt(renewerAddr)
+	h.d.Record(exploitedFirmware(laptop, "192.168.50.104"))
+	h.d.Record(exploitedFirmware(renewer, renewerAddr.String()))
+	h.settle()
+	if q := quarantined(t, h.fake); q[laptop] != "" || q[renewer] != "" {
+		t.Fatalf("the owner's devices were quarantined while protected: %v", q)
+	}
+	h.d.ForgetOwners(renewerAddr)
+	h.settle()
+	q := quarantined(t, h.fake)
+	if q[laptop] == "" {
+		t.Error("the former owner's laptop, with an exploited firmware, is not quarantined after the new password")
+	}
+	if q[renewer] != "" {
+		t.Error("the device that set the new password was quarantined")
+	}
+	if err := h.d.Quarantine(context.Background(), renewer, "", 0); !errors.Is(err, api.ErrProtected) {
+		t.Errorf("quarantining the device that set the new password: %v, want ErrProtected", err)
 	}
 }

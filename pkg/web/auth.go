@@ -554,7 +554,7 @@ func (s *Server) setNewPassword(w http.ResponseWriter, r *http.Request, v *view,
 		return "", false
 	}
 	if s.opt.ForgetOwners != nil {
-		s.opt.ForgetOwners()
+		s.opt.ForgetOwners(clientAddr(r))
 	}
 	return epoch, true
 }

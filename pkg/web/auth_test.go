@@ -596,6 +596,11 @@ func TestNewPasswordForgetsOwnerDevices(t *testing.T) {
 			if want := []netip.Addr{netip.MustParseAddr(renewer)}; !slices.Equal(r.owners, want) {
 				t.Errorf("owner devices after the new password: %v, want %v", r.owners, want)
 			}
+			// Kept throughout: forgotten, it could be quarantined
+			// before it is told of again.
+			if want := netip.MustParseAddr(renewer); r.keptOwner != want {
+				t.Errorf("forgetting the owner's devices kept %v, want the renewing browser's %v", r.keptOwner, want)
+			}
 		})
 	}
 }

@@ -203,6 +203,8 @@ type rig struct {
 	clock   *testclock.Clock
 	base    string // scheme and host the browser uses
 	owners  []netip.Addr
+	// keptOwner is the address the last ForgetOwners kept.
+	keptOwner netip.Addr
 }
 
 const routerAddr = "192.168.50.1"
@@ -218,7 +220,7 @@ func newRig(t *testing.T, https bool) *rig {
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now:          c.Now,
 		OwnerAt:      func(a netip.Addr) { r.owners = append(r.owners, a) },
-		ForgetOwners: func() { r.owners = nil },
+		ForgetOwners: func(keep netip.Addr) { r.owners, r.keptOwner = nil, keep },
 	}
 	r.base = "http://" + routerAddr + ":8443"
 	if https {

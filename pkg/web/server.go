@@ -53,9 +53,9 @@ type Options struct {
 	// ForgetOwners, when set, is called when a new password is stored
 	// (the first-run setup, also after a reset, and a change), which
 	// ends every session: the devices OwnerAt was told of are the
-	// owner's no more until they log in again. OwnerAt then hears of
-	// the browser that set the password.
-	ForgetOwners func()
+	// owner's no more until they log in again, but the one at keep, the
+	// browser that set the password, of which OwnerAt then hears again.
+	ForgetOwners func(keep netip.Addr)
 	// HolderOf, when set, returns the MAC that holds a client's address
 	// on the LAN (netwatch.HolderOf): a device's connections from all the
 	// addresses it gives itself then hold at most half of MaxConns (each
