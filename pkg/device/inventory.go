@@ -1192,6 +1192,14 @@ func (inv *Inventory) file(d *Device, ev *event.Event) {
 			// ("stopped" one week, "none_found" the next).
 			old.Summary, old.Evidence = ev.Summary, ev.Evidence
 		}
+		if ev.Kind == event.KindPlaintextProtocol && ev.Evidence["server_name"] != "" && !ev.Time.Before(latest) {
+			// A service known by name moves between addresses (a
+			// CDN's DNS): the finding tells the latest one, which a
+			// restart gives back to the engine under the name
+			// (pipeline.Restore), as the device's cached answer holds
+			// it.
+			old.Summary, old.Evidence, old.Flow = ev.Summary, ev.Evidence, ev.Flow
+		}
 		if ev.Time.After(old.LastTime) && !ev.Time.Before(old.Time) {
 			// Not for one that arrives late: LastTime before Time would
 			// make the next late audit result look like the latest.

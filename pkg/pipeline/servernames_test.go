@@ -60,6 +60,10 @@ func TestRestoreNamesCleartextServices(t *testing.T) {
 			0, nil, camera, "203.0.113.10", "old.example", 2, false},
 		{"used_until_a_day_before", []lookup{{0, cloud, "203.0.113.10"}}, 24 * time.Hour, nil, camera, "203.0.113.10", cloud, 1, false},
 		{"open_across_the_restart", []lookup{{0, cloud, "203.0.113.10"}}, 0, nil, camera, "203.0.113.10", cloud, 1, true},
+		// A CDN's DNS moved the service to another address; the
+		// camera's cached answer is the latest one.
+		{"service_moved_address", []lookup{{0, cloud, "203.0.113.10"}, {25 * time.Hour, cloud, "203.0.113.11"}},
+			0, nil, camera, "203.0.113.11", cloud, 1, false},
 		{"stopped_days_before", []lookup{{0, cloud, "203.0.113.10"}}, 72 * time.Hour, nil, camera, "203.0.113.10", "", 2, false},
 	}
 	for _, tt := range tests {
