@@ -54,6 +54,35 @@ func TestRouterAddressLearntLaterStaysOutOfTheBridge(t *testing.T) {
 	}
 }
 
+// TestLostRouterAddressLeavesTheBridge: an address the router loses (a
+// prefix renumbered) leaves every protected set with the update of the
+// router's addresses, not with the update of the other protected ones
+// after it: until then the bridge, no longer keeping it out as the
+// router's, would hold it as protected, the channel through every
+// quarantine that keeping the router's addresses out closes; and that
+// second update may fail.
+func TestLostRouterAddressLeavesTheBridge(t *testing.T) {
+	ctx := context.Background()
+	fake, err := quarantine.NewFake(quarantine.Config{NoticePort: 8081, RouterAddrs: routerOwn().RouterAddrs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flaky := &flakyEnforcer{Enforcer: fake}
+	h := launch(t, enforcingConfig(), fake, t.TempDir(), false, func(d *Deps) { d.Enforcer = flaky })
+	defer h.stop()
+	h.settle()
+	learnt := netip.MustParsePrefix("2001:db8:50::1/64")
+	h.d.presence(ctx, netwatch.AddressChanged{Prefix: learnt, Added: true})
+	flaky.set("protected", true)
+	h.d.presence(ctx, netwatch.AddressChanged{Prefix: learnt, Added: false})
+	dump := fake.Dump()
+	for _, family := range []string{"inet", "bridge"} {
+		if protectedIn(dump, family, learnt.Addr()) {
+			t.Errorf("%s protected_v6 holds %s, which the router lost", family, learnt.Addr())
+		}
+	}
+}
+
 // protectedIn reports whether the fake's dump has a in the protected set
 // of a's family in the table of family.
 func protectedIn(dump, family string, a netip.Addr) bool {

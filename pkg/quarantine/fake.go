@@ -133,8 +133,8 @@ func (f *Fake) SetRouterAddrs(ctx context.Context, addrs []netip.Addr) error {
 		if err != nil {
 			return err
 		}
+		s.setRouterAddrs(f.cfg.RouterAddrs, cfg.RouterAddrs)
 		f.cfg = cfg
-		s.dropAddrs(func(a netip.Addr) bool { return containsAddr(cfg.RouterAddrs, a) })
 		return nil
 	})
 }

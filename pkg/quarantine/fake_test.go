@@ -766,6 +766,11 @@ func TestFakeSetRouterAddrs(t *testing.T) {
 	if err := f.SetRouterAddrs(ctx, testCfg.RouterAddrs); err != nil {
 		t.Fatal(err)
 	}
+	// Lost with SetRouterAddrs alone: the SetProtected that follows may
+	// fail, and the bridge keeps it out no more.
+	if got := elementLines(f.Dump()); strings.Contains(got, "fd99::10") {
+		t.Errorf("after losing fd99::10, before SetProtected:\n%s", got)
+	}
 	if err := f.SetProtected(ctx, nil, testCfg.RouterAddrs); err != nil {
 		t.Fatal(err)
 	}

@@ -857,8 +857,9 @@ func (n *NFTables) SetProtected(ctx context.Context, macs []hwaddr.MAC, addrs []
 // backend was made with, they are always protected, leave any entry that
 // holds one, and never enter the bridge table's sets (see forBridge):
 // protected through SetProtected alone, an address learnt later would
-// open the bridge's channel through every quarantine. If the batch fails,
-// the previous addresses stay.
+// open the bridge's channel through every quarantine. One no longer in
+// addrs is protected no more, from this batch on (see
+// state.setRouterAddrs). If the batch fails, the previous addresses stay.
 func (n *NFTables) SetRouterAddrs(ctx context.Context, addrs []netip.Addr) error {
 	if err := n.mu.lock(ctx); err != nil {
 		return err
@@ -871,7 +872,7 @@ func (n *NFTables) SetRouterAddrs(ctx context.Context, addrs []netip.Addr) error
 	old := n.cfg
 	n.cfg = cfg
 	err = n.applyLocked(ctx, func(s *state, _ time.Time) error {
-		s.dropAddrs(func(a netip.Addr) bool { return containsAddr(cfg.RouterAddrs, a) })
+		s.setRouterAddrs(old.RouterAddrs, cfg.RouterAddrs)
 		return nil
 	})
 	if err != nil {

@@ -672,6 +672,23 @@ func (s *state) protect(macs []hwaddr.MAC, addrs []netip.Addr) error {
 	return nil
 }
 
+// setRouterAddrs applies a change of the router's own addresses from
+// old to routers: they leave every entry, and one the router lost leaves
+// the protected addresses too. The kernel's protected set holds the
+// router's addresses beside the others, so the state read back from it
+// has them there: kept, a lost one would stay protected in the inet
+// table and, no longer kept out as the router's, enter the bridge's set
+// until the next SetProtected, which may fail. One that is protected
+// for another reason (a management address) comes back with that.
+func (s *state) setRouterAddrs(old, routers []netip.Addr) {
+	for _, a := range old {
+		if !containsAddr(routers, a) {
+			delete(s.protectedAddrs, a)
+		}
+	}
+	s.dropAddrs(func(a netip.Addr) bool { return containsAddr(routers, a) })
+}
+
 // dropAddrs takes the addresses drop reports out of every entry; the
 // entries stay, held by their MACs.
 func (s *state) dropAddrs(drop func(netip.Addr) bool) {

@@ -3,6 +3,7 @@ package quarantine
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -123,6 +124,34 @@ func testRouterAddressesOpenNoPath(t *testing.T, atStart, routers []netip.Addr) 
 	for _, p := range probes {
 		if !arrives(p.from, p.to, p.frame, p.marker) {
 			t.Errorf("released: %s: did not arrive", p.name)
+		}
+	}
+}
+
+// TestKernelLostRouterAddress: an address the router loses leaves the
+// kernel's protected sets with SetRouterAddrs alone, in both tables: the
+// SetProtected that follows may fail, and meanwhile the bridge, no longer
+// keeping it out as the router's, would hold it.
+func TestKernelLostRouterAddress(t *testing.T) {
+	ctx := context.Background()
+	n, ns := kernelSetup(t, testCfg)
+	if err := n.Reconcile(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	lost := netip.MustParseAddr("2001:db8:50::1")
+	gained := append(slices.Clone(testCfg.RouterAddrs), lost)
+	if err := n.SetRouterAddrs(ctx, gained); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SetProtected(ctx, nil, gained); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SetRouterAddrs(ctx, testCfg.RouterAddrs); err != nil {
+		t.Fatal(err)
+	}
+	for _, family := range []string{"inet", "bridge"} {
+		if out := netnstest.CmdIn(t, ns, "nft", "list", "set", family, "iotgw", "protected_v6"); strings.Contains(out, lost.String()) {
+			t.Errorf("%s protected_v6 holds %s, which the router lost:\n%s", family, lost, out)
 		}
 	}
 }
