@@ -300,6 +300,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); d.captureLoop(ctx) }()
 	<-ctx.Done()
 	wg.Wait()
+	d.announceProblemsAtStop(d.now())
 	d.persistAll()
 	return nil
 }
@@ -766,6 +767,21 @@ func (d *Daemon) announceProblems(now time.Time) {
 		return
 	}
 	for _, a := range due {
+		d.deps.Alerts.Notify(a)
+	}
+}
+
+// announceProblemsAtStop tells the owner that the problems which ended
+// within their hold-down are over: the hold-down is in memory, so the
+// next start would not. The outbox keeps the alerts through the stop.
+func (d *Daemon) announceProblemsAtStop(now time.Time) {
+	d.mu.Lock()
+	over := d.damper.Stop(now)
+	d.mu.Unlock()
+	if d.deps.Alerts == nil {
+		return
+	}
+	for _, a := range over {
 		d.deps.Alerts.Notify(a)
 	}
 }

@@ -679,3 +679,35 @@ func TestFlappingProblemHeldDown(t *testing.T) {
 		t.Errorf("after %v clear: failing %v, resolved %v; want one each", alert.ProblemHoldDown+time.Minute, f, r)
 	}
 }
+
+// TestProblemResolvedAtStop: a problem the owner was alerted of and that
+// ended within the hold-down before the daemon stops is told over at the
+// stop. The damper lives in memory only, so the next start would never
+// tell it, and the owner's last word would be that it still fails.
+func TestProblemResolvedAtStop(t *testing.T) {
+	tests := []struct {
+		name  string
+		clear bool
+		want  []string // resolved areas
+	}{
+		{"cleared_before_the_stop", true, []string{alert.AreaInspectionFull}},
+		{"failing_at_the_stop", false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := start(t, config.Default(), newFake(t), t.TempDir()) // past the restore
+			h.d.SetProblem(alert.AreaInspectionFull, "20 new connections uninspected")
+			if tt.clear {
+				h.d.ClearProblem(alert.AreaInspectionFull)
+			}
+			h.stop()
+			if f := h.alerts.problemAreas("failing"); !slices.Contains(f, alert.AreaInspectionFull) {
+				t.Errorf("failing alerts %v, want one for %s", f, alert.AreaInspectionFull)
+			}
+			r := slices.DeleteFunc(h.alerts.problemAreas("resolved"), func(a string) bool { return a != alert.AreaInspectionFull })
+			if !slices.Equal(r, tt.want) {
+				t.Errorf("resolved alerts %v at the stop, want %v", r, tt.want)
+			}
+		})
+	}
+}
