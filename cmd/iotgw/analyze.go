@@ -239,6 +239,7 @@ func counters(p *pipeline.Pipeline) report.Counters {
 		Reassembled:       ds.Defrag.Reassembled,
 		ReassemblyDropped: ds.Defrag.Dropped(),
 		ReassemblyCut:     ds.Defrag.Cut,
+		CutDatagrams:      es.CutDatagrams,
 		UnknownLink:       ds.UnknownLink,
 		FlowsEvicted:      es.FlowsEvicted,
 		BudgetStops:       es.BudgetStops,

@@ -80,6 +80,10 @@ type Packet struct {
 
 	Kind      Kind
 	Truncated bool // the capture cut a header short
+	// CutDatagram: the capture cut a UDP datagram short of its length, so
+	// Payload is not all of it. Its last field may be read as whole and
+	// wrong ("busybox/1.1" of "busybox/1.19.3"): it is not inspected.
+	CutDatagram bool
 }
 
 // Kind says how far a frame decoded.
@@ -550,7 +554,7 @@ func decodeUDP(b []byte, p *Packet) {
 	case n < 8:
 		return
 	case n > len(b):
-		p.Truncated = true
+		p.Truncated, p.CutDatagram = true, true
 		n = len(b)
 	}
 	p.Kind = KindUDP

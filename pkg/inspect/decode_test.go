@@ -153,6 +153,7 @@ func TestDecode(t *testing.T) {
 		{"ipv6_hop_by_hop_and_dest_opts", capture.LinkTypeRaw, ipv6Ext(t, payload), KindTCP, "fd00::10", "USER admin\r\n", 0, false, false, false},
 		{"ipv6_fragment", capture.LinkTypeRaw, frame(t, ip6(layers.IPProtocolIPv6Fragment), gopacket.Payload("\x06\x00\x00\x01\x00\x00\x00\x01")), KindIP, "fd00::10", "", 0, false, true, false},
 		{"udp_length_below_header", capture.LinkTypeRaw, setBytes(frame(t, ip4(layers.IPProtocolUDP), udp(), gopacket.Payload("abc")), 20+4, 0, 7), KindIP, "192.168.1.10", "", 0, false, false, false},
+		{"udp_cut_by_snap_length", capture.LinkTypeEthernet, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), gopacket.Payload("abcdef"))[:14+20+8+3], KindUDP, "192.168.1.10", "abc", 0, true, false, true},
 		{"udp_length_past_capture", capture.LinkTypeRaw, setBytes(frame(t, ip4(layers.IPProtocolUDP), udp(), gopacket.Payload("abc")), 20+4, 0, 200), KindUDP, "192.168.1.10", "abc", 0, false, false, true},
 		{"ipv4_total_length_zero_offload", capture.LinkTypeRaw, setBytes(frame(t, ip4(layers.IPProtocolTCP), tcp("PA"), payload), 2, 0, 0), KindTCP, "192.168.1.10", "USER admin\r\n", 0, false, false, false},
 		{"ethernet_padding_not_payload", capture.LinkTypeEthernet, append(frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(), gopacket.Payload("x")), 0, 0, 0, 0), KindUDP, "192.168.1.10", "x", 0, true, false, false},
@@ -180,6 +181,9 @@ func TestDecode(t *testing.T) {
 			if p.VLAN != tt.vlan || p.HasMAC != tt.hasMAC || p.Fragment != tt.fragment || p.Truncated != tt.truncated {
 				t.Errorf("vlan %d mac %v fragment %v truncated %v; want %d %v %v %v",
 					p.VLAN, p.HasMAC, p.Fragment, p.Truncated, tt.vlan, tt.hasMAC, tt.fragment, tt.truncated)
+			}
+			if cut := tt.kind == KindUDP && tt.truncated; p.CutDatagram != cut {
+				t.Errorf("CutDatagram %v, want %v", p.CutDatagram, cut)
 			}
 			if tt.kind == KindTCP && (p.SrcPort != 40000 || p.DstPort != 21 || p.TCPFlags != TCPFlagPSH|TCPFlagACK || p.Seq != 1000 || p.Ack != 2000 || p.Window != 64240) {
 				t.Errorf("tcp fields: %+v", p)

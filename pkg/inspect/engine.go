@@ -128,6 +128,7 @@ type EngineStats struct {
 	FlowsRefusedShare uint64
 	Reclaimed         uint64 // inspections taken, for a new flow or a stream buffer, from TCP flows idle for reclaimIdle or joined without a handshake (reclaim)
 	Panics            uint64 // panics survived (Options.OnPanic)
+	CutDatagrams      uint64 // UDP datagrams the capture cut short (Packet.CutDatagram): not inspected
 	EventsEmitted     uint64
 	LoginsReported    uint64
 }
@@ -493,7 +494,11 @@ func (e *Engine) HandlePacket(p *Packet) {
 		f.flags &^= flagAwaitClient
 		e.flowIdentified(f)
 	}
-	if len(p.Payload) > 0 && !f.has(flagStopped) {
+	switch {
+	case len(p.Payload) == 0 || f.has(flagStopped):
+	case p.CutDatagram:
+		e.Stats.CutDatagrams++
+	default:
 		e.deliver(f, dir, p.Payload)
 	}
 }

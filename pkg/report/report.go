@@ -46,6 +46,9 @@ type Counters struct {
 	Reassembled       uint64 `json:"reassembled"`
 	ReassemblyDropped uint64 `json:"reassembly_dropped"`
 	ReassemblyCut     uint64 `json:"reassembly_cut"`
+	// CutDatagrams counts UDP datagrams (not fragments) the snap length
+	// cut short: not inspected, as their last field could read as whole.
+	CutDatagrams uint64 `json:"cut_datagrams"`
 	// Uninspected counts connections refused an inspection, each once,
 	// because every inspection was busy or their host held its share:
 	// logins in them may be missed.
@@ -184,6 +187,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 		if s.Counters.ReassemblyCut > 0 {
 			ew.printf("  %d of the dropped datagrams had a fragment cut by the capture's snap length: not inspected\n", s.Counters.ReassemblyCut)
 		}
+	}
+	if s.Counters.CutDatagrams > 0 {
+		ew.printf("  %d UDP datagrams cut by the capture's snap length: not inspected\n", s.Counters.CutDatagrams)
 	}
 	if s.Counters.Uninspected > 0 {
 		ew.printf("  %d new connections not inspected: every inspection busy, or their device at its share (inspect.max_inspected)\n",
