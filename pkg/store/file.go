@@ -733,6 +733,28 @@ func siblings(path, infix string) []string {
 	return out // ReadDir sorts by name
 }
 
+// removeAsideTemps removes the temporary files of copies kept aside
+// (<name><infix><time>.tmp-<random>) that a power cut interrupted, and
+// returns those it removed. Left, they would hold state on flash for
+// good, and count as kept copies when the next one prunes the oldest.
+func removeAsideTemps(path string) ([]string, error) {
+	var removed []string
+	var errs []error
+	for _, infix := range []string{corruptInfix, newerInfix} {
+		for _, p := range siblings(path, infix) {
+			if !strings.Contains(filepath.Base(p), statefile.TempInfix) {
+				continue
+			}
+			if err := os.Remove(p); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			removed = append(removed, p)
+		}
+	}
+	return removed, errors.Join(errs...)
+}
+
 // Retries of a state file read the system failed.
 const (
 	readRetries    = 3
@@ -756,7 +778,9 @@ func noFile(err error) bool {
 func (s *Store) load() {
 	path := s.opts.Path
 	removed, err := statefile.RemoveTemps(path)
-	if err != nil {
+	copies, copyErr := removeAsideTemps(path)
+	removed = append(removed, copies...)
+	if err = errors.Join(err, copyErr); err != nil {
 		s.log.Warn("cannot remove temporary files of an interrupted write", "path", path, "err", err)
 	}
 	if len(removed) > 0 {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -626,6 +627,50 @@ func TestRenameIsTheCommitPoint(t *testing.T) {
 	}
 	if !strings.Contains(h.logs.String(), "files=3") {
 		t.Errorf("no log line counting the removed files:\n%s", h.logs)
+	}
+}
+
+// TestInterruptedCopyAsideRemoved: a power cut while a damaged or newer
+// state file was being copied aside leaves that copy's temporary file.
+// The next start removes it, as it does the state file's own, so it
+// neither lies about on flash nor counts as a kept copy, pushing out a
+// whole one.
+func TestInterruptedCopyAsideRemoved(t *testing.T) {
+	h := newHarness(t)
+	h.writeFile([]byte("bad"))
+	old := time.Now().Add(-time.Hour)
+	whole := []string{h.path + corruptInfix + "20260101T000000Z", h.path + corruptInfix + "20260102T000000Z"}
+	for i, p := range whole {
+		if err := os.WriteFile(p, []byte("whole copy"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, old.Add(time.Duration(i)*time.Minute), old.Add(time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	temps := []string{
+		h.path + corruptInfix + "20260103T000000Z" + statefile.TempInfix + "1234",
+		h.path + newerInfix + "20260103T000000Z" + statefile.TempInfix + "5678",
+	}
+	for _, p := range temps {
+		if err := os.WriteFile(p, []byte("ba"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	h.open()
+	for _, p := range temps {
+		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("temporary file of an interrupted copy left: %s (%v)", filepath.Base(p), err)
+		}
+	}
+	for _, p := range whole {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("whole copy %s pruned: %v", filepath.Base(p), err)
+		}
+	}
+	if got := siblings(h.path, corruptInfix); len(got) != maxCorruptCopies {
+		t.Errorf("copies %v, want the two whole ones and the new one", got)
 	}
 }
 
