@@ -1647,7 +1647,8 @@ type ownerSeen struct {
 // is protected from quarantine like a configured management address (the
 // most recent few are kept, and saved with the device's decisions, so
 // that a restart does not quarantine the owner's laptop before the owner
-// can log in again).
+// can log in again). A device pushed out of the few by a newer one is
+// judged again at once, as ForgetOwners judges those it forgets.
 func (d *Daemon) OwnerAt(addr netip.Addr) {
 	addr = addr.Unmap()
 	now := d.now()
@@ -1671,8 +1672,9 @@ func (d *Daemon) OwnerAt(addr netip.Addr) {
 	}
 	d.owners = append(d.owners, o)
 	var save []store.Decision
+	var gone hwaddr.MAC
 	if len(d.owners) > maxOwners {
-		if gone := d.owners[0].mac; !gone.IsZero() {
+		if gone = d.owners[0].mac; !gone.IsZero() {
 			m := d.metaFor(gone)
 			m.decision.OwnerLogin, m.decision.Updated = time.Time{}, now
 			save = append(save, m.decision)
@@ -1694,6 +1696,12 @@ func (d *Daemon) OwnerAt(addr netip.Addr) {
 		return
 	}
 	_ = d.updateProtected(context.Background()) // a failure is its problem
+	// The device pushed out is no longer the owner's: judged again at
+	// once, as ForgetOwners judges those it forgets, after the smaller
+	// protected sets.
+	if !gone.IsZero() {
+		d.schedule(gone)
+	}
 }
 
 // ForgetOwners forgets the devices OwnerAt learnt, in the store too, but

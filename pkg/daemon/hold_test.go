@@ -471,3 +471,27 @@ func TestForgetOwnersEnforcesPolicy(t *testing.T) {
 		t.Errorf("quarantining the device that set the new password: %v, want ErrProtected", err)
 	}
 }
+
+// TestOwnerPushedOutEnforcesPolicy: an owner's device pushed out of the
+// few OwnerAt keeps, by logins from newer ones, loses its protection and
+// is judged again at once, as ForgetOwners judges the devices it forgets:
+// one with a finding that calls for quarantine does not stay free until
+// its next event.
+func TestOwnerPushedOutEnforcesPolicy(t *testing.T) {
+	h := start(t, enforcingConfig(), newFake(t), t.TempDir())
+	defer h.stop()
+	h.settle()
+	h.d.OwnerAt(netip.MustParseAddr("192.168.50.104")) // the laptop
+	h.d.Record(exploitedFirmware(laptop, "192.168.50.104"))
+	h.settle()
+	if q := quarantined(t, h.fake); q[laptop] != "" {
+		t.Fatalf("the owner's laptop was quarantined while protected: %v", q)
+	}
+	for i := range maxOwners {
+		h.d.OwnerAt(netip.AddrFrom4([4]byte{192, 168, 50, byte(200 + i)}))
+	}
+	h.settle()
+	if q := quarantined(t, h.fake); q[laptop] == "" {
+		t.Error("the laptop pushed out of the owner's devices, with an exploited firmware, is not quarantined")
+	}
+}
