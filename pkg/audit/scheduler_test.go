@@ -5,7 +5,9 @@ import (
 	"errors"
 	"maps"
 	"net/netip"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -485,6 +487,53 @@ func TestSchedulerNotPresent(t *testing.T) {
 	}
 	if f.attempts.Load() == 0 {
 		t.Error("the device at the address got no login attempt")
+	}
+}
+
+// TestSchedulerLookupFailsOnce: one failed lookup of the address's
+// holder (the neighbour table could not be listed, say while the
+// connect's own resolution changed it) in the middle of the logins is
+// not taken for the device gone: that ended the audit with nothing filed
+// (here a default login the device accepts) while it counted as done for
+// a whole Interval, since the logins had begun.
+func TestSchedulerLookupFailsOnce(t *testing.T) {
+	d := newMapDialer()
+	f := &fakeTelnet{user: "root", password: "xc3511"}
+	d.route(lan("23"), f.start(t))
+	var begun, failed atomic.Bool
+	a := newAuditor(t, d, func(o *Options) {
+		o.HolderOf = func(netip.Addr) (hwaddr.MAC, bool) {
+			if begun.Load() && !failed.Swap(true) {
+				return hwaddr.MAC{}, false
+			}
+			return target().MAC, true
+		}
+	})
+	done := make(chan error, 1)
+	sink := &sliceSink{}
+	s, err := NewScheduler(a, sink, SchedulerOptions{Logger: quietLogger(),
+		Started: func(Target) { begun.Store(true) },
+		Done:    func(_ Target, _ Report, err error) { done <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	if err := s.Request(target()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("the audit ended %v, want done", err)
+	}
+	if !failed.Load() {
+		t.Fatal("no lookup failed: the test did not test")
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	found := slices.ContainsFunc(sink.evs, func(ev *event.Event) bool { return ev.Kind == event.KindDefaultCredentials })
+	if !found {
+		t.Errorf("the accepted default login was not filed; events %v", sink.evs)
 	}
 }
 
