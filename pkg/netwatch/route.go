@@ -47,13 +47,27 @@ func OnLAN(ifaces []string) func(netip.Addr) bool {
 // left, and the address may be another host's since. The active audit
 // asks it before it touches a device.
 func HolderOf(ifaces []string) func(netip.Addr) (hwaddr.MAC, bool) {
+	return holderOf(ifaces, netlink.NeighList, func(index int) (string, error) {
+		link, err := netlink.LinkByIndex(index)
+		if err != nil {
+			return "", err
+		}
+		return link.Attrs().Name, nil
+	})
+}
+
+// holderOf is HolderOf over the kernel's listing of neighbours and names
+// of links. A listing the kernel marks interrupted (a neighbour changed
+// while it was read, as the connect just made may do) is read again: an
+// entry it lacks would read as no one holding the address.
+func holderOf(ifaces []string, list func(linkIndex, family int) ([]netlink.Neigh, error), linkName func(int) (string, error)) func(netip.Addr) (hwaddr.MAC, bool) {
 	return func(a netip.Addr) (hwaddr.MAC, bool) {
 		a = a.Unmap()
 		family := netlink.FAMILY_V4
 		if a.Is6() {
 			family = netlink.FAMILY_V6
 		}
-		neighs, err := netlink.NeighList(0, family)
+		neighs, err := dump(true, func() ([]netlink.Neigh, error) { return list(0, family) })
 		if err != nil {
 			return hwaddr.MAC{}, false
 		}
@@ -62,11 +76,11 @@ func HolderOf(ifaces []string) func(netip.Addr) (hwaddr.MAC, bool) {
 			if !ok || ip.Unmap() != a.WithZone("") || n.State&usableStates == 0 || len(n.HardwareAddr) != 6 {
 				continue
 			}
-			link, err := netlink.LinkByIndex(n.LinkIndex)
-			if err != nil || !slices.Contains(ifaces, link.Attrs().Name) {
+			name, err := linkName(n.LinkIndex)
+			if err != nil || !slices.Contains(ifaces, name) {
 				continue
 			}
-			if z := a.Zone(); z != "" && z != link.Attrs().Name {
+			if z := a.Zone(); z != "" && z != name {
 				continue
 			}
 			return hwaddr.FromBytes(n.HardwareAddr), true

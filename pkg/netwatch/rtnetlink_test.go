@@ -3,6 +3,8 @@ package netwatch
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -63,5 +65,39 @@ func TestDeletedLinkKeepsItsName(t *testing.T) {
 	}
 	if len(n.gone) > maxGoneNames {
 		t.Errorf("%d names of deleted links kept, cap %d", len(n.gone), maxGoneNames)
+	}
+}
+
+// TestHolderOfRereadsInterruptedListing: a neighbour listing the kernel
+// marks interrupted may lack the very entry asked for; it is read again
+// rather than taken as no one holding the address.
+func TestHolderOfRereadsInterruptedListing(t *testing.T) {
+	held := netlink.Neigh{LinkIndex: 3, IP: net.ParseIP("192.168.1.23").To4(), State: netlink.NUD_REACHABLE, HardwareAddr: net.HardwareAddr{0, 0x12, 0x41, 0xaa, 0xbb, 0xcc}}
+	tests := []struct {
+		name   string
+		tries  []error // the listing's outcome, try by try
+		wantOK bool
+	}{
+		{"whole", []error{nil}, true},
+		{"interrupted_then_whole", []error{netlink.ErrDumpInterrupted, nil}, true},
+		{"failed", []error{errors.New("netlink gone")}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tries := 0
+			list := func(_, _ int) ([]netlink.Neigh, error) {
+				err := tt.tries[tries]
+				tries++
+				if err != nil {
+					return nil, err // an interrupted listing lacks the entry
+				}
+				return []netlink.Neigh{held}, nil
+			}
+			names := func(int) (string, error) { return "br-lan", nil }
+			mac, ok := holderOf([]string{"br-lan"}, list, names)(netip.MustParseAddr("192.168.1.23"))
+			if ok != tt.wantOK || ok && mac.String() != "00:12:41:aa:bb:cc" || tries != len(tt.tries) {
+				t.Errorf("holder %v, %v after %d listings; want found %v after %d", mac, ok, tries, tt.wantOK, len(tt.tries))
+			}
+		})
 	}
 }
