@@ -763,12 +763,7 @@ func (d *Daemon) announceProblems(now time.Time) {
 	d.mu.Lock()
 	due := d.damper.Due(now)
 	d.mu.Unlock()
-	if d.deps.Alerts == nil {
-		return
-	}
-	for _, a := range due {
-		d.deps.Alerts.Notify(a)
-	}
+	d.notifyAll(due)
 }
 
 // announceProblemsAtStop tells the owner that the problems which ended
@@ -778,10 +773,15 @@ func (d *Daemon) announceProblemsAtStop(now time.Time) {
 	d.mu.Lock()
 	over := d.damper.Stop(now)
 	d.mu.Unlock()
+	d.notifyAll(over)
+}
+
+// notifyAll hands alerts to the alert channels, if there are any.
+func (d *Daemon) notifyAll(alerts []alert.Alert) {
 	if d.deps.Alerts == nil {
 		return
 	}
-	for _, a := range over {
+	for _, a := range alerts {
 		d.deps.Alerts.Notify(a)
 	}
 }

@@ -978,17 +978,12 @@ add rule ip ftph pre tcp dport 21 ct state established ct mark set ct mark or %#
 	}
 }
 
-// TestSpoofedDNSReachesNoResolver: a quarantined device's DNS reaches the
-// proxy only, also when it takes a LAN peer's address and source port
-// while the peer talks to the router's resolver. Its query then belongs
-// to the peer's conntrack entry, which NAT has seen already, so no
-// redirect touches it: the input chain must not let it through to port
-// 53, where the router's resolver would look its name up on the internet
-// (the answer goes to the peer, but the name has left: a way out one way
-// for what the device sends).
-func TestSpoofedDNSReachesNoResolver(t *testing.T) {
+// newBlockedDeviceLab is the lab with the device blocked, the DNS proxy
+// and the notice page on the router, and the router's WAN addresses
+// among its own.
+func newBlockedDeviceLab(t *testing.T) *lab {
+	t.Helper()
 	requireRoot(t)
-	ctx := context.Background()
 	l := newLab(t)
 	n, err := NewNFTables(Config{
 		RouterAddrs:   addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1"),
@@ -1000,9 +995,22 @@ func TestSpoofedDNSReachesNoResolver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Reconcile(ctx, []Entry{{MAC: deviceMAC, Addrs: addrs(deviceV4, deviceV6), Mode: ModeBlock}}); err != nil {
+	if err := n.Reconcile(context.Background(), []Entry{{MAC: deviceMAC, Addrs: addrs(deviceV4, deviceV6), Mode: ModeBlock}}); err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+// TestSpoofedDNSReachesNoResolver: a quarantined device's DNS reaches the
+// proxy only, also when it takes a LAN peer's address and source port
+// while the peer talks to the router's resolver. Its query then belongs
+// to the peer's conntrack entry, which NAT has seen already, so no
+// redirect touches it: the input chain must not let it through to port
+// 53, where the router's resolver would look its name up on the internet
+// (the answer goes to the peer, but the name has left: a way out one way
+// for what the device sends).
+func TestSpoofedDNSReachesNoResolver(t *testing.T) {
+	l := newBlockedDeviceLab(t)
 
 	// The peer asks the router's resolver from one source port and keeps
 	// the socket: its conntrack entry lives on.
@@ -1055,22 +1063,7 @@ func TestSpoofedDNSReachesNoResolver(t *testing.T) {
 // number and source port of its SYN in the SYN-ACK (48 bits a packet),
 // would reach a host on the internet of its choosing.
 func TestForgedInternetSourceUnanswered(t *testing.T) {
-	requireRoot(t)
-	ctx := context.Background()
-	l := newLab(t)
-	n, err := NewNFTables(Config{
-		RouterAddrs:   addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1"),
-		LANPrefixes:   []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd99::/64")},
-		NoticePort:    noticePort,
-		DNSProxyPort:  dnsProxyPort,
-		LANInterfaces: []string{"br0"},
-	}, WithNetNSFd(netnstest.Fd(t, l.router)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Reconcile(ctx, []Entry{{MAC: deviceMAC, Addrs: addrs(deviceV4, deviceV6), Mode: ModeBlock}}); err != nil {
-		t.Fatal(err)
-	}
+	l := newBlockedDeviceLab(t)
 	var wanConn net.PacketConn
 	if err := netnstest.Run(l.wan, func() (err error) { wanConn, err = net.ListenPacket("udp4", wanV4+":7777"); return err }); err != nil {
 		t.Fatal(err)
