@@ -8,7 +8,11 @@ import (
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+	"github.com/iotgw/iotgw/pkg/inspect/pii"
+	"github.com/iotgw/iotgw/pkg/inspect/plaintext"
+	"github.com/iotgw/iotgw/pkg/inspect/snmp"
 	"github.com/iotgw/iotgw/pkg/inspect/ssdp"
+	"net/netip"
 )
 
 // TestCutDatagramNotInspected: a UDP datagram the capture's snap length
@@ -47,6 +51,40 @@ func TestCutDatagramNotInspected(t *testing.T) {
 			}
 			if e.Stats.CutDatagrams != tt.cut {
 				t.Errorf("CutDatagrams = %d, want %d", e.Stats.CutDatagrams, tt.cut)
+			}
+		})
+	}
+}
+
+// TestCutDatagramFlowStillCounts: a cut datagram is not read, but its
+// flow is still a use of its protocol: a device whose SNMP requests the
+// snap length cuts (a small capture.nflog_snaplen, a GRO-merged burst)
+// still uses SNMP in clear, and the flow is still identified.
+func TestCutDatagramFlowStillCounts(t *testing.T) {
+	oid := inspecttest.BER(0x30, inspecttest.BER(0x30, inspecttest.BER(0x06, []byte{0x2b, 6, 1, 2, 1, 1, 1, 0}), []byte{0x05, 0}))
+	pdu := inspecttest.BER(0xa0, inspecttest.BER(0x02, []byte{42}), inspecttest.BER(0x02, []byte{0}), inspecttest.BER(0x02, []byte{0}), oid)
+	get := inspecttest.BER(0x30, inspecttest.BER(0x02, []byte{1}), inspecttest.BER(0x04, []byte("public")), pdu)
+	tests := []struct {
+		name string
+		cut  bool
+	}{
+		{"whole", false},
+		{"cut", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, snmp.New(), plaintext.New(pii.New()))
+			payload := get
+			if tt.cut {
+				payload = get[:len(get)-4]
+			}
+			e.HandlePacket(&inspect.Packet{Timestamp: time.Date(2026, 2, 1, 9, 0, 0, 0, time.UTC), Kind: inspect.KindUDP, IPProto: 17,
+				Src: netip.MustParseAddr("192.168.1.10"), Dst: netip.MustParseAddr("203.0.113.9"), SrcPort: 50000, DstPort: 161,
+				Payload: payload, TTL: 64, CutDatagram: tt.cut})
+			e.Flush()
+			if got := col.Kind(event.KindPlaintextProtocol); len(got) != 1 {
+				t.Errorf("%d plaintext_protocol events, want 1: %v", len(got), col.Events)
 			}
 		})
 	}

@@ -497,7 +497,10 @@ func (e *Engine) HandlePacket(p *Packet) {
 	switch {
 	case len(p.Payload) == 0 || f.has(flagStopped):
 	case p.CutDatagram:
+		// Not read, but its flow is still identified: its protocol's
+		// use counts, as a cut datagram's front names it.
 		e.Stats.CutDatagrams++
+		e.identifyOnce(f, dir, p.Payload)
 	default:
 		e.deliver(f, dir, p.Payload)
 	}
@@ -950,30 +953,7 @@ func (e *Engine) gap(f *Flow, dir Dir) {
 // deliver hands stream bytes to the flow's analyzer, identifying the
 // protocol on first data and enforcing the byte budget.
 func (e *Engine) deliver(f *Flow, dir Dir, data []byte) {
-	if !f.has(flagIdentified) {
-		host, ok := e.admit(f)
-		if !ok {
-			return
-		}
-		f.set(flagIdentified)
-		if !e.identify(f, dir, data, host) {
-			e.Stats.Unidentified++
-			f.set(flagStopped)
-			return
-		}
-		switch {
-		case f.has(flagRouter):
-			// The router's own: never observed.
-		case !f.IsTCP() && dir == ToClient:
-			// A datagram flow that begins with its server's: an answer
-			// to a request the client sent to a group (a printer's to a
-			// broadcast SNMP query). The client has said nothing to this
-			// server yet, and may never.
-			f.set(flagAwaitClient)
-		default:
-			e.flowIdentified(f)
-		}
-	}
+	e.identifyOnce(f, dir, data)
 	in := f.inspection()
 	if in == nil {
 		return
@@ -1002,6 +982,36 @@ func (e *Engine) deliver(f *Flow, dir Dir, data []byte) {
 	}
 	if spent {
 		e.cut(f, dir)
+	}
+}
+
+// identifyOnce identifies f's protocol on its first data, which a cut
+// datagram's front still shows, and tells the observers.
+func (e *Engine) identifyOnce(f *Flow, dir Dir, data []byte) {
+	if f.has(flagIdentified) {
+		return
+	}
+	host, ok := e.admit(f)
+	if !ok {
+		return
+	}
+	f.set(flagIdentified)
+	if !e.identify(f, dir, data, host) {
+		e.Stats.Unidentified++
+		f.set(flagStopped)
+		return
+	}
+	switch {
+	case f.has(flagRouter):
+		// The router's own: never observed.
+	case !f.IsTCP() && dir == ToClient:
+		// A datagram flow that begins with its server's: an answer
+		// to a request the client sent to a group (a printer's to a
+		// broadcast SNMP query). The client has said nothing to this
+		// server yet, and may never.
+		f.set(flagAwaitClient)
+	default:
+		e.flowIdentified(f)
 	}
 }
 
