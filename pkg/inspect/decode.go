@@ -84,6 +84,10 @@ type Packet struct {
 	// Payload is not all of it. Its last field may be read as whole and
 	// wrong ("busybox/1.1" of "busybox/1.19.3"): it is not inspected.
 	CutDatagram bool
+	// frameCut: the capture kept less of the frame than was on the wire.
+	// A UDP length of 0 (a jumbogram) does not say where the datagram
+	// ends; this does.
+	frameCut bool
 }
 
 // Kind says how far a frame decoded.
@@ -149,7 +153,7 @@ func NewDecoder() *Decoder { return &Decoder{} }
 // Decode fills p from one frame of link type info.LinkType. It never fails: whatever
 // could not be read is reported through p.Kind, p.Truncated and Stats.
 func (d *Decoder) Decode(data []byte, info capture.Info, p *Packet) {
-	*p = Packet{Timestamp: info.Timestamp, Length: info.Length}
+	*p = Packet{Timestamp: info.Timestamp, Length: info.Length, frameCut: info.Length > len(data)}
 	d.Stats.Frames++
 	if d.defrag != nil && d.defrag.delivered >= 0 {
 		d.defrag.release() // the last datagram's bytes, wiped
@@ -541,7 +545,8 @@ func decodeTCP(b []byte, p *Packet) {
 }
 
 // decodeUDP cuts the payload to the UDP length; a length of 0 (jumbograms)
-// takes the rest, and one shorter than the header is malformed.
+// takes the rest, cut if the frame was, and one shorter than the header
+// is malformed.
 func decodeUDP(b []byte, p *Packet) {
 	if len(b) < 8 {
 		p.Truncated = true
@@ -551,6 +556,8 @@ func decodeUDP(b []byte, p *Packet) {
 	switch {
 	case n == 0:
 		n = len(b)
+		p.Truncated = p.Truncated || p.frameCut
+		p.CutDatagram = p.frameCut
 	case n < 8:
 		return
 	case n > len(b):

@@ -282,3 +282,29 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestJumbogramCutBySnapLength: a UDP length of 0 (an IPv6 jumbogram,
+// RFC 2675) says nothing of where the datagram ends, so the frame's own
+// length tells whether the snap length cut it: cut, it is a cut
+// datagram like one whose UDP length runs past the captured bytes.
+func TestJumbogramCutBySnapLength(t *testing.T) {
+	whole := setBytes(setBytes(frame(t, ip6(layers.IPProtocolUDP), udp(), gopacket.Payload("abcdef")), 4, 0, 0), 40+4, 0, 0)
+	tests := []struct {
+		name string
+		keep int
+		cut  bool
+	}{
+		{"whole", len(whole), false},
+		{"cut", 40 + 8 + 3, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := NewDecoder()
+			var p Packet
+			d.Decode(whole[:tt.keep], capture.Info{LinkType: capture.LinkTypeRaw, CaptureLength: tt.keep, Length: len(whole)}, &p)
+			if p.Kind != KindUDP || p.CutDatagram != tt.cut || p.Truncated != tt.cut {
+				t.Errorf("kind %v, cut datagram %v, truncated %v; want UDP, %v, %v", p.Kind, p.CutDatagram, p.Truncated, tt.cut, tt.cut)
+			}
+		})
+	}
+}
