@@ -101,7 +101,11 @@ func TestBrowserScript(t *testing.T) {
 
 	// Live update: a new device and an event on the stream; the page
 	// re-reads itself without a reload.
-	backend.add(api.Device{MAC: "c0:56:e3:1a:2b:3c", Vendor: "Hikvision", Type: "camera", State: api.StateAlert})
+	backend.add(api.Device{MAC: "c0:56:e3:1a:2b:3c", Vendor: "Hangzhou Hikvision Digital Technology", Type: "camera", State: api.StateAlert,
+		Addrs: []string{"192.168.50.101", "fd12:3456:789a:1:c256:e3ff:fe1a:2b3c"},
+		Findings: []*event.Event{{V: 1, Time: time.Now(), Type: event.TypeFinding, Kind: event.KindOutdatedFirmware,
+			Severity: event.SeverityCritical, Device: event.Endpoint{MAC: "c0:56:e3:1a:2b:3c"},
+			Summary: "busybox 1.19.3 has known vulnerabilities (CVE-2021-42373,CVE-2021-42374,CVE-2021-42375,CVE-2021-42376,CVE-2021-42377); see https://www.hikvision.com/en/support/cybersecurity/security-advisory/"}}})
 	waitFor(t, "the page to open the event stream", func() (bool, string) {
 		return backend.subscribers() > 0, "no subscriber"
 	})
@@ -143,6 +147,22 @@ func TestBrowserScript(t *testing.T) {
 	}
 	if got := alerts.recorded(); strings.Join(got, "|") != "enabled phone false|test phone" {
 		t.Fatalf("alert engine calls %q", got)
+	}
+	// On a phone every page fits the screen's width: a long URL or CVE
+	// list in a finding wraps instead of widening the page.
+	do("phone width", chromedp.EmulateViewport(360, 740))
+	for _, path := range []string{"/", "/devices/c0:56:e3:1a:2b:3c", "/events", "/alerts"} {
+		do("open "+path, chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.CSS("main h1")))
+		sctx, scancel := context.WithTimeout(tab, stepBudget)
+		widths, err := chromedp.Run(sctx, chromedp.Evaluate[[]int](
+			`[document.documentElement.scrollWidth, document.documentElement.clientWidth]`))
+		scancel()
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if widths[0] > widths[1] {
+			t.Errorf("%s is %d pixels wide on a %d-pixel phone screen", path, widths[0], widths[1])
+		}
 	}
 	if p := console.problems(); len(p) > 0 {
 		t.Fatalf("the browser reported problems:\n%s", strings.Join(p, "\n"))
