@@ -397,13 +397,22 @@ func deviceName(d api.Device) string {
 	if d.Name != "" {
 		return d.Name
 	}
-	if vt := strings.TrimSpace(d.Vendor + " " + d.Type); vt != "" {
+	if vt := strings.TrimSpace(d.Vendor + " " + knownType(d)); vt != "" {
 		return vt
 	}
 	if n := len(d.Hostnames); n > 0 {
 		return d.Hostnames[n-1]
 	}
 	return d.MAC
+}
+
+// knownType is d's device type, empty when no signal named one: the
+// daemon's "unknown" says nothing worth a place in a name.
+func knownType(d api.Device) string {
+	if d.Type == device.TypeUnknown {
+		return ""
+	}
+	return d.Type
 }
 
 func stateLabel(state string) string {

@@ -55,15 +55,20 @@ func devicesContent(w *markup.Writer, v *view) {
 // vendorType is what is known of a device's make: vendor · type · model.
 func vendorType(w *markup.Writer, d api.Device) {
 	w.Text(d.Vendor)
-	if d.Type != "" {
-		w.Raw(" · ")
-		w.Text(d.Type)
+	typ := knownType(d)
+	if typ != "" {
+		if d.Vendor != "" {
+			w.Raw(" · ")
+		}
+		w.Text(typ)
 	}
 	if d.Model != "" {
-		w.Raw(" · ")
+		if d.Vendor != "" || typ != "" {
+			w.Raw(" · ")
+		}
 		w.Text(d.Model)
 	}
-	if d.Vendor == "" && d.Type == "" && d.Model == "" {
+	if d.Vendor == "" && typ == "" && d.Model == "" {
 		w.Raw(`<span class="muted">unknown</span>`)
 	}
 }

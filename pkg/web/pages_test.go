@@ -103,3 +103,28 @@ func TestDeviceName(t *testing.T) {
 		})
 	}
 }
+
+// TestDeviceNameUnknownType: a device no signal typed is named by its
+// vendor alone, not "Apple unknown", in its name and its make.
+func TestDeviceNameUnknownType(t *testing.T) {
+	for _, tt := range []struct {
+		d          api.Device
+		name, make string
+	}{
+		{api.Device{MAC: "3c:22:fb:11:22:33", Vendor: "Apple", Type: "unknown"}, "Apple", "Apple"},
+		{api.Device{MAC: "3c:22:fb:11:22:33", Vendor: "Apple", Type: "unknown", Model: "iPad"}, "Apple", "Apple · iPad"},
+		{api.Device{MAC: "3c:22:fb:11:22:33", Type: "unknown", Hostnames: []string{"laptop"}}, "laptop", "unknown"},
+		{api.Device{MAC: "3c:22:fb:11:22:33", Type: "camera", Model: "DS-2CD2032"}, "camera", "camera · DS-2CD2032"},
+		{api.Device{MAC: "c0:56:e3:1a:2b:3c", Vendor: "Hikvision", Type: "camera"}, "Hikvision camera", "Hikvision · camera"},
+	} {
+		if got := deviceName(tt.d); got != tt.name {
+			t.Errorf("deviceName(%q %q %q) = %q, want %q", tt.d.Vendor, tt.d.Type, tt.d.Model, got, tt.name)
+		}
+		var w markup.Writer
+		vendorType(&w, tt.d)
+		got := strings.NewReplacer(`<span class="muted">`, "", "</span>", "").Replace(string(w.Bytes()))
+		if got != tt.make {
+			t.Errorf("vendorType(%q %q %q) = %q, want %q", tt.d.Vendor, tt.d.Type, tt.d.Model, got, tt.make)
+		}
+	}
+}
