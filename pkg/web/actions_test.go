@@ -475,3 +475,28 @@ func TestStreamEndsWithSession(t *testing.T) {
 		})
 	}
 }
+
+// TestTrustedDeviceOffersNoQuarantine: the daemon refuses to quarantine
+// a trusted device, so its page offers no quarantine button that could
+// only fail, and says how to quarantine it; trusting it again is a
+// click away.
+func TestTrustedDeviceOffersNoQuarantine(t *testing.T) {
+	for _, trusted := range []bool{false, true} {
+		_, b, tok := loggedIn(t)
+		if trusted {
+			if resp, body := b.post("/devices/"+cameraMAC+"/trust", url.Values{"csrf": {tok}, "trusted": {"true"}}); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("trust: %s\n%s", resp.Status, body)
+			}
+		}
+		_, body := b.get("/devices/" + cameraMAC)
+		if got := strings.Contains(body, `id="quarantine"`); got == trusted {
+			t.Errorf("trusted %v: the page offers the quarantine button: %v", trusted, got)
+		}
+		if got := strings.Contains(body, "stop trusting it first"); got != trusted {
+			t.Errorf("trusted %v: the page says how to quarantine it: %v", trusted, got)
+		}
+		if trusted && !strings.Contains(body, `id="untrust"`) {
+			t.Errorf("a trusted device's page has no button to stop trusting it")
+		}
+	}
+}

@@ -176,6 +176,10 @@ func deviceActions(w *markup.Writer, v *view, p devicePage) {
 		w.Raw(" class=\"row\">\n    ")
 		tokenField(w, v.CSRF)
 		w.Raw("\n    <button type=\"submit\" id=\"release\">Release from quarantine</button>\n  </form>\n")
+	} else if d.Trusted {
+		// The daemon refuses to quarantine a trusted device: a form
+		// here would only ever answer with an error.
+		w.Raw("  <p id=\"trusted-note\">A trusted device is never quarantined. To quarantine it, stop trusting it first.</p>\n")
 	} else {
 		w.Raw("  <form method=\"post\"")
 		w.URLAttr("action", "/devices/", d.MAC, "/quarantine")
