@@ -224,7 +224,7 @@ func TestCorpusMDNSVirtualMachine(t *testing.T) {
 func TestCorpusWeakCipherScorecard(t *testing.T) {
 	inv := run(t, inspecttest.CorpusFile(t, "zeek-tls-tls1.2.pcap"))
 	card := device.Scorecard(lookup(t, inv, "b8:f6:b1:16:11:6d"), nil)
-	checkCard(t, card, map[string]device.Status{"5.5-1": device.Fail, "5.5-7": device.Unknown, "5.8-2": device.Unknown})
+	checkCard(t, card, map[string]device.Status{"5.5-1": device.Fail, "5.5-7": device.Unknown, "5.8-1": device.Unknown})
 }
 
 // TestCorpusClientLoginScorecard: a mail client's accepted SMTP login to
@@ -260,7 +260,7 @@ func TestDemoScorecards(t *testing.T) {
 			// claim anyone on the LAN can send, no fact to fail on.
 			"5.3-8": device.Unknown,
 			"5.5-7": device.Fail, // that password in clear
-			"5.8-2": device.Fail, // e-mail and location in clear
+			"5.8-1": device.Fail, // e-mail and location in clear
 		}},
 		{"8c:79:f5:3d:4e:5f", map[string]device.Status{
 			"5.3-7": device.Fail, // firmware over plain HTTP
@@ -278,7 +278,7 @@ func TestDemoScorecards(t *testing.T) {
 			// not sent over the internet).
 			"5.5-1": device.Unknown,
 			"5.5-7": device.Unknown,
-			"5.8-2": device.Unknown,
+			"5.8-1": device.Unknown,
 			"5.1-1": device.Unknown,
 		}},
 	}

@@ -531,7 +531,7 @@ func (s scorer) p557() Provision {
 
 func (s scorer) p582() Provision {
 	pass, _ := s.strongInternet()
-	return unknown(verdict("5.8-2", "Personal data protected in transit", s.findings(kinds(event.KindPersonalData)), pass), s.internetUnknown())
+	return unknown(verdict("5.8-1", "Personal data protected in transit", s.findings(kinds(event.KindPersonalData)), pass), s.internetUnknown())
 }
 
 // servedByDevice reports whether an event shows the device as the server.

@@ -116,6 +116,13 @@ func TestScorecard(t *testing.T) {
 		{"upnp_server_header_is_required", []*event.Event{
 			obs("00:11:22:33:44:55", "192.168.1.5", event.KindHTTPServer, event.Evidence{"server": "Linux/3.10 UPnP/1.0 MiniUPnPd/1.6"}),
 		}, map[string]Status{"5.6-2": Unknown}, ""},
+		// ETSI EN 303 645 V2.1.1 5.8-2 is about sensitive personal data
+		// sent to associated services; an e-mail address in clear to
+		// any server falls short of 5.8-1, personal data transiting
+		// between a device and a service.
+		{"personal_data", []*event.Event{
+			finding(event.KindPersonalData, "An e-mail address (in body) sent without encryption to 203.0.113.5:80", event.Evidence{"data_kind": "email"}),
+		}, map[string]Status{"5.8-1": Fail}, "e-mail address"},
 		{"scanning", []*event.Event{
 			finding(event.KindScanning, "Scanning 120 hosts on port 23", nil),
 		}, map[string]Status{"5.7-2": Fail}, "Scanning"},
@@ -709,7 +716,7 @@ func TestScorecardTLSCreditPerConnection(t *testing.T) {
 			inv.ObservePacket(synPacket(m, "192.168.1.5", "203.0.113.10", 40000, 1))
 			inv.Emit(tt.hello)
 			card := Scorecard(device(t, inv, m.String()), nil)
-			for _, id := range []string{"5.5-1", "5.5-7", "5.8-2"} {
+			for _, id := range []string{"5.5-1", "5.5-7", "5.8-1"} {
 				if st, r := statusOf(card, id); st == Pass {
 					t.Errorf("%s = PASS %q on a ServerHello of another connection", id, r)
 				}
@@ -758,7 +765,7 @@ func TestScorecardTLSSuite(t *testing.T) {
 	tests := []struct {
 		name   string
 		events []*event.Event
-		want   Status // of 5.5-7 and 5.8-2
+		want   Status // of 5.5-7 and 5.8-1
 		strong uint32 // internet sessions counted as protected
 	}{
 		{"tls12_strong_suite", []*event.Event{hello("0x0303", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256")}, Pass, 1},
@@ -780,7 +787,7 @@ func TestScorecardTLSSuite(t *testing.T) {
 			}
 			d := device(t, inv, m.String())
 			card := Scorecard(d, nil)
-			for _, id := range []string{"5.5-7", "5.8-2"} {
+			for _, id := range []string{"5.5-7", "5.8-1"} {
 				if st, r := statusOf(card, id); st != tt.want {
 					t.Errorf("%s = %s %q, want %s", id, st, r, tt.want)
 				}
@@ -806,7 +813,7 @@ func TestScorecardTLSUnknownSuite(t *testing.T) {
 		name         string
 		version      string
 		strength     string // "" for none, as before the analyzer graded the suite
-		want         Status // of 5.5-1, 5.5-7 and 5.8-2
+		want         Status // of 5.5-1, 5.5-7 and 5.8-1
 		strong, weak uint32
 	}{
 		{"strong_suite", "0x0304", "strong", Pass, 1, 0},
@@ -829,7 +836,7 @@ func TestScorecardTLSUnknownSuite(t *testing.T) {
 			inv.Emit(hello) // a second ServerHello on the connection changes nothing
 			d := device(t, inv, m.String())
 			card := Scorecard(d, nil)
-			for _, id := range []string{"5.5-1", "5.5-7", "5.8-2"} {
+			for _, id := range []string{"5.5-1", "5.5-7", "5.8-1"} {
 				if st, r := statusOf(card, id); st != tt.want {
 					t.Errorf("%s = %s %q, want %s", id, st, r, tt.want)
 				}
@@ -907,7 +914,7 @@ func TestInternetConnectionsWithoutLinkLayer(t *testing.T) {
 
 // TestScorecardLANCleartext: a device that takes part in an application
 // flow in clear on the LAN, as server or client, gets no pass on secure
-// communication (5.5-1, 5.5-7, 5.8-2) whatever its internet connections
+// communication (5.5-1, 5.5-7, 5.8-1) whatever its internet connections
 // did: unknown, naming what was seen. Before the fix only internet
 // traffic was judged, and a camera serving telnet to the LAN, or a
 // laptop logging in to it so, passed on one TLS connection.
@@ -968,7 +975,7 @@ func TestScorecardLANCleartext(t *testing.T) {
 				inv.Emit(ev)
 			}
 			card := Scorecard(device(t, inv, mac), nil)
-			for _, id := range []string{"5.5-1", "5.5-7", "5.8-2"} {
+			for _, id := range []string{"5.5-1", "5.5-7", "5.8-1"} {
 				st, r := statusOf(card, id)
 				switch {
 				case tt.reason == "" && st != Pass:
@@ -1041,7 +1048,7 @@ func udpPacket(mac hwaddr.MAC, src, dst string, sport, dport uint16) *inspect.Pa
 }
 
 // TestScorecardInternetUDP: a device whose internet TCP connections were
-// all TLS 1.3 gets no pass on secure communication (5.5-1, 5.5-7, 5.8-2)
+// all TLS 1.3 gets no pass on secure communication (5.5-1, 5.5-7, 5.8-1)
 // while it also sends UDP to the internet on a port not known to be
 // encrypted (CoAP, syslog, TFTP, a vendor's port): unknown, naming the
 // ports. DNS, NTP, QUIC and the other exempt ports, and multicast
@@ -1117,7 +1124,7 @@ func TestScorecardInternetUDP(t *testing.T) {
 				t.Fatal("no device")
 			}
 			card := Scorecard(d, nil)
-			for _, id := range []string{"5.5-1", "5.5-7", "5.8-2"} {
+			for _, id := range []string{"5.5-1", "5.5-7", "5.8-1"} {
 				st, r := statusOf(card, id)
 				want := Pass
 				if tt.reasons != nil {

@@ -3,7 +3,7 @@
 // NMEA sentences), payment card numbers, IMEIs, MAC addresses and serial
 // numbers sent to the internet, Wi-Fi credentials, and names and postal
 // addresses in labelled fields. Each is reported as a personal_data
-// finding against ETSI EN 303 645 provision 5.8-2 with a redacted sample;
+// finding against ETSI EN 303 645 provision 5.8-1 with a redacted sample;
 // the datum itself never leaves the scanner.
 //
 // Scanning is hand-written over bytes, without regular expressions, and
@@ -118,7 +118,7 @@ func (s *Scanner) report(f *inspect.Flow, dir inspect.Dir, where string, b []byt
 		Kind:       event.KindPersonalData,
 		Severity:   severity,
 		Capability: event.CapPersonalData,
-		Provision:  "5.8-2",
+		Provision:  "5.8-1",
 		Evidence: event.Evidence{
 			"data_kind":   m.kind.String(),
 			"sample":      sample(m, b),

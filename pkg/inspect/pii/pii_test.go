@@ -99,7 +99,7 @@ func TestFindingEvents(t *testing.T) {
 			if ev.Device.IP != tt.device {
 				t.Errorf("device %v, want %s", ev.Device, tt.device)
 			}
-			if ev.Capability != event.CapPersonalData || ev.Provision != "5.8-2" || ev.Type != event.TypeFinding {
+			if ev.Capability != event.CapPersonalData || ev.Provision != "5.8-1" || ev.Type != event.TypeFinding {
 				t.Errorf("capability %d provision %q type %q", ev.Capability, ev.Provision, ev.Type)
 			}
 			if inspecttest.Leaks(t, c.Events, tt.secret) {
