@@ -19,6 +19,7 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/audit"
+	"github.com/iotgw/iotgw/pkg/dnsproxy"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/inspect"
@@ -526,9 +527,25 @@ func (c *Config) validate() []*Error {
 		if !dp.Upstream.IsValid() {
 			bad("dnsproxy.upstream", "an address:port is needed")
 		}
-		for _, d := range dp.UpdateDomains {
-			if d == "" || strings.ContainsAny(d, " /*") {
-				bad("dnsproxy.update_domains", "%q is not a domain name", d)
+		// The proxy refuses what these checks refuse when it is built, at
+		// start and on a reload, and quarantined devices get no DNS.
+		for _, list := range []struct {
+			key   string
+			names []string
+			check func([]string) error
+		}{
+			{"dnsproxy.update_domains", dp.UpdateDomains, dnsproxy.CheckUpdateDomains},
+			{"dnsproxy.local_domains", dp.LocalDomains, dnsproxy.CheckLocalDomains},
+		} {
+			named := true
+			for _, d := range list.names {
+				if d == "" || strings.ContainsAny(d, " /*") {
+					bad(list.key, "%q is not a domain name", d)
+					named = false
+				}
+			}
+			if err := list.check(list.names); named && err != nil {
+				bad(list.key, "%v", err)
 			}
 		}
 	}

@@ -184,6 +184,18 @@ func TestValidateCatchesWhatBreaksRun(t *testing.T) {
 		{"store_max_bytes_too_big", "[store]\nmax_bytes = 1099511627776\n", "store.max_bytes"},
 		{"stream_memory_64MiB", "[inspect]\nstream_buffer = 65536\nmax_buffers = 1024\n", ""},
 		{"stream_memory_too_big", "[inspect]\nstream_buffer = 1048576\nmax_buffers = 1024\n", "inspect.max_buffers"},
+		// The DNS proxy refuses these names when it is built, at start or
+		// on a reload, and quarantined devices would get no DNS.
+		{"update_domain", "[dnsproxy]\nupdate_domains = [\"update.example-camera.com\"]\n", ""},
+		{"update_domain_public_suffix", "[dnsproxy]\nupdate_domains = [\"co.uk\"]\n", "dnsproxy.update_domains"},
+		{"update_domain_single_label", "[dnsproxy]\nupdate_domains = [\"firmware\"]\n", "dnsproxy.update_domains"},
+		{"update_domain_empty_label", "[dnsproxy]\nupdate_domains = [\"update..example.com\"]\n", "dnsproxy.update_domains"},
+		{"update_domain_proxy_off", "[dnsproxy]\nenabled = false\nupdate_domains = [\"com\"]\n", ""},
+		{"local_domain_root", "[dnsproxy]\nlocal_domains = [\".\"]\n", "dnsproxy.local_domains"},
+		{"local_domain_empty", "[dnsproxy]\nlocal_domains = [\"\"]\n", "dnsproxy.local_domains"},
+		{"local_domain_empty_label", "[dnsproxy]\nlocal_domains = [\"home..arpa\"]\n", "dnsproxy.local_domains"},
+		{"local_domain_space", "[dnsproxy]\nlocal_domains = [\"my lan\"]\n", "dnsproxy.local_domains"},
+		{"local_domains", "[dnsproxy]\nlocal_domains = [\"lan\", \"home.arpa\"]\n", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("test.toml", []byte(tc.toml))

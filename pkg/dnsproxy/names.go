@@ -22,6 +22,23 @@ func canonicalDomains(names []string) ([]string, error) {
 	return out, nil
 }
 
+// CheckUpdateDomains reports the first of names New and SetRules refuse
+// as update domains: not a domain name, or a public suffix.
+func CheckUpdateDomains(names []string) error {
+	canonical, err := canonicalDomains(names)
+	if err != nil {
+		return err
+	}
+	return checkUpdateDomains(canonical)
+}
+
+// CheckLocalDomains reports the first of names New and SetRules refuse
+// as local domains.
+func CheckLocalDomains(names []string) error {
+	_, err := canonicalDomains(names)
+	return err
+}
+
 // inDomains reports whether name is one of domains or below one. It
 // compares labels, so an escaped dot inside a label ("a\.example.com" is a
 // name in "com") never matches "example.com".
