@@ -524,8 +524,8 @@ func (c *Config) validate() []*Error {
 		if dp.Port < 1 || dp.Port > 65535 || dp.Port == 53 {
 			bad("dnsproxy.port", "%d: want a free port other than 53 (dnsmasq keeps 53)", dp.Port)
 		}
-		if !dp.Upstream.IsValid() {
-			bad("dnsproxy.upstream", "an address:port is needed")
+		if !dp.Upstream.IsValid() || dp.Upstream.Port() == 0 {
+			bad("dnsproxy.upstream", "an address:port is needed, such as 127.0.0.1:53")
 		}
 		// The proxy refuses what these checks refuse when it is built, at
 		// start and on a reload, and quarantined devices get no DNS.

@@ -196,6 +196,9 @@ func TestValidateCatchesWhatBreaksRun(t *testing.T) {
 		{"local_domain_empty_label", "[dnsproxy]\nlocal_domains = [\"home..arpa\"]\n", "dnsproxy.local_domains"},
 		{"local_domain_space", "[dnsproxy]\nlocal_domains = [\"my lan\"]\n", "dnsproxy.local_domains"},
 		{"local_domains", "[dnsproxy]\nlocal_domains = [\"lan\", \"home.arpa\"]\n", ""},
+		// Nothing answers on port 0: every query forwarded would fail.
+		{"upstream_port_0", "[dnsproxy]\nupstream = \"127.0.0.1:0\"\n", "dnsproxy.upstream"},
+		{"upstream_other_port", "[dnsproxy]\nupstream = \"[::1]:5353\"\n", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("test.toml", []byte(tc.toml))
