@@ -307,6 +307,26 @@ func TestInitScript(t *testing.T) {
 			output:  "not restarted for the change of the LAN interface",
 		},
 		{
+			// Stopping the daemon for a file that is not valid would
+			// leave none: the running daemon keeps its settings, as
+			// with start.
+			name:    "restart_with_a_bad_config_keeps_the_daemon",
+			setup:   func(t *testing.T, root string) { running(t, root); badConfig(t, root) },
+			actions: [][]string{{"restart"}},
+			want:    []string{"action restart"},
+			wantErr: true,
+			output:  "not restarted: the running daemon keeps its settings",
+		},
+		{
+			// With none running there is nothing to keep: stop and start,
+			// which refuses the file.
+			name:    "restart_with_a_bad_config_and_no_daemon",
+			setup:   badConfig,
+			actions: [][]string{{"restart"}},
+			want:    lines([]string{"action restart", "stop iotgw", "begin iotgw"}, triggers, []string{"end iotgw"}),
+			output:  "is not valid, not starting",
+		},
+		{
 			// A LAN that is a plain port, not the br-lan the default
 			// configuration names: said at start, which goes on.
 			name:    "start_warns_of_an_unnamed_lan_device",
