@@ -189,11 +189,10 @@ func (a alertSettings) Channels() []web.ChannelView {
 	var out []web.ChannelView
 	for _, st := range a.d.Status() {
 		v := web.ChannelView{Name: st.Name, Kind: st.Type, Enabled: st.Enabled}
-		switch {
-		case st.LastError != "":
+		if st.LastError != "" {
 			v.Detail = "last error: " + st.LastError
-		case !st.LastSent.IsZero():
-			v.Detail = "last sent " + st.LastSent.Local().Format("2006-01-02 15:04")
+		} else {
+			v.LastSent = st.LastSent
 		}
 		out = append(out, v)
 	}

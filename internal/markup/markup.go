@@ -117,7 +117,7 @@ func LocalPath(u string) bool {
 
 func textAttr(n string) bool {
 	switch n {
-	case "class", "value", "title", "aria-label", "content":
+	case "class", "value", "title", "aria-label", "content", "datetime":
 		return true
 	}
 	return strings.HasPrefix(n, "data-")

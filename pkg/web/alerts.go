@@ -15,8 +15,10 @@ type ChannelView struct {
 	Kind    string `json:"kind"` // ntfy, gotify, pushover, telegram, webhook, email, mqtt
 	Target  string `json:"target,omitempty"`
 	Enabled bool   `json:"enabled"`
-	// Detail is the channel's last delivery result or problem.
+	// Detail is the channel's last delivery problem.
 	Detail string `json:"detail,omitempty"`
+	// LastSent is when the channel last delivered an alert; zero if never.
+	LastSent time.Time `json:"last_sent,omitzero"`
 }
 
 // AlertSettings is what the page needs of the alert engine.

@@ -448,11 +448,28 @@ func ago(now, t time.Time) string {
 	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
 }
 
+// when is t in the router's zone, with the zone named: a router often
+// runs in UTC while its owner lives elsewhere, so a bare hour would be
+// read as the wrong one.
 func when(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return t.Local().Format("2006-01-02 15:04:05")
+	return t.Local().Format("2006-01-02 15:04:05 MST")
+}
+
+// timeTag writes t as when does, inside <time datetime="RFC 3339"> so
+// that the script can show it in the browser's zone.
+func timeTag(w *markup.Writer, t time.Time) {
+	if t.IsZero() {
+		w.Raw("-")
+		return
+	}
+	w.Raw("<time")
+	w.Attr("datetime", t.Format(time.RFC3339))
+	w.Raw(">")
+	w.Text(when(t))
+	w.Raw("</time>")
 }
 
 func humanBytes(n uint64) string {

@@ -50,9 +50,9 @@ func deviceContent(w *markup.Writer, v *view) {
 		w.Raw("</dd>\n")
 	}
 	w.Raw("  <dt>First seen</dt><dd>")
-	w.Text(when(d.FirstSeen))
+	timeTag(w, d.FirstSeen)
 	w.Raw("</dd>\n  <dt>Last seen</dt><dd>")
-	w.Text(when(d.LastSeen))
+	timeTag(w, d.LastSeen)
 	w.Raw(" (")
 	w.Text(ago(v.Now, d.LastSeen))
 	w.Raw(")")
@@ -65,10 +65,10 @@ func deviceContent(w *markup.Writer, v *view) {
 		w.Raw("<section class=\"card quarantined\" id=\"quarantine-info\">\n  <h2>Quarantined</h2>\n  <p>Mode <strong>")
 		w.Text(q.Mode)
 		w.Raw("</strong> since ")
-		w.Text(when(q.Since))
+		timeTag(w, q.Since)
 		if !q.Until.IsZero() {
 			w.Raw(", until ")
-			w.Text(when(q.Until))
+			timeTag(w, q.Until)
 		} else {
 			w.Raw(", until released")
 		}
@@ -102,7 +102,7 @@ func deviceContent(w *markup.Writer, v *view) {
 			w.Raw("  <p>")
 			w.Text(string(vd.Pending))
 			w.Raw(" takes effect at ")
-			w.Text(when(vd.PendingUntil))
+			timeTag(w, vd.PendingUntil)
 			w.Raw(" unless you mark the device trusted.</p>\n")
 		}
 		w.Raw("  <ul>")
@@ -393,14 +393,13 @@ func findingsSection(w *markup.Writer, p devicePage) {
 		for _, f := range p.Findings {
 			w.Raw("    <li>")
 			severityBadge(w, f.Severity)
-			w.Raw("\n      <time>")
-			w.Text(when(f.Time))
-			w.Raw("</time>")
+			w.Raw("\n      ")
+			timeTag(w, f.Time)
 			if f.Count > 1 {
 				w.Raw(" <small>× ")
 				w.Int(f.Count)
 				w.Raw(", last ")
-				w.Text(when(f.LastTime))
+				timeTag(w, f.LastTime)
 				w.Raw("</small>")
 			}
 			w.Raw("\n      <div>")

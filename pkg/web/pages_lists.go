@@ -113,7 +113,7 @@ func eventsContent(w *markup.Writer, v *view) {
 		w.Raw("<tr")
 		w.Attr("class", string(e.Type))
 		w.Raw(">\n  <td data-label=\"Time\">")
-		w.Text(when(e.Time))
+		timeTag(w, e.Time)
 		w.Raw("</td>\n  <td data-label=\"Severity\">")
 		severityBadge(w, e.Severity)
 		w.Raw("</td>\n  <td data-label=\"Device\">")

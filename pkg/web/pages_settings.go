@@ -123,6 +123,10 @@ func alertsContent(w *markup.Writer, v *view) {
 				w.Raw("<p>")
 				w.Text(c.Detail)
 				w.Raw("</p>")
+			} else if !c.LastSent.IsZero() {
+				w.Raw("<p>last sent ")
+				timeTag(w, c.LastSent)
+				w.Raw("</p>")
 			}
 			w.Raw("\n  <div class=\"row\">\n    <form method=\"post\" action=\"/alerts/enabled\" data-fetch>\n      ")
 			tokenField(w, v.CSRF)
