@@ -80,9 +80,12 @@ type Quarantine struct {
 	Mode   string    `json:"mode"`
 	Since  time.Time `json:"since"`
 	Until  time.Time `json:"until,omitzero"`
-	By     string    `json:"by"` // "policy" or "owner"
+	By     string    `json:"by"` // "policy" or ByOwner
 	Reason string    `json:"reason,omitempty"`
 }
+
+// ByOwner is Quarantine.By for a quarantine the owner asked for.
+const ByOwner = "owner"
 
 // Status is the daemon's health.
 type Status struct {

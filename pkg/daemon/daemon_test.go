@@ -533,7 +533,7 @@ func TestMaxAutoQuarantine(t *testing.T) {
 	if q := quarantined(t, fake); len(q) != 0 {
 		t.Errorf("quarantined without confirmation: %v", q)
 	}
-	if dev, _ := h.d.Device(camera); dev.State != api.StatePending || !strings.Contains(dev.Awaiting, "max_auto_quarantine") {
+	if dev, _ := h.d.Device(camera); dev.State != api.StatePending || !strings.Contains(dev.Awaiting, "0 devices were already quarantined automatically, the most it quarantines without asking you") {
 		t.Errorf("camera state %s (%q), want pending, waiting for the limit", dev.State, dev.Awaiting)
 	}
 	ownerConfirms(t, h, fake, camera)
@@ -575,7 +575,8 @@ func TestWaitingQuarantineWaitsForTheOwner(t *testing.T) {
 			if q := quarantined(t, fake); q[camera] == "" || q[second] != "" {
 				t.Fatalf("quarantined %v, want the camera alone", q)
 			}
-			if dev, _ := h.d.Device(second); !strings.Contains(dev.Awaiting, "max_auto_quarantine") {
+			// One device, in the singular, and the limit in plain words.
+			if dev, _ := h.d.Device(second); !strings.Contains(dev.Awaiting, "1 device was already quarantined automatically, the most it quarantines without asking you") {
 				t.Fatalf("the second device waits for %q, want the limit", dev.Awaiting)
 			}
 			if err := h.d.Release(context.Background(), camera); err != nil {

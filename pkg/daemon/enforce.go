@@ -202,7 +202,7 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 				"mac", mac, "limit", d.cfg.Policy.MaxAutoQuarantine)
 		}
 		m.overLimit = true
-		m.awaiting = fmt.Sprintf("when policy called for it, it already held %d devices, its limit (policy.max_auto_quarantine)", d.cfg.Policy.MaxAutoQuarantine)
+		m.awaiting = overLimitText(d.cfg.Policy.MaxAutoQuarantine)
 		return plan{}
 	}
 	m.awaiting = ""
@@ -636,4 +636,15 @@ func (d *Daemon) notify(build func(alert.Device) alert.Alert, mac hwaddr.MAC) {
 	dev := d.alertDeviceLocked(event.Endpoint{MAC: mac.String()})
 	d.mu.Unlock()
 	d.deps.Alerts.Notify(build(dev))
+}
+
+// overLimitText says to the owner why a quarantine waits for them: policy
+// had already quarantined as many devices as it may without asking.
+func overLimitText(limit int) string {
+	devices := "devices were"
+	if limit == 1 {
+		devices = "device was"
+	}
+	return fmt.Sprintf("when policy called for it, %d %s already quarantined automatically, "+
+		"the most it quarantines without asking you (policy.max_auto_quarantine in the configuration)", limit, devices)
 }

@@ -92,10 +92,19 @@ func (s *Server) handleAlertTest(w http.ResponseWriter, r *http.Request, v *view
 	if err == nil {
 		ctx, cancel := context.WithTimeout(r.Context(), testAlertTimeout)
 		defer cancel()
-		err = s.alerts.SendTest(ctx, name)
+		if err = s.alerts.SendTest(ctx, name); err != nil {
+			err = testAlertError{err}
+		}
 	}
 	s.alertResult(w, r, v, err, "alert-test")
 }
+
+// testAlertError is a test alert that failed, said in a sentence before
+// the channel's own detail ("ntfy: Post …: connection refused").
+type testAlertError struct{ err error }
+
+func (e testAlertError) Error() string { return "The test alert could not be sent: " + e.err.Error() }
+func (e testAlertError) Unwrap() error { return e.err }
 
 // alertResult answers a script with JSON and a form with the page.
 func (s *Server) alertResult(w http.ResponseWriter, r *http.Request, v *view, err error, done string) {

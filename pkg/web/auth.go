@@ -285,7 +285,7 @@ func (s *Server) postSetup(w http.ResponseWriter, r *http.Request, v *view) {
 			}
 			s.log.Warn("web: wrong setup code", args...)
 		}
-		v.Error = "Wrong setup code. Read it on the router with `iotgw setup-code`."
+		v.Error = "Wrong setup code. To read it, run iotgw setup-code on the router."
 		s.renderPre(w, r, http.StatusUnauthorized, setupContent, v)
 		return
 	}

@@ -159,6 +159,8 @@ type fakeAlerts struct {
 	mu       sync.Mutex
 	channels []ChannelView
 	calls    []string
+	// testErr is what SendTest returns.
+	testErr error
 }
 
 func (a *fakeAlerts) Channels() []ChannelView {
@@ -184,7 +186,7 @@ func (a *fakeAlerts) SendTest(_ context.Context, name string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.calls = append(a.calls, "test "+name)
-	return nil
+	return a.testErr
 }
 
 func (a *fakeAlerts) recorded() []string {

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/iotgw/iotgw/internal/markup"
@@ -73,9 +75,13 @@ func deviceContent(w *markup.Writer, v *view) {
 			w.Raw(", until released")
 		}
 		w.Raw(", by ")
-		w.Text(q.By)
+		if q.By == api.ByOwner {
+			w.Raw("you") // the owner reads their own page
+		} else {
+			w.Text(q.By)
+		}
 		w.Raw(".")
-		if q.Reason != "" && q.By != "owner" {
+		if q.Reason != "" && q.By != api.ByOwner {
 			w.Raw(" ")
 			w.Text(q.Reason)
 		}
@@ -122,7 +128,9 @@ func deviceContent(w *markup.Writer, v *view) {
 	w.Raw("\n")
 	if len(p.D.Identity) > 0 {
 		w.Raw("<section class=\"card\" id=\"identity\">\n  <h2>Identity</h2>\n  <dl class=\"facts\">")
-		facts(w, p.D.Identity)
+		for _, k := range slices.Sorted(maps.Keys(p.D.Identity)) {
+			fact(w, identityLabel(k), p.D.Identity[k])
+		}
 		w.Raw("</dl>\n</section>\n")
 	}
 	softwareSection(w, p.D.Software)
@@ -130,6 +138,23 @@ func deviceContent(w *markup.Writer, v *view) {
 	scorecardSection(w, p.Card)
 	w.Raw("\n")
 	findingsSection(w, p)
+}
+
+// identityLabel is an identity key of the API in the owner's words.
+func identityLabel(key string) string {
+	switch key {
+	case "firmware":
+		return "Firmware"
+	case "os":
+		return "Operating system"
+	case "oui_vendor":
+		return "Maker of its network chip (from the MAC address)"
+	case "private_mac":
+		return "Private (random) MAC address"
+	case "dns_server":
+		return "Answers DNS queries"
+	}
+	return key
 }
 
 // softwareSection lists the products and versions the device showed:

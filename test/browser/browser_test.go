@@ -202,7 +202,7 @@ secret = "browser-test-shared-secret"
 	if got := text("#device-state"); got != "Quarantined" {
 		t.Fatalf("state after quarantine: %q", got)
 	}
-	if got := text("#quarantine-info"); !strings.Contains(got, "block") || !strings.Contains(got, "owner") {
+	if got := text("#quarantine-info"); !strings.Contains(got, "block") || !strings.Contains(got, "by you.") {
 		t.Fatalf("quarantine facts: %q", got)
 	}
 	d := apiDevice(t, client)

@@ -1,0 +1,90 @@
+package web
+
+import (
+	"errors"
+	"html"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/iotgw/iotgw/pkg/api"
+)
+
+// TestOwnerWording: the page speaks to the owner in plain words: no
+// markdown, no API keys, "you" for the owner.
+func TestOwnerWording(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		prep   func(r *rig)
+		path   string
+		form   url.Values
+		accept string // "json": the script's request
+		want   []string
+		refuse []string
+	}{
+		{name: "identity_labels", prep: func(r *rig) {
+			r.backend.devices[cameraMAC].Identity = map[string]string{"os": "Linux", "oui_vendor": "Hangzhou Hikvision", "private_mac": "yes"}
+		}, path: "/devices/" + cameraMAC,
+			want:   []string{"<dt>Operating system</dt><dd>Linux</dd>", "<dt>Maker of its network chip (from the MAC address)</dt><dd>Hangzhou Hikvision</dd>", "<dt>Private (random) MAC address</dt>"},
+			refuse: []string{"<dt>os</dt>", "<dt>oui_vendor</dt>", "<dt>private_mac</dt>"}},
+		{name: "quarantined_by_you", prep: func(r *rig) {
+			r.backend.devices[cameraMAC].Quarantine = &api.Quarantine{Mode: "block", Since: r.clock.Now(), By: api.ByOwner}
+		}, path: "/devices/" + cameraMAC, want: []string{", by you."}, refuse: []string{"by owner"}},
+		{name: "quarantined_by_policy", prep: func(r *rig) {
+			r.backend.devices[cameraMAC].Quarantine = &api.Quarantine{Mode: "block", Since: r.clock.Now(), By: "policy", Reason: "default password"}
+		}, path: "/devices/" + cameraMAC, want: []string{", by policy. default password"}},
+		{name: "test_alert_form", prep: func(r *rig) { r.alerts.testErr = errors.New("ntfy: Post \"https://ntfy.sh/x\": connection refused") },
+			path: "/alerts/test", form: url.Values{"name": {"phone"}},
+			want: []string{`The test alert could not be sent: ntfy: Post "https://ntfy.sh/x": connection refused`}},
+		{name: "test_alert_script", prep: func(r *rig) { r.alerts.testErr = errors.New("ntfy: connection refused") },
+			path: "/alerts/test", form: url.Values{"name": {"phone"}}, accept: "json",
+			want: []string{`"error":"The test alert could not be sent: ntfy: connection refused"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, b, tok := loggedIn(t)
+			r.backend.mu.Lock()
+			r.alerts.mu.Lock()
+			tc.prep(r)
+			r.alerts.mu.Unlock()
+			r.backend.mu.Unlock()
+			var body string
+			if tc.form == nil {
+				_, body = b.get(tc.path)
+			} else {
+				tc.form.Set("csrf", tok)
+				var h http.Header
+				if tc.accept == "json" {
+					h = http.Header{"Accept": {"application/json"}}
+				}
+				body = readBody(t, b.do(http.MethodPost, tc.path, tc.form, h))
+			}
+			body = html.UnescapeString(body)
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("no %q in\n%s", w, body)
+				}
+			}
+			for _, w := range tc.refuse {
+				if strings.Contains(body, w) {
+					t.Errorf("%q in\n%s", w, body)
+				}
+			}
+		})
+	}
+}
+
+// TestWrongSetupCodeMessage: the message names the command in plain
+// text; the page shows no markdown.
+func TestWrongSetupCodeMessage(t *testing.T) {
+	r := newRig(t, false)
+	b := r.browser("192.168.50.104")
+	tok := b.formToken("/setup")
+	resp, body := b.post("/setup", url.Values{"csrf": {tok}, "code": {"AAAA-BBBB-CCCC"}, "password": {goodPassword}, "confirm": {goodPassword}})
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong code: %s, want 401", resp.Status)
+	}
+	if want := "Wrong setup code. To read it, run iotgw setup-code on the router."; !strings.Contains(body, want) || strings.Contains(body, "`") {
+		t.Errorf("want %q and no backtick in\n%s", want, body)
+	}
+}
