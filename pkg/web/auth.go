@@ -291,6 +291,9 @@ func (s *Server) postSetup(w http.ResponseWriter, r *http.Request, v *view) {
 	}
 	// The code was right: a refused new password is not a failed guess.
 	attempt = attemptSucceeded
+	// A refused password keeps the right code in its field: it is the
+	// owner's own input, sent back over the same page only.
+	v.Page = setupPage{Code: r.PostFormValue("code")}
 	epoch, ok := s.setNewPassword(w, r, v, func(status int) { s.renderPre(w, r, status, setupContent, v) })
 	if !ok {
 		return

@@ -71,6 +71,13 @@ func TestSetupFlow(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, tc.want) {
 			t.Errorf("%s: %s, want 400 with %q", tc.name, resp.Status, tc.want)
 		}
+		// The right code stays in its field, the passwords do not.
+		if want := `id="code" value="` + code + `"`; !strings.Contains(body, want) {
+			t.Errorf("%s: the setup code field lost the code: no %s", tc.name, want)
+		}
+		if strings.Contains(body, `value="`+tc.pw+`"`) {
+			t.Errorf("%s: the page shows the refused password", tc.name)
+		}
 	}
 	if r.store.st.PasswordHash != "" {
 		t.Fatal("a bad password was stored")

@@ -148,7 +148,12 @@ func messageContent(w *markup.Writer, v *view) {
 	w.Raw("</h1>\n<p><a href=\"/\">Back to the devices</a></p>\n")
 }
 
+// setupPage is the setup page's data: the code typed, shown again when
+// it was right but the new password was refused.
+type setupPage struct{ Code string }
+
 func setupContent(w *markup.Writer, v *view) {
+	p, _ := v.Page.(setupPage)
 	w.Raw(`<h1>Set up iotgw</h1>
 <p>This page controls your home network, so it needs a password. There is no default password.</p>
 <p>First prove that you own the router: log in to it over SSH and run <code>iotgw setup-code</code>. It prints a one-time setup code. The code works once.</p>
@@ -156,7 +161,9 @@ func setupContent(w *markup.Writer, v *view) {
   `)
 	tokenField(w, v.CSRF)
 	w.Raw(`
-  <label>Setup code <input name="code" id="code" autocomplete="off" autocapitalize="characters" spellcheck="false" required placeholder="XXXX-XXXX-XXXX"></label>
+  <label>Setup code <input name="code" id="code"`)
+	w.Attr("value", p.Code)
+	w.Raw(` autocomplete="off" autocapitalize="characters" spellcheck="false" required placeholder="XXXX-XXXX-XXXX"></label>
   <label>New password <input type="password" name="password" id="password" autocomplete="new-password" required minlength="10"></label>
   <label>New password again <input type="password" name="confirm" id="confirm" autocomplete="new-password" required minlength="10"></label>
   <p class="hint">At least 10 characters; common and default passwords are refused. A short sentence is easy to remember and hard to guess.</p>
