@@ -201,16 +201,17 @@ func ParseMode(s string) (string, error) {
 	return "", errors.New("mode: want block, isolate or updates-only")
 }
 
-// ValidName checks a device name the owner typed: 1–64 printable
+// ValidName checks a device name the owner typed: at most 64 printable
 // characters (as the page's maxlength counts them, not bytes: a name in
 // Cyrillic or Chinese takes two to three bytes a character), no control
-// characters.
+// characters. An empty name is valid: it clears the owner's name, and
+// the device is called by its automatic name again.
 func ValidName(s string) error {
 	if !utf8.ValidString(s) {
 		return errors.New("name: not UTF-8 text")
 	}
-	if n := utf8.RuneCountInString(s); n == 0 || n > 64 {
-		return errors.New("name: 1 to 64 characters")
+	if utf8.RuneCountInString(s) > 64 {
+		return errors.New("name: at most 64 characters (empty: its automatic name)")
 	}
 	for _, r := range s {
 		if r < 0x20 || r == 0x7f {

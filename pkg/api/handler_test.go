@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -35,6 +36,28 @@ func TestMissesAnswerJSON(t *testing.T) {
 			}
 			if got := rec.Header().Get("Allow"); got != tt.allow {
 				t.Errorf("Allow %q, want %q", got, tt.allow)
+			}
+		})
+	}
+}
+
+// TestValidName: up to 64 characters, not bytes; empty clears the
+// owner's name; no control characters or bytes that are not UTF-8.
+func TestValidName(t *testing.T) {
+	for _, tt := range []struct {
+		name, in string
+		ok       bool
+	}{
+		{"plain", "Hall camera", true},
+		{"empty_clears", "", true},
+		{"cyrillic_64", strings.Repeat("ж", 64), true},
+		{"too_long", strings.Repeat("n", 65), false},
+		{"control", "cam\x1b[31m", false},
+		{"not_utf8", "cam\xff", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := ValidName(tt.in); (err == nil) != tt.ok {
+				t.Errorf("ValidName(%q) = %v, want ok %v", tt.in, err, tt.ok)
 			}
 		})
 	}

@@ -176,9 +176,8 @@ func TestDeviceFormValidation(t *testing.T) {
 		{"duration_too_long", "/quarantine", url.Values{"mode": {"block"}, "for": {"10000h"}}, nil, 400, "duration: between 1m and 8784h", false},
 		{"duration_negative", "/quarantine", url.Values{"mode": {"block"}, "for": {"-1h"}}, nil, 400, "duration: between", false},
 		{"protected_device", "/quarantine", url.Values{"mode": {"block"}, "for": {"1h"}}, api.ErrProtected, 409, "cannot be quarantined", true},
-		{"name_empty", "/name", url.Values{"name": {"   "}}, nil, 400, "name: 1 to 64 characters", false},
-		{"name_too_long", "/name", url.Values{"name": {strings.Repeat("n", 65)}}, nil, 400, "name: 1 to 64 characters", false},
-		{"name_too_long_cyrillic", "/name", url.Values{"name": {strings.Repeat("ж", 65)}}, nil, 400, "name: 1 to 64 characters", false},
+		{"name_too_long", "/name", url.Values{"name": {strings.Repeat("n", 65)}}, nil, 400, "name: at most 64 characters", false},
+		{"name_too_long_cyrillic", "/name", url.Values{"name": {strings.Repeat("ж", 65)}}, nil, 400, "name: at most 64 characters", false},
 		{"name_not_utf8", "/name", url.Values{"name": {"cam\xff"}}, nil, 400, "name: not UTF-8 text", false},
 		{"name_control", "/name", url.Values{"name": {"cam\x1b[31m"}}, nil, 400, "name: no control characters", false},
 		{"trusted_garbage", "/trust", url.Values{"trusted": {"maybe"}}, nil, 400, "trusted: want true or false", false},
@@ -228,6 +227,8 @@ func TestDeviceActionsChangeState(t *testing.T) {
 		{"/name", url.Values{"name": {" Hall camera "}}, "name " + cameraMAC + ` "Hall camera"`, "The device is renamed."},
 		// 64 characters, as the form's maxlength counts them: 128 bytes.
 		{"/name", url.Values{"name": {strings.Repeat("ж", 64)}}, "name " + cameraMAC + ` "` + strings.Repeat("ж", 64) + `"`, "The device is renamed."},
+		// An empty name clears the owner's: the automatic one is back.
+		{"/name", url.Values{"name": {"  "}}, "name " + cameraMAC + ` ""`, "<h1>Hikvision camera <span"},
 		{"/quarantine", url.Values{"mode": {""}, "for": {""}}, "quarantine " + cameraMAC + "  0s", "The device is quarantined."},
 	}
 	for i, s := range steps {

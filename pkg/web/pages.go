@@ -141,6 +141,8 @@ func flashText(key string) string {
 		return "The device is no longer trusted."
 	case "name":
 		return "The device is renamed."
+	case "unname":
+		return "The device's name is cleared: it goes by its automatic name again."
 	case "alert-enabled":
 		return "The alert channel is on."
 	case "alert-disabled":
@@ -279,6 +281,9 @@ func (s *Server) handleDeviceAction(w http.ResponseWriter, r *http.Request, v *v
 		if err := api.ValidName(name); err != nil {
 			actErr = err
 			break
+		}
+		if name == "" {
+			done = "unname"
 		}
 		status, actErr = s.backendErr(s.backend.SetName(r.Context(), mac, name))
 	default:

@@ -242,7 +242,8 @@ func deviceActions(w *markup.Writer, v *view, p devicePage) {
 	tokenField(w, v.CSRF)
 	w.Raw("\n    <label>Name <input name=\"name\" id=\"name\"")
 	w.Attr("value", p.Form.Name)
-	w.Raw(" maxlength=\"64\" placeholder=\"Hall camera\"></label>\n    <button type=\"submit\" id=\"rename\">Rename</button>\n  </form>\n</section>\n")
+	w.Raw(" maxlength=\"64\" placeholder=\"Hall camera\"></label>\n    <button type=\"submit\" id=\"rename\">Rename</button>\n" +
+		"    <small>empty: its automatic name again</small>\n  </form>\n</section>\n")
 }
 
 // svgAxis writes one lane of the picture: its label, its axis line and,
