@@ -226,7 +226,6 @@ var loginProtocols = map[string]bool{"telnet": true, "ssh": true, "ftp": true, "
 type loginService struct {
 	name    string // "telnet:23"
 	covered string // why no default opens it; "" when nothing says so
-	changed bool   // a login with a unique password to it was seen accepted
 }
 
 // loginServices lists the login services seen on the device, by port,
@@ -237,7 +236,7 @@ type loginService struct {
 func (s scorer) loginServices(audit *event.Event) []loginService {
 	var out []loginService
 	idx := map[string]int{}
-	add := func(proto, port, covered string, changed bool) {
+	add := func(proto, port, covered string) {
 		if port == "" || port == "0" {
 			return
 		}
@@ -250,7 +249,6 @@ func (s scorer) loginServices(audit *event.Event) []loginService {
 		if out[i].covered == "" {
 			out[i].covered = covered
 		}
-		out[i].changed = out[i].changed || changed
 	}
 	for _, e := range append(append([]*event.Event{}, s.d.Findings...), s.d.Observations...) {
 		proto := e.Evidence["protocol"]
@@ -259,19 +257,19 @@ func (s scorer) loginServices(audit *event.Event) []loginService {
 		}
 		switch {
 		case e.Kind == event.KindExposedService:
-			add(proto, e.Evidence["port"], "", false)
+			add(proto, e.Evidence["port"], "")
 		case !s.servedByDevice(e):
 		case e.Kind == event.KindPlaintextCredentials || e.Kind == event.KindWeakCredentials || e.Kind == event.KindDefaultCredentials:
-			covered, changed := "", s.changedLogin(e)
-			if changed {
+			covered := ""
+			if s.changedLogin(e) {
 				covered = "password changed: " + e.Summary
 			}
-			add(proto, strconv.Itoa(int(e.Flow.Server.Port)), covered, changed)
+			add(proto, strconv.Itoa(int(e.Flow.Server.Port)), covered)
 		case loginProtocols[proto] || e.Kind == event.KindHTTPServer:
 			if proto == "" {
 				proto = "http"
 			}
-			add(proto, strconv.Itoa(int(e.Flow.Server.Port)), "", false)
+			add(proto, strconv.Itoa(int(e.Flow.Server.Port)), "")
 		}
 	}
 	if a := s.audit("default_login"); a != nil {
@@ -282,7 +280,7 @@ func (s scorer) loginServices(audit *event.Event) []loginService {
 		for _, list := range []string{a.Evidence["protocols"], a.Evidence["untested"]} {
 			for svc := range strings.SplitSeq(list, ",") {
 				if proto, port, ok := strings.Cut(strings.TrimSpace(svc), ":"); ok {
-					add(proto, port, covered, false)
+					add(proto, port, covered)
 				}
 			}
 			covered = ""
@@ -346,43 +344,43 @@ func acceptedDefault(e *event.Event) bool {
 	return e.Kind == event.KindDefaultCredentials && e.SeenAccepted()
 }
 
+// p512 never passes or fails. ETSI EN 303 645 V2.1.1 5.1-2: "Where
+// pre-installed unique per device passwords are used, these shall be
+// generated with a mechanism that reduces the risk of automated attacks
+// against a class or type of device." The network shows a password in
+// use, not whether the maker pre-installed it or a user set it, nor how
+// a pre-installed one was generated. A weak password the device took is
+// shown, first, as worth the owner's eye; a factory default it took is
+// 5.1-1's fail.
 func (s scorer) p512() Provision {
-	pass := ""
+	const cannotTell = "how pre-installed per-device passwords were generated cannot be told from the network"
+	// A login it refused, or one it sent to another server, is no weak
+	// password of its own.
+	weak := s.findings(func(e *event.Event) bool {
+		return e.Kind == event.KindWeakCredentials && e.Evidence["accepted"] == "yes" && s.servedByDevice(e)
+	})
+	tried := s.findings(func(e *event.Event) bool {
+		return e.Kind == event.KindWeakCredentials && e.Evidence["accepted"] != "yes" && e.Evidence["accepted"] != "no" && s.servedByDevice(e)
+	})
+	var unique string
 	for _, f := range s.d.Findings {
 		if s.changedLogin(f) {
-			pass = "login to the device seen with a unique password: " + f.Summary
+			unique = f.Summary
 			break
 		}
 	}
-	// A weak password fails 5.1-2 when the device took it: a login it
-	// refused, or whose answer was not seen, or one it sent to another
-	// server, is no weak password of its own.
-	fails := s.findings(func(e *event.Event) bool {
-		return e.Kind == event.KindWeakCredentials && e.Evidence["accepted"] == "yes" && s.servedByDevice(e)
-	})
-	why := "no login to the device with its password seen"
-	// One unique password is its service's: like 5.1-1, the provision
-	// is about all of the device's passwords, and a complete audit of
-	// defaults says nothing of how guessable the others are.
-	if pass != "" {
-		var others []string
-		for _, svc := range s.loginServices(nil) {
-			if !svc.changed {
-				others = append(others, svc.name)
-			}
-		}
-		if len(others) > 0 {
-			why = pass + "; none seen on " + strings.Join(others, ", ")
-			pass = ""
-		}
+	p := Provision{ID: "5.1-2", Title: "Pre-installed unique passwords resist automated attacks", Status: Unknown}
+	switch {
+	case len(weak) > 0:
+		p.Reasons = append([]string{"the device accepted a weak password; whether its maker pre-installed it or a user set it cannot be told from the network: " + weak[0]}, weak[1:]...)
+	case len(tried) > 0:
+		p.Reasons = []string{"weak password sent to the device, outcome not seen: " + tried[0] + "; " + cannotTell}
+	case unique != "":
+		p.Reasons = []string{"login to the device seen with a unique password, its maker's or a user's: " + unique + "; " + cannotTell}
+	default:
+		p.Reasons = []string{"no login to the device with its password seen; " + cannotTell}
 	}
-	if tried := s.findings(func(e *event.Event) bool {
-		return e.Kind == event.KindWeakCredentials && e.Evidence["accepted"] != "yes" && e.Evidence["accepted"] != "no" && s.servedByDevice(e)
-	}); len(tried) > 0 {
-		// It may be the device's password: no pass on another login.
-		pass, why = "", "weak password sent to the device, outcome not seen: "+tried[0]
-	}
-	return unknown(verdict("5.1-2", "Passwords not easily guessable", fails, pass), why)
+	return p
 }
 
 func (s scorer) p521(vendor Attribute, vi *VendorInfo) Provision {
