@@ -544,24 +544,46 @@ func (s scorer) servedByDevice(e *event.Event) bool {
 	return e.Flow != nil && e.Flow.Server.IP != "" && e.Flow.Server.IP == e.Device.IP
 }
 
+// p561 never fails or passes. ETSI EN 303 645 V2.1.1 5.6-1: "All
+// unused network and logical interfaces shall be disabled." Which
+// interfaces the device's intended use needs is its maker's design,
+// which no frame shows: an open telnet or FTP server may be the one the
+// owner administers it by, and one a client logs in to is, by the
+// words, in use. Nor does a port no traffic was seen on show an unused
+// interface: a capture holds only its hours. Such a server is named in
+// the reason, first, for what it is: cleartext remote administration,
+// whose logins in clear 5.5-1 and 5.5-7 judge.
 func (s scorer) p561() Provision {
-	fails := s.findings(kinds(event.KindExposedService))
-	if len(fails) < maxReasons {
-		for _, e := range append(append([]*event.Event{}, s.d.Observations...), s.d.Findings...) {
-			if e.Evidence["protocol"] == "telnet" && s.servedByDevice(e) {
-				fails = append(fails, "telnet server in use on port "+strconv.Itoa(int(e.Flow.Server.Port)))
-				break
-			}
+	const cannotTell = "whether it is an unused interface cannot be told from the network; logins to it in clear count under 5.5-1 and 5.5-7"
+	var seen []string
+	ports := map[string]bool{}
+	for _, e := range s.d.Findings {
+		if e.Kind == event.KindExposedService && len(seen) < maxReasons {
+			seen = append(seen, e.Summary)
+			ports[e.Evidence["port"]] = true
 		}
 	}
-	// The port check looks for telnet and FTP among a dozen ports:
-	// finding neither says nothing of whether the device's other
-	// interfaces (open ports, radios, debug ports) are in use. No pass.
-	why := "no port audit yet"
-	if sum, ok := s.audited("ports"); ok {
-		why = "port audit found no telnet or FTP (" + sum + "); whether every unused interface is disabled is not known"
+	for _, e := range append(append([]*event.Event{}, s.d.Observations...), s.d.Findings...) {
+		if e.Evidence["protocol"] == "telnet" && s.servedByDevice(e) {
+			if port := strconv.Itoa(int(e.Flow.Server.Port)); !ports[port] && len(seen) < maxReasons {
+				seen = append(seen, "telnet server on port "+port+" (cleartext remote administration)")
+			}
+			break
+		}
 	}
-	return unknown(verdict("5.6-1", "Unused interfaces disabled", fails, ""), why)
+	p := Provision{ID: "5.6-1", Title: "Unused interfaces disabled", Status: Unknown}
+	switch sum, ok := s.audited("ports"); {
+	case len(seen) > 0:
+		p.Reasons = append([]string{seen[0] + ": " + cannotTell}, seen[1:]...)
+	case ok:
+		// The port check looks for telnet and FTP among a dozen ports:
+		// finding neither says nothing of whether the device's other
+		// interfaces (open ports, radios, debug ports) are in use.
+		p.Reasons = []string{"port audit found no telnet or FTP (" + sum + "); whether every unused interface is disabled is not known"}
+	default:
+		p.Reasons = []string{"no port audit yet"}
+	}
+	return p
 }
 
 // versionInBanner finds "name/1.2" or "name 1.2"-style versions: the

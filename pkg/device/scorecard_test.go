@@ -108,14 +108,14 @@ func TestScorecard(t *testing.T) {
 		}, map[string]Status{"5.6-1": Unknown}, "no telnet or FTP"},
 		{"exposed_telnet", []*event.Event{
 			finding(event.KindExposedService, "Telnet open on port 23", event.Evidence{"port": "23"}),
-		}, map[string]Status{"5.6-1": Fail}, "Telnet open"},
+		}, map[string]Status{"5.6-1": Unknown}, "Telnet open"},
 		{"telnet_banner_seen", []*event.Event{
 			func() *event.Event {
 				e := obs("00:11:22:33:44:55", "192.168.1.5", event.KindBanner, event.Evidence{"protocol": "telnet", "banner": "ipcam login:", "stage": "pre_login"})
 				e.Flow = telnetServer
 				return e
 			}(),
-		}, map[string]Status{"5.6-1": Fail}, "port 23"},
+		}, map[string]Status{"5.6-1": Unknown}, "telnet server on port 23"},
 		{"version_before_login", []*event.Event{
 			func() *event.Event {
 				e := obs("00:11:22:33:44:55", "192.168.1.5", event.KindBanner, event.Evidence{"protocol": "ssh", "banner": "SSH-2.0-dropbear_2014.63"})
@@ -643,6 +643,65 @@ func TestScorecardPortAudit(t *testing.T) {
 	st, r := statusOf(Scorecard(device(t, inv, "00:11:22:33:44:55"), nil), "5.6-1")
 	if st != Unknown || !strings.Contains(strings.Join(r, " "), "open: 80,443") {
 		t.Errorf("5.6-1 = %s %q, want unknown naming the open ports", st, r)
+	}
+}
+
+// TestScorecardUnusedInterfaces: ETSI EN 303 645 V2.1.1 5.6-1 asks that
+// all unused network and logical interfaces be disabled. Which ones the
+// device's intended use needs the network does not show, and a server a
+// client logs in to is in use: an open telnet or FTP server is named,
+// first, as cleartext remote administration, and 5.6-1 stays unknown.
+// Before the fix it failed on "telnet server in use on port 23".
+func TestScorecardUnusedInterfaces(t *testing.T) {
+	const mac, ip = "00:11:22:33:44:55", "192.168.1.5"
+	exposed := func(proto string, port uint16) *event.Event {
+		return finding(event.KindExposedService, fmt.Sprintf("%s open on port %d (cleartext login service reachable from the LAN)", strings.ToUpper(proto), port),
+			event.Evidence{"protocol": proto, "port": strconv.Itoa(int(port))})
+	}
+	banner := func(port uint16) *event.Event {
+		e := obs(mac, ip, event.KindBanner, event.Evidence{"protocol": "telnet", "banner": "ipcam login:", "stage": "pre_login"})
+		e.Flow = &event.Flow{Transport: "tcp", App: "telnet", Server: event.Endpoint{IP: ip, Port: port, Local: true}, Client: event.Endpoint{IP: "192.168.1.9", Local: true}}
+		return e
+	}
+	login := servedBy(finding(event.KindPlaintextCredentials, "TELNET login sent without encryption (user ro***, unique, accepted: yes)",
+		event.Evidence{"protocol": "telnet", "password_class": "unique", "accepted": "yes"}), 23)
+	const cannotTell = ": whether it is an unused interface cannot be told from the network"
+	tests := []struct {
+		name    string
+		events  []*event.Event
+		reasons []string // in order
+	}{
+		{"telnet_open", []*event.Event{exposed("telnet", 23)},
+			[]string{"TELNET open on port 23 (cleartext login service reachable from the LAN)" + cannotTell}},
+		{"ftp_open", []*event.Event{exposed("ftp", 21)},
+			[]string{"FTP open on port 21 (cleartext login service reachable from the LAN)" + cannotTell}},
+		{"telnet_login_to_the_device", []*event.Event{login},
+			[]string{"telnet server on port 23 (cleartext remote administration)" + cannotTell}},
+		{"telnet_banner", []*event.Event{banner(23)},
+			[]string{"telnet server on port 23 (cleartext remote administration)" + cannotTell}},
+		// The open port and its banner are one server.
+		{"telnet_open_and_its_banner", []*event.Event{exposed("telnet", 23), banner(23)},
+			[]string{"TELNET open on port 23"}},
+		{"ftp_open_telnet_in_use", []*event.Event{exposed("ftp", 21), login},
+			[]string{"FTP open on port 21", "telnet server on port 23 (cleartext remote administration)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			for _, ev := range tt.events {
+				ev := *ev
+				inv.Emit(&ev)
+			}
+			st, r := statusOf(Scorecard(device(t, inv, mac), nil), "5.6-1")
+			if st != Unknown || len(r) != len(tt.reasons) {
+				t.Fatalf("5.6-1 = %s %q, want unknown with %d reasons", st, r, len(tt.reasons))
+			}
+			for i, want := range tt.reasons {
+				if !strings.HasPrefix(r[i], want) {
+					t.Errorf("5.6-1 reason %d = %q, want it to start %q", i, r[i], want)
+				}
+			}
+		})
 	}
 }
 
