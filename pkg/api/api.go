@@ -80,12 +80,21 @@ type Quarantine struct {
 	Mode   string    `json:"mode"`
 	Since  time.Time `json:"since"`
 	Until  time.Time `json:"until,omitzero"`
-	By     string    `json:"by"` // "policy" or ByOwner
+	By     string    `json:"by"` // "policy", ByOwner, ByUpdate or ByFirewall
 	Reason string    `json:"reason,omitempty"`
 }
 
-// ByOwner is Quarantine.By for a quarantine the owner asked for.
-const ByOwner = "owner"
+// Quarantine.By values other than policy's own.
+const (
+	// ByOwner: the owner asked for the quarantine.
+	ByOwner = "owner"
+	// ByUpdate: policy's quarantine, kept after the device reported an
+	// update until the owner releases it.
+	ByUpdate = "update"
+	// ByFirewall: kept from the firewall's rules at start-up when the
+	// saved state had lost it, and with it who asked for it.
+	ByFirewall = "firewall"
+)
 
 // Status is the daemon's health.
 type Status struct {

@@ -74,11 +74,9 @@ func deviceContent(w *markup.Writer, v *view) {
 		} else {
 			w.Raw(", until released")
 		}
-		w.Raw(", by ")
-		if q.By == api.ByOwner {
-			w.Raw("you") // the owner reads their own page
-		} else {
-			w.Text(q.By)
+		if by := quarantineAuthor(q.By); by != "" {
+			w.Raw(", by ")
+			w.Text(by)
 		}
 		w.Raw(".")
 		if q.Reason != "" && q.By != api.ByOwner {
@@ -138,6 +136,23 @@ func deviceContent(w *markup.Writer, v *view) {
 	scorecardSection(w, p.Card)
 	w.Raw("\n")
 	findingsSection(w, p)
+}
+
+// quarantineAuthor says who quarantined the device, in the owner's
+// words: "you" for the owner, who reads their own page; "policy" also
+// for policy's quarantine kept after the device reported an update;
+// none for one kept from the firewall's rules at start-up, whose author
+// was lost with the saved state and whose reason says so.
+func quarantineAuthor(by string) string {
+	switch by {
+	case api.ByOwner:
+		return "you"
+	case api.ByUpdate:
+		return "policy"
+	case api.ByFirewall:
+		return ""
+	}
+	return by
 }
 
 // identityLabel is an identity key of the API in the owner's words.

@@ -34,6 +34,17 @@ func TestOwnerWording(t *testing.T) {
 		{name: "quarantined_by_policy", prep: func(r *rig) {
 			r.backend.devices[cameraMAC].Quarantine = &api.Quarantine{Mode: "block", Since: r.clock.Now(), By: "policy", Reason: "default password"}
 		}, path: "/devices/" + cameraMAC, want: []string{", by policy. default password"}},
+		// A quarantine kept after the device reported an update is
+		// policy's; one kept from the firewall's rules has no author the
+		// daemon knows: neither is named by its API key.
+		{name: "quarantined_by_update", prep: func(r *rig) {
+			r.backend.devices[cameraMAC].Quarantine = &api.Quarantine{Mode: "block", Since: r.clock.Now(), By: api.ByUpdate,
+				Reason: "It now reports busybox 1.36.1 (was 1.19.3)."}
+		}, path: "/devices/" + cameraMAC, want: []string{", by policy. It now reports busybox 1.36.1"}, refuse: []string{"by update"}},
+		{name: "quarantined_by_firewall", prep: func(r *rig) {
+			r.backend.devices[cameraMAC].Quarantine = &api.Quarantine{Mode: "block", Since: r.clock.Now(), By: api.ByFirewall,
+				Reason: "Kept from the firewall's rules at start-up."}
+		}, path: "/devices/" + cameraMAC, want: []string{", until released. Kept from the firewall's rules at start-up."}, refuse: []string{"by firewall"}},
 		{name: "test_alert_form", prep: func(r *rig) { r.alerts.testErr = errors.New("ntfy: Post \"https://ntfy.sh/x\": connection refused") },
 			path: "/alerts/test", form: url.Values{"name": {"phone"}},
 			want: []string{`The test alert could not be sent: ntfy: Post "https://ntfy.sh/x": connection refused`}},
