@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -208,6 +209,18 @@ func ParseMode(s string) (string, error) {
 		return s, nil
 	}
 	return "", errors.New("mode: want block, isolate or updates-only")
+}
+
+// ParseName is the device name the owner typed, without the spaces
+// around it, checked by ValidName: the page's form and the API name a
+// device alike, and a name of spaces clears the owner's name rather than
+// set one that shows as nothing.
+func ParseName(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if err := ValidName(s); err != nil {
+		return "", err
+	}
+	return s, nil
 }
 
 // ValidName checks a device name the owner typed: at most 64 printable

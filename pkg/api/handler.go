@@ -113,11 +113,12 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 		if !readJSON(w, r, &req) {
 			return
 		}
-		if err := ValidName(req.Name); err != nil {
+		name, err := ParseName(req.Name)
+		if err != nil {
 			writeError(w, http.StatusBadRequest, err)
 			return
 		}
-		done(w, r, b.SetName(r.Context(), mac, req.Name), func() (Device, bool) { return b.Device(mac) })
+		done(w, r, b.SetName(r.Context(), mac, name), func() (Device, bool) { return b.Device(mac) })
 	})
 	mux.HandleFunc("POST "+Version+"/devices/{mac}/audit", func(w http.ResponseWriter, r *http.Request) {
 		mac, err := ParseMAC(r.PathValue("mac"))

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -8,6 +9,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
 // TestMissesAnswerJSON: a path the API does not have, or a method a route
@@ -58,6 +61,50 @@ func TestValidName(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if err := ValidName(tt.in); (err == nil) != tt.ok {
 				t.Errorf("ValidName(%q) = %v, want ok %v", tt.in, err, tt.ok)
+			}
+		})
+	}
+}
+
+// nameBackend records SetName; the rest of Backend is not called.
+type nameBackend struct {
+	Backend
+	name string
+}
+
+func (b *nameBackend) SetName(_ context.Context, _ hwaddr.MAC, name string) error {
+	b.name = name
+	return nil
+}
+
+func (b *nameBackend) Device(mac hwaddr.MAC) (Device, bool) {
+	return Device{MAC: mac.String(), Name: b.name}, true
+}
+
+// TestNameAsThePageHasIt: the API names a device as the page's form
+// does: the spaces around a name go, so a name of spaces clears the
+// owner's name there too, not one that shows as nothing.
+func TestNameAsThePageHasIt(t *testing.T) {
+	for _, tt := range []struct {
+		name, body, want string
+	}{
+		{"plain", `{"name": "Hall camera"}`, "Hall camera"},
+		{"spaces_around", `{"name": " Hall camera "}`, "Hall camera"},
+		{"spaces_only", `{"name": "   "}`, ""},
+		{"empty", `{"name": ""}`, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &nameBackend{name: "old"}
+			h := Handler(b, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodPost, Version+"/devices/00:11:22:33:44:55/name", strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", "application/json")
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+			if b.name != tt.want {
+				t.Errorf("name %q, want %q", b.name, tt.want)
 			}
 		})
 	}

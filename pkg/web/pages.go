@@ -277,8 +277,8 @@ func (s *Server) handleDeviceAction(w http.ResponseWriter, r *http.Request, v *v
 			status, actErr = s.backendErr(s.backend.SetTrusted(r.Context(), mac, trusted))
 		}
 	case "name":
-		name := strings.TrimSpace(form.Name)
-		if err := api.ValidName(name); err != nil {
+		name, err := api.ParseName(form.Name)
+		if err != nil {
 			actErr = err
 			break
 		}
