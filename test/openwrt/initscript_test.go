@@ -318,6 +318,18 @@ func TestInitScript(t *testing.T) {
 			output:  "not restarted: the running daemon keeps its settings",
 		},
 		{
+			// Disabled in uci, the owner's restart stops the daemon, bad
+			// file or not: there are no settings left for it to keep.
+			name: "restart_disabled_in_uci_with_a_bad_config_stops_the_daemon",
+			setup: func(t *testing.T, root string) {
+				running(t, root)
+				badConfig(t, root)
+				writeRootFile(t, root, "etc/config/iotgw", "config iotgw 'main'\n\toption enabled '0'\n", 0o600)
+			},
+			actions: [][]string{{"restart"}},
+			want:    lines([]string{"action restart", "stop iotgw", "begin iotgw"}, triggers, []string{"end iotgw"}),
+		},
+		{
 			// With none running there is nothing to keep: stop and start,
 			// which refuses the file.
 			name:    "restart_with_a_bad_config_and_no_daemon",
