@@ -463,8 +463,9 @@ func when(t time.Time) string {
 	return t.Local().Format("2006-01-02 15:04:05 MST")
 }
 
-// timeTag writes t as when does, inside <time datetime="RFC 3339"> so
-// that the script can show it in the browser's zone.
+// timeTag writes t as when does, inside <time datetime="RFC 3339">: the
+// instant itself, whatever zone the router runs in, for the browser and
+// assistive technology.
 func timeTag(w *markup.Writer, t time.Time) {
 	if t.IsZero() {
 		w.Raw("-")
