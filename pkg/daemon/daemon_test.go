@@ -665,7 +665,9 @@ func TestAPI(t *testing.T) {
 		{"POST", "/api/v1/devices/3c:a9:f4:6a:7b:8c/quarantine", `{"mode":"isolate","for":"2h"}`, 200, `"mode":"isolate"`},
 		{"POST", "/api/v1/devices/3c:a9:f4:6a:7b:8c/release", "", 200, `"state":"ok"`},
 		{"POST", "/api/v1/devices/3c:a9:f4:6a:7b:8c/name", `{"name":"Alice's laptop"}`, 200, `"name":"Alice's laptop"`},
-		{"POST", "/api/v1/devices/3c:a9:f4:6a:7b:8c/name", `{"name":""}`, 400, "name:"},
+		{"POST", "/api/v1/devices/3c:a9:f4:6a:7b:8c/name", `{"name":"` + strings.Repeat("x", 65) + `"}`, 400, "name:"},
+		// An empty name clears the owner's: the answer has none.
+		{"POST", "/api/v1/devices/3c:a9:f4:6a:7b:8c/name", `{"name":""}`, 200, `"hostnames":["alice-laptop"]`},
 		{"GET", "/api/v1/events?type=finding&limit=5", "", 200, `"type":"finding"`},
 		{"GET", "/api/v1/events?limit=0", "", 400, "limit"},
 	}
@@ -683,6 +685,15 @@ func TestAPI(t *testing.T) {
 	}
 	if _, ok := quarantined(t, fake)[laptop]; ok {
 		t.Error("laptop still quarantined after release through the API")
+	}
+	resp, err := http.Get(srv.URL + "/api/v1/devices/3c:a9:f4:6a:7b:8c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "alice-laptop") || strings.Contains(string(body), "Alice's laptop") {
+		t.Errorf("GET the device after its name was cleared: %d %s; want 200, the host name and not the cleared name", resp.StatusCode, body)
 	}
 }
 
