@@ -60,7 +60,11 @@ func newLab(t *testing.T) *lab {
 	ipr := func(ns string, args ...string) { netnstest.Cmd(t, "ip", append([]string{"-n", ns}, args...)...) }
 	netnstest.NoDAD(t, l.router, l.device, l.peer, l.wan)
 
-	ipr(l.router, "link", "add", "br0", "type", "bridge")
+	// A bridge whose MAC is not set takes its ports' lowest and changes
+	// it when a port with a lower one joins (a test's extra host): the
+	// hosts' cached entries for the router would then point at a port's
+	// MAC and their routed traffic go nowhere. OpenWrt sets br-lan's.
+	ipr(l.router, "link", "add", "br0", "address", "02:00:00:00:00:fe", "type", "bridge")
 	for _, h := range []netnstest.LANHost{
 		{NS: l.device, Port: "lan0", MAC: deviceMAC.String(), V4: deviceV4 + "/24", V6: deviceV6 + "/64"},
 		{NS: l.peer, Port: "lan1", MAC: peerMAC.String(), V4: peerV4 + "/24", V6: peerV6 + "/64"},
