@@ -1657,12 +1657,7 @@ func (d *Daemon) OwnerAt(addr netip.Addr) {
 		d.mu.Unlock()
 		return
 	}
-	o := ownerSeen{addr: addr}
-	if d.deps.HolderOf != nil {
-		o.mac, _ = d.deps.HolderOf(addr)
-	} else {
-		o.mac, _ = d.pipe.Inventory().HolderOf(addr)
-	}
+	o := ownerSeen{addr: addr, mac: d.holderOfLocked(addr)}
 	unchanged := false
 	if i := slices.IndexFunc(d.owners, func(x ownerSeen) bool { return x == o || !o.mac.IsZero() && x.mac == o.mac }); i >= 0 {
 		// Logged in again from the same device: it becomes the most
@@ -1704,6 +1699,19 @@ func (d *Daemon) OwnerAt(addr netip.Addr) {
 	}
 }
 
+// holderOfLocked names the MAC that holds the LAN address addr now: the
+// kernel's neighbour table's (Deps.HolderOf) when there is one, else the
+// inventory's; zero when none does. d.mu held.
+func (d *Daemon) holderOfLocked(addr netip.Addr) hwaddr.MAC {
+	var mac hwaddr.MAC
+	if d.deps.HolderOf != nil {
+		mac, _ = d.deps.HolderOf(addr)
+	} else {
+		mac, _ = d.pipe.Inventory().HolderOf(addr)
+	}
+	return mac
+}
+
 // ForgetOwners forgets the devices OwnerAt learnt, in the store too, but
 // the one at keep: the page's password was changed, or set anew after a
 // reset, which ended every session. A device that logged in with the old
@@ -1719,11 +1727,7 @@ func (d *Daemon) ForgetOwners(keep netip.Addr) {
 	d.mu.Lock()
 	var kept hwaddr.MAC
 	if keep.IsValid() {
-		if d.deps.HolderOf != nil {
-			kept, _ = d.deps.HolderOf(keep)
-		} else {
-			kept, _ = d.pipe.Inventory().HolderOf(keep)
-		}
+		kept = d.holderOfLocked(keep)
 	}
 	owners := slices.DeleteFunc(slices.Clone(d.owners), func(o ownerSeen) bool {
 		return !(o.addr.IsValid() && o.addr == keep || !kept.IsZero() && o.mac == kept)
