@@ -1092,9 +1092,7 @@ func (d *Daemon) announceNew(now time.Time) {
 		news = append(news, count)
 	}
 	d.mu.Unlock()
-	for _, a := range news {
-		d.deps.Alerts.Notify(a)
-	}
+	d.notifyAll(news)
 }
 
 func (d *Daemon) setCapture(state string) {
