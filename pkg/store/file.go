@@ -1058,13 +1058,12 @@ func (s *Store) salvage(doc *document, damage error, infix string) string {
 	return dst
 }
 
-// copyAside copies the state file to a free <name>.corrupt-<time>, on
-// flash before it returns, keeps only the newest few such copies, and
-// leaves the file where it is for the next write to replace atomically.
-// Moving it away instead would open a window: a power cut before that
-// write left no file, so the next start found nothing, and had nothing
-// to tell the owner. Now it finds the damaged file again and tells
-// again. A path that is not a regular file (a FIFO) holds no state and
+// copyAside copies the state file to a free <name><infix><time>, on
+// flash before it returns, keeps only the newest few copies of that
+// infix, and leaves the file where it is for the next write to replace
+// atomically. Moving it away instead would open a window: a power cut
+// before that write would leave no file, so the next start would find
+// nothing, and have nothing to tell the owner. A path that is not a regular file (a FIFO) holds no state and
 // cannot be copied: it is renamed.
 func (s *Store) copyAside(infix string) (string, error) {
 	path := s.opts.Path
@@ -1072,11 +1071,7 @@ func (s *Store) copyAside(infix string) (string, error) {
 	err := s.copyFile(dst, path)
 	if errors.Is(err, statefile.ErrNotRegular) {
 		if err = os.Rename(path, dst); err == nil {
-			dir, _ := filepath.Split(path)
-			if dir == "" {
-				dir = "."
-			}
-			_ = statefile.SyncDir(dir) // the move is a courtesy; the next write syncs again
+			_ = statefile.SyncDir(filepath.Dir(path)) // the move is a courtesy; the next write syncs again
 		}
 	}
 	if err != nil {
