@@ -178,11 +178,7 @@ func TestAuditTargetSharedMAC(t *testing.T) {
 	if _, ok := h.d.AuditTarget(camera, false); !ok {
 		t.Fatal("camera is no audit target before its MAC is shared")
 	}
-	h.d.mu.Lock()
-	h.d.pipe.Inventory().File(&event.Event{Time: h.d.now(), Type: event.TypeObservation, Kind: event.KindDHCP,
-		Device:   event.Endpoint{MAC: camera.String(), IP: "0.0.0.0", Local: true},
-		Evidence: event.Evidence{"protocol": "dhcpv4", "message_type": "request", "client_mac": "3c:a9:f4:00:00:77"}})
-	h.d.mu.Unlock()
+	shareMAC(h, camera)
 	for _, requested := range []bool{false, true} {
 		if _, ok := h.d.AuditTarget(camera, requested); ok != requested {
 			t.Errorf("shared MAC, requested by the owner %v: audit target %v, want %v", requested, ok, requested)

@@ -621,11 +621,7 @@ func TestSharedMACNotQuarantinedByPolicy(t *testing.T) {
 	if quarantined(t, fake)[camera] == "" {
 		t.Fatal("the camera was not quarantined by the capture's default login")
 	}
-	h.d.mu.Lock()
-	h.d.pipe.Inventory().File(&event.Event{Time: h.d.now(), Type: event.TypeObservation, Kind: event.KindDHCP,
-		Device:   event.Endpoint{MAC: camera.String(), IP: "0.0.0.0", Local: true},
-		Evidence: event.Evidence{"protocol": "dhcpv4", "message_type": "request", "client_mac": "3c:a9:f4:00:00:77"}})
-	h.d.mu.Unlock()
+	shareMAC(h, camera)
 	h.d.evaluate(context.Background(), camera)
 	if q := quarantined(t, fake); q[camera] != "" {
 		t.Errorf("a MAC standing for several hosts stays quarantined by policy: %v", q)
@@ -638,6 +634,17 @@ func TestSharedMACNotQuarantinedByPolicy(t *testing.T) {
 		t.Errorf("policy quarantined the shared MAC again: %v", q)
 	}
 	ownerConfirms(t, h, fake, camera)
+}
+
+// shareMAC shows the inventory a DHCP request relayed under mac for
+// another client's hardware address, as a repeater that puts its own MAC
+// on its clients' frames sends it: mac then stands for several hosts.
+func shareMAC(h *harness, mac hwaddr.MAC) {
+	h.d.mu.Lock()
+	defer h.d.mu.Unlock()
+	h.d.pipe.Inventory().File(&event.Event{Time: h.d.now(), Type: event.TypeObservation, Kind: event.KindDHCP,
+		Device:   event.Endpoint{MAC: mac.String(), IP: "0.0.0.0", Local: true},
+		Evidence: event.Evidence{"protocol": "dhcpv4", "message_type": "request", "client_mac": "3c:a9:f4:00:00:77"}})
 }
 
 // The API served by the daemon: the same handlers the CLI and page use.
