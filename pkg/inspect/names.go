@@ -148,12 +148,13 @@ func mix64(h uint64) uint64 {
 
 // NoteServerName records that the DNS query of dnsFlow's client for name
 // was answered with a (unmapped by the caller): dnsFlow's client is the
-// device that asked. name should be the lower-case name of the
-// question, without the trailing dot. It is kept as events show it, a
-// label that holds an identifier as "..." (IDMaskedHost): findings name
-// the service by it, and a device's names that differ only in such a
-// label ("a1b2c3d4e5f6.iot.vendor.example", one per device or per
-// session) are one service.
+// device that asked. name is the question as the DNS event shows it
+// (IDMaskedName: lower case, no trailing dot, a label that holds an
+// identifier as "..."), kept as it is: findings name the service by it,
+// and a device's names that differ only in such a label
+// ("a1b2c3d4e5f6.iot.vendor.example", one per device or per session)
+// are one service. The event masked it once; an answer's addresses do
+// not mask it again.
 func (e *Engine) NoteServerName(dnsFlow *Flow, a netip.Addr, name string) {
 	if name == "" || !a.IsValid() {
 		return
@@ -162,13 +163,14 @@ func (e *Engine) NoteServerName(dnsFlow *Flow, a netip.Addr, name string) {
 }
 
 // RestoreServerName records, as NoteServerName did before a restart, that
-// the device of mac looked a up by name: a saved finding's word, so that
-// the device's use of the service on its cached answer is the service
-// the finding named, not a new one by address. Like a name learnt since,
-// it holds until a newer answer for the address or another entry takes
-// its slot. A device asks by its MAC where the capture shows one (the
-// store keeps no other), so the names of one known by its address alone
-// are not restored.
+// the device of mac looked a up by name: a saved finding's word, masked
+// as NoteServerName's (the pipeline remasks what an earlier version
+// saved), so that the device's use of the service on its cached answer
+// is the service the finding named, not a new one by address. Like a
+// name learnt since, it holds until a newer answer for the address or
+// another entry takes its slot. A device asks by its MAC where the
+// capture shows one (the store keeps no other), so the names of one
+// known by its address alone are not restored.
 func (e *Engine) RestoreServerName(mac hwaddr.MAC, a netip.Addr, name string) {
 	if mac.IsZero() || name == "" || !a.IsValid() {
 		return
@@ -177,7 +179,6 @@ func (e *Engine) RestoreServerName(mac hwaddr.MAC, a netip.Addr, name string) {
 }
 
 func (e *Engine) noteServerName(k asker, a netip.Addr, name string) {
-	name = IDMaskedHost(name) // the caller's event string when it masked it already
 	slot := &e.servers[serverSlot(k, a)]
 	slot.asker, slot.addr, slot.name = k, a, name
 }
