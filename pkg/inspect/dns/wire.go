@@ -126,7 +126,7 @@ func readName(b []byte, off int, out *[maxName]byte) (n, first, end int, ok bool
 
 // printableName replaces bytes outside printable ASCII with '?' in
 // place, for names reported as text. The case stays: the identifier
-// rule reads it (eventName), and the query's key folds it.
+// rule reads it (reportQuery), and the query's key folds it.
 func printableName(b []byte) {
 	for i, c := range b {
 		if c <= ' ' || c >= 0x7f {
