@@ -83,7 +83,7 @@ func Scorecard(d *Device, contacts *Vendors) Card {
 		{Capability: event.CapDisclosurePolicy, Provisions: []Provision{s.p521(vendor, card.Contact)}},
 		{Capability: event.CapSoftwareUpdates, Provisions: []Provision{s.p538(), s.p537()}},
 		{Capability: event.CapSecureCommunication, Provisions: []Provision{s.p551(), s.p557()}},
-		{Capability: event.CapPersonalData, Provisions: []Provision{s.p582()}},
+		{Capability: event.CapPersonalData, Provisions: []Provision{s.p581()}},
 	}
 	for i := range caps {
 		c := &caps[i]
@@ -535,7 +535,7 @@ func (s scorer) p557() Provision {
 	return unknown(verdict("5.5-7", "Credentials protected in transit", s.findings(s.clearCredentials), ""), s.internetUnknown())
 }
 
-func (s scorer) p582() Provision {
+func (s scorer) p581() Provision {
 	return unknown(verdict("5.8-1", "Personal data protected in transit", s.findings(kinds(event.KindPersonalData)), ""), s.internetUnknown())
 }
 
