@@ -494,7 +494,7 @@ func (s scorer) internetUnknown() string {
 		internet = fmt.Sprintf("%d of %d internet TCP connections seen were TLS 1.2 or newer with a strong cipher", t.tlsStrong, t.wanConns)
 	}
 	// The UDP comes first: with every TCP connection strong it is what
-	// keeps the pass away.
+	// keeps the all-TLS reason away.
 	if udp := t.udp.reason(); udp != "" {
 		internet = udp + "; " + internet
 	}
