@@ -1,6 +1,7 @@
 package inspect_test
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -12,7 +13,6 @@ import (
 	"github.com/iotgw/iotgw/pkg/inspect/plaintext"
 	"github.com/iotgw/iotgw/pkg/inspect/snmp"
 	"github.com/iotgw/iotgw/pkg/inspect/ssdp"
-	"net/netip"
 )
 
 // TestCutDatagramNotInspected: a UDP datagram the capture's snap length
