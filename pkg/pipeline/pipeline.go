@@ -471,8 +471,11 @@ type serverName struct {
 // service, with the address of the flow that filed it.
 func serverNameOf(ev *event.Event) (serverName, bool) {
 	name := ev.Evidence["server_name"]
+	if ev.Kind != event.KindPlaintextProtocol || !ev.IsFinding() || name == "" {
+		return serverName{}, false
+	}
 	addr, err := netip.ParseAddr(ev.Evidence["destination"])
-	if ev.Kind != event.KindPlaintextProtocol || !ev.IsFinding() || name == "" || err != nil {
+	if err != nil {
 		return serverName{}, false
 	}
 	seen := ev.LastTime
