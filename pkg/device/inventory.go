@@ -1186,7 +1186,7 @@ func (inv *Inventory) file(d *Device, ev *event.Event) {
 	}
 	if old, ok := d.filed[string(inv.key)]; ok {
 		old.Count = max(old.Count, 1) + max(ev.Count, 1)
-		latest := lastSeen(old)
+		latest := old.LastSeen()
 		if ev.Kind == KindAudit && !ev.Time.Before(latest) {
 			// An audit's result is a state: the latest one stands
 			// ("stopped" one week, "none_found" the next).
@@ -1252,7 +1252,7 @@ func weakest(list []*event.Event, keep func(*event.Event) bool) int {
 		if keep != nil && keep(ev) {
 			continue
 		}
-		if w < 0 || ev.Severity < list[w].Severity || ev.Severity == list[w].Severity && lastSeen(ev).Before(lastSeen(list[w])) {
+		if w < 0 || ev.Severity < list[w].Severity || ev.Severity == list[w].Severity && ev.LastSeen().Before(list[w].LastSeen()) {
 			w = i
 		}
 	}
@@ -1260,13 +1260,6 @@ func weakest(list []*event.Event, keep func(*event.Event) bool) int {
 }
 
 func isAudit(ev *event.Event) bool { return ev.Kind == KindAudit }
-
-func lastSeen(ev *event.Event) time.Time {
-	if ev.LastTime.After(ev.Time) {
-		return ev.LastTime
-	}
-	return ev.Time
-}
 
 // deviceFor finds or makes the device an event is about, and says how
 // far the event's content describes it.

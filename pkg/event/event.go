@@ -201,6 +201,15 @@ type Evidence map[string]string
 // IsFinding reports whether e is a finding.
 func (e *Event) IsFinding() bool { return e.Type == TypeFinding }
 
+// LastSeen is when the event, or the last repeat folded into it, was
+// seen: the later of Time and LastTime.
+func (e *Event) LastSeen() time.Time {
+	if e.LastTime.After(e.Time) {
+		return e.LastTime
+	}
+	return e.Time
+}
+
 // DedupKey identifies "the same finding for the same device": alerts and
 // the summary count repeats of one key once.
 func (e *Event) DedupKey() string { return string(e.AppendDedupKey(make([]byte, 0, 128))) }

@@ -478,11 +478,7 @@ func serverNameOf(ev *event.Event) (serverName, bool) {
 	if err != nil {
 		return serverName{}, false
 	}
-	seen := ev.LastTime
-	if seen.Before(ev.Time) {
-		seen = ev.Time
-	}
-	return serverName{seen, addr, name}, true
+	return serverName{ev.LastSeen(), addr, name}, true
 }
 
 // remask hides, in a finding an earlier version saved, what the
