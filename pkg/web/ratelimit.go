@@ -50,25 +50,41 @@ type limiter struct {
 
 	mu      sync.Mutex
 	clients map[netip.Addr]*clientFailures
-	tokens  float64
-	filled  time.Time
+	bucket  bucket // the shared bucket
 }
 
 // newLimiter returns a limiter; shared makes attempts draw on the shared
 // bucket.
 func newLimiter(now func() time.Time, shared bool) *limiter {
-	return &limiter{now: now, shared: shared, clients: map[netip.Addr]*clientFailures{}, tokens: globalBurst, filled: now()}
+	return &limiter{now: now, shared: shared, clients: map[netip.Addr]*clientFailures{}, bucket: newBucket(globalBurst, globalRefill, now())}
 }
 
 func clientKey(a netip.Addr) netip.Addr { return a.Unmap().WithZone("") }
 
-// refill adds the tokens earned since the last look. l.mu held.
-func (l *limiter) refill(now time.Time) {
-	if d := now.Sub(l.filled); d > 0 {
-		l.tokens = min(globalBurst, l.tokens+float64(d)/float64(globalRefill))
-		l.filled = now
+// bucket is a token bucket: burst tokens at most, one more each refill.
+// Its owner locks it.
+type bucket struct {
+	burst  float64
+	refill time.Duration
+	tokens float64
+	filled time.Time
+}
+
+func newBucket(burst float64, refill time.Duration, now time.Time) bucket {
+	return bucket{burst: burst, refill: refill, tokens: burst, filled: now}
+}
+
+// fill adds the tokens earned since the last look. A clock set back
+// earns none.
+func (b *bucket) fill(now time.Time) {
+	if d := now.Sub(b.filled); d > 0 {
+		b.tokens = min(b.burst, b.tokens+float64(d)/float64(b.refill))
+		b.filled = now
 	}
 }
+
+// giveBack returns a token taken for nothing.
+func (b *bucket) giveBack() { b.tokens = min(b.burst, b.tokens+1) }
 
 // inFlightWait is what a client with an attempt still being checked is
 // told to wait: a second form sent before the first is answered.
@@ -83,7 +99,7 @@ func (l *limiter) begin(a netip.Addr, known bool) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	l.refill(now)
+	l.bucket.fill(now)
 	k := clientKey(a)
 	c := l.clients[k]
 	var w time.Duration
@@ -94,8 +110,8 @@ func (l *limiter) begin(a netip.Addr, known bool) time.Duration {
 		w = max(w, inFlightWait)
 	}
 	shared := l.shared && !known
-	if shared && l.tokens < 1 {
-		w = max(w, time.Duration((1-l.tokens)*float64(globalRefill)))
+	if shared && l.bucket.tokens < 1 {
+		w = max(w, time.Duration((1-l.bucket.tokens)*float64(l.bucket.refill)))
 	}
 	if w > 0 {
 		return w
@@ -104,7 +120,7 @@ func (l *limiter) begin(a netip.Addr, known bool) time.Duration {
 		c = l.add(k)
 	}
 	if shared {
-		l.tokens--
+		l.bucket.tokens--
 		c.token = true
 	}
 	c.inFlight = true
@@ -126,7 +142,7 @@ func (l *limiter) end(a netip.Addr, o outcome) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	l.refill(now)
+	l.bucket.fill(now)
 	k := clientKey(a)
 	c := l.clients[k]
 	token := false // an entry evicted meanwhile: its token is not given back
@@ -136,7 +152,7 @@ func (l *limiter) end(a netip.Addr, o outcome) {
 	}
 	if o != attemptFailed {
 		if token && l.shared {
-			l.tokens = min(globalBurst, l.tokens+1)
+			l.bucket.giveBack()
 		}
 		if c != nil && (o == attemptSucceeded || c.failures == 0) {
 			delete(l.clients, k)
@@ -202,13 +218,12 @@ type logBudget struct {
 	now func() time.Time
 
 	mu      sync.Mutex
-	tokens  float64
-	filled  time.Time
+	bucket  bucket
 	skipped int
 }
 
 func newLogBudget(now func() time.Time) *logBudget {
-	return &logBudget{now: now, tokens: logBurst, filled: now()}
+	return &logBudget{now: now, bucket: newBucket(logBurst, logRefill, now())}
 }
 
 // take reports whether a line may be written now and, if so, how many
@@ -216,16 +231,12 @@ func newLogBudget(now func() time.Time) *logBudget {
 func (b *logBudget) take() (ok bool, skipped int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	now := b.now()
-	if d := now.Sub(b.filled); d > 0 {
-		b.tokens = min(logBurst, b.tokens+float64(d)/float64(logRefill))
-		b.filled = now
-	}
-	if b.tokens < 1 {
+	b.bucket.fill(b.now())
+	if b.bucket.tokens < 1 {
 		b.skipped++
 		return false, 0
 	}
-	b.tokens--
+	b.bucket.tokens--
 	skipped, b.skipped = b.skipped, 0
 	return true, skipped
 }
