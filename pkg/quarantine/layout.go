@@ -148,11 +148,10 @@ func payload(base expr.PayloadBase, offset, n uint32) *expr.Payload {
 // etherTypeIs is the bridge family's dependency of an IPv4 (k keyV4) or
 // IPv6 header match, as nft adds it: the frame's protocol.
 func etherTypeIs(k keyKind) []expr.Any {
-	ethertype := uint16(unix.ETH_P_IP)
 	if k == keyV6 {
-		ethertype = unix.ETH_P_IPV6
+		return metaProtocol("ip6", unix.ETH_P_IPV6).exprs
 	}
-	return []expr.Any{load(expr.MetaKeyPROTOCOL), eq(binary.BigEndian.AppendUint16(nil, ethertype))}
+	return metaProtocol("ip", unix.ETH_P_IP).exprs
 }
 
 // metaProtocol matches frames of an EtherType (nft's name for it given),
@@ -741,8 +740,7 @@ func inetTable(cfg Config) tableDef {
 	}
 	limited.rules = append(limited.rules,
 		rule(dport("udp", dnsPort), fibSaddrIifExists(), accept()),
-		rule(dport("tcp", dnsPort), fibSaddrIifExists(), accept()))
-	limited.rules = append(limited.rules,
+		rule(dport("tcp", dnsPort), fibSaddrIifExists(), accept()),
 		rule(dport("tcp", cfg.NoticePort), fibSaddrIifExists(), accept()),
 		rule(icmpv6Type("nd-router-solicit", 133), accept()),
 		rule(icmpv6Type("nd-neighbor-solicit", 135), accept()),
