@@ -25,11 +25,8 @@ func canonicalDomains(names []string) ([]string, error) {
 // CheckUpdateDomains reports the first of names New and SetRules refuse
 // as update domains: not a domain name, or a public suffix.
 func CheckUpdateDomains(names []string) error {
-	canonical, err := canonicalDomains(names)
-	if err != nil {
-		return err
-	}
-	return checkUpdateDomains(canonical)
+	_, err := updateDomains(names)
+	return err
 }
 
 // CheckLocalDomains reports the first of names New and SetRules refuse
@@ -51,17 +48,21 @@ func inDomains(name string, domains []string) bool {
 	return false
 }
 
-// checkUpdateDomains refuses update domains that are public suffixes
-// (com, co.uk, cloudfront.net, duckdns.org; a single label): anyone may
-// register names below them, which would resolve, and be allowed, for
-// quarantined devices. They take canonical names.
-func checkUpdateDomains(domains []string) error {
+// updateDomains is canonicalDomains for the update domains, which also
+// refuses public suffixes (com, co.uk, cloudfront.net, duckdns.org; a
+// single label): anyone may register names below them, which would
+// resolve, and be allowed, for quarantined devices.
+func updateDomains(names []string) ([]string, error) {
+	domains, err := canonicalDomains(names)
+	if err != nil {
+		return nil, err
+	}
 	for _, d := range domains {
 		if publicSuffixLabels(d) >= dns.CountLabel(d) {
-			return fmt.Errorf("%q is a public suffix: anyone may register names below it", strings.TrimSuffix(d, "."))
+			return nil, fmt.Errorf("%q is a public suffix: anyone may register names below it", strings.TrimSuffix(d, "."))
 		}
 	}
-	return nil
+	return domains, nil
 }
 
 // inUpdateDomains is inDomains for the update domains, within the name's

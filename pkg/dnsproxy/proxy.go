@@ -213,10 +213,7 @@ type domains struct {
 // newDomains checks and canonicalises the domains of cfg, with defaults
 // applied.
 func newDomains(cfg Config, deps Deps) (*domains, error) {
-	updates, err := canonicalDomains(cfg.UpdateDomains)
-	if err == nil {
-		err = checkUpdateDomains(updates)
-	}
+	updates, err := updateDomains(cfg.UpdateDomains)
 	if err != nil {
 		return nil, fmt.Errorf("dnsproxy: update_domains: %w", err)
 	}
