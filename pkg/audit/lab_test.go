@@ -111,6 +111,18 @@ func (d nsDialer) DialContext(ctx context.Context, network, addr string) (net.Co
 	return c, err
 }
 
+// routerHolderOf asks the router's neighbour table in the namespace
+// router who holds an address on br0, as the daemon asks it.
+func routerHolderOf(t *testing.T, router string) func(netip.Addr) (hwaddr.MAC, bool) {
+	holderOf := netwatch.HolderOf([]string{"br0"})
+	return func(a netip.Addr) (mac hwaddr.MAC, ok bool) {
+		if err := netnstest.Run(router, func() error { mac, ok = holderOf(a); return nil }); err != nil {
+			t.Error(err)
+		}
+		return mac, ok
+	}
+}
+
 func writeFile(t *testing.T, path, text string, mode os.FileMode) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), mode); err != nil {
@@ -322,14 +334,7 @@ func TestLabAuditFindsExactlyTheDefaults(t *testing.T) {
 		o.ResponseTimeout = 5 * time.Second
 		o.LAN = []netip.Prefix{netip.MustParsePrefix("10.96.0.0/24")}
 		o.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
-		// The router's neighbour table, as the daemon asks it.
-		holderOf := netwatch.HolderOf([]string{"br0"})
-		o.HolderOf = func(a netip.Addr) (mac hwaddr.MAC, ok bool) {
-			if err := netnstest.Run(router, func() error { mac, ok = holderOf(a); return nil }); err != nil {
-				t.Error(err)
-			}
-			return mac, ok
-		}
+		o.HolderOf = routerHolderOf(t, router)
 	})
 	// A device that left; its last address is tel-def's now. Its audit
 	// must not reach tel-def, whose server counts every login.
@@ -461,13 +466,7 @@ func TestLabAddressTakenByAnotherHost(t *testing.T) {
 		o.PortDelay, o.ConnectTimeout = DefaultPortDelay, DefaultConnectTimeout
 		o.LAN = []netip.Prefix{netip.MustParsePrefix("10.96.0.0/24")}
 		o.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
-		holderOf := netwatch.HolderOf([]string{"br0"})
-		o.HolderOf = func(a netip.Addr) (mac hwaddr.MAC, ok bool) {
-			if err := netnstest.Run(router, func() error { mac, ok = holderOf(a); return nil }); err != nil {
-				t.Error(err)
-			}
-			return mac, ok
-		}
+		o.HolderOf = routerHolderOf(t, router)
 	})
 	rep, evs, err := a.Audit(context.Background(), Target{MAC: devMAC, Addrs: []netip.Addr{netip.MustParseAddr(addr)}})
 	if !errors.Is(err, ErrNotPresent) {
