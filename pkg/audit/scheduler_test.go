@@ -176,6 +176,18 @@ func TestSchedulerRemembersBounded(t *testing.T) {
 	}
 }
 
+// runScheduler makes a scheduler of runner, sink and opts and runs it
+// until ctx ends.
+func runScheduler(ctx context.Context, t *testing.T, runner Runner, sink Sink, opts SchedulerOptions) *Scheduler {
+	t.Helper()
+	s, err := NewScheduler(runner, sink, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Run(ctx)
+	return s
+}
+
 // TestSchedulerAudits runs the real Auditor through the scheduler against
 // a fake telnet device.
 func TestSchedulerAudits(t *testing.T) {
@@ -185,13 +197,7 @@ func TestSchedulerAudits(t *testing.T) {
 	a := newAuditor(t, d, nil)
 	sink := &sliceSink{}
 	done := make(chan Report, 1)
-	s, err := NewScheduler(a, sink, SchedulerOptions{Logger: quietLogger(), Done: func(_ Target, r Report, _ error) { done <- r }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go s.Run(ctx)
+	s := runScheduler(t.Context(), t, a, sink, SchedulerOptions{Logger: quietLogger(), Done: func(_ Target, r Report, _ error) { done <- r }})
 	if err := s.Request(target()); err != nil {
 		t.Fatal(err)
 	}
@@ -214,14 +220,8 @@ func TestSchedulerRequestLimits(t *testing.T) {
 	clock, advance := clk.Now, clk.Advance
 	r := &fakeRunner{gate: make(chan struct{}, 10)}
 	done := make(chan Target, 10)
-	s, err := NewScheduler(r, &sliceSink{}, SchedulerOptions{NewDevices: true, Interval: time.Hour, Now: clock,
+	s := runScheduler(t.Context(), t, r, &sliceSink{}, SchedulerOptions{NewDevices: true, Interval: time.Hour, Now: clock,
 		Logger: quietLogger(), Done: func(t Target, _ Report, _ error) { done <- t }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go s.Run(ctx)
 	audit := func(tg Target) {
 		t.Helper()
 		if err := s.Request(tg); err != nil {
@@ -260,13 +260,7 @@ func TestSchedulerRequestLimits(t *testing.T) {
 // the request gap and a lockout it may be about to show.
 func TestSchedulerNoSecondAuditWhileRunning(t *testing.T) {
 	r := &fakeRunner{gate: make(chan struct{})}
-	s, err := NewScheduler(r, &sliceSink{}, SchedulerOptions{NewDevices: true, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go s.Run(ctx)
+	s := runScheduler(t.Context(), t, r, &sliceSink{}, SchedulerOptions{NewDevices: true, Logger: quietLogger()})
 	if err := s.Request(tgt(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -458,14 +452,8 @@ func TestSchedulerNotPresent(t *testing.T) {
 		err error
 	}
 	done := make(chan result, 2)
-	s, err := NewScheduler(a, &sliceSink{}, SchedulerOptions{Logger: quietLogger(),
+	s := runScheduler(t.Context(), t, a, &sliceSink{}, SchedulerOptions{Logger: quietLogger(),
 		Done: func(tg Target, _ Report, err error) { done <- result{tg.MAC, err} }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go s.Run(ctx)
 	for _, tg := range []Target{gone, target()} {
 		if err := s.Request(tg); err != nil {
 			t.Fatal(err)
@@ -511,15 +499,9 @@ func TestSchedulerLookupFailsOnce(t *testing.T) {
 	})
 	done := make(chan error, 1)
 	sink := &sliceSink{}
-	s, err := NewScheduler(a, sink, SchedulerOptions{Logger: quietLogger(),
+	s := runScheduler(t.Context(), t, a, sink, SchedulerOptions{Logger: quietLogger(),
 		Started: func(Target) { begun.Store(true) },
 		Done:    func(_ Target, _ Report, err error) { done <- err }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go s.Run(ctx)
 	if err := s.Request(target()); err != nil {
 		t.Fatal(err)
 	}
@@ -710,14 +692,8 @@ func TestSchedulerWithdrawsMidAudit(t *testing.T) {
 	}
 	done := make(chan end, 1)
 	sink := &sliceSink{}
-	s, err := NewScheduler(newAuditor(t, d, nil), sink, SchedulerOptions{NewDevices: true, Current: current, Logger: quietLogger(),
+	s := runScheduler(t.Context(), t, newAuditor(t, d, nil), sink, SchedulerOptions{NewDevices: true, Current: current, Logger: quietLogger(),
 		Done: func(_ Target, r Report, err error) { done <- end{r, err} }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go s.Run(ctx)
 	if !s.Consider(target()) {
 		t.Fatal("not queued")
 	}
@@ -759,14 +735,10 @@ func TestSchedulerCutShortFilesWhatItFound(t *testing.T) {
 			a := newAuditor(t, d, func(o *Options) { o.AttemptDelay = time.Minute })
 			sink := &sliceSink{}
 			done := make(chan error, 1)
-			s, err := NewScheduler(a, sink, SchedulerOptions{Logger: quietLogger(),
-				Done: func(_ Target, _ Report, err error) { done <- err }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
+			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			go s.Run(ctx)
+			s := runScheduler(ctx, t, a, sink, SchedulerOptions{Logger: quietLogger(),
+				Done: func(_ Target, _ Report, err error) { done <- err }})
 			if err := s.Request(target()); err != nil {
 				t.Fatal(err)
 			}
