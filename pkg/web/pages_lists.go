@@ -1,6 +1,7 @@
 package web
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/iotgw/iotgw/internal/markup"
@@ -54,23 +55,12 @@ func devicesContent(w *markup.Writer, v *view) {
 
 // vendorType is what is known of a device's make: vendor · type · model.
 func vendorType(w *markup.Writer, d api.Device) {
-	w.Text(d.Vendor)
-	typ := knownType(d)
-	if typ != "" {
-		if d.Vendor != "" {
-			w.Raw(" · ")
-		}
-		w.Text(typ)
-	}
-	if d.Model != "" {
-		if d.Vendor != "" || typ != "" {
-			w.Raw(" · ")
-		}
-		w.Text(d.Model)
-	}
-	if d.Vendor == "" && typ == "" && d.Model == "" {
+	known := slices.DeleteFunc([]string{d.Vendor, knownType(d), d.Model}, func(s string) bool { return s == "" })
+	if len(known) == 0 {
 		w.Raw(`<span class="muted">unknown</span>`)
+		return
 	}
+	w.Text(strings.Join(known, " · "))
 }
 
 func eventsContent(w *markup.Writer, v *view) {
