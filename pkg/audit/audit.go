@@ -86,7 +86,9 @@ type Options struct {
 	// MAC is not audited. The inventory keeps a device's last address
 	// after it left, and a host that took the address since (the owner's
 	// NAS with a static address, a trusted device) must not get another
-	// device's port check and login attempts.
+	// device's port check and login attempts. Its false is taken as
+	// nobody holding the address: a lookup that can fail in passing
+	// tries again itself (netwatch.HolderOf does).
 	HolderOf func(netip.Addr) (hwaddr.MAC, bool)
 	// Candidates is the default-credential list (required).
 	Candidates CandidateLister
@@ -373,13 +375,6 @@ func (r *run) dial(ctx context.Context, port uint16) (net.Conn, error) {
 		// device's old MAC. The address must still be the device's, or
 		// nothing more is sent and nothing learnt is the device's.
 		mac, ok := h(r.addr)
-		if !ok {
-			// A failed listing of the neighbour table reads as nobody
-			// there: asked once more, a passing error does not end the
-			// audit, with what it learnt lost and, once the logins
-			// began, the device counted as audited.
-			mac, ok = h(r.addr)
-		}
 		if !ok || mac != r.t.MAC {
 			if c != nil {
 				c.Close()

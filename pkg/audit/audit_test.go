@@ -911,12 +911,8 @@ func TestAddressChangesHands(t *testing.T) {
 			if f != nil && f.attempts.Load() != 0 {
 				t.Errorf("%d logins reached the host that took the address", f.attempts.Load())
 			}
-			// One connect after the pick: "nobody there" is asked twice.
-			want := int32(2)
-			if _, ok := tc.now(); !ok {
-				want = 3
-			}
-			if n := lookups.Load(); n != want {
+			// One connect after the pick, and one lookup at it.
+			if n, want := lookups.Load(), int32(2); n != want {
 				t.Errorf("%d lookups, want %d: more than one connect after the address changed hands", n, want)
 			}
 		})

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -474,46 +473,6 @@ func TestSchedulerNotPresent(t *testing.T) {
 	}
 	if f.attempts.Load() == 0 {
 		t.Error("the device at the address got no login attempt")
-	}
-}
-
-// TestSchedulerLookupFailsOnce: one failed lookup of the address's
-// holder (the neighbour table could not be listed, say while the
-// connect's own resolution changed it) in the middle of the logins is
-// not taken for the device gone: that ended the audit with nothing filed
-// (here a default login the device accepts) while it counted as done for
-// a whole Interval, since the logins had begun.
-func TestSchedulerLookupFailsOnce(t *testing.T) {
-	d := newMapDialer()
-	f := &fakeTelnet{user: "root", password: "xc3511"}
-	d.route(lan("23"), f.start(t))
-	var begun, failed atomic.Bool
-	a := newAuditor(t, d, func(o *Options) {
-		o.HolderOf = func(netip.Addr) (hwaddr.MAC, bool) {
-			if begun.Load() && !failed.Swap(true) {
-				return hwaddr.MAC{}, false
-			}
-			return target().MAC, true
-		}
-	})
-	done := make(chan error, 1)
-	sink := &sliceSink{}
-	s := runScheduler(t.Context(), t, a, sink, SchedulerOptions{Logger: quietLogger(),
-		Started: func(Target) { begun.Store(true) },
-		Done:    func(_ Target, _ Report, err error) { done <- err }})
-	if err := s.Request(target()); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Errorf("the audit ended %v, want done", err)
-	}
-	if !failed.Load() {
-		t.Fatal("no lookup failed: the test did not test")
-	}
-	sink.mu.Lock()
-	defer sink.mu.Unlock()
-	if len(findKind(sink.evs, event.KindDefaultCredentials)) == 0 {
-		t.Errorf("the accepted default login was not filed; events %v", sink.evs)
 	}
 }
 

@@ -58,8 +58,9 @@ func HolderOf(ifaces []string) func(netip.Addr) (hwaddr.MAC, bool) {
 
 // holderOf is HolderOf over the kernel's listing of neighbours and names
 // of links. A listing the kernel marks interrupted (a neighbour changed
-// while it was read, as the connect just made may do) is read again: an
-// entry it lacks would read as no one holding the address.
+// while it was read, as the connect just made may do) is read again, and
+// a listing that failed is tried once more: either would read as no one
+// holding the address, which ends an audit with what it learnt lost.
 func holderOf(ifaces []string, list func(linkIndex, family int) ([]netlink.Neigh, error), linkName func(int) (string, error)) func(netip.Addr) (hwaddr.MAC, bool) {
 	return func(a netip.Addr) (hwaddr.MAC, bool) {
 		a = a.Unmap()
@@ -67,7 +68,11 @@ func holderOf(ifaces []string, list func(linkIndex, family int) ([]netlink.Neigh
 		if a.Is6() {
 			family = netlink.FAMILY_V6
 		}
-		neighs, err := dump(true, func() ([]netlink.Neigh, error) { return list(0, family) })
+		listAll := func() ([]netlink.Neigh, error) { return list(0, family) }
+		neighs, err := dump(true, listAll)
+		if err != nil {
+			neighs, err = dump(true, listAll)
+		}
 		if err != nil {
 			return hwaddr.MAC{}, false
 		}

@@ -70,7 +70,8 @@ func TestDeletedLinkKeepsItsName(t *testing.T) {
 
 // TestHolderOfRereadsInterruptedListing: a neighbour listing the kernel
 // marks interrupted may lack the very entry asked for; it is read again
-// rather than taken as no one holding the address.
+// rather than taken as no one holding the address, and so is a listing
+// that failed, once.
 func TestHolderOfRereadsInterruptedListing(t *testing.T) {
 	held := netlink.Neigh{LinkIndex: 3, IP: net.ParseIP("192.168.1.23").To4(), State: netlink.NUD_REACHABLE, HardwareAddr: net.HardwareAddr{0, 0x12, 0x41, 0xaa, 0xbb, 0xcc}}
 	tests := []struct {
@@ -80,7 +81,8 @@ func TestHolderOfRereadsInterruptedListing(t *testing.T) {
 	}{
 		{"whole", []error{nil}, true},
 		{"interrupted_then_whole", []error{netlink.ErrDumpInterrupted, nil}, true},
-		{"failed", []error{errors.New("netlink gone")}, false},
+		{"failed_then_whole", []error{errors.New("no buffer space"), nil}, true},
+		{"failed_twice", []error{errors.New("netlink gone"), errors.New("netlink gone")}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
