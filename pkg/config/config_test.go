@@ -195,7 +195,11 @@ func TestValidateCatchesWhatBreaksRun(t *testing.T) {
 		{"local_domain_empty", "[dnsproxy]\nlocal_domains = [\"\"]\n", "dnsproxy.local_domains"},
 		{"local_domain_empty_label", "[dnsproxy]\nlocal_domains = [\"home..arpa\"]\n", "dnsproxy.local_domains"},
 		{"local_domain_space", "[dnsproxy]\nlocal_domains = [\"my lan\"]\n", "dnsproxy.local_domains"},
-		{"local_domains", "[dnsproxy]\nlocal_domains = [\"lan\", \"home.arpa\"]\n", ""},
+		{"local_domains", "[dnsproxy]\nlocal_domains = [\"lan\", \"home.arpa\", \"fritz.box\", \"internal\", \"168.192.in-addr.arpa\"]\n", ""},
+		// Forwarded for quarantined devices too: every .com name would
+		// resolve for them.
+		{"local_domain_tld", "[dnsproxy]\nlocal_domains = [\"com\"]\n", "dnsproxy.local_domains"},
+		{"local_domain_public_suffix", "[dnsproxy]\nlocal_domains = [\"lan\", \"ts.net\"]\n", "dnsproxy.local_domains"},
 		// Nothing answers on port 0: every query forwarded would fail.
 		{"upstream_port_0", "[dnsproxy]\nupstream = \"127.0.0.1:0\"\n", "dnsproxy.upstream"},
 		{"upstream_other_port", "[dnsproxy]\nupstream = \"[::1]:5353\"\n", ""},

@@ -40,6 +40,11 @@ func TestNewConfig(t *testing.T) {
 		{"single_label_update_domain", func(c *Config, _ *Deps) { c.UpdateDomains = []string{"lan"} }, "public suffix"},
 		{"registered_update_domain_ok", func(c *Config, _ *Deps) { c.UpdateDomains = []string{"d111111abcdef8.cloudfront.net"} }, ""},
 		{"bad_local_domain", func(c *Config, _ *Deps) { c.LocalDomains = []string{"a..b"} }, "local_domains"},
+		// Forwarded for quarantined devices: every .com name would resolve.
+		{"tld_local_domain", func(c *Config, _ *Deps) { c.LocalDomains = []string{"lan", "Com."} }, "public suffix"},
+		{"public_suffix_local_domain", func(c *Config, _ *Deps) { c.LocalDomains = []string{"co.uk"} }, "public suffix"},
+		{"private_suffix_local_domain", func(c *Config, _ *Deps) { c.LocalDomains = []string{"duckdns.org"} }, "public suffix"},
+		{"reverse_zone_local_domain", func(c *Config, _ *Deps) { c.LocalDomains = []string{"in-addr.arpa"} }, "public suffix"},
 		{"negative_timeout", func(c *Config, _ *Deps) { c.UpstreamTimeout = -time.Second }, "negative"},
 		{"negative_max_upstream", func(c *Config, _ *Deps) { c.MaxUpstream = -1 }, "negative"},
 		{"notice_ttl_too_long", func(c *Config, _ *Deps) { c.NoticeTTL = 2 * time.Hour }, "notice_ttl"},

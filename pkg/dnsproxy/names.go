@@ -30,10 +30,38 @@ func CheckUpdateDomains(names []string) error {
 }
 
 // CheckLocalDomains reports the first of names New and SetRules refuse
-// as local domains.
+// as local domains: not a domain name, or a listed public suffix.
 func CheckLocalDomains(names []string) error {
-	_, err := canonicalDomains(names)
+	_, err := localDomains(names)
 	return err
+}
+
+// localDomains is canonicalDomains for the local domains, which also
+// refuses the public suffixes the Public Suffix List names ("com",
+// "co.uk", "duckdns.org"): they are forwarded for quarantined devices
+// too, and every name below one would resolve for them, a way out for
+// any data the device puts in a name. A single label the list does not
+// know ("lan", "home", "internal") is no one's to register, and neither
+// is home.arpa, which RFC 8375 sets aside for home networks.
+func localDomains(names []string) ([]string, error) {
+	domains, err := canonicalDomains(names)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range domains {
+		name := strings.TrimSuffix(d, ".")
+		if name == "home.arpa" {
+			continue
+		}
+		ps, icann := publicsuffix.PublicSuffix(name)
+		// An unlisted top-level label is its own suffix by the list's
+		// default rule, with icann false; a listed private suffix has
+		// two labels or more.
+		if ps == name && (icann || strings.Contains(ps, ".")) {
+			return nil, fmt.Errorf("%q is a public suffix: anyone may register names below it, and quarantined devices would resolve them", name)
+		}
+	}
+	return domains, nil
 }
 
 // inDomains reports whether name is one of domains or below one. It

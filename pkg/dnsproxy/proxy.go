@@ -220,7 +220,7 @@ func newDomains(cfg Config, deps Deps) (*domains, error) {
 	if len(updates) > 0 && deps.Allow == nil {
 		return nil, errors.New("dnsproxy: Deps.Allow is required with update domains")
 	}
-	local, err := canonicalDomains(cfg.LocalDomains)
+	local, err := localDomains(cfg.LocalDomains)
 	if err != nil {
 		return nil, fmt.Errorf("dnsproxy: local_domains: %w", err)
 	}
