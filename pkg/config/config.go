@@ -469,6 +469,22 @@ func Parse(path string, data []byte) (*Config, error) {
 	return cfg, nil
 }
 
+// checkLANPrefix refuses a LAN prefix wide enough to hold much of the
+// internet ("0.0.0.0/0", "::/0" typed for "any"): every host on it would
+// be a device, filling the inventory, and no flow would count as leaving
+// the home network, so plaintext to the internet would go unreported.
+// The widest a home network's own ranges are is 10.0.0.0/8, fc00::/7 and
+// fe80::/10; an ISP's whole allocation is a /32.
+func checkLANPrefix(p netip.Prefix) error {
+	switch {
+	case p.Addr().Is4() && p.Bits() < 8:
+		return fmt.Errorf("%s is wider than /8: it holds internet hosts", p)
+	case p.Addr().Is6() && p.Bits() < 32 && p.Overlaps(netip.MustParsePrefix("2000::/3")):
+		return fmt.Errorf("%s is wider than /32 in the global unicast space: it holds internet hosts", p)
+	}
+	return nil
+}
+
 func (c *Config) validate() []*Error {
 	var errs []*Error
 	bad := func(key, format string, args ...any) {
@@ -476,6 +492,11 @@ func (c *Config) validate() []*Error {
 	}
 	if len(c.LAN.Prefixes) == 0 {
 		bad("lan.prefixes", "at least one prefix is needed")
+	}
+	for _, p := range c.LAN.Prefixes {
+		if err := checkLANPrefix(p); err != nil {
+			bad("lan.prefixes", "%v", err)
+		}
 	}
 	if len(c.LAN.Interfaces) == 0 {
 		bad("lan.interfaces", "at least one interface is needed")

@@ -146,6 +146,15 @@ func TestValidateCatchesWhatBreaksRun(t *testing.T) {
 		{"lan_interface_dotdot", "[lan]\ninterfaces = [\"..\"]\n", "lan.interfaces"},
 		{"lan_interface_vlan", "[lan]\ninterfaces = [\"br-lan.10\"]\n", ""},
 		{"lan_second_interface_bad", "[lan]\ninterfaces = [\"br-lan\", \"\"]\n", "lan.interfaces"},
+		// Every internet host would be a device, and no plaintext would
+		// count as leaving the home.
+		{"lan_prefix_v4_any", "[lan]\nprefixes = [\"192.168.1.0/24\", \"0.0.0.0/0\"]\n", "lan.prefixes"},
+		{"lan_prefix_v4_half", "[lan]\nprefixes = [\"128.0.0.0/1\"]\n", "lan.prefixes"},
+		{"lan_prefix_v4_slash_8", "[lan]\nprefixes = [\"10.0.0.0/8\", \"100.64.0.0/10\"]\n", ""},
+		{"lan_prefix_v6_any", "[lan]\nprefixes = [\"::/0\"]\n", "lan.prefixes"},
+		{"lan_prefix_v6_global", "[lan]\nprefixes = [\"2000::/3\"]\n", "lan.prefixes"},
+		{"lan_prefix_v6_isp_allocation", "[lan]\nprefixes = [\"2001:db8::/32\", \"2001:db8:1::/48\"]\n", ""},
+		{"lan_prefix_v6_ula_link_local", "[lan]\nprefixes = [\"fc00::/7\", \"fe80::/10\"]\n", ""},
 		{"lease_file_relative", "[lan]\nlease_files = [\"dhcp.leases\"]\n", "lan.lease_files"},
 		{"lease_files_none", "[lan]\nlease_files = []\n", ""},
 		// The audit reads no port as its default list (TestEmptyPortListIsTheDefault).
