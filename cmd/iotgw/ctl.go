@@ -45,7 +45,7 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		last := "-"
 		if !d.LastSeen.IsZero() {
-			last = d.LastSeen.Local().Format("2006-01-02 15:04")
+			last = clockText(d.LastSeen, time.Local)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", d.MAC, d.State, name, strings.Join(d.Addrs, ","), last, len(d.Findings))
 	}
@@ -144,7 +144,14 @@ func until(t time.Time) string {
 	if t.IsZero() {
 		return " until released"
 	}
-	return " until " + t.Local().Format("2006-01-02 15:04")
+	return " until " + clockText(t, time.Local)
+}
+
+// clockText is a time as the owner reads it at the router's console, with
+// its zone: the router's clock may be set to UTC while the owner thinks in
+// local time, or the other way round.
+func clockText(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("2006-01-02 15:04 MST")
 }
 
 func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The README and docs/lab.md write the owner's commands with the flags
@@ -44,5 +45,23 @@ func TestMACCommandFlagsAfterMAC(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, tc.code, tc.stderr)
 			}
 		})
+	}
+}
+
+// Times at the console carry their zone: the router's clock and the
+// owner's may differ.
+func TestClockTextNamesTheZone(t *testing.T) {
+	at := time.Date(2026, 11, 27, 13, 5, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		loc  *time.Location
+		want string
+	}{
+		{time.UTC, "2026-11-27 13:05 UTC"},
+		{time.FixedZone("CET", 3600), "2026-11-27 14:05 CET"},
+		{time.FixedZone("", 5*3600+1800), "2026-11-27 18:35 +0530"},
+	} {
+		if got := clockText(at, tc.loc); got != tc.want {
+			t.Errorf("clockText in %v = %q, want %q", tc.loc, got, tc.want)
+		}
 	}
 }
