@@ -139,6 +139,20 @@ func (c Config) Validate() error {
 	return err
 }
 
+// ChannelError is a fault in one channel of the section, so that the
+// configuration's reader can point at its [[alert.channel]] table.
+type ChannelError struct {
+	Index int // from 0, in the order of the file
+	Name  string
+	Err   error
+}
+
+func (e *ChannelError) Error() string {
+	return fmt.Sprintf("alert: channel %d (%q): %v", e.Index+1, e.Name, e.Err)
+}
+
+func (e *ChannelError) Unwrap() error { return e.Err }
+
 // settings is a validated channel configuration.
 type settings struct {
 	ChannelConfig
@@ -191,10 +205,10 @@ func (c Config) build(loc *time.Location) ([]settings, error) {
 		}
 		s, err := buildSettings(cc, loc)
 		if err != nil {
-			return nil, fmt.Errorf("alert: channel %d (%q): %w", i+1, cc.Name, err)
+			return nil, &ChannelError{Index: i, Name: cc.Name, Err: err}
 		}
 		if seen[cc.Name] {
-			return nil, fmt.Errorf("alert: channel %d: name %q used twice (give each channel its own name)", i+1, cc.Name)
+			return nil, &ChannelError{Index: i, Name: cc.Name, Err: errors.New("name used twice (give each channel its own name)")}
 		}
 		seen[cc.Name] = true
 		out = append(out, s)

@@ -5,6 +5,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -397,6 +398,9 @@ type Error struct {
 	Col  int // 0 when unknown
 	Key  string
 	Msg  string
+	// at is where in the file the fault is, when more precise than Key
+	// ("alert.channel[1]" for the second channel of "alert").
+	at string
 }
 
 func (e *Error) Error() string {
@@ -459,7 +463,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	for _, v := range cfg.validate() {
 		v.File = path
-		v.Line = lines.findString(v.Key)
+		v.Line = lines.findString(cmp.Or(v.at, v.Key))
 		errs = append(errs, v)
 	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
@@ -593,7 +597,11 @@ func (c *Config) validate() []*Error {
 		}
 	}
 	if err := c.Alert.Validate(); err != nil {
-		bad("alert", "%s", strings.TrimPrefix(err.Error(), "alert: "))
+		e := &Error{Key: "alert", Msg: strings.TrimPrefix(err.Error(), "alert: ")}
+		if ce := (*alert.ChannelError)(nil); errors.As(err, &ce) {
+			e.at = fmt.Sprintf("alert.channel[%d]", ce.Index)
+		}
+		errs = append(errs, e)
 	}
 	in := &c.Inspect
 	if in.MaxFlows < 16 || in.MaxFlows > inspect.MaxFlowsLimit {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -220,6 +221,32 @@ func TestValidateCatchesWhatBreaksRun(t *testing.T) {
 				t.Errorf("refused: %v", err)
 			case tc.key != "" && (err == nil || !strings.Contains(err.Error(), tc.key)):
 				t.Errorf("accepted (err %v); iotgw run fails at start", err)
+			}
+		})
+	}
+}
+
+// An alert channel's error points at its own [[alert.channel]] table:
+// the owner may have several of one type.
+func TestAlertChannelErrorLine(t *testing.T) {
+	const good = "[[alert.channel]]\nname = \"phone\"\ntype = \"ntfy\"\ntopic = \"iotgw-7f3a9c2e51d4\"\n\n"
+	for _, tc := range []struct {
+		name, toml string
+		line       int
+	}{
+		{"second_channel", good + "[[alert.channel]]\nname = \"laptop\"\ntype = \"ntfy\"\n", 6},
+		{"first_channel", "[alert]\ntimezone = \"UTC\"\n\n[[alert.channel]]\ntype = \"carrier-pigeon\"\n", 4},
+		{"name_twice", good + good, 6},
+		{"section", "[alert]\nbase_url = \"ftp://router.lan\"\n", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("test.toml", []byte(tc.toml))
+			var errs Errors
+			if !errors.As(err, &errs) || len(errs) != 1 {
+				t.Fatalf("Parse: %v, want one error", err)
+			}
+			if errs[0].Line != tc.line || errs[0].Key != "alert" {
+				t.Errorf("%v: at line %d, key %q; want line %d, key alert", errs[0], errs[0].Line, errs[0].Key, tc.line)
 			}
 		})
 	}
