@@ -501,3 +501,28 @@ func TestTrustedDeviceOffersNoQuarantine(t *testing.T) {
 		}
 	}
 }
+
+// TestCuttingActionsAsk: the forms that cut a device off, or may, carry
+// the question the page's script asks before they post (the script's
+// side is tested in a real browser, test/browser); trusting and
+// releasing cut nothing off and do not ask.
+func TestCuttingActionsAsk(t *testing.T) {
+	for _, trusted := range []bool{false, true} {
+		_, b, tok := loggedIn(t)
+		if trusted {
+			if resp, body := b.post("/devices/"+cameraMAC+"/trust", url.Values{"csrf": {tok}, "trusted": {"true"}}); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("trust: %s\n%s", resp.Status, body)
+			}
+		}
+		_, body := b.get("/devices/" + cameraMAC)
+		want := map[string]bool{confirmQuarantine: !trusted, confirmUntrust: trusted}
+		for question, asked := range want {
+			if got := strings.Contains(body, `data-confirm="`+question+`"`); got != asked {
+				t.Errorf("trusted %v: the page asks %q: %v, want %v", trusted, question, got, asked)
+			}
+		}
+		if n := strings.Count(body, "data-confirm="); n != 1 {
+			t.Errorf("trusted %v: %d forms ask, want 1", trusted, n)
+		}
+	}
+}

@@ -207,6 +207,14 @@ func softwareSection(w *markup.Writer, sw []api.Software) {
 	w.Raw("  </tbody></table>\n</section>\n")
 }
 
+// The questions the page's script asks before an action that cuts a
+// device off, or may: a tap on a phone is easily a slip. Without the
+// script the forms post at once.
+const (
+	confirmQuarantine = "Quarantine this device? It loses its connections until you release it."
+	confirmUntrust    = "Stop trusting this device? Policy judges it again at once and may quarantine it."
+)
+
 func deviceActions(w *markup.Writer, v *view, p devicePage) {
 	d := p.D
 	w.Raw("<section class=\"card actions\" id=\"actions\">\n  <h2>Actions</h2>\n")
@@ -223,7 +231,7 @@ func deviceActions(w *markup.Writer, v *view, p devicePage) {
 	} else {
 		w.Raw("  <form method=\"post\"")
 		w.URLAttr("action", "/devices/", d.MAC, "/quarantine")
-		w.Raw(" class=\"row\" id=\"quarantine-form\">\n    ")
+		w.Raw(" class=\"row\" id=\"quarantine-form\" data-confirm=\"" + confirmQuarantine + "\">\n    ")
 		tokenField(w, v.CSRF)
 		w.Raw("\n    <label>Mode\n      <select name=\"mode\" id=\"mode\">\n        <option value=\"\"")
 		selected(w, p.Form.Mode == "")
@@ -242,6 +250,9 @@ func deviceActions(w *markup.Writer, v *view, p devicePage) {
 	}
 	w.Raw("  <form method=\"post\"")
 	w.URLAttr("action", "/devices/", d.MAC, "/trust")
+	if d.Trusted {
+		w.Raw(" data-confirm=\"" + confirmUntrust + "\"")
+	}
 	w.Raw(" class=\"row\">\n    ")
 	tokenField(w, v.CSRF)
 	w.Raw("\n    ")

@@ -148,6 +148,36 @@ func TestBrowserScript(t *testing.T) {
 	if got := alerts.recorded(); strings.Join(got, "|") != "enabled phone false|test phone" {
 		t.Fatalf("alert engine calls %q", got)
 	}
+	// Quarantine asks first: a slip of the finger cuts nothing off.
+	const plug = "50:c7:bf:0a:1b:2c"
+	answer := func(yes bool) {
+		t.Helper()
+		js := fmt.Sprintf(`window.confirm = function (q) { window.asked = q; return %v; }; true`, yes)
+		sctx, scancel := context.WithTimeout(tab, stepBudget)
+		defer scancel()
+		if _, err := chromedp.Run(sctx, chromedp.Evaluate[bool](js)); err != nil {
+			t.Fatalf("answer the question %v: %v", yes, err)
+		}
+	}
+	do("the plug's page", chromedp.Navigate(base+"/devices/"+plug), chromedp.WaitVisible(chromedp.ID("quarantine")))
+	answer(false)
+	do("quarantine, then say no", chromedp.Click(chromedp.ID("quarantine")))
+	sctx, scancel := context.WithTimeout(tab, stepBudget)
+	asked, err := chromedp.Run(sctx, chromedp.Evaluate[string](`window.asked || ''`))
+	scancel()
+	if err != nil || !strings.HasPrefix(asked, "Quarantine this device?") {
+		t.Fatalf("the page asked %q (%v) before quarantining", asked, err)
+	}
+	if got := backend.quarantined(); len(got) != 0 {
+		t.Fatalf("quarantined %v after the owner said no", got)
+	}
+	answer(true)
+	do("quarantine, then say yes", chromedp.Click(chromedp.ID("quarantine")))
+	waitFor(t, "the quarantine the owner confirmed", func() (bool, string) {
+		got := backend.quarantined()
+		return len(got) == 1 && got[0] == plug, fmt.Sprintf("quarantined %v", got)
+	})
+
 	// On a phone every page fits the screen's width: a long URL or CVE
 	// list in a finding wraps instead of widening the page.
 	do("phone width", chromedp.EmulateViewport(360, 740))
@@ -173,9 +203,10 @@ func TestBrowserScript(t *testing.T) {
 type scriptBackend struct {
 	events chan *event.Event
 
-	mu      sync.Mutex
-	devices []api.Device
-	subs    int
+	mu          sync.Mutex
+	devices     []api.Device
+	subs        int
+	quarantines []string // the MACs asked to be quarantined
 }
 
 func (b *scriptBackend) add(d api.Device) {
@@ -211,8 +242,17 @@ func (b *scriptBackend) Events(api.EventFilter) []*event.Event { return nil }
 
 var errReadOnly = errors.New("the fake daemon changes nothing")
 
-func (b *scriptBackend) Quarantine(context.Context, hwaddr.MAC, string, time.Duration) error {
-	return errReadOnly
+func (b *scriptBackend) Quarantine(_ context.Context, mac hwaddr.MAC, _ string, _ time.Duration) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.quarantines = append(b.quarantines, mac.String())
+	return nil // the device list stays as it is: the test looks at the call
+}
+
+func (b *scriptBackend) quarantined() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.quarantines...)
 }
 func (b *scriptBackend) Release(context.Context, hwaddr.MAC) error          { return errReadOnly }
 func (b *scriptBackend) SetTrusted(context.Context, hwaddr.MAC, bool) error { return errReadOnly }

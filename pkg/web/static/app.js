@@ -5,10 +5,16 @@
   var meta = document.querySelector('meta[name="csrf-token"]');
   var csrf = meta ? meta.getAttribute('content') : '';
 
-  // Forms marked data-fetch post in the background and show the answer.
+  // Forms marked data-confirm ask first; forms marked data-fetch post in
+  // the background and show the answer.
   document.addEventListener('submit', function (e) {
     var form = e.target;
-    if (!form.hasAttribute || !form.hasAttribute('data-fetch') || !window.fetch) { return; }
+    if (!form.hasAttribute) { return; }
+    if (form.hasAttribute('data-confirm') && !window.confirm(form.getAttribute('data-confirm'))) {
+      e.preventDefault();
+      return;
+    }
+    if (!form.hasAttribute('data-fetch') || !window.fetch) { return; }
     e.preventDefault();
     var result = form.parentNode.querySelector('.result');
     var body = new URLSearchParams(new FormData(form));
