@@ -702,3 +702,38 @@ func TestReportNotesBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestSoftwareListFullOfClaims: a neighbour announcing made-up products
+// in a device's name (SSDP, DHCP, a SIP header) fills its software list;
+// a version the device serves itself still gets in, in the place of the
+// claim seen longest ago, or its advisories would never match. Claims
+// take no place, nor does a served version from another served one.
+func TestSoftwareListFullOfClaims(t *testing.T) {
+	tests := []struct {
+		name      string
+		fill, add string // the sources filling the list, and of the report added
+		added     bool
+		firstGoes bool // the entry seen longest ago leaves the list
+	}{
+		{name: "a served version takes a claim's place", fill: "ssdp", add: "banner/telnet", added: true, firstGoes: true},
+		{name: "the fetched description takes a claim's place", fill: "dhcp", add: "upnp", added: true, firstGoes: true},
+		{name: "a claim takes no claim's place", fill: "ssdp", add: "dhcp"},
+		{name: "a claim takes no served version's place", fill: "http_server", add: "ssdp"},
+		{name: "a served version takes no served version's place", fill: "http_server", add: "banner/telnet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var d Device
+			for i := range maxSoftware {
+				d.addSoftware(Software{Product: fmt.Sprintf("made-up-%d", i), Version: "1.0", Source: tt.fill, Seen: t0.Add(time.Duration(i) * time.Minute)})
+			}
+			d.addSoftware(Software{Product: "busybox", Version: "1.19.4", Source: tt.add, Seen: t0.Add(time.Hour)})
+			added := slices.ContainsFunc(d.Software, func(s Software) bool { return s.Product == "busybox" })
+			firstGone := !slices.ContainsFunc(d.Software, func(s Software) bool { return s.Product == "made-up-0" })
+			if added != tt.added || firstGone != tt.firstGoes || len(d.Software) > maxSoftware {
+				t.Errorf("busybox added %v, made-up-0 gone %v, %d entries; want %v, %v, at most %d",
+					added, firstGone, len(d.Software), tt.added, tt.firstGoes, maxSoftware)
+			}
+		})
+	}
+}

@@ -185,7 +185,8 @@ func (s *Software) Supersedes(sources string) bool {
 }
 
 // maxSoftware bounds a device's software list; beyond it new products are
-// dropped (a device runs a handful).
+// dropped (a device runs a handful), but for a firmer report, which takes
+// the place of one only claims named (staleClaim).
 const maxSoftware = 16
 
 // addSoftware records product/version, refreshing Seen for a repeat and
@@ -275,10 +276,32 @@ func (d *Device) addSoftware(s Software) {
 	}
 	if len(d.Software) >= maxSoftware {
 		d.DroppedEvents++
-		return
+		i := -1
+		if b > event.TrustClaim {
+			i = staleClaim(d.Software)
+		}
+		if i < 0 {
+			return
+		}
+		d.Software = slices.Delete(d.Software, i, i+1)
 	}
 	d.Software = append(d.Software, s)
 	d.swGen++
+}
+
+// staleClaim is the index of the entry only claims reported that was
+// seen longest ago, -1 when there is none. A full list gives it up for a
+// firmer report: a neighbour announcing made-up products in a device's
+// name must not keep out the version its own server gives, whose
+// advisories policy quarantines on.
+func staleClaim(list []Software) int {
+	w := -1
+	for i := range list {
+		if list[i].basis() == event.TrustClaim && (w < 0 || list[i].Seen.Before(list[w].Seen)) {
+			w = i
+		}
+	}
+	return w
 }
 
 // confirmAll records that s's sources reported o's version too, and
