@@ -737,3 +737,44 @@ func TestSoftwareListFullOfClaims(t *testing.T) {
 		})
 	}
 }
+
+// TestVotesFullOfClaims: a neighbour announcing made-up values in a
+// device's name fills its votes; a vote of a source the device serves
+// itself still gets in, in the place of the claim added last (the
+// flood's, not the first word, its OUI's), or the firmware its own
+// server gives would never reach its software list. Claims take no
+// place, nor does a served vote take a served one's.
+func TestVotesFullOfClaims(t *testing.T) {
+	tests := []struct {
+		name      string
+		fill, add string // the sources filling the votes after the OUI's, and of the vote added
+		added     bool
+		lastGoes  bool // the vote added last leaves
+	}{
+		{name: "a served vote takes a claim's place", fill: "mdns", add: "http_server", added: true, lastGoes: true},
+		{name: "a connection's vote takes a claim's place", fill: "dns_query", add: "http_client", added: true, lastGoes: true},
+		{name: "a claim takes no claim's place", fill: "mdns", add: "ssdp"},
+		{name: "a claim takes no served vote's place", fill: "http_server", add: "ssdp"},
+		{name: "a served vote takes the OUI's place, no served vote's", fill: "upnp", add: "http_server", added: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			var d Device
+			inv.addVote(&d, fieldVendor, "Signify", Evidence{Source: "oui", Value: "Signify", Rule: "oui-registrant", Weight: ouiWeight, Time: t0})
+			for i := 1; i < maxVotes; i++ {
+				inv.addVote(&d, fieldType, fmt.Sprintf("made-up-%d", i), Evidence{Source: tt.fill, Value: fmt.Sprint(i), Rule: fmt.Sprintf("rule-%d", i), Weight: 0.5, Time: t0.Add(time.Duration(i) * time.Second)})
+			}
+			inv.addVote(&d, fieldFirmware, "1.50.0", Evidence{Source: tt.add, Value: "IpBridge/1.50.0", Rule: "server-hue", Weight: 0.9, Time: t0.Add(time.Hour)})
+			has := func(value string) bool {
+				return slices.ContainsFunc(d.votes, func(v vote) bool { return v.value == value })
+			}
+			last := fmt.Sprintf("made-up-%d", maxVotes-1)
+			oui := slices.ContainsFunc(d.votes, func(v vote) bool { return v.ev.Source == "oui" })
+			if has("1.50.0") != tt.added || has(last) == tt.lastGoes || oui != (tt.lastGoes || !tt.added) || len(d.votes) > maxVotes {
+				t.Errorf("firmware vote in %v, the last added in %v, the OUI's in %v, %d votes; want %v, %v, %v, at most %d",
+					has("1.50.0"), has(last), oui, len(d.votes), tt.added, !tt.lastGoes, tt.lastGoes || !tt.added, maxVotes)
+			}
+		})
+	}
+}

@@ -271,12 +271,35 @@ func (inv *Inventory) addVote(d *Device, f field, value string, ev Evidence) {
 			d.dirty = true
 		}
 	}
-	if len(d.votes) >= maxVotes {
-		d.DroppedEvents++
+	v := vote{field: f, key: key, value: value, ev: ev, srcAt: ev.Time}
+	if len(d.votes) < maxVotes {
+		d.votes = append(d.votes, v)
+		d.dirty = true
 		return
 	}
-	d.votes = append(d.votes, vote{field: f, key: key, value: value, ev: ev, srcAt: ev.Time})
-	d.dirty = true
+	d.DroppedEvents++
+	if i := d.claimVoteToReplace(ev.Source); i >= 0 {
+		d.votes[i] = v
+		d.dirty = true
+	}
+}
+
+// claimVoteToReplace is the index of the vote a full list gives up for
+// a vote from source: the claim added last, when source is firmer than
+// a claim; else -1. Claims are what anyone on the LAN can send in a
+// device's name, and a flood of made-up ones must not keep out the
+// firmware the device's own server gives; the first words (its OUI's,
+// its first DHCP) stay.
+func (d *Device) claimVoteToReplace(source string) int {
+	if event.SourceTrust(source) == event.TrustClaim {
+		return -1
+	}
+	for i := len(d.votes) - 1; i >= 0; i-- {
+		if d.votes[i].firm().basis == event.TrustClaim {
+			return i
+		}
+	}
+	return -1
 }
 
 func voteKey(f field, v string) string {
