@@ -100,3 +100,80 @@ func TestLoginFindingsFoldByClass(t *testing.T) {
 		t.Errorf("%d findings, counts by class %v; want anonymous ×2 and empty ×1 apart", len(d.Findings), counts)
 	}
 }
+
+// TestFindingCapSharedByKinds: one kind of finding that fills the list
+// (personal data sent to ever new addresses, which anyone can send in
+// a device's name) keeps no other kind out: a new kind takes the place
+// of the weakest finding of a kind holding more than its share
+// (kindShare), whatever their severities, so that the default login or
+// the advisory policy quarantines on still reaches it. A kind at its
+// share, or one of the crowding kind, displaces no equal; a pinned
+// device keeps what it has.
+func TestFindingCapSharedByKinds(t *testing.T) {
+	type fill struct {
+		kind     event.Kind
+		severity event.Severity
+		n        int
+	}
+	tests := []struct {
+		name     string
+		fill     []fill
+		kind     event.Kind
+		severity event.Severity
+		pinned   bool
+		kept     bool
+	}{
+		{name: "a default login into high personal data", fill: []fill{{event.KindPersonalData, event.SeverityHigh, maxFindings}},
+			kind: event.KindDefaultCredentials, severity: event.SeverityHigh, kept: true},
+		{name: "a medium advisory into high personal data", fill: []fill{{event.KindPersonalData, event.SeverityHigh, maxFindings}},
+			kind: event.KindOutdatedFirmware, severity: event.SeverityMedium, kept: true},
+		{name: "a default login into two crowding kinds", fill: []fill{{event.KindPersonalData, event.SeverityHigh, maxFindings / 2}, {event.KindWeakTLS, event.SeverityHigh, maxFindings / 2}},
+			kind: event.KindDefaultCredentials, severity: event.SeverityHigh, kept: true},
+		{name: "more of the crowding kind", fill: []fill{{event.KindPersonalData, event.SeverityHigh, maxFindings}},
+			kind: event.KindPersonalData, severity: event.SeverityHigh},
+		{name: "a kind at its share", fill: []fill{{event.KindPersonalData, event.SeverityHigh, maxFindings - kindShare}, {event.KindWeakTLS, event.SeverityHigh, kindShare}},
+			kind: event.KindWeakTLS, severity: event.SeverityHigh},
+		{name: "a default login into a pinned device's", fill: []fill{{event.KindPersonalData, event.SeverityHigh, maxFindings}},
+			kind: event.KindDefaultCredentials, severity: event.SeverityHigh, pinned: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			n := 0
+			add := func(kind event.Kind, sev event.Severity) {
+				f := finding(kind, string(kind), event.Evidence{"protocol": "http"})
+				f.Severity, f.Time = sev, t0.Add(time.Duration(n)*time.Second)
+				f.Flow = &event.Flow{Transport: "tcp", App: "http", Server: event.Endpoint{IP: fmt.Sprintf("198.51.%d.%d", n/256, n%256)}}
+				inv.Emit(f)
+				n++
+			}
+			for _, fl := range tt.fill {
+				for range fl.n {
+					add(fl.kind, fl.severity)
+				}
+			}
+			d := device(t, inv, "00:11:22:33:44:55")
+			inv.Pin(d.Key, tt.pinned)
+			before := count(d.Findings, tt.kind)
+			add(tt.kind, tt.severity)
+			if kept := count(d.Findings, tt.kind) > before; kept != tt.kept || len(d.Findings) != maxFindings {
+				t.Errorf("%s kept %v, %d findings; want %v, %d", tt.kind, kept, len(d.Findings), tt.kept, maxFindings)
+			}
+			for _, fl := range tt.fill {
+				if c := count(d.Findings, fl.kind); c < min(fl.n, kindShare) {
+					t.Errorf("%d %s findings left of %d, want at least %d", c, fl.kind, fl.n, min(fl.n, kindShare))
+				}
+			}
+		})
+	}
+}
+
+func count(list []*event.Event, kind event.Kind) int {
+	n := 0
+	for _, f := range list {
+		if f.Kind == kind {
+			n++
+		}
+	}
+	return n
+}

@@ -45,6 +45,9 @@ const (
 	maxAddrs       = 16
 	maxFindings    = 64
 	maxObservation = 64
+	// kindShare is the findings of one kind a full list keeps when
+	// another kind needs room (crowding).
+	kindShare = maxFindings / 4
 )
 
 // Device is what the inventory knows about one device.
@@ -1215,7 +1218,8 @@ func (inv *Inventory) file(d *Device, ev *event.Event) {
 		// Full: a finding displaces the least severe, oldest one if it
 		// is more severe, so that the default login after 64 plaintext
 		// connections still reaches policy while findings of the same
-		// weight cannot push out the reason for a quarantine. A pinned
+		// weight cannot push out the reason for a quarantine. Nor can
+		// one kind keep the others out (crowding). A pinned
 		// (quarantined) device keeps the findings it has. An audit's
 		// result displaces the routine observation seen longest ago: it
 		// is a state, one per check, that the scorecard needs however
@@ -1225,9 +1229,11 @@ func (inv *Inventory) file(d *Device, ev *event.Event) {
 		switch {
 		case ev.IsFinding():
 			if _, pinned := inv.pinned[d.Key]; !pinned {
-				i = weakest(*list, nil)
-				if ev.Severity <= (*list)[i].Severity {
-					i = -1
+				if i = crowding(*list, ev.Kind); i < 0 {
+					i = weakest(*list, nil)
+					if ev.Severity <= (*list)[i].Severity {
+						i = -1
+					}
 				}
 			}
 		case ev.Kind == KindAudit:
@@ -1260,6 +1266,43 @@ func weakest(list []*event.Event, keep func(*event.Event) bool) int {
 }
 
 func isAudit(ev *event.Event) bool { return ev.Kind == KindAudit }
+
+// crowding is the index of the finding a full list gives up for one of
+// kind, which holds fewer than kindShare of them: the weakest (see
+// weakest) of the kind holding the most, if that is more than its
+// share; else -1. Personal data sent to ever new addresses, or weak
+// TLS to as many servers, which anyone can send in a device's name,
+// must not keep the default login or the advisory that policy
+// quarantines on out of the list, however severe they are: the
+// crowding kind keeps its share, the most severe of it. It allocates
+// nothing; a list holds few kinds.
+func crowding(list []*event.Event, kind event.Kind) int {
+	count := func(k event.Kind) int {
+		n := 0
+		for _, f := range list {
+			if f.Kind == k {
+				n++
+			}
+		}
+		return n
+	}
+	if count(kind) >= kindShare {
+		return -1
+	}
+	var most event.Kind
+	mostN := kindShare
+	for _, f := range list {
+		if f.Kind != most {
+			if n := count(f.Kind); n > mostN {
+				most, mostN = f.Kind, n
+			}
+		}
+	}
+	if most == "" {
+		return -1
+	}
+	return weakest(list, func(f *event.Event) bool { return f.Kind != most })
+}
 
 // deviceFor finds or makes the device an event is about, and says how
 // far the event's content describes it.
