@@ -1179,7 +1179,8 @@ func (e *Engine) admit(f *Flow) (host uint32, ok bool) {
 // conversation (every DHCP client's, mDNS, SSDP) keeps its inspection,
 // shared by every device on the link. A flow whose handshake was not
 // seen gives way to one whose was even when it is not idle (see the fair
-// share).
+// share); a datagram flow has none, and datagrams kept coming from many
+// addresses would otherwise hold the pool.
 //
 // Candidates are found as the flow table finds its victims, by weighing
 // a few: a hand sweeps the pool reclaimScan inspections at a time, so
@@ -1199,7 +1200,8 @@ const (
 // reclaimIdle among the next reclaimScan inspections the hand comes to:
 // one of the host bucket host if sameHost, one holding a stream buffer
 // if needBuf. When f's handshake was seen, a flow whose handshake was
-// not (of the host, if sameHost) is taken too, idle or not: forged
+// not (a datagram flow's never is; of the host, if sameHost) is taken
+// too, idle or not: forged
 // flows spread over many addresses must not hold the whole pool either
 // (see the fair share). The longest idle of those weighed goes. It
 // reports whether one did.
@@ -1232,7 +1234,7 @@ func (e *Engine) reclaim(f *Flow, host uint32, sameHost, needBuf bool) bool {
 		if g == nil || g == f {
 			continue
 		}
-		if g.IsTCP() && (now-in.fed >= int64(reclaimIdle) || displace && !g.Opened()) || !g.IsTCP() && idleUDP && !g.linkWide() {
+		if g.IsTCP() && (now-in.fed >= int64(reclaimIdle) || displace && !g.Opened()) || !g.IsTCP() && (idleUDP || displace) && !g.linkWide() {
 			victim = in
 		}
 	}

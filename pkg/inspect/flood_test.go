@@ -132,43 +132,63 @@ const dnsQuery = "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x0
 // connections "from" it, each a partial FTP line kept alive with a byte
 // every 50 seconds: the device's share of the inspections is full and
 // none of them is idle. The device's own FTP login, whose handshake the
-// router sees, still takes the inspection of one of them.
+// router sees, still takes the inspection of one of them. So it does
+// behind DNS queries, which need no handshake to forge, kept alive with
+// one every 5 seconds: a datagram flow is a flow whose handshake was not
+// seen.
 func TestForgedFlowsDoNotBlindADevice(t *testing.T) {
 	cl, err := creds.New()
 	if err != nil {
 		t.Fatal(err)
 	}
 	const device = "192.168.1.30"
+	nineOthers := []string{"192.168.1.100", "192.168.1.101", "192.168.1.102", "192.168.1.103",
+		"192.168.1.104", "192.168.1.105", "192.168.1.106", "192.168.1.107", "192.168.1.108"}
+	// Forged FTP connections, a byte every 50 seconds; the login comes
+	// 10 seconds after the last.
+	ftp := func(e *inspect.Engine, client string, i int) func() {
+		c := inspecttest.JoinTCP(e, client, fmt.Sprintf("198.51.100.%d:21", 1+i%200)).Client("USER a\r\nPA")
+		return func() { c.Wait(50 * time.Second).Client("S") }
+	}
+	// DNS queries to ever new ports, one every 5 seconds; the login
+	// comes a second after the last.
+	dns := func(e *inspect.Engine, client string, i int) func() {
+		c := inspecttest.NewUDP(e, client, fmt.Sprintf("198.51.100.%d:53", 1+i%200)).Client(dnsQuery)
+		return func() { c.Wait(5 * time.Second).Client(dnsQuery) }
+	}
 	for _, tc := range []struct {
 		name    string
 		senders []string // the addresses the flows are forged from
 		perAddr int
+		forge   func(e *inspect.Engine, client string, i int) (keepAlive func())
+		rounds  int
+		loginAt time.Duration
 	}{
 		// More than the device's share, in its name.
-		{"in_the_devices_name", []string{device}, 200},
+		{"in_the_devices_name", []string{device}, 200, ftp, 2, 110 * time.Second},
 		// The whole pool, over nine other addresses.
-		{"over_nine_other_addresses", []string{"192.168.1.100", "192.168.1.101", "192.168.1.102", "192.168.1.103",
-			"192.168.1.104", "192.168.1.105", "192.168.1.106", "192.168.1.107", "192.168.1.108"}, 128},
+		{"over_nine_other_addresses", nineOthers, 128, ftp, 2, 110 * time.Second},
+		{"datagrams_in_the_devices_name", []string{device}, 200, dns, 3, 16 * time.Second},
+		{"datagrams_over_nine_other_addresses", nineOthers, 128, dns, 3, 16 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var col inspecttest.Collector
 			e := routerEngine(t, &col, cl)
-			var forged []*inspecttest.Conv
+			var forged []func()
 			for _, from := range tc.senders {
 				for i := range tc.perAddr {
-					c := inspecttest.JoinTCP(e, fmt.Sprintf("%s:%d", from, 10000+i), fmt.Sprintf("198.51.100.%d:21", 1+i%200))
-					forged = append(forged, c.Client("USER a\r\nPA"))
+					forged = append(forged, tc.forge(e, fmt.Sprintf("%s:%d", from, 10000+i), i))
 				}
 			}
-			for range 2 {
-				for _, c := range forged {
-					c.Wait(50 * time.Second).Client("S")
+			for range tc.rounds {
+				for _, keepAlive := range forged {
+					keepAlive()
 				}
 			}
 			if e.Stats.HostLimit+e.Stats.InspectLimit == 0 {
 				t.Fatalf("the forged flows took no more inspections than there are: %+v", e.Stats)
 			}
-			c := inspecttest.NewTCPAt(e, device+":50000", "192.168.1.50:21", 110*time.Second)
+			c := inspecttest.NewTCPAt(e, device+":50000", "192.168.1.50:21", tc.loginAt)
 			c.Server("220 NAS FTP\r\n").Client("USER admin\r\n").Server("331 Password required\r\n").
 				Client("PASS admin\r\n").Server("230 Logged in\r\n")
 			c.Close()
