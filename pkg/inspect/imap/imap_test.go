@@ -123,6 +123,11 @@ func TestSyntheticLogins(t *testing.T) {
 		{"authenticate_plain_sasl_ir", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("a1 AUTHENTICATE PLAIN " + plain + "\r\n").Server("a1 OK\r\n")
 		}, []want{{"jo***", "AUTHENTICATE PLAIN", "unique", "yes"}}},
+		{"authenticate_plain_empty_initial_response", func(c *inspecttest.Conv) {
+			// RFC 4959: "=" is an empty initial response; Dovecot asks
+			// for the credentials with an empty challenge.
+			c.Server(greeting).Client("a1 AUTHENTICATE PLAIN =\r\n").Server("+ \r\n").Client(plain + "\r\n").Server("a1 OK\r\n")
+		}, []want{{"jo***", "AUTHENTICATE PLAIN", "unique", "yes"}}},
 		{"authenticate_plain_continuation", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("a1 AUTHENTICATE PLAIN\r\n").Server("+ \r\n").Client(plain + "\r\n").Server("a1 NO [AUTHENTICATIONFAILED]\r\n")
 		}, []want{{"jo***", "AUTHENTICATE PLAIN", "unique", "no"}}},

@@ -87,6 +87,13 @@ func (x *Exchange) respond(resp []byte, s *Scratch) (inspect.Login, bool) {
 	if x.mech == Unknown {
 		return inspect.Login{}, false // followed, not read
 	}
+	if x.responses == 0 && len(resp) == 1 && resp[0] == '=' {
+		// An empty initial response carries no credentials; servers
+		// (Dovecot) answer it with an empty challenge, and the client
+		// sends them in its reply. Counted, it would make a LOGIN user
+		// of nothing and the user the password.
+		return inspect.Login{}, false
+	}
 	x.responses++
 	var msg []byte
 	if !(len(resp) == 1 && resp[0] == '=') {

@@ -135,6 +135,12 @@ func TestExchange(t *testing.T) {
 		{"plain_cancelled", "PLAIN", []step{{true, ""}, {false, "*"}}, false, "", "", 0},
 		{"plain_garbled", "PLAIN", []step{{false, "%%%"}}, false, "", "", 0},
 		{"plain_empty_initial", "PLAIN", []step{{false, "="}}, false, "", "", 0},
+		// "=" is an empty initial response (RFC 4954 section 4, RFC
+		// 4959); Dovecot answers it with an empty challenge, and the
+		// credentials come in the response to that.
+		{"plain_empty_initial_then_response", "PLAIN", []step{{false, "="}, {true, ""}, {false, b64("\x00joe\x00s3cret")}}, true, "joe", "s3cret", inspect.SecretPassword},
+		{"login_empty_initial_then_prompts", "LOGIN", []step{{false, "="}, {true, b64("Username:")}, {false, b64("galunt")}, {true, b64("Password:")}, {false, b64("V1v1tr0n")}}, true, "galunt", "V1v1tr0n", inspect.SecretPassword},
+		{"xoauth2_empty_initial_then_response", "XOAUTH2", []step{{false, "="}, {true, ""}, {false, b64("user=joe\x01auth=Bearer AAAA\x01\x01")}}, true, "joe", "AAAA", inspect.SecretToken},
 		{"login_prompts", "LOGIN", []step{{true, b64("Username:")}, {false, b64("galunt")}, {true, b64("Password:")}, {false, b64("V1v1tr0n")}}, true, "galunt", "V1v1tr0n", inspect.SecretPassword},
 		{"login_initial_user", "LOGIN", []step{{false, b64("galunt")}, {true, b64("Password:")}, {false, b64("V1v1tr0n")}}, true, "galunt", "V1v1tr0n", inspect.SecretPassword},
 		{"login_empty_password", "LOGIN", []step{{false, b64("galunt")}, {false, ""}}, true, "galunt", "", inspect.SecretPassword},
