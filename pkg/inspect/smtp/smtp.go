@@ -231,14 +231,15 @@ func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 		switch {
 		case code/100 == 2:
 			a.pending.Report(f, inspect.OutcomeAccepted)
-		case code == 534 || code == 538:
-			// RFC 4954: the mechanism is too weak, or encryption is
-			// required first; the password was not judged.
-			a.pending.Report(f, inspect.OutcomeUnknown)
-		case code/100 == 5:
+		case code == 535:
+			// RFC 4954: authentication credentials invalid.
 			a.pending.Report(f, inspect.OutcomeRejected)
 		default:
-			// 4xx: a temporary failure, the password was not judged.
+			// The password was not judged: a temporary failure (4xx),
+			// a mechanism too weak or encryption required first (534,
+			// 538; Gmail's 530 "Must issue a STARTTLS command first"),
+			// AUTH not offered (503), an unknown mechanism (504), a
+			// response cancelled or not decoded (501).
 			a.pending.Report(f, inspect.OutcomeUnknown)
 		}
 	case cmdStartTLS:

@@ -133,6 +133,17 @@ func TestSyntheticLogins(t *testing.T) {
 		{"encryption_required_is_no_verdict", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("AUTH PLAIN\r\n").Server("334 \r\n").Client(plain + "\r\n").Server("538 5.7.11 Encryption required\r\n")
 		}, []want{{"jo***", "AUTH PLAIN", "unique", "unknown"}}},
+		{"starttls_required_is_no_verdict", func(c *inspecttest.Conv) {
+			// Gmail on 587 before STARTTLS: the password was not checked.
+			c.Server(greeting).Client("AUTH PLAIN " + plain + "\r\n").Server("530 5.7.0 Must issue a STARTTLS command first.\r\n")
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "unknown"}}},
+		{"auth_not_enabled_is_no_verdict", func(c *inspecttest.Conv) {
+			// Postfix and Exim where AUTH is not offered: bad sequence.
+			c.Server(greeting).Client("AUTH PLAIN " + plain + "\r\n").Server("503 5.5.1 Error: authentication not enabled\r\n")
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "unknown"}}},
+		{"mechanism_not_supported_is_no_verdict", func(c *inspecttest.Conv) {
+			c.Server(greeting).Client("AUTH PLAIN " + plain + "\r\n").Server("504 5.5.4 Unrecognized authentication type\r\n")
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "unknown"}}},
 		{"login_prompts", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("AUTH LOGIN\r\n").Server("334 VXNlcm5hbWU6\r\n").Client(b64("joe") + "\r\n").
 				Server("334 UGFzc3dvcmQ6\r\n").Client(b64("s3cret-Pass") + "\r\n").Server("235 ok\r\n")
