@@ -424,10 +424,13 @@ func (a *analyzer) tagged(f *inspect.Flow, t, rest []byte) {
 		switch {
 		case ok:
 			a.settle(f, i, inspect.OutcomeAccepted)
-		case inspect.EqualFold(status, "BAD"), inspect.ContainsFold(rest, "[UNAVAILABLE]"), inspect.ContainsFold(rest, "[EXPIRED]"):
+		case inspect.EqualFold(status, "BAD"), inspect.ContainsFold(rest, "[UNAVAILABLE]"), inspect.ContainsFold(rest, "[EXPIRED]"),
+			inspect.ContainsFold(rest, "[PRIVACYREQUIRED]"), inspect.ContainsFold(rest, "[AUTHORIZATIONFAILED]"):
 			// A malformed command, a server that cannot check now
-			// (RFC 5530), a password that was right but is out of date:
-			// no refusal of the password.
+			// (RFC 5530), a password that was right but is out of date
+			// or not for the identity asked, a login refused before its
+			// check for want of TLS (Dovecot's default): no refusal of
+			// the password.
 			a.settle(f, i, inspect.OutcomeUnknown)
 		default:
 			a.settle(f, i, inspect.OutcomeRejected)

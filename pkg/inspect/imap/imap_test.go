@@ -51,6 +51,17 @@ func TestSyntheticLogins(t *testing.T) {
 		{"unavailable_is_no_verdict", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("a1 LOGIN joe s3cret-Pass\r\n").Server("a1 NO [UNAVAILABLE] try later\r\n")
 		}, []want{{"j***", "LOGIN", "unique", "unknown"}}},
+		{"privacy_required_is_no_verdict", func(c *inspecttest.Conv) {
+			// Dovecot's default without TLS: the password is not checked.
+			c.Server(greeting).Client("a1 LOGIN joe s3cret-Pass\r\n").
+				Server("a1 NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n")
+		}, []want{{"j***", "LOGIN", "unique", "unknown"}}},
+		{"authorization_failed_is_no_verdict", func(c *inspecttest.Conv) {
+			// RFC 5530: the credentials were right, the authorization
+			// identity refused.
+			c.Server(greeting).Client("a1 AUTHENTICATE PLAIN " + b64("admin\x00joe\x00s3cret-Pass") + "\r\n").
+				Server("a1 NO [AUTHORIZATIONFAILED] not allowed\r\n")
+		}, []want{{"j***", "AUTHENTICATE PLAIN", "unique", "unknown"}}},
 		{"rfc3501_literals", func(c *inspecttest.Conv) {
 			// RFC 3501 section 8, with synchronising literals.
 			c.Server(greeting).Client("A001 LOGIN {15}\r\n").Server("+ Ready for additional command text\r\n").
