@@ -90,6 +90,7 @@ type analyzer struct {
 	pending inspect.PendingLogin
 
 	greeted   bool // the greeting's last line arrived
+	spoke     bool // the client sent a line
 	sawBanner bool
 	// Reply matching. Clients pipeline (RFC 2920), but AUTH, STARTTLS and
 	// DATA end a group: at most one of them is in flight, after the
@@ -131,9 +132,15 @@ func (a *analyzer) Raw(dir inspect.Dir, b []byte) int {
 // ClientLine implements inspect.LineHandler: a command, or a SASL
 // response.
 func (a *analyzer) ClientLine(f *inspect.Flow, line []byte) {
-	// A client speaks after the greeting; when the capture missed it,
-	// the next reply already answers this command.
-	a.greeted = true
+	// A client speaks after the greeting; when the capture missed it
+	// (a connection joined late), the next server line already answers
+	// this command. On a connection seen from its start the server's
+	// first line is its greeting, even after a client that did not wait
+	// for it (a script piping its commands in).
+	if !f.Opened() {
+		a.greeted = true
+	}
+	a.spoke = true
 	if a.auth.Active() {
 		a.respond(f, line)
 		return
@@ -201,8 +208,10 @@ func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 	}
 	code := int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')
 	final := len(line) == 3 || line[3] != '-'
-	if !a.greeted {
-		// The greeting answers no command; its first line names the server.
+	if !a.greeted && (!a.spoke || code == 220 || code == 421 || code == 554) {
+		// The greeting answers no command; its first line names the
+		// server. Another reply after the client spoke says that the
+		// server sent none, and answers the first command.
 		if code == 220 && !a.sawBanner {
 			a.sawBanner = true
 			inspect.EmitGreeting(f, "smtp", bytes.TrimLeft(line[3:], "- "))
@@ -210,6 +219,7 @@ func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 		a.greeted = final
 		return
 	}
+	a.greeted = true
 	if !final {
 		return
 	}

@@ -144,6 +144,22 @@ func TestSyntheticLogins(t *testing.T) {
 		{"mechanism_not_supported_is_no_verdict", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("AUTH PLAIN " + plain + "\r\n").Server("504 5.5.4 Unrecognized authentication type\r\n")
 		}, []want{{"jo***", "AUTH PLAIN", "unique", "unknown"}}},
+		{"commands_before_the_greeting", func(c *inspecttest.Conv) {
+			// A script piping its commands in (printf … | nc): on a
+			// connection seen from its start the first reply is still
+			// the greeting, the 250 EHLO's and the 535 AUTH's.
+			c.Client("EHLO dev\r\nAUTH PLAIN " + plain + "\r\n").Server(greeting).Server("250 mail\r\n").Server("535 5.7.8 bad\r\n")
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "no"}}},
+		{"no_greeting_sent", func(c *inspecttest.Conv) {
+			// A server that never greets: a reply that is no greeting
+			// answers the first command.
+			c.Client("EHLO dev\r\nAUTH PLAIN " + plain + "\r\n").Server("250 mail\r\n").Server("535 5.7.8 bad\r\n")
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "no"}}},
+		{"no_greeting_sent_then_starttls", func(c *inspecttest.Conv) {
+			// The 220 after that is STARTTLS's, not a late greeting.
+			c.Client("EHLO dev\r\n").Server("250 mail\r\n").Client("STARTTLS\r\n").Server("220 2.0.0 go ahead\r\n").
+				Client("AUTH PLAIN " + plain + "\r\n").Server("235 ok\r\n")
+		}, nil},
 		{"login_prompts", func(c *inspecttest.Conv) {
 			c.Server(greeting).Client("AUTH LOGIN\r\n").Server("334 VXNlcm5hbWU6\r\n").Client(b64("joe") + "\r\n").
 				Server("334 UGFzc3dvcmQ6\r\n").Client(b64("s3cret-Pass") + "\r\n").Server("235 ok\r\n")
