@@ -178,6 +178,43 @@ func TestBrowserScript(t *testing.T) {
 		return len(got) == 1 && got[0] == plug, fmt.Sprintf("quarantined %v", got)
 	})
 
+	// A live page does not re-read itself under the owner's typing: the
+	// text typed would be lost. It catches up once the field is left.
+	do("type a name on the plug's page", chromedp.Navigate(base+"/devices/"+plug), chromedp.WaitVisible(chromedp.ID("name")),
+		chromedp.Click(chromedp.ID("name")), chromedp.SendKeys(chromedp.ID("name"), "Hall plug"))
+	waitFor(t, "the device page to open the event stream", func() (bool, string) {
+		return backend.subscribers() > 0, "no subscriber"
+	})
+	backend.rename(plug, "Kitchen plug")
+	// Past the script's two-second wait for a quiet moment, and the
+	// fetch: a page that ignored the typing would have re-read itself.
+	// Sent thrice: the stream of the page before may still be taking
+	// its last event.
+	for range 3 {
+		backend.events <- &event.Event{V: 1, Time: time.Now(), Type: event.TypeFinding, Kind: event.KindWeakTLS,
+			Severity: event.SeverityLow, Device: event.Endpoint{MAC: plug}, Summary: "TLS 1.0"}
+		time.Sleep(2 * time.Second)
+	}
+	time.Sleep(3 * time.Second)
+	js := func(what, script string) string {
+		t.Helper()
+		sctx, scancel := context.WithTimeout(tab, stepBudget)
+		defer scancel()
+		got, err := chromedp.Run(sctx, chromedp.Evaluate[string](script))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return got
+	}
+	if got := js("read the field", `document.getElementById('name').value`); got != "Hall plug" {
+		t.Fatalf("the name typed reads %q after an update: the page re-read itself under the owner's typing", got)
+	}
+	if got := js("read the title", `document.querySelector('main h1').textContent`); strings.Contains(got, "Kitchen plug") {
+		t.Fatalf("the title shows %q while the owner types: the page re-read itself", got)
+	}
+	js("leave the field", `document.activeElement.blur(); ''`)
+	waitText("main h1", "Kitchen plug")
+
 	// On a phone every page fits the screen's width: a long URL or CVE
 	// list in a finding wraps instead of widening the page.
 	do("phone width", chromedp.EmulateViewport(360, 740))
@@ -213,6 +250,17 @@ func (b *scriptBackend) add(d api.Device) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.devices = append(b.devices, d)
+}
+
+// rename names the device mac as the owner would have.
+func (b *scriptBackend) rename(mac, name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range b.devices {
+		if b.devices[i].MAC == mac {
+			b.devices[i].Name = name
+		}
+	}
 }
 
 func (b *scriptBackend) subscribers() int {
