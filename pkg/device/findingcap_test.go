@@ -107,7 +107,9 @@ func TestLoginFindingsFoldByClass(t *testing.T) {
 // of the weakest finding of a kind holding more than its share
 // (kindShare), whatever their severities, so that the default login or
 // the advisory policy quarantines on still reaches it. A kind at its
-// share, or one of the crowding kind, displaces no equal; a pinned
+// share, or one of the crowding kind, displaces no equal, nor, however
+// severe, a finding of another kind that holds no more than its share:
+// the advisory that took a crowding finding's place stays. A pinned
 // device keeps what it has.
 func TestFindingCapSharedByKinds(t *testing.T) {
 	type fill struct {
@@ -133,6 +135,10 @@ func TestFindingCapSharedByKinds(t *testing.T) {
 			kind: event.KindPersonalData, severity: event.SeverityHigh},
 		{name: "a kind at its share", fill: []fill{{event.KindPersonalData, event.SeverityHigh, maxFindings - kindShare}, {event.KindWeakTLS, event.SeverityHigh, kindShare}},
 			kind: event.KindWeakTLS, severity: event.SeverityHigh},
+		{name: "more of the crowding kind after an advisory got in", fill: []fill{{event.KindPersonalData, event.SeverityHigh, maxFindings - 1}, {event.KindOutdatedFirmware, event.SeverityMedium, 1}},
+			kind: event.KindPersonalData, severity: event.SeverityHigh},
+		{name: "more of the crowding kind into a kind at its share", fill: []fill{{event.KindPersonalData, event.SeverityHigh, maxFindings - kindShare}, {event.KindWeakTLS, event.SeverityLow, kindShare}},
+			kind: event.KindPersonalData, severity: event.SeverityHigh},
 		{name: "a default login into a pinned device's", fill: []fill{{event.KindPersonalData, event.SeverityHigh, maxFindings}},
 			kind: event.KindDefaultCredentials, severity: event.SeverityHigh, pinned: true},
 	}

@@ -1219,7 +1219,7 @@ func (inv *Inventory) file(d *Device, ev *event.Event) {
 		// is more severe, so that the default login after 64 plaintext
 		// connections still reaches policy while findings of the same
 		// weight cannot push out the reason for a quarantine. Nor can
-		// one kind keep the others out (crowding). A pinned
+		// one kind keep the others out (displaced). A pinned
 		// (quarantined) device keeps the findings it has. An audit's
 		// result displaces the routine observation seen longest ago: it
 		// is a state, one per check, that the scorecard needs however
@@ -1229,12 +1229,7 @@ func (inv *Inventory) file(d *Device, ev *event.Event) {
 		switch {
 		case ev.IsFinding():
 			if _, pinned := inv.pinned[d.Key]; !pinned {
-				if i = crowding(*list, ev.Kind); i < 0 {
-					i = weakest(*list, nil)
-					if ev.Severity <= (*list)[i].Severity {
-						i = -1
-					}
-				}
+				i = displaced(*list, ev)
 			}
 		case ev.Kind == KindAudit:
 			i = weakest(*list, isAudit)
@@ -1267,6 +1262,39 @@ func weakest(list []*event.Event, keep func(*event.Event) bool) int {
 
 func isAudit(ev *event.Event) bool { return ev.Kind == KindAudit }
 
+// displaced is the index of the finding a full list gives up for ev, -1
+// when it keeps them all: the weakest of a crowding kind (crowding), or
+// else the least severe finding seen longest ago if ev is more severe.
+// A kind holding its share or more takes that place only from itself or
+// from a kind holding more than its share: else the next finding of the
+// crowding kind, more severe, would push out the advisory that has just
+// taken the place of one of its findings.
+func displaced(list []*event.Event, ev *event.Event) int {
+	if i := crowding(list, ev.Kind); i >= 0 {
+		return i
+	}
+	var keep func(*event.Event) bool
+	if kindCount(list, ev.Kind) >= kindShare {
+		keep = func(f *event.Event) bool { return f.Kind != ev.Kind && kindCount(list, f.Kind) <= kindShare }
+	}
+	i := weakest(list, keep)
+	if i < 0 || ev.Severity <= list[i].Severity {
+		return -1
+	}
+	return i
+}
+
+// kindCount is the number of findings of kind in list.
+func kindCount(list []*event.Event, kind event.Kind) int {
+	n := 0
+	for _, f := range list {
+		if f.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
 // crowding is the index of the finding a full list gives up for one of
 // kind, which holds fewer than kindShare of them: the weakest (see
 // weakest) of the kind holding the most, if that is more than its
@@ -1277,23 +1305,14 @@ func isAudit(ev *event.Event) bool { return ev.Kind == KindAudit }
 // crowding kind keeps its share, the most severe of it. It allocates
 // nothing; a list holds few kinds.
 func crowding(list []*event.Event, kind event.Kind) int {
-	count := func(k event.Kind) int {
-		n := 0
-		for _, f := range list {
-			if f.Kind == k {
-				n++
-			}
-		}
-		return n
-	}
-	if count(kind) >= kindShare {
+	if kindCount(list, kind) >= kindShare {
 		return -1
 	}
 	var most event.Kind
 	mostN := kindShare
 	for _, f := range list {
 		if f.Kind != most {
-			if n := count(f.Kind); n > mostN {
+			if n := kindCount(list, f.Kind); n > mostN {
 				most, mostN = f.Kind, n
 			}
 		}
