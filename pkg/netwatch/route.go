@@ -59,39 +59,50 @@ func HolderOf(ifaces []string) func(netip.Addr) (hwaddr.MAC, bool) {
 // holderOf is HolderOf over the kernel's listing of neighbours and names
 // of links. A listing the kernel marks interrupted (a neighbour changed
 // while it was read, as the connect just made may do) is read again, and
-// a listing that failed is tried once more: either would read as no one
+// a lookup that failed, of the listing or of the name of the link of an
+// entry for the address, is tried once more: either would read as no one
 // holding the address, which ends an audit with what it learnt lost.
 func holderOf(ifaces []string, list func(linkIndex, family int) ([]netlink.Neigh, error), linkName func(int) (string, error)) func(netip.Addr) (hwaddr.MAC, bool) {
 	return func(a netip.Addr) (hwaddr.MAC, bool) {
 		a = a.Unmap()
-		family := netlink.FAMILY_V4
-		if a.Is6() {
-			family = netlink.FAMILY_V6
+		mac, ok, failed := lookupHolder(a, ifaces, list, linkName)
+		if failed {
+			mac, ok, _ = lookupHolder(a, ifaces, list, linkName)
 		}
-		listAll := func() ([]netlink.Neigh, error) { return list(0, family) }
-		neighs, err := dump(true, listAll)
-		if err != nil {
-			neighs, err = dump(true, listAll)
-		}
-		if err != nil {
-			return hwaddr.MAC{}, false
-		}
-		for _, n := range neighs {
-			ip, ok := netip.AddrFromSlice(n.IP)
-			if !ok || ip.Unmap() != a.WithZone("") || n.State&usableStates == 0 || len(n.HardwareAddr) != 6 {
-				continue
-			}
-			name, err := linkName(n.LinkIndex)
-			if err != nil || !slices.Contains(ifaces, name) {
-				continue
-			}
-			if z := a.Zone(); z != "" && z != name {
-				continue
-			}
-			return hwaddr.FromBytes(n.HardwareAddr), true
-		}
-		return hwaddr.MAC{}, false
+		return mac, ok
 	}
+}
+
+// lookupHolder is one lookup of holderOf: the holder of a, whether there
+// is one, and, when there is none, whether the kernel failed to tell.
+func lookupHolder(a netip.Addr, ifaces []string, list func(linkIndex, family int) ([]netlink.Neigh, error), linkName func(int) (string, error)) (mac hwaddr.MAC, found, failed bool) {
+	family := netlink.FAMILY_V4
+	if a.Is6() {
+		family = netlink.FAMILY_V6
+	}
+	neighs, err := dump(true, func() ([]netlink.Neigh, error) { return list(0, family) })
+	if err != nil {
+		return hwaddr.MAC{}, false, true
+	}
+	for _, n := range neighs {
+		ip, ok := netip.AddrFromSlice(n.IP)
+		if !ok || ip.Unmap() != a.WithZone("") || n.State&usableStates == 0 || len(n.HardwareAddr) != 6 {
+			continue
+		}
+		name, err := linkName(n.LinkIndex)
+		if err != nil {
+			failed = true
+			continue
+		}
+		if !slices.Contains(ifaces, name) {
+			continue
+		}
+		if z := a.Zone(); z != "" && z != name {
+			continue
+		}
+		return hwaddr.FromBytes(n.HardwareAddr), true, false
+	}
+	return hwaddr.MAC{}, false, failed
 }
 
 // usableStates are the NUD states whose entries carry a MAC the kernel

@@ -71,18 +71,21 @@ func TestDeletedLinkKeepsItsName(t *testing.T) {
 // TestHolderOfRereadsInterruptedListing: a neighbour listing the kernel
 // marks interrupted may lack the very entry asked for; it is read again
 // rather than taken as no one holding the address, and so is a listing
-// that failed, once.
+// that failed, once, or one whose entry's link could not be named.
 func TestHolderOfRereadsInterruptedListing(t *testing.T) {
 	held := netlink.Neigh{LinkIndex: 3, IP: net.ParseIP("192.168.1.23").To4(), State: netlink.NUD_REACHABLE, HardwareAddr: net.HardwareAddr{0, 0x12, 0x41, 0xaa, 0xbb, 0xcc}}
 	tests := []struct {
 		name   string
 		tries  []error // the listing's outcome, try by try
+		names  []error // the entry's link name lookup's, after a whole listing; nil: found
 		wantOK bool
 	}{
-		{"whole", []error{nil}, true},
-		{"interrupted_then_whole", []error{netlink.ErrDumpInterrupted, nil}, true},
-		{"failed_then_whole", []error{errors.New("no buffer space"), nil}, true},
-		{"failed_twice", []error{errors.New("netlink gone"), errors.New("netlink gone")}, false},
+		{"whole", []error{nil}, nil, true},
+		{"interrupted_then_whole", []error{netlink.ErrDumpInterrupted, nil}, nil, true},
+		{"failed_then_whole", []error{errors.New("no buffer space"), nil}, nil, true},
+		{"failed_twice", []error{errors.New("netlink gone"), errors.New("netlink gone")}, nil, false},
+		{"link_name_failed_then_found", []error{nil, nil}, []error{errors.New("no buffer space"), nil}, true},
+		{"link_name_failed_twice", []error{nil, nil}, []error{errors.New("netlink gone"), errors.New("netlink gone")}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,7 +98,16 @@ func TestHolderOfRereadsInterruptedListing(t *testing.T) {
 				}
 				return []netlink.Neigh{held}, nil
 			}
-			names := func(int) (string, error) { return "br-lan", nil }
+			named := 0
+			names := func(int) (string, error) {
+				if named < len(tt.names) {
+					named++
+					if err := tt.names[named-1]; err != nil {
+						return "", err
+					}
+				}
+				return "br-lan", nil
+			}
 			mac, ok := holderOf([]string{"br-lan"}, list, names)(netip.MustParseAddr("192.168.1.23"))
 			if ok != tt.wantOK || ok && mac.String() != "00:12:41:aa:bb:cc" || tries != len(tt.tries) {
 				t.Errorf("holder %v, %v after %d listings; want found %v after %d", mac, ok, tries, tt.wantOK, len(tt.tries))
