@@ -402,6 +402,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 		d.problem(alert.AreaNFTables, fmt.Sprintf("reconcile failed: %v", err))
 		return fmt.Errorf("daemon: reconcile quarantines: %w", err)
 	}
+	d.removeLeftovers(ctx)
 	d.releaseExpired(ctx, expired, expiredAddrs, entries)
 	// Told as at run time: the owner's phone (and Home Assistant's
 	// quarantine sensor) still has the device quarantined.
@@ -495,6 +496,34 @@ func (d *Daemon) keepKernelOnlyLocked(kernel []quarantine.Entry, now time.Time) 
 		d.log.Warn("quarantine kept from the kernel: the saved state did not have it", "mac", e.MAC, "mode", e.Mode)
 	}
 	return kept
+}
+
+// leftoverRemover is what an Enforcer offers to delete the tables it
+// built under a name configured before.
+type leftoverRemover interface {
+	RemoveLeftovers(ctx context.Context) ([]string, error)
+}
+
+// removeLeftovers deletes the tables of a table name configured before
+// (quarantine.table changed while the daemon was stopped), once the
+// configured ones hold their quarantines: left, they would go on
+// blocking the devices the owner releases. A failure is the problem
+// "nftables/leftovers" until the next start.
+func (d *Daemon) removeLeftovers(ctx context.Context) {
+	r, ok := d.deps.Enforcer.(leftoverRemover)
+	if !ok {
+		return
+	}
+	d.kernelMu.Lock()
+	deleted, err := r.RemoveLeftovers(ctx)
+	d.kernelMu.Unlock()
+	if err != nil {
+		d.problem(problemLeftovers, "the tables of a table name configured before could not be deleted, and go on enforcing: "+err.Error())
+		return
+	}
+	if len(deleted) > 0 {
+		d.log.Info("deleted the tables of a table name configured before; their quarantines are in the configured ones", "tables", deleted)
+	}
 }
 
 // reconcileStored makes the kernel hold the stored quarantines. Entries
@@ -1172,6 +1201,7 @@ const addrIdle = 10 * time.Minute
 const (
 	problemProtected = alert.AreaNFTables + "/protected"
 	problemCheck     = alert.AreaNFTables + "/check"
+	problemLeftovers = alert.AreaNFTables + "/leftovers"
 )
 
 // updateProtected pushes the router's and trusted devices' MACs and

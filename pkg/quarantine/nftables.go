@@ -910,7 +910,11 @@ func (n *NFTables) SetDNSRedirectAll(ctx context.Context, on bool) error {
 }
 
 // Current reads the quarantine entries back from the kernel's sets, with
-// the expiry their remaining timeouts give. No tables: no entries.
+// the expiry their remaining timeouts give. No tables: no entries. The
+// tables iotgw built under a name configured before (see
+// RemoveLeftovers) count too, for the devices the configured ones do not
+// hold: until they are deleted, the kernel enforces their entries as
+// well.
 func (n *NFTables) Current(ctx context.Context) ([]Entry, error) {
 	if err := n.mu.lock(ctx); err != nil {
 		return nil, err
@@ -929,21 +933,94 @@ func (n *NFTables) Current(ctx context.Context) ([]Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("quarantine: list tables: %w", err)
 	}
-	if !hasTable(tables, t.Name) {
-		return nil, nil
+	var read []*nftables.Table
+	if hasTable(tables, t.Name) {
+		read = append(read, t)
 	}
-	sets, err := c.GetSets(t)
-	if err != nil {
-		return nil, fmt.Errorf("quarantine: list sets: %w", err)
-	}
-	now := n.opts.now()
-	got, err := readContents(c, sets, dynamicSets(true), now)
+	leftovers, err := n.leftovers(c, sock)
 	if err != nil {
 		return nil, err
 	}
-	st := stateFrom(got)
+	read = append(read, leftovers...)
+	now := n.opts.now()
+	st := newState()
+	for _, t := range read {
+		sets, err := c.GetSets(t)
+		if err != nil {
+			return nil, fmt.Errorf("quarantine: list sets of %s %s: %w", familyName(t.Family), t.Name, err)
+		}
+		got, err := readContents(c, sets, dynamicSets(t.Family == nftables.TableFamilyINet), now)
+		if err != nil {
+			return nil, err
+		}
+		for mac, e := range stateFrom(got).entries {
+			if _, had := st.entries[mac]; !had {
+				st.entries[mac] = e
+			}
+		}
+	}
 	st.expire(now)
 	return st.current(), nil
+}
+
+// leftovers lists the inet and bridge tables, inet first, that iotgw
+// built under another name than the configured one (see builtByUs).
+func (n *NFTables) leftovers(c *nftables.Conn, sock *netlink.Conn) ([]*nftables.Table, error) {
+	var out []*nftables.Table
+	for _, family := range []nftables.TableFamily{nftables.TableFamilyINet, nftables.TableFamilyBridge} {
+		tables, err := c.ListTablesOfFamily(family)
+		if err != nil {
+			return nil, fmt.Errorf("quarantine: list %s tables: %w", familyName(family), err)
+		}
+		for _, t := range tables {
+			if t.Name != n.cfg.TableName && builtByUs(c, sock, t) {
+				out = append(out, &nftables.Table{Name: t.Name, Family: family})
+			}
+		}
+	}
+	return out, nil
+}
+
+// RemoveLeftovers deletes, in one batch, the tables iotgw built under a
+// name configured before (quarantine.table changed while it was
+// stopped), and returns them ("inet iotgw_old"). Left in place, they go
+// on enforcing what they held when it stopped: a device released since
+// stays blocked by them, one trusted since is not protected in them.
+// Call it once the configured tables hold the quarantines (Reconcile
+// with those Current read from the leftovers too), so that no device
+// goes free in between. Only one daemon may run in a network namespace:
+// the tables of another, under another name, are leftovers to this one.
+func (n *NFTables) RemoveLeftovers(ctx context.Context) ([]string, error) {
+	if err := n.mu.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer n.mu.unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c, sock, err := n.conn()
+	if err != nil {
+		return nil, err
+	}
+	defer sock.Close()
+	leftovers, err := n.leftovers(c, sock)
+	if err != nil || len(leftovers) == 0 {
+		return nil, err
+	}
+	return deleteTables(c, leftovers)
+}
+
+// deleteTables deletes tables in one batch and names them ("inet iotgw").
+func deleteTables(c *nftables.Conn, tables []*nftables.Table) ([]string, error) {
+	var deleted []string
+	for _, t := range tables {
+		c.DelTable(t)
+		deleted = append(deleted, familyName(t.Family)+" "+t.Name)
+	}
+	if err := c.Flush(); err != nil {
+		return nil, fmt.Errorf("quarantine: delete tables: %w", err)
+	}
+	return deleted, nil
 }
 
 // Uninstall deletes our two tables, and nothing else, in one batch, and
@@ -968,28 +1045,25 @@ func (n *NFTables) Uninstall(ctx context.Context) ([]string, error) {
 	}
 	defer sock.Close()
 	n.last = nil
-	var deleted []string
+	var doomed []*nftables.Table
 	for _, family := range []nftables.TableFamily{nftables.TableFamilyINet, nftables.TableFamilyBridge} {
 		tables, err := c.ListTablesOfFamily(family)
 		if err != nil {
 			return nil, fmt.Errorf("quarantine: list %s tables: %w", familyName(family), err)
 		}
-		for _, t := range tables {
-			if t.Name == n.cfg.TableName {
-				if err := checkOwned(c, sock, n.table(family)); err != nil {
-					return nil, err
-				}
-			} else if !builtByUs(c, sock, t) {
-				continue // another program's, or one that cannot be told
-			}
-			c.DelTable(&nftables.Table{Name: t.Name, Family: family})
-			deleted = append(deleted, familyName(family)+" "+t.Name)
+		if !hasTable(tables, n.cfg.TableName) {
+			continue
 		}
+		if err := checkOwned(c, sock, n.table(family)); err != nil {
+			return nil, err
+		}
+		doomed = append(doomed, n.table(family))
 	}
-	if err := c.Flush(); err != nil {
-		return nil, fmt.Errorf("quarantine: delete tables: %w", err)
+	leftovers, err := n.leftovers(c, sock)
+	if err != nil {
+		return nil, err
 	}
-	return deleted, nil
+	return deleteTables(c, append(doomed, leftovers...))
 }
 
 func hasTable(tables []*nftables.Table, name string) bool {
