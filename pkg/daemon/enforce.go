@@ -590,6 +590,13 @@ func (d *Daemon) SetTrusted(ctx context.Context, mac hwaddr.MAC, trusted bool) e
 		d.mu.Lock()
 		m.decision = old
 		d.mu.Unlock()
+		if trusted && quarantined {
+			// The release was saved with the trust: the next start
+			// would trust the device the owner is told is not.
+			if err := d.saveDecision(old); err != nil {
+				d.log.Warn("the device's trust, taken back, not saved", "mac", mac, "err", err)
+			}
+		}
 		return fmt.Errorf("nftables: %w", err)
 	}
 	d.mu.Lock()
