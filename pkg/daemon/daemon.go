@@ -1477,7 +1477,10 @@ func (d *Daemon) checkKernel(ctx context.Context) {
 	var entries []quarantine.Entry
 	for mac, m := range d.meta {
 		q := m.quarantine
-		if q == nil || (!q.Until.IsZero() && !q.Until.After(now)) {
+		// A device protected since (trusted by a reload) is out of the
+		// kernel, and its evaluation releases it: the kernel would
+		// refuse its entry and the check report that as a failure.
+		if q == nil || (!q.Until.IsZero() && !q.Until.After(now)) || d.macProtectedLocked(mac, m) {
 			continue
 		}
 		mode, err := quarantine.ParseMode(q.Mode)

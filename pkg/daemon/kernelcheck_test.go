@@ -2,11 +2,18 @@ package daemon
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/pkg/capture"
+	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/quarantine"
+	"github.com/iotgw/iotgw/pkg/store"
 )
 
 // checkDuringCommit is the fake kernel with a kernel check started while
@@ -44,5 +51,34 @@ func TestKernelCheckDuringCommit(t *testing.T) {
 	<-enf.done
 	if _, ok := quarantined(t, fake)[plug]; !ok {
 		t.Error("the kernel check removed the plug's quarantine")
+	}
+}
+
+// TestKernelCheckBeforeProtectedRelease: a reload that makes a
+// quarantined device trusted takes it out of the kernel (protection
+// wins) before its evaluation releases it in the daemon's view. A kernel
+// check in between must not send its entry again, which the kernel
+// refuses, and tell the owner the rules could not be kept in place.
+func TestKernelCheckBeforeProtectedRelease(t *testing.T) {
+	fake := newFake(t)
+	cfg := enforcingConfig()
+	d, err := New(cfg, routerOwn(), Deps{Enforcer: fake, Store: store.Open(store.Options{Path: t.TempDir() + "/state.json"}),
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OpenSource: func(ctx context.Context) (capture.Source, error) { <-ctx.Done(); return nil, ctx.Err() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	d.Record(&event.Event{V: event.SchemaVersion, Time: time.Now(), Type: event.TypeObservation, Kind: event.KindBanner,
+		Device: event.Endpoint{MAC: camera.String(), IP: "192.168.50.10", Local: true}, Summary: "banner", Evidence: event.Evidence{"banner": "camera"}})
+	if err := d.Quarantine(ctx, camera, "block", 0); err != nil {
+		t.Fatal(err)
+	}
+	next := *cfg
+	next.Policy.Devices = append(slices.Clone(cfg.Policy.Devices), config.DeviceRule{MAC: camera, Trusted: true})
+	d.Reload(&next) // no enforcement loop runs: the evaluation waits
+	d.checkKernel(ctx)
+	if p := d.Status().Problems; len(p) > 0 {
+		t.Errorf("problems after the kernel check: %q", p)
 	}
 }
