@@ -3,6 +3,7 @@ package device_test
 import (
 	"bytes"
 	"context"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -55,6 +56,7 @@ type wantIdentity struct {
 	vendor, typ, model, os string
 	software               []string // "product version"
 	hostname               string
+	notAddr                string // an address the device must not hold
 }
 
 func checkIdentity(t *testing.T, inv *device.Inventory, w wantIdentity) {
@@ -81,6 +83,9 @@ func checkIdentity(t *testing.T, inv *device.Inventory, w wantIdentity) {
 	}
 	if w.hostname != "" && (len(d.Hostnames) == 0 || d.Hostnames[0].Name != w.hostname) {
 		t.Errorf("%s: hostnames %+v, want %q", w.mac, d.Hostnames, w.hostname)
+	}
+	if w.notAddr != "" && slices.Contains(d.Addrs, netip.MustParseAddr(w.notAddr)) {
+		t.Errorf("%s holds %s: %v", w.mac, w.notAddr, d.Addrs)
 	}
 }
 
@@ -146,8 +151,11 @@ func TestCorpusCaptures(t *testing.T) {
 		// Windows' DHCP client on an Apple MAC named NicksMacBook: Apple
 		// hardware running Windows.
 		{"sv-dhcp-eve-extended-option-60.pcap", wantIdentity{mac: "28:cf:da:dc:8d:76", vendor: "Apple", typ: "computer", os: "Windows", hostname: "NicksMacBook"}},
+		// Relayed, request and ACK, through 62.12.173.121: the relay's
+		// address is not the Pi's, and a relayed message gives no
+		// software (anyone can send one naming any client).
 		{"tcpdump-dhcp-mud.pcap", wantIdentity{mac: "b8:27:eb:b8:53:c8", vendor: "Raspberry Pi", typ: "computer", os: "Linux", hostname: "raspberrypi",
-			software: []string{"dhcpcd 6.11.5", "linux 4.1.18"}}},
+			notAddr: "62.12.173.121"}},
 		{"tcpdump-dhcp-rfc3004.pcap", wantIdentity{mac: "00:0c:29:1f:74:06", vendor: "VMware", typ: "computer", os: "Linux"}},
 		{"sv-dhcp-option-52-overload.pcap", wantIdentity{mac: "92:dd:a4:8d:5f:de", os: "Linux", software: []string{"busybox 1.36.1"}}},
 	}

@@ -238,3 +238,43 @@ func TestLeaseHostNames(t *testing.T) {
 		})
 	}
 }
+
+// TestRelayedDHCPWithoutLinkLayer: in a capture without a link layer
+// (NFLOG) a relayed DHCP message, the client's request or the server's
+// answer to the relay agent, comes from or goes to the relay's address:
+// the client named in it must not take that address, nor learn
+// software from what a relay forwarded.
+func TestRelayedDHCPWithoutLinkLayer(t *testing.T) {
+	const (
+		client  = "b8:27:eb:b8:53:c8"
+		relayIP = "192.168.1.2"
+	)
+	tests := []struct {
+		name     string
+		evidence event.Evidence
+	}{
+		{"request", event.Evidence{"protocol": "dhcpv4", "message_type": "request", "client_mac": client,
+			"relay_ip": relayIP, "vendor_class": "udhcp 1.19.4", "hostname": "cam-name"}},
+		{"ack", event.Evidence{"protocol": "dhcpv4", "message_type": "ack", "client_mac": client,
+			"relay_ip": relayIP, "assigned_ip": "10.0.5.23"}},
+		{"dhcpv6 relay-forward", event.Evidence{"protocol": "dhcpv6", "message_type": "solicit", "client_mac": client,
+			"relay_ip": "2001:db8:5::1", "vendor_class": "udhcp 1.19.4"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := NewInventory(64, func(netip.Addr) bool { return true })
+			inv.File(obs("", relayIP, event.KindDHCP, tt.evidence))
+			m, _ := hwaddr.Parse(client)
+			d, ok := inv.Lookup(Key{MAC: m})
+			if !ok {
+				return
+			}
+			if slices.Contains(d.Addrs, netip.MustParseAddr(relayIP)) {
+				t.Errorf("%s holds the relay's address: %v", client, d.Addrs)
+			}
+			if len(d.Software) > 0 {
+				t.Errorf("%s learned software from a relayed message: %v", client, d.Software)
+			}
+		})
+	}
+}

@@ -1373,8 +1373,11 @@ func (inv *Inventory) deviceFor(ev *event.Event) (d *Device, t trust) {
 // and plant a host name and software on it. So it names the device only
 // when the frame came from that MAC, when no frame MAC is known (a
 // capture without a link layer, a reply to a client that has not sent on
-// the flow), or when a relay agent forwarded the message (DHCPv4 giaddr,
-// a DHCPv6 Relay-Forward: relay_ip) for a client not seen on this link.
+// the flow) and no relay handled the message, or when a relay agent
+// forwarded the message (DHCPv4 giaddr, a DHCPv6 Relay-Forward, an ACK
+// sent to a relay: relay_ip) for a client not seen on this link; the
+// address of a relayed message is the relay's, with or without a frame
+// MAC.
 // Otherwise the frame's sender gets the message: a DHCPv6 client sends
 // its own messages and its DUID may keep another interface's MAC, so
 // its content is still its own unless relayed; a relayed message, or a
@@ -1387,13 +1390,13 @@ func (inv *Inventory) dhcpClient(ev *event.Event) (macText string, t trust, fore
 	if err != nil || cm.IsZero() {
 		return ev.Device.MAC, trustNone, false
 	}
-	if ev.Device.MAC == "" {
+	relayed := ev.Evidence["relay_ip"] != ""
+	if ev.Device.MAC == "" && !relayed {
 		return client, trustOwn, false
 	}
 	if fm, err := hwaddr.Parse(ev.Device.MAC); err == nil && fm == cm {
 		return client, trustOwn, false
 	}
-	relayed := ev.Evidence["relay_ip"] != ""
 	if ev.Evidence["protocol"] == "dhcpv6" && !relayed {
 		return ev.Device.MAC, trustOwn, false
 	}

@@ -50,6 +50,8 @@
 //	router        first address of option 3
 //	dns_servers   option 6, at most 4 addresses joined by ","
 //	domain        option 15
+//	relay_ip      giaddr, when the ACK goes to a relay agent (the
+//	              flow's receiver is then the relay, not the client)
 //
 // Other server replies, BOOTP without DHCP's magic cookie, and retransmits
 // of a message already reported on the flow (v4: the same bytes but for

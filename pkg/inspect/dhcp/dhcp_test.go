@@ -21,7 +21,7 @@ func TestCorpus(t *testing.T) {
 		{"arkime-wireshark-dhcp.pcap", []map[string]string{
 			{"message_type": "discover", "client_mac": "00:0b:82:01:fc:42", "prl": "1,3,6,42", "client_id": "01000b8201fc42", "-hostname": "", "-requested_ip": ""},
 			{"message_type": "request", "client_mac": "00:0b:82:01:fc:42", "prl": "1,3,6,42", "requested_ip": "192.168.0.10", "server_id": "192.168.0.1"},
-			{"message_type": "ack", "client_mac": "00:0b:82:01:fc:42", "assigned_ip": "192.168.0.10"},
+			{"message_type": "ack", "client_mac": "00:0b:82:01:fc:42", "assigned_ip": "192.168.0.10", "-relay_ip": ""},
 		}},
 		{"zeek-dhcp-discover_param_req_and_client_id.pcap", []map[string]string{
 			{"message_type": "discover", "client_mac": "00:0b:82:01:fc:42", "hostname": "test0000", "requested_ip": "208.67.222.222", "prl": "1,3,6,42"},
@@ -60,7 +60,8 @@ func TestCorpus(t *testing.T) {
 				"vendor_class": "dhcpcd-6.11.5:Linux-4.1.18-v7+:armv7l:BCM2709",
 				"mud_url":      "https://mudctl.example.com/.well-known/mud/v1/rasbp101",
 				"relay_ip":     "62.12.173.121", "max_msg_size": "1472"},
-			{"message_type": "ack", "client_mac": "b8:27:eb:b8:53:c8", "assigned_ip": "62.12.173.123"},
+			// Sent to the relay agent, not to the client.
+			{"message_type": "ack", "client_mac": "b8:27:eb:b8:53:c8", "assigned_ip": "62.12.173.123", "relay_ip": "62.12.173.121"},
 		}},
 		{"tcpdump-dhcp-rfc3004.pcap", []map[string]string{
 			{"message_type": "discover", "client_mac": "00:0c:29:1f:74:06", "user_class": "subopt1,subopt2-123456789,subopt3-12"},

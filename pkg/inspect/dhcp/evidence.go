@@ -126,6 +126,11 @@ func v4ClientEvidence(m *v4Message, ev event.Evidence) {
 func v4AckEvidence(m *v4Message, ev event.Evidence) {
 	v4Common(m, ev)
 	ev["assigned_ip"] = formatIPv4(m.yiaddr[:])
+	if m.giaddr != [4]byte{} {
+		// Sent to the relay agent, which hands it on: the flow's
+		// receiver is the relay, not the client.
+		ev["relay_ip"] = formatIPv4(m.giaddr[:])
+	}
 	if m.serverID != nil {
 		ev["server_id"] = formatIPv4(m.serverID)
 	}
