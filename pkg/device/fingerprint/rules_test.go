@@ -166,6 +166,8 @@ var ruleCases = []ruleCase{
 	{SigServer, "uhttpd", "server-uhttpd", "sw=uhttpd"},
 	{SigServer, "RomPager/4.07 UPnP/1.0", "server-rompager", "sw=rompager|ver=4.07"},
 	{SigServer, "mini_httpd/1.19 19dec2003", "server-mini-httpd", "sw=mini_httpd|ver=1.19"},
+	// thttpd is another server of ACME Labs, with versions of its own.
+	{SigServer, "thttpd/2.25b 29dec2003", "server-thttpd", "sw=thttpd|ver=2.25b"},
 	{SigServer, "nginx/1.18.0", "server-nginx", "sw=nginx|ver=1.18.0"},
 	{SigServer, "Apache/2.4.10 (Unix) OpenSSL/1.0.1e", "server-apache", "sw=apache|ver=2.4.10"},
 	{SigServer, "Apache/2.4.10 (Unix) OpenSSL/1.0.1e", "server-openssl", "sw=openssl|ver=1.0.1e"},
