@@ -37,7 +37,7 @@ type PacketObserver interface {
 // Config bounds the engine's memory and sets what counts as the LAN.
 type Config struct {
 	MaxFlows     int           // flow table entries; beyond, one of the least recently used is evicted (flowTable.victim)
-	MaxInspected int           // flows with an analyzer at once, a share of them per host (hostShareDiv); beyond, new flows are only counted
+	MaxInspected int           // flows with an analyzer at once, a share of them per host (hostShareDiv) and a part for link-wide ones (linkWideShareDiv); beyond, new flows are only counted
 	ByteBudget   int           // payload bytes inspected per flow direction
 	StreamBuffer int           // bytes of one pending-stream buffer
 	MaxBuffers   int           // pending-stream buffers in all, a share of them per host (hostShareDiv)
@@ -120,17 +120,25 @@ type EngineStats struct {
 	Unidentified uint64 // flows no protocol claimed
 	InspectLimit uint64 // deliveries not inspected because MaxInspected were busy (the flow is tried again)
 	HostLimit    uint64 // deliveries not inspected, with inspections free, because the client's host held its share (the flow is tried again)
+	// LinkWideLimit counts deliveries of link-wide flows not inspected,
+	// with inspections free and the host within its share, because
+	// link-wide flows held their part of the pool (linkWideShareDiv; the
+	// flow is tried again).
+	LinkWideLimit uint64
 	// Flows refused an inspection, each counted once, for the first
-	// reason: every inspection busy, or the client's host at its share.
-	// Their logins may go unread; a refused download's every segment
-	// counts in InspectLimit or HostLimit, but it is one connection.
-	FlowsRefusedBusy  uint64
-	FlowsRefusedShare uint64
-	Reclaimed         uint64 // inspections taken, for a new flow or a stream buffer, from TCP flows idle for reclaimIdle or joined without a handshake (reclaim)
-	Panics            uint64 // panics survived (Options.OnPanic)
-	CutDatagrams      uint64 // UDP datagrams the capture cut short (Packet.CutDatagram): not inspected
-	EventsEmitted     uint64
-	LoginsReported    uint64
+	// reason: every inspection busy, the client's host at its share, or
+	// link-wide flows at their part. Their logins (or, for link-wide
+	// ones, their devices' announcements) may go unread; a refused
+	// download's every segment counts in InspectLimit or HostLimit, but
+	// it is one connection.
+	FlowsRefusedBusy     uint64
+	FlowsRefusedShare    uint64
+	FlowsRefusedLinkWide uint64
+	Reclaimed            uint64 // inspections taken, for a new flow or a stream buffer, from flows idle or joined without a handshake (reclaim)
+	Panics               uint64 // panics survived (Options.OnPanic)
+	CutDatagrams         uint64 // UDP datagrams the capture cut short (Packet.CutDatagram): not inspected
+	EventsEmitted        uint64
+	LoginsReported       uint64
 }
 
 // Engine runs packets through the flow table and the analyzers. It is not
@@ -190,6 +198,10 @@ type Engine struct {
 	hand      int32
 	hostShare uint32 // inspections a host may hold
 	bufShare  uint32 // stream buffers a host may hold
+	// linkWide counts the inspections of link-wide flows, which may
+	// hold linkWideShare together (linkWideShareDiv).
+	linkWide      uint32
+	linkWideShare uint32
 	// hosts counts the inspections and stream buffers held per client
 	// host (hostOf). Last with flows, so that their 32 and 22 KiB do not
 	// come between the fields every packet reads.
@@ -261,24 +273,25 @@ func NewEngine(cfg Config, opt Options) (*Engine, error) {
 		}
 	}
 	e := &Engine{
-		cfg:        cfg,
-		lan:        newLANPrefixes(cfg.LAN),
-		table:      newFlowTable(cfg.MaxFlows),
-		insps:      slotPool[inspection]{shift: extraChunkShift},
-		bufs:       newBufferPool(cfg.StreamBuffer, cfg.MaxBuffers),
-		hostShare:  uint32(max(1, cfg.MaxInspected/hostShareDiv)),
-		bufShare:   uint32(max(2, cfg.MaxBuffers/hostShareDiv)),
-		protocols:  opt.Protocols,
-		classifier: opt.Classifier,
-		sink:       opt.Sink,
-		packetObs:  opt.Packets,
-		router:     opt.Router,
-		routerMAC:  opt.RouterMAC,
-		onPanic:    opt.OnPanic,
-		secretMAC:  hmac.New(sha256.New, key),
-		verdicts:   make(map[[32]byte]verdict),
-		logins:     make(eventMemo[loginEventKey]),
-		greetings:  make(eventMemo[greetingKey]),
+		cfg:           cfg,
+		lan:           newLANPrefixes(cfg.LAN),
+		table:         newFlowTable(cfg.MaxFlows),
+		insps:         slotPool[inspection]{shift: extraChunkShift},
+		bufs:          newBufferPool(cfg.StreamBuffer, cfg.MaxBuffers),
+		hostShare:     uint32(max(1, cfg.MaxInspected/hostShareDiv)),
+		bufShare:      uint32(max(2, cfg.MaxBuffers/hostShareDiv)),
+		linkWideShare: uint32(max(1, cfg.MaxInspected/linkWideShareDiv)),
+		protocols:     opt.Protocols,
+		classifier:    opt.Classifier,
+		sink:          opt.Sink,
+		packetObs:     opt.Packets,
+		router:        opt.Router,
+		routerMAC:     opt.RouterMAC,
+		onPanic:       opt.OnPanic,
+		secretMAC:     hmac.New(sha256.New, key),
+		verdicts:      make(map[[32]byte]verdict),
+		logins:        make(eventMemo[loginEventKey]),
+		greetings:     make(eventMemo[greetingKey]),
 	}
 	for _, p := range opt.Protocols {
 		if o, ok := p.(FlowObserver); ok {
@@ -840,7 +853,7 @@ func (e *Engine) hold(f *Flow, dir Dir, seq uint32, data []byte, diff int32) boo
 	if diff > maxHoldAhead || len(data) > e.bufs.size {
 		return false
 	}
-	id := e.getBuffer(f, in.host)
+	id := e.getBuffer(f, in.seat)
 	if id == 0 {
 		return false
 	}
@@ -991,12 +1004,12 @@ func (e *Engine) identifyOnce(f *Flow, dir Dir, data []byte) {
 	if f.has(flagIdentified) {
 		return
 	}
-	host, ok := e.admit(f)
+	s, ok := e.admit(f)
 	if !ok {
 		return
 	}
 	f.set(flagIdentified)
-	if !e.identify(f, dir, data, host) {
+	if !e.identify(f, dir, data, s) {
 		e.Stats.Unidentified++
 		f.set(flagStopped)
 		return
@@ -1130,37 +1143,83 @@ func (e *Engine) hostHash(b []byte) uint32 {
 	return uint32(maphash.Bytes(e.table.seed, b)) & (hostBuckets - 1)
 }
 
+// Link-wide flows. Broadcast and multicast conversations (mDNS, SSDP,
+// every DHCP client's: Flow.linkWide) keep their inspections: they are
+// every device's announcements, which fingerprint it and name its
+// firmware, so other flows never take them (reclaim). Datagrams need no
+// handshake, and a host sending discovery from many addresses and ports
+// would then hold the whole pool, and no login on the LAN would be read.
+// So link-wide inspections together hold at most 1/linkWideShareDiv of
+// MaxInspected (at least one): a home's devices need a few discovery
+// flows each, far below a quarter of the pool, and the rest stays for
+// everything else. A new link-wide flow beyond that part takes the
+// inspection of a link-wide flow idle for reclaimIdleUDP, as an idle
+// datagram flow gives way, or is refused. The per-host share holds for
+// them as for any flow.
+const linkWideShareDiv = 4
+
+// seat is what an inspection counts against while a flow holds it: the
+// bucket of its client's host and, when link-wide, the link-wide part.
+// The inspection keeps it, so that its release takes back from the
+// counts exactly what its start added: whether a flow is link-wide
+// depends on the LAN prefixes, which may change meanwhile.
+type seat struct {
+	host     uint32
+	linkWide bool
+}
+
+// seatOf is the seat f would take now.
+func (e *Engine) seatOf(f *Flow) seat {
+	return seat{host: e.hostOf(f), linkWide: f.linkWide()}
+}
+
 // admit reports whether f, not inspected yet, may take an inspection
-// now, and its client's bucket. Analyzer state is what costs memory per
-// flow: beyond MaxInspected in all, or the client's share, a flow is
-// tracked but not inspected, unless a TCP flow's inspection has gone
-// idle (or, at the share, was never opened) and is taken for it: of a
-// flow of the same host when the host holds its share, so that the
-// share holds. A flow refused is counted and tried again with its next
-// bytes, since inspections free up as flows end or go idle.
-func (e *Engine) admit(f *Flow) (host uint32, ok bool) {
-	host = e.hostOf(f)
-	full, atShare := e.insps.inUse() >= e.cfg.MaxInspected, e.hosts[host].insps >= e.hostShare
-	if !full && !atShare {
-		return host, true
+// now, and the seat it takes. Analyzer state is what costs memory per
+// flow: beyond MaxInspected in all, or the client's share, or for a
+// link-wide flow the link-wide part, a flow is tracked but not
+// inspected, unless an inspection has gone idle (or, at the share, was
+// never opened) and is taken for it (reclaim): of a flow of the same
+// host when the host holds its share, of a link-wide flow when the
+// link-wide part is held, so that the share and the part hold. A flow
+// refused is counted and tried again with its next bytes, since
+// inspections free up as flows end or go idle.
+func (e *Engine) admit(f *Flow) (s seat, ok bool) {
+	s = e.seatOf(f)
+	full, atShare := e.insps.inUse() >= e.cfg.MaxInspected, e.hosts[s.host].insps >= e.hostShare
+	partHeld := s.linkWide && e.linkWide >= e.linkWideShare
+	if !full && !atShare && !partHeld {
+		return s, true
 	}
-	if e.reclaim(f, host, atShare, false) {
-		return host, true
+	var only reclaimOnly
+	if atShare {
+		only |= ofHost
 	}
-	if full {
+	if partHeld {
+		only |= linkWideOnes
+	}
+	if e.reclaim(f, s, only) {
+		return s, true
+	}
+	switch {
+	case full:
 		e.Stats.InspectLimit++
-	} else {
+	case atShare:
 		e.Stats.HostLimit++
+	default:
+		e.Stats.LinkWideLimit++
 	}
 	if !f.has(flagRefused) {
 		f.set(flagRefused)
-		if full {
+		switch {
+		case full:
 			e.Stats.FlowsRefusedBusy++
-		} else {
+		case atShare:
 			e.Stats.FlowsRefusedShare++
+		default:
+			e.Stats.FlowsRefusedLinkWide++
 		}
 	}
-	return host, false
+	return s, false
 }
 
 // Reclaiming idle inspections. The share keeps one host from taking
@@ -1175,12 +1234,12 @@ func (e *Engine) admit(f *Flow) (host uint32, ok bool) {
 // could be lost again at once. A UDP flow gives way after
 // reclaimIdleUDP: its datagrams are exchanges of a second or so, and
 // datagrams from many forged addresses would otherwise hold every
-// inspection for the UDP idle timeout; a broadcast or multicast
-// conversation (every DHCP client's, mDNS, SSDP) keeps its inspection,
-// shared by every device on the link. A flow whose handshake was not
-// seen gives way to one whose was even when it is not idle (see the fair
-// share); a datagram flow has none, and datagrams kept coming from many
-// addresses would otherwise hold the pool.
+// inspection for the UDP idle timeout; a link-wide conversation (every
+// DHCP client's, mDNS, SSDP) gives way only to another link-wide one,
+// when idle as long (see the link-wide part). A flow whose handshake
+// was seen gives way to one whose was even when it is not idle (see the
+// fair share); a datagram flow has none, and datagrams kept coming from
+// many addresses would otherwise hold the pool.
 //
 // Candidates are found as the flow table finds its victims, by weighing
 // a few: a hand sweeps the pool reclaimScan inspections at a time, so
@@ -1196,16 +1255,27 @@ const (
 	reclaimScan    = 8
 )
 
-// reclaim stops, for the flow f, the inspection of a TCP flow idle for
-// reclaimIdle among the next reclaimScan inspections the hand comes to:
-// one of the host bucket host if sameHost, one holding a stream buffer
-// if needBuf. When f's handshake was seen, a flow whose handshake was
-// not (a datagram flow's never is; of the host, if sameHost) is taken
-// too, idle or not: forged
-// flows spread over many addresses must not hold the whole pool either
-// (see the fair share). The longest idle of those weighed goes. It
-// reports whether one did.
-func (e *Engine) reclaim(f *Flow, host uint32, sameHost, needBuf bool) bool {
+// reclaimOnly narrows the inspections reclaim may take to those that
+// free what the flow asking lacks.
+type reclaimOnly uint8
+
+const (
+	ofHost       reclaimOnly = 1 << iota // of its host, which holds its share
+	withBuffer                           // holding a stream buffer
+	linkWideOnes                         // link-wide, whose part is held
+)
+
+// reclaim stops, for the flow f of seat s, the inspection of a flow
+// idle (a TCP one for reclaimIdle, another for reclaimIdleUDP) among the
+// next reclaimScan inspections the hand comes to, one that only allows.
+// When f's handshake was seen, a flow whose handshake was not (a
+// datagram flow's never is) is taken too, idle or not: forged flows
+// spread over many addresses must not hold the whole pool either (see
+// the fair share). A link-wide UDP flow is taken only for a link-wide
+// flow (see the link-wide part); a link-wide TCP one is no device's
+// discovery and goes as any TCP flow does. The longest idle of those
+// weighed goes. It reports whether one did.
+func (e *Engine) reclaim(f *Flow, s seat, only reclaimOnly) bool {
 	n := e.insps.used
 	if n == 0 {
 		return false
@@ -1223,8 +1293,9 @@ func (e *Engine) reclaim(f *Flow, host uint32, sameHost, needBuf bool) bool {
 		}
 		// The inspection's own fields first: most inspections are not
 		// idle, and their flows lie elsewhere in memory.
-		idleUDP := now-in.fed >= int64(reclaimIdleUDP)
-		if !idleUDP && !displace || sameHost && in.host != host || needBuf && !in.holdsBuffer() ||
+		idle := time.Duration(now - in.fed)
+		if idle < reclaimIdleUDP && !displace || only&ofHost != 0 && in.host != s.host ||
+			only&withBuffer != 0 && !in.holdsBuffer() || only&linkWideOnes != 0 && !in.linkWide ||
 			victim != nil && in.fed >= victim.fed {
 			continue
 		}
@@ -1234,7 +1305,7 @@ func (e *Engine) reclaim(f *Flow, host uint32, sameHost, needBuf bool) bool {
 		if g == nil || g == f {
 			continue
 		}
-		if g.IsTCP() && (now-in.fed >= int64(reclaimIdle) || displace && !g.Opened()) || !g.IsTCP() && (idleUDP || displace) && !g.linkWide() {
+		if mayTake(in, g, s, displace, idle) {
 			victim = in
 		}
 	}
@@ -1244,6 +1315,20 @@ func (e *Engine) reclaim(f *Flow, host uint32, sameHost, needBuf bool) bool {
 	e.Stats.Reclaimed++
 	e.stopIdle(victim.flow)
 	return true
+}
+
+// mayTake reports whether a flow of seat s, opened if displace, may take
+// in, g's inspection, idle for idle.
+func mayTake(in *inspection, g *Flow, s seat, displace bool, idle time.Duration) bool {
+	switch {
+	case in.linkWide && s.linkWide && idle >= reclaimIdleUDP:
+		return true
+	case g.IsTCP():
+		return idle >= reclaimIdle || displace && !g.Opened()
+	case in.linkWide:
+		return false
+	}
+	return idle >= reclaimIdleUDP || displace
 }
 
 // stopIdle ends the inspection of g, idle or never opened, for another
@@ -1258,24 +1343,24 @@ func (e *Engine) stopIdle(g *Flow) {
 	e.busy, e.closing = outer, closing
 }
 
-// getBuffer takes a stream buffer for f, whose client is in the bucket
-// host; with none free, or the host holding its share, the buffers of an
+// getBuffer takes a stream buffer for f, whose inspection has seat s;
+// with none free, or the host holding its share, the buffers of an
 // idle inspection (reclaim) of any host or of the same one; or 0, which
 // it counts.
-func (e *Engine) getBuffer(f *Flow, host uint32) int32 {
-	if e.hosts[host].bufs >= e.bufShare && !e.reclaim(f, host, true, true) {
+func (e *Engine) getBuffer(f *Flow, s seat) int32 {
+	if e.hosts[s.host].bufs >= e.bufShare && !e.reclaim(f, s, ofHost|withBuffer) {
 		e.Stats.HostBuffers++
 		return 0
 	}
-	id := e.bufs.get(host)
-	if id == 0 && e.reclaim(f, 0, false, true) {
-		id = e.bufs.get(host)
+	id := e.bufs.get(s.host)
+	if id == 0 && e.reclaim(f, s, withBuffer) {
+		id = e.bufs.get(s.host)
 	}
 	if id == 0 {
 		e.Stats.BufferFull++
 		return 0
 	}
-	e.hosts[host].bufs++
+	e.hosts[s.host].bufs++
 	return id
 }
 
@@ -1287,7 +1372,7 @@ func (e *Engine) putBuffer(id int32, used int) {
 	}
 }
 
-func (e *Engine) identify(f *Flow, dir Dir, data []byte, host uint32) bool {
+func (e *Engine) identify(f *Flow, dir Dir, data []byte, s seat) bool {
 	var best Protocol
 	var bestIndex int
 	var conf Confidence
@@ -1304,7 +1389,7 @@ func (e *Engine) identify(f *Flow, dir Dir, data []byte, host uint32) bool {
 		return false
 	}
 	f.app = uint8(bestIndex + 1)
-	f.setAnalyzer(best.NewAnalyzer(f), host)
+	f.setAnalyzer(best.NewAnalyzer(f), s)
 	return f.insp != 0
 }
 
@@ -1332,7 +1417,7 @@ func (e *Engine) feedStream(f *Flow, in *inspection, dir Dir, data []byte) {
 		}
 		rest := data[n:]
 		if hs.buf == 0 {
-			hs.buf = e.getBuffer(f, in.host)
+			hs.buf = e.getBuffer(f, in.seat)
 		}
 		if hs.buf == 0 || len(rest) > e.bufs.size {
 			e.gap(f, dir)

@@ -155,15 +155,19 @@ func checkPools(t *testing.T, e *Engine) {
 // checkHosts asserts the per-host counts of inspections and stream
 // buffers: each is the number of inspecting flows, and of buffers they
 // hold, whose client falls in its bucket, within the shares; none is
-// left over from a flow whose inspection ended.
+// left over from a flow whose inspection ended. So is the count of
+// link-wide inspections, within their part.
 func checkHosts(t testing.TB, e *Engine) {
 	t.Helper()
 	want := map[uint32]hostCount{}
-	var lent uint32
+	var lent, linkWide uint32
 	e.table.each(func(f *Flow) {
 		in := f.inspection()
 		if in == nil {
 			return
+		}
+		if in.linkWide {
+			linkWide++
 		}
 		if in.host != e.hostOf(f) {
 			t.Fatalf("inspection of %v counted in bucket %d, its client's is %d", f.Client(), in.host, e.hostOf(f))
@@ -189,6 +193,9 @@ func checkHosts(t testing.TB, e *Engine) {
 	}
 	if sum.insps != uint32(e.insps.inUse()) || sum.bufs != lent {
 		t.Fatalf("hosts count %d inspections and %d buffers, %d and %d are lent", sum.insps, sum.bufs, e.insps.inUse(), lent)
+	}
+	if linkWide != e.linkWide || e.linkWide > e.linkWideShare {
+		t.Fatalf("%d link-wide inspections counted, flows hold %d, part %d", e.linkWide, linkWide, e.linkWideShare)
 	}
 	for b, n := range want {
 		if e.hosts[b] != n || n.insps > e.hostShare || n.bufs > e.bufShare {

@@ -676,3 +676,214 @@ func TestIdleUDPGivesWay(t *testing.T) {
 		})
 	}
 }
+
+// linkWidePacket is a packet from host's port to server: a UDP datagram,
+// or a TCP segment (ACK and flags) of a connection the capture joined.
+func linkWidePacket(host netip.Addr, port uint16, server netip.AddrPort, tcp bool, flags uint8, data string, at time.Duration) *Packet {
+	p := seg(ToServer, 1, TCPFlagACK|flags, data, at)
+	if !tcp {
+		p.Kind, p.IPProto, p.TCPFlags = KindUDP, IPProtocolUDP, 0
+	}
+	p.Src, p.SrcPort, p.Dst, p.DstPort = host, port, server.Addr(), server.Port()
+	return p
+}
+
+// TestLinkWidePart: link-wide flows (to a group, or from a client
+// without an address) hold at most a quarter of MaxInspected between
+// them, whatever the number of their hosts. Beyond it a new one takes the
+// inspection of one idle for reclaimIdleUDP, or is refused and counted,
+// while other flows are inspected; other flows never take theirs.
+func TestLinkWidePart(t *testing.T) {
+	ssdp := netip.MustParseAddrPort("239.255.255.250:1900")
+	mdns := netip.MustParseAddrPort("[ff02::fb]:5353")
+	unicast := netip.MustParseAddrPort("192.168.1.1:53")
+	type flow struct {
+		server netip.AddrPort
+		at     time.Duration
+		tcp    bool // joined TCP; else UDP
+	}
+	tests := []struct {
+		name string
+		// held are the flows of the first hosts at the start, one each;
+		// then those of the next hosts.
+		held, then []flow
+		refused    uint64 // flows refused for the link-wide part
+		reclaimed  uint64
+		linkWide   uint32 // link-wide inspections at the end
+		inspected  int
+	}{
+		{name: "within_the_part",
+			held: []flow{{ssdp, 0, false}, {mdns, 0, false}, {ssdp, 0, true}},
+			then: []flow{{ssdp, time.Second, false}}, linkWide: 4, inspected: 4},
+		{name: "beyond_the_part",
+			held: []flow{{ssdp, 0, false}, {mdns, 0, false}, {ssdp, 0, false}, {mdns, 0, false}},
+			then: []flow{{ssdp, time.Second, false}, {mdns, time.Second, false}, {ssdp, time.Second, true}},
+			// Other flows are still inspected.
+			refused: 3, linkWide: 4, inspected: 4},
+		{name: "unicast_beside_a_held_part",
+			held:    []flow{{ssdp, 0, false}, {mdns, 0, false}, {ssdp, 0, false}, {mdns, 0, false}},
+			then:    []flow{{ssdp, time.Second, false}, {unicast, time.Second, false}, {unicast, time.Second, true}},
+			refused: 1, linkWide: 4, inspected: 6},
+		{name: "idle_one_taken",
+			held:      []flow{{ssdp, 0, false}, {mdns, 0, false}, {ssdp, 0, false}, {mdns, 0, false}},
+			then:      []flow{{ssdp, reclaimIdleUDP + time.Second, false}, {mdns, reclaimIdleUDP + time.Second, true}},
+			reclaimed: 2, linkWide: 4, inspected: 4},
+		{name: "none_idle_yet",
+			held:    []flow{{ssdp, 0, false}, {mdns, 0, false}, {ssdp, 0, false}, {mdns, 0, false}},
+			then:    []flow{{ssdp, reclaimIdleUDP - time.Second, false}},
+			refused: 1, linkWide: 4, inspected: 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.MaxInspected = 16 // a part of 4, a share of 2
+			cfg.UDPIdle = time.Hour
+			e := testEngine(t, cfg, &recorder{match: ContentMatch})
+			hosts := distinctHosts(e, len(tt.held)+len(tt.then))
+			for i, fl := range append(tt.held, tt.then...) {
+				e.HandlePacket(linkWidePacket(hosts[i], 40000, fl.server, fl.tcp, 0, "x\n", fl.at))
+				checkPools(t, e)
+			}
+			s := e.Stats
+			if s.FlowsRefusedLinkWide != tt.refused || s.LinkWideLimit != tt.refused || s.FlowsRefusedBusy+s.FlowsRefusedShare != 0 ||
+				s.Reclaimed != tt.reclaimed || e.linkWide != tt.linkWide || e.insps.inUse() != tt.inspected {
+				t.Errorf("refused %d for the part (%d deliveries), %d else, %d taken, %d link-wide of %d inspected; want %d, %d, 0, %d, %d of %d",
+					s.FlowsRefusedLinkWide, s.LinkWideLimit, s.FlowsRefusedBusy+s.FlowsRefusedShare, s.Reclaimed, e.linkWide, e.insps.inUse(),
+					tt.refused, tt.refused, tt.reclaimed, tt.linkWide, tt.inspected)
+			}
+		})
+	}
+}
+
+// TestLinkWideCountReturnsToZero ends link-wide inspections every way
+// an inspection can end: the count of them goes back to zero. A leak
+// would shrink the link-wide part for good, until no device's discovery
+// were read; a count taken back twice would wrap and refuse them all at
+// once. Whether a flow is link-wide is kept from the inspection's start,
+// so that LAN prefixes changed meanwhile do not change what its end
+// takes back.
+func TestLinkWideCountReturnsToZero(t *testing.T) {
+	group := netip.MustParseAddrPort("239.255.255.250:1900")
+	// A broadcast address only once its prefix is on the LAN.
+	broadcast := netip.MustParseAddrPort("100.64.1.255:9")
+	onLink := []netip.Prefix{netip.MustParsePrefix("100.64.1.0/24")}
+	// send sends p, from host h (of the first four) to the flow's server.
+	type sender func(h int, p *Packet)
+	tests := []struct {
+		name   string
+		tcp    bool
+		server netip.AddrPort
+		before func(e *Engine) // before the flows start
+		// unicast: the flows start as unicast ones, link-wide only
+		// once their server's prefix is on the LAN
+		unicast bool
+		protos  []Protocol // nil: a line protocol with STARTTLS, and TLS
+		then    func(e *Engine, send sender, server netip.AddrPort)
+	}{
+		{name: "reset", tcp: true, server: group, then: func(_ *Engine, send sender, _ netip.AddrPort) {
+			for h := range 4 {
+				send(h, &Packet{TCPFlags: TCPFlagRST, Seq: 3})
+			}
+		}},
+		{name: "expired", server: group, then: func(e *Engine, _ sender, _ netip.AddrPort) {
+			e.HandlePacket(seg(ToServer, 1, TCPFlagSYN, "", 2*time.Hour))
+		}},
+		{name: "evicted", server: group, then: func(e *Engine, _ sender, _ netip.AddrPort) {
+			// Later inspected flows of other hosts push the older ones out.
+			for _, h := range distinctHosts(e, 20)[4:] {
+				sendFrom(e, h, 1, "z\n", 2*time.Second)
+				checkPools(t, e)
+			}
+		}},
+		{name: "analyzer_stops", server: group, protos: []Protocol{upgradeProto{"line"}}, then: func(_ *Engine, send sender, _ netip.AddrPort) {
+			// STARTTLS without a TLS protocol stops inspection.
+			for h := range 4 {
+				send(h, &Packet{Payload: []byte("STARTTLS\r\n")})
+			}
+		}},
+		{name: "starttls_then_reset", tcp: true, server: group, then: func(e *Engine, send sender, _ netip.AddrPort) {
+			for h := range 4 {
+				send(h, &Packet{Seq: 3, Payload: []byte("STARTTLS\r\n")})
+			}
+			if e.linkWide != 4 {
+				t.Errorf("%d link-wide inspections after STARTTLS, want the 4 handed to TLS", e.linkWide)
+			}
+			for h := range 4 {
+				send(h, &Packet{TCPFlags: TCPFlagRST, Seq: 13})
+			}
+		}},
+		{name: "analyzer_panics", server: group, protos: []Protocol{&boom{}}, then: func(_ *Engine, send sender, _ netip.AddrPort) {
+			for h := range 4 {
+				send(h, &Packet{Payload: []byte("feed!...")})
+			}
+		}},
+		{name: "idle_ones_taken_then_stopped", server: group, protos: []Protocol{upgradeProto{"line"}}, then: func(e *Engine, _ sender, server netip.AddrPort) {
+			// Four more hosts take the idle ones' inspections, then stop.
+			hosts := distinctHosts(e, 8)[4:]
+			for _, data := range []string{"x\n", "STARTTLS\r\n"} {
+				for _, h := range hosts {
+					e.HandlePacket(linkWidePacket(h, 40000, server, false, 0, data, reclaimIdleUDP+time.Second))
+					checkPools(t, e)
+				}
+			}
+			if e.Stats.Reclaimed != 4 {
+				t.Errorf("%d inspections taken, want the 4 idle ones", e.Stats.Reclaimed)
+			}
+		}},
+		{name: "flushed", server: group, then: func(e *Engine, _ sender, _ netip.AddrPort) { e.Flush() }},
+		{name: "prefix_on_the_lan_later", tcp: true, server: broadcast, unicast: true, then: func(e *Engine, send sender, _ netip.AddrPort) {
+			e.SetOnLink(onLink)
+			for h := range 4 {
+				send(h, &Packet{TCPFlags: TCPFlagRST, Seq: 3})
+			}
+		}},
+		{name: "prefix_off_the_lan_later", tcp: true, server: broadcast, before: func(e *Engine) { e.SetOnLink(onLink) },
+			then: func(e *Engine, send sender, _ netip.AddrPort) {
+				e.SetOnLink(nil)
+				for h := range 4 {
+					send(h, &Packet{TCPFlags: TCPFlagRST, Seq: 3})
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.MaxFlows, cfg.MaxInspected = 16, 16 // a part of 4
+			cfg.HashKey = []byte("engine test key")
+			protos := tt.protos
+			if protos == nil {
+				protos = []Protocol{upgradeProto{"line"}, upgradeProto{"tls"}}
+			}
+			var panics int
+			e, err := NewEngine(cfg, Options{Protocols: protos, Sink: &discard{}, OnPanic: func(Panic) { panics++ }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.before != nil {
+				tt.before(e)
+			}
+			hosts := distinctHosts(e, 4)
+			send := func(h int, p *Packet) {
+				q := linkWidePacket(hosts[h], 40000, tt.server, tt.tcp, p.TCPFlags, string(p.Payload), time.Second)
+				q.Seq = p.Seq
+				e.HandlePacket(q)
+				checkPools(t, e)
+			}
+			for h := range 4 {
+				send(h, &Packet{Payload: []byte("x\n")})
+			}
+			if want := map[bool]uint32{false: 4, true: 0}[tt.unicast]; e.linkWide != want {
+				t.Fatalf("%d link-wide inspections, want %d", e.linkWide, want)
+			}
+			tt.then(e, send, tt.server)
+			if e.linkWide != 0 {
+				t.Errorf("%d link-wide inspections counted after their flows' ends", e.linkWide)
+			}
+			if tt.name == "analyzer_panics" && panics != 4 {
+				t.Errorf("%d panics survived, want 4", panics)
+			}
+			e.Flush()
+			checkPools(t, e)
+		})
+	}
+}

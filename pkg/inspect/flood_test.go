@@ -124,6 +124,9 @@ func TestFloodDoesNotHideLogins(t *testing.T) {
 	}
 }
 
+// ssdpSearch is an SSDP search for every device.
+const ssdpSearch = "M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\nST: ssdp:all\r\n\r\n"
+
 // dnsQuery asks for example.com's A record.
 const dnsQuery = "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01"
 
@@ -135,7 +138,9 @@ const dnsQuery = "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x0
 // router sees, still takes the inspection of one of them. So it does
 // behind DNS queries, which need no handshake to forge, kept alive with
 // one every 5 seconds: a datagram flow is a flow whose handshake was not
-// seen.
+// seen. And behind SSDP searches and mDNS queries to the link's groups
+// from nine addresses, which no flow takes from them but which hold at
+// most a quarter of the pool between them.
 func TestForgedFlowsDoNotBlindADevice(t *testing.T) {
 	cl, err := creds.New()
 	if err != nil {
@@ -156,6 +161,16 @@ func TestForgedFlowsDoNotBlindADevice(t *testing.T) {
 		c := inspecttest.NewUDP(e, client, fmt.Sprintf("198.51.100.%d:53", 1+i%200)).Client(dnsQuery)
 		return func() { c.Wait(5 * time.Second).Client(dnsQuery) }
 	}
+	// Discovery to the link's groups from ever new ports, one every 5
+	// seconds: SSDP searches and mDNS queries, which every device sends
+	// and which hold no conversation with any one host.
+	group := func(server, data string) func(e *inspect.Engine, client string, i int) func() {
+		return func(e *inspect.Engine, client string, _ int) func() {
+			c := inspecttest.NewUDP(e, client, server).Client(data)
+			return func() { c.Wait(5 * time.Second).Client(data) }
+		}
+	}
+	ssdp, mdns := group("239.255.255.250:1900", ssdpSearch), group("224.0.0.251:5353", dnsQuery)
 	for _, tc := range []struct {
 		name    string
 		senders []string // the addresses the flows are forged from
@@ -170,6 +185,10 @@ func TestForgedFlowsDoNotBlindADevice(t *testing.T) {
 		{"over_nine_other_addresses", nineOthers, 128, ftp, 2, 110 * time.Second},
 		{"datagrams_in_the_devices_name", []string{device}, 200, dns, 3, 16 * time.Second},
 		{"datagrams_over_nine_other_addresses", nineOthers, 128, dns, 3, 16 * time.Second},
+		// Link-wide discovery keeps its inspections, but the class of
+		// them holds only a part of the pool.
+		{"ssdp_over_nine_other_addresses", nineOthers, 128, ssdp, 3, 16 * time.Second},
+		{"mdns_over_nine_other_addresses", nineOthers, 128, mdns, 3, 16 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var col inspecttest.Collector
@@ -185,7 +204,7 @@ func TestForgedFlowsDoNotBlindADevice(t *testing.T) {
 					keepAlive()
 				}
 			}
-			if e.Stats.HostLimit+e.Stats.InspectLimit == 0 {
+			if e.Stats.FlowsRefusedBusy+e.Stats.FlowsRefusedShare+e.Stats.FlowsRefusedLinkWide == 0 {
 				t.Fatalf("the forged flows took no more inspections than there are: %+v", e.Stats)
 			}
 			c := inspecttest.NewTCPAt(e, device+":50000", "192.168.1.50:21", tc.loginAt)
@@ -197,11 +216,74 @@ func TestForgedFlowsDoNotBlindADevice(t *testing.T) {
 				found = found || ev.Evidence["protocol"] == "ftp" && ev.Device.IP == "192.168.1.50"
 			}
 			if !found {
-				t.Errorf("the device's default FTP login was missed behind forged flows (refused: %d for the share, %d busy; %d inspections taken)",
-					e.Stats.FlowsRefusedShare, e.Stats.FlowsRefusedBusy, e.Stats.Reclaimed)
+				t.Errorf("the device's default FTP login was missed behind forged flows (refused: %d for the share, %d busy, %d link-wide; %d inspections taken)",
+					e.Stats.FlowsRefusedShare, e.Stats.FlowsRefusedBusy, e.Stats.FlowsRefusedLinkWide, e.Stats.Reclaimed)
 			}
 		})
 	}
+}
+
+// TestDiscoveryReadBesideUnicastFloods: a device's SSDP and mDNS
+// announcements, two of the link-wide inspections, far fewer than their
+// part of the pool, stay read while floods of other hosts fill the rest
+// and take each other's inspections: DNS queries from nine addresses, then
+// connections whose handshakes were seen (which take datagram flows'
+// inspections at once), then more queries once the first are idle (which
+// take theirs). The device's later announcements, a new USN and a new
+// host name, are reported.
+func TestDiscoveryReadBesideUnicastFloods(t *testing.T) {
+	const device = "192.168.1.30"
+	notify := func(nt string) string {
+		return "NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNT: " + nt + "\r\nNTS: ssdp:alive\r\n" +
+			"SERVER: Linux/3.10 UPnP/1.0 MiniUPnPd/1.6\r\nUSN: uuid:cam-1::" + nt + "\r\nLOCATION: http://" + device + ":49152/desc.xml\r\n\r\n"
+	}
+	var col inspecttest.Collector
+	e := routerEngine(t, &col, nil)
+	ssdp := inspecttest.NewUDP(e, device+":1900", "239.255.255.250:1900").Client(notify("upnp:rootdevice"))
+	mdns := inspecttest.NewUDP(e, device+":5353", "224.0.0.251:5353").Client(mdnsAnnouncement("cam", 192, 168, 1, 30))
+	var flood []netip.Addr
+	for h := range 9 {
+		flood = append(flood, netip.AddrFrom4([4]byte{192, 168, 1, byte(100 + h)}))
+	}
+	queries := func(port uint16, at time.Duration) {
+		for i := range 9 * 128 {
+			client := netip.AddrPortFrom(flood[i%9], port+uint16(i/9)).String()
+			inspecttest.NewUDP(e, client, fmt.Sprintf("198.51.100.%d:53", 1+i%200)).Wait(at).Client(dnsQuery)
+		}
+	}
+	queries(10000, 0)
+	for i := range 9 * 20 {
+		client := netip.AddrPortFrom(flood[i%9], uint16(20000+i)).String()
+		inspecttest.NewTCPAt(e, client, fmt.Sprintf("198.51.100.%d:21", 1+i%200), 5*time.Second).Client("USER a\r\nPA")
+	}
+	queries(30000, 20*time.Second)
+	if e.Stats.FlowsRefusedBusy == 0 || e.Stats.Reclaimed == 0 {
+		t.Fatalf("%d flows refused, %d inspections taken: the floods did not fill the pool", e.Stats.FlowsRefusedBusy, e.Stats.Reclaimed)
+	}
+	ssdp.Wait(25 * time.Second).Client(notify("urn:schemas-upnp-org:device:Basic:1"))
+	mdns.Wait(25 * time.Second).Client(mdnsAnnouncement("cam-2", 192, 168, 1, 30))
+	e.Flush()
+	var basic, renamed bool
+	for _, ev := range col.Kind(event.KindSSDP) {
+		basic = basic || ev.Device.IP == device && ev.Evidence["nt"] == "urn:schemas-upnp-org:device:Basic:1"
+	}
+	for _, ev := range col.Kind(event.KindMDNS) {
+		renamed = renamed || ev.Evidence["hostname"] == "cam-2"
+	}
+	if !basic || !renamed {
+		t.Errorf("after the floods, the device's SSDP announcement reported: %v, its mDNS one: %v (%d link-wide flows refused, %d inspections taken)",
+			basic, renamed, e.Stats.FlowsRefusedLinkWide, e.Stats.Reclaimed)
+	}
+}
+
+// mdnsAnnouncement is an mDNS response giving host.local the address a.
+func mdnsAnnouncement(host string, a ...byte) string {
+	b := []byte{0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0} // a response, one answer
+	b = append(b, byte(len(host)))
+	b = append(b, host...)
+	b = append(b, 5, 'l', 'o', 'c', 'a', 'l', 0)
+	b = append(b, 0, 1, 0x80, 1, 0, 0, 0, 120, 0, 4) // A, IN with cache flush, 2 minutes
+	return string(append(b, a...))
 }
 
 // ftpHolesBothWays is an FTP connection that takes four stream buffers

@@ -312,22 +312,28 @@ func (f *Flow) releaseInspection() {
 		e.reopens[f.hash%reopenSlots] = reopenMark{hash: f.hash, isn: in.reopen.seq, valid: true}
 	}
 	e.hosts[in.host].insps--
+	if in.linkWide {
+		e.linkWide--
+	}
 	e.insps.put(f.insp)
 	f.insp = 0
 }
 
 // setAnalyzer starts analysis with a, which may be nil (no analyzer);
-// host is the client's bucket (Engine.hostOf), whose count the
-// inspection adds to until it is released.
-func (f *Flow) setAnalyzer(a Analyzer, host uint32) {
+// s is the flow's seat (Engine.seatOf), whose counts the inspection adds
+// to until it is released.
+func (f *Flow) setAnalyzer(a Analyzer, s seat) {
 	if a == nil {
 		return
 	}
 	e := f.engine
 	f.insp = e.insps.get()
 	in := e.insps.at(f.insp)
-	in.analyzer, in.flow, in.fed, in.host = a, f, f.last, host
-	e.hosts[host].insps++
+	in.analyzer, in.flow, in.fed, in.seat = a, f, f.last, s
+	e.hosts[s.host].insps++
+	if s.linkWide {
+		e.linkWide++
+	}
 }
 
 // WakeAt asks for the analyzer's Wake (see Waker) at capture time t, or
@@ -407,9 +413,9 @@ func (f *Flow) StartTLS() {
 	}
 	// The handshake gets a fresh inspection, so a fresh budget: the
 	// plaintext part may have used most of it, and TLS inspection stops
-	// after the hellos anyway. It takes the share the plaintext one
+	// after the hellos anyway. It takes the seat the plaintext one
 	// gave back.
-	f.setAnalyzer(tls.NewAnalyzer(f), f.engine.hostOf(f))
+	f.setAnalyzer(tls.NewAnalyzer(f), f.engine.seatOf(f))
 	if f.insp == 0 {
 		f.set(flagStopped)
 	}
@@ -438,9 +444,9 @@ type inspection struct {
 	// inspection's start.
 	flow *Flow
 	fed  int64
-	// host is the client's bucket in Engine.hosts, kept so that the
-	// release takes back from the count exactly what was added to it.
-	host uint32
+	// seat is what the inspection counts against: its client's bucket
+	// in Engine.hosts, and whether it is one of Engine.linkWide.
+	seat
 	// wake is when the analyzer asked to be woken (Flow.WakeAt), in Unix
 	// nanoseconds of capture time; 0: not.
 	wake int64

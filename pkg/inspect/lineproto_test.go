@@ -92,7 +92,7 @@ func TestLines(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &lineRecorder{}
 			f := NewFlow(netip.MustParseAddrPort("192.168.1.10:40000"), netip.MustParseAddrPort("203.0.113.5:143"), IPProtocolTCP)
-			f.setAnalyzer(r, f.engine.hostOf(f))
+			f.setAnalyzer(r, f.engine.seatOf(f))
 			for i, fd := range tt.feeds {
 				if fd.gap {
 					r.Gap(f, fd.dir)
