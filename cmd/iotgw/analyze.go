@@ -244,7 +244,7 @@ func counters(p *pipeline.Pipeline) report.Counters {
 		FlowsEvicted:      es.FlowsEvicted,
 		BudgetStops:       es.BudgetStops,
 		Gaps:              es.Gaps,
-		Uninspected:       es.FlowsRefusedBusy + es.FlowsRefusedShare,
+		Uninspected:       es.FlowsRefusedBusy + es.FlowsRefusedShare + es.FlowsRefusedLinkWide,
 		Reclaimed:         es.Reclaimed,
 	}
 }

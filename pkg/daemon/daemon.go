@@ -170,13 +170,15 @@ type Daemon struct {
 	capState     string
 	// capLoss is the open source's loss counter (nil: none, or not
 	// open); capLostBefore what closed sources lost; lossSteps the loss
-	// checks (checkCaptureLoss); busySteps, shareSteps and reclaimSteps
-	// the checks of uninspected connections (checkInspection).
+	// checks (checkCaptureLoss); busySteps, shareSteps, linkWideSteps
+	// and reclaimSteps the checks of uninspected connections
+	// (checkInspection).
 	capLoss       capture.LossReporter
 	capLostBefore uint64
 	lossSteps     minuteDelta
 	busySteps     minuteDelta
 	shareSteps    minuteDelta
+	linkWideSteps minuteDelta
 	reclaimSteps  minuteDelta
 	// handedOverAt is when device records were last handed to the store.
 	handedOverAt time.Time
@@ -697,18 +699,20 @@ func (d *Daemon) checkCaptureLoss(now time.Time) {
 }
 
 // checkInspection raises the problem inspection-full while new
-// connections keep going uninspected: every inspection busy, or their
-// device at its share.
+// connections keep going uninspected: every inspection busy, their
+// device at its share, or broadcast and multicast ones at their part.
 func (d *Daemon) checkInspection(now time.Time) {
 	d.mu.Lock()
 	es := d.pipe.Engine().Stats
 	refusedBusy, minutePassed := d.busySteps.step(now, es.FlowsRefusedBusy)
 	refusedShare, _ := d.shareSteps.step(now, es.FlowsRefusedShare)
+	refusedLinkWide, _ := d.linkWideSteps.step(now, es.FlowsRefusedLinkWide)
 	reclaimed, _ := d.reclaimSteps.step(now, es.Reclaimed)
 	d.mu.Unlock()
-	refused := refusedBusy + refusedShare
-	detail := fmt.Sprintf("%d new connections uninspected in the last minute: %d with every inspection busy, %d from a device at its share; "+
-		"inspections taken from connections idle for a minute or joined without a handshake: %d", refused, refusedBusy, refusedShare, reclaimed)
+	refused := refusedBusy + refusedShare + refusedLinkWide
+	detail := fmt.Sprintf("%d new connections uninspected in the last minute: %d with every inspection busy, %d from a device at its share, "+
+		"%d broadcast or multicast ones beyond their quarter of the inspections; "+
+		"inspections taken from connections idle for a minute or joined without a handshake: %d", refused, refusedBusy, refusedShare, refusedLinkWide, reclaimed)
 	d.minuteProblem(alert.AreaInspectionFull, refused, uninspectedThreshold, minutePassed, detail)
 }
 

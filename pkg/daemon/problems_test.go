@@ -576,7 +576,9 @@ func TestUninspectedConnectionsAreAProblem(t *testing.T) {
 	<-opened
 	eventually(t, "the daemon reads its source", func() bool { return h.d.Status().Capture == "running" })
 	e := h.d.pipe.Engine()
-	refused := func() uint64 { return e.Stats.FlowsRefusedBusy + e.Stats.FlowsRefusedShare }
+	refused := func() uint64 {
+		return e.Stats.FlowsRefusedBusy + e.Stats.FlowsRefusedShare + e.Stats.FlowsRefusedLinkWide
+	}
 	// A request whose headers never end keeps its inspection.
 	const partial = "GET /index.html HTTP/1.1\r\nHost: cam\r\n"
 	hold := func(client string) *inspecttest.Conv {
@@ -631,7 +633,7 @@ func TestUninspectedConnectionsAreAProblem(t *testing.T) {
 	inspecttest.NewTCPAt(e, "192.168.1.40:40000", "192.168.1.200:80", 2*time.Minute).Client(partial)
 	h.d.mu.Unlock()
 	h.d.checkInspection(t0.Add(2 * lossCheck))
-	want := alert.AreaInspectionFull + ": 20 new connections uninspected in the last minute: 10 with every inspection busy, 10 from a device at its share; inspections taken from connections idle for a minute or joined without a handshake: 1"
+	want := alert.AreaInspectionFull + ": 20 new connections uninspected in the last minute: 10 with every inspection busy, 10 from a device at its share, 0 broadcast or multicast ones beyond their quarter of the inspections; inspections taken from connections idle for a minute or joined without a handshake: 1"
 	if got := h.d.Status().Problems; !slices.Contains(got, want) {
 		t.Fatalf("problems %q, want %q", got, want)
 	}
@@ -642,6 +644,46 @@ func TestUninspectedConnectionsAreAProblem(t *testing.T) {
 	h.holdDownPassed()
 	if got := h.alerts.problemAreas("resolved"); !slices.Contains(got, alert.AreaInspectionFull) {
 		t.Errorf("resolved alerts %v, want %s", got, alert.AreaInspectionFull)
+	}
+}
+
+// TestUninspectedDiscoveryIsAProblem: discovery to the link's groups
+// from many addresses, beyond the quarter of the inspections broadcast
+// and multicast flows may hold, is a problem for the owner, its count
+// apart from the others'.
+func TestUninspectedDiscoveryIsAProblem(t *testing.T) {
+	cfg := enforcingConfig()
+	cfg.Inspect.MaxInspected = 8 // a quarter of 2
+	opened := make(chan *lossySource, 1)
+	h := launch(t, cfg, newFake(t), t.TempDir(), false, func(d *Deps) {
+		d.OpenSource = func(ctx context.Context) (capture.Source, error) {
+			src := &lossySource{ctx: ctx}
+			opened <- src
+			return src, nil
+		}
+	})
+	defer h.stop()
+	<-opened
+	eventually(t, "the daemon reads its source", func() bool { return h.d.Status().Capture == "running" })
+	e := h.d.pipe.Engine()
+	const search = "M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\nST: ssdp:all\r\n\r\n"
+	t0 := time.Now().Add(time.Hour) // after any check of the daemon's own
+	h.d.checkInspection(t0)
+	h.d.mu.Lock()
+	for i := range 30 {
+		inspecttest.NewUDP(e, fmt.Sprintf("192.168.1.%d:40000", 100+i), "239.255.255.250:1900").Client(search)
+	}
+	s := e.Stats
+	h.d.mu.Unlock()
+	if s.FlowsRefusedLinkWide < uninspectedThreshold || s.FlowsRefusedBusy != 0 {
+		t.Fatalf("%d searches refused for the quarter, %d busy; want %d or more, 0", s.FlowsRefusedLinkWide, s.FlowsRefusedBusy, uninspectedThreshold)
+	}
+	h.d.checkInspection(t0.Add(lossCheck))
+	want := fmt.Sprintf("%s: %d new connections uninspected in the last minute: 0 with every inspection busy, %d from a device at its share, "+
+		"%d broadcast or multicast ones beyond their quarter of the inspections; inspections taken from connections idle for a minute or joined without a handshake: 0",
+		alert.AreaInspectionFull, s.FlowsRefusedShare+s.FlowsRefusedLinkWide, s.FlowsRefusedShare, s.FlowsRefusedLinkWide)
+	if got := h.d.Status().Problems; !slices.Contains(got, want) {
+		t.Errorf("problems %q, want %q", got, want)
 	}
 }
 

@@ -50,8 +50,9 @@ type Counters struct {
 	// cut short: not inspected, as their last field could read as whole.
 	CutDatagrams uint64 `json:"cut_datagrams"`
 	// Uninspected counts connections refused an inspection, each once,
-	// because every inspection was busy or their host held its share:
-	// logins in them may be missed.
+	// because every inspection was busy, their host held its share, or
+	// broadcast and multicast ones held their quarter of the
+	// inspections: logins (or announcements) in them may be missed.
 	Uninspected uint64 `json:"uninspected"`
 	// Reclaimed counts inspections taken, for new connections or their
 	// stream buffers, from connections idle for a minute or joined
@@ -192,7 +193,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 		ew.printf("  %d UDP datagrams cut by the capture's snap length: not inspected\n", s.Counters.CutDatagrams)
 	}
 	if s.Counters.Uninspected > 0 {
-		ew.printf("  %d new connections not inspected: every inspection busy, or their device at its share (inspect.max_inspected)\n",
+		ew.printf("  %d new connections not inspected: every inspection busy, their device at its share, or broadcast and multicast ones at their quarter (inspect.max_inspected)\n",
 			s.Counters.Uninspected)
 	}
 	if s.Counters.Reclaimed > 0 {
