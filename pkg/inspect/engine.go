@@ -1236,10 +1236,11 @@ func (e *Engine) admit(f *Flow) (s seat, ok bool) {
 // datagrams from many forged addresses would otherwise hold every
 // inspection for the UDP idle timeout; a link-wide conversation (every
 // DHCP client's, mDNS, SSDP) gives way only to another link-wide one,
-// when idle as long (see the link-wide part). A flow whose handshake
-// was seen gives way to one whose was even when it is not idle (see the
-// fair share); a datagram flow has none, and datagrams kept coming from
-// many addresses would otherwise hold the pool.
+// when idle as long (see the link-wide part), or to a connection of its
+// own host at its share whose handshake was seen. A flow whose handshake
+// was not seen gives way to one whose was even when it is not idle (see
+// the fair share); a datagram flow has none, and datagrams kept coming
+// from many addresses would otherwise hold the pool.
 //
 // Candidates are found as the flow table finds its victims, by weighing
 // a few: a hand sweeps the pool reclaimScan inspections at a time, so
@@ -1305,7 +1306,7 @@ func (e *Engine) reclaim(f *Flow, s seat, only reclaimOnly) bool {
 		if g == nil || g == f {
 			continue
 		}
-		if mayTake(in, g, s, displace, idle) {
+		if mayTake(in, g, s, displace, only&ofHost != 0, idle) {
 			victim = in
 		}
 	}
@@ -1318,15 +1319,18 @@ func (e *Engine) reclaim(f *Flow, s seat, only reclaimOnly) bool {
 }
 
 // mayTake reports whether a flow of seat s, opened if displace, may take
-// in, g's inspection, idle for idle.
-func mayTake(in *inspection, g *Flow, s seat, displace bool, idle time.Duration) bool {
+// in, g's inspection, idle for idle; ofHost when the host holds its
+// share. A link-wide inspection gives way to an opened connection of its
+// own host at its share: a device's discovery needs a few flows, and
+// discovery forged in its name must not keep its logins unread.
+func mayTake(in *inspection, g *Flow, s seat, displace, ofHost bool, idle time.Duration) bool {
 	switch {
 	case in.linkWide && s.linkWide && idle >= reclaimIdleUDP:
 		return true
 	case g.IsTCP():
 		return idle >= reclaimIdle || displace && !g.Opened()
 	case in.linkWide:
-		return false
+		return displace && ofHost
 	}
 	return idle >= reclaimIdleUDP || displace
 }

@@ -189,6 +189,9 @@ func TestForgedFlowsDoNotBlindADevice(t *testing.T) {
 		// them holds only a part of the pool.
 		{"ssdp_over_nine_other_addresses", nineOthers, 128, ssdp, 3, 16 * time.Second},
 		{"mdns_over_nine_other_addresses", nineOthers, 128, mdns, 3, 16 * time.Second},
+		// More than the device's share of discovery, in its name.
+		{"ssdp_in_the_devices_name", []string{device}, 200, ssdp, 3, 16 * time.Second},
+		{"mdns_in_the_devices_name", []string{device}, 200, mdns, 3, 16 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var col inspecttest.Collector
