@@ -266,12 +266,12 @@ func FromQuarantine(q store.Quarantine, dev Device) Alert {
 	switch q.By {
 	case store.ActorOwner:
 		a.Severity = event.SeverityInfo
-		a.Title = name + " quarantined by you"
+		a.Title = nameThen(name, " quarantined by you")
 		fmt.Fprintf(&b, "%s is now %s.", name, modeText(q.Mode))
 	case store.ActorUpdate:
 		// Still quarantined: the owner decides whether the update is real.
 		a.Severity = event.SeverityMedium
-		a.Title = name + " reports an update"
+		a.Title = nameThen(name, " reports an update")
 		fmt.Fprintf(&b, "%s stays %s until you release it.", name, modeText(q.Mode))
 		if a.Reason != "" {
 			fmt.Fprintf(&b, " %s", a.Reason)
@@ -280,7 +280,7 @@ func FromQuarantine(q store.Quarantine, dev Device) Alert {
 	default:
 		a.Severity = event.SeverityHigh
 		a.Urgent = true
-		a.Title = name + " quarantined"
+		a.Title = nameThen(name, " quarantined")
 		fmt.Fprintf(&b, "iotgw quarantined %s: it is now %s.", name, modeText(q.Mode))
 		if a.Reason != "" {
 			fmt.Fprintf(&b, " Reason: %s.", strings.TrimSuffix(a.Reason, "."))
@@ -308,7 +308,7 @@ func FromRelease(mac hwaddr.MAC, dev Device, at time.Time, why string) Alert {
 	d.State = StateOK
 	name := displayName(d)
 	a := Alert{Kind: KindReleased, Severity: event.SeverityInfo, Device: &d, Time: at,
-		Title: name + " released from quarantine", Reason: clip(why, maxReason)}
+		Title: nameThen(name, " released from quarantine"), Reason: clip(why, maxReason)}
 	a.Body = name + " can use the network again."
 	if a.Reason != "" {
 		a.Body = fmt.Sprintf("%s can use the network again (%s).", name, a.Reason)
@@ -609,6 +609,14 @@ func cleanDevice(d Device, state string) Device {
 		d.State = state
 	}
 	return d
+}
+
+// nameThen is a title that starts with the device's name: the name is
+// cut rather than the words after it, so that a device that names itself
+// at length cannot leave a title of its own words only (its quarantine
+// titled "… released from quarantine").
+func nameThen(name, words string) string {
+	return clip(name, maxTitle-len(words)) + words
 }
 
 // displayName is how the owner knows a device: their name for it, else

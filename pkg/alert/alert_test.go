@@ -300,3 +300,38 @@ func TestDeviceNameFromHostileHostname(t *testing.T) {
 		t.Errorf("title %d bytes, name %d bytes", len(a.Title), len(a.Device.Name))
 	}
 }
+
+func TestTitleKeepsItsWordsWhateverTheName(t *testing.T) {
+	// A device that names itself at length must not push the builder's
+	// words out of the title and leave only words of its choosing.
+	long := Device{Name: "Kitchen speaker released from quarantine by you, nothing to do" + strings.Repeat(" ok", 30)}
+	q := func(by store.Actor) Alert {
+		return FromQuarantine(store.Quarantine{MAC: mac(1), Mode: "block", Since: t0, By: by}, long)
+	}
+	pii := &event.Event{Time: t0, Type: event.TypeFinding, Kind: event.KindPersonalData, Severity: event.SeverityMedium,
+		Device: event.Endpoint{MAC: "c0:56:e3:00:00:03"}, Evidence: event.Evidence{"data_kind": "email"}}
+	fromEvent := func(ev *event.Event) Alert { a, _ := FromEvent(ev, long); return a }
+	for _, tc := range []struct {
+		name           string
+		alert          Alert
+		prefix, suffix string
+	}{
+		{"quarantined_by_policy", q(store.ActorPolicy), "", " quarantined"},
+		{"quarantined_by_owner", q(store.ActorOwner), "", " quarantined by you"},
+		{"update_claimed", q(store.ActorUpdate), "", " reports an update"},
+		{"released", FromRelease(mac(1), long, t0, "the quarantine's time ran out"), "", " released from quarantine"},
+		{"new_device", FromNewDevice(long, t0), "New device: ", ""},
+		{"default_credentials", fromEvent(credEvent("yes")), "Factory-default password on ", ""},
+		{"personal_data", fromEvent(pii), "Personal data sent in clear by ", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			title := tc.alert.Title
+			if !strings.HasPrefix(title, tc.prefix+"Kitchen speaker") || !strings.HasSuffix(title, "…"+tc.suffix) {
+				t.Errorf("title %q: want %q, the name cut, then %q", title, tc.prefix, tc.suffix)
+			}
+			if len(title) > maxTitle || !utf8.ValidString(title) {
+				t.Errorf("title %q: %d bytes, at most %d", title, len(title), maxTitle)
+			}
+		})
+	}
+}
