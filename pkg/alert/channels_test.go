@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/mail"
 	"net/url"
 	"reflect"
 	"strings"
@@ -424,5 +426,56 @@ func TestPushoverDigestFitsLimit(t *testing.T) {
 	msg := form.Get("message")
 	if len(msg) > pushoverMaxMessage || !utf8.ValidString(msg) || !strings.HasPrefix(msg, "- ü") || !strings.Contains(msg, "\n- ") {
 		t.Errorf("message of %d bytes: %q", len(msg), msg)
+	}
+}
+
+// TestHeaderTitleReadsAsSent checks the title in ntfy's Title header and
+// the e-mail's Subject: both are RFC 2047-decoded by their readers, so a
+// device's name that is itself an encoded word must not be decoded into
+// the line breaks and bidi controls clip took out.
+func TestHeaderTitleReadsAsSent(t *testing.T) {
+	srv := newFakeService(t)
+	ntfy := buildSender(t, ChannelConfig{Type: TypeNtfy, URL: srv.URL, Topic: "home"})
+	email := buildSender(t, ChannelConfig{Type: TypeEmail, Server: "127.0.0.1:1", From: "iotgw@example.com",
+		To: []string{"owner@example.com"}}).(*Email)
+	for _, tc := range []struct{ name, device string }{
+		{"ascii", "Hall camera"},
+		{"non_ascii", "Küchenwaage ⚖"},
+		{"q_word_with_line_break", "=?utf-8?q?Cam=0AReleased_by_you?="},
+		{"b_word_with_bidi_override", "=?UTF-8?B?Y2Ft4oCu?= =?utf-8?b?Y2Ft?="},
+		{"word_inside_text", "cam=?utf-8?q?=E2=80=AE?=era"},
+		{"word_and_non_ascii", "ä =?utf-8?q?=0A?="},
+		{"long_word", strings.Repeat("=?utf-8?q?x?=", 10)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := FromNewDevice(Device{MAC: "02:00:00:00:00:05", Name: tc.device}, testClockNow())
+			a.ID = "id-5"
+			if err := ntfy.Send(context.Background(), a); err != nil {
+				t.Fatal(err)
+			}
+			reqs := srv.requests()
+			raw := header(reqs[len(reqs)-1], "Title")
+			msg, err := mail.ReadMessage(bytes.NewReader(email.message(a)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range []struct{ raw, want string }{
+				{raw, a.Title},
+				{msg.Header.Get("Subject"), "[iotgw] " + a.Title},
+			} {
+				got, err := new(mime.WordDecoder).DecodeHeader(h.raw)
+				if err != nil || got != h.want {
+					t.Errorf("header %q decodes to %q (%v), want %q", h.raw, got, err, h.want)
+				}
+				if strings.Trim(h.raw, " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") != "" {
+					t.Errorf("header %q: not printable ASCII", h.raw)
+				}
+				for _, w := range strings.Fields(h.raw) {
+					if strings.HasPrefix(w, "=?") && len(w) > 75 {
+						t.Errorf("encoded word %q: longer than RFC 2047's 75 characters", w)
+					}
+				}
+			}
+		})
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"mime"
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
@@ -222,7 +221,7 @@ func (e *Email) message(a Alert) []byte {
 	hdr := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
 	hdr("From", e.from.String())
 	hdr("To", strings.Join(to, ", "))
-	hdr("Subject", mime.QEncoding.Encode("utf-8", "[iotgw] "+a.Title))
+	hdr("Subject", headerText("[iotgw] "+a.Title))
 	hdr("Date", e.now().Format(time.RFC1123Z))
 	// The alert id in the Message-ID lets a mail client fold a repeat.
 	hdr("Message-ID", "<"+id+"@"+domain+">")

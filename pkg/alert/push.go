@@ -2,6 +2,7 @@ package alert
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"mime"
@@ -10,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/iotgw/iotgw/pkg/event"
 )
@@ -83,15 +83,27 @@ func ntfyTags(a Alert) []string {
 	return []string{emoji, "iotgw", string(a.Kind)}
 }
 
-// headerText encodes non-ASCII text as an RFC 2047 word, which ntfy
-// decodes; plain ASCII is sent as is.
+// headerText is s as the text of a header its reader decodes by RFC 2047
+// (ntfy's Title, an e-mail's Subject): printable ASCII as is, anything
+// else in encoded words. Text holding "=?" is encoded too, though mime
+// would leave it: a device named "=?utf-8?q?…?=" would otherwise be
+// decoded into the line breaks and bidi controls clip took out.
 func headerText(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return mime.QEncoding.Encode("utf-8", s)
+	if !strings.Contains(s, "=?") {
+		return mime.QEncoding.Encode("utf-8", s)
+	}
+	// Words of at most 45 bytes, 60 in base64: at most 72 characters,
+	// within RFC 2047's 75, and cut at a rune's start.
+	var words []string
+	start := 0
+	for i := range s {
+		if i-start > 41 {
+			words = append(words, "=?utf-8?b?"+base64.StdEncoding.EncodeToString([]byte(s[start:i]))+"?=")
+			start = i
 		}
 	}
-	return s
+	words = append(words, "=?utf-8?b?"+base64.StdEncoding.EncodeToString([]byte(s[start:]))+"?=")
+	return strings.Join(words, " ")
 }
 
 // Gotify posts to a Gotify server's /message endpoint
