@@ -2,6 +2,7 @@ package alert
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -26,6 +27,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/iotgw/iotgw/pkg/store"
 )
 
 // selfSigned makes a certificate for 127.0.0.1 and writes it as a PEM
@@ -61,6 +64,9 @@ type mailbox struct {
 	user     string
 	password string
 	rcptCode int // reply to RCPT TO (0: accept)
+	// refuse: a message holding it is refused with 554 at the end of
+	// DATA, as a spam or virus filter does.
+	refuse   string
 	msgs     []delivered
 	authSeen []authAttempt
 }
@@ -153,6 +159,9 @@ func (s *mailSession) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return err
+	}
+	if s.box.refuse != "" && bytes.Contains(b, []byte(s.box.refuse)) {
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "spam message rejected"}
 	}
 	s.cur.data = b
 	s.box.mu.Lock()
@@ -409,5 +418,64 @@ func TestEmailEndlessReply(t *testing.T) {
 	}
 	if n := <-sent; n >= hungUpBefore {
 		t.Errorf("the server wrote %d bytes before the client hung up", n)
+	}
+}
+
+// TestEmailContentRefused: a device that names itself like a spam or
+// virus test string must not silence the mail about it. A message whose
+// text a filter refuses is sent again without any text the device chose.
+func TestEmailContentRefused(t *testing.T) {
+	const gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+	cert, caFile := selfSigned(t)
+	device := Device{MAC: "c0:56:e3:00:00:01", Name: gtube, Vendor: gtube, Model: gtube}
+	newDevice := FromNewDevice(device, testClockNow())
+	newDevice.URL = "http://192.168.1.1:8080/devices/c0:56:e3:00:00:01"
+	quarantine := FromQuarantine(store.Quarantine{MAC: mac(1), Mode: "block", Since: testClockNow(), By: store.ActorPolicy,
+		Reason: "telnet banner " + gtube}, device)
+	for _, tc := range []struct {
+		name      string
+		refuse    string
+		alert     Alert
+		want      []string // in the message delivered; nil: none is
+		permanent bool
+	}{
+		{"named_like_gtube", gtube, newDevice, []string{"c0:56:e3:00:00:01", newDevice.URL, "new device"}, false},
+		{"reason_quotes_the_device", gtube, quarantine, []string{"c0:56:e3:00:00:01", "quarantined"}, false},
+		{"every_message_refused", "iotgw", newDevice, nil, true},
+		{"no_device_text_to_take_out", "iotgw", FromTest(testClockNow()), nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			box := &mailbox{mechs: []string{sasl.Plain}, user: "u", password: "p", refuse: tc.refuse}
+			addr := startSMTP(t, box, &cert, false)
+			cc := ChannelConfig{Type: TypeEmail, Server: addr, CAFile: caFile, Username: "u", Password: "p",
+				From: "iotgw@example.com", To: []string{"owner@example.com"}}
+			err := sendMail(t, cc, tc.alert)
+			msgs := box.messages()
+			if tc.want == nil {
+				var se *SendError
+				if err == nil || !errors.As(err, &se) || se.Permanent != tc.permanent || len(msgs) != 0 {
+					t.Fatalf("got %v and %d messages, want a refusal (permanent %v)", err, len(msgs), tc.permanent)
+				}
+				return
+			}
+			if err != nil || len(msgs) != 1 {
+				t.Fatalf("got %v and %d messages, want the alert delivered once", err, len(msgs))
+			}
+			msg, err := mail.ReadMessage(bytes.NewReader(msgs[0].data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			subject, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+			body, _ := io.ReadAll(quotedprintable.NewReader(msg.Body))
+			text := subject + "\n" + string(body)
+			if strings.Contains(text, "GTUBE") {
+				t.Errorf("the message delivered quotes the device:\n%s", text)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(strings.ToLower(text), strings.ToLower(w)) {
+					t.Errorf("the message delivered lacks %q:\n%s", w, text)
+				}
+			}
+		})
 	}
 }
