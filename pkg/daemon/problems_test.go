@@ -448,23 +448,38 @@ func (s *lossySource) ReadPacket() ([]byte, capture.Info, error) {
 
 func (s *lossySource) Close() error { return nil }
 
-func (s *lossySource) Lost() uint64 { return s.lost.Load() }
-
-// TestCaptureLossIsAProblem: packets the kernel lost before the daemon
-// read them are counted in the status; a minute with many lost is a
-// problem for the owner, a minute with none ends it.
-func TestCaptureLossIsAProblem(t *testing.T) {
+// launchLossy starts a daemon reading a lossySource, and returns once it
+// reads it.
+func launchLossy(t *testing.T, cfg *config.Config) (*harness, *lossySource) {
+	t.Helper()
 	opened := make(chan *lossySource, 1)
-	h := launch(t, enforcingConfig(), newFake(t), t.TempDir(), false, func(d *Deps) {
+	h := launch(t, cfg, newFake(t), t.TempDir(), false, func(d *Deps) {
 		d.OpenSource = func(ctx context.Context) (capture.Source, error) {
 			src := &lossySource{ctx: ctx}
 			opened <- src
 			return src, nil
 		}
 	})
-	defer h.stop()
+	reading := false
+	defer func() {
+		if !reading { // the test ends here: the daemon with it
+			h.stop()
+		}
+	}()
 	src := <-opened
-	eventually(t, "the daemon reads the lossy source", func() bool { return h.d.Status().Capture == "running" })
+	eventually(t, "the daemon reads its source", func() bool { return h.d.Status().Capture == "running" })
+	reading = true
+	return h, src
+}
+
+func (s *lossySource) Lost() uint64 { return s.lost.Load() }
+
+// TestCaptureLossIsAProblem: packets the kernel lost before the daemon
+// read them are counted in the status; a minute with many lost is a
+// problem for the owner, a minute with none ends it.
+func TestCaptureLossIsAProblem(t *testing.T) {
+	h, src := launchLossy(t, enforcingConfig())
+	defer h.stop()
 	t0 := time.Now().Add(time.Hour) // after any check of the daemon's own
 	h.d.checkCaptureLoss(t0)
 	src.lost.Store(500)
@@ -564,17 +579,8 @@ func TestMissingCaptureInterface(t *testing.T) {
 func TestUninspectedConnectionsAreAProblem(t *testing.T) {
 	cfg := enforcingConfig()
 	cfg.Inspect.MaxInspected = 8 // a device's share is 1
-	opened := make(chan *lossySource, 1)
-	h := launch(t, cfg, newFake(t), t.TempDir(), false, func(d *Deps) {
-		d.OpenSource = func(ctx context.Context) (capture.Source, error) {
-			src := &lossySource{ctx: ctx}
-			opened <- src
-			return src, nil
-		}
-	})
+	h, _ := launchLossy(t, cfg)
 	defer h.stop()
-	<-opened
-	eventually(t, "the daemon reads its source", func() bool { return h.d.Status().Capture == "running" })
 	e := h.d.pipe.Engine()
 	refused := func() uint64 {
 		return e.Stats.FlowsRefusedBusy + e.Stats.FlowsRefusedShare + e.Stats.FlowsRefusedLinkWide
@@ -654,17 +660,8 @@ func TestUninspectedConnectionsAreAProblem(t *testing.T) {
 func TestUninspectedDiscoveryIsAProblem(t *testing.T) {
 	cfg := enforcingConfig()
 	cfg.Inspect.MaxInspected = 8 // a quarter of 2
-	opened := make(chan *lossySource, 1)
-	h := launch(t, cfg, newFake(t), t.TempDir(), false, func(d *Deps) {
-		d.OpenSource = func(ctx context.Context) (capture.Source, error) {
-			src := &lossySource{ctx: ctx}
-			opened <- src
-			return src, nil
-		}
-	})
+	h, _ := launchLossy(t, cfg)
 	defer h.stop()
-	<-opened
-	eventually(t, "the daemon reads its source", func() bool { return h.d.Status().Capture == "running" })
 	e := h.d.pipe.Engine()
 	const search = "M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\nST: ssdp:all\r\n\r\n"
 	t0 := time.Now().Add(time.Hour) // after any check of the daemon's own

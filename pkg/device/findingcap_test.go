@@ -160,26 +160,16 @@ func TestFindingCapSharedByKinds(t *testing.T) {
 			}
 			d := device(t, inv, "00:11:22:33:44:55")
 			inv.Pin(d.Key, tt.pinned)
-			before := count(d.Findings, tt.kind)
+			before := kindCount(d.Findings, tt.kind)
 			add(tt.kind, tt.severity)
-			if kept := count(d.Findings, tt.kind) > before; kept != tt.kept || len(d.Findings) != maxFindings {
+			if kept := kindCount(d.Findings, tt.kind) > before; kept != tt.kept || len(d.Findings) != maxFindings {
 				t.Errorf("%s kept %v, %d findings; want %v, %d", tt.kind, kept, len(d.Findings), tt.kept, maxFindings)
 			}
 			for _, fl := range tt.fill {
-				if c := count(d.Findings, fl.kind); c < min(fl.n, kindShare) {
+				if c := kindCount(d.Findings, fl.kind); c < min(fl.n, kindShare) {
 					t.Errorf("%d %s findings left of %d, want at least %d", c, fl.kind, fl.n, min(fl.n, kindShare))
 				}
 			}
 		})
 	}
-}
-
-func count(list []*event.Event, kind event.Kind) int {
-	n := 0
-	for _, f := range list {
-		if f.Kind == kind {
-			n++
-		}
-	}
-	return n
 }
