@@ -193,7 +193,9 @@ secret = "browser-test-shared-secret"
 		do("device page shows "+sel, chromedp.WaitVisible(chromedp.CSS(sel)))
 	}
 
-	// Quarantine: block, one hour.
+	// Quarantine: block, one hour; the page asks first.
+	answers := answerDialogs(tab)
+	answers.yes.Store(true)
 	do("quarantine",
 		chromedp.SetValue(chromedp.ID("mode"), "block"),
 		chromedp.SetValue(chromedp.ID("for"), "1h"),
@@ -201,6 +203,9 @@ secret = "browser-test-shared-secret"
 		chromedp.WaitVisible(chromedp.ID("quarantine-info")))
 	if got := text("#device-state"); got != "Quarantined" {
 		t.Fatalf("state after quarantine: %q", got)
+	}
+	if q := answers.questions(); len(q) != 1 || !strings.HasPrefix(q[0], "Quarantine this device?") {
+		t.Errorf("the page asked %q before the quarantine", q)
 	}
 	if got := text("#quarantine-info"); !strings.Contains(got, "block") || !strings.Contains(got, "by you.") {
 		t.Fatalf("quarantine facts: %q", got)

@@ -10,10 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/iotgw/iotgw/internal/testenv"
@@ -232,4 +234,39 @@ func writeArtifact(t *testing.T, name string, data []byte) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s (%d bytes)", p, len(data))
+}
+
+// dialogs answers the dialogs the page opens (the question it asks before
+// a quarantine) yes or no, as set, and keeps what they asked. A dialog
+// left open holds the page and every step after it.
+type dialogs struct {
+	yes   atomic.Bool
+	mu    sync.Mutex
+	asked []string
+}
+
+func answerDialogs(tab context.Context) *dialogs {
+	d := &dialogs{}
+	opened := chromedp.Events(tab, page.JavascriptDialogOpening)
+	go func() {
+		for ev, err := range opened {
+			if err != nil {
+				return
+			}
+			d.mu.Lock()
+			d.asked = append(d.asked, ev.Message)
+			d.mu.Unlock()
+			if _, err := chromedp.Call(tab, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: d.yes.Load()}); err != nil {
+				return
+			}
+		}
+	}()
+	return d
+}
+
+// questions are what the dialogs asked, in order.
+func (d *dialogs) questions() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.asked...)
 }

@@ -150,28 +150,17 @@ func TestBrowserScript(t *testing.T) {
 	}
 	// Quarantine asks first: a slip of the finger cuts nothing off.
 	const plug = "50:c7:bf:0a:1b:2c"
-	answer := func(yes bool) {
-		t.Helper()
-		js := fmt.Sprintf(`window.confirm = function (q) { window.asked = q; return %v; }; true`, yes)
-		sctx, scancel := context.WithTimeout(tab, stepBudget)
-		defer scancel()
-		if _, err := chromedp.Run(sctx, chromedp.Evaluate[bool](js)); err != nil {
-			t.Fatalf("answer the question %v: %v", yes, err)
-		}
-	}
+	answers := answerDialogs(tab)
 	do("the plug's page", chromedp.Navigate(base+"/devices/"+plug), chromedp.WaitVisible(chromedp.ID("quarantine")))
-	answer(false)
 	do("quarantine, then say no", chromedp.Click(chromedp.ID("quarantine")))
-	sctx, scancel := context.WithTimeout(tab, stepBudget)
-	asked, err := chromedp.Run(sctx, chromedp.Evaluate[string](`window.asked || ''`))
-	scancel()
-	if err != nil || !strings.HasPrefix(asked, "Quarantine this device?") {
-		t.Fatalf("the page asked %q (%v) before quarantining", asked, err)
-	}
+	waitFor(t, "the question before the quarantine", func() (bool, string) {
+		q := answers.questions()
+		return len(q) == 1 && strings.HasPrefix(q[0], "Quarantine this device?"), fmt.Sprintf("asked %q", q)
+	})
 	if got := backend.quarantined(); len(got) != 0 {
 		t.Fatalf("quarantined %v after the owner said no", got)
 	}
-	answer(true)
+	answers.yes.Store(true)
 	do("quarantine, then say yes", chromedp.Click(chromedp.ID("quarantine")))
 	waitFor(t, "the quarantine the owner confirmed", func() (bool, string) {
 		got := backend.quarantined()
