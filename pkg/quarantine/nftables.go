@@ -916,18 +916,10 @@ func (n *NFTables) SetDNSRedirectAll(ctx context.Context, on bool) error {
 // hold: until they are deleted, the kernel enforces their entries as
 // well.
 func (n *NFTables) Current(ctx context.Context) ([]Entry, error) {
-	if err := n.mu.lock(ctx); err != nil {
-		return nil, err
-	}
-	defer n.mu.unlock()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	c, sock, err := n.conn()
-	if err != nil {
-		return nil, err
-	}
-	defer sock.Close()
+	return withConn(ctx, n, n.current)
+}
+
+func (n *NFTables) current(c *nftables.Conn, sock *netlink.Conn) ([]Entry, error) {
 	t := n.table(nftables.TableFamilyINet)
 	tables, err := c.ListTablesOfFamily(t.Family)
 	if err != nil {
@@ -991,23 +983,13 @@ func (n *NFTables) leftovers(c *nftables.Conn, sock *netlink.Conn) ([]*nftables.
 // goes free in between. Only one daemon may run in a network namespace:
 // the tables of another, under another name, are leftovers to this one.
 func (n *NFTables) RemoveLeftovers(ctx context.Context) ([]string, error) {
-	if err := n.mu.lock(ctx); err != nil {
-		return nil, err
-	}
-	defer n.mu.unlock()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	c, sock, err := n.conn()
-	if err != nil {
-		return nil, err
-	}
-	defer sock.Close()
-	leftovers, err := n.leftovers(c, sock)
-	if err != nil || len(leftovers) == 0 {
-		return nil, err
-	}
-	return deleteTables(c, leftovers)
+	return withConn(ctx, n, func(c *nftables.Conn, sock *netlink.Conn) ([]string, error) {
+		leftovers, err := n.leftovers(c, sock)
+		if err != nil || len(leftovers) == 0 {
+			return nil, err
+		}
+		return deleteTables(c, leftovers)
+	})
 }
 
 // deleteTables deletes tables in one batch and names them ("inet iotgw").
@@ -1032,18 +1014,10 @@ func deleteTables(c *nftables.Conn, tables []*nftables.Table) ([]string, error) 
 // carry its tag. The package's removal knows the configured name only
 // from a TOML that may have been broken, or renamed the table since.
 func (n *NFTables) Uninstall(ctx context.Context) ([]string, error) {
-	if err := n.mu.lock(ctx); err != nil {
-		return nil, err
-	}
-	defer n.mu.unlock()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	c, sock, err := n.conn()
-	if err != nil {
-		return nil, err
-	}
-	defer sock.Close()
+	return withConn(ctx, n, n.uninstall)
+}
+
+func (n *NFTables) uninstall(c *nftables.Conn, sock *netlink.Conn) ([]string, error) {
 	n.last = nil
 	var doomed []*nftables.Table
 	for _, family := range []nftables.TableFamily{nftables.TableFamilyINet, nftables.TableFamilyBridge} {
@@ -1064,6 +1038,25 @@ func (n *NFTables) Uninstall(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	return deleteTables(c, append(doomed, leftovers...))
+}
+
+// withConn runs do under n's lock with a connection to the kernel,
+// unless ctx ended while it waited for the lock.
+func withConn[T any](ctx context.Context, n *NFTables, do func(c *nftables.Conn, sock *netlink.Conn) (T, error)) (T, error) {
+	var zero T
+	if err := n.mu.lock(ctx); err != nil {
+		return zero, err
+	}
+	defer n.mu.unlock()
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	c, sock, err := n.conn()
+	if err != nil {
+		return zero, err
+	}
+	defer sock.Close()
+	return do(c, sock)
 }
 
 func hasTable(tables []*nftables.Table, name string) bool {
