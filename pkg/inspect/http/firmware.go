@@ -136,12 +136,19 @@ func imageContentType(v []byte) bool {
 
 // firmwareDownload reports whether a GET of path from host, by a client
 // whose User-Agent is agent, is a device's firmware or software update
-// (isFirmwarePath), but for two downloads that are not one:
+// (isFirmwarePath), but for three downloads that are not one:
 //
 //   - a macOS installer package (.pkg, also a firmware extension) from
 //     Apple's hosts (swcdn.apple.com, *.cdn-apple.com): signed, and a
 //     Mac's system update, not a device's firmware. From other hosts a
 //     .pkg stays an image: some NAS and camera firmware comes so.
+//   - a package from a distribution's own repository whose package
+//     manager checks it against the index, and the index against the
+//     distribution's signature (signedRepoPackage): an OpenWrt access
+//     point updating its packages with opkg, openSUSE's zypper, whose
+//     update repository is /update/…. From other hosts such a package
+//     stays an image: a vendor's feed need not be signed, nor its
+//     updater check.
 //   - a browser's download from a LAN server (serverLocal): the owner
 //     saving a device's configuration backup (/userRpm/config.bin) or
 //     log from its web page. Nothing updates itself by it, and the
@@ -157,7 +164,8 @@ func firmwareDownload(host, path, agent []byte, serverLocal bool) bool {
 	if !isFirmwarePath(path) {
 		return false
 	}
-	if name := path[bytes.LastIndexByte(path, '/')+1:]; hasSuffixFold(name, ".pkg") && appleHost(host) {
+	name := path[bytes.LastIndexByte(path, '/')+1:]
+	if hasSuffixFold(name, ".pkg") && appleHost(host) || signedRepoPackage(host, name) {
 		return false
 	}
 	return !serverLocal || !inspect.HasPrefixFold(agent, "Mozilla/")
@@ -167,6 +175,20 @@ func firmwareDownload(host, path, agent []byte, serverLocal bool) bool {
 // apple.com or cdn-apple.com, or a name below them.
 func appleHost(host []byte) bool {
 	return inDomain(host, "apple.com") || inDomain(host, "cdn-apple.com")
+}
+
+// signedRepoPackage: name is a package (an opkg .ipk, an RPM or delta
+// RPM) and host the distribution's own, whose package manager takes it
+// only as the distribution's signed index lists it (opkg's
+// check_signature, zypper's gpgcheck: both on by default).
+func signedRepoPackage(host, name []byte) bool {
+	switch {
+	case hasSuffixFold(name, ".ipk"):
+		return inDomain(host, "openwrt.org")
+	case hasSuffixFold(name, ".rpm"), hasSuffixFold(name, ".drpm"):
+		return inDomain(host, "opensuse.org")
+	}
+	return false
 }
 
 // inDomain reports whether host, without its port or final dot, is

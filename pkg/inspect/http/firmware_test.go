@@ -67,6 +67,36 @@ func TestFirmwareRequests(t *testing.T) {
 		{"device_pkg_elsewhere", wanServer,
 			"GET /fw/nas-7.2.pkg HTTP/1.1\r\nHost: dl.vendor.example\r\nUser-Agent: nasd/7.1\r\n\r\n",
 			imageAnswer, "dl.vendor.example/fw/nas-7.2.pkg", "200", event.SeverityMedium},
+		// Packages from a distribution's repository, which its package
+		// manager checks against the signed index: OpenWrt's opkg feeds
+		// (an access point updating its packages), openSUSE's update
+		// repository.
+		{"openwrt_feed_package", wanServer,
+			"GET /releases/19.07.10/packages/mipsel_24kc/luci/luci-app-ddns_git-21.034.59718-a97edfc-1_all.ipk HTTP/1.1\r\nHost: downloads.openwrt.org\r\nUser-Agent: uclient-fetch\r\n\r\n",
+			imageAnswer, "", "", 0},
+		{"openwrt_archive_package", wanServer,
+			"GET /releases/18.06.9/packages/mips_24kc/base/dropbear_2017.75-7.1_mips_24kc.ipk HTTP/1.1\r\nHost: archive.openwrt.org\r\n\r\n",
+			imageAnswer, "", "", 0},
+		{"opensuse_update_rpm", wanServer,
+			"GET /update/leap/15.5/oss/x86_64/openssl-1_1-1.1.1l-150500.17.25.1.x86_64.rpm HTTP/1.1\r\nHost: download.opensuse.org\r\nUser-Agent: ZYpp 17.31.15 (curl 8.0.1)\r\n\r\n",
+			imageAnswer, "", "", 0},
+		{"delta_rpm_below_update", wanServer,
+			"GET /update/leap/15.5/oss/x86_64/curl-8.0.1-150400.5.41.1_150400.5.44.1.x86_64.drpm HTTP/1.1\r\nHost: download.opensuse.org\r\nUser-Agent: ZYpp 17.31.15 (curl 8.0.1)\r\n\r\n",
+			imageAnswer, "", "", 0},
+		// An OpenWrt release's image from the same host is still
+		// firmware (no package manager stands between it and the
+		// flash), and a package from another host is an image as
+		// before: a vendor's feed need not be signed, nor its updater
+		// check.
+		{"openwrt_sysupgrade_image", wanServer,
+			"GET /releases/23.05.3/targets/ramips/mt7621/openwrt-23.05.3-ramips-mt7621-xiaomi_mi-router-4a-gigabit-squashfs-sysupgrade.bin HTTP/1.1\r\nHost: downloads.openwrt.org\r\nUser-Agent: Wget\r\n\r\n",
+			imageAnswer, "downloads.openwrt.org/releases/23.05.3/targets/ramips/mt7621/openwrt-23.05.3-ramips-mt7621-xiaomi_mi-router-4a-gigabit-squashfs-sysupgrade.bin", "200", event.SeverityMedium},
+		{"rpm_from_vendor_update_dir", wanServer,
+			"GET /update/agent-2.3.x86_64.rpm HTTP/1.1\r\nHost: dl.vendor.example\r\nUser-Agent: agentd/2.2\r\n\r\n",
+			imageAnswer, "dl.vendor.example/update/agent-2.3.x86_64.rpm", "200", event.SeverityMedium},
+		{"vendor_feed_package", wanServer,
+			"GET /feeds/7.3/mipsel/enigma2-plugin-extensions-foo_1.2_mipsel.ipk HTTP/1.1\r\nHost: feeds.vendor.example\r\n\r\n",
+			imageAnswer, "feeds.vendor.example/feeds/7.3/mipsel/enigma2-plugin-extensions-foo_1.2_mipsel.ipk", "200", event.SeverityMedium},
 		// The owner's browser saving the router's backup on the LAN.
 		{"browser_saves_lan_backup", "192.168.1.1:80",
 			"GET /userRpm/config.bin HTTP/1.1\r\nHost: 192.168.1.1\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64)\r\n\r\n",
