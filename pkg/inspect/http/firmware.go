@@ -12,7 +12,8 @@ import (
 // firmware or software-update download when its file name
 //
 //   - ends in an image extension (.bin .img .fw .trx .chk .hex .pkg .ipk
-//     .swu), also compressed (tasmota.bin.gz), or
+//     .swu, Zigbee's .ota and .zigbee), also compressed (tasmota.bin.gz),
+//     or
 //   - ends in an archive extension (.zip .tar .gz .tgz .bz2 .xz .7z) and
 //     the path has "firmware", "update", "upgrade", "fota" or "ota" as a
 //     word of its own, or
@@ -27,7 +28,7 @@ import (
 // A path without a file name, or whose last extension is none of these,
 // is not: "/updates.html", "/static/app.bin.css", "/update/".
 var (
-	imageExts   = [...]string{"bin", "img", "fw", "trx", "chk", "hex", "pkg", "ipk", "swu"}
+	imageExts   = [...]string{"bin", "img", "fw", "trx", "chk", "hex", "pkg", "ipk", "swu", "ota", "zigbee"}
 	archiveExts = [...]string{"zip", "tar", "gz", "tgz", "bz2", "xz", "7z"}
 	updateWords = [...]string{"firmware", "update", "upgrade", "fota", "ota"}
 	updateDirs  = [...]string{"firmware", "fota", "ota", "upgrade", "update"}

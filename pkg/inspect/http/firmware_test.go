@@ -97,6 +97,17 @@ func TestFirmwareRequests(t *testing.T) {
 		{"vendor_feed_package", wanServer,
 			"GET /feeds/7.3/mipsel/enigma2-plugin-extensions-foo_1.2_mipsel.ipk HTTP/1.1\r\nHost: feeds.vendor.example\r\n\r\n",
 			imageAnswer, "feeds.vendor.example/feeds/7.3/mipsel/enigma2-plugin-extensions-foo_1.2_mipsel.ipk", "200", event.SeverityMedium},
+		// Zigbee OTA images (.ota, .zigbee), which a hub fetches for its
+		// bulbs and sensors, also compressed.
+		{"zigbee_ota_file", wanServer,
+			"GET /files/sensor_v4.1.ota HTTP/1.1\r\nHost: dl.vendor.example\r\nUser-Agent: hubd/3.0\r\n\r\n",
+			imageAnswer, "dl.vendor.example/files/sensor_v4.1.ota", "200", event.SeverityMedium},
+		{"zigbee_file", wanServer,
+			"GET /files/plug-2.0.zigbee HTTP/1.1\r\nHost: dl.vendor.example\r\nUser-Agent: hubd/3.0\r\n\r\n",
+			imageAnswer, "dl.vendor.example/files/plug-2.0.zigbee", "200", event.SeverityMedium},
+		{"zigbee_ota_compressed", wanServer,
+			"GET /files/sensor_v4.1.ota.gz HTTP/1.1\r\nHost: dl.vendor.example\r\nUser-Agent: hubd/3.0\r\n\r\n",
+			imageAnswer, "dl.vendor.example/files/sensor_v4.1.ota.gz", "200", event.SeverityMedium},
 		// The owner's browser saving the router's backup on the LAN.
 		{"browser_saves_lan_backup", "192.168.1.1:80",
 			"GET /userRpm/config.bin HTTP/1.1\r\nHost: 192.168.1.1\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64)\r\n\r\n",
