@@ -193,31 +193,40 @@ func (d *Daemon) Subscribe() (<-chan *event.Event, func()) {
 }
 
 // NoticeFor implements notice.Lookup: the quarantine facts of the device
-// using addr.
+// at addr, by the MAC the kernel's neighbour table has there (the
+// inventory's without one, see holderOfLocked). That is the MAC the
+// page's answer goes to: a LAN host that gives itself a quarantined
+// device's address, and so takes the neighbour entry, learns nothing of
+// that device, while the device asking from a temporary address the
+// inventory has not seen yet gets its own. The neighbour table is read
+// before d.mu is taken: a notice request must not hold up the packet
+// path for a netlink dump.
 func (d *Daemon) NoticeFor(addr netip.Addr) (notice.Info, bool) {
+	addr = addr.Unmap()
+	var mac hwaddr.MAC
+	if d.deps.HolderOf != nil {
+		mac, _ = d.deps.HolderOf(addr) // a link-local address's zone names its interface
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, dev := range d.pipe.Inventory().Devices() {
-		if dev.Key.MAC.IsZero() || !slices.Contains(dev.Addrs, addr) {
-			continue
-		}
-		m := d.meta[dev.Key.MAC]
-		if m == nil || m.quarantine == nil {
-			return notice.Info{}, false
-		}
-		info := notice.Info{Name: m.decision.Name, Mode: m.quarantine.Mode, Since: m.quarantine.Since}
-		if info.Name == "" {
-			info.Name = "this device (" + dev.Key.MAC.String() + ")"
-		}
-		for _, r := range m.verdict.Reasons {
-			info.Reasons = append(info.Reasons, r.Summary)
-		}
-		if len(info.Reasons) == 0 && m.quarantine.Reason != "" {
-			info.Reasons = []string{m.quarantine.Reason}
-		}
-		return info, true
+	if d.deps.HolderOf == nil {
+		mac, _ = d.pipe.Inventory().HolderOf(addr.WithZone(""))
 	}
-	return notice.Info{}, false
+	m := d.meta[mac]
+	if mac.IsZero() || m == nil || m.quarantine == nil {
+		return notice.Info{}, false
+	}
+	info := notice.Info{Name: m.decision.Name, Mode: m.quarantine.Mode, Since: m.quarantine.Since}
+	if info.Name == "" {
+		info.Name = "this device (" + mac.String() + ")"
+	}
+	for _, r := range m.verdict.Reasons {
+		info.Reasons = append(info.Reasons, r.Summary)
+	}
+	if len(info.Reasons) == 0 && m.quarantine.Reason != "" {
+		info.Reasons = []string{m.quarantine.Reason}
+	}
+	return info, true
 }
 
 // Observe implements dnsproxy.Observer: a name a quarantined device

@@ -21,7 +21,10 @@ type Info struct {
 	Reasons []string // finding summaries (already redacted)
 }
 
-// Lookup finds the quarantine facts of the device at addr.
+// Lookup finds the quarantine facts of the device at addr: the one the
+// page's answer goes to, by the router's neighbour table, not whichever
+// device used the address once. Any LAN host can ask the page, and from
+// any address it gives itself.
 type Lookup interface {
 	NoticeFor(addr netip.Addr) (Info, bool)
 }
