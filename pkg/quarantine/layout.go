@@ -453,6 +453,17 @@ func ctBudgetSpent(dir string, bytes, packets uint64) match {
 	}
 }
 
+// ctUncounted matches packets of a connection direction ("original" or
+// "reply") that has no counters: a connection the kernel tracked before
+// accounting was on, whose "ct bytes" reads 0 until it ends. Counted
+// directions include the packet being matched, so they never read 0.
+func ctUncounted(dir string) match {
+	exprs := append(ctDirection(dir).exprs,
+		&expr.Ct{Key: expr.CtKeyPKTS, Register: 1, Direction: uint32(ctDirNumber(dir))},
+		eq(make([]byte, 8)))
+	return match{text: fmt.Sprintf("ct direction %[1]s ct %[1]s packets 0", dir), exprs: exprs}
+}
+
 // The kernel's ct status bits (include/uapi/linux/netfilter/
 // nf_conntrack_common.h).
 const (
@@ -1005,16 +1016,21 @@ func spentVerdict(c CaptureConfig) []match {
 // forwards belongs to a direction whose budget is spent, so they test that
 // first, in one rule per direction, and note it in the connection's mark
 // for the cheaper test in front of them. Needs conntrack accounting
-// (nf_conntrack_acct).
+// (nf_conntrack_acct); a connection without counters counts as spent.
 //
-// With a packet mark (afpacket capture) nothing is copied here: the first
-// two rules also mark the packet, and what is left passes unmarked to the
-// capture's filter.
+// With a packet mark (afpacket capture) nothing is copied here: the rules
+// for spent directions also mark the packet, and what is left passes
+// unmarked to the capture's filter.
 func captureRules(c CaptureConfig) []ruleDef {
 	rules := []ruleDef{
 		// Replies first: a home network mostly downloads.
 		rule(slices.Concat([]match{ctBudgetSpent("reply", c.Bytes, c.Packets), ctMarkSet(c.replyBit())}, spentVerdict(c))...),
 		rule(slices.Concat([]match{ctBudgetSpent("original", c.Bytes, c.Packets), ctMarkSet(c.originalBit())}, spentVerdict(c))...),
+		// A connection older than accounting (opened before the daemon's
+		// first start since boot): its first bytes are gone, and its
+		// counters would never say so.
+		rule(slices.Concat([]match{ctUncounted("reply"), ctMarkSet(c.replyBit())}, spentVerdict(c))...),
+		rule(slices.Concat([]match{ctUncounted("original"), ctMarkSet(c.originalBit())}, spentVerdict(c))...),
 	}
 	if c.PacketMark != 0 {
 		return rules
