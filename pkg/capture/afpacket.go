@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 )
 
 // retK is the classic BPF opcode "return constant".
@@ -265,10 +266,12 @@ func (a *AFPacket) readRing(r *ring) muxFrame {
 		case errors.Is(err, errPollTimeout):
 			continue
 		case err != nil:
-			if up, known := a.up(r.name); known && !up {
-				// Down or deleted (a guest bridge switched off): the
-				// ring is dead. Opened again, the source leaves the
-				// interface out and reads the others.
+			// Down or deleted (a guest bridge switched off): the ring
+			// is dead. Opened again, the source leaves the interface
+			// out and reads the others. ENETDOWN says so even when
+			// the name is back by now: a ring whose interface was
+			// deleted reads nothing again, whatever took its name.
+			if up, known := a.up(r.name); (known && !up) || errors.Is(err, unix.ENETDOWN) {
 				return muxFrame{err: fmt.Errorf("afpacket %s: %w (%w)", r.name, ErrInterfacesChanged, err)}
 			}
 			return muxFrame{err: fmt.Errorf("afpacket %s: %w", r.name, err)}

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -964,5 +966,47 @@ func readUntil(src *AFPacket, sentinel string, each func(data []byte)) error {
 			return nil
 		}
 		each(data)
+	}
+}
+
+// TestAFPacketInterfaceBack: a ring's interface that went down and came
+// back, or was deleted and made again, while nobody read (the reader
+// busy with a burst, a quick network restart), ends the source with
+// ErrInterfacesChanged like one still down: the socket says ENETDOWN,
+// and a ring whose interface was deleted reads nothing ever again,
+// whatever the name's state is now.
+func TestAFPacketInterfaceBack(t *testing.T) {
+	requireRoot(t)
+	tests := []struct {
+		name   string
+		change string // ip -batch commands run in the router
+	}{
+		{"down_up", "link set lan0 down\nlink set lan0 up\n"},
+		{"deleted_recreated", "link del lan0\nlink add lan0 type veth peer name lan0p\nlink set lan0 up\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			router, device := netnstest.New(t, "iotgwcap", "rtr"), netnstest.New(t, "iotgwcap", "dev")
+			netnstest.Veth(t, router, "lan0", "10.98.11.1/24", device, "eth0", "10.98.11.2/24")
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			var src *AFPacket
+			if err := netnstest.Run(router, func() (err error) {
+				src, err = OpenAFPacket(ctx, AFPacketConfig{Interfaces: []string{"lan0"}, SkipMissing: true,
+					PollTimeout: 20 * time.Millisecond, MissingCheck: 20 * time.Millisecond})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			batch := filepath.Join(t.TempDir(), "batch")
+			if err := os.WriteFile(batch, []byte(tt.change), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			netnstest.Cmd(t, "ip", "-n", router, "-batch", batch)
+			if _, _, err := src.ReadPacket(); !errors.Is(err, ErrInterfacesChanged) {
+				t.Fatalf("ReadPacket = %v, want ErrInterfacesChanged", err)
+			}
+		})
 	}
 }
