@@ -578,24 +578,34 @@ func (d *Daemon) SetTrusted(ctx context.Context, mac hwaddr.MAC, trusted bool) e
 	m.decision.Trusted, m.decision.Updated = trusted, now
 	quarantined := m.quarantine != nil
 	d.mu.Unlock()
+	// takeBack undoes the trust alone, in the daemon and in the store:
+	// the release, or the owner renaming the device meanwhile, saved the
+	// decision with it, and the next start would go by that, while a
+	// name given meanwhile must stay.
+	takeBack := func() {
+		d.mu.Lock()
+		m.decision.Trusted = old.Trusted
+		if m.decision.Updated.Equal(now) {
+			m.decision.Updated = old.Updated
+		}
+		dec := m.decision
+		d.mu.Unlock()
+		if err := d.saveDecision(dec); err != nil {
+			d.log.Warn("the device's trust, taken back, not saved", "mac", mac, "err", err)
+		}
+	}
 	if trusted && quarantined {
 		if err := d.applyOwner(ctx, mac, plan{release: true, why: "you marked the device trusted"}); err != nil {
-			d.mu.Lock()
-			m.decision = old
-			d.mu.Unlock()
+			takeBack()
 			return err
 		}
 	}
 	if err := d.updateProtected(ctx); err != nil {
-		d.mu.Lock()
-		m.decision = old
-		d.mu.Unlock()
+		takeBack()
 		if trusted && quarantined {
-			// The release was saved with the trust: the next start
-			// would trust the device the owner is told is not.
-			if err := d.saveDecision(old); err != nil {
-				d.log.Warn("the device's trust, taken back, not saved", "mac", mac, "err", err)
-			}
+			// Released for a trust it does not have: policy judges it
+			// again, as the next start would.
+			d.schedule(mac)
 		}
 		return fmt.Errorf("nftables: %w", err)
 	}
