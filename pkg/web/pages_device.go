@@ -211,7 +211,7 @@ func softwareSection(w *markup.Writer, sw []api.Software) {
 // device off, or may: a tap on a phone is easily a slip. Without the
 // script the forms post at once.
 const (
-	confirmQuarantine = "Quarantine this device? It loses its connections until you release it."
+	confirmQuarantine = "Quarantine this device? It is cut off at once, as the mode says, for the time set or until you release it."
 	confirmUntrust    = "Stop trusting this device? Policy judges it again at once and may quarantine it."
 )
 
