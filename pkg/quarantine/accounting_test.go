@@ -2,8 +2,14 @@ package quarantine
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
 	"net/netip"
+	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/iotgw/iotgw/internal/netnstest"
 )
@@ -80,6 +86,69 @@ func TestCaptureSkipsConnectionsOlderThanAccounting(t *testing.T) {
 			}
 			if mark := l.connMark(t, newPort); mark&c.Mark != 0 {
 				t.Errorf("a new connection's mark is %#x after a few bytes, want no budget bit of %#x", mark, c.Mark)
+			}
+		})
+	}
+}
+
+// TestCaptureKeepsRepliesAfterAnICMPError: with accounting on, a
+// datagram answered by an ICMP error (port unreachable) before any reply
+// leaves the connection's reply direction unspent. The error is related
+// to the connection, in its reply direction, and conntrack does not count
+// it: a test of the reply counter alone took the connection for one older
+// than accounting and marked its replies spent, so that the server's first
+// answers, once it is up, would never be captured.
+func TestCaptureKeepsRepliesAfterAnICMPError(t *testing.T) {
+	requireRoot(t)
+	for _, tt := range []struct {
+		name    string
+		capture CaptureConfig
+	}{
+		{"nflog", CaptureConfig{Enabled: true, Group: 4, Snaplen: 256, Bytes: 4096, Mark: 0x00300000}},
+		{"packet_mark", CaptureConfig{Enabled: true, Group: 4, Bytes: 4096, Mark: 0x00300000, PacketMark: DefaultPacketMark}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLab(t)
+			if err := netnstest.Run(l.router, EnableConntrackAccounting); err != nil {
+				t.Fatal(err)
+			}
+			n, err := NewNFTables(Config{
+				RouterAddrs:   addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1"),
+				LANPrefixes:   []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd99::/64")},
+				Capture:       tt.capture,
+				NoticePort:    noticePort,
+				LANInterfaces: []string{"br0"},
+			}, WithNetNSFd(netnstest.Fd(t, l.router)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := n.Reconcile(context.Background(), nil); err != nil {
+				t.Fatal(err)
+			}
+			// Nothing listens on the WAN host's port: it answers with
+			// ICMP port unreachable, which the connected socket reads as
+			// ECONNREFUSED once the router passed it on.
+			const closedPort = 7200
+			if err := netnstest.Run(l.device, func() error {
+				c, err := net.Dial("udp4", net.JoinHostPort(wanV4, strconv.Itoa(closedPort)))
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				if _, err := c.Write([]byte("register")); err != nil {
+					return err
+				}
+				c.SetReadDeadline(time.Now().Add(2 * time.Second))
+				if _, err := c.Read(make([]byte, 16)); !errors.Is(err, syscall.ECONNREFUSED) {
+					return fmt.Errorf("read after a datagram to a closed port: %v, want ECONNREFUSED", err)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			c := n.cfg.Capture
+			if mark := l.connMark(t, closedPort); mark&c.Mark != 0 {
+				t.Errorf("after an ICMP error, the connection's mark is %#x, want no budget bit of %#x: its replies would go uncaptured", mark, c.Mark)
 			}
 		})
 	}

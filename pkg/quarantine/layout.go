@@ -453,15 +453,18 @@ func ctBudgetSpent(dir string, bytes, packets uint64) match {
 	}
 }
 
-// ctUncounted matches packets of a connection direction ("original" or
-// "reply") that has no counters: a connection the kernel tracked before
-// accounting was on, whose "ct bytes" reads 0 until it ends. Counted
-// directions include the packet being matched, so they never read 0.
-func ctUncounted(dir string) match {
-	exprs := append(ctDirection(dir).exprs,
-		&expr.Ct{Key: expr.CtKeyPKTS, Register: 1, Direction: uint32(ctDirNumber(dir))},
-		eq(make([]byte, 8)))
-	return match{text: fmt.Sprintf("ct direction %[1]s ct %[1]s packets 0", dir), exprs: exprs}
+// ctUncounted matches packets of a connection without counters: one the
+// kernel tracked before accounting was on, whose "ct packets" reads 0
+// until it ends. A counted connection's count holds at least the packet
+// that made it, so it never reads 0. The count is of both directions: a
+// reply direction reads 0 until its first counted packet, also when
+// packets related to it (an ICMP error, before any reply) or ones
+// conntrack ignores come its way first.
+func ctUncounted() match {
+	return match{
+		text:  "ct packets 0",
+		exprs: []expr.Any{&expr.Ct{Key: expr.CtKeyPKTS, Register: 1}, eq(make([]byte, 8))},
+	}
 }
 
 // The kernel's ct status bits (include/uapi/linux/netfilter/
@@ -1027,10 +1030,9 @@ func captureRules(c CaptureConfig) []ruleDef {
 		rule(slices.Concat([]match{ctBudgetSpent("reply", c.Bytes, c.Packets), ctMarkSet(c.replyBit())}, spentVerdict(c))...),
 		rule(slices.Concat([]match{ctBudgetSpent("original", c.Bytes, c.Packets), ctMarkSet(c.originalBit())}, spentVerdict(c))...),
 		// A connection older than accounting (opened before the daemon's
-		// first start since boot): its first bytes are gone, and its
-		// counters would never say so.
-		rule(slices.Concat([]match{ctUncounted("reply"), ctMarkSet(c.replyBit())}, spentVerdict(c))...),
-		rule(slices.Concat([]match{ctUncounted("original"), ctMarkSet(c.originalBit())}, spentVerdict(c))...),
+		// first start since boot): the first bytes of both its directions
+		// are gone, and its counters would never say so.
+		rule(slices.Concat([]match{ctUncounted(), ctMarkSet(c.Mark)}, spentVerdict(c))...),
 	}
 	if c.PacketMark != 0 {
 		return rules

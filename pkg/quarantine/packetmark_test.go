@@ -34,8 +34,7 @@ func TestLayoutPacketMark(t *testing.T) {
 	wantCapture := []string{
 		"ct direction reply ct reply bytes >= 4096 ct reply packets >= 4 ct mark set ct mark | 0x00008000 meta mark set meta mark | 0x20000000 return",
 		"ct direction original ct original bytes >= 4096 ct original packets >= 4 ct mark set ct mark | 0x00004000 meta mark set meta mark | 0x20000000 return",
-		"ct direction reply ct reply packets 0 ct mark set ct mark | 0x00008000 meta mark set meta mark | 0x20000000 return",
-		"ct direction original ct original packets 0 ct mark set ct mark | 0x00004000 meta mark set meta mark | 0x20000000 return",
+		"ct packets 0 ct mark set ct mark | 0x0000c000 meta mark set meta mark | 0x20000000 return",
 	}
 	if got := chains["capture"]; strings.Join(got, "\n") != strings.Join(wantCapture, "\n") {
 		t.Errorf("capture chain:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantCapture, "\n"))
