@@ -887,3 +887,52 @@ func TestLinkWideCountReturnsToZero(t *testing.T) {
 		})
 	}
 }
+
+// TestStartTLSKeepsItsSeat: the TLS inspection a STARTTLS hands over
+// takes the seat the plaintext one gave back, link-wide or not as the
+// flow was at its start, though LAN prefixes changed in between: else a
+// flow whose server became a broadcast address took a link-wide
+// inspection beyond the part, and one whose server stopped being one
+// left its TLS inspection out of the count.
+func TestStartTLSKeepsItsSeat(t *testing.T) {
+	group := netip.MustParseAddrPort("239.255.255.250:1900")
+	// A broadcast address only while its prefix is on the LAN.
+	broadcast := netip.MustParseAddrPort("100.64.1.255:9")
+	onLink := []netip.Prefix{netip.MustParsePrefix("100.64.1.0/24")}
+	tests := []struct {
+		name         string
+		before, then []netip.Prefix // on the LAN before the flows, and before STARTTLS
+		groups       int            // other link-wide flows
+	}{
+		{name: "prefix_on_the_lan_later", then: onLink, groups: 4},
+		{name: "prefix_off_the_lan_later", before: onLink, groups: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.MaxFlows, cfg.MaxInspected = 16, 16 // a part of 4
+			cfg.HashKey = []byte("engine test key")
+			e, err := NewEngine(cfg, Options{Protocols: []Protocol{upgradeProto{"line"}, upgradeProto{"tls"}}, Sink: &discard{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.SetOnLink(tt.before)
+			hosts := distinctHosts(e, tt.groups+1)
+			for _, h := range hosts[:tt.groups] {
+				e.HandlePacket(linkWidePacket(h, 40000, group, false, 0, "x\n", time.Second))
+			}
+			tls := hosts[tt.groups]
+			e.HandlePacket(linkWidePacket(tls, 40000, broadcast, true, 0, "x\n", time.Second))
+			checkPools(t, e)
+			want := e.linkWide
+			e.SetOnLink(tt.then)
+			p := linkWidePacket(tls, 40000, broadcast, true, 0, "STARTTLS\r\n", 2*time.Second)
+			p.Seq = 3
+			e.HandlePacket(p)
+			checkPools(t, e)
+			if e.linkWide != want || e.insps.inUse() != tt.groups+1 {
+				t.Errorf("%d link-wide inspections of %d after STARTTLS, want %d of %d", e.linkWide, e.insps.inUse(), want, tt.groups+1)
+			}
+		})
+	}
+}

@@ -404,6 +404,13 @@ func (f *Flow) StartTLS() {
 	if f.has(flagStopped) {
 		return
 	}
+	// The seat the plaintext inspection holds, taken before it is given
+	// back: whether the flow is link-wide may have changed with the LAN
+	// prefixes since its start (seat).
+	s := f.engine.seatOf(f)
+	if in := f.inspection(); in != nil {
+		s = in.seat
+	}
 	f.set(flagUpgraded)
 	f.closeAnalyzer()
 	tls := f.engine.protocol("tls")
@@ -415,7 +422,7 @@ func (f *Flow) StartTLS() {
 	// plaintext part may have used most of it, and TLS inspection stops
 	// after the hellos anyway. It takes the seat the plaintext one
 	// gave back.
-	f.setAnalyzer(tls.NewAnalyzer(f), f.engine.seatOf(f))
+	f.setAnalyzer(tls.NewAnalyzer(f), s)
 	if f.insp == 0 {
 		f.set(flagStopped)
 	}
