@@ -271,7 +271,10 @@ func (a *AFPacket) readRing(r *ring) muxFrame {
 			// out and reads the others. ENETDOWN says so even when
 			// the name is back by now: a ring whose interface was
 			// deleted reads nothing again, whatever took its name.
-			if up, known := a.up(r.name); (known && !up) || errors.Is(err, unix.ENETDOWN) {
+			// Without SkipMissing (no probe) nothing is left out, and
+			// a source opened again on a down interface would end so
+			// at once: the error is the caller's.
+			if up, known := a.up(r.name); known && (!up || errors.Is(err, unix.ENETDOWN)) {
 				return muxFrame{err: fmt.Errorf("afpacket %s: %w (%w)", r.name, ErrInterfacesChanged, err)}
 			}
 			return muxFrame{err: fmt.Errorf("afpacket %s: %w", r.name, err)}

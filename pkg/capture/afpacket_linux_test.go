@@ -1010,3 +1010,46 @@ func TestAFPacketInterfaceBack(t *testing.T) {
 		})
 	}
 }
+
+// TestAFPacketDownWithoutSkipMissing: without SkipMissing a source
+// leaves no interface out and never ends with ErrInterfacesChanged, which
+// tells the caller to open it again: one opened on an interface that is
+// down would end the same way at once, again and again. Its ring's
+// interface down at open, or going down, ends it with ENETDOWN.
+func TestAFPacketDownWithoutSkipMissing(t *testing.T) {
+	requireRoot(t)
+	tests := []struct {
+		name      string
+		downFirst bool // down before the source opens; else after
+	}{
+		{"down_at_open", true},
+		{"goes_down", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			router, device := netnstest.New(t, "iotgwcap", "rtr"), netnstest.New(t, "iotgwcap", "dev")
+			netnstest.Veth(t, router, "lan0", "10.98.12.1/24", device, "eth0", "10.98.12.2/24")
+			down := func() { netnstest.Cmd(t, "ip", "-n", router, "link", "set", "lan0", "down") }
+			if tt.downFirst {
+				down()
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			var src *AFPacket
+			if err := netnstest.Run(router, func() (err error) {
+				src, err = OpenAFPacket(ctx, AFPacketConfig{Interfaces: []string{"lan0"}, PollTimeout: 20 * time.Millisecond})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			if !tt.downFirst {
+				down()
+			}
+			_, _, err := src.ReadPacket()
+			if errors.Is(err, ErrInterfacesChanged) || !errors.Is(err, unix.ENETDOWN) {
+				t.Fatalf("ReadPacket = %v, want ENETDOWN and not ErrInterfacesChanged", err)
+			}
+		})
+	}
+}
