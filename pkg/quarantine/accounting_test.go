@@ -14,6 +14,16 @@ import (
 	"github.com/iotgw/iotgw/internal/netnstest"
 )
 
+// captureModes are the two ways the first cut hands packets on: to
+// NFLOG, and marked for the AF_PACKET ring's filter.
+var captureModes = []struct {
+	name    string
+	capture CaptureConfig
+}{
+	{"nflog", CaptureConfig{Enabled: true, Group: 4, Snaplen: 256, Bytes: 4096, Mark: 0x00300000}},
+	{"packet_mark", CaptureConfig{Enabled: true, Group: 4, Bytes: 4096, Mark: 0x00300000, PacketMark: DefaultPacketMark}},
+}
+
 // TestCaptureSkipsConnectionsOlderThanAccounting opens a connection
 // through the router before conntrack accounting is on (a boot: fw4
 // forwards before the daemon starts) and then installs the capture
@@ -22,13 +32,7 @@ import (
 // logged until it ends. Its first bytes are gone anyway.
 func TestCaptureSkipsConnectionsOlderThanAccounting(t *testing.T) {
 	requireRoot(t)
-	for _, tt := range []struct {
-		name    string
-		capture CaptureConfig
-	}{
-		{"nflog", CaptureConfig{Enabled: true, Group: 4, Snaplen: 256, Bytes: 4096, Mark: 0x00300000}},
-		{"packet_mark", CaptureConfig{Enabled: true, Group: 4, Bytes: 4096, Mark: 0x00300000, PacketMark: DefaultPacketMark}},
-	} {
+	for _, tt := range captureModes {
 		t.Run(tt.name, func(t *testing.T) {
 			l := newLab(t)
 			// fw4's stand-in: its state rules have the kernel track
@@ -100,13 +104,7 @@ func TestCaptureSkipsConnectionsOlderThanAccounting(t *testing.T) {
 // answers, once it is up, would never be captured.
 func TestCaptureKeepsRepliesAfterAnICMPError(t *testing.T) {
 	requireRoot(t)
-	for _, tt := range []struct {
-		name    string
-		capture CaptureConfig
-	}{
-		{"nflog", CaptureConfig{Enabled: true, Group: 4, Snaplen: 256, Bytes: 4096, Mark: 0x00300000}},
-		{"packet_mark", CaptureConfig{Enabled: true, Group: 4, Bytes: 4096, Mark: 0x00300000, PacketMark: DefaultPacketMark}},
-	} {
+	for _, tt := range captureModes {
 		t.Run(tt.name, func(t *testing.T) {
 			l := newLab(t)
 			if err := netnstest.Run(l.router, EnableConntrackAccounting); err != nil {
