@@ -182,6 +182,12 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 		Logger:     log,
 		Version:    version,
 		HolderOf:   netwatch.HolderOf(cfg.LAN.Interfaces),
+		KeepAccounting: func() (bool, error) {
+			if !qcfg.Capture.Enabled {
+				return false, nil
+			}
+			return quarantine.KeepConntrackAccounting()
+		},
 		Blocked: func(addrs []netip.Addr) {
 			if blocked != nil {
 				if err := blocked.Replace(addrs); err != nil {

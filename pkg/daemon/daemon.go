@@ -121,6 +121,11 @@ type Deps struct {
 	// it until that device leaves it, and so can name a squatter. Nil:
 	// the inventory's word (tests, captures read from a file).
 	HolderOf func(netip.Addr) (hwaddr.MAC, bool)
+	// KeepAccounting, when set, turns conntrack accounting on again if
+	// something turned it off, and reports whether it was off
+	// (quarantine.KeepConntrackAccounting); the capture's first cut
+	// needs it. Checked once a minute.
+	KeepAccounting func() (wasOff bool, err error)
 }
 
 // Options are the safety settings that are not in the policy table.
@@ -1403,6 +1408,7 @@ func (d *Daemon) kernelLoop(ctx context.Context) {
 			offloadChecked = now
 			d.checkOffload(ctx)
 			d.checkFW4Include(ctx)
+			d.checkAccounting()
 		}
 		d.checkKernel(ctx)
 	}
@@ -1429,6 +1435,23 @@ func (d *Daemon) checkOffload(ctx context.Context) {
 		return
 	}
 	d.problem(alert.AreaOffload, "flowtables "+strings.Join(names, ", "))
+}
+
+// checkAccounting turns conntrack accounting on again when it was
+// turned off while the daemon ran, and says so: the connections opened
+// meanwhile carry no counters, and the capture passed none of their
+// bytes.
+func (d *Daemon) checkAccounting() {
+	if d.deps.KeepAccounting == nil {
+		return
+	}
+	wasOff, err := d.deps.KeepAccounting()
+	switch {
+	case err != nil:
+		d.log.Warn("checking conntrack accounting", "err", err)
+	case wasOff:
+		d.log.Warn("conntrack accounting was off, turned on again: connections opened while it was off are not inspected")
+	}
 }
 
 // fw4Reader is what an Enforcer offers to check that fw4's input chain

@@ -3,6 +3,7 @@ package quarantine
 import (
 	"fmt"
 	"os"
+	"strings"
 )
 
 // conntrackAcctPath is the per-network-namespace switch for conntrack byte
@@ -18,4 +19,20 @@ func EnableConntrackAccounting() error {
 		return fmt.Errorf("quarantine: enable conntrack accounting: %w", err)
 	}
 	return nil
+}
+
+// KeepConntrackAccounting turns conntrack accounting on again when
+// something turned it off, and reports whether it was off. Connections
+// opened meanwhile have no counters, and the capture chain counts them as
+// spent: without a check they would all go uncaptured until the next
+// start.
+func KeepConntrackAccounting() (wasOff bool, err error) {
+	b, err := os.ReadFile(conntrackAcctPath)
+	if err != nil {
+		return false, fmt.Errorf("quarantine: read conntrack accounting: %w", err)
+	}
+	if strings.TrimSpace(string(b)) != "0" {
+		return false, nil
+	}
+	return true, EnableConntrackAccounting()
 }
