@@ -279,6 +279,13 @@ func TestFindPositive(t *testing.T) {
 		{"email_under_address", `{"from":{"name":"Alice Smith","address":"alice@example.com"},"subject":"Door opened"}`,
 			[]found{{"email", "address"}, {"name", "name"}}},
 		{"email_under_address_xml", "<recipient><address>alice@example.com</address></recipient>", []found{{"email", "address"}}},
+		// Provisioning payloads that spell the key "passwd" (Tuya's AP
+		// mode, {"ssid":…,"passwd":…,"token":…}) or "wifi_pwd".
+		{"wifi_passwd_beside_ssid", `{"ssid":"HomeNet","passwd":"hunter2hunter2","token":"AYx1"}`, []found{{"wifi_credentials", "passwd"}}},
+		{"wifi_passwd_form", `ssid=HomeNet&passwd=hunter2hunter2`, []found{{"wifi_credentials", "passwd"}}},
+		{"wifi_pwd_key", `{"wifi_ssid":"HomeNet","wifi_pwd":"hunter2hunter2"}`, []found{{"wifi_credentials", "wifi_pwd"}}},
+		{"wifi_pwd_camel_key", `{"wifiSsid":"HomeNet","wifiPwd":"hunter2hunter2"}`, []found{{"wifi_credentials", "wifi_pwd"}}},
+		{"wifi_passwd_key", `{"wifi_ssid":"HomeNet","wifi_passwd":"hunter2hunter2"}`, []found{{"wifi_credentials", "wifi_passwd"}}},
 	}
 	s := newFinder()
 	for _, tt := range tests {
@@ -449,6 +456,9 @@ func TestFindNegative(t *testing.T) {
 		// Dash groups, like space groups, need a word of payment.
 		{"card_dashes_in_code", `{"activation_code":"4000-0012-3456-7899"}`},
 		{"card_dashes_in_text", "code 4000-0012-3456-7899 accepted"},
+		// A password without an SSID is a login, whatever its key.
+		{"passwd_without_ssid", `{"user":"admin","passwd":"hunter2hunter2"}`},
+		{"wifi_pwd_masked", `{"ssid":"HomeNet","wifi_pwd":"********"}`},
 	}
 	s := newFinder()
 	for _, tt := range tests {

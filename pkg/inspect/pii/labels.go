@@ -149,6 +149,8 @@ func newLabels() []label {
 		{field: "wifi_password", kind: labelWiFiKey},
 		{field: "wifi_pass", kind: labelWiFiKey},
 		{field: "wifi_key", kind: labelWiFiKey},
+		{field: "wifi_pwd", kind: labelWiFiKey},
+		{field: "wifi_passwd", kind: labelWiFiKey},
 		{field: "wlan_password", kind: labelWiFiKey},
 		{field: "passphrase", kind: labelWiFiKey},
 		{field: "wpa_key", kind: labelWiFiKey},
@@ -157,6 +159,8 @@ func newLabels() []label {
 		{field: "password", kind: labelPassword},
 		{field: "pass", kind: labelPassword, exact: true},
 		{field: "pwd", kind: labelPassword, exact: true},
+		// Tuya's AP-mode pairing and Unix-minded firmware spell it so.
+		{field: "passwd", kind: labelPassword, exact: true},
 		{field: "key", kind: labelPassword, exact: true},
 		{field: "s", kind: labelSSID, exact: true, setup: inspect.WiFiManagerSave},
 		{field: "p", kind: labelWiFiKey, exact: true, setup: inspect.WiFiManagerSave},
