@@ -4,7 +4,8 @@ package pii
 // needs a dotted domain with a letters-only top-level domain, and the
 // shapes that only look like addresses are refused: asset names
 // ("icon@2x.png"), URL userinfo ("http://user:pw@host"), role mailboxes
-// that name no person ("noreply@", "postmaster@") and message ids.
+// that name no person ("noreply@", "postmaster@"), message ids and
+// devices' own MQTT or XMPP identities ("plug_a4cf129b3e01@mqtt.vendor.com").
 
 const (
 	maxLocal  = 64
@@ -34,7 +35,7 @@ func emailAt(b []byte, at, atLen int) (start, end int, ok bool) {
 			return 0, 0, false // "Linux version 4.9.37 (build@fw-ci.vendor.com)": the build host
 		}
 	}
-	if isRoleMailbox(local) || isMessageIDLocal(local) {
+	if isRoleMailbox(local) || isMessageIDLocal(local) || hasDeviceIDWord(local) {
 		return 0, 0, false
 	}
 	end, ok = domainAt(b, at+atLen)
@@ -200,4 +201,28 @@ func isMessageIDLocal(local []byte) bool {
 		}
 	}
 	return true
+}
+
+// hasDeviceIDWord: a word of the local part (between ". _ - +") is 12
+// or more hex digits, letters and digits both: a device's MAC or chip
+// id, as clouds name a device's MQTT or XMPP login
+// ("plug_a4cf129b3e01@mqtt.vendor.com"). People's mailboxes hold no such
+// word; twelve digits alone may be a phone number (an e-mail-to-SMS
+// gateway's "491511234567@sms.example.net"), and are kept.
+func hasDeviceIDWord(local []byte) bool {
+	for i := 0; i < len(local); {
+		j := i
+		hex, letter, digit := true, false, false
+		for ; j < len(local) && isAlnum(local[j]); j++ {
+			c := local[j]
+			hex = hex && isHex(c)
+			letter = letter || isLetter(c)
+			digit = digit || isDigit(c)
+		}
+		if j-i >= 12 && hex && letter && digit {
+			return true
+		}
+		i = j + 1
+	}
+	return false
 }

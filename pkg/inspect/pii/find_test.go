@@ -286,6 +286,9 @@ func TestFindPositive(t *testing.T) {
 		{"wifi_pwd_key", `{"wifi_ssid":"HomeNet","wifi_pwd":"hunter2hunter2"}`, []found{{"wifi_credentials", "wifi_pwd"}}},
 		{"wifi_pwd_camel_key", `{"wifiSsid":"HomeNet","wifiPwd":"hunter2hunter2"}`, []found{{"wifi_credentials", "wifi_pwd"}}},
 		{"wifi_passwd_key", `{"wifi_ssid":"HomeNet","wifi_passwd":"hunter2hunter2"}`, []found{{"wifi_credentials", "wifi_passwd"}}},
+		// A hex word shorter than a MAC is a person's mailbox still.
+		{"email_with_a_short_hex_word", `{"email":"bob.cafe42@example.com"}`, []found{{"email", "email"}}},
+		{"email_with_twelve_digits", `sms 491511234567@sms.example.net`, []found{{"email", ""}}},
 	}
 	s := newFinder()
 	for _, tt := range tests {
@@ -459,6 +462,11 @@ func TestFindNegative(t *testing.T) {
 		// A password without an SSID is a login, whatever its key.
 		{"passwd_without_ssid", `{"user":"admin","passwd":"hunter2hunter2"}`},
 		{"wifi_pwd_masked", `{"ssid":"HomeNet","wifi_pwd":"********"}`},
+		// A device's own MQTT or XMPP identity in a mailbox's shape: a
+		// word of twelve or more hex digits (its MAC, a chip id).
+		{"device_identity_client_id", `{"clientid":"plug_a4cf129b3e01@mqtt.vendor.com"}`},
+		{"device_identity_username", `{"username":"A4CF129B3E01@devices.vendor.io"}`},
+		{"device_identity_jid", `<iq to="c45bbe6c1234-02@xmpp.vendor.net/atom">`},
 	}
 	s := newFinder()
 	for _, tt := range tests {
