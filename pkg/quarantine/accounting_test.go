@@ -25,8 +25,9 @@ var captureModes = []struct {
 }
 
 // TestCaptureSkipsConnectionsOlderThanAccounting opens a connection
-// through the router before conntrack accounting is on (a boot: fw4
-// forwards before the daemon starts) and then installs the capture
+// through the router before conntrack accounting is on (a host whose
+// boot leaves it off: its firewall forwards before the daemon starts)
+// and then installs the capture
 // rules. Such a connection has no counters, its "ct bytes" reads 0 for
 // ever: its budget must count as spent, or every one of its packets is
 // logged until it ends. Its first bytes are gone anyway.

@@ -1029,9 +1029,10 @@ func captureRules(c CaptureConfig) []ruleDef {
 		// Replies first: a home network mostly downloads.
 		rule(slices.Concat([]match{ctBudgetSpent("reply", c.Bytes, c.Packets), ctMarkSet(c.replyBit())}, spentVerdict(c))...),
 		rule(slices.Concat([]match{ctBudgetSpent("original", c.Bytes, c.Packets), ctMarkSet(c.originalBit())}, spentVerdict(c))...),
-		// A connection older than accounting (opened before the daemon's
-		// first start since boot): the first bytes of both its directions
-		// are gone, and its counters would never say so.
+		// A connection older than accounting (opened while it was off:
+		// before the daemon's first start where boot leaves it off): the
+		// first bytes of both its directions are gone, and its counters
+		// would never say so.
 		rule(slices.Concat([]match{ctUncounted(), ctMarkSet(c.Mark)}, spentVerdict(c))...),
 	}
 	if c.PacketMark != 0 {
