@@ -130,6 +130,8 @@ var ruleCases = []ruleCase{
 	{SigMDNSTXT, "fv=p20.T-KTM2AKUC-1234.5", "mdns-txt-firmware", "fw=p20.T-KTM2AKUC-1234.5"},
 	{SigMDNSTXT, "model=AppleTV6,2", "mdns-txt-apple-model", "vendor=Apple"},
 	{SigMDNSTXT, "model=MacBookPro15,2", "mdns-txt-apple-computer", "type=computer|os=macOS"},
+	{SigMDNSTXT, "model=Mac14,2", "mdns-txt-apple-model", "vendor=Apple"},
+	{SigMDNSTXT, "model=Mac14,2", "mdns-txt-apple-computer", "type=computer|os=macOS"},
 	{SigMDNSTXT, "osxvers=21", "mdns-txt-osxvers", "vendor=Apple|os=macOS"},
 	{SigInstance, "[TV] Samsung 7 Series (55)", "instance-samsung-tv", "vendor=Samsung|type=tv"},
 
@@ -252,6 +254,10 @@ var ruleCases = []ruleCase{
 
 // ruleMisses are hostile or look-alike values a rule must not match.
 var ruleMisses = []ruleCase{
+	// Only Apple's MacN,M identifiers, whole: not any model that begins
+	// with Mac.
+	{SigMDNSTXT, "model=MacroSystemNAS2,1", "mdns-txt-apple-computer", ""},
+	{SigMDNSTXT, "model=Mac14,2-clone", "mdns-txt-apple-model", ""},
 	// A version of an unknown form is not cut to one that looks known.
 	{SigServer, "Apache OpenSSL/1.0.2zfx", "server-openssl", ""},
 	{SigBanner, "ProFTPD 1.3.6rc Server", "banner-proftpd", ""},
