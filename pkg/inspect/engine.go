@@ -1200,24 +1200,18 @@ func (e *Engine) admit(f *Flow) (s seat, ok bool) {
 	if e.reclaim(f, s, only) {
 		return s, true
 	}
+	// Deliveries refused are counted each time, a flow once.
+	deliveries, flows := &e.Stats.LinkWideLimit, &e.Stats.FlowsRefusedLinkWide
 	switch {
 	case full:
-		e.Stats.InspectLimit++
+		deliveries, flows = &e.Stats.InspectLimit, &e.Stats.FlowsRefusedBusy
 	case atShare:
-		e.Stats.HostLimit++
-	default:
-		e.Stats.LinkWideLimit++
+		deliveries, flows = &e.Stats.HostLimit, &e.Stats.FlowsRefusedShare
 	}
+	*deliveries++
 	if !f.has(flagRefused) {
 		f.set(flagRefused)
-		switch {
-		case full:
-			e.Stats.FlowsRefusedBusy++
-		case atShare:
-			e.Stats.FlowsRefusedShare++
-		default:
-			e.Stats.FlowsRefusedLinkWide++
-		}
+		*flows++
 	}
 	return s, false
 }
