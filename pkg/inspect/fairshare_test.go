@@ -186,15 +186,7 @@ func TestHostCountsReturnToZero(t *testing.T) {
 			if tt.cfg != nil {
 				tt.cfg(&cfg)
 			}
-			protos := tt.protos
-			if protos == nil {
-				protos = []Protocol{upgradeProto{"line"}, upgradeProto{"tls"}}
-			}
-			var panics int
-			e, err := NewEngine(cfg, Options{Protocols: protos, Sink: &discard{}, OnPanic: func(Panic) { panics++ }})
-			if err != nil {
-				t.Fatal(err)
-			}
+			e, panics := upgradeEngine(t, cfg, tt.protos)
 			hosts := distinctHosts(e, 6)
 			send := func(h, i int, p *Packet) {
 				if p.SrcPort == 40000 {
@@ -219,8 +211,8 @@ func TestHostCountsReturnToZero(t *testing.T) {
 					t.Errorf("host %d counts %d inspections after its flows' ends", h, n)
 				}
 			}
-			if tt.name == "analyzer_panics" && panics != 6 {
-				t.Errorf("%d panics survived, want 6", panics)
+			if tt.name == "analyzer_panics" && *panics != 6 {
+				t.Errorf("%d panics survived, want 6", *panics)
 			}
 			e.Flush()
 			checkPools(t, e)
@@ -850,15 +842,7 @@ func TestLinkWideCountReturnsToZero(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.MaxFlows, cfg.MaxInspected = 16, 16 // a part of 4
 			cfg.HashKey = []byte("engine test key")
-			protos := tt.protos
-			if protos == nil {
-				protos = []Protocol{upgradeProto{"line"}, upgradeProto{"tls"}}
-			}
-			var panics int
-			e, err := NewEngine(cfg, Options{Protocols: protos, Sink: &discard{}, OnPanic: func(Panic) { panics++ }})
-			if err != nil {
-				t.Fatal(err)
-			}
+			e, panics := upgradeEngine(t, cfg, tt.protos)
 			if tt.before != nil {
 				tt.before(e)
 			}
@@ -879,8 +863,8 @@ func TestLinkWideCountReturnsToZero(t *testing.T) {
 			if e.linkWide != 0 {
 				t.Errorf("%d link-wide inspections counted after their flows' ends", e.linkWide)
 			}
-			if tt.name == "analyzer_panics" && panics != 4 {
-				t.Errorf("%d panics survived, want 4", panics)
+			if tt.name == "analyzer_panics" && *panics != 4 {
+				t.Errorf("%d panics survived, want 4", *panics)
 			}
 			e.Flush()
 			checkPools(t, e)
@@ -935,4 +919,20 @@ func TestStartTLSKeepsItsSeat(t *testing.T) {
 			}
 		})
 	}
+}
+
+// upgradeEngine builds an engine for cfg reading protos, by default a
+// line protocol that upgrades to TLS, and counting the panics it
+// survives.
+func upgradeEngine(t *testing.T, cfg Config, protos []Protocol) (*Engine, *int) {
+	t.Helper()
+	if protos == nil {
+		protos = []Protocol{upgradeProto{"line"}, upgradeProto{"tls"}}
+	}
+	panics := new(int)
+	e, err := NewEngine(cfg, Options{Protocols: protos, Sink: &discard{}, OnPanic: func(Panic) { *panics++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, panics
 }

@@ -131,7 +131,8 @@ const (
 	flagOpened
 	_
 	// flagRefused: the flow was refused an inspection at least once and
-	// counted in EngineStats.FlowsRefusedBusy or FlowsRefusedShare.
+	// counted in one of EngineStats.FlowsRefusedBusy, FlowsRefusedShare
+	// and FlowsRefusedLinkWide.
 	flagRefused
 	// flagAwaitClient: a UDP flow identified on its server's datagram;
 	// its FlowIdentifiedObservers are told when its client first sends.
