@@ -8,11 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // TestAnalyzeCountsUninspectedDiscovery: SSDP searches from forty
@@ -46,19 +44,9 @@ func TestAnalyzeCountsUninspectedDiscovery(t *testing.T) {
 // address on the LAN.
 func ssdpSearches(t *testing.T, n int) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "ssdp.pcap")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := pcapgo.NewWriter(f)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
 	group := net.IP{239, 255, 255, 250}
 	search := "M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\nST: ssdp:all\r\n\r\n"
-	at := time.Date(2026, 2, 1, 9, 0, 0, 0, time.UTC)
+	var frames [][]byte
 	for i := range n {
 		eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{0x02, 0, 0, 0, 1, byte(i)}, DstMAC: net.HardwareAddr{0x01, 0, 0x5e, 0x7f, 0xff, 0xfa},
 			EthernetType: layers.EthernetTypeIPv4}
@@ -71,13 +59,7 @@ func ssdpSearches(t *testing.T, n int) string {
 		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, udp, gopacket.Payload(search)); err != nil {
 			t.Fatal(err)
 		}
-		ci := gopacket.CaptureInfo{Timestamp: at.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(buf.Bytes()), Length: len(buf.Bytes())}
-		if err := w.WritePacket(ci, buf.Bytes()); err != nil {
-			t.Fatal(err)
-		}
+		frames = append(frames, buf.Bytes())
 	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeCapture(t, "ssdp.pcap", 65535, frames)
 }

@@ -73,7 +73,15 @@ func fragmentedSIPSnap(t *testing.T, snaplen int) string {
 	okIP, okBody := datagram(pbxIP, phoneIP, 9, "SIP/2.0 200 OK\r\nCall-ID: f1\r\nCSeq: 2 INVITE\r\nContent-Length: 0\r\n\r\n")
 	frames = append(frames, serialise(&layers.Ethernet{SrcMAC: pbx, DstMAC: phone, EthernetType: layers.EthernetTypeIPv4}, okIP, gopacket.Payload(okBody)))
 
-	path := filepath.Join(t.TempDir(), "sip-fragments.pcap")
+	return writeCapture(t, "sip-fragments.pcap", snaplen, frames)
+}
+
+// writeCapture writes frames, a millisecond apart, to a pcap file named
+// name in a temporary directory, cut to snaplen as tcpdump -s cuts them,
+// and returns its path.
+func writeCapture(t *testing.T, name string, snaplen int, frames [][]byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
