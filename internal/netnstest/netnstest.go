@@ -22,6 +22,21 @@ import (
 
 var seq atomic.Int64
 
+// RequireNFTables skips a test not run as root, and fails one whose
+// programs (ip and nft) are missing: CI runs as root, and there the test
+// must run.
+func RequireNFTables(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces and nftables")
+	}
+	for _, tool := range []string{"ip", "nft"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not installed (Debian: iproute2, nftables): %v", tool, err)
+		}
+	}
+}
+
 // New creates a namespace named prefix-PID-N-role with its loopback up.
 // When the test ends, processes still running in it are killed and it is
 // deleted.

@@ -5,8 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -16,18 +14,6 @@ import (
 	"github.com/iotgw/iotgw/pkg/quarantine"
 	"github.com/iotgw/iotgw/pkg/store"
 )
-
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces and nftables")
-	}
-	for _, tool := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not installed (Debian: iproute2, nftables): %v", tool, err)
-		}
-	}
-}
 
 // syncBuffer is a log the test reads while the daemon writes it.
 type syncBuffer struct {
@@ -53,7 +39,7 @@ func (b *syncBuffer) String() string {
 // went on blocking a device the owner released, and held one whose saved
 // record was lost without the daemon knowing it.
 func TestRenamedTableLeftBehind(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireNFTables(t)
 	ctx := context.Background()
 	ns := netnstest.New(t, "iotgwd", "nft")
 	fd := netnstest.Fd(t, ns)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"os/signal"
 	"slices"
 	"strings"
@@ -85,18 +84,6 @@ func runHelper() int {
 	return 0
 }
 
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces and nftables")
-	}
-	for _, tool := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not installed (Debian: iproute2, nftables): %v", tool, err)
-		}
-	}
-}
-
 // askFrom sends a query from namespace ns to server over network.
 func askFrom(ns, network, server, name string) (*dns.Msg, error) {
 	var r *dns.Msg
@@ -129,7 +116,7 @@ func containsAll(got, want []string) bool {
 }
 
 func TestNetnsRedirectedClients(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireNFTables(t)
 	router := netnstest.New(t, "iotgwdns", "rtr")
 	quar := netnstest.New(t, "iotgwdns", "cam")
 	free := netnstest.New(t, "iotgwdns", "lap")

@@ -32,7 +32,7 @@ var captureModes = []struct {
 // ever: its budget must count as spent, or every one of its packets is
 // logged until it ends. Its first bytes are gone anyway.
 func TestCaptureSkipsConnectionsOlderThanAccounting(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireNFTables(t)
 	for _, tt := range captureModes {
 		t.Run(tt.name, func(t *testing.T) {
 			l := newLab(t)
@@ -104,7 +104,7 @@ func TestCaptureSkipsConnectionsOlderThanAccounting(t *testing.T) {
 // than accounting and marked its replies spent, so that the server's first
 // answers, once it is up, would never be captured.
 func TestCaptureKeepsRepliesAfterAnICMPError(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireNFTables(t)
 	for _, tt := range captureModes {
 		t.Run(tt.name, func(t *testing.T) {
 			l := newLab(t)

@@ -19,7 +19,7 @@ import (
 // A quarantined device's open connections are cut: the flush removes the
 // conntrack entries its address originated or answers, and no others.
 func TestFlushConntrack(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireNFTables(t)
 	ns := netnstest.New(t, "iotgwq", "ct")
 	// A rule that uses conntrack makes the namespace track connections.
 	netnstest.CmdIn(t, ns, "nft", "add table ip t; add chain ip t out { type filter hook output priority 0; }; add rule ip t out ct state new counter")

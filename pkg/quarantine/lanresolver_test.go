@@ -107,7 +107,7 @@ func lanResolverChecks(from, want, dot, doq string) []check {
 // and what the probes look for comes through once the device is
 // released.
 func TestIsolateLANResolver(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireNFTables(t)
 	ctx := context.Background()
 	l := newLab(t)
 	res := l.addLANResolver(t)

@@ -31,7 +31,7 @@ const fw4Ruleset = `table inet fw4 {
 // holds fw4's table.
 func kernelSetup(t *testing.T, cfg Config) (*NFTables, string) {
 	t.Helper()
-	requireRoot(t)
+	netnstest.RequireNFTables(t)
 	ns := netnstest.New(t, "iotgwq", "nft")
 	loadRuleset(t, ns, fw4Ruleset)
 	n, err := NewNFTables(cfg, WithNetNSFd(netnstest.Fd(t, ns)))
@@ -709,7 +709,7 @@ func jsonElements(t *testing.T, ns, set string) []jsonElement {
 }
 
 func TestEnableConntrackAccounting(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireNFTables(t)
 	ns := netnstest.New(t, "iotgwq", "acct")
 	err := netnstest.Run(ns, func() error {
 		if err := EnableConntrackAccounting(); err != nil {
@@ -835,7 +835,7 @@ func TestNFTablesLargeBatch(t *testing.T) {
 // and the entries are the same; anything else reads them whole.
 func TestNFTablesReconcileUnchanged(t *testing.T) {
 	ctx := context.Background()
-	requireRoot(t)
+	netnstest.RequireNFTables(t)
 	ns := netnstest.New(t, "iotgwq", "gen")
 	loadRuleset(t, ns, fw4Ruleset)
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)

@@ -25,7 +25,7 @@ import (
 // (a delegated prefix that came late), given to SetRouterAddrs and, as
 // the daemon does, to SetProtected.
 func TestRouterAddressesOpenNoPath(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireNFTables(t)
 	routers := addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1")
 	for _, tt := range []struct {
 		name    string

@@ -12,7 +12,7 @@ import (
 // the daemon runs is turned on again, and said so; accounting on is left
 // alone.
 func TestKeepConntrackAccounting(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireNFTables(t)
 	ns := netnstest.New(t, "iotgw-acct", "router")
 	// A ct rule has the kernel track connections in the namespace, which
 	// gives it the switch.

@@ -291,7 +291,7 @@ func (l *lab) expect(t *testing.T, stage string, checks []check) {
 }
 
 func TestTraffic(t *testing.T) {
-	requireRoot(t)
+	netnstest.RequireNFTables(t)
 	ctx := context.Background()
 	l := newLab(t)
 	cfg := Config{
@@ -987,7 +987,7 @@ add rule ip ftph pre tcp dport 21 ct state established ct mark set ct mark or %#
 // among its own.
 func newBlockedDeviceLab(t *testing.T) *lab {
 	t.Helper()
-	requireRoot(t)
+	netnstest.RequireNFTables(t)
 	l := newLab(t)
 	n, err := NewNFTables(Config{
 		RouterAddrs:   addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1"),
