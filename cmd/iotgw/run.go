@@ -130,6 +130,11 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	}
 	defer ctlDone()
 	defer ctl.Close()
+	release, err := claimNetns()
+	if err != nil {
+		return err
+	}
+	defer release()
 	routerAddrs, routerMACs, unread := routerIdentity(cfg)
 	for _, err := range unread {
 		log.Warn("router identity: an interface cannot be read now; its addresses and MAC are not known to be the router's", "err", err)
