@@ -354,3 +354,25 @@ func TestDefaultNFLOGSnaplenKeepsReassembledDatagrams(t *testing.T) {
 		t.Errorf("example nflog_snaplen %d, default %d", cfg.Capture.NFLOGSnaplen, Default().Capture.NFLOGSnaplen)
 	}
 }
+
+// A table header may carry a comment, as owners annotate their files: the
+// keys below it are still found on their lines.
+func TestErrorLineBelowCommentedHeader(t *testing.T) {
+	for _, tc := range []struct {
+		name, toml, want string
+	}{
+		{"table", "[store] # on flash\nwrite_interval = \"5s\"\n", "test.toml:2: store.write_interval"},
+		{"table_comment_with_bracket", "[store]   # see [docs]\n\nwrite_interval = \"5s\"\n", "test.toml:3: store.write_interval"},
+		{"quoted_name", "[\"store\"] # ]\nmax_bytes = 1\n", "test.toml:2: store.max_bytes"},
+		{"unknown_key", "[inspect] # bounds\nmax_flow = 5\n", "test.toml:2: inspect.max_flow: unknown key"},
+		{"unknown_table", "\n[inspekt] # typo\n", "test.toml:2: inspekt: unknown key"},
+		{"array", "[[policy.device]] # camera\nmac = \"02:00:00:00:00:01\"\n[[policy.device]] # the same\nmac = \"02:00:00:00:00:01\"\n", "test.toml:4: policy.device[1].mac"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("test.toml", []byte(tc.toml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}

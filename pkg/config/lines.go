@@ -29,13 +29,13 @@ func keyLines(data []byte) lineIndex {
 		case line == "" || line[0] == '#':
 			continue
 		case strings.HasPrefix(line, "[["):
-			name := cleanKey(strings.TrimSuffix(strings.TrimPrefix(line, "[["), "]]"))
+			name := headerName(line[2:])
 			i := arrays[name]
 			arrays[name]++
 			table, looseTable = fmt.Sprintf("%s[%d]", name, i), name
 			idx.set(table, looseTable, n)
 		case line[0] == '[':
-			name := cleanKey(strings.Trim(line, "[]"))
+			name := headerName(line[1:])
 			table, looseTable = name, name
 			idx.set(table, looseTable, n)
 		default:
@@ -57,6 +57,28 @@ func (x lineIndex) set(exact, loose string, n int) {
 	if _, ok := x.loose[loose]; !ok {
 		x.loose[loose] = n
 	}
+}
+
+// headerName is the table named by a header line after its opening
+// bracket(s): up to the first closing bracket outside quotes, so that a
+// comment after the header ("[store] # on flash") is no part of it.
+func headerName(s string) string {
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quote == '"' && c == '\\':
+			i++ // an escaped character, perhaps a quote
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == ']':
+			return cleanKey(s[:i])
+		}
+	}
+	return cleanKey(s)
 }
 
 func cleanKey(s string) string {
