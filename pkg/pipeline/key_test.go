@@ -1,10 +1,14 @@
 package pipeline
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // EnsureKey makes a missing or empty key file, 0600 in a 0700 directory,
@@ -89,3 +93,39 @@ func TestEnsureKey(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// HashKey reads a key file, not whatever the path names: a FIFO would
+// hang check-config and the start, a device such as /dev/urandom (typed
+// for "a random key") or a huge file would be read without end.
+func TestHashKeyRefusesWhatIsNoKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(dir, "huge")
+	if err := os.WriteFile(huge, bytes.Repeat([]byte("0123456789abcdef"), 1<<16), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, path, want string }{
+		{"fifo", fifo, "not a regular file"},
+		{"directory", dir, "not a regular file"},
+		{"over_the_limit", huge, "too large"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() {
+				_, err := HashKey(tc.path)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("HashKey(%s): %v, want an error saying %q", tc.name, err, tc.want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("HashKey(%s) still reading after 5s", tc.name)
+			}
+		})
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/statefile"
 	"github.com/iotgw/iotgw/pkg/advisory"
 	"github.com/iotgw/iotgw/pkg/capture"
 	"github.com/iotgw/iotgw/pkg/config"
@@ -172,6 +173,10 @@ func EnsureKey(path string) (made bool, err error) {
 	return true, nil
 }
 
+// maxKeyBytes bounds a key file: the key made is 64 bytes, an owner's
+// own a line or a few.
+const maxKeyBytes = 4 << 10
+
 // HashKey reads the key for hashes of secrets from path, or makes a
 // random one when path is empty. `iotgw check-config` calls it too, so
 // that a file New would refuse fails the check rather than the start.
@@ -181,7 +186,9 @@ func HashKey(path string) ([]byte, error) {
 		_, err := rand.Read(k)
 		return k, err
 	}
-	k, err := os.ReadFile(path)
+	// Bounded, and a regular file only: a FIFO would hang the start, a
+	// device (/dev/urandom, typed for "a random key") never ends.
+	k, err := statefile.Read(path, maxKeyBytes)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: secret file: %w", err)
 	}
