@@ -376,3 +376,22 @@ func TestErrorLineBelowCommentedHeader(t *testing.T) {
 		})
 	}
 }
+
+// A file saved with a byte order mark (as some Windows editors do), which
+// TOML allows, still has its errors on their lines, the first table's too.
+func TestErrorLineAfterByteOrderMark(t *testing.T) {
+	for _, tc := range []struct {
+		name, toml, want string
+	}{
+		{"table", "\ufeff[store]\r\nwrite_interval = \"5s\"\r\n", "test.toml:2: store.write_interval"},
+		{"dotted_key", "\ufeffstore.max_bytes = 1\n", "test.toml:1: store.max_bytes"},
+		{"unknown_key", "\ufeff[inspect]\nmax_flow = 5\n", "test.toml:2: inspect.max_flow: unknown key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("test.toml", []byte(tc.toml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}

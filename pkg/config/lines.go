@@ -22,7 +22,9 @@ func keyLines(data []byte) lineIndex {
 	idx := lineIndex{exact: map[string]int{}, loose: map[string]int{}}
 	arrays := map[string]int{}
 	table, looseTable := "", ""
-	sc := bufio.NewScanner(bytes.NewReader(data))
+	// TOML allows a byte order mark, which some Windows editors write;
+	// left, it would hide the first line's table or key.
+	sc := bufio.NewScanner(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		switch {
