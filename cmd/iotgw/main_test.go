@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -131,6 +132,7 @@ func TestCheckConfigSecretFile(t *testing.T) {
 	tests := []struct {
 		name   string
 		noFile bool
+		path   string // instead of a file the test writes
 		secret string
 		code   int
 		stderr string
@@ -141,11 +143,14 @@ func TestCheckConfigSecretFile(t *testing.T) {
 		{name: "15_bytes", secret: "0123456789abcde\n", code: exitUsage, stderr: "want at least 16 bytes"},
 		{name: "16_bytes", secret: "0123456789abcdef", code: exitOK},
 		{name: "64_hex_digits", secret: strings.Repeat("a1", 32), code: exitOK},
+		// A device is no key file, which `run` refuses too
+		// (/dev/urandom would be read without end).
+		{name: "device", path: os.DevNull, code: exitUsage, stderr: "not a regular file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			secret := filepath.Join(dir, tt.name+".key")
-			if !tt.noFile {
+			secret := cmp.Or(tt.path, filepath.Join(dir, tt.name+".key"))
+			if !tt.noFile && tt.path == "" {
 				if err := os.WriteFile(secret, []byte(tt.secret), 0o600); err != nil {
 					t.Fatal(err)
 				}
