@@ -725,6 +725,11 @@ func (c *Config) validate() []*Error {
 		bad("store.path", "a path is needed")
 	case !filepath.IsAbs(sp) || strings.HasSuffix(sp, "/"):
 		bad("store.path", "%q: want the absolute path of a file, such as /etc/iotgw/state.json", sp)
+	case filepath.Dir(filepath.Clean(sp)) == "/etc/config":
+		// Every file there is read as OpenWrt settings (uci): the state
+		// written over /etc/config/iotgw, the name an owner may take
+		// for iotgw's, would leave uci unable to read it.
+		bad("store.path", "%s is in /etc/config, where OpenWrt keeps its settings: want a file of iotgw's own, such as /etc/iotgw/state.json", sp)
 	default:
 		// A directory named here would be taken for a damaged state
 		// file and moved aside (/etc/config with OpenWrt's settings).

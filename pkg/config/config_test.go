@@ -84,6 +84,8 @@ func TestParse(t *testing.T) {
 		{name: "table_leading_digit", input: "[quarantine]\ntable = \"4fw\"\n", err: "quarantine.table: \"4fw\" is not an nft identifier"},
 		{name: "table_quote", input: "[quarantine]\ntable = 'a\"b'\n", err: "quarantine.table"},
 		{name: "table_too_long", input: "[quarantine]\ntable = \"" + strings.Repeat("a", 250) + "\"\n", err: "quarantine.table"},
+		{name: "store_path_in_uci_settings", input: "[store]\npath = \"/etc/config/iotgw\"\n", err: "test.toml:2: store.path: /etc/config/iotgw is in /etc/config"},
+		{name: "store_path_in_uci_settings_unclean", input: "[store]\npath = \"/etc//config/./state.json\"\n", err: "store.path: /etc//config/./state.json is in /etc/config"},
 		{name: "write_interval_too_short", input: "[store]\nwrite_interval = \"30s\"\n", err: "test.toml:2: store.write_interval: 30s is too short: at least 1m,"},
 		{name: "several_errors", input: "[inspect]\nmax_flows = 3\nbyte_budget = 1\n", err: "test.toml:3: inspect.byte_budget"},
 	}
