@@ -253,6 +253,15 @@ func (e *Event) AppendDedupKey(dst []byte) []byte {
 		dst = append(dst, '|')
 		dst = append(dst, values[i]...)
 	}
+	if e.Kind == KindDefaultCredentials && !e.SeenAccepted() {
+		// A default tried whose acceptance was not seen (refused, its
+		// answer missed, on a joined connection) is another finding than
+		// the same login seen accepted, which policy quarantines for:
+		// folded into the first, the proof would be lost, and counted
+		// from it, the grace period and the owner's release would run
+		// from a sighting that called for no quarantine.
+		dst = append(dst, "|unconfirmed"...)
+	}
 	if flow {
 		dst = append(dst, '|')
 		dst = append(dst, e.Flow.App...)

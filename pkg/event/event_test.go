@@ -56,6 +56,21 @@ func TestDedupKey(t *testing.T) {
 		{"plaintext_protocol_to_two_named_services",
 			withEvidence(&Event{Kind: KindPlaintextProtocol, Device: ph, Flow: &Flow{App: "http", Client: ph, Server: cloud("198.51.100.4")}}, "server_name", "api.cloud.example"),
 			withEvidence(&Event{Kind: KindPlaintextProtocol, Device: ph, Flow: &Flow{App: "http", Client: ph, Server: cloud("198.51.100.4")}}, "server_name", "ota.cloud.example"), false},
+		// A default login seen accepted is not the same one tried
+		// unanswered, refused or on a joined connection; the audit's
+		// verification is the one seen accepted.
+		{"client_default_login_refused_then_accepted",
+			withEvidence(login(ph, ph, cloud("198.51.100.4")), "accepted", "no"),
+			withEvidence(login(ph, ph, cloud("198.51.100.4")), "accepted", "yes"), false},
+		{"client_default_login_joined_then_seen_from_start",
+			withFlowJoined(withEvidence(login(ph, ph, cloud("198.51.100.4")), "accepted", "yes")),
+			withEvidence(login(ph, ph, cloud("198.51.100.4")), "accepted", "yes"), false},
+		{"server_default_login_joined_then_verified",
+			withFlowJoined(withEvidence(login(cam("192.168.1.101"), ph, cam("192.168.1.101")), "accepted", "yes")),
+			withVerified(withEvidence(login(cam("192.168.1.101"), Endpoint{IP: "192.168.1.1", Port: 41000, Local: true}, cam("192.168.1.101")), "port", "23")), false},
+		{"server_default_login_accepted_then_verified",
+			withEvidence(login(cam("192.168.1.101"), ph, cam("192.168.1.101")), "accepted", "yes"),
+			withVerified(withEvidence(login(cam("192.168.1.101"), Endpoint{IP: "192.168.1.1", Port: 41000, Local: true}, cam("192.168.1.101")), "port", "23")), true},
 		{"server_known_by_address_only",
 			login(Endpoint{IP: "192.168.1.101"}, ph, Endpoint{IP: "192.168.1.101", Port: 23}),
 			login(Endpoint{IP: "192.168.1.101"}, ph, Endpoint{IP: "192.168.1.101", Port: 2323}), false},
@@ -76,6 +91,18 @@ func withEvidence(e *Event, key, value string) *Event {
 		e.Evidence = Evidence{}
 	}
 	e.Evidence[key] = value
+	return e
+}
+
+func withFlowJoined(e *Event) *Event {
+	f := *e.Flow
+	f.Joined = true
+	e.Flow = &f
+	return e
+}
+
+func withVerified(e *Event) *Event {
+	e.Verified = true
 	return e
 }
 
