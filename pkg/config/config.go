@@ -244,7 +244,8 @@ type Policy struct {
 	// when an advisory marks the vulnerability as exploited in the wild.
 	QuarantineExploitedOnly bool `toml:"quarantine_exploited_only"`
 	// Thresholds: how many findings of a kind a device needs before
-	// policy acts on the kind (default 1), counting repeats (Count).
+	// policy acts on the kind (default 1), counting repeats (Count);
+	// towards isolation or quarantine only those that call for it.
 	Thresholds map[string]int `toml:"thresholds"`
 	// Grace delays a quarantine or isolation after the first finding that
 	// calls for it, so the owner can mark the device trusted first; the

@@ -86,14 +86,23 @@ func Evaluate(p *config.Policy, d *Device, now time.Time) Verdict {
 	// the owner has not seen count towards a threshold for isolating or
 	// quarantining again.
 	// Findings policy passes over (below min_severity, of a kind the
-	// owner exempted) count towards no threshold either.
-	counts, sinceRelease := map[event.Kind]int{}, map[event.Kind]int{}
+	// owner exempted) count towards no threshold either. Towards
+	// isolating or quarantining (strong) count only the findings that
+	// call for it themselves: a default login not seen accepted, a
+	// version only announced (which anyone can send in the device's
+	// name), count towards alerting.
+	counts, strong, sinceRelease := map[event.Kind]int{}, map[event.Kind]int{}, map[event.Kind]int{}
 	for _, f := range d.Findings {
-		if f.IsFinding() && f.Severity >= p.MinSeverity && !(rule != nil && contains(rule.Exempt, string(f.Kind))) {
-			counts[f.Kind] += max(f.Count, 1)
-			if !d.ReleasedAt.IsZero() && f.Time.After(d.ReleasedAt) {
-				sinceRelease[f.Kind] += max(f.Count, 1)
-			}
+		if !f.IsFinding() || f.Severity < p.MinSeverity || rule != nil && contains(rule.Exempt, string(f.Kind)) {
+			continue
+		}
+		counts[f.Kind] += max(f.Count, 1)
+		if rank(actionFor(p, f)) < rank(config.ActionIsolate) {
+			continue
+		}
+		strong[f.Kind] += max(f.Count, 1)
+		if !d.ReleasedAt.IsZero() && f.Time.After(d.ReleasedAt) {
+			sinceRelease[f.Kind] += max(f.Count, 1)
 		}
 	}
 	var firstStrong time.Time // earliest finding calling for isolate or more
@@ -105,15 +114,19 @@ func Evaluate(p *config.Policy, d *Device, now time.Time) Verdict {
 		if rule != nil && contains(rule.Exempt, kind) {
 			continue
 		}
-		if n, ok := p.Thresholds[kind]; ok && counts[f.Kind] < n {
+		n, threshold := p.Thresholds[kind]
+		if threshold && counts[f.Kind] < n {
 			continue
 		}
 		a := actionFor(p, f)
 		if a == config.ActionIgnore {
 			continue
 		}
+		if rank(a) >= rank(config.ActionIsolate) && threshold && strong[f.Kind] < n {
+			a = config.ActionAlert // too few of the kind call for it
+		}
 		if rank(a) >= rank(config.ActionIsolate) && !d.ReleasedAt.IsZero() {
-			if n, ok := p.Thresholds[kind]; !f.Time.After(d.ReleasedAt) || ok && sinceRelease[f.Kind] < n {
+			if !f.Time.After(d.ReleasedAt) || threshold && sinceRelease[f.Kind] < n {
 				a = config.ActionAlert // the owner released the device knowing this
 			}
 		}

@@ -150,6 +150,34 @@ func TestEvaluate(t *testing.T) {
 			p.MinSeverity = event.SeverityMedium
 		}, device: Device{MAC: cam, Findings: []*event.Event{counted(plaintext, 2), later(finding(event.KindPlaintextProtocol, event.SeverityMedium, nil), time.Minute, 1)}},
 			want: config.ActionIgnore},
+		// Towards a threshold for quarantine count only findings that
+		// would quarantine: logins not seen accepted (refused, their
+		// answer missed, on a joined connection) and versions only
+		// announced (which anyone can forge in the device's name) count
+		// towards alerting.
+		{name: "threshold_quarantine_counts_no_unconfirmed_login", tweak: func(p *config.Policy) { p.Thresholds = map[string]int{"default_credentials": 3} },
+			device: Device{MAC: cam, Findings: []*event.Event{
+				defaultCreds,
+				later(finding(event.KindDefaultCredentials, event.SeverityHigh, event.Evidence{"accepted": "no"}), time.Minute, 2)}},
+			want: config.ActionAlert, reasons: 2},
+		{name: "threshold_quarantine_reached_by_confirmed_logins", tweak: func(p *config.Policy) { p.Thresholds = map[string]int{"default_credentials": 3} },
+			device: Device{MAC: cam, Findings: []*event.Event{
+				counted(defaultCreds, 3),
+				later(finding(event.KindDefaultCredentials, event.SeverityHigh, event.Evidence{"accepted": "no"}), time.Minute, 2)}},
+			want: config.ActionQuarantine, reasons: 2},
+		{name: "threshold_quarantine_counts_no_forgeable_version", tweak: func(p *config.Policy) { p.Thresholds = map[string]int{"outdated_firmware": 2} },
+			device: Device{MAC: cam, Findings: []*event.Event{
+				outdatedExploited,
+				later(finding(event.KindOutdatedFirmware, event.SeverityCritical, event.Evidence{"exploited": "yes", "software_source": "ssdp"}), time.Minute, 5)}},
+			want: config.ActionAlert, reasons: 2},
+		// After a release, likewise: refused logins since do not make
+		// up the count for quarantining again.
+		{name: "threshold_after_release_counts_no_unconfirmed_login", tweak: func(p *config.Policy) { p.Thresholds = map[string]int{"default_credentials": 2} },
+			device: Device{MAC: cam, ReleasedAt: t0.Add(time.Hour), Findings: []*event.Event{
+				counted(defaultCreds, 2),
+				later(defaultCreds, 2*time.Hour, 1),
+				later(finding(event.KindDefaultCredentials, event.SeverityHigh, event.Evidence{"accepted": "no", "user": "x"}), 2*time.Hour, 1)}},
+			want: config.ActionAlert, reasons: 3},
 		// A grace period that ran before the owner's release does not
 		// carry over to a new finding after it.
 		{name: "grace_starts_again_after_release", tweak: func(p *config.Policy) { p.Grace.Duration = time.Hour },
