@@ -1716,6 +1716,15 @@ func (d *Daemon) OwnerAt(addr netip.Addr) {
 		return
 	}
 	o := ownerSeen{addr: addr, mac: d.holderOfLocked(addr)}
+	if m, ok := d.meta[o.mac]; ok && m.quarantine != nil {
+		// A quarantined device cannot reach the page: it holds the
+		// address by ARP or neighbour adverts it sent the router, which
+		// it still may, claiming the owner's. Its MAC would free it; the
+		// login protects the address alone.
+		d.log.Warn("owner's login from an address a quarantined device claims: protecting the address, not the device",
+			"addr", addr, "mac", o.mac)
+		o.mac = hwaddr.MAC{}
+	}
 	unchanged := false
 	if i := slices.IndexFunc(d.owners, func(x ownerSeen) bool { return x == o || !o.mac.IsZero() && x.mac == o.mac }); i >= 0 {
 		// Logged in again from the same device: it becomes the most
