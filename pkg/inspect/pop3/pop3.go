@@ -133,9 +133,14 @@ func (a *analyzer) Raw(dir inspect.Dir, b []byte) int {
 // ClientLine implements inspect.LineHandler: a command, or a SASL
 // response.
 func (a *analyzer) ClientLine(f *inspect.Flow, line []byte) {
-	// A client speaks after the greeting; when the capture missed it,
-	// the next server line already answers this command.
-	a.greeted = true
+	// A client speaks after the greeting; when the capture missed it
+	// (a connection joined late), the next server line already answers
+	// this command. On a connection seen from its start the server's
+	// first line is its greeting (RFC 1939 section 4), even after a
+	// client that did not wait for it (a script piping its commands in).
+	if !f.Opened() {
+		a.greeted = true
+	}
 	if a.auth.Active() {
 		a.respond(f, line)
 		return
@@ -230,10 +235,12 @@ func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 	ok := inspect.HasPrefixFold(line, "+OK")
 	if !a.greeted {
 		a.greeted = true
-		if ok {
-			a.greeting(f, line)
+		if !a.answersFirst(line, ok) {
+			if ok {
+				a.greeting(f, line)
+			}
+			return
 		}
-		return
 	}
 	if len(line) > 0 && line[0] == '+' && !ok {
 		// "+ challenge": a SASL continuation (RFC 5034).
@@ -273,6 +280,25 @@ func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 	}
 }
 
+// answersFirst reports whether line, the first from the server of a
+// connection seen from its start, answers the client's first command
+// rather than greeting: the client spoke first, and the server sent no
+// greeting. A SASL continuation is no greeting. Nor is a "+OK" that may
+// open a multi-line response taken for one: read as the response, the
+// dot line that ends it puts the replies back in step whichever it was,
+// while a response taken for the greeting would leave its command
+// waiting for a reply that already came.
+func (a *analyzer) answersFirst(line []byte, ok bool) bool {
+	c, spoke := a.commands.Next()
+	switch {
+	case !spoke:
+		return false
+	case ok:
+		return c.Kind == cmdMulti
+	}
+	return len(line) > 0 && line[0] == '+'
+}
+
 func (a *analyzer) greeting(f *inspect.Flow, line []byte) {
 	if ts := timestamp(line); len(ts) <= len(a.timestamp) {
 		a.timestampLen = copy(a.timestamp[:], ts)
@@ -290,6 +316,9 @@ func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
 	a.auth.End()
 	a.commands.Lost(f)
 	if dir == inspect.ToClient {
+		// The greeting, if not seen yet, was in the lost bytes: the next
+		// line is a reply, one that may name the account.
+		a.greeted = true
 		a.inBody = false
 	}
 	a.lines.Resync(dir)

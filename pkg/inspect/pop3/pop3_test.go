@@ -89,6 +89,12 @@ func TestSyntheticLogins(t *testing.T) {
 			// RFC 2449 pipelining: the first +OK answers USER, the -ERR PASS.
 			c.Server(greeting).Client("USER joe@example.com\r\nPASS s3cret-Pass\r\nSTAT\r\n").Server("+OK\r\n-ERR no\r\n").Server("-ERR not in transaction\r\n")
 		}, []want{{"jo***", "USER/PASS", "unique", "no"}}},
+		{"commands_before_the_greeting", func(c *inspecttest.Conv) {
+			// A script piping its commands in (printf … | nc): the first
+			// reply is still the greeting, the -ERR USER's and the +OK
+			// PASS's, which alone judges the password.
+			c.Client("USER joe@example.com\r\nPASS s3cret-Pass\r\n").Server(greeting + "-ERR no such user\r\n+OK maildrop ready\r\n")
+		}, []want{{"jo***", "USER/PASS", "unique", "yes"}}},
 		{"two_logins_pipelined", func(c *inspecttest.Conv) {
 			// Each verdict belongs to its own PASS, in order.
 			c.Server(greeting).Client("USER joe\r\nPASS s3cret-Pass\r\nUSER root\r\nPASS s3cret-Pass\r\n").
@@ -353,5 +359,65 @@ func TestGreetingRepeats(t *testing.T) {
 		if want := netip.MustParseAddrPort(s.server); b.Device.IP != want.Addr().String() || b.Device.Port != want.Port() {
 			t.Errorf("session %d: about %+v, want %s", i, b.Device, s.server)
 		}
+	}
+}
+
+// TestClientFirst: a client that speaks before the greeting shifts no
+// reply onto the wrong command. On a connection seen from its start the
+// first server line is the greeting (a banner), unless it can only be,
+// or may be taken for, the reply to the first command; on one joined
+// late, the first server line after the client spoke answers its first
+// command; after server bytes were lost, no line is taken for the
+// greeting.
+func TestClientFirst(t *testing.T) {
+	const userPass = "USER joe\r\nPASS s3cret-Pass\r\n"
+	tests := []struct {
+		name    string
+		join    bool
+		gap     bool // server bytes lost after the client's commands
+		client  string
+		server  string
+		banners int
+		want    []want
+	}{
+		{"from_start", false, false, userPass, greeting + "+OK\r\n-ERR invalid password\r\n", 1,
+			[]want{{"j***", "USER/PASS", "unique", "no"}}},
+		{"joined", true, false, userPass, "+OK\r\n-ERR invalid password\r\n", 0,
+			[]want{{"j***", "USER/PASS", "unique", "no"}}},
+		{"greeting_lost", false, true, userPass, "ady.\r\n+OK\r\n+OK Anna Schmidt has 3 messages\r\n", 0,
+			[]want{{"j***", "USER/PASS", "unique", "unknown"}}},
+		// A "+OK" that may open CAPA's list is read as CAPA's reply: with
+		// no greeting, it is; after one, the list ends at its dot line
+		// all the same, and the replies after it stay in step.
+		{"capa_no_greeting", false, false, "CAPA\r\n" + userPass, "+OK Capability list follows\r\nUSER\r\n.\r\n+OK\r\n-ERR no\r\n", 0,
+			[]want{{"j***", "USER/PASS", "unique", "no"}}},
+		{"capa_after_greeting", false, false, "CAPA\r\n" + userPass, greeting + "+OK Capability list follows\r\nUSER\r\n.\r\n+OK\r\n-ERR no\r\n", 0,
+			[]want{{"j***", "USER/PASS", "unique", "no"}}},
+		// A SASL continuation is no greeting.
+		{"auth_no_greeting", false, false, "AUTH PLAIN\r\n" + b64("\x00joe\x00s3cret-Pass") + "\r\n", "+ \r\n-ERR [AUTH] Authentication failed.\r\n", 0,
+			[]want{{"j***", "AUTH PLAIN", "unique", "no"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			probe := &inspecttest.Probe{Protocol: New()}
+			e := inspecttest.Engine(t, col, nil, probe)
+			c := inspecttest.OpenTCP(e, tt.join, inspecttest.LANClient, server)
+			c.Client(tt.client)
+			if tt.gap {
+				f, a := probe.Last()
+				a.Gap(f, inspect.ToClient)
+			}
+			c.Server(tt.server)
+			c.Close()
+			e.Flush()
+			inspecttest.CheckLogins(t, col, "pop3", "192.168.1.10", tt.want)
+			if got := len(col.Kind(event.KindBanner)); got != tt.banners {
+				t.Errorf("%d banners, want %d", got, tt.banners)
+			}
+			if inspecttest.Leaks(t, col.Events, "Anna") || inspecttest.Leaks(t, col.Events, "s3cret-Pass") {
+				t.Error("an account's name or password reached an event")
+			}
+		})
 	}
 }
