@@ -266,9 +266,7 @@ func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 		switch {
 		case ok:
 			a.commands.Settle(f, c, inspect.OutcomeAccepted)
-		case inspect.ContainsFold(line, "[IN-USE]"), inspect.ContainsFold(line, "[SYS/TEMP]"):
-			// RFC 3206: the mailbox is busy, the system failed for
-			// now; neither judged the password.
+		case judgedNone(line):
 			a.commands.Settle(f, c, inspect.OutcomeUnknown)
 		default:
 			a.commands.Settle(f, c, inspect.OutcomeRejected)
@@ -278,6 +276,24 @@ func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 			f.StartTLS()
 		}
 	}
+}
+
+// judgedNone reports whether an -ERR reply to a login says that the
+// password was not what failed: the mailbox is busy, the system failed
+// (RFC 3206 [IN-USE], [SYS/TEMP], [SYS/PERM]), the last login was too
+// recent (RFC 2449 [LOGIN-DELAY]), or the login was refused for want of
+// TLS before any check (Dovecot's default, whose [AUTH] code alone would
+// read as a refusal of the credentials).
+func judgedNone(line []byte) bool {
+	for _, s := range [...]string{
+		"[IN-USE]", "[SYS/", "[LOGIN-DELAY]",
+		"Plaintext authentication disallowed", "Plaintext authentication disabled", "not allowed until SSL/TLS",
+	} {
+		if inspect.ContainsFold(line, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // answersFirst reports whether line, the first from the server of a

@@ -85,6 +85,32 @@ func TestSyntheticLogins(t *testing.T) {
 			// RFC 3206: the password was right, the maildrop is busy.
 			c.Server(greeting).Client("USER joe@example.com\r\n").Server("+OK\r\n").Client("PASS s3cret-Pass\r\n").Server("-ERR [IN-USE] maildrop locked\r\n")
 		}, []want{{"jo***", "USER/PASS", "unique", "unknown"}}},
+		{"auth_code_is_refusal", func(c *inspecttest.Conv) {
+			// RFC 3206 [AUTH]: the credentials failed (Dovecot's wording).
+			c.Server(greeting).Client("USER joe@example.com\r\nPASS s3cret-Pass\r\n").Server("+OK\r\n-ERR [AUTH] Authentication failed.\r\n")
+		}, []want{{"jo***", "USER/PASS", "unique", "no"}}},
+		{"plaintext_disallowed_is_no_verdict", func(c *inspecttest.Conv) {
+			// Dovecot's default without TLS: USER and PASS are refused
+			// before any password is checked.
+			const noTLS = "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n"
+			c.Server(greeting).Client("USER joe@example.com\r\nPASS s3cret-Pass\r\n").Server(noTLS + noTLS)
+		}, []want{{"jo***", "USER/PASS", "unique", "unknown"}}},
+		{"plaintext_disabled_is_no_verdict", func(c *inspecttest.Conv) {
+			// Older Dovecot, and its answer to a plaintext SASL mechanism.
+			c.Server(greeting).Client("AUTH PLAIN " + plain + "\r\n").Server("-ERR [AUTH] Plaintext authentication disabled.\r\n")
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "unknown"}}},
+		{"tls_required_is_no_verdict", func(c *inspecttest.Conv) {
+			// Dovecot with ssl=required.
+			c.Server(greeting).Client("AUTH PLAIN " + plain + "\r\n").Server("-ERR [AUTH] Authentication not allowed until SSL/TLS is enabled.\r\n")
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "unknown"}}},
+		{"permanent_system_error_is_no_verdict", func(c *inspecttest.Conv) {
+			// RFC 3206 [SYS/PERM]: a system error, not the credentials.
+			c.Server(greeting).Client("USER joe@example.com\r\nPASS s3cret-Pass\r\n").Server("+OK\r\n-ERR [SYS/PERM] mail store unreadable\r\n")
+		}, []want{{"jo***", "USER/PASS", "unique", "unknown"}}},
+		{"login_delay_is_no_verdict", func(c *inspecttest.Conv) {
+			// RFC 2449 [LOGIN-DELAY]: too soon after the last login.
+			c.Server(greeting).Client("USER joe@example.com\r\nPASS s3cret-Pass\r\n").Server("+OK\r\n-ERR [LOGIN-DELAY] wait 900 seconds\r\n")
+		}, []want{{"jo***", "USER/PASS", "unique", "unknown"}}},
 		{"user_pass_pipelined", func(c *inspecttest.Conv) {
 			// RFC 2449 pipelining: the first +OK answers USER, the -ERR PASS.
 			c.Server(greeting).Client("USER joe@example.com\r\nPASS s3cret-Pass\r\nSTAT\r\n").Server("+OK\r\n-ERR no\r\n").Server("-ERR not in transaction\r\n")
