@@ -356,7 +356,7 @@ func (s *finder) fieldAt(b []byte, i int) {
 	}
 	var vs, ve int
 	switch {
-	case c == ':' && ke == i && (ks == 0 || b[ks-1] == '\n'):
+	case c == ':' && ke == i && (ks == 0 || b[ks-1] == '\n') && !glued(b, i+1):
 		// "Name: value" header line; a mail header of message ids
 		// with its continuation lines, which hold more of them.
 		vs, ve = lineAfter(b, i+1, messageIDHeader(s.labels.labels[li].field))
@@ -367,6 +367,20 @@ func (s *finder) fieldAt(b []byte, i int) {
 	}
 	// The key ends at the separator, never at a cut end.
 	s.field(b, li, ks, ke, vs, ve, !s.nearStart(b, ks), !s.nearEnd(b, ve))
+}
+
+// glued: the value at b[i] follows its key's colon without a blank or a
+// line break, "key:value", a field of a record like any other (a TK103
+// tracker's "imei:359710049095095,tracker,…"), not a header's line.
+func glued(b []byte, i int) bool {
+	if i >= len(b) {
+		return false
+	}
+	switch b[i] {
+	case ' ', '\t', '\r', '\n':
+		return false
+	}
+	return true
 }
 
 // keyBefore finds the key ending at the separator b[sep]: a quoted string,
