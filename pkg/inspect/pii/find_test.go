@@ -292,6 +292,12 @@ func TestFindPositive(t *testing.T) {
 		{"wifi_pwd_key", `{"wifi_ssid":"HomeNet","wifi_pwd":"hunter2hunter2"}`, []found{{"wifi_credentials", "wifi_pwd"}}},
 		{"wifi_pwd_camel_key", `{"wifiSsid":"HomeNet","wifiPwd":"hunter2hunter2"}`, []found{{"wifi_credentials", "wifi_pwd"}}},
 		{"wifi_passwd_key", `{"wifi_ssid":"HomeNet","wifi_passwd":"hunter2hunter2"}`, []found{{"wifi_credentials", "wifi_passwd"}}},
+		// ESP firmware names the network it joins as a station "sta".
+		{"wifi_sta_pass", `{"sta_ssid":"HomeNet","sta_pass":"hunter2hunter2"}`, []found{{"wifi_credentials", "sta_pass"}}},
+		{"wifi_sta_pwd", `{"sta_ssid":"HomeNet","sta_pwd":"hunter2hunter2"}`, []found{{"wifi_credentials", "sta_pwd"}}},
+		{"wifi_sta_pwd_camel", `{"staSsid":"HomeNet","staPwd":"hunter2hunter2"}`, []found{{"wifi_credentials", "sta_pwd"}}},
+		{"wifi_sta_pass_form", `ssid=HomeNet&sta_pass=hunter2hunter2`, []found{{"wifi_credentials", "sta_pass"}}},
+		{"wifi_sta_pass_dotted", `wifi.sta.ssid=HomeNet&wifi.sta.pass=hunter2hunter2`, []found{{"wifi_credentials", "sta_pass"}}},
 		// A hex word shorter than a MAC is a person's mailbox still.
 		{"email_with_a_short_hex_word", `{"email":"bob.cafe42@example.com"}`, []found{{"email", "email"}}},
 		{"email_with_twelve_digits", `sms 491511234567@sms.example.net`, []found{{"email", ""}}},
@@ -470,6 +476,12 @@ func TestFindNegative(t *testing.T) {
 		{"card_dashes_in_text", "code 4000-0012-3456-7899 accepted"},
 		// A password without an SSID is a login, whatever its key.
 		{"passwd_without_ssid", `{"user":"admin","passwd":"hunter2hunter2"}`},
+		{"sta_pass_without_ssid", `{"sta_pass":"hunter2hunter2"}`},
+		{"sta_pwd_masked", `{"sta_ssid":"HomeNet","sta_pwd":"********"}`},
+		{"sta_pass_empty", `{"sta_ssid":"HomeNet","sta_pass":""}`},
+		// "sta" must be a word of its own: a vista's pass is none.
+		{"vista_pass", `{"ssid":"HomeNet","vistapass":"hunter2hunter2"}`},
+		{"ap_pass_beside_sta_ssid", `{"sta_ssid":"HomeNet","ap_pass":"hunter2hunter2"}`},
 		{"wifi_pwd_masked", `{"ssid":"HomeNet","wifi_pwd":"********"}`},
 		// A device's own MQTT or XMPP identity in a mailbox's shape: a
 		// word of twelve or more hex digits (its MAC, a chip id).

@@ -152,6 +152,9 @@ func newLabels() []label {
 		{field: "wifi_pwd", kind: labelWiFiKey},
 		{field: "wifi_passwd", kind: labelWiFiKey},
 		{field: "wlan_password", kind: labelWiFiKey},
+		// ESP firmware's key of the network it joins as a station.
+		{field: "sta_pass", kind: labelWiFiKey},
+		{field: "sta_pwd", kind: labelWiFiKey},
 		{field: "passphrase", kind: labelWiFiKey},
 		{field: "wpa_key", kind: labelWiFiKey},
 		{field: "wpa_psk", kind: labelWiFiKey},
