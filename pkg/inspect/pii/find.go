@@ -146,9 +146,7 @@ type finder struct {
 
 	// Fields that only count together: latitude with longitude, an SSID
 	// with a Wi-Fi key, names next to other personal fields.
-	lat, lon   span
-	hasLat     bool
-	hasLon     bool
+	lat, lon   coordField
 	ssids      [maxPairs]keyed // valid SSIDs
 	nSSIDs     int
 	wifiKey    span // the first under a Wi-Fi key's own label
@@ -224,7 +222,7 @@ func (s *finder) find(b []byte, cut inspect.Cut, form, ids, command bool) []matc
 	s.matches = s.matchBuf[:0]
 	s.nSupport = 0
 	s.nSpans, s.nextSpan = 0, 0
-	s.hasLat, s.hasLon, s.nSSIDs, s.hasWiFiKey, s.nPasswords, s.nNames, s.nNameParts, s.nPostcodes, s.nCities = false, false, 0, false, 0, 0, 0, 0, 0
+	s.lat, s.lon, s.nSSIDs, s.hasWiFiKey, s.nPasswords, s.nNames, s.nNameParts, s.nPostcodes, s.nCities = coordField{}, coordField{}, 0, false, 0, 0, 0, 0, 0
 	s.nCards, s.payment = 0, false
 	for i := 0; i < len(b); i++ {
 		switch c := b[i]; s.start[c] {
@@ -618,13 +616,9 @@ func (s *finder) field(b []byte, li, ks, ke, vs, ve int, keyWhole, whole bool) {
 			s.add(kindPhone, li, vs, ve)
 		}
 	case labelLat:
-		if !s.hasLat && preciseCoord(v, 90) {
-			s.lat, s.hasLat = sp, true
-		}
+		s.lat.keep(sp, v, 90)
 	case labelLon:
-		if !s.hasLon && preciseCoord(v, 180) {
-			s.lon, s.hasLon = sp, true
-		}
+		s.lon.keep(sp, v, 180)
 	case labelLocation:
 		if a, c, ok := latLonPair(v); ok && s.add(kindLocation, li, vs, ve) {
 			s.locatedAt(a, c)
@@ -818,13 +812,53 @@ func commandName(name []byte) (what, net int) {
 	return cmdOther, 0
 }
 
+// coordField is the first labelled latitude, or longitude, of a payload
+// that is precise on its own, and the first that is shortened: precise
+// only beside a partner that shows its writer drops trailing zeros.
+type coordField struct {
+	precise, short       span
+	hasPrecise, hasShort bool
+}
+
+// keep records the value v, b[sp.start:sp.end], if it is a coordinate
+// within limit of either kind, and the first of its kind.
+func (c *coordField) keep(sp span, v []byte, limit float64) {
+	switch {
+	case !c.hasPrecise && preciseCoord(v, limit):
+		c.precise, c.hasPrecise = sp, true
+	case !c.hasShort && shortCoord(v, limit):
+		c.short, c.hasShort = sp, true
+	}
+}
+
+// position returns the latitude and longitude fields of a precise
+// position (precisePair): both precise, or else one shortened beside a
+// partner that drops trailing zeros.
+func position(b []byte, lat, lon *coordField) (la, lo span, ok bool) {
+	if lat.hasPrecise && lon.hasPrecise {
+		return lat.precise, lon.precise, true
+	}
+	switch {
+	case lat.hasPrecise && lon.hasShort && dropsZerosAt(b, lat.precise):
+		return lat.precise, lon.short, true
+	case lat.hasShort && lon.hasPrecise && dropsZerosAt(b, lon.precise):
+		return lat.short, lon.precise, true
+	}
+	return la, lo, false
+}
+
+func dropsZerosAt(b []byte, sp span) bool {
+	c, _ := parseCoord(b[sp.start:sp.end])
+	return c.dropsZeros()
+}
+
 // pairs reports the fields that only count together.
 func (s *finder) pairs(b []byte) {
-	if s.hasLat && s.hasLon && !nearNullIsland(b[s.lat.start:s.lat.end], b[s.lon.start:s.lon.end]) &&
-		s.addPaired(kindLocation, s.lat.label, s.lat.start, s.lat.end) {
-		lat, _ := parseCoord(b[s.lat.start:s.lat.end])
-		lon, _ := parseCoord(b[s.lon.start:s.lon.end])
-		s.locatedAt(lat, lon)
+	if lat, lon, ok := position(b, &s.lat, &s.lon); ok && !nearNullIsland(b[lat.start:lat.end], b[lon.start:lon.end]) &&
+		s.addPaired(kindLocation, lat.label, lat.start, lat.end) {
+		a, _ := parseCoord(b[lat.start:lat.end])
+		c, _ := parseCoord(b[lon.start:lon.end])
+		s.locatedAt(a, c)
 	}
 	s.pairWiFi(b)
 	if s.payment {

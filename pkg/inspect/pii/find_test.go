@@ -193,6 +193,13 @@ func TestFindPositive(t *testing.T) {
 		{"location_on_equator", `{"lat":0.0000,"lon":32.5825}`, []found{{"location", "lat"}}},
 		{"location_near_greenwich", `{"lat":51.4779,"lon":-0.0015}`, []found{{"location", "lat"}}},
 		{"location_place_prefixed_keys", `{"homeLat":52.5200,"home_lng":13.4050}`, []found{{"location", "lat"}}},
+		// A fix of up to 7 decimals printed without its trailing zeros
+		// (JavaScript, Python, %g): 13.3770000 is written "13.377".
+		{"location_zeros_dropped_lon", `{"lat":52.5162745,"lon":13.377}`, []found{{"location", "lat"}}},
+		{"location_zeros_dropped_lat", `{"latitude":"48.86","longitude":"2.294481"}`, []found{{"location", "latitude"}}},
+		{"location_zeros_dropped_query", `GET /t?id=7&lat=52.51627&lng=13.377 HTTP/1.1`, []found{{"location", "lat"}}},
+		{"location_zeros_dropped_pair", `{"location":"52.5162745,13.377"}`, []found{{"location", "location"}}},
+		{"location_zeros_dropped_geojson", `{"coordinates":[13.37, 52.516275]}`, []found{{"location", "coordinates"}}},
 		{"nmea_gga", "$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47\r\n", []found{{"nmea", ""}}},
 		{"nmea_rmc", "$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W*6A\r\n", []found{{"nmea", ""}}},
 		{"nmea_gngga", "x $GNGGA,092750.000,5321.6802,N,00630.3372,W,1,8,1.03,61.7,M,55.2,M,,*68", []found{{"nmea", ""}}},
@@ -476,6 +483,19 @@ func TestFindNegative(t *testing.T) {
 		{"card_dashes_in_text", "code 4000-0012-3456-7899 accepted"},
 		// A password without an SSID is a login, whatever its key.
 		{"passwd_without_ssid", `{"user":"admin","passwd":"hunter2hunter2"}`},
+		// A number of 2 or 3 decimals counts only beside one of 5 to 7
+		// written without trailing zeros.
+		{"location_both_short", `{"lat":52.516,"lon":13.377}`},
+		{"location_partner_of_four", `{"lat":52.5167,"lon":13.4}`},
+		{"location_partner_of_four_short", `{"lat":52.5163,"lon":13.38}`},
+		{"location_partner_keeps_zeros", `{"lat":52.516270,"lon":13.377}`},
+		{"location_short_keeps_zeros", `{"lat":52.5162745,"lon":13.370}`},
+		{"location_one_decimal", `{"lat":52.5162745,"lon":13.4}`},
+		{"location_float32_partner", `{"lat":52.52000045776367,"lon":13.377}`},
+		{"location_partner_of_eight", `{"lat":52.51627451,"lon":13.377}`},
+		{"location_short_pair_string", `{"location":"52.5162745,13.4"}`},
+		{"location_zeros_dropped_null_island", `{"lat":0.5162745,"lon":0.377}`},
+		{"location_zeros_dropped_no_lon", `{"lat":52.5162745,"alt":13.377}`},
 		{"sta_pass_without_ssid", `{"sta_pass":"hunter2hunter2"}`},
 		{"sta_pwd_masked", `{"sta_ssid":"HomeNet","sta_pwd":"********"}`},
 		{"sta_pass_empty", `{"sta_ssid":"HomeNet","sta_pass":""}`},

@@ -336,7 +336,12 @@ func TestNoAllocations(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		b    []byte
-	}{{"no_pii", telemetry()}, {"pii_already_reported", telemetryWithPII()}} {
+	}{
+		{"no_pii", telemetry()},
+		{"pii_already_reported", telemetryWithPII()},
+		// A position of the flow's kind again: found, not reported.
+		{"zeros_dropped_position", []byte(`{"lat":52.5162745,"lon":13.377}`)},
+	} {
 		p.s.ScanPayload(f, inspect.ToServer, "body", tc.b, 0) // report once
 		if n := testing.AllocsPerRun(100, func() { p.s.ScanPayload(f, inspect.ToServer, "body", tc.b, 0) }); n != 0 {
 			t.Errorf("%s: %v allocations per scan, want 0", tc.name, n)

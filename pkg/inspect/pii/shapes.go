@@ -674,8 +674,10 @@ func isCity(v []byte) bool { return isPersonName(v, 1) }
 // coord is a decimal degree read from text.
 type coord struct {
 	val      float64
-	decimals int
-	n        int // bytes read
+	decimals int  // significant (significantDecimals)
+	written  int  // decimals as written
+	zeroEnd  bool // the last decimal written is a 0
+	n        int  // bytes read
 }
 
 // parseCoord reads [-+]d{1,3}.d+ at the start of v. The number must end
@@ -714,6 +716,7 @@ func parseCoord(v []byte) (c coord, ok bool) {
 		c.val = -c.val
 	}
 	c.decimals, c.n = significantDecimals(v[fracStart:i]), i
+	c.written, c.zeroEnd = i-fracStart, v[i-1] == '0'
 	return c, true
 }
 
@@ -761,6 +764,37 @@ func preciseCoord(v []byte, limit float64) bool {
 	return ok && c.decimals >= 4 && c.val >= -limit && c.val <= limit
 }
 
+// shortCoord: two or three decimals, the last no 0, within limit: a
+// city's, or one of a precise fix printed without its trailing zeros
+// (precisePair tells).
+func shortCoord(v []byte, limit float64) bool {
+	c, ok := parseCoord(v)
+	return ok && c.shortened() && c.val >= -limit && c.val <= limit
+}
+
+// dropsZeros: five to seven decimals as written, the last no 0: how a
+// writer that drops trailing zeros (JavaScript's and Python's shortest
+// form, %g) prints a fix rounded to 1e-5 to 1e-7 degrees.
+func (c coord) dropsZeros() bool {
+	return 5 <= c.decimals && c.decimals <= 7 && c.written == c.decimals && !c.zeroEnd
+}
+
+// shortened: two or three decimals as written, the last no 0: what such
+// a writer prints of a fix whose last digits are 0s ("13.377" for
+// 13.3770000).
+func (c coord) shortened() bool {
+	return 2 <= c.decimals && c.decimals <= 3 && c.written == c.decimals && !c.zeroEnd
+}
+
+// precisePair: the two numbers of a position are precise, each with at
+// least four decimals, or one shortened beside one that shows its writer
+// drops trailing zeros. A number of four decimals, or one that keeps its
+// trailing zeros, shows no such writer: beside it, fewer decimals were
+// meant ("lat":52.5167,"lon":13.4 is a city's centre).
+func precisePair(a, b coord) bool {
+	return a.decimals >= 4 && b.decimals >= 4 || a.dropsZeros() && b.shortened() || a.shortened() && b.dropsZeros()
+}
+
 // nearNullIsland: a latitude and a longitude both below 1 degree. That
 // is the ocean off Africa, and what a camera's pan and tilt, a vacuum's
 // map position or a vehicle's lateral and longitudinal acceleration look
@@ -795,7 +829,7 @@ func latLonPair(v []byte) (a, b coord, ok bool) {
 	}
 	rest = trimSpace(rest)
 	b, ok = parseCoord(rest)
-	if !ok || a.decimals < 4 || b.decimals < 4 || (abs(a.val) < 1 && abs(b.val) < 1) { // see nearNullIsland
+	if !ok || !precisePair(a, b) || (abs(a.val) < 1 && abs(b.val) < 1) { // see nearNullIsland
 		return a, b, false
 	}
 	tail := trimSpace(rest[b.n:])
