@@ -17,13 +17,32 @@ var specialPurpose = []netip.Prefix{
 	netip.MustParsePrefix("198.18.0.0/15"),
 	netip.MustParsePrefix("240.0.0.0/4"),
 	netip.MustParsePrefix("100::/64"),
+	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64 (RFC 8215): any IPv4 address, private ones too
+}
+
+// nat64 is the well-known NAT64 prefix (RFC 6052).
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
+// Reached is the address packets to a end up at: for an address in the
+// well-known NAT64 prefix, the IPv4 address in its last 32 bits, which a
+// NAT64 on the router or at the ISP translates it to; else a itself.
+func Reached(a netip.Addr) netip.Addr {
+	if !nat64.Contains(a) {
+		return a
+	}
+	b := a.As16()
+	return netip.AddrFrom4([4]byte(b[12:]))
 }
 
 // Public reports whether a is an internet unicast address: not loopback,
 // link-local, private (RFC 1918, ULA), unspecified, multicast, nor in a
 // special-purpose range (shared address space, benchmarking, ...). An
-// IPv4-mapped IPv6 address is not unmapped: callers unmap first.
+// IPv4-mapped IPv6 address is not unmapped: callers unmap first. A NAT64
+// address is as public as the IPv4 address it reaches (RFC 6052 keeps the
+// well-known prefix for public ones, but translators do not all refuse
+// the others).
 func Public(a netip.Addr) bool {
+	a = Reached(a)
 	if !a.IsGlobalUnicast() || a.IsPrivate() {
 		return false
 	}

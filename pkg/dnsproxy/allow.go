@@ -86,13 +86,16 @@ func chainEnd(name string, answer []dns.RR) string {
 	return name
 }
 
-// allowable reports whether a may go into the allow sets.
+// allowable reports whether a may go into the allow sets: neither a nor
+// the IPv4 address a NAT64 translates it to may be the LAN's or the
+// router's.
 func (p *Proxy) allowable(a netip.Addr) bool {
 	if !inetaddr.Public(a) {
 		return false
 	}
+	reached := inetaddr.Reached(a)
 	for _, pr := range p.cfg.NotAllowed {
-		if pr.Contains(a) {
+		if pr.Contains(a) || pr.Contains(reached) {
 			return false
 		}
 	}

@@ -58,6 +58,15 @@ func TestAllowAddrs(t *testing.T) {
 			"fw.vendor.test. 30 IN AAAA 2001:db8:1::5", // the LAN's delegated prefix
 			"fw.vendor.test. 30 IN AAAA 2001:db8:2::5",
 		}, []string{"2001:db8:2::5"}, time.Minute},
+		// A NAT64 on the router or at the ISP takes these to the IPv4
+		// address they end in.
+		{"nat64 rebinding", dns.TypeAAAA, dns.RcodeSuccess, []string{
+			"fw.vendor.test. 300 IN AAAA 64:ff9b::c0a8:101",    // 192.168.1.1: the router
+			"fw.vendor.test. 300 IN AAAA 64:ff9b::a00:5",       // 10.0.0.5
+			"fw.vendor.test. 300 IN AAAA 64:ff9b::c633:6407",   // 198.51.100.7: NotAllowed
+			"fw.vendor.test. 300 IN AAAA 64:ff9b:1::cb00:710a", // local-use prefix
+			"fw.vendor.test. 300 IN AAAA 64:ff9b::cb00:710a",   // 203.0.113.10
+		}, []string{"64:ff9b::cb00:710a"}, 5 * time.Minute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := new(dns.Msg)
