@@ -312,11 +312,12 @@ func servFail(req *dns.Msg) *dns.Msg {
 }
 
 // fitClient makes an answer fit the client that asked: its ID, an OPT
-// record only if it sent one, and no more than it can take over UDP.
+// record only if it sent one, no TSIG, and no more than it can take over
+// UDP.
 func (p *Proxy) fitClient(resp, req *dns.Msg, tcp bool) *dns.Msg {
 	resp.Id = req.Id
 	clientOPT := req.IsEdns0()
-	respOPT := stripOPT(resp)
+	respOPT := stripOPTAndTSIG(resp)
 	if clientOPT != nil {
 		opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
 		if respOPT != nil {
@@ -344,8 +345,11 @@ func (p *Proxy) fitClient(resp, req *dns.Msg, tcp bool) *dns.Msg {
 	return resp
 }
 
-// stripOPT removes and returns the message's OPT record, if any.
-func stripOPT(m *dns.Msg) *dns.OPT {
+// stripOPTAndTSIG removes the message's OPT and TSIG records and returns
+// its first OPT record, if any. A TSIG signs the upstream's hop, which the
+// proxy asked unsigned: the client cannot check it, and miekg/dns cuts no
+// message that ends with one to the client's size.
+func stripOPTAndTSIG(m *dns.Msg) *dns.OPT {
 	var opt *dns.OPT
 	kept := m.Extra[:0]
 	for _, rr := range m.Extra {
@@ -353,6 +357,9 @@ func stripOPT(m *dns.Msg) *dns.OPT {
 			if opt == nil {
 				opt = o
 			}
+			continue
+		}
+		if rr.Header().Rrtype == dns.TypeTSIG {
 			continue
 		}
 		kept = append(kept, rr)

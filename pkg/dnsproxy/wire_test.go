@@ -2,9 +2,12 @@ package dnsproxy
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"net"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -252,5 +255,65 @@ func TestMalformedQueries(t *testing.T) {
 	n, err := c.Read(buf)
 	if err != nil || n < 14 || buf[5]&0xf != dns.RcodeFormatError {
 		t.Errorf("tcp: %v, answer %x; want FORMERR", err, buf[:n])
+	}
+}
+
+// fixedUpstream answers every query with a copy of its message, made to
+// match the query's ID and question.
+type fixedUpstream struct{ r *dns.Msg }
+
+func (f fixedUpstream) exchange(_ context.Context, m *dns.Msg, _ string) (*dns.Msg, error) {
+	r := f.r.Copy()
+	r.Id, r.Response, r.Question = m.Id, true, m.Question
+	return r, nil
+}
+
+// TestUpstreamTSIGDropped: a TSIG in the upstream's answer signs a hop
+// the proxy asked unsigned; the client cannot check it, and left last in
+// the message it kept the answer from being cut to the client's size.
+func TestUpstreamTSIGDropped(t *testing.T) {
+	r := new(dns.Msg)
+	for range 7 { // more than MaxUDPSize
+		r.Answer = append(r.Answer, &dns.TXT{Hdr: dns.RR_Header{Name: "www.example.test.", Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60},
+			Txt: []string{strings.Repeat("x", 200)}})
+	}
+	r.Extra = []dns.RR{&dns.TSIG{Hdr: dns.RR_Header{Name: "key.", Rrtype: dns.TypeTSIG, Class: dns.ClassANY},
+		Algorithm: dns.HmacSHA256, MACSize: 2, MAC: "0102", Fudge: 300, TimeSigned: 1}}
+	p, err := New(testConfig(netip.MustParseAddrPort("127.0.0.1:53")), Deps{Quarantine: newFakeLookup(), Allow: &fakeAllow{}, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.up = fixedUpstream{r}
+	for _, tt := range []struct {
+		name  string
+		edns  bool
+		tcp   bool
+		limit int
+	}{
+		{"udp_without_edns", false, false, dns.MinMsgSize},
+		{"udp_edns", true, false, DefaultMaxUDPSize},
+		{"tcp", false, true, dns.MaxMsgSize},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := query("www.example.test.", dns.TypeTXT)
+			if tt.edns {
+				req.SetEdns0(4096, false)
+			}
+			resp := p.respond(context.Background(), netip.MustParseAddr("192.168.1.9"), req, tt.tcp)
+			b := p.encode(resp, req, tt.tcp)
+			if len(b) > tt.limit {
+				t.Errorf("answer of %d bytes, the client takes %d", len(b), tt.limit)
+			}
+			got := new(dns.Msg)
+			if err := got.Unpack(b); err != nil {
+				t.Fatal(err)
+			}
+			if got.IsTsig() != nil || slices.ContainsFunc(got.Extra, func(rr dns.RR) bool { return rr.Header().Rrtype == dns.TypeTSIG }) {
+				t.Errorf("the upstream's TSIG reached the client: %v", got.Extra)
+			}
+			if wantCut := !tt.tcp; got.Truncated != wantCut {
+				t.Errorf("TC=%v, want %v", got.Truncated, wantCut)
+			}
+		})
 	}
 }
