@@ -202,6 +202,7 @@ func TestValidateCatchesWhatBreaksRun(t *testing.T) {
 		{"update_domain_public_suffix", "[dnsproxy]\nupdate_domains = [\"co.uk\"]\n", "dnsproxy.update_domains"},
 		{"update_domain_single_label", "[dnsproxy]\nupdate_domains = [\"firmware\"]\n", "dnsproxy.update_domains"},
 		{"update_domain_empty_label", "[dnsproxy]\nupdate_domains = [\"update..example.com\"]\n", "dnsproxy.update_domains"},
+		{"update_domain_unicode", "[dnsproxy]\nupdate_domains = [\"update.bücher.de\"]\n", "dnsproxy.update_domains"},
 		{"update_domain_proxy_off", "[dnsproxy]\nenabled = false\nupdate_domains = [\"com\"]\n", ""},
 		{"local_domain_root", "[dnsproxy]\nlocal_domains = [\".\"]\n", "dnsproxy.local_domains"},
 		{"local_domain_empty", "[dnsproxy]\nlocal_domains = [\"\"]\n", "dnsproxy.local_domains"},

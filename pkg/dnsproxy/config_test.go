@@ -39,6 +39,11 @@ func TestNewConfig(t *testing.T) {
 		{"public_suffix_update_domain", func(c *Config, _ *Deps) { c.UpdateDomains = []string{"CloudFront.net."} }, "public suffix"},
 		{"single_label_update_domain", func(c *Config, _ *Deps) { c.UpdateDomains = []string{"lan"} }, "public suffix"},
 		{"registered_update_domain_ok", func(c *Config, _ *Deps) { c.UpdateDomains = []string{"d111111abcdef8.cloudfront.net"} }, ""},
+		// Queries carry a name in its ASCII form, which these never match.
+		{"unicode_update_domain", func(c *Config, _ *Deps) { c.UpdateDomains = []string{"fw.bücher.de"} }, "xn--"},
+		{"escaped_update_domain", func(c *Config, _ *Deps) { c.UpdateDomains = []string{`fw\.vendor.test`} }, "update_domains"},
+		{"punycode_update_domain_ok", func(c *Config, _ *Deps) { c.UpdateDomains = []string{"fw.xn--bcher-kva.de"} }, ""},
+		{"unicode_local_domain", func(c *Config, _ *Deps) { c.LocalDomains = []string{"lan", "büro"} }, "xn--"},
 		{"bad_local_domain", func(c *Config, _ *Deps) { c.LocalDomains = []string{"a..b"} }, "local_domains"},
 		// Forwarded for quarantined devices: every .com name would resolve.
 		{"tld_local_domain", func(c *Config, _ *Deps) { c.LocalDomains = []string{"lan", "Com."} }, "public suffix"},

@@ -3,19 +3,27 @@ package dnsproxy
 import (
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/publicsuffix"
 )
 
 // canonicalDomains validates domain names from the configuration and
-// returns them lower-case and fully qualified.
+// returns them lower-case and fully qualified. A query names an
+// internationalised domain in its ASCII form (xn--…), and the proxy
+// unpacks a label's dot or other unusual bytes as escapes (\., \195):
+// a name written either way would not match the queries for the name
+// meant.
 func canonicalDomains(names []string) ([]string, error) {
 	out := make([]string, 0, len(names))
 	for _, n := range names {
 		n = strings.TrimSpace(n)
-		if _, ok := dns.IsDomainName(n); !ok || n == "" || n == "." {
+		if _, ok := dns.IsDomainName(n); !ok || n == "" || n == "." || strings.Contains(n, `\`) {
 			return nil, fmt.Errorf("%q is not a domain name", n)
+		}
+		if strings.ContainsFunc(n, func(r rune) bool { return r > unicode.MaxASCII }) {
+			return nil, fmt.Errorf("%q: write an internationalised name in its ASCII form (xn--…), which queries carry", n)
 		}
 		out = append(out, dns.CanonicalName(n))
 	}
