@@ -86,7 +86,8 @@ func proxyConfigFor(addrs []netip.Addr) dnsproxy.Config {
 
 // TestProxyConfigKeepsTheLANOut: an update domain's answer may not allow
 // an address of the LAN, also one in its delegated global IPv6 prefix,
-// which the configured private prefixes do not cover.
+// which the configured private prefixes do not cover; and the proxy
+// answers those prefixes only.
 func TestProxyConfigKeepsTheLANOut(t *testing.T) {
 	lookup := func(name string) (ifaceIdentity, error) {
 		if name != "br-lan" {
@@ -114,6 +115,22 @@ func TestProxyConfigKeepsTheLANOut(t *testing.T) {
 	}
 	if covered(netip.MustParseAddr("2a01:db8:2::7")) {
 		t.Errorf("an internet address is kept out: NotAllowed %v", pc.NotAllowed)
+	}
+	// The proxy answers the LAN alone: a LAN host forging an internet
+	// source would have the router send the answers there.
+	client := func(a netip.Addr) bool {
+		return len(pc.Clients) == 0 || slices.ContainsFunc(pc.Clients, func(p netip.Prefix) bool { return p.Contains(a) })
+	}
+	for _, tt := range []struct {
+		addr   string
+		answer bool
+	}{
+		{"192.168.1.20", true}, {"2a01:db8:1:1::55", true}, {"fe80::1234", true}, {"10.1.2.3", true},
+		{"203.0.113.9", false}, {"2a01:db8:2::7", false},
+	} {
+		if got := client(netip.MustParseAddr(tt.addr)); got != tt.answer {
+			t.Errorf("queries from %s answered: %v, want %v (Clients %v)", tt.addr, got, tt.answer, pc.Clients)
+		}
 	}
 	if slices.ContainsFunc(onLink, func(p netip.Prefix) bool { return p.Addr().IsLinkLocalUnicast() }) {
 		t.Errorf("link-local prefix in %v", onLink)

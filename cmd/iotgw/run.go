@@ -415,8 +415,10 @@ func routerIdentityFrom(cfg *config.Config, lookup func(string) (ifaceIdentity, 
 // for update domains may allow no address of the LAN: its configured
 // prefixes (private ranges by default), the prefixes on its interfaces
 // (onLink: a delegated global IPv6 prefix is the LAN too) and the
-// router's own addresses. A link-local address with its interface as
-// zone is listened on and nothing else: the kernel redirects a query
+// router's own addresses. It answers the same LAN's sources, and IPv6
+// link-local ones, no others (a forged internet source). A link-local
+// address with its interface as zone is listened on and nothing else:
+// the kernel redirects a query
 // sent to the router's link-local address (a resolver announced so, or
 // every LAN query in the "all" mode) to the link-local address of the
 // interface it came in on.
@@ -427,6 +429,7 @@ func proxyConfig(cfg *config.Config, routerAddrs []netip.Addr, onLink []netip.Pr
 		LocalDomains:  cfg.DNSProxy.LocalDomains,
 		NotAllowed:    append(slices.Clone(cfg.LAN.Prefixes), onLink...),
 		LANPrefixes:   cfg.LAN.Prefixes,
+		Clients:       slices.Concat(cfg.LAN.Prefixes, onLink, []netip.Prefix{netip.MustParsePrefix("fe80::/10")}),
 		// Only quarantined devices' DNS is redirected here (by MAC).
 		AllQuarantined: true,
 	}

@@ -36,6 +36,13 @@ func (p *Proxy) accept(h dns.Header) dns.MsgAcceptAction {
 // serve answers one query; the client's address is the packet's source.
 func (p *Proxy) serve(ctx context.Context, w dns.ResponseWriter, req *dns.Msg) {
 	client, tcp := clientOf(w.RemoteAddr())
+	if !p.isClient(client) {
+		p.st.outsiders.Add(1)
+		if tcp {
+			w.Close() // nothing more it could ask would be answered
+		}
+		return
+	}
 	resp := p.respond(ctx, client, req, tcp)
 	if resp == nil {
 		return
@@ -61,6 +68,15 @@ func (p *Proxy) encode(resp, req *dns.Msg, tcp bool) []byte {
 		return nil
 	}
 	return b
+}
+
+// isClient reports whether the proxy answers queries from client
+// (Config.Clients).
+func (p *Proxy) isClient(client netip.Addr) bool {
+	if len(p.cfg.Clients) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(p.cfg.Clients, func(pr netip.Prefix) bool { return pr.Contains(client) })
 }
 
 func clientOf(a net.Addr) (client netip.Addr, tcp bool) {

@@ -99,6 +99,12 @@ type Config struct {
 	// sent to the proxy (by their MAC), since one that takes a new
 	// address is not in the lookup yet.
 	AllQuarantined bool
+	// Clients, if set, are the sources the proxy answers (the LAN's
+	// prefixes); a query from any other is dropped: the answer goes to
+	// whatever host the source names, so a LAN host forging an internet
+	// address would have the router send that host answers many times
+	// the query's size. Empty: every source.
+	Clients []netip.Prefix
 	// NotAllowed are prefixes no update host's address is taken from:
 	// the LAN's prefixes and the router's own addresses (special-purpose
 	// ranges are left out anyway).
@@ -165,6 +171,7 @@ type Stats struct {
 	UpstreamErrors      uint64 // SERVFAIL: the upstream failed, timed out or sent what cannot be packed
 	Overloaded          uint64 // SERVFAIL because MaxUpstream queries were in flight
 	Malformed           uint64 // FORMERR, NOTIMP, BADVERS or dropped as unparsable
+	Outsiders           uint64 // queries from a source outside Config.Clients, dropped
 	Truncated           uint64 // UDP answers cut to the client's size
 	ObservationsOut     uint64 // observations handed to the Observer
 	ObservationsDropped uint64 // lost to the rate bound or a slow Observer
@@ -201,7 +208,7 @@ type Proxy struct {
 type counters struct {
 	queries, tcpQueries, forwarded, notice, updateLookups atomic.Uint64
 	allowUpdates, allowErrors, upstreamErrors, overloaded atomic.Uint64
-	malformed, truncated                                  atomic.Uint64
+	malformed, truncated, outsiders                       atomic.Uint64
 }
 
 // domains are the names forwarded for quarantined clients, canonical
@@ -377,6 +384,7 @@ func (p *Proxy) Stats() Stats {
 		UpstreamErrors:      p.st.upstreamErrors.Load(),
 		Overloaded:          p.st.overloaded.Load(),
 		Malformed:           p.st.malformed.Load(),
+		Outsiders:           p.st.outsiders.Load(),
 		Truncated:           p.st.truncated.Load(),
 		ObservationsOut:     p.observe.out.Load(),
 		ObservationsDropped: p.observe.dropped.Load(),

@@ -263,3 +263,40 @@ func TestReverseAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestOutsideClientsDropped: a query whose source is outside Clients gets
+// no answer, over UDP (a forged source: the answer would go to that host)
+// and TCP alike; one from inside does.
+func TestOutsideClientsDropped(t *testing.T) {
+	up := startUpstream(t)
+	cfg := testConfig(up.addr)
+	cfg.Clients = []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24"), netip.MustParsePrefix("::1/128")}
+	p := startProxy(t, cfg, Deps{Quarantine: newFakeLookup(), Allow: &fakeAllow{}})
+	for _, tt := range []struct {
+		name     string
+		listen   netip.AddrPort // the client's source is the same loopback
+		answered bool
+	}{
+		{"outside_127.0.0.1", p.Addrs()[0], false},
+		{"inside_::1", p.Addrs()[1], true},
+	} {
+		for _, network := range []string{"udp", "tcp"} {
+			t.Run(network+"/"+tt.name, func(t *testing.T) {
+				before := p.Stats().Outsiders
+				c := &dns.Client{Net: network, Timeout: 300 * time.Millisecond}
+				m := query("fw.vendor.test.", dns.TypeTXT)
+				r, _, err := c.Exchange(m, tt.listen.String())
+				if answered := err == nil && r != nil; answered != tt.answered {
+					t.Errorf("answered %v (err %v), want %v", answered, err, tt.answered)
+				}
+				want := uint64(1)
+				if tt.answered {
+					want = 0
+				}
+				if got := p.Stats().Outsiders - before; got != want {
+					t.Errorf("Outsiders went up by %d, want %d", got, want)
+				}
+			})
+		}
+	}
+}
