@@ -15,5 +15,6 @@
 // bodies of at most maxForm bytes, at most MaxConns connections per
 // listener, MaxConnsPerSource per client address and half of MaxConns per
 // device (by its MAC on the LAN, see Options.HolderOf), idle for at most
-// idleTimeout once logged in and guestIdleTimeout otherwise.
+// idleTimeout once logged in and guestIdleTimeout otherwise, and at most
+// writeStallTimeout waiting for a client to read a write.
 package web

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -534,6 +535,74 @@ func testGuestIdleTimeout(t *testing.T, https bool) {
 				t.Fatalf("read on the owner's idle connection: %v; want it open", err)
 			}
 			get() // the next request on the same connection is served
+		})
+	}
+}
+
+// A client that stops reading (its receive window stays shut) has its
+// connection closed once a write has waited writeStall, as one holding
+// it idle is after the idle timeout: otherwise a device on the LAN holds
+// its share of the page's connections for as long as it likes, without
+// sending a byte. Over HTTP and HTTPS.
+func TestServeWriteStall(t *testing.T) {
+	for _, https := range []bool{false, true} {
+		t.Run(map[bool]string{false: "http", true: "https"}[https], func(t *testing.T) {
+			var opt Options
+			if https {
+				cert, err := LoadOrCreateCertificate(t.TempDir(), []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil, time.Now())
+				if err != nil {
+					t.Fatal(err)
+				}
+				opt.TLS = &cert
+			}
+			srv := loopbackServer(t, opt, &memStore{})
+			srv.writeStall = 300 * time.Millisecond
+			addr := serve(t, srv)
+			// A small receive buffer, so the server's writes stall soon.
+			d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+				var err error
+				if cerr := rc.Control(func(fd uintptr) {
+					err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+				}); cerr != nil {
+					return cerr
+				}
+				return err
+			}}
+			raw, err := d.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			c := raw
+			if https {
+				tc := tls.Client(raw, &tls.Config{InsecureSkipVerify: true})
+				tc.SetDeadline(time.Now().Add(5 * time.Second))
+				if err := tc.Handshake(); err != nil {
+					t.Fatal(err)
+				}
+				tc.SetDeadline(time.Time{})
+				c = tc
+			}
+			// Far more answers than the sockets' buffers hold: some 12 MB.
+			const requests = 2000
+			go func() {
+				_, _ = io.WriteString(c, strings.Repeat("GET /static/style.css HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", requests))
+			}()
+			time.Sleep(10 * srv.writeStall) // not reading
+			var got int
+			buf := make([]byte, 64<<10)
+			for {
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				n, err := c.Read(buf)
+				got += n
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					t.Fatalf("the connection is still open after its writes stalled (%d bytes read, all the answers)", got)
+				}
+				if err != nil {
+					return // closed, mid-answer
+				}
+			}
 		})
 	}
 }

@@ -99,7 +99,9 @@ func (c *sniffConn) redirect() {
 	_ = resp.Write(c.Conn)
 }
 
-// listenTLS is the page's HTTPS listener: TLS with plain HTTP redirected.
+// listenTLS is the page's HTTPS listener: TLS with plain HTTP redirected,
+// each TLS write bounded by writeStall (the redirect keeps its own
+// plainTimeout).
 func (s *Server) listenTLS(ln net.Listener, cfg *tls.Config) net.Listener {
-	return tls.NewListener(tlsOrRedirect{Listener: ln, s: s}, cfg)
+	return tls.NewListener(stallListener{Listener: tlsOrRedirect{Listener: ln, s: s}, timeout: s.writeStall}, cfg)
 }

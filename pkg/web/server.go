@@ -93,6 +93,9 @@ type Server struct {
 	// guestIdle is how long a connection without a logged-in session
 	// stays idle (guestIdleTimeout; shorter in tests).
 	guestIdle time.Duration
+	// writeStall is how long one write to a client may wait
+	// (writeStallTimeout; shorter in tests).
+	writeStall time.Duration
 }
 
 // New builds the server. alerts may be nil (no alert engine): the alert
@@ -130,6 +133,7 @@ func New(opt Options, backend api.Backend, store AuthStore, alerts AlertSettings
 		sessions:       newSessions(opt.Now),
 		sessionRecheck: sessionRecheck,
 		guestIdle:      guestIdleTimeout,
+		writeStall:     writeStallTimeout,
 		logins:         newLimiter(opt.Now, true),
 		setups:         newLimiter(opt.Now, false),
 		setupLog:       newLogBudget(opt.Now),
@@ -268,7 +272,7 @@ func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
 			if s.opt.TLS != nil {
 				err = srv.Serve(s.listenTLS(ln, srv.TLSConfig))
 			} else {
-				err = srv.Serve(ln)
+				err = srv.Serve(stallListener{Listener: ln, timeout: s.writeStall})
 			}
 			if errors.Is(err, http.ErrServerClosed) {
 				err = nil
