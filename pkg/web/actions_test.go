@@ -213,6 +213,46 @@ func TestDeviceFormValidation(t *testing.T) {
 	}
 }
 
+// A refused action shows the device page again with what the owner typed
+// into that action's form, and every other form as the page first shows
+// it: a refused rename must not leave the quarantine form's duration
+// empty, which reads "until released".
+func TestDeviceFormErrorKeepsOtherForms(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		path     string
+		form     url.Values
+		fail     error
+		wantFor  string // the quarantine form's duration field
+		wantName string // the rename form's field
+	}{
+		{"refused_rename", "/name", url.Values{"name": {strings.Repeat("n", 65)}}, nil, "1h", strings.Repeat("n", 65)},
+		{"refused_release", "/release", url.Values{}, api.ErrConflict, "1h", "Hall camera"},
+		{"refused_trust", "/trust", url.Values{"trusted": {"maybe"}}, nil, "1h", "Hall camera"},
+		{"refused_quarantine", "/quarantine", url.Values{"mode": {"block"}, "for": {"10s"}}, nil, "10s", "Hall camera"},
+		{"refused_quarantine_until_released", "/quarantine", url.Values{"mode": {"nuke"}, "for": {""}}, nil, "", "Hall camera"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, b, tok := loggedIn(t)
+			if resp, _ := b.post("/devices/"+cameraMAC+"/name", url.Values{"csrf": {tok}, "name": {"Hall camera"}}); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("rename: %s", resp.Status)
+			}
+			r.backend.fail = tc.fail
+			tc.form.Set("csrf", tok)
+			resp, body := b.post("/devices/"+cameraMAC+tc.path, tc.form)
+			if resp.StatusCode < 400 || !strings.Contains(body, `id="quarantine-form"`) {
+				t.Fatalf("%s: %s, want the device page with the error", tc.path, resp.Status)
+			}
+			if want := `id="for" value="` + tc.wantFor + `"`; !strings.Contains(body, want) {
+				t.Errorf("the quarantine form's duration: want %s", want)
+			}
+			if want := `id="name" value="` + tc.wantName + `"`; !strings.Contains(body, want) {
+				t.Errorf("the rename form: want %s", want)
+			}
+		})
+	}
+}
+
 func TestDeviceActionsChangeState(t *testing.T) {
 	r, b, tok := loggedIn(t)
 	steps := []struct {

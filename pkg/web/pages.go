@@ -176,6 +176,10 @@ type deviceForm struct {
 	Mode, For, Name string
 }
 
+// defaultQuarantineFor is the quarantine form's duration as the device
+// page first shows it.
+const defaultQuarantineFor = "1h"
+
 func (s *Server) handleDevice(w http.ResponseWriter, r *http.Request, v *view) {
 	mac, err := api.ParseMAC(r.PathValue("mac"))
 	if err != nil {
@@ -190,7 +194,7 @@ func (s *Server) handleDevice(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	v.Flash = flashText(r.URL.Query().Get("done"))
-	s.renderDevice(w, r, http.StatusOK, v, d, deviceForm{For: "1h"})
+	s.renderDevice(w, r, http.StatusOK, v, d, deviceForm{For: defaultQuarantineFor})
 }
 
 func (s *Server) renderDevice(w http.ResponseWriter, r *http.Request, status int, v *view, d api.Device, form deviceForm) {
@@ -243,8 +247,17 @@ func (s *Server) handleDeviceAction(w http.ResponseWriter, r *http.Request, v *v
 		s.render(w, r, http.StatusBadRequest, messageContent, v)
 		return
 	}
-	form := deviceForm{Mode: r.PostFormValue("mode"), For: r.PostFormValue("for"), Name: r.PostFormValue("name")}
+	// The refused form shows what the owner typed; the others show what
+	// the page first shows, so that a refused rename leaves no empty
+	// duration ("until released") in the quarantine form.
+	form := deviceForm{For: defaultQuarantineFor}
 	action := r.PathValue("action")
+	switch action {
+	case "quarantine":
+		form.Mode, form.For = r.PostFormValue("mode"), r.PostFormValue("for")
+	case "name":
+		form.Name = r.PostFormValue("name")
+	}
 	done := action
 	var actErr error
 	status := http.StatusBadRequest
