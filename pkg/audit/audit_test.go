@@ -1030,6 +1030,57 @@ func TestFTPLongReplies(t *testing.T) {
 	}
 }
 
+// TestFTPUserReplyVerdicts: only 230 (in without a password), 530 (user
+// refused) and lockout replies to USER decide a login by themselves. Any
+// other reply (a command the server did not understand, the second of two
+// greetings read as the answer) sent no password: counting it as a
+// rejected login would pass the service after the whole list without one
+// password having reached it.
+func TestFTPUserReplyVerdicts(t *testing.T) {
+	list := fixedList{{User: "admin", Password: "admin"}, {User: "root", Password: "12345"}}
+	tests := []struct {
+		name         string
+		greeting     string
+		userReply    string
+		wantStop     Stop
+		wantAttempts int
+		wantResult   string // of the default_login observation; "" for a finding
+	}{
+		{"second_greeting_is_no_answer", "220 Welcome\r\n220 Ready\r\n", "", StopExhausted, 0, "untested"},
+		{"user_not_understood", "", "500 Unknown command.\r\n", StopExhausted, 0, "untested"},
+		{"user_syntax_error", "", "501 Syntax error in parameters.\r\n", StopExhausted, 0, "untested"},
+		{"user_refused", "", "530 Permission denied.\r\n", StopExhausted, 2, "none_found"},
+		{"user_alone_logs_in", "", "230 Login successful.\r\n", StopFound, 2, ""},
+		{"user_locked_out", "", "421 Too many failed logins.\r\n", StopLockout, 1, "stopped"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeFTP{user: "nobody", password: "unique-pw-31", greeting: tt.greeting, userReply: tt.userReply}
+			d := newMapDialer()
+			d.route(lan("21"), f.start(t))
+			a := newAuditor(t, d, func(o *Options) { o.Candidates = list })
+			rep, evs, err := a.Audit(context.Background(), target())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Stop != tt.wantStop || rep.Attempts != tt.wantAttempts {
+				t.Fatalf("stop %s after %d attempts, want %s after %d", rep.Stop, rep.Attempts, tt.wantStop, tt.wantAttempts)
+			}
+			found := findKind(evs, event.KindDefaultCredentials)
+			if tt.wantResult == "" {
+				if len(found) != 1 || found[0].Evidence["protocol"] != "ftp" {
+					t.Errorf("findings %v", found)
+				}
+				return
+			}
+			obs := auditCheck(evs, "default_login")
+			if len(found) != 0 || obs == nil || obs.Evidence["result"] != tt.wantResult {
+				t.Errorf("findings %v, observation %+v; want result %s", found, obs, tt.wantResult)
+			}
+		})
+	}
+}
+
 // TestSSHWithoutAuthentication: an SSH server that lets anyone in without
 // authentication is a finding of class none (no login), naming no
 // password: x/crypto/ssh asks for "none" before the password, so the

@@ -412,8 +412,10 @@ func (f *fakeRTSP) start(t *testing.T) string {
 type fakeFTP struct {
 	user, password    string
 	greeting, welcome string
-	anyPassword       bool // the user gets in with any password
-	attempts          atomic.Int32
+	// userReply, when set, answers every USER instead of 331.
+	userReply   string
+	anyPassword bool // the user gets in with any password
+	attempts    atomic.Int32
 }
 
 func (f *fakeFTP) start(t *testing.T) string {
@@ -437,6 +439,10 @@ func (f *fakeFTP) start(t *testing.T) string {
 			switch cmd {
 			case "USER":
 				user = arg
+				if f.userReply != "" {
+					io.WriteString(c, f.userReply)
+					continue
+				}
 				io.WriteString(c, "331 Please specify the password.\r\n")
 			case "PASS":
 				f.attempts.Add(1)

@@ -21,7 +21,9 @@ const (
 
 // ftpLogin tries one candidate with USER and PASS on a new connection:
 // 230 is acceptance, 530 rejection, 421 (service closing, the usual
-// answer of servers limiting failures) or a lockout message lockout.
+// answer of servers limiting failures) or a lockout message lockout. A
+// USER reply that is none of these nor a request for the password is an
+// error: no password reached the service.
 func (r *run) ftpLogin(ctx context.Context, port uint16, cand creds.Candidate) (attempt, error) {
 	res := attempt{mechanism: "USER/PASS"}
 	c, err := r.dial(ctx, port)
@@ -52,7 +54,8 @@ func (r *run) ftpLogin(ctx context.Context, port uint16, cand creds.Candidate) (
 	if err != nil {
 		return res, fmt.Errorf("ftp: USER reply: %w", err)
 	}
-	if code == 331 || code == 332 {
+	switch {
+	case code == 331 || code == 332:
 		if _, err := io.WriteString(c, "PASS "+cand.Password+"\r\n"); err != nil {
 			return res, fmt.Errorf("ftp: PASS: %w", err)
 		}
@@ -66,8 +69,12 @@ func (r *run) ftpLogin(ctx context.Context, port uint16, cand creds.Candidate) (
 			res.outcome = outcomeRejected
 			return res, nil // hung up after the password: not accepted
 		}
-	} else {
+	case code == 230 || code == 530 || code == 421 || lockoutText(text):
 		res.sent = true // the user name alone decided
+	default:
+		// Not an answer to the login (a command not understood, a
+		// second greeting): no password was sent, nothing was decided.
+		return res, fmt.Errorf("ftp: USER answered %d", code)
 	}
 	switch {
 	case code == 230:
