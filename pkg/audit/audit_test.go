@@ -752,6 +752,31 @@ func TestPickAddrHolder(t *testing.T) {
 	}
 }
 
+// TestLinkLocalTargetWebLogin: a device audited at its link-local address
+// (with the zone that makes it dialable) gets its web login tested like
+// any other: the zone is escaped in the URL ("%25"), and the connection
+// still goes to that address only.
+func TestLinkLocalTargetWebLogin(t *testing.T) {
+	const addr = "fe80::60%br-lan"
+	f := &fakeWeb{user: "admin", password: "admin"}
+	d := newMapDialer()
+	d.route("["+addr+"]:80", f.start(t))
+	a := newAuditor(t, d, nil)
+	rep, evs, err := a.Audit(context.Background(), Target{MAC: devMAC, Addrs: []netip.Addr{netip.MustParseAddr(addr)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := findKind(evs, event.KindDefaultCredentials)
+	if rep.Stop != StopFound || len(found) != 1 || found[0].Evidence["protocol"] != "http" || f.attempts.Load() == 0 {
+		t.Errorf("report %+v, findings %v, the server saw %d logins", rep, found, f.attempts.Load())
+	}
+	for _, dial := range d.dialed() {
+		if !strings.HasPrefix(dial, "["+addr+"]:") {
+			t.Errorf("dialed %s", dial)
+		}
+	}
+}
+
 // The audit goes to the address the device used last (the inventory keeps
 // them oldest first): an older one may belong to another host since.
 func TestPickAddrLatest(t *testing.T) {

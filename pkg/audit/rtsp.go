@@ -32,7 +32,7 @@ type rtspResponse struct {
 // probeRTSP sends DESCRIBE without credentials and returns the service
 // when the server answers 401 with a Basic or Digest challenge.
 func (r *run) probeRTSP(ctx context.Context, port uint16) (*rtspService, error) {
-	s := &rtspService{r: r, port: port, url: "rtsp://" + r.hostPort(port) + "/"}
+	s := &rtspService{r: r, port: port, url: r.rootURL("rtsp", port)}
 	c, err := s.connect(ctx)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/iotgw/iotgw/pkg/inspect/creds"
@@ -37,7 +38,7 @@ func (r *run) probeWeb(ctx context.Context, port uint16, useTLS bool) (*webServi
 	if useTLS {
 		scheme = "https"
 	}
-	w := &webService{r: r, port: port, url: scheme + "://" + r.hostPort(port) + "/"}
+	w := &webService{r: r, port: port, url: r.rootURL(scheme, port)}
 	want := r.hostPort(port)
 	w.client = &http.Client{
 		Transport: &http.Transport{
@@ -74,6 +75,12 @@ func (r *run) probeWeb(ctx context.Context, port uint16, useTLS bool) (*webServi
 	}
 	w.ch = ch
 	return w, nil
+}
+
+// rootURL is the URL of / on port of the device. A link-local address's
+// zone is escaped ("%25", RFC 6874): written as is, it makes no URL.
+func (r *run) rootURL(scheme string, port uint16) string {
+	return (&url.URL{Scheme: scheme, Host: r.hostPort(port), Path: "/"}).String()
 }
 
 // get sends GET / with the Authorization value (if any) and returns the
