@@ -277,12 +277,18 @@ func (a *Auditor) permitted(addr netip.Addr) bool {
 // pickAddr returns the address to audit t at: the latest LAN one, IPv4
 // before IPv6, that the kernel places at t's MAC now. A link-local IPv6
 // address without a zone cannot be dialled (and would look like a device
-// with nothing open), so it is passed over.
+// with nothing open), so it is passed over; any other address is taken
+// without its zone.
 func (a *Auditor) pickAddr(t Target) (netip.Addr, error) {
 	var v6 netip.Addr
 	elsewhere := false
 	for _, addr := range slices.Backward(t.Addrs) {
 		addr = addr.Unmap()
+		if !addr.IsLinkLocalUnicast() {
+			// The kernel heeds a zone on link-local addresses only: on
+			// any other the route decides, and OnLAN must judge that.
+			addr = addr.WithZone("")
+		}
 		if !a.permitted(addr) || addr.IsLinkLocalUnicast() && addr.Zone() == "" {
 			continue
 		}

@@ -497,6 +497,43 @@ func TestRefusesNonLANTargets(t *testing.T) {
 	}
 }
 
+// TestZoneOnlyForLinkLocal: the kernel heeds an address's zone for a
+// link-local address only; on any other it is ignored and the route
+// decides. An OnLAN that takes a LAN zone's word (as netwatch.OnLAN does,
+// rightly for link-local) must still be asked about the address itself,
+// or "fd00::70%br-lan" would pass for the LAN wherever fd00::70 is routed
+// (the WAN, the router's own address).
+func TestZoneOnlyForLinkLocal(t *testing.T) {
+	onLAN := func(a netip.Addr) bool {
+		if a.Zone() != "" {
+			return a.Zone() == "br-lan"
+		}
+		return a == netip.MustParseAddr("fe80::60") // the kernel routes no other one to the LAN
+	}
+	tests := []struct {
+		name string
+		addr string
+		err  error
+	}{
+		{"ula_with_a_lan_zone", "fd00::70%br-lan", ErrNotLAN},
+		{"link_local_with_a_lan_zone", "fe80::71%br-lan", nil},
+		{"link_local_with_another_zone", "fe80::71%wan", ErrNotLAN},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newMapDialer()
+			a := newAuditor(t, d, func(o *Options) { o.OnLAN = onLAN })
+			_, _, err := a.Audit(context.Background(), Target{MAC: devMAC, Addrs: []netip.Addr{netip.MustParseAddr(tt.addr)}})
+			switch {
+			case tt.err != nil && (!errors.Is(err, tt.err) || len(d.dialed()) != 0):
+				t.Errorf("err %v, dials %v; want %v and no dial", err, d.dialed(), tt.err)
+			case tt.err == nil && (err != nil || len(d.dialed()) == 0):
+				t.Errorf("err %v, dials %v; want an audit", err, d.dialed())
+			}
+		})
+	}
+}
+
 func TestPicksLANAddress(t *testing.T) {
 	d := newMapDialer()
 	a := newAuditor(t, d, nil)
