@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -135,11 +136,18 @@ func (s *Server) page(h func(http.ResponseWriter, *http.Request, *view)) http.Ha
 			return
 		}
 		if !id.loggedIn {
-			if isStateChanging(r.Method) {
-				http.Error(w, "not logged in", http.StatusUnauthorized)
-				return
+			next, q := r.URL.RequestURI(), ""
+			switch {
+			case r.URL.Path == "/logout" && isStateChanging(r.Method):
+				next = "/" // logged out already
+			case isStateChanging(r.Method):
+				// A form sent after the session ended (a tab left open
+				// overnight): back to its page after the login, with a
+				// word that it was not done; the owner decides again on
+				// the page as it is then.
+				next, q = formPage(r.URL.Path), "&expired=1"
 			}
-			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(next)+q, http.StatusSeeOther)
 			return
 		}
 		if isStateChanging(r.Method) {
@@ -313,6 +321,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := &view{Title: "Log in", Page: loginPage{Next: safeNext(r.URL.Query().Get("next"))}}
+	if r.Method != http.MethodPost && r.URL.Query().Get("expired") != "" {
+		v.Error = "Your session had ended, so that was not done. Log in, then do it again."
+	}
 	if r.Method != http.MethodPost {
 		s.renderPre(w, r, http.StatusOK, loginContent, v)
 		return
@@ -339,6 +350,17 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 type loginPage struct{ Next string }
+
+// formPage is the page whose form posts to p.
+func formPage(p string) string {
+	switch {
+	case strings.HasPrefix(p, "/devices/") && strings.Count(p, "/") == 3, strings.HasPrefix(p, "/alerts/"):
+		return path.Dir(p)
+	case p == "/password":
+		return p
+	}
+	return "/"
+}
 
 // safeNext keeps a post-login redirect on this site: a local path
 // (markup.LocalPath) that parses as one, never another host.

@@ -759,3 +759,42 @@ func mustKnownToken(t *testing.T, hash string) string {
 	}
 	return v
 }
+
+// A form sent after the session ended is not done: the browser goes to
+// the login page, told so, and from there back to the form's page.
+func TestFormAfterSessionEnded(t *testing.T) {
+	for _, tc := range []struct {
+		path, next string
+		told       bool
+	}{
+		{"/devices/c0:56:e3:1a:2b:3c/quarantine", "/devices/c0:56:e3:1a:2b:3c", true},
+		{"/alerts/test", "/alerts", true},
+		{"/password", "/password", true},
+		{"/logout", "/", false},
+		{"/nowhere/at/all/x", "/", true},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			r := newRig(t, false)
+			r.browser("192.168.50.104").setUp()
+			b := r.browser("192.168.50.104") // a browser whose session is gone
+			resp, _ := b.post(tc.path, url.Values{"csrf": {"stale"}, "for": {"1h"}})
+			loc, err := url.Parse(resp.Header.Get("Location"))
+			if resp.StatusCode != http.StatusSeeOther || err != nil || loc.Path != "/login" {
+				t.Fatalf("POST %s: %s to %q, want a redirect to the login page", tc.path, resp.Status, resp.Header.Get("Location"))
+			}
+			if got := loc.Query().Get("next"); got != tc.next {
+				t.Errorf("next = %q, want %q", got, tc.next)
+			}
+			_, body := b.get(loc.RequestURI())
+			if told := strings.Contains(body, "that was not done"); told != tc.told {
+				t.Errorf("the login page tells that the action was not done: %v, want %v", told, tc.told)
+			}
+			if !strings.Contains(body, `name="next" value="`+tc.next+`"`) {
+				t.Errorf("the login form does not carry next=%q", tc.next)
+			}
+			if len(r.backend.calls) != 0 {
+				t.Errorf("the action was done: %v", r.backend.calls)
+			}
+		})
+	}
+}
