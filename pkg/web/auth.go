@@ -138,6 +138,10 @@ func (s *Server) page(h func(http.ResponseWriter, *http.Request, *view)) http.Ha
 		if !id.loggedIn {
 			next, q := r.URL.RequestURI(), ""
 			switch {
+			case isStateChanging(r.Method) && wantsJSON(r):
+				// The page's script, which shows the error in place.
+				writeJSON(w, http.StatusUnauthorized, map[string]any{"ok": false, "error": "Your session has ended: reload the page and log in."})
+				return
 			case r.URL.Path == "/logout" && isStateChanging(r.Method):
 				next = "/" // logged out already
 			case isStateChanging(r.Method):
@@ -152,17 +156,27 @@ func (s *Server) page(h func(http.ResponseWriter, *http.Request, *view)) http.Ha
 		}
 		if isStateChanging(r.Method) {
 			if err := parseForm(w, r); err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
+				pageError(w, r, http.StatusBadRequest, err.Error())
 				return
 			}
 			if !csrfOK(r, id.session.csrf) {
 				s.log.Warn("web: request without a valid CSRF token refused", "path", r.URL.Path)
-				http.Error(w, "missing or wrong CSRF token: reload the page and try again", http.StatusForbidden)
+				pageError(w, r, http.StatusForbidden, "missing or wrong CSRF token: reload the page and try again")
 				return
 			}
 		}
 		h(w, r, &view{CSRF: id.session.csrf, LoggedIn: true})
 	}
+}
+
+// pageError refuses a page's form: in JSON to the page's script, which
+// shows it in place, else in plain text.
+func pageError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if wantsJSON(r) {
+		writeJSON(w, status, map[string]any{"ok": false, "error": msg})
+		return
+	}
+	http.Error(w, msg, status)
 }
 
 // apiGuard puts the JSON API behind the login: 401 without a session,

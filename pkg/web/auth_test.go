@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -796,5 +797,37 @@ func TestFormAfterSessionEnded(t *testing.T) {
 				t.Errorf("the action was done: %v", r.backend.calls)
 			}
 		})
+	}
+}
+
+// The page's script posts some forms in the background and shows the
+// answer's "error": a refusal before the handler must be JSON it can read.
+func TestScriptFormRefusedInJSON(t *testing.T) {
+	r := newRig(t, false)
+	owner := r.browser("192.168.50.104")
+	owner.setUp()
+	gone := r.browser("192.168.50.104")
+	for _, tc := range []struct {
+		name   string
+		b      *browser
+		status int
+		says   string
+	}{
+		{"session_ended", gone, http.StatusUnauthorized, "session has ended"},
+		{"wrong_token", owner, http.StatusForbidden, "CSRF token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := tc.b.do(http.MethodPost, "/alerts/test", url.Values{"csrf": {"stale"}}, http.Header{"Accept": {"application/json"}})
+			var j struct {
+				OK    bool   `json:"ok"`
+				Error string `json:"error"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&j); err != nil || resp.StatusCode != tc.status || j.OK || !strings.Contains(j.Error, tc.says) {
+				t.Errorf("%s, %+v (%v), want %d and an error saying %q", resp.Status, j, err, tc.status, tc.says)
+			}
+		})
+	}
+	if len(r.backend.calls) != 0 {
+		t.Errorf("refused requests were carried out: %v", r.backend.calls)
 	}
 }
