@@ -18,25 +18,9 @@ import (
 )
 
 func TestConcurrencyBound(t *testing.T) {
-	up := startUpstream(t)
-	cfg := testConfig(up.addr)
-	cfg.MaxUpstream = 2
-	p := startProxy(t, cfg, Deps{Quarantine: newFakeLookup(), Allow: &fakeAllow{}})
-	addr := p.Addrs()[0]
-
-	var wg sync.WaitGroup
-	held := make([]*dns.Msg, 2)
-	for i := range held {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := &dns.Client{Timeout: 10 * time.Second}
-			held[i], _, _ = c.Exchange(query(fmt.Sprintf("q%d.hold.test.", i), dns.TypeA), addr.String())
-		}()
-	}
-	for range held {
-		<-up.held // both slots are taken
-	}
+	up, cfg, p, addr := boundedProxy(t, 2)
+	// Two clients, each within its share, take both slots.
+	held := holdUpstream(t, up, addr, netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3"))
 	r := ask(t, "udp", addr, query("www.example.test.", dns.TypeA))
 	if r.Rcode != dns.RcodeServerFailure {
 		t.Errorf("third query: rcode %s, want SERVFAIL while the bound is reached", dns.RcodeToString[r.Rcode])
@@ -50,8 +34,7 @@ func TestConcurrencyBound(t *testing.T) {
 		t.Errorf("notice answer %v", r.Answer)
 	}
 	close(up.release)
-	wg.Wait()
-	for i, r := range held {
+	for i, r := range held() {
 		if r == nil || r.Rcode != dns.RcodeSuccess {
 			t.Errorf("held query %d: %v", i, r)
 		}
@@ -59,6 +42,87 @@ func TestConcurrencyBound(t *testing.T) {
 	if r := ask(t, "udp", addr, query("www.example.test.", dns.TypeA)); len(r.Answer) != 1 {
 		t.Errorf("after release: %v", r)
 	}
+}
+
+// One client holds at most a quarter of the upstream slots (an IPv6
+// client by its /64); the others still get theirs.
+func TestClientShareOfUpstream(t *testing.T) {
+	up, _, p, addr := boundedProxy(t, 8)
+	greedy := netip.MustParseAddr("127.0.0.2")
+	held := holdUpstream(t, up, addr, greedy, greedy)
+	if r := askFromAddr(t, greedy, addr, query("www.example.test.", dns.TypeA)); r.Rcode != dns.RcodeServerFailure {
+		t.Errorf("a third query of the client holding its share: rcode %s, want SERVFAIL", dns.RcodeToString[r.Rcode])
+	}
+	if r := askFromAddr(t, netip.MustParseAddr("127.0.0.3"), addr, query("www.example.test.", dns.TypeA)); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+		t.Errorf("another client: %v, want its answer", r)
+	}
+	if st := p.Stats(); st.Overloaded != 1 {
+		t.Errorf("Overloaded %d, want 1", st.Overloaded)
+	}
+	close(up.release)
+	held()
+	if r := askFromAddr(t, greedy, addr, query("www.example.test.", dns.TypeA)); len(r.Answer) != 1 {
+		t.Errorf("after its queries ended: %v", r)
+	}
+}
+
+func TestShareKey(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"192.0.2.1", "192.0.2.1", true},
+		{"192.0.2.1", "192.0.2.2", false},
+		{"2001:db8:1:2::10", "2001:db8:1:2:abcd::99", true},
+		{"2001:db8:1:2::10", "2001:db8:1:3::10", false},
+		{"fe80::1", "fe80::2", true},
+	} {
+		a, b := netip.MustParseAddr(tc.a), netip.MustParseAddr(tc.b)
+		if same := shareKey(a) == shareKey(b); same != tc.same {
+			t.Errorf("%s and %s share: %v, want %v", tc.a, tc.b, same, tc.same)
+		}
+	}
+}
+
+// boundedProxy is a proxy with an upstream that holds queries for names
+// under hold.test, and maxUpstream slots.
+func boundedProxy(t *testing.T, maxUpstream int) (*fakeUpstream, Config, *Proxy, netip.AddrPort) {
+	up := startUpstream(t)
+	cfg := testConfig(up.addr)
+	cfg.MaxUpstream = maxUpstream
+	p := startProxy(t, cfg, Deps{Quarantine: newFakeLookup(), Allow: &fakeAllow{}})
+	return up, cfg, p, p.Addrs()[0]
+}
+
+// holdUpstream sends, from each address in from, a query the upstream
+// holds until up.release is closed, and returns once all are held; wait
+// returns their answers after.
+func holdUpstream(t *testing.T, up *fakeUpstream, addr netip.AddrPort, from ...netip.Addr) (wait func() []*dns.Msg) {
+	var wg sync.WaitGroup
+	answers := make([]*dns.Msg, len(from))
+	for i, a := range from {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i] = askFromAddr(t, a, addr, query(fmt.Sprintf("q%d.hold.test.", i), dns.TypeA))
+		}()
+	}
+	for range from {
+		<-up.held
+	}
+	return func() []*dns.Msg { wg.Wait(); return answers }
+}
+
+// askFromAddr is ask over UDP from the local address from.
+func askFromAddr(t *testing.T, from netip.Addr, addr netip.AddrPort, m *dns.Msg) *dns.Msg {
+	t.Helper()
+	c := &dns.Client{Timeout: 10 * time.Second, Dialer: &net.Dialer{Timeout: 10 * time.Second, LocalAddr: net.UDPAddrFromAddrPort(netip.AddrPortFrom(from, 0))}}
+	r, _, err := c.Exchange(m, addr.String())
+	if err != nil {
+		t.Errorf("query %s from %s: %v", m.Question[0].Name, from, err)
+		return new(dns.Msg)
+	}
+	return r
 }
 
 func TestAllowUpdates(t *testing.T) {

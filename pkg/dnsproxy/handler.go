@@ -110,12 +110,12 @@ func (p *Proxy) respond(ctx context.Context, client netip.Addr, req *dns.Msg, tc
 	quarantined := p.cfg.AllQuarantined || p.deps.Quarantine.IsQuarantined(client)
 	switch {
 	case p.isLocal(q):
-		return p.forward(ctx, req, tcp)
+		return p.forward(ctx, client, req, tcp)
 	case inUpdateDomains(q.Name, p.names.Load().updates):
 		p.st.updateLookups.Add(1)
-		return p.forwardUpdate(ctx, req, tcp, quarantined)
+		return p.forwardUpdate(ctx, client, req, tcp, quarantined)
 	case !quarantined:
-		return p.forward(ctx, req, tcp)
+		return p.forward(ctx, client, req, tcp)
 	}
 	p.st.notice.Add(1)
 	return p.notice(req)
@@ -240,8 +240,8 @@ func (p *Proxy) notice(req *dns.Msg) *dns.Msg {
 // forward sends req to the upstream and returns its answer unchanged but
 // for the ID, the EDNS record (the client's view) and truncation to what
 // the client can take over UDP.
-func (p *Proxy) forward(ctx context.Context, req *dns.Msg, tcp bool) *dns.Msg {
-	resp, ok := p.exchange(ctx, req)
+func (p *Proxy) forward(ctx context.Context, client netip.Addr, req *dns.Msg, tcp bool) *dns.Msg {
+	resp, ok := p.exchange(ctx, client, req)
 	if ok {
 		p.st.forwarded.Add(1)
 	}
@@ -259,13 +259,13 @@ func (p *Proxy) forward(ctx context.Context, req *dns.Msg, tcp bool) *dns.Msg {
 // may reach (a private one, or one past the first maxAllowPerAnswer,
 // would only make it try and fail); other clients' answers stay
 // unchanged.
-func (p *Proxy) forwardUpdate(ctx context.Context, req *dns.Msg, tcp, quarantined bool) *dns.Msg {
+func (p *Proxy) forwardUpdate(ctx context.Context, client netip.Addr, req *dns.Msg, tcp, quarantined bool) *dns.Msg {
 	// The slot is held through the allow-set update too, so that queries
 	// waiting on a slow backend stay within MaxUpstream.
-	if !p.takeSlot() {
+	if !p.takeSlot(client) {
 		return servFail(req)
 	}
-	defer p.releaseSlot()
+	defer p.slots.release(client)
 	resp, ok := p.exchangeHeld(ctx, req)
 	if !ok {
 		return p.fitClient(resp, req, tcp)
@@ -285,27 +285,25 @@ func (p *Proxy) forwardUpdate(ctx context.Context, req *dns.Msg, tcp, quarantine
 }
 
 // exchange returns the upstream's answer and true, or SERVFAIL and false
-// if the upstream failed or too many queries are in flight.
-func (p *Proxy) exchange(ctx context.Context, req *dns.Msg) (*dns.Msg, bool) {
-	if !p.takeSlot() {
+// if the upstream failed or too many queries are in flight, in all or of
+// client.
+func (p *Proxy) exchange(ctx context.Context, client netip.Addr, req *dns.Msg) (*dns.Msg, bool) {
+	if !p.takeSlot(client) {
 		return servFail(req), false
 	}
-	defer p.releaseSlot()
+	defer p.slots.release(client)
 	return p.exchangeHeld(ctx, req)
 }
 
-// takeSlot takes an upstream slot if one is free, and counts a refusal.
-func (p *Proxy) takeSlot() bool {
-	select {
-	case p.slots <- struct{}{}:
+// takeSlot takes an upstream slot for client if one is free to it, and
+// counts a refusal.
+func (p *Proxy) takeSlot(client netip.Addr) bool {
+	if p.slots.take(client) {
 		return true
-	default:
-		p.st.overloaded.Add(1)
-		return false
 	}
+	p.st.overloaded.Add(1)
+	return false
 }
-
-func (p *Proxy) releaseSlot() { <-p.slots }
 
 // exchangeHeld is exchange for a caller holding a slot.
 func (p *Proxy) exchangeHeld(ctx context.Context, req *dns.Msg) (*dns.Msg, bool) {

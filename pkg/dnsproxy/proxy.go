@@ -125,7 +125,8 @@ type Config struct {
 	// together) and one allow-set update.
 	UpstreamTimeout time.Duration
 	// MaxUpstream bounds the queries in flight to the upstream; a query
-	// beyond it is answered SERVFAIL at once.
+	// beyond it, or beyond a quarter of it from one client (an IPv6
+	// client by its /64), is answered SERVFAIL at once.
 	MaxUpstream int
 	// MaxTCPConns bounds open client TCP connections per listen address;
 	// further connections wait in the kernel's accept queue. One client
@@ -169,7 +170,7 @@ type Stats struct {
 	AllowUpdates        uint64 // SetAllowed calls
 	AllowErrors         uint64 // SetAllowed calls that failed
 	UpstreamErrors      uint64 // SERVFAIL: the upstream failed, timed out or sent what cannot be packed
-	Overloaded          uint64 // SERVFAIL because MaxUpstream queries were in flight
+	Overloaded          uint64 // SERVFAIL because MaxUpstream queries, or the client's share of them, were in flight
 	Malformed           uint64 // FORMERR, NOTIMP, BADVERS or dropped as unparsable
 	Outsiders           uint64 // queries from a source outside Config.Clients, dropped
 	Truncated           uint64 // UDP answers cut to the client's size
@@ -184,7 +185,7 @@ type Proxy struct {
 	log   *slog.Logger
 	now   func() time.Time
 	up    exchanger
-	slots chan struct{} // one per upstream query in flight
+	slots *upstreamSlots
 	// names are the update and local domains, which SetRules replaces.
 	names atomic.Pointer[domains]
 	allow *allowCache
@@ -259,7 +260,7 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 		log:     deps.Logger.With("component", "dnsproxy"),
 		now:     deps.Now,
 		up:      newUpstream(cfg),
-		slots:   make(chan struct{}, cfg.MaxUpstream),
+		slots:   newUpstreamSlots(cfg.MaxUpstream),
 		allow:   newAllowCache(quarantine.MaxAllowed),
 		observe: newObservations(deps.Observer, deps.Now),
 		ready:   make(chan struct{}),
