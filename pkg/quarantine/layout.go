@@ -550,16 +550,12 @@ func metaMarkSet(bits uint32) match {
 	}
 }
 
-// iifname, oifname and oifnameNot match the input or output interface by
+// iifname and oifname match the input or output interface by
 // its exact name, which the kernel compares as IFNAMSIZ bytes, zero
 // padded.
 func iifname(name string) match { return ifname("iifname", expr.MetaKeyIIFNAME, expr.CmpOpEq, name) }
 
 func oifname(name string) match { return ifname("oifname", expr.MetaKeyOIFNAME, expr.CmpOpEq, name) }
-
-func oifnameNot(name string) match {
-	return ifname("oifname !=", expr.MetaKeyOIFNAME, expr.CmpOpNeq, name)
-}
 
 func ifname(text string, key expr.MetaKey, op expr.CmpOp, name string) match {
 	data := make([]byte, unix.IFNAMSIZ)
@@ -822,32 +818,40 @@ func inetTable(cfg Config) tableDef {
 		// forwards.
 		forward.rules = append(forward.rules, spentFastPath(cfg.Capture)...)
 	}
-	// A quarantined device's replies towards anywhere but the LAN are
-	// checked by its MAC, in a chain of their own ahead of fw4's (it only
-	// drops or returns, so it grants nothing): a connection started from
-	// outside towards an address the device's entry lacks (an IPv6
-	// address not learnt yet) passes the address rules, its replies would
-	// ride the established fast path, and fw4's flow offloading, at
-	// priority 0, would take a UDP one out of the hooks at its first
-	// reply. Replies to the LAN (the owner opening a camera's page from
-	// another segment) are left to the rules that let the connection
-	// start. Only packets in from a LAN interface, in the reply direction
-	// and out of another interface pay for the lookups.
+	// A quarantined device's replies are checked by its MAC, in a chain
+	// of their own ahead of fw4's (it only drops or returns, so it grants
+	// nothing): a connection started towards an address the device's
+	// entry lacks (an IPv6 address not learnt yet), from the WAN, another
+	// LAN segment or a LAN host sending through the router, passes the
+	// address rules, its replies would ride the established fast path,
+	// and fw4's flow offloading, at priority 0, would take a UDP one out
+	// of the hooks at its first reply. What its mode lets into the device
+	// may be answered: replies to the router's and the management
+	// addresses (a management address over a VPN), and an isolate
+	// device's to the LAN. Only replies from a quarantined MAC in from a
+	// LAN interface (from anywhere, when none is named) go further than
+	// the jump's one lookup.
 	earlyForward := chainDef{name: "forward_early", hook: nftables.ChainHookForward, prio: prioFilter, typ: nftables.ChainTypeFilter}
 	quarantinedReplies := chainDef{name: "lan_replies"}
+	fromQuarantined := []match{ctDirection("reply"), b.ether("saddr", setName(quarantinedPrefix, keyMAC)), jump(quarantinedReplies.name)}
+	if len(cfg.LANInterfaces) == 0 {
+		earlyForward.rules = append(earlyForward.rules, rule(fromQuarantined...))
+	}
 	for _, in := range cfg.LANInterfaces {
-		parts := []match{iifname(in), ctDirection("reply")}
-		for _, out := range cfg.LANInterfaces {
-			parts = append(parts, oifnameNot(out))
-		}
-		earlyForward.rules = append(earlyForward.rules, rule(append(parts, jump(quarantinedReplies.name))...))
+		earlyForward.rules = append(earlyForward.rules, rule(slices.Concat([]match{iifname(in)}, fromQuarantined)...))
 	}
 	for _, m := range modes {
 		mac := b.ether("saddr", setName(m.setPrefix(), keyMAC))
-		// Replies to the router's and the management addresses (a
-		// management address over a VPN) pass.
 		for _, k := range addrKinds {
 			quarantinedReplies.rules = append(quarantinedReplies.rules, rule(mac, b.addr(k, "daddr", setName("protected", k), false), verdict(expr.VerdictReturn)))
+		}
+		// The isolate chains let the LAN in (in through a LAN
+		// interface), so a reply may go back out of one: reachable's
+		// tests, with the destination the original source.
+		if m == ModeIsolate {
+			for _, to := range reach[m] {
+				quarantinedReplies.rules = append(quarantinedReplies.rules, rule(slices.Concat([]match{mac}, to, []match{verdict(expr.VerdictReturn)})...))
+			}
 		}
 		quarantinedReplies.rules = append(quarantinedReplies.rules, rule(mac, drop()))
 	}
@@ -979,10 +983,7 @@ func inetTable(cfg Config) tableDef {
 		}
 	}
 
-	chains := []chainDef{input, forward, pre, limited, unlearnt, updatesOut, updatesIn, isolateOut, isolateIn, notice}
-	if len(cfg.LANInterfaces) > 0 {
-		chains = append(chains, earlyForward, quarantinedReplies)
-	}
+	chains := []chainDef{input, forward, pre, limited, unlearnt, updatesOut, updatesIn, isolateOut, isolateIn, notice, earlyForward, quarantinedReplies}
 	if dnsProxy {
 		chains = append(chains, dns)
 	}

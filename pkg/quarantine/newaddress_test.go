@@ -1,0 +1,183 @@
+package quarantine
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/internal/netnstest"
+)
+
+// A second LAN segment of the lab (a guest bridge) and the address the
+// quarantined device takes after its entry was made: an IPv6 address
+// the daemon has not learnt yet (a new temporary address).
+const (
+	guestV4, guestV6 = "10.98.0.21", "fd98::21"
+	deviceNewV6      = "fd99::aa:10"
+)
+
+// tcpFrom connects over TCP from ns, from the local address from, and
+// returns the name the server answered with.
+func tcpFrom(ns, from, to string, port int) (string, error) {
+	var c net.Conn
+	err := netnstest.Run(ns, func() (err error) {
+		d := net.Dialer{Timeout: dialTimeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+		c, err = d.Dial("tcp", net.JoinHostPort(to, strconv.Itoa(port)))
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(dialTimeout))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(line), err
+}
+
+// TestUnlearntAddressCut: a quarantined device that takes a new IPv6
+// address, one its entry lacks, reaches nothing and is reached from
+// nowhere its mode forbids: not the WAN, not another LAN segment the
+// router routes to, not a host on its own segment that sends through
+// the router. The connections that start towards it pass the address
+// rules (they know no such address), so its replies must be stopped by
+// its MAC, in every direction the router forwards them.
+func TestUnlearntAddressCut(t *testing.T) {
+	netnstest.RequireNFTables(t)
+	ctx := context.Background()
+	l := newLab(t)
+	r, d, p, w := l.router, l.device, l.peer, l.wan
+
+	guest := netnstest.New(t, "iotgwq", "guest")
+	netnstest.NoDAD(t, guest)
+	netnstest.Cmd(t, "ip", "-n", r, "link", "add", "br1", "address", "02:00:00:00:01:fe", "type", "bridge")
+	netnstest.BridgeHost(t, r, "br1", netnstest.LANHost{NS: guest, Port: "lan2", MAC: "02:00:00:00:00:21", V4: guestV4 + "/24", V6: guestV6 + "/64"}, "10.98.0.1", "fd98::1")
+	netnstest.Cmd(t, "ip", "-n", r, "addr", "add", "10.98.0.1/24", "dev", "br1")
+	netnstest.Cmd(t, "ip", "-n", r, "addr", "add", "fd98::1/64", "dev", "br1", "nodad")
+	netnstest.Cmd(t, "ip", "-n", r, "link", "set", "br1", "up")
+	netnstest.ServeName(t, guest, "[::]:443", "guest", nil)
+	// Neighbour discovery takes a moment on the fresh segment.
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := tcp(guest, deviceV6, 443); err == nil {
+			break
+		} else if time.Since(start) > 10*time.Second {
+			t.Fatalf("guest segment not ready: %v", err)
+		}
+	}
+
+	// The new address. The peer sends to it through the router (a host
+	// that does not take it for on-link) and the device answers the peer
+	// the same way: routed in and out of the one bridge. Redirects would
+	// turn that into bridged traffic, which the bridge table cuts.
+	netnstest.Cmd(t, "ip", "-n", d, "addr", "add", deviceNewV6+"/64", "dev", "eth0", "nodad")
+	netnstest.Cmd(t, "ip", "-n", d, "-6", "route", "add", peerV6+"/128", "via", routerV6)
+	netnstest.Cmd(t, "ip", "-n", p, "-6", "route", "add", deviceNewV6+"/128", "via", routerV6)
+	for _, ns := range []string{d, p} {
+		netnstest.CmdIn(t, ns, "sh", "-c", "echo 0 > /proc/sys/net/ipv6/conf/all/accept_redirects; echo 0 > /proc/sys/net/ipv6/conf/eth0/accept_redirects")
+	}
+
+	cfg := Config{
+		RouterAddrs: addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1", "10.98.0.1", "fd98::1"),
+		LANPrefixes: []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd99::/64"),
+			netip.MustParsePrefix("10.98.0.0/24"), netip.MustParsePrefix("fd98::/64")},
+		NoticePort:    noticePort,
+		Capture:       CaptureConfig{Enabled: true, Group: 3, Snaplen: 256, Bytes: 4096, Mark: 0x00300000},
+		LANInterfaces: []string{"br0", "br1"},
+	}
+	n, err := NewNFTables(cfg, WithNetNSFd(netnstest.Fd(t, r)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Reconcile(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SetAllowed(ctx, addrs(wanV6), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+
+	paths := []unlearntPath{
+		{"device → WAN", d, deviceNewV6, wanV6},
+		{"WAN → device", w, "", deviceNewV6},
+		{"device → guest segment", d, deviceNewV6, guestV6},
+		{"guest segment → device", guest, "", deviceNewV6},
+		{"peer → device through the router", p, "", deviceNewV6},
+	}
+	want := func(ns string) string { return netnstest.Role(ns) }
+	for _, tc := range []struct {
+		stage string
+		mode  Mode
+		owner []netip.Addr // protected addresses
+		want  []string     // per path: the server's name, "" blocked
+	}{
+		{"free", "", nil, []string{want(w), "device", want(guest), "device", "device"}},
+		{"block", ModeBlock, nil, []string{"", "", "", "", ""}},
+		{"isolate", ModeIsolate, nil, []string{"", "", want(guest), "device", "device"}},
+		{"updates-only", ModeUpdatesOnly, nil, []string{want(w), "", "", "", ""}},
+		// The owner's connections to it get their answers; it opens
+		// none to the owner.
+		{"block, guest protected", ModeBlock, addrs(guestV4, guestV6), []string{"", "", "", "device", ""}},
+	} {
+		if err := n.SetProtected(ctx, nil, tc.owner); err != nil {
+			t.Fatal(err)
+		}
+		if tc.mode == "" {
+			if err := n.Release(ctx, deviceMAC); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := n.Quarantine(ctx, Entry{MAC: deviceMAC, Addrs: addrs(deviceV4, deviceV6), Mode: tc.mode}); err != nil {
+			t.Fatal(err)
+		}
+		expectPaths(t, tc.stage, paths, tc.want)
+	}
+
+	// Without LAN interfaces named, the replies are checked whatever
+	// interface they come in on.
+	if err := n.SetProtected(ctx, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg.LANInterfaces = nil
+	anyInterface, err := NewNFTables(cfg, WithNetNSFd(netnstest.Fd(t, r)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := anyInterface.Reconcile(ctx, []Entry{{MAC: deviceMAC, Addrs: addrs(deviceV4, deviceV6), Mode: ModeBlock}}); err != nil {
+		t.Fatal(err)
+	}
+	expectPaths(t, "block, no LAN interfaces named", paths, []string{"", "", "", "", ""})
+}
+
+// unlearntPath is a TCP connection to port 443 from namespace from
+// (from its address src, when set) to the address to.
+type unlearntPath struct {
+	name, from, src, to string
+}
+
+// expectPaths tries the paths at once and reports each whose server's
+// answer is not the one in want ("" for none).
+func expectPaths(t *testing.T, stage string, paths []unlearntPath, want []string) {
+	t.Helper()
+	got := make([]string, len(paths))
+	var wg sync.WaitGroup
+	for i, pa := range paths {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if pa.src != "" {
+				got[i], _ = tcpFrom(pa.from, pa.src, pa.to, 443)
+			} else {
+				got[i], _ = tcp(pa.from, pa.to, 443)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, pa := range paths {
+		if got[i] != want[i] {
+			t.Errorf("%s: %s (%s): got %q, want %q", stage, pa.name, deviceNewV6, got[i], want[i])
+		}
+	}
+}
