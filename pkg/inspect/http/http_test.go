@@ -560,6 +560,12 @@ func TestSyntheticLogins(t *testing.T) {
 			c.Client("GET /cgi-bin/CGIProxy.fcgi?cmd=getDevState&usr=admin&pwd=" + secret + " HTTP/1.1\r\n\r\n").
 				Server("HTTP/1.1 200 OK\r\nSet-Cookie: x=1\r\nContent-Length: 43\r\n\r\n<CGI_Result><result>0</result></CGI_Result>")
 		}, []want{{"a***", "query", "unique", "yes"}}},
+		// Many cheap P2P cameras (and their phone apps) name the fields
+		// loginuse and loginpas on every CGI script.
+		{"query_login_loginuse_loginpas", func(c *inspecttest.Conv) {
+			c.Client("GET /videostream.cgi?loginuse=admin&loginpas=" + secret + "&resolution=32 HTTP/1.1\r\n\r\n").
+				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "query", "unique", "no"}}},
 		{"query_empty_password", func(c *inspecttest.Conv) {
 			c.Client("GET /snapshot.cgi?user=admin&pwd= HTTP/1.1\r\n\r\n").Server("HTTP/1.1 200 OK\r\n\r\n")
 		}, []want{{"a***", "query", "empty", "unknown"}}},

@@ -341,10 +341,12 @@ const (
 	rankPassword = 3
 )
 
+// The names of login fields. loginuse and loginpas are those of many
+// cheap P2P cameras' CGI scripts ("/videostream.cgi?loginuse=admin&loginpas=").
 var (
-	passwordNames    = [...]string{"pass", "password", "pwd", "passwd", "passphrase", "secret", "pw"}
+	passwordNames    = [...]string{"pass", "password", "pwd", "passwd", "passphrase", "secret", "pw", "loginpas"}
 	passwordSuffixes = [...]string{"password", "passwd", "pwd", "_pass", "passphrase"}
-	userNames        = [...]string{"user", "username", "login", "email", "account", "usr", "uname", "userid", "user_id", "loginname", "login_name", "user_name", "acct", "mail"}
+	userNames        = [...]string{"user", "username", "login", "email", "account", "usr", "uname", "userid", "user_id", "loginname", "login_name", "user_name", "acct", "mail", "loginuse"}
 	userSuffixes     = [...]string{"username", "user_name", "_user", "_login", "_email"}
 )
 
