@@ -551,6 +551,14 @@ func TestSyntheticLogins(t *testing.T) {
 			c.Client("POST /login HTTP/1.1\r\nContent-Length: " + itoa(len(form)) + "\r\n\r\n" + form).
 				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 		}, nil},
+		// A login API answers a failure with 200, its session cookie
+		// (set on every answer) and an error in JSON.
+		{"json_login_200_error_answer", func(c *inspecttest.Conv) {
+			body := `{"username":"admin","password":"s3cret-Pass"}`
+			answer := `{"error":"bad user name or passwd"}`
+			c.Client(postRequest("/api/login", "Content-Type: application/json\r\n", body)).
+				Server("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nSet-Cookie: token=abc; path=/\r\nContent-Length: " + itoa(len(answer)) + "\r\n\r\n" + answer)
+		}, []want{{"a***", "json", "unique", "unknown"}}},
 		{"numeric_password_kept", func(c *inspecttest.Conv) {
 			body := `{"username":"admin","password":1234}`
 			c.Client(postRequest("/api", "", body)).
@@ -1556,6 +1564,19 @@ func TestAnswerPage(t *testing.T) {
 		{"<input\ttype\n=\n\"PASSWORD\">", pageLogin},
 		{`{"error":"Wrong password"}`, pageLogin},
 		{`Access denied`, pageLogin},
+		// A login API's JSON answer that holds an error, or says it
+		// did not succeed, in words of its own or none.
+		{`{"error":"bad user name or passwd"}`, pageLogin},
+		{` {"error": {"code": 268632071, "message": "password not valid"}, "result": false}`, pageLogin},
+		{`{"data":null,"errors":[{"code":"E_AUTH"}]}`, pageLogin},
+		{`{"Error": -40401}`, pageLogin},
+		{`{"success":false,"msg":"user or password not match"}`, pageLogin},
+		{"[{\"cmd\":\"Login\",\"code\":1,\"result\" : false}]", pageLogin},
+		// Success answers: an error key that holds nothing.
+		{`{"error":null,"token":"eyJhbGciOi"}`, pageOther},
+		{`{"error":0,"errors":[],"result":true,"success":true,"data":{"error":""}}`, pageOther},
+		{`{"error":false,"session":{}}`, pageOther},
+		{`<p>{"error":"x"} is how the API answers</p>`, pageOther}, // markup, not a JSON answer
 	}
 	for _, tt := range tests {
 		if got := answerPage([]byte(tt.body), page, p.seed); got != tt.want {

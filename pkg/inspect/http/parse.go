@@ -339,10 +339,11 @@ var failureWords = [...]string{"invalid", "incorrect", "wrong", "fail", "denied"
 // answerPage says what the whole body of a 2xx answer to a form login
 // shows: pageLogin for a password input (type="password"), a form that
 // posts back to page (the hash of the last segment of the login's path:
-// its action names it, or it has none and posts to the page shown), or a
-// failure message; else pageOther.
+// its action names it, or it has none and posts to the page shown), a
+// failure message, or a JSON answer that reports a failure
+// (jsonFailure); else pageOther.
 func answerPage(body []byte, page uint64, seed maphash.Seed) pageVerdict {
-	if passwordInput(body) {
+	if passwordInput(body) || jsonFailure(body) {
 		return pageLogin
 	}
 	for _, w := range failureWords {
@@ -380,6 +381,75 @@ func answerPage(body []byte, page uint64, seed maphash.Seed) pageVerdict {
 		}
 	}
 	return pageOther
+}
+
+// jsonFailure reports whether a JSON body, at any depth, has an "error"
+// or "errors" key with a value other than null, false, 0, "", {} or [],
+// or a "success" or "result" key that is false: login APIs answer a
+// failure with 200 so ({"error":"bad user name or passwd"}), in words
+// failureWords need not know, and with the session cookie they set on
+// every answer.
+func jsonFailure(body []byte) bool {
+	if b := bytes.TrimLeft(body, " \t\r\n"); len(b) == 0 || b[0] != '{' && b[0] != '[' {
+		return false
+	}
+	for i := 0; i < len(body); i++ {
+		if body[i] != '"' {
+			continue
+		}
+		// A string: a key if a ':' follows it.
+		j := i + 1
+		for j < len(body) && body[j] != '"' {
+			if body[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		if j >= len(body) {
+			return false
+		}
+		key := body[i+1 : j]
+		i = j
+		value := bytes.TrimLeft(body[j+1:], " \t\r\n")
+		if len(value) == 0 || value[0] != ':' {
+			continue
+		}
+		value = bytes.TrimLeft(value[1:], " \t\r\n")
+		switch {
+		case inspect.EqualFold(key, "error"), inspect.EqualFold(key, "errors"):
+			if !emptyJSONValue(value) {
+				return true
+			}
+		case inspect.EqualFold(key, "success"), inspect.EqualFold(key, "result"):
+			if bytes.HasPrefix(value, []byte("false")) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// emptyJSONValue reports whether the JSON value at the start of v is
+// null, false, 0, "", {} or [].
+func emptyJSONValue(v []byte) bool {
+	for _, lit := range [...]string{"null", "false", `""`} {
+		if bytes.HasPrefix(v, []byte(lit)) {
+			return true
+		}
+	}
+	if len(v) == 0 {
+		return false
+	}
+	rest := bytes.TrimLeft(v[1:], " \t\r\n")
+	switch v[0] {
+	case '0': // not 0.5 or 01
+		return len(v) == 1 || v[1] != '.' && (v[1] < '0' || v[1] > '9')
+	case '{':
+		return len(rest) > 0 && rest[0] == '}'
+	case '[':
+		return len(rest) > 0 && rest[0] == ']'
+	}
+	return false
 }
 
 // passwordInput reports whether markup holds an input of type password:
