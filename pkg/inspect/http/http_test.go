@@ -559,6 +559,24 @@ func TestSyntheticLogins(t *testing.T) {
 			c.Client(postRequest("/api/login", "Content-Type: application/json\r\n", body)).
 				Server("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nSet-Cookie: token=abc; path=/\r\nContent-Length: " + itoa(len(answer)) + "\r\n\r\n" + answer)
 		}, []want{{"a***", "json", "unique", "unknown"}}},
+		// Dahua's RPC2 login (its web page, its OEMs', home automation
+		// clients) first asks for a challenge with an empty password,
+		// then sends a salted hash: one login, hashed, no empty one.
+		{"dahua_rpc2_challenge_then_hashed_login", func(c *inspecttest.Conv) {
+			ask := `{"method":"global.login","params":{"userName":"admin","password":"","clientType":"Dahua3.0-Web3.0"},"id":1}`
+			challenge := `{"error":{"code":268632079,"message":"Component error: login challenge!"},"id":1,"params":{"encryption":"Default","random":"1230211283","realm":"Login to 3J05BC1PAZ00167"},"result":false,"session":"c6b01d6a"}`
+			welcome := `{"id":2,"params":{"keepAliveInterval":60},"result":true,"session":"c6b01d6a"}`
+			login := `{"method":"global.login","params":{"userName":"admin","password":"7A6B2F3C0E9D4B1A8C5E2F7D3A9B6C1E","clientType":"Dahua3.0-Web3.0","authorityType":"Default","passwordType":"Default"},"id":2,"session":"c6b01d6a"}`
+			c.Client(postRequest("/RPC2_Login", "Content-Type: text/plain; charset=utf-8\r\n", ask)).
+				Server("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + itoa(len(challenge)) + "\r\n\r\n" + challenge).
+				Client(postRequest("/RPC2_Login", "Content-Type: application/json\r\n", login)).
+				Server("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + itoa(len(welcome)) + "\r\n\r\n" + welcome)
+		}, []want{{"a***", "json", "hashed", "unknown"}}},
+		{"empty_json_password_is_a_login", func(c *inspecttest.Conv) {
+			body := `[{"cmd":"Login","param":{"User":{"userName":"admin","password":""}}}]`
+			c.Client(postRequest("/api.cgi?cmd=Login", "Content-Type: application/json\r\n", body)).
+				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "json", "empty", "no"}}},
 		{"numeric_password_kept", func(c *inspecttest.Conv) {
 			body := `{"username":"admin","password":1234}`
 			c.Client(postRequest("/api", "", body)).
@@ -1217,6 +1235,10 @@ func TestDefaultLoginVerdicts(t *testing.T) {
 		{"router_json_empty_password_field_then_hash", func(c *inspecttest.Conv) {
 			c.Client(post("/api/login", "application/json", `{"username":"admin","password":"","passwordHash":"9f86d081884c7d659a2feaa0c55ad015"}`)).
 				Server("HTTP/1.1 200 OK\r\nSet-Cookie: token=abc; path=/\r\nContent-Length: 2\r\n\r\n{}")
+		}, 0, false},
+		{"camera_rpc2_challenge_request_is_no_login", func(c *inspecttest.Conv) {
+			c.Client(post("/RPC2_Login", "application/json", `{"method":"global.login","params":{"userName":"admin","password":"","clientType":"Web3.0","loginType":"Direct"},"id":1}`)).
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
 		}, 0, false},
 		{"hub_form_failed_login_flash_cookie", func(c *inspecttest.Conv) {
 			page := "<html><form action=/login>Invalid username or password</form></html>"

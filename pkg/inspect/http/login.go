@@ -90,7 +90,7 @@ func (a *analyzer) bodyLogin(f *inspect.Flow, cut bool) {
 func (a *analyzer) formCred(f *inspect.Flow, mechanism string) (pendingCred, bool) {
 	s := &a.form
 	defer s.reset()
-	if s.passRank == passNone {
+	if s.passRank == passNone || s.passRank == passEmpty && s.asksChallenge {
 		return pendingCred{}, false
 	}
 	l := inspect.Login{
@@ -216,6 +216,11 @@ type formScratch struct {
 	value    [maxPass]byte
 	valueLen int
 
+	// asksChallenge: the form is a JSON call of Dahua's RPC2 login
+	// ("method":"global.login"), whose empty password asks for the
+	// challenge the hashed one answers, and is no login.
+	asksChallenge bool
+
 	mode  uint8 // formNone, formURL …
 	state uint8 // within mode: urlName, jsonOut, partPreamble …
 	// A percent escape split across calls: 1 after '%', 2 after its
@@ -244,6 +249,8 @@ func (s *formScratch) reset() { *s = formScratch{} }
 // field considers one decoded name and value (held in s.value).
 func (s *formScratch) field(name []byte) {
 	switch rank := fieldRank(name); {
+	case s.mode == formJSON && string(name) == "method":
+		s.asksChallenge = s.asksChallenge || string(s.value[:s.valueLen]) == "global.login"
 	case rank == rankPassword && passwordSetting(name, s.value[:s.valueLen]):
 		// "remember_password": 1 is a choice about a password, not one.
 	case rank == rankPassword:
