@@ -16,7 +16,7 @@ import (
 // How a form is read (formScratch.mode).
 const (
 	formNone      = iota
-	formSniff     // no Content-Type, or a textual one: JSON if it starts with '{'
+	formSniff     // no Content-Type, a textual or a form one: JSON if it starts with '{'
 	formURL       // name=value pairs separated by '&'
 	formJSON      // "key": value pairs at any depth
 	formMultipart // parts between "--boundary" lines (RFC 7578)
@@ -60,13 +60,13 @@ const (
 func (s *formScratch) start(k bodyKind) {
 	s.reset()
 	switch k {
-	case bodyForm:
-		s.mode = formURL
 	case bodyJSON:
 		s.mode = formJSON
 	case bodyMultipart:
 		s.mode, s.match = formMultipart, 1 // the body's start is a line's
-	case bodyUnknown, bodyText:
+	case bodyForm, bodyUnknown, bodyText:
+		// A form's body is sniffed too: jQuery's $.post keeps the form
+		// type for a JSON body, and browsers escape a form's '{'.
 		s.mode = formSniff
 	}
 }

@@ -572,6 +572,14 @@ func TestSyntheticLogins(t *testing.T) {
 				Client(postRequest("/RPC2_Login", "Content-Type: application/json\r\n", login)).
 				Server("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + itoa(len(welcome)) + "\r\n\r\n" + welcome)
 		}, []want{{"a***", "json", "hashed", "unknown"}}},
+		// jQuery's $.post keeps the form type for a JSON.stringify'd
+		// body, as many devices' pages send their login; browsers
+		// escape a form's '{' (%7B), so a form body never starts so.
+		{"json_body_typed_as_form", func(c *inspecttest.Conv) {
+			body := `{"username":"admin","password":"` + secret + `"}`
+			c.Client(postRequest("/goform/login", "Content-Type: application/x-www-form-urlencoded; charset=UTF-8\r\n", body)).
+				Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+		}, []want{{"a***", "json", "unique", "no"}}},
 		{"empty_json_password_is_a_login", func(c *inspecttest.Conv) {
 			body := `[{"cmd":"Login","param":{"User":{"userName":"admin","password":""}}}]`
 			c.Client(postRequest("/api.cgi?cmd=Login", "Content-Type: application/json\r\n", body)).
