@@ -24,7 +24,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs := newFlagSet("analyze", "FILE...", stderr)
 	load := configFlagSet(fs)
 	jsonOut := fs.Bool("json", false, "write events as JSON lines and a final summary line instead of text")
-	eventsPath := fs.String("events", "", "also write events as JSON lines to this file")
+	eventsPath := fs.String("events", "", "also write events and the summary as JSON lines to this file, as --json does")
 	noObs := fs.Bool("findings-only", false, "leave observations out of JSON output")
 	failOn := fs.String("fail-on", "none", "exit 1 when a finding is at or above this severity (info, low, medium, high, critical, none)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
@@ -67,9 +67,11 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		w := event.NewWriter(out, !*noObs)
 		sinks, writers = append(sinks, w), append(writers, w)
 	}
-	// finishEvents writes out the events file; its error counts like the
-	// report's (a full disk must not pass as a complete file).
-	finishEvents := func() error { return nil }
+	// finishEvents ends the events file with the summary line, as --json
+	// ends its output (docs/events.md), and writes it out; its error
+	// counts like the report's (a full disk must not pass as a complete
+	// file).
+	finishEvents := func(*report.Summary) error { return nil }
 	if *eventsPath != "" {
 		f, err := os.Create(*eventsPath)
 		if err != nil {
@@ -78,7 +80,10 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		defer f.Close() // on the early returns; a second Close is harmless
 		bw := bufio.NewWriter(f)
-		finishEvents = func() error {
+		finishEvents = func(sum *report.Summary) error {
+			if err := sum.WriteJSON(bw); err != nil {
+				return fmt.Errorf("%s: %w", *eventsPath, err)
+			}
 			if err := bw.Flush(); err != nil {
 				return fmt.Errorf("%s: %w", *eventsPath, err)
 			}
@@ -129,7 +134,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err == nil {
 		err = out.Flush()
 	}
-	if ferr := finishEvents(); err == nil {
+	if ferr := finishEvents(sum); err == nil {
 		err = ferr
 	}
 	if err != nil {

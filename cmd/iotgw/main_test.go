@@ -370,13 +370,53 @@ func TestAnalyzeEventsWriteError(t *testing.T) {
 	if code, _, stderr := run(t, "analyze", "--config", "/dev/null", "--quiet", "--events", events, small); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if fi, err := os.Stat(events); err != nil || fi.Size() == 0 || fi.Size() >= 4096 {
-		t.Fatalf("events file %v, %v: want some events, fewer than one buffer", fi, err)
+	// The events before the summary line: written only when the file is
+	// finished.
+	data, err = os.ReadFile(events)
+	if n := len(data) - len(lastLine(string(data))) - 1; err != nil || n <= 0 || n >= 4096 {
+		t.Fatalf("events file of %d bytes before its summary (%v): want some events, fewer than one buffer", n, err)
 	}
 	code, _, stderr := run(t, "analyze", "--config", "/dev/null", "--quiet", "--events", "/dev/full", small)
 	if code != exitUsage || !strings.Contains(stderr, "/dev/full") || !strings.Contains(stderr, "no space left") {
 		t.Errorf("exit %d, stderr %q: want the write error", code, stderr)
 	}
+}
+
+// TestAnalyzeEventsFileAsJSON: the events file holds what --json writes,
+// its summary line last (docs/events.md), with and without observations.
+func TestAnalyzeEventsFileAsJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{
+		{"all", nil},
+		{"findings_only", []string{"--findings-only"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			events := filepath.Join(t.TempDir(), "events.json")
+			args := append([]string{"analyze", "--config", "/dev/null", "--quiet", "--json", "--events", events}, tc.flags...)
+			code, stdout, stderr := run(t, append(args, demo)...)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			got, err := os.ReadFile(events)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != stdout {
+				t.Errorf("events file (%d bytes) differs from the --json output (%d bytes); its last line: %q",
+					len(got), len(stdout), trim(lastLine(string(got))))
+			}
+			if !strings.HasPrefix(lastLine(string(got)), `{"v":1,"type":"summary"`) {
+				t.Errorf("events file ends with %q, want the summary line", trim(lastLine(string(got))))
+			}
+		})
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
 
 // Every line of --json output is a JSON object of the documented schema,
