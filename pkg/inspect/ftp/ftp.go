@@ -137,7 +137,11 @@ func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 	}
 	greeting := !a.sawBanner && code == [3]byte{'2', '2', '0'}
 	if greeting && first {
-		inspect.EmitGreeting(f, "ftp", line[3:])
+		text := line[3:]
+		if a.multiline != [3]byte{} {
+			text = text[1:] // the "-" that says more lines follow
+		}
+		inspect.EmitGreeting(f, "ftp", text)
 	}
 	if a.multiline != [3]byte{} || code[0] == '1' {
 		return // the reply goes on, or is a preliminary one

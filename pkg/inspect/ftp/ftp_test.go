@@ -181,6 +181,28 @@ func TestAnonymous(t *testing.T) {
 	}
 }
 
+// TestGreetingBanner checks that the banner is the greeting's text, the
+// first line of a multi-line one without the "-" that continues it.
+func TestGreetingBanner(t *testing.T) {
+	tests := []struct {
+		name, greeting, banner string
+	}{
+		{"one_line", "220 (vsFTPd 3.0.3)\r\n", "(vsFTPd 3.0.3)"},
+		{"multi_line", "220-FileZilla Server 1.9.1\r\n220 Please visit https://filezilla-project.org/\r\n", "FileZilla Server 1.9.1"},
+		{"code_alone", "220\r\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := inspecttest.NewSession(t, New(), server)
+			s.Server(tt.greeting)
+			banners := s.End().Kind(event.KindBanner)
+			if len(banners) != 1 || banners[0].Evidence["banner"] != tt.banner {
+				t.Fatalf("banners %v, want one %q", evidence(banners), tt.banner)
+			}
+		})
+	}
+}
+
 // server is the FTP server of synthetic sessions.
 const server = "198.51.100.7:21"
 
