@@ -624,6 +624,9 @@ func below(s string, n int) bool {
 
 func (s scorer) p562() Provision {
 	var fails []string
+	// What was seen without a version, for the unknown verdict's reason:
+	// a banner without one is not "no banner seen".
+	var plain, upnp int
 	for _, o := range s.d.Observations {
 		if len(fails) == maxReasons {
 			break
@@ -641,13 +644,30 @@ func (s scorer) p562() Provision {
 			continue
 		}
 		// UPnP requires "OS/version UPnP/1.0 product/version" in SERVER.
-		if strings.Contains(text, "UPnP/") || !hasVersion(text) {
+		switch {
+		case strings.Contains(text, "UPnP/"):
+			upnp++
+			continue
+		case !hasVersion(text):
+			plain++
 			continue
 		}
 		fails = append(fails, fmt.Sprintf("discloses %q to unauthenticated clients", text))
 	}
-	return unknown(verdict("5.6-2", "No security info before login", fails, ""),
-		"no service banner of the device seen")
+	const upnpWhy = "which the UPnP specification requires to name versions"
+	why := "no service banner of the device seen"
+	switch {
+	case plain == 1:
+		why = "the device's 1 pre-login banner or Server header seen names no software version"
+	case plain > 1:
+		why = fmt.Sprintf("the device's %d pre-login banners or Server headers seen name no software version", plain)
+	case upnp > 0:
+		why = "only UPnP SERVER headers seen, " + upnpWhy
+	}
+	if plain > 0 && upnp > 0 {
+		why += "; UPnP SERVER headers, " + upnpWhy + ", not counted"
+	}
+	return unknown(verdict("5.6-2", "No security info before login", fails, ""), why)
 }
 
 func (s scorer) p57() Provision {

@@ -604,20 +604,24 @@ unsure = true
 }
 
 // TestScorecardBannerVersion: 5.6-2 fails on a version a service shows
-// before login; an address or a time of day in a banner is none.
+// before login; an address or a time of day in a banner is none, and
+// the unknown verdict says a banner was seen, without a version.
 func TestScorecardBannerVersion(t *testing.T) {
 	const mac, ip = "00:11:22:33:44:55", "192.168.1.5"
+	const noVersion = "the device's 1 pre-login banner or Server header seen names no software version"
 	tests := []struct {
 		banner string
 		want   Status
+		reason string
 	}{
-		{"SSH-2.0-dropbear_2014.63", Fail},
-		{"BusyBox v1.19.4 built-in shell", Fail},
-		{"220 ProFTPD 1.3.5 Server ready", Fail},
-		{"Welcome, connected to 192.168.1.5", Unknown},
-		{"Service up since 10.30 today", Unknown},
-		{"220 FTP ready at 23.59", Unknown},
-		{"lighttpd/1.4.35 on 10.0.0.1", Fail},
+		{"SSH-2.0-dropbear_2014.63", Fail, "dropbear_2014.63"},
+		{"BusyBox v1.19.4 built-in shell", Fail, "BusyBox v1.19.4"},
+		{"220 ProFTPD 1.3.5 Server ready", Fail, "ProFTPD 1.3.5"},
+		{"Welcome, connected to 192.168.1.5", Unknown, noVersion},
+		{"Service up since 10.30 today", Unknown, noVersion},
+		{"220 FTP ready at 23.59", Unknown, noVersion},
+		{"ipcam login:", Unknown, noVersion},
+		{"lighttpd/1.4.35 on 10.0.0.1", Fail, "lighttpd/1.4.35"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.banner, func(t *testing.T) {
@@ -625,8 +629,48 @@ func TestScorecardBannerVersion(t *testing.T) {
 			e := obs(mac, ip, event.KindBanner, event.Evidence{"protocol": "ftp", "banner": tt.banner})
 			e.Flow = &event.Flow{Transport: "tcp", Server: event.Endpoint{IP: ip, Port: 21, Local: true}, Client: event.Endpoint{IP: "192.168.1.9", Local: true}}
 			inv.Emit(e)
-			if st, r := statusOf(Scorecard(device(t, inv, mac), nil), "5.6-2"); st != tt.want {
-				t.Errorf("5.6-2 = %s %q, want %s", st, r, tt.want)
+			if st, r := statusOf(Scorecard(device(t, inv, mac), nil), "5.6-2"); st != tt.want || len(r) == 0 || !strings.Contains(r[0], tt.reason) {
+				t.Errorf("5.6-2 = %s %q, want %s with %q", st, r, tt.want, tt.reason)
+			}
+		})
+	}
+}
+
+// TestScorecardNoBannerReason: 5.6-2's unknown verdict tells what was
+// seen: nothing the device showed before login, only what it showed
+// after login or UPnP SERVER headers (which must name versions), or
+// banners without a version.
+func TestScorecardNoBannerReason(t *testing.T) {
+	const mac, ip = "00:11:22:33:44:55", "192.168.1.5"
+	banner := func(text, stage string) *event.Event {
+		e := obs(mac, ip, event.KindBanner, event.Evidence{"protocol": "telnet", "banner": text, "stage": stage})
+		e.Flow = &event.Flow{Transport: "tcp", Server: event.Endpoint{IP: ip, Port: 23, Local: true}, Client: event.Endpoint{IP: "192.168.1.9", Local: true}}
+		return e
+	}
+	upnp := obs(mac, ip, event.KindHTTPServer, event.Evidence{"server": "Linux/3.10 UPnP/1.0 MiniUPnPd/1.6"})
+	tests := []struct {
+		name   string
+		events []*event.Event
+		reason string
+	}{
+		{"nothing", nil, "no service banner of the device seen"},
+		{"after_login_only", []*event.Event{banner("BusyBox v1.19.3 built-in shell (ash)", "after_login")}, "no service banner of the device seen"},
+		{"upnp_only", []*event.Event{upnp}, "only UPnP SERVER headers seen, which the UPnP specification requires to name versions"},
+		{"banner_and_upnp", []*event.Event{banner("ipcam login:", "pre_login"), upnp},
+			"the device's 1 pre-login banner or Server header seen names no software version; UPnP SERVER headers, which the UPnP specification requires to name versions, not counted"},
+		{"two_banners", []*event.Event{banner("ipcam login:", "pre_login"), obs(mac, ip, event.KindHTTPServer, event.Evidence{"server": "GoAhead-Webs"})},
+			"the device's 2 pre-login banners or Server headers seen name no software version"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			inv.Emit(dhcp(mac, event.Evidence{"hostname": "cam"}))
+			for _, e := range tt.events {
+				inv.Emit(e)
+			}
+			st, r := statusOf(Scorecard(device(t, inv, mac), nil), "5.6-2")
+			if st != Unknown || len(r) != 1 || r[0] != tt.reason {
+				t.Errorf("5.6-2 = %s %q, want unknown with %q", st, r, tt.reason)
 			}
 		})
 	}
