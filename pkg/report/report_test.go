@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +163,59 @@ func TestInspectionCountersTold(t *testing.T) {
 			if strings.Contains(text.String(), w) {
 				t.Errorf("text has %q:\n%s", w, text.String())
 			}
+		}
+	}
+}
+
+// TestSummaryFieldsDocumented: every field of the summary line and of
+// its devices is named in docs/events.md's section on it, the schema
+// readers go by.
+func TestSummaryFieldsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/events.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "\n## Summary line\n")
+	if !ok {
+		t.Fatal("docs/events.md has no summary line section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	inv := device.NewInventory(16, func(netip.Addr) bool { return true })
+	f := ev(event.KindDefaultCredentials, event.SeverityHigh, "TELNET login with factory-default credentials (user r***, accepted: yes)",
+		event.Evidence{"protocol": "telnet", "accepted": "yes"})
+	f.Device = event.Endpoint{MAC: "c0:56:e3:1a:2b:3c", IP: "192.168.1.20", Local: true}
+	inv.Emit(f)
+	o := ev(event.KindBanner, event.SeverityInfo, "Telnet server banner", event.Evidence{"protocol": "telnet", "banner": "BusyBox v1.19.3 built-in shell (ash)", "stage": "after_login"})
+	o.Type, o.Device = event.TypeObservation, f.Device
+	inv.Emit(o)
+	dhcp := ev(event.KindDHCP, event.SeverityInfo, "DHCP request", event.Evidence{"client_mac": "c0:56:e3:1a:2b:3c", "message_type": "request", "hostname": "ipcam"})
+	dhcp.Type, dhcp.Device = event.TypeObservation, event.Endpoint{IP: "0.0.0.0", Local: true}
+	inv.Emit(dhcp)
+	var js bytes.Buffer
+	if err := Build([]Input{{Name: "x.pcap", Packets: 10, Error: "x.pcap: offset 24 (after 0 packets): truncated"}}, Counters{}, inv, &config.Default().Policy).WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var sum map[string]json.RawMessage
+	if err := json.Unmarshal(js.Bytes(), &sum); err != nil {
+		t.Fatal(err)
+	}
+	var inputs, devices []map[string]json.RawMessage
+	if err := json.Unmarshal(sum["inputs"], &inputs); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(sum["devices"], &devices); err != nil || len(devices) != 1 {
+		t.Fatalf("devices %s: %v", sum["devices"], err)
+	}
+	for what, obj := range map[string]map[string]json.RawMessage{"summary": sum, "inputs[]": inputs[0], "devices[]": devices[0]} {
+		for k := range obj {
+			if !strings.Contains(section, "`"+k+"`") && !strings.Contains(section, `"`+k+`":`) {
+				t.Errorf("%s field %q is not in docs/events.md's summary line section", what, k)
+			}
+		}
+	}
+	for _, k := range []string{"hostnames", "software", "identity", "scorecard", "observations", "findings"} {
+		if _, ok := devices[0][k]; !ok {
+			t.Errorf("the device has no %s to check: %s", k, sum["devices"])
 		}
 	}
 }
