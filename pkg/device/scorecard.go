@@ -520,11 +520,13 @@ func (s scorer) p551() Provision {
 }
 
 // clearCredentials are credentials seen on the wire (not the audit's own
-// verified logins): they crossed the network unprotected.
+// verified logins): they crossed the network unprotected. An anonymous
+// FTP login (RFC 1635) is public access, its "password" by convention
+// an e-mail address: no credential to protect.
 func (s scorer) clearCredentials(e *event.Event) bool {
 	switch e.Kind {
 	case event.KindPlaintextCredentials:
-		return true
+		return e.Evidence["password_class"] != "anonymous"
 	case event.KindDefaultCredentials, event.KindWeakCredentials:
 		return !e.Verified
 	}

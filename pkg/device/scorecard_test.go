@@ -95,6 +95,16 @@ func TestScorecard(t *testing.T) {
 			servedBy(finding(event.KindPlaintextCredentials, "FTP anonymous login, no password needed (user an***, accepted: yes)",
 				event.Evidence{"protocol": "ftp", "password_class": "anonymous", "accepted": "yes"}), 21),
 		}, map[string]Status{"5.1-1": Unknown}, ""},
+		// Anonymous FTP (RFC 1635) is public access: its "password" is
+		// by convention an e-mail address, no credential to protect.
+		{"anonymous_login_protects_no_credential", []*event.Event{
+			servedBy(finding(event.KindPlaintextCredentials, "FTP anonymous login, no password needed (user an***, accepted: yes)",
+				event.Evidence{"protocol": "ftp", "password_class": "anonymous", "accepted": "yes"}), 21),
+		}, map[string]Status{"5.5-7": Unknown}, ""},
+		{"password_login_in_clear", []*event.Event{
+			servedBy(finding(event.KindPlaintextCredentials, "FTP login sent without encryption (user a***, unique, accepted: yes)",
+				event.Evidence{"protocol": "ftp", "password_class": "unique", "accepted": "yes"}), 21),
+		}, map[string]Status{"5.5-7": Fail}, "FTP login sent without encryption"},
 		{"empty_password_accepted", []*event.Event{
 			servedBy(finding(event.KindPlaintextCredentials, "MQTT login sent without encryption (user te***, empty, accepted: yes)",
 				event.Evidence{"protocol": "mqtt", "password_class": "empty", "accepted": "yes"}), 1883),
