@@ -179,8 +179,15 @@ func (s *Summary) WriteText(w io.Writer) error {
 			ew.printf("  error: %s\n", in.Error)
 		}
 	}
-	if s.Counters.Truncated+s.Counters.UnknownLink > 0 {
-		ew.printf("  %d truncated frames, %d frames of unknown link type\n", s.Counters.Truncated, s.Counters.UnknownLink)
+	var unread []string
+	if s.Counters.Truncated > 0 {
+		unread = append(unread, fmt.Sprintf("%d truncated frames", s.Counters.Truncated))
+	}
+	if s.Counters.UnknownLink > 0 {
+		unread = append(unread, fmt.Sprintf("%d frames of unknown link type", s.Counters.UnknownLink))
+	}
+	if len(unread) > 0 {
+		ew.printf("  %s\n", strings.Join(unread, ", "))
 	}
 	if s.Counters.Fragments > 0 {
 		ew.printf("  %d IP fragments: %d datagrams reassembled and inspected, %d dropped (incomplete, overlapping with other bytes, malformed, too large or cut)\n",

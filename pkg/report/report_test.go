@@ -136,7 +136,8 @@ func TestEmptySummaryHasLists(t *testing.T) {
 
 // TestInspectionCountersTold: connections left uninspected and
 // inspections taken from idle connections are told in the text, and
-// only when there are some.
+// only when there are some; so are truncated frames and frames of an
+// unknown link type, each (no "0 truncated frames").
 func TestInspectionCountersTold(t *testing.T) {
 	inv := device.NewInventory(16, func(netip.Addr) bool { return true })
 	for _, tc := range []struct {
@@ -144,7 +145,11 @@ func TestInspectionCountersTold(t *testing.T) {
 		want []string
 		not  []string
 	}{
-		{Counters{Packets: 10}, nil, []string{"not inspected", "taken from"}},
+		{Counters{Packets: 10}, nil, []string{"not inspected", "taken from", "truncated frames", "unknown link type"}},
+		// Each of truncated and unknown link frames only when there are some.
+		{Counters{Packets: 10, UnknownLink: 283}, []string{"  283 frames of unknown link type\n"}, []string{"truncated"}},
+		{Counters{Packets: 10, Truncated: 2}, []string{"  2 truncated frames\n"}, []string{"unknown link"}},
+		{Counters{Packets: 10, Truncated: 2, UnknownLink: 3}, []string{"  2 truncated frames, 3 frames of unknown link type\n"}, nil},
 		{Counters{Packets: 10, Uninspected: 3, Reclaimed: 2}, []string{
 			"3 new connections not inspected",
 			"2 inspections taken from connections idle for a minute or joined without a handshake",
