@@ -78,10 +78,14 @@ const (
 )
 
 // msgFlags bits and the User-based Security Model (RFC 3412 section 6.4).
+// The reportable flag marks a request (a Confirmed Class PDU), which an
+// agent answers with a Response or a Report; it is readable where the
+// PDU is encrypted.
 const (
-	flagAuth = 0x01
-	flagPriv = 0x02
-	modelUSM = 3
+	flagAuth       = 0x01
+	flagPriv       = 0x02
+	flagReportable = 0x04
+	modelUSM       = 3
 )
 
 // message is what the analyzer reads from one datagram. Slices point into
@@ -96,6 +100,7 @@ type message struct {
 	pdu       byte   // PDU tag; 0 for an encrypted v3 scoped PDU
 	requestID int64  // of a PDU but a v1 trap, when hasID
 	hasID     bool
+	refusal   bool // a Report counting a failed USM check (usmRefusal)
 }
 
 // correlator is what ties a Response to its request: the msgID in v3
@@ -220,7 +225,48 @@ func (m *message) readPDU(b []byte) bool {
 	if tag != pduTrapV1 {
 		m.requestID, m.hasID = requestID(id)
 	}
+	if tag == pduReport {
+		m.refusal = usmRefusal(content)
+	}
 	return true
+}
+
+// usmStats is the OID prefix of the USM's error counters, 1.3.6.1.6.3.15.1.1
+// (RFC 3414 section 5), which a Report's first variable binding names.
+const usmStats = "\x2b\x06\x01\x06\x03\x0f\x01\x01"
+
+// usmRefusal reports whether a Report PDU's contents name a USM counter
+// of refused requests: unsupported security level (1), unknown user (3),
+// wrong digest (5, a wrong password) or decryption error (6). A Report
+// of a clock out of step (2) or an unknown engine ID (4) is part of
+// every exchange: the request is sent again.
+func usmRefusal(pdu []byte) bool {
+	_, rest, ok := expect(pdu, tagInteger) // request-id
+	for range 2 {                          // error-status, error-index
+		if ok {
+			_, rest, ok = expect(rest, tagInteger)
+		}
+	}
+	if !ok {
+		return false
+	}
+	list, _, ok := expect(rest, tagSequence)
+	if !ok {
+		return false
+	}
+	binding, _, ok := expect(list, tagSequence)
+	if !ok {
+		return false
+	}
+	oid, _, ok := expect(binding, tagOID)
+	if !ok || len(oid) != len(usmStats)+2 || string(oid[:len(usmStats)]) != usmStats {
+		return false
+	}
+	switch oid[len(usmStats)] {
+	case 1, 3, 5, 6:
+		return true
+	}
+	return false
 }
 
 // requestID reads a request-id's contents, two's complement. It is an
@@ -412,12 +458,13 @@ func (a *analyzer) reportCommunity(f *inspect.Flow, e *entry, o inspect.Outcome)
 // part of every v3 exchange and says nothing. A named user is reported
 // once per flow as an observation with its security level and whether the
 // agent answered: a Response to a request seen (its msgID, user and
-// security level, from the end the request went to) accepts, a Report
-// (unknown user, unsupported security level) refuses an unauthenticated
-// request. A Response that answers no request seen accepts nothing, as
-// for a community: anyone on the LAN can send it in the agent's name. The
-// user then waits for a Response that does; at the end of the flow it is
-// unknown.
+// security level, from the end the request went to) accepts; a Report
+// of a failed check (unknown user, unsupported security level, wrong
+// password: usmRefusal) to a request seen refuses it, whatever the
+// request's level (agents send it at noAuthNoPriv). A Response or Report
+// that answers no request seen settles nothing, as for a community:
+// anyone on the LAN can send it in the agent's name. The user then waits
+// for one that does; at the end of the flow it is unknown.
 func (a *analyzer) v3(f *inspect.Flow, dir inspect.Dir, m *message) {
 	if len(m.user) == 0 {
 		return
@@ -441,13 +488,15 @@ func (a *analyzer) v3(f *inspect.Flow, dir inspect.Dir, m *message) {
 			a.observeUser(f, e, inspect.OutcomeAccepted)
 		}
 	case pduReport:
-		if e != nil && level == 0 {
-			a.observeUser(f, e, inspect.OutcomeRejected)
+		if m.refusal {
+			a.refused(f, dir, m)
 		}
 	default: // requests, notifications, and encrypted PDUs of unknown type
-		// An encrypted PDU may be a Response itself: only a request
-		// whose type is read waits for an answer.
-		if m.pdu != 0 && m.pdu != pduTrapV1 && m.pdu != pduTrapV2 && (e == nil || e.pending) {
+		// An encrypted PDU may be a Response itself: only a request,
+		// by its type or, encrypted, by its reportable flag, waits for
+		// an answer.
+		request := m.pdu != 0 || m.flags&flagReportable != 0
+		if request && m.pdu != pduTrapV1 && m.pdu != pduTrapV2 && (e == nil || e.pending) {
 			a.remember(key, dir, m)
 		}
 		if e != nil {
@@ -463,6 +512,17 @@ func (a *analyzer) v3(f *inspect.Flow, dir inspect.Dir, m *message) {
 		initUser(e, m, subject)
 		if m.pdu == pduTrapV2 {
 			a.observeUser(f, e, inspect.OutcomeUnknown)
+		}
+	}
+}
+
+// refused reports as refused the user whose request, at any security
+// level, a Report sent in dir answers.
+func (a *analyzer) refused(f *inspect.Flow, dir inspect.Dir, m *message) {
+	for _, level := range [...]byte{0, flagAuth, flagAuth | flagPriv} {
+		key := hashKey(versionV3, level, m.user)
+		if e := a.find(key); e != nil && a.answered(key, dir, m) {
+			a.observeUser(f, e, inspect.OutcomeRejected)
 		}
 	}
 }

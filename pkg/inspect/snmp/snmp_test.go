@@ -149,6 +149,23 @@ func pduRawID(tag byte, id []byte) []byte {
 	return inspecttest.BER(tag, inspecttest.BER(tagInteger, id), integ(0), integ(0), vb)
 }
 
+// usmStats counters a Report carries (RFC 3414 section 5).
+const (
+	usmUnsupportedSecLevels = 1
+	usmNotInTimeWindows     = 2
+	usmUnknownUserNames     = 3
+	usmUnknownEngineIDs     = 4
+	usmWrongDigests         = 5
+)
+
+// usmReport is a Report PDU with request-id 42 whose one variable binding
+// is the usmStats counter n, as agents send it.
+func usmReport(n byte) []byte {
+	oid := inspecttest.BER(tagOID, []byte{0x2b, 6, 1, 6, 3, 15, 1, 1, n, 0})
+	vb := inspecttest.BER(tagSequence, inspecttest.BER(tagSequence, oid, inspecttest.BER(0x41, []byte{1})))
+	return inspecttest.BER(pduReport, integ(42), integ(0), integ(0), vb)
+}
+
 func trapV1() []byte {
 	return inspecttest.BER(pduTrapV1, inspecttest.BER(tagOID, []byte{0x2b, 6, 1, 4, 1}), inspecttest.BER(0x40, []byte{192, 168, 1, 20}),
 		integ(6), integ(1), inspecttest.BER(0x43, []byte{1}), inspecttest.BER(tagSequence))
@@ -298,6 +315,33 @@ func TestSynthetic(t *testing.T) {
 			c.ServerBytes(v3ID(9, 0, "monitor", scoped(pdu(pduResponse))))
 			c.ClientBytes(v3ID(10, 0x04, "monitor", scoped(pdu(pduGet)))).ServerBytes(v3ID(10, 0, "monitor", scoped(pdu(pduResponse))))
 		}, nil, []string{"noAuthNoPriv/yes"}},
+		// A Report refuses the request it answers (its msgID) when it
+		// counts a failed check (RFC 3414 section 3.2): net-snmp sends
+		// the one for a wrong password without authentication, at
+		// noAuthNoPriv.
+		{"v3_authnopriv_wrong_password", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ClientBytes(v3(0x05, "monitor", scoped(pdu(pduGet)))).ServerBytes(v3(0, "monitor", scoped(usmReport(usmWrongDigests))))
+		}, nil, []string{"authNoPriv/no"}},
+		{"v3_authpriv_wrong_password", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ClientBytes(v3(0x07, "monitor", octets("\x01\x02\x03"))).ServerBytes(v3(0, "monitor", scoped(usmReport(usmWrongDigests))))
+		}, nil, []string{"authPriv/no"}},
+		{"v3_noauth_unknown_user", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ClientBytes(v3(0x04, "monitor", scoped(pdu(pduGet)))).ServerBytes(v3(0, "monitor", scoped(usmReport(usmUnknownUserNames))))
+		}, nil, []string{"noAuthNoPriv/no"}},
+		// A clock out of step, or an engine ID to learn, is part of the
+		// exchange: the request is sent again and answered.
+		{"v3_not_in_time_window_then_answered", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ClientBytes(v3ID(7, 0x05, "monitor", scoped(pdu(pduGet)))).ServerBytes(v3ID(7, 0x01, "monitor", scoped(usmReport(usmNotInTimeWindows))))
+			c.ClientBytes(v3ID(8, 0x05, "monitor", scoped(pdu(pduGet)))).ServerBytes(v3ID(8, 0x01, "monitor", scoped(pdu(pduResponse))))
+		}, nil, []string{"authNoPriv/yes"}},
+		{"v3_discovery_naming_the_user_then_answered", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ClientBytes(v3ID(7, 0x04, "monitor", scoped(pdu(pduGet)))).ServerBytes(v3ID(7, 0, "monitor", scoped(usmReport(usmUnknownEngineIDs))))
+			c.ClientBytes(v3ID(8, 0x04, "monitor", scoped(pdu(pduGet)))).ServerBytes(v3ID(8, 0, "monitor", scoped(pdu(pduResponse))))
+		}, nil, []string{"noAuthNoPriv/yes"}},
+		// Anyone on the LAN can send a Report in the agent's name.
+		{"v3_report_without_request", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ClientBytes(v3ID(7, 0x04, "monitor", scoped(pdu(pduGet)))).ServerBytes(v3ID(8, 0, "monitor", scoped(usmReport(usmUnknownUserNames))))
+		}, nil, []string{"noAuthNoPriv/unknown"}},
 		{"v3_discovery_only", "192.168.1.20:161", func(c *inspecttest.Conv) {
 			c.ClientBytes(v3(0x04, "", scoped(pdu(pduGet)))).ServerBytes(v3(0, "", scoped(pdu(pduReport))))
 		}, nil, nil},
