@@ -120,7 +120,7 @@ type stream struct {
 	handled bool // the current packet was parsed: complete, or its prefix filled buf
 	// skip is how many bytes of the body to pass over before keeping
 	// again, and willCut says the CONNECT's Will payload in buf was cut
-	// (passOverWill).
+	// (passOver).
 	skip    int
 	willCut bool
 	buf     [capture]byte
@@ -183,7 +183,7 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 			i += k
 			s.left -= k
 			if !s.handled && s.left > 0 && s.n == len(s.buf) && dir == inspect.ToServer && s.header == typeConnect<<4 {
-				s.skip = s.passOverWill()
+				s.skip = s.passOver()
 			}
 			if !s.handled && (s.left == 0 || s.n == len(s.buf)) {
 				s.handled = true
@@ -256,45 +256,93 @@ const (
 )
 
 // willKept is how much of a Will payload too long for the buffer is kept
-// for the payload scanner (passOverWill).
+// for the payload scanner (passOver).
 const willKept = 256
 
-// passOverWill makes room, in a CONNECT's full buffer, for the user name
-// and password that follow a long Will payload (a device's last message,
-// kilobytes of JSON): it keeps the payload's first willKept bytes,
-// rewrites its length to match, and returns how many of the payload's
-// bytes still to come are to be passed over. It returns 0 when the buffer
-// does not end inside a Will payload.
-func (s *stream) passOverWill() int {
+// passOver makes room, in a CONNECT's full buffer, for the user name and
+// password that follow the fields before them, which may be long: 5.0
+// property blocks (user properties may run to kilobytes), dropped since
+// nothing reads them, and a Will payload (a device's last message,
+// kilobytes of JSON), of which the first willKept bytes are kept where
+// they leave room. Each such field is cut in place, its length rewritten
+// to match and what follows it in the buffer moved down. passOver
+// returns how many bytes still to come of a field the buffer ends in are
+// to be passed over. Called again each time the buffer fills, it cuts
+// nothing twice.
+func (s *stream) passOver() int {
 	r := reader{b: s.buf[:s.n]}
 	name := r.str16()
 	level := r.u8() &^ 0x80
 	flags := r.u8()
 	r.skip(2)
-	if r.short || !knownVersion(name, level) || flags&flagWill == 0 {
+	if r.short || !knownVersion(name, level) {
 		return 0
 	}
 	if level == 5 {
-		r.properties()
+		if left := s.dropProperties(&r); r.short {
+			return left
+		}
 	}
 	r.str16() // client identifier
+	if r.short || flags&flagWill == 0 {
+		return 0
+	}
 	if level == 5 {
-		r.properties()
+		if left := s.dropProperties(&r); r.short {
+			return left
+		}
 	}
 	r.str16() // Will topic
 	if r.short || r.off+2 > s.n {
 		return 0
 	}
-	start := r.off + 2
-	length, held := int(binary.BigEndian.Uint16(s.buf[r.off:])), s.n-start
-	if length <= held {
-		return 0 // the payload ends in the buffer: what overflows is not it
+	at, start := r.off, r.off+2
+	length := int(binary.BigEndian.Uint16(s.buf[at:]))
+	held := min(length, s.n-start)
+	// Half the buffer stays free for the login, however far in the
+	// payload starts.
+	keep := min(willKept, held, max(0, len(s.buf)/2-start))
+	if keep == length {
+		return 0
 	}
-	keep := min(willKept, held)
-	binary.BigEndian.PutUint16(s.buf[r.off:], uint16(keep))
-	clear(s.buf[start+keep : s.n])
-	s.n, s.willCut = start+keep, true
+	s.remove(start+keep, held-keep)
+	binary.BigEndian.PutUint16(s.buf[at:], uint16(keep))
+	s.willCut = true
 	return length - held
+}
+
+// dropProperties empties the property block at r: its bytes held are
+// removed and its length rewritten as zero in as many bytes (a Variable
+// Byte Integer may be padded with 0x80). It returns how many of its bytes
+// are still to come, and then, or when the length itself is cut, sets
+// r.short.
+func (s *stream) dropProperties(r *reader) int {
+	length, n, ok := varint(r.b[r.off:])
+	if !ok {
+		r.short = true
+		return 0
+	}
+	start := r.off + n
+	held := min(length, s.n-start)
+	s.remove(start, held)
+	for i := r.off; i < start-1; i++ {
+		s.buf[i] = 0x80
+	}
+	s.buf[start-1] = 0
+	r.b, r.off = s.buf[:s.n], start
+	if held < length {
+		r.short = true
+		return length - held
+	}
+	return 0
+}
+
+// remove deletes n kept bytes at off, moving those after them down and
+// wiping the freed end.
+func (s *stream) remove(off, n int) {
+	copy(s.buf[off:], s.buf[off+n:s.n])
+	clear(s.buf[s.n-n : s.n])
+	s.n -= n
 }
 
 // connect reads a CONNECT: protocol level, client identifier, Will, user

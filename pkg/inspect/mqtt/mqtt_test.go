@@ -200,6 +200,14 @@ func connect(o connectOpts) []byte {
 	return packet(0x10, parts...)
 }
 
+// userProperty is a 5.0 property block, length included, of one User
+// Property (0x26) whose name and value together are about n bytes.
+func userProperty(n int) []byte {
+	prop := append([]byte{0x26}, s16(strings.Repeat("k", n/2))...)
+	prop = append(prop, s16(strings.Repeat("v", n/2))...)
+	return packet(0, prop)[1:] // a packet's remaining length is a property block's
+}
+
 func connack(code byte) []byte { return packet(0x20, []byte{0, code}) }
 
 func connack5(code byte) []byte { return packet(0x20, []byte{0, code, 3, 0x22, 0, 10}) }
@@ -323,6 +331,38 @@ func TestSynthetic(t *testing.T) {
 		{"long_will_payload_v5_in_small_segments", func(c *inspecttest.Conv) {
 			b := connect(connectOpts{level: 5, clientID: "cam-05", user: str("admin"), pass: str(secret),
 				props: []byte{0}, will: true, willProps: []byte{0}, willTopic: "t", willPayload: strings.Repeat("v", 6000)})
+			for len(b) > 0 {
+				n := min(len(b), 1400)
+				c.ClientBytes(b[:n])
+				b = b[n:]
+			}
+			c.ServerBytes(connack5(0))
+		}, 1, "yes", "unique", "a***", "t", strings.Repeat("v", willKept)},
+		// 5.0 property blocks longer than the kept prefix (user
+		// properties a client may add, kilobytes of them): the login
+		// after them is read all the same, and the client's identifier.
+		{"long_connect_properties_v5", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{level: 5, clientID: "cam-05", user: str("admin"), pass: str(secret),
+				props: userProperty(3000)})).ServerBytes(connack5(0x86))
+		}, 1, "no", "unique", "a***", "", ""},
+		{"long_will_properties_v5", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{level: 5, clientID: "cam-05", user: str("admin"), pass: str(secret),
+				props: []byte{0}, will: true, willProps: userProperty(2500), willTopic: "t", willPayload: "gone"})).ServerBytes(connack5(0))
+		}, 1, "yes", "unique", "a***", "t", "gone"},
+		// The buffer fills 11 bytes into the Will payload, after will
+		// properties it holds whole: they make the room for the login.
+		{"will_payload_starting_at_the_buffer_end", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{level: 5, clientID: "cam-05", user: str("admin"), pass: str(secret),
+				props: []byte{0}, will: true, willProps: userProperty(2000), willTopic: "dev/lwt", willPayload: strings.Repeat("y", 300)})).ServerBytes(connack5(0x87))
+		}, 1, "no", "unique", "a***", "dev/lwt", strings.Repeat("y", 11)},
+		// A Will payload past half the buffer is passed over whole.
+		{"long_will_topic_and_payload_v311", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{clientID: "cam-01", user: str("admin"), pass: str(secret), will: true,
+				willTopic: "dev/" + strings.Repeat("t", 1900), willPayload: strings.Repeat("w", 400)})).ServerBytes(connack(0))
+		}, 1, "yes", "unique", "a***", "dev/" + strings.Repeat("t", maxTopic-4), ""},
+		{"long_properties_and_will_payload_v5", func(c *inspecttest.Conv) {
+			b := connect(connectOpts{level: 5, clientID: "cam-05", user: str("admin"), pass: str(secret),
+				props: userProperty(4000), will: true, willProps: userProperty(2100), willTopic: "t", willPayload: strings.Repeat("v", 3000)})
 			for len(b) > 0 {
 				n := min(len(b), 1400)
 				c.ClientBytes(b[:n])
