@@ -66,8 +66,27 @@ type command uint8
 
 const (
 	cmdOther command = iota
+	cmdUser          // the reply says whether the user needs a password
 	cmdPass          // the reply is the verdict on a login
 	cmdAuth          // AUTH: 234 starts TLS
+)
+
+// userReply is what the server answered to the last USER, which decides
+// what its reply to a PASS says of the password.
+type userReply uint8
+
+const (
+	// userAsked: the reply to PASS is the verdict. USER got 331 or 332,
+	// or 230 (a PASS sent all the same is taken as the login's
+	// password), or no USER was answered (a capture joined after it).
+	userAsked userReply = iota
+	// userRefused: USER got 530; the user cannot log in, whatever the
+	// reply to PASS ("230 Already logged in." is vsftpd's to a second
+	// user's PASS).
+	userRefused
+	// userNoCheck: no password is checked: USER was not understood, or
+	// a PASS was already answered.
+	userNoCheck
 )
 
 type analyzer struct {
@@ -77,6 +96,11 @@ type analyzer struct {
 	user      [maxUser]byte
 	userLen   int
 	sawBanner bool
+	userReply userReply
+	// inWithoutPassword: USER got 230 and no PASS has followed yet; if
+	// none does, the login had no password.
+	inWithoutPassword inspect.PendingLogin
+	gap               bool // bytes were lost: a reply may answer another command
 	// multiline holds the code of a multi-line reply being read
 	// ("230-…" up to "230 …"); zero outside one.
 	multiline [3]byte
@@ -94,10 +118,15 @@ func (*analyzer) Raw(inspect.Dir, []byte) int { return 0 }
 // several before the first reply is still paired.
 func (a *analyzer) ClientLine(f *inspect.Flow, line []byte) {
 	cmd, arg := inspect.CutWord(line)
+	if inspect.EqualFold(cmd, "PASS") {
+		a.inWithoutPassword = inspect.PendingLogin{} // the PASS is the login
+	} else {
+		a.inWithoutPassword.Report(f, inspect.OutcomeAccepted)
+	}
 	switch {
 	case inspect.EqualFold(cmd, "USER"):
 		a.userLen = copy(a.user[:], arg)
-		a.commands.Push(cmdOther)
+		a.commands.Push(cmdUser)
 	case inspect.EqualFold(cmd, "PASS"):
 		a.commands.Login(f, &inspect.Login{
 			Protocol:  "ftp",
@@ -159,9 +188,56 @@ func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 		if code == [3]byte{'2', '3', '4'} {
 			f.StartTLS()
 		}
+	case cmdUser:
+		a.userAnswered(f, code)
 	case cmdPass:
-		a.commands.Settle(f, c, verdict(code))
+		a.commands.Settle(f, c, a.passVerdict(code))
 	}
+}
+
+// userAnswered notes the reply to USER. A 230 logs the user in with no
+// password asked: unless a PASS follows, the login is reported with an
+// empty password.
+func (a *analyzer) userAnswered(f *inspect.Flow, code [3]byte) {
+	switch string(code[:]) {
+	case "331", "332":
+		a.userReply = userAsked
+	case "530":
+		a.userReply = userRefused
+	case "230":
+		a.userReply = userAsked
+		if next, ok := a.commands.Next(); ok && next.Kind == cmdPass {
+			return // sent before the reply: the PASS is the login
+		}
+		user := a.user[:a.userLen]
+		a.inWithoutPassword.Keep(f, &inspect.Login{
+			Protocol:  "ftp",
+			Mechanism: "USER/PASS",
+			User:      user,
+			Anonymous: anonymousUser(user),
+		})
+		if a.gap {
+			// The 230 may answer another command.
+			a.inWithoutPassword.Report(f, inspect.OutcomeUnknown)
+		}
+	default:
+		a.userReply = userNoCheck
+	}
+}
+
+// passVerdict is what the reply to PASS says of its login, given the
+// reply to the USER before it; the next PASS checks nothing until a USER
+// is asked for its password again.
+func (a *analyzer) passVerdict(code [3]byte) inspect.Outcome {
+	o := verdict(code)
+	switch a.userReply {
+	case userRefused:
+		o = inspect.OutcomeRejected
+	case userNoCheck:
+		o = inspect.OutcomeUnknown
+	}
+	a.userReply = userNoCheck
+	return o
 }
 
 // verdict is what the final reply to PASS says of the login.
@@ -185,6 +261,7 @@ func isCode(b []byte) bool {
 // neither a command nor a reply. Replies can no longer be matched to
 // commands, so the logins waiting for theirs get none.
 func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
+	a.gap = true
 	a.lines.Resync(dir)
 	if dir == inspect.ToClient {
 		a.multiline = [3]byte{} // the reply's end may be lost; a client gap leaves it as it was
@@ -193,6 +270,7 @@ func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
 }
 
 func (a *analyzer) Close(f *inspect.Flow) {
+	a.inWithoutPassword.Report(f, inspect.OutcomeAccepted)
 	a.commands.Close(f)
 	a.proto.pool.Put(a)
 }

@@ -280,6 +280,7 @@ func TestExchangeNoAllocs(t *testing.T) {
 	s.Server("220 FTP ready\r\n").Client("USER admin\r\n")
 	f, a := s.Analyzer(t)
 	inspecttest.ExchangeNoAllocs(t, f, a, []byte("CWD /pub\r\n"), []byte("250 ok\r\n"))
+	inspecttest.ExchangeNoAllocs(t, f, a, []byte("USER admin\r\n"), []byte("331 Please specify the password.\r\n"))
 }
 
 func FuzzAnalyzer(f *testing.F) {
@@ -320,5 +321,79 @@ func TestClientGapKeepsTheReplyFraming(t *testing.T) {
 	got := s.End().Findings()
 	if len(got) != 1 || got[0].Evidence["accepted"] == "yes" {
 		t.Fatalf("findings %v, want one login not taken for accepted", evidence(got))
+	}
+}
+
+// TestUserReplyDecides checks the logins whose fate the reply to USER
+// settles: 230 logs the user in without a password (reported as an empty
+// password, or an anonymous login, accepted), 530 refuses the user
+// whatever the reply to the PASS that follows says ("230 Already logged
+// in." is vsftpd's answer to a second user's PASS), and a PASS that
+// follows no request for a password is no check of it. A PASS sent after
+// a 230 to USER is taken as the login's password, as before.
+func TestUserReplyDecides(t *testing.T) {
+	tests := []struct {
+		name   string
+		script func(c *inspecttest.Conv)
+		want   []string // "user class accepted" of each login
+	}{
+		{"in_without_password", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\n").Server("230 Login successful.\r\n").Client("PWD\r\n").Server("257 \"/\"\r\n")
+		}, []string{"a*** empty yes"}},
+		{"anonymous_without_password", func(c *inspecttest.Conv) {
+			c.Server("220 (vsFTPd 3.0.3)\r\n").Client("USER anonymous\r\n").Server("230 Login successful.\r\n")
+		}, []string{"an*** anonymous yes"}},
+		{"pipelined_password_after_user_logged_in", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\nPASS s3cret-Pass\r\n").Server("230 Login successful.\r\n230 Already logged in.\r\n")
+		}, []string{"a*** unique yes"}},
+		{"password_after_user_logged_in", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\n").Server("230 USER OK\r\n").Client("PASS s3cret-Pass\r\n").Server("230 PASS OK\r\n")
+		}, []string{"a*** unique yes"}},
+		{"second_user_refused", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\n").Server("331 Please specify the password.\r\n").
+				Client("PASS s3cret-Pass\r\n").Server("230 Login successful.\r\n").
+				Client("USER bob\r\n").Server("530 Can't change to another user.\r\n").
+				Client("PASS other-Pass\r\n").Server("230 Already logged in.\r\n")
+		}, []string{"a*** unique yes", "b*** unique no"}},
+		{"user_refused_then_bad_sequence", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER root\r\n").Server("530 Permission denied.\r\n").
+				Client("PASS s3cret-Pass\r\n").Server("503 Login with USER first.\r\n")
+		}, []string{"r*** unique no"}},
+		{"second_password_without_user", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\n").Server("331 Please specify the password.\r\n").
+				Client("PASS s3cret-Pass\r\n").Server("230 Login successful.\r\n").
+				Client("PASS other-Pass\r\n").Server("230 Already logged in.\r\n")
+		}, []string{"a*** unique yes", "a*** unique unknown"}},
+		{"user_not_understood", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\n").Server("500 Unknown command.\r\n").
+				Client("PASS s3cret-Pass\r\n").Server("230 ok\r\n")
+		}, []string{"a*** unique unknown"}},
+		{"retry_after_refusal", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\n").Server("331 ok\r\n").Client("PASS s3cret-Pass\r\n").Server("530 Login incorrect.\r\n").
+				Client("USER admin\r\n").Server("331 ok\r\n").Client("PASS other-Pass\r\n").Server("230 Login successful.\r\n")
+		}, []string{"a*** unique no", "a*** unique yes"}},
+		{"joined_after_user", func(c *inspecttest.Conv) {
+			c.Client("PASS s3cret-Pass\r\n").Server("230 Login successful.\r\n")
+		}, []string{" unique yes"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New())
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:21")
+			tt.script(c)
+			c.Close()
+			e.Flush()
+			var got []string
+			for _, ev := range col.Findings() {
+				got = append(got, ev.Evidence["user"]+" "+ev.Evidence["password_class"]+" "+ev.Evidence["accepted"])
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("logins %q, want %q", got, tt.want)
+			}
+			if inspecttest.Leaks(t, col.Events, "s3cret-Pass") || inspecttest.Leaks(t, col.Events, "other-Pass") {
+				t.Error("password leaked into an event")
+			}
+		})
 	}
 }
