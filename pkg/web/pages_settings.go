@@ -147,7 +147,21 @@ func alertsContent(w *markup.Writer, v *view) {
 		}
 		w.Raw("</ul>\n")
 	}
-	w.Raw("<p class=\"hint\">Channels (ntfy, Gotify, Pushover, Telegram, webhook, e-mail, MQTT) are added in the <code>[alert]</code> section of <code>")
+	// The syntax is shown because a channel is an array of tables under
+	// [alert], not keys of that section, and the file is only read again
+	// at a reload.
+	w.Raw("<p class=\"hint\">Channels (ntfy, Gotify, Pushover, Telegram, webhook, e-mail, MQTT) are added on the router in <code>")
 	w.Text(p.ConfigPath)
-	w.Raw("</code>; here you can turn them on and off and test them.</p>\n")
+	w.Raw("</code>, one <code>[[alert.channel]]</code> block each; for the ntfy app, say:</p>\n" +
+		"<pre class=\"hint\">" + channelExample + "</pre>\n" +
+		"<p class=\"hint\">Check the file with <code>iotgw check-config</code>, then reload the daemon " +
+		"(<code>service iotgw reload</code>, or send it SIGHUP): the channel shows here, where you can turn it on and off and test it. " +
+		"docs/alerts.md in iotgw's source has every type's keys.</p>\n")
 }
+
+// channelExample is the alert channel the Alerts page shows as an
+// example; a test checks that the configuration takes it.
+const channelExample = `[[alert.channel]]
+type = "ntfy"
+name = "phone"
+topic = "a-long-topic-only-you-know"`

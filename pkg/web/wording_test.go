@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/config"
 )
 
 // TestOwnerWording: the page speaks to the owner in plain words: no
@@ -45,6 +46,11 @@ func TestOwnerWording(t *testing.T) {
 			r.backend.devices[cameraMAC].Quarantine = &api.Quarantine{Mode: "block", Since: r.clock.Now(), By: api.ByFirewall,
 				Reason: "Kept from the firewall's rules at start-up."}
 		}, path: "/devices/" + cameraMAC, want: []string{", until released. Kept from the firewall's rules at start-up."}, refuse: []string{"by firewall"}},
+		// A channel is an [[alert.channel]] block, not keys of [alert],
+		// and takes effect at a reload: the page shows both.
+		{name: "alert_channel_syntax", prep: func(*rig) {}, path: "/alerts",
+			want:   []string{"[[alert.channel]]", `type = "ntfy"`, "iotgw check-config", "service iotgw reload"},
+			refuse: []string{"<code>[alert]</code> section"}},
 		{name: "test_alert_form", prep: func(r *rig) { r.alerts.testErr = errors.New("ntfy: Post \"https://ntfy.sh/x\": connection refused") },
 			path: "/alerts/test", form: url.Values{"name": {"phone"}},
 			want: []string{`The test alert could not be sent: ntfy: Post "https://ntfy.sh/x": connection refused`}},
@@ -97,5 +103,17 @@ func TestWrongSetupCodeMessage(t *testing.T) {
 	}
 	if want := "Wrong setup code. To read it, run iotgw setup-code on the router."; !strings.Contains(body, want) || strings.Contains(body, "`") {
 		t.Errorf("want %q and no backtick in\n%s", want, body)
+	}
+}
+
+// TestChannelExample: the channel the Alerts page shows is one the
+// configuration takes.
+func TestChannelExample(t *testing.T) {
+	cfg, err := config.Parse("iotgw.toml", []byte(channelExample))
+	if err != nil {
+		t.Fatalf("the page's example channel: %v", err)
+	}
+	if n := len(cfg.Alert.Channels); n != 1 {
+		t.Fatalf("the page's example makes %d channels, want 1", n)
 	}
 }
