@@ -50,8 +50,18 @@ func devicesContent(w *markup.Writer, v *view) {
 		w.Int(len(d.Findings))
 		w.Raw("</td>\n</tr>\n")
 	}
-	w.Raw("</tbody>\n</table>\n")
+	w.Raw("</tbody>\n</table>\n" + stateLegend)
 }
+
+// stateLegend says what each state on the list means, in the order the
+// list sorts them: a state's one word does not tell the owner whether
+// anything was done, or what to do.
+const stateLegend = `<p class="legend">Worst first. <strong>Quarantined</strong>: cut off by iotgw; open it to see why and to release it. ` +
+	`<strong>Pending</strong>: policy will quarantine it when its grace period ends, or waits for you to confirm. ` +
+	`<strong>Alert</strong>: something to look at; it still works as before. ` +
+	`<strong>OK</strong>: nothing found. ` +
+	`<strong>Trusted</strong>: you trust it; never quarantined, findings still shown.</p>
+`
 
 // vendorType is what is known of a device's make: vendor · type · model.
 func vendorType(w *markup.Writer, d api.Device) {

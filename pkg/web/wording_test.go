@@ -51,6 +51,10 @@ func TestOwnerWording(t *testing.T) {
 		{name: "alert_channel_syntax", prep: func(*rig) {}, path: "/alerts",
 			want:   []string{"[[alert.channel]]", `type = "ntfy"`, "iotgw check-config", "service iotgw reload"},
 			refuse: []string{"<code>[alert]</code> section"}},
+		// Each state's word is explained where the list shows it.
+		{name: "device_states_explained", prep: func(*rig) {}, path: "/",
+			want: []string{"<strong>Quarantined</strong>: cut off by iotgw", "<strong>Pending</strong>: policy will quarantine it",
+				"<strong>Alert</strong>: something to look at", "<strong>OK</strong>: nothing found", "<strong>Trusted</strong>: you trust it"}},
 		{name: "test_alert_form", prep: func(r *rig) { r.alerts.testErr = errors.New("ntfy: Post \"https://ntfy.sh/x\": connection refused") },
 			path: "/alerts/test", form: url.Values{"name": {"phone"}},
 			want: []string{`The test alert could not be sent: ntfy: Post "https://ntfy.sh/x": connection refused`}},
