@@ -36,23 +36,25 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "iotgw devices: %v\n", err)
 		return 1
 	}
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "MAC\tSTATE\tNAME\tADDRESSES\tLAST SEEN\tFINDINGS")
-	for _, d := range devs {
-		name := d.Name
-		if name == "" {
-			name = strings.TrimSpace(d.Vendor + " " + d.Type)
-		}
-		last := "-"
-		if !d.LastSeen.IsZero() {
-			last = clockText(d.LastSeen, time.Local)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", d.MAC, d.State, name, strings.Join(d.Addrs, ","), last, len(d.Findings))
-	}
-	if err := tw.Flush(); err != nil {
+	if err := writeDevices(stdout, devs, time.Local); err != nil {
 		return 1
 	}
 	return exitOK
+}
+
+// writeDevices prints the device table of `iotgw devices`; devices are
+// named as the page names them.
+func writeDevices(w io.Writer, devs []api.Device, loc *time.Location) error {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MAC\tSTATE\tNAME\tADDRESSES\tLAST SEEN\tFINDINGS")
+	for _, d := range devs {
+		last := "-"
+		if !d.LastSeen.IsZero() {
+			last = clockText(d.LastSeen, loc)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", d.MAC, d.State, d.DisplayName(), strings.Join(d.Addrs, ","), last, len(d.Findings))
+	}
+	return tw.Flush()
 }
 
 // daemonCommand parses "iotgw NAME [flags]" and returns a client of the

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iotgw/iotgw/pkg/api"
 )
 
 // The README and docs/lab.md write the owner's commands with the flags
@@ -63,5 +65,43 @@ func TestClockTextNamesTheZone(t *testing.T) {
 		if got := clockText(at, tc.loc); got != tc.want {
 			t.Errorf("clockText in %v = %q, want %q", tc.loc, got, tc.want)
 		}
+	}
+}
+
+// TestWriteDevicesNames: `iotgw devices` names a device as the page
+// does: no "unknown" type, the host name when nothing else is known.
+func TestWriteDevicesNames(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		d    api.Device
+		want string
+	}{
+		{"vendor_and_type", api.Device{MAC: "c0:56:e3:1a:2b:3c", Vendor: "Hikvision", Type: "camera"}, "Hikvision camera"},
+		{"unknown_type", api.Device{MAC: "94:83:c4:50:00:01", Vendor: "GL Technologies (Hong Kong)", Type: "unknown"}, "GL Technologies (Hong Kong)"},
+		{"host_name_only", api.Device{MAC: "3c:22:fb:11:22:33", Type: "unknown", Hostnames: []string{"laptop"}}, "laptop"},
+		{"owners_name", api.Device{MAC: "c0:56:e3:1a:2b:3c", Vendor: "Hikvision", Type: "camera", Name: "Hall camera"}, "Hall camera"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.d.State = api.StateOK
+			var out strings.Builder
+			if err := writeDevices(&out, []api.Device{tc.d}, time.UTC); err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			if len(lines) != 2 {
+				t.Fatalf("want a header and one row, got\n%s", out.String())
+			}
+			cols := strings.Split(lines[1], "  ")
+			var name string
+			for _, c := range cols[2:] {
+				if c = strings.TrimSpace(c); c != "" {
+					name = c
+					break
+				}
+			}
+			if name != tc.want {
+				t.Errorf("name column %q, want %q in\n%s", name, tc.want, out.String())
+			}
+		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/iotgw/iotgw/pkg/device"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/policy"
@@ -45,6 +46,32 @@ type Device struct {
 	Software   []Software        `json:"software,omitempty"`
 	Scorecard  any               `json:"scorecard,omitempty"`
 	Traffic    []TrafficPoint    `json:"traffic,omitempty"`
+}
+
+// DisplayName is what the owner calls the device, on the page and at
+// the console alike: the name they gave, else vendor and type, else the
+// host name it gave itself last (as alerts and reports name it), else
+// the MAC.
+func (d Device) DisplayName() string {
+	if d.Name != "" {
+		return d.Name
+	}
+	if vt := strings.TrimSpace(d.Vendor + " " + d.KnownType()); vt != "" {
+		return vt
+	}
+	if n := len(d.Hostnames); n > 0 {
+		return d.Hostnames[n-1]
+	}
+	return d.MAC
+}
+
+// KnownType is the device's type, empty when no signal named one: the
+// daemon's "unknown" says nothing worth a place in a name.
+func (d Device) KnownType() string {
+	if d.Type == device.TypeUnknown {
+		return ""
+	}
+	return d.Type
 }
 
 // Software is a product and version the device showed, and where.

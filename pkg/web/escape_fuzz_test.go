@@ -86,7 +86,7 @@ func fuzzPages(s [6]string, quarantined bool) [][]byte {
 		d.Trusted = true
 	}
 	view := func(pg any) *view {
-		return &view{Title: deviceName(d), Nav: "devices", CSRF: "token", LoggedIn: true, Live: true, Now: t0.Add(2 * time.Hour),
+		return &view{Title: d.DisplayName(), Nav: "devices", CSRF: "token", LoggedIn: true, Live: true, Now: t0.Add(2 * time.Hour),
 			Status: &api.Status{Mode: vendor, Capture: banner, Problems: []string{summary}}, Error: summary, Page: pg}
 	}
 	events := eventsPage{Devices: []api.Device{d}, Events: []*event.Event{finding, obs}, Kinds: []string{"default_credentials", banner, vendor, host},

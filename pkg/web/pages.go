@@ -198,7 +198,7 @@ func (s *Server) handleDevice(w http.ResponseWriter, r *http.Request, v *view) {
 }
 
 func (s *Server) renderDevice(w http.ResponseWriter, r *http.Request, status int, v *view, d api.Device, form deviceForm) {
-	v.Title, v.Nav, v.Live = deviceName(d), "devices", true
+	v.Title, v.Nav, v.Live = d.DisplayName(), "devices", true
 	v.Page = newDevicePage(d, form)
 	s.render(w, r, status, deviceContent, v)
 }
@@ -406,31 +406,6 @@ func (s *Server) handlePolicy(w http.ResponseWriter, r *http.Request, v *view) {
 	}
 	v.Page = p
 	s.render(w, r, http.StatusOK, policyContent, v)
-}
-
-// deviceName is what the owner calls a device: the name they gave, else
-// vendor and type, else the host name it gave itself last (as alerts
-// and reports name it), else the MAC.
-func deviceName(d api.Device) string {
-	if d.Name != "" {
-		return d.Name
-	}
-	if vt := strings.TrimSpace(d.Vendor + " " + knownType(d)); vt != "" {
-		return vt
-	}
-	if n := len(d.Hostnames); n > 0 {
-		return d.Hostnames[n-1]
-	}
-	return d.MAC
-}
-
-// knownType is d's device type, empty when no signal named one: the
-// daemon's "unknown" says nothing worth a place in a name.
-func knownType(d api.Device) string {
-	if d.Type == device.TypeUnknown {
-		return ""
-	}
-	return d.Type
 }
 
 func stateLabel(state string) string {

@@ -24,7 +24,7 @@ func deviceContent(w *markup.Writer, v *view) {
 	p := v.Page.(devicePage)
 	d := p.D
 	w.Raw("<h1>")
-	w.Text(deviceName(d))
+	w.Text(d.DisplayName())
 	w.Raw(" <span")
 	w.Attr("class", "state st-"+d.State)
 	w.Raw(` id="device-state">`)

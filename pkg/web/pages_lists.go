@@ -35,7 +35,7 @@ func devicesContent(w *markup.Writer, v *view) {
 		w.Raw("</td>\n  <td data-label=\"Device\"><a")
 		w.URLAttr("href", "/devices/", d.MAC, "")
 		w.Raw(">")
-		w.Text(deviceName(d))
+		w.Text(d.DisplayName())
 		w.Raw("</a><br><small class=\"mac\">")
 		w.Text(d.MAC)
 		w.Raw("</small></td>\n  <td data-label=\"Vendor / type\">")
@@ -65,7 +65,7 @@ const stateLegend = `<p class="legend">Worst first. <strong>Quarantined</strong>
 
 // vendorType is what is known of a device's make: vendor · type · model.
 func vendorType(w *markup.Writer, d api.Device) {
-	known := slices.DeleteFunc([]string{d.Vendor, knownType(d), d.Model}, func(s string) bool { return s == "" })
+	known := slices.DeleteFunc([]string{d.Vendor, d.KnownType(), d.Model}, func(s string) bool { return s == "" })
 	if len(known) == 0 {
 		w.Raw(`<span class="muted">unknown</span>`)
 		return
@@ -82,7 +82,7 @@ func eventsContent(w *markup.Writer, v *view) {
 		w.Attr("value", d.MAC)
 		selected(w, p.Filter.MAC == d.MAC)
 		w.Raw(">")
-		w.Text(deviceName(d))
+		w.Text(d.DisplayName())
 		w.Raw(" (")
 		w.Text(d.MAC)
 		w.Raw(")</option>")

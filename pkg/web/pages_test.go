@@ -83,27 +83,6 @@ func TestSoftwareSection(t *testing.T) {
 	}
 }
 
-func TestDeviceName(t *testing.T) {
-	tests := []struct {
-		name string
-		d    api.Device
-		want string
-	}{
-		{"owners_name", api.Device{Name: "Hall camera", Vendor: "Hikvision", Type: "camera", Hostnames: []string{"cam"}, MAC: "c0:56:e3:00:00:01"}, "Hall camera"},
-		{"vendor_and_type", api.Device{Vendor: "Hikvision", Type: "camera", Hostnames: []string{"cam"}}, "Hikvision camera"},
-		// Most recent last: the name it gives itself now, as alerts say.
-		{"latest_host_name", api.Device{Hostnames: []string{"espressif", "kitchen-plug"}, MAC: "24:0a:c4:00:00:01"}, "kitchen-plug"},
-		{"mac", api.Device{MAC: "24:0a:c4:00:00:01"}, "24:0a:c4:00:00:01"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := deviceName(tt.d); got != tt.want {
-				t.Errorf("deviceName = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
 // TestDeviceNameUnknownType: a device no signal typed is named by its
 // vendor alone, not "Apple unknown", in its name and its make.
 func TestDeviceNameUnknownType(t *testing.T) {
@@ -117,7 +96,7 @@ func TestDeviceNameUnknownType(t *testing.T) {
 		{api.Device{MAC: "3c:22:fb:11:22:33", Type: "camera", Model: "DS-2CD2032"}, "camera", "camera · DS-2CD2032"},
 		{api.Device{MAC: "c0:56:e3:1a:2b:3c", Vendor: "Hikvision", Type: "camera"}, "Hikvision camera", "Hikvision · camera"},
 	} {
-		if got := deviceName(tt.d); got != tt.name {
+		if got := tt.d.DisplayName(); got != tt.name {
 			t.Errorf("deviceName(%q %q %q) = %q, want %q", tt.d.Vendor, tt.d.Type, tt.d.Model, got, tt.name)
 		}
 		var w markup.Writer
