@@ -119,6 +119,7 @@ func deviceContent(w *markup.Writer, v *view) {
 		}
 		w.Raw("</ul>\n</section>\n")
 	}
+	adviceSection(w, d.Findings)
 	w.Raw("\n")
 	deviceActions(w, v, p)
 	w.Raw("\n")
@@ -136,6 +137,69 @@ func deviceContent(w *markup.Writer, v *view) {
 	scorecardSection(w, p.Card)
 	w.Raw("\n")
 	findingsSection(w, p)
+}
+
+// adviceSection tells the owner what to do about the device's findings,
+// one line per kind, the kind of the worst finding first: the findings
+// say what was seen, in terms a non-expert may not act on.
+func adviceSection(w *markup.Writer, findings []*event.Event) {
+	worst := map[event.Kind]event.Severity{}
+	var kinds []event.Kind
+	for _, f := range findings {
+		if !f.IsFinding() || advice(f.Kind) == "" {
+			continue
+		}
+		if sev, seen := worst[f.Kind]; !seen {
+			kinds = append(kinds, f.Kind)
+			worst[f.Kind] = f.Severity
+		} else if f.Severity > sev {
+			worst[f.Kind] = f.Severity
+		}
+	}
+	if len(kinds) == 0 {
+		return
+	}
+	slices.SortStableFunc(kinds, func(a, b event.Kind) int { return int(worst[b]) - int(worst[a]) })
+	w.Raw("<section class=\"card\" id=\"advice\">\n  <h2>What to do</h2>\n  <ul>")
+	for _, k := range kinds {
+		w.Raw("<li>")
+		w.Text(advice(k))
+		w.Raw("</li>")
+	}
+	w.Raw("</ul>\n</section>\n")
+}
+
+// advice is the owner's next step for a finding kind, "" for a kind
+// that has none.
+func advice(k event.Kind) string {
+	switch k {
+	case event.KindDefaultCredentials:
+		return "A login to or from it uses a factory-default password, the first one attackers try. Change that password to one of your own in the device's app or settings page; " +
+			"if it cannot be changed, keep the device quarantined or replace it."
+	case event.KindWeakCredentials:
+		return "It uses a password that is easy to guess. Change it to a longer one of your own in the device's app or settings page."
+	case event.KindPlaintextCredentials:
+		return "A password to or from it crosses the network unencrypted, where others can read it. Turn on encryption (TLS, HTTPS) in its settings if it offers it, " +
+			"and use that password nowhere else."
+	case event.KindPersonalData:
+		return "It sends personal data unencrypted. Look for an encrypted option or an update in its app or settings; " +
+			"if there is none, give it no more personal data than it needs."
+	case event.KindPlaintextProtocol:
+		return "It talks to the internet unencrypted. Look for a secure (TLS, HTTPS) option or a firmware update in its app or settings."
+	case event.KindWeakTLS:
+		return "Its encryption is outdated. Update its firmware; if its maker no longer updates it, think about replacing it."
+	case event.KindFirmwareOverHTTP:
+		return "It downloads its updates unencrypted, so they could be tampered with on the way. Tell its maker; " +
+			"update it from the maker's website over HTTPS if you can."
+	case event.KindScanning:
+		return "It probes many hosts on the internet, a sign that it may be infected. Unplug it, reset it to factory settings, update it and change its password before you release it."
+	case event.KindOutdatedFirmware:
+		return "Its software has known security holes. Update its firmware in its app or settings, or from its maker's website; " +
+			"if its maker no longer updates it, replace it."
+	case event.KindExposedService:
+		return "It accepts logins unencrypted (telnet, FTP) from other devices. Turn that service off in its settings if you do not use it."
+	}
+	return ""
 }
 
 // quarantineAuthor says who quarantined the device, in the owner's

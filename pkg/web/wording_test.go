@@ -10,6 +10,7 @@ import (
 
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/event"
 )
 
 // TestOwnerWording: the page speaks to the owner in plain words: no
@@ -55,6 +56,15 @@ func TestOwnerWording(t *testing.T) {
 		{name: "device_states_explained", prep: func(*rig) {}, path: "/",
 			want: []string{"<strong>Quarantined</strong>: cut off by iotgw", "<strong>Pending</strong>: policy will quarantine it",
 				"<strong>Alert</strong>: something to look at", "<strong>OK</strong>: nothing found", "<strong>Trusted</strong>: you trust it"}},
+		// Findings come with the owner's next step, worst kind first.
+		{name: "advice_for_findings", prep: func(r *rig) {
+			d := r.backend.devices[cameraMAC]
+			d.Findings = append(d.Findings, &event.Event{Time: r.clock.Now(), Type: event.TypeFinding, Kind: event.KindPlaintextProtocol,
+				Severity: event.SeverityLow, Summary: "Unencrypted HTTP to cloud.example-camera.com"})
+		}, path: "/devices/" + cameraMAC,
+			want: []string{"<h2>What to do</h2>", "<li>A login to or from it uses a factory-default password, the first one attackers try. Change that password to one of your own", "</li><li>It talks to the internet unencrypted."}},
+		{name: "no_advice_without_findings", prep: func(r *rig) { r.backend.devices[cameraMAC].Findings = nil },
+			path: "/devices/" + cameraMAC, refuse: []string{"What to do"}},
 		{name: "test_alert_form", prep: func(r *rig) { r.alerts.testErr = errors.New("ntfy: Post \"https://ntfy.sh/x\": connection refused") },
 			path: "/alerts/test", form: url.Values{"name": {"phone"}},
 			want: []string{`The test alert could not be sent: ntfy: Post "https://ntfy.sh/x": connection refused`}},
