@@ -289,7 +289,9 @@ func advisorySummary(evs []*event.Event) string {
 	}
 	shown := cves
 	if len(shown) > 4 {
-		shown = append(shown[:4:4], fmt.Sprintf("and %d more", len(cves)-4))
+		// "CVEs": an advisory may name several, so the count left out
+		// is not that of the advisories the line starts with.
+		shown = append(shown[:4:4], fmt.Sprintf("and %d more CVEs", len(cves)-4))
 	}
 	s := fmt.Sprintf("%s %s matches %d advisories (%s)", evs[0].Evidence["product"], evs[0].Evidence["version"], len(evs), strings.Join(shown, ", "))
 	if exploited {

@@ -70,6 +70,10 @@ func TestGroupFindingsDistributionBuild(t *testing.T) {
 			"openssh 9.2p1 matches 2 advisories (CVE-2023-38408, CVE-2024-6387)"},
 		{"not_all_marked", []*event.Event{ssh("CVE-2023-38408", "Debian"), ssh("CVE-2024-6387", "")},
 			"openssh 9.2p1 matches 2 advisories (CVE-2023-38408, CVE-2024-6387)"},
+		// Two advisories naming six CVEs: what is left out is CVEs, not
+		// advisories.
+		{"more_cves_than_advisories", []*event.Event{ssh("CVE-2021-1,CVE-2021-2,CVE-2021-3", ""), ssh("CVE-2022-1,CVE-2022-2,CVE-2022-3", "")},
+			"openssh 9.2p1 matches 2 advisories (CVE-2021-1, CVE-2021-2, CVE-2021-3, CVE-2022-1, and 2 more CVEs)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
