@@ -192,7 +192,8 @@ func advice(k event.Kind) string {
 		return "It downloads its updates unencrypted, so they could be tampered with on the way. Tell its maker; " +
 			"update it from the maker's website over HTTPS if you can."
 	case event.KindScanning:
-		return "It probes many hosts on the internet, a sign that it may be infected. Unplug it, reset it to factory settings, update it and change its password before you release it."
+		return "It tries to connect to many hosts on the internet on the ports worms spread through (telnet, SSH and others), a sign that it may be infected. " +
+			"Unplug it, reset it to factory settings, update it and change its password before you use it again."
 	case event.KindOutdatedFirmware:
 		return "Its software has known security holes. Update its firmware in its app or settings, or from its maker's website; " +
 			"if its maker no longer updates it, replace it."
