@@ -17,9 +17,10 @@ import (
 // read from: the platform comment of Apache's Server header and of
 // ProFTPD's greeting ("(Ubuntu)", "(CentOS)", "(Red Hat Enterprise
 // Linux)"), the package revision OpenSSH's banner carries
-// ("Debian-2+deb12u3", "Ubuntu-3ubuntu0.10"), and the revision suffixes
-// of the distributions' package versions ("+deb12u3", "~deb11u1",
-// "4ubuntu2.19", "348.el8"). Each is the distribution's own, not a
+// ("Debian-2+deb12u3", "Ubuntu-3ubuntu0.10"; Ubuntu before 14.04 kept
+// Debian's word before its own revision, "Debian-5ubuntu1.4"), and the
+// revision suffixes of the distributions' package versions ("+deb12u3",
+// "~deb11u1", "4ubuntu2.19", "348.el8"). Each is the distribution's own, not a
 // vendor firmware's: an "OS/version" product token ("Ubuntu/10.04
 // UPnP/1.0 MiniUPnPd/1.4") names the host a vendor's build ran on, not
 // who patches what runs on the device, and OpenSSL's "-fips" is any
@@ -31,6 +32,8 @@ var distroMarkers = []struct {
 	name string
 }{
 	{re: regexp.MustCompile(`\((?i)(debian|ubuntu|raspbian|centos|red hat|fedora)(?:[ /][^()]*)?\)`)},
+	// Before the next: at the same place, the first in the list decides.
+	{re: regexp.MustCompile(`\bDebian-[0-9][0-9.+~]*ubuntu[0-9]`), name: "Ubuntu"},
 	{re: regexp.MustCompile(`\b(Debian|Ubuntu|Raspbian)-[0-9]`)},
 	{re: regexp.MustCompile(`\+deb[0-9]+u[0-9]+`), name: "Debian"},
 	{re: regexp.MustCompile(`~deb[0-9]`), name: "Debian"},

@@ -25,6 +25,10 @@ func TestDistribution(t *testing.T) {
 		{"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3", "Debian"},
 		{"SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.10", "Ubuntu"},
 		{"SSH-2.0-OpenSSH_7.9p1 Raspbian-10+deb10u2", "Raspbian"},
+		// Ubuntu before 14.04 kept Debian's word in the banner; the
+		// revision is Ubuntu's, and so is the tracker that knows it.
+		{"SSH-2.0-OpenSSH_5.9p1 Debian-5ubuntu1.4", "Ubuntu"},
+		{"SSH-2.0-OpenSSH_5.3p1 Debian-3ubuntu7.1", "Ubuntu"},
 		// Package revisions.
 		{"PHP/7.4.33-1+deb11u5", "Debian"},
 		{"libfoo/1.2.3-1~deb11u1", "Debian"},
