@@ -28,13 +28,14 @@ func New() *Protocol { return &Protocol{} }
 func (*Protocol) Name() string { return "ssh" }
 
 // Match implements inspect.Protocol: an identification string from
-// either side proves SSH; the SSH ports are a guess for a server that
-// sends other lines first.
-func (*Protocol) Match(f *inspect.Flow, _ inspect.Dir, b []byte) inspect.Confidence {
+// either side proves SSH, and so does one after the other lines a server
+// may send first, on any port; the SSH ports are a guess for a server
+// whose first segment ends before its identification.
+func (*Protocol) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.Confidence {
 	if !f.IsTCP() {
 		return inspect.NoMatch
 	}
-	if bytes.HasPrefix(b, []byte("SSH-")) {
+	if bytes.HasPrefix(b, []byte(identPrefix)) || dir == inspect.ToClient && identAfterLines(b) {
 		return inspect.ContentMatch
 	}
 	switch f.Server().Port() {
@@ -42,6 +43,26 @@ func (*Protocol) Match(f *inspect.Flow, _ inspect.Dir, b []byte) inspect.Confide
 		return inspect.PortMatch
 	}
 	return inspect.NoMatch
+}
+
+// identPrefix begins an identification string.
+const identPrefix = "SSH-"
+
+// identAfterLines reports whether a line of b that the analyzer would
+// still read, fewer than maxLinesBefore lines in, begins an
+// identification string.
+func identAfterLines(b []byte) bool {
+	for range maxLinesBefore {
+		if bytes.HasPrefix(b, []byte(identPrefix)) {
+			return true
+		}
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return false
+		}
+		b = b[i+1:]
+	}
+	return false
 }
 
 // NewAnalyzer implements inspect.Protocol.
@@ -76,7 +97,7 @@ func (*analyzer) ClientLine(*inspect.Flow, []byte) {}
 // ServerLine implements inspect.LineHandler: the identification string
 // is reported and ends the inspection; the lines before it are skipped.
 func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
-	if bytes.HasPrefix(line, []byte("SSH-")) {
+	if bytes.HasPrefix(line, []byte(identPrefix)) {
 		inspect.EmitGreeting(f, "ssh", line)
 		f.StopInspection()
 		return

@@ -15,22 +15,26 @@ const kexinit = "\x00\x00\x01\x14\x0a\x14\x9f\x01\x02\x03\x04\x05\x06\x07\x08\x0
 func TestIdentification(t *testing.T) {
 	tests := []struct {
 		name   string
+		port   string // the server's, "22" when empty
 		script func(c *inspecttest.Conv)
 		banner string // "" for none
 	}{
-		{"server_first", func(c *inspecttest.Conv) {
+		{"server_first", "", func(c *inspecttest.Conv) {
 			c.Server("SSH-2.0-dropbear_2014.63\r\n").Client("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n" + kexinit).Server(kexinit)
 		}, "SSH-2.0-dropbear_2014.63"},
-		{"client_first", func(c *inspecttest.Conv) {
+		{"client_first", "", func(c *inspecttest.Conv) {
 			c.Client("SSH-2.0-OpenSSH_9.2p1\r\n" + kexinit).Server("SSH-2.0-OpenSSH_7.4p1\r\n" + kexinit)
 		}, "SSH-2.0-OpenSSH_7.4p1"},
-		{"split_and_bare_lf", func(c *inspecttest.Conv) {
+		{"split_and_bare_lf", "", func(c *inspecttest.Conv) {
 			c.Server("SSH-2.0-drop").Server("bear_2019.78\n" + kexinit)
 		}, "SSH-2.0-dropbear_2019.78"},
-		{"lines_before", func(c *inspecttest.Conv) {
+		{"lines_before", "", func(c *inspecttest.Conv) {
 			c.Server("Welcome to the hall camera\r\nUnauthorized access prohibited\r\nSSH-2.0-dropbear_2017.75\r\n")
 		}, "SSH-2.0-dropbear_2017.75"},
-		{"no_identification", func(c *inspecttest.Conv) {
+		{"lines_before_other_port", "8022", func(c *inspecttest.Conv) {
+			c.Server("Welcome to the hall camera\r\nSSH-2.0-dropbear_2017.75\r\n").Client("SSH-2.0-OpenSSH_9.2p1\r\n" + kexinit)
+		}, "SSH-2.0-dropbear_2017.75"},
+		{"no_identification", "", func(c *inspecttest.Conv) {
 			c.Server(strings.Repeat("not ssh\r\n", maxLinesBefore+2) + "SSH-2.0-dropbear_2017.75\r\n")
 		}, ""},
 	}
@@ -38,7 +42,11 @@ func TestIdentification(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			col := &inspecttest.Collector{}
 			e := inspecttest.Engine(t, col, nil, New())
-			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:22")
+			port := tt.port
+			if port == "" {
+				port = "22"
+			}
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:"+port)
 			tt.script(c)
 			c.Close()
 			e.Flush()
@@ -65,8 +73,13 @@ func TestMatch(t *testing.T) {
 	}{
 		{"identification_any_port", "8022", inspect.ToClient, "SSH-2.0-x\r\n", inspect.ContentMatch},
 		{"client_identification", "8022", inspect.ToServer, "SSH-2.0-x\r\n", inspect.ContentMatch},
+		{"lines_before_any_port", "8022", inspect.ToClient, "Welcome\r\nAuthorized use only\nSSH-2.0-dropbear_2017.75\r\n", inspect.ContentMatch},
+		{"lines_before_unfinished", "8022", inspect.ToClient, "Welcome\r\nSSH-2.0-drop", inspect.ContentMatch},
 		{"ssh_port", "22", inspect.ToClient, "hello\r\n", inspect.PortMatch},
 		{"other", "8022", inspect.ToClient, "hello\r\n", inspect.NoMatch},
+		{"not_at_line_start", "8022", inspect.ToClient, "hello SSH-2.0-x\r\n", inspect.NoMatch},
+		{"client_lines_before", "8022", inspect.ToServer, "hello\r\nSSH-2.0-x\r\n", inspect.NoMatch},
+		{"too_many_lines_before", "8022", inspect.ToClient, strings.Repeat("hello\r\n", maxLinesBefore) + "SSH-2.0-x\r\n", inspect.NoMatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
