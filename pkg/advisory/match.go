@@ -35,7 +35,8 @@ type Software struct {
 	// Disputed are claims of other versions the device layer did not
 	// believe ("dhcp 1.36.1"); matching ignores them.
 	Disputed []string
-	// Distribution names the Linux distribution whose build this is
+	// Distribution names the distribution (Linux, or FreeBSD's base
+	// system) whose build this is
 	// ("Debian"), empty for an upstream build: such a build may carry a
 	// fix without the version changing, and the finding says so.
 	Distribution string

@@ -82,7 +82,8 @@ type Software struct {
 	// Disputed are claims that named another version ("dhcp 1.36.1"),
 	// not believed over Source.
 	Disputed []string `json:"disputed,omitempty"`
-	// Distribution names the Linux distribution whose build this is
+	// Distribution names the distribution (Linux, or FreeBSD's base
+	// system) whose build this is
 	// ("Debian"), which may carry fixes its version does not show;
 	// empty for an upstream build.
 	Distribution string `json:"distribution,omitempty"`

@@ -39,7 +39,8 @@ type Software struct {
 	// the device may have changed since its firmer source last spoke, or
 	// someone else sent them in its name.
 	Disputed []string `json:"disputed,omitempty"`
-	// Distribution names the Linux distribution whose package this is
+	// Distribution names the distribution (Linux, or FreeBSD's base
+	// system) whose package this is
 	// ("Debian", "Ubuntu", "Red Hat"…), by a marker in the text the
 	// version was read from ("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3";
 	// see fingerprint.Distribution): such a build may carry fixes the

@@ -29,6 +29,9 @@ func TestDistribution(t *testing.T) {
 		// revision is Ubuntu's, and so is the tracker that knows it.
 		{"SSH-2.0-OpenSSH_5.9p1 Debian-5ubuntu1.4", "Ubuntu"},
 		{"SSH-2.0-OpenSSH_5.3p1 Debian-3ubuntu7.1", "Ubuntu"},
+		// FreeBSD's base system: its security advisories patch the
+		// same upstream version and move the date.
+		{"SSH-2.0-OpenSSH_9.6 FreeBSD-20240701", "FreeBSD"},
 		// Package revisions.
 		{"PHP/7.4.33-1+deb11u5", "Debian"},
 		{"libfoo/1.2.3-1~deb11u1", "Debian"},
@@ -42,6 +45,7 @@ func TestDistribution(t *testing.T) {
 		{"SSH-2.0-OpenSSH_9.2p1", ""},
 		{"SSH-2.0-dropbear_2014.63", ""},
 		{"Ubuntu/10.04 UPnP/1.0 MiniUPnPd/1.4", ""},    // the host a vendor built on
+		{"FreeBSD/13.0 UPnP/1.1 MiniUPnPd/2.2.1", ""},  // the same
 		{"Linux/3.10 (Ubuntu-based) UPnP/1.0", ""},     // a vendor's own words
 		{"Debian GNU/Linux 12 raspberrypi login:", ""}, // a telnet greeting: no build named
 		{"dhcpcd-9.4.1:Linux-6.1.0-rpi7-rpi-v8:aarch64:BCM2835", ""},
@@ -78,6 +82,7 @@ func TestMatchDistribution(t *testing.T) {
 		{SigServer, "Apache/2.4.7 OpenSSL/1.0.1f", "openssl", "1.0.1f", ""},
 		{SigBanner, "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3", "openssh", "9.2p1", "Debian"},
 		{SigBanner, "SSH-2.0-OpenSSH_9.2p1", "openssh", "9.2p1", ""},
+		{SigBanner, "SSH-2.0-OpenSSH_7.9 FreeBSD-20200214", "openssh", "7.9", "FreeBSD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.product+"/"+tt.value, func(t *testing.T) {
