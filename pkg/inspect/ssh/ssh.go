@@ -1,8 +1,10 @@
 // Package ssh reads the one part of SSH sent in clear that says something
 // about a device: the server's identification string (RFC 4253 section
 // 4.2, "SSH-2.0-dropbear_2014.63"), reported as a banner, from which the
-// device inventory reads the server software and its version. Everything
-// after it is encrypted, so inspection stops there.
+// device inventory reads the server software and its version. Inspection
+// stops there: the key exchange that follows is binary, and its
+// algorithm lists, though sent in clear, are not read (a server offering
+// only weak ones is not reported); everything after it is encrypted.
 package ssh
 
 import (
