@@ -2,8 +2,12 @@ package capture
 
 import (
 	"encoding/binary"
+	"errors"
+	"io"
 	"net/netip"
 	"testing"
+
+	"github.com/iotgw/iotgw/internal/testenv"
 )
 
 // TestRoutedCopies: of the frames the router sent on one capture
@@ -33,9 +37,9 @@ func TestRoutedCopies(t *testing.T) {
 		b := binary.BigEndian.AppendUint16(make([]byte, 12), etherType)
 		return append(b, l3...)
 	}
-	tagged := func(inner []byte) []byte {
+	tagged := func(tpid uint16, inner []byte) []byte {
 		b := append([]byte{}, inner[:12]...)
-		b = binary.BigEndian.AppendUint16(b, 0x8100)
+		b = binary.BigEndian.AppendUint16(b, tpid)
 		b = binary.BigEndian.AppendUint16(b, 20)
 		return append(b, inner[12:]...)
 	}
@@ -46,7 +50,10 @@ func TestRoutedCopies(t *testing.T) {
 	}{
 		{"forwarded_ipv4", eth(0x0800, ip4("10.95.1.2")), true},
 		{"forwarded_ipv6", eth(0x86dd, ip6("fd95:1::2")), true},
-		{"forwarded_vlan", tagged(eth(0x0800, ip4("10.95.1.2"))), true},
+		{"forwarded_vlan", tagged(0x8100, eth(0x0800, ip4("10.95.1.2"))), true},
+		{"forwarded_qinq_service_tag", tagged(0x88a8, eth(0x86dd, ip6("fd95:1::2"))), true},
+		{"router_vlan", tagged(0x8100, eth(0x0800, ip4("10.95.1.1"))), false},
+		{"vlan_tag_alone", tagged(0x8100, make([]byte, 14))[:18], false},
 		{"router_from_other_interface_address", eth(0x0800, ip4("10.95.1.1")), false},
 		{"router_ipv6", eth(0x86dd, ip6("fd95:1::1")), false},
 		{"router_own_interface", eth(0x0800, ip4("10.95.2.1")), false},
@@ -84,4 +91,43 @@ func TestRoutedForUnnumbered(t *testing.T) {
 	if rcs[2] == nil || len(rcs[2].from) != 1 || rcs[2].from[0] != lan[0] {
 		t.Errorf("br-iot's recogniser: %+v, want the LAN subnet alone", rcs[2])
 	}
+}
+
+// FuzzRoutedCopies: any frame is judged without a panic; a copy stays
+// one when bytes follow its headers (an Ethernet trailer, the rest of
+// the packet), and a frame whose EtherType says ARP is never one.
+// Seeds: the frames of the bundled capture of a home network.
+func FuzzRoutedCopies(f *testing.F) {
+	src, err := OpenFile(testenv.RepoRoot(f) + "/testdata/demo.pcap")
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer src.Close()
+	for range 200 {
+		frame, _, err := src.ReadPacket()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(frame)
+	}
+	rc := &routedCopies{
+		from:  []netip.Prefix{netip.MustParsePrefix("192.168.50.0/24"), netip.MustParsePrefix("fd00:50::/64")},
+		local: []netip.Addr{netip.MustParseAddr("192.168.50.1"), netip.MustParseAddr("fd00:50::1")},
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		if !rc.copied(frame) {
+			return
+		}
+		if !rc.copied(append(frame[:len(frame):len(frame)], 0, 0, 0, 0)) {
+			t.Fatalf("a copy is no copy with a trailer: %x", frame)
+		}
+		arp := append([]byte(nil), frame...)
+		binary.BigEndian.PutUint16(arp[12:], 0x0806)
+		if rc.copied(arp) {
+			t.Fatalf("an ARP frame is a copy: %x", arp)
+		}
+	})
 }
