@@ -6,11 +6,11 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/iotgw/iotgw/internal/netnstest"
+	"github.com/iotgw/iotgw/internal/testenv"
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/dnsproxy"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
@@ -24,9 +24,7 @@ import (
 // router's identity; the proxy listens there too, so the device gets the
 // notice answer instead of a refusal, over UDP and TCP.
 func TestDNSProxyAnswersAtLinkLocal(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces, nftables)")
-	}
+	testenv.RequireRoot(t, "needs root (network namespaces, nftables)")
 	const (
 		routerV4, routerV6 = "192.168.9.1", "fd09::1"
 		proxyPort          = 5354

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/iotgw/iotgw/internal/netnstest"
+	"github.com/iotgw/iotgw/internal/testenv"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 )
 
@@ -55,9 +56,7 @@ func TestFW4Include(t *testing.T) {
 // script reload fw4. Run in a namespace of its own, so that the host's
 // firewall plays no part.
 func TestFW4IncludeCheck(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (a network namespace)")
-	}
+	testenv.RequireRoot(t, "needs root (a network namespace)")
 	ns := netnstest.New(t, "iotgwfw4", "rtr")
 	path := filepath.Join(t.TempDir(), "iotgw.toml")
 	if err := os.WriteFile(path, nil, 0o600); err != nil {

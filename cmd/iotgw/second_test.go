@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/iotgw/iotgw/internal/netnstest"
+	"github.com/iotgw/iotgw/internal/testenv"
 	"github.com/iotgw/iotgw/pkg/config"
 )
 
@@ -20,9 +21,7 @@ import (
 // case runs in a namespace of its own, so that a regression changes only
 // that namespace's nftables.
 func TestSecondDaemonStopsBeforeTouchingAnything(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (a network namespace)")
-	}
+	testenv.RequireRoot(t, "needs root (a network namespace)")
 	for _, tc := range []struct {
 		name        string
 		otherSocket bool // the first daemon listens on another path
@@ -84,9 +83,7 @@ func TestSecondDaemonStopsBeforeTouchingAnything(t *testing.T) {
 // The lock is the namespace's: a second claim there is refused, one in
 // another namespace is not, and the first one's release frees it.
 func TestClaimNetns(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (a network namespace)")
-	}
+	testenv.RequireRoot(t, "needs root (a network namespace)")
 	a, b := netnstest.New(t, "iotgwlock", "a"), netnstest.New(t, "iotgwlock", "b")
 	claim := func(ns string) (release func(), err error) {
 		err = netnstest.Run(ns, func() (err error) { release, err = claimNetns(); return err })

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/iotgw/iotgw/internal/testenv"
 )
 
 // The test binary runs itself as the program to narrow: with childEnv
@@ -73,9 +75,7 @@ func child(foreignDir string) int {
 }
 
 func TestNarrowAsRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
+	testenv.RequireRoot(t, "needs root")
 	// A directory only another user may write in: root writes there
 	// only with CAP_DAC_OVERRIDE.
 	foreign := t.TempDir()

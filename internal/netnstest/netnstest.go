@@ -18,18 +18,18 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/iotgw/iotgw/internal/testenv"
 )
 
 var seq atomic.Int64
 
 // RequireNFTables skips a test not run as root, and fails one whose
 // programs (ip and nft) are missing: CI runs as root, and there the test
-// must run.
+// must run (testenv.RequireRoot fails it there otherwise).
 func RequireNFTables(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces and nftables")
-	}
+	testenv.RequireRoot(t, "needs root for network namespaces and nftables")
 	for _, tool := range []string{"ip", "nft"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s not installed (Debian: iproute2, nftables): %v", tool, err)

@@ -2,12 +2,13 @@ package netnstest
 
 import (
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/iotgw/iotgw/internal/testenv"
 )
 
 // TestVeth builds two namespaces joined by a veth pair and checks each
@@ -15,9 +16,7 @@ import (
 // inside, the interfaces Go sees, a datagram across the pair, and a
 // descriptor of the namespace that Run enters.
 func TestVeth(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to build network namespaces")
-	}
+	testenv.RequireRoot(t, "needs root to build network namespaces")
 	a, b := New(t, "iotgwnt", "a"), New(t, "iotgwnt", "b")
 	Veth(t, a, "va", "10.97.200.1/24", b, "vb", "10.97.200.2/24")
 

@@ -2,7 +2,8 @@
 // surroundings: the repository's root, programs that live in sbin, the
 // daemon built from this tree, stopping the programs they start, and
 // holding connections open from several loopback sources, which a
-// listener can see as LAN clients.
+// listener can see as LAN clients; and skipping what cannot run here,
+// which in CI fails instead.
 package testenv
 
 import (

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/iotgw/iotgw/internal/netnstest"
+	"github.com/iotgw/iotgw/internal/testenv"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/netwatch"
@@ -62,9 +63,7 @@ type labDevice struct {
 
 func requireLab(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network and mount namespaces")
-	}
+	testenv.RequireRoot(t, "needs root for network and mount namespaces")
 	for tool, pkg := range map[string]string{
 		"ip": "iproute2", "busybox": "busybox", "unshare": "util-linux", "openssl": "openssl",
 		"/usr/sbin/telnetd": "inetutils-telnetd", "/usr/sbin/sshd": "openssh-server", "ssh-keygen": "openssh-client",

@@ -3,19 +3,18 @@
 package capture
 
 import (
-	"os"
 	"testing"
 
 	"github.com/iotgw/iotgw/internal/netnstest"
+	"github.com/iotgw/iotgw/internal/testenv"
 )
 
 // requireRoot skips tests that build network namespaces when not root;
-// CI runs as root, so there they run.
+// CI runs as root, so there they run (testenv.RequireRoot fails them
+// there otherwise).
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to build network namespaces")
-	}
+	testenv.RequireRoot(t, "needs root to build network namespaces")
 }
 
 // sendDatagram sends payload in one datagram from namespace ns to addr.

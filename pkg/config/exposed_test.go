@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iotgw/iotgw/internal/testenv"
 	"github.com/iotgw/iotgw/pkg/alert"
 )
 
@@ -57,9 +58,7 @@ func TestExposedFiles(t *testing.T) {
 // TestExposedFileOwner: a private key file owned by another user than
 // root (or the daemon's own) is named: that user can change it.
 func TestExposedFileOwner(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to give a file to another user")
-	}
+	testenv.RequireRoot(t, "needs root to give a file to another user")
 	key := filepath.Join(t.TempDir(), "key")
 	if err := os.WriteFile(key, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)

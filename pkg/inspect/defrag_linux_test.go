@@ -3,11 +3,11 @@ package inspect
 import (
 	"bytes"
 	"context"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/iotgw/iotgw/internal/netnstest"
+	"github.com/iotgw/iotgw/internal/testenv"
 	"github.com/iotgw/iotgw/pkg/capture"
 )
 
@@ -17,9 +17,7 @@ import (
 // together (each counts as cut), and captured whole on a ring without
 // one, both are, byte for byte.
 func TestDefragAFPacketSnaplen(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to build network namespaces")
-	}
+	testenv.RequireRoot(t, "needs root to build network namespaces")
 	router, device := netnstest.New(t, "iotgwdefrag", "rtr"), netnstest.New(t, "iotgwdefrag", "dev")
 	netnstest.NoDAD(t, router, device)
 	netnstest.Veth(t, router, "lan0", "10.98.14.1/24", device, "eth0", "10.98.14.2/24")

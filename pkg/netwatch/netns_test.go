@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/iotgw/iotgw/internal/netnstest"
+	"github.com/iotgw/iotgw/internal/testenv"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
@@ -24,9 +25,7 @@ import (
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
-	}
+	testenv.RequireRoot(t, "needs root for network namespaces")
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Fatalf("ip not installed (Debian: iproute2): %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/iotgw/iotgw/internal/netnstest"
+	"github.com/iotgw/iotgw/internal/testenv"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
@@ -879,9 +880,7 @@ func TestNFTablesReconcileUnchanged(t *testing.T) {
 // BenchmarkReconcileUnchanged is the daemon's check every second when
 // nothing changed (BENCHMARKS.md).
 func BenchmarkReconcileUnchanged(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root for network namespaces and nftables")
-	}
+	testenv.RequireRoot(b, "needs root for network namespaces and nftables")
 	ctx := context.Background()
 	ns := netnstest.New(b, "iotgwb", "nft")
 	n, err := NewNFTables(testCfg, WithNetNSFd(netnstest.Fd(b, ns)))

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/testenv"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
@@ -79,9 +80,7 @@ func hostileFile(size, perDevice int) []byte {
 // next to three raw copies of the file: ~14 times a hostile file's size
 // (10 MiB → ~150 MiB), an out-of-memory at every start on a router.
 func TestOpenMemoryBounded(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes and reads files of several MiB; not in -short mode")
-	}
+	testenv.SkipShort(t, "writes and reads files of several MiB; not in -short mode")
 	tests := []struct {
 		name     string
 		maxBytes int

@@ -21,13 +21,12 @@ import (
 	"github.com/iotgw/iotgw/internal/testenv"
 )
 
-// requireBrowser skips when not root (namespaces and nftables need it)
-// and fails, naming the Debian packages, when a program is missing.
+// requireBrowser skips when not root (namespaces and nftables need it;
+// in CI it fails) and fails, naming the Debian packages, when a program
+// is missing.
 func requireBrowser(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("the browser test builds a network namespace: run as root")
-	}
+	testenv.RequireRoot(t, "the browser test builds a network namespace: run as root")
 	for _, cmd := range []string{"ip", "nft"} {
 		if _, err := testenv.LookPath(cmd); err != nil {
 			t.Fatalf("the browser test needs %s (apt-get install iproute2 nftables)", cmd)

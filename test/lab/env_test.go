@@ -2,7 +2,6 @@ package lab
 
 import (
 	"errors"
-	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -34,16 +33,13 @@ func requiredCommands() map[string]string {
 	}
 }
 
-// requireLab skips when not root (namespaces and nftables need it) and
-// fails, naming the Debian packages to install, when a program is missing.
+// requireLab skips when not root (namespaces and nftables need it) or
+// under -short (in CI both fail), and fails, naming the Debian packages
+// to install, when a program is missing.
 func requireLab(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("the lab builds network namespaces and nftables tables: run as root (sudo go test ./test/lab/)")
-	}
-	if testing.Short() {
-		t.Skip("the lab takes about a minute; not in -short mode")
-	}
+	testenv.RequireRoot(t, "the lab builds network namespaces and nftables tables: run as root (sudo go test ./test/lab/)")
+	testenv.SkipShort(t, "the lab takes about a minute; not in -short mode")
 	var missing []string
 	pkgs := map[string]bool{}
 	for cmd, pkg := range requiredCommands() {

@@ -245,13 +245,11 @@ func readTar(t testing.TB, data []byte) []member {
 	}
 }
 
-// requireRoot skips a test that needs root for namespaces and chroot; as
-// root (CI) a missing tool is a failure.
+// requireRoot skips a test that needs root for namespaces and chroot (in
+// CI it fails); as root a missing tool is a failure.
 func requireRoot(t *testing.T, tools ...string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces, nftables and chroot")
-	}
+	testenv.RequireRoot(t, "needs root for network namespaces, nftables and chroot")
 	for _, tool := range append([]string{"ip", "nft"}, tools...) {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s not installed (scripts/deps.sh test installs it): %v", tool, err)

@@ -350,9 +350,7 @@ func TestLuCIPackage(t *testing.T) {
 // Two builds of the same source give the same bytes. Version inputs are
 // pinned, so that a commit landing between the builds does not count.
 func TestIPKReproducible(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the package twice; not in -short mode")
-	}
+	testenv.SkipShort(t, "builds the package twice; not in -short mode")
 	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
 	dirs := []string{t.TempDir(), t.TempDir()}
 	for _, dir := range dirs {
