@@ -436,7 +436,9 @@ func TestParse(t *testing.T) {
 		{"v1_get", "302602010004067075626c6963a01902012a020100020100300e300c06082b060102010101000500", true, pduGet, "public"},
 		{"long_form_length", "30812602010004067075626c6963a01902012a020100020100300e300c06082b060102010101000500", true, pduGet, "public"},
 		{"indefinite_length", "308002010004067075626c6963a01902012a020100020100300e300c06082b0601020101010005000000", false, 0, ""},
-		{"five_length_bytes", "3085000000002602010004067075626c6963", false, 0, ""},
+		// The v1 GetRequest whole, its length in five bytes: BER allows
+		// it, but more than four length bytes are refused.
+		{"five_length_bytes", "30850000000026" + "02010004067075626c6963a01902012a020100020100300e300c06082b060102010101000500", false, 0, ""},
 		{"length_past_end", "307f02010004067075626c6963", false, 0, ""},
 		{"huge_length_on_32_bit", "3084ffffffff02010004067075626c6963", false, 0, ""},
 		{"community_length_past_end", "300b020100047f7075626c6963", false, 0, ""},
