@@ -181,16 +181,20 @@ func (h *harness) stop() {
 	}
 }
 
+// patience bounds the tests' waits for the daemon's goroutines. It only
+// keeps a broken build from hanging: a loaded CI machine running the
+// race detector may take seconds for what takes milliseconds here.
+const patience = time.Minute
+
 // settle waits until the enforcement worker has drained its queue.
 func (h *harness) settle() {
-	for i := 0; i < 200; i++ {
+	for deadline := time.Now().Add(patience); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if h.d.work.pending() == 0 {
 			time.Sleep(20 * time.Millisecond)
 			if h.d.work.pending() == 0 {
 				return
 			}
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	h.t.Fatal("enforcement queue never drained")
 }
@@ -836,14 +840,9 @@ func TestTablesRestoredAfterFlush(t *testing.T) {
 	if _, err := fake.Uninstall(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if quarantined(t, fake)[camera] == quarantine.ModeBlock {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("the camera's quarantine was not restored after the tables were removed")
+	eventually(t, "the camera's quarantine was not restored after the tables were removed", func() bool {
+		return quarantined(t, fake)[camera] == quarantine.ModeBlock
+	})
 }
 
 // A newer signed advisory feed loaded while the daemon runs is matched
@@ -1024,18 +1023,11 @@ func TestRestoredFindingAgainstFeedAtStart(t *testing.T) {
 
 			h = launch(t, enforcingConfig(), fake, dir, false, advisories(tt.next))
 			defer h.stop()
-			for i := 0; ; i++ {
+			eventually(t, "the daemon never compared its findings with the feed", func() bool {
 				h.d.mu.Lock()
-				matched := h.d.feed != nil
-				h.d.mu.Unlock()
-				if matched {
-					break
-				}
-				if i == 500 {
-					t.Fatal("the daemon never compared its findings with the feed")
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+				defer h.d.mu.Unlock()
+				return h.d.feed != nil
+			})
 			h.settle()
 			lap, _ := h.d.Device(laptop)
 			kept := slices.ContainsFunc(lap.Findings, func(f *event.Event) bool { return f.Evidence["advisory"] == "TEST-2099-0001" })
