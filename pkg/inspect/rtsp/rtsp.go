@@ -1,7 +1,8 @@
 // Package rtsp inspects RTSP (RFC 2326, RFC 7826), the protocol IP cameras
-// stream video with: Basic and Digest credentials in client requests,
-// paired by CSeq with the server's verdict, and the server's Server header
-// and authentication realm, which name the camera's firmware.
+// stream video with: Basic and Digest credentials in client requests and
+// logins in their URLs (urlcred.go), paired by CSeq with the server's
+// verdict, and the server's Server header and authentication realm,
+// which name the camera's firmware.
 //
 // The verdict is httpauth.Judge's, as for HTTP: a 2xx says a credential
 // was taken only where the camera is known to demand one, after a 401
@@ -16,6 +17,7 @@ package rtsp
 import (
 	"bytes"
 	"encoding/binary"
+	"hash/maphash"
 	"time"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -29,6 +31,9 @@ const (
 	maxRealm   = 128
 	maxPending = 4 // authenticated requests awaiting their response
 	maxValue   = 160
+	// maxURLLogins is how many distinct URL logins a connection
+	// remembers having reported; one pushed out is reported again.
+	maxURLLogins = 4
 )
 
 // Protocol is RTSP over TCP.
@@ -37,10 +42,24 @@ type Protocol struct {
 	// mem remembers, across connections, what cameras challenged and
 	// refused.
 	mem *httpauth.Memory
+	// urlSeed keys the hashes by which a connection knows the URL
+	// logins it reported (urlKey).
+	urlSeed maphash.Seed
 }
 
 // New returns the RTSP protocol.
-func New() *Protocol { return &Protocol{mem: httpauth.NewMemory()} }
+func New() *Protocol { return &Protocol{mem: httpauth.NewMemory(), urlSeed: maphash.MakeSeed()} }
+
+// urlKey is the keyed hash of a URL login by which a connection knows it
+// again without classifying it again; never 0.
+func (p *Protocol) urlKey(user, password []byte) uint64 {
+	var h maphash.Hash
+	h.SetSeed(p.urlSeed)
+	h.Write(user)
+	h.WriteByte(0)
+	h.Write(password)
+	return h.Sum64() | 1
+}
 
 // Name implements inspect.Protocol.
 func (*Protocol) Name() string { return "rtsp" }
@@ -128,6 +147,9 @@ type pending struct {
 	sent httpauth.Sent
 	// spaces are the protection spaces of the request's URL.
 	spaces httpauth.Spaces
+	// urlKey is Protocol.urlKey of a login the URL carried; 0 for a
+	// header's credential.
+	urlKey uint64
 }
 
 type analyzer struct {
@@ -137,7 +159,7 @@ type analyzer struct {
 	// The client request being read.
 	method    [16]byte
 	methodLen int
-	reqCreds  [2]pending
+	reqCreds  [3]pending // the URL's login, Authorization, Proxy-Authorization
 	scratch   [httpauth.MaxBasic]byte
 	// reqSpaces are the places of the request being read (where its
 	// credentials were sent, what a challenge in its answer protects),
@@ -160,6 +182,14 @@ type analyzer struct {
 	judge     httpauth.Judge // what the camera challenged and refused, and acceptances held back
 	sawServer bool
 	sawRealm  bool
+
+	// A URL login is reported once per connection, though players send
+	// it with every request: urlLogins are the keys of those reported,
+	// and parked is one sent so far only with OPTIONS, which proves
+	// nothing, held for the verdict on a request the camera checks.
+	urlLogins  [maxURLLogins]uint64
+	nURLLogins uint8
+	parked     pending
 }
 
 func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
@@ -260,6 +290,7 @@ func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []b
 		uri, _ := inspect.CutWord(rest)
 		a.lastCSeq = -2
 		a.reqSpaces = a.judge.Spaces(f, a.proto.mem, nil, urlPath(uri), true)
+		a.urlLogin(f, uri)
 	}
 	return true
 }
@@ -333,14 +364,83 @@ func (a *analyzer) login(f *inspect.Flow, value []byte, proxy bool) {
 	}
 	s.Proxy = proxy
 	// Cameras answer OPTIONS to anyone: its 2xx proves nothing.
-	s.Unchecked = string(a.method[:a.methodLen]) == "OPTIONS"
+	s.Unchecked = a.isOptions()
+	a.addRequestCred(f, pending{used: true, sent: s})
+}
+
+func (a *analyzer) isOptions() bool { return string(a.method[:a.methodLen]) == "OPTIONS" }
+
+// urlLogin classifies the login in the URL of the request being read,
+// unless the connection reported it already: then it is not classified
+// again, as players repeat it with every request, keep-alives included.
+func (a *analyzer) urlLogin(f *inspect.Flow, uri []byte) {
+	defer clear(a.scratch[:])
+	user, password, ok := readURLLogin(uri, &a.scratch)
+	if !ok {
+		return
+	}
+	key := a.proto.urlKey(user, password)
+	if a.urlReported(key) || a.isOptions() && a.parked.urlKey == key {
+		return
+	}
+	l := inspect.Login{Protocol: "rtsp", Mechanism: "URL", User: user, Secret: password}
+	s := httpauth.Sent{Cred: f.Classify(&l), Unchecked: a.isOptions()}
+	s.ID = a.proto.mem.ID(&s.Cred, user, nil)
+	a.addRequestCred(f, pending{used: true, sent: s, urlKey: key})
+}
+
+// addRequestCred keeps a credential of the request being read until its
+// CSeq is known; with no room, it is reported with an unknown outcome.
+func (a *analyzer) addRequestCred(f *inspect.Flow, p pending) {
 	for i := range a.reqCreds {
 		if !a.reqCreds[i].used {
-			a.reqCreds[i] = pending{used: true, sent: s}
+			a.reqCreds[i] = p
 			return
 		}
 	}
-	f.ReportCredential(&s.Cred, inspect.OutcomeUnknown, f.LoginSubject())
+	a.file(f, &p, nil)
+}
+
+func (a *analyzer) urlReported(key uint64) bool {
+	for _, k := range a.urlLogins {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// file hands p to the judge with the answer to its request (nil: none
+// seen). A URL login is filed once: a repeat is dropped, and one whose
+// answer proves nothing (OPTIONS, not refused) is parked until a request
+// the camera checks carries it or the connection ends.
+func (a *analyzer) file(f *inspect.Flow, p *pending, ans *httpauth.Answer) {
+	if p.urlKey != 0 {
+		if a.urlReported(p.urlKey) {
+			return
+		}
+		if p.sent.Unchecked && (ans == nil || !httpauth.Refused(ans.Status, p.sent.Proxy, ans.Challenge.Stale)) {
+			if a.parked.used && a.parked.urlKey != p.urlKey {
+				a.fileParked(f) // another login follows: this one's verdict stays unknown
+			}
+			a.parked = *p
+			return
+		}
+		a.urlLogins[a.nURLLogins%maxURLLogins] = p.urlKey
+		a.nURLLogins++
+		if a.parked.urlKey == p.urlKey {
+			a.parked = pending{}
+		}
+	}
+	a.judge.Report(f, a.proto.mem, &p.sent, &p.spaces, ans)
+}
+
+// fileParked reports the parked URL login, its outcome unknown.
+func (a *analyzer) fileParked(f *inspect.Flow) {
+	p := a.parked
+	a.parked = pending{}
+	p.sent.Unchecked = false // filed, not parked again
+	a.file(f, &p, nil)
 }
 
 func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
@@ -354,7 +454,7 @@ func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
 				a.enqueue(f, a.reqCreds[i])
 			}
 		}
-		a.reqCreds = [2]pending{}
+		clear(a.reqCreds[:])
 	case !h.request && dir == inspect.ToClient:
 		a.observeServer(f)
 		if a.status >= 200 { // 1xx is interim
@@ -419,7 +519,7 @@ func (a *analyzer) report(f *inspect.Flow, i int, answered bool) {
 	if answered {
 		ans = &httpauth.Answer{Status: a.status, Challenge: a.challenge}
 	}
-	a.judge.Report(f, a.proto.mem, &p.sent, &p.spaces, ans)
+	a.file(f, &p, ans)
 }
 
 // observeServer reports the Server header as the banner, and the realm
@@ -460,10 +560,10 @@ func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
 func (a *analyzer) flushRequestCreds(f *inspect.Flow) {
 	for i := range a.reqCreds {
 		if c := &a.reqCreds[i]; c.used {
-			f.ReportCredential(&c.sent.Cred, inspect.OutcomeUnknown, f.LoginSubject())
+			a.file(f, c, nil)
 		}
 	}
-	a.reqCreds = [2]pending{}
+	clear(a.reqCreds[:])
 }
 
 // Wake implements inspect.Waker: acceptances held back (httpauth.Judge)
@@ -475,6 +575,9 @@ func (a *analyzer) Close(f *inspect.Flow) {
 	a.flushRequestCreds(f)
 	for a.queue[0].used {
 		a.report(f, 0, false)
+	}
+	if a.parked.used {
+		a.fileParked(f)
 	}
 	a.proto.pool.Put(a)
 }

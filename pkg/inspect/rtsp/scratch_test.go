@@ -12,7 +12,8 @@ import (
 // wiped once the login is classified, and that no password stays in the
 // analyzer: the flow of a camera stream may live for days, and the next
 // login would overwrite only the front of it. Some cameras take the
-// password in the URL's path, which is hashed, not kept.
+// password in the URL, whose path is hashed, not kept, and whose login
+// is decoded in the same scratch.
 func TestNoSecretKept(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -20,7 +21,8 @@ func TestNoSecretKept(t *testing.T) {
 		logins  int
 	}{
 		{"basic_header", "DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 2\r\nAuthorization: Basic " + basicAdmin + "\r\nAccept: application/sdp\r\n\r\n", 1},
-		{"password_in_the_path", "DESCRIBE rtsp://192.168.1.64:554/user=admin_password=" + secret + "_channel=1_stream=0.sdp RTSP/1.0\r\nCSeq: 2\r\n\r\n", 0},
+		{"password_in_the_path", "DESCRIBE rtsp://192.168.1.64:554/user=admin_password=" + secret + "_channel=1_stream=0.sdp RTSP/1.0\r\nCSeq: 2\r\n\r\n", 1},
+		{"password_in_the_query", "DESCRIBE rtsp://192.168.1.64:554/11?user=admin&pwd=" + secret + " RTSP/1.0\r\nCSeq: 2\r\n\r\n", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
