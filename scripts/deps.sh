@@ -13,14 +13,14 @@ declare -A pkg_for=(
 	[iperf3]=iperf3 [openssl]=openssl [python3]=python3 [shellcheck]=shellcheck
 	[unzip]=unzip [snmpd]=snmpd [snmpget]=snmp [sshd]=openssh-server
 	[pgrep]=procps [qemu-mips-static]=qemu-user-static [telnetd]=inetutils-telnetd
-	[expect]=expect [ffmpeg]=ffmpeg [chromium]=chromium [chromedriver]=chromium-driver
+	[expect]=expect [ffmpeg]=ffmpeg [ffprobe]=ffmpeg [chromium]=chromium [chromedriver]=chromium-driver
 	[dhclient]=isc-dhcp-client [mosquitto_passwd]=mosquitto [ethtool]=ethtool [ss]=iproute2
 	[ssh]=openssh-client [setpriv]=util-linux [nsenter]=util-linux [busybox-static]=busybox-static [xz]=xz-utils
 	[file]=file
 	[gcc]=gcc # the race detector needs cgo
 )
 declare -A set_cmds=(
-	[test]="nft tcpdump ip mosquitto mosquitto_pub mosquitto_passwd busybox curl vsftpd dnsmasq openssl python3 shellcheck pgrep telnetd expect iperf3 ethtool dhclient ss sshd ssh setpriv nsenter chromium qemu-mips-static gcc"
+	[test]="nft tcpdump ip mosquitto mosquitto_pub mosquitto_passwd busybox curl vsftpd dnsmasq openssl python3 shellcheck pgrep telnetd expect iperf3 ethtool dhclient ss sshd ssh setpriv nsenter chromium qemu-mips-static gcc ffprobe"
 	[bench]="tshark mergecap capinfos ettercap dsniff ip openssl curl busybox tcpdump ethtool file"
 	[lab]="nft tcpdump ip mosquitto mosquitto_pub busybox curl vsftpd dnsmasq openssl python3 pgrep telnetd expect"
 )
