@@ -25,7 +25,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	load := configFlagSet(fs)
 	jsonOut := fs.Bool("json", false, "write events as JSON lines and a final summary line instead of text")
 	eventsPath := fs.String("events", "", "also write events and the summary as JSON lines to this file, as --json does")
-	noObs := fs.Bool("findings-only", false, "leave observations out of JSON output")
+	noObs := fs.Bool("findings-only", false, "leave observations out of JSON output (with --json or --events)")
 	failOn := fs.String("fail-on", "none", "exit 1 when a finding is at or above this severity (info, low, medium, high, critical, none)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	if ok, code := parseFlags(fs, args); !ok {
@@ -34,6 +34,12 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "iotgw analyze: no capture file given")
 		fs.Usage()
+		return exitUsage
+	}
+	if *noObs && !*jsonOut && *eventsPath == "" {
+		// The text report has no observations to leave out: the owner
+		// meant JSON.
+		fmt.Fprintln(stderr, "iotgw analyze: --findings-only applies to JSON output: add --json or --events FILE")
 		return exitUsage
 	}
 	var threshold event.Severity

@@ -48,6 +48,7 @@ func TestDispatch(t *testing.T) {
 		{"analyze_fail_on_none", []string{"analyze", "--config", "/dev/null", "--fail-on", "none", demo}, exitOK, "", ""},
 		{"analyze_fail_on_none_upper_case", []string{"analyze", "--config", "/dev/null", "--fail-on", "NONE", demo}, exitOK, "", ""},
 		{"analyze_flags_after_the_file", []string{"analyze", demo, "--config", "/dev/null", "--fail-on", "high"}, exitFindings, "default_credentials", ""},
+		{"analyze_findings_only_without_json", []string{"analyze", "--config", "/dev/null", "--findings-only", demo}, exitUsage, "", "add --json or --events"},
 		{"analyze_dashes_end_flags", []string{"analyze", "--config", "/dev/null", "--", "--json"}, exitUsage, "", "--json"},
 		{"check_config_ok", []string{"check-config", "--config", "../../iotgw.example.toml"}, exitOK, "iotgw.example.toml: ok", ""},
 		// A word left over is refused, not ignored: the path of a
