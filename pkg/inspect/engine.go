@@ -139,6 +139,12 @@ type EngineStats struct {
 	CutDatagrams         uint64 // UDP datagrams the capture cut short (Packet.CutDatagram): not inspected
 	EventsEmitted        uint64
 	LoginsReported       uint64
+	// WebSockets counts flows an HTTP upgrade handed to a WebSocket
+	// subprotocol's analyzer (Flow.StartWebSocket); WebSocketCompressed
+	// those of them whose inspection stopped at a compressed frame
+	// (permessage-deflate), which is not read.
+	WebSockets          uint64
+	WebSocketCompressed uint64
 }
 
 // Engine runs packets through the flow table and the analyzers. It is not
@@ -183,6 +189,12 @@ type Engine struct {
 	// (see eventMemo).
 	logins    eventMemo[loginEventKey]
 	greetings eventMemo[greetingKey]
+
+	// webSockets are the frame readers of flows turned into WebSocket
+	// (Flow.StartWebSocket), and wsPayload the scratch their analyzers
+	// are fed unmasked payload from.
+	webSockets FreeList[webSocketAnalyzer]
+	wsPayload  [wsChunk]byte
 
 	onPanic func(Panic)
 	// busy is the flow whose analyzer or observers the engine is running,
@@ -1410,8 +1422,14 @@ func (e *Engine) feedStream(f *Flow, in *inspection, dir Dir, data []byte) {
 	a := in.analyzer
 	if hs.pending == 0 {
 		n := clampConsumed(a.Feed(f, dir, data), len(data))
-		if f.analyzer() != a || n == len(data) {
-			return // stopped, upgraded to TLS, or all consumed
+		if f.analyzer() != a {
+			if e.handedOn(f, in) && n < len(data) {
+				e.feedStream(f, in, dir, data[n:]) // the rest is the new analyzer's
+			}
+			return // stopped, upgraded to TLS, or handed on
+		}
+		if n == len(data) {
+			return
 		}
 		rest := data[n:]
 		if hs.buf == 0 {
@@ -1426,7 +1444,9 @@ func (e *Engine) feedStream(f *Flow, in *inspection, dir Dir, data []byte) {
 	}
 	buf := e.bufs.bytes(hs.buf)
 	pending := int(hs.pending)
-	for len(data) > 0 {
+	// again: the analyzer was handed on and the new one has yet to read
+	// what the old one left.
+	for again := false; len(data) > 0 || again; {
 		m := copy(buf[pending:], data)
 		pending += m
 		data = data[m:]
@@ -1434,10 +1454,13 @@ func (e *Engine) feedStream(f *Flow, in *inspection, dir Dir, data []byte) {
 		// it releases the buffer and must wipe every byte it holds.
 		hs.pending = uint32(pending)
 		n := clampConsumed(a.Feed(f, dir, buf[:pending]), pending)
+		again = false
 		if f.analyzer() != a {
-			return
-		}
-		if n == 0 && pending == len(buf) {
+			if !e.handedOn(f, in) {
+				return
+			}
+			a, again = in.analyzer, n < pending
+		} else if n == 0 && pending == len(buf) {
 			e.Stats.Gaps++
 			e.gap(f, dir)
 			if len(data) > 0 && f.analyzer() == a {

@@ -458,6 +458,10 @@ type inspection struct {
 	// wake is when the analyzer asked to be woken (Flow.WakeAt), in Unix
 	// nanoseconds of capture time; 0: not.
 	wake int64
+	// handedOn: the analyzer was handed the inspection during the
+	// previous one's Feed (Flow.StartWebSocket), and is still to be fed
+	// what that one left unconsumed.
+	handedOn bool
 }
 
 // holdsBuffer reports whether the inspection holds a stream buffer.

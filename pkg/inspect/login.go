@@ -47,6 +47,9 @@ const (
 type Login struct {
 	Protocol  string // "ftp", "telnet", "http"
 	Mechanism string // "USER/PASS", "Basic", "AUTH PLAIN", "CONNECT"
+	// Transport names what carried the protocol when that is not its
+	// own connection: TransportWebSocket; "" otherwise.
+	Transport string
 	User      []byte
 	Secret    []byte // empty for SecretHashed
 	Kind      SecretKind
@@ -78,6 +81,7 @@ type Classifier interface {
 type Credential struct {
 	Protocol      string
 	Mechanism     string
+	Transport     string // as Login's
 	User          string // redacted; "" when the login has no user (SNMP)
 	Class         PasswordClass
 	SecretHash    string // keyed hash; "" for hashed and empty secrets
@@ -114,6 +118,7 @@ func (e *Engine) classify(l *Login) Credential {
 	c := Credential{
 		Protocol:  l.Protocol,
 		Mechanism: l.Mechanism,
+		Transport: l.Transport,
 		Kind:      l.Kind,
 	}
 	if len(l.User) > 0 {
@@ -251,6 +256,9 @@ func credentialEvent(c *Credential, outcome Outcome, refused bool) *event.Event 
 		"password_class": string(c.Class),
 		"accepted":       outcome.String(),
 	}}
+	if c.Transport != "" {
+		ev.Evidence["transport"] = c.Transport
+	}
 	who := ""
 	if c.User != "" {
 		ev.Evidence["user"] = c.User
