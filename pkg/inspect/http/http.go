@@ -17,6 +17,11 @@
 // or by the end of inspection (the byte budget) is not read: its front
 // may match a default password that the whole value does not. Requests are paired with responses in order
 // through a small fixed queue, so keep-alive and pipelined flows work.
+//
+// A 101 Switching Protocols ends HTTP on the flow: an upgrade to
+// WebSocket whose subprotocol a registered protocol runs as (MQTT's
+// "mqtt") hands the flow's WebSocket frames on to it
+// (inspect.Flow.StartWebSocket); any other upgrade ends inspection.
 package http
 
 import (
@@ -42,6 +47,9 @@ const (
 	maxPending = 4    // requests awaiting their response
 	maxValue   = 160  // printable length of an observed header value
 	maxHeld    = 256  // a held firmware URL (analyzer.held); a longer one is copied
+	// maxSubprotocol is the longest WebSocket subprotocol name kept;
+	// those the analyzers run as ("mqttv3.1") are far shorter.
+	maxSubprotocol = 32
 )
 
 // Protocol is plain HTTP/1.x.
@@ -237,6 +245,7 @@ type reply struct {
 	image             bool               // its Content-Type is a file's (imageContentType)
 	toHTTPS           bool               // its Location is https:// without a query (httpsLocation)
 	via               bool               // a proxy relayed it (Via header)
+	webSocket         bool               // its Upgrade header names websocket
 	// page is what its body showed, for a form login answered 2xx
 	// (answerPage); pageUnread until the body is read.
 	page pageVerdict
@@ -273,6 +282,12 @@ type analyzer struct {
 	// The boundary of the request's multipart/form-data body.
 	boundary    [maxBoundary]byte
 	boundaryLen int
+	// The WebSocket subprotocol the request offered first, and the one
+	// the response agreed on (Sec-WebSocket-Protocol).
+	wsOffer     [maxSubprotocol]byte
+	wsOfferLen  int
+	wsChosen    [maxSubprotocol]byte
+	wsChosenLen int
 
 	// The response being read.
 	reply     reply
@@ -347,7 +362,9 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 		n, more := a.step(f, dir, h, data[consumed:])
 		consumed += n
 		if a.closed() {
-			return len(data)
+			// Stopped, or handed on after a line: the rest is the next
+			// analyzer's (Flow.StartWebSocket).
+			return consumed
 		}
 		if !more {
 			break
@@ -446,7 +463,7 @@ func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []b
 			return false
 		}
 		a.reply = reply{status: status}
-		a.serverLen, a.realmLen = 0, 0
+		a.serverLen, a.realmLen, a.wsChosenLen = 0, 0, 0
 		return true
 	}
 	method, target, ok := parseRequestLine(line)
@@ -461,7 +478,7 @@ func (a *analyzer) startLine(f *inspect.Flow, dir inspect.Dir, h *half, line []b
 	}
 	a.targetLen = copy(a.target[:], target)
 	a.targetCut = len(target) > a.targetLen
-	a.hostLen, a.agentLen, a.ocspBody, a.reqCookies = 0, 0, false, 0
+	a.hostLen, a.agentLen, a.ocspBody, a.reqCookies, a.wsOfferLen = 0, 0, false, 0, 0
 	a.espHeaders, a.soapAction, a.xmlBody = false, false, false
 	a.bare = !a.reportedCleartext && (string(method) == "GET" || string(method) == "HEAD") &&
 		!a.targetCut && bareTarget(target)
@@ -533,6 +550,10 @@ func (a *analyzer) requestHeader(f *inspect.Flow, name, value []byte) {
 		a.espHeaders = true
 	case inspect.EqualFold(name, "SOAPAction"):
 		a.soapAction = true
+	case inspect.EqualFold(name, "Sec-WebSocket-Protocol"):
+		if a.wsOfferLen == 0 {
+			a.wsOfferLen = copy(a.wsOffer[:], firstToken(value, maxSubprotocol))
+		}
 	}
 }
 
@@ -583,6 +604,10 @@ func (a *analyzer) responseHeader(f *inspect.Flow, name, value []byte) {
 		a.reply.toHTTPS = httpsLocation(value)
 	case inspect.EqualFold(name, "Via"):
 		a.reply.via = true
+	case inspect.EqualFold(name, "Upgrade"):
+		a.reply.webSocket = inspect.ContainsFold(value, "websocket")
+	case inspect.EqualFold(name, "Sec-WebSocket-Protocol"):
+		a.wsChosenLen = copy(a.wsChosen[:], firstToken(value, maxSubprotocol))
 	}
 }
 
@@ -603,6 +628,9 @@ func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
 	if a.reply.status >= 100 && a.reply.status < 200 {
 		if a.reply.status == 101 { // Switching Protocols: no longer HTTP
 			a.answer(f)
+			if !a.closed() && a.startWebSocket(f) {
+				return
+			}
 			f.StopInspection()
 			return
 		}
@@ -629,6 +657,34 @@ func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
 	default:
 		a.startBody(h, stUntilClose, 0)
 	}
+}
+
+// startWebSocket hands the flow over to the analyzer of the WebSocket
+// subprotocol a 101 answer agreed on, when one runs as it
+// (inspect.WebSocketProtocol): the answer's Sec-WebSocket-Protocol, or
+// the request's offer if it names none, as some brokers leave it out
+// and clients carry on. It reports whether it did; then the analyzer is
+// closed.
+func (a *analyzer) startWebSocket(f *inspect.Flow) bool {
+	if !a.reply.webSocket {
+		return false
+	}
+	sub := a.wsChosen[:a.wsChosenLen]
+	if len(sub) == 0 {
+		sub = a.wsOffer[:a.wsOfferLen]
+	}
+	return len(sub) > 0 && f.StartWebSocket(sub)
+}
+
+// firstToken is the first element of a comma-separated header value
+// ("mqtt, mqttv3.1"), without spaces; nil if longer than max.
+func firstToken(value []byte, max int) []byte {
+	tok, _, _ := bytes.Cut(value, []byte(","))
+	tok = bytes.TrimSpace(tok)
+	if len(tok) > max {
+		return nil
+	}
+	return tok
 }
 
 func (a *analyzer) startBody(h *half, s state, n int64) {
