@@ -1,7 +1,8 @@
-// Package mqtt follows MQTT 3.1, 3.1.1 and 5.0 sessions over TCP: it
-// reports the CONNECT login with the broker's CONNACK verdict, the client's
-// identifier and protocol version for fingerprinting, and hands PUBLISH
-// topics and payload prefixes (both directions) to a personal-data scanner.
+// Package mqtt follows MQTT 3.1, 3.1.1 and 5.0 sessions over TCP, or in
+// WebSocket messages after an HTTP upgrade: it reports the CONNECT login
+// with the broker's CONNACK verdict, the client's identifier and protocol
+// version for fingerprinting, and hands PUBLISH topics and payload
+// prefixes (both directions) to a personal-data scanner.
 //
 // Framing runs as a byte-at-a-time state machine per direction. Every byte
 // is consumed at once; of each packet only a bounded prefix is copied into a
@@ -17,7 +18,8 @@ import (
 )
 
 // Protocol is MQTT over plain TCP (port 1883, or any port where the first
-// bytes are a CONNECT).
+// bytes are a CONNECT), and in WebSocket messages on a connection an
+// HTTP upgrade turned over to it (inspect.WebSocketProtocol).
 type Protocol struct {
 	scanner inspect.PayloadScanner
 	pool    inspect.FreeList[analyzer]
@@ -77,6 +79,24 @@ func (p *Protocol) NewAnalyzer(*inspect.Flow) inspect.Analyzer {
 	return a
 }
 
+// WebSocketSubprotocol implements inspect.WebSocketProtocol: MQTT over
+// WebSocket is "mqtt" (MQTT 3.1.1 section 6, 5.0 section 6), and
+// "mqttv3.1" for MQTT 3.1. Browsers' and brokers' libraries compare the
+// names without regard to case.
+func (*Protocol) WebSocketSubprotocol(name []byte) bool {
+	return inspect.EqualFold(name, "mqtt") || inspect.EqualFold(name, "mqttv3.1")
+}
+
+// NewWebSocketAnalyzer implements inspect.WebSocketProtocol: the same
+// analyzer, reading the messages' payload as its stream (an MQTT packet
+// may span messages, and a message hold several), whose reports say
+// transport "websocket".
+func (p *Protocol) NewWebSocketAnalyzer(f *inspect.Flow) inspect.Analyzer {
+	a := p.NewAnalyzer(f).(*analyzer)
+	a.transport = inspect.TransportWebSocket
+	return a
+}
+
 // Control packet types (MQTT 5.0 section 2.1.2; the same numbers in 3.x).
 const (
 	typeConnect = 1
@@ -132,6 +152,9 @@ type analyzer struct {
 	level   byte // protocol level from CONNECT: 3, 4 or 5; 0 until seen
 	pending inspect.PendingLogin
 	sawID   bool // the client-id observation was emitted
+	// transport is what carries the session when not TCP itself:
+	// inspect.TransportWebSocket, or "".
+	transport string
 }
 
 // Feed implements inspect.Analyzer. It always consumes all of data.
@@ -395,6 +418,7 @@ func (a *analyzer) connect(f *inspect.Flow, b []byte, willCut bool) {
 	a.pending.Keep(f, &inspect.Login{
 		Protocol:  "mqtt",
 		Mechanism: "CONNECT",
+		Transport: a.transport,
 		User:      user,
 		Secret:    secret,
 		Kind:      kind,
@@ -426,7 +450,7 @@ func (a *analyzer) observeClient(f *inspect.Flow, clientID []byte) {
 		return
 	}
 	a.sawID = true
-	f.Emit(inspect.SubjectClient, &event.Event{
+	ev := &event.Event{
 		Type:    event.TypeObservation,
 		Kind:    event.KindBanner,
 		Summary: "MQTT client connect",
@@ -435,7 +459,11 @@ func (a *analyzer) observeClient(f *inspect.Flow, clientID []byte) {
 			"client_id":    inspect.Scrubbed(clientID, 64),
 			"mqtt_version": versionName(a.level),
 		},
-	})
+	}
+	if a.transport != "" {
+		ev.Evidence["transport"] = a.transport
+	}
+	f.Emit(inspect.SubjectClient, ev)
 }
 
 // connack reports the pending login with the broker's verdict. Only codes

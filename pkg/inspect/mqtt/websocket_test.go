@@ -1,0 +1,201 @@
+package mqtt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net/netip"
+	"testing"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/http"
+	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+)
+
+// WebSocket frame header bits (RFC 6455 section 5.2).
+const (
+	wsFin          = 0x80
+	wsRSV1         = 0x40
+	wsContinuation = 0x0
+	wsText         = 0x1
+	wsBinary       = 0x2
+	wsPing         = 0x9
+)
+
+// wsFrame builds a WebSocket frame: b0 is FIN, RSV and opcode. A
+// client's frame is masked (masked), a server's not.
+func wsFrame(b0 byte, masked bool, payload []byte) []byte {
+	out := []byte{b0, 0}
+	switch n := len(payload); {
+	case n < 126:
+		out[1] = byte(n)
+	case n <= 0xffff:
+		out[1] = 126
+		out = binary.BigEndian.AppendUint16(out, uint16(n))
+	default:
+		out[1] = 127
+		out = binary.BigEndian.AppendUint64(out, uint64(n))
+	}
+	if !masked {
+		return append(out, payload...)
+	}
+	out[1] |= 0x80
+	key := []byte{0x5e, 0x91, 0x0c, 0xd7}
+	out = append(out, key...)
+	for i, c := range payload {
+		out = append(out, c^key[i&3])
+	}
+	return out
+}
+
+// wsMessage is payload as one masked binary frame, from the client.
+func wsMessage(payload []byte) []byte { return wsFrame(wsFin|wsBinary, true, payload) }
+
+// upgradeRequest and upgradeAnswer are a WebSocket handshake (RFC 6455
+// section 1.3) as browsers' MQTT clients and mosquitto's libwebsockets
+// send them, offering and choosing the subprotocol(s) given ("" for
+// no Sec-WebSocket-Protocol header).
+func upgradeRequest(offer string) string {
+	h := "GET /mqtt HTTP/1.1\r\nHost: broker.example:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+	if offer != "" {
+		h += "Sec-WebSocket-Protocol: " + offer + "\r\n"
+	}
+	return h + "\r\n"
+}
+
+func upgradeAnswer(chosen string) string {
+	h := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+	if chosen != "" {
+		h += "Sec-WebSocket-Protocol: " + chosen + "\r\n"
+	}
+	return h + "\r\n"
+}
+
+// TestWebSocket plays MQTT sessions carried in WebSocket messages after
+// an HTTP upgrade: the logins and the brokers' verdicts are reported as
+// for MQTT over TCP, with transport "websocket".
+func TestWebSocket(t *testing.T) {
+	v311 := connect(connectOpts{clientID: "web-ui-7", user: str("admin"), pass: str(secret)})
+	v31 := connect(connectOpts{name: "MQIsdp", level: 3, clientID: "web-ui-7", user: str("admin"), pass: str(secret)})
+	// A 5.0 CONNECT long enough for a 16-bit frame length.
+	long := connect(connectOpts{level: 5, props: userProperty(400), clientID: "web-ui-7", user: str("admin"), pass: str(secret)})
+	accepted := inspecttest.Login{User: "a***", Mechanism: "CONNECT", Class: "unique", Accepted: "yes"}
+	tests := []struct {
+		name           string
+		offer, chosen  string
+		answer         string // the server's handshake, if not upgradeAnswer(chosen)
+		client, server []byte // after the handshake
+		step           int    // the client's bytes go in segments of this size; 0: one
+		want           []inspecttest.Login
+		compressed     uint64
+	}{
+		{"one_frame", "mqtt", "mqtt", "", wsMessage(v311), wsFrame(wsFin|wsBinary, false, connack(0)), 0,
+			[]inspecttest.Login{accepted}, 0},
+		{"refused", "mqtt", "mqtt", "", wsMessage(v311), wsFrame(wsFin|wsBinary, false, connack(5)), 0,
+			[]inspecttest.Login{{User: "a***", Mechanism: "CONNECT", Class: "unique", Accepted: "no"}}, 0},
+		{"mqtt31_subprotocol", "mqttv3.1", "mqttv3.1", "", wsMessage(v31), wsFrame(wsFin|wsBinary, false, connack(0)), 0,
+			[]inspecttest.Login{accepted}, 0},
+		{"offer_of_two", "mqtt, mqttv3.1", "mqtt", "", wsMessage(v311), wsFrame(wsFin|wsBinary, false, connack(0)), 0,
+			[]inspecttest.Login{accepted}, 0},
+		// The CONNECT in fragments, a ping between them, every frame
+		// cut across TCP segments.
+		{"fragmented_across_segments", "mqtt", "mqtt", "",
+			cat(wsFrame(wsBinary, true, v311[:9]), wsFrame(wsFin|wsPing, true, []byte("?")),
+				wsFrame(wsContinuation, true, v311[9:20]), wsFrame(wsFin|wsContinuation, true, v311[20:])),
+			wsFrame(wsFin|wsBinary, false, connack(0)), 3, []inspecttest.Login{accepted}, 0},
+		{"length_16", "mqtt", "mqtt", "", wsMessage(long), wsFrame(wsFin|wsBinary, false, connack5(0)), 100,
+			[]inspecttest.Login{accepted}, 0},
+		// A message holding the CONNECT and a PUBLISH, the next one a
+		// PINGREQ: packet and message boundaries need not meet.
+		{"packets_across_messages", "mqtt", "mqtt", "",
+			cat(wsMessage(cat(v311, publish(0, "a/b", "x")[:3])), wsMessage(cat(publish(0, "a/b", "x")[3:], []byte{0xc0, 0}))),
+			wsFrame(wsFin|wsBinary, false, connack(0)), 0, []inspecttest.Login{accepted}, 0},
+		// Some brokers leave the subprotocol out of the answer; the
+		// client's offer names it.
+		{"answer_without_subprotocol", "mqtt", "", "", wsMessage(v311), wsFrame(wsFin|wsBinary, false, connack(0)), 0,
+			[]inspecttest.Login{accepted}, 0},
+		{"unmasked_client", "mqtt", "mqtt", "", wsFrame(wsFin|wsBinary, false, v311), wsFrame(wsFin|wsBinary, false, connack(0)), 0,
+			[]inspecttest.Login{accepted}, 0},
+		{"text_frame", "mqtt", "mqtt", "", wsFrame(wsFin|wsText, true, v311), nil, 0,
+			[]inspecttest.Login{{User: "a***", Mechanism: "CONNECT", Class: "unique", Accepted: "unknown"}}, 0},
+		{"compressed_not_read", "mqtt", "mqtt", "", wsFrame(wsFin|wsRSV1|wsBinary, true, v311), wsFrame(wsFin|wsBinary, false, connack(0)), 0,
+			nil, 1},
+		{"other_subprotocol", "chat", "chat", "", wsMessage(v311), wsFrame(wsFin|wsBinary, false, connack(0)), 0, nil, 0},
+		{"no_subprotocol", "", "", "", wsMessage(v311), wsFrame(wsFin|wsBinary, false, connack(0)), 0, nil, 0},
+		{"upgrade_to_other_protocol", "mqtt", "", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+			wsMessage(v311), wsFrame(wsFin|wsBinary, false, connack(0)), 0, nil, 0},
+		{"upgrade_refused", "mqtt", "", "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+			wsMessage(v311), wsFrame(wsFin|wsBinary, false, connack(0)), 0, nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, http.New(nil), New(nil))
+			c := inspecttest.NewTCP(e, inspecttest.LANClient, "203.0.113.5:8080")
+			answer := tt.answer
+			if answer == "" {
+				answer = upgradeAnswer(tt.chosen)
+			}
+			c.Client(upgradeRequest(tt.offer)).Server(answer)
+			step := tt.step
+			if step == 0 {
+				step = len(tt.client)
+			}
+			for b := tt.client; len(b) > 0; b = b[min(step, len(b)):] {
+				c.ClientBytes(b[:min(step, len(b))])
+			}
+			if tt.server != nil {
+				c.ServerBytes(tt.server)
+			}
+			c.Close()
+			e.Flush()
+			inspecttest.CheckLogins(t, col, "mqtt", "192.168.1.10", tt.want)
+			for _, l := range col.Findings() {
+				if l.Evidence["transport"] != inspect.TransportWebSocket || l.Flow.App != "http" {
+					t.Errorf("evidence %v on an %s flow, want transport websocket on http", l.Evidence, l.Flow.App)
+				}
+			}
+			banners := col.Kind(event.KindBanner)
+			if len(tt.want) > 0 && (len(banners) != 1 || banners[0].Evidence["client_id"] != "web-ui-7" || banners[0].Evidence["transport"] != "websocket") {
+				t.Errorf("client observations %v, want one of web-ui-7 over websocket", banners)
+			}
+			if e.Stats.WebSocketCompressed != tt.compressed {
+				t.Errorf("%d flows stopped at a compressed frame, want %d", e.Stats.WebSocketCompressed, tt.compressed)
+			}
+			if inspecttest.Leaks(t, col.Events, secret) {
+				t.Error("the password leaked into an event")
+			}
+		})
+	}
+}
+
+func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+// TestWebSocketPublishDoesNotAllocate sends PUBLISH packets in masked
+// frames after a login over WebSocket: the frame reader and the analyzer
+// allocate nothing.
+func TestWebSocketPublishDoesNotAllocate(t *testing.T) {
+	sc := &countingScanner{}
+	cfg := inspect.DefaultConfig()
+	cfg.HashKey = []byte("inspecttest fixed key, 32 bytes!")
+	cfg.ByteBudget = inspect.MaxByteBudget
+	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{http.New(nil), New(sc)}, Sink: &inspecttest.Collector{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &steadyFlow{e: e, p: &inspect.Packet{}, seq: [2]uint32{1000, 5000},
+		client: netip.MustParseAddr("192.168.1.10"), server: netip.MustParseAddr("192.168.1.20")}
+	s.send(inspect.ToServer, []byte(upgradeRequest("mqtt")))
+	s.send(inspect.ToClient, []byte(upgradeAnswer("mqtt")))
+	s.send(inspect.ToServer, wsMessage(connect(connectOpts{clientID: "x", user: str("admin"), pass: str(secret)})))
+	s.send(inspect.ToClient, wsFrame(wsFin|wsBinary, false, connack(0)))
+	frame := wsMessage(publish(1, "home/livingroom/temperature", `{"t":21.5,"h":40}`))
+	allocs := testing.AllocsPerRun(200, func() { s.send(inspect.ToServer, frame) })
+	if allocs != 0 {
+		t.Errorf("%v allocations per PUBLISH frame, want 0", allocs)
+	}
+	if sc.n < 400 || e.Stats.WebSockets != 1 {
+		t.Errorf("scanner saw %d parts, %d WebSocket flows: the publishes were not read", sc.n, e.Stats.WebSockets)
+	}
+}
