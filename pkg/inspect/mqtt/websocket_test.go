@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -197,5 +198,48 @@ func TestWebSocketPublishDoesNotAllocate(t *testing.T) {
 	}
 	if sc.n < 400 || e.Stats.WebSockets != 1 {
 		t.Errorf("scanner saw %d parts, %d WebSocket flows: the publishes were not read", sc.n, e.Stats.WebSockets)
+	}
+}
+
+// TestWebSocketRecording reads testdata/mqtt-ws.pcap, recorded by
+// scripts/detection/record-mqtt-ws.sh between Debian's mosquitto 2.0.11
+// with a websockets listener and a dashboard client: a made-up account's
+// wrong password, refused, then the right one, accepted, its CONNECT in
+// three fragments (three TCP segments) with a ping between the first two,
+// and a PUBLISH after it.
+func TestWebSocketRecording(t *testing.T) {
+	sc := &recordingScanner{}
+	col, err := inspecttest.RunFile(t, "testdata/mqtt-ws.pcap", nil, http.New(nil), New(sc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type login struct{ user, password, accepted, transport, device string }
+	var got []login
+	for _, l := range col.Findings() {
+		ev := l.Evidence
+		if ev["protocol"] != "mqtt" || ev["mechanism"] != "CONNECT" || ev["password_class"] != "unique" {
+			t.Errorf("evidence %v", ev)
+		}
+		got = append(got, login{ev["user"], ev["password"], ev["accepted"], ev["transport"], l.Device.IP})
+	}
+	want := []login{
+		{"hu***", "Qu***", "no", "websocket", "192.168.53.10"},
+		{"hu***", "La***", "yes", "websocket", "192.168.53.10"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("logins %v, want %v", got, want)
+	}
+	for _, b := range col.Kind(event.KindBanner) {
+		if b.Evidence["client_id"] != "hub-dashboard-01" || b.Evidence["transport"] != "websocket" {
+			t.Errorf("client observation %v", b.Evidence)
+		}
+	}
+	if topics := sc.where("mqtt_topic"); !slices.Equal(topics, []string{"home/hall/light"}) {
+		t.Errorf("scanned topics %q, want the PUBLISH's", topics)
+	}
+	for _, s := range []string{"Lantern-Quarry-58", "Quarry-Lantern-85", "hub-app"} {
+		if inspecttest.Leaks(t, col.Events, s) {
+			t.Errorf("%q leaked into an event", s)
+		}
 	}
 }
