@@ -424,6 +424,20 @@ func stateLabel(state string) string {
 	return state
 }
 
+// modeWords says what a quarantine mode does to the device, in the
+// words its alerts use.
+func modeWords(mode string) string {
+	switch mode {
+	case "block":
+		return "Cut off from the network"
+	case "isolate":
+		return "Cut off from the internet"
+	case "updates-only":
+		return "Limited to its vendor's update servers"
+	}
+	return "Quarantined as " + mode
+}
+
 // ago is a rough relative time for "last seen".
 func ago(now, t time.Time) string {
 	if t.IsZero() {

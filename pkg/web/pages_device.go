@@ -64,9 +64,11 @@ func deviceContent(w *markup.Writer, v *view) {
 	w.Raw("</dd>\n</dl>\n\n")
 
 	if q := d.Quarantine; q != nil {
-		w.Raw("<section class=\"card quarantined\" id=\"quarantine-info\">\n  <h2>Quarantined</h2>\n  <p>Mode <strong>")
+		w.Raw("<section class=\"card quarantined\" id=\"quarantine-info\">\n  <h2>Quarantined</h2>\n  <p><strong>")
+		w.Text(modeWords(q.Mode))
+		w.Raw("</strong> <small>(mode ")
 		w.Text(q.Mode)
-		w.Raw("</strong> since ")
+		w.Raw(")</small> since ")
 		timeTag(w, q.Since)
 		if !q.Until.IsZero() {
 			w.Raw(", until ")
@@ -522,10 +524,10 @@ func findingsSection(w *markup.Writer, p devicePage) {
 			w.Raw("\n      <div>")
 			w.Text(f.Summary)
 			w.Raw("</div>\n      <small class=\"muted\">")
-			w.Text(string(f.Kind))
+			kindName(w, f.Kind)
 			if f.Provision != "" {
-				w.Raw(" · provision ")
-				w.Text(f.Provision)
+				w.Raw(" · ")
+				coded(w, "baseline rule "+f.Provision, "ETSI EN 303 645 provision "+f.Provision)
 			}
 			if fl := f.Flow; fl != nil {
 				w.Raw(" · ")
@@ -545,7 +547,7 @@ func findingsSection(w *markup.Writer, p devicePage) {
 			w.Raw("</small>\n      ")
 			if len(f.Evidence) > 0 {
 				w.Raw(`<details><summary>Evidence</summary><dl class="facts">`)
-				facts(w, f.Evidence)
+				evidenceFacts(w, f.Evidence)
 				w.Raw("</dl></details>")
 			}
 			w.Raw("\n    </li>\n")

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/iotgw/iotgw/internal/markup"
+	"github.com/iotgw/iotgw/pkg/event"
 )
 
 // The pages are written by Go code through internal/markup rather than
@@ -54,8 +55,11 @@ func page(w *markup.Writer, v *view, c content) {
 		w.Raw(`  <p class="status">Policy mode <strong>`)
 		w.Text(st.Mode)
 		w.Raw("</strong>")
-		if st.Mode == "monitor" {
+		switch st.Mode {
+		case "monitor":
 			w.Raw(" (reports only; nothing is blocked automatically)")
+		case "enforce":
+			w.Raw(" (acts: quarantines devices as the policy says)")
 		}
 		w.Raw(" · capture ")
 		w.Text(st.Capture)
@@ -116,30 +120,52 @@ func fact(w *markup.Writer, term, desc string) {
 	w.Raw("</dd>")
 }
 
-// facts writes m's entries as terms and descriptions, by term.
-func facts[M ~map[string]string](w *markup.Writer, m M) {
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		fact(w, k, m[k])
+// evidenceFacts writes a finding's evidence as terms and descriptions,
+// each key in the owner's words with the key as its title, by key.
+func evidenceFacts(w *markup.Writer, ev event.Evidence) {
+	for _, k := range slices.Sorted(maps.Keys(ev)) {
+		w.Raw("<dt")
+		w.Attr("title", k)
+		w.Raw(">")
+		w.Text(event.EvidenceLabel(k))
+		w.Raw("</dt><dd>")
+		w.Text(ev[k])
+		w.Raw("</dd>")
 	}
-}
-
-// row writes a table row of two cells.
-func row(w *markup.Writer, a, b string) {
-	w.Raw("<tr><td>")
-	w.Text(a)
-	w.Raw("</td><td>")
-	w.Text(b)
-	w.Raw("</td></tr>")
 }
 
 // option writes a select's option whose label is its value.
 func option(w *markup.Writer, value string, on bool) {
+	labelledOption(w, value, value, on)
+}
+
+// labelledOption writes a select's option with a label of its own, and
+// the value as the label's title.
+func labelledOption(w *markup.Writer, value, label string, on bool) {
 	w.Raw("<option")
 	w.Attr("value", value)
+	if label != value {
+		w.Attr("title", value)
+	}
 	selected(w, on)
 	w.Raw(">")
-	w.Text(value)
+	w.Text(label)
 	w.Raw("</option>")
+}
+
+// coded writes words with the code they stand for as their title: the
+// owner reads the words, an expert finds the code on hovering.
+func coded(w *markup.Writer, words, code string) {
+	w.Raw("<span")
+	w.Attr("title", code)
+	w.Raw(">")
+	w.Text(words)
+	w.Raw("</span>")
+}
+
+// kindName writes an event kind in the owner's words.
+func kindName(w *markup.Writer, k event.Kind) {
+	coded(w, event.KindLabel(k), string(k))
 }
 
 func messageContent(w *markup.Writer, v *view) {

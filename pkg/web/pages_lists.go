@@ -6,6 +6,7 @@ import (
 
 	"github.com/iotgw/iotgw/internal/markup"
 	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/event"
 )
 
 func devicesContent(w *markup.Writer, v *view) {
@@ -26,7 +27,7 @@ func devicesContent(w *markup.Writer, v *view) {
 		w.Raw("</span>")
 		if d.Quarantine != nil {
 			w.Raw(" <small>")
-			w.Text(d.Quarantine.Mode)
+			coded(w, strings.ToLower(modeWords(d.Quarantine.Mode)), "mode "+d.Quarantine.Mode)
 			w.Raw("</small>")
 		}
 		if d.Away {
@@ -96,7 +97,7 @@ func eventsContent(w *markup.Writer, v *view) {
 	w.Raw(">observations</option></select></label>\n" +
 		"  <label>Kind <select name=\"kind\" id=\"f-kind\"><option value=\"\">all</option>\n    ")
 	for _, k := range p.Kinds {
-		option(w, k, p.Filter.Kind == k)
+		labelledOption(w, k, event.KindLabel(event.Kind(k)), p.Filter.Kind == k)
 	}
 	w.Raw("</select></label>\n" +
 		"  <label>At least <select name=\"severity\" id=\"f-severity\"><option value=\"\">any severity</option>\n    ")
@@ -107,6 +108,12 @@ func eventsContent(w *markup.Writer, v *view) {
 	if len(p.Events) == 0 {
 		w.Raw("<p class=\"empty\">No events match.</p>\n")
 		return
+	}
+	// The device column names each device as its filter does, the MAC
+	// beneath.
+	names := make(map[string]string, len(p.Devices))
+	for _, d := range p.Devices {
+		names[d.MAC] = d.DisplayName()
 	}
 	w.Raw("<table class=\"events\">\n<thead><tr><th>Time</th><th>Severity</th><th>Device</th><th>Kind</th><th>Summary</th></tr></thead>\n<tbody>\n")
 	for _, e := range p.Events {
@@ -121,13 +128,20 @@ func eventsContent(w *markup.Writer, v *view) {
 			w.Raw("<a")
 			w.URLAttr("href", "/devices/", e.Device.MAC, "")
 			w.Raw(">")
-			w.Text(e.Device.MAC)
-			w.Raw("</a>")
+			if name, ok := names[e.Device.MAC]; ok && name != e.Device.MAC {
+				w.Text(name)
+				w.Raw("</a><br><small class=\"mac\">")
+				w.Text(e.Device.MAC)
+				w.Raw("</small>")
+			} else {
+				w.Text(e.Device.MAC)
+				w.Raw("</a>")
+			}
 		} else {
 			w.Text(e.Device.IP)
 		}
 		w.Raw("</td>\n  <td data-label=\"Kind\">")
-		w.Text(string(e.Kind))
+		kindName(w, e.Kind)
 		w.Raw("</td>\n  <td data-label=\"Summary\">")
 		w.Text(e.Summary)
 		w.Raw("</td>\n</tr>\n")

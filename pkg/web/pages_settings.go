@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/iotgw/iotgw/internal/markup"
+	"github.com/iotgw/iotgw/pkg/event"
 )
 
 func policyContent(w *markup.Writer, v *view) {
@@ -28,8 +29,10 @@ func policyContent(w *markup.Writer, v *view) {
 	} else {
 		w.Raw("actions are reported, not taken")
 	}
-	w.Raw("</dd>\n  <dt>Quarantine mode</dt><dd>")
+	w.Raw("</dd>\n  <dt>Quarantine mode</dt><dd><strong>")
 	w.Text(pol.QuarantineMode)
+	w.Raw("</strong> — ")
+	w.Text(strings.ToLower(modeWords(pol.QuarantineMode)))
 	w.Raw("</dd>\n  <dt>Automatic quarantines end after</dt><dd>")
 	if pol.QuarantineFor.Duration != 0 {
 		w.Text(pol.QuarantineFor.String())
@@ -55,13 +58,13 @@ func policyContent(w *markup.Writer, v *view) {
 	w.Raw("</dd>\n</dl>\n<h2>Action per finding kind</h2>\n" +
 		"<table class=\"card\"><thead><tr><th>Finding</th><th>Action</th></tr></thead><tbody>\n")
 	for _, a := range p.Actions {
-		row(w, a[0], a[1])
+		kindRow(w, a[0], a[1])
 	}
 	w.Raw("\n</tbody></table>\n")
 	if len(p.Thresholds) > 0 {
 		w.Raw(`<h2>Thresholds</h2><table class="card"><tbody>`)
 		for _, t := range p.Thresholds {
-			row(w, t[0], t[1])
+			kindRow(w, t[0], t[1])
 		}
 		w.Raw("</tbody></table>")
 	}
@@ -165,3 +168,13 @@ const channelExample = `[[alert.channel]]
 type = "ntfy"
 name = "phone"
 topic = "a-long-topic-only-you-know"`
+
+// kindRow writes a table row of a finding kind, in the owner's words,
+// and what policy sets for it.
+func kindRow(w *markup.Writer, kind, setting string) {
+	w.Raw("<tr><td>")
+	kindName(w, event.Kind(kind))
+	w.Raw("</td><td>")
+	w.Text(setting)
+	w.Raw("</td></tr>")
+}

@@ -65,6 +65,47 @@ func TestOwnerWording(t *testing.T) {
 			want: []string{"<h2>What to do</h2>", "<li>A login to or from it uses a factory-default password, the first one attackers try. Change that password to one of your own", "</li><li>It talks to the internet unencrypted."}},
 		{name: "no_advice_without_findings", prep: func(r *rig) { r.backend.devices[cameraMAC].Findings = nil },
 			path: "/devices/" + cameraMAC, refuse: []string{"What to do"}},
+		// Kinds and evidence keys read in plain words; their codes stay
+		// in title attributes for experts.
+		{name: "finding_kind_and_evidence_labelled", prep: func(r *rig) {
+			r.backend.devices[cameraMAC].Findings[0].Evidence["password_hash"] = "0011223344556677"
+		}, path: "/devices/" + cameraMAC,
+			want: []string{`<span title="default_credentials">Factory-default password</span>`, "baseline rule 5.1-1",
+				`<dt title="password_hash">Password fingerprint (not the password)</dt>`, `<dt title="user">User name (shortened)</dt>`},
+			refuse: []string{">default_credentials", "<dt>password_hash</dt>", "<dt>user</dt>", "· provision 5.1-1"}},
+		{name: "events_kind_filter_labelled", prep: func(*rig) {}, path: "/events",
+			want:   []string{`<option value="default_credentials" title="default_credentials">Factory-default password</option>`, `title="dns_query">Name lookup (DNS)</option>`},
+			refuse: []string{">default_credentials</option>", ">dns_query</option>"}},
+		{name: "events_table_names_devices", prep: func(r *rig) {
+			r.backend.events = []*event.Event{{Time: r.clock.Now(), Type: event.TypeFinding, Kind: event.KindWeakTLS, Severity: event.SeverityMedium,
+				Device: event.Endpoint{MAC: cameraMAC}, Summary: "TLS 1.0 to cloud"}}
+		}, path: "/events",
+			want:   []string{`">Hikvision camera</a><br><small class="mac">` + cameraMAC + "</small>", `<span title="weak_tls">Outdated encryption</span>`},
+			refuse: []string{">" + cameraMAC + "</a>", ">weak_tls<"}},
+		{name: "policy_kinds_and_mode_labelled", prep: func(r *rig) {
+			r.srv.opt.Policy = func() config.Policy {
+				return config.Policy{Mode: "enforce", QuarantineMode: "block", DefaultAction: "alert",
+					Actions: map[string]config.Action{"default_credentials": "quarantine"}, Thresholds: map[string]int{"weak_tls": 3}}
+			}
+		}, path: "/policy",
+			want: []string{`<tr><td><span title="default_credentials">Factory-default password</span></td><td>quarantine</td></tr>`,
+				`<tr><td><span title="weak_tls">Outdated encryption</span></td><td>3 findings</td></tr>`,
+				"<dt>Quarantine mode</dt><dd><strong>block</strong> — cut off from the network</dd>"},
+			refuse: []string{"<td>default_credentials</td>", "<td>weak_tls</td>"}},
+		// The modes say what they do where they are shown.
+		{name: "enforce_mode_explained", prep: func(*rig) {}, path: "/",
+			want: []string{"Policy mode <strong>enforce</strong> (acts: quarantines devices as the policy says)"}},
+		{name: "quarantine_mode_explained", prep: func(r *rig) {
+			d := r.backend.devices[cameraMAC]
+			d.State, d.Quarantine = api.StateQuarantined, &api.Quarantine{Mode: "block", Since: r.clock.Now(), By: api.ByOwner}
+		}, path: "/",
+			want:   []string{`<small><span title="mode block">cut off from the network</span></small>`},
+			refuse: []string{"<small>block</small>"}},
+		{name: "device_quarantine_mode_explained", prep: func(r *rig) {
+			r.backend.devices[cameraMAC].Quarantine = &api.Quarantine{Mode: "isolate", Since: r.clock.Now(), By: api.ByOwner}
+		}, path: "/devices/" + cameraMAC,
+			want:   []string{"<p><strong>Cut off from the internet</strong> <small>(mode isolate)</small> since "},
+			refuse: []string{"Mode <strong>isolate</strong>"}},
 		{name: "test_alert_form", prep: func(r *rig) { r.alerts.testErr = errors.New("ntfy: Post \"https://ntfy.sh/x\": connection refused") },
 			path: "/alerts/test", form: url.Values{"name": {"phone"}},
 			want: []string{`The test alert could not be sent: ntfy: Post "https://ntfy.sh/x": connection refused`}},
