@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/devname"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/store"
@@ -70,10 +71,14 @@ const (
 type Device struct {
 	MAC string `json:"mac,omitempty"`
 	IP  string `json:"ip,omitempty"`
-	// Name is the owner's name for the device, else its host name.
+	// Name is the owner's name for the device.
 	Name   string `json:"name,omitempty"`
 	Vendor string `json:"vendor,omitempty"`
-	Model  string `json:"model,omitempty"`
+	// Type is what kind of device it is ("camera"), empty when unknown.
+	Type  string `json:"type,omitempty"`
+	Model string `json:"model,omitempty"`
+	// Hostname is the host name the device gave itself last.
+	Hostname string `json:"hostname,omitempty"`
 	// State is ok, alert or quarantined as of this alert. Callers set
 	// StateQuarantined for a quarantined device; builders fill the rest.
 	State string `json:"state,omitempty"`
@@ -604,7 +609,8 @@ func setFacts(facts map[string]string, ev *event.Event, keys ...string) {
 
 func cleanDevice(d Device, state string) Device {
 	d = Device{MAC: clip(d.MAC, 32), IP: clip(d.IP, 64), Name: clip(d.Name, maxField),
-		Vendor: clip(d.Vendor, maxField), Model: clip(d.Model, maxField), State: d.State}
+		Vendor: clip(d.Vendor, maxField), Type: clip(d.Type, maxField), Model: clip(d.Model, maxField),
+		Hostname: clip(d.Hostname, maxField), State: d.State}
 	if d.State != StateQuarantined {
 		d.State = state
 	}
@@ -619,19 +625,14 @@ func nameThen(name, words string) string {
 	return clip(name, maxTitle-len(words)) + words
 }
 
-// displayName is how the owner knows a device: their name for it, else
-// vendor and model, else its MAC.
+// displayName is how the owner knows a device, named by the rule the
+// page and the console follow (devname); a device known by its address
+// only, which the page does not list, by that.
 func displayName(d Device) string {
-	switch {
-	case d.Name != "":
-		return d.Name
-	case d.Vendor != "" && d.Model != "":
-		return d.Vendor + " " + d.Model
-	case d.Vendor != "":
-		return d.Vendor + " device " + d.MAC
-	case d.MAC != "":
-		return "device " + d.MAC
-	case d.IP != "":
+	if name := (devname.Parts{Name: d.Name, Vendor: d.Vendor, Type: d.Type, Hostname: d.Hostname, MAC: d.MAC}).String(); name != "" {
+		return name
+	}
+	if d.IP != "" {
 		return "device " + d.IP
 	}
 	return "a device"

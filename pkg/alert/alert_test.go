@@ -30,6 +30,37 @@ func credEvent(accepted string) *event.Event {
 			"accepted": accepted, "default_vendor": "Xiongmai"}}
 }
 
+// TestAlertDeviceName: an alert names its device as the page and the
+// console do (api.Device.DisplayName): the owner's name, else vendor and
+// type, else its host name, else its MAC; the model is no part of it.
+func TestAlertDeviceName(t *testing.T) {
+	ev := credEvent("yes")
+	for _, tc := range []struct {
+		name string
+		dev  Device
+		want string
+	}{
+		{"owner_name", Device{Name: "Hall camera", Vendor: "Hikvision", Type: "camera", Hostname: "ipcam"}, "Factory-default password on Hall camera"},
+		{"vendor_and_type", Device{Vendor: "Hikvision", Type: "camera", Model: "DS-2CD", Hostname: "ipcam"}, "Factory-default password on Hikvision camera"},
+		{"vendor_without_model", Device{Vendor: "Hikvision"}, "Factory-default password on Hikvision"},
+		{"host_name", Device{Hostname: "ipcam"}, "Factory-default password on ipcam"},
+		{"mac", Device{}, "Factory-default password on c0:56:e3:00:00:01"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, ok := FromEvent(ev, tc.dev)
+			if !ok {
+				t.Fatal("no alert")
+			}
+			if a.Title != tc.want {
+				t.Errorf("title %q, want %q", a.Title, tc.want)
+			}
+			if q := FromQuarantine(store.Quarantine{MAC: mac(1), Mode: "block", Since: t0}, tc.dev); q.Title != strings.TrimPrefix(tc.want, "Factory-default password on ")+" quarantined" {
+				t.Errorf("quarantine titled %q, want the same name", q.Title)
+			}
+		})
+	}
+}
+
 func TestFromEvent(t *testing.T) {
 	outdated := &event.Event{Time: t0, Type: event.TypeFinding, Kind: event.KindOutdatedFirmware, Severity: event.SeverityCritical,
 		Device: event.Endpoint{MAC: "c0:56:e3:00:00:02"},
@@ -77,8 +108,8 @@ func TestFromEvent(t *testing.T) {
 			kind: KindDefaultCredentials, urgent: true, title: "Factory-default password on Hall camera",
 			body:  []string{"Someone logged in to Hall camera over TELNET", "the login was accepted"},
 			dedup: "default_credentials|c0:56:e3:00:00:01|telnet|", absent: []string{"ro***", "xc***", "0011223344556677"}, factCount: 4},
-		{name: "default_creds_device_to_cloud", ev: cloudLogin, dev: Device{Vendor: "Xiongmai"},
-			kind: KindDefaultCredentials, urgent: true, title: "Factory-default password on Xiongmai device c0:56:e3:00:00:01",
+		{name: "default_creds_device_to_cloud", ev: cloudLogin, dev: Device{Vendor: "Xiongmai", Type: "camera"},
+			kind: KindDefaultCredentials, urgent: true, title: "Factory-default password on Xiongmai camera",
 			body:  []string{"sent a factory-default password to a service at 198.51.100.4 over FTP", "whether it was accepted was not seen"},
 			dedup: "default_credentials|c0:56:e3:00:00:01|ftp|:21", absent: []string{"ro***", "xc***", "logged in"}, factCount: 4},
 		{name: "default_creds_to_lan_camera_outcome_not_seen", ev: credEvent("unknown"), dev: Device{Name: "Hall camera"},
@@ -97,18 +128,18 @@ func TestFromEvent(t *testing.T) {
 			kind: KindDefaultCredentials, urgent: true, title: "No password at all on Hall camera",
 			body:  []string{"Hall camera accepts any password over SSH"},
 			dedup: "default_credentials|c0:56:e3:00:00:01|ssh|", absent: []string{"factory-default", "without asking", "ro***"}, factCount: 4},
-		{name: "outdated_exploited_is_urgent", ev: outdated, dev: Device{Vendor: "Hikvision", Model: "DS-2CD"},
-			kind: KindOutdatedFirmware, urgent: true, title: "Outdated software on Hikvision DS-2CD",
+		{name: "outdated_exploited_is_urgent", ev: outdated, dev: Device{Vendor: "Hikvision", Type: "camera", Model: "DS-2CD"},
+			kind: KindOutdatedFirmware, urgent: true, title: "Outdated software on Hikvision camera",
 			body:  []string{"5.4.0", "CVE-2021-36260", "Attackers are exploiting them", "Update to 5.5.800"},
 			dedup: "outdated_firmware|c0:56:e3:00:00:02|Hikvision IP camera firmware|HIK-2021-1", factCount: 8},
-		{name: "end_of_life", ev: eol, kind: KindOutdatedFirmware, title: "Outdated software on device c0:56:e3:00:00:02",
+		{name: "end_of_life", ev: eol, kind: KindOutdatedFirmware, title: "Outdated software on c0:56:e3:00:00:02",
 			body:  []string{"no longer receives security updates", "No fixed version is known"},
 			dedup: "outdated_firmware|c0:56:e3:00:00:02|BusyBox|", factCount: 4},
 		{name: "distribution_build", ev: debian, dev: Device{Name: "Pi"}, kind: KindOutdatedFirmware, title: "Outdated software on Pi",
 			body:  []string{"openssh 9.2p1 on Pi has known security holes (CVE-2024-6387)", "It is Debian's build, which may carry the fix without the version changing", "check Debian's security tracker for openssh"},
 			dedup: "outdated_firmware|b8:27:eb:00:00:04|openssh|IOTGW-2024-0001", absent: []string{"Update to 9.8p1"}, factCount: 10},
-		{name: "distribution_build_end_of_life", ev: centosEOL, kind: KindOutdatedFirmware, title: "Outdated software on device b8:27:eb:00:00:05",
-			body:  []string{"openssl 1.0.1e on device b8:27:eb:00:00:05 is no longer maintained upstream", "check CentOS's security tracker"},
+		{name: "distribution_build_end_of_life", ev: centosEOL, kind: KindOutdatedFirmware, title: "Outdated software on b8:27:eb:00:00:05",
+			body:  []string{"openssl 1.0.1e on b8:27:eb:00:00:05 is no longer maintained upstream", "check CentOS's security tracker"},
 			dedup: "outdated_firmware|b8:27:eb:00:00:05|openssl|", absent: []string{"no longer receives security updates", "Update to"}, factCount: 6},
 		{name: "personal_data_without_sample", ev: pii, dev: Device{Name: "Scale"},
 			kind: KindPersonalData, title: "Personal data sent in clear by Scale",

@@ -133,7 +133,7 @@ func (m *MQTT) publishAlert(ctx context.Context, a Alert) error {
 			if err := m.announce(ctx, mac, id, a.Device); err != nil {
 				return err
 			}
-			st := mqttState{State: orWord(a.Device.State, StateOK), MAC: mac.String(), Name: a.Device.Name,
+			st := mqttState{State: orWord(a.Device.State, StateOK), MAC: mac.String(), Name: displayName(*a.Device),
 				LastAlert: a.Title, Kind: a.Kind, Severity: a.Severity.String(), Time: a.Time.UTC(), URL: a.URL}
 			payload, _ := json.Marshal(st)
 			if err := m.publish(ctx, m.stateTopic(id), true, payload); err != nil {

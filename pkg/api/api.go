@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/iotgw/iotgw/internal/devname"
 	"github.com/iotgw/iotgw/pkg/device"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
@@ -50,19 +51,14 @@ type Device struct {
 
 // DisplayName is what the owner calls the device, on the page and at
 // the console alike: the name they gave, else vendor and type, else the
-// host name it gave itself last (as alerts and reports name it), else
-// the MAC.
+// host name it gave itself last, else the MAC (devname's rule, which
+// alerts follow too).
 func (d Device) DisplayName() string {
-	if d.Name != "" {
-		return d.Name
-	}
-	if vt := strings.TrimSpace(d.Vendor + " " + d.KnownType()); vt != "" {
-		return vt
-	}
+	p := devname.Parts{Name: d.Name, Vendor: d.Vendor, Type: d.KnownType(), MAC: d.MAC}
 	if n := len(d.Hostnames); n > 0 {
-		return d.Hostnames[n-1]
+		p.Hostname = d.Hostnames[n-1]
 	}
-	return d.MAC
+	return p.String()
 }
 
 // KnownType is the device's type, empty when no signal named one: the

@@ -1004,8 +1004,11 @@ func (d *Daemon) alertDeviceLocked(ep event.Endpoint) alert.Device {
 	}
 	if dev, ok := d.pipe.Inventory().Lookup(device.Key{MAC: mac}); ok {
 		ad.Vendor, ad.Model = dev.Identity.Vendor.Value, dev.Identity.Model.Value
+		if t := dev.Identity.Type.Value; t != device.TypeUnknown {
+			ad.Type = t
+		}
 		if n := len(dev.Hostnames); n > 0 {
-			ad.Name = dev.Hostnames[n-1].Name
+			ad.Hostname = dev.Hostnames[n-1].Name
 		}
 	}
 	if m, ok := d.meta[mac]; ok {

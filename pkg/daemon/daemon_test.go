@@ -739,6 +739,41 @@ func TestAlerts(t *testing.T) {
 	}
 }
 
+// TestAlertsNameDevicesAsThePage: an alert calls its device what the
+// page and the console call it: the phone and the page never name one
+// device twice.
+func TestAlertsNameDevicesAsThePage(t *testing.T) {
+	h := start(t, enforcingConfig(), newFake(t), t.TempDir())
+	defer h.stop()
+	h.settle()
+	h.alerts.mu.Lock()
+	sent := slices.Clone(h.alerts.sent)
+	h.alerts.mu.Unlock()
+	checked := map[string]string{}
+	for _, a := range sent {
+		if a.Device == nil {
+			continue
+		}
+		mac, err := hwaddr.Parse(a.Device.MAC)
+		if err != nil {
+			continue
+		}
+		view, ok := h.d.Device(mac)
+		if !ok {
+			t.Errorf("alert %q about %s, which the page does not know", a.Title, mac)
+			continue
+		}
+		name := view.DisplayName()
+		if !strings.Contains(a.Title, name) {
+			t.Errorf("alert titled %q; the page calls the device %q", a.Title, name)
+		}
+		checked[mac.String()] = name
+	}
+	if checked[camera.String()] != "Hikvision camera" {
+		t.Errorf("alerts checked for %v, want the camera's, named Hikvision camera", checked)
+	}
+}
+
 type fakeAudits struct {
 	mu         sync.Mutex
 	requested  []audit.Target
