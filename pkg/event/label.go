@@ -22,7 +22,7 @@ func KindLabel(k Kind) string {
 	case KindScanning:
 		return "Scans the internet"
 	case KindOutdatedFirmware:
-		return "Outdated software with known holes"
+		return "Outdated software"
 	case KindExposedService:
 		return "Unencrypted login service open"
 	case KindDHCP:

@@ -221,7 +221,11 @@ func (s *Summary) WriteText(w io.Writer) error {
 			if g.count > 1 {
 				count = fmt.Sprintf(" (x%d)", g.count)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", strings.ToUpper(g.ev.Severity.String()), g.ev.Kind, g.ev.Summary, count)
+			claim := ""
+			if g.claimedOver != "" {
+				claim = " (version claimed over " + g.claimedOver + ", not confirmed)"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s%s%s\n", strings.ToUpper(g.ev.Severity.String()), event.KindLabel(g.ev.Kind), g.ev.Summary, claim, count)
 		}
 		tw.Flush()
 		if len(d.Observed) > 0 {
@@ -239,6 +243,10 @@ func (s *Summary) WriteText(w io.Writer) error {
 type findingGroup struct {
 	ev    *event.Event
 	count int
+	// claimedOver names, for a software version only claims report
+	// (event.ClaimsOnly), what claimed it ("DHCP"): policy quarantines
+	// for no such finding, and the scorecard fails no provision on one.
+	claimedOver string
 }
 
 // groupFindings folds findings that read the same (thirty failed logins
@@ -263,10 +271,11 @@ func groupFindings(fs []*event.Event) []findingGroup {
 		out = append(out, findingGroup{ev: f, count: n})
 	}
 	for key, evs := range advisories {
+		g := &out[index[key]]
+		g.claimedOver = claimedOver(evs)
 		if len(evs) < 2 {
 			continue
 		}
-		g := &out[index[key]]
 		sum := *g.ev
 		for _, e := range evs {
 			sum.Severity = max(sum.Severity, e.Severity)
@@ -275,6 +284,47 @@ func groupFindings(fs []*event.Event) []findingGroup {
 		g.ev, g.count = &sum, 1
 	}
 	return out
+}
+
+// claimedOver names the sources of a product's version when every
+// finding about it rests on claims only, "" otherwise.
+func claimedOver(evs []*event.Event) string {
+	var names []string
+	for _, e := range evs {
+		src := e.Evidence["software_source"]
+		if !event.ClaimsOnly(src) {
+			return ""
+		}
+		for s := range strings.SplitSeq(src, ",") {
+			if n := sourceName(s); !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// sourceName is a software source as the protocol's name.
+func sourceName(src string) string {
+	switch src {
+	case "dhcp":
+		return "DHCP"
+	case "ssdp":
+		return "SSDP"
+	case "mdns":
+		return "mDNS"
+	case "banner/sip":
+		return "SIP"
+	case "banner/snmp":
+		return "SNMP"
+	}
+	return src
 }
 
 // advisorySummary is one line for every advisory a product matched.
@@ -380,7 +430,7 @@ func observedLine(m map[string]int) string {
 	sort.Strings(keys)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s x%d", k, m[k])
+		parts[i] = fmt.Sprintf("%s x%d", event.KindLabel(event.Kind(k)), m[k])
 	}
 	return strings.Join(parts, ", ")
 }
@@ -398,7 +448,13 @@ func (s *Summary) writeVerdicts(ew *errWriter) {
 	}
 	ew.printf("\n%s: %d device(s)\n", verb, len(q))
 	for _, d := range q {
-		ew.printf("  %s (%s):\n", d.Key, d.Verdict.Action)
+		// The heading says quarantine already; isolation is the other
+		// action listed here.
+		if d.Verdict.Action == config.ActionQuarantine {
+			ew.printf("  %s:\n", d.Key)
+		} else {
+			ew.printf("  %s (%s):\n", d.Key, d.Verdict.Action)
+		}
 		for _, r := range d.Verdict.Reasons {
 			if r.Action == d.Verdict.Action {
 				ew.printf("    - %s\n", r.Summary)

@@ -228,3 +228,56 @@ func TestSummaryFieldsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestTextLines: a finding's line names its kind in words, says when
+// its version is only claimed (which no quarantine rests on), and the
+// list of devices to quarantine does not repeat its heading.
+func TestTextLines(t *testing.T) {
+	outdated := func(advisory, cve, source string) *event.Event {
+		return ev(event.KindOutdatedFirmware, event.SeverityCritical, "busybox 1.35.0 "+cve,
+			event.Evidence{"product": "busybox", "version": "1.35.0", "advisory": advisory, "cve": cve, "software_source": source})
+	}
+	login := ev(event.KindDefaultCredentials, event.SeverityHigh, "TELNET login with factory-default credentials (user r***, accepted: yes)",
+		event.Evidence{"protocol": "telnet", "accepted": "yes"})
+	for _, tc := range []struct {
+		name   string
+		fs     []*event.Event
+		want   []string
+		refuse []string
+	}{
+		{name: "claimed_over_dhcp", fs: []*event.Event{outdated("A-1", "CVE-1", "dhcp")},
+			want: []string{"busybox 1.35.0 CVE-1 (version claimed over DHCP, not confirmed)\n"}},
+		{name: "claimed_over_two", fs: []*event.Event{outdated("A-1", "CVE-1", "ssdp"), outdated("A-2", "CVE-2", "mdns,ssdp")},
+			want: []string{"matches 2 advisories (CVE-1, CVE-2) (version claimed over SSDP and mDNS, not confirmed)\n"}},
+		{name: "served_version", fs: []*event.Event{outdated("A-1", "CVE-1", "banner/telnet")}, refuse: []string{"claimed"}},
+		{name: "claim_and_served", fs: []*event.Event{outdated("A-1", "CVE-1", "dhcp,banner/telnet")}, refuse: []string{"claimed"}},
+		{name: "kind_in_words", fs: []*event.Event{login},
+			want: []string{"  HIGH  Factory-default password  TELNET login"}, refuse: []string{"default_credentials"}},
+		{name: "quarantine_said_once", fs: []*event.Event{login},
+			want:   []string{"Would quarantine: 1 device(s)\n  c0:56:e3:1a:2b:3c:\n    - TELNET login"},
+			refuse: []string{"(quarantine)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inv := device.NewInventory(16, func(netip.Addr) bool { return true })
+			for _, f := range tc.fs {
+				c := *f
+				c.Device = event.Endpoint{MAC: "c0:56:e3:1a:2b:3c", IP: "192.168.1.20", Local: true}
+				inv.Emit(&c)
+			}
+			var text bytes.Buffer
+			if err := Build(nil, Counters{}, inv, &config.Default().Policy).WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(text.String(), w) {
+					t.Errorf("text lacks %q:\n%s", w, text.String())
+				}
+			}
+			for _, w := range tc.refuse {
+				if strings.Contains(text.String(), w) {
+					t.Errorf("text has %q:\n%s", w, text.String())
+				}
+			}
+		})
+	}
+}
