@@ -202,6 +202,16 @@ func connect(o connectOpts) []byte {
 
 // userProperty is a 5.0 property block, length included, of one User
 // Property (0x26) whose name and value together are about n bytes.
+// inSegments sends b from the client in segments of at most n bytes.
+func inSegments(c *inspecttest.Conv, b []byte, n int) *inspecttest.Conv {
+	for len(b) > 0 {
+		k := min(len(b), n)
+		c.ClientBytes(b[:k])
+		b = b[k:]
+	}
+	return c
+}
+
 func userProperty(n int) []byte {
 	prop := append([]byte{0x26}, s16(strings.Repeat("k", n/2))...)
 	prop = append(prop, s16(strings.Repeat("v", n/2))...)
@@ -331,12 +341,7 @@ func TestSynthetic(t *testing.T) {
 		{"long_will_payload_v5_in_small_segments", func(c *inspecttest.Conv) {
 			b := connect(connectOpts{level: 5, clientID: "cam-05", user: str("admin"), pass: str(secret),
 				props: []byte{0}, will: true, willProps: []byte{0}, willTopic: "t", willPayload: strings.Repeat("v", 6000)})
-			for len(b) > 0 {
-				n := min(len(b), 1400)
-				c.ClientBytes(b[:n])
-				b = b[n:]
-			}
-			c.ServerBytes(connack5(0))
+			inSegments(c, b, 1400).ServerBytes(connack5(0))
 		}, 1, "yes", "unique", "a***", "t", strings.Repeat("v", willKept)},
 		// 5.0 property blocks longer than the kept prefix (user
 		// properties a client may add, kilobytes of them): the login
@@ -363,12 +368,7 @@ func TestSynthetic(t *testing.T) {
 		{"long_properties_and_will_payload_v5", func(c *inspecttest.Conv) {
 			b := connect(connectOpts{level: 5, clientID: "cam-05", user: str("admin"), pass: str(secret),
 				props: userProperty(4000), will: true, willProps: userProperty(2100), willTopic: "t", willPayload: strings.Repeat("v", 3000)})
-			for len(b) > 0 {
-				n := min(len(b), 1400)
-				c.ClientBytes(b[:n])
-				b = b[n:]
-			}
-			c.ServerBytes(connack5(0))
+			inSegments(c, b, 1400).ServerBytes(connack5(0))
 		}, 1, "yes", "unique", "a***", "t", strings.Repeat("v", willKept)},
 	}
 	for _, tt := range tests {

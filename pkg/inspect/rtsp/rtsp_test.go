@@ -55,13 +55,21 @@ func cameraSession(c *inspecttest.Conv) {
 		Server("RTSP/1.0 200 OK\r\nCSeq: 6\r\n\r\n")
 }
 
-func TestCameraSession(t *testing.T) {
+// converse runs script on a connection from a client to a camera's RTSP
+// port, closed after, and returns what the analyzer reported.
+func converse(t *testing.T, script func(*inspecttest.Conv)) *inspecttest.Collector {
+	t.Helper()
 	col := &inspecttest.Collector{}
 	e := inspecttest.Engine(t, col, nil, New())
 	c := inspecttest.NewTCP(e, "192.168.1.10:50000", "192.168.1.64:554")
-	cameraSession(c)
+	script(c)
 	c.Close()
 	e.Flush()
+	return col
+}
+
+func TestCameraSession(t *testing.T) {
+	col := converse(t, cameraSession)
 	logins := col.Kind(event.KindPlaintextCredentials)
 	if len(logins) != 1 {
 		t.Fatalf("got %d logins, want 1: %v", len(logins), evidences(logins))
@@ -234,12 +242,7 @@ func TestSyntheticLogins(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			col := &inspecttest.Collector{}
-			e := inspecttest.Engine(t, col, nil, New())
-			c := inspecttest.NewTCP(e, "192.168.1.10:50000", "192.168.1.64:554")
-			tt.script(c)
-			c.Close()
-			e.Flush()
+			col := converse(t, tt.script)
 			got := col.Kind(event.KindPlaintextCredentials)
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %d logins, want %d: %v", len(got), len(tt.want), evidences(got))

@@ -138,12 +138,7 @@ func TestURLLogins(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			col := &inspecttest.Collector{}
-			e := inspecttest.Engine(t, col, nil, New())
-			c := inspecttest.NewTCP(e, "192.168.1.10:50000", "192.168.1.64:554")
-			tt.script(c)
-			c.Close()
-			e.Flush()
+			col := converse(t, tt.script)
 			got := col.Findings()
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %d logins, want %d: %v", len(got), len(tt.want), evidences(got))
