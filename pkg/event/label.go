@@ -62,6 +62,8 @@ func EvidenceLabel(key string) string {
 	switch key {
 	case "protocol":
 		return "Protocol"
+	case "transport":
+		return "Carried inside"
 	case "mechanism":
 		return "How the password was sent"
 	case "user":
@@ -110,6 +112,10 @@ func EvidenceLabel(key string) string {
 		return "Server asked for"
 	case "url":
 		return "Address"
+	case "status":
+		return "Server's answer (HTTP status)"
+	case "request":
+		return "Kind of request"
 	case "ports":
 		return "Ports"
 	case "distinct_targets":

@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
 	"strings"
 	"testing"
 )
@@ -77,6 +78,75 @@ func TestEvidenceLabel(t *testing.T) {
 		"sample", "field", "where", "direction", "destination", "server_name", "port", "scope", "tls_version", "cipher", "reason", "sni",
 		"url", "ports", "distinct_targets", "window", "product", "version", "advisory", "cve", "fixed", "exploited", "end_of_life", "feed",
 		EvidenceDistribution} {
+		if l := EvidenceLabel(k); l == k || strings.Contains(l, "_") {
+			t.Errorf("evidence key %s has no label (%q)", k, l)
+		}
+	}
+}
+
+// documentedFindingKeys are the evidence keys docs/events.md names for
+// findings: the first column of its table of credential evidence, and
+// the keys of its table of other findings' evidence (the backquoted
+// words outside parentheses, which hold their values).
+func documentedFindingKeys(t *testing.T) []string {
+	t.Helper()
+	doc, err := os.ReadFile("../../docs/events.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := func(heading string) []string {
+		_, rest, ok := strings.Cut(string(doc), "\n"+heading+"\n")
+		if !ok {
+			t.Fatalf("docs/events.md has no %q", heading)
+		}
+		var rows []string
+		for _, line := range strings.Split(rest, "\n") {
+			if strings.HasPrefix(line, "#") {
+				break
+			}
+			if strings.HasPrefix(line, "| `") {
+				rows = append(rows, line)
+			}
+		}
+		return rows
+	}
+	var keys []string
+	for _, row := range section("### Evidence of credential findings") {
+		keys = append(keys, strings.Trim(strings.Fields(row)[1], "`"))
+	}
+	for _, row := range section("### Evidence of other findings") {
+		depth, quoted := 0, false
+		var word, before strings.Builder
+		for _, r := range strings.Split(row, "|")[2] {
+			switch {
+			case r == '(' && !quoted:
+				depth++
+			case r == ')' && !quoted:
+				depth--
+			case r == '`' && depth == 0:
+				// "the event's `count`" is a field of the event.
+				if quoted && !strings.HasSuffix(before.String(), "event's ") {
+					keys = append(keys, word.String())
+				}
+				quoted = !quoted
+				word.Reset()
+			case quoted:
+				word.WriteRune(r)
+			case depth == 0:
+				before.WriteRune(r)
+			}
+		}
+	}
+	if len(keys) < 30 {
+		t.Fatalf("read %d evidence keys of findings from docs/events.md, want every one: %q", len(keys), keys)
+	}
+	return keys
+}
+
+// TestEvidenceLabelsDocumentedKeys: every evidence key docs/events.md
+// names for a finding reads in words on the device page.
+func TestEvidenceLabelsDocumentedKeys(t *testing.T) {
+	for _, k := range documentedFindingKeys(t) {
 		if l := EvidenceLabel(k); l == k || strings.Contains(l, "_") {
 			t.Errorf("evidence key %s has no label (%q)", k, l)
 		}
