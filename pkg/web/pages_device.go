@@ -142,40 +142,47 @@ func deviceContent(w *markup.Writer, v *view) {
 }
 
 // adviceSection tells the owner what to do about the device's findings,
-// one line per kind, the kind of the worst finding first: the findings
+// one line per step, the step for the worst finding first: the findings
 // say what was seen, in terms a non-expert may not act on.
 func adviceSection(w *markup.Writer, findings []*event.Event) {
-	worst := map[event.Kind]event.Severity{}
-	var kinds []event.Kind
+	worst := map[string]event.Severity{}
+	var steps []string
 	for _, f := range findings {
-		if !f.IsFinding() || advice(f.Kind) == "" {
+		step := advice(f)
+		if !f.IsFinding() || step == "" {
 			continue
 		}
-		if sev, seen := worst[f.Kind]; !seen {
-			kinds = append(kinds, f.Kind)
-			worst[f.Kind] = f.Severity
+		if sev, seen := worst[step]; !seen {
+			steps = append(steps, step)
+			worst[step] = f.Severity
 		} else if f.Severity > sev {
-			worst[f.Kind] = f.Severity
+			worst[step] = f.Severity
 		}
 	}
-	if len(kinds) == 0 {
+	if len(steps) == 0 {
 		return
 	}
-	slices.SortStableFunc(kinds, func(a, b event.Kind) int { return int(worst[b]) - int(worst[a]) })
+	slices.SortStableFunc(steps, func(a, b string) int { return int(worst[b]) - int(worst[a]) })
 	w.Raw("<section class=\"card\" id=\"advice\">\n  <h2>What to do</h2>\n  <ul>")
-	for _, k := range kinds {
+	for _, step := range steps {
 		w.Raw("<li>")
-		w.Text(advice(k))
+		w.Text(step)
 		w.Raw("</li>")
 	}
 	w.Raw("</ul>\n</section>\n")
 }
 
-// advice is the owner's next step for a finding kind, "" for a kind
-// that has none.
-func advice(k event.Kind) string {
-	switch k {
+// advice is the owner's next step for a finding, "" for one that has
+// none: one step per kind, but for a default_credentials finding of a
+// service that asks for no password or takes any (password_class none),
+// which has no password to change.
+func advice(f *event.Event) string {
+	switch f.Kind {
 	case event.KindDefaultCredentials:
+		if f.Evidence["password_class"] == "none" {
+			return "A service on it lets anyone in without a password: it asks for none, or takes any. Turn that service off in its settings, " +
+				"or set a password on the device; if it offers neither, update it or replace it."
+		}
 		return "A login to or from it uses a factory-default password, the first one attackers try. Change that password to one of your own in the device's app or settings page; " +
 			"if it cannot be changed, keep the device quarantined or replace it."
 	case event.KindWeakCredentials:

@@ -63,6 +63,14 @@ func TestOwnerWording(t *testing.T) {
 				Severity: event.SeverityLow, Summary: "Unencrypted HTTP to cloud.example-camera.com"})
 		}, path: "/devices/" + cameraMAC,
 			want: []string{"<h2>What to do</h2>", "<li>A login to or from it uses a factory-default password, the first one attackers try. Change that password to one of your own", "</li><li>It talks to the internet unencrypted."}},
+		// A service that asks for no password has none to change.
+		{name: "advice_for_a_login_without_password", prep: func(r *rig) {
+			r.backend.devices[cameraMAC].Findings = []*event.Event{{Time: r.clock.Now(), Type: event.TypeFinding, Kind: event.KindDefaultCredentials,
+				Severity: event.SeverityHigh, Summary: "TELNET shell without a login",
+				Evidence: event.Evidence{"protocol": "telnet", "mechanism": "no login", "password_class": "none", "accepted": "yes"}}}
+		}, path: "/devices/" + cameraMAC,
+			want:   []string{"<li>A service on it lets anyone in without a password"},
+			refuse: []string{"Change that password"}},
 		{name: "no_advice_without_findings", prep: func(r *rig) { r.backend.devices[cameraMAC].Findings = nil },
 			path: "/devices/" + cameraMAC, refuse: []string{"What to do"}},
 		// Kinds and evidence keys read in plain words; their codes stay
