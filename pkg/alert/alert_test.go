@@ -322,13 +322,33 @@ func TestClipHostileText(t *testing.T) {
 	}
 }
 
+// TestDeviceNameFromHostileHostname: text a device chose (the host name
+// it gave itself, a vendor or model read from its announcements), or
+// the owner typed, reaches the title, the body and the device's JSON
+// fields without control characters and within their limits.
 func TestDeviceNameFromHostileHostname(t *testing.T) {
-	a := FromNewDevice(Device{MAC: "02:00:00:00:00:09", Name: "evil\r\nX-Injected: 1\u202e" + strings.Repeat("A", 500)}, t0)
-	if strings.ContainsAny(a.Title+a.Body+a.Device.Name, "\r\n\u202e") {
-		t.Errorf("control characters survived: %q", a.Title)
-	}
-	if len(a.Title) > maxTitle || len(a.Device.Name) > maxField {
-		t.Errorf("title %d bytes, name %d bytes", len(a.Title), len(a.Device.Name))
+	hostile := "evil\r\nX-Injected: 1\u202e" + strings.Repeat("A", 500)
+	for _, tc := range []struct {
+		name  string
+		dev   Device
+		field func(Device) string
+	}{
+		{"owner_name", Device{Name: hostile}, func(d Device) string { return d.Name }},
+		{"host_name", Device{Hostname: hostile}, func(d Device) string { return d.Hostname }},
+		{"vendor", Device{Vendor: hostile}, func(d Device) string { return d.Vendor }},
+		{"type", Device{Vendor: "Acme", Type: hostile}, func(d Device) string { return d.Type }},
+		{"model", Device{Model: hostile}, func(d Device) string { return d.Model }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.dev.MAC = "02:00:00:00:00:09"
+			a := FromNewDevice(tc.dev, t0)
+			if strings.ContainsAny(a.Title+a.Body+tc.field(*a.Device), "\r\n\u202e") {
+				t.Errorf("control characters survived: %q, %q", a.Title, tc.field(*a.Device))
+			}
+			if len(a.Title) > maxTitle || len(tc.field(*a.Device)) > maxField {
+				t.Errorf("title %d bytes, field %d bytes", len(a.Title), len(tc.field(*a.Device)))
+			}
+		})
 	}
 }
 
