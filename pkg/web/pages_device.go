@@ -184,7 +184,7 @@ func advice(f *event.Event) string {
 				"or set a password on the device; if it offers neither, update it or replace it."
 		}
 		return "A login to or from it uses a factory-default password, the first one attackers try. Change that password to one of your own in the device's app or settings page; " +
-			"if it cannot be changed, keep the device quarantined or replace it."
+			"if it cannot be changed, quarantine the device (or keep it quarantined) or replace it."
 	case event.KindWeakCredentials:
 		return "It uses a password that is easy to guess. Change it to a longer one of your own in the device's app or settings page."
 	case event.KindPlaintextCredentials:
