@@ -246,6 +246,9 @@ type reply struct {
 	toHTTPS           bool               // its Location is https:// without a query (httpsLocation)
 	via               bool               // a proxy relayed it (Via header)
 	webSocket         bool               // its Upgrade header names websocket
+	// subprotocol: it has a Sec-WebSocket-Protocol header, which names
+	// the one subprotocol chosen even when too long to keep.
+	subprotocol bool
 	// page is what its body showed, for a form login answered 2xx
 	// (answerPage); pageUnread until the body is read.
 	page pageVerdict
@@ -607,6 +610,7 @@ func (a *analyzer) responseHeader(f *inspect.Flow, name, value []byte) {
 	case inspect.EqualFold(name, "Upgrade"):
 		a.reply.webSocket = inspect.ContainsFold(value, "websocket")
 	case inspect.EqualFold(name, "Sec-WebSocket-Protocol"):
+		a.reply.subprotocol = true
 		a.wsChosenLen = copy(a.wsChosen[:], firstToken(value, maxSubprotocol))
 	}
 }
@@ -662,7 +666,7 @@ func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
 // startWebSocket hands the flow over to the analyzer of the WebSocket
 // subprotocol a 101 answer agreed on, when one runs as it
 // (inspect.WebSocketProtocol): the answer's Sec-WebSocket-Protocol, or
-// the request's offer if it names none, as some brokers leave it out
+// the request's offer if the answer has none, as some brokers leave it out
 // and clients carry on. It reports whether it did; then the analyzer is
 // closed.
 func (a *analyzer) startWebSocket(f *inspect.Flow) bool {
@@ -670,7 +674,7 @@ func (a *analyzer) startWebSocket(f *inspect.Flow) bool {
 		return false
 	}
 	sub := a.wsChosen[:a.wsChosenLen]
-	if len(sub) == 0 {
+	if !a.reply.subprotocol {
 		sub = a.wsOffer[:a.wsOfferLen]
 	}
 	return len(sub) > 0 && f.StartWebSocket(sub)

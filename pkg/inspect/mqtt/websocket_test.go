@@ -73,6 +73,10 @@ func upgradeAnswer(chosen string) string {
 	return h + "\r\n"
 }
 
+// longSubprotocol is a subprotocol name longer than the HTTP analyzer
+// keeps.
+const longSubprotocol = "com.example.telemetry-stream.v2.protocol"
+
 // TestWebSocket plays MQTT sessions carried in WebSocket messages after
 // an HTTP upgrade: the logins and the brokers' verdicts are reported as
 // for MQTT over TCP, with transport "websocket".
@@ -124,6 +128,10 @@ func TestWebSocket(t *testing.T) {
 			nil, 1},
 		{"other_subprotocol", "chat", "chat", "", wsMessage(v311), wsFrame(wsFin|wsBinary, false, connack(0)), 0, nil, 0},
 		{"no_subprotocol", "", "", "", wsMessage(v311), wsFrame(wsFin|wsBinary, false, connack(0)), 0, nil, 0},
+		// The answer names a subprotocol too long to keep: it chose that
+		// one, not the offer's mqtt.
+		{"long_other_subprotocol_chosen", "mqtt, " + longSubprotocol, longSubprotocol, "", wsMessage(v311),
+			wsFrame(wsFin|wsBinary, false, connack(0)), 0, nil, 0},
 		{"upgrade_to_other_protocol", "mqtt", "", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
 			wsMessage(v311), wsFrame(wsFin|wsBinary, false, connack(0)), 0, nil, 0},
 		{"upgrade_refused", "mqtt", "", "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
