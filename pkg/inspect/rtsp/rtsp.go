@@ -150,6 +150,10 @@ type pending struct {
 	// urlKey is Protocol.urlKey of a login the URL carried; 0 for a
 	// header's credential.
 	urlKey uint64
+	// withPrevious: it came with the same request as the queue's entry
+	// before it (a URL login and a header's), which an answer without
+	// CSeq answers too.
+	withPrevious bool
 }
 
 type analyzer struct {
@@ -447,11 +451,14 @@ func (a *analyzer) endHeaders(f *inspect.Flow, dir inspect.Dir, h *half) {
 	switch {
 	case h.request && dir == inspect.ToServer:
 		a.lastCSeq = h.cseq
+		withPrevious := false
 		for i := range a.reqCreds {
 			if a.reqCreds[i].used {
 				a.reqCreds[i].cseq = h.cseq
 				a.reqCreds[i].spaces = a.reqSpaces
+				a.reqCreds[i].withPrevious = withPrevious
 				a.enqueue(f, a.reqCreds[i])
+				withPrevious = true
 			}
 		}
 		clear(a.reqCreds[:])
@@ -494,15 +501,18 @@ func (a *analyzer) enqueue(f *inspect.Flow, p pending) {
 }
 
 // answer reports the queued credentials sent with cseq (a response
-// without CSeq answers the oldest).
+// without CSeq answers the oldest request, all it carried).
 func (a *analyzer) answer(f *inspect.Flow, cseq int64) {
+	if cseq < 0 {
+		// The queue is kept packed at its front (report).
+		for first := true; a.queue[0].used && (first || a.queue[0].withPrevious); first = false {
+			a.report(f, 0, true)
+		}
+		return
+	}
 	for i := 0; i < len(a.queue); {
-		p := &a.queue[i]
-		if p.used && (p.cseq == cseq || cseq < 0) {
+		if p := &a.queue[i]; p.used && p.cseq == cseq {
 			a.report(f, i, true)
-			if cseq < 0 {
-				return
-			}
 			continue // report shifted the next entry into i
 		}
 		i++

@@ -124,6 +124,15 @@ func TestURLLogins(t *testing.T) {
 			c.Client("DESCRIBE " + queryURL + " RTSP/1.0\r\nCSeq: 2\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
 				Server("RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\n\r\n")
 		}, []want{{"URL", "r***", "s3***", "unique", "no"}, {"Basic", "a***", "s3***", "unique", "no"}}},
+		// A camera that answers without CSeq answers the oldest request
+		// and every credential it carried: a URL login and a header's
+		// are two, and the second must not wait for the next answer.
+		{"url_and_basic_answered_without_cseq", func(c *inspecttest.Conv) {
+			c.Client("DESCRIBE " + queryURL + " RTSP/1.0\r\nCSeq: 2\r\nAuthorization: Basic " + basicAdmin + "\r\n\r\n").
+				Server("RTSP/1.0 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"cam\"\r\n\r\n").
+				Client("DESCRIBE rtsp://192.168.1.64:554/11 RTSP/1.0\r\nCSeq: 3\r\nAuthorization: Basic YWRtaW46b3RoZXItUGFzczk=\r\n\r\n").
+				Server("RTSP/1.0 200 OK\r\n\r\n")
+		}, []want{{"URL", "r***", "s3***", "unique", "no"}, {"Basic", "a***", "s3***", "unique", "no"}, {"Basic", "a***", "ot***", "unique", "yes"}}},
 		{"unanswered", func(c *inspecttest.Conv) {
 			c.Client("DESCRIBE " + queryURL + " RTSP/1.0\r\nCSeq: 2\r\n\r\n")
 		}, []want{{"URL", "r***", "s3***", "unique", "unknown"}}},
