@@ -55,8 +55,11 @@ func New() *Protocol { return &Protocol{mem: httpauth.NewMemory(), urlSeed: maph
 func (p *Protocol) urlKey(user, password []byte) uint64 {
 	var h maphash.Hash
 	h.SetSeed(p.urlSeed)
+	// The user's length, not a separator: either may hold a NUL (%00).
+	var n [2]byte
+	binary.BigEndian.PutUint16(n[:], uint16(len(user)))
+	h.Write(n[:])
 	h.Write(user)
-	h.WriteByte(0)
 	h.Write(password)
 	return h.Sum64() | 1
 }

@@ -133,6 +133,13 @@ func TestURLLogins(t *testing.T) {
 				Client("DESCRIBE rtsp://192.168.1.64:554/11 RTSP/1.0\r\nCSeq: 3\r\nAuthorization: Basic YWRtaW46b3RoZXItUGFzczk=\r\n\r\n").
 				Server("RTSP/1.0 200 OK\r\n\r\n")
 		}, []want{{"URL", "r***", "s3***", "unique", "no"}, {"Basic", "a***", "s3***", "unique", "no"}, {"Basic", "a***", "ot***", "unique", "yes"}}},
+		// A NUL decoded from %00 does not make two logins one.
+		{"nul_does_not_join_logins", func(c *inspecttest.Conv) {
+			c.Client("DESCRIBE rtsp://cam/11?user=ad%00min&pwd=pw RTSP/1.0\r\nCSeq: 1\r\n\r\n").
+				Server("RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\n\r\n").
+				Client("DESCRIBE rtsp://cam/11?user=ad&pwd=min%00pw RTSP/1.0\r\nCSeq: 2\r\n\r\n").
+				Server("RTSP/1.0 401 Unauthorized\r\nCSeq: 2\r\n\r\n")
+		}, []want{{"URL", "ad***", "***", "unique", "no"}, {"URL", "***", "mi***", "unique", "no"}}},
 		{"unanswered", func(c *inspecttest.Conv) {
 			c.Client("DESCRIBE " + queryURL + " RTSP/1.0\r\nCSeq: 2\r\n\r\n")
 		}, []want{{"URL", "r***", "s3***", "unique", "unknown"}}},
