@@ -77,7 +77,7 @@ func TestEvidenceLabel(t *testing.T) {
 	for _, k := range []string{"protocol", "mechanism", "user", "password", "any_password", "verified", "default_vendor", "default_source",
 		"sample", "field", "where", "direction", "destination", "server_name", "port", "scope", "tls_version", "cipher", "reason", "sni",
 		"url", "ports", "distinct_targets", "window", "product", "version", "advisory", "cve", "fixed", "exploited", "end_of_life", "feed",
-		EvidenceDistribution} {
+		EvidenceDistribution, "transport"} {
 		if l := EvidenceLabel(k); l == k || strings.Contains(l, "_") {
 			t.Errorf("evidence key %s has no label (%q)", k, l)
 		}
