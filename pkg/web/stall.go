@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net"
 	"sync"
 	"time"
@@ -33,7 +34,9 @@ func (l stallListener) Accept() (net.Conn, error) {
 }
 
 // stallConn fails a write that has waited timeout, or the deadline its
-// user set if that comes first.
+// user set if that comes first. It keeps CloseWrite, which net/http looks
+// for on a *net.TCPConn to half-close before an error answer's close; not
+// ReadFrom, whose sendfile would escape the bound on each write.
 type stallConn struct {
 	net.Conn
 	timeout time.Duration
@@ -53,6 +56,13 @@ func (c *stallConn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.Conn.Write(p)
+}
+
+func (c *stallConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
 }
 
 func (c *stallConn) SetDeadline(t time.Time) error {
