@@ -125,8 +125,8 @@ type Config struct {
 	// together) and one allow-set update.
 	UpstreamTimeout time.Duration
 	// MaxUpstream bounds the queries in flight to the upstream; a query
-	// beyond it, or beyond a quarter of it from one client (an IPv6
-	// client by its /64), is answered SERVFAIL at once.
+	// beyond it, or beyond a quarter of it from one client address or
+	// half of it from one IPv6 /64, is answered SERVFAIL at once.
 	MaxUpstream int
 	// MaxTCPConns bounds open client TCP connections per listen address;
 	// further connections wait in the kernel's accept queue. One client
