@@ -12,12 +12,26 @@ import (
 	"github.com/iotgw/iotgw/pkg/dnsproxy"
 )
 
-// errAddressesChanged ends a DNS proxy whose router addresses changed, for
-// keepServing to start it again on the new ones.
-var errAddressesChanged = fmt.Errorf("the router's LAN addresses changed: %w", errServeAgain)
+// errAddressesChanged ends a DNS proxy whose router addresses or LAN
+// prefixes changed, for keepServing to start it again with the new ones.
+var errAddressesChanged = fmt.Errorf("the router's LAN addresses or prefixes changed: %w", errServeAgain)
 
-// proxyAddressCheck is how often the router's LAN addresses are compared
-// with those the DNS proxy listens on.
+// proxySite is what the DNS proxy is built from: the router's LAN
+// addresses, which it listens on, and the prefixes on the LAN interfaces,
+// whose sources it answers. A prefix may come without an address the
+// router counts as its own (router addresses configured, an IPv6 prefix
+// delegated after the start).
+type proxySite struct {
+	addrs  []netip.Addr
+	onLink []netip.Prefix
+}
+
+func (s proxySite) same(o proxySite) bool {
+	return sameSet(s.addrs, o.addrs) && sameSet(s.onLink, o.onLink)
+}
+
+// proxyAddressCheck is how often the router's LAN addresses and prefixes
+// are compared with those the DNS proxy was built with.
 const proxyAddressCheck = 10 * time.Second
 
 // serveDNSProxy runs a DNS proxy on the router's LAN addresses as they are
@@ -26,10 +40,10 @@ const proxyAddressCheck = 10 * time.Second
 // at any time. build fails without an address to listen on or to answer
 // with, which keepServing retries; when current changes while the proxy
 // serves, it ends with errAddressesChanged and is started again.
-func serveDNSProxy(ctx context.Context, up func(), current func() []netip.Addr, every time.Duration,
-	build func([]netip.Addr) (*dnsproxy.Proxy, error)) error {
-	addrs := current()
-	p, err := build(addrs)
+func serveDNSProxy(ctx context.Context, up func(), current func() proxySite, every time.Duration,
+	build func(proxySite) (*dnsproxy.Proxy, error)) error {
+	site := current()
+	p, err := build(site)
 	if err != nil {
 		return err
 	}
@@ -45,7 +59,7 @@ func serveDNSProxy(ctx context.Context, up func(), current func() []netip.Addr, 
 				return
 			case <-t.C:
 			}
-			if now := current(); !sameSet(now, addrs) {
+			if now := current(); !now.same(site) {
 				close(changed)
 				cancel()
 				return

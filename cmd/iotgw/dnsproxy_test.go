@@ -17,20 +17,47 @@ import (
 )
 
 // TestDNSProxyFollowsAddresses: the DNS proxy is built from the router's
-// addresses at each start, so a LAN without its IPv4 address yet fails a
-// start (keepServing tries again) instead of the daemon, and a proxy
-// whose addresses change ends to be started on the new ones.
+// addresses and the LAN's prefixes at each start, so a LAN without its
+// IPv4 address yet fails a start (keepServing tries again) instead of
+// the daemon, and a proxy whose addresses or prefixes change ends to be
+// started with the new ones: a prefix delegated later, on a router
+// whose addresses are configured, is a LAN whose sources it answers.
 func TestDNSProxyFollowsAddresses(t *testing.T) {
 	var mu sync.Mutex
 	addrs := []netip.Addr{netip.MustParseAddr("fd00::1")} // IPv6 only: DHCPv4 not answered yet
-	current := func() []netip.Addr {
+	var onLink []netip.Prefix
+	current := func() proxySite {
 		mu.Lock()
 		defer mu.Unlock()
-		return addrs
+		return proxySite{addrs: addrs, onLink: onLink}
 	}
-	build := func(a []netip.Addr) (*dnsproxy.Proxy, error) {
-		cfg := proxyConfigFor(a)
+	build := func(s proxySite) (*dnsproxy.Proxy, error) {
+		cfg := proxyConfigFor(s.addrs)
 		return dnsproxy.New(cfg, dnsproxy.Deps{Quarantine: &dnsproxy.AddrSet{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}
+	changed := func(what string, change func()) {
+		t.Helper()
+		upc := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			done <- serveDNSProxy(context.Background(), func() { close(upc) }, current, 10*time.Millisecond, build)
+		}()
+		select {
+		case <-upc:
+		case err := <-done:
+			t.Fatalf("the proxy did not start: %v", err)
+		}
+		mu.Lock()
+		change()
+		mu.Unlock()
+		select {
+		case err := <-done:
+			if !errors.Is(err, errAddressesChanged) {
+				t.Fatalf("after %s: %v, want errAddressesChanged", what, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("after %s the proxy went on serving as it was built", what)
+		}
 	}
 	ctx := context.Background()
 	if err := serveDNSProxy(ctx, func() {}, current, 10*time.Millisecond, build); err == nil || !strings.Contains(err.Error(), "notice IPv4") {
@@ -40,29 +67,13 @@ func TestDNSProxyFollowsAddresses(t *testing.T) {
 	mu.Lock()
 	addrs = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
 	mu.Unlock()
-	upc := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- serveDNSProxy(ctx, func() { close(upc) }, current, 10*time.Millisecond, build) }()
-	select {
-	case <-upc:
-	case err := <-done:
-		t.Fatalf("the proxy did not start: %v", err)
-	}
-	mu.Lock()
-	addrs = []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")} // a new address
-	mu.Unlock()
-	select {
-	case err := <-done:
-		if !errors.Is(err, errAddressesChanged) {
-			t.Fatalf("after the change: %v, want errAddressesChanged", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the proxy went on serving on its old addresses")
-	}
+	changed("a new address", func() { addrs = append(slices.Clip(addrs), netip.MustParseAddr("::1")) })
+	changed("a prefix delegated", func() { onLink = []netip.Prefix{netip.MustParsePrefix("2001:db8:7:1::/64")} })
 
 	// Ended by its context, it says nothing of addresses.
 	ctx, cancel := context.WithCancel(ctx)
-	upc = make(chan struct{})
+	upc := make(chan struct{})
+	done := make(chan error, 1)
 	go func() { done <- serveDNSProxy(ctx, func() { close(upc) }, current, time.Hour, build) }()
 	<-upc
 	cancel()

@@ -276,13 +276,16 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	if cfg.DNSProxy.Enabled {
 		dnsRules = newProxyRules(cfg)
 		deps := dnsproxy.Deps{Quarantine: blocked, Allow: enforcer, Observer: d, Logger: log, HolderOf: netwatch.HolderOf(cfg.LAN.Interfaces)}
-		current := func() []netip.Addr {
+		current := func() proxySite {
 			addrs, _, _ := routerIdentity(cfg)
-			return append(addrs, linkLocalAddrs(cfg.LAN.Interfaces, systemInterface)...)
+			return proxySite{
+				addrs:  append(addrs, linkLocalAddrs(cfg.LAN.Interfaces, systemInterface)...),
+				onLink: onLinkPrefixes(cfg.LAN.Interfaces, systemInterface),
+			}
 		}
 		background(alert.AreaDNSProxy, func(ctx context.Context, up func()) error {
-			return serveDNSProxy(ctx, up, current, proxyAddressCheck, func(addrs []netip.Addr) (*dnsproxy.Proxy, error) {
-				return dnsRules.build(proxyConfig(cfg, addrs, onLinkPrefixes(cfg.LAN.Interfaces, systemInterface)), deps)
+			return serveDNSProxy(ctx, up, current, proxyAddressCheck, func(site proxySite) (*dnsproxy.Proxy, error) {
+				return dnsRules.build(proxyConfig(cfg, site.addrs, site.onLink), deps)
 			})
 		})
 	}
