@@ -828,9 +828,12 @@ func inetTable(cfg Config) tableDef {
 	// of the hooks at its first reply. What its mode lets into the device
 	// may be answered: replies to the router's and the management
 	// addresses (a management address over a VPN), and an isolate
-	// device's to the LAN. Only replies from a quarantined MAC in from a
-	// LAN interface (from anywhere, when none is named) go further than
-	// the jump's one lookup.
+	// device's to the LAN. Replies from an address the entry holds to the
+	// LAN return too: the forward rules judged their connection's first
+	// packet, and let the owner's devices known by their MAC alone (whose
+	// address the reply names) open one. Only replies from a quarantined
+	// MAC in from a LAN interface (from anywhere, when none is named) go
+	// further than the jump's one lookup.
 	earlyForward := chainDef{name: "forward_early", hook: nftables.ChainHookForward, prio: prioFilter, typ: nftables.ChainTypeFilter}
 	quarantinedReplies := chainDef{name: "lan_replies"}
 	fromQuarantined := []match{ctDirection("reply"), b.ether("saddr", setName(quarantinedPrefix, keyMAC)), jump(quarantinedReplies.name)}
@@ -840,10 +843,24 @@ func inetTable(cfg Config) tableDef {
 	for _, in := range cfg.LANInterfaces {
 		earlyForward.rules = append(earlyForward.rules, rule(slices.Concat([]match{iifname(in)}, fromQuarantined)...))
 	}
+	// Out of a LAN interface; out of any when none is named.
+	toLAN := [][]match{nil}
+	if len(cfg.LANInterfaces) > 0 {
+		toLAN = toLAN[:0]
+		for _, out := range cfg.LANInterfaces {
+			toLAN = append(toLAN, []match{oifname(out)})
+		}
+	}
 	for _, m := range modes {
 		mac := b.ether("saddr", setName(m.setPrefix(), keyMAC))
 		for _, k := range addrKinds {
 			quarantinedReplies.rules = append(quarantinedReplies.rules, rule(mac, b.addr(k, "daddr", setName("protected", k), false), verdict(expr.VerdictReturn)))
+		}
+		for _, k := range addrKinds {
+			learnt := b.addr(k, "saddr", setName(m.setPrefix(), k), false)
+			for _, out := range toLAN {
+				quarantinedReplies.rules = append(quarantinedReplies.rules, rule(slices.Concat([]match{mac}, out, []match{learnt, verdict(expr.VerdictReturn)})...))
+			}
 		}
 		// The isolate chains let the LAN in (in through a LAN
 		// interface), so a reply may go back out of one: reachable's

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/iotgw/iotgw/internal/netnstest"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
 // A second LAN segment of the lab (a guest bridge) and the address the
@@ -106,23 +107,34 @@ func TestUnlearntAddressCut(t *testing.T) {
 		{"device → guest segment", d, deviceNewV6, guestV6},
 		{"guest segment → device", guest, "", deviceNewV6},
 		{"peer → device through the router", p, "", deviceNewV6},
+		// The addresses the entry holds: the rules that let a connection
+		// start there judge its replies too.
+		{"guest segment → device's learnt address", guest, "", deviceV6},
+		{"guest segment → device's learnt IPv4 address", guest, "", deviceV4},
 	}
 	want := func(ns string) string { return netnstest.Role(ns) }
+	guestMAC := mustMAC("02:00:00:00:00:21")
 	for _, tc := range []struct {
-		stage string
-		mode  Mode
-		owner []netip.Addr // protected addresses
-		want  []string     // per path: the server's name, "" blocked
+		stage    string
+		mode     Mode
+		owner    []netip.Addr // protected addresses
+		ownerMAC []hwaddr.MAC // protected MACs
+		want     []string     // per path: the server's name, "" blocked
 	}{
-		{"free", "", nil, []string{want(w), "device", want(guest), "device", "device"}},
-		{"block", ModeBlock, nil, []string{"", "", "", "", ""}},
-		{"isolate", ModeIsolate, nil, []string{"", "", want(guest), "device", "device"}},
-		{"updates-only", ModeUpdatesOnly, nil, []string{want(w), "", "", "", ""}},
+		{"free", "", nil, nil, []string{want(w), "device", want(guest), "device", "device", "device", "device"}},
+		{"block", ModeBlock, nil, nil, []string{"", "", "", "", "", "", ""}},
+		{"isolate", ModeIsolate, nil, nil, []string{"", "", want(guest), "device", "device", "device", "device"}},
+		{"updates-only", ModeUpdatesOnly, nil, nil, []string{want(w), "", "", "", "", "", ""}},
 		// The owner's connections to it get their answers; it opens
 		// none to the owner.
-		{"block, guest protected", ModeBlock, addrs(guestV4, guestV6), []string{"", "", "", "device", ""}},
+		{"block, guest protected", ModeBlock, addrs(guestV4, guestV6), nil, []string{"", "", "", "device", "", "device", "device"}},
+		// An owner's device known by its MAC (a trusted one) on another
+		// segment opens the camera's page at the addresses the entry
+		// holds; at one it lacks the reply names no protected address.
+		{"block, guest protected by MAC", ModeBlock, nil, []hwaddr.MAC{guestMAC}, []string{"", "", "", "", "", "device", "device"}},
+		{"updates-only, guest protected by MAC", ModeUpdatesOnly, nil, []hwaddr.MAC{guestMAC}, []string{want(w), "", "", "", "", "device", "device"}},
 	} {
-		if err := n.SetProtected(ctx, nil, tc.owner); err != nil {
+		if err := n.SetProtected(ctx, tc.ownerMAC, tc.owner); err != nil {
 			t.Fatal(err)
 		}
 		if tc.mode == "" {
@@ -148,7 +160,11 @@ func TestUnlearntAddressCut(t *testing.T) {
 	if err := anyInterface.Reconcile(ctx, []Entry{{MAC: deviceMAC, Addrs: addrs(deviceV4, deviceV6), Mode: ModeBlock}}); err != nil {
 		t.Fatal(err)
 	}
-	expectPaths(t, "block, no LAN interfaces named", paths, []string{"", "", "", "", ""})
+	expectPaths(t, "block, no LAN interfaces named", paths, []string{"", "", "", "", "", "", ""})
+	if err := anyInterface.SetProtected(ctx, []hwaddr.MAC{guestMAC}, nil); err != nil {
+		t.Fatal(err)
+	}
+	expectPaths(t, "block, guest protected by MAC, no LAN interfaces named", paths, []string{"", "", "", "", "", "device", "device"})
 }
 
 // unlearntPath is a TCP connection to port 443 from namespace from
@@ -177,7 +193,7 @@ func expectPaths(t *testing.T, stage string, paths []unlearntPath, want []string
 	wg.Wait()
 	for i, pa := range paths {
 		if got[i] != want[i] {
-			t.Errorf("%s: %s (%s): got %q, want %q", stage, pa.name, deviceNewV6, got[i], want[i])
+			t.Errorf("%s: %s (%s): got %q, want %q", stage, pa.name, pa.to, got[i], want[i])
 		}
 	}
 }
