@@ -70,6 +70,7 @@ type lab struct {
 	prefix string
 	hosts  map[string]host
 	order  []string // device roles in the order given
+	ipv6   bool
 
 	mu    sync.Mutex
 	procs []*exec.Cmd // background programs, each in its own process group
@@ -80,6 +81,9 @@ type labOptions struct {
 	tag      string // distinguishes two labs of one test process
 	devices  []host
 	services bool // the WAN's DNS, HTTP, MQTT and TLS servers
+	// ipv6 keeps IPv6 on: the router routes the LAN's global prefix to
+	// the WAN and advertises it and a ULA prefix (see ipv6_test.go).
+	ipv6 bool
 }
 
 func newLab(t *testing.T, opt labOptions) *lab {
@@ -89,6 +93,7 @@ func newLab(t *testing.T, opt labOptions) *lab {
 		dir:    t.TempDir(),
 		prefix: fmt.Sprintf("iotgwlab-%d-%s-", os.Getpid(), opt.tag),
 		hosts:  map[string]host{},
+		ipv6:   opt.ipv6,
 	}
 	for _, h := range opt.devices {
 		l.hosts[h.role] = h
@@ -121,7 +126,7 @@ func (l *lab) installScripts() {
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		l.t.Fatal(err)
 	}
-	for _, name := range []string{"in-dev.sh", "udhcpc.script", "camera-login.sh", "telnet-login.exp", "open-shell.sh", "telnet-shell.exp", "ssdp-notify.py", "crowd.py", "dhclient.script"} {
+	for _, name := range []string{"in-dev.sh", "udhcpc.script", "camera-login.sh", "telnet-login.exp", "open-shell.sh", "telnet-shell.exp", "ssdp-notify.py", "crowd.py", "dhclient.script", "dns-aaaa.py", "owner-setup.sh"} {
 		data, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			l.t.Fatal(err)
@@ -150,6 +155,10 @@ func (l *lab) buildTopology() {
 	for _, role := range l.roles() {
 		l.must("ip", "netns", "add", l.ns(role))
 		l.must("ip", "-n", l.ns(role), "link", "set", "lo", "up")
+		if l.ipv6 {
+			l.ipv6Sysctls(role)
+			continue
+		}
 		// IPv4 only: the assertions are about IPv4, and no RS/MLD/DAD noise.
 		l.must("ip", "netns", "exec", l.ns(role), "sysctl", "-qw",
 			"net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
@@ -201,6 +210,9 @@ func (l *lab) buildTopology() {
 		l.noOffload(l.ns(role), "eth0")
 		// eth0 stays down until the DHCP client brings it up.
 	}
+	if l.ipv6 {
+		l.buildIPv6()
+	}
 }
 
 // noOffload turns TSO/GSO/GRO off, so every frame the capture sees is
@@ -219,6 +231,9 @@ func (l *lab) startRouterServices() {
 	fmt.Fprintf(&b, "no-resolv\nno-hosts\ninterface=br-lan\nlisten-address=127.0.0.1\nbind-interfaces\nserver=%s\n", cloudHost)
 	fmt.Fprintf(&b, "domain=lan\nlocal=/lan/\ndhcp-range=192.168.77.100,192.168.77.150,255.255.255.0,12h\n")
 	fmt.Fprintf(&b, "dhcp-option=option:router,%s\ndhcp-option=option:dns-server,%s\ndhcp-authoritative\n", routerLAN, routerLAN)
+	if l.ipv6 {
+		b.WriteString(routerAdverts)
+	}
 	fmt.Fprintf(&b, "dhcp-leasefile=%s\npid-file=\nuser=root\nlog-dhcp\nlog-facility=%s\n", l.path("router-dnsmasq.leases"), l.path("router-dnsmasq.log"))
 	for _, role := range l.order {
 		if h := l.hosts[role]; h.ip != "" {

@@ -1,0 +1,493 @@
+package lab
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotgw/iotgw/internal/testenv"
+)
+
+// The IPv6 variant of the lab: the LAN's global prefix and the WAN come
+// from the documentation prefix 2001:db8::/32 (RFC 3849), a ULA prefix
+// sits beside the global one, as OpenWrt's odhcpd announces them. They
+// exist only inside the lab's namespaces.
+const (
+	lanV6Global  = "2001:db8:77::/64"
+	lanV6ULA     = "fd00:77::/64"
+	routerLANV6  = "2001:db8:77::1"
+	routerULAV6  = "fd00:77::1"
+	routerWANV6  = "2001:db8:113::1"
+	cloudHostV6  = "2001:db8:113::10"
+	wanV6Prefix  = "2001:db8:113::/64"
+	cloudNameV6  = "cloud.example-camera.com"
+	ownerPasswd6 = "Larch-Quiver-7-Tundra"
+)
+
+// routerAdverts is the router's dnsmasq's part for IPv6: router
+// advertisements of both prefixes for SLAAC (no DHCPv6), every 10 s.
+const routerAdverts = `enable-ra
+dhcp-range=2001:db8:77::,ra-only,64,12h
+dhcp-range=fd00:77::,ra-only,64,12h
+ra-param=br-lan,10,1800
+`
+
+// v6Devices are the devices of TestLabIPv6: IPv6 only, no DHCP.
+func v6Devices() []host {
+	return []host{
+		{role: "camera", mac: "c0:56:e3:4c:a1:11", hostname: "ipcam"},   // Hikvision
+		{role: "laptop", mac: "3c:a9:f4:4c:a1:14", hostname: "laptop"}, // Intel
+	}
+}
+
+// ipv6Sysctls keeps IPv6 on in a role's namespace: the router forwards
+// it, the devices take SLAAC addresses with privacy extensions (a
+// temporary address, preferred as the source, beside the stable one).
+// No duplicate address detection on the router and the WAN host, whose
+// addresses are fixed.
+func (l *lab) ipv6Sysctls(role string) {
+	args := []string{"net.ipv6.conf.all.disable_ipv6=0", "net.ipv6.conf.default.disable_ipv6=0"}
+	switch role {
+	case "router":
+		args = append(args, "net.ipv6.conf.all.forwarding=1", "net.ipv6.conf.default.accept_dad=0")
+	case "wan":
+		args = append(args, "net.ipv6.conf.default.accept_ra=0", "net.ipv6.conf.default.accept_dad=0")
+	default:
+		args = append(args, "net.ipv6.conf.default.use_tempaddr=2", "net.ipv6.conf.default.accept_ra=1")
+	}
+	l.must("ip", append([]string{"netns", "exec", l.ns(role), "sysctl", "-qw"}, args...)...)
+}
+
+// buildIPv6 gives the router its LAN and WAN addresses, routes the LAN's
+// global prefix from the WAN host to the router (no NAT), and, beside
+// the lab's IPv4 table, forwards nothing outside the WAN's prefix.
+func (l *lab) buildIPv6() {
+	r, w := l.ns("router"), l.ns("wan")
+	l.must("ip", "-n", r, "-6", "addr", "add", routerLANV6+"/64", "dev", "br-lan")
+	l.must("ip", "-n", r, "-6", "addr", "add", routerULAV6+"/64", "dev", "br-lan")
+	l.must("ip", "-n", r, "-6", "addr", "add", routerWANV6+"/64", "dev", "wan0")
+	l.must("ip", "-n", w, "-6", "addr", "add", cloudHostV6+"/64", "dev", "eth0")
+	l.must("ip", "-n", w, "-6", "route", "add", lanV6Global, "via", routerWANV6)
+	for _, role := range l.order {
+		l.must("ip", "netns", "exec", l.ns(role), "sysctl", "-qw",
+			"net.ipv6.conf.eth0.use_tempaddr=2", "net.ipv6.conf.eth0.accept_ra=1")
+	}
+	l.must("ip", "netns", "exec", r, "nft", "-f", l.writeFile("nat6.nft", `table ip6 iotgwlab6 {
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		oifname "wan0" ip6 daddr != `+wanV6Prefix+` drop
+	}
+}
+`))
+}
+
+// startV6WANServices runs the internet of the IPv6 lab: DNS for the
+// router's resolver (A and AAAA), a web server and the camera vendor's
+// telnet host, which takes the Mirai default root/xc3511, on the cloud's
+// IPv6 address.
+func (l *lab) startV6WANServices() {
+	l.writeFile("wan-dnsmasq.conf", fmt.Sprintf(`no-resolv
+no-hosts
+bind-interfaces
+listen-address=%[1]s
+local-ttl=300
+host-record=%[3]s,%[1]s,%[2]s
+host-record=www.example-news.com,%[1]s,%[2]s
+local=/example-camera.com/example-news.com/
+pid-file=
+user=root
+log-queries
+log-facility=%[4]s
+`, cloudHost, cloudHostV6, cloudNameV6, l.path("wan-dnsmasq.log")))
+	l.start("wan", "wan-dnsmasq", "dnsmasq", "-k", "-C", l.path("wan-dnsmasq.conf"))
+	if err := os.MkdirAll(l.path("www"), 0o755); err != nil {
+		l.t.Fatal(err)
+	}
+	l.writeFile("www/index.html", "<html><body>example cloud</body></html>\n")
+	l.start("wan", "wan-httpd", "busybox", "httpd", "-f", "-p", "["+cloudHostV6+"]:80", "-h", l.path("www"))
+	// A port nothing redirects, to tell whether a device gets through.
+	l.start("wan", "wan-httpd-open", "busybox", "httpd", "-f", "-p", fmt.Sprintf("[%s]:%d", cloudHostV6, openPort), "-h", l.path("www"))
+	telnetd, err := testenv.LookPath("telnetd")
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.start("wan", "wan-telnetd", "busybox", "nc", "-ll", "-p", "23", "-e",
+		telnetd, "--no-hostinfo", "--exec-login="+l.path("bin/camera-login.sh"))
+	l.waitListen("wan", "udp", 53)
+	l.waitListen("wan", "tcp", 80)
+	l.waitListen("wan", "tcp", 23)
+	l.waitListen("wan", "tcp", openPort)
+}
+
+// openPort is the cloud's web server on a port that no quarantine rule
+// redirects (80 goes to the notice page).
+const openPort = 8000
+
+// v6DaemonConfig is the daemon's configuration of the IPv6 lab: as an
+// OpenWrt router has it, without LAN prefixes or router addresses (the
+// daemon learns the global prefix and its own addresses from br-lan).
+func (l *lab) v6DaemonConfig() string {
+	return l.writeFile("iotgw-v6.toml", fmt.Sprintf(`[policy]
+mode = "enforce"
+grace = "0s"
+quarantine_mode = "block"
+
+[daemon]
+socket = %q
+log_level = "debug"
+
+[capture]
+mode = "afpacket"
+interfaces = ["br-lan"]
+
+[quarantine]
+notice_port = %d
+
+[store]
+path = %q
+write_interval = "1m"
+`, l.path("iotgw.sock"), noticePort, l.path("state.json")))
+}
+
+// v6Addr is one IPv6 address of a device's eth0.
+type v6Addr struct {
+	addr      netip.Addr
+	temporary bool // a privacy address (RFC 8981)
+}
+
+// v6Addrs lists the settled (not tentative) IPv6 addresses of a device.
+func (l *lab) v6Addrs(role string) ([]v6Addr, error) {
+	out, err := l.in(role, 5*time.Second, "ip", "-6", "-o", "addr", "show", "dev", "eth0")
+	if err != nil {
+		return nil, fmt.Errorf("%s: ip -6 addr: %v: %s", role, err, out)
+	}
+	var addrs []v6Addr
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		i := slices.Index(f, "inet6")
+		if i < 0 || i+1 >= len(f) || slices.Contains(f, "tentative") {
+			continue
+		}
+		p, err := netip.ParsePrefix(f[i+1])
+		if err != nil {
+			return nil, err
+		}
+		addrs = append(addrs, v6Addr{addr: p.Addr(), temporary: slices.Contains(f, "temporary")})
+	}
+	return addrs, nil
+}
+
+// slaacAddrs are a device's addresses once SLAAC settled: its link-local
+// address, a temporary address in the global prefix (what it sends from
+// to the internet) and a stable one in the ULA prefix.
+type slaacAddrs struct {
+	linkLocal, temporary, ula netip.Addr
+}
+
+// slaac brings every device's eth0 up and waits for its SLAAC addresses.
+func (l *lab) slaac() map[string]slaacAddrs {
+	l.t.Helper()
+	global, ula := netip.MustParsePrefix(lanV6Global), netip.MustParsePrefix(lanV6ULA)
+	got := map[string]slaacAddrs{}
+	for _, role := range l.order {
+		l.must("ip", "-n", l.ns(role), "link", "set", "eth0", "up")
+	}
+	for _, role := range l.order {
+		var a slaacAddrs
+		err := poll(30*time.Second, pollEvery, func() (bool, string) {
+			list, err := l.v6Addrs(role)
+			if err != nil {
+				return false, err.Error()
+			}
+			a = slaacAddrs{}
+			for _, x := range list {
+				switch {
+				case x.addr.IsLinkLocalUnicast():
+					a.linkLocal = x.addr
+				case global.Contains(x.addr) && x.temporary:
+					a.temporary = x.addr
+				case ula.Contains(x.addr) && !x.temporary:
+					a.ula = x.addr
+				}
+			}
+			return a.linkLocal.IsValid() && a.temporary.IsValid() && a.ula.IsValid(),
+				fmt.Sprintf("%s: SLAAC addresses %v, want link-local, a temporary one in %s and one in %s", role, list, global, ula)
+		})
+		if err != nil {
+			l.t.Fatalf("%v\n%s", err, l.logs())
+		}
+		got[role] = a
+	}
+	return got
+}
+
+// connect6 opens a TCP connection from a device (from src, when valid)
+// to [dst]:port and reports whether it was answered.
+func (l *lab) connect6(role string, src netip.Addr, dst string, port int) error {
+	args := []string{"curl", "-sS", "-6", "--max-time", "2", "-o", "/dev/null"}
+	if src.IsValid() {
+		args = append(args, "--interface", src.String())
+	}
+	args = append(args, fmt.Sprintf("http://[%s]:%d/", dst, port))
+	// Addresses only, no names: no resolv.conf needed (the WAN host has none).
+	out, err := l.in(role, 5*time.Second, args...)
+	if err != nil {
+		return fmt.Errorf("%s: curl [%s]:%d from %v: %v: %s", role, dst, port, src, err, strings.TrimSpace(out))
+	}
+	return nil
+}
+
+// ping6From sends one echo request from a device, from src when valid.
+func (l *lab) ping6From(role string, src netip.Addr, dst string) error {
+	args := []string{"busybox", "ping", "-6", "-c", "1", "-W", "1"}
+	if src.IsValid() {
+		args = append(args, "-I", src.String())
+	}
+	out, err := l.in(role, 5*time.Second, append(args, dst)...)
+	if err != nil {
+		return fmt.Errorf("%s: ping %s from %v: %v: %s", role, dst, src, err, strings.TrimSpace(out))
+	}
+	return nil
+}
+
+// lookupAAAA asks server (an address, link-local with its zone) for the
+// AAAA records of name, from a device, and returns them.
+func (l *lab) lookupAAAA(role, server, name string) ([]string, error) {
+	out, err := l.in(role, 10*time.Second, "python3", l.path("bin/dns-aaaa.py"), server, name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: AAAA %s from %s: %v: %s", role, name, server, err, strings.TrimSpace(out))
+	}
+	return strings.Fields(out), nil
+}
+
+// TestLabIPv6: an IPv6-only home network. The router advertises a global
+// and a ULA /64 (SLAAC), the devices take privacy addresses and have no
+// IPv4 at all. The camera logs in to its vendor's telnet host over IPv6
+// with the Mirai default; the daemon, which learnt the LAN's global
+// prefix and its own addresses from br-lan, quarantines it by MAC, cuts
+// a new privacy address it takes afterwards both ways, answers its DNS
+// (from its SLAAC and its link-local address) with the notice page's
+// IPv6 address, serves it the notice page over IPv6, and gives its IPv6
+// back at release. The owner's laptop sets the page up from a privacy
+// address and is then the owner's device, by MAC.
+func TestLabIPv6(t *testing.T) {
+	requireLab(t)
+	l := newLab(t, labOptions{tag: "6", devices: v6Devices(), ipv6: true})
+	l.startV6WANServices()
+	d := l.newDaemon(testenv.BuildDaemon(t, l.dir), l.v6DaemonConfig())
+	d.start(t)
+	addrs := l.slaac()
+	cam, laptop := l.hosts["camera"], l.hosts["laptop"]
+	camAddrs := addrs["camera"]
+	// The camera's own web page, which the internet can reach (the lab's
+	// router has no firewall, and IPv6 has no NAT).
+	l.start("camera", "camera-httpd", "busybox", "httpd", "-f", "-p", fmt.Sprintf("[::]:%d", openPort), "-h", l.path("www"))
+	l.waitListen("camera", "tcp", openPort)
+
+	t.Run("baseline_ipv6_only_devices_reach_the_internet", func(t *testing.T) {
+		for _, role := range []string{"camera", "laptop"} {
+			if out, _ := l.in(role, 5*time.Second, "ip", "-4", "route", "show", "default"); strings.TrimSpace(out) != "" {
+				t.Errorf("%s has an IPv4 default route: %s", role, out)
+			}
+			if err := poll(10*time.Second, pollEvery, func() (bool, string) {
+				err := l.connect6(role, netip.Addr{}, cloudHostV6, openPort)
+				return err == nil, fmt.Sprint(err)
+			}); err != nil {
+				t.Errorf("%s cannot reach the cloud over IPv6 before anything happened: %v", role, err)
+			}
+		}
+		if err := l.connect6("wan", netip.Addr{}, camAddrs.temporary.String(), openPort); err != nil {
+			t.Errorf("the WAN host cannot reach the camera's page before anything happened: %v", err)
+		}
+	})
+
+	t.Run("camera_quarantined_after_default_telnet_login", func(t *testing.T) {
+		out, err := l.dev("camera", 20*time.Second, "expect", "-f", l.path("bin/telnet-login.exp"),
+			cloudHostV6, "root", cameraTelnetPassword)
+		if err != nil {
+			t.Fatalf("camera's telnet login to [%s]: %v\n%s", cloudHostV6, err, out)
+		}
+		if err := poll(quarantineDeadline, pollEvery, func() (bool, string) {
+			ok, err := l.setHas("block_mac", cam.mac)
+			return ok, fmt.Sprintf("camera %s not in block_mac (%v)", cam.mac, err)
+		}); err != nil {
+			dev, _ := d.device(cam.mac)
+			t.Fatalf("%v; daemon's view: %+v\n%s", err, dev, l.logs())
+		}
+		if err := poll(5*time.Second, pollEvery, func() (bool, string) {
+			ok, err := l.setHas("block_v6", camAddrs.temporary.String())
+			return ok, fmt.Sprintf("camera's login address %s not in block_v6 (%v)", camAddrs.temporary, err)
+		}); err != nil {
+			t.Error(err)
+		}
+		l.assertState(t, d, cam, "quarantined")
+		dev, err := d.device(cam.mac)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kinds := findingKinds(dev); !slices.Contains(kinds, "default_credentials/telnet") {
+			t.Errorf("camera's findings are %v, want default_credentials/telnet", kinds)
+		}
+		if err := l.connect6("camera", netip.Addr{}, cloudHostV6, openPort); err == nil {
+			t.Error("quarantined camera still reaches the cloud over IPv6")
+		}
+		if err := l.ping6From("wan", netip.Addr{}, camAddrs.temporary.String()); err == nil {
+			t.Errorf("the WAN host still gets answers from the quarantined camera's %s", camAddrs.temporary)
+		}
+	})
+
+	// A privacy address the camera takes after the quarantine: the
+	// router has never seen it.
+	newTemp := netip.MustParseAddr("2001:db8:77:0:5c1e:77ff:4e21:9a3b")
+	t.Run("new_privacy_address_cut_both_ways", func(t *testing.T) {
+		l.must("ip", "-n", l.ns("camera"), "-6", "addr", "add", newTemp.String()+"/64", "dev", "eth0", "nodad")
+		if err := l.connect6("camera", newTemp, cloudHostV6, openPort); err == nil {
+			t.Errorf("the camera reaches the cloud from its new address %s", newTemp)
+		}
+		if err := l.ping6From("camera", newTemp, cloudHostV6); err == nil {
+			t.Errorf("the camera pings the cloud from its new address %s", newTemp)
+		}
+		// From the internet, to the address no set holds yet.
+		if err := l.ping6From("wan", netip.Addr{}, newTemp.String()); err == nil {
+			t.Errorf("the WAN host gets answers from the camera's new address %s", newTemp)
+		}
+		if err := l.connect6("wan", netip.Addr{}, newTemp.String(), openPort); err == nil {
+			t.Errorf("the WAN host connects to the camera's new address %s", newTemp)
+		}
+		// The daemon saw the camera use it, and the quarantine holds it.
+		if err := poll(5*time.Second, pollEvery, func() (bool, string) {
+			ok, err := l.setHas("block_v6", newTemp.String())
+			return ok, fmt.Sprintf("camera's new address %s not in block_v6 (%v)", newTemp, err)
+		}); err != nil {
+			t.Error(err)
+		}
+	})
+
+	var noticeAddr string
+	t.Run("dns_proxy_answers_slaac_and_link_local", func(t *testing.T) {
+		routerLL, err := l.routerLinkLocal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// br-lan had no carrier, so no link-local address, before the
+		// devices came up; the proxy takes up the new address within
+		// its check interval.
+		if err := poll(15*time.Second, pollEvery, func() (bool, string) {
+			out, _ := l.in("router", 5*time.Second, "ss", "-Hlnu", "sport = :5354")
+			return strings.Contains(out, routerLL.String()), "the DNS proxy does not listen on " + routerLL.String() + ": " + out
+		}); err != nil {
+			t.Error(err)
+		}
+		for _, server := range []string{routerLANV6, routerULAV6, routerLL.String() + "%eth0"} {
+			got, err := l.lookupAAAA("camera", server, cloudNameV6)
+			if err != nil {
+				t.Errorf("%v\n%s", err, l.logs())
+				continue
+			}
+			if len(got) != 1 || (got[0] != routerLANV6 && got[0] != routerULAV6) {
+				t.Errorf("camera asking %s for AAAA %s got %v, want the notice page's address (one of the router's)", server, cloudNameV6, got)
+				continue
+			}
+			noticeAddr = got[0]
+		}
+	})
+
+	t.Run("notice_page_over_ipv6", func(t *testing.T) {
+		if noticeAddr == "" {
+			t.Skip("no notice address from the DNS proxy")
+		}
+		out, err := l.dev("camera", 10*time.Second, "curl", "-sS", "-6", "--max-time", "3",
+			"--resolve", cloudNameV6+":80:["+noticeAddr+"]", "-w", "\n%{http_code}", "http://"+cloudNameV6+"/")
+		if err != nil || !strings.HasSuffix(strings.TrimSpace(out), "511") || !strings.Contains(out, "factory-default") {
+			t.Errorf("camera's HTTP to %s at [%s]: %v\n%s", cloudNameV6, noticeAddr, err, out)
+		}
+		// Sent to the cloud's own address, HTTP is redirected too.
+		code, body, err := l.httpGet("camera", "http://["+cloudHostV6+"]/")
+		if err != nil || code != 511 || !strings.Contains(body, "factory-default") {
+			t.Errorf("camera's HTTP to [%s]: %d %v\n%s", cloudHostV6, code, err, body)
+		}
+	})
+
+	t.Run("owner_sets_page_up_from_a_privacy_address", func(t *testing.T) {
+		l.ownerSetup(t, d, addrs["laptop"].temporary)
+		l.assertInNoQuarantineSet(t, laptop)
+		if out, err := d.cli("quarantine", laptop.mac); err == nil || !strings.Contains(out, "protected") {
+			t.Errorf("iotgw quarantine of the owner's laptop: %v, %s; want refused as protected", err, out)
+		}
+		if ok, err := l.setHas("protected_mac", laptop.mac); !ok {
+			t.Errorf("the owner's laptop is not in protected_mac (%v)", err)
+		}
+		// A new privacy address is still the owner's device.
+		laptopNew := netip.MustParseAddr("2001:db8:77:0:a1b2:c3ff:fe44:d5e6")
+		l.must("ip", "-n", l.ns("laptop"), "-6", "addr", "add", laptopNew.String()+"/64", "dev", "eth0", "nodad")
+		if err := l.connect6("laptop", laptopNew, cloudHostV6, openPort); err != nil {
+			t.Errorf("the owner's laptop from its new address: %v", err)
+		}
+		if out, err := d.cli("quarantine", laptop.mac); err == nil || !strings.Contains(out, "protected") {
+			t.Errorf("iotgw quarantine of the owner's laptop after its new address: %v, %s; want refused as protected", err, out)
+		}
+	})
+
+	t.Run("release_restores_ipv6", func(t *testing.T) {
+		if out, err := d.cli("release", cam.mac); err != nil || !strings.Contains(out, "released") {
+			t.Fatalf("iotgw release %s: %v\n%s", cam.mac, err, out)
+		}
+		for _, src := range []netip.Addr{camAddrs.temporary, newTemp} {
+			if err := poll(5*time.Second, pollEvery, func() (bool, string) {
+				err := l.connect6("camera", src, cloudHostV6, openPort)
+				return err == nil, fmt.Sprintf("camera still cut off after release: %v", err)
+			}); err != nil {
+				t.Error(err)
+			}
+			if err := l.ping6From("wan", netip.Addr{}, src.String()); err != nil {
+				t.Errorf("after release: %v", err)
+			}
+			if err := l.connect6("wan", netip.Addr{}, src.String(), openPort); err != nil {
+				t.Errorf("after release: %v", err)
+			}
+		}
+		got, err := l.lookupAAAA("camera", routerLANV6, cloudNameV6)
+		if err != nil || !slices.Equal(got, []string{cloudHostV6}) {
+			t.Errorf("camera's AAAA %s after release: %v, %v; want [%s]", cloudNameV6, got, err, cloudHostV6)
+		}
+	})
+}
+
+// routerLinkLocal is the link-local address of the router's br-lan.
+func (l *lab) routerLinkLocal() (netip.Addr, error) {
+	out, err := l.in("router", 5*time.Second, "ip", "-6", "-o", "addr", "show", "dev", "br-lan", "scope", "link")
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("router: ip -6 addr: %v: %s", err, out)
+	}
+	f := strings.Fields(out)
+	if i := slices.Index(f, "inet6"); i >= 0 && i+1 < len(f) {
+		p, err := netip.ParsePrefix(f[i+1])
+		return p.Addr(), err
+	}
+	return netip.Addr{}, fmt.Errorf("router: no link-local address on br-lan: %q", out)
+}
+
+// ownerSetup sets the web page's password from the laptop, connecting
+// from src (a privacy address), with the setup code the CLI prints.
+func (l *lab) ownerSetup(t *testing.T, d *daemon, src netip.Addr) {
+	t.Helper()
+	var code string
+	if err := poll(10*time.Second, pollEvery, func() (bool, string) {
+		out, err := d.cli("setup-code")
+		code = strings.TrimSpace(strings.SplitN(out, "\n", 2)[0])
+		return err == nil && len(code) == 14, fmt.Sprintf("iotgw setup-code: %v: %s", err, out)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The page listens on the ULA address when the LAN has one (see
+	// cmd/iotgw, defaultListen), as the owner's bookmark would name it.
+	base := fmt.Sprintf("https://[%s]:%d", routerULAV6, webPort)
+	out, err := l.in("laptop", 20*time.Second, "sh", l.path("bin/owner-setup.sh"), base, src.String(), code, ownerPasswd6, l.path("laptop.cookies"))
+	if err != nil || strings.TrimSpace(out) != "303" {
+		t.Fatalf("the owner's setup from the laptop's %s: %v\n%s\n%s", src, err, out, l.logs())
+	}
+}
