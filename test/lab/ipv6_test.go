@@ -39,8 +39,11 @@ ra-param=br-lan,10,1800
 // v6Devices are the devices of TestLabIPv6: IPv6 only, no DHCP.
 func v6Devices() []host {
 	return []host{
-		{role: "camera", mac: "c0:56:e3:4c:a1:11", hostname: "ipcam"},   // Hikvision
+		{role: "camera", mac: "c0:56:e3:4c:a1:11", hostname: "ipcam"},  // Hikvision
 		{role: "laptop", mac: "3c:a9:f4:4c:a1:14", hostname: "laptop"}, // Intel
+		// The sensor takes no router advertisement at first: its
+		// link-local address is all the router sees of it.
+		{role: "sensor", mac: "24:0a:c4:4c:a1:16", hostname: "sensor"}, // Espressif
 	}
 }
 
@@ -188,15 +191,15 @@ type slaacAddrs struct {
 	linkLocal, temporary, ula netip.Addr
 }
 
-// slaac brings every device's eth0 up and waits for its SLAAC addresses.
-func (l *lab) slaac() map[string]slaacAddrs {
+// slaac brings the devices' eth0 up and waits for their SLAAC addresses.
+func (l *lab) slaac(roles ...string) map[string]slaacAddrs {
 	l.t.Helper()
 	global, ula := netip.MustParsePrefix(lanV6Global), netip.MustParsePrefix(lanV6ULA)
 	got := map[string]slaacAddrs{}
-	for _, role := range l.order {
+	for _, role := range roles {
 		l.must("ip", "-n", l.ns(role), "link", "set", "eth0", "up")
 	}
-	for _, role := range l.order {
+	for _, role := range roles {
 		var a slaacAddrs
 		err := poll(30*time.Second, pollEvery, func() (bool, string) {
 			list, err := l.v6Addrs(role)
@@ -280,8 +283,8 @@ func TestLabIPv6(t *testing.T) {
 	l.startV6WANServices()
 	d := l.newDaemon(testenv.BuildDaemon(t, l.dir), l.v6DaemonConfig())
 	d.start(t)
-	addrs := l.slaac()
-	cam, laptop := l.hosts["camera"], l.hosts["laptop"]
+	addrs := l.slaac("camera", "laptop")
+	cam, laptop, sensor := l.hosts["camera"], l.hosts["laptop"], l.hosts["sensor"]
 	camAddrs := addrs["camera"]
 	// The camera's own web page, which the internet can reach (the lab's
 	// router has no firewall, and IPv6 has no NAT).
@@ -432,6 +435,10 @@ func TestLabIPv6(t *testing.T) {
 		}
 	})
 
+	t.Run("link_local_only_device", func(t *testing.T) {
+		l.linkLocalOnly(t, d, sensor)
+	})
+
 	t.Run("release_restores_ipv6", func(t *testing.T) {
 		if out, err := d.cli("release", cam.mac); err != nil || !strings.Contains(out, "released") {
 			t.Fatalf("iotgw release %s: %v\n%s", cam.mac, err, out)
@@ -489,5 +496,77 @@ func (l *lab) ownerSetup(t *testing.T, d *daemon, src netip.Addr) {
 	out, err := l.in("laptop", 20*time.Second, "sh", l.path("bin/owner-setup.sh"), base, src.String(), code, ownerPasswd6, l.path("laptop.cookies"))
 	if err != nil || strings.TrimSpace(out) != "303" {
 		t.Fatalf("the owner's setup from the laptop's %s: %v\n%s\n%s", src, err, out, l.logs())
+	}
+}
+
+// linkLocalOnly: a device that takes no router advertisement talks to
+// the router from its link-local address alone. The daemon knows it by
+// its MAC and that address; quarantined by hand, its DNS to the router's
+// link-local address gets the notice page's address, and once it takes
+// a SLAAC address after all, that address is cut both ways.
+func (l *lab) linkLocalOnly(t *testing.T, d *daemon, h host) {
+	t.Helper()
+	l.must("ip", "netns", "exec", l.ns(h.role), "sysctl", "-qw", "net.ipv6.conf.eth0.accept_ra=0")
+	l.must("ip", "-n", l.ns(h.role), "link", "set", "eth0", "up")
+	l.start(h.role, h.role+"-httpd", "busybox", "httpd", "-f", "-p", fmt.Sprintf("[::]:%d", openPort), "-h", l.path("www"))
+	routerLL, err := l.routerLinkLocal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ll netip.Addr
+	if err := poll(10*time.Second, pollEvery, func() (bool, string) {
+		list, err := l.v6Addrs(h.role)
+		for _, a := range list {
+			if a.addr.IsLinkLocalUnicast() {
+				ll = a.addr
+			} else {
+				return false, fmt.Sprintf("%s has %s besides its link-local address", h.role, a.addr)
+			}
+		}
+		return ll.IsValid() && l.ping6From(h.role, netip.Addr{}, routerLL.String()+"%eth0") == nil,
+			fmt.Sprintf("%s: addresses %v (%v), no answer from the router's %s", h.role, list, err, routerLL)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := poll(5*time.Second, pollEvery, func() (bool, string) {
+		dev, err := d.device(h.mac)
+		return err == nil && slices.Contains(dev.Addrs, ll.String()), fmt.Sprintf("the daemon's %s: %+v (%v), want its %s", h.role, dev, err, ll)
+	}); err != nil {
+		t.Error(err)
+	}
+	if out, err := d.cli("quarantine", h.mac); err != nil {
+		t.Fatalf("iotgw quarantine %s: %v\n%s", h.mac, err, out)
+	}
+	if ok, err := l.setHas("block_mac", h.mac); !ok {
+		t.Fatalf("%s not in block_mac (%v)", h.role, err)
+	}
+	got, err := l.lookupAAAA(h.role, routerLL.String()+"%eth0", cloudNameV6)
+	if err != nil || len(got) != 1 || (got[0] != routerLANV6 && got[0] != routerULAV6) {
+		t.Errorf("%s's AAAA %s from the router's link-local address: %v, %v; want the notice page's address", h.role, cloudNameV6, got, err)
+	}
+
+	// Router advertisements taken after all: a global address the
+	// quarantine never held.
+	l.must("ip", "netns", "exec", l.ns(h.role), "sysctl", "-qw", "net.ipv6.conf.eth0.accept_ra=1")
+	l.must("ip", "-n", l.ns(h.role), "link", "set", "eth0", "down")
+	a := l.slaac(h.role)[h.role]
+	if err := l.connect6(h.role, a.temporary, cloudHostV6, openPort); err == nil {
+		t.Errorf("quarantined %s reaches the cloud from its new %s", h.role, a.temporary)
+	}
+	if err := l.connect6("wan", netip.Addr{}, a.temporary.String(), openPort); err == nil {
+		t.Errorf("the WAN host connects to quarantined %s's new %s", h.role, a.temporary)
+	}
+	if err := l.ping6From("wan", netip.Addr{}, a.temporary.String()); err == nil {
+		t.Errorf("the WAN host gets answers from quarantined %s's new %s", h.role, a.temporary)
+	}
+	// Released, the same address gets through.
+	if out, err := d.cli("release", h.mac); err != nil {
+		t.Fatalf("iotgw release %s: %v\n%s", h.mac, err, out)
+	}
+	if err := poll(5*time.Second, pollEvery, func() (bool, string) {
+		err := l.connect6("wan", netip.Addr{}, a.temporary.String(), openPort)
+		return err == nil, fmt.Sprintf("after release: %v", err)
+	}); err != nil {
+		t.Error(err)
 	}
 }
