@@ -3,6 +3,8 @@ package inspect
 import (
 	"bytes"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Helpers for the line-based plaintext protocols. None allocate except
@@ -77,6 +79,43 @@ func Printable(b []byte, max int) string {
 			c = '.'
 		}
 		out.WriteByte(c)
+	}
+	return out.String()
+}
+
+// CleanText returns at most max bytes of b, UTF-8 text a device names
+// itself with (a UPnP friendlyName, a DNS-SD instance name, a TXT value),
+// fit for an event and for the owner to read: trimmed, runs of white space
+// turned into one space, other control characters, format characters
+// (bidirectional overrides, zero-width characters: the name shown would
+// read otherwise than it is) and invalid UTF-8 dropped, cut on a
+// character boundary. Use it for names, never for secrets.
+func CleanText(b []byte, max int) string {
+	b = bytes.TrimSpace(b)
+	var out strings.Builder
+	space := false
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		b = b[n:]
+		if unicode.IsSpace(r) {
+			space = true
+			continue
+		}
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			continue
+		}
+		need := utf8.RuneLen(r)
+		if space && out.Len() > 0 {
+			need++
+		}
+		if out.Len()+need > max {
+			break
+		}
+		if need > utf8.RuneLen(r) {
+			out.WriteByte(' ')
+		}
+		space = false
+		out.WriteRune(r)
 	}
 	return out.String()
 }

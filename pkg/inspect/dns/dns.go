@@ -50,11 +50,10 @@
 //	addresses  A and AAAA values under .local, at most 8, joined by ","
 //	services   DNS-SD service types announced, "_ipp._tcp,_hap._tcp",
 //	           lower case, at most 8
-//	instance   the first service instance name ("Living Room TV"),
-//	           printable ASCII
+//	instance   the first service instance name ("Anna’s MacBook Pro")
 //	txt_<key>  TXT values of the keys md, model, fv, ty, manufacturer,
 //	           usb_mfg, usb_mdl, vendor, fn, ve, version, osxvers, am, rp
-//	           (key in lower case, value printable ASCII, at most 64 bytes)
+//	           (key in lower case, value at most 64 bytes)
 //	several_hosts  "yes" on each host's event of a response split by host
 //	           where no host has the sender's address: a Thread border
 //	           router (a HomePod) relays its accessories' records, by
@@ -62,6 +61,11 @@
 //	           then takes a host as the sender's only by an address the
 //	           sender used
 //	queried_services  for a query: the service types it browses for
+//
+// Host and instance names and TXT values are UTF-8 (RFC 6763 4.1.1, 6.5:
+// "Anna’s MacBook Pro", a Cast fn "Küche"), cleaned as
+// inspect.CleanText does: control and format characters and invalid
+// UTF-8 dropped, cut on a character boundary.
 //
 // Allocation: messages are read in place by the package's own wire reader
 // (bounded names, compression pointers only backwards); strings are made

@@ -446,6 +446,13 @@ func TestMDNS(t *testing.T) {
 		)}, []want{{event.KindMDNS, "", map[string]string{
 			"services": "_airplay._tcp,_companion-link._tcp,_hap._tcp", "instance": "Speaker",
 			"txt_model": "AudioAccessory5,1", "txt_fv": "p20.17.4.1", "txt_osxvers": "22"}}}},
+		// Names are UTF-8 to show the owner: controls, bidirectional
+		// overrides and bytes that are not UTF-8 go, letters stay.
+		{"odd_bytes_in_names", [][]byte{announce(
+			srv("Evil\u202eVT\x1b[2J\xff\xfe._ipp._tcp.local", 631, "k\u00fcche\x07.local"),
+			txt("Evil\u202eVT\x1b[2J\xff\xfe._ipp._tcp.local", "ty=Caf\u00e9\r\nPrinter\x00", "usb_MFG=\u200bHP"),
+		)}, []want{{event.KindMDNS, "", map[string]string{"hostname": "k\u00fcche", "instance": "EvilVT[2J",
+			"txt_ty": "Caf\u00e9 Printer", "txt_usb_mfg": "HP"}}}},
 		{"reverse_ptr_names_host", [][]byte{announce(ptr("40.1.168.192.in-addr.arpa", "plug.local"))},
 			[]want{{event.KindMDNS, "", map[string]string{"hostname": "plug", "-addresses": ""}}}},
 		{"query_known_answers_ignored", [][]byte{msg{qs: []question{{"_hap._tcp.local", typePTR}},

@@ -386,7 +386,7 @@ func (m *mdnsEvidence) add(msg []byte, rec *record, scratch *[maxName]byte) {
 			return
 		}
 		if m.hostname == "" {
-			m.hostname = inspect.Printable(host, maxLabel)
+			m.hostname = inspect.CleanText(host, maxLabel)
 		}
 		if addr, ok := recordAddr(rec); ok {
 			m.addList(&m.addresses, addr.String())
@@ -400,7 +400,7 @@ func (m *mdnsEvidence) add(msg []byte, rec *record, scratch *[maxName]byte) {
 		switch {
 		case hasSuffixFold(rec.owner, ".arpa"):
 			if host, ok := localHost(target); ok && m.fallbackHost == "" {
-				m.fallbackHost = inspect.Printable(host, maxLabel)
+				m.fallbackHost = inspect.CleanText(host, maxLabel)
 			}
 		case bytes.EqualFold(rec.owner, []byte("_services._dns-sd._udp.local")):
 			if svc, ok := cutServiceType(target); ok {
@@ -417,7 +417,7 @@ func (m *mdnsEvidence) add(msg []byte, rec *record, scratch *[maxName]byte) {
 		}
 		if n, _, _, ok := readName(msg, rec.rdOff+6, scratch); ok {
 			if host, ok := localHost(scratch[:n]); ok {
-				m.fallbackHost = inspect.Printable(host, maxLabel)
+				m.fallbackHost = inspect.CleanText(host, maxLabel)
 			}
 		}
 	case typeTXT:
@@ -436,7 +436,7 @@ func (m *mdnsEvidence) instanceOf(name []byte, first int) {
 	}
 	m.addList(&m.services, lowerString(svc))
 	if label, ok := instanceLabel(name, first); ok && m.instance == "" {
-		m.instance = inspect.Printable(label, maxLabel)
+		m.instance = inspect.CleanText(label, maxLabel)
 	}
 }
 
@@ -457,7 +457,7 @@ func (m *mdnsEvidence) addTXT(rdata []byte) {
 		if !isTXTKey(key[4:]) || slices.Contains(m.txt, key) {
 			continue
 		}
-		m.txt = append(m.txt, key, inspect.Printable(v, maxTXTValue))
+		m.txt = append(m.txt, key, inspect.CleanText(v, maxTXTValue))
 	}
 }
 

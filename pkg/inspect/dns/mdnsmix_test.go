@@ -130,7 +130,7 @@ func TestMDNSMixedAnnouncement(t *testing.T) {
 		{"own_records_without_addresses", "192.168.1.10:5353",
 			cat(appleTVAnswers, sleepingMacAnswers), sleepingMacAddrs,
 			[]want{{event.KindMDNS, "192.168.1.10", map[string]string{"hostname": "Bobs-MacBook-Pro",
-				"addresses": "192.168.1.20,fe80::8a66:5aff:fe11:2220", "instance": "Bob...s MacBook Pro", "services": "_device-info._tcp,_smb._tcp", "txt_model": "MacBookPro18,3",
+				"addresses": "192.168.1.20,fe80::8a66:5aff:fe11:2220", "instance": "Bob’s MacBook Pro", "services": "_device-info._tcp,_smb._tcp", "txt_model": "MacBookPro18,3",
 				"several_hosts": "yes"}}}},
 		// The sender's host fifth of six: it is looked for first, and
 		// the table's four places do not leave it out.
@@ -191,7 +191,7 @@ func TestMDNSMixedAnnouncement(t *testing.T) {
 		{"mac_alone", "192.168.1.20:5353", sleepingMacAnswers, sleepingMacAddrs,
 			[]want{{event.KindMDNS, "192.168.1.20", map[string]string{"hostname": "Bobs-MacBook-Pro",
 				"addresses": "192.168.1.20,fe80::8a66:5aff:fe11:2220", "services": "_device-info._tcp,_smb._tcp",
-				"instance": "Bob...s MacBook Pro", "txt_model": "MacBookPro18,3", "txt_osxvers": "23"}}}},
+				"instance": "Bob’s MacBook Pro", "txt_model": "MacBookPro18,3", "txt_osxvers": "23"}}}},
 		{"raspberry_pi_alone", "192.168.1.2:5353", piAnswers[:1], []string{piExtra[0], piExtra[1], piExtra[4]},
 			[]want{{event.KindMDNS, "192.168.1.2", map[string]string{"hostname": "raspberrypi", "addresses": "192.168.1.2",
 				"services": "_ssh._tcp", "instance": "raspberrypi"}}}},

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/iotgw/iotgw/pkg/inspect"
 )
 
 // Description is a UPnP device description (UPnP Device Architecture 2.0,
@@ -187,7 +187,7 @@ func (p *descParser) deviceAllowedHere() bool {
 func (p *descParser) leaf(desc *Description, name string) {
 	depth := len(p.path) // of the parent
 	if depth == 1 && name == "URLBase" {
-		desc.URLBase = clean(p.text)
+		desc.URLBase = inspect.CleanText(p.text, maxField)
 		return
 	}
 	if len(p.devices) == 0 {
@@ -198,13 +198,13 @@ func (p *descParser) leaf(desc *Description, name string) {
 	if open.index == depth-1 { // a child of the device element itself
 		if field := dev.field(name); field != nil {
 			if *field == "" {
-				*field = clean(p.text)
+				*field = inspect.CleanText(p.text, maxField)
 			}
 			return
 		}
 	}
 	if isVersionName(name) && len(dev.Versions) < maxVersions {
-		if v := clean(p.text); v != "" {
+		if v := inspect.CleanText(p.text, maxField); v != "" {
 			dev.Versions = append(dev.Versions, Version{Name: name, Value: v})
 		}
 	}
@@ -240,41 +240,6 @@ func isVersionName(name string) bool {
 	n := strings.ToLower(name)
 	return n == "version" || strings.Contains(n, "firmware") || strings.Contains(n, "softwareversion") ||
 		strings.Contains(n, "fwversion") || strings.Contains(n, "swversion")
-}
-
-// clean trims b, turns runs of white space into one space, drops other
-// control characters, format characters (bidirectional overrides,
-// zero-width characters: the name shown would read otherwise than it is)
-// and invalid UTF-8, and cuts the result to maxField bytes on a
-// character boundary.
-func clean(b []byte) string {
-	b = bytes.TrimSpace(b)
-	var out strings.Builder
-	space := false
-	for len(b) > 0 {
-		r, n := utf8.DecodeRune(b)
-		b = b[n:]
-		if unicode.IsSpace(r) {
-			space = true
-			continue
-		}
-		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			continue
-		}
-		need := utf8.RuneLen(r)
-		if space && out.Len() > 0 {
-			need++
-		}
-		if out.Len()+need > maxField {
-			break
-		}
-		if need > utf8.RuneLen(r) {
-			out.WriteByte(' ')
-		}
-		space = false
-		out.WriteRune(r)
-	}
-	return out.String()
 }
 
 // charsetReader accepts the single-byte charsets old UPnP stacks declare;
