@@ -59,6 +59,7 @@ var ruleCases = []ruleCase{
 	{SigDHCPPRL, "1,28,2,3,15,6,12", "prl-isc-dhclient-default", "os=Linux"},
 	{SigDHCPPRL, "1,28,2,3,15,6,12,40,41,42", "prl-isc-dhclient-centos4", "os=Linux"},
 	{SigDHCPPRL, "1,121,33,3,6,12,15,28,42,51,54,58,59,100,101,119", "prl-dhcpcd-raspbian", "os=Linux"},
+	{SigDHCPPRL, "1,121,3,6,12,15,26,28,33,51,54,58,59,119", "prl-dhcpcd-debian", "os=Linux"},
 	{SigDHCPPRL, "1,28,3,15,6,12", "prl-openbsd-3.8", "os=OpenBSD"},
 	{SigDHCPPRL, "1,15,3,6,44,46,47,31,33,121,249,43", "prl-windows-vista-10", "os=Windows"},
 	{SigDHCPPRL, "1,15,3,6,44,46,47,31,33,249,43", "prl-windows-xp", "os=Windows"},
