@@ -242,21 +242,23 @@ func analyzeFiles(ctx context.Context, p *pipeline.Pipeline, names []string, std
 func counters(p *pipeline.Pipeline) report.Counters {
 	ds, es := p.Decoder().Stats, p.Engine().Stats
 	return report.Counters{
-		Packets:           ds.Frames,
-		Flows:             es.FlowsCreated,
-		Undecoded:         ds.Undecoded,
-		Truncated:         ds.Truncated,
-		Fragments:         ds.Fragments,
-		Reassembled:       ds.Defrag.Reassembled,
-		ReassemblyDropped: ds.Defrag.Dropped(),
-		ReassemblyCut:     ds.Defrag.Cut,
-		CutDatagrams:      es.CutDatagrams,
-		UnknownLink:       ds.UnknownLink,
-		FlowsEvicted:      es.FlowsEvicted,
-		BudgetStops:       es.BudgetStops,
-		Gaps:              es.Gaps,
-		Uninspected:       es.FlowsRefusedBusy + es.FlowsRefusedShare + es.FlowsRefusedLinkWide,
-		Reclaimed:         es.Reclaimed,
+		Packets:             ds.Frames,
+		Flows:               es.FlowsCreated,
+		Undecoded:           ds.Undecoded,
+		Truncated:           ds.Truncated,
+		Fragments:           ds.Fragments,
+		Reassembled:         ds.Defrag.Reassembled,
+		ReassemblyDropped:   ds.Defrag.Dropped(),
+		ReassemblyCut:       ds.Defrag.Cut,
+		CutDatagrams:        es.CutDatagrams,
+		UnknownLink:         ds.UnknownLink,
+		FlowsEvicted:        es.FlowsEvicted,
+		BudgetStops:         es.BudgetStops,
+		Gaps:                es.Gaps,
+		Uninspected:         es.FlowsRefusedBusy + es.FlowsRefusedShare + es.FlowsRefusedLinkWide,
+		Reclaimed:           es.Reclaimed,
+		WebSockets:          es.WebSockets,
+		WebSocketCompressed: es.WebSocketCompressed,
 	}
 }
 

@@ -58,6 +58,13 @@ type Counters struct {
 	// stream buffers, from connections idle for a minute or joined
 	// without a handshake: what those send later is not read.
 	Reclaimed uint64 `json:"reclaimed"`
+	// WebSockets counts connections an HTTP upgrade turned into
+	// WebSocket whose messages were read as a protocol they carry (MQTT);
+	// WebSocketCompressed those of them whose inspection stopped at a
+	// compressed message (permessage-deflate), which is not read: logins
+	// after it may be missed.
+	WebSockets          uint64 `json:"websockets"`
+	WebSocketCompressed uint64 `json:"websocket_compressed"`
 }
 
 // Device is one device's part of the report.
@@ -206,6 +213,10 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if s.Counters.Reclaimed > 0 {
 		ew.printf("  %d inspections taken from connections idle for a minute or joined without a handshake, for others\n",
 			s.Counters.Reclaimed)
+	}
+	if s.Counters.WebSocketCompressed > 0 {
+		ew.printf("  %d of %d WebSocket connections read (MQTT over WebSocket) stopped at a compressed message (permessage-deflate): the rest of each not inspected\n",
+			s.Counters.WebSocketCompressed, s.Counters.WebSockets)
 	}
 	for _, d := range s.Devices {
 		ew.printf("\n%s\n", deviceTitle(d))

@@ -138,8 +138,9 @@ func TestEmptySummaryHasLists(t *testing.T) {
 	}
 }
 
-// TestInspectionCountersTold: connections left uninspected and
-// inspections taken from idle connections are told in the text, and
+// TestInspectionCountersTold: connections left uninspected, inspections
+// taken from idle connections and WebSocket connections whose
+// inspection stopped at a compressed message are told in the text, and
 // only when there are some; so are truncated frames and frames of an
 // unknown link type, each (no "0 truncated frames").
 func TestInspectionCountersTold(t *testing.T) {
@@ -149,7 +150,7 @@ func TestInspectionCountersTold(t *testing.T) {
 		want []string
 		not  []string
 	}{
-		{Counters{Packets: 10}, nil, []string{"not inspected", "taken from", "truncated frames", "unknown link type"}},
+		{Counters{Packets: 10}, nil, []string{"not inspected", "taken from", "truncated frames", "unknown link type", "WebSocket"}},
 		// Each of truncated and unknown link frames only when there are some.
 		{Counters{Packets: 10, UnknownLink: 283}, []string{"  283 frames of unknown link type\n"}, []string{"truncated"}},
 		{Counters{Packets: 10, Truncated: 2}, []string{"  2 truncated frames\n"}, []string{"unknown link"}},
@@ -157,6 +158,11 @@ func TestInspectionCountersTold(t *testing.T) {
 		{Counters{Packets: 10, Uninspected: 3, Reclaimed: 2}, []string{
 			"3 new connections not inspected",
 			"2 inspections taken from connections idle for a minute or joined without a handshake",
+		}, nil},
+		// WebSocket connections read to their end are no gap.
+		{Counters{Packets: 10, WebSockets: 2}, nil, []string{"WebSocket", "not inspected"}},
+		{Counters{Packets: 10, WebSockets: 3, WebSocketCompressed: 1}, []string{
+			"  1 of 3 WebSocket connections read (MQTT over WebSocket) stopped at a compressed message (permessage-deflate): the rest of each not inspected\n",
 		}, nil},
 	} {
 		var text bytes.Buffer
@@ -176,9 +182,9 @@ func TestInspectionCountersTold(t *testing.T) {
 	}
 }
 
-// TestSummaryFieldsDocumented: every field of the summary line and of
-// its devices is named in docs/events.md's section on it, the schema
-// readers go by.
+// TestSummaryFieldsDocumented: every field of the summary line, of its
+// inputs, devices and counters is named in docs/events.md's section on
+// it, the schema readers go by.
 func TestSummaryFieldsDocumented(t *testing.T) {
 	doc, err := os.ReadFile("../../docs/events.md")
 	if err != nil {
@@ -215,7 +221,11 @@ func TestSummaryFieldsDocumented(t *testing.T) {
 	if err := json.Unmarshal(sum["devices"], &devices); err != nil || len(devices) != 1 {
 		t.Fatalf("devices %s: %v", sum["devices"], err)
 	}
-	for what, obj := range map[string]map[string]json.RawMessage{"summary": sum, "inputs[]": inputs[0], "devices[]": devices[0]} {
+	var counters map[string]json.RawMessage
+	if err := json.Unmarshal(sum["counters"], &counters); err != nil {
+		t.Fatal(err)
+	}
+	for what, obj := range map[string]map[string]json.RawMessage{"summary": sum, "inputs[]": inputs[0], "devices[]": devices[0], "counters": counters} {
 		for k := range obj {
 			if !strings.Contains(section, "`"+k+"`") && !strings.Contains(section, `"`+k+`":`) {
 				t.Errorf("%s field %q is not in docs/events.md's summary line section", what, k)
