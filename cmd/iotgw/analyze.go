@@ -126,7 +126,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	p.Flush()
 	c := counters(p)
 	c.UnknownLink += skipped
-	sum := report.Build(inputs, c, p.Inventory(), &cfg.Policy)
+	sum := report.Build(inputs, c, p.Inventory(), cfg)
 	if *jsonOut {
 		err = sum.WriteJSON(out)
 	} else {

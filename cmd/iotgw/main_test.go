@@ -278,6 +278,49 @@ func TestAnalyzeCountsUninspected(t *testing.T) {
 	}
 }
 
+// TestAnalyzeProtectsManagementAddress: the camera of the bundled
+// capture, at an address the configuration names as a management
+// address, is protected as the daemon protects it: analyze says so
+// rather than that it would quarantine it, in the text and the JSON.
+func TestAnalyzeProtectsManagementAddress(t *testing.T) {
+	mgmt := filepath.Join(t.TempDir(), "mgmt.toml")
+	if err := os.WriteFile(mgmt, []byte("[daemon]\nmanagement_addresses = [\"192.168.50.101\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const camera = "c0:56:e3:1a:2b:3c"
+	type verdictOf struct {
+		Key     string `json:"key"`
+		Verdict struct {
+			Action string `json:"action"`
+			Note   string `json:"note"`
+		} `json:"verdict"`
+	}
+	for _, tc := range []struct {
+		config, action, note, text string
+	}{
+		{"/dev/null", "quarantine", "", "Device " + camera + " (192.168.50.101) - would QUARANTINE"},
+		{mgmt, "alert", "protected (management address): would otherwise quarantine",
+			"Would quarantine: 0 device(s)\n  " + camera + ": protected (management address): would otherwise quarantine\n"},
+	} {
+		_, stdout, stderr := run(t, "analyze", "--config", tc.config, "--quiet", "--json", "--findings-only", demo)
+		lines := strings.Split(strings.TrimSpace(stdout), "\n")
+		var sum struct {
+			Devices []verdictOf `json:"devices"`
+		}
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
+			t.Fatalf("%v (stderr %s)", err, stderr)
+		}
+		i := slices.IndexFunc(sum.Devices, func(d verdictOf) bool { return d.Key == camera })
+		if i < 0 || sum.Devices[i].Verdict.Action != tc.action || sum.Devices[i].Verdict.Note != tc.note {
+			t.Errorf("config %s: the camera's verdict %+v, want %s, note %q", tc.config, sum.Devices, tc.action, tc.note)
+		}
+		_, text, _ := run(t, "analyze", "--config", tc.config, "--quiet", demo)
+		if !strings.Contains(text, tc.text) {
+			t.Errorf("config %s: text lacks %q:\n%s", tc.config, tc.text, text)
+		}
+	}
+}
+
 // TestAnalyzeInterrupted: an interrupted run says so, and names the
 // files it did not read, rather than blaming the input.
 func TestAnalyzeInterrupted(t *testing.T) {

@@ -628,6 +628,30 @@ func (inv *Inventory) claim(d *Device, ip netip.Addr, ts time.Time, assigned boo
 // local IPv6 address unused before packets may move it to another device.
 const addrIdle = 10 * time.Minute
 
+// HeldAddress returns the one of addrs the device used last, when the
+// device is at it: it used no IPv4 address outside addrs within addrIdle
+// before then. Anyone can send a frame from a free address: a device
+// that does so from one of addrs (a management address whose PC is off)
+// while it keeps its own is not at it; a PC moved from its DHCP address
+// to a static one is, once it has left the old one unused that long.
+func (d *Device) HeldAddress(addrs []netip.Addr) (netip.Addr, bool) {
+	var held *Address
+	for i, a := range d.Addresses {
+		if slices.Contains(addrs, a.Addr) && (held == nil || a.LastSeen.After(held.LastSeen)) {
+			held = &d.Addresses[i]
+		}
+	}
+	if held == nil {
+		return netip.Addr{}, false
+	}
+	for _, a := range d.Addresses {
+		if a.Addr.Is4() && !slices.Contains(addrs, a.Addr) && a.LastSeen.After(held.LastSeen.Add(-addrIdle)) {
+			return netip.Addr{}, false
+		}
+	}
+	return held.Addr, true
+}
+
 // movedOn reports whether a device with addrs (most recent last) has left
 // addrs[i]: it used an address of the same kind after it (IPv4, IPv6
 // link-local or other IPv6, since a device keeps a link-local address

@@ -21,7 +21,10 @@ type Device struct {
 	Findings []*event.Event
 	// Protected devices are never quarantined or isolated: the router
 	// itself, its management addresses, the owner's own device.
-	Protected bool
+	// ProtectedAs names what protects it in the verdict's note
+	// ("management address"); empty: "router or management device".
+	Protected   bool
+	ProtectedAs string
 	// Owner holds decisions the owner made at run time (on the page or
 	// with the CLI); they take precedence over the configuration file's
 	// rule for the same device.
@@ -170,7 +173,11 @@ func Evaluate(p *config.Policy, d *Device, now time.Time) Verdict {
 			v.Note = fmt.Sprintf("trusted by the owner: would otherwise %s", v.Action)
 			v.Action = config.ActionAlert
 		case d.Protected:
-			v.Note = fmt.Sprintf("protected (router or management device): would otherwise %s", v.Action)
+			as := d.ProtectedAs
+			if as == "" {
+				as = "router or management device"
+			}
+			v.Note = fmt.Sprintf("protected (%s): would otherwise %s", as, v.Action)
 			v.Action = config.ActionAlert
 		case rule != nil && rule.Force != "":
 			// The owner's explicit choice is not delayed.

@@ -294,3 +294,21 @@ func TestDefaultLoginSeenAccepted(t *testing.T) {
 		})
 	}
 }
+
+// TestProtectedNote: a protected device's note names what protects it
+// when the caller knows (analyze knows only addresses), and the router
+// or management device otherwise.
+func TestProtectedNote(t *testing.T) {
+	defaultCreds := finding(event.KindDefaultCredentials, event.SeverityHigh, event.Evidence{"accepted": "yes"})
+	for _, tt := range []struct {
+		as, want string
+	}{
+		{"", "protected (router or management device): would otherwise quarantine"},
+		{"management address", "protected (management address): would otherwise quarantine"},
+	} {
+		d := &Device{MAC: cam, Protected: true, ProtectedAs: tt.as, Findings: []*event.Event{defaultCreds}}
+		if v := Evaluate(&config.Default().Policy, d, time.Time{}); v.Action != config.ActionAlert || v.Note != tt.want {
+			t.Errorf("protected as %q: %s, note %q; want alert, %q", tt.as, v.Action, v.Note, tt.want)
+		}
+	}
+}

@@ -93,8 +93,13 @@ type Summary struct {
 	Devices  []*Device `json:"devices"`
 }
 
-// Build assembles the summary from the inventory and the policy.
-func Build(inputs []Input, c Counters, inv *device.Inventory, pol *config.Policy) *Summary {
+// Build assembles the summary from the inventory and cfg's policy. A
+// device at one of the router's or management addresses cfg names
+// ([daemon]) is protected, as the daemon protects it: policy alerts
+// rather than quarantine or isolate it.
+func Build(inputs []Input, c Counters, inv *device.Inventory, cfg *config.Config) *Summary {
+	pol := &cfg.Policy
+	protected := slices.Concat(cfg.Daemon.ManagementAddresses, cfg.Daemon.RouterAddresses)
 	// Empty lists, not null: a reader iterates them without a check.
 	s := &Summary{V: event.SchemaVersion, Type: "summary", Inputs: inputs, Counters: c, Mode: pol.Mode, Devices: []*Device{}}
 	if s.Inputs == nil {
@@ -119,7 +124,14 @@ func Build(inputs []Input, c Counters, inv *device.Inventory, pol *config.Policy
 				rd.Observed[string(o.Kind)] += max(o.Count, 1)
 			}
 		}
-		rd.Verdict = policy.Evaluate(pol, &policy.Device{MAC: d.Key.MAC, Findings: d.Findings}, time.Time{})
+		in := &policy.Device{MAC: d.Key.MAC, Findings: d.Findings}
+		if a, ok := d.HeldAddress(protected); ok {
+			in.Protected, in.ProtectedAs = true, "router address"
+			if slices.Contains(cfg.Daemon.ManagementAddresses, a) {
+				in.ProtectedAs = "management address"
+			}
+		}
+		rd.Verdict = policy.Evaluate(pol, in, time.Time{})
 		rd.Identity, rd.Software = d.Identity, d.Software
 		for _, h := range d.Hostnames {
 			rd.Hostnames = append(rd.Hostnames, h.Name)

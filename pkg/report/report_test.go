@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/device"
 	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
 
 func ev(kind event.Kind, sev event.Severity, summary string, evid event.Evidence) *event.Event {
@@ -91,7 +93,7 @@ func TestSummaryOutputs(t *testing.T) {
 		event.Evidence{"protocol": "telnet", "accepted": "yes"})
 	f.Device = event.Endpoint{MAC: "c0:56:e3:1a:2b:3c", IP: "192.168.1.20", Local: true}
 	inv.Emit(f)
-	s := Build([]Input{{Name: "x.pcap", Packets: 10}}, Counters{Packets: 10}, inv, &config.Default().Policy)
+	s := Build([]Input{{Name: "x.pcap", Packets: 10}}, Counters{Packets: 10}, inv, config.Default())
 	var text bytes.Buffer
 	if err := s.WriteText(&text); err != nil {
 		t.Fatal(err)
@@ -128,7 +130,7 @@ func TestSummaryOutputs(t *testing.T) {
 func TestEmptySummaryHasLists(t *testing.T) {
 	inv := device.NewInventory(16, func(netip.Addr) bool { return true })
 	var js bytes.Buffer
-	if err := Build(nil, Counters{}, inv, &config.Default().Policy).WriteJSON(&js); err != nil {
+	if err := Build(nil, Counters{}, inv, config.Default()).WriteJSON(&js); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`"inputs":[]`, `"devices":[]`} {
@@ -166,7 +168,7 @@ func TestInspectionCountersTold(t *testing.T) {
 		}, nil},
 	} {
 		var text bytes.Buffer
-		if err := Build(nil, tc.c, inv, &config.Default().Policy).WriteText(&text); err != nil {
+		if err := Build(nil, tc.c, inv, config.Default()).WriteText(&text); err != nil {
 			t.Fatal(err)
 		}
 		for _, w := range tc.want {
@@ -207,7 +209,7 @@ func TestSummaryFieldsDocumented(t *testing.T) {
 	dhcp.Type, dhcp.Device = event.TypeObservation, event.Endpoint{IP: "0.0.0.0", Local: true}
 	inv.Emit(dhcp)
 	var js bytes.Buffer
-	if err := Build([]Input{{Name: "x.pcap", Packets: 10, Error: "x.pcap: offset 24 (after 0 packets): truncated"}}, Counters{}, inv, &config.Default().Policy).WriteJSON(&js); err != nil {
+	if err := Build([]Input{{Name: "x.pcap", Packets: 10, Error: "x.pcap: offset 24 (after 0 packets): truncated"}}, Counters{}, inv, config.Default()).WriteJSON(&js); err != nil {
 		t.Fatal(err)
 	}
 	var sum map[string]json.RawMessage
@@ -275,7 +277,7 @@ func TestTextLines(t *testing.T) {
 				inv.Emit(&c)
 			}
 			var text bytes.Buffer
-			if err := Build(nil, Counters{}, inv, &config.Default().Policy).WriteText(&text); err != nil {
+			if err := Build(nil, Counters{}, inv, config.Default()).WriteText(&text); err != nil {
 				t.Fatal(err)
 			}
 			for _, w := range tc.want {
@@ -286,6 +288,94 @@ func TestTextLines(t *testing.T) {
 			for _, w := range tc.refuse {
 				if strings.Contains(text.String(), w) {
 					t.Errorf("text has %q:\n%s", w, text.String())
+				}
+			}
+		})
+	}
+}
+
+// TestProtectedAddressVerdict: a device at a management address or the
+// router's, as the configuration names them, gets the daemon's verdict:
+// protected, an alert rather than a quarantine, said in the text and in
+// the JSON verdict's note. A device that sent one frame from such an
+// address while it keeps its own is not protected by it.
+func TestProtectedAddressVerdict(t *testing.T) {
+	const camera = "c0:56:e3:1a:2b:3c"
+	mgmt, router := netip.MustParseAddr("192.168.1.250"), netip.MustParseAddr("192.168.1.1")
+	own := netip.MustParseAddr("192.168.1.20")
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name       string
+		management []netip.Addr
+		routers    []netip.Addr
+		addrs      []netip.Addr // the camera's, one a second, the finding from the last
+		action     config.Action
+		note       string
+		text       []string
+	}{
+		{name: "no_protected_addresses", addrs: []netip.Addr{mgmt}, action: config.ActionQuarantine,
+			text: []string{"- would QUARANTINE", "Would quarantine: 1 device(s)"}},
+		{name: "management_address", management: []netip.Addr{mgmt}, addrs: []netip.Addr{mgmt}, action: config.ActionAlert,
+			note: "protected (management address): would otherwise quarantine",
+			text: []string{"Would quarantine: 0 device(s)\n  " + camera + ": protected (management address): would otherwise quarantine\n"}},
+		{name: "router_address", routers: []netip.Addr{router}, addrs: []netip.Addr{router}, action: config.ActionAlert,
+			note: "protected (router address): would otherwise quarantine",
+			text: []string{camera + ": protected (router address): would otherwise quarantine\n"}},
+		{name: "other_management_address", management: []netip.Addr{netip.MustParseAddr("192.168.1.251")}, addrs: []netip.Addr{mgmt},
+			action: config.ActionQuarantine, text: []string{"- would QUARANTINE"}},
+		// One frame from the management address, the camera's own in use.
+		{name: "keeps_its_own_address", management: []netip.Addr{mgmt}, addrs: []netip.Addr{own, mgmt, own},
+			action: config.ActionQuarantine, text: []string{"- would QUARANTINE", "Would quarantine: 1 device(s)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := device.NewInventory(16, func(netip.Addr) bool { return true })
+			mac := hwaddr.MAC{0xc0, 0x56, 0xe3, 0x1a, 0x2b, 0x3c}
+			for i, a := range tt.addrs {
+				inv.Seen(mac, a, "", "neighbour", t0.Add(time.Duration(i)*time.Second))
+			}
+			f := ev(event.KindDefaultCredentials, event.SeverityHigh, "TELNET login with factory-default credentials (user r***, accepted: yes)",
+				event.Evidence{"protocol": "telnet", "accepted": "yes"})
+			f.Time = t0.Add(time.Duration(len(tt.addrs)) * time.Second)
+			f.Device = event.Endpoint{MAC: camera, IP: tt.addrs[len(tt.addrs)-1].String(), Local: true}
+			inv.Emit(f)
+			cfg := config.Default()
+			cfg.Daemon.ManagementAddresses, cfg.Daemon.RouterAddresses = tt.management, tt.routers
+			s := Build(nil, Counters{}, inv, cfg)
+			if len(s.Devices) != 1 {
+				t.Fatalf("%d devices, want the camera", len(s.Devices))
+			}
+			for _, a := range tt.addrs {
+				if !slices.Contains(s.Devices[0].Addrs, a.String()) {
+					t.Fatalf("the camera's addresses %v lack %s", s.Devices[0].Addrs, a)
+				}
+			}
+			if v := s.Devices[0].Verdict; v.Action != tt.action || v.Note != tt.note {
+				t.Errorf("verdict %s, note %q; want %s, %q", v.Action, v.Note, tt.action, tt.note)
+			}
+			var js bytes.Buffer
+			if err := s.WriteJSON(&js); err != nil {
+				t.Fatal(err)
+			}
+			var back struct {
+				Devices []struct {
+					Verdict struct {
+						Action config.Action `json:"action"`
+						Note   string        `json:"note"`
+					} `json:"verdict"`
+				} `json:"devices"`
+			}
+			if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Devices) != 1 ||
+				back.Devices[0].Verdict.Action != tt.action || back.Devices[0].Verdict.Note != tt.note {
+				t.Errorf("JSON summary %s (%v): want action %s, note %q", js.String(), err, tt.action, tt.note)
+			}
+			var text bytes.Buffer
+			if err := s.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.text {
+				if !strings.Contains(text.String(), w) {
+					t.Errorf("text lacks %q:\n%s", w, text.String())
 				}
 			}
 		})
