@@ -1182,32 +1182,9 @@ func (d *Daemon) protectedByAddress(dev *device.Device) bool {
 	if dev == nil {
 		return false
 	}
-	protected := d.protectedAddrsLocked()
-	var held *device.Address
-	for i, a := range dev.Addresses {
-		if slices.Contains(protected, a.Addr) && (held == nil || a.LastSeen.After(held.LastSeen)) {
-			held = &dev.Addresses[i]
-		}
-	}
-	if held == nil {
-		return false
-	}
-	for _, a := range dev.Addresses {
-		// The device's other IPv4 address is its own while it used it
-		// within addrIdle of the protected one: a PC moved from its
-		// DHCP address to a static management one is protected again
-		// once the old one lies unused that long.
-		if a.Addr.Is4() && !slices.Contains(protected, a.Addr) && a.LastSeen.After(held.LastSeen.Add(-addrIdle)) {
-			return false
-		}
-	}
-	return true
+	_, ok := dev.HeldAddress(d.protectedAddrsLocked())
+	return ok
 }
-
-// addrIdle is how long a device must have left its own IPv4 address
-// unused before a protected address it uses protects it: the inventory's
-// time for an address to pass to another device.
-const addrIdle = 10 * time.Minute
 
 // Problem sources of the nftables area that are not a device's commit.
 const (
