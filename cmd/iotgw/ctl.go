@@ -5,10 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/textwidth"
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
@@ -43,18 +44,18 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 // writeDevices prints the device table of `iotgw devices`; devices are
-// named as the page names them.
+// named as the page names them, in any script, the columns lined up as a
+// terminal draws them.
 func writeDevices(w io.Writer, devs []api.Device, loc *time.Location) error {
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "MAC\tSTATE\tNAME\tADDRESSES\tLAST SEEN\tFINDINGS")
+	rows := [][]string{{"MAC", "STATE", "NAME", "ADDRESSES", "LAST SEEN", "FINDINGS"}}
 	for _, d := range devs {
 		last := "-"
 		if !d.LastSeen.IsZero() {
 			last = clockText(d.LastSeen, loc)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", d.MAC, d.State, d.DisplayName(), strings.Join(d.Addrs, ","), last, len(d.Findings))
+		rows = append(rows, []string{d.MAC, d.State, d.DisplayName(), strings.Join(d.Addrs, ","), last, strconv.Itoa(len(d.Findings))})
 	}
-	return tw.Flush()
+	return textwidth.WriteColumns(w, rows, 2)
 }
 
 // daemonCommand parses "iotgw NAME [flags]" and returns a client of the

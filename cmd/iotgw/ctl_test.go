@@ -1,12 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/textwidth"
 	"github.com/iotgw/iotgw/pkg/api"
 )
 
@@ -101,6 +103,49 @@ func TestWriteDevicesNames(t *testing.T) {
 			}
 			if name != tc.want {
 				t.Errorf("name column %q, want %q in\n%s", name, tc.want, out.String())
+			}
+		})
+	}
+}
+
+// TestWriteDevicesAlignsColumns: device names are UTF-8 in any script
+// (mDNS keeps them), and the columns after the name line up as a
+// terminal draws them: a Han character takes two columns, a combining
+// mark none.
+func TestWriteDevicesAlignsColumns(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		names []string
+	}{
+		{"ascii", []string{"Hall camera", "plug"}},
+		{"latin", []string{"Küche-Lautsprecher", "Anna’s MacBook Pro", "plug"}},
+		{"decomposed", []string{"Ku\u0308che", "Kuche"}},
+		{"han_and_hangul", []string{"客厅音箱", "거실 스피커", "Hall camera"}},
+		{"emoji", []string{"Cam 📷", "Küchenwaage ⚖", "TV"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var devs []api.Device
+			for i, n := range tc.names {
+				devs = append(devs, api.Device{MAC: fmt.Sprintf("c0:56:e3:00:00:%02x", i), State: api.StateOK,
+					Type: "unknown", Hostnames: []string{n}, Addrs: []string{fmt.Sprintf("192.168.1.%d", 10+i)}})
+			}
+			var out strings.Builder
+			if err := writeDevices(&out, devs, time.UTC); err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+			at := func(line, col string) int { // the terminal column col starts at
+				i := strings.Index(line, col)
+				if i < 0 {
+					t.Fatalf("no %q in %q", col, line)
+				}
+				return textwidth.Width(line[:i])
+			}
+			want := at(lines[0], "ADDRESSES")
+			for i, line := range lines[1:] {
+				if got := at(line, "192.168.1."); got != want {
+					t.Errorf("row %d: addresses at column %d, header at %d:\n%s", i, got, want, out.String())
+				}
 			}
 		})
 	}
