@@ -23,9 +23,9 @@ func severityBadge(w *markup.Writer, s event.Severity) {
 func deviceContent(w *markup.Writer, v *view) {
 	p := v.Page.(devicePage)
 	d := p.D
-	w.Raw("<h1>")
+	w.Raw("<h1><bdi>")
 	w.Text(d.DisplayName())
-	w.Raw(" <span")
+	w.Raw("</bdi> <span")
 	w.Attr("class", "state st-"+d.State)
 	w.Raw(` id="device-state">`)
 	w.Text(stateLabel(d.State))

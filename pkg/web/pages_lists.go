@@ -35,9 +35,9 @@ func devicesContent(w *markup.Writer, v *view) {
 		}
 		w.Raw("</td>\n  <td data-label=\"Device\"><a")
 		w.URLAttr("href", "/devices/", d.MAC, "")
-		w.Raw(">")
+		w.Raw("><bdi>")
 		w.Text(d.DisplayName())
-		w.Raw("</a><br><small class=\"mac\">")
+		w.Raw("</bdi></a><br><small class=\"mac\">")
 		w.Text(d.MAC)
 		w.Raw("</small></td>\n  <td data-label=\"Vendor / type\">")
 		vendorType(w, d)
@@ -83,7 +83,9 @@ func eventsContent(w *markup.Writer, v *view) {
 		w.Attr("value", d.MAC)
 		selected(w, p.Filter.MAC == d.MAC)
 		w.Raw(">")
-		w.Text(d.DisplayName())
+		// An <option> holds text only: the isolate characters do
+		// what <bdi> does elsewhere.
+		w.Text("\u2068" + d.DisplayName() + "\u2069")
 		w.Raw(" (")
 		w.Text(d.MAC)
 		w.Raw(")</option>")
@@ -110,7 +112,9 @@ func eventsContent(w *markup.Writer, v *view) {
 		return
 	}
 	// The device column names each device as its filter does, the MAC
-	// beneath.
+	// beneath. Names are isolated (<bdi>): a device may name itself in
+	// Hebrew or Arabic, whose right-to-left run would otherwise take
+	// the neighbouring parentheses and digits with it.
 	names := make(map[string]string, len(p.Devices))
 	for _, d := range p.Devices {
 		names[d.MAC] = d.DisplayName()
@@ -129,8 +133,9 @@ func eventsContent(w *markup.Writer, v *view) {
 			w.URLAttr("href", "/devices/", e.Device.MAC, "")
 			w.Raw(">")
 			if name, ok := names[e.Device.MAC]; ok && name != e.Device.MAC {
+				w.Raw("<bdi>")
 				w.Text(name)
-				w.Raw("</a><br><small class=\"mac\">")
+				w.Raw("</bdi></a><br><small class=\"mac\">")
 				w.Text(e.Device.MAC)
 				w.Raw("</small>")
 			} else {

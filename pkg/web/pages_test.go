@@ -11,6 +11,7 @@ import (
 
 	"github.com/iotgw/iotgw/internal/markup"
 	"github.com/iotgw/iotgw/pkg/api"
+	"github.com/iotgw/iotgw/pkg/event"
 )
 
 // TestRenderPanicIs500: a page function that fails sends a whole error
@@ -105,5 +106,45 @@ func TestDeviceNameUnknownType(t *testing.T) {
 		if got != tt.make {
 			t.Errorf("vendorType(%q %q %q) = %q, want %q", tt.d.Vendor, tt.d.Type, tt.d.Model, got, tt.make)
 		}
+	}
+}
+
+// TestDeviceNamesIsolated: a name a device gave itself may be Hebrew or
+// Arabic now that mDNS names keep their UTF-8. Set beside the MAC
+// ("מטבח (3c:22:…)"), the bidirectional algorithm would carry the
+// parenthesis and the MAC's digits into the right-to-left run and show
+// "(3c:22:fb:11:22:33 מטבח)" scrambled: each name is isolated, with
+// <bdi> where an element may go and FSI … PDI inside an <option>.
+func TestDeviceNamesIsolated(t *testing.T) {
+	const mac = "3c:22:fb:11:22:33"
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		hostname string
+		page     func(w *markup.Writer, d api.Device)
+		want     []string
+	}{
+		{"device_list_hebrew", "מטבח", func(w *markup.Writer, d api.Device) {
+			devicesContent(w, &view{Now: now, Page: []api.Device{d}})
+		}, []string{"<bdi>מטבח</bdi>"}},
+		{"device_page_arabic", "مطبخ", func(w *markup.Writer, d api.Device) {
+			deviceContent(w, &view{Now: now, Page: devicePage{D: d}})
+		}, []string{"<h1><bdi>مطبخ</bdi>"}},
+		{"event_log_hebrew", "מטבח", func(w *markup.Writer, d api.Device) {
+			ev := &event.Event{Time: now, Type: event.TypeObservation, Kind: event.KindMDNS, Summary: "mDNS announcement",
+				Device: event.Endpoint{MAC: mac}}
+			eventsContent(w, &view{Now: now, Page: eventsPage{Events: []*event.Event{ev}, Devices: []api.Device{d}}})
+		}, []string{">\u2068מטבח\u2069 (" + mac + ")</option>", "<bdi>מטבח</bdi></a>"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := api.Device{MAC: mac, State: api.StateOK, Type: "unknown", Hostnames: []string{tc.hostname}, LastSeen: now}
+			var w markup.Writer
+			tc.page(&w, d)
+			for _, want := range tc.want {
+				if !strings.Contains(string(w.Bytes()), want) {
+					t.Errorf("no %q in\n%s", want, w.Bytes())
+				}
+			}
+		})
 	}
 }

@@ -88,7 +88,7 @@ func TestOwnerWording(t *testing.T) {
 			r.backend.events = []*event.Event{{Time: r.clock.Now(), Type: event.TypeFinding, Kind: event.KindWeakTLS, Severity: event.SeverityMedium,
 				Device: event.Endpoint{MAC: cameraMAC}, Summary: "TLS 1.0 to cloud"}}
 		}, path: "/events",
-			want:   []string{`">Hikvision camera</a><br><small class="mac">` + cameraMAC + "</small>", `<span title="weak_tls">Outdated encryption</span>`},
+			want:   []string{`"><bdi>Hikvision camera</bdi></a><br><small class="mac">` + cameraMAC + "</small>", `<span title="weak_tls">Outdated encryption</span>`},
 			refuse: []string{">" + cameraMAC + "</a>", ">weak_tls<"}},
 		{name: "policy_kinds_and_mode_labelled", prep: func(r *rig) {
 			r.srv.opt.Policy = func() config.Policy {
