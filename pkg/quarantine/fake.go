@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -141,13 +142,23 @@ func (f *Fake) SetRouterAddrs(ctx context.Context, addrs []netip.Addr) error {
 
 // SetDNSRedirectAll: see NFTables.SetDNSRedirectAll.
 func (f *Fake) SetDNSRedirectAll(ctx context.Context, on bool) error {
+	return f.reconfigure(ctx, func(c *Config) { c.DNSRedirectAll = on })
+}
+
+// SetLANPrefixes: see NFTables.SetLANPrefixes.
+func (f *Fake) SetLANPrefixes(ctx context.Context, prefixes []netip.Prefix) error {
+	return f.reconfigure(ctx, func(c *Config) { c.LANPrefixes = slices.Clone(prefixes) })
+}
+
+// reconfigure: see NFTables.reconfigure.
+func (f *Fake) reconfigure(ctx context.Context, change func(*Config)) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	cfg := f.cfg
-	cfg.DNSRedirectAll = on
+	change(&cfg)
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return err

@@ -830,3 +830,52 @@ func TestFakeDumpGolden(t *testing.T) {
 		t.Errorf("Dump differs from %s (go test -update to accept):\n%s", path, got)
 	}
 }
+
+// TestFakeSetLANPrefixes replaces the LAN an isolate device reaches: the
+// sets hold the new prefixes, one inside another once (the kernel
+// refuses overlapping intervals), and the elements stay.
+func TestFakeSetLANPrefixes(t *testing.T) {
+	ctx := context.Background()
+	f, _ := newTestFake(t, testCfg)
+	if err := f.Quarantine(ctx, Entry{MAC: camera, Addrs: addrs("10.99.0.10"), Mode: ModeIsolate}); err != nil {
+		t.Fatal(err)
+	}
+	elements := elementLines(f.Dump())
+	for _, tc := range []struct {
+		name     string
+		prefixes []string
+		want     []string
+	}{
+		{"configured", []string{"10.99.0.0/24", "fd99::/64"}, []string{
+			"add element inet iotgw lan_v4 { 10.99.0.0/24 }",
+			"add element inet iotgw lan_v6 { fd99::/64 }",
+		}},
+		{"a guest bridge's prefixes too", []string{"10.99.0.0/24", "fd99::/64", "10.98.0.0/24", "2001:db8:77:2::/64"}, []string{
+			"add element inet iotgw lan_v4 { 10.99.0.0/24, 10.98.0.0/24 }",
+			"add element inet iotgw lan_v6 { fd99::/64, 2001:db8:77:2::/64 }",
+		}},
+		{"inside a configured one, or twice", []string{"10.0.0.0/8", "fd00::/8", "10.99.0.0/24", "fd99::/64", "10.0.0.0/8", "2001:db8:77:2::/64"}, []string{
+			"add element inet iotgw lan_v4 { 10.0.0.0/8 }",
+			"add element inet iotgw lan_v6 { fd00::/8, 2001:db8:77:2::/64 }",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var prefixes []netip.Prefix
+			for _, p := range tc.prefixes {
+				prefixes = append(prefixes, netip.MustParsePrefix(p))
+			}
+			if err := f.SetLANPrefixes(ctx, prefixes); err != nil {
+				t.Fatal(err)
+			}
+			dump := f.Dump()
+			for _, want := range tc.want {
+				if !strings.Contains(dump, want+"\n") {
+					t.Errorf("no %q in\n%s", want, dump)
+				}
+			}
+			if got := elementLines(dump); got != elements {
+				t.Errorf("elements changed:\n%s\nwant:\n%s", got, elements)
+			}
+		})
+	}
+}

@@ -707,10 +707,18 @@ func everyTable(f nftables.TableFamily) tableDef {
 	return every.inet
 }
 
+// lanSets sorts the LAN prefixes into the interval sets by family. A
+// prefix inside another (a bridge's /24 within 192.168.0.0/16) is left
+// out: nft refuses overlapping intervals in a set, and so may a kernel.
 func lanSets(prefixes []netip.Prefix) map[string][]netip.Prefix {
 	lan := map[string][]netip.Prefix{"lan_v4": nil, "lan_v6": nil}
-	for _, p := range prefixes {
+	for i, p := range prefixes {
 		p = p.Masked()
+		if slices.ContainsFunc(prefixes, func(q netip.Prefix) bool {
+			return q.Bits() < p.Bits() && q.Contains(p.Addr())
+		}) || slices.ContainsFunc(prefixes[:i], func(q netip.Prefix) bool { return q.Masked() == p }) {
+			continue
+		}
 		name := "lan_v6"
 		if p.Addr().Is4() {
 			name = "lan_v4"

@@ -887,12 +887,30 @@ func (n *NFTables) SetRouterAddrs(ctx context.Context, addrs []netip.Addr) error
 // clean stop: while it is in, every LAN client's DNS to the router depends
 // on the daemon. If the batch fails, the previous setting stays.
 func (n *NFTables) SetDNSRedirectAll(ctx context.Context, on bool) error {
+	return n.reconfigure(ctx, func(c *Config) { c.DNSRedirectAll = on })
+}
+
+// SetLANPrefixes replaces Config.LANPrefixes, the networks an isolate
+// device still reaches through the LAN interfaces, by rebuilding the
+// tables in one batch that keeps every element: the prefixes on the LAN
+// interfaces are the LAN too, and an ISP delegates a global IPv6 prefix
+// after boot and renumbers it when it likes. The same prefixes again
+// change nothing. If the batch fails, the previous prefixes stay.
+func (n *NFTables) SetLANPrefixes(ctx context.Context, prefixes []netip.Prefix) error {
+	return n.reconfigure(ctx, func(c *Config) { c.LANPrefixes = slices.Clone(prefixes) })
+}
+
+// reconfigure rebuilds the tables for the configuration change makes, in
+// one batch that keeps every element; a change that leaves the layout as
+// it is changes nothing in the kernel. If the batch fails, the previous
+// configuration stays.
+func (n *NFTables) reconfigure(ctx context.Context, change func(*Config)) error {
 	if err := n.mu.lock(ctx); err != nil {
 		return err
 	}
 	defer n.mu.unlock()
 	cfg := n.cfg
-	cfg.DNSRedirectAll = on
+	change(&cfg)
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return err

@@ -938,3 +938,38 @@ func TestNFTablesFlowtables(t *testing.T) {
 		t.Errorf("Flowtables: %v, %v; want none", got, err)
 	}
 }
+
+// TestNFTablesSetLANPrefixes gives the isolate mode's LAN a guest bridge's
+// prefixes, one of them inside a configured one: the kernel takes them
+// (no overlapping intervals), the quarantine stays, and the same
+// prefixes again change nothing.
+func TestNFTablesSetLANPrefixes(t *testing.T) {
+	ctx := context.Background()
+	cfg := testCfg
+	cfg.LANInterfaces = []string{"br-lan", "br-guest"}
+	n, ns := kernelSetup(t, cfg)
+	if err := n.Quarantine(ctx, Entry{MAC: camera, Addrs: addrs("10.99.0.10"), Mode: ModeIsolate}); err != nil {
+		t.Fatal(err)
+	}
+	prefixes := append(slices.Clone(cfg.LANPrefixes),
+		netip.MustParsePrefix("10.99.0.128/25"), netip.MustParsePrefix("10.98.0.0/24"), netip.MustParsePrefix("2001:db8:77:2::/64"))
+	if err := n.SetLANPrefixes(ctx, prefixes); err != nil {
+		t.Fatal(err)
+	}
+	for set, want := range map[string]string{
+		"lan_v4":     "elements = { 10.98.0.0/24, 10.99.0.0/24 }",
+		"lan_v6":     "elements = { 2001:db8:77:2::/64,",
+		"isolate_v4": "10.99.0.10",
+	} {
+		if got := netnstest.CmdIn(t, ns, "nft", "list", "set", "inet", "iotgw", set); !strings.Contains(got, want) {
+			t.Errorf("set %s, want %q in it:\n%s", set, want, got)
+		}
+	}
+	before := listRuleset(t, ns)
+	if err := n.SetLANPrefixes(ctx, prefixes); err != nil {
+		t.Fatal(err)
+	}
+	if after := listRuleset(t, ns); after != before {
+		t.Errorf("the same prefixes again changed the kernel:\n%s\nwas:\n%s", after, before)
+	}
+}
