@@ -141,7 +141,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	}
 	qcfg := redirectPorts(cfg)
 	qcfg.RouterAddrs = routerAddrs
-	qcfg.LANPrefixes = cfg.LAN.Prefixes
+	qcfg.LANPrefixes = isolateLAN(cfg, onLinkPrefixes(cfg.LAN.Interfaces, systemInterface))
 	qcfg.IsolateLAN = cfg.Quarantine.IsolateLAN
 	qcfg.TableName = cfg.Quarantine.Table
 	qcfg.LANInterfaces = cfg.LAN.Interfaces
@@ -258,7 +258,21 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	run("lan prefixes", func(ctx context.Context) error {
 		t := time.NewTicker(proxyAddressCheck)
 		defer t.Stop()
-		followOnLink(ctx, func() []netip.Prefix { return onLinkPrefixes(cfg.LAN.Interfaces, systemInterface) }, t.C, d.SetOnLink, log)
+		// The tables were built with the prefixes at start: only a change
+		// rebuilds them.
+		isolating := qcfg.LANPrefixes
+		followOnLink(ctx, func() []netip.Prefix { return onLinkPrefixes(cfg.LAN.Interfaces, systemInterface) }, t.C, func(onLink []netip.Prefix) {
+			d.SetOnLink(onLink)
+			lan := isolateLAN(cfg, onLink)
+			if sameSet(lan, isolating) {
+				return
+			}
+			if err := enforcer.SetLANPrefixes(ctx, lan); err != nil {
+				log.Warn("quarantine: the LAN an isolated device reaches keeps its previous prefixes", "err", err)
+				return
+			}
+			isolating = lan
+		}, log)
 		return nil
 	})
 	run("alerts", alerts.Run)
@@ -300,6 +314,13 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	}
 	close(errs)
 	return <-errs
+}
+
+// isolateLAN is the LAN an isolated device still reaches: the configured
+// prefixes and those on the LAN interfaces (a delegated global IPv6
+// prefix, a guest bridge's own).
+func isolateLAN(cfg *config.Config, onLink []netip.Prefix) []netip.Prefix {
+	return slices.Concat(cfg.LAN.Prefixes, onLink)
 }
 
 // routerIdentity is the router's own addresses and MACs: the addresses

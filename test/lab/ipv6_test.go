@@ -3,7 +3,6 @@ package lab
 import (
 	"fmt"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -17,24 +16,15 @@ import (
 // sits beside the global one, as OpenWrt's odhcpd announces them. They
 // exist only inside the lab's namespaces.
 const (
-	lanV6Global  = "2001:db8:77::/64"
-	lanV6ULA     = "fd00:77::/64"
 	routerLANV6  = "2001:db8:77::1"
 	routerULAV6  = "fd00:77::1"
-	routerWANV6  = "2001:db8:113::1"
-	cloudHostV6  = "2001:db8:113::10"
-	wanV6Prefix  = "2001:db8:113::/64"
 	cloudNameV6  = "cloud.example-camera.com"
 	ownerPasswd6 = "Larch-Quiver-7-Tundra"
 )
 
-// routerAdverts is the router's dnsmasq's part for IPv6: router
-// advertisements of both prefixes for SLAAC (no DHCPv6), every 10 s.
-const routerAdverts = `enable-ra
-dhcp-range=2001:db8:77::,ra-only,64,12h
-dhcp-range=fd00:77::,ra-only,64,12h
-ra-param=br-lan,10,1800
-`
+// v6LAN is the IPv6 lab's br-lan: the router advertises both /64s for
+// SLAAC (no DHCPv6).
+var v6LAN = segment{bridge: "br-lan", mac: routerMAC, addr4: routerLAN, addr6: []string{routerLANV6, routerULAV6}}
 
 // v6Devices are the devices of TestLabIPv6: IPv6 only, no DHCP.
 func v6Devices() []host {
@@ -47,83 +37,15 @@ func v6Devices() []host {
 	}
 }
 
-// ipv6Sysctls keeps IPv6 on in a role's namespace: the router forwards
-// it, the devices take SLAAC addresses with privacy extensions (a
-// temporary address, preferred as the source, beside the stable one).
-// No duplicate address detection on the router and the WAN host, whose
-// addresses are fixed.
-func (l *lab) ipv6Sysctls(role string) {
-	args := []string{"net.ipv6.conf.all.disable_ipv6=0", "net.ipv6.conf.default.disable_ipv6=0"}
-	switch role {
-	case "router":
-		args = append(args, "net.ipv6.conf.all.forwarding=1", "net.ipv6.conf.default.accept_dad=0")
-	case "wan":
-		args = append(args, "net.ipv6.conf.default.accept_ra=0", "net.ipv6.conf.default.accept_dad=0")
-	default:
-		args = append(args, "net.ipv6.conf.default.use_tempaddr=2", "net.ipv6.conf.default.accept_ra=1")
-	}
-	l.must("ip", append([]string{"netns", "exec", l.ns(role), "sysctl", "-qw"}, args...)...)
-}
-
-// buildIPv6 gives the router its LAN and WAN addresses, routes the LAN's
-// global prefix from the WAN host to the router (no NAT), and, beside
-// the lab's IPv4 table, forwards nothing outside the WAN's prefix.
-func (l *lab) buildIPv6() {
-	r, w := l.ns("router"), l.ns("wan")
-	l.must("ip", "-n", r, "-6", "addr", "add", routerLANV6+"/64", "dev", "br-lan")
-	l.must("ip", "-n", r, "-6", "addr", "add", routerULAV6+"/64", "dev", "br-lan")
-	l.must("ip", "-n", r, "-6", "addr", "add", routerWANV6+"/64", "dev", "wan0")
-	l.must("ip", "-n", w, "-6", "addr", "add", cloudHostV6+"/64", "dev", "eth0")
-	l.must("ip", "-n", w, "-6", "route", "add", lanV6Global, "via", routerWANV6)
-	for _, role := range l.order {
-		l.must("ip", "netns", "exec", l.ns(role), "sysctl", "-qw",
-			"net.ipv6.conf.eth0.use_tempaddr=2", "net.ipv6.conf.eth0.accept_ra=1")
-	}
-	l.must("ip", "netns", "exec", r, "nft", "-f", l.writeFile("nat6.nft", `table ip6 iotgwlab6 {
-	chain forward {
-		type filter hook forward priority filter; policy accept;
-		oifname "wan0" ip6 daddr != `+wanV6Prefix+` drop
-	}
-}
-`))
-}
-
-// startV6WANServices runs the internet of the IPv6 lab: DNS for the
-// router's resolver (A and AAAA), a web server and the camera vendor's
-// telnet host, which takes the Mirai default root/xc3511, on the cloud's
-// IPv6 address.
+// startV6WANServices runs the internet of the IPv6 lab besides the
+// usual services (with AAAA records and HTTP on the cloud's IPv6
+// address): a web server on a port no quarantine rule redirects, and
+// the camera vendor's telnet host, which takes the Mirai default
+// root/xc3511.
 func (l *lab) startV6WANServices() {
-	l.writeFile("wan-dnsmasq.conf", fmt.Sprintf(`no-resolv
-no-hosts
-bind-interfaces
-listen-address=%[1]s
-local-ttl=300
-host-record=%[3]s,%[1]s,%[2]s
-host-record=www.example-news.com,%[1]s,%[2]s
-local=/example-camera.com/example-news.com/
-pid-file=
-user=root
-log-queries
-log-facility=%[4]s
-`, cloudHost, cloudHostV6, cloudNameV6, l.path("wan-dnsmasq.log")))
-	l.start("wan", "wan-dnsmasq", "dnsmasq", "-k", "-C", l.path("wan-dnsmasq.conf"))
-	if err := os.MkdirAll(l.path("www"), 0o755); err != nil {
-		l.t.Fatal(err)
-	}
-	l.writeFile("www/index.html", "<html><body>example cloud</body></html>\n")
-	l.start("wan", "wan-httpd", "busybox", "httpd", "-f", "-p", "["+cloudHostV6+"]:80", "-h", l.path("www"))
-	// A port nothing redirects, to tell whether a device gets through.
-	l.start("wan", "wan-httpd-open", "busybox", "httpd", "-f", "-p", fmt.Sprintf("[%s]:%d", cloudHostV6, openPort), "-h", l.path("www"))
-	telnetd, err := testenv.LookPath("telnetd")
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	l.start("wan", "wan-telnetd", "busybox", "nc", "-ll", "-p", "23", "-e",
-		telnetd, "--no-hostinfo", "--exec-login="+l.path("bin/camera-login.sh"))
-	l.waitListen("wan", "udp", 53)
-	l.waitListen("wan", "tcp", 80)
-	l.waitListen("wan", "tcp", 23)
+	l.start("wan", "wan-httpd-open", "busybox", "httpd", "-f", "-p", fmt.Sprintf("[%s]:%d", cloudHost6, openPort), "-h", l.path("www"))
 	l.waitListen("wan", "tcp", openPort)
+	l.startWANTelnet()
 }
 
 // openPort is the cloud's web server on a port that no quarantine rule
@@ -154,78 +76,6 @@ notice_port = %d
 path = %q
 write_interval = "1m"
 `, l.path("iotgw.sock"), noticePort, l.path("state.json")))
-}
-
-// v6Addr is one IPv6 address of a device's eth0.
-type v6Addr struct {
-	addr      netip.Addr
-	temporary bool // a privacy address (RFC 8981)
-}
-
-// v6Addrs lists the settled (not tentative) IPv6 addresses of a device.
-func (l *lab) v6Addrs(role string) ([]v6Addr, error) {
-	out, err := l.in(role, 5*time.Second, "ip", "-6", "-o", "addr", "show", "dev", "eth0")
-	if err != nil {
-		return nil, fmt.Errorf("%s: ip -6 addr: %v: %s", role, err, out)
-	}
-	var addrs []v6Addr
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		i := slices.Index(f, "inet6")
-		if i < 0 || i+1 >= len(f) || slices.Contains(f, "tentative") {
-			continue
-		}
-		p, err := netip.ParsePrefix(f[i+1])
-		if err != nil {
-			return nil, err
-		}
-		addrs = append(addrs, v6Addr{addr: p.Addr(), temporary: slices.Contains(f, "temporary")})
-	}
-	return addrs, nil
-}
-
-// slaacAddrs are a device's addresses once SLAAC settled: its link-local
-// address, a temporary address in the global prefix (what it sends from
-// to the internet) and a stable one in the ULA prefix.
-type slaacAddrs struct {
-	linkLocal, temporary, ula netip.Addr
-}
-
-// slaac brings the devices' eth0 up and waits for their SLAAC addresses.
-func (l *lab) slaac(roles ...string) map[string]slaacAddrs {
-	l.t.Helper()
-	global, ula := netip.MustParsePrefix(lanV6Global), netip.MustParsePrefix(lanV6ULA)
-	got := map[string]slaacAddrs{}
-	for _, role := range roles {
-		l.must("ip", "-n", l.ns(role), "link", "set", "eth0", "up")
-	}
-	for _, role := range roles {
-		var a slaacAddrs
-		err := poll(30*time.Second, pollEvery, func() (bool, string) {
-			list, err := l.v6Addrs(role)
-			if err != nil {
-				return false, err.Error()
-			}
-			a = slaacAddrs{}
-			for _, x := range list {
-				switch {
-				case x.addr.IsLinkLocalUnicast():
-					a.linkLocal = x.addr
-				case global.Contains(x.addr) && x.temporary:
-					a.temporary = x.addr
-				case ula.Contains(x.addr) && !x.temporary:
-					a.ula = x.addr
-				}
-			}
-			return a.linkLocal.IsValid() && a.temporary.IsValid() && a.ula.IsValid(),
-				fmt.Sprintf("%s: SLAAC addresses %v, want link-local, a temporary one in %s and one in %s", role, list, global, ula)
-		})
-		if err != nil {
-			l.t.Fatalf("%v\n%s", err, l.logs())
-		}
-		got[role] = a
-	}
-	return got
 }
 
 // connect6 opens a TCP connection from a device (from src, when valid)
@@ -279,7 +129,7 @@ func (l *lab) lookupAAAA(role, server, name string) ([]string, error) {
 // address and is then the owner's device, by MAC.
 func TestLabIPv6(t *testing.T) {
 	requireLab(t)
-	l := newLab(t, labOptions{tag: "6", devices: v6Devices(), ipv6: true})
+	l := newLab(t, labOptions{tag: "6", devices: v6Devices(), services: true, segments: []segment{v6LAN}, privacy: true})
 	l.startV6WANServices()
 	d := l.newDaemon(testenv.BuildDaemon(t, l.dir), l.v6DaemonConfig())
 	d.start(t)
@@ -297,7 +147,7 @@ func TestLabIPv6(t *testing.T) {
 				t.Errorf("%s has an IPv4 default route: %s", role, out)
 			}
 			if err := poll(10*time.Second, pollEvery, func() (bool, string) {
-				err := l.connect6(role, netip.Addr{}, cloudHostV6, openPort)
+				err := l.connect6(role, netip.Addr{}, cloudHost6, openPort)
 				return err == nil, fmt.Sprint(err)
 			}); err != nil {
 				t.Errorf("%s cannot reach the cloud over IPv6 before anything happened: %v", role, err)
@@ -310,9 +160,9 @@ func TestLabIPv6(t *testing.T) {
 
 	t.Run("camera_quarantined_after_default_telnet_login", func(t *testing.T) {
 		out, err := l.dev("camera", 20*time.Second, "expect", "-f", l.path("bin/telnet-login.exp"),
-			cloudHostV6, "root", cameraTelnetPassword)
+			cloudHost6, "root", cameraTelnetPassword)
 		if err != nil {
-			t.Fatalf("camera's telnet login to [%s]: %v\n%s", cloudHostV6, err, out)
+			t.Fatalf("camera's telnet login to [%s]: %v\n%s", cloudHost6, err, out)
 		}
 		if err := poll(quarantineDeadline, pollEvery, func() (bool, string) {
 			ok, err := l.setHas("block_mac", cam.mac)
@@ -335,7 +185,7 @@ func TestLabIPv6(t *testing.T) {
 		if kinds := findingKinds(dev); !slices.Contains(kinds, "default_credentials/telnet") {
 			t.Errorf("camera's findings are %v, want default_credentials/telnet", kinds)
 		}
-		if err := l.connect6("camera", netip.Addr{}, cloudHostV6, openPort); err == nil {
+		if err := l.connect6("camera", netip.Addr{}, cloudHost6, openPort); err == nil {
 			t.Error("quarantined camera still reaches the cloud over IPv6")
 		}
 		if err := l.ping6From("wan", netip.Addr{}, camAddrs.temporary.String()); err == nil {
@@ -348,10 +198,10 @@ func TestLabIPv6(t *testing.T) {
 	newTemp := netip.MustParseAddr("2001:db8:77:0:5c1e:77ff:4e21:9a3b")
 	t.Run("new_privacy_address_cut_both_ways", func(t *testing.T) {
 		l.must("ip", "-n", l.ns("camera"), "-6", "addr", "add", newTemp.String()+"/64", "dev", "eth0", "nodad")
-		if err := l.connect6("camera", newTemp, cloudHostV6, openPort); err == nil {
+		if err := l.connect6("camera", newTemp, cloudHost6, openPort); err == nil {
 			t.Errorf("the camera reaches the cloud from its new address %s", newTemp)
 		}
-		if err := l.ping6From("camera", newTemp, cloudHostV6); err == nil {
+		if err := l.ping6From("camera", newTemp, cloudHost6); err == nil {
 			t.Errorf("the camera pings the cloud from its new address %s", newTemp)
 		}
 		// From the internet, to the address no set holds yet.
@@ -409,9 +259,9 @@ func TestLabIPv6(t *testing.T) {
 			t.Errorf("camera's HTTP to %s at [%s]: %v\n%s", cloudNameV6, noticeAddr, err, out)
 		}
 		// Sent to the cloud's own address, HTTP is redirected too.
-		code, body, err := l.httpGet("camera", "http://["+cloudHostV6+"]/")
+		code, body, err := l.httpGet("camera", "http://["+cloudHost6+"]/")
 		if err != nil || code != 511 || !strings.Contains(body, "factory-default") {
-			t.Errorf("camera's HTTP to [%s]: %d %v\n%s", cloudHostV6, code, err, body)
+			t.Errorf("camera's HTTP to [%s]: %d %v\n%s", cloudHost6, code, err, body)
 		}
 	})
 
@@ -427,7 +277,7 @@ func TestLabIPv6(t *testing.T) {
 		// A new privacy address is still the owner's device.
 		laptopNew := netip.MustParseAddr("2001:db8:77:0:a1b2:c3ff:fe44:d5e6")
 		l.must("ip", "-n", l.ns("laptop"), "-6", "addr", "add", laptopNew.String()+"/64", "dev", "eth0", "nodad")
-		if err := l.connect6("laptop", laptopNew, cloudHostV6, openPort); err != nil {
+		if err := l.connect6("laptop", laptopNew, cloudHost6, openPort); err != nil {
 			t.Errorf("the owner's laptop from its new address: %v", err)
 		}
 		if out, err := d.cli("quarantine", laptop.mac); err == nil || !strings.Contains(out, "protected") {
@@ -445,7 +295,7 @@ func TestLabIPv6(t *testing.T) {
 		}
 		for _, src := range []netip.Addr{camAddrs.temporary, newTemp} {
 			if err := poll(5*time.Second, pollEvery, func() (bool, string) {
-				err := l.connect6("camera", src, cloudHostV6, openPort)
+				err := l.connect6("camera", src, cloudHost6, openPort)
 				return err == nil, fmt.Sprintf("camera still cut off after release: %v", err)
 			}); err != nil {
 				t.Error(err)
@@ -458,8 +308,8 @@ func TestLabIPv6(t *testing.T) {
 			}
 		}
 		got, err := l.lookupAAAA("camera", routerLANV6, cloudNameV6)
-		if err != nil || !slices.Equal(got, []string{cloudHostV6}) {
-			t.Errorf("camera's AAAA %s after release: %v, %v; want [%s]", cloudNameV6, got, err, cloudHostV6)
+		if err != nil || !slices.Equal(got, []string{cloudHost6}) {
+			t.Errorf("camera's AAAA %s after release: %v, %v; want [%s]", cloudNameV6, got, err, cloudHost6)
 		}
 	})
 }
@@ -550,7 +400,7 @@ func (l *lab) linkLocalOnly(t *testing.T, d *daemon, h host) {
 	l.must("ip", "netns", "exec", l.ns(h.role), "sysctl", "-qw", "net.ipv6.conf.eth0.accept_ra=1")
 	l.must("ip", "-n", l.ns(h.role), "link", "set", "eth0", "down")
 	a := l.slaac(h.role)[h.role]
-	if err := l.connect6(h.role, a.temporary, cloudHostV6, openPort); err == nil {
+	if err := l.connect6(h.role, a.temporary, cloudHost6, openPort); err == nil {
 		t.Errorf("quarantined %s reaches the cloud from its new %s", h.role, a.temporary)
 	}
 	if err := l.connect6("wan", netip.Addr{}, a.temporary.String(), openPort); err == nil {

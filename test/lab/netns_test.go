@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +33,15 @@ const (
 
 	routerMAC = "94:83:c4:77:00:01" // GL Technologies (a GL.iNet router)
 
+	// The WAN's IPv6 side, in labs with IPv6: documentation addresses
+	// (RFC 3849), routed to the LAN segments' global prefixes without
+	// NAT, as an ISP routes a delegated prefix.
+	routerWAN6  = "2001:db8:113::1"
+	cloudHost6  = "2001:db8:113::10"
+	updateHost6 = "2001:db8:113::20"
+	wanPrefix6  = "2001:db8:113::/64"
+	lanRange6   = "2001:db8:77::/48" // every segment's global /64 is in it
+
 	// plugPassword is the plug's MQTT password: long and unique, so the
 	// daemon must classify it as a plaintext (not default or weak) login.
 	plugPassword = "k9Tq-Wm4r-Zp7x-Lh2v"
@@ -47,30 +59,78 @@ type host struct {
 	// others use busybox udhcpc, as embedded devices do (whose vendor
 	// class names busybox and its version).
 	dhclient bool
+	// bridge is the router's bridge the device's port is on; empty is
+	// the main one, br-lan.
+	bridge string
 }
 
 // homeDevices are the devices of the acceptance test.
 func homeDevices() []host {
 	return []host{
-		{"camera", "c0:56:e3:4c:a1:01", "192.168.77.101", "ipcam", false},            // Hikvision
-		{"plug", "50:c7:bf:4c:a1:02", "192.168.77.102", "HS110", false},              // TP-Link
-		{"tv", "8c:79:f5:4c:a1:03", "192.168.77.103", "samsung-tv", false},           // Samsung
-		{"laptop", "3c:a9:f4:4c:a1:04", "192.168.77.104", "laptop", true},            // Intel
-		{"workstation", "f8:bc:12:4c:a1:05", "192.168.77.105", "workstation", false}, // Dell
+		{role: "camera", mac: "c0:56:e3:4c:a1:01", ip: "192.168.77.101", hostname: "ipcam"},                  // Hikvision
+		{role: "plug", mac: "50:c7:bf:4c:a1:02", ip: "192.168.77.102", hostname: "HS110"},                    // TP-Link
+		{role: "tv", mac: "8c:79:f5:4c:a1:03", ip: "192.168.77.103", hostname: "samsung-tv"},                 // Samsung
+		{role: "laptop", mac: "3c:a9:f4:4c:a1:04", ip: "192.168.77.104", hostname: "laptop", dhclient: true}, // Intel
+		{role: "workstation", mac: "f8:bc:12:4c:a1:05", ip: "192.168.77.105", hostname: "workstation"},       // Dell
 	}
 }
 
+// segment is one LAN bridge of the router with its prefixes: a /24 and,
+// in labs with IPv6, /64s that dnsmasq announces for SLAAC.
+type segment struct {
+	bridge string // br-lan, br-guest
+	mac    string
+	addr4  string // the router's address in the /24
+	// addr6 are the router's addresses, one in each /64 of the segment,
+	// the global one first (a ULA one may follow); none: no IPv6.
+	addr6 []string
+}
+
+// mainLAN is the lab's default and only segment: br-lan, IPv4 alone.
+var mainLAN = segment{bridge: "br-lan", mac: routerMAC, addr4: routerLAN}
+
+// dhcpRange is the segment's DHCPv4 pool, .100 to .150, as dnsmasq's
+// dhcp-range takes it.
+func (s segment) dhcpRange() string {
+	net3 := s.addr4[:strings.LastIndexByte(s.addr4, '.')]
+	return fmt.Sprintf("%[1]s.100,%[1]s.150,255.255.255.0", net3)
+}
+
+// prefixes6 are the segment's /64s, in the order of addr6.
+func (s segment) prefixes6() []netip.Prefix {
+	var ps []netip.Prefix
+	for _, a := range s.addr6 {
+		ps = append(ps, netip.PrefixFrom(netip.MustParseAddr(a), 64).Masked())
+	}
+	return ps
+}
+
+// eui64 is the stable address a device with MAC mac forms in the
+// segment's global /64 from router advertisements (modified EUI-64, RFC
+// 4291 appendix A: the kernel's default without a stable secret).
+func (s segment) eui64(mac string) string {
+	hw, err := net.ParseMAC(mac)
+	if err != nil {
+		panic(err)
+	}
+	a := netip.MustParseAddr(s.addr6[0]).As16()
+	copy(a[8:], []byte{hw[0] ^ 2, hw[1], hw[2], 0xff, 0xfe, hw[3], hw[4], hw[5]})
+	return netip.AddrFrom16(a).String()
+}
+
 // lab is a home network in network namespaces named <prefix><role>: a
-// router with the LAN bridge br-lan and masquerade to wan0, a WAN
-// namespace, and one namespace per device. Everything it starts and
+// router with the LAN bridge br-lan (and any other segment's) and
+// masquerade to wan0, a WAN namespace, and one namespace per device. Everything it starts and
 // builds is torn down in t.Cleanup, also when the test fails.
 type lab struct {
-	t      *testing.T
-	dir    string // configuration, scripts, logs
-	prefix string
-	hosts  map[string]host
-	order  []string // device roles in the order given
-	ipv6   bool
+	t        *testing.T
+	dir      string // configuration, scripts, logs
+	prefix   string
+	hosts    map[string]host
+	order    []string  // device roles in the order given
+	segments []segment // the router's LAN bridges, the main one first
+	ipv6     bool      // the segments have IPv6 prefixes, the WAN too
+	privacy  bool      // see labOptions
 
 	mu    sync.Mutex
 	procs []*exec.Cmd // background programs, each in its own process group
@@ -81,9 +141,14 @@ type labOptions struct {
 	tag      string // distinguishes two labs of one test process
 	devices  []host
 	services bool // the WAN's DNS, HTTP, MQTT and TLS servers
-	// ipv6 keeps IPv6 on: the router routes the LAN's global prefix to
-	// the WAN and advertises it and a ULA prefix (see ipv6_test.go).
-	ipv6 bool
+	// segments are the router's LAN bridges, the main one (br-lan)
+	// first; none is mainLAN alone. IPv6 is on, in every namespace, when
+	// one of them has a /64; otherwise it is off.
+	segments []segment
+	// privacy: with IPv6, the devices also take privacy addresses (RFC
+	// 8981), which they prefer as the source; without it they use their
+	// stable SLAAC addresses.
+	privacy bool
 }
 
 func newLab(t *testing.T, opt labOptions) *lab {
@@ -93,9 +158,19 @@ func newLab(t *testing.T, opt labOptions) *lab {
 		dir:    t.TempDir(),
 		prefix: fmt.Sprintf("iotgwlab-%d-%s-", os.Getpid(), opt.tag),
 		hosts:  map[string]host{},
-		ipv6:   opt.ipv6,
 	}
+	l.segments = opt.segments
+	if len(l.segments) == 0 {
+		l.segments = []segment{mainLAN}
+	}
+	for _, s := range l.segments {
+		l.ipv6 = l.ipv6 || len(s.addr6) > 0
+	}
+	l.privacy = opt.privacy
 	for _, h := range opt.devices {
+		if h.bridge == "" {
+			h.bridge = l.segments[0].bridge
+		}
 		l.hosts[h.role] = h
 		l.order = append(l.order, h.role)
 	}
@@ -135,10 +210,21 @@ func (l *lab) installScripts() {
 			l.t.Fatal(err)
 		}
 	}
-	// Every device resolves through the router (dnsmasq on br-lan).
-	for role := range l.hosts {
-		l.writeFile(role+".resolv.conf", "nameserver "+routerLAN+"\n")
+	// Every device resolves through the router (dnsmasq on its bridge).
+	for role, h := range l.hosts {
+		l.writeFile(role+".resolv.conf", "nameserver "+l.segmentOf(h).addr4+"\n")
 	}
+}
+
+// segmentOf is the segment of h's bridge.
+func (l *lab) segmentOf(h host) segment {
+	for _, s := range l.segments {
+		if s.bridge == h.bridge {
+			return s
+		}
+	}
+	l.t.Fatalf("%s: no bridge %q in the lab", h.role, h.bridge)
+	return segment{}
 }
 
 func (l *lab) path(name string) string { return filepath.Join(l.dir, name) }
@@ -164,10 +250,16 @@ func (l *lab) buildTopology() {
 			"net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
 	}
 	r, w := l.ns("router"), l.ns("wan")
-	l.must("ip", "-n", r, "link", "add", "br-lan", "address", routerMAC, "type", "bridge",
-		"stp_state", "0", "forward_delay", "0", "mcast_snooping", "0")
-	l.must("ip", "-n", r, "addr", "add", routerLAN+"/24", "dev", "br-lan")
-	l.must("ip", "-n", r, "link", "set", "br-lan", "up")
+	for _, s := range l.segments {
+		l.must("ip", "-n", r, "link", "add", s.bridge, "address", s.mac, "type", "bridge",
+			"stp_state", "0", "forward_delay", "0", "mcast_snooping", "0")
+		l.must("ip", "-n", r, "addr", "add", s.addr4+"/24", "dev", s.bridge)
+		for _, a := range s.addr6 {
+			l.must("ip", "-n", r, "addr", "add", a+"/64", "dev", s.bridge)
+		}
+		l.must("ip", "-n", r, "link", "set", s.bridge, "up")
+		l.noOffload(r, s.bridge)
+	}
 
 	l.must("ip", "-n", r, "link", "add", "wan0", "address", "94:83:c4:77:00:02", "type", "veth",
 		"peer", "name", "eth0", "address", "02:00:cb:00:71:0a", "netns", w)
@@ -176,7 +268,12 @@ func (l *lab) buildTopology() {
 	l.must("ip", "-n", w, "addr", "add", cloudHost+"/24", "dev", "eth0")
 	l.must("ip", "-n", w, "addr", "add", updateHost+"/24", "dev", "eth0")
 	l.must("ip", "-n", w, "link", "set", "eth0", "up")
-	l.noOffload(r, "br-lan")
+	if l.ipv6 {
+		l.must("ip", "-n", r, "addr", "add", routerWAN6+"/64", "dev", "wan0")
+		l.must("ip", "-n", w, "addr", "add", cloudHost6+"/64", "dev", "eth0")
+		l.must("ip", "-n", w, "addr", "add", updateHost6+"/64", "dev", "eth0")
+		l.must("ip", "-n", w, "-6", "route", "add", lanRange6, "via", routerWAN6)
+	}
 	l.noOffload(r, "wan0")
 	l.noOffload(w, "eth0")
 
@@ -185,10 +282,11 @@ func (l *lab) buildTopology() {
 	// keep bridged frames out of the inet hooks so only iotgw's bridge
 	// table can cut LAN-to-LAN traffic.
 	_ = l.cmd(context.Background(), "ip", "netns", "exec", r, "sysctl", "-qw",
-		"net.bridge.bridge-nf-call-iptables=0", "net.bridge.bridge-nf-call-arptables=0").Run()
+		"net.bridge.bridge-nf-call-iptables=0", "net.bridge.bridge-nf-call-ip6tables=0", "net.bridge.bridge-nf-call-arptables=0").Run()
 	// The lab's own NAT table, beside iotgw's: masquerade to the WAN, and
-	// nothing forwarded outside TEST-NET-3.
-	l.must("ip", "netns", "exec", r, "nft", "-f", l.writeFile("nat.nft", `table ip iotgwlab {
+	// nothing forwarded outside TEST-NET-3 (nor, with IPv6, outside the
+	// WAN's /64).
+	rules := `table ip iotgwlab {
 	chain postrouting {
 		type nat hook postrouting priority srcnat; policy accept;
 		oifname "wan0" masquerade
@@ -198,21 +296,51 @@ func (l *lab) buildTopology() {
 		oifname "wan0" ip daddr != 203.0.113.0/24 drop
 	}
 }
-`))
+`
+	if l.ipv6 {
+		rules += `table ip6 iotgwlab {
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		oifname "wan0" ip6 daddr != ` + wanPrefix6 + ` drop
+	}
+}
+`
+	}
+	l.must("ip", "netns", "exec", r, "nft", "-f", l.writeFile("nat.nft", rules))
 
 	for _, role := range l.order {
 		h := l.hosts[role]
 		port := "lan-" + role
 		l.must("ip", "-n", r, "link", "add", port, "type", "veth",
 			"peer", "name", "eth0", "address", h.mac, "netns", l.ns(role))
-		l.must("ip", "-n", r, "link", "set", port, "master", "br-lan", "up")
+		l.must("ip", "-n", r, "link", "set", port, "master", h.bridge, "up")
 		l.noOffload(r, port)
 		l.noOffload(l.ns(role), "eth0")
 		// eth0 stays down until the DHCP client brings it up.
 	}
-	if l.ipv6 {
-		l.buildIPv6()
+}
+
+// ipv6Sysctls keeps IPv6 on in a role's namespace: the router forwards
+// it, the devices take SLAAC addresses from its advertisements (and
+// privacy addresses beside them where the lab asks for them), the WAN
+// host takes none. No duplicate address detection: the addresses are
+// unique by construction, and usable at once.
+func (l *lab) ipv6Sysctls(role string) {
+	args := []string{"net.ipv6.conf.all.disable_ipv6=0", "net.ipv6.conf.default.disable_ipv6=0",
+		"net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"}
+	switch role {
+	case "router":
+		args = append(args, "net.ipv6.conf.all.forwarding=1")
+	case "wan":
+		args = append(args, "net.ipv6.conf.default.accept_ra=0")
+	default:
+		tempaddr := "0"
+		if l.privacy {
+			tempaddr = "2" // a temporary address, preferred as the source
+		}
+		args = append(args, "net.ipv6.conf.default.accept_ra=1", "net.ipv6.conf.default.use_tempaddr="+tempaddr)
 	}
+	l.must("ip", append([]string{"netns", "exec", l.ns(role), "sysctl", "-qw"}, args...)...)
 }
 
 // noOffload turns TSO/GSO/GRO off, so every frame the capture sees is
@@ -222,17 +350,26 @@ func (l *lab) noOffload(ns, dev string) {
 	_ = l.cmd(context.Background(), "ip", "netns", "exec", ns, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off").Run()
 }
 
-// startRouterServices runs dnsmasq on br-lan: DHCP with a reservation per
-// device, and DNS forwarded to the WAN's server.
+// startRouterServices runs dnsmasq on the LAN bridges: DHCP with a
+// reservation per device, router advertisements for SLAAC (with IPv6),
+// and DNS forwarded to the WAN's server.
 func (l *lab) startRouterServices() {
 	var b strings.Builder
 	// Also on 127.0.0.1, as OpenWrt's dnsmasq: iotgw's DNS proxy forwards
 	// there.
-	fmt.Fprintf(&b, "no-resolv\nno-hosts\ninterface=br-lan\nlisten-address=127.0.0.1\nbind-interfaces\nserver=%s\n", cloudHost)
-	fmt.Fprintf(&b, "domain=lan\nlocal=/lan/\ndhcp-range=192.168.77.100,192.168.77.150,255.255.255.0,12h\n")
-	fmt.Fprintf(&b, "dhcp-option=option:router,%s\ndhcp-option=option:dns-server,%s\ndhcp-authoritative\n", routerLAN, routerLAN)
+	fmt.Fprintf(&b, "no-resolv\nno-hosts\nlisten-address=127.0.0.1\nbind-interfaces\nserver=%s\n", cloudHost)
+	fmt.Fprintf(&b, "domain=lan\nlocal=/lan/\ndhcp-authoritative\n")
 	if l.ipv6 {
-		b.WriteString(routerAdverts)
+		b.WriteString("enable-ra\n")
+	}
+	for _, s := range l.segments {
+		fmt.Fprintf(&b, "interface=%[1]s\ndhcp-range=set:%[1]s,%[2]s,12h\n", s.bridge, s.dhcpRange())
+		fmt.Fprintf(&b, "dhcp-option=tag:%[1]s,option:router,%[2]s\ndhcp-option=tag:%[1]s,option:dns-server,%[2]s\n", s.bridge, s.addr4)
+		if len(s.addr6) > 0 {
+			// Every /64 on the bridge for SLAAC, no DHCPv6, an
+			// advertisement every 10 s.
+			fmt.Fprintf(&b, "dhcp-range=::,constructor:%[1]s,ra-only,64,12h\nra-param=%[1]s,10,1800\n", s.bridge)
+		}
 	}
 	fmt.Fprintf(&b, "dhcp-leasefile=%s\npid-file=\nuser=root\nlog-dhcp\nlog-facility=%s\n", l.path("router-dnsmasq.leases"), l.path("router-dnsmasq.log"))
 	for _, role := range l.order {
@@ -249,21 +386,27 @@ func (l *lab) startRouterServices() {
 // cloud's HTTP with Basic auth (busybox httpd), the update host, the
 // plug's MQTT broker (mosquitto with a password file) and a TLS server.
 func (l *lab) startWANServices() {
+	// With IPv6, every name has its AAAA record too.
+	cloud, update := cloudHost, updateHost
+	if l.ipv6 {
+		cloud, update = cloudHost+","+cloudHost6, updateHost+","+updateHost6
+	}
 	l.writeFile("wan-dnsmasq.conf", fmt.Sprintf(`no-resolv
 no-hosts
 bind-interfaces
 listen-address=%[1]s
 local-ttl=300
-host-record=cloud.example-camera.com,%[1]s
-host-record=broker.example-plug.com,%[1]s
-host-record=www.example-news.com,%[1]s
-host-record=fw.example-tv.com,%[2]s
+host-record=cloud.example-camera.com,%[2]s
+host-record=broker.example-plug.com,%[2]s
+host-record=www.example-news.com,%[2]s
+host-record=fw.example-tv.com,%[3]s
+host-record=fw.example-camera.com,%[3]s
 local=/example-camera.com/example-plug.com/example-news.com/example-tv.com/
 pid-file=
 user=root
 log-queries
-log-facility=%[3]s
-`, cloudHost, updateHost, l.path("wan-dnsmasq.log")))
+log-facility=%[4]s
+`, cloudHost, cloud, update, l.path("wan-dnsmasq.log")))
 	l.start("wan", "wan-dnsmasq", "dnsmasq", "-k", "-C", l.path("wan-dnsmasq.conf"))
 
 	for _, d := range []string{"www/api", "update"} {
@@ -281,6 +424,11 @@ log-facility=%[3]s
 		"-c", l.path("httpd.conf"), "-r", "example-camera cloud")
 	l.writeFile("update/firmware.bin", firmwareImage)
 	l.start("wan", "wan-update-httpd", "busybox", "httpd", "-f", "-p", updateHost+":80", "-h", l.path("update"))
+	if l.ipv6 {
+		l.start("wan", "wan-httpd6", "busybox", "httpd", "-f", "-p", "["+cloudHost6+"]:80", "-h", l.path("www"),
+			"-c", l.path("httpd.conf"), "-r", "example-camera cloud")
+		l.start("wan", "wan-update-httpd6", "busybox", "httpd", "-f", "-p", "["+updateHost6+"]:80", "-h", l.path("update"))
+	}
 
 	l.must("mosquitto_passwd", "-c", "-b", l.path("mosquitto.passwd"), "plug01", plugPassword)
 	if err := os.Chmod(l.path("mosquitto.passwd"), 0o600); err != nil {
@@ -306,6 +454,20 @@ log_dest file %s
 	l.waitListen("wan", "tcp", 80)
 	l.waitListen("wan", "tcp", 1883)
 	l.waitListen("wan", "tcp", 443)
+}
+
+// startWANTelnet runs a telnet server on the WAN host that takes only
+// the lab camera's login, the Mirai default root/xc3511: inetutils
+// telnetd under busybox nc -ll (Debian's busybox has no telnetd).
+func (l *lab) startWANTelnet() {
+	l.t.Helper()
+	telnetd, err := testenv.LookPath("telnetd")
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.start("wan", "wan-telnetd", "busybox", "nc", "-ll", "-p", "23", "-e",
+		telnetd, "--no-hostinfo", "--exec-login="+l.path("bin/camera-login.sh"))
+	l.waitListen("wan", "tcp", 23)
 }
 
 // bulkFileSize is the size of the cloud's /bulk.bin, a download that
@@ -363,6 +525,90 @@ func (l *lab) lease(h host) error {
 		got, _ = l.output(5*time.Second, "ip", "-n", l.ns(h.role), "-4", "-o", "addr", "show", "dev", "eth0")
 		return strings.Contains(got, " "+h.ip+"/24 "), fmt.Sprintf("%s: want %s/24 from DHCP, got %q", h.role, h.ip, got)
 	})
+}
+
+// v6Addr is one IPv6 address of a device's eth0.
+type v6Addr struct {
+	addr      netip.Addr
+	temporary bool // a privacy address (RFC 8981)
+}
+
+// v6Addrs lists the settled (not tentative) IPv6 addresses of a device.
+func (l *lab) v6Addrs(role string) ([]v6Addr, error) {
+	out, err := l.in(role, 5*time.Second, "ip", "-6", "-o", "addr", "show", "dev", "eth0")
+	if err != nil {
+		return nil, fmt.Errorf("%s: ip -6 addr: %v: %s", role, err, out)
+	}
+	var addrs []v6Addr
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		i := slices.Index(f, "inet6")
+		if i < 0 || i+1 >= len(f) || slices.Contains(f, "tentative") {
+			continue
+		}
+		p, err := netip.ParsePrefix(f[i+1])
+		if err != nil {
+			return nil, err
+		}
+		addrs = append(addrs, v6Addr{addr: p.Addr(), temporary: slices.Contains(f, "temporary")})
+	}
+	return addrs, nil
+}
+
+// slaacAddrs are a device's addresses once SLAAC settled: its link-local
+// address, a stable address in each /64 of its bridge (in the order of
+// the segment's addr6) and, in labs with privacy addresses, a temporary
+// one in the global /64 (what it sends from to the internet).
+type slaacAddrs struct {
+	linkLocal, temporary netip.Addr
+	stable               []netip.Addr
+}
+
+// slaac brings the devices' eth0 up (if the DHCP client has not) and
+// waits for their SLAAC addresses and a default route from the router's
+// advertisements.
+func (l *lab) slaac(roles ...string) map[string]slaacAddrs {
+	l.t.Helper()
+	got := map[string]slaacAddrs{}
+	for _, role := range roles {
+		l.must("ip", "-n", l.ns(role), "link", "set", "eth0", "up")
+	}
+	for _, role := range roles {
+		prefixes := l.segmentOf(l.hosts[role]).prefixes6()
+		var a slaacAddrs
+		err := poll(30*time.Second, pollEvery, func() (bool, string) {
+			list, err := l.v6Addrs(role)
+			if err != nil {
+				return false, err.Error()
+			}
+			a = slaacAddrs{stable: make([]netip.Addr, len(prefixes))}
+			for _, x := range list {
+				if x.addr.IsLinkLocalUnicast() {
+					a.linkLocal = x.addr
+					continue
+				}
+				for i, p := range prefixes {
+					switch {
+					case !p.Contains(x.addr):
+					case !x.temporary:
+						a.stable[i] = x.addr
+					case i == 0:
+						a.temporary = x.addr
+					}
+				}
+			}
+			ok := a.linkLocal.IsValid() && (a.temporary.IsValid() || !l.privacy) && !slices.Contains(a.stable, netip.Addr{})
+			routes, _ := l.in(role, 5*time.Second, "ip", "-6", "route", "show", "default")
+			return ok && strings.Contains(routes, "default via"),
+				fmt.Sprintf("%s: SLAAC addresses %v and default route %q; want link-local, a stable address in each of %v (privacy addresses: %v) and a default route",
+					role, list, strings.TrimSpace(routes), prefixes, l.privacy)
+		})
+		if err != nil {
+			l.t.Fatalf("%v\n%s", err, l.logs())
+		}
+		got[role] = a
+	}
+	return got
 }
 
 // cmd is a command in its own process group, so that stopping it stops
