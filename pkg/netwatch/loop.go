@@ -251,6 +251,9 @@ func (l *loop) addr(u kernelUpdate) {
 	}
 	key := addrKey{u.index, u.prefix.Addr()}
 	a, known := l.addrs[key]
+	if l.lan[u.iface] || known && l.lan[a.iface] {
+		l.w.addrChanged.notify()
+	}
 	if u.deleted {
 		if !known {
 			return

@@ -633,3 +633,44 @@ func TestDroppedAddressRemovalSentAgain(t *testing.T) {
 		})
 	}
 }
+
+// TestAddrChangedWakes: every address message on a LAN interface wakes
+// AddrChanged's waiters, whatever the events say of it; one on another
+// interface does not.
+func TestAddrChangedWakes(t *testing.T) {
+	deleted := func(u kernelUpdate) kernelUpdate { u.deleted = true; return u }
+	unnamed := func(u kernelUpdate) kernelUpdate { u.iface = ""; return u }
+	wan := kernelUpdate{kind: kindAddr, index: wanIndex, iface: "wan", prefix: netip.MustParsePrefix("192.0.2.7/24")}
+	tests := []struct {
+		name   string
+		update kernelUpdate
+		wake   bool
+	}{
+		{"lan_added", routerAddr("fd00::1/64"), true},
+		{"lan_refreshed", routerAddr("10.97.0.1/24"), true},
+		{"lan_removed", deleted(routerAddr("10.97.0.1/24")), true},
+		{"lan_removed_unknown", deleted(routerAddr("10.97.5.1/24")), true},
+		{"lan_removed_without_name", unnamed(deleted(routerAddr("10.97.0.1/24"))), true},
+		{"wan_added", wan, false},
+		{"wan_removed", deleted(wan), false},
+		{"unknown_interface", unnamed(routerAddr("fd00::1/64")), false},
+		{"neighbour", neigh(camMAC, camIP), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, _, _ := testLoop(t, Config{}, 16)
+			woken := l.w.AddrChanged()
+			l.handle(tt.update)
+			select {
+			case <-woken:
+				if !tt.wake {
+					t.Fatal("woken")
+				}
+			default:
+				if tt.wake {
+					t.Fatal("not woken")
+				}
+			}
+		})
+	}
+}

@@ -82,6 +82,9 @@ type Watcher struct {
 
 	running atomic.Bool
 	stats   counters
+	// addrChanged is notified of every address message on a LAN
+	// interface (see AddrChanged).
+	addrChanged broadcast
 }
 
 // counters are written by Run's goroutine and read by Stats.
@@ -183,6 +186,18 @@ func (w *Watcher) Stats() Stats {
 		Devices:           int(w.stats.devices.Load()),
 	}
 }
+
+// AddrChanged returns a channel that is closed when Run next handles a
+// change of an address on a LAN interface: the kernel's notification of
+// an address added, removed or updated (RTM_NEWADDR, RTM_DELADDR), or
+// one found by the listing a new subscription makes (after ENOBUFS).
+// It is closed also when the router's addresses end up as they were,
+// and never while Run does not run. Take it before reading the
+// addresses, so that a change made while they are read closes it. It
+// does not depend on room in Run's event channel; a change made while
+// the subscription is broken is told once the next one lists the
+// tables, so a consumer that must not miss one polls too.
+func (w *Watcher) AddrChanged() <-chan struct{} { return w.addrChanged.wait() }
 
 // kernelQueue is the buffer between the kernel subscription and Run's
 // loop.

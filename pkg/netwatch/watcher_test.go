@@ -252,3 +252,33 @@ func TestDeletedDuringENOBUFSIsReported(t *testing.T) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
 }
+
+// TestRunWakesAddrChanged: a running watcher wakes AddrChanged's waiters
+// at an address added and at one the listing after ENOBUFS no longer
+// shows, though the consumer takes no event at all.
+func TestRunWakesAddrChanged(t *testing.T) {
+	src := newFakeSource(lanLink(true))
+	w, _ := startWatcher(t, src, make(chan Event))
+	closed := func(c <-chan struct{}) func() bool {
+		return func() bool {
+			select {
+			case <-c:
+				return true
+			default:
+				return false
+			}
+		}
+	}
+	<-src.subc
+	woken := w.AddrChanged()
+	src.feed <- routerAddr("fd00::1/64")
+	waitFor(t, "a wake-up at the address added", closed(woken))
+
+	woken = w.AddrChanged()
+	src.mu.Lock()
+	src.dump = []kernelUpdate{lanLink(true)}
+	src.mu.Unlock()
+	src.fail <- unix.ENOBUFS
+	<-src.subc
+	waitFor(t, "a wake-up at the address gone while the subscription was broken", closed(woken))
+}
