@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/dnsproxy"
@@ -30,17 +29,14 @@ func (s proxySite) same(o proxySite) bool {
 	return sameSet(s.addrs, o.addrs) && sameSet(s.onLink, o.onLink)
 }
 
-// proxyAddressCheck is how often the router's LAN addresses and prefixes
-// are compared with those the DNS proxy was built with.
-const proxyAddressCheck = 10 * time.Second
-
 // serveDNSProxy runs a DNS proxy on the router's LAN addresses as they are
 // now: at boot the LAN may have no IPv4 address yet (it comes by DHCP
 // from an upstream router slower to start), and an IPv6 prefix can change
 // at any time. build fails without an address to listen on or to answer
 // with, which keepServing retries; when current changes while the proxy
-// serves, it ends with errAddressesChanged and is started again.
-func serveDNSProxy(ctx context.Context, up func(), current func() proxySite, every time.Duration,
+// serves (read again at each of wake's wake-ups), it ends with
+// errAddressesChanged and is started again.
+func serveDNSProxy(ctx context.Context, up func(), current func() proxySite, wake addrWake,
 	build func(proxySite) (*dnsproxy.Proxy, error)) error {
 	site := current()
 	p, err := build(site)
@@ -50,23 +46,22 @@ func serveDNSProxy(ctx context.Context, up func(), current func() proxySite, eve
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	changed := make(chan struct{})
+	followed := make(chan struct{})
 	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
+		defer close(followed)
+		// The first check, at once, sees a change made since site was read.
+		wake.follow(ctx, func() bool {
+			if current().same(site) {
+				return true
 			}
-			if now := current(); !now.same(site) {
-				close(changed)
-				cancel()
-				return
-			}
-		}
+			close(changed)
+			cancel()
+			return false
+		})
 	}()
 	err = p.Serve(ctx, up)
+	cancel()
+	<-followed
 	select {
 	case <-changed:
 		return errAddressesChanged

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/config"
 	"github.com/iotgw/iotgw/pkg/dnsproxy"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
+	"github.com/iotgw/iotgw/pkg/netwatch"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 )
 
@@ -115,5 +119,119 @@ func TestDNSProxyAnswersAtLinkLocal(t *testing.T) {
 				t.Errorf("%s query to %s: %v, %v; want the notice address %s from the proxy", network, to, got, err, routerV4)
 			}
 		}
+	}
+}
+
+// TestDNSProxyFollowsAddressMessages: an address added to the LAN bridge
+// (a renumbering, a prefix delegated, the link-local address a bridge
+// gets with its first port) is listened on once the kernel tells of it.
+// The poll is an hour here, so only the netlink messages netwatch
+// follows can bring the proxy there before the deadline.
+func TestDNSProxyFollowsAddressMessages(t *testing.T) {
+	testenv.RequireRoot(t, "needs root (network namespaces)")
+	const (
+		routerV4  = "192.168.8.1"
+		proxyPort = 5355
+	)
+	deviceMAC, _ := hwaddr.Parse("02:00:00:00:08:10")
+	router := netnstest.New(t, "iotgwaddr", "router")
+	device := netnstest.New(t, "iotgwaddr", "device")
+	netnstest.NoDAD(t, router, device)
+	netnstest.CmdIn(t, router, "ip", "link", "add", "br-lan", "type", "bridge")
+	netnstest.BridgeHost(t, router, "br-lan", netnstest.LANHost{NS: device, Port: "lan0", MAC: deviceMAC.String(),
+		V4: "192.168.8.10/24", V6: "fd08::10/64"}, routerV4, "fd08::1")
+	netnstest.CmdIn(t, router, "ip", "addr", "add", routerV4+"/24", "dev", "br-lan")
+	netnstest.CmdIn(t, router, "ip", "link", "set", "br-lan", "up")
+
+	cfg := config.Default()
+	cfg.LAN.Interfaces = []string{"br-lan"}
+	cfg.Daemon.RouterAddresses = nil
+	cfg.DNSProxy.Port = proxyPort
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	w, err := netwatch.New(netwatch.Config{Interfaces: cfg.LAN.Interfaces, LeaseFiles: []string{}, NetNSPath: "/run/netns/" + router},
+		netwatch.WithLogger(discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() {
+		if err := w.Run(ctx, make(chan netwatch.Event, 64)); err != nil {
+			t.Errorf("netwatch: %v", err)
+		}
+	})
+
+	current := func() proxySite {
+		var site proxySite
+		err := netnstest.Run(router, func() error {
+			addrs, _, _ := routerIdentity(cfg)
+			site = proxySite{
+				addrs:  append(addrs, linkLocalAddrs(cfg.LAN.Interfaces, systemInterface)...),
+				onLink: onLinkPrefixes(cfg.LAN.Interfaces, systemInterface),
+			}
+			return nil
+		})
+		if err != nil {
+			t.Errorf("reading the router's addresses: %v", err)
+		}
+		return site
+	}
+	build := func(site proxySite) (*dnsproxy.Proxy, error) {
+		return dnsproxy.New(proxyConfig(cfg, site.addrs, site.onLink), dnsproxy.Deps{Quarantine: &dnsproxy.AddrSet{}, Logger: discard})
+	}
+	wake := addrWake{changed: w.AddrChanged, poll: time.Hour, quiet: addrQuiet, most: addrMost}
+	up := make(chan struct{})
+	var started sync.Once
+	wg.Go(func() {
+		// keepServing's part: start again when the addresses changed,
+		// on the thread in the router's namespace, where the sockets
+		// are made.
+		err := netnstest.Run(router, func() error {
+			for {
+				err := serveDNSProxy(ctx, func() { started.Do(func() { close(up) }) }, current, wake, build)
+				if ctx.Err() != nil || !errors.Is(err, errAddressesChanged) {
+					return err
+				}
+			}
+		})
+		if err != nil && ctx.Err() == nil {
+			t.Errorf("proxy: %v", err)
+		}
+	})
+	select {
+	case <-up:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the proxy did not start")
+	}
+
+	for _, tt := range []struct {
+		name, add, query string
+	}{
+		{"second_ipv4", "192.168.8.2/24", "192.168.8.2"},
+		{"unique_local_ipv6", "fd08::1/64", "fd08::1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			netnstest.CmdIn(t, router, "ip", "addr", "add", tt.add, "dev", "br-lan", "nodad")
+			to := net.JoinHostPort(tt.query, strconv.Itoa(proxyPort))
+			var got net.IP
+			var err error
+			// The deadline only stops a broken test from hanging.
+			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				var c net.Conn
+				if c, err = netnstest.Dial(device, "udp", to, time.Second); err != nil {
+					continue
+				}
+				got, err = netnstest.QueryA(c, 500*time.Millisecond)
+				c.Close()
+				if err == nil {
+					break
+				}
+			}
+			if err != nil || !got.Equal(net.ParseIP(routerV4)) {
+				t.Errorf("query to %s after the address was added: %v, %v; want the notice address %s", to, got, err, routerV4)
+			}
+		})
 	}
 }

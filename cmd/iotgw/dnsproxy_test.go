@@ -40,7 +40,7 @@ func TestDNSProxyFollowsAddresses(t *testing.T) {
 		upc := make(chan struct{})
 		done := make(chan error, 1)
 		go func() {
-			done <- serveDNSProxy(context.Background(), func() { close(upc) }, current, 10*time.Millisecond, build)
+			done <- serveDNSProxy(context.Background(), func() { close(upc) }, current, addrWake{poll: 10 * time.Millisecond}, build)
 		}()
 		select {
 		case <-upc:
@@ -60,7 +60,7 @@ func TestDNSProxyFollowsAddresses(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	if err := serveDNSProxy(ctx, func() {}, current, 10*time.Millisecond, build); err == nil || !strings.Contains(err.Error(), "notice IPv4") {
+	if err := serveDNSProxy(ctx, func() {}, current, addrWake{poll: 10 * time.Millisecond}, build); err == nil || !strings.Contains(err.Error(), "notice IPv4") {
 		t.Fatalf("start without an IPv4 address: %v, want the proxy's refusal", err)
 	}
 
@@ -74,11 +74,60 @@ func TestDNSProxyFollowsAddresses(t *testing.T) {
 	ctx, cancel := context.WithCancel(ctx)
 	upc := make(chan struct{})
 	done := make(chan error, 1)
-	go func() { done <- serveDNSProxy(ctx, func() { close(upc) }, current, time.Hour, build) }()
+	go func() { done <- serveDNSProxy(ctx, func() { close(upc) }, current, addrWake{poll: time.Hour}, build) }()
 	<-upc
 	cancel()
 	if err := <-done; errors.Is(err, errAddressesChanged) {
 		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+// TestDNSProxyWokenByAddressMessage: an address message ends a proxy
+// whose addresses changed long before the poll would have; one that
+// changed nothing leaves it serving.
+func TestDNSProxyWokenByAddressMessage(t *testing.T) {
+	var mu sync.Mutex
+	addrs := []netip.Addr{netip.MustParseAddr("127.0.0.1")}
+	current := func() proxySite {
+		mu.Lock()
+		defer mu.Unlock()
+		return proxySite{addrs: addrs}
+	}
+	build := func(s proxySite) (*dnsproxy.Proxy, error) {
+		return dnsproxy.New(proxyConfigFor(s.addrs), dnsproxy.Deps{Quarantine: &dnsproxy.AddrSet{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}
+	var sig testSignal
+	var reads sync.WaitGroup
+	counted := func() proxySite { defer reads.Done(); return current() }
+	wake := addrWake{changed: sig.wait, poll: time.Hour, quiet: time.Millisecond, most: time.Millisecond}
+	upc := make(chan struct{})
+	done := make(chan error, 1)
+	reads.Add(2) // at the start, and the check at once
+	go func() { done <- serveDNSProxy(context.Background(), func() { close(upc) }, counted, wake, build) }()
+	<-upc
+	reads.Wait()
+
+	// Nothing changed: each message is one read, and the next read
+	// comes only if the one before left the proxy serving (the channel
+	// it waits on is taken before it reads).
+	for range 2 {
+		reads.Add(1)
+		sig.notify()
+		reads.Wait()
+	}
+
+	mu.Lock()
+	addrs = []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")}
+	mu.Unlock()
+	reads.Add(1)
+	sig.notify()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errAddressesChanged) {
+			t.Fatalf("%v, want errAddressesChanged", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the address message did not end the proxy built with the old addresses")
 	}
 }
 

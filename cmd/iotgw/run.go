@@ -256,7 +256,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	run("audit", audits.sched.Run)
 	run("daemon", d.Run)
 	run("lan prefixes", func(ctx context.Context) error {
-		t := time.NewTicker(proxyAddressCheck)
+		t := time.NewTicker(addrPoll)
 		defer t.Stop()
 		// The tables were built with the prefixes at start: only a change
 		// rebuilds them.
@@ -298,7 +298,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 			}
 		}
 		background(alert.AreaDNSProxy, func(ctx context.Context, up func()) error {
-			return serveDNSProxy(ctx, up, current, proxyAddressCheck, func(site proxySite) (*dnsproxy.Proxy, error) {
+			return serveDNSProxy(ctx, up, current, newAddrWake(watcher.AddrChanged), func(site proxySite) (*dnsproxy.Proxy, error) {
 				return dnsRules.build(proxyConfig(cfg, site.addrs, site.onLink), deps)
 			})
 		})
