@@ -256,23 +256,22 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	run("audit", audits.sched.Run)
 	run("daemon", d.Run)
 	run("lan prefixes", func(ctx context.Context) error {
-		t := time.NewTicker(addrPoll)
-		defer t.Stop()
 		// The tables were built with the prefixes at start: only a change
 		// rebuilds them.
 		isolating := qcfg.LANPrefixes
-		followOnLink(ctx, func() []netip.Prefix { return onLinkPrefixes(cfg.LAN.Interfaces, systemInterface) }, t.C, func(onLink []netip.Prefix) {
-			d.SetOnLink(onLink)
-			lan := isolateLAN(cfg, onLink)
-			if sameSet(lan, isolating) {
-				return
-			}
-			if err := enforcer.SetLANPrefixes(ctx, lan); err != nil {
-				log.Warn("quarantine: the LAN an isolated device reaches keeps its previous prefixes", "err", err)
-				return
-			}
-			isolating = lan
-		}, log)
+		followOnLink(ctx, func() []netip.Prefix { return onLinkPrefixes(cfg.LAN.Interfaces, systemInterface) },
+			newAddrWake(watcher.AddrChanged), func(onLink []netip.Prefix) {
+				d.SetOnLink(onLink)
+				lan := isolateLAN(cfg, onLink)
+				if sameSet(lan, isolating) {
+					return
+				}
+				if err := enforcer.SetLANPrefixes(ctx, lan); err != nil {
+					log.Warn("quarantine: the LAN an isolated device reaches keeps its previous prefixes", "err", err)
+					return
+				}
+				isolating = lan
+			}, log)
 		return nil
 	})
 	run("alerts", alerts.Run)
