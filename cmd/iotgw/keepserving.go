@@ -27,6 +27,11 @@ type keeper struct {
 	// listener that opens and dies at once neither floods the log nor
 	// alerts at every try.
 	healthy time.Duration
+	// wake ends a back-off early once the LAN's addresses changed: a
+	// listener that failed for want of an address (the LAN's IPv4 from
+	// a slow upstream at boot) is tried again when one comes, not up to
+	// most later.
+	wake addrWake
 }
 
 // errServeAgain, wrapped in serve's error, asks for serve to run again at
@@ -37,15 +42,19 @@ var errServeAgain = errors.New("settings changed")
 // keepServing runs serve until ctx ends and never gives up: a listener
 // failing (an address not up yet, a port in use) must not stop
 // enforcement, which a daemon exiting for it would. serve calls up once
-// it listens.
-func keepServing(ctx context.Context, key string, pr problemReporter, log *slog.Logger, serve func(ctx context.Context, up func()) error) {
-	k := keeper{first: time.Second, most: 30 * time.Second, raiseAfter: 3, healthy: 10 * time.Second}
+// it listens. A failed one is tried again after a back-off, or once
+// wake tells of changed addresses.
+func keepServing(ctx context.Context, key string, pr problemReporter, log *slog.Logger, wake addrWake, serve func(ctx context.Context, up func()) error) {
+	k := keeper{first: time.Second, most: 30 * time.Second, raiseAfter: 3, healthy: 10 * time.Second, wake: wake}
 	k.run(ctx, key, pr, log, serve)
 }
 
 func (k keeper) run(ctx context.Context, key string, pr problemReporter, log *slog.Logger, serve func(ctx context.Context, up func()) error) {
 	wait, failures := k.first, 0
 	for {
+		// Taken before serve: an address that comes while it fails
+		// ends the back-off.
+		changed := k.wake.next()
 		var timer *time.Timer
 		cleared := make(chan struct{})
 		up := func() {
@@ -79,6 +88,11 @@ func (k keeper) run(ctx context.Context, key string, pr problemReporter, log *sl
 			t.Stop()
 			return
 		case <-t.C:
+		case <-changed:
+			t.Stop()
+			if !k.wake.settle(ctx) {
+				return
+			}
 		}
 		wait = min(2*wait, k.most)
 	}

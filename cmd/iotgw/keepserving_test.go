@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -69,5 +70,52 @@ func TestKeepServingRetries(t *testing.T) {
 	want := []string{"set dnsproxy: try 3", "set dnsproxy: try 4", "clear dnsproxy"}
 	if !slices.Equal(pr.calls, want) || tries != 10 {
 		t.Errorf("after %d tries, problems %q, want %q", tries, pr.calls, want)
+	}
+}
+
+// TestKeepServingTriesAgainAtAddressMessage: a listener that failed for
+// want of an address is tried again once an address message has
+// settled, not at the end of its back-off; without messages the back-off
+// stands. Time is the test's own (synctest).
+func TestKeepServingTriesAgainAtAddressMessage(t *testing.T) {
+	const backoff = time.Minute
+	tests := []struct {
+		name     string
+		message  bool
+		secondAt time.Duration
+	}{
+		{"address_message", true, 5*time.Second + 200*time.Millisecond},
+		{"no_message", false, backoff},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				var sig testSignal
+				k := keeper{first: backoff, most: backoff, raiseAfter: 3, healthy: time.Second,
+					wake: addrWake{changed: sig.wait, poll: time.Hour, quiet: 200 * time.Millisecond, most: 2 * time.Second}}
+				start := time.Now()
+				var tries []time.Duration
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					k.run(ctx, "dnsproxy", &problemLog{}, slog.New(slog.NewTextHandler(io.Discard, nil)), func(ctx context.Context, up func()) error {
+						if tries = append(tries, time.Since(start)); len(tries) == 2 {
+							cancel()
+						}
+						return errors.New("the LAN has no IPv4 address yet")
+					})
+				}()
+				time.Sleep(5 * time.Second)
+				if tt.message {
+					sig.notify()
+				}
+				<-done
+				if want := []time.Duration{0, tt.secondAt}; !slices.Equal(tries, want) {
+					t.Errorf("tries at %v, want %v", tries, want)
+				}
+			})
+		})
 	}
 }

@@ -224,11 +224,12 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 		return serveHTTP(ctx, ctl, &http.Server{Handler: api.Handler(d, log), ReadHeaderTimeout: 10 * time.Second})
 	})
 	// The listeners retry on their own: none failing stops enforcement.
+	wake := newAddrWake(watcher.AddrChanged)
 	background := func(key string, serve func(ctx context.Context, up func()) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			keepServing(ctx, key, d, log, serve)
+			keepServing(ctx, key, d, log, wake, serve)
 		}()
 	}
 	background(alert.AreaNotice, func(ctx context.Context, up func()) error {
@@ -260,7 +261,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 		// rebuilds them.
 		isolating := qcfg.LANPrefixes
 		followOnLink(ctx, func() []netip.Prefix { return onLinkPrefixes(cfg.LAN.Interfaces, systemInterface) },
-			newAddrWake(watcher.AddrChanged), func(onLink []netip.Prefix) {
+			wake, func(onLink []netip.Prefix) {
 				d.SetOnLink(onLink)
 				lan := isolateLAN(cfg, onLink)
 				if sameSet(lan, isolating) {
@@ -297,7 +298,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 			}
 		}
 		background(alert.AreaDNSProxy, func(ctx context.Context, up func()) error {
-			return serveDNSProxy(ctx, up, current, newAddrWake(watcher.AddrChanged), func(site proxySite) (*dnsproxy.Proxy, error) {
+			return serveDNSProxy(ctx, up, current, wake, func(site proxySite) (*dnsproxy.Proxy, error) {
 				return dnsRules.build(proxyConfig(cfg, site.addrs, site.onLink), deps)
 			})
 		})
