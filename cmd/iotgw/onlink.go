@@ -9,18 +9,26 @@ import (
 // followOnLink gives set the prefixes on the LAN interfaces, at once and
 // again whenever current reads others at one of wake's wake-ups: an
 // ISP's delegated IPv6 prefix comes after boot and changes when it likes,
-// and inspection must count the LAN's global addresses as the LAN.
-func followOnLink(ctx context.Context, current func() []netip.Prefix, wake addrWake, set func([]netip.Prefix), log *slog.Logger) {
+// and inspection must count the LAN's global addresses as the LAN. When
+// set fails (the quarantine's batch refused), it is given them again at
+// the next wake-up, the poll at the latest: the same prefixes read again
+// would otherwise never be retried.
+func followOnLink(ctx context.Context, current func() []netip.Prefix, wake addrWake, set func([]netip.Prefix) error, log *slog.Logger) {
 	var last []netip.Prefix
-	first := true
+	first, failed := true, false
 	wake.follow(ctx, func() bool {
 		now := current()
-		if first || !sameSet(now, last) {
-			set(now)
-			last = now
+		changed := first || !sameSet(now, last)
+		if changed {
 			log.Info("LAN prefixes on the interfaces", "prefixes", now)
 		}
-		first = false
+		if changed || failed {
+			err := set(now)
+			if failed = err != nil; failed {
+				log.Warn("LAN prefixes not all taken; trying again at the next address message or poll", "err", err)
+			}
+		}
+		first, last = false, now
 		return true
 	})
 }

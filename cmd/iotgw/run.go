@@ -261,17 +261,17 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 		// rebuilds them.
 		isolating := qcfg.LANPrefixes
 		followOnLink(ctx, func() []netip.Prefix { return onLinkPrefixes(cfg.LAN.Interfaces, systemInterface) },
-			wake, func(onLink []netip.Prefix) {
+			wake, func(onLink []netip.Prefix) error {
 				d.SetOnLink(onLink)
 				lan := isolateLAN(cfg, onLink)
 				if sameSet(lan, isolating) {
-					return
+					return nil
 				}
 				if err := enforcer.SetLANPrefixes(ctx, lan); err != nil {
-					log.Warn("quarantine: the LAN an isolated device reaches keeps its previous prefixes", "err", err)
-					return
+					return fmt.Errorf("quarantine: the LAN an isolated device reaches keeps its previous prefixes: %w", err)
 				}
 				isolating = lan
+				return nil
 			}, log)
 		return nil
 	})
