@@ -1,7 +1,8 @@
 // Package textwidth measures text as a terminal lays it out: the columns
 // a string takes, which for device names in any script is neither its
 // bytes nor its runes. A Han character or a wide emoji takes two
-// columns, a combining mark or a format character none.
+// columns, a combining mark that does not space or a format character
+// none, as the C library's wcwidth counts them.
 //
 // The wide ranges are those of Unicode's East Asian Width property
 // (UAX #11, W and F) in the blocks device names use: Hangul, CJK,
@@ -59,7 +60,11 @@ func runeWidth(r rune) int {
 		return 0
 	case r < 0x300:
 		return 1
-	case unicode.IsMark(r), unicode.Is(unicode.Cf, r), unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) && r != '\u3164' && r != '\uffa0':
+	// A spacing mark (Mc: a Devanagari or Tamil vowel sign) takes a
+	// column of its own; the vowel and final jamo of decomposed Hangul
+	// join the leading consonant's two columns.
+	case unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf), unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) && r != '\u3164' && r != '\uffa0',
+		0x1160 <= r && r <= 0x11ff, 0xd7b0 <= r && r <= 0xd7ff:
 		return 0
 	case wide(r):
 		return 2

@@ -28,6 +28,15 @@ func TestWidth(t *testing.T) {
 		{"cyrillic", "Кухня", 5},
 		{"hebrew", "מטבח", 4},
 		{"zero_width_joiner", "a\u200db", 2},
+		// Spacing combining marks (Mc) take a column, as wcwidth counts
+		// them: the vowel signs of Hindi, Bengali, Tamil names.
+		{"devanagari_spacing_marks", "हिंदी", 4},
+		{"tamil_spacing_marks", "சமையலறை", 7},
+		// Decomposed Hangul (macOS writes names in NFD, as with
+		// "latin_decomposed"): the vowel and final jamo join the
+		// leading consonant's two columns.
+		{"hangul_decomposed", "\u1100\u1165\u1109\u1175\u11af", 4},
+		{"hangul_extended_b_decomposed", "\u1100\ud7b0", 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Width(tc.s); got != tc.want {
@@ -51,6 +60,7 @@ func TestWriteColumns(t *testing.T) {
 		{"han", [][]string{{"NAME", "IP"}, {"客厅音箱", "192.168.1.10"}, {"TV", "192.168.1.11"}},
 			"NAME      IP\n客厅音箱  192.168.1.10\nTV        192.168.1.11\n"},
 		{"decomposed", [][]string{{"Ku\u0308che", "1"}, {"Kuche", "2"}}, "Ku\u0308che  1\nKuche  2\n"},
+		{"hindi", [][]string{{"हिंदी", "1"}, {"Hindi", "2"}}, "हिंदी   1\nHindi  2\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b strings.Builder
