@@ -47,8 +47,17 @@ func deviceContent(w *markup.Writer, v *view) {
 	}
 	w.Raw("</dd>\n")
 	if len(d.Hostnames) > 0 {
+		// Each isolated, as the device's name is: a right-to-left one
+		// would take the comma and the next one's digits into its run.
 		w.Raw("  <dt>Host names</dt><dd>")
-		w.Text(strings.Join(d.Hostnames, ", "))
+		for i, h := range d.Hostnames {
+			if i > 0 {
+				w.Raw(", ")
+			}
+			w.Raw("<bdi>")
+			w.Text(h)
+			w.Raw("</bdi>")
+		}
 		w.Raw("</dd>\n")
 	}
 	w.Raw("  <dt>First seen</dt><dd>")

@@ -135,6 +135,12 @@ func TestDeviceNamesIsolated(t *testing.T) {
 				Device: event.Endpoint{MAC: mac}}
 			eventsContent(w, &view{Now: now, Page: eventsPage{Events: []*event.Event{ev}, Devices: []api.Device{d}}})
 		}, []string{">\u2068מטבח\u2069 (" + mac + ")</option>", "<bdi>מטבח</bdi></a>"}},
+		// Listed together, a right-to-left name would take the comma
+		// and the next name's leading digits into its run.
+		{"device_page_host_names", "מטבח", func(w *markup.Writer, d api.Device) {
+			d.Hostnames = append(d.Hostnames, "3dprinter")
+			deviceContent(w, &view{Now: now, Page: devicePage{D: d}})
+		}, []string{"<dd><bdi>מטבח</bdi>, <bdi>3dprinter</bdi></dd>"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := api.Device{MAC: mac, State: api.StateOK, Type: "unknown", Hostnames: []string{tc.hostname}, LastSeen: now}
