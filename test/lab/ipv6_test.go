@@ -251,7 +251,7 @@ func TestLabIPv6(t *testing.T) {
 
 	t.Run("notice_page_over_ipv6", func(t *testing.T) {
 		if noticeAddr == "" {
-			t.Skip("no notice address from the DNS proxy")
+			t.Fatal("no notice address from the DNS proxy to ask (see dns_proxy_answers_slaac_and_link_local)")
 		}
 		out, err := l.dev("camera", 10*time.Second, "curl", "-sS", "-6", "--max-time", "3",
 			"--resolve", cloudNameV6+":80:["+noticeAddr+"]", "-w", "\n%{http_code}", "http://"+cloudNameV6+"/")

@@ -109,9 +109,7 @@ func readRequest(r *bufio.Reader) (req []byte, method, cseq string, err error) {
 // player repeats it with (OPTIONS, DESCRIBE, and SETUP with the track
 // appended after the query).
 func TestFFprobeURLLogins(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs ffprobe; not in -short mode")
-	}
+	testenv.SkipShort(t, "runs ffprobe")
 	ffprobe, err := testenv.LookPath("ffprobe")
 	if err != nil {
 		t.Fatal("this test needs ffprobe: apt-get install ffmpeg (or scripts/deps.sh test)")
