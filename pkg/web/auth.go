@@ -140,7 +140,7 @@ func (s *Server) page(h func(http.ResponseWriter, *http.Request, *view)) http.Ha
 			switch {
 			case isStateChanging(r.Method) && wantsJSON(r):
 				// The page's script, which shows the error in place.
-				writeJSON(w, http.StatusUnauthorized, map[string]any{"ok": false, "error": "Your session has ended: reload the page and log in."})
+				pageError(w, r, http.StatusUnauthorized, "Your session has ended: reload the page and log in.")
 				return
 			case r.URL.Path == "/logout" && isStateChanging(r.Method):
 				next = "/" // logged out already
