@@ -237,7 +237,12 @@ func TestWebSocketRecording(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("logins %v, want %v", got, want)
 	}
-	for _, b := range col.Kind(event.KindBanner) {
+	// One client observation per connection, each of the dashboard.
+	banners := col.Kind(event.KindBanner)
+	if len(banners) != len(want) {
+		t.Errorf("%d client observations, want %d", len(banners), len(want))
+	}
+	for _, b := range banners {
 		if b.Evidence["client_id"] != "hub-dashboard-01" || b.Evidence["transport"] != "websocket" {
 			t.Errorf("client observation %v", b.Evidence)
 		}
