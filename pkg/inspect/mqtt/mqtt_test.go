@@ -200,8 +200,6 @@ func connect(o connectOpts) []byte {
 	return packet(0x10, parts...)
 }
 
-// userProperty is a 5.0 property block, length included, of one User
-// Property (0x26) whose name and value together are about n bytes.
 // inSegments sends b from the client in segments of at most n bytes.
 func inSegments(c *inspecttest.Conv, b []byte, n int) *inspecttest.Conv {
 	for len(b) > 0 {
@@ -212,6 +210,8 @@ func inSegments(c *inspecttest.Conv, b []byte, n int) *inspecttest.Conv {
 	return c
 }
 
+// userProperty is a 5.0 property block, length included, of one User
+// Property (0x26) whose name and value together are about n bytes.
 func userProperty(n int) []byte {
 	prop := append([]byte{0x26}, s16(strings.Repeat("k", n/2))...)
 	prop = append(prop, s16(strings.Repeat("v", n/2))...)
