@@ -896,10 +896,7 @@ func TestStartTLSKeepsItsSeat(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.MaxFlows, cfg.MaxInspected = 16, 16 // a part of 4
 			cfg.HashKey = []byte("engine test key")
-			e, err := NewEngine(cfg, Options{Protocols: []Protocol{upgradeProto{"line"}, upgradeProto{"tls"}}, Sink: &discard{}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			e, _ := upgradeEngine(t, cfg, nil)
 			e.SetOnLink(tt.before)
 			hosts := distinctHosts(e, tt.groups+1)
 			for _, h := range hosts[:tt.groups] {
