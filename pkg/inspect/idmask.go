@@ -50,7 +50,7 @@ func Identifying[T ~string | ~[]byte](s T) bool {
 			digits++
 			hexRun++
 			hexDigit = true
-		case isHex(c):
+		case IsHex(c):
 			digits = 0
 			hexRun++
 		default:
@@ -83,7 +83,7 @@ func isMACLike[T ~string | ~[]byte](s T) bool {
 			if c := mac[j]; j%3 == 2 {
 				ok = (c == ':' || c == '-') && c == mac[2]
 			} else {
-				ok = isHex(c)
+				ok = IsHex(c)
 			}
 		}
 		if ok {

@@ -378,18 +378,68 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // digits), which may be all decimal digits: a USN's, not a number.
 func uuidNodeAt(w string, i, n int) bool {
 	const prefix = len("xxxxxxxx-xxxx-xxxx-xxxx-")
-	if n != 12 || i < prefix || i+n < len(w) && isHex(w[i+n]) {
+	if n != 12 || i < prefix || i+n < len(w) && IsHex(w[i+n]) {
 		return false
 	}
 	for j, c := range []byte(w[i-prefix : i]) {
-		if dash := j == 8 || j == 13 || j == 18 || j == 23; dash != (c == '-') || !dash && !isHex(c) {
+		if dash := j == 8 || j == 13 || j == 18 || j == 23; dash != (c == '-') || !dash && !IsHex(c) {
 			return false
 		}
 	}
-	return i == prefix || !isHex(w[i-prefix-1])
+	return i == prefix || !IsHex(w[i-prefix-1])
 }
 
-func isHex(c byte) bool { return isDigit(c) || c|0x20 >= 'a' && c|0x20 <= 'f' }
+// IsHex reports whether c is a hexadecimal digit.
+func IsHex(c byte) bool { return isDigit(c) || c|0x20 >= 'a' && c|0x20 <= 'f' }
+
+// Unhex is the value of the hexadecimal digit c.
+func Unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return (c | 0x20) - 'a' + 10
+}
+
+// How PercentDecode reads its input.
+const (
+	PlusIsSpace    = 1 << iota // a query or form: '+' encodes a space
+	KeepSeparators             // whole fields: an escaped '&' or '=' is part of a value
+)
+
+// PercentDecode URL-decodes src into dst and returns the bytes written; it
+// stops when dst is full. Bad escapes stay as they are (as devices read
+// them). With KeepSeparators, "%26" and "%3D" stay escaped: decoded, they
+// would split one value into fields that were never sent.
+func PercentDecode(dst, src []byte, mode int) int {
+	n := 0
+	for i := 0; i < len(src) && n < len(dst); i++ {
+		c := src[i]
+		switch {
+		case c == '+' && mode&PlusIsSpace != 0:
+			c = ' '
+		case c == '%' && i+2 < len(src) && IsHex(src[i+1]) && IsHex(src[i+2]):
+			d := Unhex(src[i+1])<<4 | Unhex(src[i+2])
+			if mode&KeepSeparators != 0 && (d == '&' || d == '=') {
+				break
+			}
+			c = d
+			i += 2
+		}
+		dst[n] = c
+		n++
+	}
+	return n
+}
+
+// EqualFoldAny reports whether s equals one of list, ignoring ASCII case.
+func EqualFoldAny(s []byte, list []string) bool {
+	for _, v := range list {
+		if EqualFold(s, v) {
+			return true
+		}
+	}
+	return false
+}
 
 // scrubBreak ends a word of a free-text header.
 func scrubBreak(c byte) bool {

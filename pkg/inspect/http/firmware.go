@@ -120,7 +120,7 @@ func belowUpdateDir(dir []byte) bool {
 		}
 		// Run on every GET: most segments are ruled out by their length
 		// or first letter (f, o, u) before five comparisons.
-		if c := dir[0] | 0x20; n >= 3 && n <= 8 && (c == 'f' || c == 'o' || c == 'u') && foldIn(dir[:n], updateDirs[:]) {
+		if c := dir[0] | 0x20; n >= 3 && n <= 8 && (c == 'f' || c == 'o' || c == 'u') && inspect.EqualFoldAny(dir[:n], updateDirs[:]) {
 			return true
 		}
 		dir = dir[min(n+1, len(dir)):]
@@ -219,22 +219,22 @@ func isFirmwarePath(path []byte) bool {
 		return false
 	}
 	ext := name[dot+1:]
-	if foldIn(ext, compressedExts[:]) {
-		if inner := bytes.LastIndexByte(name[:dot], '.'); inner > 0 && foldIn(name[inner+1:dot], imageExts[:]) {
+	if inspect.EqualFoldAny(ext, compressedExts[:]) {
+		if inner := bytes.LastIndexByte(name[:dot], '.'); inner > 0 && inspect.EqualFoldAny(name[inner+1:dot], imageExts[:]) {
 			return true
 		}
 	}
 	switch {
-	case foldIn(ext, imageExts[:]):
+	case inspect.EqualFoldAny(ext, imageExts[:]):
 		return true
-	case foldIn(ext, archiveExts[:]):
+	case inspect.EqualFoldAny(ext, archiveExts[:]):
 		for _, w := range updateWords {
 			if containsWordFold(path, w) {
 				return true
 			}
 		}
 		return false
-	case foldIn(ext, webExts[:]), foldIn(ext, desktopExts[:]):
+	case inspect.EqualFoldAny(ext, webExts[:]), inspect.EqualFoldAny(ext, desktopExts[:]):
 		return false
 	}
 	return belowUpdateDir(dir)
@@ -261,11 +261,11 @@ func isUpdateCheck(method, host, path, agent []byte) bool {
 		return false
 	}
 	name := path[bytes.LastIndexByte(path, '/')+1:]
-	if dot := bytes.LastIndexByte(name, '.'); dot > 0 && foldIn(name[dot+1:], pageAssetExts[:]) {
+	if dot := bytes.LastIndexByte(name, '.'); dot > 0 && inspect.EqualFoldAny(name[dot+1:], pageAssetExts[:]) {
 		return false
 	}
 	first, _, _ := bytes.Cut(host, []byte("."))
-	if foldIn(first, updateHosts[:]) && bytes.IndexByte(host, '.') > 0 {
+	if inspect.EqualFoldAny(first, updateHosts[:]) && bytes.IndexByte(host, '.') > 0 {
 		return true
 	}
 	for rest := path; len(rest) > 0; {
@@ -274,7 +274,7 @@ func isUpdateCheck(method, host, path, agent []byte) bool {
 		if dot := bytes.IndexByte(seg, '.'); dot > 0 {
 			seg = seg[:dot] // "/fota.php"
 		}
-		if foldIn(seg, updateSegments[:]) {
+		if inspect.EqualFoldAny(seg, updateSegments[:]) {
 			return true
 		}
 	}
@@ -317,16 +317,6 @@ func appendIDMaskedPath(dst, path []byte, keepFile bool) []byte {
 		}
 		path = rest
 	}
-}
-
-// foldIn reports whether s is one of list, ignoring ASCII case.
-func foldIn(s []byte, list []string) bool {
-	for _, v := range list {
-		if inspect.EqualFold(s, v) {
-			return true
-		}
-	}
-	return false
 }
 
 // containsWordFold reports whether w occurs in s, ignoring case, with no

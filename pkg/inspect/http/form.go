@@ -3,6 +3,8 @@ package http
 import (
 	"bytes"
 	"unicode/utf8"
+
+	"github.com/iotgw/iotgw/pkg/inspect"
 )
 
 // The form reader reads a request body for its login fields as the body
@@ -200,11 +202,11 @@ func (s *formScratch) urlNext() {
 }
 
 // urlByte decodes one byte of a name or value into dst[:n], as
-// percentDecode does with plusIsSpace: a bad escape stays as it is.
+// percentDecode does with inspect.PlusIsSpace: a bad escape stays as it is.
 func (s *formScratch) urlByte(dst []byte, n int, c byte) int {
 	switch s.pct {
 	case 1:
-		if isHex(c) {
+		if inspect.IsHex(c) {
 			s.pctHi, s.pct = c, 2
 			return n
 		}
@@ -212,8 +214,8 @@ func (s *formScratch) urlByte(dst []byte, n int, c byte) int {
 		return s.urlByte(dst, put(dst, n, '%'), c)
 	case 2:
 		s.pct = 0
-		if isHex(c) {
-			return put(dst, n, unhex(s.pctHi)<<4|unhex(c))
+		if inspect.IsHex(c) {
+			return put(dst, n, inspect.Unhex(s.pctHi)<<4|inspect.Unhex(c))
 		}
 		return s.urlByte(dst, put(dst, put(dst, n, '%'), s.pctHi), c)
 	}
@@ -327,7 +329,7 @@ func (s *formScratch) jsonByte(dst []byte, n int, c byte) (int, bool) {
 		}
 		return put(dst, n, c), false // \" \\ \/ and anything else: the character itself
 	case escUnicode:
-		if isHex(c) && s.hexLen < len(s.hex) {
+		if inspect.IsHex(c) && s.hexLen < len(s.hex) {
 			s.hex[s.hexLen] = c
 			s.hexLen++
 			if s.hexLen < len(s.hex) {
@@ -336,7 +338,7 @@ func (s *formScratch) jsonByte(dst []byte, n int, c byte) (int, bool) {
 			s.esc = escNone
 			var r rune
 			for _, h := range s.hex {
-				r = r<<4 | rune(unhex(h))
+				r = r<<4 | rune(inspect.Unhex(h))
 			}
 			var enc [utf8.UTFMax]byte
 			for _, e := range enc[:utf8.EncodeRune(enc[:], r)] {

@@ -798,15 +798,15 @@ func (p *Protocol) scanDecoded(f *inspect.Flow, dir inspect.Dir, where string, b
 	n := start
 	for pos := 0; pos < len(b); {
 		// The next field: the path, or a query or form field with its "&".
-		end, mode := pathLen, keepSeparators
+		end, mode := pathLen, inspect.KeepSeparators
 		if pos >= pathLen {
-			end, mode = len(b), plusIsSpace|keepSeparators
+			end, mode = len(b), inspect.PlusIsSpace|inspect.KeepSeparators
 			if i := bytes.IndexByte(b[pos:], '&'); i >= 0 {
 				end = pos + i + 1
 			}
 		}
 		if n+end-pos <= len(p.decoded) {
-			n += percentDecode(p.decoded[n:], b[pos:end], mode)
+			n += inspect.PercentDecode(p.decoded[n:], b[pos:end], mode)
 			pos = end
 			continue
 		}
@@ -821,7 +821,7 @@ func (p *Protocol) scanDecoded(f *inspect.Flow, dir inspect.Dir, where string, b
 		// from a little before the cut.
 		end = pos + len(p.decoded) - n
 		end = escapeStart(b, pos, end)
-		n += percentDecode(p.decoded[n:], b[pos:end], mode)
+		n += inspect.PercentDecode(p.decoded[n:], b[pos:end], mode)
 		p.scanChunk(f, dir, where, n, chunkCut|inspect.CutEnd)
 		chunkCut = inspect.CutStart
 		n = start

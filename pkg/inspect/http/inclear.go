@@ -124,7 +124,7 @@ func inClearByDesign(r clearRequest) bool {
 // connectivityCheck: the path of a connectivity check, or the host and
 // path of one (connectivityChecks).
 func connectivityCheck(host, path []byte) bool {
-	if foldIn(path, connectivityPaths[:]) {
+	if inspect.EqualFoldAny(path, connectivityPaths[:]) {
 		return true
 	}
 	for _, c := range connectivityChecks {

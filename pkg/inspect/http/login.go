@@ -175,7 +175,7 @@ func digestHash(value []byte) func() hash.Hash {
 		return nil
 	}
 	for _, c := range value {
-		if !isHex(c) {
+		if !inspect.IsHex(c) {
 			return nil
 		}
 	}
@@ -307,37 +307,6 @@ func (s *formScratch) partName(head []byte) (int, bool) {
 	return 0, false
 }
 
-// How percentDecode reads its input.
-const (
-	plusIsSpace    = 1 << iota // a query or form: '+' encodes a space
-	keepSeparators             // whole fields: an escaped '&' or '=' is part of a value
-)
-
-// percentDecode URL-decodes src into dst and returns the bytes written; it
-// stops when dst is full. Bad escapes stay as they are. With
-// keepSeparators, "%26" and "%3D" stay escaped: decoded, they would split
-// one value into fields that were never sent.
-func percentDecode(dst, src []byte, mode int) int {
-	n := 0
-	for i := 0; i < len(src) && n < len(dst); i++ {
-		c := src[i]
-		switch {
-		case c == '+' && mode&plusIsSpace != 0:
-			c = ' '
-		case c == '%' && i+2 < len(src) && isHex(src[i+1]) && isHex(src[i+2]):
-			d := unhex(src[i+1])<<4 | unhex(src[i+2])
-			if mode&keepSeparators != 0 && (d == '&' || d == '=') {
-				break
-			}
-			c = d
-			i += 2
-		}
-		dst[n] = c
-		n++
-	}
-	return n
-}
-
 // Ranks of form fields: a password field, or how surely a field names the
 // user. "name" counts only when nothing better is present, and no field
 // counts without a password beside it.
@@ -362,7 +331,7 @@ var (
 // "user", "email", "j_username" and (case counts here) "txtUser" are
 // users.
 func fieldRank(name []byte) int {
-	if foldIn(name, passwordNames[:]) || hashedPasswordName(name) {
+	if inspect.EqualFoldAny(name, passwordNames[:]) || hashedPasswordName(name) {
 		return rankPassword
 	}
 	for _, s := range passwordSuffixes {
@@ -370,7 +339,7 @@ func fieldRank(name []byte) int {
 			return rankPassword
 		}
 	}
-	if foldIn(name, userNames[:]) {
+	if inspect.EqualFoldAny(name, userNames[:]) {
 		return rankUser
 	}
 	for _, s := range userSuffixes {
@@ -406,23 +375,9 @@ var switchValues = [...]string{"0", "1", "on", "off", "true", "false", "yes", "n
 // its ending ("remember_password", "savePwd") holds a switch (0, 1, on,
 // true …): a setting about the password.
 func passwordSetting(name, value []byte) bool {
-	return !foldIn(name, passwordNames[:]) && foldIn(value, switchValues[:])
+	return !inspect.EqualFoldAny(name, passwordNames[:]) && inspect.EqualFoldAny(value, switchValues[:])
 }
 
 func hasSuffixFold(s []byte, suffix string) bool {
 	return len(s) >= len(suffix) && inspect.HasPrefixFold(s[len(s)-len(suffix):], suffix)
-}
-
-func isHex(c byte) bool {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= 'a':
-		return c - 'a' + 10
-	case c >= 'A':
-		return c - 'A' + 10
-	}
-	return c - '0'
 }

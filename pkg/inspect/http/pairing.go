@@ -173,7 +173,7 @@ func quietHeader(name, value []byte) bool {
 // quietName: name is one of quietHeaders or starts with one of
 // quietHeaderPrefixes.
 func quietName(name []byte) bool {
-	if foldIn(name, quietHeaders[:]) {
+	if inspect.EqualFoldAny(name, quietHeaders[:]) {
 		return true
 	}
 	for _, p := range quietHeaderPrefixes {

@@ -83,10 +83,10 @@ func parseChunkSize(line []byte) (int64, bool) {
 	}
 	var n int64
 	for _, c := range line {
-		if !isHex(c) {
+		if !inspect.IsHex(c) {
 			return 0, false
 		}
-		n = n<<4 | int64(unhex(c))
+		n = n<<4 | int64(inspect.Unhex(c))
 	}
 	return n, true
 }
@@ -157,7 +157,7 @@ func hostPort(b []byte) bool {
 			return false
 		}
 		for _, c := range b[1:end] {
-			if !isHex(c) && c != ':' && c != '.' {
+			if !inspect.IsHex(c) && c != ':' && c != '.' {
 				return false
 			}
 		}

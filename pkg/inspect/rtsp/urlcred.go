@@ -81,9 +81,9 @@ func loginFields(list []byte) (user, password []byte, found bool) {
 			continue
 		}
 		switch {
-		case !hasUser && oneOf(name, userFields[:]):
+		case !hasUser && inspect.EqualFoldAny(name, userFields[:]):
 			user, hasUser = value, true
-		case !hasPassword && oneOf(name, passwordFields[:]):
+		case !hasPassword && inspect.EqualFoldAny(name, passwordFields[:]):
 			password, hasPassword = value, true
 		}
 	}
@@ -118,50 +118,13 @@ func startsField(b []byte) bool {
 	return false
 }
 
-func oneOf(name []byte, names []string) bool {
-	for _, n := range names {
-		if inspect.EqualFold(name, n) {
-			return true
-		}
-	}
-	return false
-}
-
 // decodeLogin percent-decodes user and password into dst, one after the
 // other.
 func decodeLogin(user, password []byte, dst *[httpauth.MaxBasic]byte) ([]byte, []byte, bool) {
 	if len(user)+len(password) > len(dst) || len(user) == 0 && len(password) == 0 {
 		return nil, nil, false
 	}
-	n := unescape(dst[:], user)
-	m := unescape(dst[n:], password)
+	n := inspect.PercentDecode(dst[:], user, 0)
+	m := inspect.PercentDecode(dst[n:], password, 0)
 	return dst[:n:n], dst[n : n+m], true
-}
-
-// unescape copies s into dst, which is at least as long, decoding
-// "%XX"; a '%' not followed by two hex digits is copied as it is, as
-// cameras read it.
-func unescape(dst, s []byte) int {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
-			c = unhex(s[i+1])<<4 | unhex(s[i+2])
-			i += 2
-		}
-		dst[n] = c
-		n++
-	}
-	return n
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'f'
-}
-
-func unhex(c byte) byte {
-	if c <= '9' {
-		return c - '0'
-	}
-	return (c | 0x20) - 'a' + 10
 }
