@@ -316,9 +316,9 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	return <-errs
 }
 
-// isolateLAN is the LAN an isolated device still reaches: the configured
-// prefixes and those on the LAN interfaces (a delegated global IPv6
-// prefix, a guest bridge's own).
+// isolateLAN is the LAN an isolated device still reaches, and the DNS
+// proxy answers: the configured prefixes and those on the LAN interfaces
+// (a delegated global IPv6 prefix, a guest bridge's own). A new slice.
 func isolateLAN(cfg *config.Config, onLink []netip.Prefix) []netip.Prefix {
 	return slices.Concat(cfg.LAN.Prefixes, onLink)
 }
@@ -451,9 +451,9 @@ func proxyConfig(cfg *config.Config, routerAddrs []netip.Addr, onLink []netip.Pr
 		Upstream:      cfg.DNSProxy.Upstream,
 		UpdateDomains: cfg.DNSProxy.UpdateDomains,
 		LocalDomains:  cfg.DNSProxy.LocalDomains,
-		NotAllowed:    append(slices.Clone(cfg.LAN.Prefixes), onLink...),
+		NotAllowed:    isolateLAN(cfg, onLink),
 		LANPrefixes:   cfg.LAN.Prefixes,
-		Clients:       slices.Concat(cfg.LAN.Prefixes, onLink, []netip.Prefix{netip.MustParsePrefix("fe80::/10")}),
+		Clients:       append(isolateLAN(cfg, onLink), netip.MustParsePrefix("fe80::/10")),
 		// Only quarantined devices' DNS is redirected here (by MAC).
 		AllQuarantined: true,
 	}
