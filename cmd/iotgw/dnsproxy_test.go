@@ -228,3 +228,28 @@ func TestProxyConfigLinkLocal(t *testing.T) {
 		}
 	}
 }
+
+// TestProxySiteReadsEachInterfaceOnce: the site is read at every address
+// message and poll; each interface's addresses are read once for it, not
+// once for each thing the proxy takes from them.
+func TestProxySiteReadsEachInterfaceOnce(t *testing.T) {
+	cfg := config.Default()
+	cfg.LAN.Interfaces = []string{"br-lan", "br-guest"}
+	reads := map[string]int{}
+	lookup := func(name string) (ifaceIdentity, error) {
+		reads[name]++
+		return ifaceIdentity{
+			addrs:    []netip.Addr{netip.MustParseAddr("192.168.1.1"), netip.MustParseAddr("fe80::1")},
+			prefixes: []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24"), netip.MustParsePrefix("fe80::/64")},
+		}, nil
+	}
+	site := proxySiteFrom(cfg, lookup)
+	if len(site.addrs) == 0 || len(site.onLink) == 0 {
+		t.Errorf("site %+v: want addresses and prefixes", site)
+	}
+	for _, name := range cfg.LAN.Interfaces {
+		if reads[name] != 1 {
+			t.Errorf("%s read %d times, want once", name, reads[name])
+		}
+	}
+}

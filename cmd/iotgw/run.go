@@ -290,13 +290,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	if cfg.DNSProxy.Enabled {
 		dnsRules = newProxyRules(cfg)
 		deps := dnsproxy.Deps{Quarantine: blocked, Allow: enforcer, Observer: d, Logger: log, HolderOf: netwatch.HolderOf(cfg.LAN.Interfaces)}
-		current := func() proxySite {
-			addrs, _, _ := routerIdentity(cfg)
-			return proxySite{
-				addrs:  append(addrs, linkLocalAddrs(cfg.LAN.Interfaces, systemInterface)...),
-				onLink: onLinkPrefixes(cfg.LAN.Interfaces, systemInterface),
-			}
-		}
+		current := func() proxySite { return proxySiteFrom(cfg, systemInterface) }
 		background(alert.AreaDNSProxy, func(ctx context.Context, up func()) error {
 			return serveDNSProxy(ctx, up, current, wake, func(site proxySite) (*dnsproxy.Proxy, error) {
 				return dnsRules.build(proxyConfig(cfg, site.addrs, site.onLink), deps)
@@ -314,6 +308,30 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	}
 	close(errs)
 	return <-errs
+}
+
+// proxySiteFrom reads the DNS proxy's site: the router's addresses with
+// the LAN interfaces' link-local ones, and the prefixes on them. Each
+// interface is read once, though three questions are asked of it.
+func proxySiteFrom(cfg *config.Config, lookup func(string) (ifaceIdentity, error)) proxySite {
+	type answer struct {
+		id  ifaceIdentity
+		err error
+	}
+	read := map[string]answer{}
+	once := func(name string) (ifaceIdentity, error) {
+		a, ok := read[name]
+		if !ok {
+			a.id, a.err = lookup(name)
+			read[name] = a
+		}
+		return a.id, a.err
+	}
+	addrs, _, _ := routerIdentityFrom(cfg, once)
+	return proxySite{
+		addrs:  append(addrs, linkLocalAddrs(cfg.LAN.Interfaces, once)...),
+		onLink: onLinkPrefixes(cfg.LAN.Interfaces, once),
+	}
 }
 
 // isolateLAN is the LAN an isolated device still reaches, and the DNS
