@@ -10,7 +10,7 @@ func KindLabel(k Kind) string {
 	case KindWeakCredentials:
 		return "Easy-to-guess password"
 	case KindPlaintextCredentials:
-		return "Password sent unencrypted"
+		return "Login sent unencrypted"
 	case KindPersonalData:
 		return "Personal data sent unencrypted"
 	case KindPlaintextProtocol:

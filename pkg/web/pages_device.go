@@ -197,6 +197,16 @@ func advice(f *event.Event) string {
 	case event.KindWeakCredentials:
 		return "It uses a password that is easy to guess. Change it to a longer one of your own in the device's app or settings page."
 	case event.KindPlaintextCredentials:
+		// The same kind holds scrambled passwords and tokens: the
+		// owner's risk and next step differ from a password in clear.
+		switch f.Evidence["password_class"] {
+		case "hashed":
+			return "A login to or from it crosses the network unencrypted. The password is scrambled, but whoever reads the exchange can test guesses against it at leisure: " +
+				"turn on encryption (TLS, HTTPS) in its settings if it offers it, and give it a long password of its own."
+		case "token":
+			return "An access key to or from it crosses the network unencrypted; whoever reads it can use it until it expires. " +
+				"Turn on encryption (TLS, HTTPS) in its settings if it offers it."
+		}
 		return "A password to or from it crosses the network unencrypted, where others can read it. Turn on encryption (TLS, HTTPS) in its settings if it offers it, " +
 			"and use that password nowhere else."
 	case event.KindPersonalData:

@@ -71,6 +71,21 @@ func TestOwnerWording(t *testing.T) {
 		}, path: "/devices/" + cameraMAC,
 			want:   []string{"<li>A service on it lets anyone in without a password"},
 			refuse: []string{"Change that password"}},
+		// A scrambled password or a token is no password in clear.
+		{name: "advice_for_a_hashed_login", prep: func(r *rig) {
+			r.backend.devices[cameraMAC].Findings = []*event.Event{{Time: r.clock.Now(), Type: event.TypeFinding, Kind: event.KindPlaintextCredentials,
+				Severity: event.SeverityLow, Summary: "HTTP login sent without encryption (hashed, accepted: yes)",
+				Evidence: event.Evidence{"protocol": "http", "mechanism": "digest", "password_class": "hashed", "accepted": "yes"}}}
+		}, path: "/devices/" + cameraMAC,
+			want:   []string{"Login sent unencrypted", "<li>A login to or from it crosses the network unencrypted. The password is scrambled"},
+			refuse: []string{"A password to or from it", "Password sent unencrypted"}},
+		{name: "advice_for_a_token", prep: func(r *rig) {
+			r.backend.devices[cameraMAC].Findings = []*event.Event{{Time: r.clock.Now(), Type: event.TypeFinding, Kind: event.KindPlaintextCredentials,
+				Severity: event.SeverityMedium, Summary: "HTTP login sent without encryption (token, accepted: unknown)",
+				Evidence: event.Evidence{"protocol": "http", "mechanism": "bearer", "password_class": "token", "accepted": "unknown"}}}
+		}, path: "/devices/" + cameraMAC,
+			want:   []string{"<li>An access key to or from it crosses the network unencrypted"},
+			refuse: []string{"A password to or from it"}},
 		{name: "no_advice_without_findings", prep: func(r *rig) { r.backend.devices[cameraMAC].Findings = nil },
 			path: "/devices/" + cameraMAC, refuse: []string{"What to do"}},
 		// Kinds and evidence keys read in plain words; their codes stay
