@@ -193,19 +193,23 @@ secret = "browser-test-shared-secret"
 		do("device page shows "+sel, chromedp.WaitVisible(chromedp.CSS(sel)))
 	}
 
-	// Quarantine: block, one hour; the page asks first.
-	answers := answerDialogs(tab)
-	answers.yes.Store(true)
+	// Quarantine: block, one hour; the page asks first, in the page.
+	dialogs := watchDialogs(tab)
 	do("quarantine",
 		chromedp.SetValue(chromedp.ID("mode"), "block"),
 		chromedp.SetValue(chromedp.ID("for"), "1h"),
 		chromedp.Click(chromedp.ID("quarantine")),
+		chromedp.WaitVisible(chromedp.CSS("#quarantine-form + .confirm button.yes")))
+	if got := text("#quarantine-form + .confirm p"); !strings.HasPrefix(got, "Quarantine this device?") {
+		t.Errorf("the page asked %q before the quarantine", got)
+	}
+	do("say yes", chromedp.Click(chromedp.CSS("#quarantine-form + .confirm button.yes")),
 		chromedp.WaitVisible(chromedp.ID("quarantine-info")))
 	if got := text("#device-state"); got != "Quarantined" {
 		t.Fatalf("state after quarantine: %q", got)
 	}
-	if q := answers.questions(); len(q) != 1 || !strings.HasPrefix(q[0], "Quarantine this device?") {
-		t.Errorf("the page asked %q before the quarantine", q)
+	if q := dialogs.questions(); len(q) != 0 {
+		t.Errorf("the page opened dialogs %q", q)
 	}
 	if got := text("#quarantine-info"); !strings.Contains(got, "block") || !strings.Contains(got, "by you.") {
 		t.Fatalf("quarantine facts: %q", got)
@@ -249,6 +253,7 @@ secret = "browser-test-shared-secret"
 	do("bad duration",
 		chromedp.SetValue(chromedp.ID("for"), "soon"),
 		chromedp.Click(chromedp.ID("quarantine")),
+		chromedp.Click(chromedp.CSS("#quarantine-form + .confirm button.yes")),
 		chromedp.WaitVisible(chromedp.ID("error")))
 	if got := text("#error"); !strings.Contains(got, "duration") {
 		t.Fatalf("bad duration: the page says %q", got)

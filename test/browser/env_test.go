@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -235,16 +234,15 @@ func writeArtifact(t *testing.T, name string, data []byte) {
 	t.Logf("screenshot: %s (%d bytes)", p, len(data))
 }
 
-// dialogs answers the dialogs the page opens (the question it asks before
-// a quarantine) yes or no, as set, and keeps what they asked. A dialog
-// left open holds the page and every step after it.
+// dialogs dismisses and keeps the dialogs the page opens: it asks its
+// questions in the page, and a dialog left open would hold the page and
+// every step after it.
 type dialogs struct {
-	yes   atomic.Bool
 	mu    sync.Mutex
 	asked []string
 }
 
-func answerDialogs(tab context.Context) *dialogs {
+func watchDialogs(tab context.Context) *dialogs {
 	d := &dialogs{}
 	opened := chromedp.Events(tab, page.JavascriptDialogOpening)
 	go func() {
@@ -255,7 +253,7 @@ func answerDialogs(tab context.Context) *dialogs {
 			d.mu.Lock()
 			d.asked = append(d.asked, ev.Message)
 			d.mu.Unlock()
-			if _, err := chromedp.Call(tab, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: d.yes.Load()}); err != nil {
+			if _, err := chromedp.Call(tab, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false}); err != nil {
 				return
 			}
 		}

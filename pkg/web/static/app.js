@@ -5,14 +5,20 @@
   var meta = document.querySelector('meta[name="csrf-token"]');
   var csrf = meta ? meta.getAttribute('content') : '';
 
-  // Forms marked data-confirm ask first; forms marked data-fetch post in
-  // the background and show the answer.
+  // Forms marked data-confirm ask first, in the page: an in-app browser
+  // (a web view) may answer window.confirm "no" without showing it, and
+  // the button would do nothing. Forms marked data-fetch post in the
+  // background and show the answer.
   document.addEventListener('submit', function (e) {
     var form = e.target;
     if (!form.hasAttribute) { return; }
-    if (form.hasAttribute('data-confirm') && !window.confirm(form.getAttribute('data-confirm'))) {
-      e.preventDefault();
-      return;
+    if (form.hasAttribute('data-confirm')) {
+      if (form.getAttribute('data-confirmed') !== 'yes') {
+        e.preventDefault();
+        ask(form, e.submitter);
+        return;
+      }
+      form.removeAttribute('data-confirmed');
     }
     if (!form.hasAttribute('data-fetch') || !window.fetch) { return; }
     e.preventDefault();
@@ -30,12 +36,48 @@
     });
   });
 
+  // ask shows the form's question after it with a button that sends the
+  // form and one that takes the question back.
+  function ask(form, submitter) {
+    var box = form.nextElementSibling;
+    if (box && box.classList.contains('confirm')) { box.querySelector('button').focus(); return; }
+    box = document.createElement('div');
+    box.className = 'confirm row';
+    box.setAttribute('role', 'alert');
+    var question = document.createElement('p');
+    question.textContent = form.getAttribute('data-confirm');
+    var yes = document.createElement('button');
+    yes.type = 'button';
+    yes.className = 'yes' + (submitter && submitter.classList.contains('danger') ? ' danger' : '');
+    yes.textContent = 'Yes, ' + (submitter ? submitter.textContent.toLowerCase() : 'go on');
+    var no = document.createElement('button');
+    no.type = 'button';
+    no.className = 'no';
+    no.textContent = 'Cancel';
+    yes.addEventListener('click', function () {
+      box.remove();
+      form.setAttribute('data-confirmed', 'yes');
+      if (form.requestSubmit) { form.requestSubmit(submitter || undefined); } else { form.submit(); }
+    });
+    no.addEventListener('click', function () {
+      box.remove();
+      if (submitter) { submitter.focus(); }
+    });
+    box.appendChild(question);
+    box.appendChild(yes);
+    box.appendChild(no);
+    form.parentNode.insertBefore(box, form.nextSibling);
+    yes.focus();
+  }
+
   // Live pages re-read themselves, at most every two seconds, when the
   // daemon reports something, unless the owner is typing in a form.
   var timer = null;
   function refresh() {
     var active = document.activeElement;
     if (active && active.form && active.tagName !== 'BUTTON') { schedule(); return; }
+    // Nor under an open question: it would vanish with the old page.
+    if (document.querySelector('.confirm')) { schedule(); return; }
     fetch(location.href, { credentials: 'same-origin' }).then(function (r) {
       return r.ok ? r.text() : null;
     }).then(function (html) {
