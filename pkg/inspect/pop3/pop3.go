@@ -91,6 +91,9 @@ const (
 const (
 	maxUser      = 256
 	maxTimestamp = 128
+	// maxGreeting bounds the greeting kept while it may still be a
+	// multi-line reply's status line: more than EmitGreeting reads.
+	maxGreeting = 512
 )
 
 type analyzer struct {
@@ -102,7 +105,13 @@ type analyzer struct {
 	// running, -1 if it was not queued.
 	authSlot int
 
-	greeted      bool
+	greeted bool
+	// undecided: the first server line, a "+OK" kept in greetingText,
+	// is the greeting or the status of the multi-line reply to a command
+	// sent before it; the next server line tells which.
+	undecided    bool
+	greetingText [maxGreeting]byte
+	greetingLen  int
 	timestamp    [maxTimestamp]byte // the greeting's APOP timestamp
 	timestampLen int
 	apopDigest   [md5.Size]byte
@@ -233,12 +242,22 @@ func (a *analyzer) login(f *inspect.Flow, l *inspect.Login, slot int) {
 // challenge, or the greeting.
 func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 	ok := inspect.HasPrefixFold(line, "+OK")
+	if a.undecided && a.decide(f, line, ok) {
+		return
+	}
 	if !a.greeted {
 		a.greeted = true
 		if !a.answersFirst(line, ok) {
 			if ok {
 				a.greeting(f, line)
 			}
+			return
+		}
+		if ok {
+			// The command waiting may be CAPA, whose "+OK" the greeting
+			// looks like.
+			a.undecided = true
+			a.greetingLen = copy(a.greetingText[:], line)
 			return
 		}
 	}
@@ -297,13 +316,11 @@ func judgedNone(line []byte) bool {
 }
 
 // answersFirst reports whether line, the first from the server of a
-// connection seen from its start, answers the client's first command
-// rather than greeting: the client spoke first, and the server sent no
-// greeting. A SASL continuation is no greeting. Nor is a "+OK" that may
-// open a multi-line response taken for one: read as the response, the
-// dot line that ends it puts the replies back in step whichever it was,
-// while a response taken for the greeting would leave its command
-// waiting for a reply that already came.
+// connection seen from its start, may answer the client's first command
+// rather than greet: the client spoke first, and the server may have
+// sent no greeting. A SASL continuation is no greeting. A "+OK" while
+// the first command's reply is multi-line may be either: decide tells
+// which at the next line.
 func (a *analyzer) answersFirst(line []byte, ok bool) bool {
 	c, spoke := a.commands.Next()
 	switch {
@@ -313,6 +330,25 @@ func (a *analyzer) answersFirst(line []byte, ok bool) bool {
 		return c.Kind == cmdMulti
 	}
 	return len(line) > 0 && line[0] == '+'
+}
+
+// decide reads the server line after an undecided first "+OK" and
+// reports whether it took line up. A status reply there ("+OK",
+// "-ERR") says the first line was the greeting, and line the reply to
+// the first command; it is left for ServerLine. Any other line is the
+// first of the multi-line response the first "+OK" opened: a listing
+// (CAPA, AUTH) has no line that starts like a status reply, while a
+// command whose body might (RETR, TOP) is refused before a login.
+func (a *analyzer) decide(f *inspect.Flow, line []byte, ok bool) bool {
+	a.undecided = false
+	if ok || inspect.HasPrefixFold(line, "-ERR") {
+		a.greeting(f, a.greetingText[:a.greetingLen])
+		return false
+	}
+	if c, queued := a.commands.Pop(); queued && c.Kind == cmdMulti && string(line) != "." {
+		a.inBody, a.body = true, inspect.DotBody{}
+	}
+	return true
 }
 
 func (a *analyzer) greeting(f *inspect.Flow, line []byte) {
@@ -331,6 +367,8 @@ func (a *analyzer) greeting(f *inspect.Flow, line []byte) {
 func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
 	a.auth.End()
 	a.commands.Lost(f)
+	// The command an undecided first "+OK" may answer is forgotten too.
+	a.undecided = false
 	if dir == inspect.ToClient {
 		// The greeting, if not seen yet, was in the lost bytes: the next
 		// line is a reply, one that may name the account.

@@ -201,14 +201,23 @@ func TestAPOPDefault(t *testing.T) {
 	digest := hex.EncodeToString(sum[:])
 	tests := []struct {
 		name, greeting, class string
+		// capa: the client asks for the capabilities before the greeting,
+		// which the server refuses
+		capa bool
 	}{
-		{"timestamp_seen", "+OK camera POP3 " + ts + "\r\n", "default"},
-		{"no_timestamp_unverifiable", "+OK camera POP3\r\n", "hashed"},
+		{"timestamp_seen", "+OK camera POP3 " + ts + "\r\n", "default", false},
+		{"no_timestamp_unverifiable", "+OK camera POP3\r\n", "hashed", false},
+		{"timestamp_seen_after_capa", "+OK camera POP3 " + ts + "\r\n", "default", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := inspecttest.NewClassifiedSession(t, cl, New(), "192.168.1.30:110")
-			s.Server(tt.greeting).Client("APOP root " + digest + "\r\n").Server("+OK\r\n")
+			if tt.capa {
+				s.Client("CAPA\r\n").Server(tt.greeting + "-ERR unknown command\r\n")
+			} else {
+				s.Server(tt.greeting)
+			}
+			s.Client("APOP root " + digest + "\r\n").Server("+OK\r\n")
 			col := s.End()
 			inspecttest.CheckLogins(t, col, "pop3", "192.168.1.30", []want{{"r***", "APOP", tt.class, "yes"}})
 			if inspecttest.Leaks(t, col.Events, "xc3511") || inspecttest.Leaks(t, col.Events, digest) {
@@ -390,8 +399,8 @@ func TestGreetingRepeats(t *testing.T) {
 
 // TestClientFirst: a client that speaks before the greeting shifts no
 // reply onto the wrong command. On a connection seen from its start the
-// first server line is the greeting (a banner), unless it can only be,
-// or may be taken for, the reply to the first command; on one joined
+// first server line is the greeting (a banner), unless it can only be
+// the reply to the first command, or the line after it says so; on one joined
 // late, the first server line after the client spoke answers its first
 // command; after server bytes were lost, no line is taken for the
 // greeting.
@@ -412,13 +421,23 @@ func TestClientFirst(t *testing.T) {
 			[]want{{"j***", "USER/PASS", "unique", "no"}}},
 		{"greeting_lost", false, true, userPass, "ady.\r\n+OK\r\n+OK Anna Schmidt has 3 messages\r\n", 0,
 			[]want{{"j***", "USER/PASS", "unique", "unknown"}}},
-		// A "+OK" that may open CAPA's list is read as CAPA's reply: with
-		// no greeting, it is; after one, the list ends at its dot line
-		// all the same, and the replies after it stay in step.
+		// A "+OK" that may open CAPA's list is the greeting when a status
+		// reply follows it, else CAPA's reply, whose list then follows.
 		{"capa_no_greeting", false, false, "CAPA\r\n" + userPass, "+OK Capability list follows\r\nUSER\r\n.\r\n+OK\r\n-ERR no\r\n", 0,
 			[]want{{"j***", "USER/PASS", "unique", "no"}}},
-		{"capa_after_greeting", false, false, "CAPA\r\n" + userPass, greeting + "+OK Capability list follows\r\nUSER\r\n.\r\n+OK\r\n-ERR no\r\n", 0,
+		{"capa_after_greeting", false, false, "CAPA\r\n" + userPass, greeting + "+OK Capability list follows\r\nUSER\r\n.\r\n+OK\r\n-ERR no\r\n", 1,
 			[]want{{"j***", "USER/PASS", "unique", "no"}}},
+		{"capa_empty_no_greeting", false, false, "CAPA\r\n" + userPass, "+OK\r\n.\r\n+OK\r\n+OK\r\n", 0,
+			[]want{{"j***", "USER/PASS", "unique", "yes"}}},
+		// A line after the first "+OK" that is a status reply says that
+		// the first was the greeting: CAPA's reply is that line, here a
+		// refusal, after which each reply answers its own command.
+		{"capa_refused_after_greeting", false, false, "CAPA\r\n" + userPass, greeting + "-ERR unknown command\r\n+OK\r\n+OK logged in\r\n", 1,
+			[]want{{"j***", "USER/PASS", "unique", "yes"}}},
+		{"capa_refused_then_login_refused", false, false, "CAPA\r\n" + userPass, greeting + "-ERR unknown command\r\n+OK\r\n-ERR invalid password\r\n+OK\r\n.\r\n", 1,
+			[]want{{"j***", "USER/PASS", "unique", "no"}}},
+		{"auth_list_after_greeting", false, false, "AUTH\r\n" + userPass, greeting + "+OK\r\nPLAIN\r\n.\r\n+OK\r\n+OK\r\n", 1,
+			[]want{{"j***", "USER/PASS", "unique", "yes"}}},
 		// A SASL continuation is no greeting.
 		{"auth_no_greeting", false, false, "AUTH PLAIN\r\n" + b64("\x00joe\x00s3cret-Pass") + "\r\n", "+ \r\n-ERR [AUTH] Authentication failed.\r\n", 0,
 			[]want{{"j***", "AUTH PLAIN", "unique", "no"}}},
