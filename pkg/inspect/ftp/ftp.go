@@ -90,11 +90,15 @@ const (
 )
 
 type analyzer struct {
-	proto     *Protocol
-	lines     inspect.Lines
-	commands  inspect.CommandQueue[command]
-	user      [maxUser]byte
-	userLen   int
+	proto    *Protocol
+	lines    inspect.Lines
+	commands inspect.CommandQueue[command]
+	// user is the last USER's name, the one a PASS sent after it logs in.
+	user    [maxUser]byte
+	userLen int
+	// waiting holds the names of the queued USERs: a 230 logs in the
+	// user it answers, whatever USER was sent after.
+	waiting   waitingUsers
 	sawBanner bool
 	userReply userReply
 	// inWithoutPassword: USER got 230 and no PASS has followed yet; if
@@ -126,7 +130,9 @@ func (a *analyzer) ClientLine(f *inspect.Flow, line []byte) {
 	switch {
 	case inspect.EqualFold(cmd, "USER"):
 		a.userLen = copy(a.user[:], arg)
-		a.commands.Push(cmdUser)
+		if a.commands.Push(cmdUser) >= 0 {
+			a.waiting.push(arg)
+		}
 	case inspect.EqualFold(cmd, "PASS"):
 		a.commands.Login(f, &inspect.Login{
 			Protocol:  "ftp",
@@ -189,16 +195,16 @@ func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 			f.StartTLS()
 		}
 	case cmdUser:
-		a.userAnswered(f, code)
+		a.userAnswered(f, code, a.waiting.pop())
 	case cmdPass:
 		a.commands.Settle(f, c, a.passVerdict(code))
 	}
 }
 
-// userAnswered notes the reply to USER. A 230 logs the user in with no
-// password asked: unless a PASS follows, the login is reported with an
-// empty password.
-func (a *analyzer) userAnswered(f *inspect.Flow, code [3]byte) {
+// userAnswered notes the reply to the USER of user, nil when its name
+// was not kept. A 230 logs the user in with no password asked: unless a
+// PASS follows, the login is reported with an empty password.
+func (a *analyzer) userAnswered(f *inspect.Flow, code [3]byte, user []byte) {
 	switch string(code[:]) {
 	case "331", "332":
 		a.userReply = userAsked
@@ -209,7 +215,6 @@ func (a *analyzer) userAnswered(f *inspect.Flow, code [3]byte) {
 		if next, ok := a.commands.Next(); ok && next.Kind == cmdPass {
 			return // sent before the reply: the PASS is the login
 		}
-		user := a.user[:a.userLen]
 		a.inWithoutPassword.Keep(f, &inspect.Login{
 			Protocol:  "ftp",
 			Mechanism: "USER/PASS",
@@ -267,6 +272,7 @@ func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
 		a.multiline = [3]byte{} // the reply's end may be lost; a client gap leaves it as it was
 	}
 	a.commands.Lost(f)
+	a.waiting.clear()
 }
 
 func (a *analyzer) Close(f *inspect.Flow) {
@@ -274,6 +280,49 @@ func (a *analyzer) Close(f *inspect.Flow) {
 	a.commands.Close(f)
 	a.proto.pool.Put(a)
 }
+
+// maxWaitingUsers bounds the names kept of USERs awaiting their
+// replies; a 230 to a USER beyond logs in a user whose name is unknown.
+const maxWaitingUsers = 4
+
+// waitingUsers is a queue of the names of USER commands awaiting their
+// replies, in the order sent. Once full, the USERs after are counted,
+// not named, until their replies, so that names and replies stay paired.
+type waitingUsers struct {
+	names      [maxWaitingUsers][maxUser]byte
+	lens       [maxWaitingUsers]int
+	head, size int
+	unnamed    int // USERs queued without their names, after the named ones
+}
+
+func (w *waitingUsers) push(name []byte) {
+	if w.size == len(w.names) || w.unnamed > 0 {
+		w.unnamed++
+		return
+	}
+	i := (w.head + w.size) % len(w.names)
+	w.lens[i] = copy(w.names[i][:], name)
+	w.size++
+}
+
+// pop takes the oldest USER's name off the queue, nil when it was not
+// kept. The name is valid until the next push.
+func (w *waitingUsers) pop() []byte {
+	if w.size == 0 {
+		if w.unnamed > 0 {
+			w.unnamed--
+		}
+		return nil
+	}
+	i := w.head
+	w.head = (w.head + 1) % len(w.names)
+	w.size--
+	return w.names[i][:w.lens[i]]
+}
+
+// clear forgets the USERs waiting: after a gap, replies are no longer
+// paired with commands.
+func (w *waitingUsers) clear() { w.head, w.size, w.unnamed = 0, 0, 0 }
 
 // anonymousUser reports the user names of anonymous FTP (RFC 1635), whose
 // password is by convention the client's e-mail address.

@@ -372,6 +372,45 @@ func TestUserReplyDecides(t *testing.T) {
 			c.Server("220 x\r\n").Client("USER admin\r\n").Server("331 ok\r\n").Client("PASS s3cret-Pass\r\n").Server("530 Login incorrect.\r\n").
 				Client("USER admin\r\n").Server("331 ok\r\n").Client("PASS other-Pass\r\n").Server("230 Login successful.\r\n")
 		}, []string{"a*** unique no", "a*** unique yes"}},
+		// Two USERs sent before either reply: the server takes the last
+		// before PASS as the user (vsftpd answers each with 331).
+		{"two_users_pipelined", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\nUSER bob\r\n").Server("331 ok\r\n331 ok\r\n").
+				Client("PASS s3cret-Pass\r\n").Server("230 Login successful.\r\n")
+		}, []string{"b*** unique yes"}},
+		{"two_users_and_password_pipelined", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\nUSER bob\r\nPASS s3cret-Pass\r\n").
+				Server("331 ok\r\n331 ok\r\n530 Login incorrect.\r\n")
+		}, []string{"b*** unique no"}},
+		{"two_users_pipelined_second_refused", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\nUSER root\r\n").Server("331 ok\r\n530 Permission denied.\r\n").
+				Client("PASS s3cret-Pass\r\n").Server("503 Login with USER first.\r\n")
+		}, []string{"r*** unique no"}},
+		{"two_users_pipelined_first_refused", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER root\r\nUSER bob\r\n").Server("530 Permission denied.\r\n331 ok\r\n").
+				Client("PASS s3cret-Pass\r\n").Server("230 Login successful.\r\n")
+		}, []string{"b*** unique yes"}},
+		// The 230 logs the first user in: the login without a password
+		// is the first USER's, not the one sent after it.
+		{"two_users_pipelined_first_in_without_password", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\nUSER bob\r\n").Server("230 Login successful.\r\n530 Can't change to another user.\r\n")
+		}, []string{"a*** empty yes"}},
+		// vsftpd 3.0.3's replies to these four commands sent at once.
+		{"vsftpd_pipelined_second_user", func(c *inspecttest.Conv) {
+			c.Server("220 (vsFTPd 3.0.3)\r\n").Client("USER anonymous\r\nPASS a@b\r\nUSER bob\r\nPASS s3cret-Pass\r\n").
+				Server("331 Please specify the password.\r\n230 Login successful.\r\n530 Can't change from guest user.\r\n230 Already logged in.\r\n")
+		}, []string{"an*** anonymous yes", "b*** unique no"}},
+		// Past the names kept, a user logged in is not named at all
+		// rather than after the USER sent last.
+		{"users_beyond_the_names_kept", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER u1\r\nUSER u2\r\nUSER u3\r\nUSER u4\r\nUSER admin\r\nUSER bob\r\n").
+				Server(strings.Repeat("331 ok\r\n", 4) + "230 Login successful.\r\n530 Can't change to another user.\r\n")
+		}, []string{" empty yes"}},
+		// The USERs whose replies were lost name no later login.
+		{"users_before_lost_replies", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\nUSER root\r\n").Lose(inspect.ToClient, 16).Server("331 ok\r\n").
+				Client("USER bob\r\n").Server("230 Login successful.\r\n")
+		}, []string{"b*** empty unknown"}},
 		{"joined_after_user", func(c *inspecttest.Conv) {
 			c.Client("PASS s3cret-Pass\r\n").Server("230 Login successful.\r\n")
 		}, []string{" unique yes"}},
