@@ -10,6 +10,7 @@ package imap
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/iotgw/iotgw/pkg/inspect"
 	"github.com/iotgw/iotgw/pkg/inspect/sasl"
@@ -157,6 +158,10 @@ type analyzer struct {
 	// inResponse is set when an untagged server response continues after
 	// its literal.
 	inResponse bool
+	// lost, per direction: bytes sent in it were lost, and its lines are
+	// dropped up to one that starts a command (from the server, a status
+	// response), where the conversation is taken up again.
+	lost [2]bool
 }
 
 func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
@@ -185,6 +190,12 @@ func (a *analyzer) Raw(dir inspect.Dir, b []byte) int {
 // literal, or a SASL response.
 func (a *analyzer) ClientLine(f *inspect.Flow, line []byte) {
 	a.greeted = true
+	if a.lost[inspect.ToServer] {
+		if !startsCommand(line) {
+			return
+		}
+		a.lost[inspect.ToServer] = false
+	}
 	switch {
 	case a.inCommand:
 		a.continueCommand(f, line)
@@ -385,6 +396,12 @@ func (a *analyzer) pendingFor(t []byte) int {
 // ServerLine implements inspect.LineHandler: a tagged or untagged
 // response, its text after a literal, or a continuation.
 func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
+	if a.lost[inspect.ToClient] {
+		if !startsStatus(line) {
+			return
+		}
+		a.lost[inspect.ToClient] = false
+	}
 	if a.inResponse {
 		a.literal[inspect.ToClient], a.inResponse = trailingLiteral(line)
 		return
@@ -450,23 +467,74 @@ func (a *analyzer) tagged(f *inspect.Flow, t, rest []byte) {
 	}
 }
 
-// Gap resynchronises at the next line. Tags still match replies to
-// commands, so a pending verdict survives; a literal being skipped is
-// skipped to its announced end, so that its content is never read as
-// commands.
+// Gap takes the conversation up again at the next line that starts a
+// command with its tag (from the server, a status response): the lost
+// bytes may hold the end of a literal being skipped, whose announced
+// length then reaches past it into the commands after. No line before
+// is read, though one in the rest of a literal that looks like a
+// command is taken for one. The first line after the gap is not
+// dropped unread: a capture loses whole segments, and the next one often
+// starts with a whole command; a fragment of a line is dropped all the
+// same unless it starts like a command. Tags still match replies to
+// commands, so a pending verdict survives.
 func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 	a.auth.End()
-	if dir == inspect.ToServer && a.inCommand && a.isLogin {
-		a.login.fail()
+	a.literal[dir], a.lost[dir] = 0, true
+	if dir == inspect.ToServer {
+		// A LOGIN cut by the gap is not reported: its arguments go.
+		a.inCommand, a.login = false, login{}
+	} else {
+		a.inResponse = false
 	}
-	if a.literal[dir] == 0 {
-		a.lines.Resync(dir)
-		if dir == inspect.ToServer {
-			a.inCommand = false
-		} else {
-			a.inResponse = false
+}
+
+// startsCommand reports whether line starts with a tag and a command
+// of IMAP4rev1 or IMAP4rev2 (RFC 3501, RFC 9051) or of a common
+// extension.
+func startsCommand(line []byte) bool {
+	t, rest := inspect.CutWord(line)
+	name, _ := inspect.CutWord(rest)
+	if !isTag(t) {
+		return false
+	}
+	for _, c := range [...]string{
+		"CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "AUTHENTICATE", "LOGIN",
+		"ENABLE", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME",
+		"SUBSCRIBE", "UNSUBSCRIBE", "LIST", "LSUB", "NAMESPACE", "STATUS",
+		"APPEND", "IDLE", "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH",
+		"FETCH", "STORE", "COPY", "MOVE", "UID", "ID", "COMPRESS",
+		"GETQUOTA", "GETQUOTAROOT", "SORT", "THREAD",
+	} {
+		if inspect.EqualFold(name, c) {
+			return true
 		}
 	}
+	return false
+}
+
+// startsStatus reports whether line is a status response: tagged OK,
+// NO or BAD, or untagged OK, NO, BAD, BYE or PREAUTH.
+func startsStatus(line []byte) bool {
+	t, rest := inspect.CutWord(line)
+	status, _ := inspect.CutWord(rest)
+	if inspect.EqualFold(status, "OK") || inspect.EqualFold(status, "NO") || inspect.EqualFold(status, "BAD") {
+		return string(t) == "*" || isTag(t)
+	}
+	return string(t) == "*" && (inspect.EqualFold(status, "BYE") || inspect.EqualFold(status, "PREAUTH"))
+}
+
+// isTag reports whether t is a command tag: ASTRING-CHARs but "+"
+// (RFC 3501 section 9), so no "*", no quote, no bracket of a list.
+func isTag(t []byte) bool {
+	if len(t) == 0 {
+		return false
+	}
+	for _, c := range t {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`(){%*"\+`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func (a *analyzer) Close(f *inspect.Flow) {

@@ -293,39 +293,82 @@ func FuzzAnalyzer(f *testing.F) {
 	inspecttest.FuzzConversation(f, New, server)
 }
 
+// TestGap: after bytes lost in either direction, the analyzer takes up
+// the conversation again at the next line that starts with a tag and a
+// command (a status response from the server), wherever the gap was: in
+// a literal, whose announced length no longer says where it ends, in a
+// LOGIN's literal argument, or in a line. The lines before it are not
+// read, and a LOGIN after it is found with its verdict.
 func TestGap(t *testing.T) {
+	const login = "a9 LOGIN joe s3cret-Pass\r\n"
 	tests := []struct {
-		name  string
-		setup string // client bytes before the gap
-		after string // client bytes after it
-		want  int
+		name   string
+		dir    inspect.Dir // the direction that lost bytes
+		before string      // client bytes before the gap
+		server string      // server bytes before the gap
+		after  string      // bytes sent in dir after the gap
+		reply  string      // server bytes at the end
+		want   []want
 	}{
-		// A literal is skipped to its announced end even across a gap.
-		{"gap_in_literal", "a1 APPEND INBOX {100}\r\nSubject: x\r\n", "a9 LOGIN joe s3cret-Pass\r\n", 0},
-		// A LOGIN whose literal argument lost bytes is not reported.
-		{"gap_in_login_literal", "a1 LOGIN joe {11}\r\ns3c", "Pass\r\n", 0},
+		// The gap took the literal's end: its announced length reaches
+		// into the LOGIN.
+		{"literal_end_lost", inspect.ToServer, "a1 APPEND INBOX {100}\r\nSubject: x\r\n", "+ go ahead\r\n",
+			login, "a1 NO lost\r\na9 OK\r\n", []want{{"j***", "LOGIN", "unique", "yes"}}},
+		// The rest of the literal, no line of it a command, then the
+		// LOGIN: a few lost bytes leave the announced length too long.
+		{"in_literal", inspect.ToServer, "a1 APPEND INBOX {60}\r\nSubject: x\r\n", "+ go ahead\r\n",
+			"Body of the message\r\nSee you at 10\r\n\r\n" + login, "a1 OK\r\na9 NO [AUTHENTICATIONFAILED]\r\n",
+			[]want{{"j***", "LOGIN", "unique", "no"}}},
+		{"literal_start_lost", inspect.ToServer, "a1 APPEND INBOX {10000}\r\n", "+ go ahead\r\n",
+			"more of the message\r\n" + login, "a1 OK\r\na9 OK\r\n", []want{{"j***", "LOGIN", "unique", "yes"}}},
+		// A login whose literal password lost bytes is not reported; the
+		// next one, its arguments literals too, is.
+		{"in_login_literal", inspect.ToServer, "a1 LOGIN joe {11}\r\ns3c", "",
+			"Pass\r\na2 LOGIN {3}\r\njoe {11}\r\ns3cret-Pass\r\n", "a1 NO\r\na2 OK\r\n", []want{{"j***", "LOGIN", "unique", "yes"}}},
 		// The first line after a gap is a fragment; the next one is whole.
-		{"resync_at_next_line", "", "IN joe s3cret-Pass\r\na2 LOGIN joe s3cret-Pass\r\n", 1},
+		{"in_line", inspect.ToServer, "", "",
+			"IN joe s3cret-Pass\r\n" + login, "a9 OK\r\n", []want{{"j***", "LOGIN", "unique", "yes"}}},
+		// Server bytes lost in a literal: the tagged replies after it
+		// still judge the logins.
+		{"server_literal_end_lost", inspect.ToClient, "a1 ID (\"name\" \"x\")\r\n" + login, "* ID (\"name\" {20}\r\nDove",
+			"a1 OK\r\na9 OK Logged in\r\n", "", []want{{"j***", "LOGIN", "unique", "yes"}}},
+		{"server_in_literal", inspect.ToClient, "a1 ID (\"name\" \"x\")\r\n" + login, "* ID (\"name\" {200}\r\nDove",
+			"cot\r\na9 is no reply here\r\n\"version\" \"2.3\")\r\na1 OK ID completed\r\na9 NO [AUTHENTICATIONFAILED] bad\r\n", "",
+			[]want{{"j***", "LOGIN", "unique", "no"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := inspecttest.NewSession(t, New(), server)
 			s.Server(greeting)
-			if tt.setup != "" {
-				s.Client(tt.setup)
+			if tt.before != "" {
+				s.Client(tt.before)
+			}
+			if tt.server != "" {
+				s.Server(tt.server)
 			}
 			f, a := s.Analyzer(t)
-			a.Gap(f, inspect.ToServer)
-			a.Feed(f, inspect.ToServer, []byte(tt.after))
-			col := s.End()
-			if got := col.Findings(); len(got) != tt.want {
-				t.Fatalf("%d findings, want %d: %v", len(got), tt.want, col.Events)
+			a.Gap(f, tt.dir)
+			a.Feed(f, tt.dir, []byte(tt.after))
+			if tt.reply != "" {
+				a.Feed(f, inspect.ToClient, []byte(tt.reply))
 			}
+			col := s.End()
+			inspecttest.CheckLogins(t, col, "imap", "192.168.1.10", tt.want)
 			if inspecttest.Leaks(t, col.Events, "s3cret-Pass") {
 				t.Error("password leaked")
 			}
 		})
 	}
+}
+
+// TestGapInTheStream: a segment the capture dropped in the middle of an
+// APPEND's literal, seen by the engine, costs no later login.
+func TestGapInTheStream(t *testing.T) {
+	s := inspecttest.NewSession(t, New(), server)
+	s.Server(greeting).Client("a1 APPEND INBOX {400}\r\n").Server("+ go ahead\r\n").
+		Client(strings.Repeat("x", 100)+"\r\n").Lose(inspect.ToServer, 300).
+		Client("a2 LOGIN joe s3cret-Pass\r\n").Server("a1 OK\r\na2 OK\r\n")
+	inspecttest.CheckLogins(t, s.End(), "imap", "192.168.1.10", []want{{"j***", "LOGIN", "unique", "yes"}})
 }
 
 // TestLoginArgsWiped checks that nothing of a LOGIN's arguments stays in
