@@ -139,11 +139,12 @@ type stream struct {
 	n       int  // body bytes kept in buf
 	handled bool // the current packet was parsed: complete, or its prefix filled buf
 	// skip is how many bytes of the body to pass over before keeping
-	// again, and willCut says the CONNECT's Will payload in buf was cut
-	// (passOver).
-	skip    int
-	willCut bool
-	buf     [capture]byte
+	// again, and topicCut and willCut say the CONNECT's Will topic and
+	// payload in buf were cut (passOver).
+	skip     int
+	topicCut bool
+	willCut  bool
+	buf      [capture]byte
 }
 
 type analyzer struct {
@@ -185,7 +186,7 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 				a.kill(f, dir)
 			default:
 				s.stage, s.left, s.n, s.handled = stageBody, s.lenVal, 0, false
-				s.skip, s.willCut = 0, false
+				s.skip, s.topicCut, s.willCut = 0, false, false
 				if s.left == 0 {
 					s.stage = stageHeader
 					a.packet(f, dir, s)
@@ -260,7 +261,7 @@ func (a *analyzer) packet(f *inspect.Flow, dir inspect.Dir, s *stream) {
 		// (MQTT 3.1.1 section 2.2.2): a broker closes the connection on
 		// anything else, so there is no login to report.
 		if dir == inspect.ToServer && s.header == typeConnect<<4 {
-			a.connect(f, body, s.willCut)
+			a.connect(f, body, s.topicCut, s.willCut)
 		}
 	case typeConnack:
 		if dir == inspect.ToClient {
@@ -278,20 +279,33 @@ const (
 	flagUser     = 0x80
 )
 
-// willKept is how much of a Will payload too long for the buffer is kept
-// for the payload scanner (passOver).
-const willKept = 256
+// What is kept of a CONNECT's fields before the login when they are too
+// long for the buffer (passOver). Together with the fixed fields and
+// emptied property blocks they take under 900 bytes, so that well over
+// half the buffer stays for the user name and password.
+const (
+	// clientIDKept is what observeClient reads of a client identifier:
+	// the 64 bytes it shows, and the 256 after them that Scrubbed looks
+	// ahead to hide an address or a number crossing its cut.
+	clientIDKept = 64 + 256
+	// willKept is how much of a Will payload is kept for the payload
+	// scanner.
+	willKept = 256
+)
 
 // passOver makes room, in a CONNECT's full buffer, for the user name and
-// password that follow the fields before them, which may be long: 5.0
-// property blocks (user properties may run to kilobytes), dropped since
-// nothing reads them, and a Will payload (a device's last message,
-// kilobytes of JSON), of which the first willKept bytes are kept where
-// they leave room. Each such field is cut in place, its length rewritten
-// to match and what follows it in the buffer moved down. passOver
-// returns how many bytes still to come of a field the buffer ends in are
-// to be passed over. Called again each time the buffer fills, it cuts
-// nothing twice.
+// password that follow the fields before them, any of which may be
+// long: a client identifier (a device naming itself with a certificate
+// or a blob of JSON), 5.0 property blocks (user properties may run to
+// kilobytes), dropped since nothing reads them, a Will topic, and a Will
+// payload (a device's last message, kilobytes of JSON). Of each the front
+// that is read is kept, where the buffer holds it: clientIDKept bytes of
+// the identifier, maxTopic of the topic, willKept of the payload. Each
+// such field is cut in place, its length rewritten to match and what
+// follows it in the buffer moved down. passOver returns how many bytes
+// still to come of a field the buffer ends in are to be passed over as
+// they stream: of the long fields only their lengths matter. Called
+// again each time the buffer fills, it cuts nothing twice.
 func (s *stream) passOver() int {
 	r := reader{b: s.buf[:s.n]}
 	name := r.str16()
@@ -306,32 +320,48 @@ func (s *stream) passOver() int {
 			return left
 		}
 	}
-	r.str16() // client identifier
-	if r.short || flags&flagWill == 0 {
-		return 0
+	if left, _ := s.cutString(&r, clientIDKept); r.short || flags&flagWill == 0 {
+		return left
 	}
 	if level == 5 {
 		if left := s.dropProperties(&r); r.short {
 			return left
 		}
 	}
-	r.str16() // Will topic
-	if r.short || r.off+2 > s.n {
-		return 0
+	left, cut := s.cutString(&r, maxTopic)
+	s.topicCut = s.topicCut || cut
+	if r.short {
+		return left
 	}
+	left, cut = s.cutString(&r, willKept)
+	s.willCut = s.willCut || cut
+	return left
+}
+
+// cutString shortens the string at r to at most keep of its bytes held,
+// removing the others held and rewriting its length to match, and
+// reports whether it did. It returns how many of its bytes are still to
+// come, and then, or when its length itself is not all held, sets
+// r.short.
+func (s *stream) cutString(r *reader, keep int) (left int, cut bool) {
 	at, start := r.off, r.off+2
+	if start > s.n {
+		r.short = true
+		return 0, false
+	}
 	length := int(binary.BigEndian.Uint16(s.buf[at:]))
 	held := min(length, s.n-start)
-	// Half the buffer stays free for the login, however far in the
-	// payload starts.
-	keep := min(willKept, held, max(0, len(s.buf)/2-start))
-	if keep == length {
-		return 0
+	if keep = min(keep, held); keep < length {
+		s.remove(start+keep, held-keep)
+		binary.BigEndian.PutUint16(s.buf[at:], uint16(keep))
+		cut = true
 	}
-	s.remove(start+keep, held-keep)
-	binary.BigEndian.PutUint16(s.buf[at:], uint16(keep))
-	s.willCut = true
-	return length - held
+	r.b, r.off = s.buf[:s.n], start+keep
+	if held < length {
+		r.short = true
+		return length - held, cut
+	}
+	return 0, cut
 }
 
 // dropProperties empties the property block at r: its bytes held are
@@ -370,9 +400,9 @@ func (s *stream) remove(off, n int) {
 
 // connect reads a CONNECT: protocol level, client identifier, Will, user
 // name and password. A field cut off by the capture ends the parse; what
-// was read before it is still used. willCut says the Will payload in b
-// is the front of a longer one.
-func (a *analyzer) connect(f *inspect.Flow, b []byte, willCut bool) {
+// was read before it is still used. topicCut and willCut say the Will
+// topic and payload in b are the fronts of longer ones.
+func (a *analyzer) connect(f *inspect.Flow, b []byte, topicCut, willCut bool) {
 	r := reader{b: b}
 	name := r.str16()
 	level := r.u8() &^ 0x80 // mosquitto bridges set the top bit
@@ -399,7 +429,7 @@ func (a *analyzer) connect(f *inspect.Flow, b []byte, willCut bool) {
 		if r.short {
 			return
 		}
-		a.scan(f, inspect.ToServer, topic, payload, false, willCut) // not r.short: the topic whole
+		a.scan(f, inspect.ToServer, topic, payload, topicCut, willCut)
 	}
 	var user, secret []byte
 	if flags&flagUser != 0 {

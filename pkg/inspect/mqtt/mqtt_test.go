@@ -360,16 +360,47 @@ func TestSynthetic(t *testing.T) {
 			c.ClientBytes(connect(connectOpts{level: 5, clientID: "cam-05", user: str("admin"), pass: str(secret),
 				props: []byte{0}, will: true, willProps: userProperty(2000), willTopic: "dev/lwt", willPayload: strings.Repeat("y", 300)})).ServerBytes(connack5(0x87))
 		}, 1, "no", "unique", "a***", "dev/lwt", strings.Repeat("y", 11)},
-		// A Will payload past half the buffer is passed over whole.
+		// The buffer fills inside the Will payload, after a long topic:
+		// the topic is cut to what is scanned, and the front of the
+		// payload held then is kept (the rest passed over).
 		{"long_will_topic_and_payload_v311", func(c *inspecttest.Conv) {
 			c.ClientBytes(connect(connectOpts{clientID: "cam-01", user: str("admin"), pass: str(secret), will: true,
 				willTopic: "dev/" + strings.Repeat("t", 1900), willPayload: strings.Repeat("w", 400)})).ServerBytes(connack(0))
-		}, 1, "yes", "unique", "a***", "dev/" + strings.Repeat("t", maxTopic-4), ""},
+		}, 1, "yes", "unique", "a***", "dev/" + strings.Repeat("t", maxTopic-4), strings.Repeat("w", capture-10-8-1906-2)},
 		{"long_properties_and_will_payload_v5", func(c *inspecttest.Conv) {
 			b := connect(connectOpts{level: 5, clientID: "cam-05", user: str("admin"), pass: str(secret),
 				props: userProperty(4000), will: true, willProps: userProperty(2100), willTopic: "t", willPayload: strings.Repeat("v", 3000)})
 			inSegments(c, b, 1400).ServerBytes(connack5(0))
 		}, 1, "yes", "unique", "a***", "t", strings.Repeat("v", willKept)},
+		// A client identifier or Will topic longer than the kept prefix
+		// (a device naming itself with a certificate or a JSON blob):
+		// only their fronts are kept, and the login after them is read.
+		{"long_client_id_v311", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{clientID: strings.Repeat("i", 3000), user: str("admin"), pass: str(secret)})).ServerBytes(connack(0))
+		}, 1, "yes", "unique", "a***", "", ""},
+		{"long_client_id_v31_in_small_segments", func(c *inspecttest.Conv) {
+			b := connect(connectOpts{name: "MQIsdp", level: 3, clientID: strings.Repeat("i", 5000), user: str("admin"), pass: str(secret)})
+			inSegments(c, b, 536).ServerBytes(connack(4))
+		}, 1, "no", "unique", "a***", "", ""},
+		{"long_client_id_v5", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{level: 5, clientID: strings.Repeat("i", 3000), user: str("admin"), pass: str(secret),
+				props: userProperty(100)})).ServerBytes(connack5(0))
+		}, 1, "yes", "unique", "a***", "", ""},
+		{"long_will_topic_v311", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{clientID: "cam-01", user: str("admin"), pass: str(secret), will: true,
+				willTopic: strings.Repeat("t", 3000), willPayload: "offline"})).ServerBytes(connack(0))
+		}, 1, "yes", "unique", "a***", strings.Repeat("t", maxTopic), "offline"},
+		{"long_client_id_will_topic_and_payload_v5", func(c *inspecttest.Conv) {
+			b := connect(connectOpts{level: 5, clientID: strings.Repeat("i", 2500), user: str("admin"), pass: str(secret),
+				props: userProperty(2100), will: true, willProps: userProperty(2100), willTopic: strings.Repeat("t", 2500), willPayload: strings.Repeat("v", 2500)})
+			inSegments(c, b, 1400).ServerBytes(connack5(0))
+		}, 1, "yes", "unique", "a***", strings.Repeat("t", maxTopic), strings.Repeat("v", willKept)},
+		// A client identifier the buffer holds whole, then a Will topic
+		// that fills the buffer: the identifier is cut for room.
+		{"client_id_then_will_topic_fill_the_buffer", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{clientID: strings.Repeat("i", 1500), user: str("admin"), pass: str(secret), will: true,
+				willTopic: strings.Repeat("t", 1500), willPayload: "offline"})).ServerBytes(connack(0))
+		}, 1, "yes", "unique", "a***", strings.Repeat("t", maxTopic), "offline"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -404,6 +435,50 @@ func TestSynthetic(t *testing.T) {
 			}
 			if inspecttest.Leaks(t, col.Events, secret) || inspecttest.Leaks(t, col.Events, jwt) || inspecttest.Leaks(t, col.Events, "admin") {
 				t.Error("a secret or user name leaked into an event")
+			}
+		})
+	}
+}
+
+// TestLongFieldsSplitAtEveryOffset sends CONNECTs whose client
+// identifier, property blocks, Will topic and Will payload are each
+// longer than the kept prefix, in two segments cut at every offset: the
+// login after them is read whatever the cut, with the client observed
+// and the fronts of the Will's topic and payload scanned.
+func TestLongFieldsSplitAtEveryOffset(t *testing.T) {
+	long := func(c string, n int) string { return strings.Repeat(c, n) }
+	tests := []struct {
+		name    string
+		connect []byte
+		connack []byte
+	}{
+		{"v311", connect(connectOpts{clientID: long("i", 2100), user: str("admin"), pass: str(secret), will: true,
+			willTopic: long("t", 2100), willPayload: long("v", 2100)}), connack(0)},
+		{"v5", connect(connectOpts{level: 5, clientID: long("i", 2100), user: str("admin"), pass: str(secret),
+			props: userProperty(2100), will: true, willProps: userProperty(2100), willTopic: long("t", 2100), willPayload: long("v", 2100)}), connack5(0)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for cut := 1; cut < len(tt.connect); cut++ {
+				col := &inspecttest.Collector{}
+				sc := &recordingScanner{}
+				e := inspecttest.Engine(t, col, nil, New(sc))
+				c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:1883")
+				c.ClientBytes(tt.connect[:cut]).ClientBytes(tt.connect[cut:]).ServerBytes(tt.connack)
+				c.Close()
+				e.Flush()
+				got := col.Findings()
+				if len(got) != 1 || got[0].Evidence["user"] != "a***" || got[0].Evidence["accepted"] != "yes" {
+					t.Fatalf("cut at %d: logins %v, want one of a*** accepted", cut, got)
+				}
+				if obs := col.Kind(event.KindBanner); len(obs) != 1 || obs[0].Evidence["client_id"] != long("i", 64) {
+					t.Fatalf("cut at %d: client observations %v", cut, obs)
+				}
+				topics, payloads := sc.where("mqtt_topic"), sc.where("mqtt_payload")
+				if len(topics) != 1 || topics[0] != long("t", maxTopic) || len(payloads) != 1 ||
+					len(payloads[0]) == 0 || len(payloads[0]) > willKept || strings.Trim(payloads[0], "v") != "" {
+					t.Fatalf("cut at %d: scanned topics %q, payloads %q", cut, topics, payloads)
+				}
 			}
 		})
 	}
@@ -642,6 +717,9 @@ func FuzzStream(f *testing.F) {
 	f.Add(connect(connectOpts{clientID: "c", user: str("u"), pass: str("p")}), connack(0), publish(1, "t", "p"), uint8(3))
 	f.Add(v5, connack5(0x86), publish5("t", []byte{0}, "p"), uint8(1))
 	f.Add([]byte{0x10, 0xff, 0xff, 0xff, 0xff, 0x01}, []byte{0x20}, []byte{0x36, 0x02, 0x00}, uint8(0))
+	long := connect(connectOpts{level: 5, clientID: strings.Repeat("i", 2100), user: str("u"), pass: str("p"), props: userProperty(300),
+		will: true, willProps: []byte{0}, willTopic: strings.Repeat("t", 2100), willPayload: strings.Repeat("x", 2100)})
+	f.Add(long, connack5(0), publish5("t", []byte{0}, "p"), uint8(200))
 	f.Fuzz(func(t *testing.T, client, server, more []byte, split uint8) {
 		col := &inspecttest.Collector{}
 		sc := &recordingScanner{}

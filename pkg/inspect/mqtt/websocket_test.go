@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -171,6 +172,53 @@ func TestWebSocket(t *testing.T) {
 			}
 			if e.Stats.WebSocketCompressed != tt.compressed {
 				t.Errorf("%d flows stopped at a compressed frame, want %d", e.Stats.WebSocketCompressed, tt.compressed)
+			}
+			if inspecttest.Leaks(t, col.Events, secret) {
+				t.Error("the password leaked into an event")
+			}
+		})
+	}
+}
+
+// TestWebSocketLongFields: over WebSocket as over TCP, a client
+// identifier or Will longer than the kept prefix does not cost the login
+// after it, in one message or in fragments cut across segments.
+func TestWebSocketLongFields(t *testing.T) {
+	v311 := connect(connectOpts{clientID: strings.Repeat("i", 3000), user: str("admin"), pass: str(secret), will: true,
+		willTopic: strings.Repeat("t", 3000), willPayload: strings.Repeat("v", 3000)})
+	v5 := connect(connectOpts{level: 5, clientID: strings.Repeat("i", 3000), user: str("admin"), pass: str(secret),
+		props: userProperty(3000), will: true, willProps: []byte{0}, willTopic: "t", willPayload: "gone"})
+	tests := []struct {
+		name    string
+		client  []byte
+		connack []byte
+		step    int
+	}{
+		{"v311_one_message", wsMessage(v311), connack(0), 0},
+		{"v311_fragments", cat(wsFrame(wsBinary, true, v311[:2500]), wsFrame(wsFin|wsPing, true, []byte("?")),
+			wsFrame(wsFin|wsContinuation, true, v311[2500:])), connack(0), 700},
+		{"v5_small_segments", wsMessage(v5), connack5(0), 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, http.New(nil), New(nil))
+			c := inspecttest.NewTCP(e, inspecttest.LANClient, "203.0.113.5:8080")
+			c.Client(upgradeRequest("mqtt")).Server(upgradeAnswer("mqtt"))
+			step := tt.step
+			if step == 0 {
+				step = len(tt.client)
+			}
+			for b := tt.client; len(b) > 0; b = b[min(step, len(b)):] {
+				c.ClientBytes(b[:min(step, len(b))])
+			}
+			c.ServerBytes(wsFrame(wsFin|wsBinary, false, tt.connack))
+			c.Close()
+			e.Flush()
+			inspecttest.CheckLogins(t, col, "mqtt", "192.168.1.10",
+				[]inspecttest.Login{{User: "a***", Mechanism: "CONNECT", Class: "unique", Accepted: "yes"}})
+			if banners := col.Kind(event.KindBanner); len(banners) != 1 || banners[0].Evidence["client_id"] != strings.Repeat("i", 64) {
+				t.Errorf("client observations %v", banners)
 			}
 			if inspecttest.Leaks(t, col.Events, secret) {
 				t.Error("the password leaked into an event")
