@@ -7,7 +7,8 @@
 // with their security level as observations, so that an agent serving
 // requests without authentication shows up on its scorecard; their
 // verdict takes the same proof, a Response with the msgID of a request
-// seen.
+// seen, which at authPriv is read from the message header around the
+// encrypted PDU.
 package snmp
 
 import (
@@ -457,14 +458,19 @@ func (a *analyzer) reportCommunity(f *inspect.Flow, e *entry, o inspect.Outcome)
 // v3 handles an SNMPv3 message. Engine discovery (an empty user name) is
 // part of every v3 exchange and says nothing. A named user is reported
 // once per flow as an observation with its security level and whether the
-// agent answered: a Response to a request seen (its msgID, user and
+// agent answered: an answer to a request seen (its msgID, user and
 // security level, from the end the request went to) accepts; a Report
 // of a failed check (unknown user, unsupported security level, wrong
 // password: usmRefusal) to a request seen refuses it, whatever the
-// request's level (agents send it at noAuthNoPriv). A Response or Report
-// that answers no request seen settles nothing, as for a community:
-// anyone on the LAN can send it in the agent's name. The user then waits
-// for one that does; at the end of the flow it is unknown.
+// request's level (agents send it at noAuthNoPriv). At authPriv the
+// answer's PDU is encrypted and its type unread; a message the agent
+// encrypts is no request when its reportable flag is clear, and it is
+// authenticated and encrypted with the user's keys, which a wrong key
+// or an unknown user would have had refused in clear: it accepts as a
+// Response does. An answer or Report that answers no request seen
+// settles nothing, as for a community: anyone on the LAN can send it in
+// the agent's name. The user then waits for one that does; at the end
+// of the flow it is unknown.
 func (a *analyzer) v3(f *inspect.Flow, dir inspect.Dir, m *message) {
 	if len(m.user) == 0 {
 		return
@@ -472,8 +478,9 @@ func (a *analyzer) v3(f *inspect.Flow, dir inspect.Dir, m *message) {
 	level := m.flags & (flagAuth | flagPriv)
 	key := hashKey(versionV3, level, m.user)
 	e := a.find(key)
-	switch m.pdu {
-	case pduResponse:
+	encryptedAnswer := m.pdu == 0 && m.flags&flagReportable == 0
+	switch {
+	case m.pdu == pduResponse || encryptedAnswer:
 		if e != nil && !e.pending {
 			return
 		}
@@ -487,16 +494,12 @@ func (a *analyzer) v3(f *inspect.Flow, dir inspect.Dir, m *message) {
 		if answered {
 			a.observeUser(f, e, inspect.OutcomeAccepted)
 		}
-	case pduReport:
+	case m.pdu == pduReport:
 		if m.refusal {
 			a.refused(f, dir, m)
 		}
-	default: // requests, notifications, and encrypted PDUs of unknown type
-		// An encrypted PDU may be a Response itself: only a request,
-		// by its type or, encrypted, by its reportable flag, waits for
-		// an answer.
-		request := m.pdu != 0 || m.flags&flagReportable != 0
-		if request && m.pdu != pduTrapV1 && m.pdu != pduTrapV2 && (e == nil || e.pending) {
+	default: // requests, by their type or, encrypted, by their reportable flag, and notifications
+		if m.pdu != pduTrapV1 && m.pdu != pduTrapV2 && (e == nil || e.pending) {
 			a.remember(key, dir, m)
 		}
 		if e != nil {

@@ -3,6 +3,7 @@ package snmp
 import (
 	"encoding/hex"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +91,38 @@ func TestCorpusV3(t *testing.T) {
 			"security_level": "noAuthNoPriv", "user": "no***", "accepted": "no"}
 		if !equalEvidence(ev.Evidence, want) || ev.Type != event.TypeObservation || ev.Device.Port != 161 {
 			t.Errorf("observation %v about %v, want %v about the agent", ev.Evidence, ev.Device, want)
+		}
+	}
+}
+
+// TestV3Recording reads testdata/snmpv3-usm.pcap, recorded by
+// scripts/detection/record-snmpv3.sh between net-snmp's snmpd and
+// snmpget (5.9.3), one flow per snmpget: at authPriv (SHA, AES) the
+// right pass phrases, answered by an encrypted Response; a wrong
+// authentication pass phrase, refused by a usmStatsWrongDigests Report;
+// a wrong privacy pass phrase, which the agent drops without a word; at
+// authNoPriv the right pass phrase, answered in clear; and an unknown
+// user, refused by a usmStatsUnknownUserNames Report.
+func TestV3Recording(t *testing.T) {
+	c, err := inspecttest.RunFile(t, "testdata/snmpv3-usm.pcap", nil, New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range c.Kind(event.KindBanner) {
+		got = append(got, ev.Evidence["security_level"]+"/"+ev.Evidence["accepted"])
+		if ev.Evidence["user"] != "na***" || ev.Device.IP != "192.168.54.10" || ev.Device.Port != 161 {
+			t.Errorf("observation %v about %v, want user na*** about the agent", ev.Evidence, ev.Device)
+		}
+	}
+	slices.Sort(got)
+	want := []string{"authNoPriv/yes", "authPriv/no", "authPriv/no", "authPriv/unknown", "authPriv/yes"}
+	if !slices.Equal(got, want) || len(c.Findings()) != 0 {
+		t.Errorf("observations %v and %d findings, want %v and none", got, len(c.Findings()), want)
+	}
+	for _, s := range []string{"nas-monitor", "nas-backup"} {
+		if inspecttest.Leaks(t, c.Events, s) {
+			t.Errorf("%q leaked into an event", s)
 		}
 	}
 }
@@ -287,9 +320,39 @@ func TestSynthetic(t *testing.T) {
 		{"v3_noauth_unanswered", "192.168.1.20:161", func(c *inspecttest.Conv) {
 			c.ClientBytes(v3(0x04, "monitor", scoped(pdu(pduGetBulk))))
 		}, nil, []string{"noAuthNoPriv/unknown"}},
-		{"v3_authpriv_encrypted", "192.168.1.20:161", func(c *inspecttest.Conv) {
+		// At authPriv the scoped PDU is encrypted both ways, but the
+		// header tells: the agent's answer to a request seen (its msgID,
+		// the reportable flag clear) at the request's level is
+		// authenticated and encrypted with the user's keys. A refusal
+		// would have been a Report in clear.
+		{"v3_authpriv_encrypted_answered", "192.168.1.20:161", func(c *inspecttest.Conv) {
 			c.ClientBytes(v3(0x07, "monitor", octets("\x01\x02\x03"))).ServerBytes(v3(0x03, "monitor", octets("\x04\x05")))
+		}, nil, []string{"authPriv/yes"}},
+		{"v3_authpriv_encrypted_unanswered", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ClientBytes(v3(0x07, "monitor", octets("\x01\x02\x03")))
 		}, nil, []string{"authPriv/unknown"}},
+		{"v3_authpriv_encrypted_reply_without_request", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ServerBytes(v3(0x03, "monitor", octets("\x04\x05")))
+		}, nil, []string{"authPriv/unknown"}},
+		{"v3_authpriv_encrypted_reply_to_another_msgid", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ClientBytes(v3ID(7, 0x07, "monitor", octets("\x01\x02\x03"))).ServerBytes(v3ID(8, 0x03, "monitor", octets("\x04\x05")))
+		}, nil, []string{"authPriv/unknown"}},
+		{"v3_authpriv_encrypted_reply_sent_the_way_the_request_went", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ClientBytes(v3(0x07, "monitor", octets("\x01\x02\x03"))).ClientBytes(v3(0x03, "monitor", octets("\x04\x05")))
+		}, nil, []string{"authPriv/unknown"}},
+		// A reportable message the other way is a request of its own
+		// (an Inform), not an answer.
+		{"v3_authpriv_encrypted_request_back", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ClientBytes(v3(0x07, "monitor", octets("\x01\x02\x03"))).ServerBytes(v3(0x07, "monitor", octets("\x04\x05")))
+		}, nil, []string{"authPriv/unknown"}},
+		// An answer in clear, at a lower level, proves no key.
+		{"v3_authpriv_answered_at_authnopriv", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ClientBytes(v3(0x07, "monitor", octets("\x01\x02\x03"))).ServerBytes(v3(0x01, "monitor", scoped(pdu(pduResponse))))
+		}, nil, []string{"authPriv/unknown", "authNoPriv/unknown"}},
+		{"v3_authpriv_clock_report_then_answered", "192.168.1.20:161", func(c *inspecttest.Conv) {
+			c.ClientBytes(v3ID(7, 0x07, "monitor", octets("\x01"))).ServerBytes(v3ID(7, 0x01, "monitor", scoped(usmReport(usmNotInTimeWindows))))
+			c.ClientBytes(v3ID(8, 0x07, "monitor", octets("\x01"))).ServerBytes(v3ID(8, 0x03, "monitor", octets("\x02")))
+		}, nil, []string{"authPriv/yes"}},
 		{"v3_authnopriv_answered", "192.168.1.20:161", func(c *inspecttest.Conv) {
 			c.ClientBytes(v3(0x05, "monitor", scoped(pdu(pduGet)))).ServerBytes(v3(0x01, "monitor", scoped(pdu(pduResponse))))
 		}, nil, []string{"authNoPriv/yes"}},
@@ -550,6 +613,7 @@ func TestGetResponseDoesNotAllocate(t *testing.T) {
 		// A v3 user is an observation, no login.
 		{"v3_answered", v3(0x04, "monitor", scoped(pdu(pduGet))), v3(0, "monitor", scoped(pdu(pduResponse))), 0},
 		{"v3_answering_another_request", v3ID(7, 0x04, "monitor", scoped(pdu(pduGet))), v3ID(8, 0, "monitor", scoped(pdu(pduResponse))), 0},
+		{"v3_authpriv_answered", v3(0x07, "monitor", octets("\x01\x02\x03")), v3(0x03, "monitor", octets("\x04\x05")), 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
