@@ -131,6 +131,51 @@ func TestCorpusBigPayloads(t *testing.T) {
 	}
 }
 
+// TestLongFieldsRecording reads testdata/mqtt-long-fields.pcap,
+// recorded by scripts/detection/record-mqtt-long.sh between Debian's
+// mosquitto 2.0.11 and mosquitto_pub: CONNECTs whose client identifier
+// (3000 characters), Will topic and Will payload (3000 each) and, at 5.0,
+// a user property (3000) come before the user name and password, which
+// the broker refuses (wrong password) or accepts. Each login is read.
+func TestLongFieldsRecording(t *testing.T) {
+	sc := &recordingScanner{}
+	col, err := inspecttest.RunFile(t, "testdata/mqtt-long-fields.pcap", nil, New(sc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type login struct{ user, accepted, device string }
+	var got []login
+	for _, l := range col.Findings() {
+		got = append(got, login{l.Evidence["user"], l.Evidence["accepted"], l.Device.IP})
+	}
+	want := []login{
+		{"a***", "no", "192.168.55.10"},  // 3.1.1, long client identifier
+		{"a***", "yes", "192.168.55.10"}, // the same, the right password
+		{"a***", "yes", "192.168.55.10"}, // 3.1.1, long Will topic and payload
+		{"a***", "no", "192.168.55.10"},  // 5.0, all of them and a long user property
+		{"a***", "yes", "192.168.55.10"}, // the same, the right password
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("logins %v, want %v", got, want)
+	}
+	long := "plug-" + strings.Repeat("i", 59)
+	var ids []string
+	for _, b := range col.Kind(event.KindBanner) {
+		ids = append(ids, b.Evidence["client_id"]+"/"+b.Evidence["mqtt_version"])
+	}
+	wantIDs := []string{long + "/3.1.1", long + "/3.1.1", "plug-01/3.1.1", long + "/5.0", long + "/5.0"}
+	if !slices.Equal(ids, wantIDs) {
+		t.Errorf("client observations %q, want %q", ids, wantIDs)
+	}
+	willTopic := "plug/" + strings.Repeat("t", maxTopic-5)
+	if n := strings.Count(strings.Join(sc.where("mqtt_topic"), ","), willTopic); n != 3 {
+		t.Errorf("Will topic scanned %d times, want 3 (one per CONNECT with a Will)", n)
+	}
+	if inspecttest.Leaks(t, col.Events, "Orchid-Basalt-19") || inspecttest.Leaks(t, col.Events, "admin") {
+		t.Error("a password or user name leaked into an event")
+	}
+}
+
 // Wire builders for synthetic sessions.
 
 func s16(s string) []byte { return append([]byte{byte(len(s) >> 8), byte(len(s))}, s...) }
