@@ -653,6 +653,7 @@ func FuzzDatagram(f *testing.F) {
 	f.Add(community(versionV1, "public", trapV1()), []byte{})
 	f.Add(v3(0x04, "monitor", scoped(pdu(pduGet))), v3(0, "monitor", scoped(pdu(pduReport))))
 	f.Add(v3(0x07, "monitor", octets("x")), []byte{0x30, 0x84, 0xff, 0xff, 0xff, 0xff})
+	f.Add(v3(0x07, "monitor", octets("\x01\x02")), v3(0x03, "monitor", octets("\x03\x04")))
 	f.Fuzz(func(t *testing.T, request, reply []byte) {
 		var m message
 		parse(request, &m)
