@@ -294,7 +294,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 // FindingKinds are the finding kinds policy can name.
 var FindingKinds = []string{
 	"default_credentials", "weak_credentials", "plaintext_credentials",
-	"personal_data", "plaintext_protocol", "weak_tls", "firmware_over_http",
+	"personal_data", "plaintext_protocol", "weak_tls", "weak_ssh", "firmware_over_http",
 	"scanning", "outdated_firmware", "exposed_service",
 }
 

@@ -457,16 +457,17 @@ func (s scorer) p537() Provision {
 
 // strongInternet says whether every TCP connection the device opened to
 // the internet was seen to negotiate TLS 1.2 or newer with a strong
-// suite, no weak_tls finding stands against the device, and the device
-// was seen in no application flow in clear on the LAN: a camera that
-// serves telnet in clear to the LAN, or a laptop that logs in to it so,
-// does not communicate securely whatever its cloud connections did.
+// suite, no weak_tls or weak_ssh finding stands against the device, and
+// the device was seen in no application flow in clear on the LAN: a
+// camera that serves telnet in clear to the LAN, or a laptop that logs
+// in to it so, does not communicate securely whatever its cloud
+// connections did.
 // Nor did the device send UDP to the internet on a port not known to
 // carry encrypted or infrastructure traffic (internetUDP): nothing
 // judged it, and CoAP or syslog in clear beside TLS is no best practice.
 func (s scorer) strongInternet() (string, bool) {
 	t := s.d.traffic
-	if t.wanConns == 0 || t.tlsWeak > 0 || t.tlsStrong < t.wanConns || len(s.findings(kinds(event.KindWeakTLS))) > 0 || s.d.lanClear.n > 0 || t.udp.n > 0 {
+	if t.wanConns == 0 || t.tlsWeak > 0 || t.tlsStrong < t.wanConns || len(s.findings(kinds(event.KindWeakTLS, event.KindWeakSSH))) > 0 || s.d.lanClear.n > 0 || t.udp.n > 0 {
 		return "", false
 	}
 	return fmt.Sprintf("all %d internet TCP connections seen used TLS 1.2 or newer with a strong cipher", t.wanConns), true
@@ -484,7 +485,7 @@ func (s scorer) internetUnknown() string {
 		return strong + "; whether the device checks the server's certificate, and how it protects what was not seen, cannot be told from the network"
 	}
 	t := s.d.traffic
-	if weak := s.findings(kinds(event.KindWeakTLS)); len(weak) > 0 {
+	if weak := s.findings(kinds(event.KindWeakTLS, event.KindWeakSSH)); len(weak) > 0 {
 		return weak[0]
 	}
 	var internet string
@@ -515,7 +516,7 @@ func (s scorer) internetUnknown() string {
 }
 
 func (s scorer) p551() Provision {
-	fails := s.findings(kinds(event.KindWeakTLS, event.KindPlaintextProtocol))
+	fails := s.findings(kinds(event.KindWeakTLS, event.KindWeakSSH, event.KindPlaintextProtocol))
 	return unknown(verdict("5.5-1", "Best-practice cryptography", fails, ""), s.internetUnknown())
 }
 

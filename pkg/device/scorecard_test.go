@@ -149,6 +149,9 @@ func TestScorecard(t *testing.T) {
 		{"weak_tls", []*event.Event{
 			finding(event.KindWeakTLS, "Weak TLS: TLS 1.0", event.Evidence{"tls_version": "TLS 1.0"}),
 		}, map[string]Status{"5.5-1": Fail}, "TLS 1.0"},
+		{"weak_ssh", []*event.Event{
+			finding(event.KindWeakSSH, "Weak SSH negotiated: key exchange diffie-hellman-group1-sha1", event.Evidence{"kex": "diffie-hellman-group1-sha1"}),
+		}, map[string]Status{"5.5-1": Fail}, "diffie-hellman-group1-sha1"},
 		{"outdated", []*event.Event{
 			finding(event.KindOutdatedFirmware, "dropbear 2014.63 is affected by CVE-2016-7406", nil),
 		}, map[string]Status{"5.3-8": Fail}, "CVE-2016-7406"},

@@ -35,6 +35,7 @@ const (
 	KindPersonalData         Kind = "personal_data"
 	KindPlaintextProtocol    Kind = "plaintext_protocol"
 	KindWeakTLS              Kind = "weak_tls"
+	KindWeakSSH              Kind = "weak_ssh"
 	KindFirmwareOverHTTP     Kind = "firmware_over_http"
 	KindScanning             Kind = "scanning"
 	KindOutdatedFirmware     Kind = "outdated_firmware"
@@ -232,7 +233,7 @@ func (e *Event) AppendDedupKey(dst []byte) []byte {
 	// filed builds its key, and most carry fewer fields than there are
 	// keys.
 	var values [len(dedupEvidenceKeys)]string
-	var present uint16
+	var present uint32
 	for k, v := range e.Evidence {
 		if i := dedupKeyIndex(k); i >= 0 {
 			values[i], present = v, present|1<<i
@@ -301,7 +302,7 @@ func (e *Event) aboutServer() bool {
 
 // dedupEvidenceKeys are the evidence fields that make two findings of one
 // kind on one device different findings.
-var dedupEvidenceKeys = [...]string{"protocol", "user", "password_class", "password_hash", "data_kind", "sample", "product", "version", "advisory", "tls_version", "cipher", "port", "url", "check", "server_name"}
+var dedupEvidenceKeys = [...]string{"protocol", "user", "password_class", "password_hash", "data_kind", "sample", "product", "version", "advisory", "tls_version", "cipher", "port", "url", "check", "server_name", "kex", "host_key", "mac_algorithm"}
 
 // dedupKeyIndex is k's index in dedupEvidenceKeys, or -1: a switch the
 // compiler turns into a search by length and content.
@@ -337,6 +338,12 @@ func dedupKeyIndex(k string) int {
 		return 13
 	case "server_name":
 		return 14
+	case "kex":
+		return 15
+	case "host_key":
+		return 16
+	case "mac_algorithm":
+		return 17
 	}
 	return -1
 }

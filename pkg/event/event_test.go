@@ -53,6 +53,11 @@ func TestDedupKey(t *testing.T) {
 		{"plaintext_protocol_to_one_named_service",
 			withEvidence(&Event{Kind: KindPlaintextProtocol, Device: ph, Flow: &Flow{App: "http", Client: ph, Server: cloud("198.51.100.4")}}, "server_name", "api.cloud.example"),
 			withEvidence(&Event{Kind: KindPlaintextProtocol, Device: ph, Flow: &Flow{App: "http", Client: ph, Server: cloud("198.51.100.5")}}, "server_name", "api.cloud.example"), true},
+		// A server negotiating two different weak key exchanges, the
+		// cipher alike, is two findings.
+		{"weak_ssh_two_key_exchanges",
+			withEvidence(&Event{Kind: KindWeakSSH, Device: cam("192.168.1.101"), Flow: &Flow{App: "ssh", Client: ph, Server: cam("192.168.1.101")}}, "kex", "diffie-hellman-group1-sha1"),
+			withEvidence(&Event{Kind: KindWeakSSH, Device: cam("192.168.1.101"), Flow: &Flow{App: "ssh", Client: ph, Server: cam("192.168.1.101")}}, "kex", "diffie-hellman-group-exchange-sha1"), false},
 		{"plaintext_protocol_to_two_named_services",
 			withEvidence(&Event{Kind: KindPlaintextProtocol, Device: ph, Flow: &Flow{App: "http", Client: ph, Server: cloud("198.51.100.4")}}, "server_name", "api.cloud.example"),
 			withEvidence(&Event{Kind: KindPlaintextProtocol, Device: ph, Flow: &Flow{App: "http", Client: ph, Server: cloud("198.51.100.4")}}, "server_name", "ota.cloud.example"), false},

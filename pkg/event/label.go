@@ -17,6 +17,8 @@ func KindLabel(k Kind) string {
 		return "Unencrypted connection"
 	case KindWeakTLS:
 		return "Outdated encryption"
+	case KindWeakSSH:
+		return "Outdated encryption in SSH"
 	case KindFirmwareOverHTTP:
 		return "Update downloaded unencrypted"
 	case KindScanning:
@@ -110,6 +112,12 @@ func EvidenceLabel(key string) string {
 		return "Why it is weak"
 	case "sni":
 		return "Server asked for"
+	case "kex":
+		return "Key exchange"
+	case "host_key":
+		return "Server key type"
+	case "mac_algorithm":
+		return "Message check (MAC)"
 	case "url":
 		return "Address"
 	case "status":

@@ -216,6 +216,9 @@ func advice(f *event.Event) string {
 		return "It talks to the internet unencrypted. Look for a secure (TLS, HTTPS) option or a firmware update in its app or settings."
 	case event.KindWeakTLS:
 		return "Its encryption is outdated. Update its firmware; if its maker no longer updates it, think about replacing it."
+	case event.KindWeakSSH:
+		return "An SSH connection to or from it used outdated encryption. Update the device's firmware (and the SSH program you use to reach it); " +
+			"if its maker no longer updates it, turn its SSH service off or think about replacing it."
 	case event.KindFirmwareOverHTTP:
 		return "It downloads its updates unencrypted, so they could be tampered with on the way. Tell its maker; " +
 			"update it from the maker's website over HTTPS if you can."

@@ -106,6 +106,9 @@ func TestClientBytesNotHeld(t *testing.T) {
 func FuzzAnalyzer(f *testing.F) {
 	f.Add([]byte("SSH-2.0-dropbear_2014.63\r\n"), []byte("SSH-2.0-OpenSSH_9.2\r\n"+kexinit))
 	f.Add([]byte("a\nb\nSSH-1.99-x\n"), []byte(""))
+	weak := offer{kex: "diffie-hellman-group1-sha1", hostKey: "ssh-dss", ciphers: "3des-cbc", macs: "hmac-md5"}
+	f.Add(append([]byte(serverIdent), weak.packet()...), append([]byte(clientIdent), modern.with(offer{kex: modern.kex + ",diffie-hellman-group1-sha1"}).packet()...))
+	f.Add(append([]byte(serverIdent), modern.packet()...), append([]byte(clientIdent), modern.packet()...))
 	f.Fuzz(func(t *testing.T, server, client []byte) {
 		col := &inspecttest.Collector{}
 		e := inspecttest.Engine(t, col, nil, New())
@@ -115,6 +118,9 @@ func FuzzAnalyzer(f *testing.F) {
 		e.Flush()
 		if n := len(col.Kind(event.KindBanner)); n > 1 {
 			t.Fatalf("%d banners from one connection", n)
+		}
+		if n := len(col.Kind(event.KindWeakSSH)); n > 2 {
+			t.Fatalf("%d weak_ssh findings from one connection", n)
 		}
 	})
 }
