@@ -355,3 +355,24 @@ func FuzzKexReader(f *testing.F) {
 		}
 	})
 }
+
+// TestWeakKexRecording reads testdata/ssh-weak-kex.pcap, recorded by
+// scripts/detection/record-ssh-weak.sh between Debian's OpenSSH 9.2
+// server, set up to offer only diffie-hellman-group1-sha1, ssh-rsa and
+// aes128-cbc/3des-cbc (a camera, 192.168.54.10), and Debian's OpenSSH
+// client with those added at the end of its default lists (a PC,
+// 192.168.54.20): the camera is to blame, the PC, which preferred better
+// algorithms the camera lacks, is not.
+func TestWeakKexRecording(t *testing.T) {
+	col, err := inspecttest.RunFile(t, "testdata/ssh-weak-kex.pcap", nil, New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []finding{{"192.168.54.10", "medium", "cipher=aes128-cbc host_key=ssh-rsa kex=diffie-hellman-group1-sha1"}}
+	if got := findings(col); !slices.Equal(got, want) {
+		t.Errorf("findings %v, want %v", got, want)
+	}
+	if b := col.Kind(event.KindBanner); len(b) != 1 || b[0].Evidence["banner"] != "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10" {
+		t.Errorf("banners %v", b)
+	}
+}
