@@ -16,17 +16,20 @@ import (
 var errAddressesChanged = fmt.Errorf("the router's LAN addresses or prefixes changed: %w", errServeAgain)
 
 // proxySite is what the DNS proxy is built from: the router's LAN
-// addresses, which it listens on, and the prefixes on the LAN interfaces,
-// whose sources it answers. A prefix may come without an address the
-// router counts as its own (router addresses configured, an IPv6 prefix
-// delegated after the start).
+// addresses, which it listens on, the prefixes on the LAN interfaces,
+// whose sources it answers, and the LAN interfaces with their addresses,
+// whose own the quarantined devices on each are answered with. A prefix
+// may come without an address the router counts as its own (router
+// addresses configured, an IPv6 prefix delegated after the start).
 type proxySite struct {
 	addrs  []netip.Addr
 	onLink []netip.Prefix
+	links  []dnsproxy.Link
 }
 
 func (s proxySite) same(o proxySite) bool {
-	return sameSet(s.addrs, o.addrs) && sameSet(s.onLink, o.onLink)
+	return sameSet(s.addrs, o.addrs) && sameSet(s.onLink, o.onLink) &&
+		slices.EqualFunc(s.links, o.links, func(a, b dnsproxy.Link) bool { return a.Name == b.Name && sameSet(a.Addrs, b.Addrs) })
 }
 
 // serveDNSProxy runs a DNS proxy on the router's LAN addresses as they are

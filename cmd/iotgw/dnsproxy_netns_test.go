@@ -85,7 +85,7 @@ func TestDNSProxyAnswersAtLinkLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p, err := dnsproxy.New(proxyConfig(cfg, append(addrs, linkLocal...), nil),
+	p, err := dnsproxy.New(proxyConfig(cfg, proxySite{addrs: append(addrs, linkLocal...)}),
 		dnsproxy.Deps{Quarantine: &dnsproxy.AddrSet{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +179,7 @@ func TestDNSProxyFollowsAddressMessages(t *testing.T) {
 		return site
 	}
 	build := func(site proxySite) (*dnsproxy.Proxy, error) {
-		return dnsproxy.New(proxyConfig(cfg, site.addrs, site.onLink), dnsproxy.Deps{Quarantine: &dnsproxy.AddrSet{}, Logger: discard})
+		return dnsproxy.New(proxyConfig(cfg, site), dnsproxy.Deps{Quarantine: &dnsproxy.AddrSet{}, Logger: discard})
 	}
 	wake := addrWake{changed: w.AddrChanged, poll: time.Hour, quiet: addrQuiet, most: addrMost}
 	up := make(chan struct{})

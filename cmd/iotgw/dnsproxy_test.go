@@ -159,7 +159,7 @@ func TestProxyConfigKeepsTheLANOut(t *testing.T) {
 	}
 	cfg := config.Default()
 	onLink := onLinkPrefixes([]string{"br-lan", "br-guest"}, lookup)
-	pc := proxyConfig(cfg, []netip.Addr{netip.MustParseAddr("192.168.1.1"), netip.MustParseAddr("2a01:db8:1:1::1")}, onLink)
+	pc := proxyConfig(cfg, proxySite{addrs: []netip.Addr{netip.MustParseAddr("192.168.1.1"), netip.MustParseAddr("2a01:db8:1:1::1")}, onLink: onLink})
 	covered := func(a netip.Addr) bool {
 		for _, p := range pc.NotAllowed {
 			if p.Contains(a) {
@@ -213,7 +213,7 @@ func TestProxyConfigLinkLocal(t *testing.T) {
 	}
 	cfg := config.Default()
 	routerAddrs := append([]netip.Addr{netip.MustParseAddr("192.168.1.1"), netip.MustParseAddr("fe80::1")}, linkLocal...)
-	pc := proxyConfig(cfg, routerAddrs, nil)
+	pc := proxyConfig(cfg, proxySite{addrs: routerAddrs})
 	port := uint16(cfg.DNSProxy.Port)
 	want := []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("192.168.1.1"), port), netip.AddrPortFrom(linkLocal[0], port)}
 	if !slices.Equal(pc.Listen, want) {
@@ -251,5 +251,38 @@ func TestProxySiteReadsEachInterfaceOnce(t *testing.T) {
 		if reads[name] != 1 {
 			t.Errorf("%s read %d times, want once", name, reads[name])
 		}
+	}
+}
+
+// TestProxySiteLinks: the proxy learns each LAN interface's addresses,
+// so that a quarantined device on br-guest is answered with br-guest's
+// address, not br-lan's; a change of them, also on a router whose
+// addresses are configured, starts the proxy again.
+func TestProxySiteLinks(t *testing.T) {
+	ifaces := map[string][]netip.Addr{
+		"br-lan":   {netip.MustParseAddr("192.168.77.1"), netip.MustParseAddr("2001:db8:77:1::1"), netip.MustParseAddr("fe80::1")},
+		"br-guest": {netip.MustParseAddr("192.168.78.1"), netip.MustParseAddr("2001:db8:77:2::1"), netip.MustParseAddr("fe80::1")},
+	}
+	lookup := func(name string) (ifaceIdentity, error) {
+		addrs, ok := ifaces[name]
+		if !ok {
+			return ifaceIdentity{}, errors.New("no such interface")
+		}
+		return ifaceIdentity{addrs: slices.Clone(addrs)}, nil
+	}
+	cfg := config.Default()
+	cfg.LAN.Interfaces = []string{"br-lan", "br-guest", "br-iot"} // br-iot is down
+	site := proxySiteFrom(cfg, lookup)
+	pc := proxyConfig(cfg, site)
+	want := []dnsproxy.Link{{Name: "br-lan", Addrs: ifaces["br-lan"]}, {Name: "br-guest", Addrs: ifaces["br-guest"]}}
+	if !slices.EqualFunc(pc.Links, want, func(a, b dnsproxy.Link) bool { return a.Name == b.Name && slices.Equal(a.Addrs, b.Addrs) }) {
+		t.Errorf("Links = %v, want %v", pc.Links, want)
+	}
+
+	cfg.Daemon.RouterAddresses = []netip.Addr{netip.MustParseAddr("192.168.77.1")}
+	before := proxySiteFrom(cfg, lookup)
+	ifaces["br-guest"][0] = netip.MustParseAddr("192.168.79.1")
+	if after := proxySiteFrom(cfg, lookup); after.same(before) {
+		t.Errorf("br-guest renumbered, site %+v taken as the same as %+v", after, before)
 	}
 }

@@ -293,7 +293,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 		current := func() proxySite { return proxySiteFrom(cfg, systemInterface) }
 		background(alert.AreaDNSProxy, func(ctx context.Context, up func()) error {
 			return serveDNSProxy(ctx, up, current, wake, func(site proxySite) (*dnsproxy.Proxy, error) {
-				return dnsRules.build(proxyConfig(cfg, site.addrs, site.onLink), deps)
+				return dnsRules.build(proxyConfig(cfg, site), deps)
 			})
 		})
 	}
@@ -311,8 +311,9 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 }
 
 // proxySiteFrom reads the DNS proxy's site: the router's addresses with
-// the LAN interfaces' link-local ones, and the prefixes on them. Each
-// interface is read once, though three questions are asked of it.
+// the LAN interfaces' link-local ones, the prefixes on them and their
+// addresses. Each interface is read once, though four questions are
+// asked of it.
 func proxySiteFrom(cfg *config.Config, lookup func(string) (ifaceIdentity, error)) proxySite {
 	type answer struct {
 		id  ifaceIdentity
@@ -331,7 +332,20 @@ func proxySiteFrom(cfg *config.Config, lookup func(string) (ifaceIdentity, error
 	return proxySite{
 		addrs:  append(addrs, linkLocalAddrs(cfg.LAN.Interfaces, once)...),
 		onLink: onLinkPrefixes(cfg.LAN.Interfaces, once),
+		links:  lanLinks(cfg.LAN.Interfaces, once),
 	}
+}
+
+// lanLinks are the named interfaces with their addresses; an interface
+// missing now is left out.
+func lanLinks(names []string, lookup func(string) (ifaceIdentity, error)) []dnsproxy.Link {
+	var out []dnsproxy.Link
+	for _, name := range names {
+		if id, err := lookup(name); err == nil {
+			out = append(out, dnsproxy.Link{Name: name, Addrs: id.addrs})
+		}
+	}
+	return out
 }
 
 // isolateLAN is the LAN an isolated device still reaches, and the DNS
@@ -452,11 +466,13 @@ func routerIdentityFrom(cfg *config.Config, lookup func(string) (ifaceIdentity, 
 	return addrs, macs, unread
 }
 
-// proxyConfig listens on the router's LAN addresses and answers
-// quarantined devices with the first of them (the notice page). Answers
-// for update domains may allow no address of the LAN: its configured
+// proxyConfig listens on the router's LAN addresses (site.addrs) and
+// answers quarantined devices with the router's address on their own
+// LAN interface (site.links), or else the first of them (the notice
+// page). Answers for update domains may allow no address of the LAN: its
+// configured
 // prefixes (private ranges by default), the prefixes on its interfaces
-// (onLink: a delegated global IPv6 prefix is the LAN too) and the
+// (site.onLink: a delegated global IPv6 prefix is the LAN too) and the
 // router's own addresses. It answers the same LAN's sources, and IPv6
 // link-local ones, no others (a forged internet source). A link-local
 // address with its interface as zone is listened on and nothing else:
@@ -464,23 +480,24 @@ func routerIdentityFrom(cfg *config.Config, lookup func(string) (ifaceIdentity, 
 // sent to the router's link-local address (a resolver announced so, or
 // every LAN query in the "all" mode) to the link-local address of the
 // interface it came in on.
-func proxyConfig(cfg *config.Config, routerAddrs []netip.Addr, onLink []netip.Prefix) dnsproxy.Config {
+func proxyConfig(cfg *config.Config, site proxySite) dnsproxy.Config {
 	pc := dnsproxy.Config{
 		Upstream:      cfg.DNSProxy.Upstream,
 		UpdateDomains: cfg.DNSProxy.UpdateDomains,
 		LocalDomains:  cfg.DNSProxy.LocalDomains,
-		NotAllowed:    isolateLAN(cfg, onLink),
+		Links:         site.links,
+		NotAllowed:    isolateLAN(cfg, site.onLink),
 		LANPrefixes:   cfg.LAN.Prefixes,
-		Clients:       append(isolateLAN(cfg, onLink), netip.MustParsePrefix("fe80::/10")),
+		Clients:       append(isolateLAN(cfg, site.onLink), netip.MustParsePrefix("fe80::/10")),
 		// Only quarantined devices' DNS is redirected here (by MAC).
 		AllQuarantined: true,
 	}
-	for _, a := range routerAddrs {
+	for _, a := range site.addrs {
 		if a.Zone() == "" {
 			pc.NotAllowed = append(pc.NotAllowed, netip.PrefixFrom(a, a.BitLen()))
 		}
 	}
-	for _, a := range routerAddrs {
+	for _, a := range site.addrs {
 		if a.IsLinkLocalUnicast() && a.Zone() != "" {
 			pc.Listen = append(pc.Listen, netip.AddrPortFrom(a, uint16(cfg.DNSProxy.Port)))
 			continue

@@ -36,7 +36,7 @@ func benchRespond(b *testing.B, quarantined bool, name string) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if p.encode(p.respond(ctx, client, req, false), req, false) == nil {
+		if p.encode(p.respond(ctx, client, netip.Addr{}, req, false), req, false) == nil {
 			b.Fatal("no answer")
 		}
 	}

@@ -76,7 +76,7 @@ func FuzzRespond(f *testing.F) {
 		p.up = fuzzUpstream{reply: upstreamReply}
 		for _, client := range []netip.Addr{quarantined, free} {
 			for _, tcp := range []bool{false, true} {
-				resp := p.respond(context.Background(), client, req, tcp)
+				resp := p.respond(context.Background(), client, netip.Addr{}, req, tcp)
 				if req.Response {
 					if resp != nil {
 						t.Fatal("answered a response")

@@ -33,9 +33,11 @@ func (p *Proxy) accept(h dns.Header) dns.MsgAcceptAction {
 	return dns.MsgAccept
 }
 
-// serve answers one query; the client's address is the packet's source.
+// serve answers one query; the client's address is the packet's source,
+// the router's address it reached the packet's destination.
 func (p *Proxy) serve(ctx context.Context, w dns.ResponseWriter, req *dns.Msg) {
 	client, tcp := clientOf(w.RemoteAddr())
+	at, _ := addrOf(w.LocalAddr())
 	if !p.isClient(client) {
 		p.st.outsiders.Add(1)
 		if tcp {
@@ -43,7 +45,7 @@ func (p *Proxy) serve(ctx context.Context, w dns.ResponseWriter, req *dns.Msg) {
 		}
 		return
 	}
-	resp := p.respond(ctx, client, req, tcp)
+	resp := p.respond(ctx, client, at, req, tcp)
 	if resp == nil {
 		return
 	}
@@ -80,18 +82,24 @@ func (p *Proxy) isClient(client netip.Addr) bool {
 }
 
 func clientOf(a net.Addr) (client netip.Addr, tcp bool) {
+	client, tcp = addrOf(a)
+	return client.WithZone(""), tcp
+}
+
+// addrOf is a socket address's IP address, with its zone.
+func addrOf(a net.Addr) (addr netip.Addr, tcp bool) {
 	switch a := a.(type) {
 	case *net.UDPAddr:
-		return a.AddrPort().Addr().Unmap().WithZone(""), false
+		return a.AddrPort().Addr().Unmap(), false
 	case *net.TCPAddr:
-		return a.AddrPort().Addr().Unmap().WithZone(""), true
+		return a.AddrPort().Addr().Unmap(), true
 	}
 	return netip.Addr{}, false
 }
 
-// respond builds the answer to req from client. It returns nil only when
-// nothing should be sent.
-func (p *Proxy) respond(ctx context.Context, client netip.Addr, req *dns.Msg, tcp bool) *dns.Msg {
+// respond builds the answer to req from client, sent to the listen
+// address at. It returns nil only when nothing should be sent.
+func (p *Proxy) respond(ctx context.Context, client, at netip.Addr, req *dns.Msg, tcp bool) *dns.Msg {
 	p.st.queries.Add(1)
 	if tcp {
 		p.st.tcpQueries.Add(1)
@@ -118,7 +126,7 @@ func (p *Proxy) respond(ctx context.Context, client netip.Addr, req *dns.Msg, tc
 		return p.forward(ctx, client, req, tcp)
 	}
 	p.st.notice.Add(1)
-	return p.notice(req)
+	return p.notice(req, at)
 }
 
 // check returns the error answer for a request the handler cannot serve,
@@ -212,10 +220,15 @@ func reverseAddr(name string) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// notice answers a quarantined client: the notice address for A (and AAAA
-// when configured), an empty answer for everything else, so that the
-// device's next connection lands on the router's notice page.
-func (p *Proxy) notice(req *dns.Msg) *dns.Msg {
+// notice answers a quarantined client whose query reached the listen
+// address at: the notice address of its link (Config.Links) for A and,
+// when there is one, AAAA, an empty answer for everything else, so that
+// the device's next connection lands on the router's notice page.
+func (p *Proxy) notice(req *dns.Msg, at netip.Addr) *dns.Msg {
+	addrs, ok := p.noticeAt[at]
+	if !ok {
+		addrs = p.fallback
+	}
 	m := new(dns.Msg)
 	m.SetReply(req)
 	m.RecursionAvailable = true
@@ -225,10 +238,10 @@ func (p *Proxy) notice(req *dns.Msg) *dns.Msg {
 		switch {
 		case q.Qtype == dns.TypeA:
 			hdr.Rrtype = dns.TypeA
-			m.Answer = []dns.RR{&dns.A{Hdr: hdr, A: p.cfg.NoticeV4.AsSlice()}}
-		case q.Qtype == dns.TypeAAAA && p.cfg.NoticeV6.IsValid():
+			m.Answer = []dns.RR{&dns.A{Hdr: hdr, A: addrs.v4.AsSlice()}}
+		case q.Qtype == dns.TypeAAAA && addrs.v6.IsValid():
 			hdr.Rrtype = dns.TypeAAAA
-			m.Answer = []dns.RR{&dns.AAAA{Hdr: hdr, AAAA: p.cfg.NoticeV6.AsSlice()}}
+			m.Answer = []dns.RR{&dns.AAAA{Hdr: hdr, AAAA: addrs.v6.AsSlice()}}
 		}
 	}
 	if req.IsEdns0() != nil {

@@ -82,11 +82,25 @@ type Config struct {
 	// 127.0.0.1:53 (dnsmasq).
 	Upstream netip.AddrPort
 	// NoticeV4 is the address quarantined clients get for every name that
-	// is not allow-listed (the router's LAN address). Required.
+	// is not allow-listed (the router's LAN address), unless Links names
+	// a better one. Required.
 	NoticeV4 netip.Addr
-	// NoticeV6, if set, answers AAAA queries of quarantined clients;
-	// without it they get an empty answer (NODATA).
+	// NoticeV6, if set, answers AAAA queries of quarantined clients,
+	// unless Links names a better address; without either they get an
+	// empty answer (NODATA).
 	NoticeV6 netip.Addr
+	// Links, if set, are the router's LAN interfaces with their
+	// addresses. A quarantined client is then answered with the router's
+	// address on the link its query came in on, which it can reach: the
+	// listen address the query reached (where the kernel's redirect sends
+	// it: an address of the interface it arrived on), or for the other
+	// family the first listen address of that interface, link-local ones
+	// aside. A guest bridge's device answered with br-lan's address
+	// would find that address cut off by its quarantine for anything but
+	// the notice page's port. A listen address on no link, or a link
+	// without a listen address of the family asked, takes NoticeV4 and
+	// NoticeV6.
+	Links []Link
 	// UpdateDomains are resolved for real for quarantined clients, with
 	// every name below them ("example.com" covers "fw.example.com").
 	UpdateDomains []string
@@ -138,6 +152,19 @@ type Config struct {
 	// upstream for (EDNS payload size).
 	MaxUDPSize int
 }
+
+// Link is one of the router's LAN interfaces.
+type Link struct {
+	// Name is the interface's: the zone of a link-local listen address
+	// on it.
+	Name string
+	// Addrs are the interface's addresses, without zone.
+	Addrs []netip.Addr
+}
+
+// noticeAddrs are the addresses a quarantined client's A and AAAA
+// queries are answered with; an invalid one gives NODATA.
+type noticeAddrs struct{ v4, v6 netip.Addr }
 
 // Deps are the proxy's collaborators.
 type Deps struct {
@@ -193,6 +220,11 @@ type Proxy struct {
 	// one failed, so that a failing backend is not asked at every query.
 	allowPause atomic.Int64
 	observe    *observations
+
+	// noticeAt is the answer for a listen address's link (Config.Links),
+	// by the listen address; fallback, for any other.
+	noticeAt map[netip.Addr]noticeAddrs
+	fallback noticeAddrs
 
 	// wrapTCP, when set (by tests), wraps each TCP listener before the
 	// connection limit.
@@ -255,18 +287,64 @@ func New(cfg Config, deps Deps) (*Proxy, error) {
 		deps.Now = time.Now
 	}
 	p := &Proxy{
-		cfg:     cfg,
-		deps:    deps,
-		log:     deps.Logger.With("component", "dnsproxy"),
-		now:     deps.Now,
-		up:      newUpstream(cfg),
-		slots:   newUpstreamSlots(cfg.MaxUpstream),
-		allow:   newAllowCache(quarantine.MaxAllowed),
-		observe: newObservations(deps.Observer, deps.Now),
-		ready:   make(chan struct{}),
+		cfg:      cfg,
+		deps:     deps,
+		noticeAt: noticeByListenAddr(cfg),
+		fallback: noticeAddrs{v4: cfg.NoticeV4, v6: cfg.NoticeV6},
+		log:      deps.Logger.With("component", "dnsproxy"),
+		now:      deps.Now,
+		up:       newUpstream(cfg),
+		slots:    newUpstreamSlots(cfg.MaxUpstream),
+		allow:    newAllowCache(quarantine.MaxAllowed),
+		observe:  newObservations(deps.Observer, deps.Now),
+		ready:    make(chan struct{}),
 	}
 	p.names.Store(names)
 	return p, nil
+}
+
+// noticeByListenAddr is, for each listen address on one of cfg.Links,
+// the notice addresses of its link: itself for its own family, the
+// link's first other listen address for the other, link-local ones
+// aside; NoticeV4 or NoticeV6 where the link has none.
+func noticeByListenAddr(cfg Config) map[netip.Addr]noticeAddrs {
+	var listen []netip.Addr
+	for _, a := range cfg.Listen {
+		listen = append(listen, a.Addr())
+	}
+	out := map[netip.Addr]noticeAddrs{}
+	for _, l := range cfg.Links {
+		onLink := func(a netip.Addr) bool {
+			if a.Zone() != "" {
+				return a.Zone() == l.Name
+			}
+			return slices.Contains(l.Addrs, a)
+		}
+		first := func(is func(netip.Addr) bool, def netip.Addr) netip.Addr {
+			for _, a := range listen {
+				if onLink(a) && is(a) && !a.IsLinkLocalUnicast() {
+					return a
+				}
+			}
+			return def
+		}
+		link := noticeAddrs{v4: first(netip.Addr.Is4, cfg.NoticeV4), v6: first(netip.Addr.Is6, cfg.NoticeV6)}
+		for _, a := range listen {
+			if !onLink(a) {
+				continue
+			}
+			n := link
+			switch {
+			case a.IsLinkLocalUnicast():
+			case a.Is4():
+				n.v4 = a
+			default:
+				n.v6 = a
+			}
+			out[a] = n
+		}
+	}
+	return out
 }
 
 // Rules are the settings a running proxy takes without listening anew:

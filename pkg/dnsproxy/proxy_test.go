@@ -1,6 +1,7 @@
 package dnsproxy
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -160,6 +161,86 @@ func TestNoticeWithoutIPv6(t *testing.T) {
 	}
 	if up.queries("udp")+up.queries("tcp") != 0 {
 		t.Error("a quarantined client's query reached the upstream")
+	}
+}
+
+// TestNoticeOnTheQuerysLink: a quarantined client is answered with the
+// router's address on the link its query came in on (the listen address
+// it reached, the redirect's destination), not with the first router
+// address, which on another bridge its quarantine cuts off: br-lan's
+// address for a device on br-guest. The other family's answer is the
+// link's own listen address of that family; a link without one, or a
+// listen address on no link, takes NoticeV4 and NoticeV6.
+func TestNoticeOnTheQuerysLink(t *testing.T) {
+	up := startUpstream(t)
+	cfg := testConfig(up.addr)
+	lan, guest, nowhere := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3")
+	cfg.Listen = []netip.AddrPort{netip.AddrPortFrom(lan, 0), netip.AddrPortFrom(guest, 0), netip.MustParseAddrPort("[::1]:0"), netip.AddrPortFrom(nowhere, 0)}
+	cfg.Links = []Link{
+		{Name: "br-lan", Addrs: []netip.Addr{lan, netip.MustParseAddr("fe80::1")}},
+		{Name: "br-guest", Addrs: []netip.Addr{netip.MustParseAddr("fe80::1"), loop6, guest}},
+	}
+	cfg.AllQuarantined = true
+	p := startProxy(t, cfg, Deps{Quarantine: newFakeLookup(), Allow: &fakeAllow{}})
+	at := map[netip.Addr]netip.AddrPort{}
+	for _, a := range p.Addrs() {
+		at[a.Addr()] = a
+	}
+	tests := []struct {
+		name  string
+		at    netip.Addr
+		qtype uint16
+		want  string
+	}{
+		{"lan_a_its_own_address", lan, dns.TypeA, "A 127.0.0.1 ttl=30"},
+		{"lan_aaaa_none_on_the_link_fallback", lan, dns.TypeAAAA, "AAAA fd00::1 ttl=30"},
+		{"guest_a_its_own_address", guest, dns.TypeA, "A 127.0.0.2 ttl=30"},
+		{"guest_aaaa_the_links_ipv6", guest, dns.TypeAAAA, "AAAA ::1 ttl=30"},
+		{"guest_over_ipv6_a_the_links_ipv4", loop6, dns.TypeA, "A 127.0.0.2 ttl=30"},
+		{"guest_over_ipv6_aaaa_its_own_address", loop6, dns.TypeAAAA, "AAAA ::1 ttl=30"},
+		{"no_link_a_fallback", nowhere, dns.TypeA, "A 192.168.1.1 ttl=30"},
+		{"no_link_aaaa_fallback", nowhere, dns.TypeAAAA, "AAAA fd00::1 ttl=30"},
+	}
+	for _, network := range []string{"udp", "tcp"} {
+		for _, tt := range tests {
+			t.Run(network+"/"+tt.name, func(t *testing.T) {
+				r := ask(t, network, at[tt.at], query("www.example.test.", tt.qtype))
+				if got := answerText(r); !slices.Equal(got, []string{tt.want}) {
+					t.Errorf("answer at %s: %q, want %q", tt.at, got, tt.want)
+				}
+			})
+		}
+	}
+}
+
+// TestNoticeAtLinkLocal: a query that reached a link-local listen
+// address, zoned by its interface, is answered with that link's own
+// addresses, never a link-local one.
+func TestNoticeAtLinkLocal(t *testing.T) {
+	const port = 5354
+	guestV4, guestV6 := netip.MustParseAddr("192.168.78.1"), netip.MustParseAddr("2001:db8:77:2::1")
+	lanLL, guestLL := netip.MustParseAddr("fe80::1%br-lan"), netip.MustParseAddr("fe80::1%br-guest")
+	cfg := Config{
+		Listen: []netip.AddrPort{
+			netip.MustParseAddrPort("192.168.77.1:5354"), netip.AddrPortFrom(lanLL, port),
+			netip.AddrPortFrom(guestV4, port), netip.AddrPortFrom(guestLL, port), netip.AddrPortFrom(guestV6, port),
+		},
+		NoticeV4: netip.MustParseAddr("192.168.77.1"),
+		Links: []Link{
+			{Name: "br-lan", Addrs: []netip.Addr{netip.MustParseAddr("192.168.77.1"), netip.MustParseAddr("fe80::1")}},
+			{Name: "br-guest", Addrs: []netip.Addr{guestV4, netip.MustParseAddr("fe80::1"), guestV6}},
+		},
+	}
+	got := noticeByListenAddr(cfg)
+	want := map[netip.Addr]noticeAddrs{
+		netip.MustParseAddr("192.168.77.1"): {v4: netip.MustParseAddr("192.168.77.1")},
+		lanLL:                               {v4: netip.MustParseAddr("192.168.77.1")},
+		guestV4:                             {v4: guestV4, v6: guestV6},
+		guestLL:                             {v4: guestV4, v6: guestV6},
+		guestV6:                             {v4: guestV4, v6: guestV6},
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("notice addresses by listen address\n got %v\nwant %v", got, want)
 	}
 }
 

@@ -51,7 +51,7 @@ func TestUpstreamAnswerForAnotherQuestion(t *testing.T) {
 			}
 			p.up = alteredUpstream{tt.alter}
 			req := query("www.example.test.", dns.TypeA)
-			resp := p.respond(context.Background(), netip.MustParseAddr("192.168.1.9"), req, false)
+			resp := p.respond(context.Background(), netip.MustParseAddr("192.168.1.9"), netip.Addr{}, req, false)
 			if resp == nil {
 				t.Fatal("no answer")
 			}

@@ -299,7 +299,7 @@ func TestUpstreamTSIGDropped(t *testing.T) {
 			if tt.edns {
 				req.SetEdns0(4096, false)
 			}
-			resp := p.respond(context.Background(), netip.MustParseAddr("192.168.1.9"), req, tt.tcp)
+			resp := p.respond(context.Background(), netip.MustParseAddr("192.168.1.9"), netip.Addr{}, req, tt.tcp)
 			b := p.encode(resp, req, tt.tcp)
 			if len(b) > tt.limit {
 				t.Errorf("answer of %d bytes, the client takes %d", len(b), tt.limit)

@@ -401,7 +401,12 @@ func plugPublish() []string {
 // resolve looks name up from a device through its resolver (the router)
 // with busybox nslookup and returns the IPv4 answers.
 func (l *lab) resolve(role, name string) ([]string, error) {
-	out, err := l.dev(role, 10*time.Second, "busybox", "nslookup", "-type=a", name)
+	return l.lookup(role, "a", name)
+}
+
+// lookup is resolve for the record type qtype ("a", "aaaa").
+func (l *lab) lookup(role, qtype, name string) ([]string, error) {
+	out, err := l.dev(role, 10*time.Second, "busybox", "nslookup", "-type="+qtype, name)
 	if err != nil {
 		return nil, fmt.Errorf("%s: nslookup %s: %v: %s", role, name, err, strings.TrimSpace(out))
 	}
