@@ -69,9 +69,9 @@ type Option func(*Listener)
 // answered the client's handshake, so a neighbour on the LAN has an
 // entry. It is called outside any lock, not for loopback addresses, and
 // at most once per address in holderTTL (its answers are kept, for at
-// most maxHolders addresses): a lookup can cost a dump of the whole table,
-// and a device opening connections one after another must not make every
-// other client wait for as many. A nil holder groups IPv6 addresses by
+// most maxHolders addresses): a lookup costs netlink round trips (one
+// or two per LAN interface), and a device opening connections one after
+// another must not make every other client wait for as many. A nil holder groups IPv6 addresses by
 // /64 only.
 func ByDevice(holder func(netip.Addr) (hwaddr.MAC, bool)) Option {
 	return func(l *Listener) { l.holder = holder }

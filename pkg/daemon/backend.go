@@ -198,9 +198,9 @@ func (d *Daemon) Subscribe() (<-chan *event.Event, func()) {
 // page's answer goes to: a LAN host that gives itself a quarantined
 // device's address, and so takes the neighbour entry, learns nothing of
 // that device, while the device asking from a temporary address the
-// inventory has not seen yet gets its own. The neighbour table is read
+// inventory has not seen yet gets its own. The neighbour entry is read
 // before d.mu is taken: a notice request must not hold up the packet
-// path for a netlink dump.
+// path for netlink round trips.
 func (d *Daemon) NoticeFor(addr netip.Addr) (notice.Info, bool) {
 	addr = addr.Unmap()
 	var mac hwaddr.MAC

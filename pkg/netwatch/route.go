@@ -1,10 +1,14 @@
 package netwatch
 
 import (
+	"cmp"
+	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
 	"github.com/iotgw/iotgw/pkg/hwaddr"
@@ -45,64 +49,102 @@ func OnLAN(ifaces []string) func(netip.Addr) bool {
 // probe, permanent). It is the kernel's latest word on who answers at an
 // address: the device inventory keeps a device's last address after it
 // left, and the address may be another host's since. The active audit
-// asks it before it touches a device.
+// asks it before it touches a device, the notice page at every request.
+//
+// It asks the kernel for the one entry on each interface (RTM_GETNEIGH
+// for an address, Linux 5.0 and later), never for the whole table: any
+// LAN host can fill the table with entries (up to gc_thresh3, 1024 by
+// default) and then ask the notice page as often as it likes, and a
+// listing per request would cost the router that many entries each
+// time. Nor does it keep an answer: the notice page decides by it whose
+// quarantine to tell, and a host that has just taken an address from a
+// device must not be told the device's.
 func HolderOf(ifaces []string) func(netip.Addr) (hwaddr.MAC, bool) {
-	return holderOf(ifaces, netlink.NeighList, func(index int) (string, error) {
-		link, err := netlink.LinkByIndex(index)
-		if err != nil {
-			return "", err
-		}
-		return link.Attrs().Name, nil
-	})
+	return holderOf(ifaces, linkIndex, neighbourAt)
 }
 
-// holderOf is HolderOf over the kernel's listing of neighbours and names
-// of links. A listing the kernel marks interrupted (a neighbour changed
-// while it was read, as the connect just made may do) is read again, and
-// a lookup that failed, of the listing or of the name of the link of an
-// entry for the address, is tried once more: either would read as no one
-// holding the address, which ends an audit with what it learnt lost.
-func holderOf(ifaces []string, list func(linkIndex, family int) ([]netlink.Neigh, error), linkName func(int) (string, error)) func(netip.Addr) (hwaddr.MAC, bool) {
+// linkIndex is the index of the interface named, or false when there is
+// none now (a guest bridge switched off).
+func linkIndex(name string) (int, bool, error) {
+	link, err := netlink.LinkByName(name)
+	if errors.As(err, new(netlink.LinkNotFoundError)) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("link %s: %w", name, err)
+	}
+	return link.Attrs().Index, true, nil
+}
+
+// neighbourAt is the kernel's neighbour entry for a on the link at
+// index, or false when it has none there.
+func neighbourAt(index int, a netip.Addr) (netlink.Neigh, bool, error) {
+	family := unix.AF_INET
+	if a.Is6() {
+		family = unix.AF_INET6
+	}
+	req := nl.NewNetlinkRequest(unix.RTM_GETNEIGH, 0)
+	req.AddData(&netlink.Ndmsg{Family: uint8(family), Index: uint32(index)})
+	req.AddData(nl.NewRtAttr(unix.NDA_DST, a.AsSlice()))
+	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWNEIGH)
+	switch {
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENODEV):
+		return netlink.Neigh{}, false, nil // none there, or the link just went
+	case err != nil:
+		return netlink.Neigh{}, false, fmt.Errorf("neighbour %s on link %d: %w", a.WithZone(""), index, err)
+	case len(msgs) == 0:
+		return netlink.Neigh{}, false, nil
+	}
+	n, err := netlink.NeighDeserialize(msgs[0])
+	if err != nil {
+		return netlink.Neigh{}, false, fmt.Errorf("neighbour %s on link %d: %w", a.WithZone(""), index, err)
+	}
+	return *n, true, nil
+}
+
+// holderOf is HolderOf over the kernel's links by name and neighbour
+// entries by link and address. A lookup that failed, of a link or of an
+// entry, is tried once more: either would read as no one holding the
+// address, which ends an audit with what it learnt lost.
+func holderOf(ifaces []string, link func(string) (int, bool, error), neighbour func(int, netip.Addr) (netlink.Neigh, bool, error)) func(netip.Addr) (hwaddr.MAC, bool) {
 	return func(a netip.Addr) (hwaddr.MAC, bool) {
 		a = a.Unmap()
-		mac, ok, failed := lookupHolder(a, ifaces, list, linkName)
-		if failed {
-			mac, ok, _ = lookupHolder(a, ifaces, list, linkName)
+		mac, ok, err := lookupHolder(a, ifaces, link, neighbour)
+		if err != nil {
+			mac, ok, _ = lookupHolder(a, ifaces, link, neighbour)
 		}
 		return mac, ok
 	}
 }
 
-// lookupHolder is one lookup of holderOf: the holder of a, whether there
-// is one, and, when there is none, whether the kernel failed to tell.
-func lookupHolder(a netip.Addr, ifaces []string, list func(linkIndex, family int) ([]netlink.Neigh, error), linkName func(int) (string, error)) (mac hwaddr.MAC, found, failed bool) {
-	family := netlink.FAMILY_V4
-	if a.Is6() {
-		family = netlink.FAMILY_V6
-	}
-	neighs, err := dump(true, func() ([]netlink.Neigh, error) { return list(0, family) })
-	if err != nil {
-		return hwaddr.MAC{}, false, true
-	}
-	for _, n := range neighs {
-		ip, ok := netip.AddrFromSlice(n.IP)
-		if !ok || ip.Unmap() != a.WithZone("") || n.State&usableStates == 0 || len(n.HardwareAddr) != 6 {
-			continue
-		}
-		name, err := linkName(n.LinkIndex)
-		if err != nil {
-			failed = true
-			continue
-		}
-		if !slices.Contains(ifaces, name) {
-			continue
-		}
+// lookupHolder is one lookup of holderOf: the holder of a on the first
+// of ifaces (only its zone's, for an address with one) that has an
+// entry for it with a MAC, and, when there is none, the first error
+// met.
+func lookupHolder(a netip.Addr, ifaces []string, link func(string) (int, bool, error), neighbour func(int, netip.Addr) (netlink.Neigh, bool, error)) (hwaddr.MAC, bool, error) {
+	var firstErr error
+	for _, name := range ifaces {
 		if z := a.Zone(); z != "" && z != name {
 			continue
 		}
-		return hwaddr.FromBytes(n.HardwareAddr), true, false
+		index, ok, err := link(name)
+		if err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		n, ok, err := neighbour(index, a.WithZone(""))
+		if err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		if ok && n.State&usableStates != 0 && len(n.HardwareAddr) == 6 {
+			return hwaddr.FromBytes(n.HardwareAddr), true, nil
+		}
 	}
-	return hwaddr.MAC{}, false, failed
+	return hwaddr.MAC{}, false, firstErr
 }
 
 // usableStates are the NUD states whose entries carry a MAC the kernel

@@ -68,49 +68,79 @@ func TestDeletedLinkKeepsItsName(t *testing.T) {
 	}
 }
 
-// TestHolderOfRereadsInterruptedListing: a neighbour listing the kernel
-// marks interrupted may lack the very entry asked for; it is read again
-// rather than taken as no one holding the address, and so is a listing
-// that failed, once, or one whose entry's link could not be named.
-func TestHolderOfRereadsInterruptedListing(t *testing.T) {
-	held := netlink.Neigh{LinkIndex: 3, IP: net.ParseIP("192.168.1.23").To4(), State: netlink.NUD_REACHABLE, HardwareAddr: net.HardwareAddr{0, 0x12, 0x41, 0xaa, 0xbb, 0xcc}}
+// TestHolderOfAsksForOneEntry: a holder lookup asks the kernel for the
+// address's entry on each LAN interface (only its zone's, for an address
+// with one), never for the whole neighbour table, which any LAN host can
+// fill before it floods the notice page with requests; it keeps no
+// answer, since a host that has just taken an address must not be told
+// of the device that held it. A lookup that failed, of a link or of an
+// entry, is tried once more, as no one holding the address would end an
+// audit with what it learnt lost; an interface that is not there, or
+// has no entry, is no failure.
+func TestHolderOfAsksForOneEntry(t *testing.T) {
+	camera := net.HardwareAddr{0, 0x12, 0x41, 0xaa, 0xbb, 0xcc}
+	links := map[string]int{"br-lan": 3, "br-guest": 7} // br-iot is switched off
+	errNetlink := errors.New("no buffer space")
 	tests := []struct {
-		name   string
-		tries  []error // the listing's outcome, try by try
-		names  []error // the entry's link name lookup's, after a whole listing; nil: found
-		wantOK bool
+		name      string
+		addr      string
+		entries   map[int]netlink.Neigh // by link index
+		linkErrs  []error               // the link lookups' outcomes, call by call; then found
+		neighErrs []error               // the entry lookups', likewise
+		want      bool
+		links     int // link lookups made
+		reads     int // entry lookups made
 	}{
-		{"whole", []error{nil}, nil, true},
-		{"interrupted_then_whole", []error{netlink.ErrDumpInterrupted, nil}, nil, true},
-		{"failed_then_whole", []error{errors.New("no buffer space"), nil}, nil, true},
-		{"failed_twice", []error{errors.New("netlink gone"), errors.New("netlink gone")}, nil, false},
-		{"link_name_failed_then_found", []error{nil, nil}, []error{errors.New("no buffer space"), nil}, true},
-		{"link_name_failed_twice", []error{nil, nil}, []error{errors.New("netlink gone"), errors.New("netlink gone")}, false},
+		{name: "on_br_lan", addr: "192.168.1.23",
+			entries: map[int]netlink.Neigh{3: {State: netlink.NUD_REACHABLE, HardwareAddr: camera}},
+			want:    true, links: 1, reads: 1},
+		{name: "on_br_guest", addr: "192.168.2.23",
+			entries: map[int]netlink.Neigh{7: {State: netlink.NUD_STALE, HardwareAddr: camera}},
+			want:    true, links: 3, reads: 2},
+		{name: "nowhere", addr: "192.168.3.23", links: 3, reads: 2},
+		{name: "failed_entry_no_mac", addr: "192.168.1.23",
+			entries: map[int]netlink.Neigh{3: {State: netlink.NUD_FAILED}}, links: 3, reads: 2},
+		{name: "zone_asks_its_link_only", addr: "fe80::1%br-guest",
+			entries: map[int]netlink.Neigh{3: {State: netlink.NUD_REACHABLE, HardwareAddr: camera}}, links: 1, reads: 1},
+		{name: "zone_not_on_the_lan", addr: "fe80::1%wan", entries: map[int]netlink.Neigh{3: {State: netlink.NUD_REACHABLE, HardwareAddr: camera}}},
+		{name: "entry_failed_then_found", addr: "192.168.1.23",
+			entries:   map[int]netlink.Neigh{3: {State: netlink.NUD_REACHABLE, HardwareAddr: camera}},
+			neighErrs: []error{errNetlink}, want: true, links: 4, reads: 3},
+		{name: "entry_failed_twice", addr: "192.168.1.23",
+			entries:   map[int]netlink.Neigh{3: {State: netlink.NUD_REACHABLE, HardwareAddr: camera}},
+			neighErrs: []error{errNetlink, nil, errNetlink}, links: 6, reads: 4},
+		{name: "link_failed_then_found", addr: "192.168.1.23",
+			entries:  map[int]netlink.Neigh{3: {State: netlink.NUD_REACHABLE, HardwareAddr: camera}},
+			linkErrs: []error{errNetlink}, want: true, links: 4, reads: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tries := 0
-			list := func(_, _ int) ([]netlink.Neigh, error) {
-				err := tt.tries[tries]
-				tries++
-				if err != nil {
-					return nil, err // an interrupted listing lacks the entry
+			var linkCalls, reads int
+			link := func(name string) (int, bool, error) {
+				linkCalls++
+				if linkCalls <= len(tt.linkErrs) && tt.linkErrs[linkCalls-1] != nil {
+					return 0, false, tt.linkErrs[linkCalls-1]
 				}
-				return []netlink.Neigh{held}, nil
+				index, ok := links[name]
+				return index, ok, nil
 			}
-			named := 0
-			names := func(int) (string, error) {
-				if named < len(tt.names) {
-					named++
-					if err := tt.names[named-1]; err != nil {
-						return "", err
-					}
+			neighbour := func(index int, a netip.Addr) (netlink.Neigh, bool, error) {
+				reads++
+				if a.Zone() != "" {
+					t.Errorf("entry of %s asked for with its zone", a)
 				}
-				return "br-lan", nil
+				if reads <= len(tt.neighErrs) && tt.neighErrs[reads-1] != nil {
+					return netlink.Neigh{}, false, tt.neighErrs[reads-1]
+				}
+				n, ok := tt.entries[index]
+				return n, ok, nil
 			}
-			mac, ok := holderOf([]string{"br-lan"}, list, names)(netip.MustParseAddr("192.168.1.23"))
-			if ok != tt.wantOK || ok && mac.String() != "00:12:41:aa:bb:cc" || tries != len(tt.tries) {
-				t.Errorf("holder %v, %v after %d listings; want found %v after %d", mac, ok, tries, tt.wantOK, len(tt.tries))
+			mac, ok := holderOf([]string{"br-lan", "br-iot", "br-guest"}, link, neighbour)(netip.MustParseAddr(tt.addr))
+			if ok != tt.want || ok && mac.String() != "00:12:41:aa:bb:cc" {
+				t.Errorf("holder %v, %v; want found %v", mac, ok, tt.want)
+			}
+			if linkCalls != tt.links || reads != tt.reads {
+				t.Errorf("%d link and %d entry lookups, want %d and %d", linkCalls, reads, tt.links, tt.reads)
 			}
 		})
 	}
