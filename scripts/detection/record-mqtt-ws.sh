@@ -11,10 +11,8 @@
 # Two network namespaces, iotgw-mqttws-hub and iotgw-mqttws-app, joined by
 # a veth pair; 192.168.53.0/24 exists only between them, nothing is set up
 # in the host's network namespace and no packet leaves the pair.
-set -euo pipefail
-
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export LC_ALL=C
+# shellcheck source-path=SCRIPTDIR source=record-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/record-lib.sh"
 
 readonly NS_HUB=iotgw-mqttws-hub
 readonly NS_APP=iotgw-mqttws-app
@@ -27,61 +25,13 @@ readonly PORT=8080
 # A made-up account for this recording.
 readonly USER_NAME=hub-app PASS=Lantern-Quarry-58 WRONG=Quarry-Lantern-85
 
-SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
-OUT=${1:-$REPO_ROOT/pkg/inspect/mqtt/testdata/mqtt-ws.pcap}
-case $OUT in /*) ;; *) OUT=$PWD/$OUT ;; esac
+OUT=$(absolute_path "${1:-$REPO_ROOT/pkg/inspect/mqtt/testdata/mqtt-ws.pcap}")
 
-TCPDUMP_PID=
-BROKER_PID=
-WORK=
+require_commands "iproute2 tcpdump mosquitto python3" ip ss tcpdump mosquitto mosquitto_passwd python3
 
-log() { printf '[%3ds] %s\n' "$SECONDS" "$*" >&2; }
-die() {
-	log "ERROR: $*"
-	exit 1
-}
-
-for cmd in ip ss tcpdump mosquitto mosquitto_passwd python3; do
-	command -v "$cmd" >/dev/null || die "$cmd is missing (apt-get install iproute2 tcpdump mosquitto python3)"
-done
-
-stop() {
-	if [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; then
-		kill "-$2" "$1"
-		wait "$1" 2>/dev/null || true
-	fi
-}
-
-cleanup() {
-	local rc=$?
-	set +e
-	trap - EXIT INT TERM
-	stop "$TCPDUMP_PID" INT
-	stop "$BROKER_PID" TERM
-	ip netns del "$NS_HUB" 2>/dev/null
-	ip netns del "$NS_APP" 2>/dev/null
-	[[ -z $WORK ]] || rm -rf "$WORK"
-	exit "$rc"
-}
-trap cleanup EXIT INT TERM
-
-WORK=$(mktemp -d)
-chmod 0755 "$WORK"
-
-ip netns add "$NS_HUB"
-ip netns add "$NS_APP"
-ip -n "$NS_HUB" link add hub0 type veth peer name app0 netns "$NS_APP"
-for ns in "$NS_HUB" "$NS_APP"; do
-	if [[ $ns == "$NS_HUB" ]]; then dev=hub0 mac=$HUB_MAC addr=$HUB_IP; else dev=app0 mac=$APP_MAC addr=$APP_IP; fi
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-	ip -n "$ns" link set lo up
-	ip -n "$ns" link set "$dev" address "$mac"
-	ip -n "$ns" addr add "$addr/24" dev "$dev"
-	ip -n "$ns" link set "$dev" up
-	# Wire-sized frames: no segmentation offload to merge segments.
-	ip netns exec "$ns" ethtool -K "$dev" tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
-done
+record_begin
+veth_pair "$NS_HUB" hub0 "$HUB_MAC" "$HUB_IP" \
+	"$NS_APP" app0 "$APP_MAC" "$APP_IP"
 
 # mosquitto 2.0.11 does not start with a websockets listener alone: a
 # plain one on the hub's loopback keeps it company.
@@ -97,31 +47,13 @@ socket_domain ipv4
 allow_anonymous false
 password_file $WORK/passwd
 CONF
-ip netns exec "$NS_HUB" mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
-BROKER_PID=$!
-for _ in $(seq 50); do
-	ip netns exec "$NS_HUB" ss -ltnH "sport = :$PORT" | grep -q . && break
-	sleep 0.1
-done
-ip netns exec "$NS_HUB" ss -ltnH "sport = :$PORT" | grep -q . || {
-	cat "$WORK/mosquitto.log" >&2
-	die "mosquitto did not start"
-}
-
-ip netns exec "$NS_APP" tcpdump -i app0 -s 1514 -U -n -w "$WORK/out.pcap" "tcp port $PORT" 2>"$WORK/tcpdump.log" &
-TCPDUMP_PID=$!
-for _ in $(seq 50); do
-	grep -q 'listening on' "$WORK/tcpdump.log" && break
-	sleep 0.1
-done
+start_server "$NS_HUB" tcp "$PORT" "$WORK/mosquitto.log" mosquitto -c "$WORK/mosquitto.conf"
+start_capture "$NS_APP" app0 "tcp port $PORT" "$WORK/out.pcap"
 
 client() { MQTT_PASSWORD=$1 ip netns exec "$NS_APP" /usr/bin/python3 "$SCRIPT_DIR/mqtt-ws-client.py" "$HUB_IP" "$PORT" "$USER_NAME" "${@:2}"; }
 rc=0
 client "$WRONG" || rc=$?
 ((rc == 5)) || die "the wrong password: client exited $rc, want 5 (refused)"
 client "$PASS" fragmented || die "the right password was not accepted"
-sleep 1
-stop "$TCPDUMP_PID" INT
-TCPDUMP_PID=
-install -m 0644 "$WORK/out.pcap" "$OUT"
-log "wrote $OUT ($(stat -c %s "$OUT") bytes)"
+stop_capture
+save_recording "$WORK/out.pcap" "$OUT"
