@@ -15,10 +15,8 @@
 # Two network namespaces, iotgw-rtsp-cam and iotgw-rtsp-nvr, joined by a
 # veth pair; 192.168.51.0/24 exists only between them, nothing is set up in
 # the host's network namespace and no packet leaves the pair.
-set -euo pipefail
-
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export LC_ALL=C
+# shellcheck source-path=SCRIPTDIR source=record-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/record-lib.sh"
 
 readonly NS_CAM=iotgw-rtsp-cam
 readonly NS_NVR=iotgw-rtsp-nvr
@@ -34,20 +32,7 @@ readonly REALM="IP Camera"
 readonly DIGEST_USER=admin DIGEST_PASS=12345
 readonly BASIC_USER=viewer BASIC_PASS=Tulip-Harbor-73 BASIC_WRONG=Harbor-Tulip-37
 
-SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
-OUT_DIR=${1:-$REPO_ROOT/pkg/inspect/labtest/testdata}
-case $OUT_DIR in /*) ;; *) OUT_DIR=$PWD/$OUT_DIR ;; esac
-
-TCPDUMP_PID=
-SERVER_PID=
-WORK=
-
-log() { printf '[%3ds] %s\n' "$SECONDS" "$*" >&2; }
-die() {
-	log "ERROR: $*"
-	exit 1
-}
+OUT_DIR=$(absolute_path "${1:-$REPO_ROOT/pkg/inspect/labtest/testdata}")
 
 ensure_deps() {
 	local -A pkg_for=(
@@ -77,92 +62,10 @@ ensure_deps() {
 	fi
 }
 
-teardown_namespaces() {
-	local ns pids
-	for ns in "$NS_CAM" "$NS_NVR"; do
-		[[ -e /run/netns/$ns ]] || continue
-		pids=$(ip netns pids "$ns" 2>/dev/null || true)
-		if [[ -n $pids ]]; then
-			# shellcheck disable=SC2086 # word splitting of the pid list is wanted
-			kill $pids 2>/dev/null || true
-			sleep 0.3
-			pids=$(ip netns pids "$ns" 2>/dev/null || true)
-			# shellcheck disable=SC2086
-			[[ -z $pids ]] || kill -9 $pids 2>/dev/null || true
-		fi
-		ip netns del "$ns" 2>/dev/null || true
-	done
-}
-
-stop_capture() {
-	if [[ -n $TCPDUMP_PID ]] && kill -0 "$TCPDUMP_PID" 2>/dev/null; then
-		kill -INT "$TCPDUMP_PID"
-		wait "$TCPDUMP_PID" 2>/dev/null || true
-	fi
-	TCPDUMP_PID=
-}
-
-stop_server() {
-	if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-		kill "$SERVER_PID"
-		wait "$SERVER_PID" 2>/dev/null || true
-	fi
-	SERVER_PID=
-}
-
-cleanup() {
-	local rc=$?
-	set +e
-	trap - EXIT INT TERM
-	stop_capture
-	stop_server
-	teardown_namespaces
-	[[ -z $WORK ]] || rm -rf "$WORK"
-	exit "$rc"
-}
-
-setup_network() {
-	ip netns add "$NS_CAM"
-	ip netns add "$NS_NVR"
-	ip -n "$NS_CAM" link add cam0 type veth peer name nvr0 netns "$NS_NVR"
-	local ns dev mac addr
-	for ns in "$NS_CAM" "$NS_NVR"; do
-		if [[ $ns == "$NS_CAM" ]]; then dev=cam0 mac=$CAM_MAC addr=$CAM_IP; else dev=nvr0 mac=$NVR_MAC addr=$NVR_IP; fi
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-		ip -n "$ns" link set lo up
-		ip -n "$ns" link set "$dev" address "$mac"
-		ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=1"
-		ip -n "$ns" addr add "$addr/24" dev "$dev"
-		ip -n "$ns" link set "$dev" up
-		# Wire-sized frames: no segmentation offload to merge segments.
-		ip netns exec "$ns" ethtool -K "$dev" tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
-	done
-}
-
-# start_server METHOD USER PASSWORD
-start_server() {
-	RTSP_PASSWORD=$3 ip netns exec "$NS_CAM" /usr/bin/python3 "$SCRIPT_DIR/rtsp-camera.py" \
-		"$1" "$CAM_IP" "$PORT" "$REALM" "$2" >"$WORK/server-$1.log" 2>&1 &
-	SERVER_PID=$!
-	local _
-	for _ in $(seq 100); do
-		ip netns exec "$NS_CAM" ss -ltnH "sport = :$PORT" | grep -q . && return 0
-		kill -0 "$SERVER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$WORK/server-$1.log" >&2
-	die "the RTSP server did not start"
-}
-
-start_capture() {
-	ip netns exec "$NS_NVR" tcpdump -i nvr0 -s 1514 -U -n -w "$1" "tcp port $PORT" 2>"$WORK/tcpdump.log" &
-	TCPDUMP_PID=$!
-	local _
-	for _ in $(seq 100); do
-		grep -q 'listening on' "$WORK/tcpdump.log" && return 0
-		sleep 0.1
-	done
-	die "tcpdump did not start"
+# start_camera METHOD USER PASSWORD
+start_camera() {
+	RTSP_PASSWORD=$3 start_server "$NS_CAM" tcp "$PORT" "$WORK/server-$1.log" \
+		/usr/bin/python3 "$SCRIPT_DIR/rtsp-camera.py" "$1" "$CAM_IP" "$PORT" "$REALM" "$2"
 }
 
 # play USER PASSWORD: ffmpeg opens the stream over RTSP/TCP and reads three
@@ -177,24 +80,23 @@ play() {
 # of its own, of what the function SESSION does.
 record() {
 	local name=$1 out=$WORK/$1.pcap
-	start_server "$2" "$3" "$4"
-	start_capture "$out"
+	start_camera "$2" "$3" "$4"
+	start_capture "$NS_NVR" nvr0 "tcp port $PORT" "$out"
 	"$5"
 	# Let the last segments (TEARDOWN, FIN) reach tcpdump: wait until the
-	# viewer has no connection to the camera left, then a moment more.
+	# viewer has no connection to the camera left (stop_capture then waits
+	# a moment more).
 	local _
 	for _ in $(seq 50); do
 		ip netns exec "$NS_NVR" ss -tnH "dport = :$PORT" | grep -q . || break
 		sleep 0.1
 	done
-	sleep 1
 	stop_capture
 	stop_server
 	local size
 	size=$(stat -c %s "$out")
 	((size < 50000)) || die "$name.pcap is $size bytes, expected < 50 KB"
-	install -m 0644 "$out" "$OUT_DIR/$name.pcap"
-	log "wrote $OUT_DIR/$name.pcap ($size bytes)"
+	save_recording "$out" "$OUT_DIR/$name.pcap"
 }
 
 digest_session() {
@@ -211,11 +113,10 @@ basic_session() {
 main() {
 	[[ $(id -u) -eq 0 ]] || die "run as root (network namespaces)"
 	ensure_deps
-	teardown_namespaces
-	trap cleanup EXIT INT TERM
-	WORK=$(mktemp -d /tmp/iotgw-rtsp.XXXXXX)
+	record_begin
 	mkdir -p "$OUT_DIR"
-	setup_network
+	veth_pair "$NS_CAM" cam0 "$CAM_MAC" "$CAM_IP" \
+		"$NS_NVR" nvr0 "$NVR_MAC" "$NVR_IP"
 	record rtsp-digest digest "$DIGEST_USER" "$DIGEST_PASS" digest_session
 	record rtsp-basic basic "$BASIC_USER" "$BASIC_PASS" basic_session
 	log "ffmpeg $(ffmpeg -version | awk 'NR==1{print $3}'), GStreamer RTSP server $(dpkg-query -W -f '${Version}' libgstrtspserver-1.0-0 2>/dev/null)"
