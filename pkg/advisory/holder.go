@@ -78,6 +78,9 @@ type Holder struct {
 	client  *http.Client
 	log     *slog.Logger
 	keep    string
+	// retryFirst is the first delay before a failed Refresh tries again
+	// (feedRetryFirst; tests shorten it).
+	retryFirst time.Duration
 }
 
 // NewHolder verifies the embedded feed with the embedded keys and makes it
@@ -127,6 +130,8 @@ func newHolder(initial *Feed, keys []ed25519.PublicKey, opts Options) *Holder {
 		client:  opts.Client,
 		log:     opts.Logger,
 		keep:    opts.KeepPath,
+
+		retryFirst: feedRetryFirst,
 	}
 	if h.max <= 0 {
 		h.max = DefaultMaxFeedBytes
@@ -447,25 +452,59 @@ func (h *Holder) warnIfStale(now time.Time) {
 
 // Refresh loads the feed at rawURL now and then every interval
 // (DefaultRefreshInterval when not positive) until ctx ends. Failures are
-// logged and the active feed stays.
+// logged and the active feed stays; a failed load is tried again after
+// feedRetryFirst, then after twice as long each time, at most every
+// interval or every feedRetryMax: a router whose clock NTP has not set
+// yet refuses the server's certificate, and its WAN may come up after
+// the daemon, so the first load at boot often fails. A server that
+// answers with nothing newer (ErrDowngrade) waits for the next interval.
 func (h *Holder) Refresh(ctx context.Context, rawURL string, interval time.Duration) {
 	if interval <= 0 {
 		interval = DefaultRefreshInterval
 	}
-	t := time.NewTicker(interval)
+	t := time.NewTimer(interval)
 	defer t.Stop()
+	var retry time.Duration
 	for {
-		if err := h.LoadURL(ctx, rawURL); err != nil && ctx.Err() == nil {
+		wait := interval
+		err := h.LoadURL(ctx, rawURL)
+		switch {
+		case ctx.Err() != nil:
+		case err != nil && !errors.Is(err, ErrDowngrade):
+			retry = nextRetry(retry, h.retryFirst, interval)
+			wait = retry
+			h.log.Warn("advisory feed refresh failed; keeping the active feed",
+				"active", h.Current().Version, "retry_in", retry, "err", err)
+		case err != nil:
+			retry = 0
 			h.log.Warn("advisory feed refresh failed; keeping the active feed",
 				"active", h.Current().Version, "err", err)
+		default:
+			retry = 0
 		}
 		if ctx.Err() == nil {
 			h.warnIfStale(time.Now())
 		}
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// Delays before a failed feed download is tried again (Refresh).
+const (
+	feedRetryFirst = 30 * time.Second
+	feedRetryMax   = time.Hour
+)
+
+// nextRetry is the delay after prev (zero: the first failure) before the
+// next attempt: first, then doubling, at most interval or feedRetryMax.
+func nextRetry(prev, first, interval time.Duration) time.Duration {
+	if prev <= 0 {
+		return min(first, interval)
+	}
+	return min(2*prev, interval, feedRetryMax)
 }

@@ -393,6 +393,71 @@ func TestRefresh(t *testing.T) {
 	<-done
 }
 
+// TestRefreshRetriesSoon: a router whose clock NTP has not set yet
+// refuses the feed server's certificate, and its WAN may come up after
+// the daemon: a failed download is tried again within minutes, not after
+// a whole refresh interval.
+func TestRefreshRetriesSoon(t *testing.T) {
+	good, sig := signedFeed("2030-01-02.1")
+	var mu sync.Mutex
+	served := 0
+	srv := feedServer(t, map[string]http.HandlerFunc{
+		"/feed.json": func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			served++
+			failing := served <= 3
+			mu.Unlock()
+			if failing {
+				http.Error(w, "busy", http.StatusServiceUnavailable)
+				return
+			}
+			_, _ = w.Write(good)
+		},
+		"/feed.json.sig": serveBytes(sig),
+	})
+	h := newTestHolder(t, Options{})
+	h.retryFirst = time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		h.Refresh(ctx, srv.URL+"/feed.json", DefaultRefreshInterval)
+		close(done)
+	}()
+	deadline := time.After(10 * time.Second) // a hang guard, not a measurement
+	for h.Current().Version != "2030-01-02.1" {
+		select {
+		case <-deadline:
+			t.Fatal("a failed download was not tried again before the refresh interval")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	cancel()
+	<-done
+}
+
+func TestRefreshRetryDelays(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		interval time.Duration
+		want     []time.Duration
+	}{
+		{"daily", 24 * time.Hour, []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 16 * time.Minute, 32 * time.Minute, time.Hour, time.Hour}},
+		{"short_interval", 3 * time.Minute, []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 3 * time.Minute, 3 * time.Minute}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []time.Duration
+			retry := time.Duration(0)
+			for range tc.want {
+				retry = nextRetry(retry, feedRetryFirst, tc.interval)
+				got = append(got, retry)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("retry delays %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestParsePublicKey(t *testing.T) {
 	pub := testKey.Public().(ed25519.PublicKey)
 	pemBytes, err := MarshalPublicKey(pub)
