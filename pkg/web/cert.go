@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/iotgw/iotgw/internal/statefile"
+	"github.com/iotgw/iotgw/internal/wallclock"
 )
 
 // Certificate files inside the state directory.
@@ -34,7 +35,11 @@ const (
 
 // LoadOrCreateCertificate returns the self-signed certificate kept in
 // dir, creating it (ECDSA P-256, 10 years, SANs: addrs and names) on
-// first start or when it no longer covers addrs and names.
+// first start or when it no longer covers addrs and names. A clock not
+// set yet (wallclock.Set: a boot before NTP) can tell neither that the
+// kept certificate has expired nor how long a new one must last: the
+// kept one stays, and a new one is valid from before now until 10 years
+// after wallclock.Floor, so that it still is once NTP sets the clock.
 func LoadOrCreateCertificate(dir string, addrs []netip.Addr, names []string, now time.Time) (tls.Certificate, error) {
 	certPath, keyPath := filepath.Join(dir, CertFileName), filepath.Join(dir, KeyFileName)
 	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
@@ -49,10 +54,10 @@ func LoadOrCreateCertificate(dir string, addrs []netip.Addr, names []string, now
 	return createCertificate(certPath, keyPath, addrs, names, now)
 }
 
-// covers reports whether leaf is valid now and names every address and
-// name.
+// covers reports whether leaf is valid now, by a clock that is set, and
+// names every address and name.
 func covers(leaf *x509.Certificate, addrs []netip.Addr, names []string, now time.Time) bool {
-	if leaf == nil || now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+	if leaf == nil || wallclock.Set(now) && (now.Before(leaf.NotBefore) || now.After(leaf.NotAfter)) {
 		return false
 	}
 	for _, a := range addrs {
@@ -81,7 +86,7 @@ func createCertificate(certPath, keyPath string, addrs []netip.Addr, names []str
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: "iotgw", Organization: []string{"iotgw on this router"}},
 		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(certLifetime),
+		NotAfter:              later(now, wallclock.Floor()).Add(certLifetime),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
@@ -109,6 +114,13 @@ func createCertificate(certPath, keyPath string, addrs []netip.Addr, names []str
 		return tls.Certificate{}, fmt.Errorf("web certificate: %w", err)
 	}
 	return tls.LoadX509KeyPair(certPath, keyPath)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // CertificateFingerprint is the SHA-256 fingerprint of the certificate

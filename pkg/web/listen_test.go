@@ -152,6 +152,52 @@ func TestCertificateCreatedAndReused(t *testing.T) {
 	}
 }
 
+// TestCertificateBeforeNTP: a router boots with its clock at 1970 (or its
+// firmware's build date) and NTP sets it minutes later. A certificate
+// made before that must still be valid once the clock is right, and one
+// made with a right clock is kept at a boot before NTP: a new one would
+// change the fingerprint the owner accepted.
+func TestCertificateBeforeNTP(t *testing.T) {
+	lan := netip.MustParseAddr("192.168.50.1")
+	boot := time.Date(1970, 1, 1, 0, 0, 42, 0, time.UTC)
+	set := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		made    time.Time // when the certificate on disk was made; zero: none
+		start   time.Time // the clock at the start that loads it
+		validAt []time.Time
+		kept    bool
+	}{
+		{name: "made_at_1970", start: boot, validAt: []time.Time{boot, set, set.Add(365 * 24 * time.Hour)}},
+		{name: "made_at_1970_kept_after_ntp", made: boot, start: set, validAt: []time.Time{set}, kept: true},
+		{name: "made_right_kept_at_1970", made: set, start: boot, validAt: []time.Time{set}, kept: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var before *x509.Certificate
+			if !tc.made.IsZero() {
+				c, err := LoadOrCreateCertificate(dir, []netip.Addr{lan}, nil, tc.made)
+				if err != nil {
+					t.Fatal(err)
+				}
+				before = c.Leaf
+			}
+			c, err := LoadOrCreateCertificate(dir, []netip.Addr{lan}, nil, tc.start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if before != nil && (c.Leaf.SerialNumber.Cmp(before.SerialNumber) == 0) != tc.kept {
+				t.Errorf("certificate kept: %v, want %v", !tc.kept, tc.kept)
+			}
+			for _, at := range tc.validAt {
+				if at.Before(c.Leaf.NotBefore) || at.After(c.Leaf.NotAfter) {
+					t.Errorf("certificate valid %s to %s: a browser at %s refuses it", c.Leaf.NotBefore, c.Leaf.NotAfter, at)
+				}
+			}
+		})
+	}
+}
+
 // TestServeHTTPS serves the page over TLS on loopback and talks to it with
 // a client that trusts only the generated certificate.
 func TestServeHTTPS(t *testing.T) {
