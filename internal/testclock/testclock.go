@@ -1,5 +1,7 @@
 // Package testclock is a clock that tests set and move by hand, for code
-// that takes its time from a func() time.Time.
+// that takes its time from a func() time.Time, with a monotonic reading
+// (Elapsed) for code that tells the passing of time from a step of the
+// wall clock.
 package testclock
 
 import (
@@ -10,8 +12,9 @@ import (
 // Clock is safe for concurrent use: the code under test reads it from its
 // own goroutines while the test moves it.
 type Clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu      sync.Mutex
+	t       time.Time
+	elapsed time.Duration
 }
 
 // New returns a clock standing at t.
@@ -24,7 +27,15 @@ func (c *Clock) Now() time.Time {
 	return c.t
 }
 
-// Set puts the clock at t.
+// Elapsed is the monotonic time since New: Advance moves it, Set does not.
+func (c *Clock) Elapsed() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.elapsed
+}
+
+// Set puts the clock at t: a step of the wall clock, as NTP or the owner
+// makes, which Elapsed does not see.
 func (c *Clock) Set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -36,4 +47,5 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+	c.elapsed += d
 }

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/wallclock"
 	"github.com/iotgw/iotgw/pkg/advisory"
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/api"
@@ -99,6 +100,9 @@ type Deps struct {
 	Version    string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Elapsed reads a monotonic clock, which a step of Now's does not
+	// move (a fake clock's, in tests); nil: Now's own monotonic reading.
+	Elapsed func() time.Duration
 	// Alerts, when set, receives what the owner is told on the phone.
 	Alerts Notifier
 	// UPnP, when set, fetches the descriptions devices announce over SSDP.
@@ -162,6 +166,8 @@ type Daemon struct {
 	// newDevices bounds the new-device alerts of a flood.
 	newDevices alert.NewDeviceLimiter
 	started    time.Time
+	// wall tells the steps of the wall clock at each tick.
+	wall wallStep
 	// owners are where the owner logged in to the page from, most recent
 	// last.
 	owners []ownerSeen
@@ -228,6 +234,9 @@ type deviceMeta struct {
 	// failure up to maxCommitRetry.
 	retryAt    time.Time
 	retryDelay time.Duration
+	// datedByRun: quarantine's times were read off this run's clock, so
+	// a step of the clock moves them (followClockLocked).
+	datedByRun bool
 }
 
 // Bounds of the delay before a failed kernel change is tried again: the
@@ -286,6 +295,7 @@ func New(cfg *config.Config, opt Options, deps Deps) (*Daemon, error) {
 func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Lock()
 	d.started = d.now() // the control socket may ask for Status already
+	d.wall.step(d.started, d.elapsed(d.started))
 	d.mu.Unlock()
 	if err := d.restore(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -351,6 +361,16 @@ func (d *Daemon) restore(ctx context.Context) error {
 	expiredAddrs := map[hwaddr.MAC][]netip.Addr{}
 	for i := range snap.Quarantines {
 		q := snap.Quarantines[i]
+		datedByRun := false
+		if !wallclock.Set(q.Since) {
+			// Dated by a clock NTP had not set yet: its length is all
+			// that is known. It starts again now when the clock is set,
+			// and follows the clock's step when it is not.
+			datedByRun = true
+			if wallclock.Set(now) {
+				q.Since, q.Until = d.redate(q, now)
+			}
+		}
 		if !q.Until.IsZero() && !q.Until.After(now) {
 			// It ran out while the daemon was down: a release, as it
 			// would have been at run time, so that the stored findings
@@ -363,6 +383,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 			continue
 		}
 		d.metaFor(q.MAC).quarantine = &q
+		d.metaFor(q.MAC).datedByRun = datedByRun
 		mode, err := quarantine.ParseMode(q.Mode)
 		if err != nil {
 			mode = quarantine.ModeBlock
@@ -497,7 +518,7 @@ func (d *Daemon) keepKernelOnlyLocked(kernel []quarantine.Entry, now time.Time) 
 		if err := d.deps.Store.PutQuarantine(rec); err != nil {
 			d.log.Warn("quarantine kept from the kernel not saved", "mac", e.MAC, "err", err)
 		}
-		m.quarantine = &rec
+		m.quarantine, m.datedByRun = &rec, true
 		e.Addrs = d.unprotectedLocked(e.Addrs)
 		kept = append(kept, e)
 		d.log.Warn("quarantine kept from the kernel: the saved state did not have it", "mac", e.MAC, "mode", e.Mode)
@@ -762,6 +783,10 @@ func (d *Daemon) tickLoop(ctx context.Context) {
 // tick is one round of tickLoop's work.
 func (d *Daemon) tick(now time.Time) {
 	d.mu.Lock()
+	if step := d.wall.step(now, d.elapsed(now)); step != 0 {
+		d.log.Info("the clock was set: quarantines move with it", "step", step)
+		d.followClockLocked(step)
+	}
 	var due []hwaddr.MAC
 	for mac, m := range d.meta {
 		if !m.verdict.PendingUntil.IsZero() && !now.Before(m.verdict.PendingUntil) {

@@ -464,7 +464,7 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 		released = m.noteRelease(p.released, d.now())
 	} else {
 		rec := p.record
-		m.quarantine, m.kernelAddrs = &rec, p.entry.Addrs
+		m.quarantine, m.kernelAddrs, m.datedByRun = &rec, p.entry.Addrs, true
 	}
 	d.pinLocked(mac, m)
 	blocked := d.blockedAddrsLocked()

@@ -1,0 +1,82 @@
+package daemon
+
+import (
+	"time"
+
+	"github.com/iotgw/iotgw/pkg/store"
+)
+
+// minWallStep is the smallest difference between how far the wall clock
+// and the monotonic clock moved that is taken for a step of the wall
+// clock; smaller ones are the jitter of reading the two.
+const minWallStep = 2 * time.Second
+
+// wallStep tells steps of the wall clock (NTP setting a router's clock
+// minutes after boot, the owner changing it) from the passing of time,
+// which the monotonic clock measures.
+type wallStep struct {
+	wall    time.Time     // the wall clock at the last reading
+	elapsed time.Duration // the monotonic clock then
+}
+
+// step returns how far the wall clock was stepped since the last
+// reading: zero at the first, or when it only went on with time.
+func (w *wallStep) step(now time.Time, elapsed time.Duration) time.Duration {
+	now = now.Round(0) // the wall reading alone
+	first := w.wall.IsZero()
+	s := now.Sub(w.wall) - (elapsed - w.elapsed)
+	w.wall, w.elapsed = now, elapsed
+	if first || s > -minWallStep && s < minWallStep {
+		return 0
+	}
+	return s
+}
+
+// elapsed reads the monotonic clock at now: Deps.Elapsed, or now's own
+// monotonic reading since the start (time.Now has one).
+func (d *Daemon) elapsed(now time.Time) time.Duration {
+	if d.deps.Elapsed != nil {
+		return d.deps.Elapsed()
+	}
+	return now.Sub(d.started)
+}
+
+// followClockLocked moves the quarantines dated by this run's clock by a
+// step of it: their length is what policy or the owner asked for, and
+// the kernel, whose timeouts are relative, holds them that long. Their
+// saved end follows, or a restart would end them early (a step forward)
+// or hold them on (back). A restored quarantine keeps its date, read
+// off the clock of the run that made it. d.mu held.
+func (d *Daemon) followClockLocked(step time.Duration) {
+	for mac, m := range d.meta {
+		q := m.quarantine
+		if q == nil || !m.datedByRun {
+			continue
+		}
+		// Without its monotonic reading: compared with the stepped
+		// clock, it is the wall time that counts from now on.
+		moved := *q
+		moved.Since = q.Since.Round(0).Add(step)
+		if !q.Until.IsZero() {
+			moved.Until = q.Until.Round(0).Add(step)
+		}
+		m.quarantine = &moved
+		if err := d.deps.Store.PutQuarantine(moved); err != nil {
+			d.log.Warn("quarantine moved with the clock not saved", "mac", mac, "err", err)
+		}
+	}
+}
+
+// redate starts q, saved by a run whose clock was not set, again at now,
+// as long as it was, and saves it so.
+func (d *Daemon) redate(q store.Quarantine, now time.Time) (since, until time.Time) {
+	since = now
+	if !q.Until.IsZero() {
+		until = now.Add(q.Until.Sub(q.Since))
+	}
+	q.Since, q.Until = since, until
+	if err := d.deps.Store.PutQuarantine(q); err != nil {
+		d.log.Warn("quarantine dated before NTP not saved with its new date", "mac", q.MAC, "err", err)
+	}
+	return since, until
+}
