@@ -173,6 +173,29 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return exitOK
 }
 
+// runTrust marks a device trusted, or with --off no longer: the console's
+// form of the page's "Trust this device" and "Stop trusting".
+func runTrust(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("trust", "MAC", stderr)
+	load := configFlagSet(fs)
+	off := fs.Bool("off", false, "stop trusting the device: policy judges it again at once and may quarantine it")
+	c, mac, code, ok := macCommand(fs, load, args, stderr, nil)
+	if !ok {
+		return code
+	}
+	d, err := c.SetTrusted(ctx, mac, !*off)
+	if err != nil {
+		fmt.Fprintf(stderr, "iotgw trust: %v\n", err)
+		return 1
+	}
+	if *off {
+		fmt.Fprintf(stdout, "%s no longer trusted (state %s)\n", d.MAC, d.State)
+	} else {
+		fmt.Fprintf(stdout, "%s trusted: never quarantined; its findings are still shown\n", d.MAC)
+	}
+	return exitOK
+}
+
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("status", "", stderr)
 	c, code, ok := daemonCommand(fs, configFlagSet(fs), args, stderr)

@@ -46,6 +46,7 @@ func commands() []command {
 		{"devices", "list the devices the running daemon knows", runDevices},
 		{"quarantine", "quarantine a device (MAC) as the owner", runQuarantine},
 		{"release", "release a device (MAC) from quarantine", runRelease},
+		{"trust", "trust a device (MAC): never quarantined (--off: stop trusting it)", runTrust},
 		{"status", "show the running daemon's health", runStatus},
 		{"audit", "run the active audit (ports, default logins) of a device (MAC) now", runAudit},
 		{"uninstall-rules", "delete iotgw's nftables tables (package removal)", runUninstallRules},
