@@ -129,7 +129,7 @@ func TestCaptureKeepsRepliesAfterAnICMPError(t *testing.T) {
 			// ECONNREFUSED once the router passed it on.
 			const closedPort = 7200
 			if err := netnstest.Run(l.device, func() error {
-				c, err := net.Dial("udp4", net.JoinHostPort(wanV4, strconv.Itoa(closedPort)))
+				c, err := net.Dial("udp4", net.JoinHostPort(serverV4, strconv.Itoa(closedPort)))
 				if err != nil {
 					return err
 				}

@@ -45,6 +45,10 @@ const (
 	noticePort         = 8080
 	dnsProxyPort       = 5354
 	dialTimeout        = 800 * time.Millisecond
+	// serverV4 is the WAN host's address for the servers a test starts
+	// itself (echo, capture, FTP); the lab's own listen elsewhere, so
+	// these may take any port, 80 and 443 (an update host's) too.
+	serverV4 = "198.18.0.4"
 )
 
 // The lab's DNS servers answer every A query with an address of their own
@@ -82,6 +86,7 @@ func newLab(t *testing.T) *lab {
 	ipr(l.wan, "link", "set", "eth0", "up")
 	ipr(l.wan, "addr", "add", wanV4+"/24", "dev", "eth0")
 	ipr(l.wan, "addr", "add", wanOtherV4+"/24", "dev", "eth0")
+	ipr(l.wan, "addr", "add", serverV4+"/24", "dev", "eth0")
 	ipr(l.wan, "addr", "add", resolverV4+"/24", "dev", "eth0")
 	ipr(l.wan, "addr", "add", wanV6+"/64", "dev", "eth0", "nodad")
 	ipr(l.wan, "route", "add", "10.99.0.0/24", "via", "198.18.0.1")
@@ -94,8 +99,11 @@ func newLab(t *testing.T) *lab {
 		"echo 0 > /proc/sys/net/bridge/bridge-nf-call-iptables; echo 0 > /proc/sys/net/bridge/bridge-nf-call-ip6tables").Run()
 
 	// Servers: each TCP listener answers with its name, the UDP ones echo.
-	netnstest.ServeName(t, l.wan, "[::]:80", "wan-http", nil)
-	netnstest.ServeName(t, l.wan, "[::]:443", "wan", nil)
+	// The WAN's, not on serverV4.
+	for _, a := range []string{wanV4, wanV6, wanOtherV4} {
+		netnstest.ServeName(t, l.wan, net.JoinHostPort(a, "80"), "wan-http", nil)
+		netnstest.ServeName(t, l.wan, net.JoinHostPort(a, "443"), "wan", nil)
+	}
 	netnstest.ServeName(t, l.peer, "[::]:443", "peer", nil)
 	netnstest.ServeName(t, l.device, "[::]:443", "device", nil)
 	netnstest.ServeName(t, l.router, fmt.Sprintf("[::]:%d", noticePort), "notice", nil)
@@ -459,7 +467,7 @@ func TestTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	toAllowed := l.openSpentConn(t, cfg.Capture, 8005)
-	if err := n.SetAllowed(ctx, addrs(wanV4), time.Minute); err != nil {
+	if err := n.SetAllowed(ctx, addrs(serverV4), time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	forgetNeighbour()
@@ -619,7 +627,7 @@ func TestTraffic(t *testing.T) {
 	if err := n.Quarantine(ctx, device); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.SetAllowed(ctx, addrs(wanV4, wanV6, resolverV4), time.Minute); err != nil {
+	if err := n.SetAllowed(ctx, addrs(wanV4, wanV6, resolverV4, serverV4), time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	l.expect(t, "updates-only", append([]check{
@@ -685,8 +693,8 @@ func (l *lab) openSpentConn(t *testing.T, c CaptureConfig, port int) net.Conn {
 	return conn
 }
 
-// dialEcho starts an echo server on the WAN host's port and connects the
-// device to it.
+// dialEcho starts an echo server on the WAN host's port (of serverV4)
+// and connects the device to it.
 func (l *lab) dialEcho(t *testing.T, port int) net.Conn {
 	t.Helper()
 	ln := l.listenWAN(t, port)
@@ -701,13 +709,13 @@ func (l *lab) dialEcho(t *testing.T, port int) net.Conn {
 	return l.dialWAN(t, port)
 }
 
-// listenWAN listens on the WAN host's TCP port; the listener closes with
-// the test at the latest.
+// listenWAN listens on the WAN host's TCP port of serverV4; the listener
+// closes with the test at the latest.
 func (l *lab) listenWAN(t *testing.T, port int) net.Listener {
 	t.Helper()
 	var ln net.Listener
 	if err := netnstest.Run(l.wan, func() (err error) {
-		ln, err = net.Listen("tcp", net.JoinHostPort(wanV4, fmt.Sprint(port)))
+		ln, err = net.Listen("tcp", net.JoinHostPort(serverV4, fmt.Sprint(port)))
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -716,13 +724,13 @@ func (l *lab) listenWAN(t *testing.T, port int) net.Listener {
 	return ln
 }
 
-// dialWAN connects the device to the WAN host's TCP port; the connection
-// closes with the test at the latest.
+// dialWAN connects the device to the WAN host's TCP port of serverV4; the
+// connection closes with the test at the latest.
 func (l *lab) dialWAN(t *testing.T, port int) net.Conn {
 	t.Helper()
 	var conn net.Conn
 	if err := netnstest.Run(l.device, func() (err error) {
-		conn, err = net.DialTimeout("tcp", net.JoinHostPort(wanV4, fmt.Sprint(port)), dialTimeout)
+		conn, err = net.DialTimeout("tcp", net.JoinHostPort(serverV4, fmt.Sprint(port)), dialTimeout)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -732,7 +740,7 @@ func (l *lab) dialWAN(t *testing.T, port int) net.Conn {
 }
 
 // connMark is the router's conntrack mark of the device's connection to
-// the WAN host's port.
+// the WAN host's port of serverV4.
 func (l *lab) connMark(t *testing.T, port int) uint32 {
 	t.Helper()
 	var mark uint32
@@ -740,7 +748,7 @@ func (l *lab) connMark(t *testing.T, port int) uint32 {
 	if err := netnstest.Run(l.router, func() error {
 		flows, err := netlink.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
 		for _, f := range flows {
-			if int(f.Forward.DstPort) == port && f.Forward.SrcIP.Equal(net.ParseIP(deviceV4)) {
+			if int(f.Forward.DstPort) == port && f.Forward.SrcIP.Equal(net.ParseIP(deviceV4)) && f.Forward.DstIP.Equal(net.ParseIP(serverV4)) {
 				mark, found = f.Mark, true
 			}
 		}
@@ -817,11 +825,12 @@ func (l *lab) nflogDuring(t *testing.T, c CaptureConfig, traffic func(), markers
 	return s
 }
 
-// sendUDP sends payload from the device to the WAN host's discard port in
-// a flow of its own.
+// sendUDP sends payload from the device to serverV4's UDP port 443, where
+// nothing listens, in a flow of its own: QUIC's port, which an
+// updates-only device may use towards an allowed host.
 func (l *lab) sendUDP(t *testing.T, payload string) {
 	t.Helper()
-	if err := netnstest.Send(l.device, "udp", net.JoinHostPort(wanV4, "9"), []byte(payload)); err != nil {
+	if err := netnstest.Send(l.device, "udp", net.JoinHostPort(serverV4, "443"), []byte(payload)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -836,7 +845,10 @@ func (l *lab) sendUDP(t *testing.T, payload string) {
 func (l *lab) expectFirstReplyCaptured(t *testing.T, stage string, c CaptureConfig) {
 	t.Helper()
 	const request, banner, datagram = "iotgw-capture-request", "iotgw-capture-banner", "iotgw-capture-datagram"
-	ln := l.listenWAN(t, 8000)
+	// HTTP's port: an updates-only device may use it towards an allowed
+	// host (sendUDP has 443).
+	const port = 80
+	ln := l.listenWAN(t, port)
 	defer ln.Close() // the next stage listens again
 	go func() {
 		conn, err := ln.Accept()
@@ -851,7 +863,7 @@ func (l *lab) expectFirstReplyCaptured(t *testing.T, stage string, c CaptureConf
 	}()
 
 	s := l.nflogDuring(t, c, func() {
-		conn := l.dialWAN(t, 8000)
+		conn := l.dialWAN(t, port)
 		conn.SetDeadline(time.Now().Add(10 * time.Second))
 		fmt.Fprintf(conn, "%s\n", request)
 		n, err := io.Copy(io.Discard, conn)
@@ -869,7 +881,7 @@ func (l *lab) expectFirstReplyCaptured(t *testing.T, stage string, c CaptureConf
 		t.Errorf("%s: capture: the first reply was %d bytes on the wire, not above the %d-byte budget: this kernel did not merge it, the test proves nothing", stage, s.longest[banner], c.Bytes)
 	}
 	replyBit := c.replyBit()
-	if mark := l.connMark(t, 8000); mark&c.Mark != replyBit {
+	if mark := l.connMark(t, port); mark&c.Mark != replyBit {
 		t.Errorf("%s: capture: a download's mark is %#x, want only the reply bit %#x of %#x", stage, mark, replyBit, c.Mark)
 	}
 	t.Logf("%s: capture: first reply (%d bytes on the wire) logged %d times", stage, s.longest[banner], s.count[banner])
@@ -946,7 +958,7 @@ add rule ip ftph pre tcp dport 21 ct state established ct mark set ct mark or %#
 		if _, err := bufio.NewReader(conn).ReadString('\n'); err != nil {
 			return
 		}
-		fmt.Fprintf(conn, "227 Entering Passive Mode (198,18,0,2,%d,%d)\r\n", dataPort>>8, dataPort&0xff)
+		fmt.Fprintf(conn, "227 Entering Passive Mode (%s,%d,%d)\r\n", strings.ReplaceAll(serverV4, ".", ","), dataPort>>8, dataPort&0xff)
 		dc, err := data.Accept()
 		if err != nil {
 			return
