@@ -253,7 +253,7 @@ type Policy struct {
 	Grace Duration `toml:"grace"`
 	// QuarantineMode is how "quarantine" is enforced: block (nothing but
 	// DHCP, DNS and the notice page), isolate (LAN only) or updates-only
-	// (only the allow-listed update hosts).
+	// (only the allow-listed update hosts, on TCP 80 and 443 and UDP 443).
 	QuarantineMode string `toml:"quarantine_mode"`
 	// QuarantineFor ends automatic quarantines after this long, as a
 	// release does (the same findings do not start another); 0 keeps

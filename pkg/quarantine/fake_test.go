@@ -601,6 +601,60 @@ func TestFakeDNSRules(t *testing.T) {
 	}
 }
 
+// TestFakeUpdatesOnlyPorts: an updates-only device may send an allowed
+// address only what firmware downloads use (TCP 80 and 443, UDP 443),
+// over IPv4 and IPv6, in the mode's chain and on the way past
+// unlearnt_source; every rule naming an allow set in the forward path
+// says which.
+func TestFakeUpdatesOnlyPorts(t *testing.T) {
+	capture := dnsCfg()
+	capture.Capture = CaptureConfig{Enabled: true, Group: 5, Snaplen: 256, Bytes: 4096}
+	want := []string{
+		"ip daddr @allow_v4 tcp dport 80", "ip daddr @allow_v4 tcp dport 443", "ip daddr @allow_v4 udp dport 443",
+		"ip6 daddr @allow_v6 tcp dport 80", "ip6 daddr @allow_v6 tcp dport 443", "ip6 daddr @allow_v6 udp dport 443",
+	}
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"plain", testCfg},
+		{"dns_proxy_capture_lan_interfaces", capture},
+		{"isolate_lan", isolateLAN(testCfg)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, _ := newTestFake(t, tc.cfg)
+			if err := f.Reconcile(context.Background(), nil); err != nil {
+				t.Fatal(err)
+			}
+			dump := f.Dump()
+			for _, chain := range []string{"updates_out", "unlearnt_source"} {
+				var got []string
+				for r := range ruleIndex(dump, "inet", chain) {
+					r = strings.TrimPrefix(r, "ether saddr @updates_mac ")
+					if strings.Contains(r, "daddr @allow_") {
+						got = append(got, withoutVerdict(r))
+					}
+				}
+				slices.Sort(got)
+				if !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+					t.Errorf("%s: towards the allow sets\n%s\nwant\n%s", chain, strings.Join(got, "\n"), strings.Join(want, "\n"))
+				}
+			}
+		})
+	}
+}
+
+// withoutVerdict is a rule's matches: its text without the verdict.
+func withoutVerdict(rule string) string {
+	for _, v := range []string{" accept", " drop", " return", " goto ", " jump "} {
+		if i := strings.LastIndex(rule, v); i >= 0 {
+			return rule[:i]
+		}
+	}
+	return rule
+}
+
 // checkPreroutingOrder: in the prerouting chain each DNS jump comes after
 // the protected accept of its key kind and before every allow accept and
 // notice jump of that kind; the "all" redirects come last.

@@ -656,13 +656,24 @@ func newLayout(cfg Config, bridgeCT bool) *layout {
 	return l
 }
 
+// updateServices are what an updates-only device may send an allowed
+// address: what firmware downloads use, HTTP and HTTPS over TCP and
+// HTTP/3 (QUIC) over UDP 443. An update host is often a CDN front that
+// answers on other ports too (a relay, a VPN); DNS goes to the proxy or
+// the router, NTP to no update host.
+func updateServices() []match {
+	return []match{dport("tcp", 80), dport("tcp", 443), dport("udp", 443)}
+}
+
 // reachable lists, per mode, the tests of where a quarantined device may
 // send forwarded packets (block: nowhere): the mode chains' and
 // unlearnt_source's.
 func reachable(b builder, cfg Config) map[Mode][][]match {
 	reach := map[Mode][][]match{}
 	for _, k := range addrKinds {
-		reach[ModeUpdatesOnly] = append(reach[ModeUpdatesOnly], []match{b.addr(k, "daddr", setName("allow", k), false)})
+		for _, service := range updateServices() {
+			reach[ModeUpdatesOnly] = append(reach[ModeUpdatesOnly], []match{b.addr(k, "daddr", setName("allow", k), false), service})
+		}
 		if cfg.IsolateLAN {
 			continue
 		}
@@ -974,6 +985,9 @@ func inetTable(cfg Config) tableDef {
 			pre.rules = append(pre.rules, rule(b.ether("saddr", setName(m.setPrefix(), keyMAC)), jump("dns")))
 		}
 	}
+	// The allow accepts spare plain HTTP to an allowed host the notice
+	// redirect; they need no ports: updates_out holds what passes to
+	// updateServices.
 	for _, k := range addrKinds {
 		pre.rules = append(pre.rules, rule(b.ether("saddr", "updates_mac"), b.addr(k, "daddr", setName("allow", k), false), accept()))
 	}

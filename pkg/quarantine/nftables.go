@@ -837,8 +837,8 @@ func (n *NFTables) Release(ctx context.Context, mac hwaddr.MAC, addrs ...netip.A
 	return nil
 }
 
-// SetAllowed lets updates-only devices reach addrs for ttl (refreshing,
-// never shortening, an earlier expiry). New addresses beyond MaxAllowed
+// SetAllowed lets updates-only devices reach addrs on TCP 80 and 443 and
+// UDP 443 for ttl (refreshing, never shortening, an earlier expiry). New addresses beyond MaxAllowed
 // per family are refused with ErrAllowFull; the rest is applied.
 func (n *NFTables) SetAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Duration) error {
 	return setAllowed(ctx, n.apply, addrs, ttl)

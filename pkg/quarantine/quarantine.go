@@ -38,8 +38,9 @@ const (
 	// ModeIsolate: no internet; LAN allowed unless Config.IsolateLAN.
 	ModeIsolate Mode = "isolate"
 	// ModeUpdatesOnly: like block, but the hosts in the allow sets (firmware
-	// update servers) stay reachable and are not redirected, except for
-	// DNS, which goes to the DNS proxy whatever the address.
+	// update servers) stay reachable on what downloads use, TCP 80 and
+	// 443 and UDP 443 (QUIC), and are not redirected, except for DNS,
+	// which goes to the DNS proxy whatever the address.
 	ModeUpdatesOnly Mode = "updates-only"
 )
 

@@ -99,10 +99,15 @@ func newLab(t *testing.T) *lab {
 		"echo 0 > /proc/sys/net/bridge/bridge-nf-call-iptables; echo 0 > /proc/sys/net/bridge/bridge-nf-call-ip6tables").Run()
 
 	// Servers: each TCP listener answers with its name, the UDP ones echo.
-	// The WAN's, not on serverV4.
+	// The WAN's: HTTP(S) and UDP on 443 (QUIC's port) that an
+	// updates-only device may use, a telnet port and an OpenVPN one it
+	// may not; not on serverV4.
 	for _, a := range []string{wanV4, wanV6, wanOtherV4} {
 		netnstest.ServeName(t, l.wan, net.JoinHostPort(a, "80"), "wan-http", nil)
 		netnstest.ServeName(t, l.wan, net.JoinHostPort(a, "443"), "wan", nil)
+		netnstest.ServeName(t, l.wan, net.JoinHostPort(a, "23"), "wan-telnet", nil)
+		l.serveUDP(t, l.wan, net.JoinHostPort(a, "443"))
+		l.serveUDP(t, l.wan, net.JoinHostPort(a, "1194"))
 	}
 	netnstest.ServeName(t, l.peer, "[::]:443", "peer", nil)
 	netnstest.ServeName(t, l.device, "[::]:443", "device", nil)
@@ -329,6 +334,11 @@ func TestTraffic(t *testing.T) {
 		{from: d, to: wanV4, port: 443, want: "wan"},
 		{from: d, to: wanV6, port: 443, want: "wan"},
 		{from: d, to: wanV4, port: 80, want: "wan-http"},
+		{from: d, to: wanV4, port: 23, want: "wan-telnet"},
+		{from: d, to: wanV6, port: 23, want: "wan-telnet"},
+		{from: d, to: wanV4, port: 443, udp: true, want: "echo"},
+		{from: d, to: wanV4, port: 1194, udp: true, want: "echo"},
+		{from: d, to: wanV6, port: 1194, udp: true, want: "echo"},
 		{from: d, to: peerV4, port: 443, want: "peer"},
 		{from: p, to: deviceV4, port: 443, want: "device"},
 		{from: w, to: deviceV4, port: 443, want: "device"},
@@ -444,8 +454,8 @@ func TestTraffic(t *testing.T) {
 	// holds are not deleted: its packets are stopped by its MAC all the
 	// same, on a connection whose capture budget is spent as on one whose
 	// is not. In updates-only mode such a connection to an allowed host
-	// goes on. (TestNeighbourConnectionsCut has the addresses the
-	// neighbour table holds.)
+	// goes on, on a port the mode allows. (TestNeighbourConnectionsCut
+	// has the addresses the neighbour table holds.)
 	forgetNeighbour := func() { netnstest.CmdIn(t, r, "ip", "neigh", "flush", "to", deviceV4) }
 	if err := n.Release(ctx, deviceMAC); err != nil {
 		t.Fatal(err)
@@ -466,7 +476,7 @@ func TestTraffic(t *testing.T) {
 	if err := n.Release(ctx, deviceMAC); err != nil {
 		t.Fatal(err)
 	}
-	toAllowed := l.openSpentConn(t, cfg.Capture, 8005)
+	toAllowed, toOtherPort := l.openSpentConn(t, cfg.Capture, 443), l.openSpentConn(t, cfg.Capture, 8005)
 	if err := n.SetAllowed(ctx, addrs(serverV4), time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -475,7 +485,10 @@ func TestTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := echo(toAllowed, 1); err != nil {
-		t.Errorf("updates-only: a connection to an allowed host from an address the entry lacks is cut: %v", err)
+		t.Errorf("updates-only: a connection to an allowed host's port 443 from an address the entry lacks is cut: %v", err)
+	}
+	if err := echo(toOtherPort, 1); err == nil {
+		t.Error("updates-only: a connection to an allowed host's port 8005 from an address the entry lacks still passes")
 	}
 	// What it may send from there goes to the capture once.
 	l.expectFirstReplyCaptured(t, "updates-only, an address the entry lacks", cfg.Capture)
@@ -622,7 +635,9 @@ func TestTraffic(t *testing.T) {
 		{from: d, to: wanOtherV4, port: 443, want: ""},
 	}, slices.Concat(router, dnsChecks(d, "proxy", "proxy"))...))
 
-	// DNS to an allowed host is redirected all the same.
+	// An allowed host gets what firmware downloads use, HTTP and HTTPS
+	// over TCP and QUIC (UDP 443), and their replies; not telnet, not a
+	// VPN, not a ping. DNS to it is redirected all the same.
 	device.Mode = ModeUpdatesOnly
 	if err := n.Quarantine(ctx, device); err != nil {
 		t.Fatal(err)
@@ -630,17 +645,46 @@ func TestTraffic(t *testing.T) {
 	if err := n.SetAllowed(ctx, addrs(wanV4, wanV6, resolverV4, serverV4), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	l.expect(t, "updates-only", append([]check{
+	toAllowedHosts := []check{
 		{from: d, to: wanV4, port: 443, want: "wan"},
 		{from: d, to: wanV6, port: 443, want: "wan"},
 		{from: d, to: wanV4, port: 80, want: "wan-http"},
+		{from: d, to: wanV6, port: 80, want: "wan-http"},
+		{from: d, to: wanV4, port: 443, udp: true, want: "echo"},
+		{from: d, to: wanV6, port: 443, udp: true, want: "echo"},
+		{from: d, to: wanV4, port: 23, want: ""},
+		{from: d, to: wanV6, port: 23, want: ""},
+		{from: d, to: wanV4, port: 1194, udp: true, want: ""},
+		{from: d, to: wanV6, port: 1194, udp: true, want: ""},
+	}
+	updatesOnly := append([]check{
 		{from: d, to: wanOtherV4, port: 443, want: ""},
 		{from: d, to: wanOtherV4, port: 80, want: "notice"},
 		{from: d, to: peerV4, port: 443, want: ""},
 		{from: w, to: deviceV4, port: 443, want: ""},
-	}, slices.Concat(router, dnsChecks(d, "proxy", "proxy"), peerDNS)...))
+	}, toAllowedHosts...)
+	l.expect(t, "updates-only", slices.Concat(updatesOnly, router, dnsChecks(d, "proxy", "proxy"), peerDNS))
+	if err := ping(d, wanV4); err == nil {
+		t.Error("updates-only: ping device → allowed host still works")
+	}
 	// What the mode chain lets pass goes to the capture, once.
 	l.expectFirstReplyCaptured(t, "updates-only", cfg.Capture)
+
+	// Without the DNS proxy, DNS reaches the router's resolver and no
+	// allowed host (udp and tcp 53 are no update's ports).
+	noProxy := cfg
+	noProxy.DNSProxyPort = 0
+	direct, err := NewNFTables(noProxy, WithNetNSFd(netnstest.Fd(t, r)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := direct.Reconcile(ctx, []Entry{device}); err != nil {
+		t.Fatal(err)
+	}
+	if err := direct.SetAllowed(ctx, addrs(wanV4, wanV6, resolverV4), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	l.expect(t, "updates-only, no DNS proxy", slices.Concat(toAllowedHosts, dnsChecks(d, "dnsmasq", "")))
 
 	// IsolateLAN changes the rules: a new configuration rebuilds the
 	// tables on Reconcile and keeps the device quarantined throughout.

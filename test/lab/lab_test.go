@@ -299,6 +299,11 @@ func TestLab(t *testing.T) {
 		if err := l.https("tv", "https://"+cloudHost+"/"); err == nil {
 			t.Errorf("TV in updates-only reaches %s over HTTPS", cloudHost)
 		}
+		// Only what downloads use (TCP 80 and 443, UDP 443) reaches
+		// the update host.
+		if err := l.ping("tv", updateHost); err == nil {
+			t.Errorf("TV in updates-only pings its update host %s", updateHost)
+		}
 		if err := l.ping("tv", cloudHost); err == nil {
 			t.Errorf("TV in updates-only reaches %s", cloudHost)
 		}
