@@ -123,15 +123,17 @@ func (r *kexReader) step(b []byte, o *names) int {
 		k := copy(r.hdr[r.hdrLen:], b)
 		r.hdrLen += uint8(k)
 		if int(r.hdrLen) == len(r.hdr) {
-			size := int(binary.BigEndian.Uint32(r.hdr[:4]))
-			pad := int(r.hdr[4])
+			// Compared as sent, unsigned: int is 32 bits on MIPS and ARM
+			// routers, where a length past 2^31 would turn negative.
+			size := binary.BigEndian.Uint32(r.hdr[:4])
+			pad := uint32(r.hdr[4])
 			// RFC 4253 section 6: at least 4 bytes of padding, and a
 			// payload that holds at least the message number.
-			if size > maxPacket || pad < 4 || size-pad-1 < 1+cookieLen+4*int(numLists) {
+			if size > maxPacket || pad < 4 || size < pad+1+1+cookieLen+4*uint32(numLists) {
 				r.failed = true
 				return k
 			}
-			r.left = size - pad - 1
+			r.left = int(size - pad - 1)
 		}
 		return k
 	}
@@ -153,11 +155,13 @@ func (r *kexReader) step(b []byte, o *names) int {
 		copy(r.lenBuf[r.lenLen:], b[:k])
 		r.lenLen += uint8(k)
 		if int(r.lenLen) == len(r.lenBuf) {
-			r.listLeft = int(binary.BigEndian.Uint32(r.lenBuf[:]))
-			if r.listLeft > r.left-k {
+			// Unsigned, as the packet's length: see above.
+			size := binary.BigEndian.Uint32(r.lenBuf[:])
+			if size > uint32(r.left-k) {
 				r.failed = true
 				return 0
 			}
+			r.listLeft = int(size)
 			r.lenLen, r.inList = 0, true
 			r.startName()
 			if r.listLeft == 0 {

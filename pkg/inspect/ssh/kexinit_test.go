@@ -269,6 +269,42 @@ func TestKexInitNoAllocs(t *testing.T) {
 	}
 }
 
+// TestKexReaderHostileLengths: a length past what the packet holds,
+// however large, fails the read. Lengths are 32 bits unsigned and int is
+// 32 bits on MIPS and ARM routers (make test-qemu runs this package for
+// mips): one past 2^31 must not turn negative and slip past the bounds.
+func TestKexReaderHostileLengths(t *testing.T) {
+	const kexLen = 5 + 1 + cookieLen // where the key exchange list's length is
+	tests := []struct {
+		name string
+		at   int
+		v    uint32
+	}{
+		{"packet_length_2^31", 0, 1 << 31},
+		{"packet_length_max", 0, 1<<32 - 1},
+		{"packet_length_below_padding", 0, 3},
+		{"list_length_2^31", kexLen, 1 << 31},
+		{"list_length_max", kexLen, 1<<32 - 1},
+		{"list_length_past_packet", kexLen, 40000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := modern.packet()
+			binary.BigEndian.PutUint32(p[tt.at:], tt.v)
+			for _, step := range []int{len(p), 1} {
+				var r kexReader
+				var o names
+				for i := 0; i < len(p) && !r.done && !r.failed; i += step {
+					r.feed(p[i:min(i+step, len(p))], &o)
+				}
+				if !r.failed || r.done {
+					t.Errorf("in chunks of %d: failed %v, done %v; want failed", step, r.failed, r.done)
+				}
+			}
+		})
+	}
+}
+
 // TestOfferTablesBounded: the tables lent are capped, in all and per
 // client address, and reused once given back.
 func TestOfferTablesBounded(t *testing.T) {
@@ -338,6 +374,9 @@ func TestGrade(t *testing.T) {
 func FuzzKexReader(f *testing.F) {
 	f.Add(modern.packet(), uint8(3))
 	f.Add(offer{kex: strings.Repeat("a,", 3*maxNames), hostKey: strings.Repeat("x", 3*maxNameLen)}.packet(), uint8(1))
+	huge := modern.packet()
+	binary.BigEndian.PutUint32(huge[5+1+cookieLen:], 1<<31) // negative as a 32-bit int
+	f.Add(huge, uint8(15))
 	f.Fuzz(func(t *testing.T, b []byte, chunk uint8) {
 		var r kexReader
 		var o names
