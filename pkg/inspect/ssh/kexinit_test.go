@@ -160,7 +160,7 @@ func TestWeakNegotiated(t *testing.T) {
 			// The client's better ciphers are none the server offers.
 			want: []finding{{"192.168.1.20", "medium", "cipher=3des-cbc"}}},
 		{name: "internet_client_blames_lan_server_only", client: scanner,
-			c:    offer{kex: "diffie-hellman-group1-sha1", hostKey: "ssh-rsa", ciphers: "aes128-cbc", macs: "hmac-sha1"},
+			c:    offer{kex: "diffie-hellman-group1-sha1,curve25519-sha256", hostKey: "ssh-rsa,ssh-ed25519", ciphers: "aes128-cbc,aes128-ctr", macs: "hmac-sha1,hmac-sha2-256"},
 			s:    modern.with(offer{kex: modern.kex + ",diffie-hellman-group1-sha1"}),
 			want: []finding{{"192.168.1.20", "medium", "kex=diffie-hellman-group1-sha1"}}},
 		{name: "lan_client_of_internet_server", server: cloud,
@@ -169,6 +169,18 @@ func TestWeakNegotiated(t *testing.T) {
 			want: []finding{{"192.168.1.10", "medium", "host_key=ssh-rsa"}}},
 		{name: "no_common_algorithm",
 			c: modern, s: modern.with(offer{ciphers: "3des-cbc"})},
+		// A list without a common name fails the connection: what the
+		// others would have chosen was never used.
+		{name: "no_common_kex_weak_cipher", // a client that allows CBC but not the old key exchange
+			c: modern.with(offer{ciphers: modern.ciphers + ",aes128-cbc"}),
+			s: offer{kex: "diffie-hellman-group1-sha1", hostKey: "ssh-rsa,rsa-sha2-256", ciphers: "aes128-cbc", macs: "hmac-sha1"}},
+		{name: "no_common_mac_weak_kex",
+			c: modern.with(offer{kex: "diffie-hellman-group1-sha1", ciphers: "aes128-ctr"}),
+			s: modern.with(offer{kex: "diffie-hellman-group1-sha1", ciphers: "aes128-ctr", macs: "hmac-md5"})},
+		{name: "no_common_mac_unused_with_aead",
+			c:    modern.with(offer{kex: "diffie-hellman-group1-sha1"}),
+			s:    modern.with(offer{kex: "diffie-hellman-group1-sha1", ciphers: "chacha20-poly1305@openssh.com", macs: "hmac-md5"}),
+			want: []finding{{"192.168.1.20", "medium", "kex=diffie-hellman-group1-sha1"}, {"192.168.1.10", "medium", "kex=diffie-hellman-group1-sha1"}}},
 		// A server list longer than what is kept cannot tell whether a
 		// strong name the client prefers is among the names not kept.
 		{name: "server_list_cut",

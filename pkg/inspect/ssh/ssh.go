@@ -234,9 +234,9 @@ func (p *offerTables) put(t *[2]names, host uint32) {
 
 // negotiated is RFC 4253 section 7.1's choice in list l: the first of
 // the client's names that the server also offers, by its index in the
-// client's list. ok is false when no name is common (the connection
-// fails) or the names kept cannot tell.
-func negotiated(client, server *names, l list) (i int, ok bool) {
+// client's list, or noneCommon, which fails the connection. known is
+// false when the names kept cannot tell.
+func negotiated(client, server *names, l list) (i int, known bool) {
 	for i, h := range client.hash[l][:client.n[l]] {
 		if server.has(l, h) {
 			return i, true
@@ -245,8 +245,12 @@ func negotiated(client, server *names, l list) (i int, ok bool) {
 			return 0, false // the server's names not kept may hold it
 		}
 	}
-	return 0, false
+	return noneCommon, !client.cut[l]
 }
+
+// noneCommon is negotiated's answer for a list whose names the two ends
+// share none of.
+const noneCommon = -1
 
 // preferred reports whether the client chose the weak name at index i
 // of list l itself: it offers no algorithm that is not weak, or it ranks
@@ -278,8 +282,10 @@ func (w *weakness) add(a algorithm) { *w |= 1 << a }
 func (w weakness) has(a algorithm) bool { return w&(1<<a) != 0 }
 
 // reportWeakness files the weak_ssh findings of a connection whose
-// KEXINITs were both read. The negotiated algorithms are the server's
-// fault, which offered them; they are the client's too where it chose
+// KEXINITs were both read. A list without a common name fails the
+// connection (RFC 4253 section 7.1): nothing was negotiated, so nothing
+// is filed. The negotiated algorithms are the server's fault, which
+// offered them; they are the client's too where it chose
 // them over a better one the server offers, or offers nothing better. A
 // fault counts against the end on the LAN, as weak_tls does: two LAN
 // devices each get their own finding; a device talking to the internet
@@ -288,12 +294,18 @@ func (w weakness) has(a algorithm) bool { return w&(1<<a) != 0 }
 func reportWeakness(f *inspect.Flow, client, server *names) {
 	var serverFault, clientFault weakness
 	for l := listKex; l < numLists; l++ {
-		i, ok := negotiated(client, server, l)
-		if !ok {
+		if kindOf(l) == listMACC2S && aeadNegotiated(client, server, l) {
+			continue // no MAC is negotiated
+		}
+		i, known := negotiated(client, server, l)
+		switch {
+		case !known:
 			continue
+		case i == noneCommon:
+			return
 		}
 		a := client.grade[l][i]
-		if !a.weak() || kindOf(l) == listMACC2S && aeadNegotiated(client, server, l) {
+		if !a.weak() {
 			continue
 		}
 		serverFault.add(a)
@@ -322,8 +334,8 @@ func aeadNegotiated(client, server *names, l list) bool {
 	if l == listMACS2C {
 		cipher = listCipherS2C
 	}
-	i, ok := negotiated(client, server, cipher)
-	return ok && aead(client.hash[cipher][i])
+	i, known := negotiated(client, server, cipher)
+	return known && i != noneCommon && aead(client.hash[cipher][i])
 }
 
 // evidenceKey is the evidence field of a weak_ssh finding that names the
