@@ -218,11 +218,17 @@ func grade(l list, name []byte) algorithm {
 }
 
 // aead reports whether the cipher hashed h authenticates what it
-// encrypts, so that the MAC list is not negotiated: OpenSSH's
-// chacha20-poly1305 and AES-GCM (RFC 5647's AEAD_AES_*_GCM are named in
-// the MAC list too, where the MAC rule finds them anyway).
+// encrypts, so that the MAC list does not decide the MAC: OpenSSH's
+// chacha20-poly1305 and AES-GCM, which use none, and RFC 5647's
+// AEAD_AES_*_GCM, whose MAC is the cipher itself (section 5.1) whatever
+// the first common name of the MAC list.
 func aead(h uint64) bool {
-	return h == nameHash("chacha20-poly1305@openssh.com") || h == nameHash("aes128-gcm@openssh.com") || h == nameHash("aes256-gcm@openssh.com")
+	switch h {
+	case nameHash("chacha20-poly1305@openssh.com"), nameHash("aes128-gcm@openssh.com"), nameHash("aes256-gcm@openssh.com"),
+		nameHash("AEAD_AES_128_GCM"), nameHash("AEAD_AES_256_GCM"):
+		return true
+	}
+	return false
 }
 
 // nameHash is the hash kexReader computes of a name.

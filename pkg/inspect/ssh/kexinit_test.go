@@ -138,6 +138,14 @@ func TestWeakNegotiated(t *testing.T) {
 			want: []finding{{"192.168.1.20", "medium", "cipher=blowfish-cbc host_key=ssh-dss kex=diffie-hellman-group-exchange-sha1 mac_algorithm=hmac-md5-96"}, {"192.168.1.10", "medium", "cipher=blowfish-cbc host_key=ssh-dss kex=diffie-hellman-group-exchange-sha1 mac_algorithm=hmac-md5-96"}}},
 		{name: "weak_mac_unused_with_aead",
 			c: modern.with(offer{macs: "hmac-sha1-96,hmac-sha2-256"}), s: modern.with(offer{macs: "hmac-sha1-96,hmac-sha2-256"})},
+		{name: "weak_mac_with_rfc5647_gcm", // the MAC is AEAD_AES_128_GCM too
+			c: modern.with(offer{ciphers: "AEAD_AES_128_GCM", macs: "hmac-md5,AEAD_AES_128_GCM"}),
+			s: modern.with(offer{ciphers: "aes128-ctr,AEAD_AES_128_GCM", macs: "AEAD_AES_128_GCM,hmac-md5"})},
+		// Whether the chosen cipher uses a MAC is not known when the
+		// cipher is not: the client's list is longer than what is kept.
+		{name: "weak_mac_cipher_unknown",
+			c: modern.with(offer{ciphers: strings.Repeat("x,", maxNames) + "chacha20-poly1305@openssh.com", macs: "hmac-md5"}),
+			s: modern.with(offer{ciphers: "chacha20-poly1305@openssh.com", macs: "hmac-md5"})},
 		{name: "weak_mac_with_ctr",
 			c:    modern.with(offer{ciphers: "aes128-ctr", macs: "hmac-sha1-96,hmac-sha2-256"}),
 			s:    modern.with(offer{ciphers: "aes128-ctr", macs: "hmac-sha2-256,hmac-sha1-96"}),

@@ -294,8 +294,8 @@ func (w weakness) has(a algorithm) bool { return w&(1<<a) != 0 }
 func reportWeakness(f *inspect.Flow, client, server *names) {
 	var serverFault, clientFault weakness
 	for l := listKex; l < numLists; l++ {
-		if kindOf(l) == listMACC2S && aeadNegotiated(client, server, l) {
-			continue // no MAC is negotiated
+		if kindOf(l) == listMACC2S && !macNegotiated(client, server, l) {
+			continue
 		}
 		i, known := negotiated(client, server, l)
 		switch {
@@ -327,15 +327,16 @@ func reportWeakness(f *inspect.Flow, client, server *names) {
 	}
 }
 
-// aeadNegotiated reports whether the cipher of the MAC list l's
-// direction authenticates, so that its MAC is not used.
-func aeadNegotiated(client, server *names, l list) bool {
+// macNegotiated reports whether the MAC list l decides its direction's
+// MAC: not when the cipher chosen authenticates by itself, nor, as far as
+// can be told, when which cipher was chosen is not known.
+func macNegotiated(client, server *names, l list) bool {
 	cipher := listCipherC2S
 	if l == listMACS2C {
 		cipher = listCipherS2C
 	}
 	i, known := negotiated(client, server, cipher)
-	return known && i != noneCommon && aead(client.hash[cipher][i])
+	return known && (i == noneCommon || !aead(client.hash[cipher][i]))
 }
 
 // evidenceKey is the evidence field of a weak_ssh finding that names the
