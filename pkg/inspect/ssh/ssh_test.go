@@ -103,17 +103,26 @@ func TestClientBytesNotHeld(t *testing.T) {
 	inspecttest.ExchangeNoAllocs(t, f, a, []byte(kexinit), []byte("Please wait\r\n"))
 }
 
+// FuzzAnalyzer: any bytes from either side, in segments of any size,
+// make at most one banner and a finding per end, and every offer table
+// lent is given back when the connection ends.
 func FuzzAnalyzer(f *testing.F) {
-	f.Add([]byte("SSH-2.0-dropbear_2014.63\r\n"), []byte("SSH-2.0-OpenSSH_9.2\r\n"+kexinit))
-	f.Add([]byte("a\nb\nSSH-1.99-x\n"), []byte(""))
+	f.Add([]byte("SSH-2.0-dropbear_2014.63\r\n"), []byte("SSH-2.0-OpenSSH_9.2\r\n"+kexinit), uint8(0))
+	f.Add([]byte("a\nb\nSSH-1.99-x\n"), []byte(""), uint8(0))
 	weak := offer{kex: "diffie-hellman-group1-sha1", hostKey: "ssh-dss", ciphers: "3des-cbc", macs: "hmac-md5"}
-	f.Add(append([]byte(serverIdent), weak.packet()...), append([]byte(clientIdent), modern.with(offer{kex: modern.kex + ",diffie-hellman-group1-sha1"}).packet()...))
-	f.Add(append([]byte(serverIdent), modern.packet()...), append([]byte(clientIdent), modern.packet()...))
-	f.Fuzz(func(t *testing.T, server, client []byte) {
+	f.Add(append([]byte(serverIdent), weak.packet()...), append([]byte(clientIdent), modern.with(offer{kex: modern.kex + ",diffie-hellman-group1-sha1"}).packet()...), uint8(0))
+	f.Add(append([]byte(serverIdent), modern.packet()...), append([]byte(clientIdent), modern.packet()...), uint8(0))
+	f.Add(append([]byte(serverIdent), weak.packet()...), append([]byte(clientIdent), weak.packet()...), uint8(6))
+	f.Fuzz(func(t *testing.T, server, client []byte, seg uint8) {
 		col := &inspecttest.Collector{}
-		e := inspecttest.Engine(t, col, nil, New())
+		p := New()
+		e := inspecttest.Engine(t, col, nil, p)
 		c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:22")
-		c.ServerBytes(server).ClientBytes(client)
+		if seg == 0 {
+			c.ServerBytes(server).ClientBytes(client)
+		} else {
+			inspecttest.Interleave(c, client, server, int(seg))
+		}
 		c.Close()
 		e.Flush()
 		if n := len(col.Kind(event.KindBanner)); n > 1 {
@@ -121,6 +130,9 @@ func FuzzAnalyzer(f *testing.F) {
 		}
 		if n := len(col.Kind(event.KindWeakSSH)); n > 2 {
 			t.Fatalf("%d weak_ssh findings from one connection", n)
+		}
+		if p.offers.lent != 0 {
+			t.Fatalf("%d offer tables still lent after the connection ended", p.offers.lent)
 		}
 	})
 }
