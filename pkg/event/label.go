@@ -115,7 +115,7 @@ func EvidenceLabel(key string) string {
 	case "kex":
 		return "Key exchange"
 	case "host_key":
-		return "Server key type"
+		return "Server's signature (host key)"
 	case "mac_algorithm":
 		return "Message check (MAC)"
 	case "url":

@@ -68,6 +68,9 @@ func TestEvidenceLabel(t *testing.T) {
 		{"data_kind", "Kind of data"},
 		{"software_source", "Version seen in"},
 		{EvidenceDistributionBuild, "Built by a Linux distribution"},
+		// ssh-rsa is RSA signed over SHA-1: the key's type is not the
+		// weakness, rsa-sha2-256 signs with the same key (RFC 8332).
+		{"host_key", "Server's signature (host key)"},
 		{"no_such_key", "no_such_key"},
 	} {
 		if got := EvidenceLabel(tc.key); got != tc.want {
