@@ -36,6 +36,17 @@ type Waker interface {
 	Wake(f *Flow, now time.Time)
 }
 
+// Abandoner is an optional extra for Analyzers that borrow from what
+// their Protocol shares among flows (tables or buffers lent with a share
+// per host): after a panic in one of the analyzer's methods, the engine
+// calls Abandon instead of Close, for it to give back what it borrowed
+// and report nothing, its state being no longer trusted. Without it, a
+// few panics would keep the shared tables lent for good. A panic in
+// Abandon is recovered and not reported again.
+type Abandoner interface {
+	Abandon(f *Flow)
+}
+
 // Confidence says how sure a Protocol is that a flow carries it.
 type Confidence uint8
 

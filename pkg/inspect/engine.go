@@ -1605,8 +1605,9 @@ func (e *Engine) removeFlow(f *Flow) {
 }
 
 // survive recovers a panic for Options.OnPanic: the busy flow's
-// inspection goes back to the pools unread, the flow is no longer
-// inspected (a flow being closed is removed), and the engine goes on.
+// inspection goes back to the pools unread, its analyzer gives back what
+// it borrowed (Abandoner), the flow is no longer inspected (a flow being
+// closed is removed), and the engine goes on.
 func (e *Engine) survive() {
 	r := recover()
 	if r == nil {
@@ -1622,7 +1623,9 @@ func (e *Engine) survive() {
 		if app := f.App(); app != "" {
 			p.Protocol = app
 		}
+		a := f.analyzer()
 		f.releaseInspection()
+		abandon(a, f)
 		f.set(flagStopped)
 		if e.closing {
 			e.removeFlow(f)
@@ -1631,6 +1634,17 @@ func (e *Engine) survive() {
 	e.busy, e.closing = nil, false
 	p.Stack = callers()
 	e.onPanic(p)
+}
+
+// abandon lets a, whose method panicked, give back what it borrowed
+// (Abandoner); a second panic there is dropped: the first was reported.
+func abandon(a Analyzer, f *Flow) {
+	ab, ok := a.(Abandoner)
+	if !ok {
+		return
+	}
+	defer func() { _ = recover() }()
+	ab.Abandon(f)
 }
 
 // callers lists the functions and lines on the stack of a panic being

@@ -13,6 +13,8 @@ type boom struct {
 	fed        bytes.Buffer
 	closeBad   bool
 	observeBad bool
+	abandonBad bool
+	abandoned  int // Abandon calls
 }
 
 func (b *boom) Name() string { return "boom" }
@@ -32,7 +34,20 @@ func (b *boom) FlowClosed(*Flow) {
 
 type boomAnalyzer struct{ b *boom }
 
+// Abandon counts the engine's calls after a panic, and panics itself
+// when the payload asked for it ("abandon!"): the engine must survive that
+// too.
+func (a *boomAnalyzer) Abandon(*Flow) {
+	a.b.abandoned++
+	if a.b.abandonBad {
+		panic("boom in Abandon")
+	}
+}
+
 func (a *boomAnalyzer) Feed(_ *Flow, _ Dir, data []byte) int {
+	if bytes.Contains(data, []byte("abandon!")) {
+		a.b.abandonBad = true
+	}
 	if bytes.Contains(data, []byte("feed!")) {
 		return parseSecret([8]byte(data[:8])) // panics
 	}
@@ -74,8 +89,11 @@ func TestEngineSurvivesPanics(t *testing.T) {
 		protocol  string
 		inspected bool // the flow is still inspected afterwards
 		flows     int  // flows in the table afterwards
+		abandoned int  // the analyzer's Abandon calls
 	}{
-		{name: "feed", payload: "feed!pas", protocol: "boom", flows: 1},
+		{name: "feed", payload: "feed!pas", protocol: "boom", flows: 1, abandoned: 1},
+		// A second panic, in Abandon, is recovered and not reported.
+		{name: "feed_then_abandon", payload: "feed!pasabandon!", protocol: "boom", flows: 1, abandoned: 1},
 		{name: "match", payload: "match!", protocol: "packet", flows: 1},
 		{name: "close", payload: "close!", rst: true, protocol: "boom", flows: 0},
 		// The SYN's mark must not outlive the flow (checkPools).
@@ -126,12 +144,15 @@ func TestEngineSurvivesPanics(t *testing.T) {
 			if e.Flows() != tt.flows {
 				t.Errorf("%d flows in the table, want %d", e.Flows(), tt.flows)
 			}
+			if b.abandoned != tt.abandoned {
+				t.Errorf("Abandon called %d times, want %d", b.abandoned, tt.abandoned)
+			}
 			if got := e.insps.inUse() == 1; got != tt.inspected {
 				t.Errorf("flow inspected: %v, want %v", got, tt.inspected)
 			}
 			checkPools(t, e)
 			// The engine goes on: another connection is inspected.
-			b.closeBad, b.observeBad = false, false
+			b.closeBad, b.observeBad, b.abandonBad = false, false, false
 			other := seg(ToServer, 500, TCPFlagACK, "next", 3)
 			other.SrcPort = 40001
 			e.HandlePacket(other)

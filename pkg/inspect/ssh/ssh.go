@@ -189,6 +189,16 @@ func (a *analyzer) Close(f *inspect.Flow) {
 	a.proto.pool.Put(a)
 }
 
+// Abandon gives back the offer table after a panic in the analyzer,
+// judging nothing: the table would otherwise stay lent for good. The
+// analyzer is not pooled again.
+func (a *analyzer) Abandon(*inspect.Flow) {
+	if a.offers != nil {
+		a.proto.offers.put(a.offers, a.host)
+		a.offers = nil
+	}
+}
+
 // maxOfferTables caps the connections whose KEXINITs are being read at
 // once (about 220 KiB of names); a KEXINIT pair is read within a round
 // trip, so few are lent at a time. One client address borrows at most

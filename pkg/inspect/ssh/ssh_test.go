@@ -136,3 +136,21 @@ func FuzzAnalyzer(f *testing.F) {
 		}
 	})
 }
+
+// TestAbandonGivesTheTableBack: after a panic in the analyzer the engine
+// calls Abandon, which gives its offer table back: a few panics would
+// otherwise keep every table lent for good.
+func TestAbandonGivesTheTableBack(t *testing.T) {
+	p := New()
+	s := inspecttest.NewSession(t, p, "198.51.100.7:22")
+	s.Client("SSH-2.0-OpenSSH_9.2p1\r\n")
+	f, a := s.Analyzer(t)
+	a.Feed(f, inspect.ToServer, []byte(kexinit)[:40])
+	if p.offers.lent != 1 {
+		t.Fatalf("%d offer tables lent while a KEXINIT is read, want 1", p.offers.lent)
+	}
+	a.(inspect.Abandoner).Abandon(f)
+	if p.offers.lent != 0 {
+		t.Errorf("%d offer tables still lent after Abandon", p.offers.lent)
+	}
+}

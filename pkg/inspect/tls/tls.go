@@ -374,6 +374,14 @@ func (a *analyzer) Close(f *inspect.Flow) {
 	a.proto.pool.Put(a)
 }
 
+// Abandon gives back the hello buffers after a panic in the analyzer,
+// reporting nothing: they would otherwise stay lent for good. The
+// analyzer is not pooled again.
+func (a *analyzer) Abandon(*inspect.Flow) {
+	a.client.release(&a.proto.bufs, a.host)
+	a.server.release(&a.proto.bufs, a.host)
+}
+
 // clientHello reports a complete ClientHello and remembers what the
 // verdict needs.
 func (a *analyzer) clientHello(f *inspect.Flow, msg []byte, sslv2 bool) {

@@ -862,3 +862,21 @@ func TestHelloBuffersPerHost(t *testing.T) {
 		t.Errorf("%d buffers still lent after every flow closed (per host: not all zero)", p.bufs.lent)
 	}
 }
+
+// TestAbandonGivesTheBufferBack: after a panic in the analyzer the engine
+// calls Abandon, which gives its hello buffer back: a few panics would
+// otherwise keep every buffer lent for good.
+func TestAbandonGivesTheBufferBack(t *testing.T) {
+	p := New()
+	ch := records(hello{version: versionTLS12, ciphers: []uint16{0xc02f}, exts: []ext{sniExt("pool.example")}}.message())
+	s := inspecttest.NewSession(t, p, "203.0.113.5:443")
+	s.ClientBytes(ch[:20])
+	if p.bufs.lent != 1 {
+		t.Fatalf("%d buffers lent while a ClientHello is read, want 1", p.bufs.lent)
+	}
+	f, a := s.Analyzer(t)
+	a.(inspect.Abandoner).Abandon(f)
+	if p.bufs.lent != 0 {
+		t.Errorf("%d buffers still lent after Abandon", p.bufs.lent)
+	}
+}
