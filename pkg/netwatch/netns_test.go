@@ -371,27 +371,35 @@ func TestOnLAN(t *testing.T) {
 }
 
 // TestHolderOf: the kernel's neighbour table names who is at an address
-// now, on the LAN interfaces only and in a state that carries a MAC.
+// now, on the LAN interfaces only (each asked for its own entry; one
+// switched off is none) and in a state that carries a MAC; an
+// IPv4-mapped address is its IPv4 address's.
 func TestHolderOf(t *testing.T) {
 	requireRoot(t)
 	ns := lanAndWAN(t, "neigh")
-	nas, cam, modem := "02:97:00:00:00:20", "02:97:00:00:00:30", "02:98:00:00:00:01"
+	nas, cam, plug, modem := "02:97:00:00:00:20", "02:97:00:00:00:30", "02:97:00:00:00:70", "02:98:00:00:00:01"
 	ipIn(t, ns, "neigh", "add", "10.97.0.20", "lladdr", nas, "dev", "lan0", "nud", "reachable")
 	ipIn(t, ns, "neigh", "add", "10.97.0.30", "lladdr", cam, "dev", "lan0", "nud", "stale")
 	ipIn(t, ns, "neigh", "add", "fe80::30", "lladdr", cam, "dev", "lan0", "nud", "permanent")
 	ipIn(t, ns, "neigh", "add", "10.97.0.40", "dev", "lan0", "nud", "failed")
+	ipIn(t, ns, "neigh", "add", "10.97.0.60", "lladdr", "ff:ff:ff:ff:ff:ff", "dev", "lan0", "nud", "noarp")
+	ipIn(t, ns, "neigh", "add", "fd97::70", "lladdr", plug, "dev", "lan0p", "nud", "reachable")
 	ipIn(t, ns, "neigh", "add", "10.98.0.1", "lladdr", modem, "dev", "wan0", "nud", "permanent")
-	holderOf := HolderOf([]string{"lan0"})
+	holderOf := HolderOf([]string{"lan0", "guest0", "lan0p"}) // guest0 is switched off
 	for _, tc := range []struct {
 		addr string
 		want string // "" for none
 	}{
 		{"10.97.0.20", nas},
+		{"::ffff:10.97.0.20", nas},
 		{"10.97.0.30", cam},
 		{"fe80::30", cam},
 		{"fe80::30%lan0", cam},
+		{"fe80::30%lan0p", ""},
 		{"fe80::30%wan0", ""},
+		{"fd97::70", plug}, // on the last LAN interface
 		{"10.97.0.40", ""}, // failed: no MAC
+		{"10.97.0.60", ""}, // noarp: a broadcast's, no device's
 		{"10.97.0.50", ""}, // not in the table
 		{"10.98.0.1", ""},  // the WAN side
 	} {
