@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/iotgw/iotgw/internal/netnstest"
 	"github.com/iotgw/iotgw/internal/testenv"
 	"github.com/iotgw/iotgw/pkg/config"
@@ -165,14 +167,7 @@ func TestDNSProxyFollowsAddressMessages(t *testing.T) {
 
 	current := func() proxySite {
 		var site proxySite
-		err := netnstest.Run(router, func() error {
-			addrs, _, _ := routerIdentity(cfg)
-			site = proxySite{
-				addrs:  append(addrs, linkLocalAddrs(cfg.LAN.Interfaces, systemInterface)...),
-				onLink: onLinkPrefixes(cfg.LAN.Interfaces, systemInterface),
-			}
-			return nil
-		})
+		err := netnstest.Run(router, func() error { site = proxySiteFrom(cfg, systemInterface); return nil })
 		if err != nil {
 			t.Errorf("reading the router's addresses: %v", err)
 		}
@@ -206,11 +201,13 @@ func TestDNSProxyFollowsAddressMessages(t *testing.T) {
 		t.Fatal("the proxy did not start")
 	}
 
+	// The answer is the address the query reached, or for IPv6 the
+	// bridge's first IPv4 address.
 	for _, tt := range []struct {
-		name, add, query string
+		name, add, query, want string
 	}{
-		{"second_ipv4", "192.168.8.2/24", "192.168.8.2"},
-		{"unique_local_ipv6", "fd08::1/64", "fd08::1"},
+		{"second_ipv4", "192.168.8.2/24", "192.168.8.2", "192.168.8.2"},
+		{"unique_local_ipv6", "fd08::1/64", "fd08::1", routerV4},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			netnstest.CmdIn(t, router, "ip", "addr", "add", tt.add, "dev", "br-lan", "nodad")
@@ -229,9 +226,119 @@ func TestDNSProxyFollowsAddressMessages(t *testing.T) {
 					break
 				}
 			}
-			if err != nil || !got.Equal(net.ParseIP(routerV4)) {
-				t.Errorf("query to %s after the address was added: %v, %v; want the notice address %s", to, got, err, routerV4)
+			if err != nil || !got.Equal(net.ParseIP(tt.want)) {
+				t.Errorf("query to %s after the address was added: %v, %v; want the notice address %s", to, got, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestDNSProxyAnswersRedirectedQueriesOnTheirLink: a quarantined device
+// on a guest bridge that asks a resolver of its own (a hard-coded
+// 8.8.8.8 or 2001:4860:4860::8888), or the router's address on the
+// other bridge, is redirected by the kernel to an address of the guest
+// bridge, and is answered with the guest bridge's addresses in both
+// families, not br-lan's, over UDP and TCP, though the guest bridge has
+// a second IPv4 address and both a unique local and a global IPv6
+// prefix. Which IPv6 address the kernel's redirect takes is the
+// kernel's choice; the answer is one of the guest bridge's.
+func TestDNSProxyAnswersRedirectedQueriesOnTheirLink(t *testing.T) {
+	testenv.RequireRoot(t, "needs root (network namespaces, nftables)")
+	const proxyPort = 5356
+	deviceMAC, _ := hwaddr.Parse("02:00:00:00:0a:10")
+	router := netnstest.New(t, "iotgwrd", "router")
+	device := netnstest.New(t, "iotgwrd", "device")
+	netnstest.NoDAD(t, router, device)
+	for _, br := range []string{"br-lan", "br-guest"} {
+		netnstest.CmdIn(t, router, "ip", "link", "add", br, "type", "bridge")
+	}
+	netnstest.BridgeHost(t, router, "br-guest", netnstest.LANHost{NS: device, Port: "guest0", MAC: deviceMAC.String(),
+		V4: "192.168.10.10/24", V6: "2001:db8:10::10/64"}, "192.168.10.1", "2001:db8:10::1")
+	netnstest.CmdIn(t, device, "ip", "addr", "add", "fd10::10/64", "dev", "eth0", "nodad")
+	for _, a := range [][2]string{
+		{"br-lan", "192.168.9.1/24"}, {"br-lan", "fd09::1/64"},
+		{"br-guest", "192.168.10.1/24"}, {"br-guest", "10.10.10.1/24"}, {"br-guest", "2001:db8:10::1/64"}, {"br-guest", "fd10::1/64"},
+	} {
+		netnstest.CmdIn(t, router, "ip", "addr", "add", a[1], "dev", a[0], "nodad")
+	}
+	for _, br := range []string{"br-lan", "br-guest"} {
+		netnstest.CmdIn(t, router, "ip", "link", "set", br, "up")
+	}
+	guest := map[string]bool{"192.168.10.1": true, "10.10.10.1": true, "2001:db8:10::1": true, "fd10::1": true}
+
+	cfg := config.Default()
+	cfg.LAN.Interfaces = []string{"br-lan", "br-guest"}
+	cfg.Daemon.RouterAddresses = nil
+	cfg.DNSProxy.Port = proxyPort
+	var site proxySite
+	if err := netnstest.Run(router, func() error { site = proxySiteFrom(cfg, systemInterface); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	n, err := quarantine.NewNFTables(quarantine.Config{
+		RouterAddrs:   site.addrs,
+		LANPrefixes:   []netip.Prefix{netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")},
+		LANInterfaces: cfg.LAN.Interfaces,
+		NoticePort:    8088,
+		DNSProxyPort:  proxyPort,
+	}, quarantine.WithNetNSFd(netnstest.Fd(t, router)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := n.SetProtected(ctx, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Reconcile(ctx, []quarantine.Entry{{MAC: deviceMAC, Mode: quarantine.ModeBlock}}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := dnsproxy.New(proxyConfig(cfg, site), dnsproxy.Deps{Quarantine: &dnsproxy.AddrSet{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- netnstest.Run(router, func() error { return p.Serve(ctx, func() { close(up) }) }) }()
+	select {
+	case <-up:
+	case err := <-done:
+		t.Fatalf("the proxy did not start: %v", err)
+	}
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("proxy: %v", err)
+		}
+	}()
+
+	for _, server := range []string{"8.8.8.8", "192.168.9.1", "2001:4860:4860::8888", "fd09::1"} {
+		for _, network := range []string{"udp", "tcp"} {
+			for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
+				to := net.JoinHostPort(server, "53")
+				var r *dns.Msg
+				err := netnstest.Run(device, func() (err error) {
+					q := new(dns.Msg)
+					q.SetQuestion("cloud.example.test.", qtype)
+					r, _, err = (&dns.Client{Net: network, Timeout: 3 * time.Second}).Exchange(q, to)
+					return err
+				})
+				if err != nil {
+					t.Errorf("%s %s to %s: %v", network, dns.TypeToString[qtype], to, err)
+					continue
+				}
+				var got []string
+				for _, rr := range r.Answer {
+					switch rr := rr.(type) {
+					case *dns.A:
+						got = append(got, rr.A.String())
+					case *dns.AAAA:
+						got = append(got, rr.AAAA.String())
+					}
+				}
+				if len(got) != 1 || !guest[got[0]] {
+					t.Errorf("%s %s to %s answered %v; want one of br-guest's addresses", network, dns.TypeToString[qtype], to, got)
+				}
+			}
+		}
 	}
 }
