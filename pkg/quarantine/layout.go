@@ -408,12 +408,21 @@ func l4proto(name string, number byte) match {
 	return metaByte("l4proto", expr.MetaKeyL4PROTO, "==", name, number)
 }
 
-// established matches replies and related packets. ct state is a host
-// byte order bitmask in the kernel.
+// established matches replies and related packets.
 func established() match {
-	bits := expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED
+	return ctState("established,related", expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED)
+}
+
+// opening matches the first packet of a connection (ct state new), which
+// is always of the original direction.
+func opening() match { return ctState("new", expr.CtStateBitNEW) }
+
+// ctState matches packets whose connection is in one of the states named
+// (as nft prints them) by bits. ct state is a host byte order bitmask in
+// the kernel.
+func ctState(names string, bits uint32) match {
 	return match{
-		text: "ct state established,related",
+		text: "ct state " + names,
 		exprs: []expr.Any{
 			&expr.Ct{Key: expr.CtKeySTATE, Register: 1},
 			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
@@ -847,12 +856,14 @@ func inetTable(cfg Config) tableDef {
 	// of the hooks at its first reply. What its mode lets into the device
 	// may be answered: replies to the router's and the management
 	// addresses (a management address over a VPN), and an isolate
-	// device's to the LAN. Replies from an address the entry holds to the
-	// LAN return too: the forward rules judged their connection's first
-	// packet, and let the owner's devices known by their MAC alone (whose
-	// address the reply names) open one. Only replies from a quarantined
-	// MAC in from a LAN interface (from anywhere, when none is named) go
-	// further than the jump's one lookup.
+	// device's to the LAN. So may the connections the owner's devices
+	// known by their MAC alone open, whose replies name an address no set
+	// holds: they carry the owner mark, set below on their first packet,
+	// whatever address of the device they were opened to. Replies from
+	// an address the entry holds to the LAN return too: the forward rules
+	// judged their connection's first packet. Only replies from a
+	// quarantined MAC in from a LAN interface (from anywhere, when none
+	// is named) go further than the jump's one lookup.
 	earlyForward := chainDef{name: "forward_early", hook: nftables.ChainHookForward, prio: prioFilter, typ: nftables.ChainTypeFilter}
 	quarantinedReplies := chainDef{name: "lan_replies"}
 	fromQuarantined := []match{ctDirection("reply"), b.ether("saddr", setName(quarantinedPrefix, keyMAC)), jump(quarantinedReplies.name)}
@@ -870,6 +881,7 @@ func inetTable(cfg Config) tableDef {
 			toLAN = append(toLAN, []match{oifname(out)})
 		}
 	}
+	quarantinedReplies.rules = append(quarantinedReplies.rules, rule(ctMarkAll(cfg.OwnerMark), verdict(expr.VerdictReturn)))
 	for _, m := range modes {
 		mac := b.ether("saddr", setName(m.setPrefix(), keyMAC))
 		for _, k := range addrKinds {
@@ -899,6 +911,13 @@ func inetTable(cfg Config) tableDef {
 	// rule below let start, such as the owner (protected) opening a
 	// quarantined camera's page.
 	forward.rules = append(forward.rules, rule(established(), pass))
+	// The owner mark goes on the first packet of a connection, which is
+	// of its original direction, from a protected MAC: lan_replies lets
+	// the other end's replies through. A quarantined MAC is never a
+	// protected one (protecting it releases it), so the connections it
+	// opens never carry the mark. What else from a protected MAC gets
+	// this far (invalid, untracked) passes unmarked.
+	forward.rules = append(forward.rules, rule(opening(), b.ether("saddr", "protected_mac"), ctMarkSet(cfg.OwnerMark), pass))
 	forward.rules = append(forward.rules, rule(b.ether("saddr", "protected_mac"), pass))
 	for _, m := range modes {
 		forward.rules = append(forward.rules, rule(b.ether("saddr", setName(m.setPrefix(), keyMAC)), outOf[m]))

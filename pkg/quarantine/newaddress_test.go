@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
 	"github.com/iotgw/iotgw/internal/netnstest"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
@@ -128,11 +131,21 @@ func TestUnlearntAddressCut(t *testing.T) {
 		// The owner's connections to it get their answers; it opens
 		// none to the owner.
 		{"block, guest protected", ModeBlock, addrs(guestV4, guestV6), nil, []string{"", "", "", "device", "", "device", "device"}},
-		// An owner's device known by its MAC (a trusted one) on another
-		// segment opens the camera's page at the addresses the entry
-		// holds; at one it lacks the reply names no protected address.
-		{"block, guest protected by MAC", ModeBlock, nil, []hwaddr.MAC{guestMAC}, []string{"", "", "", "", "", "device", "device"}},
-		{"updates-only, guest protected by MAC", ModeUpdatesOnly, nil, []hwaddr.MAC{guestMAC}, []string{want(w), "", "", "", "", "device", "device"}},
+		// An owner's device known by its MAC alone (a trusted one) on
+		// another segment opens the camera's page at any of its
+		// addresses, one the entry lacks too: the reply names the
+		// owner's address, which no set holds, and passes on the mark
+		// the owner's first packet set. The device still opens nothing
+		// to the owner, nor does anyone else get an answer.
+		{"block, guest protected by MAC", ModeBlock, nil, []hwaddr.MAC{guestMAC}, []string{"", "", "", "device", "", "device", "device"}},
+		{"updates-only, guest protected by MAC", ModeUpdatesOnly, nil, []hwaddr.MAC{guestMAC}, []string{want(w), "", "", "device", "", "device", "device"}},
+		// The owner's device on the camera's own segment, sending
+		// through the router.
+		{"block, peer protected by MAC", ModeBlock, nil, []hwaddr.MAC{peerMAC}, []string{"", "", "", "", "device", "", ""}},
+		// Last: the marks are read after it. The device's own
+		// connections (to the guest, which isolate lets it open) pass
+		// without the owner's mark.
+		{"isolate, guest protected by MAC", ModeIsolate, nil, []hwaddr.MAC{guestMAC}, []string{"", "", want(guest), "device", "device", "device", "device"}},
 	} {
 		if err := n.SetProtected(ctx, tc.ownerMAC, tc.owner); err != nil {
 			t.Fatal(err)
@@ -145,6 +158,20 @@ func TestUnlearntAddressCut(t *testing.T) {
 			t.Fatal(err)
 		}
 		expectPaths(t, tc.stage, paths, tc.want)
+	}
+	// Only a connection a protected MAC opened carries the mark: the
+	// guest's to the device, not the device's to the guest.
+	marked := ownerMarked(t, r, n.cfg.OwnerMark)
+	for _, c := range []struct {
+		from, to string
+		want     bool
+	}{{guestV6, deviceNewV6, true}, {deviceNewV6, guestV6, false}} {
+		got, ok := marked[[2]string{c.from, c.to}]
+		if !ok {
+			t.Errorf("no connection %s → %s tracked", c.from, c.to)
+		} else if got != c.want {
+			t.Errorf("connection %s → %s: owner mark %v, want %v", c.from, c.to, got, c.want)
+		}
 	}
 
 	// Without LAN interfaces named, the replies are checked whatever
@@ -164,7 +191,29 @@ func TestUnlearntAddressCut(t *testing.T) {
 	if err := anyInterface.SetProtected(ctx, []hwaddr.MAC{guestMAC}, nil); err != nil {
 		t.Fatal(err)
 	}
-	expectPaths(t, "block, guest protected by MAC, no LAN interfaces named", paths, []string{"", "", "", "", "", "device", "device"})
+	expectPaths(t, "block, guest protected by MAC, no LAN interfaces named", paths, []string{"", "", "", "device", "", "device", "device"})
+}
+
+// ownerMarked reads the router's tracked IPv6 connections to port 443:
+// for each (source, destination) of its original direction, whether its
+// connection mark has every bit of mark.
+func ownerMarked(t *testing.T, router string, mark uint32) map[[2]string]bool {
+	t.Helper()
+	var flows []*netlink.ConntrackFlow
+	err := netnstest.Run(router, func() (err error) {
+		flows, err = netlink.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET6)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("listing the router's connections: %v", err)
+	}
+	marked := map[[2]string]bool{}
+	for _, f := range flows {
+		if f.Forward.DstPort == 443 {
+			marked[[2]string{f.Forward.SrcIP.String(), f.Forward.DstIP.String()}] = f.Mark&mark == mark
+		}
+	}
+	return marked
 }
 
 // unlearntPath is a TCP connection to port 443 from namespace from

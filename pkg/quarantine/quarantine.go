@@ -169,6 +169,17 @@ func (c CaptureConfig) replyBit() uint32 { return c.Mark &^ c.originalBit() }
 // scripts (0xFF000000) and policy routing (0x00FF0000) usually take.
 const DefaultCaptureMark = 0x0000C000
 
+// ValidOwnerMark reports whether m can be Config.OwnerMark: one bit.
+func ValidOwnerMark(m uint32) bool { return bits.OnesCount32(m) == 1 }
+
+// DefaultOwnerMark is Config.OwnerMark unless set: bit 23. It is outside
+// the capture's bits (DefaultCaptureMark), mwan3's (0x3F00) and those of
+// SQM's ctinfo scripts (0xFF000000); it is the top bit of the byte
+// policy routing takes (0x00FF0000), whose marks count up from its
+// bottom (pbr's one per interface from 0x00010000, Tailscale's 0x40000
+// and 0x80000).
+const DefaultOwnerMark = 0x00800000
+
 // Config is what the rules are built from. A change of any field rebuilds
 // the tables on the next Reconcile (atomically, keeping all elements).
 type Config struct {
@@ -201,6 +212,14 @@ type Config struct {
 	LANInterfaces []string
 	// TableName names both tables; default "iotgw".
 	TableName string
+	// OwnerMark is one bit of the connection mark (ct mark) that the
+	// forward rules set on every connection a protected MAC opens
+	// through the router. A quarantined device's replies on such a
+	// connection pass whatever its address, so that the owner reaches
+	// it at an address its entry lacks (not learnt yet). No other bit
+	// is touched; it must not be one of Capture.Mark's. Zero:
+	// DefaultOwnerMark.
+	OwnerMark uint32
 }
 
 // DefaultTableName is the name of iotgw's tables unless Config says otherwise.
@@ -272,6 +291,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if !ValidCaptureMark(c.Capture.Mark) {
 		return c, fmt.Errorf("%w config: capture mark 0x%08x: want exactly two bits", ErrInvalid, c.Capture.Mark)
+	}
+	if c.OwnerMark == 0 {
+		c.OwnerMark = DefaultOwnerMark
+	}
+	if !ValidOwnerMark(c.OwnerMark) {
+		return c, fmt.Errorf("%w config: owner mark 0x%08x: want exactly one bit", ErrInvalid, c.OwnerMark)
+	}
+	if c.OwnerMark&c.Capture.Mark != 0 {
+		return c, fmt.Errorf("%w config: owner mark 0x%08x is a bit of the capture mark 0x%08x", ErrInvalid, c.OwnerMark, c.Capture.Mark)
 	}
 	if c.DNSProxyPort != 0 && c.DNSProxyPort == c.NoticePort {
 		return c, fmt.Errorf("%w config: DNS proxy port %d is the notice port", ErrInvalid, c.DNSProxyPort)
