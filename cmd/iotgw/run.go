@@ -144,6 +144,7 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, hup <-chan o
 	qcfg.LANPrefixes = isolateLAN(cfg, onLinkPrefixes(cfg.LAN.Interfaces, systemInterface))
 	qcfg.IsolateLAN = cfg.Quarantine.IsolateLAN
 	qcfg.TableName = cfg.Quarantine.Table
+	qcfg.OwnerMark = uint32(cfg.Quarantine.ConntrackMark)
 	qcfg.LANInterfaces = cfg.LAN.Interfaces
 	qcfg.Capture = captureRules(cfg)
 	if qcfg.Capture.Enabled {

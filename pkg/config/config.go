@@ -124,6 +124,11 @@ type Quarantine struct {
 	IsolateLAN bool `toml:"isolate_lan"`
 	// Table names iotgw's nftables tables.
 	Table string `toml:"table"`
+	// ConntrackMark is the bit of the connection mark set on the
+	// connections the owner's devices (protected by MAC) open, so that a
+	// quarantined device answers them from any of its addresses (see
+	// quarantine.Config.OwnerMark); not one of capture.conntrack_mark's.
+	ConntrackMark int64 `toml:"conntrack_mark"`
 }
 
 // Store configures the state file.
@@ -385,7 +390,7 @@ func Default() *Config {
 			ConntrackMark: quarantine.DefaultCaptureMark,
 			PacketMark:    quarantine.DefaultPacketMark,
 		},
-		Quarantine: Quarantine{NoticePort: 8088, Table: "iotgw"},
+		Quarantine: Quarantine{NoticePort: 8088, Table: "iotgw", ConntrackMark: quarantine.DefaultOwnerMark},
 		Store:      Store{Path: "/etc/iotgw/state.json", WriteInterval: Duration{10 * time.Minute}, MaxBytes: 4 << 20},
 		Web:        defaultWeb(),
 	}
@@ -715,6 +720,12 @@ func (c *Config) validate() []*Error {
 	}
 	if q := c.Quarantine.NoticePort; q < 1 || q > 65535 {
 		bad("quarantine.notice_port", "%d is not a port", q)
+	}
+	switch m := c.Quarantine.ConntrackMark; {
+	case m <= 0 || m > math.MaxUint32 || !quarantine.ValidOwnerMark(uint32(m)):
+		bad("quarantine.conntrack_mark", "%#x: want one bit of a 32-bit mark, such as %#x", m, quarantine.DefaultOwnerMark)
+	case m&cp.ConntrackMark != 0:
+		bad("quarantine.conntrack_mark", "%#x is a bit of capture.conntrack_mark (%#x): pick another", m, cp.ConntrackMark)
 	}
 	if t := c.Quarantine.Table; t == "" {
 		bad("quarantine.table", "a name is needed")
