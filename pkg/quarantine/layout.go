@@ -912,12 +912,17 @@ func inetTable(cfg Config) tableDef {
 	// quarantined camera's page.
 	forward.rules = append(forward.rules, rule(established(), pass))
 	// The owner mark goes on the first packet of a connection, which is
-	// of its original direction, from a protected MAC: lan_replies lets
-	// the other end's replies through. A quarantined MAC is never a
-	// protected one (protecting it releases it), so the connections it
-	// opens never carry the mark. What else from a protected MAC gets
-	// this far (invalid, untracked) passes unmarked.
-	forward.rules = append(forward.rules, rule(opening(), b.ether("saddr", "protected_mac"), ctMarkSet(cfg.OwnerMark), pass))
+	// of its original direction, from a protected MAC out to the LAN:
+	// lan_replies lets the other end's replies through. Connections to
+	// the internet stay unmarked, leaving the bit alone where other
+	// programs' marks matter most (policy routing). A quarantined MAC is
+	// never a protected one (protecting it releases it), so the
+	// connections it opens never carry the mark. What else from a
+	// protected MAC gets this far (invalid, untracked, to the WAN) passes
+	// unmarked.
+	for _, out := range toLAN {
+		forward.rules = append(forward.rules, rule(slices.Concat([]match{opening(), b.ether("saddr", "protected_mac")}, out, []match{ctMarkSet(cfg.OwnerMark), pass})...))
+	}
 	forward.rules = append(forward.rules, rule(b.ether("saddr", "protected_mac"), pass))
 	for _, m := range modes {
 		forward.rules = append(forward.rules, rule(b.ether("saddr", setName(m.setPrefix(), keyMAC)), outOf[m]))

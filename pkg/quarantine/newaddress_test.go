@@ -64,6 +64,7 @@ func TestUnlearntAddressCut(t *testing.T) {
 	netnstest.Cmd(t, "ip", "-n", r, "addr", "add", "10.98.0.1/24", "dev", "br1")
 	netnstest.Cmd(t, "ip", "-n", r, "addr", "add", "fd98::1/64", "dev", "br1", "nodad")
 	netnstest.Cmd(t, "ip", "-n", r, "link", "set", "br1", "up")
+	netnstest.Cmd(t, "ip", "-n", w, "-6", "route", "add", "fd98::/64", "via", "2001:2::1")
 	netnstest.ServeName(t, guest, "[::]:443", "guest", nil)
 	// Neighbour discovery takes a moment on the fresh segment.
 	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
@@ -159,13 +160,18 @@ func TestUnlearntAddressCut(t *testing.T) {
 		}
 		expectPaths(t, tc.stage, paths, tc.want)
 	}
-	// Only a connection a protected MAC opened carries the mark: the
-	// guest's to the device, not the device's to the guest.
+	// Only a connection a protected MAC opened to the LAN carries the
+	// mark: the guest's to the device, not the device's to the guest,
+	// nor the guest's to the internet, whose marks belong to others
+	// (policy routing).
+	if got, err := tcpFrom(guest, guestV6, wanV6, 443); err != nil || got != want(w) {
+		t.Fatalf("guest → WAN: answered %q (%v), want %q", got, err, want(w))
+	}
 	marked := ownerMarked(t, r, n.cfg.OwnerMark)
 	for _, c := range []struct {
 		from, to string
 		want     bool
-	}{{guestV6, deviceNewV6, true}, {deviceNewV6, guestV6, false}} {
+	}{{guestV6, deviceNewV6, true}, {deviceNewV6, guestV6, false}, {guestV6, wanV6, false}} {
 		got, ok := marked[[2]string{c.from, c.to}]
 		if !ok {
 			t.Errorf("no connection %s → %s tracked", c.from, c.to)
