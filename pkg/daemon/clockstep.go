@@ -20,10 +20,15 @@ type wallStep struct {
 }
 
 // step returns how far the wall clock was stepped since the last
-// reading: zero at the first, or when it only went on with time.
+// reading: zero at the first, or when it only went on with time. A
+// reading older than the last (taken before it, handed in after) says
+// nothing new and is ignored: it would read as a step back and forth.
 func (w *wallStep) step(now time.Time, elapsed time.Duration) time.Duration {
 	now = now.Round(0) // the wall reading alone
 	first := w.wall.IsZero()
+	if !first && elapsed < w.elapsed {
+		return 0
+	}
 	s := now.Sub(w.wall) - (elapsed - w.elapsed)
 	w.wall, w.elapsed = now, elapsed
 	if first || s > -minWallStep && s < minWallStep {
@@ -41,13 +46,26 @@ func (d *Daemon) elapsed(now time.Time) time.Duration {
 	return now.Sub(d.started)
 }
 
-// followClockLocked moves the quarantines dated by this run's clock by a
-// step of it: their length is what policy or the owner asked for, and
+// followClockLocked moves what this run dated by a step of the clock
+// since its last reading, now. Whatever compares a saved time with now
+// calls it first, with now read under d.mu so that readings come in
+// order: the tick that would notice the step comes up to five seconds
+// after it, and a quarantine without a monotonic reading (restored, or
+// moved before) would read as run out meanwhile. d.mu held.
+func (d *Daemon) followClockLocked(now time.Time) {
+	if step := d.wall.step(now, d.elapsed(now)); step != 0 {
+		d.log.Info("the clock was set: quarantines move with it", "step", step)
+		d.moveQuarantinesLocked(step)
+	}
+}
+
+// moveQuarantinesLocked moves the quarantines dated by this run's clock
+// by a step of it: their length is what policy or the owner asked for, and
 // the kernel, whose timeouts are relative, holds them that long. Their
 // saved end follows, or a restart would end them early (a step forward)
 // or hold them on (back). A restored quarantine keeps its date, read
 // off the clock of the run that made it. d.mu held.
-func (d *Daemon) followClockLocked(step time.Duration) {
+func (d *Daemon) moveQuarantinesLocked(step time.Duration) {
 	for mac, m := range d.meta {
 		q := m.quarantine
 		if q == nil || !m.datedByRun {

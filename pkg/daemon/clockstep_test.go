@@ -112,3 +112,98 @@ func TestQuarantineSavedBeforeNTP(t *testing.T) {
 		t.Errorf("quarantine %+v, want until %s", dev.Quarantine, right.Add(term))
 	}
 }
+
+// TestQuarantineHeldBetweenStepAndTick: the tick that follows a step of
+// the clock comes up to five seconds after it, and the kernel check and
+// an evaluation may run first. A quarantine whose times carry no
+// monotonic reading (one restored from the store, or one a step moved
+// before) must not read as run out to them: the kernel would free the
+// device, and an evaluation end its quarantine for good.
+func TestQuarantineHeldBetweenStepAndTick(t *testing.T) {
+	const term = time.Hour
+	right := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	boot := time.Unix(42, 0).UTC()
+	for _, tc := range []struct {
+		name  string
+		steps []time.Time // where NTP or the owner sets the clock, a tick after each but the last
+	}{
+		{"restored_before_ntp", []time.Time{right}},
+		{"moved_then_set_again", []time.Time{right, right.Add(24 * time.Hour)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := testclock.New(boot.Add(time.Minute))
+			fake, err := quarantine.NewFake(quarantine.Config{NoticePort: 8081}, quarantine.WithClock(clk.Now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			editStore(t, dir, func(st *store.Store) {
+				if err := st.PutQuarantine(store.Quarantine{MAC: plug, Mode: string(quarantine.ModeBlock), Since: boot, Until: boot.Add(term),
+					By: store.ActorOwner, Reason: "quarantined by the owner"}); err != nil {
+					t.Fatal(err)
+				}
+			})
+			h := launch(t, enforcingConfig(), fake, dir, false, func(d *Deps) { d.Now, d.Elapsed = clk.Now, clk.Elapsed })
+			defer h.stop()
+			h.settle()
+			ctx := context.Background()
+			for i, at := range tc.steps {
+				clk.Set(at)
+				clk.Advance(time.Second)
+				if i < len(tc.steps)-1 {
+					h.d.tick(clk.Now())
+				}
+			}
+			h.d.checkKernel(ctx)
+			if _, ok := quarantined(t, fake)[plug]; !ok {
+				t.Error("the kernel check freed the plug between the step and the next tick")
+			}
+			h.d.evaluate(ctx, plug)
+			dev, _ := h.d.Device(plug)
+			if dev.Quarantine == nil {
+				t.Fatal("an evaluation between the step and the next tick ended the quarantine")
+			}
+			if left, want := dev.Quarantine.Until.Sub(clk.Now()), term-time.Minute-time.Duration(len(tc.steps))*time.Second; left < want-time.Second || left > want+time.Second {
+				t.Errorf("quarantined until %s, %s from now, want %s", dev.Quarantine.Until, left, want)
+			}
+		})
+	}
+}
+
+// TestWallStep: what wallStep takes for a step of the wall clock.
+func TestWallStep(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	type reading struct {
+		wall    time.Time
+		elapsed time.Duration
+		want    time.Duration
+	}
+	for _, tc := range []struct {
+		name     string
+		readings []reading
+	}{
+		{"first_reading", []reading{{t0.AddDate(-56, 0, 0), 0, 0}}},
+		{"time_passing", []reading{{t0, 0, 0}, {t0.Add(5 * time.Second), 5 * time.Second, 0}}},
+		{"slow_tick_under_load", []reading{{t0, 0, 0}, {t0.Add(10 * time.Minute), 10 * time.Minute, 0}}},
+		{"jitter", []reading{{t0, 0, 0}, {t0.Add(5*time.Second + time.Second), 5 * time.Second, 0}}},
+		{"ntp_forward", []reading{{t0, 0, 0}, {t0.AddDate(1, 0, 0).Add(5 * time.Second), 5 * time.Second, t0.AddDate(1, 0, 0).Sub(t0)}}},
+		{"owner_back_a_day", []reading{{t0, 0, 0}, {t0.Add(-24*time.Hour + 5*time.Second), 5 * time.Second, -24 * time.Hour}}},
+		// A reading taken before the step, handed in after one taken
+		// after it: no step back, and none forward again next.
+		{"out_of_order", []reading{
+			{t0, 0, 0},
+			{t0.AddDate(1, 0, 0).Add(2 * time.Second), 2 * time.Second, t0.AddDate(1, 0, 0).Sub(t0)},
+			{t0.Add(time.Second), time.Second, 0},
+			{t0.AddDate(1, 0, 0).Add(3 * time.Second), 3 * time.Second, 0},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var w wallStep
+			for i, r := range tc.readings {
+				if got := w.step(r.wall, r.elapsed); got != r.want {
+					t.Errorf("reading %d (%s, %s): step %s, want %s", i, r.wall, r.elapsed, got, r.want)
+				}
+			}
+		})
+	}
+}

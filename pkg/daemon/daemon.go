@@ -783,10 +783,7 @@ func (d *Daemon) tickLoop(ctx context.Context) {
 // tick is one round of tickLoop's work.
 func (d *Daemon) tick(now time.Time) {
 	d.mu.Lock()
-	if step := d.wall.step(now, d.elapsed(now)); step != 0 {
-		d.log.Info("the clock was set: quarantines move with it", "step", step)
-		d.followClockLocked(step)
-	}
+	d.followClockLocked(now)
 	var due []hwaddr.MAC
 	for mac, m := range d.meta {
 		if !m.verdict.PendingUntil.IsZero() && !now.Before(m.verdict.PendingUntil) {
@@ -1504,8 +1501,9 @@ func (d *Daemon) checkKernel(ctx context.Context) {
 	if d.protectedFailed && ctx.Err() == nil {
 		_ = d.updateProtectedLocked(ctx) // a failure stays its problem
 	}
-	now := d.now()
 	d.mu.Lock()
+	now := d.now()
+	d.followClockLocked(now)
 	var entries []quarantine.Entry
 	for mac, m := range d.meta {
 		q := m.quarantine

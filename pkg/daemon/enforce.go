@@ -59,8 +59,7 @@ type plan struct {
 
 // evaluate runs policy for one device and applies the outcome.
 func (d *Daemon) evaluate(ctx context.Context, mac hwaddr.MAC) {
-	now := d.now()
-	p, v, changed := d.policyPlan(mac, now)
+	p, v, changed, now := d.policyPlan(mac)
 	if changed {
 		d.persistVerdict(mac, v, now)
 	}
@@ -78,12 +77,14 @@ func (d *Daemon) evaluate(ctx context.Context, mac hwaddr.MAC) {
 // device's success says nothing of this one.
 func commitProblem(mac hwaddr.MAC) string { return alert.AreaNFTables + "/" + mac.String() }
 
-// policyPlan evaluates policy for one device, keeps the verdict and plans
-// the kernel change, which commit drops if the device's quarantine or
-// release changed in between.
-func (d *Daemon) policyPlan(mac hwaddr.MAC, now time.Time) (plan, policy.Verdict, bool) {
+// policyPlan evaluates policy for one device now, keeps the verdict and
+// plans the kernel change, which commit drops if the device's quarantine
+// or release changed in between. It returns the time it read.
+func (d *Daemon) policyPlan(mac hwaddr.MAC) (plan, policy.Verdict, bool, time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	now := d.now()
+	d.followClockLocked(now)
 	dev, _ := d.pipe.Inventory().Lookup(device.Key{MAC: mac})
 	in := d.devicePolicyInput(mac, dev)
 	v := policy.Evaluate(&d.cfg.Policy, in, now)
@@ -99,7 +100,7 @@ func (d *Daemon) policyPlan(mac hwaddr.MAC, now time.Time) (plan, policy.Verdict
 	p.stale = func(m *deviceMeta) bool {
 		return m.quarantine != q || !m.decision.ReleasedAt.Equal(released) || d.cfg != cfg
 	}
-	return p, v, changed
+	return p, v, changed, now
 }
 
 // planLocked decides the kernel change for a verdict. d.mu held.

@@ -61,7 +61,7 @@ func TestStalePolicyPlanDropped(t *testing.T) {
 	h.d.mu.Lock()
 	h.d.pipe.Inventory().Seen(camera, netip.MustParseAddr("192.168.50.150"), "", "neighbour", time.Now())
 	h.d.mu.Unlock()
-	p, _, _ := h.d.policyPlan(camera, time.Now())
+	p, _, _, _ := h.d.policyPlan(camera)
 	if !p.apply {
 		t.Fatalf("no plan to follow the camera's new address: %+v", p)
 	}
@@ -100,7 +100,7 @@ func TestPlanStaleAfterReload(t *testing.T) {
 	h.d.cfg.Policy.MaxAutoQuarantine = 3 // a higher limit, as a reload gives it, without its re-evaluation
 	h.d.meta[camera].overLimit = false
 	h.d.mu.Unlock()
-	p, _, _ := h.d.policyPlan(camera, time.Now())
+	p, _, _, _ := h.d.policyPlan(camera)
 	if !p.apply {
 		t.Fatal("no quarantine planned")
 	}
