@@ -17,6 +17,8 @@ const minWallStep = 2 * time.Second
 type wallStep struct {
 	wall    time.Time     // the wall clock at the last reading
 	elapsed time.Duration // the monotonic clock then
+	// steps counts the steps seen: a plan dated before one is stale.
+	steps int
 }
 
 // step returns how far the wall clock was stepped since the last
@@ -34,6 +36,7 @@ func (w *wallStep) step(now time.Time, elapsed time.Duration) time.Duration {
 	if first || s > -minWallStep && s < minWallStep {
 		return 0
 	}
+	w.steps++
 	return s
 }
 

@@ -207,3 +207,43 @@ func TestWallStep(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanBeforeStepDropped: a quarantine planned before a step of the
+// clock and committed after the step was followed would keep the dates
+// of the clock before it: its saved end a year early, or late, and never
+// moved. The plan is dropped and the device evaluated again.
+func TestPlanBeforeStepDropped(t *testing.T) {
+	const term = time.Hour
+	right := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	cfg := enforcingConfig()
+	cfg.Policy.QuarantineFor.Duration = term
+	cfg.Policy.MaxAutoQuarantine = 0 // nothing quarantined while the capture plays
+	clk := testclock.New(right.AddDate(-1, 0, 0))
+	fake, err := quarantine.NewFake(quarantine.Config{NoticePort: 8081}, quarantine.WithClock(clk.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, cfg, fake, t.TempDir(), func(d *Deps) { d.Now, d.Elapsed = clk.Now, clk.Elapsed })
+	defer h.stop()
+	h.settle()
+	h.d.mu.Lock()
+	h.d.cfg.Policy.MaxAutoQuarantine = 3 // as a reload gives it, without its re-evaluation
+	h.d.meta[camera].overLimit = false
+	h.d.mu.Unlock()
+	p, _, _, _ := h.d.policyPlan(camera)
+	if !p.apply {
+		t.Fatal("no quarantine planned")
+	}
+	clk.Set(right) // NTP
+	clk.Advance(time.Second)
+	h.d.tick(clk.Now())
+	h.d.applyPlan(context.Background(), camera, p)
+	h.settle()
+	dev, _ := h.d.Device(camera)
+	if dev.Quarantine == nil {
+		t.Fatal("the camera is not quarantined")
+	}
+	if left := dev.Quarantine.Until.Sub(clk.Now()); left < term-time.Second || left > term+time.Second {
+		t.Errorf("quarantined until %s, %s from now, want %s", dev.Quarantine.Until, left, term)
+	}
+}

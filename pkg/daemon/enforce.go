@@ -94,11 +94,12 @@ func (d *Daemon) policyPlan(mac hwaddr.MAC) (plan, policy.Verdict, bool, time.Ti
 	m.verdict = v
 	p := d.planLocked(mac, m, dev, v, now)
 	d.pinLocked(mac, m)
-	q, released, cfg := m.quarantine, m.decision.ReleasedAt, d.cfg
+	q, released, cfg, steps := m.quarantine, m.decision.ReleasedAt, d.cfg, d.wall.steps
 	// A reload in between (to monitor mode, another policy) makes the
-	// plan another policy's.
+	// plan another policy's; a step of the clock, one dated by the
+	// clock before it.
 	p.stale = func(m *deviceMeta) bool {
-		return m.quarantine != q || !m.decision.ReleasedAt.Equal(released) || d.cfg != cfg
+		return m.quarantine != q || !m.decision.ReleasedAt.Equal(released) || d.cfg != cfg || d.wall.steps != steps
 	}
 	return p, v, changed, now
 }
