@@ -39,7 +39,10 @@ const (
 // set yet (wallclock.Set: a boot before NTP) can tell neither that the
 // kept certificate has expired nor how long a new one must last: the
 // kept one stays, and a new one is valid from before now until 10 years
-// after wallclock.Floor, so that it still is once NTP sets the clock.
+// after wallclock.Floor, so that it still is once NTP sets the clock. A
+// set clock that reads before the kept certificate was made is behind
+// (OpenWrt boots at its build date or its newest file under /etc): the
+// certificate stays too.
 func LoadOrCreateCertificate(dir string, addrs []netip.Addr, names []string, now time.Time) (tls.Certificate, error) {
 	certPath, keyPath := filepath.Join(dir, CertFileName), filepath.Join(dir, KeyFileName)
 	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
@@ -54,10 +57,12 @@ func LoadOrCreateCertificate(dir string, addrs []netip.Addr, names []string, now
 	return createCertificate(certPath, keyPath, addrs, names, now)
 }
 
-// covers reports whether leaf is valid now, by a clock that is set, and
-// names every address and name.
+// covers reports whether leaf has not expired now, by a clock that is
+// set, and names every address and name. Its start is not checked: it
+// was made by this code, so a clock before it is one not yet right, and
+// a new certificate would change the fingerprint the owner accepted.
 func covers(leaf *x509.Certificate, addrs []netip.Addr, names []string, now time.Time) bool {
-	if leaf == nil || wallclock.Set(now) && (now.Before(leaf.NotBefore) || now.After(leaf.NotAfter)) {
+	if leaf == nil || wallclock.Set(now) && now.After(leaf.NotAfter) {
 		return false
 	}
 	for _, a := range addrs {

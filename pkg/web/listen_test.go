@@ -171,6 +171,9 @@ func TestCertificateBeforeNTP(t *testing.T) {
 		{name: "made_at_1970", start: boot, validAt: []time.Time{boot, set, set.Add(365 * 24 * time.Hour)}},
 		{name: "made_at_1970_kept_after_ntp", made: boot, start: set, validAt: []time.Time{set}, kept: true},
 		{name: "made_right_kept_at_1970", made: set, start: boot, validAt: []time.Time{set}, kept: true},
+		// OpenWrt boots at its build date or its newest file under /etc:
+		// a set clock, days or months behind, until NTP.
+		{name: "made_right_kept_at_build_date", made: set, start: set.AddDate(0, -2, 0), validAt: []time.Time{set}, kept: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
