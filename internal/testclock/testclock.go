@@ -1,6 +1,6 @@
 // Package testclock is a clock that tests set and move by hand, for code
 // that takes its time from a func() time.Time, with a monotonic reading
-// (Elapsed) for code that tells the passing of time from a step of the
+// (Elapsed, Reading) for code that tells the passing of time from a step of the
 // wall clock.
 package testclock
 
@@ -32,6 +32,15 @@ func (c *Clock) Elapsed() time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.elapsed
+}
+
+// Reading is Now and Elapsed read at one instant: read one after the
+// other, a Set or Advance in between would pair a wall time with a
+// monotonic time it never had.
+func (c *Clock) Reading() (time.Time, time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t, c.elapsed
 }
 
 // Set puts the clock at t: a step of the wall clock, as NTP or the owner

@@ -40,26 +40,31 @@ func (w *wallStep) step(now time.Time, elapsed time.Duration) time.Duration {
 	return s
 }
 
-// elapsed reads the monotonic clock at now: Deps.Elapsed, or now's own
-// monotonic reading since the start (time.Now has one).
-func (d *Daemon) elapsed(now time.Time) time.Duration {
-	if d.deps.Elapsed != nil {
-		return d.deps.Elapsed()
+// reading reads the wall clock and the monotonic clock at one instant:
+// Deps.Reading, or Now with its own monotonic reading since the start
+// (time.Now has one).
+func (d *Daemon) reading() (time.Time, time.Duration) {
+	if d.deps.Reading != nil {
+		return d.deps.Reading()
 	}
-	return now.Sub(d.started)
+	now := d.now()
+	return now, now.Sub(d.started)
 }
 
-// followClockLocked moves what this run dated by a step of the clock
-// since its last reading, now. Whatever compares a saved time with now
-// calls it first, with now read under d.mu so that readings come in
-// order: the tick that would notice the step comes up to five seconds
-// after it, and a quarantine without a monotonic reading (restored, or
-// moved before) would read as run out meanwhile. d.mu held.
-func (d *Daemon) followClockLocked(now time.Time) {
-	if step := d.wall.step(now, d.elapsed(now)); step != 0 {
+// followClockLocked reads the clock and moves what this run dated by a
+// step of it since the last reading; it returns the time read. Whatever
+// compares a saved time with now reads now so, under d.mu so that
+// readings come in order: the tick that would notice the step comes up
+// to five seconds after it, and a quarantine without a monotonic
+// reading (restored, or moved before) would read as run out meanwhile.
+// d.mu held.
+func (d *Daemon) followClockLocked() time.Time {
+	now, elapsed := d.reading()
+	if step := d.wall.step(now, elapsed); step != 0 {
 		d.log.Info("the clock was set: quarantines move with it", "step", step)
 		d.moveQuarantinesLocked(step)
 	}
+	return now
 }
 
 // moveQuarantinesLocked moves the quarantines dated by this run's clock

@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,7 +37,7 @@ func TestQuarantineFollowsClockStep(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			withClock := func(d *Deps) { d.Now, d.Elapsed = clk.Now, clk.Elapsed }
+			withClock := func(d *Deps) { d.Now, d.Reading = clk.Now, clk.Reading }
 			dir := t.TempDir()
 			h := start(t, cfg, fake, dir, withClock)
 			h.settle()
@@ -101,7 +103,7 @@ func TestQuarantineSavedBeforeNTP(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	h := launch(t, enforcingConfig(), fake, dir, false, func(d *Deps) { d.Now, d.Elapsed = clk.Now, clk.Elapsed })
+	h := launch(t, enforcingConfig(), fake, dir, false, func(d *Deps) { d.Now, d.Reading = clk.Now, clk.Reading })
 	defer h.stop()
 	h.settle()
 	if _, ok := quarantined(t, fake)[plug]; !ok {
@@ -143,7 +145,7 @@ func TestQuarantineHeldBetweenStepAndTick(t *testing.T) {
 					t.Fatal(err)
 				}
 			})
-			h := launch(t, enforcingConfig(), fake, dir, false, func(d *Deps) { d.Now, d.Elapsed = clk.Now, clk.Elapsed })
+			h := launch(t, enforcingConfig(), fake, dir, false, func(d *Deps) { d.Now, d.Reading = clk.Now, clk.Reading })
 			defer h.stop()
 			h.settle()
 			ctx := context.Background()
@@ -223,7 +225,7 @@ func TestPlanBeforeStepDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := start(t, cfg, fake, t.TempDir(), func(d *Deps) { d.Now, d.Elapsed = clk.Now, clk.Elapsed })
+	h := start(t, cfg, fake, t.TempDir(), func(d *Deps) { d.Now, d.Reading = clk.Now, clk.Reading })
 	defer h.stop()
 	h.settle()
 	h.d.mu.Lock()
@@ -246,4 +248,59 @@ func TestPlanBeforeStepDropped(t *testing.T) {
 	if left := dev.Quarantine.Until.Sub(clk.Now()); left < term-time.Second || left > term+time.Second {
 		t.Errorf("quarantined until %s, %s from now, want %s", dev.Quarantine.Until, left, term)
 	}
+}
+
+// TestStepDuringCommitSaved: a step of the clock followed while a new
+// quarantine is being committed, after the view has it and before it is
+// saved, moves the saved record too: the commit does not save the dates
+// before the step over the moved ones, which a restart would take for a
+// quarantine that ran out.
+func TestStepDuringCommitSaved(t *testing.T) {
+	const term = time.Hour
+	right := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	cfg := enforcingConfig()
+	cfg.Policy.QuarantineFor.Duration = term
+	cfg.Policy.MaxAutoQuarantine = 0 // nothing quarantined while the capture plays
+	clk := testclock.New(right.AddDate(-1, 0, 0))
+	fake, err := quarantine.NewFake(quarantine.Config{NoticePort: 8081}, quarantine.WithClock(clk.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h *harness
+	var armed atomic.Bool
+	stepNow := func(d *Deps) {
+		d.Now, d.Reading = clk.Now, clk.Reading
+		d.Blocked = func([]netip.Addr) {
+			if armed.CompareAndSwap(true, false) {
+				clk.Set(right) // NTP, seen by the kernel check
+				h.d.checkKernel(context.Background())
+			}
+		}
+	}
+	dir := t.TempDir()
+	h = start(t, cfg, fake, dir, stepNow)
+	h.settle()
+	h.d.mu.Lock()
+	h.d.cfg.Policy.MaxAutoQuarantine = 3 // as a reload gives it, without its re-evaluation
+	h.d.meta[camera].overLimit = false
+	h.d.mu.Unlock()
+	p, _, _, _ := h.d.policyPlan(camera)
+	if !p.apply {
+		h.stop()
+		t.Fatal("no quarantine planned")
+	}
+	armed.Store(true)
+	h.d.applyPlan(context.Background(), camera, p)
+	h.stop()
+	st := store.Open(store.Options{Path: dir + "/state.json"})
+	for _, q := range st.Snapshot().Quarantines {
+		if q.MAC != camera {
+			continue
+		}
+		if left := q.Until.Sub(clk.Now()); left < term-time.Second || left > term+time.Second {
+			t.Errorf("saved until %s, %s from now, want %s", q.Until, left, term)
+		}
+		return
+	}
+	t.Error("the camera's quarantine was not saved")
 }

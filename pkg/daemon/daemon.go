@@ -100,9 +100,10 @@ type Deps struct {
 	Version    string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// Elapsed reads a monotonic clock, which a step of Now's does not
-	// move (a fake clock's, in tests); nil: Now's own monotonic reading.
-	Elapsed func() time.Duration
+	// Reading reads Now's clock and a monotonic one, which a step of
+	// Now's does not move, at one instant (a fake clock's, in tests);
+	// nil: Now and its own monotonic reading.
+	Reading func() (time.Time, time.Duration)
 	// Alerts, when set, receives what the owner is told on the phone.
 	Alerts Notifier
 	// UPnP, when set, fetches the descriptions devices announce over SSDP.
@@ -295,7 +296,7 @@ func New(cfg *config.Config, opt Options, deps Deps) (*Daemon, error) {
 func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Lock()
 	d.started = d.now() // the control socket may ask for Status already
-	d.wall.step(d.started, d.elapsed(d.started))
+	d.wall.step(d.reading())
 	d.mu.Unlock()
 	if err := d.restore(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -783,7 +784,7 @@ func (d *Daemon) tickLoop(ctx context.Context) {
 // tick is one round of tickLoop's work.
 func (d *Daemon) tick(now time.Time) {
 	d.mu.Lock()
-	d.followClockLocked(now)
+	d.followClockLocked()
 	var due []hwaddr.MAC
 	for mac, m := range d.meta {
 		if !m.verdict.PendingUntil.IsZero() && !now.Before(m.verdict.PendingUntil) {
@@ -1502,8 +1503,7 @@ func (d *Daemon) checkKernel(ctx context.Context) {
 		_ = d.updateProtectedLocked(ctx) // a failure stays its problem
 	}
 	d.mu.Lock()
-	now := d.now()
-	d.followClockLocked(now)
+	now := d.followClockLocked()
 	var entries []quarantine.Entry
 	for mac, m := range d.meta {
 		q := m.quarantine

@@ -83,8 +83,7 @@ func commitProblem(mac hwaddr.MAC) string { return alert.AreaNFTables + "/" + ma
 func (d *Daemon) policyPlan(mac hwaddr.MAC) (plan, policy.Verdict, bool, time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	now := d.now()
-	d.followClockLocked(now)
+	now := d.followClockLocked()
 	dev, _ := d.pipe.Inventory().Lookup(device.Key{MAC: mac})
 	in := d.devicePolicyInput(mac, dev)
 	v := policy.Evaluate(&d.cfg.Policy, in, now)
@@ -491,7 +490,14 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 	// without it, the next start would see no reason and release.
 	d.persistDevice(mac)
 	d.log.Info("device quarantined", "mac", mac, "mode", p.record.Mode, "by", p.record.By, "reason", p.record.Reason)
-	return d.deps.Store.PutQuarantine(p.record)
+	// The view's record, under d.mu: a step of the clock followed since
+	// moved it and saved it moved, and p.record would undo that.
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if q := d.metaFor(mac).quarantine; q != nil {
+		return d.deps.Store.PutQuarantine(*q)
+	}
+	return nil
 }
 
 // Quarantine implements api.Backend: the owner quarantines a device.
