@@ -3,6 +3,7 @@ package ssh
 import (
 	"encoding/binary"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -325,35 +326,25 @@ func TestKexReaderHostileLengths(t *testing.T) {
 	}
 }
 
-// TestOfferTablesBounded: the tables lent are capped, in all and per
-// client address, and reused once given back.
-func TestOfferTablesBounded(t *testing.T) {
-	var p offerTables
-	var lent []*[2]names
-	for host := uint32(0); ; host++ {
-		got := 0
-		for {
-			tab := p.get(host)
-			if tab == nil {
-				break
-			}
-			lent = append(lent, tab)
-			got++
-		}
-		if got > maxOfferTablesHost {
-			t.Fatalf("host %d borrowed %d tables, want at most %d", host, got, maxOfferTablesHost)
-		}
-		if got == 0 {
-			break
-		}
+// TestOfferTableReusedCleared: a connection reads its KEXINITs into a
+// table another, closed, gave back: none of that one's names may remain
+// (the modern pair after the weak one is no finding).
+func TestOfferTableReusedCleared(t *testing.T) {
+	weak := offer{kex: "diffie-hellman-group1-sha1", hostKey: "ssh-rsa", ciphers: "aes128-cbc", macs: "hmac-sha1"}
+	col := &inspecttest.Collector{}
+	p := New()
+	e := inspecttest.Engine(t, col, nil, p)
+	for i, o := range []offer{weak, modern} {
+		c := inspecttest.NewTCP(e, "192.168.1.10:"+strconv.Itoa(40000+i), "192.168.1.20:22")
+		exchange(c, o.packet(), o.packet(), 0)
+		c.Close()
 	}
-	if len(lent) != maxOfferTables {
-		t.Fatalf("%d tables lent, want %d", len(lent), maxOfferTables)
+	e.Flush()
+	if got := len(findings(col)); got != 2 { // the weak pair's, one per end
+		t.Errorf("%d findings, want the weak connection's 2:\n%v", got, findings(col))
 	}
-	lent[0][0].n[listKex] = 3
-	p.put(lent[0], 0)
-	if tab := p.get(0); tab != lent[0] || tab[0].n[listKex] != 0 {
-		t.Errorf("a table given back is not reused cleared")
+	if p.offers.Lent() != 0 {
+		t.Errorf("%d tables still lent", p.offers.Lent())
 	}
 }
 

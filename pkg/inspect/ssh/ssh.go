@@ -23,12 +23,14 @@ const maxLinesBefore = 8
 
 // Protocol is SSH.
 type Protocol struct {
-	pool   inspect.FreeList[analyzer]
-	offers offerTables
+	pool inspect.FreeList[analyzer]
+	// offers lends the names of both sides' KEXINITs to the flows
+	// reading them.
+	offers inspect.Lender[[2]names]
 }
 
 // New returns the SSH protocol.
-func New() *Protocol { return &Protocol{} }
+func New() *Protocol { return &Protocol{offers: inspect.NewLender[[2]names](maxOfferTables)} }
 
 // Name implements inspect.Protocol.
 func (*Protocol) Name() string { return "ssh" }
@@ -135,10 +137,12 @@ func (a *analyzer) Raw(dir inspect.Dir, b []byte) int {
 		return len(b)
 	}
 	if a.offers == nil {
-		if a.offers = a.proto.offers.get(a.host); a.offers == nil {
+		if a.offers = a.proto.offers.Get(a.host); a.offers == nil {
 			r.failed = true
 			return len(b)
 		}
+		a.offers[0].reset()
+		a.offers[1].reset()
 	}
 	r.feed(b, &a.offers[dir])
 	return len(b)
@@ -184,7 +188,7 @@ func (a *analyzer) Close(f *inspect.Flow) {
 		if a.kex[inspect.ToServer].done && a.kex[inspect.ToClient].done {
 			reportWeakness(f, &a.offers[inspect.ToServer], &a.offers[inspect.ToClient])
 		}
-		a.proto.offers.put(a.offers, a.host)
+		a.proto.offers.Put(a.offers, a.host)
 	}
 	a.proto.pool.Put(a)
 }
@@ -194,53 +198,17 @@ func (a *analyzer) Close(f *inspect.Flow) {
 // analyzer is not pooled again.
 func (a *analyzer) Abandon(*inspect.Flow) {
 	if a.offers != nil {
-		a.proto.offers.put(a.offers, a.host)
+		a.proto.offers.Put(a.offers, a.host)
 		a.offers = nil
 	}
 }
 
 // maxOfferTables caps the connections whose KEXINITs are being read at
 // once (about 220 KiB of names); a KEXINIT pair is read within a round
-// trip, so few are lent at a time. One client address borrows at most
-// 1/HostShareDiv of them (counted in the engine's host buckets), so that
-// a device opening connections it never finishes cannot keep another's
-// from being read. A connection refused a table is not judged.
-const (
-	maxOfferTables     = 64
-	maxOfferTablesHost = maxOfferTables / inspect.HostShareDiv
-)
-
-// offerTables lends the names of both sides' KEXINITs to the flows
-// reading them.
-type offerTables struct {
-	free   []*[2]names
-	lent   int
-	byHost [inspect.HostBuckets]uint8
-}
-
-// get returns a cleared table for a flow of the client bucket host, or
-// nil when maxOfferTables are lent or the host holds its share.
-func (p *offerTables) get(host uint32) *[2]names {
-	if p.lent >= maxOfferTables || p.byHost[host] >= maxOfferTablesHost {
-		return nil
-	}
-	p.lent++
-	p.byHost[host]++
-	if n := len(p.free); n > 0 {
-		t := p.free[n-1]
-		p.free = p.free[:n-1]
-		t[0].reset()
-		t[1].reset()
-		return t
-	}
-	return new([2]names)
-}
-
-func (p *offerTables) put(t *[2]names, host uint32) {
-	p.lent--
-	p.byHost[host]--
-	p.free = append(p.free, t)
-}
+// trip, so few are lent at a time, at most 1/HostShareDiv of them to one
+// client address (inspect.Lender). A connection refused a table is not
+// judged.
+const maxOfferTables = 64
 
 // negotiated is RFC 4253 section 7.1's choice in list l: the first of
 // the client's names that the server also offers, by its index in the

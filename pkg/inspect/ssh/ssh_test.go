@@ -131,8 +131,8 @@ func FuzzAnalyzer(f *testing.F) {
 		if n := len(col.Kind(event.KindWeakSSH)); n > 2 {
 			t.Fatalf("%d weak_ssh findings from one connection", n)
 		}
-		if p.offers.lent != 0 {
-			t.Fatalf("%d offer tables still lent after the connection ended", p.offers.lent)
+		if p.offers.Lent() != 0 {
+			t.Fatalf("%d offer tables still lent after the connection ended", p.offers.Lent())
 		}
 	})
 }
@@ -146,11 +146,11 @@ func TestAbandonGivesTheTableBack(t *testing.T) {
 	s.Client("SSH-2.0-OpenSSH_9.2p1\r\n")
 	f, a := s.Analyzer(t)
 	a.Feed(f, inspect.ToServer, []byte(kexinit)[:40])
-	if p.offers.lent != 1 {
-		t.Fatalf("%d offer tables lent while a KEXINIT is read, want 1", p.offers.lent)
+	if p.offers.Lent() != 1 {
+		t.Fatalf("%d offer tables lent while a KEXINIT is read, want 1", p.offers.Lent())
 	}
 	a.(inspect.Abandoner).Abandon(f)
-	if p.offers.lent != 0 {
-		t.Errorf("%d offer tables still lent after Abandon", p.offers.lent)
+	if p.offers.Lent() != 0 {
+		t.Errorf("%d offer tables still lent after Abandon", p.offers.Lent())
 	}
 }

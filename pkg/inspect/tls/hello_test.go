@@ -299,8 +299,8 @@ func FuzzReassembly(f *testing.F) {
 		c.Close()
 		e.Flush()
 		checkBounded(t, col)
-		if p.bufs.lent != 0 {
-			t.Fatalf("%d reassembly buffers not returned", p.bufs.lent)
+		if p.bufs.Lent() != 0 {
+			t.Fatalf("%d reassembly buffers not returned", p.bufs.Lent())
 		}
 		if bytes.Equal(clientMsg, ch) && len(col.Kind(event.KindTLSClient)) != 1 {
 			t.Fatal("the seed hello was not reported")

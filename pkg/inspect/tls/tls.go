@@ -23,12 +23,17 @@ import (
 // Protocol is TLS over TCP (HTTPS, IMAPS, MQTT over TLS, DNS over TLS …).
 type Protocol struct {
 	pool inspect.FreeList[analyzer]
+	// bufs lends reassembly buffers to the flows whose hello is
+	// incomplete, so that a flow waiting for its ServerHello, or one
+	// whose hellos are done, holds none.
 	bufs helloBuffers
 	fp   Fingerprinter
 }
 
+type helloBuffers = inspect.Lender[[maxHello]byte]
+
 // New returns the TLS protocol.
-func New() *Protocol { return &Protocol{} }
+func New() *Protocol { return &Protocol{bufs: inspect.NewLender[[maxHello]byte](maxHelloBuffers)} }
 
 // Name implements inspect.Protocol.
 func (*Protocol) Name() string { return "tls" }
@@ -142,48 +147,13 @@ const maxHello = 8 << 10
 
 // maxHelloBuffers caps the hellos being reassembled at once (2 MiB). A
 // hello is normally complete within a few segments, so few are lent at a
-// time; the cap keeps a flood of half-sent hellos from costing more.
-// One client address borrows at most 1/HostShareDiv of them, the share
-// of the engine's inspections it may hold, counted in the engine's
-// buckets (Flow.HostBucket): a device that leaves hundreds of hellos
-// half-sent cannot keep another's, split over two segments as a
-// post-quantum key share makes it, from being read.
-const (
-	maxHelloBuffers     = 256
-	maxHelloBuffersHost = maxHelloBuffers / inspect.HostShareDiv
-)
-
-// helloBuffers lends reassembly buffers to the flows whose hello is
-// incomplete, so that a flow waiting for its ServerHello, or one whose
-// hellos are done, holds none.
-type helloBuffers struct {
-	free   []*[maxHello]byte
-	lent   int
-	byHost [inspect.HostBuckets]uint8
-}
-
-// get returns a buffer for a flow of the client bucket host, or nil when
-// maxHelloBuffers are lent or the host holds its share. Buffers are not
-// cleared: a side reads only the bytes it wrote.
-func (p *helloBuffers) get(host uint32) *[maxHello]byte {
-	if p.lent >= maxHelloBuffers || p.byHost[host] >= maxHelloBuffersHost {
-		return nil
-	}
-	p.lent++
-	p.byHost[host]++
-	if n := len(p.free); n > 0 {
-		b := p.free[n-1]
-		p.free = p.free[:n-1]
-		return b
-	}
-	return new([maxHello]byte)
-}
-
-func (p *helloBuffers) put(b *[maxHello]byte, host uint32) {
-	p.lent--
-	p.byHost[host]--
-	p.free = append(p.free, b)
-}
+// time; the cap keeps a flood of half-sent hellos from costing more. One
+// client address borrows at most 1/HostShareDiv of them
+// (inspect.Lender): a device that leaves hundreds of hellos half-sent
+// cannot keep another's, split over two segments as a post-quantum key
+// share makes it, from being read. Buffers are not cleared: a side reads
+// only the bytes it wrote.
+const maxHelloBuffers = 256
 
 // analyzer is the per-flow state: one hello being reassembled per
 // direction, and what the ClientHello said until the verdict is reported.
@@ -264,7 +234,7 @@ func (s *side) next(bufs *helloBuffers, host uint32, data []byte, fromServer boo
 		s.inRecord = false
 	}
 	if s.buf == nil {
-		if s.buf = bufs.get(host); s.buf == nil {
+		if s.buf = bufs.Get(host); s.buf == nil {
 			s.done = true
 			return k, nil
 		}
@@ -304,7 +274,7 @@ func (s *side) next(bufs *helloBuffers, host uint32, data []byte, fromServer boo
 // bucket host.
 func (s *side) release(bufs *helloBuffers, host uint32) {
 	if s.buf != nil {
-		bufs.put(s.buf, host)
+		bufs.Put(s.buf, host)
 		s.buf = nil
 	}
 }

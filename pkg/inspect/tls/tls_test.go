@@ -798,8 +798,8 @@ func TestHelloBuffers(t *testing.T) {
 
 	waiting := newSegments(e, "192.168.1.9:40000", "203.0.113.5:443")
 	waiting.data(inspect.ToServer, ch)
-	if p.bufs.lent != 0 {
-		t.Fatalf("%d buffers lent to a flow whose ClientHello is complete", p.bufs.lent)
+	if p.bufs.Lent() != 0 {
+		t.Fatalf("%d buffers lent to a flow whose ClientHello is complete", p.bufs.Lent())
 	}
 
 	var flows []*segments
@@ -811,8 +811,8 @@ func TestHelloBuffers(t *testing.T) {
 		s.data(inspect.ToServer, ch[:20])
 		flows = append(flows, s)
 	}
-	if p.bufs.lent != maxHelloBuffers {
-		t.Fatalf("%d buffers lent, want the cap %d", p.bufs.lent, maxHelloBuffers)
+	if p.bufs.Lent() != maxHelloBuffers {
+		t.Fatalf("%d buffers lent, want the cap %d", p.bufs.Lent(), maxHelloBuffers)
 	}
 	first, last := flows[0], flows[maxHelloBuffers]
 	first.data(inspect.ToServer, ch[20:])
@@ -821,8 +821,8 @@ func TestHelloBuffers(t *testing.T) {
 		t.Errorf("%d ClientHellos, want the waiting flow's and the first's, not the one past the cap", got)
 	}
 	e.Flush()
-	if p.bufs.lent != 0 {
-		t.Errorf("%d buffers still lent after every flow closed", p.bufs.lent)
+	if p.bufs.Lent() != 0 {
+		t.Errorf("%d buffers still lent after every flow closed", p.bufs.Lent())
 	}
 }
 
@@ -848,8 +848,8 @@ func TestHelloBuffersPerHost(t *testing.T) {
 			newSegments(e, h+":"+itoa(uint16(20000+i)), "203.0.113.5:443").data(inspect.ToServer, ch[:20])
 		}
 	}
-	if want := 2 * maxHelloBuffersHost; p.bufs.lent != want {
-		t.Fatalf("%d buffers lent to two hosts, want %d", p.bufs.lent, want)
+	if want := 2 * maxHelloBuffers / inspect.HostShareDiv; p.bufs.Lent() != want {
+		t.Fatalf("%d buffers lent to two hosts, want %d", p.bufs.Lent(), want)
 	}
 	third := newSegments(e, hosts[2]+":40000", "203.0.113.5:443")
 	third.data(inspect.ToServer, ch[:20])
@@ -858,8 +858,13 @@ func TestHelloBuffersPerHost(t *testing.T) {
 		t.Errorf("%d ClientHellos read, want the third device's", got)
 	}
 	e.Flush()
-	if p.bufs.lent != 0 || p.bufs.byHost != [inspect.HostBuckets]uint8{} {
-		t.Errorf("%d buffers still lent after every flow closed (per host: not all zero)", p.bufs.lent)
+	if p.bufs.Lent() != 0 {
+		t.Errorf("%d buffers still lent after every flow closed", p.bufs.Lent())
+	}
+	for h := range uint32(inspect.HostBuckets) {
+		if n := p.bufs.LentTo(h); n != 0 {
+			t.Errorf("%d buffers still counted to host bucket %d after every flow closed", n, h)
+		}
 	}
 }
 
@@ -871,12 +876,12 @@ func TestAbandonGivesTheBufferBack(t *testing.T) {
 	ch := records(hello{version: versionTLS12, ciphers: []uint16{0xc02f}, exts: []ext{sniExt("pool.example")}}.message())
 	s := inspecttest.NewSession(t, p, "203.0.113.5:443")
 	s.ClientBytes(ch[:20])
-	if p.bufs.lent != 1 {
-		t.Fatalf("%d buffers lent while a ClientHello is read, want 1", p.bufs.lent)
+	if p.bufs.Lent() != 1 {
+		t.Fatalf("%d buffers lent while a ClientHello is read, want 1", p.bufs.Lent())
 	}
 	f, a := s.Analyzer(t)
 	a.(inspect.Abandoner).Abandon(f)
-	if p.bufs.lent != 0 {
-		t.Errorf("%d buffers still lent after Abandon", p.bufs.lent)
+	if p.bufs.Lent() != 0 {
+		t.Errorf("%d buffers still lent after Abandon", p.bufs.Lent())
 	}
 }
