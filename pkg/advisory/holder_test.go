@@ -358,39 +358,54 @@ func TestConcurrentReadersDuringReload(t *testing.T) {
 
 func TestRefresh(t *testing.T) {
 	good, sig := signedFeed("2030-01-02.1")
-	var mu sync.Mutex
-	served := 0
 	srv := feedServer(t, map[string]http.HandlerFunc{
-		"/feed.json": func(w http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			served++
-			first := served == 1
-			mu.Unlock()
-			if first { // the first attempt fails; Refresh must retry
-				http.Error(w, "busy", http.StatusServiceUnavailable)
-				return
-			}
-			_, _ = w.Write(good)
-		},
+		"/feed.json":     failFirst(1, good), // Refresh must retry
 		"/feed.json.sig": serveBytes(sig),
 	})
 	h := newTestHolder(t, Options{})
+	refreshUntil(t, h, srv.URL+"/feed.json", time.Millisecond, "2030-01-02.1", "Refresh never installed the new feed")
+}
+
+// failFirst answers the first n requests 503, the later ones b.
+func failFirst(n int, b []byte) http.HandlerFunc {
+	var mu sync.Mutex
+	served := 0
+	return func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		served++
+		failing := served <= n
+		mu.Unlock()
+		if failing {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write(b)
+	}
+}
+
+// refreshUntil runs h.Refresh of url every interval until the feed
+// installed is version want, failing with why if that takes more than a
+// hang guard's time.
+func refreshUntil(t *testing.T, h *Holder, url string, interval time.Duration, want, why string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		h.Refresh(ctx, srv.URL+"/feed.json", time.Millisecond)
+		h.Refresh(ctx, url, interval)
 		close(done)
 	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
 	deadline := time.After(10 * time.Second) // a hang guard, not a measurement
-	for h.Current().Version != "2030-01-02.1" {
+	for h.Current().Version != want {
 		select {
 		case <-deadline:
-			t.Fatal("Refresh never installed the new feed")
+			t.Fatal(why)
 		case <-time.After(time.Millisecond):
 		}
 	}
-	cancel()
-	<-done
 }
 
 // TestRefreshRetriesSoon: a router whose clock NTP has not set yet
@@ -399,40 +414,13 @@ func TestRefresh(t *testing.T) {
 // a whole refresh interval.
 func TestRefreshRetriesSoon(t *testing.T) {
 	good, sig := signedFeed("2030-01-02.1")
-	var mu sync.Mutex
-	served := 0
 	srv := feedServer(t, map[string]http.HandlerFunc{
-		"/feed.json": func(w http.ResponseWriter, r *http.Request) {
-			mu.Lock()
-			served++
-			failing := served <= 3
-			mu.Unlock()
-			if failing {
-				http.Error(w, "busy", http.StatusServiceUnavailable)
-				return
-			}
-			_, _ = w.Write(good)
-		},
+		"/feed.json":     failFirst(3, good),
 		"/feed.json.sig": serveBytes(sig),
 	})
 	h := newTestHolder(t, Options{})
 	h.retryFirst = time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		h.Refresh(ctx, srv.URL+"/feed.json", DefaultRefreshInterval)
-		close(done)
-	}()
-	deadline := time.After(10 * time.Second) // a hang guard, not a measurement
-	for h.Current().Version != "2030-01-02.1" {
-		select {
-		case <-deadline:
-			t.Fatal("a failed download was not tried again before the refresh interval")
-		case <-time.After(time.Millisecond):
-		}
-	}
-	cancel()
-	<-done
+	refreshUntil(t, h, srv.URL+"/feed.json", DefaultRefreshInterval, "2030-01-02.1", "a failed download was not tried again before the refresh interval")
 }
 
 func TestRefreshRetryDelays(t *testing.T) {
