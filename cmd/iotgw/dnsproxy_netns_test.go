@@ -87,25 +87,7 @@ func TestDNSProxyAnswersAtLinkLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p, err := dnsproxy.New(proxyConfig(cfg, proxySite{addrs: append(addrs, linkLocal...)}),
-		dnsproxy.Deps{Quarantine: &dnsproxy.AddrSet{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- netnstest.Run(router, func() error { return p.Serve(ctx, func() { close(up) }) }) }()
-	select {
-	case <-up:
-	case err := <-done:
-		t.Fatalf("the proxy did not start: %v", err)
-	}
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("proxy: %v", err)
-		}
-	}()
+	serveProxy(t, router, proxyConfig(cfg, proxySite{addrs: append(addrs, linkLocal...)}))
 
 	for _, network := range []string{"udp", "tcp"} {
 		for _, ll := range linkLocal {
@@ -292,24 +274,7 @@ func TestDNSProxyAnswersRedirectedQueriesOnTheirLink(t *testing.T) {
 	if err := n.Reconcile(ctx, []quarantine.Entry{{MAC: deviceMAC, Mode: quarantine.ModeBlock}}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := dnsproxy.New(proxyConfig(cfg, site), dnsproxy.Deps{Quarantine: &dnsproxy.AddrSet{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- netnstest.Run(router, func() error { return p.Serve(ctx, func() { close(up) }) }) }()
-	select {
-	case <-up:
-	case err := <-done:
-		t.Fatalf("the proxy did not start: %v", err)
-	}
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("proxy: %v", err)
-		}
-	}()
+	serveProxy(t, router, proxyConfig(cfg, site))
 
 	for _, server := range []string{"8.8.8.8", "192.168.9.1", "2001:4860:4860::8888", "fd09::1"} {
 		for _, network := range []string{"udp", "tcp"} {
@@ -341,4 +306,30 @@ func TestDNSProxyAnswersRedirectedQueriesOnTheirLink(t *testing.T) {
 			}
 		}
 	}
+}
+
+// serveProxy starts a DNS proxy of cfg in the namespace router, once it
+// listens; it stops, and its error is reported, when the test ends.
+func serveProxy(t *testing.T, router string, cfg dnsproxy.Config) {
+	t.Helper()
+	p, err := dnsproxy.New(cfg, dnsproxy.Deps{Quarantine: &dnsproxy.AddrSet{}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	up := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- netnstest.Run(router, func() error { return p.Serve(ctx, func() { close(up) }) }) }()
+	select {
+	case <-up:
+	case err := <-done:
+		cancel()
+		t.Fatalf("the proxy did not start: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("proxy: %v", err)
+		}
+	})
 }
