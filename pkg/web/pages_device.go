@@ -217,7 +217,11 @@ func advice(f *event.Event) string {
 	case event.KindWeakTLS:
 		return "Its encryption is outdated. Update its firmware; if its maker no longer updates it, think about replacing it."
 	case event.KindWeakSSH:
-		return "An SSH connection to or from it used outdated encryption. Update the device's firmware (and the SSH program you use to reach it); " +
+		if f.Flow != nil && f.Flow.Client.IP == f.Device.IP {
+			// The client of the connection: it has no SSH service to turn off.
+			return "SSH connections it opens use outdated encryption. Update its firmware; if its maker no longer updates it, think about replacing it."
+		}
+		return "An SSH connection to it used outdated encryption. Update the device's firmware (and the SSH program you use to reach it); " +
 			"if its maker no longer updates it, turn its SSH service off or think about replacing it."
 	case event.KindFirmwareOverHTTP:
 		return "It downloads its updates unencrypted, so they could be tampered with on the way. Tell its maker; " +

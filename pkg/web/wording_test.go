@@ -86,6 +86,24 @@ func TestOwnerWording(t *testing.T) {
 		}, path: "/devices/" + cameraMAC,
 			want:   []string{"<li>An access key to or from it crosses the network unencrypted"},
 			refuse: []string{"A password to or from it"}},
+		// A weak SSH client has no SSH service to turn off.
+		{name: "advice_for_a_weak_ssh_client", prep: func(r *rig) {
+			r.backend.devices[cameraMAC].Findings = []*event.Event{{Time: r.clock.Now(), Type: event.TypeFinding, Kind: event.KindWeakSSH,
+				Severity: event.SeverityMedium, Summary: "Weak SSH negotiated: key exchange diffie-hellman-group1-sha1",
+				Device:   event.Endpoint{MAC: cameraMAC, IP: "192.168.50.101"},
+				Flow:     &event.Flow{Client: event.Endpoint{IP: "192.168.50.101"}, Server: event.Endpoint{IP: "198.51.100.7"}},
+				Evidence: event.Evidence{"kex": "diffie-hellman-group1-sha1"}}}
+		}, path: "/devices/" + cameraMAC,
+			want:   []string{"<li>SSH connections it opens use outdated encryption."},
+			refuse: []string{"turn its SSH service off"}},
+		{name: "advice_for_a_weak_ssh_server", prep: func(r *rig) {
+			r.backend.devices[cameraMAC].Findings = []*event.Event{{Time: r.clock.Now(), Type: event.TypeFinding, Kind: event.KindWeakSSH,
+				Severity: event.SeverityMedium, Summary: "Weak SSH negotiated: key exchange diffie-hellman-group1-sha1",
+				Device:   event.Endpoint{MAC: cameraMAC, IP: "192.168.50.101"},
+				Flow:     &event.Flow{Client: event.Endpoint{IP: "192.168.50.104"}, Server: event.Endpoint{IP: "192.168.50.101"}},
+				Evidence: event.Evidence{"kex": "diffie-hellman-group1-sha1"}}}
+		}, path: "/devices/" + cameraMAC,
+			want: []string{"<li>An SSH connection to it used outdated encryption.", "turn its SSH service off"}},
 		{name: "no_advice_without_findings", prep: func(r *rig) { r.backend.devices[cameraMAC].Findings = nil },
 			path: "/devices/" + cameraMAC, refuse: []string{"What to do"}},
 		// Kinds and evidence keys read in plain words; their codes stay
