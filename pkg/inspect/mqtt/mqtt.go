@@ -338,11 +338,14 @@ func (s *stream) passOver() int {
 	return left
 }
 
-// cutString shortens the string at r to at most keep of its bytes held,
-// removing the others held and rewriting its length to match, and
-// reports whether it did. It returns how many of its bytes are still to
-// come, and then, or when its length itself is not all held, sets
-// r.short.
+// cutString shortens the string at r to its first keep bytes, removing
+// the others held and rewriting its length to match, and reports whether
+// it did. It returns how many of its bytes are still to come, and then,
+// or when its length or its first keep bytes are not all held yet, sets
+// r.short. A string is not cut before its first keep bytes are held:
+// cut shorter, an address or a number in it would be read cut, and its
+// front shown. The fields before it take so little room once cut that
+// it is held that far by the time the buffer fills again.
 func (s *stream) cutString(r *reader, keep int) (left int, cut bool) {
 	at, start := r.off, r.off+2
 	if start > s.n {
@@ -351,7 +354,11 @@ func (s *stream) cutString(r *reader, keep int) (left int, cut bool) {
 	}
 	length := int(binary.BigEndian.Uint16(s.buf[at:]))
 	held := min(length, s.n-start)
-	if keep = min(keep, held); keep < length {
+	if keep = min(keep, length); held < keep {
+		r.short = true
+		return 0, false
+	}
+	if keep < length {
 		s.remove(start+keep, held-keep)
 		binary.BigEndian.PutUint16(s.buf[at:], uint16(keep))
 		cut = true

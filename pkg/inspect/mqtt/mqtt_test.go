@@ -400,18 +400,19 @@ func TestSynthetic(t *testing.T) {
 				props: []byte{0}, will: true, willProps: userProperty(2500), willTopic: "t", willPayload: "gone"})).ServerBytes(connack5(0))
 		}, 1, "yes", "unique", "a***", "t", "gone"},
 		// The buffer fills 11 bytes into the Will payload, after will
-		// properties it holds whole: they make the room for the login.
+		// properties it holds whole: they make the room for the login,
+		// and for the payload, read on rather than cut to those 11.
 		{"will_payload_starting_at_the_buffer_end", func(c *inspecttest.Conv) {
 			c.ClientBytes(connect(connectOpts{level: 5, clientID: "cam-05", user: str("admin"), pass: str(secret),
 				props: []byte{0}, will: true, willProps: userProperty(2000), willTopic: "dev/lwt", willPayload: strings.Repeat("y", 300)})).ServerBytes(connack5(0x87))
-		}, 1, "no", "unique", "a***", "dev/lwt", strings.Repeat("y", 11)},
+		}, 1, "no", "unique", "a***", "dev/lwt", strings.Repeat("y", 300)},
 		// The buffer fills inside the Will payload, after a long topic:
-		// the topic is cut to what is scanned, and the front of the
-		// payload held then is kept (the rest passed over).
+		// the topic is cut to what is scanned, which makes room for the
+		// payload, read on whole.
 		{"long_will_topic_and_payload_v311", func(c *inspecttest.Conv) {
 			c.ClientBytes(connect(connectOpts{clientID: "cam-01", user: str("admin"), pass: str(secret), will: true,
 				willTopic: "dev/" + strings.Repeat("t", 1900), willPayload: strings.Repeat("w", 400)})).ServerBytes(connack(0))
-		}, 1, "yes", "unique", "a***", "dev/" + strings.Repeat("t", maxTopic-4), strings.Repeat("w", capture-10-8-1906-2)},
+		}, 1, "yes", "unique", "a***", "dev/" + strings.Repeat("t", maxTopic-4), strings.Repeat("w", 400)},
 		{"long_properties_and_will_payload_v5", func(c *inspecttest.Conv) {
 			b := connect(connectOpts{level: 5, clientID: "cam-05", user: str("admin"), pass: str(secret),
 				props: userProperty(4000), will: true, willProps: userProperty(2100), willTopic: "t", willPayload: strings.Repeat("v", 3000)})
@@ -524,6 +525,68 @@ func TestLongFieldsSplitAtEveryOffset(t *testing.T) {
 					len(payloads[0]) == 0 || len(payloads[0]) > willKept || strings.Trim(payloads[0], "v") != "" {
 					t.Fatalf("cut at %d: scanned topics %q, payloads %q", cut, topics, payloads)
 				}
+			}
+		})
+	}
+}
+
+// TestFieldHeldShortIsNotCut: a field that the buffer ends in a few
+// bytes into, once a long field before it was cut for room, is read on,
+// not cut to those few bytes: a client identifier cut there would have
+// the front of a number or an address it holds shown (Scrubbed hides
+// only what it sees whole), and a Will topic would be scanned cut.
+func TestFieldHeldShortIsNotCut(t *testing.T) {
+	// propsOfLen is a 5.0 property block of exactly n bytes.
+	propsOfLen := func(n int) []byte {
+		for k := 0; k < n; k++ {
+			if p := userProperty(k); len(p) == n {
+				return p
+			}
+		}
+		t.Fatalf("no property block of %d bytes", n)
+		return nil
+	}
+	const held = 13 // bytes of the field in the buffer when it fills
+	imei := "imei-356938035643809"
+	tests := []struct {
+		name     string
+		connect  []byte
+		clientID string // observed
+		topics   []string
+	}{
+		// The properties before the identifier fill the buffer up to
+		// its 13th byte: they are dropped and the identifier read whole.
+		{"client_id_after_properties", connect(connectOpts{level: 5, clientID: imei, user: str("admin"), pass: str(secret),
+			props: propsOfLen(capture - 12 - held)}), "imei-***", nil},
+		{"client_id_email_after_properties", connect(connectOpts{level: 5, clientID: "anna.schmidt@example.com", user: str("admin"), pass: str(secret),
+			props: propsOfLen(capture - 12 - held)}), "***", nil},
+		// A long identifier is cut to its front, and the buffer ends 13
+		// bytes into the Will topic after it.
+		{"will_topic_after_long_client_id", connect(connectOpts{clientID: strings.Repeat("i", capture-14-held), user: str("admin"), pass: str(secret),
+			will: true, willTopic: "home/anna.schmidt@example.com/status", willPayload: "offline"}),
+			strings.Repeat("i", 64), []string{"home/anna.schmidt@example.com/status"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			sc := &recordingScanner{}
+			e := inspecttest.Engine(t, col, nil, New(sc))
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:1883")
+			c.ClientBytes(tt.connect).ServerBytes(connack(0))
+			c.Close()
+			e.Flush()
+			if got := col.Findings(); len(got) != 1 || got[0].Evidence["user"] != "a***" {
+				t.Fatalf("logins %v, want one of a***", got)
+			}
+			var ids []string
+			for _, ev := range col.Kind(event.KindBanner) {
+				ids = append(ids, ev.Evidence["client_id"])
+			}
+			if !slices.Equal(ids, []string{tt.clientID}) {
+				t.Errorf("client observations %q, want %q", ids, tt.clientID)
+			}
+			if got := sc.where("mqtt_topic"); !slices.Equal(got, tt.topics) {
+				t.Errorf("scanned topics %q, want %q", got, tt.topics)
 			}
 		})
 	}
