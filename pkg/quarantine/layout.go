@@ -881,7 +881,15 @@ func inetTable(cfg Config) tableDef {
 			toLAN = append(toLAN, []match{oifname(out)})
 		}
 	}
-	quarantinedReplies.rules = append(quarantinedReplies.rules, rule(ctMarkAll(cfg.OwnerMark), verdict(expr.VerdictReturn)))
+	// The owner mark answers the owner's devices, which are on the LAN:
+	// a reply on a marked connection goes back out of a LAN interface.
+	// The rule that sets it reads the owner's MAC, not the source address,
+	// which a frame copying that MAC may make an internet host's: the
+	// device's replies, and that host's packets as the connection's
+	// original direction, would then pass.
+	for _, out := range toLAN {
+		quarantinedReplies.rules = append(quarantinedReplies.rules, rule(slices.Concat([]match{ctMarkAll(cfg.OwnerMark)}, out, []match{verdict(expr.VerdictReturn)})...))
+	}
 	for _, m := range modes {
 		mac := b.ether("saddr", setName(m.setPrefix(), keyMAC))
 		for _, k := range addrKinds {

@@ -2,7 +2,10 @@ package quarantine
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
@@ -249,6 +252,84 @@ func expectPaths(t *testing.T, stage string, paths []unlearntPath, want []string
 	for i, pa := range paths {
 		if got[i] != want[i] {
 			t.Errorf("%s: %s (%s): got %q, want %q", stage, pa.name, pa.to, got[i], want[i])
+		}
+	}
+}
+
+// udpSummed is a UDP header and payload from src to dst with its
+// checksum, which IPv6 requires. The pseudo-header is written the IPv4
+// way; for a datagram shorter than 64 KiB its one's complement sum is
+// that of the IPv6 one.
+func udpSummed(src, dst netip.Addr, sport, dport uint16, payload string) []byte {
+	d := udpDatagram(sport, dport, payload)
+	pseudo := append(append(src.AsSlice(), dst.AsSlice()...), 0, unix.IPPROTO_UDP, byte(len(d)>>8), byte(len(d)))
+	sum := inetChecksum(append(pseudo, d...))
+	if sum == 0 {
+		sum = 0xffff
+	}
+	binary.BigEndian.PutUint16(d[6:], sum)
+	return d
+}
+
+// TestOwnerMarkForgedSource: the owner mark answers the owner's devices
+// on the LAN, not whatever source a frame copying the owner's MAC names.
+// A quarantined device sends one datagram from the owner's MAC to the
+// router, naming an internet host as its source and one of its own
+// addresses as its destination; the router sends it back to the device,
+// marked as the owner's, and the device's echo, from its own MAC, must
+// not leave through the WAN: with it the host could go on talking to the
+// device over the connection, as the reply of its original direction.
+func TestOwnerMarkForgedSource(t *testing.T) {
+	netnstest.RequireNFTables(t)
+	ctx := context.Background()
+	l := newLab(t)
+	routerMAC := mustMAC("02:00:00:00:00:fe") // br0's, as newLab sets it
+	n, err := NewNFTables(Config{
+		RouterAddrs:   addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1"),
+		LANPrefixes:   []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd99::/64")},
+		NoticePort:    noticePort,
+		LANInterfaces: []string{"br0"},
+	}, WithNetNSFd(netnstest.Fd(t, l.router)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Reconcile(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SetProtected(ctx, []hwaddr.MAC{peerMAC}, nil); err != nil {
+		t.Fatal(err)
+	}
+	sport := uint16(41000)
+	for _, tc := range []struct {
+		stage string
+		mode  Mode // "": not quarantined, the echo's way out is open
+		want  bool
+	}{
+		{"free", "", true},
+		{"block", ModeBlock, false},
+		{"isolate", ModeIsolate, false},
+		{"updates-only", ModeUpdatesOnly, false},
+	} {
+		if tc.mode == "" {
+			if err := n.Release(ctx, deviceMAC); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := n.Quarantine(ctx, Entry{MAC: deviceMAC, Addrs: addrs(deviceV4, deviceV6), Mode: tc.mode}); err != nil {
+			t.Fatal(err)
+		}
+		for _, fam := range []struct{ name, host, device string }{{"IPv4", wanV4, deviceV4}, {"IPv6", wanV6, deviceV6}} {
+			sport++
+			host, dev := netip.MustParseAddr(fam.host), netip.MustParseAddr(fam.device)
+			marker := fmt.Sprintf("iotgw-forged-%d", sport)
+			d := udpSummed(host, dev, sport, 5000, marker)
+			frame := ipv4Frame(routerMAC, peerMAC, host, dev, unix.IPPROTO_UDP, sport, 0, false, d)
+			if fam.name == "IPv6" {
+				frame = ipv6Frame(routerMAC, peerMAC, host, dev, unix.IPPROTO_UDP, d)
+			}
+			got := sendSeeing(t, l.device, [][]byte{frame}, l.wan, func(f []byte) bool { return bytes.Contains(f, []byte(marker)) })
+			if got != tc.want {
+				t.Errorf("%s, %s: the device's echo to %s reached the WAN: %v, want %v", tc.stage, fam.name, fam.host, got, tc.want)
+			}
 		}
 	}
 }
