@@ -31,8 +31,8 @@ const MaxFilterPorts = 100
 
 // DefaultPorts are the ports the inspectors recognise protocols by: FTP,
 // telnet, SMTP, DNS, DHCP, HTTP, POP3, IMAP, SNMP, the TLS ports (hellos
-// and certificates), RTSP, MQTT, SSDP, SIP and mDNS; and TFTP, syslog and
-// CoAP, which devices send in clear.
+// and certificates), RTSP, MQTT, SSDP, WS-Discovery, SIP and mDNS; and
+// TFTP, syslog and CoAP, which devices send in clear.
 func DefaultPorts() []uint16 {
 	return []uint16{
 		21, 2121, // ftp
@@ -47,6 +47,7 @@ func DefaultPorts() []uint16 {
 		554, 8554, 10554, // rtsp
 		1883, // mqtt
 		1900, // ssdp
+		3702, // ws-discovery
 		5060, // sip
 		// UDP that IoT devices send in clear, which the scorecard's
 		// count of internet UDP (5.5-1) and the personal-data scanner

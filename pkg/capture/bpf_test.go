@@ -202,6 +202,8 @@ func TestFilterFor(t *testing.T) {
 		{"ipv4_tcp_from_http", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(80, 40000, false, true), payload), true},
 		{"ipv4_tcp_last_default_port", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 10554, false, true)), true},
 		{"ipv4_udp_dns", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(40000, 53), payload), true},
+		{"ipv4_udp_wsd_hello", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(51744, 3702), payload), true},
+		{"ipv4_udp_wsd_probe_matches", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(3702, 40000), payload), true},
 		{"ipv4_udp_dhcp", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), udp(68, 67), payload), true},
 		{"ipv4_tcp_other_ack", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 9999, false, true), payload), false},
 		{"ipv4_tcp_syn_any_port", ports, frame(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(40000, 9999, true, false)), true},

@@ -49,6 +49,7 @@ const (
 	KindMDNS       Kind = "mdns"
 	KindSSDP       Kind = "ssdp"
 	KindUPnP       Kind = "upnp"
+	KindWSD        Kind = "wsd"
 	KindHTTPClient Kind = "http_client"
 	KindHTTPServer Kind = "http_server"
 	KindBanner     Kind = "banner"

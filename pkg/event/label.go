@@ -37,6 +37,8 @@ func KindLabel(k Kind) string {
 		return "Announcement on the network (SSDP)"
 	case KindUPnP:
 		return "Device description (UPnP)"
+	case KindWSD:
+		return "Announcement on the network (WS-Discovery)"
 	case KindHTTPClient:
 		return "Web request it made (HTTP)"
 	case KindHTTPServer:

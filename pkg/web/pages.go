@@ -347,7 +347,7 @@ type eventsPage struct {
 // observationKinds are offered in the event log's filter besides the
 // finding kinds.
 var observationKinds = []event.Kind{
-	event.KindDHCP, event.KindDNSQuery, event.KindMDNS, event.KindSSDP, event.KindUPnP,
+	event.KindDHCP, event.KindDNSQuery, event.KindMDNS, event.KindSSDP, event.KindUPnP, event.KindWSD,
 	event.KindHTTPClient, event.KindHTTPServer, event.KindBanner, event.KindTLSClient,
 	event.KindTLSServer, event.KindAudit, event.KindFirmwareUpdated, event.KindAdvisoryWithdrawn,
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/iotgw/iotgw/pkg/inspect/ssh"
 	"github.com/iotgw/iotgw/pkg/inspect/telnet"
 	"github.com/iotgw/iotgw/pkg/inspect/tls"
+	"github.com/iotgw/iotgw/pkg/inspect/wsd"
 )
 
 // All returns a fresh instance of every protocol. Instances hold pooled
@@ -45,6 +46,7 @@ func All() []inspect.Protocol {
 		dhcp.New(),
 		dns.New(),
 		ssdp.New(),
+		wsd.New(),
 		plaintext.New(scanner),
 	}
 }

@@ -1,0 +1,357 @@
+// Package wsd reads WS-Discovery (the 2005/04 draft that ONVIF and
+// Windows use, and OASIS WS-Discovery 1.1): SOAP over UDP port 3702,
+// multicast to 239.255.255.250 and ff02::c. ONVIF cameras, recorders and
+// doorbells, network printers and scanners, and Windows hosts (and Linux
+// ones running wsdd) announce themselves with Hello and Bye, and answer
+// a Probe with a unicast ProbeMatches. It only reports observations;
+// the device layer turns them into an identity.
+//
+// Every observation is event.KindWSD, TypeObservation, SeverityInfo; the
+// event's Device is the datagram's sender: the device announcing or
+// describing itself (Hello, Bye, ProbeMatches, ResolveMatches) or the
+// client searching (Probe, Resolve). Evidence keys (a contract with the
+// device layer; absent when the message has nothing for them):
+//
+//	message       hello, bye, probe, probe_matches, resolve or resolve_matches
+//	types         the Types QNames, space separated
+//	              ("dn:NetworkVideoTransmitter tds:Device",
+//	              "wsdp:Device pub:Computer"); of a probe, what it looks for
+//	onvif_types   the ONVIF type scopes, comma separated
+//	              ("video_encoder,Network_Video_Transmitter")
+//	profiles      the ONVIF Profile scopes, comma separated ("Streaming")
+//	hardware      the ONVIF hardware scope: the model ("DS-2CD2142FWD-I")
+//	name          the ONVIF name scope: a maker's name ("HIKVISION"), or
+//	              one the owner gave the device
+//	manufacturer  the manufacturer scope some ONVIF devices send
+//	xaddrs_host   host:port of each XAddrs URL, comma separated
+//	              ("192.168.1.64:80"), without user info
+//	addresses     the addresses among those hosts, comma separated, for
+//	              the device layer to check the message is the sender's
+//
+// Scopes are percent-decoded; no other scope is reported: a location
+// scope may say where the owner lives and a MAC scope adds nothing the
+// frame does not show, and vendors put serial numbers in scopes of their
+// own. Values are cleaned text of at most 256 bytes; lists hold at most
+// eight items. Of a ProbeMatches or ResolveMatches only the first match
+// is read. A flow reports each (message, endpoint, types, scopes,
+// XAddrs) once, and at most maxReports of them. WS-Discovery is
+// recognised by its envelope on any UDP port, since matches go to the
+// searcher's port, and by port 3702.
+package wsd
+
+import (
+	"bytes"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
+
+// Protocol is WS-Discovery.
+type Protocol struct {
+	pool inspect.FreeList[analyzer]
+}
+
+// New returns the WS-Discovery protocol.
+func New() *Protocol { return &Protocol{} }
+
+// Name implements inspect.Protocol.
+func (*Protocol) Name() string { return "wsd" }
+
+const portWSD = 3702
+
+// Match implements inspect.Protocol: a WS-Discovery envelope on any UDP
+// port, or the WS-Discovery port.
+func (*Protocol) Match(f *inspect.Flow, _ inspect.Dir, b []byte) inspect.Confidence {
+	if f.IsTCP() {
+		return inspect.NoMatch
+	}
+	var m message
+	if parse(b, &m) {
+		return inspect.ContentMatch
+	}
+	if f.Client().Port() == portWSD || f.Server().Port() == portWSD {
+		return inspect.PortMatch
+	}
+	return inspect.NoMatch
+}
+
+// NewAnalyzer implements inspect.Protocol.
+func (p *Protocol) NewAnalyzer(*inspect.Flow) inspect.Analyzer {
+	a := p.pool.Get()
+	a.proto = p
+	return a
+}
+
+// maxReports bounds the observations of one flow: a device sends a Hello,
+// a Bye, and a ProbeMatches for each kind of Probe it answers.
+const maxReports = 32
+
+const (
+	maxValue = 256
+	maxItems = 8
+)
+
+type analyzer struct {
+	proto    *Protocol
+	msg      message
+	reported [maxReports]uint64
+	n        int
+}
+
+func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
+	m := &a.msg
+	if !parse(data, m) || a.n == maxReports {
+		return len(data)
+	}
+	h := uint64(newFNV().byte(byte(m.kind)).bytes(m.endpoint).bytes(m.types).bytes(m.scopes).bytes(m.xaddrs))
+	for _, r := range a.reported[:a.n] {
+		if r == h {
+			return len(data)
+		}
+	}
+	a.reported[a.n] = h
+	a.n++
+	a.report(f, dir, m)
+	return len(data)
+}
+
+func (a *analyzer) Gap(*inspect.Flow, inspect.Dir) {}
+
+func (a *analyzer) Close(*inspect.Flow) { a.proto.pool.Put(a) }
+
+func (a *analyzer) report(f *inspect.Flow, dir inspect.Dir, m *message) {
+	ev := event.Evidence{"message": m.kind.String()}
+	var types []string
+	for _, t := range items(m.types) {
+		if v := inspect.CleanText([]byte(t), maxValue); v != "" {
+			types = append(types, v)
+		}
+	}
+	set(ev, "types", types, " ")
+	s := readScopes(m.scopes)
+	set(ev, "onvif_types", s.types, ",")
+	set(ev, "profiles", s.profiles, ",")
+	set(ev, "hardware", []string{s.hardware}, "")
+	set(ev, "name", []string{s.name}, "")
+	set(ev, "manufacturer", []string{s.manufacturer}, "")
+	var hosts, addrs []string
+	for _, x := range items(m.xaddrs) {
+		host, addr := xaddrHost(x)
+		if host == "" {
+			continue
+		}
+		hosts = append(hosts, inspect.Printable([]byte(host), maxValue))
+		if addr.IsValid() {
+			addrs = append(addrs, addr.String())
+		}
+	}
+	set(ev, "xaddrs_host", hosts, ",")
+	set(ev, "addresses", addrs, ",")
+	summary := "WS-Discovery " + m.kind.String()
+	if t := ev["types"]; t != "" {
+		summary += " " + t
+	}
+	subject := inspect.SubjectClient
+	if dir == inspect.ToClient {
+		subject = inspect.SubjectServer
+	}
+	f.Emit(subject, &event.Event{
+		Type:     event.TypeObservation,
+		Kind:     event.KindWSD,
+		Severity: event.SeverityInfo,
+		Summary:  summary,
+		Evidence: ev,
+	})
+}
+
+// set files a list under key, joined by sep and cut to maxValue bytes on
+// an item boundary; nothing when it is empty.
+func set(ev event.Evidence, key string, list []string, sep string) {
+	var b strings.Builder
+	for _, v := range list {
+		if b.Len()+len(sep)+len(v) > maxValue {
+			break
+		}
+		if b.Len() > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(v)
+	}
+	if b.Len() > 0 {
+		ev[key] = b.String()
+	}
+}
+
+// items splits a white space separated list, entities decoded, into at
+// most maxItems items.
+func items(b []byte) []string {
+	var out []string
+	for f := range strings.FieldsSeq(unescape(b)) {
+		if len(out) == maxItems {
+			break
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// unescape decodes the five predefined XML entities and character
+// references; anything else is left as it is.
+func unescape(b []byte) string {
+	if bytes.IndexByte(b, '&') < 0 {
+		return string(b)
+	}
+	var out strings.Builder
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '&')
+		if i < 0 {
+			out.Write(b)
+			break
+		}
+		out.Write(b[:i])
+		b = b[i:]
+		end := bytes.IndexByte(b, ';')
+		if r, ok := entity(b[1:max(end, 1)]); end > 0 && ok {
+			out.WriteRune(r)
+			b = b[end+1:]
+			continue
+		}
+		out.WriteByte('&')
+		b = b[1:]
+	}
+	return out.String()
+}
+
+func entity(name []byte) (rune, bool) {
+	switch string(name) {
+	case "amp":
+		return '&', true
+	case "lt":
+		return '<', true
+	case "gt":
+		return '>', true
+	case "quot":
+		return '"', true
+	case "apos":
+		return '\'', true
+	}
+	var n uint32
+	digits, base := name, uint32(10)
+	if d, ok := bytes.CutPrefix(name, []byte("#x")); ok {
+		digits, base = d, 16
+	} else if d, ok := bytes.CutPrefix(name, []byte("#")); ok {
+		digits = d
+	} else {
+		return 0, false
+	}
+	if len(digits) == 0 || len(digits) > 6 {
+		return 0, false
+	}
+	for _, c := range digits {
+		var d uint32
+		switch {
+		case '0' <= c && c <= '9':
+			d = uint32(c - '0')
+		case base == 16 && 'a' <= c|0x20 && c|0x20 <= 'f':
+			d = uint32(c|0x20-'a') + 10
+		default:
+			return 0, false
+		}
+		n = n*base + d
+	}
+	return rune(n), true
+}
+
+// scopes are the ONVIF scopes a message reports.
+type scopes struct {
+	types, profiles              []string
+	hardware, name, manufacturer string
+}
+
+const onvifScope = "onvif://www.onvif.org/"
+
+// readScopes picks the ONVIF scopes reported out of a Scopes list; the
+// first hardware, name and manufacturer scopes win.
+func readScopes(b []byte) scopes {
+	var s scopes
+	for _, uri := range items(b) {
+		if len(uri) < len(onvifScope) || !strings.EqualFold(uri[:len(onvifScope)], onvifScope) {
+			continue
+		}
+		category, value, _ := strings.Cut(uri[len(onvifScope):], "/")
+		if v, err := url.PathUnescape(value); err == nil {
+			value = v
+		}
+		value = inspect.CleanText([]byte(value), maxValue)
+		if value == "" {
+			continue
+		}
+		switch strings.ToLower(category) {
+		case "type":
+			s.types = append(s.types, value)
+		case "profile":
+			s.profiles = append(s.profiles, value)
+		case "hardware":
+			s.hardware = first(s.hardware, value)
+		case "name":
+			s.name = first(s.name, value)
+		case "manufacturer":
+			s.manufacturer = first(s.manufacturer, value)
+		}
+	}
+	return s
+}
+
+// first is the first of a and b that is set.
+func first(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// xaddrHost is the host:port of an XAddrs URL without user info, and the
+// host's address when it is one (its IPv6 zone dropped); "" when the
+// URL has no authority.
+func xaddrHost(x string) (string, netip.Addr) {
+	_, rest, ok := strings.Cut(x, "://")
+	if !ok {
+		return "", netip.Addr{}
+	}
+	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
+		rest = rest[:end]
+	}
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		rest = rest[at+1:]
+	}
+	host := rest
+	if strings.HasPrefix(host, "[") {
+		if end := strings.IndexByte(host, ']'); end >= 0 {
+			host = host[1:end]
+		}
+	} else if c := strings.LastIndexByte(host, ':'); c >= 0 {
+		host = host[:c]
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return rest, netip.Addr{}
+	}
+	return rest, addr.WithZone("").Unmap()
+}
+
+// fnv is FNV-1a, 64 bit.
+type fnv uint64
+
+func newFNV() fnv { return 14695981039346656037 }
+
+func (h fnv) byte(c byte) fnv { return (h ^ fnv(c)) * 1099511628211 }
+
+func (h fnv) bytes(b []byte) fnv {
+	for _, c := range b {
+		h = h.byte(c)
+	}
+	return h.byte(0)
+}
