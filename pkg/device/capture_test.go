@@ -315,3 +315,16 @@ func TestDemoScorecards(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordedWSD runs wsdd's announcements and answers
+// (pkg/inspect/wsd/testdata) through the pipeline: the host's
+// ResolveMatches and ProbeMatches (pub:Computer) vote computer.
+func TestRecordedWSD(t *testing.T) {
+	inv := run(t, inspecttest.RepoFile(t, "pkg/inspect/wsd/testdata/wsdd-host.pcap"))
+	const host = "3c:a9:f4:6a:7b:01"
+	checkIdentity(t, inv, wantIdentity{mac: host, typ: "computer"})
+	ev := lookup(t, inv, host).Identity.Type.Evidence
+	if !slices.ContainsFunc(ev, func(e device.Evidence) bool { return e.Source == string(event.KindWSD) && e.Rule == "wsd-pub-computer" }) {
+		t.Errorf("host type evidence %+v, want WS-Discovery's pub:Computer", ev)
+	}
+}

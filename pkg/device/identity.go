@@ -317,7 +317,11 @@ func (inv *Inventory) addMatch(d *Device, m fingerprint.Match, ev Evidence) {
 	ev.Rule, ev.Weight = m.Rule.ID, m.Weight
 	vendorEv := ev
 	vendorEv.Chip = m.Rule.Chip
-	inv.addVote(d, fieldVendor, m.Vendor, vendorEv)
+	vendor := m.Vendor
+	if _, known := inv.vendors.Lookup(vendor); m.Rule.KnownVendor && !known {
+		vendor = "" // a name the owner chose, or a maker's unknown here
+	}
+	inv.addVote(d, fieldVendor, vendor, vendorEv)
 	inv.addVote(d, fieldType, m.Type, ev)
 	inv.addVote(d, fieldModel, m.Model, ev)
 	inv.addVote(d, fieldFirmware, m.Firmware, ev)

@@ -904,7 +904,7 @@ func (inv *Inventory) File(ev *event.Event) *Device {
 	if ev.Kind == event.KindWeakTLS {
 		d.noteWeakSuite(ev)
 	}
-	if ev.Kind == event.KindMDNS && !inv.announcedBy(d, ev.Evidence["addresses"], ev.Evidence["several_hosts"] == "yes") {
+	if (ev.Kind == event.KindMDNS || ev.Kind == event.KindWSD) && !inv.announcedBy(d, ev.Evidence["addresses"], ev.Evidence["several_hosts"] == "yes") {
 		t = trustNone
 	}
 	if ev.Kind == event.KindDNSQuery && ev.Evidence["iterative"] == "yes" {
@@ -1063,7 +1063,9 @@ func (d *Device) noteWeakSuite(ev *event.Event) {
 }
 
 // announcedBy reports whether an mDNS announcement from d whose address
-// records name addrs (a comma list) is d's own: no address record, or
+// records name addrs (a comma list) is d's own, or a WS-Discovery
+// message whose XAddrs name them (a discovery proxy answers for the
+// devices it knows, and anyone can send a camera's Hello): no address record, or
 // one that is d's, or none that is someone else's. A responder puts its
 // address records beside its host name, services and TXT records (RFC
 // 6763 12), and the DNS analyzer splits an announcement naming several

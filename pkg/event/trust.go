@@ -11,9 +11,9 @@ type Trust uint8
 
 const (
 	// TrustClaim: one datagram anyone on the LAN can send with the
-	// device's MAC and address: DHCP, SSDP and mDNS announcements, SIP
-	// and SNMP; and any source not listed below, until someone says why
-	// it is firmer.
+	// device's MAC and address: DHCP, SSDP, mDNS and WS-Discovery
+	// announcements, SIP and SNMP; and any source not listed below,
+	// until someone says why it is firmer.
 	TrustClaim Trust = iota
 	// TrustConnection: over a connection with the device, but not what
 	// its server answered: its client strings (User-Agent, MQTT client

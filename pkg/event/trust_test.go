@@ -12,6 +12,7 @@ func TestSourceTrust(t *testing.T) {
 	}{
 		{"dhcp", TrustClaim},
 		{"ssdp", TrustClaim},
+		{"wsd", TrustClaim},
 		{"mdns", TrustClaim},
 		{"banner/sip", TrustClaim},
 		{"banner/snmp", TrustClaim},

@@ -59,13 +59,15 @@ const (
 	SigUPnPFirmware     Signal = "upnp_firmware"     // UPnP firmware/software version element
 	SigUPnPDeviceType   Signal = "upnp_device_type"  // UPnP deviceType URN
 	SigTCPSYN           Signal = "tcp_syn"           // SYN signature, see SYN.String
+	SigWSDType          Signal = "wsd_type"          // a WS-Discovery Types QName, "dn:NetworkVideoTransmitter"
+	SigONVIFScope       Signal = "onvif_scope"       // an ONVIF scope as category/value, "hardware/DS-2CD2142FWD-I"
 )
 
 var knownSignals = []Signal{
 	SigOUI, SigHostname, SigDHCPVendorClass, SigDHCPPRL, SigDHCPUserClass, SigDHCPv6Enterprise,
 	SigDHCPv6ORO, SigMDNSService, SigMDNSTXT, SigInstance, SigServer, SigSSDPType, SigUserAgent,
 	SigHTTPRealm, SigBanner, SigMQTTClientID, SigJA3, SigJA4, SigDomain, SigUPnPManufacturer,
-	SigUPnPModel, SigUPnPFirmware, SigUPnPDeviceType, SigTCPSYN,
+	SigUPnPModel, SigUPnPFirmware, SigUPnPDeviceType, SigTCPSYN, SigWSDType, SigONVIFScope,
 }
 
 // Device types a rule may name.
@@ -98,6 +100,12 @@ type Rule struct {
 	// chip, network module or SDK), not the product: the OUI of an
 	// ESP8266 plug names Espressif whoever sold the plug.
 	Chip bool `toml:"chip"`
+	// KnownVendor: the vendor output votes only when the device
+	// package's vendor table knows the name. The value it comes from is
+	// a maker's name only sometimes: the ONVIF name scope is "HIKVISION"
+	// or "AXIS M3045-V" as shipped, "IPC" or "Front door" as the owner
+	// or a no-name maker set it.
+	KnownVendor bool `toml:"known_vendor"`
 
 	re *regexp.Regexp
 }
@@ -379,6 +387,9 @@ func (r *Rule) check() error {
 	}
 	if r.Chip && r.Vendor == "" {
 		return errors.New("chip without vendor")
+	}
+	if r.KnownVendor && r.Vendor == "" {
+		return errors.New("known_vendor without vendor")
 	}
 	for _, t := range []string{r.Vendor, r.Type, r.Model, r.Firmware, r.OS, r.Version} {
 		if n := maxGroupRef(t); n > groups {

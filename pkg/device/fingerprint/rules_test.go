@@ -255,10 +255,26 @@ var ruleCases = []ruleCase{
 	{SigTCPSYN, "128:64240:1460:M,N,W,N,N,S", "syn-windows", "os=Windows"},
 	{SigTCPSYN, "64:65535:1460:M,N,W,N,N,T,S,E,E", "syn-apple", "vendor=Apple|os=Apple OS"},
 	{SigTCPSYN, "255:5744:1436:M", "syn-lwip", "os=lwIP"},
+	// WS-Discovery Types and ONVIF scopes (pkg/inspect/wsd).
+	{SigWSDType, "dn:NetworkVideoTransmitter", "wsd-onvif-nvt", "type=camera"},
+	{SigWSDType, "wprt:PrintDeviceType", "wsd-print-device", "type=printer"},
+	{SigWSDType, "pub:Computer", "wsd-pub-computer", "type=computer"},
+	{SigONVIFScope, "type/video_encoder", "onvif-scope-video-encoder", "type=camera"},
+	{SigONVIFScope, "type/Network_Video_Transmitter", "onvif-scope-video-encoder", "type=camera"},
+	{SigONVIFScope, "hardware/DS-2CD2142FWD-I", "onvif-scope-hardware", "model=DS-2CD2142FWD-I"},
+	{SigONVIFScope, "name/HIKVISION", "onvif-scope-name", "vendor=HIKVISION"},
+	{SigONVIFScope, "manufacturer/Tiandy", "onvif-scope-manufacturer", "vendor=Tiandy"},
 }
 
 // ruleMisses are hostile or look-alike values a rule must not match.
 var ruleMisses = []ruleCase{
+	// A Windows host's device type is every WSD device's; a PTZ unit
+	// or a decoder is no camera of itself.
+	{SigWSDType, "wsdp:Device", "wsd-pub-computer", ""},
+	{SigWSDType, "wprt:PrintDeviceTypeX", "wsd-print-device", ""},
+	{SigONVIFScope, "type/ptz", "onvif-scope-video-encoder", ""},
+	{SigONVIFScope, "type/Network_Video_Decoder", "onvif-scope-video-encoder", ""},
+	{SigONVIFScope, "location/hardware/x", "onvif-scope-hardware", ""},
 	// Only Apple's MacN,M identifiers, whole: not any model that begins
 	// with Mac.
 	{SigMDNSTXT, "model=MacroSystemNAS2,1", "mdns-txt-apple-computer", ""},
@@ -418,6 +434,7 @@ func TestParseRejects(t *testing.T) {
 		{"unknown_key", base + "regex = 'a'\ntype = \"camera\"\nweight = 0.5\ncolour = \"red\"\n", "unknown key"},
 		{"duplicate_id", base + "regex = 'a'\ntype = \"camera\"\nweight = 0.5\n" + base + "regex = 'b'\ntype = \"camera\"\nweight = 0.5\n", "duplicate"},
 		{"chip_without_vendor", base + "regex = 'a'\nos = \"lwIP\"\nchip = true\nweight = 0.5\n", "chip without vendor"},
+		{"known_vendor_without_vendor", base + "regex = 'a'\ntype = \"camera\"\nknown_vendor = true\nweight = 0.5\n", "known_vendor without vendor"},
 		{"parent_cycle", "[parents]\na = \"b\"\nb = \"a\"\n", "ancestor"},
 		{"software_no_matcher", "[[upnp_software]]\nid = \"x\"\nsource = \"a real source\"\n", "manufacturer or model"},
 		{"software_no_source", "[[upnp_software]]\nid = \"x\"\nmanufacturer = [\"X\"]\n", "no source"},

@@ -59,10 +59,10 @@ func UPnPEvidence(desc ssdp.Description) event.Evidence {
 
 // Signals calls fn for each signal an observation carries about the
 // device it is filed under. Events that describe another host (the
-// services an mDNS query browses for, the search target of an M-SEARCH,
-// a DHCP server's ACK) yield nothing of those parts, nor does a UPnP
-// description that media software serves (see MediaSoftware) of the
-// fields that name the software.
+// services an mDNS query browses for, the search target of an M-SEARCH
+// or of a WS-Discovery Probe, a DHCP server's ACK) yield nothing of
+// those parts, nor does a UPnP description that media software serves
+// (see MediaSoftware) of the fields that name the software.
 func (rs *Rules) Signals(ev *event.Event, fn func(sig Signal, value string)) {
 	e := ev.Evidence
 	switch ev.Kind {
@@ -104,6 +104,19 @@ func (rs *Rules) Signals(ev *event.Event, fn func(sig Signal, value string)) {
 		case "response":
 			emit(fn, SigSSDPType, e["st"])
 		}
+	case event.KindWSD:
+		if m := e["message"]; m == "probe" || m == "resolve" {
+			return // what the sender looks for, not what it is
+		}
+		for t := range strings.FieldsSeq(e["types"]) {
+			emit(fn, SigWSDType, t)
+		}
+		for t := range strings.SplitSeq(e["onvif_types"], ",") {
+			emitScope(fn, "type", t)
+		}
+		emitScope(fn, "hardware", e["hardware"])
+		emitScope(fn, "name", e["name"])
+		emitScope(fn, "manufacturer", e["manufacturer"])
 	case event.KindUPnP:
 		// Kodi or Plex on a PC would make it "XBMC Foundation, Kodi", a
 		// NAS by its MediaServer type; its friendlyName is the
@@ -154,6 +167,14 @@ func printerKey(k string) bool {
 func emit(fn func(Signal, string), sig Signal, v string) {
 	if v = strings.TrimSpace(v); v != "" {
 		fn(sig, v)
+	}
+}
+
+// emitScope calls fn with an ONVIF scope signal, category/value, when
+// value is set.
+func emitScope(fn func(Signal, string), category, value string) {
+	if value = strings.TrimSpace(value); value != "" {
+		fn(SigONVIFScope, category+"/"+value)
 	}
 }
 
