@@ -32,7 +32,7 @@
 // scope may say where the owner lives and a MAC scope adds nothing the
 // frame does not show, and vendors put serial numbers in scopes of their
 // own. Values are cleaned text of at most 256 bytes; lists hold at most
-// eight items. Of a ProbeMatches or ResolveMatches only the first match
+// eight items, of the first 32 scopes. Of a ProbeMatches or ResolveMatches only the first match
 // is read. A flow reports each (message, endpoint, types, scopes,
 // XAddrs) once, and at most maxReports of them. WS-Discovery is
 // recognised by its envelope on any UDP port, since matches go to the
@@ -91,7 +91,12 @@ const maxReports = 32
 
 const (
 	maxValue = 256
+	// maxItems bounds a list reported: Types, type and Profile scopes,
+	// XAddrs.
 	maxItems = 8
+	// maxScopes bounds the scopes read: an ONVIF device sends a dozen
+	// or so, hardware and name often last.
+	maxScopes = 32
 )
 
 type analyzer struct {
@@ -125,7 +130,7 @@ func (a *analyzer) Close(*inspect.Flow) { a.proto.pool.Put(a) }
 func (a *analyzer) report(f *inspect.Flow, dir inspect.Dir, m *message) {
 	ev := event.Evidence{"message": m.kind.String()}
 	var types []string
-	for _, t := range items(m.types) {
+	for _, t := range items(m.types, maxItems) {
 		if v := inspect.CleanText([]byte(t), maxValue); v != "" {
 			types = append(types, v)
 		}
@@ -138,7 +143,7 @@ func (a *analyzer) report(f *inspect.Flow, dir inspect.Dir, m *message) {
 	set(ev, "name", []string{s.name}, "")
 	set(ev, "manufacturer", []string{s.manufacturer}, "")
 	var hosts, addrs []string
-	for _, x := range items(m.xaddrs) {
+	for _, x := range items(m.xaddrs, maxItems) {
 		host, addr := xaddrHost(x)
 		if host == "" {
 			continue
@@ -186,11 +191,11 @@ func set(ev event.Evidence, key string, list []string, sep string) {
 }
 
 // items splits a white space separated list, entities decoded, into at
-// most maxItems items.
-func items(b []byte) []string {
+// most limit items.
+func items(b []byte, limit int) []string {
 	var out []string
 	for f := range strings.FieldsSeq(unescape(b)) {
-		if len(out) == maxItems {
+		if len(out) == limit {
 			break
 		}
 		out = append(out, f)
@@ -277,7 +282,7 @@ const onvifScope = "onvif://www.onvif.org/"
 // first hardware, name and manufacturer scopes win.
 func readScopes(b []byte) scopes {
 	var s scopes
-	for _, uri := range items(b) {
+	for _, uri := range items(b, maxScopes) {
 		if len(uri) < len(onvifScope) || !strings.EqualFold(uri[:len(onvifScope)], onvifScope) {
 			continue
 		}
@@ -291,9 +296,9 @@ func readScopes(b []byte) scopes {
 		}
 		switch strings.ToLower(category) {
 		case "type":
-			s.types = append(s.types, value)
+			s.types = appendBounded(s.types, value)
 		case "profile":
-			s.profiles = append(s.profiles, value)
+			s.profiles = appendBounded(s.profiles, value)
 		case "hardware":
 			s.hardware = first(s.hardware, value)
 		case "name":
@@ -303,6 +308,13 @@ func readScopes(b []byte) scopes {
 		}
 	}
 	return s
+}
+
+func appendBounded(list []string, v string) []string {
+	if len(list) == maxItems {
+		return list
+	}
+	return append(list, v)
 }
 
 // first is the first of a and b that is set.

@@ -154,6 +154,15 @@ func TestSynthetic(t *testing.T) {
 				"profiles": "G", "manufacturer": "AXIS", "hardware": "M3045-V", "name": "AXIS M3045-V",
 				"xaddrs_host": "192.168.1.20", "addresses": "192.168.1.20"}},
 			[]string{"Anna", "flat", "ignored"}},
+		{"name_and_hardware_after_many_scopes", "192.168.1.21:3702", "239.255.255.250:3702",
+			[]string{hdr2005 + `Hello</wsa:Action></SOAP-ENV:Header><SOAP-ENV:Body><d:Hello><d:Scopes>` +
+				`onvif://www.onvif.org/location/country/china onvif://www.onvif.org/type/Network_Video_Transmitter ` +
+				`onvif://www.onvif.org/type/video_encoder onvif://www.onvif.org/type/audio_encoder onvif://www.onvif.org/type/ptz ` +
+				`onvif://www.onvif.org/Profile/Streaming onvif://www.onvif.org/Profile/G onvif://www.onvif.org/Profile/T ` +
+				`onvif://www.onvif.org/extension/unique_identifier/1 onvif://www.onvif.org/name/Dahua ` +
+				`onvif://www.onvif.org/hardware/IPC-HDW2431T-AS-S2</d:Scopes></d:Hello></SOAP-ENV:Body></SOAP-ENV:Envelope>`}, nil,
+			[]map[string]string{{"name": "Dahua", "hardware": "IPC-HDW2431T-AS-S2", "profiles": "Streaming,G,T",
+				"onvif_types": "Network_Video_Transmitter,video_encoder,audio_encoder,ptz"}}, []string{"china", "unique_identifier"}},
 		{"printer_hello", "192.168.1.30:3702", "239.255.255.250:3702", []string{printerHello}, nil,
 			[]map[string]string{{"message": "hello", "types": "wsdp:Device wprt:PrintDeviceType wscn:ScanDeviceType",
 				"-onvif_types": "", "-name": ""}}, nil},
@@ -299,8 +308,10 @@ func TestValuesBounded(t *testing.T) {
 	long := strings.Repeat("a", 3*maxValue)
 	var scopes, types []string
 	for i := range 3 * maxItems {
-		scopes = append(scopes, "onvif://www.onvif.org/type/t"+strings.Repeat("y", i))
 		types = append(types, "x:T"+strings.Repeat("z", i))
+	}
+	for i := range maxScopes {
+		scopes = append(scopes, "onvif://www.onvif.org/type/t"+strings.Repeat("y", i%5))
 	}
 	msg := hdr2005 + `Hello</wsa:Action></SOAP-ENV:Header><SOAP-ENV:Body><d:Hello>` +
 		`<d:Types>` + strings.Join(types, " ") + `</d:Types>` +
@@ -322,8 +333,11 @@ func TestValuesBounded(t *testing.T) {
 	if n := len(strings.Fields(ev["types"])); n != maxItems {
 		t.Errorf("%d types, want %d", n, maxItems)
 	}
+	if n := len(strings.Split(ev["onvif_types"], ",")); n != maxItems {
+		t.Errorf("%d type scopes, want %d", n, maxItems)
+	}
 	if ev["name"] != "" {
-		t.Errorf("name %q: a name past the first %d scopes is not read", ev["name"], maxItems)
+		t.Errorf("name %q: a name past the first %d scopes is not read", ev["name"], maxScopes)
 	}
 }
 
