@@ -32,9 +32,10 @@
 // scope may say where the owner lives and a MAC scope adds nothing the
 // frame does not show, and vendors put serial numbers in scopes of their
 // own. Values are cleaned text of at most 256 bytes; lists hold at most
-// eight items, of the first 32 scopes. Of a ProbeMatches or ResolveMatches only the first match
-// is read. A flow reports each (message, endpoint, types, scopes,
-// XAddrs) once, and at most maxReports of them. WS-Discovery is
+// eight items, of the first 32 scopes. Of a ProbeMatches or
+// ResolveMatches only the first match is read. A flow reports each
+// (message, endpoint, types, scopes, XAddrs) once, and at most
+// maxReports of them. WS-Discovery is
 // recognised by its envelope on any UDP port, since matches go to the
 // searcher's port, and by port 3702.
 package wsd
