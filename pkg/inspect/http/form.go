@@ -116,12 +116,17 @@ func (s *formScratch) finish(cut bool) {
 // sniff decides between JSON and a URL-encoded form by the first byte
 // that is not white space and returns the rest of b for the chosen
 // reader. The white space before a form is the front of its first name,
-// as a form reader reads it.
+// as a form reader reads it. A body that starts with markup (a SOAP
+// message, whose UsernameToken soapLogin reads) is no form, as
+// looksLikeForm has it: it is not read.
 func (s *formScratch) sniff(b []byte) []byte {
 	for i, c := range b {
 		switch c {
 		case ' ', '\t', '\r', '\n':
 			s.nameLen = put(s.name[:], s.nameLen, c)
+		case '<':
+			s.reset()
+			return nil
 		case '{':
 			s.nameLen = 0
 			s.mode = formJSON

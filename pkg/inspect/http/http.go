@@ -225,6 +225,11 @@ type pending struct {
 type pendingCred struct {
 	used bool
 	form bool // from a form or query string, not an Authorization header
+	// soap: a SOAP message's WS-Security UsernameToken, judged by
+	// soapOutcome; preAuth: of an operation devices answer without
+	// authentication.
+	soap    bool
+	preAuth bool
 	// sent is the credential and, of an Authorization one, what the
 	// judge needs: its identity, the nonce of a Digest response, and
 	// whether it came in Proxy-Authorization (a 407 judges it, a 401
@@ -252,6 +257,13 @@ type reply struct {
 	// page is what its body showed, for a form login answered 2xx
 	// (answerPage); pageUnread until the body is read.
 	page pageVerdict
+	// relayed: a proxy relayed it (via), or it answers a request asked
+	// of a proxy: what it says of a server is the origin's.
+	relayed bool
+	// What its body showed as a SOAP message (soapAnswer), once read:
+	// a fault, and one that refuses the request's credentials.
+	soapFault   bool
+	soapRefused bool
 }
 
 // pageVerdict is what the body of a 2xx answer to a form login shows.
@@ -282,6 +294,7 @@ type analyzer struct {
 	reqCreds   [2]pendingCred
 	basic      [basicScratch]byte // decoded Basic credential or unescaped Digest user
 	form       formScratch
+	soap       soapLogin // the request body's WS-Security UsernameToken
 	// The boundary of the request's multipart/form-data body.
 	boundary    [maxBoundary]byte
 	boundaryLen int
@@ -293,12 +306,13 @@ type analyzer struct {
 	wsChosenLen int
 
 	// The response being read.
-	reply     reply
-	server    [maxServer]byte
-	serverLen int
-	realm     [maxRealm]byte
-	realmLen  int
-	curHead   bool // the response answers a HEAD request
+	reply      reply
+	soapAnswer soapAnswer // its body as a SOAP message
+	server     [maxServer]byte
+	serverLen  int
+	realm      [maxRealm]byte
+	realmLen   int
+	curHead    bool // the response answers a HEAD request
 
 	queue    [maxPending]pending
 	qHead    int
@@ -344,6 +358,7 @@ type analyzer struct {
 	sawClient         bool // http_client observation sent
 	sawServer         bool // http_server observation sent
 	sawRealm          bool // a realm was part of an observation
+	sawDevice         bool // an ONVIF device information observation sent
 }
 
 // dropTarget wipes the request target, which may carry "?pwd=…", once its
@@ -698,15 +713,22 @@ func (a *analyzer) startBody(h *half, s state, n int64) {
 	h.bodyCut = false
 	if h == &a.half[inspect.ToServer] {
 		a.form.start(h.kind)
+		a.soap.start(h.kind)
+	} else {
+		a.soapAnswer.start(h.kind)
 	}
 }
 
 // bodyBytes keeps the first maxBody bytes of a body; the rest is skipped,
 // and bodyCut says so. A request's body is read whole, as it comes, for
-// a login form.
+// a login form or a SOAP message's UsernameToken; a response's for a
+// SOAP message's fault and device information.
 func (a *analyzer) bodyBytes(dir inspect.Dir, h *half, b []byte) {
 	if dir == inspect.ToServer {
 		a.form.feed(b, a.boundary[:a.boundaryLen])
+		a.soap.feed(b)
+	} else {
+		a.soapAnswer.feed(b)
 	}
 	n := copy(h.body[h.bodyLen:], b)
 	h.bodyLen += n
@@ -736,10 +758,14 @@ func (a *analyzer) finishBody(f *inspect.Flow, dir inspect.Dir, h *half, ended b
 	if e := a.awaiting(); e != nil && dir == inspect.ToClient && len(body) > 0 && !cut && h.kind != bodyBinary {
 		a.reply.page = answerPage(body, e.page, a.proto.seed)
 	}
+	if dir == inspect.ToClient {
+		a.readSOAPAnswer(f)
+	}
 	if dir == inspect.ToServer {
 		// The form reader saw the whole body, past the prefix: only
 		// an end before the framing's cuts its last field.
 		a.bodyLogin(f, !ended)
+		a.tokenLogin(f)
 		if a.envelopeDue {
 			a.envelopeDue = false
 			if !soapEnvelope(body) {
@@ -880,12 +906,16 @@ func (a *analyzer) lose(f *inspect.Flow, dir inspect.Dir, h *half) {
 	h.inBody = false
 	h.dropBody() // never handed on now
 	a.unpaired = true
+	if dir == inspect.ToClient {
+		a.soapAnswer.reset()
+	}
 	if dir == inspect.ToServer {
 		if a.envelopeDue {
 			a.envelopeDue = false
 			a.countCleartext(f) // its body never read whole: not shown to be SOAP
 		}
 		a.form.reset() // a form cut by the gap is not read
+		a.soap.reset()
 		a.dropTarget() // request head cut short: never read now
 		a.reportUnqueued(f)
 	}

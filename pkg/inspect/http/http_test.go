@@ -2070,6 +2070,7 @@ func FuzzStream(f *testing.F) {
 	f.Add([]byte("GET /fw.bin?usr=a&pwd=b HTTP/1.1\r\nAuthorization: Digest username=\"a\", response=\"00\"\r\n\r\nHEAD / HTTP/1.1\r\n\r\n"), []byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"), uint8(7))
 	f.Add([]byte("POST /l HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=X\r\nContent-Length: 60\r\n\r\n--X\r\nContent-Disposition: form-data; name=pw\r\n\r\na\r\n--X--"), []byte("HTTP/1.1 200 OK\r\nSet-Cookie: s=1\r\nContent-Length: 9\r\n\r\n<form>"), uint8(5))
 	f.Add([]byte("GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nAuthorization: Basic YTpi\r\n\r\n"), []byte("HTTP/1.1 401 x\r\nWWW-Authenticate: Digest realm=r, nonce=n\r\n\r\nHTTP/1.1 302 x\r\nLocation: /login\r\n\r\n"), uint8(2))
+	f.Add([]byte(onvifPost(envelope(digestToken("admin", "admin"), getDeviceInformation))), []byte(notAuthorized), uint8(9))
 	// One engine per fuzz worker: Flush closes every flow between inputs,
 	// and building a flow table per input would dominate the run time.
 	col := &inspecttest.Collector{}
@@ -2129,6 +2130,13 @@ func TestNoSecretKept(t *testing.T) {
 		body := `{"method":"login","params":["` + pw + `"]}`
 		c.Client(postRequest("/rpc", "Content-Type: application/json\r\n", body)).Server(ok)
 	})
+	check("soap_token", 1, func(c *inspecttest.Conv) {
+		c.Client(onvifPost(envelope(textToken("admin", pw), getDeviceInformation))).Server(deviceInformation)
+	})
+	check("soap_token_cut_by_gap", 0, func(c *inspecttest.Conv) {
+		req := onvifPost(envelope(textToken("admin", pw), getDeviceInformation))
+		c.Client(req[:strings.Index(req, pw)+4]).Lose(inspect.ToServer, 10).Client("x").Server("")
+	})
 	check("gap_in_request_body", 0, func(c *inspecttest.Conv) {
 		c.Client("POST /login HTTP/1.1\r\nContent-Length: 100\r\n\r\nuser=admin&password="+pw).
 			Lose(inspect.ToServer, 10).Client("x").Server("") // the server's ACK says the bytes are gone
@@ -2159,6 +2167,9 @@ func kept(a *analyzer) string {
 	add("form.name", a.form.name[:])
 	if a.form != (formScratch{}) {
 		out.WriteString(" form")
+	}
+	if a.soap != (soapLogin{}) {
+		out.WriteString(" soap")
 	}
 	return out.String()
 }

@@ -261,7 +261,11 @@ func (a *analyzer) bodyCred(f *inspect.Flow, c pendingCred) {
 		}
 	}
 	o := inspect.OutcomeUnknown
-	if a.lastSeq == a.reqSeq {
+	switch {
+	case a.lastSeq != a.reqSeq:
+	case c.soap:
+		o = a.soapOutcome(&a.lastReply, &c)
+	default:
 		o = a.outcome(&a.lastReply, a.reqCookies)
 	}
 	f.ReportCredential(&c.sent.Cred, o, f.LoginSubject())
@@ -291,13 +295,15 @@ func (a *analyzer) answer(f *inspect.Flow) (connect bool) {
 		if a.dropped > 0 {
 			a.dropped--
 		}
-		if !a.reply.via {
+		a.reply.relayed = a.reply.via
+		if !a.reply.relayed {
 			a.observeServer(f)
 		}
 		return false
 	}
 	e := &a.queue[a.qHead]
-	if !a.reply.via && !e.proxied {
+	a.reply.relayed = a.reply.via || e.proxied
+	if !a.reply.relayed {
 		a.observeServer(f)
 	}
 	a.curHead = e.head
@@ -306,10 +312,13 @@ func (a *analyzer) answer(f *inspect.Flow) (connect bool) {
 		a.judge.Answered(f, a.proto.mem, &e.spaces, &httpauth.Answer{Status: a.reply.status, Challenge: a.reply.challenge})
 	}
 	// A form login's verdict hangs on the page a 2xx shows; a body
-	// still to come may bring one too (an early answer). The request
-	// then stays at the head of the queue until the answer's body is
-	// read (resolveWait): HTTP/1.1 answers come one at a time.
-	e.awaiting = a.reply.status >= 200 && a.reply.status < 300 && (e.creds[0].form || e.creds[1].form || a.bodyToCome(e.seq))
+	// still to come may bring one too (an early answer). A
+	// UsernameToken's hangs on the fault the answer's body may hold,
+	// whatever its status. The request then stays at the head of the
+	// queue until the answer's body is read (resolveWait): HTTP/1.1
+	// answers come one at a time.
+	e.awaiting = a.reply.status >= 200 && a.reply.status < 300 && (e.creds[0].form || e.creds[1].form || a.bodyToCome(e.seq)) ||
+		e.creds[0].soap || e.creds[1].soap
 	a.resolve(f, e, &a.reply)
 	connect = e.connect
 	if !e.awaiting {
@@ -346,7 +355,10 @@ func (a *analyzer) resolveWait(f *inspect.Flow) {
 		a.lastReply = a.reply // with what the body showed, for a form still to come
 	}
 	for i := range e.creds {
-		if c := &e.creds[i]; c.used && c.form {
+		switch c := &e.creds[i]; {
+		case c.used && c.soap:
+			f.ReportCredential(&c.sent.Cred, a.soapOutcome(&a.reply, c), f.LoginSubject())
+		case c.used && c.form:
 			f.ReportCredential(&c.sent.Cred, a.outcome(&a.reply, e.cookies), f.LoginSubject())
 		}
 	}
@@ -366,8 +378,10 @@ func (a *analyzer) resolve(f *inspect.Flow, e *pending, r *reply) {
 		c := &e.creds[i]
 		switch {
 		case !c.used:
-		case c.form && e.awaiting:
-			// judged by resolveWait, with the page
+		case (c.form || c.soap) && e.awaiting:
+			// judged by resolveWait, with the page or the fault
+		case c.soap:
+			f.ReportCredential(&c.sent.Cred, a.soapOutcome(r, c), f.LoginSubject())
 		case c.form:
 			f.ReportCredential(&c.sent.Cred, a.outcome(r, e.cookies), f.LoginSubject())
 		case a.unpaired || r.status == 0:

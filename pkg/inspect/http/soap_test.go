@@ -1,0 +1,373 @@
+package http
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"github.com/iotgw/iotgw/pkg/event"
+	"github.com/iotgw/iotgw/pkg/inspect"
+	"github.com/iotgw/iotgw/pkg/inspect/creds"
+	"github.com/iotgw/iotgw/pkg/inspect/inspecttest"
+)
+
+// onvifCamera is the server of the ONVIF tests: a camera on the LAN.
+const onvifCamera = "192.168.1.64:80"
+
+// onvifNonce and onvifCreated are a token's nonce and time, as an NVR
+// sends them.
+var onvifNonce = []byte("\x8f\x1a\x02\x93\x44\x5e\x6d\x70\x81\x9a\xab\xbc\xcd\xde\xef\xf0")
+
+const onvifCreated = "2026-11-28T06:00:00.000Z"
+
+// digestOf is a UsernameToken's PasswordDigest of password
+// (UsernameToken Profile 1.0, section 3.1).
+func digestOf(nonce []byte, created, password string) string {
+	h := sha1.New()
+	h.Write(nonce)
+	h.Write([]byte(created))
+	h.Write([]byte(password))
+	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+}
+
+// digestToken is the Security header of a PasswordDigest login.
+func digestToken(user, password string) string {
+	return `<wsse:Security s:mustUnderstand="1" xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd" xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd">` +
+		`<wsse:UsernameToken><wsse:Username>` + user + `</wsse:Username>` +
+		`<wsse:Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest">` +
+		digestOf(onvifNonce, onvifCreated, password) + `</wsse:Password>` +
+		`<wsse:Nonce EncodingType="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary">` +
+		base64.StdEncoding.EncodeToString(onvifNonce) + `</wsse:Nonce>` +
+		`<wsu:Created>` + onvifCreated + `</wsu:Created></wsse:UsernameToken></wsse:Security>`
+}
+
+// textToken is the Security header of a PasswordText login; password
+// is as it stands in the XML (escaped).
+func textToken(user, password string) string {
+	return `<Security xmlns="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"><UsernameToken>` +
+		`<Username>` + user + `</Username>` +
+		`<Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText">` + password + `</Password>` +
+		`</UsernameToken></Security>`
+}
+
+// envelope is a SOAP 1.2 request with header and body.
+func envelope(header, body string) string {
+	return `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
+		`<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header>` + header + `</s:Header>` +
+		`<s:Body xmlns:tds="http://www.onvif.org/ver10/device/wsdl">` + body + `</s:Body></s:Envelope>`
+}
+
+// onvifPost is an HTTP request of an ONVIF envelope to the device
+// service.
+func onvifPost(env string) string {
+	return postRequest("/onvif/device_service", "Host: 192.168.1.64\r\nContent-Type: application/soap+xml; charset=utf-8\r\n", env)
+}
+
+const getDeviceInformation = `<tds:GetDeviceInformation/>`
+
+// soapReply is an HTTP response with a SOAP envelope.
+func soapReply(status, body string) string {
+	env := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
+		`<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" xmlns:ter="http://www.onvif.org/ver10/error" xmlns:tds="http://www.onvif.org/ver10/device/wsdl">` +
+		"\n<env:Body>" + body + "</env:Body></env:Envelope>\n"
+	return "HTTP/1.1 " + status + "\r\nServer: gSOAP/2.8\r\nContent-Type: application/soap+xml; charset=utf-8\r\nContent-Length: " + itoa(len(env)) + "\r\n\r\n" + env
+}
+
+var (
+	deviceInformation = deviceInformationWith("V5.4.3 build 210105")
+	notAuthorized     = soapReply("400 Bad Request", `<env:Fault><env:Code><env:Value>env:Sender</env:Value>`+
+		`<env:Subcode><env:Value>ter:NotAuthorized</env:Value></env:Subcode></env:Code>`+
+		`<env:Reason><env:Text xml:lang="en">Sender not authorized</env:Text></env:Reason></env:Fault>`)
+	notSupported = soapReply("500 Internal Server Error", `<env:Fault><env:Code><env:Value>env:Receiver</env:Value>`+
+		`<env:Subcode><env:Value>ter:ActionNotSupported</env:Value></env:Subcode></env:Code></env:Fault>`)
+	systemDateAndTime = soapReply("200 OK", `<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime/></tds:GetSystemDateAndTimeResponse>`)
+)
+
+// deviceInformationWith is a camera's answer to GetDeviceInformation
+// with a firmware version.
+func deviceInformationWith(firmware string) string {
+	return soapReply("200 OK", `<tds:GetDeviceInformationResponse><tds:Manufacturer>Acme Vision</tds:Manufacturer>`+
+		`<tds:Model>AV-IPC2042</tds:Model><tds:FirmwareVersion>`+firmware+`</tds:FirmwareVersion>`+
+		`<tds:SerialNumber>AV2042K7Q9X31F</tds:SerialNumber><tds:HardwareId>88</tds:HardwareId></tds:GetDeviceInformationResponse>`)
+}
+
+// TestONVIFLogins: a WS-Security UsernameToken in a SOAP request is a
+// login: a PasswordDigest is tested against the default list as an HTTP
+// Digest response is, a PasswordText classified as a password in clear;
+// the camera's 200 accepts it, a NotAuthorized fault or a 401 refuses
+// it, and another fault, or a 200 to an operation devices answer to
+// anyone, says nothing.
+func TestONVIFLogins(t *testing.T) {
+	cl, err := creds.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "Quarry-Lantern-58"
+	digest := func(user, password string) string {
+		return onvifPost(envelope(digestToken(user, password), getDeviceInformation))
+	}
+	text := func(user, password string) string {
+		return onvifPost(envelope(textToken(user, password), getDeviceInformation))
+	}
+	type login = inspecttest.Login
+	tests := []struct {
+		name   string
+		script func(c *inspecttest.Conv)
+		want   []login
+	}{
+		{"digest_default_accepted", func(c *inspecttest.Conv) {
+			c.Client(digest("admin", "admin")).Server(deviceInformation)
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "yes"}}},
+		{"digest_default_refused_by_fault", func(c *inspecttest.Conv) {
+			c.Client(digest("admin", "admin")).Server(notAuthorized)
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "no"}}},
+		{"digest_unique_refused_by_401", func(c *inspecttest.Conv) {
+			c.Client(digest("admin", secret)).Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "hashed", Accepted: "no"}}},
+		{"digest_other_fault_unknown", func(c *inspecttest.Conv) {
+			c.Client(digest("admin", secret)).Server(notSupported)
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "hashed", Accepted: "unknown"}}},
+		{"digest_pre_auth_operation_unknown", func(c *inspecttest.Conv) {
+			c.Client(onvifPost(envelope(digestToken("admin", "admin"), `<tds:GetSystemDateAndTime/>`))).Server(systemDateAndTime)
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "unknown"}}},
+		{"digest_unanswered", func(c *inspecttest.Conv) {
+			c.Client(digest("admin", "admin"))
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "unknown"}}},
+		{"text_default_accepted", func(c *inspecttest.Conv) {
+			c.Client(text("admin", "admin")).Server(deviceInformation)
+		}, []login{{User: "a***", Mechanism: "ws-security text", Class: "default", Accepted: "yes"}}},
+		{"text_escaped_unique", func(c *inspecttest.Conv) {
+			c.Client(text("operator", "Quarry&amp;Lantern&#x2D;58")).Server(deviceInformation)
+		}, []login{{User: "op***", Mechanism: "ws-security text", Class: "unique", Accepted: "yes"}}},
+		{"text_cdata", func(c *inspecttest.Conv) {
+			c.Client(text("admin", "<![CDATA[admin]]>")).Server(notAuthorized)
+		}, []login{{User: "a***", Mechanism: "ws-security text", Class: "default", Accepted: "no"}}},
+		{"text_without_type_is_text", func(c *inspecttest.Conv) {
+			c.Client(onvifPost(envelope(`<o:Security xmlns:o="x"><o:UsernameToken><o:Username>admin</o:Username><o:Password>admin</o:Password></o:UsernameToken></o:Security>`,
+				getDeviceInformation))).Server(deviceInformation)
+		}, []login{{User: "a***", Mechanism: "ws-security text", Class: "default", Accepted: "yes"}}},
+		{"soap11_failed_authentication", func(c *inspecttest.Conv) {
+			env := `<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body><SOAP-ENV:Fault>` +
+				`<faultcode>wsse:FailedAuthentication</faultcode><faultstring>The security token could not be authenticated</faultstring></SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>`
+			c.Client(digest("admin", secret)).Server("HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/xml\r\nContent-Length: " + itoa(len(env)) + "\r\n\r\n" + env)
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "hashed", Accepted: "no"}}},
+		{"pretty_printed_with_comment", func(c *inspecttest.Conv) {
+			env := "<?xml version='1.0'?>\n<!-- NVR poll -->\n<soap:Envelope xmlns:soap=\"http://www.w3.org/2003/05/soap-envelope\">\n  <soap:Header>\n" +
+				"    " + strings.ReplaceAll(digestToken("admin", "admin"), "><", ">\n      <") + "\n  </soap:Header>\n  <soap:Body>\n    <GetDeviceInformation xmlns=\"http://www.onvif.org/ver10/device/wsdl\"/>\n  </soap:Body>\n</soap:Envelope>\n"
+			c.Client(onvifPost(env)).Server(deviceInformation)
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "yes"}}},
+		{"two_requests_keep_alive", func(c *inspecttest.Conv) {
+			c.Client(digest("admin", secret)).Server(notAuthorized).
+				Client(digest("admin", "admin")).Server(deviceInformation)
+		}, []login{
+			{User: "a***", Mechanism: "ws-security digest", Class: "hashed", Accepted: "no"},
+			{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "yes"},
+		}},
+		{"pipelined", func(c *inspecttest.Conv) {
+			c.Client(digest("admin", "admin") + digest("admin", secret)).Server(deviceInformation + notAuthorized)
+		}, []login{
+			{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "yes"},
+			{User: "a***", Mechanism: "ws-security digest", Class: "hashed", Accepted: "no"},
+		}},
+
+		// No login: a token in the Body (CreateUsers is no login), a
+		// document that is not SOAP, a password of an unknown type, a
+		// token cut by the end of the flow.
+		{"token_in_body", func(c *inspecttest.Conv) {
+			c.Client(onvifPost(envelope("", textToken("admin", "admin")))).Server(deviceInformation)
+		}, nil},
+		{"not_soap", func(c *inspecttest.Conv) {
+			c.Client(onvifPost(`<Request><Header>` + textToken("admin", "admin") + `</Header></Request>`)).Server(deviceInformation)
+		}, nil},
+		{"unknown_password_type", func(c *inspecttest.Conv) {
+			c.Client(onvifPost(envelope(strings.Replace(textToken("admin", "admin"), "#PasswordText", "#PasswordSaltedDigest", 1), getDeviceInformation))).
+				Server(deviceInformation)
+		}, nil},
+		{"token_cut_by_flow_end", func(c *inspecttest.Conv) {
+			req := text("admin", "admin2024!Secure")
+			c.Client(req[:strings.Index(req, "2024!Secure")])
+		}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := inspecttest.NewClassifiedSession(t, cl, New(nil), onvifCamera)
+			tt.script(s.Conv)
+			col := s.End()
+			var logins []*event.Event
+			for _, ev := range col.Findings() {
+				if ev.Kind != event.KindPlaintextProtocol {
+					logins = append(logins, ev)
+				}
+			}
+			if len(logins) != len(tt.want) {
+				t.Fatalf("logins %v, want %v", evidences(logins), tt.want)
+			}
+			for i, w := range tt.want {
+				ev := logins[i].Evidence
+				if ev["protocol"] != "http" || ev["user"] != w.User || ev["mechanism"] != w.Mechanism || ev["password_class"] != w.Class || ev["accepted"] != w.Accepted {
+					t.Errorf("login %d: %v, want %+v", i, ev, w)
+				}
+				if logins[i].Device.IP != "192.168.1.64" {
+					t.Errorf("login %d is about %s, want the camera", i, logins[i].Device.IP)
+				}
+			}
+			for _, leak := range []string{secret, "Quarry&Lantern-58", digestOf(onvifNonce, onvifCreated, "admin"), base64.StdEncoding.EncodeToString(onvifNonce)} {
+				if inspecttest.Leaks(t, col.Events, leak) {
+					t.Errorf("%q leaked into an event", leak)
+				}
+			}
+		})
+	}
+}
+
+// TestONVIFSplitAnywhere: a request and its answer read the same cut
+// into two segments at any offset: a name, a prefix, an attribute, an
+// escape or the digest split.
+func TestONVIFSplitAnywhere(t *testing.T) {
+	cl, err := creds.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name           string
+		req, resp      string
+		class, outcome string
+	}{
+		{"digest_accepted", onvifPost(envelope(digestToken("admin", "admin"), getDeviceInformation)), deviceInformation, "default", "yes"},
+		{"text_escaped_refused", onvifPost(envelope(textToken("admin", "ad&#109;in"), getDeviceInformation)), notAuthorized, "default", "no"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for dir, msg := range []string{tt.req, tt.resp} {
+				for cut := 1; cut < len(msg); cut++ {
+					s := inspecttest.NewClassifiedSession(t, cl, New(nil), onvifCamera)
+					if dir == 0 {
+						s.Client(msg[:cut]).Client(msg[cut:]).Server(tt.resp)
+					} else {
+						s.Client(tt.req).Server(msg[:cut]).Server(msg[cut:])
+					}
+					col := s.End()
+					f := col.Findings()
+					if len(f) != 1 || f[0].Evidence["password_class"] != tt.class || f[0].Evidence["accepted"] != tt.outcome {
+						t.Fatalf("%s cut at %d: findings %v, want one %s accepted %s", []string{"request", "answer"}[dir], cut, evidences(f), tt.class, tt.outcome)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestONVIFDeviceInformation: a 200 to GetDeviceInformation from the
+// camera is an http_server observation with its manufacturer, model and
+// firmware version, never its serial number; not one relayed by a
+// proxy, nor a fault.
+func TestONVIFDeviceInformation(t *testing.T) {
+	req := onvifPost(envelope(digestToken("admin", "Quarry-Lantern-58"), getDeviceInformation))
+	want := event.Evidence{"manufacturer": "Acme Vision", "model": "AV-IPC2042", "firmware_version": "V5.4.3 build 210105"}
+	tests := []struct {
+		name   string
+		script func(c *inspecttest.Conv)
+		want   []event.Evidence
+	}{
+		{"answer", func(c *inspecttest.Conv) { c.Client(req).Server(deviceInformation) }, []event.Evidence{want}},
+		{"once_per_flow", func(c *inspecttest.Conv) {
+			c.Client(req).Server(deviceInformation).Client(req).Server(deviceInformation)
+		}, []event.Evidence{want}},
+		{"fault", func(c *inspecttest.Conv) { c.Client(req).Server(notAuthorized) }, nil},
+		{"relayed", func(c *inspecttest.Conv) {
+			c.Client(req).Server(strings.Replace(deviceInformation, "\r\n", "\r\nVia: 1.1 proxy\r\n", 1))
+		}, nil},
+		{"not_2xx", func(c *inspecttest.Conv) {
+			c.Client(req).Server(strings.Replace(deviceInformation, "200 OK", "500 Internal Server Error", 1))
+		}, nil},
+		{"field_too_long", func(c *inspecttest.Conv) {
+			c.Client(req).Server(deviceInformationWith(strings.Repeat("9", maxInfo)))
+		}, []event.Evidence{{"manufacturer": "Acme Vision", "model": "AV-IPC2042"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := inspecttest.NewSession(t, New(nil), onvifCamera)
+			tt.script(s.Conv)
+			col := s.End()
+			var got []event.Evidence
+			for _, ev := range col.Kind(event.KindHTTPServer) {
+				if ev.Evidence["server"] == "" {
+					got = append(got, ev.Evidence)
+				}
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("device information %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if !equalEvidence(got[i], tt.want[i]) {
+					t.Errorf("device information %v, want %v", got[i], tt.want[i])
+				}
+			}
+			if inspecttest.Leaks(t, col.Events, "AV2042K7Q9X31F") {
+				t.Error("the serial number leaked into an event")
+			}
+		})
+	}
+}
+
+func equalEvidence(a, b event.Evidence) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestSOAPReaderNoAllocs: a long SOAP body streams through the readers
+// without allocating.
+func TestSOAPReaderNoAllocs(t *testing.T) {
+	s := inspecttest.NewSession(t, New(nil), onvifCamera)
+	s.Client("POST /onvif/device_service HTTP/1.1\r\nContent-Type: application/soap+xml\r\nContent-Length: 100000000\r\n\r\n" +
+		`<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header>` + digestToken("admin", "admin") + `</s:Header><s:Body><tds:SetScopes>`)
+	f, a := s.Analyzer(t)
+	seg := []byte(strings.Repeat(`<tds:Scopes a="b&amp;c">onvif://www.onvif.org/name/Hall&#x20;Cam<![CDATA[x]]></tds:Scopes><!-- c -->`, 12))
+	inspecttest.StreamNoAllocs(t, f, a, inspect.ToServer, seg)
+}
+
+// FuzzSOAPReaders: the SOAP readers find the same in a document
+// whether it comes whole or cut in two, and keep to their bounds.
+func FuzzSOAPReaders(f *testing.F) {
+	f.Add([]byte(envelope(digestToken("admin", "admin"), getDeviceInformation)), uint16(100))
+	f.Add([]byte(envelope(textToken("a&amp;", "<![CDATA[p]]]>"), "")), uint16(7))
+	f.Add([]byte(deviceInformation[strings.Index(deviceInformation, "<?xml"):]), uint16(300))
+	f.Add([]byte(notAuthorized[strings.Index(notAuthorized, "<?xml"):]), uint16(211))
+	f.Fuzz(func(t *testing.T, doc []byte, at uint16) {
+		cut := int(at) % (len(doc) + 1)
+		var whole, split soapLogin
+		var wholeAns, splitAns soapAnswer
+		whole.start(bodyText)
+		split.start(bodyText)
+		wholeAns.start(bodyText)
+		splitAns.start(bodyText)
+		whole.feed(doc)
+		split.feed(doc[:cut])
+		split.feed(doc[cut:])
+		wholeAns.feed(doc)
+		splitAns.feed(doc[:cut])
+		splitAns.feed(doc[cut:])
+		if whole != split {
+			t.Fatalf("the login reader read otherwise cut at %d", cut)
+		}
+		if wholeAns != splitAns {
+			t.Fatalf("the answer reader read otherwise cut at %d", cut)
+		}
+		var l inspect.Login
+		if whole.login(&l) && (len(l.User) >= maxUser || len(l.Secret) >= maxPass) {
+			t.Fatalf("login fields beyond their bounds: %d, %d", len(l.User), len(l.Secret))
+		}
+		if ev := wholeAns.deviceInformation(); ev != nil && !bytes.Contains(doc, []byte("DeviceInformationResponse")) {
+			t.Fatalf("device information %v from a document without a response", ev)
+		}
+	})
+}
