@@ -428,6 +428,41 @@ func TestSoftwareFromBannersAndFirmware(t *testing.T) {
 	}
 }
 
+// TestONVIFDeviceInformationSoftware: a camera's answer to ONVIF's
+// GetDeviceInformation, an http_server observation, names its vendor,
+// model and firmware, which become software the advisory feed can name,
+// served on a connection seen from its start or, on one joined, only a
+// claim.
+func TestONVIFDeviceInformationSoftware(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		joined bool
+		want   string
+	}{
+		{"connection_seen_whole", false, "hikvision:ds-2cd2032-i V5.4.5 build 170124 http_server"},
+		{"connection_joined", true, "hikvision:ds-2cd2032-i V5.4.5 build 170124 http_server/joined"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			const mac = "c0:56:e3:1a:2b:3d"
+			e := obs(mac, "192.168.1.64", event.KindHTTPServer, event.Evidence{"manufacturer": "HIKVISION", "model": "DS-2CD2032-I", "firmware_version": "V5.4.5 build 170124"})
+			e.Flow = &event.Flow{Transport: "tcp", Server: event.Endpoint{IP: "192.168.1.64", Port: 80, Local: true}, Client: event.Endpoint{IP: "192.168.1.20", Local: true}, Joined: tt.joined}
+			inv.Emit(e)
+			d := device(t, inv, mac)
+			var got []string
+			for _, s := range d.Software {
+				got = append(got, s.Product+" "+s.Version+" "+s.Source)
+			}
+			if !slices.Equal(got, []string{tt.want}) {
+				t.Errorf("software %q, want %q", got, tt.want)
+			}
+			if id := d.Identity; !strings.EqualFold(id.Vendor.Value, "Hikvision") || id.Model.Value != "DS-2CD2032-I" {
+				t.Errorf("identity vendor %q model %q", id.Vendor.Value, id.Model.Value)
+			}
+		})
+	}
+}
+
 func TestHostnamesAndAddressesOverTime(t *testing.T) {
 	inv := newInv()
 	const mac = "50:c7:bf:0a:1b:2c"

@@ -642,6 +642,9 @@ func (s scorer) p562() Provision {
 			}
 			text = o.Evidence["banner"]
 		case event.KindHTTPServer:
+			if o.Evidence["server"] == "" && o.Evidence["realm"] == "" {
+				continue // an ONVIF device's information, which answers a login
+			}
 			text = o.Evidence["server"]
 		default:
 			continue

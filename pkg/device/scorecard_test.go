@@ -669,6 +669,9 @@ func TestScorecardNoBannerReason(t *testing.T) {
 		{"nothing", nil, "no service banner of the device seen"},
 		{"after_login_only", []*event.Event{banner("BusyBox v1.19.3 built-in shell (ash)", "after_login")}, "no service banner of the device seen"},
 		{"upnp_only", []*event.Event{upnp}, "only UPnP SERVER headers seen, which the UPnP specification requires to name versions"},
+		// ONVIF's GetDeviceInformation answers a login.
+		{"onvif_device_information_only", []*event.Event{obs(mac, ip, event.KindHTTPServer, event.Evidence{"manufacturer": "HIKVISION", "model": "DS-2CD2032-I", "firmware_version": "V5.4.5 build 170124"})},
+			"no service banner of the device seen"},
 		{"banner_and_upnp", []*event.Event{banner("ipcam login:", "pre_login"), upnp},
 			"the device's 1 pre-login banner or Server header seen names no software version; UPnP SERVER headers, which the UPnP specification requires to name versions, not counted"},
 		{"two_banners", []*event.Event{banner("ipcam login:", "pre_login"), obs(mac, ip, event.KindHTTPServer, event.Evidence{"server": "GoAhead-Webs"})},

@@ -35,39 +35,43 @@ type Signal string
 
 // Signals, with the observation evidence each comes from.
 const (
-	SigOUI              Signal = "oui"               // registered name of the MAC's OUI
-	SigHostname         Signal = "hostname"          // DHCP hostname/fqdn, mDNS host name
-	SigDHCPVendorClass  Signal = "dhcp_vendor_class" // DHCPv4 option 60, DHCPv6 option 16 data
-	SigDHCPPRL          Signal = "dhcp_prl"          // DHCPv4 option 55, decimal, in order
-	SigDHCPUserClass    Signal = "dhcp_user_class"   // DHCPv4 option 77
-	SigDHCPv6Enterprise Signal = "dhcpv6_enterprise" // DHCPv6 option 16 enterprise number
-	SigDHCPv6ORO        Signal = "dhcpv6_oro"        // DHCPv6 option 6, decimal, in order
-	SigMDNSService      Signal = "mdns_service"      // DNS-SD service type, "_ipp._tcp"
-	SigMDNSTXT          Signal = "mdns_txt"          // "key=value" of a DNS-SD TXT record
-	SigInstance         Signal = "instance"          // DNS-SD instance name, UPnP friendlyName
-	SigServer           Signal = "server"            // HTTP Server header, SSDP SERVER header
-	SigSSDPType         Signal = "ssdp_type"         // NT of a NOTIFY, ST of a search response
-	SigUserAgent        Signal = "user_agent"        // HTTP User-Agent, SSDP USER-AGENT
-	SigHTTPRealm        Signal = "http_realm"        // WWW-Authenticate realm
-	SigBanner           Signal = "banner"            // FTP/telnet/SMTP/POP3/IMAP/RTSP/SIP/SSH banner
-	SigMQTTClientID     Signal = "mqtt_client_id"    // MQTT CONNECT client identifier
-	SigJA3              Signal = "ja3"               // TLS ClientHello JA3 hash
-	SigJA4              Signal = "ja4"               // TLS ClientHello JA4
-	SigDomain           Signal = "domain"            // DNS query name, TLS SNI, HTTP Host
-	SigUPnPManufacturer Signal = "upnp_manufacturer" // UPnP description manufacturer
-	SigUPnPModel        Signal = "upnp_model"        // UPnP description modelName
-	SigUPnPFirmware     Signal = "upnp_firmware"     // UPnP firmware/software version element
-	SigUPnPDeviceType   Signal = "upnp_device_type"  // UPnP deviceType URN
-	SigTCPSYN           Signal = "tcp_syn"           // SYN signature, see SYN.String
-	SigWSDType          Signal = "wsd_type"          // a WS-Discovery Types QName, "dn:NetworkVideoTransmitter"
-	SigONVIFScope       Signal = "onvif_scope"       // an ONVIF scope as category/value, "hardware/DS-2CD2142FWD-I"
+	SigOUI               Signal = "oui"                // registered name of the MAC's OUI
+	SigHostname          Signal = "hostname"           // DHCP hostname/fqdn, mDNS host name
+	SigDHCPVendorClass   Signal = "dhcp_vendor_class"  // DHCPv4 option 60, DHCPv6 option 16 data
+	SigDHCPPRL           Signal = "dhcp_prl"           // DHCPv4 option 55, decimal, in order
+	SigDHCPUserClass     Signal = "dhcp_user_class"    // DHCPv4 option 77
+	SigDHCPv6Enterprise  Signal = "dhcpv6_enterprise"  // DHCPv6 option 16 enterprise number
+	SigDHCPv6ORO         Signal = "dhcpv6_oro"         // DHCPv6 option 6, decimal, in order
+	SigMDNSService       Signal = "mdns_service"       // DNS-SD service type, "_ipp._tcp"
+	SigMDNSTXT           Signal = "mdns_txt"           // "key=value" of a DNS-SD TXT record
+	SigInstance          Signal = "instance"           // DNS-SD instance name, UPnP friendlyName
+	SigServer            Signal = "server"             // HTTP Server header, SSDP SERVER header
+	SigSSDPType          Signal = "ssdp_type"          // NT of a NOTIFY, ST of a search response
+	SigUserAgent         Signal = "user_agent"         // HTTP User-Agent, SSDP USER-AGENT
+	SigHTTPRealm         Signal = "http_realm"         // WWW-Authenticate realm
+	SigBanner            Signal = "banner"             // FTP/telnet/SMTP/POP3/IMAP/RTSP/SIP/SSH banner
+	SigMQTTClientID      Signal = "mqtt_client_id"     // MQTT CONNECT client identifier
+	SigJA3               Signal = "ja3"                // TLS ClientHello JA3 hash
+	SigJA4               Signal = "ja4"                // TLS ClientHello JA4
+	SigDomain            Signal = "domain"             // DNS query name, TLS SNI, HTTP Host
+	SigUPnPManufacturer  Signal = "upnp_manufacturer"  // UPnP description manufacturer
+	SigUPnPModel         Signal = "upnp_model"         // UPnP description modelName
+	SigUPnPFirmware      Signal = "upnp_firmware"      // UPnP firmware/software version element
+	SigUPnPDeviceType    Signal = "upnp_device_type"   // UPnP deviceType URN
+	SigONVIFManufacturer Signal = "onvif_manufacturer" // ONVIF GetDeviceInformation Manufacturer
+	SigONVIFModel        Signal = "onvif_model"        // ONVIF GetDeviceInformation Model
+	SigONVIFFirmware     Signal = "onvif_firmware"     // ONVIF GetDeviceInformation FirmwareVersion
+	SigTCPSYN            Signal = "tcp_syn"            // SYN signature, see SYN.String
+	SigWSDType           Signal = "wsd_type"           // a WS-Discovery Types QName, "dn:NetworkVideoTransmitter"
+	SigONVIFScope        Signal = "onvif_scope"        // an ONVIF scope as category/value, "hardware/DS-2CD2142FWD-I"
 )
 
 var knownSignals = []Signal{
 	SigOUI, SigHostname, SigDHCPVendorClass, SigDHCPPRL, SigDHCPUserClass, SigDHCPv6Enterprise,
 	SigDHCPv6ORO, SigMDNSService, SigMDNSTXT, SigInstance, SigServer, SigSSDPType, SigUserAgent,
 	SigHTTPRealm, SigBanner, SigMQTTClientID, SigJA3, SigJA4, SigDomain, SigUPnPManufacturer,
-	SigUPnPModel, SigUPnPFirmware, SigUPnPDeviceType, SigTCPSYN, SigWSDType, SigONVIFScope,
+	SigUPnPModel, SigUPnPFirmware, SigUPnPDeviceType, SigONVIFManufacturer, SigONVIFModel, SigONVIFFirmware,
+	SigTCPSYN, SigWSDType, SigONVIFScope,
 }
 
 // Device types a rule may name.

@@ -149,6 +149,9 @@ var ruleCases = []ruleCase{
 	{SigUPnPManufacturer, "Samsung Electronics", "upnp-manufacturer", "vendor=Samsung Electronics"},
 	{SigUPnPModel, "UE55TU7100", "upnp-model", "model=UE55TU7100"},
 	{SigUPnPFirmware, "T-KTM2AKUC-1234.5", "upnp-firmware", "fw=T-KTM2AKUC-1234.5"},
+	{SigONVIFManufacturer, "HIKVISION", "onvif-manufacturer", "vendor=HIKVISION"},
+	{SigONVIFModel, "DS-2CD2032-I", "onvif-model", "model=DS-2CD2032-I"},
+	{SigONVIFFirmware, "V5.4.5 build 170124", "onvif-firmware", "fw=V5.4.5 build 170124"},
 
 	// Server headers.
 	{SigServer, "Linux/3.10 UPnP/1.0 MiniUPnPd/1.6", "server-linux-upnp", "os=Linux|sw=linux|ver=3.10"},

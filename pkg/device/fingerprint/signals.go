@@ -23,6 +23,14 @@ const (
 	UPnPServer       = "server" // the Server header of the HTTP answer
 )
 
+// Evidence keys of an http_server observation that holds an ONVIF
+// device's answer to GetDeviceInformation (pkg/inspect/http).
+const (
+	ONVIFManufacturer = "manufacturer"
+	ONVIFModel        = "model"
+	ONVIFFirmware     = "firmware_version"
+)
+
 // maxServer bounds the Server header kept, as the HTTP analyzer does.
 const maxServer = 160
 
@@ -139,6 +147,10 @@ func (rs *Rules) Signals(ev *event.Event, fn func(sig Signal, value string)) {
 	case event.KindHTTPServer:
 		emit(fn, SigServer, e["server"])
 		emit(fn, SigHTTPRealm, e["realm"])
+		// An ONVIF camera's answer to GetDeviceInformation.
+		emit(fn, SigONVIFManufacturer, e[ONVIFManufacturer])
+		emit(fn, SigONVIFModel, e[ONVIFModel])
+		emit(fn, SigONVIFFirmware, e[ONVIFFirmware])
 	case event.KindTLSClient:
 		emit(fn, SigDomain, e["sni"])
 		emit(fn, SigJA3, e["ja3"])

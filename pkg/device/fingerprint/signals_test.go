@@ -72,6 +72,8 @@ func TestSignals(t *testing.T) {
 		{"http_host_is_address", event.KindHTTPClient, event.Evidence{"host": "192.168.50.103:9197"}, nil},
 		{"http_host_is_v6_literal", event.KindHTTPClient, event.Evidence{"host": "[fe80::1]:80"}, nil},
 		{"http_server", event.KindHTTPServer, event.Evidence{"server": "lighttpd/1.4.35", "realm": "NETGEAR R7000"}, []string{"http_realm=NETGEAR R7000", "server=lighttpd/1.4.35"}},
+		{"onvif_device_information", event.KindHTTPServer, event.Evidence{"manufacturer": "HIKVISION", "model": "DS-2CD2032-I", "firmware_version": "V5.4.5 build 170124"},
+			[]string{"onvif_firmware=V5.4.5 build 170124", "onvif_manufacturer=HIKVISION", "onvif_model=DS-2CD2032-I"}},
 		{"tls", event.KindTLSClient, event.Evidence{"sni": "fw.example-tv.com", "ja3": "a3afc2c46ba4a7d7fbe1cfb7a3031c2f", "ja4": "t13d311000_e8f1e7e78f70_1f22a2ca17c4", "alpn": "h2"},
 			[]string{"domain=fw.example-tv.com", "ja3=a3afc2c46ba4a7d7fbe1cfb7a3031c2f", "ja4=t13d311000_e8f1e7e78f70_1f22a2ca17c4"}},
 		{"banner", event.KindBanner, event.Evidence{"protocol": "telnet", "banner": "BusyBox v1.19.3", "stage": "after_login"}, []string{"banner=BusyBox v1.19.3"}},
