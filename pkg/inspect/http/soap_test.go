@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
+	"slices"
 	"strings"
 	"testing"
 
@@ -370,4 +371,61 @@ func FuzzSOAPReaders(f *testing.F) {
 			t.Fatalf("device information %v from a document without a response", ev)
 		}
 	})
+}
+
+// TestONVIFRecording reads testdata/onvif.pcap, recorded by
+// scripts/detection/record-onvif.sh between a camera's ONVIF device
+// service (192.168.56.10) whose account is admin with the factory
+// default 12345, and an NVR's client, zeep 4.2.1 with its WS-Security
+// UsernameToken plugin (192.168.56.20), one connection each: the time
+// asked with a PasswordDigest (an operation cameras answer to anyone:
+// accepted unknown), the device information with a wrong password's
+// digest (ter:NotAuthorized), with the right one's and with the right
+// PasswordText (both accepted: default_credentials).
+func TestONVIFRecording(t *testing.T) {
+	cl, err := creds.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col, err := inspecttest.RunFile(t, "testdata/onvif.pcap", cl, New(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type login struct{ kind, mechanism, class, accepted, device string }
+	var got []login
+	for _, ev := range col.Findings() {
+		if ev.Kind == event.KindPlaintextProtocol {
+			continue
+		}
+		e := ev.Evidence
+		if e["protocol"] != "http" || e["user"] != "a***" {
+			t.Errorf("evidence %v", e)
+		}
+		got = append(got, login{string(ev.Kind), e["mechanism"], e["password_class"], e["accepted"], ev.Device.IP})
+	}
+	const cam = "192.168.56.10"
+	want := []login{
+		{"default_credentials", "ws-security digest", "default", "unknown", cam},
+		{"plaintext_credentials", "ws-security digest", "hashed", "no", cam},
+		{"default_credentials", "ws-security digest", "default", "yes", cam},
+		{"default_credentials", "ws-security text", "default", "yes", cam},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("logins\n got %v\nwant %v", got, want)
+	}
+	var info []event.Evidence
+	for _, ev := range col.Kind(event.KindHTTPServer) {
+		if ev.Evidence["server"] == "" {
+			info = append(info, ev.Evidence)
+		}
+	}
+	wantInfo := event.Evidence{"manufacturer": "HIKVISION", "model": "DS-2CD2032-I", "firmware_version": "V5.4.5 build 170124"}
+	if len(info) != 2 || !equalEvidence(info[0], wantInfo) || !equalEvidence(info[1], wantInfo) {
+		t.Errorf("device information %v, want %v on each of the two connections", info, wantInfo)
+	}
+	for _, leak := range []string{"12345", "Quarry-Lantern-58", "DS-2CD2032-I20170124AAWR512345678"} {
+		if inspecttest.Leaks(t, col.Events, leak) {
+			t.Errorf("%q leaked into an event", leak)
+		}
+	}
 }
