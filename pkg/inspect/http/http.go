@@ -1,10 +1,13 @@
 // Package http inspects plain HTTP/1.x: credentials in Authorization
-// headers (Basic, Digest, Bearer) and in login forms and query strings,
+// headers (Basic, Digest, Bearer), in login forms and query strings, and
+// in the WS-Security UsernameToken of ONVIF's SOAP requests (soap.go),
 // with the server's verdict taken from the paired response (for
 // Authorization credentials, httpauth.Judge's: a 2xx accepts one only
-// where the server is known to demand it; for forms, outcome's); firmware
+// where the server is known to demand it; for forms, outcome's; for
+// tokens, soapOutcome's, from the answer's SOAP fault); firmware
 // downloaded without TLS; the client's User-Agent and the server's Server
-// header and authentication realm for fingerprinting; and, through a
+// header and authentication realm, and an ONVIF camera's device
+// information, for fingerprinting; and, through a
 // PayloadScanner, personal data in URLs, request headers and bodies.
 //
 // Messages are parsed incrementally in the engine's stream buffer: headers
