@@ -119,9 +119,6 @@ type xmlReader struct {
 	entLen int
 }
 
-// reset makes the reader ready for a new document, wiping what it held.
-func (r *xmlReader) reset() { *r = xmlReader{} }
-
 // stop ends the reading of the document.
 func (r *xmlReader) stop() { r.state, r.capture = xStop, false }
 
