@@ -102,7 +102,10 @@ type harness struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	played chan struct{}
-	wg     sync.WaitGroup
+	// running is closed once Run has restored the state and started its
+	// loops; until then the work queue is empty however much is to come.
+	running chan struct{}
+	wg      sync.WaitGroup
 }
 
 func enforcingConfig() *config.Config {
@@ -130,7 +133,7 @@ func start(t *testing.T, cfg *config.Config, fake *quarantine.Fake, dir string, 
 func launch(t *testing.T, cfg *config.Config, fake *quarantine.Fake, dir string, play bool, with ...func(*Deps)) *harness {
 	t.Helper()
 	st := store.Open(store.Options{Path: dir + "/state.json"})
-	h := &harness{t: t, fake: fake, store: st, done: make(chan struct{}), played: make(chan struct{}), alerts: &alerts{}}
+	h := &harness{t: t, fake: fake, store: st, done: make(chan struct{}), played: make(chan struct{}), running: make(chan struct{}), alerts: &alerts{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	opened := !play
@@ -154,6 +157,13 @@ func launch(t *testing.T, cfg *config.Config, fake *quarantine.Fake, dir string,
 	}
 	for _, w := range with {
 		w(&deps)
+	}
+	// Run opens the packet source first thing after the restore, whoever
+	// provides it.
+	open, opening := deps.OpenSource, sync.Once{}
+	deps.OpenSource = func(ctx context.Context) (capture.Source, error) {
+		opening.Do(func() { close(h.running) })
+		return open(ctx)
 	}
 	opt := routerOwn()
 	opt.SourceName = "test"
@@ -186,8 +196,17 @@ func (h *harness) stop() {
 // race detector may take seconds for what takes milliseconds here.
 const patience = time.Minute
 
-// settle waits until the enforcement worker has drained its queue.
+// settle waits until the daemon has restored its state and started, and
+// the enforcement worker has drained its queue. A daemon that stopped
+// before it started has nothing left to do.
 func (h *harness) settle() {
+	select {
+	case <-h.running:
+	case <-h.done:
+		return
+	case <-time.After(patience):
+		h.t.Fatal("the daemon never finished restoring its state")
+	}
 	for deadline := time.Now().Add(patience); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if h.d.work.pending() == 0 {
 			time.Sleep(20 * time.Millisecond)

@@ -255,3 +255,30 @@ func TestRestoreRetriesKernelRead(t *testing.T) {
 		t.Errorf("kernel quarantines %v, want the camera's kept", q)
 	}
 }
+
+// TestSettleWaitsForRestore: the tests' settle returns once the daemon
+// has restored its state, not while its queue is empty because the
+// restore has queued nothing yet: a kernel check then would see no
+// quarantine and free the devices the store holds. A first kernel read
+// that fails keeps the restore going a while (it tries again).
+func TestSettleWaitsForRestore(t *testing.T) {
+	fake := newFake(t)
+	dir := t.TempDir()
+	now := time.Now()
+	editStore(t, dir, func(st *store.Store) {
+		if err := st.PutQuarantine(store.Quarantine{MAC: camera, Mode: string(quarantine.ModeBlock), Since: now, Until: now.Add(time.Hour),
+			By: store.ActorOwner, Reason: "quarantined by the owner"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	h := launch(t, enforcingConfig(), fake, dir, false, func(d *Deps) { d.Enforcer = &flakyCurrent{Enforcer: fake, failures: 1} })
+	defer h.stop()
+	h.settle()
+	h.d.checkKernel(context.Background())
+	if dev, _ := h.d.Device(camera); dev.Quarantine == nil {
+		t.Error("settled before the camera's quarantine was restored")
+	}
+	if q := quarantined(t, fake); q[camera] != quarantine.ModeBlock {
+		t.Errorf("kernel quarantines %v after the kernel check, want the camera's", q)
+	}
+}
