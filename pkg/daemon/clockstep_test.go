@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -303,4 +304,46 @@ func TestStepDuringCommitSaved(t *testing.T) {
 		return
 	}
 	t.Error("the camera's quarantine was not saved")
+}
+
+// TestStepDuringStart: NTP sets the clock while the daemon starts, after
+// its first reading of the clock and before the restore dates anew a
+// quarantine saved before NTP. The new dates are the set clock's: the
+// step they already follow is not followed again, which would move them
+// on by it, 56 years.
+func TestStepDuringStart(t *testing.T) {
+	const term = time.Hour
+	right := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	boot := time.Unix(42, 0).UTC()
+	clk := testclock.New(boot.Add(time.Minute))
+	fake, err := quarantine.NewFake(quarantine.Config{NoticePort: 8081}, quarantine.WithClock(clk.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	editStore(t, dir, func(st *store.Store) {
+		if err := st.PutQuarantine(store.Quarantine{MAC: plug, Mode: string(quarantine.ModeBlock), Since: boot, Until: boot.Add(term),
+			By: store.ActorOwner, Reason: "quarantined by the owner"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	var ntp sync.Once
+	h := launch(t, enforcingConfig(), fake, dir, false, func(d *Deps) {
+		d.Now = clk.Now
+		d.Reading = func() (time.Time, time.Duration) {
+			now, elapsed := clk.Reading()
+			ntp.Do(func() { clk.Set(right) }) // just after the start's first reading
+			return now, elapsed
+		}
+	})
+	defer h.stop()
+	h.settle()
+	h.d.checkKernel(context.Background())
+	if _, ok := quarantined(t, fake)[plug]; !ok {
+		t.Error("the plug is free")
+	}
+	dev, _ := h.d.Device(plug)
+	if dev.Quarantine == nil || !dev.Quarantine.Until.Equal(right.Add(term)) {
+		t.Errorf("quarantine %+v, want until %s", dev.Quarantine, right.Add(term))
+	}
 }

@@ -347,7 +347,12 @@ func (d *Daemon) restore(ctx context.Context) error {
 	if loaded.Downgrade != "" {
 		d.problem(alert.AreaStateNewer, loaded.Downgrade)
 	}
-	now := d.now()
+	// Read as the wall clock's last reading: a step since Run's is
+	// followed here, not at the next reading, which would move what the
+	// restore dates anew now by a step its date already has.
+	d.mu.Lock()
+	now := d.followClockLocked()
+	d.mu.Unlock()
 	kernel, err := d.readKernel(ctx)
 	if err != nil {
 		d.log.Warn("cannot read the kernel's quarantines; keeping only the saved ones", "err", err)
