@@ -347,3 +347,37 @@ func TestStepDuringStart(t *testing.T) {
 		t.Errorf("quarantine %+v, want until %s", dev.Quarantine, right.Add(term))
 	}
 }
+
+// TestReleaseAfterClockSetBack: the owner releases a camera after the
+// router's clock was set back (NTP correcting a clock that ran ahead, or
+// the owner): its findings, dated by the clock before, lie in the new
+// clock's future. The release excuses every finding known then, so it
+// is neither refused as "policy would quarantine it again at once" nor
+// undone by the next evaluation.
+func TestReleaseAfterClockSetBack(t *testing.T) {
+	cfg := enforcingConfig()
+	clk := testclock.New(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)) // after the capture's findings
+	fake, err := quarantine.NewFake(quarantine.Config{NoticePort: 8081}, quarantine.WithClock(clk.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, cfg, fake, t.TempDir(), func(d *Deps) { d.Now, d.Reading = clk.Now, clk.Reading })
+	defer h.stop()
+	h.settle()
+	if quarantined(t, fake)[camera] != quarantine.ModeBlock {
+		t.Fatal("camera not quarantined")
+	}
+	clk.Set(time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC))
+	h.d.tick(clk.Now())
+	ctx := context.Background()
+	if err := h.d.Release(ctx, camera); err != nil {
+		t.Fatalf("release after the clock was set back: %v", err)
+	}
+	clk.Advance(5 * time.Second)
+	h.d.tick(clk.Now())
+	h.settle()
+	h.d.checkKernel(ctx)
+	if _, ok := quarantined(t, fake)[camera]; ok {
+		t.Error("the camera is quarantined again for the findings the owner released it with")
+	}
+}

@@ -547,13 +547,34 @@ func (d *Daemon) Release(ctx context.Context, mac hwaddr.MAC) error {
 	// quarantines again at once, whatever the release says.
 	dev, _ := d.pipe.Inventory().Lookup(device.Key{MAC: mac})
 	in := d.devicePolicyInput(mac, dev)
-	in.ReleasedAt = now
+	released := releaseMark(dev, now)
+	in.ReleasedAt = released
 	v := policy.Evaluate(&d.cfg.Policy, in, now)
 	d.mu.Unlock()
 	if v.Enforce && (v.Action == config.ActionQuarantine || v.Action == config.ActionIsolate) {
 		return fmt.Errorf("%w: policy would quarantine it again at once (%s); change the configuration's rule for it (policy.devices) to release it", api.ErrConflict, v.Note)
 	}
-	return d.applyOwner(ctx, mac, plan{release: true, why: "released by you", released: now})
+	return d.applyOwner(ctx, mac, plan{release: true, why: "released by you", released: released})
+}
+
+// releaseMark is when the owner's release at now takes effect: now, or
+// the time of dev's newest finding if that is later. Policy quarantines
+// again only for findings after it, and a finding dated by the clock
+// before it was set back (NTP correcting a clock that ran ahead, the
+// owner) lies in the new clock's future: counted as new, it would undo
+// the release. A finding seen before that time is excused too, for at
+// most the size of the step; the owner released the device, and erring
+// that way keeps their word.
+func releaseMark(dev *device.Device, now time.Time) time.Time {
+	mark := now
+	if dev != nil {
+		for _, f := range dev.Findings {
+			if f.Time.After(mark) {
+				mark = f.Time
+			}
+		}
+	}
+	return mark
 }
 
 // applyOwner applies an owner's change and reports a kernel failure to
