@@ -429,3 +429,32 @@ func TestONVIFRecording(t *testing.T) {
 		}
 	}
 }
+
+// TestSOAPReadersStopAtOtherRoot: a document whose root is no SOAP
+// Envelope is not read on, so an element named like a SOAP one deeper
+// in it (an HTML page's, a device's configuration's) counts for
+// nothing.
+func TestSOAPReadersStopAtOtherRoot(t *testing.T) {
+	tests := []struct{ name, doc string }{
+		{"html", `<!-- page --><html><body><Body><Fault><Code><Value>ter:NotAuthorized</Value></Code></Fault></Body></body></html>`},
+		{"config", `<?xml version="1.0"?><config><x><Body><Fault/></Body></x></config>`},
+		{"body_under_other_root", `<response><Body><Fault><faultcode>NotAuthorized</faultcode></Fault></Body></response>`},
+		{"empty_root", `<config/><Envelope><Header/></Envelope>`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var login soapLogin
+			var answer soapAnswer
+			login.start(bodyText)
+			answer.start(bodyText)
+			login.feed([]byte(tt.doc))
+			answer.feed([]byte(tt.doc))
+			if !login.xml.stopped() || !answer.xml.stopped() {
+				t.Errorf("readers read on: login stopped %v, answer stopped %v", login.xml.stopped(), answer.xml.stopped())
+			}
+			if answer.fault || answer.refused || login.opLen != 0 {
+				t.Errorf("read as SOAP: fault %v, refused %v, operation %q", answer.fault, answer.refused, login.op[:login.opLen])
+			}
+		})
+	}
+}

@@ -180,8 +180,10 @@ func (r *xmlReader) feed(b []byte, h xmlHandler) {
 		case xStartName:
 			if isXMLSpace(c) || c == '/' || c == '>' {
 				r.startElement(h)
-				r.state = xAttrs
-				i--
+				if r.state != xStop { // the handler may stop at the element
+					r.state = xAttrs
+					i--
+				}
 				continue
 			}
 			r.nameByte(c)
