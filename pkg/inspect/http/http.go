@@ -66,12 +66,21 @@ type Protocol struct {
 	// mem remembers, across connections, what servers challenged and
 	// refused, for the verdicts on Authorization credentials.
 	mem *httpauth.Memory
+	// logins and answers lend the SOAP readers to the request and
+	// response bodies that may be SOAP messages (borrowSOAP), so that
+	// a flow holds them only while such a body is read.
+	logins  inspect.Lender[soapLogin]
+	answers inspect.Lender[soapAnswer]
 }
 
 // New returns the HTTP protocol. scanner, which may be nil, is handed
 // request targets and body prefixes to look for personal data in.
 func New(scanner inspect.PayloadScanner) *Protocol {
-	return &Protocol{scanner: scanner, seed: maphash.MakeSeed(), mem: httpauth.NewMemory()}
+	return &Protocol{
+		scanner: scanner, seed: maphash.MakeSeed(), mem: httpauth.NewMemory(),
+		logins:  inspect.NewLender[soapLogin](maxSOAPReaders),
+		answers: inspect.NewLender[soapAnswer](maxSOAPReaders),
+	}
 }
 
 // Name implements inspect.Protocol.
@@ -123,9 +132,10 @@ func otherTextProtocol(b []byte) bool {
 }
 
 // NewAnalyzer implements inspect.Protocol.
-func (p *Protocol) NewAnalyzer(*inspect.Flow) inspect.Analyzer {
+func (p *Protocol) NewAnalyzer(f *inspect.Flow) inspect.Analyzer {
 	a := p.pool.Get()
 	a.proto = p
+	a.hostBucket = f.HostBucket()
 	a.lastSeq = ^uint32(0)
 	return a
 }
@@ -264,9 +274,12 @@ type reply struct {
 	// of a proxy: what it says of a server is the origin's.
 	relayed bool
 	// What its body showed as a SOAP message (soapAnswer), once read:
-	// a fault, and one that refuses the request's credentials.
+	// a fault, and one that refuses the request's credentials;
+	// soapUnread: a body that may be one was not read, no reader being
+	// left (maxSOAPReaders).
 	soapFault   bool
 	soapRefused bool
+	soapUnread  bool
 }
 
 // pageVerdict is what the body of a 2xx answer to a form login shows.
@@ -279,8 +292,9 @@ const (
 )
 
 type analyzer struct {
-	proto *Protocol
-	half  [2]half
+	proto      *Protocol
+	hostBucket uint32 // the client's host bucket (Flow.HostBucket), which what it borrows counts to
+	half       [2]half
 
 	// The request being read.
 	method     [16]byte
@@ -297,7 +311,7 @@ type analyzer struct {
 	reqCreds   [2]pendingCred
 	basic      [basicScratch]byte // decoded Basic credential or unescaped Digest user
 	form       formScratch
-	soap       soapLogin // the request body's WS-Security UsernameToken
+	soap       *soapLogin // the request body's WS-Security UsernameToken, lent while it is read
 	// The boundary of the request's multipart/form-data body.
 	boundary    [maxBoundary]byte
 	boundaryLen int
@@ -310,7 +324,7 @@ type analyzer struct {
 
 	// The response being read.
 	reply      reply
-	soapAnswer soapAnswer // its body as a SOAP message
+	soapAnswer *soapAnswer // its body as a SOAP message, lent while it is read
 	server     [maxServer]byte
 	serverLen  int
 	realm      [maxRealm]byte
@@ -714,12 +728,12 @@ func (a *analyzer) startBody(h *half, s state, n int64) {
 	h.dropBody()
 	h.inBody = true
 	h.bodyCut = false
+	dir := inspect.ToClient
 	if h == &a.half[inspect.ToServer] {
+		dir = inspect.ToServer
 		a.form.start(h.kind)
-		a.soap.start(h.kind)
-	} else {
-		a.soapAnswer.start(h.kind)
 	}
+	a.borrowSOAP(dir, h.kind)
 }
 
 // bodyBytes keeps the first maxBody bytes of a body; the rest is skipped,
@@ -727,11 +741,21 @@ func (a *analyzer) startBody(h *half, s state, n int64) {
 // a login form or a SOAP message's UsernameToken; a response's for a
 // SOAP message's fault and device information.
 func (a *analyzer) bodyBytes(dir inspect.Dir, h *half, b []byte) {
-	if dir == inspect.ToServer {
+	// A SOAP reader that will find nothing more (the body is no SOAP
+	// message: an HTML page) is given back at once, not at the body's
+	// end, which a long body may put off for hours.
+	switch {
+	case dir == inspect.ToServer:
 		a.form.feed(b, a.boundary[:a.boundaryLen])
-		a.soap.feed(b)
-	} else {
-		a.soapAnswer.feed(b)
+		if a.soap != nil {
+			if a.soap.feed(b); a.soap.spent() {
+				a.releaseSOAP(dir)
+			}
+		}
+	case a.soapAnswer != nil:
+		if a.soapAnswer.feed(b); a.soapAnswer.spent() {
+			a.releaseSOAP(dir)
+		}
 	}
 	n := copy(h.body[h.bodyLen:], b)
 	h.bodyLen += n
@@ -909,16 +933,13 @@ func (a *analyzer) lose(f *inspect.Flow, dir inspect.Dir, h *half) {
 	h.inBody = false
 	h.dropBody() // never handed on now
 	a.unpaired = true
-	if dir == inspect.ToClient {
-		a.soapAnswer.reset()
-	}
+	a.releaseSOAP(dir) // a token or answer cut by the gap is not read
 	if dir == inspect.ToServer {
 		if a.envelopeDue {
 			a.envelopeDue = false
 			a.countCleartext(f) // its body never read whole: not shown to be SOAP
 		}
 		a.form.reset() // a form cut by the gap is not read
-		a.soap.reset()
 		a.dropTarget() // request head cut short: never read now
 		a.reportUnqueued(f)
 	}
@@ -947,7 +968,16 @@ func (a *analyzer) Close(f *inspect.Flow) {
 	a.judge.Close(f, a.proto.mem) // acceptances of requests before those never answered
 	a.reportUnqueued(f)
 	a.flushPending(f)
+	a.Abandon(f) // a reader still lent would be lost with the analyzer
 	a.proto.pool.Put(a)
+}
+
+// Abandon gives back the SOAP readers after a panic in the analyzer,
+// reporting nothing: they would otherwise stay lent for good. The
+// analyzer is not pooled again.
+func (a *analyzer) Abandon(*inspect.Flow) {
+	a.releaseSOAP(inspect.ToServer)
+	a.releaseSOAP(inspect.ToClient)
 }
 
 // observeClient reports the first request's User-Agent and Host.

@@ -2075,7 +2075,8 @@ func FuzzStream(f *testing.F) {
 	// and building a flow table per input would dominate the run time.
 	col := &inspecttest.Collector{}
 	scanner := &checkingScanner{}
-	e := inspecttest.Engine(f, col, nil, New(scanner))
+	p := New(scanner)
+	e := inspecttest.Engine(f, col, nil, p)
 	f.Fuzz(func(t *testing.T, client, server []byte, seg uint8) {
 		col.Events = nil
 		scanner.t = t
@@ -2090,6 +2091,9 @@ func FuzzStream(f *testing.F) {
 		limit := 2*bytes.Count(all, []byte("HTTP/1.")) + bytes.Count(bytes.ToUpper(all), []byte("AUTHORIZATION")) + 1
 		if got := len(col.Kind(event.KindPlaintextCredentials)); got > limit {
 			t.Fatalf("%d logins from input with at most %d", got, limit)
+		}
+		if p.logins.Lent() != 0 || p.answers.Lent() != 0 {
+			t.Fatalf("SOAP readers still lent after the flow closed: %d, %d", p.logins.Lent(), p.answers.Lent())
 		}
 	})
 }
@@ -2168,8 +2172,15 @@ func kept(a *analyzer) string {
 	if a.form != (formScratch{}) {
 		out.WriteString(" form")
 	}
-	if a.soap != (soapLogin{}) {
+	if a.soap != nil {
 		out.WriteString(" soap")
+	}
+	// A reader given back is lent again first: it must come back wiped.
+	if r := a.proto.logins.Get(a.hostBucket); r != nil {
+		if *r != (soapLogin{}) {
+			out.WriteString(" soap_given_back")
+		}
+		a.proto.logins.Put(r, a.hostBucket)
 	}
 	return out.String()
 }

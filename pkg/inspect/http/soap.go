@@ -35,7 +35,9 @@ import (
 // soapLogin reads a request's body for its first UsernameToken, and
 // soapAnswer a response's for its fault and device information, both
 // with an xmlReader as the body streams, keeping only the fields they
-// want, in fixed arrays.
+// want, in fixed arrays. Few flows carry SOAP, so a flow does not hold
+// them: the Protocol lends them to the bodies that may be SOAP messages
+// while they are read (borrowSOAP).
 
 // Bounds of what the SOAP readers keep.
 const (
@@ -71,7 +73,6 @@ var preAuthOperations = [...]string{
 // soapLogin reads a SOAP request's first UsernameToken.
 type soapLogin struct {
 	xml   xmlReader
-	on    bool  // the body is being read
 	field uint8 // where captured data goes: tokUser …
 	// done: the first token was read to its end; seen has a bit per
 	// field (1<<tokUser …) it held.
@@ -93,21 +94,18 @@ type soapLogin struct {
 	opLen int
 }
 
-// start begins reading a request body of kind k: a SOAP message is
-// typed text/xml or application/soap+xml, or not at all.
-func (s *soapLogin) start(k bodyKind) {
-	s.reset()
-	s.on = k == bodyText || k == bodyUnknown
-}
-
 // reset wipes the reader, a password included.
 func (s *soapLogin) reset() { *s = soapLogin{} }
 
 func (s *soapLogin) feed(b []byte) {
-	if s.on && !s.xml.stopped() {
+	if !s.xml.stopped() {
 		s.xml.feed(b, s)
 	}
 }
+
+// spent reports whether the reader reads no more of the body and found
+// no token: it has nothing to report.
+func (s *soapLogin) spent() bool { return s.xml.stopped() && !s.done }
 
 func (s *soapLogin) open(r *xmlReader, local []byte) {
 	switch {
@@ -246,7 +244,6 @@ const (
 // holds are not read: they name one unit, not a model.
 type soapAnswer struct {
 	xml   xmlReader
-	on    bool
 	field uint8
 	fault bool // the Body holds a Fault
 	// refused: the fault's code or a subcode is ter:NotAuthorized or
@@ -266,19 +263,18 @@ type soapAnswer struct {
 	firmwareLen     int
 }
 
-// start begins reading a response body of kind k.
-func (s *soapAnswer) start(k bodyKind) {
-	s.reset()
-	s.on = k == bodyText || k == bodyUnknown
-}
-
 func (s *soapAnswer) reset() { *s = soapAnswer{} }
 
 func (s *soapAnswer) feed(b []byte) {
-	if s.on && !s.xml.stopped() {
+	if !s.xml.stopped() {
 		s.xml.feed(b, s)
 	}
 }
+
+// spent reports whether the reader reads no more of the body and found
+// neither a fault nor device information: the answer says nothing as
+// SOAP.
+func (s *soapAnswer) spent() bool { return s.xml.stopped() && !s.fault && !s.info }
 
 func (s *soapAnswer) open(r *xmlReader, local []byte) {
 	switch {
@@ -362,12 +358,60 @@ func (s *soapAnswer) deviceInformation() event.Evidence {
 	return ev
 }
 
+// maxSOAPReaders caps the request bodies, and apart from them the
+// response bodies, read as SOAP messages at once (about 75 KiB of
+// readers in all). A body is read within a round trip, so few are lent
+// at a time, at most 1/HostShareDiv of them to one client address
+// (inspect.Lender): a device leaving bodies half-sent on many
+// connections cannot keep another's from being read. A body refused a
+// reader is not read as SOAP: its token is not reported, or, unless a
+// 401 refuses the token, its answer leaves the verdict unknown: a fault
+// it may hold was not seen.
+const maxSOAPReaders = 64
+
+// soapKind reports whether a body of kind k may be a SOAP message: one
+// is typed text/xml or application/soap+xml, or not at all.
+func soapKind(k bodyKind) bool { return k == bodyText || k == bodyUnknown }
+
+// borrowSOAP lends the SOAP reader of direction dir to a body of kind k
+// that starts, if it may be a SOAP message and one is left.
+func (a *analyzer) borrowSOAP(dir inspect.Dir, k bodyKind) {
+	if !soapKind(k) {
+		return
+	}
+	if dir == inspect.ToServer {
+		a.soap = a.proto.logins.Get(a.hostBucket)
+		return
+	}
+	a.soapAnswer = a.proto.answers.Get(a.hostBucket)
+	a.reply.soapUnread = a.soapAnswer == nil
+}
+
+// releaseSOAP wipes the SOAP reader of direction dir, if it holds one,
+// and gives it back: the Lender keeps what comes back as it is, and a
+// login reader holds a password.
+func (a *analyzer) releaseSOAP(dir inspect.Dir) {
+	switch {
+	case dir == inspect.ToServer && a.soap != nil:
+		a.soap.reset()
+		a.proto.logins.Put(a.soap, a.hostBucket)
+		a.soap = nil
+	case dir == inspect.ToClient && a.soapAnswer != nil:
+		a.soapAnswer.reset()
+		a.proto.answers.Put(a.soapAnswer, a.hostBucket)
+		a.soapAnswer = nil
+	}
+}
+
 // tokenLogin reports the UsernameToken the SOAP reader found in a
-// request's body, once the body has ended, and wipes the reader.
+// request's body, once the body has ended, and gives the reader back.
 func (a *analyzer) tokenLogin(f *inspect.Flow) {
-	s := &a.soap
-	defer s.reset()
-	if !s.on || !s.done {
+	s := a.soap
+	if s == nil {
+		return
+	}
+	defer a.releaseSOAP(inspect.ToServer)
+	if !s.done {
 		return // no allocation: l escapes to the classifier
 	}
 	var l inspect.Login
@@ -380,13 +424,13 @@ func (a *analyzer) tokenLogin(f *inspect.Flow) {
 
 // readSOAPAnswer takes what the body of the response just read showed as
 // a SOAP message into the reply, files its device information, and
-// wipes the reader.
+// gives the reader back.
 func (a *analyzer) readSOAPAnswer(f *inspect.Flow) {
-	s := &a.soapAnswer
-	defer s.reset()
-	if !s.on {
+	s := a.soapAnswer
+	if s == nil {
 		return
 	}
+	defer a.releaseSOAP(inspect.ToClient)
 	a.reply.soapFault, a.reply.soapRefused = s.fault, s.refused
 	if a.sawDevice || a.reply.relayed || a.reply.status < 200 || a.reply.status > 299 {
 		return
@@ -406,13 +450,16 @@ func (a *analyzer) readSOAPAnswer(f *inspect.Flow) {
 // response r: refused by a 401 or by a fault whose code says the sender
 // is not authorized; accepted by a 2xx without a fault, unless the
 // operation is one devices answer without authentication. Any other
-// fault or status, or pairing made unreliable by lost bytes, is unknown.
+// fault or status, a body not read for want of a reader, or pairing
+// made unreliable by lost bytes, is unknown.
 func (a *analyzer) soapOutcome(r *reply, c *pendingCred) inspect.Outcome {
 	switch {
 	case a.unpaired || r.status == 0:
 		return inspect.OutcomeUnknown
 	case r.status == 401 || r.soapRefused:
 		return inspect.OutcomeRejected
+	case r.soapUnread:
+		return inspect.OutcomeUnknown
 	case r.status >= 200 && r.status < 300 && !r.soapFault && !c.preAuth:
 		return inspect.OutcomeAccepted
 	}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
+	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -347,10 +349,6 @@ func FuzzSOAPReaders(f *testing.F) {
 		cut := int(at) % (len(doc) + 1)
 		var whole, split soapLogin
 		var wholeAns, splitAns soapAnswer
-		whole.start(bodyText)
-		split.start(bodyText)
-		wholeAns.start(bodyText)
-		splitAns.start(bodyText)
 		whole.feed(doc)
 		split.feed(doc[:cut])
 		split.feed(doc[cut:])
@@ -445,8 +443,6 @@ func TestSOAPReadersStopAtOtherRoot(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var login soapLogin
 			var answer soapAnswer
-			login.start(bodyText)
-			answer.start(bodyText)
 			login.feed([]byte(tt.doc))
 			answer.feed([]byte(tt.doc))
 			if !login.xml.stopped() || !answer.xml.stopped() {
@@ -457,4 +453,212 @@ func TestSOAPReadersStopAtOtherRoot(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSOAPReadersGivenBack: a body that may be a SOAP message borrows its
+// direction's reader while it is read, and gives it back once read and
+// taken, when a gap cuts it, when the flow closes in it, and when the
+// engine abandons the analyzer after a panic; one of SOAP's types that
+// is no SOAP message gives it back as soon as its reader stops; a body
+// of another type borrows none.
+func TestSOAPReadersGivenBack(t *testing.T) {
+	cl, err := creds.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := onvifPost(envelope(digestToken("admin", "admin"), getDeviceInformation))
+	reqCut := strings.Index(req, "<wsse:Nonce")
+	respCut := strings.Index(deviceInformation, "<tds:Model>")
+	form := postRequest("/login", "Content-Type: application/x-www-form-urlencoded\r\n", "user=admin&password=admin")
+	// Bodies of SOAP's types that are no SOAP message: their readers
+	// go back once they stop, before the body ends.
+	xmlConfig := postRequest("/config", "Content-Type: text/xml\r\n", `<?xml version="1.0"?><config><user>admin</user><pass>admin</pass></config>`)
+	htmlError := "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/html\r\nContent-Length: 40\r\n\r\n<html><body>Server error</body></html>\r\n"
+	tests := []struct {
+		name string
+		// begin leaves a body half read; lent is how many readers it
+		// holds then, of logins and answers.
+		begin  func(c *inspecttest.Conv)
+		lent   [2]int
+		finish func(t *testing.T, s *inspecttest.Session)
+		// findings is how many logins the session reports; -1 after
+		// Abandon, when the engine closes nothing.
+		findings int
+	}{
+		{"request_read", func(c *inspecttest.Conv) { c.Client(req[:reqCut]) }, [2]int{1, 0},
+			func(t *testing.T, s *inspecttest.Session) { s.Client(req[reqCut:]).Server(deviceInformation) }, 1},
+		{"request_gap", func(c *inspecttest.Conv) { c.Client(req[:reqCut]) }, [2]int{1, 0},
+			func(t *testing.T, s *inspecttest.Session) {
+				s.Lose(inspect.ToServer, 10).Client("x").Server("") // the server's ACK says the bytes are gone
+			}, 0},
+		{"request_close", func(c *inspecttest.Conv) { c.Client(req[:reqCut]) }, [2]int{1, 0},
+			func(t *testing.T, s *inspecttest.Session) { s.End() }, 0},
+		{"request_abandon", func(c *inspecttest.Conv) { c.Client(req[:reqCut]) }, [2]int{1, 0},
+			func(t *testing.T, s *inspecttest.Session) {
+				f, a := s.Analyzer(t)
+				a.(inspect.Abandoner).Abandon(f)
+			}, -1},
+		{"answer_read", func(c *inspecttest.Conv) { c.Client(req).Server(deviceInformation[:respCut]) }, [2]int{0, 1},
+			func(t *testing.T, s *inspecttest.Session) { s.Server(deviceInformation[respCut:]) }, 1},
+		{"answer_gap", func(c *inspecttest.Conv) { c.Client(req).Server(deviceInformation[:respCut]) }, [2]int{0, 1},
+			func(t *testing.T, s *inspecttest.Session) { s.Lose(inspect.ToClient, 10).Server("x").Client("") }, 1},
+		{"answer_close", func(c *inspecttest.Conv) { c.Client(req).Server(deviceInformation[:respCut]) }, [2]int{0, 1},
+			func(t *testing.T, s *inspecttest.Session) { s.End() }, 1},
+		{"answer_abandon", func(c *inspecttest.Conv) { c.Client(req).Server(deviceInformation[:respCut]) }, [2]int{0, 1},
+			func(t *testing.T, s *inspecttest.Session) {
+				f, a := s.Analyzer(t)
+				a.(inspect.Abandoner).Abandon(f)
+			}, -1},
+		{"form_borrows_none", func(c *inspecttest.Conv) { c.Client(form[:len(form)-5]) }, [2]int{0, 0},
+			func(t *testing.T, s *inspecttest.Session) { s.Client(form[len(form)-5:]).Server(notAuthorized) }, 1},
+		{"request_not_soap", func(c *inspecttest.Conv) { c.Client(xmlConfig[:len(xmlConfig)-5]) }, [2]int{0, 0},
+			func(t *testing.T, s *inspecttest.Session) {
+				s.Client(xmlConfig[len(xmlConfig)-5:]).Server(notAuthorized)
+			}, 0},
+		{"answer_not_soap", func(c *inspecttest.Conv) { c.Client(req).Server(htmlError[:len(htmlError)-5]) }, [2]int{0, 0},
+			func(t *testing.T, s *inspecttest.Session) { s.Server(htmlError[len(htmlError)-5:]) }, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := New(nil)
+			s := inspecttest.NewClassifiedSession(t, cl, p, onvifCamera)
+			tt.begin(s.Conv)
+			if got := [2]int{p.logins.Lent(), p.answers.Lent()}; got != tt.lent {
+				t.Fatalf("readers lent while the body is read: %v, want %v", got, tt.lent)
+			}
+			tt.finish(t, s)
+			if p.logins.Lent() != 0 || p.answers.Lent() != 0 {
+				t.Errorf("readers still lent: %d, %d", p.logins.Lent(), p.answers.Lent())
+			}
+			if tt.findings < 0 {
+				return
+			}
+			if got := s.End().Findings(); len(got) != tt.findings {
+				t.Errorf("%d logins, want %d: %v", len(got), tt.findings, evidences(got))
+			}
+		})
+	}
+}
+
+// TestSOAPReadersCapped: past maxSOAPReaders request bodies read at once,
+// or past a host's share of them, a body's token is not read, but its
+// flow goes on: its answer is paired, and its next request, once a
+// reader is free, is read; another host's is read meanwhile.
+func TestSOAPReadersCapped(t *testing.T) {
+	cl, err := creds.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := onvifPost(envelope(digestToken("admin", "admin"), getDeviceInformation))
+	cut := strings.Index(req, "<wsse:Nonce")
+	tests := []struct {
+		name string
+		// hosts each leave perHost bodies half read, holding every
+		// reader they may; the flow past the cap is the last host's.
+		hosts, perHost int
+		// other: another host's body is read meanwhile.
+		other bool
+	}{
+		{"cap", maxSOAPReaders, 1, false},
+		{"host_share", 1, maxSOAPReaders / inspect.HostShareDiv, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, col := New(nil), &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, cl, p)
+			addrs := soapClients(e, tt.hosts+1)
+			var holders []*inspecttest.Conv
+			for _, addr := range addrs[:tt.hosts] {
+				for i := range tt.perHost {
+					c := inspecttest.NewTCP(e, addr+":"+strconv.Itoa(40000+i), onvifCamera)
+					holders = append(holders, c.Client(req[:cut]))
+				}
+			}
+			if want := tt.hosts * tt.perHost; p.logins.Lent() != want {
+				t.Fatalf("%d readers lent, want %d", p.logins.Lent(), want)
+			}
+			past := inspecttest.NewTCP(e, addrs[tt.hosts-1]+":50000", onvifCamera)
+			past.Client(req).Server(deviceInformation)
+			if got := col.Findings(); len(got) != 0 {
+				t.Fatalf("a body past the cap was read: %v", evidences(got))
+			}
+			if tt.other {
+				inspecttest.NewTCP(e, addrs[tt.hosts]+":40000", onvifCamera).Client(req).Server(deviceInformation)
+				if got := col.Findings(); len(got) != 1 {
+					t.Fatalf("%d logins from another host, want its one: %v", len(got), evidences(got))
+				}
+				col.Events = nil
+			}
+			holders[0].Client(req[cut:]).Server(deviceInformation)
+			past.Client(req).Server(deviceInformation)
+			if got := col.Findings(); len(got) != 2 || got[0].Evidence["accepted"] != "yes" || got[1].Evidence["accepted"] != "yes" {
+				t.Fatalf("logins %v, want the holder's and the next one past the cap, accepted", evidences(got))
+			}
+			e.Flush()
+			if p.logins.Lent() != 0 || p.answers.Lent() != 0 {
+				t.Errorf("readers still lent after every flow closed: %d, %d", p.logins.Lent(), p.answers.Lent())
+			}
+		})
+	}
+}
+
+// TestSOAPAnswerPastCap: an answer past maxSOAPReaders answer bodies
+// read at once is not read, so a fault it holds is not seen: a 200 to
+// the token is no acceptance, but unknown.
+func TestSOAPAnswerPastCap(t *testing.T) {
+	cl, err := creds.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := onvifPost(envelope(digestToken("admin", "admin"), getDeviceInformation))
+	cut := strings.Index(deviceInformation, "<tds:Model>")
+	faultOK := soapReply("200 OK", `<env:Fault><env:Code><env:Value>env:Sender</env:Value>`+
+		`<env:Subcode><env:Value>ter:NotAuthorized</env:Value></env:Subcode></env:Code></env:Fault>`)
+	const other = "192.168.1.65"
+	tests := []struct {
+		name    string
+		holders int // flows holding an answer reader each
+		want    string
+	}{
+		{"within_cap", maxSOAPReaders - 1, "no"},
+		{"past_cap", maxSOAPReaders, "unknown"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, col := New(nil), &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, cl, p)
+			addrs := soapClients(e, tt.holders+1)
+			for _, addr := range addrs[:tt.holders] {
+				inspecttest.NewTCP(e, addr+":40000", onvifCamera).Client(req).Server(deviceInformation[:cut])
+			}
+			if p.answers.Lent() != tt.holders {
+				t.Fatalf("%d answer readers lent, want %d", p.answers.Lent(), tt.holders)
+			}
+			inspecttest.NewTCP(e, addrs[tt.holders]+":40000", other+":80").Client(req).Server(faultOK)
+			var got []string
+			for _, ev := range col.Findings() {
+				if ev.Device.IP == other {
+					got = append(got, ev.Evidence["accepted"])
+				}
+			}
+			if len(got) != 1 || got[0] != tt.want {
+				t.Errorf("verdicts %v on the token answered with a fault, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// soapClients are n client addresses in distinct host buckets of e,
+// each with a share of its own.
+func soapClients(e *inspect.Engine, n int) []string {
+	var addrs []string
+	used := map[uint32]bool{}
+	for i := 0; len(addrs) < n; i++ {
+		addr := "10.0." + strconv.Itoa(i/250) + "." + strconv.Itoa(1+i%250)
+		if b := e.HostBucket(netip.MustParseAddr(addr)); !used[b] {
+			used[b] = true
+			addrs = append(addrs, addr)
+		}
+	}
+	return addrs
 }
