@@ -28,14 +28,14 @@
 //	addresses     the addresses among those hosts, comma separated, for
 //	              the device layer to check the message is the sender's
 //
-// Scopes are percent-decoded; no other scope is reported: a location
-// scope may say where the owner lives and a MAC scope adds nothing the
-// frame does not show, and vendors put serial numbers in scopes of their
-// own. Values are cleaned text of at most 256 bytes; lists hold at most
-// eight items, of the first 32 scopes. Of a ProbeMatches or
-// ResolveMatches only the first match is read. A flow reports each
-// (message, endpoint, types, scopes, XAddrs) once, and at most
-// maxReports of them. WS-Discovery is
+// Scope values are percent-decoded escape by escape (a bad escape stays
+// as it is); no other scope is reported: a location scope may say where
+// the owner lives and a MAC scope adds nothing the frame does not show,
+// and vendors put serial numbers in scopes of their own. Values are
+// cleaned text of at most 256 bytes; lists hold at most eight items, of
+// the first 32 scopes. Of a ProbeMatches or ResolveMatches only the
+// first match is read. A flow reports each (message, endpoint, types,
+// scopes, XAddrs) once, and at most maxReports of them. WS-Discovery is
 // recognised by its envelope on any UDP port, since matches go to the
 // searcher's port, and by port 3702.
 package wsd
@@ -43,7 +43,6 @@ package wsd
 import (
 	"bytes"
 	"net/netip"
-	"net/url"
 	"strings"
 
 	"github.com/iotgw/iotgw/pkg/event"
@@ -287,11 +286,12 @@ func readScopes(b []byte) scopes {
 		if len(uri) < len(onvifScope) || !strings.EqualFold(uri[:len(onvifScope)], onvifScope) {
 			continue
 		}
-		category, value, _ := strings.Cut(uri[len(onvifScope):], "/")
-		if v, err := url.PathUnescape(value); err == nil {
-			value = v
-		}
-		value = inspect.CleanText([]byte(value), maxValue)
+		category, raw, _ := strings.Cut(uri[len(onvifScope):], "/")
+		// Escape by escape: an owner's "100%" must not leave the rest of
+		// the name encoded.
+		decoded := make([]byte, len(raw))
+		decoded = decoded[:inspect.PercentDecode(decoded, []byte(raw), 0)]
+		value := inspect.CleanText(decoded, maxValue)
 		if value == "" {
 			continue
 		}

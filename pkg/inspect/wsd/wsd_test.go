@@ -163,6 +163,13 @@ func TestSynthetic(t *testing.T) {
 				`onvif://www.onvif.org/hardware/IPC-HDW2431T-AS-S2</d:Scopes></d:Hello></SOAP-ENV:Body></SOAP-ENV:Envelope>`}, nil,
 			[]map[string]string{{"name": "Dahua", "hardware": "IPC-HDW2431T-AS-S2", "profiles": "Streaming,G,T",
 				"onvif_types": "Network_Video_Transmitter,video_encoder,audio_encoder,ptz"}}, []string{"china", "unique_identifier"}},
+		// An escape that is not one ("%" typed by the owner, cut short)
+		// stays as it is; the others are decoded.
+		{"scope_escapes_decoded_one_by_one", "192.168.1.21:3702", "239.255.255.250:3702",
+			[]string{hdr2005 + `Hello</wsa:Action></SOAP-ENV:Header><SOAP-ENV:Body><d:Hello><d:Scopes>` +
+				`onvif://www.onvif.org/name/IPC%20Camera%20100% onvif://www.onvif.org/hardware/DS%2D2CD2142FWD%2DI%zz ` +
+				`onvif://www.onvif.org/location/country/china</d:Scopes></d:Hello></SOAP-ENV:Body></SOAP-ENV:Envelope>`}, nil,
+			[]map[string]string{{"name": "IPC Camera 100%", "hardware": "DS-2CD2142FWD-I%zz"}}, []string{"china"}},
 		{"printer_hello", "192.168.1.30:3702", "239.255.255.250:3702", []string{printerHello}, nil,
 			[]map[string]string{{"message": "hello", "types": "wsdp:Device wprt:PrintDeviceType wscn:ScanDeviceType",
 				"-onvif_types": "", "-name": ""}}, nil},
