@@ -29,15 +29,16 @@
 //	              the device layer to check the message is the sender's
 //
 // Scope values are percent-decoded escape by escape (a bad escape stays
-// as it is); no other scope is reported: a location scope may say where
-// the owner lives and a MAC scope adds nothing the frame does not show,
-// and vendors put serial numbers in scopes of their own. Values are
-// cleaned text of at most 256 bytes; lists hold at most eight items, of
-// the first 32 scopes. Of a ProbeMatches or ResolveMatches only the
-// first match is read. A flow reports each (message, endpoint, types,
-// scopes, XAddrs) once, and at most maxReports of them. WS-Discovery is
-// recognised by its envelope on any UDP port, since matches go to the
-// searcher's port, and by port 3702.
+// as it is), trailing slashes dropped; no other scope is reported: a
+// location scope may say where the owner lives and a MAC scope adds
+// nothing the frame does not show, and vendors put serial numbers in
+// scopes of their own. Values are cleaned text of at most 256 bytes;
+// lists hold at most eight items, of the first 32 scopes. Of a
+// ProbeMatches or ResolveMatches only the first match is read. A flow
+// reports each (message, endpoint, types, scopes, XAddrs) once, and at
+// most maxReports of them. WS-Discovery is recognised by its envelope on
+// any UDP port, since matches go to the searcher's port, and by port
+// 3702.
 package wsd
 
 import (
@@ -287,6 +288,9 @@ func readScopes(b []byte) scopes {
 			continue
 		}
 		category, raw, _ := strings.Cut(uri[len(onvifScope):], "/")
+		// A trailing slash ends the path, not the value
+		// ("type/video_encoder/"); an escaped one stays.
+		raw = strings.TrimRight(raw, "/")
 		// Escape by escape: an owner's "100%" must not leave the rest of
 		// the name encoded.
 		decoded := make([]byte, len(raw))

@@ -170,6 +170,15 @@ func TestSynthetic(t *testing.T) {
 				`onvif://www.onvif.org/name/IPC%20Camera%20100% onvif://www.onvif.org/hardware/DS%2D2CD2142FWD%2DI%zz ` +
 				`onvif://www.onvif.org/location/country/china</d:Scopes></d:Hello></SOAP-ENV:Body></SOAP-ENV:Envelope>`}, nil,
 			[]map[string]string{{"name": "IPC Camera 100%", "hardware": "DS-2CD2142FWD-I%zz"}}, []string{"china"}},
+		// A scope URI ending in a slash names the same value: the
+		// type still votes camera, the model has no slash.
+		{"scope_trailing_slashes", "192.168.1.21:3702", "239.255.255.250:3702",
+			[]string{hdr2005 + `Hello</wsa:Action></SOAP-ENV:Header><SOAP-ENV:Body><d:Hello><d:Scopes>` +
+				`onvif://www.onvif.org/type/video_encoder/ onvif://www.onvif.org/Profile/Streaming// ` +
+				`onvif://www.onvif.org/hardware/DS-2CD2142FWD-I/ onvif://www.onvif.org/name/HIKVISION/ ` +
+				`onvif://www.onvif.org/manufacturer/</d:Scopes></d:Hello></SOAP-ENV:Body></SOAP-ENV:Envelope>`}, nil,
+			[]map[string]string{{"onvif_types": "video_encoder", "profiles": "Streaming", "hardware": "DS-2CD2142FWD-I",
+				"name": "HIKVISION", "-manufacturer": ""}}, nil},
 		{"printer_hello", "192.168.1.30:3702", "239.255.255.250:3702", []string{printerHello}, nil,
 			[]map[string]string{{"message": "hello", "types": "wsdp:Device wprt:PrintDeviceType wscn:ScanDeviceType",
 				"-onvif_types": "", "-name": ""}}, nil},
