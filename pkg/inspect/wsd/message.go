@@ -228,14 +228,17 @@ func tagEnd(b []byte) int {
 }
 
 // text is the character data right after start tag t, up to the next
-// markup, trimmed; nil for an empty element.
+// markup, trimmed; nil for an empty element. Where the datagram ends
+// first (a capture's snaplen cut it), only the items before the last
+// white space: the last one may be cut short.
 func (s *scanner) text(t tag) []byte {
 	if t.selfClosing {
 		return nil
 	}
 	rest := s.b[s.pos:]
-	if i := bytes.IndexByte(rest, '<'); i >= 0 {
-		rest = rest[:i]
+	end := bytes.IndexByte(rest, '<')
+	if end < 0 {
+		end = max(bytes.LastIndexAny(rest, " \t\r\n"), 0)
 	}
-	return bytes.TrimSpace(rest)
+	return bytes.TrimSpace(rest[:end])
 }

@@ -34,11 +34,12 @@
 // nothing the frame does not show, and vendors put serial numbers in
 // scopes of their own. Values are cleaned text of at most 256 bytes;
 // lists hold at most eight items, of the first 32 scopes. Of a
-// ProbeMatches or ResolveMatches only the first match is read. A flow
-// reports each (message, endpoint, types, scopes, XAddrs) once, and at
-// most maxReports of them. WS-Discovery is recognised by its envelope on
-// any UDP port, since matches go to the searcher's port, and by port
-// 3702.
+// ProbeMatches or ResolveMatches only the first match is read. Of an
+// element a datagram cut short ends in, only the items before its last
+// white space are read: the last may be cut. A flow reports each
+// (message, endpoint, types, scopes, XAddrs) once, and at most
+// maxReports of them. WS-Discovery is recognised by its envelope on any
+// UDP port, since matches go to the searcher's port, and by port 3702.
 package wsd
 
 import (

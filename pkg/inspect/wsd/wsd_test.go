@@ -229,6 +229,16 @@ func TestSynthetic(t *testing.T) {
 			[]string{axisHello[:300], axisHello[:strings.Index(axisHello, "Profile/G")]}, nil,
 			[]map[string]string{{"message": "hello", "-types": ""}, {"message": "hello", "types": "dn:NetworkVideoTransmitter",
 				"onvif_types": "Network_Video_Transmitter", "-profiles": ""}}, nil},
+		// A datagram a capture's snaplen cut inside an element: its last
+		// item may be cut short ("M3045-V" as "M30", 192.168.1.20 as
+		// another device's 192.168.1.2), so only the items before it
+		// count, and an Action cut short names nothing.
+		{"cut_inside_a_value", "192.168.1.20:3702", "239.255.255.250:3702",
+			[]string{axisHello[:strings.Index(axisHello, "M3045-V ")+3],
+				printerHello[:strings.Index(printerHello, "192.168.1.30")+11],
+				strings.Replace(onvifProbe, "Probe</wsa:Action>", "ProbeMatches</wsa:Action>", 1)[:strings.Index(onvifProbe, "Probe</wsa:Action>")+5]},
+			nil, []map[string]string{{"message": "hello", "manufacturer": "AXIS", "profiles": "G", "-hardware": ""},
+				{"message": "hello", "types": "wsdp:Device wprt:PrintDeviceType wscn:ScanDeviceType", "-xaddrs_host": "", "-addresses": ""}}, nil},
 		{"garbage", "192.168.1.20:3702", "239.255.255.250:3702", []string{"\x00\x01<", "<", "<<>>", "< a", "<!--"}, nil, nil, nil},
 	}
 	for _, tt := range tests {
