@@ -87,37 +87,36 @@ func parse(b []byte, m *message) bool {
 		if !ok {
 			break
 		}
-		local := string(t.local) // compared, never kept: no allocation
 		if i == 0 {
-			if t.end || local != "Envelope" {
+			if t.end || !t.is("Envelope") {
 				return false
 			}
 			continue
 		}
 		if t.end {
-			if local == "Body" {
+			if t.is("Body") {
 				break
 			}
 			continue
 		}
 		var dst *[]byte
 		switch {
-		case !inBody && local == "Action":
+		case !inBody && t.is("Action"):
 			if m.kind == 0 {
 				m.kind = actionKind(s.text(t))
 			}
-		case local == "Body":
+		case t.is("Body"):
 			inBody = true
 		case !inBody:
-		case local == "ProbeMatch" || local == "ResolveMatch":
+		case t.is("ProbeMatch") || t.is("ResolveMatch"):
 			matches++
-		case local == "Address":
+		case t.is("Address"):
 			dst = &m.endpoint
-		case local == "Types":
+		case t.is("Types"):
 			dst = &m.types
-		case local == "Scopes":
+		case t.is("Scopes"):
 			dst = &m.scopes
-		case local == "XAddrs":
+		case t.is("XAddrs"):
 			dst = &m.xaddrs
 		}
 		if matches > 1 {
@@ -144,6 +143,11 @@ type tag struct {
 	end         bool   // </x>
 	selfClosing bool   // <x/>
 }
+
+// is reports whether t's local name is name. The conversion is only
+// compared, so it never allocates, whatever the name's length; a string
+// kept in a variable would for a name longer than 32 bytes.
+func (t tag) is(name string) bool { return string(t.local) == name }
 
 func (s *scanner) next() (tag, bool) {
 	for {
