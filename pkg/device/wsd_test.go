@@ -39,6 +39,11 @@ func TestWSDIdentity(t *testing.T) {
 		{"hello_multicast", "192.168.1.40", with(camera, "message", "hello"), "Hikvision", "camera", "DS-2CD2142FWD-I", "wsd", "onvif-scope-hardware"},
 		// The owner named it: no vendor from the name.
 		{"owner_named", "192.168.1.40", with(camera, "name", "Front door"), "", "camera", "DS-2CD2142FWD-I", "wsd", "onvif-scope-hardware"},
+		// Words of a vendor's name in what the owner typed name no vendor:
+		// no disclosure policy of Brother's or Ring's for a no-name camera.
+		{"owner_named_with_vendor_words", "192.168.1.40", with(camera, "name", "Brother's room"), "", "camera", "DS-2CD2142FWD-I", "wsd", "onvif-scope-hardware"},
+		{"owner_named_after_a_vendor", "192.168.1.40", with(camera, "name", "Ring doorbell view"), "", "camera", "DS-2CD2142FWD-I", "wsd", "onvif-scope-hardware"},
+		{"maker_and_model", "192.168.1.40", with(camera, "name", "HIKVISION DS-2CD2142FWD-I"), "Hikvision", "camera", "DS-2CD2142FWD-I", "wsd", "onvif-scope-hardware"},
 		{"name_of_a_model", "192.168.1.40", with(camera, "name", "AXIS M3045-V", "hardware", "M3045-V"), "Axis", "camera", "M3045-V", "wsd", "onvif-scope-hardware"},
 		{"manufacturer_scope", "192.168.1.40", with(camera, "name", "IPC", "manufacturer", "Tiandy"), "Tiandy", "camera", "DS-2CD2142FWD-I", "wsd", "onvif-scope-hardware"},
 		{"windows_host", "192.168.1.40", event.Evidence{"message": "resolve_matches", "types": "wsdp:Device pub:Computer",

@@ -266,6 +266,8 @@ var ruleCases = []ruleCase{
 	{SigONVIFScope, "type/Network_Video_Transmitter", "onvif-scope-video-encoder", "type=camera"},
 	{SigONVIFScope, "hardware/DS-2CD2142FWD-I", "onvif-scope-hardware", "model=DS-2CD2142FWD-I"},
 	{SigONVIFScope, "name/HIKVISION", "onvif-scope-name", "vendor=HIKVISION"},
+	{SigONVIFScope, "name/AXIS M3045-V", "onvif-scope-name", "vendor=AXIS"},
+	{SigONVIFScope, "name/Tapo C200", "onvif-scope-name", "vendor=Tapo"},
 	{SigONVIFScope, "manufacturer/Tiandy", "onvif-scope-manufacturer", "vendor=Tiandy"},
 }
 
@@ -278,6 +280,12 @@ var ruleMisses = []ruleCase{
 	{SigONVIFScope, "type/ptz", "onvif-scope-video-encoder", ""},
 	{SigONVIFScope, "type/Network_Video_Decoder", "onvif-scope-video-encoder", ""},
 	{SigONVIFScope, "location/hardware/x", "onvif-scope-hardware", ""},
+	// The name scope names its maker only as shipped: the maker's name,
+	// alone or before model numbers; not in what the owner typed.
+	{SigONVIFScope, "name/Brother's room", "onvif-scope-name", ""},
+	{SigONVIFScope, "name/Ring doorbell", "onvif-scope-name", ""},
+	{SigONVIFScope, "name/Front door Axis", "onvif-scope-name", ""},
+	{SigONVIFScope, "name/IPC-HDW2431T-AS-S2", "onvif-scope-name", ""},
 	// Only Apple's MacN,M identifiers, whole: not any model that begins
 	// with Mac.
 	{SigMDNSTXT, "model=MacroSystemNAS2,1", "mdns-txt-apple-computer", ""},
