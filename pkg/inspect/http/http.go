@@ -274,12 +274,12 @@ type reply struct {
 	// of a proxy: what it says of a server is the origin's.
 	relayed bool
 	// What its body showed as a SOAP message (soapAnswer), once read:
-	// a fault, and one that refuses the request's credentials;
-	// soapUnread: a body that may be one was not read, no reader being
-	// left (maxSOAPReaders).
-	soapFault   bool
-	soapRefused bool
-	soapUnread  bool
+	// a fault, and one that refuses the request's credentials; a
+	// response to the operation. A body not read as one (of another
+	// type, none, or past maxSOAPReaders) shows none of them.
+	soapFault    bool
+	soapRefused  bool
+	soapResponse bool
 }
 
 // pageVerdict is what the body of a 2xx answer to a form login shows.

@@ -246,6 +246,9 @@ type soapAnswer struct {
 	xml   xmlReader
 	field uint8
 	fault bool // the Body holds a Fault
+	// response: the Body holds an element other than a Fault, the
+	// operation's response.
+	response bool
 	// refused: the fault's code or a subcode is ter:NotAuthorized or
 	// wsse:FailedAuthentication.
 	refused bool
@@ -272,16 +275,19 @@ func (s *soapAnswer) feed(b []byte) {
 }
 
 // spent reports whether the reader reads no more of the body and found
-// neither a fault nor device information: the answer says nothing as
-// SOAP.
-func (s *soapAnswer) spent() bool { return s.xml.stopped() && !s.fault && !s.info }
+// neither a fault nor a response: the answer says nothing as SOAP.
+func (s *soapAnswer) spent() bool { return s.xml.stopped() && !s.fault && !s.response }
 
 func (s *soapAnswer) open(r *xmlReader, local []byte) {
 	switch {
 	case r.depth == 1 && r.code(1) != elEnvelope:
 		r.stop()
-	case r.depth == 3 && r.code(2) == elBody && r.code(3) == elFault:
-		s.fault = true
+	case r.depth == 3 && r.code(2) == elBody:
+		if r.code(3) == elFault {
+			s.fault = true
+		} else {
+			s.response = true
+		}
 	case r.depth >= 4 && r.under(elEnvelope, elBody, elFault) && (string(local) == "Value" || string(local) == "faultcode"):
 		s.field, s.codeLen = ansCode, 0
 		r.capture = true
@@ -365,8 +371,8 @@ func (s *soapAnswer) deviceInformation() event.Evidence {
 // (inspect.Lender): a device leaving bodies half-sent on many
 // connections cannot keep another's from being read. A body refused a
 // reader is not read as SOAP: its token is not reported, or, unless a
-// 401 refuses the token, its answer leaves the verdict unknown: a fault
-// it may hold was not seen.
+// 401 refuses the token, its answer leaves the verdict unknown: neither
+// a fault nor a response in it was seen.
 const maxSOAPReaders = 64
 
 // soapKind reports whether a body of kind k may be a SOAP message: one
@@ -384,7 +390,6 @@ func (a *analyzer) borrowSOAP(dir inspect.Dir, k bodyKind) {
 		return
 	}
 	a.soapAnswer = a.proto.answers.Get(a.hostBucket)
-	a.reply.soapUnread = a.soapAnswer == nil
 }
 
 // releaseSOAP wipes the SOAP reader of direction dir, if it holds one,
@@ -431,7 +436,7 @@ func (a *analyzer) readSOAPAnswer(f *inspect.Flow) {
 		return
 	}
 	defer a.releaseSOAP(inspect.ToClient)
-	a.reply.soapFault, a.reply.soapRefused = s.fault, s.refused
+	a.reply.soapFault, a.reply.soapRefused, a.reply.soapResponse = s.fault, s.refused, s.response
 	if a.sawDevice || a.reply.relayed || a.reply.status < 200 || a.reply.status > 299 {
 		return
 	}
@@ -448,19 +453,19 @@ func (a *analyzer) readSOAPAnswer(f *inspect.Flow) {
 
 // soapOutcome is the server's verdict on a UsernameToken from its
 // response r: refused by a 401 or by a fault whose code says the sender
-// is not authorized; accepted by a 2xx without a fault, unless the
-// operation is one devices answer without authentication. Any other
-// fault or status, a body not read for want of a reader, or pairing
-// made unreliable by lost bytes, is unknown.
+// is not authorized; accepted by a 2xx whose body is a SOAP response
+// without a fault, unless the operation is one devices answer without
+// authentication. A 2xx whose body was not read as a SOAP response (an
+// HTML page, none, a compressed one, one past maxSOAPReaders) may come
+// from a server that never read the token; it, any other fault or
+// status, or pairing made unreliable by lost bytes, is unknown.
 func (a *analyzer) soapOutcome(r *reply, c *pendingCred) inspect.Outcome {
 	switch {
 	case a.unpaired || r.status == 0:
 		return inspect.OutcomeUnknown
 	case r.status == 401 || r.soapRefused:
 		return inspect.OutcomeRejected
-	case r.soapUnread:
-		return inspect.OutcomeUnknown
-	case r.status >= 200 && r.status < 300 && !r.soapFault && !c.preAuth:
+	case r.status >= 200 && r.status < 300 && r.soapResponse && !r.soapFault && !c.preAuth:
 		return inspect.OutcomeAccepted
 	}
 	return inspect.OutcomeUnknown

@@ -135,6 +135,29 @@ func TestONVIFLogins(t *testing.T) {
 		{"digest_pre_auth_operation_unknown", func(c *inspecttest.Conv) {
 			c.Client(onvifPost(envelope(digestToken("admin", "admin"), `<tds:GetSystemDateAndTime/>`))).Server(systemDateAndTime)
 		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "unknown"}}},
+		// A 2xx that is no SOAP response may come from a server that
+		// never read the token: a web page answering any POST, an empty
+		// body, a compressed one.
+		{"digest_default_200_html_unknown", func(c *inspecttest.Conv) {
+			page := "<html><body>Welcome</body></html>"
+			c.Client(digest("admin", "admin")).Server("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: " + itoa(len(page)) + "\r\n\r\n" + page)
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "unknown"}}},
+		{"digest_default_200_empty_unknown", func(c *inspecttest.Conv) {
+			c.Client(digest("admin", "admin")).Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "unknown"}}},
+		{"digest_default_200_compressed_unknown", func(c *inspecttest.Conv) {
+			c.Client(digest("admin", "admin")).Server("HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nContent-Encoding: gzip\r\nContent-Length: 10\r\n\r\n\x1f\x8b\x08\x00<a\x00\x00\x00\x00")
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "unknown"}}},
+		{"digest_default_200_envelope_without_body_unknown", func(c *inspecttest.Conv) {
+			env := `<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Header/></env:Envelope>`
+			c.Client(digest("admin", "admin")).Server("HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nContent-Length: " + itoa(len(env)) + "\r\n\r\n" + env)
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "unknown"}}},
+		{"digest_default_chunked_fault_in_200", func(c *inspecttest.Conv) {
+			env := notAuthorized[strings.Index(notAuthorized, "<?xml"):]
+			half := len(env) / 2
+			c.Client(digest("admin", "admin")).Server("HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nTransfer-Encoding: chunked\r\n\r\n" +
+				strconv.FormatInt(int64(half), 16) + "\r\n" + env[:half] + "\r\n" + strconv.FormatInt(int64(len(env)-half), 16) + "\r\n" + env[half:] + "\r\n0\r\n\r\n")
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "no"}}},
 		{"digest_unanswered", func(c *inspecttest.Conv) {
 			c.Client(digest("admin", "admin"))
 		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "unknown"}}},
