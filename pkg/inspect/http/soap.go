@@ -452,8 +452,11 @@ func (a *analyzer) readSOAPAnswer(f *inspect.Flow) {
 }
 
 // soapOutcome is the server's verdict on a UsernameToken from its
-// response r: refused by a 401 or by a fault whose code says the sender
-// is not authorized; accepted by a 2xx whose body is a SOAP response
+// response r: refused by a fault whose code says the sender is not
+// authorized, or by a 401 that asks for no HTTP authentication (a 401
+// with a WWW-Authenticate challenge and no such fault answers the HTTP
+// layer, which many cameras check before the token, or instead of it:
+// unknown); accepted by a 2xx whose body is a SOAP response
 // without a fault, unless the operation is one devices answer without
 // authentication. A 2xx whose body was not read as a SOAP response (an
 // HTML page, none, a compressed one, one past maxSOAPReaders) may come
@@ -463,7 +466,7 @@ func (a *analyzer) soapOutcome(r *reply, c *pendingCred) inspect.Outcome {
 	switch {
 	case a.unpaired || r.status == 0:
 		return inspect.OutcomeUnknown
-	case r.status == 401 || r.soapRefused:
+	case r.soapRefused || r.status == 401 && !r.challenge.Origin:
 		return inspect.OutcomeRejected
 	case r.status >= 200 && r.status < 300 && r.soapResponse && !r.soapFault && !c.preAuth:
 		return inspect.OutcomeAccepted

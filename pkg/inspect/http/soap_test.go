@@ -129,6 +129,16 @@ func TestONVIFLogins(t *testing.T) {
 		{"digest_unique_refused_by_401", func(c *inspecttest.Conv) {
 			c.Client(digest("admin", secret)).Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
 		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "hashed", Accepted: "no"}}},
+		// A 401 that challenges for HTTP Digest answers the HTTP layer,
+		// which cameras check before the token: the token's verdict is
+		// the fault's, if the body holds one.
+		{"digest_default_401_http_challenge_unknown", func(c *inspecttest.Conv) {
+			c.Client(digest("admin", "admin")).Server("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"IPC\", qop=\"auth\", nonce=\"4e6f6e63\"\r\nContent-Length: 0\r\n\r\n")
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "unknown"}}},
+		{"digest_default_401_http_challenge_with_fault", func(c *inspecttest.Conv) {
+			c.Client(digest("admin", "admin")).Server(strings.Replace(strings.Replace(notAuthorized, "400 Bad Request", "401 Unauthorized", 1),
+				"\r\n", "\r\nWWW-Authenticate: Digest realm=\"IPC\", qop=\"auth\", nonce=\"4e6f6e63\"\r\n", 1))
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "no"}}},
 		{"digest_other_fault_unknown", func(c *inspecttest.Conv) {
 			c.Client(digest("admin", secret)).Server(notSupported)
 		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "hashed", Accepted: "unknown"}}},
