@@ -252,8 +252,15 @@ func (a *analyzer) addRequestCred(f *inspect.Flow, c pendingCred) {
 }
 
 // bodyCred places a login found in a request body: on its queued request,
-// or, if the response already came (an early 401), reported with it.
+// or, if the response already came (an early 401), reported with it. A
+// UsernameToken answered before its body ended is reported unknown: the
+// server answered before it had read the token and the operation (a
+// final answer to Expect: 100-continue).
 func (a *analyzer) bodyCred(f *inspect.Flow, c pendingCred) {
+	if c.soap && a.lastSeq == a.reqSeq {
+		f.ReportCredential(&c.sent.Cred, inspect.OutcomeUnknown, f.LoginSubject())
+		return
+	}
 	for i := 0; i < a.qLen; i++ {
 		if e := &a.queue[(a.qHead+i)%maxPending]; e.seq == a.reqSeq {
 			a.attach(f, &e.creds, c)
@@ -261,11 +268,7 @@ func (a *analyzer) bodyCred(f *inspect.Flow, c pendingCred) {
 		}
 	}
 	o := inspect.OutcomeUnknown
-	switch {
-	case a.lastSeq != a.reqSeq:
-	case c.soap:
-		o = a.soapOutcome(&a.lastReply, &c)
-	default:
+	if a.lastSeq == a.reqSeq {
 		o = a.outcome(&a.lastReply, a.reqCookies)
 	}
 	f.ReportCredential(&c.sent.Cred, o, f.LoginSubject())

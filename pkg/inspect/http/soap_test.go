@@ -168,6 +168,24 @@ func TestONVIFLogins(t *testing.T) {
 			c.Client(digest("admin", "admin")).Server("HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nTransfer-Encoding: chunked\r\n\r\n" +
 				strconv.FormatInt(int64(half), 16) + "\r\n" + env[:half] + "\r\n" + strconv.FormatInt(int64(len(env)-half), 16) + "\r\n" + env[half:] + "\r\n0\r\n\r\n")
 		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "no"}}},
+		// An answer before the body ends (a final one to Expect:
+		// 100-continue) came before the server could read the token;
+		// after a 100 Continue, the body's answer judges it.
+		{"digest_default_answered_before_body_unknown", func(c *inspecttest.Conv) {
+			req := strings.Replace(digest("admin", "admin"), "\r\n\r\n", "\r\nExpect: 100-continue\r\n\r\n", 1)
+			end := strings.Index(req, "\r\n\r\n") + 4
+			c.Client(req[:end]).Server(deviceInformation).Client(req[end:])
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "unknown"}}},
+		{"digest_default_answered_within_body_unknown", func(c *inspecttest.Conv) {
+			req := digest("admin", "admin")
+			end := len(req) - len("</s:Envelope>")
+			c.Client(req[:end]).Server(deviceInformation).Client(req[end:])
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "unknown"}}},
+		{"digest_default_after_100_continue", func(c *inspecttest.Conv) {
+			req := strings.Replace(digest("admin", "admin"), "\r\n\r\n", "\r\nExpect: 100-continue\r\n\r\n", 1)
+			end := strings.Index(req, "\r\n\r\n") + 4
+			c.Client(req[:end]).Server("HTTP/1.1 100 Continue\r\n\r\n").Client(req[end:]).Server(deviceInformation)
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "yes"}}},
 		{"digest_unanswered", func(c *inspecttest.Conv) {
 			c.Client(digest("admin", "admin"))
 		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "unknown"}}},
