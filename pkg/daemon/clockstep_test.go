@@ -33,12 +33,7 @@ func TestQuarantineFollowsClockStep(t *testing.T) {
 			const term = time.Hour
 			cfg := enforcingConfig()
 			cfg.Policy.QuarantineFor.Duration = term
-			clk := testclock.New(tc.boot)
-			fake, err := quarantine.NewFake(quarantine.Config{NoticePort: 8081}, quarantine.WithClock(clk.Now))
-			if err != nil {
-				t.Fatal(err)
-			}
-			withClock := func(d *Deps) { d.Now, d.Reading = clk.Now, clk.Reading }
+			clk, fake, withClock := clockedFake(t, tc.boot)
 			dir := t.TempDir()
 			h := start(t, cfg, fake, dir, withClock)
 			h.settle()
@@ -91,11 +86,7 @@ func TestQuarantineFollowsClockStep(t *testing.T) {
 func TestQuarantineSavedBeforeNTP(t *testing.T) {
 	const term = time.Hour
 	right := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	clk := testclock.New(right)
-	fake, err := quarantine.NewFake(quarantine.Config{NoticePort: 8081}, quarantine.WithClock(clk.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, fake, withClock := clockedFake(t, right)
 	dir := t.TempDir()
 	boot := time.Unix(42, 0).UTC()
 	editStore(t, dir, func(st *store.Store) {
@@ -104,7 +95,7 @@ func TestQuarantineSavedBeforeNTP(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	h := launch(t, enforcingConfig(), fake, dir, false, func(d *Deps) { d.Now, d.Reading = clk.Now, clk.Reading })
+	h := launch(t, enforcingConfig(), fake, dir, false, withClock)
 	defer h.stop()
 	h.settle()
 	if _, ok := quarantined(t, fake)[plug]; !ok {
@@ -134,11 +125,7 @@ func TestQuarantineHeldBetweenStepAndTick(t *testing.T) {
 		{"moved_then_set_again", []time.Time{right, right.Add(24 * time.Hour)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := testclock.New(boot.Add(time.Minute))
-			fake, err := quarantine.NewFake(quarantine.Config{NoticePort: 8081}, quarantine.WithClock(clk.Now))
-			if err != nil {
-				t.Fatal(err)
-			}
+			clk, fake, withClock := clockedFake(t, boot.Add(time.Minute))
 			dir := t.TempDir()
 			editStore(t, dir, func(st *store.Store) {
 				if err := st.PutQuarantine(store.Quarantine{MAC: plug, Mode: string(quarantine.ModeBlock), Since: boot, Until: boot.Add(term),
@@ -146,7 +133,7 @@ func TestQuarantineHeldBetweenStepAndTick(t *testing.T) {
 					t.Fatal(err)
 				}
 			})
-			h := launch(t, enforcingConfig(), fake, dir, false, func(d *Deps) { d.Now, d.Reading = clk.Now, clk.Reading })
+			h := launch(t, enforcingConfig(), fake, dir, false, withClock)
 			defer h.stop()
 			h.settle()
 			ctx := context.Background()
@@ -221,12 +208,8 @@ func TestPlanBeforeStepDropped(t *testing.T) {
 	cfg := enforcingConfig()
 	cfg.Policy.QuarantineFor.Duration = term
 	cfg.Policy.MaxAutoQuarantine = 0 // nothing quarantined while the capture plays
-	clk := testclock.New(right.AddDate(-1, 0, 0))
-	fake, err := quarantine.NewFake(quarantine.Config{NoticePort: 8081}, quarantine.WithClock(clk.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := start(t, cfg, fake, t.TempDir(), func(d *Deps) { d.Now, d.Reading = clk.Now, clk.Reading })
+	clk, fake, withClock := clockedFake(t, right.AddDate(-1, 0, 0))
+	h := start(t, cfg, fake, t.TempDir(), withClock)
 	defer h.stop()
 	h.settle()
 	h.d.mu.Lock()
@@ -262,15 +245,11 @@ func TestStepDuringCommitSaved(t *testing.T) {
 	cfg := enforcingConfig()
 	cfg.Policy.QuarantineFor.Duration = term
 	cfg.Policy.MaxAutoQuarantine = 0 // nothing quarantined while the capture plays
-	clk := testclock.New(right.AddDate(-1, 0, 0))
-	fake, err := quarantine.NewFake(quarantine.Config{NoticePort: 8081}, quarantine.WithClock(clk.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
+	clk, fake, withClock := clockedFake(t, right.AddDate(-1, 0, 0))
 	var h *harness
 	var armed atomic.Bool
 	stepNow := func(d *Deps) {
-		d.Now, d.Reading = clk.Now, clk.Reading
+		withClock(d)
 		d.Blocked = func([]netip.Addr) {
 			if armed.CompareAndSwap(true, false) {
 				clk.Set(right) // NTP, seen by the kernel check
@@ -315,11 +294,7 @@ func TestStepDuringStart(t *testing.T) {
 	const term = time.Hour
 	right := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	boot := time.Unix(42, 0).UTC()
-	clk := testclock.New(boot.Add(time.Minute))
-	fake, err := quarantine.NewFake(quarantine.Config{NoticePort: 8081}, quarantine.WithClock(clk.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
+	clk, fake, _ := clockedFake(t, boot.Add(time.Minute))
 	dir := t.TempDir()
 	editStore(t, dir, func(st *store.Store) {
 		if err := st.PutQuarantine(store.Quarantine{MAC: plug, Mode: string(quarantine.ModeBlock), Since: boot, Until: boot.Add(term),
@@ -356,12 +331,8 @@ func TestStepDuringStart(t *testing.T) {
 // undone by the next evaluation.
 func TestReleaseAfterClockSetBack(t *testing.T) {
 	cfg := enforcingConfig()
-	clk := testclock.New(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)) // after the capture's findings
-	fake, err := quarantine.NewFake(quarantine.Config{NoticePort: 8081}, quarantine.WithClock(clk.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := start(t, cfg, fake, t.TempDir(), func(d *Deps) { d.Now, d.Reading = clk.Now, clk.Reading })
+	clk, fake, withClock := clockedFake(t, time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)) // after the capture's findings
+	h := start(t, cfg, fake, t.TempDir(), withClock)
 	defer h.stop()
 	h.settle()
 	if quarantined(t, fake)[camera] != quarantine.ModeBlock {
@@ -380,4 +351,16 @@ func TestReleaseAfterClockSetBack(t *testing.T) {
 	if _, ok := quarantined(t, fake)[camera]; ok {
 		t.Error("the camera is quarantined again for the findings the owner released it with")
 	}
+}
+
+// clockedFake is a test clock at at, a fake kernel that reads it, and
+// the option that gives a daemon the clock's wall and monotonic readings.
+func clockedFake(t *testing.T, at time.Time) (*testclock.Clock, *quarantine.Fake, func(*Deps)) {
+	t.Helper()
+	clk := testclock.New(at)
+	fake, err := quarantine.NewFake(quarantine.Config{NoticePort: 8081}, quarantine.WithClock(clk.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return clk, fake, func(d *Deps) { d.Now, d.Reading = clk.Now, clk.Reading }
 }
