@@ -441,6 +441,54 @@ func EqualFoldAny(s []byte, list []string) bool {
 	return false
 }
 
+// XMLReference is the character an XML reference stands for, given its
+// name between '&' and ';': one of the five predefined entities ("amp",
+// "lt", "gt", "quot", "apos") or a character reference ("#233",
+// "#xE9") to a valid character. ok is false for anything else, which
+// readers leave as it came.
+func XMLReference(name []byte) (r rune, ok bool) {
+	switch string(name) {
+	case "amp":
+		return '&', true
+	case "lt":
+		return '<', true
+	case "gt":
+		return '>', true
+	case "quot":
+		return '"', true
+	case "apos":
+		return '\'', true
+	}
+	digits, ok := bytes.CutPrefix(name, []byte("#"))
+	if !ok {
+		return 0, false
+	}
+	hex := len(digits) > 0 && digits[0] == 'x'
+	if hex {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 {
+		return 0, false
+	}
+	for _, c := range digits {
+		switch {
+		case hex && IsHex(c):
+			r = r<<4 | rune(Unhex(c))
+		case !hex && isDigit(c):
+			r = r*10 + rune(c-'0')
+		default:
+			return 0, false
+		}
+		if r > utf8.MaxRune {
+			return 0, false
+		}
+	}
+	if !utf8.ValidRune(r) {
+		return 0, false // a surrogate
+	}
+	return r, true
+}
+
 // scrubBreak ends a word of a free-text header.
 func scrubBreak(c byte) bool {
 	switch c {

@@ -127,3 +127,38 @@ func BenchmarkScrubbedBanner(b *testing.B) {
 		_ = Scrubbed(in, 160)
 	}
 }
+
+func TestXMLReference(t *testing.T) {
+	tests := []struct {
+		name string
+		want rune
+		ok   bool
+	}{
+		{"amp", '&', true},
+		{"apos", '\'', true},
+		{"#233", 'é', true},
+		{"#xE9", 'é', true},
+		{"#xe9", 'é', true},
+		{"#0000065", 'A', true},
+		{"#x10FFFF", 0x10FFFF, true},
+		{"#x110000", 0, false},              // past the last code point
+		{"#99999999999999999999", 0, false}, // would overflow
+		{"#xD800", 0, false},                // a surrogate
+		{"#XE9", 0, false},                  // the x is lower case
+		{"#x", 0, false},
+		{"#", 0, false},
+		{"#12a", 0, false},
+		{"#xG", 0, false},
+		{"AMP", 0, false},
+		{"bogus", 0, false},
+		{"", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := XMLReference([]byte(tt.name))
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("XMLReference(%q) = %q, %v; want %q, %v", tt.name, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}

@@ -1,6 +1,10 @@
 package http
 
-import "unicode/utf8"
+import (
+	"unicode/utf8"
+
+	"github.com/iotgw/iotgw/pkg/inspect"
+)
 
 // The XML reader reads the element structure of a SOAP message as it
 // arrives, a byte at a time, over as many segments as it takes: it keeps
@@ -377,67 +381,18 @@ func (r *xmlReader) flushEntity(h xmlHandler) {
 // decodeEntity hands on what the reference in ent, ended by ';', stands
 // for; an unknown one as it came.
 func (r *xmlReader) decodeEntity(h xmlHandler) {
-	name := r.ent[1:r.entLen]
-	var c byte
-	switch string(name) {
-	case "amp":
-		c = '&'
-	case "lt":
-		c = '<'
-	case "gt":
-		c = '>'
-	case "quot":
-		c = '"'
-	case "apos":
-		c = '\''
-	default:
-		if ru, ok := charRef(name); ok {
-			var enc [utf8.UTFMax]byte
-			for _, e := range enc[:utf8.EncodeRune(enc[:], ru)] {
-				h.text(e)
-			}
-			clear(r.ent[:r.entLen])
-			r.entLen = 0
-			return
-		}
+	ru, ok := inspect.XMLReference(r.ent[1:r.entLen])
+	if !ok {
 		r.flushEntity(h)
 		h.text(';')
 		return
 	}
 	clear(r.ent[:r.entLen])
 	r.entLen = 0
-	h.text(c)
-}
-
-// charRef decodes the name of a character reference: "#233" or "#xE9".
-func charRef(name []byte) (rune, bool) {
-	if len(name) < 2 || name[0] != '#' {
-		return 0, false
+	var enc [utf8.UTFMax]byte
+	for _, c := range enc[:utf8.EncodeRune(enc[:], ru)] {
+		h.text(c)
 	}
-	digits, base := name[1:], rune(10)
-	if digits[0] == 'x' {
-		digits, base = digits[1:], 16
-	}
-	if len(digits) == 0 {
-		return 0, false
-	}
-	var ru rune
-	for _, d := range digits {
-		var v rune
-		switch {
-		case d >= '0' && d <= '9':
-			v = rune(d - '0')
-		case base == 16 && (d|0x20) >= 'a' && (d|0x20) <= 'f':
-			v = rune(d|0x20-'a') + 10
-		default:
-			return 0, false
-		}
-		ru = ru*base + v
-		if ru > utf8.MaxRune {
-			return 0, false
-		}
-	}
-	return ru, utf8.ValidRune(ru)
 }
 
 // cdataByte reads a byte of a CDATA section: its content is character

@@ -206,7 +206,7 @@ func items(b []byte, limit int) []string {
 }
 
 // unescape decodes the five predefined XML entities and character
-// references; anything else is left as it is.
+// references (inspect.XMLReference); anything else is left as it is.
 func unescape(b []byte) string {
 	if bytes.IndexByte(b, '&') < 0 {
 		return string(b)
@@ -221,7 +221,7 @@ func unescape(b []byte) string {
 		out.Write(b[:i])
 		b = b[i:]
 		end := bytes.IndexByte(b, ';')
-		if r, ok := entity(b[1:max(end, 1)]); end > 0 && ok {
+		if r, ok := inspect.XMLReference(b[1:max(end, 1)]); end > 0 && ok {
 			out.WriteRune(r)
 			b = b[end+1:]
 			continue
@@ -230,46 +230,6 @@ func unescape(b []byte) string {
 		b = b[1:]
 	}
 	return out.String()
-}
-
-func entity(name []byte) (rune, bool) {
-	switch string(name) {
-	case "amp":
-		return '&', true
-	case "lt":
-		return '<', true
-	case "gt":
-		return '>', true
-	case "quot":
-		return '"', true
-	case "apos":
-		return '\'', true
-	}
-	var n uint32
-	digits, base := name, uint32(10)
-	if d, ok := bytes.CutPrefix(name, []byte("#x")); ok {
-		digits, base = d, 16
-	} else if d, ok := bytes.CutPrefix(name, []byte("#")); ok {
-		digits = d
-	} else {
-		return 0, false
-	}
-	if len(digits) == 0 || len(digits) > 6 {
-		return 0, false
-	}
-	for _, c := range digits {
-		var d uint32
-		switch {
-		case '0' <= c && c <= '9':
-			d = uint32(c - '0')
-		case base == 16 && 'a' <= c|0x20 && c|0x20 <= 'f':
-			d = uint32(c|0x20-'a') + 10
-		default:
-			return 0, false
-		}
-		n = n*base + d
-	}
-	return rune(n), true
 }
 
 // scopes are the ONVIF scopes a message reports.

@@ -212,6 +212,13 @@ func TestSynthetic(t *testing.T) {
 				"onvif://www.onvif.org/name/second onvif://www.onvif.org/hardware/\x1b[2Jx</d:Scopes>" +
 				`</d:Hello></SOAP-ENV:Body></SOAP-ENV:Envelope>`},
 			nil, []map[string]string{{"types": "a:B c:D&", "name": "A&Bé&bogus;", "hardware": "[2Jx"}}, nil},
+		// A reference to no character (a surrogate, past U+10FFFF) is
+		// no reference: it stays as it came, as anything unknown does.
+		{"invalid_character_references_as_they_came", "192.168.1.20:3702", "239.255.255.250:3702",
+			[]string{hdr2005 + `Hello</wsa:Action></SOAP-ENV:Header><SOAP-ENV:Body><d:Hello>` +
+				`<d:Scopes>onvif://www.onvif.org/name/Cam&#xD800;X&#x110000;</d:Scopes>` +
+				`</d:Hello></SOAP-ENV:Body></SOAP-ENV:Envelope>`},
+			nil, []map[string]string{{"name": "Cam&#xD800;X&#x110000;"}}, nil},
 		{"unknown_action_is_not_wsd", "192.168.1.20:3702", "239.255.255.250:3702",
 			[]string{strings.Replace(printerHello, "discovery/Hello", "discovery/Hallo", 1),
 				strings.Replace(printerHello, "discovery/Hello", "discoveryx/Hello", 1)}, nil, nil, nil},
