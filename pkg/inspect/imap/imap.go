@@ -488,28 +488,23 @@ func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 	}
 }
 
-// startsCommand reports whether line starts with a tag and a command
-// of IMAP4rev1 or IMAP4rev2 (RFC 3501, RFC 9051) or of a common
-// extension.
+// commandNames are the commands of IMAP4rev1 and IMAP4rev2 (RFC 3501,
+// RFC 9051) and of common extensions.
+var commandNames = [...]string{
+	"CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "AUTHENTICATE", "LOGIN",
+	"ENABLE", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME",
+	"SUBSCRIBE", "UNSUBSCRIBE", "LIST", "LSUB", "NAMESPACE", "STATUS",
+	"APPEND", "IDLE", "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH",
+	"FETCH", "STORE", "COPY", "MOVE", "UID", "ID", "COMPRESS",
+	"GETQUOTA", "GETQUOTAROOT", "SORT", "THREAD",
+}
+
+// startsCommand reports whether line starts with a tag and one of
+// commandNames.
 func startsCommand(line []byte) bool {
 	t, rest := inspect.CutWord(line)
 	name, _ := inspect.CutWord(rest)
-	if !isTag(t) {
-		return false
-	}
-	for _, c := range [...]string{
-		"CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "AUTHENTICATE", "LOGIN",
-		"ENABLE", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME",
-		"SUBSCRIBE", "UNSUBSCRIBE", "LIST", "LSUB", "NAMESPACE", "STATUS",
-		"APPEND", "IDLE", "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH",
-		"FETCH", "STORE", "COPY", "MOVE", "UID", "ID", "COMPRESS",
-		"GETQUOTA", "GETQUOTAROOT", "SORT", "THREAD",
-	} {
-		if inspect.EqualFold(name, c) {
-			return true
-		}
-	}
-	return false
+	return isTag(t) && inspect.EqualFoldAny(name, commandNames[:])
 }
 
 // startsStatus reports whether line is a status response: tagged OK,
@@ -517,7 +512,7 @@ func startsCommand(line []byte) bool {
 func startsStatus(line []byte) bool {
 	t, rest := inspect.CutWord(line)
 	status, _ := inspect.CutWord(rest)
-	if inspect.EqualFold(status, "OK") || inspect.EqualFold(status, "NO") || inspect.EqualFold(status, "BAD") {
+	if inspect.EqualFoldAny(status, []string{"OK", "NO", "BAD"}) {
 		return string(t) == "*" || isTag(t)
 	}
 	return string(t) == "*" && (inspect.EqualFold(status, "BYE") || inspect.EqualFold(status, "PREAUTH"))
