@@ -230,8 +230,9 @@ type pending struct {
 	// its answer protects them, and its Authorization credentials were
 	// demanded if they were challenged.
 	spaces httpauth.Spaces
-	// awaiting: answered 2xx, its form logins wait for the page
-	// (resolveWait); it stays at the head of the queue meanwhile.
+	// awaiting: answered, its form logins wait for the page of a 2xx,
+	// its UsernameTokens for the fault of any answer (resolveWait); it
+	// stays at the head of the queue meanwhile.
 	awaiting bool
 }
 

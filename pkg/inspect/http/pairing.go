@@ -337,8 +337,8 @@ func (a *analyzer) bodyToCome(seq uint32) bool {
 	return seq == a.reqSeq && h.inBody && !h.bodyFinal
 }
 
-// awaiting is the request at the head of the queue when its form logins
-// wait for the page of its 2xx answer, being read; else nil.
+// awaiting is the request at the head of the queue when its logins wait
+// for the body of its answer, being read (pending.awaiting); else nil.
 func (a *analyzer) awaiting() *pending {
 	if e := &a.queue[a.qHead]; a.qLen > 0 && e.awaiting {
 		return e
@@ -346,9 +346,9 @@ func (a *analyzer) awaiting() *pending {
 	return nil
 }
 
-// resolveWait reports the form logins that waited for the body of their
-// 2xx answer, once it is read or will never be, and takes their request
-// off the queue.
+// resolveWait reports the form logins and UsernameTokens that waited for
+// the body of their answer, once it is read or will never be, and takes
+// their request off the queue.
 func (a *analyzer) resolveWait(f *inspect.Flow) {
 	e := a.awaiting()
 	if e == nil {
