@@ -364,3 +364,42 @@ func clockedFake(t *testing.T, at time.Time) (*testclock.Clock, *quarantine.Fake
 	}
 	return clk, fake, func(d *Deps) { d.Now, d.Reading = clk.Now, clk.Reading }
 }
+
+// TestOwnerQuarantineAfterStep: the owner quarantines a device for an
+// hour after NTP stepped the clock and before anything in the daemon
+// read the clock since (the next tick is up to five seconds away). The
+// quarantine is dated by the set clock: when the step is followed, it
+// must not move by it too, a year on from now (or back into the past).
+func TestOwnerQuarantineAfterStep(t *testing.T) {
+	const term = time.Hour
+	right := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		boot time.Time
+	}{
+		{"forward_a_year", right.AddDate(-1, 0, 0)},
+		{"back_a_day", right.Add(24 * time.Hour)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk, fake, withClock := clockedFake(t, tc.boot)
+			h := start(t, enforcingConfig(), fake, t.TempDir(), withClock)
+			defer h.stop()
+			h.settle()
+			clk.Set(right) // NTP
+			clk.Advance(time.Second)
+			ctx := context.Background()
+			if err := h.d.Quarantine(ctx, laptop, "isolate", term); err != nil {
+				t.Fatal(err)
+			}
+			clk.Advance(time.Second)
+			h.d.tick(clk.Now())
+			dev, _ := h.d.Device(laptop)
+			if dev.Quarantine == nil {
+				t.Fatal("the laptop's view has no quarantine")
+			}
+			if left, want := dev.Quarantine.Until.Sub(clk.Now()), term-time.Second; left < want-time.Second || left > want+time.Second {
+				t.Errorf("quarantined until %s, %s from now, want %s", dev.Quarantine.Until, left, want)
+			}
+		})
+	}
+}

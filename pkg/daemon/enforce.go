@@ -502,8 +502,10 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 
 // Quarantine implements api.Backend: the owner quarantines a device.
 func (d *Daemon) Quarantine(ctx context.Context, mac hwaddr.MAC, mode string, dur time.Duration) error {
-	now := d.now()
 	d.mu.Lock()
+	// Dated as the clock's step is followed: read before a step the
+	// daemon has not followed yet, the record would be moved by it again.
+	now := d.followClockLocked()
 	if mode == "" {
 		mode = d.cfg.Policy.QuarantineMode // Reload swaps d.cfg under d.mu
 	}
