@@ -19,6 +19,9 @@ type wallStep struct {
 	elapsed time.Duration // the monotonic clock then
 	// steps counts the steps seen: a plan dated before one is stale.
 	steps int
+	// moved is the sum of the steps seen: a record dated before some of
+	// them is moved by what it adds up to since (commit).
+	moved time.Duration
 }
 
 // step returns how far the wall clock was stepped since the last
@@ -37,6 +40,7 @@ func (w *wallStep) step(now time.Time, elapsed time.Duration) time.Duration {
 		return 0
 	}
 	w.steps++
+	w.moved += s
 	return s
 }
 
@@ -79,18 +83,23 @@ func (d *Daemon) moveQuarantinesLocked(step time.Duration) {
 		if q == nil || !m.datedByRun {
 			continue
 		}
-		// Without its monotonic reading: compared with the stepped
-		// clock, it is the wall time that counts from now on.
-		moved := *q
-		moved.Since = q.Since.Round(0).Add(step)
-		if !q.Until.IsZero() {
-			moved.Until = q.Until.Round(0).Add(step)
-		}
+		moved := movedBy(*q, step)
 		m.quarantine = &moved
 		if err := d.deps.Store.PutQuarantine(moved); err != nil {
 			d.log.Warn("quarantine moved with the clock not saved", "mac", mac, "err", err)
 		}
 	}
+}
+
+// movedBy is q with its dates moved by a step of the clock. They lose
+// their monotonic reading: compared with the stepped clock, it is the
+// wall time that counts from now on.
+func movedBy(q store.Quarantine, step time.Duration) store.Quarantine {
+	q.Since = q.Since.Round(0).Add(step)
+	if !q.Until.IsZero() {
+		q.Until = q.Until.Round(0).Add(step)
+	}
+	return q
 }
 
 // redate starts q, saved by a run whose clock was not set, again at now,

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iotgw/iotgw/internal/testclock"
+	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 	"github.com/iotgw/iotgw/pkg/store"
 )
@@ -400,6 +402,88 @@ func TestOwnerQuarantineAfterStep(t *testing.T) {
 			if left, want := dev.Quarantine.Until.Sub(clk.Now()), term-time.Second; left < want-time.Second || left > want+time.Second {
 				t.Errorf("quarantined until %s, %s from now, want %s", dev.Quarantine.Until, left, want)
 			}
+		})
+	}
+}
+
+// stepDuringKernel is the fake kernel with a step of the clock followed
+// (by a tick, the kernel check) just after it took a quarantine: after
+// the plan was dated and checked, before the daemon's view has it.
+type stepDuringKernel struct {
+	*quarantine.Fake
+	clk *testclock.Clock
+	to  time.Time
+	d   atomic.Pointer[Daemon]
+}
+
+func (s *stepDuringKernel) Quarantine(ctx context.Context, e quarantine.Entry) error {
+	err := s.Fake.Quarantine(ctx, e)
+	if d := s.d.Swap(nil); d != nil {
+		s.clk.Set(s.to)
+		d.mu.Lock()
+		d.followClockLocked()
+		d.mu.Unlock()
+	}
+	return err
+}
+
+// TestStepDuringKernelChange: a step of the clock followed while the
+// kernel takes a new quarantine, the owner's or policy's, moves it too:
+// the view and the store do not keep the dates of the clock before the
+// step, a year early.
+func TestStepDuringKernelChange(t *testing.T) {
+	const term = time.Hour
+	right := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name  string
+		mac   hwaddr.MAC
+		apply func(context.Context, *Daemon) error
+	}{
+		{"owner", laptop, func(ctx context.Context, d *Daemon) error { return d.Quarantine(ctx, laptop, "isolate", term) }},
+		{"policy", camera, func(ctx context.Context, d *Daemon) error {
+			d.mu.Lock()
+			d.cfg.Policy.MaxAutoQuarantine = 3 // as a reload gives it, without its re-evaluation
+			d.meta[camera].overLimit = false
+			d.mu.Unlock()
+			p, _, _, _ := d.policyPlan(camera)
+			if !p.apply {
+				return errors.New("no quarantine planned")
+			}
+			return d.commit(ctx, camera, p)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := enforcingConfig()
+			cfg.Policy.QuarantineFor.Duration = term
+			cfg.Policy.MaxAutoQuarantine = 0 // nothing quarantined while the capture plays
+			clk, fake, withClock := clockedFake(t, right.AddDate(-1, 0, 0))
+			enf := &stepDuringKernel{Fake: fake, clk: clk, to: right}
+			dir := t.TempDir()
+			h := start(t, cfg, fake, dir, withClock, func(d *Deps) { d.Enforcer = enf })
+			h.settle()
+			enf.d.Store(h.d)
+			if err := tc.apply(context.Background(), h.d); err != nil {
+				h.stop()
+				t.Fatal(err)
+			}
+			dev, _ := h.d.Device(tc.mac)
+			h.stop()
+			if dev.Quarantine == nil {
+				t.Fatal("no quarantine in the view")
+			}
+			if left := dev.Quarantine.Until.Sub(clk.Now()); left < term-time.Second || left > term+time.Second {
+				t.Errorf("view: quarantined until %s, %s from now, want %s", dev.Quarantine.Until, left, term)
+			}
+			st := store.Open(store.Options{Path: dir + "/state.json"})
+			for _, q := range st.Snapshot().Quarantines {
+				if q.MAC == tc.mac {
+					if left := q.Until.Sub(clk.Now()); left < term-time.Second || left > term+time.Second {
+						t.Errorf("saved until %s, %s from now, want %s", q.Until, left, term)
+					}
+					return
+				}
+			}
+			t.Error("the quarantine was not saved")
 		})
 	}
 }

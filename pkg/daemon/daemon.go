@@ -167,7 +167,8 @@ type Daemon struct {
 	// newDevices bounds the new-device alerts of a flood.
 	newDevices alert.NewDeviceLimiter
 	started    time.Time
-	// wall tells the steps of the wall clock at each tick.
+	// wall tells the steps of the wall clock at each reading
+	// (followClockLocked).
 	wall wallStep
 	// owners are where the owner logged in to the page from, most recent
 	// last.

@@ -55,6 +55,10 @@ type plan struct {
 	// stale, set on policy's plans, reports under d.mu whether the plan no
 	// longer follows from the device's state (the owner acted meanwhile).
 	stale func(m *deviceMeta) bool
+	// moved is the clock's steps followed when record was dated
+	// (wallStep.moved): commit moves it by those followed since, while
+	// the kernel took it.
+	moved time.Duration
 }
 
 // evaluate runs policy for one device and applies the outcome.
@@ -313,12 +317,14 @@ func (d *Daemon) configTrustedLocked(mac hwaddr.MAC) bool {
 	return false
 }
 
+// entryPlan plans putting rec's device in the kernel at addrs. d.mu
+// held.
 func (d *Daemon) entryPlan(mac hwaddr.MAC, rec store.Quarantine, addrs []netip.Addr) plan {
 	mode, err := quarantine.ParseMode(rec.Mode)
 	if err != nil {
 		mode = quarantine.ModeBlock
 	}
-	return plan{apply: true, record: rec, entry: quarantine.Entry{MAC: mac, Addrs: addrs, Mode: mode, Expires: rec.Until}}
+	return plan{apply: true, record: rec, entry: quarantine.Entry{MAC: mac, Addrs: addrs, Mode: mode, Expires: rec.Until}, moved: d.wall.moved}
 }
 
 // followPlan keeps a quarantine that holds as it is (rec) and re-sends it
@@ -460,11 +466,16 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 	m := d.metaFor(mac)
 	m.updateClaim = ""
 	var released store.Decision
+	rec := p.record
 	if p.release {
 		m.quarantine, m.kernelAddrs = nil, nil
 		released = m.noteRelease(p.released, d.now())
 	} else {
-		rec := p.record
+		// The kernel counts its timeout from when it took the entry: a
+		// step of the clock followed meanwhile moves the record too.
+		if step := d.wall.moved - p.moved; step != 0 {
+			rec = movedBy(rec, step)
+		}
 		m.quarantine, m.kernelAddrs, m.datedByRun = &rec, p.entry.Addrs, true
 	}
 	d.pinLocked(mac, m)
@@ -485,7 +496,7 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 		d.notify(func(dev alert.Device) alert.Alert { return alert.FromRelease(mac, dev, d.now(), p.why) }, mac)
 		return err
 	}
-	d.notify(func(dev alert.Device) alert.Alert { return alert.FromQuarantine(p.record, dev) }, mac)
+	d.notify(func(dev alert.Device) alert.Alert { return alert.FromQuarantine(rec, dev) }, mac)
 	// The finding that led here must survive a crash with the quarantine:
 	// without it, the next start would see no reason and release.
 	d.persistDevice(mac)
