@@ -471,10 +471,9 @@ func routerIdentityFrom(cfg *config.Config, lookup func(string) (ifaceIdentity, 
 // answers quarantined devices with the router's address on their own
 // LAN interface (site.links), or else the first of them (the notice
 // page). Answers for update domains may allow no address of the LAN: its
-// configured
-// prefixes (private ranges by default), the prefixes on its interfaces
-// (site.onLink: a delegated global IPv6 prefix is the LAN too) and the
-// router's own addresses. It answers the same LAN's sources, and IPv6
+// configured prefixes (private ranges by default), the prefixes on its
+// interfaces (site.onLink: a delegated global IPv6 prefix is the LAN
+// too) and the router's own addresses. It answers the same LAN's sources, and IPv6
 // link-local ones, no others (a forged internet source). A link-local
 // address with its interface as zone is listened on and nothing else:
 // the kernel redirects a query

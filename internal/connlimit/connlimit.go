@@ -71,8 +71,8 @@ type Option func(*Listener)
 // at most once per address in holderTTL (its answers are kept, for at
 // most maxHolders addresses): a lookup costs netlink round trips (one
 // or two per LAN interface), and a device opening connections one after
-// another must not make every other client wait for as many. A nil holder groups IPv6 addresses by
-// /64 only.
+// another must not make every other client wait for as many. A nil
+// holder groups IPv6 addresses by /64 only.
 func ByDevice(holder func(netip.Addr) (hwaddr.MAC, bool)) Option {
 	return func(l *Listener) { l.holder = holder }
 }

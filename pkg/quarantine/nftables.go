@@ -838,8 +838,9 @@ func (n *NFTables) Release(ctx context.Context, mac hwaddr.MAC, addrs ...netip.A
 }
 
 // SetAllowed lets updates-only devices reach addrs on TCP 80 and 443 and
-// UDP 443 for ttl (refreshing, never shortening, an earlier expiry). New addresses beyond MaxAllowed
-// per family are refused with ErrAllowFull; the rest is applied.
+// UDP 443 for ttl (refreshing, never shortening, an earlier expiry). New
+// addresses beyond MaxAllowed per family are refused with ErrAllowFull;
+// the rest is applied.
 func (n *NFTables) SetAllowed(ctx context.Context, addrs []netip.Addr, ttl time.Duration) error {
 	return setAllowed(ctx, n.apply, addrs, ttl)
 }
