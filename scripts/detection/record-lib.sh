@@ -12,6 +12,10 @@
 #   require_commands PACKAGES COMMAND…
 #                         die unless each COMMAND is installed; PACKAGES is
 #                         what to apt-get install for them
+#   install_packages PACKAGE…
+#                         apt-get install the PACKAGEs (each once), if any
+#   missing_packages COMMAND=PACKAGE…
+#                         print the PACKAGE of each COMMAND not installed
 #   absolute_path PATH    print PATH, relative ones made absolute
 #   record_begin          check for root, arrange the cleanup on exit and
 #                         make a work directory, WORK
@@ -60,6 +64,22 @@ require_commands() {
 	shift
 	for cmd in "$@"; do
 		command -v "$cmd" >/dev/null || die "$cmd is missing (apt-get install $packages)"
+	done
+}
+
+install_packages() {
+	(($#)) || return 0
+	local packages
+	mapfile -t packages < <(printf '%s\n' "$@" | sort -u)
+	log "installing missing packages: ${packages[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+}
+
+missing_packages() {
+	local pair
+	for pair in "$@"; do
+		command -v "${pair%%=*}" >/dev/null 2>&1 || printf '%s\n' "${pair#*=}"
 	done
 }
 

@@ -35,14 +35,9 @@ readonly BASIC_USER=viewer BASIC_PASS=Tulip-Harbor-73 BASIC_WRONG=Harbor-Tulip-3
 OUT_DIR=$(absolute_path "${1:-$REPO_ROOT/pkg/inspect/labtest/testdata}")
 
 ensure_deps() {
-	local -A pkg_for=(
-		[ip]=iproute2 [ss]=iproute2 [tcpdump]=tcpdump [ffmpeg]=ffmpeg
-		[ethtool]=ethtool [gst-inspect-1.0]=gstreamer1.0-tools
-	)
-	local cmd missing=()
-	for cmd in "${!pkg_for[@]}"; do
-		command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg_for[$cmd]}")
-	done
+	local missing
+	mapfile -t missing < <(missing_packages ip=iproute2 ss=iproute2 tcpdump=tcpdump ffmpeg=ffmpeg \
+		ethtool=ethtool gst-inspect-1.0=gstreamer1.0-tools)
 	# The server: GStreamer's RTSP server library and the elements of the
 	# test stream, driven from Debian's python3.
 	/usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' 2>/dev/null ||
@@ -53,13 +48,7 @@ ensure_deps() {
 	else
 		missing+=(gstreamer1.0-plugins-good gstreamer1.0-plugins-base)
 	fi
-	if ((${#missing[@]})); then
-		mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
-		log "installing missing packages: ${missing[*]}"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq
-		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-	fi
+	install_packages "${missing[@]}"
 }
 
 # start_camera METHOD USER PASSWORD

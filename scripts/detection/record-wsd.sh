@@ -31,18 +31,9 @@ readonly PORT=3702
 OUT_DIR=$(absolute_path "${1:-$REPO_ROOT/pkg/inspect/wsd/testdata}")
 
 ensure_deps() {
-	local -A pkg_for=([ip]=iproute2 [ss]=iproute2 [tcpdump]=tcpdump [wsdd]=wsdd [ethtool]=ethtool)
-	local cmd missing=()
-	for cmd in "${!pkg_for[@]}"; do
-		command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg_for[$cmd]}")
-	done
-	if ((${#missing[@]})); then
-		mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
-		log "installing missing packages: ${missing[*]}"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq
-		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-	fi
+	local missing
+	mapfile -t missing < <(missing_packages ip=iproute2 ss=iproute2 tcpdump=tcpdump wsdd=wsdd ethtool=ethtool)
+	install_packages "${missing[@]}"
 }
 
 main() {
