@@ -65,9 +65,12 @@ main() {
 	# Stopping the host sends its Bye.
 	stop_server
 	stop_capture
+	# wsdd repeats each multicast message (SOAP-over-UDP's retransmission),
+	# and how many repeats fall inside the capture varies from run to run
+	# (18 to 21 KB here); far more means something else was recorded.
 	local size
 	size=$(stat -c %s "$out")
-	((size < 20000)) || die "wsdd-host.pcap is $size bytes, expected < 20 KB"
+	((size < 65536)) || die "wsdd-host.pcap is $size bytes, expected < 64 KB"
 	save_recording "$out" "$OUT_DIR/wsdd-host.pcap"
 	log "wsdd $(dpkg-query -W -f '${Version}' wsdd 2>/dev/null)"
 }
