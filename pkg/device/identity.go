@@ -318,8 +318,10 @@ func (inv *Inventory) addMatch(d *Device, m fingerprint.Match, ev Evidence) {
 	vendorEv := ev
 	vendorEv.Chip = m.Rule.Chip
 	vendor := m.Vendor
-	if _, known := inv.vendors.Lookup(vendor); m.Rule.KnownVendor && !known {
-		vendor = "" // a name the owner chose, or a maker's unknown here
+	if m.Rule.KnownVendor {
+		if _, known := inv.vendors.Lookup(vendor); !known {
+			vendor = "" // a name the owner chose, or a maker's unknown here
+		}
 	}
 	inv.addVote(d, fieldVendor, vendor, vendorEv)
 	inv.addVote(d, fieldType, m.Type, ev)
