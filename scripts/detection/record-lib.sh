@@ -29,6 +29,9 @@
 #   stop_capture          stop it once the last packets are in FILE
 #   save_recording FILE OUT
 #                         copy the recording FILE to OUT
+#   mosquitto_password_file USER PASSWORD
+#                         write WORK/passwd, mosquitto's password file
+#                         with that one account
 #
 # The cleanup, on exit or on a signal, stops the server and tcpdump, kills
 # whatever else still runs in the namespaces, deletes them and removes WORK:
@@ -189,6 +192,15 @@ stop_capture() {
 save_recording() {
 	install -m 0644 "$1" "$2"
 	log "wrote $2 ($(stat -c %s "$2") bytes)"
+}
+
+# mosquitto_password_file USER PASSWORD: $WORK/passwd with USER's account,
+# readable by mosquitto after it drops root and by nobody else.
+mosquitto_password_file() {
+	touch "$WORK/passwd"
+	mosquitto_passwd -b "$WORK/passwd" "$1" "$2"
+	chown mosquitto "$WORK/passwd" 2>/dev/null || true
+	chmod 0600 "$WORK/passwd"
 }
 
 # _record_stop PID SIGNAL: signal PID, if it still runs, and reap it.

@@ -36,10 +36,7 @@ record_begin
 veth_pair "$NS_BROKER" broker0 "$BROKER_MAC" "$BROKER_IP" \
 	"$NS_DEV" dev0 "$DEV_MAC" "$DEV_IP"
 
-touch "$WORK/passwd"
-mosquitto_passwd -b "$WORK/passwd" "$USER_NAME" "$PASS"
-chown mosquitto "$WORK/passwd" 2>/dev/null || true
-chmod 0600 "$WORK/passwd"
+mosquitto_password_file "$USER_NAME" "$PASS"
 cat >"$WORK/mosquitto.conf" <<CONF
 listener $PORT $BROKER_IP
 allow_anonymous false

@@ -35,10 +35,7 @@ veth_pair "$NS_HUB" hub0 "$HUB_MAC" "$HUB_IP" \
 
 # mosquitto 2.0.11 does not start with a websockets listener alone: a
 # plain one on the hub's loopback keeps it company.
-touch "$WORK/passwd"
-mosquitto_passwd -b "$WORK/passwd" "$USER_NAME" "$PASS"
-chown mosquitto "$WORK/passwd" 2>/dev/null || true
-chmod 0600 "$WORK/passwd"
+mosquitto_password_file "$USER_NAME" "$PASS"
 cat >"$WORK/mosquitto.conf" <<CONF
 listener 1883 127.0.0.1
 listener $PORT
