@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# record-lib.sh — what the recording scripts in this directory share, for
-# them to source (it is never run by itself):
+# record-lib.sh — what the recording scripts in this directory (and
+# scripts/lab/record-demo.sh) share, for them to source (it is never run by
+# itself):
 #
 #   source "$(dirname "${BASH_SOURCE[0]}")/record-lib.sh"
 #
@@ -21,6 +22,8 @@
 #                         make a work directory, WORK
 #   veth_pair NS_A DEV_A MAC_A ADDR_A NS_B DEV_B MAC_B ADDR_B
 #                         two network namespaces joined by a veth pair
+#   delete_namespaces NS…
+#                         kill what runs in each namespace, then delete it
 #   start_server NS tcp|udp PORT LOG COMMAND…
 #                         run COMMAND in NS until it listens on PORT
 #   stop_server
@@ -110,7 +113,7 @@ record_begin() {
 # that was killed are deleted first.
 veth_pair() {
 	local ns_a=$1 ns_b=$5
-	_record_delete_namespaces "$ns_a" "$ns_b"
+	delete_namespaces "$ns_a" "$ns_b"
 	_record_namespaces+=("$ns_a" "$ns_b")
 	ip netns add "$ns_a"
 	ip netns add "$ns_b"
@@ -211,8 +214,9 @@ _record_stop() {
 	fi
 }
 
-# _record_delete_namespaces NS…: kill what runs in each, then delete it.
-_record_delete_namespaces() {
+# delete_namespaces NS…: kill what runs in each, then delete it; a name
+# with no namespace is skipped.
+delete_namespaces() {
 	local ns pids
 	for ns in "$@"; do
 		[[ -e /run/netns/$ns ]] || continue
@@ -235,7 +239,7 @@ _record_cleanup() {
 	trap - EXIT INT TERM
 	_record_stop "$_record_capture_pid" INT
 	_record_stop "$_record_server_pid" TERM
-	_record_delete_namespaces "${_record_namespaces[@]}"
+	delete_namespaces "${_record_namespaces[@]}"
 	[[ -z $WORK ]] || rm -rf "$WORK"
 	exit "$rc"
 }

@@ -9,10 +9,8 @@
 # the host's network namespace and no packet leaves the namespaces. The
 # addresses 192.168.50.0/24 and 203.0.113.0/24 (TEST-NET-3) exist only inside
 # them. See scripts/lab/README.md for what the capture contains.
-set -euo pipefail
-
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export LC_ALL=C
+# shellcheck source-path=SCRIPTDIR source=../detection/record-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../detection/record-lib.sh"
 
 readonly P=iotgw-demo
 readonly NS_ROUTER=$P-router
@@ -41,69 +39,28 @@ declare -A IP=(
 	[laptop]=192.168.50.104
 )
 
-SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
-OUT=${1:-$REPO_ROOT/testdata/demo.pcap}
-case $OUT in /*) ;; *) OUT=$PWD/$OUT ;; esac
+OUT=$(absolute_path "${1:-$REPO_ROOT/testdata/demo.pcap}")
 
-WORK=
 TCPDUMP_PID=
 PIDS=()
-
-log() { printf '[%3ds] %s\n' "$SECONDS" "$*" >&2; }
-die() {
-	log "ERROR: $*"
-	exit 1
-}
 
 # ---------------------------------------------------------------------------
 # Dependencies: install only what is missing, apt-get update at most once.
 # ---------------------------------------------------------------------------
 ensure_deps() {
-	local -A pkg_for=(
-		[ip]=iproute2 [bridge]=iproute2 [ss]=iproute2 [nft]=nftables
-		[tcpdump]=tcpdump [dnsmasq]=dnsmasq-base [busybox]=busybox
-		[mosquitto]=mosquitto [mosquitto_passwd]=mosquitto
-		[mosquitto_pub]=mosquitto-clients [vsftpd]=vsftpd [openssl]=openssl
-		[curl]=curl [telnetd]=inetutils-telnetd [expect]=expect
-		[avahi-daemon]=avahi-daemon [dhclient]=isc-dhcp-client
-		[ethtool]=ethtool [python3]=python3 [unshare]=util-linux [mount]=mount
-	)
-	local cmd missing=()
-	for cmd in "${!pkg_for[@]}"; do
-		command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg_for[$cmd]}")
-	done
-	if ((${#missing[@]})); then
-		mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
-		log "installing missing packages: ${missing[*]}"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq
-		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-	fi
+	local missing
+	mapfile -t missing < <(missing_packages ip=iproute2 bridge=iproute2 ss=iproute2 nft=nftables \
+		tcpdump=tcpdump dnsmasq=dnsmasq-base busybox=busybox \
+		mosquitto=mosquitto mosquitto_passwd=mosquitto \
+		mosquitto_pub=mosquitto-clients vsftpd=vsftpd openssl=openssl \
+		curl=curl telnetd=inetutils-telnetd expect=expect \
+		avahi-daemon=avahi-daemon dhclient=isc-dhcp-client \
+		ethtool=ethtool python3=python3 unshare=util-linux mount=mount)
+	install_packages "${missing[@]}"
 	local applet applets
 	applets=$(busybox --list)
 	for applet in udhcpc httpd nc ftpput ftpget telnet; do
 		grep -qx "$applet" <<<"$applets" || die "busybox lacks the '$applet' applet"
-	done
-}
-
-# ---------------------------------------------------------------------------
-# Teardown (also used at start to remove leftovers from an earlier run).
-# ---------------------------------------------------------------------------
-teardown_namespaces() {
-	local ns pids
-	for ns in "${ALL_NS[@]}"; do
-		[[ -e /run/netns/$ns ]] || continue
-		pids=$(ip netns pids "$ns" 2>/dev/null || true)
-		if [[ -n $pids ]]; then
-			# shellcheck disable=SC2086 # word splitting of the pid list is wanted
-			kill $pids 2>/dev/null || true
-			sleep 0.3
-			pids=$(ip netns pids "$ns" 2>/dev/null || true)
-			# shellcheck disable=SC2086
-			[[ -z $pids ]] || kill -9 $pids 2>/dev/null || true
-		fi
-		ip netns del "$ns" 2>/dev/null || true
 	done
 }
 
@@ -127,7 +84,7 @@ cleanup() {
 			tail -n 15 "$f" >&2
 		done
 	fi
-	teardown_namespaces
+	delete_namespaces "${ALL_NS[@]}"
 	[[ -n $WORK && -d $WORK ]] && rm -rf "$WORK"
 	if ((rc != 0)); then
 		log "failed (exit $rc)"
@@ -741,7 +698,7 @@ start_services() {
 	wait_listen "$NS_ROUTER" udp 53
 }
 
-start_capture() {
+start_lan_capture() {
 	local pcap=$WORK/lan.pcap i
 	log "recording br-lan"
 	ip netns exec "$NS_ROUTER" tcpdump -i br-lan -n -s 1514 -U -Z root -w "$pcap" \
@@ -754,7 +711,7 @@ start_capture() {
 	die "tcpdump did not start: $(cat "$WORK/tcpdump.log")"
 }
 
-stop_capture() {
+stop_lan_capture() {
 	kill -INT "$TCPDUMP_PID"
 	wait "$TCPDUMP_PID" || true
 	TCPDUMP_PID=
@@ -847,7 +804,7 @@ main() {
 	ensure_deps
 
 	# Leftovers of an earlier, interrupted run.
-	teardown_namespaces
+	delete_namespaces "${ALL_NS[@]}"
 	rm -rf /tmp/iotgw-demo.??????
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
@@ -857,7 +814,7 @@ main() {
 	log "building namespaces: ${ALL_NS[*]}"
 	build_topology
 	start_services
-	start_capture
+	start_lan_capture
 	sleep 0.5
 
 	log "DHCP"
@@ -921,7 +878,7 @@ main() {
 	sleep 0.3
 	kill "$TV_UPNP_PID" "$AVAHI_PID" 2>/dev/null || true
 	sleep 1
-	stop_capture
+	stop_lan_capture
 
 	log "checking the capture"
 	verify "$WORK/lan.pcap"
