@@ -91,22 +91,14 @@ func TestQuarantineSavedBeforeNTP(t *testing.T) {
 	_, fake, withClock := clockedFake(t, right)
 	dir := t.TempDir()
 	boot := time.Unix(42, 0).UTC()
-	editStore(t, dir, func(st *store.Store) {
-		if err := st.PutQuarantine(store.Quarantine{MAC: plug, Mode: string(quarantine.ModeBlock), Since: boot, Until: boot.Add(term),
-			By: store.ActorOwner, Reason: "quarantined by the owner"}); err != nil {
-			t.Fatal(err)
-		}
-	})
+	savePlugQuarantine(t, dir, boot, term)
 	h := launch(t, enforcingConfig(), fake, dir, false, withClock)
 	defer h.stop()
 	h.settle()
 	if _, ok := quarantined(t, fake)[plug]; !ok {
 		t.Fatal("a quarantine saved before NTP ended at the first start after it")
 	}
-	dev, _ := h.d.Device(plug)
-	if dev.Quarantine == nil || !dev.Quarantine.Until.Equal(right.Add(term)) {
-		t.Errorf("quarantine %+v, want until %s", dev.Quarantine, right.Add(term))
-	}
+	checkPlugUntil(t, h, right.Add(term))
 }
 
 // TestQuarantineHeldBetweenStepAndTick: the tick that follows a step of
@@ -129,12 +121,7 @@ func TestQuarantineHeldBetweenStepAndTick(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clk, fake, withClock := clockedFake(t, boot.Add(time.Minute))
 			dir := t.TempDir()
-			editStore(t, dir, func(st *store.Store) {
-				if err := st.PutQuarantine(store.Quarantine{MAC: plug, Mode: string(quarantine.ModeBlock), Since: boot, Until: boot.Add(term),
-					By: store.ActorOwner, Reason: "quarantined by the owner"}); err != nil {
-					t.Fatal(err)
-				}
-			})
+			savePlugQuarantine(t, dir, boot, term)
 			h := launch(t, enforcingConfig(), fake, dir, false, withClock)
 			defer h.stop()
 			h.settle()
@@ -298,12 +285,7 @@ func TestStepDuringStart(t *testing.T) {
 	boot := time.Unix(42, 0).UTC()
 	clk, fake, _ := clockedFake(t, boot.Add(time.Minute))
 	dir := t.TempDir()
-	editStore(t, dir, func(st *store.Store) {
-		if err := st.PutQuarantine(store.Quarantine{MAC: plug, Mode: string(quarantine.ModeBlock), Since: boot, Until: boot.Add(term),
-			By: store.ActorOwner, Reason: "quarantined by the owner"}); err != nil {
-			t.Fatal(err)
-		}
-	})
+	savePlugQuarantine(t, dir, boot, term)
 	var ntp sync.Once
 	h := launch(t, enforcingConfig(), fake, dir, false, func(d *Deps) {
 		d.Now = clk.Now
@@ -319,10 +301,7 @@ func TestStepDuringStart(t *testing.T) {
 	if _, ok := quarantined(t, fake)[plug]; !ok {
 		t.Error("the plug is free")
 	}
-	dev, _ := h.d.Device(plug)
-	if dev.Quarantine == nil || !dev.Quarantine.Until.Equal(right.Add(term)) {
-		t.Errorf("quarantine %+v, want until %s", dev.Quarantine, right.Add(term))
-	}
+	checkPlugUntil(t, h, right.Add(term))
 }
 
 // TestReleaseAfterClockSetBack: the owner releases a camera after the
@@ -352,6 +331,28 @@ func TestReleaseAfterClockSetBack(t *testing.T) {
 	h.d.checkKernel(ctx)
 	if _, ok := quarantined(t, fake)[camera]; ok {
 		t.Error("the camera is quarantined again for the findings the owner released it with")
+	}
+}
+
+// savePlugQuarantine leaves in dir's store the owner's quarantine of the
+// plug, dated since by the clock of a run before, for term.
+func savePlugQuarantine(t *testing.T, dir string, since time.Time, term time.Duration) {
+	t.Helper()
+	editStore(t, dir, func(st *store.Store) {
+		if err := st.PutQuarantine(store.Quarantine{MAC: plug, Mode: string(quarantine.ModeBlock), Since: since, Until: since.Add(term),
+			By: store.ActorOwner, Reason: "quarantined by the owner"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// checkPlugUntil fails t unless the daemon's view has the plug
+// quarantined until want.
+func checkPlugUntil(t *testing.T, h *harness, want time.Time) {
+	t.Helper()
+	dev, _ := h.d.Device(plug)
+	if dev.Quarantine == nil || !dev.Quarantine.Until.Equal(want) {
+		t.Errorf("quarantine %+v, want until %s", dev.Quarantine, want)
 	}
 }
 
