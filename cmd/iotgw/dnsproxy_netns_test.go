@@ -67,25 +67,14 @@ func TestDNSProxyAnswersAtLinkLocal(t *testing.T) {
 		t.Fatal("br-lan got no link-local address")
 	}
 
-	n, err := quarantine.NewNFTables(quarantine.Config{
+	quarantineIn(t, router, quarantine.Config{
 		RouterAddrs:   addrs,
 		LANPrefixes:   []netip.Prefix{netip.MustParsePrefix("192.168.9.0/24"), netip.MustParsePrefix("fd09::/64")},
 		LANInterfaces: cfg.LAN.Interfaces,
 		NoticePort:    8088,
 		DNSProxyPort:  proxyPort,
-	}, quarantine.WithNetNSFd(netnstest.Fd(t, router)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := n.SetProtected(ctx, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Reconcile(ctx, []quarantine.Entry{{MAC: deviceMAC, Mode: quarantine.ModeBlock,
-		Addrs: []netip.Addr{netip.MustParseAddr("192.168.9.10"), netip.MustParseAddr("fd09::10")}}}); err != nil {
-		t.Fatal(err)
-	}
+	}, quarantine.Entry{MAC: deviceMAC, Mode: quarantine.ModeBlock,
+		Addrs: []netip.Addr{netip.MustParseAddr("192.168.9.10"), netip.MustParseAddr("fd09::10")}})
 
 	serveProxy(t, router, proxyConfig(cfg, proxySite{addrs: append(addrs, linkLocal...)}))
 
@@ -256,24 +245,13 @@ func TestDNSProxyAnswersRedirectedQueriesOnTheirLink(t *testing.T) {
 	if err := netnstest.Run(router, func() error { site = proxySiteFrom(cfg, systemInterface); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	n, err := quarantine.NewNFTables(quarantine.Config{
+	quarantineIn(t, router, quarantine.Config{
 		RouterAddrs:   site.addrs,
 		LANPrefixes:   []netip.Prefix{netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")},
 		LANInterfaces: cfg.LAN.Interfaces,
 		NoticePort:    8088,
 		DNSProxyPort:  proxyPort,
-	}, quarantine.WithNetNSFd(netnstest.Fd(t, router)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := n.SetProtected(ctx, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Reconcile(ctx, []quarantine.Entry{{MAC: deviceMAC, Mode: quarantine.ModeBlock}}); err != nil {
-		t.Fatal(err)
-	}
+	}, quarantine.Entry{MAC: deviceMAC, Mode: quarantine.ModeBlock})
 	serveProxy(t, router, proxyConfig(cfg, site))
 
 	for _, server := range []string{"8.8.8.8", "192.168.9.1", "2001:4860:4860::8888", "fd09::1"} {
@@ -305,6 +283,23 @@ func TestDNSProxyAnswersRedirectedQueriesOnTheirLink(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// quarantineIn puts iotgw's tables of cfg in the namespace router, with
+// entries quarantined and no device protected.
+func quarantineIn(t *testing.T, router string, cfg quarantine.Config, entries ...quarantine.Entry) {
+	t.Helper()
+	n, err := quarantine.NewNFTables(cfg, quarantine.WithNetNSFd(netnstest.Fd(t, router)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := n.SetProtected(ctx, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Reconcile(ctx, entries); err != nil {
+		t.Fatal(err)
 	}
 }
 
