@@ -24,6 +24,15 @@ func (d Dir) String() string {
 	return "to_client"
 }
 
+// Sender is the end of the flow that sent data going in d: the device a
+// datagram announcing or describing itself is about.
+func (d Dir) Sender() Subject {
+	if d == ToServer {
+		return SubjectClient
+	}
+	return SubjectServer
+}
+
 // FlowKey identifies a flow in both directions: the lower endpoint is A.
 type FlowKey struct {
 	A, B  netip.AddrPort

@@ -150,14 +150,7 @@ func (a *analyzer) Close(*inspect.Flow) {
 	a.proto.pool.Put(a)
 }
 
-// sender and receiver are the Subjects of the two ends of a datagram.
-func sender(dir inspect.Dir) inspect.Subject {
-	if dir == inspect.ToServer {
-		return inspect.SubjectClient
-	}
-	return inspect.SubjectServer
-}
-
+// receiver is the Subject of the end a datagram goes to.
 func receiver(dir inspect.Dir) inspect.Subject {
 	if dir == inspect.ToServer {
 		return inspect.SubjectServer
@@ -173,7 +166,7 @@ func (a *analyzer) feedV4(f *inspect.Flow, dir inspect.Dir, data []byte) {
 	var subject inspect.Subject
 	switch {
 	case m.op == bootRequest:
-		subject = sender(dir)
+		subject = dir.Sender()
 	case m.msgType == msgAck && m.yiaddr != [4]byte{}:
 		subject = receiver(dir)
 	default:
@@ -218,7 +211,7 @@ func (a *analyzer) feedV6(f *inspect.Flow, dir inspect.Dir, data []byte) {
 	if mac, ok := ev.Evidence["client_mac"]; ok {
 		ev.Summary += " from " + mac
 	}
-	f.Emit(sender(dir), ev)
+	f.Emit(dir.Sender(), ev)
 }
 
 // remember records h among the flow's recent messages; false means it was

@@ -356,11 +356,7 @@ func (a *analyzer) report(f *inspect.Flow, dir inspect.Dir, ev event.Evidence, w
 	if host := ev["hostname"]; host != "" {
 		summary += " from " + host
 	}
-	subject := inspect.SubjectClient
-	if dir == inspect.ToClient {
-		subject = inspect.SubjectServer
-	}
-	f.Emit(subject, &event.Event{
+	f.Emit(dir.Sender(), &event.Event{
 		Type:     event.TypeObservation,
 		Kind:     event.KindMDNS,
 		Severity: event.SeverityInfo,

@@ -358,14 +358,11 @@ func (a *analyzer) observe(f *inspect.Flow, dir inspect.Dir, name, value []byte)
 		return
 	}
 	a.sawUA[dir] = true
-	header, subject := "User-Agent", inspect.SubjectClient
+	header := "User-Agent"
 	if inspect.EqualFold(name, "Server") {
 		header = "Server"
 	}
-	if dir == inspect.ToClient {
-		subject = inspect.SubjectServer
-	}
-	f.Emit(subject, &event.Event{
+	f.Emit(dir.Sender(), &event.Event{
 		Type:     event.TypeObservation,
 		Kind:     event.KindBanner,
 		Summary:  "SIP " + header + " header",

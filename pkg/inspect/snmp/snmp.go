@@ -392,7 +392,7 @@ func (a *analyzer) community(f *inspect.Flow, dir inspect.Dir, m *message) {
 		e.cred, e.pending = a.classify(f, m), true
 		e.subject = f.LoginSubject() // a request: the agent's community
 		if isNotification(m.pdu) {
-			e.subject = sender(dir)
+			e.subject = dir.Sender()
 		}
 		if m.pdu == pduTrapV1 || m.pdu == pduTrapV2 { // no answer will come
 			a.reportCommunity(f, e, inspect.OutcomeUnknown)
@@ -510,7 +510,7 @@ func (a *analyzer) v3(f *inspect.Flow, dir inspect.Dir, m *message) {
 		}
 		subject := f.LoginSubject()
 		if isNotification(m.pdu) {
-			subject = sender(dir)
+			subject = dir.Sender()
 		}
 		initUser(e, m, subject)
 		if m.pdu == pduTrapV2 {
@@ -580,13 +580,6 @@ func (a *analyzer) observeUser(f *inspect.Flow, e *entry, o inspect.Outcome) {
 // then the sender is the device it is about.
 func isNotification(pdu byte) bool {
 	return pdu == pduTrapV1 || pdu == pduTrapV2 || pdu == pduInform
-}
-
-func sender(dir inspect.Dir) inspect.Subject {
-	if dir == inspect.ToServer {
-		return inspect.SubjectClient
-	}
-	return inspect.SubjectServer
 }
 
 // find returns the entry with key, or nil.

@@ -132,11 +132,7 @@ func (a *analyzer) report(f *inspect.Flow, dir inspect.Dir, m *message) {
 	if t := ev["nt"] + ev["st"]; t != "" {
 		summary += " " + t
 	}
-	subject := inspect.SubjectClient
-	if dir == inspect.ToClient {
-		subject = inspect.SubjectServer
-	}
-	f.Emit(subject, &event.Event{
+	f.Emit(dir.Sender(), &event.Event{
 		Type:     event.TypeObservation,
 		Kind:     event.KindSSDP,
 		Severity: event.SeverityInfo,

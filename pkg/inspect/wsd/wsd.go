@@ -161,11 +161,7 @@ func (a *analyzer) report(f *inspect.Flow, dir inspect.Dir, m *message) {
 	if t := ev["types"]; t != "" {
 		summary += " " + t
 	}
-	subject := inspect.SubjectClient
-	if dir == inspect.ToClient {
-		subject = inspect.SubjectServer
-	}
-	f.Emit(subject, &event.Event{
+	f.Emit(dir.Sender(), &event.Event{
 		Type:     event.TypeObservation,
 		Kind:     event.KindWSD,
 		Severity: event.SeverityInfo,
