@@ -326,6 +326,23 @@ func hideUserinfo(w string) string {
 	return w[:start] + "***" + w[start+at:]
 }
 
+// URLHostPort returns the authority of a URL ("http://192.168.1.1:7406/x" →
+// "192.168.1.1:7406"), without any user info; nil when there is none.
+func URLHostPort(url []byte) []byte {
+	i := bytes.Index(url, []byte("://"))
+	if i < 0 {
+		return nil
+	}
+	rest := url[i+3:]
+	if end := bytes.IndexAny(rest, "/?#"); end >= 0 {
+		rest = rest[:end]
+	}
+	if at := bytes.LastIndexByte(rest, '@'); at >= 0 {
+		rest = rest[at+1:]
+	}
+	return rest
+}
+
 // Long numbers: ten digits or more, or seven or more after a "+" (an
 // international phone number).
 const (

@@ -162,3 +162,21 @@ func TestXMLReference(t *testing.T) {
 		})
 	}
 }
+
+func TestURLHostPort(t *testing.T) {
+	tests := []struct {
+		url, want string
+	}{
+		{"http://192.168.1.1:7406/x", "192.168.1.1:7406"},
+		{"http://admin:hunter2@cam:80/onvif", "cam:80"},
+		{"http://[fe80::1%25eth0]:5357/uuid?q", "[fe80::1%25eth0]:5357"},
+		{"http://host#frag", "host"},
+		{"http:///path", ""},
+		{"no scheme/x", ""},
+	}
+	for _, tt := range tests {
+		if got := string(URLHostPort([]byte(tt.url))); got != tt.want {
+			t.Errorf("URLHostPort(%q) = %q, want %q", tt.url, got, tt.want)
+		}
+	}
+}

@@ -122,7 +122,7 @@ func (a *analyzer) report(f *inspect.Flow, dir inspect.Dir, m *message) {
 		// gone.
 		ev["location"] = inspect.Printable(v, maxValue)
 	}
-	set("location_host", hostPort(m.location))
+	set("location_host", inspect.URLHostPort(m.location))
 	set("usn", m.usn)
 	set("nt", m.nt)
 	set("nts", m.nts)
@@ -141,27 +141,10 @@ func (a *analyzer) report(f *inspect.Flow, dir inspect.Dir, m *message) {
 	})
 }
 
-// hostPort returns the authority of a URL ("http://192.168.1.1:7406/x" →
-// "192.168.1.1:7406"), without any user info; nil when there is none.
-func hostPort(url []byte) []byte {
-	i := bytes.Index(url, []byte("://"))
-	if i < 0 {
-		return nil
-	}
-	rest := url[i+3:]
-	if end := bytes.IndexAny(rest, "/?#"); end >= 0 {
-		rest = rest[:end]
-	}
-	if at := bytes.LastIndexByte(rest, '@'); at >= 0 {
-		rest = rest[at+1:]
-	}
-	return rest
-}
-
 // withoutUserinfo drops "user:password@" from a URL, which no LOCATION
 // should carry and no event may.
 func withoutUserinfo(url []byte) []byte {
-	host := hostPort(url)
+	host := inspect.URLHostPort(url)
 	i := bytes.Index(url, []byte("://"))
 	if i < 0 || len(url) < i+3+len(host) || bytes.HasPrefix(url[i+3:], host) {
 		return url

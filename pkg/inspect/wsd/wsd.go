@@ -287,20 +287,11 @@ func first(a, b string) string {
 	return b
 }
 
-// xaddrHost is the host:port of an XAddrs URL without user info, and the
-// host's address when it is one (its IPv6 zone dropped); "" when the
-// URL has no authority.
+// xaddrHost is the host:port of an XAddrs URL (inspect.URLHostPort),
+// and the host's address when it is one (its IPv6 zone dropped); "" when
+// the URL has no authority.
 func xaddrHost(x string) (string, netip.Addr) {
-	_, rest, ok := strings.Cut(x, "://")
-	if !ok {
-		return "", netip.Addr{}
-	}
-	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
-		rest = rest[:end]
-	}
-	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
-		rest = rest[at+1:]
-	}
+	rest := string(inspect.URLHostPort([]byte(x)))
 	host := rest
 	if strings.HasPrefix(host, "[") {
 		if end := strings.IndexByte(host, ']'); end >= 0 {
