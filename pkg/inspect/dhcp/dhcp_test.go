@@ -3,6 +3,7 @@ package dhcp
 import (
 	"bytes"
 	"encoding/binary"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -95,7 +96,7 @@ func TestCorpus(t *testing.T) {
 			}
 			for i, ev := range evs {
 				checkObservation(t, ev)
-				checkEvidence(t, ev.Evidence, tt.want[i])
+				inspecttest.CheckEvidence(t, "event "+strconv.Itoa(i), ev.Evidence, tt.want[i])
 			}
 		})
 	}
@@ -113,21 +114,6 @@ func checkObservation(t *testing.T, ev *event.Event) {
 	t.Helper()
 	if ev.Type != event.TypeObservation || ev.Kind != event.KindDHCP || ev.Severity != event.SeverityInfo {
 		t.Errorf("event %s/%s/%s, want a DHCP observation", ev.Type, ev.Kind, ev.Severity)
-	}
-}
-
-func checkEvidence(t *testing.T, got event.Evidence, want map[string]string) {
-	t.Helper()
-	for k, v := range want {
-		if strings.HasPrefix(k, "-") {
-			if g, ok := got[k[1:]]; ok {
-				t.Errorf("%s = %q, want absent (evidence %v)", k[1:], g, got)
-			}
-			continue
-		}
-		if got[k] != v {
-			t.Errorf("%s = %q, want %q (evidence %v)", k, got[k], v, got)
-		}
 	}
 }
 
@@ -251,7 +237,7 @@ func TestSyntheticV4(t *testing.T) {
 				t.Fatalf("got %d events, want 1", len(col.Events))
 			}
 			checkObservation(t, col.Events[0])
-			checkEvidence(t, col.Events[0].Evidence, tt.want)
+			inspecttest.CheckEvidence(t, "event", col.Events[0].Evidence, tt.want)
 		})
 	}
 }
@@ -366,7 +352,7 @@ func TestSyntheticV6(t *testing.T) {
 				t.Fatalf("got %d events, want 1", len(col.Events))
 			}
 			checkObservation(t, col.Events[0])
-			checkEvidence(t, col.Events[0].Evidence, tt.want)
+			inspecttest.CheckEvidence(t, "event", col.Events[0].Evidence, tt.want)
 		})
 	}
 }

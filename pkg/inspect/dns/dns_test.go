@@ -3,6 +3,7 @@ package dns
 import (
 	"bytes"
 	"encoding/binary"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -88,17 +89,7 @@ func checkEvents(t *testing.T, got []*event.Event, want []want) {
 		if w.device != "" && e.Device.IP != w.device {
 			t.Errorf("event %d: device %v, want %s", i, e.Device, w.device)
 		}
-		for k, v := range w.ev {
-			if strings.HasPrefix(k, "-") {
-				if g, ok := e.Evidence[k[1:]]; ok {
-					t.Errorf("event %d: %s = %q, want absent", i, k[1:], g)
-				}
-				continue
-			}
-			if e.Evidence[k] != v {
-				t.Errorf("event %d: %s = %q, want %q (evidence %v)", i, k, e.Evidence[k], v, e.Evidence)
-			}
-		}
+		inspecttest.CheckEvidence(t, "event "+strconv.Itoa(i), e.Evidence, w.ev)
 	}
 }
 

@@ -370,6 +370,23 @@ func (p *MatchProbe) Match(f *inspect.Flow, dir inspect.Dir, b []byte) inspect.C
 	return inspect.NoMatch
 }
 
+// CheckEvidence checks got, the evidence of the event where names, against
+// want: each key holds its value, and a key written "-key" is absent.
+func CheckEvidence(t testing.TB, where string, got event.Evidence, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if absent, ok := strings.CutPrefix(k, "-"); ok {
+			if g, ok := got[absent]; ok {
+				t.Errorf("%s: %s = %q, want absent (evidence %v)", where, absent, g, got)
+			}
+			continue
+		}
+		if got[k] != v {
+			t.Errorf("%s: %s = %q, want %q (evidence %v)", where, k, got[k], v, got)
+		}
+	}
+}
+
 // Leaks reports whether any event, as written in JSON, contains s; use it
 // to prove that a secret never leaves the inspector.
 func Leaks(t testing.TB, events []*event.Event, s string) bool {

@@ -1,6 +1,7 @@
 package ssdp
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -59,17 +60,7 @@ func checkEvents(t *testing.T, got []*event.Event, want []map[string]string) {
 		if e.Kind != event.KindSSDP || e.Type != event.TypeObservation || e.Severity != event.SeverityInfo {
 			t.Errorf("event %d: %s %s %s, want an SSDP observation", i, e.Type, e.Kind, e.Severity)
 		}
-		for k, v := range w {
-			if strings.HasPrefix(k, "-") {
-				if g, ok := e.Evidence[k[1:]]; ok {
-					t.Errorf("event %d: %s = %q, want absent", i, k[1:], g)
-				}
-				continue
-			}
-			if e.Evidence[k] != v {
-				t.Errorf("event %d: %s = %q, want %q (evidence %v)", i, k, e.Evidence[k], v, e.Evidence)
-			}
-		}
+		inspecttest.CheckEvidence(t, "event "+strconv.Itoa(i), e.Evidence, w)
 	}
 }
 

@@ -61,17 +61,7 @@ func checkEvidence(t *testing.T, name string, e *event.Event, want map[string]st
 	if e.Kind != event.KindWSD || e.Type != event.TypeObservation || e.Severity != event.SeverityInfo {
 		t.Errorf("%s: %s %s %s, want a WS-Discovery observation", name, e.Type, e.Kind, e.Severity)
 	}
-	for k, v := range want {
-		if strings.HasPrefix(k, "-") {
-			if g, ok := e.Evidence[k[1:]]; ok {
-				t.Errorf("%s: %s = %q, want absent", name, k[1:], g)
-			}
-			continue
-		}
-		if e.Evidence[k] != v {
-			t.Errorf("%s: %s = %q, want %q (evidence %v)", name, k, e.Evidence[k], v, e.Evidence)
-		}
-	}
+	inspecttest.CheckEvidence(t, name, e.Evidence, want)
 }
 
 // The ONVIF messages below are hand-written, not captured: their shape
