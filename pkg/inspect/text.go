@@ -588,12 +588,50 @@ func (f *EscapeFilter) Skip(b byte) bool {
 	return false
 }
 
-// FNV64 is 64-bit FNV-1a over b: analyzers compare a field seen again
-// (a SIP Call-ID, a PAP Peer-ID) by it without keeping the field.
-func FNV64(b []byte) uint64 {
-	h := uint64(14695981039346656037)
+// FNV is FNV-1a, 64 bit (hash/fnv's New64a), as a value whose steps
+// chain, allocating nothing: NewFNV().Fold(name).Uint16(qtype).
+type FNV uint64
+
+// NewFNV is FNV-1a's offset basis.
+func NewFNV() FNV { return 14695981039346656037 }
+
+// Byte adds c.
+func (h FNV) Byte(c byte) FNV { return (h ^ FNV(c)) * 1099511628211 }
+
+// Bytes adds b.
+func (h FNV) Bytes(b []byte) FNV {
 	for _, c := range b {
-		h = (h ^ uint64(c)) * 1099511628211
+		h = h.Byte(c)
 	}
 	return h
 }
+
+// Text adds s.
+func (h FNV) Text(s string) FNV {
+	for i := 0; i < len(s); i++ {
+		h = h.Byte(s[i])
+	}
+	return h
+}
+
+// Field adds b and a zero byte after it, so that fields hashed in a row
+// cannot run into each other ("ab", "c" against "a", "bc").
+func (h FNV) Field(b []byte) FNV { return h.Bytes(b).Byte(0) }
+
+// Uint16 adds v, high byte first.
+func (h FNV) Uint16(v uint16) FNV { return h.Byte(byte(v >> 8)).Byte(byte(v)) }
+
+// Fold adds b with ASCII letters in lower case.
+func (h FNV) Fold(b []byte) FNV {
+	for _, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h = h.Byte(c)
+	}
+	return h
+}
+
+// FNV64 is 64-bit FNV-1a over b: analyzers compare a field seen again
+// (a SIP Call-ID, a PAP Peer-ID) by it without keeping the field.
+func FNV64(b []byte) uint64 { return uint64(NewFNV().Bytes(b)) }

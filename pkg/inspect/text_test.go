@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"hash/fnv"
 	"strings"
 	"testing"
 )
@@ -178,5 +179,35 @@ func TestURLHostPort(t *testing.T) {
 		if got := string(URLHostPort([]byte(tt.url))); got != tt.want {
 			t.Errorf("URLHostPort(%q) = %q, want %q", tt.url, got, tt.want)
 		}
+	}
+}
+
+// TestFNV: the chained FNV is hash/fnv's 64-bit FNV-1a, step for step.
+func TestFNV(t *testing.T) {
+	want := func(parts ...[]byte) uint64 {
+		h := fnv.New64a()
+		for _, p := range parts {
+			h.Write(p)
+		}
+		return h.Sum64()
+	}
+	for _, tc := range []struct {
+		name string
+		got  FNV
+		want uint64
+	}{
+		{"empty", NewFNV(), want()},
+		{"bytes", NewFNV().Bytes([]byte("camera")), want([]byte("camera"))},
+		{"text", NewFNV().Text("camera"), want([]byte("camera"))},
+		{"field", NewFNV().Field([]byte("ab")).Field([]byte("c")), want([]byte("ab\x00c\x00"))},
+		{"uint16", NewFNV().Uint16(0x1c01), want([]byte{0x1c, 0x01})},
+		{"fold", NewFNV().Fold([]byte("Camera.LOCAL")), want([]byte("camera.local"))},
+	} {
+		if uint64(tc.got) != tc.want {
+			t.Errorf("%s: %#x, want %#x", tc.name, uint64(tc.got), tc.want)
+		}
+	}
+	if FNV64([]byte("camera")) != want([]byte("camera")) {
+		t.Error("FNV64 differs from hash/fnv")
 	}
 }

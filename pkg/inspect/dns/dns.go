@@ -270,38 +270,3 @@ func (r *hashRing) add(h uint64) {
 	r.h[r.next] = h
 	r.next = (r.next + 1) % len(r.h)
 }
-
-// fnv is FNV-1a, 64 bit (hash/fnv's New64a), as a value whose steps
-// chain: newFNV().bytes(name).uint16(qtype).
-type fnv uint64
-
-func newFNV() fnv { return 14695981039346656037 }
-
-func (h fnv) add(c byte) fnv { return (h ^ fnv(c)) * 1099511628211 }
-
-func (h fnv) bytes(b []byte) fnv {
-	for _, c := range b {
-		h = h.add(c)
-	}
-	return h
-}
-
-func (h fnv) string(s string) fnv {
-	for i := 0; i < len(s); i++ {
-		h = h.add(s[i])
-	}
-	return h
-}
-
-func (h fnv) uint16(v uint16) fnv { return h.add(byte(v >> 8)).add(byte(v)) }
-
-// fold is bytes with ASCII letters in lower case: DNS names compare so.
-func (h fnv) fold(b []byte) fnv {
-	for _, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		h = h.add(c)
-	}
-	return h
-}

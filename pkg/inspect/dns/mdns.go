@@ -290,14 +290,14 @@ func instanceLabel(name []byte, first int) ([]byte, bool) {
 }
 
 // foldKey hashes a name with ASCII case folded.
-func foldKey(b []byte) uint64 { return uint64(newFNV().fold(b)) }
+func foldKey(b []byte) uint64 { return uint64(inspect.NewFNV().Fold(b)) }
 
 // mdnsQuery reports the service types a query browses for. Its answer
 // section lists records the sender already knows, about other devices,
 // and is not read.
 func (a *analyzer) mdnsQuery(f *inspect.Flow, dir inspect.Dir, b []byte) {
 	h := a.hdr
-	key := newFNV()
+	key := inspect.NewFNV()
 	n := 0
 	off := headerLen
 	for range h.qd {
@@ -310,7 +310,7 @@ func (a *analyzer) mdnsQuery(f *inspect.Flow, dir inspect.Dir, b []byte) {
 			continue
 		}
 		if svc, ok := cutServiceType(a.name[:l]); ok {
-			key = key.bytes(svc).bytes([]byte{0})
+			key = key.Field(svc)
 			n++
 		}
 	}
@@ -344,9 +344,9 @@ func (a *analyzer) report(f *inspect.Flow, dir inspect.Dir, ev event.Evidence, w
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	h := newFNV()
+	h := inspect.NewFNV()
 	for _, k := range keys {
-		h = h.string(k).bytes([]byte{0}).string(ev[k]).bytes([]byte{0})
+		h = h.Text(k).Byte(0).Text(ev[k]).Byte(0)
 	}
 	if a.reported.has(uint64(h)) {
 		return

@@ -24,7 +24,7 @@ func (a *analyzer) unicastMessage(f *inspect.Flow, dir inspect.Dir, b []byte) {
 	}
 	name := a.name[:h.nameLen]
 	printableName(name)
-	key := uint64(newFNV().fold(name).uint16(h.qtype))
+	key := uint64(inspect.NewFNV().Fold(name).Uint16(h.qtype))
 	if a.reported.has(key) {
 		return
 	}

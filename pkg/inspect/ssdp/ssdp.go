@@ -92,7 +92,7 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 	if m.kind != kindNotify {
 		target = m.st
 	}
-	h := uint64(newFNV().byte(byte(m.kind)).bytes(m.usn).bytes(target))
+	h := uint64(inspect.NewFNV().Byte(byte(m.kind)).Field(m.usn).Field(target))
 	for _, r := range a.reported[:a.n] {
 		if r == h {
 			return len(data)
@@ -157,18 +157,4 @@ func withoutUserinfo(url []byte) []byte {
 	out := append([]byte(nil), url[:i+3]...)
 	out = append(out, host...)
 	return append(out, authority[end:]...)
-}
-
-// fnv is FNV-1a, 64 bit.
-type fnv uint64
-
-func newFNV() fnv { return 14695981039346656037 }
-
-func (h fnv) byte(c byte) fnv { return (h ^ fnv(c)) * 1099511628211 }
-
-func (h fnv) bytes(b []byte) fnv {
-	for _, c := range b {
-		h = h.byte(c)
-	}
-	return h.byte(0)
 }

@@ -113,7 +113,7 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 	if !parse(data, m) || a.n == maxReports {
 		return len(data)
 	}
-	h := uint64(newFNV().byte(byte(m.kind)).bytes(m.endpoint).bytes(m.types).bytes(m.scopes).bytes(m.xaddrs))
+	h := uint64(inspect.NewFNV().Byte(byte(m.kind)).Field(m.endpoint).Field(m.types).Field(m.scopes).Field(m.xaddrs))
 	for _, r := range a.reported[:a.n] {
 		if r == h {
 			return len(data)
@@ -305,18 +305,4 @@ func xaddrHost(x string) (string, netip.Addr) {
 		return rest, netip.Addr{}
 	}
 	return rest, addr.WithZone("").Unmap()
-}
-
-// fnv is FNV-1a, 64 bit.
-type fnv uint64
-
-func newFNV() fnv { return 14695981039346656037 }
-
-func (h fnv) byte(c byte) fnv { return (h ^ fnv(c)) * 1099511628211 }
-
-func (h fnv) bytes(b []byte) fnv {
-	for _, c := range b {
-		h = h.byte(c)
-	}
-	return h.byte(0)
 }
