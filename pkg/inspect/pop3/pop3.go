@@ -258,6 +258,9 @@ func (a *analyzer) ServerLine(f *inspect.Flow, line []byte) {
 			// looks like.
 			a.undecided = true
 			a.greetingLen = copy(a.greetingText[:], line)
+			// An APOP sent before the next line decides needs the
+			// timestamp of what is most likely the greeting.
+			a.keepTimestamp(line)
 			return
 		}
 	}
@@ -352,13 +355,20 @@ func (a *analyzer) decide(f *inspect.Flow, line []byte, ok bool) bool {
 }
 
 func (a *analyzer) greeting(f *inspect.Flow, line []byte) {
-	if ts := timestamp(line); len(ts) <= len(a.timestamp) {
-		a.timestampLen = copy(a.timestamp[:], ts)
-	}
+	a.keepTimestamp(line)
 	// On a connection joined after its start the first reply seen may be
 	// any "+OK", one naming the account ("+OK anna has 3 messages").
 	if f.Opened() {
 		inspect.EmitGreeting(f, "pop3", line[len("+OK"):])
+	}
+}
+
+// keepTimestamp keeps the APOP timestamp of a greeting, none if it has
+// none or one too long.
+func (a *analyzer) keepTimestamp(greeting []byte) {
+	a.timestampLen = 0
+	if ts := timestamp(greeting); len(ts) <= len(a.timestamp) {
+		a.timestampLen = copy(a.timestamp[:], ts)
 	}
 }
 

@@ -199,25 +199,36 @@ func TestAPOPDefault(t *testing.T) {
 	ts := "<4711.1234@camera.local>"
 	sum := md5.Sum([]byte(ts + "xc3511"))
 	digest := hex.EncodeToString(sum[:])
+	apop := "APOP root " + digest + "\r\n"
 	tests := []struct {
 		name, greeting, class string
-		// capa: the client asks for the capabilities before the greeting,
-		// which the server refuses
-		capa bool
+		// conv plays the session up to the reply to APOP.
+		conv func(s *inspecttest.Session, greeting string)
 	}{
-		{"timestamp_seen", "+OK camera POP3 " + ts + "\r\n", "default", false},
-		{"no_timestamp_unverifiable", "+OK camera POP3\r\n", "hashed", false},
-		{"timestamp_seen_after_capa", "+OK camera POP3 " + ts + "\r\n", "default", true},
+		{"timestamp_seen", "+OK camera POP3 " + ts + "\r\n", "default", func(s *inspecttest.Session, greeting string) {
+			s.Server(greeting).Client(apop).Server("+OK\r\n")
+		}},
+		{"no_timestamp_unverifiable", "+OK camera POP3\r\n", "hashed", func(s *inspecttest.Session, greeting string) {
+			s.Server(greeting).Client(apop).Server("+OK\r\n")
+		}},
+		// The client asks for the capabilities before the greeting,
+		// which the server refuses.
+		{"timestamp_seen_after_capa", "+OK camera POP3 " + ts + "\r\n", "default", func(s *inspecttest.Session, greeting string) {
+			s.Client("CAPA\r\n").Server(greeting + "-ERR unknown command\r\n").Client(apop).Server("+OK\r\n")
+		}},
+		// APOP follows the greeting before CAPA's reply says that the
+		// first "+OK" was the greeting: its timestamp still counts.
+		{"apop_before_capa_refused", "+OK camera POP3 " + ts + "\r\n", "default", func(s *inspecttest.Session, greeting string) {
+			s.Client("CAPA\r\n").Server(greeting).Client(apop).Server("-ERR unknown command\r\n+OK\r\n")
+		}},
+		{"apop_before_capa_list", "+OK camera POP3 " + ts + "\r\n", "default", func(s *inspecttest.Session, greeting string) {
+			s.Client("CAPA\r\n").Server(greeting).Client(apop).Server("+OK Capability list follows\r\nUSER\r\n.\r\n+OK\r\n")
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := inspecttest.NewClassifiedSession(t, cl, New(), "192.168.1.30:110")
-			if tt.capa {
-				s.Client("CAPA\r\n").Server(tt.greeting + "-ERR unknown command\r\n")
-			} else {
-				s.Server(tt.greeting)
-			}
-			s.Client("APOP root " + digest + "\r\n").Server("+OK\r\n")
+			tt.conv(s, tt.greeting)
 			col := s.End()
 			inspecttest.CheckLogins(t, col, "pop3", "192.168.1.30", []want{{"r***", "APOP", tt.class, "yes"}})
 			if inspecttest.Leaks(t, col.Events, "xc3511") || inspecttest.Leaks(t, col.Events, digest) {
