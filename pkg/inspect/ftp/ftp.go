@@ -3,6 +3,8 @@
 package ftp
 
 import (
+	"bytes"
+
 	"github.com/iotgw/iotgw/pkg/inspect"
 )
 
@@ -221,9 +223,14 @@ func (a *analyzer) userAnswered(f *inspect.Flow, code [3]byte, user []byte) {
 			User:      user,
 			Anonymous: anonymousUser(user),
 		})
-		if a.gap {
+		switch {
+		case a.gap:
 			// The 230 may answer another command.
 			a.inWithoutPassword.Report(f, inspect.OutcomeUnknown)
+		case !bytes.Equal(user, a.user[:a.userLen]):
+			// A USER sent after it (or its name not kept) names the
+			// user a later PASS logs in: no PASS is this login's.
+			a.inWithoutPassword.Report(f, inspect.OutcomeAccepted)
 		}
 	default:
 		a.userReply = userNoCheck

@@ -397,6 +397,23 @@ func TestUserReplyDecides(t *testing.T) {
 		{"two_users_pipelined_first_in_without_password", func(c *inspecttest.Conv) {
 			c.Server("220 x\r\n").Client("USER admin\r\nUSER bob\r\n").Server("230 Login successful.\r\n530 Can't change to another user.\r\n")
 		}, []string{"a*** empty yes"}},
+		// A 230 logs the first user in; the server then lets the client
+		// change to another, whose PASS is that user's login, not the
+		// first's password.
+		{"in_without_password_then_another_user", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\n").Server("230 Login successful.\r\n").
+				Client("USER bob\r\n").Server("331 Please specify the password.\r\n").
+				Client("PASS s3cret-Pass\r\n").Server("230 Login successful.\r\n")
+		}, []string{"a*** empty yes", "b*** unique yes"}},
+		{"in_without_password_then_another_user_pipelined", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\nUSER bob\r\n").
+				Server("230 Login successful.\r\n331 Please specify the password.\r\n").
+				Client("PASS s3cret-Pass\r\n").Server("530 Login incorrect.\r\n")
+		}, []string{"a*** empty yes", "b*** unique no"}},
+		{"in_without_password_then_another_login_pipelined", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\nUSER bob\r\nPASS s3cret-Pass\r\n").
+				Server("230 Login successful.\r\n331 Please specify the password.\r\n230 Login successful.\r\n")
+		}, []string{"a*** empty yes", "b*** unique yes"}},
 		// vsftpd 3.0.3's replies to these four commands sent at once.
 		{"vsftpd_pipelined_second_user", func(c *inspecttest.Conv) {
 			c.Server("220 (vsFTPd 3.0.3)\r\n").Client("USER anonymous\r\nPASS a@b\r\nUSER bob\r\nPASS s3cret-Pass\r\n").
