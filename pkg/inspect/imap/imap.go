@@ -485,6 +485,9 @@ func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 		a.inCommand, a.login = false, login{}
 	} else {
 		a.inResponse = false
+		// The greeting, if not seen yet, was in the lost bytes: the
+		// next status is any, one that may name a person.
+		a.greeted = true
 	}
 }
 

@@ -434,26 +434,36 @@ func TestSASLScratchWiped(t *testing.T) {
 
 // TestGreeting: the banner is the greeting of a connection seen from its
 // start, without the account a PREAUTH names; a connection joined later
-// has no greeting, its first "* OK" is any status.
+// has no greeting, its first "* OK" is any status, and so has one whose
+// greeting was cut by lost bytes.
 func TestGreeting(t *testing.T) {
 	tests := []struct {
 		name   string
 		join   bool
-		server string
-		want   string // "" for no banner
+		server []string // server segments, bytes lost between them
+		want   string   // "" for no banner
 	}{
-		{"ok", false, "* OK [CAPABILITY IMAP4rev1] Dovecot ready.\r\n", "OK [CAPABILITY IMAP4rev1] Dovecot ready."},
-		{"preauth_names_an_address", false, "* PREAUTH IMAP4rev1 Logged in as alice@example.com\r\n", "PREAUTH IMAP4rev1"},
-		{"preauth_names_a_person", false, "* PREAUTH IMAP4rev1 server logged in as Anna Schmidt\r\n", "PREAUTH IMAP4rev1 server"},
-		{"joined_status", true, "* OK [UNSEEN 12] Message 12 from Anna Schmidt is first unseen\r\n", ""},
-		{"joined_preauth", true, "* PREAUTH IMAP4rev1 server logged in as Anna Schmidt\r\n", ""},
+		{"ok", false, []string{"* OK [CAPABILITY IMAP4rev1] Dovecot ready.\r\n"}, "OK [CAPABILITY IMAP4rev1] Dovecot ready."},
+		{"preauth_names_an_address", false, []string{"* PREAUTH IMAP4rev1 Logged in as alice@example.com\r\n"}, "PREAUTH IMAP4rev1"},
+		{"preauth_names_a_person", false, []string{"* PREAUTH IMAP4rev1 server logged in as Anna Schmidt\r\n"}, "PREAUTH IMAP4rev1 server"},
+		{"joined_status", true, []string{"* OK [UNSEEN 12] Message 12 from Anna Schmidt is first unseen\r\n"}, ""},
+		{"joined_preauth", true, []string{"* PREAUTH IMAP4rev1 server logged in as Anna Schmidt\r\n"}, ""},
+		// The greeting's end is in the lost bytes: the first status seen
+		// after them is any, one that may name a person.
+		{"greeting_cut", false, []string{"* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE",
+			"* OK [UNSEEN 12] Message 12 from Anna Schmidt is first unseen\r\n"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			col := &inspecttest.Collector{}
 			e := inspecttest.Engine(t, col, nil, New())
 			c := inspecttest.OpenTCP(e, tt.join, "192.168.1.10:40000", server)
-			c.Server(tt.server)
+			for i, seg := range tt.server {
+				if i > 0 {
+					c.Lose(inspect.ToClient, 40)
+				}
+				c.Server(seg)
+			}
 			c.Close()
 			e.Flush()
 			var got []string
