@@ -152,7 +152,11 @@ type analyzer struct {
 	dirs    [2]stream
 	level   byte // protocol level from CONNECT: 3, 4 or 5; 0 until seen
 	pending inspect.PendingLogin
-	sawID   bool // the client-id observation was emitted
+	// passwordOnly: the pending login is a 3.x CONNECT with a password
+	// and no user name, which those versions forbid; a broker that
+	// accepts it may have ignored the password.
+	passwordOnly bool
+	sawID        bool // the client-id observation was emitted
 	// transport is what carries the session when not TCP itself:
 	// inspect.TransportWebSocket, or "".
 	transport string
@@ -448,6 +452,10 @@ func (a *analyzer) connect(f *inspect.Flow, b []byte, topicCut, willCut bool) {
 	if r.short || flags&(flagUser|flagPassword) == 0 {
 		return
 	}
+	// MQTT 5.0 allows a password without a user name; 3.1 and 3.1.1 do
+	// not (3.1.1 section 3.1.2.9), and a broker must close the
+	// connection (mosquitto does).
+	a.passwordOnly = level != 5 && flags&flagUser == 0
 	kind := inspect.SecretPassword
 	if looksLikeJWT(secret) {
 		kind = inspect.SecretToken
@@ -513,6 +521,9 @@ func (a *analyzer) connack(f *inspect.Flow, b []byte) {
 	code := b[1]
 	outcome := inspect.OutcomeUnknown
 	switch {
+	case code == 0 && a.passwordOnly:
+		// The broker broke the protocol to let the client in: perhaps
+		// anonymously, the password unread.
 	case code == 0:
 		outcome = inspect.OutcomeAccepted
 	case a.level != 5 && (code == 4 || code == 5): // bad user name or password, not authorised

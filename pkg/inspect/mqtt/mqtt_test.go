@@ -324,6 +324,22 @@ func TestSynthetic(t *testing.T) {
 		{"v5_password_without_user", func(c *inspecttest.Conv) {
 			c.ClientBytes(connect(connectOpts{level: 5, props: []byte{0}, pass: str(secret)})).ServerBytes(connack5(0))
 		}, 1, "yes", "unique", "", "", ""},
+		// Before 5.0 a password needs a user name (3.1.1 section
+		// 3.1.2.9): a broker closes the connection on one without. One
+		// that accepts it all the same may have let the client in
+		// anonymously, the password unread; a refusal still refuses it.
+		{"v311_password_without_user_accepted_says_nothing", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{clientID: "x", pass: str(secret)})).ServerBytes(connack(0))
+		}, 1, "unknown", "unique", "", "", ""},
+		{"v31_password_without_user_accepted_says_nothing", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{name: "MQIsdp", level: 3, clientID: "x", pass: str(secret)})).ServerBytes(connack(0))
+		}, 1, "unknown", "unique", "", "", ""},
+		{"v311_password_without_user_refused", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{clientID: "x", pass: str(secret)})).ServerBytes(connack(5))
+		}, 1, "no", "unique", "", "", ""},
+		{"v311_password_without_user_closed", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{clientID: "x", pass: str(secret)}))
+		}, 1, "unknown", "unique", "", "", ""},
 		{"user_without_password", func(c *inspecttest.Conv) {
 			c.ClientBytes(connect(connectOpts{clientID: "x", user: str("admin")})).ServerBytes(connack(0))
 		}, 1, "yes", "empty", "a***", "", ""},
