@@ -24,6 +24,7 @@ const (
 	kexRSA1024SHA1 // RFC 4432: MUST NOT
 	kexGSSGroup1   // RFC 4462, the mechanism's OID after the name: SHOULD NOT
 	kexGSSGexSHA1  // RFC 4462: SHOULD NOT
+	kexECMQVSHA2   // RFC 5656's elliptic-curve MQV: SHOULD NOT
 
 	// Host keys whose signatures use SHA-1 (and DSA's 1024 bits).
 	hostKeyDSS
@@ -85,6 +86,8 @@ func (a algorithm) String() string {
 		return "gss-group1-sha1-*"
 	case kexGSSGexSHA1:
 		return "gss-gex-sha1-*"
+	case kexECMQVSHA2:
+		return "ecmqv-sha2"
 	case hostKeyDSS:
 		return "ssh-dss"
 	case hostKeyDSSCert:

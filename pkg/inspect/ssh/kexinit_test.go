@@ -163,6 +163,10 @@ func TestWeakNegotiated(t *testing.T) {
 			c:    modern.with(offer{kex: "gss-group1-sha1-toWM5Slw5Ew8Mqkay+al2g==," + modern.kex}),
 			s:    modern.with(offer{kex: "gss-group1-sha1-toWM5Slw5Ew8Mqkay+al2g==," + modern.kex}),
 			want: []finding{{"192.168.1.20", "medium", "kex=gss-group1-sha1-*"}, {"192.168.1.10", "medium", "kex=gss-group1-sha1-*"}}},
+		{name: "ecmqv", // RFC 5656's MQV: RFC 9142 SHOULD NOT
+			c:    modern.with(offer{kex: "ecmqv-sha2," + modern.kex}),
+			s:    modern.with(offer{kex: modern.kex + ",ecmqv-sha2"}),
+			want: []finding{{"192.168.1.20", "medium", "kex=ecmqv-sha2"}, {"192.168.1.10", "medium", "kex=ecmqv-sha2"}}},
 		{name: "byte_by_byte", chunk: 1,
 			c: modern.with(offer{ciphers: "3des-cbc," + modern.ciphers}),
 			s: modern.with(offer{ciphers: "3des-cbc"}),
