@@ -58,26 +58,39 @@ func actionKind(action []byte) kind {
 }
 
 // message is a parsed WS-Discovery datagram; its slices point into the
-// datagram, raw: entities not decoded, white space not folded. Of a
-// ProbeMatches or ResolveMatches only the first match is read.
+// datagram, raw: entities not decoded, white space not folded. A
+// ProbeMatches or ResolveMatches has a match for each ProbeMatch or
+// ResolveMatch, up to maxMatches; any other message has one, its Body.
 type message struct {
-	kind     kind
+	kind    kind
+	matches [maxMatches]match
+	n       int // matches read
+}
+
+// match is what a message says of one endpoint.
+type match struct {
 	endpoint []byte // wsa:EndpointReference/wsa:Address
 	types    []byte // QNames, white space separated
 	scopes   []byte // URIs, white space separated
 	xaddrs   []byte // URLs, white space separated
 }
 
-// maxTags bounds the tags read from one datagram: a Hello or a
-// ProbeMatch has about thirty.
-const maxTags = 128
+// maxMatches bounds the matches read of a ProbeMatches or
+// ResolveMatches: a host answers with one for each service it hosts
+// that the Probe asked for.
+const maxMatches = 8
+
+// maxTags bounds the tags read from one datagram: a Hello has about
+// thirty, a ProbeMatches about fifteen more for each match after the
+// first.
+const maxTags = 256
 
 // parse reads a WS-Discovery SOAP envelope into m without allocating. It
 // reports false for anything else: the first element must be an
 // Envelope, and a header Action must name a WS-Discovery message.
 // Elements are matched by local name, whatever their prefix; the first
-// of each wins. It reads no further than the end of the Body, the second
-// match of a ProbeMatches, or maxTags tags.
+// of each in a match wins. It reads no further than the end of the Body,
+// the match after maxMatches, or maxTags tags.
 func parse(b []byte, m *message) bool {
 	*m = message{}
 	s := scanner{b: b}
@@ -100,6 +113,8 @@ func parse(b []byte, m *message) bool {
 			continue
 		}
 		var dst *[]byte
+		// What comes before the first match counts as the first's.
+		cur := &m.matches[max(matches, 1)-1]
 		switch {
 		case !inBody && t.is("Action"):
 			if m.kind == 0 {
@@ -111,21 +126,22 @@ func parse(b []byte, m *message) bool {
 		case t.is("ProbeMatch") || t.is("ResolveMatch"):
 			matches++
 		case t.is("Address"):
-			dst = &m.endpoint
+			dst = &cur.endpoint
 		case t.is("Types"):
-			dst = &m.types
+			dst = &cur.types
 		case t.is("Scopes"):
-			dst = &m.scopes
+			dst = &cur.scopes
 		case t.is("XAddrs"):
-			dst = &m.xaddrs
+			dst = &cur.xaddrs
 		}
-		if matches > 1 {
+		if matches > maxMatches {
 			break
 		}
 		if dst != nil && *dst == nil {
 			*dst = s.text(t)
 		}
 	}
+	m.n = min(max(matches, 1), maxMatches)
 	return m.kind != 0
 }
 

@@ -33,13 +33,14 @@
 // location scope may say where the owner lives and a MAC scope adds
 // nothing the frame does not show, and vendors put serial numbers in
 // scopes of their own. Values are cleaned text of at most 256 bytes;
-// lists hold at most eight items, of the first 32 scopes. Of a
-// ProbeMatches or ResolveMatches only the first match is read. Of an
-// element a datagram cut short ends in, only the items before its last
-// white space are read: the last may be cut. A flow reports each
-// (message, endpoint, types, scopes, XAddrs) once, and at most
-// maxReports of them. WS-Discovery is recognised by its envelope on any
-// UDP port, since matches go to the searcher's port, and by port 3702.
+// lists hold at most eight items, of the first 32 scopes. Each match of
+// a ProbeMatches or ResolveMatches, up to eight, is an observation of
+// its own, the sender's as the first is. Of an element a datagram cut
+// short ends in, only the items before its last white space are read:
+// the last may be cut. A flow reports each (message, endpoint, types,
+// scopes, XAddrs) once, and at most maxReports of them. WS-Discovery is
+// recognised by its envelope on any UDP port, since matches go to the
+// searcher's port, and by port 3702.
 package wsd
 
 import (
@@ -110,27 +111,38 @@ type analyzer struct {
 
 func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 	m := &a.msg
-	if !parse(data, m) || a.n == maxReports {
+	if !parse(data, m) {
 		return len(data)
 	}
-	h := uint64(inspect.NewFNV().Byte(byte(m.kind)).Field(m.endpoint).Field(m.types).Field(m.scopes).Field(m.xaddrs))
+	for i := range m.matches[:m.n] {
+		a.reportOnce(f, dir, m.kind, &m.matches[i])
+	}
+	return len(data)
+}
+
+// reportOnce reports what the message says of one endpoint unless the
+// flow reported it before, or maxReports already.
+func (a *analyzer) reportOnce(f *inspect.Flow, dir inspect.Dir, k kind, mt *match) {
+	if a.n == maxReports {
+		return
+	}
+	h := uint64(inspect.NewFNV().Byte(byte(k)).Field(mt.endpoint).Field(mt.types).Field(mt.scopes).Field(mt.xaddrs))
 	for _, r := range a.reported[:a.n] {
 		if r == h {
-			return len(data)
+			return
 		}
 	}
 	a.reported[a.n] = h
 	a.n++
-	a.report(f, dir, m)
-	return len(data)
+	a.report(f, dir, k, mt)
 }
 
 func (a *analyzer) Gap(*inspect.Flow, inspect.Dir) {}
 
 func (a *analyzer) Close(*inspect.Flow) { a.proto.pool.Put(a) }
 
-func (a *analyzer) report(f *inspect.Flow, dir inspect.Dir, m *message) {
-	ev := event.Evidence{"message": m.kind.String()}
+func (a *analyzer) report(f *inspect.Flow, dir inspect.Dir, k kind, m *match) {
+	ev := event.Evidence{"message": k.String()}
 	var types []string
 	for _, t := range items(m.types, maxItems) {
 		if v := inspect.CleanText([]byte(t), maxValue); v != "" {
@@ -157,7 +169,7 @@ func (a *analyzer) report(f *inspect.Flow, dir inspect.Dir, m *message) {
 	}
 	set(ev, "xaddrs_host", hosts, ",")
 	set(ev, "addresses", addrs, ",")
-	summary := "WS-Discovery " + m.kind.String()
+	summary := "WS-Discovery " + k.String()
 	if t := ev["types"]; t != "" {
 		summary += " " + t
 	}

@@ -2,6 +2,7 @@ package wsd
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -119,6 +120,13 @@ const (
 		`<d:XAddrs>http://192.168.1.30:80/WebServices/Device</d:XAddrs>` +
 		`<d:MetadataVersion>3</d:MetadataVersion></d:Hello></SOAP-ENV:Body></SOAP-ENV:Envelope>`
 
+	// Two matches in one ProbeMatches, the second with an XAddrs the
+	// first lacks.
+	twoProbeMatches = hdr2005 + `ProbeMatches</wsa:Action></SOAP-ENV:Header><SOAP-ENV:Body><d:ProbeMatches>` +
+		`<d:ProbeMatch><d:Types>a:First</d:Types></d:ProbeMatch>` +
+		`<d:ProbeMatch><d:Types>b:Second</d:Types><d:XAddrs>http://192.168.1.99/</d:XAddrs></d:ProbeMatch>` +
+		`</d:ProbeMatches></SOAP-ENV:Body></SOAP-ENV:Envelope>`
+
 	onvifProbe = hdr2005 + `Probe</wsa:Action></SOAP-ENV:Header><SOAP-ENV:Body><d:Probe>` +
 		`<d:Types>dn:NetworkVideoTransmitter</d:Types></d:Probe></SOAP-ENV:Body></SOAP-ENV:Envelope>`
 )
@@ -177,12 +185,15 @@ func TestSynthetic(t *testing.T) {
 		{"hello_burst_deduplicated", "192.168.1.20:3702", "239.255.255.250:3702",
 			[]string{axisHello, axisHello, printerHello, axisHello}, nil,
 			[]map[string]string{{"name": "AXIS M3045-V"}, {"types": "wsdp:Device wprt:PrintDeviceType wscn:ScanDeviceType"}}, nil},
-		{"only_the_first_match_read", "192.168.1.10:40000", "192.168.1.64:3702", nil,
-			[]string{hdr2005 + `ProbeMatches</wsa:Action></SOAP-ENV:Header><SOAP-ENV:Body><d:ProbeMatches>` +
-				`<d:ProbeMatch><d:Types>a:First</d:Types></d:ProbeMatch>` +
-				`<d:ProbeMatch><d:Types>b:Second</d:Types><d:XAddrs>http://192.168.1.99/</d:XAddrs></d:ProbeMatch>` +
-				`</d:ProbeMatches></SOAP-ENV:Body></SOAP-ENV:Envelope>`},
-			[]map[string]string{{"types": "a:First", "-xaddrs_host": "", "-addresses": ""}}, nil},
+		// Each match is the sender's, read as the first is; the fields
+		// of one are not another's.
+		{"every_match_read", "192.168.1.10:40000", "192.168.1.64:3702", nil, []string{twoProbeMatches},
+			[]map[string]string{{"message": "probe_matches", "types": "a:First", "-xaddrs_host": "", "-addresses": ""},
+				{"message": "probe_matches", "types": "b:Second", "xaddrs_host": "192.168.1.99", "addresses": "192.168.1.99"}}, nil},
+		{"every_resolve_match_read", "192.168.1.10:40000", "192.168.1.64:3702", nil,
+			[]string{strings.ReplaceAll(strings.ReplaceAll(twoProbeMatches, "ProbeMatches", "ResolveMatches"), "ProbeMatch>", "ResolveMatch>")},
+			[]map[string]string{{"message": "resolve_matches", "types": "a:First", "-xaddrs_host": ""},
+				{"message": "resolve_matches", "types": "b:Second", "xaddrs_host": "192.168.1.99"}}, nil},
 		{"header_addresses_not_the_body", "192.168.1.20:3702", "239.255.255.250:3702",
 			[]string{hdr2005 + `Hello</wsa:Action></SOAP-ENV:Header><SOAP-ENV:Body><d:Hello>` +
 				`<d:Types>x:Y</d:Types></d:Hello></SOAP-ENV:Body>` +
@@ -325,6 +336,39 @@ func TestReportsBounded(t *testing.T) {
 	}
 }
 
+// manyProbeMatches is a ProbeMatches of n matches, each of its own type.
+func manyProbeMatches(n int) string {
+	var b strings.Builder
+	b.WriteString(hdr2005 + `ProbeMatches</wsa:Action></SOAP-ENV:Header><SOAP-ENV:Body><d:ProbeMatches>`)
+	for i := range n {
+		fmt.Fprintf(&b, `<d:ProbeMatch><wsa:EndpointReference><wsa:Address>urn:uuid:%d</wsa:Address></wsa:EndpointReference>`+
+			`<d:Types>x:T%d</d:Types><d:Scopes>onvif://www.onvif.org/type/t%d</d:Scopes>`+
+			`<d:XAddrs>http://192.168.1.64:%d/</d:XAddrs><d:MetadataVersion>1</d:MetadataVersion></d:ProbeMatch>`, i, i, i, 8000+i)
+	}
+	b.WriteString(`</d:ProbeMatches></SOAP-ENV:Body></SOAP-ENV:Envelope>`)
+	return b.String()
+}
+
+// TestMatchesBounded: of a ProbeMatches the first maxMatches matches
+// are read, each of them whole, and no more.
+func TestMatchesBounded(t *testing.T) {
+	col := &inspecttest.Collector{}
+	e := inspecttest.Engine(t, col, nil, New())
+	inspecttest.NewUDP(e, "192.168.1.10:40000", "192.168.1.64:3702").Server(manyProbeMatches(maxMatches + 3))
+	e.Flush()
+	if len(col.Events) != maxMatches {
+		t.Fatalf("got %d events, want the bound %d", len(col.Events), maxMatches)
+	}
+	for i, ev := range col.Events {
+		inspecttest.CheckEvidence(t, fmt.Sprint("match ", i), ev.Evidence, map[string]string{
+			"message": "probe_matches", "types": fmt.Sprint("x:T", i), "onvif_types": fmt.Sprint("t", i),
+			"xaddrs_host": fmt.Sprint("192.168.1.64:", 8000+i), "addresses": "192.168.1.64"})
+		if ev.Device.IP != "192.168.1.64" {
+			t.Errorf("match %d: about %s, want the sender", i, ev.Device.IP)
+		}
+	}
+}
+
 // TestValuesBounded: long values and lists are cut to maxValue and
 // maxItems.
 func TestValuesBounded(t *testing.T) {
@@ -377,13 +421,22 @@ func TestRepeatDoesNotAllocate(t *testing.T) {
 	if len(col.Events) != 1 {
 		t.Errorf("got %d events, want 1", len(col.Events))
 	}
+	inspecttest.NewUDP(e, "192.168.1.10:40000", "192.168.1.64:3702").Server(twoProbeMatches)
+	f, a = p.Last()
+	b = []byte(twoProbeMatches)
+	if n := testing.AllocsPerRun(100, func() { a.Feed(f, inspect.ToClient, b) }); n != 0 {
+		t.Errorf("%v allocations per repeated ProbeMatches of two matches, want 0", n)
+	}
+	if len(col.Events) != 3 {
+		t.Errorf("got %d events, want 3", len(col.Events))
+	}
 	var m message
 	// Element names longer than a string conversion's stack buffer (32
 	// bytes): vendor extensions, or anyone's datagram.
 	long := strings.Repeat("x", 40)
 	longNames := "<s:Envelope" + long + "/>" + strings.Replace(printerHello, "<d:Hello>",
 		"<d:Hello><d:"+long+">a</d:"+long+"><"+long+"/>", 1)
-	for _, s := range []string{hikvisionProbeMatches, printerHello, onvifProbe, "<x/>", longNames,
+	for _, s := range []string{hikvisionProbeMatches, twoProbeMatches, manyProbeMatches(3 * maxMatches), printerHello, onvifProbe, "<x/>", longNames,
 		strings.Replace(longNames, "<s:Envelope"+long+"/>", "", 1)} {
 		b := []byte(s)
 		if n := testing.AllocsPerRun(100, func() { parse(b, &m) }); n != 0 {
@@ -405,16 +458,18 @@ func BenchmarkParseProbeMatches(b *testing.B) {
 }
 
 func FuzzDatagram(f *testing.F) {
-	for _, s := range []string{hikvisionProbeMatches, axisHello, printerHello, onvifProbe, "<a:Envelope><!--"} {
+	for _, s := range []string{hikvisionProbeMatches, twoProbeMatches, axisHello, printerHello, onvifProbe, "<a:Envelope><!--"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		col := &inspecttest.Collector{}
 		e := inspecttest.Engine(t, col, nil, New())
-		inspecttest.NewUDP(e, "192.168.1.20:3702", "239.255.255.250:3702").ClientBytes(b).ClientBytes(b)
+		c := inspecttest.NewUDP(e, "192.168.1.20:3702", "239.255.255.250:3702").ClientBytes(b)
+		once := len(col.Events)
+		c.ClientBytes(b)
 		e.Flush()
-		if len(col.Events) > 1 {
-			t.Fatalf("%d events from one datagram sent twice", len(col.Events))
+		if once > maxMatches || len(col.Events) != once {
+			t.Fatalf("%d events from one datagram, %d from it sent twice", once, len(col.Events))
 		}
 		for _, ev := range col.Events {
 			for k, v := range ev.Evidence {
@@ -449,9 +504,14 @@ func FuzzParse(f *testing.F) {
 		if m.kind < kindHello || m.kind > kindResolveMatches {
 			t.Fatalf("kind %d", m.kind)
 		}
-		for _, field := range [][]byte{m.endpoint, m.types, m.scopes, m.xaddrs} {
-			if bytes.IndexByte(field, '<') >= 0 || !bytes.Equal(field, bytes.TrimSpace(field)) {
-				t.Fatalf("field %q is no element's trimmed text", field)
+		if m.n < 1 || m.n > maxMatches {
+			t.Fatalf("%d matches", m.n)
+		}
+		for _, mt := range m.matches[:m.n] {
+			for _, field := range [][]byte{mt.endpoint, mt.types, mt.scopes, mt.xaddrs} {
+				if bytes.IndexByte(field, '<') >= 0 || !bytes.Equal(field, bytes.TrimSpace(field)) {
+					t.Fatalf("field %q is no element's trimmed text", field)
+				}
 			}
 		}
 	})
