@@ -960,6 +960,9 @@ func inetTable(cfg Config) tableDef {
 	}
 
 	updatesOut := chainDef{name: "updates_out"}
+	// updates_in only drops: the replies an updates-only device gets
+	// passed forward's established rule before the goto, and an allowed
+	// host opens nothing towards the device.
 	updatesIn := chainDef{name: "updates_in"}
 	isolateOut := chainDef{name: "isolate_out"}
 	isolateIn := chainDef{name: "isolate_in"}
@@ -978,7 +981,6 @@ func inetTable(cfg Config) tableDef {
 		isolateOut.rules = append(isolateOut.rules, rule(slices.Concat(to, []match{pass})...))
 	}
 	for _, k := range addrKinds {
-		updatesIn.rules = append(updatesIn.rules, rule(b.addr(k, "saddr", setName("allow", k), false), established(), pass))
 		if cfg.IsolateLAN {
 			continue
 		}
