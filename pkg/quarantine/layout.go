@@ -919,19 +919,36 @@ func inetTable(cfg Config) tableDef {
 	// rule below let start, such as the owner (protected) opening a
 	// quarantined camera's page.
 	forward.rules = append(forward.rules, rule(established(), pass))
+	// A protected MAC is the owner's only with a source address that is
+	// none of a quarantined device's and that the router routes back out
+	// of the interface it came in on. A quarantined device that copies
+	// the owner's MAC into a frame (one is enough: the rest of the
+	// connection rides the fast paths) would otherwise open a connection
+	// from its own address, or one from another segment's host to
+	// itself, whose replies the established rule and lan_replies let
+	// through: a relay out of its quarantine. From a quarantined address
+	// the frame is judged as that device's; a forged source from another
+	// segment or the WAN meets the address rules below, as anyone's.
+	// Only packets that are not established pay the lookups.
+	owner := []match{b.ether("saddr", "protected_mac"), fibSaddrIifExists()}
+	for _, k := range addrKinds {
+		for _, m := range modes {
+			forward.rules = append(forward.rules, rule(b.ether("saddr", "protected_mac"), b.addr(k, "saddr", setName(m.setPrefix(), k), false), outOf[m]))
+		}
+	}
 	// The owner mark goes on the first packet of a connection, which is
-	// of its original direction, from a protected MAC out to the LAN:
+	// of its original direction, from the owner's device out to the LAN:
 	// lan_replies lets the other end's replies through. Connections to
 	// the internet stay unmarked, leaving the bit alone where other
 	// programs' marks matter most (policy routing). A quarantined MAC is
 	// never a protected one (protecting it releases it), so the
-	// connections it opens never carry the mark. What else from a
-	// protected MAC gets this far (invalid, untracked, to the WAN) passes
-	// unmarked.
+	// connections it opens never carry the mark. What else from the
+	// owner's device gets this far (invalid, untracked, to the WAN)
+	// passes unmarked.
 	for _, out := range toLAN {
-		forward.rules = append(forward.rules, rule(slices.Concat([]match{opening(), b.ether("saddr", "protected_mac")}, out, []match{ctMarkSet(cfg.OwnerMark), pass})...))
+		forward.rules = append(forward.rules, rule(slices.Concat([]match{opening()}, owner, out, []match{ctMarkSet(cfg.OwnerMark), pass})...))
 	}
-	forward.rules = append(forward.rules, rule(b.ether("saddr", "protected_mac"), pass))
+	forward.rules = append(forward.rules, rule(append(owner, pass)...))
 	for _, m := range modes {
 		forward.rules = append(forward.rules, rule(b.ether("saddr", setName(m.setPrefix(), keyMAC)), outOf[m]))
 	}

@@ -29,6 +29,8 @@ const (
 	deviceNewV6      = "fd99::aa:10"
 )
 
+var guestMAC = mustMAC("02:00:00:00:00:21")
+
 // tcpFrom connects over TCP from ns, from the local address from, and
 // returns the name the server answered with.
 func tcpFrom(ns, from, to string, port int) (string, error) {
@@ -47,6 +49,32 @@ func tcpFrom(ns, from, to string, port int) (string, error) {
 	return strings.TrimSpace(line), err
 }
 
+// addGuest gives the router a second LAN segment (br1, 10.98.0.0/24 and
+// fd98::/64) with one host, returned, that answers TCP on 443 with its
+// name.
+func (l *lab) addGuest(t *testing.T) string {
+	t.Helper()
+	r := l.router
+	guest := netnstest.New(t, "iotgwq", "guest")
+	netnstest.NoDAD(t, guest)
+	netnstest.Cmd(t, "ip", "-n", r, "link", "add", "br1", "address", "02:00:00:00:01:fe", "type", "bridge")
+	netnstest.BridgeHost(t, r, "br1", netnstest.LANHost{NS: guest, Port: "lan2", MAC: guestMAC.String(), V4: guestV4 + "/24", V6: guestV6 + "/64"}, "10.98.0.1", "fd98::1")
+	netnstest.Cmd(t, "ip", "-n", r, "addr", "add", "10.98.0.1/24", "dev", "br1")
+	netnstest.Cmd(t, "ip", "-n", r, "addr", "add", "fd98::1/64", "dev", "br1", "nodad")
+	netnstest.Cmd(t, "ip", "-n", r, "link", "set", "br1", "up")
+	netnstest.Cmd(t, "ip", "-n", l.wan, "-6", "route", "add", "fd98::/64", "via", "2001:2::1")
+	netnstest.ServeName(t, guest, "[::]:443", "guest", nil)
+	// Neighbour discovery takes a moment on the fresh segment.
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := tcp(guest, deviceV6, 443); err == nil {
+			break
+		} else if time.Since(start) > 10*time.Second {
+			t.Fatalf("guest segment not ready: %v", err)
+		}
+	}
+	return guest
+}
+
 // TestUnlearntAddressCut: a quarantined device that takes a new IPv6
 // address, one its entry lacks, reaches nothing and is reached from
 // nowhere its mode forbids: not the WAN, not another LAN segment the
@@ -59,24 +87,7 @@ func TestUnlearntAddressCut(t *testing.T) {
 	ctx := context.Background()
 	l := newLab(t)
 	r, d, p, w := l.router, l.device, l.peer, l.wan
-
-	guest := netnstest.New(t, "iotgwq", "guest")
-	netnstest.NoDAD(t, guest)
-	netnstest.Cmd(t, "ip", "-n", r, "link", "add", "br1", "address", "02:00:00:00:01:fe", "type", "bridge")
-	netnstest.BridgeHost(t, r, "br1", netnstest.LANHost{NS: guest, Port: "lan2", MAC: "02:00:00:00:00:21", V4: guestV4 + "/24", V6: guestV6 + "/64"}, "10.98.0.1", "fd98::1")
-	netnstest.Cmd(t, "ip", "-n", r, "addr", "add", "10.98.0.1/24", "dev", "br1")
-	netnstest.Cmd(t, "ip", "-n", r, "addr", "add", "fd98::1/64", "dev", "br1", "nodad")
-	netnstest.Cmd(t, "ip", "-n", r, "link", "set", "br1", "up")
-	netnstest.Cmd(t, "ip", "-n", w, "-6", "route", "add", "fd98::/64", "via", "2001:2::1")
-	netnstest.ServeName(t, guest, "[::]:443", "guest", nil)
-	// Neighbour discovery takes a moment on the fresh segment.
-	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
-		if _, err := tcp(guest, deviceV6, 443); err == nil {
-			break
-		} else if time.Since(start) > 10*time.Second {
-			t.Fatalf("guest segment not ready: %v", err)
-		}
-	}
+	guest := l.addGuest(t)
 
 	// The new address. The peer sends to it through the router (a host
 	// that does not take it for on-link) and the device answers the peer
@@ -120,7 +131,6 @@ func TestUnlearntAddressCut(t *testing.T) {
 		{"guest segment → device's learnt IPv4 address", guest, "", deviceV4},
 	}
 	want := func(ns string) string { return netnstest.Role(ns) }
-	guestMAC := mustMAC("02:00:00:00:00:21")
 	for _, tc := range []struct {
 		stage    string
 		mode     Mode
@@ -329,6 +339,81 @@ func TestOwnerMarkForgedSource(t *testing.T) {
 			got := sendSeeing(t, l.device, [][]byte{frame}, l.wan, func(f []byte) bool { return bytes.Contains(f, []byte(marker)) })
 			if got != tc.want {
 				t.Errorf("%s, %s: the device's echo to %s reached the WAN: %v, want %v", tc.stage, fam.name, fam.host, got, tc.want)
+			}
+		}
+	}
+}
+
+// TestOwnerMACCopied: a quarantined device that sends a frame from the
+// owner's (protected) MAC opens no way to another LAN segment, in
+// either of the two ways one frame could: from its own address, where
+// the router would let the other end's echo back to it, and naming a
+// host of the other segment as the source and its own address as the
+// destination, where its own echo, from its own MAC, would reach that
+// host as the reply. Each is answered while the device is free.
+func TestOwnerMACCopied(t *testing.T) {
+	netnstest.RequireNFTables(t)
+	ctx := context.Background()
+	l := newLab(t)
+	guest := l.addGuest(t)
+	l.serveUDP(t, guest, "[::]:5000")
+	routerMAC := mustMAC("02:00:00:00:00:fe") // br0's, as newLab sets it
+	n, err := NewNFTables(Config{
+		RouterAddrs: addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1", "10.98.0.1", "fd98::1"),
+		LANPrefixes: []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd99::/64"),
+			netip.MustParsePrefix("10.98.0.0/24"), netip.MustParsePrefix("fd98::/64")},
+		NoticePort:    noticePort,
+		LANInterfaces: []string{"br0", "br1"},
+	}, WithNetNSFd(netnstest.Fd(t, l.router)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Reconcile(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SetProtected(ctx, []hwaddr.MAC{peerMAC}, nil); err != nil {
+		t.Fatal(err)
+	}
+	sport := uint16(42000)
+	for _, tc := range []struct {
+		stage string
+		mode  Mode // "": not quarantined, both ways are open
+		want  bool
+	}{
+		{"free", "", true},
+		{"block", ModeBlock, false},
+		{"updates-only", ModeUpdatesOnly, false},
+	} {
+		if tc.mode == "" {
+			if err := n.Release(ctx, deviceMAC); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := n.Quarantine(ctx, Entry{MAC: deviceMAC, Addrs: addrs(deviceV4, deviceV6), Mode: tc.mode}); err != nil {
+			t.Fatal(err)
+		}
+		for _, fam := range []struct{ name, device, guest string }{{"IPv4", deviceV4, guestV4}, {"IPv6", deviceV6, guestV6}} {
+			dev, host := netip.MustParseAddr(fam.device), netip.MustParseAddr(fam.guest)
+			for _, way := range []struct {
+				name     string
+				src, dst netip.Addr
+				echoedAt string // where the echo goes
+			}{
+				{"from its own address", dev, host, l.device},
+				{"from the guest's address", host, dev, guest},
+			} {
+				sport++
+				marker := fmt.Sprintf("iotgw-copied-%d", sport)
+				d := udpSummed(way.src, way.dst, sport, 5000, marker)
+				frame := ipv4Frame(routerMAC, peerMAC, way.src, way.dst, unix.IPPROTO_UDP, sport, 0, false, d)
+				if fam.name == "IPv6" {
+					frame = ipv6Frame(routerMAC, peerMAC, way.src, way.dst, unix.IPPROTO_UDP, d)
+				}
+				// The device's own socket sees the frame it sends too.
+				echo := func(f []byte) bool { return !bytes.Equal(f[6:12], peerMAC[:]) && bytes.Contains(f, []byte(marker)) }
+				got := sendSeeing(t, l.device, [][]byte{frame}, way.echoedAt, echo)
+				if got != tc.want {
+					t.Errorf("%s, %s, %s: echo arrived %v, want %v", tc.stage, fam.name, way.name, got, tc.want)
+				}
 			}
 		}
 	}
