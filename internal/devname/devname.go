@@ -45,3 +45,54 @@ func visible(s string) bool {
 			!unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) && r != '\u2800'
 	})
 }
+
+// The isolate pair that sets text apart from the line around it (UAX #9):
+// inside, the text takes its own direction from its first strong letter;
+// outside, it reads as one neutral character.
+const (
+	firstStrongIsolate    = "\u2068"
+	popDirectionalIsolate = "\u2069"
+)
+
+// Isolate returns s, text a device chose (a host name, a banner's
+// product) or the owner typed, fit to stand in a line of plain text (an
+// alert, a page's <title>, an <option>) where markup cannot isolate it:
+// without bidirectional controls, an override or an isolate left open
+// by which a name would reorder the words around it ("camera X
+// quarantined" read as another sentence); and, when it holds
+// right-to-left letters, between FIRST STRONG ISOLATE and POP
+// DIRECTIONAL ISOLATE, so that a Hebrew or Arabic name takes neither
+// the neighbouring digits and punctuation nor the line's direction with
+// it. Text without right-to-left letters is left bare: it has no other
+// direction than the line's to give, and a title in plain ASCII stays
+// so (ntfy's and e-mail's headers encode any other).
+func Isolate(s string) string {
+	if strings.ContainsFunc(s, isBidiControl) {
+		s = strings.Map(func(r rune) rune {
+			if isBidiControl(r) {
+				return -1
+			}
+			return r
+		}, s)
+	}
+	if !strings.ContainsFunc(s, rightToLeft) {
+		return s
+	}
+	return firstStrongIsolate + s + popDirectionalIsolate
+}
+
+// isBidiControl reports whether r is an explicit directional control:
+// the marks (LRM, RLM, ALM), embeddings, overrides and isolates.
+func isBidiControl(r rune) bool { return unicode.Is(unicode.Bidi_Control, r) }
+
+// rightToLeft reports whether r lies in the blocks whose letters and
+// digits are right-to-left (bidi classes R, AL and AN, and the marks
+// that join them): Hebrew, Arabic, Syriac, Thaana, N'Ko and their kin,
+// their presentation forms, and the historic scripts of the same planes.
+func rightToLeft(r rune) bool {
+	return 0x0590 <= r && r <= 0x08ff ||
+		0xfb1d <= r && r <= 0xfdff ||
+		0xfe70 <= r && r <= 0xfefe ||
+		0x10800 <= r && r <= 0x10fff ||
+		0x1e800 <= r && r <= 0x1efff
+}

@@ -34,3 +34,31 @@ func TestString(t *testing.T) {
 		})
 	}
 }
+
+// TestIsolate: a name in a right-to-left script is set apart between
+// FSI and PDI, and no name keeps a bidirectional control that could
+// reorder the text around it, an override or a stray PDI closing the
+// isolate early included.
+func TestIsolate(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, want string
+	}{
+		{"latin_bare", "Hall camera", "Hall camera"},
+		{"empty", "", ""},
+		{"hebrew", "מצלמה", "\u2068מצלמה\u2069"},
+		{"arabic", "كاميرا المطبخ", "\u2068كاميرا المطبخ\u2069"},
+		{"arabic_indic_digits", "cam ١٢", "\u2068cam ١٢\u2069"},
+		{"hebrew_with_latin_and_digits", "מצלמה 2 (hall)", "\u2068מצלמה 2 (hall)\u2069"},
+		{"override_in_latin", "cam\u202egnp.exe", "camgnp.exe"},
+		{"override_in_hebrew", "מצלמה\u202e exe.", "\u2068מצלמה exe.\u2069"},
+		{"override_in_arabic", "\u202eكاميرا\u202c", "\u2068كاميرا\u2069"},
+		{"stray_pdi_closes_nothing", "מצלמה\u2069\u202e quarantined", "\u2068מצלמה quarantined\u2069"},
+		{"isolates_and_marks", "\u2066a\u2067b\u2068c\u200e\u200f\u061cd\u202a\u202b\u202d", "abcd"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Isolate(tc.in); got != tc.want {
+				t.Errorf("Isolate(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}

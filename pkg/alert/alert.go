@@ -193,7 +193,9 @@ func FromEvent(ev *event.Event, dev Device) (a Alert, ok bool) {
 		a.Kind = KindOutdatedFirmware
 		product, version := ev0("product"), ev0("version")
 		a.Title = "Outdated software on " + name
-		sw := strings.TrimSpace(orWord(product, "Its software") + " " + version)
+		// The product and version are the device's words, read off
+		// its banners.
+		sw := strings.TrimSpace(orWord(devname.Isolate(product), "Its software") + " " + devname.Isolate(version))
 		var b strings.Builder
 		switch {
 		case ev0("end_of_life") == "yes" && event.DistributionBuild(ev):
@@ -215,9 +217,9 @@ func FromEvent(ev *event.Event, dev Device) (a Alert, ok bool) {
 		case event.DistributionBuild(ev):
 			// The version is no proof: the distribution backports
 			// fixes without changing it.
-			dist := clip(event.DistributionName(ev), maxField)
+			dist := devname.Isolate(clip(event.DistributionName(ev), maxField))
 			fmt.Fprintf(&b, " It is %s's build, which may carry the fix without the version changing: check %s's security tracker for %s, and update the device's packages if the fix is not in.",
-				dist, dist, orWord(product, "the package"))
+				dist, dist, orWord(devname.Isolate(product), "the package"))
 		case fixed == "", fixed == "none":
 			b.WriteString(" No fixed version is known: consider replacing the device or keeping it off the internet.")
 		default:
@@ -234,7 +236,7 @@ func FromEvent(ev *event.Event, dev Device) (a Alert, ok bool) {
 		a.Title = "Personal data sent in clear by " + name
 		to := "over the network"
 		if dest != "" {
-			to = "to " + dest
+			to = "to " + devname.Isolate(dest)
 		}
 		a.Body = fmt.Sprintf("%s sent %s unencrypted %s. Anyone on the path can read it. Check the device's settings and the vendor's app for an encrypted option.",
 			name, dataKindText(dataKind), to)
@@ -279,7 +281,7 @@ func FromQuarantine(q store.Quarantine, dev Device) Alert {
 		a.Title = nameThen(name, " reports an update")
 		fmt.Fprintf(&b, "%s stays %s until you release it.", name, modeText(q.Mode))
 		if a.Reason != "" {
-			fmt.Fprintf(&b, " %s", a.Reason)
+			fmt.Fprintf(&b, " %s", devname.Isolate(a.Reason))
 		}
 		dedup = []string{"update"}
 	default:
@@ -288,7 +290,7 @@ func FromQuarantine(q store.Quarantine, dev Device) Alert {
 		a.Title = nameThen(name, " quarantined")
 		fmt.Fprintf(&b, "iotgw quarantined %s: it is now %s.", name, modeText(q.Mode))
 		if a.Reason != "" {
-			fmt.Fprintf(&b, " Reason: %s.", strings.TrimSuffix(a.Reason, "."))
+			fmt.Fprintf(&b, " Reason: %s.", devname.Isolate(strings.TrimSuffix(a.Reason, ".")))
 		}
 	}
 	if !q.Until.IsZero() {
@@ -489,7 +491,7 @@ func FromProblem(area, detail string, at time.Time) Alert {
 		a.Title = "iotgw problem: " + area
 		a.Body = "iotgw has a problem in " + area + "."
 	}
-	if detail = clip(detail, maxReason); detail != "" {
+	if detail = devname.Isolate(clip(detail, maxReason)); detail != "" {
 		if area == AreaRestart {
 			a.Body += " Changed: " + detail
 		} else {
@@ -588,11 +590,11 @@ func volatileFact(k Kind, fact string) bool {
 	return k == KindPersonalData && (fact == "where" || fact == "destination")
 }
 
-// finish cleans an alert's text fields: no control characters, bounded
-// length.
+// finish cleans an alert's text fields: no control characters, the
+// isolates around what a device chose kept, bounded length.
 func finish(a *Alert) {
-	a.Title = clip(a.Title, maxTitle)
-	a.Body = clip(a.Body, maxBody)
+	a.Title = clipText(a.Title, maxTitle)
+	a.Body = clipText(a.Body, maxBody)
 	if len(a.Facts) == 0 {
 		a.Facts = nil
 	}
@@ -622,15 +624,17 @@ func cleanDevice(d Device, state string) Device {
 // at length cannot leave a title of its own words only (its quarantine
 // titled "… released from quarantine").
 func nameThen(name, words string) string {
-	return clip(name, maxTitle-len(words)) + words
+	return clipText(name, maxTitle-len(words)) + words
 }
 
 // displayName is how the owner knows a device, named by the rule the
 // page and the console follow (devname); a device known by its address
-// only, which the page does not list, by that.
+// only, which the page does not list, by that. A name in a
+// right-to-left script comes isolated (devname.Isolate), fit to stand
+// in an alert's words.
 func displayName(d Device) string {
 	if name := (devname.Parts{Name: d.Name, Vendor: d.Vendor, Type: d.Type, Hostname: d.Hostname, MAC: d.MAC}).String(); name != "" {
-		return name
+		return devname.Isolate(name)
 	}
 	if d.IP != "" {
 		return "device " + d.IP

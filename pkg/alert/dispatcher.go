@@ -550,7 +550,7 @@ func encodePayload(env envelope) (json.RawMessage, error) {
 		a := &env.Alert
 		switch step {
 		case 0:
-			a.Body, a.Reason = clip(a.Body, 300), clip(a.Reason, 128)
+			a.Body, a.Reason = clipText(a.Body, 300), clip(a.Reason, 128)
 			facts := make(map[string]string, len(a.Facts))
 			for k, v := range a.Facts {
 				facts[k] = clip(v, 32)

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/devname"
 	"github.com/iotgw/iotgw/internal/mqttpub"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
@@ -181,7 +182,7 @@ type haConfig struct {
 func (m *MQTT) discoveryConfigs(mac hwaddr.MAC, id string, d *Device) [][2]string {
 	state := m.stateTopic(id)
 	dev := haDevice{Identifiers: []string{id}, Connections: [][2]string{{"mac", mac.String()}},
-		Name: displayName(*d), Manufacturer: d.Vendor, Model: d.Model}
+		Name: displayName(*d), Manufacturer: devname.Isolate(d.Vendor), Model: devname.Isolate(d.Model)}
 	origin := map[string]string{"name": "iotgw"}
 	quarantine := haConfig{Name: "Quarantined", UniqueID: id + "_quarantine", ObjectID: id + "_quarantine",
 		StateTopic: state, JSONAttributesTopic: state, DeviceClass: "problem", Device: dev, Origin: origin,

@@ -178,7 +178,7 @@ func (p *Pushover) Send(ctx context.Context, a Alert) error {
 	form := url.Values{
 		"token":    {p.token},
 		"user":     {p.user},
-		"title":    {clip(a.Title, 250)},
+		"title":    {clipText(a.Title, 250)},
 		"message":  {truncate(a.Body, pushoverMaxMessage)},
 		"priority": {strconv.Itoa(pushoverPriority(a))},
 	}

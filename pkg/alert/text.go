@@ -10,19 +10,43 @@ import (
 )
 
 // clip makes s safe to show and to put in a header or a topic: valid
-// UTF-8, control and bidirectional-override characters (which a device
-// could put in its host name) replaced by spaces, runs of spaces
-// collapsed, at most max bytes, cut at a rune boundary with "…".
-func clip(s string, max int) string {
+// UTF-8, control and bidirectional characters (which a device could put
+// in its host name: overrides, embeddings, isolates, marks) replaced by
+// spaces, runs of spaces collapsed, at most max bytes, cut at a rune
+// boundary with "…". It is for text a device or the owner chose, before
+// it is set in an alert's words.
+func clip(s string, max int) string { return clean(s, max, false) }
+
+// clipText is clip for an alert's title and body, built from clipped
+// text with what a device chose set apart by devname.Isolate: it keeps
+// each FSI … PDI pair and drops any isolate left unpaired, and a cut
+// within an isolate closes it after the "…", so that no name reorders
+// the words after it, within max bytes still.
+func clipText(s string, max int) string { return clean(s, max, true) }
+
+// The isolate pair devname.Isolate sets a right-to-left name between.
+const (
+	fsiRune = '\u2068'
+	pdiRune = '\u2069'
+)
+
+func clean(s string, max int, isolates bool) string {
 	if s == "" {
 		return ""
 	}
 	var b strings.Builder
 	b.Grow(min(len(s), max+3))
 	space := false
+	var open []int // where the isolates still open start in b
 	for _, r := range s {
-		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) ||
-			r == '\u2028' || r == '\u2029' || unicode.IsSpace(r) {
+		if isolates && r == pdiRune && len(open) > 0 {
+			// A space before it, if any, goes after it.
+			open = open[:len(open)-1]
+			b.WriteRune(r)
+			continue
+		}
+		if !(isolates && r == fsiRune) && (r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) ||
+			r == '\u2028' || r == '\u2029' || unicode.IsSpace(r)) {
 			space = b.Len() > 0
 			continue
 		}
@@ -30,30 +54,50 @@ func clip(s string, max int) string {
 			b.WriteByte(' ')
 			space = false
 		}
+		if r == fsiRune {
+			open = append(open, b.Len())
+		}
 		b.WriteRune(r)
 	}
 	out := b.String()
+	for i := len(open) - 1; i >= 0; i-- { // isolates never closed
+		out = out[:open[i]] + out[open[i]+len(string(fsiRune)):]
+	}
 	if len(out) <= max {
 		return out
 	}
-	cut := max - len("…")
-	for cut > 0 && !utf8.RuneStart(out[cut]) {
-		cut--
-	}
-	return strings.TrimRight(out[:cut], " ") + "…"
+	cut, depth := cutAt(out, max)
+	return strings.TrimRight(out[:cut], " ") + "…" + strings.Repeat(string(pdiRune), depth)
 }
 
 // truncate cuts already clean text to at most max bytes at a rune
-// boundary, keeping its line breaks.
+// boundary, keeping its line breaks and closing an isolate it cuts.
 func truncate(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
-	cut := max - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	cut, depth := cutAt(s, max)
+	return s[:cut] + "…" + strings.Repeat(string(pdiRune), depth)
+}
+
+// cutAt is the last rune boundary of s at which s cut, an ellipsis and
+// a PDI for each isolate open there fit in max bytes, and that number of
+// isolates.
+func cutAt(s string, max int) (cut, depth int) {
+	open := 0
+	for i, r := range s {
+		if i+len("…")+open*len(string(pdiRune)) > max {
+			break
+		}
+		cut, depth = i, open
+		switch r {
+		case fsiRune:
+			open++
+		case pdiRune:
+			open--
+		}
 	}
-	return s[:cut] + "…"
+	return cut, depth
 }
 
 // maxDigestParts bounds a digest; more ready alerts wait for the next one.

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/iotgw/iotgw/internal/devname"
 	"github.com/iotgw/iotgw/internal/markup"
 	"github.com/iotgw/iotgw/pkg/event"
 )
@@ -22,7 +23,9 @@ type content func(w *markup.Writer, v *view)
 func page(w *markup.Writer, v *view, c content) {
 	w.Raw("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n" +
 		"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>")
-	w.Text(v.Title)
+	// A <title> holds no markup to isolate a device's name with (<bdi>):
+	// the isolate characters do it, and the name's own controls go.
+	w.Text(devname.Isolate(v.Title))
 	w.Raw(" · iotgw</title>\n<link rel=\"stylesheet\" href=\"/static/style.css\">\n" +
 		"<link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\">\n")
 	if v.LoggedIn {

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/iotgw/iotgw/internal/devname"
 	"github.com/iotgw/iotgw/internal/markup"
 	"github.com/iotgw/iotgw/pkg/api"
 	"github.com/iotgw/iotgw/pkg/event"
@@ -85,7 +86,7 @@ func eventsContent(w *markup.Writer, v *view) {
 		w.Raw(">")
 		// An <option> holds text only: the isolate characters do
 		// what <bdi> does elsewhere.
-		w.Text("\u2068" + d.DisplayName() + "\u2069")
+		w.Text(devname.Isolate(d.DisplayName()))
 		w.Raw(" (")
 		w.Text(d.MAC)
 		w.Raw(")</option>")

@@ -141,6 +141,22 @@ func TestDeviceNamesIsolated(t *testing.T) {
 			d.Hostnames = append(d.Hostnames, "3dprinter")
 			deviceContent(w, &view{Now: now, Page: devicePage{D: d}})
 		}, []string{"<dd><bdi>מטבח</bdi>, <bdi>3dprinter</bdi></dd>"}},
+		// A <title> holds text only, as an <option> does; a name the
+		// owner typed may hold an override (the form refuses only
+		// control characters), which would turn " · iotgw" around.
+		{"page_title_hebrew_override", "מטבח\u202e", func(w *markup.Writer, d api.Device) {
+			page(w, &view{Now: now, Title: d.DisplayName(), Page: devicePage{D: d}}, deviceContent)
+		}, []string{"<title>\u2068מטבח\u2069 · iotgw</title>"}},
+		{"page_title_arabic_owner_name", "", func(w *markup.Writer, d api.Device) {
+			d.Name = "\u202eمطبخ"
+			page(w, &view{Now: now, Title: d.DisplayName(), Page: devicePage{D: d}}, deviceContent)
+		}, []string{"<title>\u2068مطبخ\u2069 · iotgw</title>"}},
+		// A stray PDI in a name would close the option's isolate early
+		// and leave the override after it loose on the MAC.
+		{"event_log_option_stray_pdi", "", func(w *markup.Writer, d api.Device) {
+			d.Name = "מטבח\u2069\u202e"
+			eventsContent(w, &view{Now: now, Page: eventsPage{Devices: []api.Device{d}}})
+		}, []string{">\u2068מטבח\u2069 (" + mac + ")</option>"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := api.Device{MAC: mac, State: api.StateOK, Type: "unknown", Hostnames: []string{tc.hostname}, LastSeen: now}
