@@ -43,6 +43,7 @@ type document struct {
 	Quarantines  []*Quarantine   `json:"quarantines"`
 	Decisions    []*Decision     `json:"decisions"`
 	MutedAlerts  []string        `json:"muted_alert_channels,omitempty"`
+	AlertHolds   json.RawMessage `json:"alert_holds,omitempty"`
 	Outbox       []*OutboxItem   `json:"outbox,omitempty"`
 	Verdicts     []*Verdict      `json:"verdicts,omitempty"`
 	Devices      []*DeviceRecord `json:"devices,omitempty"`
@@ -85,7 +86,7 @@ const (
 // encoded bounds, since those are written even when they alone exceed
 // the cap. Every file the store writes is within it (encode).
 func readLimit(maxBytes, maxDevices int) int64 {
-	return int64(maxBytes) + int64(maxDevices)*(maxQuarantineJSON+maxDecisionJSON+2) + envelopeJSON + maxMutedJSON
+	return int64(maxBytes) + int64(maxDevices)*(maxQuarantineJSON+maxDecisionJSON+2) + envelopeJSON + maxMutedJSON + MaxAlertHolds
 }
 
 // errTruncated: the file ends inside the document (a torn write).
@@ -215,6 +216,15 @@ func (doc *document) decodeTables(dec *json.Decoder, maxFindings int) error {
 			doc.Outbox, err = decodeList(dec, doc, "outbox", rawItem(decodeRecord[*OutboxItem]))
 		case "muted_alert_channels":
 			doc.MutedAlerts, err = decodeList(dec, doc, "muted_alert_channels", rawItem(decodeRecord[string]))
+		case "alert_holds":
+			var raw json.RawMessage
+			if err = dec.Decode(&raw); err == nil {
+				if len(raw) > MaxAlertHolds {
+					doc.note("alert_holds", fmt.Errorf("%d bytes, at most %d", len(raw), MaxAlertHolds), false)
+				} else {
+					doc.AlertHolds = raw
+				}
+			}
 		default: // "schema" (read already), "written", fields a newer build added
 			err = skipValue(dec)
 		}
@@ -251,10 +261,10 @@ func (doc *document) ownerRecordsOnly() {
 			d.Findings, d.DroppedFindings = nil, 0
 		}
 	}
-	doc.Verdicts, doc.Outbox, doc.NextOutboxID = nil, nil, 0
+	doc.Verdicts, doc.Outbox, doc.NextOutboxID, doc.AlertHolds = nil, nil, 0, nil
 	doc.unreadable = slices.DeleteFunc(doc.unreadable, func(u unreadable) bool {
 		switch u.table {
-		case "findings", "verdicts", "outbox", "next_outbox_id":
+		case "findings", "verdicts", "outbox", "next_outbox_id", "alert_holds":
 			return true
 		}
 		return false
@@ -947,6 +957,9 @@ func (s *Store) adopt(doc *document) int {
 		if s.SetAlertChannelMuted(name, true) != nil {
 			dropped++
 		}
+	}
+	if doc.AlertHolds != nil && s.SetAlertHolds(doc.AlertHolds) != nil {
+		dropped++
 	}
 	s.mu.Lock()
 	s.gen, s.writtenGen, s.seenGen, s.writtenSeenGen = 0, 0, 0, 0

@@ -203,6 +203,7 @@ type Store struct {
 	decisions   map[hwaddr.MAC]*Decision
 	outbox      []OutboxItem // by ID; payloads never modified
 	muted       map[string]bool
+	alertHolds  json.RawMessage // the alert engine's own JSON; never modified
 	nextID      uint64
 	gen         uint64 // bumped by every change worth a write
 	writtenGen  uint64 // gen of the last file written
@@ -544,6 +545,33 @@ func (s *Store) mutedLocked() []string {
 	return slices.Sorted(maps.Keys(s.muted))
 }
 
+// MaxAlertHolds bounds the alert engine's hold-down memory: a few dozen
+// problem areas and the new-device count fit many times over.
+const MaxAlertHolds = 16 << 10
+
+// SetAlertHolds records the alert engine's hold-down memory (its own
+// JSON, at most MaxAlertHolds bytes), so that a restart does not repeat
+// alerts the owner already had. Routine: written with the next
+// interval's write, and not at all when it is what the store holds
+// already, so that the daemon may hand it in at every tick.
+func (s *Store) SetAlertHolds(holds json.RawMessage) error {
+	if len(holds) > MaxAlertHolds {
+		return fmt.Errorf("%w: alert holds of %d bytes (max %d)", ErrInvalid, len(holds), MaxAlertHolds)
+	}
+	compact, err := compactJSON(holds)
+	if err != nil {
+		return fmt.Errorf("%w: alert holds: %v", ErrInvalid, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if bytes.Equal(compact, s.alertHolds) {
+		return nil
+	}
+	s.alertHolds = compact
+	s.changedLocked(false)
+	return nil
+}
+
 // Enqueue adds an alert to the outbox, due now. payload must be valid
 // JSON of at most 8 KiB. A full outbox drops its oldest item. Routine,
 // unless urgent: an alert acknowledged before the next interval never
@@ -663,6 +691,7 @@ func (s *Store) Snapshot() State {
 		Outbox:      copyRecords(doc.Outbox, OutboxItem.clone),
 
 		MutedAlertChannels: slices.Clone(doc.MutedAlerts),
+		AlertHolds:         slices.Clone(doc.AlertHolds),
 	}
 }
 
@@ -804,6 +833,7 @@ func (s *Store) documentLocked() *document {
 		Decisions:    mapValues(s.decisions),
 		Outbox:       make([]*OutboxItem, len(s.outbox)),
 		MutedAlerts:  s.mutedLocked(),
+		AlertHolds:   s.alertHolds,
 	}
 	for i := range s.outbox {
 		it := s.outbox[i] // copy: Reschedule changes the slice element

@@ -24,6 +24,9 @@ type State struct {
 	// MutedAlertChannels are the alert channels the owner switched off
 	// on the page, sorted.
 	MutedAlertChannels []string `json:"muted_alert_channels,omitempty"`
+	// AlertHolds is the alert engine's hold-down memory, its own JSON
+	// (store.SetAlertHolds).
+	AlertHolds json.RawMessage `json:"alert_holds,omitempty"`
 }
 
 // DeviceRecord is what the store keeps about one LAN device. Devices known
