@@ -114,24 +114,6 @@ func (p *ProblemDamper) Due(now time.Time) []Alert {
 	return out
 }
 
-// Stop returns, oldest first, that a problem is over for each area clear
-// at now but still within its hold-down, and forgets every area: the
-// damper lives in memory, so a daemon that stops tells them now or its
-// owner never hears that they ended. An area failing at the stop is
-// not told over; the next start finds it again or not.
-func (p *ProblemDamper) Stop(now time.Time) []Alert {
-	var out []Alert
-	for area, st := range p.areas {
-		st.settle(now)
-		if !st.failing && st.told {
-			out = append(out, FromProblemResolved(area, st.clearSince))
-		}
-	}
-	clear(p.areas)
-	sortProblemAlerts(out)
-	return out
-}
-
 func sortProblemAlerts(out []Alert) {
 	slices.SortFunc(out, func(a, b Alert) int {
 		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Facts["area"], b.Facts["area"]))

@@ -10,6 +10,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -67,6 +68,7 @@ type Store interface {
 	Release(dec store.Decision) error
 	PutDecision(d store.Decision) error
 	DeleteDecision(mac hwaddr.MAC)
+	SetAlertHolds(holds json.RawMessage) error
 	Stats() store.Stats
 }
 
@@ -319,7 +321,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); d.captureLoop(ctx) }()
 	<-ctx.Done()
 	wg.Wait()
-	d.announceProblemsAtStop(d.now())
+	d.saveHolds()
 	d.persistAll()
 	return nil
 }
@@ -342,6 +344,7 @@ func (d *Daemon) readKernel(ctx context.Context) ([]quarantine.Entry, error) {
 func (d *Daemon) restore(ctx context.Context) error {
 	snap := d.deps.Store.Snapshot()
 	loaded := d.deps.Store.Stats()
+	d.restoreHolds(snap.AlertHolds)
 	if loaded.LoadError != "" {
 		d.problem(alert.AreaStateLost, loaded.LoadError)
 	}
@@ -821,6 +824,7 @@ func (d *Daemon) tick(now time.Time) {
 	d.checkCaptureLoss(now)
 	d.checkInspection(now)
 	d.announceProblems(now)
+	d.saveHolds()
 }
 
 // announceProblems sends the problem alerts the hold-down let through by
@@ -833,14 +837,31 @@ func (d *Daemon) announceProblems(now time.Time) {
 	d.notifyAll(due)
 }
 
-// announceProblemsAtStop tells the owner that the problems which ended
-// within their hold-down are over: the hold-down is in memory, so the
-// next start would not. The outbox keeps the alerts through the stop.
-func (d *Daemon) announceProblemsAtStop(now time.Time) {
+// saveHolds hands the problems' hold-down and the new-device bound to
+// the store, which writes them with its routine writes, and not at all
+// while they stay the same: a restart goes on where this run left off
+// rather than tell the owner again.
+func (d *Daemon) saveHolds() {
 	d.mu.Lock()
-	over := d.damper.Stop(now)
+	holds, err := alert.SaveHolds(d.damper, &d.newDevices)
 	d.mu.Unlock()
-	d.notifyAll(over)
+	if err == nil {
+		err = d.deps.Store.SetAlertHolds(holds)
+	}
+	if err != nil {
+		d.log.Warn("alert hold-down not saved; a restart may repeat alerts", "err", err)
+	}
+}
+
+// restoreHolds takes up the hold-down and the new-device bound where the
+// last run left them. Memory it cannot read costs only itself: the
+// alerts start afresh, as at a first start.
+func (d *Daemon) restoreHolds(holds json.RawMessage) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := alert.RestoreHolds(holds, d.damper, &d.newDevices, d.now()); err != nil {
+		d.log.Warn("saved alert hold-down unreadable; problems and new devices may be told again", "err", err)
+	}
 }
 
 // notifyAll hands alerts to the alert channels, if there are any.
