@@ -4,7 +4,8 @@
 // with the server's verdict taken from the paired response (for
 // Authorization credentials, httpauth.Judge's: a 2xx accepts one only
 // where the server is known to demand it; for forms, outcome's; for
-// tokens, soapOutcome's, from the answer's SOAP fault); firmware
+// tokens, soapOutcome's, from the answer's SOAP fault, a 2xx accepting
+// one only where the server is known to demand a login); firmware
 // downloaded without TLS; the client's User-Agent and the server's Server
 // header and authentication realm, and an ONVIF camera's device
 // information, for fingerprinting; and, through a
@@ -342,6 +343,11 @@ type analyzer struct {
 	// response.
 	lastSeq   uint32
 	lastReply reply
+	// lastSpaces are the protection spaces of the request the response
+	// being read answers, if lastAnswered: one without a request (the
+	// queue was behind) has none.
+	lastSpaces   httpauth.Spaces
+	lastAnswered bool
 
 	// judge keeps what the server challenged and refused on the flow,
 	// and the acceptances of Authorization credentials held back.
@@ -768,6 +774,7 @@ func (a *analyzer) bodyBytes(dir inspect.Dir, h *half, b []byte) {
 func (a *analyzer) endMessage(f *inspect.Flow, dir inspect.Dir, h *half) {
 	a.finishBody(f, dir, h, true)
 	if dir == inspect.ToClient {
+		a.noteTokenRefusal(f)
 		a.resolveWait(f)
 	}
 	h.state = stStart

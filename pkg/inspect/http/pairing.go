@@ -44,14 +44,16 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 		origin = header
 	}
 	// The request's place: where a challenge in its answer protects,
-	// and, when it carries Authorization credentials, whether they were
-	// challenged.
-	e.spaces = a.judge.Spaces(f, a.proto.mem, origin, path, e.creds[0].used)
+	// and, when it carries Authorization credentials or a body that may
+	// hold a token, whether they were demanded.
+	h := &a.half[inspect.ToServer]
+	tokenDue := soapKind(h.kind) && (h.chunked || h.contentLength > 0)
+	e.spaces = a.judge.Spaces(f, a.proto.mem, origin, path, e.creds[0].used || tokenDue)
 	c, query := a.queryLogin(f, target, a.targetCut)
 	if query {
 		a.attach(f, &e.creds, c)
 	}
-	if h := &a.half[inspect.ToServer]; query || h.chunked || h.contentLength > 0 {
+	if query || h.chunked || h.contentLength > 0 {
 		e.page = a.proto.pageHash(path) // a form login may be judged by the page answered
 	}
 	if ambiguous && !bytes.EqualFold(host, header) {
@@ -66,7 +68,6 @@ func (a *analyzer) endRequestHeaders(f *inspect.Flow) {
 	case firmwareIfImage:
 		a.holdFirmware(f, e, host, path)
 	}
-	h := &a.half[inspect.ToServer]
 	r := clearRequest{method: method, host: host, path: path, ocspBody: a.ocspBody,
 		soapAction: a.soapAction, soapBody: a.xmlBody && (h.chunked || h.contentLength > 0),
 		lan: f.ClientLocal && f.ServerLocal, bare: a.bareRequest(e)}
@@ -294,6 +295,7 @@ func (a *analyzer) dropHead() {
 func (a *analyzer) answer(f *inspect.Flow) (connect bool) {
 	a.resolveWait(f) // the answer before ended (it always has: one at a time)
 	a.curHead = false
+	a.lastAnswered = false
 	if a.dropped > 0 || a.qLen == 0 {
 		if a.dropped > 0 {
 			a.dropped--
@@ -311,6 +313,7 @@ func (a *analyzer) answer(f *inspect.Flow) (connect bool) {
 	}
 	a.curHead = e.head
 	a.lastSeq, a.lastReply = e.seq, a.reply
+	a.lastSpaces, a.lastAnswered = e.spaces, true
 	if !a.unpaired {
 		a.judge.Answered(f, a.proto.mem, &e.spaces, &httpauth.Answer{Status: a.reply.status, Challenge: a.reply.challenge})
 	}
@@ -360,7 +363,7 @@ func (a *analyzer) resolveWait(f *inspect.Flow) {
 	for i := range e.creds {
 		switch c := &e.creds[i]; {
 		case c.used && c.soap:
-			f.ReportCredential(&c.sent.Cred, a.soapOutcome(&a.reply, c), f.LoginSubject())
+			f.ReportCredential(&c.sent.Cred, a.soapOutcome(f, &a.reply, c, &e.spaces), f.LoginSubject())
 		case c.used && c.form:
 			f.ReportCredential(&c.sent.Cred, a.outcome(&a.reply, e.cookies), f.LoginSubject())
 		}
@@ -384,7 +387,7 @@ func (a *analyzer) resolve(f *inspect.Flow, e *pending, r *reply) {
 		case (c.form || c.soap) && e.awaiting:
 			// judged by resolveWait, with the page or the fault
 		case c.soap:
-			f.ReportCredential(&c.sent.Cred, a.soapOutcome(r, c), f.LoginSubject())
+			f.ReportCredential(&c.sent.Cred, a.soapOutcome(f, r, c, &e.spaces), f.LoginSubject())
 		case c.form:
 			f.ReportCredential(&c.sent.Cred, a.outcome(r, e.cookies), f.LoginSubject())
 		case a.unpaired || r.status == 0:

@@ -451,24 +451,43 @@ func (a *analyzer) readSOAPAnswer(f *inspect.Flow) {
 	}
 }
 
-// soapOutcome is the server's verdict on a UsernameToken from its
-// response r: refused by a fault whose code says the sender is not
-// authorized, or by a 401 that asks for no HTTP authentication (a 401
-// with a WWW-Authenticate challenge and no such fault answers the HTTP
-// layer, which many cameras check before the token, or instead of it:
-// unknown); accepted by a 2xx whose body is a SOAP response
-// without a fault, unless the operation is one devices answer without
-// authentication. A 2xx whose body was not read as a SOAP response (an
-// HTML page, none, a compressed one, one past maxSOAPReaders) may come
-// from a server that never read the token; it, any other fault or
+// soapRefusal reports whether response r refuses its request for want
+// of a token: a fault whose code says the sender is not authorized, or
+// a 401 that asks for no HTTP authentication (a 401 with a
+// WWW-Authenticate challenge and no such fault answers the HTTP layer,
+// which many cameras check before the token, or instead of it).
+func soapRefusal(r *reply) bool {
+	return r.soapRefused || r.status == 401 && !r.challenge.Origin
+}
+
+// noteTokenRefusal records, once an answer is read, that it refused its
+// request for want of a token, whether the request carried one or not
+// (an NVR's first try without one): the server demands tokens there
+// (httpauth.Judge.TokenRefused).
+func (a *analyzer) noteTokenRefusal(f *inspect.Flow) {
+	if !a.unpaired && a.lastAnswered && soapRefusal(&a.reply) {
+		a.judge.TokenRefused(f, a.proto.mem, &a.lastSpaces)
+	}
+}
+
+// soapOutcome is the server's verdict on a UsernameToken sent in spaces
+// sp from its response r: refused by soapRefusal; accepted by a 2xx
+// whose body is a SOAP response without a fault, from a server known to
+// demand a login there (httpauth.Judge.TokenDemanded: a camera that
+// never checks a token answers 200 to any), unless the operation is one
+// devices answer without authentication. A 2xx whose body was not read
+// as a SOAP response (an HTML page, none, a compressed one, one past
+// maxSOAPReaders) may come from a server that never read the token; it,
+// a 2xx from a server not seen to demand a login, any other fault or
 // status, or pairing made unreliable by lost bytes, is unknown.
-func (a *analyzer) soapOutcome(r *reply, c *pendingCred) inspect.Outcome {
+func (a *analyzer) soapOutcome(f *inspect.Flow, r *reply, c *pendingCred, sp *httpauth.Spaces) inspect.Outcome {
 	switch {
 	case a.unpaired || r.status == 0:
 		return inspect.OutcomeUnknown
-	case r.soapRefused || r.status == 401 && !r.challenge.Origin:
+	case soapRefusal(r):
 		return inspect.OutcomeRejected
-	case r.status >= 200 && r.status < 300 && r.soapResponse && !r.soapFault && !c.preAuth:
+	case r.status >= 200 && r.status < 300 && r.soapResponse && !r.soapFault && !c.preAuth &&
+		a.judge.TokenDemanded(f, a.proto.mem, sp):
 		return inspect.OutcomeAccepted
 	}
 	return inspect.OutcomeUnknown

@@ -70,6 +70,16 @@ func onvifPost(env string) string {
 
 const getDeviceInformation = `<tds:GetDeviceInformation/>`
 
+// untokened is a request without a token, which a camera that checks
+// tokens refuses: an NVR's first try, or ONVIF Device Manager's.
+var untokened = onvifPost(envelope("", getDeviceInformation))
+
+// demanded plays the camera refusing a request without a token, which
+// shows that it demands one: only then does its 200 accept a token.
+func demanded(c *inspecttest.Conv) *inspecttest.Conv {
+	return c.Client(untokened).Server(notAuthorized)
+}
+
 // soapReply is an HTTP response with a SOAP envelope.
 func soapReply(status, body string) string {
 	env := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
@@ -99,9 +109,11 @@ func deviceInformationWith(firmware string) string {
 // TestONVIFLogins: a WS-Security UsernameToken in a SOAP request is a
 // login: a PasswordDigest is tested against the default list as an HTTP
 // Digest response is, a PasswordText classified as a password in clear;
-// the camera's 200 accepts it, a NotAuthorized fault or a 401 refuses
-// it, and another fault, or a 200 to an operation devices answer to
-// anyone, says nothing.
+// the camera's 200 accepts it once the camera was seen to demand a
+// login (a NotAuthorized fault, a 401), a NotAuthorized fault or a 401
+// refuses it, and another fault, a 200 from a camera not yet seen to
+// demand a login, or a 200 to an operation devices answer to anyone,
+// says nothing.
 func TestONVIFLogins(t *testing.T) {
 	cl, err := creds.New()
 	if err != nil {
@@ -121,7 +133,7 @@ func TestONVIFLogins(t *testing.T) {
 		want   []login
 	}{
 		{"digest_default_accepted", func(c *inspecttest.Conv) {
-			c.Client(digest("admin", "admin")).Server(deviceInformation)
+			demanded(c).Client(digest("admin", "admin")).Server(deviceInformation)
 		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "yes"}}},
 		{"digest_default_refused_by_fault", func(c *inspecttest.Conv) {
 			c.Client(digest("admin", "admin")).Server(notAuthorized)
@@ -184,22 +196,22 @@ func TestONVIFLogins(t *testing.T) {
 		{"digest_default_after_100_continue", func(c *inspecttest.Conv) {
 			req := strings.Replace(digest("admin", "admin"), "\r\n\r\n", "\r\nExpect: 100-continue\r\n\r\n", 1)
 			end := strings.Index(req, "\r\n\r\n") + 4
-			c.Client(req[:end]).Server("HTTP/1.1 100 Continue\r\n\r\n").Client(req[end:]).Server(deviceInformation)
+			demanded(c).Client(req[:end]).Server("HTTP/1.1 100 Continue\r\n\r\n").Client(req[end:]).Server(deviceInformation)
 		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "yes"}}},
 		{"digest_unanswered", func(c *inspecttest.Conv) {
 			c.Client(digest("admin", "admin"))
 		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "unknown"}}},
 		{"text_default_accepted", func(c *inspecttest.Conv) {
-			c.Client(text("admin", "admin")).Server(deviceInformation)
+			demanded(c).Client(text("admin", "admin")).Server(deviceInformation)
 		}, []login{{User: "a***", Mechanism: "ws-security text", Class: "default", Accepted: "yes"}}},
 		{"text_escaped_unique", func(c *inspecttest.Conv) {
-			c.Client(text("operator", "Quarry&amp;Lantern&#x2D;58")).Server(deviceInformation)
+			demanded(c).Client(text("operator", "Quarry&amp;Lantern&#x2D;58")).Server(deviceInformation)
 		}, []login{{User: "op***", Mechanism: "ws-security text", Class: "unique", Accepted: "yes"}}},
 		{"text_cdata", func(c *inspecttest.Conv) {
 			c.Client(text("admin", "<![CDATA[admin]]>")).Server(notAuthorized)
 		}, []login{{User: "a***", Mechanism: "ws-security text", Class: "default", Accepted: "no"}}},
 		{"text_without_type_is_text", func(c *inspecttest.Conv) {
-			c.Client(onvifPost(envelope(`<o:Security xmlns:o="x"><o:UsernameToken><o:Username>admin</o:Username><o:Password>admin</o:Password></o:UsernameToken></o:Security>`,
+			demanded(c).Client(onvifPost(envelope(`<o:Security xmlns:o="x"><o:UsernameToken><o:Username>admin</o:Username><o:Password>admin</o:Password></o:UsernameToken></o:Security>`,
 				getDeviceInformation))).Server(deviceInformation)
 		}, []login{{User: "a***", Mechanism: "ws-security text", Class: "default", Accepted: "yes"}}},
 		{"soap11_failed_authentication", func(c *inspecttest.Conv) {
@@ -210,7 +222,7 @@ func TestONVIFLogins(t *testing.T) {
 		{"pretty_printed_with_comment", func(c *inspecttest.Conv) {
 			env := "<?xml version='1.0'?>\n<!-- NVR poll -->\n<soap:Envelope xmlns:soap=\"http://www.w3.org/2003/05/soap-envelope\">\n  <soap:Header>\n" +
 				"    " + strings.ReplaceAll(digestToken("admin", "admin"), "><", ">\n      <") + "\n  </soap:Header>\n  <soap:Body>\n    <GetDeviceInformation xmlns=\"http://www.onvif.org/ver10/device/wsdl\"/>\n  </soap:Body>\n</soap:Envelope>\n"
-			c.Client(onvifPost(env)).Server(deviceInformation)
+			demanded(c).Client(onvifPost(env)).Server(deviceInformation)
 		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "yes"}}},
 		{"two_requests_keep_alive", func(c *inspecttest.Conv) {
 			c.Client(digest("admin", secret)).Server(notAuthorized).
@@ -220,11 +232,69 @@ func TestONVIFLogins(t *testing.T) {
 			{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "yes"},
 		}},
 		{"pipelined", func(c *inspecttest.Conv) {
-			c.Client(digest("admin", "admin") + digest("admin", secret)).Server(deviceInformation + notAuthorized)
+			demanded(c).Client(digest("admin", "admin") + digest("admin", secret)).Server(deviceInformation + notAuthorized)
 		}, []login{
 			{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "yes"},
 			{User: "a***", Mechanism: "ws-security digest", Class: "hashed", Accepted: "no"},
 		}},
+
+		// A camera that answers without checking the token answers 200
+		// to any: its 200 accepts a token only once it was seen to
+		// demand a login where the token went (its own directory or one
+		// above), and verdicts are not rewritten: a 200 before the first
+		// refusal stays unknown.
+		{"digest_default_200_never_demanded_unknown", func(c *inspecttest.Conv) {
+			c.Client(digest("admin", "admin")).Server(deviceInformation)
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "unknown"}}},
+		{"text_unique_200_never_demanded_unknown", func(c *inspecttest.Conv) {
+			c.Client(text("operator", secret)).Server(deviceInformation)
+		}, []login{{User: "op***", Mechanism: "ws-security text", Class: "unique", Accepted: "unknown"}}},
+		{"200_before_first_refusal_unknown_after_yes", func(c *inspecttest.Conv) {
+			c.Client(digest("admin", "admin")).Server(deviceInformation).
+				Client(digest("admin", secret)).Server(notAuthorized).
+				Client(digest("admin", "admin")).Server(deviceInformation)
+		}, []login{
+			{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "unknown"},
+			{User: "a***", Mechanism: "ws-security digest", Class: "hashed", Accepted: "no"},
+			{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "yes"},
+		}},
+		{"pipelined_before_refusal", func(c *inspecttest.Conv) {
+			c.Client(digest("admin", "admin") + digest("admin", secret)).Server(deviceInformation + notAuthorized)
+		}, []login{
+			{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "unknown"},
+			{User: "a***", Mechanism: "ws-security digest", Class: "hashed", Accepted: "no"},
+		}},
+		{"demanded_by_401_without_challenge", func(c *inspecttest.Conv) {
+			c.Client(untokened).Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n").
+				Client(digest("admin", "admin")).Server(deviceInformation)
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "yes"}}},
+		{"demanded_by_http_challenge", func(c *inspecttest.Conv) {
+			c.Client(untokened).Server("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"IPC\", qop=\"auth\", nonce=\"4e6f6e63\"\r\nContent-Length: 0\r\n\r\n").
+				Client(digest("admin", "admin")).Server(deviceInformation)
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "yes"}}},
+		{"demanded_by_fault_in_200", func(c *inspecttest.Conv) {
+			c.Client(untokened).Server(strings.Replace(notAuthorized, "400 Bad Request", "200 OK", 1)).
+				Client(digest("admin", "admin")).Server(deviceInformation)
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "yes"}}},
+		{"demanded_above_covers", func(c *inspecttest.Conv) {
+			c.Client(postRequest("/onvif/device_service", "Host: 192.168.1.64\r\nContent-Type: application/soap+xml\r\n", envelope("", getDeviceInformation))).Server(notAuthorized).
+				Client(postRequest("/onvif/Media/media_service", "Host: 192.168.1.64\r\nContent-Type: application/soap+xml\r\n", envelope(digestToken("admin", "admin"), `<trt:GetProfiles/>`))).
+				Server(soapReply("200 OK", `<trt:GetProfilesResponse/>`))
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "yes"}}},
+		{"demanded_elsewhere_unknown", func(c *inspecttest.Conv) {
+			c.Client(postRequest("/cgi-bin/api/x", "Host: 192.168.1.64\r\nContent-Type: application/json\r\n", `{}`)).Server("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n").
+				Client(digest("admin", "admin")).Server(deviceInformation)
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "unknown"}}},
+		// A refusal for want of a token says nothing of Basic: a camera
+		// that checks tokens may serve anyone who sends only Basic.
+		{"token_refusal_demands_no_basic", func(c *inspecttest.Conv) {
+			demanded(c).Client("POST /onvif/device_service HTTP/1.1\r\nHost: 192.168.1.64\r\nAuthorization: Basic " + basicAdmin + "\r\nContent-Length: 0\r\n\r\n").
+				Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, []login{{User: "a***", Mechanism: "Basic", Class: "unique", Accepted: "unknown"}}},
+		{"other_fault_demands_nothing", func(c *inspecttest.Conv) {
+			c.Client(untokened).Server(notSupported).
+				Client(digest("admin", "admin")).Server(deviceInformation)
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "unknown"}}},
 
 		// No login: a token in the Body (CreateUsers is no login), a
 		// document that is not SOAP, a password of an unknown type, a
@@ -297,6 +367,7 @@ func TestONVIFSplitAnywhere(t *testing.T) {
 			for dir, msg := range []string{tt.req, tt.resp} {
 				for cut := 1; cut < len(msg); cut++ {
 					s := inspecttest.NewClassifiedSession(t, cl, New(nil), onvifCamera)
+					demanded(s.Conv)
 					if dir == 0 {
 						s.Client(msg[:cut]).Client(msg[cut:]).Server(tt.resp)
 					} else {
@@ -308,6 +379,41 @@ func TestONVIFSplitAnywhere(t *testing.T) {
 						t.Fatalf("%s cut at %d: findings %v, want one %s accepted %s", []string{"request", "answer"}[dir], cut, evidences(f), tt.class, tt.outcome)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestONVIFDemandAcrossConnections: NVRs open a connection per call, so
+// what a camera showed on one connection (a refusal: it demands a login)
+// counts on the next, to the same camera only.
+func TestONVIFDemandAcrossConnections(t *testing.T) {
+	cl, err := creds.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const nvr = "192.168.1.10"
+	const otherCamera = "192.168.1.65:80"
+	req := onvifPost(envelope(digestToken("admin", "admin"), getDeviceInformation))
+	tests := []struct {
+		name       string
+		refusedBy  string // the camera seen refusing a request without a token
+		acceptedBy string // the camera answering the token 200
+		want       string
+	}{
+		{"same_camera", onvifCamera, onvifCamera, "yes"},
+		{"other_camera", otherCamera, onvifCamera, "unknown"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, cl, New(nil))
+			demanded(inspecttest.NewTCP(e, nvr+":40000", tt.refusedBy)).Close()
+			inspecttest.NewTCP(e, nvr+":40001", tt.acceptedBy).Client(req).Server(deviceInformation).Close()
+			e.Flush()
+			got := col.Findings()
+			if len(got) != 1 || got[0].Evidence["accepted"] != tt.want {
+				t.Errorf("logins %v, want one accepted %s", evidences(got), tt.want)
 			}
 		})
 	}
@@ -618,6 +724,7 @@ func TestSOAPReadersCapped(t *testing.T) {
 			p, col := New(nil), &inspecttest.Collector{}
 			e := inspecttest.Engine(t, col, cl, p)
 			addrs := soapClients(e, tt.hosts+1)
+			demanded(inspecttest.NewTCP(e, addrs[0]+":39999", onvifCamera)).Close()
 			var holders []*inspecttest.Conv
 			for _, addr := range addrs[:tt.hosts] {
 				for i := range tt.perHost {

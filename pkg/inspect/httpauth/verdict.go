@@ -33,6 +33,14 @@ import (
 // a password for one page and refuse it for another (a viewer account on
 // a setup page).
 //
+// A token, a credential carried in the message rather than in a header
+// (ONVIF's WS-Security UsernameToken), is judged by its protocol's
+// reader, with the same proof: a 2xx accepts it only where the server is
+// known to demand one (TokenDemanded), which a challenge shows, or a
+// refusal for want of a token (TokenRefused); a refusal of a token
+// makes header credentials no more demanded, as a server that checks a
+// token may serve anyone who sends only Basic.
+//
 // Nothing here keeps a secret: credentials are classified before they
 // are judged, identities and places are keyed hashes (maphash, seeded
 // per Memory), and held verdicts are inspect.Credentials.
@@ -100,6 +108,9 @@ const (
 	keyNonce   = 'n'
 	keyRefused = 'r'
 	keyID      = 'i'
+	// keyTokenRefused marks a space where a token was demanded
+	// (tokenSpace).
+	keyTokenRefused = 't'
 )
 
 // hashServer starts a key about server.
@@ -188,6 +199,10 @@ func (m *Memory) proxyKey(server netip.AddrPort) uint64 {
 	m.hashServer(&h, server, keyProxy)
 	return key64(&h)
 }
+
+// tokenSpace is the key under which a refusal for want of a token in
+// the protection space space is kept: apart from its challenges.
+func tokenSpace(space uint64) uint64 { return mix(space, keyTokenRefused) }
 
 // NonceKey is the key of a Digest nonce server issued or a response
 // answers.
@@ -384,6 +399,40 @@ func (j *Judge) challenged(m *Memory, key uint64, now int64) {
 	m.put(key, now)
 }
 
+// TokenRefused records that f's server refused a request in spaces sp
+// for want of a token (a SOAP fault saying the sender is not authorized,
+// a 401 without a challenge), whether the request carried one or not:
+// tokens are demanded in sp's own space from now on (TokenDemanded).
+func (j *Judge) TokenRefused(f *inspect.Flow, m *Memory, sp *Spaces) {
+	if sp.Own != 0 {
+		j.challenged(m, tokenSpace(sp.Own), f.Last().UnixNano())
+	}
+}
+
+// TokenDemanded reports whether f's server is known to demand a login
+// where a request in spaces sp went: it challenged for HTTP
+// authentication there (which cameras check before a token, or instead
+// of it) or refused a request for want of a token there (TokenRefused),
+// in sp's own space or one above, on this connection or within m.
+func (j *Judge) TokenDemanded(f *inspect.Flow, m *Memory, sp *Spaces) bool {
+	now := f.Last().UnixNano()
+	if j.recorded(m, sp.Own, now) || j.recorded(m, tokenSpace(sp.Own), now) {
+		return true
+	}
+	for _, k := range sp.Up[:sp.NUp] {
+		if j.recorded(m, k, now) || j.recorded(m, tokenSpace(k), now) {
+			return true
+		}
+	}
+	return false
+}
+
+// recorded reports whether the challenge or demand key was recorded on
+// this connection or within m.
+func (j *Judge) recorded(m *Memory, key uint64, now int64) bool {
+	return key != 0 && (j.known(j.challenges[:], key) || m.has(key, now))
+}
+
 // Report files s, sent with a request in spaces sp to f's server, with
 // the verdict of answer a (nil: none seen, or none that can be paired
 // with the request). An acceptance is held back (see Judge).
@@ -416,11 +465,11 @@ func (j *Judge) demanded(f *inspect.Flow, m *Memory, s *Sent, sp *Spaces, now in
 		k := j.proxyKey(f, m)
 		return j.known(j.challenges[:], k) || m.has(k, now)
 	}
-	if j.known(j.challenges[:], sp.Own) || m.has(sp.Own, now) {
+	if j.recorded(m, sp.Own, now) {
 		return true
 	}
 	for _, k := range sp.Up[:sp.NUp] {
-		if j.known(j.challenges[:], k) || m.has(k, now) {
+		if j.recorded(m, k, now) {
 			return true
 		}
 	}
