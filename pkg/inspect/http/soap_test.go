@@ -224,6 +224,10 @@ func TestONVIFLogins(t *testing.T) {
 				"    " + strings.ReplaceAll(digestToken("admin", "admin"), "><", ">\n      <") + "\n  </soap:Header>\n  <soap:Body>\n    <GetDeviceInformation xmlns=\"http://www.onvif.org/ver10/device/wsdl\"/>\n  </soap:Body>\n</soap:Envelope>\n"
 			demanded(c).Client(onvifPost(env)).Server(deviceInformation)
 		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "yes"}}},
+		{"byte_order_mark", func(c *inspecttest.Conv) {
+			demanded(c).Client(onvifPost("\xef\xbb\xbf" + envelope(digestToken("admin", "admin"), getDeviceInformation))).
+				Server(strings.Replace(deviceInformation, "\r\n\r\n", "\r\n\r\n\xef\xbb\xbf", 1))
+		}, []login{{User: "a***", Mechanism: "ws-security digest", Class: "default", Accepted: "yes"}}},
 		{"two_requests_keep_alive", func(c *inspecttest.Conv) {
 			c.Client(digest("admin", secret)).Server(notAuthorized).
 				Client(digest("admin", "admin")).Server(deviceInformation)
@@ -595,6 +599,12 @@ func TestSOAPReadersStopAtOtherRoot(t *testing.T) {
 		{"config", `<?xml version="1.0"?><config><x><Body><Fault/></Body></x></config>`},
 		{"body_under_other_root", `<response><Body><Fault><faultcode>NotAuthorized</faultcode></Fault></Body></response>`},
 		{"empty_root", `<config/><Envelope><Header/></Envelope>`},
+		// Character data before the root is no XML document: the readers
+		// stop at its first byte, not at the body's end.
+		{"text_without_markup", " \r\nOK: settings saved\n"},
+		{"text_then_envelope", `Error: <Envelope><Body><Fault><faultcode>NotAuthorized</faultcode></Fault></Body></Envelope>`},
+		{"json", `{"Envelope":{"Body":"<Fault/>"}}`},
+		{"bom_cut_short", "\xef\xbb<Envelope><Body><Fault/></Body></Envelope>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -631,6 +641,10 @@ func TestSOAPReadersGivenBack(t *testing.T) {
 	// go back once they stop, before the body ends.
 	xmlConfig := postRequest("/config", "Content-Type: text/xml\r\n", `<?xml version="1.0"?><config><user>admin</user><pass>admin</pass></config>`)
 	htmlError := "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/html\r\nContent-Length: 40\r\n\r\n<html><body>Server error</body></html>\r\n"
+	// Bodies without markup: a text log streamed to the camera, of a
+	// length that would hold a reader for hours, and a plain-text answer.
+	textUpload := "POST /upload HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 100000000\r\n\r\n  2026-11-28 06:00:00 motion detected\n"
+	textAnswer := "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000000\r\n\r\nOK\n"
 	tests := []struct {
 		name string
 		// begin leaves a body half read; lent is how many readers it
@@ -674,6 +688,10 @@ func TestSOAPReadersGivenBack(t *testing.T) {
 			}, 0},
 		{"answer_not_soap", func(c *inspecttest.Conv) { c.Client(req).Server(htmlError[:len(htmlError)-5]) }, [2]int{0, 0},
 			func(t *testing.T, s *inspecttest.Session) { s.Server(htmlError[len(htmlError)-5:]) }, 1},
+		{"request_text", func(c *inspecttest.Conv) { c.Client(textUpload) }, [2]int{0, 0},
+			func(t *testing.T, s *inspecttest.Session) { s.End() }, 0},
+		{"answer_text", func(c *inspecttest.Conv) { c.Client(req).Server(textAnswer) }, [2]int{0, 0},
+			func(t *testing.T, s *inspecttest.Session) { s.End() }, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,8 +14,10 @@ import (
 // elements the owner asks for, with character references and the five
 // predefined entities decoded. It is a scanner, not a validator: it
 // trusts an end tag to close the innermost element and stops at what a
-// SOAP message may not hold (a document type declaration) or at a
-// malformed tag. A SOAP envelope's structure is all it needs.
+// SOAP message may not hold (a document type declaration), at a
+// malformed tag, and at character data outside the root element, so that
+// a body of text without markup gives its reader back at its first
+// bytes, not at its end. A SOAP envelope's structure is all it needs.
 
 // Bounds of the reader; none grows with the input.
 const (
@@ -69,7 +71,8 @@ func elementCode(local []byte) uint8 {
 
 // Where the reader stands (xmlReader.state).
 const (
-	xText      = iota // character data
+	xStart     = iota // before anything: a byte order mark may come
+	xText             // character data
 	xOpen             // after '<'
 	xStartName        // a start tag's name
 	xEndName          // an end tag, up to its '>'
@@ -89,6 +92,9 @@ const (
 
 // cdataOpen follows "<!" to open a CDATA section.
 const cdataOpen = "[CDATA["
+
+// utf8BOM may begin a document (XML 1.0 section 4.3.3).
+const utf8BOM = "\xef\xbb\xbf"
 
 // xmlHandler is told what the reader reads. open and close see the
 // element in r.depth and r.code; open may set r.capture to be handed
@@ -159,11 +165,27 @@ func (r *xmlReader) feed(b []byte, h xmlHandler) {
 	for i := 0; i < len(b) && r.state != xStop; i++ {
 		c := b[i]
 		switch r.state {
+		case xStart:
+			switch {
+			case c == utf8BOM[r.match]:
+				if r.match++; r.match == len(utf8BOM) {
+					r.state, r.match = xText, 0
+				}
+			case r.match > 0:
+				r.stop() // a byte order mark cut short
+			default:
+				r.state = xText
+				i--
+			}
 		case xText:
 			switch {
 			case c == '<':
 				r.flushEntity(h)
 				r.state = xOpen
+			case r.depth == 0:
+				if !isXMLSpace(c) {
+					r.stop() // character data outside the root: no XML document
+				}
 			case !r.capture:
 				i = skipTo(b, i, '<') - 1
 			default:
