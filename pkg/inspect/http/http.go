@@ -240,10 +240,12 @@ type pending struct {
 type pendingCred struct {
 	used bool
 	form bool // from a form or query string, not an Authorization header
-	// soap: a SOAP message's WS-Security UsernameToken, judged by
+	// soap: a SOAP message's WS-Security UsernameToken, or with
+	// setUser the password its CreateUsers or SetUser sets, judged by
 	// soapOutcome; preAuth: of an operation devices answer without
 	// authentication.
 	soap    bool
+	setUser bool
 	preAuth bool
 	// sent is the credential and, of an Authorization one, what the
 	// judge needs: its identity, the nonce of a Digest response, and

@@ -2137,6 +2137,9 @@ func TestNoSecretKept(t *testing.T) {
 	check("soap_token", 1, func(c *inspecttest.Conv) {
 		c.Client(onvifPost(envelope(textToken("admin", pw), getDeviceInformation))).Server(deviceInformation)
 	})
+	check("soap_set_user", 1, func(c *inspecttest.Conv) {
+		c.Client(onvifPost(envelope("", `<tds:SetUser>`+setUser("admin", pw)+`</tds:SetUser>`))).Server(soapReply("200 OK", `<tds:SetUserResponse/>`))
+	})
 	check("soap_token_cut_by_gap", 0, func(c *inspecttest.Conv) {
 		req := onvifPost(envelope(textToken("admin", pw), getDeviceInformation))
 		c.Client(req[:strings.Index(req, pw)+4]).Lose(inspect.ToServer, 10).Client("x").Server("")

@@ -23,6 +23,14 @@ import (
 //	  <wsu:Created>2026-11-28T06:00:00Z</wsu:Created>
 //	</wsse:UsernameToken></wsse:Security>
 //
+// Device management's CreateUsers and SetUser carry new accounts in
+// their Body, each password in clear whatever protects the request:
+//
+//	<tds:SetUser><tds:User>
+//	  <tt:Username>admin</tt:Username><tt:Password>admin</tt:Password>
+//	  <tt:UserLevel>Administrator</tt:UserLevel>
+//	</tds:User></tds:SetUser>
+//
 // A PasswordDigest is Base64(SHA-1(nonce + created + password)) (the
 // profile's section 3.1), which the classifier tests the default list
 // against as it does an HTTP Digest response; a PasswordText (the
@@ -32,7 +40,8 @@ import (
 // with HTTP 400, 401 or 500. A 200 to GetDeviceInformation names the
 // camera's manufacturer, model and firmware version.
 //
-// soapLogin reads a request's body for its first UsernameToken, and
+// soapLogin reads a request's body for its first UsernameToken and the
+// first user with a password that CreateUsers or SetUser sets, and
 // soapAnswer a response's for its fault and device information, both
 // with an xmlReader as the body streams, keeping only the fields they
 // want, in fixed arrays. Few flows carry SOAP, so a flow does not hold
@@ -46,14 +55,21 @@ const (
 	maxInfo    = 64 // a manufacturer, model or firmware version
 )
 
-// Fields of a UsernameToken (soapLogin.field).
+// Fields of a UsernameToken, and of a user set (soapLogin.field).
 const (
 	tokNone = iota
 	tokUser
 	tokPassword
 	tokNonce
 	tokCreated
+	setUsername
+	setPassword
 )
+
+// setUserOperations are the device management operations whose users
+// (tds:User) carry a new password in clear (ONVIF Device Management
+// Service Specification, CreateUsers and SetUser).
+var setUserOperations = [...]string{"CreateUsers", "SetUser"}
 
 // Password types of a UsernameToken (soapLogin.kind).
 const (
@@ -92,6 +108,18 @@ type soapLogin struct {
 	// op is the operation: the local name of the Body's first child.
 	op    [maxXMLName]byte
 	opLen int
+	// The user that CreateUsers or SetUser sets (setsUser), the first
+	// with a Password: inUser, the Body's User element being read;
+	// setDone, one with a Password was read to its end; setSeen has a
+	// bit per field (1<<setUsername …) it held.
+	setsUser   bool
+	inUser     bool
+	setDone    bool
+	setSeen    uint8
+	newUser    [maxUser]byte
+	newUserLen int
+	newPass    [maxPass]byte
+	newPassLen int
 }
 
 // reset wipes the reader, a password included.
@@ -104,8 +132,8 @@ func (s *soapLogin) feed(b []byte) {
 }
 
 // spent reports whether the reader reads no more of the body and found
-// no token: it has nothing to report.
-func (s *soapLogin) spent() bool { return s.xml.stopped() && !s.done }
+// neither a token nor a user set: it has nothing to report.
+func (s *soapLogin) spent() bool { return s.xml.stopped() && !s.done && !s.setDone }
 
 func (s *soapLogin) open(r *xmlReader, local []byte) {
 	switch {
@@ -113,6 +141,20 @@ func (s *soapLogin) open(r *xmlReader, local []byte) {
 		r.stop() // not SOAP
 	case r.depth == 3 && r.code(2) == elBody && s.opLen == 0:
 		s.opLen = copy(s.op[:], local)
+		s.setsUser = inspect.EqualFoldAny(local, setUserOperations[:])
+	case r.depth == 4 && s.setsUser && !s.setDone && r.under(elEnvelope, elBody) && string(local) == "User":
+		s.inUser, s.setSeen, s.newUserLen, s.newPassLen = true, 0, 0, 0
+	case r.depth == 5 && s.inUser:
+		switch string(local) {
+		case "Username":
+			s.field, s.newUserLen = setUsername, 0
+		case "Password":
+			s.field, s.newPassLen = setPassword, 0
+		default:
+			return // UserLevel, Extension
+		}
+		s.setSeen |= 1 << s.field
+		r.capture = true
 	case r.depth == 5 && !s.done && r.under(elEnvelope, elHeader, elSecurity, elUsernameToken):
 		switch string(local) {
 		case "Username":
@@ -160,13 +202,21 @@ func (s *soapLogin) text(c byte) {
 		s.nonceLen = put(s.nonce[:], s.nonceLen, c)
 	case tokCreated:
 		s.createdLen = put(s.created[:], s.createdLen, c)
+	case setUsername:
+		s.newUserLen = put(s.newUser[:], s.newUserLen, c)
+	case setPassword:
+		s.newPassLen = put(s.newPass[:], s.newPassLen, c)
 	}
 }
 
 func (s *soapLogin) close(r *xmlReader) {
 	s.field = tokNone
-	if r.depth == 4 && !s.done && r.under(elEnvelope, elHeader, elSecurity, elUsernameToken) {
+	switch {
+	case r.depth == 4 && !s.done && r.under(elEnvelope, elHeader, elSecurity, elUsernameToken):
 		s.done = true
+	case r.depth == 4 && s.inUser:
+		s.inUser = false
+		s.setDone = s.setSeen&(1<<setPassword) != 0
 	}
 }
 
@@ -198,6 +248,18 @@ func (s *soapLogin) login(l *inspect.Login) bool {
 		l.Verify = passwordDigestVerifier(digest, nonce, created)
 	}
 	l.Challenge = [][]byte{digest, nonce, created}
+	return true
+}
+
+// userSet fills in l from the user CreateUsers or SetUser sets, if one
+// with a Password was read whole, with no field longer than what is
+// kept; l borrows the reader's arrays.
+func (s *soapLogin) userSet(l *inspect.Login) bool {
+	if !s.setDone || s.newUserLen == len(s.newUser) || s.newPassLen == len(s.newPass) {
+		return false
+	}
+	l.Protocol, l.Mechanism = "http", "onvif set-user"
+	l.User, l.Secret = s.newUser[:s.newUserLen], s.newPass[:s.newPassLen]
 	return true
 }
 
@@ -365,7 +427,7 @@ func (s *soapAnswer) deviceInformation() event.Evidence {
 }
 
 // maxSOAPReaders caps the request bodies, and apart from them the
-// response bodies, read as SOAP messages at once (about 75 KiB of
+// response bodies, read as SOAP messages at once (about 100 KiB of
 // readers in all). A body is read within a round trip, so few are lent
 // at a time, at most 1/HostShareDiv of them to one client address
 // (inspect.Lender): a device leaving bodies half-sent on many
@@ -409,22 +471,27 @@ func (a *analyzer) releaseSOAP(dir inspect.Dir) {
 }
 
 // tokenLogin reports the UsernameToken the SOAP reader found in a
-// request's body, once the body has ended, and gives the reader back.
+// request's body and the user it sets, once the body has ended, and
+// gives the reader back.
 func (a *analyzer) tokenLogin(f *inspect.Flow) {
 	s := a.soap
 	if s == nil {
 		return
 	}
 	defer a.releaseSOAP(inspect.ToServer)
-	if !s.done {
+	if !s.done && !s.setDone {
 		return // no allocation: l escapes to the classifier
 	}
 	var l inspect.Login
-	if !s.login(&l) {
-		return
+	if s.login(&l) {
+		c := f.Classify(&l)
+		a.bodyCred(f, pendingCred{used: true, soap: true, preAuth: s.preAuth(), sent: httpauth.Sent{Cred: c}})
 	}
-	c := f.Classify(&l)
-	a.bodyCred(f, pendingCred{used: true, soap: true, preAuth: s.preAuth(), sent: httpauth.Sent{Cred: c}})
+	l = inspect.Login{}
+	if s.userSet(&l) {
+		c := f.Classify(&l)
+		a.bodyCred(f, pendingCred{used: true, soap: true, setUser: true, sent: httpauth.Sent{Cred: c}})
+	}
 }
 
 // readSOAPAnswer takes what the body of the response just read showed as
@@ -470,8 +537,25 @@ func (a *analyzer) noteTokenRefusal(f *inspect.Flow) {
 	}
 }
 
+// setUserOutcome is the server's verdict on a password CreateUsers or
+// SetUser sets, from its paired response r: taken by a 2xx whose body is
+// a SOAP response without a fault (the device set it, whether it checks
+// tokens or not, so no demand is needed); refused by any fault
+// (NotAuthorized, UsernameClash, PasswordTooWeak …) or an error status;
+// otherwise unknown.
+func setUserOutcome(r *reply) inspect.Outcome {
+	switch {
+	case r.soapFault || r.status >= 400:
+		return inspect.OutcomeRejected
+	case r.status >= 200 && r.status < 300 && r.soapResponse:
+		return inspect.OutcomeAccepted
+	}
+	return inspect.OutcomeUnknown
+}
+
 // soapOutcome is the server's verdict on a UsernameToken sent in spaces
-// sp from its response r: refused by soapRefusal; accepted by a 2xx
+// sp, or a user set (setUserOutcome), from its response r: refused by
+// soapRefusal; accepted by a 2xx
 // whose body is a SOAP response without a fault, from a server known to
 // demand a login there (httpauth.Judge.TokenDemanded: a camera that
 // never checks a token answers 200 to any), unless the operation is one
@@ -484,6 +568,8 @@ func (a *analyzer) soapOutcome(f *inspect.Flow, r *reply, c *pendingCred, sp *ht
 	switch {
 	case a.unpaired || r.status == 0:
 		return inspect.OutcomeUnknown
+	case c.setUser:
+		return setUserOutcome(r)
 	case soapRefusal(r):
 		return inspect.OutcomeRejected
 	case r.status >= 200 && r.status < 300 && r.soapResponse && !r.soapFault && !c.preAuth &&

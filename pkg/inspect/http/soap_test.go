@@ -388,6 +388,126 @@ func TestONVIFSplitAnywhere(t *testing.T) {
 	}
 }
 
+// setUser is an ONVIF User element (tt:User) of a CreateUsers or SetUser
+// request; password "" leaves the Password out, as SetUser may.
+func setUser(user, password string) string {
+	u := `<tds:User><tt:Username>` + user + `</tt:Username>`
+	if password != "" {
+		u += `<tt:Password>` + password + `</tt:Password>`
+	}
+	return u + `<tt:UserLevel>Administrator</tt:UserLevel></tds:User>`
+}
+
+// TestONVIFSetUser: CreateUsers and SetUser carry new accounts'
+// passwords in clear in the Body; each request's first user with a
+// password is a login, "onvif set-user", classified as any password,
+// that the camera accepted if it answered 2xx with a SOAP response and
+// refused if it answered with a fault or an error status.
+func TestONVIFSetUser(t *testing.T) {
+	cl, err := creds.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "Quarry-Lantern-58"
+	const ttNS = ` xmlns:tt="http://www.onvif.org/ver10/schema"`
+	create := func(users ...string) string {
+		return onvifPost(envelope(digestToken("admin", secret), `<tds:CreateUsers`+ttNS+`>`+strings.Join(users, "")+`</tds:CreateUsers>`))
+	}
+	set := func(users ...string) string {
+		return onvifPost(envelope(digestToken("admin", secret), `<tds:SetUser`+ttNS+`>`+strings.Join(users, "")+`</tds:SetUser>`))
+	}
+	created := soapReply("200 OK", `<tds:CreateUsersResponse/>`)
+	setOK := soapReply("200 OK", `<tds:SetUserResponse/>`)
+	clash := soapReply("400 Bad Request", `<env:Fault><env:Code><env:Value>env:Sender</env:Value>`+
+		`<env:Subcode><env:Value>ter:OperationProhibited</env:Value><env:Subcode><env:Value>ter:UsernameClash</env:Value></env:Subcode></env:Subcode></env:Code></env:Fault>`)
+	type login = inspecttest.Login
+	// token is the admin's token that carried each request: its 200
+	// accepts it only once the camera was seen demanding a login.
+	token := func(accepted string) login {
+		return login{User: "a***", Mechanism: "ws-security digest", Class: "hashed", Accepted: accepted}
+	}
+	tests := []struct {
+		name   string
+		script func(c *inspecttest.Conv)
+		want   []login
+	}{
+		{"create_default_accepted", func(c *inspecttest.Conv) {
+			c.Client(create(setUser("admin", "admin"))).Server(created)
+		}, []login{token("unknown"), {User: "a***", Mechanism: "onvif set-user", Class: "default", Accepted: "yes"}}},
+		{"set_unique_accepted", func(c *inspecttest.Conv) {
+			c.Client(set(setUser("operator", secret))).Server(setOK)
+		}, []login{token("unknown"), {User: "op***", Mechanism: "onvif set-user", Class: "unique", Accepted: "yes"}}},
+		{"set_escaped_default", func(c *inspecttest.Conv) {
+			c.Client(set(setUser("admin", "<![CDATA[ad]]>&#109;in"))).Server(setOK)
+		}, []login{token("unknown"), {User: "a***", Mechanism: "onvif set-user", Class: "default", Accepted: "yes"}}},
+		{"set_refused_not_authorized", func(c *inspecttest.Conv) {
+			c.Client(set(setUser("admin", "admin"))).Server(notAuthorized)
+		}, []login{token("no"), {User: "a***", Mechanism: "onvif set-user", Class: "default", Accepted: "no"}}},
+		{"create_refused_by_other_fault", func(c *inspecttest.Conv) {
+			c.Client(create(setUser("operator", secret))).Server(clash)
+		}, []login{token("unknown"), {User: "op***", Mechanism: "onvif set-user", Class: "unique", Accepted: "no"}}},
+		{"create_200_not_soap_unknown", func(c *inspecttest.Conv) {
+			c.Client(create(setUser("operator", secret))).Server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		}, []login{token("unknown"), {User: "op***", Mechanism: "onvif set-user", Class: "unique", Accepted: "unknown"}}},
+		{"create_unanswered", func(c *inspecttest.Conv) {
+			c.Client(create(setUser("operator", secret)))
+		}, []login{token("unknown"), {User: "op***", Mechanism: "onvif set-user", Class: "unique", Accepted: "unknown"}}},
+		{"first_user_with_password", func(c *inspecttest.Conv) {
+			c.Client(create(setUser("viewer", ""), setUser("operator", secret), setUser("admin", "admin"))).Server(created)
+		}, []login{token("unknown"), {User: "op***", Mechanism: "onvif set-user", Class: "unique", Accepted: "yes"}}},
+		{"without_token", func(c *inspecttest.Conv) {
+			c.Client(onvifPost(envelope("", `<tds:SetUser`+ttNS+`>`+setUser("admin", "admin")+`</tds:SetUser>`))).Server(setOK)
+		}, []login{{User: "a***", Mechanism: "onvif set-user", Class: "default", Accepted: "yes"}}},
+
+		// No new password: none in the user, a user element of another
+		// operation, a user name longer than what is kept, a password cut
+		// by the end of the flow.
+		{"set_without_password", func(c *inspecttest.Conv) {
+			c.Client(set(setUser("operator", ""))).Server(setOK)
+		}, []login{token("unknown")}},
+		{"other_operation", func(c *inspecttest.Conv) {
+			c.Client(onvifPost(envelope("", `<tds:SetRemoteUser`+ttNS+`>`+setUser("admin", "admin")+`</tds:SetRemoteUser>`))).Server(setOK)
+		}, nil},
+		{"user_too_long", func(c *inspecttest.Conv) {
+			c.Client(set(setUser(strings.Repeat("u", maxUser), "admin"))).Server(setOK)
+		}, []login{token("unknown")}},
+		{"cut_by_flow_end", func(c *inspecttest.Conv) {
+			req := set(setUser("admin", "admin2024!Secure"))
+			c.Client(req[:strings.Index(req, "2024!Secure")])
+		}, []login{token("unknown")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := inspecttest.NewClassifiedSession(t, cl, New(nil), onvifCamera)
+			tt.script(s.Conv)
+			col := s.End()
+			var logins []*event.Event
+			for _, ev := range col.Findings() {
+				if ev.Kind != event.KindPlaintextProtocol {
+					logins = append(logins, ev)
+				}
+			}
+			if len(logins) != len(tt.want) {
+				t.Fatalf("logins %v, want %v", evidences(logins), tt.want)
+			}
+			for i, w := range tt.want {
+				ev := logins[i].Evidence
+				if ev["protocol"] != "http" || ev["user"] != w.User || ev["mechanism"] != w.Mechanism || ev["password_class"] != w.Class || ev["accepted"] != w.Accepted {
+					t.Errorf("login %d: %v, want %+v", i, ev, w)
+				}
+				if logins[i].Device.IP != "192.168.1.64" {
+					t.Errorf("login %d is about %s, want the camera", i, logins[i].Device.IP)
+				}
+			}
+			for _, leak := range []string{secret, "operator", "viewer", "admin2024"} {
+				if inspecttest.Leaks(t, col.Events, leak) {
+					t.Errorf("%q leaked into an event", leak)
+				}
+			}
+		})
+	}
+}
+
 // TestONVIFDemandAcrossConnections: NVRs open a connection per call, so
 // what a camera showed on one connection (a refusal: it demands a login)
 // counts on the next, to the same camera only.
@@ -504,6 +624,7 @@ func TestSOAPReaderNoAllocs(t *testing.T) {
 func FuzzSOAPReaders(f *testing.F) {
 	f.Add([]byte(envelope(digestToken("admin", "admin"), getDeviceInformation)), uint16(100))
 	f.Add([]byte(envelope(textToken("a&amp;", "<![CDATA[p]]]>"), "")), uint16(7))
+	f.Add([]byte(envelope("", `<tds:SetUser>`+setUser("admin", "ad&#109;in")+`</tds:SetUser>`)), uint16(150))
 	f.Add([]byte(deviceInformation[strings.Index(deviceInformation, "<?xml"):]), uint16(300))
 	f.Add([]byte(notAuthorized[strings.Index(notAuthorized, "<?xml"):]), uint16(211))
 	f.Fuzz(func(t *testing.T, doc []byte, at uint16) {
@@ -525,6 +646,10 @@ func FuzzSOAPReaders(f *testing.F) {
 		var l inspect.Login
 		if whole.login(&l) && (len(l.User) >= maxUser || len(l.Secret) >= maxPass) {
 			t.Fatalf("login fields beyond their bounds: %d, %d", len(l.User), len(l.Secret))
+		}
+		l = inspect.Login{}
+		if whole.userSet(&l) && (len(l.User) >= maxUser || len(l.Secret) >= maxPass) {
+			t.Fatalf("user set beyond its bounds: %d, %d", len(l.User), len(l.Secret))
 		}
 		if ev := wholeAns.deviceInformation(); ev != nil && !bytes.Contains(doc, []byte("DeviceInformationResponse")) {
 			t.Fatalf("device information %v from a document without a response", ev)
