@@ -94,7 +94,7 @@ type Scheduler struct {
 	// requested counts the owner's requests, which are the queue's first
 	// entries; the rest came from Consider.
 	requested int
-	last      map[hwaddr.MAC]time.Time
+	last      map[hwaddr.MAC]auditTime
 	running   hwaddr.MAC // the device being audited; zero between audits
 	// runner audits; nil while the audit is off.
 	runner Runner
@@ -125,7 +125,7 @@ func NewScheduler(runner Runner, sink Sink, opts SchedulerOptions) (*Scheduler, 
 		runner: runner, sink: sink, opts: opts,
 		log:  log.With("component", "audit"),
 		wake: make(chan struct{}, 1),
-		last: make(map[hwaddr.MAC]time.Time),
+		last: make(map[hwaddr.MAC]auditTime),
 	}, nil
 }
 
@@ -140,7 +140,7 @@ func (s *Scheduler) Consider(t Target) bool {
 	if !s.opts.NewDevices || s.runner == nil || t.MAC == s.running {
 		return false
 	}
-	if at, ok := s.last[t.MAC]; ok && s.opts.Now().Sub(at) < s.opts.Interval {
+	if last, ok := s.last[t.MAC]; ok && s.opts.Now().Sub(last.at) < s.opts.Interval {
 		return false
 	}
 	if i := s.indexLocked(t.MAC); i >= 0 {
@@ -171,8 +171,8 @@ func (s *Scheduler) Request(t Target) error {
 		// request would pass the gap and the lockout hold.
 		return fmt.Errorf("%w: its audit is running", ErrTooSoon)
 	}
-	if at, ok := s.last[t.MAC]; ok {
-		if wait := at.Add(MinRequestGap).Sub(s.opts.Now()); wait > 0 {
+	if last, ok := s.last[t.MAC]; ok {
+		if wait := last.at.Add(MinRequestGap).Sub(s.opts.Now()); wait > 0 {
 			return fmt.Errorf("%w: again in %s", ErrTooSoon, wait.Round(time.Minute))
 		}
 	}
@@ -226,10 +226,28 @@ func (s *Scheduler) Reconfigure(runner Runner, newDevices bool, interval time.Du
 func (s *Scheduler) Seed(mac hwaddr.MAC, when time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if at, ok := s.last[mac]; ok && !at.Before(when) {
+	if last, ok := s.last[mac]; ok && !last.at.Before(when) {
 		return
 	}
-	s.rememberLocked(mac, when)
+	s.rememberLocked(mac, auditTime{at: when, seeded: true})
+}
+
+// Step moves the audit times this scheduler dated by a step of the wall
+// clock (NTP setting a router's clock, the owner), so that a device is
+// audited again after Interval, and a lockout hold lasts LockoutHold,
+// whichever way the clock moved. A time Seed gave keeps its date: it
+// was read off the clock of the run that saved it, which the step did
+// not move (a router that boots at its firmware's date is set right by
+// it).
+func (s *Scheduler) Step(step time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for mac, last := range s.last {
+		if !last.seeded {
+			last.at = last.at.Round(0).Add(step)
+			s.last[mac] = last
+		}
+	}
 }
 
 // LastAudit is when mac's last audit ended (in the future while a lockout
@@ -237,8 +255,8 @@ func (s *Scheduler) Seed(mac hwaddr.MAC, when time.Time) {
 func (s *Scheduler) LastAudit(mac hwaddr.MAC) (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	at, ok := s.last[mac]
-	return at, ok
+	last, ok := s.last[mac]
+	return last.at, ok
 }
 
 // Queued is the number of devices waiting.
@@ -275,7 +293,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 		t.Begin = func() {
 			s.mu.Lock()
-			s.rememberLocked(t.MAC, s.opts.Now())
+			s.rememberLocked(t.MAC, auditTime{at: s.opts.Now()})
 			s.mu.Unlock()
 			if s.opts.Started != nil {
 				s.opts.Started(t)
@@ -402,7 +420,7 @@ func (s *Scheduler) finish(mac hwaddr.MAC, when time.Time) {
 	s.running = hwaddr.MAC{}
 	s.endRunLocked()
 	if !when.IsZero() {
-		s.rememberLocked(mac, when)
+		s.rememberLocked(mac, auditTime{at: when})
 	}
 }
 
@@ -417,16 +435,24 @@ func (s *Scheduler) signal() {
 	}
 }
 
+// auditTime is when a device's last audit ended (its start while it
+// runs, in the future while a lockout hold lasts).
+type auditTime struct {
+	at time.Time
+	// seeded: Seed gave it, from a run before, dated by that run's clock.
+	seeded bool
+}
+
 // rememberLocked records mac's audit time, forgetting the oldest entry
 // when full (O(Remember), once per new device).
-func (s *Scheduler) rememberLocked(mac hwaddr.MAC, when time.Time) {
+func (s *Scheduler) rememberLocked(mac hwaddr.MAC, when auditTime) {
 	if _, ok := s.last[mac]; !ok && len(s.last) >= s.opts.Remember {
 		var oldest hwaddr.MAC
 		var t time.Time
 		first := true
 		for k, v := range s.last {
-			if first || v.Before(t) {
-				oldest, t, first = k, v, false
+			if first || v.at.Before(t) {
+				oldest, t, first = k, v.at, false
 			}
 		}
 		delete(s.last, oldest)

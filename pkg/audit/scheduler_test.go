@@ -723,3 +723,66 @@ func TestSchedulerCutShortFilesWhatItFound(t *testing.T) {
 		})
 	}
 }
+
+// TestSchedulerStep: NTP (or the owner) steps the router's clock after a
+// device was audited and another held after a lockout sign. The times
+// the scheduler dated move with the step: no early audit after a step
+// forward (the hold would end at once), no late one after a step back.
+// A time Seed gave, dated by an earlier run's clock, stays.
+func TestSchedulerStep(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		step time.Duration
+	}{
+		{"forward_a_year", 365 * 24 * time.Hour},
+		{"forward_two_days", 48 * time.Hour},
+		{"back_a_day", -24 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := testclock.New(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+			r := &fakeRunner{gate: make(chan struct{}, 10)}
+			done := make(chan Target, 10)
+			s := runScheduler(t.Context(), t, r, &sliceSink{}, SchedulerOptions{NewDevices: true, Interval: time.Hour, Now: clk.Now,
+				Logger: quietLogger(), Done: func(t Target, _ Report, _ error) { done <- t }})
+			audit := func(tg Target, stop Stop) {
+				t.Helper()
+				r.mu.Lock()
+				r.stop = stop
+				r.mu.Unlock()
+				if err := s.Request(tg); err != nil {
+					t.Fatal(err)
+				}
+				r.gate <- struct{}{}
+				<-done
+			}
+			audited := clk.Now()
+			audit(tgt(1), StopExhausted)
+			audit(tgt(2), StopLockout)
+			seeded := audited.Add(-30 * time.Minute)
+			s.Seed(mac(3), seeded)
+
+			clk.Set(audited.Add(tc.step))
+			s.Step(tc.step)
+			for _, want := range []struct {
+				mac byte
+				at  time.Time
+			}{
+				{1, audited.Add(tc.step)},
+				{2, audited.Add(LockoutHold + tc.step)},
+				{3, seeded},
+			} {
+				if got, _ := s.LastAudit(mac(want.mac)); !got.Equal(want.at) {
+					t.Errorf("device %d: last audit %s after the step, want %s", want.mac, got, want.at)
+				}
+			}
+			clk.Advance(time.Minute)
+			if s.Consider(tgt(1)) {
+				t.Error("a device audited a minute ago was queued again")
+			}
+			clk.Advance(LockoutHold + MinRequestGap)
+			if err := s.Request(tgt(2)); err != nil {
+				t.Errorf("a request once the lockout hold is over: %v", err)
+			}
+		})
+	}
+}

@@ -93,3 +93,51 @@ func savedAudit(h *harness, t *testing.T) time.Time {
 	t.Fatal("the plug has no saved record")
 	return time.Time{}
 }
+
+// TestAuditTimeFollowsClockStep: NTP steps the router's clock after a
+// device's audit. The audit's time, in the scheduler and as saved, moves
+// with the step: a restart after a step forward does not audit the
+// device again early, nor one after a step back late.
+func TestAuditTimeFollowsClockStep(t *testing.T) {
+	right := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		boot time.Time // the clock at start; NTP sets it right after the audit
+	}{
+		{"forward_a_year", right.AddDate(-1, 0, 0)},
+		{"back_a_day", right.Add(24 * time.Hour)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk, fake, withClock := clockedFake(t, tc.boot)
+			sched, err := audit.NewScheduler(idleRunner{}, discardSink{}, audit.SchedulerOptions{Now: clk.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := start(t, enforcingConfig(), fake, t.TempDir(), withClock, func(d *Deps) { d.Audits = sched })
+			defer h.stop()
+			h.settle()
+			go sched.Run(t.Context())
+			if err := sched.Request(audit.Target{MAC: plug}); err != nil {
+				t.Fatal(err)
+			}
+			var audited time.Time
+			for deadline := time.Now().Add(10 * time.Second); audited.IsZero() && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				audited, _ = sched.LastAudit(plug)
+			}
+			if audited.IsZero() {
+				t.Fatal("the plug's audit did not end")
+			}
+			step := right.Sub(clk.Now())
+			clk.Set(right) // NTP
+			h.d.tick(clk.Now())
+			want := audited.Add(step)
+			if got, _ := sched.LastAudit(plug); !got.Equal(want) {
+				t.Errorf("the scheduler has the plug audited at %s after the step, want %s", got, want)
+			}
+			h.d.SaveAuditTime(plug)
+			if got := savedAudit(h, t); !got.Equal(want) {
+				t.Errorf("saved audit time %s, want %s", got, want)
+			}
+		})
+	}
+}

@@ -67,6 +67,9 @@ func (d *Daemon) followClockLocked() time.Time {
 	if step := d.wall.step(now, elapsed); step != 0 {
 		d.log.Info("the clock was set: quarantines move with it", "step", step)
 		d.moveQuarantinesLocked(step)
+		if audits, ok := d.deps.Audits.(interface{ Step(time.Duration) }); ok {
+			audits.Step(step)
+		}
 	}
 	return now
 }
