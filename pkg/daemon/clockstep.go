@@ -65,8 +65,9 @@ func (d *Daemon) reading() (time.Time, time.Duration) {
 func (d *Daemon) followClockLocked() time.Time {
 	now, elapsed := d.reading()
 	if step := d.wall.step(now, elapsed); step != 0 {
-		d.log.Info("the clock was set: quarantines move with it", "step", step)
+		d.log.Info("the clock was set: quarantines, grace periods and audit times move with it", "step", step)
 		d.moveQuarantinesLocked(step)
+		d.moveGraceLocked(step, now)
 		if audits, ok := d.deps.Audits.(interface{ Step(time.Duration) }); ok {
 			audits.Step(step)
 		}
@@ -91,6 +92,27 @@ func (d *Daemon) moveQuarantinesLocked(step time.Duration) {
 		if err := d.deps.Store.PutQuarantine(moved); err != nil {
 			d.log.Warn("quarantine moved with the clock not saved", "mac", mac, "err", err)
 		}
+	}
+}
+
+// moveGraceLocked moves the grace periods found by this run by a step of
+// its clock, as quarantines: the findings they run from keep the times
+// the clock read, so policy would otherwise end one at once after a step
+// forward, or hold it on for the size of a step back. The saved start
+// follows, for a restart, and policy judges the device again, so that its
+// verdict's note names the moved end. d.mu held.
+func (d *Daemon) moveGraceLocked(step time.Duration, now time.Time) {
+	for mac, m := range d.meta {
+		v := &m.verdict
+		if !m.strongByRun || v.StrongSince.IsZero() {
+			continue
+		}
+		v.StrongSince = v.StrongSince.Round(0).Add(step)
+		if !v.PendingUntil.IsZero() {
+			v.PendingUntil = v.PendingUntil.Round(0).Add(step)
+		}
+		d.persistVerdict(mac, *v, now)
+		d.scheduleLocked(mac)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/iotgw/iotgw/internal/testclock"
+	"github.com/iotgw/iotgw/pkg/config"
+	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/quarantine"
 	"github.com/iotgw/iotgw/pkg/store"
@@ -485,6 +487,65 @@ func TestStepDuringKernelChange(t *testing.T) {
 				}
 			}
 			t.Error("the quarantine was not saved")
+		})
+	}
+}
+
+// TestGraceFollowsClockStep: a plug calls for isolation a minute before
+// NTP sets the router's clock, with an hour's grace. The grace period
+// moves with the step, as quarantines do: it neither ends at once after
+// a step forward nor runs on for the size of a step back; its saved
+// start moves too, so a restart keeps it.
+func TestGraceFollowsClockStep(t *testing.T) {
+	const grace = time.Hour
+	right := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		boot time.Time // the clock at start; NTP sets it right a minute later
+	}{
+		{"forward_a_year", right.AddDate(-1, 0, 0)},
+		{"forward_two_hours", right.Add(-2 * time.Hour)},
+		{"back_a_day", right.Add(24 * time.Hour)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := enforcingConfig()
+			cfg.Policy.Actions["plaintext_credentials"] = config.ActionIsolate
+			cfg.Policy.Grace.Duration = grace
+			clk, fake, withClock := clockedFake(t, tc.boot)
+			dir := t.TempDir()
+			h := launch(t, cfg, fake, dir, false, withClock)
+			h.settle()
+			plugEP := event.Endpoint{MAC: plug.String(), IP: "192.168.50.102", Local: true}
+			h.d.Record(finding(plugEP, clk.Now(), event.KindPlaintextCredentials, event.SeverityMedium,
+				"plaintext login", event.Evidence{"protocol": "ftp", "user": "u***", "password_hash": "0011223344556677"}))
+			h.settle()
+			clk.Advance(time.Minute)
+			clk.Set(right) // NTP
+			clk.Advance(time.Second)
+			h.d.tick(clk.Now())
+			h.settle()
+			check := func(when string) {
+				t.Helper()
+				if _, ok := quarantined(t, fake)[plug]; ok {
+					t.Fatalf("%s: the plug is isolated a minute into its %s grace period", when, grace)
+				}
+				dev, _ := h.d.Device(plug)
+				if left, want := dev.Verdict.PendingUntil.Sub(clk.Now()), grace-time.Minute-time.Second; left < want-time.Second || left > want+time.Second {
+					t.Errorf("%s: isolation pending until %s, %s from now, want %s", when, dev.Verdict.PendingUntil, left, want)
+				}
+			}
+			check("after the step")
+			h.stop()
+			h = launch(t, cfg, fake, dir, false, withClock)
+			defer h.stop()
+			h.settle()
+			check("after a restart")
+			clk.Advance(grace)
+			h.d.tick(clk.Now())
+			h.settle()
+			if _, ok := quarantined(t, fake)[plug]; !ok {
+				t.Errorf("the plug is not isolated after its %s grace period", grace)
+			}
 		})
 	}
 }

@@ -241,6 +241,10 @@ type deviceMeta struct {
 	// datedByRun: quarantine's times were read off this run's clock, so
 	// a step of the clock moves them (followClockLocked).
 	datedByRun bool
+	// strongByRun: verdict.StrongSince, where the grace period runs
+	// from, was found by this run, and a step of its clock moves it, as
+	// quarantines.
+	strongByRun bool
 }
 
 // Bounds of the delay before a failed kernel change is tried again: the

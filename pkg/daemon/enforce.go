@@ -94,6 +94,9 @@ func (d *Daemon) policyPlan(mac hwaddr.MAC) (plan, policy.Verdict, bool, time.Ti
 	m := d.metaFor(mac)
 	changed := v.Action != m.verdict.Action || v.Note != m.verdict.Note || len(v.Reasons) != len(m.verdict.Reasons) ||
 		!v.StrongSince.Equal(m.verdict.StrongSince)
+	if !v.StrongSince.Equal(m.verdict.StrongSince) {
+		m.strongByRun = !v.StrongSince.IsZero()
+	}
 	m.verdict = v
 	p := d.planLocked(mac, m, dev, v, now)
 	d.pinLocked(mac, m)

@@ -34,7 +34,9 @@ type Device struct {
 	// and no longer quarantine or isolate it (they still alert).
 	ReleasedAt time.Time
 	// StrongSince is the previous verdict's StrongSince: since when the
-	// device has called for isolation or quarantine.
+	// device has called for isolation or quarantine. While it still does,
+	// this start stands: the caller moves it with steps of the wall
+	// clock, which leave the findings' times as they were read.
 	StrongSince time.Time
 }
 
@@ -145,6 +147,11 @@ func Evaluate(p *config.Policy, d *Device, now time.Time) Verdict {
 			if _, ok := p.Thresholds[kind]; ok && now.After(from) {
 				from = now
 			}
+			if !now.IsZero() && from.After(now) {
+				// Dated before the clock was set back: it counts from
+				// now, not from the step's size on.
+				from = now
+			}
 			if firstStrong.IsZero() || from.Before(firstStrong) {
 				firstStrong = from
 			}
@@ -163,9 +170,12 @@ func Evaluate(p *config.Policy, d *Device, now time.Time) Verdict {
 	}
 	if rank(v.Action) >= rank(config.ActionIsolate) {
 		v.StrongSince = firstStrong
-		if !d.StrongSince.IsZero() && d.StrongSince.Before(firstStrong) && d.StrongSince.After(d.ReleasedAt) {
+		if !d.StrongSince.IsZero() && d.StrongSince.After(d.ReleasedAt) {
 			// Called for it without a break since; a release is a break,
 			// and what calls for it anew waits its own grace period.
+			// Kept even when a finding dates from before it: the clock
+			// may have been set since, which moves StrongSince (the
+			// caller's) but not the findings' times.
 			v.StrongSince = d.StrongSince
 		}
 		switch {

@@ -312,3 +312,36 @@ func TestProtectedNote(t *testing.T) {
 		}
 	}
 }
+
+// TestGraceAcrossClockSteps: findings keep the times the clock read when
+// they were seen, and NTP or the owner may set the clock since. The grace
+// period runs from the start the caller passes back (which it moves with
+// the step) while the device still calls for isolation, and a finding in
+// the clock's future, dated before the clock was set back, counts from
+// now.
+func TestGraceAcrossClockSteps(t *testing.T) {
+	const grace = time.Hour
+	seen := finding(event.KindPlaintextCredentials, event.SeverityHigh, nil) // at t0
+	for _, tc := range []struct {
+		name        string
+		strongSince time.Time // the previous verdict's, as the caller moved it
+		now         time.Time
+		wantUntil   time.Time
+	}{
+		{"step_forward_a_year", t0.AddDate(1, 0, 0), t0.AddDate(1, 0, 0).Add(time.Minute), t0.AddDate(1, 0, 0).Add(grace)},
+		{"step_back_a_day", t0.Add(-24 * time.Hour), t0.Add(-24*time.Hour + time.Minute), t0.Add(-24*time.Hour + grace)},
+		{"first_evaluation_after_a_step_back", time.Time{}, t0.Add(-24 * time.Hour), t0.Add(-24*time.Hour + grace)},
+		{"no_step", t0, t0.Add(time.Minute), t0.Add(grace)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := config.Default().Policy
+			p.Mode = "enforce"
+			p.Actions["plaintext_credentials"] = config.ActionIsolate
+			p.Grace.Duration = grace
+			v := Evaluate(&p, &Device{MAC: cam, Findings: []*event.Event{seen}, StrongSince: tc.strongSince}, tc.now)
+			if v.Pending != config.ActionIsolate || !v.PendingUntil.Equal(tc.wantUntil) {
+				t.Errorf("verdict %+v, want isolation pending until %s", v, tc.wantUntil)
+			}
+		})
+	}
+}
