@@ -549,3 +549,48 @@ func TestGraceFollowsClockStep(t *testing.T) {
 		})
 	}
 }
+
+// TestExpiryAfterClockSetBack: policy quarantines the camera for an hour,
+// and the router's clock is then set back (NTP correcting a clock that
+// ran ahead, the owner). The camera's findings, dated by the clock
+// before, lie after the moved start of its quarantine. When it runs out
+// they are the findings it was for, not new ones: the camera is not
+// quarantined again for them.
+func TestExpiryAfterClockSetBack(t *testing.T) {
+	const term = time.Hour
+	boot := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) // after the capture's findings, at 17:04 the day before
+	for _, tc := range []struct {
+		name string
+		to   time.Time // where the clock is set back to
+	}{
+		{"findings_in_the_future_at_expiry", time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)},
+		{"findings_in_the_past_at_expiry", time.Date(2026, 11, 25, 16, 45, 0, 0, time.UTC)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := enforcingConfig()
+			cfg.Policy.QuarantineFor.Duration = term
+			clk, fake, withClock := clockedFake(t, boot)
+			h := start(t, cfg, fake, t.TempDir(), withClock)
+			defer h.stop()
+			h.settle()
+			if quarantined(t, fake)[camera] != quarantine.ModeBlock {
+				t.Fatal("camera not quarantined")
+			}
+			clk.Set(tc.to)
+			h.d.tick(clk.Now())
+			h.settle()
+			clk.Advance(term)
+			h.d.tick(clk.Now())
+			h.settle()
+			ctx := context.Background()
+			if dev, _ := h.d.Device(camera); dev.Quarantine != nil {
+				t.Fatalf("the camera's quarantine did not run out: %+v", dev.Quarantine)
+			}
+			h.d.evaluate(ctx, camera) // as its next sign of life does
+			h.d.checkKernel(ctx)
+			if _, ok := quarantined(t, fake)[camera]; ok {
+				t.Error("the camera is quarantined again, for the findings of the quarantine that ran out")
+			}
+		})
+	}
+}

@@ -241,6 +241,13 @@ type deviceMeta struct {
 	// datedByRun: quarantine's times were read off this run's clock, so
 	// a step of the clock moves them (followClockLocked).
 	datedByRun bool
+	// expiryMark is when quarantine's running out counts as a release
+	// (releaseMark at its start): findings first seen after it may bring
+	// it back. Unlike quarantine's dates, a step of the clock does not
+	// move it: it is compared with the findings' times, which stay as
+	// the clock read them. Zero: the quarantine's start (one restored,
+	// or kept from the kernel).
+	expiryMark time.Time
 	// strongByRun: verdict.StrongSince, where the grace period runs
 	// from, was found by this run, and a step of its clock moves it, as
 	// quarantines.

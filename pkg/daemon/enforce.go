@@ -59,6 +59,9 @@ type plan struct {
 	// (wallStep.moved): commit moves it by those followed since, while
 	// the kernel took it.
 	moved time.Duration
+	// expiryMark, set on a new quarantine, becomes the device's
+	// deviceMeta.expiryMark.
+	expiryMark time.Time
 }
 
 // evaluate runs policy for one device and applies the outcome.
@@ -118,7 +121,11 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 	// start: the findings it was for do not bring it back; new ones,
 	// first seen while it lasted, may.
 	if q != nil && !q.Until.IsZero() && !now.Before(q.Until) {
-		return plan{release: true, why: "the quarantine's time ran out", released: q.Since}
+		released := q.Since
+		if !m.expiryMark.IsZero() {
+			released = m.expiryMark
+		}
+		return plan{release: true, why: "the quarantine's time ran out", released: released}
 	}
 	wants := v.Enforce && (v.Action == config.ActionQuarantine || v.Action == config.ActionIsolate)
 	var sharedWhy string
@@ -218,7 +225,9 @@ func (d *Daemon) planLocked(mac hwaddr.MAC, m *deviceMeta, dev *device.Device, v
 	if d.cfg.Policy.QuarantineFor.Duration > 0 {
 		rec.Until = now.Add(d.cfg.Policy.QuarantineFor.Duration)
 	}
-	return d.entryPlan(mac, rec, addrs)
+	p := d.entryPlan(mac, rec, addrs)
+	p.expiryMark = releaseMark(dev, now)
+	return p
 }
 
 // policyModeLocked is the quarantine mode a verdict calls for. d.mu held.
@@ -471,7 +480,7 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 	var released store.Decision
 	rec := p.record
 	if p.release {
-		m.quarantine, m.kernelAddrs = nil, nil
+		m.quarantine, m.kernelAddrs, m.expiryMark = nil, nil, time.Time{}
 		released = m.noteRelease(p.released, d.now())
 	} else {
 		// The kernel counts its timeout from when it took the entry: a
@@ -480,6 +489,9 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 			rec = movedBy(rec, step)
 		}
 		m.quarantine, m.kernelAddrs, m.datedByRun = &rec, p.entry.Addrs, true
+		if !p.expiryMark.IsZero() {
+			m.expiryMark = p.expiryMark
+		}
 	}
 	d.pinLocked(mac, m)
 	blocked := d.blockedAddrsLocked()
@@ -541,6 +553,7 @@ func (d *Daemon) Quarantine(ctx context.Context, mac hwaddr.MAC, mode string, du
 		rec.Until = now.Add(dur)
 	}
 	p := d.entryPlan(mac, rec, d.entryAddrsLocked(mac, d.metaFor(mac), dev))
+	p.expiryMark = releaseMark(dev, now)
 	d.mu.Unlock()
 	return d.applyOwner(ctx, mac, p)
 }
@@ -573,7 +586,8 @@ func (d *Daemon) Release(ctx context.Context, mac hwaddr.MAC) error {
 	return d.applyOwner(ctx, mac, plan{release: true, why: "released by you", released: released})
 }
 
-// releaseMark is when the owner's release at now takes effect: now, or
+// releaseMark is when the owner's release at now takes effect (or the
+// running out of a quarantine dated now, deviceMeta.expiryMark): now, or
 // the time of dev's newest finding if that is later. Policy quarantines
 // again only for findings after it, and a finding dated by the clock
 // before it was set back (NTP correcting a clock that ran ahead, the
