@@ -594,3 +594,65 @@ func TestExpiryAfterClockSetBack(t *testing.T) {
 		})
 	}
 }
+
+// stepBeforeKernel is the fake kernel with the clock stepped just
+// before it takes a quarantine, once: after the daemon dated it, before
+// the kernel turns its end into a timeout by its own reading of the
+// clock. Nothing in the daemon follows the step.
+type stepBeforeKernel struct {
+	*quarantine.Fake
+	clk   *testclock.Clock
+	to    time.Time
+	armed atomic.Bool
+}
+
+func (s *stepBeforeKernel) Quarantine(ctx context.Context, e quarantine.Entry) error {
+	if s.armed.CompareAndSwap(true, false) {
+		s.clk.Set(s.to)
+	}
+	return s.Fake.Quarantine(ctx, e)
+}
+
+// TestStepJustBeforeKernel: the owner quarantines a device for an hour
+// a moment before NTP steps the clock, and the kernel reads the stepped
+// clock when it takes the entry. The entry is not refused as expired
+// (a step forward past its end) nor held the step's size too long (a
+// step back): the kernel holds the device for the hour.
+func TestStepJustBeforeKernel(t *testing.T) {
+	const term = time.Hour
+	right := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		boot time.Time
+	}{
+		{"forward_a_year", right.AddDate(-1, 0, 0)},
+		{"forward_ten_minutes", right.Add(-10 * time.Minute)},
+		{"back_a_day", right.Add(24 * time.Hour)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk, fake, withClock := clockedFake(t, tc.boot)
+			enf := &stepBeforeKernel{Fake: fake, clk: clk, to: right}
+			h := start(t, enforcingConfig(), fake, t.TempDir(), withClock, func(d *Deps) { d.Enforcer = enf })
+			defer h.stop()
+			h.settle()
+			enf.armed.Store(true)
+			if err := h.d.Quarantine(context.Background(), laptop, "isolate", term); err != nil {
+				t.Fatalf("the owner's quarantine: %v", err)
+			}
+			entries, err := fake.Current(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				if e.MAC != laptop {
+					continue
+				}
+				if left := e.Expires.Sub(clk.Now()); left < term-time.Second || left > term+time.Second {
+					t.Errorf("the kernel holds the laptop until %s, %s from now, want %s", e.Expires, left, term)
+				}
+				return
+			}
+			t.Error("the kernel does not hold the laptop")
+		})
+	}
+}

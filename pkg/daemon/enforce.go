@@ -463,7 +463,7 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 		d.mu.Unlock()
 		err = d.deps.Enforcer.Release(ctx, mac, held...)
 	} else {
-		err = d.deps.Enforcer.Quarantine(ctx, p.entry)
+		err = d.putEntry(ctx, &p)
 	}
 	// The rules are in but old connections were not cut: the quarantine
 	// stands (undoing it would leave the device free), the owner hears.
@@ -524,6 +524,30 @@ func (d *Daemon) commit(ctx context.Context, mac hwaddr.MAC, p plan) error {
 		return d.deps.Store.PutQuarantine(*q)
 	}
 	return nil
+}
+
+// putEntry hands the kernel p's entry. The kernel turns the entry's end
+// into a timeout by its own reading of the clock: a step of the clock
+// between p's dating and that reading, not followed yet, would shorten
+// the quarantine in the kernel, or have it refused as run out (a step
+// forward), or lengthen it (back). So the clock is read after the kernel
+// took the entry, and a step followed since p was dated moves p, which
+// the kernel takes again. kernelMu held.
+func (d *Daemon) putEntry(ctx context.Context, p *plan) error {
+	const tries = 3 // more steps than that at once: the owner setting the clock again and again
+	for i := 1; ; i++ {
+		err := d.deps.Enforcer.Quarantine(ctx, p.entry)
+		d.mu.Lock()
+		d.followClockLocked()
+		step := d.wall.moved - p.moved
+		d.mu.Unlock()
+		if step == 0 || i == tries {
+			return err
+		}
+		p.record = movedBy(p.record, step)
+		p.entry.Expires = p.record.Until
+		p.moved += step
+	}
 }
 
 // Quarantine implements api.Backend: the owner quarantines a device.
