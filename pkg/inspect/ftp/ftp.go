@@ -227,9 +227,11 @@ func (a *analyzer) userAnswered(f *inspect.Flow, code [3]byte, user []byte) {
 		case a.gap:
 			// The 230 may answer another command.
 			a.inWithoutPassword.Report(f, inspect.OutcomeUnknown)
-		case !bytes.Equal(user, a.user[:a.userLen]):
-			// A USER sent after it (or its name not kept) names the
-			// user a later PASS logs in: no PASS is this login's.
+		case a.waiting.len() > 0 || user != nil && !bytes.Equal(user, a.user[:a.userLen]):
+			// A USER sent after it names the user a later PASS logs
+			// in: no PASS is this login's. The USERs queued behind it
+			// tell, whatever their names (the same one again, or none
+			// kept); one past the command queue, by its name alone.
 			a.inWithoutPassword.Report(f, inspect.OutcomeAccepted)
 		}
 	default:
@@ -326,6 +328,9 @@ func (w *waitingUsers) pop() []byte {
 	w.size--
 	return w.names[i][:w.lens[i]]
 }
+
+// len is how many USERs await their replies, named or not.
+func (w *waitingUsers) len() int { return w.size + w.unnamed }
 
 // clear forgets the USERs waiting: after a gap, replies are no longer
 // paired with commands.

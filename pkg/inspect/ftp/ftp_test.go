@@ -414,6 +414,20 @@ func TestUserReplyDecides(t *testing.T) {
 			c.Server("220 x\r\n").Client("USER admin\r\nUSER bob\r\nPASS s3cret-Pass\r\n").
 				Server("230 Login successful.\r\n331 Please specify the password.\r\n230 Login successful.\r\n")
 		}, []string{"a*** empty yes", "b*** unique yes"}},
+		// The same user sent again before the 230: the first login was
+		// still made without a password.
+		{"in_without_password_then_same_user_pipelined", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER admin\r\nUSER admin\r\n").
+				Server("230 Login successful.\r\n331 Please specify the password.\r\n").
+				Client("PASS s3cret-Pass\r\n").Server("530 Login incorrect.\r\n")
+		}, []string{"a*** empty yes", "a*** unique no"}},
+		// A 230 to the last USER, whose name was not kept: the PASS
+		// after it is its login, reported once.
+		{"unnamed_user_in_then_its_password", func(c *inspecttest.Conv) {
+			c.Server("220 x\r\n").Client("USER u1\r\nUSER u2\r\nUSER u3\r\nUSER u4\r\nUSER admin\r\n").
+				Server(strings.Repeat("331 ok\r\n", 4) + "230 Login successful.\r\n").
+				Client("PASS s3cret-Pass\r\n").Server("230 Already logged in.\r\n")
+		}, []string{"a*** unique yes"}},
 		// vsftpd 3.0.3's replies to these four commands sent at once.
 		{"vsftpd_pipelined_second_user", func(c *inspecttest.Conv) {
 			c.Server("220 (vsFTPd 3.0.3)\r\n").Client("USER anonymous\r\nPASS a@b\r\nUSER bob\r\nPASS s3cret-Pass\r\n").
