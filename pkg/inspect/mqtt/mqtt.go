@@ -154,7 +154,7 @@ type analyzer struct {
 	pending inspect.PendingLogin
 	// passwordOnly: the pending login is a 3.x CONNECT with a password
 	// and no user name, which those versions forbid; a broker that
-	// accepts it may have ignored the password.
+	// answers it may have ignored the password.
 	passwordOnly bool
 	sawID        bool // the client-id observation was emitted
 	// transport is what carries the session when not TCP itself:
@@ -521,9 +521,11 @@ func (a *analyzer) connack(f *inspect.Flow, b []byte) {
 	code := b[1]
 	outcome := inspect.OutcomeUnknown
 	switch {
-	case code == 0 && a.passwordOnly:
-		// The broker broke the protocol to let the client in: perhaps
-		// anonymously, the password unread.
+	case a.passwordOnly:
+		// The broker broke the protocol to answer at all: it may have
+		// let the client in anonymously, the password unread, refused
+		// it as anonymous (mosquitto 1.x under 3.1), or refused the
+		// CONNECT as malformed (3.1.1's code 4).
 	case code == 0:
 		outcome = inspect.OutcomeAccepted
 	case a.level != 5 && (code == 4 || code == 5): // bad user name or password, not authorised

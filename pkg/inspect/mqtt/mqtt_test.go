@@ -326,16 +326,26 @@ func TestSynthetic(t *testing.T) {
 		}, 1, "yes", "unique", "", "", ""},
 		// Before 5.0 a password needs a user name (3.1.1 section
 		// 3.1.2.9): a broker closes the connection on one without. One
-		// that accepts it all the same may have let the client in
-		// anonymously, the password unread; a refusal still refuses it.
+		// that answers it all the same may have read it as anonymous,
+		// the password unread: it accepts or refuses an anonymous
+		// client (mosquitto 1.x under 3.1), or refuses the malformed
+		// CONNECT (3.1.1's code 4 says the user name or password is
+		// malformed), none of which judges the password.
 		{"v311_password_without_user_accepted_says_nothing", func(c *inspecttest.Conv) {
 			c.ClientBytes(connect(connectOpts{clientID: "x", pass: str(secret)})).ServerBytes(connack(0))
 		}, 1, "unknown", "unique", "", "", ""},
 		{"v31_password_without_user_accepted_says_nothing", func(c *inspecttest.Conv) {
 			c.ClientBytes(connect(connectOpts{name: "MQIsdp", level: 3, clientID: "x", pass: str(secret)})).ServerBytes(connack(0))
 		}, 1, "unknown", "unique", "", "", ""},
-		{"v311_password_without_user_refused", func(c *inspecttest.Conv) {
-			c.ClientBytes(connect(connectOpts{clientID: "x", pass: str(secret)})).ServerBytes(connack(5))
+		{"v311_password_without_user_refused_malformed", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{clientID: "x", pass: str(secret)})).ServerBytes(connack(4))
+		}, 1, "unknown", "unique", "", "", ""},
+		{"v31_password_without_user_refused_anonymous", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{name: "MQIsdp", level: 3, clientID: "x", pass: str(secret)})).ServerBytes(connack(5))
+		}, 1, "unknown", "unique", "", "", ""},
+		// A user name, empty or not, makes the password the broker's to judge.
+		{"v311_empty_user_and_password_refused", func(c *inspecttest.Conv) {
+			c.ClientBytes(connect(connectOpts{clientID: "x", user: str(""), pass: str(secret)})).ServerBytes(connack(5))
 		}, 1, "no", "unique", "", "", ""},
 		{"v311_password_without_user_closed", func(c *inspecttest.Conv) {
 			c.ClientBytes(connect(connectOpts{clientID: "x", pass: str(secret)}))
