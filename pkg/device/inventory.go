@@ -1080,7 +1080,8 @@ func (d *Device) noteWeakSuite(ev *event.Event) {
 // the others (an address just moved to d); one of someone else's makes
 // it another host, whatever unknown global IPv6 addresses it has beside.
 // severalHosts: the announcement is one host of several, none with the
-// address d sent it from; then only an address of d's makes it d's. A
+// address d sent it from, or one match of a WS-Discovery message of
+// several; then only an address of d's makes it d's. A
 // Thread border router (a HomePod) relays its accessories' records with
 // their addresses on the mesh's prefix, which nothing above contradicts:
 // it was named after the Eve sensor it relayed.

@@ -54,6 +54,11 @@ func TestWSDIdentity(t *testing.T) {
 		{"xaddrs_of_another_device", "192.168.1.40", with(camera, "xaddrs_host", "192.168.1.50", "addresses", "192.168.1.50"), "", TypeUnknown, "", "", ""},
 		{"xaddrs_of_another_ipv4", "192.168.1.40", with(camera, "xaddrs_host", "192.168.1.77", "addresses", "192.168.1.77"), "", TypeUnknown, "", "", ""},
 		{"xaddrs_host_name", "192.168.1.40", with(camera, "xaddrs_host", "cam.local", "addresses", ""), "Hikvision", "camera", "DS-2CD2142FWD-I", "wsd", "onvif-scope-hardware"},
+		// One match of a ProbeMatches of several, which a discovery
+		// proxy sends for the devices it knows: the sender's only by
+		// an address of its own.
+		{"one_of_several_matches_by_its_address", "192.168.1.40", with(camera, "several_hosts", "yes"), "Hikvision", "camera", "DS-2CD2142FWD-I", "wsd", "onvif-scope-hardware"},
+		{"one_of_several_matches_without_xaddrs", "192.168.1.40", with(camera, "xaddrs_host", "", "addresses", "", "several_hosts", "yes"), "", TypeUnknown, "", "", ""},
 		// A searcher's Probe names what it looks for.
 		{"probe_for_cameras", "192.168.1.40", event.Evidence{"message": "probe", "types": "dn:NetworkVideoTransmitter"}, "", TypeUnknown, "", "", ""},
 	}

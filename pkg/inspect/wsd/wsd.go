@@ -27,6 +27,10 @@
 //	              ("192.168.1.64:80"), without user info
 //	addresses     the addresses among those hosts, comma separated, for
 //	              the device layer to check the message is the sender's
+//	several_hosts "yes" on each match of a ProbeMatches or ResolveMatches
+//	              of several: a discovery proxy answers for the devices
+//	              it knows, so such a match is the sender's only by an
+//	              address of its own
 //
 // Scope values are percent-decoded escape by escape (a bad escape stays
 // as it is), trailing slashes dropped; no other scope is reported: a
@@ -35,12 +39,13 @@
 // scopes of their own. Values are cleaned text of at most 256 bytes;
 // lists hold at most eight items, of the first 32 scopes. Each match of
 // a ProbeMatches or ResolveMatches, up to eight, is an observation of
-// its own, the sender's as the first is. Of an element a datagram cut
+// its own, filed under the sender as the first is, and marked
+// several_hosts when there are several. Of an element a datagram cut
 // short ends in, only the items before its last white space are read:
 // the last may be cut. A flow reports each (message, endpoint, types,
-// scopes, XAddrs) once, and at most maxReports of them. WS-Discovery is
-// recognised by its envelope on any UDP port, since matches go to the
-// searcher's port, and by port 3702.
+// scopes, XAddrs, several or not) once, and at most maxReports of them.
+// WS-Discovery is recognised by its envelope on any UDP port, since
+// matches go to the searcher's port, and by port 3702.
 package wsd
 
 import (
@@ -114,19 +119,29 @@ func (a *analyzer) Feed(f *inspect.Flow, dir inspect.Dir, data []byte) int {
 	if !parse(data, m) {
 		return len(data)
 	}
+	// A discovery proxy answers with a match for each device it knows:
+	// one of several is the sender's only by an address of its own.
+	several := m.n > 1
 	for i := range m.matches[:m.n] {
-		a.reportOnce(f, dir, m.kind, &m.matches[i])
+		a.reportOnce(f, dir, m.kind, &m.matches[i], several)
 	}
 	return len(data)
 }
 
 // reportOnce reports what the message says of one endpoint unless the
-// flow reported it before, or maxReports already.
-func (a *analyzer) reportOnce(f *inspect.Flow, dir inspect.Dir, k kind, mt *match) {
+// flow reported it before, or maxReports already; several: the endpoint
+// is one of several matches.
+func (a *analyzer) reportOnce(f *inspect.Flow, dir inspect.Dir, k kind, mt *match, several bool) {
 	if a.n == maxReports {
 		return
 	}
-	h := uint64(inspect.NewFNV().Byte(byte(k)).Field(mt.endpoint).Field(mt.types).Field(mt.scopes).Field(mt.xaddrs))
+	// Alone, a match seen before as one of several says more of the
+	// sender: it is another observation.
+	var one byte
+	if !several {
+		one = 1
+	}
+	h := uint64(inspect.NewFNV().Byte(byte(k)).Byte(one).Field(mt.endpoint).Field(mt.types).Field(mt.scopes).Field(mt.xaddrs))
 	for _, r := range a.reported[:a.n] {
 		if r == h {
 			return
@@ -134,15 +149,18 @@ func (a *analyzer) reportOnce(f *inspect.Flow, dir inspect.Dir, k kind, mt *matc
 	}
 	a.reported[a.n] = h
 	a.n++
-	a.report(f, dir, k, mt)
+	a.report(f, dir, k, mt, several)
 }
 
 func (a *analyzer) Gap(*inspect.Flow, inspect.Dir) {}
 
 func (a *analyzer) Close(*inspect.Flow) { a.proto.pool.Put(a) }
 
-func (a *analyzer) report(f *inspect.Flow, dir inspect.Dir, k kind, m *match) {
+func (a *analyzer) report(f *inspect.Flow, dir inspect.Dir, k kind, m *match, several bool) {
 	ev := event.Evidence{"message": k.String()}
+	if several {
+		ev["several_hosts"] = "yes"
+	}
 	var types []string
 	for _, t := range items(m.types, maxItems) {
 		if v := inspect.CleanText([]byte(t), maxValue); v != "" {

@@ -29,7 +29,7 @@ func TestRecorded(t *testing.T) {
 		"bye":   {host, map[string]string{"-xaddrs_host": "", "-types": ""}},
 		"probe": {searcher, map[string]string{"types": "wsdp:Device"}},
 		"probe_matches": {host, map[string]string{"types": "wsdp:Device pub:Computer", "-xaddrs_host": "",
-			"-addresses": ""}},
+			"-addresses": "", "-several_hosts": ""}},
 		"resolve": {searcher, map[string]string{"-types": ""}},
 		"resolve_matches": {host, map[string]string{"types": "wsdp:Device pub:Computer",
 			"xaddrs_host": "192.168.52.10:5357", "addresses": host}},
@@ -185,15 +185,29 @@ func TestSynthetic(t *testing.T) {
 		{"hello_burst_deduplicated", "192.168.1.20:3702", "239.255.255.250:3702",
 			[]string{axisHello, axisHello, printerHello, axisHello}, nil,
 			[]map[string]string{{"name": "AXIS M3045-V"}, {"types": "wsdp:Device wprt:PrintDeviceType wscn:ScanDeviceType"}}, nil},
-		// Each match is the sender's, read as the first is; the fields
-		// of one are not another's.
+		// Each match is filed under the sender, read as the first is;
+		// the fields of one are not another's. One of several is a
+		// discovery proxy's answer for the devices it knows as much as
+		// the sender's own: each is marked several_hosts, for the
+		// device layer to take it as the sender's only by an address
+		// of its own (the first here has none, the second names
+		// another device).
 		{"every_match_read", "192.168.1.10:40000", "192.168.1.64:3702", nil, []string{twoProbeMatches},
-			[]map[string]string{{"message": "probe_matches", "types": "a:First", "-xaddrs_host": "", "-addresses": ""},
-				{"message": "probe_matches", "types": "b:Second", "xaddrs_host": "192.168.1.99", "addresses": "192.168.1.99"}}, nil},
+			[]map[string]string{{"message": "probe_matches", "types": "a:First", "-xaddrs_host": "", "-addresses": "", "several_hosts": "yes"},
+				{"message": "probe_matches", "types": "b:Second", "xaddrs_host": "192.168.1.99", "addresses": "192.168.1.99", "several_hosts": "yes"}}, nil},
 		{"every_resolve_match_read", "192.168.1.10:40000", "192.168.1.64:3702", nil,
 			[]string{strings.ReplaceAll(strings.ReplaceAll(twoProbeMatches, "ProbeMatches", "ResolveMatches"), "ProbeMatch>", "ResolveMatch>")},
-			[]map[string]string{{"message": "resolve_matches", "types": "a:First", "-xaddrs_host": ""},
-				{"message": "resolve_matches", "types": "b:Second", "xaddrs_host": "192.168.1.99"}}, nil},
+			[]map[string]string{{"message": "resolve_matches", "types": "a:First", "-xaddrs_host": "", "several_hosts": "yes"},
+				{"message": "resolve_matches", "types": "b:Second", "xaddrs_host": "192.168.1.99", "several_hosts": "yes"}}, nil},
+		// The first match again, alone: now it may be the sender's.
+		{"match_alone_after_several", "192.168.1.10:40000", "192.168.1.64:3702", nil,
+			[]string{twoProbeMatches, strings.Replace(twoProbeMatches, `<d:ProbeMatch><d:Types>b:Second</d:Types><d:XAddrs>http://192.168.1.99/</d:XAddrs></d:ProbeMatch>`, "", 1), twoProbeMatches},
+			[]map[string]string{{"types": "a:First", "several_hosts": "yes"}, {"types": "b:Second", "several_hosts": "yes"},
+				{"types": "a:First", "-several_hosts": ""}}, nil},
+		// A ProbeMatches of one match, however long, is the sender's
+		// alone.
+		{"one_match_is_no_several", "192.168.1.10:40000", "192.168.1.64:3702", nil, []string{hikvisionProbeMatches},
+			[]map[string]string{{"message": "probe_matches", "hardware": "DS-2CD2142FWD-I", "-several_hosts": ""}}, nil},
 		{"header_addresses_not_the_body", "192.168.1.20:3702", "239.255.255.250:3702",
 			[]string{hdr2005 + `Hello</wsa:Action></SOAP-ENV:Header><SOAP-ENV:Body><d:Hello>` +
 				`<d:Types>x:Y</d:Types></d:Hello></SOAP-ENV:Body>` +
@@ -361,7 +375,7 @@ func TestMatchesBounded(t *testing.T) {
 	}
 	for i, ev := range col.Events {
 		inspecttest.CheckEvidence(t, fmt.Sprint("match ", i), ev.Evidence, map[string]string{
-			"message": "probe_matches", "types": fmt.Sprint("x:T", i), "onvif_types": fmt.Sprint("t", i),
+			"message": "probe_matches", "types": fmt.Sprint("x:T", i), "onvif_types": fmt.Sprint("t", i), "several_hosts": "yes",
 			"xaddrs_host": fmt.Sprint("192.168.1.64:", 8000+i), "addresses": "192.168.1.64"})
 		if ev.Device.IP != "192.168.1.64" {
 			t.Errorf("match %d: about %s, want the sender", i, ev.Device.IP)
