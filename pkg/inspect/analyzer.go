@@ -17,7 +17,10 @@ type Analyzer interface {
 	// Gap reports that bytes sent in dir were lost (a capture drop the
 	// peer's ACK showed, a hole still open when the direction or the flow
 	// ended, a full buffer); the analyzer resynchronises. A segment that
-	// merely came early is held and handed on in order, not a gap.
+	// merely came early is held and handed on in order, not a gap. Bytes
+	// lost before the analyzer was made (or that came while the flow
+	// waited for an inspection) are reported before its first Feed, the
+	// direction of that Feed last: Gap may come before any Feed.
 	Gap(f *Flow, dir Dir)
 	// Close ends the flow: report what is pending (a login whose reply
 	// was never seen) and release per-flow state. f is invalid afterwards.

@@ -1018,6 +1018,11 @@ func (e *Engine) identifyOnce(f *Flow, dir Dir, data []byte) {
 	}
 	s, ok := e.admit(f)
 	if !ok {
+		if f.IsTCP() {
+			// No analyzer will read these bytes: to the one a later
+			// admission makes, they are lost.
+			f.set(flagLost << dir)
+		}
 		return
 	}
 	f.set(flagIdentified)
@@ -1026,6 +1031,7 @@ func (e *Engine) identifyOnce(f *Flow, dir Dir, data []byte) {
 		f.set(flagStopped)
 		return
 	}
+	e.lostBefore(f, dir)
 	switch {
 	case f.has(flagRouter):
 		// The router's own: never observed.
@@ -1037,6 +1043,18 @@ func (e *Engine) identifyOnce(f *Flow, dir Dir, data []byte) {
 		f.set(flagAwaitClient)
 	default:
 		e.flowIdentified(f)
+	}
+}
+
+// lostBefore tells f's new analyzer, about to read dir, which directions
+// lost bytes before it existed, by Gap as if it had read from the start
+// (see Flow.Opened): the other direction first, so that dir's Gap comes
+// right before the bytes that follow it.
+func (e *Engine) lostBefore(f *Flow, dir Dir) {
+	for _, d := range [2]Dir{1 - dir, dir} {
+		if f.has(flagLost << d) {
+			e.gap(f, d)
+		}
 	}
 }
 

@@ -1650,3 +1650,80 @@ func TestWakeAt(t *testing.T) {
 		})
 	}
 }
+
+// callLog is a Protocol whose analyzers log every Feed and Gap, in order.
+type callLog struct{ calls []string }
+
+func (l *callLog) Name() string                        { return "log" }
+func (l *callLog) Match(*Flow, Dir, []byte) Confidence { return ContentMatch }
+func (l *callLog) NewAnalyzer(*Flow) Analyzer          { return &callLogAnalyzer{l: l} }
+
+type callLogAnalyzer struct{ l *callLog }
+
+func (a *callLogAnalyzer) Feed(_ *Flow, dir Dir, data []byte) int {
+	a.l.calls = append(a.l.calls, fmt.Sprintf("feed %v %q", dir, data))
+	return len(data)
+}
+func (a *callLogAnalyzer) Gap(_ *Flow, dir Dir) {
+	a.l.calls = append(a.l.calls, fmt.Sprint("gap ", dir))
+}
+func (a *callLogAnalyzer) Close(*Flow) {}
+
+// TestLossBeforeTheAnalyzer: bytes lost in a direction before the flow's
+// analyzer exists (a segment the capture dropped, a FIN past the bytes
+// seen, bytes that came while every inspection was busy) are reported to
+// it by Gap before it reads anything, the direction it is about to read
+// last, so that it does not take what comes next for the start of that
+// direction.
+func TestLossBeforeTheAnalyzer(t *testing.T) {
+	const (
+		A = TCPFlagACK
+		F = TCPFlagFIN | TCPFlagACK
+	)
+	syn, synAck := seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToClient, 499, TCPFlagSYN|A, "", 0)
+	// other is a packet of another connection of the same client.
+	other := func(dir Dir, seq uint32, flags uint8, data string) *Packet {
+		p := seg(dir, seq, flags, data, 0)
+		if dir == ToServer {
+			p.SrcPort = 40001
+		} else {
+			p.DstPort = 40001
+		}
+		return p
+	}
+	tests := []struct {
+		name string
+		pkts []*Packet
+		want []string
+	}{
+		{"nothing_lost", []*Packet{syn, synAck, seg(ToServer, 100, A, "hi", 1)}, []string{`feed to_server "hi"`}},
+		{"joined_midstream", []*Packet{seg(ToClient, 510, A, "* OK", 1)}, []string{`feed to_client "* OK"`}},
+		{"first_server_segment_lost", []*Packet{syn, synAck, seg(ToClient, 510, A, "* OK", 1)},
+			[]string{"gap to_client", `feed to_client "* OK"`}},
+		{"first_client_segment_lost", []*Packet{syn, synAck, seg(ToServer, 110, A, "hi", 1)},
+			[]string{"gap to_server", `feed to_server "hi"`}},
+		{"other_direction_lost", []*Packet{syn, synAck, seg(ToClient, 510, F, "", 1), seg(ToServer, 100, A, "hi", 2)},
+			[]string{"gap to_client", `feed to_server "hi"`}},
+		{"both_lost", []*Packet{syn, synAck, seg(ToClient, 510, F, "", 1), seg(ToServer, 110, A, "hi", 2)},
+			[]string{"gap to_client", "gap to_server", `feed to_server "hi"`}},
+		// The only inspection is another connection's while the server
+		// greets, and free when the client first speaks.
+		{"read_while_busy", []*Packet{other(ToServer, 99, TCPFlagSYN, ""), other(ToClient, 499, TCPFlagSYN|A, ""), other(ToServer, 100, A, "x"),
+			syn, synAck, seg(ToClient, 500, A, "* OK", 1), other(ToServer, 101, TCPFlagRST|A, ""), seg(ToServer, 100, A, "hi", 2)},
+			[]string{`feed to_server "x"`, "gap to_client", `feed to_server "hi"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := &callLog{}
+			cfg := DefaultConfig()
+			cfg.MaxInspected = 1
+			e := testEngine(t, cfg, l)
+			for _, p := range tt.pkts {
+				e.HandlePacket(p)
+			}
+			if !slices.Equal(l.calls, tt.want) {
+				t.Errorf("calls %q, want %q", l.calls, tt.want)
+			}
+		})
+	}
+}

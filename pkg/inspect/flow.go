@@ -126,8 +126,9 @@ const (
 	_
 	// flagLost (and flagLost<<ToClient): bytes of the direction after the
 	// last ones the analyzer read were lost: a gap not followed by data, a
-	// FIN or RST at a later sequence number, or the peer acknowledging
-	// bytes never captured. Data fed to the analyzer afterwards clears it.
+	// FIN or RST at a later sequence number, the peer acknowledging
+	// bytes never captured, or bytes that came while the flow was refused
+	// an inspection. Data fed to the analyzer afterwards clears it.
 	flagLost
 	_
 	// flagRouter: the router itself opened the connection (the active
@@ -396,8 +397,9 @@ func (f *Flow) Ended(dir Dir) bool {
 func (f *Flow) UpgradedToTLS() bool { return f.has(flagUpgraded) }
 
 // Opened reports whether both SYNs of the connection were seen: what an
-// analyzer read first is what each side sent first (gaps after that are
-// reported by Gap), not the middle of a session the capture joined late.
+// analyzer read first is what each side sent first, not the middle of a
+// session the capture joined late, unless Gap said that bytes before it
+// were lost (as it says of gaps after it).
 func (f *Flow) Opened() bool {
 	both := flagOpened | flagOpened<<ToClient
 	return f.flags&both == both

@@ -432,6 +432,44 @@ func TestSASLScratchWiped(t *testing.T) {
 	inspecttest.CheckLogins(t, s.End(), "imap", "192.168.1.10", []want{{"t***", "AUTHENTICATE CRAM-MD5", "hashed", "no"}, {"j***", "AUTHENTICATE PLAIN", "unique", "yes"}})
 }
 
+// TestGreetingLost: on a connection seen from its start whose greeting
+// the capture lost before any other server byte, no later status is
+// taken for the greeting, whether it comes before the client speaks or
+// after.
+func TestGreetingLost(t *testing.T) {
+	const status = "* OK [ALERT] Mailbox of Anna Schmidt is almost full\r\n"
+	tests := []struct {
+		name  string
+		play  func(c *inspecttest.Conv)
+		login []want
+	}{
+		{"status_first", func(c *inspecttest.Conv) { c.Server(status) }, nil},
+		{"login_first", func(c *inspecttest.Conv) {
+			c.Client("a1 LOGIN joe s3cret-Pass\r\n").Server(status).Server("a1 OK LOGIN completed\r\n")
+		}, []want{{"j***", "LOGIN", "unique", "yes"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New())
+			c := inspecttest.NewTCP(e, inspecttest.LANClient, server)
+			c.Lose(inspect.ToClient, len("* OK [CAPABILITY IMAP4rev1] Dovecot ready.\r\n"))
+			tt.play(c)
+			c.Close()
+			e.Flush()
+			if got := col.Kind(event.KindBanner); len(got) != 0 {
+				t.Errorf("banner %v, want none", got[0].Evidence)
+			}
+			inspecttest.CheckLogins(t, col, "imap", "192.168.1.10", tt.login)
+			for _, s := range []string{"Anna", "s3cret-Pass"} {
+				if inspecttest.Leaks(t, col.Events, s) {
+					t.Errorf("%q reached an event", s)
+				}
+			}
+		})
+	}
+}
+
 // TestGreeting: the banner is the greeting of a connection seen from its
 // start, without the account a PREAUTH names; a connection joined later
 // has no greeting, its first "* OK" is any status, and so has one whose

@@ -408,6 +408,37 @@ func TestGreetingRepeats(t *testing.T) {
 	}
 }
 
+// TestGreetingReadWhileBusy: a greeting that came while every
+// inspection was busy was read by no analyzer: the one the client's
+// first command gets once an inspection is free reads on as after lost
+// server bytes. It does not take the reply to that command for the
+// greeting, nor report it as a banner; its verdicts are unknown, as
+// after any loss.
+func TestGreetingReadWhileBusy(t *testing.T) {
+	col := &inspecttest.Collector{}
+	cfg := inspect.DefaultConfig()
+	cfg.HashKey = []byte("pop3 test key")
+	cfg.MaxInspected = 1
+	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{New()}, Sink: col})
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy := inspecttest.NewTCP(e, "192.168.1.10:40001", server).Server(greeting)
+	c := inspecttest.NewTCP(e, inspecttest.LANClient, server).Server(greeting)
+	busy.Close()
+	c.Client("USER joe\r\n").Server("+OK Anna Schmidt, send your password\r\n")
+	c.Client("PASS s3cret-Pass\r\n").Server("+OK Anna Schmidt has 3 messages\r\n")
+	c.Close()
+	e.Flush()
+	inspecttest.CheckLogins(t, col, "pop3", "192.168.1.10", []want{{"j***", "USER/PASS", "unique", "unknown"}})
+	if got := len(col.Kind(event.KindBanner)); got != 1 {
+		t.Errorf("%d banners, want 1: the busy connection's", got)
+	}
+	if inspecttest.Leaks(t, col.Events, "Anna") || inspecttest.Leaks(t, col.Events, "s3cret-Pass") {
+		t.Error("an account's name or password reached an event")
+	}
+}
+
 // TestClientFirst: a client that speaks before the greeting shifts no
 // reply onto the wrong command. On a connection seen from its start the
 // first server line is the greeting (a banner), unless it can only be
