@@ -1303,6 +1303,18 @@ func TestHeaderVerdictAcrossConnections(t *testing.T) {
 			inspecttest.NewTCP(e, "192.168.1.10:40000", server).Client(get("/api/status.json", "")).Server(refused).Close()
 			inspecttest.NewTCPAt(e, "192.168.1.10:40001", server, time.Second).Client(get("/api/status.json", admin)).Server(ok).Close()
 		}, []want{{"a***", "yes"}}},
+		// A joined connection's answer may be two frames anyone on the
+		// LAN made up in the server's name: it proves nothing on
+		// another connection.
+		{"challenge_on_a_joined_connection", func(e *inspect.Engine) {
+			inspecttest.JoinTCP(e, "192.168.1.10:40000", server).Client(get("/api/status.json", "")).Server(refused).Close()
+			inspecttest.NewTCPAt(e, "192.168.1.10:40001", server, time.Second).Client(get("/api/status.json", admin)).Server(ok).Close()
+		}, []want{{"a***", "unknown"}}},
+		{"digest_nonce_issued_on_a_joined_connection", func(e *inspect.Engine) {
+			inspecttest.JoinTCP(e, "192.168.1.10:40000", server).Client("GET /other/ HTTP/1.1\r\n\r\n").
+				Server("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"testrealm@host.com\", qop=\"auth\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\"\r\nContent-Length: 0\r\n\r\n").Close()
+			inspecttest.NewTCPAt(e, "192.168.1.10:40001", server, time.Second).Client("GET /dir/index.html HTTP/1.1\r\n" + digestMufasa + "\r\n").Server(ok).Close()
+		}, []want{{"Mu***", "unknown"}}},
 		{"challenge_by_another_server", func(e *inspect.Engine) {
 			inspecttest.NewTCP(e, "192.168.1.10:40000", other).Client(get("/api/status.json", "")).Server(refused).Close()
 			inspecttest.NewTCPAt(e, "192.168.1.10:40001", server, time.Second).Client(get("/api/status.json", admin)).Server(ok).Close()

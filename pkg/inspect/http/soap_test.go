@@ -510,7 +510,9 @@ func TestONVIFSetUser(t *testing.T) {
 
 // TestONVIFDemandAcrossConnections: NVRs open a connection per call, so
 // what a camera showed on one connection (a refusal: it demands a login)
-// counts on the next, to the same camera only.
+// counts on the next, to the same camera only, and only from a
+// connection seen from its handshake: a joined one's refusal may be two
+// frames anyone on the LAN made up in the camera's name.
 func TestONVIFDemandAcrossConnections(t *testing.T) {
 	cl, err := creds.New()
 	if err != nil {
@@ -522,17 +524,19 @@ func TestONVIFDemandAcrossConnections(t *testing.T) {
 	tests := []struct {
 		name       string
 		refusedBy  string // the camera seen refusing a request without a token
+		joined     bool   // the refusal's connection was joined, its handshake not seen
 		acceptedBy string // the camera answering the token 200
 		want       string
 	}{
-		{"same_camera", onvifCamera, onvifCamera, "yes"},
-		{"other_camera", otherCamera, onvifCamera, "unknown"},
+		{"same_camera", onvifCamera, false, onvifCamera, "yes"},
+		{"other_camera", otherCamera, false, onvifCamera, "unknown"},
+		{"refused_on_joined_connection", onvifCamera, true, onvifCamera, "unknown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			col := &inspecttest.Collector{}
 			e := inspecttest.Engine(t, col, cl, New(nil))
-			demanded(inspecttest.NewTCP(e, nvr+":40000", tt.refusedBy)).Close()
+			demanded(inspecttest.OpenTCP(e, tt.joined, nvr+":40000", tt.refusedBy)).Close()
 			inspecttest.NewTCP(e, nvr+":40001", tt.acceptedBy).Client(req).Server(deviceInformation).Close()
 			e.Flush()
 			got := col.Findings()

@@ -41,6 +41,13 @@ import (
 // makes header credentials no more demanded, as a server that checks a
 // token may serve anyone who sends only Basic.
 //
+// Only what a connection seen from its handshake shows goes into
+// Memory: a TCP connection the capture joined (inspect.Flow.Opened
+// false) may be two frames anyone on the LAN made up in the server's
+// name, whose challenge or refusal would otherwise make a later 2xx on a
+// real connection to that server accept a credential. Its word counts on
+// that connection only.
+//
 // Nothing here keeps a secret: credentials are classified before they
 // are judged, identities and places are keyed hashes (maphash, seeded
 // per Memory), and held verdicts are inspect.Credentials.
@@ -352,9 +359,9 @@ func (j *Judge) Answered(f *inspect.Flow, m *Memory, sp *Spaces, a *Answer) {
 	now := f.Last().UnixNano()
 	switch {
 	case a.Status == 401 && a.Challenge.Origin:
-		j.challenged(m, sp.Own, now)
+		j.challenged(f, m, sp.Own, now)
 	case a.Status == 407 && a.Challenge.Proxy:
-		j.challenged(m, j.proxyKey(f, m), now)
+		j.challenged(f, m, j.proxyKey(f, m), now)
 	default:
 		return // a challenge header on any other answer demands nothing
 	}
@@ -362,10 +369,17 @@ func (j *Judge) Answered(f *inspect.Flow, m *Memory, sp *Spaces, a *Answer) {
 		if k != 0 {
 			j.nonces[j.nNonce%judgeNonces] = k
 			j.nNonce++
-			m.put(k, now)
+			if witnessed(f) {
+				m.put(k, now)
+			}
 		}
 	}
 }
+
+// witnessed reports whether what f's server answered may go into a
+// Memory: not on a TCP connection whose handshake was not seen (see
+// Judge).
+func witnessed(f *inspect.Flow) bool { return !f.IsTCP() || f.Opened() }
 
 // Spaces returns the protection spaces of a request for path (without its
 // query) on origin (the Host, or the host of an absolute target; nil for
@@ -387,16 +401,16 @@ func (j *Judge) proxyKey(f *inspect.Flow, m *Memory) uint64 {
 	return j.proxy
 }
 
-func (j *Judge) challenged(m *Memory, key uint64, now int64) {
-	for _, k := range j.challenges {
-		if k == key {
-			m.put(key, now)
-			return
-		}
+// challenged records that f's server demands a login in the space or
+// proxy key: on the connection, and in m if witnessed.
+func (j *Judge) challenged(f *inspect.Flow, m *Memory, key uint64, now int64) {
+	if !j.known(j.challenges[:], key) {
+		j.challenges[j.nChal%judgeChallenges] = key
+		j.nChal++
 	}
-	j.challenges[j.nChal%judgeChallenges] = key
-	j.nChal++
-	m.put(key, now)
+	if witnessed(f) {
+		m.put(key, now)
+	}
 }
 
 // TokenRefused records that f's server refused a request in spaces sp
@@ -405,7 +419,7 @@ func (j *Judge) challenged(m *Memory, key uint64, now int64) {
 // tokens are demanded in sp's own space from now on (TokenDemanded).
 func (j *Judge) TokenRefused(f *inspect.Flow, m *Memory, sp *Spaces) {
 	if sp.Own != 0 {
-		j.challenged(m, tokenSpace(sp.Own), f.Last().UnixNano())
+		j.challenged(f, m, tokenSpace(sp.Own), f.Last().UnixNano())
 	}
 }
 
