@@ -136,6 +136,12 @@ func (s *soapLogin) feed(b []byte) {
 func (s *soapLogin) spent() bool { return s.xml.stopped() && !s.done && !s.setDone }
 
 func (s *soapLogin) open(r *xmlReader, local []byte) {
+	if s.field != tokNone {
+		// An element within a field ends its capture: the text before it
+		// is only a part, which the default list could match as another
+		// password. Marked as cut, the field is not reported.
+		s.cut()
+	}
 	switch {
 	case r.depth == 1 && r.code(1) != elEnvelope:
 		r.stop() // not SOAP
@@ -190,6 +196,26 @@ func (s *soapLogin) attribute(r *xmlReader, local, tail []byte) {
 	case s.field == tokNonce && string(local) == "EncodingType":
 		s.nonceOther = string(tail) != "Base64Binary"
 	}
+}
+
+// cut marks the field being captured as longer than what is kept, and
+// captures no more of it.
+func (s *soapLogin) cut() {
+	switch s.field {
+	case tokUser:
+		s.userLen = len(s.user)
+	case tokPassword:
+		s.passLen = len(s.pass)
+	case tokNonce:
+		s.nonceLen = len(s.nonce)
+	case tokCreated:
+		s.createdLen = len(s.created)
+	case setUsername:
+		s.newUserLen = len(s.newUser)
+	case setPassword:
+		s.newPassLen = len(s.newPass)
+	}
+	s.field = tokNone
 }
 
 func (s *soapLogin) text(c byte) {

@@ -302,7 +302,8 @@ func TestONVIFLogins(t *testing.T) {
 
 		// No login: a token in the Body (CreateUsers is no login), a
 		// document that is not SOAP, a password of an unknown type, a
-		// token cut by the end of the flow.
+		// token cut by the end of the flow, a field an element cuts in
+		// two (the text before it is not the password).
 		{"token_in_body", func(c *inspecttest.Conv) {
 			c.Client(onvifPost(envelope("", textToken("admin", "admin")))).Server(deviceInformation)
 		}, nil},
@@ -316,6 +317,12 @@ func TestONVIFLogins(t *testing.T) {
 		{"token_cut_by_flow_end", func(c *inspecttest.Conv) {
 			req := text("admin", "admin2024!Secure")
 			c.Client(req[:strings.Index(req, "2024!Secure")])
+		}, nil},
+		{"password_cut_by_element", func(c *inspecttest.Conv) {
+			demanded(c).Client(text("admin", "admin<b/>2024!Secure")).Server(deviceInformation)
+		}, nil},
+		{"user_cut_by_element", func(c *inspecttest.Conv) {
+			demanded(c).Client(text("ad<b/>min", "admin")).Server(deviceInformation)
 		}, nil},
 	}
 	for _, tt := range tests {
@@ -461,7 +468,7 @@ func TestONVIFSetUser(t *testing.T) {
 
 		// No new password: none in the user, a user element of another
 		// operation, a user name longer than what is kept, a password cut
-		// by the end of the flow.
+		// by the end of the flow or by an element within it.
 		{"set_without_password", func(c *inspecttest.Conv) {
 			c.Client(set(setUser("operator", ""))).Server(setOK)
 		}, []login{token("unknown")}},
@@ -474,6 +481,9 @@ func TestONVIFSetUser(t *testing.T) {
 		{"cut_by_flow_end", func(c *inspecttest.Conv) {
 			req := set(setUser("admin", "admin2024!Secure"))
 			c.Client(req[:strings.Index(req, "2024!Secure")])
+		}, []login{token("unknown")}},
+		{"password_cut_by_element", func(c *inspecttest.Conv) {
+			c.Client(set(setUser("admin", "admin<tt:Extension/>2024!Secure"))).Server(setOK)
 		}, []login{token("unknown")}},
 	}
 	for _, tt := range tests {
