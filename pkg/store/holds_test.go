@@ -39,6 +39,36 @@ func TestAlertHolds(t *testing.T) {
 				t.Errorf("after a restart %s, want %s", got, holds)
 			}
 		}},
+		// The alert engine hands in none when nothing is held (no
+		// problem in its hour, no new device): that clears what the
+		// store holds, and none again is no write and no error.
+		{"none_clears", func(t *testing.T, path string) {
+			s := Open(Options{Path: path})
+			if err := s.SetAlertHolds(nil); err != nil || s.Stats().Dirty {
+				t.Errorf("none at first: err %v, dirty %v; want neither", err, s.Stats().Dirty)
+			}
+			if err := s.SetAlertHolds(holds); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.SetAlertHolds(nil); err != nil {
+				t.Fatalf("none after some: %v", err)
+			}
+			if !s.Stats().Dirty {
+				t.Error("holds cleared are not written")
+			}
+			if err := s.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.SetAlertHolds(nil); err != nil || s.Stats().Dirty {
+				t.Errorf("none again: err %v, dirty %v; want no write", err, s.Stats().Dirty)
+			}
+			if got := Open(Options{Path: path}).Snapshot().AlertHolds; got != nil {
+				t.Errorf("after a restart %s, want none", got)
+			}
+		}},
 		{"refused_when_too_big_or_not_json", func(t *testing.T, path string) {
 			s := Open(Options{Path: path})
 			big := json.RawMessage(`"` + strings.Repeat("x", MaxAlertHolds) + `"`)

@@ -551,16 +551,20 @@ const MaxAlertHolds = 16 << 10
 
 // SetAlertHolds records the alert engine's hold-down memory (its own
 // JSON, at most MaxAlertHolds bytes), so that a restart does not repeat
-// alerts the owner already had. Routine: written with the next
+// alerts the owner already had; none (empty) clears it, as the engine
+// hands in when it holds nothing. Routine: written with the next
 // interval's write, and not at all when it is what the store holds
 // already, so that the daemon may hand it in at every tick.
 func (s *Store) SetAlertHolds(holds json.RawMessage) error {
 	if len(holds) > MaxAlertHolds {
 		return fmt.Errorf("%w: alert holds of %d bytes (max %d)", ErrInvalid, len(holds), MaxAlertHolds)
 	}
-	compact, err := compactJSON(holds)
-	if err != nil {
-		return fmt.Errorf("%w: alert holds: %v", ErrInvalid, err)
+	var compact json.RawMessage
+	if len(holds) > 0 {
+		var err error
+		if compact, err = compactJSON(holds); err != nil {
+			return fmt.Errorf("%w: alert holds: %v", ErrInvalid, err)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
