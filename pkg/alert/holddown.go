@@ -114,6 +114,18 @@ func (p *ProblemDamper) Due(now time.Time) []Alert {
 	return out
 }
 
+// ClockStepped moves the times p keeps by a step of the wall clock (NTP
+// setting a router's clock, the owner changing it), as the daemon moves
+// a quarantine's: a wait lasts its own length across the step, and
+// SaveHolds writes them as the set clock reads them, for the next run.
+// They lose their monotonic reading: compared with the stepped clock,
+// the wall time counts from now on.
+func (p *ProblemDamper) ClockStepped(step time.Duration) {
+	for _, st := range p.areas {
+		st.lastAt, st.clearSince = moveTime(st.lastAt, step), moveTime(st.clearSince, step)
+	}
+}
+
 func sortProblemAlerts(out []Alert) {
 	slices.SortFunc(out, func(a, b Alert) int {
 		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Facts["area"], b.Facts["area"]))

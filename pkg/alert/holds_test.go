@@ -162,3 +162,43 @@ func TestHoldsAcrossARestart(t *testing.T) {
 		t.Run(tc.name, tc.run)
 	}
 }
+
+// TestHoldsFollowClockStep: a step of the wall clock while the daemon
+// runs (NTP setting a clock that booted a month off) moves the times the
+// hold-down and the new-device bound keep, so that what a restart reads
+// back lasts its own length from when it began.
+func TestHoldsFollowClockStep(t *testing.T) {
+	const step = 30 * 24 * time.Hour
+	boot := t0.Add(-step) // a clock that reads as set, a month behind
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T, p *ProblemDamper, l *NewDeviceLimiter)
+	}{
+		{"problem_over_within_its_hold_down", func(t *testing.T, p *ProblemDamper, l *NewDeviceLimiter) {
+			p.Fail(FromProblem(AreaCapture, "socket closed", boot), boot)
+			p.Clear(AreaCapture, boot.Add(time.Minute))
+			p.ClockStepped(step)
+			p2, _ := restarted(t, p, l, t0.Add(2*time.Minute))
+			if due := p2.Due(t0.Add(ProblemHoldDown)); len(due) != 0 {
+				t.Errorf("told over %d times within its hold-down", len(due))
+			}
+			if due := p2.Due(t0.Add(time.Minute + ProblemHoldDown)); len(due) != 1 {
+				t.Errorf("told over %d times once the hold-down was up, want once", len(due))
+			}
+		}},
+		{"new_devices_hour", func(t *testing.T, p *ProblemDamper, l *NewDeviceLimiter) {
+			for range NewDeviceAlertsPerHour {
+				l.Admit(boot)
+			}
+			l.ClockStepped(step)
+			_, l2 := restarted(t, p, l, t0.Add(10*time.Minute))
+			if l2.Admit(t0.Add(20 * time.Minute)) {
+				t.Error("a device past the hour's bound told on its own after the restart")
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.run(t, NewProblemDamper(), &NewDeviceLimiter{})
+		})
+	}
+}

@@ -83,6 +83,12 @@ func (l *NewDeviceLimiter) roll(now time.Time) {
 	l.start, l.told, l.held = now, NewDeviceAlertsPerHour, 0
 }
 
+// ClockStepped moves l's hour by a step of the wall clock, as
+// ProblemDamper.ClockStepped.
+func (l *NewDeviceLimiter) ClockStepped(step time.Duration) {
+	l.start, l.pendingSince = moveTime(l.start, step), moveTime(l.pendingSince, step)
+}
+
 // FromNewDevices builds the alert that n more devices joined the LAN
 // since since than were told one by one.
 func FromNewDevices(n int, since, at time.Time) Alert {

@@ -65,12 +65,14 @@ func (d *Daemon) reading() (time.Time, time.Duration) {
 func (d *Daemon) followClockLocked() time.Time {
 	now, elapsed := d.reading()
 	if step := d.wall.step(now, elapsed); step != 0 {
-		d.log.Info("the clock was set: quarantines, grace periods and audit times move with it", "step", step)
+		d.log.Info("the clock was set: quarantines, grace periods, audit times and alert hold-downs move with it", "step", step)
 		d.moveQuarantinesLocked(step)
 		d.moveGraceLocked(step, now)
 		if audits, ok := d.deps.Audits.(interface{ Step(time.Duration) }); ok {
 			audits.Step(step)
 		}
+		d.damper.ClockStepped(step)
+		d.newDevices.ClockStepped(step)
 	}
 	return now
 }

@@ -1006,7 +1006,7 @@ func (d *Daemon) problemLocked(key, msg string) {
 	if failing {
 		return
 	}
-	now := d.now()
+	now := d.holdDownNowLocked()
 	if a := alert.FromProblem(area, msg, now); d.damper.Fail(a, now) && d.deps.Alerts != nil {
 		d.deps.Alerts.Notify(a)
 	}
@@ -1052,8 +1052,20 @@ func (d *Daemon) clearProblem(key string) {
 	_, had := d.problems[key]
 	delete(d.problems, key)
 	if had && !d.areaFailingLocked(area) {
-		d.damper.Clear(area, d.now())
+		d.damper.Clear(area, d.holdDownNowLocked())
 	}
+}
+
+// holdDownNowLocked reads now for the problems' hold-down: once Run
+// started, through followClockLocked, so that a step of the clock since
+// the last reading moves the hold-down's times before this new one is
+// set, and never moves it too. (A listener may report a problem before
+// Run took its first reading.) d.mu held.
+func (d *Daemon) holdDownNowLocked() time.Time {
+	if d.started.IsZero() {
+		return d.now()
+	}
+	return d.followClockLocked()
 }
 
 // alertDeviceLocked describes a device for an alert. d.mu held.

@@ -802,3 +802,77 @@ func TestDamagedAlertHoldsStartAfresh(t *testing.T) {
 		t.Errorf("failing alerts %v, want one for %s", f, alert.AreaInspectionFull)
 	}
 }
+
+// TestProblemHoldDownFollowsClockStep: a router boots with a clock that
+// reads as set but is off (OpenWrt sets it to its newest file's time),
+// a problem comes and goes, and NTP steps the clock minutes later, as
+// in TestQuarantineFollowsClockStep. The hold-down lasts its length
+// across the step, in this run and in the next one after a restart: the
+// problem is told over once it stayed clear for alert.ProblemHoldDown,
+// not at the first tick because its end was dated by the clock before
+// the step, nor a step later.
+func TestProblemHoldDownFollowsClockStep(t *testing.T) {
+	const key = alert.AreaNotice + "/192.168.50.1:80"
+	right := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	resolved := func(a *alerts) int {
+		return len(slices.DeleteFunc(a.problemAreas("resolved"), func(area string) bool { return area != alert.AreaNotice }))
+	}
+	for _, tc := range []struct {
+		name    string
+		boot    time.Time
+		restart bool
+		// clearAfterStep: the problem ends after the step, before a
+		// tick has read the clock since: its end is dated by the set
+		// clock, and must not move by the step too.
+		clearAfterStep bool
+	}{
+		{"forward_a_month", right.AddDate(0, -1, 0), false, false},
+		{"forward_a_month_restart", right.AddDate(0, -1, 0), true, false},
+		{"back_a_day", right.Add(24 * time.Hour), false, false},
+		{"back_a_day_restart", right.Add(24 * time.Hour), true, false},
+		{"forward_a_month_cleared_after", right.AddDate(0, -1, 0), false, true},
+		{"back_a_day_cleared_after", right.Add(24 * time.Hour), true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			clk, fake, withClock := clockedFake(t, tc.boot)
+			h := launch(t, enforcingConfig(), fake, dir, false, withClock)
+			h.settle()
+			h.d.SetProblem(key, "listen tcp 192.168.50.1:80: bind: cannot assign requested address")
+			clk.Advance(time.Minute)
+			if !tc.clearAfterStep {
+				h.d.ClearProblem(key)
+			}
+			clk.Advance(time.Minute)
+			h.d.tick(clk.Now())
+			clk.Set(right) // NTP
+			if tc.clearAfterStep {
+				h.d.ClearProblem(key)
+			}
+			cleared := clk.Elapsed()
+			if !tc.clearAfterStep {
+				cleared -= time.Minute
+			}
+			sinceClear := func() time.Duration { return clk.Elapsed() - cleared }
+			clk.Advance(5 * time.Second)
+			h.d.tick(clk.Now())
+			if tc.restart {
+				h.stop()
+				clk.Advance(time.Minute)
+				h = launch(t, enforcingConfig(), fake, dir, false, withClock)
+				h.settle()
+			}
+			defer h.stop()
+			clk.Advance(alert.ProblemHoldDown - 5*time.Second - sinceClear())
+			h.d.tick(clk.Now())
+			if n := resolved(h.alerts); n != 0 {
+				t.Errorf("told over %d times %s after it ended, within the hold-down", n, sinceClear())
+			}
+			clk.Advance(10 * time.Second)
+			h.d.tick(clk.Now())
+			if n := resolved(h.alerts); n != 1 {
+				t.Errorf("told over %d times %s after it ended, want once", n, sinceClear())
+			}
+		})
+	}
+}
