@@ -41,9 +41,11 @@ h1{font-size:1.4em;color:#a40000}li{margin:.3em 0}.m{color:#555}</style></head>
 <body><h1>This device is in quarantine</h1>
 `)
 	if known {
-		w.Raw("<p>The home router's security monitor (iotgw) cut <b>")
+		// The name may be in a right-to-left script, or hold an override:
+		// isolated, it cannot reorder the words after it.
+		w.Raw("<p>The home router's security monitor (iotgw) cut <b><bdi>")
 		w.Text(info.Name)
-		w.Raw("</b> off")
+		w.Raw("</bdi></b> off")
 		switch info.Mode {
 		case "isolate":
 			w.Raw(" from the internet")

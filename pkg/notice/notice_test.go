@@ -78,3 +78,23 @@ func FuzzNoticeStringsStayText(f *testing.F) {
 		}
 	})
 }
+
+// TestNoticeNameIsolated: the device's name (the owner's, which may be
+// Hebrew or Arabic and hold an override: the page's form refuses only
+// control characters) stands isolated in the sentence, so that it
+// cannot turn " off on 1 May 2026 …" around.
+func TestNoticeNameIsolated(t *testing.T) {
+	for _, tc := range []struct{ name, in string }{
+		{"hebrew_override", "מטבח\u202e"},
+		{"arabic", "كاميرا المطبخ 2"},
+		{"latin_override", "cam\u202egnp.exe"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var w markup.Writer
+			page(&w, true, Info{Name: tc.in, Mode: "block", Since: time.Date(2026, 5, 1, 9, 30, 0, 0, time.UTC)})
+			if want := "<b><bdi>" + tc.in + "</bdi></b> off on 1 May 2026"; !strings.Contains(string(w.Bytes()), want) {
+				t.Errorf("page lacks %q:\n%s", want, w.Bytes())
+			}
+		})
+	}
+}
