@@ -345,12 +345,13 @@ func TestOwnerMarkForgedSource(t *testing.T) {
 }
 
 // TestOwnerMACCopied: a quarantined device that sends a frame from the
-// owner's (protected) MAC opens no way to another LAN segment, in
-// either of the two ways one frame could: from its own address, where
-// the router would let the other end's echo back to it, and naming a
-// host of the other segment as the source and its own address as the
-// destination, where its own echo, from its own MAC, would reach that
-// host as the reply. Each is answered while the device is free.
+// owner's (protected) MAC opens no way its mode forbids, to another LAN
+// segment or the WAN, in either of the two ways one frame could: from
+// its own address, where the router would let the other end's echo back
+// to it, and naming the other end as the source and its own address as
+// the destination, where its own echo, from its own MAC, would reach the
+// other end as the reply. Each is answered while the device is free, and
+// an isolate device's LAN segments still answer it.
 func TestOwnerMACCopied(t *testing.T) {
 	netnstest.RequireNFTables(t)
 	ctx := context.Background()
@@ -374,15 +375,26 @@ func TestOwnerMACCopied(t *testing.T) {
 	if err := n.SetProtected(ctx, []hwaddr.MAC{peerMAC}, nil); err != nil {
 		t.Fatal(err)
 	}
+	// The other ends: a host on the guest segment (a LAN prefix out of
+	// a LAN interface) and one on the WAN, each echoing UDP on port.
+	others := []struct {
+		name, ns, v4, v6 string
+		port             uint16
+	}{
+		{"guest", guest, guestV4, guestV6, 5000},
+		{"WAN", l.wan, wanV4, wanV6, 1194},
+	}
 	sport := uint16(42000)
 	for _, tc := range []struct {
 		stage string
-		mode  Mode // "": not quarantined, both ways are open
-		want  bool
+		mode  Mode   // "": not quarantined, both ways are open
+		open  string // the other end both ways reach in this mode, if only one
+		want  bool   // both ways reach every other end
 	}{
-		{"free", "", true},
-		{"block", ModeBlock, false},
-		{"updates-only", ModeUpdatesOnly, false},
+		{stage: "free", want: true},
+		{stage: "block", mode: ModeBlock},
+		{stage: "updates-only", mode: ModeUpdatesOnly},
+		{stage: "isolate", mode: ModeIsolate, open: "guest"},
 	} {
 		if tc.mode == "" {
 			if err := n.Release(ctx, deviceMAC); err != nil {
@@ -391,28 +403,30 @@ func TestOwnerMACCopied(t *testing.T) {
 		} else if err := n.Quarantine(ctx, Entry{MAC: deviceMAC, Addrs: addrs(deviceV4, deviceV6), Mode: tc.mode}); err != nil {
 			t.Fatal(err)
 		}
-		for _, fam := range []struct{ name, device, guest string }{{"IPv4", deviceV4, guestV4}, {"IPv6", deviceV6, guestV6}} {
-			dev, host := netip.MustParseAddr(fam.device), netip.MustParseAddr(fam.guest)
-			for _, way := range []struct {
-				name     string
-				src, dst netip.Addr
-				echoedAt string // where the echo goes
-			}{
-				{"from its own address", dev, host, l.device},
-				{"from the guest's address", host, dev, guest},
-			} {
-				sport++
-				marker := fmt.Sprintf("iotgw-copied-%d", sport)
-				d := udpSummed(way.src, way.dst, sport, 5000, marker)
-				frame := ipv4Frame(routerMAC, peerMAC, way.src, way.dst, unix.IPPROTO_UDP, sport, 0, false, d)
-				if fam.name == "IPv6" {
-					frame = ipv6Frame(routerMAC, peerMAC, way.src, way.dst, unix.IPPROTO_UDP, d)
-				}
-				// The device's own socket sees the frame it sends too.
-				echo := func(f []byte) bool { return !bytes.Equal(f[6:12], peerMAC[:]) && bytes.Contains(f, []byte(marker)) }
-				got := sendSeeing(t, l.device, [][]byte{frame}, way.echoedAt, echo)
-				if got != tc.want {
-					t.Errorf("%s, %s, %s: echo arrived %v, want %v", tc.stage, fam.name, way.name, got, tc.want)
+		for _, other := range others {
+			for _, fam := range []struct{ name, device, other string }{{"IPv4", deviceV4, other.v4}, {"IPv6", deviceV6, other.v6}} {
+				dev, host := netip.MustParseAddr(fam.device), netip.MustParseAddr(fam.other)
+				for _, fromDevice := range []bool{true, false} {
+					sport++
+					// From its own address the other end echoes to the
+					// device; from the other end's, the device (port
+					// 5000) echoes to it.
+					way, src, dst, dport, echoedAt := "from its own address", dev, host, other.port, l.device
+					if !fromDevice {
+						way, src, dst, dport, echoedAt = "from the other end's address", host, dev, 5000, other.ns
+					}
+					marker := fmt.Sprintf("iotgw-copied-%d", sport)
+					d := udpSummed(src, dst, sport, dport, marker)
+					frame := ipv4Frame(routerMAC, peerMAC, src, dst, unix.IPPROTO_UDP, sport, 0, false, d)
+					if fam.name == "IPv6" {
+						frame = ipv6Frame(routerMAC, peerMAC, src, dst, unix.IPPROTO_UDP, d)
+					}
+					// The device's own socket sees the frame it sends too.
+					echo := func(f []byte) bool { return !bytes.Equal(f[6:12], peerMAC[:]) && bytes.Contains(f, []byte(marker)) }
+					got := sendSeeing(t, l.device, [][]byte{frame}, echoedAt, echo)
+					if want := tc.want || tc.open == other.name; got != want {
+						t.Errorf("%s, %s, %s, %s: echo arrived %v, want %v", tc.stage, other.name, fam.name, way, got, want)
+					}
 				}
 			}
 		}
