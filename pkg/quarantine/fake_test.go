@@ -684,7 +684,7 @@ func checkPreroutingOrder(t *testing.T, dump string) {
 		return first, last
 	}
 	for _, kind := range []struct{ prefix, protected string }{
-		{"ether saddr", "@protected_mac accept"},
+		{"ether saddr", "@protected_mac ip"}, // from an address no entry holds
 		{"ip saddr", "@protected_v4 accept"},
 		{"ip6 saddr", "@protected_v6 accept"},
 	} {
@@ -716,17 +716,26 @@ func isolateLAN(cfg Config) Config {
 
 // checkIsolateDNSOrder: in the bridge's forward chain, the jump for an
 // isolate device's DNS, where there is one, comes after the owner's
-// frames are accepted and before frames to the owner's devices are
-// let through to_protected, which would take a query's TCP segments;
-// in isolate_out, the drops of DNS over TLS and QUIC come before the
-// LAN is let through.
+// frames go to from_protected and before frames to the owner's devices
+// are let through to_protected, which would take a query's TCP
+// segments; in from_protected, a frame from an isolate device's address
+// goes to isolate_dns before it returns; in isolate_out, the drops of
+// DNS over TLS and QUIC come before the LAN is let through.
 func checkIsolateDNSOrder(t *testing.T, dump string) {
 	t.Helper()
 	bridge, isolateOut := ruleIndex(dump, "bridge", "forward"), ruleIndex(dump, "inet", "isolate_out")
 	if jump, ok := bridge["ether saddr @isolate_mac jump isolate_dns"]; ok {
-		owner, toOwner := bridge["ether saddr @protected_mac accept"], bridge["ether daddr @protected_mac jump to_protected"]
+		owner, toOwner := bridge["ether saddr @protected_mac jump from_protected"], bridge["ether daddr @protected_mac jump to_protected"]
 		if !(owner < jump && jump < toOwner) {
-			t.Errorf("bridge forward: owner's frames accepted at %d, isolate DNS jump %d, frames to the owner %d", owner, jump, toOwner)
+			t.Errorf("bridge forward: owner's frames to from_protected at %d, isolate DNS jump %d, frames to the owner %d", owner, jump, toOwner)
+		}
+		fromProtected := ruleIndex(dump, "bridge", "from_protected")
+		for _, ip := range []string{"ip saddr @isolate_v4", "ip6 saddr @isolate_v6"} {
+			jump, ok := fromProtected[ip+" jump isolate_dns"]
+			back := fromProtected[strings.Replace(ip, "isolate", "quarantined", 1)+" return"]
+			if !ok || jump > back {
+				t.Errorf("bridge from_protected: %s goes to isolate_dns (%v) at %d, returns at %d", ip, ok, jump, back)
+			}
 		}
 	}
 	for r, i := range isolateOut {

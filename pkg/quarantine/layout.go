@@ -214,6 +214,16 @@ func noneQuarantined(k keyKind) match {
 	}
 }
 
+// unquarantinedSource matches IPv4 (k keyV4) or IPv6 packets whose
+// source address is in no mode's set.
+func (b builder) unquarantinedSource(k keyKind) []match {
+	var ms []match
+	for _, m := range modes {
+		ms = append(ms, b.addr(k, "saddr", setName(m.setPrefix(), k), true))
+	}
+	return ms
+}
+
 // addr matches the IPv4 or IPv6 source or destination against a set.
 func (b builder) addr(k keyKind, dir string, set string, invert bool) match {
 	var dep []expr.Any
@@ -793,7 +803,12 @@ func inetTable(cfg Config) tableDef {
 	// description fetches, the owner's shell on the router) pass first: a
 	// quarantined device's answer to them must not die in "limited".
 	input.rules = append(input.rules, rule(established(), ctDirection("reply"), accept()))
-	input.rules = append(input.rules, rule(b.ether("saddr", "protected_mac"), accept()))
+	// A protected MAC is the owner's only from an address no entry
+	// holds: a quarantined device copying the owner's MAC into its
+	// frames, from its own address, meets that address's rule below.
+	for _, k := range addrKinds {
+		input.rules = append(input.rules, rule(slices.Concat([]match{b.ether("saddr", "protected_mac")}, b.unquarantinedSource(k), []match{accept()})...))
+	}
 	for _, m := range modes {
 		input.rules = append(input.rules, rule(b.ether("saddr", setName(m.setPrefix(), keyMAC)), jump("limited")))
 	}
@@ -1030,7 +1045,13 @@ func inetTable(cfg Config) tableDef {
 		rule(dport("tcp", 53), redirectTo(cfg.DNSProxyPort)),
 	}}
 	pre := chainDef{name: "prerouting", hook: nftables.ChainHookPrerouting, prio: prioDstNAT, typ: nftables.ChainTypeNAT}
-	pre.rules = append(pre.rules, rule(b.ether("saddr", "protected_mac"), accept()))
+	// As in input: from a quarantined address, a protected MAC's
+	// packets meet that address's rules below, the redirects too (one
+	// copied frame per query would otherwise reach the router's
+	// resolver: a DNS tunnel).
+	for _, k := range addrKinds {
+		pre.rules = append(pre.rules, rule(slices.Concat([]match{b.ether("saddr", "protected_mac")}, b.unquarantinedSource(k), []match{accept()})...))
+	}
 	if dnsProxy {
 		for _, m := range dnsRedirected {
 			pre.rules = append(pre.rules, rule(b.ether("saddr", setName(m.setPrefix(), keyMAC)), jump("dns")))
@@ -1180,6 +1201,31 @@ func toProtectedChain(b builder, cut []Mode) chainDef {
 	return toProtected
 }
 
+// fromProtectedChain is where frames from the owner's (protected) MACs
+// go in the bridge: they pass, and their unicast UDP flows are
+// remembered for the answers. Not from an address a quarantined device
+// holds: a quarantined device copying the owner's MAC into its frames
+// would cross the bridge to the peers its mode cuts it from (isolated,
+// to their resolvers), so such a frame goes through isolate_dns (for an
+// isolate device's address, when cutDNS) and returns to the rules after
+// the jump, which judge it by its addresses as any device's. Frames
+// that are not IP pass, as they did: ARP is the owner's way to its
+// quarantined devices.
+func fromProtectedChain(b builder, cutDNS bool, isolateDNS string) chainDef {
+	c := chainDef{name: "from_protected"}
+	for _, k := range addrKinds {
+		if cutDNS {
+			c.rules = append(c.rules, rule(b.addr(k, "saddr", setName(ModeIsolate.setPrefix(), k), false), jump(isolateDNS)))
+		}
+		c.rules = append(c.rules, rule(b.addr(k, "saddr", setName(quarantinedPrefix, k), false), verdict(expr.VerdictReturn)))
+	}
+	for _, set := range ownerFlowSets() {
+		c.rules = append(c.rules, rule(unicast(), rememberFlow(set.kind, set.name)))
+	}
+	c.rules = append(c.rules, rule(accept()))
+	return c
+}
+
 // isolateDNSChain drops, in the bridge, what an isolate device sends its
 // LAN peers that a resolver would take: DNS over UDP and TCP (53), over
 // TLS (tcp 853) and over QUIC (udp 853), whatever the address (a
@@ -1221,17 +1267,15 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 		forward.rules = append(forward.rules, rule(noneQuarantined(k), accept()))
 	}
 	// The owner's devices are protected by MAC, or by address (a
-	// management address): frames from them pass, frames to them go
+	// management address): frames from them pass (a protected MAC's from
+	// an address no entry holds, see from_protected), frames to them go
 	// through to_protected, both before a quarantined MAC is dropped.
 	// A source address is trusted only after the quarantined source MACs
 	// are dropped: a quarantined device claiming the owner's address
 	// stays cut. The owner's UDP flows are remembered for their answers,
 	// unicast ones only: a broadcast's (DHCP's) or multicast's answer
 	// would come from anyone.
-	for _, set := range ownerFlowSets() {
-		forward.rules = append(forward.rules, rule(unicast(), b.ether("saddr", "protected_mac"), rememberFlow(set.kind, set.name)))
-	}
-	forward.rules = append(forward.rules, rule(b.ether("saddr", "protected_mac"), accept()))
+	//
 	// An isolate device reaches its LAN peers, but no resolver among them
 	// (a Pi-hole, often handed out by DHCP), which would look any name up
 	// on the internet for it: the tunnel the redirect to the DNS proxy
@@ -1239,6 +1283,8 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	// the owner's resolver is no exception. Without a proxy the router's
 	// resolver answers it anyway, and with IsolateLAN its LAN is cut.
 	isolateDNS, cutDNS := isolateDNSChain(), cfg.DNSProxyPort != 0 && !cfg.IsolateLAN
+	fromProtected := fromProtectedChain(b, cutDNS, isolateDNS.name)
+	forward.rules = append(forward.rules, rule(b.ether("saddr", "protected_mac"), jump(fromProtected.name)))
 	if cutDNS {
 		forward.rules = append(forward.rules, rule(b.ether("saddr", setName(ModeIsolate.setPrefix(), keyMAC)), jump(isolateDNS.name)))
 	}
@@ -1278,7 +1324,7 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 			}
 		}
 	}
-	chains := []chainDef{forward, toProtected}
+	chains := []chainDef{forward, fromProtected, toProtected}
 	if cutDNS {
 		chains = append(chains, isolateDNS)
 	}
