@@ -323,6 +323,7 @@ type Inventory struct {
 	Dropped  int // devices forgotten because the inventory was full
 	matches  map[matchKey][]fingerprint.Match
 	key      []byte // file's dedup key, reused
+	texts    endpointTexts
 
 	tables
 }
@@ -1113,11 +1114,11 @@ func (inv *Inventory) announcedBy(d *Device, addrs string, severalHosts bool) bo
 
 // existing finds the device of an endpoint without making one.
 func (inv *Inventory) existing(ep event.Endpoint) *Device {
-	if mac, err := hwaddr.Parse(ep.MAC); err == nil && !mac.IsZero() {
+	if mac, ok := inv.texts.mac(ep.MAC); ok && !mac.IsZero() {
 		return inv.devices[Key{MAC: mac}]
 	}
-	ip, err := netip.ParseAddr(ep.IP)
-	if err != nil {
+	ip := inv.texts.ip(ep.IP)
+	if !ip.IsValid() {
 		return nil
 	}
 	if k, ok := inv.byIP[ip.Unmap()]; ok {
@@ -1362,11 +1363,11 @@ func (inv *Inventory) deviceFor(ev *event.Event) (d *Device, t trust) {
 		withIP = t != trustRelayed
 	}
 	viaRouter := false
+	ip := inv.texts.ip(ev.Device.IP)
 	if macText != "" {
-		mac, err := hwaddr.Parse(macText)
-		ip, _ := netip.ParseAddr(ev.Device.IP)
-		viaRouter = err == nil && ip.IsValid() && inv.isRouted(mac, ip.Unmap())
-		if err == nil && !mac.IsZero() && !mac.IsMulticast() && !viaRouter {
+		mac, parsed := inv.texts.mac(macText)
+		viaRouter = parsed && ip.IsValid() && inv.isRouted(mac, ip.Unmap())
+		if parsed && !mac.IsZero() && !mac.IsMulticast() && !viaRouter {
 			d := inv.get(Key{MAC: mac}, ts)
 			if withIP && ip.IsValid() {
 				inv.addAddr(d, ip, ts, false)
@@ -1377,8 +1378,7 @@ func (inv *Inventory) deviceFor(ev *event.Event) (d *Device, t trust) {
 			return d, t
 		}
 	}
-	ip, err := netip.ParseAddr(ev.Device.IP)
-	if err != nil {
+	if !ip.IsValid() {
 		return nil, trustNone
 	}
 	ip = ip.Unmap()
@@ -1413,15 +1413,15 @@ func (inv *Inventory) deviceFor(ev *event.Event) (d *Device, t trust) {
 // nothing; foreign says so, for the sender's SharedMAC.
 func (inv *Inventory) dhcpClient(ev *event.Event) (macText string, t trust, foreign bool) {
 	client := ev.Evidence["client_mac"]
-	cm, err := hwaddr.Parse(client)
-	if err != nil || cm.IsZero() {
+	cm, ok := inv.texts.mac(client)
+	if !ok || cm.IsZero() {
 		return ev.Device.MAC, trustNone, false
 	}
 	relayed := ev.Evidence["relay_ip"] != ""
 	if ev.Device.MAC == "" && !relayed {
 		return client, trustOwn, false
 	}
-	if fm, err := hwaddr.Parse(ev.Device.MAC); err == nil && fm == cm {
+	if fm, ok := inv.texts.mac(ev.Device.MAC); ok && fm == cm {
 		return client, trustOwn, false
 	}
 	if ev.Evidence["protocol"] == "dhcpv6" && !relayed {
