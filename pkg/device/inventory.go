@@ -175,8 +175,10 @@ const maxLANClearReasons = 3
 
 // add counts a flow in clear and keeps its reason while there is room:
 // plain names the use ("sent telnet in clear to …"), login the same with
-// a login seen, which stands for it, so one flow gives one reason.
-func (l *lanCleartext) add(plain, login string, isLogin bool) {
+// a login seen, which stands for it, so one flow gives one reason. The
+// reasons come as bytes, made a string only when kept: nearly every
+// event repeats a reason kept already.
+func (l *lanCleartext) add(plain, login []byte, isLogin bool) {
 	want := plain
 	if isLogin {
 		want = login
@@ -184,17 +186,32 @@ func (l *lanCleartext) add(plain, login string, isLogin bool) {
 	l.n++
 	for i, r := range l.reasons {
 		switch {
-		case r == want || (!isLogin && r == login):
+		case r == string(want) || (!isLogin && r == string(login)):
 			return
-		case isLogin && r == plain:
-			l.reasons[i] = login
+		case isLogin && r == string(plain):
+			l.reasons[i] = string(login)
 			return
 		case r == "":
-			l.reasons[i] = want
+			l.reasons[i] = string(want)
 			return
 		}
 	}
 	l.more = true
+}
+
+// lanReasons writes a device's two reasons for lanCleartext.add, each
+// given in parts, into inv's reused buffer.
+func (inv *Inventory) lanReasons(plain, login [4]string) (p, l []byte) {
+	b := inv.reason[:0]
+	for _, s := range plain {
+		b = append(b, s...)
+	}
+	n := len(b)
+	for _, s := range login {
+		b = append(b, s...)
+	}
+	inv.reason = b
+	return b[:n], b[n:]
 }
 
 // noteLANCleartext marks the client and the server of a LAN flow in
@@ -229,10 +246,16 @@ func (inv *Inventory) noteLANCleartext(ev *event.Event) {
 		proto = "an unnamed protocol"
 	}
 	if c := inv.existing(f.Client); c != nil {
-		c.lanClear.add("sent "+proto+" in clear to "+f.Server.IP, "sent a "+proto+" login in clear to "+f.Server.IP, login)
+		plain, loginText := inv.lanReasons(
+			[4]string{"sent ", proto, " in clear to ", f.Server.IP},
+			[4]string{"sent a ", proto, " login in clear to ", f.Server.IP})
+		c.lanClear.add(plain, loginText, login)
 	}
 	if d := inv.existing(f.Server); d != nil {
-		d.lanClear.add("serves "+proto+" in clear on the LAN", "took a "+proto+" login in clear from "+f.Client.IP, login)
+		plain, loginText := inv.lanReasons(
+			[4]string{"serves ", proto, " in clear on the LAN"},
+			[4]string{"took a ", proto, " login in clear from ", f.Client.IP})
+		d.lanClear.add(plain, loginText, login)
 	}
 }
 
@@ -323,6 +346,7 @@ type Inventory struct {
 	Dropped  int // devices forgotten because the inventory was full
 	matches  map[matchKey][]fingerprint.Match
 	key      []byte // file's dedup key, reused
+	reason   []byte // noteLANCleartext's reasons, reused
 	texts    endpointTexts
 
 	tables
@@ -757,7 +781,7 @@ func (inv *Inventory) merge(d, old *Device) {
 	n, more := d.lanClear.n+old.lanClear.n, d.lanClear.more || old.lanClear.more
 	for _, r := range old.lanClear.reasons {
 		if r != "" {
-			d.lanClear.add(r, r, false)
+			d.lanClear.add([]byte(r), []byte(r), false) // seldom: devices merge once
 		}
 	}
 	d.lanClear.n, d.lanClear.more = n, d.lanClear.more || more

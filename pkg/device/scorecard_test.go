@@ -1165,6 +1165,39 @@ func TestScorecardLANCleartext(t *testing.T) {
 	}
 }
 
+// TestLANCleartextRepeatAllocatesNothing: a LAN flow in clear whose
+// reasons both ends keep already, the case of nearly every such event,
+// is counted without building its reasons as strings.
+func TestLANCleartextRepeatAllocatesNothing(t *testing.T) {
+	client := event.Endpoint{MAC: "00:11:22:33:44:99", IP: "192.168.1.9", Local: true}
+	server := event.Endpoint{MAC: "00:11:22:33:44:55", IP: "192.168.1.5", Port: 23, Local: true}
+	flow := &event.Flow{Transport: "tcp", App: "telnet", Client: client, Server: server, Direction: event.LANToLAN}
+	tests := []struct {
+		name string
+		ev   *event.Event
+	}{
+		{"login", &event.Event{Time: t0, Type: event.TypeFinding, Kind: event.KindPlaintextCredentials, Device: server,
+			Severity: event.SeverityMedium, Flow: flow, Evidence: event.Evidence{"protocol": "telnet", "user": "ro***"}}},
+		{"use", &event.Event{Time: t0, Type: event.TypeObservation, Kind: event.KindPlaintextProtocol, Device: client,
+			Flow: flow, Evidence: event.Evidence{"protocol": "telnet", "scope": "lan"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := newInv()
+			inv.ObservePacket(synPacket(mustMAC(client.MAC), client.IP, server.IP, 40000, 1))
+			inv.ObservePacket(synPacket(mustMAC(server.MAC), server.IP, "203.0.113.10", 40000, 1))
+			inv.noteLANCleartext(tt.ev)
+			n := testing.AllocsPerRun(100, func() { inv.noteLANCleartext(tt.ev) })
+			if n != 0 {
+				t.Errorf("%v allocations per repeat, want 0", n)
+			}
+			if got := device(t, inv, server.MAC).lanClear.n; got != 102 {
+				t.Errorf("server counted %d flows in clear, want 102", got)
+			}
+		})
+	}
+}
+
 // TestScorecardLANDiscovery: from the engine to the scorecard. A phone
 // whose one internet connection was TLS 1.3 keeps its pass on 5.5-1 when
 // it also fetches the router's UPnP description, asks it for a port
