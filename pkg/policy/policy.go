@@ -170,12 +170,15 @@ func Evaluate(p *config.Policy, d *Device, now time.Time) Verdict {
 	}
 	if rank(v.Action) >= rank(config.ActionIsolate) {
 		v.StrongSince = firstStrong
-		if !d.StrongSince.IsZero() && d.StrongSince.After(d.ReleasedAt) {
+		if !d.StrongSince.IsZero() && d.StrongSince.After(d.ReleasedAt) && (now.IsZero() || !d.StrongSince.After(now)) {
 			// Called for it without a break since; a release is a break,
 			// and what calls for it anew waits its own grace period.
 			// Kept even when a finding dates from before it: the clock
 			// may have been set since, which moves StrongSince (the
-			// caller's) but not the findings' times.
+			// caller's) but not the findings' times. One in the clock's
+			// future was dated before the clock was set back and not
+			// moved (saved by a run whose clock ran ahead): kept, it
+			// would hold the grace period on for the step's size.
 			v.StrongSince = d.StrongSince
 		}
 		switch {

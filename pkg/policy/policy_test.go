@@ -316,9 +316,9 @@ func TestProtectedNote(t *testing.T) {
 // TestGraceAcrossClockSteps: findings keep the times the clock read when
 // they were seen, and NTP or the owner may set the clock since. The grace
 // period runs from the start the caller passes back (which it moves with
-// the step) while the device still calls for isolation, and a finding in
-// the clock's future, dated before the clock was set back, counts from
-// now.
+// the step) while the device still calls for isolation, and a finding or
+// a start in the clock's future, dated before the clock was set back,
+// counts from now.
 func TestGraceAcrossClockSteps(t *testing.T) {
 	const grace = time.Hour
 	seen := finding(event.KindPlaintextCredentials, event.SeverityHigh, nil) // at t0
@@ -332,6 +332,9 @@ func TestGraceAcrossClockSteps(t *testing.T) {
 		{"step_back_a_day", t0.Add(-24 * time.Hour), t0.Add(-24*time.Hour + time.Minute), t0.Add(-24*time.Hour + grace)},
 		{"first_evaluation_after_a_step_back", time.Time{}, t0.Add(-24 * time.Hour), t0.Add(-24*time.Hour + grace)},
 		{"no_step", t0, t0.Add(time.Minute), t0.Add(grace)},
+		// Saved by a run whose clock ran ahead and read back after the
+		// clock was set back: no step of this run moved it.
+		{"saved_start_in_the_clocks_future", t0, t0.Add(-24 * time.Hour), t0.Add(-24*time.Hour + grace)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := config.Default().Policy
