@@ -49,6 +49,12 @@ type SchedulerOptions struct {
 	Done   func(t Target, r Report, err error)
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Reading reads the wall clock and a monotonic one at one instant:
+	// Step tells by it an audit time read off the clock after a step
+	// (NTP's, noticed by the caller seconds later), which it leaves, from
+	// one read before. Nil: time.Now's when Now is nil too; otherwise
+	// none, and Step moves every time this scheduler dated.
+	Reading func() (time.Time, time.Duration)
 }
 
 // Defaults of a Scheduler.
@@ -114,8 +120,16 @@ func NewScheduler(runner Runner, sink Sink, opts SchedulerOptions) (*Scheduler, 
 	setDefault(&opts.Interval, DefaultInterval)
 	setDefault(&opts.QueueSize, DefaultQueueSize)
 	setDefault(&opts.Remember, DefaultRemember)
+	if opts.Now == nil && opts.Reading == nil {
+		start := time.Now()
+		opts.Reading = func() (time.Time, time.Duration) {
+			now := time.Now()
+			return now, now.Sub(start)
+		}
+	}
 	if opts.Now == nil {
-		opts.Now = time.Now
+		reading := opts.Reading
+		opts.Now = func() time.Time { now, _ := reading(); return now }
 	}
 	log := opts.Logger
 	if log == nil {
@@ -238,15 +252,21 @@ func (s *Scheduler) Seed(mac hwaddr.MAC, when time.Time) {
 // whichever way the clock moved. A time Seed gave keeps its date: it
 // was read off the clock of the run that saved it, which the step did
 // not move (a router that boots at its firmware's date is set right by
-// it).
+// it). So does one read off the clock after the step, which the caller
+// notices only at its next reading (see SchedulerOptions.Reading).
 func (s *Scheduler) Step(step time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.read()
 	for mac, last := range s.last {
-		if !last.seeded {
-			last.at = last.at.Round(0).Add(step)
-			s.last[mac] = last
+		if last.seeded || last.sameClock(now) {
+			continue
 		}
+		last.at = last.at.Round(0).Add(step)
+		if !last.origin.IsZero() {
+			last.origin = last.origin.Add(step)
+		}
+		s.last[mac] = last
 	}
 }
 
@@ -281,7 +301,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		if s.opts.Current != nil {
 			cur, ok := s.opts.Current(t.MAC, requested)
 			if !ok {
-				s.finish(t.MAC, time.Time{})
+				s.finish(t.MAC, auditTime{})
 				s.log.Info("audit skipped: the device is gone, protected or trusted", "device", t.MAC.String())
 				continue
 			}
@@ -293,7 +313,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 		t.Begin = func() {
 			s.mu.Lock()
-			s.rememberLocked(t.MAC, auditTime{at: s.opts.Now()})
+			s.rememberLocked(t.MAC, s.read())
 			s.mu.Unlock()
 			if s.opts.Started != nil {
 				s.opts.Started(t)
@@ -307,7 +327,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			// none runs again: after the restart, or now with the new
 			// runner.
 			if report.Attempts > 0 {
-				s.finish(t.MAC, s.opts.Now())
+				s.finish(t.MAC, s.read())
 				// What it learnt is filed: a default login accepted
 				// just before the cut would otherwise wait a whole
 				// Interval to be found again.
@@ -329,18 +349,18 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.endRun()
 		if errors.Is(err, ErrNotPresent) {
 			// Nothing reached the device: it is audited when it is back.
-			s.finish(t.MAC, time.Time{})
+			s.finish(t.MAC, auditTime{})
 			s.log.Info("audit skipped: the device is not at its addresses now", "device", t.MAC.String(), "err", err)
 			if s.opts.Done != nil {
 				s.opts.Done(t, report, err)
 			}
 			continue
 		}
-		when := s.opts.Now()
+		when := s.read()
 		if report.Stop == StopLockout {
 			// Remembered as audited in the future: no audit, automatic or
 			// requested, until LockoutHold has passed.
-			when = when.Add(LockoutHold)
+			when.at = when.at.Add(LockoutHold)
 		}
 		s.finish(t.MAC, when)
 		for _, ev := range events {
@@ -414,13 +434,13 @@ func (s *Scheduler) pop(ctx context.Context) (t Target, requested bool, runner R
 
 // finish ends the running audit of mac, remembered as done at when
 // unless when is zero (skipped).
-func (s *Scheduler) finish(mac hwaddr.MAC, when time.Time) {
+func (s *Scheduler) finish(mac hwaddr.MAC, when auditTime) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.running = hwaddr.MAC{}
 	s.endRunLocked()
-	if !when.IsZero() {
-		s.rememberLocked(mac, auditTime{at: when})
+	if !when.at.IsZero() {
+		s.rememberLocked(mac, when)
 	}
 }
 
@@ -439,8 +459,36 @@ func (s *Scheduler) signal() {
 // runs, in the future while a lockout hold lasts).
 type auditTime struct {
 	at time.Time
+	// origin is the wall clock's time at the monotonic clock's zero by
+	// the reading that dated at, which a step of the wall clock moves;
+	// zero without SchedulerOptions.Reading.
+	origin time.Time
 	// seeded: Seed gave it, from a run before, dated by that run's clock.
 	seeded bool
+}
+
+// sameClockJitter is how far two readings' origins may differ without a
+// step of the wall clock between them; a step is larger (the daemon
+// takes one of two seconds or more for one).
+const sameClockJitter = time.Second
+
+// sameClock: a and now were read off the wall clock without a step
+// between them.
+func (a auditTime) sameClock(now auditTime) bool {
+	if a.origin.IsZero() || now.origin.IsZero() {
+		return false
+	}
+	d := a.origin.Sub(now.origin)
+	return d > -sameClockJitter && d < sameClockJitter
+}
+
+// read dates an audit time by the clock now.
+func (s *Scheduler) read() auditTime {
+	if s.opts.Reading == nil {
+		return auditTime{at: s.opts.Now()}
+	}
+	wall, elapsed := s.opts.Reading()
+	return auditTime{at: wall, origin: wall.Round(0).Add(-elapsed)}
 }
 
 // rememberLocked records mac's audit time, forgetting the oldest entry

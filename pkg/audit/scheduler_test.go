@@ -786,3 +786,58 @@ func TestSchedulerStep(t *testing.T) {
 		})
 	}
 }
+
+// TestSchedulerStepNoticedLate: NTP steps the clock and an audit ends
+// before the daemon reads the clock again and hands the step to Step (up
+// to five seconds later). That audit was dated by the set clock: Step
+// leaves it, and moves only what was dated before the step.
+func TestSchedulerStepNoticedLate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		step time.Duration
+	}{
+		{"forward_a_year", 365 * 24 * time.Hour},
+		{"back_a_day", -24 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := testclock.New(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+			r := &fakeRunner{gate: make(chan struct{}, 10)}
+			done := make(chan Target, 10)
+			s := runScheduler(t.Context(), t, r, &sliceSink{}, SchedulerOptions{Interval: time.Hour, Now: clk.Now, Reading: clk.Reading,
+				Logger: quietLogger(), Done: func(t Target, _ Report, _ error) { done <- t }})
+			audit := func(tg Target, stop Stop) time.Time {
+				t.Helper()
+				r.mu.Lock()
+				r.stop = stop
+				r.mu.Unlock()
+				if err := s.Request(tg); err != nil {
+					t.Fatal(err)
+				}
+				r.gate <- struct{}{}
+				<-done
+				at, _ := s.LastAudit(tg.MAC)
+				return at
+			}
+			before := audit(tgt(1), StopExhausted)
+			clk.Advance(time.Minute)
+			clk.Set(clk.Now().Add(tc.step)) // NTP
+			clk.Advance(time.Second)
+			after := audit(tgt(2), StopExhausted)
+			held := audit(tgt(3), StopLockout)
+			clk.Advance(time.Second)
+			s.Step(tc.step) // the daemon notices the step
+			for _, want := range []struct {
+				mac byte
+				at  time.Time
+			}{
+				{1, before.Add(tc.step)},
+				{2, after},
+				{3, held},
+			} {
+				if got, _ := s.LastAudit(mac(want.mac)); !got.Equal(want.at) {
+					t.Errorf("device %d: last audit %s after the step, want %s", want.mac, got, want.at)
+				}
+			}
+		})
+	}
+}
