@@ -656,3 +656,58 @@ func TestStepJustBeforeKernel(t *testing.T) {
 		})
 	}
 }
+
+// TestGraceSavedBeforeNTP: a plug calls for isolation, with an hour's
+// grace, while the router's clock is not set yet (1970), and iotgw
+// restarts before NTP sets it. The saved start of the grace period is
+// dated as that clock read: like a quarantine saved so, it follows the
+// step when the clock is set after the restart, or starts again at a
+// restart with a set clock; the grace period does not end at once.
+func TestGraceSavedBeforeNTP(t *testing.T) {
+	const grace = time.Hour
+	boot := time.Unix(300, 0).UTC()
+	right := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		setFirst bool // NTP set the clock before the restart
+	}{
+		{"set_after_restart", false},
+		{"set_before_restart", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := enforcingConfig()
+			cfg.Policy.Actions["plaintext_credentials"] = config.ActionIsolate
+			cfg.Policy.Grace.Duration = grace
+			clk, fake, withClock := clockedFake(t, boot)
+			dir := t.TempDir()
+			h := launch(t, cfg, fake, dir, false, withClock)
+			h.settle()
+			plugEP := event.Endpoint{MAC: plug.String(), IP: "192.168.50.102", Local: true}
+			h.d.Record(finding(plugEP, clk.Now(), event.KindPlaintextCredentials, event.SeverityMedium,
+				"plaintext login", event.Evidence{"protocol": "ftp", "user": "u***", "password_hash": "0011223344556677"}))
+			h.settle()
+			h.stop()
+			clk.Advance(time.Minute)
+			if tc.setFirst {
+				clk.Set(right) // NTP, while iotgw is down
+			}
+			h = launch(t, cfg, fake, dir, false, withClock)
+			defer h.stop()
+			h.settle()
+			clk.Advance(time.Minute)
+			if !tc.setFirst {
+				clk.Set(right) // NTP
+			}
+			clk.Advance(time.Second)
+			h.d.tick(clk.Now())
+			h.settle()
+			if _, ok := quarantined(t, fake)[plug]; ok {
+				t.Fatalf("the plug is isolated minutes into its %s grace period", grace)
+			}
+			dev, _ := h.d.Device(plug)
+			if left := dev.Verdict.PendingUntil.Sub(clk.Now()); left < grace-5*time.Minute || left > grace {
+				t.Errorf("isolation pending until %s, %s from now, want about %s", dev.Verdict.PendingUntil, left, grace)
+			}
+		})
+	}
+}

@@ -415,6 +415,18 @@ func (d *Daemon) restore(ctx context.Context) error {
 	entries = append(entries, d.keepKernelOnlyLocked(kernel, now)...)
 	for _, v := range snap.Verdicts {
 		m := d.metaFor(v.MAC)
+		if !v.StrongSince.IsZero() && !wallclock.Set(v.StrongSince) {
+			// A grace period started by a clock NTP had not set yet, as a
+			// quarantine dated so: it starts again now when the clock is
+			// set, and follows the clock's step when it is not.
+			m.strongByRun = true
+			if wallclock.Set(now) {
+				v.StrongSince = now
+				if err := d.deps.Store.PutVerdict(v); err != nil {
+					d.log.Warn("grace period dated before NTP not saved with its new start", "mac", v.MAC, "err", err)
+				}
+			}
+		}
 		m.verdict = policy.Verdict{Action: config.Action(v.Action), Enforce: v.Enforce, Note: v.Note, StrongSince: v.StrongSince}
 	}
 	d.pipe.Restore(snap.Devices)
