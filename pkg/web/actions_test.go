@@ -553,3 +553,63 @@ func TestTrustedDeviceOffersNoQuarantine(t *testing.T) {
 		}
 	}
 }
+
+// A state-changing request that the browser says came from another site
+// is refused before anything is read of it: a token there proves
+// nothing when a sibling host (a LAN device under the page's parent
+// name, over plain HTTP) can plant the login form's token cookie, and
+// the owner's browser, sent wrong passwords by that device's page, would
+// lock the owner's own address out.
+func TestCrossSiteRequestsRefused(t *testing.T) {
+	refused := []struct {
+		name   string
+		header http.Header
+	}{
+		{"fetch_cross_site", http.Header{"Sec-Fetch-Site": {"cross-site"}}},
+		{"fetch_same_site", http.Header{"Sec-Fetch-Site": {"same-site"}, "Origin": {"null"}}},
+		{"origin_other_host", http.Header{"Origin": {"http://evil.example"}}},
+		{"origin_other_port", http.Header{"Origin": {"http://" + routerAddr + ":8088"}}},
+		{"origin_other_scheme", http.Header{"Origin": {"https://" + routerAddr + ":8443"}}},
+		{"origin_unparsable", http.Header{"Origin": {"http://%zz"}}},
+	}
+	r, owner, tok := loggedIn(t)
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			b := r.browser("192.168.50.104")
+			pre := b.formToken("/login")
+			for range freeFailures + 1 {
+				resp := b.do(http.MethodPost, "/login", url.Values{"csrf": {pre}, "password": {"not the password"}}, tc.header)
+				if resp.StatusCode != http.StatusForbidden {
+					t.Fatalf("login: %s, want 403", resp.Status)
+				}
+			}
+			resp := owner.do(http.MethodPost, "/devices/"+cameraMAC+"/quarantine", url.Values{"csrf": {tok}, "mode": {"block"}}, tc.header)
+			if resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("form: %s, want 403", resp.Status)
+			}
+			tc.header.Set("X-Csrf-Token", tok)
+			if resp := owner.do(http.MethodPost, "/api/v1/devices/"+cameraMAC+"/release", nil, tc.header); resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("API: %s, want 403", resp.Status)
+			}
+		})
+	}
+	if calls := r.backend.recorded(); len(calls) != 0 {
+		t.Fatalf("refused requests reached the backend: %q", calls)
+	}
+	// None of the refused logins counted against the owner's address.
+	if resp, _ := r.browser("192.168.50.104").logIn(goodPassword); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the owner's login after refused ones: %s", resp.Status)
+	}
+	// The page's own forms: same-origin, with Origin "null" as the
+	// page's no-referrer policy makes browsers send on a form post, or
+	// the page's origin; and clients that say nothing (curl).
+	for _, h := range []http.Header{
+		{"Sec-Fetch-Site": {"same-origin"}, "Origin": {"null"}},
+		{"Origin": {"http://" + routerAddr + ":8443"}},
+		nil,
+	} {
+		if resp := owner.do(http.MethodPost, "/devices/"+cameraMAC+"/release", url.Values{"csrf": {tok}}, h); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("a form of the page with %v: %s", h, resp.Status)
+		}
+	}
+}

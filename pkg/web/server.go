@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -152,7 +153,8 @@ func New(opt Options, backend api.Backend, store AuthStore, alerts AlertSettings
 }
 
 // ServeHTTP implements http.Handler: security headers and the Host check
-// for every response, then the routes.
+// for every response, the refusal of state-changing requests from other
+// sites, then the routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "+
@@ -166,7 +168,36 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unknown host name: open the page by the router's address, or add the name to [web] hostnames", http.StatusMisdirectedRequest)
 		return
 	}
+	if isStateChanging(r.Method) && s.fromOtherSite(r) {
+		pageError(w, r, http.StatusForbidden, "refused: the request came from another site")
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// fromOtherSite reports whether the browser says a request came from
+// another origin: Sec-Fetch-Site, or an Origin other than the page's.
+// The form tokens alone do not settle it: the login and setup forms'
+// token is a cookie, which a sibling host under the page's name can
+// plant over plain HTTP, and wrong passwords the owner's browser is made
+// to send lock the owner's own address out. "null" is what browsers send
+// as the Origin of the page's own forms under its no-referrer policy; a
+// client that sends neither header (curl) is no browser to be misused.
+func (s *Server) fromOtherSite(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "cross-site", "same-site":
+		return true
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" || origin == "null" {
+		return false
+	}
+	scheme := "http"
+	if s.opt.TLS != nil {
+		scheme = "https"
+	}
+	u, err := url.Parse(origin)
+	return err != nil || u.Scheme != scheme || !strings.EqualFold(u.Host, r.Host)
 }
 
 func (s *Server) hostAllowed(hostport string) bool { return s.hosts[canonicalHost(hostport)] }
