@@ -381,7 +381,7 @@ func treeOf(t *testing.T, root string) map[string]string {
 // package's files in /lib/apk/packages (runs the uci-defaults, enables
 // and starts the service) and whose inlined postinst-pkg prints its
 // message; adding it again runs .post-upgrade, which restarts the
-// service; del runs .pre-deinstall (stop, disable, the prerm-pkg's
+// running daemon; del runs .pre-deinstall (stop, disable, the prerm-pkg's
 // uninstall-rules) and removes the files but the conffiles. The
 // daemon's own run is TestInstallRunRemove's: the binary is the ipk's.
 func TestAPKInstallUpgradeRemove(t *testing.T) {
@@ -431,6 +431,14 @@ func TestAPKInstallUpgradeRemove(t *testing.T) {
 		t.Errorf("service not started; procd calls:\n%s", procd())
 	}
 
+	// The daemon runs (the procd stand-in takes the process in its pid
+	// file for it): the upgrade restarts it.
+	daemon := exec.Command("sleep", "60")
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = daemon.Process.Kill(); _ = daemon.Wait() })
+	writeRootFile(t, root, "var/run/iotgw.pid", strconv.Itoa(daemon.Process.Pid), 0o644)
 	before := len(procd())
 	sh("/usr/bin/apk", "add", "--allow-untrusted", "/tmp/iotgw.apk")
 	if upgrade := procd()[before:]; !strings.Contains(upgrade, "action restart") {
