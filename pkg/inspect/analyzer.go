@@ -19,8 +19,10 @@ type Analyzer interface {
 	// ended, a full buffer); the analyzer resynchronises. A segment that
 	// merely came early is held and handed on in order, not a gap. Bytes
 	// lost before the analyzer was made (or that came while the flow
-	// waited for an inspection) are reported before its first Feed, the
-	// direction of that Feed last: Gap may come before any Feed.
+	// waited for an inspection; for one that took the flow over, by
+	// StartTLS or StartWebSocket, after the last ones its predecessor
+	// read) are reported before its first Feed, the direction of that
+	// Feed last: Gap may come before any Feed.
 	Gap(f *Flow, dir Dir)
 	// Close ends the flow: report what is pending (a login whose reply
 	// was never seen) and release per-flow state. f is invalid afterwards.

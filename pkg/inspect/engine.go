@@ -1058,6 +1058,15 @@ func (e *Engine) lostBefore(f *Flow, dir Dir) {
 	}
 }
 
+// lostBeforeTakeover tells the analyzer that just took f over mid-flow
+// (StartTLS, StartWebSocket) which directions lost bytes after the last
+// ones its predecessor read: it reads on from there, and its records or
+// frames do not start at the bytes after a loss. The direction being fed
+// is not marked (feedStream cleared it), so the order does not matter.
+func (e *Engine) lostBeforeTakeover(f *Flow) {
+	e.lostBefore(f, ToClient)
+}
+
 // cut ends the reading of dir, whose byte budget is spent. The budget is
 // per direction: a large download must not keep the login sent after it
 // on the same connection from being read. Once both directions are

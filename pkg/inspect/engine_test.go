@@ -1727,3 +1727,97 @@ func TestLossBeforeTheAnalyzer(t *testing.T) {
 		})
 	}
 }
+
+// handOver is a Protocol whose analyzers hand the flow on when the
+// server says "go": to TLS (StartTLS) or, with ws, to the WebSocket
+// subprotocol "log" (StartWebSocket), whose analyzers l logs.
+type handOver struct {
+	l  *callLog
+	ws bool
+}
+
+func (h *handOver) Name() string                        { return "hand" }
+func (h *handOver) Match(*Flow, Dir, []byte) Confidence { return ContentMatch }
+func (h *handOver) NewAnalyzer(*Flow) Analyzer          { return h }
+
+func (h *handOver) Feed(f *Flow, dir Dir, data []byte) int {
+	if dir == ToClient && string(data) == "go" {
+		if h.ws {
+			f.StartWebSocket([]byte("log"))
+		} else {
+			f.StartTLS()
+		}
+	}
+	return len(data)
+}
+func (h *handOver) Gap(*Flow, Dir) {}
+func (h *handOver) Close(*Flow)    {}
+
+// loggedTLS is callLog named "tls": the analyzer StartTLS hands on to.
+type loggedTLS struct{ *callLog }
+
+func (loggedTLS) Name() string                        { return "tls" }
+func (loggedTLS) Match(*Flow, Dir, []byte) Confidence { return NoMatch }
+
+// loggedWebSocket is callLog as the WebSocket subprotocol "log".
+type loggedWebSocket struct{ *callLog }
+
+func (loggedWebSocket) Name() string                          { return "ws" }
+func (loggedWebSocket) Match(*Flow, Dir, []byte) Confidence   { return NoMatch }
+func (loggedWebSocket) WebSocketSubprotocol(name []byte) bool { return string(name) == "log" }
+func (l loggedWebSocket) NewWebSocketAnalyzer(f *Flow) Analyzer {
+	return l.NewAnalyzer(f)
+}
+
+// TestLossBeforeTakeover: an analyzer that takes a flow over mid-flow
+// (TLS after StartTLS, a WebSocket subprotocol's after StartWebSocket)
+// reads on where its predecessor stopped, so it hears of bytes lost
+// there before it reads anything: here the client's, which came while
+// every inspection was busy. Its record or frame stream does not start
+// at the bytes after the loss.
+func TestLossBeforeTakeover(t *testing.T) {
+	const A = TCPFlagACK
+	syn, synAck := seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToClient, 499, TCPFlagSYN|A, "", 0)
+	other := func(dir Dir, seq uint32, flags uint8, data string) *Packet {
+		p := seg(dir, seq, flags, data, 0)
+		if dir == ToServer {
+			p.SrcPort = 40001
+		} else {
+			p.DstPort = 40001
+		}
+		return p
+	}
+	// A frame of 2 bytes, unmasked.
+	const frame = "\x82\x02hi"
+	tests := []struct {
+		name string
+		ws   bool
+		pkts []*Packet
+		want []string
+	}{
+		{"tls_nothing_lost", false, []*Packet{syn, synAck, seg(ToServer, 100, A, "x", 1), seg(ToClient, 500, A, "go", 2),
+			seg(ToServer, 101, A, "hello", 3)}, []string{`feed to_server "hello"`}},
+		{"tls_client_bytes_read_by_none", false, []*Packet{other(ToServer, 99, TCPFlagSYN, ""), other(ToClient, 499, TCPFlagSYN|A, ""), other(ToServer, 100, A, "x"),
+			syn, synAck, seg(ToServer, 100, A, "x", 1), other(ToServer, 101, TCPFlagRST|A, ""), seg(ToClient, 500, A, "go", 2), seg(ToServer, 101, A, "hello", 3)},
+			[]string{"gap to_server", `feed to_server "hello"`}},
+		{"websocket_nothing_lost", true, []*Packet{syn, synAck, seg(ToServer, 100, A, "x", 1), seg(ToClient, 500, A, "go", 2),
+			seg(ToServer, 101, A, frame, 3)}, []string{`feed to_server "hi"`}},
+		{"websocket_client_bytes_read_by_none", true, []*Packet{other(ToServer, 99, TCPFlagSYN, ""), other(ToClient, 499, TCPFlagSYN|A, ""), other(ToServer, 100, A, "x"),
+			syn, synAck, seg(ToServer, 100, A, "x", 1), other(ToServer, 101, TCPFlagRST|A, ""), seg(ToClient, 500, A, "go", 2), seg(ToServer, 101, A, frame, 3)},
+			[]string{"gap to_server"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := &callLog{}
+			cfg := DefaultConfig()
+			cfg.MaxInspected = 1
+			e := testEngine(t, cfg, &handOver{l: &callLog{}, ws: tt.ws}, loggedTLS{l}, loggedWebSocket{l})
+			for _, p := range tt.pkts {
+				e.HandlePacket(p)
+			}
+			if !slices.Equal(l.calls, tt.want) {
+				t.Errorf("calls %q, want %q", l.calls, tt.want)
+			}
+		})
+	}
+}

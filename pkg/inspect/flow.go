@@ -437,7 +437,9 @@ func (f *Flow) StartTLS() {
 	f.setAnalyzer(tls.NewAnalyzer(f), s)
 	if f.insp == 0 {
 		f.set(flagStopped)
+		return
 	}
+	f.engine.lostBeforeTakeover(f)
 }
 
 // inspection is a flow's state while an analyzer reads it. At most

@@ -64,6 +64,7 @@ func (f *Flow) StartWebSocket(subprotocol []byte) bool {
 	in.analyzer, in.handedOn, in.wake = ws, true, 0
 	e.Stats.WebSockets++
 	old.Close(f)
+	e.lostBeforeTakeover(f)
 	return true
 }
 

@@ -304,3 +304,49 @@ func TestWebSocketRecording(t *testing.T) {
 		}
 	}
 }
+
+// TestWebSocketAfterBytesReadByNone: a client's bytes that came while
+// every inspection was busy were read by no analyzer, so the frames the
+// client sends after the upgrade's answer, the first one the flow's
+// analyzer read, do not start where the frame reader would begin: here
+// the bytes after the refused ones are the end of a message's payload,
+// which happens to read as a frame holding a CONNECT. Nothing of that
+// direction is read as frames; no login is reported.
+func TestWebSocketAfterBytesReadByNone(t *testing.T) {
+	key := []byte{0x5e, 0x91, 0x0c, 0xd7} // wsFrame's masking key
+	inner := wsFrame(wsFin|wsBinary, false, connect(connectOpts{clientID: "web-ui-7", user: str("admin"), pass: str(secret)}))
+	// A message whose masked payload ends in inner's bytes.
+	off := len(publish(0, "cam/log", string(inner))) - len(inner)
+	data := make([]byte, len(inner))
+	for i, c := range inner {
+		data[i] = c ^ key[(off+i)&3]
+	}
+	outer := wsMessage(publish(0, "cam/log", string(data)))
+	cut := len(outer) - len(inner)
+	if !bytes.Equal(outer[cut:], inner) {
+		t.Fatal("the message does not end in the inner frame")
+	}
+
+	col := &inspecttest.Collector{}
+	cfg := inspect.DefaultConfig()
+	cfg.HashKey = []byte("mqtt test key")
+	cfg.MaxInspected = 1
+	e, err := inspect.NewEngine(cfg, inspect.Options{Protocols: []inspect.Protocol{http.New(nil), New(nil)}, Sink: col})
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy := inspecttest.NewTCP(e, "192.168.1.11:40001", "203.0.113.5:80").Client("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	c := inspecttest.NewTCP(e, inspecttest.LANClient, "203.0.113.5:8080")
+	c.ClientBytes(cat([]byte(upgradeRequest("mqtt")), outer[:cut])) // every inspection busy
+	busy.Close()
+	c.Server(upgradeAnswer("mqtt")).ClientBytes(outer[cut:]).ServerBytes(wsFrame(wsFin|wsBinary, false, connack(0)))
+	c.Close()
+	e.Flush()
+	if e.Stats.FlowsRefusedBusy != 1 || e.Stats.WebSockets != 1 {
+		t.Fatalf("%d flows refused, %d handed to WebSocket: want 1 and 1", e.Stats.FlowsRefusedBusy, e.Stats.WebSockets)
+	}
+	inspecttest.CheckLogins(t, col, "mqtt", "192.168.1.10", nil)
+	if inspecttest.Leaks(t, col.Events, secret) {
+		t.Error("the password leaked into an event")
+	}
+}
