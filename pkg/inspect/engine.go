@@ -966,6 +966,9 @@ func (e *Engine) deliverHeldBefore(f *Flow, dir Dir, seq uint32) {
 
 func (e *Engine) gap(f *Flow, dir Dir) {
 	f.set(flagLost << dir)
+	if !f.has(flagIdentified) {
+		f.set(flagSkipped << dir) // the place moved past the hole
+	}
 	if f.has(flagStopped) {
 		return
 	}
@@ -1021,7 +1024,7 @@ func (e *Engine) identifyOnce(f *Flow, dir Dir, data []byte) {
 		if f.IsTCP() {
 			// No analyzer will read these bytes: to the one a later
 			// admission makes, they are lost.
-			f.set(flagLost << dir)
+			f.set(flagLost<<dir | flagSkipped<<dir)
 		}
 		return
 	}
@@ -1049,10 +1052,12 @@ func (e *Engine) identifyOnce(f *Flow, dir Dir, data []byte) {
 // lostBefore tells f's new analyzer, about to read dir, which directions
 // lost bytes before it existed, by Gap as if it had read from the start
 // (see Flow.Opened): the other direction first, so that dir's Gap comes
-// right before the bytes that follow it.
+// right before the bytes that follow it. A hole a FIN or an ACK showed
+// in front of the place is not told: its bytes may still come, in
+// order, or be reported once later bytes come after it.
 func (e *Engine) lostBefore(f *Flow, dir Dir) {
 	for _, d := range [2]Dir{1 - dir, dir} {
-		if f.has(flagLost << d) {
+		if f.has(flagSkipped << d) {
 			e.gap(f, d)
 		}
 	}
@@ -1064,7 +1069,11 @@ func (e *Engine) lostBefore(f *Flow, dir Dir) {
 // frames do not start at the bytes after a loss. The direction being fed
 // is not marked (feedStream cleared it), so the order does not matter.
 func (e *Engine) lostBeforeTakeover(f *Flow) {
-	e.lostBefore(f, ToClient)
+	for _, d := range [2]Dir{ToServer, ToClient} {
+		if f.has(flagLost << d) {
+			e.gap(f, d)
+		}
+	}
 }
 
 // cut ends the reading of dir, whose byte budget is spent. The budget is

@@ -147,6 +147,14 @@ const (
 	// flagAwaitClient: a UDP flow identified on its server's datagram;
 	// its FlowIdentifiedObservers are told when its client first sends.
 	flagAwaitClient
+	// flagSkipped (and flagSkipped<<ToClient): before the flow had an
+	// analyzer, the direction's place moved past bytes none read (a
+	// hole in front of its first data, bytes that came while the flow
+	// was refused an inspection). Unlike a FIN past the bytes seen,
+	// whose hole may still fill, they will not come: the analyzer made
+	// later hears of them by Gap (Engine.lostBefore).
+	flagSkipped
+	_
 )
 
 func (f *Flow) has(flag flowFlags) bool { return f.flags&flag != 0 }
