@@ -1348,3 +1348,50 @@ func TestLoginAuditCompleteness(t *testing.T) {
 		})
 	}
 }
+
+// TestBannersScrubbed: a greeting is free text the device's owner may
+// have written (a contact address, a phone number, a key): the banner
+// filed keeps the software and its version and hides the rest, as the
+// passive analyzers' banners do.
+func TestBannersScrubbed(t *testing.T) {
+	tests := []struct {
+		name, port, greeting string
+		want                 string
+		hidden               []string
+	}{
+		{"ftp_contact", "21", "220 NAS of jane.doe@example.com (vsFTPd 3.0.3)\r\n",
+			"220 NAS of *** (vsFTPd 3.0.3)", []string{"jane.doe", "example.com"}},
+		{"ssh_phone", "22", "SSH-2.0-dropbear_2019.78 call +49 171 5551234\r\n",
+			"SSH-2.0-dropbear_2019.78 call ***", []string{"5551234"}},
+		{"telnet_key", "23", "\xff\xfb\x01Camera 4711 wifi_key=hunter2hunter2 BusyBox v1.19.4\r\nlogin: ",
+			"Camera 4711 wifi_key=*** BusyBox v1.19.4", []string{"hunter2"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ln := serve(t, func(c net.Conn) {
+				io.WriteString(c, tc.greeting)
+				io.Copy(io.Discard, c) // until the audit hangs up
+			})
+			d := newMapDialer()
+			d.route(lan(tc.port), ln.Addr().String())
+			a := newAuditor(t, d, func(o *Options) {
+				o.Ports = []uint16{21, 22, 23}
+				o.Candidates = fixedList{{User: "admin", Password: "admin"}}
+				o.BannerTimeout = time.Second
+				o.ResponseTimeout = 200 * time.Millisecond
+			})
+			_, evs, err := a.Audit(context.Background(), target())
+			if err != nil {
+				t.Fatal(err)
+			}
+			banners := findKind(evs, event.KindBanner)
+			if len(banners) != 1 {
+				t.Fatalf("%d banners, want 1: %+v", len(banners), banners)
+			}
+			if got := banners[0].Evidence["banner"]; got != tc.want {
+				t.Errorf("banner %q, want %q", got, tc.want)
+			}
+			noSecret(t, evs, tc.hidden...)
+		})
+	}
+}

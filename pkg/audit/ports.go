@@ -123,7 +123,7 @@ var bannerSummary = map[string]string{
 }
 
 // banner reads the first line a service sends, at most maxBanner bytes
-// within BannerTimeout.
+// within BannerTimeout, and returns it scrubbed.
 func (r *run) banner(ctx context.Context, port uint16, proto string) (string, error) {
 	c, err := r.dial(ctx, port)
 	if err != nil {
@@ -142,7 +142,9 @@ func (r *run) banner(ctx context.Context, port uint16, proto string) (string, er
 			io.WriteString(c, "QUIT\r\n") // polite; the answer does not matter
 		}
 	}
-	text := inspect.Printable(line, maxBannerText)
+	// A greeting is free text: the owner's name or address may be in
+	// it. Scrubbed as the passive analyzers' banners are.
+	text := inspect.Scrubbed(line, maxBannerText)
 	if text == "" {
 		if err == nil {
 			err = errors.New("empty")
