@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,7 +9,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"net/textproto"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -1392,6 +1396,69 @@ func TestBannersScrubbed(t *testing.T) {
 				t.Errorf("banner %q, want %q", got, tc.want)
 			}
 			noSecret(t, evs, tc.hidden...)
+		})
+	}
+}
+
+// TestLockedBeforeLogins: a device whose web or RTSP server says, before
+// any login, that it is refusing the router (429, or a 401 page saying
+// the account is locked) gets no login on any of its services: a lock
+// set off by someone else, or by the last audit, is not to be extended,
+// and the audit stops as on a lockout (held for a day by the scheduler).
+func TestLockedBeforeLogins(t *testing.T) {
+	web := func(status int, body string) func(t *testing.T, d *mapDialer) {
+		return func(t *testing.T, d *mapDialer) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("WWW-Authenticate", `Basic realm="IP Camera"`)
+				http.Error(w, body, status)
+			}))
+			t.Cleanup(srv.Close)
+			d.route(lan("80"), srv.Listener.Addr().String())
+		}
+	}
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, d *mapDialer)
+	}{
+		{"http_429", web(http.StatusTooManyRequests, "slow down")},
+		{"http_423", web(http.StatusLocked, "locked")},
+		{"http_401_account_locked", web(http.StatusUnauthorized, "Account locked: too many failed logins. Try again later.")},
+		{"rtsp_429", func(t *testing.T, d *mapDialer) {
+			ln := serve(t, func(c net.Conn) {
+				tp := textproto.NewReader(bufio.NewReader(c))
+				if _, err := tp.ReadLine(); err != nil {
+					return
+				}
+				h, err := tp.ReadMIMEHeader()
+				if err != nil {
+					return
+				}
+				fmt.Fprintf(c, "RTSP/1.0 429 Too Many Requests\r\nCSeq: %s\r\n\r\n", h.Get("CSeq"))
+			})
+			d.route(lan("554"), ln.Addr().String())
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newMapDialer()
+			tn := &fakeTelnet{user: "root", password: "unique-pw-77"}
+			d.route(lan("23"), tn.start(t))
+			tc.setup(t, d)
+			a := newAuditor(t, d, nil)
+			rep, evs, err := a.Audit(context.Background(), target())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Stop != StopLockout || rep.Attempts != 0 {
+				t.Errorf("stop %q after %d attempts, want lockout before any", rep.Stop, rep.Attempts)
+			}
+			if n := tn.attempts.Load(); n != 0 {
+				t.Errorf("telnet saw %d logins, want none", n)
+			}
+			obs := auditCheck(evs, "default_login")
+			if obs == nil || obs.Evidence["result"] != "stopped" || obs.Evidence["stop"] != "lockout" {
+				t.Errorf("observation %+v", obs)
+			}
 		})
 	}
 }

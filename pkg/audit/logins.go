@@ -60,11 +60,17 @@ func (s *service) name() string { return s.proto + ":" + strconv.Itoa(int(s.port
 func (r *run) testLogins(ctx context.Context) error {
 	services, err := r.loginServices(ctx)
 	r.services = services
-	if err != nil {
-		return r.loginsDone(StopCancelled, err)
-	}
 	for _, s := range services {
 		r.report.Services = append(r.report.Services, s.name())
+	}
+	if errors.Is(err, errLockedOut) {
+		// A lock set off before (by someone else, or the last audit) is
+		// not to be extended through the device's other services.
+		r.a.log.Info("audit: device signals lockout before any login", "device", r.t.MAC.String(), "err", err)
+		return r.loginsDone(StopLockout, nil)
+	}
+	if err != nil {
+		return r.loginsDone(StopCancelled, err)
 	}
 	if len(services) == 0 {
 		return r.loginsDone(StopNoService, nil)
@@ -194,7 +200,9 @@ func nextService(services []*service, turn *int) *service {
 // port, a web page that asks for no Basic or Digest credentials (its login
 // may be a form, which the audit does not fill in), the web ports after
 // the tested one, an RTSP server without a challenge. A default password
-// may still open any of them, so the audit is no proof for them.
+// may still open any of them, so the audit is no proof for them. A web or
+// RTSP probe that finds the device refusing the client ends the list
+// with errLockedOut.
 func (r *run) loginServices(ctx context.Context) ([]*service, error) {
 	var out []*service
 	add := func(proto string, port uint16, try func(context.Context, creds.Candidate) (attempt, error)) {
@@ -227,6 +235,9 @@ func (r *run) loginServices(ctx context.Context) ([]*service, error) {
 			return nil, err
 		}
 		w, err := r.probeWeb(ctx, p, slices.Contains(httpsPorts, p))
+		if errors.Is(err, errLockedOut) {
+			return out, err
+		}
 		if err != nil {
 			r.a.log.Debug("audit: no HTTP login", "device", r.t.MAC.String(), "port", p, "err", err)
 			r.untested("http", p)
@@ -239,9 +250,13 @@ func (r *run) loginServices(ctx context.Context) ([]*service, error) {
 		if err := sleep(ctx, r.a.opts.PortDelay); err != nil {
 			return nil, err
 		}
-		if rs, err := r.probeRTSP(ctx, p); err == nil {
+		rs, err := r.probeRTSP(ctx, p)
+		switch {
+		case errors.Is(err, errLockedOut):
+			return out, err
+		case err == nil:
 			add("rtsp", p, rs.login)
-		} else {
+		default:
 			r.a.log.Debug("audit: no RTSP login", "device", r.t.MAC.String(), "port", p, "err", err)
 			r.untested("rtsp", p)
 		}
@@ -427,3 +442,14 @@ func (r *run) defaultFinding(s *service, cand creds.Candidate, res attempt) *eve
 // errNoAuth is returned by a probe when a service asks for no
 // credentials the audit can test.
 var errNoAuth = errors.New("no Basic or Digest challenge")
+
+// errLockedOut is returned by a probe when the service, asked without
+// credentials, says it refuses the client for now: a 429 or 423, or a
+// lockout message on its 401 page. No login goes to any service then.
+var errLockedOut = errors.New("the service refuses the client for now")
+
+// refusesClient reports whether an HTTP or RTSP status refuses the client
+// for a while, whatever its credentials.
+func refusesClient(status int) bool {
+	return status == 429 || status == 423 // Too Many Requests, Locked
+}

@@ -30,7 +30,8 @@ type rtspResponse struct {
 }
 
 // probeRTSP sends DESCRIBE without credentials and returns the service
-// when the server answers 401 with a Basic or Digest challenge.
+// when the server answers 401 with a Basic or Digest challenge;
+// errLockedOut when it refuses the client for now.
 func (r *run) probeRTSP(ctx context.Context, port uint16) (*rtspService, error) {
 	s := &rtspService{r: r, port: port, url: r.rootURL("rtsp", port)}
 	c, err := s.connect(ctx)
@@ -41,6 +42,9 @@ func (r *run) probeRTSP(ctx context.Context, port uint16) (*rtspService, error) 
 	resp, err := c.describe(s.url, "")
 	if err != nil {
 		return nil, err
+	}
+	if refusesClient(resp.status) {
+		return nil, fmt.Errorf("DESCRIBE answered %d: %w", resp.status, errLockedOut)
 	}
 	if resp.status != 401 {
 		return nil, fmt.Errorf("DESCRIBE answered %d: %w", resp.status, errNoAuth)

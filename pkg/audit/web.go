@@ -32,7 +32,8 @@ type webService struct {
 }
 
 // probeWeb asks for / without credentials and returns the service when
-// the server answers 401 with a Basic or Digest challenge.
+// the server answers 401 with a Basic or Digest challenge; errLockedOut
+// when it refuses the client for now.
 func (r *run) probeWeb(ctx context.Context, port uint16, useTLS bool) (*webService, error) {
 	scheme := "http"
 	if useTLS {
@@ -63,11 +64,16 @@ func (r *run) probeWeb(ctx context.Context, port uint16, useTLS bool) (*webServi
 	if err != nil {
 		return nil, err
 	}
+	if refusesClient(resp.StatusCode) {
+		return nil, fmt.Errorf("GET / answered %d: %w", resp.StatusCode, errLockedOut)
+	}
 	if resp.StatusCode != http.StatusUnauthorized {
 		return nil, fmt.Errorf("GET / answered %d: %w", resp.StatusCode, errNoAuth)
 	}
 	if lockoutText(string(body)) {
-		return nil, fmt.Errorf("GET / says the device is locked: %w", errNoAuth)
+		// Only a 401 page is read so: any other page may say "locked"
+		// of something else.
+		return nil, fmt.Errorf("GET / says the device is locked: %w", errLockedOut)
 	}
 	ch, ok := parseChallenges(resp.Header.Values("WWW-Authenticate"))
 	if !ok {
