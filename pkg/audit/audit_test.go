@@ -1462,3 +1462,53 @@ func TestLockedBeforeLogins(t *testing.T) {
 		})
 	}
 }
+
+// TestAnyPasswordCheckLockout: a device that answers the check with a
+// random password with a lockout sign has not refused that password:
+// any_password is untested, not no.
+func TestAnyPasswordCheckLockout(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		body   string
+	}{
+		{"http_429", http.StatusTooManyRequests, "slow down"},
+		{"http_401_locked", http.StatusUnauthorized, "Too many failed logins, try again later"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var accepted atomic.Bool
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				user, pass, ok := r.BasicAuth()
+				switch {
+				case accepted.Load():
+					w.Header().Set("WWW-Authenticate", `Basic realm="cam"`)
+					http.Error(w, tc.body, tc.status)
+				case ok && user == "root" && pass == "xc3511":
+					accepted.Store(true)
+					fmt.Fprintln(w, "<html>camera</html>")
+				default:
+					w.Header().Set("WWW-Authenticate", `Basic realm="cam"`)
+					http.Error(w, "401 Unauthorized", http.StatusUnauthorized)
+				}
+			}))
+			t.Cleanup(srv.Close)
+			d := newMapDialer()
+			d.route(lan("80"), srv.Listener.Addr().String())
+			a := newAuditor(t, d, func(o *Options) {
+				o.Candidates = fixedList{{User: "root", Password: "xc3511", Source: "Mirai"}}
+			})
+			rep, evs, err := a.Audit(context.Background(), target())
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := findKind(evs, event.KindDefaultCredentials)
+			if rep.Stop != StopFound || len(found) != 1 {
+				t.Fatalf("stop %s, %d findings; want found, 1", rep.Stop, len(found))
+			}
+			if e := found[0].Evidence; e["any_password"] != "untested" || e["password_class"] != "default" {
+				t.Errorf("evidence %v, want any_password untested", e)
+			}
+		})
+	}
+}

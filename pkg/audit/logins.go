@@ -170,6 +170,10 @@ func (r *run) acceptsAnyPassword(ctx context.Context, s *service, cand creds.Can
 		return "untested"
 	case res.outcome == outcomeAccepted:
 		return "yes"
+	case res.outcome == outcomeLockout:
+		// Refusing the client is no verdict on the password.
+		r.a.log.Info("audit: device signals lockout at the check with a random password", "device", r.t.MAC.String(), "service", s.name())
+		return "untested"
 	}
 	return "no"
 }
