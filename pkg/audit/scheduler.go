@@ -216,8 +216,10 @@ func (s *Scheduler) Request(t Target) error {
 // owner who turns the audit off or down does so because it locks
 // accounts or trips alarms, and the old runner's options are what did
 // it. A cancelled audit that tried a login counts as done, as at
-// shutdown; one that tried none runs again first, with the new runner.
-// The memory of past audits (Seed, LastAudit) stays.
+// shutdown; one that tried none runs again first, with the new runner,
+// unless it was automatic and automatic audits are off now: newDevices
+// false drops the devices Consider queued too. The memory of past audits
+// (Seed, LastAudit) stays.
 func (s *Scheduler) Reconfigure(runner Runner, newDevices bool, interval time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -225,8 +227,14 @@ func (s *Scheduler) Reconfigure(runner Runner, newDevices bool, interval time.Du
 	s.opts.NewDevices = newDevices
 	setDefault(&interval, DefaultInterval)
 	s.opts.Interval = interval
-	if runner == nil {
+	switch {
+	case runner == nil:
 		s.queue, s.requested = nil, 0
+	case !newDevices:
+		// Automatic audits off: only the owner's requests, the queue's
+		// first entries, stay.
+		clear(s.queue[s.requested:])
+		s.queue = s.queue[:s.requested]
 	}
 	if s.cut != nil {
 		s.cut()
@@ -379,13 +387,14 @@ func (s *Scheduler) Run(ctx context.Context) error {
 }
 
 // requeue puts back, first, an audit cut short before any login while
-// the audit is still on; it is done with otherwise.
+// the audit is still on, and an automatic one only while automatic
+// audits are; it is done with otherwise.
 func (s *Scheduler) requeue(t Target, requested bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.running = hwaddr.MAC{}
 	s.endRunLocked()
-	if s.runner == nil || s.indexLocked(t.MAC) >= 0 {
+	if s.runner == nil || s.indexLocked(t.MAC) >= 0 || !requested && !s.opts.NewDevices {
 		return
 	}
 	t.Begin = nil

@@ -841,3 +841,55 @@ func TestSchedulerStepNoticedLate(t *testing.T) {
 		})
 	}
 }
+
+// TestSchedulerNewDevicesOff: the owner who switches automatic audits
+// off by a reload (new_devices = false) gets none after it: the devices
+// Consider queued are dropped, the running automatic audit is not put
+// back, and the owner's requests stay.
+func TestSchedulerNewDevicesOff(t *testing.T) {
+	old := &fakeRunner{gate: make(chan struct{})}
+	next := &fakeRunner{gate: make(chan struct{}, 10)}
+	done := make(chan Target, 10)
+	s, err := NewScheduler(old, &sliceSink{}, SchedulerOptions{NewDevices: true, Logger: quietLogger(),
+		Done: func(t Target, _ Report, _ error) { done <- t }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := byte(1); n <= 3; n++ {
+		if !s.Consider(tgt(n)) {
+			t.Fatalf("device %d not queued", n)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.Run(ctx) }()
+	defer func() { cancel(); <-stopped }()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		old.mu.Lock()
+		begun := len(old.order)
+		old.mu.Unlock()
+		if begun == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first automatic audit did not begin")
+		}
+	}
+	if err := s.Request(tgt(4)); err != nil {
+		t.Fatal(err)
+	}
+
+	s.Reconfigure(next, false, 0)
+	next.gate <- struct{}{}
+	select {
+	case got := <-done:
+		if got.MAC != mac(4) {
+			t.Errorf("audited %s after automatic audits were switched off, want only the request %s", got.MAC, mac(4))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the requested audit did not run")
+	}
+	if n := s.Queued(); n != 0 {
+		t.Errorf("%d automatic audits still queued after new_devices was switched off", n)
+	}
+}
