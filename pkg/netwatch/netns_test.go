@@ -343,6 +343,7 @@ func TestOnLAN(t *testing.T) {
 	ns := lanAndWAN(t, "route")
 	ipIn(t, ns, "route", "add", "default", "via", "10.98.0.1")
 	ipIn(t, ns, "route", "add", "10.99.0.0/24", "via", "10.97.0.254") // a routed segment behind a LAN gateway
+	ipIn(t, ns, "addr", "add", "fe80::a/64", "dev", "lan0", "nodad")  // the router's own link-local address
 	onLAN := OnLAN([]string{"lan0"})
 	for _, tc := range []struct {
 		addr string
@@ -356,6 +357,7 @@ func TestOnLAN(t *testing.T) {
 		{"192.0.2.1", false},   // the internet, by the default route
 		{"fe80::1%lan0", true}, // by its zone
 		{"fe80::1%wan0", false},
+		{"fe80::a%lan0", false}, // the router itself, on the LAN interface
 	} {
 		var got bool
 		if err := netnstest.Run(ns, func() error {

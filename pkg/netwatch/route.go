@@ -19,15 +19,22 @@ import (
 // interfaces named: a neighbour on the LAN itself, not the router's own
 // address, not a subnet's broadcast address, not a host behind a
 // gateway, not one on the WAN side. A
-// link-local address with a zone is judged by its zone. The active audit
-// uses it before it touches a device.
+// link-local address with a zone is judged by its zone, and by the route
+// out of it: the router's own link-local address is on a LAN interface
+// too. The active audit uses it before it touches a device.
 func OnLAN(ifaces []string) func(netip.Addr) bool {
 	return func(a netip.Addr) bool {
 		a = a.Unmap()
+		opts := &netlink.RouteGetOptions{}
 		if z := a.Zone(); z != "" {
-			return slices.Contains(ifaces, z)
+			if !slices.Contains(ifaces, z) {
+				return false
+			}
+			// Out of that interface, as the connect goes: the route
+			// still tells the router's own address on it.
+			opts.Oif = z
 		}
-		routes, err := netlink.RouteGet(a.AsSlice())
+		routes, err := netlink.RouteGetWithOptions(a.AsSlice(), opts)
 		if err != nil || len(routes) == 0 {
 			return false
 		}
