@@ -128,16 +128,13 @@ func decode(data []byte, maxFindings int) (*document, int, error) {
 		// A newer build's file, found after a downgrade: read as this
 		// version reads its own, keeping only what fails safe if misread.
 		doc := &document{Schema: SchemaVersion}
-		err := doc.decodeTables(json.NewDecoder(bytes.NewReader(data)), maxFindings)
+		err := doc.decodeTables(json.NewDecoder(bytes.NewReader(data)), SchemaVersion, maxFindings)
 		doc.ownerRecordsOnly()
 		return doc, from, err
-	case from < SchemaVersion:
-		if data, err = migrate(data, from); err != nil {
-			return nil, from, err
-		}
 	}
+	// An older file's records are migrated one by one as they are read.
 	doc := &document{Schema: SchemaVersion}
-	return doc, from, doc.decodeTables(json.NewDecoder(bytes.NewReader(data)), maxFindings)
+	return doc, from, doc.decodeTables(json.NewDecoder(bytes.NewReader(data)), from, maxFindings)
 }
 
 // schemaOf reads the file's "schema" field: from the first member, where
@@ -175,11 +172,12 @@ func syntaxOr(err error) error {
 	return err
 }
 
-// decodeTables reads the top-level object of a current-schema file from
-// dec. An error is the file's (not JSON, truncated, trailing bytes), and
-// doc holds what was read before it; a record's own is noted in
-// doc.unreadable.
-func (doc *document) decodeTables(dec *json.Decoder, maxFindings int) error {
+// decodeTables reads the top-level object of a file of schema from
+// (at most the current one) from dec, migrating records of an older
+// schema as it goes. An error is the file's (not JSON, truncated,
+// trailing bytes), and doc holds what was read before it; a record's own
+// is noted in doc.unreadable.
+func (doc *document) decodeTables(dec *json.Decoder, from, maxFindings int) error {
 	if err := expectDelim(dec, '{'); err != nil {
 		return err
 	}
@@ -207,10 +205,10 @@ func (doc *document) decodeTables(dec *json.Decoder, maxFindings int) error {
 		case "verdicts":
 			doc.Verdicts, err = decodeList(dec, doc, "verdicts", rawItem(decodeRecord[*Verdict]))
 		case "quarantines":
-			doc.Quarantines, err = decodeList(dec, doc, "quarantines", rawItem(decodeQuarantine))
+			doc.Quarantines, err = decodeList(dec, doc, "quarantines", rawItem(migrated("quarantines", from, decodeQuarantine)))
 			doc.quarantinesRead = err == nil
 		case "decisions":
-			doc.Decisions, err = decodeList(dec, doc, "decisions", rawItem(decodeRecord[*Decision]))
+			doc.Decisions, err = decodeList(dec, doc, "decisions", rawItem(migrated("decisions", from, decodeRecord[*Decision])))
 			doc.decisionsRead = err == nil
 		case "outbox":
 			doc.Outbox, err = decodeList(dec, doc, "outbox", rawItem(decodeRecord[*OutboxItem]))
@@ -389,6 +387,12 @@ func rawItem[T any](decodeRaw func(json.RawMessage) (T, bool, error)) func(*json
 		}
 		return decodeRaw(b)
 	}
+}
+
+// migrated has decodeRaw decode a record of table migrated from schema
+// from.
+func migrated[T any](table string, from int, decodeRaw func(json.RawMessage) (T, bool, error)) func(json.RawMessage) (T, bool, error) {
+	return func(b json.RawMessage) (T, bool, error) { return decodeRaw(migrateRecord(table, b, from)) }
 }
 
 // decodeRecord decodes one record as it is; a null record decodes as a

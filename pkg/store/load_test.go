@@ -78,7 +78,9 @@ func hostileFile(size, perDevice int) []byte {
 // multiple of the file in memory, however many findings it lists per
 // device. It used to hold every finding decoded, then a second copy,
 // next to three raw copies of the file: ~14 times a hostile file's size
-// (10 MiB → ~150 MiB), an out-of-memory at every start on a router.
+// (10 MiB → ~150 MiB), an out-of-memory at every start on a router. A
+// file without a schema field, read as the draft layout, was migrated as
+// one generic tree: ~10 times its size.
 func TestOpenMemoryBounded(t *testing.T) {
 	testenv.SkipShort(t, "writes and reads files of several MiB; not in -short mode")
 	tests := []struct {
@@ -107,6 +109,11 @@ func TestOpenMemoryBounded(t *testing.T) {
 		}},
 		{"hostile_one_device", DefaultMaxBytes, func(t *testing.T, path string) []byte {
 			return hostileFile(1, 40000)
+		}},
+		// No schema field reads as the draft layout, which is migrated:
+		// record by record too, not as one tree of the whole file.
+		{"hostile_without_schema", DefaultMaxBytes, func(t *testing.T, path string) []byte {
+			return bytes.Replace(hostileFile(10<<20, 200), []byte(`"schema":1,`), nil, 1)
 		}},
 	}
 	for _, tt := range tests {

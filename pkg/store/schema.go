@@ -3,88 +3,94 @@ package store
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"strings"
 )
 
-// migrate rewrites a file of schema from into the current schema, one
-// version at a time, on the generic JSON tree (numbers kept exact).
-func migrate(data []byte, from int) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var doc map[string]any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("schema %d state: %w", from, err)
-	}
+// migrateRecord rewrites one record of table, read from a file of
+// schema from, into the current schema, one version at a time, on the
+// record's generic JSON tree (numbers kept exact). A record that is not
+// a JSON object is returned as it is, for the typed decoding to reject.
+// Record by record, as the file is read: a whole file as one generic
+// tree takes ~10 times its size in memory.
+func migrateRecord(table string, rec json.RawMessage, from int) json.RawMessage {
+	var steps []func(map[string]any)
 	for v := from; v < SchemaVersion; v++ {
-		switch v {
-		case 0:
-			migrateV0(doc)
-		default:
-			return nil, fmt.Errorf("no migration from schema %d to %d", v, v+1)
+		if step := recordMigration(v, table); step != nil {
+			steps = append(steps, step)
 		}
 	}
-	doc["schema"] = SchemaVersion
-	out, err := json.Marshal(doc)
+	if len(steps) == 0 {
+		return rec
+	}
+	dec := json.NewDecoder(bytes.NewReader(rec))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return rec
+	}
+	for _, step := range steps {
+		step(m)
+	}
+	out, err := json.Marshal(m)
 	if err != nil {
-		return nil, fmt.Errorf("migrate schema %d: %w", from, err)
-	}
-	return out, nil
-}
-
-// migrateV0 upgrades schema 0, the draft layout (no "schema" field): a
-// quarantine's end was "expires" and its author a boolean "owner"; a
-// decision's exempt kinds were one comma-separated string. It rewrites
-// record by record what it recognises and leaves anything else to the
-// typed decoding, which drops (and reports) an unreadable record on its
-// own, as it does in a current file: one odd record must not cost the
-// owner's other decisions and the quarantines.
-func migrateV0(doc map[string]any) {
-	for _, q := range records(doc, "quarantines") {
-		if v, ok := q["expires"]; ok {
-			q["until"] = v
-			delete(q, "expires")
-		}
-		v, ok := q["owner"]
-		delete(q, "owner")
-		switch owner, isBool := v.(bool); {
-		case !ok:
-			if _, has := q["by"]; !has { // else the current shape already
-				q["by"] = string(ActorPolicy)
-			}
-		case isBool && !owner:
-			q["by"] = string(ActorPolicy)
-		case owner:
-			q["by"] = string(ActorOwner)
-		}
-		// An author that is not a boolean is left unset: adopt keeps the
-		// quarantine as policy's, with a warning, rather than free the
-		// device.
-	}
-	for _, d := range records(doc, "decisions") {
-		// A list is the current shape already (a file half upgraded by
-		// hand); another type is the typed decoding's to reject.
-		if list, ok := d["exempt"].(string); ok {
-			var kinds []any
-			for k := range strings.SplitSeq(list, ",") {
-				if k = strings.TrimSpace(k); k != "" {
-					kinds = append(kinds, k)
-				}
-			}
-			d["exempt"] = kinds
-		}
-	}
-}
-
-// records returns the objects in doc[key]; entries that are not objects
-// are left for the typed decoding to reject.
-func records(doc map[string]any, key string) []map[string]any {
-	list, _ := doc[key].([]any)
-	var out []map[string]any
-	for _, r := range list {
-		if m, ok := r.(map[string]any); ok {
-			out = append(out, m)
-		}
+		return rec
 	}
 	return out
+}
+
+// recordMigration returns what upgrades a record of table from schema v
+// to v+1; nil: such records did not change.
+func recordMigration(v int, table string) func(map[string]any) {
+	switch {
+	case v == 0 && table == "quarantines":
+		return migrateV0Quarantine
+	case v == 0 && table == "decisions":
+		return migrateV0Decision
+	}
+	return nil
+}
+
+// migrateV0Quarantine upgrades a quarantine of schema 0, the draft
+// layout (no "schema" field): its end was "expires" and its author a
+// boolean "owner". The V0 migrations rewrite what they recognise and
+// leave anything else to the typed decoding, which drops (and reports)
+// an unreadable record on its own, as it does in a current file: one
+// odd record must not cost the owner's other decisions and the
+// quarantines.
+func migrateV0Quarantine(q map[string]any) {
+	if v, ok := q["expires"]; ok {
+		q["until"] = v
+		delete(q, "expires")
+	}
+	v, ok := q["owner"]
+	delete(q, "owner")
+	switch owner, isBool := v.(bool); {
+	case !ok:
+		if _, has := q["by"]; !has { // else the current shape already
+			q["by"] = string(ActorPolicy)
+		}
+	case isBool && !owner:
+		q["by"] = string(ActorPolicy)
+	case owner:
+		q["by"] = string(ActorOwner)
+	}
+	// An author that is not a boolean is left unset: adopt keeps the
+	// quarantine as policy's, with a warning, rather than free the
+	// device.
+}
+
+// migrateV0Decision upgrades a decision of schema 0: its exempt kinds
+// were one comma-separated string.
+func migrateV0Decision(d map[string]any) {
+	// A list is the current shape already (a file half upgraded by
+	// hand); another type is the typed decoding's to reject.
+	if list, ok := d["exempt"].(string); ok {
+		var kinds []any
+		for k := range strings.SplitSeq(list, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				kinds = append(kinds, k)
+			}
+		}
+		d["exempt"] = kinds
+	}
 }
