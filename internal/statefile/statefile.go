@@ -76,22 +76,39 @@ func replace(path string, fill func(*os.File) error) (err error) {
 			_ = os.Remove(tmp)
 		}
 	}()
+	// The errors name path, not the temporary file: its random name
+	// would make each retry of a failing write (a full overlay) a new
+	// error, logged and shown to the owner again.
 	if err = fill(f); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
+		return fmt.Errorf("write temporary file for %s: %w", path, unnamed(err, tmp))
 	}
 	if err = f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", tmp, err)
+		return fmt.Errorf("sync temporary file for %s: %w", path, unnamed(err, tmp))
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
+		return fmt.Errorf("close temporary file for %s: %w", path, unnamed(err, tmp))
 	}
 	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s over %s: %w", tmp, path, err)
+		return fmt.Errorf("rename temporary file over %s: %w", path, unnamed(err, tmp))
 	}
 	// The new file is in place; if the directory cannot be synced, only
 	// its durability across a power cut is in doubt, and the caller that
 	// retries a failed write does so.
 	return SyncDir(dir)
+}
+
+// unnamed returns the cause of err if err is about the file name (a
+// *fs.PathError or *os.LinkError), else err.
+func unnamed(err error, name string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == name {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) && le.Old == name {
+		return le.Err
+	}
+	return err
 }
 
 // SyncDir makes a rename in dir durable. File systems that cannot sync a

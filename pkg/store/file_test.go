@@ -677,13 +677,21 @@ func TestInterruptedCopyAsideRemoved(t *testing.T) {
 const crashChildEnv = "IOTGW_STORE_CRASH_CHILD_DIR"
 
 // TestMain turns the test binary into the writer process that
-// TestKilledMidWrite kills, when that test starts it.
+// TestKilledMidWrite kills, or the one TestFullOverlay runs, when that
+// test starts it.
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
 		if err := crashChild(dir); err != nil {
 			fmt.Fprintln(os.Stderr, "crash child:", err)
 			os.Exit(2)
 		}
+	}
+	if dir := os.Getenv(fullChildEnv); dir != "" {
+		if err := fullChild(dir, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "full overlay child:", err)
+			os.Exit(2)
+		}
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }

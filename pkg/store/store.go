@@ -776,10 +776,20 @@ func (s *Store) flush(c cause) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	prev := s.stats.LastError
 	s.stats.LastError = err
 	if err != nil {
-		s.log.Error("cannot write state; will retry", "path", s.opts.Path, "err", err)
+		// Once per failure: a full or read-only overlay fails every
+		// retry alike, and the daemon tells the owner from LastError.
+		level := slog.LevelError
+		if prev != nil && prev.Error() == err.Error() {
+			level = slog.LevelDebug
+		}
+		s.log.Log(context.Background(), level, "cannot write state; will retry", "path", s.opts.Path, "err", err)
 		return err
+	}
+	if prev != nil {
+		s.log.Info("state written again", "path", s.opts.Path)
 	}
 	s.writtenGen, s.writtenSeenGen = gen, seenGen
 	s.stats.Writes++
