@@ -714,27 +714,28 @@ func isolateLAN(cfg Config) Config {
 	return cfg
 }
 
-// checkIsolateDNSOrder: in the bridge's forward chain, the jump for an
-// isolate device's DNS, where there is one, comes after the owner's
-// frames go to from_protected and before frames to the owner's devices
-// are let through to_protected, which would take a query's TCP
-// segments; in from_protected, a frame from an isolate device's address
-// goes to isolate_dns before it returns; in isolate_out, the drops of
-// DNS over TLS and QUIC come before the LAN is let through.
+// checkIsolateDNSOrder: in the bridge's forward chain, the jumps for an
+// isolate device's DNS, by its MAC and by its addresses, where there
+// are any, come after the owner's frames go to from_protected (which
+// returns those from a quarantined address) and before frames to the
+// owner's devices are let through to_protected, which would take a
+// query's TCP segments; in isolate_out, the drops of DNS over TLS and
+// QUIC come before the LAN is let through.
 func checkIsolateDNSOrder(t *testing.T, dump string) {
 	t.Helper()
 	bridge, isolateOut := ruleIndex(dump, "bridge", "forward"), ruleIndex(dump, "inet", "isolate_out")
-	if jump, ok := bridge["ether saddr @isolate_mac jump isolate_dns"]; ok {
+	if _, ok := bridge["ether saddr @isolate_mac jump isolate_dns"]; ok {
 		owner, toOwner := bridge["ether saddr @protected_mac jump from_protected"], bridge["ether daddr @protected_mac jump to_protected"]
-		if !(owner < jump && jump < toOwner) {
-			t.Errorf("bridge forward: owner's frames to from_protected at %d, isolate DNS jump %d, frames to the owner %d", owner, jump, toOwner)
+		for _, by := range []string{"ether saddr @isolate_mac", "ip saddr @isolate_v4", "ip6 saddr @isolate_v6"} {
+			jump, ok := bridge[by+" jump isolate_dns"]
+			if !ok || !(owner < jump && jump < toOwner) {
+				t.Errorf("bridge forward: owner's frames to from_protected at %d, isolate DNS jump by %s %d (%v), frames to the owner %d", owner, by, jump, ok, toOwner)
+			}
 		}
 		fromProtected := ruleIndex(dump, "bridge", "from_protected")
-		for _, ip := range []string{"ip saddr @isolate_v4", "ip6 saddr @isolate_v6"} {
-			jump, ok := fromProtected[ip+" jump isolate_dns"]
-			back := fromProtected[strings.Replace(ip, "isolate", "quarantined", 1)+" return"]
-			if !ok || jump > back {
-				t.Errorf("bridge from_protected: %s goes to isolate_dns (%v) at %d, returns at %d", ip, ok, jump, back)
+		for _, from := range []string{"ip saddr @quarantined_v4", "ip6 saddr @quarantined_v6"} {
+			if _, ok := fromProtected[from+" return"]; !ok {
+				t.Errorf("bridge from_protected: no %q return", from)
 			}
 		}
 	}

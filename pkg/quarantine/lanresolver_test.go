@@ -81,6 +81,32 @@ func (l *lab) taggedQueryAnswered(t *testing.T, tags int, sport uint16) bool {
 	})
 }
 
+// renewedMAC is a MAC the device takes in place of its quarantined one,
+// keeping its addresses.
+var renewedMAC = mustMAC("02:00:00:00:00:77")
+
+// queryFromAnswered sends the LAN resolver, from the device's namespace,
+// a DNS query over UDP from srcMAC and the address src (the resolver's
+// address of src's family), and reports whether its answer came back.
+func (l *lab) queryFromAnswered(t *testing.T, srcMAC hwaddr.MAC, src netip.Addr, sport uint16) bool {
+	t.Helper()
+	q := new(dns.Msg)
+	q.SetQuestion("probe.example.test.", dns.TypeA)
+	msg, err := q.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := netip.MustParseAddr(lanResolverV4)
+	if src.Is6() {
+		dst = netip.MustParseAddr(lanResolverV6)
+	}
+	frame := ipFrame(lanResolverMAC, srcMAC, src, dst, unix.IPPROTO_UDP, sport, udpSummed(src, dst, sport, 53, string(msg)))
+	return sendSeeing(t, l.device, [][]byte{frame}, l.device, func(f []byte) bool {
+		udp := transport(f, unix.IPPROTO_UDP)
+		return len(udp) >= 8 && binary.BigEndian.Uint16(udp[0:]) == 53 && binary.BigEndian.Uint16(udp[2:]) == sport
+	})
+}
+
 // lanResolverChecks asks the LAN resolver from ns over UDP and TCP,
 // IPv4, IPv6 and link-local, wanting the answer from want ("" for
 // none); and DNS over TLS (TCP 853, "lan-dot" or "") and over QUIC (UDP
@@ -154,6 +180,13 @@ func TestIsolateLANResolver(t *testing.T) {
 		for tags := 1; tags <= 2; tags++ {
 			if got := l.taggedQueryAnswered(t, tags, uint16(43000+tags)); got != want {
 				t.Errorf("%s: a query behind %d VLAN tag(s) answered %v, want %v", stage, tags, got, want)
+			}
+		}
+		// A new MAC does not shed the isolate addresses the device
+		// keeps: the address sets hold it, as on the router.
+		for i, src := range []string{deviceV4, deviceV6} {
+			if got := l.queryFromAnswered(t, renewedMAC, netip.MustParseAddr(src), uint16(43010+i)); got != want {
+				t.Errorf("%s: a query from %s and a new MAC answered %v, want %v", stage, src, got, want)
 			}
 		}
 	}

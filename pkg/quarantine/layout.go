@@ -1206,17 +1206,13 @@ func toProtectedChain(b builder, cut []Mode) chainDef {
 // remembered for the answers. Not from an address a quarantined device
 // holds: a quarantined device copying the owner's MAC into its frames
 // would cross the bridge to the peers its mode cuts it from (isolated,
-// to their resolvers), so such a frame goes through isolate_dns (for an
-// isolate device's address, when cutDNS) and returns to the rules after
-// the jump, which judge it by its addresses as any device's. Frames
-// that are not IP pass, as they did: ARP is the owner's way to its
-// quarantined devices.
-func fromProtectedChain(b builder, cutDNS bool, isolateDNS string) chainDef {
+// to their resolvers), so such a frame returns to the rules after the
+// jump, which judge it by its addresses as any device's (isolate_dns
+// too). Frames that are not IP pass, as they did: ARP is the owner's
+// way to its quarantined devices.
+func fromProtectedChain(b builder) chainDef {
 	c := chainDef{name: "from_protected"}
 	for _, k := range addrKinds {
-		if cutDNS {
-			c.rules = append(c.rules, rule(b.addr(k, "saddr", setName(ModeIsolate.setPrefix(), k), false), jump(isolateDNS)))
-		}
 		c.rules = append(c.rules, rule(b.addr(k, "saddr", setName(quarantinedPrefix, k), false), verdict(expr.VerdictReturn)))
 	}
 	for _, set := range ownerFlowSets() {
@@ -1281,12 +1277,18 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	// on the internet for it: the tunnel the redirect to the DNS proxy
 	// closes on the router. Ahead of the frames to the owner's devices:
 	// the owner's resolver is no exception. Without a proxy the router's
-	// resolver answers it anyway, and with IsolateLAN its LAN is cut.
+	// resolver answers it anyway, and with IsolateLAN its LAN is cut. By
+	// its MAC, and by its addresses as the router's redirect does: a
+	// device that takes a new MAC, or copies the owner's, keeps the
+	// isolate addresses it sends from.
 	isolateDNS, cutDNS := isolateDNSChain(), cfg.DNSProxyPort != 0 && !cfg.IsolateLAN
-	fromProtected := fromProtectedChain(b, cutDNS, isolateDNS.name)
+	fromProtected := fromProtectedChain(b)
 	forward.rules = append(forward.rules, rule(b.ether("saddr", "protected_mac"), jump(fromProtected.name)))
 	if cutDNS {
 		forward.rules = append(forward.rules, rule(b.ether("saddr", setName(ModeIsolate.setPrefix(), keyMAC)), jump(isolateDNS.name)))
+		for _, k := range addrKinds {
+			forward.rules = append(forward.rules, rule(b.addr(k, "saddr", setName(ModeIsolate.setPrefix(), k), false), jump(isolateDNS.name)))
+		}
 	}
 	forward.rules = append(forward.rules, rule(b.ether("daddr", "protected_mac"), jump(toProtected.name)))
 	for _, k := range addrKinds {
