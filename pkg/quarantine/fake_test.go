@@ -715,18 +715,19 @@ func isolateLAN(cfg Config) Config {
 }
 
 // checkIsolateDNSOrder: in the bridge's forward chain, the jumps for an
-// isolate device's DNS, by its MAC and by its addresses, where there
-// are any, come after the owner's frames go to from_protected (which
-// returns those from a quarantined address) and before frames to the
-// owner's devices are let through to_protected, which would take a
-// query's TCP segments; in isolate_out, the drops of DNS over TLS and
-// QUIC come before the LAN is let through.
+// isolate device's DNS, by its MAC and by its addresses (once: not for
+// a frame the MAC's jump took), where there are any, come after the
+// owner's frames go to from_protected (which returns those from a
+// quarantined address) and before frames to the owner's devices are let
+// through to_protected, which would take a query's TCP segments; in
+// isolate_out, the drops of DNS over TLS and QUIC come before the LAN
+// is let through.
 func checkIsolateDNSOrder(t *testing.T, dump string) {
 	t.Helper()
 	bridge, isolateOut := ruleIndex(dump, "bridge", "forward"), ruleIndex(dump, "inet", "isolate_out")
 	if _, ok := bridge["ether saddr @isolate_mac jump isolate_dns"]; ok {
 		owner, toOwner := bridge["ether saddr @protected_mac jump from_protected"], bridge["ether daddr @protected_mac jump to_protected"]
-		for _, by := range []string{"ether saddr @isolate_mac", "ip saddr @isolate_v4", "ip6 saddr @isolate_v6"} {
+		for _, by := range []string{"ether saddr @isolate_mac", "ip saddr @isolate_v4 ether saddr != @isolate_mac", "ip6 saddr @isolate_v6 ether saddr != @isolate_mac"} {
 			jump, ok := bridge[by+" jump isolate_dns"]
 			if !ok || !(owner < jump && jump < toOwner) {
 				t.Errorf("bridge forward: owner's frames to from_protected at %d, isolate DNS jump by %s %d (%v), frames to the owner %d", owner, by, jump, ok, toOwner)

@@ -172,7 +172,12 @@ func isARP() []expr.Any {
 // ether matches the source (or destination) MAC against a set. In the inet
 // family the link-layer header is only there for Ethernet devices, which
 // nft checks with meta iiftype (host byte order, as the kernel stores it).
-func (b builder) ether(dir string, set string) match {
+func (b builder) ether(dir string, set string) match { return b.etherLookup(dir, set, false) }
+
+// etherNotIn matches the source (or destination) MAC outside a set.
+func (b builder) etherNotIn(dir string, set string) match { return b.etherLookup(dir, set, true) }
+
+func (b builder) etherLookup(dir string, set string, invert bool) match {
 	var exprs []expr.Any
 	if b.family != nftables.TableFamilyBridge {
 		exprs = append(exprs, load(expr.MetaKeyIIFTYPE), eq(binary.NativeEndian.AppendUint16(nil, unix.ARPHRD_ETHER)))
@@ -181,8 +186,12 @@ func (b builder) ether(dir string, set string) match {
 	if dir == "saddr" {
 		offset = 6
 	}
-	exprs = append(exprs, payload(expr.PayloadBaseLLHeader, offset, 6), lookup(set, false))
-	return match{text: "ether " + dir + " @" + set, exprs: exprs}
+	op := " @"
+	if invert {
+		op = " != @"
+	}
+	exprs = append(exprs, payload(expr.PayloadBaseLLHeader, offset, 6), lookup(set, invert))
+	return match{text: "ether " + dir + op + set, exprs: exprs}
 }
 
 // ipSaddr is where an IPv4 (k keyV4) or IPv6 header keeps its source
@@ -1280,14 +1289,17 @@ func bridgeTable(cfg Config, bridgeCT bool) tableDef {
 	// resolver answers it anyway, and with IsolateLAN its LAN is cut. By
 	// its MAC, and by its addresses as the router's redirect does: a
 	// device that takes a new MAC, or copies the owner's, keeps the
-	// isolate addresses it sends from.
+	// isolate addresses it sends from. A frame the MAC's jump took
+	// through isolate_dns is not taken again: an isolate device's LAN
+	// traffic is most of what crosses the chain's long way.
 	isolateDNS, cutDNS := isolateDNSChain(), cfg.DNSProxyPort != 0 && !cfg.IsolateLAN
 	fromProtected := fromProtectedChain(b)
 	forward.rules = append(forward.rules, rule(b.ether("saddr", "protected_mac"), jump(fromProtected.name)))
 	if cutDNS {
-		forward.rules = append(forward.rules, rule(b.ether("saddr", setName(ModeIsolate.setPrefix(), keyMAC)), jump(isolateDNS.name)))
+		isolateMAC := setName(ModeIsolate.setPrefix(), keyMAC)
+		forward.rules = append(forward.rules, rule(b.ether("saddr", isolateMAC), jump(isolateDNS.name)))
 		for _, k := range addrKinds {
-			forward.rules = append(forward.rules, rule(b.addr(k, "saddr", setName(ModeIsolate.setPrefix(), k), false), jump(isolateDNS.name)))
+			forward.rules = append(forward.rules, rule(b.addr(k, "saddr", setName(ModeIsolate.setPrefix(), k), false), b.etherNotIn("saddr", isolateMAC), jump(isolateDNS.name)))
 		}
 	}
 	forward.rules = append(forward.rules, rule(b.ether("daddr", "protected_mac"), jump(toProtected.name)))
