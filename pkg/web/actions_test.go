@@ -388,7 +388,7 @@ func TestSecurityHeaders(t *testing.T) {
 			!strings.Contains(csp, "frame-ancestors 'none'") {
 			t.Errorf("%s: CSP %q", path, csp)
 		}
-		if h.Get("X-Frame-Options") != "DENY" || h.Get("Referrer-Policy") != "no-referrer" || h.Get("X-Content-Type-Options") != "nosniff" {
+		if h.Get("X-Frame-Options") != "DENY" || h.Get("Referrer-Policy") != "same-origin" || h.Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("%s: headers %v", path, h)
 		}
 	}
@@ -571,6 +571,9 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 		{"origin_other_port", http.Header{"Origin": {"http://" + routerAddr + ":8088"}}},
 		{"origin_other_scheme", http.Header{"Origin": {"https://" + routerAddr + ":8443"}}},
 		{"origin_unparsable", http.Header{"Origin": {"http://%zz"}}},
+		// What a page elsewhere gets by asking for no referrer; over
+		// plain HTTP browsers send no Sec-Fetch-Site to tell.
+		{"origin_null", http.Header{"Origin": {"null"}}},
 	}
 	r, owner, tok := loggedIn(t)
 	for _, tc := range refused {
@@ -600,12 +603,11 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 	if resp, _ := r.browser("192.168.50.104").logIn(goodPassword); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("the owner's login after refused ones: %s", resp.Status)
 	}
-	// The page's own forms: same-origin, with Origin "null" as the
-	// page's no-referrer policy makes browsers send on a form post, or
-	// the page's origin; and clients that say nothing (curl).
+	// The page's own forms, which carry its origin under its same-origin
+	// referrer policy, and clients that say nothing (curl).
 	for _, h := range []http.Header{
-		{"Sec-Fetch-Site": {"same-origin"}, "Origin": {"null"}},
-		{"Origin": {"http://" + routerAddr + ":8443"}},
+		{"Sec-Fetch-Site": {"same-origin"}, "Origin": {"http://" + routerAddr + ":8443"}},
+		{"Origin": {"HTTP://" + routerAddr + ":8443"}},
 		nil,
 	} {
 		if resp := owner.do(http.MethodPost, "/devices/"+cameraMAC+"/release", url.Values{"csrf": {tok}}, h); resp.StatusCode != http.StatusSeeOther {

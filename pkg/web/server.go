@@ -160,7 +160,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "+
 		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: under no-referrer the page's own
+	// forms would post Origin "null", which a page elsewhere can send too.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
@@ -180,16 +182,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // The form tokens alone do not settle it: the login and setup forms'
 // token is a cookie, which a sibling host under the page's name can
 // plant over plain HTTP, and wrong passwords the owner's browser is made
-// to send lock the owner's own address out. "null" is what browsers send
-// as the Origin of the page's own forms under its no-referrer policy; a
-// client that sends neither header (curl) is no browser to be misused.
+// to send lock the owner's own address out. Origin "null" is refused: a
+// page elsewhere gets it by asking for no referrer, and over plain HTTP
+// browsers send no Sec-Fetch-Site; the page's own forms carry its origin
+// under its same-origin referrer policy. A client that sends neither
+// header (curl) is no browser to be misused.
 func (s *Server) fromOtherSite(r *http.Request) bool {
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "cross-site", "same-site":
 		return true
 	}
 	origin := r.Header.Get("Origin")
-	if origin == "" || origin == "null" {
+	if origin == "" {
 		return false
 	}
 	scheme := "http"
