@@ -177,6 +177,10 @@ type Report struct {
 	Untested []string
 	Attempts int
 	Stop     Stop
+	// LockoutSign: after an accepted login, the device showed signs of
+	// locking out at the check with a random password. The scheduler
+	// holds it from every audit for LockoutHold, as after Stop lockout.
+	LockoutSign bool
 	// Found describes the accepted default login (redacted), if any.
 	Found *Found
 }

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/testclock"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 	"github.com/iotgw/iotgw/pkg/inspect/creds"
@@ -1465,7 +1466,9 @@ func TestLockedBeforeLogins(t *testing.T) {
 
 // TestAnyPasswordCheckLockout: a device that answers the check with a
 // random password with a lockout sign has not refused that password:
-// any_password is untested, not no.
+// any_password is untested, not no. It did show the sign: the scheduler
+// holds it from the owner's next request for LockoutHold, as after any
+// lockout sign.
 func TestAnyPasswordCheckLockout(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -1498,16 +1501,31 @@ func TestAnyPasswordCheckLockout(t *testing.T) {
 			a := newAuditor(t, d, func(o *Options) {
 				o.Candidates = fixedList{{User: "root", Password: "xc3511", Source: "Mirai"}}
 			})
-			rep, evs, err := a.Audit(context.Background(), target())
-			if err != nil {
+			clk := testclock.New(time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC))
+			reports := make(chan Report, 1)
+			sink := &sliceSink{}
+			s := runScheduler(t.Context(), t, a, sink, SchedulerOptions{Now: clk.Now, Logger: quietLogger(),
+				Done: func(_ Target, rep Report, _ error) { reports <- rep }})
+			if err := s.Request(target()); err != nil {
 				t.Fatal(err)
 			}
-			found := findKind(evs, event.KindDefaultCredentials)
+			rep := <-reports
+			sink.mu.Lock()
+			found := findKind(sink.evs, event.KindDefaultCredentials)
+			sink.mu.Unlock()
 			if rep.Stop != StopFound || len(found) != 1 {
 				t.Fatalf("stop %s, %d findings; want found, 1", rep.Stop, len(found))
 			}
 			if e := found[0].Evidence; e["any_password"] != "untested" || e["password_class"] != "default" {
 				t.Errorf("evidence %v, want any_password untested", e)
+			}
+			clk.Advance(MinRequestGap)
+			if err := s.Request(target()); !errors.Is(err, ErrTooSoon) {
+				t.Errorf("a request past the gap after the lockout sign: %v, want ErrTooSoon", err)
+			}
+			clk.Advance(LockoutHold)
+			if err := s.Request(target()); err != nil {
+				t.Errorf("a request after the hold: %v", err)
 			}
 		})
 	}

@@ -173,6 +173,7 @@ func (r *run) acceptsAnyPassword(ctx context.Context, s *service, cand creds.Can
 	case res.outcome == outcomeLockout:
 		// Refusing the client is no verdict on the password.
 		r.a.log.Info("audit: device signals lockout at the check with a random password", "device", r.t.MAC.String(), "service", s.name())
+		r.report.LockoutSign = true
 		return "untested"
 	}
 	return "no"

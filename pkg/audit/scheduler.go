@@ -365,7 +365,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			continue
 		}
 		when := s.read()
-		if report.Stop == StopLockout {
+		if report.Stop == StopLockout || report.LockoutSign {
 			// Remembered as audited in the future: no audit, automatic or
 			// requested, until LockoutHold has passed.
 			when.at = when.at.Add(LockoutHold)
