@@ -53,13 +53,14 @@ RACE_PKGS = ./pkg/daemon/ ./pkg/alert/ ./pkg/store/ ./pkg/web/ ./pkg/netwatch/ .
 race:
 	CGO_ENABLED=1 $(GO) test -count=1 -race $(RACE_PKGS)
 
-# The capture sources, and the lab's acceptance test with the daemon, built
-# for 386 and run natively (as root in CI, with the kernel's real
-# AF_PACKET rings, NFLOG and nftables): the 32-bit word size of MIPS and
-# ARMv7 routers, which qemu-user cannot give with real rings (they hold
-# the host's byte order, and it runs the tests unprivileged).
+# The capture sources, the configuration's bounds (whose arithmetic must
+# not wrap in a 32-bit int), and the lab's acceptance test with the
+# daemon, built for 386 and run natively (as root in CI, with the kernel's
+# real AF_PACKET rings, NFLOG and nftables): the 32-bit word size of MIPS
+# and ARMv7 routers, which qemu-user cannot give with real rings (they
+# hold the host's byte order, and it runs the tests unprivileged).
 test-32bit:
-	GOARCH=386 $(GO) test -count=1 ./pkg/capture/
+	GOARCH=386 $(GO) test -count=1 ./pkg/capture/ ./pkg/config/
 	GOARCH=386 $(GO) test -count=1 -run 'TestLab$$' ./test/lab/
 
 # Runs each fuzz target for FUZZTIME; crashers are kept under the

@@ -624,10 +624,11 @@ func (c *Config) validate() []*Error {
 	}
 	if in.MaxBuffers < 1 || in.MaxBuffers > 1<<20 {
 		bad("inspect.max_buffers", "%d is out of range (1 to 1048576)", in.MaxBuffers)
-	} else if in.StreamBuffer*in.MaxBuffers > maxStreamMemory {
+	} else if total := int64(in.StreamBuffer) * int64(in.MaxBuffers); total > maxStreamMemory {
 		// Each is bounded alone; together they are what a flood of
-		// flows can make the daemon hold.
-		bad("inspect.max_buffers", "%d buffers of stream_buffer %d bytes are %d MiB: at most %d MiB in all", in.MaxBuffers, in.StreamBuffer, in.StreamBuffer*in.MaxBuffers>>20, maxStreamMemory>>20)
+		// flows can make the daemon hold. In 64 bits: a 32-bit int
+		// (mips, armv7) wraps at 2 GiB.
+		bad("inspect.max_buffers", "%d buffers of stream_buffer %d bytes are %d MiB: at most %d MiB in all", in.MaxBuffers, in.StreamBuffer, total>>20, maxStreamMemory>>20)
 	}
 	if in.TCPIdle.Duration < time.Second {
 		bad("inspect.tcp_idle", "%s is too short (at least 1s)", in.TCPIdle)

@@ -88,6 +88,10 @@ func TestParse(t *testing.T) {
 		{name: "store_path_in_uci_settings_unclean", input: "[store]\npath = \"/etc//config/./state.json\"\n", err: "store.path: /etc//config/./state.json is in /etc/config"},
 		{name: "write_interval_too_short", input: "[store]\nwrite_interval = \"30s\"\n", err: "test.toml:2: store.write_interval: 30s is too short: at least 1m,"},
 		{name: "several_errors", input: "[inspect]\nmax_flows = 3\nbyte_budget = 1\n", err: "test.toml:3: inspect.byte_budget"},
+		// 4 GiB and 2 GiB of stream buffers in all, whose product a
+		// 32-bit router (mips, armv7) would wrap to 0 and below.
+		{name: "stream_memory_4GiB", input: "[inspect]\nstream_buffer = 1048576\nmax_buffers = 4096\n", err: "test.toml:3: inspect.max_buffers: 4096 buffers"},
+		{name: "stream_memory_2GiB", input: "[inspect]\nstream_buffer = 1048576\nmax_buffers = 2048\n", err: "test.toml:3: inspect.max_buffers: 2048 buffers"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
