@@ -18,6 +18,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/iotgw/iotgw/pkg/advisory"
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/audit"
 	"github.com/iotgw/iotgw/pkg/dnsproxy"
@@ -550,6 +551,12 @@ func (c *Config) validate() []*Error {
 	}
 	if c.Advisory.FetchTimeout.Duration < time.Second {
 		bad("advisory.fetch_timeout", "at least 1s")
+	}
+	for i, k := range c.Advisory.TrustedKeys {
+		// `iotgw run` parses them at start and stops on one it cannot.
+		if _, err := advisory.ParsePublicKey([]byte(k)); err != nil {
+			bad("advisory.trusted_keys", "key %d: %v", i+1, err)
+		}
 	}
 	if dp := &c.DNSProxy; dp.Enabled {
 		if dp.Port < 1 || dp.Port > 65535 || dp.Port == 53 {

@@ -228,6 +228,10 @@ func TestValidateCatchesWhatBreaksRun(t *testing.T) {
 		// Nothing answers on port 0: every query forwarded would fail.
 		{"upstream_port_0", "[dnsproxy]\nupstream = \"127.0.0.1:0\"\n", "dnsproxy.upstream"},
 		{"upstream_other_port", "[dnsproxy]\nupstream = \"[::1]:5353\"\n", ""},
+		// The daemon parses each key at start and stops on one it cannot.
+		{"trusted_key_base64", "[advisory]\ntrusted_keys = [\"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"]\n", ""},
+		{"trusted_key_not_a_key", "[advisory]\ntrusted_keys = [\"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\", \"ssh-ed25519 AAAA\"]\n", "advisory.trusted_keys"},
+		{"trusted_key_rsa_pem", "[advisory]\ntrusted_keys = [\"\"\"\n-----BEGIN RSA PUBLIC KEY-----\nAAAA\n-----END RSA PUBLIC KEY-----\n\"\"\"]\n", "advisory.trusted_keys"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("test.toml", []byte(tc.toml))
