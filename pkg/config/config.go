@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -520,6 +521,9 @@ func (c *Config) validate() []*Error {
 			bad("lan.interfaces", "%v", err)
 		}
 	}
+	for _, name := range twice(c.LAN.Interfaces) {
+		bad("lan.interfaces", "%q is named twice", name)
+	}
 	for _, f := range c.LAN.LeaseFiles {
 		// The daemon's working directory is not the owner's.
 		if !filepath.IsAbs(f) {
@@ -703,6 +707,10 @@ func (c *Config) validate() []*Error {
 				bad("capture.interfaces", "%v", err)
 			}
 		}
+		// Two rings on one interface would read each packet twice.
+		for _, name := range twice(cp.Interfaces) {
+			bad("capture.interfaces", "%q is named twice", name)
+		}
 	}
 	// The rings are kernel memory pinned for good, on routers of 64 or
 	// 128 MB: at most 16 MiB each, and 32 MiB for all interfaces.
@@ -786,6 +794,19 @@ func (c *Config) validate() []*Error {
 	errs = append(errs, c.validateWeb()...)
 	errs = append(errs, c.validatePorts()...)
 	return errs
+}
+
+// twice lists the values that occur more than once in list, each once.
+func twice[T comparable](list []T) []T {
+	var out []T
+	seen := make(map[T]bool, len(list))
+	for _, v := range list {
+		if seen[v] && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+		seen[v] = true
+	}
+	return out
 }
 
 // checkInterfaceName applies the rules the quarantine's nftables rules

@@ -88,6 +88,17 @@ func TestParse(t *testing.T) {
 		{name: "store_path_in_uci_settings_unclean", input: "[store]\npath = \"/etc//config/./state.json\"\n", err: "store.path: /etc//config/./state.json is in /etc/config"},
 		{name: "write_interval_too_short", input: "[store]\nwrite_interval = \"30s\"\n", err: "test.toml:2: store.write_interval: 30s is too short: at least 1m,"},
 		{name: "several_errors", input: "[inspect]\nmax_flows = 3\nbyte_budget = 1\n", err: "test.toml:3: inspect.byte_budget"},
+		// The page's second listener on one address fails with "address
+		// already in use", and the page never comes up.
+		{name: "web_address_twice", input: "[web]\naddresses = [\"192.168.1.1\", \"127.0.0.1\", \"192.168.1.1\"]\n", err: "test.toml:2: web.addresses: 192.168.1.1 is named twice"},
+		// Two rings on one interface give the inspectors every packet twice.
+		{name: "capture_interface_twice", input: "[capture]\ninterfaces = [\"br-lan\", \"br-lan\"]\n", err: "test.toml:2: capture.interfaces: \"br-lan\" is named twice"},
+		{name: "lan_interface_twice", input: "[lan]\ninterfaces = [\"br-lan\", \"br-guest\", \"br-lan\"]\n", err: "test.toml:2: lan.interfaces: \"br-lan\" is named twice"},
+		{name: "interfaces_each_once", input: "[lan]\ninterfaces = [\"br-lan\", \"br-guest\"]\n[capture]\ninterfaces = [\"br-lan\", \"br-guest\"]\n[web]\naddresses = [\"192.168.1.1\", \"127.0.0.1\"]\n", check: func(t *testing.T, c *Config) {
+			if len(c.Capture.Interfaces) != 2 || len(c.Web.Addresses) != 2 {
+				t.Errorf("capture.interfaces %v, web.addresses %v", c.Capture.Interfaces, c.Web.Addresses)
+			}
+		}},
 		// 4 GiB and 2 GiB of stream buffers in all, whose product a
 		// 32-bit router (mips, armv7) would wrap to 0 and below.
 		{name: "stream_memory_4GiB", input: "[inspect]\nstream_buffer = 1048576\nmax_buffers = 4096\n", err: "test.toml:3: inspect.max_buffers: 4096 buffers"},
