@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -274,6 +275,10 @@ func buildSettings(cc ChannelConfig, loc *time.Location) (settings, error) {
 		return s, fmt.Errorf("burst %d: want 1 to 1000", s.burst)
 	}
 	if cc.CAFile != "" {
+		if !filepath.IsAbs(cc.CAFile) {
+			// The daemon's working directory is not the owner's.
+			return s, fmt.Errorf("ca_file %q: want an absolute path", cc.CAFile)
+		}
 		pem, err := os.ReadFile(cc.CAFile)
 		if err != nil {
 			return s, fmt.Errorf("ca_file: %w", err)

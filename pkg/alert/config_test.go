@@ -177,6 +177,31 @@ func TestCAFile(t *testing.T) {
 	}
 }
 
+// A relative ca_file is refused: check-config may be run in the
+// directory that holds it, the daemon runs in another one, and would
+// stop at start with a file that checked well.
+func TestCAFileRelative(t *testing.T) {
+	_, path := selfSigned(t)
+	t.Chdir(filepath.Dir(path))
+	for _, tc := range []struct {
+		name, file, err string
+	}{
+		{"absolute", path, ""},
+		{"relative", filepath.Base(path), "ca_file \"ca.pem\": want an absolute path"},
+		{"dot_relative", "./" + filepath.Base(path), "want an absolute path"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Config{Channels: []ChannelConfig{{Type: "ntfy", Topic: "t", CAFile: tc.file}}}.Validate()
+			switch {
+			case tc.err == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Errorf("error %v, want one containing %q", err, tc.err)
+			}
+		})
+	}
+}
+
 func TestRateAndBucket(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
