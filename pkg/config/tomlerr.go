@@ -2,7 +2,9 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -20,7 +22,7 @@ func decodeError(path string, data []byte, err error) *Error {
 	var pe toml.ParseError
 	if !errors.As(err, &pe) {
 		// The decoder's type errors name the key and the types, not the value.
-		return &Error{File: path, Msg: err.Error()}
+		return typeError(path, err)
 	}
 	e := &Error{File: path, Line: pe.Position.Line, Col: pe.Position.Col, Key: pe.LastKey, Msg: pe.Message}
 	// The same text decoded without a schema fails only on syntax.
@@ -65,4 +67,57 @@ func syntaxMessage(msg string) string {
 		m += ` (text values need quotes: key = "text")`
 	}
 	return m
+}
+
+// decoderError is how the TOML decoder words a value of the wrong kind
+// for its key: a line, the key Go-quoted, and Go's names of the types.
+var (
+	decoderError = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key ("(?:[^"\\]|\\.)*")\): (.*)$`)
+	wrongType    = regexp.MustCompile(`^incompatible types: TOML value has type (\S+); destination has type (.+)$`)
+	notTable     = regexp.MustCompile(`^type mismatch for \S+: expected table but found (\S+)$`)
+)
+
+// kindWords names a TOML value's kind, by the decoder's name of its Go
+// type or of the destination's, as the owner wrote or should write it.
+var kindWords = map[string]string{
+	"string": "text", "primitive (string-like)": "text",
+	"int64": "a whole number", "integer": "a whole number",
+	"float64": "a decimal number", "float": "a decimal number",
+	"bool": "true or false", "boolean": "true or false",
+	"[]any": "a list", "slice": "a list",
+	"map[string]any": "a table", "map": "a table",
+	"[]map[string]any": "a list of tables",
+	"time.Time":        "a date",
+}
+
+// typeError is a decoder's error that is no syntax error (a value of the
+// wrong kind) as an Error naming line and key, in the owner's words.
+func typeError(path string, err error) *Error {
+	m := decoderError.FindStringSubmatch(err.Error())
+	if m == nil {
+		return &Error{File: path, Msg: err.Error()}
+	}
+	e := &Error{File: path, Msg: m[3]}
+	e.Line, _ = strconv.Atoi(m[1])
+	e.Key, _ = strconv.Unquote(m[2])
+	if t := wrongType.FindStringSubmatch(m[3]); t != nil {
+		got, want := kindWords[t[1]], kindWords[t[2]]
+		switch {
+		case got == "" || want == "" || got == want:
+		case got == "a table" && want == "a list":
+			e.Msg = fmt.Sprintf("a table where a list of tables is wanted: write [[%s]] above each one", e.Key)
+		case want == "a list":
+			e.Msg = got + ` where a list is wanted (a list is written ["a", "b"])`
+		case got == "text" && strings.HasSuffix(want, "number"):
+			e.Msg = "text where " + want + " is wanted (a number is written without quotes)"
+		default:
+			e.Msg = got + " where " + want + " is wanted"
+		}
+	} else if t := notTable.FindStringSubmatch(m[3]); t != nil && kindWords[t[1]] != "" {
+		e.Msg = kindWords[t[1]] + " where a table is wanted"
+		if t[1] == "[]map[string]any" {
+			e.Msg += fmt.Sprintf(": write [%s], once", e.Key)
+		}
+	}
+	return e
 }
