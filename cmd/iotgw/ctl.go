@@ -38,6 +38,7 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 1
 	}
 	if err := writeDevices(stdout, devs, time.Local); err != nil {
+		fmt.Fprintf(stderr, "iotgw devices: %v\n", err)
 		return 1
 	}
 	return exitOK
@@ -207,15 +208,20 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "iotgw status: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "iotgw %s, running since %s, %s mode\n", s.Version, s.Started.Local().Format(time.RFC3339), s.Mode)
-	fmt.Fprintf(stdout, "capture %s: %d packets, %d flows, %d events", s.Capture, s.Packets, s.Flows, s.Events)
+	var b strings.Builder
+	fmt.Fprintf(&b, "iotgw %s, running since %s, %s mode\n", s.Version, s.Started.Local().Format(time.RFC3339), s.Mode)
+	fmt.Fprintf(&b, "capture %s: %d packets, %d flows, %d events", s.Capture, s.Packets, s.Flows, s.Events)
 	if s.CaptureLost > 0 {
-		fmt.Fprintf(stdout, ", %d packets lost before they were read", s.CaptureLost)
+		fmt.Fprintf(&b, ", %d packets lost before they were read", s.CaptureLost)
 	}
-	fmt.Fprintln(stdout)
-	fmt.Fprintf(stdout, "%d devices, %d quarantined\n", s.Devices, s.Quarantined)
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "%d devices, %d quarantined\n", s.Devices, s.Quarantined)
 	for _, p := range s.Problems {
-		fmt.Fprintf(stdout, "problem: %s\n", p)
+		fmt.Fprintf(&b, "problem: %s\n", p)
+	}
+	if _, err := io.WriteString(stdout, b.String()); err != nil {
+		fmt.Fprintf(stderr, "iotgw status: %v\n", err)
+		return 1
 	}
 	if len(s.Problems) > 0 {
 		return 1

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,6 +150,49 @@ func TestWriteDevicesAlignsColumns(t *testing.T) {
 				if got := at(line, "192.168.1."); got != want {
 					t.Errorf("row %d: addresses at column %d, header at %d:\n%s", i, got, want, out.String())
 				}
+			}
+		})
+	}
+}
+
+// The daemon's commands whose output cannot be written (a full disk,
+// /dev/full) say so on stderr and do not exit 0, as the others do
+// (TestWriteErrorsFail).
+func TestDaemonCommandWriteErrors(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "iotgw.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/devices", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `[{"mac":"c0:56:e3:12:34:56","state":"ok"}]`)
+	})
+	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `{"version":"dev","mode":"monitor"}`)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln) // until Close
+	t.Cleanup(func() { srv.Close() })
+	cfg := filepath.Join(dir, "iotgw.toml")
+	if err := os.WriteFile(cfg, []byte("[daemon]\nsocket = \""+sock+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Close()
+	for _, name := range []string{"devices", "status"} {
+		t.Run(name, func(t *testing.T) {
+			if code, stdout, stderr := run(t, name, "--config", cfg); code != exitOK || stdout == "" {
+				t.Fatalf("to a buffer: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+			}
+			var errb bytes.Buffer
+			code := dispatch(context.Background(), []string{name, "--config", cfg}, full, &errb)
+			if code == exitOK || !strings.Contains(errb.String(), "iotgw "+name+": ") {
+				t.Errorf("to /dev/full: exit %d, stderr %q; want a failure told on stderr", code, errb.String())
 			}
 		})
 	}
