@@ -345,11 +345,10 @@ type analyzer struct {
 	// response.
 	lastSeq   uint32
 	lastReply reply
-	// lastSpaces are the protection spaces of the request the response
-	// being read answers, if lastAnswered: one without a request (the
-	// queue was behind) has none.
-	lastSpaces   httpauth.Spaces
-	lastAnswered bool
+	// lastOwnSpace is the protection space of the request the response
+	// being read answers; 0 for one without a request (the queue was
+	// behind). Only the space itself: a refusal marks no ancestor.
+	lastOwnSpace uint64
 
 	// judge keeps what the server challenged and refused on the flow,
 	// and the acceptances of Authorization credentials held back.

@@ -295,7 +295,7 @@ func (a *analyzer) dropHead() {
 func (a *analyzer) answer(f *inspect.Flow) (connect bool) {
 	a.resolveWait(f) // the answer before ended (it always has: one at a time)
 	a.curHead = false
-	a.lastAnswered = false
+	a.lastOwnSpace = 0
 	if a.dropped > 0 || a.qLen == 0 {
 		if a.dropped > 0 {
 			a.dropped--
@@ -313,7 +313,7 @@ func (a *analyzer) answer(f *inspect.Flow) (connect bool) {
 	}
 	a.curHead = e.head
 	a.lastSeq, a.lastReply = e.seq, a.reply
-	a.lastSpaces, a.lastAnswered = e.spaces, true
+	a.lastOwnSpace = e.spaces.Own
 	if !a.unpaired {
 		a.judge.Answered(f, a.proto.mem, &e.spaces, &httpauth.Answer{Status: a.reply.status, Challenge: a.reply.challenge})
 	}

@@ -558,8 +558,8 @@ func soapRefusal(r *reply) bool {
 // (an NVR's first try without one): the server demands tokens there
 // (httpauth.Judge.TokenRefused).
 func (a *analyzer) noteTokenRefusal(f *inspect.Flow) {
-	if !a.unpaired && a.lastAnswered && soapRefusal(&a.reply) {
-		a.judge.TokenRefused(f, a.proto.mem, &a.lastSpaces)
+	if !a.unpaired && a.lastOwnSpace != 0 && soapRefusal(&a.reply) {
+		a.judge.TokenRefused(f, a.proto.mem, a.lastOwnSpace)
 	}
 }
 

@@ -413,13 +413,14 @@ func (j *Judge) challenged(f *inspect.Flow, m *Memory, key uint64, now int64) {
 	}
 }
 
-// TokenRefused records that f's server refused a request in spaces sp
-// for want of a token (a SOAP fault saying the sender is not authorized,
-// a 401 without a challenge), whether the request carried one or not:
-// tokens are demanded in sp's own space from now on (TokenDemanded).
-func (j *Judge) TokenRefused(f *inspect.Flow, m *Memory, sp *Spaces) {
-	if sp.Own != 0 {
-		j.challenged(f, m, tokenSpace(sp.Own), f.Last().UnixNano())
+// TokenRefused records that f's server refused a request in its own
+// protection space own (Spaces.Own) for want of a token (a SOAP fault
+// saying the sender is not authorized, a 401 without a challenge),
+// whether the request carried one or not: tokens are demanded in that
+// space from now on (TokenDemanded).
+func (j *Judge) TokenRefused(f *inspect.Flow, m *Memory, own uint64) {
+	if own != 0 {
+		j.challenged(f, m, tokenSpace(own), f.Last().UnixNano())
 	}
 }
 
