@@ -3,6 +3,7 @@ package dnsproxy
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -58,6 +59,8 @@ func FuzzRespond(f *testing.F) {
 	f.Add(seedQuery("nas.lan.", dns.TypeAAAA, true), reply("nas.lan.", dns.TypeA))
 	f.Add(seedQuery("1.1.168.192.in-addr.arpa.", dns.TypePTR, false), reply("1.1.168.192.in-addr.arpa.", dns.TypePTR))
 	f.Add(seedQuery("data.1.168.192.in-addr.arpa.", dns.TypePTR, false), reply("data.1.168.192.in-addr.arpa.", dns.TypePTR))
+	long := strings.Repeat(strings.Repeat("a", 63)+".", 3) + strings.Repeat("b", 60) + "."
+	f.Add(seedQuery(long, dns.TypeAAAA, false), reply(long, dns.TypeAAAA))
 	f.Add(mustHex("1234 0100 0002 0000 0000 0000"+qHex+qHex), []byte{0, 0, 1})
 
 	quarantined := netip.MustParseAddr("192.168.1.23")

@@ -232,6 +232,10 @@ func (p *Proxy) notice(req *dns.Msg, at netip.Addr) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(req)
 	m.RecursionAvailable = true
+	// The answer's owner name points at the question's: written out
+	// again, a name near 255 bytes would take the answer past the 512
+	// bytes a client without EDNS reads.
+	m.Compress = true
 	q := req.Question[0]
 	hdr := dns.RR_Header{Name: q.Name, Class: dns.ClassINET, Ttl: uint32(p.cfg.NoticeTTL / time.Second)}
 	if q.Qclass == dns.ClassINET {

@@ -317,3 +317,47 @@ func TestUpstreamTSIGDropped(t *testing.T) {
 		})
 	}
 }
+
+// TestNoticeFitsUDP: the notice answer to a query for a name near the
+// 255-byte limit fits the 512 bytes a client without EDNS takes, as an
+// answer from the upstream does: the answer's owner name, written out
+// again in full, would carry it past them.
+func TestNoticeFitsUDP(t *testing.T) {
+	up := startUpstream(t)
+	p := startProxy(t, testConfig(up.addr), Deps{Quarantine: newFakeLookup(loop4), Allow: &fakeAllow{}})
+	long := strings.Repeat(strings.Repeat("a", 63)+".", 3) + strings.Repeat("b", 60) + "."
+	for _, tt := range []struct {
+		name  string
+		qtype uint16
+		edns  uint16 // 0: no OPT record
+		limit int
+	}{
+		{"a_without_edns", dns.TypeA, 0, dns.MinMsgSize},
+		{"aaaa_without_edns", dns.TypeAAAA, 0, dns.MinMsgSize},
+		{"a_edns_512", dns.TypeA, 512, dns.MinMsgSize},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := query(long, tt.qtype)
+			if tt.edns != 0 {
+				m.SetEdns0(tt.edns, false)
+			}
+			b, err := m.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := net.Dial("udp", p.Addrs()[0].String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			got := rawUDP(t, c, b, 5*time.Second)
+			if len(got) > tt.limit {
+				t.Errorf("answer of %d bytes, the client takes %d", len(got), tt.limit)
+			}
+			r := new(dns.Msg)
+			if err := r.Unpack(got); err != nil || len(r.Answer) != 1 || r.Truncated {
+				t.Errorf("answer %v (%v), want the notice address whole", r, err)
+			}
+		})
+	}
+}
