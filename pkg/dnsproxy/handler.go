@@ -2,6 +2,7 @@ package dnsproxy
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"slices"
@@ -34,17 +35,11 @@ func (p *Proxy) accept(h dns.Header) dns.MsgAcceptAction {
 }
 
 // serve answers one query; the client's address is the packet's source,
-// the router's address it reached the packet's destination.
+// the router's address it reached the packet's destination. The source
+// is one of Config.Clients: clientsOnly read the query.
 func (p *Proxy) serve(ctx context.Context, w dns.ResponseWriter, req *dns.Msg) {
 	client, tcp := clientOf(w.RemoteAddr())
 	at, _ := addrOf(w.LocalAddr())
-	if !p.isClient(client) {
-		p.st.outsiders.Add(1)
-		if tcp {
-			w.Close() // nothing more it could ask would be answered
-		}
-		return
-	}
 	resp := p.respond(ctx, client, at, req, tcp)
 	if resp == nil {
 		return
@@ -79,6 +74,47 @@ func (p *Proxy) isClient(client netip.Addr) bool {
 		return true
 	}
 	return slices.ContainsFunc(p.cfg.Clients, func(pr netip.Prefix) bool { return pr.Contains(client) })
+}
+
+// admits reports whether the proxy reads what source sends, and counts
+// an outsider.
+func (p *Proxy) admits(source net.Addr) bool {
+	if client, _ := clientOf(source); p.isClient(client) {
+		return true
+	}
+	p.st.outsiders.Add(1)
+	return false
+}
+
+var errOutsider = errors.New("dnsproxy: source outside the clients")
+
+// clientsOnly is the servers' reader: it drops what a source outside
+// Config.Clients sends before miekg/dns parses it, which would answer a
+// malformed query with FORMERR or NOTIMP before any handler sees it.
+// The sockets are *net.UDPConn, so ReadPacketConn is not needed.
+type clientsOnly struct {
+	dns.Reader
+	p *Proxy
+}
+
+// ReadUDP returns the next datagram from a client; the server's loop
+// would end at an error, so an outsider's is skipped here.
+func (r clientsOnly) ReadUDP(conn *net.UDPConn, timeout time.Duration) ([]byte, *dns.SessionUDP, error) {
+	for {
+		m, s, err := r.Reader.ReadUDP(conn, timeout)
+		if err != nil || r.p.admits(s.RemoteAddr()) {
+			return m, s, err
+		}
+	}
+}
+
+// ReadTCP fails for an outsider's connection, which the server then
+// closes: nothing it could ask would be answered.
+func (r clientsOnly) ReadTCP(conn net.Conn, timeout time.Duration) ([]byte, error) {
+	if !r.p.admits(conn.RemoteAddr()) {
+		return nil, errOutsider
+	}
+	return r.Reader.ReadTCP(conn, timeout)
 }
 
 func clientOf(a net.Addr) (client netip.Addr, tcp bool) {

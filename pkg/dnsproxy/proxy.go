@@ -199,7 +199,7 @@ type Stats struct {
 	UpstreamErrors      uint64 // SERVFAIL: the upstream failed, timed out or sent what cannot be packed
 	Overloaded          uint64 // SERVFAIL because MaxUpstream queries, or the client's share of them, were in flight
 	Malformed           uint64 // FORMERR, NOTIMP, BADVERS or dropped as unparsable
-	Outsiders           uint64 // queries from a source outside Config.Clients, dropped
+	Outsiders           uint64 // datagrams and TCP connections from a source outside Config.Clients, dropped unread
 	Truncated           uint64 // UDP answers cut to the client's size
 	ObservationsOut     uint64 // observations handed to the Observer
 	ObservationsDropped uint64 // lost to the rate bound or a slow Observer
@@ -499,6 +499,7 @@ func (p *Proxy) Serve(ctx context.Context, up func()) error {
 	for _, s := range servers {
 		s.Handler = handler
 		s.MsgAcceptFunc = p.accept
+		s.DecorateReader = func(r dns.Reader) dns.Reader { return clientsOnly{Reader: r, p: p} }
 		s.MsgInvalidFunc = func([]byte, error) { p.st.malformed.Add(1) }
 		s.UDPSize = p.cfg.MaxUDPSize
 		s.NotifyStartedFunc = func() { startedc <- struct{}{} }

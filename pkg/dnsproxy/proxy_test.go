@@ -2,6 +2,7 @@ package dnsproxy
 
 import (
 	"maps"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -347,7 +348,8 @@ func TestReverseAddr(t *testing.T) {
 
 // TestOutsideClientsDropped: a query whose source is outside Clients gets
 // no answer, over UDP (a forged source: the answer would go to that host)
-// and TCP alike; one from inside does.
+// and TCP alike, not even an error for a malformed one; one from inside
+// does.
 func TestOutsideClientsDropped(t *testing.T) {
 	up := startUpstream(t)
 	cfg := testConfig(up.addr)
@@ -379,5 +381,37 @@ func TestOutsideClientsDropped(t *testing.T) {
 				}
 			})
 		}
+	}
+	outside := p.Addrs()[0]
+	for _, tt := range []struct{ name, raw string }{
+		{"two_questions", "1234 0100 0002 0000 0000 0000" + qHex + qHex},
+		{"opcode_notify", "1234 2000 0001 0000 0000 0000" + qHex},
+		{"question_cut_short", "1234 0100 0001 0000 0000 0000 01 61 04 74"},
+	} {
+		t.Run("udp/outside_malformed_"+tt.name, func(t *testing.T) {
+			c, err := net.Dial("udp", outside.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if got := rawUDP(t, c, mustHex(tt.raw), 300*time.Millisecond); got != nil {
+				t.Errorf("answered %x", got)
+			}
+		})
+		t.Run("tcp/outside_malformed_"+tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", outside.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			msg := mustHex(tt.raw)
+			if _, err := c.Write(append([]byte{0, byte(len(msg))}, msg...)); err != nil {
+				t.Fatal(err)
+			}
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			if n, err := c.Read(make([]byte, 512)); n > 0 {
+				t.Errorf("answered %d bytes (%v)", n, err)
+			}
+		})
 	}
 }
