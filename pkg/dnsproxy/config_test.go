@@ -42,6 +42,8 @@ func TestNewConfig(t *testing.T) {
 		// Queries carry a name in its ASCII form, which these never match.
 		{"unicode_update_domain", func(c *Config, _ *Deps) { c.UpdateDomains = []string{"fw.bücher.de"} }, "xn--"},
 		{"escaped_update_domain", func(c *Config, _ *Deps) { c.UpdateDomains = []string{`fw\.vendor.test`} }, "update_domains"},
+		{"wildcard_update_domain", func(c *Config, _ *Deps) { c.UpdateDomains = []string{"*.vendor.test"} }, "wildcard"},
+		{"glob_local_domain", func(c *Config, _ *Deps) { c.LocalDomains = []string{"lan", "nas*.home.arpa"} }, "wildcard"},
 		{"punycode_update_domain_ok", func(c *Config, _ *Deps) { c.UpdateDomains = []string{"fw.xn--bcher-kva.de"} }, ""},
 		{"unicode_local_domain", func(c *Config, _ *Deps) { c.LocalDomains = []string{"lan", "büro"} }, "xn--"},
 		{"bad_local_domain", func(c *Config, _ *Deps) { c.LocalDomains = []string{"a..b"} }, "local_domains"},

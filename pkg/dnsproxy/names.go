@@ -25,6 +25,11 @@ func canonicalDomains(names []string) ([]string, error) {
 		if strings.ContainsFunc(n, func(r rune) bool { return r > unicode.MaxASCII }) {
 			return nil, fmt.Errorf("%q: write an internationalised name in its ASCII form (xn--…), which queries carry", n)
 		}
+		// A '*' would match only queries for that very character, not
+		// the names the owner meant.
+		if strings.Contains(n, "*") {
+			return nil, fmt.Errorf("%q: no wildcard; a domain covers the names below it (example.com for *.example.com)", n)
+		}
 		out = append(out, dns.CanonicalName(n))
 	}
 	return out, nil
