@@ -65,7 +65,7 @@ func fullChild(dir string, out io.Writer) error {
 				return err
 			}
 		}
-		err := s.flush(c)
+		_, err := s.flush(c)
 		if err == nil {
 			return fmt.Errorf("write %d of a state over the tmpfs worked", i)
 		}
@@ -79,7 +79,8 @@ func fullChild(dir string, out io.Writer) error {
 	for i := range 100 {
 		s.DeleteDevice(benchDevice(i, 0).MAC)
 	}
-	rep.Recovered = s.flush(causeUrgent) == nil
+	_, err = s.flush(causeUrgent)
+	rep.Recovered = err == nil
 	for l := range strings.SplitSeq(logs.String(), "\n") {
 		switch {
 		case strings.Contains(l, "level=ERROR") && strings.Contains(l, "cannot write state"):

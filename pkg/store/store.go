@@ -12,9 +12,10 @@
 // (devices, findings, verdicts, the outbox) are written at most once per
 // write interval (default 10 minutes); a device that is merely seen again,
 // or repeats a finding it already has, causes no write of its own; owner
-// actions and quarantine changes are
-// written at once, in the background; and a final write happens when
-// Run's context ends.
+// actions and quarantine changes are written at once, in the background,
+// but at most once per UrgentWriteGap (10 s), a burst within the gap in
+// one write at its end; and a final write happens when Run's context
+// ends.
 //
 // MaxBytes (default 4 MiB) caps the file and, by an estimate, the
 // findings held in memory; beyond it the oldest findings go first.
@@ -78,6 +79,15 @@ const (
 	// live (TestOpenMemoryBounded); one written at 16 MiB needs ~50 MiB
 	// of heap, more than a router with 128 MB can spare.
 	MaxMaxBytes = 8 << 20
+	// UrgentWriteGap is the least time between two background writes of
+	// urgent changes (quarantines, urgent alerts): the first is written
+	// at once, those that follow within the gap together at its end. A
+	// flood of new devices each quarantined for a default password would
+	// otherwise rewrite the whole state for each one, as fast as the
+	// flash takes it; this way it costs at most 6 writes a minute, and a
+	// power cut loses at most the last 10 s of automatic quarantines,
+	// which policy finds again when the devices try their logins.
+	UrgentWriteGap = 10 * time.Second
 )
 
 // Errors returned by the mutating methods.
@@ -93,6 +103,9 @@ type Clock interface {
 	Now() time.Time
 	// NewTicker returns a channel that receives every d, and a stop func.
 	NewTicker(d time.Duration) (<-chan time.Time, func())
+	// NewTimer returns a channel that receives once, after d, and a stop
+	// func.
+	NewTimer(d time.Duration) (<-chan time.Time, func())
 }
 
 type systemClock struct{}
@@ -102,6 +115,11 @@ func (systemClock) Now() time.Time { return time.Now() }
 func (systemClock) NewTicker(d time.Duration) (<-chan time.Time, func()) {
 	t := time.NewTicker(d)
 	return t.C, t.Stop
+}
+
+func (systemClock) NewTimer(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTimer(d)
+	return t.C, func() { t.Stop() }
 }
 
 // Options configure a store; zero fields take the defaults.
@@ -579,8 +597,9 @@ func (s *Store) SetAlertHolds(holds json.RawMessage) error {
 // Enqueue adds an alert to the outbox, due now. payload must be valid
 // JSON of at most 8 KiB. A full outbox drops its oldest item. Routine,
 // unless urgent: an alert acknowledged before the next interval never
-// reaches flash, but an urgent one (a quarantine) is written at once, so
-// that a power cut while the internet is down does not lose it.
+// reaches flash, but an urgent one (a quarantine) is written at once (or
+// at the end of UrgentWriteGap), so that a power cut while the internet
+// is down does not lose it.
 func (s *Store) Enqueue(payload json.RawMessage, urgent bool) (OutboxItem, error) {
 	if len(payload) > maxPayloadLen {
 		return OutboxItem{}, fmt.Errorf("%w: alert payload of %d bytes (max %d)", ErrInvalid, len(payload), maxPayloadLen)
@@ -721,27 +740,58 @@ func (s *Store) Stats() Stats {
 }
 
 // Run writes changes in the background until ctx ends: routine changes
-// once per write interval, urgent ones at once. When ctx ends it writes
-// what is left and returns that write's error. Call Run once; changes
-// made after it returned are written only by Flush.
+// once per write interval, urgent ones at once but at most one write per
+// UrgentWriteGap (those within the gap together at its end). When ctx
+// ends it writes what is left and returns that write's error. Call Run
+// once; changes made after it returned are written only by Flush.
 func (s *Store) Run(ctx context.Context) error {
-	tick, stop := s.clock.NewTicker(s.opts.WriteInterval)
-	defer stop()
+	tick, stopTick := s.clock.NewTicker(s.opts.WriteInterval)
+	defer stopTick()
+	var (
+		lastUrgent time.Time        // when an urgent write was last tried; zero: never
+		gapEnd     <-chan time.Time // set while urgent changes wait for the gap's end
+		stopGap    = func() {}
+	)
+	defer func() { stopGap() }()
+	urgentWrite := func() {
+		// A failed write is logged and kept in Stats, and retried on the
+		// next tick or at the next gap's end: failing flash is not
+		// hammered either.
+		if tried, _ := s.flush(causeUrgent); tried {
+			lastUrgent = s.clock.Now()
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
-			return s.flush(causeFinal)
+			_, err := s.flush(causeFinal)
+			return err
 		case <-s.urgent:
-			_ = s.flush(causeUrgent) // logged and kept in Stats; retried on the next tick
+			if gapEnd != nil {
+				continue // written at the gap's end
+			}
+			// At most a gap, whatever the clock did since (stepped back).
+			wait := min(lastUrgent.Add(UrgentWriteGap).Sub(s.clock.Now()), UrgentWriteGap)
+			if lastUrgent.IsZero() || wait <= 0 {
+				urgentWrite()
+				continue
+			}
+			gapEnd, stopGap = s.clock.NewTimer(wait)
+		case <-gapEnd:
+			gapEnd, stopGap = nil, func() {}
+			urgentWrite()
 		case <-tick:
-			_ = s.flush(causeRoutine)
+			_, _ = s.flush(causeRoutine)
 		}
 	}
 }
 
 // Flush writes the state now if anything changed since the last write,
 // including seen-again data (last-seen times, repeat counts).
-func (s *Store) Flush() error { return s.flush(causeFinal) }
+func (s *Store) Flush() error {
+	_, err := s.flush(causeFinal)
+	return err
+}
 
 // cause is why a write happens.
 type cause int
@@ -752,18 +802,19 @@ const (
 	causeFinal                // shutdown or Flush: seen-again data counts too
 )
 
-func (s *Store) flush(c cause) error {
+// flush writes the state if c calls for it, and reports whether it tried.
+func (s *Store) flush(c cause) (bool, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.mu.Lock()
 	if s.held != nil {
 		s.mu.Unlock()
-		return fmt.Errorf("state file %s not written: %w", s.opts.Path, s.held)
+		return false, fmt.Errorf("state file %s not written: %w", s.opts.Path, s.held)
 	}
 	gen, seenGen := s.gen, s.seenGen
 	if gen == s.writtenGen && (c != causeFinal || seenGen == s.writtenSeenGen) {
 		s.mu.Unlock()
-		return nil
+		return false, nil
 	}
 	doc := s.documentLocked()
 	s.mu.Unlock()
@@ -786,7 +837,7 @@ func (s *Store) flush(c cause) error {
 			level = slog.LevelDebug
 		}
 		s.log.Log(context.Background(), level, "cannot write state; will retry", "path", s.opts.Path, "err", err)
-		return err
+		return true, err
 	}
 	if prev != nil {
 		s.log.Info("state written again", "path", s.opts.Path)
@@ -803,7 +854,7 @@ func (s *Store) flush(c cause) error {
 	s.stats.TrimmedVerdicts = trim.verdicts
 	s.stats.OverCap = trim.overCap
 	s.logTrimLocked(trim, len(data))
-	return nil
+	return true, nil
 }
 
 // logTrimLocked warns when the size cap starts or changes what it leaves

@@ -23,13 +23,21 @@ import (
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
-// fakeClock hands out a fixed time and an unbuffered tick channel: a send
-// on it returns only once Run has taken the tick.
+// fakeClock hands out a time that moves only by Advance, and an
+// unbuffered tick channel: a send on it returns only once Run has taken
+// the tick. Its timers fire when Advance reaches their end.
 type fakeClock struct {
 	mu       sync.Mutex
 	now      time.Time
 	tick     chan time.Time
 	interval time.Duration
+	timers   []*fakeTimer
+	waits    []time.Duration // every timer asked for, in order
+}
+
+type fakeTimer struct {
+	end time.Time
+	c   chan time.Time
 }
 
 func newFakeClock() *fakeClock { return &fakeClock{now: t0, tick: make(chan time.Time)} }
@@ -40,10 +48,18 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
+// Advance moves the time on by d and fires the timers that end by then.
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+	c.timers = slices.DeleteFunc(c.timers, func(t *fakeTimer) bool {
+		if t.end.After(c.now) {
+			return false
+		}
+		t.c <- c.now
+		return true
+	})
 }
 
 func (c *fakeClock) NewTicker(d time.Duration) (<-chan time.Time, func()) {
@@ -51,6 +67,37 @@ func (c *fakeClock) NewTicker(d time.Duration) (<-chan time.Time, func()) {
 	defer c.mu.Unlock()
 	c.interval = d
 	return c.tick, func() {}
+}
+
+func (c *fakeClock) NewTimer(d time.Duration) (<-chan time.Time, func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{end: c.now.Add(d), c: make(chan time.Time, 1)}
+	c.waits = append(c.waits, d)
+	if d <= 0 {
+		t.c <- c.now
+	} else {
+		c.timers = append(c.timers, t)
+	}
+	return t.c, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.timers = slices.DeleteFunc(c.timers, func(o *fakeTimer) bool { return o == t })
+	}
+}
+
+// pending is how many timers wait to fire.
+func (c *fakeClock) pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.timers)
+}
+
+// timerWaits returns the durations of every timer asked for.
+func (c *fakeClock) timerWaits() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.waits)
 }
 
 // logBuffer collects log output from several goroutines.
@@ -552,6 +599,82 @@ func TestUrgentChangesWrittenPromptly(t *testing.T) {
 				t.Errorf("%d writes, want 1: nothing was left for the final write", w)
 			}
 		})
+	}
+}
+
+// TestUrgentFloodCoalesces is the flash budget for urgent changes: a
+// flood of new devices, each quarantined for a default password, 300 in
+// 6 s, used to cost a whole-state write per quarantine (210 writes of a
+// 3 MB state, 613 MB). The first is written at once; those within
+// UrgentWriteGap after it wait for the gap's end and go out in one write;
+// the final write takes the rest.
+func TestUrgentFloodCoalesces(t *testing.T) {
+	h := newHarness(t)
+	s := h.open()
+	stop := h.run(s)
+	quarantine := func(i int) {
+		t.Helper()
+		h.clock.Advance(20 * time.Millisecond)
+		q := Quarantine{MAC: hwaddr.MAC{0xc0, 0x56, 0xe3, 0, byte(i >> 8), byte(i)}, Mode: "block", Since: h.clock.Now(), By: ActorPolicy}
+		if err := s.PutQuarantine(q); err != nil {
+			t.Fatal(err)
+		}
+		// Run took the wake-up, so whatever it wrote for the change
+		// before is written.
+		waitFor(t, "the writer to take the change", func() bool { return len(s.urgent) == 0 })
+	}
+	quarantines := func() int { return len(h.fileDoc()["quarantines"].([]any)) }
+
+	quarantine(0)
+	waitWrites(t, s, 1) // at once: no tick was sent
+	first := h.clock.Now()
+	for i := 1; i < 300; i++ {
+		quarantine(i)
+	}
+	if st := s.Stats(); st.Writes != 1 {
+		stop()
+		t.Fatalf("%d writes for 300 quarantines within %v, want the first one only until the gap ends", st.Writes, UrgentWriteGap)
+	}
+	waitFor(t, "the writer to wait for the gap's end", func() bool { return h.clock.pending() == 1 })
+	if waits := h.clock.timerWaits(); len(waits) != 1 || waits[0] <= 0 || waits[0] > UrgentWriteGap {
+		t.Fatalf("timers %v, want one of at most %v", waits, UrgentWriteGap)
+	}
+	h.clock.Advance(first.Add(UrgentWriteGap).Sub(h.clock.Now()) - time.Millisecond)
+	if st := s.Stats(); st.Writes != 1 {
+		t.Fatalf("%d writes before the gap ended, want 1", st.Writes)
+	}
+	h.clock.Advance(time.Millisecond)
+	waitWrites(t, s, 2)
+	if n := quarantines(); n != 300 {
+		t.Fatalf("file has %d quarantines at the gap's end, want all 300", n)
+	}
+
+	// A change right after that write waits for the next gap's end; one
+	// after a quiet gap is written at once again.
+	quarantine(300)
+	waitFor(t, "the writer to wait for the gap's end", func() bool { return h.clock.pending() == 1 })
+	h.clock.Advance(UrgentWriteGap)
+	waitWrites(t, s, 3)
+	h.clock.Advance(UrgentWriteGap)
+	quarantine(301)
+	waitWrites(t, s, 4)
+	if n := quarantines(); n != 302 {
+		t.Fatalf("file has %d quarantines, want 302", n)
+	}
+
+	// Shutdown writes what waits for the gap, routine changes too.
+	quarantine(302)
+	if err := s.PutDevice(DeviceRecord{MAC: mac(1), Identity: Identity{Vendor: "Shelly"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Writes != 5 || st.UrgentWrites != 4 || st.Dirty {
+		t.Fatalf("stats %+v, want 4 urgent writes and the final one", st)
+	}
+	if got := h.open().Snapshot(); len(got.Quarantines) != 303 || len(got.Devices) != 1 {
+		t.Errorf("after shutdown the file has %d quarantines and %d devices, want 303 and 1", len(got.Quarantines), len(got.Devices))
 	}
 }
 
