@@ -210,6 +210,10 @@ func (a alertSettings) SetEnabled(name string, on bool) error {
 		_ = a.d.SetEnabled(name, was)
 		return fmt.Errorf("keep the switch of alert channel %q: %w", name, err)
 	}
+	// On flash before the page says so. A failed write leaves the switch
+	// as set: the store logs it, retries, and the owner sees the state
+	// problem.
+	_ = a.st.Sync(context.Background())
 	return nil
 }
 

@@ -70,6 +70,8 @@ type Store interface {
 	DeleteDecision(mac hwaddr.MAC)
 	SetAlertHolds(holds json.RawMessage) error
 	Stats() store.Stats
+	// Sync has the changes made so far on flash before it returns.
+	Sync(ctx context.Context) error
 }
 
 // Auditor queues active audits; *audit.Scheduler.

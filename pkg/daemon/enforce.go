@@ -579,7 +579,11 @@ func (d *Daemon) Quarantine(ctx context.Context, mac hwaddr.MAC, mode string, du
 	p := d.entryPlan(mac, rec, d.entryAddrsLocked(mac, d.metaFor(mac), dev))
 	p.expiryMark = releaseMark(dev, now)
 	d.mu.Unlock()
-	return d.applyOwner(ctx, mac, p)
+	if err := d.applyOwner(ctx, mac, p); err != nil {
+		return err
+	}
+	d.keepOwnerAction(ctx, "quarantine", mac)
+	return nil
 }
 
 // Release implements api.Backend: the owner releases a device. Policy
@@ -607,7 +611,11 @@ func (d *Daemon) Release(ctx context.Context, mac hwaddr.MAC) error {
 	if v.Enforce && (v.Action == config.ActionQuarantine || v.Action == config.ActionIsolate) {
 		return fmt.Errorf("%w: policy would quarantine it again at once (%s); change the configuration's rule for it (policy.devices) to release it", api.ErrConflict, v.Note)
 	}
-	return d.applyOwner(ctx, mac, plan{release: true, why: "released by you", released: released})
+	if err := d.applyOwner(ctx, mac, plan{release: true, why: "released by you", released: released}); err != nil {
+		return err
+	}
+	d.keepOwnerAction(ctx, "release", mac)
+	return nil
 }
 
 // releaseMark is when the owner's release at now takes effect (or the
@@ -642,6 +650,18 @@ func (d *Daemon) applyOwner(ctx context.Context, mac hwaddr.MAC, p plan) error {
 		return api.ErrProtected
 	}
 	return fmt.Errorf("nftables: %w", err)
+}
+
+// keepOwnerAction has the owner's action on flash before the page or the
+// CLI is told it is done: a power cut right after "released" must not
+// bring the quarantine back at the next start. A write that fails
+// changes nothing for the owner's action, which stands in the kernel and
+// in memory: the store retries, and the daemon shows the owner the state
+// problem.
+func (d *Daemon) keepOwnerAction(ctx context.Context, action string, mac hwaddr.MAC) {
+	if err := d.deps.Store.Sync(ctx); err != nil {
+		d.log.Warn("the owner's action is not on flash yet; the store writes it later", "action", action, "mac", mac, "err", err)
+	}
 }
 
 // SetTrusted implements api.Backend. A trusted device is released and
@@ -698,12 +718,13 @@ func (d *Daemon) SetTrusted(ctx context.Context, mac hwaddr.MAC, trusted bool) e
 	if err := d.saveDecision(dec); err != nil {
 		return err
 	}
+	d.keepOwnerAction(ctx, "trust", mac)
 	d.schedule(mac)
 	return nil
 }
 
 // SetName implements api.Backend.
-func (d *Daemon) SetName(_ context.Context, mac hwaddr.MAC, name string) error {
+func (d *Daemon) SetName(ctx context.Context, mac hwaddr.MAC, name string) error {
 	if _, known := d.lookup(mac); !known {
 		return api.ErrNotFound
 	}
@@ -712,7 +733,11 @@ func (d *Daemon) SetName(_ context.Context, mac hwaddr.MAC, name string) error {
 	m.decision.Name, m.decision.Updated = name, d.now()
 	dec := m.decision
 	d.mu.Unlock()
-	return d.saveDecision(dec)
+	if err := d.saveDecision(dec); err != nil {
+		return err
+	}
+	d.keepOwnerAction(ctx, "name", mac)
+	return nil
 }
 
 // lookup reports whether the daemon knows mac.

@@ -14,8 +14,9 @@
 // or repeats a finding it already has, causes no write of its own; owner
 // actions and quarantine changes are written at once, in the background,
 // but at most once per UrgentWriteGap (10 s), a burst within the gap in
-// one write at its end; and a final write happens when Run's context
-// ends.
+// one write at its end, and Sync has an owner's action on flash before
+// the owner is told it is done; and a final write happens when Run's
+// context ends.
 //
 // MaxBytes (default 4 MiB) caps the file and, by an estimate, the
 // findings held in memory; beyond it the oldest findings go first.
@@ -88,6 +89,11 @@ const (
 	// power cut loses at most the last 10 s of automatic quarantines,
 	// which policy finds again when the devices try their logins.
 	UrgentWriteGap = 10 * time.Second
+	// OwnerWriteGap is the least time between two writes for owner
+	// actions (Sync): a click on the page waits at most this long to be
+	// on flash, and a script driving the API costs at most one write a
+	// second.
+	OwnerWriteGap = time.Second
 )
 
 // Errors returned by the mutating methods.
@@ -213,6 +219,9 @@ type Store struct {
 	urgent chan struct{} // capacity 1: pending urgent writes coalesce
 
 	writeMu sync.Mutex // one file write at a time
+
+	ownerMu        sync.Mutex // one Sync at a time
+	lastOwnerWrite time.Time  // when Sync last tried a write; guarded by ownerMu
 
 	mu          sync.Mutex
 	devices     map[hwaddr.MAC]*DeviceRecord
@@ -791,6 +800,48 @@ func (s *Store) Run(ctx context.Context) error {
 func (s *Store) Flush() error {
 	_, err := s.flush(causeFinal)
 	return err
+}
+
+// Sync writes the changes made so far before it returns, for an owner's
+// action (a quarantine, a release, a trust from the page or the CLI) that
+// must be on flash, power cut or not, when the owner is told it is done.
+// Such writes are at most one per OwnerWriteGap: a Sync within the gap
+// after the last one waits for its end, Syncs waiting together share one
+// write, and one whose changes a write took already returns at once.
+// Seen-again data waits, as it does in Run. If ctx ends first, the
+// changes are left to Run and ctx's error is returned.
+func (s *Store) Sync(ctx context.Context) error {
+	s.ownerMu.Lock()
+	defer s.ownerMu.Unlock()
+	if !s.unwritten() {
+		return nil
+	}
+	// At most a gap, whatever the clock did since (stepped back).
+	wait := min(s.lastOwnerWrite.Add(OwnerWriteGap).Sub(s.clock.Now()), OwnerWriteGap)
+	if !s.lastOwnerWrite.IsZero() && wait > 0 {
+		gapEnd, stop := s.clock.NewTimer(wait)
+		defer stop()
+		select {
+		case <-gapEnd:
+		case <-ctx.Done():
+			return fmt.Errorf("state not written yet, left to the background writer: %w", ctx.Err())
+		}
+	}
+	tried, err := s.flush(causeUrgent)
+	if tried {
+		s.lastOwnerWrite = s.clock.Now()
+	}
+	return err
+}
+
+// unwritten reports whether a change worth a write is not on flash. A
+// write under way ends first: it may hold the change.
+func (s *Store) unwritten() bool {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen != s.writtenGen
 }
 
 // cause is why a write happens.

@@ -678,6 +678,76 @@ func TestUrgentFloodCoalesces(t *testing.T) {
 	}
 }
 
+// TestSyncForOwnerActions: an owner's action is on flash when Sync
+// returns, without Run. Such writes are at most one per OwnerWriteGap:
+// a Sync within the gap waits for its end, Syncs that wait together
+// share one write, and one whose change a write took returns at once.
+func TestSyncForOwnerActions(t *testing.T) {
+	h := newHarness(t)
+	s := h.open()
+	decide := func(i int) {
+		t.Helper()
+		if err := s.PutDecision(Decision{MAC: mac(byte(i)), Name: fmt.Sprintf("device %d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	decisions := func() int { return len(h.fileDoc()["decisions"].([]any)) }
+	syncing := func(ctx context.Context) <-chan error {
+		done := make(chan error, 1)
+		go func() { done <- s.Sync(ctx) }()
+		return done
+	}
+
+	decide(1)
+	if err := s.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Writes != 1 || st.Dirty || decisions() != 1 {
+		t.Fatalf("stats %+v, %d decisions in the file; want the first written at once", st, decisions())
+	}
+	if waits := h.clock.timerWaits(); len(waits) != 0 {
+		t.Fatalf("the first Sync waited %v", waits)
+	}
+	if err := s.Sync(context.Background()); err != nil || s.Stats().Writes != 1 {
+		t.Fatalf("Sync with nothing new: %v, %d writes; want no write", err, s.Stats().Writes)
+	}
+
+	// Within the gap: both wait for its end and share one write.
+	decide(2)
+	first := syncing(context.Background())
+	waitFor(t, "Sync to wait for the gap's end", func() bool { return h.clock.pending() == 1 })
+	decide(3)
+	second := syncing(context.Background())
+	if st := s.Stats(); st.Writes != 1 {
+		t.Fatalf("%d writes within the gap, want 1", st.Writes)
+	}
+	if waits := h.clock.timerWaits(); len(waits) != 1 || waits[0] <= 0 || waits[0] > OwnerWriteGap {
+		t.Fatalf("timers %v, want one of at most %v", waits, OwnerWriteGap)
+	}
+	h.clock.Advance(OwnerWriteGap)
+	for _, done := range []<-chan error{first, second} {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := s.Stats(); st.Writes != 2 || st.Dirty || decisions() != 3 {
+		t.Fatalf("stats %+v, %d decisions in the file; want one more write with both", st, decisions())
+	}
+
+	// A caller that gives up leaves the change to Run.
+	decide(4)
+	ctx, cancel := context.WithCancel(context.Background())
+	gaveUp := syncing(ctx)
+	waitFor(t, "Sync to wait for the gap's end", func() bool { return h.clock.pending() == 1 })
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Sync after its context ended: %v, want context.Canceled", err)
+	}
+	if st := s.Stats(); st.Writes != 2 || !st.Dirty {
+		t.Fatalf("stats %+v, want the change still to be written", st)
+	}
+}
+
 func TestNoOpChangesDoNotWrite(t *testing.T) {
 	h := newHarness(t)
 	s := h.open()
