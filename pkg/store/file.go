@@ -32,9 +32,9 @@ const SchemaVersion = 1
 //
 // The order of the members is the order in the file, and matters: the
 // schema first, read before the rest; then what must never be lost, the
-// quarantines and the owner's decisions, written even when empty so that
-// a reader knows it has them all; the bulk, devices with their findings,
-// last. A file cut short or damaged in its bulk (a torn write, the read
+// quarantines, the owner's decisions and muted alert channels, written
+// even when empty so that a reader knows it has them all; the bulk,
+// devices with their findings, last. A file cut short or damaged in its bulk (a torn write, the read
 // limit) still holds them whole (decode keeps what precedes the damage).
 type document struct {
 	Schema       int             `json:"schema"`
@@ -42,7 +42,7 @@ type document struct {
 	NextOutboxID uint64          `json:"next_outbox_id,omitempty"`
 	Quarantines  []*Quarantine   `json:"quarantines"`
 	Decisions    []*Decision     `json:"decisions"`
-	MutedAlerts  []string        `json:"muted_alert_channels,omitempty"`
+	MutedAlerts  []string        `json:"muted_alert_channels"`
 	AlertHolds   json.RawMessage `json:"alert_holds,omitempty"`
 	Outbox       []*OutboxItem   `json:"outbox,omitempty"`
 	Verdicts     []*Verdict      `json:"verdicts,omitempty"`
@@ -50,9 +50,10 @@ type document struct {
 
 	// unreadable lists, by table, the records decode dropped.
 	unreadable []unreadable
-	// The quarantines, the decisions were read to the end of their list
-	// (a damaged file's may have been cut short).
-	quarantinesRead, decisionsRead bool
+	// The quarantines, the decisions, the muted alert channels were read
+	// to the end of their list (a damaged file's may have been cut
+	// short); mutedListed: the file has a list of muted channels.
+	quarantinesRead, decisionsRead, mutedRead, mutedListed bool
 }
 
 // unreadable is what decode dropped of one table: records it could not
@@ -188,7 +189,14 @@ func (doc *document) decodeTables(dec *json.Decoder, from, maxFindings int) erro
 		}
 		key, _ := tok.(string)
 		// encoding/json matches names without regard to case; so does this.
-		switch strings.ToLower(key) {
+		key = strings.ToLower(key)
+		if doc.decisionsRead && !doc.mutedListed && key != "muted_alert_channels" {
+			// Earlier builds left the muted channels out when there were
+			// none, and write them right after the decisions: another
+			// member after those says there were none.
+			doc.mutedRead = true
+		}
+		switch key {
 		case "next_outbox_id":
 			// The outbox's next id is also found from the items' ids
 			// (adoptOutbox).
@@ -214,6 +222,7 @@ func (doc *document) decodeTables(dec *json.Decoder, from, maxFindings int) erro
 			doc.Outbox, err = decodeList(dec, doc, "outbox", rawItem(decodeRecord[*OutboxItem]))
 		case "muted_alert_channels":
 			doc.MutedAlerts, err = decodeList(dec, doc, "muted_alert_channels", rawItem(decodeRecord[string]))
+			doc.mutedListed, doc.mutedRead = true, err == nil
 		case "alert_holds":
 			var raw json.RawMessage
 			if err = dec.Decode(&raw); err == nil {
@@ -562,6 +571,9 @@ type trimReport struct {
 // never its records.
 func encode(doc *document, maxBytes int) ([]byte, trimReport, error) {
 	var t trimReport
+	if doc.MutedAlerts == nil {
+		doc.MutedAlerts = []string{} // [], not null: a reader knows it has them all
+	}
 	b, err := json.Marshal(doc)
 	if err != nil {
 		return nil, t, fmt.Errorf("encode state: %w", err)
@@ -1048,19 +1060,20 @@ func (s *Store) setAside(reason error) {
 // short by a torn write or the read limit, bad JSON, bytes after the
 // document) whose records before the damage decode read into doc, and
 // says what is kept. The owner hears of it (LoadError) only if the
-// quarantines or decisions may be among what is lost: the store writes
-// them first, so damage in the devices, the bulk, costs neither. It
-// returns the copy, "" if none was made.
+// quarantines, decisions or muted alert channels may be among what is
+// lost: the store writes them first, so damage in the devices, the bulk,
+// costs none of them. It returns the copy, "" if none was made.
 func (s *Store) salvage(doc *document, damage error, infix string) string {
 	path := s.opts.Path
 	why := clip(damage.Error(), maxReasonInLog)
-	whole := doc.quarantinesRead && doc.decisionsRead
-	kept := fmt.Sprintf("kept the %d quarantines and %d decisions read before the damage", len(doc.Quarantines), len(doc.Decisions))
+	whole := doc.quarantinesRead && doc.decisionsRead && doc.mutedRead
+	kept := fmt.Sprintf("kept the %d quarantines, %d decisions and %d muted alert channels read before the damage",
+		len(doc.Quarantines), len(doc.Decisions), len(doc.MutedAlerts))
 	dst, err := s.copyAside(infix)
 	if err != nil {
 		s.log.Error("state file damaged and cannot be set aside; keeping what was read before the damage, the next write replaces it",
 			"path", path, "reason", why, "err", err, "quarantines", len(doc.Quarantines), "decisions", len(doc.Decisions),
-			"devices", len(doc.Devices), "quarantines_and_decisions_whole", whole)
+			"devices", len(doc.Devices), "owner_records_whole", whole)
 		if !whole {
 			s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and could not be set aside (%v); %s, any after it are lost", why, err, kept))
 		}
@@ -1068,7 +1081,7 @@ func (s *Store) salvage(doc *document, damage error, infix string) string {
 	}
 	s.log.Warn("state file damaged; set aside, keeping what was read before the damage",
 		"path", path, "copy", dst, "reason", why, "quarantines", len(doc.Quarantines), "decisions", len(doc.Decisions),
-		"devices", len(doc.Devices), "quarantines_and_decisions_whole", whole)
+		"devices", len(doc.Devices), "owner_records_whole", whole)
 	if !whole {
 		s.noteLoadError(fmt.Sprintf("the state file was damaged (%s) and set aside as %s; %s, any after it are lost", why, dst, kept))
 	}

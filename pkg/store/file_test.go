@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"syscall"
@@ -127,16 +128,35 @@ func TestDamagedFileKeepsOwnerRecords(t *testing.T) {
 				}
 			}},
 		{"truncated_in_quarantines", []byte(`{"schema":1,"quarantines":[` + q1 + `,` + q2[:30]), nil,
-			"unexpected end of JSON input", "kept the 1 quarantines and 0 decisions read before the damage, any after it are lost",
+			"unexpected end of JSON input", "kept the 1 quarantines, 0 decisions and 0 muted alert channels read before the damage, any after it are lost",
 			func(t *testing.T, st State) {
 				if len(st.Quarantines) != 1 || st.Quarantines[0].MAC != mac(1) {
 					t.Errorf("quarantines %+v, want the first", st.Quarantines)
 				}
 			}},
+		// The muted channels come after the decisions, and are as much
+		// the owner's word.
+		{"truncated_in_muted_channels", []byte(`{"schema":1,"quarantines":[` + q1 + `],"decisions":[` + tv + `],"muted_alert_channels":["mail","pho`), nil,
+			"unexpected end of JSON input", "kept the 1 quarantines, 1 decisions and 1 muted alert channels read before the damage, any after it are lost",
+			func(t *testing.T, st State) {
+				if len(st.Quarantines) != 1 || len(st.Decisions) != 1 || !slices.Equal(st.MutedAlertChannels, []string{"mail"}) {
+					t.Errorf("quarantines %+v, decisions %+v, muted %v; want one each", st.Quarantines, st.Decisions, st.MutedAlertChannels)
+				}
+			}},
+		{"truncated_before_muted_channels", []byte(`{"schema":1,"quarantines":[` + q1 + `],"decisions":[` + tv + `],`), nil,
+			"unexpected end of JSON input", "kept the 1 quarantines, 1 decisions and 0 muted alert channels", func(*testing.T, State) {}},
+		// Earlier builds left the muted channels out when there were
+		// none: a member after the decisions says so.
+		{"none_muted_by_earlier_build_truncated_in_devices", []byte(`{"schema":1,"quarantines":[` + q1 + `],"decisions":[` + tv + `],"devices":[{"mac":"c0:56:e3:00:00:01"},{"mac":"c0:5`), nil,
+			"unexpected end of JSON input", "", func(t *testing.T, st State) {
+				if len(st.Quarantines) != 1 || len(st.Decisions) != 1 || len(st.Devices) != 1 {
+					t.Errorf("quarantines %+v, decisions %+v, devices %+v; want one each", st.Quarantines, st.Decisions, st.Devices)
+				}
+			}},
 		// The previous order, devices first: the decisions cannot have
 		// been read.
 		{"devices_first_truncated", []byte(`{"schema":1,"devices":[{"mac":"c0:56:e3:00:00:01"},{"mac":"c0:5`), nil,
-			"unexpected end of JSON input", "kept the 0 quarantines and 0 decisions",
+			"unexpected end of JSON input", "kept the 0 quarantines, 0 decisions and 0 muted alert channels",
 			func(t *testing.T, st State) {
 				if len(st.Devices) != 1 {
 					t.Errorf("devices %+v, want the first", st.Devices)
@@ -175,7 +195,7 @@ func TestDamagedFileKeepsOwnerRecords(t *testing.T) {
 					line = l
 				}
 			}
-			for _, want := range []string{"level=WARN", "copy=" + dst, tt.reason, fmt.Sprintf("quarantines_and_decisions_whole=%v", tt.lost == "")} {
+			for _, want := range []string{"level=WARN", "copy=" + dst, tt.reason, fmt.Sprintf("owner_records_whole=%v", tt.lost == "")} {
 				if !strings.Contains(line, want) {
 					t.Errorf("log line %q lacks %q; all logs:\n%s", line, want, h.logs)
 				}
@@ -249,6 +269,65 @@ func TestDamagedFileSurvivesPowerCut(t *testing.T) {
 				t.Errorf("LoadError %q after the write", got)
 			}
 			diffJSON(t, after.Snapshot(), want)
+		})
+	}
+}
+
+// TestEveryCutOfTheFileIsNoticed loads every prefix of real state files,
+// as a torn write or the read limit leaves them: whenever the owner's
+// records — quarantines, decisions, muted alert channels — come back
+// fewer than the whole file holds, the loss is named in LoadError, which
+// the daemon turns into the owner's alert. A cut between the end of the
+// decisions and the end of the muted channels used to drop the channels
+// with only a warning in the log.
+func TestEveryCutOfTheFileIsNoticed(t *testing.T) {
+	noneMuted := sampleState()
+	noneMuted.MutedAlertChannels = nil
+	tests := []struct {
+		name  string
+		state State
+	}{
+		{"sample", sampleState()},
+		{"none_muted", noneMuted},
+		{"owner_records_only", State{Quarantines: noneMuted.Quarantines, Decisions: noneMuted.Decisions}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			s := h.open()
+			fill(t, s, tt.state)
+			if err := s.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			file, err := os.ReadFile(h.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			whole := s.Snapshot()
+			failures := 0
+			for n := 1; n < len(file) && failures < 5; n++ {
+				// The prefix is handed to the store as its file: a copy
+				// kept aside is not needed here.
+				cut := newStore(h.options())
+				cut.readFile = func(string, int64) ([]byte, error) { return file[:n], nil }
+				cut.copyFile = func(dst, src string) error { return nil }
+				cut.load()
+				got, loadErr := cut.Snapshot(), cut.Stats().LoadError
+				var lost []string
+				if !reflect.DeepEqual(got.Quarantines, whole.Quarantines) {
+					lost = append(lost, "quarantines")
+				}
+				if !reflect.DeepEqual(got.Decisions, whole.Decisions) {
+					lost = append(lost, "decisions")
+				}
+				if !slices.Equal(got.MutedAlertChannels, whole.MutedAlertChannels) {
+					lost = append(lost, "muted alert channels")
+				}
+				if len(lost) > 0 && loadErr == "" {
+					failures++
+					t.Errorf("file cut after %d of %d bytes (…%s): lost %v, and LoadError is empty", n, len(file), file[max(0, n-40):n], lost)
+				}
+			}
 		})
 	}
 }

@@ -556,7 +556,7 @@ func TestUrgentChangesWrittenPromptly(t *testing.T) {
 		{"owner_mutes_alert_channel", func(s *Store) error { return s.SetAlertChannelMuted("phone", true) },
 			func(doc map[string]any) bool { return fmt.Sprint(doc["muted_alert_channels"]) == "[old phone]" }},
 		{"owner_unmutes_alert_channel", func(s *Store) error { return s.SetAlertChannelMuted("old", false) },
-			func(doc map[string]any) bool { return doc["muted_alert_channels"] == nil }},
+			func(doc map[string]any) bool { return fmt.Sprint(doc["muted_alert_channels"]) == "[]" }},
 		{"audit_ended", func(s *Store) error { return s.PutDevice(DeviceRecord{MAC: mac(9), LastAudit: t0}) },
 			func(doc map[string]any) bool { return strings.Contains(fmt.Sprint(doc["devices"]), "last_audit") }},
 		{"urgent_alert_queued", func(s *Store) error {
