@@ -45,7 +45,7 @@ func TestAlertSwitchSurvivesRestart(t *testing.T) {
 		return m
 	}
 
-	a, st := start(channels("phone", "tablet", "mail"))
+	a, _ := start(channels("phone", "tablet", "mail"))
 	if err := a.SetEnabled("phone", false); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestAlertSwitchSurvivesRestart(t *testing.T) {
 
 	// Restart with "mail" taken out of the configuration. No Flush: the
 	// owner's switch is on flash when the page is told it is done.
-	a, st = start(channels("phone", "tablet"))
+	a, st := start(channels("phone", "tablet"))
 	if got := enabled(a); got["phone"] || !got["tablet"] {
 		t.Errorf("after the restart: %v, want phone off and tablet on", got)
 	}
