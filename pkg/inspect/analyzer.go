@@ -29,6 +29,24 @@ type Analyzer interface {
 	Close(f *Flow)
 }
 
+// EarlyGapper is an optional extra for Analyzers that pair a server's
+// replies with the client's commands in order: a gap in ToClient whose
+// lost bytes the server sent before it had the client's first byte is
+// reported by EarlyGap instead of Gap. The engine knows it on a
+// connection seen from its start when the lost bytes end at or before
+// the acknowledgement number of the segment that carried the client's
+// first byte: the client had them when it spoke. They can only have
+// been the greeting, or part of it, and no reply to a command is among
+// them, so the replies after them still answer the commands in order.
+// The bytes after them are read from a line's start: a capture loses
+// whole segments, a client speaks after the greeting's last line, and
+// what the client had of the greeting after the loss is read before its
+// first byte, while no command awaits a reply. Any other gap in ToClient
+// is reported by Gap.
+type EarlyGapper interface {
+	EarlyGap(f *Flow)
+}
+
 // Waker is an optional extra for Analyzers that hold something back for
 // a while, a verdict that a later answer may still overturn: after
 // Flow.WakeAt, Wake is called once that time has come, at the first

@@ -204,6 +204,10 @@ type Engine struct {
 	// delivering is a held segment detached for delivery, which a panic
 	// in the analyzer must not leak.
 	delivering heldSegment
+	// speaking is, while handleTCP handles the segment that carries a
+	// client's first byte (firstWords), its acknowledgement number, for
+	// the gaps told before the flow's inspection keeps it (heard).
+	speaking ackMark
 
 	// hand is the inspection the sweep for idle ones weighed last
 	// (reclaim).
@@ -651,6 +655,10 @@ func (e *Engine) forgetReopen(f *Flow) {
 func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 	flags := p.TCPFlags
 	seq, data := p.Seq, p.Payload
+	if firstWords(f, dir, p) {
+		e.speaking = ackMark{seq: p.Ack, valid: true}
+		defer e.heard(f)
+	}
 	if flags&TCPFlagACK != 0 {
 		e.peerAcked(f, 1-dir, p.Ack)
 	}
@@ -696,7 +704,7 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 				data = nil
 			default:
 				e.Stats.Gaps++
-				e.gap(f, dir)
+				e.gapBefore(f, dir, seq)
 				e.deliverHeldBefore(f, dir, seq)
 				// The held segment may reach into this one.
 				data, seq = trimFront(data, seq, f.nextSeq[dir])
@@ -731,6 +739,25 @@ func (e *Engine) handleTCP(f *Flow, dir Dir, p *Packet) {
 			e.closeFlow(f)
 		}
 	}
+}
+
+// firstWords reports whether p, sent in dir, carries the first byte the
+// client sent on f, a connection seen from its start: its
+// acknowledgement number says which server bytes the client had when it
+// first spoke.
+func firstWords(f *Flow, dir Dir, p *Packet) bool {
+	return dir == ToServer && len(p.Payload) > 0 && p.TCPFlags&(TCPFlagSYN|TCPFlagACK) == TCPFlagACK &&
+		f.Opened() && f.Bytes[ToServer] == uint32(len(p.Payload)) && p.Seq == f.nextSeq[ToServer]
+}
+
+// heard keeps in f's inspection, if it still has one, what the client
+// had when it first spoke (speaking), for the gaps told after the
+// segment that carried its first byte.
+func (e *Engine) heard(f *Flow) {
+	if in := f.inspection(); in != nil {
+		in.heard = e.speaking
+	}
+	e.speaking = ackMark{}
 }
 
 // resetInWindow reports whether a RST sent in dir with sequence number
@@ -838,7 +865,7 @@ func (e *Engine) peerAcked(f *Flow, dir Dir, ack uint32) {
 		// The ACK ends short of the held segment: the bytes up to it are
 		// lost, those after it may still come.
 		e.Stats.Gaps++
-		e.gap(f, dir)
+		e.gapBefore(f, dir, ack)
 		f.nextSeq[dir] = ack
 	}
 }
@@ -942,7 +969,7 @@ func (e *Engine) flushHeld(f *Flow, dir Dir) {
 		return
 	}
 	e.Stats.Gaps++
-	e.gap(f, dir)
+	e.gapBefore(f, dir, in.held[dir].seq)
 	if in := f.inspection(); in != nil && in.held[dir].n > 0 {
 		f.nextSeq[dir] = in.held[dir].seq
 		e.deliverHeld(f, dir)
@@ -960,11 +987,23 @@ func (e *Engine) deliverHeldBefore(f *Flow, dir Dir, seq uint32) {
 	e.deliverHeld(f, dir)
 	if in := f.inspection(); in != nil && int32(seq-f.nextSeq[dir]) > 0 {
 		e.Stats.Gaps++
-		e.gap(f, dir)
+		e.gapBefore(f, dir, seq)
 	}
 }
 
-func (e *Engine) gap(f *Flow, dir Dir) {
+// gap tells f's analyzer that bytes sent in dir were lost, where they
+// end not known.
+func (e *Engine) gap(f *Flow, dir Dir) { e.lose(f, dir, ackMark{}) }
+
+// gapBefore is gap for lost bytes that end before end, the sequence
+// number of the first byte after them (or a later one).
+func (e *Engine) gapBefore(f *Flow, dir Dir, end uint32) {
+	e.lose(f, dir, ackMark{seq: end, valid: true})
+}
+
+// lose is gap and gapBefore: end, when valid, is where the lost bytes
+// end.
+func (e *Engine) lose(f *Flow, dir Dir, end ackMark) {
 	f.set(flagLost << dir)
 	if !f.has(flagIdentified) {
 		f.set(flagSkipped << dir) // the place moved past the hole
@@ -972,10 +1011,37 @@ func (e *Engine) gap(f *Flow, dir Dir) {
 	if f.has(flagStopped) {
 		return
 	}
-	if in := f.inspection(); in != nil {
-		e.releaseBuffer(&in.half[dir])
-		in.analyzer.Gap(f, dir)
+	in := f.inspection()
+	if in == nil {
+		return
 	}
+	e.releaseBuffer(&in.half[dir])
+	if dir == ToClient && e.beforeClientSpoke(f, in, end) {
+		if g, ok := in.analyzer.(EarlyGapper); ok {
+			g.EarlyGap(f)
+			return
+		}
+	}
+	in.analyzer.Gap(f, dir)
+}
+
+// beforeClientSpoke reports whether the server bytes lost from f's place
+// up to end were all sent before the server had the client's first
+// byte: the client had them when it sent that byte, on a connection seen
+// from its start. A loss that may reach past them moves the place past
+// them: it forgets what the client had, so that no later loss, however
+// far the sequence numbers wrapped, is taken for one before it.
+func (e *Engine) beforeClientSpoke(f *Flow, in *inspection, end ackMark) bool {
+	heard := in.heard
+	if e.speaking.valid {
+		heard = e.speaking
+	}
+	place := f.nextSeq[ToClient]
+	if end.valid && heard.valid && int32(heard.seq-place) >= 0 && end.seq-place <= heard.seq-place {
+		return true
+	}
+	in.heard, e.speaking = ackMark{}, ackMark{}
+	return false
 }
 
 // deliver hands stream bytes to the flow's analyzer, identifying the
@@ -1050,15 +1116,15 @@ func (e *Engine) identifyOnce(f *Flow, dir Dir, data []byte) {
 }
 
 // lostBefore tells f's new analyzer, about to read dir, which directions
-// lost bytes before it existed, by Gap as if it had read from the start
-// (see Flow.Opened): the other direction first, so that dir's Gap comes
-// right before the bytes that follow it. A hole a FIN or an ACK showed
+// lost bytes before it existed, by Gap (or EarlyGap) as if it had read
+// from the start (see Flow.Opened): the other direction first, so that
+// dir's Gap comes right before the bytes that follow it. A hole a FIN or an ACK showed
 // in front of the place is not told: its bytes may still come, in
 // order, or be reported once later bytes come after it.
 func (e *Engine) lostBefore(f *Flow, dir Dir) {
 	for _, d := range [2]Dir{1 - dir, dir} {
 		if f.has(flagSkipped << d) {
-			e.gap(f, d)
+			e.gapBefore(f, d, f.nextSeq[d])
 		}
 	}
 }

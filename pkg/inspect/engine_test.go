@@ -1738,6 +1738,98 @@ func TestLossBeforeTheAnalyzer(t *testing.T) {
 	}
 }
 
+// earlyLog is a callLog whose analyzers are EarlyGappers.
+type earlyLog struct{ callLog }
+
+func (l *earlyLog) NewAnalyzer(*Flow) Analyzer {
+	return &earlyLogAnalyzer{callLogAnalyzer{l: &l.callLog}}
+}
+
+type earlyLogAnalyzer struct{ callLogAnalyzer }
+
+func (a *earlyLogAnalyzer) EarlyGap(*Flow) { a.l.calls = append(a.l.calls, "early gap") }
+
+// TestEarlyGap: server bytes lost that the client had when it sent its
+// first byte (they end at or before that segment's acknowledgement
+// number, on a connection seen from its start) are reported to an
+// EarlyGapper by EarlyGap, whether the loss is told before the client's
+// bytes are read or after; a loss that may reach past them, or that
+// follows client bytes lost too, by Gap.
+func TestEarlyGap(t *testing.T) {
+	const A = TCPFlagACK
+	syn, synAck := seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToClient, 499, TCPFlagSYN|A, "", 0)
+	// acked is seg with an acknowledgement number.
+	acked := func(dir Dir, seq uint32, data string, ack uint32, at time.Duration) *Packet {
+		p := seg(dir, seq, A, data, at)
+		p.Ack = ack
+		return p
+	}
+	// other is a packet of another connection of the same client.
+	other := func(dir Dir, seq uint32, flags uint8, data string) *Packet {
+		p := seg(dir, seq, flags, data, 0)
+		if dir == ToServer {
+			p.SrcPort = 40001
+		} else {
+			p.DstPort = 40001
+		}
+		return p
+	}
+	tests := []struct {
+		name string
+		pkts []*Packet
+		want []string
+	}{
+		// The greeting (500-509) was lost; the client had it when it sent
+		// USER. The reply comes, held until PASS acknowledges it.
+		{"greeting_lost", []*Packet{syn, synAck, acked(ToServer, 100, "USER", 510, 1), acked(ToClient, 510, "+OK", 104, 2),
+			acked(ToServer, 104, "PASS", 513, 3)},
+			[]string{`feed to_server "USER"`, "early gap", `feed to_client "+OK"`, `feed to_server "PASS"`}},
+		// The loss is known (PASS acknowledges bytes never seen) when the
+		// reply comes.
+		{"greeting_lost_pipelined", []*Packet{syn, synAck, acked(ToServer, 100, "USER", 510, 1), acked(ToServer, 104, "PASS", 510, 2),
+			acked(ToClient, 510, "+OK", 108, 3)},
+			[]string{`feed to_server "USER"`, `feed to_server "PASS"`, "early gap", `feed to_client "+OK"`}},
+		{"greeting_read_while_busy", []*Packet{other(ToServer, 99, TCPFlagSYN, ""), other(ToClient, 499, TCPFlagSYN|A, ""), other(ToServer, 100, A, "x"),
+			syn, synAck, acked(ToClient, 500, "* OK", 100, 1), other(ToServer, 101, TCPFlagRST|A, ""), acked(ToServer, 100, "hi", 504, 2)},
+			[]string{`feed to_server "x"`, "early gap", `feed to_server "hi"`}},
+		// The reply to USER (510-512) was lost too.
+		{"reply_lost_too", []*Packet{syn, synAck, acked(ToServer, 100, "USER", 510, 1), acked(ToServer, 104, "PASS", 513, 2),
+			acked(ToClient, 513, "+OK", 108, 3)},
+			[]string{`feed to_server "USER"`, `feed to_server "PASS"`, "gap to_client", `feed to_client "+OK"`}},
+		// The client spoke before it had the greeting.
+		{"client_spoke_first", []*Packet{syn, synAck, acked(ToServer, 100, "USER", 500, 1), acked(ToClient, 510, "+OK", 104, 2),
+			acked(ToServer, 104, "PASS", 513, 3)},
+			[]string{`feed to_server "USER"`, "gap to_client", `feed to_client "+OK"`, `feed to_server "PASS"`}},
+		// The client's first bytes (100-109) were lost: what it had
+		// when it sent them is not known.
+		{"client_bytes_lost_too", []*Packet{syn, synAck, acked(ToServer, 110, "USER", 510, 1), acked(ToClient, 510, "+OK", 114, 2),
+			acked(ToServer, 114, "PASS", 513, 3)},
+			[]string{"gap to_server", `feed to_server "USER"`, "gap to_client", `feed to_client "+OK"`, `feed to_server "PASS"`}},
+		// A loss past what the client had (its ACKs show the capture lost
+		// that much), then one so far past it that the sequence numbers
+		// wrapped: neither is before the client spoke.
+		{"far_past_what_client_had", []*Packet{syn, synAck, acked(ToServer, 100, "USER", 510, 1), acked(ToServer, 104, "PASS", 500+1<<30, 2),
+			acked(ToClient, 500+1<<31-16, "+OK", 108, 3), acked(ToServer, 108, "QUIT", 500+1<<31-13+1<<30, 4),
+			acked(ToClient, 500+1<<31-13+1<<30, "+OK", 112, 5)},
+			[]string{`feed to_server "USER"`, `feed to_server "PASS"`, "gap to_client", `feed to_client "+OK"`,
+				`feed to_server "QUIT"`, "gap to_client", `feed to_client "+OK"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := &earlyLog{}
+			cfg := DefaultConfig()
+			cfg.MaxInspected = 1
+			e := testEngine(t, cfg, l)
+			for _, p := range tt.pkts {
+				e.HandlePacket(p)
+			}
+			if !slices.Equal(l.calls, tt.want) {
+				t.Errorf("calls %q, want %q", l.calls, tt.want)
+			}
+		})
+	}
+}
+
 // handOver is a Protocol whose analyzers hand the flow on when the
 // server says "go": to TLS (StartTLS) or, with ws, to the WebSocket
 // subprotocol "log" (StartWebSocket), whose analyzers l logs.

@@ -322,6 +322,7 @@ func (f *Flow) releaseInspection() {
 		e.dropHeld(&in.held[i])
 		in.acked[i] = ackMark{}
 	}
+	in.heard = ackMark{}
 	if in.reopen.valid && !(e.closing && e.busy == f) {
 		// The flow may outlive its inspection (stopped, taken for an
 		// idle one's): a SYN for its ports noted meanwhile must still
@@ -464,6 +465,10 @@ type inspection struct {
 	// highest ACK past the stream's place.
 	held  [2]heldSegment
 	acked [2]ackMark
+	// heard is the acknowledgement number of the segment that carried
+	// the client's first byte, on a connection seen from its start: the
+	// server bytes the client had when it first spoke (Engine.firstWords).
+	heard ackMark
 	// reopen: a client's SYN for a new connection on the flow's ports
 	// (Engine.noteReopen).
 	reopen ackMark
@@ -490,7 +495,8 @@ func (in *inspection) holdsBuffer() bool {
 	return in.half[0].buf|in.half[1].buf|in.held[0].buf|in.held[1].buf != 0
 }
 
-// ackMark is an acknowledgement number, when one was seen.
+// ackMark is a sequence number (an acknowledgement number, a SYN's, the
+// end of a hole), when one is known.
 type ackMark struct {
 	seq   uint32
 	valid bool
