@@ -388,6 +388,12 @@ func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
 	a.lines.Resync(dir)
 }
 
+// EarlyGap implements inspect.EarlyGapper: only the greeting, or part
+// of it, was lost, so the replies after it answer the commands in order
+// and a SASL exchange goes on. The next line is a reply, one that may
+// name the account.
+func (a *analyzer) EarlyGap(*inspect.Flow) { a.greeted = true }
+
 func (a *analyzer) Close(f *inspect.Flow) {
 	a.commands.Close(f)
 	a.proto.pool.Put(a)

@@ -412,8 +412,8 @@ func TestGreetingRepeats(t *testing.T) {
 // inspection was busy was read by no analyzer: the one the client's
 // first command gets once an inspection is free reads on as after lost
 // server bytes. It does not take the reply to that command for the
-// greeting, nor report it as a banner; its verdicts are unknown, as
-// after any loss.
+// greeting, nor report it as a banner. The client had those bytes when
+// it sent its first command, so they hold no reply: the verdicts stand.
 func TestGreetingReadWhileBusy(t *testing.T) {
 	col := &inspecttest.Collector{}
 	cfg := inspect.DefaultConfig()
@@ -430,7 +430,7 @@ func TestGreetingReadWhileBusy(t *testing.T) {
 	c.Client("PASS s3cret-Pass\r\n").Server("+OK Anna Schmidt has 3 messages\r\n")
 	c.Close()
 	e.Flush()
-	inspecttest.CheckLogins(t, col, "pop3", "192.168.1.10", []want{{"j***", "USER/PASS", "unique", "unknown"}})
+	inspecttest.CheckLogins(t, col, "pop3", "192.168.1.10", []want{{"j***", "USER/PASS", "unique", "yes"}})
 	if got := len(col.Kind(event.KindBanner)); got != 1 {
 		t.Errorf("%d banners, want 1: the busy connection's", got)
 	}
@@ -504,6 +504,71 @@ func TestClientFirst(t *testing.T) {
 			}
 			if inspecttest.Leaks(t, col.Events, "Anna") || inspecttest.Leaks(t, col.Events, "s3cret-Pass") {
 				t.Error("an account's name or password reached an event")
+			}
+		})
+	}
+}
+
+// TestGreetingLost: on a connection seen from its start, server bytes
+// the capture lost before the client's first command (the client had
+// them when it sent it: its ACK covers them) can only have been the
+// greeting: the replies after them answer the commands in order, and
+// the verdicts stand. A loss that reaches past what the client had when
+// it first spoke may have taken a reply: the verdicts are unknown.
+func TestGreetingLost(t *testing.T) {
+	plain := b64("\x00joe\x00s3cret-Pass")
+	tests := []struct {
+		name string
+		play func(c *inspecttest.Conv)
+		want []want
+	}{
+		{"user_pass", func(c *inspecttest.Conv) {
+			c.Lose(inspect.ToClient, len(greeting))
+			c.Client("USER joe\r\n").Server("+OK\r\n").Client("PASS s3cret-Pass\r\n").Server("+OK Anna Schmidt has 3 messages\r\n")
+		}, []want{{"j***", "USER/PASS", "unique", "yes"}}},
+		{"user_pass_refused", func(c *inspecttest.Conv) {
+			c.Lose(inspect.ToClient, len(greeting))
+			c.Client("USER joe\r\n").Server("+OK\r\n").Client("PASS s3cret-Pass\r\n").Server("-ERR invalid password\r\n")
+		}, []want{{"j***", "USER/PASS", "unique", "no"}}},
+		// Both commands sent before the first reply: the loss is told
+		// after both were read.
+		{"pipelined", func(c *inspecttest.Conv) {
+			c.Lose(inspect.ToClient, len(greeting))
+			c.Client("USER joe\r\n").Client("PASS s3cret-Pass\r\n").Server("+OK\r\n").Server("-ERR invalid password\r\n")
+		}, []want{{"j***", "USER/PASS", "unique", "no"}}},
+		// The SASL exchange running when the loss is told goes on.
+		{"auth_plain", func(c *inspecttest.Conv) {
+			c.Lose(inspect.ToClient, len(greeting))
+			c.Client("AUTH PLAIN\r\n").Server("+ \r\n").Client(plain + "\r\n").Server("+OK Anna Schmidt has 3 messages\r\n")
+		}, []want{{"j***", "AUTH PLAIN", "unique", "yes"}}},
+		// The reply to USER was lost too: "+OK" may be USER's.
+		{"user_reply_lost", func(c *inspecttest.Conv) {
+			c.Lose(inspect.ToClient, len(greeting))
+			c.Client("USER joe\r\n").Lose(inspect.ToClient, len("+OK\r\n")).Client("PASS s3cret-Pass\r\n").Server("+OK Anna Schmidt has 3 messages\r\n")
+		}, []want{{"j***", "USER/PASS", "unique", "unknown"}}},
+		// The client spoke before the greeting came: the lost bytes were
+		// sent after it, and may hold the reply to USER.
+		{"client_spoke_first", func(c *inspecttest.Conv) {
+			c.Client("USER joe\r\n").Lose(inspect.ToClient, len(greeting)+len("+OK\r\n"))
+			c.Client("PASS s3cret-Pass\r\n").Server("+OK Anna Schmidt has 3 messages\r\n")
+		}, []want{{"j***", "USER/PASS", "unique", "unknown"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New())
+			c := inspecttest.NewTCP(e, inspecttest.LANClient, server)
+			tt.play(c)
+			c.Close()
+			e.Flush()
+			inspecttest.CheckLogins(t, col, "pop3", "192.168.1.10", tt.want)
+			if got := col.Kind(event.KindBanner); len(got) != 0 {
+				t.Errorf("banner %v, want none", got[0].Evidence)
+			}
+			for _, s := range []string{"Anna", "s3cret-Pass"} {
+				if inspecttest.Leaks(t, col.Events, s) {
+					t.Errorf("%q reached an event", s)
+				}
 			}
 		})
 	}
