@@ -284,6 +284,15 @@ func (a *analyzer) Gap(f *inspect.Flow, dir inspect.Dir) {
 	a.waiting.clear()
 }
 
+// EarlyGap implements inspect.EarlyGapper: only the greeting, or part
+// of it, was lost, so the replies after it answer the commands in order.
+// A multi-line greeting's end may have been lost with it, and a 220
+// after it answers a command.
+func (a *analyzer) EarlyGap(*inspect.Flow) {
+	a.multiline = [3]byte{}
+	a.sawBanner = true
+}
+
 func (a *analyzer) Close(f *inspect.Flow) {
 	a.inWithoutPassword.Report(f, inspect.OutcomeAccepted)
 	a.commands.Close(f)

@@ -469,3 +469,66 @@ func TestUserReplyDecides(t *testing.T) {
 		})
 	}
 }
+
+// TestGreetingLost: on a connection seen from its start, server bytes
+// the capture lost before the client's first command (the client had
+// them when it sent it: its ACK covers them) can only have been the
+// greeting: the replies after them answer the commands in order, and
+// the verdicts stand. A loss that reaches past what the client had when
+// it first spoke may have taken a reply: the verdicts are unknown.
+func TestGreetingLost(t *testing.T) {
+	const greeting = "220 (vsFTPd 3.0.3)\r\n"
+	tests := []struct {
+		name string
+		play func(c *inspecttest.Conv)
+		want string // the login's verdict
+	}{
+		{"accepted", func(c *inspecttest.Conv) {
+			c.Lose(inspect.ToClient, len(greeting))
+			c.Client("USER admin\r\n").Server("331 Please specify the password.\r\n").Client("PASS s3cret-Pass\r\n").Server("230 Login successful.\r\n")
+		}, "yes"},
+		{"refused", func(c *inspecttest.Conv) {
+			c.Lose(inspect.ToClient, len(greeting))
+			c.Client("USER admin\r\n").Server("331 Please specify the password.\r\n").Client("PASS s3cret-Pass\r\n").Server("530 Login incorrect.\r\n")
+		}, "no"},
+		{"pipelined", func(c *inspecttest.Conv) {
+			c.Lose(inspect.ToClient, len(greeting))
+			c.Client("USER admin\r\n").Client("PASS s3cret-Pass\r\n").Server("331 Please specify the password.\r\n").Server("530 Login incorrect.\r\n")
+		}, "no"},
+		// The end of a multi-line greeting was lost: what follows is the
+		// first reply, not more of the greeting.
+		{"greeting_end_lost", func(c *inspecttest.Conv) {
+			c.Server("220-Welcome\r\n").Lose(inspect.ToClient, len("220-Be nice\r\n220 ready\r\n"))
+			c.Client("USER admin\r\n").Server("331 Please specify the password.\r\n").Client("PASS s3cret-Pass\r\n").Server("230 Login successful.\r\n")
+		}, "yes"},
+		// The reply to USER was lost too: "230" may be USER's.
+		{"user_reply_lost", func(c *inspecttest.Conv) {
+			c.Lose(inspect.ToClient, len(greeting))
+			c.Client("USER admin\r\n").Lose(inspect.ToClient, len("331 Please specify the password.\r\n"))
+			c.Client("PASS s3cret-Pass\r\n").Server("230 Login successful.\r\n")
+		}, "unknown"},
+		// The client spoke before the greeting came: the lost bytes were
+		// sent after it, and may hold the reply to USER.
+		{"client_spoke_first", func(c *inspecttest.Conv) {
+			c.Client("USER admin\r\n").Lose(inspect.ToClient, len(greeting)+len("331 Please specify the password.\r\n"))
+			c.Client("PASS s3cret-Pass\r\n").Server("230 Login successful.\r\n")
+		}, "unknown"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New())
+			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:21")
+			tt.play(c)
+			c.Close()
+			e.Flush()
+			got := col.Kind(event.KindPlaintextCredentials)
+			if len(got) != 1 || got[0].Evidence["user"] != "a***" || got[0].Evidence["accepted"] != tt.want {
+				t.Fatalf("logins %v, want one of a***, accepted %s", evidence(got), tt.want)
+			}
+			if inspecttest.Leaks(t, col.Events, "s3cret-Pass") {
+				t.Error("password leaked into an event")
+			}
+		})
+	}
+}
