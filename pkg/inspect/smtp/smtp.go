@@ -300,6 +300,12 @@ func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 	a.lines.Resync(dir)
 }
 
+// EarlyGap implements inspect.EarlyGapper: only the greeting, or part
+// of it, was lost, so the replies after it answer the commands in order
+// and a SASL exchange goes on; a 220 after it answers a command
+// (STARTTLS).
+func (a *analyzer) EarlyGap(*inspect.Flow) { a.greeted = true }
+
 func (a *analyzer) Close(f *inspect.Flow) {
 	a.pending.Report(f, inspect.OutcomeUnknown)
 	a.proto.pool.Put(a)

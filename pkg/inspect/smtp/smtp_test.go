@@ -373,3 +373,62 @@ func TestSASLScratchWiped(t *testing.T) {
 		}
 	}
 }
+
+// TestGreetingLost: on a connection seen from its start, server bytes
+// the capture lost before the client's first command (the client had
+// them when it sent it: its ACK covers them) can only have been the
+// greeting: the replies after them answer the commands in order, and
+// the verdicts stand. A loss that reaches past what the client had when
+// it first spoke may have taken a reply: the verdicts are unknown.
+func TestGreetingLost(t *testing.T) {
+	plain := b64("\x00joe@example.com\x00s3cret-Pass")
+	const ehloReply = "250-mail.example.com\r\n250 AUTH PLAIN LOGIN\r\n"
+	tests := []struct {
+		name string
+		play func(c *inspecttest.Conv)
+		want []want
+	}{
+		{"ehlo_then_auth", func(c *inspecttest.Conv) {
+			c.Lose(inspect.ToClient, len(greeting))
+			c.Client("EHLO cam\r\n").Server(ehloReply).Client("AUTH PLAIN " + plain + "\r\n").Server("235 2.7.0 Authentication successful\r\n")
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "yes"}}},
+		{"auth_login", func(c *inspecttest.Conv) {
+			c.Lose(inspect.ToClient, len(greeting))
+			c.Client("EHLO cam\r\n").Server(ehloReply).Client("AUTH LOGIN\r\n").Server("334 VXNlcm5hbWU6\r\n").
+				Client(b64("joe@example.com") + "\r\n").Server("334 UGFzc3dvcmQ6\r\n").Client(b64("s3cret-Pass") + "\r\n").
+				Server("535 5.7.8 Error: authentication failed\r\n")
+		}, []want{{"jo***", "AUTH LOGIN", "unique", "no"}}},
+		// A client that does not wait for the reply to EHLO: the loss is
+		// told after AUTH was read.
+		{"auth_before_ehlo_reply", func(c *inspecttest.Conv) {
+			c.Lose(inspect.ToClient, len(greeting))
+			c.Client("EHLO cam\r\n").Client("AUTH PLAIN " + plain + "\r\n").Server(ehloReply).Server("235 2.7.0 Authentication successful\r\n")
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "yes"}}},
+		// The reply to EHLO was lost too: "235" may be EHLO's.
+		{"ehlo_reply_lost", func(c *inspecttest.Conv) {
+			c.Lose(inspect.ToClient, len(greeting))
+			c.Client("EHLO cam\r\n").Lose(inspect.ToClient, len(ehloReply))
+			c.Client("AUTH PLAIN " + plain + "\r\n").Server("235 2.7.0 Authentication successful\r\n")
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "unknown"}}},
+		// The client spoke before the greeting came: the lost bytes were
+		// sent after it, and may hold the reply to EHLO.
+		{"client_spoke_first", func(c *inspecttest.Conv) {
+			c.Client("EHLO cam\r\n").Lose(inspect.ToClient, len(greeting)+len(ehloReply))
+			c.Client("AUTH PLAIN " + plain + "\r\n").Server("235 2.7.0 Authentication successful\r\n")
+		}, []want{{"jo***", "AUTH PLAIN", "unique", "unknown"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New())
+			c := inspecttest.NewTCP(e, inspecttest.LANClient, server)
+			tt.play(c)
+			c.Close()
+			e.Flush()
+			inspecttest.CheckLogins(t, col, "smtp", "192.168.1.10", tt.want)
+			if inspecttest.Leaks(t, col.Events, "s3cret-Pass") {
+				t.Error("password leaked into an event")
+			}
+		})
+	}
+}
