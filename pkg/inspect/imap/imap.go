@@ -491,6 +491,16 @@ func (a *analyzer) Gap(_ *inspect.Flow, dir inspect.Dir) {
 	}
 }
 
+// EarlyGap implements inspect.EarlyGapper: only the greeting, or part
+// of it, was lost, so a continuation request after it answers the
+// AUTHENTICATE in flight, whose exchange goes on, and the next line is
+// read, whatever it starts with. The next status is any, one that may
+// name a person.
+func (a *analyzer) EarlyGap(*inspect.Flow) {
+	a.literal[inspect.ToClient], a.inResponse = 0, false
+	a.greeted = true
+}
+
 // commandNames are the commands of IMAP4rev1 and IMAP4rev2 (RFC 3501,
 // RFC 9051) and of common extensions.
 var commandNames = [...]string{

@@ -523,3 +523,50 @@ func TestGreeting(t *testing.T) {
 		})
 	}
 }
+
+// TestGreetingLostLogin: on a connection seen from its start, server
+// bytes the capture lost before the client's first command (the client
+// had them when it sent it: its ACK covers them) can only have been the
+// greeting: a continuation request after them answers the AUTHENTICATE
+// in flight, and the exchange goes on to its verdict. A loss that
+// reaches past what the client had when it first spoke may have taken
+// a reply; the tagged one still judges its command's login.
+func TestGreetingLostLogin(t *testing.T) {
+	plain := b64("\x00joe\x00s3cret-Pass")
+	tests := []struct {
+		name string
+		play func(c *inspecttest.Conv)
+		want []want
+	}{
+		{"login", func(c *inspecttest.Conv) {
+			c.Lose(inspect.ToClient, len(greeting))
+			c.Client("a1 LOGIN joe s3cret-Pass\r\n").Server("a1 OK LOGIN completed\r\n")
+		}, []want{{"j***", "LOGIN", "unique", "yes"}}},
+		{"authenticate", func(c *inspecttest.Conv) {
+			c.Lose(inspect.ToClient, len(greeting))
+			c.Client("a1 AUTHENTICATE PLAIN\r\n").Server("+ \r\n").Client(plain + "\r\n").Server("a1 OK Logged in\r\n")
+		}, []want{{"j***", "AUTHENTICATE PLAIN", "unique", "yes"}}},
+		{"authenticate_refused", func(c *inspecttest.Conv) {
+			c.Lose(inspect.ToClient, len(greeting))
+			c.Client("a1 AUTHENTICATE PLAIN\r\n").Server("+ \r\n").Client(plain + "\r\n").Server("a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n")
+		}, []want{{"j***", "AUTHENTICATE PLAIN", "unique", "no"}}},
+		{"continuation_lost", func(c *inspecttest.Conv) {
+			c.Lose(inspect.ToClient, len(greeting))
+			c.Client("a1 AUTHENTICATE PLAIN\r\n").Lose(inspect.ToClient, len("+ \r\n")).Client(plain + "\r\n").Server("a1 OK Logged in\r\n")
+		}, []want{{"j***", "AUTHENTICATE PLAIN", "unique", "yes"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			col := &inspecttest.Collector{}
+			e := inspecttest.Engine(t, col, nil, New())
+			c := inspecttest.NewTCP(e, inspecttest.LANClient, server)
+			tt.play(c)
+			c.Close()
+			e.Flush()
+			inspecttest.CheckLogins(t, col, "imap", "192.168.1.10", tt.want)
+			if inspecttest.Leaks(t, col.Events, "s3cret-Pass") {
+				t.Error("password leaked into an event")
+			}
+		})
+	}
+}
