@@ -77,7 +77,7 @@ func lanDeviceUnnamed(cfg *config.Config, dev string) []string {
 // configWarnings are what check-config and run tell of a configuration
 // that loads but is not what its owner likely meant.
 func configWarnings(cfg *config.Config, path string) []string {
-	var out []string
+	out := slices.Clone(cfg.Warnings())
 	for _, w := range config.ExposedFiles(cfg, path) {
 		out = append(out, "a file with secrets is exposed: "+w)
 	}

@@ -185,6 +185,8 @@ func TestCheckConfigLANDevice(t *testing.T) {
 		{"nflog", "[lan]\ninterfaces = [\"eth1\"]\n[capture]\nmode = \"nflog\"\n", "eth1", nil},
 		// Allowed once, honoured as 8 MiB now.
 		{"store_16MiB", "[store]\nmax_bytes = 16777216\n", "br-lan", []string{"store.max_bytes 16777216 is taken as 8388608"}},
+		// Refused once; a file that ran before must still start.
+		{"capture_twice", "[capture]\ninterfaces = [\"br-lan\", \"br-lan\"]\n", "br-lan", []string{`capture_twice.toml:2: capture.interfaces: "br-lan" is named twice: taken once`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conf := filepath.Join(dir, tc.name+".toml")

@@ -97,6 +97,9 @@ func needRestart(running, next *config.Config) []string {
 	var out []string
 	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
 	for i := range va.NumField() {
+		if !va.Type().Field(i).IsExported() {
+			continue // no setting: what loading the file noted
+		}
 		section := tomlName(va.Type().Field(i))
 		sa, sb := va.Field(i), vb.Field(i)
 		if sa.Kind() != reflect.Struct {

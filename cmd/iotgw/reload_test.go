@@ -72,6 +72,34 @@ func TestNeedRestart(t *testing.T) {
 	}
 }
 
+// TestNeedRestartRepeats: a file that names an interface twice loads
+// with it once, and a reload compares what loaded: the same list written
+// once or twice needs no restart.
+func TestNeedRestartRepeats(t *testing.T) {
+	for _, tc := range []struct {
+		name, running, next string
+		want                []string
+	}{
+		{"capture_twice_then_once", "[capture]\ninterfaces = [\"br-lan\", \"br-lan\"]\n", "", nil},
+		{"lan_once_then_twice", "", "[lan]\ninterfaces = [\"br-lan\", \"br-lan\"]\n", nil},
+		{"capture_twice_then_another", "[capture]\ninterfaces = [\"br-lan\", \"br-lan\"]\n", "[capture]\ninterfaces = [\"br-guest\"]\n", []string{"capture.interfaces"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			running, err := config.Parse("running.toml", []byte(tc.running))
+			if err != nil {
+				t.Fatal(err)
+			}
+			next, err := config.Parse("next.toml", []byte(tc.next))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := needRestart(running, next); !slices.Equal(got, tc.want) {
+				t.Errorf("%v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 // reloadHarness is a daemon with fakes for the kernel parts, the active
 // audit run by runners the test makes, and the reloader the daemon's
 // SIGHUP uses.

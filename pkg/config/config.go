@@ -12,8 +12,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,7 +46,16 @@ type Config struct {
 	Web        Web          `toml:"web"`
 	Alert      alert.Config `toml:"alert"`
 	Audit      Audit        `toml:"audit"`
+
+	// warnings are what Parse took as the owner likely meant, not as
+	// written (Warnings).
+	warnings []string
 }
+
+// Warnings are what the file loaded as, not as it was written: an
+// interface or address named twice is taken once. `iotgw run` and
+// check-config tell them.
+func (c *Config) Warnings() []string { return c.warnings }
 
 // DNSProxy configures the DNS forwarder quarantined devices are sent to.
 type DNSProxy struct {
@@ -465,6 +474,10 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, Errors{decodeError(path, data, err)}
 	}
 	lines := keyLines(data)
+	for _, w := range cfg.dropRepeats() {
+		w.File, w.Line = path, lines.findString(w.Key)
+		cfg.warnings = append(cfg.warnings, w.Error())
+	}
 	var errs Errors
 	for _, k := range md.Undecoded() {
 		errs = append(errs, &Error{File: path, Line: lines.find(k), Key: k.String(), Msg: "unknown key"})
@@ -520,9 +533,6 @@ func (c *Config) validate() []*Error {
 		if err := checkInterfaceName(name); err != nil {
 			bad("lan.interfaces", "%v", err)
 		}
-	}
-	for _, name := range twice(c.LAN.Interfaces) {
-		bad("lan.interfaces", "%q is named twice", name)
 	}
 	for _, f := range c.LAN.LeaseFiles {
 		// The daemon's working directory is not the owner's.
@@ -707,10 +717,6 @@ func (c *Config) validate() []*Error {
 				bad("capture.interfaces", "%v", err)
 			}
 		}
-		// Two rings on one interface would read each packet twice.
-		for _, name := range twice(cp.Interfaces) {
-			bad("capture.interfaces", "%q is named twice", name)
-		}
 	}
 	// The rings are kernel memory pinned for good, on routers of 64 or
 	// 128 MB: at most 16 MiB each, and 32 MiB for all interfaces.
@@ -796,17 +802,45 @@ func (c *Config) validate() []*Error {
 	return errs
 }
 
-// twice lists the values that occur more than once in list, each once.
-func twice[T comparable](list []T) []T {
-	var out []T
-	seen := make(map[T]bool, len(list))
-	for _, v := range list {
-		if seen[v] && !slices.Contains(out, v) {
-			out = append(out, v)
+// dropRepeats takes out of the lists whose entries must differ each
+// entry named again, and says what it took out. Two rings on one
+// interface would read every packet twice, a second listener on one
+// address fails and the page would never come up. Not refused: files
+// that repeated one ran before, and an upgrade must not turn them into
+// files the daemon will not start with.
+func (c *Config) dropRepeats() []*Error {
+	var notes []*Error
+	note := func(key string, repeated []string) {
+		for _, r := range repeated {
+			notes = append(notes, &Error{Key: key, Msg: r + " is named twice: taken once"})
 		}
-		seen[v] = true
 	}
-	return out
+	var repeated []string
+	c.LAN.Interfaces, repeated = withoutRepeats(c.LAN.Interfaces, strconv.Quote)
+	note("lan.interfaces", repeated)
+	c.Capture.Interfaces, repeated = withoutRepeats(c.Capture.Interfaces, strconv.Quote)
+	note("capture.interfaces", repeated)
+	c.Web.Addresses, repeated = withoutRepeats(c.Web.Addresses, netip.Addr.String)
+	note("web.addresses", repeated)
+	return notes
+}
+
+// withoutRepeats returns list with each value once, in the order of its
+// first occurrence, and the values it named more than once, each once
+// and as name writes it.
+func withoutRepeats[T comparable](list []T, name func(T) string) (kept []T, repeated []string) {
+	seen := make(map[T]int, len(list))
+	for _, v := range list {
+		if seen[v]++; seen[v] == 1 {
+			kept = append(kept, v)
+		} else if seen[v] == 2 {
+			repeated = append(repeated, name(v))
+		}
+	}
+	if len(repeated) == 0 {
+		return list, nil
+	}
+	return kept, repeated
 }
 
 // checkInterfaceName applies the rules the quarantine's nftables rules

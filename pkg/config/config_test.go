@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -98,17 +99,6 @@ func TestParse(t *testing.T) {
 		{name: "number_for_text", input: "[daemon]\nlog_level = 1\n", err: "test.toml:2: daemon.log_level: a whole number where text is wanted"},
 		{name: "number_for_bool", input: "[web]\nhttps = 1\n", err: "test.toml:2: web.https: a whole number where true or false is wanted"},
 		{name: "list_for_text", input: "[[alert.channel]]\ntype = [\"ntfy\"]\n", err: "test.toml:2: alert.channel.type: a list where text is wanted"},
-		// The page's second listener on one address fails with "address
-		// already in use", and the page never comes up.
-		{name: "web_address_twice", input: "[web]\naddresses = [\"192.168.1.1\", \"127.0.0.1\", \"192.168.1.1\"]\n", err: "test.toml:2: web.addresses: 192.168.1.1 is named twice"},
-		// Two rings on one interface give the inspectors every packet twice.
-		{name: "capture_interface_twice", input: "[capture]\ninterfaces = [\"br-lan\", \"br-lan\"]\n", err: "test.toml:2: capture.interfaces: \"br-lan\" is named twice"},
-		{name: "lan_interface_twice", input: "[lan]\ninterfaces = [\"br-lan\", \"br-guest\", \"br-lan\"]\n", err: "test.toml:2: lan.interfaces: \"br-lan\" is named twice"},
-		{name: "interfaces_each_once", input: "[lan]\ninterfaces = [\"br-lan\", \"br-guest\"]\n[capture]\ninterfaces = [\"br-lan\", \"br-guest\"]\n[web]\naddresses = [\"192.168.1.1\", \"127.0.0.1\"]\n", check: func(t *testing.T, c *Config) {
-			if len(c.Capture.Interfaces) != 2 || len(c.Web.Addresses) != 2 {
-				t.Errorf("capture.interfaces %v, web.addresses %v", c.Capture.Interfaces, c.Web.Addresses)
-			}
-		}},
 		// 4 GiB and 2 GiB of stream buffers in all, whose product a
 		// 32-bit router (mips, armv7) would wrap to 0 and below.
 		{name: "stream_memory_4GiB", input: "[inspect]\nstream_buffer = 1048576\nmax_buffers = 4096\n", err: "test.toml:3: inspect.max_buffers: 4096 buffers"},
@@ -126,6 +116,51 @@ func TestParse(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
 				t.Fatalf("error %v, want one containing %q", err, tt.err)
+			}
+		})
+	}
+}
+
+// A list whose entries must differ that names one twice is taken with
+// it once and a warning, not refused: such a file ran before (the page's
+// second listener failed, a second ring read every packet again), and a
+// package upgrade must not leave the router without its daemon.
+func TestRepeatsTakenOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name, input  string
+		lan, capture []string
+		web          []string
+		warnings     []string
+	}{
+		{name: "each_once", input: "[lan]\ninterfaces = [\"br-lan\", \"br-guest\"]\n[capture]\ninterfaces = [\"br-lan\", \"br-guest\"]\n[web]\naddresses = [\"192.168.1.1\", \"127.0.0.1\"]\n",
+			lan: []string{"br-lan", "br-guest"}, capture: []string{"br-lan", "br-guest"}, web: []string{"192.168.1.1", "127.0.0.1"}},
+		{name: "web_address_twice", input: "[web]\naddresses = [\"192.168.1.1\", \"127.0.0.1\", \"192.168.1.1\"]\n",
+			lan: []string{"br-lan"}, capture: []string{"br-lan"}, web: []string{"192.168.1.1", "127.0.0.1"},
+			warnings: []string{"test.toml:2: web.addresses: 192.168.1.1 is named twice: taken once"}},
+		// br-lan is the default of both lists; an owner adding the guest
+		// bridge may name br-lan again.
+		{name: "capture_interface_twice", input: "[capture]\ninterfaces = [\"br-lan\", \"br-guest\", \"br-lan\", \"br-guest\"]\n",
+			lan: []string{"br-lan"}, capture: []string{"br-lan", "br-guest"},
+			warnings: []string{`test.toml:2: capture.interfaces: "br-lan" is named twice: taken once`, `test.toml:2: capture.interfaces: "br-guest" is named twice: taken once`}},
+		{name: "lan_interface_thrice", input: "[lan]\n\ninterfaces = [\"br-lan\", \"br-guest\", \"br-lan\", \"br-lan\"]\n",
+			lan: []string{"br-lan", "br-guest"}, capture: []string{"br-lan"},
+			warnings: []string{`test.toml:3: lan.interfaces: "br-lan" is named twice: taken once`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("test.toml", []byte(tc.input))
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			var web []string
+			for _, a := range c.Web.Addresses {
+				web = append(web, a.String())
+			}
+			if !slices.Equal(c.LAN.Interfaces, tc.lan) || !slices.Equal(c.Capture.Interfaces, tc.capture) || !slices.Equal(web, tc.web) {
+				t.Errorf("lan.interfaces %q, capture.interfaces %q, web.addresses %q; want %q, %q, %q",
+					c.LAN.Interfaces, c.Capture.Interfaces, web, tc.lan, tc.capture, tc.web)
+			}
+			if got := c.Warnings(); !slices.Equal(got, tc.warnings) {
+				t.Errorf("warnings %q, want %q", got, tc.warnings)
 			}
 		})
 	}

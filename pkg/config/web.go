@@ -43,11 +43,6 @@ func (c *Config) validateWeb() []*Error {
 			bad("web.addresses", "%s would listen on every address, the WAN too: name the router's LAN addresses", a)
 		}
 	}
-	// A second listener on one address fails ("address already in
-	// use"), and the page would never come up.
-	for _, a := range twice(w.Addresses) {
-		bad("web.addresses", "%s is named twice", a)
-	}
 	for _, h := range w.Hostnames {
 		if h == "" || len(h) > 253 || strings.Trim(strings.ToLower(h), "abcdefghijklmnopqrstuvwxyz0123456789.-") != "" {
 			bad("web.hostnames", "%q is not a host name", h)
