@@ -591,7 +591,9 @@ func (c *Config) validate() []*Error {
 		} {
 			named := true
 			for _, d := range list.names {
-				if d == "" || strings.ContainsAny(d, " /*") {
+				// A '*' is the proxy's to refuse: it says what to
+				// write for the wildcard meant.
+				if d == "" || strings.ContainsAny(d, " /") {
 					bad(list.key, "%q is not a domain name", d)
 					named = false
 				}

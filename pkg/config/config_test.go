@@ -99,6 +99,9 @@ func TestParse(t *testing.T) {
 		{name: "number_for_text", input: "[daemon]\nlog_level = 1\n", err: "test.toml:2: daemon.log_level: a whole number where text is wanted"},
 		{name: "number_for_bool", input: "[web]\nhttps = 1\n", err: "test.toml:2: web.https: a whole number where true or false is wanted"},
 		{name: "list_for_text", input: "[[alert.channel]]\ntype = [\"ntfy\"]\n", err: "test.toml:2: alert.channel.type: a list where text is wanted"},
+		// The proxy's own words: how to write what a wildcard meant.
+		{name: "wildcard_update_domain", input: "[dnsproxy]\nupdate_domains = [\"*.vendor.com\"]\n", err: `test.toml:2: dnsproxy.update_domains: "*.vendor.com": no wildcard; a domain covers the names below it`},
+		{name: "space_in_update_domain", input: "[dnsproxy]\nupdate_domains = [\"vendor .com\"]\n", err: `test.toml:2: dnsproxy.update_domains: "vendor .com" is not a domain name`},
 		// 4 GiB and 2 GiB of stream buffers in all, whose product a
 		// 32-bit router (mips, armv7) would wrap to 0 and below.
 		{name: "stream_memory_4GiB", input: "[inspect]\nstream_buffer = 1048576\nmax_buffers = 4096\n", err: "test.toml:3: inspect.max_buffers: 4096 buffers"},
