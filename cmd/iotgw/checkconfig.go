@@ -81,6 +81,18 @@ func configWarnings(cfg *config.Config, path string) []string {
 	for _, w := range config.ExposedFiles(cfg, path) {
 		out = append(out, "a file with secrets is exposed: "+w)
 	}
+	// Only the DNS proxy's answers for the update domains fill the sets
+	// of addresses updates-only devices may reach: without them such a
+	// quarantine is a block. Not refused: the owner may mean that until
+	// the proxy is set up.
+	if cfg.Policy.QuarantineMode == "updates-only" {
+		switch {
+		case !cfg.DNSProxy.Enabled:
+			out = append(out, "policy.quarantine_mode updates-only: the DNS proxy is off (dnsproxy.enabled = false), and only its answers let updates-only devices reach their update hosts: they reach none, as in block")
+		case len(cfg.DNSProxy.UpdateDomains) == 0:
+			out = append(out, "policy.quarantine_mode updates-only: dnsproxy.update_domains names no update host, so updates-only devices reach none, as in block")
+		}
+	}
 	if cfg.Store.MaxBytes > store.MaxMaxBytes {
 		out = append(out, fmt.Sprintf("store.max_bytes %d is taken as %d: a larger state file needs more memory to open than a router can spare",
 			cfg.Store.MaxBytes, store.MaxMaxBytes))

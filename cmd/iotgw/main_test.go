@@ -185,6 +185,12 @@ func TestCheckConfigLANDevice(t *testing.T) {
 		{"nflog", "[lan]\ninterfaces = [\"eth1\"]\n[capture]\nmode = \"nflog\"\n", "eth1", nil},
 		// Allowed once, honoured as 8 MiB now.
 		{"store_16MiB", "[store]\nmax_bytes = 16777216\n", "br-lan", []string{"store.max_bytes 16777216 is taken as 8388608"}},
+		// The allow sets of updates-only quarantines are filled by the
+		// DNS proxy's answers for the update domains.
+		{"updates_only_no_proxy", "[policy]\nquarantine_mode = \"updates-only\"\n[dnsproxy]\nenabled = false\nupdate_domains = [\"fw.vendor.test\"]\n", "br-lan", []string{"policy.quarantine_mode updates-only: the DNS proxy is off (dnsproxy.enabled = false)"}},
+		{"updates_only_no_domains", "[policy]\nquarantine_mode = \"updates-only\"\n", "br-lan", []string{"policy.quarantine_mode updates-only: dnsproxy.update_domains names no update host"}},
+		{"updates_only_with_proxy", "[policy]\nquarantine_mode = \"updates-only\"\n[dnsproxy]\nupdate_domains = [\"fw.vendor.test\"]\n", "br-lan", nil},
+		{"block_no_proxy", "[dnsproxy]\nenabled = false\n", "br-lan", nil},
 		// Refused once; a file that ran before must still start.
 		{"capture_twice", "[capture]\ninterfaces = [\"br-lan\", \"br-lan\"]\n", "br-lan", []string{`capture_twice.toml:2: capture.interfaces: "br-lan" is named twice: taken once`}},
 	} {

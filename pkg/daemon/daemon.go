@@ -496,12 +496,29 @@ func (d *Daemon) restore(ctx context.Context) error {
 	for mac := range d.meta {
 		d.scheduleLocked(mac)
 	}
+	proxyOn := d.cfg.DNSProxy.Enabled
 	d.mu.Unlock()
 	if d.deps.Blocked != nil {
 		d.deps.Blocked(blocked)
 	}
 	d.log.Info("state restored", "devices", len(snap.Devices), "quarantines", len(entries), "decisions", len(snap.Decisions))
+	// Only the DNS proxy's answers for the update domains fill the sets
+	// of addresses updates-only devices may reach.
+	if n := countMode(entries, quarantine.ModeUpdatesOnly); n > 0 && !proxyOn {
+		d.log.Warn("updates-only quarantines reach no update host: the DNS proxy is off (dnsproxy.enabled = false); they are held as in block", "devices", n)
+	}
 	return nil
+}
+
+// countMode is how many of entries are quarantines in mode.
+func countMode(entries []quarantine.Entry, mode quarantine.Mode) int {
+	n := 0
+	for _, e := range entries {
+		if e.Mode == mode {
+			n++
+		}
+	}
+	return n
 }
 
 // releaseExpired releases the quarantines that ran out while the daemon

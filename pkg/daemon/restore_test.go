@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
@@ -280,5 +281,40 @@ func TestSettleWaitsForRestore(t *testing.T) {
 	}
 	if q := quarantined(t, fake); q[camera] != quarantine.ModeBlock {
 		t.Errorf("kernel quarantines %v after the kernel check, want the camera's", q)
+	}
+}
+
+// A start with updates-only quarantines stored (an owner's choice for a
+// device) and the DNS proxy off tells that they reach no update host:
+// only the proxy's answers fill their allow sets.
+func TestRestoreWarnsUpdatesOnlyWithoutProxy(t *testing.T) {
+	const warning = "updates-only quarantines reach no update host"
+	for _, tc := range []struct {
+		name  string
+		mode  string
+		proxy bool
+		warns bool
+	}{
+		{"updates_only_proxy_off", "updates-only", false, true},
+		{"updates_only_proxy_on", "updates-only", true, false},
+		{"block_proxy_off", "block", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			editStore(t, dir, func(st *store.Store) {
+				if err := st.PutQuarantine(store.Quarantine{MAC: plug, Mode: tc.mode, Since: time.Now(), By: store.ActorOwner}); err != nil {
+					t.Fatal(err)
+				}
+			})
+			cfg := enforcingConfig()
+			cfg.DNSProxy.Enabled = tc.proxy
+			var log syncBuffer
+			h := start(t, cfg, newFake(t), dir, func(d *Deps) { d.Logger = slog.New(slog.NewTextHandler(&log, nil)) })
+			h.settle()
+			h.stop()
+			if got := strings.Contains(log.String(), warning); got != tc.warns {
+				t.Errorf("warned %v, want %v; log:\n%s", got, tc.warns, log.String())
+			}
+		})
 	}
 }
