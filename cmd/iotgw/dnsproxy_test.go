@@ -197,6 +197,32 @@ func TestProxyConfigKeepsTheLANOut(t *testing.T) {
 	}
 }
 
+// TestProxyConfigLinkLocalClients: of fe80::/10 the proxy answers
+// link-local unicast sources, fe80::/64 (RFC 4291 §2.5.6), whatever
+// lan.prefixes holds; the rest of the /10 is no host's address.
+func TestProxyConfigLinkLocalClients(t *testing.T) {
+	cfg := config.Default()
+	cfg.LAN.Prefixes = []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24")}
+	pc := proxyConfig(cfg, proxySite{addrs: []netip.Addr{netip.MustParseAddr("192.168.1.1")}})
+	for _, tt := range []struct {
+		addr   string
+		answer bool
+	}{
+		{"fe80::1234", true},
+		{"fe80::ffff:ffff:ffff:ffff", true},
+		{"fe80:0:0:1::1", false},
+		{"fe80:1::1", false},
+		{"febf::1", false},
+		{"192.168.1.20", true},
+		{"10.1.2.3", false},
+	} {
+		got := slices.ContainsFunc(pc.Clients, func(p netip.Prefix) bool { return p.Contains(netip.MustParseAddr(tt.addr)) })
+		if got != tt.answer {
+			t.Errorf("queries from %s answered: %v, want %v (Clients %v)", tt.addr, got, tt.answer, pc.Clients)
+		}
+	}
+}
+
 // TestProxyConfigLinkLocal: a link-local address is listened on only with
 // its interface as zone (a socket cannot bind one without), and never
 // stands for the notice page nor becomes an invalid prefix.

@@ -488,7 +488,9 @@ func proxyConfig(cfg *config.Config, site proxySite) dnsproxy.Config {
 		Links:         site.links,
 		NotAllowed:    isolateLAN(cfg, site.onLink),
 		LANPrefixes:   cfg.LAN.Prefixes,
-		Clients:       append(isolateLAN(cfg, site.onLink), netip.MustParsePrefix("fe80::/10")),
+		// Link-local unicast is fe80::/64 (RFC 4291 §2.5.6); the rest
+		// of fe80::/10 is no host's.
+		Clients: append(isolateLAN(cfg, site.onLink), netip.MustParsePrefix("fe80::/64")),
 		// Only quarantined devices' DNS is redirected here (by MAC).
 		AllQuarantined: true,
 	}
