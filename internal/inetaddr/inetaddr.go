@@ -23,15 +23,24 @@ var specialPurpose = []netip.Prefix{
 // nat64 is the well-known NAT64 prefix (RFC 6052).
 var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 
+// sixToFour is 6to4 (RFC 3056): 2002:V4ADDR::/48 is the site behind the
+// IPv4 address V4ADDR.
+var sixToFour = netip.MustParsePrefix("2002::/16")
+
 // Reached is the address packets to a end up at: for an address in the
 // well-known NAT64 prefix, the IPv4 address in its last 32 bits, which a
-// NAT64 on the router or at the ISP translates it to; else a itself.
+// NAT64 on the router or at the ISP translates it to; for a 6to4
+// address, the IPv4 address in its bits 16 to 48, which a router with
+// 6to4 sends it to inside IPv4; else a itself.
 func Reached(a netip.Addr) netip.Addr {
-	if !nat64.Contains(a) {
-		return a
-	}
 	b := a.As16()
-	return netip.AddrFrom4([4]byte(b[12:]))
+	switch {
+	case nat64.Contains(a):
+		return netip.AddrFrom4([4]byte(b[12:]))
+	case sixToFour.Contains(a):
+		return netip.AddrFrom4([4]byte(b[2:6]))
+	}
+	return a
 }
 
 // Public reports whether a is an internet unicast address: not loopback,
@@ -40,7 +49,7 @@ func Reached(a netip.Addr) netip.Addr {
 // IPv4-mapped IPv6 address is not unmapped: callers unmap first. A NAT64
 // address is as public as the IPv4 address it reaches (RFC 6052 keeps the
 // well-known prefix for public ones, but translators do not all refuse
-// the others).
+// the others), and so is a 6to4 address.
 func Public(a netip.Addr) bool {
 	a = Reached(a)
 	if !a.IsGlobalUnicast() || a.IsPrivate() {

@@ -87,8 +87,8 @@ func chainEnd(name string, answer []dns.RR) string {
 }
 
 // allowable reports whether a may go into the allow sets: neither a nor
-// the IPv4 address a NAT64 translates it to may be the LAN's or the
-// router's.
+// the IPv4 address a NAT64 translates it to, or a 6to4 router sends it
+// to, may be the LAN's or the router's.
 func (p *Proxy) allowable(a netip.Addr) bool {
 	if !inetaddr.Public(a) {
 		return false

@@ -67,6 +67,15 @@ func TestAllowAddrs(t *testing.T) {
 			"fw.vendor.test. 300 IN AAAA 64:ff9b:1::cb00:710a", // local-use prefix
 			"fw.vendor.test. 300 IN AAAA 64:ff9b::cb00:710a",   // 203.0.113.10
 		}, []string{"64:ff9b::cb00:710a"}, 5 * time.Minute},
+		// A router with 6to4 sends these inside IPv4 to the address in
+		// their bits 16 to 48.
+		{"6to4 rebinding", dns.TypeAAAA, dns.RcodeSuccess, []string{
+			"fw.vendor.test. 300 IN AAAA 2002:c0a8:101::1",  // 192.168.1.1: the router
+			"fw.vendor.test. 300 IN AAAA 2002:a00:5:1::53",  // 10.0.0.5
+			"fw.vendor.test. 300 IN AAAA 2002:7f00:1::1",    // 127.0.0.1
+			"fw.vendor.test. 300 IN AAAA 2002:c633:6407::1", // 198.51.100.7: NotAllowed
+			"fw.vendor.test. 300 IN AAAA 2002:cb00:710a::1", // 203.0.113.10
+		}, []string{"2002:cb00:710a::1"}, 5 * time.Minute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := new(dns.Msg)
