@@ -415,3 +415,39 @@ func TestOutsideClientsDropped(t *testing.T) {
 		})
 	}
 }
+
+// TestAdmitsLANSources: the servers' reader reads what a LAN client
+// sends whatever form its source takes on the socket (a link-local
+// address with its zone, an IPv4 address mapped into IPv6 by a
+// dual-stack socket) and drops the rest; the check allocates nothing.
+func TestAdmitsLANSources(t *testing.T) {
+	cfg := testConfig(netip.MustParseAddrPort("127.0.0.1:53"))
+	cfg.Clients = []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24"), netip.MustParsePrefix("fe80::/64")}
+	p, err := New(cfg, Deps{Quarantine: newFakeLookup(), Allow: &fakeAllow{}, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		source net.Addr
+		admit  bool
+	}{
+		{"udp_v4", &net.UDPAddr{IP: net.IPv4(192, 168, 1, 20).To4(), Port: 5353}, true},
+		{"udp_v4_mapped", &net.UDPAddr{IP: net.ParseIP("::ffff:192.168.1.20"), Port: 5353}, true},
+		{"udp_link_local_zone", &net.UDPAddr{IP: net.ParseIP("fe80::1234"), Port: 5353, Zone: "br-lan"}, true},
+		{"tcp_link_local_zone", &net.TCPAddr{IP: net.ParseIP("fe80::1234"), Port: 40000, Zone: "br-lan"}, true},
+		{"tcp_v4_mapped", &net.TCPAddr{IP: net.ParseIP("::ffff:192.168.1.20"), Port: 40000}, true},
+		{"udp_internet", &net.UDPAddr{IP: net.IPv4(203, 0, 113, 9).To4(), Port: 53}, false},
+		{"udp_internet_mapped", &net.UDPAddr{IP: net.ParseIP("::ffff:203.0.113.9"), Port: 53}, false},
+		{"tcp_ula", &net.TCPAddr{IP: net.ParseIP("fd00::5"), Port: 40000}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := p.admits(tt.source); got != tt.admit {
+				t.Errorf("admits(%v) = %v, want %v", tt.source, got, tt.admit)
+			}
+			if n := testing.AllocsPerRun(100, func() { p.admits(tt.source) }); n != 0 {
+				t.Errorf("admits(%v) allocates %v times", tt.source, n)
+			}
+		})
+	}
+}
