@@ -47,14 +47,14 @@ type Config struct {
 	Alert      alert.Config `toml:"alert"`
 	Audit      Audit        `toml:"audit"`
 
-	// warnings are what Parse took as the owner likely meant, not as
-	// written (Warnings).
+	// warnings are what Parse did not take as written (Warnings).
 	warnings []string
 }
 
 // Warnings are what the file loaded as, not as it was written: an
-// interface or address named twice is taken once. `iotgw run` and
-// check-config tell them.
+// interface or address named twice is taken once, a table key given
+// another kind of value keeps its defaults. `iotgw run` and check-config
+// tell them.
 func (c *Config) Warnings() []string { return c.warnings }
 
 // DNSProxy configures the DNS forwarder quarantined devices are sent to.
@@ -481,6 +481,15 @@ func Parse(path string, data []byte) (*Config, error) {
 	var errs Errors
 	for _, k := range md.Undecoded() {
 		errs = append(errs, &Error{File: path, Line: lines.find(k), Key: k.String(), Msg: "unknown key"})
+	}
+	// The decoder leaves a map at its defaults, without an error, when
+	// the file gives its key a value of another kind. Warned of, not
+	// refused: such files ran with the defaults.
+	for _, k := range []toml.Key{{"policy", "actions"}, {"policy", "thresholds"}} {
+		if kind := md.Type(k...); kind != "" && kind != "Hash" {
+			w := &Error{File: path, Line: lines.find(k), Key: k.String(), Msg: cmp.Or(kindWords[kind], kind) + " where a table is wanted: ignored, the defaults apply"}
+			cfg.warnings = append(cfg.warnings, w.Error())
+		}
 	}
 	for _, v := range cfg.validate() {
 		v.File = path

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -161,6 +162,40 @@ func TestRepeatsTakenOnce(t *testing.T) {
 			if !slices.Equal(c.LAN.Interfaces, tc.lan) || !slices.Equal(c.Capture.Interfaces, tc.capture) || !slices.Equal(web, tc.web) {
 				t.Errorf("lan.interfaces %q, capture.interfaces %q, web.addresses %q; want %q, %q, %q",
 					c.LAN.Interfaces, c.Capture.Interfaces, web, tc.lan, tc.capture, tc.web)
+			}
+			if got := c.Warnings(); !slices.Equal(got, tc.warnings) {
+				t.Errorf("warnings %q, want %q", got, tc.warnings)
+			}
+		})
+	}
+}
+
+// A table key given another kind of value is left as the decoder leaves
+// it, at its defaults, and warned of: files that did so ran with the
+// defaults, and an upgrade must not turn them into files the daemon will
+// not start with.
+func TestNotATableWarned(t *testing.T) {
+	for _, tc := range []struct {
+		name, input string
+		actions     map[string]Action
+		warnings    []string
+	}{
+		{"text_for_table", "[policy]\nmode = \"enforce\"\nactions = \"quarantine\"\n", Default().Policy.Actions,
+			[]string{"test.toml:3: policy.actions: text where a table is wanted: ignored, the defaults apply"}},
+		{"number_for_table", "[policy]\nthresholds = 3\n", Default().Policy.Actions,
+			[]string{"test.toml:2: policy.thresholds: a whole number where a table is wanted: ignored, the defaults apply"}},
+		{"inline_table", "[policy]\nactions = { weak_tls = \"quarantine\" }\n",
+			map[string]Action{"default_credentials": ActionQuarantine, "outdated_firmware": ActionQuarantine, "weak_tls": ActionQuarantine}, nil},
+		{"table", "[policy.actions]\nweak_tls = \"quarantine\"\n",
+			map[string]Action{"default_credentials": ActionQuarantine, "outdated_firmware": ActionQuarantine, "weak_tls": ActionQuarantine}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("test.toml", []byte(tc.input))
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !maps.Equal(c.Policy.Actions, tc.actions) {
+				t.Errorf("actions %v, want %v", c.Policy.Actions, tc.actions)
 			}
 			if got := c.Warnings(); !slices.Equal(got, tc.warnings) {
 				t.Errorf("warnings %q, want %q", got, tc.warnings)

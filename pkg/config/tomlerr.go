@@ -78,16 +78,17 @@ var (
 )
 
 // kindWords names a TOML value's kind, by the decoder's name of its Go
-// type or of the destination's, as the owner wrote or should write it.
+// type or of the destination's, or its metadata's name of the kind, as
+// the owner wrote or should write it.
 var kindWords = map[string]string{
-	"string": "text", "primitive (string-like)": "text",
-	"int64": "a whole number", "integer": "a whole number",
-	"float64": "a decimal number", "float": "a decimal number",
-	"bool": "true or false", "boolean": "true or false",
-	"[]any": "a list", "slice": "a list",
-	"map[string]any": "a table", "map": "a table",
-	"[]map[string]any": "a list of tables",
-	"time.Time":        "a date",
+	"string": "text", "primitive (string-like)": "text", "String": "text",
+	"int64": "a whole number", "integer": "a whole number", "Integer": "a whole number",
+	"float64": "a decimal number", "float": "a decimal number", "Float": "a decimal number",
+	"bool": "true or false", "boolean": "true or false", "Bool": "true or false",
+	"[]any": "a list", "slice": "a list", "Array": "a list",
+	"map[string]any": "a table", "map": "a table", "Hash": "a table",
+	"[]map[string]any": "a list of tables", "ArrayHash": "a list of tables",
+	"time.Time": "a date", "Datetime": "a date",
 }
 
 // typeError is a decoder's error that is no syntax error (a value of the
