@@ -94,6 +94,10 @@ const (
 	// on flash, and a script driving the API costs at most one write a
 	// second.
 	OwnerWriteGap = time.Second
+	// SyncWait is the longest Sync waits, for the gap and the write, when
+	// its caller's context does not end sooner: an owner's page is
+	// answered even when the flash stops answering.
+	SyncWait = 5 * time.Second
 )
 
 // Errors returned by the mutating methods.
@@ -220,8 +224,12 @@ type Store struct {
 
 	writeMu sync.Mutex // one file write at a time
 
-	ownerMu        sync.Mutex // one Sync at a time
-	lastOwnerWrite time.Time  // when Sync last tried a write; guarded by ownerMu
+	// ownerTurn (capacity 1) holds a token while a Sync waits for the
+	// gap or writes: one at a time, and one waiting for its turn can
+	// still give up.
+	ownerTurn      chan struct{}
+	lastOwnerWrite time.Time     // when Sync last tried a write; guarded by ownerTurn
+	syncWait       time.Duration // SyncWait; tests shorten it
 
 	mu          sync.Mutex
 	devices     map[hwaddr.MAC]*DeviceRecord
@@ -280,6 +288,8 @@ func newStore(opts Options) *Store {
 		log:         opts.Logger.With("component", "store"),
 		clock:       opts.Clock,
 		urgent:      make(chan struct{}, 1),
+		ownerTurn:   make(chan struct{}, 1),
+		syncWait:    SyncWait,
 		devices:     make(map[hwaddr.MAC]*DeviceRecord),
 		forgotUntil: make(map[hwaddr.MAC]time.Time),
 		verdicts:    make(map[hwaddr.MAC]*Verdict),
@@ -808,11 +818,39 @@ func (s *Store) Flush() error {
 // Such writes are at most one per OwnerWriteGap: a Sync within the gap
 // after the last one waits for its end, Syncs waiting together share one
 // write, and one whose changes a write took already returns at once.
-// Seen-again data waits, as it does in Run. If ctx ends first, the
-// changes are left to Run and ctx's error is returned.
+// Seen-again data waits, as it does in Run. If ctx ends first, or
+// SyncWait passes, Sync returns ctx's error: the changes are left to Run,
+// and a write under way goes on without the caller.
 func (s *Store) Sync(ctx context.Context) error {
-	s.ownerMu.Lock()
-	defer s.ownerMu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, s.syncWait)
+	defer cancel()
+	select {
+	case s.ownerTurn <- struct{}{}:
+	case <-ctx.Done():
+		return syncGaveUp(ctx)
+	}
+	// The write cannot be cut short; the caller can stop waiting for it.
+	// One at most goes on alone: it holds the turn until it ends.
+	done := make(chan error, 1)
+	go func() {
+		defer func() { <-s.ownerTurn }()
+		done <- s.syncTurn(ctx)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return syncGaveUp(ctx)
+	}
+}
+
+func syncGaveUp(ctx context.Context) error {
+	return fmt.Errorf("state not written yet, left to the background writer: %w", ctx.Err())
+}
+
+// syncTurn is Sync's wait for the gap and its write; the caller holds
+// the turn.
+func (s *Store) syncTurn(ctx context.Context) error {
 	if !s.unwritten() {
 		return nil
 	}
@@ -824,7 +862,7 @@ func (s *Store) Sync(ctx context.Context) error {
 		select {
 		case <-gapEnd:
 		case <-ctx.Done():
-			return fmt.Errorf("state not written yet, left to the background writer: %w", ctx.Err())
+			return syncGaveUp(ctx)
 		}
 	}
 	tried, err := s.flush(causeUrgent)

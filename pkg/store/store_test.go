@@ -748,6 +748,83 @@ func TestSyncForOwnerActions(t *testing.T) {
 	}
 }
 
+// TestSyncBoundedWhenFlashHangs: a write that does not end (dead flash,
+// an fsync stuck in the driver) keeps neither the owner's action nor the
+// page waiting for ever. Sync returns when its context ends, or after
+// SyncWait for a caller without a deadline (the page's alert switch),
+// whether the hung write is the background writer's or another Sync's;
+// the change stays to be written. Sync used to wait for a write under
+// way, and for another Sync, without looking at its context.
+func TestSyncBoundedWhenFlashHangs(t *testing.T) {
+	tests := []struct {
+		name          string
+		syncWait      time.Duration
+		ctxTimeout    time.Duration // 0: context.Background()
+		behindAnother bool          // another Sync waits for the hung write first
+	}{
+		{"context_ends", time.Hour, 20 * time.Millisecond, false},
+		{"no_deadline_of_the_caller", 20 * time.Millisecond, 0, false},
+		{"behind_another_sync", time.Hour, 20 * time.Millisecond, true},
+		{"behind_another_sync_no_deadline", 20 * time.Millisecond, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			s := h.open()
+			s.syncWait = tt.syncWait
+			if err := s.PutDecision(Decision{MAC: mac(1), Trusted: true}); err != nil {
+				t.Fatal(err)
+			}
+			s.writeMu.Lock() // a write under way that does not end
+			hung := true
+			defer func() {
+				if hung {
+					s.writeMu.Unlock()
+				}
+			}()
+			var other chan error
+			if tt.behindAnother {
+				other = make(chan error, 1)
+				go func() { other <- s.Sync(context.Background()) }()
+				waitFor(t, "the other Sync to take its turn", func() bool { return len(s.ownerTurn) == 1 })
+			}
+			ctx := context.Background()
+			if tt.ctxTimeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.ctxTimeout)
+				defer cancel()
+			}
+			done := make(chan error, 1)
+			go func() { done <- s.Sync(ctx) }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("Sync while the flash hangs: %v, want context.DeadlineExceeded", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Sync still waits for a write that does not end")
+			}
+			if !s.Stats().Dirty {
+				t.Error("the change counts as written")
+			}
+
+			// The flash answers again: the change is written, by the
+			// Sync that waited for it or by the next one.
+			s.writeMu.Unlock()
+			hung = false
+			if other != nil {
+				<-other
+			}
+			if err := s.Sync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if st := s.Stats(); st.Dirty || st.Writes == 0 {
+				t.Errorf("stats %+v after the flash answered, want the change written", st)
+			}
+		})
+	}
+}
+
 func TestNoOpChangesDoNotWrite(t *testing.T) {
 	h := newHarness(t)
 	s := h.open()
