@@ -200,6 +200,20 @@ func (a alertSettings) Channels() []web.ChannelView {
 }
 
 func (a alertSettings) SetEnabled(name string, on bool) error {
+	if err := a.setEnabled(name, on); err != nil {
+		return err
+	}
+	// On flash before the page says so, waited for without a.mu: a
+	// reload need not wait for the flash. A failed write leaves the
+	// switch as set: the store logs it, retries, and the owner sees the
+	// state problem.
+	_ = a.st.Sync(context.Background())
+	return nil
+}
+
+// setEnabled switches the channel in the dispatcher and the store as one
+// step.
+func (a alertSettings) setEnabled(name string, on bool) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	was := !slices.Contains(a.st.MutedAlertChannels(), name)
@@ -210,10 +224,6 @@ func (a alertSettings) SetEnabled(name string, on bool) error {
 		_ = a.d.SetEnabled(name, was)
 		return fmt.Errorf("keep the switch of alert channel %q: %w", name, err)
 	}
-	// On flash before the page says so. A failed write leaves the switch
-	// as set: the store logs it, retries, and the owner sees the state
-	// problem.
-	_ = a.st.Sync(context.Background())
 	return nil
 }
 

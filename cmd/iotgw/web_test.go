@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/iotgw/iotgw/pkg/alert"
 	"github.com/iotgw/iotgw/pkg/store"
@@ -79,6 +81,74 @@ func TestAlertSwitchSurvivesRestart(t *testing.T) {
 	a, _ = start(channels("phone", "tablet", "mail"))
 	if got := enabled(a); !got["phone"] || !got["tablet"] || !got["mail"] {
 		t.Errorf("after switching on and restarting: %v, want all on", got)
+	}
+}
+
+// gapClock is a store clock that stands still and whose timers fire
+// when the test closes fire: the store's wait for the owner write gap
+// lasts as long as a test needs.
+type gapClock struct {
+	fire   chan time.Time
+	mu     sync.Mutex
+	timers int // handed out
+}
+
+func (*gapClock) Now() time.Time { return time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC) }
+
+func (*gapClock) NewTicker(time.Duration) (<-chan time.Time, func()) { return nil, func() {} }
+
+func (c *gapClock) NewTimer(time.Duration) (<-chan time.Time, func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.timers++
+	return c.fire, func() {}
+}
+
+func (c *gapClock) waiting() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.timers > 0
+}
+
+// TestAlertSwitchWaitsForFlashUnlocked: a switch on the page waits for
+// the store's write (the owner write gap, a slow flash) without the lock
+// that a reload of the configuration needs too. It used to hold it: a
+// SIGHUP waited for the flash until the store gave up (SyncWait), and
+// the switch it waited for was not written.
+func TestAlertSwitchWaitsForFlashUnlocked(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var cfg alert.Config
+	for _, n := range []string{"phone", "tablet"} {
+		// Never contacted: nothing is sent in this test.
+		cfg.Channels = append(cfg.Channels, alert.ChannelConfig{Type: alert.TypeNtfy, Name: n, URL: "http://127.0.0.1:9", Topic: n})
+	}
+	clock := &gapClock{fire: make(chan time.Time)}
+	st := store.Open(store.Options{Path: filepath.Join(t.TempDir(), "state.json"), Logger: log, Clock: clock})
+	d, err := alert.New(cfg, alert.Options{Outbox: st, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAlertSettings(d, st)
+	if err := a.SetEnabled("phone", false); err != nil { // written at once
+		t.Fatal(err)
+	}
+	switched := make(chan error, 1)
+	go func() { switched <- a.SetEnabled("tablet", false) }()
+	for !clock.waiting() {
+		time.Sleep(time.Millisecond) // until the switch waits for the gap's end
+	}
+
+	// The gap ends only after the reload: one that waited for the switch
+	// finds it given up.
+	if err := a.reconfigure(cfg, log); err != nil {
+		t.Fatal(err)
+	}
+	close(clock.fire)
+	if err := <-switched; err != nil {
+		t.Fatal(err)
+	}
+	if s := st.Stats(); s.Dirty || s.Writes != 2 {
+		t.Errorf("store %+v after the gap's end; want the switch written", s)
 	}
 }
 
