@@ -190,10 +190,13 @@ func (doc *document) decodeTables(dec *json.Decoder, from, maxFindings int) erro
 		key, _ := tok.(string)
 		// encoding/json matches names without regard to case; so does this.
 		key = strings.ToLower(key)
-		if doc.decisionsRead && !doc.mutedListed && key != "muted_alert_channels" {
+		if doc.decisionsRead && !doc.mutedListed && (key == "alert_holds" || key == "verdicts" || key == "devices") {
 			// Earlier builds left the muted channels out when there were
-			// none, and write them right after the decisions: another
-			// member after those says there were none.
+			// none. Those that wrote the decisions first wrote the muted
+			// channels right after them, so one of these members after
+			// the decisions says there were none. The outbox does not:
+			// builds before, devices first, wrote the muted channels
+			// after it.
 			doc.mutedRead = true
 		}
 		switch key {

@@ -153,6 +153,16 @@ func TestDamagedFileKeepsOwnerRecords(t *testing.T) {
 					t.Errorf("quarantines %+v, decisions %+v, devices %+v; want one each", st.Quarantines, st.Decisions, st.Devices)
 				}
 			}},
+		// Builds before those wrote the devices first and the muted
+		// channels last, after the outbox: reaching the outbox says
+		// nothing of them.
+		{"devices_first_truncated_in_outbox", []byte(`{"schema":1,"devices":[{"mac":"c0:56:e3:00:00:01"}],"quarantines":[` + q1 + `],"decisions":[` + tv +
+			`],"outbox":[{"id":1,"created":"2026-03-04T05:06:07Z","next_attempt":"2026-03-04T05:06:07Z","payload":{"k":"v"}},{"id":2,"cre`), nil,
+			"unexpected end of JSON input", "kept the 1 quarantines, 1 decisions and 0 muted alert channels", func(t *testing.T, st State) {
+				if len(st.Quarantines) != 1 || len(st.Decisions) != 1 {
+					t.Errorf("quarantines %+v, decisions %+v; want one each", st.Quarantines, st.Decisions)
+				}
+			}},
 		// The previous order, devices first: the decisions cannot have
 		// been read.
 		{"devices_first_truncated", []byte(`{"schema":1,"devices":[{"mac":"c0:56:e3:00:00:01"},{"mac":"c0:5`), nil,
