@@ -1764,6 +1764,10 @@ func TestEarlyGap(t *testing.T) {
 		p.Ack = ack
 		return p
 	}
+	// unacked carries the client's first bytes without the ACK flag, an
+	// acknowledgement number in its field all the same.
+	unacked := seg(ToServer, 100, TCPFlagPSH, "USER", 1)
+	unacked.Ack = 510
 	// other is a packet of another connection of the same client.
 	other := func(dir Dir, seq uint32, flags uint8, data string) *Packet {
 		p := seg(dir, seq, flags, data, 0)
@@ -1806,13 +1810,28 @@ func TestEarlyGap(t *testing.T) {
 			acked(ToServer, 114, "PASS", 513, 3)},
 			[]string{"gap to_server", `feed to_server "USER"`, "gap to_client", `feed to_client "+OK"`, `feed to_server "PASS"`}},
 		// A loss past what the client had (its ACKs show the capture lost
-		// that much), then one so far past it that the sequence numbers
-		// wrapped: neither is before the client spoke.
+		// that much), then two more, which take the place so far past it
+		// that the sequence numbers wrapped: what the client had lies
+		// ahead of the place again, the last loss within it. None is
+		// before the client spoke.
 		{"far_past_what_client_had", []*Packet{syn, synAck, acked(ToServer, 100, "USER", 510, 1), acked(ToServer, 104, "PASS", 500+1<<30, 2),
 			acked(ToClient, 500+1<<31-16, "+OK", 108, 3), acked(ToServer, 108, "QUIT", 500+1<<31-13+1<<30, 4),
-			acked(ToClient, 500+1<<31-13+1<<30, "+OK", 112, 5)},
+			acked(ToClient, 500+1<<31-13+1<<30, "+OK", 112, 5), acked(ToServer, 112, "NOOP", 500+1<<31-5+1<<30, 6),
+			acked(ToClient, 500+1<<31-5+1<<30, "+OK", 116, 7)},
 			[]string{`feed to_server "USER"`, `feed to_server "PASS"`, "gap to_client", `feed to_client "+OK"`,
-				`feed to_server "QUIT"`, "gap to_client", `feed to_client "+OK"`}},
+				`feed to_server "QUIT"`, "gap to_client", `feed to_client "+OK"`,
+				`feed to_server "NOOP"`, "gap to_client", `feed to_client "+OK"`}},
+		// The client spoke before the greeting came, which was read: the
+		// place is past what the client had, and the reply lost after
+		// the greeting is not before it spoke.
+		{"greeting_read_after_client_spoke", []*Packet{syn, synAck, acked(ToServer, 100, "USER", 500, 1), acked(ToClient, 500, "+OK", 104, 2),
+			acked(ToServer, 104, "PASS", 506, 3), acked(ToClient, 506, "+OK", 108, 4)},
+			[]string{`feed to_server "USER"`, `feed to_client "+OK"`, `feed to_server "PASS"`, "gap to_client", `feed to_client "+OK"`}},
+		// The client's first bytes came in a segment without the ACK
+		// flag: its acknowledgement field says nothing.
+		{"first_bytes_without_ack", []*Packet{syn, synAck, unacked, acked(ToClient, 510, "+OK", 104, 2),
+			acked(ToServer, 104, "PASS", 513, 3)},
+			[]string{`feed to_server "USER"`, "gap to_client", `feed to_client "+OK"`, `feed to_server "PASS"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
