@@ -789,13 +789,11 @@ func (s *Store) Run(ctx context.Context) error {
 			if gapEnd != nil {
 				continue // written at the gap's end
 			}
-			// At most a gap, whatever the clock did since (stepped back).
-			wait := min(lastUrgent.Add(UrgentWriteGap).Sub(s.clock.Now()), UrgentWriteGap)
-			if lastUrgent.IsZero() || wait <= 0 {
-				urgentWrite()
+			if wait := gapLeft(lastUrgent, s.clock.Now(), UrgentWriteGap); wait > 0 {
+				gapEnd, stopGap = s.clock.NewTimer(wait)
 				continue
 			}
-			gapEnd, stopGap = s.clock.NewTimer(wait)
+			urgentWrite()
 		case <-gapEnd:
 			gapEnd, stopGap = nil, func() {}
 			urgentWrite()
@@ -854,9 +852,7 @@ func (s *Store) syncTurn(ctx context.Context) error {
 	if !s.unwritten() {
 		return nil
 	}
-	// At most a gap, whatever the clock did since (stepped back).
-	wait := min(s.lastOwnerWrite.Add(OwnerWriteGap).Sub(s.clock.Now()), OwnerWriteGap)
-	if !s.lastOwnerWrite.IsZero() && wait > 0 {
+	if wait := gapLeft(s.lastOwnerWrite, s.clock.Now(), OwnerWriteGap); wait > 0 {
 		gapEnd, stop := s.clock.NewTimer(wait)
 		defer stop()
 		select {
@@ -870,6 +866,17 @@ func (s *Store) syncTurn(ctx context.Context) error {
 		s.lastOwnerWrite = s.clock.Now()
 	}
 	return err
+}
+
+// gapLeft is how long a write at now still waits for the end of the gap
+// after the write tried at last (zero: none yet); zero or less: none. At
+// most gap, whatever the clock did since: set back, it would otherwise
+// hold the write for the size of the step.
+func gapLeft(last, now time.Time, gap time.Duration) time.Duration {
+	if last.IsZero() {
+		return 0
+	}
+	return min(last.Add(gap).Sub(now), gap)
 }
 
 // unwritten reports whether a change worth a write is not on flash. A

@@ -748,6 +748,31 @@ func TestSyncForOwnerActions(t *testing.T) {
 	}
 }
 
+// TestGapLeft: the wait for a write gap's end, for Run's urgent writes
+// and Sync's. A clock set back since the last write waits one gap at
+// most, not the size of the step too.
+func TestGapLeft(t *testing.T) {
+	const gap = 10 * time.Second
+	for _, tt := range []struct {
+		name      string
+		last, now time.Time
+		want      time.Duration // > 0: wait that long; else none
+	}{
+		{"no_write_yet", time.Time{}, t0, 0},
+		{"within_the_gap", t0, t0.Add(3 * time.Second), 7 * time.Second},
+		{"gap_just_ended", t0, t0.Add(gap), 0},
+		{"long_after", t0, t0.Add(time.Hour), -time.Hour + gap},
+		{"clock_set_back_a_day", t0, t0.Add(-24 * time.Hour), gap},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := gapLeft(tt.last, tt.now, gap)
+			if (got > 0) != (tt.want > 0) || got > 0 && got != tt.want {
+				t.Errorf("gapLeft = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestSyncBoundedWhenFlashHangs: a write that does not end (dead flash,
 // an fsync stuck in the driver) keeps neither the owner's action nor the
 // page waiting for ever. Sync returns when its context ends, or after
