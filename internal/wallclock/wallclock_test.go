@@ -22,3 +22,27 @@ func TestSet(t *testing.T) {
 		}
 	}
 }
+
+// TestMoved: a time moved by a step keeps its distance on the stepped
+// clock, compares by its wall reading alone, and zero stays zero.
+func TestMoved(t *testing.T) {
+	now := time.Now() // with a monotonic reading
+	for _, tc := range []struct {
+		name string
+		t    time.Time
+		step time.Duration
+		want time.Time
+	}{
+		{"forward", Floor(), time.Hour, Floor().Add(time.Hour)},
+		{"back", Floor(), -24 * time.Hour, Floor().Add(-24 * time.Hour)},
+		{"zero_stays_zero", time.Time{}, time.Hour, time.Time{}},
+		{"monotonic_reading_dropped", now, time.Minute, now.Round(0).Add(time.Minute)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Moved(tc.t, tc.step)
+			if got != tc.want { // ==: the monotonic reading counts too
+				t.Errorf("Moved(%v, %v) = %v, want %v", tc.t, tc.step, got, tc.want)
+			}
+		})
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"slices"
 	"time"
+
+	"github.com/iotgw/iotgw/internal/wallclock"
 )
 
 // Hold-down of daemon problems. A problem found by a one-minute check
@@ -122,7 +124,7 @@ func (p *ProblemDamper) Due(now time.Time) []Alert {
 // the wall time counts from now on.
 func (p *ProblemDamper) ClockStepped(step time.Duration) {
 	for _, st := range p.areas {
-		st.lastAt, st.clearSince = moveTime(st.lastAt, step), moveTime(st.clearSince, step)
+		st.lastAt, st.clearSince = wallclock.Moved(st.lastAt, step), wallclock.Moved(st.clearSince, step)
 	}
 }
 

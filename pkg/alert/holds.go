@@ -134,12 +134,3 @@ func rebase(t, now time.Time) time.Time {
 	}
 	return now.Add(-age)
 }
-
-// moveTime is t moved by a step of the wall clock, without its
-// monotonic reading; zero stays zero.
-func moveTime(t time.Time, step time.Duration) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	return t.Round(0).Add(step)
-}

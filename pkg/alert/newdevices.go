@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/wallclock"
 	"github.com/iotgw/iotgw/pkg/event"
 )
 
@@ -86,7 +87,7 @@ func (l *NewDeviceLimiter) roll(now time.Time) {
 // ClockStepped moves l's hour by a step of the wall clock, as
 // ProblemDamper.ClockStepped.
 func (l *NewDeviceLimiter) ClockStepped(step time.Duration) {
-	l.start, l.pendingSince = moveTime(l.start, step), moveTime(l.pendingSince, step)
+	l.start, l.pendingSince = wallclock.Moved(l.start, step), wallclock.Moved(l.pendingSince, step)
 }
 
 // FromNewDevices builds the alert that n more devices joined the LAN

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iotgw/iotgw/internal/wallclock"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/hwaddr"
 )
@@ -270,10 +271,7 @@ func (s *Scheduler) Step(step time.Duration) {
 		if last.seeded || last.sameClock(now) {
 			continue
 		}
-		last.at = last.at.Round(0).Add(step)
-		if !last.origin.IsZero() {
-			last.origin = last.origin.Add(step)
-		}
+		last.at, last.origin = wallclock.Moved(last.at, step), wallclock.Moved(last.origin, step)
 		s.last[mac] = last
 	}
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"time"
 
+	"github.com/iotgw/iotgw/internal/wallclock"
 	"github.com/iotgw/iotgw/pkg/store"
 )
 
@@ -109,23 +110,15 @@ func (d *Daemon) moveGraceLocked(step time.Duration, now time.Time) {
 		if !m.strongByRun || v.StrongSince.IsZero() {
 			continue
 		}
-		v.StrongSince = v.StrongSince.Round(0).Add(step)
-		if !v.PendingUntil.IsZero() {
-			v.PendingUntil = v.PendingUntil.Round(0).Add(step)
-		}
+		v.StrongSince, v.PendingUntil = wallclock.Moved(v.StrongSince, step), wallclock.Moved(v.PendingUntil, step)
 		d.persistVerdict(mac, *v, now)
 		d.scheduleLocked(mac)
 	}
 }
 
-// movedBy is q with its dates moved by a step of the clock. They lose
-// their monotonic reading: compared with the stepped clock, it is the
-// wall time that counts from now on.
+// movedBy is q with its dates moved by a step of the clock.
 func movedBy(q store.Quarantine, step time.Duration) store.Quarantine {
-	q.Since = q.Since.Round(0).Add(step)
-	if !q.Until.IsZero() {
-		q.Until = q.Until.Round(0).Add(step)
-	}
+	q.Since, q.Until = wallclock.Moved(q.Since, step), wallclock.Moved(q.Until, step)
 	return q
 }
 
