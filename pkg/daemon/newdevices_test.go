@@ -84,3 +84,60 @@ func TestNewDeviceFloodBounded(t *testing.T) {
 		t.Errorf("a device new after the flood sent %+v, want its own alert", got)
 	}
 }
+
+// TestNewDeviceBoundFollowsClockStep: NTP setting the clock while the
+// daemon runs moves the new-device bound's hour with it, as it moves the
+// problems' hold-down: a flood that began before the step is still
+// counted after it, not told one by one again, whichever way the clock
+// moved.
+func TestNewDeviceBoundFollowsClockStep(t *testing.T) {
+	right := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		boot time.Time
+	}{
+		{"forward_a_month", right.AddDate(0, -1, 0)},
+		{"back_a_day", right.Add(24 * time.Hour)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk, fake, withClock := clockedFake(t, tc.boot)
+			sent := &alerts{}
+			deps := Deps{
+				Enforcer: fake, Store: store.Open(store.Options{Path: t.TempDir() + "/state.json"}), Alerts: sent,
+				Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+				OpenSource: func(ctx context.Context) (capture.Source, error) { <-ctx.Done(); return nil, ctx.Err() },
+			}
+			withClock(&deps)
+			d, err := New(enforcingConfig(), routerOwn(), deps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			join := func() {
+				n++
+				mac := hwaddr.MAC{0x02, 0, 0, 0, 0, byte(n)}
+				d.seen(mac, netip.MustParseAddr("192.168.50."+strconv.Itoa(10+n)), "", device.SourceLease, clk.Now())
+			}
+			d.tick(clk.Now()) // the first reading of the clock
+			for range alert.NewDeviceAlertsPerHour {
+				join()
+			}
+			d.announceNew(clk.Now())
+			if got := sent.kinds()[string(alert.KindNewDevice)]; got != alert.NewDeviceAlertsPerHour {
+				t.Fatalf("%d new-device alerts before the step, want %d", got, alert.NewDeviceAlertsPerHour)
+			}
+			clk.Advance(time.Minute)
+			clk.Set(right) // NTP
+			clk.Advance(5 * time.Second)
+			d.tick(clk.Now())
+			before := len(sent.sent)
+			join()
+			d.announceNew(clk.Now())
+			for _, a := range sent.sent[before:] {
+				if a.Kind == alert.KindNewDevice && a.Device != nil {
+					t.Errorf("device %d of the hour, joined after the step, told on its own: %q", n, a.Title)
+				}
+			}
+		})
+	}
+}
