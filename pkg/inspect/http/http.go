@@ -347,7 +347,8 @@ type analyzer struct {
 	lastReply reply
 	// lastOwnSpace is the protection space of the request the response
 	// being read answers; 0 for one without a request (the queue was
-	// behind). Only the space itself: a refusal marks no ancestor.
+	// behind), and once the response ended (noteTokenRefusal). Only the
+	// space itself: a refusal marks no ancestor.
 	lastOwnSpace uint64
 
 	// judge keeps what the server challenged and refused on the flow,
@@ -973,6 +974,7 @@ func (a *analyzer) Close(f *inspect.Flow) {
 		h := &a.half[dir]
 		a.finishBody(f, dir, h, h.state == stUntilClose && f.Ended(dir))
 	}
+	a.noteTokenRefusal(f) // an answer the end of the flow ended
 	a.resolveWait(f)
 	a.judge.Close(f, a.proto.mem) // acceptances of requests before those never answered
 	a.reportUnqueued(f)

@@ -553,13 +553,16 @@ func soapRefusal(r *reply) bool {
 	return r.soapRefused || r.status == 401 && !r.challenge.Origin
 }
 
-// noteTokenRefusal records, once an answer is read, that it refused its
-// request for want of a token, whether the request carried one or not
-// (an NVR's first try without one): the server demands tokens there
-// (httpauth.Judge.TokenRefused).
+// noteTokenRefusal records, once an answer is read (at its end, or at
+// the flow's when that ends it), that it refused its request for want
+// of a token, whether the request carried one or not (an NVR's first try
+// without one): the server demands tokens there
+// (httpauth.Judge.TokenRefused). It notes each answer once.
 func (a *analyzer) noteTokenRefusal(f *inspect.Flow) {
-	if !a.unpaired && a.lastOwnSpace != 0 && soapRefusal(&a.reply) {
-		a.judge.TokenRefused(f, a.proto.mem, a.lastOwnSpace)
+	own := a.lastOwnSpace
+	a.lastOwnSpace = 0
+	if !a.unpaired && own != 0 && soapRefusal(&a.reply) {
+		a.judge.TokenRefused(f, a.proto.mem, own)
 	}
 }
 

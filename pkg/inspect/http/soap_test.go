@@ -531,22 +531,29 @@ func TestONVIFDemandAcrossConnections(t *testing.T) {
 	const nvr = "192.168.1.10"
 	const otherCamera = "192.168.1.65:80"
 	req := onvifPost(envelope(digestToken("admin", "admin"), getDeviceInformation))
+	// Answers whose body the end of the connection delimits: they end
+	// when the flow does, not at a length.
+	untilClose := strings.Replace(notAuthorized, "Content-Length: ", "X-Length: ", 1)
+	const unauthorizedUntilClose = "HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n"
 	tests := []struct {
 		name       string
 		refusedBy  string // the camera seen refusing a request without a token
+		refusal    string // its answer
 		joined     bool   // the refusal's connection was joined, its handshake not seen
 		acceptedBy string // the camera answering the token 200
 		want       string
 	}{
-		{"same_camera", onvifCamera, false, onvifCamera, "yes"},
-		{"other_camera", otherCamera, false, onvifCamera, "unknown"},
-		{"refused_on_joined_connection", onvifCamera, true, onvifCamera, "unknown"},
+		{"same_camera", onvifCamera, notAuthorized, false, onvifCamera, "yes"},
+		{"other_camera", otherCamera, notAuthorized, false, onvifCamera, "unknown"},
+		{"refused_on_joined_connection", onvifCamera, notAuthorized, true, onvifCamera, "unknown"},
+		{"fault_until_close", onvifCamera, untilClose, false, onvifCamera, "yes"},
+		{"401_until_close", onvifCamera, unauthorizedUntilClose, false, onvifCamera, "yes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			col := &inspecttest.Collector{}
 			e := inspecttest.Engine(t, col, cl, New(nil))
-			demanded(inspecttest.OpenTCP(e, tt.joined, nvr+":40000", tt.refusedBy)).Close()
+			inspecttest.OpenTCP(e, tt.joined, nvr+":40000", tt.refusedBy).Client(untokened).Server(tt.refusal).Close()
 			inspecttest.NewTCP(e, nvr+":40001", tt.acceptedBy).Client(req).Server(deviceInformation).Close()
 			e.Flush()
 			got := col.Findings()
