@@ -1669,6 +1669,30 @@ func (a *callLogAnalyzer) Gap(_ *Flow, dir Dir) {
 }
 func (a *callLogAnalyzer) Close(*Flow) {}
 
+// otherSeg is seg for another connection of the same client, from its
+// port 40001.
+func otherSeg(dir Dir, seq uint32, flags uint8, data string) *Packet {
+	p := seg(dir, seq, flags, data, 0)
+	if dir == ToServer {
+		p.SrcPort = 40001
+	} else {
+		p.DstPort = 40001
+	}
+	return p
+}
+
+// playOne runs pkts through a new engine with a single inspection,
+// whose protocols are protos.
+func playOne(t *testing.T, pkts []*Packet, protos ...Protocol) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.MaxInspected = 1
+	e := testEngine(t, cfg, protos...)
+	for _, p := range pkts {
+		e.HandlePacket(p)
+	}
+}
+
 // TestLossBeforeTheAnalyzer: bytes lost in a direction before the flow's
 // analyzer exists (a segment the capture dropped, bytes that came while
 // every inspection was busy) are reported to it by Gap before it reads
@@ -1682,16 +1706,6 @@ func TestLossBeforeTheAnalyzer(t *testing.T) {
 		F = TCPFlagFIN | TCPFlagACK
 	)
 	syn, synAck := seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToClient, 499, TCPFlagSYN|A, "", 0)
-	// other is a packet of another connection of the same client.
-	other := func(dir Dir, seq uint32, flags uint8, data string) *Packet {
-		p := seg(dir, seq, flags, data, 0)
-		if dir == ToServer {
-			p.SrcPort = 40001
-		} else {
-			p.DstPort = 40001
-		}
-		return p
-	}
 	tests := []struct {
 		name string
 		pkts []*Packet
@@ -1718,19 +1732,14 @@ func TestLossBeforeTheAnalyzer(t *testing.T) {
 			[]string{`feed to_server "hi"`, "gap to_client", `feed to_client "56789"`}},
 		// The only inspection is another connection's while the server
 		// greets, and free when the client first speaks.
-		{"read_while_busy", []*Packet{other(ToServer, 99, TCPFlagSYN, ""), other(ToClient, 499, TCPFlagSYN|A, ""), other(ToServer, 100, A, "x"),
-			syn, synAck, seg(ToClient, 500, A, "* OK", 1), other(ToServer, 101, TCPFlagRST|A, ""), seg(ToServer, 100, A, "hi", 2)},
+		{"read_while_busy", []*Packet{otherSeg(ToServer, 99, TCPFlagSYN, ""), otherSeg(ToClient, 499, TCPFlagSYN|A, ""), otherSeg(ToServer, 100, A, "x"),
+			syn, synAck, seg(ToClient, 500, A, "* OK", 1), otherSeg(ToServer, 101, TCPFlagRST|A, ""), seg(ToServer, 100, A, "hi", 2)},
 			[]string{`feed to_server "x"`, "gap to_client", `feed to_server "hi"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := &callLog{}
-			cfg := DefaultConfig()
-			cfg.MaxInspected = 1
-			e := testEngine(t, cfg, l)
-			for _, p := range tt.pkts {
-				e.HandlePacket(p)
-			}
+			playOne(t, tt.pkts, l)
 			if !slices.Equal(l.calls, tt.want) {
 				t.Errorf("calls %q, want %q", l.calls, tt.want)
 			}
@@ -1768,16 +1777,6 @@ func TestEarlyGap(t *testing.T) {
 	// acknowledgement number in its field all the same.
 	unacked := seg(ToServer, 100, TCPFlagPSH, "USER", 1)
 	unacked.Ack = 510
-	// other is a packet of another connection of the same client.
-	other := func(dir Dir, seq uint32, flags uint8, data string) *Packet {
-		p := seg(dir, seq, flags, data, 0)
-		if dir == ToServer {
-			p.SrcPort = 40001
-		} else {
-			p.DstPort = 40001
-		}
-		return p
-	}
 	tests := []struct {
 		name string
 		pkts []*Packet
@@ -1793,8 +1792,8 @@ func TestEarlyGap(t *testing.T) {
 		{"greeting_lost_pipelined", []*Packet{syn, synAck, acked(ToServer, 100, "USER", 510, 1), acked(ToServer, 104, "PASS", 510, 2),
 			acked(ToClient, 510, "+OK", 108, 3)},
 			[]string{`feed to_server "USER"`, `feed to_server "PASS"`, "early gap", `feed to_client "+OK"`}},
-		{"greeting_read_while_busy", []*Packet{other(ToServer, 99, TCPFlagSYN, ""), other(ToClient, 499, TCPFlagSYN|A, ""), other(ToServer, 100, A, "x"),
-			syn, synAck, acked(ToClient, 500, "* OK", 100, 1), other(ToServer, 101, TCPFlagRST|A, ""), acked(ToServer, 100, "hi", 504, 2)},
+		{"greeting_read_while_busy", []*Packet{otherSeg(ToServer, 99, TCPFlagSYN, ""), otherSeg(ToClient, 499, TCPFlagSYN|A, ""), otherSeg(ToServer, 100, A, "x"),
+			syn, synAck, acked(ToClient, 500, "* OK", 100, 1), otherSeg(ToServer, 101, TCPFlagRST|A, ""), acked(ToServer, 100, "hi", 504, 2)},
 			[]string{`feed to_server "x"`, "early gap", `feed to_server "hi"`}},
 		// The reply to USER (510-512) was lost too.
 		{"reply_lost_too", []*Packet{syn, synAck, acked(ToServer, 100, "USER", 510, 1), acked(ToServer, 104, "PASS", 513, 2),
@@ -1836,12 +1835,7 @@ func TestEarlyGap(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := &earlyLog{}
-			cfg := DefaultConfig()
-			cfg.MaxInspected = 1
-			e := testEngine(t, cfg, l)
-			for _, p := range tt.pkts {
-				e.HandlePacket(p)
-			}
+			playOne(t, tt.pkts, l)
 			if !slices.Equal(l.calls, tt.want) {
 				t.Errorf("calls %q, want %q", l.calls, tt.want)
 			}
@@ -1851,11 +1845,8 @@ func TestEarlyGap(t *testing.T) {
 
 // handOver is a Protocol whose analyzers hand the flow on when the
 // server says "go": to TLS (StartTLS) or, with ws, to the WebSocket
-// subprotocol "log" (StartWebSocket), whose analyzers l logs.
-type handOver struct {
-	l  *callLog
-	ws bool
-}
+// subprotocol "log" (StartWebSocket).
+type handOver struct{ ws bool }
 
 func (h *handOver) Name() string                        { return "hand" }
 func (h *handOver) Match(*Flow, Dir, []byte) Confidence { return ContentMatch }
@@ -1899,15 +1890,6 @@ func (l loggedWebSocket) NewWebSocketAnalyzer(f *Flow) Analyzer {
 func TestLossBeforeTakeover(t *testing.T) {
 	const A = TCPFlagACK
 	syn, synAck := seg(ToServer, 99, TCPFlagSYN, "", 0), seg(ToClient, 499, TCPFlagSYN|A, "", 0)
-	other := func(dir Dir, seq uint32, flags uint8, data string) *Packet {
-		p := seg(dir, seq, flags, data, 0)
-		if dir == ToServer {
-			p.SrcPort = 40001
-		} else {
-			p.DstPort = 40001
-		}
-		return p
-	}
 	// A frame of 2 bytes, unmasked.
 	const frame = "\x82\x02hi"
 	tests := []struct {
@@ -1918,24 +1900,19 @@ func TestLossBeforeTakeover(t *testing.T) {
 	}{
 		{"tls_nothing_lost", false, []*Packet{syn, synAck, seg(ToServer, 100, A, "x", 1), seg(ToClient, 500, A, "go", 2),
 			seg(ToServer, 101, A, "hello", 3)}, []string{`feed to_server "hello"`}},
-		{"tls_client_bytes_read_by_none", false, []*Packet{other(ToServer, 99, TCPFlagSYN, ""), other(ToClient, 499, TCPFlagSYN|A, ""), other(ToServer, 100, A, "x"),
-			syn, synAck, seg(ToServer, 100, A, "x", 1), other(ToServer, 101, TCPFlagRST|A, ""), seg(ToClient, 500, A, "go", 2), seg(ToServer, 101, A, "hello", 3)},
+		{"tls_client_bytes_read_by_none", false, []*Packet{otherSeg(ToServer, 99, TCPFlagSYN, ""), otherSeg(ToClient, 499, TCPFlagSYN|A, ""), otherSeg(ToServer, 100, A, "x"),
+			syn, synAck, seg(ToServer, 100, A, "x", 1), otherSeg(ToServer, 101, TCPFlagRST|A, ""), seg(ToClient, 500, A, "go", 2), seg(ToServer, 101, A, "hello", 3)},
 			[]string{"gap to_server", `feed to_server "hello"`}},
 		{"websocket_nothing_lost", true, []*Packet{syn, synAck, seg(ToServer, 100, A, "x", 1), seg(ToClient, 500, A, "go", 2),
 			seg(ToServer, 101, A, frame, 3)}, []string{`feed to_server "hi"`}},
-		{"websocket_client_bytes_read_by_none", true, []*Packet{other(ToServer, 99, TCPFlagSYN, ""), other(ToClient, 499, TCPFlagSYN|A, ""), other(ToServer, 100, A, "x"),
-			syn, synAck, seg(ToServer, 100, A, "x", 1), other(ToServer, 101, TCPFlagRST|A, ""), seg(ToClient, 500, A, "go", 2), seg(ToServer, 101, A, frame, 3)},
+		{"websocket_client_bytes_read_by_none", true, []*Packet{otherSeg(ToServer, 99, TCPFlagSYN, ""), otherSeg(ToClient, 499, TCPFlagSYN|A, ""), otherSeg(ToServer, 100, A, "x"),
+			syn, synAck, seg(ToServer, 100, A, "x", 1), otherSeg(ToServer, 101, TCPFlagRST|A, ""), seg(ToClient, 500, A, "go", 2), seg(ToServer, 101, A, frame, 3)},
 			[]string{"gap to_server"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := &callLog{}
-			cfg := DefaultConfig()
-			cfg.MaxInspected = 1
-			e := testEngine(t, cfg, &handOver{l: &callLog{}, ws: tt.ws}, loggedTLS{l}, loggedWebSocket{l})
-			for _, p := range tt.pkts {
-				e.HandlePacket(p)
-			}
+			playOne(t, tt.pkts, &handOver{ws: tt.ws}, loggedTLS{l}, loggedWebSocket{l})
 			if !slices.Equal(l.calls, tt.want) {
 				t.Errorf("calls %q, want %q", l.calls, tt.want)
 			}
