@@ -41,12 +41,14 @@ import (
 // makes header credentials no more demanded, as a server that checks a
 // token may serve anyone who sends only Basic.
 //
-// Only what a connection seen from its handshake shows goes into
-// Memory: a TCP connection the capture joined (inspect.Flow.Opened
-// false) may be two frames anyone on the LAN made up in the server's
-// name, whose challenge or refusal would otherwise make a later 2xx on a
-// real connection to that server accept a credential. Its word counts on
-// that connection only.
+// Only a connection seen from its handshake puts the proof of a demand
+// (a challenge, a nonce, a refusal for want of a token) into Memory: a
+// TCP connection the capture joined (inspect.Flow.Opened false) may be
+// two frames anyone on the LAN made up in the server's name, whose proof
+// would otherwise make a later 2xx on a real connection to that server
+// accept a credential. Its proof counts on that connection only. A
+// credential's refusal goes into Memory from any connection: it can only
+// keep a later 2xx from accepting.
 //
 // Nothing here keeps a secret: credentials are classified before they
 // are judged, identities and places are keyed hashes (maphash, seeded
