@@ -1491,17 +1491,8 @@ func (inv *Inventory) HolderOf(ip netip.Addr) (hwaddr.MAC, bool) {
 // LAN (a Pi-hole forwarding its clients' lookups as its own). It creates
 // no device.
 func (inv *Inventory) BrowsesAt(ep event.Endpoint) bool {
-	k, ok := Key{}, false
-	if mac, err := hwaddr.Parse(ep.MAC); err == nil && !mac.IsZero() {
-		k, ok = Key{MAC: mac}, true
-	} else if ip, err := netip.ParseAddr(ep.IP); err == nil {
-		k, ok = inv.byIP[ip.Unmap()]
-	}
-	if !ok {
-		return false
-	}
-	d, ok := inv.devices[k]
-	return ok && (d.Identity.DNSServer || runsApps(d.votes))
+	d := inv.existing(ep)
+	return d != nil && (d.Identity.DNSServer || runsApps(d.votes))
 }
 
 // Restore makes the device of mac as a saved record had it: first and
