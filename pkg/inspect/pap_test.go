@@ -109,6 +109,7 @@ func TestPAPCorpus(t *testing.T) {
 func FuzzPAP(f *testing.F) {
 	f.Add(papRequest(1, "cisco", "cisco"), []byte{2, 1, 0, 5, 0})
 	f.Add([]byte{1, 1, 0, 4}, []byte{3, 1, 0, 4})
+	f.Add(papRequest(2, "joe2024x", "s3cretPass9"), []byte{3, 2, 0, 5, 0})
 	f.Fuzz(func(t *testing.T, req, reply []byte) {
 		col := &inspecttest.Collector{}
 		e := inspecttest.Engine(t, col, nil)
@@ -118,6 +119,11 @@ func FuzzPAP(f *testing.F) {
 		// Each frame can be at most one request, hence one login.
 		if len(col.Events) > 2 || len(col.Events) == 2 && (len(reply) == 0 || reply[0] != 1) {
 			t.Fatalf("%d events from %x then %x", len(col.Events), req, reply)
+		}
+		// The account's user and password reach the events redacted or
+		// hashed.
+		if w := inspecttest.LeakedWord(t, col.Events, req, reply); w != "" {
+			t.Fatalf("the request's %q in an event", w)
 		}
 	})
 }

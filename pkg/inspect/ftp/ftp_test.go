@@ -286,6 +286,7 @@ func TestExchangeNoAllocs(t *testing.T) {
 func FuzzAnalyzer(f *testing.F) {
 	f.Add([]byte("220 FTP\r\n"), []byte("USER a\r\nPASS b\r\n"), []byte("230 ok\r\n"))
 	f.Add([]byte(""), []byte("AUTH TLS\r\n"), []byte("\r\n"))
+	f.Add([]byte("220 FTP\r\n"), []byte("USER joe2024x\r\nPASS s3cretPass9\r\n"), []byte("331 ok\r\n530 no\r\n"))
 	f.Fuzz(func(t *testing.T, banner, cmds, reply []byte) {
 		col := &inspecttest.Collector{}
 		e := inspecttest.Engine(t, col, nil, New())
@@ -298,6 +299,10 @@ func FuzzAnalyzer(f *testing.F) {
 		upper := bytes.ToUpper(cmds)
 		if got, max := len(col.Findings()), bytes.Count(upper, []byte("PASS"))+bytes.Count(upper, []byte("USER")); got > max {
 			t.Fatalf("%d login findings from %d PASS and USER commands", got, max)
+		}
+		// A user or password reaches the events redacted or hashed.
+		if w := inspecttest.LeakedWord(t, col.Events, cmds, banner, reply); w != "" {
+			t.Fatalf("the client's %q in an event", w)
 		}
 	})
 }

@@ -286,6 +286,7 @@ func BenchmarkFETCHBody(b *testing.B) {
 
 func FuzzAnalyzer(f *testing.F) {
 	f.Add([]byte(greeting), []byte("a1 LOGIN joe pw\r\n"), []byte("a1 OK\r\n"))
+	f.Add([]byte(greeting), []byte("a1 LOGIN joe2024x s3cretPass9\r\n"), []byte("a1 NO\r\n"))
 	f.Add([]byte(greeting), []byte("A001 LOGIN {3}\r\njoe {2+}\r\npw\r\n"), []byte("+ go\r\n+ go\r\nA001 NO\r\n"))
 	f.Add([]byte(greeting), []byte(`a1 LOGIN "j\"oe" "p\\w"`+"\r\n"), []byte("a1 BAD\r\n"))
 	f.Add([]byte(greeting), []byte("a1 AUTHENTICATE PLAIN\r\n"+b64("\x00joe\x00pw")+"\r\n"), []byte("+ \r\na1 OK\r\n"))

@@ -4,12 +4,14 @@
 package inspecttest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -385,6 +387,48 @@ func CheckEvidence(t testing.TB, where string, got event.Evidence, want map[stri
 			t.Errorf("%s: %s = %q, want %q (evidence %v)", where, k, got[k], v, got)
 		}
 	}
+}
+
+// Distinctive reports whether s is long, alphanumeric and mixes letters
+// and digits, so that finding it in an event's JSON can only be a leak.
+func Distinctive(s []byte) bool {
+	var letter, digit bool
+	for _, c := range s {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+			letter = true
+		case '0' <= c && c <= '9':
+			digit = true
+		default:
+			return false
+		}
+	}
+	return len(s) >= 8 && letter && digit
+}
+
+// LeakedWord returns a Distinctive word of sent, a run of letters and
+// digits, that an event holds and none of heard does, or "" when there
+// is none: what one end sent and only it, a password or a user, must
+// reach the events redacted or hashed. Words the other end sent too (an
+// echo, a greeting) may be written by design.
+func LeakedWord(t testing.TB, events []*event.Event, sent []byte, heard ...[]byte) string {
+	t.Helper()
+	if len(events) == 0 {
+		return ""
+	}
+	out, err := json.Marshal(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notAlnum := func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
+	}
+	for _, w := range bytes.FieldsFunc(sent, notAlnum) {
+		if Distinctive(w) && bytes.Contains(out, w) && !slices.ContainsFunc(heard, func(h []byte) bool { return bytes.Contains(h, w) }) {
+			return string(w)
+		}
+	}
+	return ""
 }
 
 // Leaks reports whether any event, as written in JSON, contains s; use it

@@ -149,7 +149,8 @@ func RunMatch[P inspect.Protocol](t *testing.T, newProto func() P, cases []Match
 // greeting, the client's bytes, the server's reply, each in one segment
 // (seed with f.Add(greeting, client, reply []byte)). However mangled the
 // input, the analyzer reports at most one login per client line and at
-// most one banner.
+// most one banner, and no event holds a word only the client sent (see
+// LeakedWord): a password or user goes out redacted or hashed.
 func FuzzConversation[P inspect.Protocol](f *testing.F, newProto func() P, server string) {
 	f.Fuzz(func(t *testing.T, greeting, client, reply []byte) {
 		s := NewSession(t, newProto(), server)
@@ -160,6 +161,9 @@ func FuzzConversation[P inspect.Protocol](f *testing.F, newProto func() P, serve
 		}
 		if len(col.Kind(event.KindBanner)) > 1 {
 			t.Fatal("more than one banner")
+		}
+		if w := LeakedWord(t, col.Events, client, greeting, reply); w != "" {
+			t.Fatalf("the client's %q in an event", w)
 		}
 	})
 }

@@ -277,6 +277,7 @@ func BenchmarkRETRBody(b *testing.B) {
 
 func FuzzAnalyzer(f *testing.F) {
 	f.Add([]byte(greeting), []byte("USER a\r\nPASS b\r\n"), []byte("+OK\r\n+OK\r\n"))
+	f.Add([]byte(greeting), []byte("USER joe2024\r\nPASS s3cretPass9\r\n"), []byte("+OK\r\n-ERR\r\n"))
 	f.Add([]byte(greeting), []byte("APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n"), []byte("-ERR\r\n"))
 	f.Add([]byte("+OK\r\n"), []byte("AUTH LOGIN\r\n"+b64("joe")+"\r\n"+b64("pw")+"\r\n"), []byte("+ VXNlcm5hbWU6\r\n+ UGFzc3dvcmQ6\r\n+OK\r\n"))
 	f.Add([]byte("+OK\r\n"), []byte("RETR 1\r\nLIST\r\nSTLS\r\n"), []byte("+OK\r\nx\r\n.\r\n+OK\r\n.\r\n+OK\r\n"))

@@ -666,28 +666,11 @@ func FuzzDatagram(f *testing.F) {
 			t.Fatalf("%d events from two datagrams", n)
 		}
 		for _, d := range [][]byte{request, reply} {
-			if parse(d, &m) && distinctive(m.community) && inspecttest.Leaks(t, col.Events, string(m.community)) {
+			if parse(d, &m) && inspecttest.Distinctive(m.community) && inspecttest.Leaks(t, col.Events, string(m.community)) {
 				t.Fatalf("community %q leaked", m.community)
 			}
 		}
 	})
-}
-
-// distinctive reports whether s is long, alphanumeric and mixes letters and
-// digits, so that finding it in an event's JSON can only be a leak.
-func distinctive(s []byte) bool {
-	var letter, digit bool
-	for _, c := range s {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
-			letter = true
-		case '0' <= c && c <= '9':
-			digit = true
-		default:
-			return false
-		}
-	}
-	return len(s) >= 8 && letter && digit
 }
 
 // A sweep trying "public" on a host that never answers does not make the
