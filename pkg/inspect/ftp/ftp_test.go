@@ -521,12 +521,9 @@ func TestGreetingLost(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			col := &inspecttest.Collector{}
-			e := inspecttest.Engine(t, col, nil, New())
-			c := inspecttest.NewTCP(e, "192.168.1.10:40000", "192.168.1.20:21")
-			tt.play(c)
-			c.Close()
-			e.Flush()
+			s := inspecttest.NewSession(t, New(), "192.168.1.20:21")
+			tt.play(s.Conv)
+			col := s.End()
 			got := col.Kind(event.KindPlaintextCredentials)
 			if len(got) != 1 || got[0].Evidence["user"] != "a***" || got[0].Evidence["accepted"] != tt.want {
 				t.Fatalf("logins %v, want one of a***, accepted %s", evidence(got), tt.want)

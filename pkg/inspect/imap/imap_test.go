@@ -451,21 +451,12 @@ func TestGreetingLost(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			col := &inspecttest.Collector{}
-			e := inspecttest.Engine(t, col, nil, New())
-			c := inspecttest.NewTCP(e, inspecttest.LANClient, server)
-			c.Lose(inspect.ToClient, len("* OK [CAPABILITY IMAP4rev1] Dovecot ready.\r\n"))
-			tt.play(c)
-			c.Close()
-			e.Flush()
+			col := inspecttest.PlayLogins(t, New(), server, func(c *inspecttest.Conv) {
+				c.Lose(inspect.ToClient, len("* OK [CAPABILITY IMAP4rev1] Dovecot ready.\r\n"))
+				tt.play(c)
+			}, tt.login, "Anna", "s3cret-Pass")
 			if got := col.Kind(event.KindBanner); len(got) != 0 {
 				t.Errorf("banner %v, want none", got[0].Evidence)
-			}
-			inspecttest.CheckLogins(t, col, "imap", "192.168.1.10", tt.login)
-			for _, s := range []string{"Anna", "s3cret-Pass"} {
-				if inspecttest.Leaks(t, col.Events, s) {
-					t.Errorf("%q reached an event", s)
-				}
 			}
 		})
 	}
@@ -534,11 +525,7 @@ func TestGreeting(t *testing.T) {
 // a reply; the tagged one still judges its command's login.
 func TestGreetingLostLogin(t *testing.T) {
 	plain := b64("\x00joe\x00s3cret-Pass")
-	tests := []struct {
-		name string
-		play func(c *inspecttest.Conv)
-		want []want
-	}{
+	inspecttest.RunLogins(t, New, server, []inspecttest.LoginCase{
 		{"login", func(c *inspecttest.Conv) {
 			c.Lose(inspect.ToClient, len(greeting))
 			c.Client("a1 LOGIN joe s3cret-Pass\r\n").Server("a1 OK LOGIN completed\r\n")
@@ -555,19 +542,5 @@ func TestGreetingLostLogin(t *testing.T) {
 			c.Lose(inspect.ToClient, len(greeting))
 			c.Client("a1 AUTHENTICATE PLAIN\r\n").Lose(inspect.ToClient, len("+ \r\n")).Client(plain + "\r\n").Server("a1 OK Logged in\r\n")
 		}, []want{{"j***", "AUTHENTICATE PLAIN", "unique", "yes"}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			col := &inspecttest.Collector{}
-			e := inspecttest.Engine(t, col, nil, New())
-			c := inspecttest.NewTCP(e, inspecttest.LANClient, server)
-			tt.play(c)
-			c.Close()
-			e.Flush()
-			inspecttest.CheckLogins(t, col, "imap", "192.168.1.10", tt.want)
-			if inspecttest.Leaks(t, col.Events, "s3cret-Pass") {
-				t.Error("password leaked into an event")
-			}
-		})
-	}
+	}, "s3cret-Pass")
 }

@@ -89,18 +89,27 @@ func RunLogins[P inspect.Protocol](t *testing.T, newProto func() P, server strin
 	t.Helper()
 	for _, tt := range cases {
 		t.Run(tt.Name, func(t *testing.T) {
-			proto := newProto()
-			s := NewSession(t, proto, server)
-			tt.Script(s.Conv)
-			col := s.End()
-			CheckLogins(t, col, proto.Name(), netip.MustParseAddrPort(LANClient).Addr().String(), tt.Want)
-			for _, secret := range secrets {
-				if Leaks(t, col.Events, secret) {
-					t.Errorf("%q leaked into an event", secret)
-				}
-			}
+			PlayLogins(t, newProto(), server, tt.Script, tt.Want, secrets...)
 		})
 	}
+}
+
+// PlayLogins plays script in a fresh Session with proto, checks that the
+// findings are exactly the logins wanted, about the client, and that no
+// secret appears in any event, and returns the events for a test's own
+// further checks.
+func PlayLogins(t testing.TB, proto inspect.Protocol, server string, script func(c *Conv), want []Login, secrets ...string) *Collector {
+	t.Helper()
+	s := NewSession(t, proto, server)
+	script(s.Conv)
+	col := s.End()
+	CheckLogins(t, col, proto.Name(), netip.MustParseAddrPort(LANClient).Addr().String(), want)
+	for _, secret := range secrets {
+		if Leaks(t, col.Events, secret) {
+			t.Errorf("%q leaked into an event", secret)
+		}
+	}
+	return col
 }
 
 // CheckLogins checks that the findings in col are exactly the logins
