@@ -744,20 +744,9 @@ func TestSchedulerStep(t *testing.T) {
 			done := make(chan Target, 10)
 			s := runScheduler(t.Context(), t, r, &sliceSink{}, SchedulerOptions{NewDevices: true, Interval: time.Hour, Now: clk.Now,
 				Logger: quietLogger(), Done: func(t Target, _ Report, _ error) { done <- t }})
-			audit := func(tg Target, stop Stop) {
-				t.Helper()
-				r.mu.Lock()
-				r.stop = stop
-				r.mu.Unlock()
-				if err := s.Request(tg); err != nil {
-					t.Fatal(err)
-				}
-				r.gate <- struct{}{}
-				<-done
-			}
 			audited := clk.Now()
-			audit(tgt(1), StopExhausted)
-			audit(tgt(2), StopLockout)
+			auditGated(t, s, r, done, tgt(1), StopExhausted)
+			auditGated(t, s, r, done, tgt(2), StopLockout)
 			seeded := audited.Add(-30 * time.Minute)
 			s.Seed(mac(3), seeded)
 
@@ -787,6 +776,22 @@ func TestSchedulerStep(t *testing.T) {
 	}
 }
 
+// auditGated requests an audit of tg that r ends by stop, lets it run,
+// waits until done tells it ended, and returns its time as s keeps it.
+func auditGated(t *testing.T, s *Scheduler, r *fakeRunner, done <-chan Target, tg Target, stop Stop) time.Time {
+	t.Helper()
+	r.mu.Lock()
+	r.stop = stop
+	r.mu.Unlock()
+	if err := s.Request(tg); err != nil {
+		t.Fatal(err)
+	}
+	r.gate <- struct{}{}
+	<-done
+	at, _ := s.LastAudit(tg.MAC)
+	return at
+}
+
 // TestSchedulerStepNoticedLate: NTP steps the clock and an audit ends
 // before the daemon reads the clock again and hands the step to Step (up
 // to five seconds later). That audit was dated by the set clock: Step
@@ -805,25 +810,12 @@ func TestSchedulerStepNoticedLate(t *testing.T) {
 			done := make(chan Target, 10)
 			s := runScheduler(t.Context(), t, r, &sliceSink{}, SchedulerOptions{Interval: time.Hour, Now: clk.Now, Reading: clk.Reading,
 				Logger: quietLogger(), Done: func(t Target, _ Report, _ error) { done <- t }})
-			audit := func(tg Target, stop Stop) time.Time {
-				t.Helper()
-				r.mu.Lock()
-				r.stop = stop
-				r.mu.Unlock()
-				if err := s.Request(tg); err != nil {
-					t.Fatal(err)
-				}
-				r.gate <- struct{}{}
-				<-done
-				at, _ := s.LastAudit(tg.MAC)
-				return at
-			}
-			before := audit(tgt(1), StopExhausted)
+			before := auditGated(t, s, r, done, tgt(1), StopExhausted)
 			clk.Advance(time.Minute)
 			clk.Set(clk.Now().Add(tc.step)) // NTP
 			clk.Advance(time.Second)
-			after := audit(tgt(2), StopExhausted)
-			held := audit(tgt(3), StopLockout)
+			after := auditGated(t, s, r, done, tgt(2), StopExhausted)
+			held := auditGated(t, s, r, done, tgt(3), StopLockout)
 			clk.Advance(time.Second)
 			s.Step(tc.step) // the daemon notices the step
 			for _, want := range []struct {
