@@ -62,9 +62,7 @@ func TestQuarantineFollowsClockStep(t *testing.T) {
 				if dev.Quarantine == nil {
 					t.Fatalf("%s: the camera's view has no quarantine", when)
 				}
-				if left, want := dev.Quarantine.Until.Sub(clk.Now()), term-elapsed; left < want-time.Second || left > want+time.Second {
-					t.Errorf("%s: quarantined until %s, %s from now, want %s", when, dev.Quarantine.Until, left, want)
-				}
+				checkEndsIn(t, when+": quarantined", dev.Quarantine.Until, clk.Now(), term-elapsed)
 			}
 			checkLeft("after the step", time.Minute+5*time.Second)
 			h.stop()
@@ -144,9 +142,7 @@ func TestQuarantineHeldBetweenStepAndTick(t *testing.T) {
 			if dev.Quarantine == nil {
 				t.Fatal("an evaluation between the step and the next tick ended the quarantine")
 			}
-			if left, want := dev.Quarantine.Until.Sub(clk.Now()), term-time.Minute-time.Duration(len(tc.steps))*time.Second; left < want-time.Second || left > want+time.Second {
-				t.Errorf("quarantined until %s, %s from now, want %s", dev.Quarantine.Until, left, want)
-			}
+			checkEndsIn(t, "quarantined", dev.Quarantine.Until, clk.Now(), term-time.Minute-time.Duration(len(tc.steps))*time.Second)
 		})
 	}
 }
@@ -203,12 +199,8 @@ func TestPlanBeforeStepDropped(t *testing.T) {
 	h := start(t, cfg, fake, t.TempDir(), withClock)
 	defer h.stop()
 	h.settle()
-	h.d.mu.Lock()
-	h.d.cfg.Policy.MaxAutoQuarantine = 3 // as a reload gives it, without its re-evaluation
-	h.d.meta[camera].overLimit = false
-	h.d.mu.Unlock()
-	p, _, _, _ := h.d.policyPlan(camera)
-	if !p.apply {
+	p, ok := planCameraQuarantine(h.d)
+	if !ok {
 		t.Fatal("no quarantine planned")
 	}
 	clk.Set(right) // NTP
@@ -220,9 +212,7 @@ func TestPlanBeforeStepDropped(t *testing.T) {
 	if dev.Quarantine == nil {
 		t.Fatal("the camera is not quarantined")
 	}
-	if left := dev.Quarantine.Until.Sub(clk.Now()); left < term-time.Second || left > term+time.Second {
-		t.Errorf("quarantined until %s, %s from now, want %s", dev.Quarantine.Until, left, term)
-	}
+	checkEndsIn(t, "quarantined", dev.Quarantine.Until, clk.Now(), term)
 }
 
 // TestStepDuringCommitSaved: a step of the clock followed while a new
@@ -251,29 +241,15 @@ func TestStepDuringCommitSaved(t *testing.T) {
 	dir := t.TempDir()
 	h = start(t, cfg, fake, dir, stepNow)
 	h.settle()
-	h.d.mu.Lock()
-	h.d.cfg.Policy.MaxAutoQuarantine = 3 // as a reload gives it, without its re-evaluation
-	h.d.meta[camera].overLimit = false
-	h.d.mu.Unlock()
-	p, _, _, _ := h.d.policyPlan(camera)
-	if !p.apply {
+	p, ok := planCameraQuarantine(h.d)
+	if !ok {
 		h.stop()
 		t.Fatal("no quarantine planned")
 	}
 	armed.Store(true)
 	h.d.applyPlan(context.Background(), camera, p)
 	h.stop()
-	st := store.Open(store.Options{Path: dir + "/state.json"})
-	for _, q := range st.Snapshot().Quarantines {
-		if q.MAC != camera {
-			continue
-		}
-		if left := q.Until.Sub(clk.Now()); left < term-time.Second || left > term+time.Second {
-			t.Errorf("saved until %s, %s from now, want %s", q.Until, left, term)
-		}
-		return
-	}
-	t.Error("the camera's quarantine was not saved")
+	checkSavedEndsIn(t, dir, camera, clk.Now(), term)
 }
 
 // TestStepDuringStart: NTP sets the clock while the daemon starts, after
@@ -358,6 +334,41 @@ func checkPlugUntil(t *testing.T, h *harness, want time.Time) {
 	}
 }
 
+// planCameraQuarantine lets the policy quarantine again, as a reload
+// raising max_auto_quarantine does without its re-evaluation, and
+// returns the camera's plan and whether it applies a quarantine.
+func planCameraQuarantine(d *Daemon) (plan, bool) {
+	d.mu.Lock()
+	d.cfg.Policy.MaxAutoQuarantine = 3
+	d.meta[camera].overLimit = false
+	d.mu.Unlock()
+	p, _, _, _ := d.policyPlan(camera)
+	return p, p.apply
+}
+
+// checkEndsIn checks that end, what is held until it, is want from now,
+// give or take the second a test's steps of the clock may add.
+func checkEndsIn(t *testing.T, what string, end, now time.Time, want time.Duration) {
+	t.Helper()
+	if left := end.Sub(now); left < want-time.Second || left > want+time.Second {
+		t.Errorf("%s until %s, %s from now, want %s", what, end, left, want)
+	}
+}
+
+// checkSavedEndsIn checks that the quarantine of mac saved in dir ends
+// want from now.
+func checkSavedEndsIn(t *testing.T, dir string, mac hwaddr.MAC, now time.Time, want time.Duration) {
+	t.Helper()
+	st := store.Open(store.Options{Path: dir + "/state.json"})
+	for _, q := range st.Snapshot().Quarantines {
+		if q.MAC == mac {
+			checkEndsIn(t, "saved", q.Until, now, want)
+			return
+		}
+	}
+	t.Errorf("the quarantine of %s was not saved", mac)
+}
+
 // clockedFake is a test clock at at, a fake kernel that reads it, and
 // the option that gives a daemon the clock's wall and monotonic readings.
 func clockedFake(t *testing.T, at time.Time) (*testclock.Clock, *quarantine.Fake, func(*Deps)) {
@@ -402,9 +413,7 @@ func TestOwnerQuarantineAfterStep(t *testing.T) {
 			if dev.Quarantine == nil {
 				t.Fatal("the laptop's view has no quarantine")
 			}
-			if left, want := dev.Quarantine.Until.Sub(clk.Now()), term-time.Second; left < want-time.Second || left > want+time.Second {
-				t.Errorf("quarantined until %s, %s from now, want %s", dev.Quarantine.Until, left, want)
-			}
+			checkEndsIn(t, "quarantined", dev.Quarantine.Until, clk.Now(), term-time.Second)
 		})
 	}
 }
@@ -444,12 +453,8 @@ func TestStepDuringKernelChange(t *testing.T) {
 	}{
 		{"owner", laptop, func(ctx context.Context, d *Daemon) error { return d.Quarantine(ctx, laptop, "isolate", term) }},
 		{"policy", camera, func(ctx context.Context, d *Daemon) error {
-			d.mu.Lock()
-			d.cfg.Policy.MaxAutoQuarantine = 3 // as a reload gives it, without its re-evaluation
-			d.meta[camera].overLimit = false
-			d.mu.Unlock()
-			p, _, _, _ := d.policyPlan(camera)
-			if !p.apply {
+			p, ok := planCameraQuarantine(d)
+			if !ok {
 				return errors.New("no quarantine planned")
 			}
 			return d.commit(ctx, camera, p)
@@ -474,19 +479,8 @@ func TestStepDuringKernelChange(t *testing.T) {
 			if dev.Quarantine == nil {
 				t.Fatal("no quarantine in the view")
 			}
-			if left := dev.Quarantine.Until.Sub(clk.Now()); left < term-time.Second || left > term+time.Second {
-				t.Errorf("view: quarantined until %s, %s from now, want %s", dev.Quarantine.Until, left, term)
-			}
-			st := store.Open(store.Options{Path: dir + "/state.json"})
-			for _, q := range st.Snapshot().Quarantines {
-				if q.MAC == tc.mac {
-					if left := q.Until.Sub(clk.Now()); left < term-time.Second || left > term+time.Second {
-						t.Errorf("saved until %s, %s from now, want %s", q.Until, left, term)
-					}
-					return
-				}
-			}
-			t.Error("the quarantine was not saved")
+			checkEndsIn(t, "view: quarantined", dev.Quarantine.Until, clk.Now(), term)
+			checkSavedEndsIn(t, dir, tc.mac, clk.Now(), term)
 		})
 	}
 }
@@ -530,9 +524,7 @@ func TestGraceFollowsClockStep(t *testing.T) {
 					t.Fatalf("%s: the plug is isolated a minute into its %s grace period", when, grace)
 				}
 				dev, _ := h.d.Device(plug)
-				if left, want := dev.Verdict.PendingUntil.Sub(clk.Now()), grace-time.Minute-time.Second; left < want-time.Second || left > want+time.Second {
-					t.Errorf("%s: isolation pending until %s, %s from now, want %s", when, dev.Verdict.PendingUntil, left, want)
-				}
+				checkEndsIn(t, when+": isolation pending", dev.Verdict.PendingUntil, clk.Now(), grace-time.Minute-time.Second)
 			}
 			check("after the step")
 			h.stop()
@@ -647,9 +639,7 @@ func TestStepJustBeforeKernel(t *testing.T) {
 				if e.MAC != laptop {
 					continue
 				}
-				if left := e.Expires.Sub(clk.Now()); left < term-time.Second || left > term+time.Second {
-					t.Errorf("the kernel holds the laptop until %s, %s from now, want %s", e.Expires, left, term)
-				}
+				checkEndsIn(t, "the kernel holds the laptop", e.Expires, clk.Now(), term)
 				return
 			}
 			t.Error("the kernel does not hold the laptop")
