@@ -37,19 +37,29 @@ func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, r *reloader) {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				cfg, err := config.Load(r.path, true)
-				if err != nil {
-					r.log.Error("reload: configuration rejected, keeping the running one", "err", err)
-					continue
-				}
-				if err := r.apply(cfg); err != nil {
-					r.log.Error("reload: configuration not applied, keeping the running one", "err", err)
-					continue
-				}
-				r.log.Info("configuration reloaded", "path", r.path)
+				r.reload()
 			}
 		}
 	}()
+}
+
+// reload re-reads the configuration and applies it. What the file loads
+// as but its owner likely did not mean is told as at start, since a
+// reload is how an edit is usually tried.
+func (r *reloader) reload() {
+	cfg, err := config.Load(r.path, true)
+	if err != nil {
+		r.log.Error("reload: configuration rejected, keeping the running one", "err", err)
+		return
+	}
+	for _, w := range configWarnings(cfg, r.path) {
+		r.log.Warn("reload: " + w)
+	}
+	if err := r.apply(cfg); err != nil {
+		r.log.Error("reload: configuration not applied, keeping the running one", "err", err)
+		return
+	}
+	r.log.Info("configuration reloaded", "path", r.path)
 }
 
 // apply puts cfg in force: the audit first, which the owner switches off

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -493,5 +494,40 @@ func TestReloadRestartProblem(t *testing.T) {
 	}
 	if got := problems(); len(got) != 0 {
 		t.Errorf("after a restart: problems %q, want none", got)
+	}
+}
+
+// TestReloadTellsWarnings: a reload tells of what the file loads as but
+// its owner likely did not mean, as run and check-config do at start,
+// and applies it; a file that does not load is logged and the running
+// configuration kept.
+func TestReloadTellsWarnings(t *testing.T) {
+	h := newReloadHarness(t, config.Default())
+	var logged strings.Builder
+	h.r.log = slog.New(slog.NewTextHandler(&logged, nil))
+	h.r.path = filepath.Join(t.TempDir(), "iotgw.toml")
+	for _, tc := range []struct {
+		name, file string
+		want       []string
+	}{
+		{"repeat", "[lan]\ninterfaces = [\"br-lan\", \"br-lan\"]\n", []string{"level=WARN", "reload: ", "named twice", "configuration reloaded"}},
+		{"clean", "[lan]\ninterfaces = [\"br-lan\"]\n", []string{"configuration reloaded"}},
+		{"bad", "[lan]\ninterfaces = \"br-lan\n", []string{"level=ERROR", "keeping the running one"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logged.Reset()
+			if err := os.WriteFile(h.r.path, []byte(tc.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			h.r.reload()
+			for _, w := range tc.want {
+				if !strings.Contains(logged.String(), w) {
+					t.Errorf("log lacks %q:\n%s", w, logged.String())
+				}
+			}
+			if tc.name == "clean" && strings.Contains(logged.String(), "level=WARN") {
+				t.Errorf("a clean file warned:\n%s", logged.String())
+			}
+		})
 	}
 }
