@@ -330,30 +330,38 @@ func TestONVIFLogins(t *testing.T) {
 			s := inspecttest.NewClassifiedSession(t, cl, New(nil), onvifCamera)
 			tt.script(s.Conv)
 			col := s.End()
-			var logins []*event.Event
-			for _, ev := range col.Findings() {
-				if ev.Kind != event.KindPlaintextProtocol {
-					logins = append(logins, ev)
-				}
-			}
-			if len(logins) != len(tt.want) {
-				t.Fatalf("logins %v, want %v", evidences(logins), tt.want)
-			}
-			for i, w := range tt.want {
-				ev := logins[i].Evidence
-				if ev["protocol"] != "http" || ev["user"] != w.User || ev["mechanism"] != w.Mechanism || ev["password_class"] != w.Class || ev["accepted"] != w.Accepted {
-					t.Errorf("login %d: %v, want %+v", i, ev, w)
-				}
-				if logins[i].Device.IP != "192.168.1.64" {
-					t.Errorf("login %d is about %s, want the camera", i, logins[i].Device.IP)
-				}
-			}
+			checkCameraLogins(t, col, tt.want)
 			for _, leak := range []string{secret, "Quarry&Lantern-58", digestOf(onvifNonce, onvifCreated, "admin"), base64.StdEncoding.EncodeToString(onvifNonce)} {
 				if inspecttest.Leaks(t, col.Events, leak) {
 					t.Errorf("%q leaked into an event", leak)
 				}
 			}
 		})
+	}
+}
+
+// checkCameraLogins checks that col's findings other than plaintext
+// protocol use are the logins want, in order, each filed about the
+// camera.
+func checkCameraLogins(t *testing.T, col *inspecttest.Collector, want []inspecttest.Login) {
+	t.Helper()
+	var logins []*event.Event
+	for _, ev := range col.Findings() {
+		if ev.Kind != event.KindPlaintextProtocol {
+			logins = append(logins, ev)
+		}
+	}
+	if len(logins) != len(want) {
+		t.Fatalf("logins %v, want %v", evidences(logins), want)
+	}
+	for i, w := range want {
+		ev := logins[i].Evidence
+		if ev["protocol"] != "http" || ev["user"] != w.User || ev["mechanism"] != w.Mechanism || ev["password_class"] != w.Class || ev["accepted"] != w.Accepted {
+			t.Errorf("login %d: %v, want %+v", i, ev, w)
+		}
+		if logins[i].Device.IP != "192.168.1.64" {
+			t.Errorf("login %d is about %s, want the camera", i, logins[i].Device.IP)
+		}
 	}
 }
 
@@ -491,24 +499,7 @@ func TestONVIFSetUser(t *testing.T) {
 			s := inspecttest.NewClassifiedSession(t, cl, New(nil), onvifCamera)
 			tt.script(s.Conv)
 			col := s.End()
-			var logins []*event.Event
-			for _, ev := range col.Findings() {
-				if ev.Kind != event.KindPlaintextProtocol {
-					logins = append(logins, ev)
-				}
-			}
-			if len(logins) != len(tt.want) {
-				t.Fatalf("logins %v, want %v", evidences(logins), tt.want)
-			}
-			for i, w := range tt.want {
-				ev := logins[i].Evidence
-				if ev["protocol"] != "http" || ev["user"] != w.User || ev["mechanism"] != w.Mechanism || ev["password_class"] != w.Class || ev["accepted"] != w.Accepted {
-					t.Errorf("login %d: %v, want %+v", i, ev, w)
-				}
-				if logins[i].Device.IP != "192.168.1.64" {
-					t.Errorf("login %d is about %s, want the camera", i, logins[i].Device.IP)
-				}
-			}
+			checkCameraLogins(t, col, tt.want)
 			for _, leak := range []string{secret, "operator", "viewer", "admin2024"} {
 				if inspecttest.Leaks(t, col.Events, leak) {
 					t.Errorf("%q leaked into an event", leak)
