@@ -294,12 +294,9 @@ func TestOwnerMarkForgedSource(t *testing.T) {
 	ctx := context.Background()
 	l := newLab(t)
 	routerMAC := mustMAC("02:00:00:00:00:fe") // br0's, as newLab sets it
-	n, err := NewNFTables(Config{
-		RouterAddrs:   addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1"),
-		LANPrefixes:   []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd99::/64")},
-		NoticePort:    noticePort,
-		LANInterfaces: []string{"br0"},
-	}, WithNetNSFd(netnstest.Fd(t, l.router)))
+	cfg := labRules()
+	cfg.DNSProxyPort = 0 // these rules redirect no DNS
+	n, err := NewNFTables(cfg, WithNetNSFd(netnstest.Fd(t, l.router)))
 	if err != nil {
 		t.Fatal(err)
 	}

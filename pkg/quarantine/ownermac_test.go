@@ -54,13 +54,7 @@ func TestOwnerMACCopiedToRouterAndLAN(t *testing.T) {
 	l := newLab(t)
 	l.serveUDP(t, l.router, "[::]:5001")      // a service of the router's that limited does not open
 	routerMAC := mustMAC("02:00:00:00:00:fe") // br0's, as newLab sets it
-	n, err := NewNFTables(Config{
-		RouterAddrs:   addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1"),
-		LANPrefixes:   []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd99::/64")},
-		NoticePort:    noticePort,
-		DNSProxyPort:  dnsProxyPort,
-		LANInterfaces: []string{"br0"},
-	}, WithNetNSFd(netnstest.Fd(t, l.router)))
+	n, err := NewNFTables(labRules(), WithNetNSFd(netnstest.Fd(t, l.router)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1042,17 +1042,24 @@ add rule ip ftph pre tcp dport 21 ct state established ct mark set ct mark or %#
 // newBlockedDeviceLab is the lab with the device blocked, the DNS proxy
 // and the notice page on the router, and the router's WAN addresses
 // among its own.
-func newBlockedDeviceLab(t *testing.T) *lab {
-	t.Helper()
-	netnstest.RequireNFTables(t)
-	l := newLab(t)
-	n, err := NewNFTables(Config{
+// labRules is the configuration of the lab router's rules: its
+// addresses on both sides, the LAN's prefixes, br0 the LAN interface,
+// the notice page and the DNS proxy.
+func labRules() Config {
+	return Config{
 		RouterAddrs:   addrs(routerV4, routerV6, "198.18.0.1", "2001:2::1"),
 		LANPrefixes:   []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd99::/64")},
 		NoticePort:    noticePort,
 		DNSProxyPort:  dnsProxyPort,
 		LANInterfaces: []string{"br0"},
-	}, WithNetNSFd(netnstest.Fd(t, l.router)))
+	}
+}
+
+func newBlockedDeviceLab(t *testing.T) *lab {
+	t.Helper()
+	netnstest.RequireNFTables(t)
+	l := newLab(t)
+	n, err := NewNFTables(labRules(), WithNetNSFd(netnstest.Fd(t, l.router)))
 	if err != nil {
 		t.Fatal(err)
 	}
