@@ -48,10 +48,11 @@ func visible(s string) bool {
 
 // The isolate pair that sets text apart from the line around it (UAX #9):
 // inside, the text takes its own direction from its first strong letter;
-// outside, it reads as one neutral character.
+// outside, it reads as one neutral character. Exported for the readers
+// that must keep a pair whole when they cut a text (pkg/alert).
 const (
-	firstStrongIsolate    = "\u2068"
-	popDirectionalIsolate = "\u2069"
+	FirstStrongIsolate    = '\u2068'
+	PopDirectionalIsolate = '\u2069'
 )
 
 // Isolate returns s, text a device chose (a host name, a banner's
@@ -78,7 +79,7 @@ func Isolate(s string) string {
 	if !strings.ContainsFunc(s, rightToLeft) {
 		return s
 	}
-	return firstStrongIsolate + s + popDirectionalIsolate
+	return string(FirstStrongIsolate) + s + string(PopDirectionalIsolate)
 }
 
 // isBidiControl reports whether r is an explicit directional control:

@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/iotgw/iotgw/internal/devname"
 	"github.com/iotgw/iotgw/pkg/event"
 	"github.com/iotgw/iotgw/pkg/store"
 )
@@ -89,9 +90,9 @@ func isolatesOnly(s string) bool {
 	open := 0
 	for _, r := range s {
 		switch {
-		case r == '\u2068':
+		case r == devname.FirstStrongIsolate:
 			open++
-		case r == '\u2069':
+		case r == devname.PopDirectionalIsolate:
 			if open == 0 {
 				return false
 			}

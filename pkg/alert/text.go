@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/iotgw/iotgw/internal/devname"
 )
 
 // clip makes s safe to show and to put in a header or a topic: valid
@@ -24,12 +26,6 @@ func clip(s string, max int) string { return clean(s, max, false) }
 // the words after it, within max bytes still.
 func clipText(s string, max int) string { return clean(s, max, true) }
 
-// The isolate pair devname.Isolate sets a right-to-left name between.
-const (
-	fsiRune = '\u2068'
-	pdiRune = '\u2069'
-)
-
 func clean(s string, max int, isolates bool) string {
 	if s == "" {
 		return ""
@@ -39,13 +35,13 @@ func clean(s string, max int, isolates bool) string {
 	space := false
 	var open []int // where the isolates still open start in b
 	for _, r := range s {
-		if isolates && r == pdiRune && len(open) > 0 {
+		if isolates && r == devname.PopDirectionalIsolate && len(open) > 0 {
 			// A space before it, if any, goes after it.
 			open = open[:len(open)-1]
 			b.WriteRune(r)
 			continue
 		}
-		if !(isolates && r == fsiRune) && (r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) ||
+		if !(isolates && r == devname.FirstStrongIsolate) && (r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) ||
 			r == '\u2028' || r == '\u2029' || unicode.IsSpace(r)) {
 			space = b.Len() > 0
 			continue
@@ -54,20 +50,20 @@ func clean(s string, max int, isolates bool) string {
 			b.WriteByte(' ')
 			space = false
 		}
-		if r == fsiRune {
+		if r == devname.FirstStrongIsolate {
 			open = append(open, b.Len())
 		}
 		b.WriteRune(r)
 	}
 	out := b.String()
 	for i := len(open) - 1; i >= 0; i-- { // isolates never closed
-		out = out[:open[i]] + out[open[i]+len(string(fsiRune)):]
+		out = out[:open[i]] + out[open[i]+len(string(devname.FirstStrongIsolate)):]
 	}
 	if len(out) <= max {
 		return out
 	}
 	cut, depth := cutAt(out, max)
-	return strings.TrimRight(out[:cut], " ") + "…" + strings.Repeat(string(pdiRune), depth)
+	return strings.TrimRight(out[:cut], " ") + "…" + strings.Repeat(string(devname.PopDirectionalIsolate), depth)
 }
 
 // truncate cuts already clean text to at most max bytes at a rune
@@ -77,7 +73,7 @@ func truncate(s string, max int) string {
 		return s
 	}
 	cut, depth := cutAt(s, max)
-	return s[:cut] + "…" + strings.Repeat(string(pdiRune), depth)
+	return s[:cut] + "…" + strings.Repeat(string(devname.PopDirectionalIsolate), depth)
 }
 
 // cutAt is the last rune boundary of s at which s cut, an ellipsis and
@@ -86,14 +82,14 @@ func truncate(s string, max int) string {
 func cutAt(s string, max int) (cut, depth int) {
 	open := 0
 	for i, r := range s {
-		if i+len("…")+open*len(string(pdiRune)) > max {
+		if i+len("…")+open*len(string(devname.PopDirectionalIsolate)) > max {
 			break
 		}
 		cut, depth = i, open
 		switch r {
-		case fsiRune:
+		case devname.FirstStrongIsolate:
 			open++
-		case pdiRune:
+		case devname.PopDirectionalIsolate:
 			open--
 		}
 	}
